@@ -1,0 +1,5 @@
+import sys
+
+from tlskit.cli.main import main
+
+sys.exit(main())

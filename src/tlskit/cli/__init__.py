@@ -1,0 +1,1 @@
+"""The `tlskit` command line: one module per command, rendering apart from logic."""

@@ -1,0 +1,182 @@
+"""IANA registries used by TLS 1.3, as IntEnums that tolerate unknown values.
+
+Parsers keep whatever code point arrived (GREASE, future values); whether a value is
+acceptable is decided by the state machine, never by the decoder.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+
+class _OpenEnum(IntEnum):
+    """An IntEnum whose unknown members are created on demand (named ``UNKNOWN_0x....``)."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if not isinstance(value, int):
+            return None
+        member = int.__new__(cls, value)
+        member._name_ = f"UNKNOWN_0x{value:04x}"
+        member._value_ = value
+        return member
+
+
+class ContentType(_OpenEnum):
+    invalid = 0
+    change_cipher_spec = 20
+    alert = 21
+    handshake = 22
+    application_data = 23
+
+
+class HandshakeType(_OpenEnum):
+    hello_request = 0
+    client_hello = 1
+    server_hello = 2
+    new_session_ticket = 4
+    end_of_early_data = 5
+    encrypted_extensions = 8
+    certificate = 11
+    server_key_exchange = 12
+    certificate_request = 13
+    server_hello_done = 14
+    certificate_verify = 15
+    client_key_exchange = 16
+    finished = 20
+    certificate_status = 22
+    key_update = 24
+    message_hash = 254
+
+
+class AlertLevel(_OpenEnum):
+    warning = 1
+    fatal = 2
+
+
+class AlertDescription(_OpenEnum):
+    close_notify = 0
+    unexpected_message = 10
+    bad_record_mac = 20
+    record_overflow = 22
+    handshake_failure = 40
+    bad_certificate = 42
+    unsupported_certificate = 43
+    certificate_revoked = 44
+    certificate_expired = 45
+    certificate_unknown = 46
+    illegal_parameter = 47
+    unknown_ca = 48
+    access_denied = 49
+    decode_error = 50
+    decrypt_error = 51
+    protocol_version = 70
+    insufficient_security = 71
+    internal_error = 80
+    inappropriate_fallback = 86
+    user_canceled = 90
+    missing_extension = 109
+    unsupported_extension = 110
+    unrecognized_name = 112
+    bad_certificate_status_response = 113
+    unknown_psk_identity = 115
+    certificate_required = 116
+    no_application_protocol = 120
+
+
+class ProtocolVersion(_OpenEnum):
+    SSLv3 = 0x0300
+    TLSv1 = 0x0301
+    TLSv1_1 = 0x0302
+    TLSv1_2 = 0x0303
+    TLSv1_3 = 0x0304
+
+    @property
+    def label(self) -> str:
+        """The conventional spelling: ``TLSv1.3``."""
+        return self.name.replace("_", ".")
+
+
+class ExtensionType(_OpenEnum):
+    server_name = 0
+    max_fragment_length = 1
+    status_request = 5
+    supported_groups = 10
+    ec_point_formats = 11
+    signature_algorithms = 13
+    use_srtp = 14
+    heartbeat = 15
+    application_layer_protocol_negotiation = 16
+    signed_certificate_timestamp = 18
+    padding = 21
+    encrypt_then_mac = 22
+    extended_master_secret = 23
+    record_size_limit = 28
+    session_ticket = 35
+    pre_shared_key = 41
+    early_data = 42
+    supported_versions = 43
+    cookie = 44
+    psk_key_exchange_modes = 45
+    certificate_authorities = 47
+    oid_filters = 48
+    post_handshake_auth = 49
+    signature_algorithms_cert = 50
+    key_share = 51
+    renegotiation_info = 0xFF01
+
+
+class NamedGroup(_OpenEnum):
+    secp256r1 = 0x0017
+    secp384r1 = 0x0018
+    secp521r1 = 0x0019
+    x25519 = 0x001D
+    x448 = 0x001E
+    ffdhe2048 = 0x0100
+    X25519MLKEM768 = 0x11EC
+
+
+class SignatureScheme(_OpenEnum):
+    rsa_pkcs1_sha1 = 0x0201
+    ecdsa_sha1 = 0x0203
+    rsa_pkcs1_sha256 = 0x0401
+    rsa_pkcs1_sha384 = 0x0501
+    rsa_pkcs1_sha512 = 0x0601
+    ecdsa_secp256r1_sha256 = 0x0403
+    ecdsa_secp384r1_sha384 = 0x0503
+    ecdsa_secp521r1_sha512 = 0x0603
+    rsa_pss_rsae_sha256 = 0x0804
+    rsa_pss_rsae_sha384 = 0x0805
+    rsa_pss_rsae_sha512 = 0x0806
+    ed25519 = 0x0807
+    ed448 = 0x0808
+    rsa_pss_pss_sha256 = 0x0809
+    rsa_pss_pss_sha384 = 0x080A
+    rsa_pss_pss_sha512 = 0x080B
+
+
+class CipherSuite(_OpenEnum):
+    TLS_AES_128_GCM_SHA256 = 0x1301
+    TLS_AES_256_GCM_SHA384 = 0x1302
+    TLS_CHACHA20_POLY1305_SHA256 = 0x1303
+    TLS_EMPTY_RENEGOTIATION_INFO_SCSV = 0x00FF
+
+
+class KeyUpdateRequest(_OpenEnum):
+    update_not_requested = 0
+    update_requested = 1
+
+
+class PskKeyExchangeMode(_OpenEnum):
+    psk_ke = 0
+    psk_dhe_ke = 1
+
+
+class CertificateStatusType(_OpenEnum):
+    ocsp = 1
+
+
+def is_grease(value: int) -> bool:
+    """RFC 8701 GREASE values look like 0x?A?A with both bytes equal."""
+    return (value & 0x0F0F) == 0x0A0A and (value >> 8) == (value & 0xFF)
