@@ -127,7 +127,9 @@ def _parse_url(url: str) -> _Target:
     return _Target(host, port, path, host_header)
 
 
-def _encode_request(method: str, target: _Target, body: bytes | None, extra: dict[str, str]) -> bytes:
+def _encode_request(
+    method: str, target: _Target, body: bytes | None, extra: dict[str, str]
+) -> bytes:
     """Serialise the request; ``Connection: close`` lets us read the body up to EOF if needed."""
     lines = [
         f"{method} {target.path} HTTP/1.1",
