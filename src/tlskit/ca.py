@@ -680,7 +680,7 @@ class LocalCA:
         if not names or not all(names):
             raise CAError("a certificate needs at least one non-empty name")
         if days <= 0:
-            raise CAError("days must be positive (inject a clock to make expired certificates)")
+            raise CAError("days must be positive")
         general_names = list(dict.fromkeys(_general_name(n, kind) for n in names))
         key = KeyType.parse(key_type).generate()
         now = self._now()

@@ -1,0 +1,239 @@
+"""`tlskit ca`: a small local certificate authority (see `tlskit.ca`).
+
+Every subcommand works on one CA directory: ``--dir`` or, without it, the user's default
+CA (``$TLSKIT_STATE_DIR``/``$XDG_STATE_HOME``/``~/.local/state`` + ``/tlskit/ca``). Only
+``init`` and ``issue`` create the default CA; the others need one to exist, since an empty
+CRL or an OCSP responder for a CA nobody trusts is never what was meant.
+
+Failures are raised as exceptions: the dispatcher turns them into one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import threading
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+from ..ca import CAError, KeyType, LocalCA, default_directory, format_serial
+
+KEY_TYPES = [k.value for k in KeyType]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="ca_command", metavar="SUBCOMMAND", required=True)
+
+    p = sub.add_parser("init", help="create a root and an intermediate")
+    _dir_option(p)
+    p.add_argument("--key-type", default="ec256", choices=KEY_TYPES, help="default: ec256")
+    p.add_argument("--force", action="store_true", help="replace an existing CA")
+    p.set_defaults(_ca_run=_init)
+
+    p = sub.add_parser("issue", help="issue a server (or client) certificate")
+    p.add_argument("names", nargs="+", metavar="NAME", help="host name, IP address or user")
+    p.add_argument("--client", action="store_true", help="a clientAuth certificate for NAME")
+    p.add_argument("--key-type", default="ec256", choices=KEY_TYPES, help="default: ec256")
+    p.add_argument("--days", type=int, default=30, help="validity in days (default: 30)")
+    p.add_argument("--out", metavar="DIR", help="where to write the files (default: .)")
+    p.add_argument("--ocsp-url", metavar="URL", help="OCSP responder URL to put in the cert")
+    p.add_argument("--crl-url", metavar="URL", help="CRL distribution point to put in the cert")
+    _dir_option(p)
+    p.set_defaults(_ca_run=_issue)
+
+    p = sub.add_parser("revoke", help="revoke a certificate by serial number or file")
+    p.add_argument(
+        "target",
+        metavar="SERIAL_OR_CERTFILE",
+        help="a PEM/DER certificate file, or a serial: 0x<hex>, AA:BB:.. or decimal",
+    )
+    p.add_argument("--reason", default="keyCompromise", help="default: keyCompromise")
+    _dir_option(p)
+    p.set_defaults(_ca_run=_revoke)
+
+    p = sub.add_parser("crl", help="write a signed CRL (PEM)")
+    p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("--days", type=int, default=7, help="until nextUpdate (default: 7)")
+    _dir_option(p)
+    p.set_defaults(_ca_run=_crl)
+
+    p = sub.add_parser("ocsp", help="run an OCSP responder until Ctrl-C")
+    p.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    p.add_argument("--port", type=int, default=8888, help="default: 8888 (0: any free port)")
+    _dir_option(p)
+    p.set_defaults(_ca_run=_ocsp)
+
+    p = sub.add_parser("export-root", help="print the root certificate (PEM) for trust stores")
+    _dir_option(p)
+    p.set_defaults(_ca_run=_export_root)
+
+
+def run(args: argparse.Namespace) -> int:
+    return int(args._ca_run(args))
+
+
+def _dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", metavar="DIR", help="CA directory (default: the state dir)")
+
+
+def _ca_dir(args: argparse.Namespace) -> Path:
+    return Path(args.dir).expanduser() if args.dir else default_directory()
+
+
+def _open(args: argparse.Namespace) -> LocalCA:
+    """The CA named by --dir, or the default one, which must already exist."""
+    return LocalCA.load(_ca_dir(args))
+
+
+def _fingerprint(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+def _common_name(cert: x509.Certificate) -> str:
+    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(names[0].value) if names else cert.subject.rfc4514_string()
+
+
+def file_stem(name: str) -> str:
+    """A safe file name for a certificate name: ``*.example.com`` -> ``_wildcard.example.com``
+    (the `*` would be a shell glob), and ``::1`` -> ``__1``."""
+    stem = name.replace("*", "_wildcard")
+    return re.sub(r"[^A-Za-z0-9._@+-]", "_", stem).lstrip(".") or "cert"
+
+
+def parse_serial(text: str) -> int:
+    """``0x1f``, ``1F:2A`` (openssl's form) or hex with letters; bare digits are decimal."""
+    raw = text.strip().lower()
+    try:
+        if raw.startswith("0x"):
+            return int(raw[2:], 16)
+        if ":" in raw:
+            return int(raw.replace(":", ""), 16)
+        if raw.isdigit():
+            return int(raw, 10)
+        return int(raw, 16)
+    except ValueError:
+        raise CAError(f"{text!r} is neither a certificate file nor a serial number") from None
+
+
+def _load_certificate(path: Path) -> x509.Certificate:
+    data = path.read_bytes()
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_certificate(data)  # the first one: the leaf
+        return x509.load_der_x509_certificate(data)
+    except ValueError as exc:
+        raise CAError(f"{path} is not a certificate: {exc}") from exc
+
+
+# --------------------------------------------------------------------------- subcommands
+
+
+def _init(args: argparse.Namespace) -> int:
+    directory = _ca_dir(args)
+    if (directory / "root.pem").exists() and not args.force:
+        raise CAError(
+            f"a CA already exists in {directory}; --force replaces it "
+            "(every certificate it issued stops validating)"
+        )
+    ca = LocalCA.create(directory, key_type=args.key_type, overwrite=args.force)
+    dir_hint = f" --dir {args.dir}" if args.dir else ""
+    print(f"Created a local CA in {directory}")
+    print(f"  root:          {directory / 'root.pem'}  ({_common_name(ca.root)})")
+    print(f"  intermediate:  {directory / 'intermediate.pem'}  ({_common_name(ca.intermediate)})")
+    print(f"  root SHA-256:  {_fingerprint(ca.root)}")
+    print(f"Trust it with:   tlskit ca export-root{dir_hint} > tlskit-root.pem")
+    return 0
+
+
+def _issue(args: argparse.Namespace) -> int:
+    ca = LocalCA.load(args.dir) if args.dir else LocalCA.default()
+    options = {
+        "key_type": args.key_type,
+        "days": args.days,
+        "ocsp_url": args.ocsp_url,
+        "crl_url": args.crl_url,
+    }
+    if args.client:
+        if len(args.names) != 1:
+            raise CAError("--client takes exactly one NAME")
+        issued = ca.issue_client(args.names[0], **options)
+    else:
+        issued = ca.issue_server(args.names, **options)
+    out = Path(args.out).expanduser() if args.out else Path()
+    stem = file_stem(args.names[0])
+    cert_path, key_path = issued.write(
+        cert_path=out / f"{stem}.pem", key_path=out / f"{stem}-key.pem"
+    )
+    kind = "client" if args.client else "server"
+    print(f"Issued a {kind} certificate for {', '.join(args.names)}")
+    print(f"  serial:       {format_serial(issued.serial_number)}")
+    print(f"  certificate:  {cert_path}  (leaf + intermediate)")
+    print(f"  key:          {key_path}")
+    print(f"  expires:      {issued.certificate.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    ca = _open(args)
+    path = Path(args.target).expanduser()
+    target: int | x509.Certificate
+    target = _load_certificate(path) if path.is_file() else parse_serial(args.target)
+    serial = target.serial_number if isinstance(target, x509.Certificate) else target
+    was_revoked = ca.status(serial) == "revoked"
+    revocation = ca.revoke(target, args.reason)
+    when = f"{revocation.revoked_at:%Y-%m-%d %H:%M:%S} UTC"
+    if was_revoked:
+        print(
+            f"Serial {format_serial(serial)} was already revoked at {when} "
+            f"({revocation.reason.value})"
+        )
+    else:
+        print(f"Revoked serial {format_serial(serial)} ({revocation.reason.value}) at {when}")
+    return 0
+
+
+def _crl(args: argparse.Namespace) -> int:
+    ca = _open(args)
+    crl = ca.crl(days=args.days)
+    pem = crl.public_bytes(serialization.Encoding.PEM)
+    if not args.out:
+        sys.stdout.write(pem.decode("ascii"))
+        return 0
+    out = Path(args.out).expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(pem)
+    number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    print(
+        f"Wrote CRL #{number} ({len(crl)} revoked) to {out}, next update "
+        f"{crl.next_update_utc:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    return 0
+
+
+def _ocsp(args: argparse.Namespace) -> int:
+    ca = _open(args)
+    try:
+        responder = ca.serve_ocsp(args.host, args.port, log=lambda line: print(line, flush=True))
+    except OSError as exc:
+        raise CAError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+    stop = threading.Event()
+    try:
+        print(f"OCSP responder for {_common_name(ca.intermediate)} at {responder.url}")
+        print(f"Point certificates at it: tlskit ca issue NAME --ocsp-url {responder.url}")
+        print("Ctrl-C to stop.", flush=True)
+        while not stop.wait(0.5):  # short waits keep Ctrl-C responsive everywhere
+            pass
+    except KeyboardInterrupt:
+        print("Stopped.")
+    finally:
+        responder.close()
+    return 0
+
+
+def _export_root(args: argparse.Namespace) -> int:
+    sys.stdout.write(_open(args).export_root_pem().decode("ascii"))
+    return 0
