@@ -1,0 +1,25 @@
+"""X.509 certificate path validation for TLS: trust stores, path building, RFC 5280 checks,
+RFC 9525 hostname matching, and an explainable report.
+
+    from tlskit.x509 import Verifier, TrustStore
+    chain = Verifier(TrustStore.default()).verify(leaf, intermediates, server_name="example.com")
+"""
+
+from __future__ import annotations
+
+from .errors import CertificateVerificationError, Reason, describe
+from .names import dns_name_matches, match_hostname
+from .trust import TrustStore
+from .verify import Check, Report, Verifier
+
+__all__ = [
+    "CertificateVerificationError",
+    "Check",
+    "Reason",
+    "Report",
+    "TrustStore",
+    "Verifier",
+    "describe",
+    "dns_name_matches",
+    "match_hostname",
+]

@@ -1,0 +1,140 @@
+"""Trust anchors: the certificates a path may end at.
+
+A trust store is only a set of certificates indexed for path building: by subject name
+(the RFC 5280 name chaining rule) and by exact DER (to recognise an anchor that a peer
+sends along, or a leaf that is itself trusted).
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+_SYSTEM_BUNDLES = (
+    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Alpine
+    "/etc/pki/tls/certs/ca-bundle.crt",  # Fedora, RHEL
+    "/etc/ssl/cert.pem",  # macOS, BSDs
+)
+
+
+def _fingerprint(cert: x509.Certificate) -> bytes:
+    return cert.fingerprint(hashes.SHA256())
+
+
+def load_pem_certificates(data: bytes) -> list[x509.Certificate]:
+    """Every certificate in a PEM bundle, skipping blocks that do not parse.
+
+    System bundles occasionally carry a certificate that a strict parser rejects; one bad
+    entry must not take the whole store down, so blocks are parsed one by one."""
+    try:
+        return x509.load_pem_x509_certificates(data)
+    except ValueError:
+        pass
+    certs: list[x509.Certificate] = []
+    marker = b"-----END CERTIFICATE-----"
+    for chunk in data.split(marker):
+        start = chunk.find(b"-----BEGIN CERTIFICATE-----")
+        if start < 0:
+            continue
+        try:
+            certs.append(x509.load_pem_x509_certificate(chunk[start:] + marker))
+        except ValueError:
+            continue
+    return certs
+
+
+class TrustStore:
+    """An immutable set of trust anchors."""
+
+    _default: TrustStore | None = None
+    _default_lock = threading.Lock()
+
+    def __init__(self, certificates: Iterable[x509.Certificate] = ()) -> None:
+        self._certs: list[x509.Certificate] = []
+        self._by_subject: dict[x509.Name, list[x509.Certificate]] = {}
+        self._fingerprints: set[bytes] = set()
+        for cert in certificates:
+            fp = _fingerprint(cert)
+            if fp in self._fingerprints:
+                continue
+            self._fingerprints.add(fp)
+            self._certs.append(cert)
+            self._by_subject.setdefault(cert.subject, []).append(cert)
+
+    @classmethod
+    def from_pem(cls, data: bytes) -> TrustStore:
+        return cls(load_pem_certificates(data))
+
+    @classmethod
+    def from_pem_file(cls, path: str | os.PathLike[str]) -> TrustStore:
+        """Load a CA file (PEM, any number of certificates). A file without a single
+        certificate is almost certainly a mistake, so it raises rather than trusting nothing."""
+        certs = load_pem_certificates(Path(path).read_bytes())
+        if not certs:
+            raise ValueError(f"no certificates found in {os.fspath(path)}")
+        return cls(certs)
+
+    @classmethod
+    def from_directory(cls, path: str | os.PathLike[str]) -> TrustStore:
+        """Load every ``*.pem``/``*.crt`` file of an OpenSSL-style CA directory."""
+        certs: list[x509.Certificate] = []
+        for entry in sorted(Path(path).iterdir()):
+            if entry.is_file() and entry.suffix in (".pem", ".crt", ".0"):
+                try:
+                    certs.extend(load_pem_certificates(entry.read_bytes()))
+                except OSError:
+                    continue
+        return cls(certs)
+
+    @classmethod
+    def default(cls) -> TrustStore:
+        """The platform's CA bundle, or certifi's where the platform has none.
+
+        Loaded once per process: parsing ~150 roots on every handshake would be waste."""
+        with cls._default_lock:
+            if cls._default is None:
+                cls._default = cls._load_default()
+            return cls._default
+
+    @classmethod
+    def _load_default(cls) -> TrustStore:
+        paths = ssl.get_default_verify_paths()
+        candidates = [p for p in (paths.cafile, paths.openssl_cafile) if p]
+        candidates.extend(_SYSTEM_BUNDLES)
+        for candidate in candidates:
+            if os.path.isfile(candidate):
+                store = cls(load_pem_certificates(Path(candidate).read_bytes()))
+                if len(store):
+                    return store
+        if paths.capath and os.path.isdir(paths.capath):
+            store = cls.from_directory(paths.capath)
+            if len(store):
+                return store
+        import certifi
+
+        return cls(load_pem_certificates(Path(certifi.where()).read_bytes()))
+
+    def issuers_named(self, name: x509.Name) -> list[x509.Certificate]:
+        """Anchors whose subject is ``name`` (candidates to have issued a certificate)."""
+        return self._by_subject.get(name, [])
+
+    def contains_fingerprint(self, fingerprint: bytes) -> bool:
+        return fingerprint in self._fingerprints
+
+    def __contains__(self, cert: object) -> bool:
+        return isinstance(cert, x509.Certificate) and _fingerprint(cert) in self._fingerprints
+
+    def __len__(self) -> int:
+        return len(self._certs)
+
+    def __iter__(self) -> Iterator[x509.Certificate]:
+        return iter(self._certs)
+
+    def __repr__(self) -> str:
+        return f"<TrustStore with {len(self)} anchors>"

@@ -1,0 +1,365 @@
+"""The Verifier: path building, every check, hostname, revocation, and an explainable report.
+
+``verify`` is what the TLS client calls on every handshake (it satisfies
+`tlskit.verifier.CertificateVerifier`); ``explain`` runs the very same decision and also
+returns every check with its verdict, for the CLI and for humans.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, NamedTuple
+
+from cryptography import x509
+
+from . import names
+from .errors import CertificateVerificationError, Reason
+from .path import (
+    BuildResult,
+    CertInfo,
+    Context,
+    LRUCache,
+    Outcome,
+    PathBuilder,
+    Role,
+    SignatureCache,
+    Stats,
+    Usage,
+    analyze,
+    cert_checks,
+    first_failure,
+    link_check,
+    path_checks,
+    role_at,
+)
+from .trust import TrustStore
+
+log = logging.getLogger(__name__)
+
+RevocationPolicy = Literal["off", "soft-fail", "hard-fail"]
+
+
+class Check(NamedTuple):
+    """One line of a report: which certificate, which check, the verdict, and why."""
+
+    certificate: x509.Certificate
+    check: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class Report:
+    """The outcome of `Verifier.explain`: the chain (or the best partial one), every check
+    run on it, and the error ``verify`` would raise (None when valid)."""
+
+    chain: list[x509.Certificate]
+    checks: list[Check] = field(default_factory=list)
+    error: CertificateVerificationError | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.error is None
+
+    def checks_for(self, cert: x509.Certificate) -> list[Check]:
+        return [c for c in self.checks if c.certificate == cert]
+
+
+def _utc(at: datetime | None) -> datetime:
+    """Now, or the given moment in UTC; a naive datetime is taken to be UTC already."""
+    if at is None:
+        return datetime.now(UTC)
+    if at.tzinfo is None:
+        return at.replace(tzinfo=UTC)
+    return at.astimezone(UTC)
+
+
+def _error(outcome: Outcome) -> CertificateVerificationError:
+    assert outcome.reason is not None
+    return CertificateVerificationError(outcome.reason, outcome.message, outcome.info.cert)
+
+
+@dataclass
+class _Run:
+    """Internal result of one validation: the path, the failing outcome, and the record."""
+
+    path: list[CertInfo]
+    anchored: bool
+    failure: Outcome | None = None
+    record: list[Outcome] = field(default_factory=list)
+
+
+class Verifier:
+    """Validates TLS certificate chains against a `TrustStore`.
+
+    One Verifier is meant to be shared by every connection: it caches parsed certificates
+    and verified signatures, so validating the same chain again costs no public-key
+    operation. Both caches are bounded LRUs keyed by SHA-256 of the DER."""
+
+    def __init__(
+        self,
+        store: TrustStore | None = None,
+        revocation: RevocationPolicy = "off",
+        crls: Sequence[x509.CertificateRevocationList] = (),
+        max_depth: int = 8,
+        *,
+        require_digital_signature: bool = True,
+        max_signature_checks: int = 128,
+        max_candidates: int = 1024,
+        fetch_crls: bool = True,
+        ocsp: bool = True,
+        revocation_timeout: float = 5.0,
+        cache_size: int = 4096,
+    ) -> None:
+        if revocation not in ("off", "soft-fail", "hard-fail"):
+            raise ValueError(f"revocation must be off, soft-fail or hard-fail, not {revocation!r}")
+        self.store = store if store is not None else TrustStore.default()
+        self.revocation: RevocationPolicy = revocation
+        self.crls = list(crls)
+        self.max_depth = max_depth
+        self.require_digital_signature = require_digital_signature
+        self.max_signature_checks = max_signature_checks
+        self.max_candidates = max_candidates
+        self.stats = Stats()
+        self._signatures = SignatureCache(cache_size)
+        self._infos: LRUCache[x509.Certificate, CertInfo] = LRUCache(cache_size)
+        self._revocation_options: dict[str, Any] = {
+            "fetch_crls": fetch_crls, "ocsp": ocsp, "timeout": revocation_timeout,
+        }
+        self._checker: Any = None
+        self._checker_loaded = False
+
+    # -- public API ------------------------------------------------------------------
+
+    def verify(
+        self,
+        leaf: x509.Certificate,
+        intermediates: Sequence[x509.Certificate] = (),
+        server_name: str | None = None,
+        at: datetime | None = None,
+        usage: Usage = "server",
+        ocsp_response: bytes | None = None,
+    ) -> list[x509.Certificate]:
+        """Return the validated chain, leaf first, anchor last, or raise
+        CertificateVerificationError naming the culprit certificate and the failed check."""
+        run = self._run(leaf, intermediates, server_name, at, usage, ocsp_response, False)
+        if run.failure is not None:
+            raise _error(run.failure)
+        return [info.cert for info in run.path]
+
+    def explain(
+        self,
+        leaf: x509.Certificate,
+        intermediates: Sequence[x509.Certificate] = (),
+        server_name: str | None = None,
+        at: datetime | None = None,
+        usage: Usage = "server",
+        ocsp_response: bytes | None = None,
+    ) -> Report:
+        """Validate like `verify`, never raise for a bad chain, and list every check."""
+        run = self._run(leaf, intermediates, server_name, at, usage, ocsp_response, True)
+        checks = [Check(o.info.cert, o.check, o.ok, o.detail) for o in run.record]
+        error = _error(run.failure) if run.failure is not None else None
+        return Report([info.cert for info in run.path], checks, error)
+
+    # -- the decision ------------------------------------------------------------------
+
+    def analyze(self, cert: x509.Certificate) -> CertInfo:
+        """Parsed, pre-judged view of a certificate, cached by DER."""
+        info = self._infos.get(cert)
+        if info is None:
+            info = analyze(cert)
+            self._infos.put(cert, info)
+        return info
+
+    def _context(self, at: datetime | None, usage: Usage) -> Context:
+        if usage not in ("server", "client"):
+            raise ValueError(f"usage must be 'server' or 'client', not {usage!r}")
+        return Context(
+            at=_utc(at),
+            usage=usage,
+            max_depth=self.max_depth,
+            require_digital_signature=self.require_digital_signature,
+            signatures=self._signatures,
+            stats=self.stats,
+            max_signature_checks=self.max_signature_checks,
+            max_candidates=self.max_candidates,
+        )
+
+    def _run(
+        self,
+        leaf: x509.Certificate,
+        intermediates: Sequence[x509.Certificate],
+        server_name: str | None,
+        at: datetime | None,
+        usage: Usage,
+        ocsp_response: bytes | None,
+        collect: bool,
+    ) -> _Run:
+        ctx = self._context(at, usage)
+        leaf_info = self.analyze(leaf)
+        if self.store.contains_fingerprint(leaf_info.fingerprint):
+            run = _Run([leaf_info], anchored=True)
+            run.failure = first_failure(cert_checks(leaf_info, "leaf-anchor", ctx))
+        else:
+            run = self._build(leaf_info, intermediates, ctx, collect)
+        if run.failure is None:
+            run.failure = _hostname_outcome(leaf_info, server_name, run.path)
+            run.failure = run.failure if run.failure and not run.failure.ok else None
+        if run.failure is None and self.revocation != "off":
+            run.failure = self._revocation(run, ctx, ocsp_response, collect)
+        if collect:
+            self._record(run, ctx, server_name)
+        return run
+
+    def _build(
+        self,
+        leaf_info: CertInfo,
+        intermediates: Sequence[x509.Certificate],
+        ctx: Context,
+        collect: bool,
+    ) -> _Run:
+        """Leaf checks first (they fail on every path), then the search. When explaining, the
+        search runs even after a leaf failure so the report can show the chain."""
+        leaf_failure = first_failure(cert_checks(leaf_info, "leaf", ctx))
+        if leaf_failure is not None and not collect:
+            return _Run([leaf_info], False, leaf_failure)
+        pool = [self.analyze(c) for c in intermediates]
+        result = PathBuilder(ctx, self.store, pool, self.analyze).build(leaf_info)
+        run = _run_from(result, leaf_info)
+        if leaf_failure is not None:
+            run.failure = leaf_failure
+        return run
+
+    def _revocation(
+        self, run: _Run, ctx: Context, ocsp_response: bytes | None, collect: bool
+    ) -> Outcome | None:
+        """Ask the revocation module about every non-anchor certificate of the accepted path.
+        Without the module, soft-fail notes "not checked" and hard-fail fails closed."""
+        checker = self._revocation_checker(ctx)
+        for i, info in enumerate(run.path[:-1]):
+            role = role_at(i, len(run.path), True)
+            if checker is None:
+                outcome = _revocation_unavailable(info, role, self.revocation)
+            else:
+                staple = ocsp_response if i == 0 else None
+                outcome = _ask_checker(checker, info, run.path[i + 1], ctx, staple, role,
+                                       self.revocation)
+            if collect:
+                run.record.append(outcome)
+            if not outcome.ok:
+                return outcome
+        return None
+
+    def _revocation_checker(self, ctx: Context) -> Any:
+        if self._checker_loaded:
+            return self._checker
+        self._checker_loaded = True
+        try:
+            from .revocation import RevocationChecker  # lazily: an optional, heavier module
+        except ImportError:
+            log.warning("tlskit.x509.revocation is not available; revocation not checked")
+            return None
+        self._checker = RevocationChecker(self.revocation, self.crls, **self._revocation_options)
+        return self._checker
+
+    # -- the report ----------------------------------------------------------------------
+
+    def _record(self, run: _Run, ctx: Context, server_name: str | None) -> None:
+        """Every check on the final (or best failing) path, certificate by certificate, with
+        the deciding failure included even if the search found it on a branch."""
+        revocation = run.record
+        record: list[Outcome] = []
+        n = len(run.path)
+        for i, info in enumerate(run.path):
+            role = role_at(i, n, run.anchored)
+            record.extend(cert_checks(info, role, ctx))
+            if i + 1 < n:
+                record.append(link_check(info, run.path[i + 1], role, ctx))
+            elif role in ("anchor", "leaf-anchor"):
+                record.append(Outcome(info, "trust anchor", True, "in the trust store", None,
+                                      role))
+        if run.anchored:
+            record.extend(path_checks(run.path))
+        hostname = _hostname_outcome(run.path[0], server_name, run.path)
+        if hostname is not None:
+            record.append(hostname)
+        record.extend(revocation)
+        failure = run.failure
+        if failure is not None and not any(
+            o.info is failure.info and o.check == failure.check and not o.ok for o in record
+        ):
+            record.append(failure)
+        run.record = record
+
+
+def _run_from(result: BuildResult, leaf_info: CertInfo) -> _Run:
+    """Turn a search result into a run; a self-issued leaf with no issuer is 'self_signed'."""
+    if result.path is not None:
+        return _Run(result.path, True)
+    failure = result.failure
+    assert failure is not None
+    outcome = failure.outcome
+    if (
+        leaf_info.self_issued
+        and outcome.reason in (Reason.unknown_issuer, Reason.bad_signature)
+        and len(failure.path) <= 2
+    ):
+        outcome = Outcome(leaf_info, "issuer", False,
+                          "is self-signed and not in the trust store", Reason.self_signed, "leaf")
+        return _Run([leaf_info], False, outcome)
+    return _Run(failure.path, failure.anchored, outcome)
+
+
+def _hostname_outcome(
+    leaf: CertInfo, server_name: str | None, path: list[CertInfo]
+) -> Outcome | None:
+    """RFC 9525 identity check; None when no server name was given."""
+    if server_name is None:
+        return None
+    role = "leaf-anchor" if len(path) == 1 and path[0] is leaf else "leaf"
+    try:
+        target = names.parse_server_name(server_name)
+    except names.InvalidHostname as exc:
+        return Outcome(leaf, "hostname", False, f"cannot match {server_name!r}: {exc}",
+                       Reason.hostname_mismatch, role)
+    if names.match_names(leaf.san_dns, leaf.san_ips, target):
+        return Outcome(leaf, "hostname", True, f"matches {server_name}", None, role)
+    have = ", ".join([*leaf.san_dns, *map(str, leaf.san_ips)]) or "no subjectAltName"
+    return Outcome(leaf, "hostname", False, f"is not valid for {server_name} (names: {have})",
+                   Reason.hostname_mismatch, role)
+
+
+def _revocation_unavailable(info: CertInfo, role: Role, policy: str) -> Outcome:
+    if policy == "hard-fail":
+        return Outcome(info, "revocation", False,
+                       "could not be checked for revocation: no revocation module",
+                       Reason.revocation_unknown, role)
+    return Outcome(info, "revocation", True, "not checked (no revocation module)", None, role)
+
+
+def _ask_checker(
+    checker: Any,
+    info: CertInfo,
+    issuer: CertInfo,
+    ctx: Context,
+    staple: bytes | None,
+    role: Role,
+    policy: str,
+) -> Outcome:
+    """One revocation question; the checker raises for revoked / hard-fail unknown."""
+    try:
+        status = checker.check(info.cert, issuer.cert, ctx.at, ocsp_response=staple)
+    except CertificateVerificationError as exc:
+        return Outcome(info, "revocation", False, f"failed the revocation check: {exc}",
+                       exc.reason, role)
+    except Exception as exc:  # a bug or network surprise in the checker must not crash TLS
+        if policy == "hard-fail":
+            return Outcome(info, "revocation", False,
+                           f"could not be checked for revocation: {exc}",
+                           Reason.revocation_unknown, role)
+        return Outcome(info, "revocation", True, f"not checked ({exc}); soft-fail", None, role)
+    return Outcome(info, "revocation", True, str(status), None, role)
