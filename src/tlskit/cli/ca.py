@@ -220,18 +220,24 @@ def _ocsp(args: argparse.Namespace) -> int:
         responder = ca.serve_ocsp(args.host, args.port, log=lambda line: print(line, flush=True))
     except OSError as exc:
         raise CAError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
-    stop = threading.Event()
     try:
         print(f"OCSP responder for {_common_name(ca.intermediate)} at {responder.url}")
         print(f"Point certificates at it: tlskit ca issue NAME --ocsp-url {responder.url}")
         print("Ctrl-C to stop.", flush=True)
-        while not stop.wait(0.5):  # short waits keep Ctrl-C responsive everywhere
-            pass
+        wait_for_interrupt()
     except KeyboardInterrupt:
         print("Stopped.")
     finally:
         responder.close()
     return 0
+
+
+def wait_for_interrupt() -> None:
+    """Block until Ctrl-C (KeyboardInterrupt); short waits keep the main thread able to
+    take the signal on every platform. A seam for tests, which cannot press Ctrl-C."""
+    stop = threading.Event()
+    while not stop.wait(0.5):
+        pass
 
 
 def _export_root(args: argparse.Namespace) -> int:
