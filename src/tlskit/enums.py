@@ -134,6 +134,10 @@ class NamedGroup(_OpenEnum):
     x25519 = 0x001D
     x448 = 0x001E
     ffdhe2048 = 0x0100
+    ffdhe3072 = 0x0101
+    ffdhe4096 = 0x0102
+    ffdhe6144 = 0x0103
+    ffdhe8192 = 0x0104
     X25519MLKEM768 = 0x11EC
 
 

@@ -1,0 +1,199 @@
+"""Client and server configuration: plain dataclasses, validated once at construction.
+
+Algorithm lists take IANA names ("x25519", "TLS_AES_128_GCM_SHA256",
+"ecdsa_secp256r1_sha256") or code points. Randomness, time, key logging and tracing are
+injected here so the engine itself stays deterministic and free of I/O.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from . import crypto
+from .enums import CipherSuite, NamedGroup, SignatureScheme
+from .verifier import CertificateVerifier
+
+KeyLogCallback = Callable[[str, bytes, bytes], None]  # label, client_random, secret
+Tracer = Callable[[str, dict[str, Any]], None]          # step name, fields
+
+
+def _codes(values: Sequence[str | int] | None, enum: type, default: Sequence[int],
+           implemented: Sequence[int] | None, what: str) -> list[int]:
+    if values is None:
+        return list(default)
+    out: list[int] = []
+    for v in values:
+        if isinstance(v, int):
+            code = v
+        else:
+            try:
+                code = enum[v]
+            except KeyError:
+                raise ValueError(f"unknown {what} {v!r}") from None
+        if implemented is not None and code not in implemented:
+            raise ValueError(f"{what} {enum(code).name} is not supported by tlskit")
+        out.append(int(code))
+    if not out:
+        raise ValueError(f"at least one {what} is required")
+    return out
+
+
+def load_pem_chain(path: str | Path) -> list[x509.Certificate]:
+    return x509.load_pem_x509_certificates(Path(path).read_bytes())
+
+
+def load_pem_private_key(path: str | Path, password: bytes | None = None) -> Any:
+    return serialization.load_pem_private_key(Path(path).read_bytes(), password)
+
+
+@dataclass(slots=True)
+class CertifiedKey:
+    """A certificate chain (leaf first) and the private key of its leaf."""
+
+    chain: list[x509.Certificate]
+    private_key: Any
+    ocsp_response: bytes | Callable[[], bytes | None] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.chain:
+            raise ValueError("a certificate chain needs at least the leaf")
+        self.cert_der = [c.public_bytes(serialization.Encoding.DER) for c in self.chain]
+        oid = self.chain[0].public_key_algorithm_oid.dotted_string
+        self.schemes = crypto.schemes_for_key(self.private_key, oid)
+        if not self.schemes:
+            raise ValueError("the private key's type cannot sign TLS 1.3 handshakes")
+
+    cert_der: list[bytes] = field(init=False, default_factory=list)
+    schemes: list[SignatureScheme] = field(init=False, default_factory=list)
+
+    @classmethod
+    def from_files(cls, cert_file: str | Path, key_file: str | Path,
+                   chain_file: str | Path | None = None) -> CertifiedKey:
+        chain = load_pem_chain(cert_file)
+        if chain_file:
+            chain += load_pem_chain(chain_file)
+        return cls(chain, load_pem_private_key(key_file))
+
+    def dns_names(self) -> list[str]:
+        try:
+            san = self.chain[0].extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        except x509.ExtensionNotFound:
+            return []
+        return [n.lower() for n in san.value.get_values_for_type(x509.DNSName)]
+
+
+@dataclass
+class _Common:
+    groups: Sequence[str | int] | None = None
+    cipher_suites: Sequence[str | int] | None = None
+    signature_schemes: Sequence[str | int] | None = None
+    alpn_protocols: Sequence[str] = ()
+    record_size_limit: int | None = 16385
+    rng: Callable[[int], bytes] = os.urandom
+    clock: Callable[[], float] = time.time
+    keylog: KeyLogCallback | None = None
+    tracer: Tracer | None = None
+    max_handshake_message: int = 1 << 17
+
+    def _validate_common(self) -> None:
+        self._groups = _codes(self.groups, NamedGroup, crypto.DEFAULT_GROUPS,
+                              crypto.IMPLEMENTED_GROUPS, "group")
+        self._suites = _codes(self.cipher_suites, CipherSuite, crypto.DEFAULT_SUITES,
+                              list(crypto.SUITES), "cipher suite")
+        self._schemes = _codes(self.signature_schemes, SignatureScheme,
+                               crypto.HANDSHAKE_SCHEMES, None, "signature scheme")
+        for p in self.alpn_protocols:
+            if not 0 < len(p.encode()) < 256:
+                raise ValueError(f"ALPN protocol {p!r} must be 1..255 bytes")
+        if self.record_size_limit is not None and not 64 <= self.record_size_limit <= 16385:
+            raise ValueError("record_size_limit must be within 64..16385")
+
+
+@dataclass
+class ClientConfig(_Common):
+    """What a client offers and how it checks the server.
+
+    ``trust_anchors`` builds the default `tlskit.x509.Verifier`; pass ``verifier`` to plug
+    in another `CertificateVerifier`. ``verify_mode="report"`` completes the handshake
+    and reports a verification failure in `HandshakeComplete` instead of aborting (for
+    diagnostics only).
+    """
+
+    trust_anchors: Sequence[x509.Certificate] | None = None
+    verifier: CertificateVerifier | None = None
+    verify_mode: Literal["required", "report"] = "required"
+    check_hostname: bool = True
+    key_share_groups: Sequence[str | int] | None = None
+    certificate: CertifiedKey | None = None
+    middlebox_compat: bool = True
+    ocsp_stapling: bool = False
+    legacy_session_ticket: bool = False
+    signature_schemes_cert: Sequence[str | int] | None = None
+
+    def __post_init__(self) -> None:
+        self._validate_common()
+        self._share_groups = _codes(self.key_share_groups, NamedGroup, self._groups[:1],
+                                    crypto.IMPLEMENTED_GROUPS, "key share group")
+        for g in self._share_groups:
+            if g not in self._groups:
+                raise ValueError(f"key share group {NamedGroup(g).name} is not in groups")
+        self._cert_schemes = (None if self.signature_schemes_cert is None else
+                              _codes(self.signature_schemes_cert, SignatureScheme, (), None,
+                                     "certificate signature scheme"))
+        self._verifier: CertificateVerifier | None = self.verifier
+
+    def get_verifier(self) -> CertificateVerifier:
+        """The verifier, built lazily from the trust anchors (or the system store)."""
+        if self._verifier is None:
+            from .x509 import TrustStore, Verifier
+            store = (TrustStore(list(self.trust_anchors)) if self.trust_anchors is not None
+                     else TrustStore.default())
+            self._verifier = Verifier(store)
+        return self._verifier
+
+
+@dataclass
+class ServerConfig(_Common):
+    """What a server accepts and the certificates it presents.
+
+    ``certificate_chain``/``private_key`` is the default certificate; ``certificates`` adds
+    more, chosen by SNI (a name in the leaf's SAN) and the client's signature schemes.
+    """
+
+    certificate_chain: Sequence[x509.Certificate] | None = None
+    private_key: Any = None
+    certificates: Sequence[CertifiedKey] = ()
+    client_auth: Literal["none", "optional", "required"] = "none"
+    client_verifier: CertificateVerifier | None = None
+    client_trust_anchors: Sequence[x509.Certificate] | None = None
+    ocsp_response: bytes | Callable[[], bytes | None] | None = None
+    send_supported_groups: bool = False
+    cookie_key: bytes | None = None
+    hrr_cookie: Callable[[bytes], bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self._validate_common()
+        certs = list(self.certificates)
+        if self.certificate_chain:
+            certs.insert(0, CertifiedKey(list(self.certificate_chain), self.private_key,
+                                         self.ocsp_response))
+        if not certs:
+            raise ValueError("a server needs at least one certificate and key")
+        self._certs = certs
+        for g in self._groups:
+            if g not in crypto.IMPLEMENTED_GROUPS:
+                raise ValueError(f"group {NamedGroup(g).name} is not supported by tlskit")
+        if self.client_auth != "none" and self.client_verifier is None:
+            if self.client_trust_anchors is None:
+                raise ValueError("client_auth needs client_trust_anchors or client_verifier")
+            from .x509 import TrustStore, Verifier
+            self.client_verifier = Verifier(TrustStore(list(self.client_trust_anchors)))
+        self._cookie_key = self.cookie_key or self.rng(32)

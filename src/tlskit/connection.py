@@ -1,0 +1,227 @@
+"""The public sans-I/O API: bytes in, events out, bytes to send.
+
+    conn.receive_data(data) -> [events]   conn.data_to_send() -> bytes
+    conn.send_data(data)                  conn.close()
+
+A connection owns a `RecordLayer` and a handshake state machine. Any `TLSError` raised
+while processing peer input queues the matching alert, closes the connection and is
+re-raised; every later call raises the same error. Any other exception from inside is a
+bug and is reported as an internal_error `TLSError`, never leaked.
+"""
+
+from __future__ import annotations
+
+from .config import ClientConfig, ServerConfig
+from .crypto import Suite
+from .enums import AlertDescription, AlertLevel, ContentType
+from .errors import (
+    AlertReceived,
+    DecodeError,
+    InternalError,
+    TLSError,
+    UnexpectedMessage,
+    UsageError,
+)
+from .events import ConnectionClosed, DataReceived, Event, HandshakeComplete
+from .handshake.client13 import ClientHandshake13
+from .handshake.common import Handshake13
+from .handshake.server13 import ServerHandshake13
+from .keyschedule import export_keying_material
+from .record import MAX_PLAINTEXT, RecordLayer
+
+_HANDSHAKE = ContentType.handshake
+_APPDATA = ContentType.application_data
+_ALERT = ContentType.alert
+_CCS = ContentType.change_cipher_spec
+# RFC 8446 5.5: rekey well before the AEAD confidentiality limits (2^24.5 for AES-GCM).
+KEY_UPDATE_AFTER_RECORDS = 1 << 24
+
+
+class Connection:
+    """Shared machinery; use `ClientConnection` or `ServerConnection`."""
+
+    _hs: Handshake13
+
+    def __init__(self) -> None:
+        self._records = RecordLayer()
+        self._events: list[Event] = []
+        self._error: TLSError | None = None
+        self._sent_close = False
+        self._received_close = False
+        self.handshake_complete: HandshakeComplete | None = None
+        self._writes_at_last_update = 0
+
+    # -- input ----------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
+        """Feed bytes from the peer; returns the events they complete, in order."""
+        if self._error is not None:
+            raise self._error
+        if self._received_close:
+            return []
+        records = self._records
+        records.feed(data)
+        events = self._events
+        hs = self._hs
+        try:
+            while True:
+                record = records.next_record()
+                if record is None:
+                    break
+                ctype, payload = record
+                if ctype == _APPDATA:
+                    if not hs.complete or hs.partial_message:
+                        raise UnexpectedMessage("application data during the handshake")
+                    if payload:
+                        events.append(DataReceived(payload))
+                elif ctype == _HANDSHAKE:
+                    hs.receive_record(payload)
+                    self._note_handshake_done()
+                elif hs.partial_message:
+                    raise UnexpectedMessage("record interleaved with a fragmented message")
+                elif ctype == _ALERT:
+                    self._receive_alert(payload)
+                    if self._received_close:
+                        break
+                else:
+                    hs.receive_ccs(payload)
+        except TLSError as exc:
+            self._fail(exc)
+            raise
+        except Exception as exc:  # a bug, reported as a TLS internal_error
+            err = InternalError(f"internal error: {type(exc).__name__}: {exc}")
+            self._fail(err)
+            raise err from exc
+        out = events[:]
+        events.clear()
+        return out
+
+    def _note_handshake_done(self) -> None:
+        if self.handshake_complete is None and self._hs.complete:
+            for ev in self._events:
+                if isinstance(ev, HandshakeComplete):
+                    self.handshake_complete = ev
+
+    def _receive_alert(self, payload: bytes) -> None:
+        if len(payload) != 2:
+            raise DecodeError("alert record must be exactly two bytes")
+        level, desc = payload[0], AlertDescription(payload[1])
+        if level not in (AlertLevel.warning, AlertLevel.fatal):
+            raise IllegalAlertLevel(f"alert level {level}")
+        if desc == AlertDescription.close_notify:
+            self._received_close = True
+            self._events.append(ConnectionClosed(None))
+            if not self._sent_close:
+                self._send_alert(AlertDescription.close_notify)
+                self._sent_close = True
+            return
+        if desc == AlertDescription.user_canceled:
+            return  # 6.1: followed by close_notify
+        # 6: every other alert is fatal in TLS 1.3, whatever its level says.
+        self._events.append(ConnectionClosed(desc))
+        raise AlertReceived(desc)
+
+    def _fail(self, exc: TLSError) -> None:
+        self._error = exc
+        if not isinstance(exc, AlertReceived) and not self._sent_close:
+            try:
+                self._send_alert(exc.alert)
+            except Exception:  # noqa: BLE001 - the alert is best effort
+                pass
+        self._sent_close = True
+
+    def _send_alert(self, desc: AlertDescription) -> None:
+        self._hs.flush()
+        self._records.write(_ALERT, bytes((AlertLevel.fatal if desc else AlertLevel.warning,
+                                           desc)))
+
+    # -- output ---------------------------------------------------------------------------
+
+    def data_to_send(self) -> bytes:
+        """Everything queued for the peer; b"" when nothing is pending."""
+        return self._records.take_output()
+
+    def send_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Encrypt application data (split into records of at most 16 KiB)."""
+        if self._error is not None:
+            raise self._error
+        if self._sent_close:
+            raise UsageError("the connection is closed for sending")
+        if not self._hs.complete and not self._can_send_early():
+            raise UsageError("the handshake is not complete")
+        records = self._records
+        if records.records_written - self._writes_at_last_update >= KEY_UPDATE_AFTER_RECORDS:
+            self.update_keys()
+        records.write(_APPDATA, data)
+
+    def _can_send_early(self) -> bool:
+        return False
+
+    def update_keys(self, request_peer_update: bool = True) -> None:
+        """Send a KeyUpdate (4.6.3); the peer answers with its own if asked."""
+        if not self._hs.complete or self._sent_close:
+            raise UsageError("keys can only be updated on an open connection")
+        self._hs.send_key_update(request_peer_update)
+        self._writes_at_last_update = self._records.records_written
+
+    def close(self) -> None:
+        """Send close_notify. Idempotent."""
+        if self._sent_close or self._error is not None:
+            return
+        self._sent_close = True
+        self._send_alert(AlertDescription.close_notify)
+
+    # -- information ------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._sent_close and (self._received_close or self._error is not None)
+
+    @property
+    def negotiated_suite(self) -> Suite | None:
+        return self._hs.suite
+
+    @property
+    def max_fragment(self) -> int:
+        return min(self._records.send_limit, MAX_PLAINTEXT)
+
+    def export_keying_material(self, label: bytes, context: bytes, length: int) -> bytes:
+        """RFC 8446 7.5 exporter (e.g. for channel binding, RFC 9266)."""
+        hs = self._hs
+        if not hs.complete or hs.suite is None:
+            raise UsageError("exporters need a completed handshake")
+        return export_keying_material(hs.suite, hs.exporter_master, label, context, length)
+
+
+class IllegalAlertLevel(TLSError):
+    default_alert = AlertDescription.illegal_parameter
+
+
+class ClientConnection(Connection):
+    """A TLS 1.3 client; the ClientHello is queued as soon as it is created."""
+
+    def __init__(self, config: ClientConfig | None = None,
+                 server_name: str | None = None) -> None:
+        super().__init__()
+        self.config = config or ClientConfig()
+        self._hs = ClientHandshake13(self.config, self._records, self._events, server_name)
+        self._hs.start()
+
+    @property
+    def verification_error(self) -> TLSError | None:
+        """With verify_mode="report": the certificate failure that was let through."""
+        return self._hs.verification_error  # type: ignore[attr-defined, no-any-return]
+
+
+class ServerConnection(Connection):
+    """A TLS 1.3 server; waits for a ClientHello."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        super().__init__()
+        self.config = config
+        self._hs = ServerHandshake13(config, self._records, self._events)
+
+    @property
+    def client_offer(self) -> dict[str, object]:
+        """What the client offered in its ClientHello (suites, groups, extensions...)."""
+        return self._hs.client_offer  # type: ignore[attr-defined, no-any-return]

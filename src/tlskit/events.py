@@ -1,0 +1,54 @@
+"""Events a connection reports from `receive_data` (h11/h2 style)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cryptography import x509
+
+from .enums import AlertDescription
+
+
+@dataclass(slots=True)
+class Event:
+    pass
+
+
+@dataclass(slots=True)
+class HandshakeComplete(Event):
+    """Both Finished messages checked; application data may flow."""
+
+    version: str
+    cipher_suite: str
+    group: str | None
+    signature_scheme: str | None
+    alpn_protocol: str | None
+    peer_certificates: list[x509.Certificate] = field(default_factory=list)
+    resumed: bool = False
+    server_name: str | None = None
+    ocsp_response: bytes | None = None
+
+
+@dataclass(slots=True)
+class DataReceived(Event):
+    data: bytes
+
+
+@dataclass(slots=True)
+class ConnectionClosed(Event):
+    """The peer closed: ``alert`` is None for a clean close_notify, else the fatal alert."""
+
+    alert: AlertDescription | None = None
+
+
+@dataclass(slots=True)
+class KeyUpdated(Event):
+    """The peer moved to new traffic keys (and we answered if it asked us to)."""
+
+    peer_requested_update: bool
+
+
+@dataclass(slots=True)
+class SessionTicketReceived(Event):
+    lifetime: int
+    ticket: bytes

@@ -1,0 +1,1 @@
+"""Handshake state machines: one module per side and version."""

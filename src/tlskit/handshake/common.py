@@ -1,0 +1,261 @@
+"""What both TLS 1.3 handshakes share: message reassembly, the transcript, sending,
+key installation, key logging and tracing.
+
+The transcript hash is updated in exactly one place: `Handshake13._received` for what
+arrives and `Handshake13.send` for what leaves, always over the raw message bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+from .. import crypto
+from ..crypto import Suite
+from ..enums import ContentType, ExtensionType, HandshakeType, KeyUpdateRequest
+from ..errors import DecodeError, DecryptError, IllegalParameter, UnexpectedMessage
+from ..events import Event, KeyUpdated
+from ..keyschedule import finished_key, next_traffic_secret, traffic_keys
+from ..record import RecordLayer
+from ..wire import messages as m
+
+Handler = Callable[[Any, bytes], None]
+
+# RFC 8446 4.4.3: the CertificateVerify signature covers 64 spaces, a context string,
+# a zero byte and the transcript hash.
+_CV_PAD = b"\x20" * 64
+CV_SERVER = _CV_PAD + b"TLS 1.3, server CertificateVerify\x00"
+CV_CLIENT = _CV_PAD + b"TLS 1.3, client CertificateVerify\x00"
+
+# RFC 8446 4.2: which extensions may appear in which message (what we recognise).
+_E = ExtensionType
+ALLOWED_IN_EE = frozenset({
+    _E.server_name, _E.max_fragment_length, _E.supported_groups, _E.use_srtp, _E.heartbeat,
+    _E.application_layer_protocol_negotiation, _E.record_size_limit, _E.early_data,
+    19, 20,  # client/server_certificate_type
+})
+ALLOWED_IN_SH = frozenset({_E.key_share, _E.supported_versions, _E.pre_shared_key})
+ALLOWED_IN_HRR = frozenset({_E.key_share, _E.supported_versions, _E.cookie})
+ALLOWED_IN_CERT_ENTRY = frozenset({_E.status_request, _E.signed_certificate_timestamp})
+RECOGNISED = frozenset(int(e) for e in ExtensionType)
+_SNAPSHOT_BEFORE = frozenset({HandshakeType.certificate_verify, HandshakeType.finished})
+# ServerHello is added by the client itself: a HelloRetryRequest rewrites the transcript.
+_NOT_IN_TRANSCRIPT = frozenset({HandshakeType.new_session_ticket, HandshakeType.key_update,
+                                HandshakeType.server_hello})
+
+
+class Transcript:
+    """Running hash of the handshake; buffers messages until the hash is known."""
+
+    def __init__(self) -> None:
+        self._pending: list[bytes] = []
+        self._hash: Any = None
+
+    def start(self, hash_name: str) -> None:
+        self._hash = hashlib.new(hash_name)
+        for raw in self._pending:
+            self._hash.update(raw)
+        self._pending = []
+
+    def restart_after_hrr(self, hash_name: str) -> None:
+        """4.4.1: ClientHello1 is replaced by message_hash(Hash(ClientHello1))."""
+        first = hashlib.new(hash_name, b"".join(self._pending)).digest() \
+            if self._hash is None else self._hash.digest()
+        self._hash = hashlib.new(hash_name)
+        self._pending = []
+        self._hash.update(m.frame(HandshakeType.message_hash, first))
+
+    def update(self, raw: bytes) -> None:
+        if self._hash is None:
+            self._pending.append(raw)
+        else:
+            self._hash.update(raw)
+
+    def digest(self) -> bytes:
+        return bytes(self._hash.digest())
+
+    def digest_with(self, extra: bytes) -> bytes:
+        h = self._hash.copy()
+        h.update(extra)
+        return bytes(h.digest())
+
+
+class Handshake13:
+    """Base of the client and server state machines.
+
+    Subclasses set ``self.expect`` to a mapping of handshake type -> handler for the
+    current state; anything else is an unexpected_message. Handlers get the decoded
+    message and its raw bytes (already added to the transcript).
+    """
+
+    side = "client"
+
+    def __init__(self, config: Any, records: RecordLayer, events: list[Event]) -> None:
+        self.config = config
+        self.records = records
+        self.events = events
+        self.transcript = Transcript()
+        self.suite: Suite | None = None
+        self.expect: dict[int, Handler] = {}
+        self.state = "start"
+        self.complete = False
+        self._buf = bytearray()
+        self._flight = bytearray()
+        self.client_random = b""
+        self.read_secret = b""
+        self.write_secret = b""
+        self._key_update_pending = False
+        self.ccs_seen = False
+        self.hash_before = b""
+
+    # -- tracing and key logging -------------------------------------------------------
+
+    def trace(self, step: str, **fields: Any) -> None:
+        tracer = self.config.tracer
+        if tracer is not None:
+            tracer(step, fields)
+
+    def keylog(self, label: str, secret: bytes) -> None:
+        if self.config.keylog is not None:
+            self.config.keylog(label, self.client_random, secret)
+
+    # -- receiving ----------------------------------------------------------------------
+
+    @property
+    def partial_message(self) -> bool:
+        return bool(self._buf)
+
+    def receive_record(self, payload: bytes) -> None:
+        """Reassemble handshake messages from one record's content and dispatch them."""
+        buf = self._buf
+        buf += payload
+        limit = self.config.max_handshake_message
+        while len(buf) >= 4:
+            length = int.from_bytes(buf[1:4], "big")
+            if length > limit:
+                raise UnexpectedMessage(
+                    f"handshake message of {length} bytes exceeds the {limit}-byte limit")
+            if len(buf) < 4 + length:
+                return
+            raw = bytes(buf[:4 + length])
+            del buf[:4 + length]
+            self._received(raw)
+
+    def _received(self, raw: bytes) -> None:
+        msg_type = raw[0]
+        handler = self.expect.get(msg_type)
+        if handler is None:
+            raise UnexpectedMessage(
+                f"{HandshakeType(msg_type).name} is not expected while {self.state}")
+        msg = m.decode_message(msg_type, memoryview(raw)[4:])
+        if msg_type in _SNAPSHOT_BEFORE:
+            # Signatures and MACs cover the transcript up to, not including, the message.
+            self.hash_before = self.transcript.digest()
+        if msg_type not in _NOT_IN_TRANSCRIPT:
+            self.transcript.update(raw)
+        handler(msg, raw)
+
+    def require_message_boundary(self) -> None:
+        """5.1: a key change must not fall inside a handshake message."""
+        if self._buf:
+            raise UnexpectedMessage("handshake data left over across a key change")
+
+    def receive_ccs(self, payload: bytes) -> None:
+        """5: one compatibility change_cipher_spec (0x01) is dropped during the handshake."""
+        if self.complete or self.ccs_seen or payload != b"\x01":
+            raise UnexpectedMessage("change_cipher_spec outside the handshake")
+        if not self.ccs_allowed():
+            raise UnexpectedMessage("change_cipher_spec before the ClientHello")
+        self.ccs_seen = True
+
+    def ccs_allowed(self) -> bool:
+        return True
+
+    # -- sending ------------------------------------------------------------------------
+
+    def send(self, raw: bytes, *, transcript: bool = True) -> None:
+        """Add one message to the current flight (flushed as few records as possible)."""
+        if transcript:
+            self.transcript.update(raw)
+        self._flight += raw
+
+    def flush(self) -> None:
+        if self._flight:
+            self.records.write(ContentType.handshake, self._flight)
+            self._flight = bytearray()
+
+    # -- keys ---------------------------------------------------------------------------
+
+    def set_read(self, secret: bytes) -> None:
+        assert self.suite is not None
+        self.require_message_boundary()
+        keys = traffic_keys(self.suite, secret)
+        self.records.set_read_key(self.suite, keys.key, keys.iv)
+        self.read_secret = secret
+
+    def set_write(self, secret: bytes) -> None:
+        assert self.suite is not None
+        self.flush()
+        keys = traffic_keys(self.suite, secret)
+        self.records.set_write_key(self.suite, keys.key, keys.iv)
+        self.write_secret = secret
+
+    # -- Finished and CertificateVerify ------------------------------------------------
+
+    def finished_for(self, base_key: bytes, transcript_hash: bytes) -> bytes:
+        assert self.suite is not None
+        return hmac.digest(finished_key(self.suite, base_key), transcript_hash,
+                           self.suite.hash_name)
+
+    def check_finished(self, msg: m.Finished, expected: bytes) -> None:
+        if len(msg.verify_data) != len(expected):
+            raise DecodeError("Finished has the wrong length")
+        if not hmac.compare_digest(msg.verify_data, expected):
+            raise DecryptError("Finished verify_data does not match the transcript")
+
+    def check_certificate_verify(self, msg: m.CertificateVerify, public_key: Any,
+                                 offered: list[int], context: bytes,
+                                 transcript_hash: bytes) -> None:
+        """4.4.3: the scheme must be one we offered and a TLS 1.3 scheme."""
+        if msg.algorithm not in offered or msg.algorithm not in crypto.HANDSHAKE_SCHEMES:
+            raise IllegalParameter(
+                f"CertificateVerify uses scheme {msg.algorithm:#06x} that was not offered")
+        crypto.verify(public_key, msg.algorithm, msg.signature, context + transcript_hash)
+
+    # -- post-handshake ----------------------------------------------------------------
+
+    def post_handshake_key_update(self, msg: m.KeyUpdate, raw: bytes) -> None:
+        """4.6.3: move our read side on; answer once if the peer asks."""
+        assert self.suite is not None
+        self.set_read(next_traffic_secret(self.suite, self.read_secret))
+        requested = msg.request_update == KeyUpdateRequest.update_requested
+        if requested and not self._key_update_pending:
+            self.send_key_update(request=False)
+        self.events.append(KeyUpdated(requested))
+        self.trace("key_update_received", update_requested=requested)
+
+    def send_key_update(self, request: bool) -> None:
+        assert self.suite is not None
+        value = (KeyUpdateRequest.update_requested if request
+                 else KeyUpdateRequest.update_not_requested)
+        self.send(m.KeyUpdate(value).encode(), transcript=False)
+        self.flush()
+        self.set_write(next_traffic_secret(self.suite, self.write_secret))
+        self._key_update_pending = request
+        self.trace("key_update_sent", update_requested=request)
+
+    def check_extensions(self, exts: m.Extensions, allowed: frozenset[int], offered: set[int],
+                         what: str) -> None:
+        """4.2: recognised-but-misplaced -> illegal_parameter; unsolicited -> unsupported."""
+        from ..errors import UnsupportedExtension
+        for etype in exts:
+            if etype not in allowed:
+                if etype in RECOGNISED:
+                    raise IllegalParameter(
+                        f"{ExtensionType(etype).name} is not allowed in {what}")
+                raise UnsupportedExtension(f"unrequested extension {etype} in {what}")
+            if etype not in offered:
+                raise UnsupportedExtension(
+                    f"{what} carries {ExtensionType(etype).name}, which was not offered")

@@ -1,0 +1,364 @@
+"""The TLS 1.3 server handshake (RFC 8446 2, 4), one method per step.
+
+    ExpectClientHello (-> HelloRetryRequest -> ExpectClientHello)
+      -> send ServerHello, EncryptedExtensions, [CertificateRequest], Certificate,
+         CertificateVerify, Finished as one flight
+      -> [ExpectCertificate -> ExpectCertificateVerify] -> ExpectFinished -> Traffic
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime, timezone
+
+from cryptography import x509
+
+from .. import crypto
+from ..config import CertifiedKey, ServerConfig
+from ..enums import (
+    CipherSuite,
+    ExtensionType,
+    HandshakeType,
+    NamedGroup,
+    ProtocolVersion,
+    SignatureScheme,
+)
+from ..errors import (
+    BadCertificate,
+    CertificateRequired,
+    HandshakeFailure,
+    IllegalParameter,
+    MissingExtension,
+    NoApplicationProtocol,
+    ProtocolVersionError,
+)
+from ..events import Event, HandshakeComplete
+from ..keyschedule import EarlySecret
+from ..record import RecordLayer
+from ..wire import extensions as ext
+from ..wire import messages as m
+from .common import CV_CLIENT, CV_SERVER, Handshake13
+
+_E = ExtensionType
+_HT = HandshakeType
+
+
+class ServerHandshake13(Handshake13):
+    side = "server"
+    config: ServerConfig
+
+    def __init__(self, config: ServerConfig, records: RecordLayer, events: list[Event]) -> None:
+        super().__init__(config, records, events)
+        self.expect = {_HT.client_hello: self.on_client_hello}
+        self.state = "waiting for ClientHello"
+        self.hrr_sent = False
+        self.first_hello: m.ClientHello | None = None
+        self.group: NamedGroup | None = None
+        self.scheme: SignatureScheme | None = None
+        self.certified: CertifiedKey | None = None
+        self.server_name: str | None = None
+        self.alpn: str | None = None
+        self.cookie = b""
+        self.client_chain: list[x509.Certificate] = []
+        self.client_offer: dict[str, object] = {}
+        self._client_hs = b""
+        self._client_ap = b""
+        self._ccs_sent = False
+        self.resumption_master = b""
+        self.exporter_master = b""
+        self._client_scheme: SignatureScheme | None = None
+
+    def ccs_allowed(self) -> bool:
+        return self.first_hello is not None
+
+    # -- ClientHello (4.1.2) -------------------------------------------------------------
+
+    def on_client_hello(self, ch: m.ClientHello, raw: bytes) -> None:
+        exts = ch.extensions
+        if self.hrr_sent:
+            self._check_second_hello(ch)
+        self._check_version(ch)
+        if ch.compression_methods != b"\x00":
+            raise IllegalParameter("legacy_compression_methods must be exactly [null]")
+        if _E.pre_shared_key in exts and list(exts)[-1] != _E.pre_shared_key:
+            raise IllegalParameter("pre_shared_key must be the last extension (4.2.11)")
+        cfg = self.config
+        suite_code = next((s for s in cfg._suites if s in ch.cipher_suites), None)
+        if suite_code is None:
+            raise HandshakeFailure("no cipher suite in common with the client")
+        self.suite = crypto.SUITES[suite_code]
+        for required in (_E.signature_algorithms, _E.supported_groups, _E.key_share):
+            if required not in exts:
+                raise MissingExtension(f"ClientHello lacks {ExtensionType(required).name}")
+        client_groups = ext.decode_u16_list(exts[_E.supported_groups], "supported_groups")
+        shares = ext.decode_key_share_client(exts[_E.key_share])
+        for group, _ in shares:
+            if group not in client_groups:
+                raise IllegalParameter(f"key share for {NamedGroup(group).name}, which is "
+                                       "not in supported_groups")
+        schemes = ext.decode_u16_list(exts[_E.signature_algorithms], "signature_algorithms")
+        self.client_random = ch.random
+        if _E.server_name in exts:
+            self.server_name = ext.decode_server_name(exts[_E.server_name])
+        self.client_offer = {
+            "cipher_suites": [CipherSuite(s).name for s in ch.cipher_suites],
+            "groups": [NamedGroup(g).name for g in client_groups],
+            "key_shares": [NamedGroup(g).name for g, _ in shares],
+            "signature_schemes": [SignatureScheme(s).name for s in schemes],
+            "extensions": [ExtensionType(e).name for e in exts],
+            "server_name": self.server_name,
+        }
+        group = next((g for g in cfg._groups if g in client_groups), None)
+        if group is None:
+            raise HandshakeFailure("no key exchange group in common with the client")
+        self.group = NamedGroup(group)
+        self._choose_certificate(schemes)
+        self._choose_alpn(exts)
+        self.trace("client_hello", message=ch, raw=raw, offer=self.client_offer)
+        client_share = dict(shares).get(group)
+        if client_share is None:
+            self._send_hello_retry_request(ch)
+            return
+        if self.first_hello is None:
+            self.first_hello = ch
+        self._respond(ch, client_share)
+
+    def _check_version(self, ch: m.ClientHello) -> None:
+        exts = ch.extensions
+        if _E.supported_versions not in exts:
+            raise ProtocolVersionError(
+                f"client offers only {ProtocolVersion(ch.legacy_version).label}; "
+                "this server needs TLS 1.3")
+        versions = ext.decode_versions_client(exts[_E.supported_versions])
+        if ProtocolVersion.TLSv1_3 not in versions:
+            raise ProtocolVersionError("client does not offer TLS 1.3")
+        if ch.legacy_version < 0x0303:
+            raise ProtocolVersionError("legacy_version below TLS 1.2 with TLS 1.3 offered")
+
+    def _choose_certificate(self, schemes: list[int]) -> None:
+        """Pick the chain for the SNI name and the scheme the client can verify."""
+        candidates = self.config._certs
+        if self.server_name:
+            wanted = self.server_name.lower()
+            named = [c for c in candidates if any(_dns_match(p, wanted) for p in c.dns_names())]
+            candidates = named + [c for c in candidates if c not in named]
+        for ck in candidates:
+            scheme = next((s for s in ck.schemes if s in schemes), None)
+            if scheme is not None:
+                self.certified, self.scheme = ck, SignatureScheme(scheme)
+                return
+        raise HandshakeFailure("no certificate can be signed with a scheme the client accepts")
+
+    def _choose_alpn(self, exts: m.Extensions) -> None:
+        body = exts.get(_E.application_layer_protocol_negotiation)
+        if body is None or not self.config.alpn_protocols:
+            return
+        offered = ext.decode_alpn(body)
+        self.alpn = next((p for p in self.config.alpn_protocols if p in offered), None)
+        if self.alpn is None:
+            raise NoApplicationProtocol(f"no ALPN protocol in common (client: {offered})")
+
+    # -- HelloRetryRequest (4.1.4) --------------------------------------------------------
+
+    def _send_hello_retry_request(self, ch: m.ClientHello) -> None:
+        if self.hrr_sent:
+            raise IllegalParameter("second ClientHello still lacks the requested key share")
+        assert self.suite is not None and self.group is not None
+        self.hrr_sent = True
+        self.first_hello = ch
+        self.transcript.restart_after_hrr(self.suite.hash_name)
+        self.cookie = self._make_cookie()
+        hrr = m.ServerHello(m.HRR_RANDOM, ch.session_id, self.suite.code, m.Extensions({
+            _E.key_share: ext.encode_key_share_hrr(self.group),
+            _E.cookie: ext.encode_cookie(self.cookie),
+            _E.supported_versions: ProtocolVersion.TLSv1_3.to_bytes(2, "big"),
+        }))
+        raw = hrr.encode()
+        self.send(raw)
+        self.flush()
+        if ch.session_id:
+            self.records.write_unprotected(20, b"\x01")
+            self._ccs_sent = True
+        self.trace("hello_retry_request", message=hrr, raw=raw, group=self.group.name,
+                   cookie=self.cookie)
+
+    def _make_cookie(self) -> bytes:
+        """An opaque cookie binding the retry to this connection's first ClientHello."""
+        digest = self.transcript.digest()  # message_hash(ClientHello1)
+        if self.config.hrr_cookie is not None:
+            return self.config.hrr_cookie(digest)
+        return hmac.digest(self.config._cookie_key, digest, "sha256")
+
+    def _check_second_hello(self, ch: m.ClientHello) -> None:
+        """4.1.2: the second ClientHello repeats the first but for the listed changes."""
+        first = self.first_hello
+        assert first is not None and self.group is not None
+        if ch.random != first.random or ch.session_id != first.session_id:
+            raise IllegalParameter("second ClientHello changed random or legacy_session_id")
+        if ch.cipher_suites != first.cipher_suites:
+            raise IllegalParameter("second ClientHello changed the cipher suites")
+        exts = ch.extensions
+        if _E.cookie not in exts or not hmac.compare_digest(
+                ext.decode_cookie(exts[_E.cookie]), self.cookie):
+            raise IllegalParameter("second ClientHello does not return the cookie")
+        if _E.key_share not in exts:
+            raise MissingExtension("second ClientHello has no key_share")
+        shares = ext.decode_key_share_client(exts[_E.key_share])
+        if len(shares) != 1 or shares[0][0] != self.group:
+            raise IllegalParameter("second ClientHello must carry exactly the requested share")
+        if _E.early_data in exts:
+            raise IllegalParameter("early_data after a HelloRetryRequest")
+
+    # -- ServerHello and the server flight (4.1.3, 4.3, 4.4) ----------------------------
+
+    def _respond(self, ch: m.ClientHello, client_share: bytes) -> None:
+        cfg = self.config
+        suite, group = self.suite, self.group
+        assert suite is not None and group is not None
+        if not self.hrr_sent:
+            self.transcript.start(suite.hash_name)
+        server_share, shared = crypto.server_key_exchange(group, client_share, cfg.rng)
+        sh = m.ServerHello(cfg.rng(32), ch.session_id, suite.code, m.Extensions({
+            _E.key_share: ext.encode_key_share_server(group, server_share),
+            _E.supported_versions: ProtocolVersion.TLSv1_3.to_bytes(2, "big"),
+        }))
+        raw = sh.encode()
+        self.send(raw)
+        self.flush()
+        if ch.session_id and not self._ccs_sent:
+            self.records.write_unprotected(20, b"\x01")
+            self._ccs_sent = True
+        hs = EarlySecret.start(suite).handshake(shared)
+        th = self.transcript.digest()
+        c_hs, s_hs = hs.client_traffic(th), hs.server_traffic(th)
+        self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
+        self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
+        self.trace("server_hello", message=sh, raw=raw, group=group.name,
+                   client_share=client_share, server_share=server_share, shared_secret=shared,
+                   cipher_suite=suite.name, client_handshake_traffic_secret=c_hs,
+                   server_handshake_traffic_secret=s_hs)
+        self.set_write(s_hs)
+        self.set_read(c_hs)
+        self._client_hs = c_hs
+        self._send_encrypted_extensions(ch)
+        if cfg.client_auth != "none":
+            cr = m.CertificateRequest(b"", m.Extensions({
+                _E.signature_algorithms: ext.encode_u16_list(list(crypto.HANDSHAKE_SCHEMES))}))
+            self.send(cr.encode())
+            self.trace("certificate_request", message=cr)
+        self._send_certificate(ch)
+        fin = m.Finished(self.finished_for(s_hs, self.transcript.digest()))
+        self.send(fin.encode())
+        self.flush()
+        self.trace("server_finished", message=fin, verify_data=fin.verify_data)
+        master = hs.master()
+        th = self.transcript.digest()
+        c_ap, s_ap = master.client_traffic(th), master.server_traffic(th)
+        self.exporter_master = master.exporter(th)
+        self.keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
+        self.keylog("SERVER_TRAFFIC_SECRET_0", s_ap)
+        self.keylog("EXPORTER_SECRET", self.exporter_master)
+        self._master = master
+        self.set_write(s_ap)
+        self._client_ap = c_ap
+        if cfg.client_auth != "none":
+            self.expect = {_HT.certificate: self.on_certificate}
+            self.state = "waiting for the client's Certificate"
+        else:
+            self.expect = {_HT.finished: self.on_finished}
+            self.state = "waiting for the client's Finished"
+
+    def _send_encrypted_extensions(self, ch: m.ClientHello) -> None:
+        cfg = self.config
+        exts = m.Extensions()
+        if cfg.send_supported_groups:
+            exts[_E.supported_groups] = ext.encode_u16_list(cfg._groups)
+        if _E.record_size_limit in ch.extensions:
+            peer_limit = ext.decode_record_size_limit(ch.extensions[_E.record_size_limit])
+            self.records.send_limit = min(peer_limit - 1, 1 << 14)
+            if cfg.record_size_limit is not None:
+                exts[_E.record_size_limit] = ext.encode_record_size_limit(cfg.record_size_limit)
+                self.records.receive_limit = cfg.record_size_limit - 1
+        if self.server_name is not None:
+            exts[_E.server_name] = b""
+        if self.alpn is not None:
+            exts[_E.application_layer_protocol_negotiation] = ext.encode_alpn([self.alpn])
+        ee = m.EncryptedExtensions(exts)
+        self.send(ee.encode())
+        self.trace("encrypted_extensions", message=ee, alpn=self.alpn)
+
+    def _send_certificate(self, ch: m.ClientHello) -> None:
+        ck, scheme = self.certified, self.scheme
+        assert ck is not None and scheme is not None
+        entries = [m.CertificateEntry(d) for d in ck.cert_der]
+        staple = None
+        if _E.status_request in ch.extensions and ck.ocsp_response is not None:
+            staple = ck.ocsp_response() if callable(ck.ocsp_response) else ck.ocsp_response
+            if staple:
+                entries[0].extensions[_E.status_request] = ext.encode_ocsp_status(staple)
+        cert = m.Certificate(b"", entries)
+        self.send(cert.encode())
+        self.trace("certificate", message=cert, chain=ck.chain, ocsp_response=staple)
+        signature = crypto.sign(ck.private_key, scheme, CV_SERVER + self.transcript.digest())
+        cv = m.CertificateVerify(scheme, signature)
+        self.send(cv.encode())
+        self.trace("certificate_verify", message=cv, scheme=scheme.name)
+
+    # -- client authentication (4.4.2, 4.4.3) ----------------------------------------
+
+    def on_certificate(self, cert: m.Certificate, raw: bytes) -> None:
+        if cert.request_context:
+            raise IllegalParameter("client Certificate context must be empty")
+        if not cert.entries:
+            if self.config.client_auth == "required":
+                raise CertificateRequired("the client sent no certificate")
+            self.expect = {_HT.finished: self.on_finished}
+            return
+        try:
+            chain = [x509.load_der_x509_certificate(e.cert_data) for e in cert.entries]
+        except ValueError as exc:
+            raise BadCertificate(f"client certificate does not parse: {exc}") from exc
+        verifier = self.config.client_verifier
+        assert verifier is not None
+        at = datetime.fromtimestamp(self.config.clock(), timezone.utc)
+        verifier.verify(chain[0], chain[1:], server_name=None, at=at, usage="client")
+        self.client_chain = chain
+        self.trace("client_certificate", chain=chain)
+        self.expect = {_HT.certificate_verify: self.on_certificate_verify}
+
+    def on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> None:
+        self.check_certificate_verify(cv, self.client_chain[0].public_key(),
+                                      list(crypto.HANDSHAKE_SCHEMES), CV_CLIENT,
+                                      self.hash_before)
+        self._client_scheme = SignatureScheme(cv.algorithm)
+        self.expect = {_HT.finished: self.on_finished}
+
+    def on_finished(self, fin: m.Finished, raw: bytes) -> None:
+        self.check_finished(fin, self.finished_for(self._client_hs, self.hash_before))
+        self.set_read(self._client_ap)
+        self.resumption_master = self._master.resumption(self.transcript.digest())
+        self.trace("client_finished", message=fin, verify_data=fin.verify_data)
+        self.complete = True
+        self.expect = {_HT.key_update: self.post_handshake_key_update}
+        self.state = "connected"
+        assert self.suite is not None
+        self.events.append(HandshakeComplete(
+            version="TLSv1.3", cipher_suite=self.suite.name,
+            group=self.group.name if self.group else None,
+            signature_scheme=self.scheme.name if self.scheme else None,
+            alpn_protocol=self.alpn, peer_certificates=list(self.client_chain), resumed=False,
+            server_name=self.server_name))
+
+
+def _dns_match(pattern: str, name: str) -> bool:
+    """Certificate selection only: exact, or one leftmost wildcard label."""
+    pattern = pattern.rstrip(".")
+    name = name.rstrip(".")
+    if pattern == name:
+        return True
+    if pattern.startswith("*.") and "." in name:
+        return name.split(".", 1)[1] == pattern[2:]
+    return False
+
+
+__all__ = ["ServerHandshake13"]

@@ -1,0 +1,207 @@
+"""The record layer (RFC 8446 section 5): framing, protection, padding, size limits.
+
+Incoming bytes accumulate in one bytearray; complete records are cut out with a
+precompiled header struct and decrypted straight from a memoryview. Outgoing records are
+built in one growing bytearray with `encrypt_into`, so the per-record Python work is a
+handful of operations around the AEAD call. Nonces are ``static_iv XOR seq`` computed on
+ints.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from cryptography.exceptions import InvalidTag
+
+from .crypto import Suite
+from .enums import ContentType
+from .errors import BadRecordMac, DecodeError, RecordOverflow, UnexpectedMessage
+
+HEADER = struct.Struct(">BHH")
+MAX_PLAINTEXT = 1 << 14
+MAX_CIPHERTEXT = MAX_PLAINTEXT + 256
+TAG_LENGTH = 16
+_APPDATA_HEADER = b"\x17\x03\x03"
+_CT_APP = ContentType.application_data
+_KNOWN_TYPES = frozenset((20, 21, 22, 23))
+
+
+class _Protection:
+    """One direction's AEAD state: key, static IV as an int, and the sequence number."""
+
+    __slots__ = ("aead", "iv", "seq", "suite")
+
+    def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
+        self.suite = suite
+        self.aead = suite.aead(key)
+        self.iv = int.from_bytes(iv, "big")
+        self.seq = 0
+
+    def next_nonce(self) -> bytes:
+        seq = self.seq
+        if seq >= (1 << 64) - 1:
+            raise UnexpectedMessage("sequence number would wrap; a new key is required")
+        self.seq = seq + 1
+        return (self.iv ^ seq).to_bytes(12, "big")
+
+
+class RecordLayer:
+    """Splits a byte stream into records and protects/unprotects them.
+
+    ``max_buffer`` bounds how many unprocessed bytes a peer can make us hold: one
+    maximal record plus its header.
+    """
+
+    def __init__(self) -> None:
+        self._in = bytearray()
+        self._pos = 0
+        self._read: _Protection | None = None
+        self._write: _Protection | None = None
+        self._out = bytearray()
+        self.send_limit = MAX_PLAINTEXT      # the peer's record_size_limit, minus the type byte
+        self.receive_limit = MAX_PLAINTEXT   # what we accept in one record's content
+        self.legacy_version_out = 0x0303
+        self.records_written = 0
+
+    # -- keys -------------------------------------------------------------------------
+
+    @property
+    def read_protected(self) -> bool:
+        return self._read is not None
+
+    @property
+    def write_protected(self) -> bool:
+        return self._write is not None
+
+    def set_read_key(self, suite: Suite, key: bytes, iv: bytes) -> None:
+        self._read = _Protection(suite, key, iv)
+
+    def set_write_key(self, suite: Suite, key: bytes, iv: bytes) -> None:
+        self._write = _Protection(suite, key, iv)
+
+    @property
+    def write_sequence(self) -> int:
+        return self._write.seq if self._write else 0
+
+    # -- reading -------------------------------------------------------------------------
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if self._pos and self._pos == len(self._in):
+            self._in.clear()
+            self._pos = 0
+        self._in += data
+
+    @property
+    def buffered(self) -> int:
+        return len(self._in) - self._pos
+
+    def next_record(self) -> tuple[int, bytes] | None:
+        """The next complete record as (content type, plaintext), or None if incomplete."""
+        buf = self._in
+        pos = self._pos
+        if len(buf) - pos < 5:
+            return None
+        ctype, version, length = HEADER.unpack_from(buf, pos)
+        if version >> 8 != 3:
+            raise DecodeError(f"record version {version:#06x} is not TLS")
+        if ctype not in _KNOWN_TYPES:
+            raise UnexpectedMessage(f"unknown record content type {ctype}")
+        read = self._read
+        if length > (MAX_CIPHERTEXT if read is not None else MAX_PLAINTEXT):
+            raise RecordOverflow(f"record of {length} bytes exceeds the limit")
+        end = pos + 5 + length
+        if len(buf) < end:
+            return None
+        self._pos = end
+        if read is None or ctype == ContentType.change_cipher_spec:
+            if length == 0 and ctype != _CT_APP:
+                raise DecodeError(f"empty {ContentType(ctype).name} record")
+            if ctype == _CT_APP and read is None:
+                raise UnexpectedMessage("application data before the keys are established")
+            return ctype, bytes(buf[pos + 5:end])
+        if ctype != _CT_APP:
+            raise UnexpectedMessage(
+                f"unprotected {ContentType(ctype).name} record after encryption started")
+        if length < TAG_LENGTH + 1:
+            raise BadRecordMac("protected record too short to hold a tag and a content type")
+        view = memoryview(buf)
+        try:
+            plain = read.aead.decrypt(read.next_nonce(), view[pos + 5:end], view[pos:pos + 5])
+        except InvalidTag:
+            raise BadRecordMac("record failed authentication") from None
+        finally:
+            view.release()
+        return self._unpad(plain)
+
+    def _unpad(self, plain: bytes) -> tuple[int, bytes]:
+        # TLSInnerPlaintext: content || type || zeros. The type is the last non-zero byte.
+        last = plain[-1]
+        if last:
+            end = len(plain) - 1
+        else:
+            end = len(plain.rstrip(b"\x00")) - 1
+            if end < 0:
+                raise UnexpectedMessage("protected record has no non-zero content type")
+            last = plain[end]
+        if end > self.receive_limit:
+            raise RecordOverflow(f"record plaintext of {end} bytes exceeds {self.receive_limit}")
+        if last not in _KNOWN_TYPES or last == ContentType.change_cipher_spec:
+            raise UnexpectedMessage(f"inner content type {last} not allowed")
+        if end == 0 and last != _CT_APP:
+            raise UnexpectedMessage(f"empty {ContentType(last).name} record")
+        return last, plain[:end]
+
+    # -- writing -------------------------------------------------------------------------
+
+    def write(self, ctype: int, data: bytes | bytearray | memoryview, padding: int = 0) -> None:
+        """Queue `data` as one or more records of `ctype`, protected if a key is set."""
+        limit = self.send_limit
+        n = len(data)
+        if self._write is None:
+            version = self.legacy_version_out
+            for start in range(0, max(n, 1), MAX_PLAINTEXT):
+                chunk = data[start:start + MAX_PLAINTEXT]
+                self._out += HEADER.pack(ctype, version, len(chunk))
+                self._out += chunk
+            return
+        if n == 0:
+            self._protect(ctype, b"", padding)
+            return
+        view = memoryview(data)
+        for start in range(0, n, limit):
+            self._protect(ctype, view[start:start + limit], padding)
+
+    def write_unprotected(self, ctype: int, data: bytes) -> None:
+        """A plaintext record even after keys exist (the compatibility CCS)."""
+        self._out += HEADER.pack(ctype, 0x0303, len(data))
+        self._out += data
+
+    def _protect(self, ctype: int, chunk: bytes | memoryview, padding: int) -> None:
+        w = self._write
+        assert w is not None
+        inner = bytearray(chunk)
+        inner.append(ctype)
+        if padding:
+            inner += bytes(min(padding, self.send_limit + 1 - len(inner)))
+        out = self._out
+        start = len(out)
+        header = _APPDATA_HEADER + (len(inner) + TAG_LENGTH).to_bytes(2, "big")
+        out += header
+        out += bytes(len(inner) + TAG_LENGTH)
+        view = memoryview(out)
+        try:
+            w.aead.encrypt_into(w.next_nonce(), inner, header, view[start + 5:])
+        finally:
+            view.release()
+        self.records_written += 1
+
+    def take_output(self) -> bytes:
+        if not self._out:
+            return b""
+        out = bytes(self._out)
+        self._out.clear()
+        return out
+
+    @property
+    def pending_output(self) -> int:
+        return len(self._out)

@@ -1,0 +1,164 @@
+"""Bounds-checked reading and writing of TLS presentation-language structures.
+
+A `Reader` walks a memoryview; every read checks the remaining length and raises
+`DecodeError` (-> decode_error alert). Length-prefixed vectors become sub-readers, and
+`end()` insists that nothing is left over. A `Writer` appends to one bytearray and patches
+length prefixes in place, so encoding a message makes no intermediate copies.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ..errors import DecodeError
+
+_U16 = struct.Struct(">H")
+_U32 = struct.Struct(">I")
+
+
+class Reader:
+    __slots__ = ("_buf", "_end", "_pos")
+
+    def __init__(self, data: bytes | bytearray | memoryview, start: int = 0,
+                 end: int | None = None) -> None:
+        self._buf = data if isinstance(data, memoryview) else memoryview(data)
+        self._pos = start
+        self._end = len(self._buf) if end is None else end
+
+    @property
+    def remaining(self) -> int:
+        return self._end - self._pos
+
+    @property
+    def position(self) -> int:
+        return self._pos
+
+    def _need(self, n: int) -> int:
+        pos = self._pos
+        if self._end - pos < n:
+            raise DecodeError(f"truncated: needed {n} bytes, {self._end - pos} left")
+        self._pos = pos + n
+        return pos
+
+    def u8(self) -> int:
+        pos = self._need(1)
+        return self._buf[pos]
+
+    def u16(self) -> int:
+        pos = self._need(2)
+        return int(_U16.unpack_from(self._buf, pos)[0])
+
+    def u24(self) -> int:
+        pos = self._need(3)
+        b = self._buf
+        return (b[pos] << 16) | (b[pos + 1] << 8) | b[pos + 2]
+
+    def u32(self) -> int:
+        pos = self._need(4)
+        return int(_U32.unpack_from(self._buf, pos)[0])
+
+    def raw(self, n: int) -> bytes:
+        pos = self._need(n)
+        return bytes(self._buf[pos:pos + n])
+
+    def rest(self) -> bytes:
+        return self.raw(self.remaining)
+
+    def _sub(self, n: int, minimum: int, what: str) -> Reader:
+        if n < minimum:
+            raise DecodeError(f"{what}: vector shorter than its minimum ({n} < {minimum})")
+        pos = self._need(n)
+        return Reader(self._buf, pos, pos + n)
+
+    def vec8(self, minimum: int = 0, what: str = "vector") -> Reader:
+        return self._sub(self.u8(), minimum, what)
+
+    def vec16(self, minimum: int = 0, what: str = "vector") -> Reader:
+        return self._sub(self.u16(), minimum, what)
+
+    def vec24(self, minimum: int = 0, what: str = "vector") -> Reader:
+        return self._sub(self.u24(), minimum, what)
+
+    def bytes8(self, minimum: int = 0, what: str = "vector") -> bytes:
+        return self.vec8(minimum, what).rest()
+
+    def bytes16(self, minimum: int = 0, what: str = "vector") -> bytes:
+        return self.vec16(minimum, what).rest()
+
+    def bytes24(self, minimum: int = 0, what: str = "vector") -> bytes:
+        return self.vec24(minimum, what).rest()
+
+    def u16_list(self, minimum_bytes: int = 2, what: str = "list") -> list[int]:
+        """A vec16 of uint16 values (groups, suites, schemes, versions use vec8 though)."""
+        sub = self.vec16(minimum_bytes, what)
+        return sub._u16_items(what)
+
+    def u16_list8(self, minimum_bytes: int = 2, what: str = "list") -> list[int]:
+        sub = self.vec8(minimum_bytes, what)
+        return sub._u16_items(what)
+
+    def _u16_items(self, what: str) -> list[int]:
+        n = self.remaining
+        if n % 2:
+            raise DecodeError(f"{what}: odd length {n} for a list of 16-bit values")
+        start = self._pos
+        self._pos = self._end
+        return list(struct.unpack_from(f">{n // 2}H", self._buf, start))
+
+    def end(self, what: str = "message") -> None:
+        if self._pos != self._end:
+            raise DecodeError(f"{what}: {self._end - self._pos} unexpected trailing bytes")
+
+
+class Writer:
+    __slots__ = ("buf",)
+
+    def __init__(self, buf: bytearray | None = None) -> None:
+        self.buf = bytearray() if buf is None else buf
+
+    def u8(self, v: int) -> None:
+        self.buf.append(v)
+
+    def u16(self, v: int) -> None:
+        self.buf += _U16.pack(v)
+
+    def u24(self, v: int) -> None:
+        self.buf += v.to_bytes(3, "big")
+
+    def u32(self, v: int) -> None:
+        self.buf += _U32.pack(v)
+
+    def raw(self, data: bytes | bytearray | memoryview) -> None:
+        self.buf += data
+
+    def bytes8(self, data: bytes) -> None:
+        self.u8(len(data))
+        self.buf += data
+
+    def bytes16(self, data: bytes) -> None:
+        self.u16(len(data))
+        self.buf += data
+
+    def bytes24(self, data: bytes) -> None:
+        self.u24(len(data))
+        self.buf += data
+
+    def u16_list(self, values: list[int], prefix: int = 2) -> None:
+        body = struct.pack(f">{len(values)}H", *values)
+        (self.bytes8 if prefix == 1 else self.bytes16)(body)
+
+    @contextmanager
+    def prefixed(self, width: int) -> Iterator[None]:
+        """Write a length prefix of `width` bytes and patch it once the body is written."""
+        at = len(self.buf)
+        self.buf += bytes(width)
+        yield
+        n = len(self.buf) - at - width
+        if n >= 1 << (8 * width):
+            raise ValueError(f"vector too long for a {width}-byte length: {n}")
+        self.buf[at:at + width] = n.to_bytes(width, "big")
+
+    def getvalue(self) -> bytes:
+        return bytes(self.buf)

@@ -1,0 +1,272 @@
+"""Typed views of the extension bodies TLS 1.3 needs (RFC 8446 4.2, 6066, 7301, 8449).
+
+Each pair of functions turns one extension body into Python values and back. Decoders
+check every length and raise DecodeError; they keep unknown code points.
+"""
+
+from __future__ import annotations
+
+from ..errors import DecodeError, IllegalParameter
+from .codec import Reader, Writer
+
+
+def _done(r: Reader, what: str) -> None:
+    r.end(f"{what} extension")
+
+
+# --- server_name (RFC 6066 3) ---------------------------------------------------------
+
+def encode_server_name(host: str) -> bytes:
+    name = host.encode("ascii")
+    w = Writer()
+    with w.prefixed(2):
+        w.u8(0)  # host_name
+        w.bytes16(name)
+    return bytes(w.buf)
+
+
+def decode_server_name(body: bytes) -> str | None:
+    """The host_name from a ClientHello's server_name; None for an empty (server) body."""
+    if not body:
+        return None
+    r = Reader(body)
+    names = r.vec16(1, "server_name_list")
+    _done(r, "server_name")
+    host: str | None = None
+    while names.remaining:
+        name_type = names.u8()
+        value = names.bytes16(1, "HostName")
+        if name_type == 0:
+            if host is not None:
+                raise IllegalParameter("server_name: more than one host_name")
+            try:
+                host = value.decode("ascii")
+            except UnicodeDecodeError as exc:
+                raise DecodeError("server_name: host_name is not ASCII") from exc
+            if host.endswith(".") or "\x00" in host:
+                raise IllegalParameter("server_name: malformed host_name")
+    return host
+
+
+# --- supported_versions (4.2.1) ------------------------------------------------------
+
+def encode_versions_client(versions: list[int]) -> bytes:
+    w = Writer()
+    w.u16_list(versions, prefix=1)
+    return bytes(w.buf)
+
+
+def decode_versions_client(body: bytes) -> list[int]:
+    r = Reader(body)
+    out = r.u16_list8(2, "supported_versions")
+    _done(r, "supported_versions")
+    return out
+
+
+def decode_version_server(body: bytes) -> int:
+    r = Reader(body)
+    v = r.u16()
+    _done(r, "supported_versions")
+    return v
+
+
+# --- supported_groups, signature_algorithms(_cert) (4.2.7, 4.2.3) --------------------
+
+def encode_u16_list(values: list[int]) -> bytes:
+    w = Writer()
+    w.u16_list(values)
+    return bytes(w.buf)
+
+
+def decode_u16_list(body: bytes, what: str) -> list[int]:
+    r = Reader(body)
+    out = r.u16_list(2, what)
+    _done(r, what)
+    return out
+
+
+# --- key_share (4.2.8) ---------------------------------------------------------------
+
+def encode_key_share_client(shares: list[tuple[int, bytes]]) -> bytes:
+    w = Writer()
+    with w.prefixed(2):
+        for group, key in shares:
+            w.u16(group)
+            w.bytes16(key)
+    return bytes(w.buf)
+
+
+def decode_key_share_client(body: bytes) -> list[tuple[int, bytes]]:
+    r = Reader(body)
+    lst = r.vec16(what="client_shares")
+    _done(r, "key_share")
+    shares: list[tuple[int, bytes]] = []
+    seen: set[int] = set()
+    while lst.remaining:
+        group = lst.u16()
+        key = lst.bytes16(1, "key_exchange")
+        if group in seen:
+            raise IllegalParameter("key_share: two shares for the same group")
+        seen.add(group)
+        shares.append((group, key))
+    return shares
+
+
+def encode_key_share_server(group: int, key: bytes) -> bytes:
+    w = Writer()
+    w.u16(group)
+    w.bytes16(key)
+    return bytes(w.buf)
+
+
+def decode_key_share_server(body: bytes) -> tuple[int, bytes]:
+    r = Reader(body)
+    group = r.u16()
+    key = r.bytes16(1, "key_exchange")
+    _done(r, "key_share")
+    return group, key
+
+
+def encode_key_share_hrr(group: int) -> bytes:
+    return group.to_bytes(2, "big")
+
+
+def decode_key_share_hrr(body: bytes) -> int:
+    r = Reader(body)
+    group = r.u16()
+    _done(r, "key_share")
+    return group
+
+
+# --- ALPN (RFC 7301) -----------------------------------------------------------------
+
+def encode_alpn(protocols: list[str]) -> bytes:
+    w = Writer()
+    with w.prefixed(2):
+        for p in protocols:
+            w.bytes8(p.encode("ascii"))
+    return bytes(w.buf)
+
+
+def decode_alpn(body: bytes) -> list[str]:
+    r = Reader(body)
+    lst = r.vec16(2, "protocol_name_list")
+    _done(r, "application_layer_protocol_negotiation")
+    out = []
+    while lst.remaining:
+        name = lst.bytes8(1, "ProtocolName")
+        out.append(name.decode("latin-1"))
+    return out
+
+
+# --- record_size_limit (RFC 8449) ----------------------------------------------------
+
+def encode_record_size_limit(limit: int) -> bytes:
+    return limit.to_bytes(2, "big")
+
+
+def decode_record_size_limit(body: bytes) -> int:
+    r = Reader(body)
+    limit = r.u16()
+    _done(r, "record_size_limit")
+    if limit < 64:
+        raise IllegalParameter(f"record_size_limit {limit} is below the minimum of 64")
+    return limit
+
+
+# --- cookie (4.2.2), psk_key_exchange_modes (4.2.9) ----------------------------------
+
+def encode_cookie(cookie: bytes) -> bytes:
+    w = Writer()
+    w.bytes16(cookie)
+    return bytes(w.buf)
+
+
+def decode_cookie(body: bytes) -> bytes:
+    r = Reader(body)
+    cookie = r.bytes16(1, "cookie")
+    _done(r, "cookie")
+    return cookie
+
+
+def encode_psk_modes(modes: list[int]) -> bytes:
+    return bytes((len(modes), *modes))
+
+
+def decode_psk_modes(body: bytes) -> list[int]:
+    r = Reader(body)
+    modes = list(r.bytes8(1, "ke_modes"))
+    _done(r, "psk_key_exchange_modes")
+    return modes
+
+
+# --- status_request (RFC 6066 8) ------------------------------------------------------
+
+def encode_status_request_ocsp() -> bytes:
+    return b"\x01\x00\x00\x00\x00"  # ocsp, no responder ids, no request extensions
+
+
+def decode_status_request(body: bytes) -> int:
+    r = Reader(body)
+    status_type = r.u8()
+    if status_type == 1:
+        r.bytes16()
+        r.bytes16()
+    else:
+        r.rest()
+    _done(r, "status_request")
+    return status_type
+
+
+def encode_ocsp_status(response: bytes) -> bytes:
+    """CertificateStatus as carried in a TLS 1.3 CertificateEntry extension."""
+    w = Writer()
+    w.u8(1)
+    w.bytes24(response)
+    return bytes(w.buf)
+
+
+def decode_ocsp_status(body: bytes) -> bytes:
+    r = Reader(body)
+    if r.u8() != 1:
+        raise IllegalParameter("status_request: unknown CertificateStatusType")
+    resp = r.bytes24(1, "OCSPResponse")
+    _done(r, "status_request")
+    return resp
+
+
+# --- pre_shared_key (4.2.11) ---------------------------------------------------------
+
+def decode_pre_shared_key_client(body: bytes) -> tuple[list[tuple[bytes, int]], list[bytes]]:
+    r = Reader(body)
+    ids = r.vec16(7, "identities")
+    identities = []
+    while ids.remaining:
+        identity = ids.bytes16(1, "identity")
+        identities.append((identity, ids.u32()))
+    binders_r = r.vec16(33, "binders")
+    binders = []
+    while binders_r.remaining:
+        binders.append(binders_r.bytes8(32, "binder"))
+    _done(r, "pre_shared_key")
+    if len(binders) != len(identities):
+        raise IllegalParameter("pre_shared_key: identity and binder counts differ")
+    return identities, binders
+
+
+def encode_pre_shared_key_client(identities: list[tuple[bytes, int]],
+                                 binders: list[bytes]) -> bytes:
+    w = Writer()
+    with w.prefixed(2):
+        for identity, age in identities:
+            w.bytes16(identity)
+            w.u32(age)
+    with w.prefixed(2):
+        for b in binders:
+            w.bytes8(b)
+    return bytes(w.buf)
+
+
+def binders_length(binders: list[bytes]) -> int:
+    """Bytes the binders list takes at the end of a ClientHello (with its prefix)."""
+    return 2 + sum(1 + len(b) for b in binders)
