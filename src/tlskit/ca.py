@@ -225,7 +225,7 @@ def _aware(when: dt.datetime) -> dt.datetime:
     return when.astimezone(dt.UTC).replace(microsecond=0)
 
 
-def _sign_hash(key: PrivateKey) -> hashes.HashAlgorithm | None:
+def _sign_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | None:
     """The digest to pair with the signing key: Ed25519 takes none, P-384 gets SHA-384."""
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return None
@@ -970,6 +970,7 @@ class _OCSPHandler(BaseHTTPRequestHandler):
     server: _OCSPServer
     protocol_version = "HTTP/1.0"
     server_version = "tlskit-ocsp"
+    timeout = 10  # seconds; a client that stalls mid-request must not pin a thread forever
 
     def do_POST(self) -> None:
         try:
@@ -983,15 +984,11 @@ class _OCSPHandler(BaseHTTPRequestHandler):
         self._answer(self.rfile.read(length))
 
     def do_GET(self) -> None:
-        encoded = urllib.parse.unquote(self.path.lstrip("/").split("?", 1)[0])
-        if len(encoded) > MAX_OCSP_REQUEST * 2:
+        path = self.path.split("?", 1)[0]
+        if len(path) > MAX_OCSP_REQUEST * 2:
             self.send_error(414, "OCSP request too large")
             return
-        try:
-            der = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
-        except ValueError:
-            der = b""  # answered below as a malformed request, as RFC 6960 asks
-        self._answer(der)
+        self._answer(_decode_get_path(path))
 
     def _answer(self, der: bytes) -> None:
         try:
@@ -1009,6 +1006,27 @@ class _OCSPHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default per-request stderr line; `log` gets a better one."""
+
+
+def _decode_get_path(path: str) -> bytes:
+    """The DER request in a GET path. The whole path is tried first (base64 may hold an
+    unescaped "/"), then its last segment, for certificates whose OCSP URL has a path of
+    its own; the first that parses as an OCSP request wins. Undecodable input gives b"",
+    answered as malformedRequest (RFC 6960 A.1)."""
+    candidates = (path.lstrip("/"), path.rsplit("/", 1)[-1])
+    decoded: list[bytes] = []
+    for candidate in map(urllib.parse.unquote, candidates):
+        try:
+            der = base64.b64decode(candidate + "=" * (-len(candidate) % 4), validate=True)
+        except ValueError:
+            continue
+        try:
+            ocsp.load_der_ocsp_request(der)
+        except ValueError:
+            decoded.append(der)
+            continue
+        return der
+    return decoded[0] if decoded else b""
 
 
 class OCSPResponder:

@@ -116,6 +116,7 @@ def test_issue_client_and_default_ca(state: Path, capsys: pytest.CaptureFixture[
     """Without --dir, issue creates the default CA on first use, and writes to the cwd."""
     code, out, err = tlskit(capsys, "issue", "alice@example.com", "--client")
     assert "client certificate for alice@example.com" in out
+    assert "Created a local CA" in out  # said once, the first time
     assert code == 0, err
     assert (state / "tlskit" / "ca" / "root.pem").is_file()
     leaf = x509.load_pem_x509_certificate(Path("alice@example.com.pem").read_bytes())
@@ -123,8 +124,9 @@ def test_issue_client_and_default_ca(state: Path, capsys: pytest.CaptureFixture[
     assert list(eku) == [x509.ExtendedKeyUsageOID.CLIENT_AUTH]
     assert Path("alice@example.com-key.pem").is_file()
 
-    code, _, err = tlskit(capsys, "issue", "*.example.test", "--key-type", "ed25519")
+    code, out, err = tlskit(capsys, "issue", "*.example.test", "--key-type", "ed25519")
     assert code == 0, err
+    assert "Created a local CA" not in out
     assert Path("_wildcard.example.test.pem").is_file()
 
     code, _, err = tlskit(capsys, "issue", "a", "b", "--client")

@@ -398,9 +398,12 @@ def test_serve_ocsp_post_and_get(ca: LocalCA) -> None:
         encoded = urllib.parse.quote(base64.b64encode(request).decode(), safe="")
         with urllib.request.urlopen(f"{responder.url}/{encoded}", timeout=10) as reply:
             by_get = ocsp.load_der_ocsp_response(reply.read())
+        # A certificate's OCSP URL may carry a path of its own: GET <url>/ocsp/<request>.
+        with urllib.request.urlopen(f"{responder.url}/ocsp/{encoded}", timeout=10) as reply:
+            by_get_prefixed = ocsp.load_der_ocsp_response(reply.read())
         with urllib.request.urlopen(f"{responder.url}/%%%", timeout=10) as reply:
             junk = ocsp.load_der_ocsp_response(reply.read())
-    for response in (by_post, by_get):
+    for response in (by_post, by_get, by_get_prefixed):
         assert response.certificate_status is ocsp.OCSPCertStatus.GOOD
         assert response.serial_number == issued.serial_number
     assert junk.response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST

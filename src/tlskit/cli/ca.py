@@ -150,7 +150,14 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _issue(args: argparse.Namespace) -> int:
-    ca = LocalCA.load(args.dir) if args.dir else LocalCA.default()
+    if args.dir:
+        ca = LocalCA.load(args.dir)
+    else:
+        fresh = not (default_directory() / "root.pem").exists()
+        ca = LocalCA.default()
+        if fresh:
+            print(f"Created a local CA in {ca.directory}; trust its root with:")
+            print("  tlskit ca export-root > tlskit-root.pem")
     options = {
         "key_type": args.key_type,
         "days": args.days,
