@@ -240,3 +240,36 @@ def simple_chain(host: str = "www.example.org", kind: str = "ec256", **leaf_kw: 
     i = intermediate(f"Intermediate {kind}", r, key_kind=kind)
     lf = leaf(host, i, key_kind=kind, **leaf_kw)
     return Chain(r, i, lf)
+
+
+def _der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
+
+
+def _der(tag: int, body: bytes) -> bytes:
+    return bytes([tag]) + _der_length(len(body)) + body
+
+
+_ALG_RSA_SHA256 = bytes.fromhex("300d06092a864886f70d01010b0500")
+_ALG_RSA_OTHER = {
+    "sha1": bytes.fromhex("300d06092a864886f70d0101050500"),
+    "md5": bytes.fromhex("300d06092a864886f70d0101040500"),
+}
+
+
+def resign_rsa_legacy(issued: Issued, issuer: Issued, hash_name: str = "sha1") -> Issued:
+    """Re-sign an RSA-SHA256-signed certificate with a legacy hash (cryptography's builder
+    refuses SHA-1 and MD5): swap the AlgorithmIdentifier in the TBS, sign it with the raw
+    RSA primitive, and reassemble the DER."""
+    cert = issued.cert
+    tbs = cert.tbs_certificate_bytes
+    assert _ALG_RSA_SHA256 in tbs, "the certificate must be signed with RSA-SHA256 first"
+    alg = _ALG_RSA_OTHER[hash_name]
+    new_tbs = tbs.replace(_ALG_RSA_SHA256, alg, 1)
+    hash_alg = hashes.SHA1() if hash_name == "sha1" else hashes.MD5()
+    signature = issuer.key.sign(new_tbs, padding.PKCS1v15(), hash_alg)
+    der = _der(0x30, new_tbs + alg + _der(0x03, b"\x00" + signature))
+    return Issued(x509.load_der_x509_certificate(der), issued.key)

@@ -192,6 +192,12 @@ class CertInfo:
         return out
 
 
+def oid_name(oid: x509.ObjectIdentifier) -> str:
+    """The OID's short name when cryptography knows one, else its dotted form."""
+    known = getattr(oid, "_name", "Unknown OID")
+    return oid.dotted_string if known == "Unknown OID" else str(known)
+
+
 def _key_description(key: CertificatePublicKeyTypes) -> tuple[str, str | None]:
     """(words for the key, weakness or None): RSA below 2048 bits, curves other than the
     three NIST curves TLS 1.3 signs with, and DSA are refused (CA/B BR 6.1.5)."""
@@ -227,7 +233,7 @@ def _signature_weakness(cert: x509.Certificate) -> str | None:
         if algorithm is not None and algorithm.name in _PSS_HASHES:
             return None
         return "RSA-PSS with a hash other than SHA-256/384/512"
-    return f"{getattr(oid, '_name', oid.dotted_string)} is not an accepted signature algorithm"
+    return f"{oid_name(oid)} is not an accepted signature algorithm"
 
 
 def _basic_fields(cert: x509.Certificate) -> str | None:
@@ -265,7 +271,7 @@ def _parse_extensions(cert: x509.Certificate) -> dict[str, object]:
     for ext in cert.extensions:
         value = ext.value
         if ext.critical and ext.oid not in KNOWN_EXTENSIONS:
-            critical.append(getattr(ext.oid, "_name", None) or ext.oid.dotted_string)
+            critical.append(oid_name(ext.oid))
         if isinstance(value, x509.BasicConstraints):
             out["ca"], out["path_len"] = value.ca, value.path_length
         elif isinstance(value, x509.KeyUsage):
@@ -517,7 +523,7 @@ def _check_leaf_key_usage(info: CertInfo, ctx: Context, role: Role) -> Outcome:
 
 
 def _eku_names(eku: frozenset[x509.ObjectIdentifier]) -> str:
-    return ", ".join(sorted(getattr(o, "_name", o.dotted_string) for o in eku)) or "(empty)"
+    return ", ".join(sorted(oid_name(o) for o in eku)) or "(empty)"
 
 
 def _check_eku(info: CertInfo, ctx: Context, role: Role) -> Outcome:
@@ -554,7 +560,7 @@ def _static_checks(info: CertInfo, role: Role) -> Iterator[Outcome]:
                        f"is signed with a weak algorithm: {info.weak_signature}", role)
         else:
             alg = info.cert.signature_algorithm_oid
-            yield _ok(info, "signature algorithm", getattr(alg, "_name", alg.dotted_string), role)
+            yield _ok(info, "signature algorithm", oid_name(alg), role)
 
 
 def cert_checks(info: CertInfo, role: Role, ctx: Context) -> Iterator[Outcome]:

@@ -1,0 +1,350 @@
+"""One test per reason code: the verdict, the culprit certificate, and a message naming it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.x509.oid import ObjectIdentifier
+
+from tlskit.x509 import CertificateVerificationError, Reason, TrustStore, Verifier
+
+from . import pki
+from .pki import DAY, NOW
+
+HOST = "www.example.org"
+
+
+def _fail(
+    verifier: Verifier,
+    leaf: x509.Certificate,
+    intermediates: list[x509.Certificate],
+    server_name: str | None = HOST,
+    at: datetime = NOW,
+    **kw: object,
+) -> CertificateVerificationError:
+    with pytest.raises(CertificateVerificationError) as info:
+        verifier.verify(leaf, intermediates, server_name=server_name, at=at, **kw)  # type: ignore[arg-type]
+    return info.value
+
+
+def _cn(issued: pki.Issued) -> str:
+    return issued.cert.subject.rfc4514_string()
+
+
+def test_valid_chain_is_returned_leaf_first(chain: pki.Chain, verifier: Verifier) -> None:
+    got = verifier.verify(chain.leaf.cert, chain.intermediates, server_name=HOST, at=NOW)
+    assert got == [chain.leaf.cert, chain.inter.cert, chain.root.cert]
+
+
+def test_expired_leaf(chain: pki.Chain, verifier: Verifier) -> None:
+    leaf = pki.leaf(HOST, chain.inter, not_before=NOW - 90 * DAY, not_after=NOW - 5 * DAY)
+    err = _fail(verifier, leaf.cert, chain.intermediates)
+    assert err.reason is Reason.expired
+    assert err.certificate == leaf.cert
+    assert f"certificate for {HOST} expired on" in str(err)
+    assert "now is 2026-06-01" in str(err)
+
+
+def test_expired_intermediate_names_it(chain: pki.Chain) -> None:
+    inter = pki.intermediate("Old Intermediate", chain.root, not_after=NOW - DAY)
+    leaf = pki.leaf(HOST, inter)
+    err = _fail(Verifier(TrustStore([chain.root.cert])), leaf.cert, [inter.cert])
+    assert err.reason is Reason.expired
+    assert err.certificate == inter.cert
+    assert "CN=Old Intermediate" in str(err)
+
+
+def test_expired_anchor(chain: pki.Chain) -> None:
+    old_root = pki.root("Old Root", not_after=NOW - DAY)
+    inter = pki.intermediate("Under Old Root", old_root)
+    leaf = pki.leaf(HOST, inter)
+    err = _fail(Verifier(TrustStore([old_root.cert])), leaf.cert, [inter.cert])
+    assert err.reason is Reason.expired
+    assert err.certificate == old_root.cert
+    assert "trust anchor" in str(err) and "CN=Old Root" in str(err)
+
+
+def test_not_yet_valid(chain: pki.Chain, verifier: Verifier) -> None:
+    leaf = pki.leaf(HOST, chain.inter, not_before=NOW + DAY)
+    err = _fail(verifier, leaf.cert, chain.intermediates)
+    assert err.reason is Reason.not_yet_valid
+    assert err.certificate == leaf.cert
+    assert "is not valid before 2026-06-02" in str(err)
+
+
+def test_unknown_issuer(chain: pki.Chain, verifier: Verifier) -> None:
+    other_root = pki.root("Other Root")
+    other_inter = pki.intermediate("Other Intermediate", other_root)
+    leaf = pki.leaf(HOST, other_inter)
+    err = _fail(verifier, leaf.cert, [other_inter.cert])
+    assert err.reason is Reason.unknown_issuer
+    assert err.certificate == other_inter.cert
+    assert "CN=Other Root" in str(err) and "CN=Other Intermediate" in str(err)
+
+
+def test_missing_intermediate_is_unknown_issuer(chain: pki.Chain, verifier: Verifier) -> None:
+    err = _fail(verifier, chain.leaf.cert, [])
+    assert err.reason is Reason.unknown_issuer
+    assert err.certificate == chain.leaf.cert
+    assert HOST in str(err) and "CN=Intermediate ec256" in str(err)
+
+
+def test_self_signed_leaf(verifier: Verifier) -> None:
+    leaf = pki.make(HOST, None, sans=[HOST], eku=[pki.SERVER_AUTH], slot="selfsigned")
+    err = _fail(verifier, leaf.cert, [])
+    assert err.reason is Reason.self_signed
+    assert err.certificate == leaf.cert
+    assert HOST in str(err) and "self-signed" in str(err)
+
+
+def test_bad_signature(chain: pki.Chain, verifier: Verifier) -> None:
+    forged = pki.tamper_signature(chain.leaf.cert)
+    err = _fail(verifier, forged, chain.intermediates)
+    assert err.reason is Reason.bad_signature
+    assert err.certificate == forged
+    assert HOST in str(err) and "CN=Intermediate ec256" in str(err)
+
+
+def test_not_a_ca(chain: pki.Chain) -> None:
+    fake_ca = pki.make("Not A CA", chain.root, ca=False, ku=None)
+    leaf = pki.leaf(HOST, fake_ca)
+    err = _fail(Verifier(TrustStore([chain.root.cert])), leaf.cert, [fake_ca.cert])
+    assert err.reason is Reason.not_a_ca
+    assert err.certificate == fake_ca.cert
+    assert "CN=Not A CA" in str(err) and "not a CA" in str(err)
+
+
+def test_no_basic_constraints_is_not_a_ca(chain: pki.Chain) -> None:
+    fake_ca = pki.make("No BC", chain.root, ca=None, ku=pki.CA_KU)
+    leaf = pki.leaf(HOST, fake_ca)
+    err = _fail(Verifier(TrustStore([chain.root.cert])), leaf.cert, [fake_ca.cert])
+    assert err.reason is Reason.not_a_ca
+    assert "basicConstraints is absent" in str(err)
+
+
+def test_path_length_exceeded(chain: pki.Chain) -> None:
+    root = pki.root("PathLen Root", path_len=1)
+    inter = pki.intermediate("PL Intermediate", root)
+    leaf = pki.leaf(HOST, inter)
+    ok = Verifier(TrustStore([root.cert]))
+    assert ok.verify(leaf.cert, [inter.cert], server_name=HOST, at=NOW)  # one is fine
+    sub = pki.intermediate("PL Sub", inter)
+    deep = pki.leaf(HOST, sub)
+    err = _fail(ok, deep.cert, [inter.cert, sub.cert])
+    assert err.reason is Reason.path_length_exceeded
+    assert err.certificate == sub.cert
+    assert "CN=PL Sub" in str(err) and "CN=PathLen Root" in str(err)
+
+
+def test_name_constraints_violated(chain: pki.Chain) -> None:
+    inter = pki.intermediate("NC Intermediate", chain.root, permitted=["example.com"])
+    good = pki.leaf("a.example.com", inter)
+    bad = pki.leaf("a.example.net", inter)
+    v = Verifier(TrustStore([chain.root.cert]))
+    assert v.verify(good.cert, [inter.cert], server_name="a.example.com", at=NOW)
+    err = _fail(v, bad.cert, [inter.cert], server_name="a.example.net")
+    assert err.reason is Reason.name_constraints_violated
+    assert err.certificate == bad.cert
+    assert "a.example.net" in str(err) and "CN=NC Intermediate" in str(err)
+
+
+def test_key_usage_of_issuer(chain: pki.Chain) -> None:
+    inter = pki.intermediate("No CertSign", chain.root, ku={"digital_signature": True})
+    leaf = pki.leaf(HOST, inter)
+    err = _fail(Verifier(TrustStore([chain.root.cert])), leaf.cert, [inter.cert])
+    assert err.reason is Reason.key_usage
+    assert err.certificate == inter.cert
+    assert "CN=No CertSign" in str(err) and "keyCertSign" in str(err)
+
+
+def test_key_usage_of_leaf(chain: pki.Chain, verifier: Verifier) -> None:
+    leaf = pki.leaf(HOST, chain.inter, ku={"key_encipherment": True}, key_kind="rsa2048")
+    err = _fail(verifier, leaf.cert, chain.intermediates)
+    assert err.reason is Reason.key_usage
+    assert err.certificate == leaf.cert
+    assert HOST in str(err) and "digitalSignature" in str(err)
+    # TLS 1.2 with an RSA key exchange could use it: the knob allows keyEncipherment.
+    lenient = Verifier(TrustStore([chain.root.cert]), require_digital_signature=False)
+    assert lenient.verify(leaf.cert, chain.intermediates, server_name=HOST, at=NOW)
+
+
+def test_extended_key_usage_of_leaf(chain: pki.Chain, verifier: Verifier) -> None:
+    leaf = pki.leaf(HOST, chain.inter, eku=[pki.CLIENT_AUTH])
+    err = _fail(verifier, leaf.cert, chain.intermediates)
+    assert err.reason is Reason.extended_key_usage
+    assert err.certificate == leaf.cert
+    assert HOST in str(err) and "serverAuth" in str(err)
+    # ...and the same certificate is fine for a client.
+    assert verifier.verify(leaf.cert, chain.intermediates, at=NOW, usage="client")
+
+
+def test_extended_key_usage_of_intermediate(chain: pki.Chain) -> None:
+    inter = pki.intermediate("Client-only CA", chain.root, eku=[pki.CLIENT_AUTH])
+    leaf = pki.leaf(HOST, inter)
+    err = _fail(Verifier(TrustStore([chain.root.cert])), leaf.cert, [inter.cert])
+    assert err.reason is Reason.extended_key_usage
+    assert err.certificate == inter.cert
+    assert "CN=Client-only CA" in str(err)
+
+
+def test_hostname_mismatch(chain: pki.Chain, verifier: Verifier) -> None:
+    err = _fail(verifier, chain.leaf.cert, chain.intermediates, server_name="evil.example.org")
+    assert err.reason is Reason.hostname_mismatch
+    assert err.certificate == chain.leaf.cert
+    assert HOST in str(err) and "evil.example.org" in str(err)
+
+
+def test_no_server_name_skips_hostname(chain: pki.Chain, verifier: Verifier) -> None:
+    assert verifier.verify(chain.leaf.cert, chain.intermediates, server_name=None, at=NOW)
+
+
+def test_unhandled_critical_extension(chain: pki.Chain, verifier: Verifier) -> None:
+    odd = x509.UnrecognizedExtension(ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\x05\x00")
+    leaf = pki.leaf(HOST, chain.inter, extra=[(odd, True)])
+    err = _fail(verifier, leaf.cert, chain.intermediates)
+    assert err.reason is Reason.unhandled_critical_extension
+    assert err.certificate == leaf.cert
+    assert "1.3.6.1.4.1.99999.1" in str(err)
+    # The same extension, non-critical, is simply ignored.
+    fine = pki.leaf(HOST, chain.inter, extra=[(odd, False)])
+    assert verifier.verify(fine.cert, chain.intermediates, server_name=HOST, at=NOW)
+
+
+def test_revoked_via_checker(chain: pki.Chain) -> None:
+    """`revoked` comes from the revocation module; a stub checker proves the plumbing."""
+    v = Verifier(TrustStore([chain.root.cert]), revocation="hard-fail")
+
+    class Revoker:
+        def check(self, cert: x509.Certificate, issuer: x509.Certificate, at: datetime,
+                  ocsp_response: bytes | None = None) -> str:
+            if cert == chain.inter.cert:
+                raise CertificateVerificationError(Reason.revoked, "revoked by CRL", cert)
+            return "good"
+
+    v._checker, v._checker_loaded = Revoker(), True
+    err = _fail(v, chain.leaf.cert, chain.intermediates)
+    assert err.reason is Reason.revoked
+    assert err.certificate == chain.inter.cert
+    assert "CN=Intermediate ec256" in str(err)
+
+
+def test_revocation_unknown_via_checker(chain: pki.Chain) -> None:
+    v = Verifier(TrustStore([chain.root.cert]), revocation="hard-fail")
+    seen: list[tuple[x509.Certificate, bytes | None]] = []
+
+    class Unknown:
+        def check(self, cert: x509.Certificate, issuer: x509.Certificate, at: datetime,
+                  ocsp_response: bytes | None = None) -> str:
+            seen.append((cert, ocsp_response))
+            raise CertificateVerificationError(Reason.revocation_unknown, "no answer", cert)
+
+    v._checker, v._checker_loaded = Unknown(), True
+    err = _fail(v, chain.leaf.cert, chain.intermediates, ocsp_response=b"staple")
+    assert err.reason is Reason.revocation_unknown
+    assert err.certificate == chain.leaf.cert
+    assert HOST in str(err)
+    assert seen == [(chain.leaf.cert, b"staple")]  # the leaf gets the stapled response
+
+
+def test_revocation_checks_every_non_anchor(chain: pki.Chain) -> None:
+    v = Verifier(TrustStore([chain.root.cert]), revocation="soft-fail")
+    asked: list[tuple[x509.Certificate, x509.Certificate]] = []
+
+    class Good:
+        def check(self, cert: x509.Certificate, issuer: x509.Certificate, at: datetime,
+                  ocsp_response: bytes | None = None) -> str:
+            asked.append((cert, issuer))
+            return "good"
+
+    v._checker, v._checker_loaded = Good(), True
+    v.verify(chain.leaf.cert, chain.intermediates, server_name=HOST, at=NOW)
+    assert asked == [(chain.leaf.cert, chain.inter.cert), (chain.inter.cert, chain.root.cert)]
+
+
+def test_weak_key_rsa1024(chain: pki.Chain, verifier: Verifier) -> None:
+    leaf = pki.leaf(HOST, chain.inter, key_kind="rsa1024")
+    err = _fail(verifier, leaf.cert, chain.intermediates)
+    assert err.reason is Reason.weak_key
+    assert err.certificate == leaf.cert
+    assert HOST in str(err) and "RSA 1024" in str(err)
+
+
+def test_weak_key_curve(chain: pki.Chain) -> None:
+    inter = pki.intermediate("K1 Intermediate", chain.root, key_kind="secp256k1")
+    leaf = pki.leaf(HOST, inter)
+    err = _fail(Verifier(TrustStore([chain.root.cert])), leaf.cert, [inter.cert])
+    assert err.reason is Reason.weak_key
+    assert err.certificate == inter.cert
+    assert "CN=K1 Intermediate" in str(err) and "secp256k1" in str(err)
+
+
+def test_weak_signature_sha1() -> None:
+    root = pki.root("RSA Root", key_kind="rsa2048")
+    inter = pki.intermediate("SHA1 Intermediate", root)
+    inter = pki.resign_rsa_legacy(inter, root, "sha1")
+    leaf = pki.leaf(HOST, inter)
+    err = _fail(Verifier(TrustStore([root.cert])), leaf.cert, [inter.cert])
+    assert err.reason is Reason.weak_signature
+    assert err.certificate == inter.cert
+    assert "CN=SHA1 Intermediate" in str(err) and "sha1" in str(err).lower()
+    # The signature itself is genuine: only the algorithm is refused.
+    root.cert.public_key().verify(  # type: ignore[call-arg]
+        inter.cert.signature, inter.cert.tbs_certificate_bytes, padding.PKCS1v15(), hashes.SHA1()
+    )
+
+
+def test_weak_signature_md5() -> None:
+    root = pki.root("RSA Root", key_kind="rsa2048")
+    leaf = pki.resign_rsa_legacy(pki.leaf(HOST, root), root, "md5")
+    err = _fail(Verifier(TrustStore([root.cert])), leaf.cert, [])
+    assert err.reason is Reason.weak_signature
+    assert err.certificate == leaf.cert and "md5" in str(err).lower()
+
+
+def test_sha1_self_signature_of_anchor_is_not_checked() -> None:
+    root = pki.root("SHA1 Root", key_kind="rsa2048")
+    root = pki.resign_rsa_legacy(root, root, "sha1")
+    assert root.cert.signature_hash_algorithm.name == "sha1"
+    inter = pki.intermediate("Under SHA1 Root", root)
+    leaf = pki.leaf(HOST, inter)
+    v = Verifier(TrustStore([root.cert]))
+    assert v.verify(leaf.cert, [inter.cert], server_name=HOST, at=NOW)[-1] == root.cert
+
+
+def test_malformed_extension(chain: pki.Chain, verifier: Verifier) -> None:
+    # A keyUsage extension whose value is not a BIT STRING.
+    garbage = x509.UnrecognizedExtension(x509.oid.ExtensionOID.KEY_USAGE, b"\x04\x01\x00")
+    leaf = pki.leaf(HOST, chain.inter, ku=None, extra=[(garbage, True)])
+    err = _fail(verifier, leaf.cert, chain.intermediates)
+    assert err.reason is Reason.malformed
+    assert err.certificate == leaf.cert
+    assert "malformed" in str(err)
+
+
+def test_path_too_long(chain: pki.Chain) -> None:
+    parent = chain.root
+    inters = []
+    for n in range(3):
+        parent = pki.intermediate(f"Deep {n}", parent)
+        inters.append(parent)
+    leaf = pki.leaf(HOST, parent)
+    pool = [i.cert for i in inters]
+    assert Verifier(TrustStore([chain.root.cert]), max_depth=3).verify(
+        leaf.cert, pool, server_name=HOST, at=NOW)
+    err = _fail(Verifier(TrustStore([chain.root.cert]), max_depth=2), leaf.cert, pool)
+    assert err.reason is Reason.path_too_long
+    assert err.certificate == inters[0].cert
+    assert "CN=Deep 0" in str(err) and "depth" in str(err)
+
+
+def test_every_reason_is_exercised() -> None:
+    """Keep this file honest: a new Reason needs a test above (no_certificate belongs to
+    the handshake, which raises it when the peer sends an empty Certificate message)."""
+    source = open(__file__, encoding="utf-8").read()
+    missing = [r.name for r in Reason if f"Reason.{r.name}" not in source.replace(
+        "Reason.no_certificate", "")]
+    assert missing == ["no_certificate"]
