@@ -196,4 +196,10 @@ class ServerConfig(_Common):
                 raise ValueError("client_auth needs client_trust_anchors or client_verifier")
             from .x509 import TrustStore, Verifier
             self.client_verifier = Verifier(TrustStore(list(self.client_trust_anchors)))
-        self._cookie_key = self.cookie_key or self.rng(32)
+        self._cookie_key = self.cookie_key
+
+    def get_cookie_key(self) -> bytes:
+        """The HMAC key for HelloRetryRequest cookies, drawn from the rng on first use."""
+        if self._cookie_key is None:
+            self._cookie_key = self.rng(32)
+        return self._cookie_key

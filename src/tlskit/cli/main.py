@@ -22,7 +22,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
-        module = importlib.import_module(f"tlskit.cli.{name}")
+        try:
+            module = importlib.import_module(f"tlskit.cli.{name}")
+        except ImportError as exc:  # a command whose optional dependency is missing
+            if exc.name != f"tlskit.cli.{name}":
+                raise
+            continue
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show tracebacks on errors")

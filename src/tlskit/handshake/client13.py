@@ -128,6 +128,10 @@ class ClientHandshake13(Handshake13):
 
     def _send_hello(self, hello: m.ClientHello) -> None:
         raw = hello.encode()
+        if 256 <= len(raw) < 512:
+            # RFC 7685: some middleboxes choke on ClientHellos of 256..511 bytes; pad to 512.
+            hello.extensions[_E.padding] = bytes(max(512 - len(raw) - 4, 1))
+            raw = hello.encode()
         self.records.legacy_version_out = 0x0301 if not self.hrr_seen else 0x0303
         self.send(raw)
         self.flush()

@@ -187,7 +187,7 @@ class ServerHandshake13(Handshake13):
         digest = self.transcript.digest()  # message_hash(ClientHello1)
         if self.config.hrr_cookie is not None:
             return self.config.hrr_cookie(digest)
-        return hmac.digest(self.config._cookie_key, digest, "sha256")
+        return hmac.digest(self.config.get_cookie_key(), digest, "sha256")
 
     def _check_second_hello(self, ch: m.ClientHello) -> None:
         """4.1.2: the second ClientHello repeats the first but for the listed changes."""
@@ -217,8 +217,9 @@ class ServerHandshake13(Handshake13):
         assert suite is not None and group is not None
         if not self.hrr_sent:
             self.transcript.start(suite.hash_name)
+        server_random = cfg.rng(32)
         server_share, shared = crypto.server_key_exchange(group, client_share, cfg.rng)
-        sh = m.ServerHello(cfg.rng(32), ch.session_id, suite.code, m.Extensions({
+        sh = m.ServerHello(server_random, ch.session_id, suite.code, m.Extensions({
             _E.key_share: ext.encode_key_share_server(group, server_share),
             _E.supported_versions: ProtocolVersion.TLSv1_3.to_bytes(2, "big"),
         }))
