@@ -147,6 +147,7 @@ class CertInfo:
     issuer: x509.Name
     self_issued: bool
     loop_key: tuple[bytes, bytes]
+    key_id: bytes  # SHA-256 of the SubjectPublicKeyInfo: what a signature really depends on
     description: str
     dns_label: str | None
     not_before: datetime
@@ -325,6 +326,7 @@ def analyze(cert: x509.Certificate) -> CertInfo:
         issuer=issuer,
         self_issued=subject == issuer,
         loop_key=(subject.public_bytes(), spki),
+        key_id=_sha256(spki),
         description=describe(cert),
         dns_label=_first_dns(cert, san),  # type: ignore[arg-type]
         not_before=cert.not_valid_before_utc,
@@ -336,6 +338,12 @@ def analyze(cert: x509.Certificate) -> CertInfo:
         weak_signature=_signature_weakness(cert),
         **fields,  # type: ignore[arg-type]
     )
+
+
+def _sha256(data: bytes) -> bytes:
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(data)
+    return digest.finalize()
 
 
 def _basic_fields_safe(cert: x509.Certificate) -> str | None:
@@ -401,14 +409,15 @@ class Stats:
 
 
 class SignatureCache:
-    """Remembers verdicts by (issuer DER hash, subject DER hash); a verdict depends on those
-    two certificates only, so it is valid forever for the same pair."""
+    """Remembers verdicts by (issuer key hash, subject DER hash). A verdict depends only on
+    the issuer's public key and the subject's bytes, so it holds forever for the pair, and
+    certificates that share a key (cross-signs, re-issues) share entries."""
 
     def __init__(self, maxsize: int = 4096) -> None:
         self._cache: LRUCache[tuple[bytes, bytes], tuple[str | None]] = LRUCache(maxsize)
 
     def check(self, subject: CertInfo, issuer: CertInfo, stats: Stats) -> str | None:
-        key = (issuer.fingerprint, subject.fingerprint)
+        key = (issuer.key_id, subject.fingerprint)
         stats.signature_checks += 1
         hit = self._cache.get(key)
         if hit is not None:
