@@ -25,7 +25,7 @@ KeyLogCallback = Callable[[str, bytes, bytes], None]  # label, client_random, se
 Tracer = Callable[[str, dict[str, Any]], None]          # step name, fields
 
 
-def _codes(values: Sequence[str | int] | None, enum: type, default: Sequence[int],
+def _codes(values: Sequence[str | int] | None, enum: Any, default: Sequence[int],
            implemented: Sequence[int] | None, what: str) -> list[int]:
     if values is None:
         return list(default)

@@ -11,6 +11,8 @@ bug and is reported as an internal_error `TLSError`, never leaked.
 
 from __future__ import annotations
 
+import contextlib
+
 from .config import ClientConfig, ServerConfig
 from .crypto import Suite
 from .enums import AlertDescription, AlertLevel, ContentType
@@ -124,10 +126,8 @@ class Connection:
     def _fail(self, exc: TLSError) -> None:
         self._error = exc
         if not isinstance(exc, AlertReceived) and not self._sent_close:
-            try:
+            with contextlib.suppress(Exception):  # the alert is best effort
                 self._send_alert(exc.alert)
-            except Exception:  # noqa: BLE001 - the alert is best effort
-                pass
         self._sent_close = True
 
     def _send_alert(self, desc: AlertDescription) -> None:

@@ -94,7 +94,8 @@ _CURVES: dict[int, tuple[type[ec.EllipticCurve], int]] = {
     NamedGroup.secp521r1: (ec.SECP521R1, 66),
 }
 _ORDERS = {
-    NamedGroup.secp256r1: int("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551", 16),
+    NamedGroup.secp256r1: int("ffffffff00000000ffffffffffffffff"
+                              "bce6faada7179e84f3b9cac2fc632551", 16),
     NamedGroup.secp384r1: int("ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf"
                               "581a0db248b0a77aecec196accc52973", 16),
     NamedGroup.secp521r1: int("01ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"

@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+
 from cryptography import x509
 
 from .. import crypto
@@ -249,7 +250,7 @@ class ClientHandshake13(Handshake13):
         exts = ee.extensions
         self.check_extensions(exts, ALLOWED_IN_EE, self.offered_extensions,
                               "EncryptedExtensions")
-        if _E.server_name in exts and exts[_E.server_name]:
+        if exts.get(_E.server_name):
             raise DecodeError("server_name in EncryptedExtensions must be empty")
         if _E.supported_groups in exts:
             ext.decode_u16_list(exts[_E.supported_groups], "supported_groups")
@@ -309,7 +310,7 @@ class ClientHandshake13(Handshake13):
 
     def _verify_chain(self) -> None:
         cfg = self.config
-        at = datetime.fromtimestamp(cfg.clock(), timezone.utc)
+        at = datetime.fromtimestamp(cfg.clock(), UTC)
         name = self.server_name if cfg.check_hostname else None
         try:
             verified = cfg.get_verifier().verify(
@@ -337,7 +338,6 @@ class ClientHandshake13(Handshake13):
         assert self.handshake_secret is not None
         expected = self.finished_for(self.read_secret, self.hash_before)
         self.check_finished(fin, expected)
-        suite = self.suite_or_fail()
         master = self.handshake_secret.master()
         th = self.transcript.digest()
         c_ap, s_ap = master.client_traffic(th), master.server_traffic(th)

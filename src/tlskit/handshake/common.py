@@ -109,6 +109,8 @@ class Handshake13:
         self._key_update_pending = False
         self.ccs_seen = False
         self.hash_before = b""
+        self.exporter_master = b""
+        self.resumption_master = b""
 
     # -- tracing and key logging -------------------------------------------------------
 

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import hmac
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cryptography import x509
 
@@ -83,10 +83,10 @@ class ServerHandshake13(Handshake13):
         if _E.pre_shared_key in exts and list(exts)[-1] != _E.pre_shared_key:
             raise IllegalParameter("pre_shared_key must be the last extension (4.2.11)")
         cfg = self.config
-        suite_code = next((s for s in cfg._suites if s in ch.cipher_suites), None)
-        if suite_code is None:
+        common_suites = [s for s in cfg._suites if s in ch.cipher_suites]
+        if not common_suites:
             raise HandshakeFailure("no cipher suite in common with the client")
-        self.suite = crypto.SUITES[suite_code]
+        self.suite = crypto.SUITES[common_suites[0]]
         for required in (_E.signature_algorithms, _E.supported_groups, _E.key_share):
             if required not in exts:
                 raise MissingExtension(f"ClientHello lacks {ExtensionType(required).name}")
@@ -108,14 +108,14 @@ class ServerHandshake13(Handshake13):
             "extensions": [ExtensionType(e).name for e in exts],
             "server_name": self.server_name,
         }
-        group = next((g for g in cfg._groups if g in client_groups), None)
-        if group is None:
+        common_groups = [g for g in cfg._groups if g in client_groups]
+        if not common_groups:
             raise HandshakeFailure("no key exchange group in common with the client")
-        self.group = NamedGroup(group)
+        self.group = NamedGroup(common_groups[0])
         self._choose_certificate(schemes)
         self._choose_alpn(exts)
         self.trace("client_hello", message=ch, raw=raw, offer=self.client_offer)
-        client_share = dict(shares).get(group)
+        client_share = dict(shares).get(self.group)
         if client_share is None:
             self._send_hello_retry_request(ch)
             return
@@ -321,7 +321,7 @@ class ServerHandshake13(Handshake13):
             raise BadCertificate(f"client certificate does not parse: {exc}") from exc
         verifier = self.config.client_verifier
         assert verifier is not None
-        at = datetime.fromtimestamp(self.config.clock(), timezone.utc)
+        at = datetime.fromtimestamp(self.config.clock(), UTC)
         verifier.verify(chain[0], chain[1:], server_name=None, at=at, usage="client")
         self.client_chain = chain
         self.trace("client_certificate", chain=chain)

@@ -8,6 +8,7 @@ every length; ``encode`` returns the full message with its header. Extensions st
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..enums import ExtensionType, HandshakeType
 from ..errors import DecodeError, IllegalParameter
@@ -302,7 +303,7 @@ class EndOfEarlyData:
 Message = (ClientHello | ServerHello | EncryptedExtensions | Certificate | CertificateVerify
            | CertificateRequest | Finished | NewSessionTicket | KeyUpdate | EndOfEarlyData)
 
-DECODERS: dict[int, type] = {
+DECODERS: dict[int, Any] = {
     HandshakeType.client_hello: ClientHello,
     HandshakeType.server_hello: ServerHello,
     HandshakeType.encrypted_extensions: EncryptedExtensions,
