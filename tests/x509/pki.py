@@ -121,7 +121,7 @@ def make(
     slot: str | None = None,
     ca: bool | None = False,
     path_len: int | None = None,
-    ku: dict[str, bool] | None | object = DEFAULT,
+    ku: dict[str, bool] | object | None = DEFAULT,
     eku: Sequence[x509.ObjectIdentifier] | None = None,
     sans: Sequence[str] | None = None,
     permitted: Sequence[str] | None = None,

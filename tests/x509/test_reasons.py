@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -344,7 +345,7 @@ def test_path_too_long(chain: pki.Chain) -> None:
 def test_every_reason_is_exercised() -> None:
     """Keep this file honest: a new Reason needs a test above (no_certificate belongs to
     the handshake, which raises it when the peer sends an empty Certificate message)."""
-    source = open(__file__, encoding="utf-8").read()
+    source = Path(__file__).read_text(encoding="utf-8")
     missing = [r.name for r in Reason if f"Reason.{r.name}" not in source.replace(
         "Reason.no_certificate", "")]
     assert missing == ["no_certificate"]
