@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import ssl
 import threading
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -32,6 +33,14 @@ def load_pem_certificates(data: bytes) -> list[x509.Certificate]:
 
     System bundles occasionally carry a certificate that a strict parser rejects; one bad
     entry must not take the whole store down, so blocks are parsed one by one."""
+    with warnings.catch_warnings():
+        # Old roots with e.g. negative serials trigger deprecation warnings; they are still
+        # loaded (and judged by the validator if ever used), but need not spam stderr.
+        warnings.simplefilter("ignore")
+        return _load_pem_tolerant(data)
+
+
+def _load_pem_tolerant(data: bytes) -> list[x509.Certificate]:
     try:
         return x509.load_pem_x509_certificates(data)
     except ValueError:

@@ -90,6 +90,7 @@ class _Run:
     anchored: bool
     failure: Outcome | None = None
     record: list[Outcome] = field(default_factory=list)
+    search_failure: Outcome | None = None  # why the search stopped, if it did
 
 
 class Verifier:
@@ -231,7 +232,7 @@ class Verifier:
         result = PathBuilder(ctx, self.store, pool, self.analyze).build(leaf_info)
         run = _run_from(result, leaf_info)
         if leaf_failure is not None:
-            run.failure = leaf_failure
+            run.search_failure, run.failure = run.failure, leaf_failure
         return run
 
     def _revocation(
@@ -288,11 +289,12 @@ class Verifier:
         if hostname is not None:
             record.append(hostname)
         record.extend(revocation)
-        failure = run.failure
-        if failure is not None and not any(
-            o.info is failure.info and o.check == failure.check and not o.ok for o in record
-        ):
-            record.append(failure)
+        for failure in (run.search_failure, run.failure):
+            if failure is not None and not any(
+                o.info is failure.info and o.check == failure.check and not o.ok
+                for o in record
+            ):
+                record.append(failure)
         run.record = record
 
 
