@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 
 from . import crypto
 from .enums import CipherSuite, NamedGroup, SignatureScheme
+from .session import MAX_TICKET_LIFETIME, SessionCache, TicketSealer
 from .verifier import CertificateVerifier
 
 KeyLogCallback = Callable[[str, bytes, bytes], None]  # label, client_random, secret
@@ -137,6 +138,7 @@ class ClientConfig(_Common):
     ocsp_stapling: bool = False
     legacy_session_ticket: bool = False
     signature_schemes_cert: Sequence[str | int] | None = None
+    session_cache: SessionCache | None = None
 
     def __post_init__(self) -> None:
         self._validate_common()
@@ -178,6 +180,9 @@ class ServerConfig(_Common):
     send_supported_groups: bool = False
     cookie_key: bytes | None = None
     hrr_cookie: Callable[[bytes], bytes] | None = None
+    session_tickets: int = 2
+    ticket_lifetime: int = 7200
+    ticket_key: bytes | None = None
 
     def __post_init__(self) -> None:
         self._validate_common()
@@ -197,6 +202,15 @@ class ServerConfig(_Common):
             from .x509 import TrustStore, Verifier
             self.client_verifier = Verifier(TrustStore(list(self.client_trust_anchors)))
         self._cookie_key = self.cookie_key
+        self._sealer: TicketSealer | None = None
+        if not 0 < self.ticket_lifetime <= MAX_TICKET_LIFETIME:
+            raise ValueError("ticket_lifetime must be within 1..604800 seconds")
+
+    def get_ticket_sealer(self) -> TicketSealer:
+        """Seals resumption tickets; the key is drawn from the rng on first use."""
+        if self._sealer is None:
+            self._sealer = TicketSealer(self.ticket_key or self.rng(32))
+        return self._sealer
 
     def get_cookie_key(self) -> bytes:
         """The HMAC key for HelloRetryRequest cookies, drawn from the rng on first use."""

@@ -30,6 +30,7 @@ from .handshake.common import Handshake13
 from .handshake.server13 import ServerHandshake13
 from .keyschedule import export_keying_material
 from .record import MAX_PLAINTEXT, RecordLayer
+from .session import Session
 
 _HANDSHAKE = ContentType.handshake
 _APPDATA = ContentType.application_data
@@ -200,11 +201,12 @@ class IllegalAlertLevel(TLSError):
 class ClientConnection(Connection):
     """A TLS 1.3 client; the ClientHello is queued as soon as it is created."""
 
-    def __init__(self, config: ClientConfig | None = None,
-                 server_name: str | None = None) -> None:
+    def __init__(self, config: ClientConfig | None = None, server_name: str | None = None,
+                 session: Session | None = None) -> None:
         super().__init__()
         self.config = config or ClientConfig()
-        self._hs = ClientHandshake13(self.config, self._records, self._events, server_name)
+        self._hs = ClientHandshake13(self.config, self._records, self._events, server_name,
+                                     session)
         self._hs.start()
 
     @property

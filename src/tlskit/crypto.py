@@ -98,9 +98,8 @@ _ORDERS = {
                               "bce6faada7179e84f3b9cac2fc632551", 16),
     NamedGroup.secp384r1: int("ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf"
                               "581a0db248b0a77aecec196accc52973", 16),
-    NamedGroup.secp521r1: int("01ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
-                              "fffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e913864"
-                              "09", 16),
+    NamedGroup.secp521r1: int("1" + "f" * 64 + "fa51868783bf2f966b7fcc0148f709a5d03bb5c9"
+                              "b8899c47aebb6fb71e91386409", 16),
 }
 
 
@@ -111,8 +110,10 @@ class _ECDHShare(KeyShare):
         self._curve = curve()
         self._size = size
         scalar = 0
-        while not 0 < scalar < _ORDERS[group]:  # rejection sampling keeps it uniform
-            scalar = int.from_bytes(rng(size), "big")
+        order = _ORDERS[group]
+        mask = (1 << order.bit_length()) - 1
+        while not 0 < scalar < order:  # rejection sampling keeps it uniform
+            scalar = int.from_bytes(rng(size), "big") & mask
         self._key = ec.derive_private_key(scalar, self._curve)
         from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
         self.public = self._key.public_key().public_bytes(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography import x509
 
@@ -50,5 +51,8 @@ class KeyUpdated(Event):
 
 @dataclass(slots=True)
 class SessionTicketReceived(Event):
+    """A ticket to resume with: pass ``session`` to a later `ClientConnection`."""
+
     lifetime: int
     ticket: bytes
+    session: Any = None

@@ -62,6 +62,8 @@ class RecordLayer:
         self.receive_limit = MAX_PLAINTEXT   # what we accept in one record's content
         self.legacy_version_out = 0x0303
         self.records_written = 0
+        # 4.2.10: a server that declines 0-RTT skips the client's early data, up to a bound.
+        self.early_data_skip = 0
 
     # -- keys -------------------------------------------------------------------------
 
@@ -117,6 +119,8 @@ class RecordLayer:
             if length == 0 and ctype != _CT_APP:
                 raise DecodeError(f"empty {ContentType(ctype).name} record")
             if ctype == _CT_APP and read is None:
+                if self._skip_early(length):
+                    return self.next_record()
                 raise UnexpectedMessage("application data before the keys are established")
             return ctype, bytes(buf[pos + 5:end])
         if ctype != _CT_APP:
@@ -128,10 +132,20 @@ class RecordLayer:
         try:
             plain = read.aead.decrypt(read.next_nonce(), view[pos + 5:end], view[pos:pos + 5])
         except InvalidTag:
-            raise BadRecordMac("record failed authentication") from None
-        finally:
             view.release()
+            if self._skip_early(length):
+                read.seq -= 1  # a skipped record does not consume a sequence number
+                return self.next_record()
+            raise BadRecordMac("record failed authentication") from None
+        view.release()
+        self.early_data_skip = 0  # the first record that decrypts ends the skipping
         return self._unpad(plain)
+
+    def _skip_early(self, length: int) -> bool:
+        if self.early_data_skip < length:
+            return False
+        self.early_data_skip -= length
+        return True
 
     def _unpad(self, plain: bytes) -> tuple[int, bytes]:
         # TLSInnerPlaintext: content || type || zeros. The type is the last non-zero byte.
@@ -143,8 +157,9 @@ class RecordLayer:
             if end < 0:
                 raise UnexpectedMessage("protected record has no non-zero content type")
             last = plain[end]
-        if end > self.receive_limit:
-            raise RecordOverflow(f"record plaintext of {end} bytes exceeds {self.receive_limit}")
+        if len(plain) > self.receive_limit + 1:  # RFC 8449 4: type and padding count too
+            raise RecordOverflow(
+                f"record plaintext of {len(plain)} bytes exceeds {self.receive_limit + 1}")
         if last not in _KNOWN_TYPES or last == ContentType.change_cipher_spec:
             raise UnexpectedMessage(f"inner content type {last} not allowed")
         if end == 0 and last != _CT_APP:

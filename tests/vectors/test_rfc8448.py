@@ -183,7 +183,7 @@ def simple_server() -> tuple[ServerConnection, VectorSigningKey]:
         certificate_chain=[server_certificate(SIMPLE)], private_key=key,
         groups=["x25519", "secp256r1", "secp384r1", "secp521r1", "ffdhe2048", "ffdhe3072",
                 "ffdhe4096", "ffdhe6144", "ffdhe8192"],
-        send_supported_groups=True, record_size_limit=0x4001,
+        send_supported_groups=True, record_size_limit=0x4001, session_tickets=0,
         rng=ScriptedRandom(h(SIMPLE["server_random"]), h(SIMPLE["server_x25519_private_key"])))
     return ServerConnection(config), key
 
@@ -248,7 +248,7 @@ def test_hrr_server_trace() -> None:
     config = ServerConfig(
         certificate_chain=[server_certificate(HRR)], private_key=key,
         groups=["secp256r1", "secp384r1", "x25519"], send_supported_groups=True,
-        record_size_limit=0x4001, hrr_cookie=lambda _digest: hrr_cookie(),
+        record_size_limit=0x4001, hrr_cookie=lambda _digest: hrr_cookie(), session_tickets=0,
         rng=ScriptedRandom(h(HRR["server_random"]), p256_scalar(HRR, "server")))
     server = ServerConnection(config)
     server.receive_data(record(HRR, "client_hello_1"))

@@ -34,8 +34,9 @@ from ..errors import (
     UnexpectedMessage,
 )
 from ..events import Event, HandshakeComplete, SessionTicketReceived
-from ..keyschedule import EarlySecret, HandshakeSecret, MasterSecret
+from ..keyschedule import EarlySecret, HandshakeSecret, MasterSecret, resumption_psk
 from ..record import RecordLayer
+from ..session import Session
 from ..wire import extensions as ext
 from ..wire import messages as m
 from .common import (
@@ -60,9 +61,17 @@ class ClientHandshake13(Handshake13):
     config: ClientConfig
 
     def __init__(self, config: ClientConfig, records: RecordLayer, events: list[Event],
-                 server_name: str | None) -> None:
+                 server_name: str | None, session: Session | None = None) -> None:
         super().__init__(config, records, events)
         self.server_name = server_name
+        now = config.clock()
+        if session is None and config.session_cache is not None:
+            session = config.session_cache.take(server_name, now)
+        if session is not None and (not session.valid_at(now)
+                                    or session.suite.code not in config._suites):
+            session = None
+        self.session = session
+        self.resumed = False
         self.shares: dict[int, KeyShare] = {}
         self.offered_extensions: set[int] = set()
         self.hrr_seen = False
@@ -128,10 +137,25 @@ class ClientHandshake13(Handshake13):
         return exts
 
     def _send_hello(self, hello: m.ClientHello) -> None:
+        session = self.session
+        exts = hello.extensions
+        if session is not None:  # 4.2.11: offer the ticket; pre_shared_key goes last
+            identity = [(session.ticket, session.obfuscated_age(self.config.clock()))]
+            placeholder = [bytes(session.suite.hash_length)]
+            exts[_E.pre_shared_key] = ext.encode_pre_shared_key_client(identity, placeholder)
+            self.offered_extensions.add(_E.pre_shared_key)
         raw = hello.encode()
         if 256 <= len(raw) < 512:
             # RFC 7685: some middleboxes choke on ClientHellos of 256..511 bytes; pad to 512.
-            hello.extensions[_E.padding] = bytes(max(512 - len(raw) - 4, 1))
+            psk = exts.pop(_E.pre_shared_key, None)
+            exts[_E.padding] = bytes(max(512 - len(raw) - 4, 1))
+            if psk is not None:
+                exts[_E.pre_shared_key] = psk
+            raw = hello.encode()
+        if session is not None:
+            cut = len(raw) - ext.binders_length(placeholder)
+            binder = self.psk_binder(session.suite, session.psk, self.transcript, raw[:cut])
+            exts[_E.pre_shared_key] = ext.encode_pre_shared_key_client(identity, [binder])
             raw = hello.encode()
         self.records.legacy_version_out = 0x0301 if not self.hrr_seen else 0x0303
         self.send(raw)
@@ -149,8 +173,7 @@ class ClientHandshake13(Handshake13):
             return
         exts = sh.extensions
         self.check_extensions(exts, ALLOWED_IN_SH, self.offered_extensions, "ServerHello")
-        if _E.pre_shared_key in exts:
-            raise IllegalParameter("server selected a PSK that was not offered")
+        psk = self._accepted_psk(exts)
         if _E.key_share not in exts:
             raise HandshakeFailure("ServerHello has no key_share (PSK-only is not offered)")
         group, server_public = ext.decode_key_share_server(exts[_E.key_share])
@@ -165,7 +188,7 @@ class ClientHandshake13(Handshake13):
         self.group = NamedGroup(group)
         self.shares = {}
         suite = self.suite_or_fail()
-        hs = EarlySecret.start(suite).handshake(shared)
+        hs = EarlySecret.start(suite, psk).handshake(shared)
         self.handshake_secret = hs
         th = self.transcript.digest()
         c_hs, s_hs = hs.client_traffic(th), hs.server_traffic(th)
@@ -179,6 +202,20 @@ class ClientHandshake13(Handshake13):
         self._client_hs_secret = c_hs
         self.expect = {_HT.encrypted_extensions: self.on_encrypted_extensions}
         self.state = "waiting for EncryptedExtensions"
+
+    def _accepted_psk(self, exts: m.Extensions) -> bytes | None:
+        """4.2.11: the server may pick our one ticket; the suite's hash must match it."""
+        if _E.pre_shared_key not in exts:
+            return None
+        session = self.session
+        assert session is not None  # otherwise check_extensions rejected it
+        selected = ext.decode_selected_identity(exts[_E.pre_shared_key])
+        if selected != 0:
+            raise IllegalParameter(f"server selected PSK identity {selected}; one was offered")
+        if self.suite_or_fail().hash_name != session.suite.hash_name:
+            raise IllegalParameter("server resumed with a suite whose hash differs from the PSK's")
+        self.resumed = True
+        return session.psk
 
     def suite_or_fail(self) -> crypto.Suite:
         assert self.suite is not None
@@ -220,6 +257,8 @@ class ClientHandshake13(Handshake13):
         if _E.key_share not in exts and _E.cookie not in exts:
             raise IllegalParameter("HelloRetryRequest would not change the ClientHello")
         suite = self.suite_or_fail()
+        if self.session is not None and self.session.suite.hash_name != suite.hash_name:
+            self.session = None  # the ticket cannot be used with this suite's hash
         self.transcript.restart_after_hrr(suite.hash_name)
         self.transcript.update(raw)
         if _E.cookie in exts:
@@ -268,6 +307,12 @@ class ClientHandshake13(Handshake13):
         if _E.early_data in exts:
             raise IllegalParameter("early_data accepted, but none was offered")
         self.trace("encrypted_extensions", message=ee, raw=raw, alpn=self.alpn)
+        if self.resumed:  # 2.2: the PSK authenticates the server; Finished comes next
+            assert self.session is not None
+            self.peer_chain = list(self.session.peer_certificates)
+            self.expect = {_HT.finished: self.on_finished}
+            self.state = "waiting for Finished"
+            return
         self.expect = {_HT.certificate_request: self.on_certificate_request,
                        _HT.certificate: self.on_certificate}
         self.state = "waiting for Certificate"
@@ -392,13 +437,24 @@ class ClientHandshake13(Handshake13):
             version="TLSv1.3", cipher_suite=self.suite_or_fail().name,
             group=self.group.name if self.group else None,
             signature_scheme=self.peer_scheme.name if self.peer_scheme else None,
-            alpn_protocol=self.alpn, peer_certificates=list(self.peer_chain), resumed=False,
+            alpn_protocol=self.alpn, peer_certificates=list(self.peer_chain),
+            resumed=self.resumed,
             server_name=self.server_name, ocsp_response=self.ocsp_response)
 
     # -- post-handshake messages (4.6) ---------------------------------------------------
 
     def on_new_session_ticket(self, nst: m.NewSessionTicket, raw: bytes) -> None:
-        self.events.append(SessionTicketReceived(nst.lifetime, nst.ticket))
+        """4.6.1: remember the ticket with the PSK its nonce derives."""
+        suite = self.suite_or_fail()
+        session = Session(
+            ticket=nst.ticket, psk=resumption_psk(suite, self.resumption_master, nst.nonce),
+            suite=suite, age_add=nst.age_add, lifetime=nst.lifetime,
+            received_at=self.config.clock(), server_name=self.server_name,
+            alpn_protocol=self.alpn, peer_certificates=list(self.peer_chain),
+            group=self.group.name if self.group else None)
+        if self.config.session_cache is not None and nst.lifetime > 0:
+            self.config.session_cache.put(session)
+        self.events.append(SessionTicketReceived(nst.lifetime, nst.ticket, session))
         self.trace("new_session_ticket", message=nst, raw=raw)
 
 

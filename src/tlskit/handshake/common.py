@@ -17,7 +17,7 @@ from ..crypto import Suite
 from ..enums import ContentType, ExtensionType, HandshakeType, KeyUpdateRequest
 from ..errors import DecodeError, DecryptError, IllegalParameter, UnexpectedMessage
 from ..events import Event, KeyUpdated
-from ..keyschedule import finished_key, next_traffic_secret, traffic_keys
+from ..keyschedule import EarlySecret, finished_key, next_traffic_secret, traffic_keys
 from ..record import RecordLayer
 from ..wire import messages as m
 
@@ -76,6 +76,13 @@ class Transcript:
     def digest(self) -> bytes:
         return bytes(self._hash.digest())
 
+    def hash_with(self, hash_name: str, extra: bytes) -> bytes:
+        """Hash of the transcript so far plus `extra`, whether or not hashing has begun
+        (PSK binders are computed before the cipher suite is agreed)."""
+        if self._hash is None:
+            return hashlib.new(hash_name, b"".join(self._pending) + extra).digest()
+        return self.digest_with(extra)
+
     def digest_with(self, extra: bytes) -> bytes:
         h = self._hash.copy()
         h.update(extra)
@@ -109,6 +116,7 @@ class Handshake13:
         self._key_update_pending = False
         self.ccs_seen = False
         self.hash_before = b""
+        self.before_hello: Transcript | None = None
         self.exporter_master = b""
         self.resumption_master = b""
 
@@ -152,6 +160,10 @@ class Handshake13:
             raise UnexpectedMessage(
                 f"{HandshakeType(msg_type).name} is not expected while {self.state}")
         msg = m.decode_message(msg_type, memoryview(raw)[4:])
+        if msg_type == HandshakeType.client_hello:
+            self.before_hello = Transcript.__new__(Transcript)
+            self.before_hello._pending = list(self.transcript._pending)
+            self.before_hello._hash = self.transcript._hash and self.transcript._hash.copy()
         if msg_type in _SNAPSHOT_BEFORE:
             # Signatures and MACs cover the transcript up to, not including, the message.
             self.hash_before = self.transcript.digest()
@@ -247,6 +259,13 @@ class Handshake13:
         self.set_write(next_traffic_secret(self.suite, self.write_secret))
         self._key_update_pending = request
         self.trace("key_update_sent", update_requested=request)
+
+    @staticmethod
+    def psk_binder(suite: Suite, psk: bytes, before: Transcript, truncated_hello: bytes) -> bytes:
+        """4.2.11.2: HMAC over the transcript up to the binders, keyed from the PSK."""
+        early = EarlySecret.start(suite, psk)
+        th = before.hash_with(suite.hash_name, truncated_hello)
+        return hmac.digest(finished_key(suite, early.binder_key()), th, suite.hash_name)
 
     def check_extensions(self, exts: m.Extensions, allowed: frozenset[int], offered: set[int],
                          what: str) -> None:

@@ -21,11 +21,13 @@ from ..enums import (
     HandshakeType,
     NamedGroup,
     ProtocolVersion,
+    PskKeyExchangeMode,
     SignatureScheme,
 )
 from ..errors import (
     BadCertificate,
     CertificateRequired,
+    DecryptError,
     HandshakeFailure,
     IllegalParameter,
     MissingExtension,
@@ -33,14 +35,16 @@ from ..errors import (
     ProtocolVersionError,
 )
 from ..events import Event, HandshakeComplete
-from ..keyschedule import EarlySecret
+from ..keyschedule import EarlySecret, resumption_psk
 from ..record import RecordLayer
+from ..session import TicketState
 from ..wire import extensions as ext
 from ..wire import messages as m
 from .common import CV_CLIENT, CV_SERVER, Handshake13
 
 _E = ExtensionType
 _HT = HandshakeType
+EARLY_DATA_SKIP_LIMIT = 1 << 16  # bytes of declined 0-RTT data we are willing to discard
 
 
 class ServerHandshake13(Handshake13):
@@ -67,6 +71,8 @@ class ServerHandshake13(Handshake13):
         self.resumption_master = b""
         self.exporter_master = b""
         self._client_scheme: SignatureScheme | None = None
+        self._psk: bytes | None = None
+        self._psk_index = 0
 
     def ccs_allowed(self) -> bool:
         return self.first_hello is not None
@@ -112,9 +118,14 @@ class ServerHandshake13(Handshake13):
         if not common_groups:
             raise HandshakeFailure("no key exchange group in common with the client")
         self.group = NamedGroup(common_groups[0])
-        self._choose_certificate(schemes)
+        self._psk = self._accept_ticket(ch, raw)
+        if self._psk is None:
+            self._choose_certificate(schemes)
         self._choose_alpn(exts)
         self.trace("client_hello", message=ch, raw=raw, offer=self.client_offer)
+        if _E.early_data in exts:
+            # 4.2.10: 0-RTT is declined (no tickets carry early_data); skip what was sent.
+            self.records.early_data_skip = EARLY_DATA_SKIP_LIMIT
         client_share = dict(shares).get(self.group)
         if client_share is None:
             self._send_hello_retry_request(ch)
@@ -122,6 +133,40 @@ class ServerHandshake13(Handshake13):
         if self.first_hello is None:
             self.first_hello = ch
         self._respond(ch, client_share)
+
+    def _accept_ticket(self, ch: m.ClientHello, raw: bytes) -> bytes | None:
+        """4.2.11: resume from the first ticket we sealed that is fresh and whose suite
+        fits; a ticket we cannot open just means a full handshake."""
+        exts = ch.extensions
+        cfg = self.config
+        if _E.pre_shared_key not in exts or cfg.session_tickets <= 0:
+            return None
+        identities, binders = ext.decode_pre_shared_key_client(exts[_E.pre_shared_key])
+        if _E.psk_key_exchange_modes not in exts:
+            raise MissingExtension("pre_shared_key without psk_key_exchange_modes (4.2.9)")
+        modes = ext.decode_psk_modes(exts[_E.psk_key_exchange_modes])
+        if PskKeyExchangeMode.psk_dhe_ke not in modes:
+            return None  # psk_ke alone (no forward secrecy) is not offered by tlskit
+        now_ms = int(cfg.clock() * 1000)
+        sealer = cfg.get_ticket_sealer()
+        for index, (identity, _age) in enumerate(identities):
+            state = sealer.open(identity)
+            if state is None or not 0 <= now_ms - state.issued_ms < state.lifetime * 1000:
+                continue
+            if state.suite.code not in ch.cipher_suites or state.suite.code not in cfg._suites:
+                continue
+            if state.server_name != self.server_name:
+                continue
+            self.suite = state.suite
+            assert self.before_hello is not None
+            cut = len(raw) - ext.binders_length(binders)
+            expected = self.psk_binder(state.suite, state.psk, self.before_hello, raw[:cut])
+            if not hmac.compare_digest(expected, binders[index]):
+                raise DecryptError("PSK binder does not verify (4.2.11.2)")
+            self._psk_index = index
+            self.trace("psk_accepted", identity_index=index)
+            return state.psk
+        return None
 
     def _check_version(self, ch: m.ClientHello) -> None:
         exts = ch.extensions
@@ -132,8 +177,7 @@ class ServerHandshake13(Handshake13):
         versions = ext.decode_versions_client(exts[_E.supported_versions])
         if ProtocolVersion.TLSv1_3 not in versions:
             raise ProtocolVersionError("client does not offer TLS 1.3")
-        if ch.legacy_version < 0x0303:
-            raise ProtocolVersionError("legacy_version below TLS 1.2 with TLS 1.3 offered")
+        # 4.2.1: with supported_versions present, legacy_version plays no part.
 
     def _choose_certificate(self, schemes: list[int]) -> None:
         """Pick the chain for the SNI name and the scheme the client can verify."""
@@ -219,17 +263,18 @@ class ServerHandshake13(Handshake13):
             self.transcript.start(suite.hash_name)
         server_random = cfg.rng(32)
         server_share, shared = crypto.server_key_exchange(group, client_share, cfg.rng)
-        sh = m.ServerHello(server_random, ch.session_id, suite.code, m.Extensions({
-            _E.key_share: ext.encode_key_share_server(group, server_share),
-            _E.supported_versions: ProtocolVersion.TLSv1_3.to_bytes(2, "big"),
-        }))
+        sh_exts = m.Extensions({_E.key_share: ext.encode_key_share_server(group, server_share)})
+        if self._psk is not None:
+            sh_exts[_E.pre_shared_key] = self._psk_index.to_bytes(2, "big")
+        sh_exts[_E.supported_versions] = ProtocolVersion.TLSv1_3.to_bytes(2, "big")
+        sh = m.ServerHello(server_random, ch.session_id, suite.code, sh_exts)
         raw = sh.encode()
         self.send(raw)
         self.flush()
         if ch.session_id and not self._ccs_sent:
             self.records.write_unprotected(20, b"\x01")
             self._ccs_sent = True
-        hs = EarlySecret.start(suite).handshake(shared)
+        hs = EarlySecret.start(suite, self._psk).handshake(shared)
         th = self.transcript.digest()
         c_hs, s_hs = hs.client_traffic(th), hs.server_traffic(th)
         self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
@@ -242,12 +287,13 @@ class ServerHandshake13(Handshake13):
         self.set_read(c_hs)
         self._client_hs = c_hs
         self._send_encrypted_extensions(ch)
-        if cfg.client_auth != "none":
+        if cfg.client_auth != "none" and self._psk is None:
             cr = m.CertificateRequest(b"", m.Extensions({
                 _E.signature_algorithms: ext.encode_u16_list(list(crypto.HANDSHAKE_SCHEMES))}))
             self.send(cr.encode())
             self.trace("certificate_request", message=cr)
-        self._send_certificate(ch)
+        if self._psk is None:
+            self._send_certificate(ch)
         fin = m.Finished(self.finished_for(s_hs, self.transcript.digest()))
         self.send(fin.encode())
         self.flush()
@@ -262,7 +308,7 @@ class ServerHandshake13(Handshake13):
         self._master = master
         self.set_write(s_ap)
         self._client_ap = c_ap
-        if cfg.client_auth != "none":
+        if cfg.client_auth != "none" and self._psk is None:
             self.expect = {_HT.certificate: self.on_certificate}
             self.state = "waiting for the client's Certificate"
         else:
@@ -343,12 +389,35 @@ class ServerHandshake13(Handshake13):
         self.expect = {_HT.key_update: self.post_handshake_key_update}
         self.state = "connected"
         assert self.suite is not None
+        self._send_tickets()
+        resumed = self._psk is not None
         self.events.append(HandshakeComplete(
             version="TLSv1.3", cipher_suite=self.suite.name,
             group=self.group.name if self.group else None,
-            signature_scheme=self.scheme.name if self.scheme else None,
-            alpn_protocol=self.alpn, peer_certificates=list(self.client_chain), resumed=False,
-            server_name=self.server_name))
+            signature_scheme=None if resumed or self.scheme is None else self.scheme.name,
+            alpn_protocol=self.alpn, peer_certificates=list(self.client_chain),
+            resumed=resumed, server_name=self.server_name))
+
+    def _send_tickets(self) -> None:
+        """4.6.1: tickets to resume with, each sealing its own PSK."""
+        cfg = self.config
+        assert self.suite is not None
+        if cfg.session_tickets <= 0 or self.client_chain:
+            return  # client-authenticated sessions are not resumed (the ticket would not
+            # carry the client's identity)
+        sealer = cfg.get_ticket_sealer()
+        issued_ms = int(cfg.clock() * 1000)
+        for i in range(cfg.session_tickets):
+            nonce = bytes((i,))
+            psk = resumption_psk(self.suite, self.resumption_master, nonce)
+            state = TicketState(self.suite, psk, issued_ms, cfg.ticket_lifetime, self.alpn,
+                                self.server_name)
+            ticket = sealer.seal(state, cfg.rng(12))
+            age_add = int.from_bytes(cfg.rng(4), "big")
+            nst = m.NewSessionTicket(cfg.ticket_lifetime, age_add, nonce, ticket, m.Extensions())
+            self.send(nst.encode(), transcript=False)
+            self.trace("new_session_ticket", message=nst)
+        self.flush()
 
 
 def _dns_match(pattern: str, name: str) -> bool:

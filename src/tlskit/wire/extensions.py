@@ -270,3 +270,10 @@ def encode_pre_shared_key_client(identities: list[tuple[bytes, int]],
 def binders_length(binders: list[bytes]) -> int:
     """Bytes the binders list takes at the end of a ClientHello (with its prefix)."""
     return 2 + sum(1 + len(b) for b in binders)
+
+
+def decode_selected_identity(body: bytes) -> int:
+    r = Reader(body)
+    selected = r.u16()
+    _done(r, "pre_shared_key")
+    return selected

@@ -1,0 +1,256 @@
+"""tlskit client <-> tlskit server in memory: the full matrix, resumption, client auth,
+KeyUpdate, close_notify, ALPN, HelloRetryRequest, record_size_limit."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from tlskit import (
+    CertifiedKey,
+    ClientConfig,
+    ClientConnection,
+    ConnectionClosed,
+    DataReceived,
+    Event,
+    HandshakeComplete,
+    KeyUpdated,
+    ServerConfig,
+    ServerConnection,
+    SessionTicketReceived,
+    TLSError,
+)
+from tlskit.ca import LocalCA
+from tlskit.enums import AlertDescription
+from tlskit.session import SessionCache
+
+KEY_TYPES = {"ec256": "ecdsa_secp256r1_sha256", "ec384": "ecdsa_secp384r1_sha384",
+             "rsa2048": "rsa_pss_rsae_sha256", "ed25519": "ed25519"}
+GROUPS = ["x25519", "secp256r1", "secp384r1", "secp521r1", "X25519MLKEM768", "ffdhe2048"]
+SUITES = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"]
+
+
+@pytest.fixture(scope="module")
+def ca() -> LocalCA:
+    return LocalCA.create(directory=None)
+
+
+@pytest.fixture(scope="module")
+def issued(ca: LocalCA) -> dict[str, Any]:
+    return {kt: ca.issue_server(["localhost", "127.0.0.1"], key_type=kt) for kt in KEY_TYPES}
+
+
+def pump(client: ClientConnection, server: ServerConnection) -> tuple[list[Event], list[Event]]:
+    """Shuttle bytes until neither side has anything to say."""
+    client_events: list[Event] = []
+    server_events: list[Event] = []
+    while True:
+        moved = False
+        data = client.data_to_send()
+        if data:
+            server_events += server.receive_data(data)
+            moved = True
+        data = server.data_to_send()
+        if data:
+            client_events += client.receive_data(data)
+            moved = True
+        if not moved:
+            return client_events, server_events
+
+
+def complete(events: list[Event]) -> HandshakeComplete:
+    done = [e for e in events if isinstance(e, HandshakeComplete)]
+    assert len(done) == 1, events
+    return done[0]
+
+
+def server_config(issued: dict[str, Any], kt: str = "ec256", **kw: Any) -> ServerConfig:
+    i = issued[kt]
+    return ServerConfig(certificate_chain=i.chain, private_key=i.private_key, **kw)
+
+
+@pytest.mark.parametrize(("kt", "group", "suite"),
+                         list(itertools.product(KEY_TYPES, GROUPS, SUITES)))
+def test_matrix(ca: LocalCA, issued: dict[str, Any], kt: str, group: str, suite: str) -> None:
+    server = ServerConnection(server_config(issued, kt, groups=[group]))
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root], groups=[group],
+                                           cipher_suites=[suite]), server_name="localhost")
+    c_events, s_events = pump(client, server)
+    for done in (complete(c_events), complete(s_events)):
+        assert (done.version, done.cipher_suite, done.group) == ("TLSv1.3", suite, group)
+    assert complete(c_events).signature_scheme == KEY_TYPES[kt]
+    assert complete(c_events).peer_certificates[0] == issued[kt].certificate
+    payload = bytes(range(256)) * 300
+    client.send_data(payload)
+    got = server.receive_data(client.data_to_send())
+    assert b"".join(e.data for e in got if isinstance(e, DataReceived)) == payload
+    server.send_data(b"pong")
+    assert client.receive_data(server.data_to_send()) == [DataReceived(b"pong")]
+
+
+def test_hello_retry_request_when_server_wants_another_group(
+        ca: LocalCA, issued: dict[str, Any]) -> None:
+    steps: list[str] = []
+    server = ServerConnection(server_config(issued, groups=["secp384r1"]))
+    client = ClientConnection(ClientConfig(
+        trust_anchors=[ca.root], groups=["x25519", "secp384r1"],
+        tracer=lambda step, fields: steps.append(step)), server_name="localhost")
+    c_events, _ = pump(client, server)
+    assert complete(c_events).group == "secp384r1"
+    assert "hello_retry_request" in steps
+
+
+def test_alpn_key_update_and_close(ca: LocalCA, issued: dict[str, Any]) -> None:
+    server = ServerConnection(server_config(issued, alpn_protocols=["h2", "http/1.1"]))
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root],
+                                           alpn_protocols=["http/1.1", "h2"]),
+                              server_name="localhost")
+    c_events, s_events = pump(client, server)
+    assert complete(c_events).alpn_protocol == "h2" == complete(s_events).alpn_protocol
+    client.update_keys(request_peer_update=True)
+    client.send_data(b"after update")
+    s_events = server.receive_data(client.data_to_send())
+    assert s_events == [KeyUpdated(True), DataReceived(b"after update")]
+    c_events = client.receive_data(server.data_to_send())  # the server's own KeyUpdate
+    assert c_events == [KeyUpdated(False)]
+    server.send_data(b"still here")
+    assert client.receive_data(server.data_to_send()) == [DataReceived(b"still here")]
+    client.close()
+    assert server.receive_data(client.data_to_send()) == [ConnectionClosed(None)]
+    assert client.receive_data(server.data_to_send()) == [ConnectionClosed(None)]
+    assert client.closed and server.closed
+
+
+def test_resumption_with_tickets(ca: LocalCA, issued: dict[str, Any]) -> None:
+    scfg = server_config(issued)
+    ccfg = ClientConfig(trust_anchors=[ca.root], session_cache=SessionCache())
+    first_events, _ = pump(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
+    first = complete(first_events)
+    assert not first.resumed
+    assert sum(isinstance(e, SessionTicketReceived) for e in first_events) == 2
+    second_events, server_events = pump(ClientConnection(ccfg, "localhost"),
+                                        ServerConnection(scfg))
+    second = complete(second_events)
+    assert second.resumed and complete(server_events).resumed
+    assert second.signature_scheme is None  # no CertificateVerify in a PSK handshake
+    assert second.peer_certificates == first.peer_certificates
+
+
+def test_ticket_from_another_server_falls_back_to_full_handshake(
+        ca: LocalCA, issued: dict[str, Any]) -> None:
+    ccfg = ClientConfig(trust_anchors=[ca.root], session_cache=SessionCache())
+    pump(ClientConnection(ccfg, "localhost"), ServerConnection(server_config(issued)))
+    events, _ = pump(ClientConnection(ccfg, "localhost"),
+                     ServerConnection(server_config(issued)))  # a different ticket key
+    assert not complete(events).resumed
+
+
+def test_resumption_after_hello_retry_request(ca: LocalCA, issued: dict[str, Any]) -> None:
+    scfg = server_config(issued, groups=["secp384r1", "x25519"])
+    ccfg = ClientConfig(trust_anchors=[ca.root], groups=["secp256r1", "secp384r1"],
+                        session_cache=SessionCache())
+    pump(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
+    events, _ = pump(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
+    assert complete(events).resumed and complete(events).group == "secp384r1"
+
+
+def test_tampered_binder_is_decrypt_error(ca: LocalCA, issued: dict[str, Any]) -> None:
+    scfg = server_config(issued)
+    ccfg = ClientConfig(trust_anchors=[ca.root], session_cache=SessionCache())
+    pump(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
+    client = ClientConnection(ccfg, "localhost")
+    hello = bytearray(client.data_to_send())
+    hello[-1] ^= 1  # the binder is the last byte of the ClientHello
+    with pytest.raises(TLSError) as err:
+        ServerConnection(scfg).receive_data(bytes(hello))
+    assert err.value.alert == AlertDescription.decrypt_error
+
+
+def test_client_authentication(ca: LocalCA, issued: dict[str, Any]) -> None:
+    alice = ca.issue_client("alice")
+    scfg = server_config(issued, client_auth="required", client_trust_anchors=[ca.root])
+    client = ClientConnection(ClientConfig(
+        trust_anchors=[ca.root], certificate=CertifiedKey(alice.chain, alice.private_key)),
+        server_name="localhost")
+    _, s_events = pump(client, ServerConnection(scfg))
+    assert complete(s_events).peer_certificates[0] == alice.certificate
+
+    anonymous = ClientConnection(ClientConfig(trust_anchors=[ca.root]), "localhost")
+    server = ServerConnection(scfg)
+    with pytest.raises(TLSError) as err:
+        pump(anonymous, server)
+    assert err.value.alert == AlertDescription.certificate_required
+
+
+def test_server_picks_certificate_by_sni(ca: LocalCA) -> None:
+    a = ca.issue_server(["a.example"])
+    b = ca.issue_server(["b.example"], key_type="ed25519")
+    scfg = ServerConfig(certificates=[CertifiedKey(a.chain, a.private_key),
+                                      CertifiedKey(b.chain, b.private_key)])
+    for name, want in (("a.example", a), ("b.example", b)):
+        events, _ = pump(ClientConnection(ClientConfig(trust_anchors=[ca.root]), name),
+                         ServerConnection(scfg))
+        assert complete(events).peer_certificates[0] == want.certificate
+
+
+def test_server_picks_certificate_by_signature_scheme(ca: LocalCA) -> None:
+    ec_cert = ca.issue_server(["localhost"], key_type="ec256")
+    rsa_cert = ca.issue_server(["localhost"], key_type="rsa2048")
+    scfg = ServerConfig(certificates=[CertifiedKey(ec_cert.chain, ec_cert.private_key),
+                                      CertifiedKey(rsa_cert.chain, rsa_cert.private_key)])
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root],
+                                           signature_schemes=["rsa_pss_rsae_sha256"]),
+                              "localhost")
+    events, _ = pump(client, ServerConnection(scfg))
+    assert complete(events).signature_scheme == "rsa_pss_rsae_sha256"
+
+
+def test_record_size_limit_is_honoured(ca: LocalCA, issued: dict[str, Any]) -> None:
+    server = ServerConnection(server_config(issued, record_size_limit=1024))
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root], record_size_limit=512),
+                              "localhost")
+    pump(client, server)
+    server.send_data(bytes(5000))
+    wire = server.data_to_send()
+    lengths = []
+    pos = 0
+    while pos < len(wire):
+        n = int.from_bytes(wire[pos + 3:pos + 5], "big")
+        lengths.append(n)
+        pos += 5 + n
+    assert max(lengths) <= 512 + 16  # inner plaintext <= 512 (content + type) + tag
+    assert sum(len(e.data) for e in client.receive_data(wire)
+               if isinstance(e, DataReceived)) == 5000
+
+
+def test_hostname_mismatch_is_rejected(ca: LocalCA, issued: dict[str, Any]) -> None:
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root]), "other.example")
+    with pytest.raises(TLSError) as err:
+        pump(client, ServerConnection(server_config(issued)))
+    assert err.value.alert == AlertDescription.bad_certificate
+    assert "other.example" in str(err.value)
+
+
+def test_unknown_ca_is_rejected() -> None:
+    other = LocalCA.create(directory=None)
+    mine = LocalCA.create(directory=None)
+    leaf = other.issue_server(["localhost"])
+    client = ClientConnection(ClientConfig(trust_anchors=[mine.root]), "localhost")
+    with pytest.raises(TLSError) as err:
+        pump(client, ServerConnection(ServerConfig(certificate_chain=leaf.chain,
+                                                   private_key=leaf.private_key)))
+    assert err.value.alert == AlertDescription.unknown_ca
+
+
+def test_pem_helpers_round_trip(tmp_path: Any, issued: dict[str, Any]) -> None:
+    i = issued["ec256"]
+    (tmp_path / "c.pem").write_bytes(b"".join(
+        c.public_bytes(serialization.Encoding.PEM) for c in i.chain))
+    (tmp_path / "k.pem").write_bytes(i.private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    ck = CertifiedKey.from_files(tmp_path / "c.pem", tmp_path / "k.pem")
+    assert ck.chain == i.chain
