@@ -1,0 +1,21 @@
+"""Blocking I/O for tlskit: client sockets, a TLS listener and a socketserver.
+
+    sock = tlskit.connect("example.com", 443)           # handshake done
+    listener = tlskit.wrap_server_socket(listening_socket, server_config)
+    server = tlskit.TLSServer(("127.0.0.1", 8443), Handler, server_config)
+
+The asyncio counterpart is `tlskit.aio`.
+"""
+
+from .blocking import TLSSocket, TruncatedConnection, connect, peercert_dict
+from .server import TLSListener, TLSServer, wrap_server_socket
+
+__all__ = [
+    "TLSListener",
+    "TLSServer",
+    "TLSSocket",
+    "TruncatedConnection",
+    "connect",
+    "peercert_dict",
+    "wrap_server_socket",
+]

@@ -1,0 +1,652 @@
+"""Blocking sockets over the sans-I/O core: `connect` and `TLSSocket`.
+
+A `TLSSocket` owns a connected TCP socket and a `ClientConnection`/`ServerConnection`.
+Reads pull ciphertext from the socket only when the plaintext buffer is empty, so a peer
+can never make us buffer more than one socket read (``RECV_SIZE``) of plaintext: while
+the application does not read, the kernel buffers fill and TCP pushes back on the peer.
+
+Locking: one lock around the connection object, one serialising readers, one
+serialising writers. Output is always taken from the connection *and* written to the
+socket under the writer lock, so records reach the wire in the order they were made even
+when a reader (answering a KeyUpdate or close_notify) and a writer race.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+import socket
+import threading
+import time
+from typing import Any, TypeAlias
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from ..config import ClientConfig
+from ..connection import ClientConnection, Connection
+from ..errors import ConnectionClosedError, TLSError, UsageError
+from ..events import ConnectionClosed, DataReceived, HandshakeComplete
+from ..keylog import with_keylog
+
+__all__ = ["TLSSocket", "TruncatedConnection", "connect", "peercert_dict"]
+
+log = logging.getLogger("tlskit.io")
+
+Buffer: TypeAlias = "bytes | bytearray | memoryview"
+
+RECV_SIZE = 1 << 16          # ciphertext read per socket recv (caps buffered plaintext)
+SEND_CHUNK = 1 << 17         # plaintext encrypted per socket write
+CLOSE_TIMEOUT = 1.0          # how long close() may block to deliver close_notify
+
+
+class TruncatedConnection(ConnectionClosedError):
+    """The peer closed TCP without close_notify: the data may have been cut short."""
+
+
+_default_config: ClientConfig | None = None
+_default_lock = threading.Lock()
+
+
+def default_client_config() -> ClientConfig:
+    """A process-wide `ClientConfig()` (system trust store, built once)."""
+    global _default_config
+    with _default_lock:
+        if _default_config is None:
+            _default_config = ClientConfig()
+        return _default_config
+
+
+def _fmt_seconds(t: float | None) -> str:
+    return "?" if t is None else f"{t:g}"
+
+
+class TLSSocket:
+    """A TLS 1.3 connection over a blocking socket, shaped like `ssl.SSLSocket`.
+
+    Client sockets come from `connect` with the handshake done; server sockets come from
+    `TLSListener.accept` and shake hands on first use (or `do_handshake`), in whichever
+    thread touches them first.
+    """
+
+    def __init__(self, sock: socket.socket, conn: Connection, *, server_side: bool,
+                 handshake_timeout: float | None = 30.0, peer: str | None = None,
+                 server_hostname: str | None = None) -> None:
+        self._sock: socket.socket | None = sock
+        self._conn = conn
+        self.server_side = server_side
+        self.server_hostname = server_hostname
+        self.handshake_timeout = handshake_timeout
+        if peer is None:
+            try:
+                host, port = sock.getpeername()[:2]
+                peer = f"{host}:{port}"
+            except OSError:
+                peer = "peer"
+        self._peer = peer
+        self._plain = bytearray()
+        self._unsent = b""               # ciphertext a timed-out write left behind
+        self._handshake_done = False
+        self._handshake_error: BaseException | None = None
+        self._peer_closed = False        # close_notify received
+        self._eof = False                # TCP EOF seen
+        self._closed = False
+        self._io_refs = 0
+        self._state = threading.Lock()   # the Connection object
+        self._rlock = threading.Lock()   # one reader at a time
+        self._wlock = threading.Lock()   # one writer at a time
+        self._hs_lock = threading.Lock()
+
+    # -- handshake ------------------------------------------------------------------------
+
+    def do_handshake(self) -> None:
+        """Run the handshake if it has not run yet (bounded by ``handshake_timeout``)."""
+        if self._handshake_done:
+            return
+        with self._hs_lock:
+            if self._handshake_done:
+                return
+            if self._handshake_error is not None:
+                raise self._handshake_error
+            try:
+                self._run_handshake()
+            except BaseException as exc:
+                self._handshake_error = exc
+                raise
+
+    def _run_handshake(self) -> None:
+        sock = self._raw()
+        timeout = self.handshake_timeout
+        saved = sock.gettimeout()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            with self._rlock:
+                self._flush(deadline)
+                while self._conn.handshake_complete is None:
+                    self._read_more(deadline)
+                # The client's Finished went out in _read_more's flush.
+            self._handshake_done = True
+        except TimeoutError:
+            took = timeout if timeout is not None else saved
+            raise TimeoutError(
+                f"TLS handshake with {self._peer} timed out after {_fmt_seconds(took)} s"
+            ) from None
+        finally:
+            if self._sock is not None and deadline is not None:
+                try:
+                    self._sock.settimeout(saved)
+                except OSError:
+                    pass
+
+    def _ensure_handshake(self) -> None:
+        if not self._handshake_done:
+            self._check_open()
+            self.do_handshake()
+
+    # -- the two directions -----------------------------------------------------------------
+
+    def _raw(self) -> socket.socket:
+        if self._sock is None:
+            raise OSError(9, "the TLS socket is closed or detached")
+        return self._sock
+
+    def _check_open(self) -> None:
+        if self._closed or self._sock is None:
+            raise OSError(9, "the TLS socket is closed")
+
+    @staticmethod
+    def _apply_deadline(sock: socket.socket, deadline: float | None) -> None:
+        if deadline is None:
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("timed out")
+        sock.settimeout(remaining)
+
+    def _read_more(self, deadline: float | None = None) -> None:
+        """One socket read fed to the connection (caller holds the reader lock)."""
+        if self._eof:
+            raise self._eof_error()
+        sock = self._raw()
+        self._apply_deadline(sock, deadline)
+        data = sock.recv(RECV_SIZE)
+        if not data:
+            self._eof = True
+            raise self._eof_error()
+        try:
+            with self._state:
+                events = self._conn.receive_data(data)
+        except TLSError:
+            self._flush_quietly()        # the alert the connection queued
+            raise
+        for ev in events:
+            if isinstance(ev, DataReceived):
+                self._plain += ev.data
+            elif isinstance(ev, ConnectionClosed):
+                self._peer_closed = True
+        if self._peer_closed:
+            self._flush_quietly()        # our close_notify answer; the peer may be gone
+        else:
+            self._flush(deadline)
+
+    def _eof_error(self) -> TruncatedConnection:
+        if self._conn.handshake_complete is None:
+            return TruncatedConnection(f"{self._peer} closed the connection during the handshake")
+        return TruncatedConnection(
+            f"{self._peer} closed the connection without close_notify (truncated data?)")
+
+    def _flush(self, deadline: float | None = None) -> None:
+        """Write everything the connection has queued (and any leftover of a timed-out write)."""
+        with self._wlock:
+            self._write_out(deadline)
+
+    def _write_out(self, deadline: float | None = None) -> None:
+        # Caller holds _wlock.
+        with self._state:
+            out = self._conn.data_to_send()
+        if self._unsent:
+            out = self._unsent + out
+            self._unsent = b""
+        if not out:
+            return
+        sock = self._raw()
+        view = memoryview(out)
+        try:
+            while view:
+                self._apply_deadline(sock, deadline)
+                view = view[sock.send(view):]
+        finally:
+            if view:
+                self._unsent = bytes(view)
+
+    def _flush_quietly(self) -> None:
+        if not self._wlock.acquire(timeout=CLOSE_TIMEOUT):
+            return
+        try:
+            sock = self._sock
+            if sock is None:
+                return
+            saved = sock.gettimeout()
+            try:
+                if saved is None or saved > CLOSE_TIMEOUT:
+                    sock.settimeout(CLOSE_TIMEOUT)
+                self._write_out()
+            finally:
+                sock.settimeout(saved)
+        except (OSError, TLSError, UsageError):
+            pass
+        finally:
+            self._wlock.release()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _fill(self) -> bool:
+        """Make plaintext available; False at the peer's close_notify. Holds the read lock."""
+        while not self._plain:
+            if self._peer_closed:
+                return False
+            try:
+                self._read_more()
+            except TimeoutError:
+                raise TimeoutError(
+                    f"recv from {self._peer} timed out after "
+                    f"{_fmt_seconds(self.gettimeout())} s") from None
+        return True
+
+    def recv(self, bufsize: int = RECV_SIZE, flags: int = 0) -> bytes:
+        """Up to ``bufsize`` bytes of plaintext; b"" once the peer sent close_notify."""
+        if flags:
+            raise ValueError("flags are not supported on TLS sockets")
+        if bufsize < 0:
+            raise ValueError("negative buffersize in recv")
+        self._ensure_handshake()
+        if bufsize == 0:
+            return b""
+        with self._rlock:
+            if not self._fill():
+                return b""
+            plain = self._plain
+            if bufsize >= len(plain):
+                data = bytes(plain)
+                plain.clear()
+            else:
+                data = bytes(plain[:bufsize])
+                del plain[:bufsize]
+            return data
+
+    def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: int = 0) -> int:
+        if flags:
+            raise ValueError("flags are not supported on TLS sockets")
+        view = memoryview(buffer)
+        if view.format != "B" or view.ndim != 1:
+            view = view.cast("B")
+        if nbytes < 0:
+            raise ValueError("negative buffersize in recv_into")
+        n = min(nbytes, len(view)) if nbytes else len(view)
+        self._ensure_handshake()
+        if n == 0:
+            return 0
+        with self._rlock:
+            if not self._fill():
+                return 0
+            plain = self._plain
+            n = min(n, len(plain))
+            view[:n] = plain[:n]
+            del plain[:n]
+            return n
+
+    def pending(self) -> int:
+        """Plaintext bytes already decrypted and waiting for `recv`."""
+        return len(self._plain)
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def _encrypt_and_write(self, view: memoryview) -> None:
+        # Caller holds _wlock.
+        with self._state:
+            self._conn.send_data(view)
+        self._write_out()
+
+    def sendall(self, data: Buffer, flags: int = 0) -> None:
+        if flags:
+            raise ValueError("flags are not supported on TLS sockets")
+        self._ensure_handshake()
+        self._check_open()
+        view = memoryview(data)
+        if view.format != "B" or view.ndim != 1:
+            view = view.cast("B")
+        with self._wlock:
+            for start in range(0, len(view), SEND_CHUNK):
+                self._encrypt_and_write(view[start:start + SEND_CHUNK])
+
+    def send(self, data: Buffer, flags: int = 0) -> int:
+        if flags:
+            raise ValueError("flags are not supported on TLS sockets")
+        self._ensure_handshake()
+        self._check_open()
+        view = memoryview(data)
+        if view.format != "B" or view.ndim != 1:
+            view = view.cast("B")
+        chunk = view[:SEND_CHUNK]
+        if not chunk:
+            return 0
+        with self._wlock:
+            self._encrypt_and_write(chunk)
+        return len(chunk)
+
+    def write(self, data: Buffer) -> int:
+        """`ssl.SSLSocket.write` spelling of `send`."""
+        return self.send(data)
+
+    def read(self, len: int = 1024) -> bytes:  # noqa: A002 - ssl's signature
+        return self.recv(len)
+
+    def update_keys(self, request_peer_update: bool = True) -> None:
+        """Send a KeyUpdate (the peer answers with its own when asked)."""
+        self._ensure_handshake()
+        with self._wlock:
+            with self._state:
+                self._conn.update_keys(request_peer_update)
+            self._write_out()
+
+    # -- closing ----------------------------------------------------------------------------
+
+    def _send_close_notify(self) -> None:
+        if not self._handshake_done or self._sock is None:
+            return
+        with self._state:
+            try:
+                self._conn.close()
+            except (TLSError, UsageError):
+                return
+        self._flush_quietly()
+
+    def shutdown(self, how: int) -> None:
+        """Send close_notify for SHUT_WR/SHUT_RDWR, then shut the TCP socket down."""
+        if how in (socket.SHUT_WR, socket.SHUT_RDWR):
+            self._send_close_notify()
+        self._raw().shutdown(how)
+
+    def close(self) -> None:
+        """Send close_notify (best effort, bounded by CLOSE_TIMEOUT) and close the socket.
+
+        Files from `makefile` keep the socket open until they are closed too."""
+        self._closed = True
+        if self._io_refs <= 0:
+            self._real_close()
+
+    def _real_close(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        try:
+            self._send_close_notify()
+        finally:
+            self._sock = None
+            sock.close()
+
+    def _decref_socketios(self) -> None:
+        if self._io_refs > 0:
+            self._io_refs -= 1
+        if self._closed:
+            self.close()
+
+    def unwrap(self) -> socket.socket:
+        """Close TLS both ways (close_notify, then wait for the peer's) and return the
+        plain TCP socket. Application data still arriving is discarded."""
+        self._ensure_handshake()
+        with self._state:
+            self._conn.close()
+        self._flush()
+        with self._rlock:
+            while not self._peer_closed:
+                self._read_more()
+                self._plain.clear()
+        sock = self._raw()
+        self._sock = None
+        self._closed = True
+        return sock
+
+    def detach(self) -> int:
+        """Forget the TLS state and return the TCP socket's file descriptor (no close_notify)."""
+        sock = self._raw()
+        self._sock = None
+        self._closed = True
+        return sock.detach()
+
+    def __enter__(self) -> TLSSocket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- files ------------------------------------------------------------------------------
+
+    def makefile(self, mode: str = "r", buffering: int | None = None, *,
+                 encoding: str | None = None, errors: str | None = None,
+                 newline: str | None = None) -> Any:
+        """Like `socket.socket.makefile`: a (buffered) file over the TLS stream."""
+        if not set(mode) <= {"r", "w", "b"}:
+            raise ValueError(f"invalid mode {mode!r} (only r, w, b allowed)")
+        writing = "w" in mode
+        reading = "r" in mode or not writing
+        binary = "b" in mode
+        rawmode = ("r" if reading else "") + ("w" if writing else "")
+        raw = socket.SocketIO(self, rawmode)  # type: ignore[arg-type]
+        self._io_refs += 1
+        if buffering is None or buffering < 0:
+            buffering = io.DEFAULT_BUFFER_SIZE
+        if buffering == 0:
+            if not binary:
+                raise ValueError("unbuffered streams must be binary")
+            return raw
+        buffer: io.BufferedIOBase
+        if reading and writing:
+            buffer = io.BufferedRWPair(raw, raw, buffering)  # type: ignore[arg-type]
+        elif reading:
+            buffer = io.BufferedReader(raw, buffering)
+        else:
+            buffer = io.BufferedWriter(raw, buffering)
+        if binary:
+            return buffer
+        text = io.TextIOWrapper(buffer, io.text_encoding(encoding), errors, newline)
+        text.mode = mode  # type: ignore[misc]
+        return text
+
+    # -- socket passthrough -----------------------------------------------------------------
+
+    def fileno(self) -> int:
+        return self._sock.fileno() if self._sock is not None else -1
+
+    def settimeout(self, timeout: float | None) -> None:
+        self._raw().settimeout(timeout)
+
+    def gettimeout(self) -> float | None:
+        return self._raw().gettimeout()
+
+    def setblocking(self, flag: bool) -> None:
+        self._raw().setblocking(flag)
+
+    def getpeername(self) -> Any:
+        return self._raw().getpeername()
+
+    def getsockname(self) -> Any:
+        return self._raw().getsockname()
+
+    def setsockopt(self, *args: Any) -> None:
+        self._raw().setsockopt(*args)
+
+    def getsockopt(self, *args: Any) -> Any:
+        return self._raw().getsockopt(*args)
+
+    @property
+    def family(self) -> int:
+        return self._raw().family
+
+    @property
+    def type(self) -> int:
+        return self._raw().type
+
+    @property
+    def proto(self) -> int:
+        return self._raw().proto
+
+    @property
+    def socket(self) -> socket.socket | None:
+        """The underlying TCP socket (do not read or write it directly)."""
+        return self._sock
+
+    @property
+    def connection(self) -> Connection:
+        """The sans-I/O connection object (for inspection; it is not thread-safe)."""
+        return self._conn
+
+    # -- information ------------------------------------------------------------------------
+
+    @property
+    def handshake_info(self) -> HandshakeComplete | None:
+        """The `HandshakeComplete` event, or None before the handshake."""
+        return self._conn.handshake_complete
+
+    @property
+    def peer_certificates(self) -> list[x509.Certificate]:
+        hc = self._conn.handshake_complete
+        return list(hc.peer_certificates) if hc is not None else []
+
+    def getpeercert(self, binary_form: bool = False) -> Any:
+        """The peer's leaf as DER bytes or an `ssl`-style dict; None if it sent none."""
+        hc = self._conn.handshake_complete
+        if hc is None:
+            raise ValueError("handshake not done yet")
+        if not hc.peer_certificates:
+            return None
+        leaf = hc.peer_certificates[0]
+        if binary_form:
+            return leaf.public_bytes(serialization.Encoding.DER)
+        return peercert_dict(leaf)
+
+    def cipher(self) -> tuple[str, str, int] | None:
+        suite = self._conn.negotiated_suite
+        if suite is None or self._conn.handshake_complete is None:
+            return None
+        return suite.name, "TLSv1.3", suite.key_length * 8
+
+    def version(self) -> str | None:
+        hc = self._conn.handshake_complete
+        return hc.version if hc is not None else None
+
+    def selected_alpn_protocol(self) -> str | None:
+        hc = self._conn.handshake_complete
+        return hc.alpn_protocol if hc is not None else None
+
+    def export_keying_material(self, label: bytes, context: bytes, length: int) -> bytes:
+        with self._state:
+            return self._conn.export_keying_material(label, context, length)
+
+    def __repr__(self) -> str:
+        side = "server" if self.server_side else "client"
+        state = ("closed" if self._sock is None else
+                 "established" if self._handshake_done else "handshaking")
+        return f"<tlskit.TLSSocket {side} {self._peer} {state}>"
+
+
+# -- ssl-style certificate dict ----------------------------------------------------------
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _asn1_time(when: dt.datetime) -> str:
+    # OpenSSL's ASN1_TIME_print format, which ssl.cert_time_to_seconds parses.
+    return f"{_MONTHS[when.month - 1]} {when.day:2d} {when:%H:%M:%S} {when.year} GMT"
+
+
+def _name_tuple(name: x509.Name) -> tuple[tuple[tuple[str, str], ...], ...]:
+    out = []
+    for rdn in name.rdns:
+        pairs = []
+        for attr in rdn:
+            label = attr.oid._name
+            if label == "Unknown OID":
+                label = attr.oid.dotted_string
+            value = attr.value if isinstance(attr.value, str) else attr.value.hex()
+            pairs.append((label, value))
+        out.append(tuple(pairs))
+    return tuple(out)
+
+
+def peercert_dict(cert: x509.Certificate) -> dict[str, Any]:
+    """The subset of `ssl.SSLSocket.getpeercert()`'s dict that tools rely on."""
+    info: dict[str, Any] = {
+        "subject": _name_tuple(cert.subject),
+        "issuer": _name_tuple(cert.issuer),
+        "version": cert.version.value + 1,
+        "serialNumber": f"{cert.serial_number:X}".rjust(2, "0"),
+        "notBefore": _asn1_time(cert.not_valid_before_utc),
+        "notAfter": _asn1_time(cert.not_valid_after_utc),
+    }
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        pass
+    else:
+        alt: list[tuple[str, str]] = []
+        for gn in san:
+            if isinstance(gn, x509.DNSName):
+                alt.append(("DNS", gn.value))
+            elif isinstance(gn, x509.IPAddress):
+                alt.append(("IP Address", str(gn.value)))
+            elif isinstance(gn, x509.RFC822Name):
+                alt.append(("email", gn.value))
+            elif isinstance(gn, x509.UniformResourceIdentifier):
+                alt.append(("URI", gn.value))
+        info["subjectAltName"] = tuple(alt)
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except x509.ExtensionNotFound:
+        pass
+    else:
+        for key, oid in (("OCSP", x509.AuthorityInformationAccessOID.OCSP),
+                         ("caIssuers", x509.AuthorityInformationAccessOID.CA_ISSUERS)):
+            urls = tuple(d.access_location.value for d in aia
+                         if d.access_method == oid
+                         and isinstance(d.access_location, x509.UniformResourceIdentifier))
+            if urls:
+                info[key] = urls
+    return info
+
+
+# -- client entry point -------------------------------------------------------------------
+
+def connect(host: str, port: int, config: ClientConfig | None = None, *,
+            server_name: str | None = None, timeout: float | None = None,
+            handshake_timeout: float | None = 30.0,
+            source_address: tuple[str, int] | None = None) -> TLSSocket:
+    """Open TCP to ``host:port``, run the TLS 1.3 handshake and return the `TLSSocket`.
+
+    ``timeout`` is the socket timeout afterwards (idle reads/writes); ``handshake_timeout``
+    bounds the TCP connect and, separately, the whole handshake. ``server_name`` (default
+    ``host``) is sent as SNI and checked against the certificate.
+    """
+    cfg = with_keylog(config if config is not None else default_client_config())
+    name = server_name if server_name is not None else host
+    peer = f"{host}:{port}"
+    limits = [t for t in (timeout, handshake_timeout) if t is not None]
+    connect_timeout = min(limits) if limits else None
+    try:
+        sock = socket.create_connection((host, port), timeout=connect_timeout,
+                                        source_address=source_address)
+    except TimeoutError:
+        raise TimeoutError(
+            f"TCP connect to {peer} timed out after {_fmt_seconds(connect_timeout)} s"
+        ) from None
+    try:
+        sock.settimeout(timeout)
+        conn = ClientConnection(cfg, server_name=name)
+        tls = TLSSocket(sock, conn, server_side=False, handshake_timeout=handshake_timeout,
+                        peer=peer, server_hostname=name)
+        tls.do_handshake()
+    except BaseException:
+        sock.close()
+        raise
+    return tls
