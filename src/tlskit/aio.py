@@ -1,0 +1,436 @@
+"""asyncio streams over the sans-I/O core.
+
+    reader, writer = await tlskit.aio.open_connection("example.com", 443)
+    server = await tlskit.aio.start_server(handle, "127.0.0.1", 8443, server_config)
+
+`TLSProtocol` sits on the TCP transport: it feeds ``receive_data``, writes
+``data_to_send``, and hands plaintext to an inner protocol (an
+`asyncio.StreamReaderProtocol` here) through `_TLSTransport`, which encrypts writes.
+Flow control passes straight through: the inner protocol pausing reads pauses the TCP
+transport, and the TCP transport's pause_writing/resume_writing reach the inner protocol
+(so ``StreamWriter.drain`` waits on the real socket buffer).
+
+The inner protocol is connected only when the handshake has completed; a handshake that
+fails or times out closes the TCP connection (logged on the ``tlskit.aio`` logger for
+servers, raised from `open_connection` for clients).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+
+from .config import ClientConfig, ServerConfig
+from .connection import ClientConnection, Connection, ServerConnection
+from .errors import TLSError, UsageError
+from .events import ConnectionClosed, DataReceived, HandshakeComplete
+from .io.blocking import TruncatedConnection, default_client_config, peercert_dict
+from .keylog import with_keylog
+
+__all__ = ["TLSInfo", "TLSProtocol", "TruncatedConnection", "open_connection", "start_server"]
+
+log = logging.getLogger("tlskit.aio")
+
+ClientConnectedCallback = Callable[[asyncio.StreamReader, asyncio.StreamWriter],
+                                   Awaitable[None] | None]
+
+
+def _label(addr: Any) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        return f"{addr[0]}:{addr[1]}"
+    return str(addr) if addr else "peer"
+
+
+class TLSInfo:
+    """What ``get_extra_info("ssl_object")`` returns: `ssl.SSLObject`'s read-only side."""
+
+    def __init__(self, conn: Connection, server_side: bool, server_hostname: str | None) -> None:
+        self._conn = conn
+        self.server_side = server_side
+        self.server_hostname = server_hostname
+
+    @property
+    def handshake_info(self) -> HandshakeComplete | None:
+        return self._conn.handshake_complete
+
+    @property
+    def peer_certificates(self) -> list[Any]:
+        hc = self._conn.handshake_complete
+        return list(hc.peer_certificates) if hc is not None else []
+
+    def getpeercert(self, binary_form: bool = False) -> Any:
+        hc = self._conn.handshake_complete
+        if hc is None:
+            raise ValueError("handshake not done yet")
+        if not hc.peer_certificates:
+            return None
+        leaf = hc.peer_certificates[0]
+        if binary_form:
+            return leaf.public_bytes(serialization.Encoding.DER)
+        return peercert_dict(leaf)
+
+    def cipher(self) -> tuple[str, str, int] | None:
+        suite = self._conn.negotiated_suite
+        if suite is None or self._conn.handshake_complete is None:
+            return None
+        return suite.name, "TLSv1.3", suite.key_length * 8
+
+    def version(self) -> str | None:
+        hc = self._conn.handshake_complete
+        return hc.version if hc is not None else None
+
+    def selected_alpn_protocol(self) -> str | None:
+        hc = self._conn.handshake_complete
+        return hc.alpn_protocol if hc is not None else None
+
+    def compression(self) -> None:
+        return None
+
+    def export_keying_material(self, label: bytes, context: bytes, length: int) -> bytes:
+        return self._conn.export_keying_material(label, context, length)
+
+
+class TLSProtocol(asyncio.Protocol):
+    """TLS over a TCP transport, delivering plaintext to ``app_protocol``."""
+
+    def __init__(self, conn: Connection, app_protocol: asyncio.BaseProtocol, *,
+                 server_side: bool, handshake_timeout: float | None = None,
+                 waiter: asyncio.Future[HandshakeComplete] | None = None,
+                 peer: str | None = None, server_hostname: str | None = None) -> None:
+        self._conn = conn
+        self._app: Any = app_protocol
+        self._server_side = server_side
+        self._handshake_timeout = handshake_timeout
+        self._waiter = waiter
+        self._peer = peer
+        self._tcp: asyncio.Transport | None = None
+        self.app_transport = _TLSTransport(self)
+        self.info = TLSInfo(conn, server_side, server_hostname)
+        self._app_connected = False
+        self._app_lost = False
+        self._peer_closed = False
+        self._error: BaseException | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._tcp_paused_writing = False
+        self._dropped_writes = 0
+
+    # -- TCP side -----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._tcp = transport
+        if self._peer is None:
+            self._peer = _label(transport.get_extra_info("peername"))
+        if self._handshake_timeout is not None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self._handshake_timeout, self._handshake_timed_out)
+        self._flush()  # the ClientHello, for clients
+
+    def data_received(self, data: bytes) -> None:
+        if self._error is not None or self._peer_closed:
+            return
+        try:
+            events = self._conn.receive_data(data)
+        except TLSError as exc:
+            self._fatal(exc)
+            return
+        self._flush()
+        for ev in events:
+            if isinstance(ev, DataReceived):
+                if self._app_connected:
+                    self._app.data_received(ev.data)
+            elif isinstance(ev, HandshakeComplete):
+                self._handshake_complete(ev)
+            elif isinstance(ev, ConnectionClosed):
+                self._close_notify_received()
+
+    def eof_received(self) -> bool:
+        if self._error is None and not self._peer_closed:
+            if self._conn.handshake_complete is None:
+                self._error = TruncatedConnection(
+                    f"{self._peer} closed the connection during the handshake")
+            else:
+                self._error = TruncatedConnection(
+                    f"{self._peer} closed the connection without close_notify "
+                    "(truncated data?)")
+            self._fail_waiter(self._error)
+        return False  # the TCP transport closes itself; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timer()
+        err = self._error or exc
+        if not self._app_connected:
+            if err is None:
+                err = TruncatedConnection(f"{self._peer} closed the connection during the "
+                                          "handshake")
+            self._fail_waiter(err)
+            if self._server_side:
+                log.info("TLS handshake with %s failed: %s: %s", self._peer,
+                         type(err).__name__, err)
+        elif not self._app_lost:
+            self._app_lost = True
+            self._app.connection_lost(err)
+        self._tcp = None
+
+    def pause_writing(self) -> None:
+        self._tcp_paused_writing = True
+        if self._app_connected and not self._app_lost:
+            self._app.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._tcp_paused_writing = False
+        if self._app_connected and not self._app_lost:
+            self._app.resume_writing()
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        out = self._conn.data_to_send()
+        tcp = self._tcp
+        if out and tcp is not None and not tcp.is_closing():
+            tcp.write(out)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _fail_waiter(self, exc: BaseException) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+
+    def _fatal(self, exc: BaseException) -> None:
+        """A TLS failure: send what the connection queued (its alert) and close TCP."""
+        if self._error is None:
+            self._error = exc
+        self._fail_waiter(exc)
+        try:
+            self._flush()
+        except Exception:  # noqa: BLE001 - the alert is best effort
+            pass
+        if self._tcp is not None:
+            self._tcp.close()
+
+    def _handshake_timed_out(self) -> None:
+        self._timer = None
+        if self._conn.handshake_complete is not None or self._error is not None:
+            return
+        err = TimeoutError(f"TLS handshake with {self._peer} timed out after "
+                           f"{self._handshake_timeout:g} s")
+        self._error = err
+        self._fail_waiter(err)
+        if self._tcp is not None:
+            self._tcp.abort()
+
+    def _handshake_complete(self, ev: HandshakeComplete) -> None:
+        self._cancel_timer()
+        if self._app_connected or self._error is not None:
+            return
+        self._app_connected = True
+        self._app.connection_made(self.app_transport)
+        if self._tcp_paused_writing:
+            self._app.pause_writing()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(ev)
+
+    def _close_notify_received(self) -> None:
+        # The connection has already queued (and _flush sent) our own close_notify, so
+        # nothing more can be written: deliver EOF, then close TCP.
+        self._peer_closed = True
+        if not self._app_connected:
+            self._fatal(TruncatedConnection(f"{self._peer} sent close_notify during the "
+                                            "handshake"))
+            return
+        try:
+            self._app.eof_received()
+        finally:
+            if self._tcp is not None:
+                self._tcp.close()
+
+    # -- called by _TLSTransport ------------------------------------------------------------
+
+    def _app_write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._tcp is None or self._tcp.is_closing() or self._error is not None:
+            self._dropped_writes += 1
+            if self._dropped_writes == 5:
+                log.warning("writing to a closed TLS connection with %s; data dropped",
+                            self._peer)
+            return
+        try:
+            self._conn.send_data(data)
+        except UsageError:
+            # After close_notify (ours or the peer's) nothing can be sent.
+            self._dropped_writes += 1
+            return
+        except TLSError as exc:
+            self._fatal(exc)
+            return
+        self._flush()
+
+    def _app_close(self) -> None:
+        if self._tcp is None:
+            return
+        if self._conn.handshake_complete is not None and self._error is None:
+            self._conn.close()  # close_notify (idempotent)
+            self._flush()
+        self._tcp.close()
+
+    def _app_abort(self) -> None:
+        if self._tcp is not None:
+            self._tcp.abort()
+
+    def _extra(self, name: str, default: Any = None) -> Any:
+        if name in ("tlskit", "handshake"):
+            return self._conn.handshake_complete
+        if name == "tlskit_connection":
+            return self._conn
+        if name == "ssl_object":
+            return self.info
+        if name == "peercert":
+            try:
+                return self.info.getpeercert()
+            except ValueError:
+                return default
+        if name == "cipher":
+            return self.info.cipher()
+        if name == "compression":
+            return None
+        if name == "sslcontext":
+            return default
+        if self._tcp is not None:
+            return self._tcp.get_extra_info(name, default)
+        return default
+
+
+class _TLSTransport(asyncio.Transport):
+    """The inner protocol's transport: writes are encrypted, flow control passes through."""
+
+    def __init__(self, proto: TLSProtocol) -> None:
+        super().__init__()
+        self._proto = proto
+        self._closing = False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._proto._extra(name, default)
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._proto._app = protocol
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._proto._app  # type: ignore[no-any-return]
+
+    def is_closing(self) -> bool:
+        tcp = self._proto._tcp
+        return self._closing or tcp is None or tcp.is_closing()
+
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self._proto._app_close()
+
+    def abort(self) -> None:
+        self._closing = True
+        self._proto._app_abort()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
+        if data:
+            self._proto._app_write(data)
+
+    def writelines(self, list_of_data: Any) -> None:
+        self.write(b"".join(list_of_data))
+
+    def can_write_eof(self) -> bool:
+        # The core answers a close_notify with its own at once, so the peer could not
+        # keep sending after ours: no half-close.
+        return False
+
+    def write_eof(self) -> None:
+        raise NotImplementedError("TLS connections cannot half-close; use close()")
+
+    def pause_reading(self) -> None:
+        if self._proto._tcp is not None:
+            self._proto._tcp.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._proto._tcp is not None:
+            self._proto._tcp.resume_reading()
+
+    def is_reading(self) -> bool:
+        tcp = self._proto._tcp
+        return tcp is not None and tcp.is_reading()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        if self._proto._tcp is not None:
+            self._proto._tcp.set_write_buffer_limits(high, low)
+
+    def get_write_buffer_size(self) -> int:
+        tcp = self._proto._tcp
+        return tcp.get_write_buffer_size() if tcp is not None else 0
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        tcp = self._proto._tcp
+        return tcp.get_write_buffer_limits() if tcp is not None else (0, 0)
+
+
+async def open_connection(host: str, port: int, config: ClientConfig | None = None, *,
+                          server_name: str | None = None,
+                          handshake_timeout: float | None = 30.0,
+                          limit: int = 2 ** 16,
+                          **kwargs: Any) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect, complete the TLS 1.3 handshake and return asyncio streams.
+
+    ``handshake_timeout`` bounds TCP connect plus handshake; a TLS failure raises the
+    `TLSError`. Extra keyword arguments go to `loop.create_connection`.
+    """
+    loop = asyncio.get_running_loop()
+    cfg = with_keylog(config if config is not None else default_client_config())
+    name = server_name if server_name is not None else host
+    peer = f"{host}:{port}"
+    conn = ClientConnection(cfg, server_name=name)
+    reader = asyncio.StreamReader(limit=limit, loop=loop)
+    app = asyncio.StreamReaderProtocol(reader, loop=loop)
+    waiter: asyncio.Future[HandshakeComplete] = loop.create_future()
+    proto = TLSProtocol(conn, app, server_side=False, waiter=waiter, peer=peer,
+                        server_hostname=name)
+    transport: asyncio.BaseTransport | None = None
+    timeout_cm = asyncio.timeout(handshake_timeout)
+    try:
+        async with timeout_cm:
+            transport, _ = await loop.create_connection(lambda: proto, host, port, **kwargs)
+            await waiter
+    except BaseException as exc:
+        if transport is not None:
+            transport.abort()
+        if isinstance(exc, TimeoutError) and timeout_cm.expired():
+            raise TimeoutError(f"TLS handshake with {peer} timed out after "
+                               f"{handshake_timeout:g} s") from None
+        raise
+    writer = asyncio.StreamWriter(proto.app_transport, app, reader, loop)
+    return reader, writer
+
+
+async def start_server(client_connected_cb: ClientConnectedCallback, host: Any, port: int | None,
+                       config: ServerConfig, *, handshake_timeout: float | None = 30.0,
+                       limit: int = 2 ** 16, **kwargs: Any) -> asyncio.Server:
+    """`asyncio.start_server` over TLS 1.3: ``client_connected_cb(reader, writer)`` runs
+    once a connection's handshake has completed. Extra keyword arguments go to
+    `loop.create_server`."""
+    loop = asyncio.get_running_loop()
+    cfg = with_keylog(config)
+
+    def factory() -> TLSProtocol:
+        reader = asyncio.StreamReader(limit=limit, loop=loop)
+        app = asyncio.StreamReaderProtocol(reader, client_connected_cb, loop=loop)
+        return TLSProtocol(ServerConnection(cfg), app, server_side=True,
+                           handshake_timeout=handshake_timeout)
+
+    return await loop.create_server(factory, host, port, **kwargs)
