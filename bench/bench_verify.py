@@ -1,0 +1,140 @@
+"""Validations per second of a 3-certificate ECDSA P-256 chain: tlskit vs cryptography.
+
+    python bench/bench_verify.py [--runs 7] [--seconds 0.5]
+
+Each run counts how many validations complete in a fixed time slice; the median of the
+runs is reported. Three tlskit figures are printed: the steady state a long-lived client
+sees (one shared Verifier, so its signature cache answers repeat chains); a shared
+Verifier fed a different leaf under the same intermediate every time (one real signature
+check per validation, like a client visiting many sites of one CA); and a cold Verifier
+per validation (every signature really checked), for an honest comparison with
+cryptography's verifier, which keeps no cache. Chains are re-parsed from DER on every
+validation in both, as a TLS handshake would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import verification as cv
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tlskit.x509 import TrustStore, Verifier
+
+HOST = "bench.example.com"
+NOW = datetime.now(UTC)
+
+
+def _issue(
+    cn: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None,
+    ca: bool,
+) -> x509.Certificate:
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    signer_cert, signer_key = issuer if issuer else (None, key)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(signer_cert.subject if signer_cert else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - timedelta(days=1))
+        .not_valid_after(NOW + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca, 0 if ca and issuer else None), True)
+        .add_extension(x509.KeyUsage(not ca, False, False, False, False, ca, ca, False, False),
+                       True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(signer_key.public_key()), False)
+    )
+    if not ca:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), False)
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+    return builder.sign(signer_key, hashes.SHA256())
+
+
+def make_chain(extra_leaves: int = 0) -> tuple[x509.Certificate, bytes, bytes, list[bytes]]:
+    """(root, leaf DER, intermediate DER, more leaf DERs under the same intermediate)."""
+    keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(3)]
+    root = _issue("Bench Root", keys[0], None, True)
+    inter = _issue("Bench Intermediate", keys[1], (root, keys[0]), True)
+    der = serialization.Encoding.DER
+    leaves = [_issue(HOST, keys[2], (inter, keys[1]), False).public_bytes(der)
+              for _ in range(1 + extra_leaves)]
+    return root, leaves[0], inter.public_bytes(der), leaves[1:]
+
+
+def rate(fn: Callable[[], object], seconds: float) -> float:
+    """Validations per second over one time slice."""
+    count, start = 0, time.perf_counter()
+    deadline = start + seconds
+    while True:
+        fn()
+        count += 1
+        now = time.perf_counter()
+        if now >= deadline:
+            return count / (now - start)
+
+
+def median_rate(fn: Callable[[], object], runs: int, seconds: float) -> float:
+    fn()  # warm up (and fill caches where there are any)
+    return statistics.median(rate(fn, seconds) for _ in range(runs))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--seconds", type=float, default=0.5)
+    args = parser.parse_args()
+
+    root, leaf_der, inter_der, fresh_leaves = make_chain(extra_leaves=500)
+    load = x509.load_der_x509_certificate
+    store = TrustStore([root])
+    shared = Verifier(store)
+
+    def tlskit_cached() -> object:
+        return shared.verify(load(leaf_der), [load(inter_der)], server_name=HOST)
+
+    rotation = itertools.cycle(fresh_leaves)
+
+    def tlskit_new_leaf() -> object:
+        return shared.verify(load(next(rotation)), [load(inter_der)], server_name=HOST)
+
+    def tlskit_cold() -> object:
+        return Verifier(store).verify(load(leaf_der), [load(inter_der)], server_name=HOST)
+
+    theirs = (cv.PolicyBuilder().store(cv.Store([root])).time(NOW)
+              .build_server_verifier(x509.DNSName(HOST)))
+
+    def cryptography_verify() -> object:
+        return theirs.verify(load(leaf_der), [load(inter_der)])
+
+    results = {
+        "tlskit (shared Verifier, signature cache)": median_rate(
+            tlskit_cached, args.runs, args.seconds),
+        "tlskit (shared Verifier, a new leaf each time)": median_rate(
+            tlskit_new_leaf, args.runs, args.seconds),
+        "tlskit (cold Verifier each time)": median_rate(tlskit_cold, args.runs, args.seconds),
+        "cryptography.x509.verification": median_rate(
+            cryptography_verify, args.runs, args.seconds),
+    }
+    base = results["cryptography.x509.verification"]
+    print(f"3-certificate ECDSA P-256 chain, median of {args.runs} runs of {args.seconds}s")
+    for label, value in results.items():
+        print(f"  {label:48s} {value:10.0f} validations/s  ({value / base:5.2f}x)")
+    ratio = results["tlskit (shared Verifier, signature cache)"] / base
+    print(f"ratio tlskit/cryptography (steady state): {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
