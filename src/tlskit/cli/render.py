@@ -1,0 +1,251 @@
+"""Terminal rendering with rich: demo steps, handshake traces, connection summaries and the
+certificate chain as a tree.
+
+Everything here renders the structured data built by `tlskit.cli.trace` (and the demo and
+connect commands on top of it); nothing is computed here. Colour is used only when the
+output is a terminal (rich's own detection, which also honours NO_COLOR)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import IO, Any
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from .trace import Step
+
+__all__ = [
+    "OK",
+    "cert_tree",
+    "make_console",
+    "render_checks",
+    "render_connect",
+    "render_demo",
+    "render_trace",
+    "short_hex",
+]
+
+OK = "[green]\u2714[/green]"
+FAIL = "[red]\u2718[/red]"
+
+
+def make_console(file: IO[str] | None = None) -> Console:
+    """A console on stdout (or ``file``); wide enough for hex when not a terminal."""
+    stream = file if file is not None else sys.stdout
+    is_tty = hasattr(stream, "isatty") and stream.isatty()
+    return Console(file=stream, highlight=False, width=None if is_tty else 110,
+                   emoji=False)
+
+
+def short_hex(value: str | bytes | None, limit: int = 64) -> str:
+    if value is None:
+        return "-"
+    text = value.hex() if isinstance(value, bytes | bytearray) else str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\u2026 ({len(text) // 2} bytes)"
+
+
+def _mark(ok: bool | None) -> str:
+    if ok is None:
+        return "[yellow]-[/yellow]"
+    return OK if ok else FAIL
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) if value else "(none)"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {short_hex(v, 24) if isinstance(v, str) else v}"
+                         for k, v in value.items()) or "(none)"
+    if value is None:
+        return "-"
+    return str(value)
+
+
+# --------------------------------------------------------------------------- certificates
+
+
+def cert_tree(chain: Sequence[Mapping[str, Any]], *, title: str = "certificate chain",
+              verified: bool | None = None, anchor: Mapping[str, Any] | None = None) -> Tree:
+    """The chain as a tree, issuer at the top and the leaf at the bottom, each node with its
+    subject, issuer, validity, key and names. ``anchor`` is the trust anchor the verifier
+    ended on, when it is not itself in the chain the peer sent."""
+    label = title if verified is None else f"{title}  {_mark(verified)}"
+    tree = Tree(escape(label) if verified is None else label)
+    nodes = list(chain)
+    if anchor is not None and (not nodes or nodes[-1].get("sha256") != anchor.get("sha256")):
+        nodes.append({**anchor, "_anchor": True})
+    parent = tree
+    for i, info in enumerate(reversed(nodes)):
+        role = ("trust anchor" if info.get("_anchor") else
+                "leaf" if i == len(nodes) - 1 else "intermediate")
+        node = parent.add(f"[bold]{escape(str(info.get('common_name', '?')))}[/bold]"
+                          f"  [dim]({role})[/dim]")
+        node.add(f"subject   {escape(str(info.get('subject')))}")
+        node.add(f"issuer    {escape(str(info.get('issuer')))}")
+        node.add(f"valid     {info.get('not_before')}  \u2192  {info.get('not_after')}")
+        node.add(f"key       {escape(str(info.get('public_key')))}, signed with "
+                 f"{escape(str(info.get('signature_algorithm')))}")
+        if info.get("names"):
+            node.add(f"names     {escape(', '.join(info['names']))}")
+        parent = node
+    return tree
+
+
+def render_checks(checks: Iterable[Mapping[str, Any]]) -> Table:
+    table = Table.grid(padding=(0, 1))
+    table.add_column(no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column()
+    for check in checks:
+        table.add_row(_mark(check.get("ok")), f"[bold]{escape(str(check.get('name')))}[/bold]",
+                      escape(str(check.get("detail", ""))))
+    return table
+
+
+def _rows(rows: Iterable[Mapping[str, Any]]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="cyan", no_wrap=True)
+    table.add_column(overflow="fold")
+    for row in rows:
+        table.add_row(escape(str(row["label"])), escape(_value(row.get("value"))))
+    return table
+
+
+# --------------------------------------------------------------------------- trace
+
+
+def render_trace(steps: Sequence[Step], console: Console, *, show_secrets: bool = False) -> None:
+    """Each handshake message (and local event) with its fields, in order."""
+    for step in steps:
+        if step.message is not None:
+            arrow = "\u2192" if step.sender == "client" else "\u2190"
+            size = f"  [dim]{step.size} bytes[/dim]" if step.size else ""
+            head = (f"[dim]{step.t_ms:8.2f} ms[/dim]  {arrow} [bold]{step.message}[/bold]"
+                    f"  [dim]({step.sender})[/dim]{size}")
+        else:
+            ok = step.step != "certificate_rejected"
+            head = (f"[dim]{step.t_ms:8.2f} ms[/dim]  {_mark(ok)} "
+                    f"[bold]{step.step.replace('_', ' ')}[/bold]")
+        console.print(head)
+        fields = dict(step.fields)
+        if show_secrets:
+            fields.update(step.secrets)
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="cyan", no_wrap=True)
+        table.add_column(overflow="fold")
+        for key, value in fields.items():
+            if key == "chain" and isinstance(value, list):
+                value = [c.get("subject") if isinstance(c, dict) else c for c in value]
+            if isinstance(value, str) and len(value) > 96 and all(
+                    ch in "0123456789abcdef" for ch in value):
+                value = short_hex(value, 64)
+            table.add_row(f"    {escape(key)}", escape(_value(value)))
+        console.print(table)
+
+
+# --------------------------------------------------------------------------- connect
+
+
+def render_connect(summary: Mapping[str, Any], console: Console) -> None:
+    """The human summary of `tlskit connect`."""
+    verification = summary.get("verification", {})
+    ok = verification.get("ok")
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="cyan", no_wrap=True)
+    head.add_column(overflow="fold")
+    head.add_row("connected to", escape(f"{summary['host']}:{summary['port']}"
+                                        f" ({summary.get('address', '?')})"))
+    head.add_row("server name", escape(str(summary.get("server_name") or "(none sent)")))
+    head.add_row("version", escape(str(summary.get("version"))))
+    head.add_row("cipher suite", escape(str(summary.get("cipher_suite"))))
+    head.add_row("key exchange", escape(str(summary.get("group"))))
+    head.add_row("signature", escape(str(summary.get("signature_scheme"))))
+    head.add_row("ALPN", escape(str(summary.get("alpn") or "(none)")))
+    if summary.get("client_certificate"):
+        head.add_row("client certificate", escape(str(summary["client_certificate"])))
+    timings = summary.get("timings", {})
+    if timings:
+        head.add_row("timings", f"TCP {timings.get('connect_ms', 0):.1f} ms, handshake "
+                                f"{timings.get('handshake_ms', 0):.1f} ms")
+    if ok:
+        head.add_row("verification", f"{OK} {escape(str(verification.get('detail') or 'ok'))}")
+    else:
+        head.add_row("verification", f"{FAIL} [red]{escape(str(verification.get('reason')))}"
+                                     "[/red] [yellow](continuing: --insecure)[/yellow]")
+    console.print(Panel(head, title="[bold]TLS connection[/bold]", expand=False))
+    chain = summary.get("peer_certificates_full") or []
+    if chain:
+        console.print(cert_tree(chain, title="server certificate chain", verified=ok,
+                                anchor=verification.get("anchor")))
+    checks = verification.get("checks") or []
+    failed = [c for c in checks if not c.get("ok")]
+    if failed:
+        console.print(render_checks(failed))
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def _step_panel(step: Mapping[str, Any]) -> Panel:
+    parts: list[Any] = []
+    if step.get("summary"):
+        parts.append(Text(step["summary"], style="italic"))
+    if step.get("rows"):
+        parts.append(_rows(step["rows"]))
+    if step.get("chain"):
+        parts.append(cert_tree(step["chain"], title="chain sent by the server"))
+    if step.get("checks"):
+        parts.append(Text("checks:", style="bold"))
+        parts.append(render_checks(step["checks"]))
+    when = f"{step['t_ms']:.1f}\u2013{step['t_end_ms']:.1f} ms"
+    messages = ", ".join(step.get("messages", []))
+    title = (f"[bold]Step {step['number']}[/bold]  {escape(step['title'])}"
+             f"  [dim]{when}[/dim]")
+    subtitle = f"[dim]{escape(messages)}[/dim]" if messages else None
+    return Panel(Group(*parts), title=title, title_align="left", subtitle=subtitle,
+                 subtitle_align="right")
+
+
+def render_demo(result: Mapping[str, Any], console: Console) -> None:
+    sessions = result["sessions"]
+    first = sessions[0]
+    console.print(f"[bold]tlskit demo[/bold]: a real TLS 1.3 handshake between a tlskit client "
+                  f"and a tlskit server on {escape(result['server'])}, with a throwaway CA "
+                  f"({escape(result['ca']['root'])}).")
+    console.print()
+    console.print(f"[bold underline]Session 1[/bold underline]  handshake took "
+                  f"{first['handshake_ms']:.1f} ms")
+    for step in first["steps"]:
+        console.print(_step_panel(step))
+    console.print()
+    console.print("[bold underline]Session 2[/bold underline]  the client connects again")
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("value")
+    table.add_column("session 1", overflow="fold")
+    table.add_column("session 2", overflow="fold")
+    table.add_column("different")
+    for row in result["comparison"]:
+        table.add_row(escape(row["name"]), short_hex(row["session_1"], 32),
+                      short_hex(row["session_2"], 32), _mark(row["different"]))
+    console.print(table)
+    second = sessions[1]
+    all_checks = [c for s in second["steps"] for c in s.get("checks", [])]
+    passed = sum(1 for c in all_checks if c.get("ok"))
+    console.print(f"Session 2 ran the same five steps ({passed}/{len(all_checks)} checks "
+                  f"passed, handshake {second['handshake_ms']:.1f} ms).")
+    if result["different_keys"]:
+        console.print(f"{OK} [bold]every session gets fresh keys[/bold]: new key shares give a "
+                      "new shared secret, so recording one session's traffic reveals nothing "
+                      "about another's (forward secrecy).")
+    else:
+        console.print(f"{FAIL} [bold red]the two sessions share key material[/bold red]")
+    if result.get("diagram"):
+        console.print(f"sequence diagram of session 1 written to {escape(result['diagram'])}")

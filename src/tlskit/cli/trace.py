@@ -1,0 +1,650 @@
+"""What the CLI shows, collected in one place: tracer callbacks, key-log lines and the bytes
+on the wire, turned into a structured, JSON-able list of steps with timings.
+
+Every output of `tlskit demo` and `tlskit connect` (the rich text, ``--json`` and the SVG
+diagram) is rendered from these objects, so the three never disagree.
+
+    recorder = Recorder("client")            # one per side of one connection
+    config = ClientConfig(tracer=recorder.tracer, keylog=recorder.keylog)
+    ...
+    recorder.steps                           # [Step, ...] in the order they happened
+    [s.to_dict() for s in recorder.steps]    # JSON-able
+
+It also holds `Channel`, the small blocking driver that runs a sans-I/O connection over a
+plain socket and records every byte it writes and reads (for the "no secret on the wire"
+check), and `KeyLogWriter`, an NSS key log file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
+from ..connection import Connection
+from ..enums import (
+    CipherSuite,
+    ContentType,
+    ExtensionType,
+    NamedGroup,
+    ProtocolVersion,
+    SignatureScheme,
+)
+from ..errors import TLSError
+from ..events import ConnectionClosed, DataReceived, Event, HandshakeComplete
+from ..wire import extensions as ext
+
+__all__ = [
+    "MESSAGES",
+    "Channel",
+    "ExplainingVerifier",
+    "HandshakeEOF",
+    "KeyLogWriter",
+    "Recorder",
+    "Step",
+    "Wire",
+    "cert_info",
+    "hexstr",
+    "name_of",
+    "quiet_library_logs",
+    "report_checks",
+    "split_records",
+]
+
+_E = ExtensionType
+
+# tracer step -> (handshake message name, who sends it); None: a local event, not a message
+MESSAGES: dict[str, tuple[str, str] | None] = {
+    "client_hello": ("ClientHello", "client"),
+    "hello_retry_request": ("HelloRetryRequest", "server"),
+    "server_hello": ("ServerHello", "server"),
+    "encrypted_extensions": ("EncryptedExtensions", "server"),
+    "certificate_request": ("CertificateRequest", "server"),
+    "certificate": ("Certificate", "server"),
+    "certificate_verified": None,
+    "certificate_rejected": None,
+    "certificate_verify": ("CertificateVerify", "server"),
+    "server_finished": ("Finished", "server"),
+    "client_certificate": ("Certificate", "client"),
+    "client_finished": ("Finished", "client"),
+    "new_session_ticket": ("NewSessionTicket", "server"),
+    "key_update_sent": ("KeyUpdate", "self"),
+    "key_update_received": ("KeyUpdate", "peer"),
+}
+
+
+# --------------------------------------------------------------------------- values
+
+
+def hexstr(data: bytes | bytearray | memoryview | None) -> str | None:
+    return None if data is None else bytes(data).hex()
+
+
+def name_of(enum: type, code: int) -> str:
+    return str(enum(code).name)
+
+
+def _names(enum: type, codes: Iterable[int]) -> list[str]:
+    return [name_of(enum, c) for c in codes]
+
+
+def _name_str(name: x509.Name) -> str:
+    try:
+        return name.rfc4514_string() or "(empty)"
+    except ValueError:
+        return "(unparseable name)"
+
+
+def _common_name(cert: x509.Certificate) -> str:
+    try:
+        cns = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    except ValueError:
+        cns = []
+    return str(cns[0].value) if cns else _name_str(cert.subject)
+
+
+def _key_description(cert: x509.Certificate) -> str:
+    try:
+        key = cert.public_key()
+    except Exception:  # an unsupported algorithm is still a certificate worth showing
+        return cert.public_key_algorithm_oid.dotted_string
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC {key.curve.name}"
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA {key.key_size} bits"
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519"
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "Ed448"
+    if isinstance(key, dsa.DSAPublicKey):
+        return f"DSA {key.key_size} bits"
+    return type(key).__name__
+
+
+def _sans(cert: x509.Certificate) -> list[str]:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (x509.ExtensionNotFound, ValueError):
+        return []
+    out: list[str] = [str(n) for n in san.get_values_for_type(x509.DNSName)]
+    out += [str(n) for n in san.get_values_for_type(x509.IPAddress)]
+    return out
+
+
+def _when(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def cert_info(cert: x509.Certificate) -> dict[str, Any]:
+    """The fields of a certificate people look at, as JSON-able values."""
+    try:
+        sig = cert.signature_algorithm_oid._name
+    except Exception:
+        sig = "unknown"
+    return {
+        "subject": _name_str(cert.subject),
+        "issuer": _name_str(cert.issuer),
+        "common_name": _common_name(cert),
+        "serial": f"0x{cert.serial_number:x}",
+        "not_before": _when(cert.not_valid_before_utc),
+        "not_after": _when(cert.not_valid_after_utc),
+        "names": _sans(cert),
+        "public_key": _key_description(cert),
+        "signature_algorithm": sig,
+        "sha256": cert.fingerprint(hashes.SHA256()).hex(),
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """Best-effort conversion of a tracer value to JSON (bytes as hex)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        if isinstance(value, int) and not isinstance(value, bool) and type(value) is not int:
+            return getattr(value, "name", int(value))  # an IntEnum: its name reads better
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, x509.Certificate):
+        return cert_info(value)
+    if isinstance(value, dt.datetime):
+        return _when(value)
+    if isinstance(value, BaseException):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    return repr(value)
+
+
+# --------------------------------------------------------------------------- steps
+
+
+@dataclass
+class Step:
+    """One tracer callback: which step, on which side, when, and what it carried.
+
+    ``fields`` are JSON-able summaries; ``secrets`` (hex) are kept apart so an output can
+    leave them out; ``values`` are the original Python objects, for in-process checks."""
+
+    step: str
+    side: str                       # whose tracer saw it: "client" or "server"
+    t_ms: float                     # milliseconds since the recorder's start
+    message: str | None             # handshake message name, None for a local event
+    sender: str | None              # "client" / "server" for a message
+    fields: dict[str, Any] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def to_dict(self, include_secrets: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "step": self.step,
+            "side": self.side,
+            "t_ms": self.t_ms,
+            "message": self.message,
+            "sender": self.sender,
+            "fields": self.fields,
+        }
+        if include_secrets and self.secrets:
+            out["secrets"] = self.secrets
+        return out
+
+    @property
+    def size(self) -> int | None:
+        raw = self.values.get("raw")
+        if raw is not None:
+            return len(raw)
+        msg = self.values.get("message")
+        try:
+            return len(msg.encode()) if msg is not None else None
+        except Exception:
+            return None
+
+
+def _ext_names(exts: Any) -> list[str]:
+    return _names(ExtensionType, list(exts)) if exts is not None else []
+
+
+def _client_hello_fields(msg: Any) -> dict[str, Any]:
+    exts = msg.extensions
+    out: dict[str, Any] = {
+        "legacy_version": f"0x{msg.legacy_version:04x}",
+        "random": msg.random.hex(),
+        "session_id": msg.session_id.hex(),
+        "cipher_suites": _names(CipherSuite, msg.cipher_suites),
+        "extensions": _ext_names(exts),
+    }
+    decoders: list[tuple[int, str, Callable[[bytes], Any]]] = [
+        (_E.server_name, "server_name", ext.decode_server_name),
+        (_E.supported_versions, "supported_versions",
+         lambda b: [ProtocolVersion(v).label for v in ext.decode_versions_client(b)]),
+        (_E.supported_groups, "groups",
+         lambda b: _names(NamedGroup, ext.decode_u16_list(b, "supported_groups"))),
+        (_E.key_share, "key_shares",
+         lambda b: {name_of(NamedGroup, g): k.hex() for g, k in ext.decode_key_share_client(b)}),
+        (_E.signature_algorithms, "signature_schemes",
+         lambda b: _names(SignatureScheme, ext.decode_u16_list(b, "signature_algorithms"))),
+        (_E.application_layer_protocol_negotiation, "alpn", ext.decode_alpn),
+        (_E.record_size_limit, "record_size_limit", ext.decode_record_size_limit),
+        (_E.psk_key_exchange_modes, "psk_key_exchange_modes", ext.decode_psk_modes),
+    ]
+    for code, key, decode in decoders:
+        if code in exts:
+            try:
+                out[key] = decode(bytes(exts[code]))
+            except Exception as exc:  # show what arrived, even if it does not parse
+                out[key] = f"(undecodable: {exc})"
+    if _E.status_request in exts:
+        out["ocsp_stapling"] = True
+    return out
+
+
+def _server_hello_fields(msg: Any) -> dict[str, Any]:
+    return {
+        "random": msg.random.hex(),
+        "session_id": msg.session_id.hex(),
+        "cipher_suite": name_of(CipherSuite, msg.cipher_suite),
+        "extensions": _ext_names(msg.extensions),
+    }
+
+
+def _summarize(step: str, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """(fields, secrets) for one tracer step; every value a JSON type."""
+    fields: dict[str, Any] = {}
+    secrets: dict[str, str] = {}
+    msg = values.get("message")
+    for key, value in values.items():
+        if key in ("message", "raw"):
+            continue
+        if "secret" in key and isinstance(value, bytes | bytearray):
+            secrets[key] = bytes(value).hex()
+            continue
+        fields[key] = _jsonable(value)
+    if step == "client_hello" and msg is not None:
+        fields = {**_client_hello_fields(msg), **fields}
+        if "shares" in fields:  # the client's own view: the public values it generated
+            fields["key_shares"] = fields.pop("shares")
+    elif step in ("server_hello", "hello_retry_request") and msg is not None:
+        fields = {**_server_hello_fields(msg), **fields}
+    elif step == "encrypted_extensions" and msg is not None:
+        fields["extensions"] = _ext_names(msg.extensions)
+    elif step == "certificate_request" and msg is not None:
+        fields["extensions"] = _ext_names(msg.extensions)
+        body = msg.extensions.get(_E.signature_algorithms)
+        if body is not None:
+            with contextlib.suppress(Exception):
+                fields["signature_schemes"] = _names(
+                    SignatureScheme, ext.decode_u16_list(bytes(body), "signature_algorithms"))
+    elif step == "certificate_verify" and msg is not None:
+        fields.setdefault("scheme", name_of(SignatureScheme, msg.algorithm))
+        fields["signature_length"] = len(msg.signature)
+        fields["signature"] = msg.signature.hex()
+    elif step in ("server_finished", "client_finished") and msg is not None:
+        fields["verify_data"] = msg.verify_data.hex()
+    elif step == "new_session_ticket" and msg is not None:
+        fields.update(lifetime=msg.lifetime, ticket_length=len(msg.ticket))
+    elif step == "certificate_rejected":
+        error = values.get("error")
+        reason = getattr(error, "reason", None)
+        fields["reason"] = str(reason) if reason is not None else None
+        fields["alert"] = getattr(getattr(error, "alert", None), "name", None)
+    if step == "certificate" and "ocsp_response" in values:
+        staple = values["ocsp_response"]
+        fields["ocsp_response"] = None if staple is None else f"{len(staple)} bytes"
+    return fields, secrets
+
+
+class Recorder:
+    """Tracer and key-log sink for one side of one connection.
+
+    ``t0`` is shared between the two sides of a loopback run so their timings line up.
+    ``keys`` keeps what the key log reported (label -> secret), which is how the server's
+    application traffic secrets are seen (its tracer does not carry them)."""
+
+    def __init__(self, side: str, t0: float | None = None,
+                 keylog: Callable[[str, bytes, bytes], None] | None = None,
+                 on_step: Callable[[Step], None] | None = None) -> None:
+        self.side = side
+        self.t0 = time.perf_counter() if t0 is None else t0
+        self.steps: list[Step] = []
+        self.keys: dict[str, bytes] = {}
+        self.client_random = b""
+        self._forward = keylog
+        self._on_step = on_step
+        self._lock = threading.Lock()
+
+    def now_ms(self) -> float:
+        return round((time.perf_counter() - self.t0) * 1000, 3)
+
+    def tracer(self, step: str, values: dict[str, Any]) -> None:
+        info = MESSAGES.get(step)
+        message = sender = None
+        if info is not None:
+            message, sender = info
+            if sender == "self":
+                sender = self.side
+            elif sender == "peer":
+                sender = "server" if self.side == "client" else "client"
+        if step == "client_certificate" and not values.get("chain"):
+            message = "Certificate"  # an empty one: the client has nothing to offer
+        try:
+            fields, secrets = _summarize(step, values)
+        except Exception as exc:  # a display problem must never break a handshake
+            fields, secrets = {"summary_error": repr(exc)}, {}
+        entry = Step(step, self.side, self.now_ms(), message, sender, fields, secrets,
+                     dict(values))
+        with self._lock:
+            self.steps.append(entry)
+        if self._on_step is not None:
+            self._on_step(entry)
+
+    def keylog(self, label: str, client_random: bytes, secret: bytes) -> None:
+        self.keys[label] = secret
+        self.client_random = client_random
+        if self._forward is not None:
+            self._forward(label, client_random, secret)
+
+    def find(self, step: str) -> Step | None:
+        return next((s for s in self.steps if s.step == step), None)
+
+    def value(self, step: str, key: str) -> Any:
+        found = self.find(step)
+        return None if found is None else found.values.get(key)
+
+    def to_list(self, include_secrets: bool = True) -> list[dict[str, Any]]:
+        return [s.to_dict(include_secrets) for s in self.steps]
+
+
+class KeyLogWriter:
+    """An NSS key log file (``SSLKEYLOGFILE`` format), appended to as secrets appear."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        self._lock = threading.Lock()
+        # Opened once, line-buffered: a crash still leaves every line written so far.
+        self._fh = open(self.path, "a", buffering=1, encoding="ascii")  # noqa: SIM115
+
+    def __call__(self, label: str, client_random: bytes, secret: bytes) -> None:
+        with self._lock:
+            self._fh.write(f"{label} {client_random.hex()} {secret.hex()}\n")
+
+    def close(self) -> None:
+        with self._lock:
+            self._fh.close()
+
+
+# --------------------------------------------------------------------------- wire
+
+
+@dataclass
+class Chunk:
+    t_ms: float
+    direction: str   # "client->server" or "server->client"
+    data: bytes
+
+
+class Wire:
+    """Every byte that crossed the socket, in both directions, with timings."""
+
+    def __init__(self, t0: float | None = None) -> None:
+        self.t0 = time.perf_counter() if t0 is None else t0
+        self.chunks: list[Chunk] = []
+        self._lock = threading.Lock()
+
+    def record(self, direction: str, data: bytes) -> None:
+        if data:
+            t = round((time.perf_counter() - self.t0) * 1000, 3)
+            with self._lock:
+                self.chunks.append(Chunk(t, direction, bytes(data)))
+
+    def stream(self, direction: str) -> bytes:
+        return b"".join(c.data for c in self.chunks if c.direction == direction)
+
+    def contains(self, needle: bytes) -> bool:
+        """Whether ``needle`` appears anywhere in either direction's byte stream."""
+        if not needle:
+            return False
+        return any(needle in self.stream(d) for d in ("client->server", "server->client"))
+
+    def total(self, direction: str) -> int:
+        return sum(len(c.data) for c in self.chunks if c.direction == direction)
+
+
+def split_records(data: bytes) -> list[dict[str, Any]]:
+    """The TLS records in a byte stream: content type, length and the bytes themselves."""
+    out: list[dict[str, Any]] = []
+    pos = 0
+    while pos + 5 <= len(data):
+        ctype = data[pos]
+        length = int.from_bytes(data[pos + 3:pos + 5], "big")
+        record = data[pos:pos + 5 + length]
+        out.append({"content_type": name_of(ContentType, ctype), "length": length,
+                    "bytes": record})
+        pos += 5 + length
+    return out
+
+
+# --------------------------------------------------------------------------- blocking I/O
+
+
+class HandshakeEOF(ConnectionError):
+    """The peer closed the TCP connection before the handshake finished."""
+
+
+class Channel:
+    """Drive a sans-I/O `Connection` over a blocking socket.
+
+    ``wire`` (optional) records every byte; ``outgoing`` names the direction of what we
+    write (``"client->server"`` for a client)."""
+
+    def __init__(self, sock: socket.socket, conn: Connection, *, wire: Wire | None = None,
+                 outgoing: str = "client->server") -> None:
+        self.sock = sock
+        self.conn = conn
+        self.wire = wire
+        self.outgoing = outgoing
+        self.incoming = "server->client" if outgoing == "client->server" else "client->server"
+        self.pending: list[bytes] = []      # application data that arrived with the handshake
+        self.events: list[Event] = []
+        self.peer_closed = False
+        self.close_alert: Any = None
+        self.last_written = b""
+
+    def flush(self) -> bytes:
+        out = self.conn.data_to_send()
+        if out:
+            if self.wire is not None:
+                self.wire.record(self.outgoing, out)
+            self.sock.sendall(out)
+            self.last_written = out
+        return out
+
+    def _flush_quietly(self) -> None:
+        with contextlib.suppress(OSError):
+            self.flush()
+
+    def _read_some(self) -> bytes:
+        data = self.sock.recv(65536)
+        if data and self.wire is not None:
+            self.wire.record(self.incoming, data)
+        return data
+
+    def _feed(self, data: bytes) -> list[Event]:
+        try:
+            events = self.conn.receive_data(data)
+        except TLSError:
+            self._flush_quietly()  # the alert the connection queued
+            raise
+        self.events += events
+        for ev in events:
+            if isinstance(ev, DataReceived):
+                self.pending.append(ev.data)
+            elif isinstance(ev, ConnectionClosed):
+                self.peer_closed = True
+                self.close_alert = ev.alert
+        self.flush()
+        return events
+
+    def handshake(self, timeout: float | None = None) -> HandshakeComplete:
+        """Run the handshake to completion; raises TLSError, OSError, TimeoutError or
+        HandshakeEOF."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        previous = self.sock.gettimeout()
+        try:
+            self.flush()
+            while self.conn.handshake_complete is None:
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError("the handshake timed out")
+                    self.sock.settimeout(left if previous is None else min(left, previous))
+                try:
+                    data = self._read_some()
+                except TimeoutError:
+                    raise TimeoutError("the handshake timed out") from None
+                if not data:
+                    raise HandshakeEOF("the peer closed the connection during the handshake")
+                self._feed(data)
+                if self.peer_closed and self.conn.handshake_complete is None:
+                    raise HandshakeEOF("the peer closed the connection during the handshake")
+        finally:
+            self.sock.settimeout(previous)
+        return self.conn.handshake_complete
+
+    def send(self, data: bytes) -> bytes:
+        """Encrypt and send; returns the record bytes that went on the wire."""
+        self.conn.send_data(data)
+        return self.flush()
+
+    def recv(self) -> bytes:
+        """The next application data, b"" once the peer has closed."""
+        while not self.pending:
+            if self.peer_closed:
+                return b""
+            data = self._read_some()
+            if not data:
+                self.peer_closed = True
+                return b""
+            self._feed(data)
+        return self.pending.pop(0)
+
+    def poll(self, wait: float) -> None:
+        """Process whatever the peer sends within ``wait`` seconds (tickets, alerts)."""
+        deadline = time.monotonic() + wait
+        while not self.peer_closed:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            ready, _, _ = select.select([self.sock], [], [], left)
+            if not ready:
+                return
+            data = self._read_some()
+            if not data:
+                self.peer_closed = True
+                return
+            self._feed(data)
+
+    def close(self, linger: float = 0.0) -> None:
+        """close_notify, then shut the socket (reading for up to ``linger`` seconds first so
+        the peer's last bytes are not answered with a reset)."""
+        try:
+            self.conn.close()
+            self.flush()
+            if linger > 0:
+                self.sock.shutdown(socket.SHUT_WR)
+                deadline = time.monotonic() + linger
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    ready, _, _ = select.select([self.sock], [], [], left)
+                    if not ready or not self.sock.recv(65536):
+                        break
+        except (OSError, TLSError):
+            pass
+        finally:
+            self.sock.close()
+
+
+# --------------------------------------------------------------------------- verification
+
+
+class ExplainingVerifier:
+    """A `CertificateVerifier` that asks the wrapped verifier to ``explain`` (when it can),
+    keeps the report, and decides exactly as ``verify`` would. The checks the CLI shows are
+    thus the very ones that decided this handshake, not a second opinion."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.reports: list[Any] = []
+
+    def verify(self, leaf: x509.Certificate, intermediates: list[x509.Certificate],
+               server_name: str | None = None, at: dt.datetime | None = None,
+               usage: Any = "server", ocsp_response: bytes | None = None,
+               ) -> list[x509.Certificate]:
+        explain = getattr(self.inner, "explain", None)
+        if explain is None:
+            return list(self.inner.verify(leaf, intermediates, server_name=server_name, at=at,
+                                          usage=usage, ocsp_response=ocsp_response))
+        report = explain(leaf, intermediates, server_name=server_name, at=at, usage=usage,
+                         ocsp_response=ocsp_response)
+        self.reports.append(report)
+        if report.error is not None:
+            raise report.error
+        return list(report.chain)
+
+    @property
+    def report(self) -> Any:
+        return self.reports[-1] if self.reports else None
+
+
+def report_checks(report: Any) -> list[dict[str, Any]]:
+    """Every check of a `tlskit.x509.Report` as JSON-able dicts."""
+    if report is None:
+        return []
+    out = []
+    for check in report.checks:
+        out.append({"certificate": _common_name(check.certificate), "name": check.check,
+                    "ok": bool(check.ok), "detail": check.detail})
+    return out
+
+
+def quiet_library_logs() -> None:
+    """Keep library log records (e.g. "revocation not checked") off the terminal: the CLI
+    reports those outcomes itself. Without any handler, Python's last-resort handler would
+    print warnings to stderr and break the one-line error contract."""
+    import logging
+    logger = logging.getLogger("tlskit")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    logger.propagate = False
