@@ -40,7 +40,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -137,9 +137,10 @@ class LRUCache(Generic[K, V]):
 # Layer 1: what a certificate says, parsed once.
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class CertInfo:
-    """Everything the checks need from one certificate. Fields are None when absent."""
+    """Everything the checks need from one certificate. Fields are None when absent.
+    Treated as immutable once built (it is shared through the cache)."""
 
     cert: x509.Certificate
     fingerprint: bytes
@@ -148,7 +149,6 @@ class CertInfo:
     self_issued: bool
     loop_key: tuple[bytes, bytes]
     key_id: bytes  # SHA-256 of the SubjectPublicKeyInfo: what a signature really depends on
-    description: str
     dns_label: str | None
     not_before: datetime
     not_after: datetime
@@ -166,6 +166,14 @@ class CertInfo:
     san: tuple[x509.GeneralName, ...] | None = None
     ski: bytes | None = None
     aki: bytes | None = None
+    _description: str | None = None
+
+    @property
+    def description(self) -> str:
+        """describe(cert), computed on first use: only messages and reports need it."""
+        if self._description is None:
+            self._description = describe(self.cert)
+        return self._description
 
     def label(self, role: Role) -> str:
         """How a message names this certificate: the leaf by its host name when it has one
@@ -265,30 +273,49 @@ def _first_dns(cert: x509.Certificate, san: tuple[x509.GeneralName, ...] | None)
     return None
 
 
+def _bc(value: x509.ExtensionType, out: dict[str, object]) -> None:
+    assert isinstance(value, x509.BasicConstraints)
+    out["ca"], out["path_len"] = value.ca, value.path_length
+
+
+def _field(name: str, convert: Callable[[Any], object] = lambda v: v) -> Callable[
+    [x509.ExtensionType, dict[str, object]], None
+]:
+    def store(value: x509.ExtensionType, out: dict[str, object]) -> None:
+        out[name] = convert(value)
+    return store
+
+
+# Dispatch by OID: one dict lookup per extension instead of a chain of isinstance checks.
+_EXTENSION_FIELDS: dict[x509.ObjectIdentifier, Callable[[x509.ExtensionType, dict[str, object]],
+                                                         None]] = {
+    ExtensionOID.BASIC_CONSTRAINTS: _bc,
+    ExtensionOID.KEY_USAGE: _field("key_usage"),
+    ExtensionOID.EXTENDED_KEY_USAGE: _field("eku", frozenset),
+    ExtensionOID.NAME_CONSTRAINTS: _field("name_constraints"),
+    ExtensionOID.SUBJECT_ALTERNATIVE_NAME: _field("san", tuple),
+    ExtensionOID.SUBJECT_KEY_IDENTIFIER: _field("ski", lambda v: v.digest),
+    ExtensionOID.AUTHORITY_KEY_IDENTIFIER: _field("aki", lambda v: v.key_identifier),
+}
+
+
 def _parse_extensions(cert: x509.Certificate) -> dict[str, object]:
     """The fields CertInfo needs from extensions; raises whatever the parser raises."""
     out: dict[str, object] = {}
     critical: list[str] = []
     for ext in cert.extensions:
+        oid = ext.oid
+        known = oid in KNOWN_EXTENSIONS
+        if ext.critical and not known:
+            critical.append(oid_name(oid))
+        if not known:
+            continue
         value = ext.value
-        if ext.critical and ext.oid not in KNOWN_EXTENSIONS:
-            critical.append(oid_name(ext.oid))
-        if isinstance(value, x509.BasicConstraints):
-            out["ca"], out["path_len"] = value.ca, value.path_length
-        elif isinstance(value, x509.KeyUsage):
-            out["key_usage"] = value
-        elif isinstance(value, x509.ExtendedKeyUsage):
-            out["eku"] = frozenset(value)
-        elif isinstance(value, x509.NameConstraints):
-            out["name_constraints"] = value
-        elif isinstance(value, x509.SubjectAlternativeName):
-            out["san"] = tuple(value)
-        elif isinstance(value, x509.SubjectKeyIdentifier):
-            out["ski"] = value.digest
-        elif isinstance(value, x509.AuthorityKeyIdentifier):
-            out["aki"] = value.key_identifier
-        elif isinstance(value, x509.UnrecognizedExtension) and ext.oid in KNOWN_EXTENSIONS:
-            raise ValueError(f"extension {ext.oid.dotted_string} could not be parsed")
+        if isinstance(value, x509.UnrecognizedExtension):
+            raise ValueError(f"extension {oid.dotted_string} could not be parsed")
+        handler = _EXTENSION_FIELDS.get(oid)
+        if handler is not None:
+            handler(value, out)
     out["unhandled_critical"] = tuple(critical)
     return out
 
@@ -327,7 +354,6 @@ def analyze(cert: x509.Certificate) -> CertInfo:
         self_issued=subject == issuer,
         loop_key=(subject.public_bytes(), spki),
         key_id=_sha256(spki),
-        description=describe(cert),
         dns_label=_first_dns(cert, san),  # type: ignore[arg-type]
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
@@ -435,7 +461,7 @@ class SignatureCache:
 # Layer 2: checks
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outcome:
     """One check on one certificate. ``detail`` on a failure is a predicate that reads after
     the certificate's label: "<certificate for x> expired on ..."."""
@@ -464,6 +490,7 @@ class Context:
     stats: Stats = field(default_factory=Stats)
     max_signature_checks: int = 128
     max_candidates: int = 1024
+    collect: bool = False  # building a report: spend time on the wording of passed checks
 
 
 def _fmt(moment: datetime) -> str:
@@ -485,7 +512,7 @@ def _check_validity(info: CertInfo, ctx: Context, role: Role) -> Outcome:
     if ctx.at < info.not_before:
         detail = f"is not valid before {_fmt(info.not_before)}; now is {_fmt(ctx.at)}"
         return _bad(info, "validity", Reason.not_yet_valid, detail, role)
-    span = f"valid from {_fmt(info.not_before)} to {_fmt(info.not_after)}"
+    span = f"valid from {_fmt(info.not_before)} to {_fmt(info.not_after)}" if ctx.collect else ""
     return _ok(info, "validity", span, role)
 
 

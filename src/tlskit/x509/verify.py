@@ -176,7 +176,7 @@ class Verifier:
             self._infos.put(cert, info)
         return info
 
-    def _context(self, at: datetime | None, usage: Usage) -> Context:
+    def _context(self, at: datetime | None, usage: Usage, collect: bool = False) -> Context:
         if usage not in ("server", "client"):
             raise ValueError(f"usage must be 'server' or 'client', not {usage!r}")
         return Context(
@@ -188,6 +188,7 @@ class Verifier:
             stats=self.stats,
             max_signature_checks=self.max_signature_checks,
             max_candidates=self.max_candidates,
+            collect=collect,
         )
 
     def _run(
@@ -200,7 +201,7 @@ class Verifier:
         ocsp_response: bytes | None,
         collect: bool,
     ) -> _Run:
-        ctx = self._context(at, usage)
+        ctx = self._context(at, usage, collect)
         leaf_info = self.analyze(leaf)
         if self.store.contains_fingerprint(leaf_info.fingerprint):
             run = _Run([leaf_info], anchored=True)
@@ -260,7 +261,9 @@ class Verifier:
             return self._checker
         self._checker_loaded = True
         try:
-            from .revocation import RevocationChecker  # lazily: an optional, heavier module
+            from .revocation import (  # type: ignore[import-not-found,unused-ignore]
+                RevocationChecker,  # lazily: written separately, and heavier
+            )
         except ImportError:
             log.warning("tlskit.x509.revocation is not available; revocation not checked")
             return None
@@ -322,7 +325,7 @@ def _hostname_outcome(
     """RFC 9525 identity check; None when no server name was given."""
     if server_name is None:
         return None
-    role = "leaf-anchor" if len(path) == 1 and path[0] is leaf else "leaf"
+    role: Role = "leaf-anchor" if len(path) == 1 and path[0] is leaf else "leaf"
     try:
         target = names.parse_server_name(server_name)
     except names.InvalidHostname as exc:
