@@ -1,0 +1,365 @@
+"""tlskit against the stdlib `ssl` module, side by side, in memory.
+
+    python bench/bench_tls.py            # full run (about a minute)
+    python bench/bench_tls.py --quick    # smoke run (a few seconds)
+    python bench/bench_tls.py --profile handshake|bulk-aes|bulk-chacha [--profiler pyinstrument]
+
+1. Handshake: one full TLS 1.3 handshake pair (X25519, ECDSA P-256 leaf issued by an
+   intermediate under a root, chain verified for "localhost"), median time per pair.
+2. Bulk: application data client -> server in 16 KiB records (encrypt on one side,
+   decrypt on the other), MB/s for AES-128-GCM and ChaCha20-Poly1305, with the bare
+   AEAD calls of `cryptography` as the ceiling.
+
+Python 3.11's `ssl` cannot choose TLS 1.3 cipher suites, so the stdlib's bulk numbers
+come from worker subprocesses of this script whose OPENSSL_CONF sets ``Ciphersuites`` in
+the ``system_default`` section; the parent alternates batches with them. Nothing here
+asserts on time: it measures and prints. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import cast
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, x25519
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+
+from tlskit import ClientConfig
+
+HANDSHAKE_TARGET = 1.3  # tlskit time <= 1.3x the stdlib's
+BULK_TARGETS = {"TLS_AES_128_GCM_SHA256": 1.2, "TLS_CHACHA20_POLY1305_SHA256": 0.9}
+
+OPENSSL_CONF_TEMPLATE = """\
+openssl_conf = openssl_init
+
+[openssl_init]
+ssl_conf = ssl_sect
+
+[ssl_sect]
+system_default = system_default_sect
+
+[system_default_sect]
+Ciphersuites = {suite}
+"""
+
+
+# ---------------------------------------------------------------------------- handshake
+
+def asymmetric_floor(pki: c.PKI, n: int) -> tuple[float, float]:
+    """Seconds for the public-key operations of one tlskit handshake pair: two X25519 key
+    pairs and exchanges, one ECDSA P-256 sign and verify (CertificateVerify). The second
+    number adds the two chain signatures, which tlskit's Verifier caches and OpenSSL
+    re-verifies on every handshake."""
+    key: ec.EllipticCurvePrivateKey = pki.key  # type: ignore[assignment]
+    pub = key.public_key()
+    data = b"\x20" * 64 + b"TLS 1.3, server CertificateVerify\x00" + bytes(32)
+    sig_alg = ec.ECDSA(hashes.SHA256())
+    leaf, inter = pki.chain
+    inter_pub = cast(ec.EllipticCurvePublicKey, inter.public_key())
+    root_pub = cast(ec.EllipticCurvePublicKey, pki.root.public_key())
+    leaf_hash = cast(hashes.HashAlgorithm, leaf.signature_hash_algorithm)
+    inter_hash = cast(hashes.HashAlgorithm, inter.signature_hash_algorithm)
+
+    def core() -> None:
+        a = x25519.X25519PrivateKey.from_private_bytes(os.urandom(32))
+        b = x25519.X25519PrivateKey.from_private_bytes(os.urandom(32))
+        a_pub = a.public_key().public_bytes_raw()
+        b_pub = b.public_key().public_bytes_raw()
+        b.exchange(x25519.X25519PublicKey.from_public_bytes(a_pub))
+        a.exchange(x25519.X25519PublicKey.from_public_bytes(b_pub))
+        pub.verify(key.sign(data, sig_alg), data, sig_alg)
+
+    def chain() -> None:
+        inter_pub.verify(leaf.signature, leaf.tbs_certificate_bytes, ec.ECDSA(leaf_hash))
+        root_pub.verify(inter.signature, inter.tbs_certificate_bytes, ec.ECDSA(inter_hash))
+
+    warm = c.median(c.time_batch(core, n) for _ in range(3))
+    extra = c.median(c.time_batch(chain, n) for _ in range(3))
+    return warm, warm + extra
+
+
+def bench_handshake(pki: c.PKI, n: int, batches: int) -> dict[str, float]:
+    tickets = c.server_ticket_default()
+    tls_cfgs = c.tlskit_configs(pki)
+    tls_cfgs0 = c.tlskit_configs(pki, tickets=0) if tickets else tls_cfgs
+    ssl_ctxs = c.ssl_contexts(pki, num_tickets=tickets)
+    ssl_ctxs0 = c.ssl_contexts(pki, num_tickets=0)
+    # Sanity, and warm-up (the first tlskit handshake fills the verifier's caches).
+    for cfgs in (tls_cfgs, tls_cfgs0):
+        cl, _ = c.tlskit_handshake(*cfgs)
+        hc = cl.handshake_complete
+        assert hc is not None and hc.group == "x25519" and not hc.resumed \
+            and hc.signature_scheme == "ecdsa_secp256r1_sha256", hc
+        assert len(hc.peer_certificates) == 2
+    for ctxs in (ssl_ctxs, ssl_ctxs0):
+        a, _ = c.ssl_handshake(*ctxs)
+        assert a.obj.version() == "TLSv1.3" and not a.obj.session_reused
+        peer = a.obj.getpeercert()
+        assert peer and peer["subjectAltName"] == (("DNS", c.HOSTNAME),)
+
+    server_cfg = tls_cfgs[1]
+
+    def cold() -> None:  # a fresh ClientConfig each time: verifier and caches rebuilt
+        c.tlskit_handshake(ClientConfig(trust_anchors=[pki.root], groups=["x25519"]),
+                           server_cfg)
+
+    def pairs(fn: object, *args: object) -> object:
+        return lambda: c.time_batch(lambda: fn(*args), n)  # type: ignore[operator]
+
+    n_cold = max(n // 4, 5)
+    runs = {
+        "tlskit": pairs(c.tlskit_handshake, *tls_cfgs),
+        "ssl": pairs(c.ssl_handshake, *ssl_ctxs),
+        "tlskit-0": pairs(c.tlskit_handshake, *tls_cfgs0),
+        "ssl-0": pairs(c.ssl_handshake, *ssl_ctxs0),
+        "tlskit-cold": lambda: c.time_batch(cold, n_cold),
+    }
+    res = c.interleaved(runs, batches)  # type: ignore[arg-type]
+    floor_warm, floor_cold = asymmetric_floor(pki, n)
+    ms = {k: c.median(v) * 1e3 for k, v in res.items()}
+    ratios = {"": ms["tlskit"] / ms["ssl"], " (no tickets)": ms["tlskit-0"] / ms["ssl-0"]}
+    best = {"": min(res["tlskit"]) / min(res["ssl"]),
+            " (no tickets)": min(res["tlskit-0"]) / min(res["ssl-0"])}
+    print(f"== handshake: X25519, ECDSA P-256 leaf <- intermediate <- root, "
+          f"hostname {c.HOSTNAME!r} ({batches} batches; median per pair) ==")
+
+    def line(label: str, key: str, note: str, per: int = n) -> None:
+        print(f"  {label:<30} {ms[key]:7.3f} ms/pair  ({per}/batch, {c.spread(res[key])}; "
+              f"{note})")
+
+    line("tlskit", "tlskit", f"configs reused; {tickets} session tickets, tlskit's default")
+    line("ssl", "ssl", f"num_tickets={tickets}, client processes them too")
+    line("tlskit, no tickets", "tlskit-0", "ServerConfig(session_tickets=0)")
+    line("ssl, no tickets", "ssl-0", "num_tickets=0")
+    line("tlskit, cold verifier", "tlskit-cold",
+         "new ClientConfig per handshake; for reference", n_cold)
+    print(f"  {'asymmetric crypto floor':<30} {floor_warm * 1e3:7.3f} ms/pair  (tlskit's "
+          f"public-key ops; {floor_cold * 1e3:.3f} ms with the 2 chain signatures that "
+          "OpenSSL re-verifies and tlskit caches)")
+    print(f"  {'tlskit overhead over floor':<30} {ms['tlskit'] - floor_warm * 1e3:7.3f} ms/pair")
+    for label, ratio in ratios.items():
+        print(f"ratio handshake{label} tlskit/ssl (time): {ratio:.2f}x  "
+              f"(best batches: {best[label]:.2f}x)  "
+              f"[target <= {HANDSHAKE_TARGET:.2f}x: {c.verdict(ratio <= HANDSHAKE_TARGET)}]")
+    return ratios
+
+
+# ---------------------------------------------------------------------------- bulk
+
+def aead_ceiling(suite: str, total: int, chunk: bytes) -> float:
+    """Seconds for cryptography's bare AEAD over `total` bytes: seal 16 KiB + type byte
+    with a 5-byte header as AAD, then open it; the least any TLS record layer does."""
+    key = bytes(16 if "AES_128" in suite else 32)
+    aead = AESGCM(key) if "AES" in suite else ChaCha20Poly1305(key)
+    inner = chunk + b"\x17"
+    aad = b"\x17\x03\x03" + (len(inner) + 16).to_bytes(2, "big")
+    enc, dec = aead.encrypt, aead.decrypt
+    start = time.perf_counter()
+    for i in range(total // len(chunk)):
+        nonce = i.to_bytes(12, "big")
+        dec(nonce, enc(nonce, inner, aad), aad)
+    return time.perf_counter() - start
+
+
+class SSLBulkWorker:
+    """A subprocess of this script with OPENSSL_CONF restricting TLS 1.3 to one suite."""
+
+    def __init__(self, pki: c.PKI, suite: str) -> None:
+        conf = pki.directory / f"openssl-{suite}.cnf"
+        conf.write_text(OPENSSL_CONF_TEMPLATE.format(suite=suite))
+        env = dict(os.environ, OPENSSL_CONF=str(conf))
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--ssl-bulk-worker", suite, "--pki", str(pki.directory)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
+        hello = self._answer()
+        self.cipher = str(hello["cipher"])
+
+    def _answer(self) -> dict[str, object]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"ssl bulk worker died (exit {self.proc.wait()})")
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    def run(self, total: int) -> float:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{total}\n")
+        self.proc.stdin.flush()
+        answer = self._answer()
+        if answer["received"] != total:
+            raise RuntimeError(f"ssl worker received {answer['received']} of {total} bytes")
+        return float(answer["seconds"])  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def ssl_bulk_worker(suite: str, pki_dir: str) -> int:
+    """Worker mode: connect once, then answer each stdin line N with a transfer of N bytes."""
+    pki = c.load_pki(pki_dir)
+    client_ctx, server_ctx = c.ssl_contexts(pki)
+    client, server = c.ssl_handshake(client_ctx, server_ctx)
+    cipher = client.obj.cipher()[0]  # type: ignore[index]
+    if cipher != suite:
+        print(f"OPENSSL_CONF did not select {suite} (got {cipher})", file=sys.stderr)
+        return 2
+    chunk = os.urandom(c.RECORD)
+    print(json.dumps({"cipher": cipher}), flush=True)
+    for line in sys.stdin:
+        total = int(line)
+        gc.collect()
+        start = time.perf_counter()
+        received = c.ssl_transfer(client, server, total, chunk)
+        seconds = time.perf_counter() - start
+        print(json.dumps({"seconds": seconds, "received": received}), flush=True)
+    return 0
+
+
+def bench_suite(pki: c.PKI, suite: str, total: int, batches: int,
+                chunk: bytes) -> tuple[dict[str, list[float]], str]:
+    """Seconds per batch for the bare AEAD, tlskit and ssl; and the cipher ssl used."""
+    client, server = c.tlskit_handshake(*c.tlskit_configs(pki, suite))
+    assert client.handshake_complete is not None
+    assert client.handshake_complete.cipher_suite == suite
+
+    def tls_run() -> float:
+        gc.collect()
+        start = time.perf_counter()
+        got = c.tlskit_transfer(client, server, total, chunk)
+        seconds = time.perf_counter() - start
+        if got != total:
+            raise RuntimeError(f"tlskit received {got} of {total} bytes")
+        return seconds
+
+    worker = SSLBulkWorker(pki, suite)
+    try:
+        tls_run()  # warm-up, both sides
+        worker.run(min(total, 4 * c.MiB))
+        res = c.interleaved({
+            "aead": lambda: aead_ceiling(suite, total, chunk),
+            "tlskit": tls_run,
+            "ssl": lambda: worker.run(total),
+        }, batches)
+    finally:
+        worker.close()
+    return res, worker.cipher
+
+
+def bench_bulk(pki: c.PKI, total: int, batches: int) -> dict[str, float]:
+    chunk = os.urandom(c.RECORD)
+    print(f"== bulk: {total // c.MiB} MiB client -> server in 16 KiB records, in memory "
+          f"({batches} batches; median MB/s, 1 MB = 10^6 bytes) ==")
+    ratios: dict[str, float] = {}
+    best: dict[str, float] = {}
+    for suite, short in c.SUITES.items():
+        res, cipher = bench_suite(pki, suite, total, batches, chunk)
+        rate = {k: c.mbps(total, c.median(v)) for k, v in res.items()}
+        ratios[suite] = rate["tlskit"] / rate["ssl"]
+        best[suite] = min(res["ssl"]) / min(res["tlskit"])
+        print(f"  {short:<18} bare AEAD {rate['aead']:6.0f} | tlskit {rate['tlskit']:6.0f} "
+              f"({c.spread(res['tlskit'])}) | ssl {rate['ssl']:6.0f} ({c.spread(res['ssl'])}"
+              f"; subprocess, OPENSSL_CONF Ciphersuites={cipher})  "
+              f"tlskit at {rate['tlskit'] / rate['aead'] * 100:.0f}% of the ceiling")
+    for suite, ratio in ratios.items():
+        target = BULK_TARGETS[suite]
+        print(f"ratio bulk {c.SUITES[suite]} tlskit/ssl (throughput): {ratio:.2f}x  "
+              f"(best batches: {best[suite]:.2f}x)  "
+              f"[target >= {target:.2f}x: {c.verdict(ratio >= target)}]")
+    return ratios
+
+
+# ---------------------------------------------------------------------------- profiling
+
+def profile(pki: c.PKI, what: str, profiler: str, quick: bool) -> None:
+    """Profile tlskit alone (never the stdlib) for one scenario and print the hot spots."""
+    if what == "handshake":
+        client_cfg, server_cfg = c.tlskit_configs(pki)
+        c.tlskit_handshake(client_cfg, server_cfg)  # warm the verifier
+
+        def work() -> None:
+            for _ in range(100 if quick else 1000):
+                c.tlskit_handshake(client_cfg, server_cfg)
+    else:
+        suite = "TLS_AES_128_GCM_SHA256" if what == "bulk-aes" else \
+            "TLS_CHACHA20_POLY1305_SHA256"
+        client, server = c.tlskit_handshake(*c.tlskit_configs(pki, suite))
+        chunk = os.urandom(c.RECORD)
+        total = (8 if quick else 64) * c.MiB
+
+        def work() -> None:
+            c.tlskit_transfer(client, server, total, chunk)
+
+    if profiler == "pyinstrument":
+        from pyinstrument import Profiler
+        prof = Profiler(interval=0.0002)
+        prof.start()
+        work()
+        prof.stop()
+        print(prof.output_text(unicode=False, color=False, show_all=False))
+        return
+    import cProfile
+    import pstats
+    pr = cProfile.Profile()
+    pr.enable()
+    work()
+    pr.disable()
+    stats = pstats.Stats(pr).strip_dirs().sort_stats("tottime")
+    stats.print_stats(30)
+    stats.sort_stats("cumulative").print_stats(30)
+
+
+# ---------------------------------------------------------------------------- main
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="reduced smoke run (< 10 s)")
+    ap.add_argument("--batches", type=int, help="batches per measurement (>= 5 by default)")
+    ap.add_argument("--handshakes", type=int, help="handshake pairs per batch")
+    ap.add_argument("--mib", type=int, help="MiB per bulk batch")
+    ap.add_argument("--only", choices=("handshake", "bulk"), help="run one part")
+    ap.add_argument("--profile", choices=("handshake", "bulk-aes", "bulk-chacha"),
+                    help="profile tlskit for one scenario instead of benchmarking")
+    ap.add_argument("--profiler", choices=("cprofile", "pyinstrument"), default="cprofile")
+    ap.add_argument("--ssl-bulk-worker", metavar="SUITE", help=argparse.SUPPRESS)
+    ap.add_argument("--pki", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.ssl_bulk_worker:
+        return ssl_bulk_worker(args.ssl_bulk_worker, args.pki)
+
+    quick = args.quick
+    batches = args.batches or 5 if quick else args.batches or 7
+    handshakes = args.handshakes or (20 if quick else 200)
+    total = (args.mib or (4 if quick else 64)) * c.MiB
+
+    with tempfile.TemporaryDirectory(prefix="tlskit-bench-") as tmp:
+        pki = c.make_pki(tmp)
+        if args.profile:
+            profile(pki, args.profile, args.profiler, quick)
+            return 0
+        print(f"tlskit bench ({'quick' if quick else 'full'}): {c.versions()}")
+        started = time.perf_counter()
+        if args.only in (None, "handshake"):
+            bench_handshake(pki, handshakes, batches)
+        if args.only in (None, "bulk"):
+            bench_bulk(pki, total, batches)
+        print(f"(took {time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
