@@ -273,3 +273,39 @@ def resign_rsa_legacy(issued: Issued, issuer: Issued, hash_name: str = "sha1") -
     signature = issuer.key.sign(new_tbs, padding.PKCS1v15(), hash_alg)
     der = _der(0x30, new_tbs + alg + _der(0x03, b"\x00" + signature))
     return Issued(x509.load_der_x509_certificate(der), issued.key)
+
+
+def der_elements(data: bytes) -> list[bytes]:
+    """Split concatenated DER TLVs (short or long definite lengths) into whole elements."""
+    out, i = [], 0
+    while i < len(data):
+        length, header = data[i + 1], 2
+        if length & 0x80:
+            count = length & 0x7F
+            length = int.from_bytes(data[i + 2:i + 2 + count], "big")
+            header += count
+        out.append(data[i:i + header + length])
+        i += header + length
+    return out
+
+
+def der_body(element: bytes) -> bytes:
+    """The contents of one DER element."""
+    length = element[1]
+    return element[2 + (length & 0x7F if length & 0x80 else 0):]
+
+
+def rebuild(issued: Issued, issuer: Issued, edit: Any) -> x509.Certificate:
+    """Edit the TBSCertificate's top-level elements with ``edit(list) -> list`` and re-sign
+    it with the (EC) issuer key: for encodings the builder refuses to produce."""
+    outer = der_elements(der_body(issued.cert.public_bytes(serialization.Encoding.DER)))
+    tbs_items = der_elements(der_body(outer[0]))
+    tbs = _der(0x30, b"".join(edit(tbs_items)))
+    signature = issuer.key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    der = _der(0x30, tbs + outer[1] + _der(0x03, b"\x00" + signature))
+    return x509.load_der_x509_certificate(der)
+
+
+def der_integer(value: int) -> bytes:
+    raw = value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big", signed=True)
+    return _der(0x02, raw)

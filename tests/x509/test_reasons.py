@@ -349,3 +349,32 @@ def test_every_reason_is_exercised() -> None:
     missing = [r.name for r in Reason if f"Reason.{r.name}" not in source.replace(
         "Reason.no_certificate", "")]
     assert missing == ["no_certificate"]
+
+
+def _serial(value: int) -> object:
+    return lambda items: [items[0], pki.der_integer(value), *items[2:]]
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (_serial(0), "serial number is not positive"),
+        (_serial(-5), "serial number is not positive"),
+        (_serial(1 << 159), "longer than 20 octets"),
+        (lambda items: items[1:], "not version 3"),  # v1 encoding, extensions kept
+        (lambda items: [*items[:3], bytes.fromhex("3000"), *items[4:]], "issuer name is empty"),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:Parsed a serial number")  # cryptography's own complaint
+def test_malformed_structure(chain: pki.Chain, verifier: Verifier, edit: object,
+                             words: str) -> None:
+    bad = pki.rebuild(pki.leaf(HOST, chain.inter), chain.inter, edit)
+    err = _fail(verifier, bad, chain.intermediates)
+    assert err.reason is Reason.malformed
+    assert err.certificate == bad
+    assert words in str(err)
+
+
+def test_twenty_octet_serial_is_fine(chain: pki.Chain, verifier: Verifier) -> None:
+    good = pki.rebuild(pki.leaf(HOST, chain.inter), chain.inter, _serial((1 << 159) - 1))
+    assert verifier.verify(good, chain.intermediates, server_name=HOST, at=NOW)
