@@ -39,7 +39,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from cryptography import x509
@@ -237,7 +237,7 @@ def _signature_weakness(cert: x509.Certificate) -> str | None:
     if oid == SignatureAlgorithmOID.RSASSA_PSS:
         try:
             algorithm = cert.signature_hash_algorithm
-        except UnsupportedAlgorithm:
+        except Exception:  # unsupported or unparseable PSS parameters
             algorithm = None
         if algorithm is not None and algorithm.name in _PSS_HASHES:
             return None
@@ -322,6 +322,27 @@ def _parse_extensions(cert: x509.Certificate) -> dict[str, object]:
 
 def analyze(cert: x509.Certificate) -> CertInfo:
     """Parse and pre-judge one certificate. Never raises: defects become fields."""
+    try:
+        return _analyze(cert)
+    except Exception as exc:  # a parser surprise anywhere means the certificate is malformed
+        return _unparseable(cert, exc)
+
+
+def _unparseable(cert: x509.Certificate, exc: Exception) -> CertInfo:
+    """A CertInfo that fails the first check, for a certificate we could not even read."""
+    der = cert.public_bytes(serialization.Encoding.DER)
+    fingerprint = _sha256(der)
+    epoch = datetime.fromtimestamp(0, UTC)
+    return CertInfo(
+        cert=cert, fingerprint=fingerprint, subject=x509.Name([]), issuer=x509.Name([]),
+        self_issued=False, loop_key=(fingerprint, fingerprint), key_id=fingerprint,
+        dns_label=None, not_before=epoch, not_after=epoch, public_key=None,
+        key_desc="unknown key", malformed=f"cannot be parsed: {exc}",
+        _description=f"(unparseable certificate, SHA-256 {fingerprint.hex()[:16]}...)",
+    )
+
+
+def _analyze(cert: x509.Certificate) -> CertInfo:
     fingerprint = cert.fingerprint(hashes.SHA256())
     subject, issuer = cert.subject, cert.issuer
     malformed = _basic_fields_safe(cert)
@@ -392,12 +413,12 @@ def verify_signature(issuer_key: CertificatePublicKeyTypes | None, cert: x509.Ce
     the certificate's own signatureAlgorithm; a key of the wrong type never verifies."""
     if issuer_key is None:
         return "the issuer's public key cannot be used"
-    params = cert.signature_algorithm_parameters
-    data, signature = cert.tbs_certificate_bytes, cert.signature
     try:
+        params = cert.signature_algorithm_parameters
         algorithm = cert.signature_hash_algorithm
-    except UnsupportedAlgorithm:
-        return "the signature algorithm is not supported"
+    except Exception as exc:  # unsupported algorithm or unparseable parameters
+        return f"the signature algorithm cannot be used: {exc}"
+    data, signature = cert.tbs_certificate_bytes, cert.signature
     try:
         if isinstance(issuer_key, rsa.RSAPublicKey):
             if not isinstance(params, padding.PSS | padding.PKCS1v15) or algorithm is None:
