@@ -304,7 +304,7 @@ def handshake_message(msg_type: int, body: bytes) -> bytes:
 
 def expect_alert(conn: Connection, data: bytes | Iterable[bytes] | Callable[[], Any],
                  alert: AD, *, peer: Connection | None = None,
-                 leading: bytes = b"") -> TLSError:
+                 leading: bytes | int = b"") -> TLSError:
     """Feed `data` (or call it) and check the failure is exactly `alert`:
 
     - a `TLSError` is raised (anything else propagates and fails the test);
@@ -314,6 +314,9 @@ def expect_alert(conn: Connection, data: bytes | Iterable[bytes] | Callable[[], 
       which `peer` (if given) decrypts into ``AlertReceived(alert)``, else which opens
       under the connection's own write key to ``02 XX 15``;
     - later ``receive_data``/``send_data`` raise the very same error.
+
+    `leading` is what may legitimately precede the alert: exact bytes, or a number of
+    non-alert records (e.g. a ServerHello already sent when the error surfaced).
     """
     with pytest.raises(TLSError) as info:
         if callable(data):
@@ -327,6 +330,11 @@ def expect_alert(conn: Connection, data: bytes | Iterable[bytes] | Callable[[], 
     assert not isinstance(exc, AlertReceived), f"peer alert, not ours: {exc!r}"
     assert exc.alert == alert, f"expected {alert.name}, got {exc.alert.name}: {exc}"
     out = conn.data_to_send()
+    if isinstance(leading, int):
+        recs = split_records(out)
+        assert len(recs) == leading + 1, f"expected {leading} records before the alert"
+        assert all(r[0] != ALERT for r in recs[:leading])
+        leading = b"".join(recs[:leading])
     assert out.startswith(leading), "unexpected bytes before the alert"
     out = out[len(leading):]
     if conn._records.write_protected:
@@ -367,8 +375,8 @@ def edit(msg_cls: Any, fn: Callable[[Any], Any]) -> Callable[[bytes], bytes]:
     """Decode a raw message, let `fn` change the dataclass in place, re-encode."""
     def rewrite(raw: bytes) -> bytes:
         msg = msg_cls.decode(memoryview(raw)[4:])
-        out = fn(msg)
-        return (out if out is not None else msg).encode()
+        out = fn(msg)   # may return a replacement message; other results are ignored
+        return (out if isinstance(out, type(msg)) else msg).encode()
     return rewrite
 
 
