@@ -299,3 +299,18 @@ def test_explain_never_raises_and_agrees_with_verify(tree: dict[str, pki.Issued]
     # The expired leaf's report still shows the whole chain up to the root.
     report = v.explain(expired.cert, [tree["a"].cert, tree["b"].cert], server_name=HOST, at=NOW)
     assert report.chain[-1] == tree["root"].cert
+
+
+def test_shared_verifier_across_threads(tree: dict[str, pki.Issued]) -> None:
+    """One Verifier serves every connection: concurrent use must give the same answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    v = Verifier(TrustStore([tree["root"].cert]), max_signature_checks=8)
+    pool = [tree["a"].cert, tree["b"].cert]
+    leaves = [pki.leaf(HOST, tree["b"], slot=f"thread{n}").cert for n in range(16)]
+
+    def one(leaf: x509.Certificate) -> int:
+        return len(v.verify(leaf, pool, server_name=HOST, at=NOW))
+
+    with ThreadPoolExecutor(8) as executor:
+        assert list(executor.map(one, leaves * 4)) == [4] * 64

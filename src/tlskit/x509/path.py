@@ -855,7 +855,8 @@ class PathBuilder:
             seen.add(info.fingerprint)
             self.pool.setdefault(info.subject, []).append(info)
         self.best: Failure | None = None
-        self.signature_checks_at_start = ctx.stats.signature_checks
+        # Budgets count this search only: the shared Stats move with other threads' work.
+        self.signature_checks = 0
         self.candidates = 0
 
     def _note(self, outcome: Outcome, path: list[CertInfo], anchored: bool = False) -> None:
@@ -881,8 +882,8 @@ class PathBuilder:
     def _spend(self) -> None:
         self.candidates += 1
         self.ctx.stats.candidates += 1
-        used = self.ctx.stats.signature_checks - self.signature_checks_at_start
-        if used >= self.ctx.max_signature_checks or self.candidates > self.ctx.max_candidates:
+        if (self.signature_checks >= self.ctx.max_signature_checks
+                or self.candidates > self.ctx.max_candidates):
             raise _BudgetExhausted
 
     def build(self, leaf: CertInfo) -> BuildResult:
@@ -928,6 +929,7 @@ class PathBuilder:
     ) -> list[CertInfo] | None:
         child_role: Role = "leaf" if len(path) == 1 else "intermediate"
         new_path = [*path, candidate]
+        self.signature_checks += 1
         link = link_check(path[-1], candidate, child_role, self.ctx)
         if not link.ok:
             self._note(link, new_path, is_anchor)
