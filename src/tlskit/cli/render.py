@@ -73,19 +73,25 @@ def _value(value: Any) -> str:
 
 
 def cert_tree(chain: Sequence[Mapping[str, Any]], *, title: str = "certificate chain",
-              verified: bool | None = None, anchor: Mapping[str, Any] | None = None) -> Tree:
-    """The chain as a tree, issuer at the top and the leaf at the bottom, each node with its
-    subject, issuer, validity, key and names. ``anchor`` is the trust anchor the verifier
-    ended on, when it is not itself in the chain the peer sent."""
-    label = title if verified is None else f"{title}  {_mark(verified)}"
-    tree = Tree(escape(label) if verified is None else label)
+              verified: bool | None = None, anchored: bool = False) -> Tree:
+    """A chain given leaf first, drawn as a tree with the issuer at the top and the leaf at
+    the bottom; each node shows subject, issuer, validity, key and names. ``anchored``: the
+    last certificate is the trust anchor the chain was validated against."""
+    label = escape(title) if verified is None else f"{escape(title)}  {_mark(verified)}"
+    tree = Tree(label)
     nodes = list(chain)
-    if anchor is not None and (not nodes or nodes[-1].get("sha256") != anchor.get("sha256")):
-        nodes.append({**anchor, "_anchor": True})
     parent = tree
-    for i, info in enumerate(reversed(nodes)):
-        role = ("trust anchor" if info.get("_anchor") else
-                "leaf" if i == len(nodes) - 1 else "intermediate")
+    last = len(nodes) - 1
+    for depth, info in enumerate(reversed(nodes)):
+        index = last - depth
+        if index == 0:
+            role = "leaf"
+        elif index == last and anchored:
+            role = "trust anchor"
+        elif info.get("subject") == info.get("issuer"):
+            role = "self-issued"
+        else:
+            role = "intermediate"
         node = parent.add(f"[bold]{escape(str(info.get('common_name', '?')))}[/bold]"
                           f"  [dim]({role})[/dim]")
         node.add(f"subject   {escape(str(info.get('subject')))}")
@@ -181,10 +187,14 @@ def render_connect(summary: Mapping[str, Any], console: Console) -> None:
         head.add_row("verification", f"{FAIL} [red]{escape(str(verification.get('reason')))}"
                                      "[/red] [yellow](continuing: --insecure)[/yellow]")
     console.print(Panel(head, title="[bold]TLS connection[/bold]", expand=False))
+    path = verification.get("path") or []
     chain = summary.get("peer_certificates_full") or []
-    if chain:
-        console.print(cert_tree(chain, title="server certificate chain", verified=ok,
-                                anchor=verification.get("anchor")))
+    if ok and path:
+        console.print(cert_tree(path, title="validated certificate path", verified=True,
+                                anchored=True))
+    elif chain:
+        console.print(cert_tree(chain, title="certificate chain as sent by the server",
+                                verified=ok))
     checks = verification.get("checks") or []
     failed = [c for c in checks if not c.get("ok")]
     if failed:

@@ -39,6 +39,7 @@ from ..enums import (
     ExtensionType,
     NamedGroup,
     ProtocolVersion,
+    PskKeyExchangeMode,
     SignatureScheme,
 )
 from ..errors import TLSError
@@ -256,7 +257,8 @@ def _client_hello_fields(msg: Any) -> dict[str, Any]:
          lambda b: _names(SignatureScheme, ext.decode_u16_list(b, "signature_algorithms"))),
         (_E.application_layer_protocol_negotiation, "alpn", ext.decode_alpn),
         (_E.record_size_limit, "record_size_limit", ext.decode_record_size_limit),
-        (_E.psk_key_exchange_modes, "psk_key_exchange_modes", ext.decode_psk_modes),
+        (_E.psk_key_exchange_modes, "psk_key_exchange_modes",
+         lambda b: _names(PskKeyExchangeMode, ext.decode_psk_modes(b))),
     ]
     for code, key, decode in decoders:
         if code in exts:

@@ -1,0 +1,438 @@
+"""`tlskit connect HOST[:PORT]`: connect to a TLS server and show the handshake.
+
+A readable summary with the certificate chain as a tree (``--json`` for one JSON object,
+``--trace`` for every handshake message with its fields, ``--diagram`` for an SVG sequence
+diagram), optionally sending ``--request`` and printing the answer.
+
+Exit status 0 means the handshake completed and the server's certificate was verified (or
+``--insecure`` let a verification failure through). Every failure is one line on stderr:
+``tlskit connect: <what went wrong>``; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ipaddress
+import json
+import os
+import re
+import socket
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ..config import CertifiedKey, ClientConfig, load_pem_chain
+from ..connection import ClientConnection
+from ..enums import AlertDescription, CipherSuite, NamedGroup
+from ..errors import AlertReceived, BadCertificate, TLSError
+from . import diagram
+from .render import make_console, render_connect, render_trace
+from .trace import (
+    Channel,
+    ExplainingVerifier,
+    HandshakeEOF,
+    KeyLogWriter,
+    Recorder,
+    cert_info,
+    quiet_library_logs,
+    report_checks,
+)
+
+PROG = "tlskit connect"
+DEFAULT_PORT = 443
+DEFAULT_TIMEOUT = 10.0
+MAX_RESPONSE = 16 * 1024 * 1024
+
+
+class ConnectError(Exception):
+    """A failure already phrased for the user; ``code`` is the exit status."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", metavar="HOST[:PORT]",
+                        help=f"server to connect to (port {DEFAULT_PORT} by default; "
+                             "IPv6 as [addr]:port)")
+    parser.add_argument("--cafile", metavar="FILE",
+                        help="trust the CA certificates in FILE (PEM) instead of the system's")
+    parser.add_argument("--servername", metavar="NAME",
+                        help="name to send in SNI and to check the certificate against "
+                             "(default: HOST)")
+    version = parser.add_mutually_exclusive_group()
+    version.add_argument("--tls1.3", dest="tls13", action="store_true",
+                         help="use TLS 1.3 (the default, and the only version tlskit speaks)")
+    version.add_argument("--tls1.2", dest="tls12", action="store_true",
+                         help="not supported: tlskit speaks TLS 1.3 only")
+    parser.add_argument("--groups", metavar="LIST",
+                        help="key exchange groups to offer, e.g. x25519,secp256r1")
+    parser.add_argument("--ciphers", metavar="LIST",
+                        help="cipher suites to offer (IANA names, comma or colon separated)")
+    parser.add_argument("--alpn", metavar="LIST", help="ALPN protocols, e.g. h2,http/1.1")
+    parser.add_argument("--cert", metavar="FILE", help="client certificate chain (PEM)")
+    parser.add_argument("--key", metavar="FILE", help="private key for --cert (PEM)")
+    parser.add_argument("--request", metavar="TEXT",
+                        help=r"send TEXT after the handshake (\r \n \t \\ are unescaped) "
+                             "and print the answer until the server closes")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--trace", action="store_true",
+                        help="show each handshake message with its fields")
+    parser.add_argument("--keylog", metavar="FILE",
+                        help="append the session secrets to FILE (NSS key log format, "
+                             "for Wireshark)")
+    parser.add_argument("--insecure", action="store_true",
+                        help="report a certificate verification failure but carry on")
+    parser.add_argument("--diagram", metavar="FILE.svg",
+                        help="write an SVG sequence diagram of the handshake")
+    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=DEFAULT_TIMEOUT,
+                        help=f"connect, handshake and read timeout (default: "
+                             f"{DEFAULT_TIMEOUT:g})")
+
+
+def run(args: argparse.Namespace) -> int:
+    quiet_library_logs()
+    try:
+        with warnings.catch_warnings():
+            # e.g. cryptography's deprecation warnings about odd certificates in the system
+            # trust store: noise on stderr, and not about this connection.
+            warnings.simplefilter("ignore")
+            return _Connect(args).run()
+    except ConnectError as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return exc.code
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_target(target: str) -> tuple[str, int]:
+    """``host``, ``host:port``, ``[v6]``, ``[v6]:port``, or a bare IPv6 address."""
+    text = target.strip()
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ConnectError(f"bad address {target!r}: missing ']'", 2)
+        host, rest = text[1:end], text[end + 1:]
+        if rest and not rest.startswith(":"):
+            raise ConnectError(f"bad address {target!r}", 2)
+        port_text = rest[1:] if rest else ""
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    else:
+        host, port_text = text, ""  # a name, or an IPv6 address without a port
+    if not host:
+        raise ConnectError(f"bad address {target!r}: no host", 2)
+    if not port_text:
+        return host, DEFAULT_PORT
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ConnectError(f"bad port {port_text!r} in {target!r}", 2) from None
+    if not 0 < port < 65536:
+        raise ConnectError(f"port {port} is out of range", 2)
+    return host, port
+
+
+def split_list(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    items = [x.strip() for x in re.split(r"[,:]", text) if x.strip()]
+    return items
+
+
+_GROUP_ALIASES = {"p-256": "secp256r1", "prime256v1": "secp256r1", "p-384": "secp384r1",
+                  "p-521": "secp521r1", "x25519mlkem768": "X25519MLKEM768"}
+
+
+def _canonical(names: list[str] | None, enum: type, aliases: dict[str, str],
+               what: str) -> list[str] | None:
+    """Case-insensitive IANA names (plus a few common aliases) -> enum names."""
+    if names is None:
+        return None
+    if not names:
+        raise ConnectError(f"empty {what} list", 2)
+    by_lower = {m.name.lower(): m.name for m in enum}
+    out = []
+    for name in names:
+        key = aliases.get(name.lower(), name).lower()
+        if key not in by_lower:
+            known = ", ".join(m.name for m in enum)
+            raise ConnectError(f"unknown {what} {name!r} (known: {known})", 2)
+        out.append(by_lower[key])
+    return out
+
+
+_ESCAPES = {"r": "\r", "n": "\n", "t": "\t", "\\": "\\", "0": "\0"}
+
+
+def unescape(text: str) -> str:
+    r"""``\r``, ``\n``, ``\t``, ``\0``, ``\\`` and ``\xHH``; anything else stays as it is."""
+    def sub(match: re.Match[str]) -> str:
+        token = match.group(1)
+        if token.startswith("x"):
+            return chr(int(token[1:], 16))
+        return _ESCAPES.get(token, "\\" + token)
+    return re.sub(r"\\(x[0-9a-fA-F]{2}|.)", sub, text)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- the command
+
+
+class _Connect:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.recorder = Recorder("client", on_step=None)
+        self.phase = "connecting to"
+        self.keylog: KeyLogWriter | None = None
+        self.verifier: ExplainingVerifier | None = None
+
+    # -- configuration -----------------------------------------------------------------
+
+    def _read_file_error(self, what: str, path: str, exc: Exception) -> ConnectError:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return ConnectError(f"cannot read {what} {path}: {reason}", 2)
+
+    def config(self) -> ClientConfig:
+        a = self.args
+        if a.tls12:
+            raise ConnectError("--tls1.2 is not supported: tlskit speaks TLS 1.3 only", 2)
+        if bool(a.cert) != bool(a.key):
+            raise ConnectError("--cert and --key go together", 2)
+        groups = _canonical(split_list(a.groups), NamedGroup, _GROUP_ALIASES, "group")
+        suites = _canonical(split_list(a.ciphers), CipherSuite, {}, "cipher suite")
+        alpn = split_list(a.alpn.replace(":", ",")) if a.alpn else []
+        anchors = None
+        if a.cafile:
+            try:
+                anchors = load_pem_chain(a.cafile)
+            except (OSError, ValueError) as exc:
+                raise self._read_file_error("--cafile", a.cafile, exc) from exc
+            if not anchors:
+                raise ConnectError(f"--cafile {a.cafile} holds no PEM certificate", 2)
+        certificate = None
+        if a.cert:
+            try:
+                certificate = CertifiedKey.from_files(a.cert, a.key)
+            except (OSError, ValueError, TypeError) as exc:
+                raise self._read_file_error("--cert/--key", f"{a.cert}, {a.key}", exc) from exc
+        if a.keylog:
+            try:
+                self.keylog = KeyLogWriter(a.keylog)
+            except OSError as exc:
+                raise self._read_file_error("--keylog", a.keylog, exc) from exc
+        try:
+            base = ClientConfig(trust_anchors=anchors)
+            self.verifier = ExplainingVerifier(base.get_verifier())
+            return ClientConfig(
+                verifier=self.verifier,
+                verify_mode="report" if a.insecure else "required",
+                groups=groups, cipher_suites=suites, alpn_protocols=alpn or (),
+                certificate=certificate,
+                tracer=self.recorder.tracer,
+                keylog=self._keylog,
+            )
+        except ValueError as exc:
+            raise ConnectError(str(exc), 2) from exc
+
+    def _keylog(self, label: str, client_random: bytes, secret: bytes) -> None:
+        self.recorder.keylog(label, client_random, secret)
+        if self.keylog is not None:
+            self.keylog(label, client_random, secret)
+
+    # -- the connection ----------------------------------------------------------------
+
+    def run(self) -> int:
+        a = self.args
+        if a.timeout is not None and a.timeout <= 0:
+            raise ConnectError("--timeout must be positive", 2)
+        host, port = parse_target(a.target)
+        self.where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        config = self.config()
+        server_name = a.servername or host
+        try:
+            summary, response = self._run(config, host, port, server_name)
+        except ConnectError:
+            raise
+        except Exception as exc:
+            if getattr(a, "debug", False):
+                raise
+            raise ConnectError(self.describe(exc)) from exc
+        finally:
+            if self.keylog is not None:
+                self.keylog.close()
+            if a.diagram and self.recorder.steps:
+                self._write_diagram(host, port)
+        try:
+            self.output(summary, response)
+        except BrokenPipeError:  # e.g. piped into `head`: not worth a traceback
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+        return 0
+
+    def _run(self, config: ClientConfig, host: str, port: int,
+             server_name: str) -> tuple[dict[str, Any], bytes | None]:
+        a = self.args
+        t0 = time.perf_counter()
+        self.recorder.t0 = t0
+        sock = socket.create_connection((host, port), timeout=a.timeout)
+        connect_ms = (time.perf_counter() - t0) * 1000
+        address = sock.getpeername()[0]
+        try:
+            self.phase = "during the handshake with"
+            conn = ClientConnection(config, server_name=server_name)
+            chan = Channel(sock, conn)
+            complete = chan.handshake(a.timeout)
+            handshake_ms = (time.perf_counter() - t0) * 1000
+            requested = self.recorder.find("certificate_request") is not None
+            response: bytes | None = None
+            if a.request is not None:
+                self.phase = "waiting for the response from"
+                response = self._exchange(chan, unescape(a.request).encode("utf-8"))
+            elif requested:
+                # TLS 1.3 servers judge a client certificate after our Finished: give a
+                # rejection alert the chance to arrive before calling it a success.
+                self.phase = "after the handshake with"
+                chan.poll(min(1.0, a.timeout or 1.0))
+                if chan.close_alert is not None:
+                    raise AlertReceived(chan.close_alert)
+            chan.close()
+        finally:
+            sock.close()
+        error = conn.verification_error
+        summary = self.summary(host, port, address, server_name, complete, error,
+                               connect_ms, handshake_ms, response)
+        return summary, response
+
+    def _exchange(self, chan: Channel, request: bytes) -> bytes:
+        chan.send(request)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            data = chan.recv()
+            if not data:
+                break
+            chunks.append(data)
+            size += len(data)
+            if size > MAX_RESPONSE:
+                break
+        if chan.close_alert not in (None, AlertDescription.close_notify):
+            raise AlertReceived(chan.close_alert)
+        return b"".join(chunks)
+
+    # -- errors ------------------------------------------------------------------------
+
+    def describe(self, exc: BaseException) -> str:
+        where = self.where
+        if isinstance(exc, ConnectionRefusedError):
+            return f"connection refused by {where}"
+        if isinstance(exc, socket.gaierror):
+            return f"cannot resolve {where.rsplit(':', 1)[0]}: {exc.strerror or exc}"
+        if isinstance(exc, TimeoutError):
+            return f"timed out {self.phase} {where} (after {self.args.timeout:g} s)"
+        if isinstance(exc, HandshakeEOF):
+            return f"{where} closed the connection during the handshake"
+        if isinstance(exc, ConnectionResetError):
+            return f"connection reset by {where} {self.phase.split(' ', 1)[-1]}"
+        if isinstance(exc, AlertReceived):
+            desc = exc.alert
+            when = "the handshake failed" if self.phase.startswith("during") else \
+                "the server closed the connection"
+            return f"{when}: {where} sent alert {desc.name} ({int(desc)})"
+        if isinstance(exc, BadCertificate):
+            return f"certificate verify failed: {exc}"
+        if isinstance(exc, TLSError):
+            return f"handshake with {where} failed: {exc} (sent alert {exc.alert.name})"
+        if isinstance(exc, OSError):
+            return f"cannot connect to {where}: {exc.strerror or exc}"
+        return f"{type(exc).__name__}: {exc}"
+
+    # -- output ------------------------------------------------------------------------
+
+    def summary(self, host: str, port: int, address: str, server_name: str,
+                complete: Any, error: TLSError | None, connect_ms: float,
+                handshake_ms: float, response: bytes | None) -> dict[str, Any]:
+        report = self.verifier.report if self.verifier else None
+        chain = [cert_info(c) for c in complete.peer_certificates]
+        path = [cert_info(c) for c in report.chain] if report is not None else []
+        anchor = path[-1] if error is None and path else None
+        verification: dict[str, Any] = {
+            "ok": error is None,
+            "reason": None if error is None else str(error),
+            "code": None if error is None else str(getattr(error, "reason", error.alert.name)),
+            "detail": (f"chain to {anchor['common_name']}, valid for {server_name}"
+                       if error is None and anchor else None),
+            "checks": report_checks(report),
+            "path": path if error is None else [],
+        }
+        client_cert = self.recorder.find("client_certificate")
+        client_subject = None
+        if client_cert is not None and client_cert.fields.get("chain"):
+            client_subject = client_cert.fields["chain"][0].get("subject")
+        return {
+            "host": host,
+            "port": port,
+            "address": address,
+            "server_name": None if _is_ip(server_name) else server_name,
+            "version": complete.version,
+            "cipher_suite": complete.cipher_suite,
+            "group": complete.group,
+            "signature_scheme": complete.signature_scheme,
+            "alpn": complete.alpn_protocol,
+            "resumed": complete.resumed,
+            "peer_certificates": [{"subject": c["subject"], "issuer": c["issuer"],
+                                   "not_before": c["not_before"], "not_after": c["not_after"],
+                                   "names": c["names"]} for c in chain],
+            "peer_certificates_full": chain,
+            "verification": verification,
+            "client_certificate": client_subject,
+            "timings": {"connect_ms": round(connect_ms, 3),
+                        "handshake_ms": round(handshake_ms, 3)},
+            "response": None if response is None else response.decode("utf-8", "replace"),
+        }
+
+    def output(self, summary: dict[str, Any], response: bytes | None) -> None:
+        a = self.args
+        if a.json:
+            out = {k: v for k, v in summary.items() if k != "peer_certificates_full"}
+            if a.trace:
+                out["trace"] = self.recorder.to_list(include_secrets=False)
+            json.dump(out, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+            return
+        console = make_console()
+        if a.trace:
+            render_trace(self.recorder.steps, console)
+            console.print()
+        render_connect(summary, console)
+        if response is not None:
+            console.print(f"[bold]response[/bold] ({len(response)} bytes):")
+            console.file.flush()
+            sys.stdout.write(response.decode("utf-8", "replace"))
+            if response and not response.endswith(b"\n"):
+                sys.stdout.write("\n")
+            sys.stdout.flush()
+
+    def _write_diagram(self, host: str, port: int) -> None:
+        try:
+            diagram.write_svg(self.args.diagram, diagram.items_from_steps(self.recorder.steps),
+                              title=f"TLS handshake with {host}:{port}",
+                              client_label="tlskit connect", server_label=f"{host}:{port}")
+        except OSError as exc:
+            print(f"{PROG}: cannot write {Path(self.args.diagram)}: "
+                  f"{exc.strerror or exc}", file=sys.stderr)

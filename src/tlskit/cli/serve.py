@@ -1,0 +1,453 @@
+"""`tlskit serve`: a TLS 1.3 server that shows each visitor its own handshake.
+
+The default mode answers HTTP/1.1 with a small HTML page describing the visitor's
+handshake (version, suite, group, what the client offered, SNI, ALPN, client certificate);
+``--echo`` echoes bytes back instead. Without ``--cert``/``--key`` it uses a certificate
+for localhost, 127.0.0.1 and ::1 from the user's local CA (`LocalCA.default()`), made on
+first use and kept next to it, and says where the root is so it can be trusted.
+
+The first line on stdout is always ``listening on https://HOST:PORT/`` (flushed), so
+scripts can start it with ``--port 0`` and read the port. One thread per connection; a
+client that misbehaves only ends its own connection. SIGINT or SIGTERM stops it (exit 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import html
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from cryptography import x509
+
+from ..config import CertifiedKey, ServerConfig, load_pem_chain
+from ..connection import ServerConnection
+from ..enums import CipherSuite, NamedGroup
+from ..errors import AlertReceived, TLSError
+from ..events import HandshakeComplete
+from .trace import Channel, HandshakeEOF, KeyLogWriter, quiet_library_logs
+
+PROG = "tlskit serve"
+HANDSHAKE_TIMEOUT = 30.0
+IDLE_TIMEOUT = 60.0
+MAX_REQUEST_HEAD = 64 * 1024
+DEFAULT_NAMES = ["localhost", "127.0.0.1", "::1"]
+RENEW_BEFORE = dt.timedelta(days=2)
+
+
+class ServeError(Exception):
+    """A startup failure already phrased for the user."""
+
+
+class _Stop(Exception):
+    """Raised in the main thread by the SIGTERM handler."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on "
+                        "(default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8443,
+                        help="port (default: 8443; 0: any free port, printed on the first line)")
+    parser.add_argument("--cert", metavar="FILE",
+                        help="certificate chain (PEM, leaf first, then intermediates)")
+    parser.add_argument("--key", metavar="FILE", help="private key for --cert (PEM)")
+    parser.add_argument("--chain", metavar="FILE", help="more intermediates to send (PEM)")
+    parser.add_argument("--alpn", metavar="LIST",
+                        help="ALPN protocols to accept, in preference order "
+                             "(default: http/1.1; none with --echo)")
+    parser.add_argument("--echo", action="store_true",
+                        help="echo what the client sends instead of answering HTTP")
+    parser.add_argument("--client-ca", metavar="FILE",
+                        help="require a client certificate issued by a CA in FILE (PEM)")
+    parser.add_argument("--groups", metavar="LIST", help="key exchange groups, in preference "
+                        "order (e.g. x25519,secp256r1)")
+    parser.add_argument("--ciphers", metavar="LIST",
+                        help="cipher suites, in preference order (IANA names)")
+    parser.add_argument("--keylog", metavar="FILE",
+                        help="append session secrets to FILE (NSS key log format)")
+
+
+def run(args: argparse.Namespace) -> int:
+    quiet_library_logs()
+    try:
+        server = Server(args)
+    except ServeError as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        with _stop_on_sigterm():
+            server.announce()
+            server.serve_forever()
+    except (KeyboardInterrupt, _Stop):
+        pass
+    finally:
+        server.close()
+    print("stopped", flush=True)
+    return 0
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into an exception in the main thread (SIGINT already is one)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise _Stop()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _split(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    return [x.strip() for x in text.replace(":", ",").split(",") if x.strip()]
+
+
+def _canonical(names: list[str] | None, enum: type, what: str) -> list[str] | None:
+    if names is None:
+        return None
+    by_lower = {m.name.lower(): m.name for m in enum}
+    out = []
+    for name in names:
+        if name.lower() not in by_lower:
+            raise ServeError(f"unknown {what} {name!r} (known: "
+                             f"{', '.join(m.name for m in enum)})")
+        out.append(by_lower[name.lower()])
+    return out
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+# --------------------------------------------------------------------------- certificates
+
+
+def default_certificate() -> tuple[CertifiedKey, Path | None, Path | None]:
+    """(certified key, root path, certificate path) from the user's local CA. The leaf is
+    kept in ``<state>/tlskit/serve/`` and reissued when it nears expiry or the CA changed."""
+    from ..ca import CAError, LocalCA, default_directory
+
+    try:
+        ca = LocalCA.default()
+    except (CAError, OSError) as exc:
+        raise ServeError(f"cannot open the local CA in {default_directory()}: {exc} "
+                         "(or pass --cert and --key)") from exc
+    root = ca.directory / "root.pem" if ca.directory is not None else None
+    folder = default_directory().parent / "serve"
+    cert_path, key_path = folder / "localhost.pem", folder / "localhost-key.pem"
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        chain = load_pem_chain(cert_path)
+        if (len(chain) >= 2 and chain[1] == ca.intermediate
+                and chain[0].not_valid_after_utc - RENEW_BEFORE > dt.datetime.now(dt.UTC)):
+            return CertifiedKey.from_files(cert_path, key_path), root, cert_path
+    try:
+        issued = ca.issue_server(DEFAULT_NAMES, days=30)
+    except CAError as exc:
+        raise ServeError(f"cannot issue a certificate for localhost: {exc}") from exc
+    try:
+        issued.write(cert_path=cert_path, key_path=key_path)
+    except OSError:
+        cert_path = None  # still usable from memory
+    return CertifiedKey(issued.chain, issued.private_key), root, cert_path
+
+
+def _subject(cert: x509.Certificate) -> str:
+    try:
+        return cert.subject.rfc4514_string()
+    except ValueError:
+        return "(unparseable subject)"
+
+
+# --------------------------------------------------------------------------- the server
+
+
+class Server:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.stopping = threading.Event()
+        self.root: Path | None = None
+        self.cert_path: Path | None = None
+        self.keylog: KeyLogWriter | None = None
+        self.certified: CertifiedKey | None = None
+        self.config = self._config()
+        try:
+            family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+            self.listener = socket.create_server((args.host, args.port), family=family,
+                                                 backlog=64, reuse_port=False)
+        except OSError as exc:
+            raise ServeError(f"cannot listen on {_url_host(args.host)}:{args.port}: "
+                             f"{exc.strerror or exc}") from exc
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        self._lock = threading.Lock()
+
+    def _config(self) -> ServerConfig:
+        a = self.args
+        if bool(a.cert) != bool(a.key):
+            raise ServeError("--cert and --key go together")
+        if a.chain and not a.cert:
+            raise ServeError("--chain needs --cert and --key")
+        try:
+            if a.cert:
+                certified = CertifiedKey.from_files(a.cert, a.key, a.chain)
+            else:
+                certified, self.root, self.cert_path = default_certificate()
+            self.certified = certified
+        except OSError as exc:
+            raise ServeError(f"cannot read the certificate or key: "
+                             f"{exc.filename or ''} {exc.strerror or exc}".strip()) from exc
+        except (ValueError, TypeError) as exc:
+            raise ServeError(f"cannot load the certificate or key: {exc}") from exc
+        client_auth: Any = "none"
+        client_anchors = None
+        if a.client_ca:
+            try:
+                client_anchors = load_pem_chain(a.client_ca)
+            except (OSError, ValueError) as exc:
+                raise ServeError(f"cannot read --client-ca {a.client_ca}: "
+                                 f"{getattr(exc, 'strerror', None) or exc}") from exc
+            if not client_anchors:
+                raise ServeError(f"--client-ca {a.client_ca} holds no PEM certificate")
+            client_auth = "required"
+        alpn = _split(a.alpn)
+        if alpn is None:
+            alpn = [] if a.echo else ["http/1.1"]
+        if a.keylog:
+            try:
+                self.keylog = KeyLogWriter(a.keylog)
+            except OSError as exc:
+                raise ServeError(f"cannot open --keylog {a.keylog}: {exc.strerror}") from exc
+        try:
+            return ServerConfig(
+                certificates=[certified],
+                groups=_canonical(_split(a.groups), NamedGroup, "group"),
+                cipher_suites=_canonical(_split(a.ciphers), CipherSuite, "cipher suite"),
+                alpn_protocols=alpn,
+                client_auth=client_auth,
+                client_trust_anchors=client_anchors,
+                keylog=self.keylog,
+            )
+        except ValueError as exc:
+            raise ServeError(str(exc)) from exc
+
+    def announce(self) -> None:
+        a = self.args
+        print(f"listening on https://{_url_host(a.host)}:{self.port}/", flush=True)
+        assert self.certified is not None
+        leaf = self.certified.chain[0]
+        print(f"certificate: {_subject(leaf)} (expires "
+              f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC)"
+              + (f", {self.cert_path}" if self.cert_path else ""))
+        if self.root is not None:
+            print(f"trust the local CA root to open it without warnings: {self.root}")
+            print(f"  e.g. curl --cacert {self.root} https://localhost:{self.port}/")
+        mode = "echo" if a.echo else "HTTP/1.1 page showing each visitor's handshake"
+        print(f"mode: {mode}"
+              + (f"; client certificates required (CAs in {a.client_ca})"
+                 if a.client_ca else ""))
+        print("Ctrl-C to stop.", flush=True)
+
+    def serve_forever(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                sock, peer = self.listener.accept()
+            except OSError as exc:
+                if self.stopping.is_set():
+                    return
+                self.log(f"accept failed: {exc.strerror or exc}")
+                time.sleep(0.1)  # e.g. out of file descriptors: do not spin
+                continue
+            thread = threading.Thread(target=self._handle, args=(sock, peer),
+                                      name=f"tlskit-serve-{peer[1]}", daemon=True)
+            thread.start()
+
+    def close(self) -> None:
+        self.stopping.set()
+        with contextlib.suppress(OSError):
+            self.listener.close()
+        if self.keylog is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.keylog.close()
+
+    def log(self, line: str) -> None:
+        with self._lock, contextlib.suppress(OSError, ValueError):
+            print(line, file=sys.stderr, flush=True)
+
+    # -- one connection -----------------------------------------------------------------
+
+    def _handle(self, sock: socket.socket, peer: Any) -> None:
+        who = f"{_url_host(peer[0])}:{peer[1]}"
+        conn = ServerConnection(self.config)
+        chan = Channel(sock, conn, outgoing="server->client")
+        try:
+            sock.settimeout(HANDSHAKE_TIMEOUT)
+            complete = chan.handshake(HANDSHAKE_TIMEOUT)
+            sock.settimeout(IDLE_TIMEOUT)
+            offer = dict(conn.client_offer)
+            self.log(f"{who} {complete.version} {complete.cipher_suite} {complete.group} "
+                     f"sni={complete.server_name or '-'} alpn={complete.alpn_protocol or '-'}"
+                     + (f" client={_subject(complete.peer_certificates[0])}"
+                        if complete.peer_certificates else ""))
+            if self.args.echo:
+                self._echo(chan)
+            else:
+                self._http(chan, complete, offer, who)
+            chan.close(linger=2.0)
+        except AlertReceived as exc:
+            self.log(f"{who} closed by the client: alert {exc.alert.name}")
+        except TLSError as exc:
+            self.log(f"{who} handshake failed: {exc} (sent alert {exc.alert.name})")
+        except HandshakeEOF:
+            self.log(f"{who} closed the connection during the handshake")
+        except TimeoutError:
+            self.log(f"{who} timed out")
+        except OSError as exc:
+            self.log(f"{who} connection error: {exc.strerror or exc}")
+        except Exception as exc:  # a bug must cost one connection, never the server
+            self.log(f"{who} internal error: {type(exc).__name__}: {exc}")
+        finally:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def _echo(self, chan: Channel) -> None:
+        while True:
+            data = chan.recv()
+            if not data:
+                return
+            chan.send(data)
+
+    def _http(self, chan: Channel, complete: HandshakeComplete, offer: dict[str, Any],
+              who: str) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head and b"\n\n" not in head:
+            data = chan.recv()
+            if not data:
+                return
+            head += data
+            if len(head) > MAX_REQUEST_HEAD:
+                self._respond(chan, 431, "Request Header Fields Too Large", b"")
+                return
+        lines = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").splitlines()
+        parts = lines[0].split() if lines else []
+        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+            self._respond(chan, 400, "Bad Request", b"bad request\n", "text/plain")
+            return
+        method, path, _ = parts
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        self.log(f"{who} {method} {path} {headers.get('user-agent', '-')}")
+        if method not in ("GET", "HEAD"):
+            self._respond(chan, 405, "Method Not Allowed", b"GET or HEAD only\n",
+                          "text/plain", extra="Allow: GET, HEAD\r\n")
+            return
+        body = handshake_page(complete, offer, who, headers.get("user-agent")).encode()
+        self._respond(chan, 200, "OK", body, "text/html; charset=utf-8",
+                      head_only=method == "HEAD")
+
+    def _respond(self, chan: Channel, status: int, reason: str, body: bytes,
+                 content_type: str = "text/plain", *, extra: str = "",
+                 head_only: bool = False) -> None:
+        header = (f"HTTP/1.1 {status} {reason}\r\n"
+                  f"Content-Type: {content_type}\r\n"
+                  f"Content-Length: {len(body)}\r\n"
+                  "Cache-Control: no-store\r\n"
+                  "Connection: close\r\n"
+                  "Server: tlskit\r\n"
+                  f"{extra}\r\n").encode("latin-1")
+        chan.send(header + (b"" if head_only else body))
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def _items(values: Any) -> str:
+    if not values:
+        return "<em>none</em>"
+    return "<ul>" + "".join(f"<li><code>{html.escape(str(v))}</code></li>"
+                            for v in values) + "</ul>"
+
+
+def handshake_page(complete: HandshakeComplete, offer: dict[str, Any], who: str,
+                   user_agent: str | None) -> str:
+    """The HTML page that shows a visitor its own handshake."""
+    e = html.escape
+    client_cert = (_subject(complete.peer_certificates[0]) if complete.peer_certificates
+                   else None)
+    rows = [
+        ("Your address", who),
+        ("Protocol version", complete.version),
+        ("Cipher suite", complete.cipher_suite),
+        ("Key exchange group", complete.group or "-"),
+        ("Server signature scheme", complete.signature_scheme or "-"),
+        ("SNI (server name you asked for)", complete.server_name or "(none sent)"),
+        ("ALPN protocol", complete.alpn_protocol or "(none)"),
+        ("Client certificate", client_cert or "(none)"),
+        ("User agent", user_agent or "-"),
+    ]
+    table = "\n".join(f"<tr><th>{e(k)}</th><td><code>{e(str(v))}</code></td></tr>"
+                      for k, v in rows)
+    offered = [
+        ("Cipher suites", offer.get("cipher_suites")),
+        ("Groups", offer.get("groups")),
+        ("Key shares sent", offer.get("key_shares")),
+        ("Signature schemes", offer.get("signature_schemes")),
+        ("Extensions", offer.get("extensions")),
+    ]
+    sections = "\n".join(f"<div class=\"box\"><h3>{e(k)}</h3>{_items(v)}</div>"
+                         for k, v in offered)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Your TLS handshake - tlskit</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem;
+       padding: 0 1rem; color: #1d1d1f; }}
+table {{ border-collapse: collapse; margin-bottom: 1.5rem; }}
+th, td {{ text-align: left; padding: .3rem 1rem .3rem 0; border-bottom: 1px solid #ddd;
+         vertical-align: top; }}
+th {{ font-weight: 600; }}
+.grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(17rem, 1fr));
+        gap: 1rem; }}
+.box {{ background: #f6f8fa; border-radius: 6px; padding: .5rem 1rem; }}
+.box ul {{ padding-left: 1.2rem; margin: .3rem 0; }}
+h3 {{ margin: .3rem 0; }}
+</style>
+</head>
+<body>
+<h1>Your TLS handshake</h1>
+<p>This page was served by <code>tlskit serve</code> over the TLS connection your client just
+made. Here is what was negotiated, and everything your client offered in its
+ClientHello.</p>
+<h2>Negotiated</h2>
+<table>
+{table}
+</table>
+<h2>What your client offered</h2>
+<div class="grid">
+{sections}
+</div>
+</body>
+</html>
+"""
