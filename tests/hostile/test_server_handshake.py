@@ -471,7 +471,7 @@ def auth_pair(hook=None, client_leaf=None, **server_kw):
 
 
 def test_client_auth_round_trip():
-    c, s, data = auth_pair()
+    _c, s, data = auth_pair()
     events = s.receive_data(data)
     assert events[0].peer_certificates[0] == pki().client.certificate
 
