@@ -152,7 +152,8 @@ class TLSSocket:
         return self._sock
 
     def _check_open(self) -> None:
-        if self._closed or self._sock is None:
+        # Only a real close counts: files from makefile() keep working after close().
+        if self._sock is None:
             raise OSError(9, "the TLS socket is closed")
 
     @staticmethod
@@ -174,6 +175,27 @@ class TLSSocket:
         if not data:
             self._eof = True
             raise self._eof_error()
+        self._feed(data, deadline)
+
+    def _recv_exact(self, n: int) -> bytes:
+        sock = self._raw()
+        buf = bytearray()
+        while len(buf) < n:
+            data = sock.recv(n - len(buf))
+            if not data:
+                self._eof = True
+                raise self._eof_error()
+            buf += data
+        return bytes(buf)
+
+    def _read_one_record(self) -> None:
+        """Read exactly one record, so no byte after it is taken from the socket."""
+        if self._eof:
+            raise self._eof_error()
+        header = self._recv_exact(5)
+        self._feed(header + self._recv_exact(int.from_bytes(header[3:5], "big")))
+
+    def _feed(self, data: bytes, deadline: float | None = None) -> None:
         try:
             with self._state:
                 events = self._conn.receive_data(data)
@@ -260,6 +282,7 @@ class TLSSocket:
             raise ValueError("flags are not supported on TLS sockets")
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
+        self._check_open()
         self._ensure_handshake()
         if bufsize == 0:
             return b""
@@ -284,6 +307,7 @@ class TLSSocket:
         if nbytes < 0:
             raise ValueError("negative buffersize in recv_into")
         n = min(nbytes, len(view)) if nbytes else len(view)
+        self._check_open()
         self._ensure_handshake()
         if n == 0:
             return 0
@@ -400,8 +424,9 @@ class TLSSocket:
             self._conn.close()
         self._flush()
         with self._rlock:
+            # Record by record: bytes after the peer's close_notify belong to the caller.
             while not self._peer_closed:
-                self._read_more()
+                self._read_one_record()
                 self._plain.clear()
         sock = self._raw()
         self._sock = None

@@ -1,0 +1,96 @@
+"""Raw building blocks for the I/O tests: sans-I/O peers on plain sockets, a silent server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable
+
+from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection
+
+
+def handshake_raw_server(sock: socket.socket, config: ServerConfig) -> ServerConnection:
+    """Run the server side of a handshake on a plain socket with the sans-I/O API."""
+    conn = ServerConnection(config)
+    while conn.handshake_complete is None:
+        data = sock.recv(65536)
+        if not data:
+            raise ConnectionError("client went away during the handshake")
+        conn.receive_data(data)
+        if out := conn.data_to_send():
+            sock.sendall(out)
+    return conn
+
+
+def handshake_raw_client(sock: socket.socket, config: ClientConfig,
+                         server_name: str = "localhost") -> ClientConnection:
+    """Run the client side of a handshake but keep the client's last flight unsent."""
+    conn = ClientConnection(config, server_name=server_name)
+    sock.sendall(conn.data_to_send())
+    while conn.handshake_complete is None:
+        data = sock.recv(65536)
+        if not data:
+            raise ConnectionError("server went away during the handshake")
+        conn.receive_data(data)
+    return conn
+
+
+class OneShotServer:
+    """Accept one TCP connection on 127.0.0.1 and run ``action(sock)`` in a thread."""
+
+    def __init__(self, action: Callable[[socket.socket], None]) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+        self._action = action
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            sock, _ = self.listener.accept()
+            with sock:
+                self._action(sock)
+        except BaseException as exc:  # reported by join()
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def join(self, timeout: float = 10.0) -> None:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "server thread did not finish"
+        self.listener.close()
+        if self.error is not None:
+            raise self.error
+
+
+class SilentServer:
+    """A TCP listener that accepts connections and never says a word."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self._stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted.append(sock)
+
+    def close(self) -> None:
+        # shutdown() wakes the thread blocked in accept(); close() alone may not.
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+        self.thread.join(5)
+        for s in self.accepted:
+            s.close()
