@@ -42,8 +42,8 @@ def parse_ip(text: str) -> IPAddress | None:
     local to a host and can never appear in a certificate."""
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
-    if "%" in text:
-        return None
+    if "%" in text or (":" not in text and not text.replace(".", "").isdigit()):
+        return None  # zone ids are refused; without ':' only digits and dots can be IPv4
     try:
         return ipaddress.ip_address(text)
     except ValueError:
