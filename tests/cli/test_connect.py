@@ -1,0 +1,297 @@
+"""`tlskit connect` in a subprocess against `openssl s_server -www -tls1_3` on 127.0.0.1,
+with a chain from `LocalCA` written to temporary files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import queue
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tlskit.ca import LocalCA
+from tlskit.cli.connect import ConnectError, parse_target, split_list, unescape
+
+pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+
+HANDSHAKE_MESSAGES = ["ClientHello", "ServerHello", "EncryptedExtensions", "Certificate",
+                      "CertificateVerify", "Finished"]
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+class PKI:
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        ca = LocalCA.create(base / "ca")
+        self.root = base / "ca" / "root.pem"
+        self.chain = base / "ca" / "intermediate.pem"
+        issued = ca.issue_server(["localhost", "127.0.0.1"])
+        self.cert, self.key = issued.write(cert_path=base / "leaf.pem",
+                                           key_path=base / "leaf-key.pem")
+        # only the leaf in leaf.pem: s_server gets the intermediate from -cert_chain
+        self.cert.write_bytes(issued.cert_pem().split(b"-----END CERTIFICATE-----")[0]
+                              + b"-----END CERTIFICATE-----\n")
+        past = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
+        old_ca = LocalCA.create(base / "old-ca", clock=lambda: past)
+        old = old_ca.issue_server(["localhost"], days=1)
+        self.expired_root = base / "old-ca" / "root.pem"
+        self.expired_cert, self.expired_key = old.write(cert_path=base / "expired.pem",
+                                                        key_path=base / "expired-key.pem")
+
+
+class SServer:
+    """`openssl s_server` on an OS-chosen port, read from its ACCEPT line."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            ["openssl", "s_server", "-www", "-tls1_3", "-accept", "127.0.0.1:0", *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True)
+        lines: queue.Queue[str] = queue.Queue()
+
+        def pump() -> None:
+            assert self.proc.stdout is not None
+            for line in self.proc.stdout:
+                lines.put(line)
+
+        threading.Thread(target=pump, daemon=True).start()
+        seen = []
+        while True:
+            try:
+                line = lines.get(timeout=15)
+            except queue.Empty:
+                self.close()
+                pytest.fail(f"s_server did not start: {seen}")
+            seen.append(line)
+            if line.startswith("ACCEPT"):
+                self.port = int(line.strip().rsplit(":", 1)[1])
+                return
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
+    return PKI(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def server(pki: PKI) -> Iterator[SServer]:
+    s = SServer("-cert", str(pki.cert), "-cert_chain", str(pki.chain), "-key", str(pki.key))
+    yield s
+    s.close()
+
+
+def tlskit(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.pop("SSLKEYLOGFILE", None)
+    return subprocess.run([sys.executable, "-m", "tlskit", "connect", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=60)
+
+
+def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode != 0, proc.stdout
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("tlskit connect: "), lines[0]
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def as_json(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --------------------------------------------------------------------------- against s_server
+
+
+def test_human_summary(server: SServer, pki: PKI) -> None:
+    proc = tlskit(f"localhost:{server.port}", "--cafile", str(pki.root))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "TLSv1.3" in out
+    assert "TLS_AES_" in out or "TLS_CHACHA20" in out
+    assert "validated certificate path" in out
+    assert "CN=localhost" in out and "(trust anchor)" in out and "(leaf)" in out
+    assert "\x1b[" not in out  # not a terminal: no colour
+    assert proc.stderr == ""
+
+
+def test_json_with_forced_group_and_cipher(server: SServer, pki: PKI) -> None:
+    data = as_json(tlskit(f"localhost:{server.port}", "--cafile", str(pki.root), "--json",
+                          "--groups", "secp384r1", "--ciphers", "TLS_AES_256_GCM_SHA384"))
+    assert data["version"] == "TLSv1.3"
+    assert data["group"] == "secp384r1"
+    assert data["cipher_suite"] == "TLS_AES_256_GCM_SHA384"
+    assert data["signature_scheme"] == "ecdsa_secp256r1_sha256"
+    assert data["alpn"] is None
+    assert data["resumed"] is False
+    assert data["verification"]["ok"] is True
+    assert data["verification"]["reason"] is None
+    certs = data["peer_certificates"]
+    assert certs[0]["subject"] == "CN=localhost"
+    assert "intermediate" in certs[0]["issuer"]
+    assert {"subject", "issuer", "not_after"} <= set(certs[0])
+    assert data["response"] is None
+
+
+def test_lists_colon_separated_and_case_insensitive(server: SServer, pki: PKI) -> None:
+    data = as_json(tlskit(f"127.0.0.1:{server.port}", "--cafile", str(pki.root), "--json",
+                          "--groups", "SECP256R1:x25519",
+                          "--ciphers", "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"))
+    assert data["group"] == "secp256r1"
+    assert data["cipher_suite"] in ("TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256")
+    assert data["server_name"] is None  # an IP literal is not sent as SNI...
+    assert data["verification"]["ok"] is True  # ...but is checked against the IP SAN
+
+
+def test_request_prints_the_page(server: SServer, pki: PKI) -> None:
+    proc = tlskit(f"localhost:{server.port}", "--cafile", str(pki.root),
+                  "--request", r"GET / HTTP/1.0\r\n\r\n")
+    assert proc.returncode == 0, proc.stderr
+    assert "HTTP/1.0 200 ok" in proc.stdout
+    assert "s_server" in proc.stdout
+    data = as_json(tlskit(f"localhost:{server.port}", "--cafile", str(pki.root), "--json",
+                          "--request", r"GET / HTTP/1.0\r\n\r\n"))
+    assert data["response"].startswith("HTTP/1.0 200 ok\r\n")
+
+
+def test_verification_failure_is_one_line(server: SServer) -> None:
+    proc = tlskit(f"localhost:{server.port}", "--timeout", "10")
+    line = one_error_line(proc)
+    assert line.startswith("tlskit connect: certificate verify failed: ")
+    assert proc.stdout == ""
+
+
+def test_wrong_name_is_one_line(server: SServer, pki: PKI) -> None:
+    proc = tlskit(f"127.0.0.1:{server.port}", "--cafile", str(pki.root),
+                  "--servername", "example.com")
+    line = one_error_line(proc)
+    assert "certificate verify failed" in line and "example.com" in line
+
+
+def test_insecure_reports_and_goes_on(server: SServer) -> None:
+    data = as_json(tlskit(f"localhost:{server.port}", "--insecure", "--json"))
+    assert data["verification"]["ok"] is False
+    assert data["verification"]["reason"]
+    assert data["version"] == "TLSv1.3"
+    proc = tlskit(f"localhost:{server.port}", "--insecure")
+    assert proc.returncode == 0, proc.stderr
+    assert "--insecure" in proc.stdout
+
+
+def test_refused_port() -> None:
+    port = free_port()
+    line = one_error_line(tlskit(f"127.0.0.1:{port}"))
+    assert line == f"tlskit connect: connection refused by 127.0.0.1:{port}"
+
+
+def test_tls12_is_a_clear_error(server: SServer) -> None:
+    line = one_error_line(tlskit(f"localhost:{server.port}", "--tls1.2"))
+    assert "TLS 1.3" in line
+    proc = tlskit(f"localhost:{server.port}", "--tls1.3", "--insecure", "--json")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_unknown_group_is_a_clear_error() -> None:
+    line = one_error_line(tlskit("localhost:1", "--groups", "nope"))
+    assert "unknown group 'nope'" in line
+
+
+def test_keylog(server: SServer, pki: PKI, tmp_path: Path) -> None:
+    keylog = tmp_path / "keys.log"
+    proc = tlskit(f"localhost:{server.port}", "--cafile", str(pki.root), "--keylog", str(keylog))
+    assert proc.returncode == 0, proc.stderr
+    lines = keylog.read_text().splitlines()
+    labels = {line.split()[0] for line in lines}
+    assert {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+            "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0"} <= labels
+    for line in lines:
+        _label, random, secret = line.split()
+        assert len(bytes.fromhex(random)) == 32 and len(bytes.fromhex(secret)) >= 32
+
+
+def test_diagram_and_trace(server: SServer, pki: PKI, tmp_path: Path) -> None:
+    svg = tmp_path / "hs.svg"
+    proc = tlskit(f"localhost:{server.port}", "--cafile", str(pki.root), "--trace",
+                  "--diagram", str(svg))
+    assert proc.returncode == 0, proc.stderr
+    for name in HANDSHAKE_MESSAGES:
+        assert name in proc.stdout
+    assert "verify_data" in proc.stdout and "cipher_suites" in proc.stdout
+    root = ET.parse(svg).getroot()
+    text = " ".join("".join(el.itertext()) for el in root.iter())
+    for name in HANDSHAKE_MESSAGES:
+        assert name in text, name
+    assert text.count("Finished") >= 2
+    assert "CN=localhost" in text
+
+
+def test_expired_certificate_and_handshake_alert(pki: PKI) -> None:
+    expired = SServer("-cert", str(pki.expired_cert), "-key", str(pki.expired_key),
+                      "-ciphersuites", "TLS_AES_128_GCM_SHA256")
+    try:
+        line = one_error_line(tlskit(f"localhost:{expired.port}",
+                                     "--cafile", str(pki.expired_root)))
+        assert line.startswith("tlskit connect: certificate verify failed: ")
+        assert "expired" in line
+        line = one_error_line(tlskit(f"localhost:{expired.port}", "--insecure",
+                                     "--ciphers", "TLS_CHACHA20_POLY1305_SHA256"))
+        assert "handshake failed" in line and "alert" in line
+    finally:
+        expired.close()
+
+
+def test_silent_server_times_out() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        line = one_error_line(tlskit(f"127.0.0.1:{port}", "--timeout", "0.5"))
+    assert "timed out" in line
+
+
+# --------------------------------------------------------------------------- units
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    ("example.com", ("example.com", 443)),
+    ("example.com:8443", ("example.com", 8443)),
+    ("127.0.0.1:9", ("127.0.0.1", 9)),
+    ("[::1]:8443", ("::1", 8443)),
+    ("[::1]", ("::1", 443)),
+    ("::1", ("::1", 443)),
+])
+def test_parse_target(target: str, expected: tuple[str, int]) -> None:
+    assert parse_target(target) == expected
+
+
+@pytest.mark.parametrize("target", ["example.com:http", "example.com:0", "[::1", ":443"])
+def test_parse_target_rejects(target: str) -> None:
+    with pytest.raises(ConnectError):
+        parse_target(target)
+
+
+def test_unescape_and_lists() -> None:
+    assert unescape(r"GET / HTTP/1.0\r\n\r\n") == "GET / HTTP/1.0\r\n\r\n"
+    assert unescape(r"a\\nb\tc\x41\q") == "a\\nb\tcA\\q"
+    assert split_list("a, b:c,,") == ["a", "b", "c"]

@@ -1,0 +1,141 @@
+"""`tlskit demo` in a subprocess with an empty HOME and state dir: two real sessions on
+loopback, five explained steps each, and the checks the demo claims to have made."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HANDSHAKE_MESSAGES = ["ClientHello", "ServerHello", "EncryptedExtensions", "Certificate",
+                      "CertificateVerify", "Finished"]
+
+
+def _env(tmp_path: Path, home: str | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    empty = tmp_path / "empty"
+    empty.mkdir(exist_ok=True)
+    env["HOME"] = home if home is not None else str(empty)
+    env["XDG_STATE_HOME"] = str(empty / "xdg")
+    env["TLSKIT_STATE_DIR"] = str(empty / "state")
+    env.pop("NO_COLOR", None)
+    return env
+
+
+def demo(tmp_path: Path, *args: str, home: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tlskit", "demo", *args], cwd=tmp_path,
+                          env=_env(tmp_path, home), capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def demo_json(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    tmp = tmp_path_factory.mktemp("demo")
+    svg = tmp / "demo.svg"
+    proc = demo(tmp, "--json", "--diagram", str(svg))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "", proc.stderr
+    assert not any((tmp / "empty").rglob("*")), "the demo must not write any state"
+    return json.loads(proc.stdout), svg
+
+
+def test_json_has_two_sessions_with_five_steps(demo_json: tuple[dict[str, Any], Path]) -> None:
+    result, _ = demo_json
+    assert len(result["sessions"]) == 2
+    for session in result["sessions"]:
+        assert [s["number"] for s in session["steps"]] == [1, 2, 3, 4, 5]
+        for key in ("cipher_suite", "group", "signature_scheme", "version"):
+            assert session[key], key
+        assert session["version"] == "TLSv1.3"
+        for key in ("shared_secret", "client_application_traffic_secret",
+                    "server_application_traffic_secret"):
+            assert len(bytes.fromhex(session[key])) >= 32
+        times = [s["t_ms"] for s in session["steps"]]
+        assert all(isinstance(t, float | int) and t >= 0 for t in times)
+        assert session["all_checks_ok"] is True
+
+
+def test_sessions_have_different_keys(demo_json: tuple[dict[str, Any], Path]) -> None:
+    result, _ = demo_json
+    first, second = result["sessions"]
+    assert result["different_keys"] is True
+    for key in ("shared_secret", "client_application_traffic_secret",
+                "server_application_traffic_secret", "client_handshake_traffic_secret"):
+        assert first[key] != second[key], key
+
+
+def test_both_sides_computed_the_same_secrets(demo_json: tuple[dict[str, Any], Path]) -> None:
+    result, _ = demo_json
+    for session in result["sessions"]:
+        step4 = session["steps"][3]
+        secrets = step4["data"]["secrets"]
+        assert secrets["shared_secret"]["client"] == secrets["shared_secret"]["server"]
+        assert secrets["shared_secret"]["client"] == session["shared_secret"]
+        for name, pair in secrets.items():
+            assert pair["client"] == pair["server"], name
+        # the tracer values are the ones reported, on both sides
+        server_hello = [s for s in session["trace"]["server"] if s["step"] == "server_hello"]
+        assert server_hello[0]["secrets"]["shared_secret"] == session["shared_secret"]
+
+
+def test_secret_not_on_the_wire_check(demo_json: tuple[dict[str, Any], Path]) -> None:
+    result, _ = demo_json
+    for session in result["sessions"]:
+        assert session["secret_not_on_wire"] is True
+        step4 = session["steps"][3]
+        check = next(c for c in step4["checks"] if c["name"] == "secret not on the wire")
+        assert check["ok"] is True
+        searched = step4["data"]["searched"]
+        assert {"shared_secret", "client_application_traffic_secret",
+                "server_application_traffic_secret"} <= set(searched)
+        assert all(searched.values())
+        wire = session["wire"]
+        assert wire["client_to_server_bytes"] > 0 and wire["server_to_client_bytes"] > 0
+
+
+def test_steps_carry_this_runs_values(demo_json: tuple[dict[str, Any], Path]) -> None:
+    result, _ = demo_json
+    session = result["sessions"][0]
+    step1, step2, step3, _, step5 = session["steps"]
+    hello = step1["data"]["client_hello"]
+    assert session["cipher_suite"] in hello["cipher_suites"]
+    assert session["group"] in hello["groups"]
+    assert hello["server_name"] == "localhost"
+    assert hello["alpn"] == ["http/1.1"]
+    assert step2["chain"][0]["common_name"] == "localhost"
+    assert step2["data"]["certificate_verify"]["scheme"] == session["signature_scheme"]
+    names = {c["name"] for c in step3["checks"]}
+    assert {"signatures", "expiry", "revocation", "name", "verdict"} <= names
+    assert next(c for c in step3["checks"] if c["name"] == "name")["ok"] is True
+    data = step5["data"]
+    record = bytes.fromhex(data["ciphertext_record_hex"])
+    assert record[0] == 23  # application_data
+    assert bytes.fromhex(data["plaintext_hex"]) not in record
+    assert all(c["ok"] for c in step5["checks"])
+
+
+def test_demo_diagram_is_well_formed(demo_json: tuple[dict[str, Any], Path]) -> None:
+    _, svg = demo_json
+    root = ET.parse(svg).getroot()
+    text = " ".join("".join(el.itertext()) for el in root.iter())
+    for name in HANDSHAKE_MESSAGES:
+        assert name in text, name
+    assert text.count("Finished") >= 2
+    assert "ApplicationData" in text
+
+
+def test_text_output_and_unwritable_home(tmp_path: Path) -> None:
+    proc = demo(tmp_path, home="/nonexistent/home")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for n in range(1, 6):
+        assert f"Step {n}" in out
+    assert "Session 2" in out
+    assert "secret not on the wire" in out
+    assert "\x1b[" not in out  # no colour when stdout is not a terminal
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,255 @@
+"""`tlskit serve` in a subprocess on an OS-chosen port, driven by `openssl s_client`, curl,
+Python's ssl module and `tlskit connect`; stopped with SIGTERM, which must exit 0."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tlskit.ca import LocalCA
+
+pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+
+GET = "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"
+
+
+class PKI:
+    def __init__(self, base: Path) -> None:
+        ca = LocalCA.create(base / "ca")
+        self.root = base / "ca" / "root.pem"
+        self.intermediate = base / "ca" / "intermediate.pem"
+        issued = ca.issue_server(["localhost", "127.0.0.1"])
+        self.cert, self.key = issued.write(cert_path=base / "localhost.pem",
+                                           key_path=base / "localhost-key.pem")
+        alice = ca.issue_client("alice")
+        self.alice, self.alice_key = alice.write(cert_path=base / "alice.pem",
+                                                 key_path=base / "alice-key.pem")
+        stranger = LocalCA.create(None).issue_client("mallory")
+        self.mallory, self.mallory_key = stranger.write(
+            cert_path=base / "mallory.pem", key_path=base / "mallory-key.pem")
+
+
+class Serve:
+    """A running `tlskit serve`; the port comes from its first stdout line."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tlskit", "serve", "--port", "0", *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=env)
+        self.stdout: queue.Queue[str] = queue.Queue()
+        self.stderr_lines: list[str] = []
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout.put),
+                         daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr_lines.append),
+                         daemon=True).start()
+        try:
+            self.first_line = self.stdout.get(timeout=30)
+        except queue.Empty:
+            self.proc.kill()
+            pytest.fail(f"tlskit serve printed nothing: {self.stderr_lines}")
+        match = re.fullmatch(r"listening on https://127\.0\.0\.1:(\d+)/\n", self.first_line)
+        assert match, self.first_line
+        self.port = int(match.group(1))
+
+    @staticmethod
+    def _pump(stream: object, sink: Callable[[str], None]) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            sink(line)
+
+    def rest_of_stdout(self) -> str:
+        lines = []
+        while not self.stdout.empty():
+            lines.append(self.stdout.get_nowait())
+        return "".join(lines)
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(15)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
+    return PKI(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., Serve]]:
+    env = dict(os.environ)
+    env["TLSKIT_STATE_DIR"] = str(tmp_path / "state")
+    env.pop("XDG_STATE_HOME", None)
+    started: list[Serve] = []
+
+    def start(*args: str) -> Serve:
+        server = Serve(list(args), env)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        if server.proc.poll() is None:
+            assert server.stop() == 0, server.stderr_lines
+        assert server.proc.returncode == 0, server.stderr_lines
+        assert not any("Traceback" in line for line in server.stderr_lines), server.stderr_lines
+
+
+def s_client(port: int, root: Path, *extra: str, data: str = GET,
+             ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-CAfile", str(root),
+         "-verify_return_error", "-servername", "localhost", "-ign_eof", *extra],
+        input=data, capture_output=True, text=True, timeout=30)
+
+
+def tlskit_connect(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tlskit", "connect", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_s_client_verifies_and_gets_the_page(serve: Callable[..., Serve], pki: PKI) -> None:
+    server = serve("--cert", str(pki.cert), "--key", str(pki.key))
+    proc = s_client(server.port, pki.root)
+    assert proc.returncode == 0, proc.stderr
+    assert "Verify return code: 0 (ok)" in proc.stdout
+    assert "HTTP/1.1 200 OK" in proc.stdout
+    assert "Your TLS handshake" in proc.stdout
+    assert server.stop() == 0
+
+
+def test_curl_sees_its_own_handshake(serve: Callable[..., Serve], pki: PKI) -> None:
+    if shutil.which("curl") is None:
+        pytest.skip("needs curl")
+    server = serve("--cert", str(pki.cert), "--key", str(pki.key))
+    proc = subprocess.run(
+        ["curl", "-sS", "--fail", "--cacert", str(pki.root), "--resolve",
+         f"localhost:{server.port}:127.0.0.1", f"https://localhost:{server.port}/"],
+        capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    page = proc.stdout
+    suite = re.search(r"Cipher suite</th><td><code>(TLS_[A-Z0-9_]+)</code>", page)
+    assert suite, page
+    offered = re.search(r"<h3>Groups</h3><ul>(.*?)</ul>", page)
+    assert offered, page
+    assert "x25519" in offered.group(1) and "secp256r1" in offered.group(1)
+    assert "<code>http/1.1</code>" in page  # ALPN, the default
+    assert "<code>localhost</code>" in page  # SNI
+
+
+def test_tlskit_connect_reads_the_page(serve: Callable[..., Serve], pki: PKI) -> None:
+    server = serve("--cert", str(pki.cert), "--key", str(pki.key),
+                   "--groups", "secp384r1,x25519", "--ciphers", "TLS_AES_256_GCM_SHA384")
+    proc = tlskit_connect(f"localhost:{server.port}", "--cafile", str(pki.root), "--json",
+                          "--alpn", "h2,http/1.1", "--request",
+                          r"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["alpn"] == "http/1.1"
+    assert data["group"] == "secp384r1"  # the server's preference
+    assert data["cipher_suite"] == "TLS_AES_256_GCM_SHA384"
+    assert "HTTP/1.1 200 OK" in data["response"]
+    assert "<code>TLS_AES_256_GCM_SHA384</code>" in data["response"]
+    assert "<code>secp384r1</code>" in data["response"]
+
+
+def test_echo(serve: Callable[..., Serve], pki: PKI) -> None:
+    server = serve("--cert", str(pki.cert), "--key", str(pki.key), "--echo")
+    context = ssl.create_default_context(cafile=str(pki.root))
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw, \
+            context.wrap_socket(raw, server_hostname="localhost") as tls:
+        for message in (b"hello", b"x" * 40000):
+            tls.sendall(message)
+            got = b""
+            while len(got) < len(message):
+                chunk = tls.recv(65536)
+                assert chunk
+                got += chunk
+            assert got == message
+        assert tls.version() == "TLSv1.3"
+
+
+def test_client_ca_requires_a_certificate(serve: Callable[..., Serve], pki: PKI) -> None:
+    server = serve("--cert", str(pki.cert), "--key", str(pki.key),
+                   "--client-ca", str(pki.root))
+    anonymous = s_client(server.port, pki.root)
+    assert "Your TLS handshake" not in anonymous.stdout
+    assert "certificate required" in anonymous.stderr
+    accepted = s_client(server.port, pki.root, "-cert", str(pki.alice), "-key",
+                        str(pki.alice_key), "-cert_chain", str(pki.intermediate))
+    assert accepted.returncode == 0, accepted.stderr
+    assert "<code>CN=alice</code>" in accepted.stdout
+    stranger = s_client(server.port, pki.root, "-cert", str(pki.mallory), "-key",
+                        str(pki.mallory_key))
+    assert "Your TLS handshake" not in stranger.stdout
+    # tlskit connect as the client: the alias chain file holds leaf + intermediate
+    proc = tlskit_connect(f"localhost:{server.port}", "--cafile", str(pki.root),
+                          "--cert", str(pki.alice), "--key", str(pki.alice_key),
+                          "--request", r"GET / HTTP/1.0\r\n\r\n")
+    assert proc.returncode == 0, proc.stderr
+    assert "<code>CN=alice</code>" in proc.stdout
+    refused = tlskit_connect(f"localhost:{server.port}", "--cafile", str(pki.root))
+    assert refused.returncode != 0
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "certificate_required" in lines[0], refused.stderr
+
+
+def test_bad_clients_do_not_kill_the_server(serve: Callable[..., Serve], pki: PKI) -> None:
+    server = serve("--cert", str(pki.cert), "--key", str(pki.key))
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")  # plain HTTP to a TLS port
+        sock.recv(100)  # an alert, then EOF
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10):
+        pass  # connect and leave
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"\x16\x03\x01\x00\x05hello")  # a truncated, nonsense handshake
+        sock.recv(100)
+    proc = s_client(server.port, pki.root)
+    assert proc.returncode == 0, proc.stderr
+    assert "Your TLS handshake" in proc.stdout
+
+
+def test_default_certificate_from_the_local_ca(serve: Callable[..., Serve],
+                                               tmp_path: Path) -> None:
+    server = serve()
+    root = tmp_path / "state" / "tlskit" / "ca" / "root.pem"
+    assert root.is_file()
+    proc = s_client(server.port, root)
+    assert proc.returncode == 0, proc.stderr
+    assert "Your TLS handshake" in proc.stdout
+    assert server.stop() == 0
+    assert str(root) in server.rest_of_stdout()
+    # a second start reuses the same leaf rather than issuing a new one each time
+    leaf = tmp_path / "state" / "tlskit" / "serve" / "localhost.pem"
+    before = leaf.read_bytes()
+    again = serve()
+    assert s_client(again.port, root).returncode == 0
+    assert leaf.read_bytes() == before
+
+
+def test_port_in_use_is_one_line(pki: PKI) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "tlskit", "serve", "--port", str(port), "--cert",
+             str(pki.cert), "--key", str(pki.key)],
+            capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tlskit serve: cannot listen on"), lines
