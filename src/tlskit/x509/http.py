@@ -107,6 +107,8 @@ def request(
 
 def _parse_url(url: str) -> _Target:
     """Accept only ``http://host[:port]/path``; anything else is the caller's problem to report."""
+    if not url.isascii():
+        raise HttpError("contains non-ASCII characters")
     try:
         parts = urlsplit(url)
         port = parts.port or 80
@@ -156,6 +158,8 @@ def _connect(target: _Target, timeout: float) -> socket.socket:
         raise HttpError(f"unreachable (cannot resolve host: {exc.strerror})") from None
     except OSError as exc:
         raise HttpError(f"unreachable ({exc.strerror or exc})") from None
+    except ValueError as exc:  # e.g. IDNA encoding of a bizarre host name
+        raise HttpError(f"unreachable (invalid host: {exc})") from None
 
 
 def _send_all(sock: socket.socket, data: bytes, deadline: float, timeout: float) -> None:
