@@ -21,6 +21,7 @@ import socket
 import sys
 import time
 import warnings
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +152,7 @@ _GROUP_ALIASES = {"p-256": "secp256r1", "prime256v1": "secp256r1", "p-384": "sec
                   "p-521": "secp521r1", "x25519mlkem768": "X25519MLKEM768"}
 
 
-def _canonical(names: list[str] | None, enum: type, aliases: dict[str, str],
+def _canonical(names: list[str] | None, enum: type[Enum], aliases: dict[str, str],
                what: str) -> list[str] | None:
     """Case-insensitive IANA names (plus a few common aliases) -> enum names."""
     if names is None:

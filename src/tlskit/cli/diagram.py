@@ -153,8 +153,13 @@ def items_from_steps(steps: Sequence[Step],
     # After the last band, arrows are in time order (tickets and data interleave).
     last_band = max((i for i, it in enumerate(items) if isinstance(it, Band)), default=-1)
     tail = items[last_band + 1:] + extra
-    tail.sort(key=lambda it: it.t_ms if getattr(it, "t_ms", None) is not None else 0.0)
+    tail.sort(key=_time)
     return items[:last_band + 1] + tail
+
+
+def _time(item: Item) -> float:
+    t = getattr(item, "t_ms", None)
+    return float(t) if t is not None else 0.0
 
 
 def _text(x: float, y: float, content: str, *, size: int = 12, anchor: str = "middle",

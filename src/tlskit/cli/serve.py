@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from enum import Enum
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -120,7 +121,7 @@ def _split(text: str | None) -> list[str] | None:
     return [x.strip() for x in text.replace(":", ",").split(",") if x.strip()]
 
 
-def _canonical(names: list[str] | None, enum: type, what: str) -> list[str] | None:
+def _canonical(names: list[str] | None, enum: type[Enum], what: str) -> list[str] | None:
     if names is None:
         return None
     by_lower = {m.name.lower(): m.name for m in enum}
@@ -162,11 +163,12 @@ def default_certificate() -> tuple[CertifiedKey, Path | None, Path | None]:
         issued = ca.issue_server(DEFAULT_NAMES, days=30)
     except CAError as exc:
         raise ServeError(f"cannot issue a certificate for localhost: {exc}") from exc
+    saved: Path | None = cert_path
     try:
         issued.write(cert_path=cert_path, key_path=key_path)
     except OSError:
-        cert_path = None  # still usable from memory
-    return CertifiedKey(issued.chain, issued.private_key), root, cert_path
+        saved = None  # still usable from memory
+    return CertifiedKey(issued.chain, issued.private_key), root, saved
 
 
 def _subject(cert: x509.Certificate) -> str:
