@@ -57,6 +57,7 @@ from .errors import CertificateVerificationError, Reason, describe
 __all__ = [
     "CLOCK_SKEW",
     "DEFAULT_OCSP_VALIDITY",
+    "EvidenceError",
     "OcspEvidence",
     "Policy",
     "RevocationCache",
@@ -64,6 +65,7 @@ __all__ = [
     "RevocationStatus",
     "build_ocsp_request",
     "evaluate_ocsp_response",
+    "load_crl",
     "validate_stapled_response",
 ]
 
@@ -93,8 +95,14 @@ class RevocationStatus:
     detail: str
 
 
-class _SourceFailed(Exception):
-    """One source could not give an answer; the text says why (it reads after the source)."""
+class EvidenceError(Exception):
+    """A revocation source could not give an answer; the text says why.
+
+    The text is a predicate that reads after the source's name, e.g. "is expired: nextUpdate
+    ... is before ..." so callers can write f"CRL {url} {error}". Raised by
+    `evaluate_ocsp_response` and `load_crl`; `RevocationChecker` and
+    `validate_stapled_response` turn it into notes or `CertificateVerificationError`.
+    """
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -177,23 +185,23 @@ def _verify_signature(
     digest: hashes.HashAlgorithm | None,
     signer: str,
 ) -> None:
-    """Check ``signature`` over ``data``; raise `_SourceFailed` unless it verifies.
+    """Check ``signature`` over ``data``; raise `EvidenceError` unless it verifies.
 
     The algorithm OID must fit the key type, so an RSA key can never be asked to verify a
     signature labelled ECDSA (and so on). ``signer`` names the key's owner in messages.
     """
     try:
         if not _try_verify(key, signature, data, oid, digest):
-            raise _SourceFailed(
+            raise EvidenceError(
                 f"has signature algorithm {oid.dotted_string}, which does not fit the key "
                 f"type of {signer}"
             )
     except InvalidSignature:
-        raise _SourceFailed(
+        raise EvidenceError(
             f"has a signature that does not verify with the key of {signer}"
         ) from None
     except _DECODE_ERRORS as exc:
-        raise _SourceFailed(f"has a signature that cannot be checked ({exc})") from None
+        raise EvidenceError(f"has a signature that cannot be checked ({exc})") from None
 
 
 def _try_verify(
@@ -280,8 +288,8 @@ def evaluate_ocsp_response(
 ) -> OcspEvidence:
     """Validate an OCSP response about ``cert`` per RFC 6960 section 3.2 and return its answer.
 
-    Raises `_SourceFailed` (module-private; public callers use `validate_stapled_response` or
-    `RevocationChecker`) when the response is not usable evidence. ``nonce`` is what we sent;
+    Raises `EvidenceError` when the response is not usable evidence (most callers want
+    `validate_stapled_response` or `RevocationChecker` instead). ``nonce`` is what we sent;
     a response that echoes a different nonce is rejected, one without a nonce is accepted
     (many responders pre-sign their answers and cannot echo one).
     """
@@ -299,9 +307,9 @@ def _parse_ocsp(der: bytes) -> ocsp.OCSPResponse:
         response = ocsp.load_der_ocsp_response(der)
         status = response.response_status
     except _DECODE_ERRORS as exc:
-        raise _SourceFailed(f"is not a valid OCSP response ({exc})") from None
+        raise EvidenceError(f"is not a valid OCSP response ({exc})") from None
     if status != ocsp.OCSPResponseStatus.SUCCESSFUL:
-        raise _SourceFailed(f"has response status {status.name.lower()}, not successful")
+        raise EvidenceError(f"has response status {status.name.lower()}, not successful")
     return response
 
 
@@ -328,8 +336,8 @@ def _matching_single_response(
             if (single.issuer_name_hash, single.issuer_key_hash) == expected:
                 return single
     except _DECODE_ERRORS as exc:
-        raise _SourceFailed(f"is not a valid OCSP response ({exc})") from None
-    raise _SourceFailed(
+        raise EvidenceError(f"is not a valid OCSP response ({exc})") from None
+    raise EvidenceError(
         f"does not cover this certificate (no response for serial {cert.serial_number:#x} "
         f"issued by '{_name(issuer.subject)}')"
     )
@@ -362,11 +370,11 @@ def _authorised_signer(
     try:
         included = list(response.certificates)
     except _DECODE_ERRORS as exc:
-        raise _SourceFailed(f"carries malformed certificates ({exc})") from None
+        raise EvidenceError(f"carries malformed certificates ({exc})") from None
     candidates = [issuer] if _responder_is(response, issuer) else []
     candidates += [c for c in included if c != issuer and _responder_is(response, c)]
     if not candidates:
-        raise _SourceFailed(
+        raise EvidenceError(
             f"is signed by responder {_responder_label(response)}, which is neither the "
             "issuer nor a certificate included in the response"
         )
@@ -377,9 +385,9 @@ def _authorised_signer(
                 _check_delegation(candidate, issuer, at)
             _verify_response_signature(response, candidate)
             return candidate
-        except _SourceFailed as exc:
+        except EvidenceError as exc:
             problems.append(str(exc))
-    raise _SourceFailed("; ".join(problems))
+    raise EvidenceError("; ".join(problems))
 
 
 def _check_delegation(responder: x509.Certificate, issuer: x509.Certificate, at: datetime) -> None:
@@ -388,7 +396,7 @@ def _check_delegation(responder: x509.Certificate, issuer: x509.Certificate, at:
     try:
         responder.verify_directly_issued_by(issuer)
     except (InvalidSignature, *_DECODE_ERRORS):
-        raise _SourceFailed(
+        raise EvidenceError(
             f"is signed by {who}, which is not issued by '{_name(issuer.subject)}' "
             "(unauthorised responder)"
         ) from None
@@ -396,16 +404,16 @@ def _check_delegation(responder: x509.Certificate, issuer: x509.Certificate, at:
         eku = _extension(responder.extensions, x509.ExtendedKeyUsage)
         key_usage = _extension(responder.extensions, x509.KeyUsage)
     except _DECODE_ERRORS as exc:
-        raise _SourceFailed(f"is signed by {who} with malformed extensions ({exc})") from None
+        raise EvidenceError(f"is signed by {who} with malformed extensions ({exc})") from None
     if eku is None or ExtendedKeyUsageOID.OCSP_SIGNING not in eku.value:  # type: ignore[operator]
-        raise _SourceFailed(
+        raise EvidenceError(
             f"is signed by {who}, which lacks the id-kp-OCSPSigning extended key usage "
             "(unauthorised responder)"
         )
     if key_usage is not None and not key_usage.value.digital_signature:  # type: ignore[attr-defined]
-        raise _SourceFailed(f"is signed by {who}, whose key usage forbids digital signatures")
+        raise EvidenceError(f"is signed by {who}, whose key usage forbids digital signatures")
     if not responder.not_valid_before_utc <= at <= responder.not_valid_after_utc:
-        raise _SourceFailed(
+        raise EvidenceError(
             f"is signed by {who}, which is not valid at {_when(at)} (valid "
             f"{_when(responder.not_valid_before_utc)} to {_when(responder.not_valid_after_utc)})"
         )
@@ -421,7 +429,7 @@ def _verify_response_signature(response: ocsp.OCSPResponse, signer: x509.Certifi
         oid = response.signature_algorithm_oid
         signature, data = response.signature, response.tbs_response_bytes
     except _DECODE_ERRORS as exc:
-        raise _SourceFailed(f"cannot be checked ({exc})") from None
+        raise EvidenceError(f"cannot be checked ({exc})") from None
     _verify_signature(key, signature, data, oid, digest, describe(signer))
 
 
@@ -438,15 +446,15 @@ def _check_response_extensions(response: ocsp.OCSPResponse, nonce: bytes | None)
         extensions = list(response.extensions)
         single_extensions = list(response.single_extensions) if _single_count(response) == 1 else []
     except _DECODE_ERRORS as exc:
-        raise _SourceFailed(f"has malformed extensions ({exc})") from None
+        raise EvidenceError(f"has malformed extensions ({exc})") from None
     for ext in extensions + single_extensions:
         if ext.critical and ext.oid not in _KNOWN_RESPONSE_EXTENSIONS:
-            raise _SourceFailed(f"has an unsupported critical extension {ext.oid.dotted_string}")
+            raise EvidenceError(f"has an unsupported critical extension {ext.oid.dotted_string}")
     if nonce is None:
         return
     echoed = [e.value for e in extensions if isinstance(e.value, x509.OCSPNonce)]
     if echoed and echoed[0].nonce != nonce:
-        raise _SourceFailed("echoes a nonce that does not match the request (possible replay)")
+        raise EvidenceError("echoes a nonce that does not match the request (possible replay)")
 
 
 def _single_count(response: ocsp.OCSPResponse) -> int:
@@ -461,21 +469,21 @@ def _ocsp_freshness(
         this_update = single.this_update_utc
         next_update = single.next_update_utc
     except _DECODE_ERRORS as exc:
-        raise _SourceFailed(f"has malformed timestamps ({exc})") from None
+        raise EvidenceError(f"has malformed timestamps ({exc})") from None
     if this_update > at + CLOCK_SKEW:
-        raise _SourceFailed(
+        raise EvidenceError(
             f"is not yet valid: thisUpdate {_when(this_update)} is after {_when(at)}"
         )
     valid_until = next_update or this_update + DEFAULT_OCSP_VALIDITY
     if next_update is not None and next_update < this_update:
-        raise _SourceFailed("has nextUpdate before thisUpdate")
+        raise EvidenceError("has nextUpdate before thisUpdate")
     if at > valid_until + CLOCK_SKEW:
         if next_update is None:
-            raise _SourceFailed(
+            raise EvidenceError(
                 f"is stale: it has no nextUpdate and its thisUpdate {_when(this_update)} is more "
                 f"than {DEFAULT_OCSP_VALIDITY} before {_when(at)}"
             )
-        raise _SourceFailed(f"is expired: nextUpdate {_when(next_update)} is before {_when(at)}")
+        raise EvidenceError(f"is expired: nextUpdate {_when(next_update)} is before {_when(at)}")
     return this_update, next_update, valid_until
 
 
@@ -494,7 +502,7 @@ def _evidence(
         revoked_at = single.revocation_time_utc
         reason = single.revocation_reason
     except _DECODE_ERRORS as exc:
-        raise _SourceFailed(f"has a malformed revocation entry ({exc})") from None
+        raise EvidenceError(f"has a malformed revocation entry ({exc})") from None
     return OcspEvidence(
         "revoked",
         this_update,
@@ -542,7 +550,7 @@ def validate_stapled_response(
     label = "the stapled OCSP response"
     try:
         evidence = evaluate_ocsp_response(der, cert, issuer, at)
-    except _SourceFailed as exc:
+    except EvidenceError as exc:
         raise CertificateVerificationError(
             Reason.revocation_unknown,
             f"cannot determine revocation status of {describe(cert)}: stapled OCSP response {exc}",
@@ -571,13 +579,13 @@ def _raise_revoked(cert: x509.Certificate, status: RevocationStatus) -> NoReturn
 
 
 def load_crl(data: bytes) -> x509.CertificateRevocationList:
-    """Parse a CRL in PEM or DER; raise `_SourceFailed` with a reason when it is neither."""
+    """Parse a CRL in PEM or DER; raise `EvidenceError` with a reason when it is neither."""
     try:
         if data.lstrip().startswith(b"-----BEGIN"):
             return x509.load_pem_x509_crl(data)
         return x509.load_der_x509_crl(data)
     except _DECODE_ERRORS as exc:
-        raise _SourceFailed(f"is not a valid CRL ({exc})") from None
+        raise EvidenceError(f"is not a valid CRL ({exc})") from None
 
 
 _IGNORABLE_CRL_EXTENSIONS = {
@@ -596,11 +604,11 @@ def _trust_crl(
         crl_issuer = crl.issuer
         usage = _extension(issuer.extensions, x509.KeyUsage)
     except _DECODE_ERRORS as exc:
-        raise _SourceFailed(f"cannot be read ({exc})") from None
+        raise EvidenceError(f"cannot be read ({exc})") from None
     if crl_issuer != issuer.subject:
-        raise _SourceFailed(f"is issued by '{_name(crl_issuer)}', not by '{_name(issuer.subject)}'")
+        raise EvidenceError(f"is issued by '{_name(crl_issuer)}', not by '{_name(issuer.subject)}'")
     if usage is not None and not usage.value.crl_sign:  # type: ignore[attr-defined]
-        raise _SourceFailed(
+        raise EvidenceError(
             f"cannot be trusted: the key usage of '{_name(issuer.subject)}' lacks cRLSign"
         )
     _check_crl_signature(crl, issuer)
@@ -612,9 +620,9 @@ def _check_crl_signature(crl: x509.CertificateRevocationList, issuer: x509.Certi
     try:
         valid = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
     except _DECODE_ERRORS as exc:
-        raise _SourceFailed(f"has a signature that cannot be checked ({exc})") from None
+        raise EvidenceError(f"has a signature that cannot be checked ({exc})") from None
     if not valid:
-        raise _SourceFailed(
+        raise EvidenceError(
             f"has a signature that does not verify with the key of {describe(issuer)}"
         )
 
@@ -623,24 +631,24 @@ def _check_crl_extensions(crl: x509.CertificateRevocationList) -> None:
     try:
         extensions = list(crl.extensions)
     except _DECODE_ERRORS as exc:
-        raise _SourceFailed(f"has malformed extensions ({exc})") from None
+        raise EvidenceError(f"has malformed extensions ({exc})") from None
     for ext in extensions:
         if ext.oid == ExtensionOID.DELTA_CRL_INDICATOR:
-            raise _SourceFailed("is a delta CRL, which is not supported")
+            raise EvidenceError("is a delta CRL, which is not supported")
         if ext.oid == ExtensionOID.ISSUING_DISTRIBUTION_POINT:
             _check_idp_kind(ext.value)  # type: ignore[arg-type]
         elif ext.critical and ext.oid not in _IGNORABLE_CRL_EXTENSIONS:
-            raise _SourceFailed(f"has an unsupported critical extension {ext.oid.dotted_string}")
+            raise EvidenceError(f"has an unsupported critical extension {ext.oid.dotted_string}")
 
 
 def _check_idp_kind(idp: x509.IssuingDistributionPoint) -> None:
     """Reject the CRL kinds we cannot treat as a complete list for the issuer."""
     if idp.indirect_crl:
-        raise _SourceFailed("is an indirect CRL, which is not supported")
+        raise EvidenceError("is an indirect CRL, which is not supported")
     if idp.only_some_reasons:
-        raise _SourceFailed("covers only some revocation reasons, which is not supported")
+        raise EvidenceError("covers only some revocation reasons, which is not supported")
     if idp.relative_name is not None:
-        raise _SourceFailed("names its distribution point relatively, which is not supported")
+        raise EvidenceError("names its distribution point relatively, which is not supported")
 
 
 def _crl_freshness(crl: x509.CertificateRevocationList, at: datetime) -> tuple[datetime, datetime]:
@@ -648,15 +656,15 @@ def _crl_freshness(crl: x509.CertificateRevocationList, at: datetime) -> tuple[d
         this_update = crl.last_update_utc
         next_update = crl.next_update_utc
     except _DECODE_ERRORS as exc:
-        raise _SourceFailed(f"has malformed timestamps ({exc})") from None
+        raise EvidenceError(f"has malformed timestamps ({exc})") from None
     if this_update > at + CLOCK_SKEW:
-        raise _SourceFailed(
+        raise EvidenceError(
             f"is not yet valid: thisUpdate {_when(this_update)} is after {_when(at)}"
         )
     if next_update is None:
-        raise _SourceFailed("has no nextUpdate (required by RFC 5280 section 5.1.2.5)")
+        raise EvidenceError("has no nextUpdate (required by RFC 5280 section 5.1.2.5)")
     if at > next_update + CLOCK_SKEW:
-        raise _SourceFailed(f"is expired: nextUpdate {_when(next_update)} is before {_when(at)}")
+        raise EvidenceError(f"is expired: nextUpdate {_when(next_update)} is before {_when(at)}")
     return this_update, next_update
 
 
@@ -665,18 +673,18 @@ def _crl_covers(crl: x509.CertificateRevocationList, cert: x509.Certificate) -> 
     try:
         found = _extension(crl.extensions, x509.IssuingDistributionPoint)
     except _DECODE_ERRORS as exc:
-        raise _SourceFailed(f"has malformed extensions ({exc})") from None
+        raise EvidenceError(f"has malformed extensions ({exc})") from None
     if found is None:
         return
     idp: x509.IssuingDistributionPoint = found.value  # type: ignore[assignment]
     if idp.only_contains_attribute_certs:
-        raise _SourceFailed("covers only attribute certificates")
+        raise EvidenceError("covers only attribute certificates")
     if idp.only_contains_ca_certs and not _is_ca(cert):
-        raise _SourceFailed("covers only CA certificates")
+        raise EvidenceError("covers only CA certificates")
     if idp.only_contains_user_certs and _is_ca(cert):
-        raise _SourceFailed("covers only end-entity certificates")
+        raise EvidenceError("covers only end-entity certificates")
     if idp.full_name and not set(idp.full_name) & set(_distribution_point_names(cert)):
-        raise _SourceFailed(
+        raise EvidenceError(
             "has an issuing distribution point that does not match the certificate's"
         )
 
@@ -705,13 +713,13 @@ def _crl_status(
         entry_extensions = list(entry.extensions)
         revoked_at = entry.revocation_date_utc
     except _DECODE_ERRORS as exc:
-        raise _SourceFailed(f"has a malformed entry for this certificate ({exc})") from None
+        raise EvidenceError(f"has a malformed entry for this certificate ({exc})") from None
     reason: str | None = None
     for ext in entry_extensions:
         if isinstance(ext.value, x509.CRLReason):
             reason = ext.value.reason.value
         elif ext.critical and ext.oid != ExtensionOID.INVALIDITY_DATE:
-            raise _SourceFailed(
+            raise EvidenceError(
                 f"has an unsupported critical entry extension {ext.oid.dotted_string}"
             )
     if reason == x509.ReasonFlags.remove_from_crl.value:
@@ -903,7 +911,7 @@ class RevocationChecker:
             return None
         try:
             evidence = evaluate_ocsp_response(staple, cert, issuer, at)
-        except _SourceFailed as exc:
+        except EvidenceError as exc:
             notes.append(f"stapled OCSP response {exc}")
             return None
         if evidence.status == "unknown":
@@ -932,7 +940,7 @@ class RevocationChecker:
             try:
                 _trust_crl(crl, issuer, at)
                 answers.append(_crl_status(crl, cert, label))
-            except _SourceFailed as exc:
+            except EvidenceError as exc:
                 notes.append(f"configured CRL from '{_name(issuer.subject)}' {exc}")
         for answer in answers:
             if answer.status == "revoked":
@@ -978,7 +986,7 @@ class RevocationChecker:
         try:
             body = self._fetch(url, build_ocsp_request(cert, issuer, nonce))
             evidence = evaluate_ocsp_response(body, cert, issuer, at, nonce=nonce)
-        except (http.HttpError, _SourceFailed) as exc:
+        except (http.HttpError, EvidenceError) as exc:
             sep = " " if isinstance(exc, http.HttpError) else " sent a response that "
             notes.append(f"{label}{sep}{exc}")
             return None
@@ -1015,7 +1023,7 @@ class RevocationChecker:
                 return _crl_status(crl, cert, label)
             except http.HttpError as exc:
                 notes.append(f"{label} {exc}")
-            except _SourceFailed as exc:
+            except EvidenceError as exc:
                 notes.append(f"{label} {exc}")
         return None
 

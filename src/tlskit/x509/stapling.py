@@ -1,0 +1,180 @@
+"""Server-side OCSP stapling (RFC 6066 section 8, RFC 8446 section 4.4.2.1).
+
+`OcspStapler` keeps one current OCSP response for a server certificate, taken from a file an
+operator's cron job refreshes, or fetched from the responder named in the certificate. The TLS
+engine calls `OcspStapler.current` every time it builds a Certificate message, so that call:
+
+* is cheap in the common case (no I/O until the response is half-way through its validity);
+* never raises: a failed refresh keeps the previous response while it is still valid, and
+  after that staples nothing (a missing staple is better than a stale one, which clients reject);
+* retries a failed refresh at most once per ``retry_interval``, so a dead responder does not
+  stall every handshake by its timeout.
+
+Only responses that pass the same checks a client makes (`evaluate_ocsp_response`: authentic,
+about this certificate, current) are stapled. "revoked" responses are stapled too: hiding them
+would not make the certificate less revoked. "unknown" responses are not stapled (useless).
+Requests carry no nonce: the response is shared by every client, and responders that serve
+pre-signed answers (most of them, RFC 5019) would not echo one.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+
+from . import http
+from .revocation import (
+    CLOCK_SKEW,
+    OCSP_REQUEST_TYPE,
+    EvidenceError,
+    OcspEvidence,
+    build_ocsp_request,
+    evaluate_ocsp_response,
+    validate_stapled_response,
+)
+
+__all__ = ["OcspStapler", "validate_stapled_response"]
+
+
+def _system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class OcspStapler:
+    """Holds the OCSP response to staple for ``leaf`` (issued by ``issuer``).
+
+    Give ``response_file`` to read a DER response from disk (re-read when a refresh is due);
+    otherwise the response is fetched from ``url`` or, by default, from the first http://
+    OCSP responder in the leaf's AIA extension. ``clock`` returns the current aware UTC time
+    (tests inject one). ``last_error`` says why the latest refresh attempt failed, for logs.
+    """
+
+    def __init__(
+        self,
+        leaf: x509.Certificate,
+        issuer: x509.Certificate,
+        *,
+        response_file: str | os.PathLike[str] | None = None,
+        url: str | None = None,
+        clock: Callable[[], datetime] = _system_clock,
+        timeout: float = 5.0,
+        retry_interval: timedelta = timedelta(minutes=1),
+        max_response_bytes: int = http.MAX_RESPONSE_BYTES,
+    ) -> None:
+        self.leaf = leaf
+        self.issuer = issuer
+        self.response_file = Path(response_file) if response_file is not None else None
+        self.url = url if url is not None or self.response_file else _aia_responder(leaf)
+        self.clock = clock
+        self.timeout = timeout
+        self.retry_interval = retry_interval
+        self.max_response_bytes = max_response_bytes
+        self.last_error: str | None = None
+        self._der: bytes | None = None
+        self._evidence: OcspEvidence | None = None
+        self._next_attempt: datetime | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> bytes | None:
+        """The DER response to staple now, or None. Refreshes when due; never raises."""
+        now = _aware(self.clock())
+        with self._lock:
+            if self._refresh_due(now) and self._may_attempt(now):
+                self._attempt(now)
+            if self._evidence is not None and not _usable_at(self._evidence, now):
+                self._der = self._evidence = None
+            return self._der
+
+    def refresh(self) -> bool:
+        """Try to load a newer response now, ignoring schedules; True if one was adopted."""
+        with self._lock:
+            return self._attempt(_aware(self.clock()))
+
+    def _refresh_due(self, now: datetime) -> bool:
+        """Due when we have nothing, or the response is past half its validity window."""
+        if self._evidence is None:
+            return True
+        start, end = self._evidence.this_update, self._evidence.valid_until
+        return now >= start + (end - start) / 2
+
+    def _may_attempt(self, now: datetime) -> bool:
+        return self._next_attempt is None or now >= self._next_attempt
+
+    def _attempt(self, now: datetime) -> bool:
+        """Load a candidate and adopt it if it is valid and newer than what we hold."""
+        self._next_attempt = now + self.retry_interval
+        try:
+            der = self._load()
+            evidence = evaluate_ocsp_response(der, self.leaf, self.issuer, now)
+        except (EvidenceError, http.HttpError, OSError) as exc:
+            self.last_error = f"{self._source_label()} {exc}"
+            return False
+        if evidence.status == "unknown":
+            self.last_error = f"{self._source_label()} says the certificate is unknown"
+            return False
+        if self._evidence is not None and evidence.this_update <= self._evidence.this_update:
+            self.last_error = f"{self._source_label()} has no newer response yet"
+            return False
+        self._der, self._evidence, self.last_error = der, evidence, None
+        self._next_attempt = None
+        return True
+
+    def _load(self) -> bytes:
+        if self.response_file is not None:
+            return _read_capped(self.response_file, self.max_response_bytes)
+        if self.url is None:
+            raise EvidenceError("is missing: the certificate names no http:// OCSP responder")
+        answer = http.post(
+            self.url,
+            build_ocsp_request(self.leaf, self.issuer, nonce=None),
+            OCSP_REQUEST_TYPE,
+            timeout=self.timeout,
+            max_bytes=self.max_response_bytes,
+        )
+        if answer.status != 200:
+            raise http.HttpError(f"answered HTTP {answer.status} {answer.reason}".rstrip())
+        return answer.body
+
+    def _source_label(self) -> str:
+        if self.response_file is not None:
+            return f"OCSP response file {self.response_file}"
+        return f"OCSP responder {self.url}" if self.url else "OCSP responder"
+
+
+def _usable_at(evidence: OcspEvidence, now: datetime) -> bool:
+    """Staple only what a client with a slightly fast or slow clock would still accept."""
+    return evidence.this_update <= now + CLOCK_SKEW and now <= evidence.valid_until
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _read_capped(path: Path, limit: int) -> bytes:
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise EvidenceError(f"is larger than {limit} bytes")
+    return data
+
+
+def _aia_responder(leaf: x509.Certificate) -> str | None:
+    """The first http:// OCSP responder URL in the leaf's AIA extension, if any."""
+    try:
+        aia = leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+    for description in aia:
+        location = description.access_location
+        if (
+            description.access_method == x509.AuthorityInformationAccessOID.OCSP
+            and isinstance(location, x509.UniformResourceIdentifier)
+            and location.value.lower().startswith("http://")
+        ):
+            return location.value
+    return None
