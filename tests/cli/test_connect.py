@@ -270,6 +270,21 @@ def test_silent_server_times_out() -> None:
     assert "timed out" in line
 
 
+def test_not_a_tls_server() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def answer() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+
+        threading.Thread(target=answer, daemon=True).start()
+        line = one_error_line(tlskit(f"127.0.0.1:{port}"))
+    assert line.startswith(f"tlskit connect: 127.0.0.1:{port} does not speak TLS")
+
+
 # --------------------------------------------------------------------------- units
 
 

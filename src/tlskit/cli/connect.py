@@ -354,9 +354,15 @@ class _Connect:
             desc = exc.alert
             when = "the handshake failed" if self.phase.startswith("during") else \
                 "the server closed the connection"
-            return f"{when}: {where} sent alert {desc.name} ({int(desc)})"
+            hint = ""
+            if desc == AlertDescription.protocol_version:
+                hint = "; the server does not seem to speak TLS 1.3, the only version tlskit has"
+            return f"{when}: {where} sent alert {desc.name} ({int(desc)}){hint}"
         if isinstance(exc, BadCertificate):
             return f"certificate verify failed: {exc}"
+        if isinstance(exc, TLSError) and self.recorder.find("server_hello") is None \
+                and "is not TLS" in str(exc):
+            return f"{where} does not speak TLS ({exc})"
         if isinstance(exc, TLSError):
             return f"handshake with {where} failed: {exc} (sent alert {exc.alert.name})"
         if isinstance(exc, OSError):
