@@ -28,7 +28,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def now() -> dt.datetime:
@@ -96,9 +96,7 @@ CA_KEY_USAGE_NO_CRL = _ku(sign=True, cert_sign=True, crl_sign=False)
 LEAF_KEY_USAGE = _ku()
 
 
-def build_cert(
-    spec: CertSpec, key: PrivateKey, issuer: Issued | None
-) -> x509.Certificate:
+def build_cert(spec: CertSpec, key: PrivateKey, issuer: Issued | None) -> x509.Certificate:
     """Sign ``spec`` with ``issuer`` (or self-sign when ``issuer`` is None)."""
     subject = spec.subject or _name(spec.common_name)
     start = spec.not_before or now() - dt.timedelta(days=1)
@@ -238,8 +236,12 @@ class CaDatabase:
     def config_path(self) -> Path:
         return self.directory / "openssl.cnf"
 
-    def add(self, cert: x509.Certificate, revoked_at: dt.datetime | None = None,
-            reason: str | None = None) -> None:
+    def add(
+        self,
+        cert: x509.Certificate,
+        revoked_at: dt.datetime | None = None,
+        reason: str | None = None,
+    ) -> None:
         self.entries.append(IndexEntry(cert, revoked_at, reason))
 
     def write(self) -> None:
@@ -253,8 +255,16 @@ class CaDatabase:
 
     def gencrl(self, out: Path, *, hours: int | None = None) -> x509.CertificateRevocationList:
         """Run ``openssl ca -gencrl``; the PEM lands at ``out`` and is returned parsed."""
-        command = ["openssl", "ca", "-gencrl", "-batch", "-config", str(self.config_path),
-                   "-out", str(out)]
+        command = [
+            "openssl",
+            "ca",
+            "-gencrl",
+            "-batch",
+            "-config",
+            str(self.config_path),
+            "-out",
+            str(out),
+        ]
         if hours is not None:
             command += ["-crlhours", str(hours)]
         subprocess.run(command, check=True, capture_output=True, timeout=30)
@@ -335,8 +345,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes] | None, log: Path | None,
-                  timeout: float = 15.0) -> None:
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes] | None, log: Path | None, timeout: float = 15.0
+) -> None:
     """Poll-connect until something answers HTTP on ``port``; fail fast if ``process`` died.
 
     The probe sends a complete request and reads the answer: ``openssl ocsp`` 3.0 wedges for
@@ -393,12 +404,18 @@ def start_ocsp_responder(
     """Start ``openssl ocsp`` on ``port`` and return once it accepts connections."""
     log = database.directory / f"ocsp-{port}.log"
     command = [
-        "openssl", "ocsp",
-        "-index", str(database.index_path),
-        "-port", str(port),
-        "-CA", str(database.ca.cert_path),
-        "-rsigner", str(signer.cert_path),
-        "-rkey", str(signer.key_path),
+        "openssl",
+        "ocsp",
+        "-index",
+        str(database.index_path),
+        "-port",
+        str(port),
+        "-CA",
+        str(database.ca.cert_path),
+        "-rsigner",
+        str(signer.cert_path),
+        "-rkey",
+        str(signer.key_path),
         "-ignore_err",
         *extra,
     ]
@@ -496,7 +513,9 @@ def forward_to(url: str) -> Handler:
 
     def relay(method: str, body: bytes) -> tuple[int, str, bytes]:
         request = urllib.request.Request(
-            url, data=body, method=method,
+            url,
+            data=body,
+            method=method,
             headers={"Content-Type": "application/ocsp-request"},
         )
         with opener.open(request, timeout=10) as answer:
@@ -535,19 +554,16 @@ class Lab:
         self,
         name: str,
         *,
-        ocsp: str | None = None,
-        crl: str | None = None,
+        ocsp: str | tuple[str, ...] | None = None,
+        crl: str | tuple[str, ...] | None = None,
         revoked_at: dt.datetime | None = None,
         reason: str | None = None,
         in_index: bool = True,
+        issuer: Issued | None = None,
     ) -> Issued:
-        """Issue a leaf under the intermediate and record it in the CA database."""
-        spec = CertSpec(
-            f"{name}.test",
-            ocsp_urls=(ocsp,) if ocsp else (),
-            crl_urls=(crl,) if crl else (),
-        )
-        issued = issue(self.directory, f"leaf-{name}", spec, self.intermediate)
+        """Issue a leaf (under the intermediate by default) and record it in the CA database."""
+        spec = CertSpec(f"{name}.test", ocsp_urls=_urls(ocsp), crl_urls=_urls(crl))
+        issued = issue(self.directory, f"leaf-{name}", spec, issuer or self.intermediate)
         if in_index:
             self.database.add(issued.cert, revoked_at, reason)
         self.leaves[name] = issued
@@ -566,6 +582,12 @@ class Lab:
         self.http.stop()
 
 
+def _urls(value: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else value
+
+
 def make_lab(directory: Path) -> Lab:
     """The CA hierarchy and an HTTP server; callers add leaves, then write and start."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -581,8 +603,10 @@ def make_lab(directory: Path) -> Lab:
         http=FixtureHttpServer().start(),
     )
     lab.signers["delegated"] = issue(
-        directory, "ocsp-delegated",
-        CertSpec("Test OCSP Responder", eku=(ExtendedKeyUsageOID.OCSP_SIGNING,)), intermediate,
+        directory,
+        "ocsp-delegated",
+        CertSpec("Test OCSP Responder", eku=(ExtendedKeyUsageOID.OCSP_SIGNING,)),
+        intermediate,
     )
     return lab
 
