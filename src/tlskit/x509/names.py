@@ -19,6 +19,7 @@ Decisions, and why:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from urllib.parse import urlsplit
@@ -99,8 +100,10 @@ def canonical_dns_name(name: str) -> str:
     return ascii_name
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_server_name(server_name: str) -> str | IPAddress:
-    """Classify a server name as an IP literal or a canonical DNS name (see module doc)."""
+    """Classify a server name as an IP literal or a canonical DNS name (see module doc).
+    Cached: a client connects to the same few names again and again."""
     ip = parse_ip(server_name)
     if ip is not None:
         return ip

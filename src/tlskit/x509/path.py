@@ -167,6 +167,8 @@ class CertInfo:
     ski: bytes | None = None
     aki: bytes | None = None
     _description: str | None = None
+    # Timeless check verdicts by (role, usage, require_digital_signature); see cert_failure.
+    verdicts: dict[tuple[str, str, bool], Outcome | None] = field(default_factory=dict)
 
     @property
     def description(self) -> str:
@@ -620,21 +622,49 @@ def _static_checks(info: CertInfo, role: Role) -> Iterator[Outcome]:
             yield _ok(info, "signature algorithm", oid_name(alg), role)
 
 
-def cert_checks(info: CertInfo, role: Role, ctx: Context) -> Iterator[Outcome]:
-    """Every check on one certificate that does not depend on the rest of the path."""
+def _timeless_checks(info: CertInfo, role: Role, ctx: Context) -> Iterator[Outcome]:
+    """The checks whose verdict never changes for a certificate in a role: all but validity."""
     malformed = False
     for outcome in _static_checks(info, role):
         malformed = malformed or outcome.reason is Reason.malformed
         yield outcome
     if malformed:
         return
-    yield _check_validity(info, ctx, role)
     if role in ("leaf", "leaf-anchor"):
         yield _check_leaf_key_usage(info, ctx, role)
     else:
         yield _check_ca(info, role)
         yield _check_ca_key_usage(info, role)
     yield _check_eku(info, ctx, role)
+
+
+def cert_checks(info: CertInfo, role: Role, ctx: Context) -> Iterator[Outcome]:
+    """Every check on one certificate that does not depend on the rest of the path; the
+    validity period comes last, as in `cert_failure`."""
+    malformed = False
+    for outcome in _timeless_checks(info, role, ctx):
+        malformed = malformed or outcome.reason is Reason.malformed
+        yield outcome
+    if not malformed:
+        yield _check_validity(info, ctx, role)
+
+
+_UNKNOWN = Outcome.__new__(Outcome)  # sentinel: "not computed yet" in CertInfo.verdicts
+
+
+def cert_failure(info: CertInfo, role: Role, ctx: Context) -> Outcome | None:
+    """The first failure of `cert_checks`, fast: the timeless verdict is computed once per
+    (certificate, role, usage) and kept on the CertInfo; only the dates are compared anew."""
+    key = (role, ctx.usage, ctx.require_digital_signature)
+    verdict = info.verdicts.get(key, _UNKNOWN)
+    if verdict is _UNKNOWN:
+        verdict = first_failure(_timeless_checks(info, role, ctx))
+        info.verdicts[key] = verdict
+    if verdict is not None:
+        return verdict
+    if info.not_before <= ctx.at <= info.not_after:
+        return None
+    return _check_validity(info, ctx, role)
 
 
 def link_check(subject: CertInfo, issuer: CertInfo, role: Role, ctx: Context) -> Outcome:
@@ -842,11 +872,11 @@ class PathBuilder:
         ctx: Context,
         store: TrustStore,
         intermediates: list[CertInfo],
-        analyzer: Callable[[x509.Certificate], CertInfo],
+        anchors_named: Callable[[x509.Name], list[CertInfo]],
     ) -> None:
         self.ctx = ctx
         self.store = store
-        self.analyzer = analyzer
+        self.anchors_named = anchors_named
         self.pool: dict[x509.Name, list[CertInfo]] = {}
         seen: set[bytes] = set()
         for info in intermediates:
@@ -873,7 +903,7 @@ class PathBuilder:
         return sorted(options, key=key)
 
     def _candidates(self, child: CertInfo) -> list[tuple[CertInfo, bool]]:
-        anchors = [self.analyzer(c) for c in self.store.issuers_named(child.issuer)]
+        anchors = self.anchors_named(child.issuer)
         pool = self.pool.get(child.issuer, [])
         return [(a, True) for a in self._ordered(child, anchors)] + [
             (p, False) for p in self._ordered(child, pool)
@@ -935,7 +965,7 @@ class PathBuilder:
             self._note(link, new_path, is_anchor)
             return None
         role: Role = "anchor" if is_anchor else "intermediate"
-        problem = first_failure(cert_checks(candidate, role, self.ctx))
+        problem = cert_failure(candidate, role, self.ctx)
         if problem is not None:
             self._note(problem, new_path, is_anchor)
             return None

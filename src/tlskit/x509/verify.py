@@ -30,7 +30,7 @@ from .path import (
     Usage,
     analyze,
     cert_checks,
-    first_failure,
+    cert_failure,
     link_check,
     path_checks,
     role_at,
@@ -127,6 +127,7 @@ class Verifier:
         self.stats = Stats()
         self._signatures = SignatureCache(cache_size)
         self._infos: LRUCache[x509.Certificate, CertInfo] = LRUCache(cache_size)
+        self._anchor_infos: dict[x509.Name, list[CertInfo]] = {}
         self._revocation_options: dict[str, Any] = {
             "fetch_crls": fetch_crls, "ocsp": ocsp, "timeout": revocation_timeout,
         }
@@ -176,6 +177,14 @@ class Verifier:
             self._infos.put(cert, info)
         return info
 
+    def _anchors_named(self, name: x509.Name) -> list[CertInfo]:
+        """Analyzed anchors by subject, kept for the Verifier's life (the store is fixed)."""
+        infos = self._anchor_infos.get(name)
+        if infos is None:
+            infos = [self.analyze(cert) for cert in self.store.issuers_named(name)]
+            self._anchor_infos[name] = infos
+        return infos
+
     def _context(self, at: datetime | None, usage: Usage, collect: bool = False) -> Context:
         if usage not in ("server", "client"):
             raise ValueError(f"usage must be 'server' or 'client', not {usage!r}")
@@ -205,7 +214,7 @@ class Verifier:
         leaf_info = self.analyze(leaf)
         if self.store.contains_fingerprint(leaf_info.fingerprint):
             run = _Run([leaf_info], anchored=True)
-            run.failure = first_failure(cert_checks(leaf_info, "leaf-anchor", ctx))
+            run.failure = cert_failure(leaf_info, "leaf-anchor", ctx)
         else:
             run = self._build(leaf_info, intermediates, ctx, collect)
         if run.failure is None:
@@ -226,11 +235,11 @@ class Verifier:
     ) -> _Run:
         """Leaf checks first (they fail on every path), then the search. When explaining, the
         search runs even after a leaf failure so the report can show the chain."""
-        leaf_failure = first_failure(cert_checks(leaf_info, "leaf", ctx))
+        leaf_failure = cert_failure(leaf_info, "leaf", ctx)
         if leaf_failure is not None and not collect:
             return _Run([leaf_info], False, leaf_failure)
         pool = [self.analyze(c) for c in intermediates]
-        result = PathBuilder(ctx, self.store, pool, self.analyze).build(leaf_info)
+        result = PathBuilder(ctx, self.store, pool, self._anchors_named).build(leaf_info)
         run = _run_from(result, leaf_info)
         if leaf_failure is not None:
             run.search_failure, run.failure = run.failure, leaf_failure
