@@ -149,6 +149,7 @@ def test_client_close_is_clean_eof_for_server(pki: PKI, server_config: ServerCon
         sock, _ = listener.accept()
         with sock:
             sock.settimeout(10)
+            sock.sendall(b"ready")
             while data := sock.recv(100):
                 results.append(data)
             results.append(b"<eof>")
@@ -157,6 +158,7 @@ def test_client_close_is_clean_eof_for_server(pki: PKI, server_config: ServerCon
     t.start()
     sock = tlskit.connect("127.0.0.1", listener.getsockname()[1], client_config,
                           server_name="localhost")
+    assert sock.recv(5) == b"ready"  # (the session tickets came before it)
     sock.sendall(b"bye")
     sock.close()
     t.join(10)

@@ -62,6 +62,19 @@ def _fmt_seconds(t: float | None) -> str:
     return "?" if t is None else f"{t:g}"
 
 
+def _drain(sock: socket.socket) -> None:
+    """Discard what already sits in the receive buffer (typically session tickets nobody
+    read), so closing sends FIN rather than RST and the peer does not lose our last
+    records to a connection reset."""
+    try:
+        sock.setblocking(False)  # (a socket timeout would make recv poll first)
+        for _ in range(16):
+            if not sock.recv(1 << 16):
+                return
+    except OSError:  # BlockingIOError: nothing (more) to read
+        pass
+
+
 class TLSSocket:
     """A TLS 1.3 connection over a blocking socket, shaped like `ssl.SSLSocket`.
 
@@ -406,6 +419,7 @@ class TLSSocket:
             return
         try:
             self._send_close_notify()
+            _drain(sock)
         finally:
             self._sock = None
             sock.close()
