@@ -150,6 +150,12 @@ def test_curl_sees_its_own_handshake(serve: Callable[..., Serve], pki: PKI) -> N
     assert "x25519" in offered.group(1) and "secp256r1" in offered.group(1)
     assert "<code>http/1.1</code>" in page  # ALPN, the default
     assert "<code>localhost</code>" in page  # SNI
+    missing = subprocess.run(
+        ["curl", "-sS", "-o", os.devnull, "-w", "%{http_code}", "--cacert", str(pki.root),
+         "--resolve", f"localhost:{server.port}:127.0.0.1",
+         f"https://localhost:{server.port}/favicon.ico"],
+        capture_output=True, text=True, timeout=30)
+    assert missing.stdout == "404", missing.stderr
 
 
 def test_tlskit_connect_reads_the_page(serve: Callable[..., Serve], pki: PKI) -> None:

@@ -362,6 +362,10 @@ class Server:
             self._respond(chan, 405, "Method Not Allowed", b"GET or HEAD only\n",
                           "text/plain", extra="Allow: GET, HEAD\r\n")
             return
+        if path.split("?", 1)[0] != "/":
+            self._respond(chan, 404, "Not Found", b"only / is here\n", "text/plain",
+                          head_only=method == "HEAD")
+            return
         body = handshake_page(complete, offer, who, headers.get("user-agent")).encode()
         self._respond(chan, 200, "OK", body, "text/html; charset=utf-8",
                       head_only=method == "HEAD")
