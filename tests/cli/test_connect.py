@@ -189,6 +189,10 @@ def test_wrong_name_is_one_line(server: SServer, pki: PKI) -> None:
                   "--servername", "example.com")
     line = one_error_line(proc)
     assert "certificate verify failed" in line and "example.com" in line
+    traced = tlskit(f"127.0.0.1:{server.port}", "--cafile", str(pki.root),
+                    "--servername", "example.com", "--trace")
+    assert one_error_line(traced) == line
+    assert "certificate rejected" in traced.stdout and "hostname_mismatch" in traced.stdout
 
 
 def test_insecure_reports_and_goes_on(server: SServer) -> None:

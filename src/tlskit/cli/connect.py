@@ -270,6 +270,9 @@ class _Connect:
         except ConnectError:
             raise
         except Exception as exc:
+            if a.trace and not a.json and self.recorder.steps:
+                # what happened up to the failure is the point of --trace
+                render_trace(self.recorder.steps, make_console())
             if getattr(a, "debug", False):
                 raise
             raise ConnectError(self.describe(exc)) from exc
@@ -325,7 +328,12 @@ class _Connect:
         chunks: list[bytes] = []
         size = 0
         while True:
-            data = chan.recv()
+            try:
+                data = chan.recv()
+            except TimeoutError:
+                if chunks:  # a server that keeps the connection open: what came is the answer
+                    break
+                raise
             if not data:
                 break
             chunks.append(data)

@@ -316,7 +316,8 @@ class Server:
         except AlertReceived as exc:
             self.log(f"{who} closed by the client: alert {exc.alert.name}")
         except TLSError as exc:
-            self.log(f"{who} handshake failed: {exc} (sent alert {exc.alert.name})")
+            what = "TLS error" if conn.handshake_complete else "handshake failed"
+            self.log(f"{who} {what}: {exc} (sent alert {exc.alert.name})")
         except HandshakeEOF:
             self.log(f"{who} closed the connection during the handshake")
         except TimeoutError:
