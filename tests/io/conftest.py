@@ -141,11 +141,16 @@ class OpenSSLServer:
             self.close()
             raise RuntimeError("openssl s_server did not report its port")
         # Keep draining its output so it never blocks on a full pipe.
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+        self._drain = threading.Thread(target=self.proc.stdout.read, daemon=True)
+        self._drain.start()
 
     def close(self) -> None:
         self.proc.kill()
         self.proc.wait()
+        if hasattr(self, "_drain"):
+            self._drain.join(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 @pytest.fixture

@@ -1,0 +1,325 @@
+"""tlskit.aio: streams over the sans-I/O core, against itself and openssl."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+import tlskit.aio
+from tlskit import ClientConfig, ServerConfig, TLSError
+from tlskit.ca import LocalCA
+from tlskit.io import TruncatedConnection
+
+from .conftest import OPENSSL, PKI, OpenSSLServer, needs_openssl
+from .helpers import OneShotServer, SilentServer, handshake_raw_server
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def run(coro: Awaitable[Any], timeout: float = 30) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, timeout))  # type: ignore[arg-type]
+
+
+async def serve(handler: Handler, config: ServerConfig, **kw: Any) -> tuple[asyncio.Server, int]:
+    server = await tlskit.aio.start_server(handler, "127.0.0.1", 0, config, **kw)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def stop(server: asyncio.Server) -> None:
+    server.close()
+    await server.wait_closed()
+
+
+async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while data := await reader.read(1 << 16):
+        writer.write(data)
+        await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+
+
+def test_echo_one_mebibyte_with_drain(server_config: ServerConfig,
+                                      client_config: ClientConfig) -> None:
+    async def main() -> None:
+        server, port = await serve(echo, server_config)
+        reader, writer = await tlskit.aio.open_connection(
+            "127.0.0.1", port, client_config, server_name="localhost")
+        payload = os.urandom(1 << 20)
+
+        async def send() -> None:
+            for i in range(0, len(payload), 50_000):
+                writer.write(payload[i:i + 50_000])
+                await writer.drain()
+
+        sender = asyncio.create_task(send())
+        got = await reader.readexactly(len(payload))
+        await sender
+        assert hashlib.sha256(got).digest() == hashlib.sha256(payload).digest()
+        writer.close()
+        await writer.wait_closed()
+        await stop(server)
+
+    run(main())
+
+
+def test_extra_info(pki: PKI, server_config: ServerConfig) -> None:
+    seen: dict[str, Any] = {}
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen["server_hc"] = writer.get_extra_info("tlskit")
+        seen["client_cert"] = writer.get_extra_info("peercert")
+        writer.close()
+
+    async def main() -> None:
+        cfg = ServerConfig(certificate_chain=pki.issued.chain,
+                           private_key=pki.issued.private_key, alpn_protocols=["h2"])
+        server, port = await serve(handler, cfg)
+        reader, writer = await tlskit.aio.open_connection(
+            "127.0.0.1", port, ClientConfig(trust_anchors=[pki.ca.root], alpn_protocols=["h2"]),
+            server_name="localhost")
+        hc = writer.get_extra_info("tlskit")
+        assert hc.version == "TLSv1.3" and hc.alpn_protocol == "h2"
+        assert writer.get_extra_info("cipher") == (hc.cipher_suite, "TLSv1.3",
+                                                   writer.get_extra_info("cipher")[2])
+        cert = writer.get_extra_info("peercert")
+        assert ("DNS", "localhost") in cert["subjectAltName"]
+        obj = writer.get_extra_info("ssl_object")
+        assert obj.selected_alpn_protocol() == "h2" and obj.version() == "TLSv1.3"
+        assert obj.getpeercert(True) == pki.issued.certificate.public_bytes(Encoding.DER)
+        assert writer.get_extra_info("peername")[0] == "127.0.0.1"
+        assert writer.get_extra_info("socket") is not None
+        assert not writer.can_write_eof()
+        assert await reader.read() == b""
+        writer.close()
+        await writer.wait_closed()
+        await stop(server)
+
+    run(main())
+    assert seen["server_hc"].cipher_suite.startswith("TLS_")
+    assert seen["client_cert"] is None  # no client certificate was asked for
+
+
+def test_clean_shutdown_client_closes(server_config: ServerConfig,
+                                      client_config: ClientConfig) -> None:
+    async def main() -> None:
+        result: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            result.set_result(await reader.read())  # until the client's close_notify
+            writer.close()
+
+        server, port = await serve(handler, server_config)
+        _, writer = await tlskit.aio.open_connection("127.0.0.1", port, client_config,
+                                                     server_name="localhost")
+        writer.write(b"last words")
+        writer.close()
+        await writer.wait_closed()
+        assert await result == b"last words"
+        await stop(server)
+
+    run(main())
+
+
+def test_clean_shutdown_server_closes(server_config: ServerConfig,
+                                      client_config: ClientConfig) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"goodbye")
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    async def main() -> None:
+        server, port = await serve(handler, server_config)
+        reader, writer = await tlskit.aio.open_connection("127.0.0.1", port, client_config,
+                                                          server_name="localhost")
+        assert await reader.read() == b"goodbye"  # EOF from the server's close_notify
+        assert reader.at_eof()
+        writer.write(b"ignored")  # the connection is closed for sending: dropped
+        writer.close()
+        await writer.wait_closed()
+        await stop(server)
+
+    run(main())
+
+
+def test_backpressure(server_config: ServerConfig, client_config: ClientConfig) -> None:
+    async def main() -> None:
+        release = asyncio.Event()
+        server_side: dict[str, Any] = {}
+        received: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            server_side["writer"] = writer
+            await release.wait()
+            total = 0
+            while data := await reader.read(1 << 16):
+                total += len(data)
+            received.set_result(total)
+            writer.close()
+
+        server, port = await serve(handler, server_config, limit=1 << 14)
+        _, writer = await tlskit.aio.open_connection("127.0.0.1", port, client_config,
+                                                     server_name="localhost")
+        chunk = b"\x00" * (1 << 16)
+        sent = 0
+        while True:  # write until the peer's buffers are full and drain blocks
+            writer.write(chunk)
+            sent += len(chunk)
+            assert sent < 1 << 30, "drain never blocked"
+            try:
+                await asyncio.wait_for(writer.drain(), 0.25)
+            except TimeoutError:
+                break
+        # Still blocked: nobody reads on the other side.
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(writer.drain(), 0.25)
+        assert writer.transport.get_write_buffer_size() > 0
+        # The server's reader filled up and paused its TCP transport.
+        assert not server_side["writer"].transport.is_reading()
+        release.set()
+        await asyncio.wait_for(writer.drain(), 10)
+        writer.close()
+        await writer.wait_closed()
+        assert await received == sent
+        await stop(server)
+
+    run(main())
+
+
+def test_handshake_failure_raises_and_is_logged(server_config: ServerConfig,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    called: list[bool] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        called.append(True)
+
+    async def main() -> None:
+        server, port = await serve(handler, server_config)
+        stranger = ClientConfig(trust_anchors=[LocalCA.create().root])
+        with pytest.raises(TLSError):
+            await tlskit.aio.open_connection("127.0.0.1", port, stranger,
+                                             server_name="localhost")
+        for _ in range(100):  # let the server see the alert
+            if "TLS handshake with" in caplog.text:
+                break
+            await asyncio.sleep(0.01)
+        await stop(server)
+
+    with caplog.at_level(logging.INFO, logger="tlskit.aio"):
+        run(main())
+    assert not called
+    assert "TLS handshake with 127.0.0.1" in caplog.text
+
+
+def test_client_handshake_timeout(client_config: ClientConfig) -> None:
+    silent = SilentServer()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        with pytest.raises(TimeoutError, match=r"handshake with 127\.0\.0\.1:\d+ timed out "
+                                               r"after 0\.3 s"):
+            await tlskit.aio.open_connection("127.0.0.1", silent.port, client_config,
+                                             server_name="localhost", handshake_timeout=0.3)
+        assert loop.time() - start < 5
+
+    try:
+        run(main())
+    finally:
+        silent.close()
+
+
+def test_server_handshake_timeout(server_config: ServerConfig,
+                                  caplog: pytest.LogCaptureFixture) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise AssertionError("no handshake, no callback")
+
+    async def main() -> None:
+        server, port = await serve(handler, server_config, handshake_timeout=0.3)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)  # plain TCP, silent
+        start = asyncio.get_running_loop().time()
+        try:
+            assert await reader.read() == b""
+        except ConnectionResetError:
+            pass  # aborted: also fine
+        assert asyncio.get_running_loop().time() - start < 5
+        writer.close()
+        await stop(server)
+
+    with caplog.at_level(logging.INFO, logger="tlskit.aio"):
+        run(main())
+    assert "timed out after 0.3 s" in caplog.text
+
+
+def test_truncation_is_an_error(server_config: ServerConfig,
+                                client_config: ClientConfig) -> None:
+    def action(sock: socket.socket) -> None:
+        conn = handshake_raw_server(sock, server_config)
+        conn.send_data(b"partial")
+        sock.sendall(conn.data_to_send())
+
+    srv = OneShotServer(action)
+
+    async def main() -> None:
+        reader, writer = await tlskit.aio.open_connection("127.0.0.1", srv.port, client_config,
+                                                          server_name="localhost")
+        assert await reader.readexactly(7) == b"partial"
+        with pytest.raises(TruncatedConnection):
+            await reader.read()
+        writer.close()
+
+    run(main())
+    srv.join()
+
+
+@needs_openssl
+def test_client_against_openssl_www(openssl_www: OpenSSLServer,
+                                    client_config: ClientConfig) -> None:
+    async def main() -> bytes:
+        reader, writer = await tlskit.aio.open_connection(
+            "127.0.0.1", openssl_www.port, client_config, server_name="localhost")
+        writer.write(b"GET / HTTP/1.0\r\n\r\n")
+        await writer.drain()
+        page = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+        return page
+
+    page = run(main())
+    assert page.startswith(b"HTTP/1.0 200 ok\r\n")
+    assert b"TLSv1.3" in page
+
+
+@needs_openssl
+@pytest.mark.interop
+def test_openssl_s_client_against_aio_server(pki: PKI, server_config: ServerConfig) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (line := await reader.readline()) and line != b"QUIT\n":
+            writer.write(line.upper())
+            await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    async def main() -> tuple[int | None, bytes, bytes]:
+        server, port = await serve(handler, server_config)
+        assert OPENSSL is not None
+        proc = await asyncio.create_subprocess_exec(
+            OPENSSL, "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "localhost",
+            "-CAfile", str(pki.root_pem), "-verify_return_error", "-tls1_3", "-quiet",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(b"hello aio\nQUIT\n"), 20)
+        await stop(server)
+        return proc.returncode, out, err
+
+    code, out, err = run(main())
+    assert code == 0, err.decode(errors="replace")
+    assert out == b"HELLO AIO\n"
