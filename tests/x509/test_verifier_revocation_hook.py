@@ -85,3 +85,24 @@ def test_checker_crash_is_unknown_under_hard_fail(chain: pki.Chain) -> None:
             with pytest.raises(CertificateVerificationError) as err:
                 v.verify(chain.leaf.cert, chain.intermediates, server_name=HOST, at=NOW)
             assert err.value.reason is Reason.revocation_unknown
+
+
+def test_status_objects_are_reported_in_words(chain: pki.Chain) -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class Status:
+        status: str
+        source: str
+        detail: str
+
+    class Checker:
+        def check(self, *args: Any, **kwargs: Any) -> Status:
+            return Status("good", "ocsp", "OCSP response from http://ocsp.test")
+
+    v = Verifier(TrustStore([chain.root.cert]), revocation="hard-fail")
+    v._checker, v._checker_loaded = Checker(), True
+    report = v.explain(chain.leaf.cert, chain.intermediates, server_name=HOST, at=NOW)
+    assert report.valid
+    details = [c.detail for c in report.checks if c.check == "revocation"]
+    assert details == ["good (source: ocsp): OCSP response from http://ocsp.test"] * 2

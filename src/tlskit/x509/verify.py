@@ -376,4 +376,16 @@ def _ask_checker(
                            f"could not be checked for revocation: {exc}",
                            Reason.revocation_unknown, role)
         return Outcome(info, "revocation", True, f"not checked ({exc}); soft-fail", None, role)
-    return Outcome(info, "revocation", True, str(status), None, role)
+    return Outcome(info, "revocation", True, _status_words(status), None, role)
+
+
+def _status_words(status: object) -> str:
+    """The checker's answer in words: a plain string, or a status object with status,
+    source and detail fields (what tlskit.x509.revocation returns)."""
+    name = getattr(status, "status", None)
+    if name is None:
+        return str(status)
+    source = getattr(status, "source", "")
+    detail = getattr(status, "detail", "")
+    words = f"{name} (source: {source})" if source and source != "none" else str(name)
+    return f"{words}: {detail}" if detail else words
