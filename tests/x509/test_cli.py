@@ -154,3 +154,33 @@ def test_subprocess_python_m_tlskit(files: dict[str, Path]) -> None:
                          str(files["root"]), "--host", HOST, "--at", AT],
                         capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def _crl(issuer: pki.Issued, revoked: list[int]) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    builder = (x509.CertificateRevocationListBuilder()
+               .issuer_name(issuer.subject)
+               .last_update(pki.NOW - pki.DAY)
+               .next_update(pki.NOW + 7 * pki.DAY))
+    for serial in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial)
+            .revocation_date(pki.NOW - pki.DAY).build())
+    return builder.sign(issuer.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
+def test_crl_option_reports_revoked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("tlskit.x509.revocation")
+    c = pki.simple_chain("crl.example.org")
+    (tmp_path / "bundle.pem").write_bytes(pki.pem(c.leaf.cert, c.inter.cert))
+    (tmp_path / "root.pem").write_bytes(c.root.pem)
+    (tmp_path / "revoked.pem").write_bytes(_crl(c.inter, [c.leaf.cert.serial_number]))
+    (tmp_path / "clean.pem").write_bytes(_crl(c.inter, [12345]))
+    base = [str(tmp_path / "bundle.pem"), "--cafile", str(tmp_path / "root.pem"),
+            "--host", "crl.example.org", "--at", AT, "--json"]
+    code, out = _run(capsys, *base, "--crl", str(tmp_path / "revoked.pem"))
+    assert code == 1 and json.loads(out)["reason"] == "revoked"
+    code, out = _run(capsys, *base, "--crl", str(tmp_path / "clean.pem"))
+    assert code == 0, out
