@@ -47,7 +47,8 @@ SUITES = {
 def versions() -> str:
     return (f"python {platform.python_version()} ({sys.implementation.name}), "
             f"cryptography {cryptography_version} [{_crypto_backend.openssl_version_text()}], "
-            f"ssl [{ssl.OPENSSL_VERSION}], {os.cpu_count()} CPU(s), {platform.machine()}")
+            f"ssl [{ssl.OPENSSL_VERSION}], {os.cpu_count()} CPU(s), {platform.machine()}, "
+            f"load average {os.getloadavg()[0]:.2f}")
 
 
 # ---------------------------------------------------------------------------- PKI
@@ -222,13 +223,24 @@ def ssl_transfer(client: SSLEnd, server: SSLEnd, total: int, chunk: bytes) -> in
 
 # ---------------------------------------------------------------------------- timing
 
+CLOCKS: dict[str, Callable[[], float]] = {"cpu": time.process_time, "wall": time.perf_counter}
+clock: Callable[[], float] = time.process_time
+
+
+def set_clock(name: str) -> None:
+    """"cpu" (process CPU time: the default, robust on a shared machine, since every
+    contender here is single-threaded and never waits) or "wall"."""
+    global clock
+    clock = CLOCKS[name]
+
+
 def time_batch(fn: Callable[[], object], n: int) -> float:
     """Seconds per call of `fn`, over `n` calls (gc collected first, left enabled)."""
     gc.collect()
-    start = time.perf_counter()
+    start = clock()
     for _ in range(n):
         fn()
-    return (time.perf_counter() - start) / n
+    return (clock() - start) / n
 
 
 def interleaved(runs: dict[str, Callable[[], float]], batches: int) -> dict[str, list[float]]:
