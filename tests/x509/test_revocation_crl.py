@@ -1,0 +1,354 @@
+"""CRL checking: ``openssl ca -gencrl`` CRLs served from a real HTTP server, and CRL lists."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from tlskit.x509.errors import CertificateVerificationError, Reason, describe
+from tlskit.x509.revocation import RevocationChecker, RevocationStatus
+
+from .revocation_pki import (
+    CA_KEY_USAGE_NO_CRL,
+    CertSpec,
+    Issued,
+    Lab,
+    Route,
+    build_crl,
+    free_port,
+    issue,
+    make_lab,
+    new_key,
+    now,
+)
+
+REVOKED_AT = now() - dt.timedelta(days=1)
+DER = serialization.Encoding.DER
+PEM = serialization.Encoding.PEM
+
+
+class CrlLab:
+    """The shared lab plus the CRLs openssl generated from its index."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.url = lab.http.url("/crl")
+        self.dead_url = f"http://127.0.0.1:{free_port()}/gone.crl"
+        d = lab.directory
+        lab.leaf("good", crl=self.url)
+        lab.leaf("revoked", crl=self.url, revoked_at=REVOKED_AT, reason="keyCompromise")
+        lab.leaf("down", ocsp=f"http://127.0.0.1:{free_port()}", crl=self.url)
+        lab.leaf("twodp", crl=(self.dead_url, self.url))
+        lab.leaf("ldap", crl="ldap://127.0.0.1/cn=crl")
+        lab.leaf("nodp")
+        self.no_crl_sign = issue(
+            d,
+            "nocrlsign-ca",
+            CertSpec("No cRLSign CA", ca=True, key_usage=CA_KEY_USAGE_NO_CRL),
+            lab.root,
+        )
+        lab.leaf("nocrlsign", crl=lab.http.url("/nocrlsign.crl"), issuer=self.no_crl_sign)
+        lab.database.write()
+        self.crl = lab.database.gencrl(d / "intermediate.crl.pem")
+        self.short_crl = lab.database.gencrl(d / "short.crl.pem", hours=1)
+
+    @property
+    def issuer(self) -> Issued:
+        return self.lab.intermediate
+
+    def serve(self, body: bytes | x509.CertificateRevocationList, path: str = "/crl") -> None:
+        if isinstance(body, x509.CertificateRevocationList):
+            body = body.public_bytes(DER)
+        self.lab.http.routes[path] = Route(body=body, content_type="application/pkix-crl")
+
+    def check(
+        self,
+        name: str,
+        policy: str = "hard-fail",
+        at: dt.datetime | None = None,
+        issuer: Issued | None = None,
+        **options: object,
+    ) -> RevocationStatus:
+        checker = RevocationChecker(policy, **options)
+        issuer_cert = (issuer or self.issuer).cert
+        return checker.check(self.lab.leaves[name].cert, issuer_cert, at or now())
+
+    def fails(self, name: str, reason: Reason, *fragments: str, **kw: object) -> str:
+        with pytest.raises(CertificateVerificationError) as caught:
+            self.check(name, **kw)
+        message = str(caught.value)
+        assert caught.value.reason is reason
+        assert caught.value.certificate == self.lab.leaves[name].cert
+        assert describe(self.lab.leaves[name].cert) in message
+        for fragment in fragments:
+            assert fragment in message, message
+        return message
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrlLab]:
+    lab = make_lab(Path(tmp_path_factory.mktemp("crl-lab")))
+    try:
+        yield CrlLab(lab)
+    finally:
+        lab.close()
+
+
+# --------------------------------------------------------------------------- fetched CRLs
+
+
+@pytest.mark.parametrize("encoding", [DER, PEM], ids=["der", "pem"])
+def test_good_from_distribution_point(env: CrlLab, encoding: serialization.Encoding) -> None:
+    env.serve(env.crl.public_bytes(encoding))
+    status = env.check("good")
+    assert (status.status, status.source) == ("good", "crl")
+    assert env.url in status.detail
+
+
+@pytest.mark.parametrize("encoding", [DER, PEM], ids=["der", "pem"])
+@pytest.mark.parametrize("policy", ["soft-fail", "hard-fail"])
+def test_revoked_from_distribution_point(
+    env: CrlLab, encoding: serialization.Encoding, policy: str
+) -> None:
+    env.serve(env.crl.public_bytes(encoding))
+    env.fails(
+        "revoked",
+        Reason.revoked,
+        f"CRL {env.url}",
+        "keyCompromise",
+        REVOKED_AT.strftime("%Y-%m-%d %H:%M:%S"),
+        policy=policy,
+    )
+
+
+def test_expired_crl(env: CrlLab) -> None:
+    env.serve(env.short_crl)
+    later = now() + dt.timedelta(hours=3)
+    env.fails("good", Reason.revocation_unknown, f"CRL {env.url} is expired: nextUpdate", at=later)
+    status = env.check("good", "soft-fail", at=later)
+    assert status.status == "unknown"
+    assert "is expired" in status.detail
+
+
+def test_crl_signed_by_wrong_key(env: CrlLab) -> None:
+    env.serve(build_crl(env.issuer.cert.subject, new_key()))
+    env.fails(
+        "good",
+        Reason.revocation_unknown,
+        f"CRL {env.url}",
+        "has a signature that does not verify with the key of",
+        "Test Intermediate CA",
+    )
+
+
+def test_crl_from_another_issuer(env: CrlLab) -> None:
+    env.serve(build_crl(env.lab.root.cert.subject, env.lab.root.key))
+    env.fails("good", Reason.revocation_unknown, f"CRL {env.url} is issued by 'CN=Test Root CA")
+
+
+def test_issuer_without_crl_sign_is_not_trusted(env: CrlLab) -> None:
+    ca = env.no_crl_sign
+    env.serve(build_crl(ca.cert.subject, ca.key), "/nocrlsign.crl")
+    env.fails(
+        "nocrlsign", Reason.revocation_unknown, "cannot be trusted", "lacks cRLSign", issuer=ca
+    )
+
+
+def test_not_a_crl(env: CrlLab) -> None:
+    env.serve(b"-----BEGIN X509 CRL-----\nnope\n-----END X509 CRL-----\n")
+    env.fails("good", Reason.revocation_unknown, f"CRL {env.url} is not a valid CRL")
+
+
+def test_http_404(env: CrlLab) -> None:
+    env.lab.http.routes.pop("/crl", None)
+    env.fails("good", Reason.revocation_unknown, f"CRL {env.url} answered HTTP 404")
+
+
+def test_oversized_crl(env: CrlLab) -> None:
+    env.serve(env.crl)
+    env.fails(
+        "good",
+        Reason.revocation_unknown,
+        "sent a response larger than 100 bytes",
+        max_response_bytes=100,
+    )
+
+
+def test_second_distribution_point_used_when_first_is_down(env: CrlLab) -> None:
+    env.serve(env.crl)
+    status = env.check("twodp")
+    assert (status.status, status.source) == ("good", "crl")
+
+
+def test_second_distribution_point_failure_lists_both(env: CrlLab) -> None:
+    env.serve(env.short_crl)
+    env.fails(
+        "twodp",
+        Reason.revocation_unknown,
+        f"CRL {env.dead_url} unreachable (connection refused)",
+        f"CRL {env.url} is expired",
+        at=now() + dt.timedelta(hours=3),
+    )
+
+
+def test_crl_used_when_ocsp_responder_is_down(env: CrlLab) -> None:
+    env.serve(env.crl)
+    status = env.check("down")
+    assert (status.status, status.source) == ("good", "crl")
+
+
+def test_non_http_distribution_point(env: CrlLab) -> None:
+    env.fails("ldap", Reason.revocation_unknown, "CRL ldap://127.0.0.1/cn=crl is not an http://")
+
+
+def test_fetched_crl_is_cached(env: CrlLab) -> None:
+    env.serve(env.crl)
+    before = env.lab.http.hits["/crl"]
+    checker = RevocationChecker("hard-fail")
+    for name in ("good", "good", "twodp"):
+        checker.check(env.lab.leaves[name].cert, env.issuer.cert, now())
+    assert env.lab.http.hits["/crl"] == before + 1
+    with pytest.raises(CertificateVerificationError):  # same cached CRL, other serial
+        checker.check(env.lab.leaves["revoked"].cert, env.issuer.cert, now())
+    assert env.lab.http.hits["/crl"] == before + 1
+
+
+# --------------------------------------------------------------------------- CRL contents
+
+
+def _crl(env: CrlLab, **kw: object) -> x509.CertificateRevocationList:
+    return build_crl(env.issuer.cert.subject, env.issuer.key, **kw)
+
+
+def test_certificate_hold_counts_as_revoked(env: CrlLab) -> None:
+    serial = env.lab.leaves["good"].cert.serial_number
+    env.serve(_crl(env, revoked=[(serial, REVOKED_AT, x509.ReasonFlags.certificate_hold)]))
+    env.fails("good", Reason.revoked, "certificateHold", env.url)
+
+
+def test_delta_crl_is_not_used(env: CrlLab) -> None:
+    env.serve(_crl(env, extensions=[(x509.DeltaCRLIndicator(1), True)]))
+    env.fails("good", Reason.revocation_unknown, "is a delta CRL, which is not supported")
+
+
+def test_unknown_critical_crl_extension(env: CrlLab) -> None:
+    odd = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.55555.2"), b"\x05\x00")
+    env.serve(_crl(env, extensions=[(odd, True)]))
+    env.fails(
+        "good", Reason.revocation_unknown, "unsupported critical extension 1.3.6.1.4.1.55555.2"
+    )
+
+
+def _idp(**kw: object) -> x509.IssuingDistributionPoint:
+    fields: dict[str, object] = {
+        "full_name": None,
+        "relative_name": None,
+        "only_contains_user_certs": False,
+        "only_contains_ca_certs": False,
+        "only_some_reasons": None,
+        "indirect_crl": False,
+        "only_contains_attribute_certs": False,
+    }
+    fields.update(kw)
+    return x509.IssuingDistributionPoint(**fields)
+
+
+def test_crl_only_for_ca_certificates_does_not_cover_leaf(env: CrlLab) -> None:
+    env.serve(_crl(env, extensions=[(_idp(only_contains_ca_certs=True), True)]))
+    env.fails("good", Reason.revocation_unknown, f"CRL {env.url} covers only CA certificates")
+
+
+def test_indirect_crl_is_not_used(env: CrlLab) -> None:
+    env.serve(_crl(env, extensions=[(_idp(indirect_crl=True), True)]))
+    env.fails("good", Reason.revocation_unknown, "is an indirect CRL")
+
+
+def test_issuing_distribution_point_must_match(env: CrlLab) -> None:
+    matching = _idp(full_name=[x509.UniformResourceIdentifier(env.url)])
+    env.serve(_crl(env, extensions=[(matching, True)]))
+    assert env.check("good").status == "good"
+    other = _idp(full_name=[x509.UniformResourceIdentifier("http://elsewhere.test/x.crl")])
+    env.serve(_crl(env, extensions=[(other, True)]))
+    env.fails("good", Reason.revocation_unknown, "issuing distribution point that does not match")
+
+
+# --------------------------------------------------------------------------- configured CRLs
+
+
+def test_configured_crl_good_without_network(env: CrlLab) -> None:
+    status = env.check("nodp", crls=[env.crl])
+    assert (status.status, status.source) == ("good", "crl")
+    assert "configured CRL" in status.detail
+
+
+def test_configured_crl_revoked_without_network(env: CrlLab) -> None:
+    before = env.lab.http.hits["/crl"]
+    env.fails(
+        "revoked",
+        Reason.revoked,
+        "the configured CRL from 'CN=Test Intermediate CA",
+        "keyCompromise",
+        crls=[env.crl],
+        policy="soft-fail",
+    )
+    assert env.lab.http.hits["/crl"] == before
+
+
+def test_configured_crl_is_tried_before_ocsp(env: CrlLab) -> None:
+    """The 'down' leaf has a dead OCSP responder; the configured CRL answers first."""
+    status = env.check("down", crls=[env.crl], fetch_crls=False)
+    assert (status.status, status.source) == ("good", "crl")
+
+
+def test_configured_crl_from_other_issuer_is_ignored(env: CrlLab) -> None:
+    root_crl = build_crl(env.lab.root.cert.subject, env.lab.root.key)
+    env.fails(
+        "nodp",
+        Reason.revocation_unknown,
+        "no configured CRL is issued by 'CN=Test Intermediate CA",
+        crls=[root_crl],
+    )
+
+
+def test_stale_configured_crl_falls_back_to_distribution_point(env: CrlLab) -> None:
+    later = now() + dt.timedelta(hours=3)
+    fresh = _crl(env, this_update=now(), next_update=now() + dt.timedelta(days=2))
+    env.serve(fresh)
+    status = env.check("good", crls=[env.short_crl], at=later)
+    assert (status.status, status.source) == ("good", "crl")
+    assert env.url in status.detail
+
+
+def test_stale_configured_crl_alone_is_reported(env: CrlLab) -> None:
+    env.fails(
+        "nodp",
+        Reason.revocation_unknown,
+        "configured CRL from 'CN=Test Intermediate CA",
+        "is expired",
+        crls=[env.short_crl],
+        at=now() + dt.timedelta(hours=3),
+    )
+
+
+def test_configured_crl_with_bad_signature(env: CrlLab) -> None:
+    forged = build_crl(env.issuer.cert.subject, new_key())
+    env.fails("nodp", Reason.revocation_unknown, "configured CRL", "does not verify", crls=[forged])
+
+
+def test_revoked_in_any_valid_configured_crl_wins(env: CrlLab) -> None:
+    serial = env.lab.leaves["nodp"].cert.serial_number
+    listing = _crl(env, revoked=[(serial, REVOKED_AT, x509.ReasonFlags.superseded)])
+    env.fails("nodp", Reason.revoked, "superseded", crls=[env.crl, listing])
+
+
+def test_large_crl(env: CrlLab) -> None:
+    """Thousands of entries: still fetched, parsed and searched quickly."""
+    serial = env.lab.leaves["good"].cert.serial_number
+    entries = [(n, REVOKED_AT, None) for n in range(1, 4000)] + [(serial, REVOKED_AT, None)]
+    env.serve(_crl(env, revoked=entries))
+    env.fails("good", Reason.revoked, "reason: unspecified")
