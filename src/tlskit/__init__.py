@@ -4,6 +4,8 @@ The sans-I/O core: create a `ClientConnection` or `ServerConnection`, feed it by
 `receive_data`, send what `data_to_send` returns, and react to the events.
 """
 
+import logging
+
 from .config import CertifiedKey, ClientConfig, ServerConfig, load_pem_chain, load_pem_private_key
 from .connection import ClientConnection, Connection, ServerConnection
 from .enums import AlertDescription, CipherSuite, NamedGroup, SignatureScheme
@@ -18,6 +20,8 @@ from .events import (
 )
 
 __version__ = "0.1.0"
+
+logging.getLogger("tlskit").addHandler(logging.NullHandler())
 
 __all__ = [
     "AlertDescription",

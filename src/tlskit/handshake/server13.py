@@ -113,6 +113,8 @@ class ServerHandshake13(Handshake13):
             "signature_schemes": [SignatureScheme(s).name for s in schemes],
             "extensions": [ExtensionType(e).name for e in exts],
             "server_name": self.server_name,
+            "alpn": (ext.decode_alpn(exts[_E.application_layer_protocol_negotiation])
+                     if _E.application_layer_protocol_negotiation in exts else []),
         }
         common_groups = [g for g in cfg._groups if g in client_groups]
         if not common_groups:
@@ -297,10 +299,12 @@ class ServerHandshake13(Handshake13):
         fin = m.Finished(self.finished_for(s_hs, self.transcript.digest()))
         self.send(fin.encode())
         self.flush()
-        self.trace("server_finished", message=fin, verify_data=fin.verify_data)
         master = hs.master()
         th = self.transcript.digest()
         c_ap, s_ap = master.client_traffic(th), master.server_traffic(th)
+        self.trace("server_finished", message=fin, raw=fin.encode(), verify_data=fin.verify_data,
+                   client_application_traffic_secret=c_ap,
+                   server_application_traffic_secret=s_ap)
         self.exporter_master = master.exporter(th)
         self.keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
         self.keylog("SERVER_TRAFFIC_SECRET_0", s_ap)
@@ -331,8 +335,9 @@ class ServerHandshake13(Handshake13):
         if self.alpn is not None:
             exts[_E.application_layer_protocol_negotiation] = ext.encode_alpn([self.alpn])
         ee = m.EncryptedExtensions(exts)
-        self.send(ee.encode())
-        self.trace("encrypted_extensions", message=ee, alpn=self.alpn)
+        raw = ee.encode()
+        self.send(raw)
+        self.trace("encrypted_extensions", message=ee, raw=raw, alpn=self.alpn)
 
     def _send_certificate(self, ch: m.ClientHello) -> None:
         ck, scheme = self.certified, self.scheme
@@ -344,12 +349,14 @@ class ServerHandshake13(Handshake13):
             if staple:
                 entries[0].extensions[_E.status_request] = ext.encode_ocsp_status(staple)
         cert = m.Certificate(b"", entries)
-        self.send(cert.encode())
-        self.trace("certificate", message=cert, chain=ck.chain, ocsp_response=staple)
+        raw = cert.encode()
+        self.send(raw)
+        self.trace("certificate", message=cert, raw=raw, chain=ck.chain, ocsp_response=staple)
         signature = crypto.sign(ck.private_key, scheme, CV_SERVER + self.transcript.digest())
         cv = m.CertificateVerify(scheme, signature)
-        self.send(cv.encode())
-        self.trace("certificate_verify", message=cv, scheme=scheme.name)
+        raw = cv.encode()
+        self.send(raw)
+        self.trace("certificate_verify", message=cv, raw=raw, scheme=scheme.name)
 
     # -- client authentication (4.4.2, 4.4.3) ----------------------------------------
 
@@ -384,7 +391,7 @@ class ServerHandshake13(Handshake13):
         self.check_finished(fin, self.finished_for(self._client_hs, self.hash_before))
         self.set_read(self._client_ap)
         self.resumption_master = self._master.resumption(self.transcript.digest())
-        self.trace("client_finished", message=fin, verify_data=fin.verify_data)
+        self.trace("client_finished", message=fin, raw=raw, verify_data=fin.verify_data)
         self.complete = True
         self.expect = {_HT.key_update: self.post_handshake_key_update}
         self.state = "connected"
