@@ -85,8 +85,8 @@ def asymmetric_floor(pki: c.PKI, n: int) -> tuple[float, float]:
         inter_pub.verify(leaf.signature, leaf.tbs_certificate_bytes, ec.ECDSA(leaf_hash))
         root_pub.verify(inter.signature, inter.tbs_certificate_bytes, ec.ECDSA(inter_hash))
 
-    warm = c.median(c.time_batch(core, n) for _ in range(3))
-    extra = c.median(c.time_batch(chain, n) for _ in range(3))
+    warm = c.median(c.time_batch(core, n) for _ in range(5))
+    extra = c.median(c.time_batch(chain, n) for _ in range(5))
     return warm, warm + extra
 
 
