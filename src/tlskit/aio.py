@@ -18,6 +18,7 @@ servers, raised from `open_connection` for clients).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -209,10 +210,8 @@ class TLSProtocol(asyncio.Protocol):
         if self._error is None:
             self._error = exc
         self._fail_waiter(exc)
-        try:
+        with contextlib.suppress(Exception):
             self._flush()
-        except Exception:  # noqa: BLE001 - the alert is best effort
-            pass
         if self._tcp is not None:
             self._tcp.close()
 
@@ -401,7 +400,7 @@ async def open_connection(host: str, port: int, config: ClientConfig | None = No
     waiter: asyncio.Future[HandshakeComplete] = loop.create_future()
     proto = TLSProtocol(conn, app, server_side=False, waiter=waiter, peer=peer,
                         server_hostname=name)
-    transport: asyncio.BaseTransport | None = None
+    transport: Any = None
     timeout_cm = asyncio.timeout(handshake_timeout)
     try:
         async with timeout_cm:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 from .config import ClientConfig, ServerConfig
 
@@ -86,7 +86,8 @@ def with_keylog(config: C) -> C:
     logger = keylog_from_env()
     if logger is None:
         return config
+    extra: dict[str, Any] = {}
     if isinstance(config, ClientConfig):
         # Carry the (possibly already built) verifier over instead of rebuilding it.
-        return dataclasses.replace(config, keylog=logger, verifier=config.get_verifier())
-    return dataclasses.replace(config, keylog=logger)
+        extra["verifier"] = config.get_verifier()
+    return dataclasses.replace(config, keylog=logger, **extra)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Callable
@@ -86,10 +87,8 @@ class SilentServer:
 
     def close(self) -> None:
         # shutdown() wakes the thread blocked in accept(); close() alone may not.
-        try:
+        with contextlib.suppress(OSError):
             self.listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self.listener.close()
         self.thread.join(5)
         for s in self.accepted:

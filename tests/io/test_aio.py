@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -246,10 +247,8 @@ def test_server_handshake_timeout(server_config: ServerConfig,
         server, port = await serve(handler, server_config, handshake_timeout=0.3)
         reader, writer = await asyncio.open_connection("127.0.0.1", port)  # plain TCP, silent
         start = asyncio.get_running_loop().time()
-        try:
+        with contextlib.suppress(ConnectionResetError):  # an abort is fine too
             assert await reader.read() == b""
-        except ConnectionResetError:
-            pass  # aborted: also fine
         assert asyncio.get_running_loop().time() - start < 5
         writer.close()
         await stop(server)

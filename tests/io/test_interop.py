@@ -103,8 +103,8 @@ def test_openssl_s_client_against_tls_server(tls_server_factory, pki: PKI) -> No
 def test_python_ssl_client_against_tls_server(tls_server_factory, pki: PKI) -> None:
     srv = tls_server_factory(EchoHandler)
     ctx = ssl.create_default_context(cafile=str(pki.root_pem))
-    with socket.create_connection(("127.0.0.1", srv.server_address[1]), timeout=10) as raw:
-        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+    raw = socket.create_connection(("127.0.0.1", srv.server_address[1]), timeout=10)
+    with raw, ctx.wrap_socket(raw, server_hostname="localhost") as s:
             assert s.version() == "TLSv1.3"
             f = s.makefile("rwb")
             f.write(b"from python ssl\n")

@@ -32,7 +32,7 @@ def test_socket_timeout_applies_to_handshake_without_handshake_timeout(
         client_config: ClientConfig) -> None:
     silent = SilentServer()
     try:
-        with pytest.raises(TimeoutError, match="timed out after 0.2 s"):
+        with pytest.raises(TimeoutError, match=r"timed out after 0\.2 s"):
             tlskit.connect("127.0.0.1", silent.port, client_config, server_name="localhost",
                            timeout=0.2, handshake_timeout=None)
     finally:
@@ -79,7 +79,10 @@ def test_slow_client_does_not_block_others(tls_server_factory,
             self.request.sendall(b"hello")
 
     srv = tls_server_factory(Hello, handshake_timeout=30)
-    with socket.create_connection(srv.server_address):  # never sends a ClientHello
+    silent = socket.create_connection(srv.server_address)  # never sends a ClientHello
+    try:
         with tlskit.connect("127.0.0.1", srv.server_address[1], client_config,
                             server_name="localhost", timeout=5) as sock:
             assert sock.recv(5) == b"hello"
+    finally:
+        silent.close()

@@ -13,6 +13,7 @@ when a reader (answering a KeyUpdate or close_notify) and a writer race.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import logging
@@ -23,6 +24,7 @@ from typing import Any, TypeAlias
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from ..config import ClientConfig
 from ..connection import ClientConnection, Connection
@@ -147,10 +149,8 @@ class TLSSocket:
             ) from None
         finally:
             if self._sock is not None and deadline is not None:
-                try:
+                with contextlib.suppress(OSError):
                     self._sock.settimeout(saved)
-                except OSError:
-                    pass
 
     def _ensure_handshake(self) -> None:
         if not self._handshake_done:
@@ -376,7 +376,7 @@ class TLSSocket:
         """`ssl.SSLSocket.write` spelling of `send`."""
         return self.send(data)
 
-    def read(self, len: int = 1024) -> bytes:  # noqa: A002 - ssl's signature
+    def read(self, len: int = 1024) -> bytes:
         return self.recv(len)
 
     def update_keys(self, request_peer_update: bool = True) -> None:
@@ -489,7 +489,8 @@ class TLSSocket:
             buffer = io.BufferedWriter(raw, buffering)
         if binary:
             return buffer
-        text = io.TextIOWrapper(buffer, io.text_encoding(encoding), errors, newline)
+        text = io.TextIOWrapper(buffer, io.text_encoding(encoding), errors,  # type: ignore[type-var]
+                                newline)
         text.mode = mode  # type: ignore[misc]
         return text
 
@@ -645,8 +646,8 @@ def peercert_dict(cert: x509.Certificate) -> dict[str, Any]:
     except x509.ExtensionNotFound:
         pass
     else:
-        for key, oid in (("OCSP", x509.AuthorityInformationAccessOID.OCSP),
-                         ("caIssuers", x509.AuthorityInformationAccessOID.CA_ISSUERS)):
+        for key, oid in (("OCSP", AuthorityInformationAccessOID.OCSP),
+                         ("caIssuers", AuthorityInformationAccessOID.CA_ISSUERS)):
             urls = tuple(d.access_location.value for d in aia
                          if d.access_method == oid
                          and isinstance(d.access_location, x509.UniformResourceIdentifier))

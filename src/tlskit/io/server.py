@@ -7,6 +7,7 @@ silent client cannot stall the accept loop.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import socketserver
@@ -102,7 +103,7 @@ class TLSServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, server_address: Any, RequestHandlerClass: Any,  # noqa: N803
+    def __init__(self, server_address: Any, RequestHandlerClass: Any,
                  config: ServerConfig, bind_and_activate: bool = True, *,
                  handshake_timeout: float | None = 30.0) -> None:
         self.tls_config = with_keylog(config)
@@ -141,8 +142,6 @@ class TLSServer(socketserver.ThreadingTCPServer):
         """Hook for subclasses (metrics, fail2ban...); the connection is closed afterwards."""
 
     def shutdown_request(self, request: Any) -> None:
-        try:
+        with contextlib.suppress(OSError):
             request.shutdown(socket.SHUT_WR)  # close_notify, then FIN
-        except OSError:
-            pass
         self.close_request(request)
