@@ -360,6 +360,16 @@ def expect_alert(conn: Connection, data: bytes | Iterable[bytes] | Callable[[], 
     return exc
 
 
+def clean(fn: Callable[[], Any]) -> Any:
+    """Call `fn`; a TLSError becomes a plain AssertionError without its traceback chain
+    (a RecursionError cause would take pytest minutes to render)."""
+    try:
+        return fn()
+    except TLSError as exc:
+        cause = exc.__cause__
+        raise AssertionError(f"{exc!r} (cause: {type(cause).__name__})") from None
+
+
 @contextmanager
 def no_internal_error() -> Iterator[None]:
     """Anything but a TLSError escaping, or an internal_error alert, is a bug."""

@@ -1,0 +1,111 @@
+"""KeyUpdate and other post-handshake traffic from a hostile or merely busy peer."""
+
+from __future__ import annotations
+
+import pytest
+
+from tlskit import DataReceived, KeyUpdated
+from tlskit.wire import messages as m
+
+from .helpers import AD, HS, connected_pair, expect_alert, forge_content, split_records
+
+
+@pytest.mark.parametrize("value", [2, 3, 0xFF])
+def test_key_update_with_unknown_request_is_illegal_parameter(value):
+    c, s = connected_pair()
+    expect_alert(c, forge_content(s, HS, b"\x18\x00\x00\x01" + bytes((value,))),
+                 AD.illegal_parameter, peer=s)
+    c, s = connected_pair()
+    expect_alert(s, forge_content(c, HS, b"\x18\x00\x00\x01" + bytes((value,))),
+                 AD.illegal_parameter, peer=c)
+
+
+@pytest.mark.parametrize("msg", [b"\x18\x00\x00\x00", b"\x18\x00\x00\x02\x00\x00"],
+                         ids=["empty", "two-bytes"])
+def test_key_update_of_wrong_length_is_decode_error(msg):
+    c, s = connected_pair()
+    expect_alert(s, forge_content(c, HS, msg), AD.decode_error, peer=c)
+
+
+def test_key_update_round_trip():
+    c, s = connected_pair()
+    c.update_keys(request_peer_update=True)
+    events = s.receive_data(c.data_to_send())
+    assert events == [KeyUpdated(True)]
+    assert c.receive_data(s.data_to_send()) == [KeyUpdated(False)]
+    c.send_data(b"after")
+    s.send_data(b"both")
+    assert s.receive_data(c.data_to_send()) == [DataReceived(b"after")]
+    assert c.receive_data(s.data_to_send()) == [DataReceived(b"both")]
+
+
+def test_record_under_the_old_key_after_key_update_is_bad_record_mac():
+    c, s = connected_pair()
+    old_key = c._records._write           # the protection state before the update
+    c.update_keys(request_peer_update=False)
+    assert s.receive_data(c.data_to_send()) == [KeyUpdated(False)]
+    header = b"\x17\x03\x03\x00\x14"
+    stale = header + old_key.aead.encrypt(old_key.next_nonce(), b"old\x17", header)
+    expect_alert(s, stale, AD.bad_record_mac, peer=c)
+
+
+def test_many_key_updates_in_one_record():
+    c, s = connected_pair()
+    batch = m.KeyUpdate(0).encode()
+    # Each KeyUpdate changes the key: only one may end a record (5.1).
+    expect_alert(s, forge_content(c, HS, batch * 2), AD.unexpected_message)
+
+
+def test_many_key_updates_one_per_record():
+    c, s = connected_pair()
+    for _ in range(50):
+        c.update_keys(request_peer_update=False)
+    events = s.receive_data(c.data_to_send())
+    assert events == [KeyUpdated(False)] * 50
+    c.send_data(b"x")
+    assert s.receive_data(c.data_to_send()) == [DataReceived(b"x")]
+
+
+@pytest.mark.xfail(strict=True, reason="tlskit bug: Handshake13._key_update_pending stays "
+                   "True after our own update_keys(request_peer_update=True), so every later "
+                   "update_requested from the peer goes unanswered (RFC 8446 4.6.3)")
+def test_peer_request_is_answered_after_we_requested_one_ourselves():
+    c, s = connected_pair()
+    c.update_keys(request_peer_update=True)       # c asks s to update
+    s.receive_data(c.data_to_send())              # s answers with update_not_requested
+    assert c.receive_data(s.data_to_send()) == [KeyUpdated(False)]
+    # Later, s asks c to update: c MUST answer with a KeyUpdate of its own.
+    s.update_keys(request_peer_update=True)
+    assert c.receive_data(s.data_to_send()) == [KeyUpdated(True)]
+    answer = c.data_to_send()
+    assert answer, "client did not answer the peer's update_requested"
+    assert s.receive_data(answer) == [KeyUpdated(False)]
+
+
+def test_simultaneous_key_update_requests_converge():
+    c, s = connected_pair()
+    c.update_keys(request_peer_update=True)
+    s.update_keys(request_peer_update=True)
+    from_c, from_s = c.data_to_send(), s.data_to_send()
+    assert s.receive_data(from_c) == [KeyUpdated(True)]
+    assert c.receive_data(from_s) == [KeyUpdated(True)]
+    # Each already sent an update since the request: no further answer is needed (4.6.3).
+    for a, b in ((c, s), (s, c)):
+        data = a.data_to_send()
+        if data:
+            b.receive_data(data)
+    c.send_data(b"ping")
+    assert s.receive_data(c.data_to_send()) == [DataReceived(b"ping")]
+    s.send_data(b"pong")
+    assert c.receive_data(s.data_to_send()) == [DataReceived(b"pong")]
+
+
+def test_new_session_tickets_after_handshake_are_delivered():
+    c, s = connected_pair()
+    # The tlskit server sent its tickets with the handshake's last flight; pump again.
+    data = s.data_to_send()
+    if data:
+        assert len(split_records(data)) >= 1
+        c.receive_data(data)
+    s.send_data(b"ok")
+    assert c.receive_data(s.data_to_send()) == [DataReceived(b"ok")]
