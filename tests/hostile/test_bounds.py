@@ -1,0 +1,154 @@
+"""Bounded buffers: an endless or oversized stream must end in an error (or flow through)
+before the connection holds more than a fixed amount of the peer's bytes.
+
+The bound: one maximal handshake message (``max_handshake_message`` = 2^17) being
+reassembled plus one maximal record in the record layer.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tlskit import DataReceived, TLSError
+
+from .helpers import (
+    AD,
+    APPDATA,
+    HS,
+    connected_pair,
+    expect_alert,
+    forge_content,
+    record,
+    replay_server,
+)
+
+MAX = 1 << 14
+HS_LIMIT = 1 << 17
+BOUND = HS_LIMIT + MAX + 5
+
+
+def held(conn) -> int:
+    """Peer bytes the connection keeps: record buffer (all of it) + reassembly buffer."""
+    return len(conn._records._in) + len(conn._hs._buf)
+
+
+def unprocessed(conn) -> int:
+    return conn._records.buffered + len(conn._hs._buf)
+
+
+def feed_until_error(conn, chunks, alert):
+    """Feed chunks; the connection must fail with `alert` while staying under BOUND."""
+    fed = 0
+    with pytest.raises(TLSError) as info:
+        for chunk in chunks:
+            conn.receive_data(chunk)
+            fed += len(chunk)
+            assert unprocessed(conn) <= BOUND, f"{unprocessed(conn)} bytes held after {fed}"
+    assert info.value.alert == alert, info.value
+    assert fed <= 2 * BOUND, f"error only after {fed} bytes"
+    return fed
+
+
+@pytest.mark.parametrize("announced", [HS_LIMIT + 1, 1 << 20, (1 << 24) - 1])
+def test_oversized_handshake_message_is_refused_from_its_header(announced):
+    s = replay_server()
+    header = b"\x01" + announced.to_bytes(3, "big")
+    expect_alert(s, record(HS, header), AD.unexpected_message)
+
+
+def test_maximal_handshake_message_in_many_records_ends_in_decode_error():
+    # A "ClientHello" of exactly the limit, fed in 16 KiB records: accepted by the
+    # framing, then refused by the decoder (it is garbage) -- buffers never exceed BOUND.
+    s = replay_server()
+    body = b"\x01" + HS_LIMIT.to_bytes(3, "big") + b"\x03\x03" + bytes(HS_LIMIT - 2)
+
+    def chunks():
+        for i in range(0, len(body), MAX):
+            yield record(HS, body[i:i + MAX])
+        while True:
+            yield record(HS, bytes(MAX))
+    feed_until_error(s, chunks(), AD.decode_error)
+
+
+def test_ten_megabytes_of_handshake_fragments_stop_early():
+    s = replay_server()
+    header = record(HS, b"\x01" + (HS_LIMIT + 1).to_bytes(3, "big"))
+    frag = record(HS, b"\x00" * 1000)
+
+    def chunks():
+        yield header[:5]
+        yield header[5:]
+        for _ in range(10_000):
+            yield frag
+    feed_until_error(s, chunks(), AD.unexpected_message)
+
+
+def test_ten_megabytes_of_handshake_fragments_in_one_call():
+    s = replay_server()
+    data = record(HS, b"\x01\x02\x00\x01") + record(HS, bytes(1000)) * 10_000
+    expect_alert(s, data, AD.unexpected_message)
+
+
+def test_post_handshake_fragments_stop_at_the_limit():
+    # A NewSessionTicket announced at 2^17+1 bytes: refused from its header.
+    c, s = connected_pair()
+    expect_alert(c, forge_content(s, HS, b"\x04" + (HS_LIMIT + 1).to_bytes(3, "big")),
+                 AD.unexpected_message, peer=s)
+
+
+def test_post_handshake_fragments_up_to_the_limit_then_decode_error():
+    c, s = connected_pair()
+    body = b"\x04" + HS_LIMIT.to_bytes(3, "big") + bytes(HS_LIMIT)
+
+    def chunks():
+        for i in range(0, len(body), MAX):
+            yield forge_content(s, HS, body[i:i + MAX])
+    feed_until_error(c, chunks(), AD.decode_error)
+
+
+def test_partial_record_header_waits_without_growing():
+    s = replay_server()
+    for b in b"\x16\x03\x01\x40":
+        assert s.receive_data(bytes((b,))) == []
+    assert unprocessed(s) == 4
+
+
+def _stream(sender, total: int, size: int = MAX) -> bytes:
+    out = bytearray()
+    payload = bytes(size)
+    while len(out) < total:
+        sender.send_data(payload)
+        out += sender.data_to_send()
+    return bytes(out)
+
+
+def test_application_data_stream_keeps_unprocessed_bytes_bounded():
+    c, s = connected_pair()
+    data = _stream(c, 2_000_000)
+    got = 0
+    for i in range(0, len(data), 999):   # never aligned with record boundaries
+        for ev in s.receive_data(data[i:i + 999]):
+            assert isinstance(ev, DataReceived)
+            got += len(ev.data)
+        assert unprocessed(s) <= MAX + 256 + 5
+    assert got == len(data) - (len(data) // (MAX + 22)) * 22
+
+
+@pytest.mark.xfail(strict=True, reason="tlskit bug: RecordLayer.feed only compacts its "
+                   "buffer when every byte was consumed; with chunk boundaries that never "
+                   "fall on a record boundary, _in keeps every byte ever received")
+def test_application_data_stream_keeps_the_receive_buffer_bounded():
+    c, s = connected_pair()
+    data = _stream(c, 10_000_000)
+    worst = 0
+    for i in range(0, len(data), 999):
+        s.receive_data(data[i:i + 999])
+        worst = max(worst, held(s))
+    assert worst <= BOUND, f"record buffer grew to {worst} bytes"
+
+
+def test_endless_empty_records_after_handshake_do_not_accumulate():
+    c, s = connected_pair()
+    for _ in range(2000):
+        assert s.receive_data(forge_content(c, APPDATA, b"")) == []
+    assert unprocessed(s) == 0
