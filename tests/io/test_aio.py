@@ -20,7 +20,7 @@ from tlskit.ca import LocalCA
 from tlskit.io import TruncatedConnection
 
 from .conftest import OPENSSL, PKI, OpenSSLServer, needs_openssl
-from .helpers import OneShotServer, SilentServer, handshake_raw_server
+from .helpers import OneShotServer, SilentServer, handshake_raw_client, handshake_raw_server
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -256,6 +256,32 @@ def test_server_handshake_timeout(server_config: ServerConfig,
     with caplog.at_level(logging.INFO, logger="tlskit.aio"):
         run(main())
     assert "timed out after 0.3 s" in caplog.text
+
+
+def test_data_coalesced_with_client_finished(server_config: ServerConfig,
+                                             client_config: ClientConfig) -> None:
+    async def main() -> bytes:
+        got: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            got.set_result(await reader.readexactly(10))
+            writer.close()
+
+        server, port = await serve(handler, server_config)
+
+        def client() -> None:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+                conn = handshake_raw_client(raw, client_config)
+                conn.send_data(b"early bird")
+                raw.sendall(conn.data_to_send())  # Finished + data in one segment
+                raw.recv(1)
+
+        await asyncio.to_thread(client)
+        data = await got
+        await stop(server)
+        return data
+
+    assert run(main()) == b"early bird"
 
 
 def test_truncation_is_an_error(server_config: ServerConfig,

@@ -126,6 +126,8 @@ class TLSSocket:
                 raise self._handshake_error
             try:
                 self._run_handshake()
+            except (BlockingIOError, InterruptedError):
+                raise  # non-blocking socket: call again when it is ready
             except BaseException as exc:
                 self._handshake_error = exc
                 raise
