@@ -317,3 +317,23 @@ def test_unwrap_returns_tcp_socket(server_config: ServerConfig,
     srv.join()
     with pytest.raises(OSError):
         sock.recv(1)
+
+
+@pytest.mark.parametrize("env_keylog", [False, True])
+def test_session_resumption_through_the_adapter(
+        tls_server_factory, pki: PKI, tmp_path, monkeypatch: pytest.MonkeyPatch,
+        env_keylog: bool) -> None:
+    from tlskit.session import SessionCache
+
+    if env_keylog:  # the per-connect config copy must share the caller's session cache
+        monkeypatch.setenv("SSLKEYLOGFILE", str(tmp_path / "keys.log"))
+    srv = tls_server_factory(EchoHandler)
+    cfg = ClientConfig(trust_anchors=[pki.ca.root], session_cache=SessionCache())
+    resumed = []
+    for _ in range(2):
+        with tlskit.connect("127.0.0.1", _port(srv), cfg, server_name="localhost",
+                            timeout=10) as sock:
+            sock.sendall(b"ping\n")
+            assert sock.recv(10) == b"ping\n"  # the tickets arrived before the echo
+            resumed.append(sock.handshake_info.resumed)
+    assert resumed == [False, True]
