@@ -34,7 +34,8 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, NoReturn
@@ -82,8 +83,9 @@ NONCE_LENGTH = 32
 OCSP_REQUEST_TYPE = "application/ocsp-request"
 
 _POLICIES: frozenset[str] = frozenset({"off", "soft-fail", "hard-fail"})
-# Errors cryptography raises while lazily decoding hostile structures.
-_DECODE_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm)
+# Errors cryptography raises while lazily decoding hostile structures (KeyError: a Name with
+# an ASN.1 string type it has no mapping for; InvalidVersion is not a ValueError).
+_DECODE_ERRORS = (ValueError, TypeError, KeyError, UnsupportedAlgorithm, x509.InvalidVersion)
 
 
 @dataclass(frozen=True)
@@ -127,8 +129,16 @@ def _key_id(public_key: object) -> bytes:
 def _name(name: x509.Name) -> str:
     try:
         return name.rfc4514_string() or "(empty name)"
-    except ValueError:
+    except _DECODE_ERRORS:
         return "(unparseable name)"
+
+
+def _who(cert: x509.Certificate) -> str:
+    """`describe` for certificates that came from the network and may not parse."""
+    try:
+        return describe(cert)
+    except _DECODE_ERRORS:
+        return f"(certificate with unparseable names, serial {cert.serial_number:#x})"
 
 
 def _extension(
@@ -294,12 +304,24 @@ def evaluate_ocsp_response(
     (many responders pre-sign their answers and cannot echo one).
     """
     at = _utc(at)
-    response = _parse_ocsp(der)
-    single = _matching_single_response(response, cert, issuer)
-    _authorised_signer(response, issuer, at)
-    _check_response_extensions(response, nonce)
-    this_update, next_update, valid_until = _ocsp_freshness(single, at)
-    return _evidence(single, this_update, next_update, valid_until)
+    with _malformed():
+        response = _parse_ocsp(der)
+        single = _matching_single_response(response, cert, issuer)
+        _authorised_signer(response, issuer, at)
+        _check_response_extensions(response, nonce)
+        this_update, next_update, valid_until = _ocsp_freshness(single, at)
+        return _evidence(single, this_update, next_update, valid_until)
+
+
+@contextmanager
+def _malformed() -> Iterator[None]:
+    """Safety net: cryptography parses lazily, so a hostile structure can fail on any field
+    access. The specific checks report the common cases precisely; this turns whatever is left
+    into an `EvidenceError` instead of letting a ValueError escape into the handshake."""
+    try:
+        yield
+    except _DECODE_ERRORS as exc:
+        raise EvidenceError(f"is malformed ({exc})") from None
 
 
 def _parse_ocsp(der: bytes) -> ocsp.OCSPResponse:
@@ -345,18 +367,21 @@ def _matching_single_response(
 
 def _responder_is(response: ocsp.OCSPResponse, cert: x509.Certificate) -> bool:
     """Does the response's ResponderID (byName or byKey) designate ``cert``?"""
-    if response.responder_name is not None:
-        return response.responder_name == cert.subject
     try:
+        if response.responder_name is not None:
+            return response.responder_name == cert.subject
         return response.responder_key_hash == _key_id(cert.public_key())
     except _DECODE_ERRORS:
-        return False
+        return False  # an unparseable name or key designates nothing
 
 
 def _responder_label(response: ocsp.OCSPResponse) -> str:
-    if response.responder_name is not None:
-        return f"'{_name(response.responder_name)}'"
-    key_hash = response.responder_key_hash or b""
+    try:
+        if response.responder_name is not None:
+            return f"'{_name(response.responder_name)}'"
+        key_hash = response.responder_key_hash or b""
+    except _DECODE_ERRORS:
+        return "(unparseable responder id)"
     return f"with key id {key_hash.hex()}"
 
 
@@ -392,7 +417,7 @@ def _authorised_signer(
 
 def _check_delegation(responder: x509.Certificate, issuer: x509.Certificate, at: datetime) -> None:
     """A delegated responder certificate: issued by the issuer, OCSPSigning EKU, valid now."""
-    who = f"responder certificate {describe(responder)}"
+    who = f"responder certificate {_who(responder)}"
     try:
         responder.verify_directly_issued_by(issuer)
     except (InvalidSignature, *_DECODE_ERRORS):
@@ -430,7 +455,7 @@ def _verify_response_signature(response: ocsp.OCSPResponse, signer: x509.Certifi
         signature, data = response.signature, response.tbs_response_bytes
     except _DECODE_ERRORS as exc:
         raise EvidenceError(f"cannot be checked ({exc})") from None
-    _verify_signature(key, signature, data, oid, digest, describe(signer))
+    _verify_signature(key, signature, data, oid, digest, _who(signer))
 
 
 _KNOWN_RESPONSE_EXTENSIONS = {x509.OCSPNonce.oid}
@@ -553,13 +578,13 @@ def validate_stapled_response(
     except EvidenceError as exc:
         raise CertificateVerificationError(
             Reason.revocation_unknown,
-            f"cannot determine revocation status of {describe(cert)}: stapled OCSP response {exc}",
+            f"cannot determine revocation status of {_who(cert)}: stapled OCSP response {exc}",
             cert,
         ) from None
     if evidence.status == "unknown":
         raise CertificateVerificationError(
             Reason.revocation_unknown,
-            f"cannot determine revocation status of {describe(cert)}: stapled OCSP response "
+            f"cannot determine revocation status of {_who(cert)}: stapled OCSP response "
             "says the responder does not know the certificate (status unknown)",
             cert,
         )
@@ -571,7 +596,7 @@ def validate_stapled_response(
 
 def _raise_revoked(cert: x509.Certificate, status: RevocationStatus) -> NoReturn:
     raise CertificateVerificationError(
-        Reason.revoked, f"certificate {describe(cert)} was {status.detail}", cert
+        Reason.revoked, f"certificate {_who(cert)} was {status.detail}", cert
     )
 
 
@@ -622,9 +647,7 @@ def _check_crl_signature(crl: x509.CertificateRevocationList, issuer: x509.Certi
     except _DECODE_ERRORS as exc:
         raise EvidenceError(f"has a signature that cannot be checked ({exc})") from None
     if not valid:
-        raise EvidenceError(
-            f"has a signature that does not verify with the key of {describe(issuer)}"
-        )
+        raise EvidenceError(f"has a signature that does not verify with the key of {_who(issuer)}")
 
 
 def _check_crl_extensions(crl: x509.CertificateRevocationList) -> None:
@@ -892,7 +915,7 @@ class RevocationChecker:
         return self._undetermined(cert, notes)
 
     def _undetermined(self, cert: x509.Certificate, notes: list[str]) -> RevocationStatus:
-        message = f"cannot determine revocation status of {describe(cert)}: " + "; ".join(notes)
+        message = f"cannot determine revocation status of {_who(cert)}: " + "; ".join(notes)
         if self.policy == "hard-fail":
             raise CertificateVerificationError(Reason.revocation_unknown, message, cert)
         return RevocationStatus("unknown", "none", message)
@@ -938,8 +961,9 @@ class RevocationChecker:
         label = f"the configured CRL from '{_name(issuer.subject)}'"
         for crl in mine:
             try:
-                _trust_crl(crl, issuer, at)
-                answers.append(_crl_status(crl, cert, label))
+                with _malformed():
+                    _trust_crl(crl, issuer, at)
+                    answers.append(_crl_status(crl, cert, label))
             except EvidenceError as exc:
                 notes.append(f"configured CRL from '{_name(issuer.subject)}' {exc}")
         for answer in answers:
@@ -963,7 +987,13 @@ class RevocationChecker:
         cached = self.cache.get(key, at)
         if isinstance(cached, RevocationStatus):
             return cached
-        urls, url_notes = _http_urls(_ocsp_urls(cert), "OCSP responder")
+        try:
+            with _malformed():
+                raw_urls = _ocsp_urls(cert)
+        except EvidenceError as exc:
+            notes.append(f"the certificate's authority information access extension {exc}")
+            return None
+        urls, url_notes = _http_urls(raw_urls, "OCSP responder")
         notes += url_notes
         if not urls and not url_notes:
             notes.append("no OCSP responder URL")
@@ -1011,7 +1041,12 @@ class RevocationChecker:
         if not self.fetch_crls:
             notes.append("CRL fetching disabled")
             return None
-        raw_urls, point_notes = _crl_urls(cert)
+        try:
+            with _malformed():
+                raw_urls, point_notes = _crl_urls(cert)
+        except EvidenceError as exc:
+            notes.append(f"the certificate's CRL distribution points extension {exc}")
+            return None
         urls, url_notes = _http_urls(raw_urls, "CRL")
         notes += point_notes + url_notes
         if not raw_urls and not point_notes:
@@ -1019,8 +1054,9 @@ class RevocationChecker:
         for url in urls:
             label = f"CRL {url}"
             try:
-                crl = self._crl_from(url, issuer, at)
-                return _crl_status(crl, cert, label)
+                with _malformed():
+                    crl = self._crl_from(url, issuer, at)
+                    return _crl_status(crl, cert, label)
             except http.HttpError as exc:
                 notes.append(f"{label} {exc}")
             except EvidenceError as exc:

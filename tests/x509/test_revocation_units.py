@@ -1,0 +1,157 @@
+"""Offline pieces: the cache, the fuzz harness, hostile CRL bytes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import random
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tlskit.x509.revocation import (
+    EvidenceError,
+    RevocationCache,
+    RevocationStatus,
+    build_ocsp_request,
+    load_crl,
+)
+
+FUZZ_FILE = Path(__file__).resolve().parents[2] / "fuzz" / "fuzz_ocsp.py"
+T0 = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+GOOD = RevocationStatus("good", "ocsp", "test")
+
+
+def _fuzz_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("fuzz_ocsp", FUZZ_FILE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("fuzz_ocsp", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+FUZZ = _fuzz_module()
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def test_cache_entry_only_inside_its_window() -> None:
+    cache = RevocationCache()
+    cache.put("k", GOOD, T0, T0 + dt.timedelta(hours=1))
+    assert cache.get("k", T0 + dt.timedelta(minutes=30)) is GOOD
+    assert cache.get("k", T0 - dt.timedelta(hours=1)) is None  # before thisUpdate: not used
+    assert cache.get("k", T0 + dt.timedelta(minutes=64)) is GOOD  # within clock skew
+    assert cache.get("k", T0 + dt.timedelta(hours=2)) is None  # expired: evicted
+    assert len(cache) == 0
+
+
+def test_cache_is_bounded_lru() -> None:
+    cache = RevocationCache(max_entries=2)
+    end = T0 + dt.timedelta(days=1)
+    cache.put("a", GOOD, T0, end)
+    cache.put("b", GOOD, T0, end)
+    assert cache.get("a", T0) is GOOD  # "a" is now the most recently used
+    cache.put("c", GOOD, T0, end)
+    assert len(cache) == 2
+    assert cache.get("b", T0) is None
+    assert cache.get("a", T0) is GOOD and cache.get("c", T0) is GOOD
+    cache.clear()
+    assert len(cache) == 0
+
+
+def test_cache_rejects_silly_bound() -> None:
+    with pytest.raises(ValueError):
+        RevocationCache(max_entries=0)
+
+
+def test_naive_datetimes_are_utc() -> None:
+    cache = RevocationCache()
+    cache.put("k", GOOD, T0.replace(tzinfo=None), T0 + dt.timedelta(hours=1))
+    assert cache.get("k", (T0 + dt.timedelta(minutes=1)).replace(tzinfo=None)) is GOOD
+
+
+# --------------------------------------------------------------------------- OCSP request
+
+
+def test_request_has_sha1_cert_id_and_nonce() -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509 import ocsp
+
+    der = build_ocsp_request(FUZZ.LEAF, FUZZ.ISSUER, b"\x42" * 32)
+    request = ocsp.load_der_ocsp_request(der)
+    assert isinstance(request.hash_algorithm, hashes.SHA1)
+    assert request.serial_number == FUZZ.LEAF.serial_number
+    nonce = request.extensions.get_extension_for_class(x509.OCSPNonce)
+    assert nonce.value.nonce == b"\x42" * 32 and not nonce.critical
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_fuzz_harness_standalone_run() -> None:
+    """A few thousand mutants of valid responses; only documented errors may escape."""
+    assert FUZZ.run(iterations=3000, seed=20240601) == 3000 + len(FUZZ.seed_corpus())
+
+
+def test_fuzz_seeds_are_valid_responses() -> None:
+    """The corpus must start deep inside the validator, not at the first parse error."""
+    from tlskit.x509.errors import CertificateVerificationError, Reason
+
+    good, issuer_signed, with_nonce, revoked, unknown, unsuccessful = FUZZ.seed_corpus()
+    for staple in (good, issuer_signed, with_nonce):
+        status = FUZZ.validate_stapled_response(staple, FUZZ.LEAF, FUZZ.ISSUER, FUZZ.AT)
+        assert status.status == "good"
+    for staple, reason in (
+        (revoked, Reason.revoked),
+        (unknown, Reason.revocation_unknown),
+        (unsuccessful, Reason.revocation_unknown),
+    ):
+        with pytest.raises(CertificateVerificationError) as caught:
+            FUZZ.validate_stapled_response(staple, FUZZ.LEAF, FUZZ.ISSUER, FUZZ.AT)
+        assert caught.value.reason is reason
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=2048))
+def test_fuzz_arbitrary_bytes(data: bytes) -> None:
+    FUZZ.TestOneInput(data)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_hostile_crl_bytes_only_raise_evidence_error() -> None:
+    """Mutated CRLs through the same parse-trust-lookup path the checker uses."""
+    from tlskit.x509 import revocation
+
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(FUZZ.ISSUER.subject)
+        .last_update(FUZZ.AT - dt.timedelta(hours=1))
+        .next_update(FUZZ.AT + dt.timedelta(days=1))
+        .add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(FUZZ.LEAF.serial_number)
+            .revocation_date(FUZZ.AT - dt.timedelta(days=1))
+            .build()
+        )
+    )
+    seed = builder.sign(FUZZ._CA_KEY, FUZZ.hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    rng = random.Random(7)
+    for _ in range(2000):
+        data = FUZZ.mutate(rng, [seed])
+        try:
+            with revocation._malformed():
+                crl = load_crl(data)
+                revocation._trust_crl(crl, FUZZ.ISSUER, FUZZ.AT)
+                revocation._crl_status(crl, FUZZ.LEAF, "fuzzed CRL")
+        except EvidenceError:
+            pass
