@@ -103,14 +103,29 @@ class _Common:
     keylog: KeyLogCallback | None = None
     tracer: Tracer | None = None
     max_handshake_message: int = 1 << 17
+    versions: Sequence[str] = ("TLSv1.3", "TLSv1.2")
 
     def _validate_common(self) -> None:
+        self._versions = [v for v in ("TLSv1.3", "TLSv1.2") if v in self.versions]
+        unknown = set(self.versions) - {"TLSv1.3", "TLSv1.2"}
+        if unknown or not self._versions:
+            raise ValueError(f"versions must be TLSv1.3 and/or TLSv1.2, not {sorted(unknown)}")
         self._groups = _codes(self.groups, NamedGroup, crypto.DEFAULT_GROUPS,
                               crypto.IMPLEMENTED_GROUPS, "group")
-        self._suites = _codes(self.cipher_suites, CipherSuite, crypto.DEFAULT_SUITES,
-                              list(crypto.SUITES), "cipher suite")
+        both = [*crypto.DEFAULT_SUITES, *crypto.DEFAULT_SUITES12]
+        all_suites = _codes(self.cipher_suites, CipherSuite, both,
+                            [*crypto.SUITES, *crypto.SUITES12], "cipher suite")
+        self._suites = [s for s in all_suites if s in crypto.SUITES] \
+            if "TLSv1.3" in self._versions else []
+        self._suites12 = [s for s in all_suites if s in crypto.SUITES12] \
+            if "TLSv1.2" in self._versions else []
+        if not self._suites and not self._suites12:
+            raise ValueError("no cipher suite for the enabled versions")
+        default_schemes = list(crypto.HANDSHAKE_SCHEMES)
+        if "TLSv1.2" in self._versions:
+            default_schemes += crypto.TLS12_EXTRA_SCHEMES
         self._schemes = _codes(self.signature_schemes, SignatureScheme,
-                               crypto.HANDSHAKE_SCHEMES, None, "signature scheme")
+                               default_schemes, None, "signature scheme")
         for p in self.alpn_protocols:
             if not 0 < len(p.encode()) < 256:
                 raise ValueError(f"ALPN protocol {p!r} must be 1..255 bytes")

@@ -79,6 +79,8 @@ class Connection:
                         events.append(DataReceived(payload))
                 elif ctype == _HANDSHAKE:
                     hs.receive_record(payload)
+                    while hs.successor is not None:  # TLS 1.2 took over
+                        hs = self._hs = hs.successor
                     self._note_handshake_done()
                 elif hs.partial_message:
                     raise UnexpectedMessage("record interleaved with a fragmented message")

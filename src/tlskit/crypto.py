@@ -61,6 +61,37 @@ DEFAULT_SUITES = [CipherSuite.TLS_AES_128_GCM_SHA256, CipherSuite.TLS_AES_256_GC
                   CipherSuite.TLS_CHACHA20_POLY1305_SHA256]
 
 
+@dataclass(frozen=True, slots=True)
+class Suite12(Suite):
+    """A TLS 1.2 ECDHE+AEAD suite: ``auth`` is the certificate key kind it needs."""
+
+    auth: str = "ECDSA"   # "ECDSA" (EC and EdDSA keys) or "RSA"
+    iv_length: int = 4    # the implicit part of the nonce: 4 for GCM, 12 for ChaCha20
+
+
+_C = CipherSuite
+SUITES12: dict[int, Suite12] = {
+    s.code: s for s in (
+        Suite12(_C.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, AESGCM, 16, "sha256", 32, "ECDSA"),
+        Suite12(_C.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, AESGCM, 16, "sha256", 32, "RSA"),
+        Suite12(_C.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, AESGCM, 32, "sha384", 48, "ECDSA"),
+        Suite12(_C.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, AESGCM, 32, "sha384", 48, "RSA"),
+        Suite12(_C.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, ChaCha20Poly1305, 32,
+                "sha256", 32, "ECDSA", 12),
+        Suite12(_C.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, ChaCha20Poly1305, 32,
+                "sha256", 32, "RSA", 12),
+    )
+}
+DEFAULT_SUITES12 = list(SUITES12)
+# ECDHE in TLS 1.2 (RFC 8422) uses the elliptic-curve groups only.
+GROUPS12 = (NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1,
+            NamedGroup.secp521r1)
+
+
+def key_auth_kind(key: Any) -> str:
+    return "RSA" if isinstance(key, rsa.RSAPrivateKey) else "ECDSA"
+
+
 # --- key exchange ------------------------------------------------------------------
 
 class KeyShare:
@@ -283,6 +314,8 @@ HANDSHAKE_SCHEMES = [
     _S.rsa_pss_rsae_sha256, _S.rsa_pss_rsae_sha384, _S.rsa_pss_rsae_sha512,
     _S.rsa_pss_pss_sha256, _S.rsa_pss_pss_sha384, _S.rsa_pss_pss_sha512,
 ]
+# TLS 1.2 also signs ServerKeyExchange with PKCS#1 v1.5 (RFC 5246 7.4.1.4.1).
+TLS12_EXTRA_SCHEMES = [_S.rsa_pkcs1_sha256, _S.rsa_pkcs1_sha384, _S.rsa_pkcs1_sha512]
 # Accepted in certificates (signature_algorithms_cert): PKCS#1 v1.5 as well.
 CERT_SCHEMES = [*HANDSHAKE_SCHEMES, _S.rsa_pkcs1_sha256, _S.rsa_pkcs1_sha384,
                 _S.rsa_pkcs1_sha512]
@@ -308,6 +341,16 @@ def schemes_for_key(key: PrivateKey, certificate_oid: str | None = None) -> list
     return []
 
 
+def schemes_for_key12(key: PrivateKey) -> list[SignatureScheme]:
+    """TLS 1.2 signing schemes: ECDSA is not bound to a curve there, RSA may use PKCS#1."""
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return [_S.ecdsa_secp256r1_sha256, _S.ecdsa_secp384r1_sha384, _S.ecdsa_secp521r1_sha512]
+    if isinstance(key, rsa.RSAPrivateKey):
+        return [_S.rsa_pss_rsae_sha256, _S.rsa_pss_rsae_sha384, _S.rsa_pss_rsae_sha512,
+                _S.rsa_pkcs1_sha256, _S.rsa_pkcs1_sha384, _S.rsa_pkcs1_sha512]
+    return schemes_for_key(key)
+
+
 def sign(key: PrivateKey, scheme: int, data: bytes) -> bytes:
     s = SCHEMES[scheme]
     if s.kind == "ecdsa":
@@ -320,15 +363,20 @@ def sign(key: PrivateKey, scheme: int, data: bytes) -> bytes:
     return bytes(key.sign(data, padding.PKCS1v15(), s.hash()))
 
 
-def verify(public_key: PublicKey, scheme: int, signature: bytes, data: bytes) -> None:
-    """Check a signature made with `scheme`; DecryptError (decrypt_error alert) if bad."""
+def verify(public_key: PublicKey, scheme: int, signature: bytes, data: bytes,
+           curve_bound: bool = True) -> None:
+    """Check a signature made with `scheme`; DecryptError (decrypt_error alert) if bad.
+
+    ``curve_bound=False`` is TLS 1.2, where ecdsa_secp256r1_sha256 means "ECDSA with
+    SHA-256" on whatever curve the certificate has.
+    """
     s = SCHEMES.get(scheme)
     if s is None:
         raise IllegalParameter(f"unknown signature scheme {SignatureScheme(scheme).name}")
     try:
         if s.kind == "ecdsa":
-            if not isinstance(public_key, ec.EllipticCurvePublicKey) or \
-                    public_key.curve.name != s.curve:
+            if not isinstance(public_key, ec.EllipticCurvePublicKey) or (
+                    curve_bound and public_key.curve.name != s.curve):
                 raise IllegalParameter(f"{s.code.name} does not match the certificate's key")
             public_key.verify(signature, data, ec.ECDSA(s.hash()))
         elif s.kind == "eddsa":

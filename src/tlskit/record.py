@@ -45,6 +45,23 @@ class _Protection:
         return (self.iv ^ seq).to_bytes(12, "big")
 
 
+class _Protection12(_Protection):
+    """TLS 1.2 AEAD (RFC 5288, 7905): AES-GCM carries an 8-byte explicit nonce in each
+    record (we send the sequence number); ChaCha20-Poly1305 builds it like TLS 1.3."""
+
+    __slots__ = ("explicit", "salt")
+
+    def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
+        self.explicit = len(iv) == 4
+        self.salt = iv
+        super().__init__(suite, key, iv if not self.explicit else bytes(12))
+
+    def nonce_for(self, seq: int, explicit: bytes = b"") -> bytes:
+        if self.explicit:
+            return self.salt + (explicit or seq.to_bytes(8, "big"))
+        return (self.iv ^ seq).to_bytes(12, "big")
+
+
 class RecordLayer:
     """Splits a byte stream into records and protects/unprotects them.
 
@@ -80,6 +97,12 @@ class RecordLayer:
 
     def set_write_key(self, suite: Suite, key: bytes, iv: bytes) -> None:
         self._write = _Protection(suite, key, iv)
+
+    def set_read_key12(self, suite: Suite, key: bytes, iv: bytes) -> None:
+        self._read = _Protection12(suite, key, iv)
+
+    def set_write_key12(self, suite: Suite, key: bytes, iv: bytes) -> None:
+        self._write = _Protection12(suite, key, iv)
 
     @property
     def write_sequence(self) -> int:
@@ -123,6 +146,8 @@ class RecordLayer:
                     return self.next_record()
                 raise UnexpectedMessage("application data before the keys are established")
             return ctype, bytes(buf[pos + 5:end])
+        if isinstance(read, _Protection12):
+            return self._open12(read, ctype, pos, end, length)
         if ctype != _CT_APP:
             raise UnexpectedMessage(
                 f"unprotected {ContentType(ctype).name} record after encryption started")
@@ -140,6 +165,30 @@ class RecordLayer:
         view.release()
         self.early_data_skip = 0  # the first record that decrypts ends the skipping
         return self._unpad(plain)
+
+    def _open12(self, read: _Protection12, ctype: int, pos: int, end: int,
+                length: int) -> tuple[int, bytes]:
+        explicit_len = 8 if read.explicit else 0
+        if length < explicit_len + TAG_LENGTH:
+            raise BadRecordMac("protected record too short to hold a nonce and a tag")
+        plain_len = length - explicit_len - TAG_LENGTH
+        if plain_len > MAX_PLAINTEXT:
+            raise RecordOverflow(f"record plaintext of {plain_len} bytes exceeds 2^14")
+        buf = self._in
+        seq = read.seq
+        read.seq = seq + 1
+        nonce = read.nonce_for(seq, bytes(buf[pos + 5:pos + 5 + explicit_len]))
+        aad = seq.to_bytes(8, "big") + HEADER.pack(ctype, 0x0303, plain_len)
+        view = memoryview(buf)
+        try:
+            plain = read.aead.decrypt(nonce, view[pos + 5 + explicit_len:end], aad)
+        except InvalidTag:
+            raise BadRecordMac("record failed authentication") from None
+        finally:
+            view.release()
+        if not plain and ctype != _CT_APP:
+            raise UnexpectedMessage(f"empty {ContentType(ctype).name} record")
+        return ctype, plain
 
     def _skip_early(self, length: int) -> bool:
         if self.early_data_skip < length:
@@ -194,6 +243,9 @@ class RecordLayer:
     def _protect(self, ctype: int, chunk: bytes | memoryview, padding: int) -> None:
         w = self._write
         assert w is not None
+        if isinstance(w, _Protection12):
+            self._protect12(w, ctype, chunk)
+            return
         inner = bytearray(chunk)
         inner.append(ctype)
         if padding:
@@ -206,6 +258,26 @@ class RecordLayer:
         view = memoryview(out)
         try:
             w.aead.encrypt_into(w.next_nonce(), inner, header, view[start + 5:])
+        finally:
+            view.release()
+        self.records_written += 1
+
+    def _protect12(self, w: _Protection12, ctype: int, chunk: bytes | memoryview) -> None:
+        seq = w.seq
+        w.seq = seq + 1
+        explicit = seq.to_bytes(8, "big") if w.explicit else b""
+        n = len(chunk)
+        header = HEADER.pack(ctype, 0x0303, len(explicit) + n + TAG_LENGTH)
+        out = self._out
+        start = len(out)
+        out += header
+        out += explicit
+        out += bytes(n + TAG_LENGTH)
+        view = memoryview(out)
+        try:
+            w.aead.encrypt_into(w.nonce_for(seq, explicit), chunk,
+                                seq.to_bytes(8, "big") + HEADER.pack(ctype, 0x0303, n),
+                                view[start + 5 + len(explicit):])
         finally:
             view.release()
         self.records_written += 1

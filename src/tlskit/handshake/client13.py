@@ -99,10 +99,11 @@ class ClientHandshake13(Handshake13):
         self.client_random = cfg.rng(32)
         if cfg.middlebox_compat:
             self.session_id = cfg.rng(32)
-        for group in cfg._share_groups:
-            self.shares[group] = crypto.new_key_share(group, cfg.rng)
-        hello = m.ClientHello(self.client_random, self.session_id, list(cfg._suites),
-                              self._hello_extensions())
+        if "TLSv1.3" in cfg._versions:
+            for group in cfg._share_groups:
+                self.shares[group] = crypto.new_key_share(group, cfg.rng)
+        hello = m.ClientHello(self.client_random, self.session_id,
+                              [*cfg._suites, *cfg._suites12], self._hello_extensions())
         self.client_hello = hello
         self._send_hello(hello)
         self.expect = {_HT.server_hello: self.on_server_hello}
@@ -113,19 +114,31 @@ class ClientHandshake13(Handshake13):
         exts = m.Extensions()
         if self.server_name and not _is_ip_literal(self.server_name):
             exts[_E.server_name] = ext.encode_server_name(self.server_name.rstrip("."))
+        tls13 = "TLSv1.3" in cfg._versions
+        tls12 = "TLSv1.2" in cfg._versions
         exts[_E.renegotiation_info] = b"\x00"  # RFC 5746: an empty renegotiated_connection
-        exts[_E.supported_groups] = ext.encode_u16_list(cfg._groups)
+        exts[_E.supported_groups] = ext.encode_u16_list(
+            cfg._groups if tls13 else [g for g in cfg._groups if g in crypto.GROUPS12])
+        if tls12:
+            exts[_E.ec_point_formats] = b"\x01\x00"  # uncompressed only (RFC 8422 5.1.2)
+            exts[_E.extended_master_secret] = b""
         if cfg.legacy_session_ticket:
             exts[_E.session_ticket] = b""
-        exts[_E.key_share] = ext.encode_key_share_client(
-            [(g, s.public) for g, s in self.shares.items()])
-        exts[_E.supported_versions] = ext.encode_versions_client([ProtocolVersion.TLSv1_3])
+        if tls13:
+            exts[_E.key_share] = ext.encode_key_share_client(
+                [(g, s.public) for g, s in self.shares.items()])
+            versions: list[int] = [ProtocolVersion.TLSv1_3]
+            if tls12:
+                versions.append(ProtocolVersion.TLSv1_2)
+            exts[_E.supported_versions] = ext.encode_versions_client(versions)
         exts[_E.signature_algorithms] = ext.encode_u16_list(cfg._schemes)
         if cfg._cert_schemes is not None:
             exts[_E.signature_algorithms_cert] = ext.encode_u16_list(cfg._cert_schemes)
         if self.cookie is not None:
             exts[_E.cookie] = ext.encode_cookie(self.cookie)
-        exts[_E.psk_key_exchange_modes] = ext.encode_psk_modes([PskKeyExchangeMode.psk_dhe_ke])
+        if tls13:
+            exts[_E.psk_key_exchange_modes] = ext.encode_psk_modes(
+                [PskKeyExchangeMode.psk_dhe_ke])
         if cfg.record_size_limit is not None:
             exts[_E.record_size_limit] = ext.encode_record_size_limit(cfg.record_size_limit)
         if cfg.alpn_protocols:
@@ -167,6 +180,15 @@ class ClientHandshake13(Handshake13):
     # -- ServerHello / HelloRetryRequest (4.1.3, 4.1.4) -------------------------------
 
     def on_server_hello(self, sh: m.ServerHello, raw: bytes) -> None:
+        if _E.supported_versions not in sh.extensions and "TLSv1.2" in self.config._versions \
+                and not self.hrr_seen and not sh.is_hello_retry_request:
+            from .client12 import ClientHandshake12
+            successor = ClientHandshake12(self)
+            self.successor = successor
+            successor.on_server_hello(sh, raw)
+            return
+        if "TLSv1.3" not in self.config._versions:
+            raise ProtocolVersionError("server selected TLS 1.3, which is not enabled")
         self._check_server_hello_common(sh)
         if sh.is_hello_retry_request:
             self.on_hello_retry_request(sh, raw)

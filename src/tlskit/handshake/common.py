@@ -98,6 +98,8 @@ class Handshake13:
     """
 
     side = "client"
+    version = "TLSv1.3"
+    not_in_transcript = _NOT_IN_TRANSCRIPT
 
     def __init__(self, config: Any, records: RecordLayer, events: list[Event]) -> None:
         self.config = config
@@ -117,6 +119,7 @@ class Handshake13:
         self.ccs_seen = False
         self.hash_before = b""
         self.before_hello: Transcript | None = None
+        self.successor: Handshake13 | None = None  # set when TLS 1.2 takes over
         self.exporter_master = b""
         self.resumption_master = b""
 
@@ -152,6 +155,12 @@ class Handshake13:
             raw = bytes(buf[:4 + length])
             del buf[:4 + length]
             self._received(raw)
+            if self.successor is not None:  # the rest belongs to the TLS 1.2 handshake
+                rest = bytes(buf)
+                buf.clear()
+                if rest:
+                    self.successor.receive_record(rest)
+                return
 
     def _received(self, raw: bytes) -> None:
         msg_type = raw[0]
@@ -159,7 +168,7 @@ class Handshake13:
         if handler is None:
             raise UnexpectedMessage(
                 f"{HandshakeType(msg_type).name} is not expected while {self.state}")
-        msg = m.decode_message(msg_type, memoryview(raw)[4:])
+        msg = self.decode_message(msg_type, memoryview(raw)[4:])
         if msg_type == HandshakeType.client_hello:
             self.before_hello = Transcript.__new__(Transcript)
             self.before_hello._pending = list(self.transcript._pending)
@@ -167,9 +176,12 @@ class Handshake13:
         if msg_type in _SNAPSHOT_BEFORE:
             # Signatures and MACs cover the transcript up to, not including, the message.
             self.hash_before = self.transcript.digest()
-        if msg_type not in _NOT_IN_TRANSCRIPT:
+        if msg_type not in self.not_in_transcript:
             self.transcript.update(raw)
         handler(msg, raw)
+
+    def decode_message(self, msg_type: int, body: memoryview) -> Any:
+        return m.decode_message(msg_type, body)
 
     def require_message_boundary(self) -> None:
         """5.1: a key change must not fall inside a handshake message."""
