@@ -1,0 +1,225 @@
+"""The TLS 1.3 key schedule (RFC 8446 7) against every value RFC 8448 prints."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+
+from tlskit.crypto import SUITES
+from tlskit.enums import CipherSuite, HandshakeType
+from tlskit.handshake.common import Handshake13, Transcript
+from tlskit.keyschedule import (
+    EarlySecret,
+    export_keying_material,
+    finished_key,
+    finished_verify_data,
+    hkdf_expand_label,
+    hkdf_extract,
+    next_traffic_secret,
+    resumption_psk,
+    traffic_keys,
+)
+from tlskit.wire import messages as m
+
+VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "rfc8448.json"
+DATA = json.loads(VECTORS.read_text())
+TRACES = DATA["traces"]
+SUITE = SUITES[CipherSuite.TLS_AES_128_GCM_SHA256]
+FULL = ["simple_1rtt", "hello_retry_request", "client_authentication", "compatibility_mode"]
+
+
+def h(v: str) -> bytes:
+    return bytes.fromhex(v)
+
+
+def sha256(*parts: bytes) -> bytes:
+    return hashlib.sha256(b"".join(parts)).digest()
+
+
+# --- primitives -----------------------------------------------------------------------
+
+def test_hkdf_expand_label_matches_an_independent_hkdf():
+    secret = bytes(range(48))
+    for hash_name, alg in (("sha256", hashes.SHA256()), ("sha384", hashes.SHA384())):
+        for length in (1, 12, 16, 32, 48, 64, 100, 255):
+            label, context = b"tls13 " + b"exporter", b"\x01\x02"
+            info = (length.to_bytes(2, "big") + bytes((len(label),)) + label
+                    + bytes((len(context),)) + context)
+            want = HKDFExpand(alg, length, info).derive(secret)
+            assert hkdf_expand_label(hash_name, secret, b"exporter", context, length) == want
+
+
+def test_hkdf_extract_is_hmac_of_salt():
+    assert hkdf_extract("sha256", b"salt", b"ikm") == hmac.digest(b"salt", b"ikm", "sha256")
+
+
+# --- the full handshakes (RFC 8448 3, 5, 6, 7) --------------------------------------
+
+def transcript_hashes(t: dict[str, Any], name: str) -> dict[str, bytes]:
+    """The transcript hashes, rebuilt from the messages (and checked against the RFC)."""
+    if name == "hello_retry_request":
+        ch1 = h(t["client_hello_1"])
+        head = m.frame(HandshakeType.message_hash, sha256(ch1)) + h(t["hello_retry_request"]) \
+            + h(t["client_hello_2"])
+    else:
+        head = h(t["client_hello"])
+    to_sh = head + h(t["server_hello"])
+    to_sf = to_sh + h(t["encrypted_extensions"]) + h(t.get("certificate_request", "")) \
+        + h(t["server_certificate"]) + h(t["server_certificate_verify"]) \
+        + h(t["server_finished"])
+    to_cf = to_sf + h(t.get("client_certificate", "")) \
+        + h(t.get("client_certificate_verify", "")) + h(t["client_finished"])
+    out = {"sh": sha256(to_sh), "sf": sha256(to_sf), "cf": sha256(to_cf),
+           "before_sf": sha256(to_sf[:-len(h(t["server_finished"]))]),
+           "before_cf": sha256(to_cf[:-len(h(t["client_finished"]))])}
+    assert out["sh"] == h(t["transcript_hash_ch_to_sh"])
+    assert out["sf"] == h(t["transcript_hash_ch_to_server_finished"])
+    assert out["cf"] == h(t["transcript_hash_ch_to_client_finished"])
+    return out
+
+
+@pytest.mark.parametrize("name", FULL)
+def test_full_handshake_key_schedule(name):
+    t = TRACES[name]
+    th = transcript_hashes(t, name)
+    early = EarlySecret.start(SUITE)
+    assert early.secret == h(t["early_secret"])
+    assert early._derived() == h(t["derived_secret_for_handshake"])
+    hs = early.handshake(h(t["ecdhe_shared_secret"]))
+    assert hs.secret == h(t["handshake_secret"])
+    c_hs, s_hs = hs.client_traffic(th["sh"]), hs.server_traffic(th["sh"])
+    assert c_hs == h(t["client_handshake_traffic_secret"])
+    assert s_hs == h(t["server_handshake_traffic_secret"])
+    for side, secret in (("client", c_hs), ("server", s_hs)):
+        keys = traffic_keys(SUITE, secret)
+        assert keys.key == h(t[f"{side}_handshake_key"])
+        assert keys.iv == h(t[f"{side}_handshake_iv"])
+        assert finished_key(SUITE, secret) == h(t[f"{side}_finished_key"])
+    assert finished_verify_data(SUITE, s_hs, th["before_sf"]) == \
+        h(t["server_finished_verify_data"]) == h(t["server_finished"])[4:]
+    assert finished_verify_data(SUITE, c_hs, th["before_cf"]) == \
+        h(t["client_finished_verify_data"]) == h(t["client_finished"])[4:]
+    assert hs._derived() == h(t["derived_secret_for_master"])
+    master = hs.master()
+    assert master.secret == h(t["master_secret"])
+    c_ap, s_ap = master.client_traffic(th["sf"]), master.server_traffic(th["sf"])
+    assert c_ap == h(t["client_application_traffic_secret_0"])
+    assert s_ap == h(t["server_application_traffic_secret_0"])
+    assert master.exporter(th["sf"]) == h(t["exporter_master_secret"])
+    assert master.resumption(th["cf"]) == h(t["resumption_master_secret"])
+    for side, secret in (("client", c_ap), ("server", s_ap)):
+        keys = traffic_keys(SUITE, secret)
+        assert keys.key == h(t[f"{side}_application_key"])
+        assert keys.iv == h(t[f"{side}_application_iv"])
+
+
+def test_transcript_class_restarts_after_hello_retry_request():
+    t = TRACES["hello_retry_request"]
+    tr = Transcript()
+    tr.update(h(t["client_hello_1"]))          # hash not chosen yet: buffered
+    tr.restart_after_hrr("sha256")
+    for name in ("hello_retry_request", "client_hello_2", "server_hello"):
+        tr.update(h(t[name]))
+    assert tr.digest() == h(t["transcript_hash_ch_to_sh"])
+
+
+def test_resumption_psk_from_the_ticket_nonce():
+    t = TRACES["simple_1rtt"]
+    psk = resumption_psk(SUITE, h(t["resumption_master_secret"]), h(t["ticket_nonce"]))
+    assert psk == h(t["resumption_psk"]) == h(TRACES["resumed_0rtt"]["psk"])
+
+
+# --- resumption and 0-RTT (RFC 8448 4) -------------------------------------------------
+
+def test_resumed_psk_binder_and_early_secrets():
+    t = TRACES["resumed_0rtt"]
+    prefix = h(t["client_hello_prefix"])
+    assert sha256(prefix) == h(t["transcript_hash_truncated_ch"])
+    early = EarlySecret.start(SUITE, h(t["psk"]))
+    assert early.secret == h(t["early_secret"])
+    binder_key = early.binder_key(external=False)
+    assert binder_key == h(t["binder_key"])
+    assert finished_key(SUITE, binder_key) == h(t["binder_finished_key"])
+    binder = hmac.digest(finished_key(SUITE, binder_key), sha256(prefix), "sha256")
+    assert binder == h(t["psk_binder"])
+    # The engine's own binder routine, over an empty transcript before the hello.
+    assert Handshake13.psk_binder(SUITE, h(t["psk"]), Transcript(), prefix) == binder
+    # The binder closes the real ClientHello.
+    ch = h(t["client_hello"])
+    assert ch.startswith(prefix) and ch.endswith(binder)
+    assert sha256(ch) == h(t["transcript_hash_ch"])
+    cets = early.client_early_traffic_secret(sha256(ch))
+    assert cets == h(t["client_early_traffic_secret"])
+    assert early.derive(b"e exp master", sha256(ch)) == h(t["early_exporter_master_secret"])
+    keys = traffic_keys(SUITE, cets)
+    assert keys.key == h(t["client_early_key"]) and keys.iv == h(t["client_early_iv"])
+
+
+def test_resumed_handshake_key_schedule():
+    t = TRACES["resumed_0rtt"]
+    early = EarlySecret.start(SUITE, h(t["psk"]))
+    assert early._derived() == h(t["derived_secret_for_handshake"])
+    hs = early.handshake(h(t["ecdhe_shared_secret"]))
+    assert hs.secret == h(t["handshake_secret"])
+    th_sh = sha256(h(t["client_hello"]), h(t["server_hello"]))
+    assert th_sh == h(t["transcript_hash_ch_to_sh"])
+    c_hs, s_hs = hs.client_traffic(th_sh), hs.server_traffic(th_sh)
+    assert c_hs == h(t["client_handshake_traffic_secret"])
+    assert s_hs == h(t["server_handshake_traffic_secret"])
+    to_sf = h(t["client_hello"]) + h(t["server_hello"]) + h(t["encrypted_extensions"])
+    assert finished_verify_data(SUITE, s_hs, sha256(to_sf)) == h(t["server_finished_verify_data"])
+    to_sf += h(t["server_finished"])
+    assert sha256(to_sf) == h(t["transcript_hash_ch_to_server_finished"])
+    to_cf = to_sf + h(t["end_of_early_data"])
+    assert finished_verify_data(SUITE, c_hs, sha256(to_cf)) == h(t["client_finished_verify_data"])
+    to_cf += h(t["client_finished"])
+    assert sha256(to_cf) == h(t["transcript_hash_ch_to_client_finished"])
+    master = hs.master()
+    assert master.secret == h(t["master_secret"])
+    assert master.client_traffic(sha256(to_sf)) == h(t["client_application_traffic_secret_0"])
+    assert master.server_traffic(sha256(to_sf)) == h(t["server_application_traffic_secret_0"])
+    assert master.exporter(sha256(to_sf)) == h(t["exporter_master_secret"])
+    assert master.resumption(sha256(to_cf)) == h(t["resumption_master_secret"])
+
+
+def test_external_binder_label_differs():
+    early = EarlySecret.start(SUITE, bytes(32))
+    assert early.binder_key(external=True) != early.binder_key(external=False)
+    assert early.binder_key(external=True) == hkdf_expand_label(
+        "sha256", early.secret, b"ext binder", sha256(), 32)
+
+
+# --- after the handshake ---------------------------------------------------------------
+
+def test_next_traffic_secret_is_traffic_upd():
+    secret = h(TRACES["simple_1rtt"]["client_application_traffic_secret_0"])
+    assert next_traffic_secret(SUITE, secret) == hkdf_expand_label(
+        "sha256", secret, b"traffic upd", b"", 32)
+    assert next_traffic_secret(SUITE, next_traffic_secret(SUITE, secret)) != \
+        next_traffic_secret(SUITE, secret)
+
+
+def test_exporter_matches_rfc_8446_7_5():
+    exp = h(TRACES["simple_1rtt"]["exporter_master_secret"])
+    for label, context, length in ((b"EXPORTER-Channel-Binding", b"", 32),
+                                   (b"label", b"context", 100), (b"x", b"\x00" * 70, 1)):
+        derived = hkdf_expand_label("sha256", exp, label, sha256(), 32)
+        want = hkdf_expand_label("sha256", derived, b"exporter", sha256(context), length)
+        assert export_keying_material(SUITE, exp, label, context, length) == want
+
+
+def test_sha384_suite_lengths():
+    suite = SUITES[CipherSuite.TLS_AES_256_GCM_SHA384]
+    early = EarlySecret.start(suite)
+    assert len(early.secret) == 48
+    hs = early.handshake(bytes(32))
+    keys = traffic_keys(suite, hs.client_traffic(bytes(48)))
+    assert len(keys.key) == 32 and len(keys.iv) == 12
+    assert len(hs.master().exporter(bytes(48))) == 48
