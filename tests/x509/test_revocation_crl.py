@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 
 from tlskit.x509.errors import CertificateVerificationError, Reason, describe
 from tlskit.x509.revocation import RevocationChecker, RevocationStatus
@@ -352,3 +352,35 @@ def test_large_crl(env: CrlLab) -> None:
     entries = [(n, REVOKED_AT, None) for n in range(1, 4000)] + [(serial, REVOKED_AT, None)]
     env.serve(_crl(env, revoked=entries))
     env.fails("good", Reason.revoked, "reason: unspecified")
+
+
+def _crl_with_entry_extension(
+    env: CrlLab, extension: x509.ExtensionType, critical: bool
+) -> x509.CertificateRevocationList:
+    serial = env.lab.leaves["good"].cert.serial_number
+    entry = (
+        x509.RevokedCertificateBuilder()
+        .serial_number(serial)
+        .revocation_date(REVOKED_AT)
+        .add_extension(extension, critical=critical)
+        .build()
+    )
+    return (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(env.issuer.cert.subject)
+        .last_update(now() - dt.timedelta(minutes=1))
+        .next_update(now() + dt.timedelta(days=1))
+        .add_revoked_certificate(entry)
+        .sign(env.issuer.key, hashes.SHA256())
+    )
+
+
+def test_critical_invalidity_date_entry_is_understood(env: CrlLab) -> None:
+    env.serve(_crl_with_entry_extension(env, x509.InvalidityDate(REVOKED_AT), critical=True))
+    env.fails("good", Reason.revoked, env.url)
+
+
+def test_critical_certificate_issuer_entry_is_not_supported(env: CrlLab) -> None:
+    other = x509.CertificateIssuer([x509.DNSName("other.test")])
+    env.serve(_crl_with_entry_extension(env, other, critical=True))
+    env.fails("good", Reason.revocation_unknown, "unsupported critical entry extension")

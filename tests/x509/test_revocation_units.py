@@ -11,10 +11,13 @@ from types import ModuleType
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tlskit.x509 import revocation
+from tlskit.x509.errors import CertificateVerificationError, Reason
 from tlskit.x509.revocation import (
     EvidenceError,
     RevocationCache,
@@ -82,9 +85,6 @@ def test_naive_datetimes_are_utc() -> None:
 
 
 def test_request_has_sha1_cert_id_and_nonce() -> None:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.x509 import ocsp
-
     der = build_ocsp_request(FUZZ.LEAF, FUZZ.ISSUER, b"\x42" * 32)
     request = ocsp.load_der_ocsp_request(der)
     assert isinstance(request.hash_algorithm, hashes.SHA1)
@@ -104,8 +104,6 @@ def test_fuzz_harness_standalone_run() -> None:
 
 def test_fuzz_seeds_are_valid_responses() -> None:
     """The corpus must start deep inside the validator, not at the first parse error."""
-    from tlskit.x509.errors import CertificateVerificationError, Reason
-
     good, issuer_signed, with_nonce, revoked, unknown, unsuccessful = FUZZ.seed_corpus()
     for staple in (good, issuer_signed, with_nonce):
         status = FUZZ.validate_stapled_response(staple, FUZZ.LEAF, FUZZ.ISSUER, FUZZ.AT)
@@ -130,8 +128,6 @@ def test_fuzz_arbitrary_bytes(data: bytes) -> None:
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_hostile_crl_bytes_only_raise_evidence_error() -> None:
     """Mutated CRLs through the same parse-trust-lookup path the checker uses."""
-    from tlskit.x509 import revocation
-
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(FUZZ.ISSUER.subject)
@@ -144,7 +140,7 @@ def test_hostile_crl_bytes_only_raise_evidence_error() -> None:
             .build()
         )
     )
-    seed = builder.sign(FUZZ._CA_KEY, FUZZ.hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    seed = builder.sign(FUZZ._CA_KEY, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
     rng = random.Random(7)
     for _ in range(2000):
         data = FUZZ.mutate(rng, [seed])

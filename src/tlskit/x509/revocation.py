@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, p
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import (
     AuthorityInformationAccessOID,
+    CRLEntryExtensionOID,
     ExtendedKeyUsageOID,
     ExtensionOID,
     SignatureAlgorithmOID,
@@ -741,7 +742,7 @@ def _crl_status(
     for ext in entry_extensions:
         if isinstance(ext.value, x509.CRLReason):
             reason = ext.value.reason.value
-        elif ext.critical and ext.oid != ExtensionOID.INVALIDITY_DATE:
+        elif ext.critical and ext.oid != CRLEntryExtensionOID.INVALIDITY_DATE:
             raise EvidenceError(
                 f"has an unsupported critical entry extension {ext.oid.dotted_string}"
             )

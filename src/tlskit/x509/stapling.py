@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from . import http
 from .revocation import (
@@ -172,7 +173,7 @@ def _aia_responder(leaf: x509.Certificate) -> str | None:
     for description in aia:
         location = description.access_location
         if (
-            description.access_method == x509.AuthorityInformationAccessOID.OCSP
+            description.access_method == AuthorityInformationAccessOID.OCSP
             and isinstance(location, x509.UniformResourceIdentifier)
             and location.value.lower().startswith("http://")
         ):
