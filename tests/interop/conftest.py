@@ -1,0 +1,130 @@
+"""Fixtures for the interop tests: one test PKI per session, peer processes that are
+always killed at teardown, and openssl/gnutls servers on OS-chosen ports."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from tlskit import ClientConfig, ServerConfig
+from tlskit.ca import Issued, LocalCA
+
+from .helpers import CERT_TYPES, PeerProcess, ServerThread, listening_port
+
+
+@dataclass
+class CertFiles:
+    leaf: Path       # the leaf alone
+    chain: Path      # the intermediate (what -cert_chain wants)
+    fullchain: Path  # leaf + intermediate
+    key: Path        # unencrypted PKCS#8
+
+
+class PKI:
+    """root -> intermediate -> one localhost/127.0.0.1 leaf per key type, on disk too."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.ca = LocalCA.create(directory=directory / "ca")
+        self.root: x509.Certificate = self.ca.root
+        self.root_pem = directory / "ca" / "root.pem"
+        self.issued: dict[str, Issued] = {}
+        self.files: dict[str, CertFiles] = {}
+        for kind in CERT_TYPES:
+            issued = self.ca.issue_server(["localhost", "127.0.0.1"], key_type=kind)
+            out = directory / kind
+            fullchain, key = issued.write(out, cert_path=out / "fullchain.pem",
+                                          key_path=out / "key.pem")
+            leaf, chain = out / "leaf.pem", out / "chain.pem"
+            leaf.write_bytes(issued.certificate.public_bytes(serialization.Encoding.PEM))
+            chain.write_bytes(self.ca.intermediate.public_bytes(serialization.Encoding.PEM))
+            self.issued[kind] = issued
+            self.files[kind] = CertFiles(leaf, chain, fullchain, key)
+
+    def server_config(self, kind: str = "ec256", **kw: Any) -> ServerConfig:
+        issued = self.issued[kind]
+        return ServerConfig(certificate_chain=issued.chain, private_key=issued.private_key, **kw)
+
+    def client_config(self, **kw: Any) -> ClientConfig:
+        return ClientConfig(trust_anchors=[self.root], **kw)
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
+    return PKI(tmp_path_factory.mktemp("interop-pki"))
+
+
+class Peers:
+    """Starts peer processes and server threads; all of them are stopped at teardown."""
+
+    def __init__(self) -> None:
+        self.processes: list[PeerProcess] = []
+        self.threads: list[ServerThread] = []
+
+    def start(self, argv: Sequence[str], **kw: Any) -> PeerProcess:
+        kw.setdefault("unbuffered", argv[0] == "openssl")
+        proc = PeerProcess([str(a) for a in argv], **kw)
+        self.processes.append(proc)
+        return proc
+
+    def thread(self, server: ServerThread) -> ServerThread:
+        self.threads.append(server)
+        return server
+
+    def openssl_server(self, pki: PKI, kind: str, *args: str,
+                       cwd: Path | None = None) -> tuple[PeerProcess, int]:
+        """`openssl s_server -tls1_3` on 127.0.0.1:0. The port is read from the ACCEPT line
+        it prints, or from /proc with -quiet (which silences that line too)."""
+        files = pki.files[kind]
+        proc = self.start(["openssl", "s_server", "-tls1_3", "-accept", "127.0.0.1:0",
+                           "-cert", files.leaf, "-cert_chain", files.chain,
+                           "-key", files.key, *args], cwd=cwd)
+        if "-quiet" in args:
+            return proc, listening_port(proc.pid)
+        found = proc.wait_for(rb"ACCEPT [^\n]*:(\d+)\r?\n")
+        return proc, int(found.group(1))
+
+    def openssl_client(self, pki: PKI, port: int, *args: str) -> PeerProcess:
+        """`openssl s_client -tls1_3` to 127.0.0.1:port, verifying "localhost" against the
+        test root and aborting on any verification error."""
+        return self.start(["openssl", "s_client", "-tls1_3", "-connect", f"127.0.0.1:{port}",
+                           "-servername", "localhost", "-verify_hostname", "localhost",
+                           "-CAfile", pki.root_pem, "-verify_return_error", *args])
+
+    def gnutls_server(self, pki: PKI, kind: str, *args: str) -> tuple[PeerProcess, int]:
+        """`gnutls-serv` on port 0; it does not print the port it got, so it is read from
+        /proc once the process listens."""
+        files = pki.files[kind]
+        proc = self.start(["gnutls-serv", "--x509certfile", files.fullchain,
+                           "--x509keyfile", files.key, "-p", "0", *args])
+        proc.wait_for(r"listening on IPv4")
+        return proc, listening_port(proc.pid)
+
+    def close(self) -> None:
+        for proc in self.processes:
+            proc.stop()
+        for server in self.threads:
+            server.close()
+
+
+@pytest.fixture
+def peers() -> Iterator[Peers]:
+    p = Peers()
+    try:
+        yield p
+    finally:
+        p.close()
+
+
+def openssl_field(output: str, pattern: str) -> str:
+    """One field of openssl's human-readable output, e.g. r"Cipher is (\\S+)"."""
+    found = re.search(pattern, output)
+    assert found, f"{pattern!r} not in openssl output:\n{output[-3000:]}"
+    return found.group(1)

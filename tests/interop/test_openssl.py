@@ -1,0 +1,515 @@
+"""tlskit against the `openssl` 3.0 binary: s_server and s_client, both directions.
+
+What each peer negotiated is read from its own output: `-trace` decodes every record it
+sends and receives (ServerHello group and suite, CertificateVerify scheme, KeyUpdate,
+alerts), and s_client's summary states the key exchange, cipher and verification result.
+
+Matrix: the full product groups x suites x certificate types (36 per direction) is cheap
+here, so it is run in full instead of a covering design: tlskit -> s_server reuses one
+s_server per certificate type (accepting all three groups and suites, while the tlskit
+client offers exactly one of each, so the pair under test is forced), and each s_client
+is a short-lived process (about 20 ms).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tlskit import ConnectionClosed, DataReceived, KeyUpdated
+
+from .conftest import PKI, Peers, openssl_field
+from .helpers import (
+    CERT_TYPES,
+    GROUPS,
+    OPENSSL_GROUP,
+    OPENSSL_TEMP_KEY,
+    SCHEME_FOR_CERT,
+    SUITES,
+    PeerProcess,
+    Pump,
+    tlskit_server,
+    trace_field,
+    trace_summary,
+)
+
+pytestmark = pytest.mark.interop
+
+MATRIX = list(itertools.product(GROUPS, SUITES, CERT_TYPES))
+MATRIX_IDS = [f"{g}-{s.removeprefix('TLS_')}-{c}" for g, s, c in MATRIX]
+MIB = 1 << 20
+
+# Fields of openssl's -trace output.
+SH_GROUP = r"NamedGroup: (?:ecdh_)?(\w+)"
+SH_SUITE = r"cipher_suite \{[^}]*\} (\w+)"
+CV_SCHEME = r"Signature Algorithm: (\w+)"
+
+
+def _steps(log: list[str]) -> Callable[[str, dict[str, object]], None]:
+    """A tlskit tracer that records the step names."""
+    return lambda step, fields: log.append(step)
+
+
+@pytest.fixture(scope="module")
+def s_servers(pki: PKI) -> Iterator[Callable[[str], tuple[PeerProcess, int]]]:
+    """One long-lived `s_server -trace` per certificate type, all groups and suites on."""
+    peers = Peers()
+    running: dict[str, tuple[PeerProcess, int]] = {}
+
+    def get(kind: str) -> tuple[PeerProcess, int]:
+        if kind not in running or running[kind][0].proc.poll() is not None:
+            running[kind] = peers.openssl_server(
+                pki, kind, "-trace", "-groups", "X25519:P-256:P-384",
+                "-ciphersuites", ":".join(SUITES))
+        return running[kind]
+
+    yield get
+    peers.close()
+
+
+# --------------------------------------------------------------------------- the matrix
+
+
+@pytest.mark.parametrize(("group", "suite", "kind"), MATRIX, ids=MATRIX_IDS)
+def test_tlskit_client_to_s_server(s_servers: Callable[[str], tuple[PeerProcess, int]],
+                                   pki: PKI, group: str, suite: str, kind: str) -> None:
+    proc, port = s_servers(kind)
+    mark = proc.mark()
+    pump = Pump.connect(pki.client_config(groups=[group], cipher_suites=[suite]), port)
+    try:
+        hc = pump.handshake()
+        assert (hc.version, hc.group, hc.cipher_suite, hc.signature_scheme) == (
+            "TLSv1.3", group, suite, SCHEME_FOR_CERT[kind])
+        assert hc.peer_certificates[0] == pki.issued[kind].certificate
+        token = f"ping {group} {suite} {kind}\n"
+        pump.send(token.encode())
+        proc.wait_for(token, since=mark)
+        pump.close()
+        assert pump.wait_closed() == ConnectionClosed(None)
+    finally:
+        pump.dispose()
+    closing = ["Received Alert(close notify)", "Sent Alert(close notify)"]
+    proc.wait_until(lambda: trace_summary(proc.text_since(mark))[-2:] == closing,
+                    "s_server's close_notify exchange")
+    trace = proc.text_since(mark)
+    assert trace_field(trace, "ServerHello", SH_GROUP) == group
+    assert trace_field(trace, "ServerHello", SH_SUITE) == suite
+    assert trace_field(trace, "CertificateVerify", CV_SCHEME) == SCHEME_FOR_CERT[kind]
+    assert "Sent HelloRetryRequest" not in trace_summary(trace)
+
+
+@pytest.mark.parametrize(("group", "suite", "kind"), MATRIX, ids=MATRIX_IDS)
+def test_s_client_to_tlskit_server(peers: Peers, pki: PKI, group: str, suite: str,
+                                   kind: str) -> None:
+    def body(pump: Pump) -> tuple[object, bytes, ConnectionClosed]:
+        hc = pump.handshake()
+        pump.send(b"hello from tlskit\n")
+        line = pump.recv_until(b"\n")
+        pump.close()
+        return hc, line, pump.wait_closed()
+
+    server = peers.thread(tlskit_server(
+        pki.server_config(kind, groups=[group], cipher_suites=[suite]), body))
+    client = peers.openssl_client(pki, server.port, "-groups", OPENSSL_GROUP[group],
+                                  "-ciphersuites", suite, "-trace")
+    client.wait_for("hello from tlskit")
+    client.write(b"ping\n")
+    [(hc, line, closed)] = server.join()
+    assert client.wait() == 0, client.describe()
+    assert (hc.version, hc.group, hc.cipher_suite, hc.signature_scheme) == (
+        "TLSv1.3", group, suite, SCHEME_FOR_CERT[kind])
+    assert hc.server_name == "localhost"
+    assert line == b"ping\n"
+    assert closed == ConnectionClosed(None)
+    out = client.stdout
+    assert openssl_field(out, r"Server Temp Key: ([^\n]+?), \d+ bits") == OPENSSL_TEMP_KEY[group]
+    assert openssl_field(out, r"New, (TLSv1\.3), Cipher is (?:\S+)") == "TLSv1.3"
+    assert openssl_field(out, r"Cipher is (\S+)") == suite
+    assert openssl_field(out, r"Verification: (\w+)") == "OK"
+    assert openssl_field(out, r"Verified peername: (\S+)") == "localhost"
+    assert trace_field(out, "CertificateVerify", CV_SCHEME) == SCHEME_FOR_CERT[kind]
+    summary = trace_summary(out)
+    assert "Received HelloRetryRequest" not in summary
+    assert "Received Alert(close notify)" in summary
+    assert summary[-1] == "Sent Alert(close notify)", summary
+
+
+# --------------------------------------------------------------------------- 1 MiB each way
+
+
+def test_bulk_both_ways_tlskit_client_s_server(peers: Peers, pki: PKI) -> None:
+    """1 MiB tlskit -> s_server (compared with what s_server prints) and 1 MiB
+    s_server -> tlskit (typed into s_server's stdin). -quiet turns off s_server's command
+    letters, so random bytes go through untouched."""
+    proc, port = peers.openssl_server(pki, "rsa2048", "-quiet")
+    up, down = os.urandom(MIB), os.urandom(MIB)
+    pump = Pump.connect(pki.client_config(), port)
+    try:
+        pump.handshake()
+        pump.send(up)
+        proc.wait_for(rb"[\s\S]{%d}" % MIB)
+        assert proc.stdout_bytes == up
+        proc.write_in_background(down)
+        assert pump.recv_exactly(MIB) == down
+        pump.close()
+        assert pump.wait_closed() == ConnectionClosed(None)
+    finally:
+        pump.dispose()
+
+
+def test_http_fetch_from_s_server_www(peers: Peers, pki: PKI, tmp_path: Path) -> None:
+    """`s_server -WWW` serves a 1 MiB file; s_server closes with close_notify."""
+    body = os.urandom(MIB)
+    (tmp_path / "big.bin").write_bytes(body)
+    proc, port = peers.openssl_server(pki, "ec384", "-WWW", "-http_server_binmode",
+                                      cwd=tmp_path)
+    pump = Pump.connect(pki.client_config(alpn_protocols=["http/1.1"]), port)
+    try:
+        pump.handshake()
+        pump.send(b"GET /big.bin HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        response = pump.read_to_eof()
+        assert pump.closed_event == ConnectionClosed(None)
+    finally:
+        pump.dispose()
+    head, _, payload = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200 ok")
+    assert payload == body
+
+
+def test_http_status_page_from_s_server_www_lowercase(peers: Peers, pki: PKI) -> None:
+    """`s_server -www` answers GET / with a status page describing the session as it
+    sees it: protocol and cipher must match what tlskit reports."""
+    proc, port = peers.openssl_server(pki, "ed25519", "-www")
+    pump = Pump.connect(pki.client_config(cipher_suites=["TLS_CHACHA20_POLY1305_SHA256"]),
+                        port)
+    try:
+        hc = pump.handshake()
+        pump.send(b"GET / HTTP/1.0\r\n\r\n")
+        page = pump.read_to_eof().decode(errors="replace")
+    finally:
+        pump.dispose()
+    assert page.startswith("HTTP/1.0 200 ok")
+    assert openssl_field(page, r"New, (TLSv1\.3), Cipher is") == "TLSv1.3"
+    assert openssl_field(page, r"Cipher is (\S+)") == hc.cipher_suite
+
+
+def test_bulk_s_client_through_tlskit_echo(peers: Peers, pki: PKI) -> None:
+    """1 MiB piped into s_client's stdin goes to a tlskit echo server and must come back
+    out of s_client's stdout byte for byte (-quiet: stdout carries only the data;
+    -nocommands: no byte is taken for a command letter)."""
+    payload = os.urandom(MIB)
+
+    def echo(pump: Pump) -> int:
+        pump.handshake()
+        echoed = 0
+        while echoed < MIB:
+            pump.run_until(lambda: pump.data, "data to echo")
+            chunk = bytes(pump.data)
+            pump.data.clear()
+            pump.conn.send_data(chunk)
+            echoed += len(chunk)
+        pump.close()
+        pump.wait_closed()
+        return echoed
+
+    server = peers.thread(tlskit_server(pki.server_config("ec256"), echo))
+    client = peers.openssl_client(pki, server.port, "-quiet", "-nocommands")
+    client.write_in_background(payload)
+    assert server.join() == [MIB]
+    assert client.wait() == 0, client.describe()
+    assert client.stdout_bytes == payload
+
+
+# --------------------------------------------------------------------------- ALPN, HRR
+
+
+def test_alpn_tlskit_client_s_server(peers: Peers, pki: PKI) -> None:
+    proc, port = peers.openssl_server(pki, "ec256", "-alpn", "http/1.1,h2")
+    pump = Pump.connect(pki.client_config(alpn_protocols=["h2", "http/1.1"]), port)
+    try:
+        hc = pump.handshake()
+        pump.close()
+        pump.wait_closed()
+    finally:
+        pump.dispose()
+    # s_server picks by its own preference among what the client offered.
+    assert hc.alpn_protocol == "http/1.1"
+    proc.wait_for(r"ALPN protocols advertised by the client: h2, http/1\.1")
+
+
+def test_alpn_s_client_tlskit_server(peers: Peers, pki: PKI) -> None:
+    def body(pump: Pump) -> object:
+        hc = pump.handshake()
+        pump.close()
+        pump.wait_closed()
+        return hc
+
+    server = peers.thread(tlskit_server(
+        pki.server_config("ec256", alpn_protocols=["h2", "http/1.1"]), body))
+    client = peers.openssl_client(pki, server.port, "-alpn", "http/1.1,h2")
+    [hc] = server.join()
+    client.wait()
+    assert hc.alpn_protocol == "h2"  # the server's preference
+    assert openssl_field(client.stdout, r"ALPN protocol: (\S+)") == "h2"
+
+
+def test_hello_retry_tlskit_client_s_server(peers: Peers, pki: PKI) -> None:
+    """tlskit shares x25519 only; s_server accepts only P-384 and must ask again."""
+    proc, port = peers.openssl_server(pki, "ec384", "-groups", "P-384", "-trace")
+    steps: list[str] = []
+    config = pki.client_config(groups=["x25519", "secp384r1"], key_share_groups=["x25519"],
+                               tracer=_steps(steps))
+    pump = Pump.connect(config, port)
+    try:
+        hc = pump.handshake()
+        pump.send(b"after hrr\n")
+        proc.wait_for("after hrr")
+        pump.close()
+        pump.wait_closed()
+    finally:
+        pump.dispose()
+    assert hc.group == "secp384r1"
+    assert steps.count("client_hello") == 2 and "hello_retry_request" in steps
+    summary = trace_summary(proc.stdout)
+    assert summary[:4] == ["Received ClientHello", "Sent HelloRetryRequest",
+                           "Sent ChangeCipherSpec", "Received ChangeCipherSpec"], summary
+    assert summary[4:6] == ["Received ClientHello", "Sent ServerHello"], summary
+    assert trace_field(proc.stdout, "ServerHello",
+                       SH_GROUP) == "secp384r1"
+
+
+def test_hello_retry_s_client_tlskit_server(peers: Peers, pki: PKI) -> None:
+    """s_client offers x25519:P-256 with an x25519 share only; tlskit wants P-256."""
+    steps: list[str] = []
+
+    def body(pump: Pump) -> object:
+        hc = pump.handshake()
+        pump.send(b"after hrr\n")
+        pump.close()
+        pump.wait_closed()
+        return hc
+
+    server = peers.thread(tlskit_server(
+        pki.server_config("ec256", groups=["secp256r1"], tracer=_steps(steps)), body))
+    client = peers.openssl_client(pki, server.port, "-groups", "X25519:P-256", "-trace")
+    [hc] = server.join()
+    assert client.wait() == 0, client.describe()
+    assert hc.group == "secp256r1"
+    assert steps.count("client_hello") == 2 and "hello_retry_request" in steps
+    out = client.stdout
+    summary = trace_summary(out)
+    assert summary[:2] == ["Sent ClientHello", "Received HelloRetryRequest"], summary
+    assert summary.count("Sent ClientHello") == 2
+    assert "after hrr" in out
+    assert openssl_field(out, r"Server Temp Key: ([^\n]+?), \d+ bits") == "ECDH, prime256v1"
+
+
+# --------------------------------------------------------------------------- KeyUpdate
+
+
+def _key_updates(trace: str) -> list[str]:
+    return [s for s in trace_summary(trace) if "KeyUpdate" in s]
+
+
+@pytest.mark.parametrize("request_peer", [True, False], ids=["requested", "not-requested"])
+def test_key_update_by_tlskit_client(peers: Peers, pki: PKI, request_peer: bool) -> None:
+    proc, port = peers.openssl_server(pki, "ec256", "-trace")
+    pump = Pump.connect(pki.client_config(), port)
+    try:
+        pump.handshake()
+        pump.send(b"before\n")
+        proc.wait_for("before")
+        mark = proc.mark()
+        pump.key_update(request_peer_update=request_peer)
+        pump.send(b"after-key-update\n")  # s_server can read this only with the new keys
+        proc.wait_for("after-key-update", since=mark)
+        proc.write(b"reply\n")  # s_server writes: it answers a requested update first
+        assert pump.recv_exactly(6) == b"reply\n"
+        updates = pump.key_updates_received()
+        assert updates == ([KeyUpdated(peer_requested_update=False)] if request_peer else [])
+        pump.close()
+        pump.wait_closed()
+    finally:
+        pump.dispose()
+    asked = "update_requested" if request_peer else "update_not_requested"
+    expected = [f"Received KeyUpdate({asked})"]
+    if request_peer:
+        expected.append("Sent KeyUpdate(update_not_requested)")
+    assert _key_updates(proc.text_since(mark)) == expected
+
+
+@pytest.mark.parametrize("letter", ["k", "K"])
+def test_key_update_by_s_server(peers: Peers, pki: PKI, letter: str) -> None:
+    """s_server's `k` sends KeyUpdate(update_not_requested), `K` (update_requested)."""
+    requested = letter == "K"
+    proc, port = peers.openssl_server(pki, "ec384", "-trace")
+    pump = Pump.connect(pki.client_config(), port)
+    try:
+        pump.handshake()
+        pump.send(b"hello\n")
+        proc.wait_for("hello")
+        mark = proc.mark()
+        proc.write(f"{letter}\n".encode())
+        pump.wait_key_updated()
+        assert pump.key_updates_received() == [KeyUpdated(peer_requested_update=requested)]
+        pump.send(b"after-key-update\n")
+        proc.wait_for("after-key-update", since=mark)
+        proc.write(b"more\n")  # sent under s_server's new keys
+        assert pump.recv_exactly(5) == b"more\n"
+        pump.close()
+        pump.wait_closed()
+    finally:
+        pump.dispose()
+    sent = "update_requested" if requested else "update_not_requested"
+    expected = [f"Sent KeyUpdate({sent})"]
+    if requested:
+        expected.append("Received KeyUpdate(update_not_requested)")
+    assert _key_updates(proc.text_since(mark)) == expected
+
+
+@pytest.mark.parametrize("letter", ["k", "K"])
+def test_key_update_by_s_client(peers: Peers, pki: PKI, letter: str) -> None:
+    requested = letter == "K"
+
+    def body(pump: Pump) -> list[KeyUpdated]:
+        pump.handshake()
+        pump.send(b"hello\n")
+        pump.wait_key_updated()
+        pump.send(b"after-key-update\n")
+        assert pump.recv_until(b"\n") == b"more\n"
+        pump.close()
+        pump.wait_closed()
+        return pump.key_updates_received()
+
+    server = peers.thread(tlskit_server(pki.server_config("rsa2048"), body))
+    client = peers.openssl_client(pki, server.port, "-trace")
+    client.wait_for("hello")
+    mark = client.mark()
+    client.write(f"{letter}\n".encode())
+    client.wait_for("after-key-update", since=mark)
+    client.write(b"more\n")
+    [updates] = server.join()
+    client.wait()
+    assert updates == [KeyUpdated(peer_requested_update=requested)]
+    sent = "update_requested" if requested else "update_not_requested"
+    expected = [f"Sent KeyUpdate({sent})"]
+    if requested:
+        expected.append("Received KeyUpdate(update_not_requested)")
+    assert _key_updates(client.text_since(mark)) == expected
+
+
+def test_key_update_by_tlskit_server(peers: Peers, pki: PKI) -> None:
+    def body(pump: Pump) -> list[KeyUpdated]:
+        pump.handshake()
+        pump.send(b"hello\n")
+        assert pump.recv_until(b"\n") == b"go\n"
+        pump.key_update(request_peer_update=True)
+        pump.send(b"after-key-update\n")
+        assert pump.recv_until(b"\n") == b"reply\n"
+        pump.close()
+        pump.wait_closed()
+        return pump.key_updates_received()
+
+    server = peers.thread(tlskit_server(pki.server_config("ed25519"), body))
+    client = peers.openssl_client(pki, server.port, "-trace")
+    client.wait_for("hello")
+    mark = client.mark()
+    client.write(b"go\n")
+    client.wait_for("after-key-update", since=mark)
+    client.write(b"reply\n")
+    [updates] = server.join()
+    client.wait()
+    assert updates == [KeyUpdated(peer_requested_update=False)]
+    assert _key_updates(client.text_since(mark)) == [
+        "Received KeyUpdate(update_requested)", "Sent KeyUpdate(update_not_requested)"]
+
+
+def test_key_update_request_answered_after_own_request(peers: Peers, pki: PKI) -> None:
+    """RFC 8446 4.6.3: a KeyUpdate(update_requested) MUST be answered with a KeyUpdate
+    before the next application data. Here tlskit first asks for an update itself (which
+    s_server answers), and s_server later asks with `K`: tlskit must answer that too."""
+    proc, port = peers.openssl_server(pki, "ec256", "-trace")
+    pump = Pump.connect(pki.client_config(), port)
+    try:
+        pump.handshake()
+        pump.key_update(request_peer_update=True)
+        pump.send(b"one\n")
+        proc.wait_for("one")
+        proc.write(b"two\n")
+        assert pump.recv_exactly(4) == b"two\n"
+        assert pump.key_updates_received() == [KeyUpdated(peer_requested_update=False)]
+        mark = proc.mark()
+        proc.write(b"K\n")
+        pump.wait_key_updated(2)
+        assert pump.key_updates_received()[1] == KeyUpdated(peer_requested_update=True)
+        pump.send(b"three\n")
+        proc.wait_for("three", since=mark)
+        pump.close()
+        pump.wait_closed()
+    finally:
+        pump.dispose()
+    assert _key_updates(proc.text_since(mark)) == [
+        "Sent KeyUpdate(update_requested)", "Received KeyUpdate(update_not_requested)"]
+
+
+# --------------------------------------------------------------------------- close_notify
+
+
+def test_close_by_s_server(peers: Peers, pki: PKI) -> None:
+    """s_server's `q` ends the connection with close_notify: tlskit reports a clean close
+    and answers with its own close_notify."""
+    proc, port = peers.openssl_server(pki, "ec256", "-trace")
+    pump = Pump.connect(pki.client_config(), port)
+    try:
+        pump.handshake()
+        pump.send(b"hello\n")
+        proc.wait_for("hello")
+        proc.write(b"q\n")
+        assert pump.wait_closed() == ConnectionClosed(None)
+        assert not [e for e in pump.events if isinstance(e, DataReceived)]
+        assert pump.conn.closed
+    finally:
+        pump.dispose()
+    assert "Sent Alert(close notify)" in trace_summary(proc.stdout)
+
+
+def test_close_by_s_client(peers: Peers, pki: PKI) -> None:
+    """s_client sends close_notify when its stdin ends; tlskit sees ConnectionClosed(None)."""
+
+    def body(pump: Pump) -> ConnectionClosed:
+        pump.handshake()
+        pump.send(b"hello\n")
+        closed = pump.wait_closed()
+        assert pump.conn.closed
+        return closed
+
+    server = peers.thread(tlskit_server(pki.server_config("ec384"), body))
+    client = peers.openssl_client(pki, server.port, "-trace")
+    client.wait_for("hello")
+    client.close_stdin()
+    assert server.join() == [ConnectionClosed(None)]
+    assert client.wait() == 0, client.describe()
+    assert "Sent Alert(close notify)" in trace_summary(client.stdout)
+
+
+def test_close_by_tlskit_server(peers: Peers, pki: PKI) -> None:
+    """tlskit's close_notify makes s_client report a clean close and exit 0."""
+
+    def body(pump: Pump) -> ConnectionClosed:
+        pump.handshake()
+        pump.send(b"bye\n")
+        pump.close()
+        return pump.wait_closed()
+
+    server = peers.thread(tlskit_server(pki.server_config("ed25519"), body))
+    client = peers.openssl_client(pki, server.port, "-trace")
+    assert server.join() == [ConnectionClosed(None)]
+    assert client.wait() == 0, client.describe()
+    summary = trace_summary(client.stdout)
+    assert "Received Alert(close notify)" in summary
+    assert summary[-1] == "Sent Alert(close notify)"
+    assert "bye" in client.stdout
