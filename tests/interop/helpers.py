@@ -642,3 +642,19 @@ def trace_field(text: str, message: str, pattern: str) -> str:
                 if value:
                     return value.group(1)
     raise AssertionError(f"no {message} with {pattern!r} in the trace:\n{text[-3000:]}")
+
+
+def echo_until_close(pump: Pump) -> int:
+    """Server body: echo every byte until the peer's close_notify (answered by tlskit
+    itself); returns the number of bytes echoed."""
+    pump.handshake()
+    echoed = 0
+    while pump.closed_event is None:
+        pump.run_until(lambda: pump.data or pump.closed_event, "data or close_notify")
+        if pump.data and pump.closed_event is None:
+            chunk = bytes(pump.data)
+            pump.data.clear()
+            pump.conn.send_data(chunk)
+            echoed += len(chunk)
+    pump.run_until(lambda: True, "the answering close_notify to be written")
+    return echoed
