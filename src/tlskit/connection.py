@@ -27,6 +27,7 @@ from .errors import (
 from .events import ConnectionClosed, DataReceived, Event, HandshakeComplete
 from .handshake.client13 import ClientHandshake13
 from .handshake.common import Handshake13
+from .handshake.common12 import Handshake12
 from .handshake.server13 import ServerHandshake13
 from .keyschedule import export_keying_material
 from .record import MAX_PLAINTEXT, RecordLayer
@@ -122,6 +123,8 @@ class Connection:
             return
         if desc == AlertDescription.user_canceled:
             return  # 6.1: followed by close_notify
+        if level == AlertLevel.warning and self._hs.version == "TLSv1.2":
+            return  # RFC 5246 7.2: warnings (e.g. no_renegotiation) do not end a 1.2 session
         # 6: every other alert is fatal in TLS 1.3, whatever its level says.
         self._events.append(ConnectionClosed(desc))
         raise AlertReceived(desc)
@@ -193,7 +196,18 @@ class Connection:
         hs = self._hs
         if not hs.complete or hs.suite is None:
             raise UsageError("exporters need a completed handshake")
+        if isinstance(hs, Handshake12):
+            return hs.export(label, context, length)
         return export_keying_material(hs.suite, hs.exporter_master, label, context, length)
+
+    @property
+    def version(self) -> str | None:
+        """"TLSv1.3" or "TLSv1.2" once the ServerHello settled it."""
+        return self._hs.version if self._hs.suite is not None else None
+
+    def take_unprocessed(self) -> bytes:
+        """Bytes received but not yet processed (after close_notify, for unwrap())."""
+        return self._records.take_input()
 
 
 class IllegalAlertLevel(TLSError):

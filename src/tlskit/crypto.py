@@ -88,6 +88,14 @@ GROUPS12 = (NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1,
             NamedGroup.secp521r1)
 
 
+def ec_key_group(key: Any) -> int | None:
+    """The named group of an EC key (TLS 1.2 ties ECDSA certificates to supported_groups)."""
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        return None
+    return {"secp256r1": NamedGroup.secp256r1, "secp384r1": NamedGroup.secp384r1,
+            "secp521r1": NamedGroup.secp521r1}.get(key.curve.name)
+
+
 def key_auth_kind(key: Any) -> str:
     return "RSA" if isinstance(key, rsa.RSAPrivateKey) else "ECDSA"
 

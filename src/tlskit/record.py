@@ -116,6 +116,12 @@ class RecordLayer:
             self._pos = 0
         self._in += data
 
+    def take_input(self) -> bytes:
+        rest = bytes(self._in[self._pos:])
+        self._in.clear()
+        self._pos = 0
+        return rest
+
     @property
     def buffered(self) -> int:
         return len(self._in) - self._pos

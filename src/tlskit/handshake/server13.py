@@ -83,6 +83,15 @@ class ServerHandshake13(Handshake13):
         exts = ch.extensions
         if self.hrr_sent:
             self._check_second_hello(ch)
+        if _E.server_name in exts:
+            self.server_name = ext.decode_server_name(exts[_E.server_name])
+        self.client_offer = self._describe_offer(ch)
+        if self._wants_tls12(ch):
+            from .server12 import ServerHandshake12
+            successor = ServerHandshake12(self)
+            self.successor = successor
+            successor.on_client_hello(ch, raw)
+            return
         self._check_version(ch)
         if ch.compression_methods != b"\x00":
             raise IllegalParameter("legacy_compression_methods must be exactly [null]")
@@ -104,18 +113,6 @@ class ServerHandshake13(Handshake13):
                                        "not in supported_groups")
         schemes = ext.decode_u16_list(exts[_E.signature_algorithms], "signature_algorithms")
         self.client_random = ch.random
-        if _E.server_name in exts:
-            self.server_name = ext.decode_server_name(exts[_E.server_name])
-        self.client_offer = {
-            "cipher_suites": [CipherSuite(s).name for s in ch.cipher_suites],
-            "groups": [NamedGroup(g).name for g in client_groups],
-            "key_shares": [NamedGroup(g).name for g, _ in shares],
-            "signature_schemes": [SignatureScheme(s).name for s in schemes],
-            "extensions": [ExtensionType(e).name for e in exts],
-            "server_name": self.server_name,
-            "alpn": (ext.decode_alpn(exts[_E.application_layer_protocol_negotiation])
-                     if _E.application_layer_protocol_negotiation in exts else []),
-        }
         common_groups = [g for g in cfg._groups if g in client_groups]
         if not common_groups:
             raise HandshakeFailure("no key exchange group in common with the client")
@@ -169,6 +166,42 @@ class ServerHandshake13(Handshake13):
             self.trace("psk_accepted", identity_index=index)
             return state.psk
         return None
+
+    def _describe_offer(self, ch: m.ClientHello) -> dict[str, object]:
+        """What the client offered, by IANA name (for logs and `tlskit serve`'s page)."""
+        exts = ch.extensions
+
+        def u16s(etype: int, what: str) -> list[int]:
+            return ext.decode_u16_list(exts[etype], what) if etype in exts else []
+
+        versions = (ext.decode_versions_client(exts[_E.supported_versions])
+                    if _E.supported_versions in exts else [ch.legacy_version])
+        return {
+            "versions": [ProtocolVersion(v).label for v in versions],
+            "cipher_suites": [CipherSuite(s).name for s in ch.cipher_suites],
+            "groups": [NamedGroup(g).name for g in u16s(_E.supported_groups, "supported_groups")],
+            "key_shares": [NamedGroup(g).name for g, _ in (
+                ext.decode_key_share_client(exts[_E.key_share]) if _E.key_share in exts else [])],
+            "signature_schemes": [SignatureScheme(s).name for s in
+                                  u16s(_E.signature_algorithms, "signature_algorithms")],
+            "extensions": [ExtensionType(e).name for e in exts],
+            "server_name": self.server_name,
+            "alpn": (ext.decode_alpn(exts[_E.application_layer_protocol_negotiation])
+                     if _E.application_layer_protocol_negotiation in exts else []),
+        }
+
+    def _wants_tls12(self, ch: m.ClientHello) -> bool:
+        """4.2.1: without supported_versions (or without 1.3 in it) a client speaks <= 1.2."""
+        cfg = self.config
+        if "TLSv1.2" not in cfg._versions or self.hrr_sent:
+            return False
+        exts = ch.extensions
+        if _E.supported_versions in exts:
+            versions = ext.decode_versions_client(exts[_E.supported_versions])
+            if ProtocolVersion.TLSv1_3 in versions and "TLSv1.3" in cfg._versions:
+                return False
+            return ProtocolVersion.TLSv1_2 in versions
+        return ch.legacy_version >= ProtocolVersion.TLSv1_2 or "TLSv1.3" not in cfg._versions
 
     def _check_version(self, ch: m.ClientHello) -> None:
         exts = ch.extensions

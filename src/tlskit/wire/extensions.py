@@ -277,3 +277,10 @@ def decode_selected_identity(body: bytes) -> int:
     selected = r.u16()
     _done(r, "pre_shared_key")
     return selected
+
+
+def decode_ec_point_formats(body: bytes) -> bytes:
+    r = Reader(body)
+    formats = r.bytes8(1, "ec_point_format_list")
+    _done(r, "ec_point_formats")
+    return formats
