@@ -104,6 +104,9 @@ class _Common:
     tracer: Tracer | None = None
     max_handshake_message: int = 1 << 17
     versions: Sequence[str] = ("TLSv1.3", "TLSv1.2")
+    # Answer the peer's close_notify at once. False allows a TLS 1.3 half-close: keep
+    # sending after the peer closed its side, then call close() yourself (RFC 8446 6.1).
+    close_reply: bool = True
 
     def _validate_common(self) -> None:
         self._versions = [v for v in ("TLSv1.3", "TLSv1.2") if v in self.versions]

@@ -117,7 +117,7 @@ class Connection:
         if desc == AlertDescription.close_notify:
             self._received_close = True
             self._events.append(ConnectionClosed(None))
-            if not self._sent_close:
+            if not self._sent_close and self._hs.config.close_reply:
                 self._send_alert(AlertDescription.close_notify)
                 self._sent_close = True
             return
@@ -153,6 +153,8 @@ class Connection:
             raise self._error
         if self._sent_close:
             raise UsageError("the connection is closed for sending")
+        if self._received_close and self._hs.version == "TLSv1.2":
+            raise UsageError("TLS 1.2 has no half-close: the peer has closed")
         if not self._hs.complete and not self._can_send_early():
             raise UsageError("the handshake is not complete")
         records = self._records
