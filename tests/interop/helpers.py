@@ -535,7 +535,7 @@ class ServerThread:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 with sock:
                     self.results.append(self.handler(sock))
-        except BaseException as exc:  # noqa: BLE001 - re-raised by join()
+        except BaseException as exc:  # re-raised by join()
             self.errors.append(exc)
         finally:
             self.listener.close()

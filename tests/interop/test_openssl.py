@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tlskit import ConnectionClosed, DataReceived, KeyUpdated
+from tlskit import ConnectionClosed, KeyUpdated
 
 from .conftest import PKI, Peers, openssl_field
 from .helpers import (
@@ -165,7 +165,7 @@ def test_http_fetch_from_s_server_www(peers: Peers, pki: PKI, tmp_path: Path) ->
     """`s_server -WWW` serves a 1 MiB file; s_server closes with close_notify."""
     body = os.urandom(MIB)
     (tmp_path / "big.bin").write_bytes(body)
-    proc, port = peers.openssl_server(pki, "ec384", "-WWW", "-http_server_binmode",
+    _proc, port = peers.openssl_server(pki, "ec384", "-WWW", "-http_server_binmode",
                                       cwd=tmp_path)
     pump = Pump.connect(pki.client_config(alpn_protocols=["http/1.1"]), port)
     try:
@@ -183,7 +183,7 @@ def test_http_fetch_from_s_server_www(peers: Peers, pki: PKI, tmp_path: Path) ->
 def test_http_status_page_from_s_server_www_lowercase(peers: Peers, pki: PKI) -> None:
     """`s_server -www` answers GET / with a status page describing the session as it
     sees it: protocol and cipher must match what tlskit reports."""
-    proc, port = peers.openssl_server(pki, "ed25519", "-www")
+    _proc, port = peers.openssl_server(pki, "ed25519", "-www")
     pump = Pump.connect(pki.client_config(cipher_suites=["TLS_CHACHA20_POLY1305_SHA256"]),
                         port)
     try:
