@@ -30,15 +30,13 @@ from .handshake.common import Handshake13
 from .handshake.common12 import Handshake12
 from .handshake.server13 import ServerHandshake13
 from .keyschedule import export_keying_material
-from .record import MAX_PLAINTEXT, RecordLayer
+from .record import MAX_PLAINTEXT, RecordLayer, RekeyNeeded
 from .session import Session
 
 _HANDSHAKE = ContentType.handshake
 _APPDATA = ContentType.application_data
 _ALERT = ContentType.alert
 _CCS = ContentType.change_cipher_spec
-# RFC 8446 5.5: rekey well before the AEAD confidentiality limits (2^24.5 for AES-GCM).
-KEY_UPDATE_AFTER_RECORDS = 1 << 24
 
 
 class Connection:
@@ -53,20 +51,31 @@ class Connection:
         self._sent_close = False
         self._received_close = False
         self.handshake_complete: HandshakeComplete | None = None
-        self._writes_at_last_update = 0
+        # Set once the handshake is done and cleared by close or error: they let the
+        # application-data paths skip the per-call state checks.
+        self._fast_send = False
+        self._fast_receive = False
 
     # -- input ----------------------------------------------------------------------------
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Feed bytes from the peer; returns the events they complete, in order."""
+        records = self._records
+        events = self._events
+        if self._fast_receive and type(data) is bytes:
+            # Fast path: whole application-data records decrypted straight from `data`;
+            # anything else (alerts, KeyUpdate, partial records, errors) goes the long way.
+            plaintexts, used = records.open_app_records(data)
+            if used == len(data):
+                return [DataReceived(p) for p in plaintexts]
+            events += map(DataReceived, plaintexts)
+            data = data[used:]
         if self._error is not None:
             raise self._error
         if self._received_close:
             return []
-        records = self._records
-        records.feed(data)
-        events = self._events
         hs = self._hs
+        records.feed(data)
         try:
             while True:
                 record = records.next_record()
@@ -107,6 +116,8 @@ class Connection:
             for ev in self._events:
                 if isinstance(ev, HandshakeComplete):
                     self.handshake_complete = ev
+            self._fast_send = not self._sent_close
+            self._fast_receive = self._hs.version == "TLSv1.3"
 
     def _receive_alert(self, payload: bytes) -> None:
         if len(payload) != 2:
@@ -116,10 +127,12 @@ class Connection:
             raise IllegalAlertLevel(f"alert level {level}")
         if desc == AlertDescription.close_notify:
             self._received_close = True
+            self._fast_receive = False
             self._events.append(ConnectionClosed(None))
             if not self._sent_close and self._hs.config.close_reply:
                 self._send_alert(AlertDescription.close_notify)
                 self._sent_close = True
+                self._fast_send = False
             return
         if desc == AlertDescription.user_canceled:
             return  # 6.1: followed by close_notify
@@ -131,6 +144,7 @@ class Connection:
 
     def _fail(self, exc: TLSError) -> None:
         self._error = exc
+        self._fast_send = self._fast_receive = False
         if not isinstance(exc, AlertReceived) and not self._sent_close:
             with contextlib.suppress(Exception):  # the alert is best effort
                 self._send_alert(exc.alert)
@@ -149,6 +163,12 @@ class Connection:
 
     def send_data(self, data: bytes | bytearray | memoryview) -> None:
         """Encrypt application data (split into records of at most 16 KiB)."""
+        if self._fast_send:
+            try:
+                self._records.write(_APPDATA, data)
+                return
+            except RekeyNeeded:
+                pass
         if self._error is not None:
             raise self._error
         if self._sent_close:
@@ -158,8 +178,8 @@ class Connection:
         if not self._hs.complete and not self._can_send_early():
             raise UsageError("the handshake is not complete")
         records = self._records
-        if records.records_written - self._writes_at_last_update >= KEY_UPDATE_AFTER_RECORDS:
-            self.update_keys()
+        if records.write_sequence >= records.rekey_after and self._hs.version == "TLSv1.3":
+            self.update_keys(request_peer_update=False)
         records.write(_APPDATA, data)
 
     def _can_send_early(self) -> bool:
@@ -170,13 +190,13 @@ class Connection:
         if not self._hs.complete or self._sent_close:
             raise UsageError("keys can only be updated on an open connection")
         self._hs.send_key_update(request_peer_update)
-        self._writes_at_last_update = self._records.records_written
 
     def close(self) -> None:
         """Send close_notify. Idempotent."""
         if self._sent_close or self._error is not None:
             return
         self._sent_close = True
+        self._fast_send = False
         self._send_alert(AlertDescription.close_notify)
 
     # -- information ------------------------------------------------------------------

@@ -24,16 +24,27 @@ TAG_LENGTH = 16
 _APPDATA_HEADER = b"\x17\x03\x03"
 _CT_APP = ContentType.application_data
 _KNOWN_TYPES = frozenset((20, 21, 22, 23))
+_TYPE_BYTE = {t: bytes((t,)) for t in range(256)}
+_SEQ_LIMIT = (1 << 64) - 1
+
+
+class RekeyNeeded(Exception):
+    """Internal: the write key has protected enough records; send a KeyUpdate first."""
+
+
+# RFC 8446 5.5: rekey well before the AEAD confidentiality limits (2^24.5 for AES-GCM).
+KEY_UPDATE_AFTER_RECORDS = 1 << 24
 
 
 class _Protection:
     """One direction's AEAD state: key, static IV as an int, and the sequence number."""
 
-    __slots__ = ("aead", "iv", "seq", "suite")
+    __slots__ = ("aead", "encrypt", "iv", "seq", "suite")
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
         self.suite = suite
         self.aead = suite.aead(key)
+        self.encrypt = self.aead.encrypt
         self.iv = int.from_bytes(iv, "big")
         self.seq = 0
 
@@ -74,11 +85,11 @@ class RecordLayer:
         self._pos = 0
         self._read: _Protection | None = None
         self._write: _Protection | None = None
-        self._out = bytearray()
+        self._out: list[bytes] = []
         self.send_limit = MAX_PLAINTEXT      # the peer's record_size_limit, minus the type byte
         self.receive_limit = MAX_PLAINTEXT   # what we accept in one record's content
         self.legacy_version_out = 0x0303
-        self.records_written = 0
+        self.rekey_after = KEY_UPDATE_AFTER_RECORDS
         # 4.2.10: a server that declines 0-RTT skips the client's early data, up to a bound.
         self.early_data_skip = 0
 
@@ -222,79 +233,119 @@ class RecordLayer:
         return last, plain[:end]
 
     # -- writing -------------------------------------------------------------------------
+    # Output is a list of finished byte strings (headers and ciphertexts), joined once in
+    # take_output(): cryptography's encrypt() on `bytes` is its fastest form.
 
     def write(self, ctype: int, data: bytes | bytearray | memoryview, padding: int = 0) -> None:
         """Queue `data` as one or more records of `ctype`, protected if a key is set."""
-        limit = self.send_limit
+        w = self._write
         n = len(data)
-        if self._write is None:
+        if w is None:
             version = self.legacy_version_out
             for start in range(0, max(n, 1), MAX_PLAINTEXT):
-                chunk = data[start:start + MAX_PLAINTEXT]
-                self._out += HEADER.pack(ctype, version, len(chunk))
-                self._out += chunk
+                chunk = bytes(data[start:start + MAX_PLAINTEXT])
+                self._out += (HEADER.pack(ctype, version, len(chunk)), chunk)
+            return
+        limit = self.send_limit
+        if type(w) is _Protection and not padding and 0 < n <= limit:
+            if w.seq >= self.rekey_after and ctype == _CT_APP:
+                raise RekeyNeeded
+            self._seal13(w, ctype, data)  # the common case: one record, no padding
             return
         if n == 0:
-            self._protect(ctype, b"", padding)
+            self._protect(w, ctype, b"", padding)
             return
         view = memoryview(data)
         for start in range(0, n, limit):
-            self._protect(ctype, view[start:start + limit], padding)
+            self._protect(w, ctype, view[start:start + limit], padding)
+
+    def _seal13(self, w: _Protection, ctype: int,
+                chunk: bytes | bytearray | memoryview) -> None:
+        seq = w.seq
+        if seq >= _SEQ_LIMIT:
+            raise UnexpectedMessage("sequence number would wrap; a new key is required")
+        w.seq = seq + 1
+        header = HEADER.pack(23, 0x0303, len(chunk) + 17)
+        inner = chunk + _TYPE_BYTE[ctype] if type(chunk) is bytes else b"".join(
+            (chunk, _TYPE_BYTE[ctype]))
+        self._out += (header, w.encrypt((w.iv ^ seq).to_bytes(12, "big"), inner, header))
 
     def write_unprotected(self, ctype: int, data: bytes) -> None:
         """A plaintext record even after keys exist (the compatibility CCS)."""
-        self._out += HEADER.pack(ctype, 0x0303, len(data))
-        self._out += data
+        self._out += (HEADER.pack(ctype, 0x0303, len(data)), bytes(data))
 
-    def _protect(self, ctype: int, chunk: bytes | memoryview, padding: int) -> None:
-        w = self._write
-        assert w is not None
+    def _protect(self, w: _Protection, ctype: int, chunk: bytes | memoryview,
+                 padding: int) -> None:
         if isinstance(w, _Protection12):
             self._protect12(w, ctype, chunk)
             return
-        inner = bytearray(chunk)
-        inner.append(ctype)
-        if padding:
-            inner += bytes(min(padding, self.send_limit + 1 - len(inner)))
-        out = self._out
-        start = len(out)
-        header = _APPDATA_HEADER + (len(inner) + TAG_LENGTH).to_bytes(2, "big")
-        out += header
-        out += bytes(len(inner) + TAG_LENGTH)
-        view = memoryview(out)
-        try:
-            w.aead.encrypt_into(w.next_nonce(), inner, header, view[start + 5:])
-        finally:
-            view.release()
-        self.records_written += 1
+        if not padding:
+            self._seal13(w, ctype, chunk)
+            return
+        inner = b"".join((chunk, _TYPE_BYTE[ctype],
+                          bytes(min(padding, self.send_limit - len(chunk)))))
+        header = HEADER.pack(23, 0x0303, len(inner) + TAG_LENGTH)
+        self._out += (header, w.encrypt(w.next_nonce(), inner, header))
 
     def _protect12(self, w: _Protection12, ctype: int, chunk: bytes | memoryview) -> None:
         seq = w.seq
+        if seq >= _SEQ_LIMIT:
+            raise UnexpectedMessage("sequence number would wrap; a new key is required")
         w.seq = seq + 1
         explicit = seq.to_bytes(8, "big") if w.explicit else b""
         n = len(chunk)
         header = HEADER.pack(ctype, 0x0303, len(explicit) + n + TAG_LENGTH)
-        out = self._out
-        start = len(out)
-        out += header
-        out += explicit
-        out += bytes(n + TAG_LENGTH)
-        view = memoryview(out)
-        try:
-            w.aead.encrypt_into(w.nonce_for(seq, explicit), chunk,
-                                seq.to_bytes(8, "big") + HEADER.pack(ctype, 0x0303, n),
-                                view[start + 5 + len(explicit):])
-        finally:
-            view.release()
-        self.records_written += 1
+        aad = seq.to_bytes(8, "big") + HEADER.pack(ctype, 0x0303, n)
+        self._out += (header, explicit, w.encrypt(w.nonce_for(seq, explicit), bytes(chunk), aad))
 
     def take_output(self) -> bytes:
-        if not self._out:
+        out = self._out
+        if not out:
             return b""
-        out = bytes(self._out)
-        self._out.clear()
-        return out
+        data = b"".join(out)
+        out.clear()
+        return data
+
+    # -- the application-data fast path --------------------------------------------------
+
+    def open_app_records(self, data: bytes) -> tuple[list[bytes], int]:
+        """Decrypt the leading TLS 1.3 application-data records of `data` in place.
+
+        Stops at the first record that is incomplete, not application data, padded,
+        oversized or unauthentic, and returns (plaintexts, bytes consumed); the general
+        path then handles the rest, including reporting any error.
+        """
+        read = self._read
+        out: list[bytes] = []
+        if type(read) is not _Protection or self._pos != len(self._in):
+            return out, 0
+        decrypt = read.aead.decrypt
+        iv = read.iv
+        seq = read.seq
+        limit = self.receive_limit + 1 + TAG_LENGTH
+        pos = 0
+        n = len(data)
+        view = memoryview(data)  # no release needed: `bytes` cannot be resized
+        while n - pos >= 5:
+            length = (data[pos + 3] << 8) | data[pos + 4]
+            end = pos + 5 + length
+            if (end > n or data[pos] != 23 or data[pos + 1] != 3 or length > limit
+                    or length <= TAG_LENGTH or seq >= _SEQ_LIMIT):
+                break
+            try:
+                plain = decrypt((iv ^ seq).to_bytes(12, "big"), view[pos + 5:end],
+                                data[pos:pos + 5])
+            except InvalidTag:
+                break
+            if plain[-1] != 23:
+                break  # a handshake message or alert, or padding: the general path
+            seq += 1
+            pos = end
+            if len(plain) > 1:
+                out.append(plain[:-1])
+        read.seq = seq
+        return out, pos
 
     @property
     def pending_output(self) -> int:
-        return len(self._out)
+        return sum(map(len, self._out))
