@@ -258,9 +258,10 @@ def test_name_constraints_table(
 
 def test_name_constraints_apply_to_common_name_without_san() -> None:
     r = pki.root("NC CN Root", permitted=["example.com"])
-    good = pki.make("host.example.com", r, sans=None)
-    bad = pki.make("host.example.net", r, sans=None)
-    not_dns = pki.make("Just A Name", r, sans=None)
+    server = [pki.SERVER_AUTH]
+    good = pki.make("host.example.com", r, sans=None, eku=server)
+    bad = pki.make("host.example.net", r, sans=None, eku=server)
+    not_dns = pki.make("Just A Name", r, sans=None, eku=server)
     v = Verifier(TrustStore([r.cert]))
     assert v.verify(good.cert, [], at=NOW)
     assert v.verify(not_dns.cert, [], at=NOW)
@@ -281,8 +282,9 @@ def test_name_constraints_bind_sub_cas_too() -> None:
 
 def test_directory_name_constraint() -> None:
     r = pki.root("DN Root", permitted=["dn:Allowed"])
-    good = pki.make("x", r, subject=pki.name("Allowed"), sans=["a.example"])
-    bad = pki.make("y", r, subject=pki.name("Other"), sans=["a.example"])
+    server = [pki.SERVER_AUTH]
+    good = pki.make("x", r, subject=pki.name("Allowed"), sans=["a.example"], eku=server)
+    bad = pki.make("y", r, subject=pki.name("Other"), sans=["a.example"], eku=server)
     v = Verifier(TrustStore([r.cert]))
     assert v.verify(good.cert, [], at=NOW)
     with pytest.raises(CertificateVerificationError):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from enum import Enum
+import warnings
+from enum import StrEnum
 
 from cryptography import x509
 
@@ -10,7 +11,7 @@ from ..enums import AlertDescription as AD
 from ..errors import BadCertificate
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     """Stable reason codes; the value is the code string users and tools match on."""
 
     expired = "expired"
@@ -32,9 +33,6 @@ class Reason(str, Enum):
     malformed = "malformed"
     path_too_long = "path_too_long"
     no_certificate = "no_certificate"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 # RFC 8446 section 6.2: the alert that best describes each failure.
@@ -67,7 +65,12 @@ def describe(cert: x509.Certificate | None) -> str:
         issuer = cert.issuer.rfc4514_string() or "(empty issuer)"
     except ValueError:
         subject = issuer = "(unparseable name)"
-    return f"'{subject}' (issuer '{issuer}', serial {cert.serial_number:#x})"
+    with warnings.catch_warnings():
+        # cryptography warns on every read of a non-positive serial (several real roots
+        # have serial 0); a message is no place for that warning.
+        warnings.simplefilter("ignore")
+        serial = cert.serial_number
+    return f"'{subject}' (issuer '{issuer}', serial {serial:#x})"
 
 
 class CertificateVerificationError(BadCertificate):

@@ -31,6 +31,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
+_LDH_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _MAX_NAME = 253
 
 
@@ -110,32 +111,62 @@ def parse_server_name(server_name: str) -> str | IPAddress:
     return canonical_dns_name(server_name)
 
 
-def _canonical_pattern(pattern: str) -> list[str] | None:
-    """Split a SAN dNSName into lower-case labels, or None if it can never match anything."""
+@functools.lru_cache(maxsize=4096)
+def _canonical_pattern(pattern: str) -> tuple[str, ...] | None:
+    """Split a SAN dNSName into lower-case labels, or None if it is not a well-formed name
+    and so can never match anything: every label letters, digits, hyphens (and, outside
+    wildcard names, underscores), at most 63 octets, 253 in all; a wildcard only as the
+    whole leftmost label of ``*.`` followed by a name of at least two LDH labels (CA/B BR
+    "Wildcard Domain Name"). Spaces, empty labels, embedded or partial wildcards, and
+    non-ASCII text make a pattern unusable. Cached: servers present the same names."""
     if not pattern or not pattern.isascii():
         return None
-    labels = _strip_dot(pattern.lower()).split(".")
-    if any(not label for label in labels):
+    name = _strip_dot(pattern.lower())
+    if len(name) > _MAX_NAME:
+        return None
+    labels = tuple(name.split("."))
+    if labels[0] == "*":
+        if len(labels) < 3 or not all(_LDH_LABEL.match(label) for label in labels[1:]):
+            return None
+        return labels
+    if not all(_LABEL.match(label) for label in labels):
         return None
     return labels
 
 
-def _wildcard_ok(labels: list[str]) -> bool:
-    """A usable wildcard pattern is ``*`` as the whole leftmost label, and nowhere else,
-    over at least two more labels (so never ``*.com``)."""
-    if labels[0] != "*" or len(labels) < 3:
-        return False
-    return all("*" not in label for label in labels[1:])
-
-
-def _dns_matches_canonical(labels: list[str], host: str) -> bool:
-    """Match pattern labels against an already canonical host name."""
+def _dns_matches_canonical(labels: tuple[str, ...], host: str) -> bool:
+    """Match well-formed pattern labels against an already canonical host name."""
     host_labels = host.split(".")
-    if "*" not in labels[0] and all("*" not in label for label in labels):
-        return labels == host_labels
-    if not _wildcard_ok(labels) or len(host_labels) != len(labels):
-        return False
-    return host_labels[1:] == labels[1:] and bool(host_labels[0])
+    if labels[0] != "*":
+        return len(labels) == len(host_labels) and all(
+            a == b for a, b in zip(labels, host_labels))
+    return (len(host_labels) == len(labels) and bool(host_labels[0])
+            and all(a == b for a, b in zip(labels[1:], host_labels[1:])))
+
+
+def valid_dns_san(name: str) -> bool:
+    """Is ``name`` a well-formed SAN dNSName (a host name, or a ``*.`` wildcard name)?"""
+    return _canonical_pattern(name) is not None
+
+
+def valid_dns_constraint(value: str) -> bool:
+    """Is ``value`` a well-formed dNSName name constraint? RFC 5280 4.2.1.10 gives a host
+    name to which labels may be added on the left: no wildcard, no leading period."""
+    labels = _canonical_pattern(value)
+    return labels is not None and labels[0] != "*"
+
+
+def valid_mailbox(value: str) -> bool:
+    """An rfc822Name SAN: exactly one '@' between a non-empty local part and a host name."""
+    local, at, host = value.rpartition("@")
+    return bool(at and local and "@" not in local and valid_dns_constraint(host))
+
+
+def valid_email_constraint(value: str) -> bool:
+    """An rfc822Name constraint (RFC 5280 4.2.1.10): a mailbox, a host, or ``.domain``."""
+    if "@" in value:
+        return valid_mailbox(value)
+    return valid_dns_constraint(value.removeprefix("."))
 
 
 def dns_name_matches(pattern: str, hostname: str) -> bool:

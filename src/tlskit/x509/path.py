@@ -2,29 +2,51 @@
 
 The module has three layers, each usable on its own:
 
-1. `analyze` turns a certificate into a `CertInfo`: every extension parsed once, every
-   path-independent defect (malformed encoding, unknown critical extension, weak key,
-   weak signature algorithm) found once. Infos are cached by DER, so a validator that
-   sees the same intermediates on every handshake parses them once.
-2. Check generators (`cert_checks`, `link_check`, `path_checks`) yield `Outcome`s. The
-   validator stops at the first failure; ``explain`` drains them all for the report. One
-   code path decides both, so the report can never disagree with the verdict.
+1. `analyze` turns a certificate into a `CertInfo`: the DER split once by a small reader
+   of our own, every extension parsed once, every path-independent defect (malformed
+   encoding, unknown critical extension, weak key, weak signature algorithm, profile
+   violations) found once. Infos are cached by DER, so a validator that sees the same
+   intermediates on every handshake parses them once.
+2. Check functions decide; `cert_failure` asks them for the first failure (fast, no
+   words for checks that pass), `cert_checks`/`link_check`/`path_checks` yield an
+   `Outcome` for every check for ``explain``. Both ask the very same decision functions,
+   so the report can never disagree with the verdict.
 3. `PathBuilder` searches depth first from the leaf towards any trust anchor, pruning a
    branch as soon as a certificate on it fails, backtracking to alternatives (cross-signs,
    re-issued intermediates), and keeping the most relevant failure for the error.
 
-Decisions (each one is a place where RFC 5280 leaves room or the Web PKI is stricter):
+Decisions (each one is a place where RFC 5280 leaves room or the Web PKI is stricter). The
+profile is the intersection of RFC 5280 and the CA/Browser Forum Baseline Requirements:
+when either says a certificate is invalid, it is rejected.
 
 * Trust anchors are certificates. Their own self-signature is never checked, but their
-  validity period, key strength, basicConstraints (if present), keyUsage, EKU,
-  pathLenConstraint and nameConstraints are enforced (RFC 5937 style), since a root that
-  says it is not a CA or has expired should not be trusted to vouch for anything.
+  validity period, key strength, structure (critical basicConstraints with cA, a
+  subjectKeyIdentifier, no extendedKeyUsage, an authorityKeyIdentifier that is only a
+  keyIdentifier equal to the subjectKeyIdentifier), keyUsage, pathLenConstraint and
+  nameConstraints are enforced (RFC 5937 style), since a root that says it is not a CA
+  or has expired should not be trusted to vouch for anything. A v1 anchor (no extensions
+  at all) is still accepted as a CA; its serial number is not judged.
 * A leaf whose exact DER is in the trust store is accepted as a one-certificate path
   (RFC 5280 6.1 allows the target to be a trust anchor); all leaf checks still apply.
+* Structure (RFC 5280 4.1, 4.2): the outer signatureAlgorithm must equal the TBS
+  signature field byte for byte; an extension may appear once; AKI and SKI must not be
+  critical; every certificate but a self-issued one carries an AKI keyIdentifier; CA
+  certificates carry an SKI, a critical basicConstraints and a non-empty subject; an
+  empty subject needs a critical SAN and a SAN is never empty; nameConstraints,
+  policyConstraints and inhibitAnyPolicy must be critical, and nameConstraints appear
+  only in CA certificates, with well-formed subtrees.
+* End-entity (CA/B BR 7.1.2.7): v3 only; basicConstraints cA must be false and keyUsage
+  must not assert keyCertSign (a CA certificate is never a leaf); a TLS server
+  certificate lists id-kp-serverAuth in a non-critical extendedKeyUsage without
+  anyExtendedKeyUsage, code signing, e-mail protection, time stamping, OCSP signing or
+  the CT precertificate purpose; a critical SAN goes with an empty subject only.
 * Name constraints cover dNSName, iPAddress, rfc822Name, uniformResourceIdentifier and
   directoryName. A constraint on any other name form rejects a certificate below it that
-  carries that form (RFC 5280 4.2.1.10: "process the constraint or reject"). The subject
-  CN of the leaf is checked as a dNSName only when it looks like one and there is no SAN.
+  carries that form (RFC 5280 4.2.1.10: "process the constraint or reject"). A name that
+  is not even well-formed for its form (a dNSName with an empty label, an iPAddress that
+  is a range, an rfc822Name with two '@') is outside every constraint on that form. The
+  subject CN of the leaf is checked as a dNSName only when it looks like one and there
+  is no SAN.
 * Certificate policies are recognised (so a critical policy extension is not "unknown")
   but not processed: the user-initial-policy-set is any-policy and explicit policy is not
   required, as in every browser.
@@ -34,17 +56,18 @@ Decisions (each one is a place where RFC 5280 leaves room or the Web PKI is stri
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import (
@@ -98,6 +121,16 @@ _USAGE_OIDS = {
     "server": ExtendedKeyUsageOID.SERVER_AUTH,
     "client": ExtendedKeyUsageOID.CLIENT_AUTH,
 }
+# CA/B BR 7.1.2.7.10: purposes a TLS server certificate must not also serve.
+_PRECERTIFICATE_SIGNING = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.4")
+_FORBIDDEN_SERVER_EKUS = {
+    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage",
+    ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
+    ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
+    ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
+    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
+    _PRECERTIFICATE_SIGNING: "precertificateSigning",
+}
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -122,7 +155,7 @@ class LRUCache(Generic[K, V]):
         with self._lock:
             self._data[key] = value
             self._data.move_to_end(key)
-            while len(self._data) > self._maxsize:
+            if len(self._data) > self._maxsize:
                 self._data.popitem(last=False)
 
     def __len__(self) -> int:
@@ -131,6 +164,96 @@ class LRUCache(Generic[K, V]):
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+
+
+# ---------------------------------------------------------------------------------------
+# A tiny DER reader: just enough to split a certificate into the pieces we need without
+# asking cryptography to re-encode them (tbs_certificate_bytes, public_bytes of the key
+# and of names each serialize anew), and to see the fields the parser normalizes away
+# (the TBS signature AlgorithmIdentifier, the raw serial number).
+
+
+class DERError(ValueError):
+    """The bytes are not the DER this reader expects."""
+
+
+def read_tlv(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """(tag, content start, content end) of the element starting at ``pos``. Only what a
+    certificate uses: low tag numbers and definite lengths of at most four octets."""
+    if pos + 2 > end:
+        raise DERError("truncated element")
+    tag = buf[pos]
+    if tag & 0x1F == 0x1F:
+        raise DERError("high tag numbers are not used in certificates")
+    length = buf[pos + 1]
+    pos += 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or pos + count > end:
+            raise DERError("bad length")
+        length = int.from_bytes(buf[pos:pos + count], "big")
+        pos += count
+    if pos + length > end:
+        raise DERError("element runs past its container")
+    return tag, pos, pos + length
+
+
+@dataclass(slots=True)
+class CertificateDER:
+    """The raw pieces of a certificate: whole TLVs, except ``serial`` (INTEGER contents)."""
+
+    tbs: bytes
+    tbs_signature: bytes  # tbsCertificate.signature AlgorithmIdentifier
+    signature_algorithm: bytes  # Certificate.signatureAlgorithm
+    serial: bytes
+    issuer: bytes
+    subject: bytes
+    spki: bytes
+
+
+def split_certificate(der: bytes) -> CertificateDER:
+    """Split a DER certificate (RFC 5280 4.1) into its raw pieces; raises DERError."""
+    tag, start, end = read_tlv(der, 0, len(der))
+    if tag != 0x30 or end != len(der):
+        raise DERError("not a single SEQUENCE")
+    tag, tbs_body, tbs_end = read_tlv(der, start, end)  # the TBS TLV starts at `start`
+    if tag != 0x30:
+        raise DERError("tbsCertificate is not a SEQUENCE")
+    tag, _, alg_end = read_tlv(der, tbs_end, end)
+    if tag != 0x30:
+        raise DERError("signatureAlgorithm is not a SEQUENCE")
+    pos = tbs_body
+    tag, _, after = read_tlv(der, pos, tbs_end)
+    if tag == 0xA0:  # [0] EXPLICIT version
+        pos = after
+        tag, _, after = read_tlv(der, pos, tbs_end)
+    if tag != 0x02:
+        raise DERError("serialNumber is not an INTEGER")
+    _, serial_body, _ = read_tlv(der, pos, tbs_end)
+    serial = der[serial_body:after]
+    pos = after
+    fields: list[bytes] = []
+    for _ in range(5):  # signature, issuer, validity, subject, subjectPublicKeyInfo
+        tag, _, after = read_tlv(der, pos, tbs_end)
+        if tag != 0x30:
+            raise DERError("tbsCertificate field is not a SEQUENCE")
+        fields.append(der[pos:after])
+        pos = after
+    return CertificateDER(
+        tbs=der[start:tbs_end], tbs_signature=fields[0], signature_algorithm=der[tbs_end:alg_end],
+        serial=serial, issuer=fields[1], subject=fields[3], spki=fields[4],
+    )
+
+
+def _serial_problem(raw: bytes) -> str | None:
+    """RFC 5280 4.1.2.2 on the encoded INTEGER: positive, at most 20 octets."""
+    if not raw:
+        return "serial number is empty (RFC 5280 4.1.2.2)"
+    if raw[0] & 0x80 or not any(raw):
+        return "serial number is not positive (RFC 5280 4.1.2.2)"
+    if len(raw) > 20:
+        return "serial number is longer than 20 octets (RFC 5280 4.1.2.2)"
+    return None
 
 
 # ---------------------------------------------------------------------------------------
@@ -154,18 +277,28 @@ class CertInfo:
     not_after: datetime
     public_key: CertificatePublicKeyTypes | None
     key_desc: str
-    malformed: str | None = None
+    tbs: bytes = b""
+    version: x509.Version | None = None
+    malformed: str | None = None  # a structural defect: fails in every role
+    serial_problem: str | None = None  # judged for every role but trust anchors
     unhandled_critical: tuple[str, ...] = ()
     weak_key: str | None = None
     weak_signature: str | None = None
     ca: bool | None = None
     path_len: int | None = None
+    bc_critical: bool = False
     key_usage: x509.KeyUsage | None = None
     eku: frozenset[x509.ObjectIdentifier] | None = None
+    eku_critical: bool = False
     name_constraints: x509.NameConstraints | None = None
     san: tuple[x509.GeneralName, ...] | None = None
+    san_critical: bool = False
+    empty_subject: bool = False
+    common_names: tuple[str, ...] = ()
     ski: bytes | None = None
     aki: bytes | None = None
+    aki_present: bool = False
+    aki_names_issuer: bool = False  # authorityCertIssuer or authorityCertSerialNumber
     _description: str | None = None
     # Timeless check verdicts by (role, usage, require_digital_signature); see cert_failure.
     verdicts: dict[tuple[str, str, bool], Outcome | None] = field(default_factory=dict)
@@ -202,6 +335,19 @@ class CertInfo:
                 out.append(n.value)
         return out
 
+    def common_name_problem(self) -> str | None:
+        """CA/B BR 7.1.4.3: each subject CN of a TLS server certificate is a character for
+        character copy of a SAN dNSName, or the canonical text of a SAN iPAddress."""
+        if not self.common_names or self.san is None:
+            return None
+        allowed = set(self.san_dns)
+        allowed.update(str(ip) for ip in self.san_ips)
+        for cn in self.common_names:
+            if cn not in allowed:
+                return (f"has subject CN {cn!r}, which is not one of its subjectAltName "
+                        f"entries (CA/B BR 7.1.4.3)")
+        return None
+
 
 def oid_name(oid: x509.ObjectIdentifier) -> str:
     """The OID's short name when cryptography knows one, else its dotted form."""
@@ -210,12 +356,16 @@ def oid_name(oid: x509.ObjectIdentifier) -> str:
 
 
 def _key_description(key: CertificatePublicKeyTypes) -> tuple[str, str | None]:
-    """(words for the key, weakness or None): RSA below 2048 bits, curves other than the
-    three NIST curves TLS 1.3 signs with, and DSA are refused (CA/B BR 6.1.5)."""
+    """(words for the key, weakness or None): RSA below 2048 bits or with a modulus that
+    is not a whole number of octets, curves other than the three NIST curves TLS 1.3 signs
+    with, and DSA are refused (CA/B BR 6.1.5)."""
     if isinstance(key, rsa.RSAPublicKey):
-        desc = f"RSA {key.key_size} bits"
-        if key.key_size < MIN_RSA_BITS:
+        bits = key.key_size
+        desc = f"RSA {bits} bits"
+        if bits < MIN_RSA_BITS:
             return desc, f"{desc} (minimum is {MIN_RSA_BITS})"
+        if bits % 8:
+            return desc, f"{desc} (the modulus size must be a multiple of 8)"
         return desc, None
     if isinstance(key, ec.EllipticCurvePublicKey):
         desc = f"EC {key.curve.name}"
@@ -247,25 +397,7 @@ def _signature_weakness(cert: x509.Certificate) -> str | None:
     return f"{oid_name(oid)} is not an accepted signature algorithm"
 
 
-def _basic_fields(cert: x509.Certificate) -> str | None:
-    """Structural rules of RFC 5280 4.1 that the parser leaves to us."""
-    try:
-        version = cert.version
-    except x509.InvalidVersion as exc:
-        return f"invalid version: {exc}"
-    serial = cert.serial_number
-    if serial <= 0:
-        return "serial number is not positive (RFC 5280 4.1.2.2)"
-    if serial.bit_length() > 159:
-        return "serial number is longer than 20 octets (RFC 5280 4.1.2.2)"
-    if len(cert.issuer) == 0:
-        return "issuer name is empty (RFC 5280 4.1.2.4)"
-    if version != x509.Version.v3 and len(cert.extensions) > 0:
-        return "has extensions but is not version 3 (RFC 5280 4.1.2.1)"
-    return None
-
-
-def _first_dns(cert: x509.Certificate, san: tuple[x509.GeneralName, ...] | None) -> str | None:
+def _first_dns(san: tuple[x509.GeneralName, ...] | None) -> str | None:
     for gn in san or ():
         if isinstance(gn, x509.DNSName):
             return gn.value
@@ -275,51 +407,146 @@ def _first_dns(cert: x509.Certificate, san: tuple[x509.GeneralName, ...] | None)
     return None
 
 
-def _bc(value: x509.ExtensionType, out: dict[str, object]) -> None:
+def _bc(info: CertInfo, ext: x509.Extension[x509.ExtensionType]) -> None:
+    value = ext.value
     assert isinstance(value, x509.BasicConstraints)
-    out["ca"], out["path_len"] = value.ca, value.path_length
+    info.ca, info.path_len, info.bc_critical = value.ca, value.path_length, ext.critical
 
 
-def _field(name: str, convert: Callable[[Any], object] = lambda v: v) -> Callable[
-    [x509.ExtensionType, dict[str, object]], None
+def _ku(info: CertInfo, ext: x509.Extension[x509.ExtensionType]) -> None:
+    assert isinstance(ext.value, x509.KeyUsage)
+    info.key_usage = ext.value
+
+
+def _eku(info: CertInfo, ext: x509.Extension[x509.ExtensionType]) -> None:
+    assert isinstance(ext.value, x509.ExtendedKeyUsage)
+    info.eku, info.eku_critical = frozenset(ext.value), ext.critical
+
+
+def _san(info: CertInfo, ext: x509.Extension[x509.ExtensionType]) -> None:
+    assert isinstance(ext.value, x509.SubjectAlternativeName)
+    info.san, info.san_critical = tuple(ext.value), ext.critical
+
+
+def _nc(info: CertInfo, ext: x509.Extension[x509.ExtensionType]) -> None:
+    assert isinstance(ext.value, x509.NameConstraints)
+    info.name_constraints = ext.value
+    if not ext.critical:
+        raise _Defect("nameConstraints is not marked critical (RFC 5280 4.2.1.10)")
+
+
+def _ski(info: CertInfo, ext: x509.Extension[x509.ExtensionType]) -> None:
+    assert isinstance(ext.value, x509.SubjectKeyIdentifier)
+    if ext.critical:
+        raise _Defect("subjectKeyIdentifier is marked critical (RFC 5280 4.2.1.2)")
+    info.ski = ext.value.digest
+
+
+def _aki(info: CertInfo, ext: x509.Extension[x509.ExtensionType]) -> None:
+    value = ext.value
+    assert isinstance(value, x509.AuthorityKeyIdentifier)
+    if ext.critical:
+        raise _Defect("authorityKeyIdentifier is marked critical (RFC 5280 4.2.1.1)")
+    if value.key_identifier is None:
+        raise _Defect("authorityKeyIdentifier has no keyIdentifier (RFC 5280 4.2.1.1)")
+    info.aki, info.aki_present = value.key_identifier, True
+    info.aki_names_issuer = bool(value.authority_cert_issuer) or (
+        value.authority_cert_serial_number is not None)
+
+
+def _must_be_critical(what: str, clause: str) -> Callable[
+    [CertInfo, x509.Extension[x509.ExtensionType]], None
 ]:
-    def store(value: x509.ExtensionType, out: dict[str, object]) -> None:
-        out[name] = convert(value)
-    return store
+    def check(info: CertInfo, ext: x509.Extension[x509.ExtensionType]) -> None:
+        if not ext.critical:
+            raise _Defect(f"{what} is not marked critical (RFC 5280 {clause})")
+    return check
+
+
+class _Defect(Exception):
+    """A structural defect found while reading extensions (becomes CertInfo.malformed)."""
 
 
 # Dispatch by OID: one dict lookup per extension instead of a chain of isinstance checks.
-_EXTENSION_FIELDS: dict[x509.ObjectIdentifier, Callable[[x509.ExtensionType, dict[str, object]],
-                                                         None]] = {
+_EXTENSION_FIELDS: dict[x509.ObjectIdentifier, Callable[
+    [CertInfo, x509.Extension[x509.ExtensionType]], None
+]] = {
     ExtensionOID.BASIC_CONSTRAINTS: _bc,
-    ExtensionOID.KEY_USAGE: _field("key_usage"),
-    ExtensionOID.EXTENDED_KEY_USAGE: _field("eku", frozenset),
-    ExtensionOID.NAME_CONSTRAINTS: _field("name_constraints"),
-    ExtensionOID.SUBJECT_ALTERNATIVE_NAME: _field("san", tuple),
-    ExtensionOID.SUBJECT_KEY_IDENTIFIER: _field("ski", lambda v: v.digest),
-    ExtensionOID.AUTHORITY_KEY_IDENTIFIER: _field("aki", lambda v: v.key_identifier),
+    ExtensionOID.KEY_USAGE: _ku,
+    ExtensionOID.EXTENDED_KEY_USAGE: _eku,
+    ExtensionOID.NAME_CONSTRAINTS: _nc,
+    ExtensionOID.SUBJECT_ALTERNATIVE_NAME: _san,
+    ExtensionOID.SUBJECT_KEY_IDENTIFIER: _ski,
+    ExtensionOID.AUTHORITY_KEY_IDENTIFIER: _aki,
+    ExtensionOID.POLICY_CONSTRAINTS: _must_be_critical("policyConstraints", "4.2.1.11"),
+    ExtensionOID.INHIBIT_ANY_POLICY: _must_be_critical("inhibitAnyPolicy", "4.2.1.14"),
 }
 
 
-def _parse_extensions(cert: x509.Certificate) -> dict[str, object]:
-    """The fields CertInfo needs from extensions; raises whatever the parser raises."""
-    out: dict[str, object] = {}
+def _read_extensions(info: CertInfo, extensions: x509.Extensions) -> str | None:
+    """Fill ``info`` from the extensions; the first structural defect, or None. Raises
+    whatever the parser raises for an extension it cannot decode."""
     critical: list[str] = []
-    for ext in cert.extensions:
+    defect: str | None = None
+    for ext in extensions:
         oid = ext.oid
-        known = oid in KNOWN_EXTENSIONS
-        if ext.critical and not known:
-            critical.append(oid_name(oid))
-        if not known:
+        if oid not in KNOWN_EXTENSIONS:
+            if ext.critical:
+                critical.append(oid_name(oid))
             continue
-        value = ext.value
-        if isinstance(value, x509.UnrecognizedExtension):
+        if isinstance(ext.value, x509.UnrecognizedExtension):
             raise ValueError(f"extension {oid.dotted_string} could not be parsed")
         handler = _EXTENSION_FIELDS.get(oid)
         if handler is not None:
-            handler(value, out)
-    out["unhandled_critical"] = tuple(critical)
-    return out
+            try:
+                handler(info, ext)
+            except _Defect as exc:
+                defect = defect or str(exc)
+    info.unhandled_critical = tuple(critical)
+    return defect
+
+
+def _structure_problem(info: CertInfo, der: CertificateDER) -> str | None:
+    """RFC 5280 rules that hold for a certificate in any role (the extension-level ones
+    were found while reading the extensions)."""
+    if der.tbs_signature != der.signature_algorithm:
+        return ("signatureAlgorithm differs from the signature field of the "
+                "tbsCertificate (RFC 5280 4.1.1.2)")
+    if len(info.issuer) == 0:
+        return "issuer name is empty (RFC 5280 4.1.2.4)"
+    if info.version is not x509.Version.v3 and len(info.cert.extensions) > 0:
+        return "has extensions but is not version 3 (RFC 5280 4.1.2.1)"
+    if info.san is not None and not info.san:
+        return "subjectAltName extension is empty (RFC 5280 4.2.1.6)"
+    if info.empty_subject and info.san is not None and not info.san_critical:
+        return ("subject is empty but the subjectAltName extension is not critical "
+                "(RFC 5280 4.2.1.6)")
+    if info.name_constraints is not None:
+        if info.ca is not True:
+            return "has nameConstraints but is not a CA certificate (RFC 5280 4.2.1.10)"
+        problem = _constraints_problem(info.name_constraints)
+        if problem:
+            return problem
+    if not info.aki_present and not info.self_issued and info.version is x509.Version.v3:
+        return ("has no authorityKeyIdentifier, which every certificate but a self-signed "
+                "one must carry (RFC 5280 4.2.1.1)")
+    return None
+
+
+def _constraints_problem(nc: x509.NameConstraints) -> str | None:
+    """Subtrees that are not well formed for their name form (RFC 5280 4.2.1.10)."""
+    for subtree in [*(nc.permitted_subtrees or ()), *(nc.excluded_subtrees or ())]:
+        if isinstance(subtree, x509.DNSName):
+            if subtree.value and not names.valid_dns_constraint(subtree.value):
+                return f"nameConstraints has a malformed dNSName subtree {subtree.value!r}"
+        elif isinstance(subtree, x509.RFC822Name):
+            if not names.valid_email_constraint(subtree.value):
+                return f"nameConstraints has a malformed rfc822Name subtree {subtree.value!r}"
+        elif isinstance(subtree, x509.IPAddress) and not isinstance(
+            subtree.value, ipaddress.IPv4Network | ipaddress.IPv6Network
+        ):
+            return f"nameConstraints has an iPAddress subtree without a mask: {subtree.value}"
+    return None
 
 
 def analyze(cert: x509.Certificate) -> CertInfo:
@@ -333,7 +560,7 @@ def analyze(cert: x509.Certificate) -> CertInfo:
 def _unparseable(cert: x509.Certificate, exc: Exception) -> CertInfo:
     """A CertInfo that fails the first check, for a certificate we could not even read."""
     der = cert.public_bytes(serialization.Encoding.DER)
-    fingerprint = _sha256(der)
+    fingerprint = hashlib.sha256(der).digest()
     epoch = datetime.fromtimestamp(0, UTC)
     return CertInfo(
         cert=cert, fingerprint=fingerprint, subject=x509.Name([]), issuer=x509.Name([]),
@@ -345,71 +572,64 @@ def _unparseable(cert: x509.Certificate, exc: Exception) -> CertInfo:
 
 
 def _analyze(cert: x509.Certificate) -> CertInfo:
-    fingerprint = cert.fingerprint(hashes.SHA256())
-    subject, issuer = cert.subject, cert.issuer
-    malformed = _basic_fields_safe(cert)
-    fields: dict[str, object] = {}
-    if malformed is None:
-        try:
-            fields = _parse_extensions(cert)
-        except Exception as exc:  # any parser complaint about an extension is "malformed"
-            malformed = f"an extension cannot be parsed: {exc}"
+    der_bytes = cert.public_bytes(serialization.Encoding.DER)
+    fingerprint = hashlib.sha256(der_bytes).digest()
+    der = split_certificate(der_bytes)
+    subject = cert.subject
     key: CertificatePublicKeyTypes | None = None
-    key_desc, weak_key = "unknown key", None
+    key_desc, weak_key, key_problem = "unknown key", None, None
     try:
         key = cert.public_key()
         key_desc, weak_key = _key_description(key)
     except UnsupportedAlgorithm:
         weak_key = "the public key algorithm is not supported"
     except ValueError as exc:
-        malformed = malformed or f"the public key cannot be parsed: {exc}"
-    spki = fingerprint
-    if key is not None:
-        spki = key.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    san = fields.get("san")
-    return CertInfo(
+        key_problem = f"the public key cannot be parsed: {exc}"
+    info = CertInfo(
         cert=cert,
         fingerprint=fingerprint,
         subject=subject,
-        issuer=issuer,
-        self_issued=subject == issuer,
-        loop_key=(subject.public_bytes(), spki),
-        key_id=_sha256(spki),
-        dns_label=_first_dns(cert, san),  # type: ignore[arg-type]
+        issuer=cert.issuer,
+        self_issued=der.subject == der.issuer,
+        loop_key=(der.subject, der.spki),
+        key_id=hashlib.sha256(der.spki).digest(),
+        dns_label=None,
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
         public_key=key,
         key_desc=key_desc,
-        malformed=malformed,
+        tbs=der.tbs,
+        serial_problem=_serial_problem(der.serial),
         weak_key=weak_key,
         weak_signature=_signature_weakness(cert),
-        **fields,  # type: ignore[arg-type]
+        empty_subject=len(subject) == 0,
     )
-
-
-def _sha256(data: bytes) -> bytes:
-    digest = hashes.Hash(hashes.SHA256())
-    digest.update(data)
-    return digest.finalize()
-
-
-def _basic_fields_safe(cert: x509.Certificate) -> str | None:
     try:
-        return _basic_fields(cert)
-    except Exception as exc:  # e.g. extensions that fail to parse while being counted
-        return f"cannot be parsed: {exc}"
+        info.version = cert.version
+    except x509.InvalidVersion as exc:
+        info.malformed = f"invalid version: {exc}"
+        return info
+    try:
+        defect = _read_extensions(info, cert.extensions)
+    except Exception as exc:  # any parser complaint about an extension is "malformed"
+        info.malformed = f"an extension cannot be parsed: {exc}"
+        return info
+    info.malformed = _structure_problem(info, der) or defect or key_problem
+    info.dns_label = _first_dns(info.san)
+    info.common_names = tuple(
+        str(attr.value) for attr in subject.get_attributes_for_oid(NameOID.COMMON_NAME))
+    return info
 
 
 # ---------------------------------------------------------------------------------------
 # Signatures
 
 
-def verify_signature(issuer_key: CertificatePublicKeyTypes | None, cert: x509.Certificate) -> (
-    str | None
-):
+def verify_signature(
+    issuer_key: CertificatePublicKeyTypes | None, cert: x509.Certificate, tbs: bytes = b""
+) -> str | None:
     """Check ``cert``'s signature with ``issuer_key``: None when it verifies, else why not.
+    ``tbs`` is the certificate's tbsCertificate DER when the caller already has it.
 
     The padding (PKCS#1 v1.5 or PSS with its exact salt length and MGF) and hash come from
     the certificate's own signatureAlgorithm; a key of the wrong type never verifies."""
@@ -420,7 +640,7 @@ def verify_signature(issuer_key: CertificatePublicKeyTypes | None, cert: x509.Ce
         algorithm = cert.signature_hash_algorithm
     except Exception as exc:  # unsupported algorithm or unparseable parameters
         return f"the signature algorithm cannot be used: {exc}"
-    data, signature = cert.tbs_certificate_bytes, cert.signature
+    data, signature = tbs or cert.tbs_certificate_bytes, cert.signature
     try:
         if isinstance(issuer_key, rsa.RSAPublicKey):
             if not isinstance(params, padding.PSS | padding.PKCS1v15) or algorithm is None:
@@ -472,12 +692,13 @@ class SignatureCache:
         if hit is not None:
             return hit[0]
         stats.signature_verifications += 1
-        verdict = verify_signature(issuer.public_key, subject.cert)
+        verdict = verify_signature(issuer.public_key, subject.cert, subject.tbs)
         self._cache.put(key, (verdict,))
         return verdict
 
     def __len__(self) -> int:
         return len(self._cache)
+
 
 
 # ---------------------------------------------------------------------------------------
@@ -539,26 +760,59 @@ def _check_validity(info: CertInfo, ctx: Context, role: Role) -> Outcome:
     return _ok(info, "validity", span, role)
 
 
-def _check_ca(info: CertInfo, role: Role) -> Outcome:
-    """RFC 5280 6.1.4 (k): an issuer must assert cA. A v1 trust anchor without the extension
-    is grandfathered; anything else without it is not a CA."""
+# Each timeless check is a decision function, returning (reason, detail) on failure and
+# None on success, paired with the words for a pass (asked for only by reports). The fast
+# path (`cert_failure`) and the report (`cert_checks`) run the same decision functions.
+
+Verdict = tuple[Reason, str]
+Decide = Callable[[CertInfo, Role, "Context"], "Verdict | None"]
+Words = Callable[[CertInfo, Role, "Context"], str]
+
+
+def _is_leaf(role: Role) -> bool:
+    return role == "leaf" or role == "leaf-anchor"
+
+
+def _well_formed(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    if info.malformed:
+        return Reason.malformed, f"is malformed: {info.malformed}"
+    if info.serial_problem and role != "anchor":
+        return Reason.malformed, f"is malformed: {info.serial_problem}"
+    return None
+
+
+def _critical_extensions(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    if info.unhandled_critical:
+        return (Reason.unhandled_critical_extension,
+                f"has an unhandled critical extension: {', '.join(info.unhandled_critical)}")
+    return None
+
+
+def _public_key(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    if info.weak_key:
+        return Reason.weak_key, f"has a weak key: {info.weak_key}"
+    return None
+
+
+def _signature_algorithm(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    if info.weak_signature and role != "anchor" and role != "leaf-anchor":
+        return Reason.weak_signature, f"is signed with a weak algorithm: {info.weak_signature}"
+    return None
+
+
+def _leaf_profile(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    """CA/B BR 7.1.1 and 7.1.2.7: a v3 end-entity certificate that is not a CA; for a TLS
+    server, a critical SAN only with an empty subject (RFC 5280 4.2.1.6 otherwise)."""
+    if info.version is not x509.Version.v3:
+        return (Reason.malformed,
+                "is malformed: it is not an X.509 v3 certificate (CA/B BR 7.1.1)")
     if info.ca:
-        limit = "" if info.path_len is None else f", pathLenConstraint {info.path_len}"
-        return _ok(info, "basic constraints", f"CA{limit}", role)
-    if info.ca is None and role == "anchor" and info.cert.version != x509.Version.v3:
-        return _ok(info, "basic constraints", "v1 trust anchor (no extensions)", role)
-    why = "basicConstraints is absent" if info.ca is None else "basicConstraints cA is false"
-    return _bad(info, "basic constraints", Reason.not_a_ca,
-                f"is not a CA ({why}) but is used as an issuer", role)
-
-
-def _check_ca_key_usage(info: CertInfo, role: Role) -> Outcome:
-    if info.key_usage is None:
-        return _ok(info, "key usage", "no keyUsage extension", role)
-    if info.key_usage.key_cert_sign:
-        return _ok(info, "key usage", "keyCertSign", role)
-    return _bad(info, "key usage", Reason.key_usage,
-                "has a keyUsage extension without keyCertSign but is used as an issuer", role)
+        return (Reason.key_usage, "is a CA certificate (basicConstraints cA is true) but is "
+                "used as an end-entity certificate (CA/B BR 7.1.2.7.8)")
+    if ctx.usage == "server" and info.san_critical and not info.empty_subject:
+        return (Reason.malformed, "is malformed: its subjectAltName is critical although the "
+                "subject is not empty (CA/B BR 7.1.2.7.12)")
+    return None
 
 
 def _leaf_key_usage_ok(info: CertInfo, require_digital_signature: bool) -> bool:
@@ -572,70 +826,214 @@ def _leaf_key_usage_ok(info: CertInfo, require_digital_signature: bool) -> bool:
             and ku.key_encipherment)
 
 
-def _check_leaf_key_usage(info: CertInfo, ctx: Context, role: Role) -> Outcome:
+def _leaf_key_usage(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    ku = info.key_usage
+    if ku is None:
+        return None
+    if ku.key_cert_sign:
+        return (Reason.key_usage, "has a keyUsage extension that asserts keyCertSign, which an "
+                "end-entity certificate must not (RFC 5280 4.2.1.9, CA/B BR 7.1.2.7.11)")
+    if not _leaf_key_usage_ok(info, ctx.require_digital_signature):
+        return (Reason.key_usage,
+                "has a keyUsage extension that does not allow digitalSignature")
+    return None
+
+
+def _leaf_key_usage_words(info: CertInfo, role: Role, ctx: Context) -> str:
     if info.key_usage is None:
-        return _ok(info, "key usage", "no keyUsage extension (any usage)", role)
-    if _leaf_key_usage_ok(info, ctx.require_digital_signature):
-        return _ok(info, "key usage", "allows signing the handshake", role)
-    return _bad(info, "key usage", Reason.key_usage,
-                "has a keyUsage extension that does not allow digitalSignature", role)
+        return "no keyUsage extension (any usage)"
+    return "allows signing the handshake"
 
 
 def _eku_names(eku: frozenset[x509.ObjectIdentifier]) -> str:
     return ", ".join(sorted(oid_name(o) for o in eku)) or "(empty)"
 
 
-def _check_eku(info: CertInfo, ctx: Context, role: Role) -> Outcome:
-    """Absent EKU allows any usage; present, it must list the usage or anyExtendedKeyUsage.
-    Applied to CAs too (CA/B BR 7.1.2.2: an EKU on a CA restricts what it may issue)."""
+def _leaf_eku(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    """A TLS server certificate (CA/B BR 7.1.2.7.10): a non-critical EKU that lists
+    serverAuth and no purpose the BRs forbid. A client certificate (RFC 5280 4.2.1.12):
+    no EKU, or one that lists clientAuth or anyExtendedKeyUsage."""
     wanted = _USAGE_OIDS[ctx.usage]
+    eku = info.eku
+    if ctx.usage == "client":
+        if eku is None or wanted in eku or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku:
+            return None
+        return (Reason.extended_key_usage,
+                f"does not permit {wanted._name} (extendedKeyUsage: {_eku_names(eku)})")
+    if eku is None:
+        return (Reason.extended_key_usage, "has no extendedKeyUsage extension; a TLS server "
+                "certificate must list serverAuth (CA/B BR 7.1.2.7.10)")
+    if wanted not in eku:
+        return (Reason.extended_key_usage,
+                f"does not permit {wanted._name} (extendedKeyUsage: {_eku_names(eku)})")
+    forbidden = sorted(name for oid, name in _FORBIDDEN_SERVER_EKUS.items() if oid in eku)
+    if forbidden:
+        return (Reason.extended_key_usage, f"has an extendedKeyUsage that also allows "
+                f"{', '.join(forbidden)}, which a TLS server certificate must not "
+                f"(CA/B BR 7.1.2.7.10)")
+    if info.eku_critical:
+        return (Reason.extended_key_usage, "has a critical extendedKeyUsage extension, which "
+                "a TLS server certificate must not (CA/B BR 7.1.2.7.6)")
+    return None
+
+
+def _eku_words(info: CertInfo, role: Role, ctx: Context) -> str:
     if info.eku is None:
-        return _ok(info, "extended key usage", "no extendedKeyUsage extension (any usage)", role)
-    if wanted in info.eku or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in info.eku:
-        return _ok(info, "extended key usage", f"permits {wanted._name}", role)
-    return _bad(info, "extended key usage", Reason.extended_key_usage,
-                f"does not permit {wanted._name} (extendedKeyUsage: {_eku_names(info.eku)})", role)
+        return "no extendedKeyUsage extension (any usage)"
+    return f"permits {_USAGE_OIDS[ctx.usage]._name}"
 
 
-def _static_checks(info: CertInfo, role: Role) -> Iterator[Outcome]:
-    """Path-independent defects; a malformed certificate gets no further checks."""
-    if info.malformed:
-        yield _bad(info, "well-formed", Reason.malformed, f"is malformed: {info.malformed}", role)
-        return
-    yield _ok(info, "well-formed", "v3 structure and extensions parse", role)
-    if info.unhandled_critical:
-        names_ = ", ".join(info.unhandled_critical)
-        yield _bad(info, "critical extensions", Reason.unhandled_critical_extension,
-                   f"has an unhandled critical extension: {names_}", role)
-    else:
-        yield _ok(info, "critical extensions", "all critical extensions understood", role)
-    if info.weak_key:
-        yield _bad(info, "public key", Reason.weak_key, f"has a weak key: {info.weak_key}", role)
-    else:
-        yield _ok(info, "public key", info.key_desc, role)
-    if role not in ("anchor", "leaf-anchor"):
-        if info.weak_signature:
-            yield _bad(info, "signature algorithm", Reason.weak_signature,
-                       f"is signed with a weak algorithm: {info.weak_signature}", role)
-        else:
-            alg = info.cert.signature_algorithm_oid
-            yield _ok(info, "signature algorithm", oid_name(alg), role)
+def _ca_basic_constraints(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    """RFC 5280 6.1.4 (k): an issuer must assert cA. A v1 trust anchor without extensions
+    is grandfathered; a v1 intermediate is never a CA."""
+    if info.version is not x509.Version.v3:
+        if role == "anchor":
+            return None
+        return (Reason.not_a_ca, "is not a CA (an X.509 v1 certificate cannot be one) but is "
+                "used as an issuer")
+    if not info.ca:
+        why = "basicConstraints is absent" if info.ca is None else "basicConstraints cA is false"
+        return Reason.not_a_ca, f"is not a CA ({why}) but is used as an issuer"
+    if not info.bc_critical:
+        return (Reason.malformed, "is malformed: a CA certificate must mark basicConstraints "
+                "critical (RFC 5280 4.2.1.9)")
+    return None
+
+
+def _ca_basic_constraints_words(info: CertInfo, role: Role, ctx: Context) -> str:
+    if info.ca is None:
+        return "v1 trust anchor (no extensions)"
+    limit = "" if info.path_len is None else f", pathLenConstraint {info.path_len}"
+    return f"CA{limit}"
+
+
+def _ca_profile(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    """RFC 5280 4.1.2.6 / 4.2.1.2 for CA certificates, and CA/B BR 7.1.2.1 for roots."""
+    if info.version is not x509.Version.v3:
+        return None
+    if info.empty_subject:
+        return (Reason.malformed, "is malformed: a CA certificate must have a non-empty "
+                "subject (RFC 5280 4.1.2.6)")
+    if info.ski is None:
+        return (Reason.malformed, "is malformed: a CA certificate must carry a "
+                "subjectKeyIdentifier (RFC 5280 4.2.1.2)")
+    if role == "anchor" and info.self_issued and info.aki_present:
+        if info.aki_names_issuer:
+            return (Reason.malformed, "is malformed: the authorityKeyIdentifier of a root "
+                    "must hold only a keyIdentifier (CA/B BR 7.1.2.1.3)")
+        if info.aki != info.ski:
+            return (Reason.malformed, "is malformed: the authorityKeyIdentifier of a root "
+                    "must equal its subjectKeyIdentifier (CA/B BR 7.1.2.1.3)")
+    return None
+
+
+def _ca_key_usage(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    if info.key_usage is None or info.key_usage.key_cert_sign:
+        return None
+    return (Reason.key_usage,
+            "has a keyUsage extension without keyCertSign but is used as an issuer")
+
+
+def _ca_key_usage_words(info: CertInfo, role: Role, ctx: Context) -> str:
+    return "no keyUsage extension" if info.key_usage is None else "keyCertSign"
+
+
+def _ca_eku(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    """A root carries no EKU (CA/B BR 7.1.2.1.2); on a subordinate CA an EKU restricts what
+    it may issue, so it must list the usage or anyExtendedKeyUsage (CA/B BR 7.1.2.2)."""
+    eku = info.eku
+    if eku is None:
+        return None
+    if role == "anchor" and info.self_issued:
+        return (Reason.extended_key_usage, "is a root with an extendedKeyUsage extension, "
+                "which a root must not carry (CA/B BR 7.1.2.1.2)")
+    wanted = _USAGE_OIDS[ctx.usage]
+    if wanted in eku or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku:
+        return None
+    return (Reason.extended_key_usage,
+            f"does not permit {wanted._name} (extendedKeyUsage: {_eku_names(eku)})")
+
+
+def _well_formed_words(info: CertInfo, role: Role, ctx: Context) -> str:
+    return "v3 structure and extensions parse"
+
+
+def _critical_words(info: CertInfo, role: Role, ctx: Context) -> str:
+    return "all critical extensions understood"
+
+
+def _key_words(info: CertInfo, role: Role, ctx: Context) -> str:
+    return info.key_desc
+
+
+def _signature_algorithm_words(info: CertInfo, role: Role, ctx: Context) -> str:
+    return oid_name(info.cert.signature_algorithm_oid)
+
+
+def _leaf_profile_words(info: CertInfo, role: Role, ctx: Context) -> str:
+    return "v3 end-entity certificate"
+
+
+def _ca_profile_words(info: CertInfo, role: Role, ctx: Context) -> str:
+    return "subject and key identifiers present"
+
+
+Check = tuple[str, Decide, Words]
+
+_COMMON_CHECKS: tuple[Check, ...] = (
+    ("critical extensions", _critical_extensions, _critical_words),
+    ("public key", _public_key, _key_words),
+)
+_SIGNED_CHECKS: tuple[Check, ...] = (
+    ("signature algorithm", _signature_algorithm, _signature_algorithm_words),
+)
+_LEAF_CHECKS: tuple[Check, ...] = (
+    ("end-entity profile", _leaf_profile, _leaf_profile_words),
+    ("key usage", _leaf_key_usage, _leaf_key_usage_words),
+    ("extended key usage", _leaf_eku, _eku_words),
+)
+_CA_CHECKS: tuple[Check, ...] = (
+    ("basic constraints", _ca_basic_constraints, _ca_basic_constraints_words),
+    ("CA profile", _ca_profile, _ca_profile_words),
+    ("key usage", _ca_key_usage, _ca_key_usage_words),
+    ("extended key usage", _ca_eku, _eku_words),
+)
+_WELL_FORMED: Check = ("well-formed", _well_formed, _well_formed_words)
+_CHECKS_BY_ROLE: dict[str, tuple[Check, ...]] = {
+    "leaf": _COMMON_CHECKS + _SIGNED_CHECKS + _LEAF_CHECKS,
+    "leaf-anchor": _COMMON_CHECKS + _LEAF_CHECKS,
+    "intermediate": _COMMON_CHECKS + _SIGNED_CHECKS + _CA_CHECKS,
+    "anchor": _COMMON_CHECKS + _CA_CHECKS,
+}
 
 
 def _timeless_checks(info: CertInfo, role: Role, ctx: Context) -> Iterator[Outcome]:
-    """The checks whose verdict never changes for a certificate in a role: all but validity."""
-    malformed = False
-    for outcome in _static_checks(info, role):
-        malformed = malformed or outcome.reason is Reason.malformed
-        yield outcome
-    if malformed:
+    """The checks whose verdict never changes for a certificate in a role: all but validity.
+    A malformed certificate gets no further checks."""
+    name, decide, words = _WELL_FORMED
+    failure = decide(info, role, ctx)
+    if failure is not None:
+        yield _bad(info, name, failure[0], failure[1], role)
         return
-    if role in ("leaf", "leaf-anchor"):
-        yield _check_leaf_key_usage(info, ctx, role)
-    else:
-        yield _check_ca(info, role)
-        yield _check_ca_key_usage(info, role)
-    yield _check_eku(info, ctx, role)
+    yield _ok(info, name, words(info, role, ctx), role)
+    for name, decide, words in _CHECKS_BY_ROLE[role]:
+        failure = decide(info, role, ctx)
+        if failure is None:
+            yield _ok(info, name, words(info, role, ctx), role)
+        else:
+            yield _bad(info, name, failure[0], failure[1], role)
+
+
+def _timeless_failure(info: CertInfo, role: Role, ctx: Context) -> Outcome | None:
+    """The first failure of `_timeless_checks`, without wording the checks that pass."""
+    failure = _well_formed(info, role, ctx)
+    if failure is not None:
+        return _bad(info, _WELL_FORMED[0], failure[0], failure[1], role)
+    for check in _CHECKS_BY_ROLE[role]:
+        failure = check[1](info, role, ctx)
+        if failure is not None:
+            return _bad(info, check[0], failure[0], failure[1], role)
+    return None
 
 
 def cert_checks(info: CertInfo, role: Role, ctx: Context) -> Iterator[Outcome]:
@@ -643,7 +1041,7 @@ def cert_checks(info: CertInfo, role: Role, ctx: Context) -> Iterator[Outcome]:
     validity period comes last, as in `cert_failure`."""
     malformed = False
     for outcome in _timeless_checks(info, role, ctx):
-        malformed = malformed or outcome.reason is Reason.malformed
+        malformed = malformed or (outcome.check == "well-formed" and not outcome.ok)
         yield outcome
     if not malformed:
         yield _check_validity(info, ctx, role)
@@ -658,7 +1056,7 @@ def cert_failure(info: CertInfo, role: Role, ctx: Context) -> Outcome | None:
     key = (role, ctx.usage, ctx.require_digital_signature)
     verdict = info.verdicts.get(key, _UNKNOWN)
     if verdict is _UNKNOWN:
-        verdict = first_failure(_timeless_checks(info, role, ctx))
+        verdict = _timeless_failure(info, role, ctx)
         info.verdicts[key] = verdict
     if verdict is not None:
         return verdict
@@ -671,7 +1069,8 @@ def link_check(subject: CertInfo, issuer: CertInfo, role: Role, ctx: Context) ->
     """Is ``subject`` signed by ``issuer``? (``role`` is the subject's.)"""
     problem = ctx.signatures.check(subject, issuer, ctx.stats)
     if problem is None:
-        return _ok(subject, "signature", f"verified with the key of {issuer.description}", role)
+        return _ok(subject, "signature", f"verified with the key of {issuer.description}"
+                   if ctx.collect else "verified", role)
     return _bad(subject, "signature", Reason.bad_signature,
                 f"has a signature that {issuer.description} did not make: {problem}", role)
 
@@ -771,10 +1170,29 @@ def _show(form: str, value: object) -> str:
     return f"{form}:{value}"
 
 
+def _well_formed_name(form: str, value: object) -> bool:
+    """Is the name well formed for its form? One that is not cannot be shown to be inside
+    or outside a subtree, so it breaks any constraint on its form."""
+    if form == "dns":
+        return names.valid_dns_san(str(value))
+    if form == "email":
+        return names.valid_mailbox(str(value))
+    if form == "ip":
+        return isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address)
+    return True
+
+
+def _constrains(nc: x509.NameConstraints, form: str) -> bool:
+    return any(_FORMS.get(type(s), type(s).__name__) == form
+               for s in [*(nc.permitted_subtrees or ()), *(nc.excluded_subtrees or ())])
+
+
 def _name_violation(
     form: str, value: object, nc: x509.NameConstraints
 ) -> tuple[str, x509.GeneralName | None] | None:
     """(why, subtree) if the name breaks the constraints, else None."""
+    if not _well_formed_name(form, value) and _constrains(nc, form):
+        return "is not well formed for its name form, under constraints on that form", None
     for subtree in nc.excluded_subtrees or ():
         if _in_subtree(form, value, subtree, excluded=True):
             return "is inside an excluded subtree", subtree

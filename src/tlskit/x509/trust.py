@@ -7,6 +7,8 @@ sends along, or a leaf that is itself trusted).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import ssl
 import threading
@@ -15,7 +17,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
+from cryptography.utils import CryptographyDeprecationWarning
 
 _SYSTEM_BUNDLES = (
     "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Alpine
@@ -25,7 +28,17 @@ _SYSTEM_BUNDLES = (
 
 
 def _fingerprint(cert: x509.Certificate) -> bytes:
-    return cert.fingerprint(hashes.SHA256())
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).digest()
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Drop cryptography's deprecation warnings: system bundles carry roots with quirks it
+    has long tolerated (several real roots have serial number 0) and it warns about them
+    when parsing. Other warnings still show."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
+        yield
 
 
 def load_pem_certificates(data: bytes) -> list[x509.Certificate]:
@@ -33,10 +46,9 @@ def load_pem_certificates(data: bytes) -> list[x509.Certificate]:
 
     System bundles occasionally carry a certificate that a strict parser rejects; one bad
     entry must not take the whole store down, so blocks are parsed one by one."""
-    with warnings.catch_warnings():
-        # Old roots with e.g. negative serials trigger deprecation warnings; they are still
+    with _quiet():
+        # Old roots with e.g. a zero serial trigger deprecation warnings; they are still
         # loaded (and judged by the validator if ever used), but need not spam stderr.
-        warnings.simplefilter("ignore")
         return _load_pem_tolerant(data)
 
 
@@ -68,13 +80,14 @@ class TrustStore:
         self._certs: list[x509.Certificate] = []
         self._by_subject: dict[x509.Name, list[x509.Certificate]] = {}
         self._fingerprints: set[bytes] = set()
-        for cert in certificates:
-            fp = _fingerprint(cert)
-            if fp in self._fingerprints:
-                continue
-            self._fingerprints.add(fp)
-            self._certs.append(cert)
-            self._by_subject.setdefault(cert.subject, []).append(cert)
+        with _quiet():
+            for cert in certificates:
+                fp = _fingerprint(cert)
+                if fp in self._fingerprints:
+                    continue
+                self._fingerprints.add(fp)
+                self._certs.append(cert)
+                self._by_subject.setdefault(cert.subject, []).append(cert)
 
     @classmethod
     def from_pem(cls, data: bytes) -> TrustStore:
@@ -108,7 +121,8 @@ class TrustStore:
         Loaded once per process: parsing ~150 roots on every handshake would be waste."""
         with cls._default_lock:
             if cls._default is None:
-                cls._default = cls._load_default()
+                with _quiet():
+                    cls._default = cls._load_default()
             return cls._default
 
     @classmethod

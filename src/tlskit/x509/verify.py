@@ -69,12 +69,18 @@ class Report:
 
 
 def _utc(at: datetime | None) -> datetime:
-    """Now, or the given moment in UTC; a naive datetime is taken to be UTC already."""
+    """Now, or the given moment in UTC; a naive datetime is taken to be UTC already.
+
+    Truncated to the second: certificate times have one-second granularity, and a moment
+    within the second that notAfter names is still that second (RFC 5280 4.1.2.5 makes
+    both ends inclusive)."""
     if at is None:
-        return datetime.now(UTC)
-    if at.tzinfo is None:
-        return at.replace(tzinfo=UTC)
-    return at.astimezone(UTC)
+        at = datetime.now(UTC)
+    elif at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    else:
+        at = at.astimezone(UTC)
+    return at.replace(microsecond=0)
 
 
 def _error(outcome: Outcome) -> CertificateVerificationError:
@@ -218,7 +224,7 @@ class Verifier:
         else:
             run = self._build(leaf_info, intermediates, ctx, collect)
         if run.failure is None:
-            run.failure = _hostname_outcome(leaf_info, server_name, run.path)
+            run.failure = _hostname_outcome(leaf_info, server_name, run.path, usage)
             run.failure = run.failure if run.failure and not run.failure.ok else None
         if run.failure is None and self.revocation != "off":
             run.failure = self._revocation(run, ctx, ocsp_response, collect)
@@ -297,7 +303,7 @@ class Verifier:
                                       role))
         if run.anchored:
             record.extend(path_checks(run.path))
-        hostname = _hostname_outcome(run.path[0], server_name, run.path)
+        hostname = _hostname_outcome(run.path[0], server_name, run.path, ctx.usage)
         if hostname is not None:
             record.append(hostname)
         record.extend(revocation)
@@ -329,9 +335,11 @@ def _run_from(result: BuildResult, leaf_info: CertInfo) -> _Run:
 
 
 def _hostname_outcome(
-    leaf: CertInfo, server_name: str | None, path: list[CertInfo]
+    leaf: CertInfo, server_name: str | None, path: list[CertInfo], usage: Usage = "server"
 ) -> Outcome | None:
-    """RFC 9525 identity check; None when no server name was given."""
+    """RFC 9525 identity check; None when no server name was given. A TLS server
+    certificate's subject CN must also repeat one of its SAN entries (CA/B BR 7.1.4.3), so
+    that no client that still reads the CN can be shown a different identity."""
     if server_name is None:
         return None
     role: Role = "leaf-anchor" if len(path) == 1 and path[0] is leaf else "leaf"
@@ -341,6 +349,9 @@ def _hostname_outcome(
         return Outcome(leaf, "hostname", False, f"cannot match {server_name!r}: {exc}",
                        Reason.hostname_mismatch, role)
     if names.match_names(leaf.san_dns, leaf.san_ips, target):
+        problem = leaf.common_name_problem() if usage == "server" else None
+        if problem:
+            return Outcome(leaf, "hostname", False, problem, Reason.hostname_mismatch, role)
         return Outcome(leaf, "hostname", True, f"matches {server_name}", None, role)
     have = ", ".join([*leaf.san_dns, *map(str, leaf.san_ips)]) or "no subjectAltName"
     return Outcome(leaf, "hostname", False, f"is not valid for {server_name} (names: {have})",
