@@ -1,0 +1,188 @@
+"""Hostile peers around PSK resumption (RFC 8446 4.2.11) and CertificateRequest (4.3.2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tlskit import CertifiedKey, ServerConfig
+from tlskit.enums import ExtensionType as E
+from tlskit.enums import HandshakeType as HT
+from tlskit.session import SessionCache
+from tlskit.wire import extensions as ext
+from tlskit.wire import messages as m
+
+from .helpers import (
+    AD,
+    client_config,
+    edit,
+    expect_alert,
+    extend_body,
+    make_client,
+    make_server,
+    on_type,
+    pki,
+    pump,
+    server_config,
+    truncate_body,
+)
+
+
+@pytest.fixture
+def resumable():
+    """A server config with a fixed ticket key and a client cache holding its tickets."""
+    scfg = server_config(ticket_key=bytes(32))
+    cache = SessionCache()
+    c = make_client(client_config(session_cache=cache))
+    s = make_server(scfg)
+    pump(c, s)
+    assert c.handshake_complete and not c.handshake_complete.resumed
+    return scfg, cache
+
+
+def resume(scfg: ServerConfig, cache, server_hook=None, client_hook=None):
+    c = make_client(client_config(session_cache=cache), hook=client_hook)
+    s = make_server(scfg, hook=server_hook)
+    return c, s
+
+
+def test_resumption_works(resumable):
+    scfg, cache = resumable
+    c, s = resume(scfg, cache)
+    pump(c, s)
+    assert c.handshake_complete.resumed and s.handshake_complete.resumed
+
+
+@pytest.mark.parametrize("selected", [1, 2, 0xFFFF])
+def test_server_selecting_unoffered_identity_is_illegal_parameter(resumable, selected):
+    scfg, cache = resumable
+    c, s = resume(scfg, cache, server_hook=on_type(HT.server_hello, edit(
+        m.ServerHello, lambda sh: sh.extensions.__setitem__(
+            E.pre_shared_key, selected.to_bytes(2, "big")))))
+    s.receive_data(c.data_to_send())
+    expect_alert(c, s.data_to_send(), AD.illegal_parameter)
+
+
+def test_resumed_server_hello_with_other_hash_suite_is_illegal_parameter(resumable):
+    scfg, cache = resumable
+    c, s = resume(scfg, cache, server_hook=on_type(HT.server_hello, edit(
+        m.ServerHello, lambda sh: setattr(sh, "cipher_suite", 0x1302))))
+    s.receive_data(c.data_to_send())
+    expect_alert(c, s.data_to_send(), AD.illegal_parameter)
+
+
+def test_certificate_in_a_resumed_handshake_is_unexpected_message(resumable):
+    scfg, cache = resumable
+    leaf = pki().server
+
+    def add_certificate(raw):
+        if raw[0] == HT.encrypted_extensions:
+            cert = m.Certificate(b"", [m.CertificateEntry(d) for d in
+                                       CertifiedKey(leaf.chain, leaf.private_key).cert_der])
+            return [raw, cert.encode()]
+        return raw
+    c, s = resume(scfg, cache, server_hook=add_certificate)
+    s.receive_data(c.data_to_send())
+    expect_alert(c, s.data_to_send(), AD.unexpected_message)
+
+
+def test_tampered_binder_is_decrypt_error(resumable):
+    scfg, cache = resumable
+
+    def flip_binder(raw):
+        if raw[0] != HT.client_hello:
+            return raw
+        return raw[:-1] + bytes((raw[-1] ^ 1,))
+    c, s = resume(scfg, cache, client_hook=flip_binder)
+    expect_alert(s, c.data_to_send(), AD.decrypt_error)
+
+
+def test_binder_of_wrong_length_is_decrypt_error(resumable):
+    scfg, cache = resumable
+
+    def long_binder(raw):
+        if raw[0] != HT.client_hello:
+            return raw
+        ch = m.ClientHello.decode(memoryview(raw)[4:])
+        ids, binders = ext.decode_pre_shared_key_client(ch.extensions[E.pre_shared_key])
+        ch.extensions[E.pre_shared_key] = ext.encode_pre_shared_key_client(
+            ids, [binders[0] + b"\x00"])
+        return ch.encode()
+    c, s = resume(scfg, cache, client_hook=long_binder)
+    expect_alert(s, c.data_to_send(), AD.decrypt_error)
+
+
+def test_resumption_without_psk_dhe_ke_falls_back_to_full_handshake(resumable):
+    scfg, cache = resumable
+
+    def psk_ke_only(raw):
+        if raw[0] != HT.client_hello:
+            return raw
+        ch = m.ClientHello.decode(memoryview(raw)[4:])
+        ch.extensions[E.psk_key_exchange_modes] = ext.encode_psk_modes([0])
+        return ch.encode()
+    c, s = resume(scfg, cache, client_hook=psk_ke_only)
+    pump(c, s)
+    assert c.handshake_complete and not c.handshake_complete.resumed
+
+
+# --- CertificateRequest seen by the client ------------------------------------------------
+
+def auth_server(hook):
+    return make_server(server_config(client_auth="optional",
+                                     client_trust_anchors=[pki().ca.root]), hook=hook)
+
+
+def against_cr(fn, alert, **kw):
+    c = make_client()
+    s = auth_server(on_type(HT.certificate_request, fn))
+    s.receive_data(c.data_to_send())
+    expect_alert(c, s.data_to_send(), alert, **kw)
+
+
+def test_certificate_request_with_context_is_illegal_parameter():
+    against_cr(edit(m.CertificateRequest, lambda cr: setattr(cr, "request_context", b"\x01")),
+               AD.illegal_parameter)
+
+
+def test_certificate_request_without_signature_algorithms_is_missing_extension():
+    against_cr(edit(m.CertificateRequest, lambda cr: cr.extensions.pop(E.signature_algorithms)),
+               AD.missing_extension)
+
+
+@pytest.mark.parametrize("fn", [truncate_body(1), extend_body(b"\x00")], ids=["cut", "extra"])
+def test_certificate_request_bad_lengths_are_decode_error(fn):
+    against_cr(fn, AD.decode_error)
+
+
+def test_certificate_request_with_bad_signature_algorithms_is_decode_error():
+    against_cr(edit(m.CertificateRequest, lambda cr: cr.extensions.__setitem__(
+        E.signature_algorithms, b"\x00\x03\x04\x03\x00")), AD.decode_error,
+        leading=1)
+    # Only parsed when the client answers, after the server's Finished: the
+    # compatibility CCS is out and the alert goes under the client handshake key.
+
+
+def test_certificate_request_grease_is_ignored():
+    def grease(cr):
+        schemes = ext.decode_u16_list(cr.extensions[E.signature_algorithms], "s")
+        cr.extensions[E.signature_algorithms] = ext.encode_u16_list([0x0A0A, *schemes])
+        cr.extensions[0x1A1A] = b"grease"
+    c = make_client()
+    s = auth_server(on_type(HT.certificate_request, edit(m.CertificateRequest, grease)))
+    pump(c, s)
+    assert c.handshake_complete and s.handshake_complete
+
+
+@pytest.mark.parametrize("msg_type,fn", [
+    (HT.certificate, truncate_body(1)), (HT.certificate, extend_body(b"\x00")),
+    (HT.certificate_verify, truncate_body(1)), (HT.certificate_verify, extend_body(b"\x00")),
+], ids=["cert-cut", "cert-extra", "cv-cut", "cv-extra"])
+def test_client_certificate_messages_bad_lengths_are_decode_error(msg_type, fn):
+    leaf = pki().client
+    c = make_client(client_config(certificate=CertifiedKey(leaf.chain, leaf.private_key)),
+                    hook=on_type(msg_type, fn))
+    s = make_server(server_config(client_auth="required",
+                                  client_trust_anchors=[pki().ca.root]))
+    s.receive_data(c.data_to_send())
+    c.receive_data(s.data_to_send())
+    expect_alert(s, c.data_to_send(), AD.decode_error, peer=c)
