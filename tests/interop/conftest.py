@@ -39,14 +39,24 @@ class PKI:
         self.files: dict[str, CertFiles] = {}
         for kind in CERT_TYPES:
             issued = self.ca.issue_server(["localhost", "127.0.0.1"], key_type=kind)
-            out = directory / kind
-            fullchain, key = issued.write(out, cert_path=out / "fullchain.pem",
-                                          key_path=out / "key.pem")
-            leaf, chain = out / "leaf.pem", out / "chain.pem"
-            leaf.write_bytes(issued.certificate.public_bytes(serialization.Encoding.PEM))
-            chain.write_bytes(self.ca.intermediate.public_bytes(serialization.Encoding.PEM))
             self.issued[kind] = issued
-            self.files[kind] = CertFiles(leaf, chain, fullchain, key)
+            self.files[kind] = self._write(issued, directory / kind)
+        self.clients: dict[str, tuple[Issued, CertFiles]] = {}
+
+    def _write(self, issued: Issued, out: Path) -> CertFiles:
+        fullchain, key = issued.write(out, cert_path=out / "fullchain.pem",
+                                      key_path=out / "key.pem")
+        leaf, chain = out / "leaf.pem", out / "chain.pem"
+        leaf.write_bytes(issued.certificate.public_bytes(serialization.Encoding.PEM))
+        chain.write_bytes(self.ca.intermediate.public_bytes(serialization.Encoding.PEM))
+        return CertFiles(leaf, chain, fullchain, key)
+
+    def client_cert(self, name: str, kind: str = "ec256") -> tuple[Issued, CertFiles]:
+        """A clientAuth leaf for ``name`` (issued once per session)."""
+        if name not in self.clients:
+            issued = self.ca.issue_client(name, key_type=kind)
+            self.clients[name] = (issued, self._write(issued, self.directory / f"client-{name}"))
+        return self.clients[name]
 
     def server_config(self, kind: str = "ec256", **kw: Any) -> ServerConfig:
         issued = self.issued[kind]

@@ -632,10 +632,13 @@ def trace_summary(text: str) -> list[str]:
     return [line for record in parse_openssl_trace(text) for line in record.summary()]
 
 
-def trace_field(text: str, message: str, pattern: str) -> str:
-    """A field inside the first ``message`` block of the trace, e.g. the NamedGroup of the
-    ServerHello or the Signature Algorithm of the CertificateVerify."""
+def trace_field(text: str, message: str, pattern: str, *, direction: str | None = None) -> str:
+    """A field inside the first ``message`` block of the trace (optionally only in "Sent"
+    or "Received" records), e.g. the NamedGroup of the ServerHello or the Signature
+    Algorithm of the CertificateVerify."""
     for record in parse_openssl_trace(text):
+        if direction is not None and record.direction != direction:
+            continue
         for found in _HS_MESSAGE.finditer(record.text):
             if found.group(1) == message:
                 value = re.search(pattern, record.text[found.end():])

@@ -146,3 +146,42 @@ def test_key_update_by_gnutls_cli(peers: Peers, pki: PKI) -> None:
     assert client.wait() == 0, client.describe()
     client.wait_for(r"sending key update \(1\)", stream="stderr")
     client.wait_for(r"received TLS 1\.3 key update \(0\)", stream="stderr")
+
+
+# --------------------------------------------------------------------------- record_size_limit
+
+
+def test_record_size_limit_from_gnutls_serv(peers: Peers, pki: PKI) -> None:
+    """gnutls-serv --recordsize 512 advertises record_size_limit (RFC 8449): tlskit must
+    cut what it sends into records GnuTLS accepts (it rejects larger ones)."""
+    _proc, port = peers.gnutls_server(pki, "ec256", "--echo", "--priority", TLS13_ONLY,
+                                     "--recordsize", "512")
+    pump = Pump.connect(pki.client_config(), port)
+    try:
+        pump.handshake()
+        assert pump.conn.max_fragment == 512
+        line = b"w" * 4000 + b"\n"
+        assert pump.echo_roundtrip(line) == line
+        pump.close()
+        assert pump.wait_closed() == ConnectionClosed(None)
+    finally:
+        pump.dispose()
+
+
+def test_record_size_limit_from_gnutls_cli(peers: Peers, pki: PKI) -> None:
+    greeting = b"g" * 4000 + b"\n"
+
+    def body(pump: Pump) -> int:
+        pump.handshake()
+        limit = pump.conn.max_fragment
+        pump.send(greeting)
+        echo_until_close(pump)
+        return limit
+
+    server = peers.thread(tlskit_server(pki.server_config("ec384"), body))
+    client = gnutls_cli(peers, pki, server.port, "--priority", TLS13_ONLY,
+                        "--recordsize", "512")
+    client.wait_for(greeting)
+    client.close_stdin()
+    assert server.join() == [512]
+    assert client.wait() == 0, client.describe()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tlskit import ConnectionClosed, KeyUpdated
+from tlskit import CertifiedKey, ConnectionClosed, KeyUpdated
 
 from .conftest import PKI, Peers, openssl_field
 from .helpers import (
@@ -32,6 +32,7 @@ from .helpers import (
     SUITES,
     PeerProcess,
     Pump,
+    echo_until_close,
     tlskit_server,
     trace_field,
     trace_summary,
@@ -151,7 +152,7 @@ def test_bulk_both_ways_tlskit_client_s_server(peers: Peers, pki: PKI) -> None:
     try:
         pump.handshake()
         pump.send(up)
-        proc.wait_for(rb"[\s\S]{%d}" % MIB)
+        proc.wait_until(lambda: proc.mark() >= MIB, "1 MiB on s_server's stdout")
         assert proc.stdout_bytes == up
         proc.write_in_background(down)
         assert pump.recv_exactly(MIB) == down
@@ -513,3 +514,93 @@ def test_close_by_tlskit_server(peers: Peers, pki: PKI) -> None:
     assert "Received Alert(close notify)" in summary
     assert summary[-1] == "Sent Alert(close notify)"
     assert "bye" in client.stdout
+
+
+# --------------------------------------------------------------------------- record layer
+
+
+def test_padded_fragmented_records_from_s_server(peers: Peers, pki: PKI) -> None:
+    """s_server pads every record to a multiple of 512 bytes and fragments at 512: the
+    RSA server flight spans several records, and every record carries padding."""
+    proc, port = peers.openssl_server(pki, "rsa2048", "-record_padding", "512",
+                                      "-max_send_frag", "512")
+    pump = Pump.connect(pki.client_config(), port)
+    try:
+        hc = pump.handshake()
+        pump.send(b"u" * 3000 + b"\n")
+        proc.wait_for(b"u" * 3000 + b"\n")
+        proc.write(b"d" * 5000 + b"\n")
+        assert pump.recv_exactly(5001) == b"d" * 5000 + b"\n"
+        pump.close()
+        assert pump.wait_closed() == ConnectionClosed(None)
+    finally:
+        pump.dispose()
+    assert hc.signature_scheme == "rsa_pss_rsae_sha256"
+
+
+def test_padded_fragmented_records_from_s_client(peers: Peers, pki: PKI) -> None:
+    def body(pump: Pump) -> int:
+        pump.handshake()
+        pump.send(b"d" * 5000 + b"\n")
+        return echo_until_close(pump)
+
+    server = peers.thread(tlskit_server(pki.server_config("rsa2048"), body))
+    client = peers.openssl_client(pki, server.port, "-record_padding", "512",
+                                  "-max_send_frag", "512")
+    client.wait_for(b"d" * 5000 + b"\n")
+    client.write(b"u" * 3000 + b"\n")
+    client.wait_for(b"u" * 3000 + b"\n")
+    client.close_stdin()
+    assert server.join() == [3001]
+    assert client.wait() == 0, client.describe()
+
+
+# --------------------------------------------------------------------------- client auth
+
+
+def test_client_certificate_to_s_server(peers: Peers, pki: PKI) -> None:
+    """s_server -Verify demands a client certificate and checks it against the root."""
+    issued, _files = pki.client_cert("alice", "ed25519")
+    proc, port = peers.openssl_server(pki, "ec256", "-Verify", "2", "-CAfile",
+                                      str(pki.root_pem), "-verify_return_error", "-trace")
+    config = pki.client_config(certificate=CertifiedKey(issued.chain, issued.private_key))
+    pump = Pump.connect(config, port)
+    try:
+        pump.handshake()
+        pump.send(b"authenticated\n")
+        proc.wait_for("authenticated")
+        pump.close()
+        pump.wait_closed()
+    finally:
+        pump.dispose()
+    out = proc.stdout
+    assert openssl_field(out, r"subject=(CN ?= ?alice)").replace(" ", "") == "CN=alice"
+    summary = trace_summary(out)
+    assert "Sent CertificateRequest" in summary
+    assert summary.count("Received Certificate") == 1
+    assert summary.count("Received CertificateVerify") == 1
+    assert trace_field(out, "CertificateVerify", CV_SCHEME, direction="Received") == "ed25519"
+
+
+def test_client_certificate_from_s_client(peers: Peers, pki: PKI) -> None:
+    """A tlskit server with client_auth="required" verifies s_client's chain."""
+    _issued, files = pki.client_cert("bob", "rsa2048")
+
+    def body(pump: Pump) -> list[str]:
+        hc = pump.handshake()
+        echo_until_close(pump)
+        return [c.subject.rfc4514_string() for c in hc.peer_certificates]
+
+    config = pki.server_config("ec256", client_auth="required",
+                               client_trust_anchors=[pki.root])
+    server = peers.thread(tlskit_server(config, body))
+    client = peers.openssl_client(pki, server.port, "-cert", str(files.leaf),
+                                  "-cert_chain", str(files.chain), "-key", str(files.key))
+    client.wait_for("Verify return code")
+    client.write(b"hi\n")
+    client.wait_for("hi\n")
+    client.close_stdin()
+    [subjects] = server.join()
+    assert client.wait() == 0, client.describe()
+    assert subjects[0] == "CN=bob"
+    assert subjects[1] == pki.ca.intermediate.subject.rfc4514_string()

@@ -338,3 +338,15 @@ def test_close_tlskit_server_first(peers: Peers, pki: PKI) -> None:
         assert tls.recv(100) == b""  # a clean close: a bare TCP FIN raises SSLEOFError
         tls.unwrap()
     assert server.join() == [ConnectionClosed(None)]
+
+
+def test_covering_rows_cover_every_pair() -> None:
+    """The reduced matrix above really covers every pair of values of two factors."""
+    from itertools import combinations, product
+
+    from .helpers import CERT_TYPES, GROUPS, SUITES
+
+    factors = (GROUPS, SUITES, CERT_TYPES)
+    for a, b in combinations(range(3), 2):
+        seen = {(row[a], row[b]) for row in ROWS}
+        assert seen == set(product(factors[a], factors[b]))
