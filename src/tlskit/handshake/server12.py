@@ -80,7 +80,9 @@ class ServerHandshake12(Handshake12):
             if self.alpn is None:
                 raise NoApplicationProtocol(f"no ALPN protocol in common (client: {offered})")
         self.client_random = ch.random
-        self.server_random = cfg.rng(24) + DOWNGRADE_TLS12
+        # RFC 8446 4.1.3: a server able to speak 1.3 marks a 1.2 answer in its random.
+        self.server_random = (cfg.rng(24) + DOWNGRADE_TLS12 if "TLSv1.3" in cfg._versions
+                              else cfg.rng(32))
         self._send_flight(ch)
 
     def _choose(self, ch: m.ClientHello, schemes: list[int], client_groups: list[int]) -> None:
