@@ -99,8 +99,13 @@ def test_server_hello_legacy_version_other_than_tls12_is_illegal_parameter():
     against(sh_edit(lambda sh: setattr(sh, "legacy_version", 0x0304)), AD.illegal_parameter)
 
 
+TLS13_ONLY = {"versions": ["TLSv1.3"]}
+
+
 def test_tls12_server_hello_is_protocol_version():
-    against(sh_edit(lambda sh: sh.extensions.pop(E.supported_versions)), AD.protocol_version)
+    # A TLS 1.3-only client; with TLS 1.2 enabled this is a TLS 1.2 handshake instead.
+    against(sh_edit(lambda sh: sh.extensions.pop(E.supported_versions)), AD.protocol_version,
+            client_kw=TLS13_ONLY)
 
 
 def test_tls12_server_hello_without_extensions_is_protocol_version():
@@ -108,15 +113,17 @@ def test_tls12_server_hello_without_extensions_is_protocol_version():
         sh = m.ServerHello.decode(memoryview(raw)[4:])
         sh.extensions = m.Extensions()
         return with_body(raw, sh.encode()[4:-2])   # no extensions block at all
-    against(on_type(HT.server_hello, tls12), AD.protocol_version)
+    against(on_type(HT.server_hello, tls12), AD.protocol_version, client_kw=TLS13_ONLY)
 
 
 @pytest.mark.parametrize("sentinel", [b"DOWNGRD\x01", b"DOWNGRD\x00"])
-def test_downgrade_sentinel_is_illegal_parameter(sentinel):
+@pytest.mark.parametrize("versions", [["TLSv1.3"], ["TLSv1.3", "TLSv1.2"]])
+def test_downgrade_sentinel_is_illegal_parameter(sentinel, versions):
+    # 4.1.3: a TLS 1.3 client MUST check the sentinel whatever else it accepts.
     def downgrade(sh):
         sh.extensions.pop(E.supported_versions)
         sh.random = sh.random[:24] + sentinel
-    against(sh_edit(downgrade), AD.illegal_parameter)
+    against(sh_edit(downgrade), AD.illegal_parameter, client_kw={"versions": versions})
 
 
 def test_duplicate_extension_in_server_hello_is_illegal_parameter():

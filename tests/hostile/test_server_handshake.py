@@ -76,16 +76,19 @@ def test_client_hello_without_mandatory_extension_is_missing_extension(missing):
 
 
 def test_client_hello_with_only_tls12_is_protocol_version():
-    send_hello(lambda ch: ch.extensions.pop(E.supported_versions), AD.protocol_version)
+    # Against a TLS 1.3-only server (with TLS 1.2 enabled it is a TLS 1.2 handshake).
+    send_hello(lambda ch: ch.extensions.pop(E.supported_versions), AD.protocol_version,
+               versions=["TLSv1.3"])
     send_hello(lambda ch: ch.extensions.__setitem__(
-        E.supported_versions, ext.encode_versions_client([0x0303, 0x0302])), AD.protocol_version)
+        E.supported_versions, ext.encode_versions_client([0x0303, 0x0302])), AD.protocol_version,
+        versions=["TLSv1.3"])
 
 
 def test_legacy_client_hello_without_extensions_is_protocol_version():
     ch = hello()
     ch.extensions = m.Extensions()
     raw = ch.encode()[:-2]   # no extensions block at all: a TLS 1.0-style hello
-    s = replay_server()
+    s = make_server(server_config(versions=["TLSv1.3"]))
     expect_alert(s, ch_record(m.frame(1, raw[4:])), AD.protocol_version)
 
 

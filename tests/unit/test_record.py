@@ -264,7 +264,7 @@ def test_protected_writes_split_at_the_send_limit():
     recs = split(w.take_output())
     assert [len(open_(x, i)) for i, x in enumerate(recs)] == [100, 100, 53]
     assert b"".join(open_(x, i)[:-1] for i, x in enumerate(recs)) == b"z" * 250
-    assert w.records_written == 3
+    assert w.write_sequence == 3
 
 
 def test_protected_write_of_nothing_is_one_empty_record():
