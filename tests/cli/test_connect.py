@@ -54,9 +54,9 @@ class PKI:
 class SServer:
     """`openssl s_server` on an OS-chosen port, read from its ACCEPT line."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, tls: str = "-tls1_3") -> None:
         self.proc = subprocess.Popen(
-            ["openssl", "s_server", "-www", "-tls1_3", "-accept", "127.0.0.1:0", *args],
+            ["openssl", "s_server", "-www", tls, "-accept", "127.0.0.1:0", *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True)
         lines: queue.Queue[str] = queue.Queue()
@@ -211,11 +211,29 @@ def test_refused_port() -> None:
     assert line == f"tlskit connect: connection refused by 127.0.0.1:{port}"
 
 
-def test_tls12_is_a_clear_error(server: SServer) -> None:
-    line = one_error_line(tlskit(f"localhost:{server.port}", "--tls1.2"))
-    assert "TLS 1.3" in line
-    proc = tlskit(f"localhost:{server.port}", "--tls1.3", "--insecure", "--json")
+def test_version_flags(server: SServer, pki: PKI) -> None:
+    """--tls1.3 against a 1.3-only server works; --tls1.2 there fails with one line."""
+    line = one_error_line(tlskit(f"localhost:{server.port}", "--tls1.2", "--cafile",
+                                 str(pki.root)))
+    assert "protocol_version" in line
+    proc = tlskit(f"localhost:{server.port}", "--tls1.3", "--cafile", str(pki.root), "--json")
     assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["version"] == "TLSv1.3"
+
+
+def test_tls12(pki: PKI) -> None:
+    s = SServer("-cert", str(pki.cert), "-key", str(pki.key), "-cert_chain", str(pki.chain),
+                tls="-tls1_2")
+    try:
+        proc = tlskit(f"localhost:{s.port}", "--tls1.2", "--cafile", str(pki.root), "--json",
+                      "--ciphers", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256")
+        assert proc.returncode == 0, proc.stderr
+        info = json.loads(proc.stdout)
+        assert info["version"] == "TLSv1.2"
+        assert info["cipher_suite"] == "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
+        assert info["verification"]["ok"] is True
+    finally:
+        s.close()
 
 
 def test_unknown_group_is_a_clear_error() -> None:

@@ -67,9 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: HOST)")
     version = parser.add_mutually_exclusive_group()
     version.add_argument("--tls1.3", dest="tls13", action="store_true",
-                         help="use TLS 1.3 (the default, and the only version tlskit speaks)")
+                         help="offer TLS 1.3 only (default: TLS 1.3 and 1.2)")
     version.add_argument("--tls1.2", dest="tls12", action="store_true",
-                         help="not supported: tlskit speaks TLS 1.3 only")
+                         help="offer TLS 1.2 only (ECDHE with AEAD suites)")
     parser.add_argument("--groups", metavar="LIST",
                         help="key exchange groups to offer, e.g. x25519,secp256r1")
     parser.add_argument("--ciphers", metavar="LIST",
@@ -210,8 +210,6 @@ class _Connect:
 
     def config(self) -> ClientConfig:
         a = self.args
-        if a.tls12:
-            raise ConnectError("--tls1.2 is not supported: tlskit speaks TLS 1.3 only", 2)
         if bool(a.cert) != bool(a.key):
             raise ConnectError("--cert and --key go together", 2)
         groups = _canonical(split_list(a.groups), NamedGroup, _GROUP_ALIASES, "group")
@@ -243,6 +241,8 @@ class _Connect:
                 verifier=self.verifier,
                 verify_mode="report" if a.insecure else "required",
                 groups=groups, cipher_suites=suites, alpn_protocols=alpn or (),
+                versions=(["TLSv1.2"] if a.tls12 else ["TLSv1.3"] if a.tls13
+                          else ["TLSv1.3", "TLSv1.2"]),
                 certificate=certificate,
                 tracer=self.recorder.tracer,
                 keylog=self._keylog,
