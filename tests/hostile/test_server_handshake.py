@@ -598,3 +598,27 @@ def test_plaintext_alert_before_server_hello_is_received():
     with pytest.raises(AlertReceived) as got:
         s.receive_data(plain_alert(AD.protocol_version))
     assert got.value.alert == AD.protocol_version
+
+
+# --- TLS 1.2 fallback (now enabled by default) ---------------------------------------
+
+def test_server_negotiating_tls12_sets_the_downgrade_sentinel():
+    # RFC 8446 4.1.3: a TLS 1.3 server that negotiates TLS 1.2 ends its random with
+    # DOWNGRD\x01, so a TLS 1.3 client behind an attacker stripping supported_versions
+    # notices.
+    c = make_client(client_config(versions=["TLSv1.2"]))
+    s = make_server()
+    s.receive_data(c.data_to_send())
+    sh = split_records(s.data_to_send())[0]
+    assert sh[5] == 2
+    assert sh[5 + 4 + 2:5 + 4 + 2 + 32].endswith(b"DOWNGRD\x01")
+
+
+def test_stripped_supported_versions_is_caught_by_the_sentinel():
+    # An attacker removes supported_versions from a 1.3+1.2 client's hello: the server
+    # answers with TLS 1.2 and the sentinel; the client refuses with illegal_parameter.
+    c = make_client(hook=on_type(1, edit(m.ClientHello, lambda ch: ch.extensions.pop(
+        E.supported_versions)), once=True))
+    s = make_server()
+    s.receive_data(c.data_to_send())
+    expect_alert(c, s.data_to_send(), AD.illegal_parameter)
