@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tlskit import (
+    AlertDescription,
     ClientConfig,
     ClientConnection,
     Connection,
@@ -572,7 +573,7 @@ def tlskit_server(config: ServerConfig, body: Callable[[Pump], Any], *,
 HRR_RANDOM_HEX = "CF21AD74E59A6111BE1D8C021E65B891C2A211167ABB8C5E079E09E2C8A8339C"
 _RECORD_START = re.compile(r"^(Sent|Received) Record$", re.M)
 _HS_MESSAGE = re.compile(r"^ {4}(\w+), Length=\d+$", re.M)
-_ALERT = re.compile(r"description=([\w ]+?)\(\d+\)")
+_ALERT = re.compile(r"description=([\w ]+?)\((\d+)\)")
 _KEY_UPDATE = re.compile(r"^ +(update_requested|update_not_requested) \(\d\)$", re.M)
 
 
@@ -592,7 +593,10 @@ class TraceRecord:
         kind = self.inner_type or self.content_type
         alert = _ALERT.search(self.text)
         if alert:
-            return [f"{self.direction} Alert({alert.group(1)})"]
+            name = alert.group(1)
+            if name == "unknown":  # openssl 3.0's table lacks the TLS 1.3 additions
+                name = AlertDescription(int(alert.group(2))).name.replace("_", " ")
+            return [f"{self.direction} Alert({name})"]
         return [f"{self.direction} {kind}"]
 
 

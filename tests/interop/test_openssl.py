@@ -20,7 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from tlskit import CertifiedKey, ConnectionClosed, KeyUpdated
+from tlskit import (
+    AlertDescription,
+    AlertReceived,
+    CertifiedKey,
+    ConnectionClosed,
+    KeyUpdated,
+    TLSError,
+)
 
 from .conftest import PKI, Peers, openssl_field
 from .helpers import (
@@ -316,6 +323,14 @@ def _key_updates(trace: str) -> list[str]:
     return [s for s in trace_summary(trace) if "KeyUpdate" in s]
 
 
+def _trace_until_close(proc: PeerProcess, mark: int) -> str:
+    """s_server's trace from ``mark`` up to tlskit's close_notify, the last record of the
+    connection: everything before it is then certainly printed (and read)."""
+    proc.wait_until(lambda: "Received Alert(close notify)" in
+                    trace_summary(proc.text_since(mark)), "tlskit's close_notify in the trace")
+    return proc.text_since(mark)
+
+
 @pytest.mark.parametrize("request_peer", [True, False], ids=["requested", "not-requested"])
 def test_key_update_by_tlskit_client(peers: Peers, pki: PKI, request_peer: bool) -> None:
     proc, port = peers.openssl_server(pki, "ec256", "-trace")
@@ -340,7 +355,7 @@ def test_key_update_by_tlskit_client(peers: Peers, pki: PKI, request_peer: bool)
     expected = [f"Received KeyUpdate({asked})"]
     if request_peer:
         expected.append("Sent KeyUpdate(update_not_requested)")
-    assert _key_updates(proc.text_since(mark)) == expected
+    assert _key_updates(_trace_until_close(proc, mark)) == expected
 
 
 @pytest.mark.parametrize("letter", ["k", "K"])
@@ -369,7 +384,7 @@ def test_key_update_by_s_server(peers: Peers, pki: PKI, letter: str) -> None:
     expected = [f"Sent KeyUpdate({sent})"]
     if requested:
         expected.append("Received KeyUpdate(update_not_requested)")
-    assert _key_updates(proc.text_since(mark)) == expected
+    assert _key_updates(_trace_until_close(proc, mark)) == expected
 
 
 @pytest.mark.parametrize("letter", ["k", "K"])
@@ -453,7 +468,7 @@ def test_key_update_request_answered_after_own_request(peers: Peers, pki: PKI) -
         pump.wait_closed()
     finally:
         pump.dispose()
-    assert _key_updates(proc.text_since(mark)) == [
+    assert _key_updates(_trace_until_close(proc, mark)) == [
         "Sent KeyUpdate(update_requested)", "Received KeyUpdate(update_not_requested)"]
 
 
@@ -475,7 +490,8 @@ def test_close_by_s_server(peers: Peers, pki: PKI) -> None:
         assert pump.conn.closed  # tlskit answered with its own close_notify
     finally:
         pump.dispose()
-    assert "Sent Alert(close notify)" in trace_summary(proc.stdout)
+    proc.wait_until(lambda: "Sent Alert(close notify)" in trace_summary(proc.stdout),
+                    "s_server's close_notify in its trace")
 
 
 def test_close_by_s_client(peers: Peers, pki: PKI) -> None:
@@ -604,3 +620,88 @@ def test_client_certificate_from_s_client(peers: Peers, pki: PKI) -> None:
     assert client.wait() == 0, client.describe()
     assert subjects[0] == "CN=bob"
     assert subjects[1] == pki.ca.intermediate.subject.rfc4514_string()
+
+
+# --------------------------------------------------------------------------- alerts
+
+
+def _handshake_error(pump: Pump) -> TLSError:
+    """Server body: the handshake must fail; returns the tlskit error."""
+    with pytest.raises(TLSError) as failure:
+        pump.handshake()
+    return failure.value
+
+
+def test_alert_from_s_server_no_common_group(peers: Peers, pki: PKI) -> None:
+    proc, port = peers.openssl_server(pki, "ec256", "-groups", "P-521", "-trace")
+    pump = Pump.connect(pki.client_config(groups=["x25519"]), port)
+    try:
+        with pytest.raises(AlertReceived) as failure:
+            pump.handshake()
+    finally:
+        pump.dispose()
+    assert failure.value.alert == AlertDescription.handshake_failure
+    proc.wait_until(lambda: trace_summary(proc.stdout)[-1:] == ["Sent Alert(handshake failure)"],
+                    "s_server's handshake_failure alert")
+
+
+def test_alert_to_s_client_no_common_group(peers: Peers, pki: PKI) -> None:
+    server = peers.thread(tlskit_server(pki.server_config("ec256", groups=["secp521r1"]),
+                                        _handshake_error))
+    client = peers.openssl_client(pki, server.port, "-groups", "X25519", "-trace")
+    [error] = server.join()
+    assert client.wait() != 0
+    assert error.alert == AlertDescription.handshake_failure
+    assert trace_summary(client.stdout)[-1] == "Received Alert(handshake failure)"
+
+
+def test_alert_to_s_client_no_common_alpn(peers: Peers, pki: PKI) -> None:
+    server = peers.thread(tlskit_server(pki.server_config("ec256", alpn_protocols=["h2"]),
+                                        _handshake_error))
+    client = peers.openssl_client(pki, server.port, "-alpn", "foo", "-trace")
+    [error] = server.join()
+    assert client.wait() != 0
+    assert error.alert == AlertDescription.no_application_protocol
+    assert trace_summary(client.stdout)[-1] == "Received Alert(no application protocol)"
+
+
+def test_alert_to_s_client_certificate_required(peers: Peers, pki: PKI) -> None:
+    config = pki.server_config("ec256", client_auth="required",
+                               client_trust_anchors=[pki.root])
+    server = peers.thread(tlskit_server(config, _handshake_error))
+    client = peers.openssl_client(pki, server.port, "-trace")
+    [error] = server.join()
+    client.close_stdin()
+    client.wait()
+    assert error.alert == AlertDescription.certificate_required
+    assert trace_summary(client.stdout)[-1] == "Received Alert(certificate required)"
+
+
+def test_alert_from_tlskit_client_rejecting_certificate(peers: Peers, pki: PKI) -> None:
+    """tlskit refuses a certificate that does not name the host; s_server is told why."""
+    proc, port = peers.openssl_server(pki, "ec256", "-trace")
+    pump = Pump.connect(pki.client_config(), port, server_name="wrong.example")
+    try:
+        with pytest.raises(TLSError) as failure:
+            pump.handshake()
+    finally:
+        pump.dispose()
+    assert failure.value.alert == AlertDescription.bad_certificate
+    proc.wait_until(lambda: "Received Alert(bad certificate)" in trace_summary(proc.stdout),
+                    "s_server receiving bad_certificate")
+
+
+def test_alert_from_s_client_rejecting_certificate(peers: Peers, pki: PKI) -> None:
+    """s_client refuses tlskit's certificate (wrong host name) with a bad_certificate alert,
+    which OpenSSL sends in plaintext (it has not switched to its handshake keys yet).
+    tlskit must report the peer's alert, as its own client sends the same plaintext
+    alert in the same situation (see the test above) and OpenSSL servers accept it."""
+
+    server = peers.thread(tlskit_server(pki.server_config("ec256"), _handshake_error))
+    client = peers.openssl_client(pki, server.port, "-verify_hostname", "wrong.example",
+                                  "-trace")
+    [error] = server.join()
+    assert client.wait() != 0
+    assert trace_summary(client.stdout)[-1] == "Sent Alert(bad certificate)"
+    assert isinstance(error, AlertReceived), repr(error)
+    assert error.alert == AlertDescription.bad_certificate
