@@ -124,10 +124,11 @@ class Pump:
 
     @classmethod
     def connect(cls, config: ClientConfig, port: int, *, server_name: str = "localhost",
-                host: str = HOST) -> Pump:
+                host: str = HOST, **kw: Any) -> Pump:
+        """Connect to host:port; ``kw`` goes to `ClientConnection` (e.g. ``session``)."""
         sock = socket.create_connection((host, port), timeout=TIMEOUT)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return cls(ClientConnection(config, server_name=server_name), sock)
+        return cls(ClientConnection(config, server_name=server_name, **kw), sock)
 
     @classmethod
     def accept(cls, config: ServerConfig, sock: socket.socket) -> Pump:

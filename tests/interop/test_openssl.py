@@ -26,6 +26,7 @@ from tlskit import (
     CertifiedKey,
     ConnectionClosed,
     KeyUpdated,
+    SessionTicketReceived,
     TLSError,
 )
 
@@ -705,3 +706,83 @@ def test_alert_from_s_client_rejecting_certificate(peers: Peers, pki: PKI) -> No
     assert trace_summary(client.stdout)[-1] == "Sent Alert(bad certificate)"
     assert isinstance(error, AlertReceived), repr(error)
     assert error.alert == AlertDescription.bad_certificate
+
+
+# ------------------------------------------------------------------- compat mode, resumption
+
+
+def test_without_middlebox_compatibility_both_ways(peers: Peers, pki: PKI) -> None:
+    """RFC 8446 D.4 compatibility mode off on both sides: no session id echo, no CCS."""
+    proc, port = peers.openssl_server(pki, "ec256", "-no_middlebox", "-trace")
+    pump = Pump.connect(pki.client_config(middlebox_compat=False), port)
+    try:
+        pump.handshake()
+        pump.close()
+        pump.wait_closed()
+    finally:
+        pump.dispose()
+    summary = trace_summary(_trace_until_close(proc, 0))
+    assert not [s for s in summary if "ChangeCipherSpec" in s], summary
+
+    server = peers.thread(tlskit_server(pki.server_config("ec256"), echo_until_close))
+    client = peers.openssl_client(pki, server.port, "-no_middlebox", "-trace")
+    client.wait_for("Verify return code")
+    client.close_stdin()
+    assert server.join() == [0]
+    assert client.wait() == 0, client.describe()
+    assert not [s for s in trace_summary(client.stdout) if "ChangeCipherSpec" in s]
+
+
+def test_resumption_tlskit_client_s_server(peers: Peers, pki: PKI) -> None:
+    """A ticket from s_server resumes a second connection (PSK with (EC)DHE)."""
+    proc, port = peers.openssl_server(pki, "ec384", "-trace")
+    first = Pump.connect(pki.client_config(), port)
+    try:
+        assert not first.handshake().resumed
+        first.send(b"first\n")
+        proc.wait_for("first")
+        first.run_until(lambda: [e for e in first.events
+                                 if isinstance(e, SessionTicketReceived)], "a ticket")
+        ticket = next(e for e in first.events if isinstance(e, SessionTicketReceived))
+        first.close()
+        first.wait_closed()
+    finally:
+        first.dispose()
+    mark = proc.mark()
+    second = Pump.connect(pki.client_config(), port, session=ticket.session)
+    try:
+        hc = second.handshake()
+        second.send(b"second\n")
+        proc.wait_for("second", since=mark)
+        second.close()
+        second.wait_closed()
+    finally:
+        second.dispose()
+    assert hc.resumed
+    trace = _trace_until_close(proc, mark)
+    assert "Sent Certificate" not in trace_summary(trace)
+    assert trace_field(trace, "ServerHello", r"extension_type=(psk)\(41\)") == "psk"
+
+
+def test_resumption_s_client_tlskit_server(peers: Peers, pki: PKI) -> None:
+    """s_client stores tlskit's ticket (-sess_out) and resumes with it (-sess_in)."""
+
+    def body(pump: Pump) -> bool:
+        hc = pump.handshake()
+        pump.send(b"ticket sent\n")
+        echo_until_close(pump)
+        return hc.resumed
+
+    server = peers.thread(tlskit_server(pki.server_config("ed25519"), body, count=2))
+    session_file = pki.directory / f"s_client-session-{server.port}.pem"
+    first = peers.openssl_client(pki, server.port, "-sess_out", str(session_file))
+    first.wait_for("ticket sent")
+    first.close_stdin()
+    assert first.wait() == 0, first.describe()
+    second = peers.openssl_client(pki, server.port, "-sess_in", str(session_file))
+    second.wait_for("ticket sent")
+    second.close_stdin()
+    assert second.wait() == 0, second.describe()
+    assert server.join() == [False, True]
+    assert "New, TLSv1.3" in first.stdout
+    assert openssl_field(second.stdout, r"(Reused), TLSv1\.3") == "Reused"
