@@ -7,6 +7,7 @@ or CPython's `ssl`, i.e. OpenSSL) reached over a real TCP socket on 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import selectors
@@ -20,6 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tlskit import (
     AlertDescription,
@@ -84,8 +87,6 @@ def require_binary(name: str) -> str:
     them with .ci/install-peers.sh, and a silently skipped interop suite proves nothing."""
     path = shutil.which(name)
     if path is None:
-        import pytest
-
         pytest.fail(f"{name} is not installed (run .ci/install-peers.sh)", pytrace=False)
     return path
 
@@ -163,9 +164,7 @@ class Pump:
                 except ConnectionResetError:
                     chunk = b""
                 if not chunk:
-                    self.eof = True
-                    self._sel.modify(self.sock, selectors.EVENT_WRITE if self._out else
-                                     selectors.EVENT_READ)
+                    self.eof = True  # later steps only write what is still queued
                     continue
                 self._feed(chunk)
 
@@ -211,8 +210,6 @@ class Pump:
             if left <= 0:
                 raise TimeoutError(f"timed out waiting for {what} "
                                    f"(events so far: {self._event_names()})")
-            if self.eof and result:  # nothing more can arrive; just write what is queued
-                self._sel.modify(self.sock, selectors.EVENT_WRITE)
             self._step(min(left, 0.5))
 
     def _event_names(self) -> list[str]:
@@ -289,21 +286,9 @@ class Pump:
         self.data.clear()
         return out
 
-    def shutdown(self) -> None:
-        with _suppress_oserror():
-            self.sock.shutdown(socket.SHUT_WR)
-
     def dispose(self) -> None:
         self._sel.close()
         self.sock.close()
-
-
-class _suppress_oserror:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return exc[0] is not None and issubclass(exc[0], OSError)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- processes
@@ -432,7 +417,7 @@ class PeerProcess:
         output before it takes more input)."""
 
         def feed() -> None:
-            with _suppress_oserror():
+            with contextlib.suppress(OSError):
                 self.write(data)
                 if close:
                     self.close_stdin()
@@ -443,7 +428,7 @@ class PeerProcess:
 
     def close_stdin(self) -> None:
         if self.proc.stdin is not None and not self.proc.stdin.closed:
-            with _suppress_oserror():
+            with contextlib.suppress(OSError):
                 self.proc.stdin.close()
 
     def wait(self, timeout: float = TIMEOUT) -> int:
@@ -456,12 +441,12 @@ class PeerProcess:
     def stop(self) -> None:
         """Kill the process group (TERM, then KILL) and reap it."""
         if self.proc.poll() is None:
-            with _suppress_oserror():
+            with contextlib.suppress(OSError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
-                with _suppress_oserror():
+                with contextlib.suppress(OSError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
         self.close_stdin()
@@ -480,7 +465,7 @@ def listening_port(pid: int, *, timeout: float = TIMEOUT) -> int:
         inodes = set()
         try:
             for fd in os.listdir(f"/proc/{pid}/fd"):
-                with _suppress_oserror():
+                with contextlib.suppress(OSError):
                     target = os.readlink(f"/proc/{pid}/fd/{fd}")
                     if target.startswith("socket:["):
                         inodes.add(target[8:-1])
@@ -494,19 +479,6 @@ def listening_port(pid: int, *, timeout: float = TIMEOUT) -> int:
         if time.monotonic() > deadline:
             raise TimeoutError(f"process {pid} is not listening on any IPv4 TCP port")
         time.sleep(0.01)
-
-
-def wait_for_port(port: int, *, host: str = HOST, timeout: float = TIMEOUT) -> None:
-    """Poll until something accepts TCP connections on ``port``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
 
 
 # --------------------------------------------------------------------------- server threads
@@ -551,7 +523,7 @@ class ServerThread:
         return self.results
 
     def close(self) -> None:
-        with _suppress_oserror():
+        with contextlib.suppress(OSError):
             self.listener.close()
 
 

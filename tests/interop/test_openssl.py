@@ -41,6 +41,7 @@ from .helpers import (
     PeerProcess,
     Pump,
     echo_until_close,
+    parse_openssl_trace,
     tlskit_server,
     trace_field,
     trace_summary,
@@ -690,13 +691,17 @@ def test_alert_from_tlskit_client_rejecting_certificate(peers: Peers, pki: PKI) 
     assert failure.value.alert == AlertDescription.bad_certificate
     proc.wait_until(lambda: "Received Alert(bad certificate)" in trace_summary(proc.stdout),
                     "s_server receiving bad_certificate")
+    # RFC 8446 6: alerts are protected by the current keys, here the client handshake key.
+    alert = parse_openssl_trace(proc.stdout)[-1]
+    assert (alert.content_type, alert.inner_type) == ("ApplicationData", "Alert")
 
 
 def test_alert_from_s_client_rejecting_certificate(peers: Peers, pki: PKI) -> None:
-    """s_client refuses tlskit's certificate (wrong host name) with a bad_certificate alert,
-    which OpenSSL sends in plaintext (it has not switched to its handshake keys yet).
-    tlskit must report the peer's alert, as its own client sends the same plaintext
-    alert in the same situation (see the test above) and OpenSSL servers accept it."""
+    """s_client refuses tlskit's certificate (wrong host name) with a bad_certificate alert.
+    OpenSSL's client sends it in plaintext (it installs its handshake write key only when
+    it sends its second flight), and servers are expected to read it: OpenSSL's own server
+    accepts a plaintext alert until the client's first protected record. tlskit must
+    report the peer's bad_certificate, not fail on the record type."""
 
     server = peers.thread(tlskit_server(pki.server_config("ec256"), _handshake_error))
     client = peers.openssl_client(pki, server.port, "-verify_hostname", "wrong.example",
