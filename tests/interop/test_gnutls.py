@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from tlskit import ConnectionClosed, KeyUpdated
+from tlskit import AlertDescription, AlertReceived, ConnectionClosed, KeyUpdated, TLSError
 
 from .conftest import PKI, Peers
 from .helpers import (
@@ -185,3 +185,23 @@ def test_record_size_limit_from_gnutls_cli(peers: Peers, pki: PKI) -> None:
     client.close_stdin()
     assert server.join() == [512]
     assert client.wait() == 0, client.describe()
+
+
+def test_alert_from_gnutls_cli_rejecting_certificate(peers: Peers, pki: PKI) -> None:
+    """gnutls-cli refuses tlskit's certificate (wrong host name); its bad_certificate
+    alert, protected by its handshake key, reaches tlskit as such."""
+
+    def body(pump: Pump) -> TLSError:
+        with pytest.raises(TLSError) as failure:
+            pump.handshake()
+        return failure.value
+
+    server = peers.thread(tlskit_server(pki.server_config("ec256"), body))
+    client = peers.start(["gnutls-cli", "--x509cafile", pki.root_pem, "-p", str(server.port),
+                          "--priority", TLS13_ONLY, "--sni-hostname", "localhost",
+                          "--verify-hostname", "wrong.example", "127.0.0.1"])
+    [error] = server.join()
+    assert client.wait() != 0
+    assert "Error in the certificate" in client.stderr
+    assert isinstance(error, AlertReceived), repr(error)
+    assert error.alert == AlertDescription.bad_certificate
