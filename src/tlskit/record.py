@@ -26,6 +26,7 @@ _CT_APP = ContentType.application_data
 _KNOWN_TYPES = frozenset((20, 21, 22, 23))
 _TYPE_BYTE = {t: bytes((t,)) for t in range(256)}
 _SEQ_LIMIT = (1 << 64) - 1
+_SKIPPED = object()  # a declined early-data record was dropped
 
 
 class RekeyNeeded(Exception):
@@ -90,6 +91,7 @@ class RecordLayer:
         self.receive_limit = MAX_PLAINTEXT   # what we accept in one record's content
         self.legacy_version_out = 0x0303
         self.rekey_after = KEY_UPDATE_AFTER_RECORDS
+        self._peer_protected = False  # a protected record from the peer has been read
         # 4.2.10: a server that declines 0-RTT skips the client's early data, up to a bound.
         self.early_data_skip = 0
 
@@ -122,8 +124,8 @@ class RecordLayer:
     # -- reading -------------------------------------------------------------------------
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
-        if self._pos and self._pos == len(self._in):
-            self._in.clear()
+        if self._pos:  # drop what was consumed; what is left is less than one record
+            del self._in[:self._pos]
             self._pos = 0
         self._in += data
 
@@ -139,6 +141,12 @@ class RecordLayer:
 
     def next_record(self) -> tuple[int, bytes] | None:
         """The next complete record as (content type, plaintext), or None if incomplete."""
+        while True:
+            record = self._cut_record()
+            if record is not _SKIPPED:
+                return record  # type: ignore[return-value]
+
+    def _cut_record(self) -> tuple[int, bytes] | None | object:
         buf = self._in
         pos = self._pos
         if len(buf) - pos < 5:
@@ -160,12 +168,17 @@ class RecordLayer:
                 raise DecodeError(f"empty {ContentType(ctype).name} record")
             if ctype == _CT_APP and read is None:
                 if self._skip_early(length):
-                    return self.next_record()
+                    return _SKIPPED
                 raise UnexpectedMessage("application data before the keys are established")
             return ctype, bytes(buf[pos + 5:end])
         if isinstance(read, _Protection12):
             return self._open12(read, ctype, pos, end, length)
         if ctype != _CT_APP:
+            if ctype == ContentType.alert and not self._peer_protected and length == 2:
+                # A peer that failed on our flight may alert before it switched its own
+                # write side (OpenSSL's client does). An alert only ends the connection,
+                # so reading it in the clear gives a better error and risks nothing.
+                return ctype, bytes(buf[pos + 5:end])
             raise UnexpectedMessage(
                 f"unprotected {ContentType(ctype).name} record after encryption started")
         if length < TAG_LENGTH + 1:
@@ -177,10 +190,11 @@ class RecordLayer:
             view.release()
             if self._skip_early(length):
                 read.seq -= 1  # a skipped record does not consume a sequence number
-                return self.next_record()
+                return _SKIPPED
             raise BadRecordMac("record failed authentication") from None
         view.release()
         self.early_data_skip = 0  # the first record that decrypts ends the skipping
+        self._peer_protected = True
         return self._unpad(plain)
 
     def _open12(self, read: _Protection12, ctype: int, pos: int, end: int,
@@ -208,7 +222,7 @@ class RecordLayer:
         return ctype, plain
 
     def _skip_early(self, length: int) -> bool:
-        if self.early_data_skip < length:
+        if not self.early_data_skip or self.early_data_skip < length:
             return False
         self.early_data_skip -= length
         return True

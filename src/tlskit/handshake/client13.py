@@ -222,6 +222,12 @@ class ClientHandshake13(Handshake13):
                    server_handshake_traffic_secret=s_hs)
         self.set_read(s_hs)
         self._client_hs_secret = c_hs
+        # Our own records (an alert, or the second flight) go under the handshake key from
+        # now on; the compatibility CCS comes first (RFC 8446 D.4).
+        if self.config.middlebox_compat and not self._ccs_sent:
+            self.records.write_unprotected(20, b"\x01")
+            self._ccs_sent = True
+        self.set_write(c_hs)
         self.expect = {_HT.encrypted_extensions: self.on_encrypted_extensions}
         self.state = "waiting for EncryptedExtensions"
 
@@ -416,9 +422,6 @@ class ClientHandshake13(Handshake13):
                    client_application_traffic_secret=c_ap,
                    server_application_traffic_secret=s_ap)
         self.set_read(s_ap)
-        if self.config.middlebox_compat and not self._ccs_sent:
-            self.records.write_unprotected(20, b"\x01")
-        self.set_write(self._client_hs_secret)
         if self.certificate_request is not None:
             self._send_client_certificate()
         client_fin = m.Finished(self.finished_for(self._client_hs_secret,

@@ -115,7 +115,7 @@ class Handshake13:
         self.client_random = b""
         self.read_secret = b""
         self.write_secret = b""
-        self._key_update_pending = False
+        self._key_update_sent = False
         self.ccs_seen = False
         self.hash_before = b""
         self.before_hello: Transcript | None = None
@@ -257,7 +257,9 @@ class Handshake13:
         assert self.suite is not None
         self.set_read(next_traffic_secret(self.suite, self.read_secret))
         requested = msg.request_update == KeyUpdateRequest.update_requested
-        if requested and not self._key_update_pending:
+        # 4.6.3: answer before our next record, but once only while we stay silent: a
+        # KeyUpdate of ours with nothing sent under its key already answers.
+        if requested and not (self._key_update_sent and self.records.write_sequence == 0):
             self.send_key_update(request=False)
         self.events.append(KeyUpdated(requested))
         self.trace("key_update_received", update_requested=requested)
@@ -269,7 +271,7 @@ class Handshake13:
         self.send(m.KeyUpdate(value).encode(), transcript=False)
         self.flush()
         self.set_write(next_traffic_secret(self.suite, self.write_secret))
-        self._key_update_pending = request
+        self._key_update_sent = True
         self.trace("key_update_sent", update_requested=request)
 
     @staticmethod
