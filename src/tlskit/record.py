@@ -146,7 +146,7 @@ class RecordLayer:
             if record is not _SKIPPED:
                 return record  # type: ignore[return-value]
 
-    def _cut_record(self) -> tuple[int, bytes] | None | object:
+    def _cut_record(self) -> tuple[int, bytes] | object | None:
         buf = self._in
         pos = self._pos
         if len(buf) - pos < 5:
