@@ -134,9 +134,6 @@ def test_application_data_stream_keeps_unprocessed_bytes_bounded():
     assert got == len(data) - (len(data) // (MAX + 22)) * 22
 
 
-@pytest.mark.xfail(strict=True, reason="tlskit bug: RecordLayer.feed only compacts its "
-                   "buffer when every byte was consumed; with chunk boundaries that never "
-                   "fall on a record boundary, _in keeps every byte ever received")
 def test_application_data_stream_keeps_the_receive_buffer_bounded():
     c, s = connected_pair()
     data = _stream(c, 10_000_000)

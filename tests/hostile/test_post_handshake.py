@@ -66,9 +66,10 @@ def test_many_key_updates_one_per_record():
     assert s.receive_data(c.data_to_send()) == [DataReceived(b"x")]
 
 
-@pytest.mark.xfail(strict=True, reason="tlskit bug: Handshake13._key_update_pending stays "
-                   "True after our own update_keys(request_peer_update=True), so every later "
-                   "update_requested from the peer goes unanswered (RFC 8446 4.6.3)")
+@pytest.mark.xfail(strict=True, reason="tlskit deviation: post_handshake_key_update skips "
+                   "the answer while our own last KeyUpdate has protected nothing yet, even "
+                   "when the peer's request came after it had seen that KeyUpdate; RFC 8446 "
+                   "4.6.3 says the receiver MUST send a KeyUpdate of its own")
 def test_peer_request_is_answered_after_we_requested_one_ourselves():
     c, s = connected_pair()
     c.update_keys(request_peer_update=True)       # c asks s to update
@@ -80,6 +81,26 @@ def test_peer_request_is_answered_after_we_requested_one_ourselves():
     answer = c.data_to_send()
     assert answer, "client did not answer the peer's update_requested"
     assert s.receive_data(answer) == [KeyUpdated(False)]
+
+
+def test_peer_request_is_answered_once_we_have_sent_data():
+    c, s = connected_pair()
+    c.update_keys(request_peer_update=True)
+    s.receive_data(c.data_to_send())
+    assert c.receive_data(s.data_to_send()) == [KeyUpdated(False)]
+    c.send_data(b"under the new key")
+    assert s.receive_data(c.data_to_send()) == [DataReceived(b"under the new key")]
+    s.update_keys(request_peer_update=True)
+    assert c.receive_data(s.data_to_send()) == [KeyUpdated(True)]
+    assert s.receive_data(c.data_to_send()) == [KeyUpdated(False)]
+
+
+def test_two_requests_while_silent_get_one_answer():
+    c, s = connected_pair()
+    s.update_keys(request_peer_update=True)
+    s.update_keys(request_peer_update=True)
+    assert c.receive_data(s.data_to_send()) == [KeyUpdated(True), KeyUpdated(True)]
+    assert s.receive_data(c.data_to_send()) == [KeyUpdated(False)]
 
 
 def test_simultaneous_key_update_requests_converge():

@@ -578,9 +578,6 @@ def test_grease_only_key_share_leads_to_hello_retry():
 
 # --- alerts from the client during the server's flight --------------------------------
 
-@pytest.mark.xfail(strict=True, reason="tlskit bug: the client sends its alert in plaintext "
-                   "while the server already reads with handshake keys, so the server "
-                   "reports unexpected_message instead of the client's alert")
 def test_server_understands_client_alert_sent_during_its_flight():
     c = make_client(client_config(trust_anchors=[other_pki().ca.root]))
     s = make_server()
