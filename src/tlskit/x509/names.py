@@ -169,6 +169,22 @@ def valid_email_constraint(value: str) -> bool:
     return valid_dns_constraint(value.removeprefix("."))
 
 
+_LEGACY_IPV4_PART = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)$")
+
+
+def names_a_host(text: str) -> bool:
+    """Could a client that still reads the subject CN take ``text`` for a host? Any dotted
+    name (ASCII or not), anything with a colon (IPv6 in any spelling), and the numeric
+    IPv4 spellings inet_aton accepts (``0xC0A80101``, ``3232235777``, ``192.168.001.1``).
+    A CN such as ``Example Server`` names no host, and no CN rule applies to it."""
+    text = text.strip().lower()
+    if not text or " " in text:
+        return False
+    if "." in text or ":" in text:
+        return True
+    return bool(_LEGACY_IPV4_PART.match(text))
+
+
 def dns_name_matches(pattern: str, hostname: str) -> bool:
     """Does the SAN dNSName ``pattern`` identify ``hostname``? Pure; never raises.
 

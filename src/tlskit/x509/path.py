@@ -245,6 +245,22 @@ def split_certificate(der: bytes) -> CertificateDER:
     )
 
 
+_EC_PUBLIC_KEY = bytes.fromhex("2a8648ce3d0201")  # id-ecPublicKey
+
+
+def _spki_problem(spki: bytes) -> str | None:
+    """An EC key must name its curve (CA/B BR 7.1.3.1.2): explicit parameters describe a
+    curve the relying party would have to trust on the certificate's word."""
+    _, body, end = read_tlv(spki, 0, len(spki))
+    tag, alg_body, alg_end = read_tlv(spki, body, end)
+    tag, oid_body, oid_end = read_tlv(spki, alg_body, alg_end)
+    if tag != 0x06 or spki[oid_body:oid_end] != _EC_PUBLIC_KEY:
+        return None
+    if oid_end >= alg_end or spki[oid_end] != 0x06:
+        return "EC key with explicit curve parameters (a named curve is required)"
+    return None
+
+
 def _serial_problem(raw: bytes) -> str | None:
     """RFC 5280 4.1.2.2 on the encoded INTEGER: positive, at most 20 octets."""
     if not raw:
@@ -336,14 +352,16 @@ class CertInfo:
         return out
 
     def common_name_problem(self) -> str | None:
-        """CA/B BR 7.1.4.3: each subject CN of a TLS server certificate is a character for
-        character copy of a SAN dNSName, or the canonical text of a SAN iPAddress."""
+        """CA/B BR 7.1.4.3: a subject CN of a TLS server certificate is a character for
+        character copy of a SAN dNSName, or the canonical text (RFC 5952 for IPv6) of a SAN
+        iPAddress. Only a CN that names a host is held to this: one that a legacy client
+        could take for the server's identity (see `names.names_a_host`)."""
         if not self.common_names or self.san is None:
             return None
         allowed = set(self.san_dns)
         allowed.update(str(ip) for ip in self.san_ips)
         for cn in self.common_names:
-            if cn not in allowed:
+            if cn not in allowed and names.names_a_host(cn):
                 return (f"has subject CN {cn!r}, which is not one of its subjectAltName "
                         f"entries (CA/B BR 7.1.4.3)")
         return None
@@ -581,6 +599,7 @@ def _analyze(cert: x509.Certificate) -> CertInfo:
     try:
         key = cert.public_key()
         key_desc, weak_key = _key_description(key)
+        weak_key = _spki_problem(der.spki) or weak_key
     except UnsupportedAlgorithm:
         weak_key = "the public key algorithm is not supported"
     except ValueError as exc:
