@@ -30,9 +30,10 @@ from .handshake.common import Handshake13
 from .handshake.common12 import Handshake12
 from .handshake.server13 import ServerHandshake13
 from .keyschedule import export_keying_material
-from .record import MAX_PLAINTEXT, RecordLayer, RekeyNeeded
+from .record import MAX_PLAINTEXT, RecordLayer
 from .session import Session
 
+MAX_WARNING_ALERTS = 16
 _HANDSHAKE = ContentType.handshake
 _APPDATA = ContentType.application_data
 _ALERT = ContentType.alert
@@ -55,6 +56,7 @@ class Connection:
         # application-data paths skip the per-call state checks.
         self._fast_send = False
         self._fast_receive = False
+        self._warnings = 0
 
     # -- input ----------------------------------------------------------------------------
 
@@ -67,7 +69,7 @@ class Connection:
             # anything else (alerts, KeyUpdate, partial records, errors) goes the long way.
             plaintexts, used = records.open_app_records(data)
             if used == len(data):
-                return [DataReceived(p) for p in plaintexts]
+                return list(map(DataReceived, plaintexts))
             events += map(DataReceived, plaintexts)
             data = data[used:]
         if self._error is not None:
@@ -101,9 +103,13 @@ class Connection:
                 else:
                     hs.receive_ccs(payload)
         except TLSError as exc:
+            if isinstance(exc, AlertReceived):
+                exc.events = events[:]
+            events.clear()
             self._fail(exc)
             raise
         except Exception as exc:  # a bug, reported as a TLS internal_error
+            events.clear()
             err = InternalError(f"internal error: {type(exc).__name__}: {exc}")
             self._fail(err)
             raise err from exc
@@ -134,16 +140,21 @@ class Connection:
                 self._sent_close = True
                 self._fast_send = False
             return
-        if desc == AlertDescription.user_canceled:
-            return  # 6.1: followed by close_notify
-        if level == AlertLevel.warning and self._hs.version == "TLSv1.2":
-            return  # RFC 5246 7.2: warnings (e.g. no_renegotiation) do not end a 1.2 session
+        if desc == AlertDescription.user_canceled or (
+                level == AlertLevel.warning and self._hs.version == "TLSv1.2"):
+            # 6.1: user_canceled is followed by close_notify; RFC 5246 7.2: 1.2 warnings
+            # (e.g. no_renegotiation) do not end a session. A flood of them does.
+            self._warnings += 1
+            if self._warnings > MAX_WARNING_ALERTS:
+                raise UnexpectedMessage(f"more than {MAX_WARNING_ALERTS} warning alerts")
+            return
         # 6: every other alert is fatal in TLS 1.3, whatever its level says.
         self._events.append(ConnectionClosed(desc))
         raise AlertReceived(desc)
 
     def _fail(self, exc: TLSError) -> None:
         self._error = exc
+        self._records.take_input()  # nothing after a fatal error is ever processed
         self._fast_send = self._fast_receive = False
         if not isinstance(exc, AlertReceived) and not self._sent_close:
             with contextlib.suppress(Exception):  # the alert is best effort
@@ -163,12 +174,8 @@ class Connection:
 
     def send_data(self, data: bytes | bytearray | memoryview) -> None:
         """Encrypt application data (split into records of at most 16 KiB)."""
-        if self._fast_send:
-            try:
-                self._records.write(_APPDATA, data)
-                return
-            except RekeyNeeded:
-                pass
+        if self._fast_send and self._records.seal_app(data):
+            return
         if self._error is not None:
             raise self._error
         if self._sent_close:

@@ -82,10 +82,15 @@ class BadCertificate(TLSError):
 
 
 class AlertReceived(TLSError):
-    """The peer sent a fatal alert (or an unexpected warning alert); nothing is sent back."""
+    """The peer sent a fatal alert; nothing is sent back.
+
+    ``events`` holds what the same `receive_data` call decoded before the alert (data
+    that arrived ahead of it, and a final ``ConnectionClosed(alert)``), so nothing is lost.
+    """
 
     def __init__(self, alert: AD) -> None:
         super().__init__(f"peer sent alert {alert.name} ({int(alert)})", alert)
+        self.events: list[object] = []
 
 
 class ConnectionClosedError(TLSError):

@@ -29,10 +29,6 @@ _SEQ_LIMIT = (1 << 64) - 1
 _SKIPPED = object()  # a declined early-data record was dropped
 
 
-class RekeyNeeded(Exception):
-    """Internal: the write key has protected enough records; send a KeyUpdate first."""
-
-
 # RFC 8446 5.5: rekey well before the AEAD confidentiality limits (2^24.5 for AES-GCM).
 KEY_UPDATE_AFTER_RECORDS = 1 << 24
 
@@ -164,6 +160,8 @@ class RecordLayer:
             return None
         self._pos = end
         if read is None or ctype == ContentType.change_cipher_spec:
+            if length == 0 and ctype == ContentType.change_cipher_spec:
+                raise UnexpectedMessage("change_cipher_spec must carry the single byte 1")
             if length == 0 and ctype != _CT_APP:
                 raise DecodeError(f"empty {ContentType(ctype).name} record")
             if ctype == _CT_APP and read is None:
@@ -262,8 +260,6 @@ class RecordLayer:
             return
         limit = self.send_limit
         if type(w) is _Protection and not padding and 0 < n <= limit:
-            if w.seq >= self.rekey_after and ctype == _CT_APP:
-                raise RekeyNeeded
             self._seal13(w, ctype, data)  # the common case: one record, no padding
             return
         if n == 0:
@@ -322,6 +318,21 @@ class RecordLayer:
 
     # -- the application-data fast path --------------------------------------------------
 
+    def seal_app(self, data: bytes | bytearray | memoryview) -> bool:
+        """Protect one TLS 1.3 application-data record, if that is all it takes (the bulk
+        path); False sends the caller down the general path (splitting, rekeying, 1.2)."""
+        w = self._write
+        n = len(data)
+        if type(w) is not _Protection or not 0 < n <= self.send_limit or \
+                w.seq >= self.rekey_after or type(data) is not bytes:
+            return False
+        seq = w.seq
+        w.seq = seq + 1
+        header = HEADER.pack(23, 0x0303, n + 17)
+        self._out += (header, w.encrypt((w.iv ^ seq).to_bytes(12, "big"), data + b"\x17",
+                                        header))
+        return True
+
     def open_app_records(self, data: bytes) -> tuple[list[bytes], int]:
         """Decrypt the leading TLS 1.3 application-data records of `data` in place.
 
@@ -333,12 +344,26 @@ class RecordLayer:
         out: list[bytes] = []
         if type(read) is not _Protection or self._pos != len(self._in):
             return out, 0
+        n = len(data)
+        seq = read.seq
+        if n > 5 + TAG_LENGTH and data[0] == 23 and n - 5 == (data[3] << 8) | data[4] and \
+                n <= self.receive_limit + 6 + TAG_LENGTH and data[1] == 3 and seq < _SEQ_LIMIT:
+            # Exactly one record: the usual shape of a bulk read.
+            try:
+                plain = read.aead.decrypt((read.iv ^ seq).to_bytes(12, "big"),
+                                          memoryview(data)[5:], data[:5])
+            except InvalidTag:
+                return out, 0
+            if plain[-1] != 23:
+                return out, 0
+            read.seq = seq + 1
+            if len(plain) > 1:
+                out.append(plain[:-1])
+            return out, n
         decrypt = read.aead.decrypt
         iv = read.iv
-        seq = read.seq
         limit = self.receive_limit + 1 + TAG_LENGTH
         pos = 0
-        n = len(data)
         view = memoryview(data)  # no release needed: `bytes` cannot be resized
         while n - pos >= 5:
             length = (data[pos + 3] << 8) | data[pos + 4]

@@ -150,8 +150,8 @@ def test_server_hello_with_extra_extension(etype, alert):
     against(sh_edit(lambda sh: sh.extensions.__setitem__(etype, body)), alert)
 
 
-def test_server_hello_without_key_share_is_handshake_failure():
-    against(sh_edit(lambda sh: sh.extensions.pop(E.key_share)), AD.handshake_failure)
+def test_server_hello_without_key_share_is_missing_extension():
+    against(sh_edit(lambda sh: sh.extensions.pop(E.key_share)), AD.missing_extension)
 
 
 @pytest.mark.parametrize("fn", [truncate_body(1), truncate_body(5), extend_body(b"\x00")],
@@ -483,9 +483,9 @@ def test_certificate_verify_bad_lengths_are_decode_error(fn):
 
 def test_certificate_verify_with_empty_signature():
     # RFC 8446 4.4.3 declares signature<0..2^16-1>: an empty one is well-formed and
-    # merely does not verify. tlskit's decoder insists on >= 1 byte: decode_error.
+    # merely does not verify: decrypt_error.
     against(replace(HT.certificate_verify, b"\x0f\x00\x00\x04\x04\x03\x00\x00"),
-            AD.decode_error)
+            AD.decrypt_error)
 
 
 # --- Finished ------------------------------------------------------------------------------

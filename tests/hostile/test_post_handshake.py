@@ -66,10 +66,6 @@ def test_many_key_updates_one_per_record():
     assert s.receive_data(c.data_to_send()) == [DataReceived(b"x")]
 
 
-@pytest.mark.xfail(strict=True, reason="tlskit deviation: post_handshake_key_update skips "
-                   "the answer while our own last KeyUpdate has protected nothing yet, even "
-                   "when the peer's request came after it had seen that KeyUpdate; RFC 8446 "
-                   "4.6.3 says the receiver MUST send a KeyUpdate of its own")
 def test_peer_request_is_answered_after_we_requested_one_ourselves():
     c, s = connected_pair()
     c.update_keys(request_peer_update=True)       # c asks s to update

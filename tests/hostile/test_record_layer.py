@@ -314,11 +314,10 @@ def test_ccs_with_body_other_than_01_is_unexpected_message(body):
     expect_alert(c, sh + record(CCS, body), AD.unexpected_message)
 
 
-def test_empty_ccs_record_is_decode_error():
-    # As implemented (generic zero-length rule); RFC 8446 5 would also allow reading it
-    # as "any other change_cipher_spec value" -> unexpected_message. See report.
+def test_empty_ccs_record_is_unexpected_message():
+    # RFC 8446 5: any change_cipher_spec other than the single byte 0x01.
     s = server_after_client_hello()
-    expect_alert(s, record(CCS, b""), AD.decode_error)
+    expect_alert(s, record(CCS, b""), AD.unexpected_message)
 
 
 def test_second_ccs_is_unexpected_message():

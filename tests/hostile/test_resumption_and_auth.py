@@ -158,8 +158,8 @@ def test_certificate_request_with_bad_signature_algorithms_is_decode_error():
     against_cr(edit(m.CertificateRequest, lambda cr: cr.extensions.__setitem__(
         E.signature_algorithms, b"\x00\x03\x04\x03\x00")), AD.decode_error,
         leading=1)
-    # Only parsed when the client answers, after the server's Finished: the
-    # compatibility CCS is out and the alert goes under the client handshake key.
+    # Parsed on arrival; the compatibility CCS is already out (it precedes the client's
+    # first protected record) and the alert goes under the client handshake key.
 
 
 def test_certificate_request_grease_is_ignored():

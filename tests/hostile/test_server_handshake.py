@@ -185,10 +185,8 @@ def test_record_size_limit_below_64_is_illegal_parameter(limit):
     ch = hello()
     ch.extensions[E.record_size_limit] = limit.to_bytes(2, "big")
     s = replay_server()
-    # Checked while writing EncryptedExtensions: ServerHello and CCS are already out, and
-    # the alert is protected with the server handshake key (see report: could be checked
-    # before committing to a ServerHello).
-    exc = expect_alert(s, ch_record(ch), AD.illegal_parameter, leading=2)
+    # Checked with the rest of the ClientHello, before any ServerHello: a plaintext alert.
+    exc = expect_alert(s, ch_record(ch), AD.illegal_parameter)
     assert "record_size_limit" in str(exc)
 
 
@@ -390,7 +388,7 @@ def test_hrr_round_trip_completes():
 def test_malformed_record_size_limit_is_decode_error():
     ch = hello()
     ch.extensions[E.record_size_limit] = b"\x40"
-    expect_alert(replay_server(), ch_record(ch), AD.decode_error, leading=2)
+    expect_alert(replay_server(), ch_record(ch), AD.decode_error)
 
 
 def test_second_client_hello_without_cookie_is_illegal_parameter():

@@ -129,13 +129,12 @@ def test_certificate_entry_duplicate_extension_is_illegal_parameter():
     (m.ClientHello, b"\x03\x03" + bytes(32) + b"\x00" + b"\x00\x00" + b"\x01\x00"),
     (m.ClientHello, b"\x03\x03" + bytes(32) + b"\x00" + b"\x00\x02\x13\x01" + b"\x00"),
     (m.Certificate, b"\x00\x00\x00\x05\x00\x00\x00\x00\x00"),            # empty cert_data
-    (m.CertificateVerify, b"\x04\x03\x00\x00"),                           # empty signature
     (m.NewSessionTicket, bytes(8) + b"\x00" + b"\x00\x00" + b"\x00\x00"),  # empty ticket
     (m.EncryptedExtensions, b""),
     (m.CertificateRequest, b"\x00"),
     (m.KeyUpdate, b""),
     (m.EndOfEarlyData, b"\x00"),
-], ids=["sid33", "sh-sid33", "no-suites", "no-compression", "empty-cert", "empty-sig",
+], ids=["sid33", "sh-sid33", "no-suites", "no-compression", "empty-cert",
         "empty-ticket", "ee-empty", "cr-no-exts", "ku-empty", "eoed-body"])
 def test_out_of_range_vectors_are_decode_error(cls, body):
     with pytest.raises(DecodeError):
@@ -256,3 +255,8 @@ def test_binders_length_matches_the_encoding():
 def test_extension_decoders_refuse(decode, body, error):
     with pytest.raises(error):
         decode(body)
+
+
+def test_empty_certificate_verify_signature_decodes():
+    """RFC 8446 4.4.3: signature<0..2^16-1>; an empty one fails verification instead."""
+    assert m.CertificateVerify.decode(b"\x04\x03\x00\x00").signature == b""

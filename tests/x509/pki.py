@@ -144,7 +144,7 @@ def make(
     private = private if private is not None else key(key_kind, slot or cn)
     public = private.public_key()
     signer = issuer.key if issuer else private
-    subj = subject or name(cn)
+    subj = subject if subject is not None else name(cn)
     iss = issuer_name or (issuer.subject if issuer else subj)
     builder = (
         x509.CertificateBuilder()

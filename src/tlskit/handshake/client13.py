@@ -197,7 +197,7 @@ class ClientHandshake13(Handshake13):
         self.check_extensions(exts, ALLOWED_IN_SH, self.offered_extensions, "ServerHello")
         psk = self._accepted_psk(exts)
         if _E.key_share not in exts:
-            raise HandshakeFailure("ServerHello has no key_share (PSK-only is not offered)")
+            raise MissingExtension("ServerHello has no key_share (PSK-only is not offered)")
         group, server_public = ext.decode_key_share_server(exts[_E.key_share])
         share = self.shares.get(group)
         if share is None:
@@ -350,6 +350,7 @@ class ClientHandshake13(Handshake13):
             raise IllegalParameter("CertificateRequest context must be empty in the handshake")
         if _E.signature_algorithms not in cr.extensions:
             raise MissingExtension("CertificateRequest without signature_algorithms")
+        ext.decode_u16_list(cr.extensions[_E.signature_algorithms], "signature_algorithms")
         self.certificate_request = cr
         self.trace("certificate_request", message=cr, raw=raw)
         self.expect = {_HT.certificate: self.on_certificate}

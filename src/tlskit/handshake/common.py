@@ -115,7 +115,8 @@ class Handshake13:
         self.client_random = b""
         self.read_secret = b""
         self.write_secret = b""
-        self._key_update_sent = False
+        # True while our latest KeyUpdate answered a request and nothing went out since.
+        self._last_update_answered = False
         self.ccs_seen = False
         self.hash_before = b""
         self.before_hello: Transcript | None = None
@@ -259,8 +260,9 @@ class Handshake13:
         requested = msg.request_update == KeyUpdateRequest.update_requested
         # 4.6.3: answer before our next record, but once only while we stay silent: a
         # KeyUpdate of ours with nothing sent under its key already answers.
-        if requested and not (self._key_update_sent and self.records.write_sequence == 0):
+        if requested and not (self._last_update_answered and self.records.write_sequence == 0):
             self.send_key_update(request=False)
+            self._last_update_answered = True
         self.events.append(KeyUpdated(requested))
         self.trace("key_update_received", update_requested=requested)
 
@@ -271,7 +273,7 @@ class Handshake13:
         self.send(m.KeyUpdate(value).encode(), transcript=False)
         self.flush()
         self.set_write(next_traffic_secret(self.suite, self.write_secret))
-        self._key_update_sent = True
+        self._last_update_answered = False
         self.trace("key_update_sent", update_requested=request)
 
     @staticmethod

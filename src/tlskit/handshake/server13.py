@@ -112,6 +112,8 @@ class ServerHandshake13(Handshake13):
                 raise IllegalParameter(f"key share for {NamedGroup(group).name}, which is "
                                        "not in supported_groups")
         schemes = ext.decode_u16_list(exts[_E.signature_algorithms], "signature_algorithms")
+        if _E.record_size_limit in exts:  # checked now, before anything is sent
+            ext.decode_record_size_limit(exts[_E.record_size_limit])
         self.client_random = ch.random
         common_groups = [g for g in cfg._groups if g in client_groups]
         if not common_groups:

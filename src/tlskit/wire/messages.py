@@ -199,7 +199,7 @@ class CertificateVerify:
     def decode(cls, body: bytes | memoryview) -> CertificateVerify:
         r = Reader(body)
         alg = r.u16()
-        sig = r.bytes16(1, "signature")
+        sig = r.bytes16(what="signature")  # an empty one fails verification, not decoding
         r.end("CertificateVerify")
         return cls(alg, sig)
 

@@ -59,6 +59,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
@@ -570,7 +571,17 @@ def _constraints_problem(nc: x509.NameConstraints) -> str | None:
 def analyze(cert: x509.Certificate) -> CertInfo:
     """Parse and pre-judge one certificate. Never raises: defects become fields."""
     try:
-        return _analyze(cert)
+        der_bytes = cert.public_bytes(serialization.Encoding.DER)
+        der = split_certificate(der_bytes)
+        if der.serial[:1] and (der.serial[0] & 0x80 or not any(der.serial)):
+            # cryptography warns about a non-positive serial whenever it parses the rest
+            # of such a certificate; several real roots have serial 0, and the verdict is
+            # ours to give, so the warning is dropped (only for these certificates: the
+            # warnings machinery is too slow for every handshake).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return _analyze(cert, der_bytes, der)
+        return _analyze(cert, der_bytes, der)
     except Exception as exc:  # a parser surprise anywhere means the certificate is malformed
         return _unparseable(cert, exc)
 
@@ -589,10 +600,8 @@ def _unparseable(cert: x509.Certificate, exc: Exception) -> CertInfo:
     )
 
 
-def _analyze(cert: x509.Certificate) -> CertInfo:
-    der_bytes = cert.public_bytes(serialization.Encoding.DER)
+def _analyze(cert: x509.Certificate, der_bytes: bytes, der: CertificateDER) -> CertInfo:
     fingerprint = hashlib.sha256(der_bytes).digest()
-    der = split_certificate(der_bytes)
     subject = cert.subject
     key: CertificatePublicKeyTypes | None = None
     key_desc, weak_key, key_problem = "unknown key", None, None

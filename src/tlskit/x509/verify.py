@@ -228,6 +228,8 @@ class Verifier:
             run.failure = run.failure if run.failure and not run.failure.ok else None
         if run.failure is None and self.revocation != "off":
             run.failure = self._revocation(run, ctx, ocsp_response, collect)
+        elif run.failure is None and ocsp_response is not None:
+            run.failure = self._staple_only(run, ctx, ocsp_response, collect)
         if collect:
             self._record(run, ctx, server_name)
         return run
@@ -270,6 +272,40 @@ class Verifier:
             if not outcome.ok:
                 return outcome
         return None
+
+    def _staple_only(
+        self, run: _Run, ctx: Context, ocsp_response: bytes, collect: bool
+    ) -> Outcome | None:
+        """revocation="off" still honours an OCSP response the server stapled: the client
+        asked for it (status_request), so an authentic "revoked" answer fails the leaf. A
+        staple that is not usable evidence (malformed, badly signed, stale, about another
+        certificate, "unknown") is ignored, as a missing staple would be: "off" asks for no
+        revocation answer, and only authentic evidence may revoke."""
+        if len(run.path) < 2:
+            return None  # the leaf is itself an anchor: there is no issuer to check against
+        try:
+            from .revocation import (  # type: ignore[import-not-found,unused-ignore]
+                validate_stapled_response,
+            )
+        except ImportError:
+            return None
+        leaf, issuer = run.path[0], run.path[1]
+        role = role_at(0, len(run.path), True)
+        try:
+            status = validate_stapled_response(ocsp_response, leaf.cert, issuer.cert, ctx.at)
+        except CertificateVerificationError as exc:
+            if exc.reason == Reason.revoked:
+                outcome = Outcome(leaf, "revocation", False,
+                                  f"failed the revocation check: {exc}", exc.reason, role)
+            else:
+                outcome = Outcome(leaf, "revocation", True,
+                                  f"not checked (revocation checking is off); the stapled "
+                                  f"OCSP response was ignored: {exc}", None, role)
+        else:
+            outcome = Outcome(leaf, "revocation", True, _status_words(status), None, role)
+        if collect:
+            run.record.append(outcome)
+        return None if outcome.ok else outcome
 
     def _revocation_checker(self, ctx: Context) -> Any:
         if self._checker_loaded:
