@@ -64,7 +64,7 @@ class Connection:
         """Feed bytes from the peer; returns the events they complete, in order."""
         records = self._records
         events = self._events
-        if self._fast_receive and type(data) is bytes and not self._hs.partial_message:
+        if self._fast_receive and type(data) is bytes and not self._hs._buf:
             # Fast path: whole application-data records decrypted straight from `data`;
             # anything else (alerts, KeyUpdate, partial records, errors) goes the long way.
             plaintexts, used = records.open_app_records(data)
