@@ -470,7 +470,9 @@ def test_key_update_request_answered_after_own_request(peers: Peers, pki: PKI) -
         pump.wait_closed()
     finally:
         pump.dispose()
-    assert _key_updates(_trace_until_close(proc, mark)) == [
+    # s_server's trace can lag behind the mark, so an earlier line may show up after it:
+    # only the last two key updates are this exchange.
+    assert _key_updates(_trace_until_close(proc, mark))[-2:] == [
         "Sent KeyUpdate(update_requested)", "Received KeyUpdate(update_not_requested)"]
 
 
