@@ -26,6 +26,8 @@ import os
 import random
 import sys
 
+from _harness import main, mutate
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fuzz_handshake_server import check, new_client, overwrite, recorded, seal
@@ -99,58 +101,14 @@ def seeds() -> list[bytes]:
     ]
 
 
-def mutate(rng: random.Random, data: bytes) -> bytes:
-    buf = bytearray(data)
-    for _ in range(rng.randint(1, 4)):
-        op = rng.randrange(5)
-        pos = rng.randrange(2, len(buf) + 1) if len(buf) > 2 else len(buf)
-        if op == 0 and len(buf) > 2:
-            buf[pos % (len(buf) - 2) + 2] ^= 1 << rng.randrange(8)
-        elif op == 1:
-            del buf[max(pos, 2):]
-        elif op == 2:
-            buf[pos:pos] = rng.randbytes(rng.randint(1, 8))
-        elif op == 3 and len(buf) > 2:
-            buf[pos % (len(buf) - 2) + 2] = rng.choice([0, 1, 2, 0x16, 0x17, 0x20, 0xFF])
-        else:
-            src = rng.randrange(2, len(buf) + 1) if len(buf) > 2 else 0
-            buf[pos:pos] = buf[src:src + rng.randint(1, 24)]
-    if rng.random() < 0.2:
-        buf[1] = rng.randrange(256)
-    return bytes(buf)
-
-
 def random_input(rng: random.Random) -> bytes:
-    if rng.random() < 0.1:
-        return rng.randbytes(rng.randint(0, 120))
-    return mutate(rng, rng.choice(seeds()))
-
-
-def run(iterations: int, seed: int = 0) -> None:
-    rng = random.Random(seed)
-    for _ in range(iterations):
-        data = random_input(rng)
-        try:
-            TestOneInput(data)
-        except Exception:
-            print(f"failing input: {data!r}", file=sys.stderr)
-            raise
-
-
-def main(argv: list[str]) -> int:
-    try:
-        import atheris  # type: ignore[import-not-found]
-    except ImportError:
-        atheris = None
-    if atheris is not None and any(a.startswith("-atheris") for a in argv[1:]):
-        atheris.Setup(argv, TestOneInput)
-        atheris.Fuzz()
-        return 0
-    iterations = int(argv[1]) if len(argv) > 1 else 10_000
-    run(iterations, int(argv[2]) if len(argv) > 2 else 0)
-    print(f"{iterations} inputs, no failures")
-    return 0
+    data = bytearray(mutate(rng, rng.choice(seeds()), keep=2,
+                            interesting=(0, 1, 2, 0x16, 0x17, 0x20, 0xFF))
+                     if rng.random() >= 0.1 else rng.randbytes(rng.randint(0, 120)))
+    if len(data) > 1 and rng.random() < 0.2:
+        data[1] = rng.randrange(256)  # the selector byte: which record key or split
+    return bytes(data)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.argv, TestOneInput, random_input))

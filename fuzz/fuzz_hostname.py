@@ -15,6 +15,8 @@ import ipaddress
 import random
 import sys
 
+from _harness import main
+
 from tlskit.x509.names import (
     InvalidHostname,
     canonical_dns_name,
@@ -74,27 +76,5 @@ def _random_input(rng: random.Random) -> bytes:
     return (word() + "\x00" + word()).encode()
 
 
-def main(argv: list[str]) -> int:
-    try:
-        import atheris  # type: ignore[import-not-found]
-    except ImportError:
-        atheris = None
-    if atheris is not None and any(a.startswith("-atheris") for a in argv[1:]):
-        atheris.Setup(argv, TestOneInput)
-        atheris.Fuzz()
-        return 0
-    iterations = int(argv[1]) if len(argv) > 1 else 100_000
-    rng = random.Random(int(argv[2]) if len(argv) > 2 else 0)
-    for _ in range(iterations):
-        data = _random_input(rng)
-        try:
-            TestOneInput(data)
-        except Exception:
-            print(f"failing input: {data!r}", file=sys.stderr)
-            raise
-    print(f"{iterations} inputs, no failures")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.argv, TestOneInput, _random_input, default_iterations=100_000))

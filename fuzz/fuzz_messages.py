@@ -13,10 +13,11 @@ helpers), the rest is the body.
 
 from __future__ import annotations
 
-import random
 import sys
 from collections.abc import Callable
 from typing import Any
+
+from _harness import main, seeded
 
 from tlskit.enums import AlertDescription as AD
 from tlskit.errors import TLSError
@@ -112,55 +113,8 @@ def seeds() -> list[bytes]:
     return out
 
 
-def mutate(rng: random.Random, data: bytes) -> bytes:
-    buf = bytearray(data)
-    for _ in range(rng.randint(1, 3)):
-        op = rng.randrange(5)
-        pos = rng.randrange(1, len(buf) + 1) if len(buf) > 1 else len(buf)
-        if op == 0 and len(buf) > 1:
-            buf[pos % (len(buf) - 1) + 1] ^= 1 << rng.randrange(8)
-        elif op == 1:
-            del buf[max(pos, 1):]
-        elif op == 2:
-            buf[pos:pos] = rng.randbytes(rng.randint(1, 6))
-        elif op == 3 and len(buf) > 1:
-            buf[pos % (len(buf) - 1) + 1] = rng.choice([0, 1, 0x20, 0x21, 0x7F, 0xFF])
-        else:
-            buf[pos:pos] = buf[1:][:rng.randint(1, 16)]
-    return bytes(buf)
-
-
-def random_input(rng: random.Random) -> bytes:
-    if rng.random() < 0.1:
-        return rng.randbytes(rng.randint(0, 80))
-    return mutate(rng, rng.choice(seeds()))
-
-
-def run(iterations: int, seed: int = 0) -> None:
-    rng = random.Random(seed)
-    for _ in range(iterations):
-        data = random_input(rng)
-        try:
-            TestOneInput(data)
-        except Exception:
-            print(f"failing input: {data!r}", file=sys.stderr)
-            raise
-
-
-def main(argv: list[str]) -> int:
-    try:
-        import atheris  # type: ignore[import-not-found]
-    except ImportError:
-        atheris = None
-    if atheris is not None and any(a.startswith("-atheris") for a in argv[1:]):
-        atheris.Setup(argv, TestOneInput)
-        atheris.Fuzz()
-        return 0
-    iterations = int(argv[1]) if len(argv) > 1 else 10_000
-    run(iterations, int(argv[2]) if len(argv) > 2 else 0)
-    print(f"{iterations} inputs, no failures")
-    return 0
-
+random_input = seeded(seeds, raw_max=80, keep=1, rounds=3,
+                      interesting=(0, 1, 0x20, 0x21, 0x7F, 0xFF), max_insert=6, max_copy=16)
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.argv, TestOneInput, random_input))

@@ -17,10 +17,10 @@ behind a successful decryption.
 
 from __future__ import annotations
 
-import random
 import struct
 import sys
 
+from _harness import main, seeded
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from tlskit.crypto import SUITES
@@ -96,57 +96,9 @@ def seeds() -> list[bytes]:
     ]
 
 
-def mutate(rng: random.Random, data: bytes) -> bytes:
-    buf = bytearray(data)
-    for _ in range(rng.randint(1, 4)):
-        op = rng.randrange(6)
-        pos = rng.randrange(len(buf) + 1)
-        if op == 0 and buf:
-            buf[pos % len(buf)] ^= 1 << rng.randrange(8)
-        elif op == 1:
-            del buf[pos:]
-        elif op == 2:
-            buf[pos:pos] = rng.randbytes(rng.randint(1, 8))
-        elif op == 3 and buf:
-            buf[pos % len(buf)] = rng.choice([0, 1, 0x14, 0x15, 0x16, 0x17, 0x40, 0xFF])
-        elif op == 4:
-            buf[pos:pos] = buf[rng.randrange(len(buf) + 1):][:32]
-        else:
-            buf[pos:pos] = MARK
-    return bytes(buf)
-
-
-def random_input(rng: random.Random) -> bytes:
-    if rng.random() < 0.15:
-        return rng.randbytes(rng.randint(0, 200))
-    return mutate(rng, rng.choice(seeds()))
-
-
-def run(iterations: int, seed: int = 0) -> None:
-    rng = random.Random(seed)
-    for _ in range(iterations):
-        data = random_input(rng)
-        try:
-            TestOneInput(data)
-        except Exception:
-            print(f"failing input: {data!r}", file=sys.stderr)
-            raise
-
-
-def main(argv: list[str]) -> int:
-    try:
-        import atheris  # type: ignore[import-not-found]
-    except ImportError:
-        atheris = None
-    if atheris is not None and any(a.startswith("-atheris") for a in argv[1:]):
-        atheris.Setup(argv, TestOneInput)
-        atheris.Fuzz()
-        return 0
-    iterations = int(argv[1]) if len(argv) > 1 else 10_000
-    run(iterations, int(argv[2]) if len(argv) > 2 else 0)
-    print(f"{iterations} inputs, no failures")
-    return 0
-
+random_input = seeded(seeds, raw=0.15, raw_max=200, keep=0,
+                      interesting=(0, 1, 0x14, 0x15, 0x16, 0x17, 0x40, 0xFF), marker=MARK,
+                      max_copy=32)
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.argv, TestOneInput, random_input))

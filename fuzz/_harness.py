@@ -1,0 +1,81 @@
+"""What every fuzz/ harness shares: a byte-level mutator for seed inputs and a driver
+that runs a harness under atheris (``-atheris_*`` flags) or standalone for N iterations.
+
+A harness defines ``TestOneInput(data)`` and ``random_input(rng)`` and ends with
+``sys.exit(main(sys.argv, TestOneInput, random_input))``.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections.abc import Callable, Sequence
+
+Target = Callable[[bytes], None]
+Generator = Callable[[random.Random], bytes]
+
+
+def mutate(rng: random.Random, data: bytes, *, keep: int = 0, rounds: int = 4,
+           interesting: Sequence[int] = (0, 1, 0x16, 0x17, 0xFF), marker: bytes = b"",
+           max_insert: int = 8, max_copy: int = 24) -> bytes:
+    """Flip bits, truncate, insert random or copied bytes, set interesting values.
+
+    The first `keep` bytes (a harness's own selector bytes) are left alone; `marker`, if
+    given, is sometimes inserted (harnesses use one to split their input)."""
+    buf = bytearray(data)
+    for _ in range(rng.randint(1, rounds)):
+        op = rng.randrange(6 if marker else 5)
+        body = len(buf) - keep
+        pos = rng.randrange(keep, len(buf) + 1) if body > 0 else len(buf)
+        if op == 0 and body > 0:
+            buf[pos % body + keep] ^= 1 << rng.randrange(8)
+        elif op == 1:
+            del buf[max(pos, keep):]
+        elif op == 2:
+            buf[pos:pos] = rng.randbytes(rng.randint(1, max_insert))
+        elif op == 3 and body > 0:
+            buf[pos % body + keep] = rng.choice(interesting)
+        elif op == 4:
+            src = rng.randrange(keep, len(buf) + 1) if body > 0 else 0
+            buf[pos:pos] = buf[src:src + rng.randint(1, max_copy)]
+        else:
+            buf[pos:pos] = marker
+    return bytes(buf)
+
+
+def seeded(seeds: Callable[[], list[bytes]], *, raw: float = 0.1, raw_max: int = 120,
+           **mutate_args: object) -> Generator:
+    """An input generator: mostly mutated seeds, sometimes plain random bytes."""
+    def generate(rng: random.Random) -> bytes:
+        if rng.random() < raw:
+            return rng.randbytes(rng.randint(0, raw_max))
+        return mutate(rng, rng.choice(seeds()), **mutate_args)  # type: ignore[arg-type]
+    return generate
+
+
+def run(target: Target, generate: Generator, iterations: int, seed: int = 0) -> None:
+    rng = random.Random(seed)
+    for _ in range(iterations):
+        data = generate(rng)
+        try:
+            target(data)
+        except Exception:
+            print(f"failing input: {data!r}", file=sys.stderr)
+            raise
+
+
+def main(argv: list[str], target: Target, generate: Generator,
+         default_iterations: int = 10_000) -> int:
+    """``harness.py [N [SEED]]`` standalone, or ``harness.py -atheris_runs=...``."""
+    try:
+        import atheris  # type: ignore[import-not-found]
+    except ImportError:
+        atheris = None
+    if atheris is not None and any(a.startswith("-atheris") for a in argv[1:]):
+        atheris.Setup(argv, target)
+        atheris.Fuzz()
+        return 0
+    iterations = int(argv[1]) if len(argv) > 1 else default_iterations
+    run(target, generate, iterations, int(argv[2]) if len(argv) > 2 else 0)
+    print(f"{iterations} inputs, no failures")
+    return 0
