@@ -31,7 +31,7 @@ def test_harness_survives_its_seeds_and_mutations(name):
     module = load(name)
     for seed in module.seeds():
         module.TestOneInput(seed)
-    module.run(400, seed=1)
+    load("_harness").run(module.TestOneInput, module.random_input, 400, seed=1)
     for edge in (b"", b"\x00", b"\x00\x00", bytes(range(256))):
         module.TestOneInput(edge)
 
