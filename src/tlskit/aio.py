@@ -23,13 +23,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-
 from .config import ClientConfig, ServerConfig
 from .connection import ClientConnection, Connection, ServerConnection
 from .errors import TLSError, UsageError
 from .events import ConnectionClosed, DataReceived, HandshakeComplete
-from .io.blocking import TruncatedConnection, default_client_config, peercert_dict
+from .io.blocking import TruncatedConnection, default_client_config
+from .io.info import ConnectionInfo
 from .keylog import with_keylog
 
 __all__ = ["TLSInfo", "TLSProtocol", "TruncatedConnection", "open_connection", "start_server"]
@@ -46,47 +45,13 @@ def _label(addr: Any) -> str:
     return str(addr) if addr else "peer"
 
 
-class TLSInfo:
+class TLSInfo(ConnectionInfo):
     """What ``get_extra_info("ssl_object")`` returns: `ssl.SSLObject`'s read-only side."""
 
     def __init__(self, conn: Connection, server_side: bool, server_hostname: str | None) -> None:
         self._conn = conn
         self.server_side = server_side
         self.server_hostname = server_hostname
-
-    @property
-    def handshake_info(self) -> HandshakeComplete | None:
-        return self._conn.handshake_complete
-
-    @property
-    def peer_certificates(self) -> list[Any]:
-        hc = self._conn.handshake_complete
-        return list(hc.peer_certificates) if hc is not None else []
-
-    def getpeercert(self, binary_form: bool = False) -> Any:
-        hc = self._conn.handshake_complete
-        if hc is None:
-            raise ValueError("handshake not done yet")
-        if not hc.peer_certificates:
-            return None
-        leaf = hc.peer_certificates[0]
-        if binary_form:
-            return leaf.public_bytes(serialization.Encoding.DER)
-        return peercert_dict(leaf)
-
-    def cipher(self) -> tuple[str, str, int] | None:
-        suite = self._conn.negotiated_suite
-        if suite is None or self._conn.handshake_complete is None:
-            return None
-        return suite.name, "TLSv1.3", suite.key_length * 8
-
-    def version(self) -> str | None:
-        hc = self._conn.handshake_complete
-        return hc.version if hc is not None else None
-
-    def selected_alpn_protocol(self) -> str | None:
-        hc = self._conn.handshake_complete
-        return hc.alpn_protocol if hc is not None else None
 
     def compression(self) -> None:
         return None

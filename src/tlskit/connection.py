@@ -104,7 +104,7 @@ class Connection:
                     hs.receive_ccs(payload)
         except TLSError as exc:
             if isinstance(exc, AlertReceived):
-                exc.events = events[:]
+                exc.events = list(events)
             events.clear()
             self._fail(exc)
             raise
