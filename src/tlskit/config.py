@@ -71,9 +71,11 @@ class CertifiedKey:
         self.schemes = crypto.schemes_for_key(self.private_key, oid)
         if not self.schemes:
             raise ValueError("the private key's type cannot sign TLS 1.3 handshakes")
+        self._dns_names = self._read_dns_names()
 
     cert_der: list[bytes] = field(init=False, default_factory=list)
     schemes: list[SignatureScheme] = field(init=False, default_factory=list)
+    _dns_names: list[str] = field(init=False, default_factory=list, repr=False)
 
     @classmethod
     def from_files(cls, cert_file: str | Path, key_file: str | Path,
@@ -84,6 +86,10 @@ class CertifiedKey:
         return cls(chain, load_pem_private_key(key_file))
 
     def dns_names(self) -> list[str]:
+        """The leaf's DNS SANs, lower-cased (read once: servers ask on every handshake)."""
+        return self._dns_names
+
+    def _read_dns_names(self) -> list[str]:
         try:
             san = self.chain[0].extensions.get_extension_for_class(x509.SubjectAlternativeName)
         except x509.ExtensionNotFound:

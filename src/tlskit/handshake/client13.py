@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -484,6 +485,7 @@ class ClientHandshake13(Handshake13):
         self.trace("new_session_ticket", message=nst, raw=raw)
 
 
+@functools.lru_cache(maxsize=256)
 def _is_ip_literal(name: str) -> bool:
     """RFC 6066 3: literal IPv4 and IPv6 addresses are not sent in SNI."""
     import ipaddress
