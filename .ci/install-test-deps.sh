@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine with Python 3.11:
-# the real TLS peers the interop tests talk to, and tlskit with its test extra.
+# the real TLS peers the interop tests talk to, the headless browsers tests/browser runs
+# against `tlskit serve` (chromium, firefox-esr, and certutil from libnss3-tools to put the
+# test root in their NSS databases), and tlskit with its test extra.
+# Idempotent and quiet: apt runs only for what is missing, and prints only on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for tool in openssl gnutls-cli curl; do
+for tool in openssl gnutls-cli curl chromium firefox-esr certutil; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -12,12 +15,18 @@ if [ ${#need[@]} -gt 0 ]; then
   for tool in "${need[@]}"; do
     case "$tool" in
       gnutls-cli) pkgs+=(gnutls-bin) ;;
+      certutil) pkgs+=(libnss3-tools) ;;
       *) pkgs+=("$tool") ;;
     esac
   done
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${pkgs[@]}" >/dev/null
+  # The browsers' maintainer scripts talk on stderr (debconf, update-alternatives): keep
+  # the output, and show it only if the install fails.
+  log=$(mktemp)
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${pkgs[@]}" >"$log" 2>&1 \
+    || { cat "$log" >&2; rm -f "$log"; exit 1; }
+  rm -f "$log"
 fi
 python3 -m pip install -q -e '.[test]'

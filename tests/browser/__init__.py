@@ -1,0 +1,1 @@
+"""Real browsers (Debian's chromium and firefox-esr, headless) against `tlskit serve`."""
