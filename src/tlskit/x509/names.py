@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -136,12 +137,10 @@ def _canonical_pattern(pattern: str) -> tuple[str, ...] | None:
 
 def _dns_matches_canonical(labels: tuple[str, ...], host: str) -> bool:
     """Match well-formed pattern labels against an already canonical host name."""
-    host_labels = host.split(".")
     if labels[0] != "*":
-        return len(labels) == len(host_labels) and all(
-            a == b for a, b in zip(labels, host_labels))
-    return (len(host_labels) == len(labels) and bool(host_labels[0])
-            and all(a == b for a, b in zip(labels[1:], host_labels[1:])))
+        return ".".join(labels) == host
+    first, dot, rest = host.partition(".")
+    return bool(first and dot) and rest == ".".join(labels[1:])
 
 
 def valid_dns_san(name: str) -> bool:
@@ -225,7 +224,7 @@ def _common_names(cert: x509.Certificate) -> list[str]:
 
 
 def match_names(
-    dns_names: list[str], ips: list[IPAddress], server_name: str | IPAddress
+    dns_names: Sequence[str], ips: Sequence[IPAddress], server_name: str | IPAddress
 ) -> bool:
     """Match a parsed server name against SAN values (the hot path used by the Verifier)."""
     if isinstance(server_name, ipaddress.IPv4Address | ipaddress.IPv6Address):

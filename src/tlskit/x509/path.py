@@ -64,11 +64,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import (
@@ -184,8 +184,6 @@ def read_tlv(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
     if pos + 2 > end:
         raise DERError("truncated element")
     tag = buf[pos]
-    if tag & 0x1F == 0x1F:
-        raise DERError("high tag numbers are not used in certificates")
     length = buf[pos + 1]
     pos += 2
     if length & 0x80:
@@ -194,6 +192,8 @@ def read_tlv(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
             raise DERError("bad length")
         length = int.from_bytes(buf[pos:pos + count], "big")
         pos += count
+    if tag & 0x1F == 0x1F:
+        raise DERError("high tag numbers are not used in certificates")
     if pos + length > end:
         raise DERError("element runs past its container")
     return tag, pos, pos + length
@@ -246,6 +246,33 @@ def split_certificate(der: bytes) -> CertificateDER:
     )
 
 
+_EMPTY_NAME = b"\x30\x00"
+_COMMON_NAME_OID = b"\x55\x04\x03"  # 2.5.4.3
+_STRING_CODECS = {0x0C: "utf-8", 0x13: "ascii", 0x16: "ascii", 0x14: "latin-1",
+                  0x1E: "utf-16-be", 0x1C: "utf-32-be"}
+
+
+def common_names_of(name_der: bytes) -> list[str]:
+    """The commonName values of an encoded Name, decoded (undecodable values are kept as
+    replacement text, so they still count as present and compare unequal to anything)."""
+    out: list[str] = []
+    try:
+        _, pos, end = read_tlv(name_der, 0, len(name_der))
+        while pos < end:
+            _, rdn, pos = read_tlv(name_der, pos, end)
+            while rdn < pos:
+                _, attr, rdn = read_tlv(name_der, rdn, pos)
+                tag, oid, oid_end = read_tlv(name_der, attr, rdn)
+                if name_der[oid:oid_end] != _COMMON_NAME_OID:
+                    continue
+                tag, value, value_end = read_tlv(name_der, oid_end, rdn)
+                codec = _STRING_CODECS.get(tag, "latin-1")
+                out.append(name_der[value:value_end].decode(codec, errors="replace"))
+    except DERError:
+        out.append("\ufffd")
+    return out
+
+
 _EC_PUBLIC_KEY = bytes.fromhex("2a8648ce3d0201")  # id-ecPublicKey
 
 
@@ -260,6 +287,44 @@ def _spki_problem(spki: bytes) -> str | None:
     if oid_end >= alg_end or spki[oid_end] != 0x06:
         return "EC key with explicit curve parameters (a named curve is required)"
     return None
+
+
+def _name_problem(name: bytes) -> str | None:
+    """Is an encoded Name well formed (RFC 5280 4.1.2.4: a SEQUENCE of non-empty SETs of
+    type-and-value SEQUENCEs, strings that decode)? Checked here because the parsed names
+    are only built when needed."""
+    try:
+        tag, pos, end = read_tlv(name, 0, len(name))
+        if tag != 0x30 or end != len(name):
+            return "is not a SEQUENCE"
+        while pos < end:
+            tag, rdn, pos = read_tlv(name, pos, end)
+            if tag != 0x31 or rdn == pos:
+                return "has an empty or mistagged RelativeDistinguishedName"
+            while rdn < pos:
+                tag, attr, rdn = read_tlv(name, rdn, pos)
+                if tag != 0x30:
+                    return "has a mistagged attribute"
+                tag, oid, oid_end = read_tlv(name, attr, rdn)
+                if tag != 0x06 or oid == oid_end or name[oid_end - 1] & 0x80:
+                    return "has a malformed attribute type"
+                tag, value, value_end = read_tlv(name, oid_end, rdn)
+                if value_end != rdn:
+                    return "has trailing data in an attribute"
+                raw = name[value:value_end]
+                if tag == 0x0C:
+                    raw.decode("utf-8")
+                elif tag == 0x13 or tag == 0x16:  # PrintableString, IA5String
+                    raw.decode("ascii")
+                elif (tag == 0x1E and len(raw) % 2) or (tag == 0x1C and len(raw) % 4):
+                    return "has a BMPString or UniversalString of a broken length"
+    except (DERError, UnicodeDecodeError):
+        return "cannot be parsed"
+    return None
+
+
+# Encoded names already found well formed: issuer names repeat on every leaf of a CA.
+_WELL_FORMED_NAMES: set[bytes] = set()
 
 
 def _serial_problem(raw: bytes) -> str | None:
@@ -284,8 +349,8 @@ class CertInfo:
 
     cert: x509.Certificate
     fingerprint: bytes
-    subject: x509.Name
-    issuer: x509.Name
+    subject_der: bytes  # the Name TLVs, as encoded: what path building chains on
+    issuer_der: bytes
     self_issued: bool
     loop_key: tuple[bytes, bytes]
     key_id: bytes  # SHA-256 of the SubjectPublicKeyInfo: what a signature really depends on
@@ -310,15 +375,39 @@ class CertInfo:
     name_constraints: x509.NameConstraints | None = None
     san: tuple[x509.GeneralName, ...] | None = None
     san_critical: bool = False
+    dns_names: tuple[str, ...] = ()  # the SAN's dNSName values, in order
+    ip_addresses: tuple[names.IPAddress, ...] = ()  # its iPAddress values that are addresses
     empty_subject: bool = False
-    common_names: tuple[str, ...] = ()
     ski: bytes | None = None
     aki: bytes | None = None
     aki_present: bool = False
     aki_names_issuer: bool = False  # authorityCertIssuer or authorityCertSerialNumber
     _description: str | None = None
+    _subject: x509.Name | None = None
+    _issuer: x509.Name | None = None
+    _common_names: list[str] | None = None
     # Timeless check verdicts by (role, usage, require_digital_signature); see cert_failure.
     verdicts: dict[tuple[str, str, bool], Outcome | None] = field(default_factory=dict)
+
+    @property
+    def subject(self) -> x509.Name:
+        """The parsed subject, on first use: chaining compares the encoded names, so only
+        name constraints, messages and the rare fallback lookup need the objects."""
+        if self._subject is None:
+            self._subject = _parsed_name(self.cert, "subject")
+        return self._subject
+
+    @property
+    def issuer(self) -> x509.Name:
+        if self._issuer is None:
+            self._issuer = _parsed_name(self.cert, "issuer")
+        return self._issuer
+
+    @property
+    def common_names(self) -> list[str]:
+        if self._common_names is None:
+            self._common_names = common_names_of(self.subject_der)
+        return self._common_names
 
     @property
     def description(self) -> str:
@@ -340,32 +429,35 @@ class CertInfo:
 
     @property
     def san_dns(self) -> list[str]:
-        return [n.value for n in self.san or () if isinstance(n, x509.DNSName)]
+        return list(self.dns_names)
 
     @property
     def san_ips(self) -> list[names.IPAddress]:
-        out: list[names.IPAddress] = []
-        for n in self.san or ():
-            if isinstance(n, x509.IPAddress) and isinstance(
-                n.value, ipaddress.IPv4Address | ipaddress.IPv6Address
-            ):
-                out.append(n.value)
-        return out
+        return list(self.ip_addresses)
 
     def common_name_problem(self) -> str | None:
         """CA/B BR 7.1.4.3: a subject CN of a TLS server certificate is a character for
         character copy of a SAN dNSName, or the canonical text (RFC 5952 for IPv6) of a SAN
         iPAddress. Only a CN that names a host is held to this: one that a legacy client
         could take for the server's identity (see `names.names_a_host`)."""
-        if not self.common_names or self.san is None:
+        if self.san is None or not self.common_names:
             return None
-        allowed = set(self.san_dns)
-        allowed.update(str(ip) for ip in self.san_ips)
+        allowed = set(self.dns_names)
+        allowed.update(str(ip) for ip in self.ip_addresses)
         for cn in self.common_names:
             if cn not in allowed and names.names_a_host(cn):
                 return (f"has subject CN {cn!r}, which is not one of its subjectAltName "
                         f"entries (CA/B BR 7.1.4.3)")
         return None
+
+
+def _parsed_name(cert: x509.Certificate, which: str) -> x509.Name:
+    """cert.subject or cert.issuer. Analysis already refused a name the parser rejects
+    (see `_names_problem`), so the fallback is only a guard for direct CertInfo use."""
+    try:
+        return getattr(cert, which)  # type: ignore[no-any-return]
+    except ValueError:
+        return x509.Name([])
 
 
 def oid_name(oid: x509.ObjectIdentifier) -> str:
@@ -426,70 +518,70 @@ def _first_dns(san: tuple[x509.GeneralName, ...] | None) -> str | None:
     return None
 
 
-def _bc(info: CertInfo, ext: x509.Extension[x509.ExtensionType]) -> None:
-    value = ext.value
-    assert isinstance(value, x509.BasicConstraints)
-    info.ca, info.path_len, info.bc_critical = value.ca, value.path_length, ext.critical
+# Extension readers: (info, parsed value, critical) -> a structural defect or None. Typed
+# loosely on purpose: the dispatch table guarantees the value's type, and isinstance
+# asserts on every extension of every certificate cost more than they catch.
 
 
-def _ku(info: CertInfo, ext: x509.Extension[x509.ExtensionType]) -> None:
-    assert isinstance(ext.value, x509.KeyUsage)
-    info.key_usage = ext.value
+def _bc(info: CertInfo, value: Any, critical: bool) -> str | None:
+    info.ca, info.path_len, info.bc_critical = value.ca, value.path_length, critical
+    return None
 
 
-def _eku(info: CertInfo, ext: x509.Extension[x509.ExtensionType]) -> None:
-    assert isinstance(ext.value, x509.ExtendedKeyUsage)
-    info.eku, info.eku_critical = frozenset(ext.value), ext.critical
+def _ku(info: CertInfo, value: Any, critical: bool) -> str | None:
+    info.key_usage = value
+    return None
 
 
-def _san(info: CertInfo, ext: x509.Extension[x509.ExtensionType]) -> None:
-    assert isinstance(ext.value, x509.SubjectAlternativeName)
-    info.san, info.san_critical = tuple(ext.value), ext.critical
+def _eku(info: CertInfo, value: Any, critical: bool) -> str | None:
+    info.eku, info.eku_critical = frozenset(value), critical
+    return None
 
 
-def _nc(info: CertInfo, ext: x509.Extension[x509.ExtensionType]) -> None:
-    assert isinstance(ext.value, x509.NameConstraints)
-    info.name_constraints = ext.value
-    if not ext.critical:
-        raise _Defect("nameConstraints is not marked critical (RFC 5280 4.2.1.10)")
+def _san(info: CertInfo, value: Any, critical: bool) -> str | None:
+    info.san = san = tuple(value)
+    info.san_critical = critical
+    info.dns_names = tuple(n.value for n in san if type(n) is x509.DNSName)
+    info.ip_addresses = tuple(
+        n.value for n in san if type(n) is x509.IPAddress
+        and isinstance(n.value, ipaddress.IPv4Address | ipaddress.IPv6Address))
+    return None
 
 
-def _ski(info: CertInfo, ext: x509.Extension[x509.ExtensionType]) -> None:
-    assert isinstance(ext.value, x509.SubjectKeyIdentifier)
-    if ext.critical:
-        raise _Defect("subjectKeyIdentifier is marked critical (RFC 5280 4.2.1.2)")
-    info.ski = ext.value.digest
+def _nc(info: CertInfo, value: Any, critical: bool) -> str | None:
+    info.name_constraints = value
+    return None if critical else "nameConstraints is not marked critical (RFC 5280 4.2.1.10)"
 
 
-def _aki(info: CertInfo, ext: x509.Extension[x509.ExtensionType]) -> None:
-    value = ext.value
-    assert isinstance(value, x509.AuthorityKeyIdentifier)
-    if ext.critical:
-        raise _Defect("authorityKeyIdentifier is marked critical (RFC 5280 4.2.1.1)")
+def _ski(info: CertInfo, value: Any, critical: bool) -> str | None:
+    info.ski = value.digest
+    return "subjectKeyIdentifier is marked critical (RFC 5280 4.2.1.2)" if critical else None
+
+
+def _aki(info: CertInfo, value: Any, critical: bool) -> str | None:
+    info.aki_present = True
+    if critical:
+        return "authorityKeyIdentifier is marked critical (RFC 5280 4.2.1.1)"
     if value.key_identifier is None:
-        raise _Defect("authorityKeyIdentifier has no keyIdentifier (RFC 5280 4.2.1.1)")
-    info.aki, info.aki_present = value.key_identifier, True
+        return "authorityKeyIdentifier has no keyIdentifier (RFC 5280 4.2.1.1)"
+    info.aki = value.key_identifier
     info.aki_names_issuer = bool(value.authority_cert_issuer) or (
         value.authority_cert_serial_number is not None)
+    return None
 
 
-def _must_be_critical(what: str, clause: str) -> Callable[
-    [CertInfo, x509.Extension[x509.ExtensionType]], None
-]:
-    def check(info: CertInfo, ext: x509.Extension[x509.ExtensionType]) -> None:
-        if not ext.critical:
-            raise _Defect(f"{what} is not marked critical (RFC 5280 {clause})")
+def _must_be_critical(what: str, clause: str) -> Callable[[CertInfo, Any, bool], str | None]:
+    def check(info: CertInfo, value: Any, critical: bool) -> str | None:
+        return None if critical else f"{what} is not marked critical (RFC 5280 {clause})"
     return check
 
 
-class _Defect(Exception):
-    """A structural defect found while reading extensions (becomes CertInfo.malformed)."""
+def _recognised(info: CertInfo, value: Any, critical: bool) -> str | None:
+    return None  # understood (so it may be critical), not processed
 
 
-# Dispatch by OID: one dict lookup per extension instead of a chain of isinstance checks.
-_EXTENSION_FIELDS: dict[x509.ObjectIdentifier, Callable[
-    [CertInfo, x509.Extension[x509.ExtensionType]], None
-]] = {
+# Dispatch by OID: one dict lookup per extension; the keys are exactly KNOWN_EXTENSIONS.
+_EXTENSION_FIELDS: dict[x509.ObjectIdentifier, Callable[[CertInfo, Any, bool], str | None]] = {
     ExtensionOID.BASIC_CONSTRAINTS: _bc,
     ExtensionOID.KEY_USAGE: _ku,
     ExtensionOID.EXTENDED_KEY_USAGE: _eku,
@@ -499,29 +591,32 @@ _EXTENSION_FIELDS: dict[x509.ObjectIdentifier, Callable[
     ExtensionOID.AUTHORITY_KEY_IDENTIFIER: _aki,
     ExtensionOID.POLICY_CONSTRAINTS: _must_be_critical("policyConstraints", "4.2.1.11"),
     ExtensionOID.INHIBIT_ANY_POLICY: _must_be_critical("inhibitAnyPolicy", "4.2.1.14"),
+    ExtensionOID.CERTIFICATE_POLICIES: _recognised,
+    ExtensionOID.POLICY_MAPPINGS: _recognised,
 }
+assert set(_EXTENSION_FIELDS) == KNOWN_EXTENSIONS
 
 
 def _read_extensions(info: CertInfo, extensions: x509.Extensions) -> str | None:
     """Fill ``info`` from the extensions; the first structural defect, or None. Raises
     whatever the parser raises for an extension it cannot decode."""
-    critical: list[str] = []
+    critical_unknown: list[str] = []
     defect: str | None = None
     for ext in extensions:
         oid = ext.oid
-        if oid not in KNOWN_EXTENSIONS:
-            if ext.critical:
-                critical.append(oid_name(oid))
-            continue
-        if isinstance(ext.value, x509.UnrecognizedExtension):
-            raise ValueError(f"extension {oid.dotted_string} could not be parsed")
         handler = _EXTENSION_FIELDS.get(oid)
-        if handler is not None:
-            try:
-                handler(info, ext)
-            except _Defect as exc:
-                defect = defect or str(exc)
-    info.unhandled_critical = tuple(critical)
+        if handler is None:
+            if ext.critical:
+                critical_unknown.append(oid_name(oid))
+            continue
+        value = ext.value
+        if type(value) is x509.UnrecognizedExtension:
+            raise ValueError(f"extension {oid.dotted_string} could not be parsed")
+        problem = handler(info, value, ext.critical)
+        if problem is not None and defect is None:
+            defect = problem
+    if critical_unknown:
+        info.unhandled_critical = tuple(critical_unknown)
     return defect
 
 
@@ -531,8 +626,17 @@ def _structure_problem(info: CertInfo, der: CertificateDER) -> str | None:
     if der.tbs_signature != der.signature_algorithm:
         return ("signatureAlgorithm differs from the signature field of the "
                 "tbsCertificate (RFC 5280 4.1.1.2)")
-    if len(info.issuer) == 0:
+    if info.issuer_der == _EMPTY_NAME:
         return "issuer name is empty (RFC 5280 4.1.2.4)"
+    for label, encoded in (("issuer", info.issuer_der), ("subject", info.subject_der)):
+        if encoded in _WELL_FORMED_NAMES:
+            continue
+        problem = _name_problem(encoded)
+        if problem:
+            return f"{label} name {problem} (RFC 5280 4.1.2.4)"
+        if len(_WELL_FORMED_NAMES) >= 4096:
+            _WELL_FORMED_NAMES.clear()
+        _WELL_FORMED_NAMES.add(encoded)
     if info.version is not x509.Version.v3 and len(info.cert.extensions) > 0:
         return "has extensions but is not version 3 (RFC 5280 4.1.2.1)"
     if info.san is not None and not info.san:
@@ -592,23 +696,24 @@ def _unparseable(cert: x509.Certificate, exc: Exception) -> CertInfo:
     fingerprint = hashlib.sha256(der).digest()
     epoch = datetime.fromtimestamp(0, UTC)
     return CertInfo(
-        cert=cert, fingerprint=fingerprint, subject=x509.Name([]), issuer=x509.Name([]),
+        cert=cert, fingerprint=fingerprint, subject_der=fingerprint, issuer_der=b"",
         self_issued=False, loop_key=(fingerprint, fingerprint), key_id=fingerprint,
         dns_label=None, not_before=epoch, not_after=epoch, public_key=None,
         key_desc="unknown key", malformed=f"cannot be parsed: {exc}",
         _description=f"(unparseable certificate, SHA-256 {fingerprint.hex()[:16]}...)",
+        _subject=x509.Name([]), _issuer=x509.Name([]),
     )
 
 
 def _analyze(cert: x509.Certificate, der_bytes: bytes, der: CertificateDER) -> CertInfo:
     fingerprint = hashlib.sha256(der_bytes).digest()
-    subject = cert.subject
     key: CertificatePublicKeyTypes | None = None
     key_desc, weak_key, key_problem = "unknown key", None, None
     try:
         key = cert.public_key()
         key_desc, weak_key = _key_description(key)
-        weak_key = _spki_problem(der.spki) or weak_key
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            weak_key = _spki_problem(der.spki) or weak_key
     except UnsupportedAlgorithm:
         weak_key = "the public key algorithm is not supported"
     except ValueError as exc:
@@ -616,8 +721,8 @@ def _analyze(cert: x509.Certificate, der_bytes: bytes, der: CertificateDER) -> C
     info = CertInfo(
         cert=cert,
         fingerprint=fingerprint,
-        subject=subject,
-        issuer=cert.issuer,
+        subject_der=der.subject,
+        issuer_der=der.issuer,
         self_issued=der.subject == der.issuer,
         loop_key=(der.subject, der.spki),
         key_id=hashlib.sha256(der.spki).digest(),
@@ -630,7 +735,7 @@ def _analyze(cert: x509.Certificate, der_bytes: bytes, der: CertificateDER) -> C
         serial_problem=_serial_problem(der.serial),
         weak_key=weak_key,
         weak_signature=_signature_weakness(cert),
-        empty_subject=len(subject) == 0,
+        empty_subject=der.subject == _EMPTY_NAME,
     )
     try:
         info.version = cert.version
@@ -644,8 +749,6 @@ def _analyze(cert: x509.Certificate, der_bytes: bytes, der: CertificateDER) -> C
         return info
     info.malformed = _structure_problem(info, der) or defect or key_problem
     info.dns_label = _first_dns(info.san)
-    info.common_names = tuple(
-        str(attr.value) for attr in subject.get_attributes_for_oid(NameOID.COMMON_NAME))
     return info
 
 
@@ -663,9 +766,10 @@ def verify_signature(
     the certificate's own signatureAlgorithm; a key of the wrong type never verifies."""
     if issuer_key is None:
         return "the issuer's public key cannot be used"
+    known = _FIXED_PARAMETERS.get(cert.signature_algorithm_oid)
     try:
-        params = cert.signature_algorithm_parameters
-        algorithm = cert.signature_hash_algorithm
+        params, algorithm = known if known is not None else (
+            cert.signature_algorithm_parameters, cert.signature_hash_algorithm)
     except Exception as exc:  # unsupported algorithm or unparseable parameters
         return f"the signature algorithm cannot be used: {exc}"
     data, signature = tbs or cert.tbs_certificate_bytes, cert.signature
@@ -693,6 +797,18 @@ def verify_signature(
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         return f"the signature cannot be checked: {exc}"
     return None
+
+
+# Algorithms whose parameters are fixed by the OID (RFC 4055 / RFC 5758): no need to ask the
+# parser for fresh objects on every certificate. RSA-PSS carries its own parameters.
+_FIXED_PARAMETERS: dict[x509.ObjectIdentifier, tuple[object, hashes.HashAlgorithm]] = {
+    SignatureAlgorithmOID.RSA_WITH_SHA256: (padding.PKCS1v15(), hashes.SHA256()),
+    SignatureAlgorithmOID.RSA_WITH_SHA384: (padding.PKCS1v15(), hashes.SHA384()),
+    SignatureAlgorithmOID.RSA_WITH_SHA512: (padding.PKCS1v15(), hashes.SHA512()),
+    SignatureAlgorithmOID.ECDSA_WITH_SHA256: (ec.ECDSA(hashes.SHA256()), hashes.SHA256()),
+    SignatureAlgorithmOID.ECDSA_WITH_SHA384: (ec.ECDSA(hashes.SHA384()), hashes.SHA384()),
+    SignatureAlgorithmOID.ECDSA_WITH_SHA512: (ec.ECDSA(hashes.SHA512()), hashes.SHA512()),
+}
 
 
 @dataclass
@@ -763,6 +879,7 @@ class Context:
     max_signature_checks: int = 128
     max_candidates: int = 1024
     collect: bool = False  # building a report: spend time on the wording of passed checks
+    curated_anchors: bool = False  # the store is a root program's: see TrustStore.curated
 
 
 def _fmt(moment: datetime) -> str:
@@ -922,7 +1039,7 @@ def _ca_basic_constraints(info: CertInfo, role: Role, ctx: Context) -> Verdict |
     if not info.ca:
         why = "basicConstraints is absent" if info.ca is None else "basicConstraints cA is false"
         return Reason.not_a_ca, f"is not a CA ({why}) but is used as an issuer"
-    if not info.bc_critical:
+    if not info.bc_critical and not (role == "anchor" and ctx.curated_anchors):
         return (Reason.malformed, "is malformed: a CA certificate must mark basicConstraints "
                 "critical (RFC 5280 4.2.1.9)")
     return None
@@ -937,7 +1054,7 @@ def _ca_basic_constraints_words(info: CertInfo, role: Role, ctx: Context) -> str
 
 def _ca_profile(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
     """RFC 5280 4.1.2.6 / 4.2.1.2 for CA certificates, and CA/B BR 7.1.2.1 for roots."""
-    if info.version is not x509.Version.v3:
+    if info.version is not x509.Version.v3 or (role == "anchor" and ctx.curated_anchors):
         return None
     if info.empty_subject:
         return (Reason.malformed, "is malformed: a CA certificate must have a non-empty "
@@ -972,7 +1089,7 @@ def _ca_eku(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
     eku = info.eku
     if eku is None:
         return None
-    if role == "anchor" and info.self_issued:
+    if role == "anchor" and info.self_issued and not ctx.curated_anchors:
         return (Reason.extended_key_usage, "is a root with an extendedKeyUsage extension, "
                 "which a root must not carry (CA/B BR 7.1.2.1.2)")
     wanted = _USAGE_OIDS[ctx.usage]
@@ -1272,6 +1389,25 @@ def path_checks(path: list[CertInfo]) -> Iterator[Outcome]:
             yield from _check_name_constraints(path, j)
 
 
+def path_failure(path: list[CertInfo]) -> Outcome | None:
+    """The first failure of `path_checks`, skipping the wording of path lengths that hold
+    (the common case: a pathLenConstraint 0 intermediate over a leaf)."""
+    for j in range(len(path) - 1, 0, -1):
+        ca = path[j]
+        if ca.path_len is not None and _below(path, j) > ca.path_len:
+            return _check_path_length(path, j)
+        if ca.name_constraints is not None:
+            problem = first_failure(_check_name_constraints(path, j))
+            if problem is not None:
+                return problem
+    return None
+
+
+def _below(path: list[CertInfo], j: int) -> int:
+    """Non-self-issued intermediates below path[j] (RFC 5280 6.1.4 (l))."""
+    return sum(1 for i in range(j - 1, 0, -1) if not path[i].self_issued)
+
+
 # ---------------------------------------------------------------------------------------
 # Layer 3: path building
 
@@ -1318,18 +1454,18 @@ class PathBuilder:
         ctx: Context,
         store: TrustStore,
         intermediates: list[CertInfo],
-        anchors_named: Callable[[x509.Name], list[CertInfo]],
+        anchors_named: Callable[[x509.Name | bytes], list[CertInfo]],
     ) -> None:
         self.ctx = ctx
         self.store = store
         self.anchors_named = anchors_named
-        self.pool: dict[x509.Name, list[CertInfo]] = {}
+        self.pool: dict[bytes, list[CertInfo]] = {}
         seen: set[bytes] = set()
         for info in intermediates:
             if info.fingerprint in seen or store.contains_fingerprint(info.fingerprint):
                 continue  # duplicates and anchors sent along add nothing
             seen.add(info.fingerprint)
-            self.pool.setdefault(info.subject, []).append(info)
+            self.pool.setdefault(info.subject_der, []).append(info)
         self.best: Failure | None = None
         # Budgets count this search only: the shared Stats move with other threads' work.
         self.signature_checks = 0
@@ -1349,8 +1485,17 @@ class PathBuilder:
         return sorted(options, key=key)
 
     def _candidates(self, child: CertInfo) -> list[tuple[CertInfo, bool]]:
-        anchors = self.anchors_named(child.issuer)
-        pool = self.pool.get(child.issuer, [])
+        """Anchors, then intermediates, whose subject is the child's issuer. Names are
+        compared as encoded; only when that finds nothing are they compared as parsed
+        names (RFC 5280 7.1: the same name in another string type still chains)."""
+        anchors = self.anchors_named(child.issuer_der)
+        pool = self.pool.get(child.issuer_der, [])
+        if not anchors and not pool:
+            anchors = self.anchors_named(child.issuer)
+            pool = [p for infos in self.pool.values() for p in infos
+                    if p.subject == child.issuer]
+        if len(anchors) + len(pool) == 1:
+            return [(anchors[0], True)] if anchors else [(pool[0], False)]
         return [(a, True) for a in self._ordered(child, anchors)] + [
             (p, False) for p in self._ordered(child, pool)
         ]
@@ -1416,7 +1561,7 @@ class PathBuilder:
             self._note(problem, new_path, is_anchor)
             return None
         if is_anchor:
-            problem = first_failure(path_checks(new_path))
+            problem = path_failure(new_path)
             if problem is not None:
                 self._note(problem, new_path, True)
                 return None

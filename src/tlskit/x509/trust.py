@@ -76,9 +76,19 @@ class TrustStore:
     _default: TrustStore | None = None
     _default_lock = threading.Lock()
 
-    def __init__(self, certificates: Iterable[x509.Certificate] = ()) -> None:
+    def __init__(
+        self, certificates: Iterable[x509.Certificate] = (), *, curated: bool = False
+    ) -> None:
+        """``curated`` marks a root program's bundle (the platform's, certifi's): its roots
+        have been vetted by people, so the encoding rules a validator enforces on anchors
+        it is given (critical basicConstraints, a subjectKeyIdentifier, a bare
+        authorityKeyIdentifier, no extendedKeyUsage) are not held against them. Eight of
+        the roots Debian ships predate those rules. Everything else (validity, key
+        strength, cA and keyCertSign, constraints) applies to every anchor."""
+        self.curated = curated
         self._certs: list[x509.Certificate] = []
         self._by_subject: dict[x509.Name, list[x509.Certificate]] = {}
+        self._by_subject_der: dict[bytes, list[x509.Certificate]] = {}
         self._fingerprints: set[bytes] = set()
         with _quiet():
             for cert in certificates:
@@ -88,6 +98,7 @@ class TrustStore:
                 self._fingerprints.add(fp)
                 self._certs.append(cert)
                 self._by_subject.setdefault(cert.subject, []).append(cert)
+                self._by_subject_der.setdefault(cert.subject.public_bytes(), []).append(cert)
 
     @classmethod
     def from_pem(cls, data: bytes) -> TrustStore:
@@ -132,19 +143,23 @@ class TrustStore:
         candidates.extend(_SYSTEM_BUNDLES)
         for candidate in candidates:
             if os.path.isfile(candidate):
-                store = cls(load_pem_certificates(Path(candidate).read_bytes()))
+                store = cls(load_pem_certificates(Path(candidate).read_bytes()), curated=True)
                 if len(store):
                     return store
         if paths.capath and os.path.isdir(paths.capath):
-            store = cls.from_directory(paths.capath)
+            store = cls(cls.from_directory(paths.capath), curated=True)
             if len(store):
                 return store
         import certifi
 
-        return cls(load_pem_certificates(Path(certifi.where()).read_bytes()))
+        return cls(load_pem_certificates(Path(certifi.where()).read_bytes()), curated=True)
 
-    def issuers_named(self, name: x509.Name) -> list[x509.Certificate]:
-        """Anchors whose subject is ``name`` (candidates to have issued a certificate)."""
+    def issuers_named(self, name: x509.Name | bytes) -> list[x509.Certificate]:
+        """Anchors whose subject is ``name`` (candidates to have issued a certificate):
+        a parsed Name compares as RFC 5280 names do, encoded DER bytes compare exactly
+        (the fast path a validator takes first)."""
+        if isinstance(name, bytes):
+            return self._by_subject_der.get(name, [])
         return self._by_subject.get(name, [])
 
     def contains_fingerprint(self, fingerprint: bytes) -> bool:
@@ -160,4 +175,5 @@ class TrustStore:
         return iter(self._certs)
 
     def __repr__(self) -> str:
-        return f"<TrustStore with {len(self)} anchors>"
+        kind = "curated " if self.curated else ""
+        return f"<{kind}TrustStore with {len(self)} anchors>"

@@ -132,8 +132,10 @@ class Verifier:
         self.max_candidates = max_candidates
         self.stats = Stats()
         self._signatures = SignatureCache(cache_size)
-        self._infos: LRUCache[x509.Certificate, CertInfo] = LRUCache(cache_size)
-        self._anchor_infos: dict[x509.Name, list[CertInfo]] = {}
+        self._infos: LRUCache[int, CertInfo] = LRUCache(cache_size)
+        self._anchor_cache: dict[x509.Certificate, CertInfo] = {}
+        self._cache_size = cache_size
+        self._anchor_infos: dict[x509.Name | bytes, list[CertInfo]] = {}
         self._revocation_options: dict[str, Any] = {
             "fetch_crls": fetch_crls, "ocsp": ocsp, "timeout": revocation_timeout,
         }
@@ -176,20 +178,36 @@ class Verifier:
     # -- the decision ------------------------------------------------------------------
 
     def analyze(self, cert: x509.Certificate) -> CertInfo:
-        """Parsed, pre-judged view of a certificate, cached by DER."""
-        info = self._infos.get(cert)
-        if info is None:
-            info = analyze(cert)
-            self._infos.put(cert, info)
+        """Parsed, pre-judged view of a certificate, cached by DER. The cache is keyed by
+        the certificate's hash and confirmed by equality, so a miss (a new leaf on every
+        handshake) hashes the certificate once, not twice."""
+        key = hash(cert)
+        info = self._infos.get(key)
+        if info is not None and (info.cert is cert or info.cert == cert):
+            return info
+        info = analyze(cert)
+        self._infos.put(key, info)
         return info
 
-    def _anchors_named(self, name: x509.Name) -> list[CertInfo]:
-        """Analyzed anchors by subject, kept for the Verifier's life (the store is fixed)."""
+    def _anchors_named(self, name: x509.Name | bytes) -> list[CertInfo]:
+        """Analyzed anchors by subject (encoded or parsed), kept for the Verifier's life
+        (the store is fixed); bounded like the other caches, against hostile names."""
         infos = self._anchor_infos.get(name)
         if infos is None:
-            infos = [self.analyze(cert) for cert in self.store.issuers_named(name)]
+            infos = [self._analyze_anchor(cert) for cert in self.store.issuers_named(name)]
+            if len(self._anchor_infos) >= self._cache_size:
+                self._anchor_infos.clear()
             self._anchor_infos[name] = infos
         return infos
+
+    def _analyze_anchor(self, cert: x509.Certificate) -> CertInfo:
+        """Anchors are analyzed once and kept outside the LRU: a stream of new leaves must
+        never evict the roots every validation ends at."""
+        info = self._anchor_cache.get(cert)
+        if info is None:
+            info = analyze(cert)
+            self._anchor_cache[cert] = info
+        return info
 
     def _context(self, at: datetime | None, usage: Usage, collect: bool = False) -> Context:
         if usage not in ("server", "client"):
@@ -204,6 +222,7 @@ class Verifier:
             max_signature_checks=self.max_signature_checks,
             max_candidates=self.max_candidates,
             collect=collect,
+            curated_anchors=getattr(self.store, "curated", False),
         )
 
     def _run(
@@ -223,9 +242,8 @@ class Verifier:
             run.failure = cert_failure(leaf_info, "leaf-anchor", ctx)
         else:
             run = self._build(leaf_info, intermediates, ctx, collect)
-        if run.failure is None:
-            run.failure = _hostname_outcome(leaf_info, server_name, run.path, usage)
-            run.failure = run.failure if run.failure and not run.failure.ok else None
+        if run.failure is None and server_name is not None:
+            run.failure = _hostname_outcome(leaf_info, server_name, run.path, usage, False)
         if run.failure is None and self.revocation != "off":
             run.failure = self._revocation(run, ctx, ocsp_response, collect)
         elif run.failure is None and ocsp_response is not None:
@@ -371,9 +389,11 @@ def _run_from(result: BuildResult, leaf_info: CertInfo) -> _Run:
 
 
 def _hostname_outcome(
-    leaf: CertInfo, server_name: str | None, path: list[CertInfo], usage: Usage = "server"
+    leaf: CertInfo, server_name: str | None, path: list[CertInfo], usage: Usage = "server",
+    collect: bool = True,
 ) -> Outcome | None:
-    """RFC 9525 identity check; None when no server name was given. A TLS server
+    """RFC 9525 identity check; None when no server name was given, or when it passes
+    and ``collect`` is off (the fast path words only failures). A TLS server
     certificate's subject CN must also repeat one of its SAN entries (CA/B BR 7.1.4.3), so
     that no client that still reads the CN can be shown a different identity."""
     if server_name is None:
@@ -384,11 +404,12 @@ def _hostname_outcome(
     except names.InvalidHostname as exc:
         return Outcome(leaf, "hostname", False, f"cannot match {server_name!r}: {exc}",
                        Reason.hostname_mismatch, role)
-    if names.match_names(leaf.san_dns, leaf.san_ips, target):
+    if names.match_names(leaf.dns_names, leaf.ip_addresses, target):
         problem = leaf.common_name_problem() if usage == "server" else None
         if problem:
             return Outcome(leaf, "hostname", False, problem, Reason.hostname_mismatch, role)
-        return Outcome(leaf, "hostname", True, f"matches {server_name}", None, role)
+        return Outcome(leaf, "hostname", True, f"matches {server_name}", None, role) if (
+            collect) else None
     have = ", ".join([*leaf.san_dns, *map(str, leaf.san_ips)]) or "no subjectAltName"
     return Outcome(leaf, "hostname", False, f"is not valid for {server_name} (names: {have})",
                    Reason.hostname_mismatch, role)
