@@ -108,7 +108,7 @@ def site() -> Iterator[Site]:
     responder = ca.serve_ocsp(log=requests)
     try:
         leaf = ca.issue_server(["localhost"], ocsp_url=responder.url)
-        stapler = OcspStapler(leaf.certificate, ca.intermediate, clock=clock)
+        stapler = OcspStapler(leaf.certificate, ca.intermediate, clock=clock, background=False)
         given: list[bytes | None] = []
 
         def current() -> bytes | None:
@@ -183,7 +183,7 @@ def test_responder_down_means_no_staple(pki: StaplePKI, version: str, policy: st
     """Responder unreachable: the server staples nothing and does not fail; the client's
     policy decides (hard-fail: revocation_unknown, since nothing else can answer)."""
     leaf = pki.leaves["aia-dead"]
-    stapler = OcspStapler(leaf.cert, pki.intermediate, timeout=2)
+    stapler = OcspStapler(leaf.cert, pki.intermediate, timeout=2, background=False)
     server = pki.server_config("aia-dead", ocsp_response=stapler.current)
     client = ClientConfig(verifier=pki.verifier(policy), ocsp_stapling=True, versions=[version])
     outcome = handshake(client, server)
@@ -204,3 +204,26 @@ def test_server_staples_bytes_as_given(pki: StaplePKI) -> None:
             client = ClientConfig(trust_anchors=[pki.root], ocsp_stapling=True,
                                   versions=[version])
             assert handshake(client, server).complete.ocsp_response == pki.staples["good"]
+
+
+def test_background_refresh_never_blocks_a_handshake() -> None:
+    """With the default background refresh, current() answers at once even while the
+    responder hangs; the fetch happens in the stapler's own thread."""
+    import socket
+    import time
+
+    from tlskit.ca import LocalCA
+
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+    try:
+        ca = LocalCA.create(directory=None)
+        port = silent.getsockname()[1]
+        leaf = ca.issue_server(["localhost"], ocsp_url=f"http://127.0.0.1:{port}/")
+        stapler = OcspStapler(leaf.certificate, ca.intermediate, timeout=2)
+        started = time.monotonic()
+        assert stapler.current() is None
+        assert time.monotonic() - started < 0.5
+        stapler.wait(5)
+        assert stapler.last_error is not None
+    finally:
+        silent.close()

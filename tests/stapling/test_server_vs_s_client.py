@@ -96,7 +96,8 @@ def recording(stapler: OcspStapler) -> tuple[Callable[[], bytes | None], list[by
 @pytest.mark.parametrize("version", VERSIONS)
 def test_staple_from_file(peers: Peers, pki: StaplePKI, version: str) -> None:
     leaf = pki.leaves["good"]
-    stapler = OcspStapler(leaf.cert, pki.intermediate, response_file=pki.staple_file("good"))
+    stapler = OcspStapler(leaf.cert, pki.intermediate, response_file=pki.staple_file("good"),
+        background=False)
     current, given = recording(stapler)
     _hc, out = s_client_run(peers, pki, pki.server_config("good", ocsp_response=current),
                             version)
@@ -111,7 +112,7 @@ def test_staple_from_file(peers: Peers, pki: StaplePKI, version: str) -> None:
 def test_revoked_response_is_stapled_too(peers: Peers, pki: StaplePKI, version: str) -> None:
     """Hiding a "revoked" answer would not make the certificate less revoked."""
     stapler = OcspStapler(pki.leaves["revoked"].cert, pki.intermediate,
-                          response_file=pki.staple_file("revoked-openssl"))
+                          response_file=pki.staple_file("revoked-openssl"), background=False)
     _hc, out = s_client_run(
         peers, pki, pki.server_config("revoked", ocsp_response=stapler.current), version)
     shown = staple_shown(out)
@@ -133,7 +134,8 @@ def test_file_replaced_by_newer_response_is_picked_up(peers: Peers, pki: StapleP
                          key=pki.ca.intermediate_key, start=t0 + dt.timedelta(hours=12),
                          end=t0 + dt.timedelta(hours=36))
     clock = Clock()
-    stapler = OcspStapler(leaf.cert, pki.intermediate, response_file=path, clock=clock)
+    stapler = OcspStapler(leaf.cert, pki.intermediate, response_file=path, clock=clock,
+        background=False)
     config = pki.server_config("good", ocsp_response=stapler.current)
 
     shown = staple_shown(s_client_run(peers, pki, config, version)[1])
@@ -157,7 +159,7 @@ def test_staple_fetched_from_openssl_responder(peers: Peers, pki: StaplePKI,
                                                version: str) -> None:
     """No URL given: the stapler asks the responder named in the leaf's AIA, once."""
     leaf = pki.leaves["aia"]
-    stapler = OcspStapler(leaf.cert, pki.intermediate)
+    stapler = OcspStapler(leaf.cert, pki.intermediate, background=False)
     assert stapler.url == openssl_responder.url
     before = openssl_responder.post_count()
     current, given = recording(stapler)
@@ -176,7 +178,7 @@ def test_staple_fetched_from_openssl_responder(peers: Peers, pki: StaplePKI,
 def test_revoked_answer_from_openssl_responder(peers: Peers, pki: StaplePKI,
                                                openssl_responder: OpensslResponder,
                                                version: str) -> None:
-    stapler = OcspStapler(pki.leaves["aia-revoked"].cert, pki.intermediate)
+    stapler = OcspStapler(pki.leaves["aia-revoked"].cert, pki.intermediate, background=False)
     _hc, out = s_client_run(
         peers, pki, pki.server_config("aia-revoked", ocsp_response=stapler.current), version)
     assert staple_shown(out)["Cert Status"] == "revoked"
@@ -202,7 +204,7 @@ def test_responder_staple_refreshed_past_half_life(peers: Peers, pki: StaplePKI,
     handshake makes the stapler fetch again and staples the new response."""
     leaf = pki.leaves["aia"]
     clock = Clock()
-    stapler = OcspStapler(leaf.cert, pki.intermediate, clock=clock)
+    stapler = OcspStapler(leaf.cert, pki.intermediate, clock=clock, background=False)
     current, given = recording(stapler)
     config = pki.server_config("aia", ocsp_response=current)
     before = openssl_responder.post_count()
@@ -241,11 +243,11 @@ def test_no_staple_available(peers: Peers, pki: StaplePKI, tmp_path: Path, sourc
     if source == "missing-file":
         leaf = "good"
         stapler = OcspStapler(pki.leaves[leaf].cert, pki.intermediate,
-                              response_file=tmp_path / "absent.der")
+                              response_file=tmp_path / "absent.der", background=False)
         why = "absent.der"
     else:
         leaf = "aia-dead"
-        stapler = OcspStapler(pki.leaves[leaf].cert, pki.intermediate, timeout=2)
+        stapler = OcspStapler(pki.leaves[leaf].cert, pki.intermediate, timeout=2, background=False)
         why = f"127.0.0.1:{pki.dead_port} unreachable"
     current, given = recording(stapler)
     _hc, out = s_client_run(peers, pki, pki.server_config(leaf, ocsp_response=current),
@@ -260,7 +262,7 @@ def test_no_staple_available(peers: Peers, pki: StaplePKI, tmp_path: Path, sourc
 def test_stale_response_is_not_stapled(peers: Peers, pki: StaplePKI, version: str) -> None:
     """A response past its nextUpdate would make careful clients fail: staple nothing."""
     stapler = OcspStapler(pki.leaves["good"].cert, pki.intermediate,
-                          response_file=pki.staple_file("stale"))
+                          response_file=pki.staple_file("stale"), background=False)
     _hc, out = s_client_run(peers, pki, pki.server_config("good", ocsp_response=stapler.current),
                             version)
     assert NO_STAPLE in out

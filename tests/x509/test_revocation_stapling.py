@@ -251,7 +251,8 @@ def _window(lab: Lab, start: dt.datetime, hours: int = 4) -> bytes:
 
 
 def _stapler(lab: Lab, clock: Clock, **kw: object) -> OcspStapler:
-    return OcspStapler(lab.leaves["good"].cert, lab.intermediate.cert, clock=clock, **kw)
+    return OcspStapler(lab.leaves["good"].cert, lab.intermediate.cert, clock=clock, **kw,
+        background=False)
 
 
 def test_stapler_file_refreshes_after_half_life(lab: Lab, tmp_path: Path) -> None:
@@ -321,7 +322,7 @@ def test_stapler_rejects_response_for_another_certificate(lab: Lab, tmp_path: Pa
 def test_stapler_fetches_from_aia_and_caches(lab: Lab) -> None:
     leaf = lab.leaves["relay"].cert
     clock = Clock(now())
-    stapler = OcspStapler(leaf, lab.intermediate.cert, clock=clock)
+    stapler = OcspStapler(leaf, lab.intermediate.cert, clock=clock, background=False)
     before = lab.http.hits["/relay"]
     der = stapler.current()
     assert der is not None
@@ -334,25 +335,26 @@ def test_stapler_fetches_from_aia_and_caches(lab: Lab) -> None:
 
 
 def test_stapler_staples_revoked_responses(lab: Lab) -> None:
-    stapler = OcspStapler(lab.leaves["revoked"].cert, lab.intermediate.cert)
+    stapler = OcspStapler(lab.leaves["revoked"].cert, lab.intermediate.cert, background=False)
     der = stapler.current()
     assert der is not None
     staple_fails(lab, "revoked", der, Reason.revoked, "keyCompromise")
 
 
 def test_stapler_skips_unknown_answers(lab: Lab) -> None:
-    stapler = OcspStapler(lab.leaves["unknown"].cert, lab.intermediate.cert)
+    stapler = OcspStapler(lab.leaves["unknown"].cert, lab.intermediate.cert, background=False)
     assert stapler.current() is None
     assert "unknown" in (stapler.last_error or "")
 
 
 def test_stapler_responder_down_never_raises(lab: Lab) -> None:
-    stapler = OcspStapler(lab.leaves["down"].cert, lab.intermediate.cert, timeout=1)
+    stapler = OcspStapler(lab.leaves["down"].cert, lab.intermediate.cert, timeout=1,
+        background=False)
     assert stapler.current() is None
     assert f"OCSP responder {lab.ocsp_url('down')} unreachable" in (stapler.last_error or "")
 
 
 def test_stapler_without_responder_url(lab: Lab) -> None:
-    stapler = OcspStapler(lab.leaves["none"].cert, lab.intermediate.cert)
+    stapler = OcspStapler(lab.leaves["none"].cert, lab.intermediate.cert, background=False)
     assert stapler.current() is None
     assert "names no http:// OCSP responder" in (stapler.last_error or "")

@@ -369,9 +369,10 @@ class ClientHandshake13(Handshake13):
             self.check_extensions(entry.extensions, allowed, self.offered_extensions | {
                 _E.signed_certificate_timestamp}, "CertificateEntry")
             if _E.status_request in entry.extensions:
-                if i != 0:
-                    raise IllegalParameter("OCSP status on a non-leaf certificate")
-                self.ocsp_response = ext.decode_ocsp_status(entry.extensions[_E.status_request])
+                # 4.4.2.1: a status may come with any certificate; tlskit uses the leaf's.
+                status = ext.decode_ocsp_status(entry.extensions[_E.status_request])
+                if i == 0:
+                    self.ocsp_response = status
             try:
                 chain.append(x509.load_der_x509_certificate(entry.cert_data))
             except ValueError as exc:

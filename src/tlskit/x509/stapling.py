@@ -66,6 +66,7 @@ class OcspStapler:
         timeout: float = 5.0,
         retry_interval: timedelta = timedelta(minutes=1),
         max_response_bytes: int = http.MAX_RESPONSE_BYTES,
+        background: bool = True,
     ) -> None:
         self.leaf = leaf
         self.issuer = issuer
@@ -80,16 +81,41 @@ class OcspStapler:
         self._evidence: OcspEvidence | None = None
         self._next_attempt: datetime | None = None
         self._lock = threading.Lock()
+        # With `background`, a due refresh runs in its own thread and current() answers
+        # at once with what it holds: a handshake never waits on a slow responder.
+        self.background = background
+        self._worker: threading.Thread | None = None
 
     def current(self) -> bytes | None:
         """The DER response to staple now, or None. Refreshes when due; never raises."""
         now = _aware(self.clock())
         with self._lock:
             if self._refresh_due(now) and self._may_attempt(now):
-                self._attempt(now)
+                if self.background:
+                    self._start_worker(now)
+                else:
+                    self._attempt(now)
             if self._evidence is not None and not _usable_at(self._evidence, now):
                 self._der = self._evidence = None
             return self._der
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for a background refresh in progress (for tests and graceful startup)."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+
+    def _start_worker(self, now: datetime) -> None:
+        if self._worker is not None and self._worker.is_alive():
+            return
+        self._next_attempt = now + self.retry_interval  # one attempt per interval
+
+        def work() -> None:
+            with self._lock:
+                self._attempt(now)
+
+        self._worker = threading.Thread(target=work, name="tlskit-ocsp-stapler", daemon=True)
+        self._worker.start()
 
     def refresh(self) -> bool:
         """Try to load a newer response now, ignoring schedules; True if one was adopted."""
