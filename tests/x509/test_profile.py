@@ -253,3 +253,23 @@ def test_analyze_never_raises_on_unparseable_key_bytes(chain: pki.Chain) -> None
                        lambda items: [*items[:6], broken_spki, *items[7:]])
     info = analyze(cert)
     assert info.malformed or info.weak_key
+
+
+# -- curated stores -------------------------------------------------------------------------
+
+
+def test_curated_store_tolerates_legacy_root_encodings_only() -> None:
+    """A root program's bundle keeps its pre-BR roots (non-critical basicConstraints, no
+    SKI); a store built from certificates a caller hands over does not."""
+    legacy = pki.root("Legacy Root", bc_critical=False, key_ids=False)
+    inter = pki.intermediate("Under Legacy", legacy)
+    leaf = pki.leaf(HOST, inter)
+    strict = _reason(Verifier(TrustStore([legacy.cert])), leaf.cert, [inter.cert])
+    assert strict.reason is Reason.malformed and strict.certificate == legacy.cert
+    _verify(Verifier(TrustStore([legacy.cert], curated=True)), leaf.cert, [inter.cert])
+    expired = pki.root("Expired Legacy", bc_critical=False, not_after=NOW - timedelta(days=1))
+    inter2 = pki.intermediate("Under Expired", expired)
+    err = _reason(Verifier(TrustStore([expired.cert], curated=True)),
+                  pki.leaf(HOST, inter2).cert, [inter2.cert])
+    assert err.reason is Reason.expired
+    assert TrustStore.default().curated and not TrustStore([legacy.cert]).curated

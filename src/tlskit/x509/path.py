@@ -1257,6 +1257,11 @@ def _names_of(info: CertInfo, is_leaf: bool) -> list[tuple[str, object]]:
     out: list[tuple[str, object]] = []
     for gn in info.san or ():
         out.append((_FORMS.get(type(gn), type(gn).__name__), gn.value))
+    if not info.empty_subject and len(info.subject) == 0:
+        # The parser refused a subject our structural check let through: it cannot be
+        # shown to be inside any subtree, so it is reported under every form that names
+        # can take in a subject.
+        return [*out, ("directory", None), ("email", None), ("dns", None)]
     if len(info.subject) > 0:
         out.append(("directory", info.subject))
     for attr in info.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS):
@@ -1318,6 +1323,8 @@ def _show(form: str, value: object) -> str:
 def _well_formed_name(form: str, value: object) -> bool:
     """Is the name well formed for its form? One that is not cannot be shown to be inside
     or outside a subtree, so it breaks any constraint on its form."""
+    if value is None:
+        return False
     if form == "dns":
         return names.valid_dns_san(str(value))
     if form == "email":
