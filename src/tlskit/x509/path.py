@@ -25,7 +25,10 @@ when either says a certificate is invalid, it is rejected.
   keyIdentifier equal to the subjectKeyIdentifier), keyUsage, pathLenConstraint and
   nameConstraints are enforced (RFC 5937 style), since a root that says it is not a CA
   or has expired should not be trusted to vouch for anything. A v1 anchor (no extensions
-  at all) is still accepted as a CA; its serial number is not judged.
+  at all) is still accepted as a CA; its serial number is not judged (real roots have
+  serial 0). In a curated store (`TrustStore.curated`: a root program's bundle) the
+  encoding rules in parentheses are not held against the anchors, whose age they
+  postdate; everything else still is.
 * A leaf whose exact DER is in the trust store is accepted as a one-certificate path
   (RFC 5280 6.1 allows the target to be a trust anchor); all leaf checks still apply.
 * Structure (RFC 5280 4.1, 4.2): the outer signatureAlgorithm must equal the TBS
@@ -39,7 +42,13 @@ when either says a certificate is invalid, it is rejected.
   must not assert keyCertSign (a CA certificate is never a leaf); a TLS server
   certificate lists id-kp-serverAuth in a non-critical extendedKeyUsage without
   anyExtendedKeyUsage, code signing, e-mail protection, time stamping, OCSP signing or
-  the CT precertificate purpose; a critical SAN goes with an empty subject only.
+  the CT precertificate purpose; a critical SAN goes with an empty subject only; a
+  subject CN that names a host repeats a SAN entry exactly (CA/B BR 7.1.4.3, checked
+  with the server name). A SAN dNSName that is not a well-formed host or ``*.`` wildcard
+  name never matches anything.
+* Names chain by their encoding (byte equality, as most validators do); only when no
+  candidate matches that way are parsed names compared (RFC 5280 7.1 equivalence, e.g.
+  the same name in another string type). Validity is compared at one-second granularity.
 * Name constraints cover dNSName, iPAddress, rfc822Name, uniformResourceIdentifier and
   directoryName. A constraint on any other name form rejects a certificate below it that
   carries that form (RFC 5280 4.2.1.10: "process the constraint or reject"). A name that
