@@ -10,6 +10,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from tlskit import ClientConfig, ClientConnection, ServerConnection, TLSError
+from tlskit.enums import SignatureScheme
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 
@@ -361,3 +363,19 @@ def test_certificate_verify_fuzzed_signature_is_decrypt_error(pos):
 
 
 
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "tlskit bug: the client accepts a server CertificateVerify labelled rsa_pss_pss_sha256 "
+    "made with the rsaEncryption key of the server's certificate; expected "
+    "illegal_parameter (RFC 8446 4.2.3; same root cause as the server-side probe)"))
+def test_client_rejects_pss_pss_signature_from_rsaencryption_certificate():
+    config = server_config()
+    config._certs[0].schemes = [SignatureScheme.rsa_pss_pss_sha256]  # mislabel on purpose
+    server = ServerConnection(config)
+    client = ClientConnection(ClientConfig(trust_anchors=[pki().ca.root]),
+                              server_name="localhost")
+    server.receive_data(client.data_to_send())
+    with pytest.raises(TLSError) as info:
+        client.receive_data(server.data_to_send())
+    assert int(info.value.alert) == AD_ILLEGAL

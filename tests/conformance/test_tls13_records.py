@@ -443,3 +443,28 @@ def test_0rtt_garbage_downgrade_to_tls12_is_unexpected_message():
     assert [e[1] for e in peer.events if e[0] == "hs12"] == [11, 12, 14]
     peer.expect_alert(AD_UNEXPECTED)
 
+
+
+def test_0rtt_garbage_beyond_the_skip_limit_is_bad_record_mac():
+    # 4.2.10: early data is skipped "up to the configured max_early_data_size" (tlskit:
+    # 64 KiB); tlsfuzzer's --num-bytes above that must end in bad_record_mac.
+    peer = Peer()
+    peer.send_hello(early_hello(), extra=garbage() * 4)
+    peer.expect_flight()
+    assert peer.error is None
+    peer.feed(garbage(64))
+    peer.expect_alert(AD_BAD_RECORD_MAC)
+
+
+# --- more CCS placements (RFC 8446 5) ----------------------------------------------------
+
+def test_ccs_before_client_hello_is_unexpected_message():
+    peer = Peer()
+    peer.feed(COMPAT_CCS)
+    peer.expect_alert(AD_UNEXPECTED)
+
+
+def test_protected_ccs_is_unexpected_message():
+    peer = after_server_flight()
+    peer.send(CCS, b"\x01")
+    peer.expect_alert(AD_UNEXPECTED)

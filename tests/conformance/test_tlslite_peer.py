@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from tlskit import ClientConfig
+from tlskit import ClientConfig, TLSError
 from tlskit.io import TLSServer, connect
 
-from .peer import pki, server_config
+from .peer import HS, hello, pki, record, server_config
 
 tlslite = pytest.importorskip("tlslite")
 from tlslite import HandshakeSettings, TLSConnection, X509CertChain  # noqa: E402
@@ -51,14 +51,17 @@ class _Echo(socketserver.BaseRequestHandler):
         self.server.exports.append(tls.export_keying_material(
             LABEL, b"" if version == "TLSv1.3" else None, 32))
         self.server.completions.append(tls.connection.handshake_complete)
-        while data := tls.recv(65536):
-            tls.sendall(data)
+        try:
+            while data := tls.recv(65536):
+                tls.sendall(data)
+        except (TLSError, OSError) as exc:   # a client that just goes away
+            self.server.aborted.append(exc)
 
 
 @contextlib.contextmanager
 def tlskit_server(**config: Any) -> Iterator[TLSServer]:
     server = TLSServer(("127.0.0.1", 0), _Echo, server_config(**config), handshake_timeout=10)
-    server.exports, server.completions = [], []
+    server.exports, server.completions, server.aborted = [], [], []
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)
     thread.start()
@@ -257,3 +260,46 @@ def test_tlskit_client_answers_tlslite_key_update():
             assert tls.recv(100) == b"one"
             tls.sendall(b"two")
             assert tls.recv(100) == b"two"
+
+
+# --- test-tls13-connection-abort.py: clients that vanish mid-way -------------------------
+
+def _abort_raw(port: int, stage: str) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        if stage == "before ClientHello":
+            return
+        sock.sendall(record(HS, hello().encode(), 0x0301))
+        if stage == "after ClientHello":
+            return
+        sock.recv(1)     # at least the start of the server's flight
+
+
+def _abort_tlslite(port: int, stage: str) -> None:
+    conn = tlslite_client(port, settings(V13))
+    if stage in ("after client ApplicationData", "after server ApplicationData"):
+        conn.write(b"GET / HTTP/1.0\r\n\r\n")
+        if stage == "after server ApplicationData":
+            conn.read(max=100)
+    elif stage == "after close_notify":
+        conn.close()
+        return
+    conn.sock.close()    # no close_notify
+
+
+ABORTS = {"before ClientHello": _abort_raw, "after ClientHello": _abort_raw,
+          "after ServerHello": _abort_raw, "after client Finished": _abort_tlslite,
+          "after client ApplicationData": _abort_tlslite,
+          "after server ApplicationData": _abort_tlslite, "after close_notify": _abort_tlslite}
+
+
+def test_connection_abort_at_every_stage_leaves_the_server_serving():
+    with tlskit_server() as server:
+        port = server.server_address[1]
+        for _ in range(2):
+            for stage, abort in ABORTS.items():
+                abort(port, stage)
+                conn = tlslite_client(port, settings(V13))      # the sanity conversation
+                try:
+                    exchange(conn, [stage.encode()])
+                finally:
+                    conn.close()
