@@ -121,3 +121,60 @@ def test_tls12_without_signature_algorithms_is_refused():
     peer = Peer()
     peer.send_hello(hello12().drop(13))
     peer.expect_alert(AD_HANDSHAKE_FAILURE)
+
+
+# --- test-sig-algs.py (TLS 1.2 ServerKeyExchange signatures) ----------------------------
+
+MD5_RSA, SHA224_RSA = 0x0101, 0x0301
+PKCS1_BY_STRENGTH = [0x0601, 0x0501, 0x0401, SHA224_RSA, 0x0201]
+PSS_PSS = [0x0809, 0x080A, 0x080B]
+
+
+def _ske_scheme(peer: Peer) -> int:
+    ske = next(e[2] for e in peer.events if e[:2] == ("hs12", 12))
+    return int.from_bytes(ske[4 + ske[3]:6 + ske[3]], "big")
+
+
+@pytest.mark.parametrize("offered,valid", [
+    ([RSA_PSS_RSAE_SHA256], [RSA_PSS_RSAE_SHA256]),
+    ([0x0805], [0x0805]),
+    ([0x0806], [0x0806]),
+    ([MD5_RSA, *PKCS1_BY_STRENGTH, *PSS_PSS], [*PKCS1_BY_STRENGTH, *PSS_PSS]),  # MD5 first
+    ([MD5_RSA, *PKCS1_BY_STRENGTH[:-1], *PSS_PSS], [*PKCS1_BY_STRENGTH[:-1], *PSS_PSS]),
+    ([0x0418, 0x1801, 0x0A0A, 0x0918, 0xFFFF, *PKCS1_BY_STRENGTH[:-1], *PSS_PSS],
+     [*PKCS1_BY_STRENGTH[:-1], *PSS_PSS]),                                    # extra sigalgs
+], ids=["rsae256 only", "rsae384 only", "rsae512 only", "MD5 first", "MD5 first, no SHA-1",
+        "extra sigalgs"])
+def test_sig_algs_tls12_server_key_exchange(offered, valid):
+    h = hello12()
+    h.set(13, ext.encode_u16_list(offered))
+    peer = Peer()
+    peer.send_hello(h)
+    assert peer.error is None, peer.error
+    scheme = _ske_scheme(peer)
+    assert scheme in valid and scheme not in (MD5_RSA, 0x0201), hex(scheme)
+
+
+@pytest.mark.parametrize("body,alert", [
+    (ext.encode_u16_list([0x0418, 0x1801, 0x0A0A, 0x0918, 0xFFFF]), AD_HANDSHAKE_FAILURE),
+    (b"\x00\x00", 50),                       # empty sigalgs
+    (b"\x00\x03\x04\x01", 50),               # fuzzed length
+    (b"\x00\x04\x04\x01", 50),               # truncated extension
+    (b"\x00\x03\x04\x01\x02", 50),           # odd length
+], ids=["only undefined", "empty", "fuzzed length", "truncated", "odd length"])
+def test_sig_algs_tls12_malformed_or_unusable(body, alert):
+    h = hello12()
+    h.set(13, body)
+    peer = Peer()
+    peer.send_hello(h)
+    peer.expect_alert(alert)
+
+
+def test_tls12_session_ticket_extension_is_not_acknowledged():
+    # tlskit issues no TLS 1.2 tickets (RFC 5077 is optional): the "sanity - TLS 1.2" and
+    # "use TLS 1.2 ticket in TLS 1.3" probes of test-tls13-session-resumption.py expect a
+    # ticket and must be excluded; the TLS 1.3 resumption probes are covered elsewhere.
+    peer = Peer()
+    peer.send_hello(hello12(extra=[(35, b"")]))
+    tls12_reply(peer)
+    assert 35 not in peer.server_hello().extensions
