@@ -1,0 +1,348 @@
+"""Fuzz tlskit's TLS 1.2 client and server with what a hostile peer could send.
+
+With atheris installed:   python fuzz/fuzz_tls12.py -atheris_runs=100000
+Without it (standalone):  python fuzz/fuzz_tls12.py [ITERATIONS] [SEED]
+
+The contract under test: `receive_data` returns events or raises a `TLSError` whose
+alert is a real protocol alert (never internal_error); after a failure the queued output
+ends with an alert record and every later call raises the same error.
+
+One TLS 1.2 handshake is recorded between a deterministic client (seeded rng, TLS 1.2
+only) and a deterministic server (seeded rng, Ed25519 certificate: deterministic
+signatures), so fresh peers replay it byte for byte, and the record keys of both sides
+are known. Byte 0 of the input picks the mode, byte 1 is an argument:
+
+client side (a 1.2 client that has sent its ClientHello)
+ 0. raw bytes, cut into chunks of arg+1 bytes;
+ 1. the recorded server flight (ServerHello..ServerHelloDone) with the input written
+    over it at an arg-chosen offset;
+ 2. the server flight with message arg%4 (ServerHello, Certificate, ServerKeyExchange,
+    ServerHelloDone) replaced by the input: the decoders and checks of each message;
+ 3. the server flight, a CCS, then the input sealed under the server's real key as one
+    record of type arg%4+20 (the server Finished position);
+ 4. a completed handshake, then the input sealed as the server's next record
+    (HelloRequest, alerts, application data, CCS);
+server side (a fresh 1.2-only server)
+ 5. raw bytes, cut into chunks of arg+1 bytes;
+ 6. the recorded ClientHello with the input written over it;
+ 7. the ClientHello, then the recorded client flight (ClientKeyExchange, CCS, Finished)
+    with the input written over it;
+ 8. the ClientHello, then the input as the ClientKeyExchange message, CCS, Finished;
+ 9. the ClientHello, ClientKeyExchange, CCS, then the input sealed under the client's
+    real key as one record of type arg%4+20 (the client Finished position);
+10. a completed handshake, then the input sealed as the client's next record
+    (a renegotiating ClientHello, alerts, application data).
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+import struct
+import sys
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.x509.oid import NameOID
+
+from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection
+from tlskit.enums import AlertDescription as AD
+from tlskit.errors import AlertReceived, TLSError
+
+MODES = 11
+HS, ALERT, APPDATA, CCS = 22, 21, 23, 20
+CCS_RECORD = b"\x14\x03\x03\x00\x01\x01"
+COMPLETED = [0]  # handshakes the fuzzed peer completed (the seeds must reach some)
+
+
+# --- the deterministic peers ----------------------------------------------------------------
+
+@cache
+def identity() -> tuple[x509.Certificate, ed25519.Ed25519PrivateKey]:
+    key = ed25519.Ed25519PrivateKey.from_private_bytes(bytes(range(100, 132)))
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    when = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(12).not_valid_before(when)
+            .not_valid_after(when.replace(year=2100))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
+            .sign(key, None))
+    return cert, key
+
+
+class AcceptAll:
+    def verify(self, leaf: Any, intermediates: list[Any], server_name: str | None = None,
+               at: Any = None, usage: str = "server",
+               ocsp_response: bytes | None = None) -> list[Any]:
+        return [leaf, *intermediates]
+
+
+def new_client() -> ClientConnection:
+    return ClientConnection(ClientConfig(verifier=AcceptAll(), versions=["TLSv1.2"],
+                                         rng=random.Random(121).randbytes),
+                            server_name="localhost")
+
+
+def new_server() -> ServerConnection:
+    cert, key = identity()
+    return ServerConnection(ServerConfig(certificate_chain=[cert], private_key=key,
+                                         versions=["TLSv1.2"],
+                                         rng=random.Random(122).randbytes))
+
+
+@dataclass
+class Keys:
+    """One direction's TLS 1.2 AEAD key (RFC 5288 3, RFC 7905 2)."""
+
+    aead: Any
+    salt: bytes
+
+    def seal(self, seq: int, ctype: int, plain: bytes) -> bytes:
+        explicit = seq.to_bytes(8, "big") if len(self.salt) == 4 else b""
+        nonce = self.nonce(seq, explicit)
+        aad = seq.to_bytes(8, "big") + struct.pack(">BHH", ctype, 0x0303, len(plain))
+        body = explicit + self.aead.encrypt(nonce, plain, aad)
+        return struct.pack(">BHH", ctype, 0x0303, len(body)) + body
+
+    def nonce(self, seq: int, explicit: bytes) -> bytes:
+        if len(self.salt) == 4:
+            return self.salt + explicit
+        return (int.from_bytes(self.salt, "big") ^ seq).to_bytes(12, "big")
+
+    def open(self, seq: int, record: bytes) -> bytes:
+        ex = record[5:13] if len(self.salt) == 4 else b""
+        ct = record[5 + len(ex):]
+        aad = seq.to_bytes(8, "big") + struct.pack(">BHH", record[0], 0x0303, len(ct) - 16)
+        return bytes(self.aead.decrypt(self.nonce(seq, ex), ct, aad))
+
+
+def keys_of(conn: Any) -> Keys:
+    prot = conn._records._write
+    return Keys(prot.aead, bytes(prot.salt))
+
+
+def split_records(data: bytes) -> list[bytes]:
+    out = []
+    while len(data) >= 5:
+        n = int.from_bytes(data[3:5], "big")
+        out.append(data[:5 + n])
+        data = data[5 + n:]
+    return out
+
+
+def messages(data: bytes) -> list[bytes]:
+    stream = b"".join(r[5:] for r in split_records(data) if r[0] == HS)
+    out = []
+    while len(stream) >= 4:
+        n = int.from_bytes(stream[1:4], "big")
+        out.append(stream[:4 + n])
+        stream = stream[4 + n:]
+    return out
+
+
+def hs_record(body: bytes) -> bytes:
+    return struct.pack(">BHH", HS, 0x0303, len(body)) + body
+
+
+@cache
+def recorded() -> dict[str, Any]:
+    c, s = new_client(), new_server()
+    ch = c.data_to_send()
+    s.receive_data(ch)
+    sf = s.data_to_send()
+    c.receive_data(sf)
+    cf = c.data_to_send()
+    s.receive_data(cf)
+    sfin = s.data_to_send()
+    c.receive_data(sfin)
+    assert c.handshake_complete and s.handshake_complete and c.version == "TLSv1.2"
+    return {"client_hello": ch, "server_flight": sf, "client_flight": cf,
+            "server_final": sfin, "server_keys": keys_of(s), "client_keys": keys_of(c)}
+
+
+def overwrite(base: bytes, where: int, patch: bytes) -> bytes:
+    at = where * len(base) // 256
+    return base[:at] + patch + base[at + len(patch):]
+
+
+def check(conn: Any, chunks: list[bytes]) -> None:
+    try:
+        for chunk in chunks:
+            conn.receive_data(chunk)
+    except AlertReceived:
+        return
+    except TLSError as exc:
+        assert exc.alert != AD.internal_error, f"{exc!r} from {exc.__cause__!r}"
+        recs = split_records(conn.data_to_send())
+        assert recs and recs[-1][0] == ALERT, "no alert queued after a failure"
+        try:
+            conn.receive_data(b"\x16")
+        except TLSError as again:
+            assert again is exc
+        else:
+            raise AssertionError("a failed connection accepted more input") from None
+        return
+    if conn.handshake_complete is not None:
+        COMPLETED[0] += 1
+
+
+def client_after_hello() -> ClientConnection:
+    c = new_client()
+    c.data_to_send()
+    return c
+
+
+def TestOneInput(data: bytes) -> None:
+    if len(data) < 2:
+        return
+    mode, arg, body = data[0] % MODES, data[1], data[2:]
+    rec = recorded()
+    chunks = [body[i:i + arg + 1] for i in range(0, len(body), arg + 1)] or [b""]
+    if mode == 0:
+        check(client_after_hello(), chunks)
+    elif mode == 1:
+        check(client_after_hello(), [overwrite(rec["server_flight"], arg, body)])
+    elif mode == 2:
+        msgs = messages(rec["server_flight"])
+        msgs[arg % len(msgs)] = body
+        check(client_after_hello(), [hs_record(b"".join(msgs))])
+    elif mode == 3:
+        c = client_after_hello()
+        c.receive_data(rec["server_flight"])
+        c.data_to_send()
+        check(c, [CCS_RECORD + rec["server_keys"].seal(0, arg % 4 + 20, body)])
+    elif mode == 4:
+        c = client_after_hello()
+        c.receive_data(rec["server_flight"])
+        c.data_to_send()
+        c.receive_data(rec["server_final"])
+        check(c, [rec["server_keys"].seal(1, arg % 4 + 20, body)])
+    elif mode == 5:
+        check(new_server(), chunks)
+    elif mode == 6:
+        check(new_server(), [overwrite(rec["client_hello"], arg, body)])
+    else:
+        s = new_server()
+        s.receive_data(rec["client_hello"])
+        s.data_to_send()
+        cke, ccs, fin = split_records(rec["client_flight"])
+        if mode == 7:
+            check(s, [overwrite(rec["client_flight"], arg, body)])
+        elif mode == 8:
+            check(s, [hs_record(body) + ccs + fin])
+        elif mode == 9:
+            check(s, [cke + ccs + rec["client_keys"].seal(0, arg % 4 + 20, body)])
+        else:
+            s.receive_data(rec["client_flight"])
+            s.data_to_send()
+            check(s, [rec["client_keys"].seal(1, arg % 4 + 20, body)])
+
+
+# --- standalone driver ----------------------------------------------------------------------
+
+def seeds() -> list[bytes]:
+    rec = recorded()
+    sh, cert, ske, shd = messages(rec["server_flight"])
+    cke = messages(rec["client_flight"])[0]
+    return [
+        b"\x00\xff" + rec["server_flight"],
+        b"\x00\x07" + rec["server_flight"][:300],
+        b"\x01\x00" + b"\x16\x03\x03",
+        b"\x01\x30" + b"\xff\x01\x00\x01\x00",
+        b"\x02\x00" + sh,
+        b"\x02\x01" + cert,
+        b"\x02\x02" + ske,
+        b"\x02\x02" + ske[:4] + b"\x03\x00\x17\x41\x04" + bytes(64) + ske[-68:],
+        b"\x02\x03" + shd,
+        b"\x02\x03" + b"\x0d\x00\x00\x08\x01\x40\x00\x02\x08\x07\x00\x00" + shd,
+        b"\x03\x02" + finished("server"),
+        b"\x03\x00" + b"\x01",
+        b"\x04\x02" + b"\x00\x00\x00\x00",
+        b"\x04\x01" + b"\x01\x64",
+        b"\x04\x03" + b"HTTP/1.1 200 OK\r\n",
+        b"\x05\x00" + rec["client_hello"],
+        b"\x06\x80" + b"\x00\x17\x00\x00",
+        b"\x07\x20" + b"\x14\x03\x03\x00\x01\x01",
+        b"\x08\x00" + cke,
+        b"\x08\x00" + cke[:4] + b"\x20" + bytes(32),
+        b"\x09\x02" + finished("client"),
+        b"\x0a\x02" + rec["client_hello"][5:],
+        b"\x0a\x03" + b"GET / HTTP/1.1\r\n\r\n",
+    ]
+
+
+def finished(side: str) -> bytes:
+    """The real Finished message of one side, opened from its recorded record."""
+    rec = recorded()
+    flight = rec["server_final"] if side == "server" else rec["client_flight"]
+    return rec[f"{side}_keys"].open(0, split_records(flight)[-1])
+
+
+def mutate(rng: random.Random, data: bytes) -> bytes:
+    buf = bytearray(data)
+    for _ in range(rng.randint(1, 4)):
+        op = rng.randrange(5)
+        pos = rng.randrange(2, len(buf) + 1) if len(buf) > 2 else len(buf)
+        if op == 0 and len(buf) > 2:
+            buf[pos % (len(buf) - 2) + 2] ^= 1 << rng.randrange(8)
+        elif op == 1:
+            del buf[max(pos, 2):]
+        elif op == 2:
+            buf[pos:pos] = rng.randbytes(rng.randint(1, 8))
+        elif op == 3 and len(buf) > 2:
+            buf[pos % (len(buf) - 2) + 2] = rng.choice([0, 1, 2, 3, 4, 0x14, 0x16, 0x17, 0xFF])
+        else:
+            src = rng.randrange(2, len(buf) + 1) if len(buf) > 2 else 0
+            buf[pos:pos] = buf[src:src + rng.randint(1, 24)]
+    if rng.random() < 0.2:
+        buf[1] = rng.randrange(256)
+    return bytes(buf)
+
+
+def random_input(rng: random.Random) -> bytes:
+    if rng.random() < 0.1:
+        return bytes((rng.randrange(MODES),)) + rng.randbytes(rng.randint(1, 200))
+    return mutate(rng, rng.choice(seeds()))
+
+
+def run(iterations: int, seed: int = 0) -> None:
+    rng = random.Random(seed)
+    for _ in range(iterations):
+        data = random_input(rng)
+        try:
+            TestOneInput(data)
+        except Exception:
+            print(f"failing input: {data!r}", file=sys.stderr)
+            raise
+
+
+def reached_completion() -> int:
+    """How many seeds that put the input in a Finished position (modes 3 and 9) complete
+    the handshake: with the real Finished, both must (a depth check of the harness)."""
+    before = COMPLETED[0]
+    for data in seeds():
+        if data[0] % MODES in (3, 9):
+            TestOneInput(data)
+    return COMPLETED[0] - before
+
+
+def main(argv: list[str]) -> int:
+    try:
+        import atheris  # type: ignore[import-not-found]
+    except ImportError:
+        atheris = None
+    if atheris is not None and any(a.startswith("-atheris") for a in argv[1:]):
+        atheris.Setup(argv, TestOneInput)
+        atheris.Fuzz()
+        return 0
+    iterations = int(argv[1]) if len(argv) > 1 else 10_000
+    run(iterations, int(argv[2]) if len(argv) > 2 else 0)
+    print(f"{iterations} inputs, no failures")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

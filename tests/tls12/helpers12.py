@@ -1,0 +1,454 @@
+"""Tools for the TLS 1.2 hostile and interop tests.
+
+A "scripted" 1.2 peer is a real tlskit peer whose handshake messages are rewritten on the
+way out (`rewriting`), before that peer adds them to its own transcript, so that its
+signatures and Finished stay consistent with what it sent; or a recorded flight whose
+records and messages are cut apart and put back together (`messages_of`, `hs_record`).
+
+Protected 1.2 records are built and opened here from first principles (RFC 5246 6.2.3.3,
+RFC 5288 3, RFC 7905 2): nonce = salt || explicit (AES-GCM, explicit sent in the record)
+or iv XOR seq (ChaCha20-Poly1305); additional data = seq || type || version || length.
+Only the AEAD object and the implicit IV are taken from the peer's record layer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import random
+import signal
+import socket
+import struct
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+from unittest import mock
+
+import pytest
+
+from tlskit import (
+    AlertDescription,
+    AlertReceived,
+    ClientConfig,
+    ClientConnection,
+    ServerConfig,
+    ServerConnection,
+    TLSError,
+)
+from tlskit.connection import Connection
+from tlskit.handshake.common12 import Handshake12
+from tlskit.wire import messages as m
+
+from ..hostile.helpers import AcceptAll, det_rng, pki
+
+AD = AlertDescription
+HS, ALERT, APPDATA, CCS = 22, 21, 23, 20
+CCS_RECORD = b"\x14\x03\x03\x00\x01\x01"
+MAX_PLAINTEXT = 1 << 14
+
+# Message types (RFC 5246 7.4, RFC 6066 8).
+HELLO_REQUEST, CLIENT_HELLO, SERVER_HELLO, NEW_SESSION_TICKET = 0, 1, 2, 4
+ENCRYPTED_EXTENSIONS, CERTIFICATE, SERVER_KEY_EXCHANGE, CERTIFICATE_REQUEST = 8, 11, 12, 13
+SERVER_HELLO_DONE, CERTIFICATE_VERIFY, CLIENT_KEY_EXCHANGE, FINISHED = 14, 15, 16, 20
+
+# Extension code points.
+EXT_SERVER_NAME, EXT_SUPPORTED_GROUPS, EXT_EC_POINT_FORMATS = 0, 10, 11
+EXT_SIGNATURE_ALGORITHMS, EXT_ALPN, EXT_EMS, EXT_RENEGOTIATION_INFO = 13, 16, 23, 0xFF01
+EXT_SUPPORTED_VERSIONS, EXT_KEY_SHARE = 43, 51
+
+DOWNGRD_12, DOWNGRD_11 = b"DOWNGRD\x01", b"DOWNGRD\x00"
+
+
+# --- peers ------------------------------------------------------------------------------
+
+def client12(*, server_name: str | None = "localhost", **kw: Any) -> ClientConnection:
+    """A tlskit client speaking TLS 1.2 only (pass versions=... for the default 1.3+1.2)."""
+    kw.setdefault("versions", ["TLSv1.2"])
+    kw.setdefault("trust_anchors", [pki().ca.root])
+    return ClientConnection(ClientConfig(**kw), server_name=server_name)
+
+
+def server12(*, ed25519: bool = False, **kw: Any) -> ServerConnection:
+    """A tlskit server (1.3 and 1.2 unless versions=... says otherwise), EC P-256 leaf."""
+    leaf = pki().server_ed if ed25519 else pki().server
+    kw.setdefault("certificate_chain", leaf.chain)
+    kw.setdefault("private_key", leaf.private_key)
+    return ServerConnection(ServerConfig(**kw))
+
+
+def client_auth_kw(**kw: Any) -> dict[str, Any]:
+    kw.setdefault("client_auth", "required")
+    kw.setdefault("client_trust_anchors", [pki().ca.root])
+    return kw
+
+
+# --- rewriting what a peer sends ----------------------------------------------------------
+
+Hook12 = Callable[[Any, bytes], "bytes | list[bytes] | None"]
+
+
+@contextlib.contextmanager
+def rewriting(cls: type[Handshake12], hook: Hook12) -> Iterator[None]:
+    """While active, every handshake message an instance of `cls` sends passes through
+    ``hook(handshake, raw)`` first: return new bytes, a list of messages, or None to drop
+    it. The sender's own transcript sees what the hook returned."""
+    original = Handshake12.send
+
+    def send(self: Any, raw: bytes, *, transcript: bool = True) -> None:
+        out = hook(self, raw)
+        if out is None:
+            return
+        for new in [out] if isinstance(out, bytes | bytearray) else out:
+            original(self, bytes(new), transcript=transcript)
+
+    with mock.patch.object(cls, "send", send):
+        yield
+
+
+def on_msg(msg_type: int, fn: Callable[[Any, bytes], Any]) -> Hook12:
+    """A hook applying ``fn(handshake, raw)`` to one message type only."""
+    def hook(hs: Any, raw: bytes) -> Any:
+        return fn(hs, raw) if raw[0] == msg_type else raw
+    return hook
+
+
+def edit_server_hello(fn: Callable[[m.ServerHello], Any]) -> Hook12:
+    def rewrite(_hs: Any, raw: bytes) -> bytes:
+        sh = m.ServerHello.decode(memoryview(raw)[4:])
+        fn(sh)
+        return sh.encode()
+    return on_msg(SERVER_HELLO, rewrite)
+
+
+def edit_client_hello(fn: Callable[[m.ClientHello], Any]) -> Callable[[bytes], bytes]:
+    """Rewrite a one-record plaintext ClientHello (as `data_to_send` returned it)."""
+    def rewrite(rec: bytes) -> bytes:
+        ch = m.ClientHello.decode(memoryview(rec)[9:])
+        fn(ch)
+        return hs_record(ch.encode())
+    return rewrite
+
+
+# --- records and messages -----------------------------------------------------------------
+
+def record(ctype: int, body: bytes, version: int = 0x0303) -> bytes:
+    return struct.pack(">BHH", ctype, version, len(body)) + body
+
+
+def hs_record(*messages: bytes) -> bytes:
+    return record(HS, b"".join(messages))
+
+
+def plain_alert(alert: int, level: int = 2) -> bytes:
+    return record(ALERT, bytes((level, alert)))
+
+
+def split_records(data: bytes) -> list[bytes]:
+    """Whole records (header included); asserts `data` is exactly a sequence of them."""
+    out, pos = [], 0
+    while pos < len(data):
+        assert len(data) - pos >= 5, "trailing partial record header"
+        n = int.from_bytes(data[pos + 3:pos + 5], "big")
+        assert len(data) - pos >= 5 + n, "trailing partial record"
+        out.append(data[pos:pos + 5 + n])
+        pos += 5 + n
+    return out
+
+
+def messages_of(data: bytes) -> list[bytes]:
+    """The handshake messages carried by the plaintext handshake records of one flight:
+    those before its first change_cipher_spec (what follows a CCS is protected)."""
+    recs = split_records(data)
+    first_ccs = next((i for i, r in enumerate(recs) if r[0] == CCS), len(recs))
+    stream = b"".join(r[5:] for r in recs[:first_ccs] if r[0] == HS)
+    out = []
+    while stream:
+        n = int.from_bytes(stream[1:4], "big")
+        out.append(stream[:4 + n])
+        stream = stream[4 + n:]
+    return out
+
+
+def message(msg_type: int, body: bytes = b"") -> bytes:
+    return m.frame(msg_type, body)
+
+
+def refragment(data: bytes, cuts: Callable[[int], list[int]]) -> bytes:
+    """Re-cut the plaintext handshake records of one flight: those before its first
+    change_cipher_spec (what follows a CCS is protected). Their content, as one stream,
+    is cut at ``cuts(length)`` (positions within 1..length-1); other records stay as
+    they are. RFC 5246 6.2.1: message boundaries need not match record boundaries."""
+    recs = split_records(data)
+    first_ccs = next((i for i, r in enumerate(recs) if r[0] == CCS), len(recs))
+    head = [r for r in recs[:first_ccs] if r[0] == HS]
+    if len(head) != first_ccs:  # an alert or data among them: leave the flight alone
+        return data
+    stream = b"".join(r[5:] for r in head)
+    if not stream:
+        return data
+    bounds = [0, *sorted({c for c in cuts(len(stream)) if 0 < c < len(stream)}), len(stream)]
+    pieces = [record(HS, stream[a:b]) for a, b in itertools.pairwise(bounds)]
+    return b"".join(pieces + recs[first_ccs:])
+
+
+# --- 1.2 record protection, independently of tlskit's record layer --------------------------
+
+@dataclass
+class Keys12:
+    """One direction's AEAD key as a real peer holds it."""
+
+    aead: Any
+    salt: bytes        # 4-byte GCM salt, or the 12-byte ChaCha20-Poly1305 IV
+    explicit: bool     # AES-GCM: an 8-byte explicit nonce travels in each record
+
+    @classmethod
+    def of(cls, conn: Connection, side: str = "write") -> Keys12:
+        prot = conn._records._write if side == "write" else conn._records._read
+        assert prot is not None, f"no {side} key yet"
+        return cls(prot.aead, bytes(prot.salt), len(prot.salt) == 4)
+
+    def nonce(self, seq: int, explicit: bytes) -> bytes:
+        if self.explicit:
+            return self.salt + explicit
+        return (int.from_bytes(self.salt, "big") ^ seq).to_bytes(12, "big")
+
+    def seal(self, seq: int, ctype: int, plain: bytes, *, explicit: bytes | None = None,
+             version: int = 0x0303) -> bytes:
+        """The record a peer sends: header || [explicit nonce] || ciphertext || tag."""
+        ex = b""
+        if self.explicit:
+            ex = seq.to_bytes(8, "big") if explicit is None else explicit
+        aad = seq.to_bytes(8, "big") + struct.pack(">BHH", ctype, version, len(plain))
+        return record(ctype, ex + self.aead.encrypt(self.nonce(seq, ex), plain, aad), version)
+
+    def open(self, seq: int, rec: bytes) -> tuple[int, bytes]:
+        ctype = rec[0]
+        ex_len = 8 if self.explicit else 0
+        ex, ct = rec[5:5 + ex_len], rec[5 + ex_len:]
+        aad = seq.to_bytes(8, "big") + struct.pack(">BHH", ctype, 0x0303, len(ct) - 16)
+        return ctype, bytes(self.aead.decrypt(self.nonce(seq, ex), ct, aad))
+
+    @property
+    def overhead(self) -> int:
+        return (8 if self.explicit else 0) + 16
+
+
+def seal_as(conn: Connection, ctype: int, plain: bytes, *, explicit: bytes | None = None) -> bytes:
+    """A record `conn` could have sent next: sealed under its write key at its next
+    sequence number, which is then used up (so its own later records stay in step)."""
+    prot = conn._records._write
+    assert prot is not None, "no write key yet"
+    rec = Keys12.of(conn).seal(prot.seq, ctype, plain, explicit=explicit)
+    prot.seq += 1
+    return rec
+
+
+# --- the exact-alert assertion ----------------------------------------------------------------
+
+def expect_alert12(conn: Connection, data: bytes | Iterable[bytes] | Callable[[], Any],
+                   alert: AD, *, leading: bytes | int = b"") -> TLSError:
+    """Feed `data` (or call it) and check the failure is exactly `alert`:
+
+    - a `TLSError` and nothing else escapes (not the peer's AlertReceived, not an
+      internal_error wrapping some other exception);
+    - ``exc.alert == alert``;
+    - ``data_to_send()`` holds `leading` (bytes, or a number of non-alert records) and
+      then exactly one alert record: ``15 03 03 00 02 02 XX`` before our write key is on,
+      afterwards one 1.2-protected record of type 21 that opens under our own write key
+      (explicit nonce as sent, seq = the one it used) to ``02 XX``;
+    - every later ``receive_data``/``send_data`` raises the very same error, and nothing
+      more is queued.
+    """
+    with pytest.raises(TLSError) as info:
+        if callable(data):
+            data()
+        elif isinstance(data, bytes | bytearray):
+            conn.receive_data(data)
+        else:
+            for chunk in data:
+                conn.receive_data(chunk)
+    exc = info.value
+    assert type(exc) is not AlertReceived, f"peer alert, not ours: {exc!r}"
+    assert isinstance(exc, TLSError)
+    assert exc.alert == alert, f"expected {alert.name}, got {exc.alert.name}: {exc!r}"
+    out = conn.data_to_send()
+    if isinstance(leading, int):
+        recs = split_records(out)
+        assert len(recs) == leading + 1, f"expected {leading} records before the alert"
+        assert all(r[0] != ALERT for r in recs[:leading])
+        leading = b"".join(recs[:leading])
+    assert out.startswith(leading), "unexpected bytes before the alert"
+    out = out[len(leading):]
+    prot = conn._records._write
+    if prot is not None:
+        recs = split_records(out)
+        assert len(recs) == 1, f"expected one alert record, got {len(recs)}"
+        keys = Keys12.of(conn)
+        rec = recs[0]
+        assert rec[:3] == b"\x15\x03\x03" and len(rec) == 5 + 2 + keys.overhead, rec.hex()
+        assert keys.open(prot.seq - 1, rec) == (ALERT, bytes((2, alert)))
+    else:
+        assert out == plain_alert(alert), f"alert record {out.hex()}"
+    for again in (lambda: conn.receive_data(b"\x17\x03\x03\x00\x01x"),
+                  lambda: conn.send_data(b"more")):
+        with pytest.raises(TLSError) as later:
+            again()
+        assert later.value is exc
+    assert conn.data_to_send() == b""
+    return exc
+
+
+def check_only_tls_errors(conn: Connection, chunks: Iterable[bytes]) -> TLSError | None:
+    """The robustness contract: feeding `chunks` returns events or raises a `TLSError`
+    with a real protocol alert (never internal_error), which is then queued for the peer
+    and sticks. Returns the error, if any."""
+    try:
+        for chunk in chunks:
+            conn.receive_data(chunk)
+    except AlertReceived:
+        return None
+    except TLSError as exc:
+        assert exc.alert != AD.internal_error, f"{exc!r} from {exc.__cause__!r}"
+        recs = split_records(conn.data_to_send())
+        assert recs and recs[-1][0] == ALERT, "the alert was not queued"
+        with pytest.raises(TLSError) as again:
+            conn.receive_data(b"\x16")
+        assert again.value is exc
+        return exc
+    return None
+
+
+# --- driving a 1.2 handshake ------------------------------------------------------------------
+
+def pump(a: Connection, b: Connection, limit: int = 20) -> list[Any]:
+    events: list[Any] = []
+    for _ in range(limit):
+        moved = False
+        for src, dst in ((a, b), (b, a)):
+            data = src.data_to_send()
+            if data:
+                moved = True
+                events += dst.receive_data(data)
+        if not moved:
+            return events
+    raise AssertionError("connections never went quiet")
+
+
+@dataclass
+class Run12:
+    """One live 1.2 handshake, stopped flight by flight."""
+
+    client: ClientConnection
+    server: ServerConnection
+    client_hello: bytes = b""
+    server_flight: bytes = b""     # ServerHello ... ServerHelloDone
+    client_flight: bytes = b""     # [Certificate] ClientKeyExchange [CertificateVerify] CCS Fin
+    server_final: bytes = b""      # CCS Finished
+
+    def to_server_flight(self) -> Run12:
+        self.client_hello = self.client.data_to_send()
+        self.server.receive_data(self.client_hello)
+        self.server_flight = self.server.data_to_send()
+        return self
+
+    def to_client_flight(self) -> Run12:
+        self.to_server_flight()
+        self.client.receive_data(self.server_flight)
+        self.client_flight = self.client.data_to_send()
+        return self
+
+    def to_server_final(self) -> Run12:
+        self.to_client_flight()
+        self.server.receive_data(self.client_flight)
+        self.server_final = self.server.data_to_send()
+        return self
+
+    def complete(self) -> Run12:
+        self.to_server_final()
+        self.client.receive_data(self.server_final)
+        assert self.client.handshake_complete and self.server.handshake_complete
+        assert self.client.version == self.server.version == "TLSv1.2"
+        return self
+
+
+def run12(client_kw: dict[str, Any] | None = None,
+          server_kw: dict[str, Any] | None = None) -> Run12:
+    return Run12(client12(**(client_kw or {})), server12(**(server_kw or {})))
+
+
+# --- deterministic recording (replayable byte for byte) --------------------------------------
+
+def replay_client12(seed: int = 11, **kw: Any) -> ClientConnection:
+    kw.setdefault("rng", det_rng(seed))
+    kw.setdefault("verifier", AcceptAll())
+    return client12(**kw)
+
+
+def replay_server12(seed: int = 12, **kw: Any) -> ServerConnection:
+    kw.setdefault("rng", det_rng(seed))
+    return server12(ed25519=True, **kw)
+
+
+@dataclass
+class Recording12:
+    client_hello: bytes
+    server_flight: bytes
+    client_flight: bytes
+    server_final: bytes
+    server_keys: Keys12   # the server's write key (Finished is its seq 0)
+    client_keys: Keys12   # the client's write key (Finished is its seq 0)
+
+
+@cache
+def recorded12() -> Recording12:
+    """A 1.2 handshake between `replay_client12()` and `replay_server12()` (Ed25519 leaf:
+    deterministic signatures), so fresh replay peers accept the recorded flights."""
+    run = Run12(replay_client12(), replay_server12()).complete()
+    return Recording12(run.client_hello, run.server_flight, run.client_flight,
+                       run.server_final, Keys12.of(run.server), Keys12.of(run.client))
+
+
+# --- external peers (GnuTLS) ------------------------------------------------------------------
+
+def free_port() -> int:
+    """A port the OS considers free right now (bound to port 0, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    """Poll-connect until something accepts on 127.0.0.1:port (no fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError(f"{proc.args[0]} exited with {proc.returncode} before listening")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on 127.0.0.1:{port}") from None
+            time.sleep(0.01)  # a poll interval, not a wait for something to happen
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill a peer started with start_new_session=True, with everything it spawned."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
+def random_cuts(rng: random.Random, max_pieces: int = 12) -> Callable[[int], list[int]]:
+    def cuts(n: int) -> list[int]:
+        return [rng.randrange(1, n) for _ in range(rng.randrange(max_pieces))] if n > 1 else []
+    return cuts
