@@ -65,12 +65,14 @@ class AcceptAll:
 def new_server() -> ServerConnection:
     cert, key = identity()
     return ServerConnection(ServerConfig(certificate_chain=[cert], private_key=key,
+                                         groups=["x25519", "secp256r1"],
                                          rng=random.Random(2).randbytes))
 
 
 def new_client(keylog: Any = None) -> ClientConnection:
     return ClientConnection(ClientConfig(verifier=AcceptAll(), rng=random.Random(1).randbytes,
-                                         keylog=keylog), server_name="localhost")
+                                         groups=["x25519", "secp256r1"], keylog=keylog),
+                            server_name="localhost")
 
 
 @cache

@@ -166,7 +166,12 @@ class ClientConfig(_Common):
 
     def __post_init__(self) -> None:
         self._validate_common()
-        self._share_groups = _codes(self.key_share_groups, NamedGroup, self._groups[:1],
+        # By default one share for the first group, plus x25519 when the first is the
+        # hybrid: servers without ML-KEM then need no HelloRetryRequest.
+        default_shares = self._groups[:1]
+        if default_shares == [NamedGroup.X25519MLKEM768] and NamedGroup.x25519 in self._groups:
+            default_shares = [NamedGroup.X25519MLKEM768, NamedGroup.x25519]
+        self._share_groups = _codes(self.key_share_groups, NamedGroup, default_shares,
                                     crypto.IMPLEMENTED_GROUPS, "key share group")
         for g in self._share_groups:
             if g not in self._groups:

@@ -274,7 +274,9 @@ IMPLEMENTED_GROUPS = (NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp38
                       NamedGroup.secp521r1, NamedGroup.X25519MLKEM768, NamedGroup.ffdhe2048,
                       NamedGroup.ffdhe3072, NamedGroup.ffdhe4096, NamedGroup.ffdhe6144,
                       NamedGroup.ffdhe8192)
-DEFAULT_GROUPS = [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1]
+# Post-quantum hybrid first (as browsers and Go do), then the classical groups.
+DEFAULT_GROUPS = [NamedGroup.X25519MLKEM768, NamedGroup.x25519, NamedGroup.secp256r1,
+                  NamedGroup.secp384r1]
 
 
 # --- signature schemes --------------------------------------------------------------

@@ -61,7 +61,7 @@ def test_every_message_is_drawn(ca: LocalCA, tmp_path: Any) -> None:
     joined = "\n".join(labels)
     # key fields on the arrows
     assert "suites: TLS_AES_128_GCM_SHA256" in joined
-    assert "suite: TLS_AES_128_GCM_SHA256, group: x25519" in joined
+    assert "suite: TLS_AES_128_GCM_SHA256, group: X25519MLKEM768" in joined
     assert "subject: CN=localhost" in joined
     assert "scheme: ecdsa_secp256r1_sha256" in joined
     assert "ALPN: http/1.1" in joined

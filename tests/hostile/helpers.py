@@ -84,8 +84,14 @@ class AcceptAll:
         return [leaf, *intermediates]
 
 
+# The hostile tests pick apart an x25519 handshake; tlskit's default puts the ML-KEM hybrid
+# first, which test_inmemory.py and the interop suites cover.
+CLASSIC_GROUPS = ["x25519", "secp256r1", "secp384r1"]
+
+
 def client_config(**kw: Any) -> ClientConfig:
     kw.setdefault("trust_anchors", [pki().ca.root])
+    kw.setdefault("groups", CLASSIC_GROUPS)
     return ClientConfig(**kw)
 
 
@@ -93,6 +99,7 @@ def server_config(*, ed25519: bool = False, **kw: Any) -> ServerConfig:
     leaf = pki().server_ed if ed25519 else pki().server
     kw.setdefault("certificate_chain", leaf.chain)
     kw.setdefault("private_key", leaf.private_key)
+    kw.setdefault("groups", CLASSIC_GROUPS)
     return ServerConfig(**kw)
 
 

@@ -240,7 +240,7 @@ def test_truncation_raises(server_config: ServerConfig, client_config: ClientCon
 
 
 def test_eof_during_handshake(client_config: ClientConfig) -> None:
-    srv = OneShotServer(lambda sock: sock.recv(1000))
+    srv = OneShotServer(lambda sock: sock.recv(65536))  # the whole ClientHello, then EOF
     with pytest.raises(TruncatedConnection, match="during the handshake"):
         tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost")
     srv.join()
