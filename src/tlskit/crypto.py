@@ -242,6 +242,11 @@ class _FFDHEShare(KeyShare):
         return self._key.exchange(peer).rjust(self._size, b"\x00")
 
 
+def is_obsolete_group(group: int) -> bool:
+    """RFC 8446 B.3.1.4 obsolete_RESERVED: 0x0001-0x0016, 0x001A-0x001C, 0xFF01-0xFF02."""
+    return 0x0001 <= group <= 0x0016 or 0x001A <= group <= 0x001C or group in (0xFF01, 0xFF02)
+
+
 def new_key_share(group: int, rng: RNG) -> KeyShare:
     if group == NamedGroup.x25519:
         return _X25519Share(rng)
@@ -373,8 +378,11 @@ def sign(key: PrivateKey, scheme: int, data: bytes) -> bytes:
     return bytes(key.sign(data, padding.PKCS1v15(), s.hash()))
 
 
+RSASSA_PSS_OID = "1.2.840.113549.1.1.10"
+
+
 def verify(public_key: PublicKey, scheme: int, signature: bytes, data: bytes,
-           curve_bound: bool = True) -> None:
+           curve_bound: bool = True, key_oid: str | None = None) -> None:
     """Check a signature made with `scheme`; DecryptError (decrypt_error alert) if bad.
 
     ``curve_bound=False`` is TLS 1.2, where ecdsa_secp256r1_sha256 means "ECDSA with
@@ -397,6 +405,10 @@ def verify(public_key: PublicKey, scheme: int, signature: bytes, data: bytes,
         elif s.kind.startswith("rsa"):
             if not isinstance(public_key, rsa.RSAPublicKey):
                 raise IllegalParameter(f"{s.code.name} does not match the certificate's key")
+            if key_oid is not None and (key_oid == RSASSA_PSS_OID) != (s.kind == "rsa_pss_pss"):
+                # 4.2.3: rsa_pss_pss_* need an RSASSA-PSS key, rsa_pss_rsae_* rsaEncryption.
+                raise IllegalParameter(f"{s.code.name} does not match the certificate's key "
+                                       f"type ({key_oid})")
             h = s.hash()
             pad: padding.AsymmetricPadding = (
                 padding.PKCS1v15() if s.kind == "rsa_pkcs1"

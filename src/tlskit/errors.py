@@ -71,6 +71,10 @@ class CertificateRequired(TLSError):
     default_alert = AD.certificate_required
 
 
+class InappropriateFallback(TLSError):
+    default_alert = AD.inappropriate_fallback
+
+
 class InternalError(TLSError):
     default_alert = AD.internal_error
 

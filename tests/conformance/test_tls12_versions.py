@@ -61,10 +61,6 @@ def test_fallback_scsv_tls11_hello_is_protocol_version():
     peer.expect_alert(AD_PROTOCOL_VERSION)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlskit bug: TLS_FALLBACK_SCSV (0x5600) in a TLS 1.2 ClientHello sent to a server "
-    "that supports TLS 1.3 is ignored and TLS 1.2 is negotiated; tlsfuzzer "
-    "(test-fallback-scsv.py --tls-1.3) expects inappropriate_fallback (RFC 7507 3)"))
 def test_fallback_scsv_in_tls12_hello_is_inappropriate_fallback():
     for place in range(4):
         suites = [EMPTY_RENEGOTIATION_INFO_SCSV, ECDHE_RSA_AES128_GCM, AES128]

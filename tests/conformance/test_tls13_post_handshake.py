@@ -232,11 +232,6 @@ def test_psk_dhe_ke_external_psk_is_ignored(group):
     sanity(peer)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlskit bug: a psk_ke-only ClientHello (pre_shared_key, no key_share, supported_groups "
-    "or signature_algorithms) that tlskit cannot serve is refused with missing_extension, "
-    "though RFC 8446 9.2 makes those extensions optional when pre_shared_key is present; "
-    "expected handshake_failure (4.1.1: no acceptable parameters)"))
 def test_psk_ke_only_hello_is_handshake_failure():
     peer = Peer()
     h = Hello([AES128], [(E_SUPPORTED_VERSIONS, ext.encode_versions_client([0x0304, 0x0303])),
@@ -327,12 +322,6 @@ def test_certificate_verify_rsae_signatures_work(scheme, h):
     sanity(with_client_cv(scheme, pss_signer(h())))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlskit bug: a CertificateVerify using rsa_pss_pss_* made with an rsaEncryption "
-    "certificate's key is accepted (server side, client auth; the client side's check of "
-    "the server's CV is the same code, crypto.verify); tlsfuzzer expects illegal_parameter "
-    "(RFC 8446 4.2.3: rsa_pss_pss_* needs an RSASSA-PSS public key, rsa_pss_rsae_* an "
-    "rsaEncryption one)"))
 def test_certificate_verify_pss_pss_with_rsaencryption_key_is_illegal_parameter():
     for scheme, h in ((0x0809, hashes.SHA256), (0x080A, hashes.SHA384),
                       (0x080B, hashes.SHA512)):
@@ -365,10 +354,6 @@ def test_certificate_verify_fuzzed_signature_is_decrypt_error(pos):
 
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlskit bug: the client accepts a server CertificateVerify labelled rsa_pss_pss_sha256 "
-    "made with the rsaEncryption key of the server's certificate; expected "
-    "illegal_parameter (RFC 8446 4.2.3; same root cause as the server-side probe)"))
 def test_client_rejects_pss_pss_signature_from_rsaencryption_certificate():
     config = server_config()
     config._certs[0].schemes = [SignatureScheme.rsa_pss_pss_sha256]  # mislabel on purpose

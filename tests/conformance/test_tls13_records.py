@@ -301,11 +301,6 @@ def _send_huge_finished(peer: Peer, right: int) -> None:
         sent += n
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlskit bug: a Finished longer than max_handshake_message (2**17) is refused from its "
-    "header with unexpected_message; tlsfuzzer (test-tls13-finished.py padding probes "
-    "pad_right 0x20000, 0x30000, 2**24-1-hash) expects decode_error (RFC 8446 6.2: "
-    "decode_error is for a message whose length is incorrect)"))
 def test_finished_huge_padding_is_decode_error():
     for right in (0x20000, 0x30000, (1 << 24) - 1 - 32):
         peer = after_server_flight()
@@ -420,11 +415,6 @@ def test_0rtt_garbage_hrr_then_normal_handshake():
     sanity(peer)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlskit bug: after a HelloRetryRequest that declined 0-RTT, undecryptable records "
-    "that follow the second ClientHello are still skipped as early data (the skip budget "
-    "is never cleared); tlsfuzzer expects bad_record_mac (RFC 8446 4.2.10: after HRR only "
-    "records before the second ClientHello may be skipped; 5.2)"))
 def test_0rtt_garbage_hrr_and_garbage_after_second_client_hello():
     peer = Peer()
     peer.send_hello(_hrr_early(peer))

@@ -53,7 +53,7 @@ def feed_until_error(conn, chunks, alert):
 def test_oversized_handshake_message_is_refused_from_its_header(announced):
     s = replay_server()
     header = b"\x01" + announced.to_bytes(3, "big")
-    expect_alert(s, record(HS, header), AD.unexpected_message)
+    expect_alert(s, record(HS, header), AD.decode_error)
 
 
 def test_maximal_handshake_message_in_many_records_ends_in_decode_error():
@@ -80,20 +80,20 @@ def test_ten_megabytes_of_handshake_fragments_stop_early():
         yield header[5:]
         for _ in range(10_000):
             yield frag
-    feed_until_error(s, chunks(), AD.unexpected_message)
+    feed_until_error(s, chunks(), AD.decode_error)
 
 
 def test_ten_megabytes_of_handshake_fragments_in_one_call():
     s = replay_server()
     data = record(HS, b"\x01\x02\x00\x01") + record(HS, bytes(1000)) * 10_000
-    expect_alert(s, data, AD.unexpected_message)
+    expect_alert(s, data, AD.decode_error)
 
 
 def test_post_handshake_fragments_stop_at_the_limit():
     # A NewSessionTicket announced at 2^17+1 bytes: refused from its header.
     c, s = connected_pair()
     expect_alert(c, forge_content(s, HS, b"\x04" + (HS_LIMIT + 1).to_bytes(3, "big")),
-                 AD.unexpected_message, peer=s)
+                 AD.decode_error, peer=s)
 
 
 def test_post_handshake_fragments_up_to_the_limit_then_decode_error():

@@ -401,7 +401,7 @@ class ClientHandshake13(Handshake13):
             self.verification_error = exc
 
     def on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> None:
-        self.check_certificate_verify(cv, self.peer_chain[0].public_key(), self.config._schemes,
+        self.check_certificate_verify(cv, self.peer_chain[0], self.config._schemes,
                                       CV_SERVER, self.hash_before)
         self.peer_scheme = SignatureScheme(cv.algorithm)
         self.trace("certificate_verify", message=cv, raw=raw, scheme=self.peer_scheme.name)

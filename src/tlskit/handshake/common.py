@@ -149,7 +149,7 @@ class Handshake13:
         while len(buf) >= 4:
             length = int.from_bytes(buf[1:4], "big")
             if length > limit:
-                raise UnexpectedMessage(
+                raise DecodeError(
                     f"handshake message of {length} bytes exceeds the {limit}-byte limit")
             if len(buf) < 4 + length:
                 return
@@ -242,14 +242,16 @@ class Handshake13:
         if not hmac.compare_digest(msg.verify_data, expected):
             raise DecryptError("Finished verify_data does not match the transcript")
 
-    def check_certificate_verify(self, msg: m.CertificateVerify, public_key: Any,
+    def check_certificate_verify(self, msg: m.CertificateVerify, leaf: Any,
                                  offered: list[int], context: bytes,
                                  transcript_hash: bytes) -> None:
-        """4.4.3: the scheme must be one we offered and a TLS 1.3 scheme."""
+        """4.4.3: the scheme must be one we offered, a TLS 1.3 scheme, and fit the key."""
         if msg.algorithm not in offered or msg.algorithm not in crypto.HANDSHAKE_SCHEMES:
             raise IllegalParameter(
                 f"CertificateVerify uses scheme {msg.algorithm:#06x} that was not offered")
-        crypto.verify(public_key, msg.algorithm, msg.signature, context + transcript_hash)
+        crypto.verify(leaf.public_key(), msg.algorithm, msg.signature,
+                      context + transcript_hash,
+                      key_oid=leaf.public_key_algorithm_oid.dotted_string)
 
     # -- post-handshake ----------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from ..errors import (
     CertificateRequired,
     HandshakeFailure,
     IllegalParameter,
+    InappropriateFallback,
     NoApplicationProtocol,
 )
 from ..events import HandshakeComplete
@@ -33,6 +34,7 @@ from .common12 import DOWNGRADE_TLS12, Handshake12
 _E = ExtensionType
 _HT = HandshakeType
 SCSV = 0x00FF  # TLS_EMPTY_RENEGOTIATION_INFO_SCSV
+FALLBACK_SCSV = 0x5600  # TLS_FALLBACK_SCSV (RFC 7507)
 # RFC 8446 4.1.3: a TLS 1.3 server negotiating 1.2 says so in its random.
 
 
@@ -60,6 +62,9 @@ class ServerHandshake12(Handshake12):
         self.messages += raw
         if ch.compression_methods != b"\x00" and 0 not in ch.compression_methods:
             raise IllegalParameter("the client offers no null compression")
+        if FALLBACK_SCSV in ch.cipher_suites and "TLSv1.3" in cfg._versions:
+            raise InappropriateFallback("client fell back to TLS 1.2, but this server speaks "
+                                        "TLS 1.3 (RFC 7507)")
         reneg = exts.get(_E.renegotiation_info)
         if reneg is not None and reneg != b"\x00":
             raise HandshakeFailure("renegotiation_info must be empty on a new connection")

@@ -102,11 +102,21 @@ class ServerHandshake13(Handshake13):
         if not common_suites:
             raise HandshakeFailure("no cipher suite in common with the client")
         self.suite = crypto.SUITES[common_suites[0]]
+        if _E.pre_shared_key in exts and _E.key_share not in exts:
+            # 9.2 lets a PSK-only hello omit these; tlskit only resumes with (EC)DHE.
+            raise HandshakeFailure("PSK-only key exchange (psk_ke) is not supported")
         for required in (_E.signature_algorithms, _E.supported_groups, _E.key_share):
             if required not in exts:
                 raise MissingExtension(f"ClientHello lacks {ExtensionType(required).name}")
         client_groups = ext.decode_u16_list(exts[_E.supported_groups], "supported_groups")
         shares = ext.decode_key_share_client(exts[_E.key_share])
+        # B.3.1.4: obsolete groups MUST NOT be offered with TLS 1.3. A key share for one is
+        # refused; merely listing one is tolerated, since real multi-version clients (e.g.
+        # tlslite-ng with brainpool curves) still list them for TLS 1.2.
+        obsolete = [g for g, _ in shares if crypto.is_obsolete_group(g)]
+        if obsolete:
+            raise IllegalParameter(f"key share for obsolete group {obsolete[0]:#06x} in a "
+                                   "TLS 1.3 ClientHello")
         for group, _ in shares:
             if group not in client_groups:
                 raise IllegalParameter(f"key share for {NamedGroup(group).name}, which is "
@@ -214,7 +224,10 @@ class ServerHandshake13(Handshake13):
         versions = ext.decode_versions_client(exts[_E.supported_versions])
         if ProtocolVersion.TLSv1_3 not in versions:
             raise ProtocolVersionError("client does not offer TLS 1.3")
-        # 4.2.1: with supported_versions present, legacy_version plays no part.
+        # 4.2.1: supported_versions decides, but a legacy_version below TLS 1.0 is no TLS
+        # client at all (SSL 3.0 or garbage; RFC 7568, 8446 D.5).
+        if ch.legacy_version < ProtocolVersion.TLSv1:
+            raise ProtocolVersionError(f"legacy_version {ch.legacy_version:#06x} is not TLS")
 
     def _choose_certificate(self, schemes: list[int]) -> None:
         """Pick the chain for the SNI name and the scheme the client can verify."""
@@ -289,6 +302,13 @@ class ServerHandshake13(Handshake13):
             raise IllegalParameter("second ClientHello must carry exactly the requested share")
         if _E.early_data in exts:
             raise IllegalParameter("early_data after a HelloRetryRequest")
+        may_change = {_E.key_share, _E.cookie, _E.early_data, _E.padding, _E.pre_shared_key}
+        before = [(t, b) for t, b in first.extensions.items() if t not in may_change]
+        after = [(t, b) for t, b in exts.items() if t not in may_change]
+        if before != after:
+            raise IllegalParameter("second ClientHello changed extensions other than those "
+                                   "a HelloRetryRequest allows (4.1.2)")
+        self.records.early_data_skip = 0  # 4.2.10: no early data follows a second hello
 
     # -- ServerHello and the server flight (4.1.3, 4.3, 4.4) ----------------------------
 
@@ -416,7 +436,7 @@ class ServerHandshake13(Handshake13):
         self.expect = {_HT.certificate_verify: self.on_certificate_verify}
 
     def on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> None:
-        self.check_certificate_verify(cv, self.client_chain[0].public_key(),
+        self.check_certificate_verify(cv, self.client_chain[0],
                                       list(crypto.HANDSHAKE_SCHEMES), CV_CLIENT,
                                       self.hash_before)
         self._client_scheme = SignatureScheme(cv.algorithm)
