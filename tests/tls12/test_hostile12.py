@@ -837,8 +837,6 @@ def test_server_accepts_point_formats_with_uncompressed_among_others() -> None:
     assert messages_of(server.data_to_send())[-1] == message(SERVER_HELLO_DONE)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlskit bug: TLS_FALLBACK_SCSV (RFC 7507) is not implemented"))
 def test_server_rejects_fallback_scsv_when_it_speaks_tls13() -> None:
     """RFC 7507 3 (which updates RFC 5246): TLS_FALLBACK_SCSV in a ClientHello whose
     highest version (1.2) is below the server's (1.3) MUST get inappropriate_fallback."""
@@ -1237,12 +1235,14 @@ CONFIGS = [({}, {}), ({"cipher_suites": [CHACHA_ECDSA]}, {}),
 
 
 @PROPS
-@given(st.sampled_from(range(len(CONFIGS))), st.randoms(use_true_random=False))
-def test_any_record_splitting_of_a_tls12_handshake_completes(config: int,
-                                                            rng: random.Random) -> None:
+@given(st.sampled_from(range(len(CONFIGS))), st.integers(0, 1 << 32))
+def test_any_record_splitting_of_a_tls12_handshake_completes(config: int, seed: int) -> None:
     """RFC 5246 6.2.1: handshake messages may be split across records and several may
-    share one; and TCP may deliver any byte boundaries. Both, at random, on every flight."""
+    share one; and TCP may deliver any byte boundaries. Both, at random, on every flight.
+    (The cuts come from a seeded Random, not from Hypothesis draws: ECDSA signatures vary
+    in length from run to run, and the draws must not depend on that.)"""
     client_kw, server_kw = CONFIGS[config]
+    rng = random.Random(seed)
     client, server = client12(**client_kw), server12(**server_kw)
     cuts = random_cuts(rng)
     for _ in range(6):
