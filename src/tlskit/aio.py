@@ -68,6 +68,7 @@ class TLSProtocol(asyncio.Protocol):
                  waiter: asyncio.Future[HandshakeComplete] | None = None,
                  peer: str | None = None, server_hostname: str | None = None) -> None:
         self._conn = conn
+        conn.close_reply = False  # half-close: the app decides when our side ends
         self._app: Any = app_protocol
         self._server_side = server_side
         self._handshake_timeout = handshake_timeout
@@ -204,17 +205,22 @@ class TLSProtocol(asyncio.Protocol):
             waiter.set_result(ev)
 
     def _close_notify_received(self) -> None:
-        # The connection has already queued (and _flush sent) our own close_notify, so
-        # nothing more can be written: deliver EOF, then close TCP.
+        # Deliver EOF. If our side is closed too (or TLS 1.2, where the core answered at
+        # once) the connection is over; otherwise the app may still write (half-close)
+        # and its close() sends our close_notify.
         self._peer_closed = True
         if not self._app_connected:
             self._fatal(TruncatedConnection(f"{self._peer} sent close_notify during the "
                                             "handshake"))
             return
+        keep_open = False
         try:
-            self._app.eof_received()
+            keep_open = bool(self._app.eof_received())
         finally:
-            if self._tcp is not None:
+            self._flush()
+            if self._tcp is not None and (self._conn.closed or not keep_open):
+                self._conn.close()
+                self._flush()
                 self._tcp.close()
 
     # -- called by _TLSTransport ------------------------------------------------------------
@@ -244,6 +250,12 @@ class TLSProtocol(asyncio.Protocol):
             self._conn.close()  # close_notify (idempotent)
             self._flush()
         self._tcp.close()
+
+    def _app_write_eof(self) -> None:
+        if self._tcp is None or self._conn.handshake_complete is None or self._error:
+            raise UsageError("write_eof() needs an established connection")
+        self._conn.close()
+        self._flush()
 
     def _app_abort(self) -> None:
         if self._tcp is not None:
@@ -313,12 +325,12 @@ class _TLSTransport(asyncio.Transport):
         self.write(b"".join(list_of_data))
 
     def can_write_eof(self) -> bool:
-        # The core answers a close_notify with its own at once, so the peer could not
-        # keep sending after ours: no half-close.
-        return False
+        return True
 
     def write_eof(self) -> None:
-        raise NotImplementedError("TLS connections cannot half-close; use close()")
+        """Half-close: send our close_notify and keep reading until the peer's (RFC 8446
+        6.1 lets the peer go on sending after ours)."""
+        self._proto._app_write_eof()
 
     def pause_reading(self) -> None:
         if self._proto._tcp is not None:

@@ -57,6 +57,7 @@ class Connection:
         self._fast_send = False
         self._fast_receive = False
         self._warnings = 0
+        self.close_reply = True  # see ClientConfig.close_reply; adapters may turn it off
 
     # -- input ----------------------------------------------------------------------------
 
@@ -135,7 +136,7 @@ class Connection:
             self._received_close = True
             self._fast_receive = False
             self._events.append(ConnectionClosed(None))
-            if not self._sent_close and self._hs.config.close_reply:
+            if not self._sent_close and (self.close_reply or self._hs.version == "TLSv1.2"):
                 self._send_alert(AlertDescription.close_notify)
                 self._sent_close = True
                 self._fast_send = False
@@ -182,15 +183,12 @@ class Connection:
             raise UsageError("the connection is closed for sending")
         if self._received_close and self._hs.version == "TLSv1.2":
             raise UsageError("TLS 1.2 has no half-close: the peer has closed")
-        if not self._hs.complete and not self._can_send_early():
+        if not self._hs.complete:
             raise UsageError("the handshake is not complete")
         records = self._records
         if records.write_sequence >= records.rekey_after and self._hs.version == "TLSv1.3":
             self.update_keys(request_peer_update=False)
         records.write(_APPDATA, data)
-
-    def _can_send_early(self) -> bool:
-        return False
 
     def update_keys(self, request_peer_update: bool = True) -> None:
         """Send a KeyUpdate (4.6.3); the peer answers with its own if asked."""
@@ -250,6 +248,7 @@ class ClientConnection(Connection):
                  session: Session | None = None) -> None:
         super().__init__()
         self.config = config or ClientConfig()
+        self.close_reply = self.config.close_reply
         self._hs = ClientHandshake13(self.config, self._records, self._events, server_name,
                                      session)
         self._hs.start()
@@ -266,6 +265,7 @@ class ServerConnection(Connection):
     def __init__(self, config: ServerConfig) -> None:
         super().__init__()
         self.config = config
+        self.close_reply = config.close_reply
         self._hs = ServerHandshake13(config, self._records, self._events)
 
     @property

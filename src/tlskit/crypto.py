@@ -7,6 +7,7 @@ replayed byte-exact (RFC 8448).
 
 from __future__ import annotations
 
+import abc
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,14 +103,15 @@ def key_auth_kind(key: Any) -> str:
 
 # --- key exchange ------------------------------------------------------------------
 
-class KeyShare:
+class KeyShare(abc.ABC):
     """One side's ephemeral key for a group: ``public`` goes on the wire."""
 
     group: NamedGroup
     public: bytes
 
-    def exchange(self, peer_public: bytes) -> bytes:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def exchange(self, peer_public: bytes) -> bytes:
+        """The shared secret with the peer's public value (IllegalParameter if invalid)."""
 
 
 class _X25519Share(KeyShare):

@@ -22,7 +22,7 @@ import pytest
 from tlskit.ca import LocalCA
 from tlskit.cli.connect import ConnectError, parse_target, split_list, unescape
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+assert shutil.which("openssl"), "the openssl binary is required (bash .ci/install-test-deps.sh)"
 
 HANDSHAKE_MESSAGES = ["ClientHello", "ServerHello", "EncryptedExtensions", "Certificate",
                       "CertificateVerify", "Finished"]

@@ -21,7 +21,7 @@ import pytest
 
 from tlskit.ca import LocalCA
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+assert shutil.which("openssl"), "the openssl binary is required (bash .ci/install-test-deps.sh)"
 
 GET = "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"
 
@@ -135,7 +135,7 @@ def test_s_client_verifies_and_gets_the_page(serve: Callable[..., Serve], pki: P
 
 def test_curl_sees_its_own_handshake(serve: Callable[..., Serve], pki: PKI) -> None:
     if shutil.which("curl") is None:
-        pytest.skip("needs curl")
+        pytest.fail("curl is required (bash .ci/install-test-deps.sh)")
     server = serve("--cert", str(pki.cert), "--key", str(pki.key))
     proc = subprocess.run(
         ["curl", "-sS", "--fail", "--cacert", str(pki.root), "--resolve",

@@ -17,15 +17,13 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from tlslite import HandshakeSettings, TLSConnection, X509CertChain
+from tlslite.utils.keyfactory import parsePEMKey
 
 from tlskit import ClientConfig, TLSError
 from tlskit.io import TLSServer, connect
 
 from .peer import HS, hello, pki, record, server_config
-
-tlslite = pytest.importorskip("tlslite")
-from tlslite import HandshakeSettings, TLSConnection, X509CertChain  # noqa: E402
-from tlslite.utils.keyfactory import parsePEMKey  # noqa: E402
 
 pytestmark = pytest.mark.interop
 

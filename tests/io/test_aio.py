@@ -97,7 +97,7 @@ def test_extra_info(pki: PKI, server_config: ServerConfig) -> None:
         assert obj.getpeercert(True) == pki.issued.certificate.public_bytes(Encoding.DER)
         assert writer.get_extra_info("peername")[0] == "127.0.0.1"
         assert writer.get_extra_info("socket") is not None
-        assert not writer.can_write_eof()
+        assert writer.can_write_eof()  # TLS half-close: close_notify, keep reading
         assert await reader.read() == b""
         writer.close()
         await writer.wait_closed()
@@ -143,8 +143,7 @@ def test_clean_shutdown_server_closes(server_config: ServerConfig,
                                                           server_name="localhost")
         assert await reader.read() == b"goodbye"  # EOF from the server's close_notify
         assert reader.at_eof()
-        writer.write(b"ignored")  # the connection is closed for sending: dropped
-        writer.close()
+        writer.close()  # our close_notify; the server has already gone
         await writer.wait_closed()
         await stop(server)
 
@@ -348,3 +347,27 @@ def test_openssl_s_client_against_aio_server(pki: PKI, server_config: ServerConf
     code, out, err = run(main())
     assert code == 0, err.decode(errors="replace")
     assert out == b"HELLO AIO\n"
+
+
+def test_half_close_write_eof(server_config: ServerConfig,
+                              client_config: ClientConfig) -> None:
+    """write_eof() sends close_notify but keeps reading: the server sees EOF, answers,
+    and the client still receives the answer (RFC 8446 6.1)."""
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.read()  # until the client's close_notify
+        writer.write(b"you said: " + request)
+        await writer.drain()
+        writer.close()
+
+    async def main() -> None:
+        server, port = await serve(handler, server_config)
+        reader, writer = await tlskit.aio.open_connection("127.0.0.1", port, client_config,
+                                                          server_name="localhost")
+        assert writer.can_write_eof()
+        writer.write(b"question")
+        writer.write_eof()
+        assert await reader.read() == b"you said: question"
+        writer.close()
+        await stop(server)
+
+    run(main())

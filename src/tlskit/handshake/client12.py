@@ -194,10 +194,6 @@ class ClientHandshake12(Handshake12):
     def on_ticket12(self, msg: m12.NewSessionTicket12, raw: bytes) -> None:
         """RFC 5077 tickets are accepted (they are in the transcript) but not used."""
 
-    def on_ccs(self) -> None:
-        self.expect = {_HT.finished: self.on_finished}
-        self.state = "waiting for the server's Finished"
-
     def on_finished(self, fin: m.Finished, raw: bytes) -> None:
         self.check_finished12(fin, is_client=False)
         self.complete = True

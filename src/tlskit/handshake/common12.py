@@ -101,8 +101,13 @@ class Handshake12(Handshake13):
         self.pending_read = None
         self.on_ccs()
 
-    def on_ccs(self) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def on_ccs(self) -> None:
+        """What the side expects once the peer's CCS switched the read keys."""
+        self.expect = {_HT.finished: self.on_finished}
+        self.state = "waiting for Finished"
+
+    def on_finished(self, fin: m.Finished, raw: bytes) -> None:
+        raise UnexpectedMessage("Finished before the handshake reached it")
 
     def finished_data(self, is_client: bool, transcript_hash: bytes) -> bytes:
         assert self.suite12 is not None

@@ -209,10 +209,6 @@ class ServerHandshake12(Handshake12):
     def ccs_allowed(self) -> bool:
         return self.pending_read is not None
 
-    def on_ccs(self) -> None:
-        self.expect = {_HT.finished: self.on_finished}
-        self.state = "waiting for the client's Finished"
-
     def on_finished(self, fin: m.Finished, raw: bytes) -> None:
         self.check_finished12(fin, is_client=True)
         s_key, s_iv = self._server_keys
