@@ -68,6 +68,9 @@ class Connection:
         if self._fast_receive and type(data) is bytes and not self._hs._buf:
             # Fast path: whole application-data records decrypted straight from `data`;
             # anything else (alerts, KeyUpdate, partial records, errors) goes the long way.
+            plain = records.open_app_record(data)  # the usual case: exactly one record
+            if plain is not None:
+                return [DataReceived(plain)] if plain else []
             plaintexts, used = records.open_app_records(data)
             if used == len(data):
                 return list(map(DataReceived, plaintexts))
