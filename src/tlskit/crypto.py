@@ -97,6 +97,11 @@ def ec_key_group(key: Any) -> int | None:
             "secp521r1": NamedGroup.secp521r1}.get(key.curve.name)
 
 
+def public_key_auth_kind(key: Any) -> str:
+    """The TLS 1.2 suite family a certificate key can serve: "RSA" or "ECDSA"."""
+    return "RSA" if isinstance(key, rsa.RSAPublicKey) else "ECDSA"
+
+
 def key_auth_kind(key: Any) -> str:
     return "RSA" if isinstance(key, rsa.RSAPrivateKey) else "ECDSA"
 

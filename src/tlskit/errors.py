@@ -71,6 +71,10 @@ class CertificateRequired(TLSError):
     default_alert = AD.certificate_required
 
 
+class UnsupportedCertificate(TLSError):
+    default_alert = AD.unsupported_certificate
+
+
 class InappropriateFallback(TLSError):
     default_alert = AD.inappropriate_fallback
 

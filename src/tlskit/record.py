@@ -201,13 +201,15 @@ class RecordLayer:
         if length < explicit_len + TAG_LENGTH:
             raise BadRecordMac("protected record too short to hold a nonce and a tag")
         plain_len = length - explicit_len - TAG_LENGTH
-        if plain_len > MAX_PLAINTEXT:
-            raise RecordOverflow(f"record plaintext of {plain_len} bytes exceeds 2^14")
+        if plain_len > self.receive_limit:
+            raise RecordOverflow(
+                f"record plaintext of {plain_len} bytes exceeds {self.receive_limit}")
         buf = self._in
         seq = read.seq
         read.seq = seq + 1
         nonce = read.nonce_for(seq, bytes(buf[pos + 5:pos + 5 + explicit_len]))
-        aad = seq.to_bytes(8, "big") + HEADER.pack(ctype, 0x0303, plain_len)
+        version = (buf[pos + 1] << 8) | buf[pos + 2]  # RFC 5246 6.2.3.3: as received
+        aad = seq.to_bytes(8, "big") + HEADER.pack(ctype, version, plain_len)
         view = memoryview(buf)
         try:
             plain = read.aead.decrypt(nonce, view[pos + 5 + explicit_len:end], aad)

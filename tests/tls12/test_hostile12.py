@@ -185,9 +185,7 @@ def _rng_with_tail(tail: bytes) -> Any:
 
 @pytest.mark.parametrize("tail", [
     pytest.param(DOWNGRD_12, id="DOWNGRD01"),
-    pytest.param(DOWNGRD_11, id="DOWNGRD00", marks=pytest.mark.xfail(strict=True, reason=(
-        "tlskit bug: client12.on_server_hello only compares ServerHello.random[-8:] with "
-        "DOWNGRD\\x01; RFC 8446 4.1.3 requires a 1.3 client to reject DOWNGRD\\x00 too"))),
+    pytest.param(DOWNGRD_11, id="DOWNGRD00"),
 ])
 def test_client_offering_tls13_rejects_downgrade_sentinel(tail: bytes) -> None:
     """RFC 8446 4.1.3: a TLS 1.3 client that gets a ServerHello for 1.2 or below MUST
@@ -205,9 +203,6 @@ def test_client_without_tls13_accepts_tls12_sentinel() -> None:
     assert run.client.handshake_complete is not None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlskit bug: the 1.2 client never checks that the certificate key fits the suite's "
-    "authentication (ECDHE_RSA completes with an ECDSA certificate)"))
 def test_client_rejects_suite_whose_auth_does_not_match_the_certificate() -> None:
     """RFC 5246 7.4.2 / RFC 8422 5.3: the server's certificate key MUST be compatible with
     the negotiated key exchange. Here the ServerHello says ECDHE_RSA (offered, and with
@@ -264,9 +259,6 @@ def _replace_leaf(fn: Any) -> Any:
     return on_msg(CERTIFICATE, rewrite)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlskit bug: client12.on_certificate catches only ValueError; cryptography's "
-    "InvalidVersion escapes as internal_error"))
 def test_client_rejects_certificate_with_invalid_x509_version() -> None:
     """A certificate that does not parse is bad_certificate (RFC 5246 7.2.2), whatever
     exception the parser uses for it: here cryptography's InvalidVersion, which is not
@@ -278,9 +270,6 @@ def test_client_rejects_certificate_with_invalid_x509_version() -> None:
     expect_alert12(run.client, run.server_flight, AD.bad_certificate)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlskit bug: peer_chain[0].public_key() raises UnsupportedAlgorithm in "
-    "on_server_key_exchange, reported as internal_error"))
 @pytest.mark.parametrize("how", ["custom-verifier", "verify-mode-report"])
 def test_client_rejects_certificate_with_unsupported_key_type(how: str) -> None:
     """A leaf whose key algorithm is unknown cannot verify the ServerKeyExchange: that is
@@ -296,9 +285,6 @@ def test_client_rejects_certificate_with_unsupported_key_type(how: str) -> None:
     expect_alert12(run.client, run.server_flight, AD.unsupported_certificate)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlskit bug: a non-empty server_name in a 1.2 ServerHello is accepted (RFC 6066 3: "
-    "SHALL be empty)"))
 def test_client_rejects_non_empty_server_name_in_server_hello() -> None:
     """RFC 6066 3: the server_name a server echoes "SHALL be empty" (tlskit's 1.3 client
     answers a non-empty one in EncryptedExtensions with decode_error)."""
@@ -522,9 +508,6 @@ def test_client_rejects_ccs_inside_a_fragmented_message() -> None:
     expect_alert12(run.client, hs_record(nst[:3]) + run.server_final, AD.unexpected_message)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlskit bug: the TLS 1.3 compatibility rule drops a CCS before ServerHello even "
-    "when the client offers TLS 1.2 only"))
 def test_tls12_only_client_rejects_ccs_before_server_hello() -> None:
     """A client that offers TLS 1.2 only is not in TLS 1.3's middlebox-compatibility
     world (RFC 8446 5, D.4): for it a CCS before any ServerHello is simply unexpected
@@ -578,10 +561,7 @@ def _flip(rec: bytes, pos: int) -> bytes:
     return rec[:pos] + bytes((rec[pos] ^ 0x01,)) + rec[pos + 1:]
 
 
-@pytest.mark.parametrize("where", ["explicit-nonce", "ciphertext", "tag", "type", pytest.param(
-    "version", marks=pytest.mark.xfail(strict=True, reason=(
-        "tlskit bug: _open12 puts a fixed 0x0303 in the additional data instead of the "
-        "record's version (RFC 5246 6.2.3.3), so a rewritten record version authenticates")))])
+@pytest.mark.parametrize("where", ["explicit-nonce", "ciphertext", "tag", "type", "version"])
 def test_client_rejects_tampered_finished_record(where: str) -> None:
     run = run12().to_server_final()
     ccs, fin = split_records(run.server_final)
@@ -680,9 +660,6 @@ def test_client_rejects_empty_protected_handshake_record() -> None:
     expect_alert12(run.client, CCS_RECORD + keys.seal(0, HS, b""), AD.unexpected_message)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlskit bug: the 1.2 client never sets records.receive_limit from its own "
-    "record_size_limit, and _open12 checks only 2^14"))
 def test_client_enforces_its_record_size_limit() -> None:
     """RFC 8449 4: once the server has answered record_size_limit (allowed in a 1.2
     ServerHello), "an endpoint that receives a record larger than its advertised limit
@@ -755,9 +732,6 @@ def test_hello_request_with_body_is_decode_error() -> None:
                    AD.decode_error)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlskit bug: a HelloRequest during the handshake is unexpected_message; RFC 5246 "
-    "7.4.1.1 says the client ignores it"))
 def test_hello_request_during_handshake_is_ignored() -> None:
     """RFC 5246 7.4.1.1: "This message will be ignored by the client if the client is
     currently negotiating a session." It is also outside the handshake hashes (7.4.9)."""
@@ -851,9 +825,6 @@ def test_server_rejects_client_hello(case: str) -> None:
     expect_alert12(server, hello, alert)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlskit bug: server12.on_client_hello only checks that extended_master_secret is "
-    "present, not that it is empty (the 1.2 client does check)"))
 def test_server_rejects_non_empty_extended_master_secret() -> None:
     """RFC 7627 5.1: the extension_data of extended_master_secret is empty; a body that
     does not decode as that is decode_error (as tlskit's client answers a server)."""
@@ -1053,10 +1024,6 @@ def test_server_rejects_certificate_verify_scheme(scheme: int, alert: AD) -> Non
     expect_alert12(run.server, run.client_flight, alert)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlskit bug (critical, client impersonation): after a client Certificate the 1.2 "
-    "server expects CertificateVerify, but Handshake12.receive_ccs accepts the CCS anyway "
-    "and on_ccs replaces `expect` with {finished}: the CertificateVerify is never checked"))
 @pytest.mark.parametrize("client_auth", ["required", "optional"])
 def test_server_rejects_client_certificate_without_certificate_verify(client_auth: str) -> None:
     """RFC 5246 7.4.8: a client certificate with signing capability MUST be followed by
@@ -1074,9 +1041,6 @@ def test_server_rejects_client_certificate_without_certificate_verify(client_aut
     expect_alert12(run.server, run.client_flight, AD.unexpected_message)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlskit bug: sends certificate_required (116, TLS 1.3 only) in TLS 1.2; RFC 5246 "
-    "7.4.6 says handshake_failure"))
 def test_server_requiring_client_auth_rejects_empty_certificate() -> None:
     """RFC 5246 7.4.6: "If the client does not send any certificates, the server MAY at
     its discretion either continue the handshake without client authentication, or
@@ -1125,17 +1089,11 @@ def test_server_rejects_client_certificate_from_unknown_ca() -> None:
     assert isinstance(exc, TLSError)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlskit bug: server12.on_certificate catches only ValueError; InvalidVersion "
-    "escapes as internal_error"))
 def test_server_rejects_client_certificate_with_invalid_x509_version() -> None:
     run = _client_flight(_replace_leaf(_bad_version), _alice(), client_auth_kw())
     expect_alert12(run.server, run.client_flight, AD.bad_certificate)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlskit bug: client_chain[0].public_key() raises UnsupportedAlgorithm in "
-    "on_certificate_verify, reported as internal_error"))
 def test_server_rejects_client_certificate_with_unsupported_key_type() -> None:
     """As on the client: with a plugged-in client_verifier, the CertificateVerify check
     meets `public_key()`'s UnsupportedAlgorithm and reports internal_error."""
@@ -1150,9 +1108,6 @@ def test_tls13_capable_server_rejects_old_client_version(version: int) -> None:
     expect_alert12(server, hello, AD.protocol_version)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tlskit bug: ServerHandshake13._wants_tls12 sends every client to TLS 1.2 when 1.3 is "
-    "disabled, whatever its client_version (RFC 5246 E.1: protocol_version)"))
 @pytest.mark.parametrize("version", [0x0302, 0x0301, 0x0300])
 def test_tls12_only_server_rejects_old_client_version(version: int) -> None:
     """RFC 5246 E.1: "If server supports (or is willing to use) only versions greater

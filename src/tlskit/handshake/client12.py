@@ -16,18 +16,19 @@ from cryptography import x509
 from .. import crypto
 from ..enums import ExtensionType, HandshakeType, NamedGroup, SignatureScheme
 from ..errors import (
-    BadCertificate,
     DecodeError,
     HandshakeFailure,
     IllegalParameter,
     ProtocolVersionError,
+    UnexpectedMessage,
     UnsupportedExtension,
 )
 from ..events import HandshakeComplete
 from ..wire import extensions as ext
 from ..wire import messages as m
 from ..wire import messages12 as m12
-from .common12 import DOWNGRADE_TLS12, Handshake12
+from .common import parse_chain, public_key_of
+from .common12 import DOWNGRADE_TLS11, DOWNGRADE_TLS12, Handshake12
 
 _E = ExtensionType
 _HT = HandshakeType
@@ -56,6 +57,7 @@ class ClientHandshake12(Handshake12):
         self.messages += b"".join(prev.transcript._pending)
         self.verification_error = None
         self.resumed = False
+        self._hello_requests = 0
 
     # -- ServerHello (RFC 5246 7.4.1.3) ----------------------------------------------
 
@@ -64,7 +66,7 @@ class ClientHandshake12(Handshake12):
         if sh.legacy_version != 0x0303:
             raise ProtocolVersionError(f"server chose version {sh.legacy_version:#06x}; "
                                        "tlskit speaks TLS 1.3 and 1.2")
-        if "TLSv1.3" in cfg._versions and sh.random[-8:] == DOWNGRADE_TLS12:
+        if "TLSv1.3" in cfg._versions and sh.random[-8:] in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
             raise IllegalParameter("downgrade sentinel in ServerHello.random (RFC 8446 4.1.3)")
         suite = crypto.SUITES12.get(sh.cipher_suite)
         if suite is None or sh.cipher_suite not in cfg._suites12:
@@ -83,6 +85,8 @@ class ClientHandshake12(Handshake12):
                                    "(RFC 7627), which tlskit requires for TLS 1.2")
         if exts[_E.extended_master_secret]:
             raise DecodeError("extended_master_secret must be empty")
+        if exts.get(_E.server_name):
+            raise DecodeError("server_name in ServerHello must be empty (RFC 6066 3)")
         alpn = exts.get(_E.application_layer_protocol_negotiation)
         if alpn is not None:
             chosen = ext.decode_alpn(alpn)
@@ -92,6 +96,8 @@ class ClientHandshake12(Handshake12):
         if _E.record_size_limit in exts:
             limit = ext.decode_record_size_limit(exts[_E.record_size_limit])
             self.records.send_limit = min(limit, 1 << 14)  # RFC 8449 4: no type byte in 1.2
+            if cfg.record_size_limit is not None:
+                self.records.receive_limit = min(cfg.record_size_limit, 1 << 14)
         self.suite12 = suite
         self.suite = suite
         self.server_random = sh.random
@@ -107,10 +113,7 @@ class ClientHandshake12(Handshake12):
     def on_certificate(self, cert: m12.Certificate12, raw: bytes) -> None:
         if not cert.certificates:
             raise HandshakeFailure("server sent no certificate")
-        try:
-            self.peer_chain = [x509.load_der_x509_certificate(d) for d in cert.certificates]
-        except ValueError as exc:
-            raise BadCertificate(f"server certificate does not parse: {exc}") from exc
+        self.peer_chain = parse_chain(cert.certificates, "server")
         self.trace("certificate", raw=raw, chain=self.peer_chain)
         self.expect = {_HT.server_key_exchange: self.on_server_key_exchange}
         if self._stapling:
@@ -127,9 +130,13 @@ class ClientHandshake12(Handshake12):
             raise IllegalParameter(f"server chose group {ske.group:#06x}, not offered")
         if ske.scheme not in cfg._schemes or ske.scheme not in crypto.SCHEMES:
             raise IllegalParameter(f"ServerKeyExchange scheme {ske.scheme:#06x} not offered")
+        leaf_key = public_key_of(self.peer_chain[0])
+        assert self.suite12 is not None
+        if crypto.public_key_auth_kind(leaf_key) != self.suite12.auth:
+            raise IllegalParameter(f"{self.suite12.name} needs an {self.suite12.auth} "
+                                   "certificate (RFC 8422 5.3)")
         signed = self.client_random + self.server_random + ske.params()
-        crypto.verify(self.peer_chain[0].public_key(), ske.scheme, ske.signature, signed,
-                      curve_bound=False)
+        crypto.verify(leaf_key, ske.scheme, ske.signature, signed, curve_bound=False)
         share = crypto.new_key_share(ske.group, cfg.rng)
         self.premaster = share.exchange(ske.public)
         self.group = NamedGroup(ske.group)
@@ -192,7 +199,8 @@ class ClientHandshake12(Handshake12):
         return ck.private_key, scheme
 
     def on_ticket12(self, msg: m12.NewSessionTicket12, raw: bytes) -> None:
-        """RFC 5077 tickets are accepted (they are in the transcript) but not used."""
+        """RFC 5077 tickets are accepted (they are in the transcript) but not used; one."""
+        self.expect.pop(_HT.new_session_ticket, None)
 
     def on_finished(self, fin: m.Finished, raw: bytes) -> None:
         self.check_finished12(fin, is_client=False)
@@ -208,7 +216,17 @@ class ClientHandshake12(Handshake12):
             alpn_protocol=self.alpn, peer_certificates=list(self.peer_chain),
             resumed=False, server_name=self.server_name, ocsp_response=self.ocsp_response))
 
+    def _received(self, raw: bytes) -> None:
+        if raw[0] == _HT.hello_request and not self.complete:
+            # RFC 5246 7.4.1.1: ignored while negotiating, and never part of the transcript
+            m12.HelloRequest.decode(memoryview(raw)[4:])
+            return
+        super()._received(raw)
+
     def on_hello_request(self, msg: Any, raw: bytes) -> None:
-        """Renegotiation is refused with a warning (RFC 5746 4.5)."""
+        """Renegotiation is refused with a warning (RFC 5746 4.5), a bounded number of times."""
         from ..enums import AlertDescription
+        self._hello_requests += 1
+        if self._hello_requests > 16:
+            raise UnexpectedMessage("too many HelloRequests")
         self.records.write(21, bytes((1, AlertDescription.no_renegotiation)))

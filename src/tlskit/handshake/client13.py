@@ -25,7 +25,6 @@ from ..enums import (
     SignatureScheme,
 )
 from ..errors import (
-    BadCertificate,
     DecodeError,
     HandshakeFailure,
     IllegalParameter,
@@ -48,6 +47,7 @@ from .common import (
     CV_CLIENT,
     CV_SERVER,
     Handshake13,
+    parse_chain,
 )
 
 _E = ExtensionType
@@ -246,6 +246,10 @@ class ClientHandshake13(Handshake13):
         self.resumed = True
         return session.psk
 
+    def ccs_allowed(self) -> bool:
+        """D.4: the compatibility CCS only exists when TLS 1.3 is on offer."""
+        return "TLSv1.3" in self.config._versions
+
     def suite_or_fail(self) -> crypto.Suite:
         assert self.suite is not None
         return self.suite
@@ -363,7 +367,6 @@ class ClientHandshake13(Handshake13):
             raise IllegalParameter("server Certificate has a non-empty request context")
         if not cert.entries:
             raise DecodeError("server sent an empty Certificate message (4.4.2.4)")
-        chain = []
         for i, entry in enumerate(cert.entries):
             allowed = ALLOWED_IN_CERT_ENTRY
             self.check_extensions(entry.extensions, allowed, self.offered_extensions | {
@@ -373,10 +376,7 @@ class ClientHandshake13(Handshake13):
                 status = ext.decode_ocsp_status(entry.extensions[_E.status_request])
                 if i == 0:
                     self.ocsp_response = status
-            try:
-                chain.append(x509.load_der_x509_certificate(entry.cert_data))
-            except ValueError as exc:
-                raise BadCertificate(f"certificate {i} does not parse: {exc}") from exc
+        chain = parse_chain([e.cert_data for e in cert.entries], "server")
         self.peer_chain = chain
         self.trace("certificate", message=cert, raw=raw, chain=chain,
                    ocsp_response=self.ocsp_response)

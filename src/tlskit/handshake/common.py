@@ -12,10 +12,19 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
+from cryptography import x509
+
 from .. import crypto
 from ..crypto import Suite
 from ..enums import ContentType, ExtensionType, HandshakeType, KeyUpdateRequest
-from ..errors import DecodeError, DecryptError, IllegalParameter, UnexpectedMessage
+from ..errors import (
+    BadCertificate,
+    DecodeError,
+    DecryptError,
+    IllegalParameter,
+    UnexpectedMessage,
+    UnsupportedCertificate,
+)
 from ..events import Event, KeyUpdated
 from ..keyschedule import EarlySecret, finished_key, next_traffic_secret, traffic_keys
 from ..record import RecordLayer
@@ -44,6 +53,26 @@ _SNAPSHOT_BEFORE = frozenset({HandshakeType.certificate_verify, HandshakeType.fi
 # ServerHello is added by the client itself: a HelloRetryRequest rewrites the transcript.
 _NOT_IN_TRANSCRIPT = frozenset({HandshakeType.new_session_ticket, HandshakeType.key_update,
                                 HandshakeType.server_hello})
+
+
+def parse_chain(blobs: list[bytes], whose: str) -> list[x509.Certificate]:
+    """DER certificates from a Certificate message; anything unparseable is bad_certificate
+    (cryptography raises more than ValueError for odd encodings, e.g. InvalidVersion)."""
+    chain = []
+    for i, der in enumerate(blobs):
+        try:
+            chain.append(x509.load_der_x509_certificate(der))
+        except Exception as exc:  # any parse failure means a bad certificate
+            raise BadCertificate(f"{whose} certificate {i} does not parse: {exc}") from exc
+    return chain
+
+
+def public_key_of(cert: x509.Certificate) -> Any:
+    """The certificate's key; a key type cryptography cannot use is unsupported_certificate."""
+    try:
+        return cert.public_key()
+    except Exception as exc:  # UnsupportedAlgorithm, ValueError, ...
+        raise UnsupportedCertificate(f"certificate key cannot be used: {exc}") from exc
 
 
 class Transcript:
@@ -249,7 +278,7 @@ class Handshake13:
         if msg.algorithm not in offered or msg.algorithm not in crypto.HANDSHAKE_SCHEMES:
             raise IllegalParameter(
                 f"CertificateVerify uses scheme {msg.algorithm:#06x} that was not offered")
-        crypto.verify(leaf.public_key(), msg.algorithm, msg.signature,
+        crypto.verify(public_key_of(leaf), msg.algorithm, msg.signature,
                       context + transcript_hash,
                       key_oid=leaf.public_key_algorithm_oid.dotted_string)
 

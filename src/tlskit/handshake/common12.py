@@ -30,6 +30,7 @@ DECODERS12: dict[int, Any] = {
 }
 
 DOWNGRADE_TLS12 = b"DOWNGRD\x01"
+DOWNGRADE_TLS11 = b"DOWNGRD\x00"
 
 
 class Handshake12(Handshake13):
@@ -55,7 +56,8 @@ class Handshake12(Handshake13):
         super().send(raw, transcript=transcript)
 
     def _received(self, raw: bytes) -> None:
-        self.messages += raw
+        if not self.complete:  # only the handshake itself is signed by CertificateVerify
+            self.messages += raw
         super()._received(raw)
 
     def decode_message(self, msg_type: int, body: memoryview) -> Any:

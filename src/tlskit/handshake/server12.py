@@ -18,8 +18,7 @@ from .. import crypto
 from ..config import CertifiedKey
 from ..enums import CipherSuite, ExtensionType, HandshakeType, NamedGroup, SignatureScheme
 from ..errors import (
-    BadCertificate,
-    CertificateRequired,
+    DecodeError,
     HandshakeFailure,
     IllegalParameter,
     InappropriateFallback,
@@ -29,6 +28,7 @@ from ..events import HandshakeComplete
 from ..wire import extensions as ext
 from ..wire import messages as m
 from ..wire import messages12 as m12
+from .common import parse_chain, public_key_of
 from .common12 import DOWNGRADE_TLS12, Handshake12
 
 _E = ExtensionType
@@ -65,6 +65,8 @@ class ServerHandshake12(Handshake12):
         if FALLBACK_SCSV in ch.cipher_suites and "TLSv1.3" in cfg._versions:
             raise InappropriateFallback("client fell back to TLS 1.2, but this server speaks "
                                         "TLS 1.3 (RFC 7507)")
+        if exts.get(_E.extended_master_secret):
+            raise DecodeError("extended_master_secret must be empty (RFC 7627 5.1)")
         reneg = exts.get(_E.renegotiation_info)
         if reneg is not None and reneg != b"\x00":
             raise HandshakeFailure("renegotiation_info must be empty on a new connection")
@@ -171,13 +173,11 @@ class ServerHandshake12(Handshake12):
 
     def on_certificate(self, cert: m12.Certificate12, raw: bytes) -> None:
         if not cert.certificates:
-            if self.config.client_auth == "required":
-                raise CertificateRequired("the client sent no certificate")
+            if self.config.client_auth == "required":  # RFC 5246 7.4.6
+                raise HandshakeFailure("the client sent no certificate")
         else:
-            try:
-                chain = [x509.load_der_x509_certificate(d) for d in cert.certificates]
-            except ValueError as exc:
-                raise BadCertificate(f"client certificate does not parse: {exc}") from exc
+            chain = parse_chain(cert.certificates, "client")
+            public_key_of(chain[0])
             at = datetime.fromtimestamp(self.config.clock(), UTC)
             self.config.client_verifier.verify(chain[0], chain[1:], server_name=None, at=at,
                                                usage="client")
@@ -190,20 +190,23 @@ class ServerHandshake12(Handshake12):
         self.trace("client_key_exchange", client_share=cke.public, shared_secret=premaster)
         self.derive_master(premaster)
         c_key, s_key, c_iv, s_iv = self.key_block()
-        self.pending_read = (c_key, c_iv)
+        self._client_keys = (c_key, c_iv)
         self._server_keys = (s_key, s_iv)
         self._cv_messages = bytes(self.messages)
         if self.client_chain:
+            # RFC 5246 7.4.8: a client certificate must be proven; no CCS until it is.
             self.expect = {_HT.certificate_verify: self.on_certificate_verify}
         else:
+            self.pending_read = self._client_keys
             self.expect = {}
         self.state = "waiting for the client's ChangeCipherSpec"
 
     def on_certificate_verify(self, cv: m12.CertificateVerify12, raw: bytes) -> None:
         if cv.scheme not in crypto.SCHEMES:
             raise IllegalParameter(f"CertificateVerify scheme {cv.scheme:#06x} not offered")
-        crypto.verify(self.client_chain[0].public_key(), cv.scheme, cv.signature,
+        crypto.verify(public_key_of(self.client_chain[0]), cv.scheme, cv.signature,
                       self._cv_messages, curve_bound=False)
+        self.pending_read = self._client_keys
         self.expect = {}
 
     def ccs_allowed(self) -> bool:

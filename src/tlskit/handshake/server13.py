@@ -25,7 +25,6 @@ from ..enums import (
     SignatureScheme,
 )
 from ..errors import (
-    BadCertificate,
     CertificateRequired,
     DecryptError,
     HandshakeFailure,
@@ -40,7 +39,7 @@ from ..record import RecordLayer
 from ..session import TicketState
 from ..wire import extensions as ext
 from ..wire import messages as m
-from .common import CV_CLIENT, CV_SERVER, Handshake13
+from .common import CV_CLIENT, CV_SERVER, Handshake13, parse_chain
 
 _E = ExtensionType
 _HT = HandshakeType
@@ -213,7 +212,7 @@ class ServerHandshake13(Handshake13):
             if ProtocolVersion.TLSv1_3 in versions and "TLSv1.3" in cfg._versions:
                 return False
             return ProtocolVersion.TLSv1_2 in versions
-        return ch.legacy_version >= ProtocolVersion.TLSv1_2 or "TLSv1.3" not in cfg._versions
+        return ch.legacy_version >= ProtocolVersion.TLSv1_2
 
     def _check_version(self, ch: m.ClientHello) -> None:
         exts = ch.extensions
@@ -423,10 +422,7 @@ class ServerHandshake13(Handshake13):
                 raise CertificateRequired("the client sent no certificate")
             self.expect = {_HT.finished: self.on_finished}
             return
-        try:
-            chain = [x509.load_der_x509_certificate(e.cert_data) for e in cert.entries]
-        except ValueError as exc:
-            raise BadCertificate(f"client certificate does not parse: {exc}") from exc
+        chain = parse_chain([e.cert_data for e in cert.entries], "client")
         verifier = self.config.client_verifier
         assert verifier is not None
         at = datetime.fromtimestamp(self.config.clock(), UTC)
