@@ -47,6 +47,10 @@ class Connection:
 
     def __init__(self) -> None:
         self._records = RecordLayer()
+        # A pure delegation, bound per instance to save a call on the bulk path.
+        self.data_to_send = self._records.take_output  # type: ignore[method-assign]
+        self._seal_app = self._records.seal_app
+        self._open_app_record = self._records.open_app_record
         self._events: list[Event] = []
         self._error: TLSError | None = None
         self._sent_close = False
@@ -68,7 +72,7 @@ class Connection:
         if self._fast_receive and type(data) is bytes and not self._hs._buf:
             # Fast path: whole application-data records decrypted straight from `data`;
             # anything else (alerts, KeyUpdate, partial records, errors) goes the long way.
-            plain = records.open_app_record(data)  # the usual case: exactly one record
+            plain = self._open_app_record(data)  # the usual case: exactly one record
             if plain is not None:
                 return [DataReceived(plain)] if plain else []
             plaintexts, used = records.open_app_records(data)
@@ -174,11 +178,11 @@ class Connection:
 
     def data_to_send(self) -> bytes:
         """Everything queued for the peer; b"" when nothing is pending."""
-        return self._records.take_output()
+        return self._records.take_output()  # (each instance binds this directly: see init)
 
     def send_data(self, data: bytes | bytearray | memoryview) -> None:
         """Encrypt application data (split into records of at most 16 KiB)."""
-        if self._fast_send and self._records.seal_app(data):
+        if self._fast_send and self._seal_app(data):
             return
         if self._error is not None:
             raise self._error

@@ -36,12 +36,13 @@ KEY_UPDATE_AFTER_RECORDS = 1 << 24
 class _Protection:
     """One direction's AEAD state: key, static IV as an int, and the sequence number."""
 
-    __slots__ = ("aead", "encrypt", "iv", "seq", "suite")
+    __slots__ = ("aead", "decrypt", "encrypt", "iv", "seq", "suite")
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
         self.suite = suite
         self.aead = suite.aead(key)
         self.encrypt = self.aead.encrypt
+        self.decrypt = self.aead.decrypt
         self.iv = int.from_bytes(iv, "big")
         self.seq = 0
 
@@ -330,7 +331,7 @@ class RecordLayer:
             return False
         seq = w.seq
         w.seq = seq + 1
-        header = HEADER.pack(23, 0x0303, n + 17)
+        header = _APPDATA_HEADER + (n + 17).to_bytes(2, "big")
         self._out += (header, w.encrypt((w.iv ^ seq).to_bytes(12, "big"), data + b"\x17",
                                         header))
         return True
@@ -338,16 +339,15 @@ class RecordLayer:
     def open_app_record(self, data: bytes) -> bytes | None:
         """`data` as exactly one TLS 1.3 application-data record, decrypted; None when it is
         anything else (the general path then takes it, and reports any error)."""
-        read = self._read
         n = len(data)
         if n < 22 or data[0] != 23 or n - 5 != (data[3] << 8) | data[4] or data[1] != 3 or \
-                n > self.receive_limit + 22 or type(read) is not _Protection or \
-                self._pos != len(self._in):
+                n > self.receive_limit + 22 or self._pos != len(self._in):
             return None
+        read: _Protection = self._read  # type: ignore[assignment]  # 1.3 keys: see caller
         seq = read.seq  # 2^64 records cannot arrive: no wrap check needed on this path
         try:
-            plain = read.aead.decrypt((read.iv ^ seq).to_bytes(12, "big"), memoryview(data)[5:],
-                                      data[:5])
+            plain = read.decrypt((read.iv ^ seq).to_bytes(12, "big"), memoryview(data)[5:],
+                                 data[:5])
         except InvalidTag:
             return None
         if plain[-1] != 23:
@@ -368,20 +368,6 @@ class RecordLayer:
             return out, 0
         n = len(data)
         seq = read.seq
-        if n > 5 + TAG_LENGTH and data[0] == 23 and n - 5 == (data[3] << 8) | data[4] and \
-                n <= self.receive_limit + 6 + TAG_LENGTH and data[1] == 3 and seq < _SEQ_LIMIT:
-            # Exactly one record: the usual shape of a bulk read.
-            try:
-                plain = read.aead.decrypt((read.iv ^ seq).to_bytes(12, "big"),
-                                          memoryview(data)[5:], data[:5])
-            except InvalidTag:
-                return out, 0
-            if plain[-1] != 23:
-                return out, 0
-            read.seq = seq + 1
-            if len(plain) > 1:
-                out.append(plain[:-1])
-            return out, n
         decrypt = read.aead.decrypt
         iv = read.iv
         limit = self.receive_limit + 1 + TAG_LENGTH
