@@ -130,6 +130,10 @@ class _Common:
             if "TLSv1.2" in self._versions else []
         if not self._suites and not self._suites12:
             raise ValueError("no cipher suite for the enabled versions")
+        # A version with no suite configured is not offered at all (e.g. only TLS 1.3
+        # suite names given: the ClientHello then offers TLS 1.3 alone).
+        self._versions = [v for v in self._versions
+                          if (self._suites if v == "TLSv1.3" else self._suites12)]
         default_schemes = list(crypto.HANDSHAKE_SCHEMES)
         if "TLSv1.2" in self._versions:
             default_schemes += crypto.TLS12_EXTRA_SCHEMES
