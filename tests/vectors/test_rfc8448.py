@@ -268,3 +268,56 @@ def test_hrr_server_trace() -> None:
 def _vectors_present() -> Iterator[None]:
     assert VECTORS.exists(), f"RFC 8448 vectors missing at {VECTORS}"
     yield
+
+
+# --- Section 7: middlebox compatibility mode -----------------------------------------------
+
+COMPAT = DATA["traces"]["compatibility_mode"]
+
+
+def compat_session_id() -> bytes:
+    return m.ClientHello.decode(h(COMPAT["client_hello"])[4:]).session_id
+
+
+def test_compatibility_mode_client_trace() -> None:
+    """D.4: a 32-byte legacy_session_id, and a change_cipher_spec before the Finished."""
+    config = ClientConfig(
+        verifier=RecordingVerifier(),
+        groups=["x25519", "secp256r1", "secp384r1", "secp521r1", "ffdhe2048", "ffdhe3072",
+                "ffdhe4096", "ffdhe6144", "ffdhe8192"],
+        cipher_suites=["TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256",
+                       "TLS_AES_256_GCM_SHA384"],
+        signature_schemes=SIGALGS_8448, middlebox_compat=True, record_size_limit=0x4001,
+        versions=["TLSv1.3"],
+        rng=ScriptedRandom(h(COMPAT["client_random"]), compat_session_id(),
+                           h(COMPAT["client_x25519_private_key"])))
+    client = ClientConnection(config, server_name="server")
+    assert client.data_to_send() == record(COMPAT, "client_hello")
+    events = client.receive_data(record(COMPAT, "server_hello")
+                                 + record(COMPAT, "server_change_cipher_spec")
+                                 + record(COMPAT, "server_flight_encrypted"))
+    assert isinstance(events[0], HandshakeComplete)
+    assert client.data_to_send() == record(COMPAT, "client_change_cipher_spec") + record(
+        COMPAT, "client_finished_encrypted")
+    client.close()
+    assert client.data_to_send() == record(COMPAT, "client_alert_encrypted")
+
+
+def test_compatibility_mode_server_trace() -> None:
+    key = VectorSigningKey(rfc_rsa_key(), cv_signature(COMPAT))
+    config = ServerConfig(
+        certificate_chain=[server_certificate(COMPAT)], private_key=key,
+        groups=["x25519", "secp256r1", "secp384r1", "secp521r1", "ffdhe2048", "ffdhe3072",
+                "ffdhe4096", "ffdhe6144", "ffdhe8192"],
+        send_supported_groups=True, record_size_limit=0x4001, session_tickets=0,
+        rng=ScriptedRandom(h(COMPAT["server_random"]), h(COMPAT["server_x25519_private_key"])))
+    server = ServerConnection(config)
+    assert server.receive_data(record(COMPAT, "client_hello")) == []
+    assert server.data_to_send() == (record(COMPAT, "server_hello")
+                                     + record(COMPAT, "server_change_cipher_spec")
+                                     + record(COMPAT, "server_flight_encrypted"))
+    events = server.receive_data(record(COMPAT, "client_change_cipher_spec")
+                                 + record(COMPAT, "client_finished_encrypted"))
+    assert isinstance(events[0], HandshakeComplete)
+    server.close()
+    assert server.data_to_send() == record(COMPAT, "server_alert_encrypted")
