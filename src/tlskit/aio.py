@@ -25,7 +25,7 @@ from typing import Any
 
 from .config import ClientConfig, ServerConfig
 from .connection import ClientConnection, Connection, ServerConnection
-from .errors import TLSError, UsageError
+from .errors import AlertReceived, TLSError, UsageError
 from .events import ConnectionClosed, DataReceived, HandshakeComplete
 from .io.blocking import TruncatedConnection, default_client_config
 from .io.info import ConnectionInfo
@@ -113,6 +113,9 @@ class TLSProtocol(asyncio.Protocol):
             elif isinstance(ev, HandshakeComplete):
                 self._handshake_complete(ev)
             elif isinstance(ev, ConnectionClosed):
+                if ev.alert is not None:  # the peer aborted: streams see an error
+                    self._fatal(AlertReceived(ev.alert))
+                    return
                 self._close_notify_received()
 
     def eof_received(self) -> bool:

@@ -107,12 +107,10 @@ class Connection:
                 elif ctype == _ALERT:
                     self._receive_alert(payload)
                     if self._received_close:
-                        break
+                        break  # nothing after a close_notify or a fatal alert counts
                 else:
                     hs.receive_ccs(payload)
         except TLSError as exc:
-            if isinstance(exc, AlertReceived):
-                exc.events = list(events)
             events.clear()
             self._fail(exc)
             raise
@@ -156,9 +154,12 @@ class Connection:
             if self._warnings > MAX_WARNING_ALERTS:
                 raise UnexpectedMessage(f"more than {MAX_WARNING_ALERTS} warning alerts")
             return
-        # 6: every other alert is fatal in TLS 1.3, whatever its level says.
+        # 6: every other alert is fatal in TLS 1.3, whatever its level says. The peer ended
+        # the connection: report it as an event (nothing is sent back); any later call
+        # raises AlertReceived.
         self._events.append(ConnectionClosed(desc))
-        raise AlertReceived(desc)
+        self._fail(AlertReceived(desc))
+        self._received_close = True
 
     def _fail(self, exc: TLSError) -> None:
         self._error = exc

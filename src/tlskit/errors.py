@@ -90,15 +90,14 @@ class BadCertificate(TLSError):
 
 
 class AlertReceived(TLSError):
-    """The peer sent a fatal alert; nothing is sent back.
+    """The peer ended the connection with a fatal alert; nothing is sent back.
 
-    ``events`` holds what the same `receive_data` call decoded before the alert (data
-    that arrived ahead of it, and a final ``ConnectionClosed(alert)``), so nothing is lost.
+    `receive_data` reports the alert as ``ConnectionClosed(alert)``; calls after that
+    raise this error.
     """
 
     def __init__(self, alert: AD) -> None:
         super().__init__(f"peer sent alert {alert.name} ({int(alert)})", alert)
-        self.events: list[object] = []
 
 
 class ConnectionClosedError(TLSError):

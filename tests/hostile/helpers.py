@@ -25,6 +25,7 @@ from tlskit import (
     AlertReceived,
     ClientConfig,
     ClientConnection,
+    ConnectionClosed,
     ServerConfig,
     ServerConnection,
     TLSError,
@@ -312,6 +313,17 @@ def handshake_message(msg_type: int, body: bytes) -> bytes:
 
 # --- the exact-alert assertion ------------------------------------------------------
 
+def assert_peer_alert(conn: Connection, data: bytes, alert: AD) -> None:
+    """`data` carries a fatal alert for `conn`: it is reported as ConnectionClosed(alert),
+    nothing is sent back, and every later call raises AlertReceived(alert)."""
+    events = conn.receive_data(data)
+    assert events and events[-1] == ConnectionClosed(alert), events
+    assert conn.data_to_send() == b""
+    with pytest.raises(AlertReceived) as later:
+        conn.receive_data(b"")
+    assert later.value.alert == alert
+
+
 def expect_alert(conn: Connection, data: bytes | Iterable[bytes] | Callable[[], Any],
                  alert: AD, *, peer: Connection | None = None,
                  leading: bytes | int = b"") -> TLSError:
@@ -357,9 +369,7 @@ def expect_alert(conn: Connection, data: bytes | Iterable[bytes] | Callable[[], 
         rec = recs[0]
         assert rec[:3] == b"\x17\x03\x03" and len(rec) == 5 + 2 + 1 + 16, rec.hex()
         if peer is not None:
-            with pytest.raises(AlertReceived) as got:
-                peer.receive_data(rec)
-            assert got.value.alert == alert
+            assert_peer_alert(peer, rec, alert)
         else:
             seq = conn._records._write.seq - 1  # type: ignore[union-attr]
             assert open_record(conn, rec, seq) == bytes((2, alert, ALERT))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tlskit import ConnectionClosed, DataReceived, TLSError
-from tlskit.errors import AlertReceived
 
 from .helpers import (
     AD,
@@ -13,6 +12,7 @@ from .helpers import (
     APPDATA,
     CCS,
     HS,
+    assert_peer_alert,
     connected_pair,
     expect_alert,
     forge,
@@ -367,20 +367,12 @@ def test_alert_with_unknown_level_is_illegal_parameter(level):
 @pytest.mark.parametrize("desc", [40, 10, 80, 200])
 def test_fatal_alert_from_peer_ends_the_connection_silently(desc):
     s = replay_server()
-    with pytest.raises(AlertReceived) as info:
-        s.receive_data(plain_alert(desc))
-    assert info.value.alert == desc
-    assert s.data_to_send() == b""
-    with pytest.raises(AlertReceived) as again:
-        s.receive_data(b"")
-    assert again.value is info.value
+    assert_peer_alert(s, plain_alert(desc), desc)
 
 
 def test_warning_level_error_alert_is_still_fatal():
     s = replay_server()
-    with pytest.raises(AlertReceived) as info:
-        s.receive_data(plain_alert(AD.handshake_failure, level=1))
-    assert info.value.alert == AD.handshake_failure
+    assert_peer_alert(s, plain_alert(AD.handshake_failure, level=1), AD.handshake_failure)
 
 
 def test_close_notify_is_answered():

@@ -26,6 +26,7 @@ import pytest
 
 from tlskit import (
     AlertDescription,
+    AlertReceived,
     ClientConfig,
     ClientConnection,
     Connection,
@@ -182,6 +183,9 @@ class Pump:
                 self.data += ev.data
             elif isinstance(ev, ConnectionClosed):
                 self.closed_event = ev
+                if ev.alert is not None:  # the peer aborted: the pump stops with an error
+                    self.error = AlertReceived(ev.alert)
+                    raise self.error
 
     def _flush_best_effort(self) -> None:
         try:

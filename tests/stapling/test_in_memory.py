@@ -18,6 +18,7 @@ from tlskit import (
     AlertReceived,
     ClientConfig,
     ClientConnection,
+    ConnectionClosed,
     HandshakeComplete,
     ServerConfig,
     ServerConnection,
@@ -62,9 +63,13 @@ def handshake(client_config: ClientConfig, server_config: ServerConfig) -> Outco
                 continue
             moved = True
             try:
-                receiver.receive_data(data)
+                events = receiver.receive_data(data)
             except TLSError as exc:
                 setattr(out, f"{side}_error", exc)
+                continue
+            closed = [e for e in events if isinstance(e, ConnectionClosed) and e.alert]
+            if closed:  # the other side aborted: recorded as the alert it sent
+                setattr(out, f"{side}_error", AlertReceived(closed[0].alert))
         if not moved:
             return out
     raise AssertionError("the handshake did not settle")

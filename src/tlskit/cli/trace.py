@@ -42,7 +42,7 @@ from ..enums import (
     PskKeyExchangeMode,
     SignatureScheme,
 )
-from ..errors import TLSError
+from ..errors import AlertReceived, TLSError
 from ..events import ConnectionClosed, DataReceived, Event, HandshakeComplete
 from ..wire import extensions as ext
 
@@ -515,6 +515,8 @@ class Channel:
                 self.peer_closed = True
                 self.close_alert = ev.alert
         self.flush()
+        if self.close_alert is not None:  # the peer aborted with a fatal alert
+            raise AlertReceived(self.close_alert)
         return events
 
     def handshake(self, timeout: float | None = None) -> HandshakeComplete:

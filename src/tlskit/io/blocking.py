@@ -23,7 +23,7 @@ from typing import Any, TypeAlias
 
 from ..config import ClientConfig
 from ..connection import ClientConnection, Connection
-from ..errors import ConnectionClosedError, TLSError, UsageError
+from ..errors import AlertReceived, ConnectionClosedError, TLSError, UsageError
 from ..events import ConnectionClosed, DataReceived
 from ..keylog import with_keylog
 from .info import ConnectionInfo, peercert_dict
@@ -218,6 +218,8 @@ class TLSSocket(ConnectionInfo):
                 self._plain += ev.data
             elif isinstance(ev, ConnectionClosed):
                 self._peer_closed = True
+                if ev.alert is not None:  # the peer aborted: a socket API reports an error
+                    raise AlertReceived(ev.alert)
         if self._peer_closed:
             self._flush_quietly()        # our close_notify answer; the peer may be gone
         else:
