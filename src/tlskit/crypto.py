@@ -23,9 +23,10 @@ from cryptography.hazmat.primitives.asymmetric import (
     mlkem,
     padding,
     rsa,
+    x448,
     x25519,
 )
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
 from .enums import CipherSuite, NamedGroup, SignatureScheme
 from .errors import DecryptError, HandshakeFailure, IllegalParameter
@@ -38,7 +39,7 @@ RNG = Callable[[int], bytes]
 @dataclass(frozen=True, slots=True)
 class Suite:
     code: CipherSuite
-    aead: type[AESGCM] | type[ChaCha20Poly1305]
+    aead: type[AESGCM] | type[ChaCha20Poly1305] | type[AESCCM]
     key_length: int
     hash_name: str  # hashlib / hmac name
     hash_length: int
@@ -56,6 +57,8 @@ SUITES: dict[int, Suite] = {
         Suite(CipherSuite.TLS_AES_128_GCM_SHA256, AESGCM, 16, "sha256", 32),
         Suite(CipherSuite.TLS_AES_256_GCM_SHA384, AESGCM, 32, "sha384", 48),
         Suite(CipherSuite.TLS_CHACHA20_POLY1305_SHA256, ChaCha20Poly1305, 32, "sha256", 32),
+        # Offered only when configured, as OpenSSL does (16-byte tag; CCM_8 is not done).
+        Suite(CipherSuite.TLS_AES_128_CCM_SHA256, AESCCM, 16, "sha256", 32),
     )
 }
 DEFAULT_SUITES = [CipherSuite.TLS_AES_128_GCM_SHA256, CipherSuite.TLS_AES_256_GCM_SHA384,
@@ -119,19 +122,29 @@ class KeyShare(abc.ABC):
         """The shared secret with the peer's public value (IllegalParameter if invalid)."""
 
 
-class _X25519Share(KeyShare):
-    def __init__(self, rng: RNG) -> None:
-        self.group = NamedGroup.x25519
-        self._key = x25519.X25519PrivateKey.from_private_bytes(rng(32))
+class _MontgomeryShare(KeyShare):
+    """X25519 and X448 (RFC 7748): fixed-length public values; an all-zero shared secret
+    (a small-order peer point, RFC 7748 6) is refused."""
+
+    def __init__(self, group: NamedGroup, rng: RNG) -> None:
+        self.group = group
+        self._size = 32 if group == NamedGroup.x25519 else 56
+        self._impl: Any = x25519 if group == NamedGroup.x25519 else x448
+        private_cls = (self._impl.X25519PrivateKey if group == NamedGroup.x25519
+                       else self._impl.X448PrivateKey)
+        self._key = private_cls.from_private_bytes(rng(self._size))
         self.public = self._key.public_key().public_bytes_raw()
 
     def exchange(self, peer_public: bytes) -> bytes:
-        if len(peer_public) != 32:
-            raise IllegalParameter("x25519 key share is not 32 bytes")
+        if len(peer_public) != self._size:
+            raise IllegalParameter(f"{self.group.name} key share is not {self._size} bytes")
+        public_cls = (self._impl.X25519PublicKey if self.group == NamedGroup.x25519
+                      else self._impl.X448PublicKey)
         try:
-            return self._key.exchange(x25519.X25519PublicKey.from_public_bytes(peer_public))
+            return bytes(self._key.exchange(public_cls.from_public_bytes(peer_public)))
         except ValueError as exc:  # all-zero shared secret (RFC 7748 6.1)
-            raise IllegalParameter(f"x25519 key share rejected: {exc}") from exc
+            raise IllegalParameter(f"{self.group.name} key share rejected: {exc}") from exc
+
 
 
 _CURVES: dict[int, tuple[type[ec.EllipticCurve], int]] = {
@@ -182,7 +195,7 @@ class _HybridMLKEMShare(KeyShare):
     def __init__(self, rng: RNG) -> None:
         self.group = NamedGroup.X25519MLKEM768
         self._kem = mlkem.MLKEM768PrivateKey.from_seed_bytes(rng(64))
-        self._x = _X25519Share(rng)
+        self._x = _MontgomeryShare(NamedGroup.x25519, rng)
         self.public = self._kem.public_key().public_bytes_raw() + self._x.public
 
     def exchange(self, peer_public: bytes) -> bytes:
@@ -255,8 +268,8 @@ def is_obsolete_group(group: int) -> bool:
 
 
 def new_key_share(group: int, rng: RNG) -> KeyShare:
-    if group == NamedGroup.x25519:
-        return _X25519Share(rng)
+    if group in (NamedGroup.x25519, NamedGroup.x448):
+        return _MontgomeryShare(NamedGroup(group), rng)
     if group in _CURVES:
         return _ECDHShare(NamedGroup(group), rng)
     if group == NamedGroup.X25519MLKEM768:
@@ -276,13 +289,14 @@ def server_key_exchange(group: int, client_public: bytes, rng: RNG) -> tuple[byt
         except ValueError as exc:
             raise IllegalParameter("X25519MLKEM768 encapsulation key rejected") from exc
         kem_secret, ciphertext = peer_kem.encapsulate()
-        x = _X25519Share(rng)
+        x = _MontgomeryShare(NamedGroup.x25519, rng)
         return ciphertext + x.public, kem_secret + x.exchange(client_public[1184:])
     share = new_key_share(group, rng)
     return share.public, share.exchange(client_public)
 
 
-IMPLEMENTED_GROUPS = (NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1,
+IMPLEMENTED_GROUPS = (NamedGroup.x25519, NamedGroup.x448, NamedGroup.secp256r1,
+                      NamedGroup.secp384r1,
                       NamedGroup.secp521r1, NamedGroup.X25519MLKEM768, NamedGroup.ffdhe2048,
                       NamedGroup.ffdhe3072, NamedGroup.ffdhe4096, NamedGroup.ffdhe6144,
                       NamedGroup.ffdhe8192)

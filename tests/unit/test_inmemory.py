@@ -29,8 +29,10 @@ from tlskit.session import SessionCache
 
 KEY_TYPES = {"ec256": "ecdsa_secp256r1_sha256", "ec384": "ecdsa_secp384r1_sha384",
              "rsa2048": "rsa_pss_rsae_sha256", "ed25519": "ed25519"}
-GROUPS = ["x25519", "secp256r1", "secp384r1", "secp521r1", "X25519MLKEM768", "ffdhe2048"]
-SUITES = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"]
+GROUPS = ["x25519", "x448", "secp256r1", "secp384r1", "secp521r1", "X25519MLKEM768",
+          "ffdhe2048"]
+SUITES = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
+          "TLS_AES_128_CCM_SHA256"]
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +77,7 @@ def server_config(issued: dict[str, Any], kt: str = "ec256", **kw: Any) -> Serve
 @pytest.mark.parametrize(("kt", "group", "suite"),
                          list(itertools.product(KEY_TYPES, GROUPS, SUITES)))
 def test_matrix(ca: LocalCA, issued: dict[str, Any], kt: str, group: str, suite: str) -> None:
-    server = ServerConnection(server_config(issued, kt, groups=[group]))
+    server = ServerConnection(server_config(issued, kt, groups=[group], cipher_suites=[suite]))
     client = ClientConnection(ClientConfig(trust_anchors=[ca.root], groups=[group],
                                            cipher_suites=[suite]), server_name="localhost")
     c_events, s_events = pump(client, server)

@@ -1,0 +1,41 @@
+"""X448 and TLS_AES_128_CCM_SHA256 (both optional, off by default) against OpenSSL."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import PKI, Peers
+from .helpers import Pump, tlskit_server
+
+pytestmark = pytest.mark.interop
+
+
+def test_x448_and_ccm_tlskit_client_s_server(peers: Peers, pki: PKI) -> None:
+    proc, port = peers.openssl_server(pki, "ec256", "-groups", "X448",
+                                      "-ciphersuites", "TLS_AES_128_CCM_SHA256")
+    pump = Pump.connect(pki.client_config(groups=["x448"],
+                                          cipher_suites=["TLS_AES_128_CCM_SHA256"]), port)
+    try:
+        hc = pump.handshake()
+        pump.close()
+        pump.wait_closed()
+    finally:
+        pump.dispose()
+    assert (hc.group, hc.cipher_suite) == ("x448", "TLS_AES_128_CCM_SHA256")
+
+
+def test_x448_and_ccm_s_client_tlskit_server(peers: Peers, pki: PKI) -> None:
+    def body(pump: Pump) -> object:
+        hc = pump.handshake()
+        pump.close()
+        pump.wait_closed()
+        return hc
+
+    server = peers.thread(tlskit_server(pki.server_config(
+        "ec256", groups=["x448"], cipher_suites=["TLS_AES_128_CCM_SHA256"]), body))
+    client = peers.openssl_client(pki, server.port, "-groups", "X448",
+                                  "-ciphersuites", "TLS_AES_128_CCM_SHA256")
+    [hc] = server.join()
+    client.wait()
+    assert (hc.group, hc.cipher_suite) == ("x448", "TLS_AES_128_CCM_SHA256")
+    assert "TLS_AES_128_CCM_SHA256" in client.stdout
