@@ -11,8 +11,8 @@ pytestmark = pytest.mark.interop
 
 
 def test_x448_and_ccm_tlskit_client_s_server(peers: Peers, pki: PKI) -> None:
-    proc, port = peers.openssl_server(pki, "ec256", "-groups", "X448",
-                                      "-ciphersuites", "TLS_AES_128_CCM_SHA256")
+    _proc, port = peers.openssl_server(pki, "ec256", "-groups", "X448",
+                                       "-ciphersuites", "TLS_AES_128_CCM_SHA256")
     pump = Pump.connect(pki.client_config(groups=["x448"],
                                           cipher_suites=["TLS_AES_128_CCM_SHA256"]), port)
     try:
