@@ -76,6 +76,9 @@ class CertifiedKey:
     cert_der: list[bytes] = field(init=False, default_factory=list)
     schemes: list[SignatureScheme] = field(init=False, default_factory=list)
     _dns_names: list[str] = field(init=False, default_factory=list, repr=False)
+    # Compressed Certificate messages by (algorithm, staple): built once, sent many times.
+    _compressed: dict[tuple[int, bytes | None], bytes] = field(
+        init=False, default_factory=dict, repr=False)
 
     @classmethod
     def from_files(cls, cert_file: str | Path, key_file: str | Path,
@@ -113,12 +116,17 @@ class _Common:
     # Answer the peer's close_notify at once. False allows a TLS 1.3 half-close: keep
     # sending after the peer closed its side, then call close() yourself (RFC 8446 6.1).
     close_reply: bool = True
+    # RFC 8879, TLS 1.3: what a client accepts / a server sends, in preference order.
+    # Servers compress only when configured (certificate_compression=("zlib",)).
+    certificate_compression: Sequence[str] = ()
 
     def _validate_common(self) -> None:
         self._versions = [v for v in ("TLSv1.3", "TLSv1.2") if v in self.versions]
         unknown = set(self.versions) - {"TLSv1.3", "TLSv1.2"}
         if unknown or not self._versions:
             raise ValueError(f"versions must be TLSv1.3 and/or TLSv1.2, not {sorted(unknown)}")
+        from .wire.certcompress import algorithm_code
+        self._cert_compression = [algorithm_code(a) for a in self.certificate_compression]
         self._groups = _codes(self.groups, NamedGroup, crypto.DEFAULT_GROUPS,
                               crypto.IMPLEMENTED_GROUPS, "group")
         both = [*crypto.DEFAULT_SUITES, *crypto.DEFAULT_SUITES12]
@@ -167,6 +175,7 @@ class ClientConfig(_Common):
     legacy_session_ticket: bool = False
     signature_schemes_cert: Sequence[str | int] | None = None
     session_cache: SessionCache | None = None
+    certificate_compression: Sequence[str] = ("zlib",)
 
     def __post_init__(self) -> None:
         self._validate_common()

@@ -47,6 +47,7 @@ class HandshakeType(_OpenEnum):
     finished = 20
     certificate_status = 22
     key_update = 24
+    compressed_certificate = 25
     message_hash = 254
 
 
@@ -113,6 +114,7 @@ class ExtensionType(_OpenEnum):
     padding = 21
     encrypt_then_mac = 22
     extended_master_secret = 23
+    compress_certificate = 27
     record_size_limit = 28
     session_ticket = 35
     pre_shared_key = 41

@@ -301,3 +301,31 @@ def test_connection_abort_at_every_stage_leaves_the_server_serving():
                     exchange(conn, [stage.encode()])
                 finally:
                     conn.close()
+
+
+# --- RFC 8879 certificate compression with tlslite-ng --------------------------------------
+
+def test_tlslite_client_decompresses_tlskit_certificate():
+    s = settings(V13, certificate_compression_receive=["zlib"])
+    steps: list[str] = []
+    with tlskit_server(certificate_compression=("zlib",),
+                       tracer=lambda step, fields: steps.append(
+                           f"{step}:{fields.get('compressed')}")) as server:
+        conn = tlslite_client(server.server_address[1], s)
+        try:
+            exchange(conn, [b"compressed certificate"])
+        finally:
+            conn.close()
+    assert "certificate:1" in steps  # the server sent it zlib-compressed (algorithm 1)
+
+
+def test_tlskit_client_decompresses_tlslite_certificate():
+    steps: list[tuple[str, dict[str, Any]]] = []
+    config = tlskit_client_config(tracer=lambda step, fields: steps.append((step, fields)))
+    with tlslite_server(settings(V13, certificate_compression_send=["zlib"])) as (port, _r):
+        tls = connect("127.0.0.1", port, config, server_name="localhost", timeout=TIMEOUT)
+        with tls:
+            tls.sendall(b"hi")
+            assert tls.recv(100) == b"hi"
+    [fields] = [f for s, f in steps if s == "compressed_certificate"]
+    assert fields["algorithm"] == "zlib" and fields["compressed"] < fields["uncompressed"]

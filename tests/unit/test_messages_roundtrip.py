@@ -44,13 +44,16 @@ tickets = st.builds(m.NewSessionTicket, lifetime=st.integers(0, 604800), age_add
                     nonce=blob(0, 16), ticket=blob(1, 80), extensions=extensions)
 key_updates = st.builds(m.KeyUpdate, request_update=st.sampled_from([0, 1]))
 eoeds = st.just(m.EndOfEarlyData())
+compressed_certificates = st.builds(m.CompressedCertificate, algorithm=st.integers(0, 0xFFFF),
+                                    uncompressed_length=st.integers(0, 0xFFFFFF),
+                                    compressed=blob(1, 80))
 
 MESSAGES = {
     m.ClientHello: client_hellos, m.ServerHello: server_hellos,
     m.EncryptedExtensions: encrypted_extensions, m.Certificate: certificates,
     m.CertificateVerify: certificate_verifies, m.CertificateRequest: certificate_requests,
     m.Finished: finisheds, m.NewSessionTicket: tickets, m.KeyUpdate: key_updates,
-    m.EndOfEarlyData: eoeds,
+    m.EndOfEarlyData: eoeds, m.CompressedCertificate: compressed_certificates,
 }
 
 

@@ -139,7 +139,7 @@ def simple_client() -> tuple[ClientConnection, RecordingVerifier]:
         cipher_suites=["TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256",
                        "TLS_AES_256_GCM_SHA384"],
         signature_schemes=SIGALGS_8448, middlebox_compat=False, legacy_session_ticket=True,
-        versions=["TLSv1.3"],
+        versions=["TLSv1.3"], certificate_compression=(),
         record_size_limit=0x4001,
         rng=ScriptedRandom(h(SIMPLE["client_random"]), h(SIMPLE["client_x25519_private_key"])))
     return ClientConnection(config, server_name="server"), verifier
@@ -220,7 +220,7 @@ def hrr_client() -> ClientConnection:
         cipher_suites=["TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256",
                        "TLS_AES_256_GCM_SHA384"],
         signature_schemes=SIGALGS_8448, middlebox_compat=False, record_size_limit=0x4001,
-        versions=["TLSv1.3"],
+        versions=["TLSv1.3"], certificate_compression=(),
         rng=ScriptedRandom(h(HRR["client_random"]), h(HRR["client_x25519_private_key"]),
                            p256_scalar(HRR, "client")))
     return ClientConnection(config, server_name="server")
@@ -288,7 +288,7 @@ def test_compatibility_mode_client_trace() -> None:
         cipher_suites=["TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256",
                        "TLS_AES_256_GCM_SHA384"],
         signature_schemes=SIGALGS_8448, middlebox_compat=True, record_size_limit=0x4001,
-        versions=["TLSv1.3"],
+        versions=["TLSv1.3"], certificate_compression=(),
         rng=ScriptedRandom(h(COMPAT["client_random"]), compat_session_id(),
                            h(COMPAT["client_x25519_private_key"])))
     client = ClientConnection(config, server_name="server")

@@ -37,6 +37,7 @@ from ..events import Event, HandshakeComplete, SessionTicketReceived
 from ..keyschedule import EarlySecret, HandshakeSecret, MasterSecret, resumption_psk
 from ..record import RecordLayer
 from ..session import Session
+from ..wire import certcompress
 from ..wire import extensions as ext
 from ..wire import messages as m
 from .common import (
@@ -147,6 +148,8 @@ class ClientHandshake13(Handshake13):
                 list(cfg.alpn_protocols))
         if cfg.ocsp_stapling:
             exts[_E.status_request] = ext.encode_status_request_ocsp()
+        if tls13 and cfg._cert_compression:
+            exts[_E.compress_certificate] = certcompress.encode_extension(cfg._cert_compression)
         self.offered_extensions = set(exts)
         return exts
 
@@ -347,7 +350,8 @@ class ClientHandshake13(Handshake13):
             self.state = "waiting for Finished"
             return
         self.expect = {_HT.certificate_request: self.on_certificate_request,
-                       _HT.certificate: self.on_certificate}
+                       _HT.certificate: self.on_certificate,
+                       _HT.compressed_certificate: self.on_compressed_certificate}
         self.state = "waiting for Certificate"
 
     def on_certificate_request(self, cr: m.CertificateRequest, raw: bytes) -> None:
@@ -358,9 +362,19 @@ class ClientHandshake13(Handshake13):
         ext.decode_u16_list(cr.extensions[_E.signature_algorithms], "signature_algorithms")
         self.certificate_request = cr
         self.trace("certificate_request", message=cr, raw=raw)
-        self.expect = {_HT.certificate: self.on_certificate}
+        self.expect = {_HT.certificate: self.on_certificate,
+                       _HT.compressed_certificate: self.on_compressed_certificate}
 
     # -- Certificate, CertificateVerify (4.4.2, 4.4.3) --------------------------------
+
+    def on_compressed_certificate(self, cc: m.CompressedCertificate, raw: bytes) -> None:
+        """RFC 8879 4: a compressed Certificate, in an algorithm we offered."""
+        if cc.algorithm not in self.config._cert_compression:
+            raise IllegalParameter(f"certificate compressed with {cc.algorithm}, not offered")
+        body = certcompress.decompress(cc, self.config.max_handshake_message)
+        self.trace("compressed_certificate", algorithm=certcompress.NAMES.get(cc.algorithm),
+                   compressed=len(cc.compressed), uncompressed=len(body))
+        self.on_certificate(m.Certificate.decode(body), raw)
 
     def on_certificate(self, cert: m.Certificate, raw: bytes) -> None:
         if cert.request_context:

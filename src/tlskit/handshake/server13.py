@@ -26,6 +26,7 @@ from ..enums import (
 )
 from ..errors import (
     CertificateRequired,
+    DecodeError,
     DecryptError,
     HandshakeFailure,
     IllegalParameter,
@@ -37,6 +38,7 @@ from ..events import Event, HandshakeComplete
 from ..keyschedule import EarlySecret, resumption_psk
 from ..record import RecordLayer
 from ..session import TicketState
+from ..wire import certcompress
 from ..wire import extensions as ext
 from ..wire import messages as m
 from .common import CV_CLIENT, CV_SERVER, Handshake13, parse_chain
@@ -71,6 +73,7 @@ class ServerHandshake13(Handshake13):
         self.exporter_master = b""
         self._client_scheme: SignatureScheme | None = None
         self._psk: bytes | None = None
+        self._compression: int | None = None
         self._psk_index = 0
 
     def ccs_allowed(self) -> bool:
@@ -132,6 +135,14 @@ class ServerHandshake13(Handshake13):
         if self._psk is None:
             self._choose_certificate(schemes)
         self._choose_alpn(exts)
+        self._compression = None
+        if cfg._cert_compression and _E.compress_certificate in exts and self._psk is None:
+            try:
+                offered = certcompress.decode_extension(exts[_E.compress_certificate])
+            except DecodeError:
+                offered = []  # an optional optimisation: a malformed offer is just ignored
+            self._compression = next(
+                (a for a in cfg._cert_compression if a in offered), None)
         self.trace("client_hello", message=ch, raw=raw, offer=self.client_offer)
         if _E.early_data in exts:
             # 4.2.10: 0-RTT is declined (no tickets carry early_data); skip what was sent.
@@ -404,8 +415,19 @@ class ServerHandshake13(Handshake13):
                 entries[0].extensions[_E.status_request] = ext.encode_ocsp_status(staple)
         cert = m.Certificate(b"", entries)
         raw = cert.encode()
-        self.send(raw)
-        self.trace("certificate", message=cert, raw=raw, chain=ck.chain, ocsp_response=staple)
+        if self._compression is not None:  # RFC 8879: the same message, compressed
+            key = (self._compression, staple)
+            packed = ck._compressed.get(key)
+            if packed is None:
+                if len(ck._compressed) >= 8:  # staples change over time: keep it small
+                    ck._compressed.clear()
+                packed = ck._compressed[key] = certcompress.compress(
+                    self._compression, raw[4:]).encode()
+            self.send(packed)
+        else:
+            self.send(raw)
+        self.trace("certificate", message=cert, raw=raw, chain=ck.chain, ocsp_response=staple,
+                   compressed=self._compression)
         signature = crypto.sign(ck.private_key, scheme, CV_SERVER + self.transcript.digest())
         cv = m.CertificateVerify(scheme, signature)
         raw = cv.encode()

@@ -300,8 +300,34 @@ class EndOfEarlyData:
         return cls()
 
 
+@dataclass(slots=True)
+class CompressedCertificate:
+    """RFC 8879 4: a Certificate message body, compressed."""
+
+    algorithm: int
+    uncompressed_length: int
+    compressed: bytes
+
+    def encode(self) -> bytes:
+        w = Writer()
+        w.u16(self.algorithm)
+        w.u24(self.uncompressed_length)
+        w.bytes24(self.compressed)
+        return frame(HandshakeType.compressed_certificate, w.buf)
+
+    @classmethod
+    def decode(cls, body: bytes | memoryview) -> CompressedCertificate:
+        r = Reader(body)
+        algorithm = r.u16()
+        length = r.u24()
+        data = r.bytes24(1, "compressed_certificate_message")
+        r.end("CompressedCertificate")
+        return cls(algorithm, length, data)
+
+
 Message = (ClientHello | ServerHello | EncryptedExtensions | Certificate | CertificateVerify
-           | CertificateRequest | Finished | NewSessionTicket | KeyUpdate | EndOfEarlyData)
+           | CertificateRequest | Finished | NewSessionTicket | KeyUpdate | EndOfEarlyData
+           | CompressedCertificate)
 
 DECODERS: dict[int, Any] = {
     HandshakeType.client_hello: ClientHello,
@@ -314,6 +340,7 @@ DECODERS: dict[int, Any] = {
     HandshakeType.new_session_ticket: NewSessionTicket,
     HandshakeType.key_update: KeyUpdate,
     HandshakeType.end_of_early_data: EndOfEarlyData,
+    HandshakeType.compressed_certificate: CompressedCertificate,
 }
 
 
