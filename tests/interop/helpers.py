@@ -85,10 +85,10 @@ def row_id(row: Sequence[str]) -> str:
 
 def require_binary(name: str) -> str:
     """The path of a peer binary. A missing one is a failure, not a skip: CI installs
-    them with .ci/install-peers.sh, and a silently skipped interop suite proves nothing."""
+    them with .ci/install-test-deps.sh, and a silently skipped interop suite proves nothing."""
     path = shutil.which(name)
     if path is None:
-        pytest.fail(f"{name} is not installed (run .ci/install-peers.sh)", pytrace=False)
+        pytest.fail(f"{name} is not installed (run .ci/install-test-deps.sh)", pytrace=False)
     return path
 
 
