@@ -53,6 +53,21 @@ def seeded(seeds: Callable[[], list[bytes]], *, raw: float = 0.1, raw_max: int =
     return generate
 
 
+def with_selector(seeds: Callable[[], list[bytes]]) -> Generator:
+    """For harnesses whose first two bytes choose what the rest is for (a record key, a
+    split point): mutate the body, and sometimes the selector byte itself."""
+    def generate(rng: random.Random) -> bytes:
+        if rng.random() < 0.1:
+            data = bytearray(rng.randbytes(rng.randint(0, 120)))
+        else:
+            data = bytearray(mutate(rng, rng.choice(seeds()), keep=2,
+                                    interesting=(0, 1, 2, 0x16, 0x17, 0x20, 0xFF)))
+        if len(data) > 1 and rng.random() < 0.2:
+            data[1] = rng.randrange(256)
+        return bytes(data)
+    return generate
+
+
 def run(target: Target, generate: Generator, iterations: int, seed: int = 0) -> None:
     rng = random.Random(seed)
     for _ in range(iterations):

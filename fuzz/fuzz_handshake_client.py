@@ -23,10 +23,9 @@ fuzz_handshake_server.py, whose recording this reuses). Byte 0 picks the mode:
 from __future__ import annotations
 
 import os
-import random
 import sys
 
-from _harness import main, mutate
+from _harness import main, with_selector
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -101,13 +100,7 @@ def seeds() -> list[bytes]:
     ]
 
 
-def random_input(rng: random.Random) -> bytes:
-    data = bytearray(mutate(rng, rng.choice(seeds()), keep=2,
-                            interesting=(0, 1, 2, 0x16, 0x17, 0x20, 0xFF))
-                     if rng.random() >= 0.1 else rng.randbytes(rng.randint(0, 120)))
-    if len(data) > 1 and rng.random() < 0.2:
-        data[1] = rng.randrange(256)  # the selector byte: which record key or split
-    return bytes(data)
+random_input = with_selector(seeds)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import sys
 from functools import cache
 from typing import Any
 
-from _harness import main, mutate
+from _harness import main, with_selector
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import NameOID
@@ -170,13 +170,7 @@ def seeds() -> list[bytes]:
     ]
 
 
-def random_input(rng: random.Random) -> bytes:
-    data = bytearray(mutate(rng, rng.choice(seeds()), keep=2,
-                            interesting=(0, 1, 2, 0x16, 0x17, 0x20, 0xFF))
-                     if rng.random() >= 0.1 else rng.randbytes(rng.randint(0, 120)))
-    if len(data) > 1 and rng.random() < 0.2:
-        data[1] = rng.randrange(256)  # the selector byte: which record key or split
-    return bytes(data)
+random_input = with_selector(seeds)
 
 
 if __name__ == "__main__":

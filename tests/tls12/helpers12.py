@@ -324,18 +324,6 @@ def check_only_tls_errors(conn: Connection, chunks: Iterable[bytes]) -> TLSError
 
 # --- driving a 1.2 handshake ------------------------------------------------------------------
 
-def pump(a: Connection, b: Connection, limit: int = 20) -> list[Any]:
-    events: list[Any] = []
-    for _ in range(limit):
-        moved = False
-        for src, dst in ((a, b), (b, a)):
-            data = src.data_to_send()
-            if data:
-                moved = True
-                events += dst.receive_data(data)
-        if not moved:
-            return events
-    raise AssertionError("connections never went quiet")
 
 
 @dataclass
