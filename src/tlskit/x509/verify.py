@@ -16,25 +16,13 @@ from typing import Any, Literal, NamedTuple
 from cryptography import x509
 
 from . import names
+from .certinfo import CertInfo, Role, analyze
+from .checks import Context, Outcome, Usage, cert_checks, cert_failure, link_check, role_at
+from .constraints import path_checks
 from .errors import CertificateVerificationError, Reason
-from .path import (
-    BuildResult,
-    CertInfo,
-    Context,
-    LRUCache,
-    Outcome,
-    PathBuilder,
-    Role,
-    SignatureCache,
-    Stats,
-    Usage,
-    analyze,
-    cert_checks,
-    cert_failure,
-    link_check,
-    path_checks,
-    role_at,
-)
+from .lru import LRUCache
+from .path import BuildResult, PathBuilder
+from .signatures import SignatureCache, Stats
 from .trust import TrustStore
 
 log = logging.getLogger(__name__)

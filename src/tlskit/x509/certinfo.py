@@ -1,0 +1,489 @@
+"""Layer 1 of path validation: what a certificate says, parsed once.
+
+`analyze` turns a certificate into a `CertInfo`: the DER split once by the reader in `der`,
+every extension parsed once (by the extension readers below), every path-independent defect
+(malformed encoding, unknown critical extension, weak key, weak signature algorithm, profile
+violations) found once. Infos are cached by DER (see `verify`), so a validator that sees the
+same intermediates on every handshake parses them once; what a CertInfo means in a role is
+decided by `checks`. The profile behind these judgements is described in `tlskit.x509.path`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
+
+from . import names
+from .der import (
+    _EMPTY_NAME,
+    CertificateDER,
+    _name_problem,
+    _serial_problem,
+    _spki_problem,
+    common_names_of,
+    split_certificate,
+)
+from .errors import describe
+
+if TYPE_CHECKING:
+    from .checks import Outcome
+
+Role = Literal["leaf", "intermediate", "anchor", "leaf-anchor"]
+
+# Extensions we understand well enough to accept when marked critical.
+KNOWN_EXTENSIONS = frozenset(
+    {
+        ExtensionOID.BASIC_CONSTRAINTS,
+        ExtensionOID.KEY_USAGE,
+        ExtensionOID.EXTENDED_KEY_USAGE,
+        ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+        ExtensionOID.NAME_CONSTRAINTS,
+        ExtensionOID.CERTIFICATE_POLICIES,
+        ExtensionOID.POLICY_CONSTRAINTS,
+        ExtensionOID.POLICY_MAPPINGS,
+        ExtensionOID.INHIBIT_ANY_POLICY,
+        ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+        ExtensionOID.SUBJECT_KEY_IDENTIFIER,
+    }
+)
+
+_ACCEPTED_SIGNATURES = frozenset(
+    {
+        SignatureAlgorithmOID.RSA_WITH_SHA256,
+        SignatureAlgorithmOID.RSA_WITH_SHA384,
+        SignatureAlgorithmOID.RSA_WITH_SHA512,
+        SignatureAlgorithmOID.ECDSA_WITH_SHA256,
+        SignatureAlgorithmOID.ECDSA_WITH_SHA384,
+        SignatureAlgorithmOID.ECDSA_WITH_SHA512,
+        SignatureAlgorithmOID.ED25519,
+        SignatureAlgorithmOID.ED448,
+    }
+)
+_PSS_HASHES = frozenset({"sha256", "sha384", "sha512"})
+_ACCEPTED_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
+MIN_RSA_BITS = 2048
+
+# Encoded names already found well formed: issuer names repeat on every leaf of a CA.
+_WELL_FORMED_NAMES: set[bytes] = set()
+
+
+@dataclass(slots=True, eq=False)
+class CertInfo:
+    """Everything the checks need from one certificate. Fields are None when absent.
+    Treated as immutable once built (it is shared through the cache)."""
+
+    cert: x509.Certificate
+    fingerprint: bytes
+    subject_der: bytes  # the Name TLVs, as encoded: what path building chains on
+    issuer_der: bytes
+    self_issued: bool
+    loop_key: tuple[bytes, bytes]
+    key_id: bytes  # SHA-256 of the SubjectPublicKeyInfo: what a signature really depends on
+    dns_label: str | None
+    not_before: datetime
+    not_after: datetime
+    public_key: CertificatePublicKeyTypes | None
+    key_desc: str
+    tbs: bytes = b""
+    version: x509.Version | None = None
+    malformed: str | None = None  # a structural defect: fails in every role
+    serial_problem: str | None = None  # judged for every role but trust anchors
+    unhandled_critical: tuple[str, ...] = ()
+    weak_key: str | None = None
+    weak_signature: str | None = None
+    ca: bool | None = None
+    path_len: int | None = None
+    bc_critical: bool = False
+    key_usage: x509.KeyUsage | None = None
+    eku: frozenset[x509.ObjectIdentifier] | None = None
+    eku_critical: bool = False
+    name_constraints: x509.NameConstraints | None = None
+    san: tuple[x509.GeneralName, ...] | None = None
+    san_critical: bool = False
+    dns_names: tuple[str, ...] = ()  # the SAN's dNSName values, in order
+    ip_addresses: tuple[names.IPAddress, ...] = ()  # its iPAddress values that are addresses
+    empty_subject: bool = False
+    ski: bytes | None = None
+    aki: bytes | None = None
+    aki_present: bool = False
+    aki_names_issuer: bool = False  # authorityCertIssuer or authorityCertSerialNumber
+    _description: str | None = None
+    _subject: x509.Name | None = None
+    _issuer: x509.Name | None = None
+    _common_names: list[str] | None = None
+    # Timeless check verdicts by (role, usage, require_digital_signature); see cert_failure.
+    verdicts: dict[tuple[str, str, bool], Outcome | None] = field(default_factory=dict)
+
+    @property
+    def subject(self) -> x509.Name:
+        """The parsed subject, on first use: chaining compares the encoded names, so only
+        name constraints, messages and the rare fallback lookup need the objects."""
+        if self._subject is None:
+            self._subject = _parsed_name(self.cert, "subject")
+        return self._subject
+
+    @property
+    def issuer(self) -> x509.Name:
+        if self._issuer is None:
+            self._issuer = _parsed_name(self.cert, "issuer")
+        return self._issuer
+
+    @property
+    def common_names(self) -> list[str]:
+        if self._common_names is None:
+            self._common_names = common_names_of(self.subject_der)
+        return self._common_names
+
+    @property
+    def description(self) -> str:
+        """describe(cert), computed on first use: only messages and reports need it."""
+        if self._description is None:
+            self._description = describe(self.cert)
+        return self._description
+
+    def label(self, role: Role) -> str:
+        """How a message names this certificate: the leaf by its host name when it has one
+        (that is what the user typed), CAs by subject, issuer and serial."""
+        if role in ("leaf", "leaf-anchor") and self.dns_label:
+            return f"certificate for {self.dns_label}"
+        if role in ("leaf", "leaf-anchor"):
+            return f"certificate {self.description}"
+        if role == "anchor":
+            return f"trust anchor {self.description}"
+        return f"intermediate certificate {self.description}"
+
+    @property
+    def san_dns(self) -> list[str]:
+        return list(self.dns_names)
+
+    @property
+    def san_ips(self) -> list[names.IPAddress]:
+        return list(self.ip_addresses)
+
+    def common_name_problem(self) -> str | None:
+        """CA/B BR 7.1.4.3: a subject CN of a TLS server certificate is a character for
+        character copy of a SAN dNSName, or the canonical text (RFC 5952 for IPv6) of a SAN
+        iPAddress. Only a CN that names a host is held to this: one that a legacy client
+        could take for the server's identity (see `names.names_a_host`)."""
+        if self.san is None or not self.common_names:
+            return None
+        allowed = set(self.dns_names)
+        allowed.update(str(ip) for ip in self.ip_addresses)
+        for cn in self.common_names:
+            if cn not in allowed and names.names_a_host(cn):
+                return (f"has subject CN {cn!r}, which is not one of its subjectAltName "
+                        f"entries (CA/B BR 7.1.4.3)")
+        return None
+
+
+def _parsed_name(cert: x509.Certificate, which: str) -> x509.Name:
+    """cert.subject or cert.issuer. Analysis already refused a name the parser rejects
+    (see `_names_problem`), so the fallback is only a guard for direct CertInfo use."""
+    try:
+        return getattr(cert, which)  # type: ignore[no-any-return]
+    except ValueError:
+        return x509.Name([])
+
+
+def oid_name(oid: x509.ObjectIdentifier) -> str:
+    """The OID's short name when cryptography knows one, else its dotted form."""
+    known = getattr(oid, "_name", "Unknown OID")
+    return oid.dotted_string if known == "Unknown OID" else str(known)
+
+
+def _key_description(key: CertificatePublicKeyTypes) -> tuple[str, str | None]:
+    """(words for the key, weakness or None): RSA below 2048 bits or with a modulus that
+    is not a whole number of octets, curves other than the three NIST curves TLS 1.3 signs
+    with, and DSA are refused (CA/B BR 6.1.5)."""
+    if isinstance(key, rsa.RSAPublicKey):
+        bits = key.key_size
+        desc = f"RSA {bits} bits"
+        if bits < MIN_RSA_BITS:
+            return desc, f"{desc} (minimum is {MIN_RSA_BITS})"
+        if bits % 8:
+            return desc, f"{desc} (the modulus size must be a multiple of 8)"
+        return desc, None
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        desc = f"EC {key.curve.name}"
+        if key.curve.name not in _ACCEPTED_CURVES:
+            return desc, f"{desc} (only P-256, P-384 and P-521 are accepted)"
+        return desc, None
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519", None
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "Ed448", None
+    name = type(key).__name__
+    return name, f"{name} keys are not accepted"
+
+
+def _signature_weakness(cert: x509.Certificate) -> str | None:
+    """Only SHA-2 RSA/ECDSA, RSA-PSS with SHA-2, Ed25519 and Ed448 are accepted; SHA-1, MD5,
+    DSA, SHA-224 and anything unknown are refused (CA/B BR 7.1.3.2)."""
+    oid = cert.signature_algorithm_oid
+    if oid in _ACCEPTED_SIGNATURES:
+        return None
+    if oid == SignatureAlgorithmOID.RSASSA_PSS:
+        try:
+            algorithm = cert.signature_hash_algorithm
+        except Exception:  # unsupported or unparseable PSS parameters
+            algorithm = None
+        if algorithm is not None and algorithm.name in _PSS_HASHES:
+            return None
+        return "RSA-PSS with a hash other than SHA-256/384/512"
+    return f"{oid_name(oid)} is not an accepted signature algorithm"
+
+
+def _first_dns(san: tuple[x509.GeneralName, ...] | None) -> str | None:
+    for gn in san or ():
+        if isinstance(gn, x509.DNSName):
+            return gn.value
+    for gn in san or ():
+        if isinstance(gn, x509.IPAddress):
+            return str(gn.value)
+    return None
+
+
+# Extension readers: (info, parsed value, critical) -> a structural defect or None. Typed
+# loosely on purpose: the dispatch table guarantees the value's type, and isinstance
+# asserts on every extension of every certificate cost more than they catch.
+
+
+def _bc(info: CertInfo, value: Any, critical: bool) -> str | None:
+    info.ca, info.path_len, info.bc_critical = value.ca, value.path_length, critical
+    return None
+
+
+def _ku(info: CertInfo, value: Any, critical: bool) -> str | None:
+    info.key_usage = value
+    return None
+
+
+def _eku(info: CertInfo, value: Any, critical: bool) -> str | None:
+    info.eku, info.eku_critical = frozenset(value), critical
+    return None
+
+
+def _san(info: CertInfo, value: Any, critical: bool) -> str | None:
+    info.san = san = tuple(value)
+    info.san_critical = critical
+    info.dns_names = tuple(n.value for n in san if type(n) is x509.DNSName)
+    info.ip_addresses = tuple(
+        n.value for n in san if type(n) is x509.IPAddress
+        and isinstance(n.value, ipaddress.IPv4Address | ipaddress.IPv6Address))
+    return None
+
+
+def _nc(info: CertInfo, value: Any, critical: bool) -> str | None:
+    info.name_constraints = value
+    return None if critical else "nameConstraints is not marked critical (RFC 5280 4.2.1.10)"
+
+
+def _ski(info: CertInfo, value: Any, critical: bool) -> str | None:
+    info.ski = value.digest
+    return "subjectKeyIdentifier is marked critical (RFC 5280 4.2.1.2)" if critical else None
+
+
+def _aki(info: CertInfo, value: Any, critical: bool) -> str | None:
+    info.aki_present = True
+    if critical:
+        return "authorityKeyIdentifier is marked critical (RFC 5280 4.2.1.1)"
+    if value.key_identifier is None:
+        return "authorityKeyIdentifier has no keyIdentifier (RFC 5280 4.2.1.1)"
+    info.aki = value.key_identifier
+    info.aki_names_issuer = bool(value.authority_cert_issuer) or (
+        value.authority_cert_serial_number is not None)
+    return None
+
+
+def _must_be_critical(what: str, clause: str) -> Callable[[CertInfo, Any, bool], str | None]:
+    def check(info: CertInfo, value: Any, critical: bool) -> str | None:
+        return None if critical else f"{what} is not marked critical (RFC 5280 {clause})"
+    return check
+
+
+def _recognised(info: CertInfo, value: Any, critical: bool) -> str | None:
+    return None  # understood (so it may be critical), not processed
+
+
+# Dispatch by OID: one dict lookup per extension; the keys are exactly KNOWN_EXTENSIONS.
+_EXTENSION_FIELDS: dict[x509.ObjectIdentifier, Callable[[CertInfo, Any, bool], str | None]] = {
+    ExtensionOID.BASIC_CONSTRAINTS: _bc,
+    ExtensionOID.KEY_USAGE: _ku,
+    ExtensionOID.EXTENDED_KEY_USAGE: _eku,
+    ExtensionOID.NAME_CONSTRAINTS: _nc,
+    ExtensionOID.SUBJECT_ALTERNATIVE_NAME: _san,
+    ExtensionOID.SUBJECT_KEY_IDENTIFIER: _ski,
+    ExtensionOID.AUTHORITY_KEY_IDENTIFIER: _aki,
+    ExtensionOID.POLICY_CONSTRAINTS: _must_be_critical("policyConstraints", "4.2.1.11"),
+    ExtensionOID.INHIBIT_ANY_POLICY: _must_be_critical("inhibitAnyPolicy", "4.2.1.14"),
+    ExtensionOID.CERTIFICATE_POLICIES: _recognised,
+    ExtensionOID.POLICY_MAPPINGS: _recognised,
+}
+assert set(_EXTENSION_FIELDS) == KNOWN_EXTENSIONS
+
+
+def _read_extensions(info: CertInfo, extensions: x509.Extensions) -> str | None:
+    """Fill ``info`` from the extensions; the first structural defect, or None. Raises
+    whatever the parser raises for an extension it cannot decode."""
+    critical_unknown: list[str] = []
+    defect: str | None = None
+    for ext in extensions:
+        oid = ext.oid
+        handler = _EXTENSION_FIELDS.get(oid)
+        if handler is None:
+            if ext.critical:
+                critical_unknown.append(oid_name(oid))
+            continue
+        value = ext.value
+        if type(value) is x509.UnrecognizedExtension:
+            raise ValueError(f"extension {oid.dotted_string} could not be parsed")
+        problem = handler(info, value, ext.critical)
+        if problem is not None and defect is None:
+            defect = problem
+    if critical_unknown:
+        info.unhandled_critical = tuple(critical_unknown)
+    return defect
+
+
+def _structure_problem(info: CertInfo, der: CertificateDER) -> str | None:
+    """RFC 5280 rules that hold for a certificate in any role (the extension-level ones
+    were found while reading the extensions)."""
+    if der.tbs_signature != der.signature_algorithm:
+        return ("signatureAlgorithm differs from the signature field of the "
+                "tbsCertificate (RFC 5280 4.1.1.2)")
+    if info.issuer_der == _EMPTY_NAME:
+        return "issuer name is empty (RFC 5280 4.1.2.4)"
+    for label, encoded in (("issuer", info.issuer_der), ("subject", info.subject_der)):
+        if encoded in _WELL_FORMED_NAMES:
+            continue
+        problem = _name_problem(encoded)
+        if problem:
+            return f"{label} name {problem} (RFC 5280 4.1.2.4)"
+        if len(_WELL_FORMED_NAMES) >= 4096:
+            _WELL_FORMED_NAMES.clear()
+        _WELL_FORMED_NAMES.add(encoded)
+    if info.version is not x509.Version.v3 and len(info.cert.extensions) > 0:
+        return "has extensions but is not version 3 (RFC 5280 4.1.2.1)"
+    if info.san is not None and not info.san:
+        return "subjectAltName extension is empty (RFC 5280 4.2.1.6)"
+    if info.empty_subject and info.san is not None and not info.san_critical:
+        return ("subject is empty but the subjectAltName extension is not critical "
+                "(RFC 5280 4.2.1.6)")
+    if info.name_constraints is not None:
+        if info.ca is not True:
+            return "has nameConstraints but is not a CA certificate (RFC 5280 4.2.1.10)"
+        problem = _constraints_problem(info.name_constraints)
+        if problem:
+            return problem
+    if not info.aki_present and not info.self_issued and info.version is x509.Version.v3:
+        return ("has no authorityKeyIdentifier, which every certificate but a self-signed "
+                "one must carry (RFC 5280 4.2.1.1)")
+    return None
+
+
+def _constraints_problem(nc: x509.NameConstraints) -> str | None:
+    """Subtrees that are not well formed for their name form (RFC 5280 4.2.1.10)."""
+    for subtree in [*(nc.permitted_subtrees or ()), *(nc.excluded_subtrees or ())]:
+        if isinstance(subtree, x509.DNSName):
+            if subtree.value and not names.valid_dns_constraint(subtree.value):
+                return f"nameConstraints has a malformed dNSName subtree {subtree.value!r}"
+        elif isinstance(subtree, x509.RFC822Name):
+            if not names.valid_email_constraint(subtree.value):
+                return f"nameConstraints has a malformed rfc822Name subtree {subtree.value!r}"
+        elif isinstance(subtree, x509.IPAddress) and not isinstance(
+            subtree.value, ipaddress.IPv4Network | ipaddress.IPv6Network
+        ):
+            return f"nameConstraints has an iPAddress subtree without a mask: {subtree.value}"
+    return None
+
+
+def analyze(cert: x509.Certificate) -> CertInfo:
+    """Parse and pre-judge one certificate. Never raises: defects become fields."""
+    try:
+        der_bytes = cert.public_bytes(serialization.Encoding.DER)
+        der = split_certificate(der_bytes)
+        if der.serial[:1] and (der.serial[0] & 0x80 or not any(der.serial)):
+            # cryptography warns about a non-positive serial whenever it parses the rest
+            # of such a certificate; several real roots have serial 0, and the verdict is
+            # ours to give, so the warning is dropped (only for these certificates: the
+            # warnings machinery is too slow for every handshake).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return _analyze(cert, der_bytes, der)
+        return _analyze(cert, der_bytes, der)
+    except Exception as exc:  # a parser surprise anywhere means the certificate is malformed
+        return _unparseable(cert, exc)
+
+
+def _unparseable(cert: x509.Certificate, exc: Exception) -> CertInfo:
+    """A CertInfo that fails the first check, for a certificate we could not even read."""
+    der = cert.public_bytes(serialization.Encoding.DER)
+    fingerprint = hashlib.sha256(der).digest()
+    epoch = datetime.fromtimestamp(0, UTC)
+    return CertInfo(
+        cert=cert, fingerprint=fingerprint, subject_der=fingerprint, issuer_der=b"",
+        self_issued=False, loop_key=(fingerprint, fingerprint), key_id=fingerprint,
+        dns_label=None, not_before=epoch, not_after=epoch, public_key=None,
+        key_desc="unknown key", malformed=f"cannot be parsed: {exc}",
+        _description=f"(unparseable certificate, SHA-256 {fingerprint.hex()[:16]}...)",
+        _subject=x509.Name([]), _issuer=x509.Name([]),
+    )
+
+
+def _analyze(cert: x509.Certificate, der_bytes: bytes, der: CertificateDER) -> CertInfo:
+    fingerprint = hashlib.sha256(der_bytes).digest()
+    key: CertificatePublicKeyTypes | None = None
+    key_desc, weak_key, key_problem = "unknown key", None, None
+    try:
+        key = cert.public_key()
+        key_desc, weak_key = _key_description(key)
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            weak_key = _spki_problem(der.spki) or weak_key
+    except UnsupportedAlgorithm:
+        weak_key = "the public key algorithm is not supported"
+    except ValueError as exc:
+        key_problem = f"the public key cannot be parsed: {exc}"
+    info = CertInfo(
+        cert=cert,
+        fingerprint=fingerprint,
+        subject_der=der.subject,
+        issuer_der=der.issuer,
+        self_issued=der.subject == der.issuer,
+        loop_key=(der.subject, der.spki),
+        key_id=hashlib.sha256(der.spki).digest(),
+        dns_label=None,
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        public_key=key,
+        key_desc=key_desc,
+        tbs=der.tbs,
+        serial_problem=_serial_problem(der.serial),
+        weak_key=weak_key,
+        weak_signature=_signature_weakness(cert),
+        empty_subject=der.subject == _EMPTY_NAME,
+    )
+    try:
+        info.version = cert.version
+    except x509.InvalidVersion as exc:
+        info.malformed = f"invalid version: {exc}"
+        return info
+    try:
+        defect = _read_extensions(info, cert.extensions)
+    except Exception as exc:  # any parser complaint about an extension is "malformed"
+        info.malformed = f"an extension cannot be parsed: {exc}"
+        return info
+    info.malformed = _structure_problem(info, der) or defect or key_problem
+    info.dns_label = _first_dns(info.san)
+    return info

@@ -1,0 +1,427 @@
+"""Layer 2 of path validation: the checks on one certificate, and on one link of a path.
+
+Check functions decide; `cert_failure` asks them for the first failure (fast, no words for
+checks that pass), `cert_checks` and `link_check` yield an `Outcome` for every check for
+``explain``. Both ask the very same decision functions, so the report can never disagree
+with the verdict. `Context` holds the parameters of one validation. The checks that need
+the whole path (path length, name constraints) are in `constraints`; the profile they
+enforce is described in `tlskit.x509.path`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from .certinfo import CertInfo, Role, oid_name
+from .errors import Reason
+from .signatures import SignatureCache, Stats
+
+Usage = Literal["server", "client"]
+
+_USAGE_OIDS = {
+    "server": ExtendedKeyUsageOID.SERVER_AUTH,
+    "client": ExtendedKeyUsageOID.CLIENT_AUTH,
+}
+# CA/B BR 7.1.2.7.10: purposes a TLS server certificate must not also serve.
+_PRECERTIFICATE_SIGNING = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.4")
+_FORBIDDEN_SERVER_EKUS = {
+    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage",
+    ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
+    ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
+    ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
+    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
+    _PRECERTIFICATE_SIGNING: "precertificateSigning",
+}
+
+
+@dataclass(slots=True)
+class Outcome:
+    """One check on one certificate. ``detail`` on a failure is a predicate that reads after
+    the certificate's label: "<certificate for x> expired on ..."."""
+
+    info: CertInfo
+    check: str
+    ok: bool
+    detail: str
+    reason: Reason | None = None
+    role: Role = "leaf"
+
+    @property
+    def message(self) -> str:
+        return f"{self.info.label(self.role)} {self.detail}"
+
+
+@dataclass
+class Context:
+    """Parameters of one validation."""
+
+    at: datetime
+    usage: Usage = "server"
+    max_depth: int = 8
+    require_digital_signature: bool = True
+    signatures: SignatureCache = field(default_factory=SignatureCache)
+    stats: Stats = field(default_factory=Stats)
+    max_signature_checks: int = 128
+    max_candidates: int = 1024
+    collect: bool = False  # building a report: spend time on the wording of passed checks
+    curated_anchors: bool = False  # the store is a root program's: see TrustStore.curated
+
+
+def _fmt(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _ok(info: CertInfo, check: str, detail: str, role: Role) -> Outcome:
+    return Outcome(info, check, True, detail, None, role)
+
+
+def _bad(info: CertInfo, check: str, reason: Reason, detail: str, role: Role) -> Outcome:
+    return Outcome(info, check, False, detail, reason, role)
+
+
+def _check_validity(info: CertInfo, ctx: Context, role: Role) -> Outcome:
+    if ctx.at > info.not_after:
+        detail = f"expired on {_fmt(info.not_after)}; now is {_fmt(ctx.at)}"
+        return _bad(info, "validity", Reason.expired, detail, role)
+    if ctx.at < info.not_before:
+        detail = f"is not valid before {_fmt(info.not_before)}; now is {_fmt(ctx.at)}"
+        return _bad(info, "validity", Reason.not_yet_valid, detail, role)
+    span = f"valid from {_fmt(info.not_before)} to {_fmt(info.not_after)}" if ctx.collect else ""
+    return _ok(info, "validity", span, role)
+
+
+# Each timeless check is a decision function, returning (reason, detail) on failure and
+# None on success, paired with the words for a pass (asked for only by reports). The fast
+# path (`cert_failure`) and the report (`cert_checks`) run the same decision functions.
+
+Verdict = tuple[Reason, str]
+Decide = Callable[[CertInfo, Role, "Context"], "Verdict | None"]
+Words = Callable[[CertInfo, Role, "Context"], str]
+
+
+def _is_leaf(role: Role) -> bool:
+    return role == "leaf" or role == "leaf-anchor"
+
+
+def _well_formed(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    if info.malformed:
+        return Reason.malformed, f"is malformed: {info.malformed}"
+    if info.serial_problem and role != "anchor":
+        return Reason.malformed, f"is malformed: {info.serial_problem}"
+    return None
+
+
+def _critical_extensions(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    if info.unhandled_critical:
+        return (Reason.unhandled_critical_extension,
+                f"has an unhandled critical extension: {', '.join(info.unhandled_critical)}")
+    return None
+
+
+def _public_key(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    if info.weak_key:
+        return Reason.weak_key, f"has a weak key: {info.weak_key}"
+    return None
+
+
+def _signature_algorithm(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    if info.weak_signature and role != "anchor" and role != "leaf-anchor":
+        return Reason.weak_signature, f"is signed with a weak algorithm: {info.weak_signature}"
+    return None
+
+
+def _leaf_profile(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    """CA/B BR 7.1.1 and 7.1.2.7: a v3 end-entity certificate that is not a CA; for a TLS
+    server, a critical SAN only with an empty subject (RFC 5280 4.2.1.6 otherwise)."""
+    if info.version is not x509.Version.v3:
+        return (Reason.malformed,
+                "is malformed: it is not an X.509 v3 certificate (CA/B BR 7.1.1)")
+    if info.ca:
+        return (Reason.key_usage, "is a CA certificate (basicConstraints cA is true) but is "
+                "used as an end-entity certificate (CA/B BR 7.1.2.7.8)")
+    if ctx.usage == "server" and info.san_critical and not info.empty_subject:
+        return (Reason.malformed, "is malformed: its subjectAltName is critical although the "
+                "subject is not empty (CA/B BR 7.1.2.7.12)")
+    return None
+
+
+def _leaf_key_usage_ok(info: CertInfo, require_digital_signature: bool) -> bool:
+    """TLS 1.3 authenticates only by signature, so digitalSignature is required; for TLS 1.2
+    an RSA key may instead allow keyEncipherment (RFC 5246 7.4.2)."""
+    ku = info.key_usage
+    assert ku is not None
+    if ku.digital_signature:
+        return True
+    return (not require_digital_signature and isinstance(info.public_key, rsa.RSAPublicKey)
+            and ku.key_encipherment)
+
+
+def _leaf_key_usage(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    ku = info.key_usage
+    if ku is None:
+        return None
+    if ku.key_cert_sign:
+        return (Reason.key_usage, "has a keyUsage extension that asserts keyCertSign, which an "
+                "end-entity certificate must not (RFC 5280 4.2.1.9, CA/B BR 7.1.2.7.11)")
+    if not _leaf_key_usage_ok(info, ctx.require_digital_signature):
+        return (Reason.key_usage,
+                "has a keyUsage extension that does not allow digitalSignature")
+    return None
+
+
+def _leaf_key_usage_words(info: CertInfo, role: Role, ctx: Context) -> str:
+    if info.key_usage is None:
+        return "no keyUsage extension (any usage)"
+    return "allows signing the handshake"
+
+
+def _eku_names(eku: frozenset[x509.ObjectIdentifier]) -> str:
+    return ", ".join(sorted(oid_name(o) for o in eku)) or "(empty)"
+
+
+def _leaf_eku(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    """A TLS server certificate (CA/B BR 7.1.2.7.10): a non-critical EKU that lists
+    serverAuth and no purpose the BRs forbid. A client certificate (RFC 5280 4.2.1.12):
+    no EKU, or one that lists clientAuth or anyExtendedKeyUsage."""
+    wanted = _USAGE_OIDS[ctx.usage]
+    eku = info.eku
+    if ctx.usage == "client":
+        if eku is None or wanted in eku or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku:
+            return None
+        return (Reason.extended_key_usage,
+                f"does not permit {wanted._name} (extendedKeyUsage: {_eku_names(eku)})")
+    if eku is None:
+        return (Reason.extended_key_usage, "has no extendedKeyUsage extension; a TLS server "
+                "certificate must list serverAuth (CA/B BR 7.1.2.7.10)")
+    if wanted not in eku:
+        return (Reason.extended_key_usage,
+                f"does not permit {wanted._name} (extendedKeyUsage: {_eku_names(eku)})")
+    forbidden = sorted(name for oid, name in _FORBIDDEN_SERVER_EKUS.items() if oid in eku)
+    if forbidden:
+        return (Reason.extended_key_usage, f"has an extendedKeyUsage that also allows "
+                f"{', '.join(forbidden)}, which a TLS server certificate must not "
+                f"(CA/B BR 7.1.2.7.10)")
+    if info.eku_critical:
+        return (Reason.extended_key_usage, "has a critical extendedKeyUsage extension, which "
+                "a TLS server certificate must not (CA/B BR 7.1.2.7.6)")
+    return None
+
+
+def _eku_words(info: CertInfo, role: Role, ctx: Context) -> str:
+    if info.eku is None:
+        return "no extendedKeyUsage extension (any usage)"
+    return f"permits {_USAGE_OIDS[ctx.usage]._name}"
+
+
+def _ca_basic_constraints(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    """RFC 5280 6.1.4 (k): an issuer must assert cA. A v1 trust anchor without extensions
+    is grandfathered; a v1 intermediate is never a CA."""
+    if info.version is not x509.Version.v3:
+        if role == "anchor":
+            return None
+        return (Reason.not_a_ca, "is not a CA (an X.509 v1 certificate cannot be one) but is "
+                "used as an issuer")
+    if not info.ca:
+        why = "basicConstraints is absent" if info.ca is None else "basicConstraints cA is false"
+        return Reason.not_a_ca, f"is not a CA ({why}) but is used as an issuer"
+    if not info.bc_critical and not (role == "anchor" and ctx.curated_anchors):
+        return (Reason.malformed, "is malformed: a CA certificate must mark basicConstraints "
+                "critical (RFC 5280 4.2.1.9)")
+    return None
+
+
+def _ca_basic_constraints_words(info: CertInfo, role: Role, ctx: Context) -> str:
+    if info.ca is None:
+        return "v1 trust anchor (no extensions)"
+    limit = "" if info.path_len is None else f", pathLenConstraint {info.path_len}"
+    return f"CA{limit}"
+
+
+def _ca_profile(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    """RFC 5280 4.1.2.6 / 4.2.1.2 for CA certificates, and CA/B BR 7.1.2.1 for roots."""
+    if info.version is not x509.Version.v3 or (role == "anchor" and ctx.curated_anchors):
+        return None
+    if info.empty_subject:
+        return (Reason.malformed, "is malformed: a CA certificate must have a non-empty "
+                "subject (RFC 5280 4.1.2.6)")
+    if info.ski is None:
+        return (Reason.malformed, "is malformed: a CA certificate must carry a "
+                "subjectKeyIdentifier (RFC 5280 4.2.1.2)")
+    if role == "anchor" and info.self_issued and info.aki_present:
+        if info.aki_names_issuer:
+            return (Reason.malformed, "is malformed: the authorityKeyIdentifier of a root "
+                    "must hold only a keyIdentifier (CA/B BR 7.1.2.1.3)")
+        if info.aki != info.ski:
+            return (Reason.malformed, "is malformed: the authorityKeyIdentifier of a root "
+                    "must equal its subjectKeyIdentifier (CA/B BR 7.1.2.1.3)")
+    return None
+
+
+def _ca_key_usage(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    if info.key_usage is None or info.key_usage.key_cert_sign:
+        return None
+    return (Reason.key_usage,
+            "has a keyUsage extension without keyCertSign but is used as an issuer")
+
+
+def _ca_key_usage_words(info: CertInfo, role: Role, ctx: Context) -> str:
+    return "no keyUsage extension" if info.key_usage is None else "keyCertSign"
+
+
+def _ca_eku(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    """A root carries no EKU (CA/B BR 7.1.2.1.2); on a subordinate CA an EKU restricts what
+    it may issue, so it must list the usage or anyExtendedKeyUsage (CA/B BR 7.1.2.2)."""
+    eku = info.eku
+    if eku is None:
+        return None
+    if role == "anchor" and info.self_issued and not ctx.curated_anchors:
+        return (Reason.extended_key_usage, "is a root with an extendedKeyUsage extension, "
+                "which a root must not carry (CA/B BR 7.1.2.1.2)")
+    wanted = _USAGE_OIDS[ctx.usage]
+    if wanted in eku or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku:
+        return None
+    return (Reason.extended_key_usage,
+            f"does not permit {wanted._name} (extendedKeyUsage: {_eku_names(eku)})")
+
+
+def _well_formed_words(info: CertInfo, role: Role, ctx: Context) -> str:
+    return "v3 structure and extensions parse"
+
+
+def _critical_words(info: CertInfo, role: Role, ctx: Context) -> str:
+    return "all critical extensions understood"
+
+
+def _key_words(info: CertInfo, role: Role, ctx: Context) -> str:
+    return info.key_desc
+
+
+def _signature_algorithm_words(info: CertInfo, role: Role, ctx: Context) -> str:
+    return oid_name(info.cert.signature_algorithm_oid)
+
+
+def _leaf_profile_words(info: CertInfo, role: Role, ctx: Context) -> str:
+    return "v3 end-entity certificate"
+
+
+def _ca_profile_words(info: CertInfo, role: Role, ctx: Context) -> str:
+    return "subject and key identifiers present"
+
+
+Check = tuple[str, Decide, Words]
+
+_COMMON_CHECKS: tuple[Check, ...] = (
+    ("critical extensions", _critical_extensions, _critical_words),
+    ("public key", _public_key, _key_words),
+)
+_SIGNED_CHECKS: tuple[Check, ...] = (
+    ("signature algorithm", _signature_algorithm, _signature_algorithm_words),
+)
+_LEAF_CHECKS: tuple[Check, ...] = (
+    ("end-entity profile", _leaf_profile, _leaf_profile_words),
+    ("key usage", _leaf_key_usage, _leaf_key_usage_words),
+    ("extended key usage", _leaf_eku, _eku_words),
+)
+_CA_CHECKS: tuple[Check, ...] = (
+    ("basic constraints", _ca_basic_constraints, _ca_basic_constraints_words),
+    ("CA profile", _ca_profile, _ca_profile_words),
+    ("key usage", _ca_key_usage, _ca_key_usage_words),
+    ("extended key usage", _ca_eku, _eku_words),
+)
+_WELL_FORMED: Check = ("well-formed", _well_formed, _well_formed_words)
+_CHECKS_BY_ROLE: dict[str, tuple[Check, ...]] = {
+    "leaf": _COMMON_CHECKS + _SIGNED_CHECKS + _LEAF_CHECKS,
+    "leaf-anchor": _COMMON_CHECKS + _LEAF_CHECKS,
+    "intermediate": _COMMON_CHECKS + _SIGNED_CHECKS + _CA_CHECKS,
+    "anchor": _COMMON_CHECKS + _CA_CHECKS,
+}
+
+
+def _timeless_checks(info: CertInfo, role: Role, ctx: Context) -> Iterator[Outcome]:
+    """The checks whose verdict never changes for a certificate in a role: all but validity.
+    A malformed certificate gets no further checks."""
+    name, decide, words = _WELL_FORMED
+    failure = decide(info, role, ctx)
+    if failure is not None:
+        yield _bad(info, name, failure[0], failure[1], role)
+        return
+    yield _ok(info, name, words(info, role, ctx), role)
+    for name, decide, words in _CHECKS_BY_ROLE[role]:
+        failure = decide(info, role, ctx)
+        if failure is None:
+            yield _ok(info, name, words(info, role, ctx), role)
+        else:
+            yield _bad(info, name, failure[0], failure[1], role)
+
+
+def _timeless_failure(info: CertInfo, role: Role, ctx: Context) -> Outcome | None:
+    """The first failure of `_timeless_checks`, without wording the checks that pass."""
+    failure = _well_formed(info, role, ctx)
+    if failure is not None:
+        return _bad(info, _WELL_FORMED[0], failure[0], failure[1], role)
+    for check in _CHECKS_BY_ROLE[role]:
+        failure = check[1](info, role, ctx)
+        if failure is not None:
+            return _bad(info, check[0], failure[0], failure[1], role)
+    return None
+
+
+def cert_checks(info: CertInfo, role: Role, ctx: Context) -> Iterator[Outcome]:
+    """Every check on one certificate that does not depend on the rest of the path; the
+    validity period comes last, as in `cert_failure`."""
+    malformed = False
+    for outcome in _timeless_checks(info, role, ctx):
+        malformed = malformed or (outcome.check == "well-formed" and not outcome.ok)
+        yield outcome
+    if not malformed:
+        yield _check_validity(info, ctx, role)
+
+
+_UNKNOWN = Outcome.__new__(Outcome)  # sentinel: "not computed yet" in CertInfo.verdicts
+
+
+def cert_failure(info: CertInfo, role: Role, ctx: Context) -> Outcome | None:
+    """The first failure of `cert_checks`, fast: the timeless verdict is computed once per
+    (certificate, role, usage) and kept on the CertInfo; only the dates are compared anew."""
+    key = (role, ctx.usage, ctx.require_digital_signature)
+    verdict = info.verdicts.get(key, _UNKNOWN)
+    if verdict is _UNKNOWN:
+        verdict = _timeless_failure(info, role, ctx)
+        info.verdicts[key] = verdict
+    if verdict is not None:
+        return verdict
+    if info.not_before <= ctx.at <= info.not_after:
+        return None
+    return _check_validity(info, ctx, role)
+
+
+def link_check(subject: CertInfo, issuer: CertInfo, role: Role, ctx: Context) -> Outcome:
+    """Is ``subject`` signed by ``issuer``? (``role`` is the subject's.)"""
+    problem = ctx.signatures.check(subject, issuer, ctx.stats)
+    if problem is None:
+        return _ok(subject, "signature", f"verified with the key of {issuer.description}"
+                   if ctx.collect else "verified", role)
+    return _bad(subject, "signature", Reason.bad_signature,
+                f"has a signature that {issuer.description} did not make: {problem}", role)
+
+
+def first_failure(outcomes: Iterator[Outcome]) -> Outcome | None:
+    for outcome in outcomes:
+        if not outcome.ok:
+            return outcome
+    return None
+
+
+def role_at(index: int, path_length: int, anchored: bool) -> Role:
+    if index == 0:
+        return "leaf-anchor" if anchored and path_length == 1 else "leaf"
+    if anchored and index == path_length - 1:
+        return "anchor"
+    return "intermediate"

@@ -1,0 +1,175 @@
+"""A tiny DER reader for certificates, and the structural problems only the encoding shows.
+
+Just enough to split a certificate into the pieces path validation needs without asking
+cryptography to re-encode them (tbs_certificate_bytes, public_bytes of the key and of names
+each serialize anew), and to see the fields the parser normalizes away (the TBS signature
+AlgorithmIdentifier, the raw serial number).
+
+The checks that must read the raw encoding live here too (an EC key names its curve, a Name
+is well formed, a serial number is positive and short); `certinfo` records their verdicts on
+a `CertInfo`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DERError(ValueError):
+    """The bytes are not the DER this reader expects."""
+
+
+def read_tlv(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """(tag, content start, content end) of the element starting at ``pos``. Only what a
+    certificate uses: low tag numbers and definite lengths of at most four octets."""
+    if pos + 2 > end:
+        raise DERError("truncated element")
+    tag = buf[pos]
+    length = buf[pos + 1]
+    pos += 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or pos + count > end:
+            raise DERError("bad length")
+        length = int.from_bytes(buf[pos:pos + count], "big")
+        pos += count
+    if tag & 0x1F == 0x1F:
+        raise DERError("high tag numbers are not used in certificates")
+    if pos + length > end:
+        raise DERError("element runs past its container")
+    return tag, pos, pos + length
+
+
+@dataclass(slots=True)
+class CertificateDER:
+    """The raw pieces of a certificate: whole TLVs, except ``serial`` (INTEGER contents)."""
+
+    tbs: bytes
+    tbs_signature: bytes  # tbsCertificate.signature AlgorithmIdentifier
+    signature_algorithm: bytes  # Certificate.signatureAlgorithm
+    serial: bytes
+    issuer: bytes
+    subject: bytes
+    spki: bytes
+
+
+def split_certificate(der: bytes) -> CertificateDER:
+    """Split a DER certificate (RFC 5280 4.1) into its raw pieces; raises DERError."""
+    tag, start, end = read_tlv(der, 0, len(der))
+    if tag != 0x30 or end != len(der):
+        raise DERError("not a single SEQUENCE")
+    tag, tbs_body, tbs_end = read_tlv(der, start, end)  # the TBS TLV starts at `start`
+    if tag != 0x30:
+        raise DERError("tbsCertificate is not a SEQUENCE")
+    tag, _, alg_end = read_tlv(der, tbs_end, end)
+    if tag != 0x30:
+        raise DERError("signatureAlgorithm is not a SEQUENCE")
+    pos = tbs_body
+    tag, _, after = read_tlv(der, pos, tbs_end)
+    if tag == 0xA0:  # [0] EXPLICIT version
+        pos = after
+        tag, _, after = read_tlv(der, pos, tbs_end)
+    if tag != 0x02:
+        raise DERError("serialNumber is not an INTEGER")
+    _, serial_body, _ = read_tlv(der, pos, tbs_end)
+    serial = der[serial_body:after]
+    pos = after
+    fields: list[bytes] = []
+    for _ in range(5):  # signature, issuer, validity, subject, subjectPublicKeyInfo
+        tag, _, after = read_tlv(der, pos, tbs_end)
+        if tag != 0x30:
+            raise DERError("tbsCertificate field is not a SEQUENCE")
+        fields.append(der[pos:after])
+        pos = after
+    return CertificateDER(
+        tbs=der[start:tbs_end], tbs_signature=fields[0], signature_algorithm=der[tbs_end:alg_end],
+        serial=serial, issuer=fields[1], subject=fields[3], spki=fields[4],
+    )
+
+
+_EMPTY_NAME = b"\x30\x00"
+_COMMON_NAME_OID = b"\x55\x04\x03"  # 2.5.4.3
+_STRING_CODECS = {0x0C: "utf-8", 0x13: "ascii", 0x16: "ascii", 0x14: "latin-1",
+                  0x1E: "utf-16-be", 0x1C: "utf-32-be"}
+
+
+def common_names_of(name_der: bytes) -> list[str]:
+    """The commonName values of an encoded Name, decoded (undecodable values are kept as
+    replacement text, so they still count as present and compare unequal to anything)."""
+    out: list[str] = []
+    try:
+        _, pos, end = read_tlv(name_der, 0, len(name_der))
+        while pos < end:
+            _, rdn, pos = read_tlv(name_der, pos, end)
+            while rdn < pos:
+                _, attr, rdn = read_tlv(name_der, rdn, pos)
+                tag, oid, oid_end = read_tlv(name_der, attr, rdn)
+                if name_der[oid:oid_end] != _COMMON_NAME_OID:
+                    continue
+                tag, value, value_end = read_tlv(name_der, oid_end, rdn)
+                codec = _STRING_CODECS.get(tag, "latin-1")
+                out.append(name_der[value:value_end].decode(codec, errors="replace"))
+    except DERError:
+        out.append("\ufffd")
+    return out
+
+
+_EC_PUBLIC_KEY = bytes.fromhex("2a8648ce3d0201")  # id-ecPublicKey
+
+
+def _spki_problem(spki: bytes) -> str | None:
+    """An EC key must name its curve (CA/B BR 7.1.3.1.2): explicit parameters describe a
+    curve the relying party would have to trust on the certificate's word."""
+    _, body, end = read_tlv(spki, 0, len(spki))
+    tag, alg_body, alg_end = read_tlv(spki, body, end)
+    tag, oid_body, oid_end = read_tlv(spki, alg_body, alg_end)
+    if tag != 0x06 or spki[oid_body:oid_end] != _EC_PUBLIC_KEY:
+        return None
+    if oid_end >= alg_end or spki[oid_end] != 0x06:
+        return "EC key with explicit curve parameters (a named curve is required)"
+    return None
+
+
+def _name_problem(name: bytes) -> str | None:
+    """Is an encoded Name well formed (RFC 5280 4.1.2.4: a SEQUENCE of non-empty SETs of
+    type-and-value SEQUENCEs, strings that decode)? Checked here because the parsed names
+    are only built when needed."""
+    try:
+        tag, pos, end = read_tlv(name, 0, len(name))
+        if tag != 0x30 or end != len(name):
+            return "is not a SEQUENCE"
+        while pos < end:
+            tag, rdn, pos = read_tlv(name, pos, end)
+            if tag != 0x31 or rdn == pos:
+                return "has an empty or mistagged RelativeDistinguishedName"
+            while rdn < pos:
+                tag, attr, rdn = read_tlv(name, rdn, pos)
+                if tag != 0x30:
+                    return "has a mistagged attribute"
+                tag, oid, oid_end = read_tlv(name, attr, rdn)
+                if tag != 0x06 or oid == oid_end or name[oid_end - 1] & 0x80:
+                    return "has a malformed attribute type"
+                tag, value, value_end = read_tlv(name, oid_end, rdn)
+                if value_end != rdn:
+                    return "has trailing data in an attribute"
+                raw = name[value:value_end]
+                if tag == 0x0C:
+                    raw.decode("utf-8")
+                elif tag == 0x13 or tag == 0x16:  # PrintableString, IA5String
+                    raw.decode("ascii")
+                elif (tag == 0x1E and len(raw) % 2) or (tag == 0x1C and len(raw) % 4):
+                    return "has a BMPString or UniversalString of a broken length"
+    except (DERError, UnicodeDecodeError):
+        return "cannot be parsed"
+    return None
+
+
+def _serial_problem(raw: bytes) -> str | None:
+    """RFC 5280 4.1.2.2 on the encoded INTEGER: positive, at most 20 octets."""
+    if not raw:
+        return "serial number is empty (RFC 5280 4.1.2.2)"
+    if raw[0] & 0x80 or not any(raw):
+        return "serial number is not positive (RFC 5280 4.1.2.2)"
+    if len(raw) > 20:
+        return "serial number is longer than 20 octets (RFC 5280 4.1.2.2)"
+    return None
