@@ -29,10 +29,9 @@ from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from . import http
-from .revocation import (
-    CLOCK_SKEW,
+from .evidence import CLOCK_SKEW, EvidenceError
+from .ocsp import (
     OCSP_REQUEST_TYPE,
-    EvidenceError,
     OcspEvidence,
     build_ocsp_request,
     evaluate_ocsp_response,

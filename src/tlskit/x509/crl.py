@@ -1,0 +1,185 @@
+"""CRLs (RFC 5280 sections 5 and 6.3): loading one, deciding whether it can be trusted, and
+looking a certificate up in it.
+
+`_trust_crl` accepts a CRL only as a complete, authentic, current list from the issuer:
+issued by it under a key allowed to sign CRLs, correctly signed, within its window (with
+`CLOCK_SKEW`), with a nextUpdate (RFC 5280 section 5.1.2.5 requires one). Delta CRLs,
+indirect CRLs and CRLs partitioned by reason are not supported and are reported as unusable,
+never silently treated as complete. `_crl_status` then looks the certificate up, after
+checking that the CRL's issuing distribution point covers it. Where CRLs come from is
+`RevocationChecker`'s business (in `revocation`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
+
+from .evidence import (
+    _DECODE_ERRORS,
+    CLOCK_SKEW,
+    EvidenceError,
+    RevocationStatus,
+    _extension,
+    _is_ca,
+    _name,
+    _revoked_detail,
+    _when,
+    _who,
+)
+
+
+def load_crl(data: bytes) -> x509.CertificateRevocationList:
+    """Parse a CRL in PEM or DER; raise `EvidenceError` with a reason when it is neither."""
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            return x509.load_pem_x509_crl(data)
+        return x509.load_der_x509_crl(data)
+    except _DECODE_ERRORS as exc:
+        raise EvidenceError(f"is not a valid CRL ({exc})") from None
+
+
+_IGNORABLE_CRL_EXTENSIONS = {
+    ExtensionOID.CRL_NUMBER,
+    ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+    ExtensionOID.ISSUER_ALTERNATIVE_NAME,
+    ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
+}
+
+
+def _trust_crl(
+    crl: x509.CertificateRevocationList, issuer: x509.Certificate, at: datetime
+) -> tuple[datetime, datetime]:
+    """Is this a complete, authentic, current CRL from ``issuer``? Returns its window."""
+    try:
+        crl_issuer = crl.issuer
+        usage = _extension(issuer.extensions, x509.KeyUsage)
+    except _DECODE_ERRORS as exc:
+        raise EvidenceError(f"cannot be read ({exc})") from None
+    if crl_issuer != issuer.subject:
+        raise EvidenceError(f"is issued by '{_name(crl_issuer)}', not by '{_name(issuer.subject)}'")
+    if usage is not None and not usage.value.crl_sign:  # type: ignore[attr-defined]
+        raise EvidenceError(
+            f"cannot be trusted: the key usage of '{_name(issuer.subject)}' lacks cRLSign"
+        )
+    _check_crl_signature(crl, issuer)
+    _check_crl_extensions(crl)
+    return _crl_freshness(crl, at)
+
+
+def _check_crl_signature(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> None:
+    try:
+        valid = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+    except _DECODE_ERRORS as exc:
+        raise EvidenceError(f"has a signature that cannot be checked ({exc})") from None
+    if not valid:
+        raise EvidenceError(f"has a signature that does not verify with the key of {_who(issuer)}")
+
+
+def _check_crl_extensions(crl: x509.CertificateRevocationList) -> None:
+    try:
+        extensions = list(crl.extensions)
+    except _DECODE_ERRORS as exc:
+        raise EvidenceError(f"has malformed extensions ({exc})") from None
+    for ext in extensions:
+        if ext.oid == ExtensionOID.DELTA_CRL_INDICATOR:
+            raise EvidenceError("is a delta CRL, which is not supported")
+        if ext.oid == ExtensionOID.ISSUING_DISTRIBUTION_POINT:
+            _check_idp_kind(ext.value)  # type: ignore[arg-type]
+        elif ext.critical and ext.oid not in _IGNORABLE_CRL_EXTENSIONS:
+            raise EvidenceError(f"has an unsupported critical extension {ext.oid.dotted_string}")
+
+
+def _check_idp_kind(idp: x509.IssuingDistributionPoint) -> None:
+    """Reject the CRL kinds we cannot treat as a complete list for the issuer."""
+    if idp.indirect_crl:
+        raise EvidenceError("is an indirect CRL, which is not supported")
+    if idp.only_some_reasons:
+        raise EvidenceError("covers only some revocation reasons, which is not supported")
+    if idp.relative_name is not None:
+        raise EvidenceError("names its distribution point relatively, which is not supported")
+
+
+def _crl_freshness(crl: x509.CertificateRevocationList, at: datetime) -> tuple[datetime, datetime]:
+    try:
+        this_update = crl.last_update_utc
+        next_update = crl.next_update_utc
+    except _DECODE_ERRORS as exc:
+        raise EvidenceError(f"has malformed timestamps ({exc})") from None
+    if this_update > at + CLOCK_SKEW:
+        raise EvidenceError(
+            f"is not yet valid: thisUpdate {_when(this_update)} is after {_when(at)}"
+        )
+    if next_update is None:
+        raise EvidenceError("has no nextUpdate (required by RFC 5280 section 5.1.2.5)")
+    if at > next_update + CLOCK_SKEW:
+        raise EvidenceError(f"is expired: nextUpdate {_when(next_update)} is before {_when(at)}")
+    return this_update, next_update
+
+
+def _crl_covers(crl: x509.CertificateRevocationList, cert: x509.Certificate) -> None:
+    """RFC 5280 section 6.3.3 (b): the issuing distribution point must cover ``cert``."""
+    try:
+        found = _extension(crl.extensions, x509.IssuingDistributionPoint)
+    except _DECODE_ERRORS as exc:
+        raise EvidenceError(f"has malformed extensions ({exc})") from None
+    if found is None:
+        return
+    idp: x509.IssuingDistributionPoint = found.value  # type: ignore[assignment]
+    if idp.only_contains_attribute_certs:
+        raise EvidenceError("covers only attribute certificates")
+    if idp.only_contains_ca_certs and not _is_ca(cert):
+        raise EvidenceError("covers only CA certificates")
+    if idp.only_contains_user_certs and _is_ca(cert):
+        raise EvidenceError("covers only end-entity certificates")
+    if idp.full_name and not set(idp.full_name) & set(_distribution_point_names(cert)):
+        raise EvidenceError(
+            "has an issuing distribution point that does not match the certificate's"
+        )
+
+
+def _distribution_point_names(cert: x509.Certificate) -> list[x509.GeneralName]:
+    found = _extension(cert.extensions, x509.CRLDistributionPoints)
+    if found is None:
+        return []
+    return [name for point in found.value for name in (point.full_name or [])]  # type: ignore[attr-defined]
+
+
+def _crl_status(
+    crl: x509.CertificateRevocationList, cert: x509.Certificate, label: str
+) -> RevocationStatus:
+    """Look ``cert`` up in a CRL already known to be authentic and current."""
+    _crl_covers(crl, cert)
+    try:
+        entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+        if entry is None:
+            return RevocationStatus(
+                "good",
+                "crl",
+                f"not listed in {label} "
+                f"(nextUpdate {_when(crl.next_update_utc or crl.last_update_utc)})",
+            )
+        entry_extensions = list(entry.extensions)
+        revoked_at = entry.revocation_date_utc
+    except _DECODE_ERRORS as exc:
+        raise EvidenceError(f"has a malformed entry for this certificate ({exc})") from None
+    reason: str | None = None
+    for ext in entry_extensions:
+        if isinstance(ext.value, x509.CRLReason):
+            reason = ext.value.reason.value
+        elif ext.critical and ext.oid != CRLEntryExtensionOID.INVALIDITY_DATE:
+            raise EvidenceError(
+                f"has an unsupported critical entry extension {ext.oid.dotted_string}"
+            )
+    if reason == x509.ReasonFlags.remove_from_crl.value:
+        return RevocationStatus("good", "crl", f"removed from hold in {label}")
+    return RevocationStatus("revoked", "crl", _revoked_detail(revoked_at, reason, label))
+
+
+def _crl_issuer_is(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
+    try:
+        return crl.issuer == issuer.subject
+    except _DECODE_ERRORS:
+        return False
