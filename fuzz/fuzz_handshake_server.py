@@ -20,7 +20,6 @@ can be replayed and mutated. Byte 0 of the input picks the mode:
 
 from __future__ import annotations
 
-import datetime
 import random
 import struct
 import sys
@@ -28,9 +27,7 @@ from functools import cache
 from typing import Any
 
 from _harness import main, with_selector
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ed25519
-from cryptography.x509.oid import NameOID
+from _peers import AcceptAll, identity
 
 from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection
 from tlskit.crypto import SUITES
@@ -40,26 +37,6 @@ from tlskit.errors import AlertReceived, TLSError
 from tlskit.keyschedule import traffic_keys
 
 SUITE = SUITES[CipherSuite.TLS_AES_128_GCM_SHA256]
-
-
-@cache
-def identity() -> tuple[x509.Certificate, ed25519.Ed25519PrivateKey]:
-    key = ed25519.Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    when = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(1).not_valid_before(when)
-            .not_valid_after(when.replace(year=2100))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
-            .sign(key, None))
-    return cert, key
-
-
-class AcceptAll:
-    def verify(self, leaf: Any, intermediates: list[Any], server_name: str | None = None,
-               at: Any = None, usage: str = "server",
-               ocsp_response: bytes | None = None) -> list[Any]:
-        return [leaf, *intermediates]
 
 
 def new_server() -> ServerConnection:

@@ -44,7 +44,6 @@ finds them within a few thousand inputs until they are fixed):
 
 from __future__ import annotations
 
-import datetime
 import random
 import struct
 import sys
@@ -52,9 +51,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import _harness
+import _peers
+from _peers import AcceptAll
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from cryptography.x509.oid import NameOID
 
 from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection
 from tlskit.enums import AlertDescription as AD
@@ -68,24 +69,8 @@ COMPLETED = [0]  # handshakes the fuzzed peer completed (the seeds must reach so
 
 # --- the deterministic peers ----------------------------------------------------------------
 
-@cache
 def identity() -> tuple[x509.Certificate, ed25519.Ed25519PrivateKey]:
-    key = ed25519.Ed25519PrivateKey.from_private_bytes(bytes(range(100, 132)))
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    when = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(12).not_valid_before(when)
-            .not_valid_after(when.replace(year=2100))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
-            .sign(key, None))
-    return cert, key
-
-
-class AcceptAll:
-    def verify(self, leaf: Any, intermediates: list[Any], server_name: str | None = None,
-               at: Any = None, usage: str = "server",
-               ocsp_response: bytes | None = None) -> list[Any]:
-        return [leaf, *intermediates]
+    return _peers.identity(100, 12)
 
 
 def new_client() -> ClientConnection:
@@ -289,42 +274,18 @@ def finished(side: str) -> bytes:
     return rec[f"{side}_keys"].open(0, split_records(flight)[-1])
 
 
-def mutate(rng: random.Random, data: bytes) -> bytes:
-    buf = bytearray(data)
-    for _ in range(rng.randint(1, 4)):
-        op = rng.randrange(5)
-        pos = rng.randrange(2, len(buf) + 1) if len(buf) > 2 else len(buf)
-        if op == 0 and len(buf) > 2:
-            buf[pos % (len(buf) - 2) + 2] ^= 1 << rng.randrange(8)
-        elif op == 1:
-            del buf[max(pos, 2):]
-        elif op == 2:
-            buf[pos:pos] = rng.randbytes(rng.randint(1, 8))
-        elif op == 3 and len(buf) > 2:
-            buf[pos % (len(buf) - 2) + 2] = rng.choice([0, 1, 2, 3, 4, 0x14, 0x16, 0x17, 0xFF])
-        else:
-            src = rng.randrange(2, len(buf) + 1) if len(buf) > 2 else 0
-            buf[pos:pos] = buf[src:src + rng.randint(1, 24)]
-    if rng.random() < 0.2:
-        buf[1] = rng.randrange(256)
-    return bytes(buf)
-
-
 def random_input(rng: random.Random) -> bytes:
     if rng.random() < 0.1:
         return bytes((rng.randrange(MODES),)) + rng.randbytes(rng.randint(1, 200))
-    return mutate(rng, rng.choice(seeds()))
+    data = bytearray(_harness.mutate(rng, rng.choice(seeds()), keep=2,
+                                     interesting=(0, 1, 2, 3, 4, 0x14, 0x16, 0x17, 0xFF)))
+    if rng.random() < 0.2:
+        data[1] = rng.randrange(256)
+    return bytes(data)
 
 
 def run(iterations: int, seed: int = 0) -> None:
-    rng = random.Random(seed)
-    for _ in range(iterations):
-        data = random_input(rng)
-        try:
-            TestOneInput(data)
-        except Exception:
-            print(f"failing input: {data!r}", file=sys.stderr)
-            raise
+    _harness.run(TestOneInput, random_input, iterations, seed)
 
 
 def reached_completion() -> int:
@@ -337,20 +298,5 @@ def reached_completion() -> int:
     return COMPLETED[0] - before
 
 
-def main(argv: list[str]) -> int:
-    try:
-        import atheris  # type: ignore[import-not-found]
-    except ImportError:
-        atheris = None
-    if atheris is not None and any(a.startswith("-atheris") for a in argv[1:]):
-        atheris.Setup(argv, TestOneInput)
-        atheris.Fuzz()
-        return 0
-    iterations = int(argv[1]) if len(argv) > 1 else 10_000
-    run(iterations, int(argv[2]) if len(argv) > 2 else 0)
-    print(f"{iterations} inputs, no failures")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(_harness.main(sys.argv, TestOneInput, random_input))

@@ -1280,6 +1280,8 @@ FUZZ = Path(__file__).resolve().parents[2] / "fuzz"
 
 
 def _load_harness() -> Any:
+    if str(FUZZ) not in sys.path:
+        sys.path.append(str(FUZZ))  # the harness imports its neighbours (_harness, _peers)
     spec = importlib.util.spec_from_file_location("fuzz_tls12", FUZZ / "fuzz_tls12.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
