@@ -12,6 +12,7 @@ bug and is reported as an internal_error `TLSError`, never leaked.
 from __future__ import annotations
 
 import contextlib
+import functools
 
 from .config import ClientConfig, ServerConfig
 from .crypto import Suite
@@ -49,8 +50,6 @@ class Connection:
         self._records = RecordLayer()
         # A pure delegation, bound per instance to save a call on the bulk path.
         self.data_to_send = self._records.take_output  # type: ignore[method-assign]
-        self._seal_app = self._records.seal_app
-        self._open_app_record = self._records.open_app_record
         self._events: list[Event] = []
         self._error: TLSError | None = None
         self._sent_close = False
@@ -70,11 +69,9 @@ class Connection:
         records = self._records
         events = self._events
         if self._fast_receive and type(data) is bytes and not self._hs._buf:
-            # Fast path: whole application-data records decrypted straight from `data`;
-            # anything else (alerts, KeyUpdate, partial records, errors) goes the long way.
-            plain = self._open_app_record(data)  # the usual case: exactly one record
-            if plain is not None:
-                return [DataReceived(plain)] if plain else []
+            # Whole application-data records decrypted straight from `data` (one record
+            # alone is handled by the bound bulk receiver, see _bind_bulk_paths); anything
+            # else (alerts, KeyUpdate, partial records, errors) goes the long way.
             plaintexts, used = records.open_app_records(data)
             if used == len(data):
                 return list(map(DataReceived, plaintexts))
@@ -130,6 +127,17 @@ class Connection:
                     self.handshake_complete = ev
             self._fast_send = not self._sent_close
             self._fast_receive = self._hs.version == "TLSv1.3"
+            if self._fast_receive:
+                self._bind_bulk_paths()
+
+    def _bind_bulk_paths(self) -> None:
+        """Give this connection per-instance send_data/receive_data for the bulk case
+        (built by the record layer); they defer to the methods for everything else."""
+        records = self._records
+        self.send_data = records.bulk_sender(  # type: ignore[method-assign, assignment]
+            self, functools.partial(Connection.send_data, self))
+        self.receive_data = records.bulk_receiver(  # type: ignore[method-assign, assignment]
+            self, self._hs._buf, DataReceived, functools.partial(Connection.receive_data, self))
 
     def _receive_alert(self, payload: bytes) -> None:
         if len(payload) != 2:
@@ -183,8 +191,6 @@ class Connection:
 
     def send_data(self, data: bytes | bytearray | memoryview) -> None:
         """Encrypt application data (split into records of at most 16 KiB)."""
-        if self._fast_send and self._seal_app(data):
-            return
         if self._error is not None:
             raise self._error
         if self._sent_close:

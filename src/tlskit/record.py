@@ -10,6 +10,8 @@ ints.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 
@@ -321,39 +323,57 @@ class RecordLayer:
 
     # -- the application-data fast path --------------------------------------------------
 
-    def seal_app(self, data: bytes | bytearray | memoryview) -> bool:
-        """Protect one TLS 1.3 application-data record, if that is all it takes (the bulk
-        path); False sends the caller down the general path (splitting, rekeying, 1.2)."""
-        w = self._write
-        n = len(data)
-        if type(w) is not _Protection or not 0 < n <= self.send_limit or \
-                w.seq >= self.rekey_after or type(data) is not bytes:
-            return False
-        seq = w.seq
-        w.seq = seq + 1
-        header = _APPDATA_HEADER + (n + 17).to_bytes(2, "big")
-        self._out += (header, w.encrypt((w.iv ^ seq).to_bytes(12, "big"), data + b"\x17",
-                                        header))
-        return True
+    def bulk_sender(self, gate: Any, general: Callable[[Any], None]
+                    ) -> Callable[[Any], None]:
+        """A `send_data` for an established TLS 1.3 connection: one record, no padding,
+        straight to the output list; anything else goes to `general`.
 
-    def open_app_record(self, data: bytes) -> bytes | None:
-        """`data` as exactly one TLS 1.3 application-data record, decrypted; None when it is
-        anything else (the general path then takes it, and reports any error)."""
-        n = len(data)
-        if n < 22 or data[0] != 23 or n - 5 != (data[3] << 8) | data[4] or data[1] != 3 or \
-                n > self.receive_limit + 22 or self._pos != len(self._in):
-            return None
-        read: _Protection = self._read  # type: ignore[assignment]  # 1.3 keys: see caller
-        seq = read.seq  # 2^64 records cannot arrive: no wrap check needed on this path
-        try:
-            plain = read.decrypt((read.iv ^ seq).to_bytes(12, "big"), memoryview(data)[5:],
-                                 data[:5])
-        except InvalidTag:
-            return None
-        if plain[-1] != 23:
-            return None
-        read.seq = seq + 1
-        return plain[:-1]
+        A closure over the record layer's parts, because on the bulk path every attribute
+        lookup and call shows: this saves about 0.5 us per 16 KiB record. `gate` is the
+        connection; its `_fast_send` flag is cleared by close and errors.
+        """
+        out = self._out
+
+        def send_data(data: Any) -> None:
+            w = self._write
+            n = len(data)
+            if gate._fast_send and type(data) is bytes and 0 < n <= self.send_limit \
+                    and type(w) is _Protection and w.seq < self.rekey_after:
+                seq = w.seq
+                w.seq = seq + 1
+                header = _APPDATA_HEADER + (n + 17).to_bytes(2, "big")
+                out.extend((header, w.encrypt((w.iv ^ seq).to_bytes(12, "big"), data + b"\x17",
+                                              header)))
+                return
+            general(data)
+
+        return send_data
+
+    def bulk_receiver(self, gate: Any, partial: bytearray, event: Callable[[bytes], Any],
+                      general: Callable[[Any], list[Any]]) -> Callable[[Any], list[Any]]:
+        """A `receive_data` for an established TLS 1.3 connection: `data` that is exactly
+        one application-data record is opened in place; everything else (several records,
+        alerts, KeyUpdate, partial input, errors) goes to `general`, which reports any
+        error. `partial` is the handshake reassembly buffer: no shortcut while it holds a
+        fragment (RFC 8446 5.1)."""
+        def receive_data(data: Any) -> list[Any]:
+            n = len(data)
+            if gate._fast_receive and type(data) is bytes and n > 21 and data[0] == 23 \
+                    and n - 5 == (data[3] << 8) | data[4] and data[1] == 3 and not partial \
+                    and n <= self.receive_limit + 22 and self._pos == len(self._in):
+                read: _Protection = self._read  # type: ignore[assignment]  # 1.3 keys
+                seq = read.seq  # 2^64 records cannot arrive: no wrap check needed here
+                try:
+                    plain = read.decrypt((read.iv ^ seq).to_bytes(12, "big"),
+                                         memoryview(data)[5:], data[:5])
+                except InvalidTag:
+                    return general(data)
+                if plain[-1] == 23:
+                    read.seq = seq + 1
+                    return [event(plain[:-1])] if len(plain) > 1 else []
+            return general(data)
+
+        return receive_data
 
     def open_app_records(self, data: bytes) -> tuple[list[bytes], int]:
         """Decrypt the leading TLS 1.3 application-data records of `data` in place.
