@@ -262,6 +262,12 @@ class ClientConnection(Connection):
                  session: Session | None = None) -> None:
         super().__init__()
         self.config = config or ClientConfig()
+        if server_name is None and self.config.check_hostname and \
+                self.config.verify_mode == "required":
+            # Secure by default: without a name the certificate proves nothing about
+            # which server this is (the ssl module refuses this too).
+            raise UsageError("server_name is required to check the server's certificate; "
+                             "pass ClientConfig(check_hostname=False) to skip the name check")
         self.close_reply = self.config.close_reply
         self._hs = ClientHandshake13(self.config, self._records, self._events, server_name,
                                      session)

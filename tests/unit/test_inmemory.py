@@ -256,3 +256,11 @@ def test_pem_helpers_round_trip(tmp_path: Any, issued: dict[str, Any]) -> None:
         serialization.NoEncryption()))
     ck = CertifiedKey.from_files(tmp_path / "c.pem", tmp_path / "k.pem")
     assert ck.chain == i.chain
+
+
+def test_a_client_without_server_name_is_refused_unless_it_opts_out(ca: LocalCA) -> None:
+    """Secure by default: no name, no way to check the certificate names the server."""
+    from tlskit import UsageError
+    with pytest.raises(UsageError, match="server_name"):
+        ClientConnection(ClientConfig(trust_anchors=[ca.root]))
+    ClientConnection(ClientConfig(trust_anchors=[ca.root], check_hostname=False))
