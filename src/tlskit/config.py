@@ -8,6 +8,7 @@ injected here so the engine itself stays deterministic and free of I/O.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -245,17 +246,22 @@ class ServerConfig(_Common):
             self.client_verifier = Verifier(TrustStore(list(self.client_trust_anchors)))
         self._cookie_key = self.cookie_key
         self._sealer: TicketSealer | None = None
+        self._lazy_lock = threading.Lock()  # configs are shared by server threads
         if not 0 < self.ticket_lifetime <= MAX_TICKET_LIFETIME:
             raise ValueError("ticket_lifetime must be within 1..604800 seconds")
 
     def get_ticket_sealer(self) -> TicketSealer:
         """Seals resumption tickets; the key is drawn from the rng on first use."""
         if self._sealer is None:
-            self._sealer = TicketSealer(self.ticket_key or self.rng(32))
+            with self._lazy_lock:
+                if self._sealer is None:
+                    self._sealer = TicketSealer(self.ticket_key or self.rng(32))
         return self._sealer
 
     def get_cookie_key(self) -> bytes:
         """The HMAC key for HelloRetryRequest cookies, drawn from the rng on first use."""
         if self._cookie_key is None:
-            self._cookie_key = self.rng(32)
+            with self._lazy_lock:
+                if self._cookie_key is None:
+                    self._cookie_key = self.rng(32)
         return self._cookie_key
