@@ -139,3 +139,15 @@ def test_text_output_and_unwritable_home(tmp_path: Path) -> None:
     assert "secret not on the wire" in out
     assert "\x1b[" not in out  # no colour when stdout is not a terminal
     assert "Traceback" not in proc.stderr
+
+
+def test_the_tlskit_console_script_runs_the_demo(tmp_path: Path) -> None:
+    """The README's command is `tlskit demo`: the installed entry point, not `python -m`."""
+    import shutil
+    script = shutil.which("tlskit", path=os.pathsep.join(
+        [str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    assert script, "the tlskit console script is not installed (pip install -e '.[test]')"
+    proc = subprocess.run([script, "demo", "--json"], cwd=tmp_path, env=_env(tmp_path),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["different_keys"] is True
