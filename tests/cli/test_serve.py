@@ -259,3 +259,45 @@ def test_port_in_use_is_one_line(pki: PKI) -> None:
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tlskit serve: cannot listen on"), lines
+
+
+def test_version_flags(pki: PKI, serve: Callable[..., Serve]) -> None:
+    server = serve("--cert", str(pki.cert), "--key", str(pki.key), "--tls1.2")
+    ok = s_client(server.port, pki.root, "-tls1_2")
+    assert ok.returncode == 0 and "TLSv1.2" in ok.stdout, ok.stderr
+    refused = s_client(server.port, pki.root, "-tls1_3")
+    assert refused.returncode != 0
+
+
+def test_ocsp_response_is_stapled(pki: PKI, serve: Callable[..., Serve],
+                                  tmp_path: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509 import ocsp
+
+    ca = LocalCA.load(pki.root.parent)
+    leaf = x509.load_pem_x509_certificates(pki.cert.read_bytes())[0]
+    request = ocsp.OCSPRequestBuilder().add_certificate(leaf, ca.intermediate,
+                                                        hashes.SHA1()).build()
+    response = tmp_path / "staple.der"
+    response.write_bytes(ca.ocsp_response(request.public_bytes(serialization.Encoding.DER)))
+    server = serve("--cert", str(pki.cert), "--key", str(pki.key),
+                   "--ocsp-response", str(response))
+    out = s_client(server.port, pki.root, "-status")
+    assert "OCSP Response Status: successful" in out.stdout, out.stdout
+    assert "Cert Status: good" in out.stdout
+
+
+def test_certificate_compression(pki: PKI, serve: Callable[..., Serve]) -> None:
+    import tlskit
+    server = serve("--cert", str(pki.cert), "--key", str(pki.key), "--echo",
+                   "--compress-cert", "zlib")
+    steps: list[str] = []
+    anchors = tlskit.load_pem_chain(pki.root)
+    config = tlskit.ClientConfig(trust_anchors=anchors,
+                                 tracer=lambda step, fields: steps.append(step))
+    with tlskit.connect("127.0.0.1", server.port, config, server_name="localhost",
+                        timeout=10) as sock:
+        sock.sendall(b"ping")
+        assert sock.recv(10) == b"ping"
+    assert "compressed_certificate" in steps

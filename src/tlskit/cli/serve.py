@@ -73,6 +73,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "order (e.g. x25519,secp256r1)")
     parser.add_argument("--ciphers", metavar="LIST",
                         help="cipher suites, in preference order (IANA names)")
+    version = parser.add_mutually_exclusive_group()
+    version.add_argument("--tls1.3", dest="tls13", action="store_true",
+                         help="accept TLS 1.3 only (default: TLS 1.3 and 1.2)")
+    version.add_argument("--tls1.2", dest="tls12", action="store_true",
+                         help="accept TLS 1.2 only")
+    parser.add_argument("--ocsp-response", metavar="FILE",
+                        help="staple this DER OCSP response (re-read when it is refreshed "
+                             "on disk) to clients that ask for one")
+    parser.add_argument("--compress-cert", metavar="LIST",
+                        help="compress the certificate for clients that accept it "
+                             "(RFC 8879), e.g. zlib")
     parser.add_argument("--keylog", metavar="FILE",
                         help="append session secrets to FILE (NSS key log format)")
 
@@ -237,9 +248,21 @@ class Server:
                 self.keylog = KeyLogWriter(a.keylog)
             except OSError as exc:
                 raise ServeError(f"cannot open --keylog {a.keylog}: {exc.strerror}") from exc
+        if a.ocsp_response:
+            if len(certified.chain) < 2:
+                raise ServeError("--ocsp-response needs the issuer: give the chain with --cert "
+                                 "or --chain")
+            from ..x509.stapling import OcspStapler
+            stapler = OcspStapler(certified.chain[0], certified.chain[1],
+                                  response_file=a.ocsp_response, background=False)
+            certified = CertifiedKey(certified.chain, certified.private_key, stapler.current)
+            self.certified = certified
+        versions = ["TLSv1.2"] if a.tls12 else ["TLSv1.3"] if a.tls13 else ["TLSv1.3", "TLSv1.2"]
         try:
             return ServerConfig(
                 certificates=[certified],
+                versions=versions,
+                certificate_compression=_split(a.compress_cert) or (),
                 groups=_canonical(_split(a.groups), NamedGroup, "group"),
                 cipher_suites=_canonical(_split(a.ciphers), CipherSuite, "cipher suite"),
                 alpn_protocols=alpn,
