@@ -3,10 +3,13 @@
     conn.receive_data(data) -> [events]   conn.data_to_send() -> bytes
     conn.send_data(data)                  conn.close()
 
-A connection owns a `RecordLayer` and a handshake state machine. Any `TLSError` raised
-while processing peer input queues the matching alert, closes the connection and is
-re-raised; every later call raises the same error. Any other exception from inside is a
-bug and is reported as an internal_error `TLSError`, never leaked.
+A connection owns a `RecordLayer` and a handshake state machine (TLS 1.3, handing over
+to TLS 1.2 when the peer cannot do 1.3). Any `TLSError` raised while processing peer input
+queues the matching alert, closes the connection and is re-raised; every later call raises
+the same error. A peer that ends the connection is an event: `ConnectionClosed(None)` for
+close_notify, `ConnectionClosed(alert)` for a fatal alert (later calls then raise
+`AlertReceived`). Any other exception from inside is a bug and is reported as an
+internal_error `TLSError`, never leaked.
 """
 
 from __future__ import annotations
