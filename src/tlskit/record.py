@@ -2,9 +2,11 @@
 
 Incoming bytes accumulate in one bytearray; complete records are cut out with a
 precompiled header struct and decrypted straight from a memoryview. Outgoing records are
-built in one growing bytearray with `encrypt_into`, so the per-record Python work is a
-handful of operations around the AEAD call. Nonces are ``static_iv XOR seq`` computed on
-ints.
+queued as finished byte strings (header, ciphertext) and joined once by `take_output`:
+`cryptography`'s `encrypt()` on `bytes` is its fastest form. Nonces are
+``static_iv XOR seq`` computed on ints. After the handshake, `bulk_sender` and
+`bulk_receiver` give the connection closures for the one-record application-data case,
+so the per-record Python work is a handful of operations around the AEAD call.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class _Protection:
 
     def next_nonce(self) -> bytes:
         seq = self.seq
-        if seq >= (1 << 64) - 1:
+        if seq >= _SEQ_LIMIT:
             raise UnexpectedMessage("sequence number would wrap; a new key is required")
         self.seq = seq + 1
         return (self.iv ^ seq).to_bytes(12, "big")
@@ -76,8 +78,8 @@ class _Protection12(_Protection):
 class RecordLayer:
     """Splits a byte stream into records and protects/unprotects them.
 
-    ``max_buffer`` bounds how many unprocessed bytes a peer can make us hold: one
-    maximal record plus its header.
+    Records are processed as soon as they are complete, so what a peer can make us hold
+    unprocessed is at most one maximal record and its header.
     """
 
     def __init__(self) -> None:
