@@ -73,10 +73,14 @@ class CertifiedKey:
         if not self.schemes:
             raise ValueError("the private key's type cannot sign TLS 1.3 handshakes")
         self._dns_names = self._read_dns_names()
+        # 4.2.3: the schemes of the signatures the chain carries (the anchor's own aside).
+        self.chain_signatures = [crypto.certificate_signature_schemes(c)
+                                 for c in self.chain if c.issuer != c.subject]
 
     cert_der: list[bytes] = field(init=False, default_factory=list)
     schemes: list[SignatureScheme] = field(init=False, default_factory=list)
     _dns_names: list[str] = field(init=False, default_factory=list, repr=False)
+    chain_signatures: list[set[int]] = field(init=False, default_factory=list, repr=False)
     # Compressed Certificate messages by (algorithm, staple): built once, sent many times.
     _compressed: dict[tuple[int, bytes | None], bytes] = field(
         init=False, default_factory=dict, repr=False)

@@ -387,6 +387,31 @@ def schemes_for_key12(key: PrivateKey) -> list[SignatureScheme]:
     return schemes_for_key(key)
 
 
+_CERT_SIGNATURES = {
+    "1.2.840.10045.4.3.2": _S.ecdsa_secp256r1_sha256, "1.2.840.10045.4.3.3":
+    _S.ecdsa_secp384r1_sha384, "1.2.840.10045.4.3.4": _S.ecdsa_secp521r1_sha512,
+    "1.2.840.113549.1.1.11": _S.rsa_pkcs1_sha256, "1.2.840.113549.1.1.12":
+    _S.rsa_pkcs1_sha384, "1.2.840.113549.1.1.13": _S.rsa_pkcs1_sha512,
+    "1.3.101.112": _S.ed25519, "1.3.101.113": _S.ed448,
+}
+_PSS_BY_HASH = {"sha256": (_S.rsa_pss_rsae_sha256, _S.rsa_pss_pss_sha256),
+                "sha384": (_S.rsa_pss_rsae_sha384, _S.rsa_pss_pss_sha384),
+                "sha512": (_S.rsa_pss_rsae_sha512, _S.rsa_pss_pss_sha512)}
+
+
+def certificate_signature_schemes(cert: Any) -> set[int]:
+    """The TLS schemes a certificate's own signature counts as (4.2.3 signature_algorithms
+    _cert); empty when it maps to none (e.g. SHA-1)."""
+    oid = cert.signature_algorithm_oid.dotted_string
+    if oid in _CERT_SIGNATURES:
+        return {int(_CERT_SIGNATURES[oid])}
+    if oid == "1.2.840.113549.1.1.10":  # RSASSA-PSS: rsae or pss, by the issuer's key
+        algorithm = cert.signature_hash_algorithm
+        pair = _PSS_BY_HASH.get(algorithm.name if algorithm is not None else "")
+        return {int(s) for s in pair} if pair else set()
+    return set()
+
+
 def sign(key: PrivateKey, scheme: int, data: bytes) -> bytes:
     s = SCHEMES[scheme]
     if s.kind == "ecdsa":

@@ -264,3 +264,20 @@ def test_a_client_without_server_name_is_refused_unless_it_opts_out(ca: LocalCA)
     with pytest.raises(UsageError, match="server_name"):
         ClientConnection(ClientConfig(trust_anchors=[ca.root]))
     ClientConnection(ClientConfig(trust_anchors=[ca.root], check_hostname=False))
+
+
+def test_server_prefers_a_chain_signed_as_signature_algorithms_cert_asks() -> None:
+    """RFC 8446 4.2.3: with two chains for the same name, the one whose certificate
+    signatures the client accepts is sent."""
+    ec_ca = LocalCA.create(directory=None, key_type="ec256")
+    rsa_ca = LocalCA.create(directory=None, key_type="rsa2048")
+    by_ec = ec_ca.issue_server(["localhost"], key_type="ec256")
+    by_rsa = rsa_ca.issue_server(["localhost"], key_type="ec256")
+    scfg = ServerConfig(certificates=[CertifiedKey(by_rsa.chain, by_rsa.private_key),
+                                      CertifiedKey(by_ec.chain, by_ec.private_key)])
+    for accepted, want in ((["ecdsa_secp256r1_sha256"], by_ec),
+                           (["rsa_pkcs1_sha256", "rsa_pss_rsae_sha256"], by_rsa)):
+        client = ClientConnection(ClientConfig(trust_anchors=[ec_ca.root, rsa_ca.root],
+                                               signature_schemes_cert=accepted), "localhost")
+        events, _ = pump(client, ServerConnection(scfg))
+        assert complete(events).peer_certificates[0] == want.certificate, accepted

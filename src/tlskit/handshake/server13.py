@@ -133,7 +133,10 @@ class ServerHandshake13(Handshake13):
         self.group = NamedGroup(common_groups[0])
         self._psk = self._accept_ticket(ch, raw)
         if self._psk is None:
-            self._choose_certificate(schemes)
+            cert_schemes = (ext.decode_u16_list(exts[_E.signature_algorithms_cert],
+                                                "signature_algorithms_cert")
+                            if _E.signature_algorithms_cert in exts else schemes)
+            self._choose_certificate(schemes, cert_schemes)
         self._choose_alpn(exts)
         self._compression = None
         if cfg._cert_compression and _E.compress_certificate in exts and self._psk is None:
@@ -239,19 +242,27 @@ class ServerHandshake13(Handshake13):
         if ch.legacy_version < ProtocolVersion.TLSv1:
             raise ProtocolVersionError(f"legacy_version {ch.legacy_version:#06x} is not TLS")
 
-    def _choose_certificate(self, schemes: list[int]) -> None:
-        """Pick the chain for the SNI name and the scheme the client can verify."""
+    def _choose_certificate(self, schemes: list[int], cert_schemes: list[int]) -> None:
+        """Pick the chain for the SNI name and the scheme the client can verify,
+        preferring one whose certificate signatures the client accepts (4.2.3; else any
+        signable chain, as the RFC lets the server do)."""
         candidates = self.config._certs
         if self.server_name:
             wanted = self.server_name.lower()
             named = [c for c in candidates if any(_dns_match(p, wanted) for p in c.dns_names())]
             candidates = named + [c for c in candidates if c not in named]
-        for ck in candidates:
-            scheme = next((s for s in ck.schemes if s in schemes), None)
-            if scheme is not None:
+        signable = [(ck, s) for ck in candidates
+                    for s in [next((s for s in ck.schemes if s in schemes), None)]
+                    if s is not None]
+        if not signable:
+            raise HandshakeFailure(
+                "no certificate can be signed with a scheme the client accepts")
+        accepted = set(cert_schemes)
+        for ck, scheme in signable:
+            if all(sigs & accepted for sigs in ck.chain_signatures):
                 self.certified, self.scheme = ck, SignatureScheme(scheme)
                 return
-        raise HandshakeFailure("no certificate can be signed with a scheme the client accepts")
+        self.certified, self.scheme = signable[0][0], SignatureScheme(signable[0][1])
 
     def _choose_alpn(self, exts: m.Extensions) -> None:
         body = exts.get(_E.application_layer_protocol_negotiation)
