@@ -43,6 +43,12 @@ def mutate(rng: random.Random, data: bytes, *, keep: int = 0, rounds: int = 4,
     return bytes(buf)
 
 
+def overwrite(base: bytes, where: int, patch: bytes) -> bytes:
+    """`patch` laid over `base` at a position chosen by one input byte (0-255)."""
+    at = where * len(base) // 256
+    return base[:at] + patch + base[at + len(patch):]
+
+
 def seeded(seeds: Callable[[], list[bytes]], *, raw: float = 0.1, raw_max: int = 120,
            **mutate_args: object) -> Generator:
     """An input generator: mostly mutated seeds, sometimes plain random bytes."""

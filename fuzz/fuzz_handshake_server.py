@@ -26,7 +26,7 @@ import sys
 from functools import cache
 from typing import Any
 
-from _harness import main, with_selector
+from _harness import main, overwrite, with_selector
 from _peers import AcceptAll, identity
 
 from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection
@@ -73,11 +73,6 @@ def seal(secret: bytes, seq: int, inner: bytes) -> bytes:
     nonce = (int.from_bytes(keys.iv, "big") ^ seq).to_bytes(12, "big")
     header = struct.pack(">BHH", 23, 0x0303, len(inner) + 16)
     return header + SUITE.aead(keys.key).encrypt(nonce, inner, header)
-
-
-def overwrite(base: bytes, where: int, patch: bytes) -> bytes:
-    at = where * len(base) // 256
-    return base[:at] + patch + base[at + len(patch):]
 
 
 def check(conn: Any, chunks: list[bytes]) -> None:

@@ -53,6 +53,7 @@ from typing import Any
 
 import _harness
 import _peers
+from _harness import overwrite
 from _peers import AcceptAll
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -154,11 +155,6 @@ def recorded() -> dict[str, Any]:
     assert c.handshake_complete and s.handshake_complete and c.version == "TLSv1.2"
     return {"client_hello": ch, "server_flight": sf, "client_flight": cf,
             "server_final": sfin, "server_keys": keys_of(s), "client_keys": keys_of(c)}
-
-
-def overwrite(base: bytes, where: int, patch: bytes) -> bytes:
-    at = where * len(base) // 256
-    return base[:at] + patch + base[at + len(patch):]
 
 
 def check(conn: Any, chunks: list[bytes]) -> None:

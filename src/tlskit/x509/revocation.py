@@ -327,8 +327,7 @@ class RevocationChecker:
         if not self.ocsp:
             notes.append("OCSP checking disabled")
             return None
-        key = ("ocsp", _key_id(issuer.public_key()), cert.serial_number)
-        cached = self.cache.get(key, at)
+        cached = self.cache.get(_ocsp_cache_key(cert, issuer), at)
         if isinstance(cached, RevocationStatus):
             return cached
         try:
@@ -369,8 +368,8 @@ class RevocationChecker:
             return None
         status = _ocsp_status(evidence, "ocsp", label)
         if evidence.next_update is not None:
-            key = ("ocsp", _key_id(issuer.public_key()), cert.serial_number)
-            self.cache.put(key, status, evidence.this_update, evidence.next_update)
+            self.cache.put(_ocsp_cache_key(cert, issuer), status, evidence.this_update,
+                           evidence.next_update)
         return status
 
     def _from_crl_dp(
@@ -435,3 +434,8 @@ class RevocationChecker:
         if response.status != 200:
             raise http.HttpError(f"answered HTTP {response.status} {response.reason}".rstrip())
         return response.body
+
+
+def _ocsp_cache_key(cert: x509.Certificate, issuer: x509.Certificate) -> tuple[str, bytes, int]:
+    """OCSP answers are cached per issuer key and serial (RFC 6960 CertID)."""
+    return ("ocsp", _key_id(issuer.public_key()), cert.serial_number)
