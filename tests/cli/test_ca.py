@@ -261,3 +261,33 @@ def test_python_m_tlskit_ca_init(tmp_path: Path) -> None:
     assert "SHA-256" in result.stdout
     assert (tmp_path / "ca" / "root.pem").is_file()
     assert not (tmp_path / "state").exists()
+
+
+def test_issue_refuses_to_overwrite_without_force(
+    state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ca_dir = str(tmp_path / "ca")
+    assert tlskit(capsys, "init", "--dir", ca_dir)[0] == 0
+    code, out, err = tlskit(capsys, "issue", "keep.test", "--dir", ca_dir)
+    assert code == 0, err
+    first = serial_from(out)
+    before = Path("keep.test.pem").read_bytes(), Path("keep.test-key.pem").read_bytes()
+
+    code, out, err = tlskit(capsys, "issue", "keep.test", "--dir", ca_dir)
+    assert code == 1 and out == ""
+    line = one_error_line(err)
+    assert "keep.test.pem and keep.test-key.pem already exist" in line
+    assert "--force" in line
+    assert (Path("keep.test.pem").read_bytes(), Path("keep.test-key.pem").read_bytes()) == before
+    index = (Path(ca_dir) / "index.json").read_text()
+    assert index.count('"kind"') == 1  # the refusal issued nothing
+
+    Path("keep.test-key.pem").unlink()  # one of the two is enough to refuse
+    code, _, err = tlskit(capsys, "issue", "keep.test", "--dir", ca_dir)
+    assert code == 1 and "keep.test.pem already exists;" in one_error_line(err)
+
+    code, out, err = tlskit(capsys, "issue", "keep.test", "--dir", ca_dir, "--force")
+    assert code == 0, err
+    assert serial_from(out) != first
+    leaf = x509.load_pem_x509_certificate(Path("keep.test.pem").read_bytes())
+    assert leaf.serial_number == serial_from(out)

@@ -6,6 +6,9 @@ CA (``$TLSKIT_STATE_DIR``/``$XDG_STATE_HOME``/``~/.local/state`` + ``/tlskit/ca`
 CRL or an OCSP responder for a CA nobody trusts is never what was meant.
 
 Failures are raised as exceptions: the dispatcher turns them into one line on stderr.
+Exit status: 0 done; 1 refused or failed (e.g. ``issue`` would overwrite an existing
+certificate or key file and ``--force`` was not given, or ``init`` would replace a CA); 2 a
+usage error on the command line.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="where to write the files (default: .)")
     p.add_argument("--ocsp-url", metavar="URL", help="OCSP responder URL to put in the cert")
     p.add_argument("--crl-url", metavar="URL", help="CRL distribution point to put in the cert")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite NAME.pem / NAME-key.pem if they already exist")
     _dir_option(p)
     p.set_defaults(_ca_run=_issue)
 
@@ -150,6 +155,11 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _issue(args: argparse.Namespace) -> int:
+    out = Path(args.out).expanduser() if args.out else Path()
+    stem = file_stem(args.names[0])
+    cert_path, key_path = out / f"{stem}.pem", out / f"{stem}-key.pem"
+    if not args.force:
+        _refuse_overwrite(cert_path, key_path)
     if args.dir:
         ca = LocalCA.load(args.dir)
     else:
@@ -170,11 +180,7 @@ def _issue(args: argparse.Namespace) -> int:
         issued = ca.issue_client(args.names[0], **options)
     else:
         issued = ca.issue_server(args.names, **options)
-    out = Path(args.out).expanduser() if args.out else Path()
-    stem = file_stem(args.names[0])
-    cert_path, key_path = issued.write(
-        cert_path=out / f"{stem}.pem", key_path=out / f"{stem}-key.pem"
-    )
+    issued.write(cert_path=cert_path, key_path=key_path)
     kind = "client" if args.client else "server"
     print(f"Issued a {kind} certificate for {', '.join(args.names)}")
     print(f"  serial:       {format_serial(issued.serial_number)}")
@@ -182,6 +188,16 @@ def _issue(args: argparse.Namespace) -> int:
     print(f"  key:          {key_path}")
     print(f"  expires:      {issued.certificate.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC")
     return 0
+
+
+def _refuse_overwrite(*paths: Path) -> None:
+    """Checked before anything is issued, so a refusal leaves no orphan in the index."""
+    taken = [str(p) for p in paths if p.exists()]
+    if taken:
+        raise CAError(
+            f"{' and '.join(taken)} already exist{'s' if len(taken) == 1 else ''}; "
+            "pass --force to overwrite, or choose another directory with --out"
+        )
 
 
 def _revoke(args: argparse.Namespace) -> int:
