@@ -752,18 +752,20 @@ class LocalCA:
 
     # ----------------------------------------------------------- revocation
 
-    def _serial_of(self, serial_or_cert: int | x509.Certificate) -> int:
+    def _serial_of(self, serial_or_cert: int | x509.Certificate | Issued) -> int:
+        if isinstance(serial_or_cert, Issued):
+            serial_or_cert = serial_or_cert.certificate
         if isinstance(serial_or_cert, x509.Certificate):
             if serial_or_cert.issuer != self.intermediate.subject:
                 raise CAError("that certificate was not issued by this CA's intermediate")
             return serial_or_cert.serial_number
         if isinstance(serial_or_cert, bool) or not isinstance(serial_or_cert, int):
-            raise TypeError("revoke() takes a serial number or an x509.Certificate")
+            raise TypeError("revoke() takes a serial number, an x509.Certificate or an Issued")
         return serial_or_cert
 
     def revoke(
         self,
-        serial_or_cert: int | x509.Certificate,
+        serial_or_cert: int | x509.Certificate | Issued,
         reason: str | x509.ReasonFlags = "keyCompromise",
     ) -> Revocation:
         """Mark a certificate this CA issued as revoked, persistently.
