@@ -7,8 +7,9 @@ diagram), optionally sending ``--request`` and printing the answer.
 Exit status 0 means the handshake completed and the server's certificate was verified (or
 ``--insecure`` let a verification failure through). A stapled OCSP response is asked for
 by default (``--no-ocsp-stapling`` turns that off) and checked soft-fail: no staple is fine,
-an authentic staple saying "revoked" fails the connection (exit 1). Every failure is one line on stderr:
-``tlskit connect: <what went wrong>``; ``--debug`` shows the traceback instead.
+an authentic staple saying "revoked" fails the connection (exit 1). Every failure is one
+line on stderr: ``tlskit connect: <what went wrong>``; ``--debug`` shows the traceback
+instead.
 """
 
 from __future__ import annotations
