@@ -22,7 +22,16 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from ..ca import CAError, KeyType, LocalCA, default_directory, format_serial
+from ..ca import (
+    DEFAULT_URL,
+    INTERMEDIATE_CRL_PATH,
+    ROOT_CRL_PATH,
+    CAError,
+    KeyType,
+    LocalCA,
+    default_directory,
+    format_serial,
+)
 
 KEY_TYPES = [k.value for k in KeyType]
 
@@ -34,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _dir_option(p)
     p.add_argument("--key-type", default="ec256", choices=KEY_TYPES, help="default: ec256")
     p.add_argument("--force", action="store_true", help="replace an existing CA")
+    _url_options(p)
     p.set_defaults(_ca_run=_init)
 
     p = sub.add_parser("issue", help="issue a server (or client) certificate")
@@ -42,8 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--key-type", default="ec256", choices=KEY_TYPES, help="default: ec256")
     p.add_argument("--days", type=int, default=30, help="validity in days (default: 30)")
     p.add_argument("--out", metavar="DIR", help="where to write the files (default: .)")
-    p.add_argument("--ocsp-url", metavar="URL", help="OCSP responder URL to put in the cert")
-    p.add_argument("--crl-url", metavar="URL", help="CRL distribution point to put in the cert")
+    p.add_argument("--ocsp-url", metavar="URL",
+                   help="OCSP responder URL to put in the cert (default: the CA's URL; "
+                        "'' for none)")
+    p.add_argument("--crl-url", metavar="URL",
+                   help="CRL distribution point to put in the cert (default: the CA's "
+                        "URL + /crl/intermediate.crl; '' for none)")
     p.add_argument("--force", action="store_true",
                    help="overwrite NAME.pem / NAME-key.pem if they already exist")
     _dir_option(p)
@@ -65,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _dir_option(p)
     p.set_defaults(_ca_run=_crl)
 
-    p = sub.add_parser("ocsp", help="run an OCSP responder until Ctrl-C")
+    p = sub.add_parser("ocsp", help="run the OCSP responder and CRL server until Ctrl-C")
     p.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
     p.add_argument("--port", type=int, default=8888, help="default: 8888 (0: any free port)")
     _dir_option(p)
@@ -74,6 +88,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("export-root", help="print the root certificate (PEM) for trust stores")
     _dir_option(p)
     p.set_defaults(_ca_run=_export_root)
+
+
+def _url_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--url", metavar="URL", default=DEFAULT_URL,
+                       help="where `tlskit ca ocsp` will answer: the intermediate and the "
+                            "leaves name it as OCSP responder and CRL distribution point "
+                            f"(default: {DEFAULT_URL}, the responder's default address)")
+    group.add_argument("--no-url", dest="url", action="store_const", const=None,
+                       help="put no revocation URLs in the certificates")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -144,12 +168,14 @@ def _init(args: argparse.Namespace) -> int:
             f"a CA already exists in {directory}; --force replaces it "
             "(every certificate it issued stops validating)"
         )
-    ca = LocalCA.create(directory, key_type=args.key_type, overwrite=args.force)
+    ca = LocalCA.create(directory, key_type=args.key_type, overwrite=args.force, url=args.url)
     dir_hint = f" --dir {args.dir}" if args.dir else ""
     print(f"Created a local CA in {directory}")
     print(f"  root:          {directory / 'root.pem'}  ({_common_name(ca.root)})")
     print(f"  intermediate:  {directory / 'intermediate.pem'}  ({_common_name(ca.intermediate)})")
     print(f"  root SHA-256:  {_fingerprint(ca.root)}")
+    if ca.url:
+        print(f"  revocation:    OCSP and CRLs at {ca.url} (run `tlskit ca ocsp{dir_hint}`)")
     print(f"Trust it with:   tlskit ca export-root{dir_hint} > tlskit-root.pem")
     return 0
 
@@ -164,7 +190,7 @@ def _issue(args: argparse.Namespace) -> int:
         ca = LocalCA.load(args.dir)
     else:
         fresh = not (default_directory() / "root.pem").exists()
-        ca = LocalCA.default()
+        ca = LocalCA.default(url=DEFAULT_URL)
         if fresh:
             print(f"Created a local CA in {ca.directory}; trust its root with:")
             print("  tlskit ca export-root > tlskit-root.pem")
@@ -244,8 +270,15 @@ def _ocsp(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CAError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
     try:
-        print(f"OCSP responder for {_common_name(ca.intermediate)} at {responder.url}")
-        print(f"Point certificates at it: tlskit ca issue NAME --ocsp-url {responder.url}")
+        print(f"OCSP responder for {_common_name(ca.intermediate)} and "
+              f"{_common_name(ca.root)} at {responder.url}")
+        print(f"CRLs at {responder.url}{INTERMEDIATE_CRL_PATH} and "
+              f"{responder.url}{ROOT_CRL_PATH}")
+        if ca.url is None:
+            print("This CA's certificates name no responder; new ones can with: "
+                  f"tlskit ca issue NAME --ocsp-url {responder.url}")
+        elif ca.url != responder.url:
+            print(f"Note: this CA's certificates point at {ca.url}, not at this address")
         print("Ctrl-C to stop.", flush=True)
         wait_for_interrupt()
     except KeyboardInterrupt:
