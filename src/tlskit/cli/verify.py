@@ -21,7 +21,7 @@ from typing import Any
 
 from cryptography import x509
 
-from ..x509 import Check, Report, TrustStore, Verifier
+from ..x509 import Report, TrustStore, Verifier
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
