@@ -44,7 +44,7 @@ class Request:
     """What a responder needs from an OCSPRequest: the CertIDs and the nonce extension."""
 
     cert_ids: list[CertID]
-    nonce_extension: bytes | None  # the whole Extension TLV, echoed in the response
+    nonce_extension: bytes | None  # the Extension TLV to put in the response
 
 
 # --------------------------------------------------------------------------- reading
@@ -64,6 +64,8 @@ def _tlv(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
         if not 0 < count <= 3 or pos + count > end:
             raise OcspDERError("bad length")
         length = int.from_bytes(buf[pos:pos + count], "big")
+        if length < 0x80 or buf[pos] == 0:
+            raise OcspDERError("length not in its shortest form (DER)")
         pos += count
     if pos + length > end:
         raise OcspDERError("element runs past its container")
@@ -91,7 +93,9 @@ def decode_oid(body: bytes) -> str:
         raise OcspDERError("bad OBJECT IDENTIFIER")
     arcs: list[int] = []
     value = 0
-    for byte in body:
+    for i, byte in enumerate(body):
+        if byte == 0x80 and (i == 0 or not body[i - 1] & 0x80):
+            raise OcspDERError("OBJECT IDENTIFIER arc not in its shortest form")
         value = (value << 7) | (byte & 0x7F)
         if not byte & 0x80:
             arcs.append(value)
@@ -108,12 +112,19 @@ def _cert_id(buf: bytes, start: int, body: int, end: int) -> CertID:
     _expect(alg_tag, _SEQUENCE, "hashAlgorithm")
     oid_tag, oid_body, oid_end = _tlv(buf, alg_body, alg_end)
     _expect(oid_tag, _OID, "hashAlgorithm OID")
+    if buf[oid_end:alg_end] not in (b"", b"\x05\x00"):  # the parameters: absent or NULL
+        raise OcspDERError("hashAlgorithm parameters must be absent or NULL")
     _expect(name[0], _OCTETS, "issuerNameHash")
     _expect(key[0], _OCTETS, "issuerKeyHash")
     _expect(serial[0], _INTEGER, "serialNumber")
     serial_body = buf[serial[2]:serial[3]]
     if not serial_body:
         raise OcspDERError("empty serialNumber")
+    if len(serial_body) > 1 and (
+        (serial_body[0] == 0 and not serial_body[1] & 0x80)
+        or (serial_body[0] == 0xFF and serial_body[1] & 0x80)
+    ):
+        raise OcspDERError("serialNumber not in its shortest form (DER)")
     return CertID(
         raw=buf[start:end],
         hash_oid=decode_oid(buf[oid_body:oid_end]),
@@ -124,17 +135,24 @@ def _cert_id(buf: bytes, start: int, body: int, end: int) -> CertID:
 
 
 def _nonce(buf: bytes, body: int, end: int) -> bytes | None:
-    """The nonce Extension TLV among requestExtensions ([2] EXPLICIT Extensions)."""
+    """The nonce among requestExtensions ([2] EXPLICIT Extensions), re-encoded as the
+    Extension to put in the response (RFC 6960 4.4.1: the same value)."""
     outer = _children(buf, body, end)
     if len(outer) != 1 or outer[0][0] != _SEQUENCE:
         raise OcspDERError("bad requestExtensions")
     _, _, ext_body, ext_end = outer[0]
-    for ext_tag, ext_start, field_body, field_end in _children(buf, ext_body, ext_end):
+    for ext_tag, _, field_body, field_end in _children(buf, ext_body, ext_end):
         _expect(ext_tag, _SEQUENCE, "Extension")
-        oid_tag, oid_body, oid_end = _tlv(buf, field_body, field_end)
-        _expect(oid_tag, _OID, "extnID")
-        if decode_oid(buf[oid_body:oid_end]) == OID_NONCE:
-            return buf[ext_start:field_end]
+        fields = _children(buf, field_body, field_end)
+        if not fields or fields[0][0] != _OID:
+            raise OcspDERError("Extension without extnID")
+        if len(fields) == 3 and fields[1][0] == 0x01:  # critical BOOLEAN
+            fields = [fields[0], fields[2]]
+        if len(fields) != 2 or fields[1][0] != _OCTETS:
+            raise OcspDERError("Extension without extnValue")
+        if decode_oid(buf[fields[0][2]:fields[0][3]]) == OID_NONCE:
+            value = buf[fields[1][2]:fields[1][3]]
+            return tlv(_SEQUENCE, encode_oid(OID_NONCE) + tlv(_OCTETS, value))
     return None
 
 
