@@ -291,3 +291,56 @@ def test_issue_refuses_to_overwrite_without_force(
     assert serial_from(out) != first
     leaf = x509.load_pem_x509_certificate(Path("keep.test.pem").read_bytes())
     assert leaf.serial_number == serial_from(out)
+
+
+def _ocsp_urls(cert: x509.Certificate) -> list[str]:
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except x509.ExtensionNotFound:
+        return []
+    return [str(a.access_location.value) for a in aia]
+
+
+def test_init_url_options(state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """By default the intermediate and the leaves name the default responder address; with
+    --no-url nothing; a URL that is not http:// is refused in one line."""
+    code, out, err = tlskit(capsys, "init", "--dir", "a")
+    assert code == 0, err
+    assert "OCSP and CRLs at http://127.0.0.1:8888" in out
+    inter = x509.load_pem_x509_certificate(Path("a/intermediate.pem").read_bytes())
+    assert _ocsp_urls(inter) == ["http://127.0.0.1:8888"]
+    assert tlskit(capsys, "issue", "x.test", "--dir", "a")[0] == 0
+    leaf = x509.load_pem_x509_certificate(Path("x.test.pem").read_bytes())
+    assert _ocsp_urls(leaf) == ["http://127.0.0.1:8888"]
+    code, _, err = tlskit(capsys, "issue", "y.test", "--dir", "a", "--ocsp-url", "",
+                          "--crl-url", "")
+    assert code == 0, err
+    leaf = x509.load_pem_x509_certificate(Path("y.test.pem").read_bytes())
+    assert _ocsp_urls(leaf) == []
+    with pytest.raises(x509.ExtensionNotFound):
+        leaf.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+
+    code, out, err = tlskit(capsys, "init", "--dir", "b", "--no-url")
+    assert code == 0, err
+    assert "revocation:" not in out
+    inter = x509.load_pem_x509_certificate(Path("b/intermediate.pem").read_bytes())
+    assert _ocsp_urls(inter) == []
+
+    code, out, err = tlskit(capsys, "init", "--dir", "c", "--url", "https://ocsp.test")
+    assert code == 1 and out == ""
+    assert "is not an http:// URL" in one_error_line(err)
+
+
+def test_ocsp_banner_notes_a_url_mismatch(
+    state: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert tlskit(capsys, "init", "--dir", "ca", "--url", "http://127.0.0.1:9")[0] == 0
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ca_cli, "wait_for_interrupt", interrupt)
+    code, out, err = tlskit(capsys, "ocsp", "--port", "0", "--dir", "ca")
+    assert code == 0, err
+    assert "/crl/intermediate.crl" in out and "/crl/root.crl" in out
+    assert "Note: this CA's certificates point at http://127.0.0.1:9, not at this address" in out

@@ -75,6 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("crl", help="write a signed CRL (PEM)")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("--root", action="store_true",
+                   help="the root's CRL (about the intermediate) instead of the "
+                        "intermediate's (about the leaves)")
     p.add_argument("--days", type=int, default=7, help="until nextUpdate (default: 7)")
     _dir_option(p)
     p.set_defaults(_ca_run=_crl)
@@ -247,7 +250,7 @@ def _revoke(args: argparse.Namespace) -> int:
 
 def _crl(args: argparse.Namespace) -> int:
     ca = _open(args)
-    crl = ca.crl(days=args.days)
+    crl = ca.root_crl(days=args.days) if args.root else ca.crl(days=args.days)
     pem = crl.public_bytes(serialization.Encoding.PEM)
     if not args.out:
         sys.stdout.write(pem.decode("ascii"))
