@@ -13,6 +13,29 @@ On disk a CA is one directory::
 ``index.json`` records every certificate the intermediate issued and every revocation, so
 the CRL and the OCSP responder can tell "good" from "unknown", and so a revocation made by
 one process (``tlskit ca revoke``) is seen by another (a running ``tlskit ca ocsp``).
+
+Revocation for the whole chain: a CA created with ``url=`` (``tlskit ca init`` uses
+``http://127.0.0.1:8888`` unless told otherwise) names that URL in its intermediate and its
+leaves. `serve_ocsp` (``tlskit ca ocsp``) answers there for both: the intermediate signs the
+status of the leaves, the root the status of the intermediate, any number of certificates
+per request; ``<url>/crl/intermediate.crl`` and ``<url>/crl/root.crl`` serve the two CRLs.
+So hard-fail checking (``tlskit verify --ocsp``) passes on every certificate of the chain.
+
+For test suites (in the spirit of trustme)::
+
+    ca = LocalCA.create()                                   # in memory, nothing on disk
+    server = ca.server_config()                             # a localhost leaf + chain
+    client = ca.client_config(alpn_protocols=["h2"])        # trusts the root only
+    expired = ca.issue_server(["localhost"], not_before=past, not_after=yesterday)
+    server = ca.server_config(expired)                      # ...for the failure paths
+    mtls = ca.server_config(client_auth="required")         # trusts this CA's clients
+    client = ca.client_config(ca.issue_client("alice"))     # presents alice's cert
+    ctx = ca.client_ssl_context()                           # stdlib ssl, hostname checks on
+    ctx = ca.server_ssl_context(leaf, require_client_cert=True)
+    ca.configure_trust(any_ssl_context); leaf.configure_cert(any_ssl_context)
+
+The ``ssl_module`` parameter of the two context helpers takes any module with the stdlib
+`ssl` API, which is how a drop-in replacement (``tlskit.compat``, when present) plugs in.
 """
 
 from __future__ import annotations
@@ -26,6 +49,8 @@ import os
 import secrets
 import socket
 import socketserver
+import ssl
+import tempfile
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
@@ -33,7 +58,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Literal
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -43,6 +69,9 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from . import _ocsp_der
+
+if TYPE_CHECKING:
+    from .config import ClientConfig, ServerConfig
 
 try:  # POSIX advisory locks keep two `tlskit ca` processes from losing each other's writes
     import fcntl
@@ -84,6 +113,7 @@ INDEX_VERSION = 1
 ROOT_CRL_PATH = "/crl/root.crl"  # under the CA's URL: what the root revoked (as DER)
 INTERMEDIATE_CRL_PATH = "/crl/intermediate.crl"  # what the intermediate revoked
 DEFAULT_URL = "http://127.0.0.1:8888"  # where `tlskit ca ocsp` listens by default
+LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")  # the default leaf of the test helpers
 
 
 class CAError(Exception):
@@ -160,6 +190,14 @@ class Issued:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
+
+    def configure_cert(self, context: Any) -> None:
+        """Load this chain and key into an `ssl.SSLContext`-like ``context``. Its
+        ``load_cert_chain`` reads only files, so they exist for the duration of the call,
+        in a private temporary directory."""
+        with tempfile.TemporaryDirectory(prefix="tlskit-ca-") as directory:
+            cert_path, key_path = self.write(directory)
+            context.load_cert_chain(str(cert_path), str(key_path))
 
     def write(
         self,
@@ -752,6 +790,10 @@ class LocalCA:
         now = self._now()
         if not_after is None and days <= 0:
             raise CAError("days must be positive")
+        for given in (not_before, not_after):
+            if given is not None and (given.tzinfo is None or given.utcoffset() is None):
+                raise CAError("not_before and not_after must be timezone-aware datetimes, "
+                              "e.g. datetime.now(datetime.UTC) - timedelta(days=1)")
         start = _aware(not_before) if not_before is not None else now - BACKDATE
         end = _aware(not_after) if not_after is not None else now + dt.timedelta(days=days)
         if end <= start:
@@ -1041,6 +1083,69 @@ class LocalCA:
 
     def export_root_pem(self) -> bytes:
         return _pem_cert(self.root)
+
+    # ----------------------------------------------------------- test-suite helpers
+
+    def client_config(self, identity: Issued | None = None, **overrides: Any) -> ClientConfig:
+        """A `ClientConfig` trusting this CA's root (and only it), presenting ``identity``
+        (a client leaf from `issue_client`) when given. ``overrides`` are passed on, e.g.
+        ``alpn_protocols=["h2"]``; they win over what this method sets."""
+        from .config import CertifiedKey, ClientConfig
+
+        options: dict[str, Any] = {"trust_anchors": [self.root]}
+        if identity is not None:
+            options["certificate"] = CertifiedKey(list(identity.chain), identity.private_key)
+        return ClientConfig(**{**options, **overrides})
+
+    def server_config(self, leaf: Issued | None = None, **overrides: Any) -> ServerConfig:
+        """A `ServerConfig` serving ``leaf`` with its intermediate (by default a new leaf
+        for localhost, 127.0.0.1 and ::1). With ``client_auth="optional"`` or
+        ``"required"`` among the overrides, client certificates from this CA are trusted."""
+        from .config import ServerConfig
+
+        leaf = leaf if leaf is not None else self.issue_server(LOCAL_NAMES)
+        options: dict[str, Any] = {
+            "certificate_chain": list(leaf.chain),
+            "private_key": leaf.private_key,
+        }
+        if overrides.get("client_auth", "none") != "none" and "client_verifier" not in overrides:
+            options["client_trust_anchors"] = [self.root]
+        return ServerConfig(**{**options, **overrides})
+
+    def configure_trust(self, context: Any) -> None:
+        """Make an `ssl.SSLContext`-like ``context`` trust this CA's root."""
+        context.load_verify_locations(cadata=self.export_root_pem().decode("ascii"))
+
+    def client_ssl_context(
+        self, identity: Issued | None = None, *, ssl_module: ModuleType | None = None
+    ) -> ssl.SSLContext:
+        """A client context of the stdlib `ssl` module (or of ``ssl_module``: any module with
+        its API, such as a drop-in replacement) verifying servers against this CA, with
+        hostname checking on, presenting ``identity`` when given."""
+        module = ssl_module if ssl_module is not None else ssl
+        context: ssl.SSLContext = module.SSLContext(module.PROTOCOL_TLS_CLIENT)
+        self.configure_trust(context)
+        if identity is not None:
+            identity.configure_cert(context)
+        return context
+
+    def server_ssl_context(
+        self,
+        leaf: Issued | None = None,
+        *,
+        require_client_cert: bool = False,
+        ssl_module: ModuleType | None = None,
+    ) -> ssl.SSLContext:
+        """A server context (stdlib `ssl`, or ``ssl_module``) serving ``leaf`` (by default a
+        new localhost leaf); with ``require_client_cert``, clients must present a
+        certificate from this CA."""
+        module = ssl_module if ssl_module is not None else ssl
+        context: ssl.SSLContext = module.SSLContext(module.PROTOCOL_TLS_SERVER)
+        (leaf if leaf is not None else self.issue_server(LOCAL_NAMES)).configure_cert(context)
+        if require_client_cert:
+            context.verify_mode = module.CERT_REQUIRED
+            self.configure_trust(context)
+        return context
 
 
 def _load_key(path: Path) -> PrivateKey:
