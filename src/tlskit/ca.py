@@ -278,10 +278,12 @@ def _sign_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | None:
 
 
 def _new_serial(taken: Callable[[int], bool]) -> int:
-    """Random positive 64-bit serial, never reusing one the index already holds."""
+    """A random positive serial of 16 octets (127 random bits: the BRs ask for at least 64
+    from a CSPRNG, and a shorter random number may lose leading octets), never reusing
+    one the index already holds."""
     while True:
-        serial = secrets.randbits(64)
-        if serial and not taken(serial):
+        serial = secrets.randbits(127) | (1 << 120)  # never shorter than 16 octets
+        if not taken(serial):
             return serial
 
 

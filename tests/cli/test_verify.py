@@ -185,11 +185,14 @@ def test_openssl_ocsp_two_certs_against_the_cli_responder(
     assert result.returncode == 0, output
     assert "Response verify OK" in output
     assert "good.test.leaf.pem: good" in output and "bad.test.leaf.pem: revoked" in output
-    log = []
-    while not responder.lines.empty():
-        log.append(responder.lines.get_nowait())
-    assert any(re.search(r"serials 0x[0-9a-f]+, 0x[0-9a-f]+: good, revoked", line)
-               for line in log), log
+    # The responder logs after answering: wait for its line (up to 10 s, no fixed sleep).
+    log: list[str] = []
+    while not any(re.search(r"serials 0x[0-9a-f]+, 0x[0-9a-f]+: good, revoked", line)
+                  for line in log):
+        try:
+            log.append(responder.lines.get(timeout=10))
+        except queue.Empty:
+            pytest.fail(f"the responder never logged the two-certificate request: {log}")
 
 
 # --------------------------------------------------------------------------- bad input

@@ -4,6 +4,9 @@ The tree is drawn from the trust anchor down to the leaf, the way authority flow
 certificate lists its checks with a verdict. ``--json`` prints the same facts as one JSON
 object (chain leaf first). Exit status: 0 valid, 1 invalid or unreadable input.
 
+``--lint`` adds the CA/Browser Forum issuance-profile findings (`tlskit.x509.lint`) as
+warnings; they never change the verdict or the exit status.
+
 Revocation is only checked when asked (``--crl FILE`` soft-fail against the given CRLs,
 ``--ocsp`` hard-fail online). Without those flags the verdict says "revocation not checked"
 next to "valid", and so does every certificate below the anchor: a revoked certificate must
@@ -22,6 +25,7 @@ from typing import Any
 from cryptography import x509
 
 from ..x509 import Report, TrustStore, Verifier
+from ..x509.lint import LintFinding, lint_chain
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ocsp", action="store_true",
                         help="check revocation online (OCSP, then CRL distribution points); "
                              "an unknown status fails (hard-fail)")
+    parser.add_argument("--lint", action="store_true",
+                        help="also list where the certificates depart from the CA/Browser "
+                             "Forum issuance profile (warnings: the verdict and the exit "
+                             "status do not change)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -68,10 +76,16 @@ def run(args: argparse.Namespace) -> int:
         usage="client" if args.client else "server",
     )
     policy = revocation_policy(args)
+    findings = lint_chain(report.chain or certs) if args.lint else None
     if args.json:
-        print(json.dumps(report_to_json(report, policy), indent=2))
+        doc = report_to_json(report, policy)
+        if findings is not None:
+            doc["lint"] = [_finding_json(f) for f in findings]
+        print(json.dumps(doc, indent=2))
     else:
         render(report, args.host, policy)
+        if findings is not None:
+            render_lint(findings)
     return 0 if report.valid else 1
 
 
@@ -241,6 +255,29 @@ def _revocation_summary(report: Report, policy: str) -> str:
 def _short_name(cert: x509.Certificate) -> str:
     names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     return str(names[0].value) if names else cert.subject.rfc4514_string() or "(empty subject)"
+
+
+def _finding_json(finding: LintFinding) -> dict[str, str]:
+    return {"code": finding.code, "message": finding.message,
+            "certificate": finding.certificate.subject.rfc4514_string(),
+            "reference": finding.reference}
+
+
+def render_lint(findings: list[LintFinding]) -> None:
+    """The CA/B profile findings, one warning line each."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(file=sys.stdout, highlight=False,
+                      width=None if sys.stdout.isatty() else 240)
+    if not findings:
+        console.print("[green]✔ lint:[/] no departure from the CA/B Forum profile")
+        return
+    console.print(f"[yellow]⚠ lint:[/] {len(findings)} departure(s) from the CA/B Forum "
+                  "issuance profile (not enforced when validating):")
+    for f in findings:
+        console.print(f"  [yellow]⚠[/] {escape(_short_name(f.certificate))}: "
+                      f"[bold]{f.code}[/]: {escape(f.message)} [dim]({f.reference})[/]")
 
 
 def render(report: Report, host: str | None, policy: str = NOT_CHECKED) -> None:
