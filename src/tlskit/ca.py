@@ -467,13 +467,19 @@ def _ocsp_url_of(cert: x509.Certificate) -> str | None:
 
 
 def _check_url(url: str) -> str:
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme != "http" or not parsed.hostname:
+    """``url`` itself, if it is an http:// URL with a host; CAError otherwise."""
+    try:
+        parsed = urllib.parse.urlsplit(url)
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
+        ok = parsed.scheme == "http" and bool(parsed.hostname)
+    except ValueError:  # e.g. a port that is not a number
+        ok = False
+    if not ok:
         raise CAError(
             f"{url!r} is not an http:// URL (relying parties fetch OCSP and CRLs over plain "
             "HTTP, RFC 6960 A.1 / RFC 5280 4.2.1.13), e.g. http://127.0.0.1:8888"
         )
-    return url.rstrip("/")
+    return url
 
 
 def _ski(cert: x509.Certificate) -> x509.SubjectKeyIdentifier:
@@ -616,7 +622,7 @@ class LocalCA:
         Refuses to replace an existing CA unless ``overwrite`` is set, because every
         certificate it issued would stop validating."""
         kind = KeyType.parse(key_type)
-        base = _check_url(url) if url else None
+        base = _check_url(url).rstrip("/") if url else None
         clock = clock or _utc_now
         now = _aware(clock())
         tag = secrets.token_hex(3)  # two CAs with the same name still get distinct subjects
@@ -814,7 +820,7 @@ class LocalCA:
             ocsp_url = base or ""
         if crl_url is None:
             crl_url = f"{base}{INTERMEDIATE_CRL_PATH}" if base else ""
-        return ocsp_url, crl_url
+        return (_check_url(ocsp_url) if ocsp_url else "", _check_url(crl_url) if crl_url else "")
 
     def _issue(
         self,

@@ -174,6 +174,10 @@ def test_revoke_and_crl(state: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
         (["revoke", "0x1234", "--reason", "boredom"], "unknown revocation reason"),
         (["issue", "x.test", "--days", "0"], "days must be positive"),
         (["crl", "--days", "-1"], "days must be positive"),
+        (["ocsp", "--port", "99999"], "--port 99999 is out of range"),
+        (["issue", "x.test", "--ocsp-url", "ftp://x"], "'ftp://x' is not an http:// URL"),
+        (["crl", "--out", "/proc/nope/crl.pem"], "cannot use /proc/nope: No such file"),
+        (["issue", "x.test", "--out", "/proc/nope"], "cannot use /proc/nope: No such file"),
     ],
 )
 def test_errors_are_one_line(

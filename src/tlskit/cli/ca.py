@@ -104,7 +104,13 @@ def _url_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return int(args._ca_run(args))
+    try:
+        return int(args._ca_run(args))
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        raise CAError(f"cannot use {exc.filename}: {exc.strerror or exc}; check the path "
+                      "and its permissions") from exc
 
 
 def _dir_option(parser: argparse.ArgumentParser) -> None:
@@ -189,6 +195,7 @@ def _issue(args: argparse.Namespace) -> int:
     cert_path, key_path = out / f"{stem}.pem", out / f"{stem}-key.pem"
     if not args.force:
         _refuse_overwrite(cert_path, key_path)
+    out.mkdir(parents=True, exist_ok=True)  # fail before issuing, not after
     if args.dir:
         ca = LocalCA.load(args.dir)
     else:
@@ -267,6 +274,8 @@ def _crl(args: argparse.Namespace) -> int:
 
 
 def _ocsp(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:
+        raise CAError(f"--port {args.port} is out of range (0-65535; 0: any free port)")
     ca = _open(args)
     try:
         responder = ca.serve_ocsp(args.host, args.port, log=lambda line: print(line, flush=True))
