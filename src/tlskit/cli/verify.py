@@ -27,6 +27,9 @@ from cryptography import x509
 from ..x509 import Report, TrustStore, Verifier
 from ..x509.lint import LintFinding, lint_chain
 
+NOT_CHECKED = "not checked"
+HOW_TO_CHECK = "pass --ocsp to check online, or --crl FILE"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("cert", metavar="CERT",
@@ -97,10 +100,6 @@ def revocation_policy(args: argparse.Namespace) -> str:
     if args.crl:
         return "soft-fail, the given CRLs only"
     return NOT_CHECKED
-
-
-NOT_CHECKED = "not checked"
-HOW_TO_CHECK = "pass --ocsp to check online, or --crl FILE"
 
 
 def _store(cafile: str | None) -> TrustStore:
