@@ -34,6 +34,7 @@ class Staples:
         self.ca.revoke(self.revoked[0], reason="keyCompromise")
         self.revoked_response = self._response(base / "revoked.der", self.revoked[0])
         self.good_response = self._response(base / "good.der", self.good[0])
+        self.openssl_revoked_response = self._openssl_response(base, self.revoked[0])
 
     def _leaf(self, base: Path, stem: str) -> tuple[Issued, Path, Path]:
         issued = self.ca.issue_server(["localhost", "127.0.0.1"])
@@ -45,6 +46,29 @@ class Staples:
             issued.certificate, self.ca.intermediate, hashes.SHA1()).build()
         path.write_bytes(self.ca.ocsp_response(request.public_bytes(serialization.Encoding.DER)))
         return path
+
+    def _openssl_response(self, base: Path, issued: Issued) -> Path:
+        """The same verdict signed by `openssl ocsp` acting as the responder (its own
+        encoder, from an index.txt in the `openssl ca` format)."""
+        serial = f"{issued.serial_number:X}"
+        serial = "0" * (len(serial) % 2) + serial
+        index = base / "index.txt"
+        index.write_text(f"R\t300101000000Z\t260101000000Z,keyCompromise\t{serial}\t"
+                         "unknown\t/CN=localhost\n")
+        leaf = base / "openssl-leaf.pem"
+        leaf.write_bytes(issued.certificate.public_bytes(serialization.Encoding.PEM))
+        key = base / "intermediate-key.pem"
+        key.write_bytes(self.ca.intermediate_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+        out = base / "openssl-revoked.der"
+        done = subprocess.run(
+            ["openssl", "ocsp", "-index", str(index), "-rsigner", str(self.intermediate),
+             "-rkey", str(key), "-CA", str(self.intermediate), "-issuer",
+             str(self.intermediate), "-cert", str(leaf), "-respout", str(out), "-ndays", "1"],
+            capture_output=True, text=True, timeout=30, check=False)
+        assert done.returncode == 0 and out.is_file(), done.stderr
+        return out
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +115,13 @@ def tlskit_serve(tmp_path: Path) -> Iterator[list[TlskitServe]]:
         server.close()
 
 
+@pytest.mark.parametrize("signer", ["tlskit ca", "openssl ocsp"])
 @pytest.mark.parametrize("tls", ["-tls1_3", "-tls1_2"])
-def test_revoked_staple_from_s_server_is_refused(staples: Staples, tls: str) -> None:
-    server = s_server(staples, staples.revoked, staples.revoked_response, tls)
+def test_revoked_staple_from_s_server_is_refused(staples: Staples, tls: str,
+                                                 signer: str) -> None:
+    response = (staples.revoked_response if signer == "tlskit ca"
+                else staples.openssl_revoked_response)
+    server = s_server(staples, staples.revoked, response, tls)
     try:
         proc = tlskit(f"localhost:{server.port}", "--cafile", str(staples.root))
         line = one_error_line(proc)
