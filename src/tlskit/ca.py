@@ -34,8 +34,9 @@ For test suites (in the spirit of trustme)::
     ctx = ca.server_ssl_context(leaf, require_client_cert=True)
     ca.configure_trust(any_ssl_context); leaf.configure_cert(any_ssl_context)
 
-The ``ssl_module`` parameter of the two context helpers takes any module with the stdlib
-`ssl` API, which is how a drop-in replacement (``tlskit.compat``, when present) plugs in.
+The ``context_class`` parameter of the two context helpers makes another kind of
+`ssl.SSLContext`: ``ca.client_ssl_context(context_class=tlskit.compat.SSLContext)`` gives
+tlskit's drop-in context (where that module is installed), set up the same way.
 """
 
 from __future__ import annotations
@@ -58,7 +59,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 from cryptography import x509
@@ -1122,13 +1122,15 @@ class LocalCA:
         context.load_verify_locations(cadata=self.export_root_pem().decode("ascii"))
 
     def client_ssl_context(
-        self, identity: Issued | None = None, *, ssl_module: ModuleType | None = None
+        self,
+        identity: Issued | None = None,
+        *,
+        context_class: Callable[[int], ssl.SSLContext] = ssl.SSLContext,
     ) -> ssl.SSLContext:
-        """A client context of the stdlib `ssl` module (or of ``ssl_module``: any module with
-        its API, such as a drop-in replacement) verifying servers against this CA, with
-        hostname checking on, presenting ``identity`` when given."""
-        module = ssl_module if ssl_module is not None else ssl
-        context: ssl.SSLContext = module.SSLContext(module.PROTOCOL_TLS_CLIENT)
+        """A stdlib `ssl.SSLContext` verifying servers against this CA, with hostname
+        checking on, presenting ``identity`` when given. ``context_class`` makes another
+        kind of context with the same API, e.g. ``tlskit.compat.SSLContext``."""
+        context = context_class(ssl.PROTOCOL_TLS_CLIENT)
         self.configure_trust(context)
         if identity is not None:
             identity.configure_cert(context)
@@ -1139,16 +1141,15 @@ class LocalCA:
         leaf: Issued | None = None,
         *,
         require_client_cert: bool = False,
-        ssl_module: ModuleType | None = None,
+        context_class: Callable[[int], ssl.SSLContext] = ssl.SSLContext,
     ) -> ssl.SSLContext:
-        """A server context (stdlib `ssl`, or ``ssl_module``) serving ``leaf`` (by default a
-        new localhost leaf); with ``require_client_cert``, clients must present a
+        """A server context (stdlib `ssl`, or ``context_class``) serving ``leaf`` (by
+        default a new localhost leaf); with ``require_client_cert``, clients must present a
         certificate from this CA."""
-        module = ssl_module if ssl_module is not None else ssl
-        context: ssl.SSLContext = module.SSLContext(module.PROTOCOL_TLS_SERVER)
+        context = context_class(ssl.PROTOCOL_TLS_SERVER)
         (leaf if leaf is not None else self.issue_server(LOCAL_NAMES)).configure_cert(context)
         if require_client_cert:
-            context.verify_mode = module.CERT_REQUIRED
+            context.verify_mode = ssl.CERT_REQUIRED
             self.configure_trust(context)
         return context
 

@@ -268,8 +268,9 @@ def test_ssl_client_context_refuses_an_expired_leaf(
         ca.client_ssl_context().wrap_socket(raw, server_hostname="localhost")
 
 
-def test_ssl_module_hook(ca: LocalCA) -> None:
-    """Any module with the `ssl` API can stand in (the drop-in context's hook)."""
+def test_context_class_hook(ca: LocalCA) -> None:
+    """Another `ssl.SSLContext` class can be made instead (the drop-in context's hook),
+    configured the same way."""
     made: list[int] = []
 
     class Recording(ssl.SSLContext):
@@ -277,12 +278,9 @@ def test_ssl_module_hook(ca: LocalCA) -> None:
             made.append(protocol)
             return super().__new__(cls, protocol, *args, **kwargs)
 
-    module = type(ssl)("fake_ssl")
-    module.SSLContext = Recording  # type: ignore[attr-defined]
-    module.PROTOCOL_TLS_CLIENT = ssl.PROTOCOL_TLS_CLIENT  # type: ignore[attr-defined]
-    module.PROTOCOL_TLS_SERVER = ssl.PROTOCOL_TLS_SERVER  # type: ignore[attr-defined]
-    module.CERT_REQUIRED = ssl.CERT_REQUIRED  # type: ignore[attr-defined]
-    assert isinstance(ca.client_ssl_context(ssl_module=module), Recording)
-    assert isinstance(ca.server_ssl_context(require_client_cert=True, ssl_module=module),
-                      Recording)
+    client = ca.client_ssl_context(context_class=Recording)
+    server = ca.server_ssl_context(require_client_cert=True, context_class=Recording)
+    assert isinstance(client, Recording) and isinstance(server, Recording)
     assert made == [ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLS_SERVER]
+    assert client.check_hostname and server.verify_mode == ssl.CERT_REQUIRED
+    assert len(client.get_ca_certs()) == 1 and len(server.get_ca_certs()) == 1
