@@ -1314,8 +1314,8 @@ def _decode_get_path(path: str) -> bytes:
         except ValueError:
             continue
         try:
-            ocsp.load_der_ocsp_request(der)
-        except ValueError:
+            _ocsp_der.parse_request(der)
+        except _ocsp_der.OcspDERError:
             decoded.append(der)
             continue
         return der

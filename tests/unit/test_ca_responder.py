@@ -5,11 +5,13 @@ hard-fail revocation checking by tlskit's own validator passes on its chains."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import shutil
 import socket
 import subprocess
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -108,6 +110,22 @@ def test_root_answers_for_the_intermediate(chain: Chain) -> None:
     assert "Response verify OK" in output and f"{chain.inter}: good" in output
     # One response has one signer: certificates of two issuers need two requests.
     assert "Responder Error: unauthorized (6)" in mixed.stdout + mixed.stderr
+
+
+def test_multi_certificate_request_by_get(chain: Chain, tmp_path: Path) -> None:
+    """RFC 6960 A.1 GET, also under a path prefix, for a two-certificate request."""
+    request = tmp_path / "req.der"
+    made = openssl("ocsp", "-issuer", chain.inter, "-cert", chain.good_pem,
+                   "-cert", chain.bad_pem, "-reqout", request)
+    assert made.returncode == 0, made.stderr
+    encoded = urllib.parse.quote(base64.b64encode(request.read_bytes()).decode(), safe="")
+    with chain.ca.serve_ocsp(port=chain.port) as responder:
+        for path in (encoded, f"ocsp/{encoded}"):
+            with urllib.request.urlopen(f"{responder.url}/{path}", timeout=10) as reply:
+                response = ocsp.load_der_ocsp_response(reply.read())
+            assert response.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL
+            statuses = [single.certificate_status for single in response.responses]
+            assert statuses == [ocsp.OCSPCertStatus.GOOD, ocsp.OCSPCertStatus.REVOKED]
 
 
 def test_tlskit_reads_each_answer_of_a_multi_response(chain: Chain, tmp_path: Path) -> None:
