@@ -214,6 +214,7 @@ class PeerAuth:
     scheme: Any = None  # SignatureScheme of its CertificateVerify / ServerKeyExchange
     ocsp_response: bytes | None = None
     verification_error: TLSError | None = None
+    authenticated: bool = False  # the chain (or the resumed session's) validated
 
 
 class Handshake:
@@ -393,6 +394,7 @@ def verify_server_chain(hs: Handshake, auth: PeerAuth, server_name: str | None) 
             usage="server", ocsp_response=auth.ocsp_response)
         hs.trace("certificate_verified", chain=verified, server_name=name, at=at,
                  ocsp_response=auth.ocsp_response)
+        auth.authenticated = True
     except TLSError as exc:
         hs.trace("certificate_rejected", error=exc)
         if cfg.verify_mode == "required":
