@@ -94,7 +94,6 @@ class ClientHandshake12(Handshake12):
     STATES = State
     TABLE = TABLE
     CCS_NEXT = CCS_NEXT
-    CONNECTED = State.CONNECTED
 
     def __init__(self, handover: Handover12) -> None:
         super().__init__(handover, State.WAIT_SERVER_HELLO)

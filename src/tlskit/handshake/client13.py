@@ -124,7 +124,6 @@ class ClientHandshake13(Handshake13):
     config: ClientConfig
     STATES = State
     TABLE = TABLE
-    CONNECTED = State.CONNECTED
 
     def __init__(self, config: ClientConfig, out: Output, server_name: str | None,
                  session: Session | None = None) -> None:

@@ -221,8 +221,8 @@ class Handshake:
     """What every handshake is: a `State` moved through a declared `TABLE` by the
     messages that arrive, a transcript, a flight being built and an `Output`.
 
-    Subclasses declare ``State`` (an enum whose values describe the state), ``TABLE``
-    (every state, with the messages it accepts) and ``CONNECTED``.
+    Subclasses declare ``STATES`` (an enum whose values describe the states, one of them
+    CONNECTED) and ``TABLE`` (every state, with the messages it accepts).
     """
 
     side: ClassVar[str] = "client"
@@ -232,6 +232,11 @@ class Handshake:
     CCS_NEXT: ClassVar[Mapping[Any, Any]] = {}  # TLS 1.2: states a CCS moves on
     CONNECTED: ClassVar[Any] = None
     not_in_transcript: ClassVar[frozenset[int]] = frozenset()
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if "STATES" in cls.__dict__:
+            cls.CONNECTED = cls.STATES["CONNECTED"]
 
     def __init__(self, config: Any, out: Output, transcript: Transcript, state: Any) -> None:
         self.config = config

@@ -10,7 +10,9 @@ Unknown extensions stay raw in ``hello.extensions`` for the "allowed in" checks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
+from typing import TypeVar
 
 from ..enums import CipherSuite, ExtensionType, NamedGroup, ProtocolVersion, SignatureScheme
 from ..errors import DecodeError
@@ -19,6 +21,7 @@ from ..wire import extensions as ext
 from ..wire import messages as m
 
 _E = ExtensionType
+T = TypeVar("T")
 
 
 class ClientHelloView:
@@ -31,6 +34,10 @@ class ClientHelloView:
     def has(self, etype: int) -> bool:
         return etype in self.extensions
 
+    def _decoded(self, etype: int, decode: Callable[[bytes], T]) -> T | None:
+        body = self.extensions.get(etype)
+        return None if body is None else decode(body)
+
     def _u16s(self, etype: int, what: str) -> list[int] | None:
         body = self.extensions.get(etype)
         return None if body is None else ext.decode_u16_list(body, what)
@@ -38,8 +45,7 @@ class ClientHelloView:
     @cached_property
     def versions(self) -> list[int] | None:
         """supported_versions (4.2.1)."""
-        body = self.extensions.get(_E.supported_versions)
-        return None if body is None else ext.decode_versions_client(body)
+        return self._decoded(_E.supported_versions, ext.decode_versions_client)
 
     @cached_property
     def offered_versions(self) -> list[int]:
@@ -52,8 +58,7 @@ class ClientHelloView:
 
     @cached_property
     def shares(self) -> list[tuple[int, bytes]] | None:
-        body = self.extensions.get(_E.key_share)
-        return None if body is None else ext.decode_key_share_client(body)
+        return self._decoded(_E.key_share, ext.decode_key_share_client)
 
     @cached_property
     def schemes(self) -> list[int] | None:
@@ -65,39 +70,32 @@ class ClientHelloView:
 
     @cached_property
     def alpn(self) -> list[str] | None:
-        body = self.extensions.get(_E.application_layer_protocol_negotiation)
-        return None if body is None else ext.decode_alpn(body)
+        return self._decoded(_E.application_layer_protocol_negotiation, ext.decode_alpn)
 
     @cached_property
     def server_name(self) -> str | None:
-        body = self.extensions.get(_E.server_name)
-        return None if body is None else ext.decode_server_name(body)
+        return self._decoded(_E.server_name, ext.decode_server_name)
 
     @cached_property
     def record_size_limit(self) -> int | None:
-        body = self.extensions.get(_E.record_size_limit)
-        return None if body is None else ext.decode_record_size_limit(body)
+        return self._decoded(_E.record_size_limit, ext.decode_record_size_limit)
 
     @cached_property
     def cookie(self) -> bytes | None:
-        body = self.extensions.get(_E.cookie)
-        return None if body is None else ext.decode_cookie(body)
+        return self._decoded(_E.cookie, ext.decode_cookie)
 
     @cached_property
     def psk_modes(self) -> list[int] | None:
-        body = self.extensions.get(_E.psk_key_exchange_modes)
-        return None if body is None else ext.decode_psk_modes(body)
+        return self._decoded(_E.psk_key_exchange_modes, ext.decode_psk_modes)
 
     @cached_property
     def psk(self) -> tuple[list[tuple[bytes, int]], list[bytes]] | None:
         """pre_shared_key: the identities (ticket, obfuscated age) and their binders."""
-        body = self.extensions.get(_E.pre_shared_key)
-        return None if body is None else ext.decode_pre_shared_key_client(body)
+        return self._decoded(_E.pre_shared_key, ext.decode_pre_shared_key_client)
 
     @cached_property
     def point_formats(self) -> bytes | None:
-        body = self.extensions.get(_E.ec_point_formats)
-        return None if body is None else ext.decode_ec_point_formats(body)
+        return self._decoded(_E.ec_point_formats, ext.decode_ec_point_formats)
 
     @cached_property
     def cert_compression(self) -> list[int]:

@@ -80,7 +80,6 @@ class ServerHandshake12(Handshake12):
     STATES = State
     TABLE = TABLE
     CCS_NEXT = CCS_NEXT
-    CONNECTED = State.CONNECTED
 
     def __init__(self, handover: Handover12) -> None:
         super().__init__(handover, State.WAIT_CLIENT_HELLO)

@@ -92,7 +92,6 @@ class ServerHandshake13(Handshake13):
     config: ServerConfig
     STATES = State
     TABLE = TABLE
-    CONNECTED = State.CONNECTED
 
     def __init__(self, config: ServerConfig, out: Output) -> None:
         super().__init__(config, out, State.WAIT_CLIENT_HELLO)
