@@ -44,6 +44,7 @@ from ..enums import (
 )
 from ..errors import AlertReceived, TLSError
 from ..events import ConnectionClosed, DataReceived, Event, HandshakeComplete
+from ..trace import STEPS, message_of
 from ..wire import extensions as ext
 
 __all__ = [
@@ -65,24 +66,11 @@ __all__ = [
 
 _E = ExtensionType
 
-# tracer step -> (handshake message name, who sends it); None: a local event, not a message
+# tracer step -> (handshake message name, who sends it); None: a local event, not a message.
+# Derived from the engine's vocabulary (tlskit.trace), which owns the step names.
 MESSAGES: dict[str, tuple[str, str] | None] = {
-    "client_hello": ("ClientHello", "client"),
-    "hello_retry_request": ("HelloRetryRequest", "server"),
-    "server_hello": ("ServerHello", "server"),
-    "encrypted_extensions": ("EncryptedExtensions", "server"),
-    "certificate_request": ("CertificateRequest", "server"),
-    "certificate": ("Certificate", "server"),
-    "certificate_verified": None,
-    "certificate_rejected": None,
-    "certificate_verify": ("CertificateVerify", "server"),
-    "server_finished": ("Finished", "server"),
-    "client_certificate": ("Certificate", "client"),
-    "client_finished": ("Finished", "client"),
-    "new_session_ticket": ("NewSessionTicket", "server"),
-    "key_update_sent": ("KeyUpdate", "self"),
-    "key_update_received": ("KeyUpdate", "peer"),
-}
+    str(step): None if info.message is None or info.sender is None
+    else (info.message, info.sender) for step, info in STEPS.items()}
 
 
 # --------------------------------------------------------------------------- values
@@ -301,12 +289,22 @@ def _summarize(step: str, values: dict[str, Any]) -> tuple[dict[str, Any], dict[
     elif step == "encrypted_extensions" and msg is not None:
         fields["extensions"] = _ext_names(msg.extensions)
     elif step == "certificate_request" and msg is not None:
-        fields["extensions"] = _ext_names(msg.extensions)
-        body = msg.extensions.get(_E.signature_algorithms)
-        if body is not None:
-            with contextlib.suppress(Exception):
-                fields["signature_schemes"] = _names(
-                    SignatureScheme, ext.decode_u16_list(bytes(body), "signature_algorithms"))
+        if hasattr(msg, "schemes"):  # TLS 1.2: the schemes are a field of the message
+            fields["signature_schemes"] = _names(SignatureScheme, msg.schemes)
+        else:
+            fields["extensions"] = _ext_names(msg.extensions)
+            body = msg.extensions.get(_E.signature_algorithms)
+            if body is not None:
+                with contextlib.suppress(Exception):
+                    fields["signature_schemes"] = _names(SignatureScheme, ext.decode_u16_list(
+                        bytes(body), "signature_algorithms"))
+    elif step == "server_key_exchange" and msg is not None:
+        fields.setdefault("group", name_of(NamedGroup, msg.group))
+        fields.setdefault("scheme", name_of(SignatureScheme, msg.scheme))
+        fields["server_share"] = msg.public.hex()
+        fields["signature_length"] = len(msg.signature)
+    elif step == "certificate_status" and msg is not None:
+        fields["ocsp_response"] = f"{len(msg.response)} bytes"
     elif step == "certificate_verify" and msg is not None:
         fields.setdefault("scheme", name_of(SignatureScheme, msg.algorithm))
         fields["signature_length"] = len(msg.signature)
@@ -349,16 +347,8 @@ class Recorder:
         return round((time.perf_counter() - self.t0) * 1000, 3)
 
     def tracer(self, step: str, values: dict[str, Any]) -> None:
-        info = MESSAGES.get(step)
-        message = sender = None
-        if info is not None:
-            message, sender = info
-            if sender == "self":
-                sender = self.side
-            elif sender == "peer":
-                sender = "server" if self.side == "client" else "client"
-        if step == "client_certificate" and not values.get("chain"):
-            message = "Certificate"  # an empty one: the client has nothing to offer
+        message, sender = message_of(step, self.side)
+        step = str(step)  # a TraceStep is a str; keep the plain value in JSON and records
         try:
             fields, secrets = _summarize(step, values)
         except Exception as exc:  # a display problem must never break a handshake

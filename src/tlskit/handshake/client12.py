@@ -25,6 +25,7 @@ from ..errors import (
     UnexpectedMessage,
     UnsupportedExtension,
 )
+from ..trace import TraceStep as T
 from ..wire import extensions as ext
 from ..wire import messages as m
 from ..wire import messages12 as m12
@@ -158,7 +159,7 @@ class ClientHandshake12(Handshake12):
         self.transcript.update(raw)
         self.messages += raw
         self._stapling = _E.status_request in exts
-        self.trace("server_hello", message=sh, raw=raw, version="TLSv1.2",
+        self.trace(T.SERVER_HELLO, message=sh, raw=raw, version="TLSv1.2",
                    cipher_suite=suite.name)
         return State.WAIT_CERTIFICATE
 
@@ -166,11 +167,12 @@ class ClientHandshake12(Handshake12):
         if not cert.certificates:
             raise HandshakeFailure("server sent no certificate")
         self.auth.chain = parse_chain(cert.certificates, "server")
-        self.trace("certificate", raw=raw, chain=self.auth.chain)
+        self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=self.auth.chain)
         return State.WAIT_CERTIFICATE_STATUS if self._stapling else State.WAIT_SERVER_KEY_EXCHANGE
 
     def on_certificate_status(self, msg: m12.CertificateStatus, raw: bytes) -> State:
         self.auth.ocsp_response = msg.response
+        self.trace(T.CERTIFICATE_STATUS, message=msg, raw=raw, ocsp_response=msg.response)
         return State.WAIT_SERVER_KEY_EXCHANGE
 
     def on_server_key_exchange(self, ske: m12.ServerKeyExchangeECDHE, raw: bytes) -> State:
@@ -193,35 +195,44 @@ class ClientHandshake12(Handshake12):
         self.group = NamedGroup(ske.group)
         self.auth.scheme = SignatureScheme(ske.scheme)
         self._client_public = share.public
-        self.trace("server_key_exchange", raw=raw, group=self.group.name,
+        self.trace(T.SERVER_KEY_EXCHANGE, message=ske, raw=raw, group=self.group.name,
                    server_share=ske.public, client_share=share.public,
                    shared_secret=self.premaster, scheme=self.auth.scheme.name)
         return State.WAIT_CERTIFICATE_REQUEST_OR_DONE
 
     def on_certificate_request(self, msg: m12.CertificateRequest12, raw: bytes) -> State:
         self.cert_request = msg
+        self.trace(T.CERTIFICATE_REQUEST, message=msg, raw=raw)
         return State.WAIT_SERVER_HELLO_DONE
 
     # -- the client's flight ---------------------------------------------------------
 
     def on_server_hello_done(self, msg: m12.ServerHelloDone, raw: bytes) -> State:
+        self.trace(T.SERVER_HELLO_DONE, message=msg, raw=raw)
         signer = None
         if self.cert_request is not None:
             signer = self._send_certificate()
-        self.send(m12.ClientKeyExchangeECDHE(self._client_public).encode())
+        cke = m12.ClientKeyExchangeECDHE(self._client_public)
+        cke_raw = cke.encode()
+        self.send(cke_raw)
+        self.trace(T.CLIENT_KEY_EXCHANGE, message=cke, raw=cke_raw,
+                   client_share=self._client_public)
         self.derive_master(self.premaster)
         self.premaster = b""
         if signer is not None:
             key, scheme = signer
             sig = crypto.sign(key, scheme, bytes(self.messages))
-            self.send(m12.CertificateVerify12(scheme, sig).encode())
+            cv = m12.CertificateVerify12(scheme, sig)
+            self.send(cv.encode())
+            self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv,
+                       scheme=SignatureScheme(scheme).name)
         c_key, s_key, c_iv, s_iv = self.key_block()
         self.install_write12(c_key, c_iv)
         fin = m.Finished(self.finished_data(True, self.transcript.digest()))
         self.send(fin.encode())
         self.flush()
         self.pending_read = (s_key, s_iv)
-        self.trace("client_finished", verify_data=fin.verify_data,
+        self.trace(T.CLIENT_FINISHED, message=fin, verify_data=fin.verify_data,
                    master_secret=self.master_secret)
         if _E.session_ticket in self.offered:
             return State.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC
@@ -236,17 +247,20 @@ class ClientHandshake12(Handshake12):
             scheme = next((s for s in ck.schemes12 if s in req.schemes), None)
         if ck is None or scheme is None:
             self.send(m12.Certificate12([]).encode())
+            self.trace(T.CLIENT_CERTIFICATE, chain=[])
             return None
         self.send(m12.Certificate12(list(ck.cert_der)).encode())
+        self.trace(T.CLIENT_CERTIFICATE, chain=ck.chain, scheme=SignatureScheme(scheme).name)
         return ck.private_key, scheme
 
     def on_ticket12(self, msg: m12.NewSessionTicket12, raw: bytes) -> State:
         """RFC 5077 tickets are accepted (they are in the transcript) but not used; one."""
+        self.trace(T.NEW_SESSION_TICKET, message=msg, raw=raw)
         return State.WAIT_CHANGE_CIPHER_SPEC
 
     def on_finished(self, fin: m.Finished, raw: bytes) -> State:
         self.check_finished12(fin, is_client=False)
-        self.trace("server_finished", verify_data=fin.verify_data)
+        self.trace(T.SERVER_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
         self.out.emit(self.complete_event(
             self.auth, group=self.group, scheme=self.auth.scheme, alpn=self.alpn,
             resumed=False, server_name=self.server_name))

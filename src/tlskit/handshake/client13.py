@@ -40,6 +40,7 @@ from ..errors import (
 from ..events import HandshakeComplete, SessionTicketReceived
 from ..keyschedule import EarlySecret, HandshakeSecret, resumption_psk
 from ..session import Session
+from ..trace import TraceStep as T
 from ..wire import certcompress
 from ..wire import extensions as ext
 from ..wire import messages as m
@@ -238,7 +239,7 @@ class ClientHandshake13(Handshake13):
         self.send(raw)
         self.flush()
         self.out.set_hello_record_version(0x0303)
-        self.trace("client_hello", message=hello, raw=raw, shares={
+        self.trace(T.CLIENT_HELLO, message=hello, raw=raw, shares={
             NamedGroup(g).name: s.public for g, s in self.offer.shares.items()})
 
     # -- ServerHello / HelloRetryRequest (4.1.3, 4.1.4) -------------------------------
@@ -275,10 +276,10 @@ class ClientHandshake13(Handshake13):
         c_hs, s_hs = hs.client_traffic(th), hs.server_traffic(th)
         self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
         self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
-        self.trace("server_hello", message=sh, raw=raw, group=self.group.name,
+        self.trace(T.SERVER_HELLO, message=sh, raw=raw, group=self.group.name,
                    server_share=server_public, shared_secret=shared,
                    cipher_suite=suite.name, client_handshake_traffic_secret=c_hs,
-                   server_handshake_traffic_secret=s_hs)
+                   server_handshake_traffic_secret=s_hs, version="TLSv1.3")
         self.set_read(s_hs)
         self._server_hs_secret = s_hs
         self._client_hs_secret = c_hs
@@ -376,7 +377,7 @@ class ClientHandshake13(Handshake13):
             if group not in crypto.IMPLEMENTED_GROUPS:
                 raise HandshakeFailure(f"group {NamedGroup(group).name} is not implemented")
             offer.shares = {group: crypto.new_key_share(group, self.config.rng)}
-        self.trace("hello_retry_request", message=hrr, raw=raw,
+        self.trace(T.HELLO_RETRY_REQUEST, message=hrr, raw=raw,
                    group=NamedGroup(next(iter(offer.shares))).name, cookie=offer.cookie)
         if self.config.middlebox_compat:
             self.send_ccs()
@@ -411,7 +412,7 @@ class ClientHandshake13(Handshake13):
                 send=min(limit - 1, 1 << 14), receive=None if own is None else own - 1)
         if _E.early_data in exts:
             raise IllegalParameter("early_data accepted, but none was offered")
-        self.trace("encrypted_extensions", message=ee, raw=raw, alpn=self.alpn)
+        self.trace(T.ENCRYPTED_EXTENSIONS, message=ee, raw=raw, alpn=self.alpn)
         if self.resumed:  # 2.2: the PSK authenticates the server; Finished comes next
             assert self.session is not None
             self.auth.chain = list(self.session.peer_certificates)
@@ -427,7 +428,7 @@ class ClientHandshake13(Handshake13):
             raise MissingExtension("CertificateRequest without signature_algorithms")
         ext.decode_u16_list(cr.extensions[_E.signature_algorithms], "signature_algorithms")
         self.certificate_request = cr
-        self.trace("certificate_request", message=cr, raw=raw)
+        self.trace(T.CERTIFICATE_REQUEST, message=cr, raw=raw)
         return State.WAIT_CERTIFICATE
 
     # -- Certificate, CertificateVerify (4.4.2, 4.4.3) --------------------------------
@@ -437,7 +438,7 @@ class ClientHandshake13(Handshake13):
         if cc.algorithm not in self.config._cert_compression:
             raise IllegalParameter(f"certificate compressed with {cc.algorithm}, not offered")
         body = certcompress.decompress(cc, self.config.max_handshake_message)
-        self.trace("compressed_certificate", algorithm=certcompress.NAMES.get(cc.algorithm),
+        self.trace(T.COMPRESSED_CERTIFICATE, algorithm=certcompress.NAMES.get(cc.algorithm),
                    compressed=len(cc.compressed), uncompressed=len(body))
         return self.on_certificate(m.Certificate.decode(body), raw)
 
@@ -457,7 +458,7 @@ class ClientHandshake13(Handshake13):
                 if i == 0:
                     auth.ocsp_response = status
         auth.chain = parse_chain([e.cert_data for e in cert.entries], "server")
-        self.trace("certificate", message=cert, raw=raw, chain=auth.chain,
+        self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=auth.chain,
                    ocsp_response=auth.ocsp_response)
         verify_server_chain(self, auth, self.server_name)
         return State.WAIT_CERTIFICATE_VERIFY
@@ -466,7 +467,7 @@ class ClientHandshake13(Handshake13):
         self.check_certificate_verify(cv, self.auth.chain[0], self.config._schemes,
                                       CV_SERVER, self.hash_before)
         self.auth.scheme = SignatureScheme(cv.algorithm)
-        self.trace("certificate_verify", message=cv, raw=raw, scheme=self.auth.scheme.name)
+        self.trace(T.CERTIFICATE_VERIFY, message=cv, raw=raw, scheme=self.auth.scheme.name)
         return State.WAIT_FINISHED
 
     # -- Finished (4.4.4) and the switch to application keys ---------------------------
@@ -482,7 +483,7 @@ class ClientHandshake13(Handshake13):
         self.keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
         self.keylog("SERVER_TRAFFIC_SECRET_0", s_ap)
         self.keylog("EXPORTER_SECRET", self.exporter_master)
-        self.trace("server_finished", message=fin, raw=raw, verify_data=fin.verify_data,
+        self.trace(T.SERVER_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data,
                    client_application_traffic_secret=c_ap,
                    server_application_traffic_secret=s_ap)
         self.set_read(s_ap)
@@ -492,7 +493,7 @@ class ClientHandshake13(Handshake13):
                                                   self.transcript.digest()))
         self.send(client_fin.encode())
         self.flush()
-        self.trace("client_finished", message=client_fin, verify_data=client_fin.verify_data)
+        self.trace(T.CLIENT_FINISHED, message=client_fin, verify_data=client_fin.verify_data)
         self.resumption_master = master.resumption(self.transcript.digest())
         self.set_write(c_ap)
         self.handshake_secret = None
@@ -512,12 +513,14 @@ class ClientHandshake13(Handshake13):
             scheme = next((s for s in ck.schemes if s in offered), None)
         if ck is None or scheme is None:
             self.send(m.Certificate(b"", []).encode())
-            self.trace("client_certificate", chain=[])
+            self.trace(T.CLIENT_CERTIFICATE, chain=[])
             return
         self.send(m.Certificate(b"", [m.CertificateEntry(d) for d in ck.cert_der]).encode())
+        self.trace(T.CLIENT_CERTIFICATE, chain=ck.chain, scheme=SignatureScheme(scheme).name)
         signature = crypto.sign(ck.private_key, scheme, CV_CLIENT + self.transcript.digest())
-        self.send(m.CertificateVerify(scheme, signature).encode())
-        self.trace("client_certificate", chain=ck.chain, scheme=SignatureScheme(scheme).name)
+        cv = m.CertificateVerify(scheme, signature)
+        self.send(cv.encode())
+        self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, scheme=SignatureScheme(scheme).name)
 
     def summary(self) -> HandshakeComplete:
         return self.complete_event(self.auth, group=self.group, scheme=self.auth.scheme,
@@ -542,7 +545,7 @@ class ClientHandshake13(Handshake13):
         if cache is not None and nst.lifetime > 0 and session.authenticated:
             cache.put(session)
         self.out.emit(SessionTicketReceived(nst.lifetime, nst.ticket, session))
-        self.trace("new_session_ticket", message=nst, raw=raw)
+        self.trace(T.NEW_SESSION_TICKET, message=nst, raw=raw)
         return State.CONNECTED
 
 

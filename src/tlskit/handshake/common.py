@@ -42,6 +42,7 @@ from ..errors import (
 )
 from ..events import Event, HandshakeComplete, KeyUpdated
 from ..keyschedule import EarlySecret, finished_key
+from ..trace import TraceStep as T
 from ..wire import messages as m
 
 # RFC 8446 4.4.3: the CertificateVerify signature covers 64 spaces, a context string,
@@ -270,7 +271,7 @@ class Handshake:
 
     # -- tracing and key logging -------------------------------------------------------
 
-    def trace(self, step: str, **fields: Any) -> None:
+    def trace(self, step: T, **fields: Any) -> None:
         tracer = self.config.tracer
         if tracer is not None:
             tracer(step, fields)
@@ -364,6 +365,12 @@ class Handshake:
     def send_ccs(self) -> None:
         self.flush()
         self.out.send_change_cipher_spec()
+        self.trace(T.CLIENT_CHANGE_CIPHER_SPEC if self.side == "client"
+                   else T.SERVER_CHANGE_CIPHER_SPEC)
+
+    def trace_peer_ccs(self) -> None:
+        self.trace(T.SERVER_CHANGE_CIPHER_SPEC if self.side == "client"
+                   else T.CLIENT_CHANGE_CIPHER_SPEC)
 
     # -- what both versions answer the connection ----------------------------------------
 
@@ -397,11 +404,11 @@ def verify_server_chain(hs: Handshake, auth: PeerAuth, server_name: str | None) 
         verified = cfg.get_verifier().verify(
             auth.chain[0], auth.chain[1:], server_name=name, at=at,
             usage="server", ocsp_response=auth.ocsp_response)
-        hs.trace("certificate_verified", chain=verified, server_name=name, at=at,
+        hs.trace(T.CERTIFICATE_VERIFIED, chain=verified, server_name=name, at=at,
                  ocsp_response=auth.ocsp_response)
         auth.authenticated = True
     except TLSError as exc:
-        hs.trace("certificate_rejected", error=exc)
+        hs.trace(T.CERTIFICATE_REJECTED, error=exc)
         if cfg.verify_mode == "required":
             raise
         auth.verification_error = exc
@@ -485,6 +492,7 @@ class Handshake13(Handshake):
         if not self.ccs_allowed():
             raise UnexpectedMessage("change_cipher_spec before the ClientHello")
         self.ccs_seen = True
+        self.trace_peer_ccs()
 
     def ccs_allowed(self) -> bool:
         return True
@@ -539,7 +547,7 @@ class Handshake13(Handshake):
             self.send_key_update(request=False)
             self._last_update_answered = True
         self.out.emit(KeyUpdated(requested))
-        self.trace("key_update_received", update_requested=requested)
+        self.trace(T.KEY_UPDATE_RECEIVED, update_requested=requested)
         return self.state
 
     def send_key_update(self, request: bool) -> None:
@@ -549,7 +557,7 @@ class Handshake13(Handshake):
         self.flush()
         self.out.next_write_generation()
         self._last_update_answered = False
-        self.trace("key_update_sent", update_requested=request)
+        self.trace(T.KEY_UPDATE_SENT, update_requested=request)
 
     def export(self, label: bytes, context: bytes | None, length: int) -> bytes:
         """RFC 8446 7.5 exporter."""

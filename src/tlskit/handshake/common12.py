@@ -118,6 +118,7 @@ class Handshake12(Handshake):
         self.out.install_read12(self.suite12, key, iv)
         self.pending_read = None
         self.state = nxt
+        self.trace_peer_ccs()
 
     def finished_data(self, is_client: bool, transcript_hash: bytes) -> bytes:
         assert self.suite12 is not None

@@ -25,6 +25,7 @@ from ..errors import (
     IllegalParameter,
     InappropriateFallback,
 )
+from ..trace import TraceStep as T
 from ..wire import extensions as ext
 from ..wire import messages as m
 from ..wire import messages12 as m12
@@ -182,24 +183,29 @@ class ServerHandshake12(Handshake12):
                 sh_exts[_E.status_request] = b""
         sh = m.ServerHello(self.server_random, b"", suite.code, sh_exts)
         self.transcript.start(suite.hash_name)
-        self.send(sh.encode())
-        self.send(m12.Certificate12(list(ck.cert_der)).encode())
+        self._send_traced(T.SERVER_HELLO, sh, version="TLSv1.2", cipher_suite=suite.name)
+        self._send_traced(T.CERTIFICATE, m12.Certificate12(list(ck.cert_der)), chain=ck.chain)
         if staple:
-            self.send(m12.CertificateStatus(staple).encode())
+            self._send_traced(T.CERTIFICATE_STATUS, m12.CertificateStatus(staple),
+                              ocsp_response=staple)
         self._share = crypto.new_key_share(group, cfg.rng)
         ske = m12.ServerKeyExchangeECDHE(group, self._share.public, scheme, b"")
         ske.signature = crypto.sign(ck.private_key, scheme,
                                     self.client_random + self.server_random + ske.params())
-        self.send(ske.encode())
+        self._send_traced(T.SERVER_KEY_EXCHANGE, ske, group=group.name,
+                          server_share=self._share.public, scheme=scheme.name)
         if cfg.client_auth != "none":
-            self.send(m12.CertificateRequest12(
+            self._send_traced(T.CERTIFICATE_REQUEST, m12.CertificateRequest12(
                 b"\x01\x40", [int(x) for x in (*crypto.HANDSHAKE_SCHEMES,
                                                   *crypto.TLS12_EXTRA_SCHEMES)],
-                []).encode())  # rsa_sign, ecdsa_sign
-        self.send(m12.ServerHelloDone().encode())
+                []))  # rsa_sign, ecdsa_sign
+        self._send_traced(T.SERVER_HELLO_DONE, m12.ServerHelloDone())
         self.flush()
-        self.trace("server_hello", message=sh, version="TLSv1.2", cipher_suite=suite.name,
-                   group=group.name, server_share=self._share.public)
+
+    def _send_traced(self, step: T, msg: Any, **fields: Any) -> None:
+        raw = msg.encode()
+        self.send(raw)
+        self.trace(step, message=msg, raw=raw, **fields)
 
     # -- the client's flight -----------------------------------------------------------
 
@@ -212,12 +218,14 @@ class ServerHandshake12(Handshake12):
             public_key_of(chain[0])
             verify_client_chain(self.config, chain)
             self.auth.chain = chain
+        self.trace(T.CLIENT_CERTIFICATE, raw=raw, chain=self.auth.chain)
         return State.WAIT_CLIENT_KEY_EXCHANGE
 
     def on_client_key_exchange(self, cke: m12.ClientKeyExchangeECDHE, raw: bytes) -> State:
         assert self._share is not None
         premaster = self._share.exchange(cke.public)
-        self.trace("client_key_exchange", client_share=cke.public, shared_secret=premaster)
+        self.trace(T.CLIENT_KEY_EXCHANGE, message=cke, raw=raw, client_share=cke.public,
+                   shared_secret=premaster)
         self.derive_master(premaster)
         c_key, s_key, c_iv, s_iv = self.key_block()
         self._client_keys = (c_key, c_iv)
@@ -235,17 +243,20 @@ class ServerHandshake12(Handshake12):
         leaf = self.auth.chain[0]
         crypto.verify(public_key_of(leaf), cv.scheme, cv.signature, self._cv_messages,
                       curve_bound=False, key_oid=leaf.public_key_algorithm_oid.dotted_string)
+        self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, raw=raw,
+                   scheme=SignatureScheme(cv.scheme).name)
         self.pending_read = self._client_keys
         return State.WAIT_CHANGE_CIPHER_SPEC
 
     def on_finished(self, fin: m.Finished, raw: bytes) -> State:
         self.check_finished12(fin, is_client=True)
+        self.trace(T.CLIENT_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
         s_key, s_iv = self._server_keys
         self.install_write12(s_key, s_iv)
         reply = m.Finished(self.finished_data(False, self.transcript.digest()))
         self.send(reply.encode())
         self.flush()
-        self.trace("server_finished", verify_data=reply.verify_data)
+        self.trace(T.SERVER_FINISHED, message=reply, verify_data=reply.verify_data)
         self.out.emit(self.complete_event(
             self.auth, group=self.group, scheme=self.scheme, alpn=self.alpn, resumed=False,
             server_name=self.server_name))

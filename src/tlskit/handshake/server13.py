@@ -38,6 +38,7 @@ from ..errors import (
 )
 from ..keyschedule import EarlySecret, MasterSecret, resumption_psk
 from ..session import TicketState
+from ..trace import TraceStep as T
 from ..wire import certcompress
 from ..wire import extensions as ext
 from ..wire import messages as m
@@ -156,7 +157,7 @@ class ServerHandshake13(Handshake13):
         if cfg._cert_compression and self._psk is None:
             self._compression = next(
                 (a for a in cfg._cert_compression if a in offer.cert_compression), None)
-        self.trace("client_hello", message=ch, raw=raw, offer=self.client_offer)
+        self.trace(T.CLIENT_HELLO, message=ch, raw=raw, offer=self.client_offer)
         if offer.has(_E.early_data):
             # 4.2.10: 0-RTT is declined (no tickets carry early_data); skip what was sent.
             self.out.skip_early_data(EARLY_DATA_SKIP_LIMIT)
@@ -208,6 +209,7 @@ class ServerHandshake13(Handshake13):
             config=self.config, out=self.out, transcript=self.transcript,
             server_name=self.server_name, client_offer=self.client_offer, hello=offer))
         self.successor = successor
+        self.trace(T.CLIENT_HELLO, message=ch, raw=raw, offer=self.client_offer)
         successor.take_over(_HT.client_hello, ch, raw)
         return State.HANDED_OVER
 
@@ -244,7 +246,7 @@ class ServerHandshake13(Handshake13):
                 raise DecryptError("PSK binder does not verify (4.2.11.2)")
             self._psk_index = index
             self.auth.chain = client_chain
-            self.trace("psk_accepted", identity_index=index)
+            self.trace(T.PSK_ACCEPTED, identity_index=index)
             return state.psk
         return None
 
@@ -255,18 +257,18 @@ class ServerHandshake13(Handshake13):
         certificate no longer validates (expired, revoked), means a full handshake."""
         cfg = self.config
         if not hmac.compare_digest(state.context, cfg._session_context):
-            self.trace("psk_declined", reason="issued under another session context")
+            self.trace(T.PSK_DECLINED, reason="issued under another session context")
             return None
         if not state.client_chain:
             if cfg.client_auth == "required":
-                self.trace("psk_declined", reason="no client certificate in the ticket")
+                self.trace(T.PSK_DECLINED, reason="no client certificate in the ticket")
                 return None
             return []
         try:
             chain = [x509.load_der_x509_certificate(der) for der in state.client_chain]
             verify_client_chain(cfg, chain)  # the context says client_auth is on
         except (TLSError, ValueError) as exc:
-            self.trace("psk_declined", reason=f"client certificate no longer valid: {exc}")
+            self.trace(T.PSK_DECLINED, reason=f"client certificate no longer valid: {exc}")
             return None
         return chain
 
@@ -331,11 +333,11 @@ class ServerHandshake13(Handshake13):
         raw = hrr.encode()
         self.send(raw)
         self.flush()
+        self.trace(T.HELLO_RETRY_REQUEST, message=hrr, raw=raw, group=self.group.name,
+                   cookie=self.cookie)
         if ch.session_id:
             self.send_ccs()
             self._ccs_sent = True
-        self.trace("hello_retry_request", message=hrr, raw=raw, group=self.group.name,
-                   cookie=self.cookie)
 
     def _make_cookie(self) -> bytes:
         """An opaque cookie binding the retry to this connection's first ClientHello."""
@@ -389,18 +391,18 @@ class ServerHandshake13(Handshake13):
         raw = sh.encode()
         self.send(raw)
         self.flush()
-        if ch.session_id and not self._ccs_sent:
-            self.send_ccs()
-            self._ccs_sent = True
         hs = EarlySecret.start(suite, self._psk).handshake(shared)
         th = self.transcript.digest()
         c_hs, s_hs = hs.client_traffic(th), hs.server_traffic(th)
         self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
         self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
-        self.trace("server_hello", message=sh, raw=raw, group=group.name,
+        self.trace(T.SERVER_HELLO, message=sh, raw=raw, group=group.name,
                    client_share=client_share, server_share=server_share, shared_secret=shared,
                    cipher_suite=suite.name, client_handshake_traffic_secret=c_hs,
-                   server_handshake_traffic_secret=s_hs)
+                   server_handshake_traffic_secret=s_hs, version="TLSv1.3")
+        if ch.session_id and not self._ccs_sent:  # D.4: right after the ServerHello
+            self.send_ccs()
+            self._ccs_sent = True
         self.set_write(s_hs)
         self.set_read(c_hs)
         self._client_hs = c_hs
@@ -409,7 +411,7 @@ class ServerHandshake13(Handshake13):
             cr = m.CertificateRequest(b"", m.Extensions({
                 _E.signature_algorithms: ext.encode_u16_list(list(crypto.HANDSHAKE_SCHEMES))}))
             self.send(cr.encode())
-            self.trace("certificate_request", message=cr)
+            self.trace(T.CERTIFICATE_REQUEST, message=cr)
         if self._psk is None:
             self._send_certificate(offer)
         fin = m.Finished(self.finished_for(s_hs, self.transcript.digest()))
@@ -418,7 +420,7 @@ class ServerHandshake13(Handshake13):
         master = hs.master()
         th = self.transcript.digest()
         c_ap, s_ap = master.client_traffic(th), master.server_traffic(th)
-        self.trace("server_finished", message=fin, raw=fin.encode(), verify_data=fin.verify_data,
+        self.trace(T.SERVER_FINISHED, message=fin, raw=fin.encode(), verify_data=fin.verify_data,
                    client_application_traffic_secret=c_ap,
                    server_application_traffic_secret=s_ap)
         self.exporter_master = master.exporter(th)
@@ -451,7 +453,7 @@ class ServerHandshake13(Handshake13):
         ee = m.EncryptedExtensions(exts)
         raw = ee.encode()
         self.send(raw)
-        self.trace("encrypted_extensions", message=ee, raw=raw, alpn=self.alpn)
+        self.trace(T.ENCRYPTED_EXTENSIONS, message=ee, raw=raw, alpn=self.alpn)
 
     def _send_certificate(self, offer: ClientHelloView) -> None:
         ck, scheme = self.certified, self.scheme
@@ -475,13 +477,13 @@ class ServerHandshake13(Handshake13):
             self.send(packed)
         else:
             self.send(raw)
-        self.trace("certificate", message=cert, raw=raw, chain=ck.chain, ocsp_response=staple,
+        self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=ck.chain, ocsp_response=staple,
                    compressed=self._compression)
         signature = crypto.sign(ck.private_key, scheme, CV_SERVER + self.transcript.digest())
         cv = m.CertificateVerify(scheme, signature)
         raw = cv.encode()
         self.send(raw)
-        self.trace("certificate_verify", message=cv, raw=raw, scheme=scheme.name)
+        self.trace(T.CERTIFICATE_VERIFY, message=cv, raw=raw, scheme=scheme.name)
 
     # -- client authentication (4.4.2, 4.4.3) ----------------------------------------
 
@@ -495,7 +497,7 @@ class ServerHandshake13(Handshake13):
         chain = parse_chain([e.cert_data for e in cert.entries], "client")
         verify_client_chain(self.config, chain)
         self.auth.chain = chain
-        self.trace("client_certificate", chain=chain)
+        self.trace(T.CLIENT_CERTIFICATE, chain=chain)
         return State.WAIT_CERTIFICATE_VERIFY
 
     def on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> State:
@@ -503,6 +505,8 @@ class ServerHandshake13(Handshake13):
                                       list(crypto.HANDSHAKE_SCHEMES), CV_CLIENT,
                                       self.hash_before)
         self.auth.scheme = SignatureScheme(cv.algorithm)
+        self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, raw=raw,
+                   scheme=self.auth.scheme.name)
         return State.WAIT_FINISHED
 
     def on_finished(self, fin: m.Finished, raw: bytes) -> State:
@@ -512,7 +516,7 @@ class ServerHandshake13(Handshake13):
         self.resumption_master = self._master.resumption(self.transcript.digest())
         self._master = None
         self._client_hs = self._client_ap = b""
-        self.trace("client_finished", message=fin, raw=raw, verify_data=fin.verify_data)
+        self.trace(T.CLIENT_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
         self._send_tickets()
         resumed = self._psk is not None
         self.out.emit(self.complete_event(
@@ -540,7 +544,7 @@ class ServerHandshake13(Handshake13):
             age_add = int.from_bytes(cfg.rng(4), "big")
             nst = m.NewSessionTicket(cfg.ticket_lifetime, age_add, nonce, ticket, m.Extensions())
             self.send(nst.encode(), transcript=False)
-            self.trace("new_session_ticket", message=nst)
+            self.trace(T.NEW_SESSION_TICKET, message=nst)
         self.flush()
 
 
