@@ -44,6 +44,7 @@ from ..enums import (
 )
 from ..errors import AlertReceived, TLSError
 from ..events import ConnectionClosed, DataReceived, Event, HandshakeComplete
+from ..handshake.hello import ClientHelloView
 from ..trace import STEPS, message_of
 from ..wire import extensions as ext
 
@@ -233,27 +234,29 @@ def _client_hello_fields(msg: Any) -> dict[str, Any]:
         "cipher_suites": _names(CipherSuite, msg.cipher_suites),
         "extensions": _ext_names(exts),
     }
-    decoders: list[tuple[int, str, Callable[[bytes], Any]]] = [
-        (_E.server_name, "server_name", ext.decode_server_name),
-        (_E.supported_versions, "supported_versions",
-         lambda b: [ProtocolVersion(v).label for v in ext.decode_versions_client(b)]),
-        (_E.supported_groups, "groups",
-         lambda b: _names(NamedGroup, ext.decode_u16_list(b, "supported_groups"))),
-        (_E.key_share, "key_shares",
-         lambda b: {name_of(NamedGroup, g): k.hex() for g, k in ext.decode_key_share_client(b)}),
-        (_E.signature_algorithms, "signature_schemes",
-         lambda b: _names(SignatureScheme, ext.decode_u16_list(b, "signature_algorithms"))),
-        (_E.application_layer_protocol_negotiation, "alpn", ext.decode_alpn),
-        (_E.record_size_limit, "record_size_limit", ext.decode_record_size_limit),
-        (_E.psk_key_exchange_modes, "psk_key_exchange_modes",
-         lambda b: _names(PskKeyExchangeMode, ext.decode_psk_modes(b))),
+    view = ClientHelloView(msg)  # the engine's own decode-once view of the offer
+    shown: list[tuple[str, Callable[[], Any]]] = [
+        ("server_name", lambda: view.server_name),
+        ("supported_versions",
+         lambda: None if view.versions is None
+         else [ProtocolVersion(v).label for v in view.versions]),
+        ("groups", lambda: None if view.groups is None else _names(NamedGroup, view.groups)),
+        ("key_shares", lambda: None if view.shares is None
+         else {name_of(NamedGroup, g): k.hex() for g, k in view.shares}),
+        ("signature_schemes",
+         lambda: None if view.schemes is None else _names(SignatureScheme, view.schemes)),
+        ("alpn", lambda: view.alpn),
+        ("record_size_limit", lambda: view.record_size_limit),
+        ("psk_key_exchange_modes", lambda: None if view.psk_modes is None
+         else _names(PskKeyExchangeMode, view.psk_modes)),
     ]
-    for code, key, decode in decoders:
-        if code in exts:
-            try:
-                out[key] = decode(bytes(exts[code]))
-            except Exception as exc:  # show what arrived, even if it does not parse
-                out[key] = f"(undecodable: {exc})"
+    for key, read in shown:
+        try:
+            value = read()
+        except Exception as exc:  # show what arrived, even if it does not parse
+            value = f"(undecodable: {exc})"
+        if value is not None:
+            out[key] = value
     if _E.status_request in exts:
         out["ocsp_stapling"] = True
     return out
