@@ -345,3 +345,43 @@ def test_a_handler_that_returns_an_undeclared_state_is_an_internal_error(
     c = ClientConnection(client_config(), "localhost")
     with pytest.raises(InternalError, match="does not allow"):
         s.receive_data(c.data_to_send())
+
+
+# --- no reference cycles ------------------------------------------------------------------
+
+@pytest.mark.parametrize("versions", [["TLSv1.3"], ["TLSv1.2"]])
+def test_a_finished_handshake_is_freed_by_reference_counting(versions: list[str]) -> None:
+    """The tables name handlers instead of holding bound methods, the TLS 1.2 successor
+    does not point back at its predecessor, and the Output holds no connection: a
+    handshake (and the TLS 1.3 one it took over from) dies as soon as it is dropped."""
+    import gc
+    import weakref
+    gc.collect()
+    gc.disable()
+    try:
+        c = ClientConnection(client_config(versions=versions, certificate_compression=()),
+                             "localhost")
+        s = ServerConnection(server_config())
+        first = [weakref.ref(c._hs), weakref.ref(s._hs)]
+        _complete(c, s)
+        final = [weakref.ref(c._hs), weakref.ref(s._hs)]
+        c._hs = s._hs = None  # type: ignore[assignment]
+        assert [r() for r in first + final] == [None] * 4
+    finally:
+        gc.enable()
+
+
+def test_a_tls12_connection_is_freed_by_reference_counting() -> None:
+    import gc
+    import weakref
+    gc.collect()
+    gc.disable()
+    try:
+        c = h12.client12(verifier=AcceptAll())
+        s = h12.server12()
+        _complete(c, s)
+        refs = [weakref.ref(c), weakref.ref(s)]
+        del c, s
+        assert [r() for r in refs] == [None, None]
+    finally:
+        gc.enable()
