@@ -106,7 +106,7 @@ def parse_cipher_string(spec: str) -> list[int]:
             continue
         op, term = (token[0], token[1:]) if token[0] in "!-+" else ("", token)
         picked = _select(term)
-        if op in "!-":
+        if op in ("!", "-"):
             # Removing something tlskit never offers (RC4, aNULL, DHE...) is already true.
             for c in picked or ():
                 chosen = [x for x in chosen if x.code != c.code]

@@ -12,6 +12,7 @@ import os
 import socket
 import ssl
 import threading
+from datetime import UTC, datetime
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,9 +24,9 @@ from .. import crypto
 from ..config import CertifiedKey, ClientConfig, ServerConfig
 from ..keylog import KeyLogFile
 from ..session import Session
-from ..verifier import CertificateVerifier
+from ..verifier import CertificateVerifier, Usage
 from ..x509 import TrustStore, Verifier
-from ..x509.trust import load_pem_certificates
+from ..x509.trust import _quiet, load_pem_certificates
 from .ciphers import TLS12, cipher_dicts, parse_cipher_string
 from .errors import UnsupportedSetting
 
@@ -137,6 +138,25 @@ def _private_key_block(data: bytes) -> bytes | None:
             return data[start:end + 5]
         start = data.find(b"-----BEGIN ", start + 1)
     return None
+
+
+class _LeafCRLVerifier:
+    """``VERIFY_CRL_CHECK_LEAF``: the whole path as usual, then the leaf (only) must be
+    shown unrevoked by a loaded CRL from its issuer."""
+
+    def __init__(self, verifier: Verifier, crls: list[x509.CertificateRevocationList]) -> None:
+        from ..x509.revocation import RevocationChecker
+        self.verifier = verifier
+        self.checker = RevocationChecker("hard-fail", crls, fetch_crls=False, ocsp=False)
+
+    def verify(self, leaf: x509.Certificate, intermediates: list[x509.Certificate],
+               server_name: str | None = None, at: datetime | None = None,
+               usage: Usage = "server", ocsp_response: bytes | None = None,
+               ) -> list[x509.Certificate]:
+        chain = self.verifier.verify(leaf, intermediates, server_name, at, usage, ocsp_response)
+        if len(chain) > 1:
+            self.checker.check(chain[0], chain[1], at or datetime.now(UTC), ocsp_response)
+        return chain
 
 
 class SSLContext(ssl.SSLContext):
@@ -303,12 +323,16 @@ class SSLContext(ssl.SSLContext):
     def _get_verifier(self) -> CertificateVerifier:
         with self._lock:
             if self._verifier is None:
-                crl_check = self._verify_flags & (_VF.VERIFY_CRL_CHECK_LEAF
-                                                  | _VF.VERIFY_CRL_CHECK_CHAIN)
-                # Like OpenSSL: CRL checks use the CRLs loaded here, nothing is fetched.
-                self._verifier = Verifier(self._trust_store(),
-                                          revocation="hard-fail" if crl_check else "off",
-                                          crls=self._crls, fetch_crls=False, ocsp=False)
+                # Like OpenSSL: CRL checks use the CRLs loaded here, nothing is fetched, and a
+                # certificate without a CRL from its issuer fails.
+                chain = (self._verify_flags & _VF.VERIFY_CRL_CHECK_CHAIN) == _VF.VERIFY_CRL_CHECK_CHAIN
+                verifier = Verifier(self._trust_store(),
+                                    revocation="hard-fail" if chain else "off",
+                                    crls=self._crls, fetch_crls=False, ocsp=False)
+                if not chain and self._verify_flags & _VF.VERIFY_CRL_CHECK_LEAF:
+                    self._verifier = _LeafCRLVerifier(verifier, self._crls)
+                else:
+                    self._verifier = verifier
             return self._verifier
 
     def get_ca_certs(self, binary_form: bool = False) -> list[Any]:
@@ -316,16 +340,18 @@ class SSLContext(ssl.SSLContext):
         certs = list(self._trust_store())
         if binary_form:
             return [c.public_bytes(serialization.Encoding.DER) for c in certs]
-        return [peercert_dict(c) for c in certs]
+        with _quiet():  # a few system roots have serial number 0
+            return [peercert_dict(c) for c in certs]
 
     def cert_store_stats(self) -> dict[str, int]:
         certs = list(self._trust_store())
         cas = 0
-        for c in certs:
-            try:
-                cas += c.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-            except x509.ExtensionNotFound:
-                pass
+        with _quiet():
+            for c in certs:
+                try:
+                    cas += c.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+                except x509.ExtensionNotFound:
+                    pass
         return {"x509": len(certs), "crl": len(self._crls), "x509_ca": cas}
 
     # -- own certificate ----------------------------------------------------------------
