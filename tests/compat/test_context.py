@@ -41,7 +41,7 @@ def openssl_tls12(pki: PKI) -> Iterator[OpenSSLWWW]:
     srv.close()
 
 
-# -- construction and defaults ------------------------------------------------------------------
+# -- construction and defaults ----------------------------------------------------------------
 
 def test_defaults_match_ssl() -> None:
     ours, theirs = tc.create_default_context(), ssl.create_default_context()
@@ -113,7 +113,7 @@ def test_methods_tlskit_cannot_honour_are_refused(tmp_path: Path) -> None:
         ctx.set_ecdh_curve("brainpoolP256r1")
 
 
-# -- versions, options and ciphers take effect ------------------------------------------------------
+# -- versions, options and ciphers take effect ------------------------------------------------
 
 def test_maximum_version_tls12(client_ctx: tc.SSLContext, openssl_good: OpenSSLWWW) -> None:
     client_ctx.maximum_version = ssl.TLSVersion.TLSv1_2
@@ -182,7 +182,7 @@ def test_keylog_filename(client_ctx: tc.SSLContext, openssl_good: OpenSSLWWW,
     assert {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0"} <= labels
 
 
-# -- trust ------------------------------------------------------------------------------------------
+# -- trust ------------------------------------------------------------------------------------
 
 def test_cadata_pem_and_der(pki: PKI, openssl_good: OpenSSLWWW) -> None:
     pem = pki.root.read_text()
@@ -251,7 +251,7 @@ def test_crl_checks(flag: ssl.VerifyFlags, tmp_path: Path) -> None:
         srv.close()
 
 
-# -- sessions ---------------------------------------------------------------------------------------
+# -- sessions ---------------------------------------------------------------------------------
 
 def test_session_resumption(client_ctx: tc.SSLContext, openssl_good: OpenSSLWWW) -> None:
     first = get_page(client_ctx, openssl_good.port)
@@ -278,7 +278,7 @@ def test_session_setter(client_ctx: tc.SSLContext, openssl_good: OpenSSLWWW) -> 
     sock.close()
 
 
-# -- the server side: client certificates, sni_callback ----------------------------------------------
+# -- the server side: client certificates, sni_callback ---------------------------------------
 
 class BlockingServer:
     """Accept one connection with a compat server context in a thread; keep the outcome."""
@@ -397,7 +397,7 @@ def test_sni_callback_refuses(server_ctx: tc.SSLContext, client_ctx: tc.SSLConte
     assert isinstance(srv.error, ssl.SSLError)
 
 
-# -- tlskit's extras ----------------------------------------------------------------------------------
+# -- tlskit's extras --------------------------------------------------------------------------
 
 def test_tlskit_configure_groups_and_tracer(client_ctx: tc.SSLContext,
                                             tlskit_serve: Any) -> None:

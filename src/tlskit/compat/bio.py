@@ -115,8 +115,8 @@ class SSLObject(ssl.SSLObject):
             elif isinstance(ev, ConnectionClosed):
                 self._peer_closed = True
                 if ev.alert is not None:
-                    exc = AlertReceived(ev.alert)
-                    raise self._fail(exc) from exc
+                    alert = AlertReceived(ev.alert)
+                    raise self._fail(alert) from alert
             elif isinstance(ev, SessionTicketReceived) and ev.session is not None:
                 from .context import SSLSession
                 self._session = SSLSession(ev.session)
@@ -169,7 +169,7 @@ class SSLObject(ssl.SSLObject):
         elif self._offered is not None:
             ctx._count("misses")
 
-    def read(self, len: int = 1024, buffer: Any = None) -> Any:  # noqa: A002 (ssl's name)
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
         if not self._handshake_done():
             self.do_handshake()
         if len < 0:
@@ -227,7 +227,7 @@ class SSLObject(ssl.SSLObject):
     def pending(self) -> int:
         return len(self._plain)
 
-    # -- information --------------------------------------------------------------------------------
+    # -- information --------------------------------------------------------------------------
 
     @property  # type: ignore[override]
     def context(self) -> SSLContext:
@@ -264,9 +264,9 @@ class SSLObject(ssl.SSLObject):
         self._session = self._offered = session
 
     @property  # type: ignore[override]
-    def session_reused(self) -> bool | None:
+    def session_reused(self) -> bool:
         hc = self._conn.handshake_complete if self._conn is not None else None
-        return hc.resumed if hc is not None else None
+        return hc.resumed if hc is not None else False
 
     @property
     def tlskit_connection(self) -> Connection | None:

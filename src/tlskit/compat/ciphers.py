@@ -18,7 +18,7 @@ from .. import crypto
 from ..enums import CipherSuite
 from .errors import UnsupportedSetting
 
-__all__ = ["CipherInfo", "TLS12", "TLS13", "cipher_dicts", "openssl_name", "parse_cipher_string"]
+__all__ = ["TLS12", "TLS13", "CipherInfo", "cipher_dicts", "openssl_name", "parse_cipher_string"]
 
 
 @dataclass(frozen=True)

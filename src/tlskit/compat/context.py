@@ -7,13 +7,14 @@ cannot honour raises `UnsupportedSetting` when it is set.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
 import ssl
 import threading
-from datetime import UTC, datetime
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,12 +119,17 @@ def _split_der(data: bytes) -> list[bytes]:
 def _read_key(pem: bytes, password: Any) -> Any:
     if callable(password):
         password = password()
+    secret: bytes | None
     if isinstance(password, str):
-        password = password.encode()
-    if password is not None and not isinstance(password, (bytes, bytearray)):
+        secret = password.encode()
+    elif isinstance(password, (bytes, bytearray)):
+        secret = bytes(password)
+    elif password is None:
+        secret = None
+    else:
         raise TypeError("password should be a string, bytes or a callable returning one")
     try:
-        return serialization.load_pem_private_key(pem, password)
+        return serialization.load_pem_private_key(pem, secret)
     except (ValueError, TypeError) as exc:
         raise ssl.SSLError(1, f"[SSL: PEM_LIB] cannot load the private key: {exc}") from None
 
@@ -178,7 +184,7 @@ class SSLContext(ssl.SSLContext):
         self._verify_mode = ssl.CERT_REQUIRED if client else ssl.CERT_NONE
         self._min = ssl.TLSVersion.TLSv1_2
         self._max = ssl.TLSVersion.MAXIMUM_SUPPORTED
-        self._options = ssl.SSLContext.options.__get__(self)  # what ssl starts with
+        self._options = super().options  # what ssl starts with
         self._verify_flags = _VF.VERIFY_X509_TRUSTED_FIRST
         self._alpn: list[str] = []
         self._suites12: list[int] | None = None
@@ -261,9 +267,8 @@ class SSLContext(ssl.SSLContext):
                 "hostname_checks_common_name: tlskit matches names in subjectAltName only "
                 "(RFC 6125); the common name is never used")
 
-    def load_verify_locations(self, cafile: str | os.PathLike[str] | None = None,
-                              capath: str | os.PathLike[str] | None = None,
-                              cadata: str | bytes | None = None) -> None:
+    def load_verify_locations(self, cafile: Any = None, capath: Any = None,
+                              cadata: Any = None) -> None:
         if cafile is None and capath is None and cadata is None:
             raise TypeError("cafile, capath and cadata cannot be all omitted")
         certs: list[x509.Certificate] = []
@@ -325,7 +330,8 @@ class SSLContext(ssl.SSLContext):
             if self._verifier is None:
                 # Like OpenSSL: CRL checks use the CRLs loaded here, nothing is fetched, and a
                 # certificate without a CRL from its issuer fails.
-                chain = (self._verify_flags & _VF.VERIFY_CRL_CHECK_CHAIN) == _VF.VERIFY_CRL_CHECK_CHAIN
+                full = _VF.VERIFY_CRL_CHECK_CHAIN
+                chain = (self._verify_flags & full) == full
                 verifier = Verifier(self._trust_store(),
                                     revocation="hard-fail" if chain else "off",
                                     crls=self._crls, fetch_crls=False, ocsp=False)
@@ -348,16 +354,13 @@ class SSLContext(ssl.SSLContext):
         cas = 0
         with _quiet():
             for c in certs:
-                try:
+                with contextlib.suppress(x509.ExtensionNotFound):
                     cas += c.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-                except x509.ExtensionNotFound:
-                    pass
         return {"x509": len(certs), "crl": len(self._crls), "x509_ca": cas}
 
     # -- own certificate ----------------------------------------------------------------
 
-    def load_cert_chain(self, certfile: str | os.PathLike[str],
-                        keyfile: str | os.PathLike[str] | None = None,
+    def load_cert_chain(self, certfile: Any, keyfile: Any = None,
                         password: Any = None) -> None:
         cert_data = Path(certfile).read_bytes()
         chain = load_pem_certificates(cert_data)
@@ -438,12 +441,13 @@ class SSLContext(ssl.SSLContext):
         self._suites12 = codes
         self._changed("cipher_suites")
 
-    def get_ciphers(self) -> list[dict[str, Any]]:
+    def get_ciphers(self) -> list[Any]:  # type: ignore[override]
         versions = self._versions(self._min, self._max, self._options)
-        codes = list(crypto.DEFAULT_SUITES) if "TLSv1.3" in versions else []
+        codes: list[int] = [int(c) for c in crypto.DEFAULT_SUITES] if "TLSv1.3" in versions \
+            else []
         if "TLSv1.2" in versions:
             codes += self._suites12 if self._suites12 is not None else [c.code for c in TLS12]
-        return cipher_dicts([int(c) for c in codes])
+        return cipher_dicts(codes)
 
     def set_ecdh_curve(self, name: str) -> None:
         group = _CURVES.get(str(name).lower())

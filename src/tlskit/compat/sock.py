@@ -14,7 +14,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from cryptography.hazmat.primitives import serialization
 
@@ -23,7 +23,7 @@ from ..errors import TLSError, UsageError
 from ..events import Event, SessionTicketReceived
 from ..io.blocking import RECV_SIZE, SEND_CHUNK, TLSSocket, TruncatedConnection, peercert_dict
 from .ciphers import openssl_name
-from .errors import eof_error, to_ssl_error
+from .errors import to_ssl_error
 from .hello import HelloBuffer, alert_record, start_server_connection
 
 if TYPE_CHECKING:
@@ -184,17 +184,17 @@ class SSLSocket(TLSSocket, ssl.SSLSocket):  # type: ignore[misc]
                 return b""
             raise
 
-    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+    def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
         self._check_connected()
         try:
             with _as_ssl_errors():
-                return super().recv_into(buffer, nbytes, flags)
+                return super().recv_into(buffer, nbytes or 0, flags)
         except ssl.SSLEOFError as exc:
             if isinstance(exc.__cause__, TruncatedConnection) and self._ragged(exc.__cause__):
                 return 0
             raise
 
-    def read(self, len: int = 1024, buffer: Any = None) -> Any:  # noqa: A002 (ssl's name)
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
         if buffer is not None:
             return self.recv_into(buffer, len)
         return self.recv(len)
@@ -281,7 +281,7 @@ class SSLSocket(TLSSocket, ssl.SSLSocket):  # type: ignore[misc]
     def timeout(self) -> float | None:  # type: ignore[override]
         return self._raw().gettimeout()
 
-    def dup(self) -> socket.socket:
+    def dup(self) -> NoReturn:
         raise NotImplementedError(f"Can't dup() {self.__class__.__name__} instances")
 
     # -- what ssl.SSLSocket reports ---------------------------------------------------------
@@ -314,9 +314,9 @@ class SSLSocket(TLSSocket, ssl.SSLSocket):  # type: ignore[misc]
         self._session = self._offered = session
 
     @property  # type: ignore[override]
-    def session_reused(self) -> bool | None:
+    def session_reused(self) -> bool:
         hc = self._conn.handshake_complete if self._conn is not None else None
-        return hc.resumed if hc is not None else None
+        return hc.resumed if hc is not None else False
 
     @property
     def _sslobj(self) -> Any:
