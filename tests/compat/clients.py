@@ -16,15 +16,20 @@ import aiohttp
 import httpx
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
+
+import tlskit.compat as tc
 
 
 @dataclass
 class Page:
     status: int
     body: bytes
-    version: str | None
+    tls: Any  # the library's TLS socket or SSL object: a tlskit.compat one
     http_version: str = "HTTP/1.1"
+
+    @property
+    def version(self) -> str | None:
+        return self.tls.version()  # type: ignore[no-any-return]
 
 
 def _host_port(url: str) -> tuple[str, int]:
@@ -38,72 +43,57 @@ def http_client(url: str, ctx: ssl.SSLContext) -> Page:
     conn = HTTPSConnection(host, port, context=ctx, timeout=30)
     try:
         conn.connect()
-        assert conn.sock is not None
-        version = conn.sock.version()  # type: ignore[attr-defined]
+        tls = conn.sock
         conn.request("GET", "/")
         resp = conn.getresponse()
-        return Page(resp.status, resp.read(), version)
+        return Page(resp.status, resp.read(), tls)
     finally:
         conn.close()
 
 
 def urllib_request(url: str, ctx: ssl.SSLContext) -> Page:
     with urllib.request.urlopen(url, context=ctx, timeout=30) as resp:
-        version = resp.fp.raw._sock.version()
-        return Page(resp.status, resp.read(), version)
+        tls = resp.fp.raw._sock
+        return Page(resp.status, resp.read(), tls)
 
 
-def _urllib3_version(resp: Any) -> str | None:
+def _urllib3_socket(resp: Any) -> Any:
     # The socket under the http.client response (the pool may already have let go of it).
-    return resp._fp.fp.raw._sock.version()  # type: ignore[no-any-return]
+    return resp._fp.fp.raw._sock
 
 
 def urllib3_pool(url: str, ctx: ssl.SSLContext) -> Page:
     with urllib3.PoolManager(ssl_context=ctx, retries=False, timeout=30) as pool:
         resp = pool.request("GET", url, preload_content=False)
-        version = _urllib3_version(resp)
+        tls = _urllib3_socket(resp)
         body = resp.read()
         resp.release_conn()
-        return Page(resp.status, body, version)
-
-
-class TlskitAdapter(HTTPAdapter):
-    """The docs/compat.md recipe: requests through a tlskit.compat context."""
-
-    def __init__(self, ssl_context: ssl.SSLContext, **kwargs: Any) -> None:
-        self.ssl_context = ssl_context
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["ssl_context"] = self.ssl_context
-        super().init_poolmanager(*args, **kwargs)
+        return Page(resp.status, body, tls)
 
 
 def requests_session(url: str, ctx: ssl.SSLContext) -> Page:
     with requests.Session() as session:
-        session.mount("https://", TlskitAdapter(ctx, max_retries=0))
+        session.mount("https://", tc.requests_adapter(ctx, max_retries=0))
         resp = session.get(url, timeout=30, stream=True)
-        version = _urllib3_version(resp.raw)
-        return Page(resp.status_code, resp.content, version)
+        tls = _urllib3_socket(resp.raw)
+        return Page(resp.status_code, resp.content, tls)
 
 
-def _httpx_version(resp: httpx.Response) -> str | None:
-    stream = resp.extensions["network_stream"]
-    return stream.get_extra_info("ssl_object").version()  # type: ignore[no-any-return]
+def _httpx_tls(resp: httpx.Response) -> Any:
+    return resp.extensions["network_stream"].get_extra_info("ssl_object")
 
 
 def httpx_sync(url: str, ctx: ssl.SSLContext, http2: bool = False) -> Page:
     with httpx.Client(verify=ctx, http2=http2, timeout=30) as client, \
             client.stream("GET", url) as resp:
-        version = _httpx_version(resp)
-        return Page(resp.status_code, resp.read(), version, resp.http_version)
+        return Page(resp.status_code, resp.read(), _httpx_tls(resp), resp.http_version)
 
 
 async def _httpx_async(url: str, ctx: ssl.SSLContext, http2: bool) -> Page:
     async with httpx.AsyncClient(verify=ctx, http2=http2, timeout=30) as client, \
             client.stream("GET", url) as resp:
-        version = _httpx_version(resp)
-        return Page(resp.status_code, await resp.aread(), version, resp.http_version)
+        return Page(resp.status_code, await resp.aread(), _httpx_tls(resp),
+                    resp.http_version)
 
 
 def httpx_async(url: str, ctx: ssl.SSLContext, http2: bool = False) -> Page:
@@ -135,7 +125,7 @@ async def _aiohttp(url: str, ctx: ssl.SSLContext) -> Page:
     finally:
         del ctx.wrap_bio
     assert len(made) == 1
-    return Page(resp.status, body, made[0].version())
+    return Page(resp.status, body, made[0])
 
 
 def aiohttp_session(url: str, ctx: ssl.SSLContext) -> Page:
@@ -145,14 +135,14 @@ def aiohttp_session(url: str, ctx: ssl.SSLContext) -> Page:
 async def _asyncio_streams(url: str, ctx: ssl.SSLContext) -> Page:
     host, port = _host_port(url)
     reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
-    version = writer.get_extra_info("ssl_object").version()
+    tls = writer.get_extra_info("ssl_object")
     writer.write(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
     await writer.drain()
     data = await reader.read()
     writer.close()
     await writer.wait_closed()
     head, _, body = data.partition(b"\r\n\r\n")
-    return Page(int(head.split()[1]), body, version)
+    return Page(int(head.split()[1]), body, tls)
 
 
 def asyncio_streams(url: str, ctx: ssl.SSLContext) -> Page:

@@ -20,6 +20,7 @@ def test_fetch_page(client: str, server: str, client_ctx: tc.SSLContext,
     srv = request.getfixturevalue(server)
     page = CLIENTS[client](srv.url(), client_ctx)
     assert page.status == 200
+    assert isinstance(page.tls, (tc.SSLSocket, tc.SSLObject))
     assert page.version == "TLSv1.3"
     marker = {"openssl_good": b"s_server", "nginx": b"hello from nginx",
               "tlskit_serve": b"TLSv1.3"}[server]
@@ -39,6 +40,7 @@ def test_fetch_over_tls12(client: str, client_ctx: tc.SSLContext, nginx: object)
 def test_httpx_http2(fetch: object, client_ctx: tc.SSLContext, nginx: object) -> None:
     page = fetch(nginx.url(), client_ctx)  # type: ignore[operator, attr-defined]
     assert (page.status, page.version, page.http_version) == (200, "TLSv1.3", "HTTP/2")
+    assert isinstance(page.tls, (tc.SSLSocket, tc.SSLObject))
     assert page.body == b"hello from nginx\n"
 
 

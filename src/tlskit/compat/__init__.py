@@ -11,6 +11,7 @@ certificate failure as `ssl.SSLCertVerificationError` carrying tlskit's explanat
 Settings tlskit cannot honour raise `UnsupportedSetting` when they are made.
 """
 
+from .adapters import requests_adapter
 from .bio import SSLObject
 from .context import SSLContext, SSLSession, create_default_context
 from .errors import UnsupportedSetting
@@ -23,4 +24,5 @@ __all__ = [
     "SSLSocket",
     "UnsupportedSetting",
     "create_default_context",
+    "requests_adapter",
 ]
