@@ -14,7 +14,7 @@ import tlskit.compat as tc
 from tlskit import ServerConfig
 from tlskit.config import CertifiedKey
 
-from ..io.helpers import OneShotServer, handshake_raw_server
+from ..io.helpers import OneShotServer, SilentServer, handshake_raw_server
 from .conftest import PKI
 
 
@@ -213,3 +213,56 @@ def test_ragged_eof(suppress: bool, pki: PKI, client_ctx: tc.SSLContext) -> None
             with pytest.raises(ssl.SSLEOFError, match="without close_notify"):
                 sock.recv(100)
     srv.join()
+
+
+def test_non_blocking_socket(client_ctx: tc.SSLContext, openssl_good: Any) -> None:
+    import select
+    raw = socket.create_connection(("127.0.0.1", openssl_good.port), timeout=30)
+    raw.setblocking(False)
+    sock = client_ctx.wrap_socket(raw, server_hostname="localhost",
+                                  do_handshake_on_connect=False)
+    while True:
+        try:
+            sock.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            assert select.select([sock], [], [], 30)[0]
+    assert sock.version() == "TLSv1.3"
+    with pytest.raises(ssl.SSLWantReadError):
+        sock.recv(100)  # nothing sent to us yet
+    sock.send(b"GET / HTTP/1.0\r\n\r\n")
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ssl.SSLWantReadError:
+            assert select.select([sock], [], [], 30)[0]
+            continue
+        if not chunk:
+            break
+        data += chunk
+    assert data.startswith(b"HTTP/1.0 200 ok")
+    sock.close()
+
+
+def test_non_blocking_handshake_wants_read(client_ctx: tc.SSLContext) -> None:
+    silent = SilentServer()  # accepts and never answers the ClientHello
+    try:
+        raw = socket.create_connection(("127.0.0.1", silent.port), timeout=30)
+        raw.setblocking(False)
+        sock = client_ctx.wrap_socket(raw, server_hostname="localhost",
+                                      do_handshake_on_connect=False)
+        for _ in range(2):  # and again: nothing was lost or repeated
+            with pytest.raises(ssl.SSLWantReadError):
+                sock.do_handshake()
+        sock.close()
+    finally:
+        silent.close()
+
+
+def test_non_blocking_requires_manual_handshake(client_ctx: tc.SSLContext,
+                                                openssl_good: Any) -> None:
+    raw = socket.create_connection(("127.0.0.1", openssl_good.port), timeout=30)
+    raw.setblocking(False)
+    with pytest.raises(ValueError, match="non-blocking"):
+        client_ctx.wrap_socket(raw, server_hostname="localhost")

@@ -179,3 +179,43 @@ def test_uvicorn_curl(uvicorn_server: int, pki: PKI) -> None:
     rc, body, version = curl(f"https://localhost:{uvicorn_server}/", pki.root)
     assert (rc, version) == (0, "TLSv1.3")
     assert body == "hello uvicorn over https\n"
+
+
+# -- aiohttp's server ---------------------------------------------------------------------------
+
+async def _aiohttp_server(server_ctx: tc.SSLContext, client_ctx: tc.SSLContext,
+                          pki: PKI) -> tuple[str, str, tuple[int | None, bytes, bytes]]:
+    from aiohttp import ClientSession, web
+
+    async def hello(request: web.Request) -> web.Response:
+        assert request.transport is not None
+        version = request.transport.get_extra_info("ssl_object").version()
+        return web.Response(text=f"hello aiohttp over {version}\n")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
+    await site.start()
+    try:
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        url = f"https://localhost:{port}/"
+        async with ClientSession() as session, session.get(url, ssl=client_ctx) as resp:
+            text = await resp.text()
+        proc = await asyncio.create_subprocess_exec(
+            CURL or "curl", "-sS", "-v", "--max-time", "30", "--cacert", str(pki.root), url,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+    finally:
+        await runner.cleanup()
+    return url, text, (proc.returncode, out, err)
+
+
+def test_aiohttp_server(server_ctx: tc.SSLContext, client_ctx: tc.SSLContext,
+                        pki: PKI) -> None:
+    _, text, (rc, out, err) = asyncio.run(_aiohttp_server(server_ctx, client_ctx, pki))
+    assert text == "hello aiohttp over TLSv1.3\n"  # tlskit on both ends
+    assert rc == 0, err.decode()
+    assert out == b"hello aiohttp over TLSv1.3\n"
+    assert b"SSL connection using TLSv1.3" in err
