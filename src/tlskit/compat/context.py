@@ -12,6 +12,7 @@ import dataclasses
 import os
 import socket
 import ssl
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -681,11 +682,13 @@ def create_default_context(purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH, *,
         ctx = SSLContext(ssl.PROTOCOL_TLS_SERVER)
     else:
         raise ValueError(purpose)
+    if sys.version_info >= (3, 13):  # what ssl.create_default_context adds since 3.13
+        ctx.verify_flags |= _VF.VERIFY_X509_PARTIAL_CHAIN | _VF.VERIFY_X509_STRICT
     if cafile or capath or cadata:
         ctx.load_verify_locations(cafile, capath, cadata)
     elif ctx.verify_mode != ssl.CERT_NONE:
         ctx.load_default_certs(purpose)
     keylog = os.environ.get("SSLKEYLOGFILE")
-    if keylog and not getattr(__import__("sys").flags, "ignore_environment", 0):
+    if keylog and not sys.flags.ignore_environment:
         ctx.keylog_filename = keylog
     return ctx
