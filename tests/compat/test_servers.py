@@ -219,3 +219,55 @@ def test_aiohttp_server(server_ctx: tc.SSLContext, client_ctx: tc.SSLContext,
     assert rc == 0, err.decode()
     assert out == b"hello aiohttp over TLSv1.3\n"
     assert b"SSL connection using TLSv1.3" in err
+
+
+# -- hypercorn, HTTP/2 by ALPN ------------------------------------------------------------------
+
+async def asgi_versions(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = f"hello hypercorn over HTTP/{scope['http_version']}\n".encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def test_hypercorn_http2_curl(pki: PKI) -> None:
+    import socket
+
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    class TlskitConfig(Config):
+        """hypercorn's own context recipe, on a tlskit.compat context."""
+
+        def create_ssl_context(self) -> ssl.SSLContext:
+            ctx = tc.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.set_ciphers(self.ciphers)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            ctx.options = ssl.OP_NO_COMPRESSION
+            ctx.set_alpn_protocols(self.alpn_protocols)
+            ctx.load_cert_chain(self.certfile, self.keyfile)
+            return ctx
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    config = TlskitConfig()
+    config.bind = [f"fd://{listener.detach()}"]  # hypercorn owns (and closes) it
+    config.certfile, config.keyfile = str(pki.good.fullchain), str(pki.good.key)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(
+        target=loop.run_until_complete,
+        args=(serve(asgi_versions, config, shutdown_trigger=stop.wait),), daemon=True)
+    thread.start()
+    try:
+        rc, body, version = curl(f"https://localhost:{port}/", pki.root, "--http2")
+        assert (rc, body, version) == (0, "hello hypercorn over HTTP/2\n", "TLSv1.3")
+        rc, body, version = curl(f"https://localhost:{port}/", pki.root, "--http1.1",
+                                 "--tls-max", "1.2")
+        assert (rc, body, version) == (0, "hello hypercorn over HTTP/1.1\n", "TLSv1.2")
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        loop.close()
