@@ -60,6 +60,25 @@ def test_only_tls_client_or_server() -> None:
         tc.SSLContext(ssl.PROTOCOL_TLS)
 
 
+def test_wrap_then_connect(client_ctx: tc.SSLContext, openssl_good: OpenSSLWWW) -> None:
+    # The old ssl idiom: wrap an unconnected socket, then connect() shakes hands.
+    sock = client_ctx.wrap_socket(socket.socket(), server_hostname="localhost")
+    with pytest.raises(OSError):
+        sock.getpeercert()  # not connected yet
+    sock.settimeout(30)
+    sock.connect(("127.0.0.1", openssl_good.port))
+    assert sock.version() == "TLSv1.3"
+    with pytest.raises(ValueError, match="already-connected"):
+        sock.connect(("127.0.0.1", openssl_good.port))
+    sock.close()
+    refused = client_ctx.wrap_socket(socket.socket(), server_hostname="localhost")
+    free = socket.create_server(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()  # nothing listens there now
+    assert refused.connect_ex(("127.0.0.1", port)) != 0
+    refused.close()
+
+
 def test_wrong_side_and_missing_hostname(client_ctx: tc.SSLContext,
                                          server_ctx: tc.SSLContext) -> None:
     with socket.socket() as s:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import socket
 import ssl
 import threading
@@ -243,8 +244,9 @@ class SSLSocket(TLSSocket, ssl.SSLSocket):  # type: ignore[misc]
     # -- plain socket operations --------------------------------------------------------------
 
     def connect(self, address: Any) -> None:
-        if self.connect_ex(address) != 0:
-            raise OSError("connect failed")  # connect_ex raised already when it could
+        rc = self.connect_ex(address)
+        if rc != 0:
+            raise OSError(rc, os.strerror(rc))
 
     def connect_ex(self, address: Any) -> int:
         if self.server_side:
