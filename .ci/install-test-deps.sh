@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for tool in openssl gnutls-cli curl chromium firefox-esr certutil nginx; do
+for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -17,6 +17,7 @@ if [ ${#need[@]} -gt 0 ]; then
     case "$tool" in
       gnutls-cli) pkgs+=(gnutls-bin) ;;
       certutil) pkgs+=(libnss3-tools) ;;
+      ss) pkgs+=(iproute2) ;;
       *) pkgs+=("$tool") ;;
     esac
   done

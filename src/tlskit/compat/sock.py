@@ -77,9 +77,9 @@ class SSLSocket(TLSSocket, ssl.SSLSocket):  # type: ignore[misc]
                 connected = False
             self = cls.__new__(cls)
             TLSSocket.__init__(self, raw, None, server_side=server_side,  # type: ignore[arg-type]
-                               handshake_timeout=None, server_hostname=server_hostname)
-            self._setup(context, do_handshake_on_connect, suppress_ragged_eofs, session,
-                        connected)
+                               handshake_timeout=None, server_hostname=server_hostname,
+                               suppress_ragged_eofs=suppress_ragged_eofs)
+            self._setup(context, do_handshake_on_connect, session, connected)
             if connected and do_handshake_on_connect:
                 if timeout == 0.0:
                     raise ValueError("do_handshake_on_connect should not be specified for "
@@ -91,11 +91,9 @@ class SSLSocket(TLSSocket, ssl.SSLSocket):  # type: ignore[misc]
         return self
 
     def _setup(self, context: SSLContext, do_handshake_on_connect: bool,
-               suppress_ragged_eofs: bool, session: SSLSession | None,
-               connected: bool) -> None:
+               session: SSLSession | None, connected: bool) -> None:
         self._context = context
         self.do_handshake_on_connect = do_handshake_on_connect
-        self.suppress_ragged_eofs = suppress_ragged_eofs
         self._session = session
         self._offered = session
         self._connected = connected
