@@ -2,13 +2,14 @@
 # Installs everything the test suite needs on a fresh Debian machine with Python 3.11:
 # the real TLS peers the interop tests talk to, the headless browsers tests/browser runs
 # against `tlskit serve` (chromium, firefox-esr, and certutil from libnss3-tools to put the
-# test root in their NSS databases), and tlskit with its test extra.
+# test root in their NSS databases), nginx (a real web server for tests/compat, run from
+# its own temporary prefix), and tlskit with its test extra.
 # Idempotent and quiet: apt runs only for what is missing, and prints only on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss; do
-  command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
+for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then
   pkgs=()
