@@ -99,7 +99,13 @@ class CertInfo:
     tbs: bytes = b""
     version: x509.Version | None = None
     malformed: str | None = None  # a structural defect: fails in every role
-    serial_problem: str | None = None  # judged for every role but trust anchors
+    unparseable: bool = False  # not even the dates could be read
+    anchor_quirk: str | None = None  # an encoding defect that fails every role but anchor
+    # Issuance rules (RFC 5280 section 4 MUSTs on CAs, CA/B BRs) that validation does not
+    # enforce: reported by `lint`, enforced by the "cabf" profile. Path-independent ones
+    # only; the role-dependent ones are decided in `lint`.
+    lint_notes: tuple[str, ...] = ()
+    serial_problem: str | None = None  # a lint note for every role but trust anchors
     unhandled_critical: tuple[str, ...] = ()
     weak_key: str | None = None
     weak_signature: str | None = None
@@ -123,8 +129,10 @@ class CertInfo:
     _subject: x509.Name | None = None
     _issuer: x509.Name | None = None
     _common_names: list[str] | None = None
-    # Timeless check verdicts by (role, usage, require_digital_signature); see cert_failure.
-    verdicts: dict[tuple[str, str, bool], Outcome | None] = field(default_factory=dict)
+    # Timeless check verdicts by (role, usage, require_digital_signature, profile,
+    # curated store); see cert_failure.
+    verdicts: dict[tuple[str, str, bool, str, bool], Outcome | None] = field(
+        default_factory=dict)
 
     @property
     def subject(self) -> x509.Name:
@@ -285,22 +293,39 @@ def _san(info: CertInfo, value: Any, critical: bool) -> str | None:
     return None
 
 
+def _note(info: CertInfo, note: str) -> None:
+    info.lint_notes = (*info.lint_notes, note)
+
+
+def _quirk(info: CertInfo, quirk: str) -> None:
+    if info.anchor_quirk is None:
+        info.anchor_quirk = quirk
+
+
 def _nc(info: CertInfo, value: Any, critical: bool) -> str | None:
+    """A non-critical nameConstraints is still obeyed (CA/B BR 7.1.2.10.8 lets CAs issue
+    it so; browsers, Go and pyca enforce it): the RFC 5280 MUST is an issuance rule."""
     info.name_constraints = value
-    return None if critical else "nameConstraints is not marked critical (RFC 5280 4.2.1.10)"
+    if not critical:
+        _note(info, "has a nameConstraints extension that is not marked critical "
+                    "(RFC 5280 4.2.1.10)")
+    return None
 
 
 def _ski(info: CertInfo, value: Any, critical: bool) -> str | None:
     info.ski = value.digest
-    return "subjectKeyIdentifier is marked critical (RFC 5280 4.2.1.2)" if critical else None
+    if critical:
+        _quirk(info, "subjectKeyIdentifier is marked critical (RFC 5280 4.2.1.2)")
+    return None
 
 
 def _aki(info: CertInfo, value: Any, critical: bool) -> str | None:
     info.aki_present = True
     if critical:
-        return "authorityKeyIdentifier is marked critical (RFC 5280 4.2.1.1)"
+        _quirk(info, "authorityKeyIdentifier is marked critical (RFC 5280 4.2.1.1)")
     if value.key_identifier is None:
-        return "authorityKeyIdentifier has no keyIdentifier (RFC 5280 4.2.1.1)"
+        _note(info, "has an authorityKeyIdentifier without keyIdentifier (RFC 5280 4.2.1.1)")
+        return None
     info.aki = value.key_identifier
     info.aki_names_issuer = bool(value.authority_cert_issuer) or (
         value.authority_cert_serial_number is not None)
@@ -309,7 +334,10 @@ def _aki(info: CertInfo, value: Any, critical: bool) -> str | None:
 
 def _must_be_critical(what: str, clause: str) -> Callable[[CertInfo, Any, bool], str | None]:
     def check(info: CertInfo, value: Any, critical: bool) -> str | None:
-        return None if critical else f"{what} is not marked critical (RFC 5280 {clause})"
+        if not critical:
+            _note(info, f"has a {what} extension that is not marked critical "
+                        f"(RFC 5280 {clause})")
+        return None
     return check
 
 
@@ -388,8 +416,8 @@ def _structure_problem(info: CertInfo, der: CertificateDER) -> str | None:
         if problem:
             return problem
     if not info.aki_present and not info.self_issued and info.version is x509.Version.v3:
-        return ("has no authorityKeyIdentifier, which every certificate but a self-signed "
-                "one must carry (RFC 5280 4.2.1.1)")
+        _note(info, "has no authorityKeyIdentifier, which a CA must put in every "
+                    "certificate but a self-signed one (RFC 5280 4.2.1.1)")
     return None
 
 
@@ -436,7 +464,7 @@ def _unparseable(cert: x509.Certificate, exc: Exception) -> CertInfo:
         cert=cert, fingerprint=fingerprint, subject_der=fingerprint, issuer_der=b"",
         self_issued=False, loop_key=(fingerprint, fingerprint), key_id=fingerprint,
         dns_label=None, not_before=epoch, not_after=epoch, public_key=None,
-        key_desc="unknown key", malformed=f"cannot be parsed: {exc}",
+        key_desc="unknown key", malformed=f"cannot be parsed: {exc}", unparseable=True,
         _description=f"(unparseable certificate, SHA-256 {fingerprint.hex()[:16]}...)",
         _subject=x509.Name([]), _issuer=x509.Name([]),
     )

@@ -78,6 +78,7 @@ from cryptography import x509
 
 from .certinfo import KNOWN_EXTENSIONS, MIN_RSA_BITS, CertInfo, Role, analyze, oid_name
 from .checks import (
+    BudgetExhausted,
     Check,
     Context,
     Decide,
@@ -158,10 +159,6 @@ class Failure:
         return order.get(reason, 3), len(self.path)
 
 
-class _BudgetExhausted(Exception):
-    pass
-
-
 @dataclass
 class BuildResult:
     path: list[CertInfo] | None
@@ -230,21 +227,27 @@ class PathBuilder:
     def _spend(self) -> None:
         self.candidates += 1
         self.ctx.stats.candidates += 1
-        if (self.signature_checks >= self.ctx.max_signature_checks
-                or self.candidates > self.ctx.max_candidates):
-            raise _BudgetExhausted
+        if self.signature_checks >= self.ctx.max_signature_checks:
+            raise BudgetExhausted(f"{self.signature_checks} signature checks (limit "
+                                  f"{self.ctx.max_signature_checks}, max_signature_checks)")
+        if self.candidates > self.ctx.max_candidates:
+            raise BudgetExhausted(f"{self.ctx.max_candidates} issuer candidates "
+                                  f"(max_candidates)")
 
     def build(self, leaf: CertInfo) -> BuildResult:
+        """Search; a spent budget rejects the chain (too_complex), whatever was seen so
+        far: a path found after the budget would have been found by luck of ordering."""
         try:
             path = self._extend([leaf], {leaf.loop_key}, 0)
-        except _BudgetExhausted:
+        except BudgetExhausted as exc:
             self.ctx.stats.budget_exhausted += 1
-            path = None
-            if self.best is None or self.best.rank[0] == 0:
-                detail = (f"has no valid path to a trust anchor within the search budget "
-                          f"({self.ctx.max_signature_checks} signatures, "
-                          f"{self.ctx.max_candidates} candidates)")
-                self._note(_bad(leaf, "issuer", Reason.unknown_issuer, detail, "leaf"), [leaf])
+            seen = ""
+            if self.best is not None and self.best.rank[0] > 0:
+                seen = f"; the most relevant problem seen before stopping: {self.best.outcome.message}"
+            detail = (f"could not be validated within the work budget of one validation: "
+                      f"the chain needed more than {exc}{seen}")
+            outcome = _bad(leaf, "work budget", Reason.too_complex, detail, "leaf")
+            return BuildResult(None, Failure(outcome, [leaf]))
         return BuildResult(path, None if path else self.best)
 
     def _extend(
@@ -288,7 +291,7 @@ class PathBuilder:
             self._note(problem, new_path, is_anchor)
             return None
         if is_anchor:
-            problem = path_failure(new_path)
+            problem = path_failure(new_path, self.ctx)
             if problem is not None:
                 self._note(problem, new_path, True)
                 return None
@@ -306,4 +309,5 @@ def _unknown_issuer(info: CertInfo, role: Role) -> Outcome:
     issuer = info.issuer.rfc4514_string() or "(empty)"
     return _bad(info, "issuer", Reason.unknown_issuer,
                 f"was issued by '{issuer}', which is neither a trust anchor nor a usable "
-                f"intermediate that was provided", role)
+                f"intermediate that was provided: pass the issuing CA with --cafile (a "
+                f"TrustStore), or the server should send its intermediate certificate", role)

@@ -17,9 +17,19 @@ from cryptography import x509
 
 from . import names
 from .certinfo import CertInfo, Role, analyze
-from .checks import Context, Outcome, Usage, cert_checks, cert_failure, link_check, role_at
+from .checks import (
+    Context,
+    Outcome,
+    Profile,
+    Usage,
+    cert_checks,
+    cert_failure,
+    link_check,
+    role_at,
+)
 from .constraints import path_checks
 from .errors import CertificateVerificationError, Reason
+from .lint import Finding, findings_for
 from .lru import LRUCache
 from .path import BuildResult, PathBuilder
 from .signatures import SignatureCache, Stats
@@ -47,6 +57,9 @@ class Report:
     chain: list[x509.Certificate]
     checks: list[Check] = field(default_factory=list)
     error: CertificateVerificationError | None = None
+    # Issuance-profile warnings on the chain (see `Verifier.lint`); under the "cabf"
+    # profile they are failures too, and appear in ``checks``.
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -92,7 +105,13 @@ class Verifier:
 
     One Verifier is meant to be shared by every connection: it caches parsed certificates
     and verified signatures, so validating the same chain again costs no public-key
-    operation. Both caches are bounded LRUs keyed by SHA-256 of the DER."""
+    operation. Both caches are bounded LRUs keyed by SHA-256 of the DER.
+
+    ``profile="default"`` enforces what validators enforce at validation time (RFC 5280
+    path validation, the Web PKI's algorithm, key, usage and name checks); ``"cabf"``
+    also fails the CA/Browser Forum issuance rules that `lint` reports as warnings.
+    ``max_signature_checks``, ``max_candidates`` and ``max_name_checks`` bound the work of
+    one validation; a chain that needs more is rejected with `Reason.too_complex`."""
 
     def __init__(
         self,
@@ -108,9 +127,15 @@ class Verifier:
         ocsp: bool = True,
         revocation_timeout: float = 5.0,
         cache_size: int = 4096,
+        profile: Profile = "default",
+        max_name_checks: int = 65536,
     ) -> None:
         if revocation not in ("off", "soft-fail", "hard-fail"):
             raise ValueError(f"revocation must be off, soft-fail or hard-fail, not {revocation!r}")
+        if profile not in ("default", "cabf"):
+            raise ValueError(f"profile must be 'default' or 'cabf', not {profile!r}")
+        self.profile: Profile = profile
+        self.max_name_checks = max_name_checks
         self.store = store if store is not None else TrustStore.default()
         self.revocation: RevocationPolicy = revocation
         self.crls = list(crls)
@@ -161,7 +186,28 @@ class Verifier:
         run = self._run(leaf, intermediates, server_name, at, usage, ocsp_response, True)
         checks = [Check(o.info.cert, o.check, o.ok, o.detail) for o in run.record]
         error = _error(run.failure) if run.failure is not None else None
-        return Report([info.cert for info in run.path], checks, error)
+        findings = self._findings(run, usage)
+        return Report([info.cert for info in run.path], checks, error, findings)
+
+    def lint(
+        self,
+        leaf: x509.Certificate,
+        intermediates: Sequence[x509.Certificate] = (),
+        server_name: str | None = None,
+        at: datetime | None = None,
+        usage: Usage = "server",
+    ) -> list[Finding]:
+        """The CA/B Forum issuance rules the chain breaks, as warnings: never raises for a
+        bad chain and does not change the verdict. The chain linted is the one ``verify``
+        builds (or, when it fails, the best partial one), leaf first."""
+        run = self._run(leaf, intermediates, server_name, at, usage, None, False)
+        return self._findings(run, usage)
+
+    def _findings(self, run: _Run, usage: Usage) -> list[Finding]:
+        curated = getattr(self.store, "curated", False)
+        n = len(run.path)
+        return [finding for i, info in enumerate(run.path)
+                for finding in findings_for(info, role_at(i, n, run.anchored), usage, curated)]
 
     # -- the decision ------------------------------------------------------------------
 
@@ -211,6 +257,8 @@ class Verifier:
             max_candidates=self.max_candidates,
             collect=collect,
             curated_anchors=getattr(self.store, "curated", False),
+            profile=self.profile,
+            max_name_checks=self.max_name_checks,
         )
 
     def _run(
@@ -344,7 +392,8 @@ class Verifier:
                 record.append(Outcome(info, "trust anchor", True, "in the trust store", None,
                                       role))
         if run.anchored:
-            record.extend(path_checks(run.path))
+            ctx.name_checks = 0  # the same checks again: the verdict's spending is no debt
+            record.extend(path_checks(run.path, ctx))
         hostname = _hostname_outcome(run.path[0], server_name, run.path, ctx.usage)
         if hostname is not None:
             record.append(hostname)
@@ -371,7 +420,9 @@ def _run_from(result: BuildResult, leaf_info: CertInfo) -> _Run:
         and len(failure.path) <= 2
     ):
         outcome = Outcome(leaf_info, "issuer", False,
-                          "is self-signed and not in the trust store", Reason.self_signed, "leaf")
+                          "is self-signed and not in the trust store: to trust this very "
+                          "certificate (pinning), pass it as a trust anchor (--cafile)",
+                          Reason.self_signed, "leaf")
         return _Run([leaf_info], False, outcome)
     return _Run(failure.path, failure.anchored, outcome)
 
@@ -380,10 +431,9 @@ def _hostname_outcome(
     leaf: CertInfo, server_name: str | None, path: list[CertInfo], usage: Usage = "server",
     collect: bool = True,
 ) -> Outcome | None:
-    """RFC 9525 identity check; None when no server name was given, or when it passes
-    and ``collect`` is off (the fast path words only failures). A TLS server
-    certificate's subject CN must also repeat one of its SAN entries (CA/B BR 7.1.4.3), so
-    that no client that still reads the CN can be shown a different identity."""
+    """RFC 9525 identity check on the SAN; None when no server name was given, or when it
+    passes and ``collect`` is off (the fast path words only failures). On a mismatch the
+    message lists the names the certificate does have."""
     if server_name is None:
         return None
     role: Role = "leaf-anchor" if len(path) == 1 and path[0] is leaf else "leaf"
@@ -393,14 +443,18 @@ def _hostname_outcome(
         return Outcome(leaf, "hostname", False, f"cannot match {server_name!r}: {exc}",
                        Reason.hostname_mismatch, role)
     if names.match_names(leaf.dns_names, leaf.ip_addresses, target):
-        problem = leaf.common_name_problem() if usage == "server" else None
-        if problem:
-            return Outcome(leaf, "hostname", False, problem, Reason.hostname_mismatch, role)
         return Outcome(leaf, "hostname", True, f"matches {server_name}", None, role) if (
             collect) else None
-    have = ", ".join([*leaf.san_dns, *map(str, leaf.san_ips)]) or "no subjectAltName"
-    return Outcome(leaf, "hostname", False, f"is not valid for {server_name} (names: {have})",
-                   Reason.hostname_mismatch, role)
+    have = ", ".join([*leaf.san_dns, *map(str, leaf.san_ips)])
+    if have:
+        detail = f"is not valid for {server_name}: its names are {have}"
+    else:
+        cns = ", ".join(repr(cn) for cn in leaf.common_names)
+        cn = (f"; its subject CN {cns} is not used to match host names (RFC 9525 6.3)"
+              if cns else "")
+        detail = (f"is not valid for {server_name}: it has no DNS or IP subjectAltName{cn}; "
+                  f"reissue it with a subjectAltName for {server_name}")
+    return Outcome(leaf, "hostname", False, detail, Reason.hostname_mismatch, role)
 
 
 def _revocation_unavailable(info: CertInfo, role: Role, policy: str) -> Outcome:
