@@ -74,6 +74,7 @@ class Context:
             raise BudgetExhausted(
                 f"{self.name_checks} name-constraint comparisons (limit "
                 f"{self.max_name_checks}, max_name_checks)")
+        self.stats.name_checks += count
 
 
 class BudgetExhausted(Exception):
