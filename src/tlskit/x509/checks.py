@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from .certinfo import CertInfo, Role, oid_name
-from .lint import lint_verdicts
 from .errors import Reason
+from .lint import lint_verdicts
 from .signatures import SignatureCache, Stats
 
 Usage = Literal["server", "client"]

@@ -243,7 +243,8 @@ class PathBuilder:
             self.ctx.stats.budget_exhausted += 1
             seen = ""
             if self.best is not None and self.best.rank[0] > 0:
-                seen = f"; the most relevant problem seen before stopping: {self.best.outcome.message}"
+                seen = (f"; the most relevant problem seen before stopping: "
+                        f"{self.best.outcome.message}")
             detail = (f"could not be validated within the work budget of one validation: "
                       f"the chain needed more than {exc}{seen}")
             outcome = _bad(leaf, "work budget", Reason.too_complex, detail, "leaf")

@@ -16,7 +16,7 @@ import pytest
 from cryptography import x509
 
 from tlskit.x509 import CertificateVerificationError, Reason, TrustStore, Verifier
-from tlskit.x509.checks import Profile
+from tlskit.x509.checks import Profile, Usage
 
 from .build import Case, build_all
 
@@ -161,7 +161,7 @@ def run(case: Case, profile: Profile = "default") -> CertificateVerificationErro
     (DNS or IP kinds), the validation time (now when absent), SERVER or CLIENT usage."""
     if case.peer is None:
         return CertificateVerificationError(Reason.malformed, "peer certificate does not load")
-    usage = "client" if case.kind == "CLIENT" else "server"
+    usage: Usage = "client" if case.kind == "CLIENT" else "server"
     try:
         _verifier(case, profile).verify(case.peer, case.intermediates,
                                         server_name=_server_name(case), at=case.at, usage=usage)
@@ -173,7 +173,7 @@ def run(case: Case, profile: Profile = "default") -> CertificateVerificationErro
 def lint(case: Case) -> list[str]:
     """The rules `Verifier.lint` reports for a case's chain."""
     assert case.peer is not None
-    usage = "client" if case.kind == "CLIENT" else "server"
+    usage: Usage = "client" if case.kind == "CLIENT" else "server"
     return [f.rule for f in _verifier(case).lint(
         case.peer, case.intermediates, server_name=_server_name(case), at=case.at,
         usage=usage)]
