@@ -298,12 +298,15 @@ class Verifier:
         """Leaf checks first (they fail on every path), then the search. When explaining, the
         search runs even after a leaf failure so the report can show the chain."""
         leaf_failure = cert_failure(leaf_info, "leaf", ctx)
-        if leaf_failure is not None and not collect:
+        if leaf_failure is not None and not collect and not leaf_info.self_issued:
             return _Run([leaf_info], False, leaf_failure)
         pool = [self.analyze(c) for c in intermediates]
         result = PathBuilder(ctx, self.store, pool, self._anchors_named).build(leaf_info)
         run = _run_from(result, leaf_info)
-        if leaf_failure is not None:
+        if leaf_failure is not None and not (
+                run.failure is not None and run.failure.reason is Reason.self_signed):
+            # An untrusted self-signed certificate is reported as such even when it would
+            # also fail as a leaf (`openssl req -x509` makes it a CA): pinning is the fix.
             run.search_failure, run.failure = run.failure, leaf_failure
         return run
 
