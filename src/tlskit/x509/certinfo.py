@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -211,11 +211,36 @@ def oid_name(oid: x509.ObjectIdentifier) -> str:
     return oid.dotted_string if known == "Unknown OID" else str(known)
 
 
+_FAMILY_BY_TYPE: dict[type, str] = {}
+
+
+def key_family(key: object) -> str:
+    """"rsa", "ec", "ed25519", "ed448" or "other". The key classes are ABCs, whose
+    isinstance checks are slow; the answer is kept per concrete type."""
+    kind = type(key)
+    family = _FAMILY_BY_TYPE.get(kind)
+    if family is None:
+        family = ("rsa" if isinstance(key, rsa.RSAPublicKey)
+                  else "ec" if isinstance(key, ec.EllipticCurvePublicKey)
+                  else "ed25519" if isinstance(key, ed25519.Ed25519PublicKey)
+                  else "ed448" if isinstance(key, ed448.Ed448PublicKey) else "other")
+        _FAMILY_BY_TYPE[kind] = family
+    return family
+
+
 def _key_description(key: CertificatePublicKeyTypes) -> tuple[str, str | None]:
     """(words for the key, weakness or None): RSA below 2048 bits or with a modulus that
     is not a whole number of octets, curves other than the three NIST curves TLS 1.3 signs
     with, and DSA are refused (CA/B BR 6.1.5)."""
-    if isinstance(key, rsa.RSAPublicKey):
+    family = key_family(key)
+    if family == "ec":
+        key = cast(ec.EllipticCurvePublicKey, key)
+        desc = f"EC {key.curve.name}"
+        if key.curve.name not in _ACCEPTED_CURVES:
+            return desc, f"{desc} (only P-256, P-384 and P-521 are accepted)"
+        return desc, None
+    if family == "rsa":
+        key = cast(rsa.RSAPublicKey, key)
         bits = key.key_size
         desc = f"RSA {bits} bits"
         if bits < MIN_RSA_BITS:
@@ -223,14 +248,9 @@ def _key_description(key: CertificatePublicKeyTypes) -> tuple[str, str | None]:
         if bits % 8:
             return desc, f"{desc} (the modulus size must be a multiple of 8)"
         return desc, None
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        desc = f"EC {key.curve.name}"
-        if key.curve.name not in _ACCEPTED_CURVES:
-            return desc, f"{desc} (only P-256, P-384 and P-521 are accepted)"
-        return desc, None
-    if isinstance(key, ed25519.Ed25519PublicKey):
+    if family == "ed25519":
         return "Ed25519", None
-    if isinstance(key, ed448.Ed448PublicKey):
+    if family == "ed448":
         return "Ed448", None
     name = type(key).__name__
     return name, f"{name} keys are not accepted"
@@ -477,7 +497,7 @@ def _analyze(cert: x509.Certificate, der_bytes: bytes, der: CertificateDER) -> C
     try:
         key = cert.public_key()
         key_desc, weak_key = _key_description(key)
-        if isinstance(key, ec.EllipticCurvePublicKey):
+        if key_family(key) == "ec":
             weak_key = _spki_problem(der.spki) or weak_key
     except UnsupportedAlgorithm:
         weak_key = "the public key algorithm is not supported"

@@ -15,6 +15,7 @@ import threading
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -86,6 +87,9 @@ class TrustStore:
         the roots Debian ships predate those rules. Everything else (validity, key
         strength, cA and keyCertSign, constraints) applies to every anchor."""
         self.curated = curated
+        # Analyses of anchors (`certinfo.CertInfo`), filled by the Verifiers that use this
+        # store: anchors outlive verifiers, so a new Verifier need not parse them again.
+        self.analyses: dict[x509.Certificate, Any] = {}
         self._certs: list[x509.Certificate] = []
         self._by_subject: dict[x509.Name, list[x509.Certificate]] = {}
         self._by_subject_der: dict[bytes, list[x509.Certificate]] = {}

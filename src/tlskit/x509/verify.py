@@ -146,7 +146,10 @@ class Verifier:
         self.stats = Stats()
         self._signatures = SignatureCache(cache_size)
         self._infos: LRUCache[int, CertInfo] = LRUCache(cache_size)
-        self._anchor_cache: dict[x509.Certificate, CertInfo] = {}
+        # Anchor analyses, shared with every Verifier on the same store (a plain dict of
+        # our own for a store-like object that has none).
+        self._anchor_cache: dict[x509.Certificate, CertInfo] = getattr(
+            self.store, "analyses", {})
         self._cache_size = cache_size
         self._anchor_infos: dict[x509.Name | bytes, list[CertInfo]] = {}
         self._revocation_options: dict[str, Any] = {
@@ -235,8 +238,8 @@ class Verifier:
         return infos
 
     def _analyze_anchor(self, cert: x509.Certificate) -> CertInfo:
-        """Anchors are analyzed once and kept outside the LRU: a stream of new leaves must
-        never evict the roots every validation ends at."""
+        """Anchors are analyzed once per store and kept outside the LRU: a stream of new
+        leaves must never evict the roots every validation ends at."""
         info = self._anchor_cache.get(cert)
         if info is None:
             info = analyze(cert)
