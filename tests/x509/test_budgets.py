@@ -92,3 +92,16 @@ def test_the_search_budgets_are_tunable() -> None:
     err = _fail(v, leaf.cert, graph)
     assert err.reason is Reason.too_complex and "max_candidates" in str(err)
     assert v.stats.candidates <= 51
+
+
+def test_too_many_intermediates_is_too_complex(chain: pki.Chain) -> None:
+    """Every certificate sent along is parsed before the search, so their number is the
+    first budget; the fallback name index is built once however many there are."""
+    decoys = [pki.intermediate(f"Decoy {n}", chain.root).cert for n in range(20)]
+    v = Verifier(TrustStore([chain.root.cert]), max_intermediates=16)
+    err = _fail(v, chain.leaf.cert, [*decoys, chain.inter.cert], "www.example.org")
+    assert err.reason is Reason.too_complex and "max_intermediates" in str(err)
+    assert v.stats.signature_checks == 0 and v.stats.budget_exhausted == 1
+    roomy = Verifier(TrustStore([chain.root.cert]), max_intermediates=32)
+    assert roomy.verify(chain.leaf.cert, [*decoys, chain.inter.cert],
+                        server_name="www.example.org", at=NOW)[1] == chain.inter.cert

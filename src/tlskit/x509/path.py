@@ -190,6 +190,7 @@ class PathBuilder:
                 continue  # duplicates and anchors sent along add nothing
             seen.add(info.fingerprint)
             self.pool.setdefault(info.subject_der, []).append(info)
+        self._parsed: dict[x509.Name, list[CertInfo]] | None = None
         self.best: Failure | None = None
         # Budgets count this search only: the shared Stats move with other threads' work.
         self.signature_checks = 0
@@ -216,13 +217,22 @@ class PathBuilder:
         pool = self.pool.get(child.issuer_der, [])
         if not anchors and not pool:
             anchors = self.anchors_named(child.issuer)
-            pool = [p for infos in self.pool.values() for p in infos
-                    if p.subject == child.issuer]
+            pool = self._by_parsed_name().get(child.issuer, [])
         if len(anchors) + len(pool) == 1:
             return [(anchors[0], True)] if anchors else [(pool[0], False)]
         return [(a, True) for a in self._ordered(child, anchors)] + [
             (p, False) for p in self._ordered(child, pool)
         ]
+
+    def _by_parsed_name(self) -> dict[x509.Name, list[CertInfo]]:
+        """The pool by parsed subject, built once, on the first fallback lookup: scanning
+        the pool on every lookup would cost candidates times pool size."""
+        if self._parsed is None:
+            self._parsed = {}
+            for infos in self.pool.values():
+                for info in infos:
+                    self._parsed.setdefault(info.subject, []).append(info)
+        return self._parsed
 
     def _spend(self) -> None:
         self.candidates += 1

@@ -110,8 +110,9 @@ class Verifier:
     ``profile="default"`` enforces what validators enforce at validation time (RFC 5280
     path validation, the Web PKI's algorithm, key, usage and name checks); ``"cabf"``
     also fails the CA/Browser Forum issuance rules that `lint` reports as warnings.
-    ``max_signature_checks``, ``max_candidates`` and ``max_name_checks`` bound the work of
-    one validation; a chain that needs more is rejected with `Reason.too_complex`."""
+    ``max_intermediates``, ``max_signature_checks``, ``max_candidates`` and
+    ``max_name_checks`` bound the work of one validation; a chain that needs more is
+    rejected with `Reason.too_complex`, never accepted late."""
 
     def __init__(
         self,
@@ -129,6 +130,7 @@ class Verifier:
         cache_size: int = 4096,
         profile: Profile = "default",
         max_name_checks: int = 65536,
+        max_intermediates: int = 256,
     ) -> None:
         if revocation not in ("off", "soft-fail", "hard-fail"):
             raise ValueError(f"revocation must be off, soft-fail or hard-fail, not {revocation!r}")
@@ -136,6 +138,7 @@ class Verifier:
             raise ValueError(f"profile must be 'default' or 'cabf', not {profile!r}")
         self.profile: Profile = profile
         self.max_name_checks = max_name_checks
+        self.max_intermediates = max_intermediates
         self.store = store if store is not None else TrustStore.default()
         self.revocation: RevocationPolicy = revocation
         self.crls = list(crls)
@@ -303,6 +306,14 @@ class Verifier:
         leaf_failure = cert_failure(leaf_info, "leaf", ctx)
         if leaf_failure is not None and not collect and not leaf_info.self_issued:
             return _Run([leaf_info], False, leaf_failure)
+        if len(intermediates) > self.max_intermediates:
+            # Each one is parsed before the search: the work budget starts here.
+            self.stats.budget_exhausted += 1
+            detail = (f"came with {len(intermediates)} other certificates; at most "
+                      f"{self.max_intermediates} are considered (max_intermediates)")
+            outcome = Outcome(leaf_info, "work budget", False, detail, Reason.too_complex,
+                              "leaf")
+            return _Run([leaf_info], False, outcome)
         pool = [self.analyze(c) for c in intermediates]
         result = PathBuilder(ctx, self.store, pool, self._anchors_named).build(leaf_info)
         run = _run_from(result, leaf_info)
