@@ -81,11 +81,11 @@ class TrustStore:
         self, certificates: Iterable[x509.Certificate] = (), *, curated: bool = False
     ) -> None:
         """``curated`` marks a root program's bundle (the platform's, certifi's): its roots
-        have been vetted by people, so the encoding rules a validator enforces on anchors
-        it is given (critical basicConstraints, a subjectKeyIdentifier, a bare
+        have been vetted by people, so the issuance rules `Verifier.lint` and the "cabf"
+        profile hold anchors to (critical basicConstraints, a subjectKeyIdentifier, a bare
         authorityKeyIdentifier, no extendedKeyUsage) are not held against them. Eight of
-        the roots Debian ships predate those rules. Everything else (validity, key
-        strength, cA and keyCertSign, constraints) applies to every anchor."""
+        the roots Debian ships predate those rules. Validation itself (validity, key
+        strength, cA and keyCertSign, constraints) applies to every anchor alike."""
         self.curated = curated
         # Analyses of anchors (`certinfo.CertInfo`), filled by the Verifiers that use this
         # store: anchors outlive verifiers, so a new Verifier need not parse them again.
