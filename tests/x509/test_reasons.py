@@ -92,6 +92,9 @@ def test_missing_intermediate_is_unknown_issuer(chain: pki.Chain, verifier: Veri
     assert err.reason is Reason.unknown_issuer
     assert err.certificate == chain.leaf.cert
     assert HOST in str(err) and "CN=Intermediate ec256" in str(err)
+    # ... and says what to do about it.
+    assert "pass the issuing CA with --cafile" in str(err)
+    assert "the server should send its intermediate" in str(err)
 
 
 def test_self_signed_leaf(verifier: Verifier) -> None:
@@ -197,6 +200,14 @@ def test_hostname_mismatch(chain: pki.Chain, verifier: Verifier) -> None:
     assert err.reason is Reason.hostname_mismatch
     assert err.certificate == chain.leaf.cert
     assert HOST in str(err) and "evil.example.org" in str(err)
+    assert f"its names are {HOST}" in str(err)  # the names it does have
+
+
+def test_hostname_mismatch_lists_every_name(chain: pki.Chain, verifier: Verifier) -> None:
+    leaf = pki.leaf(HOST, chain.inter, sans=[HOST, "*.example.net", "192.0.2.9"])
+    err = _fail(verifier, leaf.cert, chain.intermediates, server_name="example.net")
+    assert err.reason is Reason.hostname_mismatch
+    assert f"its names are {HOST}, *.example.net, 192.0.2.9" in str(err)
 
 
 def test_no_server_name_skips_hostname(chain: pki.Chain, verifier: Verifier) -> None:
