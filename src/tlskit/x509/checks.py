@@ -31,6 +31,8 @@ _USAGE_OIDS = {
     "server": ExtendedKeyUsageOID.SERVER_AUTH,
     "client": ExtendedKeyUsageOID.CLIENT_AUTH,
 }
+
+
 @dataclass(slots=True)
 class Outcome:
     """One check on one certificate. ``detail`` on a failure is a predicate that reads after
