@@ -70,7 +70,7 @@ KNOBS: dict[str, list[Any]] = {
     "critical_ext": [False, True],
     "key_ids": [True, False],
     "root_quirk": ["none", "bc_noncritical", "no_ski", "aki_mismatch", "eku_server",
-                   "eku_client", "ku_no_cert_sign", "no_ku"],
+                   "eku_client", "ku_no_cert_sign", "no_ku", "ski_critical", "aki_critical"],
     "cross": ["none", "only_cross_root", "both_roots", "expired_cross"],
     "host": [HOST, "WWW.Example.COM.", "other.example.com", "192.0.2.1", "a.www.example.com"],
 }
@@ -176,6 +176,13 @@ def _root(frozen: tuple[Any, ...], label: str = "A") -> pki.Issued:
         extra.append((x509.AuthorityKeyIdentifier(b"\x01" * 20, None, None), False))
     elif quirk in ("eku_server", "eku_client"):
         kw["eku"] = [pki.SERVER_AUTH if quirk == "eku_server" else pki.CLIENT_AUTH]
+    elif quirk in ("ski_critical", "aki_critical"):
+        kw["key_ids"] = False
+        public = pki.key(kind, f"root{label}-{kind}").public_key()
+        extra.append((x509.SubjectKeyIdentifier.from_public_key(public),
+                      quirk == "ski_critical"))
+        extra.append((x509.AuthorityKeyIdentifier.from_issuer_public_key(public),
+                      quirk == "aki_critical"))
     elif quirk == "ku_no_cert_sign":
         kw["ku"] = {"digital_signature": True, "crl_sign": True}
     elif quirk == "no_ku":
@@ -373,12 +380,13 @@ DISAGREEMENTS: dict[str, Disagreement] = {
         "lint reports."),
         _is("san", "critical"),
         "subjectAltName MUST NOT be critical"),
-    "anchor-basic-constraints": Disagreement("tlskit", (
+    "anchor-encoding": Disagreement("tlskit", (
         "RFC 5280 6.1.1 (d): a trust anchor is input to path validation; the encoding of "
-        "the user's root (a non-critical basicConstraints) is not judged, as OpenSSL and "
-        "Go take anchors. pyca checks it; the lint reports it."),
-        _is("root_quirk", "bc_noncritical"),
-        "2.5.29.19: Certificate extension has incorrect criticality"),
+        "the user's root (the criticality of basicConstraints and of its key identifiers) "
+        "is not judged, as OpenSSL and Go take anchors. pyca checks it; the lint reports "
+        "it."),
+        _is("root_quirk", "bc_noncritical", "ski_critical", "aki_critical"),
+        "Certificate extension has incorrect criticality"),
     "weak-leaf-key": Disagreement("pyca", (
         "CA/B BR 6.1.5 and RFC 8446 4.2.3: tlskit accepts RSA keys of 2048 bits and more and "
         "only the P-256/P-384/P-521 curves in every certificate (Reason.weak_key); pyca "
