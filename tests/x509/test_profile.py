@@ -309,3 +309,22 @@ def test_anchor_encoding_quirks_are_linted_unless_curated() -> None:
                   pki.leaf(HOST, inter2).cert, [inter2.cert])
     assert err.reason is Reason.expired
     assert TrustStore.default().curated and not TrustStore([legacy.cert]).curated
+
+
+def test_non_critical_name_constraints_on_an_anchor_are_obeyed_and_linted() -> None:
+    """A private root with non-critical nameConstraints is a trust anchor (its encoding is
+    the issuer's business, CA/B BR 7.1.2.10.8 even allows it), and its constraints still
+    bind everything below it."""
+    nc = x509.NameConstraints([x509.DNSName("example.org")], None)
+    root = pki.make("Soft NC Root", None, ca=True, extra=[(nc, False)])
+    inside = pki.leaf(HOST, root)
+    outside = pki.leaf("www.example.net", root)
+    v = Verifier(TrustStore([root.cert]))
+    _verify(v, inside.cert, [])
+    err = _reason(v, outside.cert, [], "www.example.net")
+    assert err.reason is Reason.name_constraints_violated
+    rules = {(f.role, f.rule) for f in v.lint(inside.cert, [], at=NOW)}
+    assert rules == {("anchor", "encoding")}
+    assert "nameConstraints" in str(v.lint(inside.cert, [], at=NOW)[0])
+    strict = _reason(Verifier(TrustStore([root.cert]), profile="cabf"), inside.cert, [])
+    assert strict.reason is Reason.malformed and strict.certificate == root.cert
