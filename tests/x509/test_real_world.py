@@ -218,3 +218,11 @@ def test_leaf_without_eku_is_accepted_and_linted(chain: pki.Chain) -> None:
 def test_profile_must_be_known() -> None:
     with pytest.raises(ValueError, match="profile"):
         Verifier(TrustStore([]), profile="strict")  # type: ignore[arg-type]
+
+
+def test_lint_chain_lints_an_ordered_chain_without_validating(chain: pki.Chain) -> None:
+    from tlskit.x509 import lint_chain
+    expired = pki.leaf("www.example.org", chain.inter, eku=None, not_after=NOW - DAY)
+    found = lint_chain([expired.cert, chain.inter.cert, chain.root.cert])
+    assert [(f.role, f.rule) for f in found] == [("leaf", "leaf-eku")]
+    assert lint_chain([chain.leaf.cert, chain.inter.cert, chain.root.cert]) == []

@@ -9,7 +9,7 @@ RFC 9525 hostname matching, and an explainable report.
 from __future__ import annotations
 
 from .errors import CertificateVerificationError, Reason, describe
-from .lint import Finding
+from .lint import Finding, lint_chain
 from .names import dns_name_matches, match_hostname
 from .trust import TrustStore
 from .verify import Check, Report, Verifier
@@ -24,5 +24,6 @@ __all__ = [
     "Verifier",
     "describe",
     "dns_name_matches",
+    "lint_chain",
     "match_hostname",
 ]

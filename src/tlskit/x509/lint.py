@@ -15,12 +15,13 @@ They are decided here: `lint_verdicts` lists them for one certificate in one rol
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from .certinfo import CertInfo, Role
+from .certinfo import CertInfo, Role, analyze
 from .errors import Reason
 
 # CA/B BR 7.1.2.7.10: purposes a TLS server certificate must not also serve.
@@ -153,4 +154,19 @@ def findings_for(
             for rule, reason, detail in lint_verdicts(info, role, usage, curated)]
 
 
-__all__ = ["Finding", "LintVerdict", "findings_for", "lint_verdicts"]
+def lint_chain(
+    chain: Sequence[x509.Certificate], usage: str = "server", *, anchored: bool = True,
+    curated: bool = False,
+) -> list[Finding]:
+    """Lint a chain already in order, leaf first and, when ``anchored``, the trust anchor
+    last, without validating it (`Verifier.lint` lints the chain it builds instead)."""
+    n = len(chain)
+    out: list[Finding] = []
+    for i, cert in enumerate(chain):
+        role: Role = ("leaf-anchor" if anchored and n == 1 else "leaf") if i == 0 else (
+            "anchor" if anchored and i == n - 1 else "intermediate")
+        out.extend(findings_for(analyze(cert), role, usage, curated))
+    return out
+
+
+__all__ = ["Finding", "LintVerdict", "findings_for", "lint_chain", "lint_verdicts"]
