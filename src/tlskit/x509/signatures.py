@@ -86,8 +86,8 @@ class Stats:
     signature_checks: int = 0  # signatures evaluated (cache hits included)
     signature_verifications: int = 0  # actual public-key operations
     candidates: int = 0  # issuer candidates expanded during path building
-    name_checks: int = 0  # name-constraint comparisons made (charged within the budget)
     budget_exhausted: int = 0
+    name_checks: int = 0  # name-constraint comparisons made (charged within the budget)
 
 
 class SignatureCache:
