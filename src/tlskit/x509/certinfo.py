@@ -198,10 +198,10 @@ class CertInfo:
 
 def _parsed_name(cert: x509.Certificate, which: str) -> x509.Name:
     """cert.subject or cert.issuer. Analysis already refused a name the parser rejects
-    (see `_names_problem`), so the fallback is only a guard for direct CertInfo use."""
+    (see `_structure_problem`), so the fallback is only a guard for direct CertInfo use."""
     try:
         return getattr(cert, which)  # type: ignore[no-any-return]
-    except ValueError:
+    except Exception:  # cryptography raises ValueError, and KeyError for odd string tags
         return x509.Name([])
 
 
@@ -419,6 +419,10 @@ def _structure_problem(info: CertInfo, der: CertificateDER) -> str | None:
         problem = _name_problem(encoded)
         if problem:
             return f"{label} name {problem} (RFC 5280 4.1.2.4)"
+        try:  # a name must also parse: messages and name constraints read it parsed
+            getattr(info.cert, label)
+        except Exception as exc:  # ValueError, and KeyError for an unknown string tag
+            return f"{label} name cannot be parsed: {exc!r} (RFC 5280 4.1.2.4)"
         if len(_WELL_FORMED_NAMES) >= 4096:
             _WELL_FORMED_NAMES.clear()
         _WELL_FORMED_NAMES.add(encoded)
