@@ -28,7 +28,8 @@ from tlskit import (
 )
 from tlskit.wire import messages as m
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "rfc8448.json"
+# The RFC 8448 traces, kept in the repo; provenance in tests/vectors/README.md.
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "rfc8448.json"
 DATA = json.loads(VECTORS.read_text())
 SIMPLE = DATA["traces"]["simple_1rtt"]
 HRR = DATA["traces"]["hello_retry_request"]
