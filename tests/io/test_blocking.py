@@ -88,9 +88,7 @@ def test_recv_into_and_pending(tls_server_factory, client_config: ClientConfig) 
         assert sock.recv(0) == b""
 
 
-def test_peer_information(tls_server_factory, pki: PKI, client_config: ClientConfig,
-                          server_config: ServerConfig) -> None:
-    server_config.alpn_protocols = ["h2", "http/1.1"]
+def test_peer_information(tls_server_factory, pki: PKI) -> None:
     srv = tls_server_factory(EchoHandler, ServerConfig(
         certificate_chain=pki.issued.chain, private_key=pki.issued.private_key,
         alpn_protocols=["http/1.1"]))

@@ -179,8 +179,9 @@ class ServerHandshake12(Handshake12):
             chain = parse_chain(cert.certificates, "client")
             public_key_of(chain[0])
             at = datetime.fromtimestamp(self.config.clock(), UTC)
-            self.config.client_verifier.verify(chain[0], chain[1:], server_name=None, at=at,
-                                               usage="client")
+            verifier = self.config.get_client_verifier()
+            assert verifier is not None  # client_auth is on: the config built one
+            verifier.verify(chain[0], chain[1:], server_name=None, at=at, usage="client")
             self.client_chain = chain
         self.expect = {_HT.client_key_exchange: self.on_client_key_exchange}
 

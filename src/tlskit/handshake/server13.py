@@ -456,7 +456,7 @@ class ServerHandshake13(Handshake13):
             self.expect = {_HT.finished: self.on_finished}
             return
         chain = parse_chain([e.cert_data for e in cert.entries], "client")
-        verifier = self.config.client_verifier
+        verifier = self.config.get_client_verifier()
         assert verifier is not None
         at = datetime.fromtimestamp(self.config.clock(), UTC)
         verifier.verify(chain[0], chain[1:], server_name=None, at=at, usage="client")
