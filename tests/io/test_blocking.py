@@ -99,7 +99,7 @@ def test_peer_information(tls_server_factory, pki: PKI) -> None:
         assert version == "TLSv1.3" and name.startswith("TLS_") and bits in (128, 256)
         assert sock.selected_alpn_protocol() == "http/1.1"
         assert sock.handshake_info is not None
-        assert sock.handshake_info.cipher_suite == name
+        assert sock.handshake_info.cipher_suite.name == name
         assert sock.peer_certificates[0] == pki.issued.certificate
         der = sock.getpeercert(binary_form=True)
         assert ssl.DER_cert_to_PEM_cert(der).encode() == pki.leaf_pem.read_bytes()

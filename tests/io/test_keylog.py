@@ -222,7 +222,7 @@ def test_handshake_logs_every_secret_and_decrypts(tmp_path: Path, tls_server_fac
     client_random = client_hello[6:38]
     assert {r for r, _ in entries.values()} == {client_random}
 
-    suite = next(s for s in SUITES.values() if s.name == hc.cipher_suite)
+    suite = next(s for s in SUITES.values() if s.name == hc.cipher_suite.name)
     assert suite.name == "TLS_AES_128_GCM_SHA256"
     # Client to server: the Finished under the handshake key, then our data.
     hs_msgs, plaintext = decrypt_direction(

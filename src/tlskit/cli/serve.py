@@ -313,7 +313,8 @@ class Server:
             complete = chan.handshake(HANDSHAKE_TIMEOUT)
             sock.settimeout(IDLE_TIMEOUT)
             offer = dict(conn.client_offer)
-            self.log(f"{who} {complete.version} {complete.cipher_suite} {complete.group} "
+            group = complete.group.name if complete.group else None
+            self.log(f"{who} {complete.version} {complete.cipher_suite.name} {group} "
                      f"sni={complete.server_name or '-'} alpn={complete.alpn_protocol or '-'}"
                      + (f" client={_subject(complete.peer_certificates[0])}"
                         if complete.peer_certificates else ""))
@@ -412,9 +413,10 @@ def handshake_page(complete: HandshakeComplete, offer: dict[str, Any], who: str,
     rows = [
         ("Your address", who),
         ("Protocol version", complete.version),
-        ("Cipher suite", complete.cipher_suite),
-        ("Key exchange group", complete.group or "-"),
-        ("Server signature scheme", complete.signature_scheme or "-"),
+        ("Cipher suite", complete.cipher_suite.name),
+        ("Key exchange group", complete.group.name if complete.group else "-"),
+        ("Server signature scheme",
+         complete.signature_scheme.name if complete.signature_scheme else "-"),
         ("SNI (server name you asked for)", complete.server_name or "(none sent)"),
         ("ALPN protocol", complete.alpn_protocol or "(none)"),
         ("Client certificate", client_cert or "(none)"),

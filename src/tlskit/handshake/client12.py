@@ -210,9 +210,8 @@ class ClientHandshake12(Handshake12):
         self.trace("server_finished", verify_data=fin.verify_data)
         assert self.suite12 is not None
         self.events.append(HandshakeComplete(
-            version="TLSv1.2", cipher_suite=self.suite12.name,
-            group=self.group.name if self.group else None,
-            signature_scheme=self.peer_scheme.name if self.peer_scheme else None,
+            version="TLSv1.2", cipher_suite=self.suite12.code, group=self.group,
+            signature_scheme=self.peer_scheme,
             alpn_protocol=self.alpn, peer_certificates=list(self.peer_chain),
             resumed=False, server_name=self.server_name, ocsp_response=self.ocsp_response))
 

@@ -476,9 +476,8 @@ class ClientHandshake13(Handshake13):
 
     def summary(self) -> HandshakeComplete:
         return HandshakeComplete(
-            version="TLSv1.3", cipher_suite=self.suite_or_fail().name,
-            group=self.group.name if self.group else None,
-            signature_scheme=self.peer_scheme.name if self.peer_scheme else None,
+            version="TLSv1.3", cipher_suite=self.suite_or_fail().code, group=self.group,
+            signature_scheme=self.peer_scheme,
             alpn_protocol=self.alpn, peer_certificates=list(self.peer_chain),
             resumed=self.resumed,
             server_name=self.server_name, ocsp_response=self.ocsp_response)

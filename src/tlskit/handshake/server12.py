@@ -16,7 +16,7 @@ from cryptography import x509
 
 from .. import crypto
 from ..config import CertifiedKey
-from ..enums import CipherSuite, ExtensionType, HandshakeType, NamedGroup, SignatureScheme
+from ..enums import ExtensionType, HandshakeType, NamedGroup, SignatureScheme
 from ..errors import (
     DecodeError,
     HandshakeFailure,
@@ -226,8 +226,7 @@ class ServerHandshake12(Handshake12):
         assert self.suite12 is not None
         self.trace("server_finished", verify_data=reply.verify_data)
         self.events.append(HandshakeComplete(
-            version="TLSv1.2", cipher_suite=CipherSuite(self.suite12.code).name,
-            group=self.group.name if self.group else None,
-            signature_scheme=self.scheme.name if self.scheme else None,
+            version="TLSv1.2", cipher_suite=self.suite12.code, group=self.group,
+            signature_scheme=self.scheme,
             alpn_protocol=self.alpn, peer_certificates=list(self.client_chain),
             resumed=False, server_name=self.server_name))

@@ -483,9 +483,8 @@ class ServerHandshake13(Handshake13):
         self._send_tickets()
         resumed = self._psk is not None
         self.events.append(HandshakeComplete(
-            version="TLSv1.3", cipher_suite=self.suite.name,
-            group=self.group.name if self.group else None,
-            signature_scheme=None if resumed or self.scheme is None else self.scheme.name,
+            version="TLSv1.3", cipher_suite=self.suite.code, group=self.group,
+            signature_scheme=None if resumed else self.scheme,
             alpn_protocol=self.alpn, peer_certificates=list(self.client_chain),
             resumed=resumed, server_name=self.server_name))
 
