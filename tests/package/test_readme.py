@@ -1,0 +1,157 @@
+"""Every code block in README.md runs as written, so the README cannot drift from the code.
+
+Python blocks run in a fresh interpreter against the lab (tests/package/readme.py) and
+pass ``mypy --strict``; the command-line block runs line by line through bash; the install
+command is tested in test_install.py and the test command is what .ci/run runs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .readme import ROOT, RUNTIME_FIXTURES, TYPED_FIXTURES, Block, Lab, blocks, start_lab
+
+PYTHON_BLOCKS = blocks("python")
+COMMAND_LINE = next(b for b in blocks("sh") if "tlskit connect" in b.code)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    yield from start_lab(tmp_path_factory.mktemp("readme-lab"))
+
+
+def run_python(lab: Lab, block: Block) -> subprocess.CompletedProcess[str]:
+    script = lab.directory / f"block_{block.line}.py"
+    script.write_text(RUNTIME_FIXTURES.format(lab=str(lab.directory)) + block.code)
+    return subprocess.run([sys.executable, str(script)], cwd=lab.directory, env=lab.env(),
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_the_readme_has_the_blocks_these_tests_expect() -> None:
+    assert len(PYTHON_BLOCKS) >= 4
+    assert any("tlskit.aio.open_connection" in b.code for b in PYTHON_BLOCKS)
+    assert len(blocks("sh")) == 3
+
+
+@pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=lambda b: b.label)
+def test_python_block_runs(lab: Lab, block: Block) -> None:
+    before = len(lab.requests)
+    proc = run_python(lab, block)
+    assert proc.returncode == 0, f"{block.label}\n{proc.stderr}"
+    assert proc.stderr == "", proc.stderr
+    # A print whose comment shows its output must print exactly that.
+    for line in block.code.splitlines():
+        shown = re.match(r"\s*print\(.*\)\s+# (\[.*\])$", line)
+        if shown:
+            assert shown.group(1) in proc.stdout.splitlines(), (line, proc.stdout)
+    if "example.com" in block.code and "print(" in block.code:
+        assert len(lab.requests) == before + 1  # it reached the lab server...
+        assert "hello from the README lab" in proc.stdout  # ...and printed its answer
+    if "tlskit.connect(" in block.code:
+        assert proc.stdout.startswith("TLSv1.3 ('TLS_"), proc.stdout
+
+
+def _mypy_strict(tmp_path: Path, *files: Path) -> subprocess.CompletedProcess[str]:
+    # tlskit is read as a user's mypy reads an installed package: its types are used, its
+    # own findings are its CI's business (pyproject's [tool.mypy]), not the README's.
+    config = tmp_path / "mypy.ini"
+    config.write_text("[mypy]\n[mypy-tlskit.*]\nfollow_imports = silent\n")
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--config-file",
+         str(config), "--cache-dir", str(tmp_path / "cache"), *map(str, files)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={"MYPYPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
+
+
+def test_python_blocks_pass_mypy_strict(tmp_path: Path) -> None:
+    files = []
+    for block in PYTHON_BLOCKS:
+        path = tmp_path / f"readme_{block.line}.py"
+        path.write_text(TYPED_FIXTURES + block.code)
+        files.append(path)
+    proc = _mypy_strict(tmp_path, *files)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_sees_the_lazy_exports(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("import tlskit\n"
+                     "reveal_type(tlskit.connect)\n"
+                     "reveal_type(tlskit.aio.open_connection)\n"
+                     "reveal_type(tlskit.TLSSocket)\n")
+    notes = [line for line in _mypy_strict(tmp_path, probe).stdout.splitlines()
+             if "Revealed type" in line]
+    assert len(notes) == 3, notes
+    assert re.search(r"def \(host: (builtins\.)?str, port: (builtins\.)?int", notes[0]), notes[0]
+    assert "-> tlskit.io.blocking.TLSSocket" in notes[0], notes[0]
+    assert "Coroutine" in notes[1] and "asyncio.streams.StreamReader" in notes[1], notes[1]
+    assert "tlskit.io.blocking.TLSSocket" in notes[2], notes[2]
+
+
+def _command_lines() -> list[str]:
+    return [line for line in COMMAND_LINE.code.splitlines() if line.strip()]
+
+
+def _handshake_with(lab: Lab, port: int, state: Path, echo: bool) -> str:
+    """One request to a running `tlskit serve`, trusting the lab CA and serve's own CA."""
+    context = ssl.create_default_context(cadata="".join(
+        p.read_text() for p in (lab.directory / "root.pem", *state.rglob("root.pem"))))
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw, \
+            context.wrap_socket(raw, server_hostname="localhost") as tls:
+        if echo:
+            tls.sendall(b"ping\n")
+            return tls.recv(100).decode()
+        tls.sendall(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        return tls.recv(100).decode()
+
+
+@pytest.mark.parametrize("line", _command_lines())
+def test_command_line_runs(lab: Lab, line: str, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    env = lab.env(state)
+    if line.startswith("tlskit serve"):  # runs until stopped: ask it one thing, then stop it
+        proc = subprocess.Popen(["bash", "-c", f"exec {line}"], cwd=lab.directory, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            match = re.fullmatch(r"listening on https://127\.0\.0\.1:(\d+)/\n", first)
+            assert match, first + (proc.stderr.read() if proc.stderr else "")
+            answer = _handshake_with(lab, int(match.group(1)), state, "--echo" in line)
+            assert answer == "ping\n" if "--echo" in line else answer.startswith("HTTP/1.")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        return
+    proc = subprocess.run(["bash", "-c", line], cwd=lab.directory, env=env,
+                          capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 0, f"{line}\n{proc.stdout}\n{proc.stderr}"
+    diagram = re.search(r"--diagram (\S+)", line)
+    if diagram:
+        assert "<svg" in (lab.directory / diagram.group(1)).read_text()
+    if "--json" in line:
+        assert json.loads(proc.stdout)["version"] == "TLSv1.3"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    [test_block] = [b for b in blocks("sh") if "install-test-deps" in b.code]
+    steps = [s.strip() for s in test_block.code.strip().split("&&")]
+    run = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    positions = []
+    for step in steps:
+        matches = [i for i, line in enumerate(run) if line.split(" || ")[0] == step]
+        assert matches, f".ci/run does not run {step!r}"
+        positions.append(matches[0])
+    assert positions == sorted(positions)
+    assert "set -uo pipefail" in run and '"$status" -eq 5' in " ".join(run)
