@@ -86,10 +86,12 @@ def _refuse_deletion(self: object, name: str) -> None:
 
 
 def load_pem_chain(path: str | Path) -> list[x509.Certificate]:
+    """Every certificate in a PEM file, in file order (leaf first for a server chain)."""
     return x509.load_pem_x509_certificates(Path(path).read_bytes())
 
 
 def load_pem_private_key(path: str | Path, password: bytes | None = None) -> Any:
+    """The private key in a PEM file (encrypted ones need ``password``)."""
     return serialization.load_pem_private_key(Path(path).read_bytes(), password)
 
 

@@ -12,7 +12,7 @@ from .enums import AlertDescription, CipherSuite, NamedGroup, SignatureScheme
 
 @dataclass(slots=True)
 class Event:
-    pass
+    """Base of everything `receive_data` returns."""
 
 
 @dataclass(slots=True)
@@ -37,6 +37,8 @@ class HandshakeComplete(Event):
 
 @dataclass(slots=True)
 class DataReceived(Event):
+    """Application data from the peer, decrypted and authenticated."""
+
     data: bytes
 
 

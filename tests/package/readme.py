@@ -30,15 +30,21 @@ README = ROOT / "README.md"
 BODY = b"hello from the README lab\n"
 
 
+# Pages whose code runs as tests, like the README's. (The requests/httpx/aiohttp and
+# uvicorn pages show tlskit.compat, whose own tests cover those recipes.)
+DOC_PAGES = [ROOT / "docs" / name for name in ("index.md", "debug.md", "certificates.md")]
+
+
 @dataclass
 class Block:
     lang: str
     code: str
-    line: int  # where it starts in README.md, for failure messages
+    path: Path
+    line: int  # where it starts, for failure messages
 
     @property
     def label(self) -> str:
-        return f"README.md:{self.line}"
+        return f"{self.path.relative_to(ROOT)}:{self.line}"
 
 
 def blocks(lang: str, path: Path = README) -> list[Block]:
@@ -47,7 +53,8 @@ def blocks(lang: str, path: Path = README) -> list[Block]:
     text = path.read_text()
     for match in re.finditer(r"^```(\w+)\n(.*?)^```$", text, re.S | re.M):
         if match.group(1) == lang:
-            found.append(Block(lang, match.group(2), text.count("\n", 0, match.start()) + 1))
+            line = text.count("\n", 0, match.start()) + 1
+            found.append(Block(lang, match.group(2), path, line))
     return found
 
 
@@ -143,7 +150,7 @@ def start_lab(directory: Path) -> Iterator[Lab]:
         (directory / "root.pem").write_bytes(ca.export_root_pem()
                                              + ca.intermediate.public_bytes(pem))
         chain_pem = b"".join(c.public_bytes(pem) for c in issued.chain)
-        for name in ("cert.pem", "c.pem"):
+        for name in ("cert.pem", "c.pem", "chain.pem"):
             (directory / name).write_bytes(chain_pem)
         (directory / "k.pem").write_bytes(issued.private_key.private_bytes(
             pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
