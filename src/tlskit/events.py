@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from cryptography import x509
 
 from .enums import AlertDescription, CipherSuite, NamedGroup, SignatureScheme
+from .session import Session
 
 
 @dataclass(slots=True)
@@ -62,4 +62,4 @@ class SessionTicketReceived(Event):
 
     lifetime: int
     ticket: bytes
-    session: Any = None
+    session: Session | None = None

@@ -84,3 +84,4 @@ def test_readme_install_command_in_a_fresh_venv(python: Path, tmp_path: Path) ->
         subprocess.run([str(python), "-c", "import sys; print(sys.base_prefix)"],
                        capture_output=True, text=True, check=True).stdout.strip()).resolve()
     assert (repo / ".venv" / "bin" / "tlskit").is_file()
+    assert (Path(where[0]).parent / "py.typed").is_file()  # PEP 561: typed for mypy
