@@ -39,3 +39,9 @@ def test_library_does_not_import_rich(statement: str) -> None:
 def test_the_cli_does_use_rich() -> None:
     # The check above means something only if rich is what the CLI renders with.
     assert "rich" in modules_after("import tlskit.cli.render")
+
+
+def test_import_tlskit_leaves_the_io_layers_and_validator_for_later() -> None:
+    loaded = modules_after("import tlskit")
+    assert [m for m in ("tlskit.io", "tlskit.aio", "tlskit.x509", "asyncio", "ssl")
+            if m in loaded] == []
