@@ -171,7 +171,6 @@ class _Common:
     _suites12: list[int] = field(init=False, repr=False)
     _schemes: list[int] = field(init=False, repr=False)
     _cert_compression: list[int] = field(init=False, repr=False)
-    _lazy_lock: threading.Lock = field(init=False, repr=False)  # for the lazy getters
 
     def replace(self: C, **changes: Any) -> C:
         """A copy with `changes` applied, validated like a new config."""
@@ -182,7 +181,6 @@ class _Common:
         object.__setattr__(self, name, value)
 
     def _validate_common(self) -> None:
-        self._set("_lazy_lock", threading.Lock())  # configs are shared by threads
         groups = _parsed(self.groups, parse_group, "group")
         cipher_suites = _parsed(self.cipher_suites, parse_cipher_suite, "cipher suite")
         schemes = _parsed(self.signature_schemes, parse_signature_scheme, "signature scheme")
@@ -280,13 +278,11 @@ class ClientConfig(_Common):
 
     def get_verifier(self) -> CertificateVerifier:
         """The verifier, built lazily from the trust anchors (or the system store)."""
-        if self._verifier is None:
-            with self._lazy_lock:
-                if self._verifier is None:
-                    from .x509 import TrustStore, Verifier
-                    store = (TrustStore(list(self.trust_anchors))
-                             if self.trust_anchors is not None else TrustStore.default())
-                    self._set("_verifier", Verifier(store))
+        if self._verifier is None:  # racing threads may build two; one is kept, both work
+            from .x509 import TrustStore, Verifier
+            store = (TrustStore(list(self.trust_anchors)) if self.trust_anchors is not None
+                     else TrustStore.default())
+            self._set("_verifier", Verifier(store))
         assert self._verifier is not None
         return self._verifier
 
@@ -319,6 +315,7 @@ class ServerConfig(_Common):
     _client_verifier: CertificateVerifier | None = field(init=False, repr=False)
     _cookie_key: bytes | None = field(init=False, repr=False)
     _sealer: TicketSealer | None = field(init=False, repr=False)
+    _lazy_lock: threading.Lock = field(init=False, repr=False)  # for the lazy getters
 
     def __post_init__(self) -> None:
         self._validate_common()
@@ -341,6 +338,7 @@ class ServerConfig(_Common):
         self._set("_client_verifier", client_verifier)
         self._set("_cookie_key", self.cookie_key)
         self._set("_sealer", None)
+        self._set("_lazy_lock", threading.Lock())  # configs are shared by server threads
         if not 0 < self.ticket_lifetime <= MAX_TICKET_LIFETIME:
             raise ValueError("ticket_lifetime must be within 1..604800 seconds")
 
