@@ -247,11 +247,8 @@ def _cn(text: str) -> x509.NameAttribute:
 
 
 def _to_alabel(label: str) -> str:
-    """IDNA-encode one U-label; prefer IDNA 2008 (the `idna` package) when it is installed."""
-    try:
-        import idna  # type: ignore[import-untyped]
-    except ImportError:
-        return label.encode("idna").decode("ascii")
+    """IDNA-encode one U-label with UTS 46 + IDNA 2008, as clients will look it up."""
+    import idna
     return str(idna.encode(label, uts46=True).decode("ascii"))
 
 
