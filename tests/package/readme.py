@@ -60,6 +60,7 @@ def blocks(lang: str, path: Path = README) -> list[Block]:
 
 # What the README's Python needs from outside itself, at run time and for mypy.
 RUNTIME_FIXTURES = '''\
+from datetime import UTC as _UTC, datetime as _datetime, timedelta as _timedelta
 from pathlib import Path as _Path
 from cryptography import x509 as _x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key as _load_key
@@ -68,9 +69,12 @@ root_cert = _x509.load_pem_x509_certificate((_lab / "root.pem").read_bytes())
 leaf, intermediate = _x509.load_pem_x509_certificates((_lab / "cert.pem").read_bytes())
 intermediates = [intermediate]
 key = _load_key((_lab / "k.pem").read_bytes(), None)
+t0 = _datetime.now(_UTC) - _timedelta(days=30)  # a validity period in the past
+t1 = t0 + _timedelta(days=1)
 '''
 
 TYPED_FIXTURES = '''\
+from datetime import datetime
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 root_cert: x509.Certificate
@@ -78,10 +82,13 @@ leaf: x509.Certificate
 intermediate: x509.Certificate
 intermediates: list[x509.Certificate]
 key: PrivateKeyTypes
+t0: datetime
+t1: datetime
 '''
 
 # Loaded by every Python process the lab starts (PYTHONPATH): routes the README's host
-# names to the lab server and lets `tlskit serve` take any free port instead of 8443.
+# names to the lab server and lets `tlskit serve` and `tlskit ca ocsp` take any free port
+# instead of 8443 and 8888.
 SITECUSTOMIZE = '''\
 import json as _json, os as _os, socket as _socket
 _routes = _json.loads(_os.environ.get("README_LAB_ROUTES", "{}"))
@@ -132,7 +139,7 @@ class Lab:
         env["SSL_CERT_FILE"] = str(self.directory / "root.pem")  # the "system" store
         env["README_LAB_ROUTES"] = json.dumps({"example.com:443": self.port,
                                                "localhost:8443": self.port})
-        env["README_LAB_BINDS"] = json.dumps({"8443": 0})
+        env["README_LAB_BINDS"] = json.dumps({"8443": 0, "8888": 0})
         env["TLSKIT_STATE_DIR"] = str(state or self.directory / "state")
         env.pop("SSLKEYLOGFILE", None)
         env.pop("NO_COLOR", None)

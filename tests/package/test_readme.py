@@ -16,10 +16,12 @@ import socket
 import ssl
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from .readme import (
     DOC_PAGES,
@@ -54,7 +56,7 @@ def run_python(lab: Lab, block: Block) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_pages_have_the_blocks_these_tests_expect() -> None:
-    assert len(blocks("python")) >= 4 and len(blocks("sh")) == 3
+    assert len(blocks("python")) >= 5 and len(blocks("sh")) == 3
     assert any("tlskit.aio.open_connection" in b.code for b in PYTHON_BLOCKS)
     assert {b.path for b in PYTHON_BLOCKS} == set(PAGES)
     assert len(COMMAND_BLOCKS) == 3
@@ -146,6 +148,25 @@ def _serve_once(lab: Lab, line: str, cwd: Path, state: Path) -> None:
     assert proc.returncode == 0, err
 
 
+def _ocsp_once(lab: Lab, line: str, cwd: Path, state: Path) -> None:
+    """`tlskit ca ocsp` runs until Ctrl-C: fetch the root's CRL from it, then stop it."""
+    proc = subprocess.Popen(["bash", "-c", f"exec {line}"], cwd=cwd, env=lab.env(state),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        first, second = proc.stdout.readline(), proc.stdout.readline()
+        assert re.match(r"OCSP responder for .* at http://127\.0\.0\.1:\d+", first), first
+        crl_url = second.split()[-1]
+        with urllib.request.urlopen(crl_url, timeout=30) as response:
+            crl = response.read()
+        assert x509.load_der_x509_crl(crl) if crl[:1] == b"\x30" else \
+            x509.load_pem_x509_crl(crl)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+
+
 @pytest.mark.parametrize("block", COMMAND_BLOCKS, ids=lambda b: b.label)
 def test_command_block_runs(lab: Lab, block: Block, tmp_path: Path) -> None:
     """Line by line, in order, in one directory holding the lab's files (as a shell
@@ -155,6 +176,9 @@ def test_command_block_runs(lab: Lab, block: Block, tmp_path: Path) -> None:
     for line in (x for x in block.code.splitlines() if x.strip()):
         if line.startswith("tlskit serve"):
             _serve_once(lab, line, cwd, state)
+            continue
+        if line.startswith("tlskit ca ocsp"):
+            _ocsp_once(lab, line, cwd, state)
             continue
         proc = subprocess.run(["bash", "-c", line], cwd=cwd, env=lab.env(state),
                               capture_output=True, text=True, timeout=90)
