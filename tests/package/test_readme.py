@@ -159,8 +159,9 @@ def _ocsp_once(lab: Lab, line: str, cwd: Path, state: Path) -> None:
         crl_url = second.split()[-1]
         with urllib.request.urlopen(crl_url, timeout=30) as response:
             crl = response.read()
-        assert x509.load_der_x509_crl(crl) if crl[:1] == b"\x30" else \
-            x509.load_pem_x509_crl(crl)
+        parsed = (x509.load_der_x509_crl(crl) if crl[:1] == b"\x30"
+                  else x509.load_pem_x509_crl(crl))
+        assert "root" in parsed.issuer.rfc4514_string()
     finally:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
