@@ -15,7 +15,6 @@ internal_error `TLSError`, never leaked.
 from __future__ import annotations
 
 import contextlib
-import functools
 
 from .config import ClientConfig, ServerConfig
 from .crypto import Suite
@@ -58,8 +57,9 @@ class Connection:
         self._sent_close = False
         self._received_close = False
         self.handshake_complete: HandshakeComplete | None = None
-        # Set once the handshake is done and cleared by close or error: they let the
-        # application-data paths skip the per-call state checks.
+        # Set once the handshake is done and cleared by close or error (and, for reading,
+        # while a handshake message is half received): they let the application-data
+        # paths skip the per-call state checks.
         self._fast_send = False
         self._fast_receive = False
         self._warnings = 0
@@ -71,11 +71,11 @@ class Connection:
         """Feed bytes from the peer; returns the events they complete, in order."""
         records = self._records
         events = self._events
-        if self._fast_receive and type(data) is bytes and not self._hs._buf:
-            # Whole application-data records decrypted straight from `data` (one record
-            # alone is handled by the bound bulk receiver, see _bind_bulk_paths); anything
-            # else (alerts, KeyUpdate, partial records, errors) goes the long way.
-            plaintexts, used = records.open_app_records(data)
+        if self._fast_receive and type(data) is bytes:
+            # Whole application-data records decrypted straight from `data` by the read
+            # protector; anything else (alerts, KeyUpdate, partial records, errors) goes
+            # the long way.
+            plaintexts, used = records.opener.open_app(data)  # type: ignore[union-attr]
             if used == len(data):
                 return list(map(DataReceived, plaintexts))
             events += map(DataReceived, plaintexts)
@@ -119,6 +119,11 @@ class Connection:
             err = InternalError(f"internal error: {type(exc).__name__}: {exc}")
             self._fail(err)
             raise err from exc
+        # The bulk shortcut only once established, and never while a handshake message
+        # (5.1) or a record is half received.
+        self._fast_receive = (self.handshake_complete is not None and not hs.partial_message
+                              and not self._received_close and self._error is None
+                              and not records.buffered)
         out = events[:]
         events.clear()
         return out
@@ -129,18 +134,6 @@ class Connection:
                 if isinstance(ev, HandshakeComplete):
                     self.handshake_complete = ev
             self._fast_send = not self._sent_close
-            self._fast_receive = self._hs.version == "TLSv1.3"
-            if self._fast_receive:
-                self._bind_bulk_paths()
-
-    def _bind_bulk_paths(self) -> None:
-        """Give this connection per-instance send_data/receive_data for the bulk case
-        (built by the record layer); they defer to the methods for everything else."""
-        records = self._records
-        self.send_data = records.bulk_sender(  # type: ignore[method-assign, assignment]
-            self, functools.partial(Connection.send_data, self))
-        self.receive_data = records.bulk_receiver(  # type: ignore[method-assign, assignment]
-            self, self._hs._buf, DataReceived, functools.partial(Connection.receive_data, self))
 
     def _receive_alert(self, payload: bytes) -> None:
         if len(payload) != 2:
@@ -194,6 +187,9 @@ class Connection:
 
     def send_data(self, data: bytes | bytearray | memoryview) -> None:
         """Encrypt application data (split into records of at most 16 KiB)."""
+        if self._fast_send and type(data) is bytes and \
+                self._records.sealer.send_app(data):  # type: ignore[union-attr]
+            return  # the bulk case: one record sealed by the write protector
         if self._error is not None:
             raise self._error
         if self._sent_close:
@@ -203,7 +199,7 @@ class Connection:
         if not self._hs.complete:
             raise UsageError("the handshake is not complete")
         records = self._records
-        if records.write_sequence >= records.rekey_after and self._hs.version == "TLSv1.3":
+        if records.rekey_due:  # 5.5: TLS 1.3 only
             self.update_keys(request_peer_update=False)
         records.write(_APPDATA, data)
 
