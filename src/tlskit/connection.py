@@ -69,17 +69,19 @@ class Connection:
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Feed bytes from the peer; returns the events they complete, in order."""
-        records = self._records
-        events = self._events
         if self._fast_receive and type(data) is bytes:
             # Whole application-data records decrypted straight from `data` by the read
             # protector; anything else (alerts, KeyUpdate, partial records, errors) goes
             # the long way.
-            plaintexts, used = records.opener.open_app(data)  # type: ignore[union-attr]
+            plaintexts, used = self._records.opener.open_app(data)  # type: ignore[union-attr]
             if used == len(data):
+                if len(plaintexts) == 1:  # one record: the bulk case, spared a map()
+                    return [DataReceived(plaintexts[0])]
                 return list(map(DataReceived, plaintexts))
-            events += map(DataReceived, plaintexts)
+            self._events += map(DataReceived, plaintexts)
             data = data[used:]
+        records = self._records
+        events = self._events
         if self._error is not None:
             raise self._error
         if self._received_close:

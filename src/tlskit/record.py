@@ -102,10 +102,11 @@ class _Protector13(_Direction):
 class Sealer13(_Protector13):
     """The TLS 1.3 write side: TLSInnerPlaintext sealed into application_data records."""
 
-    __slots__ = ("out", "rekey_at")
+    __slots__ = ("encrypt", "out", "rekey_at")
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
         super().__init__(suite, key, iv, secret)
+        self.encrypt = self.aead.encrypt  # one lookup less per record on the bulk path
         self.out: list[bytes] = []
         self.rekey_at = KEY_UPDATE_AFTER_RECORDS
 
@@ -130,14 +131,18 @@ class Sealer13(_Protector13):
             return False
         self.seq = seq + 1  # rekey_at is far below the wrap limit
         header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
-        self.out += (header, self.aead.encrypt(self.nonce(seq), data + b"\x17", header))
+        self.out += (header, self.encrypt(self.nonce(seq), data + b"\x17", header))
         return True
 
 
 class Opener13(_Protector13):
     """The TLS 1.3 read side: opens records and strips the inner type and padding."""
 
-    __slots__ = ()
+    __slots__ = ("decrypt",)
+
+    def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
+        super().__init__(suite, key, iv, secret)
+        self.decrypt = self.aead.decrypt  # one lookup less per record on the bulk path
 
     def check(self, length: int) -> None:
         """Structural checks on a protected record of `length` bytes, before decrypting."""
@@ -185,7 +190,19 @@ class Opener13(_Protector13):
         """
         n = len(data)
         seq = self.seq
-        decrypt = self.aead.decrypt
+        if (n - 5 == (data[3] << 8) | data[4] and n > 5 + TAG_LENGTH and data[0] == _APP
+                and data[1] == 3 and n - 5 <= self.limit + 1 + TAG_LENGTH
+                and seq < _SEQ_LIMIT):
+            # Exactly one record, the common case on the bulk path.
+            try:
+                plain = self.decrypt(self.nonce(seq), memoryview(data)[5:], data[:5])
+            except InvalidTag:
+                return [], 0
+            if plain[-1] != _APP:
+                return [], 0
+            self.seq = seq + 1
+            return [plain[:-1]] if len(plain) > 1 else [], n
+        decrypt = self.decrypt
         limit = self.limit + 1 + TAG_LENGTH
         out: list[bytes] = []
         pos = 0
