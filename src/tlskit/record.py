@@ -190,7 +190,7 @@ class Opener13(_Protector13):
         """
         n = len(data)
         seq = self.seq
-        if (n - 5 == (data[3] << 8) | data[4] and n > 5 + TAG_LENGTH and data[0] == _APP
+        if (n > 5 + TAG_LENGTH and n - 5 == (data[3] << 8) | data[4] and data[0] == _APP
                 and data[1] == 3 and n - 5 <= self.limit + 1 + TAG_LENGTH
                 and seq < _SEQ_LIMIT):
             # Exactly one record, the common case on the bulk path.
