@@ -130,6 +130,16 @@ class Connection:
         events.clear()
         return out
 
+    def receive_data_into(self, record: bytes | bytearray | memoryview,
+                          buffer: memoryview) -> int:
+        """The zero-copy read: `record` being exactly one application-data record of an
+        established connection, decrypt its content into `buffer` and return its length.
+        -1 when it is anything else or does not fit (content plus the type byte): then
+        nothing was consumed and the caller passes the bytes to `receive_data`."""
+        if not self._fast_receive:
+            return -1
+        return self._records.open_app_into(record, buffer)
+
     def _note_handshake_done(self) -> None:
         if self.handshake_complete is None and self._hs.complete:
             for ev in self._events:
