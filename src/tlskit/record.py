@@ -504,6 +504,9 @@ class RecordLayer:
         """The next complete record as (content type, plaintext), or None if incomplete."""
         while True:
             record = self._cut_record()
+            if record is None and self._pos == len(self._in):
+                self._in.clear()  # all consumed: an idle connection keeps no buffer
+                self._pos = 0
             if record is not _SKIPPED:
                 return record  # type: ignore[return-value]
 
