@@ -96,7 +96,7 @@ class Leaves:
 
     def __post_init__(self) -> None:
         self.root_key = _key(self.key_type)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         self.root = (x509.CertificateBuilder().subject_name(_name("bench root"))
                      .issuer_name(_name("bench root")).public_key(self.root_key.public_key())
                      .serial_number(x509.random_serial_number())
@@ -123,7 +123,7 @@ class Leaves:
         return self.directory / f"leafkey-{self.key_type}.pem"
 
     def issue(self, n: int) -> None:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         for _ in range(n):
             cert = (x509.CertificateBuilder().subject_name(_name(c.HOSTNAME))
                     .issuer_name(self.root.subject).public_key(self.leaf_key.public_key())
@@ -161,8 +161,8 @@ def tlskit_client_config(s: Scenario, leaves: Leaves) -> ClientConfig:
 
 def tlskit_server_config(s: Scenario, leaves: Leaves, i: int) -> ServerConfig:
     return ServerConfig(certificate_chain=[leaves.certs[i]], private_key=leaves.leaf_key,
-                        groups=["x25519", "secp256r1"], cipher_suites=[s.suite], versions=[s.version],
-                        session_tickets=0)
+                        groups=["x25519", "secp256r1"], cipher_suites=[s.suite],
+                        versions=[s.version], session_tickets=0)
 
 
 def tlskit_pair(client_cfg: ClientConfig, server_cfg: ServerConfig
@@ -209,7 +209,7 @@ class TlsliteRunner:
     builds no certificate path, so it does less than the others."""
 
     def __init__(self, s: Scenario, leaves: Leaves) -> None:
-        from tlslite.api import HandshakeSettings, X509, X509CertChain, parsePEMKey
+        from tlslite.api import X509, HandshakeSettings, X509CertChain, parsePEMKey
         self.settings = HandshakeSettings()
         v = (3, 4) if s.version == "TLSv1.3" else (3, 3)
         self.settings.minVersion = self.settings.maxVersion = v

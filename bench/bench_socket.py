@@ -8,11 +8,12 @@
 The blocking server runs in a subprocess (as a remote peer would: no shared GIL); the
 asyncio server runs in the client's event loop, so those figures are the work of a
 client and a server together. Wall time: the socket calls and the kernel's loopback
-count as they do in an application. TLS 1.3, X25519, the leaf ECDSA P-256 chain of `_common.make_pki`, session
-tickets off, the client verifying the chain and host name. Throughput: the server sends,
-the client reads with `recv_into` into a 64 KiB buffer (blocking; tlskit decrypts
-records straight into it) or `StreamReader.read` (asyncio). Contenders alternate in
-rounds of a fixed duration; the median round is reported. Nothing asserts on time.
+count as they do in an application. TLS 1.3, X25519, the leaf ECDSA P-256 chain of
+`_common.make_pki`, session tickets off, the client verifying the chain and host name.
+Throughput: the server sends, the client reads with `recv_into` into a 64 KiB buffer
+(blocking; tlskit decrypts records straight into it) or `StreamReader.read` (asyncio).
+Contenders alternate in rounds of a fixed duration; the median round is reported.
+Nothing asserts on time.
 """
 
 from __future__ import annotations
@@ -209,7 +210,7 @@ async def _aio_handshakes(kind: str, cfgs: Any, seconds: float) -> float:
         n = 0
         start = time.perf_counter()
         while time.perf_counter() - start < seconds:
-            reader, writer = await _aio_client(kind, cfgs[0], port)
+            _, writer = await _aio_client(kind, cfgs[0], port)
             writer.write(b"H")
             writer.close()
             with _quiet():

@@ -210,7 +210,7 @@ def test_tls12_chacha_nonce_is_iv_xor_sequence_number():
     out: list[bytes] = []
     sealer.out = out
     sealer.seal(21, b"\x01\x00")
-    header, explicit, body = out
+    _, explicit, body = out
     assert explicit == b""
     nonce = bytes(a ^ b for a, b in zip(iv, (5).to_bytes(12, "big"), strict=True))
     aad = struct.pack(">QBHH", 5, 21, 0x0303, 2)

@@ -378,9 +378,9 @@ class TLSSocket(ConnectionInfo):
                 if total > _MAX_RECORD:
                     return -1  # the connection reports the oversized record
                 if end - pos >= total:
-                    with memoryview(cbuf) as whole, whole[pos:pos + total] as record:
-                        with self._state:
-                            got = self._conn.receive_data_into(record, view)
+                    with memoryview(cbuf) as whole, whole[pos:pos + total] as record, \
+                            self._state:
+                        got = self._conn.receive_data_into(record, view)
                     if got < 0:
                         return -1
                     self._cpos = pos + total
