@@ -16,11 +16,16 @@ from functools import lru_cache
 
 from .crypto import Suite
 
+try:  # hmac.digest's own fast path, without its per-call type checks
+    from _hashlib import hmac_digest as _hmac
+except ImportError:  # pragma: no cover - a Python built without OpenSSL
+    _hmac = hmac.digest  # type: ignore[assignment]
+
 _LABEL_PREFIX = b"tls13 "
 
 
 def hkdf_extract(hash_name: str, salt: bytes, ikm: bytes) -> bytes:
-    return hmac.digest(salt, ikm, hash_name)
+    return _hmac(salt, ikm, hash_name)
 
 
 @lru_cache(maxsize=256)
@@ -42,7 +47,7 @@ def hkdf_expand_label(hash_name: str, secret: bytes, label: bytes, context: byte
                       length: int) -> bytes:
     """HKDF-Expand-Label (7.1). One HMAC when the output fits one hash block, the common case."""
     info = _label_head(label, length) + bytes((len(context),)) + context
-    out = hmac.digest(secret, info + b"\x01", hash_name)
+    out = _hmac(secret, info + b"\x01", hash_name)
     if length <= len(out):
         return out[:length]
     blocks = [out]
@@ -50,7 +55,7 @@ def hkdf_expand_label(hash_name: str, secret: bytes, label: bytes, context: byte
     counter = 1
     while sum(map(len, blocks)) < length:
         counter += 1
-        block = hmac.digest(secret, block + info + bytes((counter,)), hash_name)
+        block = _hmac(secret, block + info + bytes((counter,)), hash_name)
         blocks.append(block)
     return b"".join(blocks)[:length]
 
@@ -60,7 +65,7 @@ def _expand_fixed(hash_name: str, secret: bytes, label: bytes, context: bytes,
     """HKDF-Expand-Label for a fixed label and context that fit one hash block."""
     if length > hash_length:
         return hkdf_expand_label(hash_name, secret, label, context, length)
-    return hmac.digest(secret, _fixed_info(label, context, length), hash_name)[:length]
+    return _hmac(secret, _fixed_info(label, context, length), hash_name)[:length]
 
 
 @lru_cache(maxsize=8)
@@ -95,7 +100,7 @@ def finished_key(suite: Suite, base_key: bytes) -> bytes:
 
 
 def finished_verify_data(suite: Suite, base_key: bytes, transcript_hash: bytes) -> bytes:
-    return hmac.digest(finished_key(suite, base_key), transcript_hash, suite.hash_name)
+    return _hmac(finished_key(suite, base_key), transcript_hash, suite.hash_name)
 
 
 @lru_cache(maxsize=8)
