@@ -348,6 +348,10 @@ class RecordLayer:
     unprocessed is at most one maximal record and its header.
     """
 
+    __slots__ = ("__weakref__", "_in", "_out", "_peer_protected", "_pos", "_receive_limit",
+                 "_rekey_after", "_send_limit", "early_data_skip", "legacy_version_out",
+                 "opener", "sealer")
+
     def __init__(self) -> None:
         self._in = bytearray()
         self._pos = 0
