@@ -17,15 +17,18 @@ or a run of whole records per call, with every check of the general path.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Self
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
 from .crypto import Suite
 from .enums import ContentType
 from .errors import BadRecordMac, DecodeError, RecordOverflow, UnexpectedMessage
 from .keyschedule import next_traffic_secret, traffic_keys
 
+AEAD = AESGCM | ChaCha20Poly1305 | AESCCM
 HEADER = struct.Struct(">BHH")
 _SEQ_HEADER = struct.Struct(">QBHH")  # TLS 1.2 AAD: seq_num || type || version || length
 MAX_PLAINTEXT = 1 << 14
@@ -49,13 +52,25 @@ KEY_UPDATE_AFTER_RECORDS = 1 << 24
 class _Direction:
     """What every protector has: the AEAD, the sequence number and the size limit."""
 
-    __slots__ = ("aead", "limit", "seq", "suite")
+    __slots__ = ("_aead", "_key", "limit", "seq", "suite")
 
     def __init__(self, suite: Suite, key: bytes) -> None:
         self.suite = suite
-        self.aead = suite.aead(key)
+        self._key = key
+        self._aead: AEAD | None = None
         self.seq = 0
         self.limit = MAX_PLAINTEXT
+
+    @property
+    def aead(self) -> AEAD:
+        """The AEAD, made at first use: keys that never protect a record (an idle
+        connection's, or a handshake's unused ones) cost no cipher context (an `AESGCM`
+        holds about 2.3 KiB of OpenSSL state)."""
+        aead = self._aead
+        if aead is None:
+            aead = self._aead = self.suite.aead(self._key)
+            self._key = b""
+        return aead
 
     def _check_seq(self) -> None:
         if self.seq >= _SEQ_LIMIT:
@@ -106,7 +121,8 @@ class Sealer13(_Protector13):
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
         super().__init__(suite, key, iv, secret)
-        self.encrypt = self.aead.encrypt  # one lookup less per record on the bulk path
+        # aead.encrypt, bound at the first record: one lookup less per record.
+        self.encrypt: Callable[[bytes, bytes, bytes], bytes] | None = None
         self.out: list[bytes] = []
         self.rekey_at = KEY_UPDATE_AFTER_RECORDS
 
@@ -130,8 +146,11 @@ class Sealer13(_Protector13):
         if n > self.limit or not n or seq >= self.rekey_at:
             return False
         self.seq = seq + 1  # rekey_at is far below the wrap limit
+        encrypt = self.encrypt
+        if encrypt is None:
+            encrypt = self.encrypt = self.aead.encrypt
         header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
-        self.out += (header, self.encrypt(self.nonce(seq), data + b"\x17", header))
+        self.out += (header, encrypt(self.nonce(seq), data + b"\x17", header))
         return True
 
 
@@ -142,7 +161,8 @@ class Opener13(_Protector13):
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
         super().__init__(suite, key, iv, secret)
-        self.decrypt = self.aead.decrypt  # one lookup less per record on the bulk path
+        # aead.decrypt, bound at the first record: one lookup less per record.
+        self.decrypt: Callable[[bytes, bytes | memoryview, bytes], bytes] | None = None
 
     def check(self, length: int) -> None:
         """Structural checks on a protected record of `length` bytes, before decrypting."""
@@ -189,20 +209,24 @@ class Opener13(_Protector13):
         then handles the rest, including reporting any error.
         """
         n = len(data)
+        if n <= 5 + TAG_LENGTH:
+            return [], 0
         seq = self.seq
+        decrypt = self.decrypt
+        if decrypt is None:
+            decrypt = self.decrypt = self.aead.decrypt
         if (n > 5 + TAG_LENGTH and n - 5 == (data[3] << 8) | data[4] and data[0] == _APP
                 and data[1] == 3 and n - 5 <= self.limit + 1 + TAG_LENGTH
                 and seq < _SEQ_LIMIT):
             # Exactly one record, the common case on the bulk path.
             try:
-                plain = self.decrypt(self.nonce(seq), memoryview(data)[5:], data[:5])
+                plain = decrypt(self.nonce(seq), memoryview(data)[5:], data[:5])
             except InvalidTag:
                 return [], 0
             if plain[-1] != _APP:
                 return [], 0
             self.seq = seq + 1
             return [plain[:-1]] if len(plain) > 1 else [], n
-        decrypt = self.decrypt
         limit = self.limit + 1 + TAG_LENGTH
         out: list[bytes] = []
         pos = 0

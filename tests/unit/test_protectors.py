@@ -4,6 +4,7 @@ the next generation there), TLS 1.2 nonces, and the zero-copy `open_app_into`.""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import struct
 import weakref
@@ -262,3 +263,19 @@ def test_bulk_send_matches_the_general_path():
     general.seal(23, b"same bytes")
     assert bulk.out == general.out
     assert not bulk.send_app(b"") and not bulk.send_app(bytes(bulk.limit + 1))
+
+
+def test_cipher_contexts_are_made_at_the_first_record(configs):
+    """Keys that never protect a record cost no AEAD context (about 2.3 KiB each)."""
+    client_cfg, server_cfg = configs["TLSv1.3"]
+    client, server = connected(client_cfg, dataclasses.replace(server_cfg, session_tickets=0))
+    for conn in (client, server):
+        assert conn._records.sealer is not None and conn._records.opener is not None
+    # No tickets were sent: the client has not read, nor the server written, yet.
+    assert client._records.opener._aead is None  # type: ignore[union-attr]
+    client.send_data(b"first")
+    assert client._records.sealer._aead is not None  # type: ignore[union-attr]
+    assert server._records.opener._aead is None  # type: ignore[union-attr]
+    assert server.receive_data(client.data_to_send()) == [DataReceived(b"first")]
+    assert server._records.opener._aead is not None  # type: ignore[union-attr]
+    assert server._records.opener._key == b""  # the raw key is dropped once used
