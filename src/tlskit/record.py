@@ -538,14 +538,6 @@ class RecordLayer:
             if record is not _SKIPPED:
                 return record  # type: ignore[return-value]
 
-    def open_app(self, data: bytes) -> tuple[list[bytes], int]:
-        """The bulk path: the leading whole application-data records of `data`, when
-        nothing is buffered (see `Opener13.open_app`)."""
-        read = self.opener
-        if read is None or self._pos != len(self._in):
-            return [], 0
-        return read.open_app(data)
-
     def open_app_into(self, data: bytes | bytearray | memoryview, buf: memoryview) -> int:
         """`data` as exactly one application-data record decrypted into `buf`; -1 if it
         is not that (nothing consumed)."""
@@ -639,12 +631,6 @@ class RecordLayer:
     def write_unprotected(self, ctype: int, data: bytes) -> None:
         """A plaintext record even after keys exist (the compatibility CCS)."""
         self._out += (HEADER.pack(ctype, _LEGACY_VERSION, len(data)), bytes(data))
-
-    def send_app(self, data: bytes) -> bool:
-        """The bulk path: one application-data record when `data` fits and no KeyUpdate
-        is due; False (nothing done) otherwise."""
-        w = self.sealer
-        return w is not None and w.send_app(data)
 
     def take_output(self) -> bytes:
         out = self._out
