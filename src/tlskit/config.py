@@ -7,6 +7,7 @@ injected here so the engine itself stays deterministic and free of I/O.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -70,6 +71,7 @@ class CertifiedKey:
         self.cert_der = [c.public_bytes(serialization.Encoding.DER) for c in self.chain]
         oid = self.chain[0].public_key_algorithm_oid.dotted_string
         self.schemes = crypto.schemes_for_key(self.private_key, oid)
+        self.schemes12 = crypto.schemes_for_key12(self.private_key, oid)
         if not self.schemes:
             raise ValueError("the private key's type cannot sign TLS 1.3 handshakes")
         self._dns_names = self._read_dns_names()
@@ -79,6 +81,7 @@ class CertifiedKey:
 
     cert_der: list[bytes] = field(init=False, default_factory=list)
     schemes: list[SignatureScheme] = field(init=False, default_factory=list)
+    schemes12: list[SignatureScheme] = field(init=False, default_factory=list, repr=False)
     _dns_names: list[str] = field(init=False, default_factory=list, repr=False)
     chain_signatures: list[set[int]] = field(init=False, default_factory=list, repr=False)
     # Compressed Certificate messages by (algorithm, staple): built once, sent many times.
@@ -225,11 +228,16 @@ class ServerConfig(_Common):
     client_trust_anchors: Sequence[x509.Certificate] | None = None
     ocsp_response: bytes | Callable[[], bytes | None] | None = None
     send_supported_groups: bool = False
-    cookie_key: bytes | None = None
+    cookie_key: bytes | None = field(default=None, repr=False)
     hrr_cookie: Callable[[bytes], bytes] | None = None
     session_tickets: int = 2
     ticket_lifetime: int = 7200
-    ticket_key: bytes | None = None
+    ticket_key: bytes | None = field(default=None, repr=False)
+    # Names who this server accepts, for tickets (like OpenSSL's session-ID context): a
+    # ticket resumes only under the context it was issued in. Default: derived from
+    # client_auth and client_trust_anchors, or unique to this config when a custom
+    # client_verifier is given (set it to share tickets across such configs).
+    session_context: bytes | None = None
 
     def __post_init__(self) -> None:
         self._validate_common()
@@ -243,16 +251,31 @@ class ServerConfig(_Common):
         for g in self._groups:
             if g not in crypto.IMPLEMENTED_GROUPS:
                 raise ValueError(f"group {NamedGroup(g).name} is not supported by tlskit")
+        custom_verifier = self.client_verifier is not None
         if self.client_auth != "none" and self.client_verifier is None:
             if self.client_trust_anchors is None:
                 raise ValueError("client_auth needs client_trust_anchors or client_verifier")
             from .x509 import TrustStore, Verifier
             self.client_verifier = Verifier(TrustStore(list(self.client_trust_anchors)))
+        self._session_context = self._derive_session_context(custom_verifier)
         self._cookie_key = self.cookie_key
         self._sealer: TicketSealer | None = None
         self._lazy_lock = threading.Lock()  # configs are shared by server threads
         if not 0 < self.ticket_lifetime <= MAX_TICKET_LIFETIME:
             raise ValueError("ticket_lifetime must be within 1..604800 seconds")
+
+    def _derive_session_context(self, custom_verifier: bool) -> bytes:
+        """The digest sealed into tickets: policy, then who vouches for clients."""
+        h = hashlib.sha256(b"tlskit session context\0" + self.client_auth.encode() + b"\0")
+        if self.session_context is not None:
+            h.update(b"app\0" + self.session_context)
+        elif self.client_auth != "none":
+            if custom_verifier:
+                h.update(b"verifier\0" + os.urandom(32))  # unique: no other config matches
+            for der in sorted(c.public_bytes(serialization.Encoding.DER)
+                              for c in self.client_trust_anchors or ()):
+                h.update(hashlib.sha256(der).digest())
+        return h.digest()
 
     def get_ticket_sealer(self) -> TicketSealer:
         """Seals resumption tickets; the key is drawn from the rng on first use."""

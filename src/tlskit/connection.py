@@ -33,7 +33,7 @@ from .handshake.common import Handshake13
 from .handshake.common12 import Handshake12
 from .handshake.server13 import ServerHandshake13
 from .keyschedule import export_keying_material
-from .record import MAX_PLAINTEXT, RecordLayer
+from .record import MAX_PLAINTEXT, UNPROTECTED_ALERT, RecordLayer
 from .session import Session
 
 MAX_WARNING_ALERTS = 16
@@ -110,6 +110,9 @@ class Connection:
                     self._receive_alert(payload)
                     if self._received_close:
                         break  # nothing after a close_notify or a fatal alert counts
+                elif ctype == UNPROTECTED_ALERT:
+                    self._receive_unprotected_alert(payload)
+                    break
                 else:
                     hs.receive_ccs(payload)
         except TLSError as exc:
@@ -176,6 +179,21 @@ class Connection:
         self._events.append(ConnectionClosed(desc))
         self._fail(AlertReceived(desc))
         self._received_close = True
+
+    def _receive_unprotected_alert(self, payload: bytes) -> None:
+        """An alert in the clear after the peer's keys were installed (RFC 8446 5).
+
+        Anyone on the path can write one, so it can never close the connection cleanly
+        or pass as a warning. A fatal alert is reported as the failure it names (OpenSSL's
+        client sends one when it rejects our flight before switching keys); anything else
+        is unexpected_message."""
+        if len(payload) == 2 and payload[0] == AlertLevel.fatal and payload[1] not in (
+                AlertDescription.close_notify, AlertDescription.user_canceled):
+            self._receive_alert(payload)
+            return
+        name = (AlertDescription(payload[1]).name if len(payload) == 2
+                and payload[1] in AlertDescription._value2member_map_ else "alert")
+        raise UnexpectedMessage(f"unprotected {name} after encryption started (RFC 8446 5)")
 
     def _fail(self, exc: TLSError) -> None:
         self._error = exc

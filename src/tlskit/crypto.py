@@ -377,10 +377,15 @@ def schemes_for_key(key: PrivateKey, certificate_oid: str | None = None) -> list
     return []
 
 
-def schemes_for_key12(key: PrivateKey) -> list[SignatureScheme]:
-    """TLS 1.2 signing schemes: ECDSA is not bound to a curve there, RSA may use PKCS#1."""
+def schemes_for_key12(key: PrivateKey, certificate_oid: str | None = None
+                      ) -> list[SignatureScheme]:
+    """TLS 1.2 signing schemes: ECDSA is not bound to a curve there, RSA may use PKCS#1.
+    An RSASSA-PSS certificate key signs with rsa_pss_pss_* only (RFC 8446 4.2.3, which
+    applies to TLS 1.2 too)."""
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return [_S.ecdsa_secp256r1_sha256, _S.ecdsa_secp384r1_sha384, _S.ecdsa_secp521r1_sha512]
+    if isinstance(key, rsa.RSAPrivateKey) and certificate_oid == RSASSA_PSS_OID:
+        return schemes_for_key(key, certificate_oid)
     if isinstance(key, rsa.RSAPrivateKey):
         return [_S.rsa_pss_rsae_sha256, _S.rsa_pss_rsae_sha384, _S.rsa_pss_rsae_sha512,
                 _S.rsa_pkcs1_sha256, _S.rsa_pkcs1_sha384, _S.rsa_pkcs1_sha512]

@@ -44,6 +44,10 @@ _KNOWN_TYPES = frozenset((20, 21, 22, 23))
 _TYPE_BYTE = {t: bytes((t,)) for t in range(256)}
 _SEQ_LIMIT = (1 << 64) - 1
 _SKIPPED = object()  # a declined early-data record was dropped
+# The pseudo content type of an alert that arrived in the clear after the peer's keys were
+# installed: never a clean close, only a failure (RFC 8446 5: once protection is engaged,
+# only the compatibility change_cipher_spec may be unprotected).
+UNPROTECTED_ALERT = 0x100 | ContentType.alert
 
 # RFC 8446 5.5: rekey well before the AEAD confidentiality limits (2^24.5 for AES-GCM).
 KEY_UPDATE_AFTER_RECORDS = 1 << 24
@@ -568,9 +572,9 @@ class RecordLayer:
         if isinstance(read, Opener13) and ctype != _CT_APP:
             if ctype == _CT_ALERT and not self._peer_protected and length == 2:
                 # A peer that failed on our flight may alert before it switched its own
-                # write side (OpenSSL's client does). An alert only ends the connection,
-                # so reading it in the clear gives a better error and risks nothing.
-                return ctype, bytes(buf[pos + 5:end])
+                # write side (OpenSSL's client does). Marked, so the connection can
+                # report it as the failure it names but never as a clean close.
+                return UNPROTECTED_ALERT, bytes(buf[pos + 5:end])
             raise UnexpectedMessage(
                 f"unprotected {ContentType(ctype).name} record after encryption started")
         read.check(length)

@@ -3,6 +3,20 @@
 The client keeps a `Session` per ticket (the PSK derived from the ticket nonce, the
 suite, the peer's chain); the server keeps nothing: its ticket is the session state
 sealed with AES-GCM under a key only the server knows.
+
+A resumed connection skips certificate validation, so a session is bound to how its peer
+was authenticated and is never used where a full handshake would have been refused:
+
+* Client: a session remembers the server's chain, its stapled OCSP response and whether
+  validation passed. One whose validation failed (``verify_mode="report"``) is never
+  cached or offered. Before offering a session, the client asks its own verifier to
+  accept the remembered chain for the name it is dialling now (RFC 8446 4.6.1: the new
+  SNI must be valid for the original certificate); a client that does not check host
+  names offers a session only to the server name it was made with.
+* Server: a ticket seals the client's certificate chain (if it sent one) and the
+  config's *session context*, a digest of its client-authentication policy and trust
+  (like OpenSSL's session-ID context). A ticket resumes only under the same context and
+  only if its client chain still validates; otherwise the handshake is a full one.
 """
 
 from __future__ import annotations
@@ -10,6 +24,7 @@ from __future__ import annotations
 import struct
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -19,22 +34,27 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from .crypto import SUITES, Suite
 
 MAX_TICKET_LIFETIME = 604800  # 7 days, 4.6.1
+CONTEXT_LENGTH = 32  # a SHA-256 session context
 
 
 @dataclass(slots=True)
 class Session:
-    """A resumable session as the client stores it."""
+    """A resumable session as the client stores it (secrets stay out of its repr)."""
 
-    ticket: bytes
-    psk: bytes
+    ticket: bytes = field(repr=False)
+    psk: bytes = field(repr=False)
     suite: Suite
-    age_add: int
+    age_add: int = field(repr=False)
     lifetime: int
     received_at: float
     server_name: str | None
     alpn_protocol: str | None = None
     peer_certificates: list[x509.Certificate] = field(default_factory=list)
     group: str | None = None
+    # How the server was authenticated in the handshake that made this session.
+    authenticated: bool = False      # its chain validated (no verification_error)
+    hostname_checked: bool = False   # ... for `server_name`
+    ocsp_response: bytes | None = field(default=None, repr=False)
 
     def valid_at(self, now: float) -> bool:
         return now < self.received_at + min(self.lifetime, MAX_TICKET_LIFETIME)
@@ -62,13 +82,19 @@ class SessionCache:
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
 
-    def take(self, server_name: str | None, now: float) -> Session | None:
-        """The newest valid session for this server, removed (tickets are single-use)."""
+    def take(self, server_name: str | None, now: float,
+             accept: Callable[[Session], bool] | None = None) -> Session | None:
+        """The newest valid session for this server that `accept` approves, removed
+        (tickets are single-use). Expired sessions are dropped; ones `accept` refuses
+        stay, since a cache may be shared by configs that trust differently."""
         with self._lock:
             bucket = self._items.get(server_name or "", [])
-            while bucket:
-                session = bucket.pop()
-                if session.valid_at(now):
+            for i in range(len(bucket) - 1, -1, -1):
+                session = bucket[i]
+                if not session.valid_at(now):
+                    del bucket[i]
+                elif accept is None or accept(session):
+                    del bucket[i]
                     return session
         return None
 
@@ -76,16 +102,20 @@ class SessionCache:
 # --- server side: sealed ticket state -----------------------------------------------------
 
 _STATE = struct.Struct(">BHQI")  # format version, suite, issued at (ms), lifetime
+_VERSION = 2
+_AAD = b"tlskit ticket v2"
 
 
 @dataclass(slots=True)
 class TicketState:
     suite: Suite
-    psk: bytes
+    psk: bytes = field(repr=False)
     issued_ms: int
     lifetime: int
     alpn_protocol: str | None
     server_name: str | None
+    context: bytes = bytes(CONTEXT_LENGTH)      # the issuing config's session context
+    client_chain: list[bytes] = field(default_factory=list)  # DER, leaf first; [] = none
 
 
 class TicketSealer:
@@ -97,31 +127,56 @@ class TicketSealer:
         self._aead = AESGCM(key)
 
     def seal(self, state: TicketState, nonce: bytes) -> bytes:
-        alpn = (state.alpn_protocol or "").encode()
-        sni = (state.server_name or "").encode()
-        plain = (_STATE.pack(1, state.suite.code, state.issued_ms, state.lifetime)
-                 + bytes((len(state.psk),)) + state.psk + bytes((len(alpn),)) + alpn
-                 + len(sni).to_bytes(2, "big") + sni)
-        return nonce + self._aead.encrypt(nonce, plain, b"tlskit ticket")
+        plain = bytearray(_STATE.pack(_VERSION, state.suite.code, state.issued_ms,
+                                      state.lifetime))
+        _put(plain, 1, state.psk)
+        _put(plain, 1, (state.alpn_protocol or "").encode())
+        _put(plain, 2, (state.server_name or "").encode())
+        _put(plain, 1, state.context)
+        plain += len(state.client_chain).to_bytes(1, "big")
+        for der in state.client_chain:
+            _put(plain, 3, der)
+        return nonce + self._aead.encrypt(nonce, bytes(plain), _AAD)
 
     def open(self, ticket: bytes) -> TicketState | None:
+        """The sealed state, or None for anything we did not seal (or an old format)."""
         if len(ticket) < 12 + 16 + _STATE.size:
             return None
         try:
-            plain = self._aead.decrypt(ticket[:12], ticket[12:], b"tlskit ticket")
+            plain = self._aead.decrypt(ticket[:12], ticket[12:], _AAD)
         except InvalidTag:
             return None
         version, suite_code, issued_ms, lifetime = _STATE.unpack_from(plain)
         suite = SUITES.get(suite_code)
-        if version != 1 or suite is None:
+        if version != _VERSION or suite is None:
             return None
-        pos = _STATE.size
-        psk_len = plain[pos]
-        psk = plain[pos + 1:pos + 1 + psk_len]
-        pos += 1 + psk_len
-        alpn_len = plain[pos]
-        alpn = plain[pos + 1:pos + 1 + alpn_len].decode()
-        pos += 1 + alpn_len
-        sni_len = int.from_bytes(plain[pos:pos + 2], "big")
-        sni = plain[pos + 2:pos + 2 + sni_len].decode()
-        return TicketState(suite, psk, issued_ms, lifetime, alpn or None, sni or None)
+        reader = _Reader(plain, _STATE.size)
+        psk = reader.take(1)
+        alpn = reader.take(1).decode()
+        sni = reader.take(2).decode()
+        context = reader.take(1)
+        chain = [reader.take(3) for _ in range(reader.take_count())]
+        return TicketState(suite, psk, issued_ms, lifetime, alpn or None, sni or None,
+                           context, chain)
+
+
+def _put(out: bytearray, width: int, value: bytes) -> None:
+    out += len(value).to_bytes(width, "big")
+    out += value
+
+
+class _Reader:
+    """Reads back what `seal` wrote (authenticated by the AEAD, so well-formed)."""
+
+    def __init__(self, data: bytes, pos: int) -> None:
+        self.data, self.pos = data, pos
+
+    def take(self, width: int) -> bytes:
+        n = int.from_bytes(self.data[self.pos:self.pos + width], "big")
+        start = self.pos + width
+        self.pos = start + n
+        return self.data[start:self.pos]
+
+    def take_count(self) -> int:
+        self.pos += 1
+        return self.data[self.pos - 1]

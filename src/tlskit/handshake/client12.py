@@ -136,7 +136,8 @@ class ClientHandshake12(Handshake12):
             raise IllegalParameter(f"{self.suite12.name} needs an {self.suite12.auth} "
                                    "certificate (RFC 8422 5.3)")
         signed = self.client_random + self.server_random + ske.params()
-        crypto.verify(leaf_key, ske.scheme, ske.signature, signed, curve_bound=False)
+        crypto.verify(leaf_key, ske.scheme, ske.signature, signed, curve_bound=False,
+                      key_oid=self.peer_chain[0].public_key_algorithm_oid.dotted_string)
         share = crypto.new_key_share(ske.group, cfg.rng)
         self.premaster = share.exchange(ske.public)
         self.group = NamedGroup(ske.group)
@@ -190,8 +191,7 @@ class ClientHandshake12(Handshake12):
         ck = self.config.certificate
         scheme = None
         if ck is not None:
-            scheme = next((s for s in crypto.schemes_for_key12(ck.private_key)
-                           if s in req.schemes), None)
+            scheme = next((s for s in ck.schemes12 if s in req.schemes), None)
         if ck is None or scheme is None:
             self.send(m12.Certificate12([]).encode())
             return None

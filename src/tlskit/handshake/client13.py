@@ -67,10 +67,13 @@ class ClientHandshake13(Handshake13):
         super().__init__(config, records, events)
         self.server_name = server_name
         now = config.clock()
+
+        def acceptable(candidate: Session) -> bool:
+            return _may_resume(config, candidate, server_name, now)
+
         if session is None and config.session_cache is not None:
-            session = config.session_cache.take(server_name, now)
-        if session is not None and (not session.valid_at(now)
-                                    or session.suite.code not in config._suites):
+            session = config.session_cache.take(server_name, now, acceptable)
+        elif session is not None and not acceptable(session):
             session = None
         self.session = session
         self.resumed = False
@@ -88,6 +91,7 @@ class ClientHandshake13(Handshake13):
         self.certificate_request: m.CertificateRequest | None = None
         self.ocsp_response: bytes | None = None
         self.verification_error: TLSError | None = None
+        self.authenticated = False  # the server's chain (or resumed session) validated
         self.resumption_master = b""
         self.exporter_master = b""
         self.client_hello: m.ClientHello | None = None
@@ -115,7 +119,7 @@ class ClientHandshake13(Handshake13):
         cfg = self.config
         exts = m.Extensions()
         if self.server_name and not _is_ip_literal(self.server_name):
-            exts[_E.server_name] = ext.encode_server_name(self.server_name.rstrip("."))
+            exts[_E.server_name] = ext.encode_server_name(_sni_form(self.server_name))
         tls13 = "TLSv1.3" in cfg._versions
         tls12 = "TLSv1.2" in cfg._versions
         exts[_E.renegotiation_info] = b"\x00"  # RFC 5746: an empty renegotiated_connection
@@ -346,6 +350,8 @@ class ClientHandshake13(Handshake13):
         if self.resumed:  # 2.2: the PSK authenticates the server; Finished comes next
             assert self.session is not None
             self.peer_chain = list(self.session.peer_certificates)
+            self.ocsp_response = self.session.ocsp_response
+            self.authenticated = True  # _may_resume re-validated the session's chain
             self.expect = {_HT.finished: self.on_finished}
             self.state = "waiting for Finished"
             return
@@ -408,6 +414,7 @@ class ClientHandshake13(Handshake13):
                 usage="server", ocsp_response=self.ocsp_response)
             self.trace("certificate_verified", chain=verified, server_name=name, at=at,
                        ocsp_response=self.ocsp_response)
+            self.authenticated = True
         except TLSError as exc:
             self.trace("certificate_rejected", error=exc)
             if cfg.verify_mode == "required":
@@ -486,18 +493,65 @@ class ClientHandshake13(Handshake13):
     # -- post-handshake messages (4.6) ---------------------------------------------------
 
     def on_new_session_ticket(self, nst: m.NewSessionTicket, raw: bytes) -> None:
-        """4.6.1: remember the ticket with the PSK its nonce derives."""
+        """4.6.1: remember the ticket with the PSK its nonce derives, and how the server
+        was authenticated (a session from a failed validation is never cached)."""
         suite = self.suite_or_fail()
         session = Session(
             ticket=nst.ticket, psk=resumption_psk(suite, self.resumption_master, nst.nonce),
             suite=suite, age_add=nst.age_add, lifetime=nst.lifetime,
             received_at=self.config.clock(), server_name=self.server_name,
             alpn_protocol=self.alpn, peer_certificates=list(self.peer_chain),
-            group=self.group.name if self.group else None)
-        if self.config.session_cache is not None and nst.lifetime > 0:
-            self.config.session_cache.put(session)
+            group=self.group.name if self.group else None,
+            authenticated=self.authenticated and self.verification_error is None,
+            hostname_checked=self.config.check_hostname, ocsp_response=self.ocsp_response)
+        cache = self.config.session_cache
+        if cache is not None and nst.lifetime > 0 and session.authenticated:
+            cache.put(session)
         self.events.append(SessionTicketReceived(nst.lifetime, nst.ticket, session))
         self.trace("new_session_ticket", message=nst, raw=raw)
+
+
+def _may_resume(config: ClientConfig, session: Session, server_name: str | None,
+                now: float) -> bool:
+    """Offer `session` only where a full handshake would have been accepted (4.6.1).
+
+    The session must be fresh, of a suite we offer, from a handshake whose validation
+    passed, and this config's verifier must accept the remembered chain (with the staple
+    it came with) for the name dialled now, at the current time: so a session made under
+    other trust anchors, for another name, without a host-name check, or whose
+    certificate has since expired is never offered. A client that skips host-name checks
+    resumes only under the exact server name the session was made for."""
+    if not session.valid_at(now) or session.suite.code not in config._suites:
+        return False
+    if not session.authenticated or not session.peer_certificates:
+        return False
+    if config.check_hostname:
+        if server_name is None or not session.hostname_checked:
+            return False
+    elif session.server_name != server_name:
+        return False
+    chain = session.peer_certificates
+    try:
+        config.get_verifier().verify(
+            chain[0], chain[1:], server_name=server_name if config.check_hostname else None,
+            at=datetime.fromtimestamp(now, UTC), usage="server",
+            ocsp_response=session.ocsp_response)
+    except TLSError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=256)
+def _sni_form(server_name: str) -> str:
+    """RFC 6066 3: the name as ASCII A-labels (UTS 46 + IDNA 2008, as browsers), no
+    trailing dot. A name that cannot be converted is refused before anything is sent."""
+    if server_name.isascii():
+        return server_name.rstrip(".")
+    from ..x509.names import InvalidHostname, canonical_dns_name
+    try:
+        return canonical_dns_name(server_name)
+    except InvalidHostname as exc:
+        raise ValueError(f"server_name {server_name!r} is not a valid host name: {exc}") from None
 
 
 @functools.lru_cache(maxsize=256)

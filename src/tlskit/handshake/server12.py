@@ -115,8 +115,7 @@ class ServerHandshake12(Handshake12):
                 curve = crypto.ec_key_group(ck.private_key)
                 if curve is not None and curve not in client_groups:
                     continue  # RFC 8422 5.1: the client must support the certificate's curve
-                scheme = next((s for s in crypto.schemes_for_key12(ck.private_key)
-                               if s in schemes), None)
+                scheme = next((s for s in ck.schemes12 if s in schemes), None)
                 if scheme is not None:
                     self.suite12 = self.suite = suite
                     self.certified, self.scheme = ck, SignatureScheme(scheme)
@@ -204,8 +203,9 @@ class ServerHandshake12(Handshake12):
     def on_certificate_verify(self, cv: m12.CertificateVerify12, raw: bytes) -> None:
         if cv.scheme not in crypto.SCHEMES:
             raise IllegalParameter(f"CertificateVerify scheme {cv.scheme:#06x} not offered")
-        crypto.verify(public_key_of(self.client_chain[0]), cv.scheme, cv.signature,
-                      self._cv_messages, curve_bound=False)
+        leaf = self.client_chain[0]
+        crypto.verify(public_key_of(leaf), cv.scheme, cv.signature, self._cv_messages,
+                      curve_bound=False, key_oid=leaf.public_key_algorithm_oid.dotted_string)
         self.pending_read = self._client_keys
         self.expect = {}
 

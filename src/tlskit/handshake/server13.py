@@ -12,6 +12,7 @@ import hmac
 from datetime import UTC, datetime
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from .. import crypto
 from ..config import CertifiedKey, ServerConfig
@@ -33,6 +34,7 @@ from ..errors import (
     MissingExtension,
     NoApplicationProtocol,
     ProtocolVersionError,
+    TLSError,
 )
 from ..events import Event, HandshakeComplete
 from ..keyschedule import EarlySecret, resumption_psk
@@ -181,6 +183,9 @@ class ServerHandshake13(Handshake13):
                 continue
             if state.server_name != self.server_name:
                 continue
+            client_chain = self._resumable_client(state)
+            if client_chain is None:
+                continue
             self.suite = state.suite
             assert self.before_hello is not None
             cut = len(raw) - ext.binders_length(binders)
@@ -188,9 +193,35 @@ class ServerHandshake13(Handshake13):
             if not hmac.compare_digest(expected, binders[index]):
                 raise DecryptError("PSK binder does not verify (4.2.11.2)")
             self._psk_index = index
+            self.client_chain = client_chain
             self.trace("psk_accepted", identity_index=index)
             return state.psk
         return None
+
+    def _resumable_client(self, state: TicketState) -> list[x509.Certificate] | None:
+        """The client chain a ticket resumes with, or None if the current policy would
+        not accept it: a ticket from another session context (client-auth policy, trust)
+        or without the certificate `client_auth="required"` asks for, or whose
+        certificate no longer validates (expired, revoked), means a full handshake."""
+        cfg = self.config
+        if not hmac.compare_digest(state.context, cfg._session_context):
+            self.trace("psk_declined", reason="issued under another session context")
+            return None
+        if not state.client_chain:
+            if cfg.client_auth == "required":
+                self.trace("psk_declined", reason="no client certificate in the ticket")
+                return None
+            return []
+        try:
+            chain = [x509.load_der_x509_certificate(der) for der in state.client_chain]
+            verifier = cfg.client_verifier
+            assert verifier is not None  # the context says client_auth is on
+            at = datetime.fromtimestamp(cfg.clock(), UTC)
+            verifier.verify(chain[0], chain[1:], server_name=None, at=at, usage="client")
+        except (TLSError, ValueError) as exc:
+            self.trace("psk_declined", reason=f"client certificate no longer valid: {exc}")
+            return None
+        return chain
 
     def _describe_offer(self, ch: m.ClientHello) -> dict[str, object]:
         """What the client offered, by IANA name (for logs and `tlskit serve`'s page)."""
@@ -493,16 +524,18 @@ class ServerHandshake13(Handshake13):
         """4.6.1: tickets to resume with, each sealing its own PSK."""
         cfg = self.config
         assert self.suite is not None
-        if cfg.session_tickets <= 0 or self.client_chain:
-            return  # client-authenticated sessions are not resumed (the ticket would not
-            # carry the client's identity)
+        if cfg.session_tickets <= 0:
+            return
         sealer = cfg.get_ticket_sealer()
+        # The client's identity travels in the ticket, so a resumed session reports (and
+        # re-validates) the certificate the full handshake verified.
+        client_chain = [c.public_bytes(Encoding.DER) for c in self.client_chain]
         issued_ms = int(cfg.clock() * 1000)
         for i in range(cfg.session_tickets):
             nonce = bytes((i,))
             psk = resumption_psk(self.suite, self.resumption_master, nonce)
             state = TicketState(self.suite, psk, issued_ms, cfg.ticket_lifetime, self.alpn,
-                                self.server_name)
+                                self.server_name, cfg._session_context, client_chain)
             ticket = sealer.seal(state, cfg.rng(12))
             age_add = int.from_bytes(cfg.rng(4), "big")
             nst = m.NewSessionTicket(cfg.ticket_lifetime, age_add, nonce, ticket, m.Extensions())

@@ -6,9 +6,11 @@ Decisions, and why:
   is not consulted (RFC 9525 section 6.1 forbids the fallback; CA/B certificates always
   carry SANs), unless a caller explicitly asks with ``cn_fallback=True``.
 * Names are compared in A-label form, case-insensitively, with one trailing dot ignored.
-  A U-label server name is converted with the standard library ``idna`` codec
-  (IDNA 2003 nameprep + punycode); an A-label that does not round-trip is rejected, so a
-  hostile ``xn--`` label can never alias another name.
+  A U-label server name is converted as browsers and curl do: UTS 46 mapping
+  (non-transitional) and IDNA 2008, via the `idna` package, so ``faß.de`` is
+  ``xn--fa-hia.de`` and never the IDNA 2003 ``fass.de`` (another domain). An A-label
+  that does not round-trip is rejected, so a hostile ``xn--`` label can never alias
+  another name.
 * A wildcard is honoured only as the entire leftmost label of a pattern with at least
   three labels: ``*.example.com`` matches ``a.example.com`` only. ``*.com``, ``f*.example.com``,
   ``a.*.example.com`` and ``*.*.example.com`` match nothing (RFC 9525 6.3, CA/B BR 7.1.2.7.12).
@@ -25,14 +27,16 @@ import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+import idna
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
-_LDH_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+# fullmatch, never match with "$": "$" also matches before a trailing newline.
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+_LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _MAX_NAME = 253
 
 
@@ -62,23 +66,28 @@ def _check_a_label(label: str) -> None:
     """An ``xn--`` label must decode and re-encode to itself, or it could alias another name."""
     if not label.startswith("xn--"):
         return
-    try:
-        decoded = label.encode("ascii").decode("idna")
-        again = decoded.encode("idna").decode("ascii")
-    except UnicodeError as exc:
-        raise InvalidHostname(f"invalid A-label {label!r}") from exc
+    try:  # IDNA 2008 first; an A-label only IDNA 2003 allows (symbols) may still be exact
+        again = idna.alabel(idna.ulabel(label)).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        try:
+            again = label.encode("ascii").decode("idna").encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise InvalidHostname(f"invalid A-label {label!r}") from exc
     if again.lower() != label:
         raise InvalidHostname(f"A-label {label!r} does not round-trip")
 
 
 def _to_ascii(name: str) -> str:
-    """Convert a U-label name to A-labels with the standard library codec."""
+    """Convert a U-label name to A-labels: UTS 46 (non-transitional) + IDNA 2008."""
     if name.isascii():
         return name.lower()
     try:
-        return name.encode("idna").decode("ascii").lower()
-    except UnicodeError as exc:
-        raise InvalidHostname(f"{name!r} is not a valid internationalized name") from exc
+        mapped = idna.uts46_remap(name, std3_rules=False, transitional=False)
+        return ".".join(label.lower() if label.isascii() else idna.alabel(label).decode("ascii")
+                        for label in mapped.split("."))
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise InvalidHostname(f"{name!r} is not a valid internationalized name "
+                              f"(IDNA 2008): {exc}") from exc
 
 
 def canonical_dns_name(name: str) -> str:
@@ -94,7 +103,7 @@ def canonical_dns_name(name: str) -> str:
         raise InvalidHostname("host name longer than 253 characters")
     labels = ascii_name.split(".")
     for label in labels:
-        if not _LABEL.match(label):
+        if not _LABEL.fullmatch(label):
             raise InvalidHostname(f"invalid label {label!r} in host name {name!r}")
         _check_a_label(label)
     if labels[-1].isdigit():
@@ -127,10 +136,10 @@ def _canonical_pattern(pattern: str) -> tuple[str, ...] | None:
         return None
     labels = tuple(name.split("."))
     if labels[0] == "*":
-        if len(labels) < 3 or not all(_LDH_LABEL.match(label) for label in labels[1:]):
+        if len(labels) < 3 or not all(_LDH_LABEL.fullmatch(label) for label in labels[1:]):
             return None
         return labels
-    if not all(_LABEL.match(label) for label in labels):
+    if not all(_LABEL.fullmatch(label) for label in labels):
         return None
     return labels
 
@@ -168,7 +177,7 @@ def valid_email_constraint(value: str) -> bool:
     return valid_dns_constraint(value.removeprefix("."))
 
 
-_LEGACY_IPV4_PART = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)$")
+_LEGACY_IPV4_PART = re.compile(r"0x[0-9a-f]*|[0-9]+")
 
 
 def names_a_host(text: str) -> bool:
@@ -181,7 +190,7 @@ def names_a_host(text: str) -> bool:
         return False
     if "." in text or ":" in text:
         return True
-    return bool(_LEGACY_IPV4_PART.match(text))
+    return bool(_LEGACY_IPV4_PART.fullmatch(text))
 
 
 def dns_name_matches(pattern: str, hostname: str) -> bool:

@@ -1,0 +1,397 @@
+"""A resumed connection is never less authenticated than a full one (RFC 8446 4.6.1, 5).
+
+Each attack from the adversarial review, driven through the public API in memory: the
+attack must fail (no PSK offered, a full handshake, or the exact alert), and the
+legitimate resumption next to it must still work and report ``resumed=True``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import pytest
+
+from tlskit import (
+    AlertReceived,
+    CertifiedKey,
+    ClientConfig,
+    ClientConnection,
+    ConnectionClosed,
+    ServerConfig,
+    ServerConnection,
+    SessionTicketReceived,
+)
+from tlskit.ca import Issued, KeyType
+from tlskit.enums import ExtensionType as E
+from tlskit.enums import SignatureScheme
+from tlskit.session import Session, SessionCache
+from tlskit.wire import messages as m
+from tlskit.x509 import CertificateVerificationError
+
+from ..tls12.helpers12 import Run12
+from .helpers import (
+    AD,
+    CLASSIC_GROUPS,
+    HS,
+    expect_alert,
+    other_pki,
+    pki,
+    plain_alert,
+    pump,
+    split_records,
+)
+
+TICKET_KEY = bytes(range(32))
+
+
+@cache
+def named_leaves() -> dict[str, Issued]:
+    """Leaves from the shared test CA for the names the attacks need."""
+    ca = pki().ca
+    return {name: ca.issue_server([name]) for name in
+            ("bank.example", "evil.example", "fass.de", "xn--fa-hia.de")}
+
+
+def server_for(name: str, **kw: Any) -> ServerConfig:
+    leaf = named_leaves()[name] if name in named_leaves() else pki().server
+    kw.setdefault("ticket_key", TICKET_KEY)
+    kw.setdefault("groups", CLASSIC_GROUPS)
+    return ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key, **kw)
+
+
+def client_cfg(**kw: Any) -> ClientConfig:
+    kw.setdefault("trust_anchors", [pki().ca.root])
+    kw.setdefault("groups", CLASSIC_GROUPS)
+    return ClientConfig(**kw)
+
+
+def offers_psk(hello_bytes: bytes) -> bool:
+    """Does this ClientHello flight carry a pre_shared_key extension?"""
+    rec = split_records(hello_bytes)[0]
+    assert rec[0] == HS
+    hello = m.ClientHello.decode(rec[5 + 4:])
+    return E.pre_shared_key in hello.extensions
+
+
+def handshake(client: ClientConnection, server: ServerConnection) -> list[Any]:
+    events = pump(client, server)
+    assert client.handshake_complete is not None and server.handshake_complete is not None
+    return events
+
+
+def session_from(events: list[Any]) -> Session:
+    sessions = [e.session for e in events if isinstance(e, SessionTicketReceived)]
+    assert sessions, "the server sent no ticket"
+    return sessions[0]
+
+
+def full_handshake_for(cfg: ClientConfig, name: str, server: ServerConfig) -> list[Any]:
+    return handshake(ClientConnection(cfg, server_name=name), ServerConnection(server))
+
+
+# --- 1. a session is offered only for names its certificate is valid for ----------------
+
+def test_session_from_another_name_is_not_offered() -> None:
+    evil = server_for("evil.example")
+    cfg = client_cfg()
+    session = session_from(full_handshake_for(cfg, "evil.example", evil))
+    client = ClientConnection(cfg, server_name="bank.example", session=session)
+    hello = client.data_to_send()
+    assert not offers_psk(hello)
+    # The evil server holds the ticket key, but without a PSK it must show a certificate,
+    # and its certificate is not valid for bank.example.
+    server = ServerConnection(evil)
+    server.receive_data(hello)
+    with pytest.raises(CertificateVerificationError) as info:
+        client.receive_data(server.data_to_send())
+    assert info.value.reason == "hostname_mismatch"
+    assert info.value.alert == AD.bad_certificate
+
+
+def test_session_for_the_same_name_still_resumes() -> None:
+    bank = server_for("bank.example")
+    cfg = client_cfg()
+    session = session_from(full_handshake_for(cfg, "bank.example", bank))
+    client = ClientConnection(cfg, server_name="bank.example", session=session)
+    server = ServerConnection(bank)
+    handshake(client, server)
+    assert client.handshake_complete.resumed and server.handshake_complete.resumed
+    assert client.handshake_complete.peer_certificates == named_leaves()["bank.example"].chain
+
+
+def test_session_for_another_name_on_the_same_certificate_is_offered() -> None:
+    """4.6.1 allows offering it when the new SNI is valid for the original certificate
+    (a tlskit server then declines: it binds its tickets to the SNI they were issued
+    under, so the handshake is a full one)."""
+    leaf = pki().ca.issue_server(["a.example", "b.example"])
+    scfg = ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key,
+                        ticket_key=TICKET_KEY, groups=CLASSIC_GROUPS)
+    cfg = client_cfg()
+    session = session_from(full_handshake_for(cfg, "a.example", scfg))
+    client = ClientConnection(cfg, server_name="b.example", session=session)
+    server = ServerConnection(scfg)
+    hello = client.data_to_send()
+    assert offers_psk(hello)
+    server.receive_data(hello)
+    handshake(client, server)
+    assert not client.handshake_complete.resumed
+
+
+# --- 2. sessions from unverified handshakes ---------------------------------------------
+
+def test_report_mode_session_is_not_cached_or_offered() -> None:
+    """A man in the middle with an untrusted certificate: report mode lets the
+    connection through once, but its session must never resume as verified."""
+    mitm = ServerConfig(certificate_chain=other_pki().server.chain,
+                        private_key=other_pki().server.private_key,
+                        ticket_key=TICKET_KEY, groups=CLASSIC_GROUPS)
+    shared = SessionCache()
+    report = client_cfg(verify_mode="report", session_cache=shared)
+    first = ClientConnection(report, server_name="localhost")
+    events = handshake(first, ServerConnection(mitm))
+    assert first.verification_error is not None
+    session = session_from(events)
+    assert not session.authenticated
+    assert shared.take("localhost", report.clock()) is None  # nothing was cached
+
+    # The same report-mode config: a full handshake again, the error reported again.
+    client = ClientConnection(report, server_name="localhost", session=session)
+    assert not offers_psk(client.data_to_send())
+    # A strict config handed the session explicitly refuses to offer it.
+    strict = client_cfg(session_cache=shared)
+    strict_client = ClientConnection(strict, server_name="localhost", session=session)
+    hello = strict_client.data_to_send()
+    assert not offers_psk(hello)
+    server = ServerConnection(mitm)
+    server.receive_data(hello)
+    with pytest.raises(CertificateVerificationError) as info:
+        strict_client.receive_data(server.data_to_send())
+    assert info.value.reason == "unknown_issuer"
+
+
+def test_no_hostname_check_session_is_not_offered_by_a_strict_config() -> None:
+    """check_hostname=False accepts a certificate for another name; a strict client
+    sharing the cache must not inherit that session."""
+    wrong_name = server_for("evil.example")
+    shared = SessionCache()
+    lax = client_cfg(check_hostname=False, session_cache=shared)
+    full_handshake_for(lax, "bank.example", wrong_name)  # evil's cert, dialled as bank
+
+    strict = client_cfg(session_cache=shared)
+    client = ClientConnection(strict, server_name="bank.example")
+    hello = client.data_to_send()
+    assert not offers_psk(hello)
+    server = ServerConnection(wrong_name)
+    server.receive_data(hello)
+    with pytest.raises(CertificateVerificationError) as info:
+        client.receive_data(server.data_to_send())
+    assert info.value.reason == "hostname_mismatch"
+
+    # The lax config itself resumes its own session under the same name.
+    client = ClientConnection(lax, server_name="bank.example")
+    server = ServerConnection(wrong_name)
+    handshake(client, server)
+    assert client.handshake_complete.resumed
+
+
+def test_session_is_not_offered_under_other_trust_anchors() -> None:
+    """A config trusting two CAs shares its cache with one trusting only the first: the
+    second CA's sessions must not resume there."""
+    stranger = ServerConfig(certificate_chain=other_pki().server.chain,
+                            private_key=other_pki().server.private_key,
+                            ticket_key=TICKET_KEY, groups=CLASSIC_GROUPS)
+    shared = SessionCache()
+    broad = client_cfg(trust_anchors=[pki().ca.root, other_pki().ca.root],
+                       session_cache=shared)
+    full_handshake_for(broad, "localhost", stranger)
+    narrow = client_cfg(session_cache=shared)
+    client = ClientConnection(narrow, server_name="localhost")
+    assert not offers_psk(client.data_to_send())
+    # ... while the broad config still resumes with it (the refused session stayed).
+    client = ClientConnection(broad, server_name="localhost")
+    handshake(client, ServerConnection(stranger))
+    assert client.handshake_complete.resumed
+
+
+def test_session_whose_certificate_expired_is_not_offered() -> None:
+    leaf = named_leaves()["bank.example"].chain[0]
+    now = [leaf.not_valid_after_utc.timestamp() - 60]
+    cfg = client_cfg(clock=lambda: now[0])
+    scfg = server_for("bank.example", clock=lambda: now[0])
+    session = session_from(full_handshake_for(cfg, "bank.example", scfg))
+    now[0] += 120  # the certificate expires between the two connections
+    client = ClientConnection(cfg, server_name="bank.example", session=session)
+    assert not offers_psk(client.data_to_send())
+
+
+# --- 3. tickets across client-authentication policies -------------------------------------
+
+def mtls_server(policy: str, anchors: list[Any] | None = None, **kw: Any) -> ServerConfig:
+    return server_for("localhost", client_auth=policy,
+                      client_trust_anchors=anchors or [pki().ca.root], **kw)
+
+
+def test_ticket_from_a_no_client_auth_endpoint_does_not_skip_required() -> None:
+    open_endpoint = server_for("localhost")              # client_auth="none", same key
+    required = mtls_server("required")
+    cache_ = SessionCache()
+    cfg = client_cfg(session_cache=cache_)
+    full_handshake_for(cfg, "localhost", open_endpoint)
+    client = ClientConnection(cfg, server_name="localhost")
+    hello = client.data_to_send()
+    assert offers_psk(hello)  # the client has a valid session and offers it
+    server = ServerConnection(required)
+    server.receive_data(hello)
+    flight = server.data_to_send()
+    # No PSK accepted: a full handshake with a CertificateRequest; the client has no
+    # certificate, so the server ends it with certificate_required.
+    client.receive_data(flight)
+    expect_alert(server, client.data_to_send(), AD.certificate_required)
+    assert server.handshake_complete is None
+
+
+def test_tightening_optional_to_required_invalidates_old_tickets() -> None:
+    optional = mtls_server("optional")
+    required = mtls_server("required")
+    cfg = client_cfg(session_cache=SessionCache())
+    full_handshake_for(cfg, "localhost", optional)  # no client certificate sent
+    client = ClientConnection(cfg, server_name="localhost")
+    server = ServerConnection(required)
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.data_to_send())
+    expect_alert(server, client.data_to_send(), AD.certificate_required)
+
+
+def test_ticket_under_other_client_trust_anchors_is_a_full_handshake() -> None:
+    alice = pki().client
+    cfg = client_cfg(session_cache=SessionCache(),
+                     certificate=CertifiedKey(alice.chain, alice.private_key))
+    full_handshake_for(cfg, "localhost", mtls_server("required"))
+    other_trust = mtls_server("required", anchors=[other_pki().ca.root])
+    client = ClientConnection(cfg, server_name="localhost")
+    server = ServerConnection(other_trust)
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.data_to_send())
+    # Full handshake: alice's certificate is unknown to the other trust anchors.
+    with pytest.raises(CertificateVerificationError) as info:
+        server.receive_data(client.data_to_send())
+    assert info.value.reason == "unknown_issuer"
+
+
+def test_mutual_tls_session_resumes_with_the_client_identity() -> None:
+    alice = pki().client
+    required = mtls_server("required")
+    cfg = client_cfg(session_cache=SessionCache(),
+                     certificate=CertifiedKey(alice.chain, alice.private_key))
+    full_handshake_for(cfg, "localhost", required)
+    client = ClientConnection(cfg, server_name="localhost")
+    server = ServerConnection(required)
+    handshake(client, server)
+    assert server.handshake_complete.resumed and client.handshake_complete.resumed
+    assert server.handshake_complete.peer_certificates == alice.chain
+
+
+def test_mutual_tls_ticket_is_refused_once_the_client_certificate_expired() -> None:
+    ca = pki().ca
+    bob = ca.issue_client("bob", days=1)
+    now = [bob.chain[0].not_valid_after_utc.timestamp() - 60]
+    required = mtls_server("required", clock=lambda: now[0])
+    cfg = client_cfg(session_cache=SessionCache(), clock=lambda: now[0],
+                     certificate=CertifiedKey(bob.chain, bob.private_key))
+    full_handshake_for(cfg, "localhost", required)
+    now[0] += 120
+    client = ClientConnection(cfg, server_name="localhost")
+    server = ServerConnection(required)
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.data_to_send())
+    with pytest.raises(CertificateVerificationError) as info:  # full handshake
+        server.receive_data(client.data_to_send())
+    assert info.value.reason == "expired"
+
+
+# --- 4. plaintext alerts after the keys are installed ------------------------------------
+
+def _client_after_server_hello() -> tuple[ClientConnection, ServerConnection]:
+    client = ClientConnection(client_cfg(), server_name="localhost")
+    server = ServerConnection(server_for("localhost"))
+    server.receive_data(client.data_to_send())
+    server_hello = split_records(server.data_to_send())[0]
+    assert client.receive_data(server_hello) == []
+    return client, server
+
+
+@pytest.mark.parametrize("level", [1, 2])
+def test_plaintext_close_notify_after_server_hello_is_unexpected_message(level: int) -> None:
+    client, _ = _client_after_server_hello()
+    expect_alert(client, plain_alert(AD.close_notify, level), AD.unexpected_message)
+
+
+def test_plaintext_user_canceled_after_server_hello_is_unexpected_message() -> None:
+    client, _ = _client_after_server_hello()
+    expect_alert(client, plain_alert(AD.user_canceled, 1), AD.unexpected_message)
+
+
+def test_plaintext_fatal_alert_after_server_hello_is_a_failure_not_a_close() -> None:
+    client, _ = _client_after_server_hello()
+    events = client.receive_data(plain_alert(AD.handshake_failure))
+    assert events == [ConnectionClosed(AD.handshake_failure)]
+    with pytest.raises(AlertReceived):
+        client.send_data(b"x")
+
+
+def test_plaintext_close_notify_to_server_after_its_flight_is_unexpected_message() -> None:
+    client = ClientConnection(client_cfg(), server_name="localhost")
+    server = ServerConnection(server_for("localhost"))
+    server.receive_data(client.data_to_send())
+    server.data_to_send()
+    expect_alert(server, plain_alert(AD.close_notify, 1), AD.unexpected_message)
+
+
+# --- IDNA 2008 --------------------------------------------------------------------------
+
+def test_fass_de_certificate_does_not_validate_for_fass_with_sharp_s() -> None:
+    """IDNA 2003 maps faß.de to fass.de; IDNA 2008 / UTS 46 (browsers, curl) to
+    xn--fa-hia.de, another domain."""
+    client = ClientConnection(client_cfg(), server_name="faß.de")
+    server = ServerConnection(server_for("fass.de"))
+    server.receive_data(client.data_to_send())
+    with pytest.raises(CertificateVerificationError) as info:
+        client.receive_data(server.data_to_send())
+    assert info.value.reason == "hostname_mismatch"
+
+
+def test_fass_with_sharp_s_validates_for_its_a_label() -> None:
+    client = ClientConnection(client_cfg(), server_name="faß.de")
+    server = ServerConnection(server_for("xn--fa-hia.de"))
+    handshake(client, server)
+
+
+# --- TLS 1.2: rsa_pss_pss_* vs rsa_pss_rsae_* bound to the key's OID ---------------------
+
+@cache
+def rsa_leaf() -> Issued:
+    return pki().ca.issue_server(["localhost"], key_type=KeyType.RSA2048)
+
+
+def test_tls12_server_key_exchange_pss_pss_with_rsae_key_is_illegal_parameter() -> None:
+    leaf = rsa_leaf()
+    ck = CertifiedKey(leaf.chain, leaf.private_key)
+    ck.schemes12 = [SignatureScheme.rsa_pss_pss_sha256]  # a server that mislabels its scheme
+    client = ClientConnection(client_cfg(versions=["TLSv1.2"]), server_name="localhost")
+    server = ServerConnection(ServerConfig(certificates=[ck], versions=["TLSv1.2"]))
+    run = Run12(client, server).to_server_flight()
+    expect_alert(client, run.server_flight, AD.illegal_parameter)
+
+
+def test_tls12_client_certificate_verify_pss_pss_with_rsae_key_is_illegal_parameter() -> None:
+    leaf = pki().ca.issue_client("carol", key_type=KeyType.RSA2048)
+    ck = CertifiedKey(leaf.chain, leaf.private_key)
+    ck.schemes12 = [SignatureScheme.rsa_pss_pss_sha256]
+    client = ClientConnection(client_cfg(versions=["TLSv1.2"], certificate=ck),
+                              server_name="localhost")
+    server = ServerConnection(server_for("localhost", versions=["TLSv1.2"],
+                                         client_auth="required",
+                                         client_trust_anchors=[pki().ca.root]))
+    run = Run12(client, server).to_client_flight()
+    expect_alert(server, run.client_flight, AD.illegal_parameter)
