@@ -11,8 +11,10 @@ from .connection import ClientConnection, Connection, ServerConnection
 from .enums import AlertDescription, CipherSuite, NamedGroup, SignatureScheme
 from .errors import AlertReceived, TLSError, UsageError
 from .events import (
+    ClientCertificateReceived,
     ConnectionClosed,
     DataReceived,
+    EarlyDataReceived,
     Event,
     HandshakeComplete,
     KeyUpdated,
@@ -28,11 +30,13 @@ __all__ = [
     "AlertReceived",
     "CertifiedKey",
     "CipherSuite",
+    "ClientCertificateReceived",
     "ClientConfig",
     "ClientConnection",
     "Connection",
     "ConnectionClosed",
     "DataReceived",
+    "EarlyDataReceived",
     "Event",
     "HandshakeComplete",
     "KeyUpdated",

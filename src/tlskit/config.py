@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from . import crypto
-from .enums import CipherSuite, NamedGroup, SignatureScheme
+from .enums import CipherSuite, NamedGroup, PskKeyExchangeMode, SignatureScheme
 from .session import MAX_TICKET_LIFETIME, SessionCache, TicketSealer
 from .verifier import CertificateVerifier
 
@@ -184,6 +184,11 @@ class ClientConfig(_Common):
     signature_schemes_cert: Sequence[str | int] | None = None
     session_cache: SessionCache | None = None
     certificate_compression: Sequence[str] = ("zlib",)
+    # Resumption key exchange modes offered (4.2.9). "psk_ke" (a resumption without a new
+    # (EC)DHE exchange: no forward secrecy for that connection) only when listed.
+    psk_modes: Sequence[str] = ("psk_dhe_ke",)
+    # RFC 8446 4.6.2: offer post_handshake_auth. None: offer it when `certificate` is set.
+    post_handshake_auth: bool | None = None
 
     def __post_init__(self) -> None:
         self._validate_common()
@@ -201,6 +206,14 @@ class ClientConfig(_Common):
                               _codes(self.signature_schemes_cert, SignatureScheme, (), None,
                                      "certificate signature scheme"))
         self._verifier: CertificateVerifier | None = self.verifier
+        modes = {"psk_dhe_ke": PskKeyExchangeMode.psk_dhe_ke,
+                 "psk_ke": PskKeyExchangeMode.psk_ke}
+        unknown_modes = [m for m in self.psk_modes if m not in modes]
+        if unknown_modes or not self.psk_modes:
+            raise ValueError(f"psk_modes must be psk_dhe_ke and/or psk_ke, not {unknown_modes}")
+        self._psk_modes = [int(modes[m]) for m in dict.fromkeys(self.psk_modes)]
+        self._pha = (self.certificate is not None if self.post_handshake_auth is None
+                     else self.post_handshake_auth)
 
     def get_verifier(self) -> CertificateVerifier:
         """The verifier, built lazily from the trust anchors (or the system store)."""
@@ -238,9 +251,26 @@ class ServerConfig(_Common):
     # client_auth and client_trust_anchors, or unique to this config when a custom
     # client_verifier is given (set it to share tickets across such configs).
     session_context: bytes | None = None
+    # 0-RTT (RFC 8446 4.2.10, 8), off by default. With a limit > 0 tickets allow that many
+    # bytes of early data; a ticket carries early data once (``replay_cache``, in-process
+    # unless another `ReplayCache` such as a shared session store is given) and only
+    # within EARLY_DATA_AGE_WINDOW of its expected age. ``accept_early_data`` sees each
+    # chunk: False holds it back until the handshake completes (delivered then as plain
+    # `DataReceived`, so a replayed flight, which never completes, delivers nothing).
+    max_early_data_size: int = 0
+    replay_cache: Any = None
+    accept_early_data: Callable[[bytes], bool] | None = None
+    # Resume with psk_ke (no (EC)DHE) when a client offers only that: saves the key
+    # exchange, but that connection has no forward secrecy (a leaked ticket key reveals it).
+    allow_psk_ke: bool = False
 
     def __post_init__(self) -> None:
         self._validate_common()
+        if not 0 <= self.max_early_data_size <= 0xFFFFFFFF:
+            raise ValueError("max_early_data_size must be within 0..2**32-1")
+        if self.replay_cache is not None and not callable(
+                getattr(self.replay_cache, "check_replay", None)):
+            raise ValueError("replay_cache needs a check_replay(token, ttl) method")
         certs = list(self.certificates)
         if self.certificate_chain:
             certs.insert(0, CertifiedKey(list(self.certificate_chain), self.private_key,
@@ -284,6 +314,15 @@ class ServerConfig(_Common):
                 if self._sealer is None:
                     self._sealer = TicketSealer(self.ticket_key or self.rng(32))
         return self._sealer
+
+    def get_replay_cache(self) -> Any:
+        """The 0-RTT replay cache (an in-process `MemoryReplayCache` unless given)."""
+        if self.replay_cache is None:
+            with self._lazy_lock:
+                if self.replay_cache is None:
+                    from .replay import MemoryReplayCache
+                    self.replay_cache = MemoryReplayCache()
+        return self.replay_cache
 
     def get_cookie_key(self) -> bytes:
         """The HMAC key for HelloRetryRequest cookies, drawn from the rng on first use."""

@@ -87,6 +87,13 @@ class HandshakeOutput:
         suite, secret = self._write_secret
         self.install_write(suite, next_traffic_secret(suite, secret))
 
+    def clear_write(self) -> None:
+        self._records.clear_write_key()
+        self._write_secret = None
+
+    def send_application_data(self, data: bytes) -> None:
+        self._records.write(_APPDATA, data)
+
     def install_read12(self, suite: Suite, key: bytes, iv: bytes) -> None:
         self._records.set_read_key12(suite, key, iv)
 
@@ -163,6 +170,8 @@ class Connection:
                 ctype, payload = record
                 if ctype == _APPDATA:
                     if not hs.complete or hs.partial_message:
+                        if not hs.partial_message and hs.receive_early_data(payload):
+                            continue
                         raise UnexpectedMessage("application data during the handshake")
                     if payload:
                         events.append(DataReceived(payload))
@@ -353,10 +362,20 @@ class IllegalAlertLevel(TLSError):
 
 
 class ClientConnection(Connection):
-    """A TLS 1.3 client; the ClientHello is queued as soon as it is created."""
+    """A TLS 1.3 client; the ClientHello is queued as soon as it is created.
+
+    ``early_data`` (0-RTT, RFC 8446 2.3): bytes for the server before the handshake
+    completes. They go in the first flight only when resuming a session this client may
+    resume whose ticket allows early data of that size (`early_data_sent`); the server
+    may still decline them (`HandshakeComplete.early_data_accepted` is False). Either
+    way the bytes reach the server exactly once: when they were not sent or not accepted,
+    the connection sends them again as ordinary application data right after its
+    Finished, before anything passed to `send_data`. 0-RTT data can be replayed by an
+    attacker; only send what is safe to act on twice (e.g. an idempotent request).
+    """
 
     def __init__(self, config: ClientConfig | None = None, server_name: str | None = None,
-                 session: Session | None = None) -> None:
+                 session: Session | None = None, early_data: bytes = b"") -> None:
         super().__init__()
         self.config = config or ClientConfig()
         if server_name is None and self.config.check_hostname and \
@@ -366,8 +385,15 @@ class ClientConnection(Connection):
             raise UsageError("server_name is required to check the server's certificate; "
                              "pass ClientConfig(check_hostname=False) to skip the name check")
         self.close_reply = self.config.close_reply
-        self._hs = hs = ClientHandshake13(self.config, self._out, server_name, session)
+        self._hs = hs = ClientHandshake13(self.config, self._out, server_name, session,
+                                          bytes(early_data))
         hs.start()
+        self._early_data_sent = hs.early_data_sent
+
+    @property
+    def early_data_sent(self) -> bool:
+        """Whether `early_data` went out as 0-RTT data (see the class docstring)."""
+        return self._early_data_sent
 
     @property
     def verification_error(self) -> TLSError | None:

@@ -116,6 +116,10 @@ class RecordLayer:
     def set_write_key(self, suite: Suite, key: bytes, iv: bytes) -> None:
         self._write = _Protection(suite, key, iv)
 
+    def clear_write_key(self) -> None:
+        """Write in the clear again (a second ClientHello after 0-RTT was attempted)."""
+        self._write = None
+
     def set_read_key12(self, suite: Suite, key: bytes, iv: bytes) -> None:
         self._read = _Protection12(suite, key, iv)
 

@@ -57,6 +57,7 @@ ACCEPTS: dict[type[Handshake], dict[str, set[HT]]] = {
     S13: {
         "WAIT_CLIENT_HELLO": {HT.client_hello},
         "WAIT_SECOND_CLIENT_HELLO": {HT.client_hello},
+        "WAIT_END_OF_EARLY_DATA": {HT.end_of_early_data},
         "WAIT_CERTIFICATE": {HT.certificate},
         "WAIT_CERTIFICATE_VERIFY": {HT.certificate_verify},
         "WAIT_FINISHED": {HT.finished},
@@ -257,6 +258,14 @@ def _tls13_shapes() -> None:
     _complete(c, ServerConnection(server_config(certificate_compression=("zlib",), **auth)))
     c = ClientConnection(client_config(groups=["x25519", "secp256r1"]), "localhost")
     _complete(c, ServerConnection(server_config(groups=["secp256r1"], **auth)))
+    # 0-RTT: early data accepted, then EndOfEarlyData.
+    early_cfg = server_config(max_early_data_size=1024)
+    events = _complete(ClientConnection(client_config(), "localhost"),
+                       ServerConnection(early_cfg))
+    session = next(e.session for e in events if isinstance(e, SessionTicketReceived))
+    c = ClientConnection(client_config(), "localhost", session=session, early_data=b"0-RTT")
+    _complete(c, ServerConnection(early_cfg))
+    assert c.handshake_complete and c.handshake_complete.early_data_accepted
 
 
 def _tls12_shapes() -> None:

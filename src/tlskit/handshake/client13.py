@@ -127,7 +127,7 @@ class ClientHandshake13(Handshake13):
     TABLE = TABLE
 
     def __init__(self, config: ClientConfig, out: Output, server_name: str | None,
-                 session: Session | None = None) -> None:
+                 session: Session | None = None, early_data: bytes = b"") -> None:
         super().__init__(config, out, State.START)
         self.server_name = server_name
         now = config.clock()
@@ -150,6 +150,14 @@ class ClientHandshake13(Handshake13):
         self._client_hs_secret = b""
         self._server_hs_secret = b""
         self._ccs_sent = False
+        # 0-RTT (4.2.10): sent only on a session this client may resume whose ticket
+        # allows that much early data; otherwise (or if the server declines it) the data
+        # goes out as ordinary application data once the handshake is complete.
+        self.early_data = early_data
+        self.early_data_sent = bool(early_data) and session is not None \
+            and len(early_data) <= session.max_early_data
+        self.early_data_accepted = False
+        self._early_write_pending = False  # still writing under the early traffic key
 
     @property
     def verification_error(self) -> TLSError | None:
@@ -169,7 +177,24 @@ class ClientHandshake13(Handshake13):
                               [*cfg._suites, *cfg._suites12], self._hello_extensions())
         self.offer.hello = hello
         self._send_hello(hello)
+        if self.early_data_sent:
+            self._send_early_data()
         self.state = State.WAIT_SERVER_HELLO
+
+    def _send_early_data(self) -> None:
+        """4.2.10, 7.1: early data under client_early_traffic_secret (keyed from the PSK
+        and Hash(ClientHello)), after the compatibility CCS (D.4)."""
+        session = self.session
+        assert session is not None
+        th = self.transcript.hash_with(session.suite.hash_name, b"")
+        secret = EarlySecret.start(session.suite, session.psk).client_early_traffic_secret(th)
+        self.keylog("CLIENT_EARLY_TRAFFIC_SECRET", secret)
+        if self.config.middlebox_compat:
+            self.send_ccs()
+            self._ccs_sent = True
+        self.out.install_write(session.suite, secret)
+        self.out.send_application_data(self.early_data)
+        self._early_write_pending = True
 
     def _hello_extensions(self) -> m.Extensions:
         cfg = self.config
@@ -199,8 +224,9 @@ class ClientHandshake13(Handshake13):
         if self.offer.cookie is not None:
             exts[_E.cookie] = ext.encode_cookie(self.offer.cookie)
         if tls13:
-            exts[_E.psk_key_exchange_modes] = ext.encode_psk_modes(
-                [PskKeyExchangeMode.psk_dhe_ke])
+            exts[_E.psk_key_exchange_modes] = ext.encode_psk_modes(cfg._psk_modes)
+        if self.early_data_sent and not self.offer.retried:
+            exts[_E.early_data] = b""
         if cfg.record_size_limit is not None:
             exts[_E.record_size_limit] = ext.encode_record_size_limit(cfg.record_size_limit)
         if cfg.alpn_protocols:
@@ -256,27 +282,36 @@ class ClientHandshake13(Handshake13):
         exts = sh.extensions
         self.check_extensions(exts, ALLOWED_IN_SH, self.offer.extensions, "ServerHello")
         psk = self._accepted_psk(exts)
-        if _E.key_share not in exts:
-            raise MissingExtension("ServerHello has no key_share (PSK-only is not offered)")
-        group, server_public = ext.decode_key_share_server(exts[_E.key_share])
-        share = self.offer.shares.get(group)
-        if share is None:
-            raise IllegalParameter(f"server key share for {NamedGroup(group).name}, "
-                                   "which has no client share")
-        if not self.offer.retried:
-            self.transcript.start(self.suite_or_fail().hash_name)
-        self.transcript.update(raw)
-        shared = share.exchange(server_public)
-        self.group = NamedGroup(group)
-        self.offer.shares = {}
         suite = self.suite_or_fail()
+        if _E.key_share not in exts:
+            if psk is None or PskKeyExchangeMode.psk_ke not in self.config._psk_modes:
+                raise MissingExtension("ServerHello has no key_share (psk_ke was not offered)")
+            group, server_public, share = None, b"", None  # 4.2.9 psk_ke: the PSK alone
+        else:
+            if PskKeyExchangeMode.psk_dhe_ke not in self.config._psk_modes and psk is not None:
+                raise IllegalParameter("server resumed with psk_dhe_ke, which was not offered")
+            group, server_public = ext.decode_key_share_server(exts[_E.key_share])
+            share = self.offer.shares.get(group)
+            if share is None:
+                raise IllegalParameter(f"server key share for {NamedGroup(group).name}, "
+                                       "which has no client share")
+        if not self.offer.retried:
+            self.transcript.start(suite.hash_name)
+        self.transcript.update(raw)
+        if share is None or group is None:
+            shared = bytes(suite.hash_length)
+        else:
+            shared = share.exchange(server_public)
+            self.group = NamedGroup(group)
+        self.offer.shares = {}
         hs = EarlySecret.start(suite, psk).handshake(shared)
         self.handshake_secret = hs
         th = self.transcript.digest()
         c_hs, s_hs = hs.client_traffic(th), hs.server_traffic(th)
         self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
         self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
-        self.trace(T.SERVER_HELLO, message=sh, raw=raw, group=self.group.name,
+        self.trace(T.SERVER_HELLO, message=sh, raw=raw,
+                   group=self.group.name if self.group is not None else None,
                    server_share=server_public, shared_secret=shared,
                    cipher_suite=suite.name, client_handshake_traffic_secret=c_hs,
                    server_handshake_traffic_secret=s_hs, version="TLSv1.3")
@@ -288,7 +323,10 @@ class ClientHandshake13(Handshake13):
         if self.config.middlebox_compat and not self._ccs_sent:
             self.send_ccs()
             self._ccs_sent = True
-        self.set_write(c_hs)
+        if not (self._early_write_pending and self.resumed):
+            # Early data (if any) was declined with the PSK; else EncryptedExtensions tells.
+            self._early_write_pending = False
+            self.set_write(c_hs)
         return State.WAIT_ENCRYPTED_EXTENSIONS
 
     def _hand_over(self, sh: m.ServerHello, raw: bytes) -> State:
@@ -379,9 +417,12 @@ class ClientHandshake13(Handshake13):
             offer.shares = {group: crypto.new_key_share(group, self.config.rng)}
         self.trace(T.HELLO_RETRY_REQUEST, message=hrr, raw=raw,
                    group=NamedGroup(next(iter(offer.shares))).name, cookie=offer.cookie)
-        if self.config.middlebox_compat:
+        if self.config.middlebox_compat and not self._ccs_sent:
             self.send_ccs()
             self._ccs_sent = True
+        if self._early_write_pending:  # 4.2.10: a retry declines 0-RTT; hello 2 is plain
+            self.out.clear_write()
+            self._early_write_pending = False
         assert offer.hello is not None
         hello = m.ClientHello(self.client_random, offer.session_id,
                               offer.hello.cipher_suites, self._hello_extensions())
@@ -411,7 +452,10 @@ class ClientHandshake13(Handshake13):
             self.out.set_record_limits(  # 8449 4: the limit includes the content type
                 send=min(limit - 1, 1 << 14), receive=None if own is None else own - 1)
         if _E.early_data in exts:
-            raise IllegalParameter("early_data accepted, but none was offered")
+            self._check_early_data_accepted(exts[_E.early_data])
+        elif self._early_write_pending:
+            self._early_write_pending = False
+            self.set_write(self._client_hs_secret)
         self.trace(T.ENCRYPTED_EXTENSIONS, message=ee, raw=raw, alpn=self.alpn)
         if self.resumed:  # 2.2: the PSK authenticates the server; Finished comes next
             assert self.session is not None
@@ -420,6 +464,19 @@ class ClientHandshake13(Handshake13):
             self.auth.authenticated = True  # _may_resume re-validated the session's chain
             return State.WAIT_FINISHED
         return State.WAIT_CERTIFICATE_OR_REQUEST
+
+    def _check_early_data_accepted(self, body: bytes) -> None:
+        """4.2.10: acceptance is only valid for our 0-RTT on the first PSK, under the
+        session's suite and ALPN."""
+        session = self.session
+        if body:
+            raise DecodeError("early_data in EncryptedExtensions must be empty")
+        if not self._early_write_pending or session is None or not self.resumed:
+            raise IllegalParameter("server accepted early data, but none was sent")
+        if self.suite is not session.suite or self.alpn != session.alpn_protocol:
+            raise IllegalParameter("server accepted early data under another cipher suite "
+                                   "or ALPN protocol than the session's")
+        self.early_data_accepted = True
 
     def on_certificate_request(self, cr: m.CertificateRequest, raw: bytes) -> State:
         if cr.request_context:
@@ -487,6 +544,10 @@ class ClientHandshake13(Handshake13):
                    client_application_traffic_secret=c_ap,
                    server_application_traffic_secret=s_ap)
         self.set_read(s_ap)
+        if self._early_write_pending:  # 4.5: ends the accepted early data
+            self.send(m.EndOfEarlyData().encode())
+            self._early_write_pending = False
+            self.set_write(self._client_hs_secret)
         if self.certificate_request is not None:
             self._send_client_certificate()
         client_fin = m.Finished(self.finished_for(self._client_hs_secret,
@@ -499,6 +560,10 @@ class ClientHandshake13(Handshake13):
         self.handshake_secret = None
         self._client_hs_secret = self._server_hs_secret = b""
         self.out.emit(self.summary())
+        if self.early_data and not self.early_data_accepted:
+            # Not sent as 0-RTT, or declined: the same bytes, now as 1-RTT data.
+            self.out.send_application_data(self.early_data)
+        self.early_data = b""
         return State.CONNECTED
 
     def _send_client_certificate(self) -> None:
@@ -525,7 +590,8 @@ class ClientHandshake13(Handshake13):
     def summary(self) -> HandshakeComplete:
         return self.complete_event(self.auth, group=self.group, scheme=self.auth.scheme,
                                    alpn=self.alpn, resumed=self.resumed,
-                                   server_name=self.server_name)
+                                   server_name=self.server_name,
+                                   early_data_accepted=self.early_data_accepted)
 
     # -- post-handshake messages (4.6) ---------------------------------------------------
 
@@ -533,6 +599,12 @@ class ClientHandshake13(Handshake13):
         """4.6.1: remember the ticket with the PSK its nonce derives, and how the server
         was authenticated (a session from a failed validation is never cached)."""
         suite, auth = self.suite_or_fail(), self.auth
+        max_early = 0
+        if _E.early_data in nst.extensions:  # 4.2.10: the ticket allows 0-RTT data
+            body = nst.extensions[_E.early_data]
+            if len(body) != 4:
+                raise DecodeError("early_data in NewSessionTicket must be a 4-byte limit")
+            max_early = int.from_bytes(body, "big")
         session = Session(
             ticket=nst.ticket, psk=resumption_psk(suite, self.resumption_master, nst.nonce),
             suite=suite, age_add=nst.age_add, lifetime=nst.lifetime,
@@ -540,7 +612,8 @@ class ClientHandshake13(Handshake13):
             alpn_protocol=self.alpn, peer_certificates=list(auth.chain),
             group=self.group.name if self.group else None,
             authenticated=auth.authenticated and auth.verification_error is None,
-            hostname_checked=self.config.check_hostname, ocsp_response=auth.ocsp_response)
+            hostname_checked=self.config.check_hostname, ocsp_response=auth.ocsp_response,
+            max_early_data=max_early)
         cache = self.config.session_cache
         if cache is not None and nst.lifetime > 0 and session.authenticated:
             cache.put(session)

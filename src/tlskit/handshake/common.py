@@ -168,6 +168,14 @@ class Output(Protocol):
     def next_write_generation(self) -> None:
         """TLS 1.3 KeyUpdate (4.6.3): write with the next traffic secret."""
 
+    def clear_write(self) -> None:
+        """TLS 1.3 client: write in the clear again (the ClientHello after a
+        HelloRetryRequest, when 0-RTT keys were installed for the first)."""
+
+    def send_application_data(self, data: bytes) -> None:
+        """Queue application data under the current write key (0-RTT early data, or
+        rejected early data sent again once the handshake is complete)."""
+
     def install_read12(self, suite: Suite, key: bytes, iv: bytes) -> None:
         """TLS 1.2: the key-block keys for what we read."""
 
@@ -349,6 +357,11 @@ class Handshake:
     def receive_ccs(self, payload: bytes) -> None:
         raise NotImplementedError
 
+    def receive_early_data(self, payload: bytes) -> bool:
+        """Application data before the handshake is complete: True if it was taken as
+        accepted 0-RTT data (TLS 1.3 server), False if it is unexpected here."""
+        return False
+
     # -- sending ------------------------------------------------------------------------
 
     def send(self, raw: bytes, *, transcript: bool = True) -> None:
@@ -381,7 +394,8 @@ class Handshake:
         raise NotImplementedError
 
     def complete_event(self, auth: PeerAuth, *, group: Any, scheme: Any, alpn: str | None,
-                       resumed: bool, server_name: str | None) -> HandshakeComplete:
+                       resumed: bool, server_name: str | None,
+                       early_data_accepted: bool = False) -> HandshakeComplete:
         """The one place a `HandshakeComplete` is built (both versions, both sides)."""
         assert self.suite is not None
         return HandshakeComplete(
@@ -389,7 +403,8 @@ class Handshake:
             group=group.name if group is not None else None,
             signature_scheme=scheme.name if scheme is not None else None,
             alpn_protocol=alpn, peer_certificates=list(auth.chain), resumed=resumed,
-            server_name=server_name, ocsp_response=auth.ocsp_response)
+            server_name=server_name, ocsp_response=auth.ocsp_response,
+            early_data_accepted=early_data_accepted)
 
 
 # -- helpers both versions use (composition, not inheritance) ------------------------------

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import hmac
 
 from cryptography import x509
@@ -29,13 +30,16 @@ from ..enums import (
 )
 from ..errors import (
     CertificateRequired,
+    DecodeError,
     DecryptError,
     HandshakeFailure,
     IllegalParameter,
     MissingExtension,
     ProtocolVersionError,
     TLSError,
+    UnexpectedMessage,
 )
+from ..events import DataReceived, EarlyDataReceived
 from ..keyschedule import EarlySecret, MasterSecret, resumption_psk
 from ..session import TicketState
 from ..trace import TraceStep as T
@@ -60,11 +64,15 @@ from .hello import ClientHelloView
 _E = ExtensionType
 _HT = HandshakeType
 EARLY_DATA_SKIP_LIMIT = 1 << 16  # bytes of declined 0-RTT data we are willing to discard
+# 8.3: how far the client's view of a ticket's age may differ from ours for 0-RTT (one
+# round trip plus clock drift; a larger window lets a replay come later).
+EARLY_DATA_AGE_WINDOW_MS = 10_000
 
 
 class State(enum.Enum):
     WAIT_CLIENT_HELLO = "waiting for ClientHello"
     WAIT_SECOND_CLIENT_HELLO = "waiting for ClientHello after a HelloRetryRequest"
+    WAIT_END_OF_EARLY_DATA = "reading 0-RTT data until the client's EndOfEarlyData"
     WAIT_CERTIFICATE = "waiting for the client's Certificate"
     WAIT_CERTIFICATE_VERIFY = "waiting for the client's CertificateVerify"
     WAIT_FINISHED = "waiting for the client's Finished"
@@ -73,11 +81,14 @@ class State(enum.Enum):
 
 
 _S = State
-_AFTER_FLIGHT = (_S.WAIT_CERTIFICATE, _S.WAIT_FINISHED)
+_AFTER_FLIGHT = (_S.WAIT_END_OF_EARLY_DATA, _S.WAIT_CERTIFICATE, _S.WAIT_FINISHED)
 TABLE: Table = {
     _S.WAIT_CLIENT_HELLO: {_HT.client_hello: rule(
         "on_client_hello", _S.WAIT_SECOND_CLIENT_HELLO, *_AFTER_FLIGHT, _S.HANDED_OVER)},
-    _S.WAIT_SECOND_CLIENT_HELLO: {_HT.client_hello: rule("on_client_hello", *_AFTER_FLIGHT)},
+    _S.WAIT_SECOND_CLIENT_HELLO: {_HT.client_hello: rule(
+        "on_client_hello", _S.WAIT_CERTIFICATE, _S.WAIT_FINISHED)},
+    _S.WAIT_END_OF_EARLY_DATA: {_HT.end_of_early_data: rule(
+        "on_end_of_early_data", _S.WAIT_FINISHED)},
     _S.WAIT_CERTIFICATE: {_HT.certificate: rule(
         "on_certificate", _S.WAIT_CERTIFICATE_VERIFY, _S.WAIT_FINISHED)},
     _S.WAIT_CERTIFICATE_VERIFY: {_HT.certificate_verify: rule(
@@ -113,6 +124,13 @@ class ServerHandshake13(Handshake13):
         self._psk: bytes | None = None
         self._compression: int | None = None
         self._psk_index = 0
+        self._ticket: TicketState | None = None
+        self._ticket_identity = b""
+        self._client_ticket_age = 0     # ms, as the client saw it (8.3)
+        self._psk_ke = False            # resuming without (EC)DHE (4.2.9 psk_ke)
+        self.early_data_accepted = False
+        self._early_limit = 0           # bytes of 0-RTT data still allowed
+        self._held: list[bytes] = []    # 0-RTT data the application deferred
 
     @property
     def client_chain(self) -> list[x509.Certificate]:
@@ -158,11 +176,16 @@ class ServerHandshake13(Handshake13):
             self._compression = next(
                 (a for a in cfg._cert_compression if a in offer.cert_compression), None)
         self.trace(T.CLIENT_HELLO, message=ch, raw=raw, offer=self.client_offer)
-        if offer.has(_E.early_data):
-            # 4.2.10: 0-RTT is declined (no tickets carry early_data); skip what was sent.
-            self.out.skip_early_data(EARLY_DATA_SKIP_LIMIT)
         client_share = dict(shares).get(self.group)
-        if client_share is None:
+        if offer.has(_E.early_data):
+            if offer.extensions[_E.early_data]:
+                raise DecodeError("early_data in a ClientHello must be empty")
+            self.early_data_accepted = self._accept_early_data(
+                retry=client_share is None and not self._psk_ke)
+            if not self.early_data_accepted:
+                # 4.2.10: declined 0-RTT data is skipped (up to a bound).
+                self.out.skip_early_data(EARLY_DATA_SKIP_LIMIT)
+        if client_share is None and not self._psk_ke:
             self._send_hello_retry_request(ch)
             return State.WAIT_SECOND_CLIENT_HELLO
         if self.first_hello is None:
@@ -223,10 +246,14 @@ class ServerHandshake13(Handshake13):
         if offer.psk_modes is None:
             raise MissingExtension("pre_shared_key without psk_key_exchange_modes (4.2.9)")
         if PskKeyExchangeMode.psk_dhe_ke not in offer.psk_modes:
-            return None  # psk_ke alone (no forward secrecy) is not offered by tlskit
+            if not (cfg.allow_psk_ke and PskKeyExchangeMode.psk_ke in offer.psk_modes):
+                return None  # psk_ke (no forward secrecy) only where the config allows it
+            psk_ke = True
+        else:
+            psk_ke = False
         now_ms = int(cfg.clock() * 1000)
         sealer = cfg.get_ticket_sealer()
-        for index, (identity, _age) in enumerate(identities):
+        for index, (identity, obfuscated_age) in enumerate(identities):
             state = sealer.open(identity)
             if state is None or not 0 <= now_ms - state.issued_ms < state.lifetime * 1000:
                 continue
@@ -245,6 +272,10 @@ class ServerHandshake13(Handshake13):
             if not hmac.compare_digest(expected, binders[index]):
                 raise DecryptError("PSK binder does not verify (4.2.11.2)")
             self._psk_index = index
+            self._ticket = state
+            self._ticket_identity = identity
+            self._client_ticket_age = (obfuscated_age - state.age_add) & 0xFFFFFFFF
+            self._psk_ke = psk_ke
             self.auth.chain = client_chain
             self.trace(T.PSK_ACCEPTED, identity_index=index)
             return state.psk
@@ -271,6 +302,34 @@ class ServerHandshake13(Handshake13):
             self.trace(T.PSK_DECLINED, reason=f"client certificate no longer valid: {exc}")
             return None
         return chain
+
+    def _accept_early_data(self, *, retry: bool) -> bool:
+        """4.2.10, 8: take 0-RTT data only on the first ticket, accepted for resumption
+        here, issued with early data, under its suite and ALPN, at the age the client
+        reports (8.3), and the first time this ticket carries early data (8.1)."""
+        cfg, state = self.config, self._ticket
+        if cfg.max_early_data_size <= 0 or state is None or retry or self.hrr_sent:
+            return False
+        if self._psk_index != 0 or state.max_early_data <= 0:
+            return False
+        if self.alpn != state.alpn_protocol or self.suite is not state.suite:
+            return False
+        now_ms = int(cfg.clock() * 1000)
+        server_age = now_ms - state.issued_ms
+        if abs(server_age - self._client_ticket_age) > EARLY_DATA_AGE_WINDOW_MS:
+            return False
+        # The replay token names the ticket: 0-RTT is single-use per ticket (fleet-wide
+        # when the cache is shared); the ticket itself may still resume in 1-RTT.
+        identity = hashlib.sha256(b"tlskit 0-RTT\0" + self._ticket_identity).digest()
+        ttl = max(state.lifetime - server_age / 1000, 0) + EARLY_DATA_AGE_WINDOW_MS / 1000
+        try:
+            first = cfg.get_replay_cache().check_replay(identity, ttl)
+        except Exception:  # a store that fails refuses 0-RTT, never the connection
+            first = False
+        if not first:
+            return False
+        self._early_limit = min(state.max_early_data, cfg.max_early_data_size)
+        return True
 
     def _wants_tls12(self, offer: ClientHelloView) -> bool:
         """4.2.1: without supported_versions (or without 1.3 in it) a client speaks <= 1.2."""
@@ -375,15 +434,26 @@ class ServerHandshake13(Handshake13):
 
     # -- ServerHello and the server flight (4.1.3, 4.3, 4.4) ----------------------------
 
-    def _respond(self, offer: ClientHelloView, client_share: bytes) -> State:
+    def _respond(self, offer: ClientHelloView, client_share: bytes | None) -> State:
         cfg, ch = self.config, offer.hello
         suite, group = self.suite, self.group
         assert suite is not None and group is not None
         if not self.hrr_sent:
             self.transcript.start(suite.hash_name)
+        early_secret = b""
+        if self.early_data_accepted:  # 7.1: keyed from the PSK and Hash(ClientHello)
+            early_secret = EarlySecret.start(suite, self._psk).client_early_traffic_secret(
+                self.transcript.digest())
+            self.keylog("CLIENT_EARLY_TRAFFIC_SECRET", early_secret)
         server_random = cfg.rng(32)
-        server_share, shared = crypto.server_key_exchange(group, client_share, cfg.rng)
-        sh_exts = m.Extensions({_E.key_share: ext.encode_key_share_server(group, server_share)})
+        sh_exts = m.Extensions()
+        if self._psk_ke or client_share is None:
+            # 4.2.9 psk_ke: no key exchange; the PSK alone keys the handshake.
+            self.group = None
+            server_share, shared = b"", bytes(suite.hash_length)
+        else:
+            server_share, shared = crypto.server_key_exchange(group, client_share, cfg.rng)
+            sh_exts[_E.key_share] = ext.encode_key_share_server(group, server_share)
         if self._psk is not None:
             sh_exts[_E.pre_shared_key] = self._psk_index.to_bytes(2, "big")
         sh_exts[_E.supported_versions] = ProtocolVersion.TLSv1_3.to_bytes(2, "big")
@@ -396,7 +466,8 @@ class ServerHandshake13(Handshake13):
         c_hs, s_hs = hs.client_traffic(th), hs.server_traffic(th)
         self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
         self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
-        self.trace(T.SERVER_HELLO, message=sh, raw=raw, group=group.name,
+        self.trace(T.SERVER_HELLO, message=sh, raw=raw,
+                   group=group.name if self.group is not None else None,
                    client_share=client_share, server_share=server_share, shared_secret=shared,
                    cipher_suite=suite.name, client_handshake_traffic_secret=c_hs,
                    server_handshake_traffic_secret=s_hs, version="TLSv1.3")
@@ -404,7 +475,7 @@ class ServerHandshake13(Handshake13):
             self.send_ccs()
             self._ccs_sent = True
         self.set_write(s_hs)
-        self.set_read(c_hs)
+        self.set_read(early_secret or c_hs)
         self._client_hs = c_hs
         self._send_encrypted_extensions(offer)
         if cfg.client_auth != "none" and self._psk is None:
@@ -430,6 +501,8 @@ class ServerHandshake13(Handshake13):
         self._master = master
         self.set_write(s_ap)
         self._client_ap = c_ap
+        if self.early_data_accepted:
+            return State.WAIT_END_OF_EARLY_DATA
         if cfg.client_auth != "none" and self._psk is None:
             return State.WAIT_CERTIFICATE
         return State.WAIT_FINISHED
@@ -450,6 +523,8 @@ class ServerHandshake13(Handshake13):
             exts[_E.server_name] = b""
         if self.alpn is not None:
             exts[_E.application_layer_protocol_negotiation] = ext.encode_alpn([self.alpn])
+        if self.early_data_accepted:
+            exts[_E.early_data] = b""
         ee = m.EncryptedExtensions(exts)
         raw = ee.encode()
         self.send(raw)
@@ -484,6 +559,30 @@ class ServerHandshake13(Handshake13):
         raw = cv.encode()
         self.send(raw)
         self.trace(T.CERTIFICATE_VERIFY, message=cv, raw=raw, scheme=scheme.name)
+
+    # -- 0-RTT data (4.2.10, 4.5) --------------------------------------------------------
+
+    def receive_early_data(self, payload: bytes) -> bool:
+        """Accepted early data, up to the ticket's limit (more is unexpected_message);
+        the application hook may hold a chunk back until the handshake completes."""
+        if self.state is not State.WAIT_END_OF_EARLY_DATA:
+            return False
+        self._early_limit -= len(payload)
+        if self._early_limit < 0:
+            raise UnexpectedMessage("early data beyond max_early_data_size (4.2.10)")
+        if not payload:
+            return True
+        hook = self.config.accept_early_data
+        if hook is None or hook(payload):
+            self.out.emit(EarlyDataReceived(payload))
+        else:
+            self._held.append(payload)
+        return True
+
+    def on_end_of_early_data(self, msg: m.EndOfEarlyData, raw: bytes) -> State:
+        """4.5: the client's early data ends; its handshake key protects what follows."""
+        self.set_read(self._client_hs)
+        return State.WAIT_FINISHED
 
     # -- client authentication (4.4.2, 4.4.3) ----------------------------------------
 
@@ -521,7 +620,11 @@ class ServerHandshake13(Handshake13):
         resumed = self._psk is not None
         self.out.emit(self.complete_event(
             self.auth, group=self.group, scheme=None if resumed else self.scheme,
-            alpn=self.alpn, resumed=resumed, server_name=self.server_name))
+            alpn=self.alpn, resumed=resumed, server_name=self.server_name,
+            early_data_accepted=self.early_data_accepted))
+        if self._held:  # deferred 0-RTT data: the handshake is now known not to be a replay
+            self.out.emit(DataReceived(b"".join(self._held)))
+            self._held = []
         return State.CONNECTED
 
     def _send_tickets(self) -> None:
@@ -535,14 +638,19 @@ class ServerHandshake13(Handshake13):
         # re-validates) the certificate the full handshake verified.
         client_chain = [c.public_bytes(Encoding.DER) for c in self.auth.chain]
         issued_ms = int(cfg.clock() * 1000)
+        nst_exts = m.Extensions()
+        if cfg.max_early_data_size > 0:  # 4.6.1: this ticket may carry 0-RTT data
+            nst_exts[_E.early_data] = cfg.max_early_data_size.to_bytes(4, "big")
         for i in range(cfg.session_tickets):
             nonce = bytes((i,))
             psk = resumption_psk(self.suite, self.resumption_master, nonce)
-            state = TicketState(self.suite, psk, issued_ms, cfg.ticket_lifetime, self.alpn,
-                                self.server_name, cfg._session_context, client_chain)
-            ticket = sealer.seal(state, cfg.rng(12))
+            seal_nonce = cfg.rng(12)
             age_add = int.from_bytes(cfg.rng(4), "big")
-            nst = m.NewSessionTicket(cfg.ticket_lifetime, age_add, nonce, ticket, m.Extensions())
+            state = TicketState(self.suite, psk, issued_ms, cfg.ticket_lifetime, self.alpn,
+                                self.server_name, cfg._session_context, client_chain,
+                                cfg.max_early_data_size, age_add)
+            ticket = sealer.seal(state, seal_nonce)
+            nst = m.NewSessionTicket(cfg.ticket_lifetime, age_add, nonce, ticket, nst_exts)
             self.send(nst.encode(), transcript=False)
             self.trace(T.NEW_SESSION_TICKET, message=nst)
         self.flush()
