@@ -1,4 +1,5 @@
-"""0-RTT early data against `openssl`, both directions (RFC 8446 2.3, 4.2.10).
+"""0-RTT early data (RFC 8446 2.3, 4.2.10) and psk_ke resumption (4.2.9) against
+`openssl`, both directions.
 
 tlskit client -> `s_server -early_data`: a first connection collects s_server's ticket,
 the second sends early data with it; s_server prints what it read as early data.
@@ -135,3 +136,47 @@ def test_s_client_early_data_rejected_by_tlskit_server_without_0rtt(
     assert second.wait() == 0, second.describe()
     assert "Early data was rejected" in second.stdout, second.describe()
     assert without.join() == [True]
+
+
+# ------------------------------------------------------------------- psk_ke resumption
+
+
+def test_psk_ke_resumption_tlskit_client_s_server(peers: Peers, pki: PKI) -> None:
+    """tlskit offering psk_ke only; `s_server -allow_no_dhe_kex` resumes without a
+    key_share in its ServerHello."""
+    proc, port = peers.openssl_server(pki, "ec256", "-allow_no_dhe_kex", "-trace")
+    session = _ticket(pki, port, proc)
+    mark = proc.mark()
+    second = Pump.connect(pki.client_config(psk_modes=["psk_ke"]), port, session=session)
+    try:
+        hc = second.handshake()
+        second.send(b"psk_ke\n")
+        proc.wait_for("psk_ke", since=mark)
+        second.close()
+        second.wait_closed()
+    finally:
+        second.dispose()
+    assert hc.resumed and hc.group is None
+    text = proc.text_since(mark)
+    server_hello = text[text.index("ServerHello"):text.index("EncryptedExtensions")]
+    assert "psk" in server_hello and "key_share" not in server_hello, server_hello
+
+
+def test_psk_ke_resumption_s_client_tlskit_server(peers: Peers, pki: PKI) -> None:
+    """`s_client -allow_no_dhe_kex` offers psk_ke beside psk_dhe_ke: a tlskit server that
+    allows psk_ke resumes it, and still prefers (EC)DHE when both are offered."""
+    def body(pump: Pump) -> tuple[bool, str | None]:
+        hc = pump.handshake()
+        pump.send(b"ticket sent\n")
+        echo_until_close(pump)
+        return hc.resumed, hc.group
+
+    server = peers.thread(tlskit_server(pki.server_config("ec256", allow_psk_ke=True),
+                                        body, count=2))
+    session_file = pki.directory / f"s_client-pskke-{server.port}.pem"
+    for extra in (("-sess_out", str(session_file)), ("-sess_in", str(session_file))):
+        client = peers.openssl_client(pki, server.port, "-allow_no_dhe_kex", *extra)
+        client.wait_for("ticket sent")
+        client.close_stdin()
+        assert client.wait() == 0, client.describe()
+    assert server.join() == [(False, "x25519"), (True, "x25519")]  # resumed, with ECDHE
