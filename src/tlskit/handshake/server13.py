@@ -203,8 +203,10 @@ class ServerHandshake13(Handshake13):
     def _check_shares(self, offer: ClientHelloView) -> list[tuple[int, bytes]]:
         exts = offer.extensions
         if _E.pre_shared_key in exts and _E.key_share not in exts:
-            # 9.2 lets a PSK-only hello omit these; tlskit only resumes with (EC)DHE.
-            raise HandshakeFailure("PSK-only key exchange (psk_ke) is not supported")
+            # 9.2 lets a PSK-only hello omit these; tlskit needs a key share to fall back
+            # on (psk_ke is used, when allowed, with a hello that still carries one).
+            raise HandshakeFailure("a ClientHello without key_share (PSK only) is not "
+                                   "supported")
         for required in (_E.signature_algorithms, _E.supported_groups, _E.key_share):
             if required not in exts:
                 raise MissingExtension(f"ClientHello lacks {ExtensionType(required).name}")
