@@ -282,7 +282,9 @@ class ServerConfig(_Common):
             if g not in crypto.IMPLEMENTED_GROUPS:
                 raise ValueError(f"group {NamedGroup(g).name} is not supported by tlskit")
         custom_verifier = self.client_verifier is not None
-        if self.client_auth != "none" and self.client_verifier is None:
+        if self.client_verifier is None and (self.client_auth != "none"
+                                             or self.client_trust_anchors is not None):
+            # (client_trust_anchors alone: for post-handshake client authentication)
             if self.client_trust_anchors is None:
                 raise ValueError("client_auth needs client_trust_anchors or client_verifier")
             from .x509 import TrustStore, Verifier

@@ -410,6 +410,22 @@ class ServerConnection(Connection):
         self.close_reply = config.close_reply
         self._hs = ServerHandshake13(config, self._out)
 
+    def request_client_certificate(self) -> None:
+        """TLS 1.3 post-handshake client authentication (RFC 8446 4.6.2): ask the client
+        for a certificate now. Needs a completed TLS 1.3 handshake whose client offered
+        post_handshake_auth, and ``ServerConfig.client_trust_anchors`` (or
+        ``client_verifier``). The verified chain arrives as `ClientCertificateReceived`
+        (empty if the client declined); a chain that fails validation ends the connection
+        with the matching alert, as in the handshake."""
+        if self._error is not None:
+            raise self._error
+        if self._sent_close or self._hs.protocol is not _TLS13:
+            raise UsageError("post-handshake authentication needs an open TLS 1.3 connection")
+        request = getattr(self._hs, "request_client_certificate", None)
+        if request is None:
+            raise UsageError("post-handshake authentication needs a TLS 1.3 server")
+        request()
+
     @property
     def client_offer(self) -> dict[str, object]:
         """What the client offered in its ClientHello (suites, groups, extensions...)."""

@@ -103,7 +103,8 @@ TABLE: Table = {
     _S.WAIT_FINISHED: {_HT.finished: rule("on_finished", _S.CONNECTED)},
     _S.CONNECTED: {
         _HT.new_session_ticket: rule("on_new_session_ticket", _S.CONNECTED),
-        _HT.key_update: rule("on_key_update", _S.CONNECTED)},
+        _HT.key_update: rule("on_key_update", _S.CONNECTED),
+        _HT.certificate_request: rule("on_post_handshake_request", _S.CONNECTED)},
     _S.HANDED_OVER: {},
 }
 
@@ -158,6 +159,7 @@ class ClientHandshake13(Handshake13):
             and len(early_data) <= session.max_early_data
         self.early_data_accepted = False
         self._early_write_pending = False  # still writing under the early traffic key
+        self._pha_contexts: set[bytes] = set()  # post-handshake request contexts answered
 
     @property
     def verification_error(self) -> TLSError | None:
@@ -236,6 +238,8 @@ class ClientHandshake13(Handshake13):
             exts[_E.status_request] = ext.encode_status_request_ocsp()
         if tls13 and cfg._cert_compression:
             exts[_E.compress_certificate] = certcompress.encode_extension(cfg._cert_compression)
+        if tls13 and cfg._pha:  # 4.2.6: we will answer a CertificateRequest after the handshake
+            exts[_E.post_handshake_auth] = b""
         self.offer.extensions = set(exts)
         return exts
 
@@ -549,11 +553,13 @@ class ClientHandshake13(Handshake13):
             self._early_write_pending = False
             self.set_write(self._client_hs_secret)
         if self.certificate_request is not None:
-            self._send_client_certificate()
+            self._send_client_certificate(self.certificate_request)
         client_fin = m.Finished(self.finished_for(self._client_hs_secret,
                                                   self.transcript.digest()))
         self.send(client_fin.encode())
         self.flush()
+        self.final_transcript = self.transcript.copy()
+        self.client_ap = c_ap
         self.trace(T.CLIENT_FINISHED, message=client_fin, verify_data=client_fin.verify_data)
         self.resumption_master = master.resumption(self.transcript.digest())
         self.set_write(c_ap)
@@ -566,10 +572,10 @@ class ClientHandshake13(Handshake13):
         self.early_data = b""
         return State.CONNECTED
 
-    def _send_client_certificate(self) -> None:
-        """4.4.2: answer a CertificateRequest (an empty Certificate if we have none)."""
-        cr = self.certificate_request
-        assert cr is not None
+    def _send_client_certificate(self, cr: m.CertificateRequest) -> None:
+        """4.4.2: answer a CertificateRequest (an empty Certificate if we have none),
+        echoing its context."""
+        context = cr.request_context
         offered = ext.decode_u16_list(cr.extensions[_E.signature_algorithms],
                                       "signature_algorithms")
         ck = self.config.certificate
@@ -577,15 +583,42 @@ class ClientHandshake13(Handshake13):
         if ck is not None:
             scheme = next((s for s in ck.schemes if s in offered), None)
         if ck is None or scheme is None:
-            self.send(m.Certificate(b"", []).encode())
+            self.send(m.Certificate(context, []).encode())
             self.trace(T.CLIENT_CERTIFICATE, chain=[])
             return
-        self.send(m.Certificate(b"", [m.CertificateEntry(d) for d in ck.cert_der]).encode())
+        self.send(m.Certificate(context, [m.CertificateEntry(d) for d in ck.cert_der]).encode())
         self.trace(T.CLIENT_CERTIFICATE, chain=ck.chain, scheme=SignatureScheme(scheme).name)
         signature = crypto.sign(ck.private_key, scheme, CV_CLIENT + self.transcript.digest())
         cv = m.CertificateVerify(scheme, signature)
         self.send(cv.encode())
         self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, scheme=SignatureScheme(scheme).name)
+
+    def before_transcript(self, msg_type: int, raw: bytes) -> None:
+        if msg_type == _HT.certificate_request and self.complete:
+            self.start_post_handshake_transcript()
+
+    def on_post_handshake_request(self, cr: m.CertificateRequest, raw: bytes) -> State:
+        """4.6.2: answer a post-handshake CertificateRequest with Certificate,
+        CertificateVerify (when we have a certificate) and Finished keyed from the
+        current client application traffic secret."""
+        if not self.config._pha or _E.post_handshake_auth not in self.offer.extensions:
+            raise UnexpectedMessage("CertificateRequest after the handshake, but "
+                                    "post_handshake_auth was not offered (4.6.2)")
+        if not cr.request_context:
+            raise IllegalParameter("post-handshake CertificateRequest needs a context")
+        if cr.request_context in self._pha_contexts:
+            raise IllegalParameter("CertificateRequest context repeated (4.3.2: unique)")
+        if _E.signature_algorithms not in cr.extensions:
+            raise MissingExtension("CertificateRequest without signature_algorithms")
+        ext.decode_u16_list(cr.extensions[_E.signature_algorithms], "signature_algorithms")
+        self._pha_contexts.add(cr.request_context)
+        self.trace(T.CERTIFICATE_REQUEST, message=cr, raw=raw)
+        self._send_client_certificate(cr)
+        fin = m.Finished(self.finished_for(self.client_ap, self.transcript.digest()))
+        self.send(fin.encode())
+        self.flush()
+        self.trace(T.CLIENT_FINISHED, message=fin, verify_data=fin.verify_data)
+        return State.CONNECTED
 
     def summary(self) -> HandshakeComplete:
         return self.complete_event(self.auth, group=self.group, scheme=self.auth.scheme,

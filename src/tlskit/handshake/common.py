@@ -495,6 +495,10 @@ class Handshake13(Handshake):
         self.before_hello: Transcript | None = None
         self.exporter_master = b""
         self.resumption_master = b""
+        # Post-handshake authentication (4.6.2): the client's current application traffic
+        # secret (the Finished base key) and the transcript through the client Finished.
+        self.client_ap = b""
+        self.final_transcript: Transcript | None = None
 
     def before_transcript(self, msg_type: int, raw: bytes) -> None:
         if msg_type == HandshakeType.client_hello:  # PSK binders hash what came before
@@ -554,6 +558,8 @@ class Handshake13(Handshake):
         """4.6.3: move our read side on; answer once if the peer asks."""
         self.require_message_boundary()
         self.out.next_read_generation()
+        if self.side == "server":
+            self._advance_client_ap()
         requested = msg.request_update == KeyUpdateRequest.update_requested
         # 4.6.3: answer before our next record, but once only while we stay silent: a
         # KeyUpdate of ours with nothing sent under its key already answers.
@@ -571,8 +577,21 @@ class Handshake13(Handshake):
         self.send(m.KeyUpdate(value).encode(), transcript=False)
         self.flush()
         self.out.next_write_generation()
+        if self.side == "client":
+            self._advance_client_ap()
         self._last_update_answered = False
         self.trace(T.KEY_UPDATE_SENT, update_requested=request)
+
+    def _advance_client_ap(self) -> None:
+        from ..keyschedule import next_traffic_secret
+        if self.client_ap and self.suite is not None:
+            self.client_ap = next_traffic_secret(self.suite, self.client_ap)
+
+    def start_post_handshake_transcript(self) -> None:
+        """4.4: each post-handshake authentication hashes the handshake (through the
+        client Finished) and then only its own messages."""
+        assert self.final_transcript is not None
+        self.transcript = self.final_transcript.copy()
 
     def export(self, label: bytes, context: bytes | None, length: int) -> bytes:
         """RFC 8446 7.5 exporter."""

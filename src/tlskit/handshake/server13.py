@@ -39,7 +39,7 @@ from ..errors import (
     TLSError,
     UnexpectedMessage,
 )
-from ..events import DataReceived, EarlyDataReceived
+from ..events import ClientCertificateReceived, DataReceived, EarlyDataReceived
 from ..keyschedule import EarlySecret, MasterSecret, resumption_psk
 from ..session import TicketState
 from ..trace import TraceStep as T
@@ -77,6 +77,10 @@ class State(enum.Enum):
     WAIT_CERTIFICATE_VERIFY = "waiting for the client's CertificateVerify"
     WAIT_FINISHED = "waiting for the client's Finished"
     CONNECTED = "connected"
+    PHA_WAIT_CERTIFICATE = "connected, waiting for the client's post-handshake Certificate"
+    PHA_WAIT_CERTIFICATE_VERIFY = ("connected, waiting for the client's post-handshake "
+                                   "CertificateVerify")
+    PHA_WAIT_FINISHED = "connected, waiting for the client's post-handshake Finished"
     HANDED_OVER = "handed over to TLS 1.2"
 
 
@@ -95,8 +99,23 @@ TABLE: Table = {
         "on_certificate_verify", _S.WAIT_FINISHED)},
     _S.WAIT_FINISHED: {_HT.finished: rule("on_finished", _S.CONNECTED)},
     _S.CONNECTED: {_HT.key_update: rule("on_key_update", _S.CONNECTED)},
+    # 4.6.2: after request_client_certificate(); a KeyUpdate may cross the request.
+    _S.PHA_WAIT_CERTIFICATE: {
+        _HT.certificate: rule("on_pha_certificate", _S.PHA_WAIT_CERTIFICATE_VERIFY,
+                              _S.PHA_WAIT_FINISHED),
+        _HT.key_update: rule("on_key_update", _S.PHA_WAIT_CERTIFICATE)},
+    _S.PHA_WAIT_CERTIFICATE_VERIFY: {
+        _HT.certificate_verify: rule("on_pha_certificate_verify", _S.PHA_WAIT_FINISHED),
+        _HT.key_update: rule("on_key_update", _S.PHA_WAIT_CERTIFICATE_VERIFY)},
+    _S.PHA_WAIT_FINISHED: {
+        _HT.finished: rule("on_pha_finished", _S.CONNECTED),
+        _HT.key_update: rule("on_key_update", _S.PHA_WAIT_FINISHED)},
     _S.HANDED_OVER: {},
 }
+
+
+_OPEN = frozenset({_S.CONNECTED, _S.PHA_WAIT_CERTIFICATE, _S.PHA_WAIT_CERTIFICATE_VERIFY,
+                   _S.PHA_WAIT_FINISHED})
 
 
 class ServerHandshake13(Handshake13):
@@ -104,6 +123,11 @@ class ServerHandshake13(Handshake13):
     config: ServerConfig
     STATES = State
     TABLE = TABLE
+
+    @property
+    def complete(self) -> bool:
+        """Connected, also while a post-handshake authentication is under way."""
+        return self.state in _OPEN
 
     def __init__(self, config: ServerConfig, out: Output) -> None:
         super().__init__(config, out, State.WAIT_CLIENT_HELLO)
@@ -131,6 +155,9 @@ class ServerHandshake13(Handshake13):
         self.early_data_accepted = False
         self._early_limit = 0           # bytes of 0-RTT data still allowed
         self._held: list[bytes] = []    # 0-RTT data the application deferred
+        self.client_offered_pha = False
+        self._pha_context = b""
+        self._pha_chain: list[x509.Certificate] = []
 
     @property
     def client_chain(self) -> list[x509.Certificate]:
@@ -147,6 +174,10 @@ class ServerHandshake13(Handshake13):
             self._check_second_hello(offer)
         if offer.has(_E.server_name):
             self.server_name = offer.server_name
+        if offer.has(_E.post_handshake_auth):
+            if offer.extensions[_E.post_handshake_auth]:
+                raise DecodeError("post_handshake_auth must be empty (4.2.6)")
+            self.client_offered_pha = True
         self.client_offer = offer.describe()
         if self._wants_tls12(offer):
             return self._hand_over(ch, raw, offer)
@@ -616,6 +647,8 @@ class ServerHandshake13(Handshake13):
         assert self._master is not None
         self.resumption_master = self._master.resumption(self.transcript.digest())
         self._master = None
+        self.client_ap = self._client_ap
+        self.final_transcript = self.transcript.copy()
         self._client_hs = self._client_ap = b""
         self.trace(T.CLIENT_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
         self._send_tickets()
@@ -627,6 +660,57 @@ class ServerHandshake13(Handshake13):
         if self._held:  # deferred 0-RTT data: the handshake is now known not to be a replay
             self.out.emit(DataReceived(b"".join(self._held)))
             self._held = []
+        return State.CONNECTED
+
+    # -- post-handshake client authentication (4.6.2) -----------------------------------
+
+    def request_client_certificate(self) -> None:
+        """Send a CertificateRequest on the open connection; the answer is reported as
+        `ClientCertificateReceived` (after its Finished verifies)."""
+        from ..errors import UsageError
+        if self.state is not State.CONNECTED:
+            raise UsageError("a client certificate can be requested on an open TLS 1.3 "
+                             "connection, one request at a time")
+        if not self.client_offered_pha:
+            raise UsageError("the client did not offer post_handshake_auth (RFC 8446 4.6.2)")
+        if self.config.client_verifier is None:
+            raise UsageError("set ServerConfig.client_trust_anchors (or client_verifier) "
+                             "to check a client certificate")
+        self.start_post_handshake_transcript()
+        self._pha_context = self.config.rng(32)
+        self._pha_chain = []
+        cr = m.CertificateRequest(self._pha_context, m.Extensions({
+            _E.signature_algorithms: ext.encode_u16_list(list(crypto.HANDSHAKE_SCHEMES))}))
+        self.send(cr.encode())
+        self.flush()
+        self.trace(T.CERTIFICATE_REQUEST, message=cr)
+        self.state = State.PHA_WAIT_CERTIFICATE
+
+    def on_pha_certificate(self, cert: m.Certificate, raw: bytes) -> State:
+        if not hmac.compare_digest(cert.request_context, self._pha_context):
+            raise IllegalParameter("Certificate context does not match the request")
+        if not cert.entries:  # declined: reported once its Finished verifies
+            return State.PHA_WAIT_FINISHED
+        chain = parse_chain([e.cert_data for e in cert.entries], "client")
+        verify_client_chain(self.config, chain)
+        self._pha_chain = chain
+        self.trace(T.CLIENT_CERTIFICATE, chain=chain)
+        return State.PHA_WAIT_CERTIFICATE_VERIFY
+
+    def on_pha_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> State:
+        self.check_certificate_verify(cv, self._pha_chain[0], list(crypto.HANDSHAKE_SCHEMES),
+                                      CV_CLIENT, self.hash_before)
+        self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, raw=raw,
+                   scheme=SignatureScheme(cv.algorithm).name)
+        return State.PHA_WAIT_FINISHED
+
+    def on_pha_finished(self, fin: m.Finished, raw: bytes) -> State:
+        self.check_finished(fin, self.finished_for(self.client_ap, self.hash_before))
+        if self._pha_chain:
+            self.auth.chain = self._pha_chain
+        self.out.emit(ClientCertificateReceived(list(self._pha_chain)))
+        self._pha_chain = []
+        self._pha_context = b""
         return State.CONNECTED
 
     def _send_tickets(self) -> None:
