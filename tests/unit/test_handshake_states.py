@@ -334,7 +334,7 @@ def test_real_handshakes_walk_every_state_and_transition(walk: Walk) -> None:
                                "WAIT_CHANGE_CIPHER_SPEC")),
         ("ClientHandshake12", ("CONNECTED", "hello_request", "CONNECTED")),
         # A tlskit client answers a post-handshake request in one flight, so no KeyUpdate
-        # falls between its messages (tests/hostile/test_post_handshake.py forges one).
+        # falls between its messages (the table still allows one there, as RFC 8446 does).
         ("ServerHandshake13", ("PHA_WAIT_CERTIFICATE_VERIFY", "key_update",
                                "PHA_WAIT_CERTIFICATE_VERIFY")),
         ("ServerHandshake13", ("PHA_WAIT_FINISHED", "key_update", "PHA_WAIT_FINISHED")),
