@@ -477,7 +477,8 @@ class ClientHandshake13(Handshake13):
             raise DecodeError("early_data in EncryptedExtensions must be empty")
         if not self._early_write_pending or session is None or not self.resumed:
             raise IllegalParameter("server accepted early data, but none was sent")
-        if self.suite is not session.suite or self.alpn != session.alpn_protocol:
+        if self.suite_or_fail().code != session.suite.code \
+                or self.alpn != session.alpn_protocol:
             raise IllegalParameter("server accepted early data under another cipher suite "
                                    "or ALPN protocol than the session's")
         self.early_data_accepted = True

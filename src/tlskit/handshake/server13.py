@@ -345,7 +345,8 @@ class ServerHandshake13(Handshake13):
             return False
         if self._psk_index != 0 or state.max_early_data <= 0:
             return False
-        if self.alpn != state.alpn_protocol or self.suite is not state.suite:
+        if self.alpn != state.alpn_protocol or self.suite is None \
+                or self.suite.code != state.suite.code:
             return False
         now_ms = int(cfg.clock() * 1000)
         server_age = now_ms - state.issued_ms
