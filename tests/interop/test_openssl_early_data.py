@@ -56,6 +56,31 @@ def test_tlskit_client_early_data_accepted_by_s_server(peers: Peers, pki: PKI) -
     assert text.index("Early data received:") < text.index(EARLY.decode().strip())
 
 
+def test_early_traffic_secret_matches_openssls_key_log(peers: Peers, pki: PKI) -> None:
+    """Both sides log the same CLIENT_EARLY_TRAFFIC_SECRET for the 0-RTT connection."""
+    keylog_file = pki.directory / "s_server-early-keylog.txt"
+    proc, port = peers.openssl_server(pki, "ec256", "-early_data",
+                                      "-keylogfile", str(keylog_file))
+    session = _ticket(pki, port, proc)
+    ours: list[str] = []
+    config = pki.client_config(
+        keylog=lambda label, cr, secret: ours.append(f"{label} {cr.hex()} {secret.hex()}"))
+    mark = proc.mark()
+    second = Pump.connect(config, port, session=session, early_data=EARLY)
+    try:
+        assert second.handshake().early_data_accepted
+        second.send(b"logged\n")
+        proc.wait_for("logged", since=mark)
+        second.close()
+        second.wait_closed()
+    finally:
+        second.dispose()
+    early = [line for line in ours if line.startswith("CLIENT_EARLY_TRAFFIC_SECRET ")]
+    assert len(early) == 1
+    theirs = keylog_file.read_text().lower().splitlines()
+    assert early[0].lower() in theirs
+
+
 def test_tlskit_client_declined_by_s_server_resends_after_handshake(
         peers: Peers, pki: PKI) -> None:
     """s_server without -early_data issues tickets that do not allow it: nothing goes
