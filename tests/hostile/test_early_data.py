@@ -249,3 +249,13 @@ def test_ticket_with_a_malformed_early_data_limit_is_decode_error():
     s.receive_data(c.data_to_send())
     c.receive_data(s.data_to_send())
     expect_alert(c, lambda: pump(c, s), AD.decode_error)
+
+
+def test_application_data_after_end_of_early_data_is_unexpected_message():
+    """Early data ends with EndOfEarlyData: application data under the handshake key
+    before the client's Finished is not early data any more."""
+    logged = {}
+    c, s = zero_rtt_start(keylog=lambda label, cr, secret: logged.__setitem__(label, secret))
+    assert s.receive_data(forge_content(c, HS, b"\x05\x00\x00\x00")) == []
+    rec = seal(logged["CLIENT_HANDSHAKE_TRAFFIC_SECRET"], 0, b"late\x17")
+    expect_alert(s, rec, AD.unexpected_message)
