@@ -249,3 +249,41 @@ def test_off_by_default() -> None:
     assert ServerConfig.__dataclass_fields__["max_early_data_size"].default == 0
     session = ticket_from(server_config(), client_config())
     assert session.max_early_data == 0
+
+
+def test_early_data_only_on_a_session_the_client_may_resume() -> None:
+    """Issue 7's binding rules decide: a session whose server was not authenticated, or
+    one for another server name, carries no 0-RTT data."""
+    import dataclasses
+    scfg, ccfg = configs()
+    session = ticket_from(scfg, ccfg)
+    for unusable in (dataclasses.replace(session, authenticated=False),
+                     dataclasses.replace(session, peer_certificates=[])):
+        c = ClientConnection(ccfg, "localhost", session=unusable, early_data=REQUEST)
+        assert not c.early_data_sent
+        s = ServerConnection(scfg)
+        events = s.receive_data(c.data_to_send()) + pump(c, s)
+        assert not s.handshake_complete.resumed
+        assert [e.data for e in events if isinstance(e, DataReceived)] == [REQUEST]
+    no_check = client_config(check_hostname=False)
+    session = ticket_from(scfg, no_check)
+    c = ClientConnection(no_check, "127.0.0.1", session=session, early_data=REQUEST)
+    assert not c.early_data_sent  # made for "localhost": not offered to another name
+
+
+def test_server_takes_early_data_only_on_a_ticket_it_would_resume() -> None:
+    """A ticket from another session context (here: client authentication turned on
+    since) is not resumed, so its early data is skipped, never delivered."""
+    from ..hostile.helpers import pki
+    key = bytes(32)
+    session = ticket_from(server_config(max_early_data_size=4096, ticket_key=key),
+                          client_config())
+    strict = server_config(max_early_data_size=4096, ticket_key=key, client_auth="optional",
+                           client_trust_anchors=[pki().ca.root])
+    c = ClientConnection(client_config(), "localhost", session=session, early_data=REQUEST)
+    assert c.early_data_sent
+    s = ServerConnection(strict)
+    assert s.receive_data(c.data_to_send()) == []
+    events = pump(c, s)
+    assert not s.handshake_complete.resumed and not s.handshake_complete.early_data_accepted
+    assert [e.data for e in events if isinstance(e, DataReceived)] == [REQUEST]
