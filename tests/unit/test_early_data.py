@@ -15,7 +15,7 @@ from tlskit import (
     SessionTicketReceived,
 )
 from tlskit.config import ClientConfig, ServerConfig
-from tlskit.replay import MemoryReplayCache
+from tlskit.replay import MemoryReplayCache, ReplayCache
 from tlskit.session import Session
 
 from ..hostile.helpers import client_config, pump, server_config, split_records
@@ -287,3 +287,19 @@ def test_server_takes_early_data_only_on_a_ticket_it_would_resume() -> None:
     events = pump(c, s)
     assert not s.handshake_complete.resumed and not s.handshake_complete.early_data_accepted
     assert [e.data for e in events if isinstance(e, DataReceived)] == [REQUEST]
+
+
+def test_memory_replay_cache_expiry_and_capacity() -> None:
+    now = [0.0]
+    cache = MemoryReplayCache(capacity=2, clock=lambda: now[0])
+    assert cache.check_replay(b"a", 10) is True
+    assert cache.check_replay(b"a", 10) is False       # a replay
+    assert cache.check_replay(b"b", 5) is True
+    assert cache.check_replay(b"c", 10) is False       # full of live entries: refuse
+    now[0] = 5.0                                       # b expires
+    assert cache.check_replay(b"c", 10) is True
+    assert cache.check_replay(b"a", 10) is False       # a still live until 10
+    now[0] = 10.0
+    assert cache.check_replay(b"a", 10) is True        # expired, so new again
+    assert len(cache) == 2
+    assert isinstance(cache, ReplayCache)
