@@ -259,3 +259,13 @@ def test_application_data_after_end_of_early_data_is_unexpected_message():
     assert s.receive_data(forge_content(c, HS, b"\x05\x00\x00\x00")) == []
     rec = seal(logged["CLIENT_HANDSHAKE_TRAFFIC_SECRET"], 0, b"late\x17")
     expect_alert(s, rec, AD.unexpected_message)
+
+
+def test_tls12_server_hello_after_0rtt_data_is_protocol_version():
+    """4.2.10: a client that sent early data must not fall back to TLS 1.2."""
+    _, session = session_with_early_data()
+    c = ClientConnection(client_config(), "localhost", session=session, early_data=b"hello")
+    hello = split_records(c.data_to_send())[0]
+    s12 = make_server(server_config(versions=["TLSv1.2"]))
+    s12.receive_data(hello)
+    expect_alert(c, s12.data_to_send(), AD.protocol_version)

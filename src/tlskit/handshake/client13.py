@@ -277,6 +277,11 @@ class ClientHandshake13(Handshake13):
     def on_server_hello(self, sh: m.ServerHello, raw: bytes) -> State:
         if _E.supported_versions not in sh.extensions and "TLSv1.2" in self.config._versions \
                 and not self.offer.retried and not sh.is_hello_retry_request:
+            if self._early_write_pending:
+                # 4.2.10: 0-RTT data was sent; a TLS 1.2 server is fatal (the alert goes
+                # in the clear, which that server can read).
+                self.out.clear_write()
+                raise ProtocolVersionError("TLS 1.2 ServerHello after 0-RTT data (4.2.10)")
             return self._hand_over(sh, raw)
         if "TLSv1.3" not in self.config._versions:
             raise ProtocolVersionError("server selected TLS 1.3, which is not enabled")
