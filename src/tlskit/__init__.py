@@ -49,8 +49,10 @@ from .errors import (
     UsageError,
 )
 from .events import (
+    ClientCertificateReceived,
     ConnectionClosed,
     DataReceived,
+    EarlyDataReceived,
     Event,
     HandshakeComplete,
     KeyUpdated,
@@ -97,6 +99,7 @@ __all__ = [
     "CertificateVerifier",
     "CertifiedKey",
     "CipherSuite",
+    "ClientCertificateReceived",
     "ClientConfig",
     "ClientConnection",
     "Connection",
@@ -105,6 +108,7 @@ __all__ = [
     "DataReceived",
     "DecodeError",
     "DecryptError",
+    "EarlyDataReceived",
     "Event",
     "HandshakeComplete",
     "HandshakeFailure",

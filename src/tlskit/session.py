@@ -55,6 +55,8 @@ class Session:
     authenticated: bool = False      # its chain validated (no verification_error)
     hostname_checked: bool = False   # ... for `server_name`
     ocsp_response: bytes | None = field(default=None, repr=False)
+    # 0-RTT (4.2.10): the ticket's max_early_data_size; 0 = no early data on this ticket.
+    max_early_data: int = 0
 
     def valid_at(self, now: float) -> bool:
         return now < self.received_at + min(self.lifetime, MAX_TICKET_LIFETIME)
@@ -104,6 +106,7 @@ class SessionCache:
 _STATE = struct.Struct(">BHQI")  # format version, suite, issued at (ms), lifetime
 _VERSION = 2
 _AAD = b"tlskit ticket v2"
+_EARLY = struct.Struct(">II")  # max_early_data, age_add (trailing; absent = no 0-RTT)
 
 
 @dataclass(slots=True)
@@ -116,6 +119,10 @@ class TicketState:
     server_name: str | None
     context: bytes = bytes(CONTEXT_LENGTH)      # the issuing config's session context
     client_chain: list[bytes] = field(default_factory=list)  # DER, leaf first; [] = none
+    # 0-RTT (4.2.10, 8.3): the limit this ticket allows (0: none) and its age_add, to
+    # compare the client's view of the ticket's age with ours.
+    max_early_data: int = 0
+    age_add: int = field(default=0, repr=False)
 
 
 class TicketSealer:
@@ -136,6 +143,7 @@ class TicketSealer:
         plain += len(state.client_chain).to_bytes(1, "big")
         for der in state.client_chain:
             _put(plain, 3, der)
+        plain += _EARLY.pack(state.max_early_data, state.age_add)
         return nonce + self._aead.encrypt(nonce, bytes(plain), _AAD)
 
     def open(self, ticket: bytes) -> TicketState | None:
@@ -156,8 +164,10 @@ class TicketSealer:
         sni = reader.take(2).decode()
         context = reader.take(1)
         chain = [reader.take(3) for _ in range(reader.take_count())]
+        max_early, age_add = _EARLY.unpack_from(plain, reader.pos) \
+            if len(plain) - reader.pos >= _EARLY.size else (0, 0)
         return TicketState(suite, psk, issued_ms, lifetime, alpn or None, sni or None,
-                           context, chain)
+                           context, chain, max_early, age_add)
 
 
 def _put(out: bytearray, width: int, value: bytes) -> None:

@@ -51,16 +51,20 @@ ACCEPTS: dict[type[Handshake], dict[str, set[HT]]] = {
         "WAIT_CERTIFICATE": {HT.certificate, HT.compressed_certificate},
         "WAIT_CERTIFICATE_VERIFY": {HT.certificate_verify},
         "WAIT_FINISHED": {HT.finished},
-        "CONNECTED": {HT.new_session_ticket, HT.key_update},
+        "CONNECTED": {HT.new_session_ticket, HT.key_update, HT.certificate_request},
         "HANDED_OVER": set(),
     },
     S13: {
         "WAIT_CLIENT_HELLO": {HT.client_hello},
         "WAIT_SECOND_CLIENT_HELLO": {HT.client_hello},
+        "WAIT_END_OF_EARLY_DATA": {HT.end_of_early_data},
         "WAIT_CERTIFICATE": {HT.certificate},
         "WAIT_CERTIFICATE_VERIFY": {HT.certificate_verify},
         "WAIT_FINISHED": {HT.finished},
         "CONNECTED": {HT.key_update},
+        "PHA_WAIT_CERTIFICATE": {HT.certificate, HT.key_update},
+        "PHA_WAIT_CERTIFICATE_VERIFY": {HT.certificate_verify, HT.key_update},
+        "PHA_WAIT_FINISHED": {HT.finished, HT.key_update},
         "HANDED_OVER": set(),
     },
     C12: {
@@ -121,7 +125,9 @@ def test_every_state_is_reachable_from_the_first() -> None:
     for machine in MACHINES:
         states = list(machine.STATES)  # type: ignore[attr-defined]
         # The client's START -> WAIT_SERVER_HELLO is the ClientHello it sends.
-        starts = {states[0], *([client13.State.WAIT_SERVER_HELLO] if machine is C13 else [])}
+        # The server's CONNECTED -> PHA_WAIT_CERTIFICATE is the CertificateRequest it sends.
+        starts = {states[0], *([client13.State.WAIT_SERVER_HELLO] if machine is C13 else []),
+                  *([server13.State.PHA_WAIT_CERTIFICATE] if machine is S13 else [])}
         seen, todo = set(starts), list(starts)
         while todo:
             state = todo.pop()
@@ -257,6 +263,33 @@ def _tls13_shapes() -> None:
     _complete(c, ServerConnection(server_config(certificate_compression=("zlib",), **auth)))
     c = ClientConnection(client_config(groups=["x25519", "secp256r1"]), "localhost")
     _complete(c, ServerConnection(server_config(groups=["secp256r1"], **auth)))
+    # 0-RTT: early data accepted, then EndOfEarlyData.
+    early_cfg = server_config(max_early_data_size=1024)
+    events = _complete(ClientConnection(client_config(), "localhost"),
+                       ServerConnection(early_cfg))
+    session = next(e.session for e in events if isinstance(e, SessionTicketReceived))
+    c = ClientConnection(client_config(), "localhost", session=session, early_data=b"0-RTT")
+    _complete(c, ServerConnection(early_cfg))
+    assert c.handshake_complete and c.handshake_complete.early_data_accepted
+    # Post-handshake authentication: with a certificate, declined, and a KeyUpdate
+    # crossing each step of the request.
+    pha_server = server_config(client_trust_anchors=[pki().ca.root])
+    for cert in (_client_cert(), None):
+        c = ClientConnection(client_config(certificate=cert, post_handshake_auth=True),
+                             "localhost")
+        s = ServerConnection(pha_server)
+        _complete(c, s)
+        s.request_client_certificate()
+        pump(s, c)
+    c = ClientConnection(client_config(certificate=_client_cert()), "localhost")
+    s = ServerConnection(pha_server)
+    _complete(c, s)
+    s.request_client_certificate()
+    request = s.data_to_send()
+    c.update_keys(request_peer_update=False)
+    s.receive_data(c.data_to_send())         # KeyUpdate in PHA_WAIT_CERTIFICATE
+    c.receive_data(request)
+    s.receive_data(c.data_to_send())
 
 
 def _tls12_shapes() -> None:
@@ -300,6 +333,11 @@ def test_real_handshakes_walk_every_state_and_transition(walk: Walk) -> None:
         ("ClientHandshake12", ("WAIT_TICKET_OR_CHANGE_CIPHER_SPEC", "new_session_ticket",
                                "WAIT_CHANGE_CIPHER_SPEC")),
         ("ClientHandshake12", ("CONNECTED", "hello_request", "CONNECTED")),
+        # A tlskit client answers a post-handshake request in one flight, so no KeyUpdate
+        # falls between its messages (the table still allows one there, as RFC 8446 does).
+        ("ServerHandshake13", ("PHA_WAIT_CERTIFICATE_VERIFY", "key_update",
+                               "PHA_WAIT_CERTIFICATE_VERIFY")),
+        ("ServerHandshake13", ("PHA_WAIT_FINISHED", "key_update", "PHA_WAIT_FINISHED")),
     }
     assert walk.probes > 500
 
