@@ -47,14 +47,14 @@ def test_psk_ke_when_both_sides_allow_it() -> None:
 def test_server_refuses_psk_ke_by_default_with_a_full_handshake() -> None:
     c_hc, s_hc, wire = resumed({"psk_modes": ["psk_ke"]}, {})
     assert not c_hc.resumed and not s_hc.resumed
-    assert c_hc.group == "x25519"
+    assert c_hc.group.name == "x25519"
     assert E.pre_shared_key not in server_hello_extensions(wire)
 
 
 @pytest.mark.parametrize("modes", [["psk_dhe_ke"], ["psk_ke", "psk_dhe_ke"]])
 def test_server_prefers_psk_dhe_ke_when_offered(modes: list[str]) -> None:
     c_hc, s_hc, wire = resumed({"psk_modes": modes}, {"allow_psk_ke": True})
-    assert c_hc.resumed and c_hc.group == "x25519" and s_hc.group == "x25519"
+    assert c_hc.resumed and c_hc.group.name == "x25519" and s_hc.group.name == "x25519"
     assert E.key_share in server_hello_extensions(wire)
 
 

@@ -690,7 +690,7 @@ class ServerHandshake13(Handshake13):
                              "connection, one request at a time")
         if not self.client_offered_pha:
             raise UsageError("the client did not offer post_handshake_auth (RFC 8446 4.6.2)")
-        if self.config.client_verifier is None:
+        if self.config.get_client_verifier() is None:
             raise UsageError("set ServerConfig.client_trust_anchors (or client_verifier) "
                              "to check a client certificate")
         self.start_post_handshake_transcript()
