@@ -5,23 +5,48 @@ The sans-I/O core: create a `ClientConnection` or `ServerConnection`, feed it by
 """
 
 import logging
+from typing import TYPE_CHECKING
 
-from .config import CertifiedKey, ClientConfig, ServerConfig, load_pem_chain, load_pem_private_key
-from .connection import ClientConnection, Connection, ServerConnection
-from .enums import AlertDescription, CipherSuite, NamedGroup, SignatureScheme
-from .errors import AlertReceived, TLSError, UsageError
-from .events import (
-    ConnectionClosed,
-    DataReceived,
-    Event,
-    HandshakeComplete,
-    KeyUpdated,
-    SessionTicketReceived,
-)
+if TYPE_CHECKING:
+    from . import aio
+    from .config import (
+        CertifiedKey,
+        ClientConfig,
+        ServerConfig,
+        load_pem_chain,
+        load_pem_private_key,
+    )
+    from .connection import ClientConnection, Connection, ServerConnection
+    from .enums import AlertDescription, CipherSuite, NamedGroup, SignatureScheme
+    from .errors import AlertReceived, TLSError, UsageError
+    from .events import (
+        ConnectionClosed,
+        DataReceived,
+        Event,
+        HandshakeComplete,
+        KeyUpdated,
+        SessionTicketReceived,
+    )
+    from .io import TLSServer, TLSSocket, connect, wrap_server_socket
 
 __version__ = "0.1.0"
 
 logging.getLogger("tlskit").addHandler(logging.NullHandler())
+
+# Public names and the module each lives in. They are imported on first use (PEP 562) so
+# that `import tlskit` -- and with it `tlskit --help` -- does not load `cryptography`.
+_LAZY = {
+    "CertifiedKey": "config", "ClientConfig": "config", "ServerConfig": "config",
+    "load_pem_chain": "config", "load_pem_private_key": "config",
+    "ClientConnection": "connection", "Connection": "connection",
+    "ServerConnection": "connection",
+    "AlertDescription": "enums", "CipherSuite": "enums", "NamedGroup": "enums",
+    "SignatureScheme": "enums",
+    "AlertReceived": "errors", "TLSError": "errors", "UsageError": "errors",
+    "ConnectionClosed": "events", "DataReceived": "events", "Event": "events",
+    "HandshakeComplete": "events", "KeyUpdated": "events", "SessionTicketReceived": "events",
+    "connect": "io", "TLSSocket": "io", "TLSServer": "io", "wrap_server_socket": "io",
+}
 
 __all__ = [
     "AlertDescription",
@@ -49,11 +74,17 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # The I/O layer is imported on first use so the sans-I/O core stays light.
-    if name in ("connect", "TLSSocket", "TLSServer", "wrap_server_socket"):
-        from . import io as _io
-        return getattr(_io, name)
+    import importlib
+
     if name == "aio":
-        from . import aio as _aio
-        return _aio
-    raise AttributeError(name)
+        return importlib.import_module(".aio", __name__)
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tlskit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | {"aio"})
