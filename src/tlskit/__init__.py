@@ -8,7 +8,6 @@ import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from . import aio
     from .config import (
         CertifiedKey,
         ClientConfig,
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
         KeyUpdated,
         SessionTicketReceived,
     )
-    from .io import TLSServer, TLSSocket, connect, wrap_server_socket
 
 __version__ = "0.1.0"
 

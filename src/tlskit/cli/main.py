@@ -54,8 +54,8 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
     "serve": [("tlskit serve", "https://127.0.0.1:8443/ with a certificate from the local CA"),
               ("tlskit serve --port 0 --cert site.pem --key site-key.pem",
                "any free port (printed on the first line), your certificate"),
-              ("curl --cacert \"$(tlskit ca export-root >root.pem; echo root.pem)\" "
-               "https://localhost:8443/json", "the page's data as JSON"),
+              ("curl --cacert root.pem https://localhost:8443/json",
+               "the page's data as JSON (root.pem: from tlskit ca export-root)"),
               ("tlskit serve --echo --alpn ''", "echo bytes back instead of HTTP")],
     "verify": [("tlskit verify site.pem --host example.com", "validate against the system "
                 "store and explain every check"),
@@ -100,13 +100,22 @@ class UsageError(Exception):
         self.usage = usage
 
 
+class Formatter(argparse.HelpFormatter):
+    """Descriptions wrapped to the terminal (COLUMNS), the examples epilog kept as laid out."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with our conventions: examples and exit codes in every help, and usage
     errors raised (so ``--json`` callers get a JSON error object too)."""
 
     def __init__(self, *args: object, examples_key: str | None = None,
                  **kwargs: object) -> None:
-        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        kwargs.setdefault("formatter_class", Formatter)
         if examples_key is not None:
             kwargs.setdefault("epilog", epilog(examples_key))
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -123,7 +132,8 @@ def epilog(key: str) -> str:
     lines = ["examples:"]
     for command, what in rows:
         lines.append(f"  {command}")
-        lines.append(f"      {what}")
+        lines.append(textwrap.fill(what, 78, initial_indent=" " * 6,
+                                   subsequent_indent=" " * 6))
     return "\n".join(lines) + "\n\n" + textwrap.fill(EXIT_CODES_HELP, 78)
 
 
@@ -148,7 +158,7 @@ def _add_examples(parser: argparse.ArgumentParser, key: str) -> None:
         if isinstance(action, argparse._SubParsersAction):
             for name, child in action.choices.items():
                 child_key = f"{key} {name}"
-                child.formatter_class = argparse.RawDescriptionHelpFormatter
+                child.formatter_class = Formatter
                 if not child.epilog:
                     child.epilog = epilog(child_key)
                 child.__class__ = Parser  # usage errors raise, like the top level's
@@ -195,7 +205,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except UsageError as exc:
         sys.stderr.write(exc.usage)
-        return report_error(None, f"{exc.prog}: error", exc, EXIT_USAGE, argv)
+        prog, command = exc.prog, _command_in(argv)
+        if prog == "tlskit" and command in COMMANDS and str(exc).startswith("unrecognized"):
+            prog = f"tlskit {command}"  # argparse reports these at the top level
+        return report_error(None, f"{prog}: error", exc, EXIT_USAGE, argv)
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE

@@ -140,9 +140,11 @@ def render(report: Report, host: str | None) -> None:
     from rich.markup import escape
     from rich.tree import Tree
 
-    # On a terminal, wrap to its width; into a pipe or file, never crop a line.
-    width = None if sys.stdout.isatty() else 240
-    console = Console(file=sys.stdout, highlight=False, width=width)
+    from .conventions import no_color, terminal_width
+
+    # COLUMNS when set; on a terminal, its width; into a pipe or file, never crop a line.
+    console = Console(file=sys.stdout, highlight=False, width=terminal_width(sys.stdout, 240),
+                      no_color=no_color())
     tree: Tree | None = None
     node: Tree | None = None
     for cert in reversed(report.chain):
