@@ -203,7 +203,11 @@ def verdict(v: Visit) -> list[dict[str, Any]]:
         "so it was GREASE (a decoy that keeps the extension usable) or meant for another "
         "server; the name you asked for went in the clear." if ech else
         "the server name (SNI) you asked for travels in the clear."))
-    if v.hrr_group:
+    if v.version != "TLSv1.3":
+        checks.append(_check("hello_retry", None, "HelloRetryRequest: not in TLS 1.2",
+                             "a TLS 1.2 handshake always takes two round trips; TLS 1.3 "
+                             "needs one when the client's key share guess is right."))
+    elif v.hrr_group:
         checks.append(_check("hello_retry", None, "HelloRetryRequest: yes",
                              f"no key share your client sent was for a group this server "
                              f"accepts, so it asked for {v.hrr_group}: one extra round trip."))
