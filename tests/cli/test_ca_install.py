@@ -18,7 +18,8 @@ from tlskit.ca import LocalCA
 
 CERTUTIL = shutil.which("certutil")
 assert CERTUTIL, "certutil is required (bash .ci/install-test-deps.sh: libnss3-tools)"
-assert shutil.which("update-ca-certificates"), "update-ca-certificates is required"
+assert shutil.which("update-ca-certificates", path=os.environ.get("PATH", "") + ":/usr/sbin"), (
+    "update-ca-certificates is required (bash .ci/install-test-deps.sh)")
 
 
 class Sandbox:

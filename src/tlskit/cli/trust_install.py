@@ -36,6 +36,13 @@ CHROMIUM_BINARIES = ("chromium", "chromium-browser", "google-chrome", "google-ch
 FIREFOX_DIRS = (".mozilla/firefox", "snap/firefox/common/.mozilla/firefox",
                 ".var/app/org.mozilla.firefox/.mozilla/firefox")
 TIMEOUT = 60.0
+SBIN_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin",
+                             "/sbin"])
+
+
+def update_ca_certificates() -> str | None:
+    """Debian's tool; it lives in /usr/sbin, often not on a normal user's PATH."""
+    return shutil.which("update-ca-certificates", path=SBIN_PATH)
 
 
 class InstallError(Exception):
@@ -208,7 +215,7 @@ class DebianStore:
         return self._path("/usr/local/share/ca-certificates")
 
     def update_command(self, fresh: bool) -> list[str]:
-        tool = shutil.which("update-ca-certificates") or "update-ca-certificates"
+        tool = update_ca_certificates() or "update-ca-certificates"
         argv = [tool] + (["--fresh"] if fresh else [])
         if self.prefix is not None:
             argv += ["--certsconf", str(self._path("/etc/ca-certificates.conf")),
@@ -220,7 +227,7 @@ class DebianStore:
 
     def plan(self, root: Root, install: bool) -> Plan:
         plan = Plan(f"system store ({self.local_dir})")
-        if shutil.which("update-ca-certificates") is None:
+        if update_ca_certificates() is None:
             raise InstallError("no update-ca-certificates on this system (Debian/Ubuntu: "
                                "apt install ca-certificates); trust the root by hand: "
                                "tlskit ca export-root")
