@@ -199,3 +199,24 @@ def test_no_color_and_columns(pki: tuple[Path, Path, Path]) -> None:
     assert max(len(line) for line in visible.splitlines()) <= 60
     wide = tlskit_run(*argv, env={**env, "COLUMNS": "200"})
     assert max(len(line) for line in wide.stdout.splitlines()) > 60
+
+
+@pytest.mark.parametrize("args", [["--cert", "x.pem"], ["--groups", "nosuchgroup"],
+                                  ["--cert", "/nonexistent.pem", "--key", "/nonexistent.pem"],
+                                  ["--port", "99999"]])
+def test_serve_usage_errors_exit_2(args: list[str], tmp_path: Path) -> None:
+    env = dict(os.environ, TLSKIT_STATE_DIR=str(tmp_path / "state"))
+    proc = tlskit_run("serve", "--port", "0", *args, env=env)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "tlskit serve: " in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_serve_port_in_use_exits_1(pki: tuple[Path, Path, Path]) -> None:
+    _, cert, key = pki
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        proc = tlskit_run("serve", "--port", str(port), "--cert", str(cert), "--key", str(key))
+    assert proc.returncode == 1, proc.stderr
+    assert "cannot listen on 127.0.0.1" in proc.stderr

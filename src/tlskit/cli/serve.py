@@ -52,7 +52,12 @@ RENEW_BEFORE = dt.timedelta(days=2)
 
 
 class ServeError(Exception):
-    """A startup failure already phrased for the user."""
+    """A startup failure already phrased for the user; ``code`` is the exit status: 2 for
+    arguments and input files (the default), 1 for what failed at run time."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class _Stop(Exception):
@@ -62,7 +67,7 @@ class _Stop(Exception):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on "
                         "(default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8443,
+    parser.add_argument("--port", type=_port, default=8443,
                         help="port (default: 8443; 0: any free port, printed on the first line)")
     parser.add_argument("--cert", metavar="FILE",
                         help="certificate chain (PEM, leaf first, then intermediates)")
@@ -94,6 +99,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="append session secrets to FILE (NSS key log format)")
 
 
+def _port(text: str) -> int:
+    """A TCP port for argparse: a bad one is a usage error (exit 2), not a bind failure."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range (0-65535)")
+    return port
+
+
 def run(args: argparse.Namespace) -> int:
     quiet_library_logs()
     try:
@@ -102,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, "debug", False):
             raise
         print(f"{PROG}: {exc}", file=sys.stderr)
-        return 1
+        return exc.code
     try:
         with _stop_on_sigterm():
             server.announce()
@@ -167,7 +183,7 @@ def default_certificate() -> tuple[CertifiedKey, Path | None, Path | None]:
         ca = LocalCA.default()
     except (CAError, OSError) as exc:
         raise ServeError(f"cannot open the local CA in {default_directory()}: {exc} "
-                         "(or pass --cert and --key)") from exc
+                         "(or pass --cert and --key)", 1) from exc
     root = ca.directory / "root.pem" if ca.directory is not None else None
     folder = default_directory().parent / "serve"
     cert_path, key_path = folder / "localhost.pem", folder / "localhost-key.pem"
@@ -179,7 +195,7 @@ def default_certificate() -> tuple[CertifiedKey, Path | None, Path | None]:
     try:
         issued = ca.issue_server(DEFAULT_NAMES, days=30)
     except CAError as exc:
-        raise ServeError(f"cannot issue a certificate for localhost: {exc}") from exc
+        raise ServeError(f"cannot issue a certificate for localhost: {exc}", 1) from exc
     saved: Path | None = cert_path
     try:
         issued.write(cert_path=cert_path, key_path=key_path)
@@ -215,7 +231,7 @@ class Server:
                                                  backlog=64, reuse_port=False)
         except OSError as exc:
             raise ServeError(f"cannot listen on {_url_host(args.host)}:{args.port}: "
-                             f"{exc.strerror or exc}") from exc
+                             f"{exc.strerror or exc}", 1) from exc
         self.port = self.listener.getsockname()[1]
         self.connections = 0
         self._lock = threading.Lock()
