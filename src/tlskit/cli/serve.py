@@ -346,9 +346,13 @@ class Server:
     def _handle(self, sock: socket.socket, peer: Any) -> None:
         who = f"{_url_host(peer[0])}:{peer[1]}"
         conn = ServerConnection(self.config)
-        recorder = self._local.recorder = Recorder("server")
-        wire = Wire()  # the ClientHello as sent, for the page (until the handshake ends)
-        chan = Channel(sock, conn, wire=wire, outgoing="server->client")
+        # For the page: the server's trace (its diagram) and the bytes the client sent until
+        # the handshake ended (its ClientHellos as sent). Echo mode needs neither.
+        recorder = Recorder("server")
+        self._local.recorder = None if self.args.echo else recorder
+        wire = Wire()
+        chan = Channel(sock, conn, wire=None if self.args.echo else wire,
+                       outgoing="server->client")
         try:
             sock.settimeout(HANDSHAKE_TIMEOUT)
             complete = chan.handshake(HANDSHAKE_TIMEOUT)
