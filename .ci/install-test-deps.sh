@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for tool in openssl gnutls-cli curl chromium firefox-esr certutil update-ca-certificates; do
+for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss update-ca-certificates; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -16,6 +16,7 @@ if [ ${#need[@]} -gt 0 ]; then
     case "$tool" in
       gnutls-cli) pkgs+=(gnutls-bin) ;;
       certutil) pkgs+=(libnss3-tools) ;;
+      ss) pkgs+=(iproute2) ;;
       update-ca-certificates) pkgs+=(ca-certificates) ;;
       *) pkgs+=("$tool") ;;
     esac

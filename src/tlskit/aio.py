@@ -29,6 +29,7 @@ from .errors import AlertReceived, TLSError, UsageError
 from .events import ConnectionClosed, DataReceived, HandshakeComplete
 from .io.blocking import TruncatedConnection, default_client_config
 from .io.info import ConnectionInfo
+from .io.server import listen_backlog
 from .keylog import with_keylog
 
 __all__ = ["TLSInfo", "TLSProtocol", "TruncatedConnection", "open_connection", "start_server"]
@@ -66,8 +67,17 @@ class TLSProtocol(asyncio.Protocol):
     def __init__(self, conn: Connection, app_protocol: asyncio.BaseProtocol, *,
                  server_side: bool, handshake_timeout: float | None = None,
                  waiter: asyncio.Future[HandshakeComplete] | None = None,
-                 peer: str | None = None, server_hostname: str | None = None) -> None:
+                 peer: str | None = None, server_hostname: str | None = None,
+                 suppress_ragged_eofs: bool = True,
+                 idle_timeout: float | None = None) -> None:
         self._conn = conn
+        # As with asyncio + ssl, a TCP close without close_notify after the handshake
+        # reaches the app as end of stream; `truncated` (extra info "tlskit_truncated")
+        # tells it apart from a clean close. False makes it a TruncatedConnection error.
+        self.suppress_ragged_eofs = suppress_ragged_eofs
+        self.truncated = False
+        self._idle_timeout = idle_timeout
+        self._idle_timer: asyncio.TimerHandle | None = None
         conn.close_reply = False  # half-close: the app decides when our side ends
         self._app: Any = app_protocol
         self._server_side = server_side
@@ -105,6 +115,8 @@ class TLSProtocol(asyncio.Protocol):
         except TLSError as exc:
             self._fatal(exc)
             return
+        if self._idle_timer is not None:
+            self._touch()
         self._flush()
         for ev in events:
             if isinstance(ev, DataReceived):
@@ -119,6 +131,13 @@ class TLSProtocol(asyncio.Protocol):
                 self._close_notify_received()
 
     def eof_received(self) -> bool:
+        if (self._error is None and not self._peer_closed and self._app_connected
+                and self.suppress_ragged_eofs):
+            self.truncated = True
+            log.debug("%s closed the connection without close_notify", self._peer)
+            with contextlib.suppress(Exception):
+                self._app.eof_received()
+            return False  # connection_lost(None) follows: the app sees end of stream
         if self._error is None and not self._peer_closed:
             if self._conn.handshake_complete is None:
                 self._error = TruncatedConnection(
@@ -132,6 +151,7 @@ class TLSProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timer()
+        self._cancel_idle_timer()
         err = self._error or exc
         if not self._app_connected:
             if err is None:
@@ -195,10 +215,34 @@ class TLSProtocol(asyncio.Protocol):
         if self._tcp is not None:
             self._tcp.abort()
 
+    # -- idle timeout (off unless configured) ------------------------------------------------
+
+    def _touch(self) -> None:
+        """Restart the idle clock: called on every read and write after the handshake."""
+        if self._idle_timeout is None or self._tcp is None:
+            return
+        self._cancel_idle_timer()
+        loop = asyncio.get_running_loop()
+        self._idle_timer = loop.call_later(self._idle_timeout, self._idle_timed_out)
+
+    def _cancel_idle_timer(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+
+    def _idle_timed_out(self) -> None:
+        """Nothing moved for ``idle_timeout`` seconds: close_notify, then close. The app
+        sees end of stream."""
+        self._idle_timer = None
+        log.info("closing idle TLS connection with %s after %g s", self._peer,
+                 self._idle_timeout)
+        self._app_close()
+
     def _handshake_complete(self, ev: HandshakeComplete) -> None:
         self._cancel_timer()
         if self._app_connected or self._error is not None:
             return
+        self._touch()
         self._app_connected = True
         self._app.connection_made(self.app_transport)
         if self._tcp_paused_writing:
@@ -235,6 +279,8 @@ class TLSProtocol(asyncio.Protocol):
                 log.warning("writing to a closed TLS connection with %s; data dropped",
                             self._peer)
             return
+        if self._idle_timer is not None:
+            self._touch()
         try:
             self._conn.send_data(data)
         except UsageError:
@@ -269,6 +315,8 @@ class TLSProtocol(asyncio.Protocol):
             return self._conn.handshake_complete
         if name == "tlskit_connection":
             return self._conn
+        if name == "tlskit_truncated":
+            return self.truncated
         if name == "ssl_object":
             return self.info
         if name == "peercert":
@@ -363,7 +411,7 @@ class _TLSTransport(asyncio.Transport):
 async def open_connection(host: str, port: int, config: ClientConfig | None = None, *,
                           server_name: str | None = None,
                           handshake_timeout: float | None = 30.0,
-                          limit: int = 2 ** 16,
+                          limit: int = 2 ** 16, suppress_ragged_eofs: bool = True,
                           **kwargs: Any) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Connect, complete the TLS 1.3 handshake and return asyncio streams.
 
@@ -379,7 +427,7 @@ async def open_connection(host: str, port: int, config: ClientConfig | None = No
     app = asyncio.StreamReaderProtocol(reader, loop=loop)
     waiter: asyncio.Future[HandshakeComplete] = loop.create_future()
     proto = TLSProtocol(conn, app, server_side=False, waiter=waiter, peer=peer,
-                        server_hostname=name)
+                        server_hostname=name, suppress_ragged_eofs=suppress_ragged_eofs)
     transport: Any = None
     timeout_cm = asyncio.timeout(handshake_timeout)
     try:
@@ -399,10 +447,13 @@ async def open_connection(host: str, port: int, config: ClientConfig | None = No
 
 async def start_server(client_connected_cb: ClientConnectedCallback, host: Any, port: int | None,
                        config: ServerConfig, *, handshake_timeout: float | None = 30.0,
+                       idle_timeout: float | None = None, suppress_ragged_eofs: bool = True,
                        limit: int = 2 ** 16, **kwargs: Any) -> asyncio.Server:
-    """`asyncio.start_server` over TLS 1.3: ``client_connected_cb(reader, writer)`` runs
-    once a connection's handshake has completed. Extra keyword arguments go to
-    `loop.create_server`."""
+    """`asyncio.start_server` over TLS: ``client_connected_cb(reader, writer)`` runs
+    once a connection's handshake has completed. ``idle_timeout`` (off by default, like
+    ssl) closes a connection on which nothing was read or written for that long; the
+    handler sees end of stream. Extra keyword arguments go to `loop.create_server`
+    (the listen ``backlog`` defaults to the system maximum)."""
     loop = asyncio.get_running_loop()
     cfg = with_keylog(config)
 
@@ -410,6 +461,8 @@ async def start_server(client_connected_cb: ClientConnectedCallback, host: Any, 
         reader = asyncio.StreamReader(limit=limit, loop=loop)
         app = asyncio.StreamReaderProtocol(reader, client_connected_cb, loop=loop)
         return TLSProtocol(ServerConnection(cfg), app, server_side=True,
-                           handshake_timeout=handshake_timeout)
+                           handshake_timeout=handshake_timeout, idle_timeout=idle_timeout,
+                           suppress_ragged_eofs=suppress_ragged_eofs)
 
+    kwargs.setdefault("backlog", listen_backlog())
     return await loop.create_server(factory, host, port, **kwargs)

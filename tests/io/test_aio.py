@@ -283,18 +283,41 @@ def test_data_coalesced_with_client_finished(server_config: ServerConfig,
     assert run(main()) == b"early bird"
 
 
-def test_truncation_is_an_error(server_config: ServerConfig,
-                                client_config: ClientConfig) -> None:
+def _partial_then_tcp_close(server_config: ServerConfig) -> OneShotServer:
     def action(sock: socket.socket) -> None:
         conn = handshake_raw_server(sock, server_config)
         conn.send_data(b"partial")
         sock.sendall(conn.data_to_send())
 
-    srv = OneShotServer(action)
+    return OneShotServer(action)
+
+
+def test_truncation_is_end_of_stream_by_default(server_config: ServerConfig,
+                                                client_config: ClientConfig) -> None:
+    """As asyncio + ssl: the reader sees EOF; the transport says it was truncated."""
+    srv = _partial_then_tcp_close(server_config)
 
     async def main() -> None:
         reader, writer = await tlskit.aio.open_connection("127.0.0.1", srv.port, client_config,
                                                           server_name="localhost")
+        assert await reader.readexactly(7) == b"partial"
+        assert not writer.get_extra_info("tlskit_truncated")
+        assert await reader.read() == b""
+        assert writer.get_extra_info("tlskit_truncated") is True
+        writer.close()
+
+    run(main())
+    srv.join()
+
+
+def test_truncation_is_an_error_when_asked(server_config: ServerConfig,
+                                           client_config: ClientConfig) -> None:
+    srv = _partial_then_tcp_close(server_config)
+
+    async def main() -> None:
+        reader, writer = await tlskit.aio.open_connection(
+            "127.0.0.1", srv.port, client_config, server_name="localhost",
+            suppress_ragged_eofs=False)
         assert await reader.readexactly(7) == b"partial"
         with pytest.raises(TruncatedConnection):
             await reader.read()

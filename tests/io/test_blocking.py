@@ -221,22 +221,56 @@ def test_data_arriving_with_the_handshake_is_kept(server_config: ServerConfig,
     assert got == [b"early bird"]
 
 
-def test_truncation_raises(server_config: ServerConfig, client_config: ClientConfig) -> None:
+def _partial_then_tcp_close(server_config: ServerConfig) -> OneShotServer:
     def action(sock: socket.socket) -> None:
         conn = handshake_raw_server(sock, server_config)
         conn.send_data(b"partial")
         sock.sendall(conn.data_to_send())
         # then close TCP without close_notify
 
-    srv = OneShotServer(action)
+    return OneShotServer(action)
+
+
+def test_truncation_reads_as_end_of_stream_by_default(server_config: ServerConfig,
+                                                      client_config: ClientConfig) -> None:
+    """As ssl's suppress_ragged_eofs=True: b"" at the end, `truncated` tells why."""
+    srv = _partial_then_tcp_close(server_config)
     with tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
                         timeout=10) as sock:
+        assert sock.recv(100) == b"partial"
+        assert not sock.truncated
+        assert sock.recv(100) == b""
+        assert sock.truncated
+        assert sock.recv(100) == b""
+        assert sock.recv_into(bytearray(10)) == 0
+    srv.join()
+
+
+def test_truncation_raises_when_asked(server_config: ServerConfig,
+                                      client_config: ClientConfig) -> None:
+    srv = _partial_then_tcp_close(server_config)
+    with tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
+                        timeout=10, suppress_ragged_eofs=False) as sock:
         assert sock.recv(100) == b"partial"
         with pytest.raises(TruncatedConnection, match="without close_notify"):
             sock.recv(100)
         with pytest.raises(TruncatedConnection):
             sock.recv(100)
     srv.join()
+
+
+def test_clean_close_is_not_truncated(tls_server_factory, client_config: ClientConfig) -> None:
+    """close_notify then FIN: end of stream with truncated False."""
+    class Bye(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.sendall(b"bye")  # TLSServer then sends close_notify and FIN
+
+    server = tls_server_factory(Bye)
+    with tlskit.connect("127.0.0.1", server.server_address[1], client_config,
+                        server_name="localhost", timeout=10) as sock:
+        assert sock.recv(100) == b"bye"
+        assert sock.recv(100) == b""
+        assert not sock.truncated
 
 
 def test_eof_during_handshake(client_config: ClientConfig) -> None:

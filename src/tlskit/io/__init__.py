@@ -8,7 +8,7 @@ The asyncio counterpart is `tlskit.aio`.
 """
 
 from .blocking import TLSSocket, TruncatedConnection, connect, peercert_dict
-from .server import TLSListener, TLSServer, wrap_server_socket
+from .server import TLSListener, TLSServer, listen_backlog, wrap_server_socket
 
 __all__ = [
     "TLSListener",
@@ -16,6 +16,7 @@ __all__ = [
     "TLSSocket",
     "TruncatedConnection",
     "connect",
+    "listen_backlog",
     "peercert_dict",
     "wrap_server_socket",
 ]

@@ -40,7 +40,11 @@ CLOSE_TIMEOUT = 1.0          # how long close() may block to deliver close_notif
 
 
 class TruncatedConnection(ConnectionClosedError):
-    """The peer closed TCP without close_notify: the data may have been cut short."""
+    """The peer closed TCP without close_notify: the data may have been cut short.
+
+    Raised during the handshake always, and after it only by sockets made with
+    ``suppress_ragged_eofs=False``: by default, as with `ssl`, a missing close_notify reads
+    as end of stream and `TLSSocket.truncated` tells it apart from a clean close."""
 
 
 _default_config: ClientConfig | None = None
@@ -83,8 +87,15 @@ class TLSSocket(ConnectionInfo):
 
     def __init__(self, sock: socket.socket, conn: Connection, *, server_side: bool,
                  handshake_timeout: float | None = 30.0, peer: str | None = None,
-                 server_hostname: str | None = None) -> None:
+                 server_hostname: str | None = None,
+                 suppress_ragged_eofs: bool = True) -> None:
         self._sock: socket.socket | None = sock
+        # Like ssl: a TCP close without close_notify after the handshake reads as end of
+        # stream (stdlib clients never send close_notify on close()). Where truncation
+        # matters (an HTTP/1.0 body delimited by the close), check `truncated`, or pass
+        # False to get TruncatedConnection instead.
+        self.suppress_ragged_eofs = suppress_ragged_eofs
+        self.truncated = False
         self._conn = conn
         self.server_side = server_side
         self.server_hostname = server_hostname
@@ -277,12 +288,19 @@ class TLSSocket(ConnectionInfo):
     # -- reading ----------------------------------------------------------------------------
 
     def _fill(self) -> bool:
-        """Make plaintext available; False at the peer's close_notify. Holds the read lock."""
+        """Make plaintext available; False at the end of the stream (the peer's
+        close_notify, or a TCP close without it when ragged EOFs are suppressed). Holds
+        the read lock."""
         while not self._plain:
-            if self._peer_closed:
+            if self._peer_closed or self.truncated:
                 return False
             try:
                 self._read_more()
+            except TruncatedConnection:
+                if not self.suppress_ragged_eofs or self._conn.handshake_complete is None:
+                    raise
+                self.truncated = True
+                return False
             except TimeoutError:
                 raise TimeoutError(
                     f"recv from {self._peer} timed out after "
@@ -560,12 +578,15 @@ class TLSSocket(ConnectionInfo):
 def connect(host: str, port: int, config: ClientConfig | None = None, *,
             server_name: str | None = None, timeout: float | None = None,
             handshake_timeout: float | None = 30.0,
-            source_address: tuple[str, int] | None = None) -> TLSSocket:
+            source_address: tuple[str, int] | None = None,
+            suppress_ragged_eofs: bool = True) -> TLSSocket:
     """Open TCP to ``host:port``, run the TLS 1.3 handshake and return the `TLSSocket`.
 
     ``timeout`` is the socket timeout afterwards (idle reads/writes); ``handshake_timeout``
     bounds the TCP connect and, separately, the whole handshake. ``server_name`` (default
-    ``host``) is sent as SNI and checked against the certificate.
+    ``host``) is sent as SNI and checked against the certificate. With
+    ``suppress_ragged_eofs`` (the default, as in `ssl`) a close without close_notify
+    after the handshake reads as end of stream and sets `TLSSocket.truncated`.
     """
     cfg = with_keylog(config if config is not None else default_client_config())
     name = server_name if server_name is not None else host
@@ -583,7 +604,8 @@ def connect(host: str, port: int, config: ClientConfig | None = None, *,
         sock.settimeout(timeout)
         conn = ClientConnection(cfg, server_name=name)
         tls = TLSSocket(sock, conn, server_side=False, handshake_timeout=handshake_timeout,
-                        peer=peer, server_hostname=name)
+                        peer=peer, server_hostname=name,
+                        suppress_ragged_eofs=suppress_ragged_eofs)
         tls.do_handshake()
     except BaseException:
         sock.close()

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import socket
 import socketserver
+import sys
 from typing import Any
 
 from ..config import ServerConfig
@@ -19,9 +20,19 @@ from ..errors import TLSError
 from ..keylog import with_keylog
 from .blocking import TLSSocket
 
-__all__ = ["TLSListener", "TLSServer", "wrap_server_socket"]
+__all__ = ["TLSListener", "TLSServer", "listen_backlog", "wrap_server_socket"]
 
 log = logging.getLogger("tlskit.io")
+
+
+def listen_backlog() -> int:
+    """The system's largest accept queue (Linux: net.core.somaxconn), so a burst of
+    clients queues instead of being dropped; `socket.SOMAXCONN` elsewhere."""
+    try:
+        with open("/proc/sys/net/core/somaxconn") as f:
+            return max(int(f.read()), 1)
+    except (OSError, ValueError):
+        return socket.SOMAXCONN
 
 
 def _peer_label(addr: Any) -> str:
@@ -34,20 +45,18 @@ class TLSListener:
     """A listening TCP socket whose `accept` returns server-side `TLSSocket`s."""
 
     def __init__(self, sock: socket.socket, config: ServerConfig, *,
-                 handshake_timeout: float | None = 30.0) -> None:
+                 handshake_timeout: float | None = 30.0, idle_timeout: float | None = None,
+                 suppress_ragged_eofs: bool = True) -> None:
         self.socket = sock
         self.config = with_keylog(config)
         self.handshake_timeout = handshake_timeout
+        self.idle_timeout = idle_timeout
+        self.suppress_ragged_eofs = suppress_ragged_eofs
 
     def wrap_accepted(self, sock: socket.socket, addr: Any) -> TLSSocket:
         """Wrap a socket accepted elsewhere; the handshake happens on first use."""
-        try:
-            conn = ServerConnection(self.config)
-        except BaseException:
-            sock.close()
-            raise
-        return TLSSocket(sock, conn, server_side=True, handshake_timeout=self.handshake_timeout,
-                         peer=_peer_label(addr))
+        return _server_socket(sock, addr, self.config, self.handshake_timeout,
+                              self.idle_timeout, self.suppress_ragged_eofs)
 
     def accept(self) -> tuple[TLSSocket, Any]:
         sock, addr = self.socket.accept()
@@ -68,8 +77,8 @@ class TLSListener:
     def gettimeout(self) -> float | None:
         return self.socket.gettimeout()
 
-    def listen(self, backlog: int = socket.SOMAXCONN) -> None:
-        self.socket.listen(backlog)
+    def listen(self, backlog: int | None = None) -> None:
+        self.socket.listen(listen_backlog() if backlog is None else backlog)
 
     def __enter__(self) -> TLSListener:
         return self
@@ -85,10 +94,28 @@ class TLSListener:
         return f"<tlskit.TLSListener {where}>"
 
 
+def _server_socket(sock: socket.socket, addr: Any, config: ServerConfig,
+                   handshake_timeout: float | None, idle_timeout: float | None,
+                   suppress_ragged_eofs: bool) -> TLSSocket:
+    """An accepted socket as a server-side `TLSSocket` (the handshake runs on first use);
+    ``idle_timeout`` becomes the socket timeout, so a silent client's read times out."""
+    try:
+        sock.settimeout(idle_timeout)
+        conn = ServerConnection(config)
+    except BaseException:
+        sock.close()
+        raise
+    return TLSSocket(sock, conn, server_side=True, handshake_timeout=handshake_timeout,
+                     peer=_peer_label(addr), suppress_ragged_eofs=suppress_ragged_eofs)
+
+
 def wrap_server_socket(listening_sock: socket.socket, config: ServerConfig, *,
-                       handshake_timeout: float | None = 30.0) -> TLSListener:
+                       handshake_timeout: float | None = 30.0,
+                       idle_timeout: float | None = None,
+                       suppress_ragged_eofs: bool = True) -> TLSListener:
     """Wrap a bound, listening socket: ``accept()`` yields ``(TLSSocket, address)``."""
-    return TLSListener(listening_sock, config, handshake_timeout=handshake_timeout)
+    return TLSListener(listening_sock, config, handshake_timeout=handshake_timeout,
+                       idle_timeout=idle_timeout, suppress_ragged_eofs=suppress_ragged_eofs)
 
 
 class TLSServer(socketserver.ThreadingTCPServer):
@@ -105,9 +132,16 @@ class TLSServer(socketserver.ThreadingTCPServer):
 
     def __init__(self, server_address: Any, RequestHandlerClass: Any,
                  config: ServerConfig, bind_and_activate: bool = True, *,
-                 handshake_timeout: float | None = 30.0) -> None:
+                 handshake_timeout: float | None = 30.0, idle_timeout: float | None = None,
+                 backlog: int | None = None, suppress_ragged_eofs: bool = True) -> None:
         self.tls_config = with_keylog(config)
         self.handshake_timeout = handshake_timeout
+        # Off by default, like ssl: a handler's read on an idle connection then raises
+        # TimeoutError after this many seconds and the connection is closed.
+        self.idle_timeout = idle_timeout
+        self.suppress_ragged_eofs = suppress_ragged_eofs
+        # socketserver's default queue of 5 drops connections under any burst.
+        self.request_queue_size = listen_backlog() if backlog is None else backlog
         super().__init__(server_address, RequestHandlerClass, bind_and_activate)
 
     def server_bind(self) -> None:
@@ -119,13 +153,8 @@ class TLSServer(socketserver.ThreadingTCPServer):
 
     def get_request(self) -> tuple[TLSSocket, Any]:  # type: ignore[override]
         sock, addr = self.socket.accept()
-        try:
-            conn = ServerConnection(self.tls_config)
-        except BaseException:
-            sock.close()
-            raise
-        return TLSSocket(sock, conn, server_side=True, handshake_timeout=self.handshake_timeout,
-                         peer=_peer_label(addr)), addr
+        return _server_socket(sock, addr, self.tls_config, self.handshake_timeout,
+                              self.idle_timeout, self.suppress_ragged_eofs), addr
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         try:
@@ -140,6 +169,17 @@ class TLSServer(socketserver.ThreadingTCPServer):
     def handshake_failed(self, request: TLSSocket, client_address: Any,
                          exc: BaseException) -> None:
         """Hook for subclasses (metrics, fail2ban...); the connection is closed afterwards."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that vanished, went idle past ``idle_timeout`` or broke the protocol
+        is routine for a server: one log line, not socketserver's traceback. Anything
+        else (a bug in the handler) still gets the traceback."""
+        exc = sys.exception()
+        if isinstance(exc, TLSError | ConnectionError | TimeoutError):
+            log.info("connection with %s ended: %s: %s", _peer_label(client_address),
+                     type(exc).__name__, exc)
+            return
+        super().handle_error(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
         with contextlib.suppress(OSError):
