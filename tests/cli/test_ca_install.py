@@ -172,3 +172,16 @@ def test_needs_an_existing_ca(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.startswith("tlskit ca: error: ") and "Traceback" not in proc.stderr
     assert not (tmp_path / "system").exists()
+
+
+def test_nss_database_kinds(tmp_path: Path) -> None:
+    """certutil's prefix follows the files: sql: for cert9.db (every current browser),
+    dbm: for a profile that only has the old cert8.db."""
+    from tlskit.cli.trust_install import nss_spec
+
+    new = new_nss(tmp_path / "new")
+    assert nss_spec(new) == f"sql:{new}"
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "cert8.db").write_bytes(b"")
+    assert nss_spec(old) == f"dbm:{old}"

@@ -362,7 +362,9 @@ def test_hello_retry_request_is_shown(serve: Callable[..., Serve], pki: PKI) -> 
     assert {c["id"]: c["ok"] for c in data["verdict"]}["hello_retry"] is None
     assert_consistent(data)
     text = curl(server.port, pki.root, "/")[0].decode()
-    assert 'id="hrr"' in text and "secp384r1" in text
+    assert 'id="hrr"' in text
+    assert re.search(r'id="hrr">A HelloRetryRequest asked your client for a secp384r1 key '
+                     r"share\. Its second ClientHello \(\d+ bytes\) sent: secp384r1\.", text)
     svg = curl(server.port, pki.root, data["diagram"])[0]
     assert b"HelloRetryRequest" in svg and svg.count(b">ClientHello<") == 2
 

@@ -366,9 +366,14 @@ def _html(data: dict[str, Any]) -> str:
                  f'<div class="grid">{boxes}</div>')
     hrr = ""
     if data["hello_retry_request"]["happened"]:
+        second = data["second_offer"]
+        again = ""
+        if second:
+            shares = ", ".join(i["name"] for i in second["key_shares"]["items"])
+            again = f" Its second ClientHello ({second['size']} bytes) sent: {e(shares)}."
         hrr = (f"<p id=\"hrr\">A HelloRetryRequest asked your client for a "
-               f"{e(str(data['hello_retry_request']['requested_group']))} key share; "
-               "the lists below are from the first ClientHello.</p>")
+               f"{e(str(data['hello_retry_request']['requested_group']))} key share.{again} "
+               "The lists below are from the first ClientHello.</p>")
     diagram = ""
     if data["diagram"]:
         diagram = (f'<h2>This handshake, message by message</h2><img id="diagram" '
