@@ -439,3 +439,32 @@ def test_huge_client_hello_gets_a_one_record_page(serve: Callable[..., Serve], p
     assert data["offer"]["size"] > 50_000
     assert data["offer"]["alpn"]["count"] == 251
     assert data["negotiated"]["alpn"] == "http/1.1"
+
+
+def test_page_and_json_say_the_same() -> None:
+    """Every offered entry of /json is on the page, in the same order and marked the same
+    way; the verdict lines too."""
+    v = visit(chrome_hello())
+    data = page.describe(v)
+    text = page.render_html(v).decode()
+    for key in ("versions", "cipher_suites", "groups", "key_shares", "signature_schemes",
+                "alpn", "extensions"):
+        box = re.search(rf'<div class="box" id="offer-{key}">(.*?)</div>', text)
+        assert box, key
+        shown = re.findall(r'<li(?: class="([^"]*)")?><code>(.*?)</code>', box.group(1))
+        expected = [(" ".join(c for c in ("chosen", "grease") if i.get(c)), i["name"])
+                    for i in data["offer"][key]["items"]]
+        assert shown == expected, key
+    for check in data["verdict"]:
+        assert f'data-check="{check["id"]}"><b>{check["title"]}</b>' in text
+
+
+def test_an_unparseable_hello_still_gets_a_page() -> None:
+    """Should the bytes on the wire not parse (they always do for a completed handshake),
+    the page still says what was negotiated, without offer or fingerprints."""
+    v = visit(chrome_hello(), hellos=[])
+    data = page.describe(v)
+    assert data["offer"] is None and data["fingerprints"] is None
+    text = page.render_html(v).decode()
+    assert "<h1>Your TLS handshake</h1>" in text and 'id="ja4"' not in text
+    assert "<code>TLS_AES_128_GCM_SHA256</code>" in text
