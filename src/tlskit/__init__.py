@@ -78,6 +78,11 @@ def __getattr__(name: str) -> object:
         return importlib.import_module(".aio", __name__)
     module = _LAZY.get(name)
     if module is None:
+        # `import tlskit; tlskit.x509.Verifier` worked when everything was imported eagerly
+        import importlib.util
+
+        if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}"):
+            return importlib.import_module(f".{name}", __name__)
         raise AttributeError(f"module 'tlskit' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value  # later look-ups are plain attribute reads

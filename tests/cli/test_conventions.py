@@ -220,3 +220,20 @@ def test_serve_port_in_use_exits_1(pki: tuple[Path, Path, Path]) -> None:
         proc = tlskit_run("serve", "--port", str(port), "--cert", str(cert), "--key", str(key))
     assert proc.returncode == 1, proc.stderr
     assert "cannot listen on 127.0.0.1" in proc.stderr
+
+
+def test_import_tlskit_is_light_and_complete() -> None:
+    """`import tlskit` (which every `tlskit` command pays for) loads no cryptography; the
+    public names, `tlskit.aio` and submodules still resolve on first use."""
+    code = ("import sys, tlskit\n"
+            "assert 'cryptography' not in sys.modules, 'eager'\n"
+            "names = [getattr(tlskit, n) for n in tlskit.__all__]\n"
+            "assert tlskit.ServerConfig.__name__ == 'ServerConfig'\n"
+            "assert callable(tlskit.connect) and tlskit.aio.open_connection\n"
+            "assert tlskit.x509.Verifier.__name__ == 'Verifier'\n"
+            "from tlskit import *\n"
+            "assert set(tlskit.__all__) <= set(dir(tlskit))\n"
+            "try:\n    tlskit.no_such_thing\nexcept AttributeError:\n    print('OK')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and proc.stdout == "OK\n", proc.stderr
