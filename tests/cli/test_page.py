@@ -369,15 +369,15 @@ def test_hello_retry_request_is_shown(serve: Callable[..., Serve], pki: PKI) -> 
     assert b"HelloRetryRequest" in svg and svg.count(b">ClientHello<") == 2
 
 
-def test_openssl_tls12_offer(serve: Callable[..., Serve], pki: PKI) -> None:
+@pytest.mark.parametrize("flag, version", [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")])
+def test_openssl_offer(serve: Callable[..., Serve], pki: PKI, flag: str, version: str) -> None:
     server = serve("--cert", str(pki.cert), "--key", str(pki.key))
-    proc = s_client(server.port, pki.root, "-tls1_2",
+    proc = s_client(server.port, pki.root, flag,
                     data="GET /json HTTP/1.0\r\nHost: localhost\r\n\r\n")
     assert proc.returncode == 0, proc.stderr
-    body = proc.stdout[proc.stdout.index("\n{") + 1:proc.stdout.rindex("}") + 1]
-    data = json.loads(body)
-    assert data["negotiated"]["version"] == "TLSv1.2"
-    assert data["fingerprints"]["ja4"].startswith("t12d")
+    data, _ = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("\n{") + 1:])
+    assert data["negotiated"]["version"] == version
+    assert data["fingerprints"]["ja4"].startswith("t12d" if version == "TLSv1.2" else "t13d")
     assert_all_named(data["offer"])
     assert_consistent(data)
     assert {c["id"]: c["ok"] for c in data["verdict"]}["forward_secrecy"] is True
