@@ -222,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the one place that turns any failure into one clear line
         if getattr(args, "debug", False):
             raise
-        code = EXIT_USAGE if _is_usage_oserror(exc) else EXIT_FAILURE
+        code = getattr(exc, "exit_code", None)  # a command's own classification
+        if not isinstance(code, int):
+            code = EXIT_USAGE if _is_usage_oserror(exc) else EXIT_FAILURE
         return report_error(args, f"{prog}: error", exc, code)
 
 

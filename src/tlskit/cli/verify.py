@@ -62,6 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 class InputError(Exception):
     """Bad input, already phrased for the user (the dispatcher prints it as one line)."""
 
+    exit_code = 2  # a usage error (tlskit.cli.conventions)
+
 
 def run(args: argparse.Namespace) -> int:
     certs = load_certificates(Path(args.cert), "CERT")
