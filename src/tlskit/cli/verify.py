@@ -2,7 +2,7 @@
 
 The tree is drawn from the trust anchor down to the leaf, the way authority flows; each
 certificate lists its checks with a verdict. ``--json`` prints the same facts as one JSON
-object (chain leaf first). Exit status: 0 valid, 1 invalid or unreadable input.
+object (chain leaf first). Exit status: 0 valid, 1 invalid, 2 unreadable input (a usage error).
 
 ``--lint`` adds the CA/Browser Forum issuance-profile findings (`tlskit.x509.lint`) as
 warnings; they never change the verdict or the exit status.
