@@ -2,22 +2,55 @@
 
 The sans-I/O core: create a `ClientConnection` or `ServerConnection`, feed it bytes with
 `receive_data`, send what `data_to_send` returns, and react to the events.
+
+Every exported name is imported on first use (the core, the blocking I/O layer, `tlskit.aio`
+and the validator's error), so ``import tlskit`` loads no `cryptography` and `tlskit --help`
+stays instant.
 """
 
+from __future__ import annotations
+
+import importlib
 import logging
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
+    from . import aio as aio
     from .config import (
         CertifiedKey,
         ClientConfig,
         ServerConfig,
         load_pem_chain,
         load_pem_private_key,
+        parse_cipher_suite,
+        parse_group,
+        parse_signature_scheme,
     )
     from .connection import ClientConnection, Connection, ServerConnection
     from .enums import AlertDescription, CipherSuite, NamedGroup, SignatureScheme
-    from .errors import AlertReceived, TLSError, UsageError
+    from .errors import (
+        AlertReceived,
+        BadCertificate,
+        BadRecordMac,
+        CertificateRequired,
+        ConnectionClosedError,
+        DecodeError,
+        DecryptError,
+        HandshakeFailure,
+        IllegalParameter,
+        InappropriateFallback,
+        InternalError,
+        MissingExtension,
+        NoApplicationProtocol,
+        ProtocolVersionError,
+        RecordOverflow,
+        TLSError,
+        UnexpectedMessage,
+        UnrecognizedName,
+        UnsupportedCertificate,
+        UnsupportedExtension,
+        UsageError,
+    )
     from .events import (
         ConnectionClosed,
         DataReceived,
@@ -26,68 +59,149 @@ if TYPE_CHECKING:
         KeyUpdated,
         SessionTicketReceived,
     )
+    from .io import (
+        TLSListener,
+        TLSServer,
+        TLSSocket,
+        TruncatedConnection,
+        connect,
+        wrap_server_socket,
+    )
+    from .session import Session, SessionCache
+    from .verifier import CertificateVerifier
+    from .x509 import CertificateVerificationError
 
 __version__ = "0.1.0"
 
 logging.getLogger("tlskit").addHandler(logging.NullHandler())
 
-# Public names and the module each lives in. They are imported on first use (PEP 562) so
-# that `import tlskit` -- and with it `tlskit --help` -- does not load `cryptography`.
+# name -> the module that defines it, imported when the name is first used: even the
+# sans-I/O core, so that `import tlskit` (and with it `tlskit --help`, whose entry point
+# lives in this package) costs no `cryptography` import.
 _LAZY = {
-    "CertifiedKey": "config", "ClientConfig": "config", "ServerConfig": "config",
-    "load_pem_chain": "config", "load_pem_private_key": "config",
-    "ClientConnection": "connection", "Connection": "connection",
-    "ServerConnection": "connection",
-    "AlertDescription": "enums", "CipherSuite": "enums", "NamedGroup": "enums",
-    "SignatureScheme": "enums",
-    "AlertReceived": "errors", "TLSError": "errors", "UsageError": "errors",
-    "ConnectionClosed": "events", "DataReceived": "events", "Event": "events",
-    "HandshakeComplete": "events", "KeyUpdated": "events", "SessionTicketReceived": "events",
-    "connect": "io", "TLSSocket": "io", "TLSServer": "io", "wrap_server_socket": "io",
+    "CertifiedKey": "tlskit.config",
+    "ClientConfig": "tlskit.config",
+    "ServerConfig": "tlskit.config",
+    "load_pem_chain": "tlskit.config",
+    "load_pem_private_key": "tlskit.config",
+    "parse_cipher_suite": "tlskit.config",
+    "parse_group": "tlskit.config",
+    "parse_signature_scheme": "tlskit.config",
+    "ClientConnection": "tlskit.connection",
+    "Connection": "tlskit.connection",
+    "ServerConnection": "tlskit.connection",
+    "AlertDescription": "tlskit.enums",
+    "CipherSuite": "tlskit.enums",
+    "NamedGroup": "tlskit.enums",
+    "SignatureScheme": "tlskit.enums",
+    "AlertReceived": "tlskit.errors",
+    "BadCertificate": "tlskit.errors",
+    "BadRecordMac": "tlskit.errors",
+    "CertificateRequired": "tlskit.errors",
+    "ConnectionClosedError": "tlskit.errors",
+    "DecodeError": "tlskit.errors",
+    "DecryptError": "tlskit.errors",
+    "HandshakeFailure": "tlskit.errors",
+    "IllegalParameter": "tlskit.errors",
+    "InappropriateFallback": "tlskit.errors",
+    "InternalError": "tlskit.errors",
+    "MissingExtension": "tlskit.errors",
+    "NoApplicationProtocol": "tlskit.errors",
+    "ProtocolVersionError": "tlskit.errors",
+    "RecordOverflow": "tlskit.errors",
+    "TLSError": "tlskit.errors",
+    "UnexpectedMessage": "tlskit.errors",
+    "UnrecognizedName": "tlskit.errors",
+    "UnsupportedCertificate": "tlskit.errors",
+    "UnsupportedExtension": "tlskit.errors",
+    "UsageError": "tlskit.errors",
+    "ConnectionClosed": "tlskit.events",
+    "DataReceived": "tlskit.events",
+    "Event": "tlskit.events",
+    "HandshakeComplete": "tlskit.events",
+    "KeyUpdated": "tlskit.events",
+    "SessionTicketReceived": "tlskit.events",
+    "Session": "tlskit.session",
+    "SessionCache": "tlskit.session",
+    "CertificateVerifier": "tlskit.verifier",
+    "connect": "tlskit.io",
+    "TLSListener": "tlskit.io",
+    "TLSServer": "tlskit.io",
+    "TLSSocket": "tlskit.io",
+    "TruncatedConnection": "tlskit.io",
+    "wrap_server_socket": "tlskit.io",
+    "CertificateVerificationError": "tlskit.x509",
 }
+_SUBMODULES = ("aio", "io", "x509")
 
 __all__ = [
     "AlertDescription",
     "AlertReceived",
+    "BadCertificate",
+    "BadRecordMac",
+    "CertificateRequired",
+    "CertificateVerificationError",
+    "CertificateVerifier",
     "CertifiedKey",
     "CipherSuite",
     "ClientConfig",
     "ClientConnection",
     "Connection",
     "ConnectionClosed",
+    "ConnectionClosedError",
     "DataReceived",
+    "DecodeError",
+    "DecryptError",
     "Event",
     "HandshakeComplete",
+    "HandshakeFailure",
+    "IllegalParameter",
+    "InappropriateFallback",
+    "InternalError",
     "KeyUpdated",
+    "MissingExtension",
     "NamedGroup",
+    "NoApplicationProtocol",
+    "ProtocolVersionError",
+    "RecordOverflow",
     "ServerConfig",
     "ServerConnection",
+    "Session",
+    "SessionCache",
     "SessionTicketReceived",
     "SignatureScheme",
     "TLSError",
+    "TLSListener",
+    "TLSServer",
+    "TLSSocket",
+    "TruncatedConnection",
+    "UnexpectedMessage",
+    "UnrecognizedName",
+    "UnsupportedCertificate",
+    "UnsupportedExtension",
     "UsageError",
+    "connect",
     "load_pem_chain",
     "load_pem_private_key",
+    "parse_cipher_suite",
+    "parse_group",
+    "parse_signature_scheme",
+    "wrap_server_socket",
 ]
 
 
 def __getattr__(name: str) -> object:
-    import importlib
-
-    if name == "aio":
-        return importlib.import_module(".aio", __name__)
+    # importlib rather than ``from . import x``: the latter looks the name up on this
+    # package first, which re-enters this function without end.
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     module = _LAZY.get(name)
     if module is None:
-        # `import tlskit; tlskit.x509.Verifier` worked when everything was imported eagerly
-        import importlib.util
-
-        if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}"):
-            return importlib.import_module(f".{name}", __name__)
-        raise AttributeError(f"module 'tlskit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later look-ups are plain attribute reads
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY) | {"aio"})
+    return sorted({*globals(), *_LAZY, *_SUBMODULES})

@@ -19,7 +19,7 @@ import functools
 
 from .config import ClientConfig, ServerConfig
 from .crypto import Suite
-from .enums import AlertDescription, AlertLevel, ContentType
+from .enums import AlertDescription, AlertLevel, ContentType, ProtocolVersion
 from .errors import (
     AlertReceived,
     DecodeError,
@@ -30,10 +30,9 @@ from .errors import (
 )
 from .events import ConnectionClosed, DataReceived, Event, HandshakeComplete
 from .handshake.client13 import ClientHandshake13
-from .handshake.common import Handshake13
-from .handshake.common12 import Handshake12
+from .handshake.common import Handshake
 from .handshake.server13 import ServerHandshake13
-from .keyschedule import export_keying_material
+from .keyschedule import next_traffic_secret, traffic_keys
 from .record import MAX_PLAINTEXT, UNPROTECTED_ALERT, RecordLayer
 from .session import Session
 
@@ -42,18 +41,88 @@ _HANDSHAKE = ContentType.handshake
 _APPDATA = ContentType.application_data
 _ALERT = ContentType.alert
 _CCS = ContentType.change_cipher_spec
+_TLS12 = ProtocolVersion.TLSv1_2
+_TLS13 = ProtocolVersion.TLSv1_3
+
+
+class HandshakeOutput:
+    """The connection's side of `handshake.common.Output`: applies what a handshake
+    asks for to the record layer and the event list, through their public methods. It
+    holds no reference back to the connection or the handshake (no reference cycle)."""
+
+    __slots__ = ("_events", "_read_secret", "_records", "_write_secret")
+
+    def __init__(self, records: RecordLayer, events: list[Event]) -> None:
+        self._records = records
+        self._events = events
+        self._read_secret: tuple[Suite, bytes] | None = None
+        self._write_secret: tuple[Suite, bytes] | None = None
+
+    def send_handshake(self, data: bytes) -> None:
+        self._records.write(_HANDSHAKE, data)
+
+    def send_change_cipher_spec(self) -> None:
+        self._records.write_unprotected(_CCS, b"\x01")
+
+    def send_warning(self, description: AlertDescription) -> None:
+        self._records.write(_ALERT, bytes((AlertLevel.warning, description)))
+
+    def install_read(self, suite: Suite, secret: bytes) -> None:
+        keys = traffic_keys(suite, secret)
+        self._records.set_read_key(suite, keys.key, keys.iv)
+        self._read_secret = (suite, secret)
+
+    def install_write(self, suite: Suite, secret: bytes) -> None:
+        keys = traffic_keys(suite, secret)
+        self._records.set_write_key(suite, keys.key, keys.iv)
+        self._write_secret = (suite, secret)
+
+    def next_read_generation(self) -> None:
+        assert self._read_secret is not None
+        suite, secret = self._read_secret
+        self.install_read(suite, next_traffic_secret(suite, secret))
+
+    def next_write_generation(self) -> None:
+        assert self._write_secret is not None
+        suite, secret = self._write_secret
+        self.install_write(suite, next_traffic_secret(suite, secret))
+
+    def install_read12(self, suite: Suite, key: bytes, iv: bytes) -> None:
+        self._records.set_read_key12(suite, key, iv)
+
+    def install_write12(self, suite: Suite, key: bytes, iv: bytes) -> None:
+        self._records.set_write_key12(suite, key, iv)
+
+    def written_under_current_key(self) -> bool:
+        return self._records.write_sequence != 0
+
+    def set_record_limits(self, send: int | None = None, receive: int | None = None) -> None:
+        if send is not None:
+            self._records.send_limit = send
+        if receive is not None:
+            self._records.receive_limit = receive
+
+    def skip_early_data(self, limit: int) -> None:
+        self._records.early_data_skip = limit
+
+    def set_hello_record_version(self, version: int) -> None:
+        self._records.legacy_version_out = version
+
+    def emit(self, event: Event) -> None:
+        self._events.append(event)
 
 
 class Connection:
     """Shared machinery; use `ClientConnection` or `ServerConnection`."""
 
-    _hs: Handshake13
+    _hs: Handshake
 
     def __init__(self) -> None:
         self._records = RecordLayer()
         # A pure delegation, bound per instance to save a call on the bulk path.
         self.data_to_send = self._records.take_output  # type: ignore[method-assign]
         self._events: list[Event] = []
+        self._out = HandshakeOutput(self._records, self._events)
         self._error: TLSError | None = None
         self._sent_close = False
         self._received_close = False
@@ -71,7 +140,7 @@ class Connection:
         """Feed bytes from the peer; returns the events they complete, in order."""
         records = self._records
         events = self._events
-        if self._fast_receive and type(data) is bytes and not self._hs._buf:
+        if self._fast_receive and type(data) is bytes and not self._hs.partial_message:
             # Whole application-data records decrypted straight from `data` (one record
             # alone is handled by the bound bulk receiver, see _bind_bulk_paths); anything
             # else (alerts, KeyUpdate, partial records, errors) goes the long way.
@@ -98,9 +167,10 @@ class Connection:
                     if payload:
                         events.append(DataReceived(payload))
                 elif ctype == _HANDSHAKE:
-                    hs.receive_record(payload)
-                    while hs.successor is not None:  # TLS 1.2 took over
-                        hs = self._hs = hs.successor
+                    try:
+                        hs.receive_record(payload)
+                    finally:
+                        hs = self._adopt_successor()
                     self._note_handshake_done()
                 elif hs.partial_message:
                     raise UnexpectedMessage("record interleaved with a fragmented message")
@@ -126,13 +196,21 @@ class Connection:
         events.clear()
         return out
 
+    def _adopt_successor(self) -> Handshake:
+        """The one place the connection moves to the TLS 1.2 handshake that took over
+        (also when that handshake failed at once, so the alert and state are its own)."""
+        hs = self._hs
+        while hs.successor is not None:
+            hs = self._hs = hs.successor
+        return hs
+
     def _note_handshake_done(self) -> None:
         if self.handshake_complete is None and self._hs.complete:
             for ev in self._events:
                 if isinstance(ev, HandshakeComplete):
                     self.handshake_complete = ev
             self._fast_send = not self._sent_close
-            self._fast_receive = self._hs.version == "TLSv1.3"
+            self._fast_receive = self._hs.protocol is _TLS13
             if self._fast_receive:
                 self._bind_bulk_paths()
 
@@ -155,13 +233,13 @@ class Connection:
             self._received_close = True
             self._fast_receive = False
             self._events.append(ConnectionClosed(None))
-            if not self._sent_close and (self.close_reply or self._hs.version == "TLSv1.2"):
+            if not self._sent_close and (self.close_reply or self._hs.protocol is _TLS12):
                 self._send_alert(AlertDescription.close_notify)
                 self._sent_close = True
                 self._fast_send = False
             return
         if desc == AlertDescription.user_canceled or (
-                level == AlertLevel.warning and self._hs.version == "TLSv1.2"):
+                level == AlertLevel.warning and self._hs.protocol is _TLS12):
             # 6.1: user_canceled is followed by close_notify; RFC 5246 7.2: 1.2 warnings
             # (e.g. no_renegotiation) do not end a session. A flood of them does.
             self._warnings += 1
@@ -216,12 +294,12 @@ class Connection:
             raise self._error
         if self._sent_close:
             raise UsageError("the connection is closed for sending")
-        if self._received_close and self._hs.version == "TLSv1.2":
+        if self._received_close and self._hs.protocol is _TLS12:
             raise UsageError("TLS 1.2 has no half-close: the peer has closed")
         if not self._hs.complete:
             raise UsageError("the handshake is not complete")
         records = self._records
-        if records.write_sequence >= records.rekey_after and self._hs.version == "TLSv1.3":
+        if records.write_sequence >= records.rekey_after and self._hs.protocol is _TLS13:
             self.update_keys(request_peer_update=False)
         records.write(_APPDATA, data)
 
@@ -258,9 +336,7 @@ class Connection:
         hs = self._hs
         if not hs.complete or hs.suite is None:
             raise UsageError("exporters need a completed handshake")
-        if isinstance(hs, Handshake12):
-            return hs.export(label, context, length)
-        return export_keying_material(hs.suite, hs.exporter_master, label, context, length)
+        return hs.export(label, context, length)
 
     @property
     def version(self) -> str | None:
@@ -290,14 +366,13 @@ class ClientConnection(Connection):
             raise UsageError("server_name is required to check the server's certificate; "
                              "pass ClientConfig(check_hostname=False) to skip the name check")
         self.close_reply = self.config.close_reply
-        self._hs = ClientHandshake13(self.config, self._records, self._events, server_name,
-                                     session)
-        self._hs.start()
+        self._hs = hs = ClientHandshake13(self.config, self._out, server_name, session)
+        hs.start()
 
     @property
     def verification_error(self) -> TLSError | None:
         """With verify_mode="report": the certificate failure that was let through."""
-        return self._hs.verification_error  # type: ignore[attr-defined, no-any-return]
+        return getattr(self._hs, "verification_error", None)
 
 
 class ServerConnection(Connection):
@@ -307,9 +382,10 @@ class ServerConnection(Connection):
         super().__init__()
         self.config = config
         self.close_reply = config.close_reply
-        self._hs = ServerHandshake13(config, self._records, self._events)
+        self._hs = ServerHandshake13(config, self._out)
 
     @property
     def client_offer(self) -> dict[str, object]:
         """What the client offered in its ClientHello (suites, groups, extensions...)."""
-        return self._hs.client_offer  # type: ignore[attr-defined, no-any-return]
+        offer: dict[str, object] = getattr(self._hs, "client_offer", {})
+        return offer

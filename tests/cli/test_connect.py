@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import queue
+import re
 import shutil
 import socket
 import subprocess
@@ -234,6 +235,32 @@ def test_tls12(pki: PKI) -> None:
         assert info["verification"]["ok"] is True
     finally:
         s.close()
+
+
+def test_tls12_trace_and_diagram(pki: PKI, tmp_path: Path) -> None:
+    """Against OpenSSL: the TLS 1.2 trace and diagram show every message of RFC 5246 7.3
+    in order, the group on ServerKeyExchange, and only the Finished messages encrypted."""
+    s = SServer("-cert", str(pki.cert), "-key", str(pki.key), "-cert_chain", str(pki.chain),
+                tls="-tls1_2")
+    svg = tmp_path / "hs12.svg"
+    try:
+        proc = tlskit(f"localhost:{s.port}", "--tls1.2", "--cafile", str(pki.root),
+                      "--groups", "secp256r1", "--trace", "--diagram", str(svg))
+        assert proc.returncode == 0, proc.stderr
+    finally:
+        s.close()
+    order = ["ClientHello", "ServerHello", "Certificate", "ServerKeyExchange",
+             "ServerHelloDone", "ClientKeyExchange", "ChangeCipherSpec", "Finished",
+             "ChangeCipherSpec", "Finished"]
+    # each message's head line: "<t> ms  <arrow> <Message>  (<sender>)"
+    heads = [re.split(r"[\u2192\u2190] ", line, maxsplit=1)[1].split()[0]
+             for line in proc.stdout.splitlines() if re.search(r"ms  [\u2192\u2190] ", line)]
+    assert [h for h in heads if h != "NewSessionTicket"] == order
+    root = ET.parse(svg).getroot()
+    text = " ".join("".join(el.itertext()) for el in root.iter())
+    assert "group: secp256r1; signed with" in text and "None" not in text
+    for name in set(order):
+        assert name in text, name
 
 
 def test_unknown_group_is_a_clear_error() -> None:

@@ -79,10 +79,14 @@ def test_key_change_bands_are_in_place(ca: LocalCA) -> None:
     finished = [n for n, k in enumerate(kinds) if k == ("Arrow", "Finished")]
     assert bands[1] == finished[-1] + 1
     assert "application" in items[bands[1]].label  # type: ignore[union-attr]
-    # everything between the bands is encrypted, the hellos are not
+    # everything between the bands is encrypted but the compatibility ChangeCipherSpec
+    # records (RFC 8446 D.4, sent in the clear); the hellos are not
     arrows = [i for i in items if isinstance(i, Arrow)]
     assert not arrows[0].encrypted and not arrows[1].encrypted
-    assert all(a.encrypted for a in arrows[2:])
+    ccs = [a for a in arrows if a.name == "ChangeCipherSpec"]
+    assert sorted(a.sender for a in ccs) == ["client", "server"]
+    assert not any(a.encrypted for a in ccs)
+    assert all(a.encrypted for a in arrows[2:] if a.name != "ChangeCipherSpec")
 
 
 def test_hello_retry_and_client_certificate(ca: LocalCA) -> None:
@@ -95,8 +99,8 @@ def test_hello_retry_and_client_certificate(ca: LocalCA) -> None:
                 "client_trust_anchors": [ca.root]})
     items = items_from_steps(rec.steps)
     client_arrows = [i.name for i in items if isinstance(i, Arrow) and i.sender == "client"]
-    assert client_arrows == ["ClientHello", "ClientHello", "Certificate", "CertificateVerify",
-                             "Finished"]
+    assert client_arrows == ["ClientHello", "ChangeCipherSpec", "ClientHello", "Certificate",
+                             "CertificateVerify", "Finished"]
     svg = render_svg(items)
     joined = "\n".join(texts(svg))
     assert "HelloRetryRequest" in joined and "asks for group: x25519" in joined

@@ -62,6 +62,16 @@ def _list(values: Any, limit: int = 4) -> str:
     return shown + (f" +{len(values) - limit} more" if len(values) > limit else "")
 
 
+_CCS_NOTE = "switches to the negotiated keys (TLS 1.2) / compatibility only (TLS 1.3)"
+_CCS_STEPS = ("client_change_cipher_spec", "server_change_cipher_spec")
+
+
+def _share(whose: str, share: Any) -> list[str]:
+    if not isinstance(share, str):
+        return []
+    return [f"{whose} key share: {share[:24]}\u2026 ({len(share) // 2} bytes)"]
+
+
 def _details(step: Step) -> list[str]:
     f = step.fields
     name = step.step
@@ -81,10 +91,20 @@ def _details(step: Step) -> list[str]:
     elif name == "hello_retry_request":
         out.append(f"suite: {f.get('cipher_suite')}; asks for group: {f.get('group')}")
     elif name == "server_hello":
-        out.append(f"suite: {f.get('cipher_suite')}, group: {f.get('group')}")
-        share = f.get("server_share")
-        if isinstance(share, str):
-            out.append(f"server key share: {share[:24]}\u2026 ({len(share) // 2} bytes)")
+        if f.get("version") == "TLSv1.2" or f.get("group") is None:
+            out.append(f"suite: {f.get('cipher_suite')}; version: {f.get('version')}")
+        else:
+            out.append(f"suite: {f.get('cipher_suite')}, group: {f.get('group')}")
+            out += _share("server", f.get("server_share"))
+    elif name == "server_key_exchange":
+        out.append(f"group: {f.get('group')}; signed with {f.get('scheme')}")
+        out += _share("server", f.get("server_share"))
+    elif name == "client_key_exchange":
+        out += _share("client", f.get("client_share"))
+    elif name == "certificate_status":
+        out.append(f"OCSP response: {f.get('ocsp_response')}")
+    elif name in ("client_change_cipher_spec", "server_change_cipher_spec"):
+        out.append(_CCS_NOTE)
     elif name == "encrypted_extensions":
         exts = f.get("extensions") or []
         out.append(f"ALPN: {f.get('alpn') or 'none'}; extensions: {_list(exts) or 'none'}")
@@ -99,7 +119,7 @@ def _details(step: Step) -> list[str]:
                 f" (+{len(chain) - 1} more in chain)" if len(chain) > 1 else ""))
         else:
             out.append("(no certificate)")
-    elif name == "certificate_verify":
+    elif name in ("certificate_verify", "client_certificate_verify"):
         out.append(f"scheme: {f.get('scheme')}")
     elif name in ("server_finished", "client_finished"):
         vd = f.get("verify_data")
@@ -115,9 +135,18 @@ def _details(step: Step) -> list[str]:
 def items_from_steps(steps: Sequence[Step],
                      application_data: Sequence[tuple[str, str, float | None]] = ()) -> list[Item]:
     """Diagram items from one side's trace (the client's, usually), then any application
-    data as ``(sender, label, t_ms)``."""
+    data as ``(sender, label, t_ms)``.
+
+    TLS 1.3 encrypts both directions from the ServerHello on (one band) and switches to
+    application keys after the Finished messages (a second band); its ChangeCipherSpec
+    records are compatibility padding, sent in the clear. TLS 1.2 encrypts each direction
+    from that side's ChangeCipherSpec on, so only the two Finished messages (and what
+    follows) are drawn encrypted."""
+    version = next((s.fields.get("version") for s in steps if s.step == "server_hello"
+                    and s.fields.get("version")), "TLSv1.3")
+    tls12 = version == "TLSv1.2"
     items: list[Item] = []
-    encrypted = False
+    encrypted = {"client": False, "server": False}
     app_band = False
     for step in steps:
         if step.step == "certificate_verified":
@@ -130,23 +159,25 @@ def items_from_steps(steps: Sequence[Step],
             continue
         if step.message is None or step.sender is None:
             continue
-        if step.step == "client_certificate" and step.fields.get("scheme"):
-            items.append(Arrow("client", "Certificate", _details(step), step.t_ms, True))
-            items.append(Arrow("client", "CertificateVerify",
-                               [f"scheme: {step.fields.get('scheme')}"], step.t_ms, True))
-            continue
-        if step.step == "new_session_ticket" and not app_band:
+        sealed = encrypted.get(step.sender, False)
+        if step.step == "new_session_ticket" and not app_band and not tls12:
             items.append(Band("key change: application traffic keys"))
             app_band = True
-        items.append(Arrow(step.sender, step.message, _details(step), step.t_ms, encrypted))
-        if step.step == "server_hello":
+        ccs = step.step in _CCS_STEPS
+        items.append(Arrow(step.sender, step.message, _details(step), step.t_ms,
+                           sealed and not ccs))
+        if step.step == "server_hello" and not tls12:
             items.append(Band("key change: handshake traffic keys "
-                              "(everything below is encrypted)"))
-            encrypted = True
-        if step.step == "client_finished" and not app_band:
+                              "(the handshake messages below are encrypted)"))
+            encrypted = {"client": True, "server": True}
+        if ccs and tls12:
+            items.append(Band(f"key change: the {step.sender}'s records are encrypted "
+                              "from here"))
+            encrypted[step.sender] = True
+        if step.step == "client_finished" and not app_band and not tls12:
             items.append(Band("key change: application traffic keys"))
             app_band = True
-    if application_data and not app_band and encrypted:
+    if application_data and not app_band and not tls12 and encrypted["client"]:
         items.append(Band("key change: application traffic keys"))
     extra = [Arrow(sender, "ApplicationData", [_short(label)], t_ms, True)
              for sender, label, t_ms in application_data]

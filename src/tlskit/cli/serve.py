@@ -35,7 +35,6 @@ from cryptography import x509
 
 from ..config import CertifiedKey, ServerConfig, load_pem_chain
 from ..connection import ServerConnection
-from ..enums import CipherSuite, NamedGroup
 from ..errors import AlertReceived, TLSError
 from ..events import HandshakeComplete
 from ..fingerprint import client_hellos
@@ -152,19 +151,6 @@ def _split(text: str | None) -> list[str] | None:
     if text is None:
         return None
     return [x.strip() for x in text.replace(":", ",").split(",") if x.strip()]
-
-
-def _canonical(names: list[str] | None, enum: type[Enum], what: str) -> list[str] | None:
-    if names is None:
-        return None
-    by_lower = {m.name.lower(): m.name for m in enum}
-    out = []
-    for name in names:
-        if name.lower() not in by_lower:
-            raise ServeError(f"unknown {what} {name!r} (known: "
-                             f"{', '.join(m.name for m in enum)})")
-        out.append(by_lower[name.lower()])
-    return out
 
 
 def _url_host(host: str) -> str:
@@ -287,8 +273,9 @@ class Server:
                 certificates=[certified],
                 versions=versions,
                 certificate_compression=_split(a.compress_cert) or (),
-                groups=_canonical(_split(a.groups), NamedGroup, "group"),
-                cipher_suites=_canonical(_split(a.ciphers), CipherSuite, "cipher suite"),
+                # Read by the config (tlskit.iana), like ServerConfig(groups=...) in code.
+                groups=_split(a.groups),
+                cipher_suites=_split(a.ciphers),
                 alpn_protocols=alpn,
                 client_auth=client_auth,
                 client_trust_anchors=client_anchors,
@@ -359,7 +346,8 @@ class Server:
             chan.wire = None
             sock.settimeout(IDLE_TIMEOUT)
             seen = _Seen(who, complete, recorder, wire.stream("client->server"))
-            self.log(f"{who} {complete.version} {complete.cipher_suite} {complete.group} "
+            group = complete.group.name if complete.group else None
+            self.log(f"{who} {complete.version} {complete.cipher_suite.name} {group} "
                      f"sni={complete.server_name or '-'} alpn={complete.alpn_protocol or '-'}"
                      + (f" client={_subject(complete.peer_certificates[0])}"
                         if complete.peer_certificates else ""))
@@ -469,8 +457,8 @@ class Server:
         assert self.certified is not None
         return page.Visit(
             address=seen.who, user_agent=user_agent, version=complete.version,
-            cipher_suite=complete.cipher_suite, group=complete.group,
-            signature_scheme=complete.signature_scheme, alpn=complete.alpn_protocol,
+            cipher_suite=complete.cipher_suite.name, group=_name(complete.group),
+            signature_scheme=_name(complete.signature_scheme), alpn=complete.alpn_protocol,
             server_name=complete.server_name, resumed=complete.resumed, hellos=hellos,
             chain=list(self.certified.chain),
             client_certificate=(_subject(complete.peer_certificates[0])
@@ -497,6 +485,11 @@ class Server:
 
 
 # --------------------------------------------------------------------------- a visit
+
+
+def _name(value: Enum | None) -> str | None:
+    """The IANA name of an enum value HandshakeComplete carries (None stays None)."""
+    return None if value is None else value.name
 
 
 class _Seen:

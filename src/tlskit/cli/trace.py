@@ -44,6 +44,8 @@ from ..enums import (
 )
 from ..errors import AlertReceived, TLSError
 from ..events import ConnectionClosed, DataReceived, Event, HandshakeComplete
+from ..handshake.hello import ClientHelloView
+from ..trace import STEPS, message_of
 from ..wire import extensions as ext
 
 __all__ = [
@@ -65,24 +67,11 @@ __all__ = [
 
 _E = ExtensionType
 
-# tracer step -> (handshake message name, who sends it); None: a local event, not a message
+# tracer step -> (handshake message name, who sends it); None: a local event, not a message.
+# Derived from the engine's vocabulary (tlskit.trace), which owns the step names.
 MESSAGES: dict[str, tuple[str, str] | None] = {
-    "client_hello": ("ClientHello", "client"),
-    "hello_retry_request": ("HelloRetryRequest", "server"),
-    "server_hello": ("ServerHello", "server"),
-    "encrypted_extensions": ("EncryptedExtensions", "server"),
-    "certificate_request": ("CertificateRequest", "server"),
-    "certificate": ("Certificate", "server"),
-    "certificate_verified": None,
-    "certificate_rejected": None,
-    "certificate_verify": ("CertificateVerify", "server"),
-    "server_finished": ("Finished", "server"),
-    "client_certificate": ("Certificate", "client"),
-    "client_finished": ("Finished", "client"),
-    "new_session_ticket": ("NewSessionTicket", "server"),
-    "key_update_sent": ("KeyUpdate", "self"),
-    "key_update_received": ("KeyUpdate", "peer"),
-}
+    str(step): None if info.message is None or info.sender is None
+    else (info.message, info.sender) for step, info in STEPS.items()}
 
 
 # --------------------------------------------------------------------------- values
@@ -245,27 +234,29 @@ def _client_hello_fields(msg: Any) -> dict[str, Any]:
         "cipher_suites": _names(CipherSuite, msg.cipher_suites),
         "extensions": _ext_names(exts),
     }
-    decoders: list[tuple[int, str, Callable[[bytes], Any]]] = [
-        (_E.server_name, "server_name", ext.decode_server_name),
-        (_E.supported_versions, "supported_versions",
-         lambda b: [ProtocolVersion(v).label for v in ext.decode_versions_client(b)]),
-        (_E.supported_groups, "groups",
-         lambda b: _names(NamedGroup, ext.decode_u16_list(b, "supported_groups"))),
-        (_E.key_share, "key_shares",
-         lambda b: {name_of(NamedGroup, g): k.hex() for g, k in ext.decode_key_share_client(b)}),
-        (_E.signature_algorithms, "signature_schemes",
-         lambda b: _names(SignatureScheme, ext.decode_u16_list(b, "signature_algorithms"))),
-        (_E.application_layer_protocol_negotiation, "alpn", ext.decode_alpn),
-        (_E.record_size_limit, "record_size_limit", ext.decode_record_size_limit),
-        (_E.psk_key_exchange_modes, "psk_key_exchange_modes",
-         lambda b: _names(PskKeyExchangeMode, ext.decode_psk_modes(b))),
+    view = ClientHelloView(msg)  # the engine's own decode-once view of the offer
+    shown: list[tuple[str, Callable[[], Any]]] = [
+        ("server_name", lambda: view.server_name),
+        ("supported_versions",
+         lambda: None if view.versions is None
+         else [ProtocolVersion(v).label for v in view.versions]),
+        ("groups", lambda: None if view.groups is None else _names(NamedGroup, view.groups)),
+        ("key_shares", lambda: None if view.shares is None
+         else {name_of(NamedGroup, g): k.hex() for g, k in view.shares}),
+        ("signature_schemes",
+         lambda: None if view.schemes is None else _names(SignatureScheme, view.schemes)),
+        ("alpn", lambda: view.alpn),
+        ("record_size_limit", lambda: view.record_size_limit),
+        ("psk_key_exchange_modes", lambda: None if view.psk_modes is None
+         else _names(PskKeyExchangeMode, view.psk_modes)),
     ]
-    for code, key, decode in decoders:
-        if code in exts:
-            try:
-                out[key] = decode(bytes(exts[code]))
-            except Exception as exc:  # show what arrived, even if it does not parse
-                out[key] = f"(undecodable: {exc})"
+    for key, read in shown:
+        try:
+            value = read()
+        except Exception as exc:  # show what arrived, even if it does not parse
+            value = f"(undecodable: {exc})"
+        if value is not None:
+            out[key] = value
     if _E.status_request in exts:
         out["ocsp_stapling"] = True
     return out
@@ -301,12 +292,22 @@ def _summarize(step: str, values: dict[str, Any]) -> tuple[dict[str, Any], dict[
     elif step == "encrypted_extensions" and msg is not None:
         fields["extensions"] = _ext_names(msg.extensions)
     elif step == "certificate_request" and msg is not None:
-        fields["extensions"] = _ext_names(msg.extensions)
-        body = msg.extensions.get(_E.signature_algorithms)
-        if body is not None:
-            with contextlib.suppress(Exception):
-                fields["signature_schemes"] = _names(
-                    SignatureScheme, ext.decode_u16_list(bytes(body), "signature_algorithms"))
+        if hasattr(msg, "schemes"):  # TLS 1.2: the schemes are a field of the message
+            fields["signature_schemes"] = _names(SignatureScheme, msg.schemes)
+        else:
+            fields["extensions"] = _ext_names(msg.extensions)
+            body = msg.extensions.get(_E.signature_algorithms)
+            if body is not None:
+                with contextlib.suppress(Exception):
+                    fields["signature_schemes"] = _names(SignatureScheme, ext.decode_u16_list(
+                        bytes(body), "signature_algorithms"))
+    elif step == "server_key_exchange" and msg is not None:
+        fields.setdefault("group", name_of(NamedGroup, msg.group))
+        fields.setdefault("scheme", name_of(SignatureScheme, msg.scheme))
+        fields["server_share"] = msg.public.hex()
+        fields["signature_length"] = len(msg.signature)
+    elif step == "certificate_status" and msg is not None:
+        fields["ocsp_response"] = f"{len(msg.response)} bytes"
     elif step == "certificate_verify" and msg is not None:
         fields.setdefault("scheme", name_of(SignatureScheme, msg.algorithm))
         fields["signature_length"] = len(msg.signature)
@@ -349,16 +350,8 @@ class Recorder:
         return round((time.perf_counter() - self.t0) * 1000, 3)
 
     def tracer(self, step: str, values: dict[str, Any]) -> None:
-        info = MESSAGES.get(step)
-        message = sender = None
-        if info is not None:
-            message, sender = info
-            if sender == "self":
-                sender = self.side
-            elif sender == "peer":
-                sender = "server" if self.side == "client" else "client"
-        if step == "client_certificate" and not values.get("chain"):
-            message = "Certificate"  # an empty one: the client has nothing to offer
+        message, sender = message_of(step, self.side)
+        step = str(step)  # a TraceStep is a str; keep the plain value in JSON and records
         try:
             fields, secrets = _summarize(step, values)
         except Exception as exc:  # a display problem must never break a handshake

@@ -4,31 +4,42 @@ TLS 1.3 client when the server answers with a TLS 1.2 ServerHello.
     ServerHello -> Certificate -> [CertificateStatus] -> ServerKeyExchange
       -> [CertificateRequest] -> ServerHelloDone
       -> send [Certificate] ClientKeyExchange [CertificateVerify] CCS Finished
-      -> CCS -> Finished -> Traffic
+      -> [NewSessionTicket] -> CCS -> Finished -> CONNECTED
+
+`ClientHandshake12.TABLE` and `CCS_NEXT` declare the states.
 """
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
-from cryptography import x509
-
 from .. import crypto
-from ..enums import ExtensionType, HandshakeType, NamedGroup, SignatureScheme
+from ..enums import AlertDescription, ExtensionType, HandshakeType, NamedGroup, SignatureScheme
 from ..errors import (
     DecodeError,
     HandshakeFailure,
     IllegalParameter,
     ProtocolVersionError,
+    TLSError,
     UnexpectedMessage,
     UnsupportedExtension,
 )
-from ..events import HandshakeComplete
+from ..trace import TraceStep as T
 from ..wire import extensions as ext
 from ..wire import messages as m
 from ..wire import messages12 as m12
-from .common import parse_chain, public_key_of
-from .common12 import DOWNGRADE_TLS11, DOWNGRADE_TLS12, Handshake12
+from .common import (
+    DOWNGRADE_TLS11,
+    DOWNGRADE_TLS12,
+    PeerAuth,
+    Table,
+    parse_chain,
+    public_key_of,
+    rule,
+    verify_server_chain,
+)
+from .common12 import Handover12, Handshake12
 
 _E = ExtensionType
 _HT = HandshakeType
@@ -36,32 +47,75 @@ ALLOWED_IN_SH12 = frozenset({
     _E.renegotiation_info, _E.extended_master_secret, _E.ec_point_formats,
     _E.application_layer_protocol_negotiation, _E.server_name, _E.status_request,
     _E.session_ticket, _E.record_size_limit})
+MAX_HELLO_REQUESTS = 16
+
+
+class State(enum.Enum):
+    WAIT_SERVER_HELLO = "waiting for ServerHello"
+    WAIT_CERTIFICATE = "waiting for Certificate"
+    WAIT_CERTIFICATE_STATUS = "waiting for CertificateStatus or ServerKeyExchange"
+    WAIT_SERVER_KEY_EXCHANGE = "waiting for ServerKeyExchange"
+    WAIT_CERTIFICATE_REQUEST_OR_DONE = "waiting for CertificateRequest or ServerHelloDone"
+    WAIT_SERVER_HELLO_DONE = "waiting for ServerHelloDone"
+    WAIT_TICKET_OR_CHANGE_CIPHER_SPEC = "waiting for NewSessionTicket or ChangeCipherSpec"
+    WAIT_CHANGE_CIPHER_SPEC = "waiting for the server's ChangeCipherSpec"
+    WAIT_FINISHED = "waiting for Finished"
+    CONNECTED = "connected"
+
+
+_S = State
+_AFTER_DONE = (_S.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC, _S.WAIT_CHANGE_CIPHER_SPEC)
+TABLE: Table = {
+    _S.WAIT_SERVER_HELLO: {_HT.server_hello: rule("on_server_hello", _S.WAIT_CERTIFICATE)},
+    _S.WAIT_CERTIFICATE: {_HT.certificate: rule(
+        "on_certificate", _S.WAIT_CERTIFICATE_STATUS, _S.WAIT_SERVER_KEY_EXCHANGE)},
+    _S.WAIT_CERTIFICATE_STATUS: {
+        _HT.certificate_status: rule("on_certificate_status", _S.WAIT_SERVER_KEY_EXCHANGE),
+        _HT.server_key_exchange: rule("on_server_key_exchange",
+                                      _S.WAIT_CERTIFICATE_REQUEST_OR_DONE)},
+    _S.WAIT_SERVER_KEY_EXCHANGE: {_HT.server_key_exchange: rule(
+        "on_server_key_exchange", _S.WAIT_CERTIFICATE_REQUEST_OR_DONE)},
+    _S.WAIT_CERTIFICATE_REQUEST_OR_DONE: {
+        _HT.certificate_request: rule("on_certificate_request", _S.WAIT_SERVER_HELLO_DONE),
+        _HT.server_hello_done: rule("on_server_hello_done", *_AFTER_DONE)},
+    _S.WAIT_SERVER_HELLO_DONE: {_HT.server_hello_done: rule(
+        "on_server_hello_done", *_AFTER_DONE)},
+    _S.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC: {_HT.new_session_ticket: rule(
+        "on_ticket12", _S.WAIT_CHANGE_CIPHER_SPEC)},
+    _S.WAIT_CHANGE_CIPHER_SPEC: {},
+    _S.WAIT_FINISHED: {_HT.finished: rule("on_finished", _S.CONNECTED)},
+    _S.CONNECTED: {_HT.hello_request: rule("on_hello_request", _S.CONNECTED)},
+}
+CCS_NEXT: dict[Any, Any] = {_S.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC: _S.WAIT_FINISHED,
+            _S.WAIT_CHANGE_CIPHER_SPEC: _S.WAIT_FINISHED}
 
 
 class ClientHandshake12(Handshake12):
     side = "client"
+    STATES = State
+    TABLE = TABLE
+    CCS_NEXT = CCS_NEXT
 
-    def __init__(self, prev: Any) -> None:
-        super().__init__(prev)
-        self.prev = prev
-        self.server_name: str | None = prev.server_name
-        self.offered: set[int] = prev.offered_extensions
-        self.peer_chain: list[x509.Certificate] = []
-        self.ocsp_response: bytes | None = None
+    def __init__(self, handover: Handover12) -> None:
+        super().__init__(handover, State.WAIT_SERVER_HELLO)
+        self.offered = handover.offered
+        self.auth = PeerAuth()
         self.group: NamedGroup | None = None
-        self.peer_scheme: SignatureScheme | None = None
         self.alpn: str | None = None
         self.cert_request: m12.CertificateRequest12 | None = None
         self.premaster = b""
-        self._server_keys: tuple[bytes, bytes] = (b"", b"")
-        self.messages += b"".join(prev.transcript._pending)
-        self.verification_error = None
         self.resumed = False
+        self._stapling = False
+        self._client_public = b""
         self._hello_requests = 0
+
+    @property
+    def verification_error(self) -> TLSError | None:
+        return self.auth.verification_error
 
     # -- ServerHello (RFC 5246 7.4.1.3) ----------------------------------------------
 
-    def on_server_hello(self, sh: m.ServerHello, raw: bytes) -> None:
+    def on_server_hello(self, sh: m.ServerHello, raw: bytes) -> State:
         cfg = self.config
         if sh.legacy_version != 0x0303:
             raise ProtocolVersionError(f"server chose version {sh.legacy_version:#06x}; "
@@ -95,9 +149,9 @@ class ClientHandshake12(Handshake12):
             self.alpn = chosen[0]
         if _E.record_size_limit in exts:
             limit = ext.decode_record_size_limit(exts[_E.record_size_limit])
-            self.records.send_limit = min(limit, 1 << 14)  # RFC 8449 4: no type byte in 1.2
-            if cfg.record_size_limit is not None:
-                self.records.receive_limit = min(cfg.record_size_limit, 1 << 14)
+            own = cfg.record_size_limit
+            self.out.set_record_limits(  # RFC 8449 4: no type byte in 1.2
+                send=min(limit, 1 << 14), receive=None if own is None else min(own, 1 << 14))
         self.suite12 = suite
         self.suite = suite
         self.server_random = sh.random
@@ -105,85 +159,84 @@ class ClientHandshake12(Handshake12):
         self.transcript.update(raw)
         self.messages += raw
         self._stapling = _E.status_request in exts
-        self.trace("server_hello", message=sh, raw=raw, version="TLSv1.2",
+        self.trace(T.SERVER_HELLO, message=sh, raw=raw, version="TLSv1.2",
                    cipher_suite=suite.name)
-        self.expect = {_HT.certificate: self.on_certificate}
-        self.state = "waiting for Certificate (TLS 1.2)"
+        return State.WAIT_CERTIFICATE
 
-    def on_certificate(self, cert: m12.Certificate12, raw: bytes) -> None:
+    def on_certificate(self, cert: m12.Certificate12, raw: bytes) -> State:
         if not cert.certificates:
             raise HandshakeFailure("server sent no certificate")
-        self.peer_chain = parse_chain(cert.certificates, "server")
-        self.trace("certificate", raw=raw, chain=self.peer_chain)
-        self.expect = {_HT.server_key_exchange: self.on_server_key_exchange}
-        if self._stapling:
-            self.expect[_HT.certificate_status] = self.on_certificate_status
+        self.auth.chain = parse_chain(cert.certificates, "server")
+        self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=self.auth.chain)
+        return State.WAIT_CERTIFICATE_STATUS if self._stapling else State.WAIT_SERVER_KEY_EXCHANGE
 
-    def on_certificate_status(self, msg: m12.CertificateStatus, raw: bytes) -> None:
-        self.ocsp_response = msg.response
-        self.expect = {_HT.server_key_exchange: self.on_server_key_exchange}
+    def on_certificate_status(self, msg: m12.CertificateStatus, raw: bytes) -> State:
+        self.auth.ocsp_response = msg.response
+        self.trace(T.CERTIFICATE_STATUS, message=msg, raw=raw, ocsp_response=msg.response)
+        return State.WAIT_SERVER_KEY_EXCHANGE
 
-    def on_server_key_exchange(self, ske: m12.ServerKeyExchangeECDHE, raw: bytes) -> None:
-        self._verify_chain()
+    def on_server_key_exchange(self, ske: m12.ServerKeyExchangeECDHE, raw: bytes) -> State:
+        verify_server_chain(self, self.auth, self.server_name)
         cfg = self.config
         if ske.group not in cfg._groups or ske.group not in crypto.GROUPS12:
             raise IllegalParameter(f"server chose group {ske.group:#06x}, not offered")
         if ske.scheme not in cfg._schemes or ske.scheme not in crypto.SCHEMES:
             raise IllegalParameter(f"ServerKeyExchange scheme {ske.scheme:#06x} not offered")
-        leaf_key = public_key_of(self.peer_chain[0])
+        leaf_key = public_key_of(self.auth.chain[0])
         assert self.suite12 is not None
         if crypto.public_key_auth_kind(leaf_key) != self.suite12.auth:
             raise IllegalParameter(f"{self.suite12.name} needs an {self.suite12.auth} "
                                    "certificate (RFC 8422 5.3)")
         signed = self.client_random + self.server_random + ske.params()
         crypto.verify(leaf_key, ske.scheme, ske.signature, signed, curve_bound=False,
-                      key_oid=self.peer_chain[0].public_key_algorithm_oid.dotted_string)
+                      key_oid=self.auth.chain[0].public_key_algorithm_oid.dotted_string)
         share = crypto.new_key_share(ske.group, cfg.rng)
         self.premaster = share.exchange(ske.public)
         self.group = NamedGroup(ske.group)
-        self.peer_scheme = SignatureScheme(ske.scheme)
+        self.auth.scheme = SignatureScheme(ske.scheme)
         self._client_public = share.public
-        self.trace("server_key_exchange", raw=raw, group=self.group.name,
+        self.trace(T.SERVER_KEY_EXCHANGE, message=ske, raw=raw, group=self.group.name,
                    server_share=ske.public, client_share=share.public,
-                   shared_secret=self.premaster, scheme=self.peer_scheme.name)
-        self.expect = {_HT.certificate_request: self.on_certificate_request,
-                       _HT.server_hello_done: self.on_server_hello_done}
+                   shared_secret=self.premaster, scheme=self.auth.scheme.name)
+        return State.WAIT_CERTIFICATE_REQUEST_OR_DONE
 
-    def _verify_chain(self) -> None:
-        self.prev.peer_chain = self.peer_chain
-        self.prev.ocsp_response = self.ocsp_response
-        self.prev._verify_chain()
-        self.verification_error = self.prev.verification_error
-
-    def on_certificate_request(self, msg: m12.CertificateRequest12, raw: bytes) -> None:
+    def on_certificate_request(self, msg: m12.CertificateRequest12, raw: bytes) -> State:
         self.cert_request = msg
-        self.expect = {_HT.server_hello_done: self.on_server_hello_done}
+        self.trace(T.CERTIFICATE_REQUEST, message=msg, raw=raw)
+        return State.WAIT_SERVER_HELLO_DONE
 
     # -- the client's flight ---------------------------------------------------------
 
-    def on_server_hello_done(self, msg: m12.ServerHelloDone, raw: bytes) -> None:
+    def on_server_hello_done(self, msg: m12.ServerHelloDone, raw: bytes) -> State:
+        self.trace(T.SERVER_HELLO_DONE, message=msg, raw=raw)
         signer = None
         if self.cert_request is not None:
             signer = self._send_certificate()
-        self.send(m12.ClientKeyExchangeECDHE(self._client_public).encode())
+        cke = m12.ClientKeyExchangeECDHE(self._client_public)
+        cke_raw = cke.encode()
+        self.send(cke_raw)
+        self.trace(T.CLIENT_KEY_EXCHANGE, message=cke, raw=cke_raw,
+                   client_share=self._client_public)
         self.derive_master(self.premaster)
         self.premaster = b""
         if signer is not None:
             key, scheme = signer
             sig = crypto.sign(key, scheme, bytes(self.messages))
-            self.send(m12.CertificateVerify12(scheme, sig).encode())
+            cv = m12.CertificateVerify12(scheme, sig)
+            self.send(cv.encode())
+            self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv,
+                       scheme=SignatureScheme(scheme).name)
         c_key, s_key, c_iv, s_iv = self.key_block()
         self.install_write12(c_key, c_iv)
         fin = m.Finished(self.finished_data(True, self.transcript.digest()))
         self.send(fin.encode())
         self.flush()
         self.pending_read = (s_key, s_iv)
-        self.trace("client_finished", verify_data=fin.verify_data,
+        self.trace(T.CLIENT_FINISHED, message=fin, verify_data=fin.verify_data,
                    master_secret=self.master_secret)
-        self.expect = {}
         if _E.session_ticket in self.offered:
-            self.expect[_HT.new_session_ticket] = self.on_ticket12
-        self.state = "waiting for the server's ChangeCipherSpec"
+            return State.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC
+        return State.WAIT_CHANGE_CIPHER_SPEC
 
     def _send_certificate(self) -> tuple[Any, int] | None:
         req = self.cert_request
@@ -194,27 +247,24 @@ class ClientHandshake12(Handshake12):
             scheme = next((s for s in ck.schemes12 if s in req.schemes), None)
         if ck is None or scheme is None:
             self.send(m12.Certificate12([]).encode())
+            self.trace(T.CLIENT_CERTIFICATE, chain=[])
             return None
         self.send(m12.Certificate12(list(ck.cert_der)).encode())
+        self.trace(T.CLIENT_CERTIFICATE, chain=ck.chain, scheme=SignatureScheme(scheme).name)
         return ck.private_key, scheme
 
-    def on_ticket12(self, msg: m12.NewSessionTicket12, raw: bytes) -> None:
+    def on_ticket12(self, msg: m12.NewSessionTicket12, raw: bytes) -> State:
         """RFC 5077 tickets are accepted (they are in the transcript) but not used; one."""
-        self.expect.pop(_HT.new_session_ticket, None)
+        self.trace(T.NEW_SESSION_TICKET, message=msg, raw=raw)
+        return State.WAIT_CHANGE_CIPHER_SPEC
 
-    def on_finished(self, fin: m.Finished, raw: bytes) -> None:
+    def on_finished(self, fin: m.Finished, raw: bytes) -> State:
         self.check_finished12(fin, is_client=False)
-        self.complete = True
-        self.expect = {_HT.hello_request: self.on_hello_request}
-        self.state = "connected (TLS 1.2)"
-        self.trace("server_finished", verify_data=fin.verify_data)
-        assert self.suite12 is not None
-        self.events.append(HandshakeComplete(
-            version="TLSv1.2", cipher_suite=self.suite12.name,
-            group=self.group.name if self.group else None,
-            signature_scheme=self.peer_scheme.name if self.peer_scheme else None,
-            alpn_protocol=self.alpn, peer_certificates=list(self.peer_chain),
-            resumed=False, server_name=self.server_name, ocsp_response=self.ocsp_response))
+        self.trace(T.SERVER_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
+        self.out.emit(self.complete_event(
+            self.auth, group=self.group, scheme=self.auth.scheme, alpn=self.alpn,
+            resumed=False, server_name=self.server_name))
+        return State.CONNECTED
 
     def _received(self, raw: bytes) -> None:
         if raw[0] == _HT.hello_request and not self.complete:
@@ -223,10 +273,10 @@ class ClientHandshake12(Handshake12):
             return
         super()._received(raw)
 
-    def on_hello_request(self, msg: Any, raw: bytes) -> None:
+    def on_hello_request(self, msg: Any, raw: bytes) -> State:
         """Renegotiation is refused with a warning (RFC 5746 4.5), a bounded number of times."""
-        from ..enums import AlertDescription
         self._hello_requests += 1
-        if self._hello_requests > 16:
+        if self._hello_requests > MAX_HELLO_REQUESTS:
             raise UnexpectedMessage("too many HelloRequests")
-        self.records.write(21, bytes((1, AlertDescription.no_renegotiation)))
+        self.out.send_warning(AlertDescription.no_renegotiation)
+        return State.CONNECTED

@@ -1,16 +1,20 @@
 """The TLS 1.3 client handshake (RFC 8446 2, 4), one method per step.
 
-    start -> ExpectServerHello (-> HRR -> ExpectServerHello) -> ExpectEncryptedExtensions
-      -> [ExpectCertificateRequest] -> ExpectCertificate -> ExpectCertificateVerify
-      -> ExpectFinished -> Traffic
+    START -> WAIT_SERVER_HELLO (-> HelloRetryRequest -> WAIT_SERVER_HELLO_AFTER_RETRY)
+      -> WAIT_ENCRYPTED_EXTENSIONS -> WAIT_CERTIFICATE_OR_REQUEST [-> WAIT_CERTIFICATE]
+      -> WAIT_CERTIFICATE_VERIFY -> WAIT_FINISHED -> CONNECTED
+    (a resumed handshake goes from WAIT_ENCRYPTED_EXTENSIONS to WAIT_FINISHED; a TLS 1.2
+    ServerHello hands the connection over to `ClientHandshake12`: HANDED_OVER)
+
+`ClientHandshake13.TABLE` declares this; the handlers return the next state.
 """
 
 from __future__ import annotations
 
+import enum
 import functools
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
-from cryptography import x509
 
 from .. import crypto
 from ..config import ClientConfig
@@ -33,10 +37,10 @@ from ..errors import (
     TLSError,
     UnexpectedMessage,
 )
-from ..events import Event, HandshakeComplete, SessionTicketReceived
-from ..keyschedule import EarlySecret, HandshakeSecret, MasterSecret, resumption_psk
-from ..record import RecordLayer
+from ..events import HandshakeComplete, SessionTicketReceived
+from ..keyschedule import EarlySecret, HandshakeSecret, resumption_psk
 from ..session import Session
+from ..trace import TraceStep as T
 from ..wire import certcompress
 from ..wire import extensions as ext
 from ..wire import messages as m
@@ -47,24 +51,84 @@ from .common import (
     ALLOWED_IN_SH,
     CV_CLIENT,
     CV_SERVER,
+    DOWNGRADE_TLS11,
+    DOWNGRADE_TLS12,
     Handshake13,
+    Output,
+    PeerAuth,
+    Table,
     parse_chain,
+    rule,
+    verify_server_chain,
 )
 
 _E = ExtensionType
 _HT = HandshakeType
-# 4.1.3: the last 8 bytes of ServerHello.random when a TLS 1.3 server negotiates less.
-DOWNGRADE_TLS12 = b"DOWNGRD\x01"
-DOWNGRADE_TLS11 = b"DOWNGRD\x00"
+
+
+class State(enum.Enum):
+    START = "nothing sent yet"
+    WAIT_SERVER_HELLO = "waiting for ServerHello"
+    WAIT_SERVER_HELLO_AFTER_RETRY = "waiting for ServerHello after a HelloRetryRequest"
+    WAIT_ENCRYPTED_EXTENSIONS = "waiting for EncryptedExtensions"
+    WAIT_CERTIFICATE_OR_REQUEST = "waiting for CertificateRequest or Certificate"
+    WAIT_CERTIFICATE = "waiting for Certificate"
+    WAIT_CERTIFICATE_VERIFY = "waiting for CertificateVerify"
+    WAIT_FINISHED = "waiting for Finished"
+    CONNECTED = "connected"
+    HANDED_OVER = "handed over to TLS 1.2"
+
+
+_S = State
+TABLE: Table = {
+    _S.START: {},
+    _S.WAIT_SERVER_HELLO: {_HT.server_hello: rule(
+        "on_server_hello", _S.WAIT_ENCRYPTED_EXTENSIONS, _S.WAIT_SERVER_HELLO_AFTER_RETRY,
+        _S.HANDED_OVER)},
+    _S.WAIT_SERVER_HELLO_AFTER_RETRY: {_HT.server_hello: rule(
+        "on_server_hello", _S.WAIT_ENCRYPTED_EXTENSIONS)},
+    _S.WAIT_ENCRYPTED_EXTENSIONS: {_HT.encrypted_extensions: rule(
+        "on_encrypted_extensions", _S.WAIT_CERTIFICATE_OR_REQUEST, _S.WAIT_FINISHED)},
+    _S.WAIT_CERTIFICATE_OR_REQUEST: {
+        _HT.certificate_request: rule("on_certificate_request", _S.WAIT_CERTIFICATE),
+        _HT.certificate: rule("on_certificate", _S.WAIT_CERTIFICATE_VERIFY),
+        _HT.compressed_certificate: rule("on_compressed_certificate",
+                                         _S.WAIT_CERTIFICATE_VERIFY)},
+    _S.WAIT_CERTIFICATE: {
+        _HT.certificate: rule("on_certificate", _S.WAIT_CERTIFICATE_VERIFY),
+        _HT.compressed_certificate: rule("on_compressed_certificate",
+                                         _S.WAIT_CERTIFICATE_VERIFY)},
+    _S.WAIT_CERTIFICATE_VERIFY: {_HT.certificate_verify: rule(
+        "on_certificate_verify", _S.WAIT_FINISHED)},
+    _S.WAIT_FINISHED: {_HT.finished: rule("on_finished", _S.CONNECTED)},
+    _S.CONNECTED: {
+        _HT.new_session_ticket: rule("on_new_session_ticket", _S.CONNECTED),
+        _HT.key_update: rule("on_key_update", _S.CONNECTED)},
+    _S.HANDED_OVER: {},
+}
+
+
+@dataclass(slots=True)
+class Offer:
+    """What our ClientHello offered (and, after a HelloRetryRequest, offers again)."""
+
+    session_id: bytes = b""
+    shares: dict[int, KeyShare] = field(default_factory=dict)
+    extensions: set[int] = field(default_factory=set)
+    cookie: bytes | None = None
+    hello: m.ClientHello | None = None
+    retried: bool = False
 
 
 class ClientHandshake13(Handshake13):
     side = "client"
     config: ClientConfig
+    STATES = State
+    TABLE = TABLE
 
-    def __init__(self, config: ClientConfig, records: RecordLayer, events: list[Event],
-                 server_name: str | None, session: Session | None = None) -> None:
-        super().__init__(config, records, events)
+    def __init__(self, config: ClientConfig, out: Output, server_name: str | None,
+                 session: Session | None = None) -> None:
+        super().__init__(config, out, State.START)
         self.server_name = server_name
         now = config.clock()
 
@@ -77,26 +141,19 @@ class ClientHandshake13(Handshake13):
             session = None
         self.session = session
         self.resumed = False
-        self.shares: dict[int, KeyShare] = {}
-        self.offered_extensions: set[int] = set()
-        self.hrr_seen = False
-        self.session_id = b""
-        self.cookie: bytes | None = None
+        self.offer = Offer()
         self.group: NamedGroup | None = None
         self.handshake_secret: HandshakeSecret | None = None
-        self.master_secret: MasterSecret | None = None
-        self.peer_chain: list[x509.Certificate] = []
-        self.peer_scheme: SignatureScheme | None = None
+        self.auth = PeerAuth()
         self.alpn: str | None = None
         self.certificate_request: m.CertificateRequest | None = None
-        self.ocsp_response: bytes | None = None
-        self.verification_error: TLSError | None = None
-        self.authenticated = False  # the server's chain (or resumed session) validated
-        self.resumption_master = b""
-        self.exporter_master = b""
-        self.client_hello: m.ClientHello | None = None
         self._client_hs_secret = b""
+        self._server_hs_secret = b""
         self._ccs_sent = False
+
+    @property
+    def verification_error(self) -> TLSError | None:
+        return self.auth.verification_error
 
     # -- ClientHello (4.1.2) ---------------------------------------------------------
 
@@ -104,16 +161,15 @@ class ClientHandshake13(Handshake13):
         cfg = self.config
         self.client_random = cfg.rng(32)
         if cfg.middlebox_compat:
-            self.session_id = cfg.rng(32)
+            self.offer.session_id = cfg.rng(32)
         if "TLSv1.3" in cfg._versions:
             for group in cfg._share_groups:
-                self.shares[group] = crypto.new_key_share(group, cfg.rng)
-        hello = m.ClientHello(self.client_random, self.session_id,
+                self.offer.shares[group] = crypto.new_key_share(group, cfg.rng)
+        hello = m.ClientHello(self.client_random, self.offer.session_id,
                               [*cfg._suites, *cfg._suites12], self._hello_extensions())
-        self.client_hello = hello
+        self.offer.hello = hello
         self._send_hello(hello)
-        self.expect = {_HT.server_hello: self.on_server_hello}
-        self.state = "waiting for ServerHello"
+        self.state = State.WAIT_SERVER_HELLO
 
     def _hello_extensions(self) -> m.Extensions:
         cfg = self.config
@@ -132,7 +188,7 @@ class ClientHandshake13(Handshake13):
             exts[_E.session_ticket] = b""
         if tls13:
             exts[_E.key_share] = ext.encode_key_share_client(
-                [(g, s.public) for g, s in self.shares.items()])
+                [(g, s.public) for g, s in self.offer.shares.items()])
             versions: list[int] = [ProtocolVersion.TLSv1_3]
             if tls12:
                 versions.append(ProtocolVersion.TLSv1_2)
@@ -140,8 +196,8 @@ class ClientHandshake13(Handshake13):
         exts[_E.signature_algorithms] = ext.encode_u16_list(cfg._schemes)
         if cfg._cert_schemes is not None:
             exts[_E.signature_algorithms_cert] = ext.encode_u16_list(cfg._cert_schemes)
-        if self.cookie is not None:
-            exts[_E.cookie] = ext.encode_cookie(self.cookie)
+        if self.offer.cookie is not None:
+            exts[_E.cookie] = ext.encode_cookie(self.offer.cookie)
         if tls13:
             exts[_E.psk_key_exchange_modes] = ext.encode_psk_modes(
                 [PskKeyExchangeMode.psk_dhe_ke])
@@ -154,7 +210,7 @@ class ClientHandshake13(Handshake13):
             exts[_E.status_request] = ext.encode_status_request_ocsp()
         if tls13 and cfg._cert_compression:
             exts[_E.compress_certificate] = certcompress.encode_extension(cfg._cert_compression)
-        self.offered_extensions = set(exts)
+        self.offer.extensions = set(exts)
         return exts
 
     def _send_hello(self, hello: m.ClientHello) -> None:
@@ -164,7 +220,7 @@ class ClientHandshake13(Handshake13):
             identity = [(session.ticket, session.obfuscated_age(self.config.clock()))]
             placeholder = [bytes(session.suite.hash_length)]
             exts[_E.pre_shared_key] = ext.encode_pre_shared_key_client(identity, placeholder)
-            self.offered_extensions.add(_E.pre_shared_key)
+            self.offer.extensions.add(_E.pre_shared_key)
         raw = hello.encode()
         if 256 <= len(raw) < 512:
             # RFC 7685: some middleboxes choke on ClientHellos of 256..511 bytes; pad to 512.
@@ -178,45 +234,41 @@ class ClientHandshake13(Handshake13):
             binder = self.psk_binder(session.suite, session.psk, self.transcript, raw[:cut])
             exts[_E.pre_shared_key] = ext.encode_pre_shared_key_client(identity, [binder])
             raw = hello.encode()
-        self.records.legacy_version_out = 0x0301 if not self.hrr_seen else 0x0303
+        # 5.1: the first ClientHello may carry 0x0301 as its record version.
+        self.out.set_hello_record_version(0x0301 if not self.offer.retried else 0x0303)
         self.send(raw)
         self.flush()
-        self.records.legacy_version_out = 0x0303
-        self.trace("client_hello", message=hello, raw=raw, shares={
-            NamedGroup(g).name: s.public for g, s in self.shares.items()})
+        self.out.set_hello_record_version(0x0303)
+        self.trace(T.CLIENT_HELLO, message=hello, raw=raw, shares={
+            NamedGroup(g).name: s.public for g, s in self.offer.shares.items()})
 
     # -- ServerHello / HelloRetryRequest (4.1.3, 4.1.4) -------------------------------
 
-    def on_server_hello(self, sh: m.ServerHello, raw: bytes) -> None:
+    def on_server_hello(self, sh: m.ServerHello, raw: bytes) -> State:
         if _E.supported_versions not in sh.extensions and "TLSv1.2" in self.config._versions \
-                and not self.hrr_seen and not sh.is_hello_retry_request:
-            from .client12 import ClientHandshake12
-            successor = ClientHandshake12(self)
-            self.successor = successor
-            successor.on_server_hello(sh, raw)
-            return
+                and not self.offer.retried and not sh.is_hello_retry_request:
+            return self._hand_over(sh, raw)
         if "TLSv1.3" not in self.config._versions:
             raise ProtocolVersionError("server selected TLS 1.3, which is not enabled")
         self._check_server_hello_common(sh)
         if sh.is_hello_retry_request:
-            self.on_hello_retry_request(sh, raw)
-            return
+            return self.on_hello_retry_request(sh, raw)
         exts = sh.extensions
-        self.check_extensions(exts, ALLOWED_IN_SH, self.offered_extensions, "ServerHello")
+        self.check_extensions(exts, ALLOWED_IN_SH, self.offer.extensions, "ServerHello")
         psk = self._accepted_psk(exts)
         if _E.key_share not in exts:
             raise MissingExtension("ServerHello has no key_share (PSK-only is not offered)")
         group, server_public = ext.decode_key_share_server(exts[_E.key_share])
-        share = self.shares.get(group)
+        share = self.offer.shares.get(group)
         if share is None:
             raise IllegalParameter(f"server key share for {NamedGroup(group).name}, "
                                    "which has no client share")
-        if not self.hrr_seen:
+        if not self.offer.retried:
             self.transcript.start(self.suite_or_fail().hash_name)
         self.transcript.update(raw)
         shared = share.exchange(server_public)
         self.group = NamedGroup(group)
-        self.shares = {}
+        self.offer.shares = {}
         suite = self.suite_or_fail()
         hs = EarlySecret.start(suite, psk).handshake(shared)
         self.handshake_secret = hs
@@ -224,20 +276,32 @@ class ClientHandshake13(Handshake13):
         c_hs, s_hs = hs.client_traffic(th), hs.server_traffic(th)
         self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
         self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
-        self.trace("server_hello", message=sh, raw=raw, group=self.group.name,
+        self.trace(T.SERVER_HELLO, message=sh, raw=raw, group=self.group.name,
                    server_share=server_public, shared_secret=shared,
                    cipher_suite=suite.name, client_handshake_traffic_secret=c_hs,
-                   server_handshake_traffic_secret=s_hs)
+                   server_handshake_traffic_secret=s_hs, version="TLSv1.3")
         self.set_read(s_hs)
+        self._server_hs_secret = s_hs
         self._client_hs_secret = c_hs
         # Our own records (an alert, or the second flight) go under the handshake key from
         # now on; the compatibility CCS comes first (RFC 8446 D.4).
         if self.config.middlebox_compat and not self._ccs_sent:
-            self.records.write_unprotected(20, b"\x01")
+            self.send_ccs()
             self._ccs_sent = True
         self.set_write(c_hs)
-        self.expect = {_HT.encrypted_extensions: self.on_encrypted_extensions}
-        self.state = "waiting for EncryptedExtensions"
+        return State.WAIT_ENCRYPTED_EXTENSIONS
+
+    def _hand_over(self, sh: m.ServerHello, raw: bytes) -> State:
+        """A TLS 1.2 ServerHello: `ClientHandshake12` continues from what was sent."""
+        from .client12 import ClientHandshake12
+        from .common12 import Handover12
+        successor = ClientHandshake12(Handover12(
+            config=self.config, out=self.out, transcript=self.transcript,
+            client_random=self.client_random, server_name=self.server_name,
+            offered=self.offer.extensions))
+        self.successor = successor
+        successor.take_over(_HT.server_hello, sh, raw)
+        return State.HANDED_OVER
 
     def _accepted_psk(self, exts: m.Extensions) -> bytes | None:
         """4.2.11: the server may pick our one ticket; the suite's hash must match it."""
@@ -264,7 +328,7 @@ class ClientHandshake13(Handshake13):
     def _check_server_hello_common(self, sh: m.ServerHello) -> None:
         exts = sh.extensions
         if _E.supported_versions not in exts:
-            # A TLS 1.2 (or older) server: tlskit speaks TLS 1.3 only.
+            # A TLS 1.2 (or older) server while TLS 1.2 is not enabled (or after a retry).
             tail = sh.random[-8:]
             if tail in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
                 raise IllegalParameter("downgrade sentinel in ServerHello.random (4.1.3)")
@@ -276,7 +340,7 @@ class ClientHandshake13(Handshake13):
             raise IllegalParameter(f"server selected version {version:#06x} not offered")
         if sh.legacy_version != 0x0303:
             raise IllegalParameter("ServerHello.legacy_version must be 0x0303")
-        if sh.session_id != self.session_id:
+        if sh.session_id != self.offer.session_id:
             raise IllegalParameter("ServerHello does not echo legacy_session_id")
         if sh.compression_method != 0:
             raise IllegalParameter("ServerHello.legacy_compression_method must be 0")
@@ -287,12 +351,13 @@ class ClientHandshake13(Handshake13):
             raise IllegalParameter("ServerHello cipher suite differs from the HelloRetryRequest")
         self.suite = SUITES[sh.cipher_suite]
 
-    def on_hello_retry_request(self, hrr: m.ServerHello, raw: bytes) -> None:
-        if self.hrr_seen:
+    def on_hello_retry_request(self, hrr: m.ServerHello, raw: bytes) -> State:
+        offer = self.offer
+        if offer.retried:
             raise UnexpectedMessage("a second HelloRetryRequest")
-        self.hrr_seen = True
+        offer.retried = True
         exts = hrr.extensions
-        self.check_extensions(exts, ALLOWED_IN_HRR, self.offered_extensions | {_E.cookie},
+        self.check_extensions(exts, ALLOWED_IN_HRR, offer.extensions | {_E.cookie},
                               "HelloRetryRequest")
         if _E.key_share not in exts and _E.cookie not in exts:
             raise IllegalParameter("HelloRetryRequest would not change the ClientHello")
@@ -302,32 +367,33 @@ class ClientHandshake13(Handshake13):
         self.transcript.restart_after_hrr(suite.hash_name)
         self.transcript.update(raw)
         if _E.cookie in exts:
-            self.cookie = ext.decode_cookie(exts[_E.cookie])
+            offer.cookie = ext.decode_cookie(exts[_E.cookie])
         if _E.key_share in exts:
             group = ext.decode_key_share_hrr(exts[_E.key_share])
-            if group not in self.config._groups or group in self.shares:
+            if group not in self.config._groups or group in offer.shares:
                 raise IllegalParameter(
                     f"HelloRetryRequest asks for {NamedGroup(group).name}, which was not "
                     "offered or already has a share")
             if group not in crypto.IMPLEMENTED_GROUPS:
                 raise HandshakeFailure(f"group {NamedGroup(group).name} is not implemented")
-            self.shares = {group: crypto.new_key_share(group, self.config.rng)}
-        self.trace("hello_retry_request", message=hrr, raw=raw,
-                   group=NamedGroup(next(iter(self.shares))).name, cookie=self.cookie)
+            offer.shares = {group: crypto.new_key_share(group, self.config.rng)}
+        self.trace(T.HELLO_RETRY_REQUEST, message=hrr, raw=raw,
+                   group=NamedGroup(next(iter(offer.shares))).name, cookie=offer.cookie)
         if self.config.middlebox_compat:
-            self.records.write_unprotected(20, b"\x01")
+            self.send_ccs()
             self._ccs_sent = True
-        assert self.client_hello is not None
-        hello = m.ClientHello(self.client_random, self.session_id,
-                              self.client_hello.cipher_suites, self._hello_extensions())
-        self.client_hello = hello
+        assert offer.hello is not None
+        hello = m.ClientHello(self.client_random, offer.session_id,
+                              offer.hello.cipher_suites, self._hello_extensions())
+        offer.hello = hello
         self._send_hello(hello)
+        return State.WAIT_SERVER_HELLO_AFTER_RETRY
 
     # -- EncryptedExtensions (4.3.1) --------------------------------------------------
 
-    def on_encrypted_extensions(self, ee: m.EncryptedExtensions, raw: bytes) -> None:
+    def on_encrypted_extensions(self, ee: m.EncryptedExtensions, raw: bytes) -> State:
         exts = ee.extensions
-        self.check_extensions(exts, ALLOWED_IN_EE, self.offered_extensions,
+        self.check_extensions(exts, ALLOWED_IN_EE, self.offer.extensions,
                               "EncryptedExtensions")
         if exts.get(_E.server_name):
             raise DecodeError("server_name in EncryptedExtensions must be empty")
@@ -341,99 +407,74 @@ class ClientHandshake13(Handshake13):
             self.alpn = chosen[0]
         if _E.record_size_limit in exts:
             limit = ext.decode_record_size_limit(exts[_E.record_size_limit])
-            self.records.send_limit = min(limit - 1, 1 << 14)  # 8449 4: includes the type
-        if self.config.record_size_limit is not None and _E.record_size_limit in exts:
-            self.records.receive_limit = self.config.record_size_limit - 1
+            own = self.config.record_size_limit
+            self.out.set_record_limits(  # 8449 4: the limit includes the content type
+                send=min(limit - 1, 1 << 14), receive=None if own is None else own - 1)
         if _E.early_data in exts:
             raise IllegalParameter("early_data accepted, but none was offered")
-        self.trace("encrypted_extensions", message=ee, raw=raw, alpn=self.alpn)
+        self.trace(T.ENCRYPTED_EXTENSIONS, message=ee, raw=raw, alpn=self.alpn)
         if self.resumed:  # 2.2: the PSK authenticates the server; Finished comes next
             assert self.session is not None
-            self.peer_chain = list(self.session.peer_certificates)
-            self.ocsp_response = self.session.ocsp_response
-            self.authenticated = True  # _may_resume re-validated the session's chain
-            self.expect = {_HT.finished: self.on_finished}
-            self.state = "waiting for Finished"
-            return
-        self.expect = {_HT.certificate_request: self.on_certificate_request,
-                       _HT.certificate: self.on_certificate,
-                       _HT.compressed_certificate: self.on_compressed_certificate}
-        self.state = "waiting for Certificate"
+            self.auth.chain = list(self.session.peer_certificates)
+            self.auth.ocsp_response = self.session.ocsp_response
+            self.auth.authenticated = True  # _may_resume re-validated the session's chain
+            return State.WAIT_FINISHED
+        return State.WAIT_CERTIFICATE_OR_REQUEST
 
-    def on_certificate_request(self, cr: m.CertificateRequest, raw: bytes) -> None:
+    def on_certificate_request(self, cr: m.CertificateRequest, raw: bytes) -> State:
         if cr.request_context:
             raise IllegalParameter("CertificateRequest context must be empty in the handshake")
         if _E.signature_algorithms not in cr.extensions:
             raise MissingExtension("CertificateRequest without signature_algorithms")
         ext.decode_u16_list(cr.extensions[_E.signature_algorithms], "signature_algorithms")
         self.certificate_request = cr
-        self.trace("certificate_request", message=cr, raw=raw)
-        self.expect = {_HT.certificate: self.on_certificate,
-                       _HT.compressed_certificate: self.on_compressed_certificate}
+        self.trace(T.CERTIFICATE_REQUEST, message=cr, raw=raw)
+        return State.WAIT_CERTIFICATE
 
     # -- Certificate, CertificateVerify (4.4.2, 4.4.3) --------------------------------
 
-    def on_compressed_certificate(self, cc: m.CompressedCertificate, raw: bytes) -> None:
+    def on_compressed_certificate(self, cc: m.CompressedCertificate, raw: bytes) -> State:
         """RFC 8879 4: a compressed Certificate, in an algorithm we offered."""
         if cc.algorithm not in self.config._cert_compression:
             raise IllegalParameter(f"certificate compressed with {cc.algorithm}, not offered")
         body = certcompress.decompress(cc, self.config.max_handshake_message)
-        self.trace("compressed_certificate", algorithm=certcompress.NAMES.get(cc.algorithm),
+        self.trace(T.COMPRESSED_CERTIFICATE, algorithm=certcompress.NAMES.get(cc.algorithm),
                    compressed=len(cc.compressed), uncompressed=len(body))
-        self.on_certificate(m.Certificate.decode(body), raw)
+        return self.on_certificate(m.Certificate.decode(body), raw)
 
-    def on_certificate(self, cert: m.Certificate, raw: bytes) -> None:
+    def on_certificate(self, cert: m.Certificate, raw: bytes) -> State:
         if cert.request_context:
             raise IllegalParameter("server Certificate has a non-empty request context")
         if not cert.entries:
             raise DecodeError("server sent an empty Certificate message (4.4.2.4)")
+        auth = self.auth
         for i, entry in enumerate(cert.entries):
-            allowed = ALLOWED_IN_CERT_ENTRY
-            self.check_extensions(entry.extensions, allowed, self.offered_extensions | {
-                _E.signed_certificate_timestamp}, "CertificateEntry")
+            self.check_extensions(entry.extensions, ALLOWED_IN_CERT_ENTRY,
+                                  self.offer.extensions | {_E.signed_certificate_timestamp},
+                                  "CertificateEntry")
             if _E.status_request in entry.extensions:
                 # 4.4.2.1: a status may come with any certificate; tlskit uses the leaf's.
                 status = ext.decode_ocsp_status(entry.extensions[_E.status_request])
                 if i == 0:
-                    self.ocsp_response = status
-        chain = parse_chain([e.cert_data for e in cert.entries], "server")
-        self.peer_chain = chain
-        self.trace("certificate", message=cert, raw=raw, chain=chain,
-                   ocsp_response=self.ocsp_response)
-        self._verify_chain()
-        self.expect = {_HT.certificate_verify: self.on_certificate_verify}
-        self.state = "waiting for CertificateVerify"
+                    auth.ocsp_response = status
+        auth.chain = parse_chain([e.cert_data for e in cert.entries], "server")
+        self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=auth.chain,
+                   ocsp_response=auth.ocsp_response)
+        verify_server_chain(self, auth, self.server_name)
+        return State.WAIT_CERTIFICATE_VERIFY
 
-    def _verify_chain(self) -> None:
-        cfg = self.config
-        at = datetime.fromtimestamp(cfg.clock(), UTC)
-        name = self.server_name if cfg.check_hostname else None
-        try:
-            verified = cfg.get_verifier().verify(
-                self.peer_chain[0], self.peer_chain[1:], server_name=name, at=at,
-                usage="server", ocsp_response=self.ocsp_response)
-            self.trace("certificate_verified", chain=verified, server_name=name, at=at,
-                       ocsp_response=self.ocsp_response)
-            self.authenticated = True
-        except TLSError as exc:
-            self.trace("certificate_rejected", error=exc)
-            if cfg.verify_mode == "required":
-                raise
-            self.verification_error = exc
-
-    def on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> None:
-        self.check_certificate_verify(cv, self.peer_chain[0], self.config._schemes,
+    def on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> State:
+        self.check_certificate_verify(cv, self.auth.chain[0], self.config._schemes,
                                       CV_SERVER, self.hash_before)
-        self.peer_scheme = SignatureScheme(cv.algorithm)
-        self.trace("certificate_verify", message=cv, raw=raw, scheme=self.peer_scheme.name)
-        self.expect = {_HT.finished: self.on_finished}
-        self.state = "waiting for Finished"
+        self.auth.scheme = SignatureScheme(cv.algorithm)
+        self.trace(T.CERTIFICATE_VERIFY, message=cv, raw=raw, scheme=self.auth.scheme.name)
+        return State.WAIT_FINISHED
 
     # -- Finished (4.4.4) and the switch to application keys ---------------------------
 
-    def on_finished(self, fin: m.Finished, raw: bytes) -> None:
+    def on_finished(self, fin: m.Finished, raw: bytes) -> State:
         assert self.handshake_secret is not None
-        expected = self.finished_for(self.read_secret, self.hash_before)
+        expected = self.finished_for(self._server_hs_secret, self.hash_before)
         self.check_finished(fin, expected)
         master = self.handshake_secret.master()
         th = self.transcript.digest()
@@ -442,7 +483,7 @@ class ClientHandshake13(Handshake13):
         self.keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
         self.keylog("SERVER_TRAFFIC_SECRET_0", s_ap)
         self.keylog("EXPORTER_SECRET", self.exporter_master)
-        self.trace("server_finished", message=fin, raw=raw, verify_data=fin.verify_data,
+        self.trace(T.SERVER_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data,
                    client_application_traffic_secret=c_ap,
                    server_application_traffic_secret=s_ap)
         self.set_read(s_ap)
@@ -452,15 +493,13 @@ class ClientHandshake13(Handshake13):
                                                   self.transcript.digest()))
         self.send(client_fin.encode())
         self.flush()
-        self.trace("client_finished", message=client_fin, verify_data=client_fin.verify_data)
+        self.trace(T.CLIENT_FINISHED, message=client_fin, verify_data=client_fin.verify_data)
         self.resumption_master = master.resumption(self.transcript.digest())
         self.set_write(c_ap)
         self.handshake_secret = None
-        self.complete = True
-        self.expect = {_HT.new_session_ticket: self.on_new_session_ticket,
-                       _HT.key_update: self.post_handshake_key_update}
-        self.state = "connected"
-        self.events.append(self.summary())
+        self._client_hs_secret = self._server_hs_secret = b""
+        self.out.emit(self.summary())
+        return State.CONNECTED
 
     def _send_client_certificate(self) -> None:
         """4.4.2: answer a CertificateRequest (an empty Certificate if we have none)."""
@@ -474,41 +513,40 @@ class ClientHandshake13(Handshake13):
             scheme = next((s for s in ck.schemes if s in offered), None)
         if ck is None or scheme is None:
             self.send(m.Certificate(b"", []).encode())
-            self.trace("client_certificate", chain=[])
+            self.trace(T.CLIENT_CERTIFICATE, chain=[])
             return
         self.send(m.Certificate(b"", [m.CertificateEntry(d) for d in ck.cert_der]).encode())
+        self.trace(T.CLIENT_CERTIFICATE, chain=ck.chain, scheme=SignatureScheme(scheme).name)
         signature = crypto.sign(ck.private_key, scheme, CV_CLIENT + self.transcript.digest())
-        self.send(m.CertificateVerify(scheme, signature).encode())
-        self.trace("client_certificate", chain=ck.chain, scheme=SignatureScheme(scheme).name)
+        cv = m.CertificateVerify(scheme, signature)
+        self.send(cv.encode())
+        self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, scheme=SignatureScheme(scheme).name)
 
     def summary(self) -> HandshakeComplete:
-        return HandshakeComplete(
-            version="TLSv1.3", cipher_suite=self.suite_or_fail().name,
-            group=self.group.name if self.group else None,
-            signature_scheme=self.peer_scheme.name if self.peer_scheme else None,
-            alpn_protocol=self.alpn, peer_certificates=list(self.peer_chain),
-            resumed=self.resumed,
-            server_name=self.server_name, ocsp_response=self.ocsp_response)
+        return self.complete_event(self.auth, group=self.group, scheme=self.auth.scheme,
+                                   alpn=self.alpn, resumed=self.resumed,
+                                   server_name=self.server_name)
 
     # -- post-handshake messages (4.6) ---------------------------------------------------
 
-    def on_new_session_ticket(self, nst: m.NewSessionTicket, raw: bytes) -> None:
+    def on_new_session_ticket(self, nst: m.NewSessionTicket, raw: bytes) -> State:
         """4.6.1: remember the ticket with the PSK its nonce derives, and how the server
         was authenticated (a session from a failed validation is never cached)."""
-        suite = self.suite_or_fail()
+        suite, auth = self.suite_or_fail(), self.auth
         session = Session(
             ticket=nst.ticket, psk=resumption_psk(suite, self.resumption_master, nst.nonce),
             suite=suite, age_add=nst.age_add, lifetime=nst.lifetime,
             received_at=self.config.clock(), server_name=self.server_name,
-            alpn_protocol=self.alpn, peer_certificates=list(self.peer_chain),
+            alpn_protocol=self.alpn, peer_certificates=list(auth.chain),
             group=self.group.name if self.group else None,
-            authenticated=self.authenticated and self.verification_error is None,
-            hostname_checked=self.config.check_hostname, ocsp_response=self.ocsp_response)
+            authenticated=auth.authenticated and auth.verification_error is None,
+            hostname_checked=self.config.check_hostname, ocsp_response=auth.ocsp_response)
         cache = self.config.session_cache
         if cache is not None and nst.lifetime > 0 and session.authenticated:
             cache.put(session)
-        self.events.append(SessionTicketReceived(nst.lifetime, nst.ticket, session))
-        self.trace("new_session_ticket", message=nst, raw=raw)
+        self.out.emit(SessionTicketReceived(nst.lifetime, nst.ticket, session))
+        self.trace(T.NEW_SESSION_TICKET, message=nst, raw=raw)
+        return State.CONNECTED
 
 
 def _may_resume(config: ClientConfig, session: Session, server_name: str | None,

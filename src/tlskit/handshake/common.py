@@ -1,42 +1,66 @@
-"""What both TLS 1.3 handshakes share: message reassembly, the transcript, sending,
-key installation, key logging and tracing.
+"""What the handshakes share: the state-machine engine (declared transition tables,
+message reassembly, dispatch), the transcript, the narrow `Output` to the connection,
+sending, key installation, key logging and tracing; then `Handshake13`, what the two
+TLS 1.3 sides share.
 
-The transcript hash is updated in exactly one place: `Handshake13._received` for what
-arrives and `Handshake13.send` for what leaves, always over the raw message bytes.
+Each side declares a `State` enum and one table ``{state: {message type: Rule}}``: the
+messages a state accepts, the method that handles each and the states it may lead to.
+Handlers return the next state; the dispatcher checks it against the table, so what is
+accepted, what the error message names and what actually happened cannot drift apart.
+
+The transcript hash is updated in `Handshake._received` for what arrives and
+`Handshake.send` for what leaves, always over the raw message bytes; the client adds the
+ServerHello itself (a HelloRetryRequest rewrites the transcript first).
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from cryptography import x509
 
 from .. import crypto
 from ..crypto import Suite
-from ..enums import ContentType, ExtensionType, HandshakeType, KeyUpdateRequest
+from ..enums import (
+    AlertDescription,
+    CipherSuite,
+    ExtensionType,
+    HandshakeType,
+    KeyUpdateRequest,
+    NamedGroup,
+    SignatureScheme,
+)
+from ..enums import ProtocolVersion as PV
 from ..errors import (
     BadCertificate,
     DecodeError,
     DecryptError,
     IllegalParameter,
+    InternalError,
+    TLSError,
     UnexpectedMessage,
     UnsupportedCertificate,
+    UnsupportedExtension,
 )
-from ..events import Event, KeyUpdated
-from ..keyschedule import EarlySecret, finished_key, next_traffic_secret, traffic_keys
-from ..record import RecordLayer
+from ..events import Event, HandshakeComplete, KeyUpdated
+from ..keyschedule import EarlySecret, finished_key
+from ..trace import TraceStep as T
 from ..wire import messages as m
-
-Handler = Callable[[Any, bytes], None]
 
 # RFC 8446 4.4.3: the CertificateVerify signature covers 64 spaces, a context string,
 # a zero byte and the transcript hash.
 _CV_PAD = b"\x20" * 64
 CV_SERVER = _CV_PAD + b"TLS 1.3, server CertificateVerify\x00"
 CV_CLIENT = _CV_PAD + b"TLS 1.3, client CertificateVerify\x00"
+# RFC 8446 4.1.3: the last 8 bytes of ServerHello.random when a TLS 1.3 server negotiates less.
+DOWNGRADE_TLS12 = b"DOWNGRD\x01"
+DOWNGRADE_TLS11 = b"DOWNGRD\x00"
 
 # RFC 8446 4.2: which extensions may appear in which message (what we recognise).
 _E = ExtensionType
@@ -117,45 +141,145 @@ class Transcript:
         h.update(extra)
         return bytes(h.digest())
 
+    def copy(self) -> Transcript:
+        twin = Transcript.__new__(Transcript)
+        twin._pending = list(self._pending)
+        twin._hash = self._hash and self._hash.copy()
+        return twin
 
-class Handshake13:
-    """Base of the client and server state machines.
 
-    Subclasses set ``self.expect`` to a mapping of handshake type -> handler for the
-    current state; anything else is an unexpected_message. Handlers get the decoded
-    message and its raw bytes (already added to the transcript).
+# -- the interface to the connection ---------------------------------------------------
+
+class Output(Protocol):
+    """Everything a handshake may do to the world outside it (DESIGN: states produce
+    actions, the connection applies them). Implemented by the connection over its record
+    layer and event list; a handshake touches nothing else."""
+
+    def send_handshake(self, data: bytes) -> None:
+        """Queue handshake messages under the current write protection."""
+
+    def send_change_cipher_spec(self) -> None:
+        """Queue a plaintext change_cipher_spec record (0x01)."""
+
+    def send_warning(self, description: AlertDescription) -> None:
+        """Queue a warning alert (TLS 1.2 no_renegotiation)."""
+
+    def install_read(self, suite: Suite, secret: bytes) -> None:
+        """TLS 1.3: protect what we read with keys from this traffic secret."""
+
+    def install_write(self, suite: Suite, secret: bytes) -> None:
+        """TLS 1.3: protect what we write with keys from this traffic secret."""
+
+    def next_read_generation(self) -> None:
+        """TLS 1.3 KeyUpdate (4.6.3): read with the next traffic secret."""
+
+    def next_write_generation(self) -> None:
+        """TLS 1.3 KeyUpdate (4.6.3): write with the next traffic secret."""
+
+    def install_read12(self, suite: Suite, key: bytes, iv: bytes) -> None:
+        """TLS 1.2: the key-block keys for what we read."""
+
+    def install_write12(self, suite: Suite, key: bytes, iv: bytes) -> None:
+        """TLS 1.2: the key-block keys for what we write."""
+
+    def written_under_current_key(self) -> bool:
+        """Whether any record went out under the current write key."""
+
+    def set_record_limits(self, send: int | None = None, receive: int | None = None) -> None:
+        """RFC 8449: plaintext bytes per record we may send / accept."""
+
+    def skip_early_data(self, limit: int) -> None:
+        """4.2.10: discard up to `limit` bytes of declined 0-RTT records (0: stop)."""
+
+    def set_hello_record_version(self, version: int) -> None:
+        """5.1: legacy_record_version of the records that follow (0x0301 for a first
+        ClientHello)."""
+
+    def emit(self, event: Event) -> None:
+        """Report an event to the application."""
+
+
+# -- the state machine engine -------------------------------------------------------------
+
+class Rule(NamedTuple):
+    """One accepted message in a state: the handler and the states it may lead to."""
+
+    handler: str
+    next: frozenset[enum.Enum]
+
+
+def rule(handler: str, *next_states: enum.Enum) -> Rule:
+    return Rule(handler, frozenset(next_states))
+
+
+Table = Mapping[Any, Mapping[int, Rule]]
+
+
+@dataclass(slots=True)
+class PeerAuth:
+    """What we learnt about the peer's identity."""
+
+    chain: list[x509.Certificate] = field(default_factory=list)
+    scheme: Any = None  # SignatureScheme of its CertificateVerify / ServerKeyExchange
+    ocsp_response: bytes | None = None
+    verification_error: TLSError | None = None
+    authenticated: bool = False  # the chain (or the resumed session's) validated
+
+
+class Handshake:
+    """What every handshake is: a `State` moved through a declared `TABLE` by the
+    messages that arrive, a transcript, a flight being built and an `Output`.
+
+    Subclasses declare ``STATES`` (an enum whose values describe the states, one of them
+    CONNECTED) and ``TABLE`` (every state, with the messages it accepts).
     """
 
-    side = "client"
-    version = "TLSv1.3"
-    not_in_transcript = _NOT_IN_TRANSCRIPT
+    side: ClassVar[str] = "client"
+    protocol: ClassVar[PV] = PV.TLSv1_3
+    STATES: ClassVar[type[enum.Enum]]
+    TABLE: ClassVar[Table] = {}
+    CCS_NEXT: ClassVar[Mapping[Any, Any]] = {}  # TLS 1.2: states a CCS moves on
+    CONNECTED: ClassVar[Any] = None
+    not_in_transcript: ClassVar[frozenset[int]] = frozenset()
 
-    def __init__(self, config: Any, records: RecordLayer, events: list[Event]) -> None:
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if "STATES" in cls.__dict__:
+            cls.CONNECTED = cls.STATES["CONNECTED"]
+
+    def __init__(self, config: Any, out: Output, transcript: Transcript, state: Any) -> None:
         self.config = config
-        self.records = records
-        self.events = events
-        self.transcript = Transcript()
+        self.out = out
+        self.transcript = transcript
+        self.state = state
         self.suite: Suite | None = None
-        self.expect: dict[int, Handler] = {}
-        self.state = "start"
-        self.complete = False
+        self.client_random = b""
+        self.hash_before = b""
+        self.successor: Handshake | None = None  # set when TLS 1.2 takes over
         self._buf = bytearray()
         self._flight = bytearray()
-        self.client_random = b""
-        self.read_secret = b""
-        self.write_secret = b""
-        # True while our latest KeyUpdate answered a request and nothing went out since.
-        self._last_update_answered = False
-        self.ccs_seen = False
-        self.hash_before = b""
-        self.before_hello: Transcript | None = None
-        self.successor: Handshake13 | None = None  # set when TLS 1.2 takes over
-        self.exporter_master = b""
-        self.resumption_master = b""
+
+    @property
+    def version(self) -> str:
+        """"TLSv1.3" or "TLSv1.2" (the public spelling)."""
+        return "TLSv1.3" if self.protocol is PV.TLSv1_3 else "TLSv1.2"
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.state is self.CONNECTED)
+
+    @property
+    def expect(self) -> frozenset[int]:
+        """The handshake message types the current state accepts (from the table)."""
+        return frozenset(self.TABLE[self.state])
+
+    def describe_state(self) -> str:
+        return (f"state {self.state.name} of the {self.version} {self.side} "
+                f"({self.state.value})")
 
     # -- tracing and key logging -------------------------------------------------------
 
-    def trace(self, step: str, **fields: Any) -> None:
+    def trace(self, step: T, **fields: Any) -> None:
         tracer = self.config.tracer
         if tracer is not None:
             tracer(step, fields)
@@ -194,21 +318,33 @@ class Handshake13:
 
     def _received(self, raw: bytes) -> None:
         msg_type = raw[0]
-        handler = self.expect.get(msg_type)
-        if handler is None:
+        found = self.TABLE[self.state].get(msg_type)
+        if found is None:
             raise UnexpectedMessage(
-                f"{HandshakeType(msg_type).name} is not expected while {self.state}")
+                f"{HandshakeType(msg_type).name} is not expected in {self.describe_state()}")
         msg = self.decode_message(msg_type, memoryview(raw)[4:])
-        if msg_type == HandshakeType.client_hello:
-            self.before_hello = Transcript.__new__(Transcript)
-            self.before_hello._pending = list(self.transcript._pending)
-            self.before_hello._hash = self.transcript._hash and self.transcript._hash.copy()
+        self.before_transcript(msg_type, raw)
         if msg_type in _SNAPSHOT_BEFORE:
             # Signatures and MACs cover the transcript up to, not including, the message.
             self.hash_before = self.transcript.digest()
         if msg_type not in self.not_in_transcript:
             self.transcript.update(raw)
-        handler(msg, raw)
+        self.step(found, msg, raw)
+
+    def step(self, found: Rule, msg: Any, raw: bytes) -> None:
+        """Run a handler and move to the state it returns, which the table must allow."""
+        nxt = getattr(self, found.handler)(msg, raw)
+        if nxt not in found.next:
+            raise InternalError(f"{found.handler} moved from {self.state.name} to {nxt}, "
+                                "which the transition table does not allow")
+        self.state = nxt
+
+    def take_over(self, msg_type: int, msg: Any, raw: bytes) -> None:
+        """Handle a message another handshake already received (the TLS 1.2 hand-over)."""
+        self.step(self.TABLE[self.state][msg_type], msg, raw)
+
+    def before_transcript(self, msg_type: int, raw: bytes) -> None:
+        """Hook: an accepted message is about to join the transcript."""
 
     def decode_message(self, msg_type: int, body: memoryview) -> Any:
         return m.decode_message(msg_type, body)
@@ -219,15 +355,7 @@ class Handshake13:
             raise UnexpectedMessage("handshake data left over across a key change")
 
     def receive_ccs(self, payload: bytes) -> None:
-        """5: one compatibility change_cipher_spec (0x01) is dropped during the handshake."""
-        if self.complete or self.ccs_seen or payload != b"\x01":
-            raise UnexpectedMessage("change_cipher_spec outside the handshake")
-        if not self.ccs_allowed():
-            raise UnexpectedMessage("change_cipher_spec before the ClientHello")
-        self.ccs_seen = True
-
-    def ccs_allowed(self) -> bool:
-        return True
+        raise NotImplementedError
 
     # -- sending ------------------------------------------------------------------------
 
@@ -239,24 +367,155 @@ class Handshake13:
 
     def flush(self) -> None:
         if self._flight:
-            self.records.write(ContentType.handshake, self._flight)
+            self.out.send_handshake(bytes(self._flight))
             self._flight = bytearray()
+
+    def send_ccs(self) -> None:
+        self.flush()
+        self.out.send_change_cipher_spec()
+        self.trace(T.CLIENT_CHANGE_CIPHER_SPEC if self.side == "client"
+                   else T.SERVER_CHANGE_CIPHER_SPEC)
+
+    def trace_peer_ccs(self) -> None:
+        self.trace(T.SERVER_CHANGE_CIPHER_SPEC if self.side == "client"
+                   else T.CLIENT_CHANGE_CIPHER_SPEC)
+
+    # -- what both versions answer the connection ----------------------------------------
+
+    def send_key_update(self, request: bool) -> None:
+        raise NotImplementedError
+
+    def export(self, label: bytes, context: bytes | None, length: int) -> bytes:
+        raise NotImplementedError
+
+    def complete_event(self, auth: PeerAuth, *, group: Any, scheme: Any, alpn: str | None,
+                       resumed: bool, server_name: str | None) -> HandshakeComplete:
+        """The one place a `HandshakeComplete` is built (both versions, both sides)."""
+        assert self.suite is not None
+        return HandshakeComplete(
+            version=self.version, cipher_suite=CipherSuite(self.suite.code),
+            group=NamedGroup(group) if group is not None else None,
+            signature_scheme=SignatureScheme(scheme) if scheme is not None else None,
+            alpn_protocol=alpn, peer_certificates=list(auth.chain), resumed=resumed,
+            server_name=server_name, ocsp_response=auth.ocsp_response)
+
+
+# -- helpers both versions use (composition, not inheritance) ------------------------------
+
+def verify_server_chain(hs: Handshake, auth: PeerAuth, server_name: str | None) -> None:
+    """Check the server's chain with the configured verifier; with verify_mode="report"
+    a failure is kept in `auth.verification_error` instead of ending the handshake."""
+    cfg = hs.config
+    at = datetime.fromtimestamp(cfg.clock(), UTC)
+    name = server_name if cfg.check_hostname else None
+    try:
+        verified = cfg.get_verifier().verify(
+            auth.chain[0], auth.chain[1:], server_name=name, at=at,
+            usage="server", ocsp_response=auth.ocsp_response)
+        hs.trace(T.CERTIFICATE_VERIFIED, chain=verified, server_name=name, at=at,
+                 ocsp_response=auth.ocsp_response)
+        auth.authenticated = True
+    except TLSError as exc:
+        hs.trace(T.CERTIFICATE_REJECTED, error=exc)
+        if cfg.verify_mode == "required":
+            raise
+        auth.verification_error = exc
+
+
+def verify_client_chain(config: Any, chain: list[x509.Certificate]) -> None:
+    at = datetime.fromtimestamp(config.clock(), UTC)
+    verifier = config.get_client_verifier()
+    assert verifier is not None  # client_auth is on: the config built one
+    verifier.verify(chain[0], chain[1:], server_name=None, at=at, usage="client")
+
+
+def dns_match(pattern: str, name: str) -> bool:
+    """Certificate selection only: exact, or one leftmost wildcard label."""
+    pattern = pattern.rstrip(".")
+    name = name.rstrip(".")
+    if pattern == name:
+        return True
+    if pattern.startswith("*.") and "." in name:
+        return name.split(".", 1)[1] == pattern[2:]
+    return False
+
+
+def by_server_name(certs: list[Any], server_name: str | None) -> list[Any]:
+    """The configured chains, those whose names match the SNI name first."""
+    if not server_name:
+        return list(certs)
+    wanted = server_name.lower()
+    named = [c for c in certs if any(dns_match(p, wanted) for p in c.dns_names())]
+    return named + [c for c in certs if c not in named]
+
+
+def choose_alpn(ours: Sequence[str], offered: list[str] | None) -> str | None:
+    """RFC 7301 3.2: our first protocol the client offered; none in common is fatal."""
+    from ..errors import NoApplicationProtocol
+    if offered is None or not ours:
+        return None
+    chosen = next((p for p in ours if p in offered), None)
+    if chosen is None:
+        raise NoApplicationProtocol(f"no ALPN protocol in common (client: {offered})")
+    return chosen
+
+
+def check_extensions(exts: m.Extensions, allowed: frozenset[int], offered: set[int],
+                     what: str) -> None:
+    """4.2: recognised-but-misplaced -> illegal_parameter; unsolicited -> unsupported."""
+    for etype in exts:
+        if etype not in allowed:
+            if etype in RECOGNISED:
+                raise IllegalParameter(
+                    f"{ExtensionType(etype).name} is not allowed in {what}")
+            raise UnsupportedExtension(f"unrequested extension {etype} in {what}")
+        if etype not in offered:
+            raise UnsupportedExtension(
+                f"{what} carries {ExtensionType(etype).name}, which was not offered")
+
+
+class Handshake13(Handshake):
+    """What both TLS 1.3 sides share: key installation, the compatibility CCS, Finished and
+    CertificateVerify checks, PSK binders and KeyUpdate."""
+
+    not_in_transcript = _NOT_IN_TRANSCRIPT
+
+    def __init__(self, config: Any, out: Output, state: Any) -> None:
+        super().__init__(config, out, Transcript(), state)
+        # True while our latest KeyUpdate answered a request and nothing went out since.
+        self._last_update_answered = False
+        self.ccs_seen = False
+        self.before_hello: Transcript | None = None
+        self.exporter_master = b""
+        self.resumption_master = b""
+
+    def before_transcript(self, msg_type: int, raw: bytes) -> None:
+        if msg_type == HandshakeType.client_hello:  # PSK binders hash what came before
+            self.before_hello = self.transcript.copy()
+
+    def receive_ccs(self, payload: bytes) -> None:
+        """5: one compatibility change_cipher_spec (0x01) is dropped during the handshake."""
+        if self.complete or self.ccs_seen or payload != b"\x01":
+            raise UnexpectedMessage("change_cipher_spec outside the handshake")
+        if not self.ccs_allowed():
+            raise UnexpectedMessage("change_cipher_spec before the ClientHello")
+        self.ccs_seen = True
+        self.trace_peer_ccs()
+
+    def ccs_allowed(self) -> bool:
+        return True
 
     # -- keys ---------------------------------------------------------------------------
 
     def set_read(self, secret: bytes) -> None:
         assert self.suite is not None
         self.require_message_boundary()
-        keys = traffic_keys(self.suite, secret)
-        self.records.set_read_key(self.suite, keys.key, keys.iv)
-        self.read_secret = secret
+        self.out.install_read(self.suite, secret)
 
     def set_write(self, secret: bytes) -> None:
         assert self.suite is not None
         self.flush()
-        keys = traffic_keys(self.suite, secret)
-        self.records.set_write_key(self.suite, keys.key, keys.iv)
-        self.write_secret = secret
+        self.out.install_write(self.suite, secret)
 
     # -- Finished and CertificateVerify ------------------------------------------------
 
@@ -284,28 +543,36 @@ class Handshake13:
 
     # -- post-handshake ----------------------------------------------------------------
 
-    def post_handshake_key_update(self, msg: m.KeyUpdate, raw: bytes) -> None:
+    def on_key_update(self, msg: m.KeyUpdate, raw: bytes) -> Any:
         """4.6.3: move our read side on; answer once if the peer asks."""
-        assert self.suite is not None
-        self.set_read(next_traffic_secret(self.suite, self.read_secret))
+        self.require_message_boundary()
+        self.out.next_read_generation()
         requested = msg.request_update == KeyUpdateRequest.update_requested
         # 4.6.3: answer before our next record, but once only while we stay silent: a
         # KeyUpdate of ours with nothing sent under its key already answers.
-        if requested and not (self._last_update_answered and self.records.write_sequence == 0):
+        if requested and not (self._last_update_answered
+                              and not self.out.written_under_current_key()):
             self.send_key_update(request=False)
             self._last_update_answered = True
-        self.events.append(KeyUpdated(requested))
-        self.trace("key_update_received", update_requested=requested)
+        self.out.emit(KeyUpdated(requested))
+        self.trace(T.KEY_UPDATE_RECEIVED, update_requested=requested)
+        return self.state
 
     def send_key_update(self, request: bool) -> None:
-        assert self.suite is not None
         value = (KeyUpdateRequest.update_requested if request
                  else KeyUpdateRequest.update_not_requested)
         self.send(m.KeyUpdate(value).encode(), transcript=False)
         self.flush()
-        self.set_write(next_traffic_secret(self.suite, self.write_secret))
+        self.out.next_write_generation()
         self._last_update_answered = False
-        self.trace("key_update_sent", update_requested=request)
+        self.trace(T.KEY_UPDATE_SENT, update_requested=request)
+
+    def export(self, label: bytes, context: bytes | None, length: int) -> bytes:
+        """RFC 8446 7.5 exporter."""
+        from ..keyschedule import export_keying_material
+        assert self.suite is not None
+        return export_keying_material(self.suite, self.exporter_master, label,
+                                      context if context is not None else b"", length)
 
     @staticmethod
     def psk_binder(suite: Suite, psk: bytes, before: Transcript, truncated_hello: bytes) -> bytes:
@@ -316,14 +583,4 @@ class Handshake13:
 
     def check_extensions(self, exts: m.Extensions, allowed: frozenset[int], offered: set[int],
                          what: str) -> None:
-        """4.2: recognised-but-misplaced -> illegal_parameter; unsolicited -> unsupported."""
-        from ..errors import UnsupportedExtension
-        for etype in exts:
-            if etype not in allowed:
-                if etype in RECOGNISED:
-                    raise IllegalParameter(
-                        f"{ExtensionType(etype).name} is not allowed in {what}")
-                raise UnsupportedExtension(f"unrequested extension {etype} in {what}")
-            if etype not in offered:
-                raise UnsupportedExtension(
-                    f"{what} carries {ExtensionType(etype).name}, which was not offered")
+        check_extensions(exts, allowed, offered, what)

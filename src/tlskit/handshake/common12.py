@@ -1,21 +1,25 @@
 """What the TLS 1.2 client and server share: key derivation, Finished, the CCS switch.
 
 TLS 1.2 is offered for peers that cannot speak 1.3, restricted to ECDHE with AEAD
-suites, the extended master secret (RFC 7627) and no renegotiation.
+suites, the extended master secret (RFC 7627) and no renegotiation. A TLS 1.2 handshake
+takes over from the TLS 1.3 one after the first hello (see `Handover12`); it shares the
+state-machine engine with 1.3 (`Handshake`), not the 1.3 handshake itself.
 """
 
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import prf12
 from ..crypto import Suite12
 from ..enums import HandshakeType
-from ..errors import DecodeError, DecryptError, UnexpectedMessage
+from ..enums import ProtocolVersion as PV
+from ..errors import DecodeError, DecryptError, UnexpectedMessage, UsageError
 from ..wire import messages as m
 from ..wire import messages12 as m12
-from .common import Handshake13
+from .common import Handshake, Output, Transcript
 
 _HT = HandshakeType
 DECODERS12: dict[int, Any] = {
@@ -29,36 +33,47 @@ DECODERS12: dict[int, Any] = {
     _HT.new_session_ticket: m12.NewSessionTicket12,
 }
 
-DOWNGRADE_TLS12 = b"DOWNGRD\x01"
-DOWNGRADE_TLS11 = b"DOWNGRD\x00"
+
+@dataclass(slots=True)
+class Handover12:
+    """What the TLS 1.3 handshake passes on when the peer turns out to speak TLS 1.2."""
+
+    config: Any
+    out: Output
+    transcript: Transcript
+    client_random: bytes = b""
+    server_name: str | None = None
+    offered: set[int] = field(default_factory=set)  # client: the extensions we offered
+    client_offer: dict[str, object] = field(default_factory=dict)  # server: for logs
+    hello: Any = None  # server: the ClientHelloView already decoded
 
 
-class Handshake12(Handshake13):
-    """Reuses the reassembly, transcript and tracing of the 1.3 base; adds the 1.2 key
-    block and the change_cipher_spec that switches the read side."""
+class Handshake12(Handshake):
+    """The 1.2 key block, the change_cipher_spec that switches the read side, Finished
+    and the exporter."""
 
-    version = "TLSv1.2"
+    protocol = PV.TLSv1_2
     not_in_transcript = frozenset({_HT.hello_request})
 
-    def __init__(self, prev: Handshake13) -> None:
-        super().__init__(prev.config, prev.records, prev.events)
-        self.transcript = prev.transcript
-        self.client_random = prev.client_random
+    def __init__(self, handover: Handover12, state: Any) -> None:
+        super().__init__(handover.config, handover.out, handover.transcript, state)
+        self.client_random = handover.client_random
+        self.server_name = handover.server_name
         self.server_random = b""
         self.master_secret = b""
         self.suite12: Suite12 | None = None
         self.pending_read: tuple[bytes, bytes] | None = None
-        self.messages = bytearray()  # 1.2 CertificateVerify signs the messages themselves
+        # 1.2 CertificateVerify signs the messages themselves, not their hash.
+        self.messages = bytearray(b"".join(handover.transcript._pending))
 
     def send(self, raw: bytes, *, transcript: bool = True) -> None:
         if transcript:
             self.messages += raw
         super().send(raw, transcript=transcript)
 
-    def _received(self, raw: bytes) -> None:
+    def before_transcript(self, msg_type: int, raw: bytes) -> None:
         if not self.complete:  # only the handshake itself is signed by CertificateVerify
             self.messages += raw
-        super()._received(raw)
 
     def decode_message(self, msg_type: int, body: memoryview) -> Any:
         decoder = DECODERS12.get(msg_type)
@@ -86,30 +101,24 @@ class Handshake12(Handshake13):
 
     def install_write12(self, key: bytes, iv: bytes) -> None:
         assert self.suite12 is not None
-        self.flush()
-        self.records.write_unprotected(20, b"\x01")
-        self.records.set_write_key12(self.suite12, key, iv)
+        self.send_ccs()
+        self.out.install_write12(self.suite12, key, iv)
 
     def receive_ccs(self, payload: bytes) -> None:
         """RFC 5246 7.1: the peer's CCS switches our read side, right before Finished."""
         if payload != b"\x01":
             raise UnexpectedMessage("change_cipher_spec must carry the single byte 1")
-        if self.pending_read is None:
-            raise UnexpectedMessage("change_cipher_spec when no key change is due")
+        nxt = self.CCS_NEXT.get(self.state)
+        if nxt is None or self.pending_read is None:
+            raise UnexpectedMessage(f"change_cipher_spec is not expected in "
+                                    f"{self.describe_state()}")
         self.require_message_boundary()
         assert self.suite12 is not None
         key, iv = self.pending_read
-        self.records.set_read_key12(self.suite12, key, iv)
+        self.out.install_read12(self.suite12, key, iv)
         self.pending_read = None
-        self.on_ccs()
-
-    def on_ccs(self) -> None:
-        """What the side expects once the peer's CCS switched the read keys."""
-        self.expect = {_HT.finished: self.on_finished}
-        self.state = "waiting for Finished"
-
-    def on_finished(self, fin: m.Finished, raw: bytes) -> None:
-        raise UnexpectedMessage("Finished before the handshake reached it")
+        self.state = nxt
+        self.trace_peer_ccs()
 
     def finished_data(self, is_client: bool, transcript_hash: bytes) -> bytes:
         assert self.suite12 is not None
@@ -132,6 +141,4 @@ class Handshake12(Handshake13):
         return prf12.prf(self.suite12.hash_name, self.master_secret, label, seed, length)
 
     def send_key_update(self, request: bool) -> None:
-        from ..errors import UsageError
         raise UsageError("KeyUpdate does not exist in TLS 1.2")
-

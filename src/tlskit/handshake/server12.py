@@ -4,62 +4,109 @@ TLS 1.3 server when a client cannot speak 1.3.
     ClientHello -> send ServerHello, Certificate, [CertificateStatus], ServerKeyExchange,
       [CertificateRequest], ServerHelloDone
       -> [Certificate] -> ClientKeyExchange -> [CertificateVerify] -> CCS -> Finished
-      -> send CCS, Finished -> Traffic
+      -> send CCS, Finished -> CONNECTED
+
+`ServerHandshake12.TABLE` and `CCS_NEXT` declare the states.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import enum
 from typing import Any
 
 from cryptography import x509
 
 from .. import crypto
 from ..config import CertifiedKey
-from ..enums import CipherSuite, ExtensionType, HandshakeType, NamedGroup, SignatureScheme
+from ..enums import ExtensionType, HandshakeType, NamedGroup, SignatureScheme
 from ..errors import (
     DecodeError,
     HandshakeFailure,
     IllegalParameter,
     InappropriateFallback,
-    NoApplicationProtocol,
 )
-from ..events import HandshakeComplete
+from ..trace import TraceStep as T
 from ..wire import extensions as ext
 from ..wire import messages as m
 from ..wire import messages12 as m12
-from .common import parse_chain, public_key_of
-from .common12 import DOWNGRADE_TLS12, Handshake12
+from .common import (
+    DOWNGRADE_TLS12,
+    PeerAuth,
+    Table,
+    by_server_name,
+    choose_alpn,
+    parse_chain,
+    public_key_of,
+    rule,
+    verify_client_chain,
+)
+from .common12 import Handover12, Handshake12
+from .hello import ClientHelloView
 
 _E = ExtensionType
 _HT = HandshakeType
 SCSV = 0x00FF  # TLS_EMPTY_RENEGOTIATION_INFO_SCSV
 FALLBACK_SCSV = 0x5600  # TLS_FALLBACK_SCSV (RFC 7507)
-# RFC 8446 4.1.3: a TLS 1.3 server negotiating 1.2 says so in its random.
+
+
+class State(enum.Enum):
+    WAIT_CLIENT_HELLO = "waiting for ClientHello"
+    WAIT_CERTIFICATE = "waiting for the client's Certificate"
+    WAIT_CLIENT_KEY_EXCHANGE = "waiting for ClientKeyExchange"
+    WAIT_CERTIFICATE_VERIFY = "waiting for the client's CertificateVerify"
+    WAIT_CHANGE_CIPHER_SPEC = "waiting for the client's ChangeCipherSpec"
+    WAIT_FINISHED = "waiting for the client's Finished"
+    CONNECTED = "connected"
+
+
+_S = State
+TABLE: Table = {
+    _S.WAIT_CLIENT_HELLO: {_HT.client_hello: rule(
+        "on_client_hello", _S.WAIT_CERTIFICATE, _S.WAIT_CLIENT_KEY_EXCHANGE)},
+    _S.WAIT_CERTIFICATE: {_HT.certificate: rule(
+        "on_certificate", _S.WAIT_CLIENT_KEY_EXCHANGE)},
+    _S.WAIT_CLIENT_KEY_EXCHANGE: {_HT.client_key_exchange: rule(
+        "on_client_key_exchange", _S.WAIT_CERTIFICATE_VERIFY, _S.WAIT_CHANGE_CIPHER_SPEC)},
+    _S.WAIT_CERTIFICATE_VERIFY: {_HT.certificate_verify: rule(
+        "on_certificate_verify", _S.WAIT_CHANGE_CIPHER_SPEC)},
+    _S.WAIT_CHANGE_CIPHER_SPEC: {},
+    _S.WAIT_FINISHED: {_HT.finished: rule("on_finished", _S.CONNECTED)},
+    _S.CONNECTED: {},
+}
+CCS_NEXT: dict[Any, Any] = {_S.WAIT_CHANGE_CIPHER_SPEC: _S.WAIT_FINISHED}
 
 
 class ServerHandshake12(Handshake12):
     side = "server"
+    STATES = State
+    TABLE = TABLE
+    CCS_NEXT = CCS_NEXT
 
-    def __init__(self, prev: Any) -> None:
-        super().__init__(prev)
-        self.prev = prev
-        self.server_name: str | None = prev.server_name
-        self.client_offer: dict[str, object] = prev.client_offer
+    def __init__(self, handover: Handover12) -> None:
+        super().__init__(handover, State.WAIT_CLIENT_HELLO)
+        self.client_offer = handover.client_offer
+        self._view: ClientHelloView | None = handover.hello
         self.certified: CertifiedKey | None = None
         self.scheme: SignatureScheme | None = None
         self.group: NamedGroup | None = None
         self.alpn: str | None = None
-        self.client_chain: list[x509.Certificate] = []
+        self.auth = PeerAuth()
         self._share: crypto.KeyShare | None = None
         self._client_keys: tuple[bytes, bytes] = (b"", b"")
+        self._server_keys: tuple[bytes, bytes] = (b"", b"")
+        self._cv_messages = b""
+
+    @property
+    def client_chain(self) -> list[x509.Certificate]:
+        return self.auth.chain
 
     # -- ClientHello -> the server's first flight ----------------------------------------
 
-    def on_client_hello(self, ch: m.ClientHello, raw: bytes) -> None:
+    def on_client_hello(self, ch: m.ClientHello, raw: bytes) -> State:
         cfg = self.config
         exts = ch.extensions
-        self.messages += raw
+        offer = self._view if self._view is not None and self._view.hello is ch \
+            else ClientHelloView(ch)
         if ch.compression_methods != b"\x00" and 0 not in ch.compression_methods:
             raise IllegalParameter("the client offers no null compression")
         if FALLBACK_SCSV in ch.cipher_suites and "TLSv1.3" in cfg._versions:
@@ -73,24 +120,21 @@ class ServerHandshake12(Handshake12):
         if _E.extended_master_secret not in exts:
             raise HandshakeFailure("the client does not offer the extended master secret "
                                    "(RFC 7627), which tlskit requires for TLS 1.2")
-        if _E.ec_point_formats in exts and 0 not in ext.decode_ec_point_formats(
-                exts[_E.ec_point_formats]):
+        if offer.point_formats is not None and 0 not in offer.point_formats:
             raise IllegalParameter("the client does not accept uncompressed points")
-        schemes = (ext.decode_u16_list(exts[_E.signature_algorithms], "signature_algorithms")
-                   if _E.signature_algorithms in exts else [])
-        client_groups = (ext.decode_u16_list(exts[_E.supported_groups], "supported_groups")
-                         if _E.supported_groups in exts else [int(NamedGroup.secp256r1)])
-        self._choose(ch, schemes, client_groups)
-        if _E.application_layer_protocol_negotiation in exts and cfg.alpn_protocols:
-            offered = ext.decode_alpn(exts[_E.application_layer_protocol_negotiation])
-            self.alpn = next((p for p in cfg.alpn_protocols if p in offered), None)
-            if self.alpn is None:
-                raise NoApplicationProtocol(f"no ALPN protocol in common (client: {offered})")
+        # RFC 8422 4: without supported_groups a client is taken to support P-256.
+        client_groups = offer.groups if offer.groups is not None \
+            else [int(NamedGroup.secp256r1)]
+        self._choose(ch, offer.schemes or [], client_groups)
+        self.alpn = choose_alpn(cfg.alpn_protocols, offer.alpn)
         self.client_random = ch.random
         # RFC 8446 4.1.3: a server able to speak 1.3 marks a 1.2 answer in its random.
         self.server_random = (cfg.rng(24) + DOWNGRADE_TLS12 if "TLSv1.3" in cfg._versions
                               else cfg.rng(32))
         self._send_flight(ch)
+        if cfg.client_auth != "none":
+            return State.WAIT_CERTIFICATE
+        return State.WAIT_CLIENT_KEY_EXCHANGE
 
     def _choose(self, ch: m.ClientHello, schemes: list[int], client_groups: list[int]) -> None:
         """Suite, certificate and scheme together: the suite's auth must fit the key."""
@@ -99,12 +143,7 @@ class ServerHandshake12(Handshake12):
         if not groups:
             raise HandshakeFailure("no elliptic-curve group in common for TLS 1.2")
         self.group = NamedGroup(groups[0])
-        certs = list(cfg._certs)
-        if self.server_name:
-            from .server13 import _dns_match
-            named = [c for c in certs
-                     if any(_dns_match(p, self.server_name.lower()) for p in c.dns_names())]
-            certs = named + [c for c in certs if c not in named]
+        certs = by_server_name(cfg._certs, self.server_name)
         for code in cfg._suites12:
             if code not in ch.cipher_suites:
                 continue
@@ -144,89 +183,81 @@ class ServerHandshake12(Handshake12):
                 sh_exts[_E.status_request] = b""
         sh = m.ServerHello(self.server_random, b"", suite.code, sh_exts)
         self.transcript.start(suite.hash_name)
-        self.send(sh.encode())
-        self.send(m12.Certificate12(list(ck.cert_der)).encode())
+        self._send_traced(T.SERVER_HELLO, sh, version="TLSv1.2", cipher_suite=suite.name)
+        self._send_traced(T.CERTIFICATE, m12.Certificate12(list(ck.cert_der)), chain=ck.chain)
         if staple:
-            self.send(m12.CertificateStatus(staple).encode())
+            self._send_traced(T.CERTIFICATE_STATUS, m12.CertificateStatus(staple),
+                              ocsp_response=staple)
         self._share = crypto.new_key_share(group, cfg.rng)
         ske = m12.ServerKeyExchangeECDHE(group, self._share.public, scheme, b"")
         ske.signature = crypto.sign(ck.private_key, scheme,
                                     self.client_random + self.server_random + ske.params())
-        self.send(ske.encode())
+        self._send_traced(T.SERVER_KEY_EXCHANGE, ske, group=group.name,
+                          server_share=self._share.public, scheme=scheme.name)
         if cfg.client_auth != "none":
-            self.send(m12.CertificateRequest12(
+            self._send_traced(T.CERTIFICATE_REQUEST, m12.CertificateRequest12(
                 b"\x01\x40", [int(x) for x in (*crypto.HANDSHAKE_SCHEMES,
                                                   *crypto.TLS12_EXTRA_SCHEMES)],
-                []).encode())  # rsa_sign, ecdsa_sign
-        self.send(m12.ServerHelloDone().encode())
+                []))  # rsa_sign, ecdsa_sign
+        self._send_traced(T.SERVER_HELLO_DONE, m12.ServerHelloDone())
         self.flush()
-        self.trace("server_hello", message=sh, version="TLSv1.2", cipher_suite=suite.name,
-                   group=group.name, server_share=self._share.public)
-        if cfg.client_auth != "none":
-            self.expect = {_HT.certificate: self.on_certificate}
-        else:
-            self.expect = {_HT.client_key_exchange: self.on_client_key_exchange}
-        self.state = "waiting for ClientKeyExchange (TLS 1.2)"
+
+    def _send_traced(self, step: T, msg: Any, **fields: Any) -> None:
+        raw = msg.encode()
+        self.send(raw)
+        self.trace(step, message=msg, raw=raw, **fields)
 
     # -- the client's flight -----------------------------------------------------------
 
-    def on_certificate(self, cert: m12.Certificate12, raw: bytes) -> None:
+    def on_certificate(self, cert: m12.Certificate12, raw: bytes) -> State:
         if not cert.certificates:
             if self.config.client_auth == "required":  # RFC 5246 7.4.6
                 raise HandshakeFailure("the client sent no certificate")
         else:
             chain = parse_chain(cert.certificates, "client")
             public_key_of(chain[0])
-            at = datetime.fromtimestamp(self.config.clock(), UTC)
-            self.config.client_verifier.verify(chain[0], chain[1:], server_name=None, at=at,
-                                               usage="client")
-            self.client_chain = chain
-        self.expect = {_HT.client_key_exchange: self.on_client_key_exchange}
+            verify_client_chain(self.config, chain)
+            self.auth.chain = chain
+        self.trace(T.CLIENT_CERTIFICATE, raw=raw, chain=self.auth.chain)
+        return State.WAIT_CLIENT_KEY_EXCHANGE
 
-    def on_client_key_exchange(self, cke: m12.ClientKeyExchangeECDHE, raw: bytes) -> None:
+    def on_client_key_exchange(self, cke: m12.ClientKeyExchangeECDHE, raw: bytes) -> State:
         assert self._share is not None
         premaster = self._share.exchange(cke.public)
-        self.trace("client_key_exchange", client_share=cke.public, shared_secret=premaster)
+        self.trace(T.CLIENT_KEY_EXCHANGE, message=cke, raw=raw, client_share=cke.public,
+                   shared_secret=premaster)
         self.derive_master(premaster)
         c_key, s_key, c_iv, s_iv = self.key_block()
         self._client_keys = (c_key, c_iv)
         self._server_keys = (s_key, s_iv)
         self._cv_messages = bytes(self.messages)
-        if self.client_chain:
+        if self.auth.chain:
             # RFC 5246 7.4.8: a client certificate must be proven; no CCS until it is.
-            self.expect = {_HT.certificate_verify: self.on_certificate_verify}
-        else:
-            self.pending_read = self._client_keys
-            self.expect = {}
-        self.state = "waiting for the client's ChangeCipherSpec"
+            return State.WAIT_CERTIFICATE_VERIFY
+        self.pending_read = self._client_keys
+        return State.WAIT_CHANGE_CIPHER_SPEC
 
-    def on_certificate_verify(self, cv: m12.CertificateVerify12, raw: bytes) -> None:
+    def on_certificate_verify(self, cv: m12.CertificateVerify12, raw: bytes) -> State:
         if cv.scheme not in crypto.SCHEMES:
             raise IllegalParameter(f"CertificateVerify scheme {cv.scheme:#06x} not offered")
-        leaf = self.client_chain[0]
+        leaf = self.auth.chain[0]
         crypto.verify(public_key_of(leaf), cv.scheme, cv.signature, self._cv_messages,
                       curve_bound=False, key_oid=leaf.public_key_algorithm_oid.dotted_string)
+        self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, raw=raw,
+                   scheme=SignatureScheme(cv.scheme).name)
         self.pending_read = self._client_keys
-        self.expect = {}
+        return State.WAIT_CHANGE_CIPHER_SPEC
 
-    def ccs_allowed(self) -> bool:
-        return self.pending_read is not None
-
-    def on_finished(self, fin: m.Finished, raw: bytes) -> None:
+    def on_finished(self, fin: m.Finished, raw: bytes) -> State:
         self.check_finished12(fin, is_client=True)
+        self.trace(T.CLIENT_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
         s_key, s_iv = self._server_keys
         self.install_write12(s_key, s_iv)
         reply = m.Finished(self.finished_data(False, self.transcript.digest()))
         self.send(reply.encode())
         self.flush()
-        self.complete = True
-        self.expect = {}
-        self.state = "connected (TLS 1.2)"
-        assert self.suite12 is not None
-        self.trace("server_finished", verify_data=reply.verify_data)
-        self.events.append(HandshakeComplete(
-            version="TLSv1.2", cipher_suite=CipherSuite(self.suite12.code).name,
-            group=self.group.name if self.group else None,
-            signature_scheme=self.scheme.name if self.scheme else None,
-            alpn_protocol=self.alpn, peer_certificates=list(self.client_chain),
-            resumed=False, server_name=self.server_name))
+        self.trace(T.SERVER_FINISHED, message=reply, verify_data=reply.verify_data)
+        self.out.emit(self.complete_event(
+            self.auth, group=self.group, scheme=self.scheme, alpn=self.alpn, resumed=False,
+            server_name=self.server_name))
+        return State.CONNECTED

@@ -1,15 +1,18 @@
 """The TLS 1.3 server handshake (RFC 8446 2, 4), one method per step.
 
-    ExpectClientHello (-> HelloRetryRequest -> ExpectClientHello)
+    WAIT_CLIENT_HELLO (-> send HelloRetryRequest -> WAIT_SECOND_CLIENT_HELLO)
       -> send ServerHello, EncryptedExtensions, [CertificateRequest], Certificate,
          CertificateVerify, Finished as one flight
-      -> [ExpectCertificate -> ExpectCertificateVerify] -> ExpectFinished -> Traffic
+      -> [WAIT_CERTIFICATE -> WAIT_CERTIFICATE_VERIFY] -> WAIT_FINISHED -> CONNECTED
+    (a client that cannot speak 1.3 hands the connection over to `ServerHandshake12`)
+
+`ServerHandshake13.TABLE` declares this; the handlers return the next state.
 """
 
 from __future__ import annotations
 
+import enum
 import hmac
-from datetime import UTC, datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -17,7 +20,6 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from .. import crypto
 from ..config import CertifiedKey, ServerConfig
 from ..enums import (
-    CipherSuite,
     ExtensionType,
     HandshakeType,
     NamedGroup,
@@ -27,37 +29,73 @@ from ..enums import (
 )
 from ..errors import (
     CertificateRequired,
-    DecodeError,
     DecryptError,
     HandshakeFailure,
     IllegalParameter,
     MissingExtension,
-    NoApplicationProtocol,
     ProtocolVersionError,
     TLSError,
 )
-from ..events import Event, HandshakeComplete
-from ..keyschedule import EarlySecret, resumption_psk
-from ..record import RecordLayer
+from ..keyschedule import EarlySecret, MasterSecret, resumption_psk
 from ..session import TicketState
+from ..trace import TraceStep as T
 from ..wire import certcompress
 from ..wire import extensions as ext
 from ..wire import messages as m
-from .common import CV_CLIENT, CV_SERVER, Handshake13, parse_chain
+from .common import (
+    CV_CLIENT,
+    CV_SERVER,
+    Handshake13,
+    Output,
+    PeerAuth,
+    Table,
+    by_server_name,
+    choose_alpn,
+    parse_chain,
+    rule,
+    verify_client_chain,
+)
+from .hello import ClientHelloView
 
 _E = ExtensionType
 _HT = HandshakeType
 EARLY_DATA_SKIP_LIMIT = 1 << 16  # bytes of declined 0-RTT data we are willing to discard
 
 
+class State(enum.Enum):
+    WAIT_CLIENT_HELLO = "waiting for ClientHello"
+    WAIT_SECOND_CLIENT_HELLO = "waiting for ClientHello after a HelloRetryRequest"
+    WAIT_CERTIFICATE = "waiting for the client's Certificate"
+    WAIT_CERTIFICATE_VERIFY = "waiting for the client's CertificateVerify"
+    WAIT_FINISHED = "waiting for the client's Finished"
+    CONNECTED = "connected"
+    HANDED_OVER = "handed over to TLS 1.2"
+
+
+_S = State
+_AFTER_FLIGHT = (_S.WAIT_CERTIFICATE, _S.WAIT_FINISHED)
+TABLE: Table = {
+    _S.WAIT_CLIENT_HELLO: {_HT.client_hello: rule(
+        "on_client_hello", _S.WAIT_SECOND_CLIENT_HELLO, *_AFTER_FLIGHT, _S.HANDED_OVER)},
+    _S.WAIT_SECOND_CLIENT_HELLO: {_HT.client_hello: rule("on_client_hello", *_AFTER_FLIGHT)},
+    _S.WAIT_CERTIFICATE: {_HT.certificate: rule(
+        "on_certificate", _S.WAIT_CERTIFICATE_VERIFY, _S.WAIT_FINISHED)},
+    _S.WAIT_CERTIFICATE_VERIFY: {_HT.certificate_verify: rule(
+        "on_certificate_verify", _S.WAIT_FINISHED)},
+    _S.WAIT_FINISHED: {_HT.finished: rule("on_finished", _S.CONNECTED)},
+    _S.CONNECTED: {_HT.key_update: rule("on_key_update", _S.CONNECTED)},
+    _S.HANDED_OVER: {},
+}
+
+
 class ServerHandshake13(Handshake13):
     side = "server"
     config: ServerConfig
+    STATES = State
+    TABLE = TABLE
 
-    def __init__(self, config: ServerConfig, records: RecordLayer, events: list[Event]) -> None:
-        super().__init__(config, records, events)
-        self.expect = {_HT.client_hello: self.on_client_hello}
-        self.state = "waiting for ClientHello"
+    def __init__(self, config: ServerConfig, out: Output) -> None:
+        super().__init__(config, out, State.WAIT_CLIENT_HELLO)
         self.hrr_sent = False
         self.first_hello: m.ClientHello | None = None
         self.group: NamedGroup | None = None
@@ -66,54 +104,89 @@ class ServerHandshake13(Handshake13):
         self.server_name: str | None = None
         self.alpn: str | None = None
         self.cookie = b""
-        self.client_chain: list[x509.Certificate] = []
+        self.auth = PeerAuth()
         self.client_offer: dict[str, object] = {}
         self._client_hs = b""
         self._client_ap = b""
+        self._master: MasterSecret | None = None
         self._ccs_sent = False
-        self.resumption_master = b""
-        self.exporter_master = b""
-        self._client_scheme: SignatureScheme | None = None
         self._psk: bytes | None = None
         self._compression: int | None = None
         self._psk_index = 0
+
+    @property
+    def client_chain(self) -> list[x509.Certificate]:
+        return self.auth.chain
 
     def ccs_allowed(self) -> bool:
         return self.first_hello is not None
 
     # -- ClientHello (4.1.2) -------------------------------------------------------------
 
-    def on_client_hello(self, ch: m.ClientHello, raw: bytes) -> None:
-        exts = ch.extensions
+    def on_client_hello(self, ch: m.ClientHello, raw: bytes) -> State:
+        offer = ClientHelloView(ch)
         if self.hrr_sent:
-            self._check_second_hello(ch)
-        if _E.server_name in exts:
-            self.server_name = ext.decode_server_name(exts[_E.server_name])
-        self.client_offer = self._describe_offer(ch)
-        if self._wants_tls12(ch):
-            from .server12 import ServerHandshake12
-            successor = ServerHandshake12(self)
-            self.successor = successor
-            successor.on_client_hello(ch, raw)
-            return
-        self._check_version(ch)
-        if ch.compression_methods != b"\x00":
-            raise IllegalParameter("legacy_compression_methods must be exactly [null]")
-        if _E.pre_shared_key in exts and list(exts)[-1] != _E.pre_shared_key:
-            raise IllegalParameter("pre_shared_key must be the last extension (4.2.11)")
+            self._check_second_hello(offer)
+        if offer.has(_E.server_name):
+            self.server_name = offer.server_name
+        self.client_offer = offer.describe()
+        if self._wants_tls12(offer):
+            return self._hand_over(ch, raw, offer)
+        self._check_version(offer)
+        self._check_shape(offer)
         cfg = self.config
         common_suites = [s for s in cfg._suites if s in ch.cipher_suites]
         if not common_suites:
             raise HandshakeFailure("no cipher suite in common with the client")
         self.suite = crypto.SUITES[common_suites[0]]
+        shares = self._check_shares(offer)
+        assert offer.groups is not None and offer.schemes is not None
+        offer.record_size_limit  # noqa: B018 -- checked now, before anything is sent
+        self.client_random = ch.random
+        common_groups = [g for g in cfg._groups if g in offer.groups]
+        if not common_groups:
+            raise HandshakeFailure("no key exchange group in common with the client")
+        self.group = NamedGroup(common_groups[0])
+        self._psk = self._accept_ticket(offer, raw)
+        if self._psk is None:
+            cert_schemes = offer.cert_schemes
+            self._choose_certificate(offer.schemes, offer.schemes if cert_schemes is None
+                                     else cert_schemes)
+        self.alpn = choose_alpn(cfg.alpn_protocols, offer.alpn)
+        self._compression = None
+        if cfg._cert_compression and self._psk is None:
+            self._compression = next(
+                (a for a in cfg._cert_compression if a in offer.cert_compression), None)
+        self.trace(T.CLIENT_HELLO, message=ch, raw=raw, offer=self.client_offer)
+        if offer.has(_E.early_data):
+            # 4.2.10: 0-RTT is declined (no tickets carry early_data); skip what was sent.
+            self.out.skip_early_data(EARLY_DATA_SKIP_LIMIT)
+        client_share = dict(shares).get(self.group)
+        if client_share is None:
+            self._send_hello_retry_request(ch)
+            return State.WAIT_SECOND_CLIENT_HELLO
+        if self.first_hello is None:
+            self.first_hello = ch
+        return self._respond(offer, client_share)
+
+    def _check_shape(self, offer: ClientHelloView) -> None:
+        """4.1.2, 4.2.11, 9.2: what every TLS 1.3 ClientHello must look like."""
+        exts = offer.extensions
+        if offer.hello.compression_methods != b"\x00":
+            raise IllegalParameter("legacy_compression_methods must be exactly [null]")
+        if _E.pre_shared_key in exts and list(exts)[-1] != _E.pre_shared_key:
+            raise IllegalParameter("pre_shared_key must be the last extension (4.2.11)")
+
+    def _check_shares(self, offer: ClientHelloView) -> list[tuple[int, bytes]]:
+        exts = offer.extensions
         if _E.pre_shared_key in exts and _E.key_share not in exts:
             # 9.2 lets a PSK-only hello omit these; tlskit only resumes with (EC)DHE.
             raise HandshakeFailure("PSK-only key exchange (psk_ke) is not supported")
         for required in (_E.signature_algorithms, _E.supported_groups, _E.key_share):
             if required not in exts:
                 raise MissingExtension(f"ClientHello lacks {ExtensionType(required).name}")
-        client_groups = ext.decode_u16_list(exts[_E.supported_groups], "supported_groups")
-        shares = ext.decode_key_share_client(exts[_E.key_share])
+        client_groups, shares = offer.groups, offer.shares
+        assert client_groups is not None and shares is not None
         # B.3.1.4: obsolete groups MUST NOT be offered with TLS 1.3. A key share for one is
         # refused; merely listing one is tolerated, since real multi-version clients (e.g.
         # tlslite-ng with brainpool curves) still list them for TLS 1.2.
@@ -125,53 +198,31 @@ class ServerHandshake13(Handshake13):
             if group not in client_groups:
                 raise IllegalParameter(f"key share for {NamedGroup(group).name}, which is "
                                        "not in supported_groups")
-        schemes = ext.decode_u16_list(exts[_E.signature_algorithms], "signature_algorithms")
-        if _E.record_size_limit in exts:  # checked now, before anything is sent
-            ext.decode_record_size_limit(exts[_E.record_size_limit])
-        self.client_random = ch.random
-        common_groups = [g for g in cfg._groups if g in client_groups]
-        if not common_groups:
-            raise HandshakeFailure("no key exchange group in common with the client")
-        self.group = NamedGroup(common_groups[0])
-        self._psk = self._accept_ticket(ch, raw)
-        if self._psk is None:
-            cert_schemes = (ext.decode_u16_list(exts[_E.signature_algorithms_cert],
-                                                "signature_algorithms_cert")
-                            if _E.signature_algorithms_cert in exts else schemes)
-            self._choose_certificate(schemes, cert_schemes)
-        self._choose_alpn(exts)
-        self._compression = None
-        if cfg._cert_compression and _E.compress_certificate in exts and self._psk is None:
-            try:
-                offered = certcompress.decode_extension(exts[_E.compress_certificate])
-            except DecodeError:
-                offered = []  # an optional optimisation: a malformed offer is just ignored
-            self._compression = next(
-                (a for a in cfg._cert_compression if a in offered), None)
-        self.trace("client_hello", message=ch, raw=raw, offer=self.client_offer)
-        if _E.early_data in exts:
-            # 4.2.10: 0-RTT is declined (no tickets carry early_data); skip what was sent.
-            self.records.early_data_skip = EARLY_DATA_SKIP_LIMIT
-        client_share = dict(shares).get(self.group)
-        if client_share is None:
-            self._send_hello_retry_request(ch)
-            return
-        if self.first_hello is None:
-            self.first_hello = ch
-        self._respond(ch, client_share)
+        offer.schemes  # noqa: B018 -- decoded (and checked) now, as the RFC order has it
+        return shares
 
-    def _accept_ticket(self, ch: m.ClientHello, raw: bytes) -> bytes | None:
+    def _hand_over(self, ch: m.ClientHello, raw: bytes, offer: ClientHelloView) -> State:
+        """A client that cannot speak 1.3: `ServerHandshake12` answers this ClientHello."""
+        from .common12 import Handover12
+        from .server12 import ServerHandshake12
+        successor = ServerHandshake12(Handover12(
+            config=self.config, out=self.out, transcript=self.transcript,
+            server_name=self.server_name, client_offer=self.client_offer, hello=offer))
+        self.successor = successor
+        self.trace(T.CLIENT_HELLO, message=ch, raw=raw, offer=self.client_offer)
+        successor.take_over(_HT.client_hello, ch, raw)
+        return State.HANDED_OVER
+
+    def _accept_ticket(self, offer: ClientHelloView, raw: bytes) -> bytes | None:
         """4.2.11: resume from the first ticket we sealed that is fresh and whose suite
         fits; a ticket we cannot open just means a full handshake."""
-        exts = ch.extensions
         cfg = self.config
-        if _E.pre_shared_key not in exts or cfg.session_tickets <= 0:
+        if offer.psk is None or cfg.session_tickets <= 0:
             return None
-        identities, binders = ext.decode_pre_shared_key_client(exts[_E.pre_shared_key])
-        if _E.psk_key_exchange_modes not in exts:
+        identities, binders = offer.psk
+        if offer.psk_modes is None:
             raise MissingExtension("pre_shared_key without psk_key_exchange_modes (4.2.9)")
-        modes = ext.decode_psk_modes(exts[_E.psk_key_exchange_modes])
-        if PskKeyExchangeMode.psk_dhe_ke not in modes:
+        if PskKeyExchangeMode.psk_dhe_ke not in offer.psk_modes:
             return None  # psk_ke alone (no forward secrecy) is not offered by tlskit
         now_ms = int(cfg.clock() * 1000)
         sealer = cfg.get_ticket_sealer()
@@ -179,7 +230,8 @@ class ServerHandshake13(Handshake13):
             state = sealer.open(identity)
             if state is None or not 0 <= now_ms - state.issued_ms < state.lifetime * 1000:
                 continue
-            if state.suite.code not in ch.cipher_suites or state.suite.code not in cfg._suites:
+            if state.suite.code not in offer.hello.cipher_suites \
+                    or state.suite.code not in cfg._suites:
                 continue
             if state.server_name != self.server_name:
                 continue
@@ -193,8 +245,8 @@ class ServerHandshake13(Handshake13):
             if not hmac.compare_digest(expected, binders[index]):
                 raise DecryptError("PSK binder does not verify (4.2.11.2)")
             self._psk_index = index
-            self.client_chain = client_chain
-            self.trace("psk_accepted", identity_index=index)
+            self.auth.chain = client_chain
+            self.trace(T.PSK_ACCEPTED, identity_index=index)
             return state.psk
         return None
 
@@ -205,83 +257,51 @@ class ServerHandshake13(Handshake13):
         certificate no longer validates (expired, revoked), means a full handshake."""
         cfg = self.config
         if not hmac.compare_digest(state.context, cfg._session_context):
-            self.trace("psk_declined", reason="issued under another session context")
+            self.trace(T.PSK_DECLINED, reason="issued under another session context")
             return None
         if not state.client_chain:
             if cfg.client_auth == "required":
-                self.trace("psk_declined", reason="no client certificate in the ticket")
+                self.trace(T.PSK_DECLINED, reason="no client certificate in the ticket")
                 return None
             return []
         try:
             chain = [x509.load_der_x509_certificate(der) for der in state.client_chain]
-            verifier = cfg.client_verifier
-            assert verifier is not None  # the context says client_auth is on
-            at = datetime.fromtimestamp(cfg.clock(), UTC)
-            verifier.verify(chain[0], chain[1:], server_name=None, at=at, usage="client")
+            verify_client_chain(cfg, chain)  # the context says client_auth is on
         except (TLSError, ValueError) as exc:
-            self.trace("psk_declined", reason=f"client certificate no longer valid: {exc}")
+            self.trace(T.PSK_DECLINED, reason=f"client certificate no longer valid: {exc}")
             return None
         return chain
 
-    def _describe_offer(self, ch: m.ClientHello) -> dict[str, object]:
-        """What the client offered, by IANA name (for logs and `tlskit serve`'s page)."""
-        exts = ch.extensions
-
-        def u16s(etype: int, what: str) -> list[int]:
-            return ext.decode_u16_list(exts[etype], what) if etype in exts else []
-
-        versions = (ext.decode_versions_client(exts[_E.supported_versions])
-                    if _E.supported_versions in exts else [ch.legacy_version])
-        return {
-            "versions": [ProtocolVersion(v).label for v in versions],
-            "cipher_suites": [CipherSuite(s).name for s in ch.cipher_suites],
-            "groups": [NamedGroup(g).name for g in u16s(_E.supported_groups, "supported_groups")],
-            "key_shares": [NamedGroup(g).name for g, _ in (
-                ext.decode_key_share_client(exts[_E.key_share]) if _E.key_share in exts else [])],
-            "signature_schemes": [SignatureScheme(s).name for s in
-                                  u16s(_E.signature_algorithms, "signature_algorithms")],
-            "extensions": [ExtensionType(e).name for e in exts],
-            "server_name": self.server_name,
-            "alpn": (ext.decode_alpn(exts[_E.application_layer_protocol_negotiation])
-                     if _E.application_layer_protocol_negotiation in exts else []),
-        }
-
-    def _wants_tls12(self, ch: m.ClientHello) -> bool:
+    def _wants_tls12(self, offer: ClientHelloView) -> bool:
         """4.2.1: without supported_versions (or without 1.3 in it) a client speaks <= 1.2."""
         cfg = self.config
         if "TLSv1.2" not in cfg._versions or self.hrr_sent:
             return False
-        exts = ch.extensions
-        if _E.supported_versions in exts:
-            versions = ext.decode_versions_client(exts[_E.supported_versions])
+        versions = offer.versions
+        if versions is not None:
             if ProtocolVersion.TLSv1_3 in versions and "TLSv1.3" in cfg._versions:
                 return False
             return ProtocolVersion.TLSv1_2 in versions
-        return ch.legacy_version >= ProtocolVersion.TLSv1_2
+        return offer.hello.legacy_version >= ProtocolVersion.TLSv1_2
 
-    def _check_version(self, ch: m.ClientHello) -> None:
-        exts = ch.extensions
-        if _E.supported_versions not in exts:
+    def _check_version(self, offer: ClientHelloView) -> None:
+        legacy = offer.hello.legacy_version
+        if offer.versions is None:
             raise ProtocolVersionError(
-                f"client offers only {ProtocolVersion(ch.legacy_version).label}; "
+                f"client offers only {ProtocolVersion(legacy).label}; "
                 "this server needs TLS 1.3")
-        versions = ext.decode_versions_client(exts[_E.supported_versions])
-        if ProtocolVersion.TLSv1_3 not in versions:
+        if ProtocolVersion.TLSv1_3 not in offer.versions:
             raise ProtocolVersionError("client does not offer TLS 1.3")
         # 4.2.1: supported_versions decides, but a legacy_version below TLS 1.0 is no TLS
         # client at all (SSL 3.0 or garbage; RFC 7568, 8446 D.5).
-        if ch.legacy_version < ProtocolVersion.TLSv1:
-            raise ProtocolVersionError(f"legacy_version {ch.legacy_version:#06x} is not TLS")
+        if legacy < ProtocolVersion.TLSv1:
+            raise ProtocolVersionError(f"legacy_version {legacy:#06x} is not TLS")
 
     def _choose_certificate(self, schemes: list[int], cert_schemes: list[int]) -> None:
         """Pick the chain for the SNI name and the scheme the client can verify,
         preferring one whose certificate signatures the client accepts (4.2.3; else any
         signable chain, as the RFC lets the server do)."""
-        candidates = self.config._certs
-        if self.server_name:
-            wanted = self.server_name.lower()
-            named = [c for c in candidates if any(_dns_match(p, wanted) for p in c.dns_names())]
-            candidates = named + [c for c in candidates if c not in named]
+        candidates = by_server_name(self.config._certs, self.server_name)
         signable = [(ck, s) for ck in candidates
                     for s in [next((s for s in ck.schemes if s in schemes), None)]
                     if s is not None]
@@ -294,15 +314,6 @@ class ServerHandshake13(Handshake13):
                 self.certified, self.scheme = ck, SignatureScheme(scheme)
                 return
         self.certified, self.scheme = signable[0][0], SignatureScheme(signable[0][1])
-
-    def _choose_alpn(self, exts: m.Extensions) -> None:
-        body = exts.get(_E.application_layer_protocol_negotiation)
-        if body is None or not self.config.alpn_protocols:
-            return
-        offered = ext.decode_alpn(body)
-        self.alpn = next((p for p in self.config.alpn_protocols if p in offered), None)
-        if self.alpn is None:
-            raise NoApplicationProtocol(f"no ALPN protocol in common (client: {offered})")
 
     # -- HelloRetryRequest (4.1.4) --------------------------------------------------------
 
@@ -322,11 +333,11 @@ class ServerHandshake13(Handshake13):
         raw = hrr.encode()
         self.send(raw)
         self.flush()
-        if ch.session_id:
-            self.records.write_unprotected(20, b"\x01")
-            self._ccs_sent = True
-        self.trace("hello_retry_request", message=hrr, raw=raw, group=self.group.name,
+        self.trace(T.HELLO_RETRY_REQUEST, message=hrr, raw=raw, group=self.group.name,
                    cookie=self.cookie)
+        if ch.session_id:
+            self.send_ccs()
+            self._ccs_sent = True
 
     def _make_cookie(self) -> bytes:
         """An opaque cookie binding the retry to this connection's first ClientHello."""
@@ -335,8 +346,9 @@ class ServerHandshake13(Handshake13):
             return self.config.hrr_cookie(digest)
         return hmac.digest(self.config.get_cookie_key(), digest, "sha256")
 
-    def _check_second_hello(self, ch: m.ClientHello) -> None:
+    def _check_second_hello(self, offer: ClientHelloView) -> None:
         """4.1.2: the second ClientHello repeats the first but for the listed changes."""
+        ch = offer.hello
         first = self.first_hello
         assert first is not None and self.group is not None
         if ch.random != first.random or ch.session_id != first.session_id:
@@ -344,12 +356,11 @@ class ServerHandshake13(Handshake13):
         if ch.cipher_suites != first.cipher_suites:
             raise IllegalParameter("second ClientHello changed the cipher suites")
         exts = ch.extensions
-        if _E.cookie not in exts or not hmac.compare_digest(
-                ext.decode_cookie(exts[_E.cookie]), self.cookie):
+        if offer.cookie is None or not hmac.compare_digest(offer.cookie, self.cookie):
             raise IllegalParameter("second ClientHello does not return the cookie")
-        if _E.key_share not in exts:
+        shares = offer.shares
+        if shares is None:
             raise MissingExtension("second ClientHello has no key_share")
-        shares = ext.decode_key_share_client(exts[_E.key_share])
         if len(shares) != 1 or shares[0][0] != self.group:
             raise IllegalParameter("second ClientHello must carry exactly the requested share")
         if _E.early_data in exts:
@@ -360,12 +371,12 @@ class ServerHandshake13(Handshake13):
         if before != after:
             raise IllegalParameter("second ClientHello changed extensions other than those "
                                    "a HelloRetryRequest allows (4.1.2)")
-        self.records.early_data_skip = 0  # 4.2.10: no early data follows a second hello
+        self.out.skip_early_data(0)  # 4.2.10: no early data follows a second hello
 
     # -- ServerHello and the server flight (4.1.3, 4.3, 4.4) ----------------------------
 
-    def _respond(self, ch: m.ClientHello, client_share: bytes) -> None:
-        cfg = self.config
+    def _respond(self, offer: ClientHelloView, client_share: bytes) -> State:
+        cfg, ch = self.config, offer.hello
         suite, group = self.suite, self.group
         assert suite is not None and group is not None
         if not self.hrr_sent:
@@ -380,36 +391,36 @@ class ServerHandshake13(Handshake13):
         raw = sh.encode()
         self.send(raw)
         self.flush()
-        if ch.session_id and not self._ccs_sent:
-            self.records.write_unprotected(20, b"\x01")
-            self._ccs_sent = True
         hs = EarlySecret.start(suite, self._psk).handshake(shared)
         th = self.transcript.digest()
         c_hs, s_hs = hs.client_traffic(th), hs.server_traffic(th)
         self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
         self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
-        self.trace("server_hello", message=sh, raw=raw, group=group.name,
+        self.trace(T.SERVER_HELLO, message=sh, raw=raw, group=group.name,
                    client_share=client_share, server_share=server_share, shared_secret=shared,
                    cipher_suite=suite.name, client_handshake_traffic_secret=c_hs,
-                   server_handshake_traffic_secret=s_hs)
+                   server_handshake_traffic_secret=s_hs, version="TLSv1.3")
+        if ch.session_id and not self._ccs_sent:  # D.4: right after the ServerHello
+            self.send_ccs()
+            self._ccs_sent = True
         self.set_write(s_hs)
         self.set_read(c_hs)
         self._client_hs = c_hs
-        self._send_encrypted_extensions(ch)
+        self._send_encrypted_extensions(offer)
         if cfg.client_auth != "none" and self._psk is None:
             cr = m.CertificateRequest(b"", m.Extensions({
                 _E.signature_algorithms: ext.encode_u16_list(list(crypto.HANDSHAKE_SCHEMES))}))
             self.send(cr.encode())
-            self.trace("certificate_request", message=cr)
+            self.trace(T.CERTIFICATE_REQUEST, message=cr)
         if self._psk is None:
-            self._send_certificate(ch)
+            self._send_certificate(offer)
         fin = m.Finished(self.finished_for(s_hs, self.transcript.digest()))
         self.send(fin.encode())
         self.flush()
         master = hs.master()
         th = self.transcript.digest()
         c_ap, s_ap = master.client_traffic(th), master.server_traffic(th)
-        self.trace("server_finished", message=fin, raw=fin.encode(), verify_data=fin.verify_data,
+        self.trace(T.SERVER_FINISHED, message=fin, raw=fin.encode(), verify_data=fin.verify_data,
                    client_application_traffic_secret=c_ap,
                    server_application_traffic_secret=s_ap)
         self.exporter_master = master.exporter(th)
@@ -420,23 +431,21 @@ class ServerHandshake13(Handshake13):
         self.set_write(s_ap)
         self._client_ap = c_ap
         if cfg.client_auth != "none" and self._psk is None:
-            self.expect = {_HT.certificate: self.on_certificate}
-            self.state = "waiting for the client's Certificate"
-        else:
-            self.expect = {_HT.finished: self.on_finished}
-            self.state = "waiting for the client's Finished"
+            return State.WAIT_CERTIFICATE
+        return State.WAIT_FINISHED
 
-    def _send_encrypted_extensions(self, ch: m.ClientHello) -> None:
+    def _send_encrypted_extensions(self, offer: ClientHelloView) -> None:
         cfg = self.config
         exts = m.Extensions()
         if cfg.send_supported_groups:
             exts[_E.supported_groups] = ext.encode_u16_list(cfg._groups)
-        if _E.record_size_limit in ch.extensions:
-            peer_limit = ext.decode_record_size_limit(ch.extensions[_E.record_size_limit])
-            self.records.send_limit = min(peer_limit - 1, 1 << 14)
-            if cfg.record_size_limit is not None:
-                exts[_E.record_size_limit] = ext.encode_record_size_limit(cfg.record_size_limit)
-                self.records.receive_limit = cfg.record_size_limit - 1
+        peer_limit = offer.record_size_limit
+        if peer_limit is not None:
+            own = cfg.record_size_limit
+            self.out.set_record_limits(send=min(peer_limit - 1, 1 << 14),
+                                       receive=None if own is None else own - 1)
+            if own is not None:
+                exts[_E.record_size_limit] = ext.encode_record_size_limit(own)
         if self.server_name is not None:
             exts[_E.server_name] = b""
         if self.alpn is not None:
@@ -444,14 +453,14 @@ class ServerHandshake13(Handshake13):
         ee = m.EncryptedExtensions(exts)
         raw = ee.encode()
         self.send(raw)
-        self.trace("encrypted_extensions", message=ee, raw=raw, alpn=self.alpn)
+        self.trace(T.ENCRYPTED_EXTENSIONS, message=ee, raw=raw, alpn=self.alpn)
 
-    def _send_certificate(self, ch: m.ClientHello) -> None:
+    def _send_certificate(self, offer: ClientHelloView) -> None:
         ck, scheme = self.certified, self.scheme
         assert ck is not None and scheme is not None
         entries = [m.CertificateEntry(d) for d in ck.cert_der]
         staple = None
-        if _E.status_request in ch.extensions and ck.ocsp_response is not None:
+        if offer.has(_E.status_request) and ck.ocsp_response is not None:
             staple = ck.ocsp_response() if callable(ck.ocsp_response) else ck.ocsp_response
             if staple:
                 entries[0].extensions[_E.status_request] = ext.encode_ocsp_status(staple)
@@ -468,57 +477,52 @@ class ServerHandshake13(Handshake13):
             self.send(packed)
         else:
             self.send(raw)
-        self.trace("certificate", message=cert, raw=raw, chain=ck.chain, ocsp_response=staple,
+        self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=ck.chain, ocsp_response=staple,
                    compressed=self._compression)
         signature = crypto.sign(ck.private_key, scheme, CV_SERVER + self.transcript.digest())
         cv = m.CertificateVerify(scheme, signature)
         raw = cv.encode()
         self.send(raw)
-        self.trace("certificate_verify", message=cv, raw=raw, scheme=scheme.name)
+        self.trace(T.CERTIFICATE_VERIFY, message=cv, raw=raw, scheme=scheme.name)
 
     # -- client authentication (4.4.2, 4.4.3) ----------------------------------------
 
-    def on_certificate(self, cert: m.Certificate, raw: bytes) -> None:
+    def on_certificate(self, cert: m.Certificate, raw: bytes) -> State:
         if cert.request_context:
             raise IllegalParameter("client Certificate context must be empty")
         if not cert.entries:
             if self.config.client_auth == "required":
                 raise CertificateRequired("the client sent no certificate")
-            self.expect = {_HT.finished: self.on_finished}
-            return
+            return State.WAIT_FINISHED
         chain = parse_chain([e.cert_data for e in cert.entries], "client")
-        verifier = self.config.client_verifier
-        assert verifier is not None
-        at = datetime.fromtimestamp(self.config.clock(), UTC)
-        verifier.verify(chain[0], chain[1:], server_name=None, at=at, usage="client")
-        self.client_chain = chain
-        self.trace("client_certificate", chain=chain)
-        self.expect = {_HT.certificate_verify: self.on_certificate_verify}
+        verify_client_chain(self.config, chain)
+        self.auth.chain = chain
+        self.trace(T.CLIENT_CERTIFICATE, chain=chain)
+        return State.WAIT_CERTIFICATE_VERIFY
 
-    def on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> None:
-        self.check_certificate_verify(cv, self.client_chain[0],
+    def on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> State:
+        self.check_certificate_verify(cv, self.auth.chain[0],
                                       list(crypto.HANDSHAKE_SCHEMES), CV_CLIENT,
                                       self.hash_before)
-        self._client_scheme = SignatureScheme(cv.algorithm)
-        self.expect = {_HT.finished: self.on_finished}
+        self.auth.scheme = SignatureScheme(cv.algorithm)
+        self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, raw=raw,
+                   scheme=self.auth.scheme.name)
+        return State.WAIT_FINISHED
 
-    def on_finished(self, fin: m.Finished, raw: bytes) -> None:
+    def on_finished(self, fin: m.Finished, raw: bytes) -> State:
         self.check_finished(fin, self.finished_for(self._client_hs, self.hash_before))
         self.set_read(self._client_ap)
+        assert self._master is not None
         self.resumption_master = self._master.resumption(self.transcript.digest())
-        self.trace("client_finished", message=fin, raw=raw, verify_data=fin.verify_data)
-        self.complete = True
-        self.expect = {_HT.key_update: self.post_handshake_key_update}
-        self.state = "connected"
-        assert self.suite is not None
+        self._master = None
+        self._client_hs = self._client_ap = b""
+        self.trace(T.CLIENT_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
         self._send_tickets()
         resumed = self._psk is not None
-        self.events.append(HandshakeComplete(
-            version="TLSv1.3", cipher_suite=self.suite.name,
-            group=self.group.name if self.group else None,
-            signature_scheme=None if resumed or self.scheme is None else self.scheme.name,
-            alpn_protocol=self.alpn, peer_certificates=list(self.client_chain),
-            resumed=resumed, server_name=self.server_name))
+        self.out.emit(self.complete_event(
+            self.auth, group=self.group, scheme=None if resumed else self.scheme,
+            alpn=self.alpn, resumed=resumed, server_name=self.server_name))
+        return State.CONNECTED
 
     def _send_tickets(self) -> None:
         """4.6.1: tickets to resume with, each sealing its own PSK."""
@@ -529,7 +533,7 @@ class ServerHandshake13(Handshake13):
         sealer = cfg.get_ticket_sealer()
         # The client's identity travels in the ticket, so a resumed session reports (and
         # re-validates) the certificate the full handshake verified.
-        client_chain = [c.public_bytes(Encoding.DER) for c in self.client_chain]
+        client_chain = [c.public_bytes(Encoding.DER) for c in self.auth.chain]
         issued_ms = int(cfg.clock() * 1000)
         for i in range(cfg.session_tickets):
             nonce = bytes((i,))
@@ -540,19 +544,8 @@ class ServerHandshake13(Handshake13):
             age_add = int.from_bytes(cfg.rng(4), "big")
             nst = m.NewSessionTicket(cfg.ticket_lifetime, age_add, nonce, ticket, m.Extensions())
             self.send(nst.encode(), transcript=False)
-            self.trace("new_session_ticket", message=nst)
+            self.trace(T.NEW_SESSION_TICKET, message=nst)
         self.flush()
-
-
-def _dns_match(pattern: str, name: str) -> bool:
-    """Certificate selection only: exact, or one leftmost wildcard label."""
-    pattern = pattern.rstrip(".")
-    name = name.rstrip(".")
-    if pattern == name:
-        return True
-    if pattern.startswith("*.") and "." in name:
-        return name.split(".", 1)[1] == pattern[2:]
-    return False
 
 
 __all__ = ["ServerHandshake13"]

@@ -1,0 +1,122 @@
+"""Typed views of the hellos: each known extension decoded once, on first use.
+
+A `ClientHelloView` wraps a decoded `ClientHello` whose extensions are still raw bytes.
+Each field decodes its extension the first time a check reads it and keeps the result, so
+a malformed extension fails (with its decode_error) at the same check as before, and no
+extension is decoded twice however many checks read it (Go's `clientHelloMsg` fields,
+rustls's typed extensions; DESIGN.md: "a typed view decodes only the ones a state needs").
+Unknown extensions stay raw in ``hello.extensions`` for the "allowed in" checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from typing import TypeVar
+
+from ..enums import CipherSuite, ExtensionType, NamedGroup, ProtocolVersion, SignatureScheme
+from ..errors import DecodeError
+from ..wire import certcompress
+from ..wire import extensions as ext
+from ..wire import messages as m
+
+_E = ExtensionType
+T = TypeVar("T")
+
+
+class ClientHelloView:
+    """A ClientHello's offer. A field is None when its extension is absent."""
+
+    def __init__(self, hello: m.ClientHello) -> None:
+        self.hello = hello
+        self.extensions = hello.extensions
+
+    def has(self, etype: int) -> bool:
+        return etype in self.extensions
+
+    def _decoded(self, etype: int, decode: Callable[[bytes], T]) -> T | None:
+        body = self.extensions.get(etype)
+        return None if body is None else decode(body)
+
+    def _u16s(self, etype: int, what: str) -> list[int] | None:
+        body = self.extensions.get(etype)
+        return None if body is None else ext.decode_u16_list(body, what)
+
+    @cached_property
+    def versions(self) -> list[int] | None:
+        """supported_versions (4.2.1)."""
+        return self._decoded(_E.supported_versions, ext.decode_versions_client)
+
+    @cached_property
+    def offered_versions(self) -> list[int]:
+        """What the client can speak: supported_versions, else legacy_version."""
+        return self.versions if self.versions is not None else [self.hello.legacy_version]
+
+    @cached_property
+    def groups(self) -> list[int] | None:
+        return self._u16s(_E.supported_groups, "supported_groups")
+
+    @cached_property
+    def shares(self) -> list[tuple[int, bytes]] | None:
+        return self._decoded(_E.key_share, ext.decode_key_share_client)
+
+    @cached_property
+    def schemes(self) -> list[int] | None:
+        return self._u16s(_E.signature_algorithms, "signature_algorithms")
+
+    @cached_property
+    def cert_schemes(self) -> list[int] | None:
+        return self._u16s(_E.signature_algorithms_cert, "signature_algorithms_cert")
+
+    @cached_property
+    def alpn(self) -> list[str] | None:
+        return self._decoded(_E.application_layer_protocol_negotiation, ext.decode_alpn)
+
+    @cached_property
+    def server_name(self) -> str | None:
+        return self._decoded(_E.server_name, ext.decode_server_name)
+
+    @cached_property
+    def record_size_limit(self) -> int | None:
+        return self._decoded(_E.record_size_limit, ext.decode_record_size_limit)
+
+    @cached_property
+    def cookie(self) -> bytes | None:
+        return self._decoded(_E.cookie, ext.decode_cookie)
+
+    @cached_property
+    def psk_modes(self) -> list[int] | None:
+        return self._decoded(_E.psk_key_exchange_modes, ext.decode_psk_modes)
+
+    @cached_property
+    def psk(self) -> tuple[list[tuple[bytes, int]], list[bytes]] | None:
+        """pre_shared_key: the identities (ticket, obfuscated age) and their binders."""
+        return self._decoded(_E.pre_shared_key, ext.decode_pre_shared_key_client)
+
+    @cached_property
+    def point_formats(self) -> bytes | None:
+        return self._decoded(_E.ec_point_formats, ext.decode_ec_point_formats)
+
+    @cached_property
+    def cert_compression(self) -> list[int]:
+        """RFC 8879 algorithms; a malformed offer is an optimisation not taken: none."""
+        body = self.extensions.get(_E.compress_certificate)
+        if body is None:
+            return []
+        try:
+            return list(certcompress.decode_extension(body))
+        except DecodeError:
+            return []
+
+    def describe(self) -> dict[str, object]:
+        """What the client offered, by IANA name (for logs and `tlskit serve`'s page)."""
+        return {
+            "versions": [ProtocolVersion(v).label for v in self.offered_versions],
+            "cipher_suites": [CipherSuite(s).name for s in self.hello.cipher_suites],
+            "groups": [NamedGroup(g).name for g in self.groups or []],
+            "key_shares": [NamedGroup(g).name for g, _ in self.shares or []],
+            "signature_schemes": [SignatureScheme(s).name for s in self.schemes or []],
+            "extensions": [ExtensionType(e).name for e in self.extensions],
+            "server_name": self.server_name,
+            "alpn": self.alpn or [],
+        }
