@@ -29,7 +29,7 @@ apt_install() {
 }
 
 need=()
-for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx; do
+for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -39,6 +39,7 @@ if [ ${#need[@]} -gt 0 ]; then
       gnutls-cli) pkgs+=(gnutls-bin) ;;
       certutil) pkgs+=(libnss3-tools) ;;
       ss) pkgs+=(iproute2) ;;
+      update-ca-certificates) pkgs+=(ca-certificates) ;;
       *) pkgs+=("$tool") ;;
     esac
   done
