@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from . import crypto
 from .enums import CipherSuite, NamedGroup, SignatureScheme
 from .session import MAX_TICKET_LIFETIME, SessionCache, TicketSealer
+from .sessionstore import GuardedStore, MemoryStore, SessionStore
 from .verifier import CertificateVerifier
 
 KeyLogCallback = Callable[[str, bytes, bytes], None]  # label, client_random, secret
@@ -127,6 +128,11 @@ class _Common:
     # RFC 8879, TLS 1.3: what a client accepts / a server sends, in preference order.
     # Servers compress only when configured (certificate_compression=("zlib",)).
     certificate_compression: Sequence[str] = ()
+    # TLS 1.2 (RFC 7627): the extended master secret is always offered and preferred.
+    # A peer without it still gets a full handshake (as OpenSSL, Go and browsers do),
+    # but its session is never resumed (RFC 7627 5.3); True refuses such peers, which
+    # also refuses old stacks and some test tools.
+    require_extended_master_secret: bool = False
 
     def _validate_common(self) -> None:
         self._versions = [v for v in ("TLSv1.3", "TLSv1.2") if v in self.versions]
@@ -238,6 +244,12 @@ class ServerConfig(_Common):
     # client_auth and client_trust_anchors, or unique to this config when a custom
     # client_verifier is given (set it to share tickets across such configs).
     session_context: bytes | None = None
+    # Where tickets keys, TLS 1.2 session IDs and 0-RTT replay tokens live (see
+    # `tlskit.sessionstore`); default: this process's memory (with `ticket_key`, if
+    # given, as the one ticket key). Share one store among servers to resume across them.
+    session_store: SessionStore | None = None
+    # TLS 1.2: give clients that ask for no ticket a session ID to resume with.
+    session_ids: bool = True
 
     def __post_init__(self) -> None:
         self._validate_common()
@@ -260,6 +272,8 @@ class ServerConfig(_Common):
         self._session_context = self._derive_session_context(custom_verifier)
         self._cookie_key = self.cookie_key
         self._sealer: TicketSealer | None = None
+        self._store = GuardedStore(self.session_store or MemoryStore(
+            fixed_key=self.ticket_key, rng=self.rng, clock=self.clock))
         self._lazy_lock = threading.Lock()  # configs are shared by server threads
         if not 0 < self.ticket_lifetime <= MAX_TICKET_LIFETIME:
             raise ValueError("ticket_lifetime must be within 1..604800 seconds")
@@ -278,12 +292,16 @@ class ServerConfig(_Common):
         return h.digest()
 
     def get_ticket_sealer(self) -> TicketSealer:
-        """Seals resumption tickets; the key is drawn from the rng on first use."""
+        """Seals resumption tickets under the store's ticket-key ring."""
         if self._sealer is None:
             with self._lazy_lock:
                 if self._sealer is None:
-                    self._sealer = TicketSealer(self.ticket_key or self.rng(32))
+                    self._sealer = TicketSealer(self._store, self.clock)
         return self._sealer
+
+    def get_session_store(self) -> GuardedStore:
+        """The session store, guarded: its failures degrade to full handshakes."""
+        return self._store
 
     def get_cookie_key(self) -> bytes:
         """The HMAC key for HelloRetryRequest cookies, drawn from the rng on first use."""

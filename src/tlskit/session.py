@@ -31,7 +31,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .crypto import SUITES, Suite
+from .crypto import SUITES, SUITES12, Suite, Suite12
+from .sessionstore import KEY_ID_LENGTH, GuardedStore
 
 MAX_TICKET_LIFETIME = 604800  # 7 days, 4.6.1
 CONTEXT_LENGTH = 32  # a SHA-256 session context
@@ -55,6 +56,10 @@ class Session:
     authenticated: bool = False      # its chain validated (no verification_error)
     hostname_checked: bool = False   # ... for `server_name`
     ocsp_response: bytes | None = field(default=None, repr=False)
+    # TLS 1.2 (RFC 5246 7.3, RFC 5077): `psk` holds the master secret, `suite` is a
+    # `Suite12`; `ticket` is empty when the server only gave a session ID.
+    tls12: bool = False
+    session_id: bytes = field(default=b"", repr=False)
 
     def valid_at(self, now: float) -> bool:
         return now < self.received_at + min(self.lifetime, MAX_TICKET_LIFETIME)
@@ -101,14 +106,19 @@ class SessionCache:
 
 # --- server side: sealed ticket state -----------------------------------------------------
 
-_STATE = struct.Struct(">BHQI")  # format version, suite, issued at (ms), lifetime
-_VERSION = 2
-_AAD = b"tlskit ticket v2"
+_STATE = struct.Struct(">BBHQI")  # format version, flags, suite, issued at (ms), lifetime
+_VERSION = 3
+_AAD = b"tlskit ticket v3"
+_TLS12, _EMS = 1, 2  # flags
+_NONCE = 12
 
 
 @dataclass(slots=True)
 class TicketState:
-    suite: Suite
+    """What a ticket (or a TLS 1.2 session-ID cache entry) seals. For TLS 1.2, `psk` is
+    the master secret and `suite` a `Suite12`."""
+
+    suite: Suite | Suite12
     psk: bytes = field(repr=False)
     issued_ms: int
     lifetime: int
@@ -116,48 +126,75 @@ class TicketState:
     server_name: str | None
     context: bytes = bytes(CONTEXT_LENGTH)      # the issuing config's session context
     client_chain: list[bytes] = field(default_factory=list)  # DER, leaf first; [] = none
+    tls12: bool = False
+    extended_master_secret: bool = True  # TLS 1.2: only such sessions ever resume
 
 
 class TicketSealer:
-    """Seals ticket state with AES-256-GCM; a ticket that fails to open is just ignored."""
+    """Seals ticket state with AES-256-GCM under the store's current ticket key (the key
+    id goes first in the ticket); opens with any key the ring still accepts. A ticket
+    that fails to open, or a store that does not answer, just means a full handshake."""
 
-    def __init__(self, key: bytes) -> None:
-        if len(key) != 32:
-            raise ValueError("ticket key must be 32 bytes")
-        self._aead = AESGCM(key)
+    def __init__(self, store: GuardedStore, clock: Callable[[], float]) -> None:
+        self._store, self._clock = store, clock
 
-    def seal(self, state: TicketState, nonce: bytes) -> bytes:
-        plain = bytearray(_STATE.pack(_VERSION, state.suite.code, state.issued_ms,
-                                      state.lifetime))
-        _put(plain, 1, state.psk)
-        _put(plain, 1, (state.alpn_protocol or "").encode())
-        _put(plain, 2, (state.server_name or "").encode())
-        _put(plain, 1, state.context)
-        plain += len(state.client_chain).to_bytes(1, "big")
-        for der in state.client_chain:
-            _put(plain, 3, der)
-        return nonce + self._aead.encrypt(nonce, bytes(plain), _AAD)
+    def seal(self, state: TicketState, nonce: bytes) -> bytes | None:
+        keys = self._store.ticket_keys(self._clock())
+        if keys is None:
+            return None
+        body = encode_state(state)
+        return keys.current_id + nonce + AESGCM(keys.current).encrypt(
+            nonce, body, _AAD + keys.current_id)
 
     def open(self, ticket: bytes) -> TicketState | None:
         """The sealed state, or None for anything we did not seal (or an old format)."""
-        if len(ticket) < 12 + 16 + _STATE.size:
+        if len(ticket) < KEY_ID_LENGTH + _NONCE + 16 + _STATE.size:
             return None
+        keys = self._store.ticket_keys(self._clock())
+        key_id = ticket[:KEY_ID_LENGTH]
+        key = None if keys is None else keys.accepted.get(key_id)
+        if key is None:
+            return None
+        nonce = ticket[KEY_ID_LENGTH:KEY_ID_LENGTH + _NONCE]
         try:
-            plain = self._aead.decrypt(ticket[:12], ticket[12:], _AAD)
+            plain = AESGCM(key).decrypt(nonce, ticket[KEY_ID_LENGTH + _NONCE:],
+                                        _AAD + key_id)
         except InvalidTag:
             return None
-        version, suite_code, issued_ms, lifetime = _STATE.unpack_from(plain)
-        suite = SUITES.get(suite_code)
-        if version != _VERSION or suite is None:
-            return None
-        reader = _Reader(plain, _STATE.size)
-        psk = reader.take(1)
-        alpn = reader.take(1).decode()
-        sni = reader.take(2).decode()
-        context = reader.take(1)
-        chain = [reader.take(3) for _ in range(reader.take_count())]
-        return TicketState(suite, psk, issued_ms, lifetime, alpn or None, sni or None,
-                           context, chain)
+        return decode_state(plain)
+
+
+def encode_state(state: TicketState) -> bytes:
+    flags = (_TLS12 if state.tls12 else 0) | (_EMS if state.extended_master_secret else 0)
+    plain = bytearray(_STATE.pack(_VERSION, flags, state.suite.code, state.issued_ms,
+                                  state.lifetime))
+    _put(plain, 1, state.psk)
+    _put(plain, 1, (state.alpn_protocol or "").encode())
+    _put(plain, 2, (state.server_name or "").encode())
+    _put(plain, 1, state.context)
+    plain += len(state.client_chain).to_bytes(1, "big")
+    for der in state.client_chain:
+        _put(plain, 3, der)
+    return bytes(plain)
+
+
+def decode_state(plain: bytes) -> TicketState | None:
+    """Reads back `encode_state` (authenticated by the AEAD, so well-formed)."""
+    if len(plain) < _STATE.size:
+        return None
+    version, flags, suite_code, issued_ms, lifetime = _STATE.unpack_from(plain)
+    tls12 = bool(flags & _TLS12)
+    suite = (SUITES12 if tls12 else SUITES).get(suite_code)
+    if version != _VERSION or suite is None:
+        return None
+    reader = _Reader(plain, _STATE.size)
+    psk = reader.take(1)
+    alpn = reader.take(1).decode()
+    sni = reader.take(2).decode()
+    context = reader.take(1)
+    chain = [reader.take(3) for _ in range(reader.take_count())]
+    return TicketState(suite, psk, issued_ms, lifetime, alpn or None, sni or None,
+                       context, chain, tls12, bool(flags & _EMS))
 
 
 def _put(out: bytearray, width: int, value: bytes) -> None:
