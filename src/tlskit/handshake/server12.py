@@ -245,9 +245,20 @@ class ServerHandshake12(Handshake12):
         sh_exts[_E.extended_master_secret] = b""
         if self.alpn is not None:
             sh_exts[_E.application_layer_protocol_negotiation] = ext.encode_alpn([self.alpn])
+        # RFC 5077 3.1: a resumed ticket is renewed, sealed under the current ticket key
+        # (so clients that keep resuming move along the key ring); same session, same age.
+        renewed = None
+        if exts.get(_E.session_ticket):
+            renewed = self.config.get_ticket_sealer().seal(state, self.config.rng(12))
+            if renewed is not None:
+                sh_exts[_E.session_ticket] = b""
         sh = m.ServerHello(self.server_random, self.session_id, suite.code, sh_exts)
         self.transcript.start(suite.hash_name)
         self._send_traced(T.SERVER_HELLO, sh, version="TLSv1.2", cipher_suite=suite.name)
+        if renewed is not None:
+            left = max(1, state.lifetime - (int(self.config.clock() * 1000)
+                                            - state.issued_ms) // 1000)
+            self._send_traced(T.NEW_SESSION_TICKET, m12.NewSessionTicket12(left, renewed))
         self.use_resumed_master(state.psk)
         c_key, s_key, c_iv, s_iv = self.key_block()
         self.install_write12(s_key, s_iv)
