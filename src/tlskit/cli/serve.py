@@ -86,6 +86,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(RFC 8879), e.g. zlib")
     parser.add_argument("--keylog", metavar="FILE",
                         help="append session secrets to FILE (NSS key log format)")
+    parser.add_argument("--session-store", metavar="URL",
+                        help="where ticket keys, TLS 1.2 session IDs and replay tokens live, "
+                             "shared by every server using it: redis://HOST:PORT/DB "
+                             "(default: this process's memory)")
+
+
+def _session_store(url: str | None) -> Any:
+    """--session-store: the store, with its outages (and recoveries) logged to stderr."""
+    if not url:
+        return None
+    import logging
+
+    from ..sessionstore import from_url
+    try:
+        store = from_url(url)
+    except (ValueError, ImportError) as exc:
+        raise ServeError(f"--session-store {url}: {exc}") from exc
+    logger = logging.getLogger("tlskit.sessionstore")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    return store
 
 
 def run(args: argparse.Namespace) -> int:
@@ -258,8 +282,10 @@ class Server:
             certified = CertifiedKey(certified.chain, certified.private_key, stapler.current)
             self.certified = certified
         versions = ["TLSv1.2"] if a.tls12 else ["TLSv1.3"] if a.tls13 else ["TLSv1.3", "TLSv1.2"]
+        store = _session_store(a.session_store)
         try:
             return ServerConfig(
+                session_store=store,
                 certificates=[certified],
                 versions=versions,
                 certificate_compression=_split(a.compress_cert) or (),

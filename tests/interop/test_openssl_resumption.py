@@ -1,0 +1,106 @@
+"""Resumption against the `openssl` binary, both ways: TLS 1.2 session IDs and RFC 5077
+tickets (abbreviated handshakes), and TLS 1.3 resumption after a client certificate."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+import pytest
+
+from tlskit import HandshakeComplete, SessionTicketReceived
+from tlskit.session import SessionCache
+
+from .conftest import PKI, Peers, openssl_field
+from .helpers import Pump, require_binary, tlskit_server
+
+
+def _s_client(pki: PKI, port: int, *args: str | Path) -> str:
+    """One `openssl s_client` run: it reads until the server's close_notify (-ign_eof),
+    so a TLS 1.3 ticket sent after the handshake lands in -sess_out."""
+    proc = subprocess.run(
+        [require_binary("openssl"), "s_client", "-connect", f"127.0.0.1:{port}",
+         "-servername", "localhost", "-verify_hostname", "localhost", "-CAfile",
+         str(pki.root_pem), "-verify_return_error", "-ign_eof", *[str(a) for a in args]],
+        input=b"", capture_output=True, timeout=30, check=False)
+    out = proc.stdout.decode(errors="replace")
+    assert proc.returncode == 0, out + proc.stderr.decode(errors="replace")
+    return out
+
+
+def _server_body(pump: Pump) -> HandshakeComplete:
+    """Handshake, one line, close: s_client then exits on our close_notify."""
+    hc = pump.handshake()
+    pump.send(b"bye\n")
+    pump.close()
+    pump.wait_closed()
+    return hc
+
+
+@pytest.mark.parametrize("tickets", [pytest.param(2, id="ticket"),
+                                     pytest.param(0, id="session-id")])
+def test_s_client_tls12_resumes_with_tlskit_server(peers: Peers, pki: PKI, tmp_path: Path,
+                                                   tickets: int) -> None:
+    """s_client -sess_out, then -sess_in: the second handshake is abbreviated ("Reused"),
+    and tlskit reports it resumed."""
+    server = peers.thread(tlskit_server(pki.server_config(session_tickets=tickets),
+                                        _server_body, count=2))
+    sess = tmp_path / "sess.pem"
+    first = _s_client(pki, server.port, "-tls1_2", "-sess_out", sess)
+    assert "New, TLSv1.2" in first
+    if tickets:
+        assert "TLS session ticket:" in first
+    second = _s_client(pki, server.port, "-tls1_2", "-sess_in", sess)
+    assert "Reused, TLSv1.2" in second, second
+    results = server.join()
+    assert [hc.resumed for hc in results] == [False, True]
+    assert results[1].version == "TLSv1.2"
+
+
+@pytest.mark.parametrize("ticket", [pytest.param(True, id="ticket"),
+                                    pytest.param(False, id="session-id")])
+def test_tlskit_client_tls12_resumes_with_s_server(peers: Peers, pki: PKI,
+                                                   ticket: bool) -> None:
+    """tlskit resumes a TLS 1.2 session s_server gave it: by ticket (the session_ticket
+    extension), or by session ID (s_server -no_ticket), skipping the certificate."""
+    args = ["-tls1_2"] + ([] if ticket else ["-no_ticket"])
+    proc = peers.start(["openssl", "s_server", "-accept", "127.0.0.1:0",
+                        "-cert", pki.files["ec256"].leaf, "-cert_chain", pki.files["ec256"].chain,
+                        "-key", pki.files["ec256"].key, *args])
+    port = int(proc.wait_for(rb"ACCEPT [^\n]*:(\d+)\r?\n").group(1))
+    cache = SessionCache()
+    config = pki.client_config(versions=["TLSv1.2"], session_cache=cache)
+    hcs = []
+    for word in (b"one\n", b"two\n"):
+        mark = proc.mark()
+        pump = Pump.connect(config, port)
+        try:
+            hcs.append(pump.handshake())
+            pump.send(word)
+            proc.wait_for(word.strip().decode(), since=mark)
+            pump.close()
+        finally:
+            pump.dispose()
+    assert [hc.resumed for hc in hcs] == [False, True]
+    assert hcs[1].peer_certificates == hcs[0].peer_certificates  # the remembered chain
+    events = [e for e in pump.events if isinstance(e, SessionTicketReceived)]
+    assert events and events[0].session.tls12
+    assert bool(events[0].session.ticket) == ticket
+
+
+def test_s_client_tls13_mtls_resumes_and_reports_the_client(peers: Peers, pki: PKI,
+                                                           tmp_path: Path) -> None:
+    """TLS 1.3 with a client certificate: the ticket binds the client chain, so s_client's
+    -sess_in resumes, and the resumed connection still reports the client certificate."""
+    issued, files = pki.client_cert("alice")
+    config = pki.server_config(client_auth="required", client_trust_anchors=[pki.root])
+    server = peers.thread(tlskit_server(config, _server_body, count=2))
+    sess = tmp_path / "sess13.pem"
+    cert = ["-cert", files.leaf, "-cert_chain", files.chain, "-key", files.key]
+    first = _s_client(pki, server.port, "-tls1_3", *cert, "-sess_out", sess)
+    assert "New, TLSv1.3" in first
+    second = _s_client(pki, server.port, "-tls1_3", *cert, "-sess_in", sess)
+    assert "Reused, TLSv1.3" in second, second
+    assert openssl_field(second, r"Verify return code: (\d+)") == "0"
+    results = server.join()
+    assert [hc.resumed for hc in results] == [False, True]
+    assert results[1].peer_certificates[0] == issued.certificate
