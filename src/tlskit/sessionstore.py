@@ -218,7 +218,7 @@ class GuardedStore:
     def ticket_keys(self, now: float) -> TicketKeys | None:
         try:
             keys = self.backend.ticket_keys(now)
-        except Exception as exc:  # noqa: BLE001 - any backend failure degrades the same
+        except Exception as exc:
             self._failed("ticket keys", exc)
             return None
         self._ok()
@@ -227,7 +227,7 @@ class GuardedStore:
     def put_session(self, session_id: bytes, state: bytes, ttl: float) -> None:
         try:
             self.backend.put_session(session_id, state, ttl)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._failed("storing a session", exc)
             return
         self._ok()
@@ -235,7 +235,7 @@ class GuardedStore:
     def get_session(self, session_id: bytes) -> bytes | None:
         try:
             state = self.backend.get_session(session_id)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._failed("looking up a session", exc)
             return None
         self._ok()
@@ -246,7 +246,7 @@ class GuardedStore:
         0-RTT is refused and the request waits for the full handshake)."""
         try:
             fresh = self.backend.check_replay(token, ttl)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._failed("the replay cache", exc)
             return False
         self._ok()

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import enum
 import hmac
-from typing import Any
-
 from collections.abc import Callable
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -173,6 +172,7 @@ class ServerHandshake12(Handshake12):
         if not self.ems or not ch.session_id:
             return None  # RFC 7627 5.3; and without an ID to echo there is no resumption
         sealer = cfg.get_ticket_sealer()
+        state: TicketState | None
         if ticket and cfg.session_tickets > 0:
             state, how = sealer.open(ticket), "ticket"
         elif not ticket and cfg.session_ids:

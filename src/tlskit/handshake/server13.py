@@ -541,6 +541,8 @@ class ServerHandshake13(Handshake13):
             state = TicketState(self.suite, psk, issued_ms, cfg.ticket_lifetime, self.alpn,
                                 self.server_name, cfg._session_context, client_chain)
             ticket = sealer.seal(state, cfg.rng(12))
+            if ticket is None:
+                break  # the session store is unreachable: no ticket this time
             age_add = int.from_bytes(cfg.rng(4), "big")
             nst = m.NewSessionTicket(cfg.ticket_lifetime, age_add, nonce, ticket, m.Extensions())
             self.send(nst.encode(), transcript=False)
