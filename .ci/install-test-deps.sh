@@ -2,12 +2,13 @@
 # Installs everything the test suite needs on a fresh Debian machine with Python 3.11:
 # the real TLS peers the interop tests talk to, the headless browsers tests/browser runs
 # against `tlskit serve` (chromium, firefox-esr, and certutil from libnss3-tools to put the
-# test root in their NSS databases), and tlskit with its test extra.
+# test root in their NSS databases), redis-server (the shared session-store tests), and
+# tlskit with its test extra.
 # Idempotent and quiet: apt runs only for what is missing, and prints only on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss; do
+for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss redis-server; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -17,6 +18,7 @@ if [ ${#need[@]} -gt 0 ]; then
       gnutls-cli) pkgs+=(gnutls-bin) ;;
       certutil) pkgs+=(libnss3-tools) ;;
       ss) pkgs+=(iproute2) ;;
+      redis-server) pkgs+=(redis-server) ;;
       *) pkgs+=("$tool") ;;
     esac
   done

@@ -213,7 +213,7 @@ class GuardedStore:
             with self._lock:
                 was, self._down = self._down, False
             if was:
-                log.warning("session store %r is back; resumption resumes", self.backend)
+                log.warning("session store %r answers again; sessions resume again", self.backend)
 
     def ticket_keys(self, now: float) -> TicketKeys | None:
         try:
