@@ -177,6 +177,8 @@ class ClientHandshake12(Handshake12):
             raise DecodeError("extended_master_secret must be empty")
         if exts.get(_E.server_name):
             raise DecodeError("server_name in ServerHello must be empty (RFC 6066 3)")
+        if exts.get(_E.session_ticket):
+            raise DecodeError("session_ticket in ServerHello must be empty (RFC 5077 3.2)")
         alpn = exts.get(_E.application_layer_protocol_negotiation)
         if alpn is not None:
             chosen = ext.decode_alpn(alpn)
