@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common as c  # noqa: E402
+import _common as c
 
-from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection  # noqa: E402
-from tlskit.session import SessionCache  # noqa: E402
+from tlskit import ClientConfig, ServerConfig
+from tlskit.session import SessionCache
 
 
 def tlskit_pair(version: str, tickets: bool,
