@@ -1,8 +1,11 @@
-"""Session resumption with tickets (RFC 8446 2.2, 4.6.1): what each side remembers.
+"""Session resumption (RFC 8446 2.2, 4.6.1; TLS 1.2: RFC 5246 7.3, RFC 5077): what each
+side remembers.
 
 The client keeps a `Session` per ticket (the PSK derived from the ticket nonce, the
-suite, the peer's chain); the server keeps nothing: its ticket is the session state
-sealed with AES-GCM under a key only the server knows.
+suite, the peer's chain; for TLS 1.2 the master secret, with a ticket or a session ID);
+the server keeps nothing but keys: its ticket is the session state sealed with AES-GCM
+under the session store's current ticket key (`tlskit.sessionstore`), and a TLS 1.2
+session ID names the same sealed state in the store's session-ID cache.
 
 A resumed connection skips certificate validation, so a session is bound to how its peer
 was authenticated and is never used where a full handshake would have been refused:
@@ -17,6 +20,8 @@ was authenticated and is never used where a full handshake would have been refus
   config's *session context*, a digest of its client-authentication policy and trust
   (like OpenSSL's session-ID context). A ticket resumes only under the same context and
   only if its client chain still validates; otherwise the handshake is a full one.
+* TLS 1.2 follows the same rules, and a session made without the extended master secret
+  is never made resumable, nor resumed by a hello without it (RFC 7627 5.3).
 """
 
 from __future__ import annotations
