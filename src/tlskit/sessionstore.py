@@ -161,7 +161,7 @@ class RedisStore:
             health_check_interval=0)
 
     def __repr__(self) -> str:
-        return f"RedisStore({self.url!r})"
+        return f"RedisStore({_without_password(self.url)!r})"
 
     def ticket_keys(self, now: float) -> TicketKeys:
         epochs = self.rotation.epochs(now)
@@ -251,6 +251,16 @@ class GuardedStore:
             return False
         self._ok()
         return fresh
+
+
+def _without_password(url: str) -> str:
+    """The URL for logs and reprs: a password in it is replaced by ``***``."""
+    from urllib.parse import urlsplit, urlunsplit
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def from_url(url: str, rotation: Rotation | None = None) -> SessionStore:

@@ -95,6 +95,8 @@ def test_replay_cache_first_seen_only_within_ttl() -> None:
 def test_store_urls() -> None:
     assert isinstance(from_url("memory:"), MemoryStore)
     assert isinstance(from_url("redis://127.0.0.1:1/0"), RedisStore)  # connects lazily
+    secret = RedisStore("redis://user:hunter2@127.0.0.1:1/0")
+    assert "hunter2" not in repr(secret) and "user:***@" in repr(secret)
     with pytest.raises(ValueError, match="unknown session store"):
         from_url("memcached://x")
     with pytest.raises(ValueError):
