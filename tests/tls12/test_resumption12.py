@@ -315,3 +315,32 @@ def test_server_rejects_resumed_client_flight(case: str, ticket: bool) -> None:
         client.receive_data(server.data_to_send())
         flight = client.data_to_send()
     expect_alert12(server, flight, alert)
+
+
+@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
+def test_mutual_tls_session_resumes_with_the_client_certificate(ticket: bool) -> None:
+    """The session carries the client's chain: the resumed connection reports it, and it
+    is validated again (a server trusting another CA makes a full handshake)."""
+    from tlskit import CertifiedKey
+
+    from ..hostile.helpers import other_pki
+    alice = pki().client
+    auth = {"client_auth": "required", "client_trust_anchors": [pki().ca.root]}
+    scfg = _server_config(session_tickets=2 if ticket else 0, **auth)
+    ccfg = _client_config(certificate=CertifiedKey(alice.chain, alice.private_key))
+    session, _ = _full(ccfg, scfg)
+    assert session is not None
+    client, server = ClientConnection(ccfg, "localhost", session=session), \
+        ServerConnection(scfg)
+    pump(client, server)
+    assert server.handshake_complete and server.handshake_complete.resumed
+    assert server.handshake_complete.peer_certificates[0] == alice.certificate
+    # Same policy words, other trust: another session context, so no resumption.
+    other = _server_config(session_tickets=2 if ticket else 0, client_auth="required",
+                           client_trust_anchors=[other_pki().ca.root],
+                           session_store=scfg.get_session_store().backend)
+    client = ClientConnection(ccfg, "localhost", session=session)
+    server = ServerConnection(other)
+    server.receive_data(client.data_to_send())
+    types = [raw[0] for raw in messages_of(server.data_to_send())]
+    assert HT.certificate in types  # a full handshake (which alice's CA then fails)
