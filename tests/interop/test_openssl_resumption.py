@@ -88,19 +88,21 @@ def test_tlskit_client_tls12_resumes_with_s_server(peers: Peers, pki: PKI,
     assert bool(events[0].session.ticket) == ticket
 
 
-def test_s_client_tls13_mtls_resumes_and_reports_the_client(peers: Peers, pki: PKI,
-                                                           tmp_path: Path) -> None:
-    """TLS 1.3 with a client certificate: the ticket binds the client chain, so s_client's
+@pytest.mark.parametrize("version", ["1_3", "1_2"], ids=["tls13", "tls12"])
+def test_s_client_mtls_resumes_and_reports_the_client(peers: Peers, pki: PKI,
+                                                      tmp_path: Path, version: str) -> None:
+    """With a client certificate: the ticket binds the client chain, so s_client's
     -sess_in resumes, and the resumed connection still reports the client certificate."""
     issued, files = pki.client_cert("alice")
     config = pki.server_config(client_auth="required", client_trust_anchors=[pki.root])
     server = peers.thread(tlskit_server(config, _server_body, count=2))
-    sess = tmp_path / "sess13.pem"
+    sess = tmp_path / "sess.pem"
+    label = f"TLSv{version.replace('_', '.')}"
     cert = ["-cert", files.leaf, "-cert_chain", files.chain, "-key", files.key]
-    first = _s_client(pki, server.port, "-tls1_3", *cert, "-sess_out", sess)
-    assert "New, TLSv1.3" in first
-    second = _s_client(pki, server.port, "-tls1_3", *cert, "-sess_in", sess)
-    assert "Reused, TLSv1.3" in second, second
+    first = _s_client(pki, server.port, f"-tls{version}", *cert, "-sess_out", sess)
+    assert f"New, {label}" in first
+    second = _s_client(pki, server.port, f"-tls{version}", *cert, "-sess_in", sess)
+    assert f"Reused, {label}" in second, second
     assert openssl_field(second, r"Verify return code: (\d+)") == "0"
     results = server.join()
     assert [hc.resumed for hc in results] == [False, True]
