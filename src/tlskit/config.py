@@ -186,6 +186,8 @@ class ClientConfig(_Common):
     certificate: CertifiedKey | None = None
     middlebox_compat: bool = True
     ocsp_stapling: bool = False
+    # TLS 1.2 (RFC 5077): ask for a ticket. Also asked for whenever a session_cache is set
+    # and TLS 1.2 is enabled; a held TLS 1.2 session is offered by ticket or session ID.
     legacy_session_ticket: bool = False
     signature_schemes_cert: Sequence[str | int] | None = None
     session_cache: SessionCache | None = None
