@@ -211,8 +211,7 @@ class ClientHandshake12(Handshake12):
         assert session is not None
         if suite.code != session.suite.code:
             raise IllegalParameter("server resumed the session with another cipher suite")
-        if _E.status_request in self.offered and self._stapling:
-            raise UnsupportedExtension("status_request in a resumed ServerHello")
+        self._stapling = False  # no CertificateStatus in an abbreviated handshake
         self.resumed = True
         self.auth.chain = list(session.peer_certificates)
         self.auth.ocsp_response = session.ocsp_response
