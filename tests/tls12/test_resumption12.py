@@ -344,3 +344,26 @@ def test_mutual_tls_session_resumes_with_the_client_certificate(ticket: bool) ->
     server.receive_data(client.data_to_send())
     types = [raw[0] for raw in messages_of(server.data_to_send())]
     assert HT.certificate in types  # a full handshake (which alice's CA then fails)
+
+
+def test_server_does_not_echo_a_session_id_it_does_not_know() -> None:
+    """A legacy_session_id the cache does not hold (forged, expired, another fleet's): a
+    full handshake under a fresh session ID, never an echo."""
+    client = ClientConnection(_client_config(session_cache=None), "localhost")
+    forged = bytes(range(32))
+    hello = edit_client_hello(lambda ch: setattr(ch, "session_id", forged))(
+        client.data_to_send())
+    server = ServerConnection(_server_config())
+    server.receive_data(hello)
+    messages = messages_of(server.data_to_send())
+    sh = m.ServerHello.decode(memoryview(messages[0])[4:])
+    assert sh.session_id != forged and len(sh.session_id) == 32
+    assert messages[1][0] == HT.certificate
+
+
+def test_server_rejects_an_overlong_session_id() -> None:
+    """RFC 5246 7.4.1.2: SessionID is opaque<0..32>; 33 bytes does not decode."""
+    client = ClientConnection(_client_config(session_cache=None), "localhost")
+    hello = edit_client_hello(lambda ch: setattr(ch, "session_id", bytes(33)))(
+        client.data_to_send())
+    expect_alert12(ServerConnection(_server_config()), hello, AD.decode_error)
