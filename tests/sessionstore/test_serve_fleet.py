@@ -31,6 +31,9 @@ def test_s_client_resumes_on_the_other_server(serve: Callable[..., Serve],  # no
     assert second.returncode == 0, second.stderr
     assert "Reused, TLSv1." in second.stdout, second.stdout
     assert "HTTP/1.1 200 OK" in second.stdout
+    # The server logs each handshake (written before it answered s_client).
+    assert any(line.rstrip().endswith(" resumed") for line in two.stderr_lines), \
+        two.stderr_lines
 
 
 def test_serve_rejects_an_unknown_store(serve: Callable[..., Serve],  # noqa: F811

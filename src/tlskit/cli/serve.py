@@ -356,7 +356,8 @@ class Server:
             self.log(f"{who} {complete.version} {complete.cipher_suite} {complete.group} "
                      f"sni={complete.server_name or '-'} alpn={complete.alpn_protocol or '-'}"
                      + (f" client={_subject(complete.peer_certificates[0])}"
-                        if complete.peer_certificates else ""))
+                        if complete.peer_certificates else "")
+                     + (" resumed" if complete.resumed else ""))
             if self.args.echo:
                 self._echo(chan)
             else:
