@@ -3,6 +3,7 @@ balancer: `openssl s_client` makes a session on one and resumes it on the other.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,9 +32,12 @@ def test_s_client_resumes_on_the_other_server(serve: Callable[..., Serve],  # no
     assert second.returncode == 0, second.stderr
     assert "Reused, TLSv1." in second.stdout, second.stdout
     assert "HTTP/1.1 200 OK" in second.stdout
-    # The server logs each handshake (written before it answered s_client).
-    assert any(line.rstrip().endswith(" resumed") for line in two.stderr_lines), \
-        two.stderr_lines
+    # The server logs each handshake (written before it answered s_client; a reader
+    # thread collects it, so give that thread its turn).
+    deadline = time.monotonic() + 10
+    while not any(line.rstrip().endswith(" resumed") for line in two.stderr_lines):
+        assert time.monotonic() < deadline, two.stderr_lines
+        time.sleep(0.01)  # a poll interval
 
 
 def test_serve_rejects_an_unknown_store(serve: Callable[..., Serve],  # noqa: F811
