@@ -1,8 +1,10 @@
-"""Resumption against the `openssl` binary, both ways: TLS 1.2 session IDs and RFC 5077
-tickets (abbreviated handshakes), and TLS 1.3 resumption after a client certificate."""
+"""Resumption against the `openssl` binary, both ways, and the stdlib `ssl` client: TLS 1.2
+session IDs and RFC 5077 tickets (abbreviated handshakes), and TLS 1.3 resumption after a
+client certificate."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from pathlib import Path
 
@@ -107,3 +109,32 @@ def test_s_client_mtls_resumes_and_reports_the_client(peers: Peers, pki: PKI,
     results = server.join()
     assert [hc.resumed for hc in results] == [False, True]
     assert results[1].peer_certificates[0] == issued.certificate
+
+
+@pytest.mark.parametrize("tickets", [pytest.param(2, id="ticket"),
+                                     pytest.param(0, id="session-id")])
+def test_python_ssl_tls12_resumes_with_tlskit_server(peers: Peers, pki: PKI,
+                                                     tickets: int) -> None:
+    """The stdlib `ssl` client (OpenSSL 3) resumes a TLS 1.2 session by ticket or ID."""
+    import socket
+    import ssl
+
+    server = peers.thread(tlskit_server(pki.server_config(session_tickets=tickets),
+                                        _server_body, count=2))
+    ctx = ssl.create_default_context(cafile=str(pki.root_pem))
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    if not tickets:
+        ctx.options |= ssl.OP_NO_TICKET
+    session = None
+    reused = []
+    for _ in range(2):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as raw, \
+                ctx.wrap_socket(raw, server_hostname="localhost", session=session) as tls:
+            assert tls.version() == "TLSv1.2"
+            reused.append(tls.session_reused)
+            assert tls.recv(16) == b"bye\n"
+            session = tls.session
+            with contextlib.suppress(OSError, ssl.SSLError):
+                tls.unwrap()
+    assert reused == [False, True]
+    assert [hc.resumed for hc in server.join()] == [False, True]
