@@ -29,6 +29,7 @@ from . import crypto
 from .enums import CipherSuite, NamedGroup, PskKeyExchangeMode, SignatureScheme
 from .iana import parse_cipher_suite, parse_group, parse_signature_scheme
 from .session import MAX_TICKET_LIFETIME, SessionCache, TicketSealer
+from .sessionstore import GuardedStore, MemoryStore, SessionStore
 from .verifier import CertificateVerifier
 
 KeyLogCallback = Callable[[str, bytes, bytes], None]  # label, client_random, secret
@@ -190,6 +191,11 @@ class _Common:
     # RFC 8879, TLS 1.3: what a client accepts / a server sends, in preference order.
     # Servers compress only when configured (certificate_compression=("zlib",)).
     certificate_compression: Sequence[str] = ()
+    # TLS 1.2 (RFC 7627): the extended master secret is always offered and preferred.
+    # A peer without it still gets a full handshake (as OpenSSL, Go and browsers do),
+    # but its session is never resumed (RFC 7627 5.3); True refuses such peers, which
+    # also refuses old stacks and some test tools.
+    require_extended_master_secret: bool = False
 
     # Derived by validation, read by the engine.
     _versions: list[str] = field(init=False, repr=False)
@@ -277,6 +283,8 @@ class ClientConfig(_Common):
     certificate: CertifiedKey | None = None
     middlebox_compat: bool = True
     ocsp_stapling: bool = False
+    # TLS 1.2 (RFC 5077): ask for a ticket. Also asked for whenever a session_cache is set
+    # and TLS 1.2 is enabled; a held TLS 1.2 session is offered by ticket or session ID.
     legacy_session_ticket: bool = False
     signature_schemes_cert: Sequence[str | int] | None = None
     session_cache: SessionCache | None = None
@@ -367,6 +375,12 @@ class ServerConfig(_Common):
     # client_auth and client_trust_anchors, or unique to this config when a custom
     # client_verifier is given (set it to share tickets across such configs).
     session_context: bytes | None = None
+    # Where tickets keys, TLS 1.2 session IDs and 0-RTT replay tokens live (see
+    # `tlskit.sessionstore`); default: this process's memory (with `ticket_key`, if
+    # given, as the one ticket key). Share one store among servers to resume across them.
+    session_store: SessionStore | None = None
+    # TLS 1.2: give clients that ask for no ticket a session ID to resume with.
+    session_ids: bool = True
     # 0-RTT (RFC 8446 4.2.10, 8), off by default. With a limit > 0 tickets allow that many
     # bytes of early data; a ticket carries early data once (``replay_cache``, in-process
     # unless another `ReplayCache` such as a shared session store is given) and only
@@ -374,7 +388,7 @@ class ServerConfig(_Common):
     # chunk: False holds it back until the handshake completes (delivered then as plain
     # `DataReceived`, so a replayed flight, which never completes, delivers nothing).
     max_early_data_size: int = 0
-    replay_cache: Any = None
+    replay_cache: Any = None  # default: the session_store when one is given
     accept_early_data: Callable[[bytes], bool] | None = None
     # Resume with psk_ke (no (EC)DHE) when a client offers only that: saves the key
     # exchange, but that connection has no forward secrecy (a leaked ticket key reveals it).
@@ -384,6 +398,7 @@ class ServerConfig(_Common):
     _client_verifier: CertificateVerifier | None = field(init=False, repr=False)
     _cookie_key: bytes | None = field(init=False, repr=False)
     _sealer: TicketSealer | None = field(init=False, repr=False)
+    _store: GuardedStore = field(init=False, repr=False)
     _replay_cache: Any = field(init=False, repr=False)
     _session_context: bytes = field(init=False, repr=False)
     _lazy_lock: threading.Lock = field(init=False, repr=False)  # for the lazy getters
@@ -418,6 +433,8 @@ class ServerConfig(_Common):
                   self._derive_session_context(self.client_verifier is not None))
         self._set("_cookie_key", self.cookie_key)
         self._set("_sealer", None)
+        self._set("_store", GuardedStore(self.session_store or MemoryStore(
+            fixed_key=self.ticket_key, rng=self.rng, clock=self.clock)))
         self._set("_replay_cache", self.replay_cache)
         self._set("_lazy_lock", threading.Lock())  # configs are shared by server threads
         if not 0 < self.ticket_lifetime <= MAX_TICKET_LIFETIME:
@@ -463,21 +480,28 @@ class ServerConfig(_Common):
         return h.digest()
 
     def get_ticket_sealer(self) -> TicketSealer:
-        """Seals resumption tickets; the key is drawn from the rng on first use."""
+        """Seals resumption tickets under the store's ticket-key ring."""
         if self._sealer is None:
             with self._lazy_lock:
                 if self._sealer is None:
-                    self._set("_sealer", TicketSealer(self.ticket_key or self.rng(32)))
+                    self._set("_sealer", TicketSealer(self._store, self.clock))
         assert self._sealer is not None
         return self._sealer
 
+    def get_session_store(self) -> GuardedStore:
+        """The session store, guarded: its failures degrade to full handshakes."""
+        return self._store
+
     def get_replay_cache(self) -> Any:
-        """The 0-RTT replay cache (an in-process `MemoryReplayCache` unless given)."""
+        """The 0-RTT replay cache: ``replay_cache``, else the shared ``session_store``
+        (replays are then refused across the fleet; an unreachable store refuses 0-RTT),
+        else an in-process `MemoryReplayCache`."""
         if self._replay_cache is None:
             with self._lazy_lock:
                 if self._replay_cache is None:
                     from .replay import MemoryReplayCache
-                    self._set("_replay_cache", MemoryReplayCache())
+                    self._set("_replay_cache", self._store if self.session_store is not None
+                              else MemoryReplayCache())
         return self._replay_cache
 
     def get_cookie_key(self) -> bytes:

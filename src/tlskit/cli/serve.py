@@ -100,6 +100,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "resumption off)")
     parser.add_argument("--keylog", metavar="FILE",
                         help="append session secrets to FILE (NSS key log format)")
+    parser.add_argument("--session-store", metavar="URL",
+                        help="where ticket keys, TLS 1.2 session IDs and replay tokens live, "
+                             "shared by every server using it: redis://HOST:PORT/DB "
+                             "(default: this process's memory)")
+
+
+def _session_store(url: str | None) -> Any:
+    """--session-store: the store, with its outages (and recoveries) logged to stderr."""
+    if not url:
+        return None
+    import logging
+
+    from ..sessionstore import from_url
+    try:
+        store = from_url(url)
+    except (ValueError, ImportError) as exc:
+        raise ServeError(f"--session-store {url}: {exc}") from exc
+    logger = logging.getLogger("tlskit.sessionstore")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    return store
 
 
 def _port(text: str) -> int:
@@ -274,11 +298,12 @@ class Server:
         versions = ["TLSv1.2"] if a.tls12 else ["TLSv1.3"] if a.tls13 else ["TLSv1.3", "TLSv1.2"]
         if not 0 <= a.tickets <= 16:
             raise ServeError(f"--tickets must be within 0..16, not {a.tickets}")
+        store = _session_store(a.session_store)
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", CertificateValidityWarning)
                 config = self._build_config(certified, versions, alpn, client_auth,
-                                            client_anchors)
+                                            client_anchors, store)
         except ValueError as exc:
             raise ServeError(str(exc)) from exc
         for warning in caught:
@@ -286,9 +311,10 @@ class Server:
         return config
 
     def _build_config(self, certified: CertifiedKey, versions: list[str], alpn: list[str],
-                      client_auth: Any, client_anchors: Any) -> ServerConfig:
+                      client_auth: Any, client_anchors: Any, store: Any) -> ServerConfig:
         a = self.args
         return ServerConfig(
+            session_store=store,
             certificates=[certified],
             versions=versions,
             certificate_compression=_split(a.compress_cert) or (),
@@ -371,7 +397,8 @@ class Server:
             self.log(f"{who} {complete.version} {complete.cipher_suite.name} {group} "
                      f"sni={complete.server_name or '-'} alpn={complete.alpn_protocol or '-'}"
                      + (f" client={_subject(complete.peer_certificates[0])}"
-                        if complete.peer_certificates else ""))
+                        if complete.peer_certificates else "")
+                     + (" resumed" if complete.resumed else ""))
             if self.args.echo:
                 self._echo(chan)
             else:

@@ -170,7 +170,11 @@ class ClientHandshake13(Handshake13):
     def start(self) -> None:
         cfg = self.config
         self.client_random = cfg.rng(32)
-        if cfg.middlebox_compat:
+        if self.session is not None and self.session.tls12:
+            # RFC 5246 7.4.1.2 / RFC 5077 3.4: the session's ID, or a fresh one to go
+            # with its ticket (echoed back when the server accepts it).
+            self.offer.session_id = self.session.session_id or cfg.rng(32)
+        elif cfg.middlebox_compat:
             self.offer.session_id = cfg.rng(32)
         if "TLSv1.3" in cfg._versions:
             for group in cfg._share_groups:
@@ -211,8 +215,10 @@ class ClientHandshake13(Handshake13):
         if tls12:
             exts[_E.ec_point_formats] = b"\x01\x00"  # uncompressed only (RFC 8422 5.1.2)
             exts[_E.extended_master_secret] = b""
-        if cfg.legacy_session_ticket:
-            exts[_E.session_ticket] = b""
+        if self.session is not None and self.session.tls12 and self.session.ticket:
+            exts[_E.session_ticket] = self.session.ticket  # RFC 5077 3.2
+        elif cfg.legacy_session_ticket or (tls12 and cfg.session_cache is not None):
+            exts[_E.session_ticket] = b""  # ask a TLS 1.2 server for a ticket
         if tls13:
             exts[_E.key_share] = ext.encode_key_share_client(
                 [(g, s.public) for g, s in self.offer.shares.items()])
@@ -246,6 +252,8 @@ class ClientHandshake13(Handshake13):
     def _send_hello(self, hello: m.ClientHello) -> None:
         session = self.session
         exts = hello.extensions
+        if session is not None and session.tls12:
+            session = None  # offered through legacy_session_id / session_ticket instead
         if session is not None:  # 4.2.11: offer the ticket; pre_shared_key goes last
             identity = [(session.ticket, session.obfuscated_age(self.config.clock()))]
             placeholder = [bytes(session.suite.hash_length)]
@@ -345,7 +353,9 @@ class ClientHandshake13(Handshake13):
         successor = ClientHandshake12(Handover12(
             config=self.config, out=self.out, transcript=self.transcript,
             client_random=self.client_random, server_name=self.server_name,
-            offered=self.offer.extensions))
+            offered=self.offer.extensions,
+            session=self.session if self.session is not None and self.session.tls12 else None,
+            session_id=self.offer.session_id))
         self.successor = successor
         successor.take_over(_HT.server_hello, sh, raw)
         return State.HANDED_OVER
@@ -671,7 +681,8 @@ def _may_resume(config: ClientConfig, session: Session, server_name: str | None,
     other trust anchors, for another name, without a host-name check, or whose
     certificate has since expired is never offered. A client that skips host-name checks
     resumes only under the exact server name the session was made for."""
-    if not session.valid_at(now) or session.suite.code not in config._suites:
+    suites = config._suites12 if session.tls12 else config._suites
+    if not session.valid_at(now) or session.suite.code not in suites:
         return False
     if not session.authenticated or not session.peer_certificates:
         return False

@@ -751,8 +751,10 @@ class ServerHandshake13(Handshake13):
             age_add = int.from_bytes(cfg.rng(4), "big")
             state = TicketState(self.suite, psk, issued_ms, cfg.ticket_lifetime, self.alpn,
                                 self.server_name, cfg._session_context, client_chain,
-                                cfg.max_early_data_size, age_add)
+                                max_early_data=cfg.max_early_data_size, age_add=age_add)
             ticket = sealer.seal(state, seal_nonce)
+            if ticket is None:
+                break  # the session store is unreachable: no ticket this time
             nst = m.NewSessionTicket(cfg.ticket_lifetime, age_add, nonce, ticket, nst_exts)
             self.send(nst.encode(), transcript=False)
             self.trace(T.NEW_SESSION_TICKET, message=nst)
