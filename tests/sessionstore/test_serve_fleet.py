@@ -48,7 +48,7 @@ def test_serve_rejects_an_unknown_store(serve: Callable[..., Serve],  # noqa: F8
                            "--cert", str(pki.cert), "--key", str(pki.key),
                            "--session-store", "memcached://x"],
                           capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # a usage error (the CLI's exit codes)
     assert proc.stderr.strip() == ("tlskit serve: --session-store memcached://x: unknown "
                                    "session store 'memcached://x': use memory: or "
                                    "redis://host:port/db")

@@ -60,7 +60,7 @@ def test_other_bench_scripts_run_and_print_ratios(script: str, lines: list[str])
 
 def test_bench_resumption_quick_runs_and_prints_ratios() -> None:
     """bench/bench_resumption.py checks every pair really resumed, then prints ratios."""
-    script = BENCH.parent / "bench_resumption.py"
+    script = BENCH / "bench_resumption.py"
     proc = subprocess.run([sys.executable, str(script), "--quick", "--handshakes", "5",
                            "--batches", "1"], capture_output=True, text=True, timeout=110)
     assert proc.returncode == 0, proc.stderr + proc.stdout
