@@ -32,6 +32,7 @@ from ..connection import ClientConnection
 from ..enums import AlertDescription
 from ..errors import AlertReceived, BadCertificate, TLSError
 from . import diagram
+from .options import DEFAULT_PORT
 from .render import make_console, render_connect, render_trace
 from .trace import (
     Channel,
@@ -45,8 +46,6 @@ from .trace import (
 )
 
 PROG = "tlskit connect"
-DEFAULT_PORT = 443
-DEFAULT_TIMEOUT = 10.0
 MAX_RESPONSE = 16 * 1024 * 1024
 
 
@@ -58,47 +57,6 @@ class ConnectError(Exception):
         self.code = code
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", metavar="HOST[:PORT]",
-                        help=f"server to connect to (port {DEFAULT_PORT} by default; "
-                             "IPv6 as [addr]:port)")
-    parser.add_argument("--cafile", metavar="FILE",
-                        help="trust the CA certificates in FILE (PEM) instead of the system's")
-    parser.add_argument("--servername", metavar="NAME",
-                        help="name to send in SNI and to check the certificate against "
-                             "(default: HOST)")
-    version = parser.add_mutually_exclusive_group()
-    version.add_argument("--tls1.3", dest="tls13", action="store_true",
-                         help="offer TLS 1.3 only (default: TLS 1.3 and 1.2)")
-    version.add_argument("--tls1.2", dest="tls12", action="store_true",
-                         help="offer TLS 1.2 only (ECDHE with AEAD suites)")
-    parser.add_argument("--groups", metavar="LIST",
-                        help="key exchange groups to offer, e.g. x25519,secp256r1")
-    parser.add_argument("--ciphers", metavar="LIST",
-                        help="cipher suites to offer (IANA names, comma or colon separated)")
-    parser.add_argument("--alpn", metavar="LIST", help="ALPN protocols, e.g. h2,http/1.1")
-    parser.add_argument("--cert", metavar="FILE", help="client certificate chain (PEM)")
-    parser.add_argument("--key", metavar="FILE", help="private key for --cert (PEM)")
-    parser.add_argument("--request", metavar="TEXT",
-                        help=r"send TEXT after the handshake (\r \n \t \\ are unescaped) "
-                             "and print the answer until the server closes")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--trace", action="store_true",
-                        help="show each handshake message with its fields")
-    parser.add_argument("--keylog", metavar="FILE",
-                        help="append the session secrets to FILE (NSS key log format, "
-                             "for Wireshark)")
-    parser.add_argument("--no-ocsp-stapling", dest="ocsp_stapling", action="store_false",
-                        help="do not ask the server for a stapled OCSP response (by default "
-                             "one is asked for and checked: a missing staple is fine, one "
-                             "saying the certificate is revoked fails the connection)")
-    parser.add_argument("--insecure", action="store_true",
-                        help="report a certificate verification failure but carry on")
-    parser.add_argument("--diagram", metavar="FILE.svg",
-                        help="write an SVG sequence diagram of the handshake")
-    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=DEFAULT_TIMEOUT,
-                        help=f"connect, handshake and read timeout (default: "
-                             f"{DEFAULT_TIMEOUT:g})")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -54,15 +54,6 @@ ALPN = "http/1.1"
 SERVER_NAME = "localhost"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object with every step and value")
-    parser.add_argument("--diagram", metavar="FILE.svg",
-                        help="write an SVG sequence diagram of the first session")
-    parser.add_argument("--full", action="store_true",
-                        help="show long values (key shares, signatures, records) in full "
-                             "instead of their first and last bytes and length (--json "
-                             "always has them in full)")
 
 
 def run(args: argparse.Namespace) -> int:

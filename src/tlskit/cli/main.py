@@ -17,6 +17,7 @@ import sys
 import textwrap
 from typing import NoReturn
 
+from . import options
 from .conventions import (
     EXIT_CODES_HELP,
     EXIT_FAILURE,
@@ -180,15 +181,20 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                        help="show tracebacks on errors")
         if argv is not None and name != wanted:
             continue
-        try:
-            module = importlib.import_module(f"tlskit.cli.{name}")
-        except ImportError as exc:  # a command whose optional dependency is missing
-            if exc.name != f"tlskit.cli.{name}":
-                raise
-            continue
-        module.add_arguments(p)
+        light = getattr(options, f"{name}_arguments", None)
+        if light is not None:  # options known without importing the command
+            light(p)
+            p.set_defaults(_command=name)
+        else:
+            try:
+                module = importlib.import_module(f"tlskit.cli.{name}")
+            except ImportError as exc:  # a command whose optional dependency is missing
+                if exc.name != f"tlskit.cli.{name}":
+                    raise
+                continue
+            module.add_arguments(p)
+            p.set_defaults(_command=name, _module=module)
         _add_examples(p, name)
-        p.set_defaults(_module=module)
     return parser
 
 
@@ -214,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     prog = f"tlskit {args.command}"
     try:
-        return int(args._module.run(args) or 0)
+        module = getattr(args, "_module", None) or importlib.import_module(
+            f"tlskit.cli.{args._command}")  # imported only now that the options parsed
+        return int(module.run(args) or 0)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except UsageError as exc:  # a nested parser used after parse_args (rare)

@@ -64,46 +64,6 @@ class _Stop(Exception):
     """Raised in the main thread by the SIGTERM handler."""
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on "
-                        "(default: 127.0.0.1)")
-    parser.add_argument("--port", type=_port, default=8443,
-                        help="port (default: 8443; 0: any free port, printed on the first line)")
-    parser.add_argument("--cert", metavar="FILE",
-                        help="certificate chain (PEM, leaf first, then intermediates)")
-    parser.add_argument("--key", metavar="FILE", help="private key for --cert (PEM)")
-    parser.add_argument("--chain", metavar="FILE", help="more intermediates to send (PEM)")
-    parser.add_argument("--alpn", metavar="LIST",
-                        help="ALPN protocols to accept, in preference order "
-                             "(default: http/1.1; none with --echo)")
-    parser.add_argument("--echo", action="store_true",
-                        help="echo what the client sends instead of answering HTTP")
-    parser.add_argument("--client-ca", metavar="FILE",
-                        help="require a client certificate issued by a CA in FILE (PEM)")
-    parser.add_argument("--groups", metavar="LIST", help="key exchange groups, in preference "
-                        "order (e.g. x25519,secp256r1)")
-    parser.add_argument("--ciphers", metavar="LIST",
-                        help="cipher suites, in preference order (IANA names)")
-    version = parser.add_mutually_exclusive_group()
-    version.add_argument("--tls1.3", dest="tls13", action="store_true",
-                         help="accept TLS 1.3 only (default: TLS 1.3 and 1.2)")
-    version.add_argument("--tls1.2", dest="tls12", action="store_true",
-                         help="accept TLS 1.2 only")
-    parser.add_argument("--ocsp-response", metavar="FILE",
-                        help="staple this DER OCSP response (re-read when it is refreshed "
-                             "on disk) to clients that ask for one")
-    parser.add_argument("--compress-cert", metavar="LIST",
-                        help="compress the certificate for clients that accept it "
-                             "(RFC 8879), e.g. zlib")
-    parser.add_argument("--tickets", metavar="N", type=int, default=2,
-                        help="session tickets sent after each handshake (default 2; 0 turns "
-                        "resumption off)")
-    parser.add_argument("--keylog", metavar="FILE",
-                        help="append session secrets to FILE (NSS key log format)")
-    parser.add_argument("--session-store", metavar="URL",
-                        help="where ticket keys, TLS 1.2 session IDs and replay tokens live, "
-                             "shared by every server using it: redis://HOST:PORT/DB "
-                             "(default: this process's memory)")
 
 
 def _session_store(url: str | None) -> Any:
@@ -126,15 +86,6 @@ def _session_store(url: str | None) -> Any:
     return store
 
 
-def _port(text: str) -> int:
-    """A TCP port for argparse: a bad one is a usage error (exit 2), not a bind failure."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port {port} is out of range (0-65535)")
-    return port
 
 
 def run(args: argparse.Namespace) -> int:

@@ -31,32 +31,6 @@ NOT_CHECKED = "not checked"
 HOW_TO_CHECK = "pass --ocsp to check online, or --crl FILE"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("cert", metavar="CERT",
-                        help="leaf certificate (PEM or DER); a PEM file may also hold the "
-                             "intermediates after the leaf")
-    parser.add_argument("--chain", metavar="FILE", action="append", default=[],
-                        help="more intermediates (PEM), in any order; repeatable")
-    parser.add_argument("--cafile", metavar="FILE",
-                        help="trust anchors (PEM); default: the system store")
-    parser.add_argument("--host", metavar="NAME",
-                        help="check the certificate is valid for this host name or IP")
-    parser.add_argument("--at", metavar="ISO-TIME",
-                        help="validate at this moment, e.g. 2026-01-31T12:00:00Z "
-                             "(default: now; no zone means UTC)")
-    parser.add_argument("--client", action="store_true",
-                        help="check for TLS client authentication instead of server")
-    parser.add_argument("--crl", metavar="FILE", action="append", default=[],
-                        help="a CRL (PEM or DER) to check revocation against; repeatable "
-                             "(alone: soft-fail, only the given CRLs)")
-    parser.add_argument("--ocsp", action="store_true",
-                        help="check revocation online (OCSP, then CRL distribution points); "
-                             "an unknown status fails (hard-fail)")
-    parser.add_argument("--lint", action="store_true",
-                        help="also list where the certificates depart from the CA/Browser "
-                             "Forum issuance profile (warnings: the verdict and the exit "
-                             "status do not change)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 class InputError(Exception):

@@ -1,0 +1,146 @@
+"""Every command's options, with no import beyond argparse: `tlskit <command> --help`
+parses them without loading the command (its cryptography, rich and engine imports).
+Each command module re-exports its function as ``add_arguments``."""
+
+from __future__ import annotations
+
+import argparse
+
+DEFAULT_PORT = 443
+
+DEFAULT_TIMEOUT = 10.0
+
+
+def connect_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", metavar="HOST[:PORT]",
+                        help=f"server to connect to (port {DEFAULT_PORT} by default; "
+                             "IPv6 as [addr]:port)")
+    parser.add_argument("--cafile", metavar="FILE",
+                        help="trust the CA certificates in FILE (PEM) instead of the system's")
+    parser.add_argument("--servername", metavar="NAME",
+                        help="name to send in SNI and to check the certificate against "
+                             "(default: HOST)")
+    version = parser.add_mutually_exclusive_group()
+    version.add_argument("--tls1.3", dest="tls13", action="store_true",
+                         help="offer TLS 1.3 only (default: TLS 1.3 and 1.2)")
+    version.add_argument("--tls1.2", dest="tls12", action="store_true",
+                         help="offer TLS 1.2 only (ECDHE with AEAD suites)")
+    parser.add_argument("--groups", metavar="LIST",
+                        help="key exchange groups to offer, e.g. x25519,secp256r1")
+    parser.add_argument("--ciphers", metavar="LIST",
+                        help="cipher suites to offer (IANA names, comma or colon separated)")
+    parser.add_argument("--alpn", metavar="LIST", help="ALPN protocols, e.g. h2,http/1.1")
+    parser.add_argument("--cert", metavar="FILE", help="client certificate chain (PEM)")
+    parser.add_argument("--key", metavar="FILE", help="private key for --cert (PEM)")
+    parser.add_argument("--request", metavar="TEXT",
+                        help=r"send TEXT after the handshake (\r \n \t \\ are unescaped) "
+                             "and print the answer until the server closes")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--trace", action="store_true",
+                        help="show each handshake message with its fields")
+    parser.add_argument("--keylog", metavar="FILE",
+                        help="append the session secrets to FILE (NSS key log format, "
+                             "for Wireshark)")
+    parser.add_argument("--no-ocsp-stapling", dest="ocsp_stapling", action="store_false",
+                        help="do not ask the server for a stapled OCSP response (by default "
+                             "one is asked for and checked: a missing staple is fine, one "
+                             "saying the certificate is revoked fails the connection)")
+    parser.add_argument("--insecure", action="store_true",
+                        help="report a certificate verification failure but carry on")
+    parser.add_argument("--diagram", metavar="FILE.svg",
+                        help="write an SVG sequence diagram of the handshake")
+    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=DEFAULT_TIMEOUT,
+                        help=f"connect, handshake and read timeout (default: "
+                             f"{DEFAULT_TIMEOUT:g})")
+
+
+def _port(text: str) -> int:
+    """A TCP port for argparse: a bad one is a usage error (exit 2), not a bind failure."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range (0-65535)")
+    return port
+
+
+def serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on "
+                        "(default: 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=8443,
+                        help="port (default: 8443; 0: any free port, printed on the first line)")
+    parser.add_argument("--cert", metavar="FILE",
+                        help="certificate chain (PEM, leaf first, then intermediates)")
+    parser.add_argument("--key", metavar="FILE", help="private key for --cert (PEM)")
+    parser.add_argument("--chain", metavar="FILE", help="more intermediates to send (PEM)")
+    parser.add_argument("--alpn", metavar="LIST",
+                        help="ALPN protocols to accept, in preference order "
+                             "(default: http/1.1; none with --echo)")
+    parser.add_argument("--echo", action="store_true",
+                        help="echo what the client sends instead of answering HTTP")
+    parser.add_argument("--client-ca", metavar="FILE",
+                        help="require a client certificate issued by a CA in FILE (PEM)")
+    parser.add_argument("--groups", metavar="LIST", help="key exchange groups, in preference "
+                        "order (e.g. x25519,secp256r1)")
+    parser.add_argument("--ciphers", metavar="LIST",
+                        help="cipher suites, in preference order (IANA names)")
+    version = parser.add_mutually_exclusive_group()
+    version.add_argument("--tls1.3", dest="tls13", action="store_true",
+                         help="accept TLS 1.3 only (default: TLS 1.3 and 1.2)")
+    version.add_argument("--tls1.2", dest="tls12", action="store_true",
+                         help="accept TLS 1.2 only")
+    parser.add_argument("--ocsp-response", metavar="FILE",
+                        help="staple this DER OCSP response (re-read when it is refreshed "
+                             "on disk) to clients that ask for one")
+    parser.add_argument("--compress-cert", metavar="LIST",
+                        help="compress the certificate for clients that accept it "
+                             "(RFC 8879), e.g. zlib")
+    parser.add_argument("--tickets", metavar="N", type=int, default=2,
+                        help="session tickets sent after each handshake (default 2; 0 turns "
+                        "resumption off)")
+    parser.add_argument("--keylog", metavar="FILE",
+                        help="append session secrets to FILE (NSS key log format)")
+    parser.add_argument("--session-store", metavar="URL",
+                        help="where ticket keys, TLS 1.2 session IDs and replay tokens live, "
+                             "shared by every server using it: redis://HOST:PORT/DB "
+                             "(default: this process's memory)")
+
+
+def verify_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("cert", metavar="CERT",
+                        help="leaf certificate (PEM or DER); a PEM file may also hold the "
+                             "intermediates after the leaf")
+    parser.add_argument("--chain", metavar="FILE", action="append", default=[],
+                        help="more intermediates (PEM), in any order; repeatable")
+    parser.add_argument("--cafile", metavar="FILE",
+                        help="trust anchors (PEM); default: the system store")
+    parser.add_argument("--host", metavar="NAME",
+                        help="check the certificate is valid for this host name or IP")
+    parser.add_argument("--at", metavar="ISO-TIME",
+                        help="validate at this moment, e.g. 2026-01-31T12:00:00Z "
+                             "(default: now; no zone means UTC)")
+    parser.add_argument("--client", action="store_true",
+                        help="check for TLS client authentication instead of server")
+    parser.add_argument("--crl", metavar="FILE", action="append", default=[],
+                        help="a CRL (PEM or DER) to check revocation against; repeatable "
+                             "(alone: soft-fail, only the given CRLs)")
+    parser.add_argument("--ocsp", action="store_true",
+                        help="check revocation online (OCSP, then CRL distribution points); "
+                             "an unknown status fails (hard-fail)")
+    parser.add_argument("--lint", action="store_true",
+                        help="also list where the certificates depart from the CA/Browser "
+                             "Forum issuance profile (warnings: the verdict and the exit "
+                             "status do not change)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object with every step and value")
+    parser.add_argument("--diagram", metavar="FILE.svg",
+                        help="write an SVG sequence diagram of the first session")
+    parser.add_argument("--full", action="store_true",
+                        help="show long values (key shares, signatures, records) in full "
+                             "instead of their first and last bytes and length (--json "
+                             "always has them in full)")
