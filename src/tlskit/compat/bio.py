@@ -20,9 +20,9 @@ from ..connection import ClientConnection, Connection
 from ..errors import AlertReceived, TLSError, UsageError
 from ..events import ConnectionClosed, DataReceived, SessionTicketReceived
 from ..io.info import peercert_dict
-from .ciphers import openssl_name
 from .errors import eof_error, to_ssl_error, want_read, zero_return_error
 from .hello import HelloBuffer, alert_record, start_server_connection
+from .info import SSLInfo
 from .session import SSLSession
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ __all__ = ["SSLObject"]
 READ_CHUNK = 1 << 16  # ciphertext taken from ``incoming`` at a time (bounds buffered plaintext)
 
 
-class SSLObject(ssl.SSLObject):
+class SSLObject(SSLInfo, ssl.SSLObject):
     """What `tlskit.compat.SSLContext.wrap_bio` returns."""
 
     def __init__(self, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO, context: SSLContext,
@@ -292,40 +292,6 @@ class SSLObject(ssl.SSLObject):
         return [c.public_bytes(serialization.Encoding.DER) for c in certs]
 
     get_unverified_chain = get_verified_chain
-
-    def cipher(self) -> tuple[str, str, int] | None:
-        if not self._handshake_done():
-            return None
-        assert self._conn is not None and self._conn.handshake_complete is not None
-        suite = self._conn.negotiated_suite
-        assert suite is not None
-        return (openssl_name(suite.code), self._conn.handshake_complete.version,
-                suite.key_length * 8)
-
-    def shared_ciphers(self) -> list[tuple[str, str, int]] | None:
-        if self._conn is None:
-            return None
-        return [(c["name"], c["protocol"], c["strength_bits"])
-                for c in self._context.get_ciphers()]
-
-    def version(self) -> str | None:
-        hc = self._conn.handshake_complete if self._conn is not None else None
-        return hc.version if hc is not None else None
-
-    def selected_alpn_protocol(self) -> str | None:
-        hc = self._conn.handshake_complete if self._conn is not None else None
-        return hc.alpn_protocol if hc is not None else None
-
-    def selected_npn_protocol(self) -> None:
-        return None
-
-    def compression(self) -> None:
-        return None
-
-    def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
-        if cb_type != "tls-unique":
-            raise ValueError(f"{cb_type} channel binding type not implemented")
-        return None
 
     def verify_client_post_handshake(self) -> None:
         raise ssl.SSLError(1, "[SSL] tlskit does not implement post-handshake "

@@ -23,9 +23,9 @@ from ..connection import ClientConnection, Connection
 from ..errors import TLSError, UsageError
 from ..events import Event, SessionTicketReceived
 from ..io.blocking import RECV_SIZE, SEND_CHUNK, TLSSocket, TruncatedConnection, peercert_dict
-from .ciphers import openssl_name
 from .errors import to_ssl_error
 from .hello import HelloBuffer, alert_record, start_server_connection
+from .info import SSLInfo
 from .session import SSLSession
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def _as_ssl_errors() -> Iterator[None]:
         raise mapped from exc
 
 
-class SSLSocket(TLSSocket, ssl.SSLSocket):  # type: ignore[misc]
+class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc]
     """What `tlskit.compat.SSLContext.wrap_socket` returns."""
 
     _conn: Connection | None  # type: ignore[assignment]  # made at the handshake
@@ -341,39 +341,6 @@ class SSLSocket(TLSSocket, ssl.SSLSocket):  # type: ignore[misc]
         if self._context.verify_mode == ssl.CERT_NONE:
             return {}  # not verified: ssl reports nothing about it either
         return peercert_dict(leaf)
-
-    def cipher(self) -> tuple[str, str, int] | None:
-        if self._conn is None or self._conn.handshake_complete is None:
-            return None
-        suite = self._conn.negotiated_suite
-        assert suite is not None
-        return (openssl_name(suite.code), self._conn.handshake_complete.version,
-                suite.key_length * 8)
-
-    def shared_ciphers(self) -> list[tuple[str, str, int]] | None:
-        if self._conn is None:
-            return None
-        return [(c["name"], c["protocol"], c["strength_bits"])
-                for c in self._context.get_ciphers()]
-
-    def version(self) -> str | None:
-        hc = self._conn.handshake_complete if self._conn is not None else None
-        return hc.version if hc is not None else None
-
-    def selected_alpn_protocol(self) -> str | None:
-        hc = self._conn.handshake_complete if self._conn is not None else None
-        return hc.alpn_protocol if hc is not None else None
-
-    def selected_npn_protocol(self) -> None:
-        return None
-
-    def compression(self) -> None:
-        return None
-
-    def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
-        if cb_type != "tls-unique":
-            raise ValueError(f"{cb_type} channel binding type not implemented")
-        return None  # TLS 1.3 has no tls-unique (RFC 9266 replaces it with tls-exporter)
 
     def verify_client_post_handshake(self) -> None:
         raise ssl.SSLError(1, "[SSL] tlskit does not implement post-handshake "

@@ -1,0 +1,55 @@
+"""What `ssl.SSLSocket` and `ssl.SSLObject` both report about an established connection,
+in one place for `SSLSocket` and `SSLObject` (each has ``_conn`` and ``_context``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .ciphers import openssl_name
+
+if TYPE_CHECKING:
+    from ..connection import Connection
+    from .context import SSLContext
+
+__all__ = ["SSLInfo"]
+
+
+class SSLInfo:
+    """The negotiated parameters, with `ssl`'s names and None before the handshake."""
+
+    _conn: Connection | None
+    _context: SSLContext
+
+    def cipher(self) -> tuple[str, str, int] | None:
+        if self._conn is None or self._conn.handshake_complete is None:
+            return None
+        suite = self._conn.negotiated_suite
+        assert suite is not None
+        return (openssl_name(suite.code), self._conn.handshake_complete.version,
+                suite.key_length * 8)
+
+    def shared_ciphers(self) -> list[tuple[str, str, int]] | None:
+        if self._conn is None:
+            return None
+        return [(c["name"], c["protocol"], c["strength_bits"])
+                for c in self._context.get_ciphers()]
+
+    def version(self) -> str | None:
+        hc = self._conn.handshake_complete if self._conn is not None else None
+        return hc.version if hc is not None else None
+
+    def selected_alpn_protocol(self) -> str | None:
+        hc = self._conn.handshake_complete if self._conn is not None else None
+        return hc.alpn_protocol if hc is not None else None
+
+    def selected_npn_protocol(self) -> None:
+        return None
+
+    def compression(self) -> None:
+        return None
+
+    def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
+        if cb_type != "tls-unique":
+            raise ValueError(f"{cb_type} channel binding type not implemented")
+        return None  # TLS 1.3 has no tls-unique (RFC 9266 replaces it with tls-exporter)
+
