@@ -327,3 +327,73 @@ def test_serve_rejects_an_unknown_group(pki: PKI, tmp_path: Path) -> None:
         env={**os.environ, "TLSKIT_STATE_DIR": str(tmp_path / "state")})
     assert proc.returncode != 0
     assert "unknown group 'p-255'" in proc.stderr
+
+
+# --------------------------------------------------------------------------- issue 12
+
+
+@pytest.mark.parametrize("tickets", [0, 1, 4])
+def test_tickets_count_is_configurable(serve: Callable[..., Serve], pki: PKI,
+                                       tickets: int) -> None:
+    server = serve("--cert", str(pki.cert), "--key", str(pki.key), "--tickets", str(tickets))
+    proc = s_client(server.port, pki.root, "-tls1_3", "-msg")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("<<< TLS 1.3, Handshake [length") >= 1
+    assert proc.stdout.count("NewSessionTicket") == tickets, proc.stdout[-2000:]
+
+
+def test_tickets_out_of_range_is_a_usage_error(pki: PKI, tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "tlskit", "serve", "--port", "0",
+                           "--cert", str(pki.cert), "--key", str(pki.key), "--tickets", "99"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "tlskit serve: --tickets must be within 0..16, not 99"
+
+
+def test_half_close_gets_the_page_before_the_close(serve: Callable[..., Serve],
+                                                   pki: PKI) -> None:
+    """A TLS 1.3 client that sends close_notify right after its request (half-close, RFC
+    8446 6.1) still gets the whole page, then the server's close_notify."""
+    from tlskit import ClientConfig, ClientConnection, ConnectionClosed, DataReceived
+    from tlskit.config import load_pem_chain
+    server = serve("--cert", str(pki.cert), "--key", str(pki.key))
+    conn = ClientConnection(ClientConfig(trust_anchors=load_pem_chain(pki.root),
+                                         versions=["TLSv1.3"], close_reply=False),
+                            server_name="localhost")
+    body = b""
+    closed = False
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(conn.data_to_send())
+        while conn.handshake_complete is None:
+            conn.receive_data(sock.recv(65536))
+            sock.sendall(conn.data_to_send())
+        conn.send_data(GET.encode())
+        conn.close()  # our close_notify right behind the request
+        sock.sendall(conn.data_to_send())
+        while not closed:
+            data = sock.recv(65536)
+            if not data:
+                break
+            for event in conn.receive_data(data):
+                if isinstance(event, DataReceived):
+                    body += event.data
+                elif isinstance(event, ConnectionClosed):
+                    closed = event.alert is None
+    assert body.startswith(b"HTTP/1.1 200 OK") and b"Your TLS handshake" in body
+    assert closed, "no close_notify from the server after the page"
+    assert server.stop() == 0
+    assert not any("UsageError" in line for line in server.stderr_lines)
+
+
+def test_unknown_server_name_gets_the_default_certificate(serve: Callable[..., Serve],
+                                                          pki: PKI) -> None:
+    """RFC 6066 3: a server may go on with its default certificate for an SNI it does not
+    know (as OpenSSL does); the client then decides about the name."""
+    server = serve("--cert", str(pki.cert), "--key", str(pki.key))
+    proc = subprocess.run(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{server.port}", "-CAfile",
+         str(pki.root), "-servername", "unknown.example", "-ign_eof"],
+        input=GET, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert "HTTP/1.1 200 OK" in proc.stdout
+    assert "CN = localhost" in proc.stdout or "CN=localhost" in proc.stdout
