@@ -166,6 +166,62 @@ def run_asyncio(start: Callable[[], Any], pki: PKI,
     return asyncio.run(main())
 
 
+# ---------------------------------------------------------------------- held connections
+
+def _hold_connections(directory: str, port: int, count: int, out: Any, release: Any) -> None:
+    """Client process: open `count` TLS connections, report, keep them until told."""
+    pki = load_pki(directory)
+    ctx = ssl.create_default_context(cafile=str(pki.root_pem))
+    held = []
+    for _ in range(count):
+        raw = socket.create_connection(("127.0.0.1", port), timeout=30)
+        tls = ctx.wrap_socket(raw, server_hostname="localhost")
+        tls.recv(16)
+        held.append(tls)
+    out.send(len(held))
+    release.recv()
+    for tls in held:
+        tls.close()
+
+
+def rss_kib() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def held_rss(start: Callable[[], Any], pki: PKI, count: int) -> float:
+    """KiB of server RSS per held connection (the clients live in another process)."""
+    async def main() -> float:
+        server = await start()
+        port = server.sockets[0].getsockname()[1]
+        loop = asyncio.get_running_loop()
+        ctx = mp.get_context("spawn")
+        ready, child = ctx.Pipe()
+        go, release = ctx.Pipe()
+        await asyncio.sleep(0.2)
+        before = rss_kib()
+        proc = ctx.Process(target=_hold_connections,
+                           args=(str(pki.directory), port, count, child, release))
+        proc.start()
+        await loop.run_in_executor(None, ready.recv)
+        await asyncio.sleep(0.5)
+        during = rss_kib()
+        go.send(True)
+        await loop.run_in_executor(None, proc.join, 60)
+        server.close()
+        await server.wait_closed()
+        return (during - before) / count
+
+    return asyncio.run(main())
+
+
+async def _hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(ANSWER)
+    await writer.drain()
+    await reader.read()
+    writer.close()
+
+
 def report(name: str, mine: tuple[list[float], float], theirs: tuple[list[float], float]
            ) -> None:
     m_rate, t_rate = statistics.median(mine[0]), statistics.median(theirs[0])
@@ -179,7 +235,8 @@ def main() -> None:
     parser.add_argument("--handshakes", type=int, default=400, help="per batch")
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--only", choices=["blocking", "asyncio"])
+    parser.add_argument("--only", choices=["blocking", "asyncio", "held"])
+    parser.add_argument("--held", type=int, default=500, help="connections held at once")
     args = parser.parse_args()
     print(versions())
     pki = make_pki()
@@ -195,6 +252,14 @@ def main() -> None:
         theirs = run_asyncio(lambda: asyncio.start_server(
             _answer, "127.0.0.1", 0, ssl=stdlib_context(pki)), pki, args)
         report("asyncio server", mine, theirs)
+    if args.only in (None, "held"):
+        mine_kib = held_rss(lambda: tlskit.aio.start_server(
+            _hold, "127.0.0.1", 0, tlskit_config(pki)), pki, args.held)
+        theirs_kib = held_rss(lambda: asyncio.start_server(
+            _hold, "127.0.0.1", 0, ssl=stdlib_context(pki)), pki, args.held)
+        print(f"{'asyncio, RSS per held connection':<28} tlskit {mine_kib:7.1f} KiB   "
+              f"stdlib {theirs_kib:7.1f} KiB   ratio {mine_kib / theirs_kib:.2f}x "
+              f"({args.held} connections)")
 
 
 if __name__ == "__main__":

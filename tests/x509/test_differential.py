@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -332,6 +333,12 @@ class Disagreement:
     evidence: str
 
 
+def _normalized(pyca_error: str) -> str:
+    """pyca's error in one wording: cryptography 51 writes "keyUsage (2.5.29.15): ..."
+    where earlier versions wrote "2.5.29.15: ..."."""
+    return re.sub(r"\w+ \((\d+(?:\.\d+)+)\): ", r"\1: ", pyca_error)
+
+
 def _is(knob: str, *values: Any) -> Predicate:
     return lambda k: k[knob] in values
 
@@ -409,7 +416,7 @@ def explanation(case: Case, our: str | None, their: str | None) -> str | None:
     assert rejection is not None
     for name, entry in DISAGREEMENTS.items():
         if (entry.accepter == accepter and entry.when(case.knobs)
-                and entry.evidence in rejection):
+                and entry.evidence in _normalized(rejection)):
             return name
     return None
 
