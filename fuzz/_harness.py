@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 Target = Callable[[bytes], None]
 Generator = Callable[[random.Random], bytes]
@@ -85,14 +86,19 @@ def run(target: Target, generate: Generator, iterations: int, seed: int = 0) -> 
             raise
 
 
+def _wants_atheris(argv: list[str]) -> bool:
+    """libFuzzer-style arguments (``-flag=value`` or a corpus directory) mean atheris."""
+    return any(a.startswith("-") or Path(a).is_dir() for a in argv[1:])
+
+
 def main(argv: list[str], target: Target, generate: Generator,
          default_iterations: int = 10_000) -> int:
-    """``harness.py [N [SEED]]`` standalone, or ``harness.py -atheris_runs=...``."""
-    try:
+    """``harness.py [N [SEED]]`` standalone, or under atheris with libFuzzer arguments:
+    ``harness.py -max_total_time=60 CORPUS_DIR``. Under atheris every loaded tlskit
+    function is instrumented, so libFuzzer is guided by coverage of tlskit's code."""
+    if _wants_atheris(argv):
         import atheris  # type: ignore[import-not-found]
-    except ImportError:
-        atheris = None
-    if atheris is not None and any(a.startswith("-atheris") for a in argv[1:]):
+        atheris.instrument_all()
         atheris.Setup(argv, target)
         atheris.Fuzz()
         return 0

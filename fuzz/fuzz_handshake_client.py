@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz the tlskit client with what a server could send.
 
 With atheris installed:   python fuzz/fuzz_handshake_client.py -atheris_runs=100000

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz the tlskit server with what a client could send.
 
 With atheris installed:   python fuzz/fuzz_handshake_server.py -atheris_runs=100000

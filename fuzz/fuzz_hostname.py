@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz the hostname matcher and server-name parser.
 
 With atheris installed:   python fuzz/fuzz_hostname.py -atheris_runs=100000

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz the handshake message and extension decoders.
 
 With atheris installed:   python fuzz/fuzz_messages.py -atheris_runs=100000

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz the stapled-OCSP validator: hostile bytes from a TLS server must never crash it.
 
 Contract under test: `validate_stapled_response` returns a RevocationStatus or raises

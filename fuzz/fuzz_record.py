@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz the record layer: framing, AEAD opening, padding stripping, size limits.
 
 With atheris installed:   python fuzz/fuzz_record.py -atheris_runs=100000

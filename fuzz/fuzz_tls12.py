@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz tlskit's TLS 1.2 client and server with what a hostile peer could send.
 
 With atheris installed:   python fuzz/fuzz_tls12.py -atheris_runs=100000

@@ -13,6 +13,30 @@ On disk a CA is one directory::
 ``index.json`` records every certificate the intermediate issued and every revocation, so
 the CRL and the OCSP responder can tell "good" from "unknown", and so a revocation made by
 one process (``tlskit ca revoke``) is seen by another (a running ``tlskit ca ocsp``).
+
+Revocation for the whole chain: a CA created with ``url=`` (``tlskit ca init`` uses
+``http://127.0.0.1:8888`` unless told otherwise) names that URL in its intermediate and its
+leaves. `serve_ocsp` (``tlskit ca ocsp``) answers there for both: the intermediate signs the
+status of the leaves, the root the status of the intermediate, any number of certificates
+per request; ``<url>/crl/intermediate.crl`` and ``<url>/crl/root.crl`` serve the two CRLs.
+So hard-fail checking (``tlskit verify --ocsp``) passes on every certificate of the chain.
+
+For test suites (in the spirit of trustme)::
+
+    ca = LocalCA.create()                                   # in memory, nothing on disk
+    server = ca.server_config()                             # a localhost leaf + chain
+    client = ca.client_config(alpn_protocols=["h2"])        # trusts the root only
+    expired = ca.issue_server(["localhost"], not_before=past, not_after=yesterday)
+    server = ca.server_config(expired)                      # ...for the failure paths
+    mtls = ca.server_config(client_auth="required")         # trusts this CA's clients
+    client = ca.client_config(ca.issue_client("alice"))     # presents alice's cert
+    ctx = ca.client_ssl_context()                           # stdlib ssl, hostname checks on
+    ctx = ca.server_ssl_context(leaf, require_client_cert=True)
+    ca.configure_trust(any_ssl_context); leaf.configure_cert(any_ssl_context)
+
+The ``context_class`` parameter of the two context helpers makes another kind of
+`ssl.SSLContext`: ``ca.client_ssl_context(context_class=tlskit.compat.SSLContext)`` gives
+tlskit's drop-in context (where that module is installed), set up the same way.
 """
 
 from __future__ import annotations
@@ -26,6 +50,8 @@ import os
 import secrets
 import socket
 import socketserver
+import ssl
+import tempfile
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
@@ -33,14 +59,19 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
+
+from . import _ocsp_der
+
+if TYPE_CHECKING:
+    from .config import ClientConfig, ServerConfig
 
 try:  # POSIX advisory locks keep two `tlskit ca` processes from losing each other's writes
     import fcntl
@@ -79,6 +110,10 @@ BACKDATE = dt.timedelta(hours=1)  # tolerate a peer whose clock is a little behi
 OCSP_VALIDITY = dt.timedelta(days=1)
 MAX_OCSP_REQUEST = 64 * 1024
 INDEX_VERSION = 1
+ROOT_CRL_PATH = "/crl/root.crl"  # under the CA's URL: what the root revoked (as DER)
+INTERMEDIATE_CRL_PATH = "/crl/intermediate.crl"  # what the intermediate revoked
+DEFAULT_URL = "http://127.0.0.1:8888"  # where `tlskit ca ocsp` listens by default
+LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")  # the default leaf of the test helpers
 
 
 class CAError(Exception):
@@ -155,6 +190,14 @@ class Issued:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
+
+    def configure_cert(self, context: Any) -> None:
+        """Load this chain and key into an `ssl.SSLContext`-like ``context``. Its
+        ``load_cert_chain`` reads only files, so they exist for the duration of the call,
+        in a private temporary directory."""
+        with tempfile.TemporaryDirectory(prefix="tlskit-ca-") as directory:
+            cert_path, key_path = self.write(directory)
+            context.load_cert_chain(str(cert_path), str(key_path))
 
     def write(
         self,
@@ -235,10 +278,12 @@ def _sign_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | None:
 
 
 def _new_serial(taken: Callable[[int], bool]) -> int:
-    """Random positive 64-bit serial, never reusing one the index already holds."""
+    """A random positive serial of 16 octets (127 random bits: the BRs ask for at least 64
+    from a CSPRNG, and a shorter random number may lose leading octets), never reusing
+    one the index already holds."""
     while True:
-        serial = secrets.randbits(64)
-        if serial and not taken(serial):
+        serial = secrets.randbits(127) | (1 << 120)  # never shorter than 16 octets
+        if not taken(serial):
             return serial
 
 
@@ -349,6 +394,8 @@ def _ca_certificate(
     not_after: dt.datetime,
     path_length: int | None,
     issuer_ski: x509.SubjectKeyIdentifier | None,
+    ocsp_url: str | None = None,
+    crl_url: str | None = None,
 ) -> x509.Certificate:
     """A CA certificate. digitalSignature is set besides keyCertSign/cRLSign because the
     intermediate signs OCSP responses itself."""
@@ -381,7 +428,55 @@ def _ca_certificate(
     if issuer_ski is not None:
         aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski)
         builder = builder.add_extension(aki, critical=False)
+    builder = _with_revocation_urls(builder, ocsp_url, crl_url)
     return builder.sign(signer, _sign_hash(signer))
+
+
+def _with_revocation_urls(
+    builder: x509.CertificateBuilder, ocsp_url: str | None, crl_url: str | None
+) -> x509.CertificateBuilder:
+    """Add the AIA OCSP responder and the CRL distribution point, when there are any."""
+    if ocsp_url:
+        access = x509.AccessDescription(
+            AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
+        )
+        builder = builder.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
+    if crl_url:
+        point = x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(crl_url)],
+            relative_name=None,
+            reasons=None,
+            crl_issuer=None,
+        )
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+    return builder
+
+
+def _ocsp_url_of(cert: x509.Certificate) -> str | None:
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except x509.ExtensionNotFound:
+        return None
+    for access in aia:
+        if access.access_method == AuthorityInformationAccessOID.OCSP:
+            return str(access.access_location.value)
+    return None
+
+
+def _check_url(url: str) -> str:
+    """``url`` itself, if it is an http:// URL with a host; CAError otherwise."""
+    try:
+        parsed = urllib.parse.urlsplit(url)
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
+        ok = parsed.scheme == "http" and bool(parsed.hostname)
+    except ValueError:  # e.g. a port that is not a number
+        ok = False
+    if not ok:
+        raise CAError(
+            f"{url!r} is not an http:// URL (relying parties fetch OCSP and CRLs over plain "
+            "HTTP, RFC 6960 A.1 / RFC 5280 4.2.1.13), e.g. http://127.0.0.1:8888"
+        )
+    return url
 
 
 def _ski(cert: x509.Certificate) -> x509.SubjectKeyIdentifier:
@@ -490,11 +585,16 @@ class LocalCA:
         self._records: dict[int, _Record] = {}
         self._crl_number = 0
         self._index_stamp: tuple[int, int, int] | None = None
-        self._issuer_hashes: dict[str, tuple[bytes, bytes]] = {}
+        self._issuer_hashes: dict[tuple[int, str], tuple[bytes, bytes]] = {}
 
     def __repr__(self) -> str:
         where = str(self.directory) if self.directory else "in memory"
         return f"<LocalCA {self.root.subject.rfc4514_string()} ({where})>"
+
+    @property
+    def url(self) -> str | None:
+        """The responder URL the intermediate names (see `create`), or None."""
+        return _ocsp_url_of(self.intermediate)
 
     # ----------------------------------------------------------- construction
 
@@ -507,12 +607,19 @@ class LocalCA:
         clock: Clock | None = None,
         name: str = "tlskit local CA",
         overwrite: bool = False,
+        url: str | None = None,
     ) -> LocalCA:
         """Make a new root and intermediate; write them to ``directory`` unless it is None.
+
+        ``url`` is where this CA's responder will run (`serve_ocsp`, ``tlskit ca ocsp``):
+        the intermediate then names it as its OCSP responder and ``<url>/crl/root.crl`` as
+        its CRL distribution point, and leaves get ``<url>`` and ``<url>/crl/intermediate.crl``
+        by default, so hard-fail revocation checking works on the whole chain.
 
         Refuses to replace an existing CA unless ``overwrite`` is set, because every
         certificate it issued would stop validating."""
         kind = KeyType.parse(key_type)
+        base = _check_url(url).rstrip("/") if url else None
         clock = clock or _utc_now
         now = _aware(clock())
         tag = secrets.token_hex(3)  # two CAs with the same name still get distinct subjects
@@ -540,6 +647,8 @@ class LocalCA:
             not_after=min(now + dt.timedelta(days=INTERMEDIATE_DAYS), root_not_after),
             path_length=0,
             issuer_ski=_ski(root),
+            ocsp_url=base,
+            crl_url=f"{base}{ROOT_CRL_PATH}" if base else None,
         )
         path = Path(directory).expanduser() if directory is not None else None
         ca = cls(root, root_key, intermediate, inter_key, directory=path, clock=clock)
@@ -573,7 +682,11 @@ class LocalCA:
 
     @classmethod
     def default(
-        cls, *, clock: Clock | None = None, key_type: KeyType | str = KeyType.EC256
+        cls,
+        *,
+        clock: Clock | None = None,
+        key_type: KeyType | str = KeyType.EC256,
+        url: str | None = None,
     ) -> LocalCA:
         """The user's own CA in `default_directory()`, created the first time it is asked for.
 
@@ -586,7 +699,7 @@ class LocalCA:
         if exists:
             return cls.load(path, clock=clock)
         try:
-            return cls.create(path, key_type=key_type, clock=clock)
+            return cls.create(path, key_type=key_type, clock=clock, url=url)
         except CAError:
             return cls.load(path, clock=clock)  # another process won the race
 
@@ -648,9 +761,17 @@ class LocalCA:
         days: int = 30,
         ocsp_url: str | None = None,
         crl_url: str | None = None,
+        not_before: dt.datetime | None = None,
+        not_after: dt.datetime | None = None,
     ) -> Issued:
-        """A serverAuth leaf for host names and IP addresses (the first one is also the CN)."""
-        return self._issue("server", names, key_type, days, ocsp_url, crl_url)
+        """A serverAuth leaf for host names and IP addresses (the first one is also the CN).
+
+        Valid from an hour ago for ``days``, or exactly from ``not_before`` to ``not_after``
+        (either may be in the past or the future: an expired or not-yet-valid certificate
+        for tests). ``ocsp_url``/``crl_url`` default to the CA's own (see `create`); pass
+        ``""`` to leave them out."""
+        window = self._validity(days, not_before, not_after)
+        return self._issue("server", names, key_type, window, ocsp_url, crl_url)
 
     def issue_client(
         self,
@@ -660,36 +781,63 @@ class LocalCA:
         days: int = 30,
         ocsp_url: str | None = None,
         crl_url: str | None = None,
+        not_before: dt.datetime | None = None,
+        not_after: dt.datetime | None = None,
     ) -> Issued:
-        """A clientAuth leaf whose CN (and SAN) is ``name``: a user, an e-mail or a host."""
-        return self._issue("client", [name], key_type, days, ocsp_url, crl_url)
+        """A clientAuth leaf whose CN (and SAN) is ``name``: a user, an e-mail or a host.
+        The other parameters are those of `issue_server`."""
+        window = self._validity(days, not_before, not_after)
+        return self._issue("client", [name], key_type, window, ocsp_url, crl_url)
+
+    def _validity(
+        self, days: int, not_before: dt.datetime | None, not_after: dt.datetime | None
+    ) -> tuple[dt.datetime, dt.datetime]:
+        now = self._now()
+        if not_after is None and days <= 0:
+            raise CAError("days must be positive")
+        for given in (not_before, not_after):
+            if given is not None and (given.tzinfo is None or given.utcoffset() is None):
+                raise CAError("not_before and not_after must be timezone-aware datetimes, "
+                              "e.g. datetime.now(datetime.UTC) - timedelta(days=1)")
+        start = _aware(not_before) if not_before is not None else now - BACKDATE
+        end = _aware(not_after) if not_after is not None else now + dt.timedelta(days=days)
+        if end <= start:
+            raise CAError("not_after must come after not_before")
+        if end > self.intermediate.not_valid_after_utc:
+            raise CAError(
+                f"a certificate valid until {end:%Y-%m-%d} would outlive the intermediate "
+                f"(valid until {self.intermediate.not_valid_after_utc:%Y-%m-%d})"
+            )
+        return start, end
+
+    def _default_urls(self, ocsp_url: str | None, crl_url: str | None) -> tuple[str, str]:
+        """None: the CA's own URL (if it has one); "": none."""
+        base = self.url
+        if ocsp_url is None:
+            ocsp_url = base or ""
+        if crl_url is None:
+            crl_url = f"{base}{INTERMEDIATE_CRL_PATH}" if base else ""
+        return (_check_url(ocsp_url) if ocsp_url else "", _check_url(crl_url) if crl_url else "")
 
     def _issue(
         self,
         kind: Kind,
         names: Sequence[str] | str,
         key_type: KeyType | str,
-        days: int,
+        window: tuple[dt.datetime, dt.datetime],
         ocsp_url: str | None,
         crl_url: str | None,
     ) -> Issued:
         names = [n.strip() for n in ([names] if isinstance(names, str) else names)]
         if not names or not all(names):
             raise CAError("a certificate needs at least one non-empty name")
-        if days <= 0:
-            raise CAError("days must be positive")
         general_names = list(dict.fromkeys(_general_name(n, kind) for n in names))
         key = KeyType.parse(key_type).generate()
-        now = self._now()
-        not_after = now + dt.timedelta(days=days)
-        if not_after > self.intermediate.not_valid_after_utc:
-            raise CAError(f"{days} days would outlive the intermediate certificate")
+        urls = self._default_urls(ocsp_url, crl_url)
         with self._updating():
             serial = _new_serial(lambda s: s in self._records)
-            cert = self._build_leaf(
-                kind, names[0], general_names, key, serial, now, not_after, ocsp_url, crl_url
-            )
-            self._records[serial] = _Record(kind=kind, names=names, not_after=not_after)
+            cert = self._build_leaf(kind, names[0], general_names, key, serial, window, urls)
+            self._records[serial] = _Record(kind=kind, names=names, not_after=window[1])
         return Issued(certificate=cert, private_key=key, chain=[cert, self.intermediate])
 
     def _build_leaf(
@@ -699,10 +847,8 @@ class LocalCA:
         general_names: list[x509.GeneralName],
         key: PrivateKey,
         serial: int,
-        now: dt.datetime,
-        not_after: dt.datetime,
-        ocsp_url: str | None,
-        crl_url: str | None,
+        window: tuple[dt.datetime, dt.datetime],
+        urls: tuple[str, str],
     ) -> x509.Certificate:
         # A CN longer than 64 characters is not allowed; then the subject is empty and
         # RFC 5280 4.2.1.6 requires the SAN extension to be critical.
@@ -716,8 +862,8 @@ class LocalCA:
             .issuer_name(self.intermediate.subject)
             .public_key(public)
             .serial_number(serial)
-            .not_valid_before(now - BACKDATE)
-            .not_valid_after(not_after)
+            .not_valid_before(window[0])
+            .not_valid_after(window[1])
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(_leaf_key_usage(key), critical=True)
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
@@ -730,37 +876,25 @@ class LocalCA:
                 critical=False,
             )
         )
-        if ocsp_url:
-            access = x509.AccessDescription(
-                AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
-            )
-            builder = builder.add_extension(
-                x509.AuthorityInformationAccess([access]), critical=False
-            )
-        if crl_url:
-            point = x509.DistributionPoint(
-                full_name=[x509.UniformResourceIdentifier(crl_url)],
-                relative_name=None,
-                reasons=None,
-                crl_issuer=None,
-            )
-            builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+        builder = _with_revocation_urls(builder, *urls)
         return builder.sign(self.intermediate_key, _sign_hash(self.intermediate_key))
 
     # ----------------------------------------------------------- revocation
 
-    def _serial_of(self, serial_or_cert: int | x509.Certificate) -> int:
+    def _serial_of(self, serial_or_cert: int | x509.Certificate | Issued) -> int:
+        if isinstance(serial_or_cert, Issued):
+            serial_or_cert = serial_or_cert.certificate
         if isinstance(serial_or_cert, x509.Certificate):
             if serial_or_cert.issuer != self.intermediate.subject:
                 raise CAError("that certificate was not issued by this CA's intermediate")
             return serial_or_cert.serial_number
         if isinstance(serial_or_cert, bool) or not isinstance(serial_or_cert, int):
-            raise TypeError("revoke() takes a serial number or an x509.Certificate")
+            raise TypeError("revoke() takes a serial number, an x509.Certificate or an Issued")
         return serial_or_cert
 
     def revoke(
         self,
-        serial_or_cert: int | x509.Certificate,
+        serial_or_cert: int | x509.Certificate | Issued,
         reason: str | x509.ReasonFlags = "keyCompromise",
     ) -> Revocation:
         """Mark a certificate this CA issued as revoked, persistently.
@@ -799,19 +933,41 @@ class LocalCA:
         if days <= 0:
             raise CAError("days must be positive")
         with self._updating():
-            self._crl_number += 1
-            number = self._crl_number
+            number = self._next_crl_number()
             revoked = [r.revocation for r in self._records.values() if r.revocation]
+        return self._sign_crl(self.intermediate, self.intermediate_key, number, days, revoked)
+
+    def root_crl(self, days: int = 7) -> x509.CertificateRevocationList:
+        """The root's CRL, about the certificates the root issued: the intermediate, which
+        is never revoked (to retire it, make a new CA). Relying parties that check every
+        certificate of the chain (hard-fail) need it, or the root's OCSP answer."""
+        if days <= 0:
+            raise CAError("days must be positive")
+        with self._updating():
+            number = self._next_crl_number()
+        return self._sign_crl(self.root, self.root_key, number, days, [])
+
+    def _next_crl_number(self) -> int:
+        """One counter for both CRL issuers: still increasing for each (RFC 5280 5.2.3)."""
+        self._crl_number += 1
+        return self._crl_number
+
+    def _sign_crl(
+        self,
+        issuer: x509.Certificate,
+        key: PrivateKey,
+        number: int,
+        days: int,
+        revoked: list[Revocation],
+    ) -> x509.CertificateRevocationList:
         now = self._now()
         builder = (
             x509.CertificateRevocationListBuilder()
-            .issuer_name(self.intermediate.subject)
+            .issuer_name(issuer.subject)
             .last_update(now)
             .next_update(now + dt.timedelta(days=days))
             .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
-                    _ski(self.intermediate)
-                ),
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(_ski(issuer)),
                 critical=False,
             )
             .add_extension(x509.CRLNumber(number), critical=False)
@@ -825,73 +981,98 @@ class LocalCA:
             if rev.reason is not x509.ReasonFlags.unspecified:  # RFC 5280 5.3.1: omit it
                 entry = entry.add_extension(x509.CRLReason(rev.reason), critical=False)
             builder = builder.add_revoked_certificate(entry.build())
-        return builder.sign(self.intermediate_key, _sign_hash(self.intermediate_key))
+        return builder.sign(key, _sign_hash(key))
 
     # ----------------------------------------------------------- OCSP
 
-    def _hashes_for(self, algorithm: hashes.HashAlgorithm) -> tuple[bytes, bytes]:
-        """(issuerNameHash, issuerKeyHash) of the intermediate under ``algorithm``."""
-        cached = self._issuer_hashes.get(algorithm.name)
+    def _issuers(self) -> list[tuple[x509.Certificate, PrivateKey]]:
+        """Who signs what: the intermediate answers for the leaves, the root for the
+        intermediate (each CA signs the status of what it issued, RFC 6960 2.6)."""
+        return [(self.intermediate, self.intermediate_key), (self.root, self.root_key)]
+
+    def _hashes_for(
+        self, cert: x509.Certificate, algorithm: hashes.HashAlgorithm
+    ) -> tuple[bytes, bytes]:
+        """(issuerNameHash, issuerKeyHash) of CA certificate ``cert`` under ``algorithm``."""
+        key = (cert.serial_number, algorithm.name)
+        cached = self._issuer_hashes.get(key)
         if cached is None:
             cached = (
-                _digest(algorithm, self.intermediate.subject.public_bytes()),
-                _digest(algorithm, _public_key_bits(self.intermediate)),
+                _digest(algorithm, cert.subject.public_bytes()),
+                _digest(algorithm, _public_key_bits(cert)),
             )
-            self._issuer_hashes[algorithm.name] = cached
+            self._issuer_hashes[key] = cached
         return cached
 
+    def _issuer_of(self, cert_id: _ocsp_der.CertID) -> int | None:
+        """Index into `_issuers` of the CA a CertID names, or None."""
+        algorithm = _CERT_ID_HASHES.get(cert_id.hash_oid)
+        if algorithm is None:
+            return None
+        wanted = (cert_id.issuer_name_hash, cert_id.issuer_key_hash)
+        for i, (cert, _) in enumerate(self._issuers()):
+            if self._hashes_for(cert, algorithm) == wanted:
+                return i
+        return None
+
+    def _single_status(
+        self, issuer: int | None, serial: int, records: dict[int, _Record]
+    ) -> tuple[Status, Revocation | None]:
+        if issuer == 0:  # the intermediate's own leaves, from the index
+            record = records.get(serial)
+            if record is None:
+                return "unknown", None
+            return ("revoked", record.revocation) if record.revocation else ("good", None)
+        if issuer == 1 and serial == self.intermediate.serial_number:
+            return "good", None  # the root issued one intermediate, never revoked
+        return "unknown", None
+
     def ocsp_response(self, request_der: bytes) -> bytes:
-        """Answer a DER OCSPRequest with a DER OCSPResponse signed by the intermediate."""
+        """Answer a DER OCSPRequest, about one certificate or several, with a DER
+        OCSPResponse signed by the CA that issued them: the intermediate for leaves, the
+        root for the intermediate."""
         return self._answer_ocsp(request_der)[0]
 
     def _answer_ocsp(self, request_der: bytes) -> tuple[bytes, str]:
-        """The response and a one-line summary of it, for the responder's log."""
+        """The response and a one-line summary of it, for the responder's log.
+
+        One response has one signer, so one request must be about one issuer's
+        certificates: a request mixing the root's and the intermediate's is answered
+        ``unauthorized`` (ask twice), as is one naming no issuer this CA knows."""
         try:
-            request = ocsp.load_der_ocsp_request(request_der)
-            algorithm = request.hash_algorithm
-            nonce = _request_nonce(request)
-        except (ValueError, UnsupportedAlgorithm) as exc:
+            request = _ocsp_der.parse_request(request_der)
+        except _ocsp_der.OcspDERError as exc:
             return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST), f"malformed: {exc}"
-        serial = request.serial_number
-        label = f"serial {format_serial(serial)}"
-        if (request.issuer_name_hash, request.issuer_key_hash) != self._hashes_for(algorithm):
-            return _unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED), f"{label}: unauthorized"
+        issuers = [self._issuer_of(cert_id) for cert_id in request.cert_ids]
+        known = {i for i in issuers if i is not None}
+        labels = ", ".join(format_serial(c.serial_number) for c in request.cert_ids)
+        label = f"serial{'s' if len(request.cert_ids) > 1 else ''} {labels}"
+        if len(known) != 1:
+            why = "issuer not this CA" if not known else "root and intermediate mixed"
+            return (_unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED),
+                    f"{label}: unauthorized ({why})")
+        signer_cert, signer_key = self._issuers()[known.pop()]
         with self._lock:
             self._refresh()
-            record = self._records.get(serial)
+            records = dict(self._records)
         now = self._now()
-        revocation = record.revocation if record else None
-        if record is None:
-            status = ocsp.OCSPCertStatus.UNKNOWN
-        elif revocation is None:
-            status = ocsp.OCSPCertStatus.GOOD
-        else:
-            status = ocsp.OCSPCertStatus.REVOKED
-        reason = None
-        if revocation and revocation.reason is not x509.ReasonFlags.unspecified:
-            reason = revocation.reason
-        builder = (
-            ocsp.OCSPResponseBuilder()
-            .add_response_by_hash(
-                issuer_name_hash=request.issuer_name_hash,
-                issuer_key_hash=request.issuer_key_hash,
-                serial_number=serial,
-                algorithm=algorithm,
-                cert_status=status,
-                this_update=now,
-                next_update=now + OCSP_VALIDITY,
-                revocation_time=revocation.revoked_at if revocation else None,
-                revocation_reason=reason,
-            )
-            .responder_id(ocsp.OCSPResponderEncoding.HASH, self.intermediate)
-            # Not required (the issuer signs), but lets clients find the signer without help.
-            .certificates([self.intermediate])
-        )
-        if nonce is not None:
-            builder = builder.add_extension(nonce, critical=False)
-        response = builder.sign(self.intermediate_key, _sign_hash(self.intermediate_key))
-        summary = f"{label}: {status.name.lower()}"
-        return response.public_bytes(serialization.Encoding.DER), summary
+        answers, words = [], []
+        for cert_id, issuer in zip(request.cert_ids, issuers, strict=True):
+            status, revocation = self._single_status(issuer, cert_id.serial_number, records)
+            reason = None
+            if revocation and revocation.reason is not x509.ReasonFlags.unspecified:
+                reason = _REASON_CODES[revocation.reason]
+            answers.append(_ocsp_der.SingleResponse(
+                cert_id, status, now, now + OCSP_VALIDITY,
+                revocation.revoked_at if revocation else None, reason))
+            words.append(status)
+        tbs = _ocsp_der.response_data(
+            _digest(hashes.SHA1(), _public_key_bits(signer_cert)), now, answers,
+            request.nonce_extension)
+        algorithm, signature = _sign(signer_key, tbs)
+        body = _ocsp_der.successful_response(
+            tbs, algorithm, signature, [signer_cert.public_bytes(serialization.Encoding.DER)])
+        return body, f"{label}: {', '.join(words)}"
 
     def serve_ocsp(
         self,
@@ -907,6 +1088,70 @@ class LocalCA:
 
     def export_root_pem(self) -> bytes:
         return _pem_cert(self.root)
+
+    # ----------------------------------------------------------- test-suite helpers
+
+    def client_config(self, identity: Issued | None = None, **overrides: Any) -> ClientConfig:
+        """A `ClientConfig` trusting this CA's root (and only it), presenting ``identity``
+        (a client leaf from `issue_client`) when given. ``overrides`` are passed on, e.g.
+        ``alpn_protocols=["h2"]``; they win over what this method sets."""
+        from .config import CertifiedKey, ClientConfig
+
+        options: dict[str, Any] = {"trust_anchors": [self.root]}
+        if identity is not None:
+            options["certificate"] = CertifiedKey(list(identity.chain), identity.private_key)
+        return ClientConfig(**{**options, **overrides})
+
+    def server_config(self, leaf: Issued | None = None, **overrides: Any) -> ServerConfig:
+        """A `ServerConfig` serving ``leaf`` with its intermediate (by default a new leaf
+        for localhost, 127.0.0.1 and ::1). With ``client_auth="optional"`` or
+        ``"required"`` among the overrides, client certificates from this CA are trusted."""
+        from .config import ServerConfig
+
+        leaf = leaf if leaf is not None else self.issue_server(LOCAL_NAMES)
+        options: dict[str, Any] = {
+            "certificate_chain": list(leaf.chain),
+            "private_key": leaf.private_key,
+        }
+        if overrides.get("client_auth", "none") != "none" and "client_verifier" not in overrides:
+            options["client_trust_anchors"] = [self.root]
+        return ServerConfig(**{**options, **overrides})
+
+    def configure_trust(self, context: Any) -> None:
+        """Make an `ssl.SSLContext`-like ``context`` trust this CA's root."""
+        context.load_verify_locations(cadata=self.export_root_pem().decode("ascii"))
+
+    def client_ssl_context(
+        self,
+        identity: Issued | None = None,
+        *,
+        context_class: Callable[[int], ssl.SSLContext] = ssl.SSLContext,
+    ) -> ssl.SSLContext:
+        """A stdlib `ssl.SSLContext` verifying servers against this CA, with hostname
+        checking on, presenting ``identity`` when given. ``context_class`` makes another
+        kind of context with the same API, e.g. ``tlskit.compat.SSLContext``."""
+        context = context_class(ssl.PROTOCOL_TLS_CLIENT)
+        self.configure_trust(context)
+        if identity is not None:
+            identity.configure_cert(context)
+        return context
+
+    def server_ssl_context(
+        self,
+        leaf: Issued | None = None,
+        *,
+        require_client_cert: bool = False,
+        context_class: Callable[[int], ssl.SSLContext] = ssl.SSLContext,
+    ) -> ssl.SSLContext:
+        """A server context (stdlib `ssl`, or ``context_class``) serving ``leaf`` (by
+        default a new localhost leaf); with ``require_client_cert``, clients must present a
+        certificate from this CA."""
+        context = context_class(ssl.PROTOCOL_TLS_SERVER)
+        (leaf if leaf is not None else self.issue_server(LOCAL_NAMES)).configure_cert(context)
+        if require_client_cert:
+            context.verify_mode = ssl.CERT_REQUIRED
+            self.configure_trust(context)
+        return context
 
 
 def _load_key(path: Path) -> PrivateKey:
@@ -925,11 +1170,42 @@ def _check_pair(cert: x509.Certificate, key: PrivateKey, key_path: Path) -> None
         raise CAError(f"{key_path} does not match its certificate")
 
 
-def _request_nonce(request: ocsp.OCSPRequest) -> x509.OCSPNonce | None:
-    try:
-        return request.extensions.get_extension_for_class(x509.OCSPNonce).value
-    except x509.ExtensionNotFound:
-        return None
+# RFC 5280 4.1.1.2 / RFC 8017 A.2.4 / RFC 5758 3.2 / RFC 8410 3; the hash of a CertID
+_CERT_ID_HASHES: dict[str, hashes.HashAlgorithm] = {
+    "1.3.14.3.2.26": hashes.SHA1(),
+    "2.16.840.1.101.3.4.2.4": hashes.SHA224(),
+    "2.16.840.1.101.3.4.2.1": hashes.SHA256(),
+    "2.16.840.1.101.3.4.2.2": hashes.SHA384(),
+    "2.16.840.1.101.3.4.2.3": hashes.SHA512(),
+}
+_REASON_CODES: dict[x509.ReasonFlags, int] = {
+    x509.ReasonFlags.unspecified: 0,
+    x509.ReasonFlags.key_compromise: 1,
+    x509.ReasonFlags.ca_compromise: 2,
+    x509.ReasonFlags.affiliation_changed: 3,
+    x509.ReasonFlags.superseded: 4,
+    x509.ReasonFlags.cessation_of_operation: 5,
+    x509.ReasonFlags.certificate_hold: 6,
+    x509.ReasonFlags.remove_from_crl: 8,
+    x509.ReasonFlags.privilege_withdrawn: 9,
+    x509.ReasonFlags.aa_compromise: 10,
+}
+
+
+def _sign(key: PrivateKey, data: bytes) -> tuple[bytes, bytes]:
+    """(AlgorithmIdentifier DER, signature) over ``data`` with the CA key, hashed as
+    `_sign_hash` says (the same choice as for the CA's certificates and CRLs)."""
+    digest = _sign_hash(key)
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return _ocsp_der.algorithm_identifier("1.3.101.112", False), key.sign(data)
+    assert digest is not None
+    sha384 = isinstance(digest, hashes.SHA384)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        oid = "1.2.840.10045.4.3.3" if sha384 else "1.2.840.10045.4.3.2"
+        return _ocsp_der.algorithm_identifier(oid, False), key.sign(data, ec.ECDSA(digest))
+    oid = "1.2.840.113549.1.1.12" if sha384 else "1.2.840.113549.1.1.11"
+    signature = key.sign(data, padding.PKCS1v15(), digest)
+    return _ocsp_der.algorithm_identifier(oid, True), signature
 
 
 def _unsuccessful(status: ocsp.OCSPResponseStatus) -> bytes:
@@ -985,7 +1261,31 @@ class _OCSPHandler(BaseHTTPRequestHandler):
         if len(path) > MAX_OCSP_REQUEST * 2:
             self.send_error(414, "OCSP request too large")
             return
+        if path.endswith((ROOT_CRL_PATH, INTERMEDIATE_CRL_PATH)):
+            self._send_crl(path)
+            return
         self._answer(_decode_get_path(path))
+
+    def _send_crl(self, path: str) -> None:
+        """A fresh DER CRL (RFC 5280 4.2.1.13: what an http:// distribution point serves)."""
+        ca = self.server.ca
+        which = "root" if path.endswith(ROOT_CRL_PATH) else "intermediate"
+        try:
+            crl = ca.root_crl() if which == "root" else ca.crl()
+        except Exception as exc:  # e.g. an unreadable index: say so, keep serving
+            self.send_error(500, f"cannot make the CRL: {exc}")
+            return
+        body = crl.public_bytes(serialization.Encoding.DER)
+        self._send(body, "application/pkix-crl")
+        if self.server.log is not None:
+            self.server.log(f"{self.client_address[0]} GET {which} CRL ({len(crl)} revoked)")
+
+    def _send(self, body: bytes, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def _answer(self, der: bytes) -> None:
         try:
@@ -993,11 +1293,7 @@ class _OCSPHandler(BaseHTTPRequestHandler):
         except Exception as exc:  # a responder must answer, not drop the connection
             body = _unsuccessful(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
             summary = f"internal error: {exc}"
-        self.send_response(200)
-        self.send_header("Content-Type", "application/ocsp-response")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self._send(body, "application/ocsp-response")
         if self.server.log is not None:
             self.server.log(f"{self.client_address[0]} {self.command} {summary}")
 
@@ -1018,8 +1314,8 @@ def _decode_get_path(path: str) -> bytes:
         except ValueError:
             continue
         try:
-            ocsp.load_der_ocsp_request(der)
-        except ValueError:
+            _ocsp_der.parse_request(der)
+        except _ocsp_der.OcspDERError:
             decoded.append(der)
             continue
         return der

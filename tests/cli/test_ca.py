@@ -146,7 +146,8 @@ def test_revoke_and_crl(state: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     code, out, err = tlskit(capsys, "revoke", "one.test.pem", "--dir", ca_dir)
     assert code == 0, err
     assert "keyCompromise" in out
-    colon_hex = serials["two.test"].to_bytes(8, "big").hex(":").upper()
+    two = serials["two.test"]
+    colon_hex = two.to_bytes((two.bit_length() + 7) // 8, "big").hex(":").upper()
     code, out, err = tlskit(capsys, "revoke", colon_hex, "--reason", "superseded", "--dir", ca_dir)
     assert code == 0, err
     assert "superseded" in out
@@ -173,6 +174,10 @@ def test_revoke_and_crl(state: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
         (["revoke", "0x1234", "--reason", "boredom"], "unknown revocation reason"),
         (["issue", "x.test", "--days", "0"], "days must be positive"),
         (["crl", "--days", "-1"], "days must be positive"),
+        (["ocsp", "--port", "99999"], "--port 99999 is out of range"),
+        (["issue", "x.test", "--ocsp-url", "ftp://x"], "'ftp://x' is not an http:// URL"),
+        (["crl", "--out", "/proc/nope/crl.pem"], "cannot use /proc/nope: No such file"),
+        (["issue", "x.test", "--out", "/proc/nope"], "cannot use /proc/nope: No such file"),
     ],
 )
 def test_errors_are_one_line(
@@ -261,3 +266,86 @@ def test_python_m_tlskit_ca_init(tmp_path: Path) -> None:
     assert "SHA-256" in result.stdout
     assert (tmp_path / "ca" / "root.pem").is_file()
     assert not (tmp_path / "state").exists()
+
+
+def test_issue_refuses_to_overwrite_without_force(
+    state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ca_dir = str(tmp_path / "ca")
+    assert tlskit(capsys, "init", "--dir", ca_dir)[0] == 0
+    code, out, err = tlskit(capsys, "issue", "keep.test", "--dir", ca_dir)
+    assert code == 0, err
+    first = serial_from(out)
+    before = Path("keep.test.pem").read_bytes(), Path("keep.test-key.pem").read_bytes()
+
+    code, out, err = tlskit(capsys, "issue", "keep.test", "--dir", ca_dir)
+    assert code == 1 and out == ""
+    line = one_error_line(err)
+    assert "keep.test.pem and keep.test-key.pem already exist" in line
+    assert "--force" in line
+    assert (Path("keep.test.pem").read_bytes(), Path("keep.test-key.pem").read_bytes()) == before
+    index = (Path(ca_dir) / "index.json").read_text()
+    assert index.count('"kind"') == 1  # the refusal issued nothing
+
+    Path("keep.test-key.pem").unlink()  # one of the two is enough to refuse
+    code, _, err = tlskit(capsys, "issue", "keep.test", "--dir", ca_dir)
+    assert code == 1 and "keep.test.pem already exists;" in one_error_line(err)
+
+    code, out, err = tlskit(capsys, "issue", "keep.test", "--dir", ca_dir, "--force")
+    assert code == 0, err
+    assert serial_from(out) != first
+    leaf = x509.load_pem_x509_certificate(Path("keep.test.pem").read_bytes())
+    assert leaf.serial_number == serial_from(out)
+
+
+def _ocsp_urls(cert: x509.Certificate) -> list[str]:
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except x509.ExtensionNotFound:
+        return []
+    return [str(a.access_location.value) for a in aia]
+
+
+def test_init_url_options(state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """By default the intermediate and the leaves name the default responder address; with
+    --no-url nothing; a URL that is not http:// is refused in one line."""
+    code, out, err = tlskit(capsys, "init", "--dir", "a")
+    assert code == 0, err
+    assert "OCSP and CRLs at http://127.0.0.1:8888" in out
+    inter = x509.load_pem_x509_certificate(Path("a/intermediate.pem").read_bytes())
+    assert _ocsp_urls(inter) == ["http://127.0.0.1:8888"]
+    assert tlskit(capsys, "issue", "x.test", "--dir", "a")[0] == 0
+    leaf = x509.load_pem_x509_certificate(Path("x.test.pem").read_bytes())
+    assert _ocsp_urls(leaf) == ["http://127.0.0.1:8888"]
+    code, _, err = tlskit(capsys, "issue", "y.test", "--dir", "a", "--ocsp-url", "",
+                          "--crl-url", "")
+    assert code == 0, err
+    leaf = x509.load_pem_x509_certificate(Path("y.test.pem").read_bytes())
+    assert _ocsp_urls(leaf) == []
+    with pytest.raises(x509.ExtensionNotFound):
+        leaf.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+
+    code, out, err = tlskit(capsys, "init", "--dir", "b", "--no-url")
+    assert code == 0, err
+    assert "revocation:" not in out
+    inter = x509.load_pem_x509_certificate(Path("b/intermediate.pem").read_bytes())
+    assert _ocsp_urls(inter) == []
+
+    code, out, err = tlskit(capsys, "init", "--dir", "c", "--url", "https://ocsp.test")
+    assert code == 1 and out == ""
+    assert "is not an http:// URL" in one_error_line(err)
+
+
+def test_ocsp_banner_notes_a_url_mismatch(
+    state: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert tlskit(capsys, "init", "--dir", "ca", "--url", "http://127.0.0.1:9")[0] == 0
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ca_cli, "wait_for_interrupt", interrupt)
+    code, out, err = tlskit(capsys, "ocsp", "--port", "0", "--dir", "ca")
+    assert code == 0, err
+    assert "/crl/intermediate.crl" in out and "/crl/root.crl" in out
+    assert "Note: this CA's certificates point at http://127.0.0.1:9, not at this address" in out

@@ -103,7 +103,7 @@ def test_issue_server_each_key_type(ca: LocalCA, key_type: str) -> None:
     assert issued.chain == [leaf, ca.intermediate]
     leaf.verify_directly_issued_by(ca.intermediate)
     assert leaf.public_key() == issued.private_key.public_key()
-    assert 0 < leaf.serial_number < 2**64
+    assert 2**120 <= leaf.serial_number < 2**127  # 16 octets, positive
 
     ext = leaf.extensions
     san = ext.get_extension_for_class(x509.SubjectAlternativeName).value

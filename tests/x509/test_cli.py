@@ -98,7 +98,8 @@ def test_invalid_chain_json(files: dict[str, Path], capsys: pytest.CaptureFixtur
     assert [c["subject"] for c in doc["chain"]] == [
         f"CN={HOST}", "CN=Intermediate ec256", "CN=Root ec256"]
     leaf = doc["chain"][0]
-    assert set(leaf) == {"subject", "issuer", "serial", "not_before", "not_after", "checks"}
+    assert set(leaf) == {"subject", "issuer", "serial", "not_before", "not_after", "revocation",
+                         "checks"}
     validity = [c for c in leaf["checks"] if c["check"] == "validity"]
     assert validity and validity[0]["ok"] is False
 

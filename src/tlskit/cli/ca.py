@@ -6,6 +6,9 @@ CA (``$TLSKIT_STATE_DIR``/``$XDG_STATE_HOME``/``~/.local/state`` + ``/tlskit/ca`
 CRL or an OCSP responder for a CA nobody trusts is never what was meant.
 
 Failures are raised as exceptions: the dispatcher turns them into one line on stderr.
+Exit status: 0 done; 1 refused or failed (e.g. ``issue`` would overwrite an existing
+certificate or key file and ``--force`` was not given, or ``init`` would replace a CA); 2 a
+usage error on the command line.
 """
 
 from __future__ import annotations
@@ -19,7 +22,16 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from ..ca import CAError, KeyType, LocalCA, default_directory, format_serial
+from ..ca import (
+    DEFAULT_URL,
+    INTERMEDIATE_CRL_PATH,
+    ROOT_CRL_PATH,
+    CAError,
+    KeyType,
+    LocalCA,
+    default_directory,
+    format_serial,
+)
 
 KEY_TYPES = [k.value for k in KeyType]
 
@@ -31,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _dir_option(p)
     p.add_argument("--key-type", default="ec256", choices=KEY_TYPES, help="default: ec256")
     p.add_argument("--force", action="store_true", help="replace an existing CA")
+    _url_options(p)
     p.set_defaults(_ca_run=_init)
 
     p = sub.add_parser("issue", help="issue a server (or client) certificate")
@@ -39,8 +52,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--key-type", default="ec256", choices=KEY_TYPES, help="default: ec256")
     p.add_argument("--days", type=int, default=30, help="validity in days (default: 30)")
     p.add_argument("--out", metavar="DIR", help="where to write the files (default: .)")
-    p.add_argument("--ocsp-url", metavar="URL", help="OCSP responder URL to put in the cert")
-    p.add_argument("--crl-url", metavar="URL", help="CRL distribution point to put in the cert")
+    p.add_argument("--ocsp-url", metavar="URL",
+                   help="OCSP responder URL to put in the cert (default: the CA's URL; "
+                        "'' for none)")
+    p.add_argument("--crl-url", metavar="URL",
+                   help="CRL distribution point to put in the cert (default: the CA's "
+                        "URL + /crl/intermediate.crl; '' for none)")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite NAME.pem / NAME-key.pem if they already exist")
     _dir_option(p)
     p.set_defaults(_ca_run=_issue)
 
@@ -56,11 +75,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("crl", help="write a signed CRL (PEM)")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("--root", action="store_true",
+                   help="the root's CRL (about the intermediate) instead of the "
+                        "intermediate's (about the leaves)")
     p.add_argument("--days", type=int, default=7, help="until nextUpdate (default: 7)")
     _dir_option(p)
     p.set_defaults(_ca_run=_crl)
 
-    p = sub.add_parser("ocsp", help="run an OCSP responder until Ctrl-C")
+    p = sub.add_parser("ocsp", help="run the OCSP responder and CRL server until Ctrl-C")
     p.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
     p.add_argument("--port", type=int, default=8888, help="default: 8888 (0: any free port)")
     _dir_option(p)
@@ -71,8 +93,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(_ca_run=_export_root)
 
 
+def _url_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--url", metavar="URL", default=DEFAULT_URL,
+                       help="where `tlskit ca ocsp` will answer: the intermediate and the "
+                            "leaves name it as OCSP responder and CRL distribution point "
+                            f"(default: {DEFAULT_URL}, the responder's default address)")
+    group.add_argument("--no-url", dest="url", action="store_const", const=None,
+                       help="put no revocation URLs in the certificates")
+
+
 def run(args: argparse.Namespace) -> int:
-    return int(args._ca_run(args))
+    try:
+        return int(args._ca_run(args))
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        raise CAError(f"cannot use {exc.filename}: {exc.strerror or exc}; check the path "
+                      "and its permissions") from exc
 
 
 def _dir_option(parser: argparse.ArgumentParser) -> None:
@@ -139,22 +177,30 @@ def _init(args: argparse.Namespace) -> int:
             f"a CA already exists in {directory}; --force replaces it "
             "(every certificate it issued stops validating)"
         )
-    ca = LocalCA.create(directory, key_type=args.key_type, overwrite=args.force)
+    ca = LocalCA.create(directory, key_type=args.key_type, overwrite=args.force, url=args.url)
     dir_hint = f" --dir {args.dir}" if args.dir else ""
     print(f"Created a local CA in {directory}")
     print(f"  root:          {directory / 'root.pem'}  ({_common_name(ca.root)})")
     print(f"  intermediate:  {directory / 'intermediate.pem'}  ({_common_name(ca.intermediate)})")
     print(f"  root SHA-256:  {_fingerprint(ca.root)}")
+    if ca.url:
+        print(f"  revocation:    OCSP and CRLs at {ca.url} (run `tlskit ca ocsp{dir_hint}`)")
     print(f"Trust it with:   tlskit ca export-root{dir_hint} > tlskit-root.pem")
     return 0
 
 
 def _issue(args: argparse.Namespace) -> int:
+    out = Path(args.out).expanduser() if args.out else Path()
+    stem = file_stem(args.names[0])
+    cert_path, key_path = out / f"{stem}.pem", out / f"{stem}-key.pem"
+    if not args.force:
+        _refuse_overwrite(cert_path, key_path)
+    out.mkdir(parents=True, exist_ok=True)  # fail before issuing, not after
     if args.dir:
         ca = LocalCA.load(args.dir)
     else:
         fresh = not (default_directory() / "root.pem").exists()
-        ca = LocalCA.default()
+        ca = LocalCA.default(url=DEFAULT_URL)
         if fresh:
             print(f"Created a local CA in {ca.directory}; trust its root with:")
             print("  tlskit ca export-root > tlskit-root.pem")
@@ -170,11 +216,7 @@ def _issue(args: argparse.Namespace) -> int:
         issued = ca.issue_client(args.names[0], **options)
     else:
         issued = ca.issue_server(args.names, **options)
-    out = Path(args.out).expanduser() if args.out else Path()
-    stem = file_stem(args.names[0])
-    cert_path, key_path = issued.write(
-        cert_path=out / f"{stem}.pem", key_path=out / f"{stem}-key.pem"
-    )
+    issued.write(cert_path=cert_path, key_path=key_path)
     kind = "client" if args.client else "server"
     print(f"Issued a {kind} certificate for {', '.join(args.names)}")
     print(f"  serial:       {format_serial(issued.serial_number)}")
@@ -182,6 +224,16 @@ def _issue(args: argparse.Namespace) -> int:
     print(f"  key:          {key_path}")
     print(f"  expires:      {issued.certificate.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC")
     return 0
+
+
+def _refuse_overwrite(*paths: Path) -> None:
+    """Checked before anything is issued, so a refusal leaves no orphan in the index."""
+    taken = [str(p) for p in paths if p.exists()]
+    if taken:
+        raise CAError(
+            f"{' and '.join(taken)} already exist{'s' if len(taken) == 1 else ''}; "
+            "pass --force to overwrite, or choose another directory with --out"
+        )
 
 
 def _revoke(args: argparse.Namespace) -> int:
@@ -205,7 +257,7 @@ def _revoke(args: argparse.Namespace) -> int:
 
 def _crl(args: argparse.Namespace) -> int:
     ca = _open(args)
-    crl = ca.crl(days=args.days)
+    crl = ca.root_crl(days=args.days) if args.root else ca.crl(days=args.days)
     pem = crl.public_bytes(serialization.Encoding.PEM)
     if not args.out:
         sys.stdout.write(pem.decode("ascii"))
@@ -222,14 +274,23 @@ def _crl(args: argparse.Namespace) -> int:
 
 
 def _ocsp(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:
+        raise CAError(f"--port {args.port} is out of range (0-65535; 0: any free port)")
     ca = _open(args)
     try:
         responder = ca.serve_ocsp(args.host, args.port, log=lambda line: print(line, flush=True))
     except OSError as exc:
         raise CAError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
     try:
-        print(f"OCSP responder for {_common_name(ca.intermediate)} at {responder.url}")
-        print(f"Point certificates at it: tlskit ca issue NAME --ocsp-url {responder.url}")
+        print(f"OCSP responder for {_common_name(ca.intermediate)} and "
+              f"{_common_name(ca.root)} at {responder.url}")
+        print(f"CRLs at {responder.url}{INTERMEDIATE_CRL_PATH} and "
+              f"{responder.url}{ROOT_CRL_PATH}")
+        if ca.url is None:
+            print("This CA's certificates name no responder; new ones can with: "
+                  f"tlskit ca issue NAME --ocsp-url {responder.url}")
+        elif ca.url != responder.url:
+            print(f"Note: this CA's certificates point at {ca.url}, not at this address")
         print("Ctrl-C to stop.", flush=True)
         wait_for_interrupt()
     except KeyboardInterrupt:

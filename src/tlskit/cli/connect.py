@@ -5,8 +5,11 @@ A readable summary with the certificate chain as a tree (``--json`` for one JSON
 diagram), optionally sending ``--request`` and printing the answer.
 
 Exit status 0 means the handshake completed and the server's certificate was verified (or
-``--insecure`` let a verification failure through). Every failure is one line on stderr:
-``tlskit connect: <what went wrong>``; ``--debug`` shows the traceback instead.
+``--insecure`` let a verification failure through). A stapled OCSP response is asked for
+by default (``--no-ocsp-stapling`` turns that off) and checked soft-fail: no staple is fine,
+an authentic staple saying "revoked" fails the connection (exit 1). Every failure is one
+line on stderr: ``tlskit connect: <what went wrong>``; ``--debug`` shows the traceback
+instead.
 """
 
 from __future__ import annotations
@@ -86,6 +89,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keylog", metavar="FILE",
                         help="append the session secrets to FILE (NSS key log format, "
                              "for Wireshark)")
+    parser.add_argument("--no-ocsp-stapling", dest="ocsp_stapling", action="store_false",
+                        help="do not ask the server for a stapled OCSP response (by default "
+                             "one is asked for and checked: a missing staple is fine, one "
+                             "saying the certificate is revoked fails the connection)")
     parser.add_argument("--insecure", action="store_true",
                         help="report a certificate verification failure but carry on")
     parser.add_argument("--diagram", metavar="FILE.svg",
@@ -244,6 +251,7 @@ class _Connect:
                 versions=(["TLSv1.2"] if a.tls12 else ["TLSv1.3"] if a.tls13
                           else ["TLSv1.3", "TLSv1.2"]),
                 certificate=certificate,
+                ocsp_stapling=a.ocsp_stapling,
                 tracer=self.recorder.tracer,
                 keylog=self._keylog,
             )
@@ -366,6 +374,8 @@ class _Connect:
             if desc == AlertDescription.protocol_version:
                 hint = "; the server does not seem to speak TLS 1.3, the only version tlskit has"
             return f"{when}: {where} sent alert {desc.name} ({int(desc)}){hint}"
+        if isinstance(exc, BadCertificate) and getattr(exc, "reason", None) == "revoked":
+            return f"certificate revoked, refusing the connection: {exc}"
         if isinstance(exc, BadCertificate):
             return f"certificate verify failed: {exc}"
         if isinstance(exc, TLSError) and self.recorder.find("server_hello") is None \
@@ -394,6 +404,7 @@ class _Connect:
                        if error is None and anchor else None),
             "checks": report_checks(report),
             "path": path if error is None else [],
+            "ocsp_staple": self.staple_status(complete, report),
         }
         client_cert = self.recorder.find("client_certificate")
         client_subject = None
@@ -420,6 +431,19 @@ class _Connect:
                         "handshake_ms": round(handshake_ms, 3)},
             "response": None if response is None else response.decode("utf-8", "replace"),
         }
+
+    def staple_status(self, complete: Any, report: Any) -> str:
+        """What became of the stapled OCSP response, in words, for the summary."""
+        if not self.args.ocsp_stapling:
+            return "not requested (--no-ocsp-stapling)"
+        if getattr(complete, "ocsp_response", None) is None:
+            return "none (the server stapled no OCSP response; revocation not checked)"
+        checks = report.checks if report is not None else []
+        leaf = complete.peer_certificates[0] if complete.peer_certificates else None
+        for check in checks:
+            if check.check == "revocation" and check.certificate == leaf:
+                return str(check.detail)
+        return "stapled, not evaluated"
 
     def output(self, summary: dict[str, Any], response: bytes | None) -> None:
         a = self.args

@@ -186,6 +186,8 @@ def render_connect(summary: Mapping[str, Any], console: Console) -> None:
     else:
         head.add_row("verification", f"{FAIL} [red]{escape(str(verification.get('reason')))}"
                                      "[/red] [yellow](continuing: --insecure)[/yellow]")
+    if verification.get("ocsp_staple"):
+        head.add_row("OCSP staple", escape(str(verification["ocsp_staple"])))
     console.print(Panel(head, title="[bold]TLS connection[/bold]", expand=False))
     path = verification.get("path") or []
     chain = summary.get("peer_certificates_full") or []

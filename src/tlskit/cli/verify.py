@@ -3,6 +3,14 @@
 The tree is drawn from the trust anchor down to the leaf, the way authority flows; each
 certificate lists its checks with a verdict. ``--json`` prints the same facts as one JSON
 object (chain leaf first). Exit status: 0 valid, 1 invalid or unreadable input.
+
+``--lint`` adds the CA/Browser Forum issuance-profile findings (`tlskit.x509.lint`) as
+warnings; they never change the verdict or the exit status.
+
+Revocation is only checked when asked (``--crl FILE`` soft-fail against the given CRLs,
+``--ocsp`` hard-fail online). Without those flags the verdict says "revocation not checked"
+next to "valid", and so does every certificate below the anchor: a revoked certificate must
+never look fully valid. With them, each certificate shows its revocation status.
 """
 
 from __future__ import annotations
@@ -16,7 +24,11 @@ from typing import Any
 
 from cryptography import x509
 
-from ..x509 import Check, Report, TrustStore, Verifier
+from ..x509 import Report, TrustStore, Verifier
+from ..x509.lint import LintFinding, lint_chain
+
+NOT_CHECKED = "not checked"
+HOW_TO_CHECK = "pass --ocsp to check online, or --crl FILE"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,33 +52,81 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ocsp", action="store_true",
                         help="check revocation online (OCSP, then CRL distribution points); "
                              "an unknown status fails (hard-fail)")
+    parser.add_argument("--lint", action="store_true",
+                        help="also list where the certificates depart from the CA/Browser "
+                             "Forum issuance profile (warnings: the verdict and the exit "
+                             "status do not change)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+class InputError(Exception):
+    """Bad input, already phrased for the user (the dispatcher prints it as one line)."""
+
+
 def run(args: argparse.Namespace) -> int:
-    certs = load_certificates(Path(args.cert))
+    certs = load_certificates(Path(args.cert), "CERT")
     leaf, intermediates = certs[0], certs[1:]
     for extra in args.chain:
-        intermediates += load_certificates(Path(extra))
-    store = TrustStore.from_pem_file(args.cafile) if args.cafile else TrustStore.default()
+        intermediates += load_certificates(Path(extra), "--chain")
+    store = _store(args.cafile)
+    at = _moment(args.at)
     verifier = _verifier(store, args)
     report = verifier.explain(
         leaf,
         intermediates,
         server_name=args.host,
-        at=parse_time(args.at) if args.at else None,
+        at=at,
         usage="client" if args.client else "server",
     )
+    policy = revocation_policy(args)
+    findings = lint_chain(report.chain or certs) if args.lint else None
     if args.json:
-        print(json.dumps(report_to_json(report), indent=2))
+        doc = report_to_json(report, policy)
+        if findings is not None:
+            doc["lint"] = [_finding_json(f) for f in findings]
+        print(json.dumps(doc, indent=2))
     else:
-        render(report, args.host)
+        render(report, args.host, policy)
+        if findings is not None:
+            render_lint(findings)
     return 0 if report.valid else 1
+
+
+def revocation_policy(args: argparse.Namespace) -> str:
+    """What was asked of revocation, in the words the output uses."""
+    if args.ocsp:
+        return "hard-fail, online: OCSP then CRL distribution points" + (
+            ", and the given CRLs" if args.crl else "")
+    if args.crl:
+        return "soft-fail, the given CRLs only"
+    return NOT_CHECKED
+
+
+def _store(cafile: str | None) -> TrustStore:
+    if not cafile:
+        return TrustStore.default()
+    try:
+        return TrustStore.from_pem_file(cafile)
+    except OSError as exc:
+        raise InputError(f"cannot read --cafile {cafile}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise InputError(f"--cafile {cafile} holds no usable PEM certificate ({exc}); "
+                         "give the CA certificate(s) in PEM form") from exc
+
+
+def _moment(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise InputError(f"--at {text!r} is not an ISO 8601 time; "
+                         "write e.g. 2026-01-31T12:00:00Z") from None
 
 
 def _verifier(store: TrustStore, args: argparse.Namespace) -> Verifier:
     """--ocsp: hard-fail with online checks; --crl alone: soft-fail against the given CRLs."""
-    crls = [crl for path in args.crl for crl in load_crls(Path(path))]
+    crls = [crl for path in args.crl for crl in load_crls(Path(path), "--crl")]
     if args.ocsp:
         return Verifier(store, revocation="hard-fail", crls=crls)
     if crls:
@@ -77,28 +137,44 @@ def _verifier(store: TrustStore, args: argparse.Namespace) -> Verifier:
 # -- input -------------------------------------------------------------------------------
 
 
-def load_certificates(path: Path) -> list[x509.Certificate]:
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+
+
+def load_certificates(path: Path, what: str = "certificate file") -> list[x509.Certificate]:
     """Every certificate in a PEM file, or the one in a DER file."""
-    data = path.read_bytes()
-    if b"-----BEGIN" in data:
-        certs = x509.load_pem_x509_certificates(data)
-    else:
-        certs = [x509.load_der_x509_certificate(data)]
+    data = _read(path, what)
+    try:
+        if b"-----BEGIN" in data:
+            certs = x509.load_pem_x509_certificates(data)
+        else:
+            certs = [x509.load_der_x509_certificate(data)]
+    except ValueError as exc:
+        raise InputError(f"{what} {path} is not a PEM or DER certificate ({exc}); "
+                         "give a certificate file, e.g. one written by `tlskit ca issue`"
+                         ) from exc
     if not certs:
-        raise ValueError(f"no certificate in {path}")
+        raise InputError(f"no certificate in {what} {path}")
     return certs
 
 
-def load_crls(path: Path) -> list[x509.CertificateRevocationList]:
+def load_crls(path: Path, what: str = "CRL file") -> list[x509.CertificateRevocationList]:
     """One or more PEM CRLs, or a single DER CRL."""
-    data = path.read_bytes()
-    if b"-----BEGIN" not in data:
-        return [x509.load_der_x509_crl(data)]
-    end = b"-----END X509 CRL-----"
-    blocks = [b + end for b in data.split(end) if b"-----BEGIN X509 CRL-----" in b]
-    if not blocks:
-        raise ValueError(f"no CRL in {path}")
-    return [x509.load_pem_x509_crl(block[block.index(b"-----BEGIN"):]) for block in blocks]
+    data = _read(path, what)
+    try:
+        if b"-----BEGIN" not in data:
+            return [x509.load_der_x509_crl(data)]
+        end = b"-----END X509 CRL-----"
+        blocks = [b + end for b in data.split(end) if b"-----BEGIN X509 CRL-----" in b]
+        if not blocks:
+            raise ValueError("no X509 CRL block")
+        return [x509.load_pem_x509_crl(block[block.index(b"-----BEGIN"):]) for block in blocks]
+    except ValueError as exc:
+        raise InputError(f"{what} {path} is not a PEM or DER CRL ({exc}); "
+                         "give a CRL file, e.g. one written by `tlskit ca crl`") from exc
 
 
 def parse_time(text: str) -> datetime:
@@ -114,27 +190,96 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _cert_json(cert: x509.Certificate, checks: list[Check]) -> dict[str, Any]:
+def _is_anchor(report: Report, cert: x509.Certificate) -> bool:
+    return any(c.check == "trust anchor" and c.ok for c in report.checks_for(cert))
+
+
+def revocation_status(report: Report, cert: x509.Certificate, policy: str) -> str:
+    """One word (or two) for a certificate's revocation: good, revoked, unknown, not checked,
+    or n/a for a trust anchor (nobody above it could revoke it)."""
+    if _is_anchor(report, cert):
+        return "n/a (trust anchor)"
+    rows = [c for c in report.checks_for(cert) if c.check == "revocation"]
+    if not rows:
+        if policy == NOT_CHECKED:
+            return NOT_CHECKED
+        return f"{NOT_CHECKED} (validation stopped before it)"
+    row = rows[-1]
+    error = report.error
+    if not row.ok:
+        if error is not None and error.certificate == cert:
+            return "revoked" if error.reason.value == "revoked" else "unknown"
+        return "unknown"
+    word = row.detail.split(" ", 1)[0].strip(":,()").lower()
+    if word in ("good", "revoked", "unknown"):
+        return word
+    return NOT_CHECKED if row.detail.startswith(NOT_CHECKED) else "checked"
+
+
+def _cert_json(report: Report, cert: x509.Certificate, policy: str) -> dict[str, Any]:
+    checks = report.checks_for(cert)
     return {
         "subject": cert.subject.rfc4514_string(),
         "issuer": cert.issuer.rfc4514_string(),
         "serial": f"{cert.serial_number:x}",
         "not_before": _iso(cert.not_valid_before_utc),
         "not_after": _iso(cert.not_valid_after_utc),
+        "revocation": revocation_status(report, cert, policy),
         "checks": [{"check": c.check, "ok": c.ok, "detail": c.detail} for c in checks],
     }
 
 
-def report_to_json(report: Report) -> dict[str, Any]:
+def report_to_json(report: Report, policy: str = NOT_CHECKED) -> dict[str, Any]:
+    """``revocation`` says what was asked (``not checked`` without --crl/--ocsp); each
+    certificate's ``revocation`` says what was found."""
     return {
         "valid": report.valid,
         "reason": report.error.reason.value if report.error else None,
         "message": str(report.error) if report.error else None,
-        "chain": [_cert_json(cert, report.checks_for(cert)) for cert in report.chain],
+        "revocation": policy,
+        "chain": [_cert_json(report, cert, policy) for cert in report.chain],
     }
 
 
-def render(report: Report, host: str | None) -> None:
+def _revocation_summary(report: Report, policy: str) -> str:
+    """"not revoked" only when every certificate below the anchor was found good."""
+    below = [c for c in report.chain if not _is_anchor(report, c)]
+    found = {c: revocation_status(report, c, policy) for c in below}
+    if all(status == "good" for status in found.values()):
+        return f"not revoked (checked {policy})"
+    each = ", ".join(f"{_short_name(c)}: {status}" for c, status in found.items())
+    return f"revocation checked {policy}: {each}"
+
+
+def _short_name(cert: x509.Certificate) -> str:
+    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(names[0].value) if names else cert.subject.rfc4514_string() or "(empty subject)"
+
+
+def _finding_json(finding: LintFinding) -> dict[str, str]:
+    return {"code": finding.code, "message": finding.message,
+            "certificate": finding.certificate.subject.rfc4514_string(),
+            "reference": finding.reference}
+
+
+def render_lint(findings: list[LintFinding]) -> None:
+    """The CA/B profile findings, one warning line each."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(file=sys.stdout, highlight=False,
+                      width=None if sys.stdout.isatty() else 240)
+    if not findings:
+        console.print("[green]✔ lint:[/] no departure from the CA/B Forum profile")
+        return
+    console.print(f"[yellow]⚠ lint:[/] {len(findings)} departure(s) from the CA/B Forum "
+                  "issuance profile (not enforced when validating):")
+    for f in findings:
+        console.print(f"  [yellow]⚠[/] {escape(_short_name(f.certificate))}: "
+                      f"[bold]{f.code}[/]: {escape(f.message)} [dim]({f.reference})[/]")
+
+
+def render(report: Report, host: str | None, policy: str = NOT_CHECKED) -> None:
     """The chain as a rich Tree, anchor at the top, then the verdict."""
     from rich.console import Console
     from rich.markup import escape
@@ -154,12 +299,19 @@ def render(report: Report, host: str | None) -> None:
         for check in report.checks_for(cert):
             mark = "[green]✔[/]" if check.ok else "[red]✘[/]"
             child.add(f"{mark} {escape(check.check)}: {escape(check.detail)}")
+        if policy == NOT_CHECKED and not _is_anchor(report, cert):
+            child.add(f"[yellow]?[/] revocation: {NOT_CHECKED} ({HOW_TO_CHECK})")
         node = child
     if tree is not None:
         console.print(tree)
     if report.error is None:
         target = f" for {escape(host)}" if host else ""
-        console.print(f"[bold green]✔ valid[/]{target}")
+        if policy == NOT_CHECKED:
+            console.print(f"[bold green]✔ valid[/]{target}, [bold yellow]revocation "
+                          f"{NOT_CHECKED}[/] ({HOW_TO_CHECK})")
+        else:
+            console.print(f"[bold green]✔ valid[/]{target}, "
+                          f"{escape(_revocation_summary(report, policy))}")
     else:
         console.print(f"[bold red]✘ invalid ({report.error.reason.value})[/]: "
                       f"{escape(str(report.error))}")

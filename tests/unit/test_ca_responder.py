@@ -1,0 +1,291 @@
+"""The local CA's responder for the whole chain: several certificates per OCSP request
+(asked by the real `openssl ocsp` with two -cert), the root answering for the intermediate,
+CRLs served over HTTP, and the CA's URLs in the intermediate and the leaves, so that
+hard-fail revocation checking by tlskit's own validator passes on its chains."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import shutil
+import socket
+import subprocess
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tlskit import _ocsp_der
+from tlskit.ca import CAError, KeyType, LocalCA
+from tlskit.x509 import CertificateVerificationError, Reason, TrustStore, Verifier
+from tlskit.x509.ocsp import evaluate_ocsp_response
+
+OPENSSL = shutil.which("openssl")
+assert OPENSSL is not None, "the openssl binary is required (bash .ci/install-test-deps.sh)"
+
+
+def free_port() -> int:
+    """A port the OS just handed out; the CA must name its responder's URL before the
+    responder exists, since the URL is inside the certificates."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def write(path: Path, cert: x509.Certificate) -> Path:
+    path.write_bytes(pem(cert))
+    return path
+
+
+def openssl(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    assert OPENSSL is not None
+    return subprocess.run([OPENSSL, *map(str, args)], capture_output=True, text=True,
+                          timeout=30, check=False)
+
+
+class Chain:
+    """A CA on disk whose certificates name a responder on 127.0.0.1, and two leaves."""
+
+    def __init__(self, base: Path, key_type: str = "ec256") -> None:
+        self.port = free_port()
+        self.ca = LocalCA.create(base / "ca", key_type=key_type,
+                                 url=f"http://127.0.0.1:{self.port}")
+        self.good = self.ca.issue_server(["good.test"], key_type=key_type)
+        self.bad = self.ca.issue_server(["bad.test"], key_type=key_type)
+        self.ca.revoke(self.bad, reason="keyCompromise")
+        self.root = write(base / "root.pem", self.ca.root)
+        self.inter = write(base / "intermediate.pem", self.ca.intermediate)
+        self.good_pem = write(base / "good.pem", self.good.certificate)
+        self.bad_pem = write(base / "bad.pem", self.bad.certificate)
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Chain:
+    return Chain(tmp_path)
+
+
+# --------------------------------------------------------------------------- openssl ocsp
+
+
+@pytest.mark.parametrize("key_type", [k.value for k in KeyType])
+def test_openssl_ocsp_with_two_certs(tmp_path: Path, key_type: str) -> None:
+    """Before: `internalerror (2)`. Now one signed answer per certificate, in order,
+    with the nonce echoed, for every CA key type (each signs the response its own way)."""
+    pki = Chain(tmp_path, key_type)
+    with pki.ca.serve_ocsp(port=pki.port) as responder:
+        result = openssl("ocsp", "-issuer", pki.inter, "-cert", pki.good_pem,
+                         "-cert", pki.bad_pem, "-serial", "0x1234", "-url", responder.url,
+                         "-CAfile", pki.root, "-resp_text")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Response verify OK" in output
+    assert f"{pki.good_pem}: good" in output
+    assert f"{pki.bad_pem}: revoked" in output
+    assert "0x1234: unknown" in output
+    assert "Reason: keyCompromise" in output
+    assert "OCSP Nonce" in output and "no nonce" not in output.lower()
+    assert output.index(f"{pki.good_pem}: good") < output.index(f"{pki.bad_pem}: revoked")
+
+
+def test_root_answers_for_the_intermediate(chain: Chain) -> None:
+    with chain.ca.serve_ocsp(port=chain.port) as responder:
+        result = openssl("ocsp", "-issuer", chain.root, "-cert", chain.inter,
+                         "-url", responder.url, "-CAfile", chain.root)
+        mixed = openssl("ocsp", "-issuer", chain.root, "-cert", chain.inter,
+                        "-issuer", chain.inter, "-cert", chain.good_pem,
+                        "-url", responder.url, "-CAfile", chain.root)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Response verify OK" in output and f"{chain.inter}: good" in output
+    # One response has one signer: certificates of two issuers need two requests.
+    assert "Responder Error: unauthorized (6)" in mixed.stdout + mixed.stderr
+
+
+def test_multi_certificate_request_by_get(chain: Chain, tmp_path: Path) -> None:
+    """RFC 6960 A.1 GET, also under a path prefix, for a two-certificate request."""
+    request = tmp_path / "req.der"
+    made = openssl("ocsp", "-issuer", chain.inter, "-cert", chain.good_pem,
+                   "-cert", chain.bad_pem, "-reqout", request)
+    assert made.returncode == 0, made.stderr
+    encoded = urllib.parse.quote(base64.b64encode(request.read_bytes()).decode(), safe="")
+    with chain.ca.serve_ocsp(port=chain.port) as responder:
+        for path in (encoded, f"ocsp/{encoded}"):
+            with urllib.request.urlopen(f"{responder.url}/{path}", timeout=10) as reply:
+                response = ocsp.load_der_ocsp_response(reply.read())
+            assert response.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL
+            statuses = [single.certificate_status for single in response.responses]
+            assert statuses == [ocsp.OCSPCertStatus.GOOD, ocsp.OCSPCertStatus.REVOKED]
+
+
+def test_tlskit_reads_each_answer_of_a_multi_response(chain: Chain, tmp_path: Path) -> None:
+    """openssl writes the two-certificate request; tlskit's own OCSP evaluator finds the
+    answer about each certificate in the one response."""
+    request = tmp_path / "req.der"
+    made = openssl("ocsp", "-issuer", chain.inter, "-cert", chain.good_pem,
+                   "-cert", chain.bad_pem, "-reqout", request, "-no_nonce")
+    assert made.returncode == 0, made.stderr
+    der = chain.ca.ocsp_response(request.read_bytes())
+    now = dt.datetime.now(dt.UTC)
+    inter = chain.ca.intermediate
+    assert evaluate_ocsp_response(der, chain.good.certificate, inter, now).status == "good"
+    bad = evaluate_ocsp_response(der, chain.bad.certificate, inter, now)
+    assert bad.status == "revoked" and bad.reason == "keyCompromise"
+
+
+def test_request_with_unknown_hash_or_issuer_is_unauthorized(chain: Chain) -> None:
+    req = ocsp.OCSPRequestBuilder().add_certificate(
+        chain.good.certificate, chain.ca.intermediate, hashes.SHA1()).build()
+    der = req.public_bytes(serialization.Encoding.DER)
+    sha1_oid = _ocsp_der.encode_oid("1.3.14.3.2.26")
+    md5_oid = _ocsp_der.encode_oid("1.2.840.113549.2.5")
+    assert sha1_oid in der and len(sha1_oid) != len(md5_oid)
+    sm3_like = _ocsp_der.encode_oid("1.3.14.3.2.99")  # same length, a hash nobody uses
+    answer = ocsp.load_der_ocsp_response(chain.ca.ocsp_response(der.replace(sha1_oid, sm3_like)))
+    assert answer.response_status is ocsp.OCSPResponseStatus.UNAUTHORIZED
+
+
+# --------------------------------------------------------------------------- request decoding
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_parse_request_never_raises_anything_else(data: bytes) -> None:
+    with contextlib.suppress(_ocsp_der.OcspDERError):
+        request = _ocsp_der.parse_request(data)
+        assert request.cert_ids
+
+
+@pytest.fixture(scope="module")
+def fuzz_target() -> tuple[LocalCA, bytes]:
+    """An in-memory CA and a real request (SHA-256 CertID, with a nonce) to mangle."""
+    ca = LocalCA.create(None)
+    issued = ca.issue_server(["fuzz.test"])
+    request = (ocsp.OCSPRequestBuilder()
+               .add_certificate(issued.certificate, ca.intermediate, hashes.SHA256())
+               .add_extension(x509.OCSPNonce(b"0123456789abcdef"), critical=False)
+               .build())
+    return ca, request.public_bytes(serialization.Encoding.DER)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_mangled_requests_get_a_response(
+    fuzz_target: tuple[LocalCA, bytes], data: st.DataObject
+) -> None:
+    """Any byte flipped or cut in a real request: the answer is still an OCSPResponse
+    (malformedRequest, unauthorized, or a signed answer), never an exception."""
+    ca, original = fuzz_target
+    der = bytearray(original)
+    position = data.draw(st.integers(0, len(der) - 1))
+    if data.draw(st.booleans()):
+        der[position] ^= data.draw(st.integers(1, 255))
+    else:
+        del der[position:]
+    response = ocsp.load_der_ocsp_response(ca.ocsp_response(bytes(der)))
+    assert response.response_status in (
+        ocsp.OCSPResponseStatus.MALFORMED_REQUEST,
+        ocsp.OCSPResponseStatus.UNAUTHORIZED,
+        ocsp.OCSPResponseStatus.SUCCESSFUL,
+    )
+
+
+def test_der_round_trip_of_oids_and_lengths() -> None:
+    for dotted in ("1.3.6.1.5.5.7.48.1.2", "2.16.840.1.101.3.4.2.1", "1.2.840.113549.1.1.11"):
+        encoded = _ocsp_der.encode_oid(dotted)
+        assert _ocsp_der.decode_oid(encoded[2:]) == dotted
+        assert x509.ObjectIdentifier(dotted).dotted_string == dotted
+    long = _ocsp_der.tlv(0x04, b"x" * 300)
+    assert long[:4] == b"\x04\x82\x01\x2c"
+
+
+# --------------------------------------------------------------------------- URLs and CRLs
+
+
+def _urls(cert: x509.Certificate) -> tuple[list[str], list[str]]:
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+        ocsp_urls = [str(a.access_location.value) for a in aia]
+    except x509.ExtensionNotFound:
+        ocsp_urls = []
+    try:
+        cdp = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        crl_urls = [str(n.value) for p in cdp for n in p.full_name or []]
+    except x509.ExtensionNotFound:
+        crl_urls = []
+    return ocsp_urls, crl_urls
+
+
+def test_intermediate_and_leaves_name_the_ca_url(chain: Chain) -> None:
+    base = f"http://127.0.0.1:{chain.port}"
+    assert chain.ca.url == base
+    assert _urls(chain.ca.intermediate) == ([base], [f"{base}/crl/root.crl"])
+    assert _urls(chain.good.certificate) == ([base], [f"{base}/crl/intermediate.crl"])
+    plain = chain.ca.issue_server(["plain.test"], ocsp_url="", crl_url="")
+    assert _urls(plain.certificate) == ([], [])
+    other = chain.ca.issue_client("alice", ocsp_url="http://ocsp.test", crl_url="")
+    assert _urls(other.certificate) == (["http://ocsp.test"], [])
+    reloaded = LocalCA.load(chain.ca.directory)  # type: ignore[arg-type]
+    assert reloaded.url == base
+    without = LocalCA.create(None)
+    assert without.url is None and _urls(without.intermediate) == ([], [])
+    assert _urls(without.issue_server(["x.test"]).certificate) == ([], [])
+    with pytest.raises(CAError, match="not an http:// URL"):
+        LocalCA.create(None, url="ftp://127.0.0.1/")
+
+
+def test_crls_are_served_over_http(chain: Chain) -> None:
+    lines: list[str] = []
+    with chain.ca.serve_ocsp(port=chain.port, log=lines.append) as responder:
+        crls = {}
+        for which in ("root", "intermediate"):
+            with urllib.request.urlopen(f"{responder.url}/crl/{which}.crl", timeout=10) as r:
+                assert r.headers["Content-Type"] == "application/pkix-crl"
+                crls[which] = x509.load_der_x509_crl(r.read())
+    root_crl, inter_crl = crls["root"], crls["intermediate"]
+    assert root_crl.issuer == chain.ca.root.subject and len(root_crl) == 0
+    assert root_crl.is_signature_valid(chain.ca.root.public_key())
+    assert inter_crl.is_signature_valid(chain.ca.intermediate.public_key())
+    assert [r.serial_number for r in inter_crl] == [chain.bad.serial_number]
+
+    def number(crl: x509.CertificateRevocationList) -> int:
+        return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+
+    assert number(inter_crl) > number(root_crl)
+    assert any("root CRL" in line for line in lines)
+
+
+@pytest.mark.parametrize("source", ["ocsp", "crl"])
+def test_hard_fail_on_the_whole_chain(chain: Chain, source: str) -> None:
+    """tlskit's validator, hard-fail, fetching from the URLs in the certificates alone:
+    the intermediate's status comes from the root (OCSP or CRL), the leaves' from the
+    intermediate. Without the root's answer this failed as revocation_unknown."""
+    options = {"ocsp": source == "ocsp", "fetch_crls": source == "crl"}
+    verifier = Verifier(TrustStore([chain.ca.root]), revocation="hard-fail", **options)
+    with chain.ca.serve_ocsp(port=chain.port):
+        report = verifier.explain(chain.good.certificate, [chain.ca.intermediate],
+                                  server_name="good.test")
+        with pytest.raises(CertificateVerificationError) as revoked:
+            verifier.verify(chain.bad.certificate, [chain.ca.intermediate],
+                            server_name="bad.test")
+    assert report.valid, report.error
+    rows = {c.certificate: c.detail for c in report.checks if c.check == "revocation"}
+    assert rows[chain.good.certificate].startswith(f"good (source: {source}")
+    assert rows[chain.ca.intermediate].startswith(f"good (source: {source}")
+    assert revoked.value.reason == Reason.revoked
+    # The responder is gone: hard-fail now refuses what it cannot check.
+    offline = Verifier(TrustStore([chain.ca.root]), revocation="hard-fail", **options)
+    with pytest.raises(CertificateVerificationError) as unknown:
+        offline.verify(chain.good.certificate, [chain.ca.intermediate], server_name="good.test")
+    assert unknown.value.reason == Reason.revocation_unknown
+
