@@ -11,7 +11,6 @@ TLS 1.3 client when the server answers with a TLS 1.2 ServerHello.
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 from .. import crypto
@@ -32,6 +31,7 @@ from ..wire import messages12 as m12
 from .common import (
     DOWNGRADE_TLS11,
     DOWNGRADE_TLS12,
+    HandshakeState,
     PeerAuth,
     Table,
     parse_chain,
@@ -50,7 +50,7 @@ ALLOWED_IN_SH12 = frozenset({
 MAX_HELLO_REQUESTS = 16
 
 
-class State(enum.Enum):
+class State(HandshakeState):
     WAIT_SERVER_HELLO = "waiting for ServerHello"
     WAIT_CERTIFICATE = "waiting for Certificate"
     WAIT_CERTIFICATE_STATUS = "waiting for CertificateStatus or ServerKeyExchange"

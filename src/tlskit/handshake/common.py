@@ -193,6 +193,13 @@ class Output(Protocol):
 
 # -- the state machine engine -------------------------------------------------------------
 
+class HandshakeState(enum.Enum):
+    """Base of the `State` enums: members hash by identity (their equality already is),
+    which keeps the per-message table lookup in C."""
+
+    __hash__ = object.__hash__
+
+
 class Rule(NamedTuple):
     """One accepted message in a state: the handler and the states it may lead to."""
 

@@ -11,8 +11,7 @@ Unknown extensions stay raw in ``hello.extensions`` for the "allowed in" checks.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cached_property
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..enums import CipherSuite, ExtensionType, NamedGroup, ProtocolVersion, SignatureScheme
 from ..errors import DecodeError
@@ -22,6 +21,20 @@ from ..wire import messages as m
 
 _E = ExtensionType
 T = TypeVar("T")
+
+
+class cached_property(Generic[T]):
+    """Computed on first access, then a plain instance attribute (functools' version
+    takes a lock on every first access; a view belongs to one handshake)."""
+
+    def __init__(self, fn: Callable[[Any], T]) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+
+    def __get__(self, obj: Any, owner: Any = None) -> T:
+        value = self.fn(obj)
+        obj.__dict__[self.name] = value
+        return value
 
 
 class ClientHelloView:

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import enum
 import hmac
 
 from cryptography import x509
@@ -46,6 +45,7 @@ from .common import (
     CV_CLIENT,
     CV_SERVER,
     Handshake13,
+    HandshakeState,
     Output,
     PeerAuth,
     Table,
@@ -62,7 +62,7 @@ _HT = HandshakeType
 EARLY_DATA_SKIP_LIMIT = 1 << 16  # bytes of declined 0-RTT data we are willing to discard
 
 
-class State(enum.Enum):
+class State(HandshakeState):
     WAIT_CLIENT_HELLO = "waiting for ClientHello"
     WAIT_SECOND_CLIENT_HELLO = "waiting for ClientHello after a HelloRetryRequest"
     WAIT_CERTIFICATE = "waiting for the client's Certificate"
