@@ -221,7 +221,8 @@ class Connection:
         self.send_data = records.bulk_sender(  # type: ignore[method-assign, assignment]
             self, functools.partial(Connection.send_data, self))
         self.receive_data = records.bulk_receiver(  # type: ignore[method-assign, assignment]
-            self, self._hs._buf, DataReceived, functools.partial(Connection.receive_data, self))
+            self, self._hs.reassembly_buffer, DataReceived,
+            functools.partial(Connection.receive_data, self))
 
     def _receive_alert(self, payload: bytes) -> None:
         if len(payload) != 2:

@@ -293,6 +293,12 @@ class Handshake:
     def partial_message(self) -> bool:
         return bool(self._buf)
 
+    @property
+    def reassembly_buffer(self) -> bytearray:
+        """The bytes of an incomplete handshake message (read-only for others: a bulk
+        path may skip its checks only while this is empty)."""
+        return self._buf
+
     def receive_record(self, payload: bytes) -> None:
         """Reassemble handshake messages from one record's content and dispatch them."""
         buf = self._buf
