@@ -61,6 +61,7 @@ from .common import (
     rule,
     verify_server_chain,
 )
+from .hello import ServerHelloView
 
 _E = ExtensionType
 _HT = HandshakeType
@@ -147,6 +148,7 @@ class ClientHandshake13(Handshake13):
         self.auth = PeerAuth()
         self.alpn: str | None = None
         self.certificate_request: m.CertificateRequest | None = None
+        self.requested_schemes: list[int] = []  # the CertificateRequest's, decoded once
         self._client_hs_secret = b""
         self._server_hs_secret = b""
         self._ccs_sent = False
@@ -245,20 +247,21 @@ class ClientHandshake13(Handshake13):
     # -- ServerHello / HelloRetryRequest (4.1.3, 4.1.4) -------------------------------
 
     def on_server_hello(self, sh: m.ServerHello, raw: bytes) -> State:
-        if _E.supported_versions not in sh.extensions and "TLSv1.2" in self.config._versions \
+        answer = ServerHelloView(sh)
+        if not answer.has(_E.supported_versions) and "TLSv1.2" in self.config._versions \
                 and not self.offer.retried and not sh.is_hello_retry_request:
             return self._hand_over(sh, raw)
         if "TLSv1.3" not in self.config._versions:
             raise ProtocolVersionError("server selected TLS 1.3, which is not enabled")
-        self._check_server_hello_common(sh)
+        self._check_server_hello_common(answer)
         if sh.is_hello_retry_request:
-            return self.on_hello_retry_request(sh, raw)
-        exts = sh.extensions
-        self.check_extensions(exts, ALLOWED_IN_SH, self.offer.extensions, "ServerHello")
-        psk = self._accepted_psk(exts)
-        if _E.key_share not in exts:
+            return self.on_hello_retry_request(answer, raw)
+        self.check_extensions(answer.extensions, ALLOWED_IN_SH, self.offer.extensions,
+                              "ServerHello")
+        psk = self._accepted_psk(answer)
+        if answer.share is None:
             raise MissingExtension("ServerHello has no key_share (PSK-only is not offered)")
-        group, server_public = ext.decode_key_share_server(exts[_E.key_share])
+        group, server_public = answer.share
         share = self.offer.shares.get(group)
         if share is None:
             raise IllegalParameter(f"server key share for {NamedGroup(group).name}, "
@@ -303,13 +306,13 @@ class ClientHandshake13(Handshake13):
         successor.take_over(_HT.server_hello, sh, raw)
         return State.HANDED_OVER
 
-    def _accepted_psk(self, exts: m.Extensions) -> bytes | None:
+    def _accepted_psk(self, answer: ServerHelloView) -> bytes | None:
         """4.2.11: the server may pick our one ticket; the suite's hash must match it."""
-        if _E.pre_shared_key not in exts:
+        selected = answer.selected_identity
+        if selected is None:
             return None
         session = self.session
         assert session is not None  # otherwise check_extensions rejected it
-        selected = ext.decode_selected_identity(exts[_E.pre_shared_key])
         if selected != 0:
             raise IllegalParameter(f"server selected PSK identity {selected}; one was offered")
         if self.suite_or_fail().hash_name != session.suite.hash_name:
@@ -325,9 +328,10 @@ class ClientHandshake13(Handshake13):
         assert self.suite is not None
         return self.suite
 
-    def _check_server_hello_common(self, sh: m.ServerHello) -> None:
-        exts = sh.extensions
-        if _E.supported_versions not in exts:
+    def _check_server_hello_common(self, answer: ServerHelloView) -> None:
+        sh = answer.hello
+        version = answer.version
+        if version is None:
             # A TLS 1.2 (or older) server while TLS 1.2 is not enabled (or after a retry).
             tail = sh.random[-8:]
             if tail in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
@@ -335,7 +339,6 @@ class ClientHandshake13(Handshake13):
             raise ProtocolVersionError(
                 f"server chose {ProtocolVersion(sh.legacy_version).label}; only TLS 1.3 "
                 "is enabled")
-        version = ext.decode_version_server(exts[_E.supported_versions])
         if version != ProtocolVersion.TLSv1_3:
             raise IllegalParameter(f"server selected version {version:#06x} not offered")
         if sh.legacy_version != 0x0303:
@@ -351,8 +354,8 @@ class ClientHandshake13(Handshake13):
             raise IllegalParameter("ServerHello cipher suite differs from the HelloRetryRequest")
         self.suite = SUITES[sh.cipher_suite]
 
-    def on_hello_retry_request(self, hrr: m.ServerHello, raw: bytes) -> State:
-        offer = self.offer
+    def on_hello_retry_request(self, answer: ServerHelloView, raw: bytes) -> State:
+        offer, hrr = self.offer, answer.hello
         if offer.retried:
             raise UnexpectedMessage("a second HelloRetryRequest")
         offer.retried = True
@@ -366,10 +369,10 @@ class ClientHandshake13(Handshake13):
             self.session = None  # the ticket cannot be used with this suite's hash
         self.transcript.restart_after_hrr(suite.hash_name)
         self.transcript.update(raw)
-        if _E.cookie in exts:
-            offer.cookie = ext.decode_cookie(exts[_E.cookie])
-        if _E.key_share in exts:
-            group = ext.decode_key_share_hrr(exts[_E.key_share])
+        if answer.has(_E.cookie):
+            offer.cookie = answer.cookie
+        group = answer.retry_group
+        if group is not None:
             if group not in self.config._groups or group in offer.shares:
                 raise IllegalParameter(
                     f"HelloRetryRequest asks for {NamedGroup(group).name}, which was not "
@@ -426,7 +429,8 @@ class ClientHandshake13(Handshake13):
             raise IllegalParameter("CertificateRequest context must be empty in the handshake")
         if _E.signature_algorithms not in cr.extensions:
             raise MissingExtension("CertificateRequest without signature_algorithms")
-        ext.decode_u16_list(cr.extensions[_E.signature_algorithms], "signature_algorithms")
+        self.requested_schemes = ext.decode_u16_list(cr.extensions[_E.signature_algorithms],
+                                                     "signature_algorithms")
         self.certificate_request = cr
         self.trace(T.CERTIFICATE_REQUEST, message=cr, raw=raw)
         return State.WAIT_CERTIFICATE
@@ -503,10 +507,7 @@ class ClientHandshake13(Handshake13):
 
     def _send_client_certificate(self) -> None:
         """4.4.2: answer a CertificateRequest (an empty Certificate if we have none)."""
-        cr = self.certificate_request
-        assert cr is not None
-        offered = ext.decode_u16_list(cr.extensions[_E.signature_algorithms],
-                                      "signature_algorithms")
+        offered = self.requested_schemes
         ck = self.config.certificate
         scheme = None
         if ck is not None:
