@@ -2,13 +2,35 @@
 # Installs everything the test suite needs on a fresh Debian machine with Python 3.11:
 # the real TLS peers the interop tests talk to, the headless browsers tests/browser runs
 # against `tlskit serve` (chromium, firefox-esr, and certutil from libnss3-tools to put the
-# test root in their NSS databases), and tlskit with its test extra.
+# test root in their NSS databases), nginx (a real web server for tests/compat, run from
+# its own temporary prefix), ss (iproute2: listen backlogs), and tlskit with its test
+# extra in a virtual
+# environment, .venv at the top of the repository: Debian's own python3 is "externally
+# managed" (PEP 668) and refuses a plain `pip install`, and a venv works the same on it,
+# on pyenv and in CI. Run the tests with .venv/bin/python -m pytest.
 # Idempotent and quiet: apt runs only for what is missing, and prints only on failure.
+# PYTHON picks the interpreter the venv is made from (default: python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+apt_updated=""
+
+apt_install() {
+  [ -n "$apt_updated" ] || { $SUDO apt-get update -qq; apt_updated=1; }
+  # The browsers' maintainer scripts talk on stderr (debconf, update-alternatives): keep
+  # the output, and show it only if the install fails.
+  local log
+  log=$(mktemp)
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >"$log" 2>&1 \
+    || { cat "$log" >&2; rm -f "$log"; exit 1; }
+  rm -f "$log"
+}
+
 need=()
-for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss; do
-  command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
+for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then
   pkgs=()
@@ -20,14 +42,25 @@ if [ ${#need[@]} -gt 0 ]; then
       *) pkgs+=("$tool") ;;
     esac
   done
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  # The browsers' maintainer scripts talk on stderr (debconf, update-alternatives): keep
-  # the output, and show it only if the install fails.
-  log=$(mktemp)
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${pkgs[@]}" >"$log" 2>&1 \
-    || { cat "$log" >&2; rm -f "$log"; exit 1; }
-  rm -f "$log"
+  apt_install "${pkgs[@]}"
 fi
-python3 -m pip install -q -e '.[test]'
+
+# Debian splits venv's pip bootstrap (ensurepip) into python3.X-venv. The README's
+# install test also builds a venv from the system /usr/bin/python3 when there is one.
+for py in "$PYTHON" /usr/bin/python3; do
+  command -v "$py" >/dev/null 2>&1 || continue
+  if ! "$py" -c 'import ensurepip, venv' >/dev/null 2>&1 && command -v apt-get >/dev/null; then
+    ver=$("$py" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+    apt_install "python$ver-venv"
+  fi
+done
+
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { echo "tlskit needs Python 3.11 or newer; $PYTHON is $("$PYTHON" -V 2>&1)" >&2; exit 1; }
+# A .venv that no longer runs (its interpreter was removed or upgraded) is made afresh.
+if ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1
+then
+  rm -rf .venv
+  "$PYTHON" -m venv .venv
+fi
+PIP_DISABLE_PIP_VERSION_CHECK=1 .venv/bin/python -m pip install -q -e '.[test]'

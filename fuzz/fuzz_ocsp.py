@@ -19,6 +19,7 @@ import random
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -190,21 +191,18 @@ def run(iterations: int = 10_000, seed: int = 0) -> int:
     return iterations + len(corpus)
 
 
-def main(argv: list[str]) -> None:
-    try:
-        import atheris  # type: ignore[import-not-found]
-    except ImportError:
-        atheris = None
-    if "--atheris" in argv:
-        if atheris is None:
-            raise SystemExit("fuzz_ocsp: --atheris given but atheris is not installed")
-        atheris.Setup([arg for arg in argv if arg != "--atheris"], TestOneInput)
-        atheris.Fuzz()
-        return
-    iterations = int(argv[1]) if len(argv) > 1 else 10_000
-    seed = int(argv[2]) if len(argv) > 2 else 0
-    print(f"fuzz_ocsp: {run(iterations, seed)} inputs, no unexpected exception")
+_SEEDS: list[bytes] = []
+
+
+def random_input(rng: random.Random) -> bytes:
+    """For the shared driver: a mutation of the seed corpus (built once)."""
+    if not _SEEDS:
+        _SEEDS.extend(seed_corpus())
+    return mutate(rng, _SEEDS)
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _harness import main
+
+    sys.exit(main(sys.argv, TestOneInput, random_input))

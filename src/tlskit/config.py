@@ -1,59 +1,98 @@
-"""Client and server configuration: plain dataclasses, validated once at construction.
+"""Client and server configuration: dataclasses validated once at construction, then
+immutable (``cfg.replace(groups=[...])`` makes a changed, re-validated copy).
 
-Algorithm lists take IANA names ("x25519", "TLS_AES_128_GCM_SHA256",
-"ecdsa_secp256r1_sha256") or code points. Randomness, time, key logging and tracing are
-injected here so the engine itself stays deterministic and free of I/O.
+Algorithm lists take IANA names in any case ("x25519", "P-256", "TLS_AES_128_GCM_SHA256",
+"ecdsa_secp256r1_sha256"), read by `tlskit.iana` like the CLI's flags, or code points; they
+are stored as tuples of the enums. Randomness, time, key logging and tracing are injected
+here so the engine itself stays deterministic and free of I/O.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import IntEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from . import crypto
 from .enums import CipherSuite, NamedGroup, SignatureScheme
+from .iana import parse_cipher_suite, parse_group, parse_signature_scheme
 from .session import MAX_TICKET_LIFETIME, SessionCache, TicketSealer
 from .verifier import CertificateVerifier
 
 KeyLogCallback = Callable[[str, bytes, bytes], None]  # label, client_random, secret
 Tracer = Callable[[str, dict[str, Any]], None]          # step name, fields
 
+__all__ = [
+    "CertifiedKey",
+    "ClientConfig",
+    "KeyLogCallback",
+    "ServerConfig",
+    "Tracer",
+    "load_pem_chain",
+    "load_pem_private_key",
+    "parse_cipher_suite",
+    "parse_group",
+    "parse_signature_scheme",
+]
 
-def _codes(values: Sequence[str | int] | None, enum: Any, default: Sequence[int],
-           implemented: Sequence[int] | None, what: str) -> list[int]:
+E = TypeVar("E", NamedGroup, CipherSuite, SignatureScheme)
+C = TypeVar("C", bound="_Common")
+
+
+def _parsed(values: Sequence[str | int] | None, parse: Callable[[str | int], E],
+            what: str) -> tuple[E, ...] | None:
+    """The configured list read by the shared IANA parser (None: the default)."""
     if values is None:
-        return list(default)
-    out: list[int] = []
-    for v in values:
-        if isinstance(v, int):
-            code = v
-        else:
-            try:
-                code = enum[v]
-            except KeyError:
-                raise ValueError(f"unknown {what} {v!r}") from None
-        if implemented is not None and code not in implemented:
-            raise ValueError(f"{what} {enum(code).name} is not supported by tlskit")
-        out.append(int(code))
+        return None
+    if isinstance(values, str | bytes):
+        raise TypeError(f"{what}s must be a list of names, not one string")
+    out = tuple(parse(v) for v in values)
     if not out:
         raise ValueError(f"at least one {what} is required")
     return out
 
 
+def _codes(values: tuple[IntEnum, ...] | None, default: Sequence[int],
+           implemented: Sequence[int] | None, what: str) -> list[int]:
+    if values is None:
+        return list(default)
+    for code in values:
+        if implemented is not None and code not in implemented:
+            raise ValueError(f"{what} {code.name} is not supported by tlskit")
+    return [int(code) for code in values]
+
+
+def _tuple(values: Sequence[Any] | None) -> tuple[Any, ...] | None:
+    return None if values is None else tuple(values)
+
+
+def _refuse_assignment(self: object, name: str, value: object) -> None:
+    raise dataclasses.FrozenInstanceError(
+        f"{type(self).__name__} is immutable once built (it was validated then): make a "
+        f"changed copy with config.replace({name}=...) instead of assigning to .{name}")
+
+
+def _refuse_deletion(self: object, name: str) -> None:
+    raise dataclasses.FrozenInstanceError(f"{type(self).__name__} is immutable once built")
+
+
 def load_pem_chain(path: str | Path) -> list[x509.Certificate]:
+    """Every certificate in a PEM file, in file order (leaf first for a server chain)."""
     return x509.load_pem_x509_certificates(Path(path).read_bytes())
 
 
 def load_pem_private_key(path: str | Path, password: bytes | None = None) -> Any:
+    """The private key in a PEM file (encrypted ones need ``password``)."""
     return serialization.load_pem_private_key(Path(path).read_bytes(), password)
 
 
@@ -108,7 +147,7 @@ class CertifiedKey:
         return [n.lower() for n in san.value.get_values_for_type(x509.DNSName)]
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class _Common:
     groups: Sequence[str | int] | None = None
     cipher_suites: Sequence[str | int] | None = None
@@ -128,33 +167,61 @@ class _Common:
     # Servers compress only when configured (certificate_compression=("zlib",)).
     certificate_compression: Sequence[str] = ()
 
+    # Derived by validation, read by the engine.
+    _versions: list[str] = field(init=False, repr=False)
+    _groups: list[int] = field(init=False, repr=False)
+    _suites: list[int] = field(init=False, repr=False)
+    _suites12: list[int] = field(init=False, repr=False)
+    _schemes: list[int] = field(init=False, repr=False)
+    _cert_compression: list[int] = field(init=False, repr=False)
+
+    def replace(self: C, **changes: Any) -> C:
+        """A copy with `changes` applied, validated like a new config."""
+        return dataclasses.replace(self, **changes)
+
+    def _set(self, name: str, value: Any) -> None:
+        """Derived state is set once, during validation (or by a lazy getter)."""
+        object.__setattr__(self, name, value)
+
     def _validate_common(self) -> None:
-        self._versions = [v for v in ("TLSv1.3", "TLSv1.2") if v in self.versions]
+        groups = _parsed(self.groups, parse_group, "group")
+        cipher_suites = _parsed(self.cipher_suites, parse_cipher_suite, "cipher suite")
+        schemes = _parsed(self.signature_schemes, parse_signature_scheme, "signature scheme")
+        self._set("groups", groups)
+        self._set("cipher_suites", cipher_suites)
+        self._set("signature_schemes", schemes)
+        for name in ("alpn_protocols", "versions", "certificate_compression"):
+            if isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} must be a list, not one string")
+            self._set(name, tuple(getattr(self, name)))
+        versions = [v for v in ("TLSv1.3", "TLSv1.2") if v in self.versions]
         unknown = set(self.versions) - {"TLSv1.3", "TLSv1.2"}
-        if unknown or not self._versions:
+        if unknown or not versions:
             raise ValueError(f"versions must be TLSv1.3 and/or TLSv1.2, not {sorted(unknown)}")
         from .wire.certcompress import algorithm_code
-        self._cert_compression = [algorithm_code(a) for a in self.certificate_compression]
-        self._groups = _codes(self.groups, NamedGroup, crypto.DEFAULT_GROUPS,
-                              crypto.IMPLEMENTED_GROUPS, "group")
+        self._set("_cert_compression",
+                  [algorithm_code(a) for a in self.certificate_compression])
+        self._set("_groups", _codes(groups, crypto.DEFAULT_GROUPS,
+                                    crypto.IMPLEMENTED_GROUPS, "group"))
         both = [*crypto.DEFAULT_SUITES, *crypto.DEFAULT_SUITES12]
-        all_suites = _codes(self.cipher_suites, CipherSuite, both,
-                            [*crypto.SUITES, *crypto.SUITES12], "cipher suite")
-        self._suites = [s for s in all_suites if s in crypto.SUITES] \
-            if "TLSv1.3" in self._versions else []
-        self._suites12 = [s for s in all_suites if s in crypto.SUITES12] \
-            if "TLSv1.2" in self._versions else []
-        if not self._suites and not self._suites12:
+        all_suites = _codes(cipher_suites, both, [*crypto.SUITES, *crypto.SUITES12],
+                            "cipher suite")
+        suites = [s for s in all_suites if s in crypto.SUITES] if "TLSv1.3" in versions else []
+        suites12 = ([s for s in all_suites if s in crypto.SUITES12]
+                    if "TLSv1.2" in versions else [])
+        if not suites and not suites12:
             raise ValueError("no cipher suite for the enabled versions")
+        self._set("_suites", suites)
+        self._set("_suites12", suites12)
         # A version with no suite configured is not offered at all (e.g. only TLS 1.3
         # suite names given: the ClientHello then offers TLS 1.3 alone).
-        self._versions = [v for v in self._versions
-                          if (self._suites if v == "TLSv1.3" else self._suites12)]
+        self._set("_versions", [v for v in versions
+                                if (suites if v == "TLSv1.3" else suites12)])
         default_schemes = list(crypto.HANDSHAKE_SCHEMES)
         if "TLSv1.2" in self._versions:
             default_schemes += crypto.TLS12_EXTRA_SCHEMES
-        self._schemes = _codes(self.signature_schemes, SignatureScheme,
-                               default_schemes, None, "signature scheme")
+        self._set("_schemes", _codes(schemes, default_schemes, None,
+                                     "signature scheme"))
         for p in self.alpn_protocols:
             if not 0 < len(p.encode()) < 256:
                 raise ValueError(f"ALPN protocol {p!r} must be 1..255 bytes")
@@ -162,7 +229,7 @@ class _Common:
             raise ValueError("record_size_limit must be within 64..16385")
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class ClientConfig(_Common):
     """What a client offers and how it checks the server.
 
@@ -170,6 +237,8 @@ class ClientConfig(_Common):
     in another `CertificateVerifier`. ``verify_mode="report"`` completes the handshake
     and reports a verification failure in `HandshakeComplete` instead of aborting (for
     diagnostics only).
+
+    Immutable once built: ``config.replace(field=value)`` returns a validated copy.
     """
 
     trust_anchors: Sequence[x509.Certificate] | None = None
@@ -185,39 +254,50 @@ class ClientConfig(_Common):
     session_cache: SessionCache | None = None
     certificate_compression: Sequence[str] = ("zlib",)
 
+    _share_groups: list[int] = field(init=False, repr=False)
+    _cert_schemes: list[int] | None = field(init=False, repr=False)
+    _verifier: CertificateVerifier | None = field(init=False, repr=False)
+
     def __post_init__(self) -> None:
         self._validate_common()
+        self._set("trust_anchors", _tuple(self.trust_anchors))
+        share_groups = _parsed(self.key_share_groups, parse_group, "key share group")
+        self._set("key_share_groups", share_groups)
+        self._set("signature_schemes_cert", _parsed(
+            self.signature_schemes_cert, parse_signature_scheme, "certificate signature scheme"))
         # By default one share for the first group, plus x25519 when the first is the
         # hybrid: servers without ML-KEM then need no HelloRetryRequest.
         default_shares = self._groups[:1]
         if default_shares == [NamedGroup.X25519MLKEM768] and NamedGroup.x25519 in self._groups:
             default_shares = [NamedGroup.X25519MLKEM768, NamedGroup.x25519]
-        self._share_groups = _codes(self.key_share_groups, NamedGroup, default_shares,
-                                    crypto.IMPLEMENTED_GROUPS, "key share group")
+        self._set("_share_groups", _codes(share_groups, default_shares,
+                                          crypto.IMPLEMENTED_GROUPS, "key share group"))
         for g in self._share_groups:
             if g not in self._groups:
                 raise ValueError(f"key share group {NamedGroup(g).name} is not in groups")
-        self._cert_schemes = (None if self.signature_schemes_cert is None else
-                              _codes(self.signature_schemes_cert, SignatureScheme, (), None,
-                                     "certificate signature scheme"))
-        self._verifier: CertificateVerifier | None = self.verifier
+        self._set("_cert_schemes", None if self.signature_schemes_cert is None
+                  else [int(s) for s in self.signature_schemes_cert])
+        self._set("_verifier", self.verifier)
 
     def get_verifier(self) -> CertificateVerifier:
         """The verifier, built lazily from the trust anchors (or the system store)."""
-        if self._verifier is None:
+        if self._verifier is None:  # racing threads may build two; one is kept, both work
             from .x509 import TrustStore, Verifier
             store = (TrustStore(list(self.trust_anchors)) if self.trust_anchors is not None
                      else TrustStore.default())
-            self._verifier = Verifier(store)
+            self._set("_verifier", Verifier(store))
+        assert self._verifier is not None
         return self._verifier
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class ServerConfig(_Common):
     """What a server accepts and the certificates it presents.
 
     ``certificate_chain``/``private_key`` is the default certificate; ``certificates`` adds
     more, chosen by SNI (a name in the leaf's SAN) and the client's signature schemes.
+
+    Immutable once built: ``config.replace(field=value)`` returns a validated copy.
     """
 
     certificate_chain: Sequence[x509.Certificate] | None = None
@@ -239,30 +319,44 @@ class ServerConfig(_Common):
     # client_verifier is given (set it to share tickets across such configs).
     session_context: bytes | None = None
 
+    _certs: list[CertifiedKey] = field(init=False, repr=False)
+    _client_verifier: CertificateVerifier | None = field(init=False, repr=False)
+    _cookie_key: bytes | None = field(init=False, repr=False)
+    _sealer: TicketSealer | None = field(init=False, repr=False)
+    _session_context: bytes = field(init=False, repr=False)
+    _lazy_lock: threading.Lock = field(init=False, repr=False)  # for the lazy getters
+
     def __post_init__(self) -> None:
         self._validate_common()
+        for name in ("certificate_chain", "client_trust_anchors"):
+            self._set(name, _tuple(getattr(self, name)))
+        self._set("certificates", tuple(self.certificates))
         certs = list(self.certificates)
         if self.certificate_chain:
             certs.insert(0, CertifiedKey(list(self.certificate_chain), self.private_key,
                                          self.ocsp_response))
         if not certs:
             raise ValueError("a server needs at least one certificate and key")
-        self._certs = certs
-        for g in self._groups:
-            if g not in crypto.IMPLEMENTED_GROUPS:
-                raise ValueError(f"group {NamedGroup(g).name} is not supported by tlskit")
-        custom_verifier = self.client_verifier is not None
-        if self.client_auth != "none" and self.client_verifier is None:
+        self._set("_certs", certs)
+        client_verifier = self.client_verifier
+        if self.client_auth != "none" and client_verifier is None:
             if self.client_trust_anchors is None:
                 raise ValueError("client_auth needs client_trust_anchors or client_verifier")
             from .x509 import TrustStore, Verifier
-            self.client_verifier = Verifier(TrustStore(list(self.client_trust_anchors)))
-        self._session_context = self._derive_session_context(custom_verifier)
-        self._cookie_key = self.cookie_key
-        self._sealer: TicketSealer | None = None
-        self._lazy_lock = threading.Lock()  # configs are shared by server threads
+            client_verifier = Verifier(TrustStore(list(self.client_trust_anchors)))
+        self._set("_client_verifier", client_verifier)
+        self._set("_session_context",
+                  self._derive_session_context(self.client_verifier is not None))
+        self._set("_cookie_key", self.cookie_key)
+        self._set("_sealer", None)
+        self._set("_lazy_lock", threading.Lock())  # configs are shared by server threads
         if not 0 < self.ticket_lifetime <= MAX_TICKET_LIFETIME:
             raise ValueError("ticket_lifetime must be within 1..604800 seconds")
+
+    def get_client_verifier(self) -> CertificateVerifier | None:
+        """What checks client certificates: ``client_verifier``, else one built from
+        ``client_trust_anchors`` (None when client_auth is "none" and neither is set)."""
+        return self._client_verifier
 
     def _derive_session_context(self, custom_verifier: bool) -> bytes:
         """The digest sealed into tickets: policy, then who vouches for clients."""
@@ -282,7 +376,8 @@ class ServerConfig(_Common):
         if self._sealer is None:
             with self._lazy_lock:
                 if self._sealer is None:
-                    self._sealer = TicketSealer(self.ticket_key or self.rng(32))
+                    self._set("_sealer", TicketSealer(self.ticket_key or self.rng(32)))
+        assert self._sealer is not None
         return self._sealer
 
     def get_cookie_key(self) -> bytes:
@@ -290,5 +385,12 @@ class ServerConfig(_Common):
         if self._cookie_key is None:
             with self._lazy_lock:
                 if self._cookie_key is None:
-                    self._cookie_key = self.rng(32)
+                    self._set("_cookie_key", self.rng(32))
+        assert self._cookie_key is not None
         return self._cookie_key
+
+
+for _cls in (ClientConfig, ServerConfig):
+    # Frozen dataclasses already refuse assignment; say what to do instead.
+    setattr(_cls, "__setattr__", _refuse_assignment)  # noqa: B010
+    setattr(_cls, "__delattr__", _refuse_deletion)  # noqa: B010

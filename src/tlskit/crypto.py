@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import (
     x25519,
 )
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
+from cryptography.utils import CryptographyDeprecationWarning
 
 from .enums import CipherSuite, NamedGroup, SignatureScheme
 from .errors import DecryptError, HandshakeFailure, IllegalParameter
@@ -229,6 +231,16 @@ _FFDHE_X = {NamedGroup.ffdhe2048: (2048, 560316), NamedGroup.ffdhe3072: (3072, 2
             NamedGroup.ffdhe8192: (8192, 10965728)}
 _FFDHE_PARAMS: dict[int, dh.DHParameters] = {}
 
+# FFDHE is deliberate and opt-in (offered only when configured: groups=["ffdhe2048"]), and
+# cryptography >= 50 warns on every access to its dh names. Take them once, here, quietly;
+# any other deprecation still shows.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", "Diffie-Hellman over finite fields",
+                            CryptographyDeprecationWarning)
+    _DHParameterNumbers = dh.DHParameterNumbers
+    _DHPublicNumbers = dh.DHPublicNumbers
+    _DHPrivateNumbers = dh.DHPrivateNumbers
+
 
 def ffdhe_prime(group: int) -> int:
     return _ffdhe_prime(*_FFDHE_X[NamedGroup(group)])
@@ -244,12 +256,12 @@ class _FFDHEShare(KeyShare):
         self._size = bits // 8
         params = _FFDHE_PARAMS.get(group)
         if params is None:
-            params = _FFDHE_PARAMS[group] = dh.DHParameterNumbers(self._p, 2).parameters()
+            params = _FFDHE_PARAMS[group] = _DHParameterNumbers(self._p, 2).parameters()
         # A 2*security-bits exponent would do; a full-size one keeps this simple and safe.
         x = int.from_bytes(rng(self._size), "big") % (self._p - 3) + 2
         pub = pow(2, x, self._p)
-        self._key = dh.DHPrivateNumbers(x, dh.DHPublicNumbers(
-            pub, dh.DHParameterNumbers(self._p, 2))).private_key()
+        self._key = _DHPrivateNumbers(x, _DHPublicNumbers(
+            pub, _DHParameterNumbers(self._p, 2))).private_key()
         self.public = pub.to_bytes(self._size, "big")
 
     def exchange(self, peer_public: bytes) -> bytes:
@@ -258,7 +270,7 @@ class _FFDHEShare(KeyShare):
         y = int.from_bytes(peer_public, "big")
         if not 1 < y < self._p - 1:
             raise IllegalParameter(f"{self.group.name} key share is out of range")
-        peer = dh.DHPublicNumbers(y, dh.DHParameterNumbers(self._p, 2)).public_key()
+        peer = _DHPublicNumbers(y, _DHParameterNumbers(self._p, 2)).public_key()
         return self._key.exchange(peer).rjust(self._size, b"\x00")
 
 

@@ -57,6 +57,8 @@ class AlertLevel(_OpenEnum):
 
 
 class AlertDescription(_OpenEnum):
+    """TLS alerts (RFC 8446 6); ``.name`` is the IANA name, e.g. ``unknown_ca``."""
+
     close_notify = 0
     unexpected_message = 10
     bad_record_mac = 20
@@ -131,6 +133,8 @@ class ExtensionType(_OpenEnum):
 
 
 class NamedGroup(_OpenEnum):
+    """Key exchange groups; ``.name`` is the IANA name (``x25519``, ``X25519MLKEM768``)."""
+
     secp256r1 = 0x0017
     secp384r1 = 0x0018
     secp521r1 = 0x0019
@@ -145,6 +149,8 @@ class NamedGroup(_OpenEnum):
 
 
 class SignatureScheme(_OpenEnum):
+    """Signature schemes; ``.name`` is the IANA name (``ecdsa_secp256r1_sha256``)."""
+
     rsa_pkcs1_sha1 = 0x0201
     ecdsa_sha1 = 0x0203
     rsa_pkcs1_sha256 = 0x0401
@@ -164,6 +170,8 @@ class SignatureScheme(_OpenEnum):
 
 
 class CipherSuite(_OpenEnum):
+    """Cipher suites; ``.name`` is the IANA name (``TLS_AES_128_GCM_SHA256``)."""
+
     TLS_AES_128_GCM_SHA256 = 0x1301
     TLS_AES_256_GCM_SHA384 = 0x1302
     TLS_CHACHA20_POLY1305_SHA256 = 0x1303

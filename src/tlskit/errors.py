@@ -20,66 +20,98 @@ class TLSError(Exception):
 
 
 class DecodeError(TLSError):
+    """A message or record that does not parse: wrong lengths, truncation, trailing bytes."""
+
     default_alert = AD.decode_error
 
 
 class IllegalParameter(TLSError):
+    """A well-formed message with a value the protocol forbids here."""
+
     default_alert = AD.illegal_parameter
 
 
 class UnexpectedMessage(TLSError):
+    """A message that is valid but not allowed in the current state."""
+
     default_alert = AD.unexpected_message
 
 
 class BadRecordMac(TLSError):
+    """A record that fails AEAD authentication: tampered, or the wrong keys."""
+
     default_alert = AD.bad_record_mac
 
 
 class RecordOverflow(TLSError):
+    """A record longer than the negotiated limit (RFC 8446 5.2, RFC 8449)."""
+
     default_alert = AD.record_overflow
 
 
 class HandshakeFailure(TLSError):
+    """No acceptable set of parameters: nothing in common to negotiate."""
+
     default_alert = AD.handshake_failure
 
 
 class ProtocolVersionError(TLSError):
+    """The peer offers or picks a version tlskit does not enable."""
+
     default_alert = AD.protocol_version
 
 
 class MissingExtension(TLSError):
+    """A TLS 1.3 message lacks an extension it requires."""
+
     default_alert = AD.missing_extension
 
 
 class UnsupportedExtension(TLSError):
+    """An extension the peer was not offered or may not send here."""
+
     default_alert = AD.unsupported_extension
 
 
 class DecryptError(TLSError):
+    """A signature or Finished value does not verify."""
+
     default_alert = AD.decrypt_error
 
 
 class NoApplicationProtocol(TLSError):
+    """ALPN: none of the client's protocols is one the server accepts."""
+
     default_alert = AD.no_application_protocol
 
 
 class UnrecognizedName(TLSError):
+    """SNI: the server has no certificate for the requested name."""
+
     default_alert = AD.unrecognized_name
 
 
 class CertificateRequired(TLSError):
+    """The server required a client certificate and got none."""
+
     default_alert = AD.certificate_required
 
 
 class UnsupportedCertificate(TLSError):
+    """A certificate of a key type or form tlskit cannot use."""
+
     default_alert = AD.unsupported_certificate
 
 
 class InappropriateFallback(TLSError):
+    """The client signalled a fallback (TLS_FALLBACK_SCSV) the server did not need."""
+
     default_alert = AD.inappropriate_fallback
 
 
 class InternalError(TLSError):
+    """A local failure unrelated to the peer (a bug, a failing callback)."""
+
     default_alert = AD.internal_error
 
 

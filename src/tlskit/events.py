@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from cryptography import x509
 
-from .enums import AlertDescription
+from .enums import AlertDescription, CipherSuite, NamedGroup, SignatureScheme
+from .session import Session
 
 
 @dataclass(slots=True)
 class Event:
-    pass
+    """Base of everything `receive_data` returns."""
 
 
 @dataclass(slots=True)
 class HandshakeComplete(Event):
-    """Both Finished messages checked; application data may flow."""
+    """Both Finished messages checked; application data may flow.
+
+    ``version`` is "TLSv1.3" or "TLSv1.2"; the algorithms are the exported enums, whose
+    ``.name`` is the IANA name (``hc.group.name == "x25519"``). ``group`` is None for a
+    resumption without (EC)DHE, ``signature_scheme`` for a resumption (no signature).
+    """
 
     version: str
-    cipher_suite: str
-    group: str | None
-    signature_scheme: str | None
+    cipher_suite: CipherSuite
+    group: NamedGroup | None
+    signature_scheme: SignatureScheme | None
     alpn_protocol: str | None
     peer_certificates: list[x509.Certificate] = field(default_factory=list)
     resumed: bool = False
@@ -32,6 +37,8 @@ class HandshakeComplete(Event):
 
 @dataclass(slots=True)
 class DataReceived(Event):
+    """Application data from the peer, decrypted and authenticated."""
+
     data: bytes
 
 
@@ -55,4 +62,4 @@ class SessionTicketReceived(Event):
 
     lifetime: int
     ticket: bytes
-    session: Any = None
+    session: Session | None = None

@@ -15,6 +15,8 @@ Usage = Literal["server", "client"]
 
 
 class CertificateVerifier(Protocol):
+    """What checks a peer's chain; `tlskit.x509.Verifier` is one, a test double another."""
+
     def verify(
         self,
         leaf: x509.Certificate,

@@ -301,3 +301,29 @@ def test_certificate_compression(pki: PKI, serve: Callable[..., Serve]) -> None:
         sock.sendall(b"ping")
         assert sock.recv(10) == b"ping"
     assert "compressed_certificate" in steps
+
+
+@pytest.mark.parametrize(("serve_groups", "connect_groups", "expected"), [
+    ("P-256,x25519", "p-256", "secp256r1"),
+    ("prime256v1", "SECP256R1", "secp256r1"),
+    ("x25519mlkem768,x25519", "X25519MLKEM768", "X25519MLKEM768"),
+])
+def test_group_names_read_alike_by_serve_and_connect(
+        serve: Callable[..., Serve], pki: PKI, serve_groups: str, connect_groups: str,
+        expected: str) -> None:
+    # Both commands read names with tlskit.iana, as ClientConfig/ServerConfig do.
+    server = serve("--cert", str(pki.cert), "--key", str(pki.key), "--groups", serve_groups)
+    proc = tlskit_connect(f"localhost:{server.port}", "--cafile", str(pki.root), "--json",
+                          "--groups", connect_groups)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["group"] == expected
+
+
+def test_serve_rejects_an_unknown_group(pki: PKI, tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tlskit", "serve", "--port", "0", "--cert", str(pki.cert),
+         "--key", str(pki.key), "--groups", "p-255"],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "TLSKIT_STATE_DIR": str(tmp_path / "state")})
+    assert proc.returncode != 0
+    assert "unknown group 'p-255'" in proc.stderr

@@ -113,7 +113,7 @@ def test_tlslite_client_against_tlskit_server(case):
             complete = server.completions[0]
             assert complete.version == ("TLSv1.3" if version == V13 else "TLSv1.2")
             if "HelloRetryRequest" in case:
-                assert complete.group == "secp256r1"
+                assert complete.group.name == "secp256r1"
         finally:
             conn.close()
 
@@ -237,7 +237,7 @@ def test_tlskit_client_hello_retry_request_from_tlslite():
     with tlslite_server(s) as (port, _result):
         tls = connect("127.0.0.1", port, config, server_name="localhost", timeout=TIMEOUT)
         with tls:
-            assert tls.connection.handshake_complete.group == "secp384r1"
+            assert tls.connection.handshake_complete.group.name == "secp384r1"
             tls.sendall(b"after HRR")
             assert tls.recv(100) == b"after HRR"
 

@@ -382,7 +382,7 @@ def test_hrr_round_trip_completes():
     c, s, hrr = hrr_pair()
     c.receive_data(hrr)
     pump(c, s)
-    assert c.handshake_complete.group == "secp256r1"
+    assert c.handshake_complete.group.name == "secp256r1"
 
 
 def test_malformed_record_size_limit_is_decode_error():

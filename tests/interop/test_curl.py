@@ -69,7 +69,8 @@ def test_curl_fetch(peers: Peers, pki: PKI, kind: str, group: str, suite: str) -
     assert proc.wait() == 0, proc.describe()
     [(hc, request, closed)] = server.join()
     assert proc.stdout_bytes == body
-    assert (hc.version, hc.group, hc.cipher_suite, hc.signature_scheme, hc.alpn_protocol) == (
+    assert (hc.version, hc.group.name, hc.cipher_suite.name, hc.signature_scheme.name,
+            hc.alpn_protocol) == (
         "TLSv1.3", group, suite, SCHEME_FOR_CERT[kind], "http/1.1")
     assert hc.server_name == "localhost"
     assert closed == ConnectionClosed(None)

@@ -78,7 +78,7 @@ def test_tlskit_client_to_gnutls_serv(peers: Peers, pki: PKI, kind: str, group: 
         assert pump.wait_closed() == ConnectionClosed(None)
     finally:
         pump.dispose()
-    assert (hc.version, hc.group, hc.cipher_suite, hc.signature_scheme) == (
+    assert (hc.version, hc.group.name, hc.cipher_suite.name, hc.signature_scheme.name) == (
         "TLSv1.3", group, suite, SCHEME_FOR_CERT[kind])
     assert description(proc) == expected_description(group, suite, kind)
 
@@ -98,7 +98,7 @@ def test_gnutls_cli_to_tlskit_server(peers: Peers, pki: PKI, kind: str, group: s
     client.close_stdin()  # gnutls-cli sends close_notify; tlskit answers with its own
     [(hc, echoed)] = server.join()
     assert client.wait() == 0, client.describe()
-    assert (hc.version, hc.group, hc.cipher_suite, hc.signature_scheme) == (
+    assert (hc.version, hc.group.name, hc.cipher_suite.name, hc.signature_scheme.name) == (
         "TLSv1.3", group, suite, SCHEME_FOR_CERT[kind])
     assert echoed == len(b"hello tlskit\n")
     assert "The certificate is trusted" in client.stdout

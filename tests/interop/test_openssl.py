@@ -92,7 +92,7 @@ def test_tlskit_client_to_s_server(s_servers: Callable[[str], tuple[PeerProcess,
     pump = Pump.connect(pki.client_config(groups=[group], cipher_suites=[suite]), port)
     try:
         hc = pump.handshake()
-        assert (hc.version, hc.group, hc.cipher_suite, hc.signature_scheme) == (
+        assert (hc.version, hc.group.name, hc.cipher_suite.name, hc.signature_scheme.name) == (
             "TLSv1.3", group, suite, SCHEME_FOR_CERT[kind])
         assert hc.peer_certificates[0] == pki.issued[kind].certificate
         token = f"ping {group} {suite} {kind}\n"
@@ -130,7 +130,7 @@ def test_s_client_to_tlskit_server(peers: Peers, pki: PKI, group: str, suite: st
     client.write(b"ping\n")
     [(hc, line, closed)] = server.join()
     assert client.wait() == 0, client.describe()
-    assert (hc.version, hc.group, hc.cipher_suite, hc.signature_scheme) == (
+    assert (hc.version, hc.group.name, hc.cipher_suite.name, hc.signature_scheme.name) == (
         "TLSv1.3", group, suite, SCHEME_FOR_CERT[kind])
     assert hc.server_name == "localhost"
     assert line == b"ping\n"
@@ -204,7 +204,7 @@ def test_http_status_page_from_s_server_www_lowercase(peers: Peers, pki: PKI) ->
         pump.dispose()
     assert page.startswith("HTTP/1.0 200 ok")
     assert openssl_field(page, r"New, (TLSv1\.3), Cipher is") == "TLSv1.3"
-    assert openssl_field(page, r"Cipher is (\S+)") == hc.cipher_suite
+    assert openssl_field(page, r"Cipher is (\S+)") == hc.cipher_suite.name
 
 
 def test_bulk_s_client_through_tlskit_echo(peers: Peers, pki: PKI) -> None:
@@ -282,7 +282,7 @@ def test_hello_retry_tlskit_client_s_server(peers: Peers, pki: PKI) -> None:
         pump.wait_closed()
     finally:
         pump.dispose()
-    assert hc.group == "secp384r1"
+    assert hc.group.name == "secp384r1"
     assert steps.count("client_hello") == 2 and "hello_retry_request" in steps
     summary = trace_summary(proc.stdout)
     assert summary[:4] == ["Received ClientHello", "Sent HelloRetryRequest",
@@ -308,7 +308,7 @@ def test_hello_retry_s_client_tlskit_server(peers: Peers, pki: PKI) -> None:
     client = peers.openssl_client(pki, server.port, "-groups", "X25519:P-256", "-trace")
     [hc] = server.join()
     assert client.wait() == 0, client.describe()
-    assert hc.group == "secp256r1"
+    assert hc.group.name == "secp256r1"
     assert steps.count("client_hello") == 2 and "hello_retry_request" in steps
     out = client.stdout
     summary = trace_summary(out)
@@ -555,7 +555,7 @@ def test_padded_fragmented_records_from_s_server(peers: Peers, pki: PKI) -> None
         assert pump.wait_closed() == ConnectionClosed(None)
     finally:
         pump.dispose()
-    assert hc.signature_scheme == "rsa_pss_rsae_sha256"
+    assert hc.signature_scheme.name == "rsa_pss_rsae_sha256"
 
 
 def test_padded_fragmented_records_from_s_client(peers: Peers, pki: PKI) -> None:

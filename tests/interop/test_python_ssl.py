@@ -121,7 +121,7 @@ def test_tlskit_client_to_ssl_server(peers: Peers, pki: PKI, group: str, suite: 
     finally:
         pump.dispose()
     [info] = server.join()
-    assert (hc.version, hc.group, hc.cipher_suite, hc.signature_scheme) == (
+    assert (hc.version, hc.group.name, hc.cipher_suite.name, hc.signature_scheme.name) == (
         "TLSv1.3", group, suite, SCHEME_FOR_CERT[kind])
     assert (info["version"], info["cipher"], info["echoed"]) == ("TLSv1.3", suite, 500)
 
@@ -146,7 +146,7 @@ def test_ssl_client_to_tlskit_server(peers: Peers, pki: PKI, group: str, suite: 
         tls.unwrap()  # returns once tlskit has answered our close_notify
     [(hc, offer, echoed)] = server.join()
     assert (version, cipher, subject["commonName"]) == ("TLSv1.3", suite, "localhost")
-    assert (hc.version, hc.group, hc.cipher_suite, hc.signature_scheme) == (
+    assert (hc.version, hc.group.name, hc.cipher_suite.name, hc.signature_scheme.name) == (
         "TLSv1.3", group, suite, SCHEME_FOR_CERT[kind])
     assert offer["key_shares"] == [group]  # no HelloRetryRequest was needed
     assert echoed == 500
@@ -230,7 +230,7 @@ def test_hello_retry_tlskit_client_ssl_server(peers: Peers, pki: PKI) -> None:
     finally:
         pump.dispose()
     server.join()
-    assert hc.group == "secp384r1"
+    assert hc.group.name == "secp384r1"
     # D.4: the compatibility ChangeCipherSpec goes out between the two ClientHellos
     assert steps[:4] == ["client_hello", "hello_retry_request", "client_change_cipher_spec",
                          "client_hello"]
@@ -251,7 +251,7 @@ def test_hello_retry_ssl_client_tlskit_server(peers: Peers, pki: PKI) -> None:
         assert recv_exactly(tls, 9) == b"after hrr"
         tls.unwrap()
     [(hc, offer)] = server.join()
-    assert hc.group == "secp256r1"
+    assert hc.group.name == "secp256r1"
     assert steps.count("client_hello") == 2 and "hello_retry_request" in steps
     assert offer["key_shares"] == ["secp256r1"]  # the retried ClientHello
 

@@ -193,8 +193,8 @@ def test_with_keylog_copies_instead_of_mutating(tmp_path: Path, monkeypatch: pyt
     server_copy = with_keylog(server_config)
     assert server_copy is not server_config and server_config.keylog is None
     own = KeyLogFile(tmp_path / "own.log")
-    client_config.keylog = own
-    assert with_keylog(client_config) is client_config  # an explicit keylog wins
+    own_config = client_config.replace(keylog=own)
+    assert with_keylog(own_config) is own_config  # an explicit keylog wins
 
 
 def test_handshake_logs_every_secret_and_decrypts(tmp_path: Path, tls_server_factory,
@@ -202,7 +202,7 @@ def test_handshake_logs_every_secret_and_decrypts(tmp_path: Path, tls_server_fac
     srv = tls_server_factory(BulkEchoHandler)
     proxy = RecordingProxy(srv.server_address[1])
     path = tmp_path / "keys.log"
-    aes128_client.keylog = KeyLogFile(path)
+    aes128_client = aes128_client.replace(keylog=KeyLogFile(path))
     message = b"attack at dawn " * 3000  # several records
     with tlskit.connect("127.0.0.1", proxy.port, aes128_client, server_name="localhost",
                         timeout=10) as sock:
@@ -222,7 +222,7 @@ def test_handshake_logs_every_secret_and_decrypts(tmp_path: Path, tls_server_fac
     client_random = client_hello[6:38]
     assert {r for r, _ in entries.values()} == {client_random}
 
-    suite = next(s for s in SUITES.values() if s.name == hc.cipher_suite)
+    suite = next(s for s in SUITES.values() if s.name == hc.cipher_suite.name)
     assert suite.name == "TLS_AES_128_GCM_SHA256"
     # Client to server: the Finished under the handshake key, then our data.
     hs_msgs, plaintext = decrypt_direction(

@@ -188,6 +188,7 @@ class StaplePKI:
             .issuer_name(self.root.subject)
             .last_update(start)
             .next_update(start + dt.timedelta(days=1))
+            .add_extension(x509.CRLNumber(1), critical=False)  # RFC 5280 5.2.3
             .sign(self.ca.root_key, hashes.SHA256())
         )
 

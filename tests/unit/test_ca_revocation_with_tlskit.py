@@ -22,7 +22,8 @@ def _empty_root_crl(ca: LocalCA) -> x509.CertificateRevocationList:
     now = dt.datetime.now(dt.UTC)
     builder = (x509.CertificateRevocationListBuilder().issuer_name(ca.root.subject)
                .last_update(now - dt.timedelta(minutes=5))
-               .next_update(now + dt.timedelta(days=1)))
+               .next_update(now + dt.timedelta(days=1))
+               .add_extension(x509.CRLNumber(1), critical=False))  # RFC 5280 5.2.3
     return builder.sign(ca.root_key, hashes.SHA256())
 
 

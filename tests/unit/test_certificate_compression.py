@@ -48,9 +48,9 @@ def test_server_compresses_when_both_agree(ca: LocalCA) -> None:
     steps: list[str] = []
     ccfg, scfg = configs(ca, certificate_compression=("zlib",),
                          tracer=lambda step, f: steps.append(step))
-    client = ClientConnection(ccfg, "localhost")
     trace: list[dict[str, Any]] = []
-    client.config.tracer = lambda step, f: trace.append({"step": step, **f})
+    ccfg = ccfg.replace(tracer=lambda step, f: trace.append({"step": step, **f}))
+    client = ClientConnection(ccfg, "localhost")
     events, _ = run(client, ServerConnection(scfg))
     assert any(isinstance(e, HandshakeComplete) for e in events)
     [cc] = [t for t in trace if t["step"] == "compressed_certificate"]
@@ -60,7 +60,7 @@ def test_server_compresses_when_both_agree(ca: LocalCA) -> None:
 def test_no_compression_unless_the_server_is_configured(ca: LocalCA) -> None:
     trace: list[str] = []
     ccfg, scfg = configs(ca)
-    ccfg.tracer = lambda step, f: trace.append(step)
+    ccfg = ccfg.replace(tracer=lambda step, f: trace.append(step))
     events, _ = run(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
     assert any(isinstance(e, HandshakeComplete) for e in events)
     assert "compressed_certificate" not in trace

@@ -82,8 +82,8 @@ def test_matrix(ca: LocalCA, issued: dict[str, Any], kt: str, group: str, suite:
                                            cipher_suites=[suite]), server_name="localhost")
     c_events, s_events = pump(client, server)
     for done in (complete(c_events), complete(s_events)):
-        assert (done.version, done.cipher_suite, done.group) == ("TLSv1.3", suite, group)
-    assert complete(c_events).signature_scheme == KEY_TYPES[kt]
+        assert (done.version, done.cipher_suite.name, done.group.name) == ("TLSv1.3", suite, group)
+    assert complete(c_events).signature_scheme.name == KEY_TYPES[kt]
     assert complete(c_events).peer_certificates[0] == issued[kt].certificate
     payload = bytes(range(256)) * 300
     client.send_data(payload)
@@ -101,7 +101,7 @@ def test_hello_retry_request_when_server_wants_another_group(
         trust_anchors=[ca.root], groups=["x25519", "secp384r1"],
         tracer=lambda step, fields: steps.append(step)), server_name="localhost")
     c_events, _ = pump(client, server)
-    assert complete(c_events).group == "secp384r1"
+    assert complete(c_events).group.name == "secp384r1"
     assert "hello_retry_request" in steps
 
 
@@ -156,7 +156,7 @@ def test_resumption_after_hello_retry_request(ca: LocalCA, issued: dict[str, Any
                         session_cache=SessionCache())
     pump(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
     events, _ = pump(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
-    assert complete(events).resumed and complete(events).group == "secp384r1"
+    assert complete(events).resumed and complete(events).group.name == "secp384r1"
 
 
 def test_tampered_binder_is_decrypt_error(ca: LocalCA, issued: dict[str, Any]) -> None:
@@ -207,7 +207,7 @@ def test_server_picks_certificate_by_signature_scheme(ca: LocalCA) -> None:
                                            signature_schemes=["rsa_pss_rsae_sha256"]),
                               "localhost")
     events, _ = pump(client, ServerConnection(scfg))
-    assert complete(events).signature_scheme == "rsa_pss_rsae_sha256"
+    assert complete(events).signature_scheme.name == "rsa_pss_rsae_sha256"
 
 
 def test_record_size_limit_is_honoured(ca: LocalCA, issued: dict[str, Any]) -> None:

@@ -279,8 +279,10 @@ def build_crl(
     this_update: dt.datetime | None = None,
     next_update: dt.datetime | None = None,
     extensions: Iterable[tuple[x509.ExtensionType, bool]] = (),
+    crl_number: int | None = 1,
 ) -> x509.CertificateRevocationList:
-    """A CRL built with cryptography for the edge cases ``openssl ca`` will not produce."""
+    """A CRL built with cryptography for the edge cases ``openssl ca`` will not produce.
+    It carries a non-critical cRLNumber (RFC 5280 5.2.3) unless ``crl_number`` is None."""
     start = this_update or now() - dt.timedelta(minutes=1)
     builder = (
         x509.CertificateRevocationListBuilder()
@@ -293,6 +295,8 @@ def build_crl(
         if reason is not None:
             entry = entry.add_extension(x509.CRLReason(reason), critical=False)
         builder = builder.add_revoked_certificate(entry.build())
+    if crl_number is not None:
+        builder = builder.add_extension(x509.CRLNumber(crl_number), critical=False)
     for extension, critical in extensions:
         builder = builder.add_extension(extension, critical=critical)
     return builder.sign(signing_key, hashes.SHA256())

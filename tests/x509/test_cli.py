@@ -164,7 +164,8 @@ def _crl(issuer: pki.Issued, revoked: list[int]) -> bytes:
     builder = (x509.CertificateRevocationListBuilder()
                .issuer_name(issuer.subject)
                .last_update(pki.NOW - pki.DAY)
-               .next_update(pki.NOW + 7 * pki.DAY))
+               .next_update(pki.NOW + 7 * pki.DAY)
+               .add_extension(x509.CRLNumber(1), critical=False))
     for serial in revoked:
         builder = builder.add_revoked_certificate(
             x509.RevokedCertificateBuilder().serial_number(serial)

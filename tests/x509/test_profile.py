@@ -136,10 +136,17 @@ def test_non_critical_san_with_empty_subject_is_malformed(chain: pki.Chain) -> N
     assert err.reason is Reason.malformed and "not critical" in str(err)
 
 
-def test_critical_san_with_a_subject_is_refused_for_tls_servers(chain: pki.Chain) -> None:
+def test_critical_san_with_a_subject_is_a_lint_finding_only(chain: pki.Chain) -> None:
+    """trustme's leaves: accepted by default, flagged by the lint, refused by "cabf"."""
     san = x509.SubjectAlternativeName([x509.DNSName(HOST)])
     leaf = pki.make(HOST, chain.inter, sans=None, eku=[pki.SERVER_AUTH], extra=[(san, True)])
-    err = _reason(Verifier(TrustStore([chain.root.cert])), leaf.cert, chain.intermediates)
+    v = Verifier(TrustStore([chain.root.cert]))
+    _verify(v, leaf.cert, chain.intermediates)
+    findings = v.lint(leaf.cert, chain.intermediates, server_name=HOST, at=NOW)
+    assert [f.rule for f in findings] == ["leaf-san"]
+    assert "7.1.2.7.12" in str(findings[0]) and findings[0].certificate == leaf.cert
+    err = _reason(Verifier(TrustStore([chain.root.cert]), profile="cabf"), leaf.cert,
+                  chain.intermediates)
     assert err.reason is Reason.malformed and "7.1.2.7.12" in str(err)
 
 
@@ -177,12 +184,28 @@ def test_ca_with_non_critical_basic_constraints_is_malformed() -> None:
     assert "critical" in str(err)
 
 
-def test_ca_without_ski_and_leaf_without_aki_are_malformed() -> None:
+def test_missing_key_identifiers_are_lint_findings_only() -> None:
+    """RFC 5280 4.2.1.1/4.2.1.2 bind the CA; path validation never reads key ids."""
     root = pki.root("Key Id Root")
     inter = pki.intermediate("No Key Ids", root, key_ids=False)
-    leaf = pki.leaf(HOST, inter)
-    err = _reason(Verifier(TrustStore([root.cert])), leaf.cert, [inter.cert])
-    assert err.reason is Reason.malformed and err.certificate == inter.cert
+    leaf = pki.leaf(HOST, inter, key_ids=False)
+    v = Verifier(TrustStore([root.cert]))
+    _verify(v, leaf.cert, [inter.cert])
+    found = {(f.certificate, f.rule) for f in v.lint(leaf.cert, [inter.cert], at=NOW)}
+    assert found == {(leaf.cert, "encoding"), (inter.cert, "encoding"),
+                     (inter.cert, "ca-key-identifier")}
+    err = _reason(Verifier(TrustStore([root.cert]), profile="cabf"), leaf.cert, [inter.cert])
+    assert err.reason is Reason.malformed and err.certificate == leaf.cert  # leaf first
+    assert "authorityKeyIdentifier" in str(err)
+
+
+def test_expired_leaf_without_aki_is_reported_expired() -> None:
+    """The most useful failure first: renewing fixes it; "malformed" would hide that."""
+    root = pki.root("Expired No AKI Root")
+    leaf = pki.leaf(HOST, root, key_ids=False, not_after=NOW - timedelta(days=1))
+    for profile in ("default", "cabf"):
+        err = _reason(Verifier(TrustStore([root.cert]), profile=profile), leaf.cert, [])
+        assert err.reason is Reason.expired and "expired on" in str(err)
 
 
 def test_leaf_that_is_a_ca_is_refused(chain: pki.Chain) -> None:
@@ -205,7 +228,10 @@ def test_zero_serial_is_fine_on_an_anchor_only() -> None:
         warnings.simplefilter("ignore")
         bad_leaf = pki.rebuild(leaf, inter, lambda items: [
             items[0], pki.der_integer(0), *items[2:]])
-    err = _reason(Verifier(TrustStore([zero.cert])), bad_leaf, [inter.cert])
+    v = Verifier(TrustStore([zero.cert]))
+    _verify(v, bad_leaf, [inter.cert])  # RFC 5280 4.1.2.2: users handle it gracefully
+    assert [f.rule for f in v.lint(bad_leaf, [inter.cert], at=NOW)] == ["serial-number"]
+    err = _reason(Verifier(TrustStore([zero.cert]), profile="cabf"), bad_leaf, [inter.cert])
     assert err.reason is Reason.malformed and "serial" in str(err)
 
 
@@ -258,18 +284,47 @@ def test_analyze_never_raises_on_unparseable_key_bytes(chain: pki.Chain) -> None
 # -- curated stores -------------------------------------------------------------------------
 
 
-def test_curated_store_tolerates_legacy_root_encodings_only() -> None:
-    """A root program's bundle keeps its pre-BR roots (non-critical basicConstraints, no
-    SKI); a store built from certificates a caller hands over does not."""
+def test_anchor_encoding_quirks_are_linted_unless_curated() -> None:
+    """A root the user hands over is a trust anchor whatever its encoding (non-critical
+    basicConstraints, no SKI); the lint names the quirks, except for a root program's
+    bundle (curated), whose pre-BR roots predate the rules."""
     legacy = pki.root("Legacy Root", bc_critical=False, key_ids=False)
     inter = pki.intermediate("Under Legacy", legacy)
     leaf = pki.leaf(HOST, inter)
-    strict = _reason(Verifier(TrustStore([legacy.cert])), leaf.cert, [inter.cert])
+    v = Verifier(TrustStore([legacy.cert]))
+    _verify(v, leaf.cert, [inter.cert])
+    rules = {f.rule for f in v.lint(leaf.cert, [inter.cert], at=NOW)
+             if f.certificate == legacy.cert}
+    assert rules == {"ca-basic-constraints", "ca-key-identifier"}
+    strict = _reason(Verifier(TrustStore([legacy.cert]), profile="cabf"), leaf.cert,
+                     [inter.cert])
     assert strict.reason is Reason.malformed and strict.certificate == legacy.cert
-    _verify(Verifier(TrustStore([legacy.cert], curated=True)), leaf.cert, [inter.cert])
+    curated = Verifier(TrustStore([legacy.cert], curated=True), profile="cabf")
+    _verify(curated, leaf.cert, [inter.cert])
+    assert not [f for f in curated.lint(leaf.cert, [inter.cert], at=NOW)
+                if f.certificate == legacy.cert]
     expired = pki.root("Expired Legacy", bc_critical=False, not_after=NOW - timedelta(days=1))
     inter2 = pki.intermediate("Under Expired", expired)
     err = _reason(Verifier(TrustStore([expired.cert], curated=True)),
                   pki.leaf(HOST, inter2).cert, [inter2.cert])
     assert err.reason is Reason.expired
     assert TrustStore.default().curated and not TrustStore([legacy.cert]).curated
+
+
+def test_non_critical_name_constraints_on_an_anchor_are_obeyed_and_linted() -> None:
+    """A private root with non-critical nameConstraints is a trust anchor (its encoding is
+    the issuer's business, CA/B BR 7.1.2.10.8 even allows it), and its constraints still
+    bind everything below it."""
+    nc = x509.NameConstraints([x509.DNSName("example.org")], None)
+    root = pki.make("Soft NC Root", None, ca=True, extra=[(nc, False)])
+    inside = pki.leaf(HOST, root)
+    outside = pki.leaf("www.example.net", root)
+    v = Verifier(TrustStore([root.cert]))
+    _verify(v, inside.cert, [])
+    err = _reason(v, outside.cert, [], "www.example.net")
+    assert err.reason is Reason.name_constraints_violated
+    rules = {(f.role, f.rule) for f in v.lint(inside.cert, [], at=NOW)}
+    assert rules == {("anchor", "encoding")}
+    assert "nameConstraints" in str(v.lint(inside.cert, [], at=NOW)[0])
+    strict = _reason(Verifier(TrustStore([root.cert]), profile="cabf"), inside.cert, [])
+    assert strict.reason is Reason.malformed and strict.certificate == root.cert

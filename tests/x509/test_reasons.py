@@ -92,6 +92,9 @@ def test_missing_intermediate_is_unknown_issuer(chain: pki.Chain, verifier: Veri
     assert err.reason is Reason.unknown_issuer
     assert err.certificate == chain.leaf.cert
     assert HOST in str(err) and "CN=Intermediate ec256" in str(err)
+    # ... and says what to do about it.
+    assert "pass the issuing CA with --cafile" in str(err)
+    assert "the server should send its intermediate" in str(err)
 
 
 def test_self_signed_leaf(verifier: Verifier) -> None:
@@ -197,6 +200,14 @@ def test_hostname_mismatch(chain: pki.Chain, verifier: Verifier) -> None:
     assert err.reason is Reason.hostname_mismatch
     assert err.certificate == chain.leaf.cert
     assert HOST in str(err) and "evil.example.org" in str(err)
+    assert f"its names are {HOST}" in str(err)  # the names it does have
+
+
+def test_hostname_mismatch_lists_every_name(chain: pki.Chain, verifier: Verifier) -> None:
+    leaf = pki.leaf(HOST, chain.inter, sans=[HOST, "*.example.net", "192.0.2.9"])
+    err = _fail(verifier, leaf.cert, chain.intermediates, server_name="example.net")
+    assert err.reason is Reason.hostname_mismatch
+    assert f"its names are {HOST}, *.example.net, 192.0.2.9" in str(err)
 
 
 def test_no_server_name_skips_hostname(chain: pki.Chain, verifier: Verifier) -> None:
@@ -358,9 +369,6 @@ def _serial(value: int) -> object:
 @pytest.mark.parametrize(
     ("edit", "words"),
     [
-        (_serial(0), "serial number is not positive"),
-        (_serial(-5), "serial number is not positive"),
-        (_serial(1 << 159), "longer than 20 octets"),
         (lambda items: items[1:], "not version 3"),  # v1 encoding, extensions kept
         (lambda items: [*items[:3], bytes.fromhex("3000"), *items[4:]], "issuer name is empty"),
     ],
@@ -375,6 +383,33 @@ def test_malformed_structure(chain: pki.Chain, verifier: Verifier, edit: object,
     assert words in str(err)
 
 
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [(0, "serial number is not positive"), (-5, "serial number is not positive"),
+     (1 << 159, "longer than 20 octets")],
+)
+@pytest.mark.filterwarnings("ignore:Parsed a serial number")
+def test_bad_serial_is_an_issuance_rule(chain: pki.Chain, value: int, words: str) -> None:
+    """RFC 5280 4.1.2.2 binds CAs ("users SHOULD gracefully handle" such serials): the
+    default accepts, the lint names it, the "cabf" profile refuses it as malformed."""
+    bad = pki.rebuild(pki.leaf(HOST, chain.inter), chain.inter, _serial(value))
+    lenient = Verifier(TrustStore([chain.root.cert]))
+    lenient.verify(bad, chain.intermediates, server_name=HOST, at=NOW)
+    findings = lenient.lint(bad, chain.intermediates, server_name=HOST, at=NOW)
+    assert [f.rule for f in findings] == ["serial-number"] and words in str(findings[0])
+    err = _fail(Verifier(TrustStore([chain.root.cert]), profile="cabf"), bad,
+                chain.intermediates)
+    assert err.reason is Reason.malformed and err.certificate == bad and words in str(err)
+
+
 def test_twenty_octet_serial_is_fine(chain: pki.Chain, verifier: Verifier) -> None:
     good = pki.rebuild(pki.leaf(HOST, chain.inter), chain.inter, _serial((1 << 159) - 1))
     assert verifier.verify(good, chain.intermediates, server_name=HOST, at=NOW)
+
+
+def test_too_complex_when_a_budget_runs_out(chain: pki.Chain) -> None:
+    """A valid chain that needs more work than allowed is refused, never accepted late."""
+    tight = Verifier(TrustStore([chain.root.cert]), max_signature_checks=1)
+    err = _fail(tight, chain.leaf.cert, chain.intermediates)
+    assert err.reason is Reason.too_complex and err.certificate == chain.leaf.cert
+    assert "max_signature_checks" in str(err) and "www.example.org" in str(err)

@@ -236,6 +236,26 @@ def test_delta_crl_is_not_used(env: CrlLab) -> None:
     env.fails("good", Reason.revocation_unknown, "is a delta CRL, which is not supported")
 
 
+@pytest.mark.parametrize(("extensions", "words"), [
+    ([], "has no cRLNumber extension, which every CRL must carry (RFC 5280 5.2.3)"),
+    ([(x509.CRLNumber(7), True)], "marks its cRLNumber extension critical"),
+], ids=["missing", "critical"])
+def test_crl_without_a_proper_crl_number_is_not_evidence(
+    env: CrlLab, extensions: list[tuple[x509.ExtensionType, bool]], words: str
+) -> None:
+    """RFC 5280 5.2.3: not evidence at all, so even a "revoked" entry in it revokes
+    nothing; hard-fail then fails closed, soft-fail carries on."""
+    serial = env.lab.leaves["good"].cert.serial_number
+    bad = _crl(env, crl_number=None, extensions=extensions,
+               revoked=[(serial, REVOKED_AT, x509.ReasonFlags.key_compromise)])
+    env.serve(bad)
+    env.fails("good", Reason.revocation_unknown, words, env.url)
+    status = env.check("good", policy="soft-fail")
+    assert status.status != "revoked" and status.status != "good"
+    assert words in status.detail
+    env.fails("nodp", Reason.revocation_unknown, words, crls=[bad])
+
+
 def test_unknown_critical_crl_extension(env: CrlLab) -> None:
     odd = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.55555.2"), b"\x05\x00")
     env.serve(_crl(env, extensions=[(odd, True)]))
@@ -371,6 +391,7 @@ def _crl_with_entry_extension(
         .last_update(now() - dt.timedelta(minutes=1))
         .next_update(now() + dt.timedelta(days=1))
         .add_revoked_certificate(entry)
+        .add_extension(x509.CRLNumber(1), critical=False)
         .sign(env.issuer.key, hashes.SHA256())
     )
 

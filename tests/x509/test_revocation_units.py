@@ -139,6 +139,7 @@ def test_hostile_crl_bytes_only_raise_evidence_error() -> None:
             .revocation_date(FUZZ.AT - dt.timedelta(days=1))
             .build()
         )
+        .add_extension(x509.CRLNumber(1), critical=False)
     )
     seed = builder.sign(FUZZ._CA_KEY, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
     rng = random.Random(7)

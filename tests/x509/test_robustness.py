@@ -50,3 +50,23 @@ def test_mutated_certificates_get_a_verdict(chain: pki.Chain) -> None:
         for inter in inters:
             with contextlib.suppress(CertificateVerificationError):
                 v.verify(chain.leaf.cert, [inter], server_name=HOST, at=NOW)
+
+
+def test_mutated_certificates_lint_and_cabf_never_crash(chain: pki.Chain) -> None:
+    """The lint and the "cabf" profile read every field too: hostile bytes get findings or
+    a verdict, never an exception other than CertificateVerificationError."""
+    from tlskit.x509 import Finding, lint_chain
+
+    v = Verifier(TrustStore([chain.root.cert]), profile="cabf")
+    der = serialization.Encoding.DER
+    leaves = _mutants(chain.leaf.cert.public_bytes(der), 300, 3)
+    inters = _mutants(chain.inter.cert.public_bytes(der), 150, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for leaf in leaves:
+            with contextlib.suppress(CertificateVerificationError):
+                v.verify(leaf, [chain.inter.cert], server_name=HOST, at=NOW)
+            assert all(isinstance(f, Finding) for f in v.lint(leaf, [chain.inter.cert]))
+        for inter in inters:
+            found = lint_chain([chain.leaf.cert, inter, chain.root.cert])
+            assert all(f.message for f in found)

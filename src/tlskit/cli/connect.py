@@ -24,13 +24,12 @@ import socket
 import sys
 import time
 import warnings
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from ..config import CertifiedKey, ClientConfig, load_pem_chain
 from ..connection import ClientConnection
-from ..enums import AlertDescription, CipherSuite, NamedGroup
+from ..enums import AlertDescription
 from ..errors import AlertReceived, BadCertificate, TLSError
 from . import diagram
 from .render import make_console, render_connect, render_trace
@@ -155,28 +154,6 @@ def split_list(text: str | None) -> list[str] | None:
     return items
 
 
-_GROUP_ALIASES = {"p-256": "secp256r1", "prime256v1": "secp256r1", "p-384": "secp384r1",
-                  "p-521": "secp521r1", "x25519mlkem768": "X25519MLKEM768"}
-
-
-def _canonical(names: list[str] | None, enum: type[Enum], aliases: dict[str, str],
-               what: str) -> list[str] | None:
-    """Case-insensitive IANA names (plus a few common aliases) -> enum names."""
-    if names is None:
-        return None
-    if not names:
-        raise ConnectError(f"empty {what} list", 2)
-    by_lower = {m.name.lower(): m.name for m in enum}
-    out = []
-    for name in names:
-        key = aliases.get(name.lower(), name).lower()
-        if key not in by_lower:
-            known = ", ".join(m.name for m in enum)
-            raise ConnectError(f"unknown {what} {name!r} (known: {known})", 2)
-        out.append(by_lower[key])
-    return out
-
-
 _ESCAPES = {"r": "\r", "n": "\n", "t": "\t", "\\": "\\", "0": "\0"}
 
 
@@ -219,8 +196,9 @@ class _Connect:
         a = self.args
         if bool(a.cert) != bool(a.key):
             raise ConnectError("--cert and --key go together", 2)
-        groups = _canonical(split_list(a.groups), NamedGroup, _GROUP_ALIASES, "group")
-        suites = _canonical(split_list(a.ciphers), CipherSuite, {}, "cipher suite")
+        # Names are read by the config (tlskit.iana), like ClientConfig(groups=...) in code.
+        groups = split_list(a.groups)
+        suites = split_list(a.ciphers)
         alpn = split_list(a.alpn.replace(":", ",")) if a.alpn else []
         anchors = None
         if a.cafile:
@@ -416,9 +394,9 @@ class _Connect:
             "address": address,
             "server_name": None if _is_ip(server_name) else server_name,
             "version": complete.version,
-            "cipher_suite": complete.cipher_suite,
-            "group": complete.group,
-            "signature_scheme": complete.signature_scheme,
+            "cipher_suite": complete.cipher_suite.name,
+            "group": complete.group and complete.group.name,
+            "signature_scheme": complete.signature_scheme and complete.signature_scheme.name,
             "alpn": complete.alpn_protocol,
             "resumed": complete.resumed,
             "peer_certificates": [{"subject": c["subject"], "issuer": c["issuer"],

@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -248,6 +249,10 @@ def _span(*steps: Any) -> tuple[float, float]:
     return (min(times), max(times)) if times else (0.0, 0.0)
 
 
+def _name(value: IntEnum | None) -> str | None:
+    return value.name if value is not None else None
+
+
 def _hex(value: bytes | None) -> str | None:
     return None if value is None else value.hex()
 
@@ -414,7 +419,7 @@ def _key_material(s: _Session) -> dict[str, dict[str, bytes | None]]:
 
 def _record_keys(s: _Session) -> dict[str, bytes]:
     """The AEAD keys and IVs derived from the application traffic secrets."""
-    suite = next((x for x in SUITES.values() if x.name == s.complete.cipher_suite), None)
+    suite = next((x for x in SUITES.values() if x.code == s.complete.cipher_suite), None)
     out: dict[str, bytes] = {}
     if suite is None:
         return out
@@ -571,9 +576,9 @@ def _session_json(s: _Session) -> dict[str, Any]:
     return {
         "session": s.number,
         "version": hc.version,
-        "cipher_suite": hc.cipher_suite,
-        "group": hc.group,
-        "signature_scheme": hc.signature_scheme,
+        "cipher_suite": hc.cipher_suite.name,
+        "group": _name(hc.group),
+        "signature_scheme": _name(hc.signature_scheme),
         "alpn": hc.alpn_protocol,
         "server_name": hc.server_name,
         "handshake_ms": s.handshake_ms,

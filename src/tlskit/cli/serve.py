@@ -23,7 +23,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from enum import Enum
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -32,7 +31,6 @@ from cryptography import x509
 
 from ..config import CertifiedKey, ServerConfig, load_pem_chain
 from ..connection import ServerConnection
-from ..enums import CipherSuite, NamedGroup
 from ..errors import AlertReceived, TLSError
 from ..events import HandshakeComplete
 from .trace import Channel, HandshakeEOF, KeyLogWriter, quiet_library_logs
@@ -130,19 +128,6 @@ def _split(text: str | None) -> list[str] | None:
     if text is None:
         return None
     return [x.strip() for x in text.replace(":", ",").split(",") if x.strip()]
-
-
-def _canonical(names: list[str] | None, enum: type[Enum], what: str) -> list[str] | None:
-    if names is None:
-        return None
-    by_lower = {m.name.lower(): m.name for m in enum}
-    out = []
-    for name in names:
-        if name.lower() not in by_lower:
-            raise ServeError(f"unknown {what} {name!r} (known: "
-                             f"{', '.join(m.name for m in enum)})")
-        out.append(by_lower[name.lower()])
-    return out
 
 
 def _url_host(host: str) -> str:
@@ -263,8 +248,9 @@ class Server:
                 certificates=[certified],
                 versions=versions,
                 certificate_compression=_split(a.compress_cert) or (),
-                groups=_canonical(_split(a.groups), NamedGroup, "group"),
-                cipher_suites=_canonical(_split(a.ciphers), CipherSuite, "cipher suite"),
+                # Read by the config (tlskit.iana), like ServerConfig(groups=...) in code.
+                groups=_split(a.groups),
+                cipher_suites=_split(a.ciphers),
                 alpn_protocols=alpn,
                 client_auth=client_auth,
                 client_trust_anchors=client_anchors,
@@ -327,7 +313,8 @@ class Server:
             complete = chan.handshake(HANDSHAKE_TIMEOUT)
             sock.settimeout(IDLE_TIMEOUT)
             offer = dict(conn.client_offer)
-            self.log(f"{who} {complete.version} {complete.cipher_suite} {complete.group} "
+            group = complete.group.name if complete.group else None
+            self.log(f"{who} {complete.version} {complete.cipher_suite.name} {group} "
                      f"sni={complete.server_name or '-'} alpn={complete.alpn_protocol or '-'}"
                      + (f" client={_subject(complete.peer_certificates[0])}"
                         if complete.peer_certificates else ""))
@@ -426,9 +413,10 @@ def handshake_page(complete: HandshakeComplete, offer: dict[str, Any], who: str,
     rows = [
         ("Your address", who),
         ("Protocol version", complete.version),
-        ("Cipher suite", complete.cipher_suite),
-        ("Key exchange group", complete.group or "-"),
-        ("Server signature scheme", complete.signature_scheme or "-"),
+        ("Cipher suite", complete.cipher_suite.name),
+        ("Key exchange group", complete.group.name if complete.group else "-"),
+        ("Server signature scheme",
+         complete.signature_scheme.name if complete.signature_scheme else "-"),
         ("SNI (server name you asked for)", complete.server_name or "(none sent)"),
         ("ALPN protocol", complete.alpn_protocol or "(none)"),
         ("Client certificate", client_cert or "(none)"),

@@ -25,7 +25,7 @@ from typing import Any
 from cryptography import x509
 
 from ..x509 import Report, TrustStore, Verifier
-from ..x509.lint import LintFinding, lint_chain
+from ..x509.lint import Finding
 
 NOT_CHECKED = "not checked"
 HOW_TO_CHECK = "pass --ocsp to check online, or --crl FILE"
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         usage="client" if args.client else "server",
     )
     policy = revocation_policy(args)
-    findings = lint_chain(report.chain or certs) if args.lint else None
+    findings = report.findings if args.lint else None  # on the chain it built
     if args.json:
         doc = report_to_json(report, policy)
         if findings is not None:
@@ -256,13 +256,12 @@ def _short_name(cert: x509.Certificate) -> str:
     return str(names[0].value) if names else cert.subject.rfc4514_string() or "(empty subject)"
 
 
-def _finding_json(finding: LintFinding) -> dict[str, str]:
-    return {"code": finding.code, "message": finding.message,
-            "certificate": finding.certificate.subject.rfc4514_string(),
-            "reference": finding.reference}
+def _finding_json(finding: Finding) -> dict[str, str]:
+    return {"rule": finding.rule, "role": finding.role, "message": finding.message,
+            "certificate": finding.certificate.subject.rfc4514_string()}
 
 
-def render_lint(findings: list[LintFinding]) -> None:
+def render_lint(findings: list[Finding]) -> None:
     """The CA/B profile findings, one warning line each."""
     from rich.console import Console
     from rich.markup import escape
@@ -275,8 +274,7 @@ def render_lint(findings: list[LintFinding]) -> None:
     console.print(f"[yellow]⚠ lint:[/] {len(findings)} departure(s) from the CA/B Forum "
                   "issuance profile (not enforced when validating):")
     for f in findings:
-        console.print(f"  [yellow]⚠[/] {escape(_short_name(f.certificate))}: "
-                      f"[bold]{f.code}[/]: {escape(f.message)} [dim]({f.reference})[/]")
+        console.print(f"  [yellow]⚠[/] [bold]{f.rule}[/]: {escape(f.message)}")
 
 
 def render(report: Report, host: str | None, policy: str = NOT_CHECKED) -> None:

@@ -27,7 +27,15 @@ from cryptography import x509
 
 from .. import crypto
 from ..crypto import Suite
-from ..enums import AlertDescription, ExtensionType, HandshakeType, KeyUpdateRequest
+from ..enums import (
+    AlertDescription,
+    CipherSuite,
+    ExtensionType,
+    HandshakeType,
+    KeyUpdateRequest,
+    NamedGroup,
+    SignatureScheme,
+)
 from ..enums import ProtocolVersion as PV
 from ..errors import (
     BadCertificate,
@@ -398,9 +406,9 @@ class Handshake:
         """The one place a `HandshakeComplete` is built (both versions, both sides)."""
         assert self.suite is not None
         return HandshakeComplete(
-            version=self.version, cipher_suite=self.suite.name,
-            group=group.name if group is not None else None,
-            signature_scheme=scheme.name if scheme is not None else None,
+            version=self.version, cipher_suite=CipherSuite(self.suite.code),
+            group=NamedGroup(group) if group is not None else None,
+            signature_scheme=SignatureScheme(scheme) if scheme is not None else None,
             alpn_protocol=alpn, peer_certificates=list(auth.chain), resumed=resumed,
             server_name=server_name, ocsp_response=auth.ocsp_response)
 
@@ -429,8 +437,8 @@ def verify_server_chain(hs: Handshake, auth: PeerAuth, server_name: str | None) 
 
 def verify_client_chain(config: Any, chain: list[x509.Certificate]) -> None:
     at = datetime.fromtimestamp(config.clock(), UTC)
-    verifier = config.client_verifier
-    assert verifier is not None
+    verifier = config.get_client_verifier()
+    assert verifier is not None  # client_auth is on: the config built one
     verifier.verify(chain[0], chain[1:], server_name=None, at=at, usage="client")
 
 

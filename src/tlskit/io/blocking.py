@@ -24,7 +24,7 @@ from typing import Any, TypeAlias
 from ..config import ClientConfig
 from ..connection import ClientConnection, Connection
 from ..errors import AlertReceived, ConnectionClosedError, TLSError, UsageError
-from ..events import ConnectionClosed, DataReceived
+from ..events import ConnectionClosed, DataReceived, Event
 from ..keylog import with_keylog
 from .info import ConnectionInfo, peercert_dict
 
@@ -231,10 +231,16 @@ class TLSSocket(ConnectionInfo):
                 self._peer_closed = True
                 if ev.alert is not None:  # the peer aborted: a socket API reports an error
                     raise AlertReceived(ev.alert)
+            else:
+                self._on_event(ev)
         if self._peer_closed:
             self._flush_quietly()        # our close_notify answer; the peer may be gone
         else:
             self._flush(deadline)
+
+    def _on_event(self, event: Event) -> None:
+        """Events other than data and close (session tickets, key updates), for
+        subclasses such as `tlskit.compat.SSLSocket` that keep the tickets."""
 
     def _eof_error(self) -> TruncatedConnection:
         if self._conn.handshake_complete is None:

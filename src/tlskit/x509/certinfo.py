@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -99,7 +99,13 @@ class CertInfo:
     tbs: bytes = b""
     version: x509.Version | None = None
     malformed: str | None = None  # a structural defect: fails in every role
-    serial_problem: str | None = None  # judged for every role but trust anchors
+    unparseable: bool = False  # not even the dates could be read
+    anchor_quirk: str | None = None  # an encoding defect that fails every role but anchor
+    # Issuance rules (RFC 5280 section 4 MUSTs on CAs, CA/B BRs) that validation does not
+    # enforce: reported by `lint`, enforced by the "cabf" profile. Path-independent ones
+    # only; the role-dependent ones are decided in `lint`.
+    lint_notes: tuple[str, ...] = ()
+    serial_problem: str | None = None  # a lint note for every role but trust anchors
     unhandled_critical: tuple[str, ...] = ()
     weak_key: str | None = None
     weak_signature: str | None = None
@@ -123,8 +129,10 @@ class CertInfo:
     _subject: x509.Name | None = None
     _issuer: x509.Name | None = None
     _common_names: list[str] | None = None
-    # Timeless check verdicts by (role, usage, require_digital_signature); see cert_failure.
-    verdicts: dict[tuple[str, str, bool], Outcome | None] = field(default_factory=dict)
+    # Timeless check verdicts by (role, usage, require_digital_signature, profile,
+    # curated store); see cert_failure.
+    verdicts: dict[tuple[str, str, bool, str, bool], Outcome | None] = field(
+        default_factory=dict)
 
     @property
     def subject(self) -> x509.Name:
@@ -190,10 +198,10 @@ class CertInfo:
 
 def _parsed_name(cert: x509.Certificate, which: str) -> x509.Name:
     """cert.subject or cert.issuer. Analysis already refused a name the parser rejects
-    (see `_names_problem`), so the fallback is only a guard for direct CertInfo use."""
+    (see `_structure_problem`), so the fallback is only a guard for direct CertInfo use."""
     try:
         return getattr(cert, which)  # type: ignore[no-any-return]
-    except ValueError:
+    except Exception:  # cryptography raises ValueError, and KeyError for odd string tags
         return x509.Name([])
 
 
@@ -203,11 +211,36 @@ def oid_name(oid: x509.ObjectIdentifier) -> str:
     return oid.dotted_string if known == "Unknown OID" else str(known)
 
 
+_FAMILY_BY_TYPE: dict[type, str] = {}
+
+
+def key_family(key: object) -> str:
+    """"rsa", "ec", "ed25519", "ed448" or "other". The key classes are ABCs, whose
+    isinstance checks are slow; the answer is kept per concrete type."""
+    kind = type(key)
+    family = _FAMILY_BY_TYPE.get(kind)
+    if family is None:
+        family = ("rsa" if isinstance(key, rsa.RSAPublicKey)
+                  else "ec" if isinstance(key, ec.EllipticCurvePublicKey)
+                  else "ed25519" if isinstance(key, ed25519.Ed25519PublicKey)
+                  else "ed448" if isinstance(key, ed448.Ed448PublicKey) else "other")
+        _FAMILY_BY_TYPE[kind] = family
+    return family
+
+
 def _key_description(key: CertificatePublicKeyTypes) -> tuple[str, str | None]:
     """(words for the key, weakness or None): RSA below 2048 bits or with a modulus that
     is not a whole number of octets, curves other than the three NIST curves TLS 1.3 signs
     with, and DSA are refused (CA/B BR 6.1.5)."""
-    if isinstance(key, rsa.RSAPublicKey):
+    family = key_family(key)
+    if family == "ec":
+        key = cast(ec.EllipticCurvePublicKey, key)
+        desc = f"EC {key.curve.name}"
+        if key.curve.name not in _ACCEPTED_CURVES:
+            return desc, f"{desc} (only P-256, P-384 and P-521 are accepted)"
+        return desc, None
+    if family == "rsa":
+        key = cast(rsa.RSAPublicKey, key)
         bits = key.key_size
         desc = f"RSA {bits} bits"
         if bits < MIN_RSA_BITS:
@@ -215,14 +248,9 @@ def _key_description(key: CertificatePublicKeyTypes) -> tuple[str, str | None]:
         if bits % 8:
             return desc, f"{desc} (the modulus size must be a multiple of 8)"
         return desc, None
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        desc = f"EC {key.curve.name}"
-        if key.curve.name not in _ACCEPTED_CURVES:
-            return desc, f"{desc} (only P-256, P-384 and P-521 are accepted)"
-        return desc, None
-    if isinstance(key, ed25519.Ed25519PublicKey):
+    if family == "ed25519":
         return "Ed25519", None
-    if isinstance(key, ed448.Ed448PublicKey):
+    if family == "ed448":
         return "Ed448", None
     name = type(key).__name__
     return name, f"{name} keys are not accepted"
@@ -285,22 +313,39 @@ def _san(info: CertInfo, value: Any, critical: bool) -> str | None:
     return None
 
 
+def _note(info: CertInfo, note: str) -> None:
+    info.lint_notes = (*info.lint_notes, note)
+
+
+def _quirk(info: CertInfo, quirk: str) -> None:
+    if info.anchor_quirk is None:
+        info.anchor_quirk = quirk
+
+
 def _nc(info: CertInfo, value: Any, critical: bool) -> str | None:
+    """A non-critical nameConstraints is still obeyed (CA/B BR 7.1.2.10.8 lets CAs issue
+    it so; browsers, Go and pyca enforce it): the RFC 5280 MUST is an issuance rule."""
     info.name_constraints = value
-    return None if critical else "nameConstraints is not marked critical (RFC 5280 4.2.1.10)"
+    if not critical:
+        _note(info, "has a nameConstraints extension that is not marked critical "
+                    "(RFC 5280 4.2.1.10)")
+    return None
 
 
 def _ski(info: CertInfo, value: Any, critical: bool) -> str | None:
     info.ski = value.digest
-    return "subjectKeyIdentifier is marked critical (RFC 5280 4.2.1.2)" if critical else None
+    if critical:
+        _quirk(info, "subjectKeyIdentifier is marked critical (RFC 5280 4.2.1.2)")
+    return None
 
 
 def _aki(info: CertInfo, value: Any, critical: bool) -> str | None:
     info.aki_present = True
     if critical:
-        return "authorityKeyIdentifier is marked critical (RFC 5280 4.2.1.1)"
+        _quirk(info, "authorityKeyIdentifier is marked critical (RFC 5280 4.2.1.1)")
     if value.key_identifier is None:
-        return "authorityKeyIdentifier has no keyIdentifier (RFC 5280 4.2.1.1)"
+        _note(info, "has an authorityKeyIdentifier without keyIdentifier (RFC 5280 4.2.1.1)")
+        return None
     info.aki = value.key_identifier
     info.aki_names_issuer = bool(value.authority_cert_issuer) or (
         value.authority_cert_serial_number is not None)
@@ -309,7 +354,10 @@ def _aki(info: CertInfo, value: Any, critical: bool) -> str | None:
 
 def _must_be_critical(what: str, clause: str) -> Callable[[CertInfo, Any, bool], str | None]:
     def check(info: CertInfo, value: Any, critical: bool) -> str | None:
-        return None if critical else f"{what} is not marked critical (RFC 5280 {clause})"
+        if not critical:
+            _note(info, f"has a {what} extension that is not marked critical "
+                        f"(RFC 5280 {clause})")
+        return None
     return check
 
 
@@ -371,6 +419,10 @@ def _structure_problem(info: CertInfo, der: CertificateDER) -> str | None:
         problem = _name_problem(encoded)
         if problem:
             return f"{label} name {problem} (RFC 5280 4.1.2.4)"
+        try:  # a name must also parse: messages and name constraints read it parsed
+            getattr(info.cert, label)
+        except Exception as exc:  # ValueError, and KeyError for an unknown string tag
+            return f"{label} name cannot be parsed: {exc!r} (RFC 5280 4.1.2.4)"
         if len(_WELL_FORMED_NAMES) >= 4096:
             _WELL_FORMED_NAMES.clear()
         _WELL_FORMED_NAMES.add(encoded)
@@ -388,8 +440,8 @@ def _structure_problem(info: CertInfo, der: CertificateDER) -> str | None:
         if problem:
             return problem
     if not info.aki_present and not info.self_issued and info.version is x509.Version.v3:
-        return ("has no authorityKeyIdentifier, which every certificate but a self-signed "
-                "one must carry (RFC 5280 4.2.1.1)")
+        _note(info, "has no authorityKeyIdentifier, which a CA must put in every "
+                    "certificate but a self-signed one (RFC 5280 4.2.1.1)")
     return None
 
 
@@ -436,7 +488,7 @@ def _unparseable(cert: x509.Certificate, exc: Exception) -> CertInfo:
         cert=cert, fingerprint=fingerprint, subject_der=fingerprint, issuer_der=b"",
         self_issued=False, loop_key=(fingerprint, fingerprint), key_id=fingerprint,
         dns_label=None, not_before=epoch, not_after=epoch, public_key=None,
-        key_desc="unknown key", malformed=f"cannot be parsed: {exc}",
+        key_desc="unknown key", malformed=f"cannot be parsed: {exc}", unparseable=True,
         _description=f"(unparseable certificate, SHA-256 {fingerprint.hex()[:16]}...)",
         _subject=x509.Name([]), _issuer=x509.Name([]),
     )
@@ -449,7 +501,7 @@ def _analyze(cert: x509.Certificate, der_bytes: bytes, der: CertificateDER) -> C
     try:
         key = cert.public_key()
         key_desc, weak_key = _key_description(key)
-        if isinstance(key, ec.EllipticCurvePublicKey):
+        if key_family(key) == "ec":
             weak_key = _spki_problem(der.spki) or weak_key
     except UnsupportedAlgorithm:
         weak_key = "the public key algorithm is not supported"

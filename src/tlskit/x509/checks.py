@@ -21,23 +21,15 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from .certinfo import CertInfo, Role, oid_name
 from .errors import Reason
+from .lint import lint_verdicts
 from .signatures import SignatureCache, Stats
 
 Usage = Literal["server", "client"]
+Profile = Literal["default", "cabf"]
 
 _USAGE_OIDS = {
     "server": ExtendedKeyUsageOID.SERVER_AUTH,
     "client": ExtendedKeyUsageOID.CLIENT_AUTH,
-}
-# CA/B BR 7.1.2.7.10: purposes a TLS server certificate must not also serve.
-_PRECERTIFICATE_SIGNING = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.4")
-_FORBIDDEN_SERVER_EKUS = {
-    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage",
-    ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
-    ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
-    ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
-    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
-    _PRECERTIFICATE_SIGNING: "precertificateSigning",
 }
 
 
@@ -72,6 +64,23 @@ class Context:
     max_candidates: int = 1024
     collect: bool = False  # building a report: spend time on the wording of passed checks
     curated_anchors: bool = False  # the store is a root program's: see TrustStore.curated
+    profile: Profile = "default"  # "cabf" also fails the issuance rules of `lint`
+    max_name_checks: int = 65536  # name-constraint comparisons per validation
+    name_checks: int = 0  # spent so far in this validation
+
+    def spend_name_checks(self, count: int) -> None:
+        """Charge ``count`` name-constraint comparisons before making them; over budget,
+        the validation stops (`BudgetExhausted`) instead of doing the work."""
+        self.name_checks += count
+        if self.name_checks > self.max_name_checks:
+            raise BudgetExhausted(
+                f"{self.name_checks} name-constraint comparisons (limit "
+                f"{self.max_name_checks}, max_name_checks)")
+        self.stats.name_checks += count
+
+
+class BudgetExhausted(Exception):
+    """A work budget of one validation ran out; the chain is rejected as too_complex."""
 
 
 def _fmt(moment: datetime) -> str:
@@ -111,10 +120,13 @@ def _is_leaf(role: Role) -> bool:
 
 
 def _well_formed(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
+    """RFC 5280 structure. Encoding slips that change nothing about what the certificate
+    means (a critical key identifier) are not held against a trust anchor the user chose,
+    as OpenSSL, Go and pyca treat anchors; `lint` still lists them."""
     if info.malformed:
         return Reason.malformed, f"is malformed: {info.malformed}"
-    if info.serial_problem and role != "anchor":
-        return Reason.malformed, f"is malformed: {info.serial_problem}"
+    if info.anchor_quirk and role != "anchor" and role != "leaf-anchor":
+        return Reason.malformed, f"is malformed: {info.anchor_quirk}"
     return None
 
 
@@ -138,17 +150,16 @@ def _signature_algorithm(info: CertInfo, role: Role, ctx: Context) -> Verdict | 
 
 
 def _leaf_profile(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
-    """CA/B BR 7.1.1 and 7.1.2.7: a v3 end-entity certificate that is not a CA; for a TLS
-    server, a critical SAN only with an empty subject (RFC 5280 4.2.1.6 otherwise)."""
+    """A v3 end-entity certificate that is not a CA (RFC 5280 4.2.1.9: a CA key signs
+    certificates, not handshakes; pyca and webpki agree). A certificate the user trusts
+    directly is exempt: `openssl req -x509` marks its self-signed output cA=TRUE."""
     if info.version is not x509.Version.v3:
         return (Reason.malformed,
-                "is malformed: it is not an X.509 v3 certificate (CA/B BR 7.1.1)")
-    if info.ca:
+                "is malformed: it is not an X.509 v3 certificate (RFC 5280 4.1.2.1)")
+    if info.ca and role == "leaf":
         return (Reason.key_usage, "is a CA certificate (basicConstraints cA is true) but is "
-                "used as an end-entity certificate (CA/B BR 7.1.2.7.8)")
-    if ctx.usage == "server" and info.san_critical and not info.empty_subject:
-        return (Reason.malformed, "is malformed: its subjectAltName is critical although the "
-                "subject is not empty (CA/B BR 7.1.2.7.12)")
+                "used as an end-entity certificate; to trust this very certificate, pass it "
+                "as a trust anchor (--cafile)")
     return None
 
 
@@ -167,9 +178,9 @@ def _leaf_key_usage(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
     ku = info.key_usage
     if ku is None:
         return None
-    if ku.key_cert_sign:
+    if ku.key_cert_sign and role == "leaf":
         return (Reason.key_usage, "has a keyUsage extension that asserts keyCertSign, which an "
-                "end-entity certificate must not (RFC 5280 4.2.1.9, CA/B BR 7.1.2.7.11)")
+                "end-entity certificate must not (RFC 5280 4.2.1.9)")
     if not _leaf_key_usage_ok(info, ctx.require_digital_signature):
         return (Reason.key_usage,
                 "has a keyUsage extension that does not allow digitalSignature")
@@ -187,31 +198,19 @@ def _eku_names(eku: frozenset[x509.ObjectIdentifier]) -> str:
 
 
 def _leaf_eku(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
-    """A TLS server certificate (CA/B BR 7.1.2.7.10): a non-critical EKU that lists
-    serverAuth and no purpose the BRs forbid. A client certificate (RFC 5280 4.2.1.12):
-    no EKU, or one that lists clientAuth or anyExtendedKeyUsage."""
-    wanted = _USAGE_OIDS[ctx.usage]
+    """RFC 5280 4.2.1.12: no EKU means any use. A TLS server certificate's EKU must list
+    serverAuth (anyExtendedKeyUsage alone is refused, as pyca and webpki do); a client
+    certificate's must list clientAuth or anyExtendedKeyUsage."""
     eku = info.eku
-    if ctx.usage == "client":
-        if eku is None or wanted in eku or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku:
-            return None
-        return (Reason.extended_key_usage,
-                f"does not permit {wanted._name} (extendedKeyUsage: {_eku_names(eku)})")
     if eku is None:
-        return (Reason.extended_key_usage, "has no extendedKeyUsage extension; a TLS server "
-                "certificate must list serverAuth (CA/B BR 7.1.2.7.10)")
-    if wanted not in eku:
-        return (Reason.extended_key_usage,
-                f"does not permit {wanted._name} (extendedKeyUsage: {_eku_names(eku)})")
-    forbidden = sorted(name for oid, name in _FORBIDDEN_SERVER_EKUS.items() if oid in eku)
-    if forbidden:
-        return (Reason.extended_key_usage, f"has an extendedKeyUsage that also allows "
-                f"{', '.join(forbidden)}, which a TLS server certificate must not "
-                f"(CA/B BR 7.1.2.7.10)")
-    if info.eku_critical:
-        return (Reason.extended_key_usage, "has a critical extendedKeyUsage extension, which "
-                "a TLS server certificate must not (CA/B BR 7.1.2.7.6)")
-    return None
+        return None
+    wanted = _USAGE_OIDS[ctx.usage]
+    if wanted in eku:
+        return None
+    if ctx.usage == "client" and ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku:
+        return None
+    return (Reason.extended_key_usage,
+            f"does not permit {wanted._name} (extendedKeyUsage: {_eku_names(eku)})")
 
 
 def _eku_words(info: CertInfo, role: Role, ctx: Context) -> str:
@@ -222,7 +221,8 @@ def _eku_words(info: CertInfo, role: Role, ctx: Context) -> str:
 
 def _ca_basic_constraints(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
     """RFC 5280 6.1.4 (k): an issuer must assert cA. A v1 trust anchor without extensions
-    is grandfathered; a v1 intermediate is never a CA."""
+    is grandfathered; a v1 intermediate is never a CA. An intermediate must mark the
+    extension critical (RFC 5280 4.2.1.9; pyca agrees); an anchor need not."""
     if info.version is not x509.Version.v3:
         if role == "anchor":
             return None
@@ -231,7 +231,7 @@ def _ca_basic_constraints(info: CertInfo, role: Role, ctx: Context) -> Verdict |
     if not info.ca:
         why = "basicConstraints is absent" if info.ca is None else "basicConstraints cA is false"
         return Reason.not_a_ca, f"is not a CA ({why}) but is used as an issuer"
-    if not info.bc_critical and not (role == "anchor" and ctx.curated_anchors):
+    if not info.bc_critical and role != "anchor":
         return (Reason.malformed, "is malformed: a CA certificate must mark basicConstraints "
                 "critical (RFC 5280 4.2.1.9)")
     return None
@@ -245,22 +245,13 @@ def _ca_basic_constraints_words(info: CertInfo, role: Role, ctx: Context) -> str
 
 
 def _ca_profile(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
-    """RFC 5280 4.1.2.6 / 4.2.1.2 for CA certificates, and CA/B BR 7.1.2.1 for roots."""
-    if info.version is not x509.Version.v3 or (role == "anchor" and ctx.curated_anchors):
+    """RFC 5280 4.1.2.6: a CA that issues has a non-empty subject (a child's issuer name
+    cannot be empty). Trust anchors are taken as the user gave them."""
+    if info.version is not x509.Version.v3 or role == "anchor":
         return None
     if info.empty_subject:
         return (Reason.malformed, "is malformed: a CA certificate must have a non-empty "
                 "subject (RFC 5280 4.1.2.6)")
-    if info.ski is None:
-        return (Reason.malformed, "is malformed: a CA certificate must carry a "
-                "subjectKeyIdentifier (RFC 5280 4.2.1.2)")
-    if role == "anchor" and info.self_issued and info.aki_present:
-        if info.aki_names_issuer:
-            return (Reason.malformed, "is malformed: the authorityKeyIdentifier of a root "
-                    "must hold only a keyIdentifier (CA/B BR 7.1.2.1.3)")
-        if info.aki != info.ski:
-            return (Reason.malformed, "is malformed: the authorityKeyIdentifier of a root "
-                    "must equal its subjectKeyIdentifier (CA/B BR 7.1.2.1.3)")
     return None
 
 
@@ -276,14 +267,11 @@ def _ca_key_usage_words(info: CertInfo, role: Role, ctx: Context) -> str:
 
 
 def _ca_eku(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
-    """A root carries no EKU (CA/B BR 7.1.2.1.2); on a subordinate CA an EKU restricts what
-    it may issue, so it must list the usage or anyExtendedKeyUsage (CA/B BR 7.1.2.2)."""
+    """On a CA an EKU restricts what it may vouch for (as browsers, Go and pyca read it),
+    so it must list the usage or anyExtendedKeyUsage."""
     eku = info.eku
     if eku is None:
         return None
-    if role == "anchor" and info.self_issued and not ctx.curated_anchors:
-        return (Reason.extended_key_usage, "is a root with an extendedKeyUsage extension, "
-                "which a root must not carry (CA/B BR 7.1.2.1.2)")
     wanted = _USAGE_OIDS[ctx.usage]
     if wanted in eku or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku:
         return None
@@ -312,7 +300,7 @@ def _leaf_profile_words(info: CertInfo, role: Role, ctx: Context) -> str:
 
 
 def _ca_profile_words(info: CertInfo, role: Role, ctx: Context) -> str:
-    return "subject and key identifiers present"
+    return "non-empty subject" if role != "anchor" else "taken as given (trust anchor)"
 
 
 Check = tuple[str, Decide, Words]
@@ -373,15 +361,23 @@ def _timeless_failure(info: CertInfo, role: Role, ctx: Context) -> Outcome | Non
     return None
 
 
+def _profile_outcome(info: CertInfo, role: Role, ctx: Context) -> Outcome:
+    """The "cabf" profile: the first issuance rule of `lint` that ``info`` breaks."""
+    for _rule, reason, detail in lint_verdicts(info, role, ctx.usage, ctx.curated_anchors):
+        return _bad(info, "CA/B profile", reason, detail, role)
+    return _ok(info, "CA/B profile", "follows the CA/B Forum issuance profile", role)
+
+
 def cert_checks(info: CertInfo, role: Role, ctx: Context) -> Iterator[Outcome]:
-    """Every check on one certificate that does not depend on the rest of the path; the
-    validity period comes last, as in `cert_failure`."""
-    malformed = False
-    for outcome in _timeless_checks(info, role, ctx):
-        malformed = malformed or (outcome.check == "well-formed" and not outcome.ok)
-        yield outcome
-    if not malformed:
-        yield _check_validity(info, ctx, role)
+    """Every check on one certificate that does not depend on the rest of the path, in
+    the order `cert_failure` decides: readable at all, then the dates, then the rest."""
+    if info.unparseable:
+        yield from _timeless_checks(info, role, ctx)
+        return
+    yield _check_validity(info, ctx, role)
+    yield from _timeless_checks(info, role, ctx)
+    if ctx.profile == "cabf":
+        yield _profile_outcome(info, role, ctx)
 
 
 _UNKNOWN = Outcome.__new__(Outcome)  # sentinel: "not computed yet" in CertInfo.verdicts
@@ -389,17 +385,20 @@ _UNKNOWN = Outcome.__new__(Outcome)  # sentinel: "not computed yet" in CertInfo.
 
 def cert_failure(info: CertInfo, role: Role, ctx: Context) -> Outcome | None:
     """The first failure of `cert_checks`, fast: the timeless verdict is computed once per
-    (certificate, role, usage) and kept on the CertInfo; only the dates are compared anew."""
-    key = (role, ctx.usage, ctx.require_digital_signature)
+    (certificate, role, usage, profile) and kept on the CertInfo; only the dates are
+    compared anew. The dates come first: "expired" is what a person can act on (renew),
+    and a renewed certificate usually fixes whatever else was wrong with it."""
+    if not info.unparseable and not info.not_before <= ctx.at <= info.not_after:
+        return _check_validity(info, ctx, role)
+    key = (role, ctx.usage, ctx.require_digital_signature, ctx.profile, ctx.curated_anchors)
     verdict = info.verdicts.get(key, _UNKNOWN)
     if verdict is _UNKNOWN:
         verdict = _timeless_failure(info, role, ctx)
+        if verdict is None and ctx.profile == "cabf":
+            profile = _profile_outcome(info, role, ctx)
+            verdict = None if profile.ok else profile
         info.verdicts[key] = verdict
-    if verdict is not None:
-        return verdict
-    if info.not_before <= ctx.at <= info.not_after:
-        return None
-    return _check_validity(info, ctx, role)
+    return verdict
 
 
 def link_check(subject: CertInfo, issuer: CertInfo, role: Role, ctx: Context) -> Outcome:

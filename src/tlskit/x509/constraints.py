@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 
 from . import names
 from .certinfo import CertInfo
-from .checks import Outcome, _bad, _ok, first_failure, role_at
+from .checks import BudgetExhausted, Context, Outcome, _bad, _ok, first_failure, role_at
 from .errors import Reason
 
 
@@ -148,17 +148,24 @@ def _name_violation(
     return None
 
 
-def _check_name_constraints(path: list[CertInfo], j: int) -> Iterator[Outcome]:
+def _check_name_constraints(
+    path: list[CertInfo], j: int, ctx: Context | None
+) -> Iterator[Outcome]:
     """RFC 5280 6.1.3 (b)/(c): the constraints of path[j] bind every certificate below it,
-    except self-issued intermediates."""
+    except self-issued intermediates. Each certificate's names times the subtrees are
+    charged to the validation's budget before they are compared."""
     ca = path[j]
     nc = ca.name_constraints
     assert nc is not None
+    subtrees = len(nc.permitted_subtrees or ()) + len(nc.excluded_subtrees or ())
     for i in range(j - 1, -1, -1):
         below = path[i]
         if i > 0 and below.self_issued:
             continue
-        for form, value in _names_of(below, is_leaf=i == 0):
+        names_below = _names_of(below, is_leaf=i == 0)
+        if ctx is not None:
+            ctx.spend_name_checks(len(names_below) * subtrees)
+        for form, value in names_below:
             verdict = _name_violation(form, value, nc)
             if verdict is None:
                 continue
@@ -173,25 +180,34 @@ def _check_name_constraints(path: list[CertInfo], j: int) -> Iterator[Outcome]:
               role_at(j, len(path), True))
 
 
-def path_checks(path: list[CertInfo]) -> Iterator[Outcome]:
-    """Checks that need the whole anchored path: path length and name constraints."""
+def path_checks(path: list[CertInfo], ctx: Context | None = None) -> Iterator[Outcome]:
+    """Checks that need the whole anchored path: path length and name constraints. With
+    a ``ctx``, name constraints spend its budget; running out ends the checks with a
+    too_complex failure."""
     for j in range(len(path) - 1, 0, -1):
         ca = path[j]
         if ca.path_len is not None:
             yield _check_path_length(path, j)
         if ca.name_constraints is not None:
-            yield from _check_name_constraints(path, j)
+            try:
+                yield from _check_name_constraints(path, j, ctx)
+            except BudgetExhausted as exc:
+                yield _bad(ca, "name constraints", Reason.too_complex,
+                           f"has name constraints too costly to check against the names "
+                           f"below it: {exc}", role_at(j, len(path), True))
+                return
 
 
-def path_failure(path: list[CertInfo]) -> Outcome | None:
+def path_failure(path: list[CertInfo], ctx: Context | None = None) -> Outcome | None:
     """The first failure of `path_checks`, skipping the wording of path lengths that hold
-    (the common case: a pathLenConstraint 0 intermediate over a leaf)."""
+    (the common case: a pathLenConstraint 0 intermediate over a leaf). Raises
+    `BudgetExhausted` when ``ctx``'s name-constraint budget runs out."""
     for j in range(len(path) - 1, 0, -1):
         ca = path[j]
         if ca.path_len is not None and _below(path, j) > ca.path_len:
             return _check_path_length(path, j)
         if ca.name_constraints is not None:
-            problem = first_failure(_check_name_constraints(path, j))
+            problem = first_failure(_check_name_constraints(path, j, ctx))
             if problem is not None:
                 return problem
     return None

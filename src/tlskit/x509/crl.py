@@ -2,8 +2,10 @@
 looking a certificate up in it.
 
 `_trust_crl` accepts a CRL only as a complete, authentic, current list from the issuer:
-issued by it under a key allowed to sign CRLs, correctly signed, within its window (with
-`CLOCK_SKEW`), with a nextUpdate (RFC 5280 section 5.1.2.5 requires one). Delta CRLs,
+issued by it under a key allowed to sign CRLs (cRLSign), correctly signed, with a
+non-critical cRLNumber (RFC 5280 section 5.2.3), within its window (with `CLOCK_SKEW`), with
+a nextUpdate (RFC 5280 section 5.1.2.5 requires one). Anything else is not evidence: the
+soft-fail / hard-fail policy decides what happens without it. Delta CRLs,
 indirect CRLs and CRLs partitioned by reason are not supported and are reported as unusable,
 never silently treated as complete. `_crl_status` then looks the certificate up, after
 checking that the CRL's issuing distribution point covers it. Where CRLs come from is
@@ -83,6 +85,13 @@ def _check_crl_extensions(crl: x509.CertificateRevocationList) -> None:
         extensions = list(crl.extensions)
     except _DECODE_ERRORS as exc:
         raise EvidenceError(f"has malformed extensions ({exc})") from None
+    numbers = [ext for ext in extensions if ext.oid == ExtensionOID.CRL_NUMBER]
+    if not numbers:
+        raise EvidenceError("has no cRLNumber extension, which every CRL must carry "
+                            "(RFC 5280 5.2.3)")
+    if numbers[0].critical:
+        raise EvidenceError("marks its cRLNumber extension critical, which RFC 5280 5.2.3 "
+                            "forbids")
     for ext in extensions:
         if ext.oid == ExtensionOID.DELTA_CRL_INDICATOR:
             raise EvidenceError("is a delta CRL, which is not supported")

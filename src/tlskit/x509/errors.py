@@ -33,6 +33,7 @@ class Reason(StrEnum):
     malformed = "malformed"
     path_too_long = "path_too_long"
     no_certificate = "no_certificate"
+    too_complex = "too_complex"  # a work budget ran out: rejected, never accepted
 
 
 # RFC 8446 section 6.2: the alert that best describes each failure.

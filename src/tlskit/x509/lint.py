@@ -1,180 +1,172 @@
-"""CA/Browser Forum issuance-profile lint: rules for *issuing* publicly trusted TLS
-certificates that validators (browsers, OpenSSL, Go, pyca) do not enforce when validating.
+"""The CA/Browser Forum issuance profile, as a lint.
 
-`lint_chain` lists every finding; nothing here decides validity. ``tlskit verify --lint``
-prints the findings as warnings, and a validation policy that enforces the profile can
-turn them into failures. The checks:
+Validation (`checks`) enforces what relying parties enforce: RFC 5280 path validation and
+the checks browsers, Go, webpki and pyca apply when a certificate is used. Many rules are
+addressed to the CA that *issues* a certificate instead (RFC 5280 section 4 MUSTs on
+conforming CAs, the CA/B Baseline Requirements): a subject CN repeated in the SAN, a
+non-critical SAN beside a subject, key identifiers, serial number size, an EKU on every
+TLS server certificate. No mainstream validator rejects a certificate for breaking them,
+and private PKIs (trustme, mkcert, ``openssl req -x509``) routinely do.
 
-* ``cn_not_in_san`` (BR 7.1.4.3, 7.1.2.7.2): a leaf's subject commonName, if present, is
-  one of its subjectAltName dNSName or iPAddress values.
-* ``san_critical`` (RFC 5280 4.2.1.6, BR 7.1.2.7.12): subjectAltName is critical only
-  when the subject is empty.
-* ``missing_aki`` (RFC 5280 4.2.1.1, BR 7.1.2): every certificate but a self-signed root
-  carries an authorityKeyIdentifier.
-* ``serial_not_positive``, ``serial_too_long`` (RFC 5280 4.1.2.2): serial numbers are
-  positive and at most 20 octets; ``serial_low_entropy`` (BR 7.1): shorter than 8
-  octets cannot hold the 64 random bits the BRs ask for (a hint: length shows no more).
-* ``validity_too_long`` (BR 6.3.2): a leaf is valid for at most 398 days.
-
-The two leaf rules apply to certificates in the TLS BRs' scope: leaves that may
-authenticate a TLS server (serverAuth or anyExtendedKeyUsage EKU, or no EKU).
+They are decided here: `lint_verdicts` lists them for one certificate in one role,
+`Verifier.lint` and `Report.findings` report them as `Finding` warnings, and
+``Verifier(profile="cabf")`` turns them into failures.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Literal, TypeVar
 
 from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
-__all__ = ["LintFinding", "lint_certificate", "lint_chain"]
+from .certinfo import CertInfo, Role, analyze
+from .errors import Reason
 
-Role = Literal["leaf", "intermediate", "root"]
-Found = tuple[str, str, str]  # code, message, reference
-E = TypeVar("E", bound=x509.ExtensionType)
-MAX_LEAF_VALIDITY = timedelta(days=398)
-MAX_SERIAL_OCTETS = 20
-MIN_SERIAL_OCTETS = 8  # 64 bits
+# CA/B BR 7.1.2.7.10: purposes a TLS server certificate must not also serve.
+_PRECERTIFICATE_SIGNING = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.4")
+_FORBIDDEN_SERVER_EKUS = {
+    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage",
+    ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
+    ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
+    ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
+    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
+    _PRECERTIFICATE_SIGNING: "precertificateSigning",
+}
+
+# (rule, reason the "cabf" profile fails with, detail that reads after the label)
+LintVerdict = tuple[str, Reason, str]
 
 
-@dataclass(frozen=True)
-class LintFinding:
-    """One departure from the CA/B profile: a stable ``code``, words, the certificate, and
-    the rule (``reference``) it departs from."""
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One issuance-profile rule a certificate breaks. ``rule`` is a stable short code,
+    ``message`` a sentence naming the certificate and the clause."""
 
-    code: str
-    message: str
     certificate: x509.Certificate
-    reference: str
+    role: Role
+    rule: str
+    reason: Reason
+    message: str
 
     def __str__(self) -> str:
-        return f"{self.code}: {self.message} ({self.reference})"
+        return self.message
 
 
-def lint_chain(chain: Sequence[x509.Certificate]) -> list[LintFinding]:
-    """Lint a chain given leaf first (a trust anchor at the end, if any, is linted as a
-    root when it is self-issued)."""
-    findings: list[LintFinding] = []
-    for i, cert in enumerate(chain):
-        role: Role = "leaf" if i == 0 else "intermediate"
-        if i > 0 and i == len(chain) - 1 and _self_issued(cert):
-            role = "root"
-        findings += lint_certificate(cert, role)
-    return findings
+def _notes(info: CertInfo, role: Role) -> list[LintVerdict]:
+    out: list[LintVerdict] = [("encoding", Reason.malformed, note) for note in info.lint_notes]
+    if info.serial_problem and role != "anchor":
+        out.append(("serial-number", Reason.malformed, f"has a {info.serial_problem}"))
+    if info.anchor_quirk and role in ("anchor", "leaf-anchor"):
+        out.append(("encoding", Reason.malformed, f"has an encoding defect: {info.anchor_quirk}"))
+    return out
 
 
-def lint_certificate(cert: x509.Certificate, role: Role = "leaf") -> list[LintFinding]:
-    """Every CA/B profile finding for one certificate in the given role."""
-    found = [*_serial(cert), _aki(cert, role), _san_critical(cert)]
-    if role == "leaf" and _tls_server_scope(cert):
-        found += [_cn_in_san(cert), _validity(cert)]
-    return [LintFinding(item[0], item[1], cert, item[2]) for item in found if item is not None]
+def _ca_rules(info: CertInfo, role: Role) -> list[LintVerdict]:
+    """RFC 5280 4.1.2.6, 4.2.1.2, 4.2.1.3, 4.2.1.9 for CAs; CA/B BR 7.1.2.1 for roots."""
+    if info.version is not x509.Version.v3:
+        return []
+    out: list[LintVerdict] = []
+    if role == "anchor" and info.ca and not info.bc_critical:
+        out.append(("ca-basic-constraints", Reason.malformed, "does not mark basicConstraints "
+                    "critical, which a CA certificate must (RFC 5280 4.2.1.9)"))
+    if role == "anchor" and info.empty_subject:
+        out.append(("ca-subject", Reason.malformed,
+                    "has an empty subject, which a CA must not (RFC 5280 4.1.2.6)"))
+    if info.ski is None:
+        out.append(("ca-key-identifier", Reason.malformed, "has no subjectKeyIdentifier, which "
+                    "a CA certificate must carry (RFC 5280 4.2.1.2)"))
+    if info.key_usage is None:
+        out.append(("ca-key-usage", Reason.key_usage, "has no keyUsage extension, which a CA "
+                    "certificate must carry (RFC 5280 4.2.1.3, CA/B BR 7.1.2.10.7)"))
+    if role == "anchor" and info.self_issued:
+        if info.aki_present and info.aki_names_issuer:
+            out.append(("root-key-identifier", Reason.malformed, "has an authorityKeyIdentifier "
+                        "that names the issuer, where a root's holds only a keyIdentifier "
+                        "(CA/B BR 7.1.2.1.3)"))
+        elif info.aki is not None and info.aki != info.ski:
+            out.append(("root-key-identifier", Reason.malformed, "has an authorityKeyIdentifier "
+                        "different from its subjectKeyIdentifier (CA/B BR 7.1.2.1.3)"))
+        if info.eku is not None:
+            out.append(("root-eku", Reason.extended_key_usage, "is a root with an "
+                        "extendedKeyUsage extension, which a root must not carry "
+                        "(CA/B BR 7.1.2.1.2)"))
+    return out
 
 
-# --------------------------------------------------------------------------- the checks
-
-
-def _serial(cert: x509.Certificate) -> list[Found | None]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # cryptography warns on non-positive serials
-        serial = cert.serial_number
-    if serial <= 0:
-        return [("serial_not_positive", f"serial number {serial} is not positive",
-                 "RFC 5280 4.1.2.2")]
-    octets = (serial.bit_length() + 8) // 8  # DER INTEGER: a sign bit, so +8 not +7
-    if octets > MAX_SERIAL_OCTETS:
-        return [("serial_too_long", f"serial number is {octets} octets, more than "
-                 f"{MAX_SERIAL_OCTETS}", "RFC 5280 4.1.2.2")]
-    if octets < MIN_SERIAL_OCTETS:
-        return [("serial_low_entropy", f"serial number {serial:#x} is {octets} octets: too "
-                 "short to hold 64 bits from a CSPRNG", "CA/B BR 7.1")]
-    return []
-
-
-def _aki(cert: x509.Certificate, role: Role) -> Found | None:
-    if role == "root" or _self_issued(cert):
-        return None
-    if _extension(cert, x509.AuthorityKeyIdentifier) is not None:
-        return None
-    return ("missing_aki", "has no authorityKeyIdentifier extension",
-            "RFC 5280 4.2.1.1, CA/B BR 7.1.2")
-
-
-def _san_critical(cert: x509.Certificate) -> Found | None:
-    san = _extension(cert, x509.SubjectAlternativeName)
-    if san is None or not san.critical or not len(_subject(cert)):
-        return None
-    return ("san_critical", "subjectAltName is critical although the subject is not empty",
-            "RFC 5280 4.2.1.6, CA/B BR 7.1.2.7.12")
-
-
-def _cn_in_san(cert: x509.Certificate) -> Found | None:
-    common_names = [str(a.value) for a in _subject(cert).get_attributes_for_oid(
-        NameOID.COMMON_NAME)]
-    if not common_names:
-        return None
-    san = _extension(cert, x509.SubjectAlternativeName)
-    names = san.value if san is not None else x509.SubjectAlternativeName([])
-    dns = {n.lower() for n in names.get_values_for_type(x509.DNSName)}
-    ips = set(names.get_values_for_type(x509.IPAddress))
-    for cn in common_names:
-        if cn.lower() not in dns and _ip(cn) not in ips:
-            where = "its subjectAltName" if san is not None else "a subjectAltName (it has none)"
-            return ("cn_not_in_san", f"subject CN {cn!r} is not in {where}",
-                    "CA/B BR 7.1.4.3")
-    return None
-
-
-def _validity(cert: x509.Certificate) -> Found | None:
-    # Both ends are inclusive (RFC 5280 4.1.2.5): the period is one second longer.
-    period = cert.not_valid_after_utc - cert.not_valid_before_utc + timedelta(seconds=1)
-    if period <= MAX_LEAF_VALIDITY:
-        return None
-    return ("validity_too_long", f"is valid for {period.days} days, more than "
-            f"{MAX_LEAF_VALIDITY.days}", "CA/B BR 6.3.2")
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _extension(cert: x509.Certificate, kind: type[E]) -> x509.Extension[E] | None:
-    try:
-        return cert.extensions.get_extension_for_class(kind)
-    except (x509.ExtensionNotFound, ValueError):
-        return None
-
-
-def _subject(cert: x509.Certificate) -> x509.Name:
-    try:
-        return cert.subject
-    except ValueError:
-        return x509.Name([])
-
-
-def _tls_server_scope(cert: x509.Certificate) -> bool:
-    """The TLS BRs govern certificates usable for serverAuth: with that EKU, with
-    anyExtendedKeyUsage, or with no EKU at all (a client-only certificate is not one)."""
-    eku = _extension(cert, x509.ExtendedKeyUsage)
+def _server_leaf_rules(info: CertInfo, role: Role) -> list[LintVerdict]:
+    """CA/B BR 7.1.2.7 (subscriber certificates) and 7.1.4.3 (the subject CN)."""
+    out: list[LintVerdict] = []
+    if info.ca:
+        out.append(("leaf-is-ca", Reason.key_usage, "is a CA certificate (basicConstraints "
+                    "cA is true) used as an end-entity certificate (CA/B BR 7.1.2.7.8)"))
+    if info.key_usage is not None and info.key_usage.key_cert_sign:
+        out.append(("leaf-key-usage", Reason.key_usage, "has a keyUsage that asserts "
+                    "keyCertSign, which an end-entity certificate must not "
+                    "(RFC 5280 4.2.1.9, CA/B BR 7.1.2.7.11)"))
+    eku = info.eku
     if eku is None:
-        return True
-    return bool({ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
-                & set(eku.value))
+        out.append(("leaf-eku", Reason.extended_key_usage, "has no extendedKeyUsage "
+                    "extension; a TLS server certificate must list serverAuth "
+                    "(CA/B BR 7.1.2.7.10)"))
+    else:
+        forbidden = sorted(name for oid, name in _FORBIDDEN_SERVER_EKUS.items() if oid in eku)
+        if forbidden:
+            out.append(("leaf-eku", Reason.extended_key_usage, f"has an extendedKeyUsage that "
+                        f"also allows {', '.join(forbidden)}, which a TLS server certificate "
+                        f"must not (CA/B BR 7.1.2.7.10)"))
+        if info.eku_critical:
+            out.append(("leaf-eku", Reason.extended_key_usage, "has a critical "
+                        "extendedKeyUsage extension, which a TLS server certificate must not "
+                        "(CA/B BR 7.1.2.7.6)"))
+    if info.san is None:
+        out.append(("leaf-san", Reason.malformed, "has no subjectAltName extension, which a "
+                    "TLS server certificate must carry (CA/B BR 7.1.2.7.12)"))
+    elif info.san_critical and not info.empty_subject:
+        out.append(("leaf-san", Reason.malformed, "has a critical subjectAltName although "
+                    "its subject is not empty (RFC 5280 4.2.1.6, CA/B BR 7.1.2.7.12)"))
+    problem = info.common_name_problem()
+    if problem:
+        out.append(("leaf-common-name", Reason.hostname_mismatch, problem))
+    return out
 
 
-def _self_issued(cert: x509.Certificate) -> bool:
-    try:
-        return cert.issuer == cert.subject
-    except ValueError:
-        return False
+def lint_verdicts(
+    info: CertInfo, role: Role, usage: str = "server", curated: bool = False
+) -> list[LintVerdict]:
+    """Every issuance rule ``info`` breaks in ``role``. A curated store's roots (a root
+    program's bundle) predate many of these rules and are not judged by them."""
+    if info.unparseable or (role == "anchor" and curated):
+        return []
+    out = _notes(info, role)
+    if role in ("anchor", "intermediate"):
+        out.extend(_ca_rules(info, role))
+    elif usage == "server":
+        out.extend(_server_leaf_rules(info, role))
+    return out
 
 
-def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
+def findings_for(
+    info: CertInfo, role: Role, usage: str = "server", curated: bool = False
+) -> list[Finding]:
+    return [Finding(info.cert, role, rule, reason, f"{info.label(role)} {detail}")
+            for rule, reason, detail in lint_verdicts(info, role, usage, curated)]
+
+
+def lint_chain(
+    chain: Sequence[x509.Certificate], usage: str = "server", *, anchored: bool = True,
+    curated: bool = False,
+) -> list[Finding]:
+    """Lint a chain already in order, leaf first and, when ``anchored``, the trust anchor
+    last, without validating it (`Verifier.lint` lints the chain it builds instead)."""
+    n = len(chain)
+    out: list[Finding] = []
+    for i, cert in enumerate(chain):
+        role: Role = ("leaf-anchor" if anchored and n == 1 else "leaf") if i == 0 else (
+            "anchor" if anchored and i == n - 1 else "intermediate")
+        out.extend(findings_for(analyze(cert), role, usage, curated))
+    return out
+
+
+__all__ = ["Finding", "LintVerdict", "findings_for", "lint_chain", "lint_verdicts"]

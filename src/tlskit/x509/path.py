@@ -21,37 +21,44 @@ Validation has three layers, each in its own module and usable on its own:
 This module also re-exports the public names of the other layers, so ``from
 tlskit.x509.path import X`` keeps working for all of them.
 
-Decisions (each one is a place where RFC 5280 leaves room or the Web PKI is stricter). The
-profile is the intersection of RFC 5280 and the CA/Browser Forum Baseline Requirements:
-when either says a certificate is invalid, it is rejected.
+Decisions (each one is a place where RFC 5280 leaves room or the Web PKI is stricter).
 
-* Trust anchors are certificates. Their own self-signature is never checked, but their
-  validity period, key strength, structure (critical basicConstraints with cA, a
-  subjectKeyIdentifier, no extendedKeyUsage, an authorityKeyIdentifier that is only a
-  keyIdentifier equal to the subjectKeyIdentifier), keyUsage, pathLenConstraint and
-  nameConstraints are enforced (RFC 5937 style), since a root that says it is not a CA
-  or has expired should not be trusted to vouch for anything. A v1 anchor (no extensions
-  at all) is still accepted as a CA; its serial number is not judged (real roots have
-  serial 0). In a curated store (`TrustStore.curated`: a root program's bundle) the
-  encoding rules in parentheses are not held against the anchors, whose age they
-  postdate; everything else still is.
-* A leaf whose exact DER is in the trust store is accepted as a one-certificate path
-  (RFC 5280 6.1 allows the target to be a trust anchor); all leaf checks still apply.
+* Two policies. The default enforces what the Web PKI's validators (browsers, OpenSSL, Go,
+  webpki, pyca) enforce at validation time: RFC 5280 path validation, signature algorithms,
+  key sizes, validity, basicConstraints and pathLen, keyUsage/EKU, name constraints, RFC
+  9525 host names on the SAN, critical extensions. Rules addressed to the CA that issues a
+  certificate (RFC 5280 section 4 MUSTs on conforming CAs that section 6 never reads, the
+  CA/B Baseline Requirements: a CN repeated in the SAN, SAN and EKU criticality, key
+  identifiers, serial numbers, EKU presence and extra purposes, root encodings) are
+  reported by `lint` and enforced only with ``profile="cabf"``. Where the default differs
+  from pyca it is written down, with the clause, in tests/x509/test_differential.py.
+* Trust anchors are certificates the user chose: their own self-signature and their
+  encoding (key identifiers, criticality of basicConstraints and nameConstraints) are not
+  judged; their validity period, key strength, cA, keyUsage keyCertSign, EKU,
+  pathLenConstraint and nameConstraints are (RFC 5937 style), since a root that says it is
+  not a CA or has expired should not vouch for anything. A v1 anchor (no extensions at
+  all) is still a CA. The lint names their encoding quirks, except for a curated store
+  (`TrustStore.curated`: a root program's bundle), whose roots predate the rules.
+* A leaf whose exact DER is in the trust store is accepted as a one-certificate path for
+  its own names (RFC 5280 6.1 allows the target to be a trust anchor): pinning. It may be
+  a CA (``openssl req -x509`` makes one); every other leaf check still applies.
 * Structure (RFC 5280 4.1, 4.2): the outer signatureAlgorithm must equal the TBS
-  signature field byte for byte; an extension may appear once; AKI and SKI must not be
-  critical; every certificate but a self-issued one carries an AKI keyIdentifier; CA
-  certificates carry an SKI, a critical basicConstraints and a non-empty subject; an
-  empty subject needs a critical SAN and a SAN is never empty; nameConstraints,
-  policyConstraints and inhibitAnyPolicy must be critical, and nameConstraints appear
-  only in CA certificates, with well-formed subtrees.
-* End-entity (CA/B BR 7.1.2.7): v3 only; basicConstraints cA must be false and keyUsage
-  must not assert keyCertSign (a CA certificate is never a leaf); a TLS server
-  certificate lists id-kp-serverAuth in a non-critical extendedKeyUsage without
-  anyExtendedKeyUsage, code signing, e-mail protection, time stamping, OCSP signing or
-  the CT precertificate purpose; a critical SAN goes with an empty subject only; a
-  subject CN that names a host repeats a SAN entry exactly (CA/B BR 7.1.4.3, checked
-  with the server name). A SAN dNSName that is not a well-formed host or ``*.`` wildcard
-  name never matches anything.
+  signature field byte for byte; an extension may appear once; below the anchor, AKI and
+  SKI are not critical, a CA marks basicConstraints critical and has a non-empty subject;
+  an empty subject needs a critical SAN and a SAN is never empty; nameConstraints appear
+  only in CA certificates, with well-formed subtrees (a non-critical one is still obeyed).
+* End-entity: a v3 certificate that is not a CA and does not assert keyCertSign; with an
+  EKU, a TLS server certificate lists serverAuth (no EKU means any use, RFC 5280
+  4.2.1.12). A SAN dNSName that is not a well-formed host or ``*.`` wildcard name never
+  matches anything; the subject CN is never matched (RFC 9525 6.3).
+* Work budgets: at most ``max_intermediates`` certificates sent along, and per validation
+  ``max_signature_checks`` signatures, ``max_candidates`` issuer candidates and
+  ``max_name_checks`` name-constraint comparisons (charged before they are made). A chain
+  that needs more is rejected as too_complex, never accepted late.
+* Failures are ranked for the person who reads them: a certificate's dates come before its
+  other checks (renewing is what they can do), a concrete defect beats a same-name decoy's
+  bad signature, which beats running out of depth, which beats an unknown issuer; an
+  untrusted self-signed leaf is reported as such (pin it).
 * Names chain by their encoding (byte equality, as most validators do); only when no
   candidate matches that way are parsed names compared (RFC 5280 7.1 equivalence, e.g.
   the same name in another string type). Validity is compared at one-second granularity.
@@ -78,6 +85,7 @@ from cryptography import x509
 
 from .certinfo import KNOWN_EXTENSIONS, MIN_RSA_BITS, CertInfo, Role, analyze, oid_name
 from .checks import (
+    BudgetExhausted,
     Check,
     Context,
     Decide,
@@ -158,10 +166,6 @@ class Failure:
         return order.get(reason, 3), len(self.path)
 
 
-class _BudgetExhausted(Exception):
-    pass
-
-
 @dataclass
 class BuildResult:
     path: list[CertInfo] | None
@@ -193,6 +197,7 @@ class PathBuilder:
                 continue  # duplicates and anchors sent along add nothing
             seen.add(info.fingerprint)
             self.pool.setdefault(info.subject_der, []).append(info)
+        self._parsed: dict[x509.Name, list[CertInfo]] | None = None
         self.best: Failure | None = None
         # Budgets count this search only: the shared Stats move with other threads' work.
         self.signature_checks = 0
@@ -219,32 +224,48 @@ class PathBuilder:
         pool = self.pool.get(child.issuer_der, [])
         if not anchors and not pool:
             anchors = self.anchors_named(child.issuer)
-            pool = [p for infos in self.pool.values() for p in infos
-                    if p.subject == child.issuer]
+            pool = self._by_parsed_name().get(child.issuer, [])
         if len(anchors) + len(pool) == 1:
             return [(anchors[0], True)] if anchors else [(pool[0], False)]
         return [(a, True) for a in self._ordered(child, anchors)] + [
             (p, False) for p in self._ordered(child, pool)
         ]
 
+    def _by_parsed_name(self) -> dict[x509.Name, list[CertInfo]]:
+        """The pool by parsed subject, built once, on the first fallback lookup: scanning
+        the pool on every lookup would cost candidates times pool size."""
+        if self._parsed is None:
+            self._parsed = {}
+            for infos in self.pool.values():
+                for info in infos:
+                    self._parsed.setdefault(info.subject, []).append(info)
+        return self._parsed
+
     def _spend(self) -> None:
         self.candidates += 1
         self.ctx.stats.candidates += 1
-        if (self.signature_checks >= self.ctx.max_signature_checks
-                or self.candidates > self.ctx.max_candidates):
-            raise _BudgetExhausted
+        if self.signature_checks >= self.ctx.max_signature_checks:
+            raise BudgetExhausted(f"{self.signature_checks} signature checks (limit "
+                                  f"{self.ctx.max_signature_checks}, max_signature_checks)")
+        if self.candidates > self.ctx.max_candidates:
+            raise BudgetExhausted(f"{self.ctx.max_candidates} issuer candidates "
+                                  f"(max_candidates)")
 
     def build(self, leaf: CertInfo) -> BuildResult:
+        """Search; a spent budget rejects the chain (too_complex), whatever was seen so
+        far: a path found after the budget would have been found by luck of ordering."""
         try:
             path = self._extend([leaf], {leaf.loop_key}, 0)
-        except _BudgetExhausted:
+        except BudgetExhausted as exc:
             self.ctx.stats.budget_exhausted += 1
-            path = None
-            if self.best is None or self.best.rank[0] == 0:
-                detail = (f"has no valid path to a trust anchor within the search budget "
-                          f"({self.ctx.max_signature_checks} signatures, "
-                          f"{self.ctx.max_candidates} candidates)")
-                self._note(_bad(leaf, "issuer", Reason.unknown_issuer, detail, "leaf"), [leaf])
+            seen = ""
+            if self.best is not None and self.best.rank[0] > 0:
+                seen = (f"; the most relevant problem seen before stopping: "
+                        f"{self.best.outcome.message}")
+            detail = (f"could not be validated within the work budget of one validation: "
+                      f"the chain needed more than {exc}{seen}")
+            outcome = _bad(leaf, "work budget", Reason.too_complex, detail, "leaf")
+            return BuildResult(None, Failure(outcome, [leaf]))
         return BuildResult(path, None if path else self.best)
 
     def _extend(
@@ -288,7 +309,7 @@ class PathBuilder:
             self._note(problem, new_path, is_anchor)
             return None
         if is_anchor:
-            problem = path_failure(new_path)
+            problem = path_failure(new_path, self.ctx)
             if problem is not None:
                 self._note(problem, new_path, True)
                 return None
@@ -306,4 +327,5 @@ def _unknown_issuer(info: CertInfo, role: Role) -> Outcome:
     issuer = info.issuer.rfc4514_string() or "(empty)"
     return _bad(info, "issuer", Reason.unknown_issuer,
                 f"was issued by '{issuer}', which is neither a trust anchor nor a usable "
-                f"intermediate that was provided", role)
+                f"intermediate that was provided: pass the issuing CA with --cafile (a "
+                f"TrustStore), or the server should send its intermediate certificate", role)

@@ -10,6 +10,7 @@ benchmarks.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -18,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import SignatureAlgorithmOID
 
-from .certinfo import CertInfo
+from .certinfo import CertInfo, key_family
 from .lru import LRUCache
 
 
@@ -39,23 +40,24 @@ def verify_signature(
     except Exception as exc:  # unsupported algorithm or unparseable parameters
         return f"the signature algorithm cannot be used: {exc}"
     data, signature = tbs or cert.tbs_certificate_bytes, cert.signature
+    family = key_family(issuer_key)  # the key ABCs make isinstance slow on this hot path
     try:
-        if isinstance(issuer_key, rsa.RSAPublicKey):
+        if family == "ec":
+            if type(params) is not ec.ECDSA:
+                return "the issuer has an EC key but the signature is not ECDSA"
+            cast(ec.EllipticCurvePublicKey, issuer_key).verify(signature, data, params)
+        elif family == "rsa":
             if not isinstance(params, padding.PSS | padding.PKCS1v15) or algorithm is None:
                 return "the issuer has an RSA key but the signature is not an RSA signature"
-            issuer_key.verify(signature, data, params, algorithm)
-        elif isinstance(issuer_key, ec.EllipticCurvePublicKey):
-            if not isinstance(params, ec.ECDSA):
-                return "the issuer has an EC key but the signature is not ECDSA"
-            issuer_key.verify(signature, data, params)
-        elif isinstance(issuer_key, ed25519.Ed25519PublicKey):
+            cast(rsa.RSAPublicKey, issuer_key).verify(signature, data, params, algorithm)
+        elif family == "ed25519":
             if cert.signature_algorithm_oid != SignatureAlgorithmOID.ED25519:
                 return "the issuer has an Ed25519 key but the signature is not Ed25519"
-            issuer_key.verify(signature, data)
-        elif isinstance(issuer_key, ed448.Ed448PublicKey):
+            cast(ed25519.Ed25519PublicKey, issuer_key).verify(signature, data)
+        elif family == "ed448":
             if cert.signature_algorithm_oid != SignatureAlgorithmOID.ED448:
                 return "the issuer has an Ed448 key but the signature is not Ed448"
-            issuer_key.verify(signature, data)
+            cast(ed448.Ed448PublicKey, issuer_key).verify(signature, data)
         else:
             return f"cannot verify with a {type(issuer_key).__name__}"
     except InvalidSignature:
@@ -85,6 +87,7 @@ class Stats:
     signature_verifications: int = 0  # actual public-key operations
     candidates: int = 0  # issuer candidates expanded during path building
     budget_exhausted: int = 0
+    name_checks: int = 0  # name-constraint comparisons made (charged within the budget)
 
 
 class SignatureCache:

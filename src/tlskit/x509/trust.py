@@ -15,6 +15,7 @@ import threading
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -80,12 +81,15 @@ class TrustStore:
         self, certificates: Iterable[x509.Certificate] = (), *, curated: bool = False
     ) -> None:
         """``curated`` marks a root program's bundle (the platform's, certifi's): its roots
-        have been vetted by people, so the encoding rules a validator enforces on anchors
-        it is given (critical basicConstraints, a subjectKeyIdentifier, a bare
+        have been vetted by people, so the issuance rules `Verifier.lint` and the "cabf"
+        profile hold anchors to (critical basicConstraints, a subjectKeyIdentifier, a bare
         authorityKeyIdentifier, no extendedKeyUsage) are not held against them. Eight of
-        the roots Debian ships predate those rules. Everything else (validity, key
-        strength, cA and keyCertSign, constraints) applies to every anchor."""
+        the roots Debian ships predate those rules. Validation itself (validity, key
+        strength, cA and keyCertSign, constraints) applies to every anchor alike."""
         self.curated = curated
+        # Analyses of anchors (`certinfo.CertInfo`), filled by the Verifiers that use this
+        # store: anchors outlive verifiers, so a new Verifier need not parse them again.
+        self.analyses: dict[x509.Certificate, Any] = {}
         self._certs: list[x509.Certificate] = []
         self._by_subject: dict[x509.Name, list[x509.Certificate]] = {}
         self._by_subject_der: dict[bytes, list[x509.Certificate]] = {}

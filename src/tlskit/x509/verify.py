@@ -17,9 +17,19 @@ from cryptography import x509
 
 from . import names
 from .certinfo import CertInfo, Role, analyze
-from .checks import Context, Outcome, Usage, cert_checks, cert_failure, link_check, role_at
+from .checks import (
+    Context,
+    Outcome,
+    Profile,
+    Usage,
+    cert_checks,
+    cert_failure,
+    link_check,
+    role_at,
+)
 from .constraints import path_checks
 from .errors import CertificateVerificationError, Reason
+from .lint import Finding, findings_for
 from .lru import LRUCache
 from .path import BuildResult, PathBuilder
 from .signatures import SignatureCache, Stats
@@ -47,6 +57,9 @@ class Report:
     chain: list[x509.Certificate]
     checks: list[Check] = field(default_factory=list)
     error: CertificateVerificationError | None = None
+    # Issuance-profile warnings on the chain (see `Verifier.lint`); under the "cabf"
+    # profile they are failures too, and appear in ``checks``.
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -92,7 +105,14 @@ class Verifier:
 
     One Verifier is meant to be shared by every connection: it caches parsed certificates
     and verified signatures, so validating the same chain again costs no public-key
-    operation. Both caches are bounded LRUs keyed by SHA-256 of the DER."""
+    operation. Both caches are bounded LRUs keyed by SHA-256 of the DER.
+
+    ``profile="default"`` enforces what validators enforce at validation time (RFC 5280
+    path validation, the Web PKI's algorithm, key, usage and name checks); ``"cabf"``
+    also fails the CA/Browser Forum issuance rules that `lint` reports as warnings.
+    ``max_intermediates``, ``max_signature_checks``, ``max_candidates`` and
+    ``max_name_checks`` bound the work of one validation; a chain that needs more is
+    rejected with `Reason.too_complex`, never accepted late."""
 
     def __init__(
         self,
@@ -108,9 +128,17 @@ class Verifier:
         ocsp: bool = True,
         revocation_timeout: float = 5.0,
         cache_size: int = 4096,
+        profile: Profile = "default",
+        max_name_checks: int = 65536,
+        max_intermediates: int = 256,
     ) -> None:
         if revocation not in ("off", "soft-fail", "hard-fail"):
             raise ValueError(f"revocation must be off, soft-fail or hard-fail, not {revocation!r}")
+        if profile not in ("default", "cabf"):
+            raise ValueError(f"profile must be 'default' or 'cabf', not {profile!r}")
+        self.profile: Profile = profile
+        self.max_name_checks = max_name_checks
+        self.max_intermediates = max_intermediates
         self.store = store if store is not None else TrustStore.default()
         self.revocation: RevocationPolicy = revocation
         self.crls = list(crls)
@@ -121,7 +149,10 @@ class Verifier:
         self.stats = Stats()
         self._signatures = SignatureCache(cache_size)
         self._infos: LRUCache[int, CertInfo] = LRUCache(cache_size)
-        self._anchor_cache: dict[x509.Certificate, CertInfo] = {}
+        # Anchor analyses, shared with every Verifier on the same store (a plain dict of
+        # our own for a store-like object that has none).
+        self._anchor_cache: dict[x509.Certificate, CertInfo] = getattr(
+            self.store, "analyses", {})
         self._cache_size = cache_size
         self._anchor_infos: dict[x509.Name | bytes, list[CertInfo]] = {}
         self._revocation_options: dict[str, Any] = {
@@ -161,7 +192,28 @@ class Verifier:
         run = self._run(leaf, intermediates, server_name, at, usage, ocsp_response, True)
         checks = [Check(o.info.cert, o.check, o.ok, o.detail) for o in run.record]
         error = _error(run.failure) if run.failure is not None else None
-        return Report([info.cert for info in run.path], checks, error)
+        findings = self._findings(run, usage)
+        return Report([info.cert for info in run.path], checks, error, findings)
+
+    def lint(
+        self,
+        leaf: x509.Certificate,
+        intermediates: Sequence[x509.Certificate] = (),
+        server_name: str | None = None,
+        at: datetime | None = None,
+        usage: Usage = "server",
+    ) -> list[Finding]:
+        """The CA/B Forum issuance rules the chain breaks, as warnings: never raises for a
+        bad chain and does not change the verdict. The chain linted is the one ``verify``
+        builds (or, when it fails, the best partial one), leaf first."""
+        run = self._run(leaf, intermediates, server_name, at, usage, None, False)
+        return self._findings(run, usage)
+
+    def _findings(self, run: _Run, usage: Usage) -> list[Finding]:
+        curated = getattr(self.store, "curated", False)
+        n = len(run.path)
+        return [finding for i, info in enumerate(run.path)
+                for finding in findings_for(info, role_at(i, n, run.anchored), usage, curated)]
 
     # -- the decision ------------------------------------------------------------------
 
@@ -189,8 +241,8 @@ class Verifier:
         return infos
 
     def _analyze_anchor(self, cert: x509.Certificate) -> CertInfo:
-        """Anchors are analyzed once and kept outside the LRU: a stream of new leaves must
-        never evict the roots every validation ends at."""
+        """Anchors are analyzed once per store and kept outside the LRU: a stream of new
+        leaves must never evict the roots every validation ends at."""
         info = self._anchor_cache.get(cert)
         if info is None:
             info = analyze(cert)
@@ -211,6 +263,8 @@ class Verifier:
             max_candidates=self.max_candidates,
             collect=collect,
             curated_anchors=getattr(self.store, "curated", False),
+            profile=self.profile,
+            max_name_checks=self.max_name_checks,
         )
 
     def _run(
@@ -250,12 +304,23 @@ class Verifier:
         """Leaf checks first (they fail on every path), then the search. When explaining, the
         search runs even after a leaf failure so the report can show the chain."""
         leaf_failure = cert_failure(leaf_info, "leaf", ctx)
-        if leaf_failure is not None and not collect:
+        if leaf_failure is not None and not collect and not leaf_info.self_issued:
             return _Run([leaf_info], False, leaf_failure)
+        if len(intermediates) > self.max_intermediates:
+            # Each one is parsed before the search: the work budget starts here.
+            self.stats.budget_exhausted += 1
+            detail = (f"came with {len(intermediates)} other certificates; at most "
+                      f"{self.max_intermediates} are considered (max_intermediates)")
+            outcome = Outcome(leaf_info, "work budget", False, detail, Reason.too_complex,
+                              "leaf")
+            return _Run([leaf_info], False, outcome)
         pool = [self.analyze(c) for c in intermediates]
         result = PathBuilder(ctx, self.store, pool, self._anchors_named).build(leaf_info)
         run = _run_from(result, leaf_info)
-        if leaf_failure is not None:
+        if leaf_failure is not None and not (
+                run.failure is not None and run.failure.reason is Reason.self_signed):
+            # An untrusted self-signed certificate is reported as such even when it would
+            # also fail as a leaf (`openssl req -x509` makes it a CA): pinning is the fix.
             run.search_failure, run.failure = run.failure, leaf_failure
         return run
 
@@ -344,7 +409,8 @@ class Verifier:
                 record.append(Outcome(info, "trust anchor", True, "in the trust store", None,
                                       role))
         if run.anchored:
-            record.extend(path_checks(run.path))
+            ctx.name_checks = 0  # the same checks again: the verdict's spending is no debt
+            record.extend(path_checks(run.path, ctx))
         hostname = _hostname_outcome(run.path[0], server_name, run.path, ctx.usage)
         if hostname is not None:
             record.append(hostname)
@@ -371,7 +437,9 @@ def _run_from(result: BuildResult, leaf_info: CertInfo) -> _Run:
         and len(failure.path) <= 2
     ):
         outcome = Outcome(leaf_info, "issuer", False,
-                          "is self-signed and not in the trust store", Reason.self_signed, "leaf")
+                          "is self-signed and not in the trust store: to trust this very "
+                          "certificate (pinning), pass it as a trust anchor (--cafile)",
+                          Reason.self_signed, "leaf")
         return _Run([leaf_info], False, outcome)
     return _Run(failure.path, failure.anchored, outcome)
 
@@ -380,10 +448,9 @@ def _hostname_outcome(
     leaf: CertInfo, server_name: str | None, path: list[CertInfo], usage: Usage = "server",
     collect: bool = True,
 ) -> Outcome | None:
-    """RFC 9525 identity check; None when no server name was given, or when it passes
-    and ``collect`` is off (the fast path words only failures). A TLS server
-    certificate's subject CN must also repeat one of its SAN entries (CA/B BR 7.1.4.3), so
-    that no client that still reads the CN can be shown a different identity."""
+    """RFC 9525 identity check on the SAN; None when no server name was given, or when it
+    passes and ``collect`` is off (the fast path words only failures). On a mismatch the
+    message lists the names the certificate does have."""
     if server_name is None:
         return None
     role: Role = "leaf-anchor" if len(path) == 1 and path[0] is leaf else "leaf"
@@ -393,14 +460,18 @@ def _hostname_outcome(
         return Outcome(leaf, "hostname", False, f"cannot match {server_name!r}: {exc}",
                        Reason.hostname_mismatch, role)
     if names.match_names(leaf.dns_names, leaf.ip_addresses, target):
-        problem = leaf.common_name_problem() if usage == "server" else None
-        if problem:
-            return Outcome(leaf, "hostname", False, problem, Reason.hostname_mismatch, role)
         return Outcome(leaf, "hostname", True, f"matches {server_name}", None, role) if (
             collect) else None
-    have = ", ".join([*leaf.san_dns, *map(str, leaf.san_ips)]) or "no subjectAltName"
-    return Outcome(leaf, "hostname", False, f"is not valid for {server_name} (names: {have})",
-                   Reason.hostname_mismatch, role)
+    have = ", ".join([*leaf.san_dns, *map(str, leaf.san_ips)])
+    if have:
+        detail = f"is not valid for {server_name}: its names are {have}"
+    else:
+        cns = ", ".join(repr(cn) for cn in leaf.common_names)
+        cn = (f"; its subject CN {cns} is not used to match host names (RFC 9525 6.3)"
+              if cns else "")
+        detail = (f"is not valid for {server_name}: it has no DNS or IP subjectAltName{cn}; "
+                  f"reissue it with a subjectAltName for {server_name}")
+    return Outcome(leaf, "hostname", False, detail, Reason.hostname_mismatch, role)
 
 
 def _revocation_unavailable(info: CertInfo, role: Role, policy: str) -> Outcome:

@@ -1,0 +1,342 @@
+"""`SSLObject`: `ssl.SSLObject`'s memory-BIO protocol over a sans-I/O tlskit connection.
+
+This is the path asyncio takes (``open_connection(ssl=ctx)``, ``start_server(ssl=ctx)``,
+``loop.start_tls``) and with it aiohttp, httpx's anyio backend, websockets, uvicorn...
+The caller moves bytes between the socket and the two `ssl.MemoryBIO`s; every call here
+drains ``incoming`` into the connection and leaves what it has to send in ``outgoing``.
+As in ``ssl``: `SSLWantReadError` when more input is needed, ``read`` returning ``b""``
+at the peer's close_notify, `SSLEOFError` for an EOF without it, `SSLZeroReturnError`
+for writing on a closed connection.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives import serialization
+
+from ..connection import ClientConnection, Connection
+from ..errors import AlertReceived, TLSError, UsageError
+from ..events import ConnectionClosed, DataReceived, SessionTicketReceived
+from ..io.info import peercert_dict
+from .ciphers import openssl_name
+from .errors import eof_error, to_ssl_error, want_read, zero_return_error
+from .hello import HelloBuffer, alert_record, start_server_connection
+
+if TYPE_CHECKING:
+    from .context import SSLContext, SSLSession
+
+__all__ = ["SSLObject"]
+
+READ_CHUNK = 1 << 16  # ciphertext taken from ``incoming`` at a time (bounds buffered plaintext)
+
+
+class SSLObject(ssl.SSLObject):
+    """What `tlskit.compat.SSLContext.wrap_bio` returns."""
+
+    def __init__(self, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO, context: SSLContext,
+                 *, server_side: bool, server_hostname: str | None,
+                 session: SSLSession | None) -> None:
+        self._incoming = incoming
+        self._outgoing = outgoing
+        self._context = context
+        self._server_side = server_side
+        self._server_hostname = server_hostname
+        self._session = session
+        self._offered = session
+        self._conn: Connection | None = None
+        self._hello: HelloBuffer | None = None
+        self._plain = bytearray()
+        self._peer_closed = False
+        self._error: BaseException | None = None
+        self._counted = False
+        if server_side:
+            context._count("accept")
+            if context.sni_callback is not None:
+                self._hello = HelloBuffer()
+            else:
+                self._conn = start_server_connection(self, None)
+        else:
+            context._count("connect")
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _client_connection(self) -> Connection:
+        # Made at the first call, so ``session`` can still be set after wrap_bio.
+        offered = self._offered.tlskit_session if self._offered is not None else None
+        conn = ClientConnection(self._context.tlskit_client_config,
+                                server_name=self._server_hostname, session=offered)
+        conn.close_reply = False  # as in OpenSSL: our close_notify goes out from unwrap()
+        return conn
+
+    def _fail(self, exc: BaseException) -> BaseException:
+        self._flush()  # the alert the connection queued
+        mapped = to_ssl_error(exc)
+        self._error = mapped
+        return mapped
+
+    def _flush(self) -> None:
+        if self._conn is not None:
+            out = self._conn.data_to_send()
+            if out:
+                self._outgoing.write(out)
+
+    def _ensure_connection(self) -> Connection | None:
+        """The connection; None while a server is still collecting the ClientHello."""
+        if self._conn is not None:
+            return self._conn
+        if not self._server_side:
+            self._conn = self._client_connection()
+            return self._conn
+        assert self._hello is not None
+        if not self._hello.add(self._incoming.read()):
+            return None
+        try:
+            conn = start_server_connection(self, self._hello)
+        except TLSError as exc:
+            self._outgoing.write(alert_record(exc.alert))
+            raise self._fail(exc) from exc
+        conn.close_reply = False
+        self._conn = conn
+        self._feed(bytes(self._hello.data))
+        self._hello = None
+        return conn
+
+    def _feed(self, data: bytes) -> None:
+        assert self._conn is not None
+        try:
+            events = self._conn.receive_data(data)
+        except TLSError as exc:
+            raise self._fail(exc) from exc
+        for ev in events:
+            if isinstance(ev, DataReceived):
+                self._plain += ev.data
+            elif isinstance(ev, ConnectionClosed):
+                self._peer_closed = True
+                if ev.alert is not None:
+                    alert = AlertReceived(ev.alert)
+                    raise self._fail(alert) from alert
+            elif isinstance(ev, SessionTicketReceived) and ev.session is not None:
+                from .context import SSLSession
+                self._session = SSLSession(ev.session)
+        self._flush()
+
+    def _pump(self) -> None:
+        """Feed (a bounded amount of) what arrived; raise a stored failure."""
+        if self._error is not None:
+            raise self._error
+        conn = self._ensure_connection()
+        if conn is None:
+            return
+        data = self._incoming.read(READ_CHUNK)
+        if data:
+            self._feed(data)
+        else:
+            self._flush()
+
+    def _handshake_done(self) -> bool:
+        return self._conn is not None and self._conn.handshake_complete is not None
+
+    def _no_more_input(self) -> BaseException:
+        if self._incoming.eof:
+            where = "during the handshake" if not self._handshake_done() else \
+                "without close_notify"
+            return eof_error(f"the peer closed the connection {where}")
+        return want_read()
+
+    # -- ssl.SSLObject's methods ------------------------------------------------------------------
+
+    def do_handshake(self) -> None:
+        if self._handshake_done():
+            return
+        self._pump()
+        while not self._handshake_done() and self._incoming.pending:
+            self._pump()
+        if not self._handshake_done():
+            if self._peer_closed:
+                raise zero_return_error("the peer closed the connection during the handshake")
+            raise self._no_more_input()
+        if not self._counted:
+            self._counted = True
+            self._count_handshake()
+
+    def _count_handshake(self) -> None:
+        ctx, hc = self._context, self._conn.handshake_complete if self._conn else None
+        ctx._count("accept_good" if self._server_side else "connect_good")
+        if hc is not None and hc.resumed:
+            ctx._count("hits")
+        elif self._offered is not None:
+            ctx._count("misses")
+
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        if not self._handshake_done():
+            self.do_handshake()
+        if len < 0:
+            raise ValueError("size should not be negative")
+        while not self._plain and not self._peer_closed:
+            if self._error is not None:
+                raise self._error
+            if not self._incoming.pending:
+                if self._incoming.eof and self._context.ignore_unexpected_eof:
+                    break
+                raise self._no_more_input()
+            self._pump()
+        n = min(len, self.pending()) if buffer is None or len else self.pending()
+        if buffer is not None:
+            view = memoryview(buffer).cast("B")
+            n = min(n, view.nbytes)
+            view[:n] = self._plain[:n]
+            del self._plain[:n]
+            return n
+        data = bytes(self._plain[:n])
+        del self._plain[:n]
+        return data
+
+    def write(self, data: Any) -> int:
+        if not self._handshake_done():
+            self.do_handshake()
+        if self._error is not None:
+            raise self._error
+        assert self._conn is not None
+        view = memoryview(data).cast("B")
+        try:
+            self._conn.send_data(view)
+        except UsageError as exc:
+            raise zero_return_error(str(exc)) from exc
+        except TLSError as exc:
+            raise self._fail(exc) from exc
+        self._flush()
+        return view.nbytes
+
+    def unwrap(self) -> None:
+        """Send close_notify and wait for the peer's (`SSLWantReadError` until it came)."""
+        if self._error is not None:
+            raise self._error
+        if self._conn is None or self._conn.handshake_complete is None:
+            raise ssl.SSLError(1, "[SSL: SHUTDOWN_WHILE_IN_INIT] shutdown while in init")
+        self._conn.close()
+        self._flush()
+        while not self._peer_closed and self._incoming.pending:
+            self._pump()
+            self._plain.clear()  # application data after our close_notify is dropped
+        if not self._peer_closed:
+            raise self._no_more_input()
+        return None
+
+    def pending(self) -> int:
+        return len(self._plain)
+
+    # -- information --------------------------------------------------------------------------
+
+    @property  # type: ignore[override]
+    def context(self) -> SSLContext:
+        return self._context
+
+    @context.setter
+    def context(self, ctx: SSLContext) -> None:
+        from .context import SSLContext
+        if not isinstance(ctx, SSLContext):
+            raise TypeError("a tlskit.compat.SSLContext is required")
+        if self._conn is not None:
+            raise ValueError("the context can only change before the handshake "
+                             "(e.g. in sni_callback)")
+        self._context = ctx
+
+    @property  # type: ignore[override]
+    def server_side(self) -> bool:
+        return self._server_side
+
+    @property  # type: ignore[override]
+    def server_hostname(self) -> str | None:
+        return self._server_hostname
+
+    @property  # type: ignore[override]
+    def session(self) -> SSLSession | None:
+        return self._session
+
+    @session.setter
+    def session(self, session: SSLSession | None) -> None:
+        if self._server_side:
+            raise ValueError("Cannot set session for server-side SSLObject.")
+        if self._conn is not None:
+            raise ValueError("Cannot set session after handshake.")
+        self._session = self._offered = session
+
+    @property  # type: ignore[override]
+    def session_reused(self) -> bool:
+        hc = self._conn.handshake_complete if self._conn is not None else None
+        return hc.resumed if hc is not None else False
+
+    @property
+    def tlskit_connection(self) -> Connection | None:
+        """The sans-I/O connection (``handshake_complete``, config tracer...)."""
+        return self._conn
+
+    def getpeercert(self, binary_form: bool = False) -> Any:
+        hc = self._conn.handshake_complete if self._conn is not None else None
+        if hc is None:
+            raise ValueError("handshake not done yet")
+        if not hc.peer_certificates:
+            return None
+        leaf = hc.peer_certificates[0]
+        if binary_form:
+            return leaf.public_bytes(serialization.Encoding.DER)
+        if self._context.verify_mode == ssl.CERT_NONE:
+            return {}
+        return peercert_dict(leaf)
+
+    def get_verified_chain(self) -> list[bytes]:
+        hc = self._conn.handshake_complete if self._conn is not None else None
+        certs = hc.peer_certificates if hc is not None else []
+        return [c.public_bytes(serialization.Encoding.DER) for c in certs]
+
+    get_unverified_chain = get_verified_chain
+
+    def cipher(self) -> tuple[str, str, int] | None:
+        if not self._handshake_done():
+            return None
+        assert self._conn is not None and self._conn.handshake_complete is not None
+        suite = self._conn.negotiated_suite
+        assert suite is not None
+        return (openssl_name(suite.code), self._conn.handshake_complete.version,
+                suite.key_length * 8)
+
+    def shared_ciphers(self) -> list[tuple[str, str, int]] | None:
+        if self._conn is None:
+            return None
+        return [(c["name"], c["protocol"], c["strength_bits"])
+                for c in self._context.get_ciphers()]
+
+    def version(self) -> str | None:
+        hc = self._conn.handshake_complete if self._conn is not None else None
+        return hc.version if hc is not None else None
+
+    def selected_alpn_protocol(self) -> str | None:
+        hc = self._conn.handshake_complete if self._conn is not None else None
+        return hc.alpn_protocol if hc is not None else None
+
+    def selected_npn_protocol(self) -> None:
+        return None
+
+    def compression(self) -> None:
+        return None
+
+    def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
+        if cb_type != "tls-unique":
+            raise ValueError(f"{cb_type} channel binding type not implemented")
+        return None
+
+    def verify_client_post_handshake(self) -> None:
+        raise ssl.SSLError(1, "[SSL] tlskit does not implement post-handshake "
+                              "authentication")
+
+    def export_keying_material(self, label: bytes, context: bytes, length: int) -> bytes:
+        if self._conn is None:
+            raise ValueError("handshake not done yet")
+        return self._conn.export_keying_material(label, context, length)
+
+    def __repr__(self) -> str:
+        side = "server" if self._server_side else "client"
+        state = "established" if self._handshake_done() else "handshaking"
+        return f"<tlskit.compat.SSLObject {side} {state}>"

@@ -1,0 +1,105 @@
+"""tlskit failures as the `ssl` exceptions the libraries above already catch.
+
+A certificate that fails verification becomes `ssl.SSLCertVerificationError` whose
+``verify_message`` is tlskit's explanation (which certificate, which check) and whose
+``verify_code`` is the nearest OpenSSL ``X509_V_ERR_*`` number, so code written against
+``ssl`` (requests, httpx, aiohttp, urllib3...) reports it as it always did. Every other
+TLS failure becomes an `ssl.SSLError` subclass with the OpenSSL-style ``reason``.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+from ..enums import AlertDescription as AD
+from ..errors import AlertReceived, TLSError, UsageError
+from ..io.blocking import TruncatedConnection
+from ..x509.errors import CertificateVerificationError, Reason
+
+__all__ = ["UnsupportedSetting", "to_ssl_error"]
+
+
+class UnsupportedSetting(ValueError):
+    """An `ssl.SSLContext` setting tlskit cannot honour. Raised when it is set, so a
+    context never silently does less (or less safely) than its settings say."""
+
+
+# The X509_V_ERR_* code OpenSSL reports for the same failure (x509_vfy.h).
+_VERIFY_CODES: dict[Reason, int] = {
+    Reason.expired: 10,                       # CERT_HAS_EXPIRED
+    Reason.not_yet_valid: 9,                  # CERT_NOT_YET_VALID
+    Reason.unknown_issuer: 20,                # UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+    Reason.self_signed: 18,                   # DEPTH_ZERO_SELF_SIGNED_CERT
+    Reason.bad_signature: 7,                  # CERT_SIGNATURE_FAILURE
+    Reason.not_a_ca: 24,                      # INVALID_CA
+    Reason.path_length_exceeded: 25,          # PATH_LENGTH_EXCEEDED
+    Reason.name_constraints_violated: 47,     # PERMITTED_VIOLATION
+    Reason.key_usage: 26,                     # INVALID_PURPOSE
+    Reason.extended_key_usage: 26,            # INVALID_PURPOSE
+    Reason.hostname_mismatch: 62,             # HOSTNAME_MISMATCH
+    Reason.unhandled_critical_extension: 34,  # UNHANDLED_CRITICAL_EXTENSION
+    Reason.revoked: 23,                       # CERT_REVOKED
+    Reason.revocation_unknown: 3,             # UNABLE_TO_GET_CRL
+    Reason.weak_key: 66,                      # EE_KEY_TOO_SMALL
+    Reason.weak_signature: 68,                # CA_MD_TOO_WEAK
+    Reason.malformed: 1,                      # UNSPECIFIED
+    Reason.path_too_long: 22,                 # CERT_CHAIN_TOO_LONG
+    Reason.no_certificate: 1,                 # UNSPECIFIED
+}
+
+
+def verification_error(exc: CertificateVerificationError) -> ssl.SSLCertVerificationError:
+    message = str(exc)
+    err = ssl.SSLCertVerificationError(
+        1, f"[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: {message}")
+    err.library = "SSL"
+    err.reason = "CERTIFICATE_VERIFY_FAILED"
+    err.verify_code = _VERIFY_CODES.get(exc.reason, 1)
+    err.verify_message = message
+    return err
+
+
+def _alert_reason(alert: AD) -> str:
+    # OpenSSL's names: SSLV3_ALERT_* for the SSL 3 alerts, TLSV1_ALERT_* for the rest.
+    ssl3 = {AD.unexpected_message, AD.bad_record_mac, AD.handshake_failure,
+            AD.bad_certificate, AD.unsupported_certificate, AD.certificate_revoked,
+            AD.certificate_expired, AD.certificate_unknown, AD.illegal_parameter,
+            AD.close_notify}
+    prefix = "SSLV3_ALERT_" if alert in ssl3 else "TLSV1_ALERT_"
+    return prefix + alert.name.upper()
+
+
+def _make(cls: type[ssl.SSLError], errno: int, reason: str, text: str) -> ssl.SSLError:
+    err = cls(errno, f"[SSL: {reason}] {text}")
+    err.library = "SSL"
+    err.reason = reason
+    return err
+
+
+def eof_error(text: str) -> ssl.SSLError:
+    return _make(ssl.SSLEOFError, ssl.SSL_ERROR_EOF, "UNEXPECTED_EOF_WHILE_READING",
+                 f"EOF occurred in violation of protocol: {text}")
+
+
+def zero_return_error(text: str = "the TLS connection has been closed") -> ssl.SSLError:
+    return _make(ssl.SSLZeroReturnError, ssl.SSL_ERROR_ZERO_RETURN, "ZERO_RETURN", text)
+
+
+def want_read() -> ssl.SSLError:
+    return _make(ssl.SSLWantReadError, ssl.SSL_ERROR_WANT_READ, "WANT_READ",
+                 "The operation did not complete (read)")
+
+
+def to_ssl_error(exc: BaseException) -> BaseException:
+    """The `ssl` exception for a tlskit one; anything else is returned unchanged."""
+    if isinstance(exc, CertificateVerificationError):
+        return verification_error(exc)
+    if isinstance(exc, TruncatedConnection):
+        return eof_error(str(exc))
+    if isinstance(exc, AlertReceived):
+        return _make(ssl.SSLError, ssl.SSL_ERROR_SSL, _alert_reason(exc.alert), str(exc))
+    if isinstance(exc, TLSError):
+        return _make(ssl.SSLError, ssl.SSL_ERROR_SSL, exc.alert.name.upper(), str(exc))
+    if isinstance(exc, UsageError) and "closed" in str(exc):
+        return zero_return_error(str(exc))
+    return exc

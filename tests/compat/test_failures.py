@@ -1,0 +1,94 @@
+"""Certificate failures through every client: each library raises its usual certificate
+error, and the text carries tlskit's explanation of what is wrong with which certificate."""
+
+from __future__ import annotations
+
+import ssl
+import urllib.error
+
+import aiohttp
+import httpx
+import pytest
+import requests
+import urllib3
+
+import tlskit.compat as tc
+
+from .clients import CLIENTS
+from .conftest import PKI
+
+# The exception each library raises for a certificate that does not verify.
+LIBRARY_ERROR: dict[str, type[BaseException]] = {
+    "http.client": ssl.SSLCertVerificationError,
+    "urllib.request": urllib.error.URLError,
+    "urllib3": urllib3.exceptions.SSLError,
+    "requests": requests.exceptions.SSLError,
+    "httpx": httpx.ConnectError,
+    "httpx-async": httpx.ConnectError,
+    "aiohttp": aiohttp.ClientConnectorCertificateError,
+    "asyncio": ssl.SSLCertVerificationError,
+}
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return [exc.certificate_error]  # (itself a CertificateError, without the details)
+    out: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in out:
+        out.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    return out
+
+
+def _check(exc: BaseException, reason: str, code: int) -> None:
+    assert reason in str(exc)
+    # Underneath it is ssl's own certificate error, with tlskit's words in verify_message.
+    cert_errors = [e for e in _chain(exc) if isinstance(e, ssl.SSLCertVerificationError)]
+    if isinstance(exc, urllib.error.URLError):
+        cert_errors.append(exc.reason)  # type: ignore[arg-type]
+    assert cert_errors, f"no SSLCertVerificationError under {exc!r}"
+    err = cert_errors[0]
+    assert isinstance(err, ssl.SSLCertVerificationError)
+    assert reason in err.verify_message
+    assert err.verify_code == code
+    assert err.reason == "CERTIFICATE_VERIFY_FAILED"
+
+
+@pytest.mark.parametrize("client", list(CLIENTS))
+def test_expired_certificate(client: str, pki: PKI, client_ctx: tc.SSLContext,
+                             openssl_expired: object) -> None:
+    with pytest.raises(LIBRARY_ERROR[client]) as info:
+        CLIENTS[client](openssl_expired.url(), client_ctx)  # type: ignore[attr-defined]
+    reason = pki.reason(pki.expired)
+    assert reason.startswith("certificate for localhost expired on ")
+    _check(info.value, reason, 10)  # X509_V_ERR_CERT_HAS_EXPIRED
+
+
+@pytest.mark.parametrize("client", list(CLIENTS))
+def test_wrong_host_certificate(client: str, pki: PKI, client_ctx: tc.SSLContext,
+                                openssl_wrong_host: object) -> None:
+    with pytest.raises(LIBRARY_ERROR[client]) as info:
+        CLIENTS[client](openssl_wrong_host.url(), client_ctx)  # type: ignore[attr-defined]
+    reason = pki.reason(pki.wrong_host)
+    assert "is not valid for localhost" in reason
+    _check(info.value, reason, 62)  # X509_V_ERR_HOSTNAME_MISMATCH
+
+
+@pytest.mark.parametrize("client", ["http.client", "requests", "httpx", "aiohttp"])
+def test_untrusted_root(client: str, pki: PKI, openssl_good: object) -> None:
+    ctx = tc.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # trusts nothing, as ssl's would
+    with pytest.raises(LIBRARY_ERROR[client]) as info:
+        CLIENTS[client](openssl_good.url(), ctx)  # type: ignore[attr-defined]
+    err = next(e for e in _chain(info.value) if isinstance(e, ssl.SSLCertVerificationError))
+    assert err.verify_code == 20  # X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+    assert "neither a trust anchor" in err.verify_message
+
+
+@pytest.mark.parametrize("client", ["http.client", "httpx-async", "asyncio"])
+def test_cert_none_accepts_what_does_not_verify(client: str, openssl_expired: object) -> None:
+    ctx = tc.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    page = CLIENTS[client](openssl_expired.url(), ctx)  # type: ignore[attr-defined]
+    assert (page.status, page.version) == (200, "TLSv1.3")

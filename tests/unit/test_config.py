@@ -1,0 +1,116 @@
+"""Configs: algorithm names read one way everywhere, validated once, then immutable."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from tlskit import (
+    CipherSuite,
+    ClientConfig,
+    NamedGroup,
+    ServerConfig,
+    SignatureScheme,
+    parse_cipher_suite,
+    parse_group,
+    parse_signature_scheme,
+)
+from tlskit.ca import LocalCA
+
+
+@pytest.fixture(scope="module")
+def ca() -> LocalCA:
+    return LocalCA.create(None)
+
+
+@pytest.fixture(scope="module")
+def server_kwargs(ca: LocalCA) -> dict[str, Any]:
+    issued = ca.issue_server(["localhost"])
+    return {"certificate_chain": issued.chain, "private_key": issued.private_key}
+
+
+@pytest.mark.parametrize(("name", "group"), [
+    ("p-256", NamedGroup.secp256r1), ("P-256", NamedGroup.secp256r1),
+    ("secp256r1", NamedGroup.secp256r1), ("prime256v1", NamedGroup.secp256r1),
+    ("SECP384R1", NamedGroup.secp384r1), ("P-521", NamedGroup.secp521r1),
+    ("x25519mlkem768", NamedGroup.X25519MLKEM768), ("X25519", NamedGroup.x25519),
+    (0x001D, NamedGroup.x25519), (NamedGroup.x448, NamedGroup.x448),
+])
+def test_group_names_mean_the_same_to_both_configs(
+        name: str | int, group: NamedGroup, server_kwargs: dict[str, Any]) -> None:
+    assert parse_group(name) is group
+    client = ClientConfig(groups=[name], key_share_groups=[name])
+    server = ServerConfig(groups=[name], **server_kwargs)
+    assert client.groups == (group,) and client._groups == [group]
+    assert client._share_groups == [group]
+    assert server.groups == (group,) and server._groups == [group]
+
+
+def test_suite_and_scheme_names() -> None:
+    assert parse_cipher_suite("tls_aes_128_gcm_sha256") is CipherSuite.TLS_AES_128_GCM_SHA256
+    assert (parse_cipher_suite("ECDHE-RSA-AES128-GCM-SHA256")
+            is CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)
+    assert parse_signature_scheme("ED25519") is SignatureScheme.ed25519
+    cfg = ClientConfig(cipher_suites=["TLS_CHACHA20_POLY1305_SHA256"],
+                       signature_schemes=["Ecdsa_Secp256r1_Sha256"])
+    assert cfg._suites == [CipherSuite.TLS_CHACHA20_POLY1305_SHA256] and cfg._suites12 == []
+    assert cfg._versions == ["TLSv1.3"]
+    assert cfg._schemes == [SignatureScheme.ecdsa_secp256r1_sha256]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"groups": ["p-255"]}, "unknown group 'p-255' (known: secp256r1"),
+    ({"groups": []}, "at least one group is required"),
+    ({"groups": [0x1234]}, "group UNKNOWN_0x1234 is not supported by tlskit"),
+    ({"cipher_suites": ["TLS_RSA_WITH_AES_128_CBC_SHA"]}, "unknown cipher suite"),
+    ({"signature_schemes": ["rsa_sha1"]}, "unknown signature scheme 'rsa_sha1'"),
+    ({"key_share_groups": ["x448"], "groups": ["x25519"]},
+     "key share group x448 is not in groups"),
+])
+def test_bad_names_fail_at_construction(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match="^" + message.replace("(", r"\(")):
+        ClientConfig(**kwargs)
+
+
+def test_one_string_is_not_a_list_of_names() -> None:
+    with pytest.raises(TypeError, match="groups must be a list"):
+        ClientConfig(groups="x25519")  # type: ignore[arg-type]
+
+
+def test_assignment_after_construction_is_refused(server_kwargs: dict[str, Any]) -> None:
+    for cfg in (ClientConfig(), ServerConfig(**server_kwargs)):
+        with pytest.raises(dataclasses.FrozenInstanceError,
+                           match=r"immutable .* config\.replace\(groups=\.\.\.\)"):
+            cfg.groups = ["x25519"]  # type: ignore[misc]
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            del cfg.alpn_protocols
+        assert cfg.groups is None  # untouched: still the default list
+
+
+def test_lists_are_copied_so_the_caller_cannot_change_them_later() -> None:
+    groups = ["x25519"]
+    cfg = ClientConfig(groups=groups)
+    groups.append("secp256r1")
+    assert cfg.groups == (NamedGroup.x25519,) and cfg._groups == [NamedGroup.x25519]
+
+
+def test_replace_makes_a_validated_copy() -> None:
+    cfg = ClientConfig(groups=["x25519"], alpn_protocols=["h2"])
+    changed = cfg.replace(groups=["P-384"])
+    assert changed is not cfg and changed._groups == [NamedGroup.secp384r1]
+    assert changed.alpn_protocols == ("h2",)
+    assert cfg._groups == [NamedGroup.x25519]
+    assert dataclasses.replace(cfg, groups=["p-521"])._groups == [NamedGroup.secp521r1]
+    with pytest.raises(ValueError, match="unknown group"):
+        cfg.replace(groups=["nope"])
+
+
+def test_replace_rebuilds_the_client_verifier(ca: LocalCA,
+                                               server_kwargs: dict[str, Any]) -> None:
+    cfg = ServerConfig(client_auth="required", client_trust_anchors=[ca.root],
+                       **server_kwargs)
+    changed = cfg.replace(client_trust_anchors=[LocalCA.create(None).root])
+    first, second = cfg.get_client_verifier(), changed.get_client_verifier()
+    assert first is not None and second is not None and first is not second
