@@ -243,6 +243,15 @@ def time_batch(fn: Callable[[], object], n: int) -> float:
     return (clock() - start) / n
 
 
+def time_batch_each(fn: Callable[[Any], object], items: list[Any]) -> float:
+    """Seconds per call of `fn(item)` over `items` (gc collected first, left enabled)."""
+    gc.collect()
+    start = clock()
+    for item in items:
+        fn(item)
+    return (clock() - start) / len(items)
+
+
 def interleaved(runs: dict[str, Callable[[], float]], batches: int) -> dict[str, list[float]]:
     """Run each named batch function in turn, `batches` times, so slow drifts of the
     machine hit every contender alike. Each function returns one measurement."""

@@ -14,8 +14,10 @@ import hashlib
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -96,6 +98,27 @@ def load_pem_private_key(path: str | Path, password: bytes | None = None) -> Any
     return serialization.load_pem_private_key(Path(path).read_bytes(), password)
 
 
+class CertificateValidityWarning(UserWarning):
+    """A configured server certificate is expired or not yet valid."""
+
+
+def _check_key_matches(leaf: x509.Certificate, private_key: Any) -> None:
+    """Refuse a key that is not the certificate's: every client would otherwise fail
+    the CertificateVerify (decrypt_error) and the logs would blame the clients."""
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    try:
+        ours = private_key.public_key().public_bytes(der, spki)
+        theirs = leaf.public_key().public_bytes(der, spki)
+    except (AttributeError, TypeError, ValueError):
+        return  # a key type cryptography cannot compare: the handshake will tell
+    if ours != theirs:
+        raise ValueError(
+            f"the private key does not belong to the certificate "
+            f"{leaf.subject.rfc4514_string()!r}: its public key differs (pass the key "
+            "file made with this certificate)")
+
+
 @dataclass(slots=True)
 class CertifiedKey:
     """A certificate chain (leaf first) and the private key of its leaf."""
@@ -113,6 +136,7 @@ class CertifiedKey:
         self.schemes12 = crypto.schemes_for_key12(self.private_key, oid)
         if not self.schemes:
             raise ValueError("the private key's type cannot sign TLS 1.3 handshakes")
+        _check_key_matches(self.chain[0], self.private_key)
         self._dns_names = self._read_dns_names()
         # 4.2.3: the schemes of the signatures the chain carries (the anchor's own aside).
         self.chain_signatures = [crypto.certificate_signature_schemes(c)
@@ -183,6 +207,10 @@ class _Common:
         """Derived state is set once, during validation (or by a lazy getter)."""
         object.__setattr__(self, name, value)
 
+    def _default_groups(self) -> list[NamedGroup]:
+        """A client offers few groups; a server accepts more (see ServerConfig)."""
+        return list(crypto.DEFAULT_GROUPS)
+
     def _validate_common(self) -> None:
         groups = _parsed(self.groups, parse_group, "group")
         cipher_suites = _parsed(self.cipher_suites, parse_cipher_suite, "cipher suite")
@@ -201,7 +229,7 @@ class _Common:
         from .wire.certcompress import algorithm_code
         self._set("_cert_compression",
                   [algorithm_code(a) for a in self.certificate_compression])
-        self._set("_groups", _codes(groups, crypto.DEFAULT_GROUPS,
+        self._set("_groups", _codes(groups, self._default_groups(),
                                     crypto.IMPLEMENTED_GROUPS, "group"))
         both = [*crypto.DEFAULT_SUITES, *crypto.DEFAULT_SUITES12]
         all_suites = _codes(cipher_suites, both, [*crypto.SUITES, *crypto.SUITES12],
@@ -310,6 +338,9 @@ class ServerConfig(_Common):
     send_supported_groups: bool = False
     cookie_key: bytes | None = field(default=None, repr=False)
     hrr_cookie: Callable[[bytes], bytes] | None = None
+    # Send a cookie in HelloRetryRequest (RFC 8446 4.2.2), for deployments that check
+    # return routability in front of the server; implied by hrr_cookie.
+    send_hrr_cookie: bool = False
     session_tickets: int = 2
     ticket_lifetime: int = 7200
     ticket_key: bytes | None = field(default=None, repr=False)
@@ -352,6 +383,27 @@ class ServerConfig(_Common):
         self._set("_lazy_lock", threading.Lock())  # configs are shared by server threads
         if not 0 < self.ticket_lifetime <= MAX_TICKET_LIFETIME:
             raise ValueError("ticket_lifetime must be within 1..604800 seconds")
+        self._warn_on_validity()
+
+    def _default_groups(self) -> list[NamedGroup]:
+        """Every group tlskit implements, fast and common ones first: a client that
+        offers only P-521, x448 or an RFC 7919 FFDHE group is still served."""
+        return list(crypto.SERVER_DEFAULT_GROUPS)
+
+    def _warn_on_validity(self) -> None:
+        """A certificate outside its validity period fails every client: say so now."""
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        for ck in self._certs:
+            leaf = ck.chain[0]
+            when = None
+            if leaf.not_valid_after_utc < now:
+                when = f"expired on {leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+            elif leaf.not_valid_before_utc > now:
+                when = f"is not valid before {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
+            if when:
+                warnings.warn(CertificateValidityWarning(
+                    f"the server certificate {leaf.subject.rfc4514_string()!r} {when}; "
+                    "clients will refuse it"), stacklevel=4)
 
     def get_client_verifier(self) -> CertificateVerifier | None:
         """What checks client certificates: ``client_verifier``, else one built from

@@ -15,7 +15,6 @@ internal_error `TLSError`, never leaked.
 from __future__ import annotations
 
 import contextlib
-import functools
 
 from .config import ClientConfig, ServerConfig
 from .crypto import Suite
@@ -32,7 +31,6 @@ from .events import ConnectionClosed, DataReceived, Event, HandshakeComplete
 from .handshake.client13 import ClientHandshake13
 from .handshake.common import Handshake
 from .handshake.server13 import ServerHandshake13
-from .keyschedule import next_traffic_secret, traffic_keys
 from .record import MAX_PLAINTEXT, UNPROTECTED_ALERT, RecordLayer
 from .session import Session
 
@@ -50,13 +48,11 @@ class HandshakeOutput:
     asks for to the record layer and the event list, through their public methods. It
     holds no reference back to the connection or the handshake (no reference cycle)."""
 
-    __slots__ = ("_events", "_read_secret", "_records", "_write_secret")
+    __slots__ = ("_events", "_records")
 
     def __init__(self, records: RecordLayer, events: list[Event]) -> None:
         self._records = records
         self._events = events
-        self._read_secret: tuple[Suite, bytes] | None = None
-        self._write_secret: tuple[Suite, bytes] | None = None
 
     def send_handshake(self, data: bytes) -> None:
         self._records.write(_HANDSHAKE, data)
@@ -67,25 +63,19 @@ class HandshakeOutput:
     def send_warning(self, description: AlertDescription) -> None:
         self._records.write(_ALERT, bytes((AlertLevel.warning, description)))
 
+    # The record layer holds each direction's traffic secret (as Go does): the handshake
+    # hands it over and forgets it; KeyUpdate derives the next one where it is kept.
     def install_read(self, suite: Suite, secret: bytes) -> None:
-        keys = traffic_keys(suite, secret)
-        self._records.set_read_key(suite, keys.key, keys.iv)
-        self._read_secret = (suite, secret)
+        self._records.install_read(suite, secret)
 
     def install_write(self, suite: Suite, secret: bytes) -> None:
-        keys = traffic_keys(suite, secret)
-        self._records.set_write_key(suite, keys.key, keys.iv)
-        self._write_secret = (suite, secret)
+        self._records.install_write(suite, secret)
 
     def next_read_generation(self) -> None:
-        assert self._read_secret is not None
-        suite, secret = self._read_secret
-        self.install_read(suite, next_traffic_secret(suite, secret))
+        self._records.update_read()
 
     def next_write_generation(self) -> None:
-        assert self._write_secret is not None
-        suite, secret = self._write_secret
-        self.install_write(suite, next_traffic_secret(suite, secret))
+        self._records.update_write()
 
     def install_read12(self, suite: Suite, key: bytes, iv: bytes) -> None:
         self._records.set_read_key12(suite, key, iv)
@@ -127,8 +117,9 @@ class Connection:
         self._sent_close = False
         self._received_close = False
         self.handshake_complete: HandshakeComplete | None = None
-        # Set once the handshake is done and cleared by close or error: they let the
-        # application-data paths skip the per-call state checks.
+        # Set once the handshake is done and cleared by close or error (and, for reading,
+        # while a handshake message is half received): they let the application-data
+        # paths skip the per-call state checks.
         self._fast_send = False
         self._fast_receive = False
         self._warnings = 0
@@ -138,17 +129,19 @@ class Connection:
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Feed bytes from the peer; returns the events they complete, in order."""
+        if self._fast_receive and type(data) is bytes:
+            # Whole application-data records decrypted straight from `data` by the read
+            # protector; anything else (alerts, KeyUpdate, partial records, errors) goes
+            # the long way.
+            plaintexts, used = self._records.opener.open_app(data)  # type: ignore[union-attr]
+            if used == len(data):
+                if len(plaintexts) == 1:  # one record: the bulk case, spared a map()
+                    return [DataReceived(plaintexts[0])]
+                return list(map(DataReceived, plaintexts))
+            self._events += map(DataReceived, plaintexts)
+            data = data[used:]
         records = self._records
         events = self._events
-        if self._fast_receive and type(data) is bytes and not self._hs.partial_message:
-            # Whole application-data records decrypted straight from `data` (one record
-            # alone is handled by the bound bulk receiver, see _bind_bulk_paths); anything
-            # else (alerts, KeyUpdate, partial records, errors) goes the long way.
-            plaintexts, used = records.open_app_records(data)
-            if used == len(data):
-                return list(map(DataReceived, plaintexts))
-            events += map(DataReceived, plaintexts)
-            data = data[used:]
         if self._error is not None:
             raise self._error
         if self._received_close:
@@ -192,6 +185,11 @@ class Connection:
             err = InternalError(f"internal error: {type(exc).__name__}: {exc}")
             self._fail(err)
             raise err from exc
+        # The bulk shortcut only once established, and never while a handshake message
+        # (5.1) or a record is half received.
+        self._fast_receive = (self.handshake_complete is not None and not hs.partial_message
+                              and not self._received_close and self._error is None
+                              and not records.buffered)
         out = events[:]
         events.clear()
         return out
@@ -204,25 +202,22 @@ class Connection:
             hs = self._hs = hs.successor
         return hs
 
+    def receive_data_into(self, record: bytes | bytearray | memoryview,
+                          buffer: memoryview) -> int:
+        """The zero-copy read: `record` being exactly one application-data record of an
+        established connection, decrypt its content into `buffer` and return its length.
+        -1 when it is anything else or does not fit (content plus the type byte): then
+        nothing was consumed and the caller passes the bytes to `receive_data`."""
+        if not self._fast_receive:
+            return -1
+        return self._records.open_app_into(record, buffer)
+
     def _note_handshake_done(self) -> None:
         if self.handshake_complete is None and self._hs.complete:
             for ev in self._events:
                 if isinstance(ev, HandshakeComplete):
                     self.handshake_complete = ev
             self._fast_send = not self._sent_close
-            self._fast_receive = self._hs.protocol is _TLS13
-            if self._fast_receive:
-                self._bind_bulk_paths()
-
-    def _bind_bulk_paths(self) -> None:
-        """Give this connection per-instance send_data/receive_data for the bulk case
-        (built by the record layer); they defer to the methods for everything else."""
-        records = self._records
-        self.send_data = records.bulk_sender(  # type: ignore[method-assign, assignment]
-            self, functools.partial(Connection.send_data, self))
-        self.receive_data = records.bulk_receiver(  # type: ignore[method-assign, assignment]
-            self, self._hs.reassembly_buffer, DataReceived,
-            functools.partial(Connection.receive_data, self))
 
     def _receive_alert(self, payload: bytes) -> None:
         if len(payload) != 2:
@@ -291,6 +286,9 @@ class Connection:
 
     def send_data(self, data: bytes | bytearray | memoryview) -> None:
         """Encrypt application data (split into records of at most 16 KiB)."""
+        if self._fast_send and type(data) is bytes and \
+                self._records.sealer.send_app(data):  # type: ignore[union-attr]
+            return  # the bulk case: one record sealed by the write protector
         if self._error is not None:
             raise self._error
         if self._sent_close:
@@ -300,7 +298,7 @@ class Connection:
         if not self._hs.complete:
             raise UsageError("the handshake is not complete")
         records = self._records
-        if records.write_sequence >= records.rekey_after and self._hs.protocol is _TLS13:
+        if records.rekey_due:  # 5.5: TLS 1.3 only
             self.update_keys(request_peer_update=False)
         records.write(_APPDATA, data)
 

@@ -315,6 +315,12 @@ IMPLEMENTED_GROUPS = (NamedGroup.x25519, NamedGroup.x448, NamedGroup.secp256r1,
 # Post-quantum hybrid first (as browsers and Go do), then the classical groups.
 DEFAULT_GROUPS = [NamedGroup.X25519MLKEM768, NamedGroup.x25519, NamedGroup.secp256r1,
                   NamedGroup.secp384r1]
+# A server accepts every group it implements when a client offers only that one (as
+# OpenSSL does): its preference order puts the fast, common groups first, so clients
+# that offer those never get the others; a client's own offer stays DEFAULT_GROUPS.
+SERVER_DEFAULT_GROUPS = [*DEFAULT_GROUPS, NamedGroup.secp521r1, NamedGroup.x448,
+                         NamedGroup.ffdhe2048, NamedGroup.ffdhe3072, NamedGroup.ffdhe4096,
+                         NamedGroup.ffdhe6144, NamedGroup.ffdhe8192]
 
 
 # --- signature schemes --------------------------------------------------------------

@@ -8,25 +8,46 @@ the wrong stage; the previous stage is dropped when the next exists.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .crypto import Suite
+
+try:  # hmac.digest's own fast path, without its per-call type checks
+    from _hashlib import hmac_digest as _hmac
+except ImportError:  # pragma: no cover - a Python built without OpenSSL
+    _hmac = hmac.digest  # type: ignore[assignment]
 
 _LABEL_PREFIX = b"tls13 "
 
 
 def hkdf_extract(hash_name: str, salt: bytes, ikm: bytes) -> bytes:
-    return hmac.digest(salt, ikm, hash_name)
+    return _hmac(salt, ikm, hash_name)
+
+
+@lru_cache(maxsize=256)
+def _label_head(label: bytes, length: int) -> bytes:
+    """The fixed start of an HkdfLabel (7.1): uint16 length, opaque label<7..255>.
+    Built once per (label, length); a handshake uses about a dozen."""
+    full = _LABEL_PREFIX + label
+    return struct.pack(">HB", length, len(full)) + full
+
+
+@lru_cache(maxsize=64)
+def _fixed_info(label: bytes, context: bytes, length: int) -> bytes:
+    """A whole HkdfLabel plus the first HKDF-Expand counter byte, for labels whose
+    context is fixed (empty, or the hash of the empty string): built once."""
+    return _label_head(label, length) + bytes((len(context),)) + context + b"\x01"
 
 
 def hkdf_expand_label(hash_name: str, secret: bytes, label: bytes, context: bytes,
                       length: int) -> bytes:
     """HKDF-Expand-Label (7.1). One HMAC when the output fits one hash block, the common case."""
-    full = _LABEL_PREFIX + label
-    info = struct.pack(">HB", length, len(full)) + full + bytes((len(context),)) + context
-    out = hmac.digest(secret, info + b"\x01", hash_name)
+    info = _label_head(label, length) + bytes((len(context),)) + context
+    out = _hmac(secret, info + b"\x01", hash_name)
     if length <= len(out):
         return out[:length]
     blocks = [out]
@@ -34,13 +55,21 @@ def hkdf_expand_label(hash_name: str, secret: bytes, label: bytes, context: byte
     counter = 1
     while sum(map(len, blocks)) < length:
         counter += 1
-        block = hmac.digest(secret, block + info + bytes((counter,)), hash_name)
+        block = _hmac(secret, block + info + bytes((counter,)), hash_name)
         blocks.append(block)
     return b"".join(blocks)[:length]
 
 
+def _expand_fixed(hash_name: str, secret: bytes, label: bytes, context: bytes,
+                  length: int, hash_length: int) -> bytes:
+    """HKDF-Expand-Label for a fixed label and context that fit one hash block."""
+    if length > hash_length:
+        return hkdf_expand_label(hash_name, secret, label, context, length)
+    return _hmac(secret, _fixed_info(label, context, length), hash_name)[:length]
+
+
+@lru_cache(maxsize=8)
 def _empty_hash(hash_name: str) -> bytes:
-    import hashlib
     return hashlib.new(hash_name).digest()
 
 
@@ -54,22 +83,37 @@ class TrafficKeys:
 
 
 def traffic_keys(suite: Suite, secret: bytes) -> TrafficKeys:
-    h = suite.hash_name
-    return TrafficKeys(secret, hkdf_expand_label(h, secret, b"key", b"", suite.key_length),
-                       hkdf_expand_label(h, secret, b"iv", b"", 12))
+    h, n = suite.hash_name, suite.hash_length
+    return TrafficKeys(secret, _expand_fixed(h, secret, b"key", b"", suite.key_length, n),
+                       _expand_fixed(h, secret, b"iv", b"", 12, n))
 
 
 def next_traffic_secret(suite: Suite, secret: bytes) -> bytes:
     """application_traffic_secret_N+1 (7.2), for KeyUpdate."""
-    return hkdf_expand_label(suite.hash_name, secret, b"traffic upd", b"", suite.hash_length)
+    n = suite.hash_length
+    return _expand_fixed(suite.hash_name, secret, b"traffic upd", b"", n, n)
 
 
 def finished_key(suite: Suite, base_key: bytes) -> bytes:
-    return hkdf_expand_label(suite.hash_name, base_key, b"finished", b"", suite.hash_length)
+    n = suite.hash_length
+    return _expand_fixed(suite.hash_name, base_key, b"finished", b"", n, n)
 
 
 def finished_verify_data(suite: Suite, base_key: bytes, transcript_hash: bytes) -> bytes:
-    return hmac.digest(finished_key(suite, base_key), transcript_hash, suite.hash_name)
+    return _hmac(finished_key(suite, base_key), transcript_hash, suite.hash_name)
+
+
+@lru_cache(maxsize=8)
+def _zero_early_secret(hash_name: str, hash_length: int) -> bytes:
+    zeros = bytes(hash_length)
+    return hkdf_extract(hash_name, zeros, zeros)
+
+
+@lru_cache(maxsize=8)
+def _zero_derived(hash_name: str, hash_length: int) -> bytes:
+    """Derive-Secret(early secret without PSK, "derived", ""): also a constant."""
+    return _expand_fixed(hash_name, _zero_early_secret(hash_name, hash_length), b"derived",
+                         _empty_hash(hash_name), hash_length, hash_length)
 
 
 class _Stage:
@@ -84,7 +128,8 @@ class _Stage:
                                  self.suite.hash_length)
 
     def _derived(self) -> bytes:
-        return self.derive(b"derived", _empty_hash(self.suite.hash_name))
+        h, n = self.suite.hash_name, self.suite.hash_length
+        return _expand_fixed(h, self.secret, b"derived", _empty_hash(h), n, n)
 
 
 class EarlySecret(_Stage):
@@ -92,19 +137,25 @@ class EarlySecret(_Stage):
 
     @classmethod
     def start(cls, suite: Suite, psk: bytes | None = None) -> EarlySecret:
+        if psk is None:  # Extract(0, 0) is a constant per hash (7.1)
+            return cls(suite, _zero_early_secret(suite.hash_name, suite.hash_length))
         zeros = bytes(suite.hash_length)
         return cls(suite, hkdf_extract(suite.hash_name, zeros, psk or zeros))
 
     def binder_key(self, external: bool = False) -> bytes:
         label = b"ext binder" if external else b"res binder"
-        return self.derive(label, _empty_hash(self.suite.hash_name))
+        h, n = self.suite.hash_name, self.suite.hash_length
+        return _expand_fixed(h, self.secret, label, _empty_hash(h), n, n)
 
     def client_early_traffic_secret(self, transcript_hash: bytes) -> bytes:
         return self.derive(b"c e traffic", transcript_hash)
 
     def handshake(self, shared_secret: bytes) -> HandshakeSecret:
-        return HandshakeSecret(self.suite, hkdf_extract(self.suite.hash_name, self._derived(),
-                                                        shared_secret))
+        h, n = self.suite.hash_name, self.suite.hash_length
+        # Without a PSK the early secret, and so its "derived" secret, is a constant.
+        derived = _zero_derived(h, n) if self.secret is _zero_early_secret(h, n) \
+            else self._derived()
+        return HandshakeSecret(self.suite, hkdf_extract(h, derived, shared_secret))
 
 
 class HandshakeSecret(_Stage):
@@ -142,7 +193,6 @@ def resumption_psk(suite: Suite, resumption_master: bytes, nonce: bytes) -> byte
 def export_keying_material(suite: Suite, exporter_master: bytes, label: bytes,
                            context: bytes, length: int) -> bytes:
     """RFC 8446 7.5 TLS-Exporter."""
-    import hashlib
     secret = hkdf_expand_label(suite.hash_name, exporter_master, label,
                                _empty_hash(suite.hash_name), suite.hash_length)
     return hkdf_expand_label(suite.hash_name, secret, b"exporter",

@@ -183,7 +183,7 @@ def test_set_ecdh_curve(client_ctx: tc.SSLContext, openssl_good: OpenSSLWWW) -> 
     sock = get_page(client_ctx, openssl_good.port)
     assert sock.tlskit_connection is not None
     hc = sock.tlskit_connection.handshake_complete
-    assert hc is not None and hc.group == "secp384r1"
+    assert hc is not None and hc.group.name == "secp384r1"
 
 
 def test_alpn(client_ctx: tc.SSLContext, nginx: Any) -> None:
@@ -425,11 +425,11 @@ def test_tlskit_configure_groups_and_tracer(client_ctx: tc.SSLContext,
                                 tracer=lambda step, fields: steps.append(step))
     sock = get_page_http11(client_ctx, tlskit_serve.port)
     hc = sock.tlskit_connection.handshake_complete
-    assert hc is not None and hc.group == "X25519MLKEM768"
+    assert hc is not None and hc.group.name == "X25519MLKEM768"
     assert "certificate_verified" in steps
     # An ssl-level setting still applies on top.
     client_ctx.set_alpn_protocols(["http/1.1"])
-    assert client_ctx.tlskit_client_config.groups == ["X25519MLKEM768", "x25519"]
+    assert [g.name for g in client_ctx.tlskit_client_config.groups] == ["X25519MLKEM768", "x25519"]
     assert list(client_ctx.tlskit_client_config.alpn_protocols) == ["http/1.1"]
     with pytest.raises(TypeError, match="no field"):
         client_ctx.tlskit_configure(colour="blue")

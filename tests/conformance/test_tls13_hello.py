@@ -115,14 +115,18 @@ def test_conversation_sanity():
 
 # --- test-tls13-hrr.py -------------------------------------------------------------------
 
-def test_hrr_because_of_empty_key_shares():
-    peer = Peer()
+@pytest.mark.parametrize("cookie", [False, True], ids=["default", "send_hrr_cookie"])
+def test_hrr_because_of_empty_key_shares(cookie):
+    """A cookie only when the server is configured for one (4.2.2; OpenSSL, Go and
+    rustls send none by default, and the scripts' defaults expect none)."""
+    peer = Peer(server_config(send_hrr_cookie=True)) if cookie else Peer()
     first = hello(shares=[])
     peer.send_hello(first)
     assert peer.kinds() == ["hrr", "ccs"], peer.kinds()   # CCS right after the HRR (D.4)
     hrr = peer.events[0][1]
     assert hrr.session_id == first.session_id and hrr.cipher_suite == AES128
-    assert set(hrr.extensions) == {E_KEY_SHARE, E_SUPPORTED_VERSIONS, E_COOKIE}  # --cookie
+    expected = {E_KEY_SHARE, E_SUPPORTED_VERSIONS} | ({E_COOKIE} if cookie else set())
+    assert set(hrr.extensions) == expected
     assert ext.decode_key_share_hrr(hrr.extensions[E_KEY_SHARE]) == SECP256R1
     peer.send_hello(retry(peer, first))
     peer.expect_flight(hrr=True)          # no second CCS
@@ -386,12 +390,19 @@ def test_obsolete_curves_valid_groups_work(group):
     sanity(all_groups_server(), obsolete_hello([group], [group]))
 
 
-def test_obsolete_curves_x448_is_not_implemented():
-    # Not a bug (X448 is optional, RFC 8446 9.1), but the script's "x448 in
-    # supported_groups and key_share" probe fails against tlskit: exclude it.
-    peer = all_groups_server()
+@pytest.mark.parametrize("group", [SECP521R1, X448, FFDHE2048, FFDHE3072, FFDHE4096],
+                         ids=["secp521r1", "x448", "ffdhe2048", "ffdhe3072", "ffdhe4096"])
+def test_default_server_accepts_every_group_it_implements(group):
+    """"sanity - secp521r1", "sanity - x448", "TLS 1.3 with ffdhe2048/3072": a default
+    server serves a client offering only one of these (its own preference puts the
+    common groups first, so they are never chosen over those)."""
+    sanity(Peer(), obsolete_hello([group], [group]))
+
+
+def test_x448_all_zero_share_is_illegal_parameter():
+    peer = Peer()
     peer.send_hello(obsolete_hello([X448], [(X448, bytes(56))]))
-    peer.expect_alert(AD_HANDSHAKE_FAILURE)
+    peer.expect_alert(AD_ILLEGAL)
 
 
 @pytest.mark.parametrize("group", OBSOLETE, ids=hex)
@@ -408,30 +419,34 @@ def test_obsolete_curve_share_alone_is_illegal_parameter():
         peer.expect_alert(AD_ILLEGAL)
 
 
-def test_obsolete_curve_only_listed_is_no_common_group():
-    """tlsfuzzer's strict mode wants illegal_parameter for a merely *listed* obsolete
-    group (B.3.1.4: clients MUST NOT offer them with 1.3). tlskit refuses only a key share
-    for one: real multi-version clients (tlslite-ng's defaults list brainpool curves)
-    still list them for TLS 1.2, and refusing those would break interop for no gain."""
+def test_obsolete_curve_listed_in_a_tls13_only_hello_is_illegal_parameter():
+    """B.3.1.4 / 4.2.7: a client offering TLS 1.3 alone must not list obsolete groups
+    ("obsolete group in supported_groups and empty key_share")."""
     for group in OBSOLETE:
         peer = Peer()
         peer.send_hello(obsolete_hello([group], []))
-        peer.expect_alert(40)  # handshake_failure: nothing tlskit can use
+        peer.expect_alert(AD_ILLEGAL)
+
+
+def test_obsolete_curve_listed_by_a_multi_version_client_is_tolerated():
+    """A client that also offers TLS 1.2 may list them for 1.2 (tlslite-ng's defaults
+    list the brainpool curves); its valid TLS 1.3 share is served, as OpenSSL and Go do."""
+    for group in OBSOLETE:
+        peer = Peer()
+        peer.send_hello(hello(groups=[group, SECP256R1], shares=[SECP256R1]))
+        assert peer.error is None and peer.kinds()[0] == "server_hello", peer.kinds()
 
 
 def test_obsolete_curves_next_to_a_valid_group():
     for group in OBSOLETE:
         bogus = (group, b"\xab" * 32)
-        for groups, shares, refused in (([group, SECP256R1], [SECP256R1], False),
-                                        ([group, SECP256R1], [bogus, SECP256R1], True),
-                                        ([SECP256R1, group], [SECP256R1, bogus], True),
-                                        ([SECP256R1, group], [bogus], True)):
-            peer = Peer()
+        for groups, shares in (([group, SECP256R1], [SECP256R1]),
+                               ([group, SECP256R1], [bogus, SECP256R1]),
+                               ([SECP256R1, group], [SECP256R1, bogus]),
+                               ([SECP256R1, group], [bogus])):
+            peer = Peer()  # a TLS 1.3-only hello: listing the obsolete group is enough
             peer.send_hello(obsolete_hello(groups, shares))
-            if refused:
-                peer.expect_alert(AD_ILLEGAL)
-            else:
-                assert peer.error is None and peer.kinds()[0] == "server_hello"
+            peer.expect_alert(AD_ILLEGAL)
 
 
 # --- test-tls13-ecdhe-curves.py ----------------------------------------------------------

@@ -352,18 +352,18 @@ def test_client_finished_of_wrong_length_is_decode_error(fn):
 
 # --- HelloRetryRequest and the second ClientHello ---------------------------------------
 
-def hrr_pair(hook=None, **client_kw):
+def hrr_pair(hook=None, *, server_kw=None, **client_kw):
     """Client offers x25519+P-256 with an x25519 share; server only takes P-256 -> HRR."""
     client_kw.setdefault("groups", ["x25519", "secp256r1"])
     c = make_client(client_config(**client_kw), hook=hook)
-    s = make_server(server_config(groups=["secp256r1"]))
+    s = make_server(server_config(groups=["secp256r1"], **(server_kw or {})))
     s.receive_data(c.data_to_send())
     hrr = s.data_to_send()
     assert split_records(hrr)[0][5] == 2 and m.HRR_RANDOM in hrr
     return c, s, hrr
 
 
-def second_hello(fn):
+def second_hello(fn, **server_kw):
     """Run the HRR exchange with `fn` applied to the client's second ClientHello."""
     count = [0]
 
@@ -373,7 +373,7 @@ def second_hello(fn):
             if count[0] == 2:
                 return edit(m.ClientHello, fn)(raw)
         return raw
-    c, s, hrr = hrr_pair(hook)
+    c, s, hrr = hrr_pair(hook, server_kw=server_kw)
     c.receive_data(hrr)
     return c, s, c.data_to_send()
 
@@ -392,7 +392,7 @@ def test_malformed_record_size_limit_is_decode_error():
 
 
 def test_second_client_hello_without_cookie_is_illegal_parameter():
-    _c, s, data = second_hello(lambda ch: ch.extensions.pop(E.cookie))
+    _c, s, data = second_hello(lambda ch: ch.extensions.pop(E.cookie), send_hrr_cookie=True)
     expect_alert(s, data, AD.illegal_parameter)
 
 
@@ -400,8 +400,22 @@ def test_second_client_hello_with_altered_cookie_is_illegal_parameter():
     def alter(ch):
         cookie = ext.decode_cookie(ch.extensions[E.cookie])
         ch.extensions[E.cookie] = ext.encode_cookie(cookie[:-1] + bytes((cookie[-1] ^ 1,)))
-    _c, s, data = second_hello(alter)
+    _c, s, data = second_hello(alter, send_hrr_cookie=True)
     expect_alert(s, data, AD.illegal_parameter)
+
+
+def test_second_client_hello_with_unsolicited_cookie_is_illegal_parameter():
+    def add(ch):
+        ch.extensions[E.cookie] = ext.encode_cookie(b"made up")
+    _c, s, data = second_hello(add)
+    expect_alert(s, data, AD.illegal_parameter)
+
+
+@pytest.mark.parametrize("configured", [False, True])
+def test_hello_retry_request_carries_a_cookie_only_when_configured(configured):
+    _c, _s, hrr = hrr_pair(server_kw={"send_hrr_cookie": True} if configured else None)
+    server_hello = m.ServerHello.decode(split_records(hrr)[0][5 + 4:])
+    assert (E.cookie in server_hello.extensions) == configured
 
 
 def _x25519_share():

@@ -1006,10 +1006,18 @@ def test_server_rejects_bad_certificate_verify() -> None:
     expect_alert12(run.server, run.client_flight, AD.decrypt_error)
 
 
+def _impersonating(owner: Any, key: Any) -> CertifiedKey:
+    """The owner's (public) certificate with a key that is not the owner's. A config
+    refuses the pair, so the key is swapped in afterwards, as an attacker's stack would."""
+    ck = CertifiedKey(owner.chain, owner.private_key)
+    ck.private_key = key
+    return ck
+
+
 def test_server_rejects_certificate_verify_by_another_key() -> None:
     """Alice's certificate, but the signature is made with a key that is not hers."""
     imposter = ec.generate_private_key(ec.SECP256R1())
-    run = _client_flight(None, _alice(certificate=CertifiedKey(pki().client.chain, imposter)),
+    run = _client_flight(None, _alice(certificate=_impersonating(pki().client, imposter)),
                          client_auth_kw())
     expect_alert12(run.server, run.client_flight, AD.decrypt_error)
 
@@ -1035,7 +1043,7 @@ def test_server_rejects_client_certificate_without_certificate_verify(client_aut
     the peer as Alice."""
     imposter = ec.generate_private_key(ec.SECP256R1())
     run = _client_flight(lambda hs, raw: None if raw[0] == CERTIFICATE_VERIFY else raw,
-                         _alice(certificate=CertifiedKey(pki().client.chain, imposter)),
+                         _alice(certificate=_impersonating(pki().client, imposter)),
                          client_auth_kw(client_auth=client_auth))
     assert [r[0] for r in split_records(run.client_flight)] == [HS, CCS, HS]
     assert [m[0] for m in messages_of(run.client_flight)] == [CERTIFICATE, CLIENT_KEY_EXCHANGE]

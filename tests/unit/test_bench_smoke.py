@@ -1,4 +1,4 @@
-"""bench/bench_tls.py must keep running: a --quick smoke run, no timing asserted."""
+"""The bench scripts must keep running: --quick smoke runs, no timing asserted."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_tls.py"
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 RATIO_LINES = [
     "ratio handshake tlskit/ssl (time):",
@@ -15,17 +17,42 @@ RATIO_LINES = [
     "ratio bulk AES-128-GCM tlskit/ssl (throughput):",
     "ratio bulk ChaCha20-Poly1305 tlskit/ssl (throughput):",
 ]
+PEER_LINES = [
+    f"ratio {what}, {mode} tlskit/ssl (time):"
+    for what in ("TLS 1.3 handshake, ECDSA P-256", "TLS 1.3 handshake, RSA-2048",
+                 "TLS 1.2 ECDHE handshake (ECDSA P-256)")
+    for mode in ("warm", "new leaf")
+] + ["ratio memory per pair tlskit/ssl (RSS):"]
+SOCKET_LINES = [
+    f"ratio socket {what} tlskit/ssl ({unit}):"
+    for what, unit in (("blocking handshakes", "hs/s"), ("blocking throughput", "MB/s"),
+                       ("asyncio handshakes", "hs/s"), ("asyncio throughput", "MB/s"))
+]
+
+
+def run_quick(script: str) -> str:
+    proc = subprocess.run([sys.executable, str(BENCH / script), "--quick"],
+                          capture_output=True, text=True, timeout=110)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    return proc.stdout
+
+
+def assert_ratio_lines(out: str, prefixes: list[str]) -> None:
+    for prefix in prefixes:
+        line = next((ln for ln in out.splitlines() if ln.startswith(prefix)), None)
+        assert line is not None, f"missing {prefix!r} in:\n{out}"
+        assert re.search(r": \d+\.\d\dx ", line + " "), line  # a number, whatever its value
 
 
 def test_bench_quick_runs_and_prints_ratios() -> None:
-    proc = subprocess.run([sys.executable, str(BENCH), "--quick"], capture_output=True,
-                          text=True, timeout=110)
-    assert proc.returncode == 0, proc.stderr + proc.stdout
-    out = proc.stdout
-    for prefix in RATIO_LINES:
-        line = next((ln for ln in out.splitlines() if ln.startswith(prefix)), None)
-        assert line is not None, f"missing {prefix!r} in:\n{out}"
-        assert re.search(r": \d+\.\d\dx ", line), line  # a number, whatever its value
+    out = run_quick("bench_tls.py")
+    assert_ratio_lines(out, RATIO_LINES)
     # The stdlib's bulk side really ran with the suite OPENSSL_CONF asked for.
     assert "Ciphersuites=TLS_AES_128_GCM_SHA256" in out
     assert "Ciphersuites=TLS_CHACHA20_POLY1305_SHA256" in out
+
+
+@pytest.mark.parametrize("script,lines", [("bench_peers.py", PEER_LINES),
+                                          ("bench_socket.py", SOCKET_LINES)])
+def test_other_bench_scripts_run_and_print_ratios(script: str, lines: list[str]) -> None:
+    assert_ratio_lines(run_quick(script), lines)

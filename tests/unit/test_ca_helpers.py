@@ -24,6 +24,7 @@ from tlskit import (
     TLSError,
 )
 from tlskit.ca import CAError, LocalCA
+from tlskit.config import CertificateValidityWarning
 from tlskit.enums import AlertDescription
 from tlskit.x509 import CertificateVerificationError, Reason
 
@@ -117,8 +118,10 @@ def test_expired_and_not_yet_valid_leaves(
     leaf = ca.issue_server(["localhost"], not_before=window[0], not_after=window[1])
     assert leaf.certificate.not_valid_before_utc == window[0].replace(microsecond=0)
     assert leaf.certificate.not_valid_after_utc == window[1].replace(microsecond=0)
+    with pytest.warns(CertificateValidityWarning, match="clients will refuse it"):
+        server_config = ca.server_config(leaf)  # the server is told at configuration
     with pytest.raises(CertificateVerificationError) as err:
-        handshake(ca.client_config(), ca.server_config(leaf))
+        handshake(ca.client_config(), server_config)
     assert err.value.reason == reason
 
 
@@ -262,7 +265,9 @@ def test_ssl_client_context_refuses_an_expired_leaf(
     ca: LocalCA, tlskit_server: Callable[[ServerConfig], tuple[int, list[Any]]]
 ) -> None:
     expired = ca.issue_server(["localhost"], not_before=NOW - 10 * DAY, not_after=NOW - DAY)
-    port, _ = tlskit_server(ca.server_config(expired))
+    with pytest.warns(CertificateValidityWarning, match="expired"):
+        server_config = ca.server_config(expired)
+    port, _ = tlskit_server(server_config)
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
             pytest.raises(ssl.SSLCertVerificationError, match="certificate has expired"):
         ca.client_ssl_context().wrap_socket(raw, server_hostname="localhost")

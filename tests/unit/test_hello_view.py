@@ -21,7 +21,7 @@ from tlskit.wire import messages as m
 from ..hostile.helpers import client_config, server_config
 
 DECODERS = ("decode_versions_client", "decode_key_share_client", "decode_u16_list",
-            "decode_alpn", "decode_server_name", "decode_record_size_limit",
+            "decode_alpn", "decode_client_server_name", "decode_record_size_limit",
             "decode_psk_modes", "decode_pre_shared_key_client", "decode_cookie",
             "decode_version_server", "decode_key_share_server", "decode_key_share_hrr")
 
@@ -78,7 +78,7 @@ def _server_side(calls: Calls, hellos: int) -> None:
     assert calls["decode_u16_list:signature_algorithms"] == hellos  # was 2
     assert calls["decode_u16_list:supported_groups"] == hellos
     assert calls["decode_alpn"] == hellos  # was 2
-    assert calls["decode_server_name"] == hellos
+    assert calls["decode_client_server_name"] == hellos
 
 
 def test_tls13_full_handshake_decodes_each_extension_once(calls: Calls) -> None:
@@ -88,7 +88,7 @@ def test_tls13_full_handshake_decodes_each_extension_once(calls: Calls) -> None:
 
 def test_hello_retry_decodes_each_hello_once(calls: Calls) -> None:
     _handshake(calls, {"groups": ["x25519", "secp256r1"], "alpn_protocols": ["h2"]},
-               {"groups": ["secp256r1"], "alpn_protocols": ["h2"]})
+               {"groups": ["secp256r1"], "alpn_protocols": ["h2"], "send_hrr_cookie": True})
     _server_side(calls, hellos=2)
     assert calls["decode_cookie"] == 1  # only the second hello carries one
 

@@ -224,3 +224,40 @@ def test_sha384_suite_lengths():
     keys = traffic_keys(suite, hs.client_traffic(bytes(48)))
     assert len(keys.key) == 32 and len(keys.iv) == 12
     assert len(hs.master().exporter(bytes(48))) == 48
+
+
+def _reference_expand_label(suite: Any, secret: bytes, label: bytes, context: bytes,
+                            length: int) -> bytes:
+    """HKDF-Expand-Label built from cryptography's HKDFExpand, independently of tlskit."""
+    full = b"tls13 " + label
+    info = length.to_bytes(2, "big") + bytes((len(full),)) + full + bytes((len(context),)) \
+        + context
+    return HKDFExpand(suite.hash_alg(), length, info).derive(secret)
+
+
+@pytest.mark.parametrize("code", list(SUITES))
+def test_precomputed_labels_match_hkdf_expand_label_for_every_suite(code):
+    suite = SUITES[code]
+    secret = bytes(range(suite.hash_length))
+    n = suite.hash_length
+    keys = traffic_keys(suite, secret)
+    assert keys.key == _reference_expand_label(suite, secret, b"key", b"", suite.key_length)
+    assert keys.iv == _reference_expand_label(suite, secret, b"iv", b"", 12)
+    assert next_traffic_secret(suite, secret) == \
+        _reference_expand_label(suite, secret, b"traffic upd", b"", n)
+    assert finished_key(suite, secret) == \
+        _reference_expand_label(suite, secret, b"finished", b"", n)
+    empty = hashlib.new(suite.hash_name).digest()
+    early = EarlySecret.start(suite)
+    assert early.secret == hmac.digest(bytes(n), bytes(n), suite.hash_name)
+    derived = _reference_expand_label(suite, early.secret, b"derived", empty, n)
+    shared = b"\x42" * 32
+    assert early.handshake(shared).secret == hmac.digest(derived, shared, suite.hash_name)
+    psk_early = EarlySecret.start(suite, b"\x07" * n)  # a PSK: nothing constant to reuse
+    derived = _reference_expand_label(suite, psk_early.secret, b"derived", empty, n)
+    assert psk_early.handshake(shared).secret == hmac.digest(derived, shared, suite.hash_name)
+    assert psk_early.binder_key() == \
+        _reference_expand_label(suite, psk_early.secret, b"res binder", empty, n)
+    # Longer than one hash block: the general expansion with counters 1, 2, ...
+    assert hkdf_expand_label(suite.hash_name, secret, b"long", b"ctx", 3 * n + 5) == \
+        _reference_expand_label(suite, secret, b"long", b"ctx", 3 * n + 5)

@@ -239,8 +239,9 @@ def test_binders_length_matches_the_encoding():
     (ext.decode_record_size_limit, b"\x00\x3f", IllegalParameter),
     (ext.decode_server_name, b"\x00\x0d\x00\x00\x04abcd\x00\x00\x03xyz", IllegalParameter),
     (ext.decode_server_name, b"\x00\x07\x00\x00\x04abc.", IllegalParameter),
-    (ext.decode_server_name, b"\x00\x07\x00\x00\x04ab\xffc", DecodeError),
+    (ext.decode_server_name, b"\x00\x07\x00\x00\x04ab\xffc", IllegalParameter),
     (ext.decode_server_name, b"\x00\x00", DecodeError),
+    (ext.decode_client_server_name, b"", DecodeError),
     (ext.decode_alpn, b"\x00\x00", DecodeError),
     (ext.decode_alpn, b"\x00\x02\x00\x00", DecodeError),
     (ext.decode_ocsp_status, b"\x02\x00\x00\x01x", IllegalParameter),
@@ -253,8 +254,9 @@ def test_binders_length_matches_the_encoding():
     (ext.decode_pre_shared_key_client, ext.encode_pre_shared_key_client(
         [(b"a", 0)], [bytes(31)]), DecodeError),
 ], ids=["dup-share", "empty-share", "rsl63", "two-hosts", "trailing-dot", "non-ascii",
-        "empty-list", "alpn-empty", "alpn-empty-name", "ocsp-type", "empty-cookie",
-        "no-modes", "versions-short", "versions-odd", "psk-counts", "short-binder"])
+        "empty-list", "client-empty-extension", "alpn-empty", "alpn-empty-name", "ocsp-type",
+        "empty-cookie", "no-modes", "versions-short", "versions-odd", "psk-counts",
+        "short-binder"])
 def test_extension_decoders_refuse(decode, body, error):
     with pytest.raises(error):
         decode(body)

@@ -100,11 +100,11 @@ def ca() -> pki.Issued:
         (["www.example.com"], "www.example.com", True),
         (["*.example.com"], "10.0.0.1", False),
         (["a.example", "b.example"], "b.example", True),
-        ([], "anything.example", False),
+        (None, "cn.example", False),  # no SAN at all: the CN is not consulted
     ],
 )
 def test_match_hostname_ip_and_dns(
-    ca: pki.Issued, sans: list[str], server_name: str, expected: bool
+    ca: pki.Issued, sans: list[str] | None, server_name: str, expected: bool
 ) -> None:
     cert = pki.leaf("cn.example", ca, sans=sans).cert
     assert match_hostname(cert, server_name) is expected

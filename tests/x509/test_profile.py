@@ -119,7 +119,11 @@ def test_empty_san_is_malformed(chain: pki.Chain) -> None:
                                        b"\x30\x00")
     leaf = pki.leaf(HOST, chain.inter, sans=None, extra=[(empty, False)])
     err = _reason(Verifier(TrustStore([chain.root.cert])), leaf.cert, chain.intermediates)
-    assert err.reason is Reason.malformed and "subjectAltName extension is empty" in str(err)
+    # cryptography < 51 parses the empty SAN and tlskit names the defect; 51 refuses the
+    # extension itself. Either way: malformed, and the message names the extension.
+    assert err.reason is Reason.malformed
+    assert ("subjectAltName extension is empty" in str(err)
+            or "subject_alternative_name" in str(err))
 
 
 def test_critical_san_with_empty_subject_is_fine(chain: pki.Chain) -> None:

@@ -349,8 +349,12 @@ class _Connect:
             when = "the handshake failed" if self.phase.startswith("during") else \
                 "the server closed the connection"
             hint = ""
+            if desc == AlertDescription.handshake_failure:
+                hint = ("; usually no cipher suite, group or signature scheme in common "
+                        "(see --trace for what was offered)")
             if desc == AlertDescription.protocol_version:
-                hint = "; the server does not seem to speak TLS 1.3, the only version tlskit has"
+                hint = ("; the server speaks neither TLS 1.3 nor TLS 1.2 as tlskit does "
+                        "(older versions are not implemented)")
             return f"{when}: {where} sent alert {desc.name} ({int(desc)}){hint}"
         if isinstance(exc, BadCertificate) and getattr(exc, "reason", None) == "revoked":
             return f"certificate revoked, refusing the connection: {exc}"

@@ -22,6 +22,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -29,7 +30,7 @@ from typing import Any
 
 from cryptography import x509
 
-from ..config import CertifiedKey, ServerConfig, load_pem_chain
+from ..config import CertificateValidityWarning, CertifiedKey, ServerConfig, load_pem_chain
 from ..connection import ServerConnection
 from ..errors import AlertReceived, TLSError
 from ..events import HandshakeComplete
@@ -82,6 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compress-cert", metavar="LIST",
                         help="compress the certificate for clients that accept it "
                              "(RFC 8879), e.g. zlib")
+    parser.add_argument("--tickets", metavar="N", type=int, default=2,
+                        help="session tickets sent after each handshake (default 2; 0 turns "
+                        "resumption off)")
     parser.add_argument("--keylog", metavar="FILE",
                         help="append session secrets to FILE (NSS key log format)")
 
@@ -243,21 +247,35 @@ class Server:
             certified = CertifiedKey(certified.chain, certified.private_key, stapler.current)
             self.certified = certified
         versions = ["TLSv1.2"] if a.tls12 else ["TLSv1.3"] if a.tls13 else ["TLSv1.3", "TLSv1.2"]
+        if not 0 <= a.tickets <= 16:
+            raise ServeError(f"--tickets must be within 0..16, not {a.tickets}")
         try:
-            return ServerConfig(
-                certificates=[certified],
-                versions=versions,
-                certificate_compression=_split(a.compress_cert) or (),
-                # Read by the config (tlskit.iana), like ServerConfig(groups=...) in code.
-                groups=_split(a.groups),
-                cipher_suites=_split(a.ciphers),
-                alpn_protocols=alpn,
-                client_auth=client_auth,
-                client_trust_anchors=client_anchors,
-                keylog=self.keylog,
-            )
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", CertificateValidityWarning)
+                config = self._build_config(certified, versions, alpn, client_auth,
+                                            client_anchors)
         except ValueError as exc:
             raise ServeError(str(exc)) from exc
+        for warning in caught:
+            self.log(f"warning: {warning.message}")
+        return config
+
+    def _build_config(self, certified: CertifiedKey, versions: list[str], alpn: list[str],
+                      client_auth: Any, client_anchors: Any) -> ServerConfig:
+        a = self.args
+        return ServerConfig(
+            certificates=[certified],
+            versions=versions,
+            certificate_compression=_split(a.compress_cert) or (),
+            # Read by the config (tlskit.iana), like ServerConfig(groups=...) in code.
+            groups=_split(a.groups),
+            cipher_suites=_split(a.ciphers),
+            alpn_protocols=alpn,
+            client_auth=client_auth,
+            client_trust_anchors=client_anchors,
+            keylog=self.keylog,
+            session_tickets=a.tickets,
+        )
 
     def announce(self) -> None:
         a = self.args
@@ -307,6 +325,9 @@ class Server:
     def _handle(self, sock: socket.socket, peer: Any) -> None:
         who = f"{_url_host(peer[0])}:{peer[1]}"
         conn = ServerConnection(self.config)
+        # A TLS 1.3 client may half-close after its request (close_notify, RFC 8446 6.1):
+        # answer the request first; chan.close() then sends our close_notify.
+        conn.close_reply = False
         chan = Channel(sock, conn, outgoing="server->client")
         try:
             sock.settimeout(HANDSHAKE_TIMEOUT)

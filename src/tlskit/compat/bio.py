@@ -23,9 +23,10 @@ from ..io.info import peercert_dict
 from .ciphers import openssl_name
 from .errors import eof_error, to_ssl_error, want_read, zero_return_error
 from .hello import HelloBuffer, alert_record, start_server_connection
+from .session import SSLSession
 
 if TYPE_CHECKING:
-    from .context import SSLContext, SSLSession
+    from .context import SSLContext
 
 __all__ = ["SSLObject"]
 
@@ -118,7 +119,6 @@ class SSLObject(ssl.SSLObject):
                     alert = AlertReceived(ev.alert)
                     raise self._fail(alert) from alert
             elif isinstance(ev, SessionTicketReceived) and ev.session is not None:
-                from .context import SSLSession
                 self._session = SSLSession(ev.session)
         self._flush()
 
@@ -235,8 +235,8 @@ class SSLObject(ssl.SSLObject):
 
     @context.setter
     def context(self, ctx: SSLContext) -> None:
-        from .context import SSLContext
-        if not isinstance(ctx, SSLContext):
+        # Checked by what it offers: this module must not import .context (it imports us).
+        if not isinstance(ctx, ssl.SSLContext) or not hasattr(type(ctx), "tlskit_client_config"):
             raise TypeError("a tlskit.compat.SSLContext is required")
         if self._conn is not None:
             raise ValueError("the context can only change before the handshake "

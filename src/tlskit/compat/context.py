@@ -25,12 +25,12 @@ from cryptography.hazmat.primitives import serialization
 from .. import crypto
 from ..config import CertifiedKey, ClientConfig, ServerConfig
 from ..keylog import KeyLogFile
-from ..session import Session
 from ..verifier import CertificateVerifier, Usage
 from ..x509 import TrustStore, Verifier
 from ..x509.trust import _quiet, load_pem_certificates
 from .ciphers import TLS12, cipher_dicts, parse_cipher_string
 from .errors import UnsupportedSetting
+from .session import SSLSession
 
 if TYPE_CHECKING:
     from .bio import SSLObject
@@ -63,39 +63,6 @@ def _version_rank(v: ssl.TLSVersion, low: bool) -> int:
     return int(v)
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class SSLSession:
-    """A resumable session (`ssl.SSLSession`'s attributes), backed by a tlskit ticket."""
-
-    tlskit_session: Session
-
-    @property
-    def id(self) -> bytes:
-        import hashlib
-        return hashlib.sha256(self.tlskit_session.ticket).digest()
-
-    @property
-    def time(self) -> int:
-        return int(self.tlskit_session.received_at)
-
-    @property
-    def timeout(self) -> int:
-        return self.tlskit_session.lifetime
-
-    @property
-    def ticket_lifetime_hint(self) -> int:
-        return self.tlskit_session.lifetime
-
-    @property
-    def has_ticket(self) -> bool:
-        return True
-
-    def __eq__(self, other: object) -> bool:
-        return (isinstance(other, SSLSession)
-                and other.tlskit_session.ticket == self.tlskit_session.ticket)
-
-    def __hash__(self) -> int:
-        return hash(self.tlskit_session.ticket)
 
 
 def _split_der(data: bytes) -> list[bytes]:

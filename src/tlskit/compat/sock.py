@@ -26,9 +26,10 @@ from ..io.blocking import RECV_SIZE, SEND_CHUNK, TLSSocket, TruncatedConnection,
 from .ciphers import openssl_name
 from .errors import to_ssl_error
 from .hello import HelloBuffer, alert_record, start_server_connection
+from .session import SSLSession
 
 if TYPE_CHECKING:
-    from .context import SSLContext, SSLSession
+    from .context import SSLContext
 
 __all__ = ["SSLSocket"]
 
@@ -163,7 +164,6 @@ class SSLSocket(TLSSocket, ssl.SSLSocket):  # type: ignore[misc]
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, SessionTicketReceived) and event.session is not None:
-            from .context import SSLSession
             self._session = SSLSession(event.session)
 
     # -- I/O with ssl's errors --------------------------------------------------------------
@@ -292,8 +292,8 @@ class SSLSocket(TLSSocket, ssl.SSLSocket):  # type: ignore[misc]
 
     @context.setter
     def context(self, ctx: SSLContext) -> None:
-        from .context import SSLContext
-        if not isinstance(ctx, SSLContext):
+        # Checked by what it offers: this module must not import .context (it imports us).
+        if not isinstance(ctx, ssl.SSLContext) or not hasattr(type(ctx), "tlskit_client_config"):
             raise TypeError("a tlskit.compat.SSLContext is required")
         if self._conn is not None:
             raise ValueError("the context can only change before the handshake "

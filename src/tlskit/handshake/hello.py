@@ -87,7 +87,7 @@ class ClientHelloView:
 
     @cached_property
     def server_name(self) -> str | None:
-        return self._decoded(_E.server_name, ext.decode_server_name)
+        return self._decoded(_E.server_name, ext.decode_client_server_name)
 
     @cached_property
     def record_size_limit(self) -> int | None:

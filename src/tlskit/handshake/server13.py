@@ -137,7 +137,9 @@ class ServerHandshake13(Handshake13):
         cfg = self.config
         common_suites = [s for s in cfg._suites if s in ch.cipher_suites]
         if not common_suites:
-            raise HandshakeFailure("no cipher suite in common with the client")
+            raise HandshakeFailure(
+                "no TLS 1.3 cipher suite in common with the client (we accept "
+                f"{', '.join(crypto.SUITES[s].name for s in cfg._suites)})")
         self.suite = crypto.SUITES[common_suites[0]]
         shares = self._check_shares(offer)
         assert offer.groups is not None and offer.schemes is not None
@@ -145,7 +147,9 @@ class ServerHandshake13(Handshake13):
         self.client_random = ch.random
         common_groups = [g for g in cfg._groups if g in offer.groups]
         if not common_groups:
-            raise HandshakeFailure("no key exchange group in common with the client")
+            raise HandshakeFailure(
+                "no key exchange group in common with the client (we accept "
+                f"{', '.join(NamedGroup(g).name for g in cfg._groups)})")
         self.group = NamedGroup(common_groups[0])
         self._psk = self._accept_ticket(offer, raw)
         if self._psk is None:
@@ -187,13 +191,18 @@ class ServerHandshake13(Handshake13):
                 raise MissingExtension(f"ClientHello lacks {ExtensionType(required).name}")
         client_groups, shares = offer.groups, offer.shares
         assert client_groups is not None and shares is not None
-        # B.3.1.4: obsolete groups MUST NOT be offered with TLS 1.3. A key share for one is
-        # refused; merely listing one is tolerated, since real multi-version clients (e.g.
-        # tlslite-ng with brainpool curves) still list them for TLS 1.2.
+        # B.3.1.4 / 4.2.7: obsolete groups MUST NOT be offered with TLS 1.3. A key share
+        # for one is refused, and so is listing one in a hello that offers TLS 1.3 alone.
+        # A client that also offers TLS 1.2 may list them for 1.2 (tlslite-ng lists the
+        # brainpool curves): tolerated there, as OpenSSL and Go do.
         obsolete = [g for g, _ in shares if crypto.is_obsolete_group(g)]
         if obsolete:
             raise IllegalParameter(f"key share for obsolete group {obsolete[0]:#06x} in a "
                                    "TLS 1.3 ClientHello")
+        listed = [g for g in client_groups if crypto.is_obsolete_group(g)]
+        if listed and ProtocolVersion.TLSv1_2 not in offer.offered_versions:
+            raise IllegalParameter(f"supported_groups lists obsolete group {listed[0]:#06x} "
+                                   "in a TLS 1.3-only ClientHello (RFC 8446 4.2.7)")
         for group, _ in shares:
             if group not in client_groups:
                 raise IllegalParameter(f"key share for {NamedGroup(group).name}, which is "
@@ -288,8 +297,8 @@ class ServerHandshake13(Handshake13):
         legacy = offer.hello.legacy_version
         if offer.versions is None:
             raise ProtocolVersionError(
-                f"client offers only {ProtocolVersion(legacy).label}; "
-                "this server needs TLS 1.3")
+                f"client offers only {ProtocolVersion(legacy).label}; this server speaks "
+                f"{' and '.join(self.config._versions)}")
         if ProtocolVersion.TLSv1_3 not in offer.versions:
             raise ProtocolVersionError("client does not offer TLS 1.3")
         # 4.2.1: supported_versions decides, but a legacy_version below TLS 1.0 is no TLS
@@ -324,12 +333,16 @@ class ServerHandshake13(Handshake13):
         self.hrr_sent = True
         self.first_hello = ch
         self.transcript.restart_after_hrr(self.suite.hash_name)
-        self.cookie = self._make_cookie()
-        hrr = m.ServerHello(m.HRR_RANDOM, ch.session_id, self.suite.code, m.Extensions({
-            _E.key_share: ext.encode_key_share_hrr(self.group),
-            _E.cookie: ext.encode_cookie(self.cookie),
-            _E.supported_versions: ProtocolVersion.TLSv1_3.to_bytes(2, "big"),
-        }))
+        exts = m.Extensions({_E.key_share: ext.encode_key_share_hrr(self.group)})
+        # 4.2.2: a cookie is for servers that keep no state across the retry; tlskit keeps
+        # its state in the connection, so it sends one only when configured to (as
+        # OpenSSL, Go and rustls do).
+        cfg = self.config
+        if cfg.hrr_cookie is not None or cfg.send_hrr_cookie:
+            self.cookie = self._make_cookie()
+            exts[_E.cookie] = ext.encode_cookie(self.cookie)
+        exts[_E.supported_versions] = ProtocolVersion.TLSv1_3.to_bytes(2, "big")
+        hrr = m.ServerHello(m.HRR_RANDOM, ch.session_id, self.suite.code, exts)
         raw = hrr.encode()
         self.send(raw)
         self.flush()
@@ -356,7 +369,10 @@ class ServerHandshake13(Handshake13):
         if ch.cipher_suites != first.cipher_suites:
             raise IllegalParameter("second ClientHello changed the cipher suites")
         exts = ch.extensions
-        if offer.cookie is None or not hmac.compare_digest(offer.cookie, self.cookie):
+        if not self.cookie:
+            if offer.cookie is not None:
+                raise IllegalParameter("second ClientHello has a cookie, but none was sent")
+        elif offer.cookie is None or not hmac.compare_digest(offer.cookie, self.cookie):
             raise IllegalParameter("second ClientHello does not return the cookie")
         shares = offer.shares
         if shares is None:

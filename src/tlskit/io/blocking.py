@@ -26,6 +26,7 @@ from ..connection import ClientConnection, Connection
 from ..errors import AlertReceived, ConnectionClosedError, TLSError, UsageError
 from ..events import ConnectionClosed, DataReceived, Event
 from ..keylog import with_keylog
+from ..record import MAX_CIPHERTEXT, MAX_PLAINTEXT
 from .info import ConnectionInfo, peercert_dict
 
 __all__ = ["TLSSocket", "TruncatedConnection", "connect", "peercert_dict"]
@@ -35,6 +36,8 @@ log = logging.getLogger("tlskit.io")
 Buffer: TypeAlias = "bytes | bytearray | memoryview"
 
 RECV_SIZE = 1 << 16          # ciphertext read per socket recv (caps buffered plaintext)
+DIRECT_MIN = MAX_PLAINTEXT + 1  # recv_into buffers this big get records decrypted in place
+_MAX_RECORD = 5 + MAX_CIPHERTEXT
 SEND_CHUNK = 1 << 17         # plaintext encrypted per socket write
 CLOSE_TIMEOUT = 1.0          # how long close() may block to deliver close_notify
 
@@ -108,6 +111,11 @@ class TLSSocket(ConnectionInfo):
                 peer = "peer"
         self._peer = peer
         self._plain = bytearray()
+        # recv_into's zero-copy path reads ciphertext into _cbuf (made on first use) and
+        # decrypts each record straight into the caller's buffer; _cbuf[_cpos:_cend] is
+        # ciphertext read but not yet processed, which every other reader takes first.
+        self._cbuf: bytearray | None = None
+        self._cpos = self._cend = 0
         self._unsent = b""               # ciphertext a timed-out write left behind
         self._handshake_done = False
         self._handshake_error: BaseException | None = None
@@ -189,6 +197,10 @@ class TLSSocket(ConnectionInfo):
 
     def _read_more(self, deadline: float | None = None) -> None:
         """One socket read fed to the connection (caller holds the reader lock)."""
+        data = self._take_cipher()
+        if data:
+            self._feed(data, deadline)
+            return
         if self._eof:
             raise self._eof_error()
         sock = self._raw()
@@ -199,9 +211,20 @@ class TLSSocket(ConnectionInfo):
             raise self._eof_error()
         self._feed(data, deadline)
 
+    def _take_cipher(self, limit: int = RECV_SIZE) -> bytes:
+        """Up to `limit` bytes of ciphertext left over by recv_into's direct path."""
+        if self._cend == self._cpos or self._cbuf is None:
+            return b""
+        end = min(self._cend, self._cpos + limit)
+        data = bytes(self._cbuf[self._cpos:end])
+        self._cpos = end
+        if end == self._cend:
+            self._cpos = self._cend = 0
+        return data
+
     def _recv_exact(self, n: int) -> bytes:
         sock = self._raw()
-        buf = bytearray()
+        buf = bytearray(self._take_cipher(n))
         while len(buf) < n:
             data = sock.recv(n - len(buf))
             if not data:
@@ -349,6 +372,10 @@ class TLSSocket(ConnectionInfo):
         if n == 0:
             return 0
         with self._rlock:
+            if n >= DIRECT_MIN and not self._plain:
+                got = self._recv_direct(view[:n])
+                if got >= 0:
+                    return got
             if not self._fill():
                 return 0
             plain = self._plain
@@ -356,6 +383,59 @@ class TLSSocket(ConnectionInfo):
             view[:n] = plain[:n]
             del plain[:n]
             return n
+
+    def _recv_direct(self, view: memoryview) -> int:
+        """Zero-copy read (caller holds the reader lock): ciphertext goes from the kernel
+        into `_cbuf` and each application-data record is decrypted straight into `view`.
+        Returns the bytes written, or -1 when the buffered path must take over (anything
+        but application data, close_notify, EOF, errors): what was read stays in `_cbuf`
+        for it."""
+        if self._peer_closed or self._eof:
+            return -1
+        if self._cbuf is None:
+            self._cbuf = bytearray(RECV_SIZE + _MAX_RECORD)
+        cbuf = self._cbuf
+        while True:
+            pos, end = self._cpos, self._cend
+            if end - pos >= 5:
+                total = 5 + ((cbuf[pos + 3] << 8) | cbuf[pos + 4])
+                if total > _MAX_RECORD:
+                    return -1  # the connection reports the oversized record
+                if end - pos >= total:
+                    with memoryview(cbuf) as whole, whole[pos:pos + total] as record, \
+                            self._state:
+                        got = self._conn.receive_data_into(record, view)
+                    if got < 0:
+                        return -1
+                    self._cpos = pos + total
+                    if self._cpos == end:
+                        self._cpos = self._cend = 0
+                    if got:
+                        return got
+                    continue  # an empty application-data record
+            if not self._recv_cipher():
+                return -1
+
+    def _recv_cipher(self) -> bool:
+        """Read more ciphertext into `_cbuf` (moving a partial record to its start when
+        the space after it runs short); False at EOF."""
+        cbuf = self._cbuf
+        assert cbuf is not None
+        if len(cbuf) - self._cend < _MAX_RECORD:
+            left = self._cend - self._cpos
+            cbuf[:left] = cbuf[self._cpos:self._cend]
+            self._cpos, self._cend = 0, left
+        try:
+            with memoryview(cbuf) as whole:
+                got = self._raw().recv_into(whole[self._cend:])
+        except TimeoutError:
+            raise TimeoutError(f"recv from {self._peer} timed out after "
+                               f"{_fmt_seconds(self.gettimeout())} s") from None
+        if not got:
+            self._eof = True
+            return False
+        self._cend += got
+        return True
 
     def pending(self) -> int:
         """Plaintext bytes already decrypted and waiting for `recv`."""

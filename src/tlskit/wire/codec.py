@@ -45,8 +45,12 @@ class Reader:
         return self._buf[pos]
 
     def u16(self) -> int:
-        pos = self._need(2)
-        return int(_U16.unpack_from(self._buf, pos)[0])
+        pos = self._pos
+        if self._end - pos < 2:
+            self._need(2)  # raises
+        self._pos = pos + 2
+        b = self._buf
+        return (b[pos] << 8) | b[pos + 1]
 
     def u24(self) -> int:
         pos = self._need(3)
@@ -70,23 +74,64 @@ class Reader:
         pos = self._need(n)
         return Reader(self._buf, pos, pos + n)
 
+    # The vector readers below check everything in one step (a handshake decodes a few
+    # hundred vectors); on any failure they re-read through u8/u16/u24 and _sub, which
+    # raise with the detailed message.
+
+    def _span(self, width: int, minimum: int) -> int:
+        """Move past a well-formed vector with a `width`-byte length and return where its
+        body starts; -1, with nothing consumed, if it is not well formed."""
+        pos = self._pos
+        start = pos + width
+        if start > self._end:
+            return -1
+        b = self._buf
+        if width == 2:
+            n = (b[pos] << 8) | b[pos + 1]
+        elif width == 1:
+            n = b[pos]
+        else:
+            n = (b[pos] << 16) | (b[pos + 1] << 8) | b[pos + 2]
+        if n < minimum or start + n > self._end:
+            return -1
+        self._pos = start + n
+        return start
+
     def vec8(self, minimum: int = 0, what: str = "vector") -> Reader:
-        return self._sub(self.u8(), minimum, what)
+        start = self._span(1, minimum)
+        if start < 0:
+            return self._sub(self.u8(), minimum, what)
+        return Reader(self._buf, start, self._pos)
 
     def vec16(self, minimum: int = 0, what: str = "vector") -> Reader:
-        return self._sub(self.u16(), minimum, what)
+        start = self._span(2, minimum)
+        if start < 0:
+            return self._sub(self.u16(), minimum, what)
+        return Reader(self._buf, start, self._pos)
 
     def vec24(self, minimum: int = 0, what: str = "vector") -> Reader:
-        return self._sub(self.u24(), minimum, what)
+        start = self._span(3, minimum)
+        if start < 0:
+            return self._sub(self.u24(), minimum, what)
+        return Reader(self._buf, start, self._pos)
 
     def bytes8(self, minimum: int = 0, what: str = "vector") -> bytes:
-        return self.vec8(minimum, what).rest()
+        start = self._span(1, minimum)
+        if start < 0:
+            return self._sub(self.u8(), minimum, what).rest()
+        return bytes(self._buf[start:self._pos])
 
     def bytes16(self, minimum: int = 0, what: str = "vector") -> bytes:
-        return self.vec16(minimum, what).rest()
+        start = self._span(2, minimum)
+        if start < 0:
+            return self._sub(self.u16(), minimum, what).rest()
+        return bytes(self._buf[start:self._pos])
 
     def bytes24(self, minimum: int = 0, what: str = "vector") -> bytes:
-        return self.vec24(minimum, what).rest()
+        start = self._span(3, minimum)
+        if start < 0:
+            return self._sub(self.u24(), minimum, what).rest()
+        return bytes(self._buf[start:self._pos])
 
     def u16_list(self, minimum_bytes: int = 2, what: str = "list") -> list[int]:
         """A vec16 of uint16 values (groups, suites, schemes, versions use vec8 though)."""

@@ -25,8 +25,16 @@ def encode_server_name(host: str) -> bytes:
     return bytes(w.buf)
 
 
+def decode_client_server_name(body: bytes) -> str | None:
+    """A ClientHello's server_name, which is never empty (RFC 6066 3: a non-empty
+    server_name_list); the server's acknowledgement is (`decode_server_name`)."""
+    if not body:
+        raise DecodeError("server_name: empty extension in a ClientHello")
+    return decode_server_name(body)
+
+
 def decode_server_name(body: bytes) -> str | None:
-    """The host_name from a ClientHello's server_name; None for an empty (server) body."""
+    """The host_name from a server_name body; None for an empty (server) body."""
     if not body:
         return None
     r = Reader(body)
@@ -42,7 +50,8 @@ def decode_server_name(body: bytes) -> str | None:
             try:
                 host = value.decode("ascii")
             except UnicodeDecodeError as exc:
-                raise DecodeError("server_name: host_name is not ASCII") from exc
+                # The vector decodes; its value is wrong (RFC 6066 3: ASCII A-labels).
+                raise IllegalParameter("server_name: host_name is not ASCII") from exc
             if host.endswith(".") or "\x00" in host:
                 raise IllegalParameter("server_name: malformed host_name")
     return host

@@ -1,0 +1,115 @@
+"""`TLSSocket.recv_into` with a buffer that holds a whole record: application data is
+decrypted straight into the caller's buffer; everything else (KeyUpdate, tickets,
+close_notify, forged records, small reads afterwards) still goes the general way."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import threading
+
+import pytest
+
+import tlskit
+from tlskit import ClientConfig, ServerConfig, TLSError
+from tlskit.enums import AlertDescription
+from tlskit.io.blocking import DIRECT_MIN
+
+from .conftest import BulkEchoHandler
+from .helpers import OneShotServer, handshake_raw_server
+
+
+def read_exactly_into(sock: tlskit.TLSSocket, n: int, size: int = 1 << 16) -> bytes:
+    buf = bytearray(size)
+    got = bytearray()
+    while len(got) < n:
+        k = sock.recv_into(buf)
+        assert k, "EOF before all data arrived"
+        got += buf[:k]
+    return bytes(got)
+
+
+def test_recv_into_a_record_sized_buffer_decrypts_in_place(tls_server_factory,
+                                                           client_config: ClientConfig):
+    srv = tls_server_factory(BulkEchoHandler)
+    payload = os.urandom(1 << 20)
+    with tlskit.connect("127.0.0.1", srv.server_address[1], client_config,
+                        server_name="localhost", timeout=10) as sock:
+        writer = threading.Thread(target=sock.sendall, args=(payload,))
+        writer.start()
+        got = read_exactly_into(sock, len(payload))
+        writer.join()
+        assert hashlib.sha256(got).digest() == hashlib.sha256(payload).digest()
+        assert sock._cbuf is not None  # the zero-copy path ran
+        assert sock.pending() == 0     # and nothing went through the plaintext buffer
+
+
+def serve(server_config: ServerConfig, script) -> OneShotServer:
+    """A server that, once the client said "go", runs `script`. No session tickets, so
+    what the client reads next is exactly what the script sends."""
+    server_config.session_tickets = 0
+
+    def action(sock: socket.socket) -> None:
+        conn = handshake_raw_server(sock, server_config)
+        assert conn.receive_data(sock.recv(1000))[0].data == b"go"  # type: ignore[attr-defined]
+        script(sock, conn)
+    return OneShotServer(action)
+
+
+def test_key_update_close_notify_and_small_reads_after_direct_reads(
+        server_config: ServerConfig, client_config: ClientConfig):
+    def script(sock: socket.socket, conn: tlskit.ServerConnection) -> None:
+        conn.send_data(b"a" * 20000)          # two records
+        conn.update_keys(request_peer_update=False)
+        conn.send_data(b"b" * 100)
+        conn.send_data(b"")                    # an empty record
+        conn.send_data(b"tail of the stream")
+        conn.close()
+        sock.sendall(conn.data_to_send())      # all in one write
+        while not conn.closed:
+            data = sock.recv(65536)
+            if not data:
+                return
+            conn.receive_data(data)
+
+    srv = serve(server_config, script)
+    with tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
+                        timeout=10) as sock:
+        sock.sendall(b"go")
+        buf = bytearray(DIRECT_MIN)
+        assert sock.recv_into(buf) == 16384 and buf[:16384] == b"a" * 16384  # in place
+        assert sock.recv(4) == b"aaaa"  # the buffered path takes the ciphertext left over
+        stream = bytearray(b"a" * 16388)
+        while k := sock.recv_into(buf):  # ... and the direct path resumes after it
+            stream += buf[:k]
+        assert stream == b"a" * 20000 + b"b" * 100 + b"tail of the stream"
+        assert sock.recv_into(buf) == 0  # close_notify: a clean EOF, and it stays
+    srv.join()
+
+
+def test_forged_record_is_bad_record_mac_on_the_direct_path(server_config: ServerConfig,
+                                                            client_config: ClientConfig):
+    alerts: list[bytes] = []
+
+    def script(sock: socket.socket, conn: tlskit.ServerConnection) -> None:
+        conn.send_data(b"genuine")
+        conn.send_data(b"forged")
+        data = bytearray(conn.data_to_send())
+        assert len(data) == (5 + 8 + 16) + (5 + 7 + 16)  # the two records
+        data[-1] ^= 1  # the second record's tag
+        sock.sendall(data)
+        alerts.append(sock.recv(100))
+
+    srv = serve(server_config, script)
+    with tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
+                        timeout=10) as sock:
+        sock.sendall(b"go")
+        buf = bytearray(1 << 15)
+        assert sock.recv_into(buf) == 7 and buf[:7] == b"genuine"
+        with pytest.raises(TLSError) as info:
+            sock.recv_into(buf)
+        assert info.value.alert == AlertDescription.bad_record_mac
+        assert bytes(buf[:6]) != b"forged"  # no unauthentic plaintext reached the caller
+    srv.join()
+    assert alerts and alerts[0][:3] == b"\x17\x03\x03"  # our (protected) alert went out
