@@ -132,7 +132,7 @@ def test_the_client_decodes_each_server_hello_extension_once(calls: Calls) -> No
     leaf = pki().client
     _handshake(calls, {"groups": ["x25519", "secp256r1"],
                        "certificate": CertifiedKey(leaf.chain, leaf.private_key)},
-               {"groups": ["secp256r1"], "client_auth": "required",
+               {"groups": ["secp256r1"], "client_auth": "required", "send_hrr_cookie": True,
                 "client_trust_anchors": [pki().ca.root]})
     assert calls["client decode_version_server"] == 2  # HelloRetryRequest, ServerHello
     assert calls["client decode_key_share_hrr"] == 1
