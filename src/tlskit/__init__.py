@@ -3,8 +3,9 @@
 The sans-I/O core: create a `ClientConnection` or `ServerConnection`, feed it bytes with
 `receive_data`, send what `data_to_send` returns, and react to the events.
 
-The blocking I/O layer (`connect`, `TLSSocket`, `TLSServer`, ...), `tlskit.aio` and the
-certificate validator's error are imported on first use, so ``import tlskit`` stays light.
+Every exported name is imported on first use (the core, the blocking I/O layer, `tlskit.aio`
+and the validator's error), so ``import tlskit`` loads no `cryptography` and `tlskit --help`
+stays instant.
 """
 
 from __future__ import annotations
@@ -13,54 +14,53 @@ import importlib
 import logging
 from typing import TYPE_CHECKING
 
-from .config import (
-    CertifiedKey,
-    ClientConfig,
-    ServerConfig,
-    load_pem_chain,
-    load_pem_private_key,
-    parse_cipher_suite,
-    parse_group,
-    parse_signature_scheme,
-)
-from .connection import ClientConnection, Connection, ServerConnection
-from .enums import AlertDescription, CipherSuite, NamedGroup, SignatureScheme
-from .errors import (
-    AlertReceived,
-    BadCertificate,
-    BadRecordMac,
-    CertificateRequired,
-    ConnectionClosedError,
-    DecodeError,
-    DecryptError,
-    HandshakeFailure,
-    IllegalParameter,
-    InappropriateFallback,
-    InternalError,
-    MissingExtension,
-    NoApplicationProtocol,
-    ProtocolVersionError,
-    RecordOverflow,
-    TLSError,
-    UnexpectedMessage,
-    UnrecognizedName,
-    UnsupportedCertificate,
-    UnsupportedExtension,
-    UsageError,
-)
-from .events import (
-    ConnectionClosed,
-    DataReceived,
-    Event,
-    HandshakeComplete,
-    KeyUpdated,
-    SessionTicketReceived,
-)
-from .session import Session, SessionCache
-from .verifier import CertificateVerifier
-
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
     from . import aio as aio
+    from .config import (
+        CertifiedKey,
+        ClientConfig,
+        ServerConfig,
+        load_pem_chain,
+        load_pem_private_key,
+        parse_cipher_suite,
+        parse_group,
+        parse_signature_scheme,
+    )
+    from .connection import ClientConnection, Connection, ServerConnection
+    from .enums import AlertDescription, CipherSuite, NamedGroup, SignatureScheme
+    from .errors import (
+        AlertReceived,
+        BadCertificate,
+        BadRecordMac,
+        CertificateRequired,
+        ConnectionClosedError,
+        DecodeError,
+        DecryptError,
+        HandshakeFailure,
+        IllegalParameter,
+        InappropriateFallback,
+        InternalError,
+        MissingExtension,
+        NoApplicationProtocol,
+        ProtocolVersionError,
+        RecordOverflow,
+        TLSError,
+        UnexpectedMessage,
+        UnrecognizedName,
+        UnsupportedCertificate,
+        UnsupportedExtension,
+        UsageError,
+    )
+    from .events import (
+        ClientCertificateReceived,
+        ConnectionClosed,
+        DataReceived,
+        EarlyDataReceived,
+        Event,
+        HandshakeComplete,
+        KeyUpdated,
+        SessionTicketReceived,
+    )
     from .io import (
         TLSListener,
         TLSServer,
@@ -69,14 +69,65 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
         connect,
         wrap_server_socket,
     )
+    from .session import Session, SessionCache
+    from .verifier import CertificateVerifier
     from .x509 import CertificateVerificationError
 
 __version__ = "0.1.0"
 
 logging.getLogger("tlskit").addHandler(logging.NullHandler())
 
-# name -> the module that defines it, imported when the name is first used.
+# name -> the module that defines it, imported when the name is first used: even the
+# sans-I/O core, so that `import tlskit` (and with it `tlskit --help`, whose entry point
+# lives in this package) costs no `cryptography` import.
 _LAZY = {
+    "CertifiedKey": "tlskit.config",
+    "ClientConfig": "tlskit.config",
+    "ServerConfig": "tlskit.config",
+    "load_pem_chain": "tlskit.config",
+    "load_pem_private_key": "tlskit.config",
+    "parse_cipher_suite": "tlskit.config",
+    "parse_group": "tlskit.config",
+    "parse_signature_scheme": "tlskit.config",
+    "ClientConnection": "tlskit.connection",
+    "Connection": "tlskit.connection",
+    "ServerConnection": "tlskit.connection",
+    "AlertDescription": "tlskit.enums",
+    "CipherSuite": "tlskit.enums",
+    "NamedGroup": "tlskit.enums",
+    "SignatureScheme": "tlskit.enums",
+    "AlertReceived": "tlskit.errors",
+    "BadCertificate": "tlskit.errors",
+    "BadRecordMac": "tlskit.errors",
+    "CertificateRequired": "tlskit.errors",
+    "ConnectionClosedError": "tlskit.errors",
+    "DecodeError": "tlskit.errors",
+    "DecryptError": "tlskit.errors",
+    "HandshakeFailure": "tlskit.errors",
+    "IllegalParameter": "tlskit.errors",
+    "InappropriateFallback": "tlskit.errors",
+    "InternalError": "tlskit.errors",
+    "MissingExtension": "tlskit.errors",
+    "NoApplicationProtocol": "tlskit.errors",
+    "ProtocolVersionError": "tlskit.errors",
+    "RecordOverflow": "tlskit.errors",
+    "TLSError": "tlskit.errors",
+    "UnexpectedMessage": "tlskit.errors",
+    "UnrecognizedName": "tlskit.errors",
+    "UnsupportedCertificate": "tlskit.errors",
+    "UnsupportedExtension": "tlskit.errors",
+    "UsageError": "tlskit.errors",
+    "ClientCertificateReceived": "tlskit.events",
+    "ConnectionClosed": "tlskit.events",
+    "EarlyDataReceived": "tlskit.events",
+    "DataReceived": "tlskit.events",
+    "Event": "tlskit.events",
+    "HandshakeComplete": "tlskit.events",
+    "KeyUpdated": "tlskit.events",
+    "SessionTicketReceived": "tlskit.events",
+    "Session": "tlskit.session",
+    "SessionCache": "tlskit.session",
+    "CertificateVerifier": "tlskit.verifier",
     "connect": "tlskit.io",
     "TLSListener": "tlskit.io",
     "TLSServer": "tlskit.io",
@@ -97,6 +148,7 @@ __all__ = [
     "CertificateVerifier",
     "CertifiedKey",
     "CipherSuite",
+    "ClientCertificateReceived",
     "ClientConfig",
     "ClientConnection",
     "Connection",
@@ -105,6 +157,7 @@ __all__ = [
     "DataReceived",
     "DecodeError",
     "DecryptError",
+    "EarlyDataReceived",
     "Event",
     "HandshakeComplete",
     "HandshakeFailure",

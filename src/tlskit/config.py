@@ -26,9 +26,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from . import crypto
-from .enums import CipherSuite, NamedGroup, SignatureScheme
+from .enums import CipherSuite, NamedGroup, PskKeyExchangeMode, SignatureScheme
 from .iana import parse_cipher_suite, parse_group, parse_signature_scheme
 from .session import MAX_TICKET_LIFETIME, SessionCache, TicketSealer
+from .sessionstore import GuardedStore, MemoryStore, SessionStore
 from .verifier import CertificateVerifier
 
 KeyLogCallback = Callable[[str, bytes, bytes], None]  # label, client_random, secret
@@ -190,6 +191,11 @@ class _Common:
     # RFC 8879, TLS 1.3: what a client accepts / a server sends, in preference order.
     # Servers compress only when configured (certificate_compression=("zlib",)).
     certificate_compression: Sequence[str] = ()
+    # TLS 1.2 (RFC 7627): the extended master secret is always offered and preferred.
+    # A peer without it still gets a full handshake (as OpenSSL, Go and browsers do),
+    # but its session is never resumed (RFC 7627 5.3); True refuses such peers, which
+    # also refuses old stacks and some test tools.
+    require_extended_master_secret: bool = False
 
     # Derived by validation, read by the engine.
     _versions: list[str] = field(init=False, repr=False)
@@ -277,14 +283,23 @@ class ClientConfig(_Common):
     certificate: CertifiedKey | None = None
     middlebox_compat: bool = True
     ocsp_stapling: bool = False
+    # TLS 1.2 (RFC 5077): ask for a ticket. Also asked for whenever a session_cache is set
+    # and TLS 1.2 is enabled; a held TLS 1.2 session is offered by ticket or session ID.
     legacy_session_ticket: bool = False
     signature_schemes_cert: Sequence[str | int] | None = None
     session_cache: SessionCache | None = None
     certificate_compression: Sequence[str] = ("zlib",)
+    # Resumption key exchange modes offered (4.2.9). "psk_ke" (a resumption without a new
+    # (EC)DHE exchange: no forward secrecy for that connection) only when listed.
+    psk_modes: Sequence[str] = ("psk_dhe_ke",)
+    # RFC 8446 4.6.2: offer post_handshake_auth. None: offer it when `certificate` is set.
+    post_handshake_auth: bool | None = None
 
     _share_groups: list[int] = field(init=False, repr=False)
     _cert_schemes: list[int] | None = field(init=False, repr=False)
     _verifier: CertificateVerifier | None = field(init=False, repr=False)
+    _psk_modes: list[int] = field(init=False, repr=False)
+    _pha: bool = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._validate_common()
@@ -306,6 +321,17 @@ class ClientConfig(_Common):
         self._set("_cert_schemes", None if self.signature_schemes_cert is None
                   else [int(s) for s in self.signature_schemes_cert])
         self._set("_verifier", self.verifier)
+        modes = {"psk_dhe_ke": PskKeyExchangeMode.psk_dhe_ke,
+                 "psk_ke": PskKeyExchangeMode.psk_ke}
+        if isinstance(self.psk_modes, str):
+            raise TypeError("psk_modes must be a list, not one string")
+        self._set("psk_modes", tuple(self.psk_modes))
+        unknown_modes = [m for m in self.psk_modes if m not in modes]
+        if unknown_modes or not self.psk_modes:
+            raise ValueError(f"psk_modes must be psk_dhe_ke and/or psk_ke, not {unknown_modes}")
+        self._set("_psk_modes", [int(modes[m]) for m in dict.fromkeys(self.psk_modes)])
+        self._set("_pha", self.certificate is not None if self.post_handshake_auth is None
+                  else self.post_handshake_auth)
 
     def get_verifier(self) -> CertificateVerifier:
         """The verifier, built lazily from the trust anchors (or the system store)."""
@@ -349,11 +375,31 @@ class ServerConfig(_Common):
     # client_auth and client_trust_anchors, or unique to this config when a custom
     # client_verifier is given (set it to share tickets across such configs).
     session_context: bytes | None = None
+    # Where tickets keys, TLS 1.2 session IDs and 0-RTT replay tokens live (see
+    # `tlskit.sessionstore`); default: this process's memory (with `ticket_key`, if
+    # given, as the one ticket key). Share one store among servers to resume across them.
+    session_store: SessionStore | None = None
+    # TLS 1.2: give clients that ask for no ticket a session ID to resume with.
+    session_ids: bool = True
+    # 0-RTT (RFC 8446 4.2.10, 8), off by default. With a limit > 0 tickets allow that many
+    # bytes of early data; a ticket carries early data once (``replay_cache``, in-process
+    # unless another `ReplayCache` such as a shared session store is given) and only
+    # within EARLY_DATA_AGE_WINDOW of its expected age. ``accept_early_data`` sees each
+    # chunk: False holds it back until the handshake completes (delivered then as plain
+    # `DataReceived`, so a replayed flight, which never completes, delivers nothing).
+    max_early_data_size: int = 0
+    replay_cache: Any = None  # default: the session_store when one is given
+    accept_early_data: Callable[[bytes], bool] | None = None
+    # Resume with psk_ke (no (EC)DHE) when a client offers only that: saves the key
+    # exchange, but that connection has no forward secrecy (a leaked ticket key reveals it).
+    allow_psk_ke: bool = False
 
     _certs: list[CertifiedKey] = field(init=False, repr=False)
     _client_verifier: CertificateVerifier | None = field(init=False, repr=False)
     _cookie_key: bytes | None = field(init=False, repr=False)
     _sealer: TicketSealer | None = field(init=False, repr=False)
+    _store: GuardedStore = field(init=False, repr=False)
+    _replay_cache: Any = field(init=False, repr=False)
     _session_context: bytes = field(init=False, repr=False)
     _lazy_lock: threading.Lock = field(init=False, repr=False)  # for the lazy getters
 
@@ -362,6 +408,11 @@ class ServerConfig(_Common):
         for name in ("certificate_chain", "client_trust_anchors"):
             self._set(name, _tuple(getattr(self, name)))
         self._set("certificates", tuple(self.certificates))
+        if not 0 <= self.max_early_data_size <= 0xFFFFFFFF:
+            raise ValueError("max_early_data_size must be within 0..2**32-1")
+        if self.replay_cache is not None and not callable(
+                getattr(self.replay_cache, "check_replay", None)):
+            raise ValueError("replay_cache needs a check_replay(token, ttl) method")
         certs = list(self.certificates)
         if self.certificate_chain:
             certs.insert(0, CertifiedKey(list(self.certificate_chain), self.private_key,
@@ -370,7 +421,9 @@ class ServerConfig(_Common):
             raise ValueError("a server needs at least one certificate and key")
         self._set("_certs", certs)
         client_verifier = self.client_verifier
-        if self.client_auth != "none" and client_verifier is None:
+        if client_verifier is None and (self.client_auth != "none"
+                                        or self.client_trust_anchors is not None):
+            # (client_trust_anchors alone: for post-handshake client authentication)
             if self.client_trust_anchors is None:
                 raise ValueError("client_auth needs client_trust_anchors or client_verifier")
             from .x509 import TrustStore, Verifier
@@ -380,6 +433,9 @@ class ServerConfig(_Common):
                   self._derive_session_context(self.client_verifier is not None))
         self._set("_cookie_key", self.cookie_key)
         self._set("_sealer", None)
+        self._set("_store", GuardedStore(self.session_store or MemoryStore(
+            fixed_key=self.ticket_key, rng=self.rng, clock=self.clock)))
+        self._set("_replay_cache", self.replay_cache)
         self._set("_lazy_lock", threading.Lock())  # configs are shared by server threads
         if not 0 < self.ticket_lifetime <= MAX_TICKET_LIFETIME:
             raise ValueError("ticket_lifetime must be within 1..604800 seconds")
@@ -424,13 +480,29 @@ class ServerConfig(_Common):
         return h.digest()
 
     def get_ticket_sealer(self) -> TicketSealer:
-        """Seals resumption tickets; the key is drawn from the rng on first use."""
+        """Seals resumption tickets under the store's ticket-key ring."""
         if self._sealer is None:
             with self._lazy_lock:
                 if self._sealer is None:
-                    self._set("_sealer", TicketSealer(self.ticket_key or self.rng(32)))
+                    self._set("_sealer", TicketSealer(self._store, self.clock))
         assert self._sealer is not None
         return self._sealer
+
+    def get_session_store(self) -> GuardedStore:
+        """The session store, guarded: its failures degrade to full handshakes."""
+        return self._store
+
+    def get_replay_cache(self) -> Any:
+        """The 0-RTT replay cache: ``replay_cache``, else the shared ``session_store``
+        (replays are then refused across the fleet; an unreachable store refuses 0-RTT),
+        else an in-process `MemoryReplayCache`."""
+        if self._replay_cache is None:
+            with self._lazy_lock:
+                if self._replay_cache is None:
+                    from .replay import MemoryReplayCache
+                    self._set("_replay_cache", self._store if self.session_store is not None
+                              else MemoryReplayCache())
+        return self._replay_cache
 
     def get_cookie_key(self) -> bytes:
         """The HMAC key for HelloRetryRequest cookies, drawn from the rng on first use."""

@@ -77,6 +77,12 @@ class HandshakeOutput:
     def next_write_generation(self) -> None:
         self._records.update_write()
 
+    def clear_write(self) -> None:
+        self._records.clear_write_key()
+
+    def send_application_data(self, data: bytes) -> None:
+        self._records.write(_APPDATA, data)
+
     def install_read12(self, suite: Suite, key: bytes, iv: bytes) -> None:
         self._records.set_read_key12(suite, key, iv)
 
@@ -156,6 +162,8 @@ class Connection:
                 ctype, payload = record
                 if ctype == _APPDATA:
                     if not hs.complete or hs.partial_message:
+                        if not hs.partial_message and hs.receive_early_data(payload):
+                            continue
                         raise UnexpectedMessage("application data during the handshake")
                     if payload:
                         events.append(DataReceived(payload))
@@ -352,10 +360,20 @@ class IllegalAlertLevel(TLSError):
 
 
 class ClientConnection(Connection):
-    """A TLS 1.3 client; the ClientHello is queued as soon as it is created."""
+    """A TLS 1.3 client; the ClientHello is queued as soon as it is created.
+
+    ``early_data`` (0-RTT, RFC 8446 2.3): bytes for the server before the handshake
+    completes. They go in the first flight only when resuming a session this client may
+    resume whose ticket allows early data of that size (`early_data_sent`); the server
+    may still decline them (`HandshakeComplete.early_data_accepted` is False). Either
+    way the bytes reach the server exactly once: when they were not sent or not accepted,
+    the connection sends them again as ordinary application data right after its
+    Finished, before anything passed to `send_data`. 0-RTT data can be replayed by an
+    attacker; only send what is safe to act on twice (e.g. an idempotent request).
+    """
 
     def __init__(self, config: ClientConfig | None = None, server_name: str | None = None,
-                 session: Session | None = None) -> None:
+                 session: Session | None = None, early_data: bytes = b"") -> None:
         super().__init__()
         self.config = config or ClientConfig()
         if server_name is None and self.config.check_hostname and \
@@ -365,8 +383,15 @@ class ClientConnection(Connection):
             raise UsageError("server_name is required to check the server's certificate; "
                              "pass ClientConfig(check_hostname=False) to skip the name check")
         self.close_reply = self.config.close_reply
-        self._hs = hs = ClientHandshake13(self.config, self._out, server_name, session)
+        self._hs = hs = ClientHandshake13(self.config, self._out, server_name, session,
+                                          bytes(early_data))
         hs.start()
+        self._early_data_sent = hs.early_data_sent
+
+    @property
+    def early_data_sent(self) -> bool:
+        """Whether `early_data` went out as 0-RTT data (see the class docstring)."""
+        return self._early_data_sent
 
     @property
     def verification_error(self) -> TLSError | None:
@@ -382,6 +407,22 @@ class ServerConnection(Connection):
         self.config = config
         self.close_reply = config.close_reply
         self._hs = ServerHandshake13(config, self._out)
+
+    def request_client_certificate(self) -> None:
+        """TLS 1.3 post-handshake client authentication (RFC 8446 4.6.2): ask the client
+        for a certificate now. Needs a completed TLS 1.3 handshake whose client offered
+        post_handshake_auth, and ``ServerConfig.client_trust_anchors`` (or
+        ``client_verifier``). The verified chain arrives as `ClientCertificateReceived`
+        (empty if the client declined); a chain that fails validation ends the connection
+        with the matching alert, as in the handshake."""
+        if self._error is not None:
+            raise self._error
+        if self._sent_close or self._hs.protocol is not _TLS13:
+            raise UsageError("post-handshake authentication needs an open TLS 1.3 connection")
+        request = getattr(self._hs, "request_client_certificate", None)
+        if request is None:
+            raise UsageError("post-handshake authentication needs a TLS 1.3 server")
+        request()
 
     @property
     def client_offer(self) -> dict[str, object]:

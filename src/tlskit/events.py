@@ -33,6 +33,8 @@ class HandshakeComplete(Event):
     resumed: bool = False
     server_name: str | None = None
     ocsp_response: bytes | None = None
+    # 0-RTT: whether the server took the client's early data (False when none was sent).
+    early_data_accepted: bool = False
 
 
 @dataclass(slots=True)
@@ -40,6 +42,20 @@ class DataReceived(Event):
     """Application data from the peer, decrypted and authenticated."""
 
     data: bytes
+
+
+@dataclass(slots=True)
+class EarlyDataReceived(DataReceived):
+    """Server side: 0-RTT data, before the handshake completes. It may be a replay
+    (RFC 8446 8): act on it only if doing so twice is harmless."""
+
+
+@dataclass(slots=True)
+class ClientCertificateReceived(Event):
+    """Server side: the client answered a post-handshake CertificateRequest (RFC 8446
+    4.6.2); ``peer_certificates`` is its verified chain, empty if it declined."""
+
+    peer_certificates: list[x509.Certificate] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -1,7 +1,8 @@
 """The TLS 1.2 PRF (RFC 5246 section 5) and the secrets built from it.
 
 TLS 1.2 is here for peers that cannot speak 1.3. tlskit offers it with ECDHE and AEAD
-suites only, and always with the extended master secret (RFC 7627).
+suites only, preferring the extended master secret (RFC 7627); the classic master secret
+is kept for peers without it, whose sessions are then never resumed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ def prf(hash_name: str, secret: bytes, label: bytes, seed: bytes, length: int) -
 def extended_master_secret(hash_name: str, premaster: bytes, session_hash: bytes) -> bytes:
     """RFC 7627 4: the master secret bound to the whole handshake transcript."""
     return prf(hash_name, premaster, b"extended master secret", session_hash, 48)
+
+
+def classic_master_secret(hash_name: str, premaster: bytes, client_random: bytes,
+                          server_random: bytes) -> bytes:
+    """RFC 5246 8.1: bound to the randoms only (hence never resumed, RFC 7627 5.3)."""
+    return prf(hash_name, premaster, b"master secret", client_random + server_random, 48)
 
 
 def key_block(hash_name: str, master: bytes, client_random: bytes, server_random: bytes,

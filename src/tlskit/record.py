@@ -461,6 +461,10 @@ class RecordLayer:
     set_read_key12 = install_read12
     set_write_key12 = install_write12
 
+    def clear_write_key(self) -> None:
+        """Write in the clear again (a second ClientHello after 0-RTT was attempted)."""
+        self.sealer = None
+
     def _set_read(self, opener: Opener) -> None:
         opener.limit = self._receive_limit
         self.opener = opener

@@ -1,8 +1,11 @@
-"""Session resumption with tickets (RFC 8446 2.2, 4.6.1): what each side remembers.
+"""Session resumption (RFC 8446 2.2, 4.6.1; TLS 1.2: RFC 5246 7.3, RFC 5077): what each
+side remembers.
 
 The client keeps a `Session` per ticket (the PSK derived from the ticket nonce, the
-suite, the peer's chain); the server keeps nothing: its ticket is the session state
-sealed with AES-GCM under a key only the server knows.
+suite, the peer's chain; for TLS 1.2 the master secret, with a ticket or a session ID);
+the server keeps nothing but keys: its ticket is the session state sealed with AES-GCM
+under the session store's current ticket key (`tlskit.sessionstore`), and a TLS 1.2
+session ID names the same sealed state in the store's session-ID cache.
 
 A resumed connection skips certificate validation, so a session is bound to how its peer
 was authenticated and is never used where a full handshake would have been refused:
@@ -17,6 +20,8 @@ was authenticated and is never used where a full handshake would have been refus
   config's *session context*, a digest of its client-authentication policy and trust
   (like OpenSSL's session-ID context). A ticket resumes only under the same context and
   only if its client chain still validates; otherwise the handshake is a full one.
+* TLS 1.2 follows the same rules, and a session made without the extended master secret
+  is never made resumable, nor resumed by a hello without it (RFC 7627 5.3).
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .crypto import SUITES, Suite
+from .crypto import SUITES, SUITES12, Suite, Suite12
+from .sessionstore import KEY_ID_LENGTH, GuardedStore
 
 MAX_TICKET_LIFETIME = 604800  # 7 days, 4.6.1
 CONTEXT_LENGTH = 32  # a SHA-256 session context
@@ -55,6 +61,12 @@ class Session:
     authenticated: bool = False      # its chain validated (no verification_error)
     hostname_checked: bool = False   # ... for `server_name`
     ocsp_response: bytes | None = field(default=None, repr=False)
+    # 0-RTT (4.2.10): the ticket's max_early_data_size; 0 = no early data on this ticket.
+    max_early_data: int = 0
+    # TLS 1.2 (RFC 5246 7.3, RFC 5077): `psk` holds the master secret, `suite` is a
+    # `Suite12`; `ticket` is empty when the server only gave a session ID.
+    tls12: bool = False
+    session_id: bytes = field(default=b"", repr=False)
 
     def valid_at(self, now: float) -> bool:
         return now < self.received_at + min(self.lifetime, MAX_TICKET_LIFETIME)
@@ -101,14 +113,20 @@ class SessionCache:
 
 # --- server side: sealed ticket state -----------------------------------------------------
 
-_STATE = struct.Struct(">BHQI")  # format version, suite, issued at (ms), lifetime
-_VERSION = 2
-_AAD = b"tlskit ticket v2"
+_STATE = struct.Struct(">BBHQI")  # format version, flags, suite, issued at (ms), lifetime
+_VERSION = 3
+_AAD = b"tlskit ticket v3"
+_TLS12, _EMS = 1, 2  # flags
+_NONCE = 12
+_EARLY = struct.Struct(">II")  # max_early_data, age_add
 
 
 @dataclass(slots=True)
 class TicketState:
-    suite: Suite
+    """What a ticket (or a TLS 1.2 session-ID cache entry) seals. For TLS 1.2, `psk` is
+    the master secret and `suite` a `Suite12`."""
+
+    suite: Suite | Suite12
     psk: bytes = field(repr=False)
     issued_ms: int
     lifetime: int
@@ -116,48 +134,82 @@ class TicketState:
     server_name: str | None
     context: bytes = bytes(CONTEXT_LENGTH)      # the issuing config's session context
     client_chain: list[bytes] = field(default_factory=list)  # DER, leaf first; [] = none
+    # 0-RTT (4.2.10, 8.3): the limit this ticket allows (0: none) and its age_add, to
+    # compare the client's view of the ticket's age with ours.
+    max_early_data: int = 0
+    age_add: int = field(default=0, repr=False)
+    tls12: bool = False
+    extended_master_secret: bool = True  # TLS 1.2: only such sessions ever resume
 
 
 class TicketSealer:
-    """Seals ticket state with AES-256-GCM; a ticket that fails to open is just ignored."""
+    """Seals ticket state with AES-256-GCM under the store's current ticket key (the key
+    id goes first in the ticket); opens with any key the ring still accepts. A ticket
+    that fails to open, or a store that does not answer, just means a full handshake."""
 
-    def __init__(self, key: bytes) -> None:
-        if len(key) != 32:
-            raise ValueError("ticket key must be 32 bytes")
-        self._aead = AESGCM(key)
+    def __init__(self, store: GuardedStore, clock: Callable[[], float]) -> None:
+        self._store, self._clock = store, clock
 
-    def seal(self, state: TicketState, nonce: bytes) -> bytes:
-        plain = bytearray(_STATE.pack(_VERSION, state.suite.code, state.issued_ms,
-                                      state.lifetime))
-        _put(plain, 1, state.psk)
-        _put(plain, 1, (state.alpn_protocol or "").encode())
-        _put(plain, 2, (state.server_name or "").encode())
-        _put(plain, 1, state.context)
-        plain += len(state.client_chain).to_bytes(1, "big")
-        for der in state.client_chain:
-            _put(plain, 3, der)
-        return nonce + self._aead.encrypt(nonce, bytes(plain), _AAD)
+    def seal(self, state: TicketState, nonce: bytes) -> bytes | None:
+        keys = self._store.ticket_keys(self._clock())
+        if keys is None:
+            return None
+        body = encode_state(state)
+        return keys.current_id + nonce + AESGCM(keys.current).encrypt(
+            nonce, body, _AAD + keys.current_id)
 
     def open(self, ticket: bytes) -> TicketState | None:
         """The sealed state, or None for anything we did not seal (or an old format)."""
-        if len(ticket) < 12 + 16 + _STATE.size:
+        if len(ticket) < KEY_ID_LENGTH + _NONCE + 16 + _STATE.size:
             return None
+        keys = self._store.ticket_keys(self._clock())
+        key_id = ticket[:KEY_ID_LENGTH]
+        key = None if keys is None else keys.accepted.get(key_id)
+        if key is None:
+            return None
+        nonce = ticket[KEY_ID_LENGTH:KEY_ID_LENGTH + _NONCE]
         try:
-            plain = self._aead.decrypt(ticket[:12], ticket[12:], _AAD)
+            plain = AESGCM(key).decrypt(nonce, ticket[KEY_ID_LENGTH + _NONCE:],
+                                        _AAD + key_id)
         except InvalidTag:
             return None
-        version, suite_code, issued_ms, lifetime = _STATE.unpack_from(plain)
-        suite = SUITES.get(suite_code)
-        if version != _VERSION or suite is None:
-            return None
-        reader = _Reader(plain, _STATE.size)
-        psk = reader.take(1)
-        alpn = reader.take(1).decode()
-        sni = reader.take(2).decode()
-        context = reader.take(1)
-        chain = [reader.take(3) for _ in range(reader.take_count())]
-        return TicketState(suite, psk, issued_ms, lifetime, alpn or None, sni or None,
-                           context, chain)
+        return decode_state(plain)
+
+
+def encode_state(state: TicketState) -> bytes:
+    flags = (_TLS12 if state.tls12 else 0) | (_EMS if state.extended_master_secret else 0)
+    plain = bytearray(_STATE.pack(_VERSION, flags, state.suite.code, state.issued_ms,
+                                  state.lifetime))
+    _put(plain, 1, state.psk)
+    _put(plain, 1, (state.alpn_protocol or "").encode())
+    _put(plain, 2, (state.server_name or "").encode())
+    _put(plain, 1, state.context)
+    plain += len(state.client_chain).to_bytes(1, "big")
+    for der in state.client_chain:
+        _put(plain, 3, der)
+    plain += _EARLY.pack(state.max_early_data, state.age_add)
+    return bytes(plain)
+
+
+def decode_state(plain: bytes) -> TicketState | None:
+    """Reads back `encode_state` (authenticated by the AEAD, so well-formed)."""
+    if len(plain) < _STATE.size:
+        return None
+    version, flags, suite_code, issued_ms, lifetime = _STATE.unpack_from(plain)
+    tls12 = bool(flags & _TLS12)
+    suite = (SUITES12 if tls12 else SUITES).get(suite_code)
+    if version != _VERSION or suite is None:
+        return None
+    reader = _Reader(plain, _STATE.size)
+    psk = reader.take(1)
+    alpn = reader.take(1).decode()
+    sni = reader.take(2).decode()
+    context = reader.take(1)
+    chain = [reader.take(3) for _ in range(reader.take_count())]
+    max_early, age_add = _EARLY.unpack_from(plain, reader.pos)
+    return TicketState(suite, psk, issued_ms, lifetime, alpn or None, sni or None,
+                       context, chain, max_early_data=max_early, age_add=age_add,
+                       tls12=tls12, extended_master_secret=bool(flags & _EMS))
 
 
 def _put(out: bytearray, width: int, value: bytes) -> None:

@@ -90,8 +90,8 @@ STEPS: dict[TraceStep, StepInfo] = {
     _S.SERVER_FINISHED: StepInfo("Finished", "server", _BOTH),
     _S.CLIENT_FINISHED: StepInfo("Finished", "client", _BOTH),
     _S.NEW_SESSION_TICKET: StepInfo("NewSessionTicket", "server", _BOTH),
-    _S.PSK_ACCEPTED: StepInfo(None, None, _13),
-    _S.PSK_DECLINED: StepInfo(None, None, _13),
+    _S.PSK_ACCEPTED: StepInfo(None, None, _BOTH),
+    _S.PSK_DECLINED: StepInfo(None, None, _BOTH),
     _S.KEY_UPDATE_SENT: StepInfo("KeyUpdate", "self", _13),
     _S.KEY_UPDATE_RECEIVED: StepInfo("KeyUpdate", "peer", _13),
 }

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -267,30 +268,94 @@ def browsers() -> Iterator[list[Browser]]:
 
 
 @dataclass
+class Item:
+    """One entry of an offered list as the browser rendered it."""
+
+    name: str
+    classes: set[str]
+    note: str  # the code point, the key share length, why a suite is weak
+
+
+@dataclass
 class Page:
-    """What `tlskit serve`'s handshake page says: the negotiated table and the offer."""
+    """What `tlskit serve`'s handshake page says, read from the browser's DOM: the
+    negotiated table, the offered lists, the verdict, the fingerprints, the chain and the
+    diagram."""
 
     negotiated: dict[str, str]
-    offered: dict[str, list[str]]
+    items: dict[str, list[Item]]
+    counts: dict[str, int]
+    verdict: dict[str, tuple[str, str]]  # check id -> (class, title)
+    fingerprints: dict[str, str]
+    chain: list[str]
+    diagram: str | None
+    dom: str
+
+    @property
+    def offered(self) -> dict[str, list[str]]:
+        return {k: [i.name for i in v] for k, v in self.items.items()}
 
     @classmethod
     def parse(cls, dom: str) -> Page:
         assert "<h1>Your TLS handshake</h1>" in dom, f"not the tlskit page:\n{dom[:2000]}"
-        negotiated = {html.unescape(k): html.unescape(v) for k, v in re.findall(
+        u = html.unescape
+        negotiated = {u(k): u(v) for k, v in re.findall(
             r"<tr><th>(.*?)</th><td><code>(.*?)</code></td></tr>", dom)}
-        offered = {}
-        for name, body in re.findall(
-                r'<div class="box"><h3>(.*?)</h3>(<ul>.*?</ul>|<em>none</em>)</div>', dom):
-            offered[html.unescape(name)] = [html.unescape(v) for v in
-                                            re.findall(r"<li><code>(.*?)</code></li>", body)]
+        items: dict[str, list[Item]] = {}
+        counts: dict[str, int] = {}
+        for title, count, body in re.findall(
+                r'<div class="box" id="offer-\w+"><h3>(.*?) <small>\((\d+)\)</small></h3>'
+                r"(.*?)</div>", dom):
+            counts[u(title)] = int(count)
+            items[u(title)] = [
+                Item(u(name), set(klass.split()), u(note)) for klass, name, note in re.findall(
+                    r'<li(?: class="([^"]*)")?><code>(.*?)</code>(?: <small>(.*?)</small>)?'
+                    r"</li>", body)]
+        verdict = {check: (klass, u(title)) for klass, check, title in re.findall(
+            r'<li class="(\w+)" data-check="(\w+)"><b>(.*?)</b>', dom)}
+        fingerprints = dict(re.findall(r'<code id="(ja[34])">(.*?)</code>', dom))
+        chain_html = re.search(r'<ol id="chain">(.*?)</ol>', dom)
+        chain = [u(x) for x in re.findall(r"<li><b>(.*?)</b>", chain_html.group(1))] \
+            if chain_html else []
+        diagram = re.search(r'<img id="diagram" src="([^"]+)"', dom)
         for key in ("Your address", "Protocol version", "Cipher suite", "Key exchange group",
                     "Server signature scheme", "SNI (server name you asked for)",
-                    "ALPN protocol", "User agent"):
+                    "ALPN protocol", "User agent", "Resumed", "HelloRetryRequest"):
             assert key in negotiated, (key, negotiated)
-        for key in ("Cipher suites", "Groups", "Key shares sent", "Signature schemes",
-                    "Extensions"):
-            assert key in offered, (key, offered)
-        return cls(negotiated, offered)
+        for key in ("Versions", "Cipher suites", "Groups", "Key shares sent",
+                    "Signature schemes", "ALPN protocols", "Extensions"):
+            assert key in items, (key, sorted(items))
+        return cls(negotiated, items, counts, verdict, fingerprints, chain,
+                   diagram.group(1) if diagram else None, dom)
+
+    def check(self) -> None:
+        """What every browser's page must show: every code point named (GREASE as GREASE),
+        all of each list shown, the negotiated values highlighted in the offered lists, the
+        seven verdict lines, both fingerprints, the chain and the diagram."""
+        for title, entries in self.items.items():
+            assert len(entries) == self.counts[title], (title, entries)
+            for item in entries:
+                assert item.name, (title, item)
+                assert not item.name.startswith(("unassigned", "UNKNOWN")), (title, item)
+                assert item.name.startswith("GREASE") == ("grease" in item.classes), item
+        chosen = {t: [i.name for i in v if "chosen" in i.classes] for t, v in self.items.items()}
+        assert chosen["Cipher suites"] == [self.suite], chosen
+        assert chosen["Versions"] == [self.version], chosen
+        assert chosen["Groups"] == [self.group], chosen
+        if self.version == "TLSv1.3" and self.negotiated["HelloRetryRequest"] == "no":
+            assert chosen["Key shares sent"] == [self.group], chosen
+        assert chosen["ALPN protocols"] == [self.negotiated["ALPN protocol"]], chosen
+        assert chosen["Signature schemes"] == [self.scheme], chosen
+        assert set(self.verdict) == {"post_quantum", "forward_secrecy", "weak_suites",
+                                     "resumption", "ech", "hello_retry", "version"}
+        assert all(k in ("ok", "bad", "info") for k, _ in self.verdict.values())
+        assert self.verdict["forward_secrecy"][0] == "ok"
+        assert re.fullmatch(r"t1[23]d\d{4}h[12]_[0-9a-f]{12}_[0-9a-f]{12}",
+                            self.fingerprints.get("ja4", "")), self.fingerprints
+        assert re.fullmatch(r"[0-9a-f]{32}", self.fingerprints.get("ja3", ""))
+        if self.negotiated["Resumed"] == "no":
+            assert self.chain[0] == "localhost" and len(self.chain) == 2, self.chain
+        assert self.diagram and re.fullmatch(r"/diagram/[\w-]+\.svg", self.diagram)
 
     @property
     def address(self) -> str:
@@ -311,3 +376,21 @@ class Page:
     @property
     def scheme(self) -> str:
         return self.negotiated["Server signature scheme"]
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots are kept (``$TLSKIT_TEST_ARTIFACTS`` if set, else a temporary
+    directory named in the test's output)."""
+    wanted = os.environ.get("TLSKIT_TEST_ARTIFACTS")
+    path = Path(wanted) if wanted else tmp_path_factory.mktemp("artifacts")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def assert_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
+    width, height = struct.unpack(">II", data[16:24])
+    assert width >= 800 and height >= 600, (width, height)
+    assert len(data) > 20_000, "a blank screenshot compresses to almost nothing"

@@ -10,6 +10,8 @@ fail with ERR_CERT_AUTHORITY_INVALID, which shows the other two prove something.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from .conftest import (
     Serve,
     ServeFactory,
     assert_clean,
+    assert_png,
     isolated_env,
     need,
     nss_db,
@@ -52,10 +55,14 @@ def chromium(browsers: list[Browser], home: Path, url: str, *flags: str,
 
 
 def load(browsers: list[Browser], server: Serve, home: Path, *flags: str,
-         env: dict[str, str] | None = None) -> Page:
-    """Load the page; check it came over a TLS connection the server logged as complete,
-    followed by Chromium's GET on that same connection, and that nothing went wrong."""
-    run = chromium(browsers, home, server.url, *flags, env=env)
+         env: dict[str, str] | None = None, shot: Path | None = None) -> Page:
+    """Load the page (and screenshot it to ``shot``); check it came over a TLS connection
+    the server logged as complete, followed by Chromium's GET on that same connection,
+    that the page says what every page must (`Page.check`), that Chromium fetched its
+    diagram, and that nothing went wrong."""
+    shot = shot or home / "page.png"
+    run = chromium(browsers, home, server.url, *flags, "--window-size=1200,2400",
+                   f"--screenshot={shot}", env=env)
     assert "<h1>Your TLS handshake</h1>" in run.stdout, (
         f"chromium did not load the page (exit {run.returncode}):\n{run.stdout[:2000]}\n"
         f"{run.tail()}\n--- tlskit serve:\n{server.log()}")
@@ -64,26 +71,41 @@ def load(browsers: list[Browser], server: Serve, home: Path, *flags: str,
     server.wait_for(rf"^{addr} {page.version} {page.suite} {page.group} sni=localhost "
                     r"alpn=http/1\.1$")
     server.wait_for(rf"^{addr} GET / .*{UA}")
+    assert page.diagram is not None
+    server.wait_for(rf" GET {re.escape(page.diagram)} .*{UA}")
     assert_clean(server.settle())
     assert UA in page.negotiated["User agent"]
     assert page.negotiated["SNI (server name you asked for)"] == "localhost"
     assert page.negotiated["ALPN protocol"] == "http/1.1"
+    page.check()
+    assert_png(shot)
     return page
 
 
 def assert_chromium_offer(page: Page) -> None:
+    """What Chromium offers, as the page names it: GREASE in every list that has it,
+    the post-quantum hybrid group, ECH GREASE, ALPS, ML-DSA."""
     groups = page.offered["Groups"]
     assert "X25519MLKEM768" in groups or "x25519" in groups, groups
     assert "TLS_AES_128_GCM_SHA256" in page.offered["Cipher suites"]
-    assert "supported_versions" in page.offered["Extensions"]
+    exts = page.offered["Extensions"]
+    assert "supported_versions" in exts
+    for title in ("Cipher suites", "Groups", "Extensions", "Versions", "Key shares sent"):
+        assert page.offered[title][0].startswith("GREASE"), (title, page.offered[title])
+    assert "encrypted_client_hello" in exts, exts
+    assert any(e.startswith("application_settings (ALPS") for e in exts), exts
+    assert page.verdict["ech"][0] == "ok"
+    assert page.verdict["weak_suites"][0] == "ok"
 
 
 def test_spki_pin_tls13(pki: PKI, serve: ServeFactory, browsers: list[Browser],
-                        tmp_path: Path) -> None:
+                        tmp_path: Path, artifacts: Path) -> None:
     leaf = pki.leaves["ec256"]
     server = serve("--cert", str(leaf.cert), "--key", str(leaf.key))
+    shot = artifacts / "chromium-tls13.png"
     page = load(browsers, server, tmp_path / "home",
-                f"--ignore-certificate-errors-spki-list={leaf.spki_sha256}")
+                f"--ignore-certificate-errors-spki-list={leaf.spki_sha256}", shot=shot)
+    print(f"screenshot: {shot}")
     assert page.version == "TLSv1.3"
     assert page.suite in TLS13_SUITES
     assert page.group in ("X25519MLKEM768", "x25519"), page.group
@@ -102,6 +124,30 @@ def test_trusts_local_ca_through_nss(pki: PKI, serve: ServeFactory, browsers: li
     assert page.version == "TLSv1.3"
     assert page.suite in TLS13_SUITES
     assert_chromium_offer(page)
+
+
+def test_ca_install_makes_chromium_trust_the_root(pki: PKI, serve: ServeFactory,
+                                                  browsers: list[Browser],
+                                                  tmp_path: Path) -> None:
+    """`tlskit ca install` (NSS only: the system store is not this test's to change) puts
+    the root in $HOME/.pki/nssdb, and Chromium then loads the page with no pin; `tlskit ca
+    uninstall` takes it out again and Chromium refuses."""
+    leaf = pki.leaves["ec256"]
+    server = serve("--cert", str(leaf.cert), "--key", str(leaf.key))
+    home = tmp_path / "home"
+    env = isolated_env(home)
+    ca = ["ca", "--dir", str(pki.root.parent), "--no-system"]
+    for action in ("install", "uninstall"):
+        argv = [sys.executable, "-m", "tlskit", ca[0], action, *ca[1:]]
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert str(home / ".pki" / "nssdb") in done.stdout
+        if action == "install":
+            page = load(browsers, server, home, env=env)
+            assert page.version == "TLSv1.3"
+    run = chromium(browsers, tmp_path / "again", server.url, env=env)
+    assert "Your TLS handshake" not in run.stdout
+    assert "ERR_CERT_AUTHORITY_INVALID" in run.stderr, run.tail()
 
 
 def test_untrusted_root_is_refused(pki: PKI, serve: ServeFactory, browsers: list[Browser],
@@ -150,6 +196,9 @@ def test_hybrid_mlkem_group(pki: PKI, serve: ServeFactory, browsers: list[Browse
     assert "X25519MLKEM768" in page.offered["Key shares sent"], page.offered
     assert page.group == "X25519MLKEM768"
     assert page.version == "TLSv1.3"
+    assert page.verdict["post_quantum"] == ("ok", "Post-quantum key exchange: yes")
+    share = next(i for i in page.items["Key shares sent"] if i.name == "X25519MLKEM768")
+    assert "chosen" in share.classes and share.note == "0x11ec, 1216 bytes", share
 
 
 def test_hello_retry_request(pki: PKI, serve: ServeFactory, browsers: list[Browser],
@@ -160,10 +209,13 @@ def test_hello_retry_request(pki: PKI, serve: ServeFactory, browsers: list[Brows
     server = serve("--cert", str(leaf.cert), "--key", str(leaf.key), "--groups", "secp256r1")
     page = load(browsers, server, tmp_path / "home",
                 f"--ignore-certificate-errors-spki-list={leaf.spki_sha256}")
-    # The page shows the ClientHello the handshake finished with: the second one, whose
-    # only share is the group the HelloRetryRequest asked for (the first one carries
-    # X25519MLKEM768 and x25519 shares, see test_hybrid_mlkem_group).
-    assert page.offered["Key shares sent"] == ["secp256r1"], page.offered
+    # The lists are from the first ClientHello (the one fingerprints are taken from): its
+    # shares are for other groups, so the server asked for secp256r1, and says so.
+    shares = page.offered["Key shares sent"]
+    assert "secp256r1" not in shares and "x25519" in shares, shares
+    assert page.negotiated["HelloRetryRequest"] == "secp256r1"
+    assert page.verdict["hello_retry"] == ("info", "HelloRetryRequest: yes")
+    assert 'id="hrr"' in page.dom
     assert page.group == "secp256r1"
     assert page.version == "TLSv1.3"
 

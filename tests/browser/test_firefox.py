@@ -10,12 +10,29 @@ passed). Without the root, Firefox must refuse the certificate with an alert.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
 import re
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from .conftest import PKI, Browser, ServeFactory, assert_clean, isolated_env, need, nss_db
+from .conftest import (
+    BROWSER_TIMEOUT,
+    PKI,
+    Browser,
+    Page,
+    ServeFactory,
+    assert_clean,
+    assert_png,
+    isolated_env,
+    need,
+    nss_db,
+)
 
 pytestmark = pytest.mark.interop
 
@@ -120,3 +137,106 @@ def test_untrusted_root_is_refused(pki: PKI, serve: ServeFactory, browsers: list
     browser.kill()
     browser.wait(10)
     assert " GET " not in server.settle(), server.log()
+
+
+# --------------------------------------------------------------------------- the DOM, over BiDi
+
+
+class BiDi:
+    """A WebDriver BiDi session with a Firefox started with --remote-debugging-port (the
+    protocol Firefox itself speaks, over a WebSocket): navigate, read the DOM as the
+    browser built it, take a screenshot."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.next_id = 0
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> BiDi:
+        from websockets.sync.client import connect
+
+        self.ws = self._stack.enter_context(
+            connect(f"{self.url}/session", max_size=None, open_timeout=30))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(Exception):
+            self.call("browser.close", {})
+        self._stack.close()
+
+    def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            reply = json.loads(self.ws.recv(timeout=BROWSER_TIMEOUT))
+            if reply.get("id") == self.next_id:
+                assert reply.get("type") != "error", reply
+                return dict(reply["result"])
+
+
+def firefox_bidi(browsers: list[Browser], home: Path, prof: Path) -> tuple[Browser, str]:
+    """Firefox waiting for a BiDi client; the WebSocket URL it announced."""
+    env = isolated_env(home)
+    env.update(MOZ_HEADLESS="1", MOZ_CRASHREPORTER_DISABLE="1", MOZ_NO_REMOTE="1")
+    argv = [need("firefox-esr"), "--headless", "--no-remote", "-profile", str(prof),
+            "--remote-debugging-port=0", "--window-size=1200,2400"]
+    browser = Browser(argv, env, cwd=home)
+    browsers.append(browser)
+    assert browser.proc.stderr is not None
+    deadline = time.monotonic() + BROWSER_TIMEOUT
+    seen = []
+    while time.monotonic() < deadline:
+        line = browser.proc.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        found = re.search(r"WebDriver BiDi listening on (ws://\S+)", line)
+        if found:
+            threading.Thread(target=browser.proc.stderr.read, daemon=True).start()  # drain
+            return browser, found.group(1)
+    pytest.fail("firefox did not start its BiDi server:\n" + "".join(seen[-20:]))
+
+
+def test_page_dom_and_screenshot(pki: PKI, serve: ServeFactory, browsers: list[Browser],
+                                 tmp_path: Path, artifacts: Path) -> None:
+    """Firefox (NSS) loads the page, trusting the root through its profile's database; the
+    DOM it built says what every page must say, about Firefox's own offer (NSS names no
+    GREASE; its ECH and delegated credentials are named), and its screenshot is kept."""
+    leaf = pki.leaves["ec256"]
+    server = serve("--cert", str(leaf.cert), "--key", str(leaf.key))
+    prof = profile(tmp_path / "profile", pki.root)
+    browser, url = firefox_bidi(browsers, tmp_path / "home", prof)
+    try:
+        with BiDi(url) as bidi:
+            bidi.call("session.new", {"capabilities": {}})
+            context = bidi.call("browsingContext.getTree", {})["contexts"][0]["context"]
+            bidi.call("browsingContext.navigate", {"context": context, "url": server.url,
+                                                   "wait": "complete"})
+            dom = bidi.call("script.evaluate", {
+                "expression": "document.documentElement.outerHTML",
+                "target": {"context": context}, "awaitPromise": False})["result"]["value"]
+            loaded = bidi.call("script.evaluate", {
+                "expression": "document.getElementById('diagram').naturalWidth",
+                "target": {"context": context}, "awaitPromise": False})["result"]["value"]
+            shot = bidi.call("browsingContext.captureScreenshot",
+                             {"context": context, "origin": "document"})["data"]
+    finally:
+        browser.kill()
+    page = Page.parse(dom)
+    page.check()
+    assert loaded == 820, "the diagram (an SVG 820 wide) did not load"
+    path = artifacts / "firefox-tls13.png"
+    path.write_bytes(base64.b64decode(shot))
+    assert_png(path)
+    print(f"screenshot: {path}")
+    assert page.version == "TLSv1.3"
+    assert re.search(UA, page.negotiated["User agent"]), page.negotiated
+    exts = page.offered["Extensions"]
+    assert "encrypted_client_hello" in exts and "delegated_credential" in exts, exts
+    assert page.verdict["ech"][0] == "ok"
+    mlkem = [i for i in page.items["Key shares sent"] if i.name == "X25519MLKEM768"]
+    assert mlkem and mlkem[0].note == "0x11ec, 1216 bytes", page.items["Key shares sent"]
+    addr = re.escape(page.address)
+    server.wait_for(rf"^{addr} GET / .*{UA}")
+    server.wait_for(rf" GET {re.escape(page.diagram or '')} .*{UA}")
+    assert_clean(server.settle())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -28,9 +29,13 @@ def _env(tmp_path: Path, home: str | None = None) -> dict[str, str]:
     return env
 
 
-def demo(tmp_path: Path, *args: str, home: str | None = None) -> subprocess.CompletedProcess[str]:
+def demo(tmp_path: Path, *args: str, home: str | None = None,
+         columns: int | None = None) -> subprocess.CompletedProcess[str]:
+    env = _env(tmp_path, home)
+    if columns is not None:
+        env["COLUMNS"] = str(columns)
     return subprocess.run([sys.executable, "-m", "tlskit", "demo", *args], cwd=tmp_path,
-                          env=_env(tmp_path, home), capture_output=True, text=True, timeout=60)
+                          env=env, capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +156,44 @@ def test_the_tlskit_console_script_runs_the_demo(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["different_keys"] is True
+
+
+def test_80_columns_with_long_values_shortened(tmp_path: Path) -> None:
+    """On an 80-column terminal no line is wider than 80 cells, and the 1,216-byte ML-KEM
+    share (like every long value) is shown by its first and last bytes and its length."""
+    from rich.cells import cell_len
+
+    proc = demo(tmp_path, columns=80)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert max(cell_len(line) for line in lines) <= 80
+    share = re.search(r"key share \(X25519MLKEM768\), public\s+([0-9a-f]{12})\u2026"
+                      r"([0-9a-f]{6}) \(1,216 bytes\)", proc.stdout)
+    assert share, proc.stdout
+    assert not re.search(r"[0-9a-f]{49}", proc.stdout), "a long value was not shortened"
+    assert len(lines) < 300  # the full values alone would take ~250 more lines
+
+
+def test_full_and_json_keep_whole_values(tmp_path: Path) -> None:
+    full = demo(tmp_path, "--full", columns=5000)
+    assert full.returncode == 0, full.stderr
+    assert re.search(r"key share \(X25519MLKEM768\), public\s+[0-9a-f]{2432}\s", full.stdout)
+    assert "\u2026" not in full.stdout.split("Session 2")[0]
+
+
+def test_json_values_are_whole(demo_json: tuple[dict[str, Any], Path]) -> None:
+    data, _ = demo_json
+    step4 = data["sessions"][0]["steps"][3]
+    assert step4["data"]["group"] == "X25519MLKEM768"
+    assert len(step4["data"]["client_share"]) == 2 * 1216
+    assert len(step4["data"]["server_share"]) == 2 * 1120
+
+
+def test_short_value() -> None:
+    from tlskit.cli.demo import short_value
+
+    value = bytes(range(40)).hex()
+    assert short_value(value) == "000102030405\u2026252627 (40 bytes)"
+    assert short_value("00" * 24) == "00" * 24  # short enough already
+    assert short_value("not hex at all, and quite a long sentence too") == (
+        "not hex at all, and quite a long sentence too")

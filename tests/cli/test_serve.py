@@ -145,7 +145,7 @@ def test_curl_sees_its_own_handshake(serve: Callable[..., Serve], pki: PKI) -> N
     page = proc.stdout
     suite = re.search(r"Cipher suite</th><td><code>(TLS_[A-Z0-9_]+)</code>", page)
     assert suite, page
-    offered = re.search(r"<h3>Groups</h3><ul>(.*?)</ul>", page)
+    offered = re.search(r'<div class="box" id="offer-groups">(.*?)</div>', page)
     assert offered, page
     assert "x25519" in offered.group(1) and "secp256r1" in offered.group(1)
     assert "<code>http/1.1</code>" in page  # ALPN, the default

@@ -42,7 +42,7 @@ def ok(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 def one_error_line(proc: subprocess.CompletedProcess[str], prefix: str) -> str:
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.returncode == 2, proc.stdout + proc.stderr  # bad input: a usage error
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith(prefix), lines[0]

@@ -166,11 +166,10 @@ def test_sig_algs_tls12_malformed_or_unusable(body, alert):
     peer.expect_alert(alert)
 
 
-def test_tls12_session_ticket_extension_is_not_acknowledged():
-    # tlskit issues no TLS 1.2 tickets (RFC 5077 is optional): the "sanity - TLS 1.2" and
-    # "use TLS 1.2 ticket in TLS 1.3" probes of test-tls13-session-resumption.py expect a
-    # ticket and must be excluded; the TLS 1.3 resumption probes are covered elsewhere.
+def test_tls12_session_ticket_extension_is_acknowledged_empty():
+    # RFC 5077 3.2: a server that will send a ticket answers the client's session_ticket
+    # with an empty one.
     peer = Peer()
     peer.send_hello(hello12(extra=[(35, b"")]))
     tls12_reply(peer)
-    assert 35 not in peer.server_hello().extensions
+    assert peer.server_hello().extensions[35] == b""

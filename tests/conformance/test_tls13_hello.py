@@ -655,8 +655,19 @@ def test_tls12_hello_with_only_cbc_rsa_suite_is_handshake_failure():
     peer.expect_alert(AD_HANDSHAKE_FAILURE)
 
 
-def test_tls12_hello_without_ems_is_handshake_failure():
+def test_tls12_hello_without_ems_gets_a_full_handshake_without_it():
+    # RFC 7627 5.2: a server may fall back to the legacy master secret (as tlskit does by
+    # default); it then does not echo the extension and leaves no session to resume.
     peer = Peer()
+    peer.send_hello(hello12(ems=False))
+    assert peer.error is None, peer.error
+    sh = peer.server_hello()
+    assert 23 not in sh.extensions and sh.session_id == b""
+    assert [e[1] for e in peer.events if e[0] == "hs12"] == [11, 12, 14]
+
+
+def test_tls12_hello_without_ems_is_handshake_failure_when_required():
+    peer = Peer(server_config(require_extended_master_secret=True))
     peer.send_hello(hello12(ems=False))
     peer.expect_alert(AD_HANDSHAKE_FAILURE)
 

@@ -199,8 +199,9 @@ def test_session_resumption_with_dhe(modes):
 
 
 def test_session_resumption_psk_only_falls_back_to_full_handshake():
-    # tlskit decision: psk_ke (no forward secrecy) is never accepted; the script's
-    # "session resumption - PSK_ONLY" probe (and test-tls13-psk_ke.py) need excluding.
+    # tlskit decision: psk_ke (no forward secrecy) is refused unless the server config
+    # sets allow_psk_ke (tests/unit/test_psk_ke.py); by default the script's "session
+    # resumption - PSK_ONLY" probe (and test-tls13-psk_ke.py) need excluding.
     config, nst, psk, received = resumable((PSK_KE,))
     peer = Peer(config)
     peer.send_hello(resume_hello(peer, nst, psk, received, (PSK_KE,)))

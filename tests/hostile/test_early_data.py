@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from tlskit import ClientConnection, ServerConnection, SessionTicketReceived
 from tlskit.enums import ExtensionType as E
+from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 
 from .helpers import (
     AD,
     APPDATA,
+    HS,
     clean,
     client_config,
     expect_alert,
+    forge_content,
+    hook_sends,
     make_client,
     make_server,
     no_internal_error,
     on_type,
+    pump,
     record,
+    seal,
     server_config,
     split_records,
 )
@@ -120,3 +127,145 @@ def test_second_hello_with_early_data_is_illegal_parameter():
     assert count[0] == 2
     assert any(r[0] == 22 for r in split_records(data))
     expect_alert(s, data, AD.illegal_parameter)
+
+
+# --- accepted 0-RTT (RFC 8446 4.2.10, 4.5): what a hostile client or server may send ---------
+
+def session_with_early_data(limit: int = 64, client_kw=None, **server_kw):
+    scfg = server_config(max_early_data_size=limit, **server_kw)
+    events = pump(ClientConnection(client_config(**(client_kw or {})), "localhost"),
+                  ServerConnection(scfg))
+    return scfg, next(e.session for e in events if isinstance(e, SessionTicketReceived))
+
+
+def zero_rtt_start(limit: int = 64, early: bytes = b"hello", **server_kw):
+    """A server that accepted 0-RTT and still reads under the early key, and the client
+    whose write key is that key (so `forge` adds records to its early data)."""
+    scfg, session = session_with_early_data(limit, **server_kw)
+    c = ClientConnection(client_config(), "localhost", session=session, early_data=early)
+    s = make_server(scfg)
+    events = s.receive_data(c.data_to_send())
+    assert [type(e).__name__ for e in events] == ["EarlyDataReceived"]
+    s.data_to_send()  # its flight
+    return c, s
+
+
+def test_early_data_beyond_max_early_data_size_is_unexpected_message():
+    c, s = zero_rtt_start(limit=64, early=bytes(60))
+    assert len(s.receive_data(forge_content(c, APPDATA, bytes(4)))) == 1  # exactly 64
+    expect_alert(s, forge_content(c, APPDATA, b"x"), AD.unexpected_message)
+
+
+def test_end_of_early_data_with_a_body_is_decode_error():
+    c, s = zero_rtt_start()
+    expect_alert(s, forge_content(c, HS, b"\x05\x00\x00\x01\x00"), AD.decode_error)
+
+
+def test_finished_before_end_of_early_data_is_unexpected_message():
+    c, s = zero_rtt_start()
+    expect_alert(s, forge_content(c, HS, b"\x14\x00\x00\x20" + bytes(32)),
+                 AD.unexpected_message)
+
+
+def test_end_of_early_data_split_across_the_key_change_is_unexpected_message():
+    """5.1: EndOfEarlyData and the next handshake message may not share a record
+    across the key change (the rest must come under the handshake key)."""
+    c, s = zero_rtt_start()
+    expect_alert(s, forge_content(c, HS, b"\x05\x00\x00\x00\x14\x00"), AD.unexpected_message)
+
+
+def test_end_of_early_data_when_0rtt_was_declined_is_unexpected_message():
+    logged = {}
+    scfg = server_config(keylog=lambda label, cr, secret: logged.setdefault(label, secret))
+    c = make_client()
+    s = make_server(scfg)
+    s.receive_data(c.data_to_send())
+    s.data_to_send()
+    rec = seal(logged["CLIENT_HANDSHAKE_TRAFFIC_SECRET"], 0, b"\x05\x00\x00\x00\x16")
+    expect_alert(s, rec, AD.unexpected_message)
+
+
+def test_nonempty_early_data_in_client_hello_is_decode_error():
+    def nonempty(raw: bytes) -> bytes:
+        ch = m.ClientHello.decode(memoryview(raw)[4:])
+        ch.extensions[E.early_data] = b"\x00"
+        return ch.encode()
+    c = make_client(hook=on_type(m.HandshakeType.client_hello, nonempty, once=True))
+    expect_alert(make_server(), c.data_to_send(), AD.decode_error)
+
+
+def _ee_hook(change):
+    def edit(raw: bytes) -> bytes:
+        ee = m.EncryptedExtensions.decode(memoryview(raw)[4:])
+        change(ee.extensions)
+        return ee.encode()
+    return on_type(m.HandshakeType.encrypted_extensions, edit)
+
+
+def _client_facing(hook, session_server_kw=None, server_kw=None, client_kw=None):
+    """A client offering 0-RTT on a session, and the flight of a server whose
+    EncryptedExtensions pass through `hook`."""
+    scfg, session = session_with_early_data(**(session_server_kw or {}))
+    c = ClientConnection(client_config(**(client_kw or {})), "localhost", session=session,
+                         early_data=b"hello")
+    s = ServerConnection(server_config(**(server_kw or {})) if server_kw else scfg)
+    hook_sends(s, hook)
+    s.receive_data(c.data_to_send())
+    return c, s.data_to_send()
+
+
+def test_early_data_accepted_with_a_body_is_decode_error():
+    c, flight = _client_facing(_ee_hook(lambda e: e.__setitem__(E.early_data, b"\x00")))
+    expect_alert(c, flight, AD.decode_error)
+
+
+def test_early_data_accepted_without_the_psk_is_illegal_parameter():
+    """The server did not resume (another ticket key), yet says it took the early data."""
+    c, flight = _client_facing(_ee_hook(lambda e: e.__setitem__(E.early_data, b"")),
+                               server_kw={"max_early_data_size": 64})
+    expect_alert(c, flight, AD.illegal_parameter)
+
+
+def test_early_data_accepted_under_another_alpn_is_illegal_parameter():
+    def other_alpn(e):
+        e[E.application_layer_protocol_negotiation] = ext.encode_alpn(["http/1.1"])
+    c, flight = _client_facing(
+        _ee_hook(other_alpn),
+        session_server_kw={"alpn_protocols": ["h2", "http/1.1"],
+                           "client_kw": {"alpn_protocols": ["h2"]}},
+        client_kw={"alpn_protocols": ["h2", "http/1.1"]})
+    expect_alert(c, flight, AD.illegal_parameter)
+
+
+def test_ticket_with_a_malformed_early_data_limit_is_decode_error():
+
+    def bad(raw: bytes) -> bytes:
+        nst = m.NewSessionTicket.decode(memoryview(raw)[4:])
+        nst.extensions[E.early_data] = b"\x00\x10"
+        return nst.encode()
+    c = make_client()
+    s = make_server(server_config(max_early_data_size=64))
+    hook_sends(s, on_type(m.HandshakeType.new_session_ticket, bad))
+    s.receive_data(c.data_to_send())
+    c.receive_data(s.data_to_send())
+    expect_alert(c, lambda: pump(c, s), AD.decode_error)
+
+
+def test_application_data_after_end_of_early_data_is_unexpected_message():
+    """Early data ends with EndOfEarlyData: application data under the handshake key
+    before the client's Finished is not early data any more."""
+    logged = {}
+    c, s = zero_rtt_start(keylog=lambda label, cr, secret: logged.__setitem__(label, secret))
+    assert s.receive_data(forge_content(c, HS, b"\x05\x00\x00\x00")) == []
+    rec = seal(logged["CLIENT_HANDSHAKE_TRAFFIC_SECRET"], 0, b"late\x17")
+    expect_alert(s, rec, AD.unexpected_message)
+
+
+def test_tls12_server_hello_after_0rtt_data_is_protocol_version():
+    """4.2.10: a client that sent early data must not fall back to TLS 1.2."""
+    _, session = session_with_early_data()
+    c = ClientConnection(client_config(), "localhost", session=session, early_data=b"hello")
+    hello = split_records(c.data_to_send())[0]
+    s12 = make_server(server_config(versions=["TLSv1.2"]))
+    s12.receive_data(hello)
+    expect_alert(c, s12.data_to_send(), AD.protocol_version)

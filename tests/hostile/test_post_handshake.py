@@ -126,3 +126,118 @@ def test_new_session_tickets_after_handshake_are_delivered():
         c.receive_data(data)
     s.send_data(b"ok")
     assert c.receive_data(s.data_to_send()) == [DataReceived(b"ok")]
+
+
+# --- post-handshake client authentication (RFC 8446 4.6.2) --------------------------------
+
+def open_record_as_reader(conn, rec: bytes, seq: int) -> bytes:
+    """Decrypt a record `conn` would read next (its current read key, sequence `seq`)."""
+    prot = conn._records._read
+    nonce = (prot.iv ^ seq).to_bytes(12, "big")
+    return bytes(prot.aead.decrypt(nonce, rec[5:], rec[:5]))
+
+
+def _cr(context: bytes = b"ctx", *, sigalgs: bool = True) -> bytes:
+    from tlskit.enums import ExtensionType as E
+    from tlskit.wire import extensions as ext
+    exts = m.Extensions()
+    if sigalgs:
+        exts[E.signature_algorithms] = ext.encode_u16_list([0x0403, 0x0804])
+    return m.CertificateRequest(context, exts).encode()
+
+
+def _pha_pair(**client_kw):
+    from tlskit import CertifiedKey
+
+    from .helpers import pki
+    kw = {"certificate": CertifiedKey(pki().client.chain, pki().client.private_key)}
+    return connected_pair(kw | client_kw, {"client_trust_anchors": [pki().ca.root]})
+
+
+def test_certificate_request_without_the_offer_is_unexpected_message():
+    c, s = connected_pair()
+    expect_alert(c, forge_content(s, HS, _cr()), AD.unexpected_message, peer=s)
+
+
+def test_post_handshake_certificate_request_with_empty_context_is_illegal_parameter():
+    c, s = _pha_pair()
+    expect_alert(c, forge_content(s, HS, _cr(b"")), AD.illegal_parameter, peer=s)
+
+
+def test_certificate_request_context_repeated_is_illegal_parameter():
+    c, s = _pha_pair()
+    c.receive_data(forge_content(s, HS, _cr(b"same")))
+    c.data_to_send()  # its answer (not read by s: the alert is checked under c's own key)
+    expect_alert(c, forge_content(s, HS, _cr(b"same")), AD.illegal_parameter)
+
+
+def test_post_handshake_certificate_request_without_signature_algorithms_is_missing_extension():
+    c, s = _pha_pair()
+    expect_alert(c, forge_content(s, HS, _cr(sigalgs=False)), AD.missing_extension, peer=s)
+
+
+def test_truncated_certificate_request_is_decode_error():
+    c, s = _pha_pair()
+    expect_alert(c, forge_content(s, HS, b"\x0d\x00\x00\x03\x02ab"), AD.decode_error, peer=s)
+
+
+def test_client_certificate_without_a_request_is_unexpected_message():
+    c, s = _pha_pair()
+    expect_alert(s, forge_content(c, HS, m.Certificate(b"", []).encode()),
+                 AD.unexpected_message, peer=c)
+
+
+def test_client_certificate_with_another_context_is_illegal_parameter():
+    c, s = _pha_pair()
+    s.request_client_certificate()
+    s.data_to_send()
+    expect_alert(s, forge_content(c, HS, m.Certificate(b"not the request", []).encode()),
+                 AD.illegal_parameter)
+
+
+def _answer_through(hook_type, change):
+    from .helpers import hook_sends, on_type
+    c, s = _pha_pair()
+    s.request_client_certificate()
+    hook_sends(c, on_type(hook_type, change))
+    c.receive_data(s.data_to_send())
+    return c, s, c.data_to_send()
+
+
+def test_post_handshake_certificate_verify_with_a_bad_signature_is_decrypt_error():
+    def corrupt(raw):
+        return raw[:-1] + bytes((raw[-1] ^ 1,))
+    c, s, answer = _answer_through(m.HandshakeType.certificate_verify, corrupt)
+    expect_alert(s, answer, AD.decrypt_error, peer=c)
+
+
+def test_post_handshake_finished_that_does_not_verify_is_decrypt_error():
+    def corrupt(raw):
+        return raw[:-1] + bytes((raw[-1] ^ 1,))
+    c, s, answer = _answer_through(m.HandshakeType.finished, corrupt)
+    expect_alert(s, answer, AD.decrypt_error, peer=c)
+
+
+def test_post_handshake_certificate_verify_without_a_certificate_is_unexpected_message():
+    """An empty Certificate (declined) must be followed by Finished, not CertificateVerify."""
+    c, s = _pha_pair()
+    s.request_client_certificate()
+    request = s.data_to_send()
+    seq = c._records._read.seq  # the CertificateRequest's record, opened as the client would
+    cr = m.CertificateRequest.decode(open_record_as_reader(c, request, seq)[4:-1])
+    data = forge_content(c, HS, m.Certificate(cr.request_context, []).encode()
+                         + m.CertificateVerify(0x0403, b"x" * 64).encode())
+    expect_alert(s, data, AD.unexpected_message)
+
+
+def test_nonempty_post_handshake_auth_in_client_hello_is_decode_error():
+    from tlskit.enums import ExtensionType as E
+
+    from .helpers import make_client, make_server, on_type
+
+    def nonempty(raw):
+        ch = m.ClientHello.decode(memoryview(raw)[4:])
+        ch.extensions[E.post_handshake_auth] = b"\x00"
+        return ch.encode()
+    c = make_client(hook=on_type(m.HandshakeType.client_hello, nonempty, once=True))
+    expect_alert(make_server(), c.data_to_send(), AD.decode_error)

@@ -48,7 +48,7 @@ def test_recv_into_a_record_sized_buffer_decrypts_in_place(tls_server_factory,
 def serve(server_config: ServerConfig, script) -> OneShotServer:
     """A server that, once the client said "go", runs `script`. No session tickets, so
     what the client reads next is exactly what the script sends."""
-    server_config.session_tickets = 0
+    server_config = server_config.replace(session_tickets=0)
 
     def action(sock: socket.socket) -> None:
         conn = handshake_raw_server(sock, server_config)

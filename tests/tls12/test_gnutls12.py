@@ -41,6 +41,8 @@ from tlskit import (
     TLSError,
 )
 from tlskit.ca import Issued, LocalCA
+from tlskit.enums import AlertDescription
+from tlskit.session import SessionCache
 
 from .helpers12 import free_port, kill_group, wait_listening
 
@@ -371,3 +373,83 @@ def test_gnutls_cli_client_certificate_to_tlskit_server(pki12: Files, tmp_path: 
     info = server.info()
     assert info.version == "TLSv1.2"
     assert info.peer_certificates[0] == pki12.issued["alice"].certificate
+
+
+# --- peers without the extended master secret (RFC 7627) -------------------------------------
+
+NO_EMS = f"{priority('AES-128-GCM')}:%NO_SESSION_HASH"
+
+
+def test_tlskit_client_to_gnutls_serv_without_ems(pki12: Files, tmp_path: Path) -> None:
+    """gnutls-serv refusing the extended master secret: tlskit connects on the classic
+    master secret (gnutls logs our Finished as its tls-unique and, per RFC 9266, no
+    tls-exporter), caches nothing to resume, and a client with
+    require_extended_master_secret refuses the server."""
+    log = tmp_path / "gnutls-serv.log"
+    chain, key = pki12.certs["ec256"]
+    with peer(["gnutls-serv", "--echo", "-p", str(port := free_port()), "--x509certfile",
+               str(chain), "--x509keyfile", str(key), "--priority", NO_EMS], log) as proc:
+        wait_listening(port, proc)
+        cache = SessionCache()
+        finished: list[bytes] = []
+
+        def tracer(step: str, fields: dict[str, Any]) -> None:
+            if step == "client_finished":
+                finished.append(fields["verify_data"])
+
+        config = ClientConfig(trust_anchors=[pki12.ca.root], versions=["TLSv1.2"],
+                              session_cache=cache, tracer=tracer)
+        pump = ClientPump(ClientConnection(config, "localhost"), port)
+        try:
+            assert pump.handshake().version == "TLSv1.2"
+            assert pump.roundtrip(b"classic\n") == b"classic\n", log_tail(log)
+            text = log.read_text()
+            assert f"'tls-unique': {finished[0].hex()}" in text, text
+            assert "'tls-exporter': not available" in text
+        finally:
+            pump.close()
+        assert cache.take("localhost", time.time()) is None  # RFC 7627 5.3
+        strict = ClientPump(ClientConnection(
+            ClientConfig(trust_anchors=[pki12.ca.root], versions=["TLSv1.2"],
+                         require_extended_master_secret=True), "localhost"), port)
+        try:
+            with pytest.raises(TLSError) as err:
+                strict.handshake()
+            assert err.value.alert == AlertDescription.handshake_failure
+            assert "require_extended_master_secret" in str(err.value)
+        finally:
+            strict.close()
+
+
+def test_gnutls_cli_without_ems_to_tlskit_server(pki12: Files, tmp_path: Path) -> None:
+    """gnutls-cli without the extended master secret gets a full handshake from a default
+    tlskit server (nothing resumable), and is refused by require_extended_master_secret."""
+    chain, key = pki12.certs["ec256"]
+    server = EchoServer(ServerConfig(certificates=[CertifiedKey.from_files(chain, key)]))
+    seen = bytearray()
+    try:
+        with peer(["gnutls-cli", "--priority", NO_EMS, "--x509cafile", str(pki12.root),
+                   "-p", str(server.port), "--sni-hostname", "localhost", "--verify-hostname",
+                   "localhost", "127.0.0.1"], tmp_path / "cli.log", stdin=True) as proc:
+            assert proc.stdin is not None
+            proc.stdin.write(b"no ems\n")
+            proc.stdin.flush()
+            read_until(proc, b"echo:no ems\n", seen)
+            assert b"extended master secret" not in seen
+            proc.stdin.close()
+            proc.wait(timeout=TIMEOUT)
+    finally:
+        server.close()
+    assert server.error is None, repr(server.error)
+    assert server.info().version == "TLSv1.2"
+    strict = EchoServer(ServerConfig(certificates=[CertifiedKey.from_files(chain, key)],
+                                     require_extended_master_secret=True))
+    try:
+        with peer(["gnutls-cli", "--priority", NO_EMS, "--x509cafile", str(pki12.root),
+                   "-p", str(strict.port), "--sni-hostname", "localhost", "127.0.0.1"],
+                  tmp_path / "strict.log", stdin=True) as proc:
+            assert proc.wait(timeout=TIMEOUT) != 0
+    finally:
+        strict.close()
+    assert isinstance(strict.error, TLSError)
+    assert strict.error.alert == AlertDescription.handshake_failure

@@ -145,8 +145,9 @@ SERVER_HELLO_CASES = {
     # RFC 5746 3.4: a non-empty renegotiated_connection on an initial handshake aborts.
     "renegotiation-info-nonempty": (_set(EXT_RENEGOTIATION_INFO, b"\x0c" + bytes(12)), {},
                                     AD.handshake_failure),
-    # RFC 7627 5.3: tlskit aborts rather than fall back to the legacy master secret.
-    "no-ems": (_drop(EXT_EMS), {}, AD.handshake_failure),
+    # RFC 7627 5.3: with require_extended_master_secret, no fallback to the legacy one.
+    "no-ems": (_drop(EXT_EMS), {"require_extended_master_secret": True},
+               AD.handshake_failure),
     # RFC 7627 5.1: extension_data is empty; anything else does not decode.
     "ems-nonempty": (_set(EXT_EMS, b"\x00"), {}, AD.decode_error),
     # 7.4.1.4: an extension the client did not send -> unsupported_extension.
@@ -792,8 +793,9 @@ def _put(etype: int, body: bytes) -> Any:
 
 
 CLIENT_HELLO_CASES = {
-    # RFC 7627 5.3: tlskit refuses the legacy master secret.
-    "no-ems": (_pop(EXT_EMS), {}, {}, AD.handshake_failure),
+    # RFC 7627 5.3: with require_extended_master_secret, the legacy one is refused.
+    "no-ems": (_pop(EXT_EMS), {}, {"require_extended_master_secret": True},
+               AD.handshake_failure),
     # RFC 5746 3.6: a non-empty renegotiated_connection on an initial handshake aborts.
     "renegotiation-info-nonempty": (_put(EXT_RENEGOTIATION_INFO, b"\x0c" + bytes(12)), {}, {},
                                     AD.handshake_failure),

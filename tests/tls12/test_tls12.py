@@ -136,16 +136,19 @@ def test_tls12_only_server_sends_no_sentinel(issued: dict[str, Any], ca: LocalCA
 
 
 def test_server_requires_extended_master_secret(issued: dict[str, Any]) -> None:
-    """A 1.2 ClientHello without extended_master_secret is refused (RFC 7627)."""
+    """With require_extended_master_secret, a 1.2 ClientHello without the extension is
+    refused (RFC 7627), with an error that names the switch."""
     i = issued["ec256"]
     client = ClientConnection(ClientConfig(versions=["TLSv1.2"], verifier=_Accept()),
                               "localhost")
     hello = client.data_to_send()
     stripped = _drop_extension(hello, 23)
-    server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key))
+    server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key,
+                                           require_extended_master_secret=True))
     with pytest.raises(TLSError) as err:
         server.receive_data(stripped)
     assert err.value.alert == AlertDescription.handshake_failure
+    assert "require_extended_master_secret" in str(err.value)
 
 
 def test_tls12_only_client_against_tls13_only_server(issued: dict[str, Any]) -> None:

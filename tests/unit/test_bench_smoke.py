@@ -56,3 +56,16 @@ def test_bench_quick_runs_and_prints_ratios() -> None:
                                           ("bench_socket.py", SOCKET_LINES)])
 def test_other_bench_scripts_run_and_print_ratios(script: str, lines: list[str]) -> None:
     assert_ratio_lines(run_quick(script), lines)
+
+
+def test_bench_resumption_quick_runs_and_prints_ratios() -> None:
+    """bench/bench_resumption.py checks every pair really resumed, then prints ratios."""
+    script = BENCH / "bench_resumption.py"
+    proc = subprocess.run([sys.executable, str(script), "--quick", "--handshakes", "5",
+                           "--batches", "1"], capture_output=True, text=True, timeout=110)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    for label in ("TLS 1.2 session ID", "TLS 1.2 ticket", "TLS 1.3 ticket"):
+        line = next((ln for ln in proc.stdout.splitlines()
+                     if ln.startswith(f"ratio resumed {label} tlskit/ssl (time):")), None)
+        assert line is not None, proc.stdout
+        assert re.search(r": \d+\.\d\dx$", line), line

@@ -29,6 +29,7 @@ from tlskit.handshake import client12, client13, server12, server13
 from tlskit.handshake.common import Handshake, Transcript
 from tlskit.handshake.common12 import Handover12
 from tlskit.record import RecordLayer
+from tlskit.session import SessionCache
 from tlskit.wire import messages as m
 
 from ..hostile.helpers import AcceptAll, client_config, pki, pump, server_config
@@ -51,16 +52,20 @@ ACCEPTS: dict[type[Handshake], dict[str, set[HT]]] = {
         "WAIT_CERTIFICATE": {HT.certificate, HT.compressed_certificate},
         "WAIT_CERTIFICATE_VERIFY": {HT.certificate_verify},
         "WAIT_FINISHED": {HT.finished},
-        "CONNECTED": {HT.new_session_ticket, HT.key_update},
+        "CONNECTED": {HT.new_session_ticket, HT.key_update, HT.certificate_request},
         "HANDED_OVER": set(),
     },
     S13: {
         "WAIT_CLIENT_HELLO": {HT.client_hello},
         "WAIT_SECOND_CLIENT_HELLO": {HT.client_hello},
+        "WAIT_END_OF_EARLY_DATA": {HT.end_of_early_data},
         "WAIT_CERTIFICATE": {HT.certificate},
         "WAIT_CERTIFICATE_VERIFY": {HT.certificate_verify},
         "WAIT_FINISHED": {HT.finished},
         "CONNECTED": {HT.key_update},
+        "PHA_WAIT_CERTIFICATE": {HT.certificate, HT.key_update},
+        "PHA_WAIT_CERTIFICATE_VERIFY": {HT.certificate_verify, HT.key_update},
+        "PHA_WAIT_FINISHED": {HT.finished, HT.key_update},
         "HANDED_OVER": set(),
     },
     C12: {
@@ -73,6 +78,10 @@ ACCEPTS: dict[type[Handshake], dict[str, set[HT]]] = {
         "WAIT_TICKET_OR_CHANGE_CIPHER_SPEC": {HT.new_session_ticket},
         "WAIT_CHANGE_CIPHER_SPEC": set(),
         "WAIT_FINISHED": {HT.finished},
+        # RFC 5246 7.3 abbreviated handshake (RFC 5077 3.1 with a renewed ticket).
+        "RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC": {HT.new_session_ticket},
+        "RESUMED_WAIT_CHANGE_CIPHER_SPEC": set(),
+        "RESUMED_WAIT_FINISHED": {HT.finished},
         "CONNECTED": {HT.hello_request},
     },
     S12: {
@@ -82,12 +91,16 @@ ACCEPTS: dict[type[Handshake], dict[str, set[HT]]] = {
         "WAIT_CERTIFICATE_VERIFY": {HT.certificate_verify},
         "WAIT_CHANGE_CIPHER_SPEC": set(),
         "WAIT_FINISHED": {HT.finished},
+        "RESUMED_WAIT_CHANGE_CIPHER_SPEC": set(),
+        "RESUMED_WAIT_FINISHED": {HT.finished},
         "CONNECTED": set(),
     },
 }
 # TLS 1.2: the states a ChangeCipherSpec moves on (it is a record, not a message).
-CCS_ACCEPTED = {C12: {"WAIT_TICKET_OR_CHANGE_CIPHER_SPEC", "WAIT_CHANGE_CIPHER_SPEC"},
-                S12: {"WAIT_CHANGE_CIPHER_SPEC"}}
+CCS_ACCEPTED = {C12: {"WAIT_TICKET_OR_CHANGE_CIPHER_SPEC", "WAIT_CHANGE_CIPHER_SPEC",
+                      "RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC",
+                      "RESUMED_WAIT_CHANGE_CIPHER_SPEC"},
+                S12: {"WAIT_CHANGE_CIPHER_SPEC", "RESUMED_WAIT_CHANGE_CIPHER_SPEC"}}
 
 
 # --- the tables -------------------------------------------------------------------------
@@ -114,14 +127,17 @@ def test_every_rule_names_a_handler_and_states_of_its_own_machine(
 @pytest.mark.parametrize("machine", (C12, S12), ids=lambda c: c.__name__)
 def test_change_cipher_spec_moves_only_the_declared_states(machine: type[Handshake]) -> None:
     assert {s.name for s in machine.CCS_NEXT} == CCS_ACCEPTED[machine]
-    assert {s.name for s in machine.CCS_NEXT.values()} == {"WAIT_FINISHED"}
+    assert {s.name for s in machine.CCS_NEXT.values()} == {"WAIT_FINISHED",
+                                                           "RESUMED_WAIT_FINISHED"}
 
 
 def test_every_state_is_reachable_from_the_first() -> None:
     for machine in MACHINES:
         states = list(machine.STATES)  # type: ignore[attr-defined]
         # The client's START -> WAIT_SERVER_HELLO is the ClientHello it sends.
-        starts = {states[0], *([client13.State.WAIT_SERVER_HELLO] if machine is C13 else [])}
+        # The server's CONNECTED -> PHA_WAIT_CERTIFICATE is the CertificateRequest it sends.
+        starts = {states[0], *([client13.State.WAIT_SERVER_HELLO] if machine is C13 else []),
+                  *([server13.State.PHA_WAIT_CERTIFICATE] if machine is S13 else [])}
         seen, todo = set(starts), list(starts)
         while todo:
             state = todo.pop()
@@ -257,6 +273,33 @@ def _tls13_shapes() -> None:
     _complete(c, ServerConnection(server_config(certificate_compression=("zlib",), **auth)))
     c = ClientConnection(client_config(groups=["x25519", "secp256r1"]), "localhost")
     _complete(c, ServerConnection(server_config(groups=["secp256r1"], **auth)))
+    # 0-RTT: early data accepted, then EndOfEarlyData.
+    early_cfg = server_config(max_early_data_size=1024)
+    events = _complete(ClientConnection(client_config(), "localhost"),
+                       ServerConnection(early_cfg))
+    session = next(e.session for e in events if isinstance(e, SessionTicketReceived))
+    c = ClientConnection(client_config(), "localhost", session=session, early_data=b"0-RTT")
+    _complete(c, ServerConnection(early_cfg))
+    assert c.handshake_complete and c.handshake_complete.early_data_accepted
+    # Post-handshake authentication: with a certificate, declined, and a KeyUpdate
+    # crossing each step of the request.
+    pha_server = server_config(client_trust_anchors=[pki().ca.root])
+    for cert in (_client_cert(), None):
+        c = ClientConnection(client_config(certificate=cert, post_handshake_auth=True),
+                             "localhost")
+        s = ServerConnection(pha_server)
+        _complete(c, s)
+        s.request_client_certificate()
+        pump(s, c)
+    c = ClientConnection(client_config(certificate=_client_cert()), "localhost")
+    s = ServerConnection(pha_server)
+    _complete(c, s)
+    s.request_client_certificate()
+    request = s.data_to_send()
+    c.update_keys(request_peer_update=False)
+    s.receive_data(c.data_to_send())         # KeyUpdate in PHA_WAIT_CERTIFICATE
+    c.receive_data(request)
+    s.receive_data(c.data_to_send())
 
 
 def _tls12_shapes() -> None:
@@ -272,6 +315,14 @@ def _tls12_shapes() -> None:
                   h12.server12(**h12.client_auth_kw()))
         _complete(h12.client12(verifier=AcceptAll(), legacy_session_ticket=ticket),
                   h12.server12())
+    # Resumed (abbreviated) handshakes: by session ID, and by a ticket the server renews
+    # (the client's RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC state sees a NewSessionTicket).
+    for tickets in (0, 1):
+        cache = SessionCache()
+        scfg = h12.server12(session_tickets=tickets).config
+        for _ in range(2):
+            _complete(h12.client12(verifier=AcceptAll(), session_cache=cache),
+                      ServerConnection(scfg))
 
 
 def test_real_handshakes_walk_every_state_and_transition(walk: Walk) -> None:
@@ -279,27 +330,32 @@ def test_real_handshakes_walk_every_state_and_transition(walk: Walk) -> None:
     _tls12_shapes()
     # States no message arrives in: START (before the ClientHello is sent), HANDED_OVER
     # (the TLS 1.3 object after TLS 1.2 took over) and the TLS 1.2 entry states (their
-    # hello arrived at the TLS 1.3 object); they are probed by the tests below.
+    # hello arrived at the TLS 1.3 object, as did the ClientHello that leads a resuming
+    # server straight to RESUMED_WAIT_CHANGE_CIPHER_SPEC); they are probed below.
     not_walked = {C13: {"START", "HANDED_OVER"}, S13: {"HANDED_OVER"},
-                  C12: {"WAIT_SERVER_HELLO"}, S12: {"WAIT_CLIENT_HELLO"}}
+                  C12: {"WAIT_SERVER_HELLO"},
+                  S12: {"WAIT_CLIENT_HELLO", "RESUMED_WAIT_CHANGE_CIPHER_SPEC"}}
     for machine in MACHINES:
         names = {s.name for s in machine.STATES}  # type: ignore[attr-defined]
         assert walk.visited[machine] == names - not_walked[machine], machine.__name__
         declared = {(s.name, HT(t).name, n.name) for s, row in machine.TABLE.items()
                     for t, r in row.items() for n in r.next}
         assert walk.edges[machine] <= declared
-    # Edges that need a server tlskit is not: a TLS 1.2 server sending a ticket or a
-    # HelloRequest, or acknowledging status_request without a CertificateStatus (each is
-    # covered against crafted peers in tests/tls12).
+    # Edges that need a server tlskit is not: a TLS 1.2 server sending a HelloRequest,
+    # or acknowledging status_request without a CertificateStatus (each is covered
+    # against crafted peers in tests/tls12).
     untaken = {(machine.__name__, edge) for machine in MACHINES
                for edge in {(s.name, HT(t).name, n.name) for s, row in machine.TABLE.items()
                             for t, r in row.items() for n in r.next} - walk.edges[machine]}
     assert untaken == {
         ("ClientHandshake12", ("WAIT_CERTIFICATE_STATUS", "server_key_exchange",
                                "WAIT_CERTIFICATE_REQUEST_OR_DONE")),
-        ("ClientHandshake12", ("WAIT_TICKET_OR_CHANGE_CIPHER_SPEC", "new_session_ticket",
-                               "WAIT_CHANGE_CIPHER_SPEC")),
         ("ClientHandshake12", ("CONNECTED", "hello_request", "CONNECTED")),
+        # A tlskit client answers a post-handshake request in one flight, so no KeyUpdate
+        # falls between its messages (the table still allows one there, as RFC 8446 does).
+        ("ServerHandshake13", ("PHA_WAIT_CERTIFICATE_VERIFY", "key_update",
+                               "PHA_WAIT_CERTIFICATE_VERIFY")),
+        ("ServerHandshake13", ("PHA_WAIT_FINISHED", "key_update", "PHA_WAIT_FINISHED")),
     }
     assert walk.probes > 500
 

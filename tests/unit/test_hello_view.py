@@ -138,5 +138,3 @@ def test_the_client_decodes_each_server_hello_extension_once(calls: Calls) -> No
     assert calls["client decode_key_share_hrr"] == 1
     assert calls["client decode_key_share_server"] == 1
     assert calls["client decode_cookie"] == 1
-    # the CertificateRequest's schemes: checked on arrival, used when answering
-    assert calls["client decode_u16_list:signature_algorithms"] == 1

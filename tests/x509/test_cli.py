@@ -126,10 +126,11 @@ def test_wrong_host_and_unknown_ca(
     assert code == 1 and json.loads(out)["reason"] == "unknown_issuer"
 
 
-def test_unreadable_input_is_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreadable_input_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Bad input is a usage error (exit 2); 1 is for a chain that does not verify."""
     bad = tmp_path / "garbage.pem"
     bad.write_bytes(b"not a certificate")
-    assert cli_main.main(["verify", str(bad)]) == 1
+    assert cli_main.main(["verify", str(bad)]) == 2
     assert "tlskit verify: error" in capsys.readouterr().err
 
 

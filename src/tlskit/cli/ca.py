@@ -92,6 +92,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _dir_option(p)
     p.set_defaults(_ca_run=_export_root)
 
+    from .trust_install import add_parsers as add_install_parsers
+    add_install_parsers(sub, _dir_option)  # `ca install` / `ca uninstall`
+
 
 def _url_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()

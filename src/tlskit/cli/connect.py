@@ -112,8 +112,8 @@ def run(args: argparse.Namespace) -> int:
     except ConnectError as exc:
         if getattr(args, "debug", False):
             raise
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return exc.code
+        from .conventions import report_error
+        return report_error(args, PROG, exc, exc.code)  # also a JSON object under --json
 
 
 # --------------------------------------------------------------------------- parsing

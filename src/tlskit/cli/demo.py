@@ -59,6 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print one JSON object with every step and value")
     parser.add_argument("--diagram", metavar="FILE.svg",
                         help="write an SVG sequence diagram of the first session")
+    parser.add_argument("--full", action="store_true",
+                        help="show long values (key shares, signatures, records) in full "
+                             "instead of their first and last bytes and length (--json "
+                             "always has them in full)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,10 +80,39 @@ def run(args: argparse.Namespace) -> int:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        render_demo(result, make_console())
+        render_demo(result if args.full else shorten(result), make_console())
     ok = result["different_keys"] and all(
         s["secret_not_on_wire"] and s["all_checks_ok"] for s in result["sessions"])
     return 0 if ok else 1
+
+
+# --------------------------------------------------------------------------- display
+
+SHORTEN_OVER = 24   # bytes: longer hex values are shown by their ends and length
+HEAD_BYTES, TAIL_BYTES = 6, 3
+_HEX = frozenset("0123456789abcdef")
+
+
+def short_value(text: str) -> str:
+    """``9f86d081884c…b0f00a (1216 bytes)`` for a long hex string; anything else as is.
+    An ML-KEM-768 hybrid share is 1,216 bytes: in full it is 30 lines of an 80-column
+    terminal, and nobody compares more than its ends by eye."""
+    if len(text) <= 2 * SHORTEN_OVER or len(text) % 2 or not _HEX.issuperset(text):
+        return text
+    return (f"{text[:2 * HEAD_BYTES]}\u2026{text[-2 * TAIL_BYTES:]} "
+            f"({len(text) // 2:,} bytes)")
+
+
+def shorten(value: Any) -> Any:
+    """A copy of the demo's result with every long hex value shortened, for the terminal
+    (``--full`` and ``--json`` keep them whole)."""
+    if isinstance(value, str):
+        return short_value(value)
+    if isinstance(value, dict):
+        return {k: shorten(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shorten(v) for v in value]
+    return value
 
 
 # --------------------------------------------------------------------------- the server

@@ -36,11 +36,13 @@ FAIL = "[red]\u2718[/red]"
 
 
 def make_console(file: IO[str] | None = None) -> Console:
-    """A console on stdout (or ``file``); wide enough for hex when not a terminal."""
+    """A console on stdout (or ``file``): ``COLUMNS`` wide when set, else the terminal's
+    width, else 110 (wide enough for hex in a pipe); no colour under ``NO_COLOR``."""
+    from .conventions import no_color, terminal_width
+
     stream = file if file is not None else sys.stdout
-    is_tty = hasattr(stream, "isatty") and stream.isatty()
-    return Console(file=stream, highlight=False, width=None if is_tty else 110,
-                   emoji=False)
+    return Console(file=stream, highlight=False, width=terminal_width(stream, 110),
+                   emoji=False, no_color=no_color())
 
 
 def short_hex(value: str | bytes | None, limit: int = 64) -> str:

@@ -1,8 +1,10 @@
 """`tlskit serve`: a TLS 1.3 server that shows each visitor its own handshake.
 
-The default mode answers HTTP/1.1 with a small HTML page describing the visitor's
-handshake (version, suite, group, what the client offered, SNI, ALPN, client certificate);
-``--echo`` echoes bytes back instead. Without ``--cert``/``--key`` it uses a certificate
+The default mode answers HTTP/1.1 with a page describing the visitor's handshake
+(`tlskit.cli.page`: every offered code point named, the chosen ones highlighted, a verdict,
+JA3/JA4, the chain, HelloRetryRequest, a sequence diagram); ``/json`` has the same data,
+``/diagram/TOKEN.svg`` the diagram of the handshake that asked for the page. ``--echo``
+echoes bytes back instead. Without ``--cert``/``--key`` it uses a certificate
 for localhost, 127.0.0.1 and ::1 from the user's local CA (`LocalCA.default()`), made on
 first use and kept next to it, and says where the root is so it can be trusted.
 
@@ -16,14 +18,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import html
+import secrets
 import signal
 import socket
 import sys
 import threading
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator
+from enum import Enum
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -34,18 +38,26 @@ from ..config import CertificateValidityWarning, CertifiedKey, ServerConfig, loa
 from ..connection import ServerConnection
 from ..errors import AlertReceived, TLSError
 from ..events import HandshakeComplete
-from .trace import Channel, HandshakeEOF, KeyLogWriter, quiet_library_logs
+from ..fingerprint import client_hellos
+from . import diagram
+from .trace import Channel, HandshakeEOF, KeyLogWriter, Recorder, Wire, quiet_library_logs
 
 PROG = "tlskit serve"
 HANDSHAKE_TIMEOUT = 30.0
 IDLE_TIMEOUT = 60.0
 MAX_REQUEST_HEAD = 64 * 1024
+DIAGRAMS_KEPT = 256  # recent handshakes whose diagram can still be fetched
 DEFAULT_NAMES = ["localhost", "127.0.0.1", "::1"]
 RENEW_BEFORE = dt.timedelta(days=2)
 
 
 class ServeError(Exception):
-    """A startup failure already phrased for the user."""
+    """A startup failure already phrased for the user; ``code`` is the exit status: 2 for
+    arguments and input files (the default), 1 for what failed at run time."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class _Stop(Exception):
@@ -55,7 +67,7 @@ class _Stop(Exception):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on "
                         "(default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8443,
+    parser.add_argument("--port", type=_port, default=8443,
                         help="port (default: 8443; 0: any free port, printed on the first line)")
     parser.add_argument("--cert", metavar="FILE",
                         help="certificate chain (PEM, leaf first, then intermediates)")
@@ -88,6 +100,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "resumption off)")
     parser.add_argument("--keylog", metavar="FILE",
                         help="append session secrets to FILE (NSS key log format)")
+    parser.add_argument("--session-store", metavar="URL",
+                        help="where ticket keys, TLS 1.2 session IDs and replay tokens live, "
+                             "shared by every server using it: redis://HOST:PORT/DB "
+                             "(default: this process's memory)")
+
+
+def _session_store(url: str | None) -> Any:
+    """--session-store: the store, with its outages (and recoveries) logged to stderr."""
+    if not url:
+        return None
+    import logging
+
+    from ..sessionstore import from_url
+    try:
+        store = from_url(url)
+    except (ValueError, ImportError) as exc:
+        raise ServeError(f"--session-store {url}: {exc}") from exc
+    logger = logging.getLogger("tlskit.sessionstore")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    return store
+
+
+def _port(text: str) -> int:
+    """A TCP port for argparse: a bad one is a usage error (exit 2), not a bind failure."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range (0-65535)")
+    return port
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, "debug", False):
             raise
         print(f"{PROG}: {exc}", file=sys.stderr)
-        return 1
+        return exc.code
     try:
         with _stop_on_sigterm():
             server.announce()
@@ -150,7 +197,7 @@ def default_certificate() -> tuple[CertifiedKey, Path | None, Path | None]:
         ca = LocalCA.default()
     except (CAError, OSError) as exc:
         raise ServeError(f"cannot open the local CA in {default_directory()}: {exc} "
-                         "(or pass --cert and --key)") from exc
+                         "(or pass --cert and --key)", 1) from exc
     root = ca.directory / "root.pem" if ca.directory is not None else None
     folder = default_directory().parent / "serve"
     cert_path, key_path = folder / "localhost.pem", folder / "localhost-key.pem"
@@ -162,7 +209,7 @@ def default_certificate() -> tuple[CertifiedKey, Path | None, Path | None]:
     try:
         issued = ca.issue_server(DEFAULT_NAMES, days=30)
     except CAError as exc:
-        raise ServeError(f"cannot issue a certificate for localhost: {exc}") from exc
+        raise ServeError(f"cannot issue a certificate for localhost: {exc}", 1) from exc
     saved: Path | None = cert_path
     try:
         issued.write(cert_path=cert_path, key_path=key_path)
@@ -185,6 +232,8 @@ class Server:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.stopping = threading.Event()
+        self._local = threading.local()  # the connection each handler thread serves
+        self._diagrams: OrderedDict[str, list[diagram.Item]] = OrderedDict()
         self.root: Path | None = None
         self.cert_path: Path | None = None
         self.keylog: KeyLogWriter | None = None
@@ -196,7 +245,7 @@ class Server:
                                                  backlog=64, reuse_port=False)
         except OSError as exc:
             raise ServeError(f"cannot listen on {_url_host(args.host)}:{args.port}: "
-                             f"{exc.strerror or exc}") from exc
+                             f"{exc.strerror or exc}", 1) from exc
         self.port = self.listener.getsockname()[1]
         self.connections = 0
         self._lock = threading.Lock()
@@ -249,11 +298,12 @@ class Server:
         versions = ["TLSv1.2"] if a.tls12 else ["TLSv1.3"] if a.tls13 else ["TLSv1.3", "TLSv1.2"]
         if not 0 <= a.tickets <= 16:
             raise ServeError(f"--tickets must be within 0..16, not {a.tickets}")
+        store = _session_store(a.session_store)
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", CertificateValidityWarning)
                 config = self._build_config(certified, versions, alpn, client_auth,
-                                            client_anchors)
+                                            client_anchors, store)
         except ValueError as exc:
             raise ServeError(str(exc)) from exc
         for warning in caught:
@@ -261,9 +311,10 @@ class Server:
         return config
 
     def _build_config(self, certified: CertifiedKey, versions: list[str], alpn: list[str],
-                      client_auth: Any, client_anchors: Any) -> ServerConfig:
+                      client_auth: Any, client_anchors: Any, store: Any) -> ServerConfig:
         a = self.args
         return ServerConfig(
+            session_store=store,
             certificates=[certified],
             versions=versions,
             certificate_compression=_split(a.compress_cert) or (),
@@ -275,6 +326,7 @@ class Server:
             client_trust_anchors=client_anchors,
             keylog=self.keylog,
             session_tickets=a.tickets,
+            tracer=self._trace,
         )
 
     def announce(self) -> None:
@@ -328,21 +380,29 @@ class Server:
         # A TLS 1.3 client may half-close after its request (close_notify, RFC 8446 6.1):
         # answer the request first; chan.close() then sends our close_notify.
         conn.close_reply = False
-        chan = Channel(sock, conn, outgoing="server->client")
+        # For the page: the server's trace (its diagram) and the bytes the client sent until
+        # the handshake ended (its ClientHellos as sent). Echo mode needs neither.
+        recorder = Recorder("server")
+        self._local.recorder = None if self.args.echo else recorder
+        wire = Wire()
+        chan = Channel(sock, conn, wire=None if self.args.echo else wire,
+                       outgoing="server->client")
         try:
             sock.settimeout(HANDSHAKE_TIMEOUT)
             complete = chan.handshake(HANDSHAKE_TIMEOUT)
+            chan.wire = None
             sock.settimeout(IDLE_TIMEOUT)
-            offer = dict(conn.client_offer)
+            seen = _Seen(who, complete, recorder, wire.stream("client->server"))
             group = complete.group.name if complete.group else None
             self.log(f"{who} {complete.version} {complete.cipher_suite.name} {group} "
                      f"sni={complete.server_name or '-'} alpn={complete.alpn_protocol or '-'}"
                      + (f" client={_subject(complete.peer_certificates[0])}"
-                        if complete.peer_certificates else ""))
+                        if complete.peer_certificates else "")
+                     + (" resumed" if complete.resumed else ""))
             if self.args.echo:
                 self._echo(chan)
             else:
-                self._http(chan, complete, offer, who)
+                self._http(chan, seen)
             chan.close(linger=2.0)
         except AlertReceived as exc:
             self.log(f"{who} closed by the client: alert {exc.alert.name}")
@@ -358,8 +418,16 @@ class Server:
         except Exception as exc:  # a bug must cost one connection, never the server
             self.log(f"{who} internal error: {type(exc).__name__}: {exc}")
         finally:
+            self._local.recorder = None
             with contextlib.suppress(OSError):
                 sock.close()
+
+    def _trace(self, step: str, values: dict[str, Any]) -> None:
+        """The config's tracer: hands each event to the recorder of the connection being
+        handled by this thread (the engine calls it from receive_data, in that thread)."""
+        recorder = getattr(self._local, "recorder", None)
+        if recorder is not None:
+            recorder.tracer(step, values)
 
     def _echo(self, chan: Channel) -> None:
         while True:
@@ -368,8 +436,8 @@ class Server:
                 return
             chan.send(data)
 
-    def _http(self, chan: Channel, complete: HandshakeComplete, offer: dict[str, Any],
-              who: str) -> None:
+    def _http(self, chan: Channel, seen: _Seen) -> None:
+        who = seen.who
         head = b""
         while b"\r\n\r\n" not in head and b"\n\n" not in head:
             data = chan.recv()
@@ -394,13 +462,62 @@ class Server:
             self._respond(chan, 405, "Method Not Allowed", b"GET or HEAD only\n",
                           "text/plain", extra="Allow: GET, HEAD\r\n")
             return
-        if path.split("?", 1)[0] != "/":
-            self._respond(chan, 404, "Not Found", b"only / is here\n", "text/plain",
-                          head_only=method == "HEAD")
+        route = path.split("?", 1)[0]
+        head_only = method == "HEAD"
+        if route in ("/", "/json"):
+            from . import page
+
+            visit = self._visit(seen, headers.get("user-agent"))
+            if route == "/":
+                self._respond(chan, 200, "OK", page.render_html(visit),
+                              "text/html; charset=utf-8", head_only=head_only)
+            else:
+                self._respond(chan, 200, "OK", page.to_json(visit), "application/json",
+                              head_only=head_only)
             return
-        body = handshake_page(complete, offer, who, headers.get("user-agent")).encode()
-        self._respond(chan, 200, "OK", body, "text/html; charset=utf-8",
-                      head_only=method == "HEAD")
+        if route.startswith("/diagram/") and route.endswith(".svg"):
+            items = self._diagram(route[len("/diagram/"):-len(".svg")])
+            if items is not None:
+                svg = diagram.render_svg(items, title="Your TLS handshake with tlskit serve",
+                                         client_label="your client",
+                                         server_label="tlskit serve")
+                self._respond(chan, 200, "OK", svg.encode(), "image/svg+xml",
+                              head_only=head_only)
+                return
+        self._respond(chan, 404, "Not Found", b"only /, /json and /diagram/*.svg are here\n",
+                      "text/plain", head_only=head_only)
+
+    def _visit(self, seen: _Seen, user_agent: str | None) -> Any:
+        """The page's view of this connection; its diagram is kept for /diagram/."""
+        from . import page
+
+        complete = seen.complete
+        steps = [s for s in seen.recorder.steps]
+        token = secrets.token_urlsafe(12)
+        with self._lock:
+            self._diagrams[token] = diagram.items_from_steps(steps)
+            while len(self._diagrams) > DIAGRAMS_KEPT:
+                self._diagrams.popitem(last=False)
+        hrr = next((s for s in steps if s.step == "hello_retry_request"), None)
+        hellos = client_hellos(seen.client_bytes)
+        hrr_group = (str(hrr.fields.get("group")) if hrr is not None
+                     else "(unknown)" if len(hellos) > 1 else None)
+        assert self.certified is not None
+        return page.Visit(
+            address=seen.who, user_agent=user_agent, version=complete.version,
+            cipher_suite=complete.cipher_suite.name, group=_name(complete.group),
+            signature_scheme=_name(complete.signature_scheme), alpn=complete.alpn_protocol,
+            server_name=complete.server_name, resumed=complete.resumed, hellos=hellos,
+            chain=list(self.certified.chain),
+            client_certificate=(_subject(complete.peer_certificates[0])
+                                if complete.peer_certificates else None),
+            hrr_group=hrr_group,
+            tickets_sent=sum(1 for s in steps if s.step == "new_session_ticket"),
+            diagram_url=f"/diagram/{token}.svg")
+
+    def _diagram(self, token: str) -> list[diagram.Item] | None:
+        with self._lock:
+            return self._diagrams.get(token)
 
     def _respond(self, chan: Channel, status: int, reason: str, body: bytes,
                  content_type: str = "text/plain", *, extra: str = "",
@@ -415,78 +532,21 @@ class Server:
         chan.send(header + (b"" if head_only else body))
 
 
-# --------------------------------------------------------------------------- the page
+# --------------------------------------------------------------------------- a visit
 
 
-def _items(values: Any) -> str:
-    if not values:
-        return "<em>none</em>"
-    return "<ul>" + "".join(f"<li><code>{html.escape(str(v))}</code></li>"
-                            for v in values) + "</ul>"
+def _name(value: Enum | None) -> str | None:
+    """The IANA name of an enum value HandshakeComplete carries (None stays None)."""
+    return None if value is None else value.name
 
 
-def handshake_page(complete: HandshakeComplete, offer: dict[str, Any], who: str,
-                   user_agent: str | None) -> str:
-    """The HTML page that shows a visitor its own handshake."""
-    e = html.escape
-    client_cert = (_subject(complete.peer_certificates[0]) if complete.peer_certificates
-                   else None)
-    rows = [
-        ("Your address", who),
-        ("Protocol version", complete.version),
-        ("Cipher suite", complete.cipher_suite.name),
-        ("Key exchange group", complete.group.name if complete.group else "-"),
-        ("Server signature scheme",
-         complete.signature_scheme.name if complete.signature_scheme else "-"),
-        ("SNI (server name you asked for)", complete.server_name or "(none sent)"),
-        ("ALPN protocol", complete.alpn_protocol or "(none)"),
-        ("Client certificate", client_cert or "(none)"),
-        ("User agent", user_agent or "-"),
-    ]
-    table = "\n".join(f"<tr><th>{e(k)}</th><td><code>{e(str(v))}</code></td></tr>"
-                      for k, v in rows)
-    offered = [
-        ("Cipher suites", offer.get("cipher_suites")),
-        ("Groups", offer.get("groups")),
-        ("Key shares sent", offer.get("key_shares")),
-        ("Signature schemes", offer.get("signature_schemes")),
-        ("Extensions", offer.get("extensions")),
-    ]
-    sections = "\n".join(f"<div class=\"box\"><h3>{e(k)}</h3>{_items(v)}</div>"
-                         for k, v in offered)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Your TLS handshake - tlskit</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem;
-       padding: 0 1rem; color: #1d1d1f; }}
-table {{ border-collapse: collapse; margin-bottom: 1.5rem; }}
-th, td {{ text-align: left; padding: .3rem 1rem .3rem 0; border-bottom: 1px solid #ddd;
-         vertical-align: top; }}
-th {{ font-weight: 600; }}
-.grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(17rem, 1fr));
-        gap: 1rem; }}
-.box {{ background: #f6f8fa; border-radius: 6px; padding: .5rem 1rem; }}
-.box ul {{ padding-left: 1.2rem; margin: .3rem 0; }}
-h3 {{ margin: .3rem 0; }}
-</style>
-</head>
-<body>
-<h1>Your TLS handshake</h1>
-<p>This page was served by <code>tlskit serve</code> over the TLS connection your client just
-made. Here is what was negotiated, and everything your client offered in its
-ClientHello.</p>
-<h2>Negotiated</h2>
-<table>
-{table}
-</table>
-<h2>What your client offered</h2>
-<div class="grid">
-{sections}
-</div>
-</body>
-</html>
-"""
+class _Seen:
+    """What the handler keeps from a handshake for the page: who, the outcome, the
+    server's trace and the bytes the client sent until the handshake ended."""
+
+    def __init__(self, who: str, complete: HandshakeComplete, recorder: Recorder,
+                 client_bytes: bytes) -> None:
+        self.who = who
+        self.complete = complete
+        self.recorder = recorder
+        self.client_bytes = client_bytes

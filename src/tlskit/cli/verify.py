@@ -2,7 +2,7 @@
 
 The tree is drawn from the trust anchor down to the leaf, the way authority flows; each
 certificate lists its checks with a verdict. ``--json`` prints the same facts as one JSON
-object (chain leaf first). Exit status: 0 valid, 1 invalid or unreadable input.
+object (chain leaf first). Exit status: 0 valid, 1 invalid, 2 unreadable input (a usage error).
 
 ``--lint`` adds the CA/Browser Forum issuance-profile findings (`tlskit.x509.lint`) as
 warnings; they never change the verdict or the exit status.
@@ -61,6 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 class InputError(Exception):
     """Bad input, already phrased for the user (the dispatcher prints it as one line)."""
+
+    exit_code = 2  # a usage error (tlskit.cli.conventions)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -283,9 +285,11 @@ def render(report: Report, host: str | None, policy: str = NOT_CHECKED) -> None:
     from rich.markup import escape
     from rich.tree import Tree
 
-    # On a terminal, wrap to its width; into a pipe or file, never crop a line.
-    width = None if sys.stdout.isatty() else 240
-    console = Console(file=sys.stdout, highlight=False, width=width)
+    from .conventions import no_color, terminal_width
+
+    # COLUMNS when set; on a terminal, its width; into a pipe or file, never crop a line.
+    console = Console(file=sys.stdout, highlight=False, width=terminal_width(sys.stdout, 240),
+                      no_color=no_color())
     tree: Tree | None = None
     node: Tree | None = None
     for cert in reversed(report.chain):

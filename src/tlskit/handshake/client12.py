@@ -5,6 +5,14 @@ TLS 1.3 client when the server answers with a TLS 1.2 ServerHello.
       -> [CertificateRequest] -> ServerHelloDone
       -> send [Certificate] ClientKeyExchange [CertificateVerify] CCS Finished
       -> [NewSessionTicket] -> CCS -> Finished -> CONNECTED
+    Abbreviated (the server echoed the session ID we offered with a TLS 1.2 session,
+    RFC 5246 7.3 / RFC 5077 3.4):
+    ServerHello -> [NewSessionTicket] -> CCS -> Finished -> send CCS, Finished -> CONNECTED
+
+A full handshake with the extended master secret whose server validated leaves a
+`Session` (its ID and/or RFC 5077 ticket, the master secret, the chain) in the config's
+session cache and in a `SessionTicketReceived` event; one without the extended master
+secret leaves none (RFC 7627 5.3).
 
 `ClientHandshake12.TABLE` and `CCS_NEXT` declare the states.
 """
@@ -24,6 +32,8 @@ from ..errors import (
     UnexpectedMessage,
     UnsupportedExtension,
 )
+from ..events import SessionTicketReceived
+from ..session import MAX_TICKET_LIFETIME, Session
 from ..trace import TraceStep as T
 from ..wire import extensions as ext
 from ..wire import messages as m
@@ -60,13 +70,19 @@ class State(HandshakeState):
     WAIT_TICKET_OR_CHANGE_CIPHER_SPEC = "waiting for NewSessionTicket or ChangeCipherSpec"
     WAIT_CHANGE_CIPHER_SPEC = "waiting for the server's ChangeCipherSpec"
     WAIT_FINISHED = "waiting for Finished"
+    RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC = (
+        "resuming: waiting for NewSessionTicket or ChangeCipherSpec")
+    RESUMED_WAIT_CHANGE_CIPHER_SPEC = "resuming: waiting for the server's ChangeCipherSpec"
+    RESUMED_WAIT_FINISHED = "resuming: waiting for Finished"
     CONNECTED = "connected"
 
 
 _S = State
 _AFTER_DONE = (_S.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC, _S.WAIT_CHANGE_CIPHER_SPEC)
 TABLE: Table = {
-    _S.WAIT_SERVER_HELLO: {_HT.server_hello: rule("on_server_hello", _S.WAIT_CERTIFICATE)},
+    _S.WAIT_SERVER_HELLO: {_HT.server_hello: rule(
+        "on_server_hello", _S.WAIT_CERTIFICATE, _S.RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC,
+        _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC)},
     _S.WAIT_CERTIFICATE: {_HT.certificate: rule(
         "on_certificate", _S.WAIT_CERTIFICATE_STATUS, _S.WAIT_SERVER_KEY_EXCHANGE)},
     _S.WAIT_CERTIFICATE_STATUS: {
@@ -84,10 +100,18 @@ TABLE: Table = {
         "on_ticket12", _S.WAIT_CHANGE_CIPHER_SPEC)},
     _S.WAIT_CHANGE_CIPHER_SPEC: {},
     _S.WAIT_FINISHED: {_HT.finished: rule("on_finished", _S.CONNECTED)},
+    _S.RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC: {_HT.new_session_ticket: rule(
+        "on_ticket12", _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC)},
+    _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC: {},
+    _S.RESUMED_WAIT_FINISHED: {_HT.finished: rule("on_resumed_finished", _S.CONNECTED)},
     _S.CONNECTED: {_HT.hello_request: rule("on_hello_request", _S.CONNECTED)},
 }
-CCS_NEXT: dict[Any, Any] = {_S.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC: _S.WAIT_FINISHED,
-            _S.WAIT_CHANGE_CIPHER_SPEC: _S.WAIT_FINISHED}
+CCS_NEXT: dict[Any, Any] = {
+    _S.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC: _S.WAIT_FINISHED,
+    _S.WAIT_CHANGE_CIPHER_SPEC: _S.WAIT_FINISHED,
+    _S.RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC: _S.RESUMED_WAIT_FINISHED,
+    _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC: _S.RESUMED_WAIT_FINISHED}
+DEFAULT_SESSION_LIFETIME = 7200  # for a session ID, or a ticket without a lifetime hint
 
 
 class ClientHandshake12(Handshake12):
@@ -104,7 +128,12 @@ class ClientHandshake12(Handshake12):
         self.alpn: str | None = None
         self.cert_request: m12.CertificateRequest12 | None = None
         self.premaster = b""
-        self.resumed = False
+        self.session: Session | None = handover.session
+        self.offered_session_id = handover.session_id
+        self.session_id = b""  # the server's, for a later resumption
+        self._ticket: m12.NewSessionTicket12 | None = None
+        self._ticket_announced = False
+        self._client_keys: tuple[bytes, bytes] = (b"", b"")
         self._stapling = False
         self._client_public = b""
         self._hello_requests = 0
@@ -134,13 +163,22 @@ class ClientHandshake12(Handshake12):
                 raise UnsupportedExtension(f"unrequested extension {etype} in ServerHello")
         if exts.get(_E.renegotiation_info) != b"\x00":
             raise HandshakeFailure("server does not support secure renegotiation (RFC 5746)")
+        resuming = bool(sh.session_id) and sh.session_id == self.offered_session_id
+        if resuming and self.session is None:
+            raise IllegalParameter("ServerHello echoes our session ID, but we offered no "
+                                   "TLS 1.2 session to resume (RFC 5246 7.4.1.3)")
         if _E.extended_master_secret not in exts:
-            raise HandshakeFailure("server does not support the extended master secret "
-                                   "(RFC 7627), which tlskit requires for TLS 1.2")
-        if exts[_E.extended_master_secret]:
+            if resuming:  # RFC 7627 5.3: our sessions all used it
+                raise HandshakeFailure("server resumes a session without the extended "
+                                       "master secret it was made with (RFC 7627 5.3)")
+            self.refuse_without_ems("server")
+            self.ems = False
+        elif exts[_E.extended_master_secret]:
             raise DecodeError("extended_master_secret must be empty")
         if exts.get(_E.server_name):
             raise DecodeError("server_name in ServerHello must be empty (RFC 6066 3)")
+        if exts.get(_E.session_ticket):
+            raise DecodeError("session_ticket in ServerHello must be empty (RFC 5077 3.2)")
         alpn = exts.get(_E.application_layer_protocol_negotiation)
         if alpn is not None:
             chosen = ext.decode_alpn(alpn)
@@ -159,9 +197,48 @@ class ClientHandshake12(Handshake12):
         self.transcript.update(raw)
         self.messages += raw
         self._stapling = _E.status_request in exts
+        self._ticket_announced = _E.session_ticket in exts
+        self.session_id = sh.session_id
         self.trace(T.SERVER_HELLO, message=sh, raw=raw, version="TLSv1.2",
                    cipher_suite=suite.name)
+        if resuming:
+            return self._resume(suite)
         return State.WAIT_CERTIFICATE
+
+    def _resume(self, suite: crypto.Suite12) -> State:
+        """RFC 5246 7.3: the session's master secret, new randoms, new keys."""
+        session = self.session
+        assert session is not None
+        if suite.code != session.suite.code:
+            raise IllegalParameter("server resumed the session with another cipher suite")
+        self._stapling = False  # no CertificateStatus in an abbreviated handshake
+        self.resumed = True
+        self.auth.chain = list(session.peer_certificates)
+        self.auth.ocsp_response = session.ocsp_response
+        self.auth.authenticated = True  # _may_resume re-validated the session's chain
+        self.trace(T.PSK_ACCEPTED, identity_index=0)
+        self.use_resumed_master(session.psk)
+        c_key, s_key, c_iv, s_iv = self.key_block()
+        self._client_keys = (c_key, c_iv)
+        self.pending_read = (s_key, s_iv)
+        if self._ticket_announced:
+            return State.RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC
+        return State.RESUMED_WAIT_CHANGE_CIPHER_SPEC
+
+    def on_resumed_finished(self, fin: m.Finished, raw: bytes) -> State:
+        self.check_finished12(fin, is_client=False)
+        self.trace(T.SERVER_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
+        c_key, c_iv = self._client_keys
+        self.install_write12(c_key, c_iv)
+        reply = m.Finished(self.finished_data(True, self.transcript.digest()))
+        self.send(reply.encode())
+        self.flush()
+        self.trace(T.CLIENT_FINISHED, message=reply, verify_data=reply.verify_data)
+        self.out.emit(self.complete_event(
+            self.auth, group=None, scheme=None, alpn=self.alpn, resumed=True,
+            server_name=self.server_name))
+        self._remember_session()
+        return State.CONNECTED
 
     def on_certificate(self, cert: m12.Certificate12, raw: bytes) -> State:
         if not cert.certificates:
@@ -234,7 +311,7 @@ class ClientHandshake12(Handshake12):
         self.pending_read = (s_key, s_iv)
         self.trace(T.CLIENT_FINISHED, message=fin, verify_data=fin.verify_data,
                    master_secret=self.master_secret)
-        if _E.session_ticket in self.offered:
+        if self._ticket_announced:  # RFC 5077 3.2: only after the extension in ServerHello
             return State.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC
         return State.WAIT_CHANGE_CIPHER_SPEC
 
@@ -254,9 +331,39 @@ class ClientHandshake12(Handshake12):
         return ck.private_key, scheme
 
     def on_ticket12(self, msg: m12.NewSessionTicket12, raw: bytes) -> State:
-        """RFC 5077 tickets are accepted (they are in the transcript) but not used; one."""
+        """RFC 5077 3.3: one ticket, kept for the session this handshake leaves."""
+        self._ticket = msg
         self.trace(T.NEW_SESSION_TICKET, message=msg, raw=raw)
+        if self.resumed:
+            return State.RESUMED_WAIT_CHANGE_CIPHER_SPEC
         return State.WAIT_CHANGE_CIPHER_SPEC
+
+    def _remember_session(self) -> None:
+        """A resumable session, only from an extended-master-secret handshake whose
+        server validated (or a resumption of one); cached and reported."""
+        cfg = self.config
+        ticket = self._ticket.ticket if self._ticket is not None else b""
+        hint = self._ticket.lifetime if self._ticket is not None else 0
+        old = self.session if self.resumed else None
+        if old is not None and not ticket:
+            ticket = old.ticket  # RFC 5077 3.1: not renewed, the old ticket still holds
+        if not self.ems or not (ticket or self.session_id):
+            return
+        if self.auth.verification_error is not None or not self.auth.authenticated:
+            return
+        assert self.suite12 is not None
+        session = Session(
+            ticket=ticket, psk=self.master_secret, suite=self.suite12, age_add=0,
+            lifetime=min(hint or DEFAULT_SESSION_LIFETIME, MAX_TICKET_LIFETIME),
+            received_at=old.received_at if old is not None else cfg.clock(),
+            server_name=self.server_name, alpn_protocol=self.alpn,
+            peer_certificates=list(self.auth.chain),
+            group=self.group.name if self.group else None, authenticated=True,
+            hostname_checked=cfg.check_hostname, ocsp_response=self.auth.ocsp_response,
+            tls12=True, session_id=b"" if ticket else self.session_id)
+        if cfg.session_cache is not None:
+            cfg.session_cache.put(session)
+        self.out.emit(SessionTicketReceived(session.lifetime, ticket, session))
 
     def on_finished(self, fin: m.Finished, raw: bytes) -> State:
         self.check_finished12(fin, is_client=False)
@@ -264,6 +371,7 @@ class ClientHandshake12(Handshake12):
         self.out.emit(self.complete_event(
             self.auth, group=self.group, scheme=self.auth.scheme, alpn=self.alpn,
             resumed=False, server_name=self.server_name))
+        self._remember_session()
         return State.CONNECTED
 
     def _received(self, raw: bytes) -> None:

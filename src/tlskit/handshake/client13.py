@@ -61,7 +61,6 @@ from .common import (
     rule,
     verify_server_chain,
 )
-from .hello import ServerHelloView
 
 _E = ExtensionType
 _HT = HandshakeType
@@ -104,7 +103,8 @@ TABLE: Table = {
     _S.WAIT_FINISHED: {_HT.finished: rule("on_finished", _S.CONNECTED)},
     _S.CONNECTED: {
         _HT.new_session_ticket: rule("on_new_session_ticket", _S.CONNECTED),
-        _HT.key_update: rule("on_key_update", _S.CONNECTED)},
+        _HT.key_update: rule("on_key_update", _S.CONNECTED),
+        _HT.certificate_request: rule("on_post_handshake_request", _S.CONNECTED)},
     _S.HANDED_OVER: {},
 }
 
@@ -128,7 +128,7 @@ class ClientHandshake13(Handshake13):
     TABLE = TABLE
 
     def __init__(self, config: ClientConfig, out: Output, server_name: str | None,
-                 session: Session | None = None) -> None:
+                 session: Session | None = None, early_data: bytes = b"") -> None:
         super().__init__(config, out, State.START)
         self.server_name = server_name
         now = config.clock()
@@ -148,10 +148,18 @@ class ClientHandshake13(Handshake13):
         self.auth = PeerAuth()
         self.alpn: str | None = None
         self.certificate_request: m.CertificateRequest | None = None
-        self.requested_schemes: list[int] = []  # the CertificateRequest's, decoded once
         self._client_hs_secret = b""
         self._server_hs_secret = b""
         self._ccs_sent = False
+        # 0-RTT (4.2.10): sent only on a session this client may resume whose ticket
+        # allows that much early data; otherwise (or if the server declines it) the data
+        # goes out as ordinary application data once the handshake is complete.
+        self.early_data = early_data
+        self.early_data_sent = bool(early_data) and session is not None \
+            and len(early_data) <= session.max_early_data
+        self.early_data_accepted = False
+        self._early_write_pending = False  # still writing under the early traffic key
+        self._pha_contexts: set[bytes] = set()  # post-handshake request contexts answered
 
     @property
     def verification_error(self) -> TLSError | None:
@@ -162,7 +170,11 @@ class ClientHandshake13(Handshake13):
     def start(self) -> None:
         cfg = self.config
         self.client_random = cfg.rng(32)
-        if cfg.middlebox_compat:
+        if self.session is not None and self.session.tls12:
+            # RFC 5246 7.4.1.2 / RFC 5077 3.4: the session's ID, or a fresh one to go
+            # with its ticket (echoed back when the server accepts it).
+            self.offer.session_id = self.session.session_id or cfg.rng(32)
+        elif cfg.middlebox_compat:
             self.offer.session_id = cfg.rng(32)
         if "TLSv1.3" in cfg._versions:
             for group in cfg._share_groups:
@@ -171,7 +183,24 @@ class ClientHandshake13(Handshake13):
                               [*cfg._suites, *cfg._suites12], self._hello_extensions())
         self.offer.hello = hello
         self._send_hello(hello)
+        if self.early_data_sent:
+            self._send_early_data()
         self.state = State.WAIT_SERVER_HELLO
+
+    def _send_early_data(self) -> None:
+        """4.2.10, 7.1: early data under client_early_traffic_secret (keyed from the PSK
+        and Hash(ClientHello)), after the compatibility CCS (D.4)."""
+        session = self.session
+        assert session is not None
+        th = self.transcript.hash_with(session.suite.hash_name, b"")
+        secret = EarlySecret.start(session.suite, session.psk).client_early_traffic_secret(th)
+        self.keylog("CLIENT_EARLY_TRAFFIC_SECRET", secret)
+        if self.config.middlebox_compat:
+            self.send_ccs()
+            self._ccs_sent = True
+        self.out.install_write(session.suite, secret)
+        self.out.send_application_data(self.early_data)
+        self._early_write_pending = True
 
     def _hello_extensions(self) -> m.Extensions:
         cfg = self.config
@@ -186,8 +215,10 @@ class ClientHandshake13(Handshake13):
         if tls12:
             exts[_E.ec_point_formats] = b"\x01\x00"  # uncompressed only (RFC 8422 5.1.2)
             exts[_E.extended_master_secret] = b""
-        if cfg.legacy_session_ticket:
-            exts[_E.session_ticket] = b""
+        if self.session is not None and self.session.tls12 and self.session.ticket:
+            exts[_E.session_ticket] = self.session.ticket  # RFC 5077 3.2
+        elif cfg.legacy_session_ticket or (tls12 and cfg.session_cache is not None):
+            exts[_E.session_ticket] = b""  # ask a TLS 1.2 server for a ticket
         if tls13:
             exts[_E.key_share] = ext.encode_key_share_client(
                 [(g, s.public) for g, s in self.offer.shares.items()])
@@ -201,8 +232,9 @@ class ClientHandshake13(Handshake13):
         if self.offer.cookie is not None:
             exts[_E.cookie] = ext.encode_cookie(self.offer.cookie)
         if tls13:
-            exts[_E.psk_key_exchange_modes] = ext.encode_psk_modes(
-                [PskKeyExchangeMode.psk_dhe_ke])
+            exts[_E.psk_key_exchange_modes] = ext.encode_psk_modes(cfg._psk_modes)
+        if self.early_data_sent and not self.offer.retried:
+            exts[_E.early_data] = b""
         if cfg.record_size_limit is not None:
             exts[_E.record_size_limit] = ext.encode_record_size_limit(cfg.record_size_limit)
         if cfg.alpn_protocols:
@@ -212,12 +244,16 @@ class ClientHandshake13(Handshake13):
             exts[_E.status_request] = ext.encode_status_request_ocsp()
         if tls13 and cfg._cert_compression:
             exts[_E.compress_certificate] = certcompress.encode_extension(cfg._cert_compression)
+        if tls13 and cfg._pha:  # 4.2.6: we will answer a CertificateRequest after the handshake
+            exts[_E.post_handshake_auth] = b""
         self.offer.extensions = set(exts)
         return exts
 
     def _send_hello(self, hello: m.ClientHello) -> None:
         session = self.session
         exts = hello.extensions
+        if session is not None and session.tls12:
+            session = None  # offered through legacy_session_id / session_ticket instead
         if session is not None:  # 4.2.11: offer the ticket; pre_shared_key goes last
             identity = [(session.ticket, session.obfuscated_age(self.config.clock()))]
             placeholder = [bytes(session.suite.hash_length)]
@@ -247,39 +283,52 @@ class ClientHandshake13(Handshake13):
     # -- ServerHello / HelloRetryRequest (4.1.3, 4.1.4) -------------------------------
 
     def on_server_hello(self, sh: m.ServerHello, raw: bytes) -> State:
-        answer = ServerHelloView(sh)
-        if not answer.has(_E.supported_versions) and "TLSv1.2" in self.config._versions \
+        if _E.supported_versions not in sh.extensions and "TLSv1.2" in self.config._versions \
                 and not self.offer.retried and not sh.is_hello_retry_request:
+            if self._early_write_pending:
+                # 4.2.10: 0-RTT data was sent; a TLS 1.2 server is fatal (the alert goes
+                # in the clear, which that server can read).
+                self.out.clear_write()
+                raise ProtocolVersionError("TLS 1.2 ServerHello after 0-RTT data (4.2.10)")
             return self._hand_over(sh, raw)
         if "TLSv1.3" not in self.config._versions:
             raise ProtocolVersionError("server selected TLS 1.3, which is not enabled")
-        self._check_server_hello_common(answer)
+        self._check_server_hello_common(sh)
         if sh.is_hello_retry_request:
-            return self.on_hello_retry_request(answer, raw)
-        self.check_extensions(answer.extensions, ALLOWED_IN_SH, self.offer.extensions,
-                              "ServerHello")
-        psk = self._accepted_psk(answer)
-        if answer.share is None:
-            raise MissingExtension("ServerHello has no key_share (PSK-only is not offered)")
-        group, server_public = answer.share
-        share = self.offer.shares.get(group)
-        if share is None:
-            raise IllegalParameter(f"server key share for {NamedGroup(group).name}, "
-                                   "which has no client share")
-        if not self.offer.retried:
-            self.transcript.start(self.suite_or_fail().hash_name)
-        self.transcript.update(raw)
-        shared = share.exchange(server_public)
-        self.group = NamedGroup(group)
-        self.offer.shares = {}
+            return self.on_hello_retry_request(sh, raw)
+        exts = sh.extensions
+        self.check_extensions(exts, ALLOWED_IN_SH, self.offer.extensions, "ServerHello")
+        psk = self._accepted_psk(exts)
         suite = self.suite_or_fail()
+        if _E.key_share not in exts:
+            if psk is None or PskKeyExchangeMode.psk_ke not in self.config._psk_modes:
+                raise MissingExtension("ServerHello has no key_share (psk_ke was not offered)")
+            group, server_public, share = None, b"", None  # 4.2.9 psk_ke: the PSK alone
+        else:
+            if PskKeyExchangeMode.psk_dhe_ke not in self.config._psk_modes and psk is not None:
+                raise IllegalParameter("server resumed with psk_dhe_ke, which was not offered")
+            group, server_public = ext.decode_key_share_server(exts[_E.key_share])
+            share = self.offer.shares.get(group)
+            if share is None:
+                raise IllegalParameter(f"server key share for {NamedGroup(group).name}, "
+                                       "which has no client share")
+        if not self.offer.retried:
+            self.transcript.start(suite.hash_name)
+        self.transcript.update(raw)
+        if share is None or group is None:
+            shared = bytes(suite.hash_length)
+        else:
+            shared = share.exchange(server_public)
+            self.group = NamedGroup(group)
+        self.offer.shares = {}
         hs = EarlySecret.start(suite, psk).handshake(shared)
         self.handshake_secret = hs
         th = self.transcript.digest()
         c_hs, s_hs = hs.client_traffic(th), hs.server_traffic(th)
         self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
         self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
-        self.trace(T.SERVER_HELLO, message=sh, raw=raw, group=self.group.name,
+        self.trace(T.SERVER_HELLO, message=sh, raw=raw,
+                   group=self.group.name if self.group is not None else None,
                    server_share=server_public, shared_secret=shared,
                    cipher_suite=suite.name, client_handshake_traffic_secret=c_hs,
                    server_handshake_traffic_secret=s_hs, version="TLSv1.3")
@@ -291,7 +340,10 @@ class ClientHandshake13(Handshake13):
         if self.config.middlebox_compat and not self._ccs_sent:
             self.send_ccs()
             self._ccs_sent = True
-        self.set_write(c_hs)
+        if not (self._early_write_pending and self.resumed):
+            # Early data (if any) was declined with the PSK; else EncryptedExtensions tells.
+            self._early_write_pending = False
+            self.set_write(c_hs)
         return State.WAIT_ENCRYPTED_EXTENSIONS
 
     def _hand_over(self, sh: m.ServerHello, raw: bytes) -> State:
@@ -301,18 +353,20 @@ class ClientHandshake13(Handshake13):
         successor = ClientHandshake12(Handover12(
             config=self.config, out=self.out, transcript=self.transcript,
             client_random=self.client_random, server_name=self.server_name,
-            offered=self.offer.extensions))
+            offered=self.offer.extensions,
+            session=self.session if self.session is not None and self.session.tls12 else None,
+            session_id=self.offer.session_id))
         self.successor = successor
         successor.take_over(_HT.server_hello, sh, raw)
         return State.HANDED_OVER
 
-    def _accepted_psk(self, answer: ServerHelloView) -> bytes | None:
+    def _accepted_psk(self, exts: m.Extensions) -> bytes | None:
         """4.2.11: the server may pick our one ticket; the suite's hash must match it."""
-        selected = answer.selected_identity
-        if selected is None:
+        if _E.pre_shared_key not in exts:
             return None
         session = self.session
         assert session is not None  # otherwise check_extensions rejected it
+        selected = ext.decode_selected_identity(exts[_E.pre_shared_key])
         if selected != 0:
             raise IllegalParameter(f"server selected PSK identity {selected}; one was offered")
         if self.suite_or_fail().hash_name != session.suite.hash_name:
@@ -328,10 +382,9 @@ class ClientHandshake13(Handshake13):
         assert self.suite is not None
         return self.suite
 
-    def _check_server_hello_common(self, answer: ServerHelloView) -> None:
-        sh = answer.hello
-        version = answer.version
-        if version is None:
+    def _check_server_hello_common(self, sh: m.ServerHello) -> None:
+        exts = sh.extensions
+        if _E.supported_versions not in exts:
             # A TLS 1.2 (or older) server while TLS 1.2 is not enabled (or after a retry).
             tail = sh.random[-8:]
             if tail in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
@@ -339,6 +392,7 @@ class ClientHandshake13(Handshake13):
             raise ProtocolVersionError(
                 f"server chose {ProtocolVersion(sh.legacy_version).label}; only TLS 1.3 "
                 "is enabled")
+        version = ext.decode_version_server(exts[_E.supported_versions])
         if version != ProtocolVersion.TLSv1_3:
             raise IllegalParameter(f"server selected version {version:#06x} not offered")
         if sh.legacy_version != 0x0303:
@@ -354,8 +408,8 @@ class ClientHandshake13(Handshake13):
             raise IllegalParameter("ServerHello cipher suite differs from the HelloRetryRequest")
         self.suite = SUITES[sh.cipher_suite]
 
-    def on_hello_retry_request(self, answer: ServerHelloView, raw: bytes) -> State:
-        offer, hrr = self.offer, answer.hello
+    def on_hello_retry_request(self, hrr: m.ServerHello, raw: bytes) -> State:
+        offer = self.offer
         if offer.retried:
             raise UnexpectedMessage("a second HelloRetryRequest")
         offer.retried = True
@@ -369,10 +423,10 @@ class ClientHandshake13(Handshake13):
             self.session = None  # the ticket cannot be used with this suite's hash
         self.transcript.restart_after_hrr(suite.hash_name)
         self.transcript.update(raw)
-        if answer.has(_E.cookie):
-            offer.cookie = answer.cookie
-        group = answer.retry_group
-        if group is not None:
+        if _E.cookie in exts:
+            offer.cookie = ext.decode_cookie(exts[_E.cookie])
+        if _E.key_share in exts:
+            group = ext.decode_key_share_hrr(exts[_E.key_share])
             if group not in self.config._groups or group in offer.shares:
                 raise IllegalParameter(
                     f"HelloRetryRequest asks for {NamedGroup(group).name}, which was not "
@@ -382,9 +436,12 @@ class ClientHandshake13(Handshake13):
             offer.shares = {group: crypto.new_key_share(group, self.config.rng)}
         self.trace(T.HELLO_RETRY_REQUEST, message=hrr, raw=raw,
                    group=NamedGroup(next(iter(offer.shares))).name, cookie=offer.cookie)
-        if self.config.middlebox_compat:
+        if self.config.middlebox_compat and not self._ccs_sent:
             self.send_ccs()
             self._ccs_sent = True
+        if self._early_write_pending:  # 4.2.10: a retry declines 0-RTT; hello 2 is plain
+            self.out.clear_write()
+            self._early_write_pending = False
         assert offer.hello is not None
         hello = m.ClientHello(self.client_random, offer.session_id,
                               offer.hello.cipher_suites, self._hello_extensions())
@@ -414,7 +471,10 @@ class ClientHandshake13(Handshake13):
             self.out.set_record_limits(  # 8449 4: the limit includes the content type
                 send=min(limit - 1, 1 << 14), receive=None if own is None else own - 1)
         if _E.early_data in exts:
-            raise IllegalParameter("early_data accepted, but none was offered")
+            self._check_early_data_accepted(exts[_E.early_data])
+        elif self._early_write_pending:
+            self._early_write_pending = False
+            self.set_write(self._client_hs_secret)
         self.trace(T.ENCRYPTED_EXTENSIONS, message=ee, raw=raw, alpn=self.alpn)
         if self.resumed:  # 2.2: the PSK authenticates the server; Finished comes next
             assert self.session is not None
@@ -424,13 +484,26 @@ class ClientHandshake13(Handshake13):
             return State.WAIT_FINISHED
         return State.WAIT_CERTIFICATE_OR_REQUEST
 
+    def _check_early_data_accepted(self, body: bytes) -> None:
+        """4.2.10: acceptance is only valid for our 0-RTT on the first PSK, under the
+        session's suite and ALPN."""
+        session = self.session
+        if body:
+            raise DecodeError("early_data in EncryptedExtensions must be empty")
+        if not self._early_write_pending or session is None or not self.resumed:
+            raise IllegalParameter("server accepted early data, but none was sent")
+        if self.suite_or_fail().code != session.suite.code \
+                or self.alpn != session.alpn_protocol:
+            raise IllegalParameter("server accepted early data under another cipher suite "
+                                   "or ALPN protocol than the session's")
+        self.early_data_accepted = True
+
     def on_certificate_request(self, cr: m.CertificateRequest, raw: bytes) -> State:
         if cr.request_context:
             raise IllegalParameter("CertificateRequest context must be empty in the handshake")
         if _E.signature_algorithms not in cr.extensions:
             raise MissingExtension("CertificateRequest without signature_algorithms")
-        self.requested_schemes = ext.decode_u16_list(cr.extensions[_E.signature_algorithms],
-                                                     "signature_algorithms")
+        ext.decode_u16_list(cr.extensions[_E.signature_algorithms], "signature_algorithms")
         self.certificate_request = cr
         self.trace(T.CERTIFICATE_REQUEST, message=cr, raw=raw)
         return State.WAIT_CERTIFICATE
@@ -491,42 +564,83 @@ class ClientHandshake13(Handshake13):
                    client_application_traffic_secret=c_ap,
                    server_application_traffic_secret=s_ap)
         self.set_read(s_ap)
+        if self._early_write_pending:  # 4.5: ends the accepted early data
+            self.send(m.EndOfEarlyData().encode())
+            self._early_write_pending = False
+            self.set_write(self._client_hs_secret)
         if self.certificate_request is not None:
-            self._send_client_certificate()
+            self._send_client_certificate(self.certificate_request)
         client_fin = m.Finished(self.finished_for(self._client_hs_secret,
                                                   self.transcript.digest()))
         self.send(client_fin.encode())
         self.flush()
+        self.final_transcript = self.transcript.copy()
+        self.client_ap = c_ap
         self.trace(T.CLIENT_FINISHED, message=client_fin, verify_data=client_fin.verify_data)
         self.resumption_master = master.resumption(self.transcript.digest())
         self.set_write(c_ap)
         self.handshake_secret = None
         self._client_hs_secret = self._server_hs_secret = b""
         self.out.emit(self.summary())
+        if self.early_data and not self.early_data_accepted:
+            # Not sent as 0-RTT, or declined: the same bytes, now as 1-RTT data.
+            self.out.send_application_data(self.early_data)
+        self.early_data = b""
         return State.CONNECTED
 
-    def _send_client_certificate(self) -> None:
-        """4.4.2: answer a CertificateRequest (an empty Certificate if we have none)."""
-        offered = self.requested_schemes
+    def _send_client_certificate(self, cr: m.CertificateRequest) -> None:
+        """4.4.2: answer a CertificateRequest (an empty Certificate if we have none),
+        echoing its context."""
+        context = cr.request_context
+        offered = ext.decode_u16_list(cr.extensions[_E.signature_algorithms],
+                                      "signature_algorithms")
         ck = self.config.certificate
         scheme = None
         if ck is not None:
             scheme = next((s for s in ck.schemes if s in offered), None)
         if ck is None or scheme is None:
-            self.send(m.Certificate(b"", []).encode())
+            self.send(m.Certificate(context, []).encode())
             self.trace(T.CLIENT_CERTIFICATE, chain=[])
             return
-        self.send(m.Certificate(b"", [m.CertificateEntry(d) for d in ck.cert_der]).encode())
+        self.send(m.Certificate(context, [m.CertificateEntry(d) for d in ck.cert_der]).encode())
         self.trace(T.CLIENT_CERTIFICATE, chain=ck.chain, scheme=SignatureScheme(scheme).name)
         signature = crypto.sign(ck.private_key, scheme, CV_CLIENT + self.transcript.digest())
         cv = m.CertificateVerify(scheme, signature)
         self.send(cv.encode())
         self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, scheme=SignatureScheme(scheme).name)
 
+    def before_transcript(self, msg_type: int, raw: bytes) -> None:
+        if msg_type == _HT.certificate_request and self.complete:
+            self.start_post_handshake_transcript()
+
+    def on_post_handshake_request(self, cr: m.CertificateRequest, raw: bytes) -> State:
+        """4.6.2: answer a post-handshake CertificateRequest with Certificate,
+        CertificateVerify (when we have a certificate) and Finished keyed from the
+        current client application traffic secret."""
+        if not self.config._pha or _E.post_handshake_auth not in self.offer.extensions:
+            raise UnexpectedMessage("CertificateRequest after the handshake, but "
+                                    "post_handshake_auth was not offered (4.6.2)")
+        if not cr.request_context:
+            raise IllegalParameter("post-handshake CertificateRequest needs a context")
+        if cr.request_context in self._pha_contexts:
+            raise IllegalParameter("CertificateRequest context repeated (4.3.2: unique)")
+        if _E.signature_algorithms not in cr.extensions:
+            raise MissingExtension("CertificateRequest without signature_algorithms")
+        ext.decode_u16_list(cr.extensions[_E.signature_algorithms], "signature_algorithms")
+        self._pha_contexts.add(cr.request_context)
+        self.trace(T.CERTIFICATE_REQUEST, message=cr, raw=raw)
+        self._send_client_certificate(cr)
+        fin = m.Finished(self.finished_for(self.client_ap, self.transcript.digest()))
+        self.send(fin.encode())
+        self.flush()
+        self.trace(T.CLIENT_FINISHED, message=fin, verify_data=fin.verify_data)
+        return State.CONNECTED
+
     def summary(self) -> HandshakeComplete:
         return self.complete_event(self.auth, group=self.group, scheme=self.auth.scheme,
                                    alpn=self.alpn, resumed=self.resumed,
-                                   server_name=self.server_name)
+                                   server_name=self.server_name,
+                                   early_data_accepted=self.early_data_accepted)
 
     # -- post-handshake messages (4.6) ---------------------------------------------------
 
@@ -534,6 +648,12 @@ class ClientHandshake13(Handshake13):
         """4.6.1: remember the ticket with the PSK its nonce derives, and how the server
         was authenticated (a session from a failed validation is never cached)."""
         suite, auth = self.suite_or_fail(), self.auth
+        max_early = 0
+        if _E.early_data in nst.extensions:  # 4.2.10: the ticket allows 0-RTT data
+            body = nst.extensions[_E.early_data]
+            if len(body) != 4:
+                raise DecodeError("early_data in NewSessionTicket must be a 4-byte limit")
+            max_early = int.from_bytes(body, "big")
         session = Session(
             ticket=nst.ticket, psk=resumption_psk(suite, self.resumption_master, nst.nonce),
             suite=suite, age_add=nst.age_add, lifetime=nst.lifetime,
@@ -541,7 +661,8 @@ class ClientHandshake13(Handshake13):
             alpn_protocol=self.alpn, peer_certificates=list(auth.chain),
             group=self.group.name if self.group else None,
             authenticated=auth.authenticated and auth.verification_error is None,
-            hostname_checked=self.config.check_hostname, ocsp_response=auth.ocsp_response)
+            hostname_checked=self.config.check_hostname, ocsp_response=auth.ocsp_response,
+            max_early_data=max_early)
         cache = self.config.session_cache
         if cache is not None and nst.lifetime > 0 and session.authenticated:
             cache.put(session)
@@ -560,7 +681,8 @@ def _may_resume(config: ClientConfig, session: Session, server_name: str | None,
     other trust anchors, for another name, without a host-name check, or whose
     certificate has since expired is never offered. A client that skips host-name checks
     resumes only under the exact server name the session was made for."""
-    if not session.valid_at(now) or session.suite.code not in config._suites:
+    suites = config._suites12 if session.tls12 else config._suites
+    if not session.valid_at(now) or session.suite.code not in suites:
         return False
     if not session.authenticated or not session.peer_certificates:
         return False

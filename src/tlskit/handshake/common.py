@@ -176,6 +176,14 @@ class Output(Protocol):
     def next_write_generation(self) -> None:
         """TLS 1.3 KeyUpdate (4.6.3): write with the next traffic secret."""
 
+    def clear_write(self) -> None:
+        """TLS 1.3 client: write in the clear again (the ClientHello after a
+        HelloRetryRequest, when 0-RTT keys were installed for the first)."""
+
+    def send_application_data(self, data: bytes) -> None:
+        """Queue application data under the current write key (0-RTT early data, or
+        rejected early data sent again once the handshake is complete)."""
+
     def install_read12(self, suite: Suite, key: bytes, iv: bytes) -> None:
         """TLS 1.2: the key-block keys for what we read."""
 
@@ -370,6 +378,11 @@ class Handshake:
     def receive_ccs(self, payload: bytes) -> None:
         raise NotImplementedError
 
+    def receive_early_data(self, payload: bytes) -> bool:
+        """Application data before the handshake is complete: True if it was taken as
+        accepted 0-RTT data (TLS 1.3 server), False if it is unexpected here."""
+        return False
+
     # -- sending ------------------------------------------------------------------------
 
     def send(self, raw: bytes, *, transcript: bool = True) -> None:
@@ -402,7 +415,8 @@ class Handshake:
         raise NotImplementedError
 
     def complete_event(self, auth: PeerAuth, *, group: Any, scheme: Any, alpn: str | None,
-                       resumed: bool, server_name: str | None) -> HandshakeComplete:
+                       resumed: bool, server_name: str | None,
+                       early_data_accepted: bool = False) -> HandshakeComplete:
         """The one place a `HandshakeComplete` is built (both versions, both sides)."""
         assert self.suite is not None
         return HandshakeComplete(
@@ -410,7 +424,8 @@ class Handshake:
             group=NamedGroup(group) if group is not None else None,
             signature_scheme=SignatureScheme(scheme) if scheme is not None else None,
             alpn_protocol=alpn, peer_certificates=list(auth.chain), resumed=resumed,
-            server_name=server_name, ocsp_response=auth.ocsp_response)
+            server_name=server_name, ocsp_response=auth.ocsp_response,
+            early_data_accepted=early_data_accepted)
 
 
 # -- helpers both versions use (composition, not inheritance) ------------------------------
@@ -501,6 +516,10 @@ class Handshake13(Handshake):
         self.before_hello: Transcript | None = None
         self.exporter_master = b""
         self.resumption_master = b""
+        # Post-handshake authentication (4.6.2): the client's current application traffic
+        # secret (the Finished base key) and the transcript through the client Finished.
+        self.client_ap = b""
+        self.final_transcript: Transcript | None = None
 
     def before_transcript(self, msg_type: int, raw: bytes) -> None:
         if msg_type == HandshakeType.client_hello:  # PSK binders hash what came before
@@ -560,6 +579,8 @@ class Handshake13(Handshake):
         """4.6.3: move our read side on; answer once if the peer asks."""
         self.require_message_boundary()
         self.out.next_read_generation()
+        if self.side == "server":
+            self._advance_client_ap()
         requested = msg.request_update == KeyUpdateRequest.update_requested
         # 4.6.3: answer before our next record, but once only while we stay silent: a
         # KeyUpdate of ours with nothing sent under its key already answers.
@@ -577,8 +598,21 @@ class Handshake13(Handshake):
         self.send(m.KeyUpdate(value).encode(), transcript=False)
         self.flush()
         self.out.next_write_generation()
+        if self.side == "client":
+            self._advance_client_ap()
         self._last_update_answered = False
         self.trace(T.KEY_UPDATE_SENT, update_requested=request)
+
+    def _advance_client_ap(self) -> None:
+        from ..keyschedule import next_traffic_secret
+        if self.client_ap and self.suite is not None:
+            self.client_ap = next_traffic_secret(self.suite, self.client_ap)
+
+    def start_post_handshake_transcript(self) -> None:
+        """4.4: each post-handshake authentication hashes the handshake (through the
+        client Finished) and then only its own messages."""
+        assert self.final_transcript is not None
+        self.transcript = self.final_transcript.copy()
 
     def export(self, label: bytes, context: bytes | None, length: int) -> bytes:
         """RFC 8446 7.5 exporter."""

@@ -1,9 +1,11 @@
 """What the TLS 1.2 client and server share: key derivation, Finished, the CCS switch.
 
 TLS 1.2 is offered for peers that cannot speak 1.3, restricted to ECDHE with AEAD
-suites, the extended master secret (RFC 7627) and no renegotiation. A TLS 1.2 handshake
-takes over from the TLS 1.3 one after the first hello (see `Handover12`); it shares the
-state-machine engine with 1.3 (`Handshake`), not the 1.3 handshake itself.
+suites and no renegotiation; the extended master secret (RFC 7627) is preferred, and only
+sessions made with it resume (session IDs or RFC 5077 tickets, abbreviated handshake).
+A TLS 1.2 handshake takes over from the TLS 1.3 one after the first hello (see
+`Handover12`); it shares the state-machine engine with 1.3 (`Handshake`), not the 1.3
+handshake itself.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from .. import prf12
 from ..crypto import Suite12
 from ..enums import HandshakeType
 from ..enums import ProtocolVersion as PV
-from ..errors import DecodeError, DecryptError, UnexpectedMessage, UsageError
+from ..errors import (
+    DecodeError,
+    DecryptError,
+    HandshakeFailure,
+    UnexpectedMessage,
+    UsageError,
+)
 from ..wire import messages as m
 from ..wire import messages12 as m12
 from .common import Handshake, Output, Transcript
@@ -46,6 +54,8 @@ class Handover12:
     offered: set[int] = field(default_factory=set)  # client: the extensions we offered
     client_offer: dict[str, object] = field(default_factory=dict)  # server: for logs
     hello: Any = None  # server: the ClientHelloView already decoded
+    session: Any = None  # client: the TLS 1.2 `Session` our ClientHello offered
+    session_id: bytes = b""  # client: the legacy_session_id our ClientHello carried
 
 
 class Handshake12(Handshake):
@@ -63,6 +73,8 @@ class Handshake12(Handshake):
         self.master_secret = b""
         self.suite12: Suite12 | None = None
         self.pending_read: tuple[bytes, bytes] | None = None
+        self.ems = True  # RFC 7627 negotiated (set from the hellos)
+        self.resumed = False
         # 1.2 CertificateVerify signs the messages themselves, not their hash.
         self.messages = bytearray(b"".join(handover.transcript._pending))
 
@@ -84,12 +96,30 @@ class Handshake12(Handshake):
     # -- keys ---------------------------------------------------------------------------
 
     def derive_master(self, premaster: bytes) -> None:
-        """RFC 7627 4: bind the master secret to the transcript through ClientKeyExchange."""
+        """RFC 7627 4: bind the master secret to the transcript through ClientKeyExchange
+        (or, for a peer without the extension, RFC 5246 8.1's master secret)."""
         suite = self.suite12
         assert suite is not None
-        self.master_secret = prf12.extended_master_secret(
-            suite.hash_name, premaster, self.transcript.digest())
+        if self.ems:
+            self.master_secret = prf12.extended_master_secret(
+                suite.hash_name, premaster, self.transcript.digest())
+        else:
+            self.master_secret = prf12.classic_master_secret(
+                suite.hash_name, premaster, self.client_random, self.server_random)
         self.keylog("CLIENT_RANDOM", self.master_secret)
+
+    def refuse_without_ems(self, peer: str) -> None:
+        """`require_extended_master_secret`: refuse a peer that does not negotiate it."""
+        if self.config.require_extended_master_secret:
+            raise HandshakeFailure(
+                f"the {peer} does not support the extended master secret (RFC 7627), and "
+                "this config sets require_extended_master_secret=True; set it to False to "
+                "accept such peers (their sessions are then never resumed)")
+
+    def use_resumed_master(self, master_secret: bytes) -> None:
+        """An abbreviated handshake (RFC 5246 7.3): the session's master secret, new keys."""
+        self.master_secret = master_secret
+        self.keylog("CLIENT_RANDOM", master_secret)
 
     def key_block(self) -> tuple[bytes, bytes, bytes, bytes]:
         suite = self.suite12

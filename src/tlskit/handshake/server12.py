@@ -4,16 +4,27 @@ TLS 1.3 server when a client cannot speak 1.3.
     ClientHello -> send ServerHello, Certificate, [CertificateStatus], ServerKeyExchange,
       [CertificateRequest], ServerHelloDone
       -> [Certificate] -> ClientKeyExchange -> [CertificateVerify] -> CCS -> Finished
-      -> send CCS, Finished -> CONNECTED
+      -> send [NewSessionTicket], CCS, Finished -> CONNECTED
+    Abbreviated (a session ID or RFC 5077 ticket we accept, RFC 5246 7.3 / RFC 5077 3.1):
+    ClientHello -> send ServerHello, CCS, Finished -> CCS -> Finished -> CONNECTED
+
+A full handshake with the extended master secret leaves a session: a ticket when the
+client asked for one (session_ticket), else a session ID in the session store; both hold
+the sealed state under the store's ticket-key ring. A session resumes only if it was made
+with the extended master secret and the client offers it again (RFC 7627 5.3), under
+the same session context, and with its client chain still valid (see `tlskit.session`).
 
 `ServerHandshake12.TABLE` and `CCS_NEXT` declare the states.
 """
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Callable
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from .. import crypto
 from ..config import CertifiedKey
@@ -23,7 +34,9 @@ from ..errors import (
     HandshakeFailure,
     IllegalParameter,
     InappropriateFallback,
+    TLSError,
 )
+from ..session import TicketState
 from ..trace import TraceStep as T
 from ..wire import extensions as ext
 from ..wire import messages as m
@@ -56,13 +69,16 @@ class State(HandshakeState):
     WAIT_CERTIFICATE_VERIFY = "waiting for the client's CertificateVerify"
     WAIT_CHANGE_CIPHER_SPEC = "waiting for the client's ChangeCipherSpec"
     WAIT_FINISHED = "waiting for the client's Finished"
+    RESUMED_WAIT_CHANGE_CIPHER_SPEC = "resuming: waiting for the client's ChangeCipherSpec"
+    RESUMED_WAIT_FINISHED = "resuming: waiting for the client's Finished"
     CONNECTED = "connected"
 
 
 _S = State
 TABLE: Table = {
     _S.WAIT_CLIENT_HELLO: {_HT.client_hello: rule(
-        "on_client_hello", _S.WAIT_CERTIFICATE, _S.WAIT_CLIENT_KEY_EXCHANGE)},
+        "on_client_hello", _S.WAIT_CERTIFICATE, _S.WAIT_CLIENT_KEY_EXCHANGE,
+        _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC)},
     _S.WAIT_CERTIFICATE: {_HT.certificate: rule(
         "on_certificate", _S.WAIT_CLIENT_KEY_EXCHANGE)},
     _S.WAIT_CLIENT_KEY_EXCHANGE: {_HT.client_key_exchange: rule(
@@ -71,9 +87,13 @@ TABLE: Table = {
         "on_certificate_verify", _S.WAIT_CHANGE_CIPHER_SPEC)},
     _S.WAIT_CHANGE_CIPHER_SPEC: {},
     _S.WAIT_FINISHED: {_HT.finished: rule("on_finished", _S.CONNECTED)},
+    _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC: {},
+    _S.RESUMED_WAIT_FINISHED: {_HT.finished: rule("on_resumed_finished", _S.CONNECTED)},
     _S.CONNECTED: {},
 }
-CCS_NEXT: dict[Any, Any] = {_S.WAIT_CHANGE_CIPHER_SPEC: _S.WAIT_FINISHED}
+CCS_NEXT: dict[Any, Any] = {_S.WAIT_CHANGE_CIPHER_SPEC: _S.WAIT_FINISHED,
+                            _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC: _S.RESUMED_WAIT_FINISHED}
+SESSION_ID_LENGTH = 32
 
 
 class ServerHandshake12(Handshake12):
@@ -95,6 +115,8 @@ class ServerHandshake12(Handshake12):
         self._client_keys: tuple[bytes, bytes] = (b"", b"")
         self._server_keys: tuple[bytes, bytes] = (b"", b"")
         self._cv_messages = b""
+        self.session_id = b""          # what our ServerHello carries
+        self._issue_ticket = False     # the client asked for an RFC 5077 ticket
 
     @property
     def client_chain(self) -> list[x509.Certificate]:
@@ -118,8 +140,8 @@ class ServerHandshake12(Handshake12):
         if reneg is not None and reneg != b"\x00":
             raise HandshakeFailure("renegotiation_info must be empty on a new connection")
         if _E.extended_master_secret not in exts:
-            raise HandshakeFailure("the client does not offer the extended master secret "
-                                   "(RFC 7627), which tlskit requires for TLS 1.2")
+            self.refuse_without_ems("client")
+            self.ems = False
         if offer.point_formats is not None and 0 not in offer.point_formats:
             raise IllegalParameter("the client does not accept uncompressed points")
         # RFC 8422 4: without supported_groups a client is taken to support P-256.
@@ -131,10 +153,128 @@ class ServerHandshake12(Handshake12):
         # RFC 8446 4.1.3: a server able to speak 1.3 marks a 1.2 answer in its random.
         self.server_random = (cfg.rng(24) + DOWNGRADE_TLS12 if "TLSv1.3" in cfg._versions
                               else cfg.rng(32))
+        resumed = self._resumable_session(ch)
+        if resumed is not None:
+            self._send_abbreviated(ch, resumed)
+            return State.RESUMED_WAIT_CHANGE_CIPHER_SPEC
+        self._plan_session(ch)
         self._send_flight(ch)
         if cfg.client_auth != "none":
             return State.WAIT_CERTIFICATE
         return State.WAIT_CLIENT_KEY_EXCHANGE
+
+    # -- sessions (RFC 5246 7.3, RFC 5077, RFC 7627 5.3) --------------------------------
+
+    def _resumable_session(self, ch: m.ClientHello) -> TicketState | None:
+        """The session the client offers, if we sealed it and may resume it now."""
+        cfg = self.config
+        ticket = ch.extensions.get(_E.session_ticket)
+        if not self.ems or not ch.session_id:
+            return None  # RFC 7627 5.3; and without an ID to echo there is no resumption
+        sealer = cfg.get_ticket_sealer()
+        state: TicketState | None
+        if ticket and cfg.session_tickets > 0:
+            state, how = sealer.open(ticket), "ticket"
+        elif not ticket and cfg.session_ids:
+            sealed = cfg.get_session_store().get_session(ch.session_id)
+            state, how = (None if sealed is None else sealer.open(sealed)), "session ID"
+        else:
+            return None
+        if state is None:
+            return None
+        now_ms = int(cfg.clock() * 1000)
+        if not (state.tls12 and state.extended_master_secret) \
+                or not 0 <= now_ms - state.issued_ms < state.lifetime * 1000 \
+                or state.suite.code not in ch.cipher_suites \
+                or state.suite.code not in cfg._suites12 \
+                or state.server_name != self.server_name:
+            self.trace(T.PSK_DECLINED, reason=f"{how} not resumable here")
+            return None
+        chain = resumable_client_chain(cfg, state, self.trace)
+        if chain is None:
+            return None
+        self.auth.chain = chain
+        self.auth.authenticated = bool(chain)
+        self.trace(T.PSK_ACCEPTED, identity_index=0, how=how)
+        return state
+
+    def _plan_session(self, ch: m.ClientHello) -> None:
+        """What the full handshake leaves: a ticket if asked, else a session ID (EMS only)."""
+        cfg = self.config
+        if not self.ems:
+            return  # RFC 7627 5.3: such a session is never resumed, so none is made
+        if _E.session_ticket in ch.extensions and cfg.session_tickets > 0:
+            self._issue_ticket = True  # no session ID: the ticket is the session
+        elif cfg.session_ids:
+            self.session_id = cfg.rng(SESSION_ID_LENGTH)
+
+    def _session_state(self) -> TicketState:
+        cfg = self.config
+        assert self.suite12 is not None
+        return TicketState(
+            self.suite12, self.master_secret, int(cfg.clock() * 1000), cfg.ticket_lifetime,
+            self.alpn, self.server_name, cfg._session_context,
+            [c.public_bytes(Encoding.DER) for c in self.auth.chain], tls12=True,
+            extended_master_secret=self.ems)
+
+    def _leave_session(self) -> None:
+        """After the client's Finished: the ticket (sent before our CCS), or the cache entry."""
+        cfg = self.config
+        if self._issue_ticket:
+            sealed = cfg.get_ticket_sealer().seal(self._session_state(), cfg.rng(12))
+            # RFC 5077 3.3: having announced a ticket, send one (empty if the store failed).
+            nst = m12.NewSessionTicket12(cfg.ticket_lifetime if sealed else 0, sealed or b"")
+            self._send_traced(T.NEW_SESSION_TICKET, nst)
+        elif self.session_id:
+            sealed = cfg.get_ticket_sealer().seal(self._session_state(), cfg.rng(12))
+            if sealed is not None:
+                cfg.get_session_store().put_session(self.session_id, sealed,
+                                                    cfg.ticket_lifetime)
+
+    def _send_abbreviated(self, ch: m.ClientHello, state: TicketState) -> None:
+        """RFC 5246 7.3: ServerHello echoing the session ID, then CCS and Finished at once."""
+        suite = state.suite
+        assert isinstance(suite, crypto.Suite12)
+        self.suite12 = self.suite = suite
+        self.session_id = ch.session_id
+        self.resumed = True
+        exts = ch.extensions
+        sh_exts = m.Extensions()
+        if _E.renegotiation_info in exts or SCSV in ch.cipher_suites:
+            sh_exts[_E.renegotiation_info] = b"\x00"
+        sh_exts[_E.extended_master_secret] = b""
+        if self.alpn is not None:
+            sh_exts[_E.application_layer_protocol_negotiation] = ext.encode_alpn([self.alpn])
+        # RFC 5077 3.1: a resumed ticket is renewed, sealed under the current ticket key
+        # (so clients that keep resuming move along the key ring); same session, same age.
+        renewed = None
+        if exts.get(_E.session_ticket):
+            renewed = self.config.get_ticket_sealer().seal(state, self.config.rng(12))
+            if renewed is not None:
+                sh_exts[_E.session_ticket] = b""
+        sh = m.ServerHello(self.server_random, self.session_id, suite.code, sh_exts)
+        self.transcript.start(suite.hash_name)
+        self._send_traced(T.SERVER_HELLO, sh, version="TLSv1.2", cipher_suite=suite.name)
+        if renewed is not None:
+            left = max(1, state.lifetime - (int(self.config.clock() * 1000)
+                                            - state.issued_ms) // 1000)
+            self._send_traced(T.NEW_SESSION_TICKET, m12.NewSessionTicket12(left, renewed))
+        self.use_resumed_master(state.psk)
+        c_key, s_key, c_iv, s_iv = self.key_block()
+        self.install_write12(s_key, s_iv)
+        reply = m.Finished(self.finished_data(False, self.transcript.digest()))
+        self.send(reply.encode())
+        self.flush()
+        self.trace(T.SERVER_FINISHED, message=reply, verify_data=reply.verify_data)
+        self.pending_read = (c_key, c_iv)
+
+    def on_resumed_finished(self, fin: m.Finished, raw: bytes) -> State:
+        self.check_finished12(fin, is_client=True)
+        self.trace(T.CLIENT_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
+        self.out.emit(self.complete_event(
+            self.auth, group=None, scheme=None, alpn=self.alpn, resumed=True,
+            server_name=self.server_name))
+        return State.CONNECTED
 
     def _choose(self, ch: m.ClientHello, schemes: list[int], client_groups: list[int]) -> None:
         """Suite, certificate and scheme together: the suite's auth must fit the key."""
@@ -169,7 +309,8 @@ class ServerHandshake12(Handshake12):
         sh_exts = m.Extensions()
         if _E.renegotiation_info in exts or SCSV in ch.cipher_suites:
             sh_exts[_E.renegotiation_info] = b"\x00"
-        sh_exts[_E.extended_master_secret] = b""
+        if self.ems:
+            sh_exts[_E.extended_master_secret] = b""
         if _E.ec_point_formats in exts:
             sh_exts[_E.ec_point_formats] = b"\x01\x00"
         if self.server_name is not None:
@@ -181,7 +322,9 @@ class ServerHandshake12(Handshake12):
             staple = ck.ocsp_response() if callable(ck.ocsp_response) else ck.ocsp_response
             if staple:
                 sh_exts[_E.status_request] = b""
-        sh = m.ServerHello(self.server_random, b"", suite.code, sh_exts)
+        if self._issue_ticket:
+            sh_exts[_E.session_ticket] = b""
+        sh = m.ServerHello(self.server_random, self.session_id, suite.code, sh_exts)
         self.transcript.start(suite.hash_name)
         self._send_traced(T.SERVER_HELLO, sh, version="TLSv1.2", cipher_suite=suite.name)
         self._send_traced(T.CERTIFICATE, m12.Certificate12(list(ck.cert_der)), chain=ck.chain)
@@ -251,6 +394,7 @@ class ServerHandshake12(Handshake12):
     def on_finished(self, fin: m.Finished, raw: bytes) -> State:
         self.check_finished12(fin, is_client=True)
         self.trace(T.CLIENT_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
+        self._leave_session()
         s_key, s_iv = self._server_keys
         self.install_write12(s_key, s_iv)
         reply = m.Finished(self.finished_data(False, self.transcript.digest()))
@@ -261,3 +405,26 @@ class ServerHandshake12(Handshake12):
             self.auth, group=self.group, scheme=self.scheme, alpn=self.alpn, resumed=False,
             server_name=self.server_name))
         return State.CONNECTED
+
+
+def resumable_client_chain(cfg: Any, state: TicketState,
+                           trace: Callable[..., None]) -> list[x509.Certificate] | None:
+    """The client chain a session resumes with, or None if the current policy would not
+    accept it (the same rule as TLS 1.3 tickets, `ServerHandshake13._resumable_client`):
+    another session context, no certificate where one is required, or a certificate
+    that no longer validates means a full handshake."""
+    if not hmac.compare_digest(state.context, cfg._session_context):
+        trace(T.PSK_DECLINED, reason="issued under another session context")
+        return None
+    if not state.client_chain:
+        if cfg.client_auth == "required":
+            trace(T.PSK_DECLINED, reason="no client certificate in the session")
+            return None
+        return []
+    try:
+        chain = [x509.load_der_x509_certificate(der) for der in state.client_chain]
+        verify_client_chain(cfg, chain)
+    except (TLSError, ValueError) as exc:
+        trace(T.PSK_DECLINED, reason=f"client certificate no longer valid: {exc}")
+        return None
+    return chain

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 from cryptography import x509
@@ -28,13 +29,16 @@ from ..enums import (
 )
 from ..errors import (
     CertificateRequired,
+    DecodeError,
     DecryptError,
     HandshakeFailure,
     IllegalParameter,
     MissingExtension,
     ProtocolVersionError,
     TLSError,
+    UnexpectedMessage,
 )
+from ..events import ClientCertificateReceived, DataReceived, EarlyDataReceived
 from ..keyschedule import EarlySecret, MasterSecret, resumption_psk
 from ..session import TicketState
 from ..trace import TraceStep as T
@@ -60,32 +64,58 @@ from .hello import ClientHelloView
 _E = ExtensionType
 _HT = HandshakeType
 EARLY_DATA_SKIP_LIMIT = 1 << 16  # bytes of declined 0-RTT data we are willing to discard
+# 8.3: how far the client's view of a ticket's age may differ from ours for 0-RTT (one
+# round trip plus clock drift; a larger window lets a replay come later).
+EARLY_DATA_AGE_WINDOW_MS = 10_000
 
 
 class State(HandshakeState):
     WAIT_CLIENT_HELLO = "waiting for ClientHello"
     WAIT_SECOND_CLIENT_HELLO = "waiting for ClientHello after a HelloRetryRequest"
+    WAIT_END_OF_EARLY_DATA = "reading 0-RTT data until the client's EndOfEarlyData"
     WAIT_CERTIFICATE = "waiting for the client's Certificate"
     WAIT_CERTIFICATE_VERIFY = "waiting for the client's CertificateVerify"
     WAIT_FINISHED = "waiting for the client's Finished"
     CONNECTED = "connected"
+    PHA_WAIT_CERTIFICATE = "connected, waiting for the client's post-handshake Certificate"
+    PHA_WAIT_CERTIFICATE_VERIFY = ("connected, waiting for the client's post-handshake "
+                                   "CertificateVerify")
+    PHA_WAIT_FINISHED = "connected, waiting for the client's post-handshake Finished"
     HANDED_OVER = "handed over to TLS 1.2"
 
 
 _S = State
-_AFTER_FLIGHT = (_S.WAIT_CERTIFICATE, _S.WAIT_FINISHED)
+_AFTER_FLIGHT = (_S.WAIT_END_OF_EARLY_DATA, _S.WAIT_CERTIFICATE, _S.WAIT_FINISHED)
 TABLE: Table = {
     _S.WAIT_CLIENT_HELLO: {_HT.client_hello: rule(
         "on_client_hello", _S.WAIT_SECOND_CLIENT_HELLO, *_AFTER_FLIGHT, _S.HANDED_OVER)},
-    _S.WAIT_SECOND_CLIENT_HELLO: {_HT.client_hello: rule("on_client_hello", *_AFTER_FLIGHT)},
+    _S.WAIT_SECOND_CLIENT_HELLO: {_HT.client_hello: rule(
+        "on_client_hello", _S.WAIT_CERTIFICATE, _S.WAIT_FINISHED)},
+    _S.WAIT_END_OF_EARLY_DATA: {_HT.end_of_early_data: rule(
+        "on_end_of_early_data", _S.WAIT_FINISHED)},
     _S.WAIT_CERTIFICATE: {_HT.certificate: rule(
         "on_certificate", _S.WAIT_CERTIFICATE_VERIFY, _S.WAIT_FINISHED)},
     _S.WAIT_CERTIFICATE_VERIFY: {_HT.certificate_verify: rule(
         "on_certificate_verify", _S.WAIT_FINISHED)},
     _S.WAIT_FINISHED: {_HT.finished: rule("on_finished", _S.CONNECTED)},
     _S.CONNECTED: {_HT.key_update: rule("on_key_update", _S.CONNECTED)},
+    # 4.6.2: after request_client_certificate(); a KeyUpdate may cross the request.
+    _S.PHA_WAIT_CERTIFICATE: {
+        _HT.certificate: rule("on_pha_certificate", _S.PHA_WAIT_CERTIFICATE_VERIFY,
+                              _S.PHA_WAIT_FINISHED),
+        _HT.key_update: rule("on_key_update", _S.PHA_WAIT_CERTIFICATE)},
+    _S.PHA_WAIT_CERTIFICATE_VERIFY: {
+        _HT.certificate_verify: rule("on_pha_certificate_verify", _S.PHA_WAIT_FINISHED),
+        _HT.key_update: rule("on_key_update", _S.PHA_WAIT_CERTIFICATE_VERIFY)},
+    _S.PHA_WAIT_FINISHED: {
+        _HT.finished: rule("on_pha_finished", _S.CONNECTED),
+        _HT.key_update: rule("on_key_update", _S.PHA_WAIT_FINISHED)},
     _S.HANDED_OVER: {},
 }
+
+
+_OPEN = frozenset({_S.CONNECTED, _S.PHA_WAIT_CERTIFICATE, _S.PHA_WAIT_CERTIFICATE_VERIFY,
+                   _S.PHA_WAIT_FINISHED})
 
 
 class ServerHandshake13(Handshake13):
@@ -93,6 +123,11 @@ class ServerHandshake13(Handshake13):
     config: ServerConfig
     STATES = State
     TABLE = TABLE
+
+    @property
+    def complete(self) -> bool:
+        """Connected, also while a post-handshake authentication is under way."""
+        return self.state in _OPEN
 
     def __init__(self, config: ServerConfig, out: Output) -> None:
         super().__init__(config, out, State.WAIT_CLIENT_HELLO)
@@ -113,6 +148,16 @@ class ServerHandshake13(Handshake13):
         self._psk: bytes | None = None
         self._compression: int | None = None
         self._psk_index = 0
+        self._ticket: TicketState | None = None
+        self._ticket_identity = b""
+        self._client_ticket_age = 0     # ms, as the client saw it (8.3)
+        self._psk_ke = False            # resuming without (EC)DHE (4.2.9 psk_ke)
+        self.early_data_accepted = False
+        self._early_limit = 0           # bytes of 0-RTT data still allowed
+        self._held: list[bytes] = []    # 0-RTT data the application deferred
+        self.client_offered_pha = False
+        self._pha_context = b""
+        self._pha_chain: list[x509.Certificate] = []
 
     @property
     def client_chain(self) -> list[x509.Certificate]:
@@ -129,6 +174,10 @@ class ServerHandshake13(Handshake13):
             self._check_second_hello(offer)
         if offer.has(_E.server_name):
             self.server_name = offer.server_name
+        if offer.has(_E.post_handshake_auth):
+            if offer.extensions[_E.post_handshake_auth]:
+                raise DecodeError("post_handshake_auth must be empty (4.2.6)")
+            self.client_offered_pha = True
         self.client_offer = offer.describe()
         if self._wants_tls12(offer):
             return self._hand_over(ch, raw, offer)
@@ -162,11 +211,16 @@ class ServerHandshake13(Handshake13):
             self._compression = next(
                 (a for a in cfg._cert_compression if a in offer.cert_compression), None)
         self.trace(T.CLIENT_HELLO, message=ch, raw=raw, offer=self.client_offer)
-        if offer.has(_E.early_data):
-            # 4.2.10: 0-RTT is declined (no tickets carry early_data); skip what was sent.
-            self.out.skip_early_data(EARLY_DATA_SKIP_LIMIT)
         client_share = dict(shares).get(self.group)
-        if client_share is None:
+        if offer.has(_E.early_data):
+            if offer.extensions[_E.early_data]:
+                raise DecodeError("early_data in a ClientHello must be empty")
+            self.early_data_accepted = self._accept_early_data(
+                retry=client_share is None and not self._psk_ke)
+            if not self.early_data_accepted:
+                # 4.2.10: declined 0-RTT data is skipped (up to a bound).
+                self.out.skip_early_data(EARLY_DATA_SKIP_LIMIT)
+        if client_share is None and not self._psk_ke:
             self._send_hello_retry_request(ch)
             return State.WAIT_SECOND_CLIENT_HELLO
         if self.first_hello is None:
@@ -184,8 +238,10 @@ class ServerHandshake13(Handshake13):
     def _check_shares(self, offer: ClientHelloView) -> list[tuple[int, bytes]]:
         exts = offer.extensions
         if _E.pre_shared_key in exts and _E.key_share not in exts:
-            # 9.2 lets a PSK-only hello omit these; tlskit only resumes with (EC)DHE.
-            raise HandshakeFailure("PSK-only key exchange (psk_ke) is not supported")
+            # 9.2 lets a PSK-only hello omit these; tlskit needs a key share to fall back
+            # on (psk_ke is used, when allowed, with a hello that still carries one).
+            raise HandshakeFailure("a ClientHello without key_share (PSK only) is not "
+                                   "supported")
         for required in (_E.signature_algorithms, _E.supported_groups, _E.key_share):
             if required not in exts:
                 raise MissingExtension(f"ClientHello lacks {ExtensionType(required).name}")
@@ -232,10 +288,14 @@ class ServerHandshake13(Handshake13):
         if offer.psk_modes is None:
             raise MissingExtension("pre_shared_key without psk_key_exchange_modes (4.2.9)")
         if PskKeyExchangeMode.psk_dhe_ke not in offer.psk_modes:
-            return None  # psk_ke alone (no forward secrecy) is not offered by tlskit
+            if not (cfg.allow_psk_ke and PskKeyExchangeMode.psk_ke in offer.psk_modes):
+                return None  # psk_ke (no forward secrecy) only where the config allows it
+            psk_ke = True
+        else:
+            psk_ke = False
         now_ms = int(cfg.clock() * 1000)
         sealer = cfg.get_ticket_sealer()
-        for index, (identity, _age) in enumerate(identities):
+        for index, (identity, obfuscated_age) in enumerate(identities):
             state = sealer.open(identity)
             if state is None or not 0 <= now_ms - state.issued_ms < state.lifetime * 1000:
                 continue
@@ -254,6 +314,10 @@ class ServerHandshake13(Handshake13):
             if not hmac.compare_digest(expected, binders[index]):
                 raise DecryptError("PSK binder does not verify (4.2.11.2)")
             self._psk_index = index
+            self._ticket = state
+            self._ticket_identity = identity
+            self._client_ticket_age = (obfuscated_age - state.age_add) & 0xFFFFFFFF
+            self._psk_ke = psk_ke
             self.auth.chain = client_chain
             self.trace(T.PSK_ACCEPTED, identity_index=index)
             return state.psk
@@ -280,6 +344,35 @@ class ServerHandshake13(Handshake13):
             self.trace(T.PSK_DECLINED, reason=f"client certificate no longer valid: {exc}")
             return None
         return chain
+
+    def _accept_early_data(self, *, retry: bool) -> bool:
+        """4.2.10, 8: take 0-RTT data only on the first ticket, accepted for resumption
+        here, issued with early data, under its suite and ALPN, at the age the client
+        reports (8.3), and the first time this ticket carries early data (8.1)."""
+        cfg, state = self.config, self._ticket
+        if cfg.max_early_data_size <= 0 or state is None or retry or self.hrr_sent:
+            return False
+        if self._psk_index != 0 or state.max_early_data <= 0:
+            return False
+        if self.alpn != state.alpn_protocol or self.suite is None \
+                or self.suite.code != state.suite.code:
+            return False
+        now_ms = int(cfg.clock() * 1000)
+        server_age = now_ms - state.issued_ms
+        if abs(server_age - self._client_ticket_age) > EARLY_DATA_AGE_WINDOW_MS:
+            return False
+        # The replay token names the ticket: 0-RTT is single-use per ticket (fleet-wide
+        # when the cache is shared); the ticket itself may still resume in 1-RTT.
+        identity = hashlib.sha256(b"tlskit 0-RTT\0" + self._ticket_identity).digest()
+        ttl = max(state.lifetime - server_age / 1000, 0) + EARLY_DATA_AGE_WINDOW_MS / 1000
+        try:
+            first = cfg.get_replay_cache().check_replay(identity, ttl)
+        except Exception:  # a store that fails refuses 0-RTT, never the connection
+            first = False
+        if not first:
+            return False
+        self._early_limit = min(state.max_early_data, cfg.max_early_data_size)
+        return True
 
     def _wants_tls12(self, offer: ClientHelloView) -> bool:
         """4.2.1: without supported_versions (or without 1.3 in it) a client speaks <= 1.2."""
@@ -391,15 +484,26 @@ class ServerHandshake13(Handshake13):
 
     # -- ServerHello and the server flight (4.1.3, 4.3, 4.4) ----------------------------
 
-    def _respond(self, offer: ClientHelloView, client_share: bytes) -> State:
+    def _respond(self, offer: ClientHelloView, client_share: bytes | None) -> State:
         cfg, ch = self.config, offer.hello
         suite, group = self.suite, self.group
         assert suite is not None and group is not None
         if not self.hrr_sent:
             self.transcript.start(suite.hash_name)
+        early_secret = b""
+        if self.early_data_accepted:  # 7.1: keyed from the PSK and Hash(ClientHello)
+            early_secret = EarlySecret.start(suite, self._psk).client_early_traffic_secret(
+                self.transcript.digest())
+            self.keylog("CLIENT_EARLY_TRAFFIC_SECRET", early_secret)
         server_random = cfg.rng(32)
-        server_share, shared = crypto.server_key_exchange(group, client_share, cfg.rng)
-        sh_exts = m.Extensions({_E.key_share: ext.encode_key_share_server(group, server_share)})
+        sh_exts = m.Extensions()
+        if self._psk_ke or client_share is None:
+            # 4.2.9 psk_ke: no key exchange; the PSK alone keys the handshake.
+            self.group = None
+            server_share, shared = b"", bytes(suite.hash_length)
+        else:
+            server_share, shared = crypto.server_key_exchange(group, client_share, cfg.rng)
+            sh_exts[_E.key_share] = ext.encode_key_share_server(group, server_share)
         if self._psk is not None:
             sh_exts[_E.pre_shared_key] = self._psk_index.to_bytes(2, "big")
         sh_exts[_E.supported_versions] = ProtocolVersion.TLSv1_3.to_bytes(2, "big")
@@ -412,7 +516,8 @@ class ServerHandshake13(Handshake13):
         c_hs, s_hs = hs.client_traffic(th), hs.server_traffic(th)
         self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
         self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
-        self.trace(T.SERVER_HELLO, message=sh, raw=raw, group=group.name,
+        self.trace(T.SERVER_HELLO, message=sh, raw=raw,
+                   group=group.name if self.group is not None else None,
                    client_share=client_share, server_share=server_share, shared_secret=shared,
                    cipher_suite=suite.name, client_handshake_traffic_secret=c_hs,
                    server_handshake_traffic_secret=s_hs, version="TLSv1.3")
@@ -420,7 +525,7 @@ class ServerHandshake13(Handshake13):
             self.send_ccs()
             self._ccs_sent = True
         self.set_write(s_hs)
-        self.set_read(c_hs)
+        self.set_read(early_secret or c_hs)
         self._client_hs = c_hs
         self._send_encrypted_extensions(offer)
         if cfg.client_auth != "none" and self._psk is None:
@@ -446,6 +551,8 @@ class ServerHandshake13(Handshake13):
         self._master = master
         self.set_write(s_ap)
         self._client_ap = c_ap
+        if self.early_data_accepted:
+            return State.WAIT_END_OF_EARLY_DATA
         if cfg.client_auth != "none" and self._psk is None:
             return State.WAIT_CERTIFICATE
         return State.WAIT_FINISHED
@@ -466,6 +573,8 @@ class ServerHandshake13(Handshake13):
             exts[_E.server_name] = b""
         if self.alpn is not None:
             exts[_E.application_layer_protocol_negotiation] = ext.encode_alpn([self.alpn])
+        if self.early_data_accepted:
+            exts[_E.early_data] = b""
         ee = m.EncryptedExtensions(exts)
         raw = ee.encode()
         self.send(raw)
@@ -501,6 +610,30 @@ class ServerHandshake13(Handshake13):
         self.send(raw)
         self.trace(T.CERTIFICATE_VERIFY, message=cv, raw=raw, scheme=scheme.name)
 
+    # -- 0-RTT data (4.2.10, 4.5) --------------------------------------------------------
+
+    def receive_early_data(self, payload: bytes) -> bool:
+        """Accepted early data, up to the ticket's limit (more is unexpected_message);
+        the application hook may hold a chunk back until the handshake completes."""
+        if self.state is not State.WAIT_END_OF_EARLY_DATA:
+            return False
+        self._early_limit -= len(payload)
+        if self._early_limit < 0:
+            raise UnexpectedMessage("early data beyond max_early_data_size (4.2.10)")
+        if not payload:
+            return True
+        hook = self.config.accept_early_data
+        if hook is None or hook(payload):
+            self.out.emit(EarlyDataReceived(payload))
+        else:
+            self._held.append(payload)
+        return True
+
+    def on_end_of_early_data(self, msg: m.EndOfEarlyData, raw: bytes) -> State:
+        """4.5: the client's early data ends; its handshake key protects what follows."""
+        self.set_read(self._client_hs)
+        return State.WAIT_FINISHED
+
     # -- client authentication (4.4.2, 4.4.3) ----------------------------------------
 
     def on_certificate(self, cert: m.Certificate, raw: bytes) -> State:
@@ -531,13 +664,70 @@ class ServerHandshake13(Handshake13):
         assert self._master is not None
         self.resumption_master = self._master.resumption(self.transcript.digest())
         self._master = None
+        self.client_ap = self._client_ap
+        self.final_transcript = self.transcript.copy()
         self._client_hs = self._client_ap = b""
         self.trace(T.CLIENT_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
         self._send_tickets()
         resumed = self._psk is not None
         self.out.emit(self.complete_event(
             self.auth, group=self.group, scheme=None if resumed else self.scheme,
-            alpn=self.alpn, resumed=resumed, server_name=self.server_name))
+            alpn=self.alpn, resumed=resumed, server_name=self.server_name,
+            early_data_accepted=self.early_data_accepted))
+        if self._held:  # deferred 0-RTT data: the handshake is now known not to be a replay
+            self.out.emit(DataReceived(b"".join(self._held)))
+            self._held = []
+        return State.CONNECTED
+
+    # -- post-handshake client authentication (4.6.2) -----------------------------------
+
+    def request_client_certificate(self) -> None:
+        """Send a CertificateRequest on the open connection; the answer is reported as
+        `ClientCertificateReceived` (after its Finished verifies)."""
+        from ..errors import UsageError
+        if self.state is not State.CONNECTED:
+            raise UsageError("a client certificate can be requested on an open TLS 1.3 "
+                             "connection, one request at a time")
+        if not self.client_offered_pha:
+            raise UsageError("the client did not offer post_handshake_auth (RFC 8446 4.6.2)")
+        if self.config.get_client_verifier() is None:
+            raise UsageError("set ServerConfig.client_trust_anchors (or client_verifier) "
+                             "to check a client certificate")
+        self.start_post_handshake_transcript()
+        self._pha_context = self.config.rng(32)
+        self._pha_chain = []
+        cr = m.CertificateRequest(self._pha_context, m.Extensions({
+            _E.signature_algorithms: ext.encode_u16_list(list(crypto.HANDSHAKE_SCHEMES))}))
+        self.send(cr.encode())
+        self.flush()
+        self.trace(T.CERTIFICATE_REQUEST, message=cr)
+        self.state = State.PHA_WAIT_CERTIFICATE
+
+    def on_pha_certificate(self, cert: m.Certificate, raw: bytes) -> State:
+        if not hmac.compare_digest(cert.request_context, self._pha_context):
+            raise IllegalParameter("Certificate context does not match the request")
+        if not cert.entries:  # declined: reported once its Finished verifies
+            return State.PHA_WAIT_FINISHED
+        chain = parse_chain([e.cert_data for e in cert.entries], "client")
+        verify_client_chain(self.config, chain)
+        self._pha_chain = chain
+        self.trace(T.CLIENT_CERTIFICATE, chain=chain)
+        return State.PHA_WAIT_CERTIFICATE_VERIFY
+
+    def on_pha_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> State:
+        self.check_certificate_verify(cv, self._pha_chain[0], list(crypto.HANDSHAKE_SCHEMES),
+                                      CV_CLIENT, self.hash_before)
+        self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, raw=raw,
+                   scheme=SignatureScheme(cv.algorithm).name)
+        return State.PHA_WAIT_FINISHED
+
+    def on_pha_finished(self, fin: m.Finished, raw: bytes) -> State:
+        self.check_finished(fin, self.finished_for(self.client_ap, self.hash_before))
+        if self._pha_chain:
+            self.auth.chain = self._pha_chain
+        self.out.emit(ClientCertificateReceived(list(self._pha_chain)))
+        self._pha_chain = []
+        self._pha_context = b""
         return State.CONNECTED
 
     def _send_tickets(self) -> None:
@@ -551,14 +741,21 @@ class ServerHandshake13(Handshake13):
         # re-validates) the certificate the full handshake verified.
         client_chain = [c.public_bytes(Encoding.DER) for c in self.auth.chain]
         issued_ms = int(cfg.clock() * 1000)
+        nst_exts = m.Extensions()
+        if cfg.max_early_data_size > 0:  # 4.6.1: this ticket may carry 0-RTT data
+            nst_exts[_E.early_data] = cfg.max_early_data_size.to_bytes(4, "big")
         for i in range(cfg.session_tickets):
             nonce = bytes((i,))
             psk = resumption_psk(self.suite, self.resumption_master, nonce)
-            state = TicketState(self.suite, psk, issued_ms, cfg.ticket_lifetime, self.alpn,
-                                self.server_name, cfg._session_context, client_chain)
-            ticket = sealer.seal(state, cfg.rng(12))
+            seal_nonce = cfg.rng(12)
             age_add = int.from_bytes(cfg.rng(4), "big")
-            nst = m.NewSessionTicket(cfg.ticket_lifetime, age_add, nonce, ticket, m.Extensions())
+            state = TicketState(self.suite, psk, issued_ms, cfg.ticket_lifetime, self.alpn,
+                                self.server_name, cfg._session_context, client_chain,
+                                max_early_data=cfg.max_early_data_size, age_add=age_add)
+            ticket = sealer.seal(state, seal_nonce)
+            if ticket is None:
+                break  # the session store is unreachable: no ticket this time
+            nst = m.NewSessionTicket(cfg.ticket_lifetime, age_add, nonce, ticket, nst_exts)
             self.send(nst.encode(), transcript=False)
             self.trace(T.NEW_SESSION_TICKET, message=nst)
         self.flush()

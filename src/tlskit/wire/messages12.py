@@ -6,7 +6,7 @@ no request context and no per-entry extensions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..enums import HandshakeType
 from ..errors import DecodeError, IllegalParameter
@@ -181,8 +181,16 @@ class HelloRequest:
 
 @dataclass(slots=True)
 class NewSessionTicket12:
+    """RFC 5077 3.3: the lifetime hint and the opaque ticket (empty = none this time)."""
+
     lifetime: int
-    ticket: bytes
+    ticket: bytes = field(repr=False)
+
+    def encode(self) -> bytes:
+        w = Writer()
+        w.u32(self.lifetime)
+        w.bytes16(self.ticket)
+        return frame(HandshakeType.new_session_ticket, w.buf)
 
     @classmethod
     def decode(cls, body: bytes | memoryview) -> NewSessionTicket12:

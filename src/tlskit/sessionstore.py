@@ -1,0 +1,276 @@
+"""Server session state that a fleet can share: ticket keys, TLS 1.2 session IDs, replays.
+
+A `SessionStore` holds three things a server needs across connections (and, with a
+shared backend, across servers behind one load balancer):
+
+* the *ticket-key ring*: time is cut into epochs of ``rotation`` seconds; each epoch has
+  its own random 32-byte key, created by whichever server needs it first. The current
+  epoch's key seals new tickets, the ``keep`` epochs before it still open old ones, and
+  anything older is rejected (its ticket means a full handshake);
+* the TLS 1.2 *session-ID cache*: sealed session state by session ID, with a TTL;
+* a *replay cache* for 0-RTT: ``check_replay(token, ttl)`` is True the first time a token
+  is seen within ``ttl`` seconds, False afterwards (on any server sharing the store).
+
+`MemoryStore` is the in-process default; `RedisStore` (``pip install tlskit[redis]``)
+shares state through Redis. The store holds ticket keys in the clear: a Redis used for it
+must be as private as the servers' own memory.
+
+A store never makes a handshake fail: `GuardedStore` (what `ServerConfig` wraps every
+store in) turns a backend error into "nothing there" (a full handshake, no ticket, 0-RTT
+refused), logs the outage once, and uses the backend again as soon as it answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+KEY_LENGTH = 32
+KEY_ID_LENGTH = 8  # the epoch number, first in every ticket
+log = logging.getLogger("tlskit.sessionstore")
+
+
+@dataclass(frozen=True, slots=True)
+class TicketKeys:
+    """The key that seals now, and every key id (epoch) still accepted for opening."""
+
+    current_id: bytes
+    current: bytes
+    accepted: dict[bytes, bytes]
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """What a server keeps between connections. Methods may raise on backend errors."""
+
+    def ticket_keys(self, now: float) -> TicketKeys: ...
+
+    def put_session(self, session_id: bytes, state: bytes, ttl: float) -> None: ...
+
+    def get_session(self, session_id: bytes) -> bytes | None: ...
+
+    def check_replay(self, token: bytes, ttl: float) -> bool: ...
+
+
+def _epoch_id(epoch: int) -> bytes:
+    return epoch.to_bytes(KEY_ID_LENGTH, "big")
+
+
+@dataclass(slots=True)
+class Rotation:
+    """How tickets keys rotate: a new key every `interval` seconds, `keep` old ones open."""
+
+    interval: float = 3600.0
+    keep: int = 2
+
+    def __post_init__(self) -> None:
+        if self.interval <= 0 or self.keep < 0:
+            raise ValueError("rotation interval must be > 0 and keep >= 0")
+
+    def epochs(self, now: float) -> list[int]:
+        """The current epoch first, then the ones whose keys still open tickets."""
+        current = int(now // self.interval)
+        return [current - i for i in range(self.keep + 1)]
+
+    def key_ttl(self) -> float:
+        return self.interval * (self.keep + 1) + 60
+
+
+class MemoryStore:
+    """The in-process store: a key per epoch, an LRU of sessions, a replay set."""
+
+    def __init__(self, rotation: Rotation | None = None, capacity: int = 20000,
+                 fixed_key: bytes | None = None,
+                 rng: Callable[[int], bytes] = os.urandom,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.rotation = rotation or Rotation()
+        self.capacity = capacity
+        self._fixed = fixed_key
+        self._rng, self._clock = rng, clock
+        self._lock = threading.Lock()
+        self._keys: dict[int, bytes] = {}
+        self._sessions: OrderedDict[bytes, tuple[float, bytes]] = OrderedDict()
+        self._seen: OrderedDict[bytes, float] = OrderedDict()
+
+    def ticket_keys(self, now: float) -> TicketKeys:
+        if self._fixed is not None:  # one configured key, never rotated
+            return TicketKeys(_epoch_id(0), self._fixed, {_epoch_id(0): self._fixed})
+        epochs = self.rotation.epochs(now)
+        with self._lock:
+            current = self._keys.setdefault(epochs[0], self._rng(KEY_LENGTH))
+            for old in [e for e in self._keys if e not in epochs]:
+                del self._keys[old]
+            accepted = {_epoch_id(e): self._keys[e] for e in epochs if e in self._keys}
+        return TicketKeys(_epoch_id(epochs[0]), current, accepted)
+
+    def put_session(self, session_id: bytes, state: bytes, ttl: float) -> None:
+        with self._lock:
+            self._sessions[session_id] = (self._clock() + ttl, state)
+            self._sessions.move_to_end(session_id)
+            while len(self._sessions) > self.capacity:
+                self._sessions.popitem(last=False)
+
+    def get_session(self, session_id: bytes) -> bytes | None:
+        with self._lock:
+            item = self._sessions.get(session_id)
+            if item is None:
+                return None
+            if item[0] <= self._clock():
+                del self._sessions[session_id]
+                return None
+            return item[1]
+
+    def check_replay(self, token: bytes, ttl: float) -> bool:
+        now = self._clock()
+        with self._lock:
+            while self._seen and next(iter(self._seen.values())) <= now:
+                self._seen.popitem(last=False)
+            expires = self._seen.get(token)
+            if expires is not None and expires > now:
+                return False
+            self._seen[token] = now + ttl
+            self._seen.move_to_end(token)
+            while len(self._seen) > self.capacity:
+                self._seen.popitem(last=False)
+            return True
+
+
+class RedisStore:
+    """A store shared through Redis (``redis://host:port/db``); keys under `prefix`.
+
+    Ticket keys: ``SET NX`` per epoch, so all servers agree on each epoch's key; sessions
+    and replay tokens: ``SET ... PX`` (``NX`` for replays, atomic across the fleet)."""
+
+    def __init__(self, url: str, rotation: Rotation | None = None,
+                 prefix: str = "tlskit:", timeout: float = 0.5,
+                 rng: Callable[[int], bytes] = os.urandom) -> None:
+        import redis  # the optional extra: tlskit[redis]
+
+        self.url = url
+        self.rotation = rotation or Rotation()
+        self.prefix = prefix
+        self._rng = rng
+        self._redis: Any = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout,
+            health_check_interval=0)
+
+    def __repr__(self) -> str:
+        return f"RedisStore({_without_password(self.url)!r})"
+
+    def ticket_keys(self, now: float) -> TicketKeys:
+        epochs = self.rotation.epochs(now)
+        names = [f"{self.prefix}tk:{e}" for e in epochs]
+        values = self._redis.mget(names)
+        if values[0] is None or len(values[0]) != KEY_LENGTH:
+            ttl_ms = int(self.rotation.key_ttl() * 1000)
+            self._redis.set(names[0], self._rng(KEY_LENGTH), nx=True, px=ttl_ms)
+            values[0] = self._redis.get(names[0])
+            if values[0] is None or len(values[0]) != KEY_LENGTH:
+                raise RuntimeError("redis did not keep the ticket key")
+        accepted = {_epoch_id(e): bytes(v) for e, v in zip(epochs, values, strict=True)
+                    if v is not None and len(v) == KEY_LENGTH}
+        return TicketKeys(_epoch_id(epochs[0]), bytes(values[0]), accepted)
+
+    def put_session(self, session_id: bytes, state: bytes, ttl: float) -> None:
+        self._redis.set(f"{self.prefix}sid:{session_id.hex()}", state,
+                        px=max(1, int(ttl * 1000)))
+
+    def get_session(self, session_id: bytes) -> bytes | None:
+        value = self._redis.get(f"{self.prefix}sid:{session_id.hex()}")
+        return None if value is None else bytes(value)
+
+    def check_replay(self, token: bytes, ttl: float) -> bool:
+        return bool(self._redis.set(f"{self.prefix}rp:{token.hex()}", b"1", nx=True,
+                                    px=max(1, int(ttl * 1000))))
+
+
+class GuardedStore:
+    """Wraps a store so that its failures never fail a handshake (see the module doc)."""
+
+    def __init__(self, backend: SessionStore) -> None:
+        self.backend = backend
+        self._down = False
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"GuardedStore({self.backend!r})"
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        with self._lock:
+            first, self._down = not self._down, True
+        if first:
+            log.warning("session store %r failed (%s: %s); full handshakes until it is back",
+                        self.backend, what, exc)
+
+    def _ok(self) -> None:
+        if self._down:
+            with self._lock:
+                was, self._down = self._down, False
+            if was:
+                log.warning("session store %r answers again; sessions resume again", self.backend)
+
+    def ticket_keys(self, now: float) -> TicketKeys | None:
+        try:
+            keys = self.backend.ticket_keys(now)
+        except Exception as exc:
+            self._failed("ticket keys", exc)
+            return None
+        self._ok()
+        return keys
+
+    def put_session(self, session_id: bytes, state: bytes, ttl: float) -> None:
+        try:
+            self.backend.put_session(session_id, state, ttl)
+        except Exception as exc:
+            self._failed("storing a session", exc)
+            return
+        self._ok()
+
+    def get_session(self, session_id: bytes) -> bytes | None:
+        try:
+            state = self.backend.get_session(session_id)
+        except Exception as exc:
+            self._failed("looking up a session", exc)
+            return None
+        self._ok()
+        return state
+
+    def check_replay(self, token: bytes, ttl: float) -> bool:
+        """True only if the token is new; an unreachable store counts as "seen" (so
+        0-RTT is refused and the request waits for the full handshake)."""
+        try:
+            fresh = self.backend.check_replay(token, ttl)
+        except Exception as exc:
+            self._failed("the replay cache", exc)
+            return False
+        self._ok()
+        return fresh
+
+
+def _without_password(url: str) -> str:
+    """The URL for logs and reprs: a password in it is replaced by ``***``."""
+    from urllib.parse import urlsplit, urlunsplit
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def from_url(url: str, rotation: Rotation | None = None) -> SessionStore:
+    """``memory:`` or ``redis://host:port/db`` (``rediss://`` for TLS to Redis)."""
+    if url in ("memory", "memory:"):
+        return MemoryStore(rotation)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisStore(url, rotation)
+    raise ValueError(f"unknown session store {url!r}: use memory: or redis://host:port/db")
+
+
+__all__ = ["GuardedStore", "MemoryStore", "RedisStore", "Rotation", "SessionStore",
+           "TicketKeys", "from_url"]

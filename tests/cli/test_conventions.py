@@ -1,0 +1,239 @@
+"""The conventions every `tlskit` command follows: `--version`, an examples section and
+the exit codes in every `--help`, exit status 0/1/2, a JSON error object under `--json`,
+`--help` without the heavy imports, and `COLUMNS`/`NO_COLOR` in the output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pty
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tlskit
+from tlskit.ca import LocalCA
+from tlskit.cli.main import build_parser
+
+from .test_connect import SServer, free_port
+
+HEAVY = ("cryptography", "rich", "tlskit.connection", "tlskit.config", "tlskit.x509",
+         "tlskit.cli.serve", "tlskit.cli.demo", "tlskit.cli.connect", "tlskit.cli.ca")
+
+
+def tlskit_run(*args: str, env: dict[str, str] | None = None,
+               cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tlskit", *args], capture_output=True,
+                          text=True, timeout=60, env=env, cwd=cwd)
+
+
+def json_error(proc: subprocess.CompletedProcess[str], code: int) -> dict[str, Any]:
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    error = json.loads(proc.stdout)["error"]
+    assert error["exit_code"] == code
+    assert error["message"] and error["message"] in proc.stderr
+    assert "Traceback" not in proc.stderr
+    return dict(error)
+
+
+def all_parsers(parser: argparse.ArgumentParser,
+                path: str = "tlskit") -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from all_parsers(child, f"{path} {name}")
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    base = tmp_path_factory.mktemp("conv")
+    ca = LocalCA.create(base / "ca")
+    issued = ca.issue_server(["localhost", "127.0.0.1"])
+    cert, key = issued.write(cert_path=base / "leaf.pem", key_path=base / "leaf-key.pem")
+    return base / "ca" / "root.pem", Path(cert), Path(key)
+
+
+def test_version() -> None:
+    proc = tlskit_run("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"tlskit {tlskit.__version__}\n"
+
+
+def test_every_help_has_examples_and_exit_codes() -> None:
+    parsers = dict(all_parsers(build_parser()))
+    # every command and every `ca` subcommand, install/uninstall included
+    for name in ("tlskit demo", "tlskit connect", "tlskit serve", "tlskit verify",
+                 "tlskit ca", "tlskit ca issue", "tlskit ca install", "tlskit ca uninstall"):
+        assert name in parsers, sorted(parsers)
+    for path, parser in parsers.items():
+        text = parser.format_help()
+        assert "\nexamples:\n" in text, path
+        examples = text.split("\nexamples:\n", 1)[1]
+        commands = [line.strip() for line in examples.splitlines() if line.startswith("  ")
+                    and not line.startswith("      ")]
+        assert commands, path
+        own = [c for c in commands if c.startswith(path + " ") or c == path]
+        assert own, (path, commands)
+        assert "exit status: 0 ok, 1 verification or handshake failure" in " ".join(
+            text.split()), path
+
+
+def test_help_in_a_subprocess_is_the_same_text() -> None:
+    proc = tlskit_run("ca", "install", "--help", env={**os.environ, "COLUMNS": "80"})
+    assert proc.returncode == 0, proc.stderr
+    assert "tlskit ca install --dry-run" in proc.stdout
+    assert max(len(line) for line in proc.stdout.splitlines()) <= 80
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["serve", "--help"],
+                                  ["ca", "--help"]])
+def test_help_does_not_load_heavy_modules(argv: list[str]) -> None:
+    """`tlskit --help` imports neither cryptography nor rich nor any command module;
+    `tlskit CMD --help` only that command's."""
+    code = ("import sys\nfrom tlskit.cli.main import main\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit as e:\n    assert e.code == 0\n"
+            "print('LOADED', sorted(m for m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    loaded = set(proc.stdout.rsplit("LOADED ", 1)[1].strip()[2:-2].split("', '"))
+    command = argv[0] if argv[0] in ("serve", "ca") else None
+    for heavy in HEAVY:
+        if command and heavy in (f"tlskit.cli.{command}", "cryptography", "tlskit.config",
+                                 "tlskit.connection", "tlskit.x509"):
+            continue  # the command's own module (and what it needs) may load
+        assert not any(m == heavy or m.startswith(heavy + ".") for m in loaded), (
+            heavy, argv)
+    if command:
+        assert f"tlskit.cli.{command}" in loaded
+
+
+@pytest.mark.parametrize("argv", [[], ["bogus"], ["--bogus"], ["connect"],
+                                  ["connect", "example.com", "--timeout", "x"],
+                                  ["ca", "issue"], ["verify", "/nonexistent/leaf.pem"]])
+def test_usage_errors_exit_2(argv: list[str]) -> None:
+    proc = tlskit_run(*argv)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr.strip()
+
+
+@pytest.mark.parametrize("argv", [["connect", "--json"], ["connect", "x:99999", "--json"],
+                                  ["verify", "/nonexistent/leaf.pem", "--json"],
+                                  ["demo", "--json", "--bogus"]])
+def test_usage_errors_under_json_print_a_json_error(argv: list[str]) -> None:
+    error = json_error(tlskit_run(*argv), 2)
+    assert error["command"] == f"tlskit {argv[0]}"
+
+
+def test_connect_failures_under_json(pki: tuple[Path, Path, Path]) -> None:
+    root, cert, key = pki
+    refused = json_error(tlskit_run("connect", f"127.0.0.1:{free_port()}", "--json"), 1)
+    assert "refused" in refused["message"]
+    server = SServer("-cert", str(cert), "-cert_chain", str(cert), "-key", str(key))
+    try:
+        untrusted = json_error(tlskit_run("connect", f"localhost:{server.port}", "--json"), 1)
+        assert untrusted["reason"] == "unknown_issuer", untrusted
+        assert untrusted["type"] == "CertificateVerificationError", untrusted
+        assert untrusted["alert"] == "unknown_ca", untrusted
+        version = json_error(tlskit_run("connect", f"localhost:{server.port}", "--cafile",
+                                        str(root), "--tls1.2", "--json"), 1)
+        assert version["alert"] == "protocol_version", version
+        ok = tlskit_run("connect", f"localhost:{server.port}", "--cafile", str(root), "--json")
+        assert ok.returncode == 0 and "error" not in json.loads(ok.stdout), ok.stderr
+    finally:
+        server.close()
+
+
+def test_verify_exit_codes(pki: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    root, cert, _ = pki
+    assert tlskit_run("verify", str(cert), "--cafile", str(root), "--host",
+                      "localhost").returncode == 0
+    wrong = tlskit_run("verify", str(cert), "--cafile", str(root), "--host", "example.com",
+                       "--json")
+    assert wrong.returncode == 1
+    assert json.loads(wrong.stdout)["valid"] is False
+
+
+def run_in_pty(argv: list[str], env: dict[str, str]) -> str:
+    """Run ``tlskit argv`` with its stdout on a pseudo-terminal (where colour is on by
+    default); what it wrote."""
+    main_fd, child_fd = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "tlskit", *argv], stdout=child_fd,
+                            stderr=subprocess.PIPE, env=env)
+    os.close(child_fd)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main_fd, 65536)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(main_fd)
+    assert proc.wait(60) == 0, proc.stderr.read() if proc.stderr else ""
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_no_color_and_columns(pki: tuple[Path, Path, Path]) -> None:
+    root, cert, _ = pki
+    argv = ["verify", str(cert), "--cafile", str(root), "--host", "localhost"]
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    env.update(TERM="xterm-256color", COLUMNS="60")
+    coloured = run_in_pty(argv, env)
+    colour = re.compile(r"\x1b\[[0-9;]*3[0-9]")
+    assert colour.search(coloured), "a terminal gets colour by default"
+    plain = run_in_pty(argv, {**env, "NO_COLOR": "1"})
+    assert not colour.search(plain), plain
+    assert "valid" in plain
+    visible = re.sub(r"\x1b\[[0-9;]*m", "", plain).replace("\r", "")
+    assert max(len(line) for line in visible.splitlines()) <= 60
+    wide = tlskit_run(*argv, env={**env, "COLUMNS": "200"})
+    assert max(len(line) for line in wide.stdout.splitlines()) > 60
+
+
+@pytest.mark.parametrize("args", [["--cert", "x.pem"], ["--groups", "nosuchgroup"],
+                                  ["--cert", "/nonexistent.pem", "--key", "/nonexistent.pem"],
+                                  ["--port", "99999"]])
+def test_serve_usage_errors_exit_2(args: list[str], tmp_path: Path) -> None:
+    env = dict(os.environ, TLSKIT_STATE_DIR=str(tmp_path / "state"))
+    proc = tlskit_run("serve", "--port", "0", *args, env=env)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "tlskit serve: " in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_serve_port_in_use_exits_1(pki: tuple[Path, Path, Path]) -> None:
+    _, cert, key = pki
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        proc = tlskit_run("serve", "--port", str(port), "--cert", str(cert), "--key", str(key))
+    assert proc.returncode == 1, proc.stderr
+    assert "cannot listen on 127.0.0.1" in proc.stderr
+
+
+def test_import_tlskit_is_light_and_complete() -> None:
+    """`import tlskit` (which every `tlskit` command pays for) loads no cryptography; the
+    public names, `tlskit.aio` and submodules still resolve on first use."""
+    code = ("import sys, tlskit\n"
+            "assert 'cryptography' not in sys.modules, 'eager'\n"
+            "names = [getattr(tlskit, n) for n in tlskit.__all__]\n"
+            "assert tlskit.ServerConfig.__name__ == 'ServerConfig'\n"
+            "assert callable(tlskit.connect) and tlskit.aio.open_connection\n"
+            "assert tlskit.x509.Verifier.__name__ == 'Verifier'\n"
+            "from tlskit import *\n"
+            "assert set(tlskit.__all__) <= set(dir(tlskit))\n"
+            "try:\n    tlskit.no_such_thing\nexcept AttributeError:\n    print('OK')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and proc.stdout == "OK\n", proc.stderr

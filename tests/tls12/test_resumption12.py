@@ -1,0 +1,369 @@
+"""TLS 1.2 resumption (RFC 5246 7.3, RFC 5077) and the extended master secret (RFC 7627)
+in memory: sessions by ID and by ticket, the binding rules, and hostile input for every
+new message and extension with its exact alert."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection
+from tlskit.enums import AlertDescription as AD
+from tlskit.enums import HandshakeType as HT
+from tlskit.events import SessionTicketReceived
+from tlskit.handshake.client12 import ClientHandshake12
+from tlskit.handshake.client13 import ClientHandshake13
+from tlskit.handshake.common import Handshake
+from tlskit.handshake.server12 import ServerHandshake12
+from tlskit.session import Session, SessionCache
+from tlskit.wire import messages as m
+from tlskit.wire import messages12 as m12
+
+from ..hostile.helpers import pump
+from .helpers12 import (
+    EXT_EMS,
+    edit_client_hello,
+    edit_server_hello,
+    expect_alert12,
+    messages_of,
+    on_msg,
+    pki,
+    rewriting,
+)
+
+EXT_SESSION_TICKET = 35
+DER = Encoding.DER
+
+
+def _server_config(**kw: Any) -> ServerConfig:
+    leaf = pki().server
+    return ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key, **kw)
+
+
+def _client_config(**kw: Any) -> ClientConfig:
+    kw.setdefault("versions", ["TLSv1.2"])
+    kw.setdefault("session_cache", SessionCache())
+    return ClientConfig(trust_anchors=[pki().ca.root], **kw)
+
+
+def _full(ccfg: ClientConfig, scfg: ServerConfig) -> tuple[Session | None, list[Any]]:
+    client, server = ClientConnection(ccfg, "localhost"), ServerConnection(scfg)
+    events = pump(client, server)
+    assert client.handshake_complete and server.handshake_complete
+    sessions = [e.session for e in events if isinstance(e, SessionTicketReceived)]
+    return (sessions[-1] if sessions else None), events
+
+
+def _session(ticket: bool, **server_kw: Any) -> tuple[ServerConfig, Session]:
+    scfg = _server_config(session_tickets=2 if ticket else 0, **server_kw)
+    session, _ = _full(_client_config(), scfg)
+    assert session is not None and session.tls12 and bool(session.ticket) == ticket
+    return scfg, session
+
+
+def _resuming(session: Session, **client_kw: Any) -> ClientConnection:
+    return ClientConnection(_client_config(**client_kw), "localhost", session=session)
+
+
+# --- what works ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
+def test_abbreviated_handshake_skips_the_certificate_and_derives_new_keys(ticket: bool) -> None:
+    scfg, session = _session(ticket)
+    keys = []
+    for _ in range(2):
+        client, server = _resuming(session), ServerConnection(scfg)
+        client_hello = client.data_to_send()
+        server.receive_data(client_hello)
+        flight = server.data_to_send()
+        types = [raw[0] for raw in messages_of(flight)]
+        assert HT.certificate not in types and HT.server_key_exchange not in types
+        client.receive_data(flight)
+        server.receive_data(client.data_to_send())
+        assert client.handshake_complete and client.handshake_complete.resumed
+        assert server.handshake_complete and server.handshake_complete.resumed
+        assert client.handshake_complete.peer_certificates == session.peer_certificates
+        keys.append(client.export_keying_material(b"EXPORTER-test", None, 32))
+        assert keys[-1] == server.export_keying_material(b"EXPORTER-test", None, 32)
+    assert keys[0] != keys[1]  # new randoms, new keys
+
+
+def test_server_answers_a_hello_without_ems_with_no_session() -> None:
+    """RFC 7627 5.3: a client without the extension still gets a full handshake, but the
+    server offers it nothing to resume (no session ID, no ticket)."""
+    scfg = _server_config()
+    client, server = ClientConnection(_client_config(), "localhost"), ServerConnection(scfg)
+    hello = edit_client_hello(lambda ch: ch.extensions.pop(EXT_EMS))(client.data_to_send())
+    server.receive_data(hello)
+    flight = server.data_to_send()
+    sh = m.ServerHello.decode(memoryview(messages_of(flight)[0])[4:])
+    assert EXT_EMS not in sh.extensions and sh.session_id == b""
+    assert EXT_SESSION_TICKET not in sh.extensions
+    assert [raw[0] for raw in messages_of(flight)][1] == HT.certificate
+
+
+def test_without_ems_both_sides_connect_and_nothing_resumes() -> None:
+    """A client that does not offer EMS (rewritten before its transcript) and a default
+    server: the handshake completes on the classic master secret; no session is left."""
+    def drop(_hs: Any, raw: bytes) -> bytes:
+        ch = m.ClientHello.decode(memoryview(raw)[4:])
+        ch.extensions.pop(EXT_EMS)
+        return ch.encode()
+    original = Handshake.send
+
+    def send(self: Any, raw: bytes, *, transcript: bool = True) -> None:
+        original(self, drop(self, raw) if raw[0] == HT.client_hello else raw,
+                 transcript=transcript)
+
+    hellos: list[m.ServerHello] = []
+
+    def tracer(step: str, fields: dict[str, Any]) -> None:
+        if step == "server_hello":
+            hellos.append(fields["message"])
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ClientHandshake13, "send", send)
+        session, events = _full(_client_config(), _server_config(tracer=tracer))
+    assert hellos and EXT_EMS not in hellos[0].extensions  # the classic master secret
+    assert session is None
+    assert not [e for e in events if isinstance(e, SessionTicketReceived)]
+
+
+def test_require_ems_refuses_a_server_without_it() -> None:
+    with rewriting(ServerHandshake12, edit_server_hello(lambda sh: sh.extensions.pop(EXT_EMS))):
+        client = ClientConnection(_client_config(require_extended_master_secret=True),
+                                  "localhost")
+        server = ServerConnection(_server_config())
+        server.receive_data(client.data_to_send())
+        flight = server.data_to_send()
+    err = expect_alert12(client, flight, AD.handshake_failure)
+    assert "require_extended_master_secret" in str(err)
+
+
+def test_session_not_resumed_under_another_session_context() -> None:
+    """The server-side binding: a session made where no client certificate was asked
+    for does not resume on a config that requires one (full handshake instead)."""
+    _, session = _session(True)
+    strict = _server_config(client_auth="required", client_trust_anchors=[pki().ca.root])
+    client = _resuming(session, certificate=None)
+    server = ServerConnection(strict)
+    server.receive_data(client.data_to_send())
+    types = [raw[0] for raw in messages_of(server.data_to_send())]
+    assert HT.certificate in types and HT.certificate_request in types
+
+
+def test_client_does_not_offer_a_session_for_another_name() -> None:
+    """The client-side binding: the remembered chain must be valid for the name dialled."""
+    _, session = _session(False)
+    client = ClientConnection(_client_config(), "other.example", session=session)
+    hello = client.data_to_send()
+    ch = m.ClientHello.decode(memoryview(hello)[9:])
+    assert ch.session_id != session.session_id
+
+
+# --- hostile servers ------------------------------------------------------------------------
+
+def _resumed_flight(ticket: bool, hook: Any) -> tuple[ClientConnection, bytes]:
+    scfg, session = _session(ticket)
+    client = _resuming(session)
+    server = ServerConnection(scfg)
+    with rewriting(ServerHandshake12, hook):
+        server.receive_data(client.data_to_send())
+        flight = server.data_to_send()
+    return client, flight
+
+
+def _set_suite(sh: m.ServerHello) -> None:
+    sh.cipher_suite = 0xC02C  # ECDHE_ECDSA_AES_256_GCM_SHA384: offered, not the session's
+
+
+RESUMED_SERVER_CASES = {
+    # RFC 7627 5.3: a session made with EMS resumes only with EMS.
+    "resumed-without-ems": (edit_server_hello(lambda sh: sh.extensions.pop(EXT_EMS)),
+                            AD.handshake_failure),
+    # RFC 5246 7.4.1.3: a resumed session keeps its cipher suite.
+    "resumed-other-suite": (edit_server_hello(_set_suite), AD.illegal_parameter),
+    # RFC 5077 3.2: the server's session_ticket extension is empty.
+    "session-ticket-not-empty": (edit_server_hello(
+        lambda sh: sh.extensions.__setitem__(EXT_SESSION_TICKET, b"\x00")), AD.decode_error),
+    # An abbreviated handshake has no Certificate.
+    "certificate-in-resumption": (on_msg(HT.server_hello, lambda hs, raw: [
+        raw, m12.Certificate12([c.public_bytes(DER) for c in pki().server.chain]).encode()]),
+        AD.unexpected_message),
+    # The server's Finished must match the resumed transcript and master secret.
+    "bad-finished": (on_msg(HT.finished, lambda hs, raw: raw[:-1] + bytes([raw[-1] ^ 1])),
+                     AD.decrypt_error),
+}
+
+
+@pytest.mark.parametrize("case", RESUMED_SERVER_CASES)
+@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
+def test_client_rejects_resumed_server_flight(case: str, ticket: bool) -> None:
+    hook, alert = RESUMED_SERVER_CASES[case]
+    client, flight = _resumed_flight(ticket, hook)
+    expect_alert12(client, flight, alert)
+
+
+def test_client_rejects_an_echo_of_a_session_id_it_did_not_offer() -> None:
+    """Our ClientHello carries a random legacy_session_id (compatibility mode) and no
+    TLS 1.2 session: a ServerHello echoing it claims a resumption we never offered."""
+    client = ClientConnection(_client_config(session_cache=None), "localhost")
+    hello = client.data_to_send()
+    offered = m.ClientHello.decode(memoryview(hello)[9:]).session_id
+    assert len(offered) == 32
+    server = ServerConnection(_server_config())
+    with rewriting(ServerHandshake12, edit_server_hello(
+            lambda sh: setattr(sh, "session_id", offered))):
+        server.receive_data(hello)
+        flight = server.data_to_send()
+    expect_alert12(client, flight, AD.illegal_parameter)
+
+
+def _full_with_server_hook(hook: Any) -> tuple[ClientConnection, list[bytes]]:
+    """A full handshake to the point where the server's last flight is due."""
+    client, server = ClientConnection(_client_config(), "localhost"), \
+        ServerConnection(_server_config())
+    with rewriting(ServerHandshake12, hook):
+        server.receive_data(client.data_to_send())
+        client.receive_data(server.data_to_send())
+        server.receive_data(client.data_to_send())
+        final = server.data_to_send()
+    return client, [final]
+
+
+def _nst_body(hook: Any) -> Any:
+    return on_msg(HT.new_session_ticket, hook)
+
+
+TICKET_CASES = {
+    # RFC 5077 3.3: lifetime (4) + ticket<0..2^16-1>; short or with trailing bytes.
+    "nst-truncated": (_nst_body(lambda hs, raw: m.frame(HT.new_session_ticket, b"\x00\x00")),
+                      AD.decode_error),
+    "nst-ticket-length-overruns": (_nst_body(lambda hs, raw: m.frame(
+        HT.new_session_ticket, bytes(4) + b"\x00\x10abc")), AD.decode_error),
+    "nst-trailing-bytes": (_nst_body(lambda hs, raw: raw[:1] + (len(raw) - 3).to_bytes(3, "big")
+                                     + raw[4:] + b"\x00"), AD.decode_error),
+    # One NewSessionTicket only (RFC 5077 3.3).
+    "two-tickets": (_nst_body(lambda hs, raw: [raw, raw]), AD.unexpected_message),
+}
+
+
+@pytest.mark.parametrize("case", TICKET_CASES)
+def test_client_rejects_bad_new_session_ticket(case: str) -> None:
+    hook, alert = TICKET_CASES[case]
+    client, final = _full_with_server_hook(hook)
+    expect_alert12(client, final, alert)
+
+
+def test_client_rejects_a_ticket_the_server_hello_did_not_announce() -> None:
+    """RFC 5077 3.3: NewSessionTicket only after session_ticket in the ServerHello."""
+    client, final = _full_with_server_hook(edit_server_hello(
+        lambda sh: sh.extensions.pop(EXT_SESSION_TICKET)))
+    expect_alert12(client, final, AD.unexpected_message)
+
+
+# --- hostile clients ------------------------------------------------------------------------
+
+def test_server_ignores_a_ticket_it_cannot_open() -> None:
+    """Garbage (or another server's ticket) in session_ticket: a full handshake, which
+    announces a fresh ticket."""
+    client = ClientConnection(_client_config(), "localhost")
+    hello = edit_client_hello(lambda ch: (
+        ch.extensions.__setitem__(EXT_SESSION_TICKET, b"\xAA" * 200),
+        setattr(ch, "session_id", bytes(range(32)))))(client.data_to_send())
+    server = ServerConnection(_server_config())
+    server.receive_data(hello)
+    messages = messages_of(server.data_to_send())
+    sh = m.ServerHello.decode(memoryview(messages[0])[4:])
+    assert sh.session_id == b"" and sh.extensions[EXT_SESSION_TICKET] == b""
+    assert messages[1][0] == HT.certificate
+
+
+@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
+def test_server_does_not_resume_without_ems(ticket: bool) -> None:
+    """RFC 7627 5.3: the session used EMS; a ClientHello without it gets a full handshake."""
+    scfg, session = _session(ticket)
+    client = _resuming(session)
+    hello = edit_client_hello(lambda ch: ch.extensions.pop(EXT_EMS))(client.data_to_send())
+    server = ServerConnection(scfg)
+    server.receive_data(hello)
+    messages = messages_of(server.data_to_send())
+    assert messages[1][0] == HT.certificate
+    assert m.ServerHello.decode(memoryview(messages[0])[4:]).session_id != session.session_id \
+        or not session.session_id
+
+
+RESUMED_CLIENT_CASES = {
+    # After our CCS and Finished, the client owes CCS then Finished: nothing else.
+    "key-exchange-instead": (on_msg(HT.finished, lambda hs, raw: m12.ClientKeyExchangeECDHE(
+        bytes(65)).encode()), AD.unexpected_message),
+    "bad-finished": (on_msg(HT.finished, lambda hs, raw: raw[:-1] + bytes([raw[-1] ^ 1])),
+                     AD.decrypt_error),
+}
+
+
+@pytest.mark.parametrize("case", RESUMED_CLIENT_CASES)
+@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
+def test_server_rejects_resumed_client_flight(case: str, ticket: bool) -> None:
+    hook, alert = RESUMED_CLIENT_CASES[case]
+    scfg, session = _session(ticket)
+    client, server = _resuming(session), ServerConnection(scfg)
+    server.receive_data(client.data_to_send())
+    with rewriting(ClientHandshake12, hook):
+        client.receive_data(server.data_to_send())
+        flight = client.data_to_send()
+    expect_alert12(server, flight, alert)
+
+
+@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
+def test_mutual_tls_session_resumes_with_the_client_certificate(ticket: bool) -> None:
+    """The session carries the client's chain: the resumed connection reports it, and it
+    is validated again (a server trusting another CA makes a full handshake)."""
+    from tlskit import CertifiedKey
+
+    from ..hostile.helpers import other_pki
+    alice = pki().client
+    auth = {"client_auth": "required", "client_trust_anchors": [pki().ca.root]}
+    scfg = _server_config(session_tickets=2 if ticket else 0, **auth)
+    ccfg = _client_config(certificate=CertifiedKey(alice.chain, alice.private_key))
+    session, _ = _full(ccfg, scfg)
+    assert session is not None
+    client, server = ClientConnection(ccfg, "localhost", session=session), \
+        ServerConnection(scfg)
+    pump(client, server)
+    assert server.handshake_complete and server.handshake_complete.resumed
+    assert server.handshake_complete.peer_certificates[0] == alice.certificate
+    # Same policy words, other trust: another session context, so no resumption.
+    other = _server_config(session_tickets=2 if ticket else 0, client_auth="required",
+                           client_trust_anchors=[other_pki().ca.root],
+                           session_store=scfg.get_session_store().backend)
+    client = ClientConnection(ccfg, "localhost", session=session)
+    server = ServerConnection(other)
+    server.receive_data(client.data_to_send())
+    types = [raw[0] for raw in messages_of(server.data_to_send())]
+    assert HT.certificate in types  # a full handshake (which alice's CA then fails)
+
+
+def test_server_does_not_echo_a_session_id_it_does_not_know() -> None:
+    """A legacy_session_id the cache does not hold (forged, expired, another fleet's): a
+    full handshake under a fresh session ID, never an echo."""
+    client = ClientConnection(_client_config(session_cache=None), "localhost")
+    forged = bytes(range(32))
+    hello = edit_client_hello(lambda ch: setattr(ch, "session_id", forged))(
+        client.data_to_send())
+    server = ServerConnection(_server_config())
+    server.receive_data(hello)
+    messages = messages_of(server.data_to_send())
+    sh = m.ServerHello.decode(memoryview(messages[0])[4:])
+    assert sh.session_id != forged and len(sh.session_id) == 32
+    assert messages[1][0] == HT.certificate
+
+
+def test_server_rejects_an_overlong_session_id() -> None:
+    """RFC 5246 7.4.1.2: SessionID is opaque<0..32>; 33 bytes does not decode."""
+    client = ClientConnection(_client_config(session_cache=None), "localhost")
+    hello = edit_client_hello(lambda ch: setattr(ch, "session_id", bytes(33)))(
+        client.data_to_send())
+    expect_alert12(ServerConnection(_server_config()), hello, AD.decode_error)
