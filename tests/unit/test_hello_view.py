@@ -22,7 +22,8 @@ from ..hostile.helpers import client_config, server_config
 
 DECODERS = ("decode_versions_client", "decode_key_share_client", "decode_u16_list",
             "decode_alpn", "decode_client_server_name", "decode_record_size_limit",
-            "decode_psk_modes", "decode_pre_shared_key_client", "decode_cookie")
+            "decode_psk_modes", "decode_pre_shared_key_client", "decode_cookie",
+            "decode_version_server", "decode_key_share_server", "decode_key_share_hrr")
 
 
 class Calls(Counter[str]):
@@ -30,6 +31,7 @@ class Calls(Counter[str]):
     own decoding of the server's messages is not counted); decode_u16_list per `what`."""
 
     server_reading = False
+    client_reading = False
 
 
 @pytest.fixture
@@ -38,8 +40,11 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Calls]:
 
     def counting(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
         def decode(*args: Any) -> Any:
+            key = name if name != "decode_u16_list" else f"{name}:{args[1]}"
             if counter.server_reading:
-                counter[name if name != "decode_u16_list" else f"{name}:{args[1]}"] += 1
+                counter[key] += 1
+            if counter.client_reading:
+                counter[f"client {key}"] += 1
             return original(*args)
         return decode
 
@@ -60,7 +65,9 @@ def _handshake(calls: Calls, client_kw: dict[str, Any],
             calls.server_reading = False
         data = s.data_to_send()
         if data:
+            calls.client_reading = True
             c.receive_data(data)
+            calls.client_reading = False
     assert c.handshake_complete is not None and s.handshake_complete is not None
     return s
 
@@ -116,3 +123,18 @@ def test_a_malformed_extension_fails_when_read_with_decode_error() -> None:
         with pytest.raises(DecodeError) as info:
             read()
         assert info.value.alert == AlertDescription.decode_error
+
+
+def test_the_client_decodes_each_server_hello_extension_once(calls: Calls) -> None:
+    from tlskit import CertifiedKey
+
+    from ..hostile.helpers import pki
+    leaf = pki().client
+    _handshake(calls, {"groups": ["x25519", "secp256r1"],
+                       "certificate": CertifiedKey(leaf.chain, leaf.private_key)},
+               {"groups": ["secp256r1"], "client_auth": "required", "send_hrr_cookie": True,
+                "client_trust_anchors": [pki().ca.root]})
+    assert calls["client decode_version_server"] == 2  # HelloRetryRequest, ServerHello
+    assert calls["client decode_key_share_hrr"] == 1
+    assert calls["client decode_key_share_server"] == 1
+    assert calls["client decode_cookie"] == 1

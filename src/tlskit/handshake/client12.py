@@ -19,7 +19,6 @@ secret leaves none (RFC 7627 5.3).
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 from .. import crypto
@@ -42,6 +41,7 @@ from ..wire import messages12 as m12
 from .common import (
     DOWNGRADE_TLS11,
     DOWNGRADE_TLS12,
+    HandshakeState,
     PeerAuth,
     Table,
     parse_chain,
@@ -60,7 +60,7 @@ ALLOWED_IN_SH12 = frozenset({
 MAX_HELLO_REQUESTS = 16
 
 
-class State(enum.Enum):
+class State(HandshakeState):
     WAIT_SERVER_HELLO = "waiting for ServerHello"
     WAIT_CERTIFICATE = "waiting for Certificate"
     WAIT_CERTIFICATE_STATUS = "waiting for CertificateStatus or ServerKeyExchange"

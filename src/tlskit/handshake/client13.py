@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import enum
 import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,6 +53,7 @@ from .common import (
     DOWNGRADE_TLS11,
     DOWNGRADE_TLS12,
     Handshake13,
+    HandshakeState,
     Output,
     PeerAuth,
     Table,
@@ -66,7 +66,7 @@ _E = ExtensionType
 _HT = HandshakeType
 
 
-class State(enum.Enum):
+class State(HandshakeState):
     START = "nothing sent yet"
     WAIT_SERVER_HELLO = "waiting for ServerHello"
     WAIT_SERVER_HELLO_AFTER_RETRY = "waiting for ServerHello after a HelloRetryRequest"

@@ -209,6 +209,13 @@ class Output(Protocol):
 
 # -- the state machine engine -------------------------------------------------------------
 
+class HandshakeState(enum.Enum):
+    """Base of the `State` enums: members hash by identity (their equality already is),
+    which keeps the per-message table lookup in C."""
+
+    __hash__ = object.__hash__
+
+
 class Rule(NamedTuple):
     """One accepted message in a state: the handler and the states it may lead to."""
 
@@ -301,6 +308,12 @@ class Handshake:
     @property
     def partial_message(self) -> bool:
         return bool(self._buf)
+
+    @property
+    def reassembly_buffer(self) -> bytearray:
+        """The bytes of an incomplete handshake message (read-only for others: a bulk
+        path may skip its checks only while this is empty)."""
+        return self._buf
 
     def receive_record(self, payload: bytes) -> None:
         """Reassemble handshake messages from one record's content and dispatch them."""

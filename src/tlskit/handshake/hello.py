@@ -11,8 +11,7 @@ Unknown extensions stay raw in ``hello.extensions`` for the "allowed in" checks.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cached_property
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..enums import CipherSuite, ExtensionType, NamedGroup, ProtocolVersion, SignatureScheme
 from ..errors import DecodeError
@@ -22,6 +21,20 @@ from ..wire import messages as m
 
 _E = ExtensionType
 T = TypeVar("T")
+
+
+class cached_property(Generic[T]):
+    """Computed on first access, then a plain instance attribute (functools' version
+    takes a lock on every first access; a view belongs to one handshake)."""
+
+    def __init__(self, fn: Callable[[Any], T]) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+
+    def __get__(self, obj: Any, owner: Any = None) -> T:
+        value = self.fn(obj)
+        obj.__dict__[self.name] = value
+        return value
 
 
 class ClientHelloView:
@@ -120,3 +133,43 @@ class ClientHelloView:
             "server_name": self.server_name,
             "alpn": self.alpn or [],
         }
+
+
+class ServerHelloView:
+    """A ServerHello's (or HelloRetryRequest's) answer. A field is None when its
+    extension is absent."""
+
+    def __init__(self, hello: m.ServerHello) -> None:
+        self.hello = hello
+        self.extensions = hello.extensions
+
+    def has(self, etype: int) -> bool:
+        return etype in self.extensions
+
+    def _decoded(self, etype: int, decode: Callable[[bytes], T]) -> T | None:
+        body = self.extensions.get(etype)
+        return None if body is None else decode(body)
+
+    @cached_property
+    def version(self) -> int | None:
+        """supported_versions (4.2.1); None: a TLS 1.2 (or older) server."""
+        return self._decoded(_E.supported_versions, ext.decode_version_server)
+
+    @cached_property
+    def share(self) -> tuple[int, bytes] | None:
+        """The server's key share: (group, public key)."""
+        return self._decoded(_E.key_share, ext.decode_key_share_server)
+
+    @cached_property
+    def retry_group(self) -> int | None:
+        """A HelloRetryRequest's key_share: the group it asks for."""
+        return self._decoded(_E.key_share, ext.decode_key_share_hrr)
+
+    @cached_property
+    def cookie(self) -> bytes | None:
+        return self._decoded(_E.cookie, ext.decode_cookie)
+
+    @cached_property
+    def selected_identity(self) -> int | None:
+        """pre_shared_key: the index of the PSK identity the server chose."""
+        return self._decoded(_E.pre_shared_key, ext.decode_selected_identity)

@@ -19,7 +19,6 @@ the same session context, and with its client chain still valid (see `tlskit.ses
 
 from __future__ import annotations
 
-import enum
 import hmac
 from collections.abc import Callable
 from typing import Any
@@ -44,6 +43,7 @@ from ..wire import messages as m
 from ..wire import messages12 as m12
 from .common import (
     DOWNGRADE_TLS12,
+    HandshakeState,
     PeerAuth,
     Table,
     by_server_name,
@@ -62,7 +62,7 @@ SCSV = 0x00FF  # TLS_EMPTY_RENEGOTIATION_INFO_SCSV
 FALLBACK_SCSV = 0x5600  # TLS_FALLBACK_SCSV (RFC 7507)
 
 
-class State(enum.Enum):
+class State(HandshakeState):
     WAIT_CLIENT_HELLO = "waiting for ClientHello"
     WAIT_CERTIFICATE = "waiting for the client's Certificate"
     WAIT_CLIENT_KEY_EXCHANGE = "waiting for ClientKeyExchange"

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import hmac
 
@@ -50,6 +49,7 @@ from .common import (
     CV_CLIENT,
     CV_SERVER,
     Handshake13,
+    HandshakeState,
     Output,
     PeerAuth,
     Table,
@@ -69,7 +69,7 @@ EARLY_DATA_SKIP_LIMIT = 1 << 16  # bytes of declined 0-RTT data we are willing t
 EARLY_DATA_AGE_WINDOW_MS = 10_000
 
 
-class State(enum.Enum):
+class State(HandshakeState):
     WAIT_CLIENT_HELLO = "waiting for ClientHello"
     WAIT_SECOND_CLIENT_HELLO = "waiting for ClientHello after a HelloRetryRequest"
     WAIT_END_OF_EARLY_DATA = "reading 0-RTT data until the client's EndOfEarlyData"
