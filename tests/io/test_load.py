@@ -115,7 +115,8 @@ def test_thousand_held_connections_then_back_to_baseline(server_config: ServerCo
     # Both ends are tlskit in this process: the per-connection figure (both ends) is for
     # information; the check is that closing gives the memory back.
     print(f"held {HELD}: {held / HELD:.1f} KiB RSS per connection (both ends)")
-    assert after - base < max(0.1 * held, 4 * 1024), (base, held, after)
+    # A leak keeps what a round held (about `held`); allocator noise stays well below.
+    assert after - base < max(0.25 * held, 8 * 1024), (base, held, after)
 
 
 @pytest.mark.timeout(600)
