@@ -52,7 +52,6 @@ class Handover12:
     client_random: bytes = b""
     server_name: str | None = None
     offered: set[int] = field(default_factory=set)  # client: the extensions we offered
-    client_offer: dict[str, object] = field(default_factory=dict)  # server: for logs
     hello: Any = None  # server: the ClientHelloView already decoded
     session: Any = None  # client: the TLS 1.2 `Session` our ClientHello offered
     session_id: bytes = b""  # client: the legacy_session_id our ClientHello carried

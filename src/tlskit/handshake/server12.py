@@ -104,8 +104,8 @@ class ServerHandshake12(Handshake12):
 
     def __init__(self, handover: Handover12) -> None:
         super().__init__(handover, State.WAIT_CLIENT_HELLO)
-        self.client_offer = handover.client_offer
         self._view: ClientHelloView | None = handover.hello
+        self._offer_names: dict[str, object] | None = None
         self.certified: CertifiedKey | None = None
         self.scheme: SignatureScheme | None = None
         self.group: NamedGroup | None = None
@@ -119,6 +119,13 @@ class ServerHandshake12(Handshake12):
         self._issue_ticket = False     # the client asked for an RFC 5077 ticket
 
     @property
+
+    @property
+    def client_offer(self) -> dict[str, object]:
+        """What the client offered, by IANA name: named on first use."""
+        if self._offer_names is None:
+            self._offer_names = {} if self._view is None else self._view.describe()
+        return self._offer_names
     def client_chain(self) -> list[x509.Certificate]:
         return self.auth.chain
 

@@ -140,7 +140,8 @@ class ServerHandshake13(Handshake13):
         self.alpn: str | None = None
         self.cookie = b""
         self.auth = PeerAuth()
-        self.client_offer: dict[str, object] = {}
+        self._offer_view: ClientHelloView | None = None
+        self._offer_names: dict[str, object] | None = None
         self._client_hs = b""
         self._client_ap = b""
         self._master: MasterSecret | None = None
@@ -158,6 +159,14 @@ class ServerHandshake13(Handshake13):
         self.client_offered_pha = False
         self._pha_context = b""
         self._pha_chain: list[x509.Certificate] = []
+
+    @property
+    def client_offer(self) -> dict[str, object]:
+        """What the client offered, by IANA name (logs, `tlskit serve`'s page): named on
+        first use, not on every handshake."""
+        if self._offer_names is None:
+            self._offer_names = {} if self._offer_view is None else self._offer_view.describe()
+        return self._offer_names
 
     @property
     def client_chain(self) -> list[x509.Certificate]:
@@ -178,7 +187,7 @@ class ServerHandshake13(Handshake13):
             if offer.extensions[_E.post_handshake_auth]:
                 raise DecodeError("post_handshake_auth must be empty (4.2.6)")
             self.client_offered_pha = True
-        self.client_offer = offer.describe()
+        self._offer_view, self._offer_names = offer, None
         if self._wants_tls12(offer):
             return self._hand_over(ch, raw, offer)
         self._check_version(offer)
@@ -210,7 +219,8 @@ class ServerHandshake13(Handshake13):
         if cfg._cert_compression and self._psk is None:
             self._compression = next(
                 (a for a in cfg._cert_compression if a in offer.cert_compression), None)
-        self.trace(T.CLIENT_HELLO, message=ch, raw=raw, offer=self.client_offer)
+        if self.config.tracer is not None:  # (naming the offer costs: only when traced)
+            self.trace(T.CLIENT_HELLO, message=ch, raw=raw, offer=self.client_offer)
         client_share = dict(shares).get(self.group)
         if offer.has(_E.early_data):
             if offer.extensions[_E.early_data]:
@@ -272,9 +282,10 @@ class ServerHandshake13(Handshake13):
         from .server12 import ServerHandshake12
         successor = ServerHandshake12(Handover12(
             config=self.config, out=self.out, transcript=self.transcript,
-            server_name=self.server_name, client_offer=self.client_offer, hello=offer))
+            server_name=self.server_name, hello=offer))
         self.successor = successor
-        self.trace(T.CLIENT_HELLO, message=ch, raw=raw, offer=self.client_offer)
+        if self.config.tracer is not None:  # (naming the offer costs: only when traced)
+            self.trace(T.CLIENT_HELLO, message=ch, raw=raw, offer=self.client_offer)
         successor.take_over(_HT.client_hello, ch, raw)
         return State.HANDED_OVER
 
