@@ -38,11 +38,21 @@ class KeyLogFile:
     def __call__(self, label: str, client_random: bytes, secret: bytes) -> None:
         line = f"{label} {client_random.hex()} {secret.hex()}\n"
         with self._lock:
-            if self._file is None:
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                self._file = os.fdopen(fd, "a", encoding="ascii")
-            self._file.write(line)
+            self._open_locked().write(line)
+            assert self._file is not None
             self._file.flush()
+
+    def open(self) -> None:
+        """Create (0600) or open the file now, so that a bad path fails at once (the CLI
+        checks its --keylog option this way) rather than at the first secret."""
+        with self._lock:
+            self._open_locked()
+
+    def _open_locked(self) -> IO[str]:
+        if self._file is None:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            self._file = os.fdopen(fd, "a", encoding="ascii")
+        return self._file
 
     def close(self) -> None:
         with self._lock:

@@ -272,6 +272,7 @@ def test_keylog(server: SServer, pki: PKI, tmp_path: Path) -> None:
     keylog = tmp_path / "keys.log"
     proc = tlskit(f"localhost:{server.port}", "--cafile", str(pki.root), "--keylog", str(keylog))
     assert proc.returncode == 0, proc.stderr
+    assert keylog.stat().st_mode & 0o777 == 0o600  # it holds secrets: owner only
     lines = keylog.read_text().splitlines()
     labels = {line.split()[0] for line in lines}
     assert {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",

@@ -31,6 +31,7 @@ from ..config import CertifiedKey, ClientConfig, load_pem_chain
 from ..connection import ClientConnection
 from ..enums import AlertDescription
 from ..errors import AlertReceived, BadCertificate, TLSError
+from ..keylog import KeyLogFile
 from . import diagram
 from .options import DEFAULT_PORT
 from .render import make_console, render_connect, render_trace
@@ -38,7 +39,6 @@ from .trace import (
     Channel,
     ExplainingVerifier,
     HandshakeEOF,
-    KeyLogWriter,
     Recorder,
     cert_info,
     quiet_library_logs,
@@ -141,7 +141,7 @@ class _Connect:
         self.args = args
         self.recorder = Recorder("client", on_step=None)
         self.phase = "connecting to"
-        self.keylog: KeyLogWriter | None = None
+        self.keylog: KeyLogFile | None = None
         self.verifier: ExplainingVerifier | None = None
 
     # -- configuration -----------------------------------------------------------------
@@ -174,7 +174,8 @@ class _Connect:
                 raise self._read_file_error("--cert/--key", f"{a.cert}, {a.key}", exc) from exc
         if a.keylog:
             try:
-                self.keylog = KeyLogWriter(a.keylog)
+                self.keylog = KeyLogFile(Path(a.keylog).expanduser())
+                self.keylog.open()
             except OSError as exc:
                 raise self._read_file_error("--keylog", a.keylog, exc) from exc
         try:

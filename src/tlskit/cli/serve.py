@@ -39,8 +39,9 @@ from ..connection import ServerConnection
 from ..errors import AlertReceived, TLSError
 from ..events import HandshakeComplete
 from ..fingerprint import client_hellos
+from ..keylog import KeyLogFile
 from . import diagram
-from .trace import Channel, HandshakeEOF, KeyLogWriter, Recorder, Wire, quiet_library_logs
+from .trace import Channel, HandshakeEOF, Recorder, Wire, quiet_library_logs
 
 PROG = "tlskit serve"
 HANDSHAKE_TIMEOUT = 30.0
@@ -187,7 +188,7 @@ class Server:
         self._diagrams: OrderedDict[str, list[diagram.Item]] = OrderedDict()
         self.root: Path | None = None
         self.cert_path: Path | None = None
-        self.keylog: KeyLogWriter | None = None
+        self.keylog: KeyLogFile | None = None
         self.certified: CertifiedKey | None = None
         self.config = self._config()
         try:
@@ -234,7 +235,8 @@ class Server:
             alpn = [] if a.echo else ["http/1.1"]
         if a.keylog:
             try:
-                self.keylog = KeyLogWriter(a.keylog)
+                self.keylog = KeyLogFile(Path(a.keylog).expanduser())
+                self.keylog.open()
             except OSError as exc:
                 raise ServeError(f"cannot open --keylog {a.keylog}: {exc.strerror}") from exc
         if a.ocsp_response:

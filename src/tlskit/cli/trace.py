@@ -12,7 +12,7 @@ diagram) is rendered from these objects, so the three never disagree.
 
 It also holds `Channel`, the small blocking driver that runs a sans-I/O connection over a
 plain socket and records every byte it writes and reads (for the "no secret on the wire"
-check), and `KeyLogWriter`, an NSS key log file.
+check).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -53,7 +52,6 @@ __all__ = [
     "Channel",
     "ExplainingVerifier",
     "HandshakeEOF",
-    "KeyLogWriter",
     "Recorder",
     "Step",
     "Wire",
@@ -378,24 +376,6 @@ class Recorder:
 
     def to_list(self, include_secrets: bool = True) -> list[dict[str, Any]]:
         return [s.to_dict(include_secrets) for s in self.steps]
-
-
-class KeyLogWriter:
-    """An NSS key log file (``SSLKEYLOGFILE`` format), appended to as secrets appear."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path).expanduser()
-        self._lock = threading.Lock()
-        # Opened once, line-buffered: a crash still leaves every line written so far.
-        self._fh = open(self.path, "a", buffering=1, encoding="ascii")  # noqa: SIM115
-
-    def __call__(self, label: str, client_random: bytes, secret: bytes) -> None:
-        with self._lock:
-            self._fh.write(f"{label} {client_random.hex()} {secret.hex()}\n")
-
-    def close(self) -> None:
-        with self._lock:
-            self._fh.close()
 
 
 # --------------------------------------------------------------------------- wire
