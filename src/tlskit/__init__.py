@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
     from . import aio as aio
     from .config import (
+        CertificateValidityWarning,
         CertifiedKey,
         ClientConfig,
         ServerConfig,
@@ -81,6 +82,7 @@ logging.getLogger("tlskit").addHandler(logging.NullHandler())
 # sans-I/O core, so that `import tlskit` (and with it `tlskit --help`, whose entry point
 # lives in this package) costs no `cryptography` import.
 _LAZY = {
+    "CertificateValidityWarning": "tlskit.config",
     "CertifiedKey": "tlskit.config",
     "ClientConfig": "tlskit.config",
     "ServerConfig": "tlskit.config",
@@ -144,6 +146,7 @@ __all__ = [
     "BadCertificate",
     "BadRecordMac",
     "CertificateRequired",
+    "CertificateValidityWarning",
     "CertificateVerificationError",
     "CertificateVerifier",
     "CertifiedKey",
