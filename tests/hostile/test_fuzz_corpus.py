@@ -30,6 +30,7 @@ def test_every_harness_has_a_corpus() -> None:
         assert len(files) >= 5, f"fuzz/corpus/{name} holds {len(files)} inputs"
 
 
+@pytest.mark.filterwarnings("ignore:Parsed a serial number")  # hostile inputs, on purpose
 @pytest.mark.parametrize("name", ALL_HARNESSES)
 def test_corpus_replays_clean(name: str) -> None:
     module = load(name)
