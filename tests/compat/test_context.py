@@ -106,7 +106,6 @@ def test_check_hostname_and_verify_mode_rules() -> None:
 
 
 @pytest.mark.parametrize(("setting", "value", "match"), [
-    ("post_handshake_auth", True, "post-handshake"),
     ("hostname_checks_common_name", True, "subjectAltName"),
     ("options", 0x4, "cannot honour"),  # SSL_OP_LEGACY_SERVER_CONNECT
     ("options", ssl.OP_NO_TLSv1_2 | ssl.OP_NO_TLSv1_3, "no TLS version left"),

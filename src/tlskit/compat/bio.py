@@ -18,7 +18,12 @@ from cryptography.hazmat.primitives import serialization
 
 from ..connection import ClientConnection, Connection
 from ..errors import AlertReceived, TLSError, UsageError
-from ..events import ConnectionClosed, DataReceived, SessionTicketReceived
+from ..events import (
+    ClientCertificateReceived,
+    ConnectionClosed,
+    DataReceived,
+    SessionTicketReceived,
+)
 from ..io.info import peercert_dict
 from .errors import eof_error, to_ssl_error, want_read, zero_return_error
 from .hello import HelloBuffer, alert_record, start_server_connection
@@ -120,6 +125,8 @@ class SSLObject(SSLInfo, ssl.SSLObject):
                     raise self._fail(alert) from alert
             elif isinstance(ev, SessionTicketReceived) and ev.session is not None:
                 self._session = SSLSession(ev.session)
+            elif isinstance(ev, ClientCertificateReceived):
+                self._pha_chain = list(ev.peer_certificates)
         self._flush()
 
     def _pump(self) -> None:
@@ -277,9 +284,10 @@ class SSLObject(SSLInfo, ssl.SSLObject):
         hc = self._conn.handshake_complete if self._conn is not None else None
         if hc is None:
             raise ValueError("handshake not done yet")
-        if not hc.peer_certificates:
+        chain = self._peer_chain()
+        if not chain:
             return None
-        leaf = hc.peer_certificates[0]
+        leaf = chain[0]
         if binary_form:
             return leaf.public_bytes(serialization.Encoding.DER)
         if self._context.verify_mode == ssl.CERT_NONE:
@@ -292,10 +300,6 @@ class SSLObject(SSLInfo, ssl.SSLObject):
         return [c.public_bytes(serialization.Encoding.DER) for c in certs]
 
     get_unverified_chain = get_verified_chain
-
-    def verify_client_post_handshake(self) -> None:
-        raise ssl.SSLError(1, "[SSL] tlskit does not implement post-handshake "
-                              "authentication")
 
     def export_keying_material(self, label: bytes, context: bytes, length: int) -> bytes:
         if self._conn is None:

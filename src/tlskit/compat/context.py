@@ -161,6 +161,7 @@ class SSLContext(ssl.SSLContext):
         self._keylog: KeyLogFile | None = None
         self._sni_callback: Callable[..., int | None] | None = None
         self._num_tickets = 2
+        self._pha = False
         self._anchors: list[x509.Certificate] = []
         self._system_anchors = False
         self._crls: list[x509.CertificateRevocationList] = []
@@ -462,13 +463,15 @@ class SSLContext(ssl.SSLContext):
 
     @property  # type: ignore[override]
     def post_handshake_auth(self) -> bool:
-        return False
+        return self._pha
 
     @post_handshake_auth.setter
     def post_handshake_auth(self, value: bool) -> None:
-        if value:
-            raise UnsupportedSetting("post_handshake_auth: tlskit does not implement "
-                                     "post-handshake client authentication (RFC 8446 4.6.2)")
+        """RFC 8446 4.6.2, as ssl does it: a client offers post_handshake_auth; a server
+        with CERT_OPTIONAL/REQUIRED asks for the certificate only when the application
+        calls `verify_client_post_handshake()`, not in the handshake."""
+        self._pha = bool(value)
+        self._changed("post_handshake_auth", "client_auth")
 
     @property  # type: ignore[override]
     def num_tickets(self) -> int:
@@ -528,6 +531,7 @@ class SSLContext(ssl.SSLContext):
             "check_hostname": self._check_hostname,
             "certificate": self._certs[-1] if self._certs else None,
             "middlebox_compat": bool(self._options & _O.OP_ENABLE_MIDDLEBOX_COMPAT),
+            "post_handshake_auth": self._pha,
         }
 
     def _server_fields(self) -> dict[str, Any]:
@@ -536,7 +540,8 @@ class SSLContext(ssl.SSLContext):
         fields = {
             **self._common_fields(),
             "certificates": list(reversed(self._certs)),
-            "client_auth": auth,
+            # With post_handshake_auth the certificate is asked for later (ssl's rule).
+            "client_auth": "none" if self._pha else auth,
             "session_tickets": 0 if self._options & _O.OP_NO_TICKET else self._num_tickets,
         }
         if auth != "none":

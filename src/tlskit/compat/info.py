@@ -3,7 +3,8 @@ in one place for `SSLSocket` and `SSLObject` (each has ``_conn`` and ``_context`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import ssl
+from typing import TYPE_CHECKING, Any
 
 from .ciphers import openssl_name
 
@@ -19,6 +20,19 @@ class SSLInfo:
 
     _conn: Connection | None
     _context: SSLContext
+
+    _pha_chain: list[Any] | None = None  # from post-handshake authentication
+
+    if TYPE_CHECKING:
+        def _flush(self) -> None: ...
+
+    def _peer_chain(self) -> list[Any]:
+        """The peer's certificates: from post-handshake authentication once it happened,
+        else from the handshake."""
+        if self._pha_chain is not None:
+            return self._pha_chain
+        hc = self._conn.handshake_complete if self._conn is not None else None
+        return list(hc.peer_certificates) if hc is not None else []
 
     def cipher(self) -> tuple[str, str, int] | None:
         if self._conn is None or self._conn.handshake_complete is None:
@@ -47,6 +61,21 @@ class SSLInfo:
 
     def compression(self) -> None:
         return None
+
+    def verify_client_post_handshake(self) -> None:
+        """Ask the client for its certificate now (TLS 1.3, RFC 8446 4.6.2); it is checked
+        when the client's answer is read, and `getpeercert()` reports it then."""
+        from ..errors import UsageError
+        if self._conn is None or self._conn.handshake_complete is None:
+            raise ssl.SSLError(1, "[SSL] the handshake is not done yet")
+        request = getattr(self._conn, "request_client_certificate", None)
+        if request is None:
+            raise ssl.SSLError(1, "[SSL] only a server asks for a client certificate")
+        try:
+            request()
+        except UsageError as exc:  # not TLS 1.3, the client did not offer it, ...
+            raise ssl.SSLError(1, f"[SSL: EXTENSION_NOT_RECEIVED] {exc}") from None
+        self._flush()  # each adapter sends the CertificateRequest its own way
 
     def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
         if cb_type != "tls-unique":

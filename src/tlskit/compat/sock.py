@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 
 from ..connection import ClientConnection, Connection
 from ..errors import TLSError, UsageError
-from ..events import Event, SessionTicketReceived
+from ..events import ClientCertificateReceived, Event, SessionTicketReceived
 from ..io.blocking import RECV_SIZE, SEND_CHUNK, TLSSocket, TruncatedConnection, peercert_dict
 from .errors import to_ssl_error
 from .hello import HelloBuffer, alert_record, start_server_connection
@@ -165,6 +165,8 @@ class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc]
     def _on_event(self, event: Event) -> None:
         if isinstance(event, SessionTicketReceived) and event.session is not None:
             self._session = SSLSession(event.session)
+        elif isinstance(event, ClientCertificateReceived):
+            self._pha_chain = list(event.peer_certificates)
 
     # -- I/O with ssl's errors --------------------------------------------------------------
 
@@ -333,18 +335,15 @@ class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc]
         hc = self._conn.handshake_complete if self._conn is not None else None
         if hc is None:
             raise ValueError("handshake not done yet")
-        if not hc.peer_certificates:
+        chain = self._peer_chain()
+        if not chain:
             return None
-        leaf = hc.peer_certificates[0]
+        leaf = chain[0]
         if binary_form:
             return leaf.public_bytes(serialization.Encoding.DER)
         if self._context.verify_mode == ssl.CERT_NONE:
             return {}  # not verified: ssl reports nothing about it either
         return peercert_dict(leaf)
-
-    def verify_client_post_handshake(self) -> None:
-        raise ssl.SSLError(1, "[SSL] tlskit does not implement post-handshake "
-                              "authentication")
 
     def export_keying_material(self, label: bytes, context: bytes, length: int) -> bytes:
         if self._conn is None:
