@@ -38,7 +38,7 @@ __all__ = ["SSLObject"]
 READ_CHUNK = 1 << 16  # ciphertext taken from ``incoming`` at a time (bounds buffered plaintext)
 
 
-class SSLObject(SSLInfo, ssl.SSLObject):
+class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types them as attributes)
     """What `tlskit.compat.SSLContext.wrap_bio` returns."""
 
     def __init__(self, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO, context: SSLContext,
@@ -237,43 +237,12 @@ class SSLObject(SSLInfo, ssl.SSLObject):
     # -- information --------------------------------------------------------------------------
 
     @property  # type: ignore[override]
-    def context(self) -> SSLContext:
-        return self._context
-
-    @context.setter
-    def context(self, ctx: SSLContext) -> None:
-        # Checked by what it offers: this module must not import .context (it imports us).
-        if not isinstance(ctx, ssl.SSLContext) or not hasattr(type(ctx), "tlskit_client_config"):
-            raise TypeError("a tlskit.compat.SSLContext is required")
-        if self._conn is not None:
-            raise ValueError("the context can only change before the handshake "
-                             "(e.g. in sni_callback)")
-        self._context = ctx
-
-    @property  # type: ignore[override]
     def server_side(self) -> bool:
         return self._server_side
 
     @property  # type: ignore[override]
     def server_hostname(self) -> str | None:
         return self._server_hostname
-
-    @property  # type: ignore[override]
-    def session(self) -> SSLSession | None:
-        return self._session
-
-    @session.setter
-    def session(self, session: SSLSession | None) -> None:
-        if self._server_side:
-            raise ValueError("Cannot set session for server-side SSLObject.")
-        if self._conn is not None:
-            raise ValueError("Cannot set session after handshake.")
-        self._session = self._offered = session
-
-    @property  # type: ignore[override]
-    def session_reused(self) -> bool:
-        hc = self._conn.handshake_complete if self._conn is not None else None
-        return hc.resumed if hc is not None else False
 
     @property
     def tlskit_connection(self) -> Connection | None:

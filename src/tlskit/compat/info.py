@@ -11,6 +11,7 @@ from .ciphers import openssl_name
 if TYPE_CHECKING:
     from ..connection import Connection
     from .context import SSLContext
+    from .session import SSLSession
 
 __all__ = ["SSLInfo"]
 
@@ -22,9 +23,48 @@ class SSLInfo:
     _context: SSLContext
 
     _pha_chain: list[Any] | None = None  # from post-handshake authentication
+    _session: SSLSession | None
+    _offered: SSLSession | None
 
     if TYPE_CHECKING:
         def _flush(self) -> None: ...
+
+        @property
+        def server_side(self) -> bool: ...
+
+    # -- what both have the same way ----------------------------------------------------------
+
+    @property
+    def context(self) -> SSLContext:
+        return self._context
+
+    @context.setter
+    def context(self, ctx: SSLContext) -> None:
+        # Checked by what it offers: this module must not import .context (it imports us).
+        if not isinstance(ctx, ssl.SSLContext) or not hasattr(type(ctx), "tlskit_client_config"):
+            raise TypeError("a tlskit.compat.SSLContext is required")
+        if self._conn is not None:
+            raise ValueError("the context can only change before the handshake "
+                             "(e.g. in sni_callback)")
+        self._context = ctx
+
+    @property
+    def session(self) -> SSLSession | None:
+        """The newest resumable session (a tlskit ticket); None until one arrived."""
+        return self._session
+
+    @session.setter
+    def session(self, session: SSLSession | None) -> None:
+        if self.server_side:
+            raise ValueError(f"Cannot set session for server-side {type(self).__name__}.")
+        if self._conn is not None:
+            raise ValueError("Cannot set session after handshake.")
+        self._session = self._offered = session
+
+    @property
+    def session_reused(self) -> bool:
+        hc = self._conn.handshake_complete if self._conn is not None else None
+        return hc.resumed if hc is not None else False
 
     def _peer_chain(self) -> list[Any]:
         """The peer's certificates: from post-handshake authentication once it happened,

@@ -54,7 +54,7 @@ def _as_ssl_errors() -> Iterator[None]:
         raise mapped from exc
 
 
-class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc]
+class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc, override]
     """What `tlskit.compat.SSLContext.wrap_socket` returns."""
 
     _conn: Connection | None  # type: ignore[assignment]  # made at the handshake
@@ -287,38 +287,6 @@ class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc]
         raise NotImplementedError(f"Can't dup() {self.__class__.__name__} instances")
 
     # -- what ssl.SSLSocket reports ---------------------------------------------------------
-
-    @property  # type: ignore[override]
-    def context(self) -> SSLContext:
-        return self._context
-
-    @context.setter
-    def context(self, ctx: SSLContext) -> None:
-        # Checked by what it offers: this module must not import .context (it imports us).
-        if not isinstance(ctx, ssl.SSLContext) or not hasattr(type(ctx), "tlskit_client_config"):
-            raise TypeError("a tlskit.compat.SSLContext is required")
-        if self._conn is not None:
-            raise ValueError("the context can only change before the handshake "
-                             "(e.g. in sni_callback)")
-        self._context = ctx
-
-    @property  # type: ignore[override]
-    def session(self) -> SSLSession | None:
-        """The newest resumable session (a tlskit ticket); None until one arrived."""
-        return self._session
-
-    @session.setter
-    def session(self, session: SSLSession | None) -> None:
-        if self.server_side:
-            raise ValueError("Cannot set session for server-side SSLSocket.")
-        if self._conn is not None:
-            raise ValueError("Cannot set session after handshake.")
-        self._session = self._offered = session
-
-    @property  # type: ignore[override]
-    def session_reused(self) -> bool:
-        hc = self._conn.handshake_complete if self._conn is not None else None
-        return hc.resumed if hc is not None else False
 
     @property
     def _sslobj(self) -> Any:
