@@ -24,7 +24,6 @@ from ..events import (
     DataReceived,
     SessionTicketReceived,
 )
-from ..io.info import peercert_dict
 from .errors import eof_error, to_ssl_error, want_read, zero_return_error
 from .hello import HelloBuffer, alert_record, start_server_connection
 from .info import SSLInfo
@@ -248,20 +247,6 @@ class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types the
     def tlskit_connection(self) -> Connection | None:
         """The sans-I/O connection (``handshake_complete``, config tracer...)."""
         return self._conn
-
-    def getpeercert(self, binary_form: bool = False) -> Any:
-        hc = self._conn.handshake_complete if self._conn is not None else None
-        if hc is None:
-            raise ValueError("handshake not done yet")
-        chain = self._peer_chain()
-        if not chain:
-            return None
-        leaf = chain[0]
-        if binary_form:
-            return leaf.public_bytes(serialization.Encoding.DER)
-        if self._context.verify_mode == ssl.CERT_NONE:
-            return {}
-        return peercert_dict(leaf)
 
     def get_verified_chain(self) -> list[bytes]:
         hc = self._conn.handshake_complete if self._conn is not None else None

@@ -6,6 +6,9 @@ from __future__ import annotations
 import ssl
 from typing import TYPE_CHECKING, Any
 
+from cryptography.hazmat.primitives import serialization
+
+from ..io.info import peercert_dict
 from .ciphers import openssl_name
 
 if TYPE_CHECKING:
@@ -65,6 +68,25 @@ class SSLInfo:
     def session_reused(self) -> bool:
         hc = self._conn.handshake_complete if self._conn is not None else None
         return hc.resumed if hc is not None else False
+
+    def getpeercert(self, binary_form: bool = False) -> Any:
+        self._check_peercert()
+        hc = self._conn.handshake_complete if self._conn is not None else None
+        if hc is None:
+            raise ValueError("handshake not done yet")
+        chain = self._peer_chain()
+        if not chain:
+            return None
+        leaf = chain[0]
+        if binary_form:
+            return leaf.public_bytes(serialization.Encoding.DER)
+        if self._context.verify_mode == ssl.CERT_NONE:
+            return {}  # not verified: ssl reports nothing about it either
+        return peercert_dict(leaf)
+
+
+    def _check_peercert(self) -> None:
+        """Hook: the socket refuses an unconnected socket first, as ssl does."""
 
     def _peer_chain(self) -> list[Any]:
         """The peer's certificates: from post-handshake authentication once it happened,

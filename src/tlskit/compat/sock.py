@@ -17,12 +17,10 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from cryptography.hazmat.primitives import serialization
-
 from ..connection import ClientConnection, Connection
 from ..errors import TLSError, UsageError
 from ..events import ClientCertificateReceived, Event, SessionTicketReceived
-from ..io.blocking import RECV_SIZE, SEND_CHUNK, TLSSocket, TruncatedConnection, peercert_dict
+from ..io.blocking import RECV_SIZE, SEND_CHUNK, TLSSocket, TruncatedConnection
 from .errors import to_ssl_error
 from .hello import HelloBuffer, alert_record, start_server_connection
 from .info import SSLInfo
@@ -162,6 +160,9 @@ class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc, overri
         elif self._offered is not None:
             ctx._count("misses")
 
+    def _check_peercert(self) -> None:
+        self._check_connected()  # ssl: OSError(ENOTCONN) on an unconnected socket
+
     def _on_event(self, event: Event) -> None:
         if isinstance(event, SessionTicketReceived) and event.session is not None:
             self._session = SSLSession(event.session)
@@ -297,21 +298,6 @@ class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc, overri
     def tlskit_connection(self) -> Connection | None:
         """The sans-I/O connection (handshake facts, trace); None before the handshake."""
         return self._conn
-
-    def getpeercert(self, binary_form: bool = False) -> Any:
-        self._check_connected()
-        hc = self._conn.handshake_complete if self._conn is not None else None
-        if hc is None:
-            raise ValueError("handshake not done yet")
-        chain = self._peer_chain()
-        if not chain:
-            return None
-        leaf = chain[0]
-        if binary_form:
-            return leaf.public_bytes(serialization.Encoding.DER)
-        if self._context.verify_mode == ssl.CERT_NONE:
-            return {}  # not verified: ssl reports nothing about it either
-        return peercert_dict(leaf)
 
     def export_keying_material(self, label: bytes, context: bytes, length: int) -> bytes:
         if self._conn is None:
