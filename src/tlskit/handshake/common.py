@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, NamedTuple, Protocol
@@ -50,6 +50,7 @@ from ..errors import (
 )
 from ..events import Event, HandshakeComplete, KeyUpdated
 from ..keyschedule import EarlySecret, finished_key
+from ..session import TicketState
 from ..trace import TraceStep as T
 from ..wire import messages as m
 
@@ -455,6 +456,29 @@ def verify_client_chain(config: Any, chain: list[x509.Certificate]) -> None:
     verifier = config.get_client_verifier()
     assert verifier is not None  # client_auth is on: the config built one
     verifier.verify(chain[0], chain[1:], server_name=None, at=at, usage="client")
+
+
+def resumable_client_chain(cfg: Any, state: TicketState, trace: Callable[..., None],
+                           *, carrier: str = "ticket") -> list[x509.Certificate] | None:
+    """The client chain a ticket (1.3) or session (1.2) resumes with, or None if the
+    current policy would not accept it: another session context (client-auth policy,
+    trust), no certificate where `client_auth="required"` asks for one, or a
+    certificate that no longer validates (expired, revoked) means a full handshake."""
+    if not hmac.compare_digest(state.context, cfg._session_context):
+        trace(T.PSK_DECLINED, reason="issued under another session context")
+        return None
+    if not state.client_chain:
+        if cfg.client_auth == "required":
+            trace(T.PSK_DECLINED, reason=f"no client certificate in the {carrier}")
+            return None
+        return []
+    try:
+        chain = [x509.load_der_x509_certificate(der) for der in state.client_chain]
+        verify_client_chain(cfg, chain)  # the context says client_auth is on
+    except (TLSError, ValueError) as exc:
+        trace(T.PSK_DECLINED, reason=f"client certificate no longer valid: {exc}")
+        return None
+    return chain
 
 
 def dns_match(pattern: str, name: str) -> bool:

@@ -19,8 +19,6 @@ the same session context, and with its client chain still valid (see `tlskit.ses
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Callable
 from typing import Any
 
 from cryptography import x509
@@ -34,7 +32,6 @@ from ..errors import (
     HandshakeFailure,
     IllegalParameter,
     InappropriateFallback,
-    TLSError,
 )
 from ..session import TicketState
 from ..trace import TraceStep as T
@@ -50,6 +47,7 @@ from .common import (
     choose_alpn,
     parse_chain,
     public_key_of,
+    resumable_client_chain,
     rule,
     verify_client_chain,
 )
@@ -197,7 +195,7 @@ class ServerHandshake12(Handshake12):
                 or state.server_name != self.server_name:
             self.trace(T.PSK_DECLINED, reason=f"{how} not resumable here")
             return None
-        chain = resumable_client_chain(cfg, state, self.trace)
+        chain = resumable_client_chain(cfg, state, self.trace, carrier="session")
         if chain is None:
             return None
         self.auth.chain = chain
@@ -413,25 +411,3 @@ class ServerHandshake12(Handshake12):
             server_name=self.server_name))
         return State.CONNECTED
 
-
-def resumable_client_chain(cfg: Any, state: TicketState,
-                           trace: Callable[..., None]) -> list[x509.Certificate] | None:
-    """The client chain a session resumes with, or None if the current policy would not
-    accept it (the same rule as TLS 1.3 tickets, `ServerHandshake13._resumable_client`):
-    another session context, no certificate where one is required, or a certificate
-    that no longer validates means a full handshake."""
-    if not hmac.compare_digest(state.context, cfg._session_context):
-        trace(T.PSK_DECLINED, reason="issued under another session context")
-        return None
-    if not state.client_chain:
-        if cfg.client_auth == "required":
-            trace(T.PSK_DECLINED, reason="no client certificate in the session")
-            return None
-        return []
-    try:
-        chain = [x509.load_der_x509_certificate(der) for der in state.client_chain]
-        verify_client_chain(cfg, chain)
-    except (TLSError, ValueError) as exc:
-        trace(T.PSK_DECLINED, reason=f"client certificate no longer valid: {exc}")
-        return None
-    return chain

@@ -35,7 +35,6 @@ from ..errors import (
     IllegalParameter,
     MissingExtension,
     ProtocolVersionError,
-    TLSError,
     UnexpectedMessage,
 )
 from ..events import ClientCertificateReceived, DataReceived, EarlyDataReceived
@@ -56,6 +55,7 @@ from .common import (
     by_server_name,
     choose_alpn,
     parse_chain,
+    resumable_client_chain,
     rule,
     verify_client_chain,
 )
@@ -315,7 +315,7 @@ class ServerHandshake13(Handshake13):
                 continue
             if state.server_name != self.server_name:
                 continue
-            client_chain = self._resumable_client(state)
+            client_chain = resumable_client_chain(self.config, state, self.trace)
             if client_chain is None:
                 continue
             self.suite = state.suite
@@ -333,28 +333,6 @@ class ServerHandshake13(Handshake13):
             self.trace(T.PSK_ACCEPTED, identity_index=index)
             return state.psk
         return None
-
-    def _resumable_client(self, state: TicketState) -> list[x509.Certificate] | None:
-        """The client chain a ticket resumes with, or None if the current policy would
-        not accept it: a ticket from another session context (client-auth policy, trust)
-        or without the certificate `client_auth="required"` asks for, or whose
-        certificate no longer validates (expired, revoked), means a full handshake."""
-        cfg = self.config
-        if not hmac.compare_digest(state.context, cfg._session_context):
-            self.trace(T.PSK_DECLINED, reason="issued under another session context")
-            return None
-        if not state.client_chain:
-            if cfg.client_auth == "required":
-                self.trace(T.PSK_DECLINED, reason="no client certificate in the ticket")
-                return None
-            return []
-        try:
-            chain = [x509.load_der_x509_certificate(der) for der in state.client_chain]
-            verify_client_chain(cfg, chain)  # the context says client_auth is on
-        except (TLSError, ValueError) as exc:
-            self.trace(T.PSK_DECLINED, reason=f"client certificate no longer valid: {exc}")
-            return None
-        return chain
 
     def _accept_early_data(self, *, retry: bool) -> bool:
         """4.2.10, 8: take 0-RTT data only on the first ticket, accepted for resumption
