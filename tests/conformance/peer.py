@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -33,7 +32,6 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from tlskit import DataReceived, ServerConfig, ServerConnection, TLSError
 from tlskit.ca import Issued, LocalCA
@@ -42,10 +40,27 @@ from tlskit.errors import AlertReceived
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 
+from ..support.records import (
+    ALERT,
+    APPDATA,
+    CCS,
+    FATAL,
+    HS,
+    SUITES13,
+    WARNING,
+    Keys,
+    derive,
+    expand_label,
+    extract,
+    finished_mac,
+    hash_of,
+    inner,
+    record,
+    split_records,
+)
+
 # --- code points (IANA), spelled out so the tests read like the scripts --------------
 
-HS, ALERT, APPDATA, CCS = 22, 21, 23, 20
-WARNING, FATAL = 1, 2
 
 AES128, AES256, CHACHA = 0x1301, 0x1302, 0x1303
 CCM, CCM8 = 0x1304, 0x1305
@@ -78,94 +93,8 @@ PSK_KE, PSK_DHE_KE = 0, 1
 HRR_RANDOM = m.HRR_RANDOM
 DOWNGRD_TLS12 = b"DOWNGRD\x01"
 
-_SUITES: dict[int, tuple[Any, int, str]] = {
-    AES128: (AESGCM, 16, "sha256"),
-    AES256: (AESGCM, 32, "sha384"),
-    CHACHA: (ChaCha20Poly1305, 32, "sha256"),
-}
-
 
 # --- the key schedule (RFC 8446 7.1), written out independently -----------------------
-
-def expand_label(hash_name: str, secret: bytes, label: bytes, context: bytes,
-                 length: int) -> bytes:
-    full = b"tls13 " + label
-    info = length.to_bytes(2, "big") + bytes((len(full),)) + full + \
-        bytes((len(context),)) + context
-    out, block, counter = b"", b"", 1
-    while len(out) < length:  # RFC 5869 HKDF-Expand
-        block = hmac.digest(secret, block + info + bytes((counter,)), hash_name)
-        out += block
-        counter += 1
-    return out[:length]
-
-
-def extract(hash_name: str, salt: bytes, ikm: bytes) -> bytes:
-    return hmac.digest(salt, ikm, hash_name)
-
-
-def hash_of(hash_name: str, data: bytes) -> bytes:
-    return hashlib.new(hash_name, data).digest()
-
-
-def derive(hash_name: str, secret: bytes, label: bytes, transcript: bytes) -> bytes:
-    size = hashlib.new(hash_name).digest_size
-    return expand_label(hash_name, secret, label, hash_of(hash_name, transcript), size)
-
-
-def finished_mac(hash_name: str, base_key: bytes, transcript: bytes) -> bytes:
-    size = hashlib.new(hash_name).digest_size
-    key = expand_label(hash_name, base_key, b"finished", b"", size)
-    return hmac.digest(key, hash_of(hash_name, transcript), hash_name)
-
-
-class Keys:
-    """One direction's record protection (5.2, 5.3) from a traffic secret."""
-
-    def __init__(self, suite: int, secret: bytes) -> None:
-        aead, key_len, self.hash_name = _SUITES[suite]
-        self.suite, self.secret = suite, secret
-        self.aead = aead(expand_label(self.hash_name, secret, b"key", b"", key_len))
-        self.iv = int.from_bytes(expand_label(self.hash_name, secret, b"iv", b"", 12), "big")
-        self.seq = 0
-
-    def _nonce(self) -> bytes:
-        nonce = (self.iv ^ self.seq).to_bytes(12, "big")
-        self.seq += 1
-        return nonce
-
-    def seal(self, inner: bytes, *, outer: int = APPDATA, length: int | None = None) -> bytes:
-        header = struct.pack(">BHH", outer, 0x0303, len(inner) + 16 if length is None
-                             else length)
-        return header + self.aead.encrypt(self._nonce(), inner, header)
-
-    def open(self, record: bytes) -> bytes:
-        return bytes(self.aead.decrypt(self._nonce(), record[5:], record[:5]))
-
-    def updated(self) -> Keys:
-        size = hashlib.new(self.hash_name).digest_size
-        return Keys(self.suite, expand_label(self.hash_name, self.secret, b"traffic upd", b"",
-                                             size))
-
-
-def inner(ctype: int, content: bytes, padding: int = 0) -> bytes:
-    """TLSInnerPlaintext: content || type || zeros."""
-    return content + bytes((ctype,)) + bytes(padding)
-
-
-def record(ctype: int, payload: bytes, version: int = 0x0303) -> bytes:
-    return struct.pack(">BHH", ctype, version, len(payload)) + payload
-
-
-def split_records(data: bytes) -> list[bytes]:
-    out, pos = [], 0
-    while pos < len(data):
-        assert len(data) - pos >= 5, "server wrote a partial record header"
-        n = int.from_bytes(data[pos + 3:pos + 5], "big")
-        assert len(data) - pos >= 5 + n, "server wrote a partial record"
-        out.append(data[pos:pos + 5 + n])
-        pos += 5 + n
-    return out
 
 
 # --- PKI -------------------------------------------------------------------------------
@@ -472,7 +401,7 @@ class Peer:
 
     def _on_hrr(self, sh: m.ServerHello, raw: bytes) -> None:
         self.suite = sh.cipher_suite
-        self.hash_name = _SUITES[sh.cipher_suite][2]
+        self.hash_name = SUITES13[sh.cipher_suite][2]
         first = hash_of(self.hash_name, self.transcript)
         self.transcript = m.frame(254, first) + raw
         self.events.append(("hrr", sh))
@@ -483,7 +412,7 @@ class Peer:
             self.tls12 = True
             return
         self.suite = sh.cipher_suite
-        self.hash_name = h = _SUITES[sh.cipher_suite][2]
+        self.hash_name = h = SUITES13[sh.cipher_suite][2]
         self.transcript += raw
         size = hashlib.new(h).digest_size
         psk = bytes(size)

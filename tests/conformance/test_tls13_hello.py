@@ -15,6 +15,7 @@ from tlskit.crypto import ffdhe_prime, new_key_share
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 
+from ..support.records import record
 from .peer import (
     AES128,
     AES256,
@@ -61,7 +62,6 @@ from .peer import (
     hello,
     hello12,
     key_shares,
-    record,
     sanity,
     server_config,
 )

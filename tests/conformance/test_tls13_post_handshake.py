@@ -15,6 +15,7 @@ from tlskit.enums import SignatureScheme
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 
+from ..support.records import HS
 from .peer import (
     AES128,
     E_KEY_SHARE,
@@ -23,7 +24,6 @@ from .peer import (
     E_SIG_ALGS,
     E_SUPPORTED_VERSIONS,
     FFDHE2048,
-    HS,
     PSK_DHE_KE,
     PSK_KE,
     RSA_PSS_RSAE_SHA256,

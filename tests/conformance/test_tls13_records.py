@@ -11,12 +11,10 @@ from tlskit import ConnectionClosed
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 
+from ..support.records import ALERT, APPDATA, CCS, HS, record
 from .peer import (
     AES128,
     AES256,
-    ALERT,
-    APPDATA,
-    CCS,
     CHACHA,
     E_COOKIE,
     E_EARLY_DATA,
@@ -27,7 +25,6 @@ from .peer import (
     E_PSK_MODES,
     ECDHE_RSA_AES128_GCM,
     EMPTY_RENEGOTIATION_INFO_SCSV,
-    HS,
     PSK_DHE_KE,
     PSK_KE,
     SECP256R1,
@@ -36,7 +33,6 @@ from .peer import (
     fuzz,
     hello,
     key_shares,
-    record,
     sanity,
 )
 

@@ -23,7 +23,8 @@ from tlslite.utils.keyfactory import parsePEMKey
 from tlskit import ClientConfig, TLSError
 from tlskit.io import TLSServer, connect
 
-from .peer import HS, hello, pki, record, server_config
+from ..support.records import HS, record
+from .peer import hello, pki, server_config
 
 pytestmark = pytest.mark.interop
 

@@ -32,14 +32,12 @@ from tlskit import (
 )
 from tlskit.ca import Issued, LocalCA
 from tlskit.connection import Connection
-from tlskit.crypto import SUITES, Suite
-from tlskit.enums import CipherSuite
 from tlskit.handshake.client13 import ClientHandshake13
-from tlskit.keyschedule import traffic_keys
 from tlskit.wire import messages as m
 
+from ..support.records import ALERT, APPDATA, COMPAT_CCS, plain_alert, split_records
+
 AD = AlertDescription
-HS, ALERT, APPDATA, CCS = 22, 21, 23, 20
 Hook = Callable[[bytes], "bytes | list[bytes] | None"]
 
 
@@ -248,28 +246,6 @@ def recorded_flights() -> Flights:
 
 # --- records ---------------------------------------------------------------------------
 
-def record(ctype: int, body: bytes, version: int = 0x0303) -> bytes:
-    return struct.pack(">BHH", ctype, version, len(body)) + body
-
-
-def split_records(data: bytes) -> list[bytes]:
-    """Whole records (header included); asserts `data` is exactly a sequence of them."""
-    out, pos = [], 0
-    while pos < len(data):
-        assert len(data) - pos >= 5, "trailing partial record header"
-        n = int.from_bytes(data[pos + 3:pos + 5], "big")
-        assert len(data) - pos >= 5 + n, "trailing partial record"
-        out.append(data[pos:pos + 5 + n])
-        pos += 5 + n
-    return out
-
-
-COMPAT_CCS = b"\x14\x03\x03\x00\x01\x01"
-
-
-def plain_alert(alert: int, level: int = 2) -> bytes:
-    return record(ALERT, bytes((level, alert)))
-
 
 def forge(sender: Connection, inner: bytes, *, outer_type: int = APPDATA,
           length: int | None = None) -> bytes:
@@ -284,19 +260,6 @@ def forge(sender: Connection, inner: bytes, *, outer_type: int = APPDATA,
 
 def forge_content(sender: Connection, ctype: int, content: bytes, padding: int = 0) -> bytes:
     return forge(sender, content + bytes((ctype,)) + bytes(padding))
-
-
-SUITE = SUITES[CipherSuite.TLS_AES_128_GCM_SHA256]
-
-
-def seal(secret: bytes, seq: int, inner: bytes, *, outer_type: int = APPDATA,
-         length: int | None = None, suite: Suite = SUITE) -> bytes:
-    """A protected record built from a traffic secret (keylog) and a sequence number."""
-    keys = traffic_keys(suite, secret)
-    nonce = (int.from_bytes(keys.iv, "big") ^ seq).to_bytes(12, "big")
-    header = struct.pack(">BHH", outer_type, 0x0303,
-                         len(inner) + 16 if length is None else length)
-    return header + suite.aead(keys.key).encrypt(nonce, inner, header)
 
 
 def open_record(conn: Connection, rec: bytes, seq: int) -> bytes:

@@ -11,16 +11,8 @@ import pytest
 
 from tlskit import DataReceived, TLSError
 
-from .helpers import (
-    AD,
-    APPDATA,
-    HS,
-    connected_pair,
-    expect_alert,
-    forge_content,
-    record,
-    replay_server,
-)
+from ..support.records import APPDATA, HS, record
+from .helpers import AD, connected_pair, expect_alert, forge_content, replay_server
 
 MAX = 1 << 14
 HS_LIMIT = 1 << 17

@@ -15,9 +15,9 @@ from tlskit.enums import HandshakeType as HT
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 
+from ..support.records import HS, record, split_records
 from .helpers import (
     AD,
-    HS,
     client_config,
     connected_pair,
     edit,
@@ -29,9 +29,7 @@ from .helpers import (
     on_type,
     other_pki,
     pump,
-    record,
     server_config,
-    split_records,
     truncate_body,
     with_body,
 )

@@ -7,10 +7,9 @@ from tlskit.enums import ExtensionType as E
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 
+from ..support.records import APPDATA, HS, record, seal, split_records
 from .helpers import (
     AD,
-    APPDATA,
-    HS,
     clean,
     client_config,
     expect_alert,
@@ -21,10 +20,7 @@ from .helpers import (
     no_internal_error,
     on_type,
     pump,
-    record,
-    seal,
     server_config,
-    split_records,
 )
 
 SKIP_LIMIT = 1 << 16

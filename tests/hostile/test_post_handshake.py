@@ -7,7 +7,8 @@ import pytest
 from tlskit import DataReceived, KeyUpdated
 from tlskit.wire import messages as m
 
-from .helpers import AD, HS, connected_pair, expect_alert, forge_content, split_records
+from ..support.records import HS, split_records
+from .helpers import AD, connected_pair, expect_alert, forge_content
 
 
 @pytest.mark.parametrize("value", [2, 3, 0xFF])

@@ -11,16 +11,8 @@ from hypothesis import strategies as st
 
 from tlskit import TLSError
 
-from .helpers import (
-    AD,
-    HS,
-    clean,
-    record,
-    recorded_flights,
-    replay_client,
-    replay_server,
-    split_records,
-)
+from ..support.records import HS, record, split_records
+from .helpers import AD, clean, recorded_flights, replay_client, replay_server
 
 # TLSKIT_HOSTILE_EXAMPLES=5000 for a long hunt; the default keeps the suite quick.
 EXAMPLES = int(os.environ.get("TLSKIT_HOSTILE_EXAMPLES", "200"))

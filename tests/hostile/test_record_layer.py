@@ -6,23 +6,17 @@ import pytest
 
 from tlskit import ConnectionClosed, DataReceived, TLSError
 
+from ..support.records import ALERT, APPDATA, CCS, HS, Keys, plain_alert, record, seal
 from .helpers import (
     AD,
-    ALERT,
-    APPDATA,
-    CCS,
-    HS,
     assert_peer_alert,
     connected_pair,
     expect_alert,
     forge,
     forge_content,
-    plain_alert,
-    record,
     recorded_flights,
     replay_client,
     replay_server,
-    seal,
 )
 
 MAX = 1 << 14
@@ -445,13 +439,9 @@ def test_client_finished_spilling_past_the_key_change_is_unexpected_message():
 
 def seal_open_client_finished() -> bytes:
     """The TLSInnerPlaintext of the recorded client Finished record."""
-    from tlskit.keyschedule import traffic_keys
-
-    from .helpers import SUITE
     f = recorded_flights()
     _ccs, fin = f.client_records()
-    keys = traffic_keys(SUITE, f.secrets[C_HS])
-    return bytes(SUITE.aead(keys.key).decrypt(keys.iv, fin[5:], fin[:5]))
+    return Keys(0x1301, f.secrets[C_HS]).open(fin)
 
 
 def test_finished_split_across_records_before_key_change_is_fine():

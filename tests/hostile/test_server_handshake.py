@@ -9,9 +9,9 @@ from tlskit.enums import ExtensionType as E
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 
+from ..support.records import HS, plain_alert, record, split_records
 from .helpers import (
     AD,
-    HS,
     assert_peer_alert,
     client_config,
     connected_pair,
@@ -24,13 +24,10 @@ from .helpers import (
     on_type,
     other_pki,
     pki,
-    plain_alert,
     pump,
-    record,
     recorded_flights,
     replay_server,
     server_config,
-    split_records,
     truncate_body,
 )
 

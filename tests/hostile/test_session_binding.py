@@ -29,18 +29,9 @@ from tlskit.session import Session, SessionCache
 from tlskit.wire import messages as m
 from tlskit.x509 import CertificateVerificationError
 
+from ..support.records import HS, plain_alert, split_records
 from ..tls12.helpers12 import Run12
-from .helpers import (
-    AD,
-    CLASSIC_GROUPS,
-    HS,
-    expect_alert,
-    other_pki,
-    pki,
-    plain_alert,
-    pump,
-    split_records,
-)
+from .helpers import AD, CLASSIC_GROUPS, expect_alert, other_pki, pki, pump
 
 TICKET_KEY = bytes(range(32))
 

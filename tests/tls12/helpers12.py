@@ -19,7 +19,6 @@ import os
 import random
 import signal
 import socket
-import struct
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -44,11 +43,20 @@ from tlskit.handshake.common12 import Handshake12
 from tlskit.wire import messages as m
 
 from ..hostile.helpers import AcceptAll, det_rng, pki
+from ..support.records import (
+    ALERT,
+    CCS,
+    HS,
+    KeyLog,
+    Keys12,
+    hs_record,
+    keys12_from_log,
+    plain_alert,
+    record,
+    split_records,
+)
 
 AD = AlertDescription
-HS, ALERT, APPDATA, CCS = 22, 21, 23, 20
-CCS_RECORD = b"\x14\x03\x03\x00\x01\x01"
-MAX_PLAINTEXT = 1 << 14
 
 # Message types (RFC 5246 7.4, RFC 6066 8).
 HELLO_REQUEST, CLIENT_HELLO, SERVER_HELLO, NEW_SESSION_TICKET = 0, 1, 2, 4
@@ -135,43 +143,6 @@ def edit_client_hello(fn: Callable[[m.ClientHello], Any]) -> Callable[[bytes], b
 
 # --- records and messages -----------------------------------------------------------------
 
-def record(ctype: int, body: bytes, version: int = 0x0303) -> bytes:
-    return struct.pack(">BHH", ctype, version, len(body)) + body
-
-
-def hs_record(*messages: bytes) -> bytes:
-    return record(HS, b"".join(messages))
-
-
-def plain_alert(alert: int, level: int = 2) -> bytes:
-    return record(ALERT, bytes((level, alert)))
-
-
-def split_records(data: bytes) -> list[bytes]:
-    """Whole records (header included); asserts `data` is exactly a sequence of them."""
-    out, pos = [], 0
-    while pos < len(data):
-        assert len(data) - pos >= 5, "trailing partial record header"
-        n = int.from_bytes(data[pos + 3:pos + 5], "big")
-        assert len(data) - pos >= 5 + n, "trailing partial record"
-        out.append(data[pos:pos + 5 + n])
-        pos += 5 + n
-    return out
-
-
-def messages_of(data: bytes) -> list[bytes]:
-    """The handshake messages carried by the plaintext handshake records of one flight:
-    those before its first change_cipher_spec (what follows a CCS is protected)."""
-    recs = split_records(data)
-    first_ccs = next((i for i, r in enumerate(recs) if r[0] == CCS), len(recs))
-    stream = b"".join(r[5:] for r in recs[:first_ccs] if r[0] == HS)
-    out = []
-    while stream:
-        n = int.from_bytes(stream[1:4], "big")
-        out.append(stream[:4 + n])
-        stream = stream[4 + n:]
-    return out
-
 
 def message(msg_type: int, body: bytes = b"") -> bytes:
     return m.frame(msg_type, body)
@@ -197,44 +168,13 @@ def refragment(data: bytes, cuts: Callable[[int], list[int]]) -> bytes:
 
 # --- 1.2 record protection, independently of tlskit's record layer --------------------------
 
-@dataclass
-class Keys12:
-    """One direction's AEAD key as a real peer holds it."""
 
-    aead: Any
-    salt: bytes        # 4-byte GCM salt, or the 12-byte ChaCha20-Poly1305 IV
-    explicit: bool     # AES-GCM: an 8-byte explicit nonce travels in each record
-
-    @classmethod
-    def of(cls, conn: Connection, side: str = "write") -> Keys12:
-        prot = conn._records._write if side == "write" else conn._records._read
-        assert prot is not None, f"no {side} key yet"
-        return cls(prot.aead, bytes(prot.salt), len(prot.salt) == 4)
-
-    def nonce(self, seq: int, explicit: bytes) -> bytes:
-        if self.explicit:
-            return self.salt + explicit
-        return (int.from_bytes(self.salt, "big") ^ seq).to_bytes(12, "big")
-
-    def seal(self, seq: int, ctype: int, plain: bytes, *, explicit: bytes | None = None,
-             version: int = 0x0303) -> bytes:
-        """The record a peer sends: header || [explicit nonce] || ciphertext || tag."""
-        ex = b""
-        if self.explicit:
-            ex = seq.to_bytes(8, "big") if explicit is None else explicit
-        aad = seq.to_bytes(8, "big") + struct.pack(">BHH", ctype, version, len(plain))
-        return record(ctype, ex + self.aead.encrypt(self.nonce(seq, ex), plain, aad), version)
-
-    def open(self, seq: int, rec: bytes) -> tuple[int, bytes]:
-        ctype = rec[0]
-        ex_len = 8 if self.explicit else 0
-        ex, ct = rec[5:5 + ex_len], rec[5 + ex_len:]
-        aad = seq.to_bytes(8, "big") + struct.pack(">BHH", ctype, 0x0303, len(ct) - 16)
-        return ctype, bytes(self.aead.decrypt(self.nonce(seq, ex), ct, aad))
-
-    @property
-    def overhead(self) -> int:
-        return (8 if self.explicit else 0) + 16
+def keys12_of(conn: Connection, side: str = "write") -> Keys12:
+    """One direction's key, taken from `conn`'s record layer (the AEAD object and the
+    implicit IV only; flights recorded with a key log use `keys12_from_log` instead)."""
+    prot = conn._records._write if side == "write" else conn._records._read
+    assert prot is not None, f"no {side} key yet"
+    return Keys12(prot.aead, bytes(prot.salt), len(prot.salt) == 4)
 
 
 def seal_as(conn: Connection, ctype: int, plain: bytes, *, explicit: bytes | None = None) -> bytes:
@@ -242,7 +182,7 @@ def seal_as(conn: Connection, ctype: int, plain: bytes, *, explicit: bytes | Non
     sequence number, which is then used up (so its own later records stay in step)."""
     prot = conn._records._write
     assert prot is not None, "no write key yet"
-    rec = Keys12.of(conn).seal(prot.seq, ctype, plain, explicit=explicit)
+    rec = keys12_of(conn).seal(prot.seq, ctype, plain, explicit=explicit)
     prot.seq += 1
     return rec
 
@@ -287,7 +227,7 @@ def expect_alert12(conn: Connection, data: bytes | Iterable[bytes] | Callable[[]
     if prot is not None:
         recs = split_records(out)
         assert len(recs) == 1, f"expected one alert record, got {len(recs)}"
-        keys = Keys12.of(conn)
+        keys = keys12_of(conn)
         rec = recs[0]
         assert rec[:3] == b"\x15\x03\x03" and len(rec) == 5 + 2 + keys.overhead, rec.hex()
         assert keys.open(prot.seq - 1, rec) == (ALERT, bytes((2, alert)))
@@ -323,7 +263,6 @@ def check_only_tls_errors(conn: Connection, chunks: Iterable[bytes]) -> TLSError
 
 
 # --- driving a 1.2 handshake ------------------------------------------------------------------
-
 
 
 @dataclass
@@ -395,9 +334,13 @@ class Recording12:
 def recorded12() -> Recording12:
     """A 1.2 handshake between `replay_client12()` and `replay_server12()` (Ed25519 leaf:
     deterministic signatures), so fresh replay peers accept the recorded flights."""
-    run = Run12(replay_client12(), replay_server12()).complete()
+    log = KeyLog()
+    run = Run12(replay_client12(keylog=log), replay_server12()).complete()
+    suite = run.client.handshake_complete.cipher_suite
+    keys = [keys12_from_log(log, suite, run.client_hello, run.server_flight, client=client)
+            for client in (False, True)]
     return Recording12(run.client_hello, run.server_flight, run.client_flight,
-                       run.server_final, Keys12.of(run.server), Keys12.of(run.client))
+                       run.server_final, *keys)
 
 
 # --- external peers (GnuTLS) ------------------------------------------------------------------

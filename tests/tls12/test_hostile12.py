@@ -40,12 +40,21 @@ from tlskit.handshake.server12 import ServerHandshake12
 from tlskit.wire import messages12 as m12
 
 from ..hostile.helpers import AcceptAll, other_pki, pki
-from .helpers12 import (
-    AD,
+from ..support.records import (
     ALERT,
     APPDATA,
     CCS,
-    CCS_RECORD,
+    COMPAT_CCS,
+    HS,
+    MAX_PLAINTEXT,
+    Keys12,
+    hs_record,
+    messages_of,
+    record,
+    split_records,
+)
+from .helpers12 import (
+    AD,
     CERTIFICATE,
     CERTIFICATE_REQUEST,
     CERTIFICATE_VERIFY,
@@ -64,12 +73,9 @@ from .helpers12 import (
     EXT_SUPPORTED_GROUPS,
     FINISHED,
     HELLO_REQUEST,
-    HS,
-    MAX_PLAINTEXT,
     NEW_SESSION_TICKET,
     SERVER_HELLO_DONE,
     SERVER_KEY_EXCHANGE,
-    Keys12,
     Run12,
     check_only_tls_errors,
     client12,
@@ -77,12 +83,10 @@ from .helpers12 import (
     edit_client_hello,
     edit_server_hello,
     expect_alert12,
-    hs_record,
+    keys12_of,
     message,
-    messages_of,
     on_msg,
     random_cuts,
-    record,
     recorded12,
     refragment,
     replay_client12,
@@ -91,7 +95,6 @@ from .helpers12 import (
     run12,
     seal_as,
     server12,
-    split_records,
 )
 
 AES128_ECDSA = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
@@ -470,14 +473,14 @@ def test_client_alert_in_same_call_follows_its_flight() -> None:
 def test_client_rejects_second_ccs() -> None:
     run = run12().to_server_final()
     ccs, _fin = split_records(run.server_final)
-    assert ccs == CCS_RECORD
+    assert ccs == COMPAT_CCS
     run.client.receive_data(ccs)
     expect_alert12(run.client, ccs, AD.unexpected_message)
 
 
 def test_client_rejects_ccs_after_handshake() -> None:
     run, _keys = post_handshake()
-    expect_alert12(run.client, CCS_RECORD, AD.unexpected_message)
+    expect_alert12(run.client, COMPAT_CCS, AD.unexpected_message)
 
 
 def test_client_rejects_protected_ccs_after_handshake() -> None:
@@ -499,7 +502,7 @@ def test_client_rejects_ccs_before_server_hello_done(upto: int) -> None:
     no pending key at all. (CVE-2014-0224 accepted an early CCS.)"""
     run = run12().to_server_flight()
     msgs = messages_of(run.server_flight)
-    flight = hs_record(*msgs[:upto]) + CCS_RECORD + hs_record(*msgs[upto:])
+    flight = hs_record(*msgs[:upto]) + COMPAT_CCS + hs_record(*msgs[upto:])
     expect_alert12(run.client, flight, AD.unexpected_message)
 
 
@@ -514,7 +517,7 @@ def test_tls12_only_client_rejects_ccs_before_server_hello() -> None:
     world (RFC 8446 5, D.4): for it a CCS before any ServerHello is simply unexpected
     (RFC 5246 7.1: CCS announces a key change; there is nothing to change)."""
     run = run12().to_server_flight()
-    expect_alert12(run.client, CCS_RECORD + run.server_flight, AD.unexpected_message)
+    expect_alert12(run.client, COMPAT_CCS + run.server_flight, AD.unexpected_message)
 
 
 def test_client_rejects_finished_without_ccs() -> None:
@@ -527,7 +530,7 @@ def test_client_rejects_finished_without_ccs() -> None:
 # =====================================================================================
 
 def _server_finished(run: Run12) -> tuple[Keys12, bytes]:
-    keys = Keys12.of(run.server)
+    keys = keys12_of(run.server)
     _ccs, fin = split_records(run.server_final)
     ctype, plain = keys.open(0, fin)
     assert ctype == HS and plain[0] == FINISHED
@@ -539,22 +542,22 @@ def test_client_rejects_bad_server_finished(suite: str) -> None:
     run = Run12(client12(cipher_suites=[suite]), server12()).to_server_final()
     keys, fin = _server_finished(run)
     bad = fin[:-1] + bytes((fin[-1] ^ 0x80,))
-    expect_alert12(run.client, CCS_RECORD + keys.seal(0, HS, bad), AD.decrypt_error)
+    expect_alert12(run.client, COMPAT_CCS + keys.seal(0, HS, bad), AD.decrypt_error)
 
 
 def test_client_rejects_reflected_client_finished() -> None:
     """The client's own Finished sent back under the server's key: wrong label."""
     run = run12().to_server_final()
     _cke, _ccs, cfin = split_records(run.client_flight)
-    _, own = Keys12.of(run.client).open(0, cfin)
-    expect_alert12(run.client, CCS_RECORD + Keys12.of(run.server).seal(0, HS, own),
+    _, own = keys12_of(run.client).open(0, cfin)
+    expect_alert12(run.client, COMPAT_CCS + keys12_of(run.server).seal(0, HS, own),
                    AD.decrypt_error)
 
 
 def test_client_rejects_finished_of_wrong_length() -> None:
     run = run12().to_server_final()
     keys, fin = _server_finished(run)
-    expect_alert12(run.client, CCS_RECORD + keys.seal(0, HS, message(FINISHED, fin[4:] + b"x")),
+    expect_alert12(run.client, COMPAT_CCS + keys.seal(0, HS, message(FINISHED, fin[4:] + b"x")),
                    AD.decode_error)
 
 
@@ -606,7 +609,7 @@ def test_client_uses_explicit_nonce_as_sent(suite: str) -> None:
     run = Run12(client12(cipher_suites=[suite]), server12()).to_server_final()
     keys, fin = _server_finished(run)
     rng = random.Random(5)
-    events = run.client.receive_data(CCS_RECORD + keys.seal(0, HS, fin, explicit=rng.randbytes(8)))
+    events = run.client.receive_data(COMPAT_CCS + keys.seal(0, HS, fin, explicit=rng.randbytes(8)))
     assert any(isinstance(e, HandshakeComplete) for e in events)
     for seq, payload in enumerate([b"first", b"x" * MAX_PLAINTEXT, b"", b"last"], start=1):
         rec = keys.seal(seq, APPDATA, payload, explicit=rng.randbytes(8))
@@ -625,7 +628,7 @@ def test_client_rejects_explicit_nonce_on_chacha20() -> None:
     run = Run12(client12(cipher_suites=[CHACHA_ECDSA]), server12()).to_server_final()
     ccs, fin = split_records(run.server_final)
     assert len(fin) == 5 + 16 + 16  # Finished (16) + tag: no explicit nonce
-    keys = Keys12.of(run.server)
+    keys = keys12_of(run.server)
     _, _plain = keys.open(0, fin)
     padded = record(HS, bytes(8) + fin[5:])
     expect_alert12(run.client, ccs + padded, AD.bad_record_mac)
@@ -646,7 +649,7 @@ def test_client_accepts_finished_split_across_protected_records() -> None:
     """RFC 5246 6.2.1: a handshake message may span records, protected ones included."""
     run = run12().to_server_final()
     keys, fin = _server_finished(run)
-    events = run.client.receive_data(CCS_RECORD + keys.seal(0, HS, fin[:5]) +
+    events = run.client.receive_data(COMPAT_CCS + keys.seal(0, HS, fin[:5]) +
                                      keys.seal(1, HS, fin[5:]))
     assert any(isinstance(e, HandshakeComplete) for e in events)
     run.server._records._write.seq += 1  # type: ignore[union-attr]  # we sent seq 1
@@ -658,7 +661,7 @@ def test_client_rejects_empty_protected_handshake_record() -> None:
     """RFC 5246 6.2.1: zero-length Handshake fragments MUST NOT be sent."""
     run = run12().to_server_final()
     keys, _fin = _server_finished(run)
-    expect_alert12(run.client, CCS_RECORD + keys.seal(0, HS, b""), AD.unexpected_message)
+    expect_alert12(run.client, COMPAT_CCS + keys.seal(0, HS, b""), AD.unexpected_message)
 
 
 def test_client_enforces_its_record_size_limit() -> None:
@@ -685,7 +688,7 @@ def test_client_honours_server_record_size_limit() -> None:
     run.client.receive_data(run.server.data_to_send())
     run.client.send_data(b"y" * 200)
     recs = split_records(run.client.data_to_send())
-    keys = Keys12.of(run.client)
+    keys = keys12_of(run.client)
     assert [len(keys.open(seq, r)[1]) for seq, r in enumerate(recs, start=1)] == [64, 64, 64, 8]
 
 
@@ -716,7 +719,7 @@ def test_hello_request_after_handshake_gets_warning_no_renegotiation() -> None:
     assert run.client.receive_data(forge(HS, message(HELLO_REQUEST))) == []
     out = run.client.data_to_send()
     (rec,) = split_records(out)
-    ckeys = Keys12.of(run.client)
+    ckeys = keys12_of(run.client)
     assert ckeys.open(run.client._records._write.seq - 1, rec) == (  # type: ignore[union-attr]
         ALERT, bytes((1, AD.no_renegotiation)))
     assert run.server.receive_data(out) == []  # a warning: the server goes on as well
@@ -928,7 +931,7 @@ def test_server_rejects_reflected_server_style_finished() -> None:
 def test_server_rejects_protected_application_data_before_finished() -> None:
     run = _client_flight()
     cke, ccs, _fin = split_records(run.client_flight)
-    early = Keys12.of(run.client).seal(0, APPDATA, b"GET / HTTP/1.1\r\n")
+    early = keys12_of(run.client).seal(0, APPDATA, b"GET / HTTP/1.1\r\n")
     expect_alert12(run.server, cke + ccs + early, AD.unexpected_message)
 
 
@@ -941,13 +944,13 @@ def test_server_rejects_plaintext_application_data_before_ccs() -> None:
 def test_server_rejects_finished_without_ccs() -> None:
     run = _client_flight()
     cke, _ccs, fin = split_records(run.client_flight)
-    _, plain = Keys12.of(run.client).open(0, fin)
+    _, plain = keys12_of(run.client).open(0, fin)
     expect_alert12(run.server, cke + hs_record(plain), AD.unexpected_message)
 
 
 def test_server_rejects_ccs_before_client_key_exchange() -> None:
     run = _client_flight()
-    expect_alert12(run.server, CCS_RECORD + run.client_flight, AD.unexpected_message)
+    expect_alert12(run.server, COMPAT_CCS + run.client_flight, AD.unexpected_message)
 
 
 def test_server_rejects_second_ccs() -> None:
@@ -983,7 +986,7 @@ def test_server_refuses_renegotiation_after_handshake() -> None:
     it with unexpected_message (there is no renegotiation state to be in)."""
     run = run12().complete()
     hello = messages_of(run.client_hello)[0]
-    expect_alert12(run.server, Keys12.of(run.client).seal(1, HS, hello),
+    expect_alert12(run.server, keys12_of(run.client).seal(1, HS, hello),
                    AD.unexpected_message)
 
 

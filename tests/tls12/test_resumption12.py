@@ -22,12 +22,12 @@ from tlskit.wire import messages as m
 from tlskit.wire import messages12 as m12
 
 from ..hostile.helpers import pump
+from ..support.records import messages_of
 from .helpers12 import (
     EXT_EMS,
     edit_client_hello,
     edit_server_hello,
     expect_alert12,
-    messages_of,
     on_msg,
     pki,
     rewriting,

@@ -18,7 +18,8 @@ from tlskit.config import ClientConfig, ServerConfig
 from tlskit.replay import MemoryReplayCache, ReplayCache
 from tlskit.session import Session
 
-from ..hostile.helpers import client_config, pump, server_config, split_records
+from ..hostile.helpers import client_config, pump, server_config
+from ..support.records import split_records
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
