@@ -9,7 +9,6 @@ adds it to its own transcript, so signatures and Finished stay consistent).
 
 from __future__ import annotations
 
-import random
 import struct
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -30,11 +29,12 @@ from tlskit import (
     ServerConnection,
     TLSError,
 )
-from tlskit.ca import Issued, LocalCA
 from tlskit.connection import Connection
 from tlskit.handshake.client13 import ClientHandshake13
 from tlskit.wire import messages as m
 
+from ..support.pki import AcceptAll, client_config, det_rng, server_config
+from ..support.pump import pump
 from ..support.records import ALERT, APPDATA, COMPAT_CCS, plain_alert, split_records
 
 AD = AlertDescription
@@ -43,63 +43,9 @@ Hook = Callable[[bytes], "bytes | list[bytes] | None"]
 
 # --- PKI ------------------------------------------------------------------------------
 
-@dataclass
-class PKI:
-    ca: LocalCA
-    server: Issued          # EC P-256 leaf for "localhost"
-    server_ed: Issued       # Ed25519 leaf (deterministic signatures: replayable flights)
-    client: Issued          # clientAuth leaf
-
-
-@cache
-def pki() -> PKI:
-    ca = LocalCA.create(directory=None)
-    return PKI(ca, ca.issue_server(["localhost"]),
-               ca.issue_server(["localhost"], key_type="ed25519"),
-               ca.issue_client("alice"))
-
-
-@cache
-def other_pki() -> PKI:
-    """A second, unrelated CA: its certificates are unknown to the first one's clients."""
-    ca = LocalCA.create(directory=None, name="stranger CA")
-    return PKI(ca, ca.issue_server(["localhost"]),
-               ca.issue_server(["localhost"], key_type="ed25519"),
-               ca.issue_client("mallory"))
-
-
-def det_rng(seed: int = 1) -> Callable[[int], bytes]:
-    """A deterministic rng: two connections built with the same seed say the same bytes."""
-    r = random.Random(seed)
-    return r.randbytes
-
-
-class AcceptAll:
-    """A verifier that accepts any chain (for tests about everything but X.509)."""
-
-    def verify(self, leaf: Any, intermediates: list[Any], server_name: str | None = None,
-               at: Any = None, usage: str = "server",
-               ocsp_response: bytes | None = None) -> list[Any]:
-        return [leaf, *intermediates]
-
 
 # The hostile tests pick apart an x25519 handshake; tlskit's default puts the ML-KEM hybrid
 # first, which test_inmemory.py and the interop suites cover.
-CLASSIC_GROUPS = ["x25519", "secp256r1", "secp384r1"]
-
-
-def client_config(**kw: Any) -> ClientConfig:
-    kw.setdefault("trust_anchors", [pki().ca.root])
-    kw.setdefault("groups", CLASSIC_GROUPS)
-    return ClientConfig(**kw)
-
-
-def server_config(*, ed25519: bool = False, **kw: Any) -> ServerConfig:
-    leaf = pki().server_ed if ed25519 else pki().server
-    kw.setdefault("certificate_chain", leaf.chain)
-    kw.setdefault("private_key", leaf.private_key)
-    kw.setdefault("groups", CLASSIC_GROUPS)
-    return ServerConfig(**kw)
 
 
 # --- message hooks ----------------------------------------------------------------------
@@ -162,20 +108,6 @@ def make_server(config: ServerConfig | None = None, hook: Hook | None = None
 
 
 # --- driving a handshake ----------------------------------------------------------------
-
-def pump(a: Connection, b: Connection, limit: int = 20) -> list[Any]:
-    """Shuttle bytes both ways until both are quiet; returns all events."""
-    events: list[Any] = []
-    for _ in range(limit):
-        moved = False
-        for src, dst in ((a, b), (b, a)):
-            data = src.data_to_send()
-            if data:
-                moved = True
-                events += dst.receive_data(data)
-        if not moved:
-            return events
-    raise AssertionError("connections never went quiet")
 
 
 def connected_pair(client_kw: dict[str, Any] | None = None,

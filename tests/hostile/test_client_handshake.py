@@ -15,10 +15,11 @@ from tlskit.enums import HandshakeType as HT
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 
+from ..support.pki import client_config, other_pki, server_config
+from ..support.pump import pump
 from ..support.records import HS, record, split_records
 from .helpers import (
     AD,
-    client_config,
     connected_pair,
     edit,
     expect_alert,
@@ -27,9 +28,6 @@ from .helpers import (
     make_client,
     make_server,
     on_type,
-    other_pki,
-    pump,
-    server_config,
     truncate_body,
     with_body,
 )

@@ -7,11 +7,12 @@ from tlskit.enums import ExtensionType as E
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 
+from ..support.pki import client_config, server_config
+from ..support.pump import pump
 from ..support.records import APPDATA, HS, record, seal, split_records
 from .helpers import (
     AD,
     clean,
-    client_config,
     expect_alert,
     forge_content,
     hook_sends,
@@ -19,8 +20,6 @@ from .helpers import (
     make_server,
     no_internal_error,
     on_type,
-    pump,
-    server_config,
 )
 
 SKIP_LIMIT = 1 << 16

@@ -15,7 +15,8 @@ import pytest
 from tlskit import ClientConnection, ServerConnection, TLSError
 from tlskit.session import SessionCache
 
-from .helpers import client_config, pump, server_config
+from ..support.pki import client_config, server_config
+from ..support.pump import pump
 
 TICKET_KEY = bytes(range(100, 132))
 COOKIE_KEY = bytes(range(200, 232))

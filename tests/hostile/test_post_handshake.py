@@ -150,7 +150,7 @@ def _cr(context: bytes = b"ctx", *, sigalgs: bool = True) -> bytes:
 def _pha_pair(**client_kw):
     from tlskit import CertifiedKey
 
-    from .helpers import pki
+    from ..support.pki import pki
     kw = {"certificate": CertifiedKey(pki().client.chain, pki().client.private_key)}
     return connected_pair(kw | client_kw, {"client_trust_anchors": [pki().ca.root]})
 

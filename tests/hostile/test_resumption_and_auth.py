@@ -11,18 +11,16 @@ from tlskit.session import SessionCache
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 
+from ..support.pki import client_config, pki, server_config
+from ..support.pump import pump
 from .helpers import (
     AD,
-    client_config,
     edit,
     expect_alert,
     extend_body,
     make_client,
     make_server,
     on_type,
-    pki,
-    pump,
-    server_config,
     truncate_body,
 )
 

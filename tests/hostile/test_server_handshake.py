@@ -9,11 +9,12 @@ from tlskit.enums import ExtensionType as E
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 
+from ..support.pki import client_config, other_pki, pki, server_config
+from ..support.pump import pump
 from ..support.records import HS, plain_alert, record, split_records
 from .helpers import (
     AD,
     assert_peer_alert,
-    client_config,
     connected_pair,
     edit,
     expect_alert,
@@ -22,12 +23,8 @@ from .helpers import (
     make_client,
     make_server,
     on_type,
-    other_pki,
-    pki,
-    pump,
     recorded_flights,
     replay_server,
-    server_config,
     truncate_body,
 )
 

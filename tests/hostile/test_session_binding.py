@@ -29,9 +29,11 @@ from tlskit.session import Session, SessionCache
 from tlskit.wire import messages as m
 from tlskit.x509 import CertificateVerificationError
 
+from ..support.pki import CLASSIC_GROUPS, other_pki, pki
+from ..support.pump import pump
 from ..support.records import HS, plain_alert, split_records
 from ..tls12.helpers12 import Run12
-from .helpers import AD, CLASSIC_GROUPS, expect_alert, other_pki, pki, pump
+from .helpers import AD, expect_alert
 
 TICKET_KEY = bytes(range(32))
 

@@ -15,7 +15,8 @@ from tlskit import ClientConnection, ServerConnection
 from tlskit.crypto import SUITES
 from tlskit.keyschedule import EarlySecret, HandshakeSecret, MasterSecret, next_traffic_secret
 
-from .helpers import client_config, pump, server_config
+from ..support.pki import client_config, server_config
+from ..support.pump import pump
 
 UPDATES = 5
 STAGES = (EarlySecret, HandshakeSecret, MasterSecret)

@@ -4,7 +4,6 @@ always killed at teardown, and openssl/gnutls servers on OS-chosen ports."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,9 @@ from cryptography.hazmat.primitives import serialization
 from tlskit import ClientConfig, ServerConfig
 from tlskit.ca import Issued, LocalCA
 
-from .helpers import CERT_TYPES, PeerProcess, ServerThread, listening_port
+from ..support.peers import PeerProcess, peers_fixture
+from ..support.peers import Peers as BasePeers
+from .helpers import CERT_TYPES
 
 
 @dataclass
@@ -71,35 +72,15 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
     return PKI(tmp_path_factory.mktemp("interop-pki"))
 
 
-class Peers:
-    """Starts peer processes and server threads; all of them are stopped at teardown."""
-
-    def __init__(self) -> None:
-        self.processes: list[PeerProcess] = []
-        self.threads: list[ServerThread] = []
-
-    def start(self, argv: Sequence[str], **kw: Any) -> PeerProcess:
-        kw.setdefault("unbuffered", argv[0] == "openssl")
-        proc = PeerProcess([str(a) for a in argv], **kw)
-        self.processes.append(proc)
-        return proc
-
-    def thread(self, server: ServerThread) -> ServerThread:
-        self.threads.append(server)
-        return server
+class Peers(BasePeers):
+    """The interop peers, with the session PKI's files as their certificates."""
 
     def openssl_server(self, pki: PKI, kind: str, *args: str,
                        cwd: Path | None = None) -> tuple[PeerProcess, int]:
-        """`openssl s_server -tls1_3` on 127.0.0.1:0. The port is read from the ACCEPT line
-        it prints, or from /proc with -quiet (which silences that line too)."""
+        """`openssl s_server -tls1_3` on an OS-chosen port with ``kind``'s chain."""
         files = pki.files[kind]
-        proc = self.start(["openssl", "s_server", "-tls1_3", "-accept", "127.0.0.1:0",
-                           "-cert", files.leaf, "-cert_chain", files.chain,
-                           "-key", files.key, *args], cwd=cwd)
-        if "-quiet" in args:
-            return proc, listening_port(proc.pid)
-        found = proc.wait_for(rb"ACCEPT [^\n]*:(\d+)\r?\n")
-        return proc, int(found.group(1))
+        return self.openssl_s_server("-tls1_3", "-cert", files.leaf, "-cert_chain",
+                                     files.chain, "-key", files.key, *args, cwd=cwd)
 
     def openssl_client(self, pki: PKI, port: int, *args: str) -> PeerProcess:
         """`openssl s_client -tls1_3` to 127.0.0.1:port, verifying "localhost" against the
@@ -109,28 +90,12 @@ class Peers:
                            "-CAfile", pki.root_pem, "-verify_return_error", *args])
 
     def gnutls_server(self, pki: PKI, kind: str, *args: str) -> tuple[PeerProcess, int]:
-        """`gnutls-serv` on port 0; it does not print the port it got, so it is read from
-        /proc once the process listens. (gnutls-serv has no option to bind one address: it
-        listens on all of them, and the tests connect to 127.0.0.1.)"""
         files = pki.files[kind]
-        proc = self.start(["gnutls-serv", "--x509certfile", files.fullchain,
-                           "--x509keyfile", files.key, "-p", "0", *args])
-        return proc, listening_port(proc.pid)
-
-    def close(self) -> None:
-        for proc in self.processes:
-            proc.stop()
-        for server in self.threads:
-            server.close()
+        return self.gnutls_serv("--x509certfile", files.fullchain, "--x509keyfile", files.key,
+                                *args)
 
 
-@pytest.fixture
-def peers() -> Iterator[Peers]:
-    p = Peers()
-    try:
-        yield p
-    finally:
-        p.close()
+peers = peers_fixture(Peers)
 
 
 def openssl_field(output: str, pattern: str) -> str:

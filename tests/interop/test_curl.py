@@ -17,17 +17,10 @@ import pytest
 
 from tlskit import ConnectionClosed, HandshakeComplete
 
+from ..support.peers import PeerProcess
+from ..support.pump import Pump, tlskit_server
 from .conftest import PKI, Peers
-from .helpers import (
-    CERT_TYPES,
-    GROUPS,
-    OPENSSL_GROUP,
-    SCHEME_FOR_CERT,
-    SUITES,
-    PeerProcess,
-    Pump,
-    tlskit_server,
-)
+from .helpers import CERT_TYPES, GROUPS, OPENSSL_GROUP, SCHEME_FOR_CERT, SUITES
 
 pytestmark = pytest.mark.interop
 

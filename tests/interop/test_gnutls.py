@@ -15,19 +15,10 @@ import pytest
 
 from tlskit import AlertDescription, AlertReceived, ConnectionClosed, KeyUpdated, TLSError
 
+from ..support.peers import PeerProcess
+from ..support.pump import Pump, echo_until_close, tlskit_server
 from .conftest import PKI, Peers
-from .helpers import (
-    CERT_TYPES,
-    GNUTLS_GROUP,
-    GNUTLS_SUITE,
-    GROUPS,
-    SCHEME_FOR_CERT,
-    SUITES,
-    PeerProcess,
-    Pump,
-    echo_until_close,
-    tlskit_server,
-)
+from .helpers import CERT_TYPES, GNUTLS_GROUP, GNUTLS_SUITE, GROUPS, SCHEME_FOR_CERT, SUITES
 
 pytestmark = pytest.mark.interop
 

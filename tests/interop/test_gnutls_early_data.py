@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tlskit import ClientCertificateReceived, EarlyDataReceived
 
+from ..support.pump import Pump, echo_until_close, tlskit_server
 from .conftest import PKI, Peers
-from .helpers import Pump, echo_until_close, tlskit_server
 from .test_gnutls import gnutls_cli
 
 EARLY = b"early hello from gnutls\n"

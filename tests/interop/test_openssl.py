@@ -30,6 +30,8 @@ from tlskit import (
     TLSError,
 )
 
+from ..support.peers import PeerProcess
+from ..support.pump import Pump, echo_until_close, tlskit_server
 from .conftest import PKI, Peers, openssl_field
 from .helpers import (
     CERT_TYPES,
@@ -38,11 +40,7 @@ from .helpers import (
     OPENSSL_TEMP_KEY,
     SCHEME_FOR_CERT,
     SUITES,
-    PeerProcess,
-    Pump,
-    echo_until_close,
     parse_openssl_trace,
-    tlskit_server,
     trace_field,
     trace_summary,
 )

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from tlskit import EarlyDataReceived, HandshakeComplete, SessionTicketReceived
 
+from ..support.pump import Pump, echo_until_close, tlskit_server
 from .conftest import PKI, Peers
-from .helpers import Pump, echo_until_close, tlskit_server
 
 EARLY = b"early hello from tlskit\n"
 

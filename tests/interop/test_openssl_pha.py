@@ -11,8 +11,9 @@ import pytest
 
 from tlskit import CertifiedKey, ClientCertificateReceived
 
+from ..support.pump import Pump, echo_until_close, tlskit_server
 from .conftest import PKI, Peers
-from .helpers import Pump, echo_until_close, tlskit_server, trace_summary
+from .helpers import trace_summary
 
 
 def test_s_client_enable_pha_answers_tlskit_server(peers: Peers, pki: PKI) -> None:

@@ -13,8 +13,9 @@ import pytest
 from tlskit import HandshakeComplete, SessionTicketReceived
 from tlskit.session import SessionCache
 
+from ..support.peers import require_binary
+from ..support.pump import Pump, tlskit_server
 from .conftest import PKI, Peers, openssl_field
-from .helpers import Pump, require_binary, tlskit_server
 
 
 def _s_client(pki: PKI, port: int, *args: str | Path) -> str:

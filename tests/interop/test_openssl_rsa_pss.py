@@ -10,8 +10,8 @@ import pytest
 
 from tlskit import CertifiedKey, ClientConfig, ServerConfig, load_pem_chain
 
+from ..support.pump import Pump, tlskit_server
 from .conftest import Peers
-from .helpers import Pump, tlskit_server
 
 pytestmark = pytest.mark.interop
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from ..support.pump import Pump, tlskit_server
 from .conftest import PKI, Peers
-from .helpers import Pump, tlskit_server
 
 pytestmark = pytest.mark.interop
 

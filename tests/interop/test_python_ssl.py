@@ -26,18 +26,10 @@ import pytest
 
 from tlskit import ConnectionClosed, KeyUpdated
 
+from ..support.ports import HOST, TIMEOUT
+from ..support.pump import Pump, ServerThread, echo_until_close, tlskit_server
 from .conftest import PKI, Peers
-from .helpers import (
-    HOST,
-    SCHEME_FOR_CERT,
-    TIMEOUT,
-    Pump,
-    ServerThread,
-    covering_rows,
-    echo_until_close,
-    row_id,
-    tlskit_server,
-)
+from .helpers import SCHEME_FOR_CERT, covering_rows, row_id
 
 pytestmark = pytest.mark.interop
 

@@ -16,7 +16,8 @@ from tlskit.events import HandshakeComplete, SessionTicketReceived
 from tlskit.session import Session, SessionCache
 from tlskit.sessionstore import RedisStore, Rotation, SessionStore
 
-from ..hostile.helpers import pki, pump
+from ..support.pki import pki
+from ..support.pump import pump
 from .conftest import RedisServer
 
 _prefixes = iter(range(1 << 30))

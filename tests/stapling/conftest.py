@@ -28,7 +28,9 @@ from tlskit.ca import Issued, LocalCA
 from tlskit.x509 import TrustStore, Verifier
 from tlskit.x509.revocation import build_ocsp_request
 
-from ..interop.helpers import PeerProcess, Pump, ServerThread, require_binary, tlskit_server
+from ..support.peers import PeerProcess, peers_fixture, require_binary
+from ..support.peers import Peers as BasePeers
+from ..support.pump import Pump, ServerThread, tlskit_server
 from ..x509.revocation_pki import IndexEntry, free_port, wait_for_port
 
 UTC = dt.UTC
@@ -265,30 +267,23 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> StaplePKI:
 # --------------------------------------------------------------------------- peers
 
 
-class Peers:
-    """Starts peer processes and tlskit server threads; all stopped at teardown."""
+class Peers(BasePeers):
+    """The stapling peers: openssl pinned to a version, tlskit server threads."""
 
-    def __init__(self) -> None:
-        self.processes: list[PeerProcess] = []
-        self.threads: list[ServerThread] = []
-
-    def start(self, argv: Sequence[str | Path]) -> PeerProcess:
-        proc = PeerProcess([str(a) for a in argv], unbuffered=True)
-        self.processes.append(proc)
-        return proc
+    def start(self, argv: Sequence[Any], **kw: Any) -> PeerProcess:
+        kw.setdefault("unbuffered", True)
+        return super().start(argv, **kw)
 
     def s_server(self, leaf: Leaf, version: str, staple: Path | None = None,
                  ) -> tuple[PeerProcess, int]:
         """``openssl s_server`` on 127.0.0.1:0 pinned to ``version``; with ``staple`` it
         staples that file (-status_file) and logs each status callback on stderr."""
         argv: list[str | Path] = [
-            "openssl", "s_server", OPENSSL_VERSION_FLAG[version], "-accept", "127.0.0.1:0",
-            "-cert", leaf.cert_pem, "-cert_chain", leaf.chain_pem, "-key", leaf.key_pem]
+            OPENSSL_VERSION_FLAG[version], "-cert", leaf.cert_pem, "-cert_chain",
+            leaf.chain_pem, "-key", leaf.key_pem]
         if staple is not None:
             argv += ["-status_file", staple, "-status_verbose"]
-        proc = self.start(argv)
-        found = proc.wait_for(rb"ACCEPT [^\n]*:(\d+)\r?\n")
-        return proc, int(found.group(1))
+        return self.openssl_s_server(*argv)
 
     def s_client(self, pki: StaplePKI, port: int, version: str, *args: str) -> PeerProcess:
         """``openssl s_client -status`` verifying "localhost" against the test root."""
@@ -298,24 +293,10 @@ class Peers:
                            "-verify_return_error", *args])
 
     def server(self, config: ServerConfig, body: Callable[[Pump], Any]) -> ServerThread:
-        thread = tlskit_server(config, body)
-        self.threads.append(thread)
-        return thread
-
-    def close(self) -> None:
-        for proc in self.processes:
-            proc.stop()
-        for thread in self.threads:
-            thread.close()
+        return self.thread(tlskit_server(config, body))
 
 
-@pytest.fixture
-def peers() -> Iterator[Peers]:
-    p = Peers()
-    try:
-        yield p
-    finally:
-        p.close()
+peers = peers_fixture(Peers)
 
 
 @dataclass

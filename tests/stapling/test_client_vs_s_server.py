@@ -33,7 +33,8 @@ from cryptography.x509 import ocsp
 from tlskit import AlertDescription, ClientConfig, ConnectionClosed, HandshakeComplete, TLSError
 from tlskit.x509.errors import CertificateVerificationError, Reason
 
-from ..interop.helpers import PeerProcess, Pump
+from ..support.peers import PeerProcess
+from ..support.pump import Pump
 from .conftest import VERSIONS, Peers, StaplePKI, cert_status
 
 pytestmark = pytest.mark.interop

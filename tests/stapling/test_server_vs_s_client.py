@@ -18,7 +18,7 @@ from cryptography.x509 import ocsp
 from tlskit import ConnectionClosed, HandshakeComplete, ServerConfig
 from tlskit.x509.stapling import OcspStapler
 
-from ..interop.helpers import Pump
+from ..support.pump import Pump
 from .conftest import (
     UTC,
     VERSIONS,

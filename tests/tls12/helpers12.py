@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
 import random
-import signal
 import socket
 import subprocess
 import time
@@ -42,7 +40,7 @@ from tlskit.connection import Connection
 from tlskit.handshake.common12 import Handshake12
 from tlskit.wire import messages as m
 
-from ..hostile.helpers import AcceptAll, det_rng, pki
+from ..support.pki import AcceptAll, det_rng, pki
 from ..support.records import (
     ALERT,
     CCS,
@@ -365,18 +363,6 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 15
             if time.monotonic() > deadline:
                 raise TimeoutError(f"nothing listens on 127.0.0.1:{port}") from None
             time.sleep(0.01)  # a poll interval, not a wait for something to happen
-
-
-def kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """Kill a peer started with start_new_session=True, with everything it spawned."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=10)
-    for stream in (proc.stdin, proc.stdout, proc.stderr):
-        if stream is not None:
-            stream.close()
 
 
 def random_cuts(rng: random.Random, max_pieces: int = 12) -> Callable[[int], list[int]]:

@@ -44,7 +44,8 @@ from tlskit.ca import Issued, LocalCA
 from tlskit.enums import AlertDescription
 from tlskit.session import SessionCache
 
-from .helpers12 import free_port, kill_group, wait_listening
+from ..support.peers import kill_group
+from .helpers12 import free_port, wait_listening
 
 pytestmark = pytest.mark.interop
 

@@ -39,7 +39,7 @@ from tlskit.handshake.client12 import ClientHandshake12
 from tlskit.handshake.server12 import ServerHandshake12
 from tlskit.wire import messages12 as m12
 
-from ..hostile.helpers import AcceptAll, other_pki, pki
+from ..support.pki import AcceptAll, other_pki, pki
 from ..support.records import (
     ALERT,
     APPDATA,

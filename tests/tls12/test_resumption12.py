@@ -21,7 +21,8 @@ from tlskit.session import Session, SessionCache
 from tlskit.wire import messages as m
 from tlskit.wire import messages12 as m12
 
-from ..hostile.helpers import pump
+from ..support.pki import pki
+from ..support.pump import pump
 from ..support.records import messages_of
 from .helpers12 import (
     EXT_EMS,
@@ -29,7 +30,6 @@ from .helpers12 import (
     edit_server_hello,
     expect_alert12,
     on_msg,
-    pki,
     rewriting,
 )
 
@@ -323,7 +323,7 @@ def test_mutual_tls_session_resumes_with_the_client_certificate(ticket: bool) ->
     is validated again (a server trusting another CA makes a full handshake)."""
     from tlskit import CertifiedKey
 
-    from ..hostile.helpers import other_pki
+    from ..support.pki import other_pki
     alice = pki().client
     auth = {"client_auth": "required", "client_trust_anchors": [pki().ca.root]}
     scfg = _server_config(session_tickets=2 if ticket else 0, **auth)

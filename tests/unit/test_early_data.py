@@ -18,7 +18,8 @@ from tlskit.config import ClientConfig, ServerConfig
 from tlskit.replay import MemoryReplayCache, ReplayCache
 from tlskit.session import Session
 
-from ..hostile.helpers import client_config, pump, server_config
+from ..support.pki import client_config, server_config
+from ..support.pump import pump
 from ..support.records import split_records
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
@@ -275,7 +276,7 @@ def test_early_data_only_on_a_session_the_client_may_resume() -> None:
 def test_server_takes_early_data_only_on_a_ticket_it_would_resume() -> None:
     """A ticket from another session context (here: client authentication turned on
     since) is not resumed, so its early data is skipped, never delivered."""
-    from ..hostile.helpers import pki
+    from ..support.pki import pki
     key = bytes(32)
     session = ticket_from(server_config(max_early_data_size=4096, ticket_key=key),
                           client_config())

@@ -32,7 +32,8 @@ from tlskit.record import RecordLayer
 from tlskit.session import SessionCache
 from tlskit.wire import messages as m
 
-from ..hostile.helpers import AcceptAll, client_config, pki, pump, server_config
+from ..support.pki import AcceptAll, client_config, pki, server_config
+from ..support.pump import pump
 from ..tls12 import helpers12 as h12
 
 HT = HandshakeType

@@ -18,7 +18,7 @@ from tlskit.handshake.hello import ClientHelloView
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 
-from ..hostile.helpers import client_config, server_config
+from ..support.pki import client_config, server_config
 
 DECODERS = ("decode_versions_client", "decode_key_share_client", "decode_u16_list",
             "decode_alpn", "decode_client_server_name", "decode_record_size_limit",
@@ -128,7 +128,7 @@ def test_a_malformed_extension_fails_when_read_with_decode_error() -> None:
 def test_the_client_decodes_each_server_hello_extension_once(calls: Calls) -> None:
     from tlskit import CertifiedKey
 
-    from ..hostile.helpers import pki
+    from ..support.pki import pki
     leaf = pki().client
     _handshake(calls, {"groups": ["x25519", "secp256r1"],
                        "certificate": CertifiedKey(leaf.chain, leaf.private_key)},

@@ -17,7 +17,8 @@ from tlskit import (
 from tlskit.enums import ExtensionType as E
 from tlskit.wire import messages as m
 
-from ..hostile.helpers import client_config, other_pki, pki, pump, server_config
+from ..support.pki import client_config, other_pki, pki, server_config
+from ..support.pump import pump
 
 
 def client_cert(p: Any = None) -> CertifiedKey:

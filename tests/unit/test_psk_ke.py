@@ -12,7 +12,8 @@ from tlskit.config import ClientConfig
 from tlskit.enums import ExtensionType as E
 from tlskit.wire import messages as m
 
-from ..hostile.helpers import client_config, pump, server_config
+from ..support.pki import client_config, server_config
+from ..support.pump import pump
 
 
 def resumed(client_kw: dict[str, Any], server_kw: dict[str, Any]) -> tuple[Any, Any, bytes]:

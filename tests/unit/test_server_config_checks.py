@@ -13,7 +13,8 @@ from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnectio
 from tlskit.config import CertificateValidityWarning, CertifiedKey
 from tlskit.crypto import IMPLEMENTED_GROUPS, SERVER_DEFAULT_GROUPS
 
-from ..hostile.helpers import pki, pump
+from ..support.pki import pki
+from ..support.pump import pump
 
 
 def test_key_of_another_certificate_is_refused() -> None:

@@ -21,7 +21,7 @@ from tlskit.ca import LocalCA
 from tlskit.io.blocking import connect
 from tlskit.x509 import CertificateVerificationError, Reason, TrustStore, Verifier
 
-from ..interop.helpers import PeerProcess
+from ..support.peers import PeerProcess
 from . import pki
 from .pki import DAY, NOW
 

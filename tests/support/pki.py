@@ -1,0 +1,69 @@
+"""The in-memory test PKI (one `LocalCA` per process, cached) and configs built on it."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from tlskit import ClientConfig, ServerConfig
+from tlskit.ca import Issued, LocalCA
+
+
+@dataclass
+class PKI:
+    ca: LocalCA
+    server: Issued          # EC P-256 leaf for "localhost"
+    server_ed: Issued       # Ed25519 leaf (deterministic signatures: replayable flights)
+    client: Issued          # clientAuth leaf
+
+
+@cache
+def pki() -> PKI:
+    ca = LocalCA.create(directory=None)
+    return PKI(ca, ca.issue_server(["localhost"]),
+               ca.issue_server(["localhost"], key_type="ed25519"),
+               ca.issue_client("alice"))
+
+
+@cache
+def other_pki() -> PKI:
+    """A second, unrelated CA: its certificates are unknown to the first one's clients."""
+    ca = LocalCA.create(directory=None, name="stranger CA")
+    return PKI(ca, ca.issue_server(["localhost"]),
+               ca.issue_server(["localhost"], key_type="ed25519"),
+               ca.issue_client("mallory"))
+
+
+def det_rng(seed: int = 1) -> Callable[[int], bytes]:
+    """A deterministic rng: two connections built with the same seed say the same bytes."""
+    r = random.Random(seed)
+    return r.randbytes
+
+
+class AcceptAll:
+    """A verifier that accepts any chain (for tests about everything but X.509)."""
+
+    def verify(self, leaf: Any, intermediates: list[Any], server_name: str | None = None,
+               at: Any = None, usage: str = "server",
+               ocsp_response: bytes | None = None) -> list[Any]:
+        return [leaf, *intermediates]
+
+
+CLASSIC_GROUPS = ["x25519", "secp256r1", "secp384r1"]
+
+
+def client_config(**kw: Any) -> ClientConfig:
+    kw.setdefault("trust_anchors", [pki().ca.root])
+    kw.setdefault("groups", CLASSIC_GROUPS)
+    return ClientConfig(**kw)
+
+
+def server_config(*, ed25519: bool = False, **kw: Any) -> ServerConfig:
+    leaf = pki().server_ed if ed25519 else pki().server
+    kw.setdefault("certificate_chain", leaf.chain)
+    kw.setdefault("private_key", leaf.private_key)
+    kw.setdefault("groups", CLASSIC_GROUPS)
+    return ServerConfig(**kw)
