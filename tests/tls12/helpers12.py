@@ -16,9 +16,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import random
-import socket
-import subprocess
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -342,27 +339,6 @@ def recorded12() -> Recording12:
 
 
 # --- external peers (GnuTLS) ------------------------------------------------------------------
-
-def free_port() -> int:
-    """A port the OS considers free right now (bound to port 0, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
-    """Poll-connect until something accepts on 127.0.0.1:port (no fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise AssertionError(f"{proc.args[0]} exited with {proc.returncode} before listening")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"nothing listens on 127.0.0.1:{port}") from None
-            time.sleep(0.01)  # a poll interval, not a wait for something to happen
 
 
 def random_cuts(rng: random.Random, max_pieces: int = 12) -> Callable[[int], list[int]]:

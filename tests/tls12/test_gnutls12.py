@@ -45,7 +45,7 @@ from tlskit.enums import AlertDescription
 from tlskit.session import SessionCache
 
 from ..support.peers import kill_group
-from .helpers12 import free_port, wait_listening
+from ..support.ports import listening_port
 
 pytestmark = pytest.mark.interop
 
@@ -178,12 +178,11 @@ class ClientPump:
 
 
 def gnutls_serv(files: Files, kind: str, cipher: str, log: Path,
-                *extra: str) -> tuple[Any, int]:
-    port = free_port()
+                *extra: str) -> Any:
+    """gnutls-serv on a port the OS picks (-p 0; read back with `listening_port`)."""
     chain, key = files.certs[kind]
-    cm = peer(["gnutls-serv", "--echo", "-p", str(port), "--x509certfile", str(chain),
-               "--x509keyfile", str(key), "--priority", priority(cipher), *extra], log)
-    return cm, port
+    return peer(["gnutls-serv", "--echo", "-p", "0", "--x509certfile", str(chain),
+                 "--x509keyfile", str(key), "--priority", priority(cipher), *extra], log)
 
 
 # gnutls-serv --echo answers line by line, as C strings: every payload ends in a newline
@@ -208,9 +207,8 @@ PAYLOADS = [b"hello from tlskit\n", bytes(range(1, 256)) * 4 + b"\n", b"x" * 400
 def test_tlskit_client_to_gnutls_serv(pki12: Files, tmp_path: Path, kind: str, cipher: str,
                                       versions: list[str]) -> None:
     log = tmp_path / "gnutls-serv.log"
-    cm, port = gnutls_serv(pki12, kind, cipher, log)
-    with cm as proc:
-        wait_listening(port, proc)
+    with gnutls_serv(pki12, kind, cipher, log) as proc:
+        port = listening_port(proc.pid)
         pump = ClientPump(ClientConnection(ClientConfig(trust_anchors=[pki12.ca.root],
                                                         versions=versions), "localhost"), port)
         try:
@@ -231,11 +229,10 @@ def test_tlskit_client_certificate_to_gnutls_serv(pki12: Files, tmp_path: Path) 
     """GnuTLS requires a client certificate: tlskit's 1.2 Certificate/CertificateVerify
     is checked by a real peer."""
     log = tmp_path / "gnutls-serv.log"
-    cm, port = gnutls_serv(pki12, "rsa2048", "AES-128-GCM", log, "--require-client-cert",
-                           "--x509cafile", str(pki12.root))
     alice = pki12.issued["alice"]
-    with cm as proc:
-        wait_listening(port, proc)
+    with gnutls_serv(pki12, "rsa2048", "AES-128-GCM", log, "--require-client-cert",
+                     "--x509cafile", str(pki12.root)) as proc:
+        port = listening_port(proc.pid)
         config = ClientConfig(trust_anchors=[pki12.ca.root], versions=["TLSv1.2"],
                               certificate=CertifiedKey(alice.chain, alice.private_key))
         pump = ClientPump(ClientConnection(config, "localhost"), port)
@@ -388,9 +385,9 @@ def test_tlskit_client_to_gnutls_serv_without_ems(pki12: Files, tmp_path: Path) 
     require_extended_master_secret refuses the server."""
     log = tmp_path / "gnutls-serv.log"
     chain, key = pki12.certs["ec256"]
-    with peer(["gnutls-serv", "--echo", "-p", str(port := free_port()), "--x509certfile",
+    with peer(["gnutls-serv", "--echo", "-p", "0", "--x509certfile",
                str(chain), "--x509keyfile", str(key), "--priority", NO_EMS], log) as proc:
-        wait_listening(port, proc)
+        port = listening_port(proc.pid)
         cache = SessionCache()
         finished: list[bytes] = []
 

@@ -26,6 +26,8 @@ from tlskit import (
 from tlskit.ca import LocalCA
 from tlskit.enums import AlertDescription
 
+from ..support.peers import Peers
+
 SUITES12 = {
     "ec256": ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
               "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"],
@@ -179,25 +181,6 @@ def _drop_extension(record: bytes, etype: int) -> bytes:
 
 # --- against real peers ------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
-    import time
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "peer exited early"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise TimeoutError(f"nothing listens on {port}")
-
-
 def _client_over_socket(port: int, config: ClientConfig, request: bytes) -> tuple[Any, bytes]:
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     conn = ClientConnection(config, "localhost")
@@ -227,18 +210,12 @@ def _client_over_socket(port: int, config: ClientConfig, request: bytes) -> tupl
 @pytest.mark.parametrize(("kt", "suite"), CASES)
 def test_client_to_openssl_s_server(ca: LocalCA, files: dict[str, Path], kt: str,
                                     suite: str) -> None:
-    port = _free_port()
-    proc = subprocess.Popen(
-        ["openssl", "s_server", "-tls1_2", "-accept", str(port), "-cert", str(files[kt]),
-         "-cert_chain", str(files[kt]), "-key", str(files[f"{kt}-key"]), "-www", "-quiet"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_port(port, proc)
+    with Peers() as peers:
+        _proc, port = peers.openssl_s_server(
+            "-tls1_2", "-cert", files[kt], "-cert_chain", files[kt], "-key",
+            files[f"{kt}-key"], "-www", "-quiet")
         info, body = _client_over_socket(port, ClientConfig(
             trust_anchors=[ca.root], cipher_suites=[suite]), b"GET / HTTP/1.0\r\n\r\n")
-    finally:
-        proc.kill()
-        proc.wait()
     assert info is not None and (info.version, info.cipher_suite.name) == ("TLSv1.2", suite)
     assert body.startswith(b"HTTP/1.0 200 ok")
     assert b"TLSv1.2" in body
