@@ -32,8 +32,8 @@ from tlskit.x509 import CertificateVerificationError
 from ..support.pki import CLASSIC_GROUPS, other_pki, pki
 from ..support.pump import pump
 from ..support.records import HS, plain_alert, split_records
-from ..tls12.helpers12 import Run12
 from .helpers import AD, expect_alert
+from .helpers12 import Run12
 
 TICKET_KEY = bytes(range(32))
 

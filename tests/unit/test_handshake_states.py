@@ -32,9 +32,9 @@ from tlskit.record import RecordLayer
 from tlskit.session import SessionCache
 from tlskit.wire import messages as m
 
+from ..hostile import helpers12 as h12
 from ..support.pki import AcceptAll, client_config, pki, server_config
 from ..support.pump import pump
-from ..tls12 import helpers12 as h12
 
 HT = HandshakeType
 C13, S13, C12, S12 = (client13.ClientHandshake13, server13.ServerHandshake13,
@@ -344,7 +344,7 @@ def test_real_handshakes_walk_every_state_and_transition(walk: Walk) -> None:
         assert walk.edges[machine] <= declared
     # Edges that need a server tlskit is not: a TLS 1.2 server sending a HelloRequest,
     # or acknowledging status_request without a CertificateStatus (each is covered
-    # against crafted peers in tests/tls12).
+    # against crafted peers in tests/hostile/test_tls12.py).
     untaken = {(machine.__name__, edge) for machine in MACHINES
                for edge in {(s.name, HT(t).name, n.name) for s, row in machine.TABLE.items()
                             for t, r in row.items() for n in r.next} - walk.edges[machine]}

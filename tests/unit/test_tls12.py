@@ -1,0 +1,159 @@
+"""TLS 1.2 (ECDHE + AEAD, extended master secret) in memory: every suite and key type,
+client certificates, the downgrade sentinel and the extended-master-secret switch. The
+same suites against OpenSSL and Python's ssl are in tests/interop/test_tls12.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tlskit import (
+    CertifiedKey,
+    ClientConfig,
+    ClientConnection,
+    DataReceived,
+    Event,
+    HandshakeComplete,
+    ServerConfig,
+    ServerConnection,
+    TLSError,
+)
+from tlskit.ca import LocalCA
+from tlskit.enums import AlertDescription
+
+from ..support.pki import AcceptAll
+
+SUITES12 = {
+    "ec256": ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+              "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"],
+    "rsa2048": ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+                "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"],
+    "ed25519": ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"],
+}
+CASES = [(kt, s) for kt, suites in SUITES12.items() for s in suites]
+
+
+@pytest.fixture(scope="module")
+def ca() -> LocalCA:
+    return LocalCA.create(directory=None)
+
+
+@pytest.fixture(scope="module")
+def issued(ca: LocalCA) -> dict[str, Any]:
+    return {kt: ca.issue_server(["localhost", "127.0.0.1"], key_type=kt) for kt in SUITES12}
+
+
+def pump(client: ClientConnection, server: ServerConnection) -> tuple[list[Event], list[Event]]:
+    c_events: list[Event] = []
+    s_events: list[Event] = []
+    while True:
+        a, b = client.data_to_send(), b""
+        if a:
+            s_events += server.receive_data(a)
+        b = server.data_to_send()
+        if b:
+            c_events += client.receive_data(b)
+        if not a and not b:
+            return c_events, s_events
+
+
+def done(events: list[Event]) -> HandshakeComplete:
+    return next(e for e in events if isinstance(e, HandshakeComplete))
+
+
+@pytest.mark.parametrize(("kt", "suite"), CASES)
+def test_in_memory(ca: LocalCA, issued: dict[str, Any], kt: str, suite: str) -> None:
+    i = issued[kt]
+    server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key))
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=["TLSv1.2"],
+                                           cipher_suites=[suite], alpn_protocols=["h2"]),
+                              "localhost")
+    c_events, s_events = pump(client, server)
+    for d in (done(c_events), done(s_events)):
+        assert (d.version, d.cipher_suite.name) == ("TLSv1.2", suite)
+    client.send_data(b"x" * 40000)
+    got = b"".join(e.data for e in server.receive_data(client.data_to_send())
+                   if isinstance(e, DataReceived))
+    assert got == b"x" * 40000
+    assert client.export_keying_material(b"EXPORTER-test", b"", 32) == \
+        server.export_keying_material(b"EXPORTER-test", b"", 32)
+    client.close()
+    server.receive_data(client.data_to_send())
+    assert client.receive_data(server.data_to_send())[-1].alert is None  # type: ignore[attr-defined]
+
+
+def test_client_certificate_in_tls12(ca: LocalCA, issued: dict[str, Any]) -> None:
+    alice = ca.issue_client("alice", key_type="rsa2048")
+    i = issued["ec256"]
+    server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key,
+                                           client_auth="required",
+                                           client_trust_anchors=[ca.root]))
+    client = ClientConnection(ClientConfig(
+        trust_anchors=[ca.root], versions=["TLSv1.2"],
+        certificate=CertifiedKey(alice.chain, alice.private_key)), "localhost")
+    _, s_events = pump(client, server)
+    assert done(s_events).peer_certificates[0] == alice.certificate
+
+
+def test_downgrade_sentinel_aborts_a_tls13_client(ca: LocalCA, issued: dict[str, Any]) -> None:
+    """RFC 8446 4.1.3: an attacker forcing TLS 1.2 on two 1.3-capable peers is caught."""
+    i = issued["ec256"]
+    server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key))
+    honest = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=["TLSv1.2"]),
+                              "localhost")
+    server.receive_data(honest.data_to_send())
+    flight = server.data_to_send()
+    assert flight[5 + 6 + 24:5 + 6 + 32] == b"DOWNGRD\x01"  # ServerHello.random's tail
+    victim = ClientConnection(ClientConfig(trust_anchors=[ca.root]), "localhost")
+    victim.data_to_send()
+    with pytest.raises(TLSError) as err:
+        victim.receive_data(flight)
+    assert err.value.alert == AlertDescription.illegal_parameter
+
+
+def test_tls12_only_server_sends_no_sentinel(issued: dict[str, Any], ca: LocalCA) -> None:
+    i = issued["ec256"]
+    server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key,
+                                           versions=["TLSv1.2"]))
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root]), "localhost")
+    c_events, _ = pump(client, server)
+    assert done(c_events).version == "TLSv1.2"
+
+
+def test_server_requires_extended_master_secret(issued: dict[str, Any]) -> None:
+    """With require_extended_master_secret, a 1.2 ClientHello without the extension is
+    refused (RFC 7627), with an error that names the switch."""
+    i = issued["ec256"]
+    client = ClientConnection(ClientConfig(versions=["TLSv1.2"], verifier=AcceptAll()),
+                              "localhost")
+    hello = client.data_to_send()
+    stripped = _drop_extension(hello, 23)
+    server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key,
+                                           require_extended_master_secret=True))
+    with pytest.raises(TLSError) as err:
+        server.receive_data(stripped)
+    assert err.value.alert == AlertDescription.handshake_failure
+    assert "require_extended_master_secret" in str(err.value)
+
+
+def test_tls12_only_client_against_tls13_only_server(issued: dict[str, Any]) -> None:
+    i = issued["ec256"]
+    server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key,
+                                           versions=["TLSv1.3"]))
+    client = ClientConnection(ClientConfig(versions=["TLSv1.2"], verifier=AcceptAll()),
+                              "localhost")
+    with pytest.raises(TLSError) as err:
+        server.receive_data(client.data_to_send())
+    assert err.value.alert == AlertDescription.protocol_version
+
+
+def _drop_extension(record: bytes, etype: int) -> bytes:
+    """Rebuild a one-record ClientHello without one extension."""
+    from tlskit.wire import messages as m
+    hello = m.ClientHello.decode(record[9:])
+    del hello.extensions[etype]
+    body = hello.encode()
+    return record[:3] + len(body).to_bytes(2, "big") + body
+
+
