@@ -23,6 +23,8 @@ import pytest
 from tlskit.ca import LocalCA
 from tlskit.cli.connect import ConnectError, parse_target, split_list, unescape
 
+from ..support.ports import refused_port
+
 assert shutil.which("openssl"), "the openssl binary is required (bash .ci/install-test-deps.sh)"
 
 HANDSHAKE_MESSAGES = ["ClientHello", "ServerHello", "EncryptedExtensions", "Certificate",
@@ -118,12 +120,6 @@ def as_json(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return json.loads(proc.stdout)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # --------------------------------------------------------------------------- against s_server
 
 
@@ -207,7 +203,7 @@ def test_insecure_reports_and_goes_on(server: SServer) -> None:
 
 
 def test_refused_port() -> None:
-    port = free_port()
+    port = refused_port()
     line = one_error_line(tlskit(f"127.0.0.1:{port}"))
     assert line == f"tlskit connect: connection refused by 127.0.0.1:{port}"
 

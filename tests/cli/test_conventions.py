@@ -21,7 +21,8 @@ import tlskit
 from tlskit.ca import LocalCA
 from tlskit.cli.main import build_parser
 
-from .test_connect import SServer, free_port
+from ..support.ports import refused_port
+from .test_connect import SServer
 
 HEAVY = ("cryptography", "rich", "tlskit.connection", "tlskit.config", "tlskit.x509",
          "tlskit.cli.serve", "tlskit.cli.demo", "tlskit.cli.connect", "tlskit.cli.ca")
@@ -138,7 +139,7 @@ def test_usage_errors_under_json_print_a_json_error(argv: list[str]) -> None:
 
 def test_connect_failures_under_json(pki: tuple[Path, Path, Path]) -> None:
     root, cert, key = pki
-    refused = json_error(tlskit_run("connect", f"127.0.0.1:{free_port()}", "--json"), 1)
+    refused = json_error(tlskit_run("connect", f"127.0.0.1:{refused_port()}", "--json"), 1)
     assert "refused" in refused["message"]
     server = SServer("-cert", str(cert), "-cert_chain", str(cert), "-key", str(key))
     try:

@@ -10,7 +10,6 @@ import os
 import queue
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -20,14 +19,9 @@ from typing import Any
 
 import pytest
 
+from ..support.ports import reserve_port
+
 assert shutil.which("openssl"), "the openssl binary is required (bash .ci/install-test-deps.sh)"
-
-
-def free_port() -> int:
-    """The URL is written into the certificates before the responder starts."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def tlskit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -79,7 +73,7 @@ class Setup:
 
     def __init__(self, base: Path) -> None:
         self.base = base
-        self.port = free_port()
+        self.port = reserve_port()
         self.url = f"http://127.0.0.1:{self.port}"
         ok(tlskit("ca", "init", "--dir", "ca", "--url", self.url, cwd=base))
         ok(tlskit("ca", "issue", "good.test", "--dir", "ca", cwd=base))

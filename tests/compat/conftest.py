@@ -25,6 +25,8 @@ import tlskit.compat as tc
 from tlskit.ca import Issued, LocalCA
 from tlskit.x509 import CertificateVerificationError, TrustStore, Verifier
 
+from ..support.ports import reserve_port
+
 PEM = serialization.Encoding.PEM
 
 
@@ -143,12 +145,6 @@ class OpenSSLWWW:
             self.proc.stdout.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> bool:
     """Poll until something accepts on the port; False if the process died first."""
     deadline = time.monotonic() + timeout
@@ -194,7 +190,7 @@ class Nginx:
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         assert os.path.exists(nginx), "nginx is required (bash .ci/install-test-deps.sh)"
         for _ in range(5):
-            self.port = _free_port()
+            self.port = reserve_port()
             conf = directory / "nginx.conf"
             conf.write_text(NGINX_CONF.format(d=directory, port=self.port, cert=cert.fullchain,
                                               key=cert.key))

@@ -2,54 +2,46 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 
-assert shutil.which("redis-server"), "redis-server is required (bash .ci/install-test-deps.sh)"
+from ..support.peers import PeerProcess
+from ..support.ports import PortTaken, start_on_free_port
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+READY = rb"Ready to accept connections|Address already in use"
 
 
 class RedisServer:
     """One redis-server process; `stop` and `start` again keep its port (and lose its data,
-    as a restarted cache without persistence does)."""
+    as a restarted cache without persistence does). redis cannot listen on port 0, so the
+    first start takes a free port and tries another if someone took it first."""
 
     def __init__(self) -> None:
-        self.port = free_port()
-        self.proc: subprocess.Popen[str] | None = None
+        self.port = 0
+        self.proc: PeerProcess | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True)
-        assert self.proc.stdout is not None
-        seen = []
-        for line in self.proc.stdout:  # blocks until redis says it is ready (or exits)
-            seen.append(line)
-            if "Ready to accept connections" in line:
-                return
-        raise AssertionError(f"redis-server did not start: {''.join(seen)}")
+        if self.port:
+            self._start_on(self.port)  # a restart keeps its port
+        else:
+            self.port = start_on_free_port(self._start_on)
+
+    def _start_on(self, port: int) -> int:
+        self.proc = PeerProcess(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                 "--save", "", "--appendonly", "no"])
+        if b"Address already in use" in self.proc.wait_for(READY).group(0):
+            self.stop()
+            raise PortTaken(port)
+        return port
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=15)
-        if self.proc is not None and self.proc.stdout is not None:
-            self.proc.stdout.close()
+        if self.proc is not None:
+            self.proc.stop()
         self.proc = None
 
 

@@ -30,8 +30,9 @@ from tlskit.x509.revocation import build_ocsp_request
 
 from ..support.peers import PeerProcess, peers_fixture, require_binary
 from ..support.peers import Peers as BasePeers
+from ..support.ports import refused_port, reserve_port
 from ..support.pump import Pump, ServerThread, tlskit_server
-from ..x509.revocation_pki import IndexEntry, free_port, wait_for_port
+from ..x509.revocation_pki import IndexEntry, wait_for_port
 
 UTC = dt.UTC
 # tlskit's version names -> the openssl flag that pins the same version.
@@ -97,8 +98,8 @@ class StaplePKI:
         self.rogue = LocalCA.create(name="rogue CA")
         # The openssl responder's port and a port nobody listens on, fixed before issuing
         # the leaves that name them in their AIA extension.
-        self.responder_port = free_port()
-        self.dead_port = free_port()
+        self.responder_port = reserve_port()
+        self.dead_port = refused_port()
         self.leaves: dict[str, Leaf] = {}
         self.revoked_at: dict[str, dt.datetime] = {}
         for name, ocsp_url in (("good", None), ("other", None), ("revoked", None),

@@ -4,8 +4,10 @@ Never "bind port 0, close, hand the number to a server": another process may tak
 port in between. Instead a server binds port 0 itself and we read the port back (from
 the listening socket, from its output, or from /proc with `listening_port`); a server
 that cannot bind 0 gets a port from `start_on_free_port`, which retries when the port
-was taken before the server bound it; a port where nothing listens comes from
-`refused_port`, which keeps the port bound (and not listening) while the process lives.
+was taken before the server bound it, or from `reserve_port` when the port must be known
+before the server starts (a responder URL written into certificates); a port where
+nothing listens comes from `refused_port`, which keeps the port bound (and not
+listening) while the process lives.
 """
 
 from __future__ import annotations
@@ -74,3 +76,22 @@ def start_on_free_port(start: Callable[[int], T], *, attempts: int = 20) -> T:
         with contextlib.suppress(PortTaken):
             return start(port)
     raise AssertionError(f"no free port after {attempts} attempts")
+
+
+def reserve_port() -> int:
+    """A port the OS will not hand out again for a while, for a server that must be
+    named before it starts and binds with SO_REUSEADDR (Python's socketserver, openssl,
+    redis do). The port is left in TIME_WAIT by a connection we open and close on it:
+    the kernel skips TIME_WAIT ports when it picks ephemeral ports, while a server with
+    SO_REUSEADDR may bind it."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((HOST, 0))
+        listener.listen(1)
+        port = int(listener.getsockname()[1])
+        with socket.create_connection((HOST, port)) as client:
+            accepted, _ = listener.accept()
+            with accepted:  # the accepting side closes first: its end goes to TIME_WAIT
+                pass
+            client.recv(1)
+    return port

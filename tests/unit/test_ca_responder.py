@@ -9,7 +9,6 @@ import base64
 import contextlib
 import datetime as dt
 import shutil
-import socket
 import subprocess
 import urllib.parse
 import urllib.request
@@ -27,16 +26,10 @@ from tlskit.ca import CAError, KeyType, LocalCA
 from tlskit.x509 import CertificateVerificationError, Reason, TrustStore, Verifier
 from tlskit.x509.ocsp import evaluate_ocsp_response
 
+from ..support.ports import reserve_port
+
 OPENSSL = shutil.which("openssl")
 assert OPENSSL is not None, "the openssl binary is required (bash .ci/install-test-deps.sh)"
-
-
-def free_port() -> int:
-    """A port the OS just handed out; the CA must name its responder's URL before the
-    responder exists, since the URL is inside the certificates."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pem(cert: x509.Certificate) -> bytes:
@@ -58,7 +51,7 @@ class Chain:
     """A CA on disk whose certificates name a responder on 127.0.0.1, and two leaves."""
 
     def __init__(self, base: Path, key_type: str = "ec256") -> None:
-        self.port = free_port()
+        self.port = reserve_port()
         self.ca = LocalCA.create(base / "ca", key_type=key_type,
                                  url=f"http://127.0.0.1:{self.port}")
         self.good = self.ca.issue_server(["good.test"], key_type=key_type)

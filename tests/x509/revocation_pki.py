@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ..support.ports import reserve_port
+
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 UTC = dt.UTC
 
@@ -342,13 +344,6 @@ def build_ocsp_response(
 # --------------------------------------------------------------------------- sockets, servers
 
 
-def free_port() -> int:
-    """Ask the OS for a free port: bind to port 0, read the number, release it."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_for_port(
     port: int, process: subprocess.Popen[bytes] | None, log: Path | None, timeout: float = 15.0
 ) -> None:
@@ -548,7 +543,7 @@ class Lab:
     def port(self, name: str) -> int:
         """A port reserved by name; responders are started on it later by `start_responder`."""
         if name not in self.ports:
-            self.ports[name] = free_port()
+            self.ports[name] = reserve_port()
         return self.ports[name]
 
     def ocsp_url(self, name: str) -> str:

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from tlskit.x509.errors import CertificateVerificationError, Reason, describe
 from tlskit.x509.revocation import RevocationChecker, RevocationStatus
 
+from ..support.ports import refused_port
 from .revocation_pki import (
     CA_KEY_USAGE_NO_CRL,
     CertSpec,
@@ -20,7 +21,6 @@ from .revocation_pki import (
     Lab,
     Route,
     build_crl,
-    free_port,
     issue,
     make_lab,
     new_key,
@@ -38,11 +38,11 @@ class CrlLab:
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
         self.url = lab.http.url("/crl")
-        self.dead_url = f"http://127.0.0.1:{free_port()}/gone.crl"
+        self.dead_url = f"http://127.0.0.1:{refused_port()}/gone.crl"
         d = lab.directory
         lab.leaf("good", crl=self.url)
         lab.leaf("revoked", crl=self.url, revoked_at=REVOKED_AT, reason="keyCompromise")
-        lab.leaf("down", ocsp=f"http://127.0.0.1:{free_port()}", crl=self.url)
+        lab.leaf("down", ocsp=f"http://127.0.0.1:{refused_port()}", crl=self.url)
         lab.leaf("twodp", crl=(self.dead_url, self.url))
         lab.leaf("ldap", crl="ldap://127.0.0.1/cn=crl")
         lab.leaf("nodp")

@@ -13,7 +13,7 @@ import pytest
 from tlskit.x509 import http
 from tlskit.x509.http import HttpError
 
-from .revocation_pki import free_port
+from ..support.ports import refused_port
 
 Script = Callable[[socket.socket, bytes], None]
 
@@ -201,7 +201,7 @@ def test_trickling_server_is_bounded_by_one_deadline(
 
 def test_connection_refused() -> None:
     with pytest.raises(HttpError, match=r"^unreachable \(connection refused\)$"):
-        http.get(f"http://127.0.0.1:{free_port()}/x")
+        http.get(f"http://127.0.0.1:{refused_port()}/x")
 
 
 @pytest.mark.parametrize(
