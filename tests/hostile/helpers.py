@@ -219,6 +219,46 @@ def assert_peer_alert(conn: Connection, data: bytes, alert: AD) -> None:
     assert later.value.alert == alert
 
 
+def raise_failure(conn: Connection, data: bytes | Iterable[bytes] | Callable[[], Any]
+                  ) -> TLSError:
+    """Feed `data` (or call it): it must raise our own `TLSError` (not the peer's
+    AlertReceived; anything else propagates and fails the test)."""
+    with pytest.raises(TLSError) as info:
+        if callable(data):
+            data()
+        elif isinstance(data, bytes | bytearray):
+            conn.receive_data(data)
+        else:
+            for chunk in data:
+                conn.receive_data(chunk)
+    exc = info.value
+    assert not isinstance(exc, AlertReceived), f"peer alert, not ours: {exc!r}"
+    return exc
+
+
+def after_leading(out: bytes, leading: bytes | int) -> bytes:
+    """`out` without what may legitimately precede the alert: exact bytes, or a number of
+    non-alert records (e.g. a ServerHello already sent when the error surfaced)."""
+    if isinstance(leading, int):
+        recs = split_records(out)
+        assert len(recs) == leading + 1, f"expected {leading} records before the alert"
+        assert all(r[0] != ALERT for r in recs[:leading])
+        leading = b"".join(recs[:leading])
+    assert out.startswith(leading), "unexpected bytes before the alert"
+    return out[len(leading):]
+
+
+def assert_sticky(conn: Connection, exc: TLSError) -> None:
+    """Every later ``receive_data``/``send_data`` raises the very same error and queues
+    nothing more."""
+    for again in (lambda: conn.receive_data(b"\x17\x03\x03\x00\x01x"),
+                  lambda: conn.send_data(b"more")):
+        with pytest.raises(TLSError) as later:
+            again()
+        assert later.value is exc
+    assert conn.data_to_send() == b""
+
+
 def expect_alert(conn: Connection, data: bytes | Iterable[bytes] | Callable[[], Any],
                  alert: AD, *, peer: Connection | None = None,
                  leading: bytes | int = b"") -> TLSError:
@@ -235,25 +275,9 @@ def expect_alert(conn: Connection, data: bytes | Iterable[bytes] | Callable[[], 
     `leading` is what may legitimately precede the alert: exact bytes, or a number of
     non-alert records (e.g. a ServerHello already sent when the error surfaced).
     """
-    with pytest.raises(TLSError) as info:
-        if callable(data):
-            data()
-        elif isinstance(data, bytes | bytearray):
-            conn.receive_data(data)
-        else:
-            for chunk in data:
-                conn.receive_data(chunk)
-    exc = info.value
-    assert not isinstance(exc, AlertReceived), f"peer alert, not ours: {exc!r}"
+    exc = raise_failure(conn, data)
     assert exc.alert == alert, f"expected {alert.name}, got {exc.alert.name}: {exc}"
-    out = conn.data_to_send()
-    if isinstance(leading, int):
-        recs = split_records(out)
-        assert len(recs) == leading + 1, f"expected {leading} records before the alert"
-        assert all(r[0] != ALERT for r in recs[:leading])
-        leading = b"".join(recs[:leading])
-    assert out.startswith(leading), "unexpected bytes before the alert"
-    out = out[len(leading):]
+    out = after_leading(conn.data_to_send(), leading)
     if out.startswith(COMPAT_CCS) and len(out) > len(COMPAT_CCS):
         # RFC 8446 D.4: a client in middlebox-compatibility mode sends its one CCS just
         # before its first protected record -- which may be this alert.
@@ -270,12 +294,7 @@ def expect_alert(conn: Connection, data: bytes | Iterable[bytes] | Callable[[], 
             assert open_record(conn, rec, seq) == bytes((2, alert, ALERT))
     else:
         assert out == plain_alert(alert), f"alert record {out.hex()}"
-    for again in (lambda: conn.receive_data(b"\x17\x03\x03\x00\x01x"),
-                  lambda: conn.send_data(b"more")):
-        with pytest.raises(TLSError) as later:
-            again()
-        assert later.value is exc
-    assert conn.data_to_send() == b""
+    assert_sticky(conn, exc)
     return exc
 
 

@@ -50,6 +50,7 @@ from ..support.records import (
     record,
     split_records,
 )
+from .helpers import after_leading, assert_sticky, raise_failure
 
 AD = AlertDescription
 
@@ -198,26 +199,9 @@ def expect_alert12(conn: Connection, data: bytes | Iterable[bytes] | Callable[[]
     - every later ``receive_data``/``send_data`` raises the very same error, and nothing
       more is queued.
     """
-    with pytest.raises(TLSError) as info:
-        if callable(data):
-            data()
-        elif isinstance(data, bytes | bytearray):
-            conn.receive_data(data)
-        else:
-            for chunk in data:
-                conn.receive_data(chunk)
-    exc = info.value
-    assert type(exc) is not AlertReceived, f"peer alert, not ours: {exc!r}"
-    assert isinstance(exc, TLSError)
+    exc = raise_failure(conn, data)
     assert exc.alert == alert, f"expected {alert.name}, got {exc.alert.name}: {exc!r}"
-    out = conn.data_to_send()
-    if isinstance(leading, int):
-        recs = split_records(out)
-        assert len(recs) == leading + 1, f"expected {leading} records before the alert"
-        assert all(r[0] != ALERT for r in recs[:leading])
-        leading = b"".join(recs[:leading])
-    assert out.startswith(leading), "unexpected bytes before the alert"
-    out = out[len(leading):]
+    out = after_leading(conn.data_to_send(), leading)
     prot = conn._records._write
     if prot is not None:
         recs = split_records(out)
@@ -228,12 +212,7 @@ def expect_alert12(conn: Connection, data: bytes | Iterable[bytes] | Callable[[]
         assert keys.open(prot.seq - 1, rec) == (ALERT, bytes((2, alert)))
     else:
         assert out == plain_alert(alert), f"alert record {out.hex()}"
-    for again in (lambda: conn.receive_data(b"\x17\x03\x03\x00\x01x"),
-                  lambda: conn.send_data(b"more")):
-        with pytest.raises(TLSError) as later:
-            again()
-        assert later.value is exc
-    assert conn.data_to_send() == b""
+    assert_sticky(conn, exc)
     return exc
 
 
