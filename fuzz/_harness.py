@@ -12,6 +12,13 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+# The harnesses share record building and the robustness contract with the tests
+# (tests/support/records.py, tests/support/contract.py): the repository root goes on
+# the path so ``tests.support`` imports however a harness is started.
+REPO = str(Path(__file__).resolve().parents[1])
+if REPO not in sys.path:
+    sys.path.append(REPO)
+
 Target = Callable[[bytes], None]
 Generator = Callable[[random.Random], bytes]
 

@@ -31,15 +31,7 @@ from _harness import main, with_selector
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fuzz_handshake_server import check, new_client, overwrite, recorded, seal
-
-
-def split_records(data: bytes) -> list[bytes]:
-    out = []
-    while data:
-        n = int.from_bytes(data[3:5], "big")
-        out.append(data[:5 + n])
-        data = data[5 + n:]
-    return out
+from tests.support.records import split_records
 
 
 def client_after_hello():

@@ -22,22 +22,17 @@ can be replayed and mutated. Byte 0 of the input picks the mode:
 from __future__ import annotations
 
 import random
-import struct
 import sys
 from functools import cache
 from typing import Any
 
 from _harness import main, overwrite, with_selector
 from _peers import AcceptAll, identity
+from tests.support.contract import survive
+from tests.support.pump import flights
+from tests.support.records import KeyLog, seal
 
 from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection
-from tlskit.crypto import SUITES
-from tlskit.enums import AlertDescription as AD
-from tlskit.enums import CipherSuite
-from tlskit.errors import AlertReceived, TLSError
-from tlskit.keyschedule import traffic_keys
-
-SUITE = SUITES[CipherSuite.TLS_AES_128_GCM_SHA256]
 
 
 def new_server() -> ServerConnection:
@@ -55,43 +50,14 @@ def new_client(keylog: Any = None) -> ClientConnection:
 
 @cache
 def recorded() -> dict[str, Any]:
-    secrets: dict[str, bytes] = {}
-    c = new_client(lambda label, _r, s: secrets.__setitem__(label, s))
-    s = new_server()
-    ch = c.data_to_send()
-    s.receive_data(ch)
-    sf = s.data_to_send()
-    c.receive_data(sf)
-    cf = c.data_to_send()
-    s.receive_data(cf)
-    assert c.handshake_complete and s.handshake_complete
+    log = KeyLog()
+    ch, sf, cf, tickets = flights(new_client(log), new_server())
     return {"client_hello": ch, "server_flight": sf, "client_finished": cf,
-            "secrets": secrets, "tickets": s.data_to_send()}
-
-
-def seal(secret: bytes, seq: int, inner: bytes) -> bytes:
-    keys = traffic_keys(SUITE, secret)
-    nonce = (int.from_bytes(keys.iv, "big") ^ seq).to_bytes(12, "big")
-    header = struct.pack(">BHH", 23, 0x0303, len(inner) + 16)
-    return header + SUITE.aead(keys.key).encrypt(nonce, inner, header)
+            "secrets": log.as_dict(), "tickets": tickets}
 
 
 def check(conn: Any, chunks: list[bytes]) -> None:
-    try:
-        for chunk in chunks:
-            conn.receive_data(chunk)
-    except AlertReceived:
-        return
-    except TLSError as exc:
-        assert exc.alert != AD.internal_error, f"{exc!r} from {exc.__cause__!r}"
-        out = conn.data_to_send()
-        assert len(out) >= 7, out
-        try:
-            conn.receive_data(b"\x16")
-        except TLSError as again:
-            assert again is exc
-        else:
-            raise AssertionError("a failed connection accepted more input") from None
+    survive(conn, chunks)
 
 
 def TestOneInput(data: bytes) -> None:

@@ -34,8 +34,8 @@ from tlskit.handshake.client13 import ClientHandshake13
 from tlskit.wire import messages as m
 
 from ..support.pki import AcceptAll, client_config, det_rng, server_config
-from ..support.pump import pump
-from ..support.records import ALERT, APPDATA, COMPAT_CCS, plain_alert, split_records
+from ..support.pump import flights, pump
+from ..support.records import ALERT, KeyLog, APPDATA, COMPAT_CCS, plain_alert, split_records
 
 AD = AlertDescription
 Hook = Callable[[bytes], "bytes | list[bytes] | None"]
@@ -162,18 +162,9 @@ def recorded_flights() -> Flights:
         if "raw" in fields:
             seen[step] = fields["raw"]
 
-    secrets: dict[str, bytes] = {}
-    c = replay_client(tracer=tracer, keylog=lambda label, _r, sec: secrets.__setitem__(label, sec))
-    s = replay_server()
-
-    ch = c.data_to_send()
-    s.receive_data(ch)
-    sf = s.data_to_send()
-    c.receive_data(sf)
-    cf = c.data_to_send()
-    s.receive_data(cf)
-    assert c.handshake_complete and s.handshake_complete
-    return Flights(ch, sf, cf, seen, secrets)
+    log = KeyLog()
+    ch, sf, cf, *_tickets = flights(replay_client(tracer=tracer, keylog=log), replay_server())
+    return Flights(ch, sf, cf, seen, log.as_dict())
 
 
 # --- records ---------------------------------------------------------------------------

@@ -22,11 +22,8 @@ from functools import cache
 from typing import Any
 from unittest import mock
 
-import pytest
-
 from tlskit import (
     AlertDescription,
-    AlertReceived,
     ClientConfig,
     ClientConnection,
     ServerConfig,
@@ -214,26 +211,6 @@ def expect_alert12(conn: Connection, data: bytes | Iterable[bytes] | Callable[[]
         assert out == plain_alert(alert), f"alert record {out.hex()}"
     assert_sticky(conn, exc)
     return exc
-
-
-def check_only_tls_errors(conn: Connection, chunks: Iterable[bytes]) -> TLSError | None:
-    """The robustness contract: feeding `chunks` returns events or raises a `TLSError`
-    with a real protocol alert (never internal_error), which is then queued for the peer
-    and sticks. Returns the error, if any."""
-    try:
-        for chunk in chunks:
-            conn.receive_data(chunk)
-    except AlertReceived:
-        return None
-    except TLSError as exc:
-        assert exc.alert != AD.internal_error, f"{exc!r} from {exc.__cause__!r}"
-        recs = split_records(conn.data_to_send())
-        assert recs and recs[-1][0] == ALERT, "the alert was not queued"
-        with pytest.raises(TLSError) as again:
-            conn.receive_data(b"\x16")
-        assert again.value is exc
-        return exc
-    return None
 
 
 # --- driving a 1.2 handshake ------------------------------------------------------------------

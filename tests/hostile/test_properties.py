@@ -9,34 +9,14 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tlskit import TLSError
-
+from ..support.contract import survive
 from ..support.records import HS, record, split_records
-from .helpers import AD, clean, recorded_flights, replay_client, replay_server
+from .helpers import clean, recorded_flights, replay_client, replay_server
 
 # TLSKIT_HOSTILE_EXAMPLES=5000 for a long hunt; the default keeps the suite quick.
 EXAMPLES = int(os.environ.get("TLSKIT_HOSTILE_EXAMPLES", "200"))
 FAST = settings(max_examples=EXAMPLES, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-def survive(conn, chunks) -> None:
-    """Feed chunks; only a TLSError with a proper alert may come out."""
-    try:
-        for chunk in chunks:
-            conn.receive_data(chunk)
-    except TLSError as exc:
-        assert exc.alert != AD.internal_error, f"{exc!r} caused by {exc.__cause__!r}"
-        out = conn.data_to_send()
-        assert out == b"" or out.endswith(b"\x02" + bytes((exc.alert,))) or \
-            out[-24:-19] == b"\x17\x03\x03\x00\x13", out[-30:].hex()
-        # The error sticks.
-        try:
-            conn.receive_data(b"\x16")
-        except TLSError as again:
-            assert again is exc
-        else:
-            raise AssertionError("a failed connection accepted more data") from None
 
 
 def fresh_server():

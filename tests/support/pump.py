@@ -317,3 +317,19 @@ def echo_until_close(pump: Pump) -> int:
             echoed += len(chunk)
     pump.run_until(lambda: True, "the answering close_notify to be written")
     return echoed
+
+
+def flights(client: Connection, server: Connection, limit: int = 8) -> list[bytes]:
+    """A handshake flight by flight, each delivered before the next is taken: the
+    ClientHello, the server's flight, the client's, and what follows until both sides
+    are quiet (TLS 1.3 tickets, the TLS 1.2 server's CCS and Finished)."""
+    out: list[bytes] = []
+    for turn in range(limit):
+        src, dst = (client, server) if turn % 2 == 0 else (server, client)
+        data = src.data_to_send()
+        if not data:
+            break
+        out.append(data)
+        dst.receive_data(data)
+    assert client.handshake_complete is not None and server.handshake_complete is not None
+    return out

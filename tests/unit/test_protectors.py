@@ -28,6 +28,8 @@ from tlskit.errors import UnexpectedMessage
 from tlskit.keyschedule import next_traffic_secret, traffic_keys
 from tlskit.record import Opener12, Opener13, RecordLayer, Sealer12, Sealer13
 
+from ..support.records import split_records
+
 SUITE = SUITES[CipherSuite.TLS_AES_128_GCM_SHA256]
 SECRET = bytes(range(32))
 
@@ -151,7 +153,8 @@ def test_limits_carry_over_to_later_keys():
     layer.update_read()
     assert layer.sealer.limit == 100 and layer.opener.limit == 200
     layer.write(23, bytes(250))
-    assert [len(r) for r in split(layer.take_output())] == [5 + 101 + 16] * 2 + [5 + 51 + 16]
+    sizes = [len(r) for r in split_records(layer.take_output())]
+    assert sizes == [5 + 101 + 16] * 2 + [5 + 51 + 16]
 
 
 def test_key_update_needs_tls13_keys():
@@ -171,15 +174,6 @@ def test_rekey_is_due_after_the_configured_number_of_records():
     assert layer.sealer is not None
     assert layer.sealer.send_app(b"a") and layer.sealer.send_app(b"b")
     assert layer.rekey_due and not layer.sealer.send_app(b"c")  # the caller rekeys first
-
-
-def split(data: bytes) -> list[bytes]:
-    out = []
-    while data:
-        n = int.from_bytes(data[3:5], "big")
-        out.append(data[:5 + n])
-        data = data[5 + n:]
-    return out
 
 
 # --- TLS 1.2 (RFC 5288 3, RFC 7905 2) ----------------------------------------------------

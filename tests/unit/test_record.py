@@ -15,6 +15,8 @@ from tlskit.enums import CipherSuite
 from tlskit.errors import BadRecordMac, DecodeError, RecordOverflow, UnexpectedMessage
 from tlskit.record import MAX_CIPHERTEXT, MAX_PLAINTEXT, RecordLayer, _Protection
 
+from ..support.records import split_records
+
 # The RFC 8448 traces, kept in the repo; provenance in tests/vectors/README.md.
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "rfc8448.json"
 DATA = json.loads(VECTORS.read_text())
@@ -58,15 +60,6 @@ def seal(inner: bytes, seq: int = 0) -> bytes:
 def open_(rec: bytes, seq: int = 0) -> bytes:
     nonce = (int.from_bytes(IV, "big") ^ seq).to_bytes(12, "big")
     return AESGCM(KEY).decrypt(nonce, rec[5:], rec[:5])
-
-
-def split(data: bytes) -> list[bytes]:
-    out = []
-    while data:
-        n = int.from_bytes(data[3:5], "big")
-        out.append(data[:5 + n])
-        data = data[5 + n:]
-    return out
 
 
 # --- RFC 8448 records ---------------------------------------------------------------------
@@ -127,7 +120,7 @@ def test_sequence_numbers_advance_per_record_in_both_directions():
     for i in range(5):
         w.write(23, b"m%d" % i)
     data = w.take_output()
-    for i, rec in enumerate(split(data)):
+    for i, rec in enumerate(split_records(data)):
         assert open_(rec, i) == b"m%d\x17" % i
     r.feed(data)
     assert [r.next_record() for _ in range(5)] == [(23, b"m%d" % i) for i in range(5)]
@@ -253,7 +246,7 @@ def test_incomplete_records_wait():
 def test_plaintext_writes_split_at_2_14():
     r = RecordLayer()
     r.write(22, bytes(MAX_PLAINTEXT * 2 + 1))
-    recs = split(r.take_output())
+    recs = split_records(r.take_output())
     assert [len(x) - 5 for x in recs] == [MAX_PLAINTEXT, MAX_PLAINTEXT, 1]
     assert all(x[:3] == b"\x16\x03\x03" for x in recs)
 
@@ -262,7 +255,7 @@ def test_protected_writes_split_at_the_send_limit():
     w = writer()
     w.send_limit = 99                # the peer's record_size_limit of 100, minus the type
     w.write(23, b"z" * 250)
-    recs = split(w.take_output())
+    recs = split_records(w.take_output())
     assert [len(open_(x, i)) for i, x in enumerate(recs)] == [100, 100, 53]
     assert b"".join(open_(x, i)[:-1] for i, x in enumerate(recs)) == b"z" * 250
     assert w.write_sequence == 3
@@ -287,7 +280,7 @@ def test_unprotected_ccs_between_protected_records():
     w.write(22, b"\x08\x00\x00\x00")
     w.write_unprotected(20, b"\x01")
     w.write(22, b"\x08\x00\x00\x00")
-    recs = split(w.take_output())
+    recs = split_records(w.take_output())
     assert recs[1] == b"\x14\x03\x03\x00\x01\x01"
     assert open_(recs[2], 1) == b"\x08\x00\x00\x00\x16"
 
