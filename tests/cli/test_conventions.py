@@ -240,3 +240,17 @@ def test_import_tlskit_is_light_and_complete() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0 and proc.stdout == "OK\n", proc.stderr
+
+
+def test_the_cli_drives_connections_through_tlskit_io() -> None:
+    """connect, serve and demo run over the library's own `TLSSocket`/`TLSServer` (bytes
+    watched through `tlskit.io.tap`), not a driver of their own: no CLI module feeds a
+    sans-I/O connection itself."""
+    import tlskit.cli as cli_package
+    from tlskit.cli import serve
+    from tlskit.io import TLSServer
+
+    for path in Path(cli_package.__file__).parent.glob("*.py"):
+        code = path.read_text()
+        assert ".receive_data(" not in code and ".data_to_send(" not in code, path.name
+    assert issubclass(serve._Listener, TLSServer)

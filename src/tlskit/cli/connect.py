@@ -31,14 +31,13 @@ from ..config import CertifiedKey, ClientConfig, load_pem_chain
 from ..connection import ClientConnection
 from ..enums import AlertDescription
 from ..errors import AlertReceived, BadCertificate, TLSError
+from ..io.blocking import RECV_SIZE, TLSSocket, TruncatedConnection
 from ..keylog import KeyLogFile
 from . import diagram
 from .options import DEFAULT_PORT
 from .render import make_console, render_connect, render_trace
 from .trace import (
-    Channel,
     ExplainingVerifier,
-    HandshakeEOF,
     Recorder,
     cert_info,
     quiet_library_logs,
@@ -245,22 +244,22 @@ class _Connect:
         try:
             self.phase = "during the handshake with"
             conn = ClientConnection(config, server_name=server_name)
-            chan = Channel(sock, conn)
-            complete = chan.handshake(a.timeout)
-            handshake_ms = (time.perf_counter() - t0) * 1000
-            requested = self.recorder.find("certificate_request") is not None
-            response: bytes | None = None
-            if a.request is not None:
-                self.phase = "waiting for the response from"
-                response = self._exchange(chan, unescape(a.request).encode("utf-8"))
-            elif requested:
-                # TLS 1.3 servers judge a client certificate after our Finished: give a
-                # rejection alert the chance to arrive before calling it a success.
-                self.phase = "after the handshake with"
-                chan.poll(min(1.0, a.timeout or 1.0))
-                if chan.close_alert is not None:
-                    raise AlertReceived(chan.close_alert)
-            chan.close()
+            with TLSSocket(sock, conn, server_side=False, handshake_timeout=a.timeout,
+                           peer=self.where, server_hostname=server_name) as tls:
+                tls.do_handshake()
+                complete = conn.handshake_complete
+                assert complete is not None
+                handshake_ms = (time.perf_counter() - t0) * 1000
+                requested = self.recorder.find("certificate_request") is not None
+                response: bytes | None = None
+                if a.request is not None:
+                    self.phase = "waiting for the response from"
+                    response = self._exchange(tls, unescape(a.request).encode("utf-8"))
+                elif requested:
+                    # TLS 1.3 servers judge a client certificate after our Finished: give
+                    # a rejection alert the chance to arrive before calling it a success.
+                    self.phase = "after the handshake with"
+                    self._await_rejection(tls, min(1.0, a.timeout or 1.0))
         finally:
             sock.close()
         error = conn.verification_error
@@ -268,13 +267,21 @@ class _Connect:
                                connect_ms, handshake_ms, response)
         return summary, response
 
-    def _exchange(self, chan: Channel, request: bytes) -> bytes:
-        chan.send(request)
+    @staticmethod
+    def _await_rejection(tls: TLSSocket, wait: float) -> None:
+        """Wait up to ``wait`` seconds for what the server says next: its alert raises
+        AlertReceived; data, a close or silence mean it kept the connection."""
+        tls.settimeout(wait)
+        with contextlib.suppress(TimeoutError):
+            tls.recv(RECV_SIZE)
+
+    def _exchange(self, tls: TLSSocket, request: bytes) -> bytes:
+        tls.sendall(request)
         chunks: list[bytes] = []
         size = 0
         while True:
             try:
-                data = chan.recv()
+                data = tls.recv(RECV_SIZE)
             except TimeoutError:
                 if chunks:  # a server that keeps the connection open: what came is the answer
                     break
@@ -285,8 +292,6 @@ class _Connect:
             size += len(data)
             if size > MAX_RESPONSE:
                 break
-        if chan.close_alert not in (None, AlertDescription.close_notify):
-            raise AlertReceived(chan.close_alert)
         return b"".join(chunks)
 
     # -- errors ------------------------------------------------------------------------
@@ -299,7 +304,7 @@ class _Connect:
             return f"cannot resolve {where.rsplit(':', 1)[0]}: {exc.strerror or exc}"
         if isinstance(exc, TimeoutError):
             return f"timed out {self.phase} {where} (after {self.args.timeout:g} s)"
-        if isinstance(exc, HandshakeEOF):
+        if isinstance(exc, TruncatedConnection):
             return f"{where} closed the connection during the handshake"
         if isinstance(exc, ConnectionResetError):
             return f"connection reset by {where} {self.phase.split(' ', 1)[-1]}"

@@ -35,11 +35,12 @@ from ..config import ClientConfig, ServerConfig
 from ..connection import ClientConnection, ServerConnection
 from ..crypto import SUITES
 from ..events import HandshakeComplete
+from ..io.blocking import RECV_SIZE, TLSSocket
+from ..io.tap import tap_socket
 from ..keyschedule import traffic_keys
 from . import diagram
 from .render import make_console, render_demo
 from .trace import (
-    Channel,
     ExplainingVerifier,
     Recorder,
     Wire,
@@ -160,23 +161,30 @@ class _DemoServer:
                               private_key=self.issued.private_key, alpn_protocols=[ALPN],
                               ocsp_response=self.staple, tracer=rec.tracer, keylog=rec.keylog)
         conn = ServerConnection(config)
-        chan = Channel(sock, conn, outgoing="server->client")
-        try:
-            side.complete = chan.handshake(IO_TIMEOUT)
+        wire = Wire()
+        with TLSSocket(tap_socket(sock, wire.tap("server")), conn, server_side=True,
+                       handshake_timeout=IO_TIMEOUT) as tls:
+            tls.do_handshake()
+            side.complete = conn.handshake_complete
             side.client_offer = dict(conn.client_offer)
-            side.received = chan.recv()
+            side.received = tls.recv(RECV_SIZE)
             side.reply = (f"hello client, I read {len(side.received)} bytes from you "
                           "and nobody else could").encode()
-            side.reply_record = chan.send(side.reply)
-            while chan.recv():  # until the client's close_notify
+            side.reply_record = _send(tls, wire, side.reply, "server->client")
+            while tls.recv(RECV_SIZE):  # until the client's close_notify
                 pass
-        finally:
-            chan.close()
 
     def close(self) -> None:
         self.sessions.put(None)
         self.listener.close()
         self.thread.join(IO_TIMEOUT)
+
+
+def _send(tls: TLSSocket, wire: Wire, data: bytes, direction: str) -> bytes:
+    """Send ``data``; returns the record bytes that went on the wire for it."""
+    mark = wire.mark()
+    tls.sendall(data)
+    return wire.sent_since(mark, direction)
 
 
 def _ocsp_staple(ca: LocalCA, issued: Issued) -> bytes | None:
@@ -232,15 +240,21 @@ def _run_session(number: int, server: _DemoServer, ca: LocalCA) -> _Session:
     sock = socket.create_connection(server.address, timeout=IO_TIMEOUT)
     try:
         conn = ClientConnection(config, server_name=SERVER_NAME)
-        chan = Channel(sock, conn, wire=wire)
-        complete = chan.handshake(IO_TIMEOUT)
-        handshake_ms = client_rec.now_ms()
-        request = f"hello server, this is session {number} speaking".encode()
-        request_t = client_rec.now_ms()
-        request_record = chan.send(request)
-        reply = chan.recv()
-        reply_t = client_rec.now_ms()
-        chan.close()
+        tapped = tap_socket(sock, wire.tap("client"))
+        with TLSSocket(tapped, conn, server_side=False, handshake_timeout=IO_TIMEOUT,
+                       server_hostname=SERVER_NAME) as tls:
+            tls.do_handshake()
+            complete = conn.handshake_complete
+            assert complete is not None
+            handshake_ms = client_rec.now_ms()
+            request = f"hello server, this is session {number} speaking".encode()
+            request_t = client_rec.now_ms()
+            request_record = _send(tls, wire, request, "client->server")
+            reply = tls.recv(RECV_SIZE)
+            reply_t = client_rec.now_ms()
+            # The wire shows our close_notify, not what the server may still be sending.
+            tap = wire.tap("client")
+            tapped.tap = lambda outgoing, data: tap(True, data) if outgoing else None
     finally:
         sock.close()
     if not server_side.done.wait(IO_TIMEOUT):

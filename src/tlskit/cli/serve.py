@@ -21,6 +21,7 @@ import datetime as dt
 import secrets
 import signal
 import socket
+import socketserver
 import sys
 import threading
 import time
@@ -35,13 +36,15 @@ from typing import Any
 from cryptography import x509
 
 from ..config import CertificateValidityWarning, CertifiedKey, ServerConfig, load_pem_chain
-from ..connection import ServerConnection
 from ..errors import AlertReceived, TLSError
 from ..events import HandshakeComplete
 from ..fingerprint import client_hellos
+from ..io.blocking import RECV_SIZE, TLSSocket, TruncatedConnection
+from ..io.server import TLSServer
+from ..io.tap import TappedSocket, tap_socket
 from ..keylog import KeyLogFile
 from . import diagram
-from .trace import Channel, HandshakeEOF, Recorder, Wire, quiet_library_logs
+from .trace import Recorder, Wire, quiet_library_logs
 
 PROG = "tlskit serve"
 HANDSHAKE_TIMEOUT = 30.0
@@ -191,16 +194,13 @@ class Server:
         self.keylog: KeyLogFile | None = None
         self.certified: CertifiedKey | None = None
         self.config = self._config()
+        self._lock = threading.Lock()
         try:
-            family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-            self.listener = socket.create_server((args.host, args.port), family=family,
-                                                 backlog=64, reuse_port=False)
+            self.listener = _Listener(self)
         except OSError as exc:
             raise ServeError(f"cannot listen on {_url_host(args.host)}:{args.port}: "
                              f"{exc.strerror or exc}", 1) from exc
-        self.port = self.listener.getsockname()[1]
-        self.connections = 0
-        self._lock = threading.Lock()
+        self.port = self.listener.server_port
 
     def _config(self) -> ServerConfig:
         a = self.args
@@ -300,23 +300,12 @@ class Server:
         print("Ctrl-C to stop.", flush=True)
 
     def serve_forever(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                sock, peer = self.listener.accept()
-            except OSError as exc:
-                if self.stopping.is_set():
-                    return
-                self.log(f"accept failed: {exc.strerror or exc}")
-                time.sleep(0.1)  # e.g. out of file descriptors: do not spin
-                continue
-            thread = threading.Thread(target=self._handle, args=(sock, peer),
-                                      name=f"tlskit-serve-{peer[1]}", daemon=True)
-            thread.start()
+        self.listener.serve_forever()
 
     def close(self) -> None:
         self.stopping.set()
         with contextlib.suppress(OSError):
-            self.listener.close()
+            self.listener.server_close()
         if self.keylog is not None:
             with contextlib.suppress(OSError, ValueError):
                 self.keylog.close()
@@ -327,24 +316,24 @@ class Server:
 
     # -- one connection -----------------------------------------------------------------
 
-    def _handle(self, sock: socket.socket, peer: Any) -> None:
+    def handle(self, tls: TLSSocket, peer: Any) -> None:
+        """One connection, in its own thread: the handshake, then the page or the echo."""
         who = f"{_url_host(peer[0])}:{peer[1]}"
-        conn = ServerConnection(self.config)
-        # A TLS 1.3 client may half-close after its request (close_notify, RFC 8446 6.1):
-        # answer the request first; chan.close() then sends our close_notify.
-        conn.close_reply = False
+        conn = tls.connection
         # For the page: the server's trace (its diagram) and the bytes the client sent until
         # the handshake ended (its ClientHellos as sent). Echo mode needs neither.
         recorder = Recorder("server")
         self._local.recorder = None if self.args.echo else recorder
         wire = Wire()
-        chan = Channel(sock, conn, wire=None if self.args.echo else wire,
-                       outgoing="server->client")
+        tapped = tls.socket
+        if isinstance(tapped, TappedSocket) and not self.args.echo:
+            tapped.tap = wire.tap("server")
         try:
-            sock.settimeout(HANDSHAKE_TIMEOUT)
-            complete = chan.handshake(HANDSHAKE_TIMEOUT)
-            chan.wire = None
-            sock.settimeout(IDLE_TIMEOUT)
+            tls.do_handshake()
+            if isinstance(tapped, TappedSocket):
+                tapped.tap = None
+            complete = conn.handshake_complete
+            assert complete is not None
             seen = _Seen(who, complete, recorder, wire.stream("client->server"))
             group = complete.group.name if complete.group else None
             self.log(f"{who} {complete.version} {complete.cipher_suite.name} {group} "
@@ -353,17 +342,17 @@ class Server:
                         if complete.peer_certificates else "")
                      + (" resumed" if complete.resumed else ""))
             if self.args.echo:
-                self._echo(chan)
+                self._echo(tls)
             else:
-                self._http(chan, seen)
-            chan.close(linger=2.0)
+                self._http(tls, seen)
+            _close_lingering(tls, 2.0)
         except AlertReceived as exc:
             self.log(f"{who} closed by the client: alert {exc.alert.name}")
+        except TruncatedConnection:
+            self.log(f"{who} closed the connection during the handshake")
         except TLSError as exc:
             what = "TLS error" if conn.handshake_complete else "handshake failed"
             self.log(f"{who} {what}: {exc} (sent alert {exc.alert.name})")
-        except HandshakeEOF:
-            self.log(f"{who} closed the connection during the handshake")
         except TimeoutError:
             self.log(f"{who} timed out")
         except OSError as exc:
@@ -373,7 +362,7 @@ class Server:
         finally:
             self._local.recorder = None
             with contextlib.suppress(OSError):
-                sock.close()
+                tls.close()
 
     def _trace(self, step: str, values: dict[str, Any]) -> None:
         """The config's tracer: hands each event to the recorder of the connection being
@@ -382,28 +371,28 @@ class Server:
         if recorder is not None:
             recorder.tracer(step, values)
 
-    def _echo(self, chan: Channel) -> None:
+    def _echo(self, tls: TLSSocket) -> None:
         while True:
-            data = chan.recv()
+            data = tls.recv(RECV_SIZE)
             if not data:
                 return
-            chan.send(data)
+            tls.sendall(data)
 
-    def _http(self, chan: Channel, seen: _Seen) -> None:
+    def _http(self, tls: TLSSocket, seen: _Seen) -> None:
         who = seen.who
         head = b""
         while b"\r\n\r\n" not in head and b"\n\n" not in head:
-            data = chan.recv()
+            data = tls.recv(RECV_SIZE)
             if not data:
                 return
             head += data
             if len(head) > MAX_REQUEST_HEAD:
-                self._respond(chan, 431, "Request Header Fields Too Large", b"")
+                self._respond(tls, 431, "Request Header Fields Too Large", b"")
                 return
         lines = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").splitlines()
         parts = lines[0].split() if lines else []
         if len(parts) != 3 or not parts[2].startswith("HTTP/"):
-            self._respond(chan, 400, "Bad Request", b"bad request\n", "text/plain")
+            self._respond(tls, 400, "Bad Request", b"bad request\n", "text/plain")
             return
         method, path, _ = parts
         headers = {}
@@ -412,7 +401,7 @@ class Server:
             headers[name.strip().lower()] = value.strip()
         self.log(f"{who} {method} {path} {headers.get('user-agent', '-')}")
         if method not in ("GET", "HEAD"):
-            self._respond(chan, 405, "Method Not Allowed", b"GET or HEAD only\n",
+            self._respond(tls, 405, "Method Not Allowed", b"GET or HEAD only\n",
                           "text/plain", extra="Allow: GET, HEAD\r\n")
             return
         route = path.split("?", 1)[0]
@@ -422,10 +411,10 @@ class Server:
 
             visit = self._visit(seen, headers.get("user-agent"))
             if route == "/":
-                self._respond(chan, 200, "OK", page.render_html(visit),
+                self._respond(tls, 200, "OK", page.render_html(visit),
                               "text/html; charset=utf-8", head_only=head_only)
             else:
-                self._respond(chan, 200, "OK", page.to_json(visit), "application/json",
+                self._respond(tls, 200, "OK", page.to_json(visit), "application/json",
                               head_only=head_only)
             return
         if route.startswith("/diagram/") and route.endswith(".svg"):
@@ -434,10 +423,10 @@ class Server:
                 svg = diagram.render_svg(items, title="Your TLS handshake with tlskit serve",
                                          client_label="your client",
                                          server_label="tlskit serve")
-                self._respond(chan, 200, "OK", svg.encode(), "image/svg+xml",
+                self._respond(tls, 200, "OK", svg.encode(), "image/svg+xml",
                               head_only=head_only)
                 return
-        self._respond(chan, 404, "Not Found", b"only /, /json and /diagram/*.svg are here\n",
+        self._respond(tls, 404, "Not Found", b"only /, /json and /diagram/*.svg are here\n",
                       "text/plain", head_only=head_only)
 
     def _visit(self, seen: _Seen, user_agent: str | None) -> Any:
@@ -472,7 +461,7 @@ class Server:
         with self._lock:
             return self._diagrams.get(token)
 
-    def _respond(self, chan: Channel, status: int, reason: str, body: bytes,
+    def _respond(self, tls: TLSSocket, status: int, reason: str, body: bytes,
                  content_type: str = "text/plain", *, extra: str = "",
                  head_only: bool = False) -> None:
         header = (f"HTTP/1.1 {status} {reason}\r\n"
@@ -482,7 +471,42 @@ class Server:
                   "Connection: close\r\n"
                   "Server: tlskit\r\n"
                   f"{extra}\r\n").encode("latin-1")
-        chan.send(header + (b"" if head_only else body))
+        tls.sendall(header + (b"" if head_only else body))
+
+
+def _close_lingering(tls: TLSSocket, linger: float) -> None:
+    """close_notify and FIN, then read for up to ``linger`` seconds until the client
+    closes too, so its last bytes (its own close_notify) are not answered with a reset."""
+    deadline = time.monotonic() + linger
+    with contextlib.suppress(OSError, TLSError):
+        tls.shutdown(socket.SHUT_WR)
+        while (left := deadline - time.monotonic()) > 0:
+            tls.settimeout(left)
+            if not tls.recv(RECV_SIZE):
+                return
+
+
+class _Listener(TLSServer):
+    """`tlskit.io`'s threading TLS server: its accept loop and one thread per connection,
+    each handed to `Server.handle` with its bytes watched (`tlskit.io.tap`)."""
+
+    def __init__(self, server: Server) -> None:
+        a = server.args
+        self.address_family = socket.AF_INET6 if ":" in a.host else socket.AF_INET
+        self.cli = server
+        super().__init__((a.host, a.port), socketserver.BaseRequestHandler, server.config,
+                         handshake_timeout=HANDSHAKE_TIMEOUT, idle_timeout=IDLE_TIMEOUT,
+                         backlog=64)
+
+    def wrap_accepted(self, sock: socket.socket, addr: Any) -> TLSSocket:
+        tls = super().wrap_accepted(tap_socket(sock, None), addr)
+        # A TLS 1.3 client may half-close after its request (close_notify, RFC 8446 6.1):
+        # answer the request first; closing the socket then sends our close_notify.
+        tls.connection.close_reply = False
+        return tls
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        self.cli.handle(request, client_address)
 
 
 # --------------------------------------------------------------------------- a visit

@@ -10,17 +10,14 @@ diagram) is rendered from these objects, so the three never disagree.
     recorder.steps                           # [Step, ...] in the order they happened
     [s.to_dict() for s in recorder.steps]    # JSON-able
 
-It also holds `Channel`, the small blocking driver that runs a sans-I/O connection over a
-plain socket and records every byte it writes and reads (for the "no secret on the wire"
-check).
+`Wire` records every byte a connection writes and reads (for the "no secret on the wire"
+check), fed by a `tlskit.io.tap` socket under the library's own `TLSSocket`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import select
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -31,7 +28,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
-from ..connection import Connection
 from ..enums import (
     CipherSuite,
     ContentType,
@@ -41,17 +37,13 @@ from ..enums import (
     PskKeyExchangeMode,
     SignatureScheme,
 )
-from ..errors import AlertReceived, TLSError
-from ..events import ConnectionClosed, DataReceived, Event, HandshakeComplete
 from ..handshake.hello import ClientHelloView
 from ..trace import STEPS, message_of
 from ..wire import extensions as ext
 
 __all__ = [
     "MESSAGES",
-    "Channel",
     "ExplainingVerifier",
-    "HandshakeEOF",
     "Recorder",
     "Step",
     "Wire",
@@ -414,6 +406,26 @@ class Wire:
     def total(self, direction: str) -> int:
         return sum(len(c.data) for c in self.chunks if c.direction == direction)
 
+    def tap(self, side: str) -> Callable[[bool, bytes], None]:
+        """A `tlskit.io.tap` callback recording the bytes a ``side`` ("client" or
+        "server") socket sends and receives."""
+        sent, received = ("client->server", "server->client") if side == "client" \
+            else ("server->client", "client->server")
+
+        def tap(outgoing: bool, data: bytes) -> None:
+            self.record(sent if outgoing else received, data)
+        return tap
+
+    def mark(self) -> int:
+        """A position in the recording, for `sent_since`."""
+        with self._lock:
+            return len(self.chunks)
+
+    def sent_since(self, mark: int, direction: str) -> bytes:
+        """The bytes that went ``direction`` after `mark` (e.g. the record one send made)."""
+        with self._lock:
+            return b"".join(c.data for c in self.chunks[mark:] if c.direction == direction)
+
 
 def split_records(data: bytes) -> list[dict[str, Any]]:
     """The TLS records in a byte stream: content type, length and the bytes themselves."""
@@ -427,150 +439,6 @@ def split_records(data: bytes) -> list[dict[str, Any]]:
                     "bytes": record})
         pos += 5 + length
     return out
-
-
-# --------------------------------------------------------------------------- blocking I/O
-
-
-class HandshakeEOF(ConnectionError):
-    """The peer closed the TCP connection before the handshake finished."""
-
-
-class Channel:
-    """Drive a sans-I/O `Connection` over a blocking socket.
-
-    ``wire`` (optional) records every byte; ``outgoing`` names the direction of what we
-    write (``"client->server"`` for a client)."""
-
-    def __init__(self, sock: socket.socket, conn: Connection, *, wire: Wire | None = None,
-                 outgoing: str = "client->server") -> None:
-        self.sock = sock
-        self.conn = conn
-        self.wire = wire
-        self.outgoing = outgoing
-        self.incoming = "server->client" if outgoing == "client->server" else "client->server"
-        self.pending: list[bytes] = []      # application data that arrived with the handshake
-        self.events: list[Event] = []
-        self.peer_closed = False
-        self.close_alert: Any = None
-        self.last_written = b""
-
-    def flush(self) -> bytes:
-        out = self.conn.data_to_send()
-        if out:
-            if self.wire is not None:
-                self.wire.record(self.outgoing, out)
-            self.sock.sendall(out)
-            self.last_written = out
-        return out
-
-    def _flush_quietly(self) -> None:
-        with contextlib.suppress(OSError):
-            self.flush()
-
-    def _read_some(self) -> bytes:
-        data = self.sock.recv(65536)
-        if data and self.wire is not None:
-            self.wire.record(self.incoming, data)
-        return data
-
-    def _feed(self, data: bytes) -> list[Event]:
-        try:
-            events = self.conn.receive_data(data)
-        except TLSError:
-            self._flush_quietly()  # the alert the connection queued
-            raise
-        self.events += events
-        for ev in events:
-            if isinstance(ev, DataReceived):
-                self.pending.append(ev.data)
-            elif isinstance(ev, ConnectionClosed):
-                self.peer_closed = True
-                self.close_alert = ev.alert
-        self.flush()
-        if self.close_alert is not None:  # the peer aborted with a fatal alert
-            raise AlertReceived(self.close_alert)
-        return events
-
-    def handshake(self, timeout: float | None = None) -> HandshakeComplete:
-        """Run the handshake to completion; raises TLSError, OSError, TimeoutError or
-        HandshakeEOF."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        previous = self.sock.gettimeout()
-        try:
-            self.flush()
-            while self.conn.handshake_complete is None:
-                if deadline is not None:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise TimeoutError("the handshake timed out")
-                    self.sock.settimeout(left if previous is None else min(left, previous))
-                try:
-                    data = self._read_some()
-                except TimeoutError:
-                    raise TimeoutError("the handshake timed out") from None
-                if not data:
-                    raise HandshakeEOF("the peer closed the connection during the handshake")
-                self._feed(data)
-                if self.peer_closed and self.conn.handshake_complete is None:
-                    raise HandshakeEOF("the peer closed the connection during the handshake")
-        finally:
-            self.sock.settimeout(previous)
-        return self.conn.handshake_complete
-
-    def send(self, data: bytes) -> bytes:
-        """Encrypt and send; returns the record bytes that went on the wire."""
-        self.conn.send_data(data)
-        return self.flush()
-
-    def recv(self) -> bytes:
-        """The next application data, b"" once the peer has closed."""
-        while not self.pending:
-            if self.peer_closed:
-                return b""
-            data = self._read_some()
-            if not data:
-                self.peer_closed = True
-                return b""
-            self._feed(data)
-        return self.pending.pop(0)
-
-    def poll(self, wait: float) -> None:
-        """Process whatever the peer sends within ``wait`` seconds (tickets, alerts)."""
-        deadline = time.monotonic() + wait
-        while not self.peer_closed:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            ready, _, _ = select.select([self.sock], [], [], left)
-            if not ready:
-                return
-            data = self._read_some()
-            if not data:
-                self.peer_closed = True
-                return
-            self._feed(data)
-
-    def close(self, linger: float = 0.0) -> None:
-        """close_notify, then shut the socket (reading for up to ``linger`` seconds first so
-        the peer's last bytes are not answered with a reset)."""
-        try:
-            self.conn.close()
-            self.flush()
-            if linger > 0:
-                self.sock.shutdown(socket.SHUT_WR)
-                deadline = time.monotonic() + linger
-                while True:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    ready, _, _ = select.select([self.sock], [], [], left)
-                    if not ready or not self.sock.recv(65536):
-                        break
-        except (OSError, TLSError):
-            pass
-        finally:
-            self.sock.close()
 
 
 # --------------------------------------------------------------------------- verification

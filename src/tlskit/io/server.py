@@ -153,8 +153,14 @@ class TLSServer(socketserver.ThreadingTCPServer):
 
     def get_request(self) -> tuple[TLSSocket, Any]:  # type: ignore[override]
         sock, addr = self.socket.accept()
+        return self.wrap_accepted(sock, addr), addr
+
+    def wrap_accepted(self, sock: socket.socket, addr: Any) -> TLSSocket:
+        """An accepted TCP socket as a server-side `TLSSocket` (the handshake runs on
+        first use). A hook for subclasses: wrap ``sock`` first (`tlskit.io.tap`), or
+        adjust the connection before its handshake."""
         return _server_socket(sock, addr, self.tls_config, self.handshake_timeout,
-                              self.idle_timeout, self.suppress_ragged_eofs), addr
+                              self.idle_timeout, self.suppress_ragged_eofs)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         try:
