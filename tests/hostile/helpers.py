@@ -35,7 +35,7 @@ from tlskit.wire import messages as m
 
 from ..support.pki import AcceptAll, client_config, det_rng, server_config
 from ..support.pump import flights, pump
-from ..support.records import ALERT, KeyLog, APPDATA, COMPAT_CCS, plain_alert, split_records
+from ..support.records import ALERT, APPDATA, COMPAT_CCS, KeyLog, plain_alert, split_records
 
 AD = AlertDescription
 Hook = Callable[[bytes], "bytes | list[bytes] | None"]
