@@ -23,16 +23,8 @@ from tlskit import (
 )
 
 from ..support.peers import Peers
+from ..support.pki import CASES12 as CASES
 from .conftest import PKI
-
-SUITES12 = {
-    "ec256": ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-              "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"],
-    "rsa2048": ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-                "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"],
-    "ed25519": ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"],
-}
-CASES = [(kt, s) for kt, suites in SUITES12.items() for s in suites]
 
 
 def _client_over_socket(port: int, config: ClientConfig, request: bytes) -> tuple[Any, bytes]:

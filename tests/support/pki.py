@@ -67,3 +67,14 @@ def server_config(*, ed25519: bool = False, **kw: Any) -> ServerConfig:
     kw.setdefault("private_key", leaf.private_key)
     kw.setdefault("groups", CLASSIC_GROUPS)
     return ServerConfig(**kw)
+
+
+# TLS 1.2 suites by certificate key type: every (key type, suite) pair is a test case.
+SUITES12 = {
+    "ec256": ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+              "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"],
+    "rsa2048": ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+                "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"],
+    "ed25519": ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"],
+}
+CASES12 = [(kt, s) for kt, suites in SUITES12.items() for s in suites]

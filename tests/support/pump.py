@@ -333,3 +333,28 @@ def flights(client: Connection, server: Connection, limit: int = 8) -> list[byte
         dst.receive_data(data)
     assert client.handshake_complete is not None and server.handshake_complete is not None
     return out
+
+
+def exchange(client: Connection, server: Connection) -> tuple[list[Event], list[Event]]:
+    """Shuttle bytes until neither side has anything to say; each side's events."""
+    client_events: list[Event] = []
+    server_events: list[Event] = []
+    while True:
+        moved = False
+        data = client.data_to_send()
+        if data:
+            server_events += server.receive_data(data)
+            moved = True
+        data = server.data_to_send()
+        if data:
+            client_events += client.receive_data(data)
+            moved = True
+        if not moved:
+            return client_events, server_events
+
+
+def completed(events: list[Event]) -> HandshakeComplete:
+    """The one HandshakeComplete among ``events``."""
+    done = [e for e in events if isinstance(e, HandshakeComplete)]
+    assert len(done) == 1, events
+    return done[0]

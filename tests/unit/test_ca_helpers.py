@@ -18,7 +18,6 @@ from tlskit import (
     ClientConfig,
     ClientConnection,
     Event,
-    HandshakeComplete,
     ServerConfig,
     ServerConnection,
     TLSError,
@@ -27,6 +26,8 @@ from tlskit.ca import CAError, LocalCA
 from tlskit.config import CertificateValidityWarning
 from tlskit.enums import AlertDescription
 from tlskit.x509 import CertificateVerificationError, Reason
+
+from ..support.pump import completed, exchange
 
 NOW = dt.datetime.now(dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -40,28 +41,8 @@ def ca() -> LocalCA:
 def handshake(client_config: ClientConfig, server_config: ServerConfig,
               server_name: str = "localhost") -> tuple[list[Event], list[Event]]:
     """Run both ends in memory until neither has anything to say; errors propagate."""
-    client = ClientConnection(client_config, server_name=server_name)
-    server = ServerConnection(server_config)
-    client_events: list[Event] = []
-    server_events: list[Event] = []
-    moved = True
-    while moved:
-        moved = False
-        data = client.data_to_send()
-        if data:
-            server_events += server.receive_data(data)
-            moved = True
-        data = server.data_to_send()
-        if data:
-            client_events += client.receive_data(data)
-            moved = True
-    return client_events, server_events
-
-
-def completed(events: list[Event]) -> HandshakeComplete:
-    done = [e for e in events if isinstance(e, HandshakeComplete)]
-    assert done, events
-    return done[0]
+    return exchange(ClientConnection(client_config, server_name=server_name),
+                    ServerConnection(server_config))
 
 
 # --------------------------------------------------------------------------- in memory

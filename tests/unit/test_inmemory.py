@@ -15,8 +15,6 @@ from tlskit import (
     ClientConnection,
     ConnectionClosed,
     DataReceived,
-    Event,
-    HandshakeComplete,
     KeyUpdated,
     ServerConfig,
     ServerConnection,
@@ -26,6 +24,8 @@ from tlskit import (
 from tlskit.ca import LocalCA
 from tlskit.enums import AlertDescription
 from tlskit.session import SessionCache
+
+from ..support.pump import completed, exchange
 
 KEY_TYPES = {"ec256": "ecdsa_secp256r1_sha256", "ec384": "ecdsa_secp384r1_sha384",
              "rsa2048": "rsa_pss_rsae_sha256", "ed25519": "ed25519"}
@@ -45,30 +45,6 @@ def issued(ca: LocalCA) -> dict[str, Any]:
     return {kt: ca.issue_server(["localhost", "127.0.0.1"], key_type=kt) for kt in KEY_TYPES}
 
 
-def pump(client: ClientConnection, server: ServerConnection) -> tuple[list[Event], list[Event]]:
-    """Shuttle bytes until neither side has anything to say."""
-    client_events: list[Event] = []
-    server_events: list[Event] = []
-    while True:
-        moved = False
-        data = client.data_to_send()
-        if data:
-            server_events += server.receive_data(data)
-            moved = True
-        data = server.data_to_send()
-        if data:
-            client_events += client.receive_data(data)
-            moved = True
-        if not moved:
-            return client_events, server_events
-
-
-def complete(events: list[Event]) -> HandshakeComplete:
-    done = [e for e in events if isinstance(e, HandshakeComplete)]
-    assert len(done) == 1, events
-    return done[0]
-
-
 def server_config(issued: dict[str, Any], kt: str = "ec256", **kw: Any) -> ServerConfig:
     i = issued[kt]
     return ServerConfig(certificate_chain=i.chain, private_key=i.private_key, **kw)
@@ -80,11 +56,11 @@ def test_matrix(ca: LocalCA, issued: dict[str, Any], kt: str, group: str, suite:
     server = ServerConnection(server_config(issued, kt, groups=[group], cipher_suites=[suite]))
     client = ClientConnection(ClientConfig(trust_anchors=[ca.root], groups=[group],
                                            cipher_suites=[suite]), server_name="localhost")
-    c_events, s_events = pump(client, server)
-    for done in (complete(c_events), complete(s_events)):
+    c_events, s_events = exchange(client, server)
+    for done in (completed(c_events), completed(s_events)):
         assert (done.version, done.cipher_suite.name, done.group.name) == ("TLSv1.3", suite, group)
-    assert complete(c_events).signature_scheme.name == KEY_TYPES[kt]
-    assert complete(c_events).peer_certificates[0] == issued[kt].certificate
+    assert completed(c_events).signature_scheme.name == KEY_TYPES[kt]
+    assert completed(c_events).peer_certificates[0] == issued[kt].certificate
     payload = bytes(range(256)) * 300
     client.send_data(payload)
     got = server.receive_data(client.data_to_send())
@@ -100,8 +76,8 @@ def test_hello_retry_request_when_server_wants_another_group(
     client = ClientConnection(ClientConfig(
         trust_anchors=[ca.root], groups=["x25519", "secp384r1"],
         tracer=lambda step, fields: steps.append(step)), server_name="localhost")
-    c_events, _ = pump(client, server)
-    assert complete(c_events).group.name == "secp384r1"
+    c_events, _ = exchange(client, server)
+    assert completed(c_events).group.name == "secp384r1"
     assert "hello_retry_request" in steps
 
 
@@ -110,8 +86,8 @@ def test_alpn_key_update_and_close(ca: LocalCA, issued: dict[str, Any]) -> None:
     client = ClientConnection(ClientConfig(trust_anchors=[ca.root],
                                            alpn_protocols=["http/1.1", "h2"]),
                               server_name="localhost")
-    c_events, s_events = pump(client, server)
-    assert complete(c_events).alpn_protocol == "h2" == complete(s_events).alpn_protocol
+    c_events, s_events = exchange(client, server)
+    assert completed(c_events).alpn_protocol == "h2" == completed(s_events).alpn_protocol
     client.update_keys(request_peer_update=True)
     client.send_data(b"after update")
     s_events = server.receive_data(client.data_to_send())
@@ -129,14 +105,14 @@ def test_alpn_key_update_and_close(ca: LocalCA, issued: dict[str, Any]) -> None:
 def test_resumption_with_tickets(ca: LocalCA, issued: dict[str, Any]) -> None:
     scfg = server_config(issued)
     ccfg = ClientConfig(trust_anchors=[ca.root], session_cache=SessionCache())
-    first_events, _ = pump(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
-    first = complete(first_events)
+    first_events, _ = exchange(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
+    first = completed(first_events)
     assert not first.resumed
     assert sum(isinstance(e, SessionTicketReceived) for e in first_events) == 2
-    second_events, server_events = pump(ClientConnection(ccfg, "localhost"),
+    second_events, server_events = exchange(ClientConnection(ccfg, "localhost"),
                                         ServerConnection(scfg))
-    second = complete(second_events)
-    assert second.resumed and complete(server_events).resumed
+    second = completed(second_events)
+    assert second.resumed and completed(server_events).resumed
     assert second.signature_scheme is None  # no CertificateVerify in a PSK handshake
     assert second.peer_certificates == first.peer_certificates
 
@@ -144,25 +120,25 @@ def test_resumption_with_tickets(ca: LocalCA, issued: dict[str, Any]) -> None:
 def test_ticket_from_another_server_falls_back_to_full_handshake(
         ca: LocalCA, issued: dict[str, Any]) -> None:
     ccfg = ClientConfig(trust_anchors=[ca.root], session_cache=SessionCache())
-    pump(ClientConnection(ccfg, "localhost"), ServerConnection(server_config(issued)))
-    events, _ = pump(ClientConnection(ccfg, "localhost"),
+    exchange(ClientConnection(ccfg, "localhost"), ServerConnection(server_config(issued)))
+    events, _ = exchange(ClientConnection(ccfg, "localhost"),
                      ServerConnection(server_config(issued)))  # a different ticket key
-    assert not complete(events).resumed
+    assert not completed(events).resumed
 
 
 def test_resumption_after_hello_retry_request(ca: LocalCA, issued: dict[str, Any]) -> None:
     scfg = server_config(issued, groups=["secp384r1", "x25519"])
     ccfg = ClientConfig(trust_anchors=[ca.root], groups=["secp256r1", "secp384r1"],
                         session_cache=SessionCache())
-    pump(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
-    events, _ = pump(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
-    assert complete(events).resumed and complete(events).group.name == "secp384r1"
+    exchange(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
+    events, _ = exchange(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
+    assert completed(events).resumed and completed(events).group.name == "secp384r1"
 
 
 def test_tampered_binder_is_decrypt_error(ca: LocalCA, issued: dict[str, Any]) -> None:
     scfg = server_config(issued)
     ccfg = ClientConfig(trust_anchors=[ca.root], session_cache=SessionCache())
-    pump(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
+    exchange(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
     client = ClientConnection(ccfg, "localhost")
     hello = bytearray(client.data_to_send())
     hello[-1] ^= 1  # the binder is the last byte of the ClientHello
@@ -177,13 +153,13 @@ def test_client_authentication(ca: LocalCA, issued: dict[str, Any]) -> None:
     client = ClientConnection(ClientConfig(
         trust_anchors=[ca.root], certificate=CertifiedKey(alice.chain, alice.private_key)),
         server_name="localhost")
-    _, s_events = pump(client, ServerConnection(scfg))
-    assert complete(s_events).peer_certificates[0] == alice.certificate
+    _, s_events = exchange(client, ServerConnection(scfg))
+    assert completed(s_events).peer_certificates[0] == alice.certificate
 
     anonymous = ClientConnection(ClientConfig(trust_anchors=[ca.root]), "localhost")
     server = ServerConnection(scfg)
     with pytest.raises(TLSError) as err:
-        pump(anonymous, server)
+        exchange(anonymous, server)
     assert err.value.alert == AlertDescription.certificate_required
 
 
@@ -193,9 +169,9 @@ def test_server_picks_certificate_by_sni(ca: LocalCA) -> None:
     scfg = ServerConfig(certificates=[CertifiedKey(a.chain, a.private_key),
                                       CertifiedKey(b.chain, b.private_key)])
     for name, want in (("a.example", a), ("b.example", b)):
-        events, _ = pump(ClientConnection(ClientConfig(trust_anchors=[ca.root]), name),
+        events, _ = exchange(ClientConnection(ClientConfig(trust_anchors=[ca.root]), name),
                          ServerConnection(scfg))
-        assert complete(events).peer_certificates[0] == want.certificate
+        assert completed(events).peer_certificates[0] == want.certificate
 
 
 def test_server_picks_certificate_by_signature_scheme(ca: LocalCA) -> None:
@@ -206,15 +182,15 @@ def test_server_picks_certificate_by_signature_scheme(ca: LocalCA) -> None:
     client = ClientConnection(ClientConfig(trust_anchors=[ca.root],
                                            signature_schemes=["rsa_pss_rsae_sha256"]),
                               "localhost")
-    events, _ = pump(client, ServerConnection(scfg))
-    assert complete(events).signature_scheme.name == "rsa_pss_rsae_sha256"
+    events, _ = exchange(client, ServerConnection(scfg))
+    assert completed(events).signature_scheme.name == "rsa_pss_rsae_sha256"
 
 
 def test_record_size_limit_is_honoured(ca: LocalCA, issued: dict[str, Any]) -> None:
     server = ServerConnection(server_config(issued, record_size_limit=1024))
     client = ClientConnection(ClientConfig(trust_anchors=[ca.root], record_size_limit=512),
                               "localhost")
-    pump(client, server)
+    exchange(client, server)
     server.send_data(bytes(5000))
     wire = server.data_to_send()
     lengths = []
@@ -231,7 +207,7 @@ def test_record_size_limit_is_honoured(ca: LocalCA, issued: dict[str, Any]) -> N
 def test_hostname_mismatch_is_rejected(ca: LocalCA, issued: dict[str, Any]) -> None:
     client = ClientConnection(ClientConfig(trust_anchors=[ca.root]), "other.example")
     with pytest.raises(TLSError) as err:
-        pump(client, ServerConnection(server_config(issued)))
+        exchange(client, ServerConnection(server_config(issued)))
     assert err.value.alert == AlertDescription.bad_certificate
     assert "other.example" in str(err.value)
 
@@ -242,7 +218,7 @@ def test_unknown_ca_is_rejected() -> None:
     leaf = other.issue_server(["localhost"])
     client = ClientConnection(ClientConfig(trust_anchors=[mine.root]), "localhost")
     with pytest.raises(TLSError) as err:
-        pump(client, ServerConnection(ServerConfig(certificate_chain=leaf.chain,
+        exchange(client, ServerConnection(ServerConfig(certificate_chain=leaf.chain,
                                                    private_key=leaf.private_key)))
     assert err.value.alert == AlertDescription.unknown_ca
 
@@ -279,5 +255,5 @@ def test_server_prefers_a_chain_signed_as_signature_algorithms_cert_asks() -> No
                            (["rsa_pkcs1_sha256", "rsa_pss_rsae_sha256"], by_rsa)):
         client = ClientConnection(ClientConfig(trust_anchors=[ec_ca.root, rsa_ca.root],
                                                signature_schemes_cert=accepted), "localhost")
-        events, _ = pump(client, ServerConnection(scfg))
-        assert complete(events).peer_certificates[0] == want.certificate, accepted
+        events, _ = exchange(client, ServerConnection(scfg))
+        assert completed(events).peer_certificates[0] == want.certificate, accepted

@@ -13,8 +13,6 @@ from tlskit import (
     ClientConfig,
     ClientConnection,
     DataReceived,
-    Event,
-    HandshakeComplete,
     ServerConfig,
     ServerConnection,
     TLSError,
@@ -22,16 +20,9 @@ from tlskit import (
 from tlskit.ca import LocalCA
 from tlskit.enums import AlertDescription
 
-from ..support.pki import AcceptAll
-
-SUITES12 = {
-    "ec256": ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-              "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"],
-    "rsa2048": ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-                "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"],
-    "ed25519": ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"],
-}
-CASES = [(kt, s) for kt, suites in SUITES12.items() for s in suites]
+from ..support.pki import CASES12 as CASES
+from ..support.pki import SUITES12, AcceptAll
+from ..support.pump import completed, exchange
 
 
 @pytest.fixture(scope="module")
@@ -44,24 +35,6 @@ def issued(ca: LocalCA) -> dict[str, Any]:
     return {kt: ca.issue_server(["localhost", "127.0.0.1"], key_type=kt) for kt in SUITES12}
 
 
-def pump(client: ClientConnection, server: ServerConnection) -> tuple[list[Event], list[Event]]:
-    c_events: list[Event] = []
-    s_events: list[Event] = []
-    while True:
-        a, b = client.data_to_send(), b""
-        if a:
-            s_events += server.receive_data(a)
-        b = server.data_to_send()
-        if b:
-            c_events += client.receive_data(b)
-        if not a and not b:
-            return c_events, s_events
-
-
-def done(events: list[Event]) -> HandshakeComplete:
-    return next(e for e in events if isinstance(e, HandshakeComplete))
-
-
 @pytest.mark.parametrize(("kt", "suite"), CASES)
 def test_in_memory(ca: LocalCA, issued: dict[str, Any], kt: str, suite: str) -> None:
     i = issued[kt]
@@ -69,8 +42,8 @@ def test_in_memory(ca: LocalCA, issued: dict[str, Any], kt: str, suite: str) -> 
     client = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=["TLSv1.2"],
                                            cipher_suites=[suite], alpn_protocols=["h2"]),
                               "localhost")
-    c_events, s_events = pump(client, server)
-    for d in (done(c_events), done(s_events)):
+    c_events, s_events = exchange(client, server)
+    for d in (completed(c_events), completed(s_events)):
         assert (d.version, d.cipher_suite.name) == ("TLSv1.2", suite)
     client.send_data(b"x" * 40000)
     got = b"".join(e.data for e in server.receive_data(client.data_to_send())
@@ -92,8 +65,8 @@ def test_client_certificate_in_tls12(ca: LocalCA, issued: dict[str, Any]) -> Non
     client = ClientConnection(ClientConfig(
         trust_anchors=[ca.root], versions=["TLSv1.2"],
         certificate=CertifiedKey(alice.chain, alice.private_key)), "localhost")
-    _, s_events = pump(client, server)
-    assert done(s_events).peer_certificates[0] == alice.certificate
+    _, s_events = exchange(client, server)
+    assert completed(s_events).peer_certificates[0] == alice.certificate
 
 
 def test_downgrade_sentinel_aborts_a_tls13_client(ca: LocalCA, issued: dict[str, Any]) -> None:
@@ -117,8 +90,8 @@ def test_tls12_only_server_sends_no_sentinel(issued: dict[str, Any], ca: LocalCA
     server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key,
                                            versions=["TLSv1.2"]))
     client = ClientConnection(ClientConfig(trust_anchors=[ca.root]), "localhost")
-    c_events, _ = pump(client, server)
-    assert done(c_events).version == "TLSv1.2"
+    c_events, _ = exchange(client, server)
+    assert completed(c_events).version == "TLSv1.2"
 
 
 def test_server_requires_extended_master_secret(issued: dict[str, Any]) -> None:
