@@ -25,6 +25,7 @@ import tlskit.compat as tc
 from tlskit.ca import Issued, LocalCA
 from tlskit.x509 import CertificateVerificationError, TrustStore, Verifier
 
+from ..support.peers import stop_process
 from ..support.ports import reserve_port
 
 PEM = serialization.Encoding.PEM
@@ -207,14 +208,7 @@ class Nginx:
         return f"https://{host}:{self.port}/"
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
+        stop_process(self.proc)
 
 
 class TlskitServe:
@@ -237,14 +231,7 @@ class TlskitServe:
         return f"https://{host}:{self.port}/"
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        stop_process(self.proc)
 
 
 @pytest.fixture(scope="module")

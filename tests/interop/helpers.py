@@ -11,9 +11,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tlskit import (
-    AlertDescription,
-)
+from tlskit import AlertDescription, ClientConfig, SessionTicketReceived
+from tlskit.session import Session
+
+from ..support.peers import PeerProcess
+from ..support.pump import Pump
 
 # Our names -> what each peer calls the same thing.
 GROUPS = ("x25519", "secp256r1", "secp384r1")
@@ -147,3 +149,22 @@ def trace_field(text: str, message: str, pattern: str, *, direction: str | None 
     raise AssertionError(f"no {message} with {pattern!r} in the trace:\n{text[-3000:]}")
 
 
+
+
+def ticket_from(config: ClientConfig, port: int, proc: PeerProcess) -> Session:
+    """A first, full handshake with the server ``proc`` runs on ``port``; returns the
+    session of the first ticket it sends (after an exchange of data, when s_server
+    sends its tickets)."""
+    first = Pump.connect(config, port)
+    try:
+        assert not first.handshake().resumed
+        first.send(b"first\n")
+        proc.wait_for("first")
+        tickets = first.run_until(lambda: [e for e in first.events
+                                           if isinstance(e, SessionTicketReceived)],
+                                  "a ticket")
+        first.close()
+        first.wait_closed()
+    finally:
+        first.dispose()
+    return tickets[0].session

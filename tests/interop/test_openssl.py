@@ -26,7 +26,6 @@ from tlskit import (
     CertifiedKey,
     ConnectionClosed,
     KeyUpdated,
-    SessionTicketReceived,
     TLSError,
 )
 
@@ -41,6 +40,7 @@ from .helpers import (
     SCHEME_FOR_CERT,
     SUITES,
     parse_openssl_trace,
+    ticket_from,
     trace_field,
     trace_summary,
 )
@@ -741,20 +741,9 @@ def test_without_middlebox_compatibility_both_ways(peers: Peers, pki: PKI) -> No
 def test_resumption_tlskit_client_s_server(peers: Peers, pki: PKI) -> None:
     """A ticket from s_server resumes a second connection (PSK with (EC)DHE)."""
     proc, port = peers.openssl_server(pki, "ec384", "-trace")
-    first = Pump.connect(pki.client_config(), port)
-    try:
-        assert not first.handshake().resumed
-        first.send(b"first\n")
-        proc.wait_for("first")
-        first.run_until(lambda: [e for e in first.events
-                                 if isinstance(e, SessionTicketReceived)], "a ticket")
-        ticket = next(e for e in first.events if isinstance(e, SessionTicketReceived))
-        first.close()
-        first.wait_closed()
-    finally:
-        first.dispose()
+    session = ticket_from(pki.client_config(), port, proc)
     mark = proc.mark()
-    second = Pump.connect(pki.client_config(), port, session=ticket.session)
+    second = Pump.connect(pki.client_config(), port, session=session)
     try:
         hc = second.handshake()
         second.send(b"second\n")

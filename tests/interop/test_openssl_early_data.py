@@ -10,33 +10,18 @@ handshake completes.
 
 from __future__ import annotations
 
-from tlskit import EarlyDataReceived, HandshakeComplete, SessionTicketReceived
+from tlskit import EarlyDataReceived, HandshakeComplete
 
 from ..support.pump import Pump, echo_until_close, tlskit_server
 from .conftest import PKI, Peers
+from .helpers import ticket_from
 
 EARLY = b"early hello from tlskit\n"
 
 
-def _ticket(pki: PKI, port: int, proc) -> object:
-    first = Pump.connect(pki.client_config(), port)
-    try:
-        first.handshake()
-        first.send(b"first\n")
-        proc.wait_for("first")
-        first.run_until(lambda: [e for e in first.events
-                                 if isinstance(e, SessionTicketReceived)], "a ticket")
-        ticket = next(e for e in first.events if isinstance(e, SessionTicketReceived))
-        first.close()
-        first.wait_closed()
-    finally:
-        first.dispose()
-    return ticket.session
-
-
 def test_tlskit_client_early_data_accepted_by_s_server(peers: Peers, pki: PKI) -> None:
     proc, port = peers.openssl_server(pki, "ec256", "-early_data")
-    session = _ticket(pki, port, proc)
+    session = ticket_from(pki.client_config(), port, proc)
     assert session.max_early_data > 0  # s_server's ticket allows early data
     mark = proc.mark()
     second = Pump.connect(pki.client_config(), port, session=session, early_data=EARLY)
@@ -61,7 +46,7 @@ def test_early_traffic_secret_matches_openssls_key_log(peers: Peers, pki: PKI) -
     keylog_file = pki.directory / "s_server-early-keylog.txt"
     proc, port = peers.openssl_server(pki, "ec256", "-early_data",
                                       "-keylogfile", str(keylog_file))
-    session = _ticket(pki, port, proc)
+    session = ticket_from(pki.client_config(), port, proc)
     ours: list[str] = []
     config = pki.client_config(
         keylog=lambda label, cr, secret: ours.append(f"{label} {cr.hex()} {secret.hex()}"))
@@ -86,7 +71,7 @@ def test_tlskit_client_declined_by_s_server_resends_after_handshake(
     """s_server without -early_data issues tickets that do not allow it: nothing goes
     as 0-RTT, and the bytes arrive once as ordinary data."""
     proc, port = peers.openssl_server(pki, "ec256")
-    session = _ticket(pki, port, proc)
+    session = ticket_from(pki.client_config(), port, proc)
     assert session.max_early_data == 0
     mark = proc.mark()
     second = Pump.connect(pki.client_config(), port, session=session, early_data=EARLY)
@@ -170,7 +155,7 @@ def test_psk_ke_resumption_tlskit_client_s_server(peers: Peers, pki: PKI) -> Non
     """tlskit offering psk_ke only; `s_server -allow_no_dhe_kex` resumes without a
     key_share in its ServerHello."""
     proc, port = peers.openssl_server(pki, "ec256", "-allow_no_dhe_kex", "-trace")
-    session = _ticket(pki, port, proc)
+    session = ticket_from(pki.client_config(), port, proc)
     mark = proc.mark()
     second = Pump.connect(pki.client_config(psk_modes=["psk_ke"]), port, session=session)
     try:

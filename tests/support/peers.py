@@ -107,19 +107,14 @@ class PeerProcess:
                  timeout: float = TIMEOUT) -> re.Match[bytes]:
         """The first match of ``pattern`` (a regex) in the output from offset ``since``."""
         rx = re.compile(pattern.encode() if isinstance(pattern, str) else pattern)
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                found = rx.search(self._buf[stream], since)
-                if found:
-                    return found
-                if self._open == 0:  # both pipes closed: the process is gone
-                    raise AssertionError(f"{self.argv[0]} ended before printing "
-                                         f"{rx.pattern!r}\n{self.describe()}")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"{rx.pattern!r} not seen\n{self.describe()}")
-                self._cond.wait(min(left, 0.5))
+
+        def found() -> re.Match[bytes] | None:
+            with self._cond:
+                return rx.search(self._buf[stream], since)
+
+        match: re.Match[bytes] = self.wait_until(found, f"printing {rx.pattern!r}",
+                                                 timeout=timeout)
+        return match
 
     def wait_until(self, check: Callable[[], Any], what: str, *,
                    timeout: float = TIMEOUT) -> Any:
@@ -192,6 +187,12 @@ class PeerProcess:
                 stream.close()
 
 
+def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
     """Kill a peer started with start_new_session=True, with everything it spawned."""
     if proc.poll() is None:
@@ -199,9 +200,20 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)
-    for stream in (proc.stdin, proc.stdout, proc.stderr):
-        if stream is not None:
-            stream.close()
+    _close_pipes(proc)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """Stop a peer started without its own session: TERM, then KILL after ``timeout``;
+    reap it and close its pipes."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    _close_pipes(proc)
 
 
 class Peers:
