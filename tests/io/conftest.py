@@ -108,7 +108,8 @@ def start_tls_server(server: TLSServer) -> threading.Thread:
 def tls_server_factory(server_config: ServerConfig) -> Iterator:
     servers: list[TLSServer] = []
 
-    def make(handler: type, config: ServerConfig | None = None, **kw: object) -> TLSServer:
+    def make(handler: type = EchoHandler, config: ServerConfig | None = None,
+             **kw: object) -> TLSServer:
         srv = TLSServer(("127.0.0.1", 0), handler, config or server_config, **kw)
         servers.append(srv)
         start_tls_server(srv)

@@ -93,3 +93,14 @@ class SilentServer:
         self.thread.join(5)
         for s in self.accepted:
             s.close()
+
+
+def partial_then_tcp_close(server_config: ServerConfig) -> OneShotServer:
+    """A server that sends b"partial" after the handshake, then closes TCP without
+    close_notify (a truncation)."""
+    def action(sock: socket.socket) -> None:
+        conn = handshake_raw_server(sock, server_config)
+        conn.send_data(b"partial")
+        sock.sendall(conn.data_to_send())
+
+    return OneShotServer(action)

@@ -20,7 +20,11 @@ from tlskit.ca import LocalCA
 from tlskit.io import TruncatedConnection
 
 from .conftest import OPENSSL, PKI, OpenSSLServer, needs_openssl
-from .helpers import OneShotServer, SilentServer, handshake_raw_client, handshake_raw_server
+from .helpers import (
+    SilentServer,
+    handshake_raw_client,
+    partial_then_tcp_close,
+)
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -283,19 +287,10 @@ def test_data_coalesced_with_client_finished(server_config: ServerConfig,
     assert run(main()) == b"early bird"
 
 
-def _partial_then_tcp_close(server_config: ServerConfig) -> OneShotServer:
-    def action(sock: socket.socket) -> None:
-        conn = handshake_raw_server(sock, server_config)
-        conn.send_data(b"partial")
-        sock.sendall(conn.data_to_send())
-
-    return OneShotServer(action)
-
-
 def test_truncation_is_end_of_stream_by_default(server_config: ServerConfig,
                                                 client_config: ClientConfig) -> None:
     """As asyncio + ssl: the reader sees EOF; the transport says it was truncated."""
-    srv = _partial_then_tcp_close(server_config)
+    srv = partial_then_tcp_close(server_config)
 
     async def main() -> None:
         reader, writer = await tlskit.aio.open_connection("127.0.0.1", srv.port, client_config,
@@ -312,7 +307,7 @@ def test_truncation_is_end_of_stream_by_default(server_config: ServerConfig,
 
 def test_truncation_is_an_error_when_asked(server_config: ServerConfig,
                                            client_config: ClientConfig) -> None:
-    srv = _partial_then_tcp_close(server_config)
+    srv = partial_then_tcp_close(server_config)
 
     async def main() -> None:
         reader, writer = await tlskit.aio.open_connection(

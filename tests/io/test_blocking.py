@@ -18,7 +18,12 @@ from tlskit.ca import LocalCA
 from tlskit.io import TLSSocket, TruncatedConnection
 
 from .conftest import PKI, BulkEchoHandler, EchoHandler
-from .helpers import OneShotServer, handshake_raw_client, handshake_raw_server
+from .helpers import (
+    OneShotServer,
+    handshake_raw_client,
+    handshake_raw_server,
+    partial_then_tcp_close,
+)
 
 
 def _port(server: socketserver.TCPServer) -> int:
@@ -219,20 +224,10 @@ def test_data_arriving_with_the_handshake_is_kept(server_config: ServerConfig,
     assert got == [b"early bird"]
 
 
-def _partial_then_tcp_close(server_config: ServerConfig) -> OneShotServer:
-    def action(sock: socket.socket) -> None:
-        conn = handshake_raw_server(sock, server_config)
-        conn.send_data(b"partial")
-        sock.sendall(conn.data_to_send())
-        # then close TCP without close_notify
-
-    return OneShotServer(action)
-
-
 def test_truncation_reads_as_end_of_stream_by_default(server_config: ServerConfig,
                                                       client_config: ClientConfig) -> None:
     """As ssl's suppress_ragged_eofs=True: b"" at the end, `truncated` tells why."""
-    srv = _partial_then_tcp_close(server_config)
+    srv = partial_then_tcp_close(server_config)
     with tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
                         timeout=10) as sock:
         assert sock.recv(100) == b"partial"
@@ -246,7 +241,7 @@ def test_truncation_reads_as_end_of_stream_by_default(server_config: ServerConfi
 
 def test_truncation_raises_when_asked(server_config: ServerConfig,
                                       client_config: ClientConfig) -> None:
-    srv = _partial_then_tcp_close(server_config)
+    srv = partial_then_tcp_close(server_config)
     with tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
                         timeout=10, suppress_ragged_eofs=False) as sock:
         assert sock.recv(100) == b"partial"

@@ -14,7 +14,7 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -63,26 +63,10 @@ def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) ->
         time.sleep(0.01)
 
 
-@pytest.fixture
-def tls_server(server_config: ServerConfig) -> Iterator[Callable[..., TLSServer]]:
-    servers: list[TLSServer] = []
-
-    def make(handler: type = EchoHandler, **kw: Any) -> TLSServer:
-        srv = TLSServer(("127.0.0.1", 0), handler, server_config, **kw)
-        servers.append(srv)
-        start_tls_server(srv)
-        return srv
-
-    yield make
-    for srv in servers:
-        srv.shutdown()
-        srv.server_close()
-
-
 # --- clients that close without close_notify ---------------------------------------------
 
 def test_blocking_server_quiet_when_stdlib_clients_skip_close_notify(
-        tls_server: Callable[..., TLSServer], pki: PKI,
+        tls_server_factory: Callable[..., TLSServer], pki: PKI,
         capfd: pytest.CaptureFixture[str]) -> None:
     served = []
 
@@ -91,7 +75,7 @@ def test_blocking_server_quiet_when_stdlib_clients_skip_close_notify(
             super().handle()
             served.append(self.request.truncated)
 
-    srv = tls_server(Echo)
+    srv = tls_server_factory(Echo)
     ctx = ssl_client_context(pki)
     with ThreadPoolExecutor(8) as pool:
         replies = list(pool.map(lambda _: stdlib_echo_once(ctx, srv.server_address[1]),
@@ -148,15 +132,15 @@ def listen_queue(port: int) -> int:
     return int(out[2])
 
 
-def test_tls_server_listens_with_the_system_backlog(tls_server: Callable[..., TLSServer]
+def test_tls_server_listens_with_the_system_backlog(tls_server_factory: Callable[..., TLSServer]
                                                     ) -> None:
-    srv = tls_server()
+    srv = tls_server_factory()
     assert listen_backlog() > 5
     assert listen_queue(srv.server_address[1]) == listen_backlog()
 
 
-def test_tls_server_backlog_is_configurable(tls_server: Callable[..., TLSServer]) -> None:
-    srv = tls_server(backlog=17)
+def test_tls_server_backlog_is_configurable(tls_server_factory: Callable[..., TLSServer]) -> None:
+    srv = tls_server_factory(backlog=17)
     assert listen_queue(srv.server_address[1]) == 17
 
 
@@ -176,9 +160,9 @@ def test_asyncio_server_listens_with_the_system_backlog(server_config: ServerCon
 # --- idle timeouts ------------------------------------------------------------------------
 
 def test_tls_server_idle_timeout_closes_a_silent_client(
-        tls_server: Callable[..., TLSServer], client_config: Any,
+        tls_server_factory: Callable[..., TLSServer], client_config: Any,
         capfd: pytest.CaptureFixture[str]) -> None:
-    srv = tls_server(idle_timeout=0.3)
+    srv = tls_server_factory(idle_timeout=0.3)
     with tlskit.connect("127.0.0.1", srv.server_address[1], client_config,
                         server_name="localhost", timeout=10) as sock:
         sock.sendall(b"one\n")
@@ -191,8 +175,8 @@ def test_tls_server_idle_timeout_closes_a_silent_client(
 
 
 def test_tls_server_without_idle_timeout_keeps_a_silent_client(
-        tls_server: Callable[..., TLSServer], client_config: Any) -> None:
-    srv = tls_server()
+        tls_server_factory: Callable[..., TLSServer], client_config: Any) -> None:
+    srv = tls_server_factory()
     with tlskit.connect("127.0.0.1", srv.server_address[1], client_config,
                         server_name="localhost", timeout=0.5) as sock, pytest.raises(TimeoutError):
         sock.recv(100)  # nobody closed: our own read timeout fires first
