@@ -11,6 +11,7 @@ import random
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 # The harnesses share record building and the robustness contract with the tests
 # (tests/support/records.py, tests/support/contract.py): the repository root goes on
@@ -19,6 +20,7 @@ REPO = str(Path(__file__).resolve().parents[1])
 if REPO not in sys.path:
     sys.path.append(REPO)
 
+T = TypeVar("T")
 Target = Callable[[bytes], None]
 Generator = Callable[[random.Random], bytes]
 
@@ -49,6 +51,12 @@ def mutate(rng: random.Random, data: bytes, *, keep: int = 0, rounds: int = 4,
         else:
             buf[pos:pos] = marker
     return bytes(buf)
+
+
+def hello_sent(conn: T) -> T:
+    """``conn`` (a client) once its ClientHello is written (and dropped)."""
+    conn.data_to_send()  # type: ignore[attr-defined]
+    return conn
 
 
 def overwrite(base: bytes, where: int, patch: bytes) -> bytes:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import sys
 
-from _harness import main, with_selector
+from _harness import hello_sent, main, with_selector
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -35,9 +35,7 @@ from tests.support.records import split_records
 
 
 def client_after_hello():
-    c = new_client()
-    c.data_to_send()
-    return c
+    return hello_sent(new_client())
 
 
 def TestOneInput(data: bytes) -> None:

@@ -114,9 +114,7 @@ def check(conn: Any, chunks: list[bytes]) -> None:
 
 
 def client_after_hello() -> ClientConnection:
-    c = new_client()
-    c.data_to_send()
-    return c
+    return _harness.hello_sent(new_client())
 
 
 def TestOneInput(data: bytes) -> None:
