@@ -97,28 +97,22 @@ def test_tampered_binder_is_decrypt_error(resumable):
 def test_binder_of_wrong_length_is_decrypt_error(resumable):
     scfg, cache = resumable
 
-    def long_binder(raw):
-        if raw[0] != HT.client_hello:
-            return raw
-        ch = m.ClientHello.decode(memoryview(raw)[4:])
+    def long_binder(ch):
         ids, binders = ext.decode_pre_shared_key_client(ch.extensions[E.pre_shared_key])
         ch.extensions[E.pre_shared_key] = ext.encode_pre_shared_key_client(
             ids, [binders[0] + b"\x00"])
-        return ch.encode()
-    c, s = resume(scfg, cache, client_hook=long_binder)
+    hook = on_type(HT.client_hello, edit(m.ClientHello, long_binder))
+    c, s = resume(scfg, cache, client_hook=hook)
     expect_alert(s, c.data_to_send(), AD.decrypt_error)
 
 
 def test_resumption_without_psk_dhe_ke_falls_back_to_full_handshake(resumable):
     scfg, cache = resumable
 
-    def psk_ke_only(raw):
-        if raw[0] != HT.client_hello:
-            return raw
-        ch = m.ClientHello.decode(memoryview(raw)[4:])
+    def psk_ke_only(ch):
         ch.extensions[E.psk_key_exchange_modes] = ext.encode_psk_modes([0])
-        return ch.encode()
-    c, s = resume(scfg, cache, client_hook=psk_ke_only)
+    hook = on_type(HT.client_hello, edit(m.ClientHello, psk_ke_only))
+    c, s = resume(scfg, cache, client_hook=hook)
     pump(c, s)
     assert c.handshake_complete and not c.handshake_complete.resumed
 

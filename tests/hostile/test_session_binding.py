@@ -83,6 +83,19 @@ def full_handshake_for(cfg: ClientConfig, name: str, server: ServerConfig) -> li
     return handshake(ClientConnection(cfg, server_name=name), ServerConnection(server))
 
 
+def refused_without_psk(client: ClientConnection, server: ServerConfig
+                        ) -> CertificateVerificationError:
+    """``client`` offers no PSK, so ``server`` must show its certificate, which the
+    client refuses: the error it raised."""
+    hello = client.data_to_send()
+    assert not offers_psk(hello)
+    peer = ServerConnection(server)
+    peer.receive_data(hello)
+    with pytest.raises(CertificateVerificationError) as info:
+        client.receive_data(peer.data_to_send())
+    return info.value
+
+
 # --- 1. a session is offered only for names its certificate is valid for ----------------
 
 def test_session_from_another_name_is_not_offered() -> None:
@@ -90,16 +103,11 @@ def test_session_from_another_name_is_not_offered() -> None:
     cfg = client_cfg()
     session = session_from(full_handshake_for(cfg, "evil.example", evil))
     client = ClientConnection(cfg, server_name="bank.example", session=session)
-    hello = client.data_to_send()
-    assert not offers_psk(hello)
     # The evil server holds the ticket key, but without a PSK it must show a certificate,
     # and its certificate is not valid for bank.example.
-    server = ServerConnection(evil)
-    server.receive_data(hello)
-    with pytest.raises(CertificateVerificationError) as info:
-        client.receive_data(server.data_to_send())
-    assert info.value.reason == "hostname_mismatch"
-    assert info.value.alert == AD.bad_certificate
+    error = refused_without_psk(client, evil)
+    assert error.reason == "hostname_mismatch"
+    assert error.alert == AD.bad_certificate
 
 
 def test_session_for_the_same_name_still_resumes() -> None:
@@ -154,13 +162,7 @@ def test_report_mode_session_is_not_cached_or_offered() -> None:
     # A strict config handed the session explicitly refuses to offer it.
     strict = client_cfg(session_cache=shared)
     strict_client = ClientConnection(strict, server_name="localhost", session=session)
-    hello = strict_client.data_to_send()
-    assert not offers_psk(hello)
-    server = ServerConnection(mitm)
-    server.receive_data(hello)
-    with pytest.raises(CertificateVerificationError) as info:
-        strict_client.receive_data(server.data_to_send())
-    assert info.value.reason == "unknown_issuer"
+    assert refused_without_psk(strict_client, mitm).reason == "unknown_issuer"
 
 
 def test_no_hostname_check_session_is_not_offered_by_a_strict_config() -> None:
