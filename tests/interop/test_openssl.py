@@ -237,27 +237,15 @@ def test_bulk_s_client_through_tlskit_echo(peers: Peers, pki: PKI) -> None:
 
 def test_alpn_tlskit_client_s_server(peers: Peers, pki: PKI) -> None:
     proc, port = peers.openssl_server(pki, "ec256", "-alpn", "http/1.1,h2")
-    pump = Pump.connect(pki.client_config(alpn_protocols=["h2", "http/1.1"]), port)
-    try:
-        hc = pump.handshake()
-        pump.close()
-        pump.wait_closed()
-    finally:
-        pump.dispose()
+    hc = Pump.handshake_once(pki.client_config(alpn_protocols=["h2", "http/1.1"]), port)
     # s_server picks by its own preference among what the client offered.
     assert hc.alpn_protocol == "http/1.1"
     proc.wait_for(r"ALPN protocols advertised by the client: h2, http/1\.1")
 
 
 def test_alpn_s_client_tlskit_server(peers: Peers, pki: PKI) -> None:
-    def body(pump: Pump) -> object:
-        hc = pump.handshake()
-        pump.close()
-        pump.wait_closed()
-        return hc
-
     server = peers.thread(tlskit_server(
-        pki.server_config("ec256", alpn_protocols=["h2", "http/1.1"]), body))
+        pki.server_config("ec256", alpn_protocols=["h2", "http/1.1"]), Pump.handshake_and_close))
     client = peers.openssl_client(pki, server.port, "-alpn", "http/1.1,h2")
     [hc] = server.join()
     client.wait()
@@ -719,13 +707,7 @@ def test_alert_from_s_client_rejecting_certificate(peers: Peers, pki: PKI) -> No
 def test_without_middlebox_compatibility_both_ways(peers: Peers, pki: PKI) -> None:
     """RFC 8446 D.4 compatibility mode off on both sides: no session id echo, no CCS."""
     proc, port = peers.openssl_server(pki, "ec256", "-no_middlebox", "-trace")
-    pump = Pump.connect(pki.client_config(middlebox_compat=False), port)
-    try:
-        pump.handshake()
-        pump.close()
-        pump.wait_closed()
-    finally:
-        pump.dispose()
+    Pump.handshake_once(pki.client_config(middlebox_compat=False), port)
     summary = trace_summary(_trace_until_close(proc, 0))
     assert not [s for s in summary if "ChangeCipherSpec" in s], summary
 

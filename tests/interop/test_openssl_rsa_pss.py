@@ -56,15 +56,9 @@ def test_tlskit_client_verifies_rsa_pss_pss_from_s_server(peers: Peers, pss: Pat
 
 
 def test_s_client_verifies_rsa_pss_pss_from_tlskit(peers: Peers, pss: Path) -> None:
-    def body(pump: Pump) -> object:
-        hc = pump.handshake()
-        pump.close()
-        pump.wait_closed()
-        return hc
-
     key = CertifiedKey.from_files(pss / "leaf.pem", pss / "leaf.key")
     assert key.schemes[0].name == "rsa_pss_pss_sha256"
-    server = peers.thread(tlskit_server(ServerConfig(certificates=[key]), body))
+    server = peers.thread(tlskit_server(ServerConfig(certificates=[key]), Pump.handshake_and_close))
     client = peers.start(["openssl", "s_client", "-tls1_3", "-connect",
                           f"127.0.0.1:{server.port}", "-CAfile", str(pss / "ca.pem"),
                           "-servername", "localhost", "-verify_return_error"])

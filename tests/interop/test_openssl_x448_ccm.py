@@ -13,26 +13,15 @@ pytestmark = pytest.mark.interop
 def test_x448_and_ccm_tlskit_client_s_server(peers: Peers, pki: PKI) -> None:
     _proc, port = peers.openssl_server(pki, "ec256", "-groups", "X448",
                                        "-ciphersuites", "TLS_AES_128_CCM_SHA256")
-    pump = Pump.connect(pki.client_config(groups=["x448"],
-                                          cipher_suites=["TLS_AES_128_CCM_SHA256"]), port)
-    try:
-        hc = pump.handshake()
-        pump.close()
-        pump.wait_closed()
-    finally:
-        pump.dispose()
+    config = pki.client_config(groups=["x448"], cipher_suites=["TLS_AES_128_CCM_SHA256"])
+    hc = Pump.handshake_once(config, port)
     assert (hc.group.name, hc.cipher_suite.name) == ("x448", "TLS_AES_128_CCM_SHA256")
 
 
 def test_x448_and_ccm_s_client_tlskit_server(peers: Peers, pki: PKI) -> None:
-    def body(pump: Pump) -> object:
-        hc = pump.handshake()
-        pump.close()
-        pump.wait_closed()
-        return hc
-
-    server = peers.thread(tlskit_server(pki.server_config(
-        "ec256", groups=["x448"], cipher_suites=["TLS_AES_128_CCM_SHA256"]), body))
+    config = pki.server_config("ec256", groups=["x448"],
+                               cipher_suites=["TLS_AES_128_CCM_SHA256"])
+    server = peers.thread(tlskit_server(config, Pump.handshake_and_close))
     client = peers.openssl_client(pki, server.port, "-groups", "X448",
                                   "-ciphersuites", "TLS_AES_128_CCM_SHA256")
     [hc] = server.join()

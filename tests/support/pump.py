@@ -177,6 +177,22 @@ class Pump:
                                                "the handshake")
         return hc
 
+    def handshake_and_close(self) -> HandshakeComplete:
+        """Handshake, then close_notify both ways (also a `tlskit_server` body)."""
+        hc = self.handshake()
+        self.close()
+        self.wait_closed()
+        return hc
+
+    @classmethod
+    def handshake_once(cls, config: ClientConfig, port: int, **kw: Any) -> HandshakeComplete:
+        """Connect to 127.0.0.1:port, shake hands, close cleanly; the outcome."""
+        pump = cls.connect(config, port, **kw)
+        try:
+            return pump.handshake_and_close()
+        finally:
+            pump.dispose()
+
     def send(self, data: bytes) -> None:
         """Queue application data and wait until the socket has taken all of it."""
         self.conn.send_data(data)
