@@ -508,9 +508,7 @@ def test_close_by_tlskit_server(peers: Peers, pki: PKI) -> None:
 
     def body(pump: Pump) -> ConnectionClosed:
         pump.handshake()
-        pump.send(b"bye\n")
-        pump.close()
-        return pump.wait_closed()
+        return pump.send_and_close(b"bye\n")
 
     server = peers.thread(tlskit_server(pki.server_config("ed25519"), body))
     client = peers.openssl_client(pki, server.port, "-trace")

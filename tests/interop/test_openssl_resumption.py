@@ -34,9 +34,7 @@ def _s_client(pki: PKI, port: int, *args: str | Path) -> str:
 def _server_body(pump: Pump) -> HandshakeComplete:
     """Handshake, one line, close: s_client then exits on our close_notify."""
     hc = pump.handshake()
-    pump.send(b"bye\n")
-    pump.close()
-    pump.wait_closed()
+    pump.send_and_close(b"bye\n")
     return hc
 
 

@@ -316,9 +316,7 @@ def test_close_ssl_server_first(peers: Peers, pki: PKI) -> None:
 def test_close_tlskit_server_first(peers: Peers, pki: PKI) -> None:
     def body(pump: Pump) -> ConnectionClosed:
         pump.handshake()
-        pump.send(b"bye")
-        pump.close()
-        return pump.wait_closed()
+        return pump.send_and_close(b"bye")
 
     server = peers.thread(tlskit_server(pki.server_config("ec384"), body))
     with ssl_connect(ssl_client_context(pki), server.port) as tls:

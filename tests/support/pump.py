@@ -184,6 +184,12 @@ class Pump:
         self.wait_closed()
         return hc
 
+    def send_and_close(self, data: bytes) -> ConnectionClosed:
+        """Send ``data``, then close_notify both ways; the peer's closing event."""
+        self.send(data)
+        self.close()
+        return self.wait_closed()
+
     @classmethod
     def handshake_once(cls, config: ClientConfig, port: int, **kw: Any) -> HandshakeComplete:
         """Connect to 127.0.0.1:port, shake hands, close cleanly; the outcome."""
