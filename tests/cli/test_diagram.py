@@ -12,9 +12,9 @@ from tlskit.ca import LocalCA
 from tlskit.cli.diagram import Arrow, Band, Note, items_from_steps, render_svg, write_svg
 from tlskit.cli.trace import Recorder, Step
 
+from .helpers import HANDSHAKE_MESSAGES
+
 SVG = "{http://www.w3.org/2000/svg}"
-HANDSHAKE_MESSAGES = ["ClientHello", "ServerHello", "EncryptedExtensions", "Certificate",
-                      "CertificateVerify", "Finished"]
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,8 @@ import pytest
 
 from tlskit.ca import LocalCA
 
+from .helpers import LocalhostPKI
+
 assert shutil.which("openssl"), "the openssl binary is required (bash .ci/install-test-deps.sh)"
 
 GET = "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"
@@ -28,13 +30,10 @@ GET = "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"
 
 class PKI:
     def __init__(self, base: Path) -> None:
-        ca = LocalCA.create(base / "ca")
-        self.root = base / "ca" / "root.pem"
-        self.intermediate = base / "ca" / "intermediate.pem"
-        issued = ca.issue_server(["localhost", "127.0.0.1"])
-        self.cert, self.key = issued.write(cert_path=base / "localhost.pem",
-                                           key_path=base / "localhost-key.pem")
-        alice = ca.issue_client("alice")
+        local = LocalhostPKI.create(base, "localhost")
+        self.root, self.intermediate = local.root, local.intermediate
+        self.cert, self.key = local.cert, local.key
+        alice = local.ca.issue_client("alice")
         self.alice, self.alice_key = alice.write(cert_path=base / "alice.pem",
                                                  key_path=base / "alice-key.pem")
         stranger = LocalCA.create(None).issue_client("mallory")
