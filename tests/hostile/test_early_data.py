@@ -13,6 +13,7 @@ from ..support.records import APPDATA, HS, record, seal, split_records
 from .helpers import (
     AD,
     clean,
+    edit,
     expect_alert,
     forge_content,
     hook_sends,
@@ -181,20 +182,14 @@ def test_end_of_early_data_when_0rtt_was_declined_is_unexpected_message():
 
 
 def test_nonempty_early_data_in_client_hello_is_decode_error():
-    def nonempty(raw: bytes) -> bytes:
-        ch = m.ClientHello.decode(memoryview(raw)[4:])
-        ch.extensions[E.early_data] = b"\x00"
-        return ch.encode()
+    nonempty = edit(m.ClientHello, lambda ch: ch.extensions.__setitem__(E.early_data, b"\x00"))
     c = make_client(hook=on_type(m.HandshakeType.client_hello, nonempty, once=True))
     expect_alert(make_server(), c.data_to_send(), AD.decode_error)
 
 
 def _ee_hook(change):
-    def edit(raw: bytes) -> bytes:
-        ee = m.EncryptedExtensions.decode(memoryview(raw)[4:])
-        change(ee.extensions)
-        return ee.encode()
-    return on_type(m.HandshakeType.encrypted_extensions, edit)
+    return on_type(m.HandshakeType.encrypted_extensions,
+                   edit(m.EncryptedExtensions, lambda ee: change(ee.extensions)))
 
 
 def _client_facing(hook, session_server_kw=None, server_kw=None, client_kw=None):
@@ -233,11 +228,8 @@ def test_early_data_accepted_under_another_alpn_is_illegal_parameter():
 
 
 def test_ticket_with_a_malformed_early_data_limit_is_decode_error():
-
-    def bad(raw: bytes) -> bytes:
-        nst = m.NewSessionTicket.decode(memoryview(raw)[4:])
-        nst.extensions[E.early_data] = b"\x00\x10"
-        return nst.encode()
+    bad = edit(m.NewSessionTicket,
+               lambda nst: nst.extensions.__setitem__(E.early_data, b"\x00\x10"))
     c = make_client()
     s = make_server(server_config(max_early_data_size=64))
     hook_sends(s, on_type(m.HandshakeType.new_session_ticket, bad))

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tlskit import AlertDescription, ClientConfig, SessionTicketReceived
+from tlskit import AlertDescription, ClientConfig, HandshakeComplete, SessionTicketReceived
 from tlskit.session import Session
 
 from ..support.peers import PeerProcess
@@ -168,3 +168,20 @@ def ticket_from(config: ClientConfig, port: int, proc: PeerProcess) -> Session:
     finally:
         first.dispose()
     return tickets[0].session
+
+
+def resume_and_say(config: ClientConfig, port: int, proc: PeerProcess, session: Session,
+                   line: bytes) -> HandshakeComplete:
+    """A second connection offering ``session``: send ``line``, wait until the server
+    ``proc`` printed it, close cleanly; the handshake's outcome."""
+    mark = proc.mark()
+    second = Pump.connect(config, port, session=session)
+    try:
+        hc = second.handshake()
+        second.send(line)
+        proc.wait_for(line.rstrip(b"\n"), since=mark)
+        second.close()
+        second.wait_closed()
+    finally:
+        second.dispose()
+    return hc

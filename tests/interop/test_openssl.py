@@ -40,6 +40,7 @@ from .helpers import (
     SCHEME_FOR_CERT,
     SUITES,
     parse_openssl_trace,
+    resume_and_say,
     ticket_from,
     trace_field,
     trace_summary,
@@ -721,15 +722,7 @@ def test_resumption_tlskit_client_s_server(peers: Peers, pki: PKI) -> None:
     proc, port = peers.openssl_server(pki, "ec384", "-trace")
     session = ticket_from(pki.client_config(), port, proc)
     mark = proc.mark()
-    second = Pump.connect(pki.client_config(), port, session=session)
-    try:
-        hc = second.handshake()
-        second.send(b"second\n")
-        proc.wait_for("second", since=mark)
-        second.close()
-        second.wait_closed()
-    finally:
-        second.dispose()
+    hc = resume_and_say(pki.client_config(), port, proc, session, b"second\n")
     assert hc.resumed
     trace = _trace_until_close(proc, mark)
     assert "Sent Certificate" not in trace_summary(trace)

@@ -10,13 +10,41 @@ handshake completes.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tlskit import EarlyDataReceived, HandshakeComplete
 
+from ..support.peers import PeerProcess
 from ..support.pump import Pump, echo_until_close, tlskit_server
 from .conftest import PKI, Peers
-from .helpers import ticket_from
+from .helpers import resume_and_say, ticket_from
 
 EARLY = b"early hello from tlskit\n"
+
+
+def _s_client_session(peers: Peers, pki: PKI, port: int) -> tuple[Path, Path]:
+    """A first s_client connection saving its session (-sess_out); the session file and
+    a file holding the early data to send with it."""
+    session_file = pki.directory / f"s_client-early-{port}.pem"
+    early_file = pki.directory / f"early-{port}.txt"
+    early_file.write_bytes(EARLY)
+    _s_client_until_ticket(peers.openssl_client(pki, port, "-sess_out", str(session_file)))
+    return session_file, early_file
+
+
+def _s_client_early(peers: Peers, pki: PKI, port: int, session_file: Path,
+                    early_file: Path) -> PeerProcess:
+    """s_client resuming ``session_file`` with ``early_file`` as 0-RTT data."""
+    return _s_client_until_ticket(peers.openssl_client(
+        pki, port, "-sess_in", str(session_file), "-early_data", str(early_file)))
+
+
+def _s_client_until_ticket(client: PeerProcess) -> PeerProcess:
+    """Wait for the server's "ticket sent" line, then let s_client end cleanly."""
+    client.wait_for("ticket sent")
+    client.close_stdin()
+    assert client.wait() == 0, client.describe()
+    return client
 
 
 def test_tlskit_client_early_data_accepted_by_s_server(peers: Peers, pki: PKI) -> None:
@@ -99,18 +127,8 @@ def test_s_client_early_data_accepted_by_tlskit_server(peers: Peers, pki: PKI) -
 
     config = pki.server_config("ec256", max_early_data_size=16384)
     server = peers.thread(tlskit_server(config, body, count=2))
-    session_file = pki.directory / f"s_client-early-{server.port}.pem"
-    early_file = pki.directory / f"early-{server.port}.txt"
-    early_file.write_bytes(EARLY)
-    first = peers.openssl_client(pki, server.port, "-sess_out", str(session_file))
-    first.wait_for("ticket sent")
-    first.close_stdin()
-    assert first.wait() == 0, first.describe()
-    second = peers.openssl_client(pki, server.port, "-sess_in", str(session_file),
-                                  "-early_data", str(early_file))
-    second.wait_for("ticket sent")
-    second.close_stdin()
-    assert second.wait() == 0, second.describe()
+    session_file, early_file = _s_client_session(peers, pki, server.port)
+    second = _s_client_early(peers, pki, server.port, session_file, early_file)
     assert "Early data was accepted" in second.stdout, second.describe()
     assert server.join() == [(False, b""), (True, EARLY)]
 
@@ -130,20 +148,10 @@ def test_s_client_early_data_rejected_by_tlskit_server_without_0rtt(
     key = bytes(range(32))
     with_0rtt = peers.thread(tlskit_server(
         pki.server_config("ec256", max_early_data_size=16384, ticket_key=key), body))
-    session_file = pki.directory / f"s_client-early-r-{with_0rtt.port}.pem"
-    early_file = pki.directory / f"early-r-{with_0rtt.port}.txt"
-    early_file.write_bytes(EARLY)
-    first = peers.openssl_client(pki, with_0rtt.port, "-sess_out", str(session_file))
-    first.wait_for("ticket sent")
-    first.close_stdin()
-    assert first.wait() == 0, first.describe()
+    session_file, early_file = _s_client_session(peers, pki, with_0rtt.port)
     assert with_0rtt.join() == [False]
     without = peers.thread(tlskit_server(pki.server_config("ec256", ticket_key=key), body))
-    second = peers.openssl_client(pki, without.port, "-sess_in", str(session_file),
-                                  "-early_data", str(early_file))
-    second.wait_for("ticket sent")
-    second.close_stdin()
-    assert second.wait() == 0, second.describe()
+    second = _s_client_early(peers, pki, without.port, session_file, early_file)
     assert "Early data was rejected" in second.stdout, second.describe()
     assert without.join() == [True]
 
@@ -157,15 +165,8 @@ def test_psk_ke_resumption_tlskit_client_s_server(peers: Peers, pki: PKI) -> Non
     proc, port = peers.openssl_server(pki, "ec256", "-allow_no_dhe_kex", "-trace")
     session = ticket_from(pki.client_config(), port, proc)
     mark = proc.mark()
-    second = Pump.connect(pki.client_config(psk_modes=["psk_ke"]), port, session=session)
-    try:
-        hc = second.handshake()
-        second.send(b"psk_ke\n")
-        proc.wait_for("psk_ke", since=mark)
-        second.close()
-        second.wait_closed()
-    finally:
-        second.dispose()
+    hc = resume_and_say(pki.client_config(psk_modes=["psk_ke"]), port, proc, session,
+                        b"psk_ke\n")
     assert hc.resumed and hc.group is None
     text = proc.text_since(mark)
     server_hello = text[text.index("ServerHello"):text.index("EncryptedExtensions")]
