@@ -17,6 +17,7 @@ import itertools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -632,24 +633,20 @@ def test_alert_from_s_server_no_common_group(peers: Peers, pki: PKI) -> None:
                     "s_server's handshake_failure alert")
 
 
-def test_alert_to_s_client_no_common_group(peers: Peers, pki: PKI) -> None:
-    server = peers.thread(tlskit_server(pki.server_config("ec256", groups=["secp521r1"]),
+@pytest.mark.parametrize(("server_kw", "client_args", "alert"), [
+    ({"groups": ["secp521r1"]}, ["-groups", "X25519"], AlertDescription.handshake_failure),
+    ({"alpn_protocols": ["h2"]}, ["-alpn", "foo"], AlertDescription.no_application_protocol),
+], ids=["no-common-group", "no-common-alpn"])
+def test_alert_to_s_client(peers: Peers, pki: PKI, server_kw: dict[str, Any],
+                           client_args: list[str], alert: AlertDescription) -> None:
+    server = peers.thread(tlskit_server(pki.server_config("ec256", **server_kw),
                                         _handshake_error))
-    client = peers.openssl_client(pki, server.port, "-groups", "X25519", "-trace")
+    client = peers.openssl_client(pki, server.port, *client_args, "-trace")
     [error] = server.join()
     assert client.wait() != 0
-    assert error.alert == AlertDescription.handshake_failure
-    assert trace_summary(client.stdout)[-1] == "Received Alert(handshake failure)"
-
-
-def test_alert_to_s_client_no_common_alpn(peers: Peers, pki: PKI) -> None:
-    server = peers.thread(tlskit_server(pki.server_config("ec256", alpn_protocols=["h2"]),
-                                        _handshake_error))
-    client = peers.openssl_client(pki, server.port, "-alpn", "foo", "-trace")
-    [error] = server.join()
-    assert client.wait() != 0
-    assert error.alert == AlertDescription.no_application_protocol
-    assert trace_summary(client.stdout)[-1] == "Received Alert(no application protocol)"
+    assert error.alert == alert
+    words = alert.name.replace("_", " ")
+    assert trace_summary(client.stdout)[-1] == f"Received Alert({words})"
 
 
 def test_alert_to_s_client_certificate_required(peers: Peers, pki: PKI) -> None:

@@ -66,13 +66,8 @@ def name(text: str) -> x509.Name:
 
 
 def ku(**flags: bool) -> x509.KeyUsage:
-    fields = dict.fromkeys(
-        ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
-         "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"),
-        False,
-    )
-    fields.update(flags)
-    return x509.KeyUsage(**fields)
+    """KeyUsage with exactly ``flags`` set."""
+    return pki._key_usage(flags)
 
 
 CA_KU = ku(key_cert_sign=True)
@@ -159,43 +154,31 @@ def issue(
     return Pair(builder.sign(signer, _hash_for(signer)), key)
 
 
-def root(
-    *,
-    subject: x509.Name | None = None,
-    issuer_name: x509.Name | None = None,
-    key: Key | None = None,
-    bc: Any = DEFAULT,
-    key_usage: Any = DEFAULT,
-    alt: Any = DEFAULT,
-    aki: Any = None,
-    ski: Any = DEFAULT,
-    constraints: Any = None,
-    extra: Sequence[Ext] = (),
-    not_before: datetime = EPOCH,
-    not_after: datetime = FAR,
-) -> Pair:
-    """A self-issued root (upstream defaults: critical cA, keyCertSign, SAN, SKI)."""
-    key = key if key is not None else ec_key()
-    issuer_name = issuer_name if issuer_name is not None else name("CN=x509-limbo-root")
-    subject = subject if subject is not None else issuer_name
-    exts = [
-        _pick(bc, (x509.BasicConstraints(True, None), True)),
-        _pick(key_usage, (CA_KU, False)),
-        _pick(alt, (san("example.com"), False)),
-        aki,
-        _pick(ski, (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)),
-        constraints,
-        *extra,
-    ]
-    return issue(subject, None, key=key, issuer_name=issuer_name, exts=exts,
-                 not_before=not_before, not_after=not_after)
+def root(**options: Any) -> Pair:
+    """A self-issued root (upstream defaults: critical cA, keyCertSign, SAN, SKI); takes
+    `ca`'s options."""
+    issuer_name = options.pop("issuer_name", None) or name("CN=x509-limbo-root")
+    if options.get("subject") is None:
+        options["subject"] = issuer_name
+    options.setdefault("aki", None)
+    return ca(None, None, issuer_name=issuer_name, **options)
 
 
-def intermediate(
-    parent: Pair,
-    pathlen: int | None = None,
+def intermediate(parent: Pair, pathlen: int | None = None, **options: Any) -> Pair:
+    """A CA under ``parent``; the default subject carries the parent's serial so that two
+    intermediates never chain to each other by accident (as upstream). Takes `ca`'s
+    options."""
+    if options.get("subject") is None:
+        options["subject"] = name(
+            f"CN=x509-limbo-intermediate-pathlen-{pathlen},OU={parent.cert.serial_number}")
+    return ca(parent, pathlen, **options)
+
+
+def ca(
+    parent: Pair | None,
+    pathlen: int | None,
     *,
-    subject: x509.Name | None = None,
+    subject: x509.Name,
     issuer_name: x509.Name | None = None,
     key: Key | None = None,
     bc: Any = DEFAULT,
@@ -208,18 +191,16 @@ def intermediate(
     not_before: datetime = EPOCH,
     not_after: datetime = FAR,
 ) -> Pair:
-    """A CA under ``parent``; the default subject carries the parent's serial so that two
-    intermediates never chain to each other by accident (as upstream)."""
+    """A CA certificate under ``parent`` (self-issued when None): each extension takes
+    upstream's default unless given (None leaves it out)."""
     key = key if key is not None else ec_key()
-    if subject is None:
-        subject = name(
-            f"CN=x509-limbo-intermediate-pathlen-{pathlen},OU={parent.cert.serial_number}")
+    default_aki = None if parent is None else (
+        x509.AuthorityKeyIdentifier.from_issuer_public_key(parent.key.public_key()), False)
     exts = [
         _pick(bc, (x509.BasicConstraints(True, pathlen), True)),
         _pick(key_usage, (CA_KU, False)),
         _pick(alt, (san("example.com"), False)),
-        _pick(aki, (x509.AuthorityKeyIdentifier.from_issuer_public_key(
-            parent.key.public_key()), False)),
+        _pick(aki, default_aki),
         _pick(ski, (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)),
         constraints,
         *extra,
