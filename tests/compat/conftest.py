@@ -22,47 +22,26 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 import tlskit.compat as tc
-from tlskit.ca import Issued, LocalCA
+from tlskit.ca import LocalCA
 from tlskit.x509 import CertificateVerificationError, TrustStore, Verifier
 
 from ..support.peers import stop_process
+from ..support.pki import CertFiles
 from ..support.ports import reserve_port
 
 PEM = serialization.Encoding.PEM
 
 
 @dataclass
-class Cert:
-    issued: Issued
-    directory: Path
-
-    @property
-    def fullchain(self) -> Path:
-        return self.directory / "fullchain.pem"
-
-    @property
-    def leaf(self) -> Path:
-        return self.directory / "leaf.pem"
-
-    @property
-    def chain(self) -> Path:
-        return self.directory / "inter.pem"
-
-    @property
-    def key(self) -> Path:
-        return self.directory / "key.pem"
-
-
-@dataclass
 class PKI:
     ca: LocalCA
     root: Path
-    good: Cert
-    expired: Cert
-    wrong_host: Cert
-    client: Cert
+    good: CertFiles
+    expired: CertFiles
+    wrong_host: CertFiles
+    client: CertFiles
 
-    def reason(self, cert: Cert, host: str = "localhost") -> str:
+    def reason(self, cert: CertFiles, host: str = "localhost") -> str:
         """tlskit's own explanation for ``cert`` presented as ``host`` (its time-free part)."""
         verifier = Verifier(TrustStore([self.ca.root]))
         try:
@@ -70,14 +49,6 @@ class PKI:
         except CertificateVerificationError as exc:
             return str(exc).split("; now is")[0]
         raise AssertionError("the certificate verifies")
-
-
-def _write(issued: Issued, directory: Path) -> Cert:
-    directory.mkdir(parents=True)
-    issued.write(cert_path=directory / "fullchain.pem", key_path=directory / "key.pem")
-    (directory / "leaf.pem").write_bytes(issued.chain[0].public_bytes(PEM))
-    (directory / "inter.pem").write_bytes(issued.chain[1].public_bytes(PEM))
-    return Cert(issued, directory)
 
 
 @pytest.fixture(scope="session")
@@ -89,10 +60,10 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
     ca.clock = lambda: dt.datetime.now(dt.UTC)
     (d / "root.pem").write_bytes(ca.export_root_pem())
     return PKI(ca, d / "root.pem",
-               _write(ca.issue_server(["localhost", "127.0.0.1"]), d / "good"),
-               _write(expired, d / "expired"),
-               _write(ca.issue_server(["wrong.example"]), d / "wrong"),
-               _write(ca.issue_client("alice"), d / "client"))
+               CertFiles.write(ca.issue_server(["localhost", "127.0.0.1"]), d / "good"),
+               CertFiles.write(expired, d / "expired"),
+               CertFiles.write(ca.issue_server(["wrong.example"]), d / "wrong"),
+               CertFiles.write(ca.issue_client("alice"), d / "client"))
 
 
 @pytest.fixture
@@ -118,7 +89,7 @@ def _drain(stream: object) -> threading.Thread:
 class OpenSSLWWW:
     """`openssl s_server -www` on an OS-chosen port; it answers GET with a status page."""
 
-    def __init__(self, cert: Cert, *extra: str) -> None:
+    def __init__(self, cert: CertFiles, *extra: str) -> None:
         openssl = shutil.which("openssl")
         assert openssl, "openssl is required (bash .ci/install-test-deps.sh)"
         self.proc = subprocess.Popen(
@@ -187,7 +158,7 @@ class Nginx:
     """nginx (TLS 1.2 and 1.3, HTTP/1.1 and h2 by ALPN) in the foreground, with its own
     prefix and config; the port is a free one picked by the OS (retried if taken)."""
 
-    def __init__(self, cert: Cert, directory: Path) -> None:
+    def __init__(self, cert: CertFiles, directory: Path) -> None:
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         assert os.path.exists(nginx), "nginx is required (bash .ci/install-test-deps.sh)"
         for _ in range(5):
@@ -214,7 +185,7 @@ class Nginx:
 class TlskitServe:
     """`tlskit serve --port 0` (its first line names the port)."""
 
-    def __init__(self, cert: Cert) -> None:
+    def __init__(self, cert: CertFiles) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tlskit", "serve", "--port", "0", "--cert",
              str(cert.fullchain), "--key", str(cert.key)],

@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives import serialization
 import tlskit.compat as tc
 from tlskit.ca import LocalCA
 
-from .conftest import PKI, Cert, OpenSSLWWW
+from ..support.pki import CertFiles
+from .conftest import PKI, OpenSSLWWW
 
 
 def get_page(ctx: ssl.SSLContext, port: int, host: str = "localhost",
@@ -241,14 +242,7 @@ def test_crl_checks(flag: ssl.VerifyFlags, tmp_path: Path) -> None:
     assert ctx.cert_store_stats()["crl"] == 1
     ctx.verify_flags |= flag
     d = tmp_path / "certs"
-    for name, issued in (("good", good), ("revoked", revoked)):
-        (d / name).mkdir(parents=True)
-        issued.write(cert_path=d / name / "fullchain.pem", key_path=d / name / "key.pem")
-        (d / name / "leaf.pem").write_bytes(
-            issued.chain[0].public_bytes(serialization.Encoding.PEM))
-        (d / name / "inter.pem").write_bytes(
-            issued.chain[1].public_bytes(serialization.Encoding.PEM))
-    srv = OpenSSLWWW(Cert(good, d / "good"))
+    srv = OpenSSLWWW(CertFiles.write(good, d / "good"))
     try:
         if flag == ssl.VERIFY_CRL_CHECK_LEAF:
             assert get_page(ctx, srv.port).version() == "TLSv1.3"
@@ -259,7 +253,7 @@ def test_crl_checks(flag: ssl.VerifyFlags, tmp_path: Path) -> None:
             assert "no configured CRL is issued by" in info.value.verify_message
     finally:
         srv.close()
-    srv = OpenSSLWWW(Cert(revoked, d / "revoked"))
+    srv = OpenSSLWWW(CertFiles.write(revoked, d / "revoked"))
     try:
         with pytest.raises(ssl.SSLCertVerificationError) as info:
             get_page(ctx, srv.port)

@@ -4,28 +4,19 @@ always killed at teardown, and openssl/gnutls servers on OS-chosen ports."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from tlskit import ClientConfig, ServerConfig
 from tlskit.ca import Issued, LocalCA
 
 from ..support.peers import PeerProcess, peers_fixture
 from ..support.peers import Peers as BasePeers
+from ..support.pki import CertFiles
 from .helpers import CERT_TYPES
-
-
-@dataclass
-class CertFiles:
-    leaf: Path       # the leaf alone
-    chain: Path      # the intermediate (what -cert_chain wants)
-    fullchain: Path  # leaf + intermediate
-    key: Path        # unencrypted PKCS#8
 
 
 class PKI:
@@ -41,22 +32,15 @@ class PKI:
         for kind in CERT_TYPES:
             issued = self.ca.issue_server(["localhost", "127.0.0.1"], key_type=kind)
             self.issued[kind] = issued
-            self.files[kind] = self._write(issued, directory / kind)
+            self.files[kind] = CertFiles.write(issued, directory / kind)
         self.clients: dict[str, tuple[Issued, CertFiles]] = {}
-
-    def _write(self, issued: Issued, out: Path) -> CertFiles:
-        fullchain, key = issued.write(out, cert_path=out / "fullchain.pem",
-                                      key_path=out / "key.pem")
-        leaf, chain = out / "leaf.pem", out / "chain.pem"
-        leaf.write_bytes(issued.certificate.public_bytes(serialization.Encoding.PEM))
-        chain.write_bytes(self.ca.intermediate.public_bytes(serialization.Encoding.PEM))
-        return CertFiles(leaf, chain, fullchain, key)
 
     def client_cert(self, name: str, kind: str = "ec256") -> tuple[Issued, CertFiles]:
         """A clientAuth leaf for ``name`` (issued once per session)."""
         if name not in self.clients:
             issued = self.ca.issue_client(name, key_type=kind)
-            self.clients[name] = (issued, self._write(issued, self.directory / f"client-{name}"))
+            files = CertFiles.write(issued, self.directory / f"client-{name}")
+            self.clients[name] = (issued, files)
         return self.clients[name]
 
     def server_config(self, kind: str = "ec256", **kw: Any) -> ServerConfig:

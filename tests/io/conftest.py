@@ -11,54 +11,36 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from tlskit import ClientConfig, ServerConfig
-from tlskit.ca import Issued, LocalCA
+from tlskit.ca import LocalCA
 from tlskit.io import TLSServer
+
+from ..support.pki import CertFiles
 
 OPENSSL = shutil.which("openssl")
 needs_openssl = pytest.mark.interop  # openssl is required: CI installs it
 
 
 @dataclass
-class PKI:
+class PKI(CertFiles):
+    """The CA, its root in ``root_pem``, and one localhost leaf's files."""
+
     ca: LocalCA
-    issued: Issued
-    directory: Path
 
     @property
     def root_pem(self) -> Path:
         return self.directory / "root.pem"
-
-    @property
-    def leaf_pem(self) -> Path:
-        return self.directory / "leaf.pem"
-
-    @property
-    def chain_pem(self) -> Path:  # the intermediate
-        return self.directory / "inter.pem"
-
-    @property
-    def key_pem(self) -> Path:
-        return self.directory / "key.pem"
-
-    @property
-    def fullchain_pem(self) -> Path:
-        return self.directory / "fullchain.pem"
 
 
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
     ca = LocalCA.create()
     issued = ca.issue_server(["localhost", "127.0.0.1"])
-    d = tmp_path_factory.mktemp("pki")
-    issued.write(cert_path=d / "fullchain.pem", key_path=d / "key.pem")
-    pem = serialization.Encoding.PEM
-    (d / "root.pem").write_bytes(ca.export_root_pem())
-    (d / "leaf.pem").write_bytes(issued.chain[0].public_bytes(pem))
-    (d / "inter.pem").write_bytes(issued.chain[1].public_bytes(pem))
-    return PKI(ca, issued, d)
+    files = CertFiles.write(issued, tmp_path_factory.mktemp("pki"))
+    pki = PKI(issued, files.directory, ca)
+    pki.root_pem.write_bytes(ca.export_root_pem())
+    return pki
 
 
 @pytest.fixture(autouse=True)
@@ -127,8 +109,8 @@ class OpenSSLServer:
     def __init__(self, pki: PKI, *extra: str) -> None:
         assert OPENSSL is not None
         self.proc = subprocess.Popen(
-            [OPENSSL, "s_server", "-accept", "127.0.0.1:0", "-cert", str(pki.leaf_pem),
-             "-cert_chain", str(pki.chain_pem), "-key", str(pki.key_pem), "-tls1_3",
+            [OPENSSL, "s_server", "-accept", "127.0.0.1:0", "-cert", str(pki.leaf),
+             "-cert_chain", str(pki.chain), "-key", str(pki.key), "-tls1_3",
              *extra],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         assert self.proc.stdout is not None

@@ -107,7 +107,7 @@ def test_peer_information(tls_server_factory, pki: PKI) -> None:
         assert sock.handshake_info.cipher_suite.name == name
         assert sock.peer_certificates[0] == pki.issued.certificate
         der = sock.getpeercert(binary_form=True)
-        assert ssl.DER_cert_to_PEM_cert(der).encode() == pki.leaf_pem.read_bytes()
+        assert ssl.DER_cert_to_PEM_cert(der).encode() == pki.leaf.read_bytes()
         cert = sock.getpeercert()
         assert cert["subject"] == ((("commonName", "localhost"),),)
         assert ("DNS", "localhost") in cert["subjectAltName"]

@@ -52,7 +52,7 @@ def test_client_suites_against_openssl(openssl_www: OpenSSLServer, pki: PKI,
 def test_client_against_python_ssl_server(pki: PKI, client_config: ClientConfig) -> None:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    ctx.load_cert_chain(pki.fullchain_pem, pki.key_pem)
+    ctx.load_cert_chain(pki.fullchain, pki.key)
     listener = socket.create_server(("127.0.0.1", 0))
     errors: list[BaseException] = []
 

@@ -6,7 +6,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from tlskit import ClientConfig, ServerConfig
 from tlskit.ca import Issued, LocalCA
@@ -78,3 +81,37 @@ SUITES12 = {
     "ed25519": ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"],
 }
 CASES12 = [(kt, s) for kt, suites in SUITES12.items() for s in suites]
+
+
+@dataclass
+class CertFiles:
+    """An issued chain on disk, as servers and the ssl module want it: ``fullchain``,
+    ``leaf`` alone, ``chain`` (the intermediate) and ``key``, all in ``directory``."""
+
+    issued: Issued
+    directory: Path
+
+    @classmethod
+    def write(cls, issued: Issued, directory: Path) -> CertFiles:
+        directory.mkdir(parents=True, exist_ok=True)
+        files = cls(issued, directory)
+        issued.write(cert_path=files.fullchain, key_path=files.key)
+        files.leaf.write_bytes(issued.chain[0].public_bytes(Encoding.PEM))
+        files.chain.write_bytes(issued.chain[1].public_bytes(Encoding.PEM))
+        return files
+
+    @property
+    def fullchain(self) -> Path:
+        return self.directory / "fullchain.pem"
+
+    @property
+    def leaf(self) -> Path:
+        return self.directory / "leaf.pem"
+
+    @property
+    def chain(self) -> Path:
+        return self.directory / "inter.pem"
+
+    @property
+    def key(self) -> Path:
+        return self.directory / "key.pem"
