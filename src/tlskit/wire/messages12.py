@@ -101,6 +101,26 @@ class ClientKeyExchangeECDHE:
 
 
 @dataclass(slots=True)
+class ClientKeyExchangeRSA:
+    """RFC 5246 7.4.7.1: the premaster secret, PKCS#1 v1.5-encrypted to the server's
+    certificate key, in a 2-byte length-prefixed vector (TLS 1.0 onwards)."""
+
+    encrypted: bytes
+
+    def encode(self) -> bytes:
+        w = Writer()
+        w.bytes16(self.encrypted)
+        return frame(HandshakeType.client_key_exchange, w.buf)
+
+    @classmethod
+    def decode(cls, body: bytes | memoryview) -> ClientKeyExchangeRSA:
+        r = Reader(body)
+        encrypted = r.bytes16(0, "EncryptedPreMasterSecret")
+        r.end("ClientKeyExchange")
+        return cls(encrypted)
+
+
+@dataclass(slots=True)
 class CertificateRequest12:
     certificate_types: bytes
     schemes: list[int]
