@@ -30,6 +30,9 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ciphers", metavar="LIST",
                         help="cipher suites to offer (IANA names, comma or colon separated)")
     parser.add_argument("--alpn", metavar="LIST", help="ALPN protocols, e.g. h2,http/1.1")
+    parser.add_argument("--legacy-rsa-kx", dest="legacy_rsa_kx", action="store_true",
+                        help="also offer TLS 1.2 RSA key transport (AES128-GCM-SHA256, "
+                             "AES256-GCM-SHA384), for old servers: no forward secrecy")
     parser.add_argument("--cert", metavar="FILE", help="client certificate chain (PEM)")
     parser.add_argument("--key", metavar="FILE", help="private key for --cert (PEM)")
     parser.add_argument("--request", metavar="TEXT",
@@ -85,6 +88,10 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
                         "order (e.g. x25519,secp256r1)")
     parser.add_argument("--ciphers", metavar="LIST",
                         help="cipher suites, in preference order (IANA names)")
+    parser.add_argument("--legacy-rsa-kx", dest="legacy_rsa_kx", action="store_true",
+                        help="also accept TLS 1.2 RSA key transport (AES128-GCM-SHA256, "
+                             "AES256-GCM-SHA384) from clients that offer nothing better; "
+                             "needs an RSA certificate; no forward secrecy")
     version = parser.add_mutually_exclusive_group()
     version.add_argument("--tls1.3", dest="tls13", action="store_true",
                          help="accept TLS 1.3 only (default: TLS 1.3 and 1.2)")

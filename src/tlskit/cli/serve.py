@@ -274,6 +274,7 @@ class Server:
             # Read by the config (tlskit.iana), like ServerConfig(groups=...) in code.
             groups=_split(a.groups),
             cipher_suites=_split(a.ciphers),
+            legacy_rsa_key_exchange=a.legacy_rsa_kx,
             alpn_protocols=alpn,
             client_auth=client_auth,
             client_trust_anchors=client_anchors,
