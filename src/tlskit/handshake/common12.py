@@ -1,7 +1,8 @@
 """What the TLS 1.2 client and server share: key derivation, Finished, the CCS switch.
 
 TLS 1.2 is offered for peers that cannot speak 1.3, restricted to ECDHE with AEAD
-suites and no renegotiation; the extended master secret (RFC 7627) is preferred, and only
+suites (RSA key transport only when a config opts in: no forward secrecy) and no
+renegotiation; the extended master secret (RFC 7627) is preferred, and only
 sessions made with it resume (session IDs or RFC 5077 tickets, abbreviated handshake).
 A TLS 1.2 handshake takes over from the TLS 1.3 one after the first hello (see
 `Handover12`); it shares the state-machine engine with 1.3 (`Handshake`), not the 1.3
