@@ -120,13 +120,13 @@ class ServerHandshake12(Handshake12):
         self._issue_ticket = False     # the client asked for an RFC 5077 ticket
 
     @property
-
-    @property
     def client_offer(self) -> dict[str, object]:
         """What the client offered, by IANA name: named on first use."""
         if self._offer_names is None:
             self._offer_names = {} if self._view is None else self._view.describe()
         return self._offer_names
+
+    @property
     def client_chain(self) -> list[x509.Certificate]:
         return self.auth.chain
 
