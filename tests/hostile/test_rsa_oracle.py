@@ -126,7 +126,7 @@ def _attack(ciphertext: bytes, monkeypatch: pytest.MonkeyPatch) -> Outcome:
     leaf = rsa_server()
     server = server12(certificate_chain=leaf.chain, private_key=leaf.private_key, rng=rng,
                       tracer=lambda step, f: used.extend(
-                          [f["premaster"]] if "premaster" in f else []), **RSA_KX)
+                          [f["premaster_secret"]] if "premaster_secret" in f else []), **RSA_KX)
     run = Run12(client, server).to_server_flight()
     swap = on_msg(CLIENT_KEY_EXCHANGE,
                   lambda hs, raw: m12.ClientKeyExchangeRSA(ciphertext).encode())

@@ -58,6 +58,9 @@ SERVER_NAME = "localhost"
 
 def run(args: argparse.Namespace) -> int:
     quiet_library_logs()
+    if getattr(args, "classic", False):
+        from .classic import run_classic_command
+        return run_classic_command(args)
     result = run_demo()
     sessions = result.pop("_sessions")
     if args.diagram:
@@ -124,9 +127,10 @@ class _ServerSide:
 class _DemoServer:
     """A tlskit server on 127.0.0.1 that answers one connection per queued session."""
 
-    def __init__(self, issued: Issued, staple: bytes | None) -> None:
+    def __init__(self, issued: Issued, staple: bytes | None, **config: Any) -> None:
         self.issued = issued
         self.staple = staple
+        self.config = config  # more ServerConfig fields (`tlskit demo --classic`)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(IO_TIMEOUT)
         self.address = self.listener.getsockname()[:2]
@@ -158,7 +162,8 @@ class _DemoServer:
         rec = side.recorder
         config = ServerConfig(certificate_chain=self.issued.chain,
                               private_key=self.issued.private_key, alpn_protocols=[ALPN],
-                              ocsp_response=self.staple, tracer=rec.tracer, keylog=rec.keylog)
+                              ocsp_response=self.staple, tracer=rec.tracer, keylog=rec.keylog,
+                              **self.config)
         conn = ServerConnection(config)
         chan = Channel(sock, conn, outgoing="server->client")
         try:
@@ -220,7 +225,10 @@ class _Session:
     app_arrows: list[tuple[str, str, float | None]] = field(default_factory=list)
 
 
-def _run_session(number: int, server: _DemoServer, ca: LocalCA) -> _Session:
+def _run_session(number: int, server: _DemoServer, ca: LocalCA,
+                 **client_config: Any) -> _Session:
+    """One connection: handshake, a request, the reply, close; both sides recorded.
+    ``client_config`` adds ClientConfig fields (`tlskit demo --classic`)."""
     t0 = time.perf_counter()
     client_rec = Recorder("client", t0)
     server_side = _ServerSide(Recorder("server", t0))
@@ -228,7 +236,7 @@ def _run_session(number: int, server: _DemoServer, ca: LocalCA) -> _Session:
     server.sessions.put(server_side)
     verifier = _verifier(ca)
     config = ClientConfig(verifier=verifier, alpn_protocols=[ALPN], ocsp_stapling=True,
-                          tracer=client_rec.tracer, keylog=client_rec.keylog)
+                          tracer=client_rec.tracer, keylog=client_rec.keylog, **client_config)
     sock = socket.create_connection(server.address, timeout=IO_TIMEOUT)
     try:
         conn = ClientConnection(config, server_name=SERVER_NAME)

@@ -43,7 +43,9 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
     "demo": [("tlskit demo", "explain both sessions, long values shortened"),
              ("tlskit demo --full", "the same with every value in full"),
              ("tlskit demo --json > demo.json", "everything as one JSON object"),
-             ("tlskit demo --diagram handshake.svg", "also draw the first handshake")],
+             ("tlskit demo --diagram handshake.svg", "also draw the first handshake"),
+             ("tlskit demo --classic", "RSA key transport, decrypted after the fact with "
+              "the server's key; ECDHE beside it")],
     "connect": [("tlskit connect example.com", "TLS 1.3 or 1.2 to port 443, verified against "
                  "the system store"),
                 ("tlskit connect localhost:8443 --cafile root.pem --trace",

@@ -151,3 +151,7 @@ def demo_arguments(parser: argparse.ArgumentParser) -> None:
                         help="show long values (key shares, signatures, records) in full "
                              "instead of their first and last bytes and length (--json "
                              "always has them in full)")
+    parser.add_argument("--classic", action="store_true",
+                        help="the handshake most explanations of SSL describe (TLS 1.2 RSA "
+                             "key transport), what it costs (its recording decrypted later "
+                             "with the server's private key), and ECDHE beside it")

@@ -358,7 +358,7 @@ class ClientHandshake12(Handshake12):
             self.premaster, encrypted = crypto.rsa_encrypt_premaster(
                 self._server_rsa_key, CLIENT_HELLO_VERSION, self.config.rng)
             cke = m12.ClientKeyExchangeRSA(encrypted)
-            fields = {"premaster": self.premaster, "encrypted_premaster": encrypted}
+            fields = {"premaster_secret": self.premaster, "encrypted_premaster": encrypted}
         cke_raw = cke.encode()
         self.send(cke_raw)
         self.trace(T.CLIENT_KEY_EXCHANGE, message=cke, raw=cke_raw, **fields)

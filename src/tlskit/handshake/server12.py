@@ -407,7 +407,7 @@ class ServerHandshake12(Handshake12):
         if isinstance(cke, m12.ClientKeyExchangeRSA):
             premaster = self._decrypt_premaster(cke)
             self.trace(T.CLIENT_KEY_EXCHANGE, message=cke, raw=raw,
-                       encrypted_premaster=cke.encrypted, premaster=premaster)
+                       encrypted_premaster=cke.encrypted, premaster_secret=premaster)
         else:
             assert self._share is not None
             premaster = self._share.exchange(cke.public)
