@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tlskit import AlertDescription, AlertReceived, HandshakeComplete, TLSError
+from tlskit import AlertDescription, AlertReceived, TLSError
 
 from .conftest import PKI, Peers, openssl_field
 from .helpers import PeerProcess, Pump, echo_until_close, require_binary, tlskit_server
+from .test_openssl_resumption import _server_body
 
 pytestmark = pytest.mark.interop
 
@@ -42,14 +43,6 @@ def _s_client(pki: PKI, port: int, cipher: str, *args: str | Path,
     return proc
 
 
-def _hello_and_close(pump: Pump) -> HandshakeComplete:
-    hc = pump.handshake()
-    pump.send(b"bye\n")
-    pump.close()
-    pump.wait_closed()
-    return hc
-
-
 @pytest.mark.parametrize("cipher", OPENSSL_NAME)
 def test_tlskit_client_to_s_server(peers: Peers, pki: PKI, cipher: str) -> None:
     proc, port = _s_server(peers, pki, cipher)
@@ -73,7 +66,7 @@ def test_s_client_to_tlskit_server(peers: Peers, pki: PKI, cipher: str,
     """s_client -cipher AES128-GCM-SHA256 (kRSA only): extended master secret on, and the
     session resumes (-sess_out, then -sess_in: "Reused")."""
     config = pki.server_config("rsa2048", **OPT_IN)
-    server = peers.thread(tlskit_server(config, _hello_and_close, count=2))
+    server = peers.thread(tlskit_server(config, _server_body, count=2))
     sess = tmp_path / "sess.pem"
     first = _s_client(pki, server.port, cipher, "-sess_out", sess).stdout
     assert openssl_field(first, r"Cipher is (\S+)") == cipher

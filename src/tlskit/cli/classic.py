@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,8 +37,8 @@ from ..crypto import SUITES12
 from ..enums import CipherSuite, ExtensionType, NamedGroup
 from ..wire import messages as m
 from . import diagram
-from .demo import SERVER_NAME, _DemoServer, _hex, _run_session, _Session, shorten
-from .render import make_console, render_classic
+from .demo import SERVER_NAME, _DemoServer, _hex, _run_session, _Session, emit, write_diagram
+from .render import render_classic
 from .trace import name_of
 
 RSA_SUITE = "TLS_RSA_WITH_AES_128_GCM_SHA256"
@@ -53,16 +51,9 @@ def run_classic_command(args: argparse.Namespace) -> int:
     result = run_classic()
     sessions = result.pop("_sessions")
     if args.diagram:
-        path = diagram.write_svg(args.diagram, classic_diagram(sessions[0], result),
-                                 title="tlskit demo --classic: TLS 1.2 RSA key transport",
-                                 client_label="tlskit client",
-                                 server_label=f"tlskit server {result['server']}")
-        result["diagram"] = str(path)
-    if args.json:
-        json.dump(result, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        render_classic(result if args.full else shorten(result), make_console())
+        write_diagram(args.diagram, classic_diagram(sessions[0], result),
+                      "tlskit demo --classic: TLS 1.2 RSA key transport", result)
+    emit(args, result, render_classic)
     return 0 if result["ok"] else 1
 
 

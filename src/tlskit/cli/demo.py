@@ -23,6 +23,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -66,18 +67,30 @@ def run(args: argparse.Namespace) -> int:
     if args.diagram:
         first = sessions[0]
         items = diagram.items_from_steps(first.client.steps, first.app_arrows)
-        path = diagram.write_svg(args.diagram, items, title="tlskit demo: TLS 1.3 handshake",
-                                 client_label="tlskit client",
-                                 server_label=f"tlskit server {result['server']}")
-        result["diagram"] = str(path)
+        write_diagram(args.diagram, items, "tlskit demo: TLS 1.3 handshake", result)
+    emit(args, result, render_demo)
+    ok = result["different_keys"] and all(
+        s["secret_not_on_wire"] and s["all_checks_ok"] for s in result["sessions"])
+    return 0 if ok else 1
+
+
+def write_diagram(path: str, items: list[diagram.Item], title: str,
+                  result: dict[str, Any]) -> None:
+    """The SVG sequence diagram; its path goes into the result."""
+    written = diagram.write_svg(path, items, title=title, client_label="tlskit client",
+                                server_label=f"tlskit server {result['server']}")
+    result["diagram"] = str(written)
+
+
+def emit(args: argparse.Namespace, result: dict[str, Any],
+         render: Callable[[Any, Any], None]) -> None:
+    """One JSON object (``--json``, values whole), or the rendered story (long values
+    shortened unless ``--full``)."""
     if args.json:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        render_demo(result if args.full else shorten(result), make_console())
-    ok = result["different_keys"] and all(
-        s["secret_not_on_wire"] and s["all_checks_ok"] for s in result["sessions"])
-    return 0 if ok else 1
+        render(result if args.full else shorten(result), make_console())
 
 
 # --------------------------------------------------------------------------- display
