@@ -47,7 +47,8 @@ HANDSHAKE, CCS, APPLICATION_DATA = 22, 20, 23
 CLIENT_HELLO, SERVER_HELLO, CLIENT_KEY_EXCHANGE, NEW_SESSION_TICKET = 1, 2, 16, 4
 
 
-def run_classic_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """`tlskit demo --classic` (the CLI dispatches here on --classic)."""
     result = run_classic()
     sessions = result.pop("_sessions")
     if args.diagram:

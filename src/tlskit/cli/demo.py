@@ -59,9 +59,6 @@ SERVER_NAME = "localhost"
 
 def run(args: argparse.Namespace) -> int:
     quiet_library_logs()
-    if getattr(args, "classic", False):
-        from .classic import run_classic_command
-        return run_classic_command(args)
     result = run_demo()
     sessions = result.pop("_sessions")
     if args.diagram:

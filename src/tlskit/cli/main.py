@@ -34,6 +34,13 @@ COMMANDS = {
     "ca": "a small local certificate authority",
 }
 
+def _module_name(args: argparse.Namespace) -> str:
+    """The module that runs the parsed command: `demo --classic` is a story of its own."""
+    if args._command == "demo" and getattr(args, "classic", False):
+        return "classic"
+    return str(args._command)
+
+
 # Examples shown at the end of each --help, keyed by the command path.
 EXAMPLES: dict[str, list[tuple[str, str]]] = {
     "": [("tlskit demo", "watch a real handshake on loopback, explained step by step"),
@@ -223,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     prog = f"tlskit {args.command}"
     try:
         module = getattr(args, "_module", None) or importlib.import_module(
-            f"tlskit.cli.{args._command}")  # imported only now that the options parsed
+            f"tlskit.cli.{_module_name(args)}")  # imported only now that the options parsed
         return int(module.run(args) or 0)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
