@@ -285,6 +285,12 @@ def test_legacy_rsa_kx_flags(pki: PKI, serve: Callable[..., Serve]) -> None:
                           "--tls1.2", "--legacy-rsa-kx", "--ciphers", "AES256-GCM-SHA384")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["cipher_suite"] == "TLS_RSA_WITH_AES_256_GCM_SHA384"
+    text = tlskit_connect(f"localhost:{server.port}", "--cafile", str(pki.root),
+                          "--tls1.2", "--legacy-rsa-kx")  # offered, but ECDHE is preferred
+    assert text.returncode == 0 and "ECDHE_RSA" in text.stdout, text.stderr
+    human = tlskit_connect(f"localhost:{server.port}", "--cafile", str(pki.root),
+                           "--tls1.2", "--legacy-rsa-kx", "--ciphers", "AES128-GCM-SHA256")
+    assert "RSA key transport (no forward secrecy)" in " ".join(human.stdout.split())
     refused = tlskit_connect(f"localhost:{server.port}", "--cafile", str(pki.root),
                              "--tls1.2", "--ciphers", "AES256-GCM-SHA384")
     assert refused.returncode != 0 and "legacy_rsa_key_exchange" in refused.stderr

@@ -174,8 +174,12 @@ def render_connect(summary: Mapping[str, Any], console: Console) -> None:
     head.add_row("server name", escape(str(summary.get("server_name") or "(none sent)")))
     head.add_row("version", escape(str(summary.get("version"))))
     head.add_row("cipher suite", escape(str(summary.get("cipher_suite"))))
-    head.add_row("key exchange", escape(str(summary.get("group"))))
-    head.add_row("signature", escape(str(summary.get("signature_scheme"))))
+    kx, signature = summary.get("group"), summary.get("signature_scheme")
+    if kx is None and str(summary.get("cipher_suite")).startswith("TLS_RSA_WITH_"):
+        kx = "RSA key transport (no forward secrecy)"
+        signature = "none (the server proves its key by decrypting the premaster)"
+    head.add_row("key exchange", escape(str(kx)))
+    head.add_row("signature", escape(str(signature)))
     head.add_row("ALPN", escape(str(summary.get("alpn") or "(none)")))
     if summary.get("client_certificate"):
         head.add_row("client certificate", escape(str(summary["client_certificate"])))

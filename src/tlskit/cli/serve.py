@@ -347,7 +347,9 @@ class Server:
             chan.wire = None
             sock.settimeout(IDLE_TIMEOUT)
             seen = _Seen(who, complete, recorder, wire.stream("client->server"))
-            group = complete.group.name if complete.group else None
+            group = complete.group.name if complete.group else (
+                "RSA-key-transport" if complete.cipher_suite.name.startswith("TLS_RSA_WITH_")
+                else None)
             self.log(f"{who} {complete.version} {complete.cipher_suite.name} {group} "
                      f"sni={complete.server_name or '-'} alpn={complete.alpn_protocol or '-'}"
                      + (f" client={_subject(complete.peer_certificates[0])}"
