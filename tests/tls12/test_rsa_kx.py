@@ -50,6 +50,7 @@ RSA_128 = "TLS_RSA_WITH_AES_128_GCM_SHA256"
 RSA_256 = "TLS_RSA_WITH_AES_256_GCM_SHA384"
 RSA_CODES = {int(CipherSuite[RSA_128]), int(CipherSuite[RSA_256])}
 OPT_IN: dict[str, Any] = {"legacy_rsa_key_exchange": True}
+EXT_STATUS_REQUEST = 5
 
 
 def rsa_client(suites: list[str] | None = None, **kw: Any) -> Any:
@@ -288,3 +289,38 @@ CKE_FRAMING = {
 def test_server_rejects_misframed_rsa_client_key_exchange(case: str) -> None:
     run = _client_flight_with(CKE_FRAMING[case])
     expect_alert12(run.server, run.client_flight, AD.decode_error)
+
+
+# --- status_request acknowledged, no CertificateStatus (RFC 6066 8) -------------------------
+
+def _ack_status_request(sh: m.ServerHello) -> None:
+    sh.extensions[EXT_STATUS_REQUEST] = b""
+
+
+@pytest.mark.parametrize("client_auth", [False, True])
+def test_client_checks_the_certificate_when_no_staple_follows(client_auth: bool) -> None:
+    """The client's RSA_WAIT_CERTIFICATE_STATUS state then sees ServerHelloDone (or a
+    CertificateRequest): the chain is verified there, before the premaster is encrypted."""
+    from .helpers12 import client_auth_kw
+    auth = client_auth_kw() if client_auth else {}
+    client_kw = {"certificate": _alice()} if client_auth else {}
+    run = Run12(rsa_client(ocsp_stapling=True, **client_kw), rsa_server_conn(**auth))
+    with rewriting(ServerHandshake12, edit_server_hello(_ack_status_request)):
+        c_done, _ = _complete(run)
+    assert c_done.cipher_suite.name == RSA_128 and c_done.ocsp_response is None
+    assert run.client._hs.auth.authenticated  # type: ignore[attr-defined]
+
+
+def test_client_refuses_an_unverified_certificate_when_no_staple_follows() -> None:
+    from ..hostile.helpers import other_pki
+    run = Run12(rsa_client(ocsp_stapling=True, trust_anchors=[other_pki().ca.root]),
+                rsa_server_conn())
+    with rewriting(ServerHandshake12, edit_server_hello(_ack_status_request)):
+        run.to_server_flight()
+    expect_alert12(run.client, run.server_flight, AD.unknown_ca)
+
+
+def _alice() -> Any:
+    from tlskit import CertifiedKey
+    alice = pki().client
+    return CertifiedKey(alice.chain, alice.private_key)

@@ -288,6 +288,12 @@ class ClientHandshake12(Handshake12):
                 f"secret: {problem} (RFC 5246 7.4.2)")
         self._server_rsa_key = public_key_of(leaf)
 
+    def _ensure_key_transport(self) -> None:
+        """A server may acknowledge status_request and then send no CertificateStatus
+        (RFC 6066 8): the certificate is then checked when the next message arrives."""
+        if self.rsa_kx and self._server_rsa_key is None:
+            self._accept_key_transport()
+
     def on_server_key_exchange(self, ske: m12.ServerKeyExchangeECDHE, raw: bytes) -> State:
         verify_server_chain(self, self.auth, self.server_name)
         cfg = self.config
@@ -314,6 +320,7 @@ class ClientHandshake12(Handshake12):
         return State.WAIT_CERTIFICATE_REQUEST_OR_DONE
 
     def on_certificate_request(self, msg: m12.CertificateRequest12, raw: bytes) -> State:
+        self._ensure_key_transport()
         self.cert_request = msg
         self.trace(T.CERTIFICATE_REQUEST, message=msg, raw=raw)
         return State.WAIT_SERVER_HELLO_DONE
@@ -321,6 +328,7 @@ class ClientHandshake12(Handshake12):
     # -- the client's flight ---------------------------------------------------------
 
     def on_server_hello_done(self, msg: m12.ServerHelloDone, raw: bytes) -> State:
+        self._ensure_key_transport()
         self.trace(T.SERVER_HELLO_DONE, message=msg, raw=raw)
         signer = None
         if self.cert_request is not None:
