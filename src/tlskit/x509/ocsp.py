@@ -25,8 +25,13 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
+from cryptography.x509.oid import (
+    AuthorityInformationAccessOID,
+    ExtendedKeyUsageOID,
+    SignatureAlgorithmOID,
+)
 
+from . import http
 from .errors import CertificateVerificationError, Reason
 from .evidence import (
     _DECODE_ERRORS,
@@ -168,6 +173,25 @@ def build_ocsp_request(
     if nonce is not None:
         builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
     return builder.build().public_bytes(serialization.Encoding.DER)
+
+
+def _responder_urls(cert: x509.Certificate) -> list[str]:
+    """The OCSP responder URLs in the certificate's AIA extension, in order (any scheme)."""
+    found = _extension(cert.extensions, x509.AuthorityInformationAccess)
+    if found is None:
+        return []
+    return [
+        d.access_location.value
+        for d in found.value  # type: ignore[attr-defined]
+        if d.access_method == AuthorityInformationAccessOID.OCSP
+        and isinstance(d.access_location, x509.UniformResourceIdentifier)
+    ]
+
+
+def _post_ocsp_request(url: str, request: bytes, timeout: float, max_bytes: int) -> bytes:
+    """POST an OCSP request (RFC 6960 appendix A.1); only a 200 answer counts."""
+    return http.ok_body(
+        http.post(url, request, OCSP_REQUEST_TYPE, timeout=timeout, max_bytes=max_bytes))
 
 
 @dataclass(frozen=True)
