@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..enums import HandshakeType
-from ..errors import DecodeError, IllegalParameter
+from ..errors import IllegalParameter
 from .codec import Reader, Writer
+from .layout import Struct, opaque16, u16, u32
 from .messages import frame
 
 NAMED_CURVE = 3  # ECCurveType.named_curve (RFC 8422 5.4)
@@ -72,15 +73,11 @@ class ServerKeyExchangeECDHE:
 
 
 @dataclass(slots=True)
-class ServerHelloDone:
-    def encode(self) -> bytes:
-        return frame(HandshakeType.server_hello_done, b"")
+class ServerHelloDone(Struct):
+    """Empty: any body is a decode_error (trailing bytes)."""
 
-    @classmethod
-    def decode(cls, body: bytes | memoryview) -> ServerHelloDone:
-        if len(body):
-            raise DecodeError("ServerHelloDone must be empty")
-        return cls()
+    TYPE = HandshakeType.server_hello_done
+    LAYOUT = ()
 
 
 @dataclass(slots=True)
@@ -129,23 +126,13 @@ class CertificateRequest12:
 
 
 @dataclass(slots=True)
-class CertificateVerify12:
+class CertificateVerify12(Struct):
+    TYPE = HandshakeType.certificate_verify
+    NAME = "CertificateVerify"
+    LAYOUT = (u16("scheme"), opaque16("signature", 1, "signature"))
+
     scheme: int
     signature: bytes
-
-    def encode(self) -> bytes:
-        w = Writer()
-        w.u16(self.scheme)
-        w.bytes16(self.signature)
-        return frame(HandshakeType.certificate_verify, w.buf)
-
-    @classmethod
-    def decode(cls, body: bytes | memoryview) -> CertificateVerify12:
-        r = Reader(body)
-        scheme = r.u16()
-        sig = r.bytes16(1, "signature")
-        r.end("CertificateVerify")
-        return cls(scheme, sig)
 
 
 @dataclass(slots=True)
@@ -171,31 +158,20 @@ class CertificateStatus:
 
 
 @dataclass(slots=True)
-class HelloRequest:
-    @classmethod
-    def decode(cls, body: bytes | memoryview) -> HelloRequest:
-        if len(body):
-            raise DecodeError("HelloRequest must be empty")
-        return cls()
+class HelloRequest(Struct):
+    """Empty: any body is a decode_error (trailing bytes)."""
+
+    TYPE = HandshakeType.hello_request
+    LAYOUT = ()
 
 
 @dataclass(slots=True)
-class NewSessionTicket12:
+class NewSessionTicket12(Struct):
     """RFC 5077 3.3: the lifetime hint and the opaque ticket (empty = none this time)."""
+
+    TYPE = HandshakeType.new_session_ticket
+    NAME = "NewSessionTicket"
+    LAYOUT = (u32("lifetime"), opaque16("ticket"))
 
     lifetime: int
     ticket: bytes = field(repr=False)
-
-    def encode(self) -> bytes:
-        w = Writer()
-        w.u32(self.lifetime)
-        w.bytes16(self.ticket)
-        return frame(HandshakeType.new_session_ticket, w.buf)
-
-    @classmethod
-    def decode(cls, body: bytes | memoryview) -> NewSessionTicket12:
-        r = Reader(body)
-        lifetime = r.u32()
-        ticket = r.bytes16()
-        r.end("NewSessionTicket")
-        return cls(lifetime, ticket)
