@@ -75,14 +75,36 @@ def u16_list(name: str, minimum_bytes: int = 2) -> Field:
     return Field(name, lambda r: r.u16_list(minimum_bytes, name), Writer.u16_list)
 
 
+def opaque_list(name: str, width: int, item_width: int, item_what: str, what: str) -> Field:
+    """A vector (``width``-byte length) of non-empty opaque items (``item_width``-byte
+    lengths): a TLS 1.2 certificate_list, certificate_authorities."""
+    read_list = {2: Reader.vec16, 3: Reader.vec24}[width]
+    read_item, write_item = {2: (Reader.bytes16, Writer.bytes16),
+                             3: (Reader.bytes24, Writer.bytes24)}[item_width]
+
+    def read(r: Reader) -> list[bytes]:
+        lst = read_list(r, 0, what)
+        items = []
+        while lst.remaining:
+            items.append(read_item(lst, 1, item_what))
+        return items
+
+    def write(w: Writer, items: list[bytes]) -> None:
+        with w.prefixed(width):
+            for item in items:
+                write_item(w, item)
+
+    return Field(name, read, write)
+
+
 class Struct:
-    """Base of a message dataclass with a `LAYOUT`; `NAME` (the class name unless given)
-    is what decode errors call it."""
+    """Base of a message dataclass with a `LAYOUT` (none: an empty message); `NAME` (the
+    class name unless given) is what decode errors call it."""
 
     __slots__ = ()
     TYPE: ClassVar[int]
     NAME: ClassVar[str]
-    LAYOUT: ClassVar[tuple[Field, ...]]
+    LAYOUT: ClassVar[tuple[Field, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -210,10 +210,9 @@ class KeyUpdate(Struct):
 
 @dataclass(slots=True)
 class EndOfEarlyData(Struct):
-    """Empty: any body is a decode_error (trailing bytes)."""
+    """4.5: no body; any is a decode_error."""
 
     TYPE = HandshakeType.end_of_early_data
-    LAYOUT = ()
 
 
 @dataclass(slots=True)

@@ -11,32 +11,19 @@ from dataclasses import dataclass, field
 from ..enums import HandshakeType
 from ..errors import IllegalParameter
 from .codec import Reader, Writer
-from .layout import Struct, opaque16, u16, u32
+from .layout import Struct, opaque16, opaque_list, u16, u32
 from .messages import frame
 
 NAMED_CURVE = 3  # ECCurveType.named_curve (RFC 8422 5.4)
 
 
 @dataclass(slots=True)
-class Certificate12:
+class Certificate12(Struct):
+    TYPE = HandshakeType.certificate
+    NAME = "Certificate"
+    LAYOUT = (opaque_list("certificates", 3, 3, "ASN.1Cert", "certificate_list"),)
+
     certificates: list[bytes]
-
-    def encode(self) -> bytes:
-        w = Writer()
-        with w.prefixed(3):
-            for der in self.certificates:
-                w.bytes24(der)
-        return frame(HandshakeType.certificate, w.buf)
-
-    @classmethod
-    def decode(cls, body: bytes | memoryview) -> Certificate12:
-        r = Reader(body)
-        lst = r.vec24(what="certificate_list")
-        certs = []
-        while lst.remaining:
-            certs.append(lst.bytes24(1, "ASN.1Cert"))
-        r.end("Certificate")
-        return cls(certs)
 
 
 @dataclass(slots=True)
@@ -74,10 +61,9 @@ class ServerKeyExchangeECDHE:
 
 @dataclass(slots=True)
 class ServerHelloDone(Struct):
-    """Empty: any body is a decode_error (trailing bytes)."""
+    """RFC 5246 7.4.5: no body; any is a decode_error."""
 
     TYPE = HandshakeType.server_hello_done
-    LAYOUT = ()
 
 
 @dataclass(slots=True)
@@ -159,10 +145,9 @@ class CertificateStatus:
 
 @dataclass(slots=True)
 class HelloRequest(Struct):
-    """Empty: any body is a decode_error (trailing bytes)."""
+    """RFC 5246 7.4.1.1: no body; any is a decode_error."""
 
     TYPE = HandshakeType.hello_request
-    LAYOUT = ()
 
 
 @dataclass(slots=True)
