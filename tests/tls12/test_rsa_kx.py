@@ -20,9 +20,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tlskit import ClientConfig, HandshakeComplete, ServerConfig, SessionCache, TLSError
 from tlskit.enums import CipherSuite
+from tlskit.errors import DecodeError
 from tlskit.handshake.client12 import ClientHandshake12
 from tlskit.handshake.server12 import ServerHandshake12
 from tlskit.wire import messages as m
@@ -324,3 +327,21 @@ def _alice() -> Any:
     from tlskit import CertifiedKey
     alice = pki().client
     return CertifiedKey(alice.chain, alice.private_key)
+
+
+# --- the message itself ---------------------------------------------------------------------
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=600))
+def test_rsa_client_key_exchange_round_trip_truncation_and_trailing_bytes(blob: bytes) -> None:
+    """Any ciphertext length round-trips (a wrong one is for the oracle-safe decryption to
+    absorb); a cut length prefix or vector, or a byte after it, is decode_error."""
+    raw = m12.ClientKeyExchangeRSA(blob).encode()
+    assert raw[0] == CLIENT_KEY_EXCHANGE and int.from_bytes(raw[1:4], "big") == len(raw) - 4
+    body = raw[4:]
+    assert m12.ClientKeyExchangeRSA.decode(body) == m12.ClientKeyExchangeRSA(blob)
+    for n in range(len(body)):
+        with pytest.raises(DecodeError):
+            m12.ClientKeyExchangeRSA.decode(body[:n])
+    with pytest.raises(DecodeError):
+        m12.ClientKeyExchangeRSA.decode(body + b"\x00")
