@@ -315,7 +315,8 @@ def _story(s: _Session) -> list[dict[str, Any]]:
               ["(local)"], (c_cke.t_ms, c_cke.t_ms),
               [_row("suite", s.complete.cipher_suite.name), _row("premaster secret", made.hex()),
                _row("version inside it", f"0x{made[:2].hex()}")],
-              [_check("48 bytes", len(made) == 48, f"{len(made)} bytes")]),
+              [_check("premaster length", len(made) == 48,
+                      f"{len(made)} bytes, as RFC 5246 7.4.7.1 says")]),
         _step(2, "It encrypts the secret with the server's public key",
               "The server's certificate carries its RSA public key; the client encrypts the "
               "premaster to it (PKCS#1 v1.5) and sends the result in ClientKeyExchange.",
