@@ -203,6 +203,7 @@ SUITES12: dict[int, tuple[Any, int, str, int]] = {
     0xC02B: (AESGCM, 16, "sha256", 4), 0xC02F: (AESGCM, 16, "sha256", 4),
     0xC02C: (AESGCM, 32, "sha384", 4), 0xC030: (AESGCM, 32, "sha384", 4),
     0xCCA9: (ChaCha20Poly1305, 32, "sha256", 12), 0xCCA8: (ChaCha20Poly1305, 32, "sha256", 12),
+    0x009C: (AESGCM, 16, "sha256", 4), 0x009D: (AESGCM, 32, "sha384", 4),  # RSA transport
 }
 
 

@@ -130,3 +130,15 @@ def _drop_extension(record: bytes, etype: int) -> bytes:
     return record[:3] + len(body).to_bytes(2, "big") + body
 
 
+
+
+def test_tls12_server_reports_what_the_client_offered(issued: dict[str, Any]) -> None:
+    """`ServerConnection.client_offer` after a TLS 1.2 handshake (the tlskit demo and serve
+    read it): the offer by IANA name, as for TLS 1.3."""
+    i = issued["ec256"]
+    server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key))
+    client = ClientConnection(ClientConfig(verifier=AcceptAll(), versions=["TLSv1.2"]),
+                              "localhost")
+    exchange(client, server)
+    assert server.version == "TLSv1.2"
+    assert "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" in server.client_offer["cipher_suites"]
