@@ -160,9 +160,7 @@ def ticket_from(config: ClientConfig, port: int, proc: PeerProcess) -> Session:
         assert not first.handshake().resumed
         first.send(b"first\n")
         proc.wait_for("first")
-        tickets = first.run_until(lambda: [e for e in first.events
-                                           if isinstance(e, SessionTicketReceived)],
-                                  "a ticket")
+        tickets = first.wait_event(SessionTicketReceived, "a ticket")
         first.close()
         first.wait_closed()
     finally:

@@ -36,9 +36,7 @@ def test_gnutls_cli_post_handshake_auth_answers_tlskit_server(peers: Peers, pki:
     def body(pump: Pump) -> str:
         pump.handshake()
         pump.conn.request_client_certificate()
-        got = pump.run_until(lambda: [e for e in pump.events
-                                      if isinstance(e, ClientCertificateReceived)],
-                             "the client's certificate")
+        got = pump.wait_event(ClientCertificateReceived, "the client's certificate")
         pump.send(b"hello erin\n")
         echo_until_close(pump)
         return str(got[0].peer_certificates[0].subject.rfc4514_string())

@@ -27,7 +27,6 @@ from tlskit import (
     CertifiedKey,
     ConnectionClosed,
     KeyUpdated,
-    TLSError,
 )
 
 from ..support.peers import PeerProcess
@@ -613,22 +612,11 @@ def test_client_certificate_from_s_client(peers: Peers, pki: PKI) -> None:
 # --------------------------------------------------------------------------- alerts
 
 
-def _handshake_error(pump: Pump) -> TLSError:
-    """Server body: the handshake must fail; returns the tlskit error."""
-    with pytest.raises(TLSError) as failure:
-        pump.handshake()
-    return failure.value
-
-
 def test_alert_from_s_server_no_common_group(peers: Peers, pki: PKI) -> None:
     proc, port = peers.openssl_server(pki, "ec256", "-groups", "P-521", "-trace")
-    pump = Pump.connect(pki.client_config(groups=["x25519"]), port)
-    try:
-        with pytest.raises(AlertReceived) as failure:
-            pump.handshake()
-    finally:
-        pump.dispose()
-    assert failure.value.alert == AlertDescription.handshake_failure
+    error = Pump.failed_handshake(pki.client_config(groups=["x25519"]), port)
+    assert isinstance(error, AlertReceived)
+    assert error.alert == AlertDescription.handshake_failure
     proc.wait_until(lambda: trace_summary(proc.stdout)[-1:] == ["Sent Alert(handshake failure)"],
                     "s_server's handshake_failure alert")
 
@@ -640,7 +628,7 @@ def test_alert_from_s_server_no_common_group(peers: Peers, pki: PKI) -> None:
 def test_alert_to_s_client(peers: Peers, pki: PKI, server_kw: dict[str, Any],
                            client_args: list[str], alert: AlertDescription) -> None:
     server = peers.thread(tlskit_server(pki.server_config("ec256", **server_kw),
-                                        _handshake_error))
+                                        Pump.handshake_error))
     client = peers.openssl_client(pki, server.port, *client_args, "-trace")
     [error] = server.join()
     assert client.wait() != 0
@@ -652,7 +640,7 @@ def test_alert_to_s_client(peers: Peers, pki: PKI, server_kw: dict[str, Any],
 def test_alert_to_s_client_certificate_required(peers: Peers, pki: PKI) -> None:
     config = pki.server_config("ec256", client_auth="required",
                                client_trust_anchors=[pki.root])
-    server = peers.thread(tlskit_server(config, _handshake_error))
+    server = peers.thread(tlskit_server(config, Pump.handshake_error))
     client = peers.openssl_client(pki, server.port, "-trace")
     [error] = server.join()
     client.close_stdin()
@@ -664,13 +652,8 @@ def test_alert_to_s_client_certificate_required(peers: Peers, pki: PKI) -> None:
 def test_alert_from_tlskit_client_rejecting_certificate(peers: Peers, pki: PKI) -> None:
     """tlskit refuses a certificate that does not name the host; s_server is told why."""
     proc, port = peers.openssl_server(pki, "ec256", "-trace")
-    pump = Pump.connect(pki.client_config(), port, server_name="wrong.example")
-    try:
-        with pytest.raises(TLSError) as failure:
-            pump.handshake()
-    finally:
-        pump.dispose()
-    assert failure.value.alert == AlertDescription.bad_certificate
+    error = Pump.failed_handshake(pki.client_config(), port, server_name="wrong.example")
+    assert error.alert == AlertDescription.bad_certificate
     proc.wait_until(lambda: "Received Alert(bad certificate)" in trace_summary(proc.stdout),
                     "s_server receiving bad_certificate")
     # RFC 8446 6: alerts are protected by the current keys, here the client handshake key.
@@ -685,7 +668,7 @@ def test_alert_from_s_client_rejecting_certificate(peers: Peers, pki: PKI) -> No
     accepts a plaintext alert until the client's first protected record. tlskit must
     report the peer's bad_certificate, not fail on the record type."""
 
-    server = peers.thread(tlskit_server(pki.server_config("ec256"), _handshake_error))
+    server = peers.thread(tlskit_server(pki.server_config("ec256"), Pump.handshake_error))
     client = peers.openssl_client(pki, server.port, "-verify_hostname", "wrong.example",
                                   "-trace")
     [error] = server.join()

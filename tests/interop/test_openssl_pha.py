@@ -22,9 +22,7 @@ def test_s_client_enable_pha_answers_tlskit_server(peers: Peers, pki: PKI) -> No
     def body(pump: Pump) -> tuple[list[str], list[str]]:
         hc = pump.handshake()
         pump.conn.request_client_certificate()
-        got = pump.run_until(lambda: [e for e in pump.events
-                                      if isinstance(e, ClientCertificateReceived)],
-                             "the client's certificate")
+        got = pump.wait_event(ClientCertificateReceived, "the client's certificate")
         pump.send(b"hello carol\n")
         echo_until_close(pump)
         return ([c.subject.rfc4514_string() for c in hc.peer_certificates],

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from tlskit import (
     AlertReceived,
@@ -29,6 +29,8 @@ from tlskit import (
 )
 
 from .ports import HOST, TIMEOUT
+
+E = TypeVar("E", bound=Event)
 
 
 def pump(a: Connection, b: Connection, limit: int = 20) -> list[Any]:
@@ -183,6 +185,29 @@ class Pump:
         self.close()
         self.wait_closed()
         return hc
+
+    def handshake_error(self) -> TLSError:
+        """The handshake must fail: the tlskit error (also a `tlskit_server` body)."""
+        try:
+            self.handshake()
+        except TLSError as exc:
+            return exc
+        raise AssertionError("the handshake completed")
+
+    @classmethod
+    def failed_handshake(cls, config: ClientConfig, port: int, **kw: Any) -> TLSError:
+        """Connect to 127.0.0.1:port; the handshake must fail: the tlskit error."""
+        pump = cls.connect(config, port, **kw)
+        try:
+            return pump.handshake_error()
+        finally:
+            pump.dispose()
+
+    def wait_event(self, kind: type[E], what: str) -> list[E]:
+        """Read until an event of type ``kind`` arrived; all of them so far."""
+        found: list[E] = self.run_until(
+            lambda: [e for e in self.events if isinstance(e, kind)], what)
+        return found
 
     def send_and_close(self, data: bytes) -> ConnectionClosed:
         """Send ``data``, then close_notify both ways; the peer's closing event."""
