@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import ssl
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,7 +26,7 @@ from tlskit.config import CertificateValidityWarning
 from tlskit.enums import AlertDescription
 from tlskit.x509 import CertificateVerificationError, Reason
 
-from ..support.pump import completed, exchange
+from ..support.pump import ServerThread, completed, exchange
 
 NOW = dt.datetime.now(dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -131,17 +130,21 @@ def test_overrides_win(ca: LocalCA) -> None:
 
 
 @pytest.fixture
-def ssl_server() -> Iterator[Callable[[ssl.SSLContext], int]]:
+def servers() -> Iterator[list[ServerThread]]:
+    """One-connection server threads on 127.0.0.1, joined and closed after the test."""
+    started: list[ServerThread] = []
+    yield started
+    for server in started:
+        server.thread.join(10)
+        server.close()
+
+
+@pytest.fixture
+def ssl_server(servers: list[ServerThread]) -> Callable[[ssl.SSLContext], int]:
     """A one-connection stdlib `ssl` server on 127.0.0.1; it echoes one message."""
-    threads: list[threading.Thread] = []
-    listeners: list[socket.socket] = []
 
     def start(context: ssl.SSLContext) -> int:
-        listener = socket.create_server(("127.0.0.1", 0))
-        listeners.append(listener)
-
-        def serve() -> None:
-            conn, _ = listener.accept()
+        def echo(conn: socket.socket) -> None:
             conn.settimeout(10)
             try:
                 with context.wrap_socket(conn, server_side=True) as tls:
@@ -149,16 +152,10 @@ def ssl_server() -> Iterator[Callable[[ssl.SSLContext], int]]:
             except (ssl.SSLError, OSError):
                 pass  # the client's side of the story is what the tests check
 
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
-        threads.append(thread)
-        return int(listener.getsockname()[1])
+        servers.append(ServerThread(echo))
+        return servers[-1].port
 
-    yield start
-    for thread in threads:
-        thread.join(10)
-    for listener in listeners:
-        listener.close()
+    return start
 
 
 def test_tlskit_client_against_ssl_server_context(
@@ -183,38 +180,29 @@ def test_mutual_tls_with_ssl_server_context(
 
 
 @pytest.fixture
-def tlskit_server() -> Iterator[Callable[[ServerConfig], tuple[int, list[Any]]]]:
+def tlskit_server(servers: list[ServerThread]
+                  ) -> Callable[[ServerConfig], tuple[int, list[Any]]]:
     """A one-connection tlskit server on 127.0.0.1 that echoes one message and records
     what happened (the peer certificate, or the error)."""
-    threads: list[threading.Thread] = []
-    listeners: list[socket.socket] = []
 
     def start(config: ServerConfig) -> tuple[int, list[Any]]:
-        listener = socket.create_server(("127.0.0.1", 0))
-        listeners.append(listener)
-        tls_listener = tlskit.wrap_server_socket(listener, config, handshake_timeout=10)
         seen: list[Any] = []
 
-        def serve() -> None:
+        def echo(sock: socket.socket) -> None:
+            listener = tlskit.wrap_server_socket(server.listener, config, handshake_timeout=10)
             try:
-                conn, _ = tls_listener.accept()
-                with conn:
+                with listener.wrap_accepted(sock, sock.getpeername()) as conn:
                     conn.do_handshake()
                     seen.append(conn.getpeercert())
                     conn.sendall(conn.recv(100))
             except (TLSError, OSError) as exc:
                 seen.append(exc)
 
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
-        threads.append(thread)
-        return int(listener.getsockname()[1]), seen
+        server = ServerThread(echo)
+        servers.append(server)
+        return server.port, seen
 
-    yield start
-    for thread in threads:
-        thread.join(10)
-    for listener in listeners:
-        listener.close()
+    return start
 
 
 def test_ssl_client_context_against_tlskit_server(

@@ -183,15 +183,20 @@ def test_client_full_trace() -> None:
         ConnectionClosed(None)]
 
 
-def simple_server() -> tuple[ServerConnection, VectorSigningKey]:
-    key = VectorSigningKey(rfc_rsa_key(), cv_signature(SIMPLE))
+def vector_server(trace: dict[str, Any]) -> tuple[ServerConnection, VectorSigningKey]:
+    """The RFC 8448 server of ``trace``: its certificate, signature, groups and randoms."""
+    key = VectorSigningKey(rfc_rsa_key(), cv_signature(trace))
     config = ServerConfig(
-        certificate_chain=[server_certificate(SIMPLE)], private_key=key,
+        certificate_chain=[server_certificate(trace)], private_key=key,
         groups=["x25519", "secp256r1", "secp384r1", "secp521r1", "ffdhe2048", "ffdhe3072",
                 "ffdhe4096", "ffdhe6144", "ffdhe8192"],
         send_supported_groups=True, record_size_limit=0x4001, session_tickets=0,
-        rng=ScriptedRandom(h(SIMPLE["server_random"]), h(SIMPLE["server_x25519_private_key"])))
+        rng=ScriptedRandom(h(trace["server_random"]), h(trace["server_x25519_private_key"])))
     return ServerConnection(config), key
+
+
+def simple_server() -> tuple[ServerConnection, VectorSigningKey]:
+    return vector_server(SIMPLE)
 
 
 def test_server_full_trace() -> None:
@@ -309,14 +314,7 @@ def test_compatibility_mode_client_trace() -> None:
 
 
 def test_compatibility_mode_server_trace() -> None:
-    key = VectorSigningKey(rfc_rsa_key(), cv_signature(COMPAT))
-    config = ServerConfig(
-        certificate_chain=[server_certificate(COMPAT)], private_key=key,
-        groups=["x25519", "secp256r1", "secp384r1", "secp521r1", "ffdhe2048", "ffdhe3072",
-                "ffdhe4096", "ffdhe6144", "ffdhe8192"],
-        send_supported_groups=True, record_size_limit=0x4001, session_tickets=0,
-        rng=ScriptedRandom(h(COMPAT["server_random"]), h(COMPAT["server_x25519_private_key"])))
-    server = ServerConnection(config)
+    server, _key = vector_server(COMPAT)
     assert server.receive_data(record(COMPAT, "client_hello")) == []
     assert server.data_to_send() == (record(COMPAT, "server_hello")
                                      + record(COMPAT, "server_change_cipher_spec")
