@@ -30,11 +30,16 @@ def _port(server: socketserver.TCPServer) -> int:
     return server.server_address[1]
 
 
+def _connect(server: socketserver.TCPServer, config: ClientConfig) -> tlskit.TLSSocket:
+    """A client connected to ``server`` as "localhost", 10 s socket timeout."""
+    return tlskit.connect("127.0.0.1", _port(server), config, server_name="localhost",
+                          timeout=10)
+
+
 def test_echo_one_mebibyte(tls_server_factory, client_config: ClientConfig) -> None:
     srv = tls_server_factory(BulkEchoHandler)
     payload = os.urandom(1 << 20)
-    with tlskit.connect("127.0.0.1", _port(srv), client_config, server_name="localhost",
-                        timeout=10) as sock:
+    with _connect(srv, client_config) as sock:
         writer = threading.Thread(target=sock.sendall, args=(payload,))
         writer.start()
         got = bytearray()
@@ -68,8 +73,7 @@ def test_makefile_lines_and_send(tls_server_factory, client_config: ClientConfig
 
 def test_text_makefile(tls_server_factory, client_config: ClientConfig) -> None:
     srv = tls_server_factory(EchoHandler)
-    with tlskit.connect("127.0.0.1", _port(srv), client_config, server_name="localhost",
-                        timeout=10) as sock:
+    with _connect(srv, client_config) as sock:
         w = sock.makefile("w", encoding="utf-8")
         r = sock.makefile("r", encoding="utf-8")
         w.write("héllo\n")
@@ -81,8 +85,7 @@ def test_text_makefile(tls_server_factory, client_config: ClientConfig) -> None:
 
 def test_recv_into_and_pending(tls_server_factory, client_config: ClientConfig) -> None:
     srv = tls_server_factory(EchoHandler)
-    with tlskit.connect("127.0.0.1", _port(srv), client_config, server_name="localhost",
-                        timeout=10) as sock:
+    with _connect(srv, client_config) as sock:
         sock.sendall(b"0123456789\n")
         buf = bytearray(4)
         assert sock.recv_into(buf) == 4
@@ -124,8 +127,7 @@ def test_peer_information(tls_server_factory, pki: PKI) -> None:
 
 def test_update_keys_keeps_the_stream(tls_server_factory, client_config: ClientConfig) -> None:
     srv = tls_server_factory(EchoHandler)
-    with tlskit.connect("127.0.0.1", _port(srv), client_config, server_name="localhost",
-                        timeout=10) as sock:
+    with _connect(srv, client_config) as sock:
         f = sock.makefile("rb")
         for i in range(3):
             sock.update_keys()
@@ -136,8 +138,7 @@ def test_update_keys_keeps_the_stream(tls_server_factory, client_config: ClientC
 
 def test_server_close_is_clean_eof(tls_server_factory, client_config: ClientConfig) -> None:
     srv = tls_server_factory(EchoHandler)
-    with tlskit.connect("127.0.0.1", _port(srv), client_config, server_name="localhost",
-                        timeout=10) as sock:
+    with _connect(srv, client_config) as sock:
         sock.sendall(b"QUIT\n")
         assert sock.recv(10) == b""
         assert sock.recv(10) == b""  # stays at EOF

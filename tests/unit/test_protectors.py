@@ -178,15 +178,20 @@ def test_rekey_is_due_after_the_configured_number_of_records():
 
 # --- TLS 1.2 (RFC 5288 3, RFC 7905 2) ----------------------------------------------------
 
+def sealed12(sealer: Sealer12, seq: int, ctype: int, plain: bytes) -> list[bytes]:
+    """What ``sealer`` writes for one record at sequence ``seq``: header, explicit nonce,
+    ciphertext and tag."""
+    sealer.seq = seq
+    out: list[bytes] = []
+    sealer.out = out
+    sealer.seal(ctype, plain)
+    return out
+
+
 def test_tls12_gcm_nonce_is_salt_and_explicit_sequence_number():
     suite = SUITES12[CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]
     salt = b"\x01\x02\x03\x04"
-    sealer = Sealer12(suite, bytes(16), salt)
-    sealer.seq = 7
-    out: list[bytes] = []
-    sealer.out = out
-    sealer.seal(23, b"data")
-    header, explicit, body = out
+    header, explicit, body = sealed12(Sealer12(suite, bytes(16), salt), 7, 23, b"data")
     assert explicit == (7).to_bytes(8, "big")
     aad = struct.pack(">QBHH", 7, 23, 0x0303, 4)
     assert AESGCM(bytes(16)).decrypt(salt + explicit, body, aad) == b"data"
@@ -200,12 +205,7 @@ def test_tls12_gcm_nonce_is_salt_and_explicit_sequence_number():
 def test_tls12_chacha_nonce_is_iv_xor_sequence_number():
     suite = SUITES12[CipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256]
     iv = bytes(range(12))
-    sealer = Sealer12(suite, bytes(32), iv)
-    sealer.seq = 5
-    out: list[bytes] = []
-    sealer.out = out
-    sealer.seal(21, b"\x01\x00")
-    _, explicit, body = out
+    _, explicit, body = sealed12(Sealer12(suite, bytes(32), iv), 5, 21, b"\x01\x00")
     assert explicit == b""
     nonce = bytes(a ^ b for a, b in zip(iv, (5).to_bytes(12, "big"), strict=True))
     aad = struct.pack(">QBHH", 5, 21, 0x0303, 2)
