@@ -207,34 +207,29 @@ class TlskitServe:
 
 @pytest.fixture(scope="module")
 def openssl_good(pki: PKI) -> Iterator[OpenSSLWWW]:
-    srv = OpenSSLWWW(pki.good)
-    yield srv
-    srv.close()
+    with contextlib.closing(OpenSSLWWW(pki.good)) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
 def openssl_expired(pki: PKI) -> Iterator[OpenSSLWWW]:
-    srv = OpenSSLWWW(pki.expired)
-    yield srv
-    srv.close()
+    with contextlib.closing(OpenSSLWWW(pki.expired)) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
 def openssl_wrong_host(pki: PKI) -> Iterator[OpenSSLWWW]:
-    srv = OpenSSLWWW(pki.wrong_host)
-    yield srv
-    srv.close()
+    with contextlib.closing(OpenSSLWWW(pki.wrong_host)) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
 def nginx(pki: PKI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
-    srv = Nginx(pki.good, tmp_path_factory.mktemp("nginx"))
-    yield srv
-    srv.close()
+    with contextlib.closing(Nginx(pki.good, tmp_path_factory.mktemp("nginx"))) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
 def tlskit_serve(pki: PKI) -> Iterator[TlskitServe]:
-    srv = TlskitServe(pki.good)
-    yield srv
-    srv.close()
+    with contextlib.closing(TlskitServe(pki.good)) as srv:
+        yield srv

@@ -23,6 +23,7 @@ from tlslite.utils.keyfactory import parsePEMKey
 from tlskit import ClientConfig, TLSError
 from tlskit.io import TLSServer, connect
 
+from ..support.pump import serving
 from ..support.records import HS, record
 from .peer import hello, pki, server_config
 
@@ -61,15 +62,8 @@ class _Echo(socketserver.BaseRequestHandler):
 def tlskit_server(**config: Any) -> Iterator[TLSServer]:
     server = TLSServer(("127.0.0.1", 0), _Echo, server_config(**config), handshake_timeout=10)
     server.exports, server.completions, server.aborted = [], [], []
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def tlslite_client(port: int, s: HandshakeSettings, session: Any = None) -> TLSConnection:

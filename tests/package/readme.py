@@ -14,7 +14,6 @@ import json
 import os
 import re
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,8 @@ from cryptography.hazmat.primitives import serialization
 from tlskit import ServerConfig
 from tlskit.ca import LocalCA
 from tlskit.io import TLSServer
+
+from ..support.pump import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -167,12 +168,5 @@ def start_lab(directory: Path) -> Iterator[Lab]:
             certificate_chain=issued.chain, private_key=issued.private_key))
         lab = Lab(directory, server.server_address[1], ca)
         server.requests = lab.requests  # type: ignore[attr-defined]
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                  daemon=True)
-        thread.start()
-        try:
+        with serving(server):
             yield lab
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join()

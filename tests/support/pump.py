@@ -7,9 +7,10 @@ from __future__ import annotations
 import contextlib
 import selectors
 import socket
+import socketserver
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -405,3 +406,20 @@ def completed(events: list[Event]) -> HandshakeComplete:
     done = [e for e in events if isinstance(e, HandshakeComplete)]
     assert len(done) == 1, events
     return done[0]
+
+
+S = TypeVar("S", bound=socketserver.BaseServer)
+
+
+@contextlib.contextmanager
+def serving(server: S) -> Iterator[S]:
+    """``server.serve_forever()`` in a thread; shut down, closed and joined on exit."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
