@@ -50,6 +50,12 @@ def cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def usage() -> tuple[float, int]:
+    """This process's CPU seconds and context switches (voluntary and forced) so far."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime, r.ru_nvcsw + r.ru_nivcsw
+
+
 # ---------------------------------------------------------------------- servers
 
 class Answer(socketserver.BaseRequestHandler):
@@ -115,8 +121,8 @@ def _serve_threaded(kind: str, pki: PKI, tickets: int, control: Any) -> None:
                          daemon=True)
     t.start()
     control.send(server.server_address[1])
-    while control.recv() == "cpu":
-        control.send(cpu())
+    while control.recv() == "usage":
+        control.send(usage())
     server.shutdown()
     server.server_close()
 
@@ -131,8 +137,8 @@ async def _serve_asyncio(kind: str, pki: PKI, tickets: int, control: Any) -> Non
                                             backlog=listen_backlog())
     loop = asyncio.get_running_loop()
     control.send(server.sockets[0].getsockname()[1])
-    while await loop.run_in_executor(None, control.recv) == "cpu":
-        control.send(cpu())
+    while await loop.run_in_executor(None, control.recv) == "usage":
+        control.send(usage())
     server.close()
     await server.wait_closed()
 
@@ -155,10 +161,16 @@ class Contender:
     port: int
     rates: list[float] = field(default_factory=list)
     cpu_per_hs: list[float] = field(default_factory=list)
+    switches_per_hs: list[float] = field(default_factory=list)
 
-    def server_cpu(self) -> float:
-        self.control.send("cpu")
-        return float(self.control.recv())
+    def usage(self) -> tuple[float, int]:
+        self.control.send("usage")
+        return self.control.recv()  # type: ignore[no-any-return]
+
+    def clear(self) -> None:
+        self.rates.clear()
+        self.cpu_per_hs.clear()
+        self.switches_per_hs.clear()
 
     def stop(self) -> None:
         self.control.send("stop")
@@ -191,21 +203,21 @@ class Load:
             return tls.recv(16) == ANSWER  # the session tickets are read on the way
 
     def batch(self, c: Contender, handshakes: int) -> None:
-        before = c.server_cpu()
+        cpu_before, switches_before = c.usage()
         start = time.perf_counter()
         ok = sum(self.pool.map(self.one, [c.port] * handshakes))
         elapsed = time.perf_counter() - start
-        used = c.server_cpu() - before
+        cpu_after, switches_after = c.usage()
         if ok != handshakes:
             raise SystemExit(f"{c.kind}: {handshakes - ok} of {handshakes} handshakes failed")
         c.rates.append(ok / elapsed)
-        c.cpu_per_hs.append(used / ok)
+        c.cpu_per_hs.append((cpu_after - cpu_before) / ok)
+        c.switches_per_hs.append((switches_after - switches_before) / ok)
 
     def compare(self, pair: tuple[Contender, Contender], args: argparse.Namespace) -> None:
         for c in pair:
             self.batch(c, self.concurrency * 4)  # warm up (not counted)
-            c.rates.clear()
-            c.cpu_per_hs.clear()
+            c.clear()
         for i in range(args.batches):
             for c in (pair if i % 2 == 0 else pair[::-1]):  # alternate who goes first
                 self.batch(c, args.handshakes)
@@ -225,10 +237,12 @@ def run_pair(kinds: tuple[str, str], pki: PKI, load: Load, args: argparse.Namesp
 def report(name: str, mine: Contender, theirs: Contender) -> None:
     m_rate, t_rate = statistics.median(mine.rates), statistics.median(theirs.rates)
     m_cpu, t_cpu = statistics.median(mine.cpu_per_hs), statistics.median(theirs.cpu_per_hs)
-    print(f"{name:<28} tlskit {m_rate:6.0f} hs/s ({m_cpu * 1e3:.2f} ms CPU/hs)   "
-          f"stdlib {t_rate:6.0f} hs/s ({t_cpu * 1e3:.2f} ms CPU/hs)   "
-          f"ratio {m_rate / t_rate:.2f}x (best batches {max(mine.rates) / max(theirs.rates):.2f}x, "
-          f"CPU/hs {m_cpu / t_cpu:.2f}x)")
+    m_cs, t_cs = statistics.median(mine.switches_per_hs), statistics.median(theirs.switches_per_hs)
+    print(f"{name}: tlskit {m_rate:.0f} hs/s, stdlib {t_rate:.0f} hs/s: "
+          f"ratio {m_rate / t_rate:.2f}x (best batches {max(mine.rates) / max(theirs.rates):.2f}x)")
+    print(f"  server CPU per handshake: tlskit {m_cpu * 1e3:.2f} ms, stdlib {t_cpu * 1e3:.2f} ms "
+          f"({m_cpu / t_cpu:.2f}x); context switches per handshake: tlskit {m_cs:.1f}, "
+          f"stdlib {t_cs:.1f}")
 
 
 # ---------------------------------------------------------------------- held connections
@@ -319,8 +333,8 @@ def main() -> None:
             _hold, "127.0.0.1", 0, tlskit_config(pki, args.tickets)), pki, args.held)
         theirs_kib = held_rss(lambda: asyncio.start_server(
             _hold, "127.0.0.1", 0, ssl=stdlib_context(pki, args.tickets)), pki, args.held)
-        print(f"{'asyncio, RSS per held connection':<28} tlskit {mine_kib:7.1f} KiB   "
-              f"stdlib {theirs_kib:7.1f} KiB   ratio {mine_kib / theirs_kib:.2f}x "
+        print(f"asyncio, RSS per held connection: tlskit {mine_kib:.1f} KiB, "
+              f"stdlib {theirs_kib:.1f} KiB: ratio {mine_kib / theirs_kib:.2f}x "
               f"({args.held} connections)")
 
 

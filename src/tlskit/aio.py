@@ -117,7 +117,9 @@ class TLSProtocol(asyncio.Protocol):
             return
         if self._idle_timer is not None:
             self._touch()
-        self._flush()
+        held = self._holds_tickets()
+        if not held:
+            self._flush()
         for ev in events:
             if isinstance(ev, DataReceived):
                 if self._app_connected:
@@ -129,6 +131,18 @@ class TLSProtocol(asyncio.Protocol):
                     self._fatal(AlertReceived(ev.alert))
                     return
                 self._close_notify_received()
+        if held:
+            # After the handler's first step: its first write takes them along.
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _holds_tickets(self) -> bool:
+        """True when this feed completed a TLS 1.3 server handshake: the session tickets
+        it queued may wait for the handler's first write (one send for both), or at the
+        latest for the end of this loop iteration. TLS 1.2 servers still owe their
+        Finished, which never waits."""
+        hc = self._conn.handshake_complete
+        return (self._server_side and not self._app_connected and hc is not None
+                and hc.version == "TLSv1.3")
 
     def eof_received(self) -> bool:
         if (self._error is None and not self._peer_closed and self._app_connected

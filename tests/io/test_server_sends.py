@@ -1,6 +1,6 @@
-"""How the blocking server uses its socket (issue 12, server throughput): TLS 1.3
-session tickets leave in one send with the first answer, or before the server waits for
-the client; TLS 1.2 never waits; the handshake's kernel timeouts are gone afterwards.
+"""How the servers use their sockets (issue 12, server throughput): TLS 1.3 session
+tickets leave in one send with the first answer, or before the server waits for the
+client; TLS 1.2 never waits; the handshake's kernel timeouts are gone afterwards.
 
 Real peers on 127.0.0.1: a sans-I/O tlskit client on a plain socket (to see exactly what
 arrives when) and stdlib `ssl` clients.
@@ -8,16 +8,19 @@ arrives when) and stdlib `ssl` clients.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import socketserver
 import ssl
 import struct
 import threading
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
-from tlskit import ClientConfig
+import tlskit.aio
+from tlskit import ClientConfig, ClientConnection, ServerConfig
 from tlskit.events import DataReceived, Event, SessionTicketReceived
 from tlskit.io import TLSServer
 
@@ -25,6 +28,13 @@ from .conftest import PKI, EchoHandler
 from .helpers import handshake_raw_client
 
 NO_TIMEOUT = struct.pack("@ll", 0, 0)
+TCPI_DATA_SEGS_IN = 152  # struct tcp_info: data segments received (Linux >= 4.6)
+
+
+def data_segments_in(sock: socket.socket) -> int:
+    """TCP segments with payload this socket has received (the kernel's count)."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    return int.from_bytes(info[TCPI_DATA_SEGS_IN:TCPI_DATA_SEGS_IN + 4], "little")
 
 
 def connect_raw(srv: TLSServer, client_config: ClientConfig) -> tuple[socket.socket, Any]:
@@ -64,17 +74,25 @@ def test_tickets_leave_with_the_first_answer(tls_server_factory: Any,
     assert events[2].data == b"answer"  # type: ignore[attr-defined]
 
 
+def connect_and_wait_for_tickets(sock: socket.socket, client_config: ClientConfig
+                                 ) -> tuple[ClientConnection, list[Event]]:
+    """Handshake, then read until both tickets came, sending nothing after Finished."""
+    conn = handshake_raw_client(sock, client_config)
+    sock.sendall(conn.data_to_send())
+    events: list[Event] = []
+    while len(events) < 2:  # the client asks nothing before it has its tickets
+        data = sock.recv(1 << 16)
+        assert data, "the server closed instead of sending its tickets"
+        events += conn.receive_data(data)
+    assert kinds(events) == [SessionTicketReceived, SessionTicketReceived]
+    return conn, []
+
+
 def test_tickets_leave_before_the_server_waits_for_the_client(
         tls_server_factory: Any, client_config: ClientConfig) -> None:
     srv = tls_server_factory(EchoHandler)  # reads first
-    sock, conn = connect_raw(srv, client_config)
-    with sock:
-        events: list[Event] = []
-        while len(events) < 2:  # the client asks nothing before it has its tickets
-            data = sock.recv(1 << 16)
-            assert data, "the server closed instead of sending its tickets"
-            events += conn.receive_data(data)
-        assert kinds(events) == [SessionTicketReceived, SessionTicketReceived]
+    with socket.create_connection(srv.server_address, timeout=10) as sock:
+        conn, _ = connect_and_wait_for_tickets(sock, client_config)
         conn.send_data(b"ping\n")
         sock.sendall(conn.data_to_send())
         reply = conn.receive_data(sock.recv(1 << 16))
@@ -156,3 +174,62 @@ def test_handshake_deadline_covers_a_client_that_stalls_after_its_hello(
         assert sock.recv(1 << 16) == b""  # the server gave up and closed
     assert len(failures) == 1 and isinstance(failures[0], TimeoutError)
     assert "timed out after 0.3 s" in str(failures[0])
+
+
+# --- asyncio -----------------------------------------------------------------------------
+
+def serve_aio(config: ServerConfig, handler: Callable[..., Awaitable[None]],
+              client: Callable[[int], Any]) -> Any:
+    """Run ``client(port)`` in a thread against `tlskit.aio.start_server(handler)`."""
+    async def main() -> Any:
+        server = await tlskit.aio.start_server(handler, "127.0.0.1", 0, config)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(client, port), 20)
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    return asyncio.run(main())
+
+
+def test_aio_tickets_leave_with_the_first_answer(server_config: ServerConfig,
+                                                 client_config: ClientConfig) -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"answer")
+        await reader.read()  # nothing else until the client is gone
+        writer.close()
+
+    def client(port: int) -> tuple[int, list[Event]]:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            conn = handshake_raw_client(sock, client_config)
+            before = data_segments_in(sock)  # nothing can follow before our Finished
+            sock.sendall(conn.data_to_send())
+            events: list[Event] = []
+            while DataReceived not in kinds(events):
+                events += conn.receive_data(sock.recv(1 << 16))
+            return data_segments_in(sock) - before, events
+
+    segments, events = serve_aio(server_config, answer, client)
+    assert kinds(events) == [SessionTicketReceived, SessionTicketReceived, DataReceived]
+    assert segments == 1  # tickets and answer in one send
+
+
+def test_aio_tickets_leave_before_the_handler_waits_for_the_client(
+        server_config: ServerConfig, client_config: ClientConfig) -> None:
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(await reader.readline())  # reads first
+        await writer.drain()
+        writer.close()
+
+    def client(port: int) -> list[Event]:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            conn, events = connect_and_wait_for_tickets(sock, client_config)
+            conn.send_data(b"ping\n")
+            sock.sendall(conn.data_to_send())
+            while DataReceived not in kinds(events):
+                events += conn.receive_data(sock.recv(1 << 16))
+            return events
+
+    events = serve_aio(server_config, echo, client)
+    assert [ev.data for ev in events if isinstance(ev, DataReceived)] == [b"ping\n"]
