@@ -466,8 +466,10 @@ async def start_server(client_connected_cb: ClientConnectedCallback, host: Any, 
     """`asyncio.start_server` over TLS: ``client_connected_cb(reader, writer)`` runs
     once a connection's handshake has completed. ``idle_timeout`` (off by default, like
     ssl) closes a connection on which nothing was read or written for that long; the
-    handler sees end of stream. Extra keyword arguments go to `loop.create_server`
-    (the listen ``backlog`` defaults to the system maximum)."""
+    handler sees end of stream. TLS 1.3 session tickets leave with the callback's first
+    write (one send for both) or, if it reads first, right after its first step. Extra
+    keyword arguments go to `loop.create_server` (the listen ``backlog`` defaults to the
+    system maximum)."""
     loop = asyncio.get_running_loop()
     cfg = with_keylog(config)
 

@@ -126,7 +126,8 @@ class TLSServer(socketserver.ThreadingTCPServer):
     Works with `socketserver.StreamRequestHandler` and `http.server`'s handlers. The
     handshake runs in the connection's thread before the handler is created; a failure is
     logged on the ``tlskit.io`` logger and passed to `handshake_failed`, never raised into
-    the serving loop.
+    the serving loop. TLS 1.3 session tickets leave with the handler's first write (one
+    send for both), or before its first read that has to wait, or with the close.
     """
 
     daemon_threads = True
