@@ -86,7 +86,8 @@ class TLSProtocol(asyncio.Protocol):
         self._peer = peer
         self._tcp: asyncio.Transport | None = None
         self.app_transport = _TLSTransport(self)
-        self.info = TLSInfo(conn, server_side, server_hostname)
+        self._server_hostname = server_hostname
+        self._info: TLSInfo | None = None  # made when asked for (most servers never ask)
         self._app_connected = False
         self._app_lost = False
         self._peer_closed = False
@@ -94,6 +95,13 @@ class TLSProtocol(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._tcp_paused_writing = False
         self._dropped_writes = 0
+
+    @property
+    def info(self) -> TLSInfo:
+        """What ``get_extra_info("ssl_object")`` returns."""
+        if self._info is None:
+            self._info = TLSInfo(self._conn, self._server_side, self._server_hostname)
+        return self._info
 
     # -- TCP side -----------------------------------------------------------------------
 
