@@ -54,34 +54,16 @@ KEY_UPDATE_AFTER_RECORDS = 1 << 24
 
 
 class _Direction:
-    """What every protector has: the AEAD, the sequence number and the size limit.
+    """What every protector has: the AEAD, the sequence number and the size limit."""
 
-    The bulk paths keep the header of the last application-data record length they
-    accepted (`_app_len`, `_app_header`): a stream of full records has one length, so
-    its header is built and checked against the limit once, not per record. Changing
-    `limit` forgets it.
-    """
-
-    __slots__ = ("_aead", "_app_header", "_app_len", "_key", "_limit", "seq", "suite")
+    __slots__ = ("_aead", "_key", "limit", "seq", "suite")
 
     def __init__(self, suite: Suite, key: bytes) -> None:
         self.suite = suite
         self._key = key
         self._aead: AEAD | None = None
         self.seq = 0
-        self._limit = MAX_PLAINTEXT
-        self._app_len = -1
-        self._app_header = b""
-
-    @property
-    def limit(self) -> int:
-        """Content bytes per record (the peer's record_size_limit minus the type byte)."""
-        return self._limit
-
-    @limit.setter
-    def limit(self, value: int) -> None:
-        self._limit = value
-        self._app_len = -1
+        self.limit = MAX_PLAINTEXT
 
     @property
     def aead(self) -> AEAD:
@@ -92,11 +74,7 @@ class _Direction:
         if aead is None:
             aead = self._aead = self.suite.aead(self._key)
             self._key = b""
-            self._bind(aead)
         return aead
-
-    def _bind(self, aead: AEAD) -> None:
-        """Keep the AEAD's bound methods the bulk path calls (one lookup less each)."""
 
     def _check_seq(self) -> None:
         if self.seq >= _SEQ_LIMIT:
@@ -144,21 +122,19 @@ class Sealer13(_Protector13):
     """The TLS 1.3 write side: TLSInnerPlaintext sealed into application_data records."""
 
     __slots__ = ("encrypt", "out", "rekey_at")
-    encrypt: Callable[[bytes, bytes, bytes], bytes]  # aead.encrypt, bound at first use
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
         super().__init__(suite, key, iv, secret)
+        # aead.encrypt, bound at the first record: one lookup less per record.
+        self.encrypt: Callable[[bytes, bytes, bytes], bytes] | None = None
         self.out: list[bytes] = []
         self.rekey_at = KEY_UPDATE_AFTER_RECORDS
-
-    def _bind(self, aead: AEAD) -> None:
-        self.encrypt = aead.encrypt
 
     def seal(self, ctype: int, chunk: bytes | bytearray | memoryview, padding: int = 0) -> None:
         """Queue one record of at most `limit` content bytes (5.2, 5.4)."""
         if padding:
             inner = b"".join((chunk, _TYPE_BYTE[ctype],
-                              bytes(min(padding, self._limit - len(chunk)))))
+                              bytes(min(padding, self.limit - len(chunk)))))
         elif type(chunk) is bytes:
             inner = chunk + _TYPE_BYTE[ctype]
         else:
@@ -171,22 +147,14 @@ class Sealer13(_Protector13):
         nothing done) otherwise, so the caller takes the general path."""
         n = len(data)
         seq = self.seq
-        if (n != self._app_len and not self._fits(n)) or seq >= self.rekey_at:
+        if n > self.limit or not n or seq >= self.rekey_at:
             return False
         self.seq = seq + 1  # rekey_at is far below the wrap limit
-        header = self._app_header
-        # One finished record: a lone record leaves `take_output`'s join without a copy.
-        self.out.append(header + self.encrypt(self.nonce(seq), data + b"\x17", header))
-        return True
-
-    def _fits(self, n: int) -> bool:
-        """Whether `n` content bytes make one unpadded record; if so its header is kept
-        for the next ones of that length."""
-        if not 0 < n <= self._limit:
-            return False
-        self._bind(self.aead)
-        self._app_len = n
-        self._app_header = HEADER.pack(_APP, _LEGACY_VERSION, n + 1 + TAG_LENGTH)
+        encrypt = self.encrypt
+        if encrypt is None:
+            encrypt = self.encrypt = self.aead.encrypt
+        header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
+        self.out += (header, encrypt(self.nonce(seq), data + b"\x17", header))
         return True
 
 
@@ -194,10 +162,11 @@ class Opener13(_Protector13):
     """The TLS 1.3 read side: opens records and strips the inner type and padding."""
 
     __slots__ = ("decrypt",)
-    decrypt: Callable[[bytes, bytes | memoryview, bytes], bytes]  # aead.decrypt, at first use
 
-    def _bind(self, aead: AEAD) -> None:
-        self.decrypt = aead.decrypt
+    def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
+        super().__init__(suite, key, iv, secret)
+        # aead.decrypt, bound at the first record: one lookup less per record.
+        self.decrypt: Callable[[bytes, bytes | memoryview, bytes], bytes] | None = None
 
     def check(self, length: int) -> None:
         """Structural checks on a protected record of `length` bytes, before decrypting."""
@@ -236,38 +205,6 @@ class Opener13(_Protector13):
             raise UnexpectedMessage(f"empty {ContentType(last).name} record")
         return last, plain[:end]
 
-    def open_one(self, data: bytes) -> bytes | None:
-        """The content of `data` when it is exactly one whole, unpadded application-data
-        record that authenticates (the bulk case); else None, with nothing consumed, and
-        the general path handles it (including reporting any error).
-
-        The header must equal the one kept for records of this length: type 23, version
-        0x0303, length len(data) - 5 within the limit (`_fits`). It is then the AAD too.
-        """
-        n = len(data)
-        seq = self.seq
-        if ((n != self._app_len and not self._fits(n)) or seq >= _SEQ_LIMIT
-                or not data.startswith(self._app_header)):
-            return None
-        try:
-            plain = self.decrypt(self.nonce(seq), memoryview(data)[5:], self._app_header)
-        except InvalidTag:
-            return None
-        if plain[-1] != _APP:
-            return None  # a handshake message or alert, or padding: the general path
-        self.seq = seq + 1
-        return plain[:-1]
-
-    def _fits(self, n: int) -> bool:
-        """Whether a record of `n` bytes (header included) may be one unpadded
-        application-data record; if so its header is kept for the next ones."""
-        if not 5 + TAG_LENGTH < n <= 5 + self._limit + 1 + TAG_LENGTH:
-            return False
-        self._bind(self.aead)
-        self._app_len = n
-        self._app_header = HEADER.pack(_APP, _LEGACY_VERSION, n - 5)
-        return True
-
     def open_app(self, data: bytes) -> tuple[list[bytes], int]:
         """Open the leading whole, unpadded application-data records of `data`.
 
@@ -279,8 +216,22 @@ class Opener13(_Protector13):
         if n <= 5 + TAG_LENGTH:
             return [], 0
         seq = self.seq
-        decrypt = self.aead.decrypt
-        limit = self._limit + 1 + TAG_LENGTH
+        decrypt = self.decrypt
+        if decrypt is None:
+            decrypt = self.decrypt = self.aead.decrypt
+        if (n > 5 + TAG_LENGTH and n - 5 == (data[3] << 8) | data[4] and data[0] == _APP
+                and data[1] == 3 and n - 5 <= self.limit + 1 + TAG_LENGTH
+                and seq < _SEQ_LIMIT):
+            # Exactly one record, the common case on the bulk path.
+            try:
+                plain = decrypt(self.nonce(seq), memoryview(data)[5:], data[:5])
+            except InvalidTag:
+                return [], 0
+            if plain[-1] != _APP:
+                return [], 0
+            self.seq = seq + 1
+            return [plain[:-1]] if len(plain) > 1 else [], n
+        limit = self.limit + 1 + TAG_LENGTH
         out: list[bytes] = []
         pos = 0
         view = memoryview(data)  # no release needed: `bytes` cannot be resized
@@ -311,7 +262,7 @@ class Opener13(_Protector13):
         n = len(data)
         length = n - 5 - TAG_LENGTH  # TLSInnerPlaintext: content and type byte
         seq = self.seq
-        if (length < 1 or length > len(buf) or length > self._limit + 1 or data[0] != _APP
+        if (length < 1 or length > len(buf) or length > self.limit + 1 or data[0] != _APP
                 or data[1] != 3 or (data[3] << 8) | data[4] != n - 5 or seq >= _SEQ_LIMIT):
             return -1
         target = buf[:length]
@@ -405,11 +356,8 @@ class Opener12(_Protector12):
             raise UnexpectedMessage(f"empty {ContentType(ctype).name} record")
         return ctype, plain
 
-    def open_one(self, data: bytes) -> bytes | None:
-        """No bulk shortcut for TLS 1.2: everything takes the general path."""
-        return None
-
     def open_app(self, data: bytes) -> tuple[list[bytes], int]:
+        """No bulk shortcut for TLS 1.2: everything takes the general path."""
         return [], 0
 
     def open_app_into(self, data: bytes | bytearray | memoryview, buf: memoryview) -> int:

@@ -1,8 +1,8 @@
 """The application-data bulk paths against the general path, byte for byte.
 
 An established connection opens whole application-data records handed to
-`receive_data` as `bytes` straight from the caller's object (`Opener13.open_one`,
-`open_app`), and seals one record per `send_data(bytes)` (`Sealer13.send_app`).
+`receive_data` as `bytes` straight from the caller's object (`Opener13.open_app`), and
+seals one record per `send_data(bytes)` (`Sealer13.send_app`).
 Everything else -- a bytearray or memoryview, a record split across calls, padding,
 alerts, KeyUpdate, a failed tag, an oversized record -- goes the general path. These
 tests feed the same stream to twin connections (same seeds, so the same keys) in
@@ -225,8 +225,8 @@ def test_whole_records_in_bytes_take_the_bulk_path(monkeypatch: pytest.MonkeyPat
 
 
 def test_receive_limit_lowered_after_a_bulk_record_applies_to_the_next() -> None:
-    """The bulk path remembers the header of the last record length it accepted; a
-    changed limit must forget it (the general path then reports the overflow)."""
+    """A limit changed once bulk records flowed holds for the next record (a bulk path
+    that kept the old limit would open it; the general path reports the overflow)."""
     client, server = twin()
     client.send_data(b"z" * 1000)
     assert server.receive_data(client.data_to_send()) == [DataReceived(b"z" * 1000)]
