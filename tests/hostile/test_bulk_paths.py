@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
-from tlskit import ConnectionClosed, DataReceived, KeyUpdated, TLSError
+from tlskit import ClientConnection, ConnectionClosed, DataReceived, KeyUpdated, TLSError
 from tlskit.record import MAX_PLAINTEXT, RecordLayer
 
 from .helpers import AD, forge, forge_content, pump, replay_client, replay_server, split_records
 
 APP = 23
-Stream = Callable[[Any], bytes]  # given the client, the bytes it puts on the wire
+Stream = Callable[[ClientConnection], bytes]  # given the client, the bytes it puts on the wire
 
 
 def twin() -> tuple[Any, Any]:
@@ -81,7 +81,7 @@ def split_at(k: int) -> Callable[[bytes], list[bytes | bytearray]]:
 
 
 def sends(*payloads: bytes) -> Stream:
-    def stream(client: Any) -> bytes:
+    def stream(client: ClientConnection) -> bytes:
         out = b""
         for p in payloads:
             client.send_data(p)
@@ -90,7 +90,7 @@ def sends(*payloads: bytes) -> Stream:
     return stream
 
 
-def padded_between(client: Any) -> bytes:
+def padded_between(client: ClientConnection) -> bytes:
     client.send_data(b"one")
     out = client.data_to_send()
     out += forge_content(client, APP, b"two", padding=7)
@@ -98,40 +98,40 @@ def padded_between(client: Any) -> bytes:
     return out + client.data_to_send()
 
 
-def empty_record_between(client: Any) -> bytes:
+def empty_record_between(client: ClientConnection) -> bytes:
     client.send_data(b"one")
     out = client.data_to_send() + forge(client, bytes((APP,)))
     client.send_data(b"two")
     return out + client.data_to_send()
 
 
-def key_update_between(client: Any) -> bytes:
+def key_update_between(client: ClientConnection) -> bytes:
     client.send_data(b"before")
     client.update_keys()
     client.send_data(b"after")
     return client.data_to_send()
 
 
-def close_after_data(client: Any) -> bytes:
+def close_after_data(client: ClientConnection) -> bytes:
     client.send_data(b"last words")
     client.close()
     return client.data_to_send()
 
 
-def data_after_close(client: Any) -> bytes:
+def data_after_close(client: ClientConnection) -> bytes:
     """Bytes after a close_notify are not processed; one call keeps them for unwrap()."""
     client.send_data(b"last words")
     client.close()
     return client.data_to_send() + forge_content(client, APP, b"after the close" * 50)
 
 
-def data_after_fatal_alert(client: Any) -> bytes:
+def data_after_fatal_alert(client: ClientConnection) -> bytes:
     client.send_data(b"before the alert")
     out = client.data_to_send() + forge_content(client, 21, bytes((2, AD.handshake_failure)))
     return out + forge_content(client, APP, b"never read" * 50)
 
 
-def flipped_tag(client: Any) -> bytes:
+def flipped_tag(client: ClientConnection) -> bytes:
     client.send_data(b"good")
     client.send_data(b"tampered")
     client.send_data(b"never read")
@@ -141,21 +141,22 @@ def flipped_tag(client: Any) -> bytes:
     return recs[0] + bytes(bad) + recs[2]
 
 
-def oversized_content(client: Any) -> bytes:
+def oversized_content(client: ClientConnection) -> bytes:
     client.send_data(b"fine")
     return client.data_to_send() + forge_content(client, APP, bytes(MAX_PLAINTEXT + 1))
 
 
-def old_record_version(client: Any) -> bytes:
+def old_record_version(client: ClientConnection) -> bytes:
     """legacy_record_version 0x0301 (ignored, RFC 8446 5.1; the AAD is the header as
     sent): not the bulk form, so the general path opens it."""
     inner = b"x" * 300 + bytes((APP,))
     header = struct.pack(">BHH", APP, 0x0301, len(inner) + 16)
     sealer = client._records.sealer
+    assert sealer is not None
     return header + sealer.aead.encrypt(sealer.next_nonce(), inner, header)
 
 
-STREAMS: dict[str, tuple[Stream, list[Any], Any]] = {
+STREAMS: dict[str, tuple[Stream, list[Any] | None, Any]] = {
     "sizes": (sends(b"a", b"b" * 100, b"c" * MAX_PLAINTEXT, b"d" * 20000),
               [DataReceived(b"a"), DataReceived(b"b" * 100), DataReceived(b"c" * MAX_PLAINTEXT),
                DataReceived(b"d" * MAX_PLAINTEXT), DataReceived(b"d" * (20000 - MAX_PLAINTEXT))],
