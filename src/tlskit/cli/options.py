@@ -11,6 +11,15 @@ DEFAULT_PORT = 443
 DEFAULT_TIMEOUT = 10.0
 
 
+def _version_options(parser: argparse.ArgumentParser, verb: str, tls12_note: str = "") -> None:
+    """--tls1.3 / --tls1.2, which exclude each other: connect and serve pin versions alike."""
+    version = parser.add_mutually_exclusive_group()
+    version.add_argument("--tls1.3", dest="tls13", action="store_true",
+                         help=f"{verb} TLS 1.3 only (default: TLS 1.3 and 1.2)")
+    version.add_argument("--tls1.2", dest="tls12", action="store_true",
+                         help=f"{verb} TLS 1.2 only{tls12_note}")
+
+
 def connect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="HOST[:PORT]",
                         help=f"server to connect to (port {DEFAULT_PORT} by default; "
@@ -20,16 +29,16 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--servername", metavar="NAME",
                         help="name to send in SNI and to check the certificate against "
                              "(default: HOST)")
-    version = parser.add_mutually_exclusive_group()
-    version.add_argument("--tls1.3", dest="tls13", action="store_true",
-                         help="offer TLS 1.3 only (default: TLS 1.3 and 1.2)")
-    version.add_argument("--tls1.2", dest="tls12", action="store_true",
-                         help="offer TLS 1.2 only (ECDHE with AEAD suites)")
+    _version_options(parser, "offer", " (ECDHE with AEAD suites; RSA key transport too with "
+                     "--legacy-rsa-kx)")
     parser.add_argument("--groups", metavar="LIST",
                         help="key exchange groups to offer, e.g. x25519,secp256r1")
     parser.add_argument("--ciphers", metavar="LIST",
                         help="cipher suites to offer (IANA names, comma or colon separated)")
     parser.add_argument("--alpn", metavar="LIST", help="ALPN protocols, e.g. h2,http/1.1")
+    parser.add_argument("--legacy-rsa-kx", dest="legacy_rsa_kx", action="store_true",
+                        help="also offer TLS 1.2 RSA key transport (AES128-GCM-SHA256, "
+                             "AES256-GCM-SHA384), for old servers: no forward secrecy")
     parser.add_argument("--cert", metavar="FILE", help="client certificate chain (PEM)")
     parser.add_argument("--key", metavar="FILE", help="private key for --cert (PEM)")
     parser.add_argument("--request", metavar="TEXT",
@@ -85,11 +94,11 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
                         "order (e.g. x25519,secp256r1)")
     parser.add_argument("--ciphers", metavar="LIST",
                         help="cipher suites, in preference order (IANA names)")
-    version = parser.add_mutually_exclusive_group()
-    version.add_argument("--tls1.3", dest="tls13", action="store_true",
-                         help="accept TLS 1.3 only (default: TLS 1.3 and 1.2)")
-    version.add_argument("--tls1.2", dest="tls12", action="store_true",
-                         help="accept TLS 1.2 only")
+    parser.add_argument("--legacy-rsa-kx", dest="legacy_rsa_kx", action="store_true",
+                        help="also accept TLS 1.2 RSA key transport (AES128-GCM-SHA256, "
+                             "AES256-GCM-SHA384) from clients that offer nothing better; "
+                             "needs an RSA certificate; no forward secrecy")
+    _version_options(parser, "accept")
     parser.add_argument("--ocsp-response", metavar="FILE",
                         help="staple this DER OCSP response (re-read when it is refreshed "
                              "on disk) to clients that ask for one")
@@ -144,3 +153,7 @@ def demo_arguments(parser: argparse.ArgumentParser) -> None:
                         help="show long values (key shares, signatures, records) in full "
                              "instead of their first and last bytes and length (--json "
                              "always has them in full)")
+    parser.add_argument("--classic", action="store_true",
+                        help="the handshake most explanations of SSL describe (TLS 1.2 RSA "
+                             "key transport), what it costs (its recording decrypted later "
+                             "with the server's private key), and ECDHE beside it")
