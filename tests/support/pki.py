@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,14 @@ class CertFiles:
 
     issued: Issued
     directory: Path
+    fullchain: Path = field(init=False)
+    leaf: Path = field(init=False)
+    chain: Path = field(init=False)
+    key: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        names = ("fullchain.pem", "leaf.pem", "inter.pem", "key.pem")
+        self.fullchain, self.leaf, self.chain, self.key = (self.directory / n for n in names)
 
     @classmethod
     def write(cls, issued: Issued, directory: Path) -> CertFiles:
@@ -105,19 +113,3 @@ class CertFiles:
         files.leaf.write_bytes(issued.chain[0].public_bytes(Encoding.PEM))
         files.chain.write_bytes(issued.chain[1].public_bytes(Encoding.PEM))
         return files
-
-    @property
-    def fullchain(self) -> Path:
-        return self.directory / "fullchain.pem"
-
-    @property
-    def leaf(self) -> Path:
-        return self.directory / "leaf.pem"
-
-    @property
-    def chain(self) -> Path:
-        return self.directory / "inter.pem"
-
-    @property
-    def key(self) -> Path:
-        return self.directory / "key.pem"

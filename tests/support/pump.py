@@ -198,11 +198,8 @@ class Pump:
     @classmethod
     def failed_handshake(cls, config: ClientConfig, port: int, **kw: Any) -> TLSError:
         """Connect to 127.0.0.1:port; the handshake must fail: the tlskit error."""
-        pump = cls.connect(config, port, **kw)
-        try:
-            return pump.handshake_error()
-        finally:
-            pump.dispose()
+        error: TLSError = cls._once(config, port, cls.handshake_error, **kw)
+        return error
 
     def wait_event(self, kind: type[E], what: str) -> list[E]:
         """Read until an event of type ``kind`` arrived; all of them so far."""
@@ -219,9 +216,16 @@ class Pump:
     @classmethod
     def handshake_once(cls, config: ClientConfig, port: int, **kw: Any) -> HandshakeComplete:
         """Connect to 127.0.0.1:port, shake hands, close cleanly; the outcome."""
+        hc: HandshakeComplete = cls._once(config, port, cls.handshake_and_close, **kw)
+        return hc
+
+    @classmethod
+    def _once(cls, config: ClientConfig, port: int, step: Callable[[Pump], Any],
+              **kw: Any) -> Any:
+        """``step(pump)`` on a new connection, disposed of afterwards."""
         pump = cls.connect(config, port, **kw)
         try:
-            return pump.handshake_and_close()
+            return step(pump)
         finally:
             pump.dispose()
 
