@@ -35,16 +35,6 @@ SUITES = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY
           "TLS_AES_128_CCM_SHA256"]
 
 
-@pytest.fixture(scope="module")
-def ca() -> LocalCA:
-    return LocalCA.create(directory=None)
-
-
-@pytest.fixture(scope="module")
-def issued(ca: LocalCA) -> dict[str, Any]:
-    return {kt: ca.issue_server(["localhost", "127.0.0.1"], key_type=kt) for kt in KEY_TYPES}
-
-
 def server_config(issued: dict[str, Any], kt: str = "ec256", **kw: Any) -> ServerConfig:
     i = issued[kt]
     return ServerConfig(certificate_chain=i.chain, private_key=i.private_key, **kw)

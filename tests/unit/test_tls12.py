@@ -21,18 +21,8 @@ from tlskit.ca import LocalCA
 from tlskit.enums import AlertDescription
 
 from ..support.pki import CASES12 as CASES
-from ..support.pki import SUITES12, AcceptAll
+from ..support.pki import AcceptAll
 from ..support.pump import completed, exchange
-
-
-@pytest.fixture(scope="module")
-def ca() -> LocalCA:
-    return LocalCA.create(directory=None)
-
-
-@pytest.fixture(scope="module")
-def issued(ca: LocalCA) -> dict[str, Any]:
-    return {kt: ca.issue_server(["localhost", "127.0.0.1"], key_type=kt) for kt in SUITES12}
 
 
 @pytest.mark.parametrize(("kt", "suite"), CASES)
@@ -128,8 +118,6 @@ def _drop_extension(record: bytes, etype: int) -> bytes:
     del hello.extensions[etype]
     body = hello.encode()
     return record[:3] + len(body).to_bytes(2, "big") + body
-
-
 
 
 def test_tls12_server_reports_what_the_client_offered(issued: dict[str, Any]) -> None:
