@@ -79,15 +79,30 @@ _NOT_IN_TRANSCRIPT = frozenset({HandshakeType.new_session_ticket, HandshakeType.
                                 HandshakeType.server_hello})
 
 
+# Parsed certificates by DER, shared by every handshake: a server presents the same chain
+# to each client, so its certificates are parsed once and each handshake gets the same
+# objects back, with their public keys already loaded (cryptography caches them; loading
+# an EC key validates the point, which costs more than the parse). Only parsing is
+# reused: every handshake still validates the chain and checks its CertificateVerify.
+_PARSED: dict[bytes, x509.Certificate] = {}
+_PARSED_MAX = 128
+
+
 def parse_chain(blobs: list[bytes], whose: str) -> list[x509.Certificate]:
     """DER certificates from a Certificate message; anything unparseable is bad_certificate
     (cryptography raises more than ValueError for odd encodings, e.g. InvalidVersion)."""
     chain = []
     for i, der in enumerate(blobs):
-        try:
-            chain.append(x509.load_der_x509_certificate(der))
-        except Exception as exc:  # any parse failure means a bad certificate
-            raise BadCertificate(f"{whose} certificate {i} does not parse: {exc}") from exc
+        cert = _PARSED.get(der)
+        if cert is None:
+            try:
+                cert = x509.load_der_x509_certificate(der)
+            except Exception as exc:  # any parse failure means a bad certificate
+                raise BadCertificate(f"{whose} certificate {i} does not parse: {exc}") from exc
+            if len(_PARSED) >= _PARSED_MAX:  # bounded; clear() is atomic across threads
+                _PARSED.clear()
+            _PARSED[der] = cert
+        chain.append(cert)
     return chain
 
 
