@@ -49,7 +49,7 @@ from ..errors import (
     UnsupportedExtension,
 )
 from ..events import Event, HandshakeComplete, KeyUpdated
-from ..keyschedule import EarlySecret, finished_key
+from ..keyschedule import EarlySecret, finished_verify_data
 from ..trace import TraceStep as T
 from ..wire import messages as m
 
@@ -142,7 +142,7 @@ class Transcript:
             self._hash.update(raw)
 
     def digest(self) -> bytes:
-        return bytes(self._hash.digest())
+        return self._hash.digest()  # type: ignore[no-any-return]
 
     def hash_with(self, hash_name: str, extra: bytes) -> bytes:
         """Hash of the transcript so far plus `extra`, whether or not hashing has begun
@@ -154,7 +154,7 @@ class Transcript:
     def digest_with(self, extra: bytes) -> bytes:
         h = self._hash.copy()
         h.update(extra)
-        return bytes(h.digest())
+        return h.digest()  # type: ignore[no-any-return]
 
     def copy(self) -> Transcript:
         twin = Transcript.__new__(Transcript)
@@ -568,8 +568,7 @@ class Handshake13(Handshake):
 
     def finished_for(self, base_key: bytes, transcript_hash: bytes) -> bytes:
         assert self.suite is not None
-        return hmac.digest(finished_key(self.suite, base_key), transcript_hash,
-                           self.suite.hash_name)
+        return finished_verify_data(self.suite, base_key, transcript_hash)
 
     def check_finished(self, msg: m.Finished, expected: bytes) -> None:
         if len(msg.verify_data) != len(expected):
@@ -641,7 +640,7 @@ class Handshake13(Handshake):
         """4.2.11.2: HMAC over the transcript up to the binders, keyed from the PSK."""
         early = EarlySecret.start(suite, psk)
         th = before.hash_with(suite.hash_name, truncated_hello)
-        return hmac.digest(finished_key(suite, early.binder_key()), th, suite.hash_name)
+        return finished_verify_data(suite, early.binder_key(), th)
 
     def check_extensions(self, exts: m.Extensions, allowed: frozenset[int], offered: set[int],
                          what: str) -> None:

@@ -11,7 +11,8 @@ from .codec import Reader, Writer
 
 
 def _done(r: Reader, what: str) -> None:
-    r.end(f"{what} extension")
+    if r.remaining:  # (the message is built only for the error)
+        r.end(f"{what} extension")
 
 
 # --- server_name (RFC 6066 3) ---------------------------------------------------------
