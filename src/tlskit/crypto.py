@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import hmac
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,6 +110,12 @@ def public_key_auth_kind(key: Any) -> str:
 
 def key_auth_kind(key: Any) -> str:
     return "RSA" if isinstance(key, rsa.RSAPrivateKey) else "ECDSA"
+
+
+try:  # hmac.digest's own fast path, without its per-call type checks
+    from _hashlib import hmac_digest as hmac_digest
+except ImportError:  # pragma: no cover - a Python built without OpenSSL
+    hmac_digest = hmac.digest  # type: ignore[assignment]
 
 
 # --- key exchange ------------------------------------------------------------------

@@ -9,17 +9,12 @@ the wrong stage; the previous stage is dropped when the next exists.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
 
 from .crypto import Suite
-
-try:  # hmac.digest's own fast path, without its per-call type checks
-    from _hashlib import hmac_digest as _hmac
-except ImportError:  # pragma: no cover - a Python built without OpenSSL
-    _hmac = hmac.digest  # type: ignore[assignment]
+from .crypto import hmac_digest as _hmac
 
 _LABEL_PREFIX = b"tls13 "
 
