@@ -288,9 +288,9 @@ def is_obsolete_group(group: int) -> bool:
 
 def new_key_share(group: int, rng: RNG) -> KeyShare:
     if group in (NamedGroup.x25519, NamedGroup.x448):
-        return _MontgomeryShare(NamedGroup(group), rng)
+        return _MontgomeryShare(NamedGroup.of(group), rng)
     if group in _CURVES:
-        return _ECDHShare(NamedGroup(group), rng)
+        return _ECDHShare(NamedGroup.of(group), rng)
     if group == NamedGroup.X25519MLKEM768:
         return _HybridMLKEMShare(rng)
     if group in _FFDHE_X:

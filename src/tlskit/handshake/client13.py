@@ -275,8 +275,9 @@ class ClientHandshake13(Handshake13):
         self.send(raw)
         self.flush()
         self.out.set_hello_record_version(0x0303)
-        self.trace(T.CLIENT_HELLO, message=hello, raw=raw, shares={
-            NamedGroup(g).name: s.public for g, s in self.offer.shares.items()})
+        if self.config.tracer is not None:  # (naming the shares costs: only when traced)
+            self.trace(T.CLIENT_HELLO, message=hello, raw=raw, shares={
+                NamedGroup(g).name: s.public for g, s in self.offer.shares.items()})
 
     # -- ServerHello / HelloRetryRequest (4.1.3, 4.1.4) -------------------------------
 
@@ -319,7 +320,7 @@ class ClientHandshake13(Handshake13):
             shared = bytes(suite.hash_length)
         else:
             shared = share.exchange(server_public)
-            self.group = NamedGroup(group)
+            self.group = NamedGroup.of(group)
         self.offer.shares = {}
         hs = EarlySecret.start(suite, psk).handshake(shared)
         self.handshake_secret = hs
@@ -327,11 +328,12 @@ class ClientHandshake13(Handshake13):
         c_hs, s_hs = hs.client_traffic(th), hs.server_traffic(th)
         self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
         self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
-        self.trace(T.SERVER_HELLO, message=sh, raw=raw,
-                   group=self.group.name if self.group is not None else None,
-                   server_share=server_public, shared_secret=shared,
-                   cipher_suite=suite.name, client_handshake_traffic_secret=c_hs,
-                   server_handshake_traffic_secret=s_hs, version="TLSv1.3")
+        if self.config.tracer is not None:
+            self.trace(T.SERVER_HELLO, message=sh, raw=raw,
+                       group=self.group.name if self.group is not None else None,
+                       server_share=server_public, shared_secret=shared,
+                       cipher_suite=suite.name, client_handshake_traffic_secret=c_hs,
+                       server_handshake_traffic_secret=s_hs, version="TLSv1.3")
         self.set_read(s_hs)
         self._server_hs_secret = s_hs
         self._client_hs_secret = c_hs
@@ -543,8 +545,9 @@ class ClientHandshake13(Handshake13):
     def on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> State:
         self.check_certificate_verify(cv, self.auth.chain[0], self.config._schemes,
                                       CV_SERVER, self.hash_before)
-        self.auth.scheme = SignatureScheme(cv.algorithm)
-        self.trace(T.CERTIFICATE_VERIFY, message=cv, raw=raw, scheme=self.auth.scheme.name)
+        self.auth.scheme = SignatureScheme.of(cv.algorithm)
+        if self.config.tracer is not None:
+            self.trace(T.CERTIFICATE_VERIFY, message=cv, raw=raw, scheme=self.auth.scheme.name)
         return State.WAIT_FINISHED
 
     # -- Finished (4.4.4) and the switch to application keys ---------------------------

@@ -435,9 +435,9 @@ class Handshake:
         """The one place a `HandshakeComplete` is built (both versions, both sides)."""
         assert self.suite is not None
         return HandshakeComplete(
-            version=self.version, cipher_suite=CipherSuite(self.suite.code),
-            group=NamedGroup(group) if group is not None else None,
-            signature_scheme=SignatureScheme(scheme) if scheme is not None else None,
+            version=self.version, cipher_suite=CipherSuite.of(self.suite.code),
+            group=NamedGroup.of(group) if group is not None else None,
+            signature_scheme=SignatureScheme.of(scheme) if scheme is not None else None,
             alpn_protocol=alpn, peer_certificates=list(auth.chain), resumed=resumed,
             server_name=server_name, ocsp_response=auth.ocsp_response,
             early_data_accepted=early_data_accepted)

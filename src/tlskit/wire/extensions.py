@@ -6,6 +6,8 @@ check every length and raise DecodeError; they keep unknown code points.
 
 from __future__ import annotations
 
+import struct
+
 from ..errors import DecodeError, IllegalParameter
 from .codec import Reader, Writer
 
@@ -67,6 +69,9 @@ def encode_versions_client(versions: list[int]) -> bytes:
 
 
 def decode_versions_client(body: bytes) -> list[int]:
+    n = len(body)
+    if n >= 3 and body[0] == n - 1 and n % 2:  # well formed: one step (else read below)
+        return list(struct.unpack_from(f">{(n - 1) // 2}H", body, 1))
     r = Reader(body)
     out = r.u16_list8(2, "supported_versions")
     _done(r, "supported_versions")
@@ -74,6 +79,8 @@ def decode_versions_client(body: bytes) -> list[int]:
 
 
 def decode_version_server(body: bytes) -> int:
+    if len(body) == 2:
+        return (body[0] << 8) | body[1]
     r = Reader(body)
     v = r.u16()
     _done(r, "supported_versions")
@@ -89,6 +96,9 @@ def encode_u16_list(values: list[int]) -> bytes:
 
 
 def decode_u16_list(body: bytes, what: str) -> list[int]:
+    n = len(body)
+    if n >= 4 and not n % 2 and (body[0] << 8) | body[1] == n - 2:  # well formed
+        return list(struct.unpack_from(f">{(n - 2) // 2}H", body, 2))
     r = Reader(body)
     out = r.u16_list(2, what)
     _done(r, what)
@@ -130,6 +140,8 @@ def encode_key_share_server(group: int, key: bytes) -> bytes:
 
 
 def decode_key_share_server(body: bytes) -> tuple[int, bytes]:
+    if len(body) > 4 and (body[2] << 8) | body[3] == len(body) - 4:  # well formed
+        return (body[0] << 8) | body[1], body[4:]
     r = Reader(body)
     group = r.u16()
     key = r.bytes16(1, "key_exchange")
@@ -176,9 +188,12 @@ def encode_record_size_limit(limit: int) -> bytes:
 
 
 def decode_record_size_limit(body: bytes) -> int:
-    r = Reader(body)
-    limit = r.u16()
-    _done(r, "record_size_limit")
+    if len(body) == 2:
+        limit = (body[0] << 8) | body[1]
+    else:
+        r = Reader(body)
+        limit = r.u16()
+        _done(r, "record_size_limit")
     if limit < 64:
         raise IllegalParameter(f"record_size_limit {limit} is below the minimum of 64")
     return limit
