@@ -52,6 +52,7 @@ from ..events import Event, HandshakeComplete, KeyUpdated
 from ..keyschedule import EarlySecret, finished_verify_data
 from ..trace import TraceStep as T
 from ..wire import messages as m
+from ..x509.parsed import load_der
 
 # RFC 8446 4.4.3: the CertificateVerify signature covers 64 spaces, a context string,
 # a zero byte and the transcript hash.
@@ -79,30 +80,17 @@ _NOT_IN_TRANSCRIPT = frozenset({HandshakeType.new_session_ticket, HandshakeType.
                                 HandshakeType.server_hello})
 
 
-# Parsed certificates by DER, shared by every handshake: a server presents the same chain
-# to each client, so its certificates are parsed once and each handshake gets the same
-# objects back, with their public keys already loaded (cryptography caches them; loading
-# an EC key validates the point, which costs more than the parse). Only parsing is
-# reused: every handshake still validates the chain and checks its CertificateVerify.
-_PARSED: dict[bytes, x509.Certificate] = {}
-_PARSED_MAX = 128
-
-
 def parse_chain(blobs: list[bytes], whose: str) -> list[x509.Certificate]:
     """DER certificates from a Certificate message; anything unparseable is bad_certificate
-    (cryptography raises more than ValueError for odd encodings, e.g. InvalidVersion)."""
+    (cryptography raises more than ValueError for odd encodings, e.g. InvalidVersion).
+    Parsed through `tlskit.x509.parsed`: a chain seen before comes back as the same
+    objects (public keys loaded once); every handshake still validates it."""
     chain = []
     for i, der in enumerate(blobs):
-        cert = _PARSED.get(der)
-        if cert is None:
-            try:
-                cert = x509.load_der_x509_certificate(der)
-            except Exception as exc:  # any parse failure means a bad certificate
-                raise BadCertificate(f"{whose} certificate {i} does not parse: {exc}") from exc
-            if len(_PARSED) >= _PARSED_MAX:  # bounded; clear() is atomic across threads
-                _PARSED.clear()
-            _PARSED[der] = cert
-        chain.append(cert)
+        try:
+            chain.append(load_der(der))
+        except Exception as exc:  # any parse failure means a bad certificate
+            raise BadCertificate(f"{whose} certificate {i} does not parse: {exc}") from exc
     return chain
 
 
