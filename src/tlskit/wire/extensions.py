@@ -40,6 +40,10 @@ def decode_server_name(body: bytes) -> str | None:
     """The host_name from a server_name body; None for an empty (server) body."""
     if not body:
         return None
+    n = len(body)
+    if (n > 5 and (body[0] << 8) | body[1] == n - 2 and body[2] == 0
+            and (body[3] << 8) | body[4] == n - 5):
+        return _host_name(body[5:])  # the usual list: one host_name, read in one step
     r = Reader(body)
     names = r.vec16(1, "server_name_list")
     _done(r, "server_name")
@@ -50,13 +54,18 @@ def decode_server_name(body: bytes) -> str | None:
         if name_type == 0:
             if host is not None:
                 raise IllegalParameter("server_name: more than one host_name")
-            try:
-                host = value.decode("ascii")
-            except UnicodeDecodeError as exc:
-                # The vector decodes; its value is wrong (RFC 6066 3: ASCII A-labels).
-                raise IllegalParameter("server_name: host_name is not ASCII") from exc
-            if host.endswith(".") or "\x00" in host:
-                raise IllegalParameter("server_name: malformed host_name")
+            host = _host_name(value)
+    return host
+
+
+def _host_name(value: bytes) -> str:
+    try:
+        host = value.decode("ascii")
+    except UnicodeDecodeError as exc:
+        # The vector decodes; its value is wrong (RFC 6066 3: ASCII A-labels).
+        raise IllegalParameter("server_name: host_name is not ASCII") from exc
+    if host.endswith(".") or "\x00" in host:
+        raise IllegalParameter("server_name: malformed host_name")
     return host
 
 
