@@ -597,14 +597,14 @@ class ServerHandshake13(Handshake13):
     def _send_certificate(self, offer: ClientHelloView) -> None:
         ck, scheme = self.certified, self.scheme
         assert ck is not None and scheme is not None
-        entries = [m.CertificateEntry(d) for d in ck.cert_der]
         staple = None
         if offer.has(_E.status_request) and ck.ocsp_response is not None:
             staple = ck.ocsp_response() if callable(ck.ocsp_response) else ck.ocsp_response
-            if staple:
-                entries[0].extensions[_E.status_request] = ext.encode_ocsp_status(staple)
-        cert = m.Certificate(b"", entries)
-        raw = cert.encode()
+        if staple:
+            cert = _certificate_message(ck, staple)
+            raw = cert.encode()
+        else:  # the same bytes for every client: encoded once per certificate
+            raw = ck._certificate13 or _encode_once(ck)
         if self._compression is not None:  # RFC 8879: the same message, compressed
             key = (self._compression, staple)
             packed = ck._compressed.get(key)
@@ -616,8 +616,9 @@ class ServerHandshake13(Handshake13):
             self.send(packed)
         else:
             self.send(raw)
-        self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=ck.chain, ocsp_response=staple,
-                   compressed=self._compression)
+        if self.config.tracer is not None:
+            self.trace(T.CERTIFICATE, message=_certificate_message(ck, staple), raw=raw,
+                       chain=ck.chain, ocsp_response=staple, compressed=self._compression)
         signature = crypto.sign(ck.private_key, scheme, CV_SERVER + self.transcript.digest())
         cv = m.CertificateVerify(scheme, signature)
         raw = cv.encode()
@@ -774,6 +775,19 @@ class ServerHandshake13(Handshake13):
             self.send(nst.encode(), transcript=False)
             self.trace(T.NEW_SESSION_TICKET, message=nst)
         self.flush()
+
+
+def _certificate_message(ck: CertifiedKey, staple: bytes | None) -> m.Certificate:
+    """4.4.2: the chain, with the OCSP staple (if any) on the leaf's entry (4.4.2.1)."""
+    entries = [m.CertificateEntry(d) for d in ck.cert_der]
+    if staple:
+        entries[0].extensions[_E.status_request] = ext.encode_ocsp_status(staple)
+    return m.Certificate(b"", entries)
+
+
+def _encode_once(ck: CertifiedKey) -> bytes:
+    ck._certificate13 = _certificate_message(ck, None).encode()
+    return ck._certificate13
 
 
 __all__ = ["ServerHandshake13"]
