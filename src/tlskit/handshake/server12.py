@@ -289,7 +289,7 @@ class ServerHandshake12(Handshake12):
         groups = [g for g in cfg._groups if g in client_groups and g in crypto.GROUPS12]
         if not groups:
             raise HandshakeFailure("no elliptic-curve group in common for TLS 1.2")
-        self.group = NamedGroup(groups[0])
+        self.group = NamedGroup.of(groups[0])
         certs = by_server_name(cfg._certs, self.server_name)
         for code in cfg._suites12:
             if code not in ch.cipher_suites:
@@ -304,7 +304,7 @@ class ServerHandshake12(Handshake12):
                 scheme = next((s for s in ck.schemes12 if s in schemes), None)
                 if scheme is not None:
                     self.suite12 = self.suite = suite
-                    self.certified, self.scheme = ck, SignatureScheme(scheme)
+                    self.certified, self.scheme = ck, SignatureScheme.of(scheme)
                     return
         raise HandshakeFailure("no TLS 1.2 cipher suite fits the client's offer and our keys")
 
