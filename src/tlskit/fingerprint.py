@@ -17,12 +17,16 @@ work for any client and for TLS 1.2 and 1.3 alike.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 HANDSHAKE = 22
 CHANGE_CIPHER_SPEC = 20
 CLIENT_HELLO = 1
 MAX_HELLOS = 2  # a HelloRetryRequest makes two
+
+T = TypeVar("T")
 
 SNI, GROUPS, POINT_FORMATS, SIG_ALGS, ALPN, VERSIONS = 0, 10, 11, 13, 16, 43
 
@@ -115,51 +119,34 @@ class Hello:
         except _Short:
             return []
 
-    @property
-    def alpn(self) -> list[bytes]:
-        body = self.ext(ALPN)
-        out: list[bytes] = []
+    def _list16(self, code: int, entry: Callable[[_Reader], T]) -> list[T]:
+        """The entries of extension ``code``'s list (2-byte length), as many as parse."""
+        body = self.ext(code)
+        out: list[T] = []
         if body is None:
             return out
         try:
             r = _Reader(_Reader(body).vec(2))
             while r.left():
-                out.append(r.vec(1))
+                out.append(entry(r))
         except _Short:
             pass
         return out
+
+    @property
+    def alpn(self) -> list[bytes]:
+        return self._list16(ALPN, lambda r: r.vec(1))
 
     @property
     def key_shares(self) -> list[tuple[int, int]]:
         """(group, length of the public value) for each share offered."""
-        body = self.ext(51)
-        out: list[tuple[int, int]] = []
-        if body is None:
-            return out
-        try:
-            r = _Reader(_Reader(body).vec(2))
-            while r.left():
-                group = r.u16()
-                out.append((group, len(r.vec(2))))
-        except _Short:
-            pass
-        return out
+        return self._list16(51, lambda r: (r.u16(), len(r.vec(2))))
 
     @property
     def server_name(self) -> str | None:
-        body = self.ext(SNI)
-        if body is None:
-            return None
-        try:
-            r = _Reader(_Reader(body).vec(2))
-            while r.left():
-                kind = r.u8()
-                value = r.vec(2)
-                if kind == 0:
-                    return value.decode("ascii", "replace")
-        except _Short:
-            pass
-        return None
+        names = self._list16(SNI, lambda r: (r.u8(), r.vec(2)))
+        return next((value.decode("ascii", "replace") for kind, value in names if kind == 0),
+                    None)
 
 
 def parse_client_hello(body: bytes) -> Hello | None:

@@ -29,7 +29,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+T = TypeVar("T")
 
 KEY_LENGTH = 32
 KEY_ID_LENGTH = 8  # the epoch number, first in every ticket
@@ -215,42 +217,32 @@ class GuardedStore:
             if was:
                 log.warning("session store %r answers again; sessions resume again", self.backend)
 
-    def ticket_keys(self, now: float) -> TicketKeys | None:
+    def _guarded(self, what: str, call: Callable[[], T], fallback: T) -> T:
+        """``call()``, or ``fallback`` if the store fails (the outage is logged once)."""
         try:
-            keys = self.backend.ticket_keys(now)
+            result = call()
         except Exception as exc:
-            self._failed("ticket keys", exc)
-            return None
+            self._failed(what, exc)
+            return fallback
         self._ok()
-        return keys
+        return result
+
+    def ticket_keys(self, now: float) -> TicketKeys | None:
+        return self._guarded("ticket keys", lambda: self.backend.ticket_keys(now), None)
 
     def put_session(self, session_id: bytes, state: bytes, ttl: float) -> None:
-        try:
-            self.backend.put_session(session_id, state, ttl)
-        except Exception as exc:
-            self._failed("storing a session", exc)
-            return
-        self._ok()
+        self._guarded("storing a session",
+                      lambda: self.backend.put_session(session_id, state, ttl), None)
 
     def get_session(self, session_id: bytes) -> bytes | None:
-        try:
-            state = self.backend.get_session(session_id)
-        except Exception as exc:
-            self._failed("looking up a session", exc)
-            return None
-        self._ok()
-        return state
+        return self._guarded("looking up a session",
+                             lambda: self.backend.get_session(session_id), None)
 
     def check_replay(self, token: bytes, ttl: float) -> bool:
         """True only if the token is new; an unreachable store counts as "seen" (so
         0-RTT is refused and the request waits for the full handshake)."""
-        try:
-            fresh = self.backend.check_replay(token, ttl)
-        except Exception as exc:
-            self._failed("the replay cache", exc)
-            return False
-        self._ok()
-        return fresh
+        return self._guarded("the replay cache",
+                             lambda: self.backend.check_replay(token, ttl), False)
 
 
 def _without_password(url: str) -> str:

@@ -53,8 +53,9 @@ def _both(data: bytes) -> tuple[tuple[str, Any], tuple[str, Any]]:
         r = Reader(data)
         exts = decode(r, "ClientHello")
         return list(exts.items()), r.remaining
-    return (_outcome(read, m.Extensions.decode),
-            _outcome(read, m.Extensions._decode_checked))
+    def checked(r: Reader, what: str) -> m.Extensions:
+        return m.Extensions.decode_block(r.vec16(what=f"{what} extensions"), what)
+    return (_outcome(read, m.Extensions.decode), _outcome(read, checked))
 
 
 @SETTINGS

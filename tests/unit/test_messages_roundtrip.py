@@ -8,8 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tlskit.errors import DecodeError, IllegalParameter, UnexpectedMessage
+from tlskit.handshake.common12 import DECODERS12
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
+from tlskit.wire import messages12 as m12
 
 SETTINGS = settings(max_examples=120, deadline=None)
 
@@ -57,8 +59,27 @@ MESSAGES = {
 }
 
 
+# TLS 1.2's own messages (ClientHello, ServerHello and Finished are shared with 1.3).
+MESSAGES12 = {
+    m12.Certificate12: st.builds(m12.Certificate12, certificates=st.lists(blob(1, 80), max_size=3)),
+    m12.ServerKeyExchangeECDHE: st.builds(m12.ServerKeyExchangeECDHE, group=u16,
+                                          public=blob(1, 65), scheme=u16, signature=blob(1, 80)),
+    m12.ServerHelloDone: st.just(m12.ServerHelloDone()),
+    m12.ClientKeyExchangeECDHE: st.builds(m12.ClientKeyExchangeECDHE, public=blob(1, 65)),
+    m12.CertificateRequest12: st.builds(
+        m12.CertificateRequest12, certificate_types=blob(1, 4),
+        schemes=st.lists(u16, min_size=1, max_size=6),
+        authorities=st.lists(blob(1, 40), max_size=3)),
+    m12.CertificateVerify12: st.builds(m12.CertificateVerify12, scheme=u16, signature=blob(1, 80)),
+    m12.CertificateStatus: st.builds(m12.CertificateStatus, response=blob(1, 80)),
+    m12.HelloRequest: st.just(m12.HelloRequest()),
+    m12.NewSessionTicket12: st.builds(m12.NewSessionTicket12, lifetime=u32, ticket=blob(0, 80)),
+}
+
+
 def test_every_message_class_is_covered():
     assert set(MESSAGES) == set(m.DECODERS.values())
+    assert set(MESSAGES12) | {m.ClientHello, m.ServerHello, m.Finished} == set(DECODERS12.values())
 
 
 def legit_truncation(msg, body: bytes, n: int) -> bool:
@@ -78,16 +99,19 @@ def _ext_block(exts: m.Extensions) -> bytes:
     return w.getvalue()
 
 
-@pytest.mark.parametrize("cls", list(MESSAGES), ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", [*MESSAGES, *MESSAGES12], ids=lambda c: c.__name__)
 def test_message_round_trip_and_truncation(cls):
+    tls13 = cls in MESSAGES
+
     @SETTINGS
-    @given(MESSAGES[cls])
+    @given(MESSAGES[cls] if tls13 else MESSAGES12[cls])
     def check(msg):
         raw = msg.encode()
         msg_type, body = raw[0], raw[4:]
         assert int.from_bytes(raw[1:4], "big") == len(body)
-        assert m.DECODERS[msg_type] is cls
-        assert m.decode_message(msg_type, memoryview(body)) == msg
+        assert (m.DECODERS if tls13 else DECODERS12)[msg_type] is cls
+        decoded = m.decode_message(msg_type, memoryview(body)) if tls13 else cls.decode(body)
+        assert decoded == msg
         for n in range(len(body)):
             if legit_truncation(msg, body, n):
                 continue

@@ -11,6 +11,15 @@ DEFAULT_PORT = 443
 DEFAULT_TIMEOUT = 10.0
 
 
+def _version_options(parser: argparse.ArgumentParser, verb: str, tls12_note: str = "") -> None:
+    """--tls1.3 / --tls1.2, which exclude each other: connect and serve pin versions alike."""
+    version = parser.add_mutually_exclusive_group()
+    version.add_argument("--tls1.3", dest="tls13", action="store_true",
+                         help=f"{verb} TLS 1.3 only (default: TLS 1.3 and 1.2)")
+    version.add_argument("--tls1.2", dest="tls12", action="store_true",
+                         help=f"{verb} TLS 1.2 only{tls12_note}")
+
+
 def connect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="HOST[:PORT]",
                         help=f"server to connect to (port {DEFAULT_PORT} by default; "
@@ -20,11 +29,7 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--servername", metavar="NAME",
                         help="name to send in SNI and to check the certificate against "
                              "(default: HOST)")
-    version = parser.add_mutually_exclusive_group()
-    version.add_argument("--tls1.3", dest="tls13", action="store_true",
-                         help="offer TLS 1.3 only (default: TLS 1.3 and 1.2)")
-    version.add_argument("--tls1.2", dest="tls12", action="store_true",
-                         help="offer TLS 1.2 only (ECDHE with AEAD suites)")
+    _version_options(parser, "offer", " (ECDHE with AEAD suites)")
     parser.add_argument("--groups", metavar="LIST",
                         help="key exchange groups to offer, e.g. x25519,secp256r1")
     parser.add_argument("--ciphers", metavar="LIST",
@@ -85,11 +90,7 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
                         "order (e.g. x25519,secp256r1)")
     parser.add_argument("--ciphers", metavar="LIST",
                         help="cipher suites, in preference order (IANA names)")
-    version = parser.add_mutually_exclusive_group()
-    version.add_argument("--tls1.3", dest="tls13", action="store_true",
-                         help="accept TLS 1.3 only (default: TLS 1.3 and 1.2)")
-    version.add_argument("--tls1.2", dest="tls12", action="store_true",
-                         help="accept TLS 1.2 only")
+    _version_options(parser, "accept")
     parser.add_argument("--ocsp-response", metavar="FILE",
                         help="staple this DER OCSP response (re-read when it is refreshed "
                              "on disk) to clients that ask for one")

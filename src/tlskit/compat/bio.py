@@ -167,14 +167,6 @@ class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types the
             self._counted = True
             self._count_handshake()
 
-    def _count_handshake(self) -> None:
-        ctx, hc = self._context, self._conn.handshake_complete if self._conn else None
-        ctx._count("accept_good" if self._server_side else "connect_good")
-        if hc is not None and hc.resumed:
-            ctx._count("hits")
-        elif self._offered is not None:
-            ctx._count("misses")
-
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         if not self._handshake_done():
             self.do_handshake()

@@ -69,6 +69,15 @@ class SSLInfo:
         hc = self._conn.handshake_complete if self._conn is not None else None
         return hc.resumed if hc is not None else False
 
+    def _count_handshake(self) -> None:
+        """The context's session statistics (`SSLContext.session_stats`), once per handshake."""
+        ctx, hc = self._context, self._conn.handshake_complete if self._conn else None
+        ctx._count("accept_good" if self.server_side else "connect_good")
+        if hc is not None and hc.resumed:
+            ctx._count("hits")
+        elif self._offered is not None:
+            ctx._count("misses")
+
     def getpeercert(self, binary_form: bool = False) -> Any:
         self._check_peercert()
         hc = self._conn.handshake_complete if self._conn is not None else None

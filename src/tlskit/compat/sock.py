@@ -152,14 +152,6 @@ class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc, overri
         if first:
             self._count_handshake()
 
-    def _count_handshake(self) -> None:
-        ctx, hc = self._context, self._conn.handshake_complete if self._conn else None
-        ctx._count("accept_good" if self.server_side else "connect_good")
-        if hc is not None and hc.resumed:
-            ctx._count("hits")
-        elif self._offered is not None:
-            ctx._count("misses")
-
     def _check_peercert(self) -> None:
         self._check_connected()  # ssl: OSError(ENOTCONN) on an unconnected socket
 

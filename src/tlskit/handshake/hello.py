@@ -21,6 +21,7 @@ from ..wire import messages as m
 
 _E = ExtensionType
 T = TypeVar("T")
+H = TypeVar("H", m.ClientHello, m.ServerHello)
 
 
 class cached_property(Generic[T]):
@@ -37,12 +38,12 @@ class cached_property(Generic[T]):
         return value
 
 
-class ClientHelloView:
-    """A ClientHello's offer. A field is None when its extension is absent."""
+class _HelloView(Generic[H]):
+    """What both views share: the hello, its raw extensions, decoding one on demand."""
 
-    def __init__(self, hello: m.ClientHello) -> None:
-        self.hello = hello
-        self.extensions = hello.extensions
+    def __init__(self, hello: H) -> None:
+        self.hello: H = hello
+        self.extensions: m.Extensions = hello.extensions
 
     def has(self, etype: int) -> bool:
         return etype in self.extensions
@@ -50,6 +51,10 @@ class ClientHelloView:
     def _decoded(self, etype: int, decode: Callable[[bytes], T]) -> T | None:
         body = self.extensions.get(etype)
         return None if body is None else decode(body)
+
+
+class ClientHelloView(_HelloView[m.ClientHello]):
+    """A ClientHello's offer. A field is None when its extension is absent."""
 
     def _u16s(self, etype: int, what: str) -> list[int] | None:
         body = self.extensions.get(etype)
@@ -135,20 +140,9 @@ class ClientHelloView:
         }
 
 
-class ServerHelloView:
+class ServerHelloView(_HelloView[m.ServerHello]):
     """A ServerHello's (or HelloRetryRequest's) answer. A field is None when its
     extension is absent."""
-
-    def __init__(self, hello: m.ServerHello) -> None:
-        self.hello = hello
-        self.extensions = hello.extensions
-
-    def has(self, etype: int) -> bool:
-        return etype in self.extensions
-
-    def _decoded(self, etype: int, decode: Callable[[bytes], T]) -> T | None:
-        body = self.extensions.get(etype)
-        return None if body is None else decode(body)
 
     @cached_property
     def version(self) -> int | None:

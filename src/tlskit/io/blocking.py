@@ -449,7 +449,8 @@ class TLSSocket(ConnectionInfo):
             self._conn.send_data(view)
         self._write_out()
 
-    def sendall(self, data: Buffer, flags: int = 0) -> None:
+    def _bytes_to_send(self, data: Buffer, flags: int) -> memoryview:
+        """What send and sendall check first; ``data`` as a flat view of bytes."""
         if flags:
             raise ValueError("flags are not supported on TLS sockets")
         self._ensure_handshake()
@@ -457,19 +458,16 @@ class TLSSocket(ConnectionInfo):
         view = memoryview(data)
         if view.format != "B" or view.ndim != 1:
             view = view.cast("B")
+        return view
+
+    def sendall(self, data: Buffer, flags: int = 0) -> None:
+        view = self._bytes_to_send(data, flags)
         with self._wlock:
             for start in range(0, len(view), SEND_CHUNK):
                 self._encrypt_and_write(view[start:start + SEND_CHUNK])
 
     def send(self, data: Buffer, flags: int = 0) -> int:
-        if flags:
-            raise ValueError("flags are not supported on TLS sockets")
-        self._ensure_handshake()
-        self._check_open()
-        view = memoryview(data)
-        if view.format != "B" or view.ndim != 1:
-            view = view.cast("B")
-        chunk = view[:SEND_CHUNK]
+        chunk = self._bytes_to_send(data, flags)[:SEND_CHUNK]
         if not chunk:
             return 0
         with self._wlock:

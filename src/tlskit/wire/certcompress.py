@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Callable
 
 from ..errors import BadCertificate
-from .codec import Reader, Writer
+from . import extensions as ext
 from .messages import CompressedCertificate
 
 ZLIB, BROTLI, ZSTD = 1, 2, 3
@@ -56,16 +56,11 @@ def algorithm_code(name: str) -> int:
 
 
 def encode_extension(codes: list[int]) -> bytes:
-    w = Writer()
-    w.u16_list(codes, prefix=1)
-    return bytes(w.buf)
+    return ext.encode_u16_list(codes, prefix=1)
 
 
 def decode_extension(body: bytes) -> list[int]:
-    r = Reader(body)
-    codes = r.u16_list8(2, "compress_certificate")
-    r.end("compress_certificate extension")
-    return codes
+    return ext.decode_u16_list8(body, "compress_certificate")
 
 
 def compress(algorithm: int, certificate_body: bytes) -> CompressedCertificate:

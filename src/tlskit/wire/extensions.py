@@ -72,35 +72,23 @@ def _host_name(value: bytes) -> str:
 # --- supported_versions (4.2.1) ------------------------------------------------------
 
 def encode_versions_client(versions: list[int]) -> bytes:
-    w = Writer()
-    w.u16_list(versions, prefix=1)
-    return bytes(w.buf)
+    return encode_u16_list(versions, prefix=1)
 
 
 def decode_versions_client(body: bytes) -> list[int]:
-    n = len(body)
-    if n >= 3 and body[0] == n - 1 and n % 2:  # well formed: one step (else read below)
-        return list(struct.unpack_from(f">{(n - 1) // 2}H", body, 1))
-    r = Reader(body)
-    out = r.u16_list8(2, "supported_versions")
-    _done(r, "supported_versions")
-    return out
+    return decode_u16_list8(body, "supported_versions")
 
 
 def decode_version_server(body: bytes) -> int:
-    if len(body) == 2:
-        return (body[0] << 8) | body[1]
-    r = Reader(body)
-    v = r.u16()
-    _done(r, "supported_versions")
-    return v
+    return decode_u16(body, "supported_versions")
 
 
 # --- supported_groups, signature_algorithms(_cert) (4.2.7, 4.2.3) --------------------
 
-def encode_u16_list(values: list[int]) -> bytes:
+def encode_u16_list(values: list[int], prefix: int = 2) -> bytes:
+    """A non-empty list of uint16 code points behind a `prefix`-byte length."""
     w = Writer()
-    w.u16_list(values)
+    w.u16_list(values, prefix)
     return bytes(w.buf)
 
 
@@ -112,6 +100,27 @@ def decode_u16_list(body: bytes, what: str) -> list[int]:
     out = r.u16_list(2, what)
     _done(r, what)
     return out
+
+
+def decode_u16_list8(body: bytes, what: str) -> list[int]:
+    """`decode_u16_list` with a 1-byte length (supported_versions, compress_certificate)."""
+    n = len(body)
+    if n >= 3 and body[0] == n - 1 and n % 2:  # well formed: one step (else read below)
+        return list(struct.unpack_from(f">{(n - 1) // 2}H", body, 1))
+    r = Reader(body)
+    out = r.u16_list8(2, what)
+    _done(r, what)
+    return out
+
+
+def decode_u16(body: bytes, what: str) -> int:
+    """An extension body that is a single uint16."""
+    if len(body) == 2:
+        return (body[0] << 8) | body[1]
+    r = Reader(body)
+    value = r.u16()
+    _done(r, what)
+    return value
 
 
 # --- key_share (4.2.8) ---------------------------------------------------------------
@@ -163,10 +172,7 @@ def encode_key_share_hrr(group: int) -> bytes:
 
 
 def decode_key_share_hrr(body: bytes) -> int:
-    r = Reader(body)
-    group = r.u16()
-    _done(r, "key_share")
-    return group
+    return decode_u16(body, "key_share")
 
 
 # --- ALPN (RFC 7301) -----------------------------------------------------------------
@@ -197,12 +203,7 @@ def encode_record_size_limit(limit: int) -> bytes:
 
 
 def decode_record_size_limit(body: bytes) -> int:
-    if len(body) == 2:
-        limit = (body[0] << 8) | body[1]
-    else:
-        r = Reader(body)
-        limit = r.u16()
-        _done(r, "record_size_limit")
+    limit = decode_u16(body, "record_size_limit")
     if limit < 64:
         raise IllegalParameter(f"record_size_limit {limit} is below the minimum of 64")
     return limit
@@ -307,10 +308,7 @@ def binders_length(binders: list[bytes]) -> int:
 
 
 def decode_selected_identity(body: bytes) -> int:
-    r = Reader(body)
-    selected = r.u16()
-    _done(r, "pre_shared_key")
-    return selected
+    return decode_u16(body, "pre_shared_key")
 
 
 def decode_ec_point_formats(body: bytes) -> bytes:

@@ -1,8 +1,9 @@
 """Handshake messages of TLS 1.3 (RFC 8446 section 4) as dataclasses with encode/decode.
 
 Each ``decode`` takes the message *body* (after the 4-byte handshake header) and checks
-every length; ``encode`` returns the full message with its header. Extensions stay raw
-(`Extensions`, an ordered type -> body mapping) until a state asks for a typed view.
+every length; ``encode`` returns the full message with its header. Most messages are declared
+by their wire layout (`layout.Struct`). Extensions stay raw (`Extensions`, an ordered
+type -> body mapping) until a state asks for a typed view.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 from ..enums import ExtensionType, HandshakeType
 from ..errors import DecodeError, IllegalParameter
 from .codec import Reader, Writer
+from .layout import Field, Struct, opaque8, opaque16, opaque24, raw, u8, u16, u16_list, u24, u32
+from .layout import frame as frame  # re-exported: the handshake header, used engine-wide
 
 # RFC 8446 4.1.3: the ServerHello.random that marks a HelloRetryRequest.
 HRR_RANDOM = bytes.fromhex(
@@ -29,12 +32,12 @@ class Extensions(dict[int, bytes]):
 
     @classmethod
     def decode(cls, r: Reader, what: str) -> Extensions:
-        exts = cls()
         if r.remaining == 0:  # the extensions block may be absent in legacy hellos
-            return exts
+            return cls()
         # One pass over a well-formed block without a reader per field (a handshake
-        # decodes a few dozen extensions); anything odd is read again by `_decode_checked`,
+        # decodes a few dozen extensions); anything odd is read again by `decode_block`,
         # which raises with the detailed message.
+        exts = cls()
         buf, pos, end = r._buf, r._pos, r._end
         if end - pos >= 2:
             stop = pos + 2 + ((buf[pos] << 8) | buf[pos + 1])
@@ -49,12 +52,12 @@ class Extensions(dict[int, bytes]):
             if at == stop:
                 r._pos = stop
                 return exts
-        return cls._decode_checked(r, what)
+        return cls.decode_block(r.vec16(what=f"{what} extensions"), what)
 
     @classmethod
-    def _decode_checked(cls, r: Reader, what: str) -> Extensions:
+    def decode_block(cls, block: Reader, what: str) -> Extensions:
+        """The entries of an extensions block whose length has been read already."""
         exts = cls()
-        block = r.vec16(what=f"{what} extensions")
         while block.remaining:
             etype = block.u16()
             body = block.bytes16(what=f"{what} extension {etype}")
@@ -76,17 +79,34 @@ class Extensions(dict[int, bytes]):
         buf[at:at + 2] = _U16.pack(n)
 
 
-def _header(w: Writer, msg_type: HandshakeType) -> None:
-    w.u8(msg_type)
+def extensions(owner: str, missing: str | None = None) -> Field:
+    """The extensions block last in a message. Legacy hellos may omit it; where ``missing``
+    is given (the message's own words for it) it is required."""
+    def read(r: Reader) -> Extensions:
+        if missing is not None and r.remaining < 2:
+            raise DecodeError(f"{owner}: {missing}")
+        return Extensions.decode(r, owner)
+    return Field("extensions", read, lambda w, exts: exts.encode(w))
 
 
-def frame(msg_type: int, body: bytes | bytearray) -> bytes:
-    """Prefix a body with its handshake header (type, uint24 length)."""
-    return bytes((msg_type,)) + len(body).to_bytes(3, "big") + body
+def session_id(owner: str) -> Field:
+    """legacy_session_id<0..32> (4.1.2)."""
+    def read(r: Reader) -> bytes:
+        value = r.bytes8()
+        if len(value) > 32:
+            raise DecodeError(f"{owner}: legacy_session_id longer than 32 bytes")
+        return value
+    return Field("session_id", read, Writer.bytes8)
 
 
 @dataclass(slots=True)
-class ClientHello:
+class ClientHello(Struct):
+    TYPE = HandshakeType.client_hello
+    LAYOUT = (u16("legacy_version"), raw("random", 32), session_id("ClientHello"),
+              u16_list("cipher_suites"),
+              opaque8("compression_methods", 1, "compression_methods"),
+              extensions("ClientHello"))
+
     random: bytes
     session_id: bytes
     cipher_suites: list[int]
@@ -94,33 +114,13 @@ class ClientHello:
     legacy_version: int = 0x0303
     compression_methods: bytes = b"\x00"
 
-    def encode(self) -> bytes:
-        w = Writer()
-        w.u16(self.legacy_version)
-        w.raw(self.random)
-        w.bytes8(self.session_id)
-        w.u16_list(self.cipher_suites)
-        w.bytes8(self.compression_methods)
-        self.extensions.encode(w)
-        return frame(HandshakeType.client_hello, w.buf)
-
-    @classmethod
-    def decode(cls, body: bytes | memoryview) -> ClientHello:
-        r = Reader(body)
-        version = r.u16()
-        random = r.raw(32)
-        session_id = r.bytes8()
-        if len(session_id) > 32:
-            raise DecodeError("ClientHello: legacy_session_id longer than 32 bytes")
-        suites = r.u16_list(2, "cipher_suites")
-        compression = r.bytes8(1, "compression_methods")
-        exts = Extensions.decode(r, "ClientHello")
-        r.end("ClientHello")
-        return cls(random, session_id, suites, exts, version, compression)
-
 
 @dataclass(slots=True)
-class ServerHello:
+class ServerHello(Struct):
+    TYPE = HandshakeType.server_hello
+    LAYOUT = (u16("legacy_version"), raw("random", 32), session_id("ServerHello"),
+              u16("cipher_suite"), u8("compression_method"), extensions("ServerHello"))
+
     random: bytes
     session_id: bytes
     cipher_suite: int
@@ -132,48 +132,13 @@ class ServerHello:
     def is_hello_retry_request(self) -> bool:
         return self.random == HRR_RANDOM
 
-    def encode(self) -> bytes:
-        w = Writer()
-        w.u16(self.legacy_version)
-        w.raw(self.random)
-        w.bytes8(self.session_id)
-        w.u16(self.cipher_suite)
-        w.u8(self.compression_method)
-        self.extensions.encode(w)
-        return frame(HandshakeType.server_hello, w.buf)
-
-    @classmethod
-    def decode(cls, body: bytes | memoryview) -> ServerHello:
-        r = Reader(body)
-        version = r.u16()
-        random = r.raw(32)
-        session_id = r.bytes8()
-        if len(session_id) > 32:
-            raise DecodeError("ServerHello: legacy_session_id longer than 32 bytes")
-        suite = r.u16()
-        compression = r.u8()
-        exts = Extensions.decode(r, "ServerHello")
-        r.end("ServerHello")
-        return cls(random, session_id, suite, exts, version, compression)
-
 
 @dataclass(slots=True)
-class EncryptedExtensions:
+class EncryptedExtensions(Struct):
+    TYPE = HandshakeType.encrypted_extensions
+    LAYOUT = (extensions("EncryptedExtensions", "missing extensions block"),)
+
     extensions: Extensions
-
-    def encode(self) -> bytes:
-        w = Writer()
-        self.extensions.encode(w)
-        return frame(HandshakeType.encrypted_extensions, w.buf)
-
-    @classmethod
-    def decode(cls, body: bytes | memoryview) -> EncryptedExtensions:
-        r = Reader(body)
-        if r.remaining < 2:
-            raise DecodeError("EncryptedExtensions: missing extensions block")
-        exts = Extensions.decode(r, "EncryptedExtensions")
-        r.end("EncryptedExtensions")
-        return cls(exts)
 
 
 @dataclass(slots=True)
@@ -205,58 +170,29 @@ class Certificate:
         while lst.remaining:
             data = lst.bytes24(1, "cert_data")
             exts = lst.vec16(what="CertificateEntry extensions")
-            parsed = Extensions()
-            while exts.remaining:
-                etype = exts.u16()
-                ebody = exts.bytes16()
-                if etype in parsed:
-                    raise IllegalParameter("CertificateEntry: duplicate extension")
-                parsed[etype] = ebody
+            parsed = Extensions.decode_block(exts, "CertificateEntry")
             entries.append(CertificateEntry(data, parsed))
         r.end("Certificate")
         return cls(context, entries)
 
 
 @dataclass(slots=True)
-class CertificateVerify:
+class CertificateVerify(Struct):
+    TYPE = HandshakeType.certificate_verify
+    # An empty signature fails verification, not decoding.
+    LAYOUT = (u16("algorithm"), opaque16("signature", 0, "signature"))
+
     algorithm: int
     signature: bytes
 
-    def encode(self) -> bytes:
-        w = Writer()
-        w.u16(self.algorithm)
-        w.bytes16(self.signature)
-        return frame(HandshakeType.certificate_verify, w.buf)
-
-    @classmethod
-    def decode(cls, body: bytes | memoryview) -> CertificateVerify:
-        r = Reader(body)
-        alg = r.u16()
-        sig = r.bytes16(what="signature")  # an empty one fails verification, not decoding
-        r.end("CertificateVerify")
-        return cls(alg, sig)
-
 
 @dataclass(slots=True)
-class CertificateRequest:
+class CertificateRequest(Struct):
+    TYPE = HandshakeType.certificate_request
+    LAYOUT = (opaque8("request_context"), extensions("CertificateRequest", "missing extensions"))
+
     request_context: bytes
     extensions: Extensions
-
-    def encode(self) -> bytes:
-        w = Writer()
-        w.bytes8(self.request_context)
-        self.extensions.encode(w)
-        return frame(HandshakeType.certificate_request, w.buf)
-
-    @classmethod
-    def decode(cls, body: bytes | memoryview) -> CertificateRequest:
-        r = Reader(body)
-        context = r.bytes8()
-        if r.remaining < 2:
-            raise DecodeError("CertificateRequest: missing extensions")
-        exts = Extensions.decode(r, "CertificateRequest")
-        r.end("CertificateRequest")
-        return cls(context, exts)
 
 
 @dataclass(slots=True)
@@ -272,90 +208,53 @@ class Finished:
 
 
 @dataclass(slots=True)
-class NewSessionTicket:
+class NewSessionTicket(Struct):
+    TYPE = HandshakeType.new_session_ticket
+    LAYOUT = (u32("lifetime"), u32("age_add"), opaque8("nonce"), opaque16("ticket", 1, "ticket"),
+              extensions("NewSessionTicket", "missing extensions"))
+
     lifetime: int
     age_add: int
     nonce: bytes
     ticket: bytes
     extensions: Extensions
 
-    def encode(self) -> bytes:
-        w = Writer()
-        w.u32(self.lifetime)
-        w.u32(self.age_add)
-        w.bytes8(self.nonce)
-        w.bytes16(self.ticket)
-        self.extensions.encode(w)
-        return frame(HandshakeType.new_session_ticket, w.buf)
-
-    @classmethod
-    def decode(cls, body: bytes | memoryview) -> NewSessionTicket:
-        r = Reader(body)
-        lifetime = r.u32()
-        age_add = r.u32()
-        nonce = r.bytes8()
-        ticket = r.bytes16(1, "ticket")
-        if r.remaining < 2:
-            raise DecodeError("NewSessionTicket: missing extensions")
-        exts = Extensions.decode(r, "NewSessionTicket")
-        r.end("NewSessionTicket")
-        if lifetime > 604800:
+    def check(self) -> None:
+        if self.lifetime > 604800:
             raise IllegalParameter("NewSessionTicket: lifetime over 7 days")
-        return cls(lifetime, age_add, nonce, ticket, exts)
 
 
 @dataclass(slots=True)
-class KeyUpdate:
+class KeyUpdate(Struct):
+    TYPE = HandshakeType.key_update
+    LAYOUT = (u8("request_update"),)
+
     request_update: int
 
-    def encode(self) -> bytes:
-        return frame(HandshakeType.key_update, bytes((self.request_update,)))
-
-    @classmethod
-    def decode(cls, body: bytes | memoryview) -> KeyUpdate:
-        r = Reader(body)
-        value = r.u8()
-        r.end("KeyUpdate")
-        if value not in (0, 1):
-            raise IllegalParameter(f"KeyUpdate: request_update {value} is neither 0 nor 1")
-        return cls(value)
+    def check(self) -> None:
+        if self.request_update not in (0, 1):
+            raise IllegalParameter(
+                f"KeyUpdate: request_update {self.request_update} is neither 0 nor 1")
 
 
 @dataclass(slots=True)
-class EndOfEarlyData:
-    def encode(self) -> bytes:
-        return frame(HandshakeType.end_of_early_data, b"")
+class EndOfEarlyData(Struct):
+    """4.5: no body; any is a decode_error."""
 
-    @classmethod
-    def decode(cls, body: bytes | memoryview) -> EndOfEarlyData:
-        if len(body):
-            raise DecodeError("EndOfEarlyData: body must be empty")
-        return cls()
+    TYPE = HandshakeType.end_of_early_data
 
 
 @dataclass(slots=True)
-class CompressedCertificate:
+class CompressedCertificate(Struct):
     """RFC 8879 4: a Certificate message body, compressed."""
+
+    TYPE = HandshakeType.compressed_certificate
+    LAYOUT = (u16("algorithm"), u24("uncompressed_length"),
+              opaque24("compressed", 1, "compressed_certificate_message"))
 
     algorithm: int
     uncompressed_length: int
     compressed: bytes
-
-    def encode(self) -> bytes:
-        w = Writer()
-        w.u16(self.algorithm)
-        w.u24(self.uncompressed_length)
-        w.bytes24(self.compressed)
-        return frame(HandshakeType.compressed_certificate, w.buf)
-
-    @classmethod
-    def decode(cls, body: bytes | memoryview) -> CompressedCertificate:
-        r = Reader(body)
-        algorithm = r.u16()
-        length = r.u24()
-        data = r.bytes24(1, "compressed_certificate_message")
-        r.end("CompressedCertificate")
-        return cls(algorithm, length, data)
 
 
 Message = (ClientHello | ServerHello | EncryptedExtensions | Certificate | CertificateVerify

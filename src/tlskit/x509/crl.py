@@ -21,11 +21,13 @@ from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
 from .evidence import (
     _DECODE_ERRORS,
-    CLOCK_SKEW,
     EvidenceError,
     RevocationStatus,
+    _check_next_update,
+    _check_this_update,
     _extension,
     _is_ca,
+    _malformed,
     _name,
     _revoked_detail,
     _when,
@@ -81,10 +83,8 @@ def _check_crl_signature(crl: x509.CertificateRevocationList, issuer: x509.Certi
 
 
 def _check_crl_extensions(crl: x509.CertificateRevocationList) -> None:
-    try:
+    with _malformed("extensions"):
         extensions = list(crl.extensions)
-    except _DECODE_ERRORS as exc:
-        raise EvidenceError(f"has malformed extensions ({exc})") from None
     numbers = [ext for ext in extensions if ext.oid == ExtensionOID.CRL_NUMBER]
     if not numbers:
         raise EvidenceError("has no cRLNumber extension, which every CRL must carry "
@@ -112,28 +112,19 @@ def _check_idp_kind(idp: x509.IssuingDistributionPoint) -> None:
 
 
 def _crl_freshness(crl: x509.CertificateRevocationList, at: datetime) -> tuple[datetime, datetime]:
-    try:
-        this_update = crl.last_update_utc
-        next_update = crl.next_update_utc
-    except _DECODE_ERRORS as exc:
-        raise EvidenceError(f"has malformed timestamps ({exc})") from None
-    if this_update > at + CLOCK_SKEW:
-        raise EvidenceError(
-            f"is not yet valid: thisUpdate {_when(this_update)} is after {_when(at)}"
-        )
+    with _malformed("timestamps"):
+        this_update, next_update = crl.last_update_utc, crl.next_update_utc
+    _check_this_update(this_update, at)
     if next_update is None:
         raise EvidenceError("has no nextUpdate (required by RFC 5280 section 5.1.2.5)")
-    if at > next_update + CLOCK_SKEW:
-        raise EvidenceError(f"is expired: nextUpdate {_when(next_update)} is before {_when(at)}")
+    _check_next_update(next_update, at)
     return this_update, next_update
 
 
 def _crl_covers(crl: x509.CertificateRevocationList, cert: x509.Certificate) -> None:
     """RFC 5280 section 6.3.3 (b): the issuing distribution point must cover ``cert``."""
-    try:
+    with _malformed("extensions"):
         found = _extension(crl.extensions, x509.IssuingDistributionPoint)
-    except _DECODE_ERRORS as exc:
-        raise EvidenceError(f"has malformed extensions ({exc})") from None
     if found is None:
         return
     idp: x509.IssuingDistributionPoint = found.value  # type: ignore[assignment]

@@ -99,14 +99,30 @@ def _is_ca(cert: x509.Certificate) -> bool:
 
 
 @contextmanager
-def _malformed() -> Iterator[None]:
+def _malformed(part: str = "") -> Iterator[None]:
     """Safety net: cryptography parses lazily, so a hostile structure can fail on any field
     access. The specific checks report the common cases precisely; this turns whatever is left
-    into an `EvidenceError` instead of letting a ValueError escape into the handshake."""
+    into an `EvidenceError` ("is malformed", or "has malformed <part>") instead of letting a
+    ValueError escape into the handshake."""
     try:
         yield
     except _DECODE_ERRORS as exc:
-        raise EvidenceError(f"is malformed ({exc})") from None
+        what = f"has malformed {part}" if part else "is malformed"
+        raise EvidenceError(f"{what} ({exc})") from None
+
+
+def _check_this_update(this_update: datetime, at: datetime) -> None:
+    """CRLs and OCSP answers alike: thisUpdate must not be in the future (with skew)."""
+    if this_update > at + CLOCK_SKEW:
+        raise EvidenceError(
+            f"is not yet valid: thisUpdate {_when(this_update)} is after {_when(at)}"
+        )
+
+
+def _check_next_update(next_update: datetime, at: datetime) -> None:
+    """CRLs and OCSP answers alike: nextUpdate must not be in the past (with skew)."""
+    if at > next_update + CLOCK_SKEW:
+        raise EvidenceError(f"is expired: nextUpdate {_when(next_update)} is before {_when(at)}")
 
 
 def _revoked_detail(revoked_at: datetime | None, reason: str | None, label: str) -> str:

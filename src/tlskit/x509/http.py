@@ -18,7 +18,9 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-__all__ = ["MAX_RESPONSE_BYTES", "HttpError", "HttpResponse", "get", "post", "request"]
+__all__ = [
+    "MAX_RESPONSE_BYTES", "HttpError", "HttpResponse", "get", "ok_body", "post", "request",
+]
 
 #: Default cap on a response body. CRLs of big public CAs can exceed this; they are exactly
 #: what a handshake should not be waiting for, so the cap is deliberately modest.
@@ -76,6 +78,14 @@ def post(
         timeout=timeout,
         max_bytes=max_bytes,
     )
+
+
+def ok_body(response: HttpResponse) -> bytes:
+    """The body of a 200 answer; any other status is an `HttpError` ("answered HTTP 404
+    Not Found"): revocation evidence only ever comes with a 200."""
+    if response.status != 200:
+        raise HttpError(f"answered HTTP {response.status} {response.reason}".rstrip())
+    return response.body
 
 
 def request(

@@ -25,8 +25,13 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
+from cryptography.x509.oid import (
+    AuthorityInformationAccessOID,
+    ExtendedKeyUsageOID,
+    SignatureAlgorithmOID,
+)
 
+from . import http
 from .errors import CertificateVerificationError, Reason
 from .evidence import (
     _DECODE_ERRORS,
@@ -35,6 +40,8 @@ from .evidence import (
     RevocationStatus,
     SourceName,
     StatusName,
+    _check_next_update,
+    _check_this_update,
     _extension,
     _key_id,
     _malformed,
@@ -168,6 +175,25 @@ def build_ocsp_request(
     if nonce is not None:
         builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
     return builder.build().public_bytes(serialization.Encoding.DER)
+
+
+def _responder_urls(cert: x509.Certificate) -> list[str]:
+    """The OCSP responder URLs in the certificate's AIA extension, in order (any scheme)."""
+    found = _extension(cert.extensions, x509.AuthorityInformationAccess)
+    if found is None:
+        return []
+    return [
+        d.access_location.value
+        for d in found.value  # type: ignore[attr-defined]
+        if d.access_method == AuthorityInformationAccessOID.OCSP
+        and isinstance(d.access_location, x509.UniformResourceIdentifier)
+    ]
+
+
+def _post_ocsp_request(url: str, request: bytes, timeout: float, max_bytes: int) -> bytes:
+    """POST an OCSP request (RFC 6960 appendix A.1); only a 200 answer counts."""
+    return http.ok_body(
+        http.post(url, request, OCSP_REQUEST_TYPE, timeout=timeout, max_bytes=max_bytes))
 
 
 @dataclass(frozen=True)
@@ -354,11 +380,9 @@ def _check_response_extensions(response: ocsp.OCSPResponse, nonce: bytes | None)
     cryptography exposes singleExtensions only for one-response replies, so for multi-response
     replies only the responseExtensions are checked for critical ones.
     """
-    try:
+    with _malformed("extensions"):
         extensions = list(response.extensions)
         single_extensions = list(response.single_extensions) if _single_count(response) == 1 else []
-    except _DECODE_ERRORS as exc:
-        raise EvidenceError(f"has malformed extensions ({exc})") from None
     for ext in extensions + single_extensions:
         if ext.critical and ext.oid not in _KNOWN_RESPONSE_EXTENSIONS:
             raise EvidenceError(f"has an unsupported critical extension {ext.oid.dotted_string}")
@@ -377,26 +401,21 @@ def _ocsp_freshness(
     single: ocsp.OCSPSingleResponse, at: datetime
 ) -> tuple[datetime, datetime | None, datetime]:
     """thisUpdate not in the future and nextUpdate (or the default window) not in the past."""
-    try:
-        this_update = single.this_update_utc
-        next_update = single.next_update_utc
-    except _DECODE_ERRORS as exc:
-        raise EvidenceError(f"has malformed timestamps ({exc})") from None
-    if this_update > at + CLOCK_SKEW:
-        raise EvidenceError(
-            f"is not yet valid: thisUpdate {_when(this_update)} is after {_when(at)}"
-        )
-    valid_until = next_update or this_update + DEFAULT_OCSP_VALIDITY
-    if next_update is not None and next_update < this_update:
-        raise EvidenceError("has nextUpdate before thisUpdate")
-    if at > valid_until + CLOCK_SKEW:
-        if next_update is None:
+    with _malformed("timestamps"):
+        this_update, next_update = single.this_update_utc, single.next_update_utc
+    _check_this_update(this_update, at)
+    if next_update is None:
+        valid_until = this_update + DEFAULT_OCSP_VALIDITY
+        if at > valid_until + CLOCK_SKEW:
             raise EvidenceError(
                 f"is stale: it has no nextUpdate and its thisUpdate {_when(this_update)} is more "
                 f"than {DEFAULT_OCSP_VALIDITY} before {_when(at)}"
             )
-        raise EvidenceError(f"is expired: nextUpdate {_when(next_update)} is before {_when(at)}")
-    return this_update, next_update, valid_until
+        return this_update, None, valid_until
+    if next_update < this_update:
+        raise EvidenceError("has nextUpdate before thisUpdate")
+    _check_next_update(next_update, at)
+    return this_update, next_update, next_update
 
 
 def _evidence(

@@ -39,12 +39,11 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 from cryptography import x509
-from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from . import http
 from .crl import _crl_issuer_is, _crl_status, _trust_crl, load_crl
@@ -66,9 +65,10 @@ from .evidence import StatusName as StatusName
 from .ocsp import (
     DEFAULT_OCSP_VALIDITY,
     NONCE_LENGTH,
-    OCSP_REQUEST_TYPE,
     OcspEvidence,
     _ocsp_status,
+    _post_ocsp_request,
+    _responder_urls,
     build_ocsp_request,
     evaluate_ocsp_response,
     validate_stapled_response,
@@ -168,16 +168,9 @@ def _http_urls(urls: Iterable[str], what: str) -> tuple[list[str], list[str]]:
     return usable, notes
 
 
-def _ocsp_urls(cert: x509.Certificate) -> list[str]:
-    found = _extension(cert.extensions, x509.AuthorityInformationAccess)
-    if found is None:
-        return []
-    return [
-        d.access_location.value
-        for d in found.value  # type: ignore[attr-defined]
-        if d.access_method == AuthorityInformationAccessOID.OCSP
-        and isinstance(d.access_location, x509.UniformResourceIdentifier)
-    ]
+def _ocsp_urls(cert: x509.Certificate) -> tuple[list[str], list[str]]:
+    """The AIA's OCSP responder URLs, and no notes (every entry is usable)."""
+    return _responder_urls(cert), []
 
 
 def _crl_urls(cert: x509.Certificate) -> tuple[list[str], list[str]]:
@@ -199,6 +192,39 @@ def _crl_urls(cert: x509.Certificate) -> tuple[list[str], list[str]]:
             if isinstance(name, x509.UniformResourceIdentifier)
         ]
     return urls, notes
+
+
+@dataclass
+class _Query:
+    """One check's question, and the notes on why each source could not answer it."""
+
+    cert: x509.Certificate
+    issuer: x509.Certificate
+    at: datetime
+    staple: bytes | None
+    notes: list[str] = field(default_factory=list)
+
+
+def _source_urls(
+    q: _Query,
+    find: Callable[[x509.Certificate], tuple[list[str], list[str]]],
+    extension: str,
+    what: str,
+    none_note: str,
+) -> list[str]:
+    """The http:// URLs an extension of the certificate names, with notes on the rest (or
+    on the extension being malformed or absent)."""
+    try:
+        with _malformed():
+            raw_urls, found_notes = find(q.cert)
+    except EvidenceError as exc:
+        q.notes.append(f"the certificate's {extension} extension {exc}")
+        return []
+    urls, url_notes = _http_urls(raw_urls, what)
+    q.notes.extend(found_notes + url_notes)
+    if not raw_urls and not found_notes:
+        q.notes.append(none_note)
+    return urls
 
 
 class RevocationChecker:
@@ -247,16 +273,15 @@ class RevocationChecker:
         and every source tried, with why it failed."""
         if self.policy == "off":
             return RevocationStatus("unknown", "none", "revocation checking is off")
-        at = _utc(at)
-        notes: list[str] = []
+        q = _Query(cert, issuer, _utc(at), ocsp_response)
         sources = (self._from_staple, self._from_crl_list, self._from_ocsp, self._from_crl_dp)
         for source in sources:
-            status = source(cert, issuer, at, ocsp_response, notes)
+            status = source(q)
             if status is not None:
                 if status.status == "revoked":
                     _raise_revoked(cert, status)
                 return status
-        return self._undetermined(cert, notes)
+        return self._undetermined(cert, q.notes)
 
     def _undetermined(self, cert: x509.Certificate, notes: list[str]) -> RevocationStatus:
         message = f"cannot determine revocation status of {_who(cert)}: " + "; ".join(notes)
@@ -264,146 +289,91 @@ class RevocationChecker:
             raise CertificateVerificationError(Reason.revocation_unknown, message, cert)
         return RevocationStatus("unknown", "none", message)
 
-    # Each source returns a definitive status or None after appending why it could not answer.
+    # Each source returns a definitive status or None after appending why it could not answer
+    # to ``q.notes``.
 
-    def _from_staple(
-        self,
-        cert: x509.Certificate,
-        issuer: x509.Certificate,
-        at: datetime,
-        staple: bytes | None,
-        notes: list[str],
-    ) -> RevocationStatus | None:
-        if staple is None:
+    def _from_staple(self, q: _Query) -> RevocationStatus | None:
+        if q.staple is None:
             return None
         try:
-            evidence = evaluate_ocsp_response(staple, cert, issuer, at)
+            evidence = evaluate_ocsp_response(q.staple, q.cert, q.issuer, q.at)
         except EvidenceError as exc:
-            notes.append(f"stapled OCSP response {exc}")
+            q.notes.append(f"stapled OCSP response {exc}")
             return None
         if evidence.status == "unknown":
-            notes.append("stapled OCSP response says status unknown")
+            q.notes.append("stapled OCSP response says status unknown")
             return None
         return _ocsp_status(evidence, "staple", "the stapled OCSP response")
 
-    def _from_crl_list(
-        self,
-        cert: x509.Certificate,
-        issuer: x509.Certificate,
-        at: datetime,
-        staple: bytes | None,
-        notes: list[str],
-    ) -> RevocationStatus | None:
-        del staple
+    def _from_crl_list(self, q: _Query) -> RevocationStatus | None:
         if not self.crls:
             return None
-        mine = [crl for crl in self.crls if _crl_issuer_is(crl, issuer)]
+        mine = [crl for crl in self.crls if _crl_issuer_is(crl, q.issuer)]
         if not mine:
-            notes.append(f"no configured CRL is issued by '{_name(issuer.subject)}'")
+            q.notes.append(f"no configured CRL is issued by '{_name(q.issuer.subject)}'")
             return None
         answers: list[RevocationStatus] = []
-        label = f"the configured CRL from '{_name(issuer.subject)}'"
+        label = f"the configured CRL from '{_name(q.issuer.subject)}'"
         for crl in mine:
             try:
                 with _malformed():
-                    _trust_crl(crl, issuer, at)
-                    answers.append(_crl_status(crl, cert, label))
+                    _trust_crl(crl, q.issuer, q.at)
+                    answers.append(_crl_status(crl, q.cert, label))
             except EvidenceError as exc:
-                notes.append(f"configured CRL from '{_name(issuer.subject)}' {exc}")
+                q.notes.append(f"configured CRL from '{_name(q.issuer.subject)}' {exc}")
         for answer in answers:
             if answer.status == "revoked":
                 return answer
         return answers[0] if answers else None
 
-    def _from_ocsp(
-        self,
-        cert: x509.Certificate,
-        issuer: x509.Certificate,
-        at: datetime,
-        staple: bytes | None,
-        notes: list[str],
-    ) -> RevocationStatus | None:
-        del staple
+    def _from_ocsp(self, q: _Query) -> RevocationStatus | None:
         if not self.ocsp:
-            notes.append("OCSP checking disabled")
+            q.notes.append("OCSP checking disabled")
             return None
-        cached = self.cache.get(_ocsp_cache_key(cert, issuer), at)
+        cached = self.cache.get(_ocsp_cache_key(q.cert, q.issuer), q.at)
         if isinstance(cached, RevocationStatus):
             return cached
-        try:
-            with _malformed():
-                raw_urls = _ocsp_urls(cert)
-        except EvidenceError as exc:
-            notes.append(f"the certificate's authority information access extension {exc}")
-            return None
-        urls, url_notes = _http_urls(raw_urls, "OCSP responder")
-        notes += url_notes
-        if not urls and not url_notes:
-            notes.append("no OCSP responder URL")
+        urls = _source_urls(q, _ocsp_urls, "authority information access", "OCSP responder",
+                            "no OCSP responder URL")
         for url in urls:
-            status = self._ask_responder(url, cert, issuer, at, notes)
+            status = self._ask_responder(url, q)
             if status is not None:
                 return status
         return None
 
-    def _ask_responder(
-        self,
-        url: str,
-        cert: x509.Certificate,
-        issuer: x509.Certificate,
-        at: datetime,
-        notes: list[str],
-    ) -> RevocationStatus | None:
+    def _ask_responder(self, url: str, q: _Query) -> RevocationStatus | None:
         label = f"OCSP responder {url}"
         nonce = self.rng(NONCE_LENGTH)
         try:
-            body = self._fetch(url, build_ocsp_request(cert, issuer, nonce))
-            evidence = evaluate_ocsp_response(body, cert, issuer, at, nonce=nonce)
+            body = self._fetch(url, build_ocsp_request(q.cert, q.issuer, nonce))
+            evidence = evaluate_ocsp_response(body, q.cert, q.issuer, q.at, nonce=nonce)
         except (http.HttpError, EvidenceError) as exc:
             sep = " " if isinstance(exc, http.HttpError) else " sent a response that "
-            notes.append(f"{label}{sep}{exc}")
+            q.notes.append(f"{label}{sep}{exc}")
             return None
         if evidence.status == "unknown":
-            notes.append(f"{label} answered that the certificate is unknown to it")
+            q.notes.append(f"{label} answered that the certificate is unknown to it")
             return None
         status = _ocsp_status(evidence, "ocsp", label)
         if evidence.next_update is not None:
-            self.cache.put(_ocsp_cache_key(cert, issuer), status, evidence.this_update,
+            self.cache.put(_ocsp_cache_key(q.cert, q.issuer), status, evidence.this_update,
                            evidence.next_update)
         return status
 
-    def _from_crl_dp(
-        self,
-        cert: x509.Certificate,
-        issuer: x509.Certificate,
-        at: datetime,
-        staple: bytes | None,
-        notes: list[str],
-    ) -> RevocationStatus | None:
-        del staple
+    def _from_crl_dp(self, q: _Query) -> RevocationStatus | None:
         if not self.fetch_crls:
-            notes.append("CRL fetching disabled")
+            q.notes.append("CRL fetching disabled")
             return None
-        try:
-            with _malformed():
-                raw_urls, point_notes = _crl_urls(cert)
-        except EvidenceError as exc:
-            notes.append(f"the certificate's CRL distribution points extension {exc}")
-            return None
-        urls, url_notes = _http_urls(raw_urls, "CRL")
-        notes += point_notes + url_notes
-        if not raw_urls and not point_notes:
-            notes.append("no CRL distribution point")
+        urls = _source_urls(q, _crl_urls, "CRL distribution points", "CRL",
+                            "no CRL distribution point")
         for url in urls:
             label = f"CRL {url}"
             try:
                 with _malformed():
-                    crl = self._crl_from(url, issuer, at)
-                    return _crl_status(crl, cert, label)
-            except http.HttpError as exc:
-                notes.append(f"{label} {exc}")
-            except EvidenceError as exc:
-                notes.append(f"{label} {exc}")
+                    crl = self._crl_from(url, q.issuer, q.at)
+                    return _crl_status(crl, q.cert, label)
+            except (http.HttpError, EvidenceError) as exc:
+                q.notes.append(f"{label} {exc}")
         return None
 
     def _crl_from(
@@ -422,18 +392,9 @@ class RevocationChecker:
     def _fetch(self, url: str, ocsp_request: bytes | None) -> bytes:
         """GET a CRL or POST an OCSP request; only a 200 answer counts."""
         if ocsp_request is None:
-            response = http.get(url, timeout=self.timeout, max_bytes=self.max_response_bytes)
-        else:
-            response = http.post(
-                url,
-                ocsp_request,
-                OCSP_REQUEST_TYPE,
-                timeout=self.timeout,
-                max_bytes=self.max_response_bytes,
-            )
-        if response.status != 200:
-            raise http.HttpError(f"answered HTTP {response.status} {response.reason}".rstrip())
-        return response.body
+            return http.ok_body(
+                http.get(url, timeout=self.timeout, max_bytes=self.max_response_bytes))
+        return _post_ocsp_request(url, ocsp_request, self.timeout, self.max_response_bytes)
 
 
 def _ocsp_cache_key(cert: x509.Certificate, issuer: x509.Certificate) -> tuple[str, bytes, int]:

@@ -26,13 +26,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from . import http
-from .evidence import CLOCK_SKEW, EvidenceError
+from .evidence import CLOCK_SKEW, EvidenceError, _utc
 from .ocsp import (
-    OCSP_REQUEST_TYPE,
     OcspEvidence,
+    _post_ocsp_request,
+    _responder_urls,
     build_ocsp_request,
     evaluate_ocsp_response,
     validate_stapled_response,
@@ -87,7 +87,7 @@ class OcspStapler:
 
     def current(self) -> bytes | None:
         """The DER response to staple now, or None. Refreshes when due; never raises."""
-        now = _aware(self.clock())
+        now = _utc(self.clock())
         with self._lock:
             if self._refresh_due(now) and self._may_attempt(now):
                 if self.background:
@@ -119,7 +119,7 @@ class OcspStapler:
     def refresh(self) -> bool:
         """Try to load a newer response now, ignoring schedules; True if one was adopted."""
         with self._lock:
-            return self._attempt(_aware(self.clock()))
+            return self._attempt(_utc(self.clock()))
 
     def _refresh_due(self, now: datetime) -> bool:
         """Due when we have nothing, or the response is past half its validity window."""
@@ -155,16 +155,8 @@ class OcspStapler:
             return _read_capped(self.response_file, self.max_response_bytes)
         if self.url is None:
             raise EvidenceError("is missing: the certificate names no http:// OCSP responder")
-        answer = http.post(
-            self.url,
-            build_ocsp_request(self.leaf, self.issuer, nonce=None),
-            OCSP_REQUEST_TYPE,
-            timeout=self.timeout,
-            max_bytes=self.max_response_bytes,
-        )
-        if answer.status != 200:
-            raise http.HttpError(f"answered HTTP {answer.status} {answer.reason}".rstrip())
-        return answer.body
+        request = build_ocsp_request(self.leaf, self.issuer, nonce=None)
+        return _post_ocsp_request(self.url, request, self.timeout, self.max_response_bytes)
 
     def _source_label(self) -> str:
         if self.response_file is not None:
@@ -175,10 +167,6 @@ class OcspStapler:
 def _usable_at(evidence: OcspEvidence, now: datetime) -> bool:
     """Staple only what a client with a slightly fast or slow clock would still accept."""
     return evidence.this_update <= now + CLOCK_SKEW and now <= evidence.valid_until
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _read_capped(path: Path, limit: int) -> bytes:
@@ -192,15 +180,7 @@ def _read_capped(path: Path, limit: int) -> bytes:
 def _aia_responder(leaf: x509.Certificate) -> str | None:
     """The first http:// OCSP responder URL in the leaf's AIA extension, if any."""
     try:
-        aia = leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
-    except (x509.ExtensionNotFound, ValueError):
+        urls = _responder_urls(leaf)
+    except ValueError:
         return None
-    for description in aia:
-        location = description.access_location
-        if (
-            description.access_method == AuthorityInformationAccessOID.OCSP
-            and isinstance(location, x509.UniformResourceIdentifier)
-            and location.value.lower().startswith("http://")
-        ):
-            return location.value
-    return None
+    return next((url for url in urls if url.lower().startswith("http://")), None)
