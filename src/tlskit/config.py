@@ -158,8 +158,9 @@ class CertifiedKey:
     # Compressed Certificate messages by (algorithm, staple): built once, sent many times.
     _compressed: dict[tuple[int, bytes | None], bytes] = field(
         init=False, default_factory=dict, repr=False)
-    # The TLS 1.3 Certificate message without a staple: the same for every client.
+    # The Certificate messages (TLS 1.3 without a staple, TLS 1.2): the same for every client.
     _certificate13: bytes = field(init=False, default=b"", repr=False)
+    _certificate12: bytes = field(init=False, default=b"", repr=False)
 
     @classmethod
     def from_files(cls, cert_file: str | Path, key_file: str | Path,

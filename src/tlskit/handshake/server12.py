@@ -334,7 +334,11 @@ class ServerHandshake12(Handshake12):
         sh = m.ServerHello(self.server_random, self.session_id, suite.code, sh_exts)
         self.transcript.start(suite.hash_name)
         self._send_traced(T.SERVER_HELLO, sh, version="TLSv1.2", cipher_suite=suite.name)
-        self._send_traced(T.CERTIFICATE, m12.Certificate12(list(ck.cert_der)), chain=ck.chain)
+        raw = ck._certificate12 or _encode_certificate12(ck)  # the same for every client
+        self.send(raw)
+        if cfg.tracer is not None:
+            self.trace(T.CERTIFICATE, message=m12.Certificate12(list(ck.cert_der)), raw=raw,
+                       chain=ck.chain)
         if staple:
             self._send_traced(T.CERTIFICATE_STATUS, m12.CertificateStatus(staple),
                               ocsp_response=staple)
@@ -435,3 +439,9 @@ def resumable_client_chain(cfg: Any, state: TicketState,
         trace(T.PSK_DECLINED, reason=f"client certificate no longer valid: {exc}")
         return None
     return chain
+
+
+def _encode_certificate12(ck: CertifiedKey) -> bytes:
+    """RFC 5246 7.4.2: the chain as a Certificate message, encoded once per CertifiedKey."""
+    ck._certificate12 = m12.Certificate12(list(ck.cert_der)).encode()
+    return ck._certificate12
