@@ -32,7 +32,13 @@ server side (a fresh 1.2-only server)
  9. the ClientHello, ClientKeyExchange, CCS, then the input sealed under the client's
     real key as one record of type arg%4+20 (the client Finished position);
 10. a completed handshake, then the input sealed as the client's next record
-    (a renegotiating ClientHello, alerts, application data).
+    (a renegotiating ClientHello, alerts, application data);
+RSA key transport (a 1.2 server opted in with legacy_rsa_key_exchange, RSA-2048 key made
+once per process; the client offers TLS_RSA_WITH_AES_128_GCM_SHA256 only)
+11. the ClientHello, then the input as the body of the ClientKeyExchange (the
+    length-prefixed encrypted premaster: framing, PKCS#1 decryption, the premaster
+    checks), the recorded CCS and Finished: a bad premaster must end in bad_record_mac;
+12. the ClientHello, then the recorded RSA client flight with the input written over it.
 
 Known findings (pinned as strict xfails in tests/tls12/test_hostile12.py; a long run
 finds them within a few thousand inputs until they are fixed):
@@ -45,6 +51,7 @@ finds them within a few thousand inputs until they are fixed):
 
 from __future__ import annotations
 
+import datetime
 import random
 import struct
 import sys
@@ -57,13 +64,16 @@ import _peers
 from _harness import overwrite
 from _peers import AcceptAll
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.x509.oid import NameOID
 
 from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection
 from tlskit.enums import AlertDescription as AD
 from tlskit.errors import AlertReceived, TLSError
 
-MODES = 11
+MODES = 13
+RSA_SUITE = "TLS_RSA_WITH_AES_128_GCM_SHA256"
 HS, ALERT, APPDATA, CCS = 22, 21, 23, 20
 CCS_RECORD = b"\x14\x03\x03\x00\x01\x01"
 COMPLETED = [0]  # handshakes the fuzzed peer completed (the seeds must reach some)
@@ -86,6 +96,35 @@ def new_server() -> ServerConnection:
     return ServerConnection(ServerConfig(certificate_chain=[cert], private_key=key,
                                          versions=["TLSv1.2"],
                                          rng=random.Random(122).randbytes))
+
+
+@cache
+def rsa_identity() -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+    """An RSA-2048 certificate allowing keyEncipherment (made once: RSA key generation
+    takes no rng, so the RSA recording replays within one process only)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(7)
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
+            .sign(key, hashes.SHA256()))
+    return cert, key
+
+
+def new_rsa_client() -> ClientConnection:
+    return ClientConnection(ClientConfig(verifier=AcceptAll(), versions=["TLSv1.2"],
+                                         rng=random.Random(123).randbytes,
+                                         legacy_rsa_key_exchange=True,
+                                         cipher_suites=[RSA_SUITE]),
+                            server_name="localhost")
+
+
+def new_rsa_server() -> ServerConnection:
+    cert, key = rsa_identity()
+    return ServerConnection(ServerConfig(certificate_chain=[cert], private_key=key,
+                                         versions=["TLSv1.2"], legacy_rsa_key_exchange=True,
+                                         rng=random.Random(124).randbytes))
 
 
 @dataclass
@@ -144,7 +183,15 @@ def hs_record(body: bytes) -> bytes:
 
 @cache
 def recorded() -> dict[str, Any]:
-    c, s = new_client(), new_server()
+    return record(new_client(), new_server())
+
+
+@cache
+def recorded_rsa() -> dict[str, Any]:
+    return record(new_rsa_client(), new_rsa_server())
+
+
+def record(c: ClientConnection, s: ServerConnection) -> dict[str, Any]:
     ch = c.data_to_send()
     s.receive_data(ch)
     sf = s.data_to_send()
@@ -214,6 +261,8 @@ def TestOneInput(data: bytes) -> None:
         check(new_server(), chunks)
     elif mode == 6:
         check(new_server(), [overwrite(rec["client_hello"], arg, body)])
+    elif mode in (11, 12):
+        rsa_kx(mode, arg, body)
     else:
         s = new_server()
         s.receive_data(rec["client_hello"])
@@ -229,6 +278,19 @@ def TestOneInput(data: bytes) -> None:
             s.receive_data(rec["client_flight"])
             s.data_to_send()
             check(s, [rec["client_keys"].seal(1, arg % 4 + 20, body)])
+
+
+def rsa_kx(mode: int, arg: int, body: bytes) -> None:
+    """Modes 11 and 12: the RSA ClientKeyExchange and the flight around it."""
+    rec = recorded_rsa()
+    s = new_rsa_server()
+    s.receive_data(rec["client_hello"])
+    s.data_to_send()
+    _cke, ccs, fin = split_records(rec["client_flight"])
+    if mode == 11:
+        check(s, [hs_record(b"\x10" + len(body).to_bytes(3, "big") + body) + ccs + fin])
+    else:
+        check(s, [overwrite(rec["client_flight"], arg, body)])
 
 
 # --- standalone driver ----------------------------------------------------------------------
@@ -261,7 +323,16 @@ def seeds() -> list[bytes]:
         b"\x09\x02" + finished("client"),
         b"\x0a\x02" + rec["client_hello"][5:],
         b"\x0a\x03" + b"GET / HTTP/1.1\r\n\r\n",
+        *rsa_seeds(),
     ]
+
+
+def rsa_seeds() -> list[bytes]:
+    """The real RSA ClientKeyExchange body (the handshake completes), and spoilt ones."""
+    cke = messages(recorded_rsa()["client_flight"])[0][4:]
+    return [b"\x0b\x00" + cke, b"\x0b\x00" + cke[:-1] + bytes((cke[-1] ^ 1,)),
+            b"\x0b\x00" + cke[:2] + bytes(len(cke) - 2), b"\x0b\x00" + cke[:40],
+            b"\x0b\x00\x00\x00", b"\x0c\x00" + b"\x10\x00\x01\x02\x01\x00"]
 
 
 def finished(side: str) -> bytes:
@@ -286,11 +357,12 @@ def run(iterations: int, seed: int = 0) -> None:
 
 
 def reached_completion() -> int:
-    """How many seeds that put the input in a Finished position (modes 3 and 9) complete
-    the handshake: with the real Finished, both must (a depth check of the harness)."""
+    """How many seeds that put the input in a Finished position (modes 3 and 9) or the
+    real RSA ClientKeyExchange in its place (mode 11) complete the handshake: with the
+    real message, all three must (a depth check of the harness)."""
     before = COMPLETED[0]
     for data in seeds():
-        if data[0] % MODES in (3, 9):
+        if data[0] % MODES in (3, 9) or data == rsa_seeds()[0]:
             TestOneInput(data)
     return COMPLETED[0] - before
 

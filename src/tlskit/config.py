@@ -206,6 +206,13 @@ class _Common:
     # but its session is never resumed (RFC 7627 5.3); True refuses such peers, which
     # also refuses old stacks and some test tools.
     require_extended_master_secret: bool = False
+    # TLS 1.2 RSA key transport (TLS_RSA_WITH_AES_128_GCM_SHA256 / _256_GCM_SHA384): the
+    # client encrypts the premaster secret to the server's certificate key. Off by
+    # default: whoever obtains that key later decrypts every recorded session (no forward
+    # secrecy). True adds those suites after the ECDHE ones (a server still prefers ECDHE)
+    # or allows naming them in cipher_suites; a server also needs an RSA certificate whose
+    # key usage allows keyEncipherment. The server side is not a padding oracle.
+    legacy_rsa_key_exchange: bool = False
 
     # Derived by validation, read by the engine.
     _versions: list[str] = field(init=False, repr=False)
@@ -222,6 +229,15 @@ class _Common:
     def _set(self, name: str, value: Any) -> None:
         """Derived state is set once, during validation (or by a lazy getter)."""
         object.__setattr__(self, name, value)
+
+    def _refuse_rsa_kx_without_opt_in(self, suites: list[int]) -> None:
+        """Naming an RSA key transport suite is not enough: the trade-off is opted into
+        by name, so it shows in a code review."""
+        named = [CipherSuite(s).name for s in suites if s in crypto.RSA_KX_SUITES12]
+        if named and not self.legacy_rsa_key_exchange:
+            raise ValueError(
+                f"{', '.join(named)} use RSA key transport (no forward secrecy); set "
+                "legacy_rsa_key_exchange=True to enable them")
 
     def _default_groups(self) -> list[NamedGroup]:
         """A client offers few groups; a server accepts more (see ServerConfig)."""
@@ -248,8 +264,11 @@ class _Common:
         self._set("_groups", _codes(groups, self._default_groups(),
                                     crypto.IMPLEMENTED_GROUPS, "group"))
         both = [*crypto.DEFAULT_SUITES, *crypto.DEFAULT_SUITES12]
+        if self.legacy_rsa_key_exchange:
+            both += crypto.RSA_KX_SUITES12
         all_suites = _codes(cipher_suites, both, [*crypto.SUITES, *crypto.SUITES12],
                             "cipher suite")
+        self._refuse_rsa_kx_without_opt_in(all_suites)
         suites = [s for s in all_suites if s in crypto.SUITES] if "TLSv1.3" in versions else []
         suites12 = ([s for s in all_suites if s in crypto.SUITES12]
                     if "TLSv1.2" in versions else [])

@@ -70,10 +70,14 @@ DEFAULT_SUITES = [CipherSuite.TLS_AES_128_GCM_SHA256, CipherSuite.TLS_AES_256_GC
 
 @dataclass(frozen=True, slots=True)
 class Suite12(Suite):
-    """A TLS 1.2 ECDHE+AEAD suite: ``auth`` is the certificate key kind it needs."""
+    """A TLS 1.2 AEAD suite: ``auth`` is the certificate key kind it needs, ``kx`` how
+    the premaster secret is agreed: "ECDHE" (RFC 8422), or "RSA" key transport (RFC 5246
+    7.4.7.1: the client encrypts it to the server's certificate key; no forward secrecy,
+    so only with ``legacy_rsa_key_exchange``)."""
 
     auth: str = "ECDSA"   # "ECDSA" (EC and EdDSA keys) or "RSA"
     iv_length: int = 4    # the implicit part of the nonce: 4 for GCM, 12 for ChaCha20
+    kx: str = "ECDHE"     # "ECDHE" or "RSA"
 
 
 _C = CipherSuite
@@ -87,9 +91,13 @@ SUITES12: dict[int, Suite12] = {
                 "sha256", 32, "ECDSA", 12),
         Suite12(_C.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, ChaCha20Poly1305, 32,
                 "sha256", 32, "RSA", 12),
+        Suite12(_C.TLS_RSA_WITH_AES_128_GCM_SHA256, AESGCM, 16, "sha256", 32, "RSA", 4, "RSA"),
+        Suite12(_C.TLS_RSA_WITH_AES_256_GCM_SHA384, AESGCM, 32, "sha384", 48, "RSA", 4, "RSA"),
     )
 }
-DEFAULT_SUITES12 = list(SUITES12)
+# RSA key transport: never offered or accepted unless a config opts in.
+RSA_KX_SUITES12 = [code for code, s in SUITES12.items() if s.kx == "RSA"]
+DEFAULT_SUITES12 = [code for code in SUITES12 if code not in RSA_KX_SUITES12]
 # ECDHE in TLS 1.2 (RFC 8422) uses the elliptic-curve groups only.
 GROUPS12 = (NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1,
             NamedGroup.secp521r1)
@@ -499,3 +507,47 @@ def verify(public_key: PublicKey, scheme: int, signature: bytes, data: bytes,
 
 def hash_function(name: str) -> Callable[..., Any]:
     return getattr(hashlib, name)  # type: ignore[no-any-return]
+
+
+# --- RSA key transport (TLS 1.2, RFC 5246 7.4.7.1) -----------------------------------
+
+PREMASTER_LENGTH = 48
+RSA_ENCRYPTION_OID = "1.2.840.113549.1.1.1"  # rsaEncryption: RSASSA-PSS keys cannot encrypt
+
+
+def rsa_encrypt_premaster(public_key: rsa.RSAPublicKey, client_version: int,
+                          rng: RNG) -> tuple[bytes, bytes]:
+    """The client's side: a fresh premaster (the ClientHello's version, then 46 random
+    bytes) and its PKCS#1 v1.5 encryption to the server's certificate key."""
+    premaster = client_version.to_bytes(2, "big") + rng(PREMASTER_LENGTH - 2)
+    return premaster, public_key.encrypt(premaster, padding.PKCS1v15())
+
+
+def rsa_decrypt_premaster(private_key: rsa.RSAPrivateKey, ciphertext: bytes,
+                          client_version: int, fallback: bytes) -> bytes:
+    """The server's side, which must not be a padding oracle (Bleichenbacher 1998, ROBOT,
+    Marvin): whatever is wrong with the ciphertext, the result is the caller's random
+    `fallback` (drawn before decrypting, RFC 5246 7.4.7.1), and the handshake then fails
+    at the client's Finished exactly as with a premaster the attacker does not know.
+
+    Against OpenSSL 3.2 or later (the library under `cryptography` 42+ wheels; 3.x/4.x
+    here), PKCS#1 v1.5 decryption does implicit rejection: a badly padded ciphertext
+    "decrypts" to a synthetic message derived from the key and the ciphertext, without
+    an error; older builds raise ValueError instead, as every build does for a
+    ciphertext that is not exactly as long as the modulus. Both end up here with a
+    candidate that fails the checks below. The checks run in full whatever the outcome
+    and pick the result without a branch (Python cannot promise constant time; what it
+    can promise is one path and one outcome for every kind of failure).
+    """
+    try:
+        candidate = private_key.decrypt(ciphertext, padding.PKCS1v15())
+    except ValueError:  # no implicit rejection in this build, or a wrong-length ciphertext
+        candidate = b""
+    padded = candidate.ljust(PREMASTER_LENGTH, b"\0")[:PREMASTER_LENGTH]
+    # The version is the ClientHello's legacy_version, not the negotiated one (a
+    # rollback check); a wrong one is treated like a decryption failure.
+    version_ok = hmac.compare_digest(padded[:2], client_version.to_bytes(2, "big"))
+    good = int(len(candidate) == PREMASTER_LENGTH) & int(version_ok)
+    mask = -good & ((1 << (8 * PREMASTER_LENGTH)) - 1)
+    chosen = (int.from_bytes(padded, "big") & mask) | (int.from_bytes(fallback, "big") & ~mask)
+    return chosen.to_bytes(PREMASTER_LENGTH, "big")

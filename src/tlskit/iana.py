@@ -33,6 +33,8 @@ _SUITE_ALIASES: Mapping[str, CipherSuite] = {
     "ecdhe-rsa-aes256-gcm-sha384": _C.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
     "ecdhe-ecdsa-chacha20-poly1305": _C.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
     "ecdhe-rsa-chacha20-poly1305": _C.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    "aes128-gcm-sha256": _C.TLS_RSA_WITH_AES_128_GCM_SHA256,
+    "aes256-gcm-sha384": _C.TLS_RSA_WITH_AES_256_GCM_SHA384,
 }
 
 

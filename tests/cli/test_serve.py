@@ -37,6 +37,9 @@ class PKI:
         alice = ca.issue_client("alice")
         self.alice, self.alice_key = alice.write(cert_path=base / "alice.pem",
                                                  key_path=base / "alice-key.pem")
+        rsa = ca.issue_server(["localhost", "127.0.0.1"], key_type="rsa2048")
+        self.rsa_cert, self.rsa_key = rsa.write(cert_path=base / "rsa.pem",
+                                                key_path=base / "rsa-key.pem")
         stranger = LocalCA.create(None).issue_client("mallory")
         self.mallory, self.mallory_key = stranger.write(
             cert_path=base / "mallory.pem", key_path=base / "mallory-key.pem")
@@ -267,6 +270,33 @@ def test_version_flags(pki: PKI, serve: Callable[..., Serve]) -> None:
     assert ok.returncode == 0 and "TLSv1.2" in ok.stdout, ok.stderr
     refused = s_client(server.port, pki.root, "-tls1_3")
     assert refused.returncode != 0
+
+
+def test_legacy_rsa_kx_flags(pki: PKI, serve: Callable[..., Serve]) -> None:
+    """`serve --legacy-rsa-kx` lets a client that offers only RSA key transport in, and
+    `connect --legacy-rsa-kx` offers it; without the flag the server refuses such a client."""
+    rsa_files = ("--cert", str(pki.rsa_cert), "--key", str(pki.rsa_key))
+    server = serve(*rsa_files, "--legacy-rsa-kx")
+    for cipher in ("AES128-GCM-SHA256", "AES256-GCM-SHA384"):
+        ok = s_client(server.port, pki.root, "-tls1_2", "-cipher", cipher)
+        assert ok.returncode == 0, ok.stderr
+        assert f"Cipher is {cipher}" in ok.stdout and "HTTP/1.1 200 OK" in ok.stdout
+    proc = tlskit_connect(f"localhost:{server.port}", "--cafile", str(pki.root), "--json",
+                          "--tls1.2", "--legacy-rsa-kx", "--ciphers", "AES256-GCM-SHA384")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["cipher_suite"] == "TLS_RSA_WITH_AES_256_GCM_SHA384"
+    text = tlskit_connect(f"localhost:{server.port}", "--cafile", str(pki.root),
+                          "--tls1.2", "--legacy-rsa-kx")  # offered, but ECDHE is preferred
+    assert text.returncode == 0 and "ECDHE_RSA" in text.stdout, text.stderr
+    human = tlskit_connect(f"localhost:{server.port}", "--cafile", str(pki.root),
+                           "--tls1.2", "--legacy-rsa-kx", "--ciphers", "AES128-GCM-SHA256")
+    assert "RSA key transport (no forward secrecy)" in " ".join(human.stdout.split())
+    refused = tlskit_connect(f"localhost:{server.port}", "--cafile", str(pki.root),
+                             "--tls1.2", "--ciphers", "AES256-GCM-SHA384")
+    assert refused.returncode != 0 and "legacy_rsa_key_exchange" in refused.stderr
+    default = serve(*rsa_files)
+    no = s_client(default.port, pki.root, "-tls1_2", "-cipher", "AES128-GCM-SHA256")
+    assert no.returncode != 0 and "handshake failure" in no.stderr
 
 
 def test_ocsp_response_is_stapled(pki: PKI, serve: Callable[..., Serve],

@@ -170,6 +170,8 @@ def test_set_ciphers_order_and_errors(client_ctx: tc.SSLContext) -> None:
     assert tls12 == ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384"]
     with pytest.raises(tc.UnsupportedSetting, match="DHE-RSA-AES128-GCM-SHA256"):
         client_ctx.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256:DHE-RSA-AES128-GCM-SHA256")
+    with pytest.raises(tc.UnsupportedSetting, match="legacy_rsa_key_exchange=True"):
+        client_ctx.set_ciphers("AES128-GCM-SHA256")  # RSA key transport: config opt-in only
     with pytest.raises(ssl.SSLError, match="No cipher can be selected"):
         client_ctx.set_ciphers("HIGH:!ECDHE")
     # A failed call leaves the previous choice in force, as ssl's does.

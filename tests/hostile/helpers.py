@@ -62,6 +62,12 @@ def pki() -> PKI:
 
 
 @cache
+def rsa_server() -> Issued:
+    """An RSA-2048 leaf for "localhost" from `pki`'s CA (RSA key transport needs one)."""
+    return pki().ca.issue_server(["localhost"], key_type="rsa2048")
+
+
+@cache
 def other_pki() -> PKI:
     """A second, unrelated CA: its certificates are unknown to the first one's clients."""
     ca = LocalCA.create(directory=None, name="stranger CA")

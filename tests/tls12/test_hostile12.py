@@ -1312,7 +1312,7 @@ def test_fuzz_tls12_harness_survives_its_seeds_and_mutations() -> None:
 def test_fuzz_tls12_harness_reaches_deep_states() -> None:
     """The seeds are not all rejected at the first byte: some complete the handshake."""
     harness = _load_harness()
-    assert harness.reached_completion() >= 2
+    assert harness.reached_completion() >= 3  # incl. the real RSA ClientKeyExchange
 
 
 def test_fuzz_tls12_runs_standalone() -> None:

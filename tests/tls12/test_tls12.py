@@ -338,3 +338,15 @@ def test_python_ssl_both_directions(ca: LocalCA, files: dict[str, Path],
     t.join(timeout=10)
     listener.close()
     assert info.version == "TLSv1.2" and body == b"hello from ssl TLSv1.2"
+
+
+def test_tls12_server_reports_what_the_client_offered(issued: dict[str, Any]) -> None:
+    """`ServerConnection.client_offer` after a TLS 1.2 handshake (the tlskit demo and serve
+    read it): the offer by IANA name, as for TLS 1.3."""
+    i = issued["ec256"]
+    server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key))
+    client = ClientConnection(ClientConfig(verifier=_Accept(), versions=["TLSv1.2"]),
+                              "localhost")
+    pump(client, server)
+    assert server.version == "TLSv1.2"
+    assert "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" in server.client_offer["cipher_suites"]

@@ -20,7 +20,8 @@ RATIO_LINES = [
 PEER_LINES = [
     f"ratio {what}, {mode} tlskit/ssl (time):"
     for what in ("TLS 1.3 handshake, ECDSA P-256", "TLS 1.3 handshake, RSA-2048",
-                 "TLS 1.2 ECDHE handshake (ECDSA P-256)")
+                 "TLS 1.2 ECDHE handshake (ECDSA P-256)",
+                 "TLS 1.2 RSA key transport handshake (RSA-2048)")
     for mode in ("warm", "new leaf")
 ] + ["ratio memory per pair tlskit/ssl (RSS):"]
 SOCKET_LINES = [

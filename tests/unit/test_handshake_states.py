@@ -32,7 +32,14 @@ from tlskit.record import RecordLayer
 from tlskit.session import SessionCache
 from tlskit.wire import messages as m
 
-from ..hostile.helpers import AcceptAll, client_config, pki, pump, server_config
+from ..hostile.helpers import (
+    AcceptAll,
+    client_config,
+    pki,
+    pump,
+    rsa_server,
+    server_config,
+)
 from ..tls12 import helpers12 as h12
 
 HT = HandshakeType
@@ -73,6 +80,8 @@ ACCEPTS: dict[type[Handshake], dict[str, set[HT]]] = {
         "WAIT_CERTIFICATE": {HT.certificate},
         "WAIT_CERTIFICATE_STATUS": {HT.certificate_status, HT.server_key_exchange},
         "WAIT_SERVER_KEY_EXCHANGE": {HT.server_key_exchange},
+        "RSA_WAIT_CERTIFICATE_STATUS": {HT.certificate_status, HT.certificate_request,
+                                        HT.server_hello_done},
         "WAIT_CERTIFICATE_REQUEST_OR_DONE": {HT.certificate_request, HT.server_hello_done},
         "WAIT_SERVER_HELLO_DONE": {HT.server_hello_done},
         "WAIT_TICKET_OR_CHANGE_CIPHER_SPEC": {HT.new_session_ticket},
@@ -315,6 +324,7 @@ def _tls12_shapes() -> None:
                   h12.server12(**h12.client_auth_kw()))
         _complete(h12.client12(verifier=AcceptAll(), legacy_session_ticket=ticket),
                   h12.server12())
+    _rsa_kx_shapes(stapled)
     # Resumed (abbreviated) handshakes: by session ID, and by a ticket the server renews
     # (the client's RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC state sees a NewSessionTicket).
     for tickets in (0, 1):
@@ -323,6 +333,23 @@ def _tls12_shapes() -> None:
         for _ in range(2):
             _complete(h12.client12(verifier=AcceptAll(), session_cache=cache),
                       ServerConnection(scfg))
+
+
+def _rsa_kx_shapes(stapled: CertifiedKey) -> None:
+    """RSA key transport: no ServerKeyExchange, so the certificate (or its staple) leads
+    straight to CertificateRequest or ServerHelloDone."""
+    rsa = rsa_server()
+    rsa_stapled = CertifiedKey(rsa.chain, rsa.private_key, ocsp_response=b"a staple")
+    rsa_kx = {"legacy_rsa_key_exchange": True,
+              "cipher_suites": ["TLS_RSA_WITH_AES_128_GCM_SHA256"]}
+    plain = {"certificate_chain": rsa.chain, "private_key": rsa.private_key}
+    for server_cfg, stapling in (({"certificates": [rsa_stapled], "certificate_chain": None,
+                                   "private_key": None}, True), (plain, False)):
+        for auth in ({}, h12.client_auth_kw()):
+            client_kw = {"certificate": _client_cert()} if auth else {}
+            _complete(h12.client12(verifier=AcceptAll(), ocsp_stapling=stapling,
+                                   **rsa_kx, **client_kw),
+                      h12.server12(**rsa_kx, **server_cfg, **auth))
 
 
 def test_real_handshakes_walk_every_state_and_transition(walk: Walk) -> None:
@@ -351,6 +378,10 @@ def test_real_handshakes_walk_every_state_and_transition(walk: Walk) -> None:
         ("ClientHandshake12", ("WAIT_CERTIFICATE_STATUS", "server_key_exchange",
                                "WAIT_CERTIFICATE_REQUEST_OR_DONE")),
         ("ClientHandshake12", ("CONNECTED", "hello_request", "CONNECTED")),
+        ("ClientHandshake12", ("RSA_WAIT_CERTIFICATE_STATUS", "certificate_request",
+                               "WAIT_SERVER_HELLO_DONE")),
+        *{("ClientHandshake12", ("RSA_WAIT_CERTIFICATE_STATUS", "server_hello_done", after))
+          for after in ("WAIT_CHANGE_CIPHER_SPEC", "WAIT_TICKET_OR_CHANGE_CIPHER_SPEC")},
         # A tlskit client answers a post-handshake request in one flight, so no KeyUpdate
         # falls between its messages (the table still allows one there, as RFC 8446 does).
         ("ServerHandshake13", ("PHA_WAIT_CERTIFICATE_VERIFY", "key_update",

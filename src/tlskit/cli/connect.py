@@ -185,6 +185,7 @@ class _Connect:
                 verifier=self.verifier,
                 verify_mode="report" if a.insecure else "required",
                 groups=groups, cipher_suites=suites, alpn_protocols=alpn or (),
+                legacy_rsa_key_exchange=a.legacy_rsa_kx,
                 versions=(["TLSv1.2"] if a.tls12 else ["TLSv1.3"] if a.tls13
                           else ["TLSv1.3", "TLSv1.2"]),
                 certificate=certificate,

@@ -23,6 +23,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -63,18 +64,30 @@ def run(args: argparse.Namespace) -> int:
     if args.diagram:
         first = sessions[0]
         items = diagram.items_from_steps(first.client.steps, first.app_arrows)
-        path = diagram.write_svg(args.diagram, items, title="tlskit demo: TLS 1.3 handshake",
-                                 client_label="tlskit client",
-                                 server_label=f"tlskit server {result['server']}")
-        result["diagram"] = str(path)
+        write_diagram(args.diagram, items, "tlskit demo: TLS 1.3 handshake", result)
+    emit(args, result, render_demo)
+    ok = result["different_keys"] and all(
+        s["secret_not_on_wire"] and s["all_checks_ok"] for s in result["sessions"])
+    return 0 if ok else 1
+
+
+def write_diagram(path: str, items: list[diagram.Item], title: str,
+                  result: dict[str, Any]) -> None:
+    """The SVG sequence diagram; its path goes into the result."""
+    written = diagram.write_svg(path, items, title=title, client_label="tlskit client",
+                                server_label=f"tlskit server {result['server']}")
+    result["diagram"] = str(written)
+
+
+def emit(args: argparse.Namespace, result: dict[str, Any],
+         render: Callable[[Any, Any], None]) -> None:
+    """One JSON object (``--json``, values whole), or the rendered story (long values
+    shortened unless ``--full``)."""
     if args.json:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        render_demo(result if args.full else shorten(result), make_console())
-    ok = result["different_keys"] and all(
-        s["secret_not_on_wire"] and s["all_checks_ok"] for s in result["sessions"])
-    return 0 if ok else 1
+        render(result if args.full else shorten(result), make_console())
 
 
 # --------------------------------------------------------------------------- display
@@ -124,9 +137,10 @@ class _ServerSide:
 class _DemoServer:
     """A tlskit server on 127.0.0.1 that answers one connection per queued session."""
 
-    def __init__(self, issued: Issued, staple: bytes | None) -> None:
+    def __init__(self, issued: Issued, staple: bytes | None, **config: Any) -> None:
         self.issued = issued
         self.staple = staple
+        self.config = config  # more ServerConfig fields (`tlskit demo --classic`)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(IO_TIMEOUT)
         self.address = self.listener.getsockname()[:2]
@@ -158,7 +172,8 @@ class _DemoServer:
         rec = side.recorder
         config = ServerConfig(certificate_chain=self.issued.chain,
                               private_key=self.issued.private_key, alpn_protocols=[ALPN],
-                              ocsp_response=self.staple, tracer=rec.tracer, keylog=rec.keylog)
+                              ocsp_response=self.staple, tracer=rec.tracer, keylog=rec.keylog,
+                              **self.config)
         conn = ServerConnection(config)
         chan = Channel(sock, conn, outgoing="server->client")
         try:
@@ -220,7 +235,10 @@ class _Session:
     app_arrows: list[tuple[str, str, float | None]] = field(default_factory=list)
 
 
-def _run_session(number: int, server: _DemoServer, ca: LocalCA) -> _Session:
+def _run_session(number: int, server: _DemoServer, ca: LocalCA,
+                 **client_config: Any) -> _Session:
+    """One connection: handshake, a request, the reply, close; both sides recorded.
+    ``client_config`` adds ClientConfig fields (`tlskit demo --classic`)."""
     t0 = time.perf_counter()
     client_rec = Recorder("client", t0)
     server_side = _ServerSide(Recorder("server", t0))
@@ -228,7 +246,7 @@ def _run_session(number: int, server: _DemoServer, ca: LocalCA) -> _Session:
     server.sessions.put(server_side)
     verifier = _verifier(ca)
     config = ClientConfig(verifier=verifier, alpn_protocols=[ALPN], ocsp_stapling=True,
-                          tracer=client_rec.tracer, keylog=client_rec.keylog)
+                          tracer=client_rec.tracer, keylog=client_rec.keylog, **client_config)
     sock = socket.create_connection(server.address, timeout=IO_TIMEOUT)
     try:
         conn = ClientConnection(config, server_name=SERVER_NAME)

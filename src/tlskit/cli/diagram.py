@@ -100,6 +100,9 @@ def _details(step: Step) -> list[str]:
         out.append(f"group: {f.get('group')}; signed with {f.get('scheme')}")
         out += _share("server", f.get("server_share"))
     elif name == "client_key_exchange":
+        enc = f.get("encrypted_premaster")
+        if isinstance(enc, str):  # RSA key transport (TLS 1.2)
+            out.append(f"premaster, RSA-encrypted: {enc[:16]}\u2026 ({len(enc) // 2} bytes)")
         out += _share("client", f.get("client_share"))
     elif name == "certificate_status":
         out.append(f"OCSP response: {f.get('ocsp_response')}")

@@ -34,6 +34,13 @@ COMMANDS = {
     "ca": "a small local certificate authority",
 }
 
+def _module_name(args: argparse.Namespace) -> str:
+    """The module that runs the parsed command: `demo --classic` is a story of its own."""
+    if args._command == "demo" and getattr(args, "classic", False):
+        return "classic"
+    return str(args._command)
+
+
 # Examples shown at the end of each --help, keyed by the command path.
 EXAMPLES: dict[str, list[tuple[str, str]]] = {
     "": [("tlskit demo", "watch a real handshake on loopback, explained step by step"),
@@ -43,7 +50,9 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
     "demo": [("tlskit demo", "explain both sessions, long values shortened"),
              ("tlskit demo --full", "the same with every value in full"),
              ("tlskit demo --json > demo.json", "everything as one JSON object"),
-             ("tlskit demo --diagram handshake.svg", "also draw the first handshake")],
+             ("tlskit demo --diagram handshake.svg", "also draw the first handshake"),
+             ("tlskit demo --classic", "RSA key transport, decrypted after the fact with "
+              "the server's key; ECDHE beside it")],
     "connect": [("tlskit connect example.com", "TLS 1.3 or 1.2 to port 443, verified against "
                  "the system store"),
                 ("tlskit connect localhost:8443 --cafile root.pem --trace",
@@ -221,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     prog = f"tlskit {args.command}"
     try:
         module = getattr(args, "_module", None) or importlib.import_module(
-            f"tlskit.cli.{args._command}")  # imported only now that the options parsed
+            f"tlskit.cli.{_module_name(args)}")  # imported only now that the options parsed
         return int(module.run(args) or 0)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -29,12 +29,16 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--servername", metavar="NAME",
                         help="name to send in SNI and to check the certificate against "
                              "(default: HOST)")
-    _version_options(parser, "offer", " (ECDHE with AEAD suites)")
+    _version_options(parser, "offer", " (ECDHE with AEAD suites; RSA key transport too with "
+                     "--legacy-rsa-kx)")
     parser.add_argument("--groups", metavar="LIST",
                         help="key exchange groups to offer, e.g. x25519,secp256r1")
     parser.add_argument("--ciphers", metavar="LIST",
                         help="cipher suites to offer (IANA names, comma or colon separated)")
     parser.add_argument("--alpn", metavar="LIST", help="ALPN protocols, e.g. h2,http/1.1")
+    parser.add_argument("--legacy-rsa-kx", dest="legacy_rsa_kx", action="store_true",
+                        help="also offer TLS 1.2 RSA key transport (AES128-GCM-SHA256, "
+                             "AES256-GCM-SHA384), for old servers: no forward secrecy")
     parser.add_argument("--cert", metavar="FILE", help="client certificate chain (PEM)")
     parser.add_argument("--key", metavar="FILE", help="private key for --cert (PEM)")
     parser.add_argument("--request", metavar="TEXT",
@@ -90,6 +94,10 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
                         "order (e.g. x25519,secp256r1)")
     parser.add_argument("--ciphers", metavar="LIST",
                         help="cipher suites, in preference order (IANA names)")
+    parser.add_argument("--legacy-rsa-kx", dest="legacy_rsa_kx", action="store_true",
+                        help="also accept TLS 1.2 RSA key transport (AES128-GCM-SHA256, "
+                             "AES256-GCM-SHA384) from clients that offer nothing better; "
+                             "needs an RSA certificate; no forward secrecy")
     _version_options(parser, "accept")
     parser.add_argument("--ocsp-response", metavar="FILE",
                         help="staple this DER OCSP response (re-read when it is refreshed "
@@ -145,3 +153,7 @@ def demo_arguments(parser: argparse.ArgumentParser) -> None:
                         help="show long values (key shares, signatures, records) in full "
                              "instead of their first and last bytes and length (--json "
                              "always has them in full)")
+    parser.add_argument("--classic", action="store_true",
+                        help="the handshake most explanations of SSL describe (TLS 1.2 RSA "
+                             "key transport), what it costs (its recording decrypted later "
+                             "with the server's private key), and ECDHE beside it")

@@ -174,8 +174,12 @@ def render_connect(summary: Mapping[str, Any], console: Console) -> None:
     head.add_row("server name", escape(str(summary.get("server_name") or "(none sent)")))
     head.add_row("version", escape(str(summary.get("version"))))
     head.add_row("cipher suite", escape(str(summary.get("cipher_suite"))))
-    head.add_row("key exchange", escape(str(summary.get("group"))))
-    head.add_row("signature", escape(str(summary.get("signature_scheme"))))
+    kx, signature = summary.get("group"), summary.get("signature_scheme")
+    if kx is None and str(summary.get("cipher_suite")).startswith("TLS_RSA_WITH_"):
+        kx = "RSA key transport (no forward secrecy)"
+        signature = "none (the server proves its key by decrypting the premaster)"
+    head.add_row("key exchange", escape(str(kx)))
+    head.add_row("signature", escape(str(signature)))
     head.add_row("ALPN", escape(str(summary.get("alpn") or "(none)")))
     if summary.get("client_certificate"):
         head.add_row("client certificate", escape(str(summary["client_certificate"])))
@@ -263,3 +267,27 @@ def render_demo(result: Mapping[str, Any], console: Console) -> None:
         console.print(f"{FAIL} [bold red]the two sessions share key material[/bold red]")
     if result.get("diagram"):
         console.print(f"sequence diagram of session 1 written to {escape(result['diagram'])}")
+
+
+def render_classic(result: Mapping[str, Any], console: Console) -> None:
+    """`tlskit demo --classic`: the RSA key transport story, its cost, ECDHE beside it."""
+    rsa, ecdhe = result["rsa_session"], result["ecdhe_session"]
+    console.print(f"[bold]tlskit demo --classic[/bold]: the handshake most explanations of "
+                  f"SSL describe, for real: {escape(rsa['version'])} "
+                  f"{escape(rsa['cipher_suite'])} between a tlskit client and a tlskit "
+                  f"server on {escape(result['server'])} ({escape(result['server_key'])} "
+                  "certificate key).")
+    console.print()
+    for step in result["steps"]:
+        console.print(_step_panel(step))
+    later, attempt = result["after_the_fact"], result["ecdhe_attempt"]
+    console.print(f"{FAIL} [bold]RSA key transport[/bold]: the private key alone opened "
+                  f"{later['records_opened']} of {later['records_total']} recorded records "
+                  "(no forward secrecy).")
+    console.print(f"{OK} [bold]ECDHE[/bold] ({escape(ecdhe['cipher_suite'])}, "
+                  f"{escape(str(ecdhe['group']))}): the same key opened "
+                  f"{attempt['records_opened']} of {attempt['records_total']} (forward "
+                  "secrecy). This is why tlskit speaks RSA key transport only with "
+                  "legacy_rsa_key_exchange=True.")
+    if result.get("diagram"):
+        console.print(f"sequence diagram written to {escape(result['diagram'])}")

@@ -274,6 +274,7 @@ class Server:
             # Read by the config (tlskit.iana), like ServerConfig(groups=...) in code.
             groups=_split(a.groups),
             cipher_suites=_split(a.ciphers),
+            legacy_rsa_key_exchange=a.legacy_rsa_kx,
             alpn_protocols=alpn,
             client_auth=client_auth,
             client_trust_anchors=client_anchors,
@@ -346,7 +347,9 @@ class Server:
             chan.wire = None
             sock.settimeout(IDLE_TIMEOUT)
             seen = _Seen(who, complete, recorder, wire.stream("client->server"))
-            group = complete.group.name if complete.group else None
+            group = complete.group.name if complete.group else (
+                "RSA-key-transport" if complete.cipher_suite.name.startswith("TLS_RSA_WITH_")
+                else None)
             self.log(f"{who} {complete.version} {complete.cipher_suite.name} {group} "
                      f"sni={complete.server_name or '-'} alpn={complete.alpn_protocol or '-'}"
                      + (f" client={_subject(complete.peer_certificates[0])}"

@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import crypto
 from ..enums import CipherSuite
+from ..iana import parse_cipher_suite
 from .errors import UnsupportedSetting
 
 __all__ = ["TLS12", "TLS13", "CipherInfo", "cipher_dicts", "openssl_name", "parse_cipher_string"]
@@ -61,7 +62,9 @@ TLS12: tuple[CipherInfo, ...] = (
     _info12(_C.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, "ECDHE-RSA-AES128-GCM-SHA256",
             "aes-128-gcm", 128, "RSA", "SHA256"),
 )
-assert {c.code for c in TLS12} == set(crypto.SUITES12), "cipher table out of date"
+# RSA key transport needs ClientConfig/ServerConfig(legacy_rsa_key_exchange=True), which
+# the ssl-style API does not expose: set_ciphers("AES128-GCM-SHA256") stays an error.
+assert {c.code for c in TLS12} == set(crypto.DEFAULT_SUITES12), "cipher table out of date"
 
 _SYM13 = {"TLS_AES_128_GCM_SHA256": ("aes-128-gcm", 128),
           "TLS_AES_256_GCM_SHA384": ("aes-256-gcm", 256),
@@ -114,6 +117,7 @@ def parse_cipher_string(spec: str) -> list[int]:
                     banned.add(c.code)
             continue
         if picked is None:
+            _refuse_rsa_key_transport(term)
             raise UnsupportedSetting(
                 f"set_ciphers: tlskit cannot offer {term!r}; its TLS 1.2 suites are "
                 + ", ".join(c.openssl for c in TLS12)
@@ -126,6 +130,20 @@ def parse_cipher_string(spec: str) -> list[int]:
     if not chosen:
         raise ssl.SSLError(1, "[SSL: NO_CIPHER_MATCH] No cipher can be selected.")
     return [c.code for c in chosen]
+
+
+def _refuse_rsa_key_transport(term: str) -> None:
+    """RSA key transport (AES128-GCM-SHA256...) is implemented, but only behind the
+    config switch: say so, rather than that tlskit cannot do it."""
+    try:
+        code = parse_cipher_suite(term)
+    except ValueError:
+        return
+    if code in crypto.RSA_KX_SUITES12:
+        raise UnsupportedSetting(
+            f"set_ciphers: {term!r} is RSA key transport (no forward secrecy), which tlskit "
+            "offers only with ClientConfig/ServerConfig(legacy_rsa_key_exchange=True), not "
+            "through the ssl-style API")
 
 
 def cipher_dicts(codes: list[int]) -> list[dict[str, Any]]:

@@ -1,8 +1,8 @@
 """The TLS 1.2 client handshake (RFC 5246 7.3, RFC 8422, RFC 7627), taken over from the
 TLS 1.3 client when the server answers with a TLS 1.2 ServerHello.
 
-    ServerHello -> Certificate -> [CertificateStatus] -> ServerKeyExchange
-      -> [CertificateRequest] -> ServerHelloDone
+    ServerHello -> Certificate -> [CertificateStatus] -> ServerKeyExchange (not with RSA
+      key transport) -> [CertificateRequest] -> ServerHelloDone
       -> send [Certificate] ClientKeyExchange [CertificateVerify] CCS Finished
       -> [NewSessionTicket] -> CCS -> Finished -> CONNECTED
     Abbreviated (the server echoed the session ID we offered with a TLS 1.2 session,
@@ -30,6 +30,7 @@ from ..errors import (
     ProtocolVersionError,
     TLSError,
     UnexpectedMessage,
+    UnsupportedCertificate,
     UnsupportedExtension,
 )
 from ..events import SessionTicketReceived
@@ -49,7 +50,7 @@ from .common import (
     rule,
     verify_server_chain,
 )
-from .common12 import Handover12, Handshake12
+from .common12 import Handover12, Handshake12, key_transport_problem
 
 _E = ExtensionType
 _HT = HandshakeType
@@ -58,6 +59,7 @@ ALLOWED_IN_SH12 = frozenset({
     _E.application_layer_protocol_negotiation, _E.server_name, _E.status_request,
     _E.session_ticket, _E.record_size_limit})
 MAX_HELLO_REQUESTS = 16
+CLIENT_HELLO_VERSION = 0x0303  # our ClientHello's legacy_version, always (RFC 8446 4.1.2)
 
 
 class State(HandshakeState):
@@ -65,6 +67,8 @@ class State(HandshakeState):
     WAIT_CERTIFICATE = "waiting for Certificate"
     WAIT_CERTIFICATE_STATUS = "waiting for CertificateStatus or ServerKeyExchange"
     WAIT_SERVER_KEY_EXCHANGE = "waiting for ServerKeyExchange"
+    RSA_WAIT_CERTIFICATE_STATUS = (
+        "RSA key transport: waiting for CertificateStatus, CertificateRequest or ServerHelloDone")
     WAIT_CERTIFICATE_REQUEST_OR_DONE = "waiting for CertificateRequest or ServerHelloDone"
     WAIT_SERVER_HELLO_DONE = "waiting for ServerHelloDone"
     WAIT_TICKET_OR_CHANGE_CIPHER_SPEC = "waiting for NewSessionTicket or ChangeCipherSpec"
@@ -84,7 +88,14 @@ TABLE: Table = {
         "on_server_hello", _S.WAIT_CERTIFICATE, _S.RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC,
         _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC)},
     _S.WAIT_CERTIFICATE: {_HT.certificate: rule(
-        "on_certificate", _S.WAIT_CERTIFICATE_STATUS, _S.WAIT_SERVER_KEY_EXCHANGE)},
+        "on_certificate", _S.WAIT_CERTIFICATE_STATUS, _S.WAIT_SERVER_KEY_EXCHANGE,
+        _S.RSA_WAIT_CERTIFICATE_STATUS, _S.WAIT_CERTIFICATE_REQUEST_OR_DONE)},
+    # RSA key transport has no ServerKeyExchange (RFC 5246 7.4.3).
+    _S.RSA_WAIT_CERTIFICATE_STATUS: {
+        _HT.certificate_status: rule("on_certificate_status",
+                                     _S.WAIT_CERTIFICATE_REQUEST_OR_DONE),
+        _HT.certificate_request: rule("on_certificate_request", _S.WAIT_SERVER_HELLO_DONE),
+        _HT.server_hello_done: rule("on_server_hello_done", *_AFTER_DONE)},
     _S.WAIT_CERTIFICATE_STATUS: {
         _HT.certificate_status: rule("on_certificate_status", _S.WAIT_SERVER_KEY_EXCHANGE),
         _HT.server_key_exchange: rule("on_server_key_exchange",
@@ -137,6 +148,7 @@ class ClientHandshake12(Handshake12):
         self._stapling = False
         self._client_public = b""
         self._hello_requests = 0
+        self._server_rsa_key: Any = None  # RSA key transport: where the premaster goes
 
     @property
     def verification_error(self) -> TLSError | None:
@@ -245,12 +257,42 @@ class ClientHandshake12(Handshake12):
             raise HandshakeFailure("server sent no certificate")
         self.auth.chain = parse_chain(cert.certificates, "server")
         self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=self.auth.chain)
-        return State.WAIT_CERTIFICATE_STATUS if self._stapling else State.WAIT_SERVER_KEY_EXCHANGE
+        if not self.rsa_kx:
+            return (State.WAIT_CERTIFICATE_STATUS if self._stapling
+                    else State.WAIT_SERVER_KEY_EXCHANGE)
+        if self._stapling:
+            return State.RSA_WAIT_CERTIFICATE_STATUS
+        self._accept_key_transport()
+        return State.WAIT_CERTIFICATE_REQUEST_OR_DONE
 
     def on_certificate_status(self, msg: m12.CertificateStatus, raw: bytes) -> State:
         self.auth.ocsp_response = msg.response
         self.trace(T.CERTIFICATE_STATUS, message=msg, raw=raw, ocsp_response=msg.response)
+        if self.rsa_kx:
+            self._accept_key_transport()
+            return State.WAIT_CERTIFICATE_REQUEST_OR_DONE
         return State.WAIT_SERVER_KEY_EXCHANGE
+
+    def _accept_key_transport(self) -> None:
+        """RSA key transport: the premaster goes to the certificate's key, so that
+        certificate is checked before anything is encrypted to it (the staple, if any,
+        has arrived), and its key must be able to receive it."""
+        verify_server_chain(self, self.auth, self.server_name)
+        leaf = self.auth.chain[0]
+        problem = key_transport_problem(leaf)
+        if problem is not None:
+            assert self.suite12 is not None
+            raise UnsupportedCertificate(
+                f"the server chose {self.suite12.name} (RSA key transport), but its "
+                f"certificate {leaf.subject.rfc4514_string()!r} cannot receive the premaster "
+                f"secret: {problem} (RFC 5246 7.4.2)")
+        self._server_rsa_key = public_key_of(leaf)
+
+    def _ensure_key_transport(self) -> None:
+        """A server may acknowledge status_request and then send no CertificateStatus
+        (RFC 6066 8): the certificate is then checked when the next message arrives."""
+        if self.rsa_kx and self._server_rsa_key is None:
+            self._accept_key_transport()
 
     def on_server_key_exchange(self, ske: m12.ServerKeyExchangeECDHE, raw: bytes) -> State:
         verify_server_chain(self, self.auth, self.server_name)
@@ -279,6 +321,7 @@ class ClientHandshake12(Handshake12):
         return State.WAIT_CERTIFICATE_REQUEST_OR_DONE
 
     def on_certificate_request(self, msg: m12.CertificateRequest12, raw: bytes) -> State:
+        self._ensure_key_transport()
         self.cert_request = msg
         self.trace(T.CERTIFICATE_REQUEST, message=msg, raw=raw)
         return State.WAIT_SERVER_HELLO_DONE
@@ -286,15 +329,12 @@ class ClientHandshake12(Handshake12):
     # -- the client's flight ---------------------------------------------------------
 
     def on_server_hello_done(self, msg: m12.ServerHelloDone, raw: bytes) -> State:
+        self._ensure_key_transport()
         self.trace(T.SERVER_HELLO_DONE, message=msg, raw=raw)
         signer = None
         if self.cert_request is not None:
             signer = self._send_certificate()
-        cke = m12.ClientKeyExchangeECDHE(self._client_public)
-        cke_raw = cke.encode()
-        self.send(cke_raw)
-        self.trace(T.CLIENT_KEY_EXCHANGE, message=cke, raw=cke_raw,
-                   client_share=self._client_public)
+        self._send_client_key_exchange()
         self.derive_master(self.premaster)
         self.premaster = b""
         if signer is not None:
@@ -315,6 +355,22 @@ class ClientHandshake12(Handshake12):
         if self._ticket_announced:  # RFC 5077 3.2: only after the extension in ServerHello
             return State.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC
         return State.WAIT_CHANGE_CIPHER_SPEC
+
+    def _send_client_key_exchange(self) -> None:
+        """Our ECDHE share, or (RSA key transport) a fresh premaster encrypted to the
+        server's certificate key, carrying our ClientHello's version (RFC 5246 7.4.7.1)."""
+        if not self.rsa_kx:
+            cke: Any = m12.ClientKeyExchangeECDHE(self._client_public)
+            fields: dict[str, Any] = {"client_share": self._client_public}
+        else:
+            assert self._server_rsa_key is not None
+            self.premaster, encrypted = crypto.rsa_encrypt_premaster(
+                self._server_rsa_key, CLIENT_HELLO_VERSION, self.config.rng)
+            cke = m12.ClientKeyExchangeRSA(encrypted)
+            fields = {"premaster_secret": self.premaster, "encrypted_premaster": encrypted}
+        cke_raw = cke.encode()
+        self.send(cke_raw)
+        self.trace(T.CLIENT_KEY_EXCHANGE, message=cke, raw=cke_raw, **fields)
 
     def _send_certificate(self) -> tuple[Any, int] | None:
         req = self.cert_request

@@ -1,7 +1,8 @@
 """What the TLS 1.2 client and server share: key derivation, Finished, the CCS switch.
 
 TLS 1.2 is offered for peers that cannot speak 1.3, restricted to ECDHE with AEAD
-suites and no renegotiation; the extended master secret (RFC 7627) is preferred, and only
+suites (RSA key transport only when a config opts in: no forward secrecy) and no
+renegotiation; the extended master secret (RFC 7627) is preferred, and only
 sessions made with it resume (session IDs or RFC 5077 tickets, abbreviated handshake).
 A TLS 1.2 handshake takes over from the TLS 1.3 one after the first hello (see
 `Handover12`); it shares the state-machine engine with 1.3 (`Handshake`), not the 1.3
@@ -14,7 +15,9 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import prf12
+from cryptography import x509
+
+from .. import crypto, prf12
 from ..crypto import Suite12
 from ..enums import HandshakeType
 from ..enums import ProtocolVersion as PV
@@ -87,10 +90,17 @@ class Handshake12(Handshake):
             self.messages += raw
 
     def decode_message(self, msg_type: int, body: memoryview) -> Any:
+        if msg_type == _HT.client_key_exchange and self.rsa_kx:
+            return m12.ClientKeyExchangeRSA.decode(body)  # its form depends on the suite
         decoder = DECODERS12.get(msg_type)
         if decoder is None:
             raise UnexpectedMessage(f"handshake message type {msg_type} is not TLS 1.2")
         return decoder.decode(body)
+
+    @property
+    def rsa_kx(self) -> bool:
+        """The negotiated suite uses RSA key transport (RFC 5246 7.4.7.1), not ECDHE."""
+        return self.suite12 is not None and self.suite12.kx == "RSA"
 
     # -- keys ---------------------------------------------------------------------------
 
@@ -171,3 +181,20 @@ class Handshake12(Handshake):
 
     def send_key_update(self, request: bool) -> None:
         raise UsageError("KeyUpdate does not exist in TLS 1.2")
+
+
+def key_transport_problem(cert: x509.Certificate) -> str | None:
+    """Why a premaster secret cannot be encrypted to `cert`'s key (None if it can):
+    RSA key transport needs an rsaEncryption key (RFC 5246 7.4.2; an RSASSA-PSS key is
+    for signatures only), and a certificate that restricts its key's usage must allow
+    keyEncipherment (RFC 5280 4.2.1.3)."""
+    oid = cert.public_key_algorithm_oid.dotted_string
+    if oid != crypto.RSA_ENCRYPTION_OID:
+        return f"its key is not an RSA encryption key ({oid})"
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    if not usage.key_encipherment:
+        return "its KeyUsage does not allow keyEncipherment"
+    return None

@@ -1,8 +1,8 @@
 """The TLS 1.2 server handshake (RFC 5246 7.3, RFC 8422, RFC 7627), taken over from the
 TLS 1.3 server when a client cannot speak 1.3.
 
-    ClientHello -> send ServerHello, Certificate, [CertificateStatus], ServerKeyExchange,
-      [CertificateRequest], ServerHelloDone
+    ClientHello -> send ServerHello, Certificate, [CertificateStatus], ServerKeyExchange
+      (not with RSA key transport), [CertificateRequest], ServerHelloDone
       -> [Certificate] -> ClientKeyExchange -> [CertificateVerify] -> CCS -> Finished
       -> send [NewSessionTicket], CCS, Finished -> CONNECTED
     Abbreviated (a session ID or RFC 5077 ticket we accept, RFC 5246 7.3 / RFC 5077 3.1):
@@ -53,7 +53,7 @@ from .common import (
     rule,
     verify_client_chain,
 )
-from .common12 import Handover12, Handshake12
+from .common12 import Handover12, Handshake12, key_transport_problem
 from .hello import ClientHelloView
 
 _E = ExtensionType
@@ -116,9 +116,8 @@ class ServerHandshake12(Handshake12):
         self._server_keys: tuple[bytes, bytes] = (b"", b"")
         self._cv_messages = b""
         self.session_id = b""          # what our ServerHello carries
+        self.client_version = 0x0303   # ClientHello.legacy_version
         self._issue_ticket = False     # the client asked for an RFC 5077 ticket
-
-    @property
 
     @property
     def client_offer(self) -> dict[str, object]:
@@ -126,6 +125,8 @@ class ServerHandshake12(Handshake12):
         if self._offer_names is None:
             self._offer_names = {} if self._view is None else self._view.describe()
         return self._offer_names
+
+    @property
     def client_chain(self) -> list[x509.Certificate]:
         return self.auth.chain
 
@@ -157,6 +158,7 @@ class ServerHandshake12(Handshake12):
         self._choose(ch, offer.schemes or [], client_groups)
         self.alpn = choose_alpn(cfg.alpn_protocols, offer.alpn)
         self.client_random = ch.random
+        self.client_version = ch.legacy_version  # RFC 5246 7.4.7.1: inside the premaster
         # RFC 8446 4.1.3: a server able to speak 1.3 marks a 1.2 answer in its random.
         self.server_random = (cfg.rng(24) + DOWNGRADE_TLS12 if "TLSv1.3" in cfg._versions
                               else cfg.rng(32))
@@ -287,14 +289,21 @@ class ServerHandshake12(Handshake12):
         """Suite, certificate and scheme together: the suite's auth must fit the key."""
         cfg = self.config
         groups = [g for g in cfg._groups if g in client_groups and g in crypto.GROUPS12]
-        if not groups:
-            raise HandshakeFailure("no elliptic-curve group in common for TLS 1.2")
-        self.group = NamedGroup.of(groups[0])
+        self.group = NamedGroup.of(groups[0]) if groups else None
         certs = by_server_name(cfg._certs, self.server_name)
         for code in cfg._suites12:
             if code not in ch.cipher_suites:
                 continue
             suite = crypto.SUITES12[code]
+            if suite.kx == "RSA":
+                ck = next((ck for ck in certs if _can_receive_premaster(ck)), None)
+                if ck is not None:  # no ServerKeyExchange: nothing to sign, no group
+                    self.suite12 = self.suite = suite
+                    self.certified, self.scheme, self.group = ck, None, None
+                    return
+                continue
+            if self.group is None:
+                continue  # RFC 8422: ECDHE needs an elliptic-curve group in common
             for ck in certs:
                 if crypto.key_auth_kind(ck.private_key) != suite.auth:
                     continue
@@ -306,19 +315,34 @@ class ServerHandshake12(Handshake12):
                     self.suite12 = self.suite = suite
                     self.certified, self.scheme = ck, SignatureScheme.of(scheme)
                     return
-        raise HandshakeFailure("no TLS 1.2 cipher suite fits the client's offer and our keys")
+        raise HandshakeFailure(self._no_suite_reason(ch))
+
+    def _no_suite_reason(self, ch: m.ClientHello) -> str:
+        """Why no suite fits: the usual reasons, and the opt-in a legacy client needs."""
+        rsa_offered = [c for c in crypto.RSA_KX_SUITES12 if c in ch.cipher_suites]
+        if self.group is None and not rsa_offered:
+            return "no elliptic-curve group in common for TLS 1.2"
+        reason = "no TLS 1.2 cipher suite in common that fits the client's offer and our keys"
+        if rsa_offered and not self.config.legacy_rsa_key_exchange:
+            reason += ("; the client offers RSA key transport (TLS_RSA_WITH_*), which is off "
+                       "by default (no forward secrecy): set legacy_rsa_key_exchange=True "
+                       "(tlskit serve --legacy-rsa-kx) to accept it")
+        elif rsa_offered:
+            reason += ("; RSA key transport needs an RSA certificate whose KeyUsage allows "
+                       "keyEncipherment")
+        return reason
 
     def _send_flight(self, ch: m.ClientHello) -> None:
         cfg = self.config
-        suite, ck, scheme, group = self.suite12, self.certified, self.scheme, self.group
-        assert suite is not None and ck is not None and scheme is not None and group
+        suite, ck = self.suite12, self.certified
+        assert suite is not None and ck is not None
         exts = ch.extensions
         sh_exts = m.Extensions()
         if _E.renegotiation_info in exts or SCSV in ch.cipher_suites:
             sh_exts[_E.renegotiation_info] = b"\x00"
         if self.ems:
             sh_exts[_E.extended_master_secret] = b""
-        if _E.ec_point_formats in exts:
+        if _E.ec_point_formats in exts and not self.rsa_kx:  # RFC 8422 5.2: ECC suites only
             sh_exts[_E.ec_point_formats] = b"\x01\x00"
         if self.server_name is not None:
             sh_exts[_E.server_name] = b""
@@ -342,12 +366,8 @@ class ServerHandshake12(Handshake12):
         if staple:
             self._send_traced(T.CERTIFICATE_STATUS, m12.CertificateStatus(staple),
                               ocsp_response=staple)
-        self._share = crypto.new_key_share(group, cfg.rng)
-        ske = m12.ServerKeyExchangeECDHE(group, self._share.public, scheme, b"")
-        ske.signature = crypto.sign(ck.private_key, scheme,
-                                    self.client_random + self.server_random + ske.params())
-        self._send_traced(T.SERVER_KEY_EXCHANGE, ske, group=group.name,
-                          server_share=self._share.public, scheme=scheme.name)
+        if not self.rsa_kx:  # RFC 5246 7.4.3: no ServerKeyExchange for RSA key transport
+            self._send_server_key_exchange(ck)
         if cfg.client_auth != "none":
             self._send_traced(T.CERTIFICATE_REQUEST, m12.CertificateRequest12(
                 b"\x01\x40", [int(x) for x in (*crypto.HANDSHAKE_SCHEMES,
@@ -355,6 +375,17 @@ class ServerHandshake12(Handshake12):
                 []))  # rsa_sign, ecdsa_sign
         self._send_traced(T.SERVER_HELLO_DONE, m12.ServerHelloDone())
         self.flush()
+
+    def _send_server_key_exchange(self, ck: CertifiedKey) -> None:
+        """RFC 8422 5.4: our ephemeral ECDHE share, signed with the certificate's key."""
+        group, scheme = self.group, self.scheme
+        assert group is not None and scheme is not None
+        self._share = crypto.new_key_share(group, self.config.rng)
+        ske = m12.ServerKeyExchangeECDHE(group, self._share.public, scheme, b"")
+        ske.signature = crypto.sign(ck.private_key, scheme,
+                                    self.client_random + self.server_random + ske.params())
+        self._send_traced(T.SERVER_KEY_EXCHANGE, ske, group=group.name,
+                          server_share=self._share.public, scheme=scheme.name)
 
     def _send_traced(self, step: T, msg: Any, **fields: Any) -> None:
         raw = msg.encode()
@@ -375,11 +406,17 @@ class ServerHandshake12(Handshake12):
         self.trace(T.CLIENT_CERTIFICATE, raw=raw, chain=self.auth.chain)
         return State.WAIT_CLIENT_KEY_EXCHANGE
 
-    def on_client_key_exchange(self, cke: m12.ClientKeyExchangeECDHE, raw: bytes) -> State:
-        assert self._share is not None
-        premaster = self._share.exchange(cke.public)
-        self.trace(T.CLIENT_KEY_EXCHANGE, message=cke, raw=raw, client_share=cke.public,
-                   shared_secret=premaster)
+    def on_client_key_exchange(self, cke: m12.ClientKeyExchangeECDHE | m12.ClientKeyExchangeRSA,
+                               raw: bytes) -> State:
+        if isinstance(cke, m12.ClientKeyExchangeRSA):
+            premaster = self._decrypt_premaster(cke)
+            self.trace(T.CLIENT_KEY_EXCHANGE, message=cke, raw=raw,
+                       encrypted_premaster=cke.encrypted, premaster_secret=premaster)
+        else:
+            assert self._share is not None
+            premaster = self._share.exchange(cke.public)
+            self.trace(T.CLIENT_KEY_EXCHANGE, message=cke, raw=raw, client_share=cke.public,
+                       shared_secret=premaster)
         self.derive_master(premaster)
         c_key, s_key, c_iv, s_iv = self.key_block()
         self._client_keys = (c_key, c_iv)
@@ -390,6 +427,16 @@ class ServerHandshake12(Handshake12):
             return State.WAIT_CERTIFICATE_VERIFY
         self.pending_read = self._client_keys
         return State.WAIT_CHANGE_CIPHER_SPEC
+
+    def _decrypt_premaster(self, cke: m12.ClientKeyExchangeRSA) -> bytes:
+        """RFC 5246 7.4.7.1: the random fallback premaster is drawn before decrypting, and
+        any failure (padding, length, version) silently uses it: the client's Finished
+        then fails like any other wrong key, and nothing tells the kinds of failure apart
+        (no padding oracle; see `crypto.rsa_decrypt_premaster`)."""
+        assert self.certified is not None
+        fallback = self.config.rng(crypto.PREMASTER_LENGTH)
+        return crypto.rsa_decrypt_premaster(self.certified.private_key, cke.encrypted,
+                                            self.client_version, fallback)
 
     def on_certificate_verify(self, cv: m12.CertificateVerify12, raw: bytes) -> State:
         if cv.scheme not in crypto.SCHEMES:
@@ -416,6 +463,11 @@ class ServerHandshake12(Handshake12):
             self.auth, group=self.group, scheme=self.scheme, alpn=self.alpn, resumed=False,
             server_name=self.server_name))
         return State.CONNECTED
+
+
+def _can_receive_premaster(ck: CertifiedKey) -> bool:
+    """An RSA-encryption key whose certificate allows keyEncipherment (RFC 5246 7.4.2)."""
+    return key_transport_problem(ck.chain[0]) is None
 
 
 def resumable_client_chain(cfg: Any, state: TicketState,

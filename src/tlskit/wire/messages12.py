@@ -84,6 +84,19 @@ class ClientKeyExchangeECDHE:
 
 
 @dataclass(slots=True)
+class ClientKeyExchangeRSA(Struct):
+    """RFC 5246 7.4.7.1: the premaster secret, PKCS#1 v1.5-encrypted to the server's
+    certificate key, in a 2-byte length-prefixed vector (TLS 1.0 onwards). Any length
+    decodes: a wrong one is the decryption's business (no oracle), not the decoder's."""
+
+    TYPE = HandshakeType.client_key_exchange
+    NAME = "ClientKeyExchange"
+    LAYOUT = (opaque16("encrypted", 0, "EncryptedPreMasterSecret"),)
+
+    encrypted: bytes
+
+
+@dataclass(slots=True)
 class CertificateRequest12:
     certificate_types: bytes
     schemes: list[int]
