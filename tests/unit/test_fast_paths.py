@@ -175,6 +175,7 @@ def test_the_same_der_gives_the_same_certificate_and_its_bytes() -> None:
     der = pki().server.chain[0].public_bytes(Encoding.DER)
     first, again = parsed.load_der(bytes(der)), parsed.load_der(bytes(der))
     assert first is again
+    assert parsed.load_der(memoryview(bytearray(der))) is first  # any buffer, same key
     assert parsed.der_of(first) == der
     other = x509.load_der_x509_certificate(der)
     assert other is not first and parsed.der_of(other) == der  # encoded when not seen

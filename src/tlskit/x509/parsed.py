@@ -24,9 +24,10 @@ _DER_BY_ID: dict[int, tuple[x509.Certificate, bytes]] = {}
 def load_der(der: bytes) -> x509.Certificate:
     """`x509.load_der_x509_certificate`, answered from the cache for DER seen before
     (raises what cryptography raises for bytes it cannot parse)."""
+    if type(der) is not bytes:  # a view or bytearray: hashable, immutable bytes as the key
+        der = bytes(der)
     cert = _BY_DER.get(der)
     if cert is None:
-        der = bytes(der)
         cert = x509.load_der_x509_certificate(der)
         if len(_BY_DER) >= MAX_ENTRIES:
             _BY_DER.clear()
