@@ -2,13 +2,15 @@
 `socketserver.ThreadingTCPServer` + `ssl`, and `tlskit.aio.start_server` against
 `asyncio.start_server(ssl=...)`, each answering the same stdlib `ssl` clients.
 
-The clients run in a separate process (so they do not share the server's GIL), open a
-connection, complete a TLS 1.3 handshake, read a 2-byte answer and close -- a fixed
-number per batch, a few at a time. Printed: handshakes per second (medians of batches),
-the server's CPU time per handshake, and tlskit / stdlib ratios. Bounded in count and
-time; loopback only. Nothing asserts on time.
+Each server runs alone in its own process (spawned, so no shared GIL and no shared
+state); this process is the load generator for both: a pool of stdlib `ssl` client
+threads that connect, complete a TLS 1.3 handshake, read a 2-byte answer and close, a
+fixed number per batch, a few at a time. Batches alternate between the two servers of a
+pair, so drifts of a shared machine hit both alike. Printed: handshakes per second
+(median of batches and best batch), each server process's CPU time per handshake, and
+tlskit / stdlib ratios. Bounded in count and time; loopback only. Nothing asserts on time.
 
-    python bench/bench_servers.py [--handshakes N] [--batches N] [--concurrency N]
+    python bench/bench_servers.py [--quick] [--handshakes N] [--batches N] [--concurrency N]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +39,10 @@ from _common import PKI, load_pki, make_pki, versions
 import tlskit.aio
 from tlskit import ServerConfig
 from tlskit.io import TLSServer
+from tlskit.io.server import listen_backlog
 
 ANSWER = b"ok"
+KINDS = ("tlskit-blocking", "stdlib-blocking", "tlskit-asyncio", "stdlib-asyncio")
 
 
 def cpu() -> float:
@@ -45,48 +50,10 @@ def cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-# ---------------------------------------------------------------------- client process
-
-def _client_batches(directory: str, port: int, handshakes: int, batches: int,
-                    concurrency: int, out: Any) -> None:
-    pki = load_pki(directory)
-    ctx = ssl.create_default_context(cafile=str(pki.root_pem))
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-
-    def one(_: int) -> bool:
-        with (socket.create_connection(("127.0.0.1", port), timeout=30) as raw,
-              ctx.wrap_socket(raw, server_hostname="localhost") as tls):
-            return tls.recv(16) == ANSWER
-
-    rates = []
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(one, range(concurrency * 4)))  # warm up
-        for _ in range(batches):
-            start = time.perf_counter()
-            ok = sum(pool.map(one, range(handshakes)))
-            rates.append(ok / (time.perf_counter() - start))
-            if ok != handshakes:
-                out.send(("error", f"{handshakes - ok} handshakes failed"))
-                return
-    out.send(("ok", rates))
-
-
-def drive(pki: PKI, port: int, args: argparse.Namespace) -> tuple[list[float], float]:
-    """Run the client process against `port`; returns (handshakes/s per batch, server
-    CPU seconds per handshake)."""
-    parent, child = mp.Pipe()
-    proc = mp.get_context("spawn").Process(
-        target=_client_batches,
-        args=(str(pki.directory), port, args.handshakes, args.batches, args.concurrency, child))
-    before = cpu()
-    proc.start()
-    status, payload = parent.recv()
-    proc.join(60)
-    used = cpu() - before
-    if status != "ok":
-        raise SystemExit(f"client process: {payload}")
-    total = args.handshakes * args.batches + args.concurrency * 4
-    return payload, used / total
+def usage() -> tuple[float, int]:
+    """This process's CPU seconds and context switches (voluntary and forced) so far."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime, r.ru_nvcsw + r.ru_nivcsw
 
 
 # ---------------------------------------------------------------------- servers
@@ -97,12 +64,15 @@ class Answer(socketserver.BaseRequestHandler):
 
 
 class StdlibTLSServer(socketserver.ThreadingTCPServer):
+    """What a stdlib user writes: a thread per connection, the handshake in that thread
+    (as TLSServer does), handshake failures ignored."""
+
     daemon_threads = True
     allow_reuse_address = True
-    request_queue_size = socket.SOMAXCONN
 
     def __init__(self, address: Any, handler: Any, ctx: ssl.SSLContext) -> None:
         self.ctx = ctx
+        self.request_queue_size = listen_backlog()  # the same backlog as TLSServer's
         super().__init__(address, handler)
 
     def get_request(self) -> tuple[Any, Any]:
@@ -120,29 +90,17 @@ class StdlibTLSServer(socketserver.ThreadingTCPServer):
         pass
 
 
-def stdlib_context(pki: PKI) -> ssl.SSLContext:
+def stdlib_context(pki: PKI, tickets: int) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
     ctx.load_cert_chain(pki.chain_pem, pki.key_pem)
+    ctx.num_tickets = tickets
     return ctx
 
 
-def tlskit_config(pki: PKI) -> ServerConfig:
+def tlskit_config(pki: PKI, tickets: int) -> ServerConfig:
     return ServerConfig(certificate_chain=pki.chain, private_key=pki.key,
-                        versions=["TLSv1.3"])
-
-
-def run_threaded(make: Callable[[], socketserver.TCPServer], pki: PKI,
-                 args: argparse.Namespace) -> tuple[list[float], float]:
-    server = make()
-    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True)
-    t.start()
-    try:
-        return drive(pki, server.server_address[1], args)
-    finally:
-        server.shutdown()
-        server.server_close()
+                        versions=["TLSv1.3"], session_tickets=tickets)
 
 
 async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -151,19 +109,141 @@ async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
     writer.close()
 
 
-def run_asyncio(start: Callable[[], Any], pki: PKI,
-                args: argparse.Namespace) -> tuple[list[float], float]:
-    async def main() -> tuple[list[float], float]:
-        server = await start()
-        port = server.sockets[0].getsockname()[1]
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(None, drive, pki, port, args)
-        finally:
-            server.close()
-            await server.wait_closed()
+def _threaded_server(kind: str, pki: PKI, tickets: int) -> socketserver.TCPServer:
+    if kind == "tlskit-blocking":
+        return TLSServer(("127.0.0.1", 0), Answer, tlskit_config(pki, tickets))
+    return StdlibTLSServer(("127.0.0.1", 0), Answer, stdlib_context(pki, tickets))
 
-    return asyncio.run(main())
+
+def _serve_threaded(kind: str, pki: PKI, tickets: int, control: Any) -> None:
+    server = _threaded_server(kind, pki, tickets)
+    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.5},
+                         daemon=True)
+    t.start()
+    control.send(server.server_address[1])
+    while control.recv() == "usage":
+        control.send(usage())
+    server.shutdown()
+    server.server_close()
+
+
+async def _serve_asyncio(kind: str, pki: PKI, tickets: int, control: Any) -> None:
+    if kind == "tlskit-asyncio":
+        server = await tlskit.aio.start_server(_answer, "127.0.0.1", 0,
+                                               tlskit_config(pki, tickets))
+    else:
+        server = await asyncio.start_server(_answer, "127.0.0.1", 0,
+                                            ssl=stdlib_context(pki, tickets),
+                                            backlog=listen_backlog())
+    loop = asyncio.get_running_loop()
+    control.send(server.sockets[0].getsockname()[1])
+    while await loop.run_in_executor(None, control.recv) == "usage":
+        control.send(usage())
+    server.close()
+    await server.wait_closed()
+
+
+def _server_process(kind: str, directory: str, tickets: int, control: Any) -> None:
+    pki = load_pki(directory)
+    if kind.endswith("-asyncio"):
+        asyncio.run(_serve_asyncio(kind, pki, tickets, control))
+    else:
+        _serve_threaded(kind, pki, tickets, control)
+
+
+@dataclass
+class Contender:
+    """A server in its own process, and what its batches measured."""
+
+    kind: str
+    proc: Any
+    control: Any
+    port: int
+    rates: list[float] = field(default_factory=list)
+    cpu_per_hs: list[float] = field(default_factory=list)
+    switches_per_hs: list[float] = field(default_factory=list)
+
+    def usage(self) -> tuple[float, int]:
+        self.control.send("usage")
+        return self.control.recv()  # type: ignore[no-any-return]
+
+    def clear(self) -> None:
+        self.rates.clear()
+        self.cpu_per_hs.clear()
+        self.switches_per_hs.clear()
+
+    def stop(self) -> None:
+        self.control.send("stop")
+        self.proc.join(30)
+
+
+def start(kind: str, pki: PKI, tickets: int) -> Contender:
+    ctx = mp.get_context("spawn")
+    mine, theirs = ctx.Pipe()
+    proc = ctx.Process(target=_server_process, args=(kind, str(pki.directory), tickets, theirs),
+                       daemon=True)
+    proc.start()
+    return Contender(kind, proc, mine, int(mine.recv()))
+
+
+# ---------------------------------------------------------------------- load
+
+class Load:
+    """The stdlib clients: the same context, threads and checks for every server."""
+
+    def __init__(self, pki: PKI, concurrency: int) -> None:
+        self.ctx = ssl.create_default_context(cafile=str(pki.root_pem))
+        self.ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        self.pool = ThreadPoolExecutor(concurrency)
+        self.concurrency = concurrency
+
+    def one(self, port: int) -> bool:
+        with (socket.create_connection(("127.0.0.1", port), timeout=30) as raw,
+              self.ctx.wrap_socket(raw, server_hostname="localhost") as tls):
+            return tls.recv(16) == ANSWER  # the session tickets are read on the way
+
+    def batch(self, c: Contender, handshakes: int) -> None:
+        cpu_before, switches_before = c.usage()
+        start = time.perf_counter()
+        ok = sum(self.pool.map(self.one, [c.port] * handshakes))
+        elapsed = time.perf_counter() - start
+        cpu_after, switches_after = c.usage()
+        if ok != handshakes:
+            raise SystemExit(f"{c.kind}: {handshakes - ok} of {handshakes} handshakes failed")
+        c.rates.append(ok / elapsed)
+        c.cpu_per_hs.append((cpu_after - cpu_before) / ok)
+        c.switches_per_hs.append((switches_after - switches_before) / ok)
+
+    def compare(self, pair: tuple[Contender, Contender], args: argparse.Namespace) -> None:
+        for c in pair:
+            self.batch(c, self.concurrency * 4)  # warm up (not counted)
+            c.clear()
+        for i in range(args.batches):
+            for c in (pair if i % 2 == 0 else pair[::-1]):  # alternate who goes first
+                self.batch(c, args.handshakes)
+
+
+def run_pair(kinds: tuple[str, str], pki: PKI, load: Load, args: argparse.Namespace
+             ) -> tuple[Contender, Contender]:
+    mine, theirs = start(kinds[0], pki, args.tickets), start(kinds[1], pki, args.tickets)
+    try:
+        load.compare((mine, theirs), args)
+    finally:
+        mine.stop()
+        theirs.stop()
+    return mine, theirs
+
+
+def report(name: str, mine: Contender, theirs: Contender, target: str) -> None:
+    m_rate, t_rate = statistics.median(mine.rates), statistics.median(theirs.rates)
+    m_cpu, t_cpu = statistics.median(mine.cpu_per_hs), statistics.median(theirs.cpu_per_hs)
+    m_cs, t_cs = statistics.median(mine.switches_per_hs), statistics.median(theirs.switches_per_hs)
+    print(f"{name} server: tlskit {m_rate:.0f} hs/s, stdlib {t_rate:.0f} hs/s; server CPU per "
+          f"handshake: tlskit {m_cpu * 1e3:.2f} ms, stdlib {t_cpu * 1e3:.2f} ms; context "
+          f"switches per handshake: tlskit {m_cs:.1f}, stdlib {t_cs:.1f}")
+    print(f"ratio {name} server handshakes tlskit/ssl (hs/s): {m_rate / t_rate:.2f}x "
+          f"(best batches {max(mine.rates) / max(theirs.rates):.2f}x; target {target})")
+    print(f"ratio {name} server CPU per handshake tlskit/ssl (time): {m_cpu / t_cpu:.2f}x")
 
 
 # ---------------------------------------------------------------------- held connections
@@ -189,10 +269,10 @@ def rss_kib() -> int:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 
 
-def held_rss(start: Callable[[], Any], pki: PKI, count: int) -> float:
+def held_rss(start_server: Callable[[], Any], pki: PKI, count: int) -> float:
     """KiB of server RSS per held connection (the clients live in another process)."""
     async def main() -> float:
-        server = await start()
+        server = await start_server()
         port = server.sockets[0].getsockname()[1]
         loop = asyncio.get_running_loop()
         ctx = mp.get_context("spawn")
@@ -222,44 +302,42 @@ async def _hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
     writer.close()
 
 
-def report(name: str, mine: tuple[list[float], float], theirs: tuple[list[float], float]
-           ) -> None:
-    m_rate, t_rate = statistics.median(mine[0]), statistics.median(theirs[0])
-    print(f"{name:<28} tlskit {m_rate:7.0f} hs/s ({mine[1] * 1e3:.2f} ms CPU/hs)   "
-          f"stdlib {t_rate:7.0f} hs/s ({theirs[1] * 1e3:.2f} ms CPU/hs)   "
-          f"ratio {m_rate / t_rate:.2f}x")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--handshakes", type=int, default=400, help="per batch")
-    parser.add_argument("--batches", type=int, default=5)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--batches", type=int, default=5, help="per server")
+    parser.add_argument("--concurrency", type=int, default=8, help="client threads")
+    parser.add_argument("--tickets", type=int, default=2,
+                        help="session tickets each server sends (OpenSSL's default is 2)")
     parser.add_argument("--only", choices=["blocking", "asyncio", "held"])
     parser.add_argument("--held", type=int, default=500, help="connections held at once")
+    parser.add_argument("--quick", action="store_true", help="a smoke run")
     args = parser.parse_args()
+    if args.quick:
+        args.handshakes, args.batches, args.held = 40, 2, 50
     print(versions())
+    print(f"{args.concurrency} client threads, {args.batches} batches of {args.handshakes} "
+          f"handshakes per server, {args.tickets} session tickets from both servers")
     pki = make_pki()
-    if args.only in (None, "blocking"):
-        mine = run_threaded(lambda: TLSServer(("127.0.0.1", 0), Answer, tlskit_config(pki)),
-                            pki, args)
-        theirs = run_threaded(lambda: StdlibTLSServer(("127.0.0.1", 0), Answer,
-                                                      stdlib_context(pki)), pki, args)
-        report("blocking threaded server", mine, theirs)
-    if args.only in (None, "asyncio"):
-        mine = run_asyncio(lambda: tlskit.aio.start_server(
-            _answer, "127.0.0.1", 0, tlskit_config(pki)), pki, args)
-        theirs = run_asyncio(lambda: asyncio.start_server(
-            _answer, "127.0.0.1", 0, ssl=stdlib_context(pki)), pki, args)
-        report("asyncio server", mine, theirs)
+    load = Load(pki, args.concurrency)
+    try:
+        if args.only in (None, "blocking"):
+            report("blocking", *run_pair(("tlskit-blocking", "stdlib-blocking"), pki, load, args),
+                   ">= 0.8x")
+        if args.only in (None, "asyncio"):
+            report("asyncio", *run_pair(("tlskit-asyncio", "stdlib-asyncio"), pki, load, args),
+                   ">= 1.0x")
+    finally:
+        load.pool.shutdown()
     if args.only in (None, "held"):
         mine_kib = held_rss(lambda: tlskit.aio.start_server(
-            _hold, "127.0.0.1", 0, tlskit_config(pki)), pki, args.held)
+            _hold, "127.0.0.1", 0, tlskit_config(pki, args.tickets)), pki, args.held)
         theirs_kib = held_rss(lambda: asyncio.start_server(
-            _hold, "127.0.0.1", 0, ssl=stdlib_context(pki)), pki, args.held)
-        print(f"{'asyncio, RSS per held connection':<28} tlskit {mine_kib:7.1f} KiB   "
-              f"stdlib {theirs_kib:7.1f} KiB   ratio {mine_kib / theirs_kib:.2f}x "
-              f"({args.held} connections)")
+            _hold, "127.0.0.1", 0, ssl=stdlib_context(pki, args.tickets)), pki, args.held)
+        print(f"asyncio server, RSS per held connection ({args.held} connections): "
+              f"tlskit {mine_kib:.1f} KiB, stdlib {theirs_kib:.1f} KiB")
+        print(f"ratio asyncio server memory per held connection tlskit/ssl (RSS): "
+              f"{mine_kib / theirs_kib:.2f}x (target <= 0.2x)")
 
 
 if __name__ == "__main__":

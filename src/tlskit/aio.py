@@ -86,7 +86,8 @@ class TLSProtocol(asyncio.Protocol):
         self._peer = peer
         self._tcp: asyncio.Transport | None = None
         self.app_transport = _TLSTransport(self)
-        self.info = TLSInfo(conn, server_side, server_hostname)
+        self._server_hostname = server_hostname
+        self._info: TLSInfo | None = None  # made when asked for (most servers never ask)
         self._app_connected = False
         self._app_lost = False
         self._peer_closed = False
@@ -94,6 +95,13 @@ class TLSProtocol(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._tcp_paused_writing = False
         self._dropped_writes = 0
+
+    @property
+    def info(self) -> TLSInfo:
+        """What ``get_extra_info("ssl_object")`` returns."""
+        if self._info is None:
+            self._info = TLSInfo(self._conn, self._server_side, self._server_hostname)
+        return self._info
 
     # -- TCP side -----------------------------------------------------------------------
 
@@ -117,7 +125,9 @@ class TLSProtocol(asyncio.Protocol):
             return
         if self._idle_timer is not None:
             self._touch()
-        self._flush()
+        held = self._holds_tickets()
+        if not held:
+            self._flush()
         for ev in events:
             if isinstance(ev, DataReceived):
                 if self._app_connected:
@@ -129,6 +139,18 @@ class TLSProtocol(asyncio.Protocol):
                     self._fatal(AlertReceived(ev.alert))
                     return
                 self._close_notify_received()
+        if held:
+            # After the handler's first step: its first write takes them along.
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _holds_tickets(self) -> bool:
+        """True when this feed completed a TLS 1.3 server handshake: the session tickets
+        it queued may wait for the handler's first write (one send for both), or at the
+        latest for the end of this loop iteration. TLS 1.2 servers still owe their
+        Finished, which never waits."""
+        hc = self._conn.handshake_complete
+        return (self._server_side and not self._app_connected and hc is not None
+                and hc.version == "TLSv1.3")
 
     def eof_received(self) -> bool:
         if (self._error is None and not self._peer_closed and self._app_connected
@@ -452,8 +474,10 @@ async def start_server(client_connected_cb: ClientConnectedCallback, host: Any, 
     """`asyncio.start_server` over TLS: ``client_connected_cb(reader, writer)`` runs
     once a connection's handshake has completed. ``idle_timeout`` (off by default, like
     ssl) closes a connection on which nothing was read or written for that long; the
-    handler sees end of stream. Extra keyword arguments go to `loop.create_server`
-    (the listen ``backlog`` defaults to the system maximum)."""
+    handler sees end of stream. TLS 1.3 session tickets leave with the callback's first
+    write (one send for both) or, if it reads first, right after its first step. Extra
+    keyword arguments go to `loop.create_server` (the listen ``backlog`` defaults to the
+    system maximum)."""
     loop = asyncio.get_running_loop()
     cfg = with_keylog(config)
 

@@ -29,6 +29,11 @@ SOCKET_LINES = [
     for what, unit in (("blocking handshakes", "hs/s"), ("blocking throughput", "MB/s"),
                        ("asyncio handshakes", "hs/s"), ("asyncio throughput", "MB/s"))
 ]
+SERVER_LINES = [
+    f"ratio {kind} server {what} tlskit/ssl ({unit}):"
+    for kind in ("blocking", "asyncio")
+    for what, unit in (("handshakes", "hs/s"), ("CPU per handshake", "time"))
+] + ["ratio asyncio server memory per held connection tlskit/ssl (RSS):"]
 
 
 def run_quick(script: str) -> str:
@@ -54,7 +59,8 @@ def test_bench_quick_runs_and_prints_ratios() -> None:
 
 
 @pytest.mark.parametrize("script,lines", [("bench_peers.py", PEER_LINES),
-                                          ("bench_socket.py", SOCKET_LINES)])
+                                          ("bench_socket.py", SOCKET_LINES),
+                                          ("bench_servers.py", SERVER_LINES)])
 def test_other_bench_scripts_run_and_print_ratios(script: str, lines: list[str]) -> None:
     assert_ratio_lines(run_quick(script), lines)
 

@@ -17,6 +17,8 @@ import contextlib
 import io
 import logging
 import socket
+import struct
+import sys
 import threading
 import time
 from typing import Any, TypeAlias
@@ -40,6 +42,29 @@ DIRECT_MIN = MAX_PLAINTEXT + 1  # recv_into buffers this big get records decrypt
 _MAX_RECORD = 5 + MAX_CIPHERTEXT
 SEND_CHUNK = 1 << 17         # plaintext encrypted per socket write
 CLOSE_TIMEOUT = 1.0          # how long close() may block to deliver close_notify
+
+
+# On 64-bit Linux a blocking socket can carry its timeout in the kernel (SO_RCVTIMEO /
+# SO_SNDTIMEO take a struct timeval of two longs): each recv/send is then one system call.
+# A Python-level timeout makes CPython poll() before every recv/send, and switching
+# between blocking and timed mode costs an ioctl each time; in a threaded server every
+# call that releases the GIL is a chance to lose it to another thread.
+KERNEL_TIMEOUTS = (sys.platform == "linux" and struct.calcsize("@l") == 8
+                   and hasattr(socket, "SO_RCVTIMEO"))
+_NO_TIMEOUT = struct.pack("@ll", 0, 0) if KERNEL_TIMEOUTS else b""
+
+
+def _kernel_timeout(sock: socket.socket, seconds: float | None, *, writing: bool) -> None:
+    """Bound the next blocking recv (or send) on `sock` at `seconds` (None: unbounded);
+    an expired call fails with EAGAIN (BlockingIOError)."""
+    if seconds is None:
+        value = _NO_TIMEOUT
+    else:
+        whole = int(seconds)
+        micro = int((seconds - whole) * 1e6)
+        value = struct.pack("@ll", whole, micro if whole or micro else 1)  # 0,0 = forever
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO if writing else socket.SO_RCVTIMEO,
+                    value)
 
 
 class TruncatedConnection(ConnectionClosedError):
@@ -67,14 +92,21 @@ def _fmt_seconds(t: float | None) -> str:
     return "?" if t is None else f"{t:g}"
 
 
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+
+
 def _drain(sock: socket.socket) -> None:
     """Discard what already sits in the receive buffer (typically session tickets nobody
     read), so closing sends FIN rather than RST and the peer does not lose our last
     records to a connection reset."""
     try:
-        sock.setblocking(False)  # (a socket timeout would make recv poll first)
+        flags = 0
+        if _DONTWAIT and sock.gettimeout() is None:
+            flags = _DONTWAIT  # one non-blocking recv, no mode switch
+        else:
+            sock.setblocking(False)  # (a socket timeout would make recv poll first)
         for _ in range(16):
-            if not sock.recv(1 << 16):
+            if not sock.recv(1 << 16, flags):
                 return
     except OSError:  # BlockingIOError: nothing (more) to read
         pass
@@ -91,7 +123,7 @@ class TLSSocket(ConnectionInfo):
     def __init__(self, sock: socket.socket, conn: Connection, *, server_side: bool,
                  handshake_timeout: float | None = 30.0, peer: str | None = None,
                  server_hostname: str | None = None,
-                 suppress_ragged_eofs: bool = True) -> None:
+                 suppress_ragged_eofs: bool = True, coalesce_tickets: bool = False) -> None:
         self._sock: socket.socket | None = sock
         # Like ssl: a TCP close without close_notify after the handshake reads as end of
         # stream (stdlib clients never send close_notify on close()). Where truncation
@@ -117,6 +149,12 @@ class TLSSocket(ConnectionInfo):
         self._cbuf: bytearray | None = None
         self._cpos = self._cend = 0
         self._unsent = b""               # ciphertext a timed-out write left behind
+        # Server side, TLS 1.3: the session tickets made when the client's Finished
+        # arrives stay queued in the connection and leave with the first write (one
+        # send for tickets and answer), or before the first read that would block.
+        self._coalesce_tickets = coalesce_tickets and server_side
+        self._held_output = False
+        self._kernel_timeouts = False    # the deadline is in SO_RCVTIMEO/SO_SNDTIMEO
         self._handshake_done = False
         self._handshake_error: BaseException | None = None
         self._peer_closed = False        # close_notify received
@@ -152,6 +190,7 @@ class TLSSocket(ConnectionInfo):
         timeout = self.handshake_timeout
         saved = sock.gettimeout()
         deadline = None if timeout is None else time.monotonic() + timeout
+        self._kernel_timeouts = deadline is not None and saved is None and KERNEL_TIMEOUTS
         try:
             with self._rlock:
                 self._flush(deadline)
@@ -167,7 +206,12 @@ class TLSSocket(ConnectionInfo):
         finally:
             if self._sock is not None and deadline is not None:
                 with contextlib.suppress(OSError):
-                    self._sock.settimeout(saved)
+                    if self._kernel_timeouts:
+                        self._kernel_timeouts = False
+                        _kernel_timeout(self._sock, None, writing=False)
+                        _kernel_timeout(self._sock, None, writing=True)
+                    else:
+                        self._sock.settimeout(saved)
 
     def _ensure_handshake(self) -> None:
         if not self._handshake_done:
@@ -186,14 +230,23 @@ class TLSSocket(ConnectionInfo):
         if self._sock is None:
             raise OSError(9, "the TLS socket is closed")
 
-    @staticmethod
-    def _apply_deadline(sock: socket.socket, deadline: float | None) -> None:
+    def _apply_deadline(self, sock: socket.socket, deadline: float | None,
+                        writing: bool) -> None:
         if deadline is None:
             return
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("timed out")
-        sock.settimeout(remaining)
+        if self._kernel_timeouts:
+            _kernel_timeout(sock, remaining, writing=writing)
+        else:
+            sock.settimeout(remaining)
+
+    def _release_held_output(self) -> None:
+        """Send the tickets held back for coalescing: we are about to wait for the peer,
+        which must not wait for them (caller holds the reader lock)."""
+        if self._held_output:
+            self._flush()
 
     def _read_more(self, deadline: float | None = None) -> None:
         """One socket read fed to the connection (caller holds the reader lock)."""
@@ -203,9 +256,15 @@ class TLSSocket(ConnectionInfo):
             return
         if self._eof:
             raise self._eof_error()
+        self._release_held_output()
         sock = self._raw()
-        self._apply_deadline(sock, deadline)
-        data = sock.recv(RECV_SIZE)
+        self._apply_deadline(sock, deadline, False)
+        try:
+            data = sock.recv(RECV_SIZE)
+        except BlockingIOError:
+            if self._kernel_timeouts:
+                raise TimeoutError("timed out") from None
+            raise
         if not data:
             self._eof = True
             raise self._eof_error()
@@ -225,6 +284,8 @@ class TLSSocket(ConnectionInfo):
     def _recv_exact(self, n: int) -> bytes:
         sock = self._raw()
         buf = bytearray(self._take_cipher(n))
+        if len(buf) < n:
+            self._release_held_output()
         while len(buf) < n:
             data = sock.recv(n - len(buf))
             if not data:
@@ -258,8 +319,16 @@ class TLSSocket(ConnectionInfo):
                 self._on_event(ev)
         if self._peer_closed:
             self._flush_quietly()        # our close_notify answer; the peer may be gone
+        elif self._coalesce_tickets and not self._handshake_done and self._holds_tickets():
+            self._held_output = True     # see __init__: they go out with the next send
         else:
             self._flush(deadline)
+
+    def _holds_tickets(self) -> bool:
+        """True when this feed completed a TLS 1.3 server handshake: what the connection
+        queued now is session tickets only (TLS 1.2 servers still owe their Finished)."""
+        hc = self._conn.handshake_complete
+        return hc is not None and hc.version == "TLSv1.3"
 
     def _on_event(self, event: Event) -> None:
         """Events other than data and close (session tickets, key updates), for
@@ -276,37 +345,63 @@ class TLSSocket(ConnectionInfo):
         with self._wlock:
             self._write_out(deadline)
 
-    def _write_out(self, deadline: float | None = None) -> None:
-        # Caller holds _wlock.
+    def _take_output(self) -> bytes:
+        """Everything to send: a timed-out write's leftover, then what the connection
+        queued (caller holds _wlock)."""
         with self._state:
             out = self._conn.data_to_send()
+        self._held_output = False
         if self._unsent:
             out = self._unsent + out
             self._unsent = b""
-        if not out:
-            return
+        return out
+
+    def _write_out(self, deadline: float | None = None) -> None:
+        # Caller holds _wlock.
+        out = self._take_output()
+        if out:
+            self._send_out(out, deadline)
+
+    def _send_out(self, out: bytes, deadline: float | None = None) -> None:
         sock = self._raw()
         view = memoryview(out)
         try:
             while view:
-                self._apply_deadline(sock, deadline)
-                view = view[sock.send(view):]
+                self._apply_deadline(sock, deadline, True)
+                try:
+                    view = view[sock.send(view):]
+                except BlockingIOError:
+                    if self._kernel_timeouts:
+                        raise TimeoutError("timed out") from None
+                    raise
         finally:
             if view:
                 self._unsent = bytes(view)
 
     def _flush_quietly(self) -> None:
+        """Best effort, bounded by CLOSE_TIMEOUT: an alert or close_notify to a peer that
+        may be gone or not reading."""
         if not self._wlock.acquire(timeout=CLOSE_TIMEOUT):
             return
         try:
             sock = self._sock
             if sock is None:
                 return
+            out = self._take_output()
+            if not out:
+                return
             saved = sock.gettimeout()
+            if saved is None and KERNEL_TIMEOUTS:
+                try:
+                    _kernel_timeout(sock, CLOSE_TIMEOUT, writing=True)
+                    self._send_out(out)
+                finally:
+                    _kernel_timeout(sock, None, writing=True)
+                return
             try:
                 if saved is None or saved > CLOSE_TIMEOUT:
                     sock.settimeout(CLOSE_TIMEOUT)
-                self._write_out()
+                self._send_out(out)
             finally:
                 sock.settimeout(saved)
         except (OSError, TLSError, UsageError):
@@ -425,6 +520,7 @@ class TLSSocket(ConnectionInfo):
             left = self._cend - self._cpos
             cbuf[:left] = cbuf[self._cpos:self._cend]
             self._cpos, self._cend = 0, left
+        self._release_held_output()
         try:
             with memoryview(cbuf) as whole:
                 got = self._raw().recv_into(whole[self._cend:])
@@ -551,6 +647,8 @@ class TLSSocket(ConnectionInfo):
 
     def detach(self) -> int:
         """Forget the TLS state and return the TCP socket's file descriptor (no close_notify)."""
+        if self._held_output:
+            self._flush_quietly()  # the tickets belong to the stream already
         sock = self._raw()
         self._sock = None
         self._closed = True

@@ -100,13 +100,15 @@ def _server_socket(sock: socket.socket, addr: Any, config: ServerConfig,
     """An accepted socket as a server-side `TLSSocket` (the handshake runs on first use);
     ``idle_timeout`` becomes the socket timeout, so a silent client's read times out."""
     try:
-        sock.settimeout(idle_timeout)
+        if sock.gettimeout() != idle_timeout:  # (settimeout is an ioctl even when equal)
+            sock.settimeout(idle_timeout)
         conn = ServerConnection(config)
     except BaseException:
         sock.close()
         raise
     return TLSSocket(sock, conn, server_side=True, handshake_timeout=handshake_timeout,
-                     peer=_peer_label(addr), suppress_ragged_eofs=suppress_ragged_eofs)
+                     peer=_peer_label(addr), suppress_ragged_eofs=suppress_ragged_eofs,
+                     coalesce_tickets=True)
 
 
 def wrap_server_socket(listening_sock: socket.socket, config: ServerConfig, *,
@@ -124,7 +126,8 @@ class TLSServer(socketserver.ThreadingTCPServer):
     Works with `socketserver.StreamRequestHandler` and `http.server`'s handlers. The
     handshake runs in the connection's thread before the handler is created; a failure is
     logged on the ``tlskit.io`` logger and passed to `handshake_failed`, never raised into
-    the serving loop.
+    the serving loop. TLS 1.3 session tickets leave with the handler's first write (one
+    send for both), or before its first read that has to wait, or with the close.
     """
 
     daemon_threads = True
