@@ -26,7 +26,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from . import crypto
-from .enums import CipherSuite, NamedGroup, PskKeyExchangeMode, SignatureScheme
+from .enums import (
+    CipherSuite,
+    ExtensionType,
+    NamedGroup,
+    ProtocolVersion,
+    PskKeyExchangeMode,
+    SignatureScheme,
+)
 from .iana import parse_cipher_suite, parse_group, parse_signature_scheme
 from .session import MAX_TICKET_LIFETIME, SessionCache, TicketSealer
 from .sessionstore import GuardedStore, MemoryStore, SessionStore
@@ -151,6 +158,9 @@ class CertifiedKey:
     # Compressed Certificate messages by (algorithm, staple): built once, sent many times.
     _compressed: dict[tuple[int, bytes | None], bytes] = field(
         init=False, default_factory=dict, repr=False)
+    # The Certificate messages (TLS 1.3 without a staple, TLS 1.2): the same for every client.
+    _certificate13: bytes = field(init=False, default=b"", repr=False)
+    _certificate12: bytes = field(init=False, default=b"", repr=False)
 
     @classmethod
     def from_files(cls, cert_file: str | Path, key_file: str | Path,
@@ -319,6 +329,7 @@ class ClientConfig(_Common):
     _verifier: CertificateVerifier | None = field(init=False, repr=False)
     _psk_modes: list[int] = field(init=False, repr=False)
     _pha: bool = field(init=False, repr=False)
+    _hello_bodies: dict[int, bytes] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._validate_common()
@@ -351,6 +362,36 @@ class ClientConfig(_Common):
         self._set("_psk_modes", [int(modes[m]) for m in dict.fromkeys(self.psk_modes)])
         self._set("_pha", self.certificate is not None if self.post_handshake_auth is None
                   else self.post_handshake_auth)
+        self._set("_hello_bodies", self._encode_hello_bodies())
+
+    def _encode_hello_bodies(self) -> dict[int, bytes]:
+        """The ClientHello extension bodies that only depend on this config, encoded once
+        (each connection adds its server name, key shares, session and cookie)."""
+        from .wire import certcompress
+        from .wire import extensions as ext
+        tls13, tls12 = "TLSv1.3" in self._versions, "TLSv1.2" in self._versions
+        versions: list[int] = [v for v, on in ((ProtocolVersion.TLSv1_3, tls13),
+                                               (ProtocolVersion.TLSv1_2, tls12)) if on]
+        E = ExtensionType
+        bodies: dict[int, bytes] = {
+            E.supported_groups: ext.encode_u16_list(
+                self._groups if tls13 else [g for g in self._groups if g in crypto.GROUPS12]),
+            E.supported_versions: ext.encode_versions_client(versions),
+            E.signature_algorithms: ext.encode_u16_list(self._schemes),
+            E.psk_key_exchange_modes: ext.encode_psk_modes(self._psk_modes),
+            E.status_request: ext.encode_status_request_ocsp(),
+        }
+        if self._cert_schemes is not None:
+            bodies[E.signature_algorithms_cert] = ext.encode_u16_list(self._cert_schemes)
+        if self.record_size_limit is not None:
+            bodies[E.record_size_limit] = ext.encode_record_size_limit(self.record_size_limit)
+        if self.alpn_protocols:
+            bodies[E.application_layer_protocol_negotiation] = ext.encode_alpn(
+                list(self.alpn_protocols))
+        if self._cert_compression:
+            bodies[E.compress_certificate] = certcompress.encode_extension(
+                self._cert_compression)
+        return bodies
 
     def get_verifier(self) -> CertificateVerifier:
         """The verifier, built lazily from the trust anchors (or the system store)."""

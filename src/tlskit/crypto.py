@@ -120,6 +120,12 @@ def key_auth_kind(key: Any) -> str:
     return "RSA" if isinstance(key, rsa.RSAPrivateKey) else "ECDSA"
 
 
+try:  # hmac.digest's own fast path, without its per-call type checks
+    from _hashlib import hmac_digest as hmac_digest
+except ImportError:  # pragma: no cover - a Python built without OpenSSL
+    hmac_digest = hmac.digest  # type: ignore[assignment]
+
+
 # --- key exchange ------------------------------------------------------------------
 
 class KeyShare(abc.ABC):
@@ -290,9 +296,9 @@ def is_obsolete_group(group: int) -> bool:
 
 def new_key_share(group: int, rng: RNG) -> KeyShare:
     if group in (NamedGroup.x25519, NamedGroup.x448):
-        return _MontgomeryShare(NamedGroup(group), rng)
+        return _MontgomeryShare(NamedGroup.of(group), rng)
     if group in _CURVES:
-        return _ECDHShare(NamedGroup(group), rng)
+        return _ECDHShare(NamedGroup.of(group), rng)
     if group == NamedGroup.X25519MLKEM768:
         return _HybridMLKEMShare(rng)
     if group in _FFDHE_X:
@@ -444,16 +450,25 @@ def certificate_signature_schemes(cert: Any) -> set[int]:
     return set()
 
 
-def sign(key: PrivateKey, scheme: int, data: bytes) -> bytes:
-    s = SCHEMES[scheme]
-    if s.kind == "ecdsa":
-        return bytes(key.sign(data, ec.ECDSA(s.hash())))
+def _algorithm(s: Scheme) -> tuple[Any, ...]:
+    """The extra arguments `sign`/`verify` pass to cryptography for a scheme, built once
+    (an `ECDSA(SHA256())` or a `PSS` padding object costs microseconds to make and is
+    immutable): () for EdDSA, (ECDSA,) or (padding, hash) otherwise."""
     if s.kind == "eddsa":
-        return bytes(key.sign(data))
-    if s.kind in ("rsa_pss_rsae", "rsa_pss_pss"):
-        h = s.hash()
-        return bytes(key.sign(data, padding.PSS(padding.MGF1(h), h.digest_size), h))
-    return bytes(key.sign(data, padding.PKCS1v15(), s.hash()))
+        return ()
+    h = s.hash()
+    if s.kind == "ecdsa":
+        return (ec.ECDSA(h),)
+    if s.kind == "rsa_pkcs1":
+        return (padding.PKCS1v15(), h)
+    return (padding.PSS(padding.MGF1(h), h.digest_size), h)
+
+
+_ALGORITHMS: dict[int, tuple[Any, ...]] = {code: _algorithm(s) for code, s in SCHEMES.items()}
+
+
+def sign(key: PrivateKey, scheme: int, data: bytes) -> bytes:
+    return bytes(key.sign(data, *_ALGORITHMS[scheme]))
 
 
 RSASSA_PSS_OID = "1.2.840.113549.1.1.10"
@@ -474,24 +489,18 @@ def verify(public_key: PublicKey, scheme: int, signature: bytes, data: bytes,
             if not isinstance(public_key, ec.EllipticCurvePublicKey) or (
                     curve_bound and public_key.curve.name != s.curve):
                 raise IllegalParameter(f"{s.code.name} does not match the certificate's key")
-            public_key.verify(signature, data, ec.ECDSA(s.hash()))
         elif s.kind == "eddsa":
             want = ed25519.Ed25519PublicKey if s.code == _S.ed25519 else ed448.Ed448PublicKey
             if not isinstance(public_key, want):
                 raise IllegalParameter(f"{s.code.name} does not match the certificate's key")
-            public_key.verify(signature, data)
-        elif s.kind.startswith("rsa"):
+        else:
             if not isinstance(public_key, rsa.RSAPublicKey):
                 raise IllegalParameter(f"{s.code.name} does not match the certificate's key")
             if key_oid is not None and (key_oid == RSASSA_PSS_OID) != (s.kind == "rsa_pss_pss"):
                 # 4.2.3: rsa_pss_pss_* need an RSASSA-PSS key, rsa_pss_rsae_* rsaEncryption.
                 raise IllegalParameter(f"{s.code.name} does not match the certificate's key "
                                        f"type ({key_oid})")
-            h = s.hash()
-            pad: padding.AsymmetricPadding = (
-                padding.PKCS1v15() if s.kind == "rsa_pkcs1"
-                else padding.PSS(padding.MGF1(h), h.digest_size))
-            public_key.verify(signature, data, pad, h)
+        public_key.verify(signature, data, *_ALGORITHMS[scheme])
     except InvalidSignature as exc:
         raise DecryptError(f"{s.code.name} signature does not verify") from exc
 

@@ -7,7 +7,7 @@ acceptable is decided by the state machine, never by the decoder.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any
+from typing import Any, Self
 
 
 class _OpenEnum(IntEnum):
@@ -21,6 +21,13 @@ class _OpenEnum(IntEnum):
         member._name_ = f"UNKNOWN_0x{value:04x}"
         member._value_ = value
         return member
+
+    @classmethod
+    def of(cls, value: int) -> Self:
+        """``cls(value)`` without Enum's call machinery for a known value (one dict
+        lookup; the handshake converts a dozen negotiated values per connection)."""
+        member = cls._value2member_map_.get(value)
+        return member if member is not None else cls(value)  # type: ignore[return-value]
 
 
 class ContentType(_OpenEnum):

@@ -9,17 +9,12 @@ the wrong stage; the previous stage is dropped when the next exists.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
 
 from .crypto import Suite
-
-try:  # hmac.digest's own fast path, without its per-call type checks
-    from _hashlib import hmac_digest as _hmac
-except ImportError:  # pragma: no cover - a Python built without OpenSSL
-    _hmac = hmac.digest  # type: ignore[assignment]
+from .crypto import hmac_digest as _hmac
 
 _LABEL_PREFIX = b"tls13 "
 
@@ -43,13 +38,19 @@ def _fixed_info(label: bytes, context: bytes, length: int) -> bytes:
     return _label_head(label, length) + bytes((len(context),)) + context + b"\x01"
 
 
+@lru_cache(maxsize=256)
+def _info_head(label: bytes, length: int, context_length: int) -> bytes:
+    """An HkdfLabel up to its context: what `derive` prefixes to each transcript hash."""
+    return _label_head(label, length) + bytes((context_length,))
+
+
 def hkdf_expand_label(hash_name: str, secret: bytes, label: bytes, context: bytes,
                       length: int) -> bytes:
     """HKDF-Expand-Label (7.1). One HMAC when the output fits one hash block, the common case."""
-    info = _label_head(label, length) + bytes((len(context),)) + context
+    info = _info_head(label, length, len(context)) + context
     out = _hmac(secret, info + b"\x01", hash_name)
     if length <= len(out):
-        return out[:length]
+        return out[:length] if length < len(out) else out
     blocks = [out]
     block = out
     counter = 1
@@ -82,10 +83,22 @@ class TrafficKeys:
     iv: bytes
 
 
+@lru_cache(maxsize=16)
+def _key_iv_info(hash_name: str, key_length: int, hash_length: int) -> tuple[bytes, bytes]:
+    """The whole HKDF-Expand input for "key" and "iv" (7.3): both fit one block."""
+    assert key_length <= hash_length
+    return (_fixed_info(b"key", b"", key_length), _fixed_info(b"iv", b"", 12))
+
+
+def key_and_iv(suite: Suite, secret: bytes) -> tuple[bytes, bytes]:
+    """The AEAD key and static IV of a traffic secret (7.3): one HMAC each."""
+    h, n = suite.hash_name, suite.key_length
+    key_info, iv_info = _key_iv_info(h, n, suite.hash_length)
+    return _hmac(secret, key_info, h)[:n], _hmac(secret, iv_info, h)[:12]
+
+
 def traffic_keys(suite: Suite, secret: bytes) -> TrafficKeys:
-    h, n = suite.hash_name, suite.hash_length
-    return TrafficKeys(secret, _expand_fixed(h, secret, b"key", b"", suite.key_length, n),
-                       _expand_fixed(h, secret, b"iv", b"", 12, n))
+    return TrafficKeys(secret, *key_and_iv(suite, secret))
 
 
 def next_traffic_secret(suite: Suite, secret: bytes) -> bytes:

@@ -7,17 +7,20 @@ is kept for peers without it, whose sessions are then never resumed.
 
 from __future__ import annotations
 
-import hmac
+from .crypto import hmac_digest
 
 
 def p_hash(hash_name: str, secret: bytes, seed: bytes, length: int) -> bytes:
     """P_hash: HMAC chained over A(i) until `length` bytes exist."""
-    out = bytearray()
+    out = []
+    have = 0
     a = seed
-    while len(out) < length:
-        a = hmac.digest(secret, a, hash_name)
-        out += hmac.digest(secret, a + seed, hash_name)
-    return bytes(out[:length])
+    while have < length:
+        a = hmac_digest(secret, a, hash_name)
+        block = hmac_digest(secret, a + seed, hash_name)
+        out.append(block)
+        have += len(block)
+    return b"".join(out)[:length]
 
 
 def prf(hash_name: str, secret: bytes, label: bytes, seed: bytes, length: int) -> bytes:

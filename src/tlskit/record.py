@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20
 from .crypto import Suite
 from .enums import ContentType
 from .errors import BadRecordMac, DecodeError, RecordOverflow, UnexpectedMessage
-from .keyschedule import next_traffic_secret, traffic_keys
+from .keyschedule import key_and_iv, next_traffic_secret
 
 AEAD = AESGCM | ChaCha20Poly1305 | AESCCM
 HEADER = struct.Struct(">BHH")
@@ -99,8 +99,8 @@ class _Protector13(_Direction):
 
     @classmethod
     def from_secret(cls, suite: Suite, secret: bytes) -> Self:
-        keys = traffic_keys(suite, secret)
-        return cls(suite, keys.key, keys.iv, secret)
+        key, iv = key_and_iv(suite, secret)
+        return cls(suite, key, iv, secret)
 
     def nonce(self, seq: int) -> bytes:
         """The per-record nonce (5.3); the one place it is built."""

@@ -149,13 +149,24 @@ class TicketSealer:
 
     def __init__(self, store: GuardedStore, clock: Callable[[], float]) -> None:
         self._store, self._clock = store, clock
+        # One AES-GCM context per ticket key in the ring (making one costs more than
+        # sealing a ticket); a rotated-out key's context goes with the next rotation.
+        self._aeads: dict[bytes, AESGCM] = {}
+
+    def _aead(self, key: bytes) -> AESGCM:
+        aead = self._aeads.get(key)
+        if aead is None:
+            if len(self._aeads) >= 8:
+                self._aeads.clear()
+            aead = self._aeads[key] = AESGCM(key)
+        return aead
 
     def seal(self, state: TicketState, nonce: bytes) -> bytes | None:
         keys = self._store.ticket_keys(self._clock())
         if keys is None:
             return None
         body = encode_state(state)
-        return keys.current_id + nonce + AESGCM(keys.current).encrypt(
+        return keys.current_id + nonce + self._aead(keys.current).encrypt(
             nonce, body, _AAD + keys.current_id)
 
     def open(self, ticket: bytes) -> TicketState | None:
@@ -169,8 +180,8 @@ class TicketSealer:
             return None
         nonce = ticket[KEY_ID_LENGTH:KEY_ID_LENGTH + _NONCE]
         try:
-            plain = AESGCM(key).decrypt(nonce, ticket[KEY_ID_LENGTH + _NONCE:],
-                                        _AAD + key_id)
+            plain = self._aead(key).decrypt(nonce, ticket[KEY_ID_LENGTH + _NONCE:],
+                                            _AAD + key_id)
         except InvalidTag:
             return None
         return decode_state(plain)

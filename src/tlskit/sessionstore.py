@@ -97,6 +97,7 @@ class MemoryStore:
         self._rng, self._clock = rng, clock
         self._lock = threading.Lock()
         self._keys: dict[int, bytes] = {}
+        self._ring: tuple[int, TicketKeys] | None = None
         self._sessions: OrderedDict[bytes, tuple[float, bytes]] = OrderedDict()
         self._seen: OrderedDict[bytes, float] = OrderedDict()
 
@@ -104,12 +105,19 @@ class MemoryStore:
         if self._fixed is not None:  # one configured key, never rotated
             return TicketKeys(_epoch_id(0), self._fixed, {_epoch_id(0): self._fixed})
         epochs = self.rotation.epochs(now)
+        ring = self._ring  # the same ring until the epoch changes (every seal asks)
+        if ring is not None and ring[0] == epochs[0]:
+            return ring[1]
         with self._lock:
-            current = self._keys.setdefault(epochs[0], self._rng(KEY_LENGTH))
+            current = self._keys.get(epochs[0])
+            if current is None:
+                current = self._keys[epochs[0]] = self._rng(KEY_LENGTH)
             for old in [e for e in self._keys if e not in epochs]:
                 del self._keys[old]
             accepted = {_epoch_id(e): self._keys[e] for e in epochs if e in self._keys}
-        return TicketKeys(_epoch_id(epochs[0]), current, accepted)
+            keys = TicketKeys(_epoch_id(epochs[0]), current, accepted)
+            self._ring = (epochs[0], keys)
+        return keys
 
     def put_session(self, session_id: bytes, state: bytes, ttl: float) -> None:
         with self._lock:

@@ -311,12 +311,13 @@ class ClientHandshake12(Handshake12):
                       key_oid=self.auth.chain[0].public_key_algorithm_oid.dotted_string)
         share = crypto.new_key_share(ske.group, cfg.rng)
         self.premaster = share.exchange(ske.public)
-        self.group = NamedGroup(ske.group)
-        self.auth.scheme = SignatureScheme(ske.scheme)
+        self.group = NamedGroup.of(ske.group)
+        self.auth.scheme = SignatureScheme.of(ske.scheme)
         self._client_public = share.public
-        self.trace(T.SERVER_KEY_EXCHANGE, message=ske, raw=raw, group=self.group.name,
-                   server_share=ske.public, client_share=share.public,
-                   shared_secret=self.premaster, scheme=self.auth.scheme.name)
+        if cfg.tracer is not None:  # (naming costs: only when traced)
+            self.trace(T.SERVER_KEY_EXCHANGE, message=ske, raw=raw, group=self.group.name,
+                       server_share=ske.public, client_share=share.public,
+                       shared_secret=self.premaster, scheme=self.auth.scheme.name)
         return State.WAIT_CERTIFICATE_REQUEST_OR_DONE
 
     def on_certificate_request(self, msg: m12.CertificateRequest12, raw: bytes) -> State:

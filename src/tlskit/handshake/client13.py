@@ -61,6 +61,7 @@ from .common import (
     rule,
     verify_server_chain,
 )
+from .hello import ServerHelloView
 
 _E = ExtensionType
 _HT = HandshakeType
@@ -204,14 +205,14 @@ class ClientHandshake13(Handshake13):
 
     def _hello_extensions(self) -> m.Extensions:
         cfg = self.config
+        bodies = cfg._hello_bodies  # what depends on the config alone, encoded once
         exts = m.Extensions()
         if self.server_name and not _is_ip_literal(self.server_name):
-            exts[_E.server_name] = ext.encode_server_name(_sni_form(self.server_name))
+            exts[_E.server_name] = _encoded_server_name(self.server_name)
         tls13 = "TLSv1.3" in cfg._versions
         tls12 = "TLSv1.2" in cfg._versions
         exts[_E.renegotiation_info] = b"\x00"  # RFC 5746: an empty renegotiated_connection
-        exts[_E.supported_groups] = ext.encode_u16_list(
-            cfg._groups if tls13 else [g for g in cfg._groups if g in crypto.GROUPS12])
+        exts[_E.supported_groups] = bodies[_E.supported_groups]
         if tls12:
             exts[_E.ec_point_formats] = b"\x01\x00"  # uncompressed only (RFC 8422 5.1.2)
             exts[_E.extended_master_secret] = b""
@@ -222,28 +223,25 @@ class ClientHandshake13(Handshake13):
         if tls13:
             exts[_E.key_share] = ext.encode_key_share_client(
                 [(g, s.public) for g, s in self.offer.shares.items()])
-            versions: list[int] = [ProtocolVersion.TLSv1_3]
-            if tls12:
-                versions.append(ProtocolVersion.TLSv1_2)
-            exts[_E.supported_versions] = ext.encode_versions_client(versions)
-        exts[_E.signature_algorithms] = ext.encode_u16_list(cfg._schemes)
+            exts[_E.supported_versions] = bodies[_E.supported_versions]
+        exts[_E.signature_algorithms] = bodies[_E.signature_algorithms]
         if cfg._cert_schemes is not None:
-            exts[_E.signature_algorithms_cert] = ext.encode_u16_list(cfg._cert_schemes)
+            exts[_E.signature_algorithms_cert] = bodies[_E.signature_algorithms_cert]
         if self.offer.cookie is not None:
             exts[_E.cookie] = ext.encode_cookie(self.offer.cookie)
         if tls13:
-            exts[_E.psk_key_exchange_modes] = ext.encode_psk_modes(cfg._psk_modes)
+            exts[_E.psk_key_exchange_modes] = bodies[_E.psk_key_exchange_modes]
         if self.early_data_sent and not self.offer.retried:
             exts[_E.early_data] = b""
         if cfg.record_size_limit is not None:
-            exts[_E.record_size_limit] = ext.encode_record_size_limit(cfg.record_size_limit)
+            exts[_E.record_size_limit] = bodies[_E.record_size_limit]
         if cfg.alpn_protocols:
-            exts[_E.application_layer_protocol_negotiation] = ext.encode_alpn(
-                list(cfg.alpn_protocols))
+            exts[_E.application_layer_protocol_negotiation] = bodies[
+                _E.application_layer_protocol_negotiation]
         if cfg.ocsp_stapling:
-            exts[_E.status_request] = ext.encode_status_request_ocsp()
+            exts[_E.status_request] = bodies[_E.status_request]
         if tls13 and cfg._cert_compression:
-            exts[_E.compress_certificate] = certcompress.encode_extension(cfg._cert_compression)
+            exts[_E.compress_certificate] = bodies[_E.compress_certificate]
         if tls13 and cfg._pha:  # 4.2.6: we will answer a CertificateRequest after the handshake
             exts[_E.post_handshake_auth] = b""
         self.offer.extensions = set(exts)
@@ -277,13 +275,15 @@ class ClientHandshake13(Handshake13):
         self.send(raw)
         self.flush()
         self.out.set_hello_record_version(0x0303)
-        self.trace(T.CLIENT_HELLO, message=hello, raw=raw, shares={
-            NamedGroup(g).name: s.public for g, s in self.offer.shares.items()})
+        if self.config.tracer is not None:  # (naming the shares costs: only when traced)
+            self.trace(T.CLIENT_HELLO, message=hello, raw=raw, shares={
+                NamedGroup(g).name: s.public for g, s in self.offer.shares.items()})
 
     # -- ServerHello / HelloRetryRequest (4.1.3, 4.1.4) -------------------------------
 
     def on_server_hello(self, sh: m.ServerHello, raw: bytes) -> State:
-        if _E.supported_versions not in sh.extensions and "TLSv1.2" in self.config._versions \
+        answer = ServerHelloView(sh)  # each extension decoded once, by the check that needs it
+        if not answer.has(_E.supported_versions) and "TLSv1.2" in self.config._versions \
                 and not self.offer.retried and not sh.is_hello_retry_request:
             if self._early_write_pending:
                 # 4.2.10: 0-RTT data was sent; a TLS 1.2 server is fatal (the alert goes
@@ -293,21 +293,22 @@ class ClientHandshake13(Handshake13):
             return self._hand_over(sh, raw)
         if "TLSv1.3" not in self.config._versions:
             raise ProtocolVersionError("server selected TLS 1.3, which is not enabled")
-        self._check_server_hello_common(sh)
+        self._check_server_hello_common(answer)
         if sh.is_hello_retry_request:
-            return self.on_hello_retry_request(sh, raw)
+            return self.on_hello_retry_request(answer, raw)
         exts = sh.extensions
         self.check_extensions(exts, ALLOWED_IN_SH, self.offer.extensions, "ServerHello")
-        psk = self._accepted_psk(exts)
+        psk = self._accepted_psk(answer)
         suite = self.suite_or_fail()
-        if _E.key_share not in exts:
+        if not answer.has(_E.key_share):
             if psk is None or PskKeyExchangeMode.psk_ke not in self.config._psk_modes:
                 raise MissingExtension("ServerHello has no key_share (psk_ke was not offered)")
             group, server_public, share = None, b"", None  # 4.2.9 psk_ke: the PSK alone
         else:
             if PskKeyExchangeMode.psk_dhe_ke not in self.config._psk_modes and psk is not None:
                 raise IllegalParameter("server resumed with psk_dhe_ke, which was not offered")
-            group, server_public = ext.decode_key_share_server(exts[_E.key_share])
+            assert answer.share is not None
+            group, server_public = answer.share
             share = self.offer.shares.get(group)
             if share is None:
                 raise IllegalParameter(f"server key share for {NamedGroup(group).name}, "
@@ -319,7 +320,7 @@ class ClientHandshake13(Handshake13):
             shared = bytes(suite.hash_length)
         else:
             shared = share.exchange(server_public)
-            self.group = NamedGroup(group)
+            self.group = NamedGroup.of(group)
         self.offer.shares = {}
         hs = EarlySecret.start(suite, psk).handshake(shared)
         self.handshake_secret = hs
@@ -327,11 +328,12 @@ class ClientHandshake13(Handshake13):
         c_hs, s_hs = hs.client_traffic(th), hs.server_traffic(th)
         self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
         self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
-        self.trace(T.SERVER_HELLO, message=sh, raw=raw,
-                   group=self.group.name if self.group is not None else None,
-                   server_share=server_public, shared_secret=shared,
-                   cipher_suite=suite.name, client_handshake_traffic_secret=c_hs,
-                   server_handshake_traffic_secret=s_hs, version="TLSv1.3")
+        if self.config.tracer is not None:
+            self.trace(T.SERVER_HELLO, message=sh, raw=raw,
+                       group=self.group.name if self.group is not None else None,
+                       server_share=server_public, shared_secret=shared,
+                       cipher_suite=suite.name, client_handshake_traffic_secret=c_hs,
+                       server_handshake_traffic_secret=s_hs, version="TLSv1.3")
         self.set_read(s_hs)
         self._server_hs_secret = s_hs
         self._client_hs_secret = c_hs
@@ -360,13 +362,13 @@ class ClientHandshake13(Handshake13):
         successor.take_over(_HT.server_hello, sh, raw)
         return State.HANDED_OVER
 
-    def _accepted_psk(self, exts: m.Extensions) -> bytes | None:
+    def _accepted_psk(self, answer: ServerHelloView) -> bytes | None:
         """4.2.11: the server may pick our one ticket; the suite's hash must match it."""
-        if _E.pre_shared_key not in exts:
+        selected = answer.selected_identity
+        if selected is None:
             return None
         session = self.session
         assert session is not None  # otherwise check_extensions rejected it
-        selected = ext.decode_selected_identity(exts[_E.pre_shared_key])
         if selected != 0:
             raise IllegalParameter(f"server selected PSK identity {selected}; one was offered")
         if self.suite_or_fail().hash_name != session.suite.hash_name:
@@ -382,9 +384,9 @@ class ClientHandshake13(Handshake13):
         assert self.suite is not None
         return self.suite
 
-    def _check_server_hello_common(self, sh: m.ServerHello) -> None:
-        exts = sh.extensions
-        if _E.supported_versions not in exts:
+    def _check_server_hello_common(self, answer: ServerHelloView) -> None:
+        sh = answer.hello
+        if not answer.has(_E.supported_versions):
             # A TLS 1.2 (or older) server while TLS 1.2 is not enabled (or after a retry).
             tail = sh.random[-8:]
             if tail in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
@@ -392,7 +394,7 @@ class ClientHandshake13(Handshake13):
             raise ProtocolVersionError(
                 f"server chose {ProtocolVersion(sh.legacy_version).label}; only TLS 1.3 "
                 "is enabled")
-        version = ext.decode_version_server(exts[_E.supported_versions])
+        version = answer.version
         if version != ProtocolVersion.TLSv1_3:
             raise IllegalParameter(f"server selected version {version:#06x} not offered")
         if sh.legacy_version != 0x0303:
@@ -408,8 +410,8 @@ class ClientHandshake13(Handshake13):
             raise IllegalParameter("ServerHello cipher suite differs from the HelloRetryRequest")
         self.suite = SUITES[sh.cipher_suite]
 
-    def on_hello_retry_request(self, hrr: m.ServerHello, raw: bytes) -> State:
-        offer = self.offer
+    def on_hello_retry_request(self, answer: ServerHelloView, raw: bytes) -> State:
+        hrr, offer = answer.hello, self.offer
         if offer.retried:
             raise UnexpectedMessage("a second HelloRetryRequest")
         offer.retried = True
@@ -423,10 +425,10 @@ class ClientHandshake13(Handshake13):
             self.session = None  # the ticket cannot be used with this suite's hash
         self.transcript.restart_after_hrr(suite.hash_name)
         self.transcript.update(raw)
-        if _E.cookie in exts:
-            offer.cookie = ext.decode_cookie(exts[_E.cookie])
-        if _E.key_share in exts:
-            group = ext.decode_key_share_hrr(exts[_E.key_share])
+        if answer.cookie is not None:
+            offer.cookie = answer.cookie
+        group = answer.retry_group
+        if group is not None:
             if group not in self.config._groups or group in offer.shares:
                 raise IllegalParameter(
                     f"HelloRetryRequest asks for {NamedGroup(group).name}, which was not "
@@ -543,8 +545,9 @@ class ClientHandshake13(Handshake13):
     def on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> State:
         self.check_certificate_verify(cv, self.auth.chain[0], self.config._schemes,
                                       CV_SERVER, self.hash_before)
-        self.auth.scheme = SignatureScheme(cv.algorithm)
-        self.trace(T.CERTIFICATE_VERIFY, message=cv, raw=raw, scheme=self.auth.scheme.name)
+        self.auth.scheme = SignatureScheme.of(cv.algorithm)
+        if self.config.tracer is not None:
+            self.trace(T.CERTIFICATE_VERIFY, message=cv, raw=raw, scheme=self.auth.scheme.name)
         return State.WAIT_FINISHED
 
     # -- Finished (4.4.4) and the switch to application keys ---------------------------
@@ -713,6 +716,12 @@ def _sni_form(server_name: str) -> str:
         return canonical_dns_name(server_name)
     except InvalidHostname as exc:
         raise ValueError(f"server_name {server_name!r} is not a valid host name: {exc}") from None
+
+
+@functools.lru_cache(maxsize=256)
+def _encoded_server_name(server_name: str) -> bytes:
+    """The server_name extension body for a name (a client dials few names)."""
+    return ext.encode_server_name(_sni_form(server_name))
 
 
 @functools.lru_cache(maxsize=256)

@@ -49,10 +49,11 @@ from ..errors import (
     UnsupportedExtension,
 )
 from ..events import Event, HandshakeComplete, KeyUpdated
-from ..keyschedule import EarlySecret, finished_key
+from ..keyschedule import EarlySecret, finished_verify_data
 from ..session import TicketState
 from ..trace import TraceStep as T
 from ..wire import messages as m
+from ..x509.parsed import load_der
 
 # RFC 8446 4.4.3: the CertificateVerify signature covers 64 spaces, a context string,
 # a zero byte and the transcript hash.
@@ -82,11 +83,13 @@ _NOT_IN_TRANSCRIPT = frozenset({HandshakeType.new_session_ticket, HandshakeType.
 
 def parse_chain(blobs: list[bytes], whose: str) -> list[x509.Certificate]:
     """DER certificates from a Certificate message; anything unparseable is bad_certificate
-    (cryptography raises more than ValueError for odd encodings, e.g. InvalidVersion)."""
+    (cryptography raises more than ValueError for odd encodings, e.g. InvalidVersion).
+    Parsed through `tlskit.x509.parsed`: a chain seen before comes back as the same
+    objects (public keys loaded once); every handshake still validates it."""
     chain = []
     for i, der in enumerate(blobs):
         try:
-            chain.append(x509.load_der_x509_certificate(der))
+            chain.append(load_der(der))
         except Exception as exc:  # any parse failure means a bad certificate
             raise BadCertificate(f"{whose} certificate {i} does not parse: {exc}") from exc
     return chain
@@ -128,7 +131,7 @@ class Transcript:
             self._hash.update(raw)
 
     def digest(self) -> bytes:
-        return bytes(self._hash.digest())
+        return self._hash.digest()  # type: ignore[no-any-return]
 
     def hash_with(self, hash_name: str, extra: bytes) -> bytes:
         """Hash of the transcript so far plus `extra`, whether or not hashing has begun
@@ -140,7 +143,7 @@ class Transcript:
     def digest_with(self, extra: bytes) -> bytes:
         h = self._hash.copy()
         h.update(extra)
-        return bytes(h.digest())
+        return h.digest()  # type: ignore[no-any-return]
 
     def copy(self) -> Transcript:
         twin = Transcript.__new__(Transcript)
@@ -421,9 +424,9 @@ class Handshake:
         """The one place a `HandshakeComplete` is built (both versions, both sides)."""
         assert self.suite is not None
         return HandshakeComplete(
-            version=self.version, cipher_suite=CipherSuite(self.suite.code),
-            group=NamedGroup(group) if group is not None else None,
-            signature_scheme=SignatureScheme(scheme) if scheme is not None else None,
+            version=self.version, cipher_suite=CipherSuite.of(self.suite.code),
+            group=NamedGroup.of(group) if group is not None else None,
+            signature_scheme=SignatureScheme.of(scheme) if scheme is not None else None,
             alpn_protocol=alpn, peer_certificates=list(auth.chain), resumed=resumed,
             server_name=server_name, ocsp_response=auth.ocsp_response,
             early_data_accepted=early_data_accepted)
@@ -577,8 +580,7 @@ class Handshake13(Handshake):
 
     def finished_for(self, base_key: bytes, transcript_hash: bytes) -> bytes:
         assert self.suite is not None
-        return hmac.digest(finished_key(self.suite, base_key), transcript_hash,
-                           self.suite.hash_name)
+        return finished_verify_data(self.suite, base_key, transcript_hash)
 
     def check_finished(self, msg: m.Finished, expected: bytes) -> None:
         if len(msg.verify_data) != len(expected):
@@ -650,7 +652,7 @@ class Handshake13(Handshake):
         """4.2.11.2: HMAC over the transcript up to the binders, keyed from the PSK."""
         early = EarlySecret.start(suite, psk)
         th = before.hash_with(suite.hash_name, truncated_hello)
-        return hmac.digest(finished_key(suite, early.binder_key()), th, suite.hash_name)
+        return finished_verify_data(suite, early.binder_key(), th)
 
     def check_extensions(self, exts: m.Extensions, allowed: frozenset[int], offered: set[int],
                          what: str) -> None:

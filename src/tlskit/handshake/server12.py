@@ -287,7 +287,7 @@ class ServerHandshake12(Handshake12):
         """Suite, certificate and scheme together: the suite's auth must fit the key."""
         cfg = self.config
         groups = [g for g in cfg._groups if g in client_groups and g in crypto.GROUPS12]
-        self.group = NamedGroup(groups[0]) if groups else None
+        self.group = NamedGroup.of(groups[0]) if groups else None
         certs = by_server_name(cfg._certs, self.server_name)
         for code in cfg._suites12:
             if code not in ch.cipher_suites:
@@ -311,7 +311,7 @@ class ServerHandshake12(Handshake12):
                 scheme = next((s for s in ck.schemes12 if s in schemes), None)
                 if scheme is not None:
                     self.suite12 = self.suite = suite
-                    self.certified, self.scheme = ck, SignatureScheme(scheme)
+                    self.certified, self.scheme = ck, SignatureScheme.of(scheme)
                     return
         raise HandshakeFailure(self._no_suite_reason(ch))
 
@@ -356,7 +356,11 @@ class ServerHandshake12(Handshake12):
         sh = m.ServerHello(self.server_random, self.session_id, suite.code, sh_exts)
         self.transcript.start(suite.hash_name)
         self._send_traced(T.SERVER_HELLO, sh, version="TLSv1.2", cipher_suite=suite.name)
-        self._send_traced(T.CERTIFICATE, m12.Certificate12(list(ck.cert_der)), chain=ck.chain)
+        raw = ck._certificate12 or _encode_certificate12(ck)  # the same for every client
+        self.send(raw)
+        if cfg.tracer is not None:
+            self.trace(T.CERTIFICATE, message=m12.Certificate12(list(ck.cert_der)), raw=raw,
+                       chain=ck.chain)
         if staple:
             self._send_traced(T.CERTIFICATE_STATUS, m12.CertificateStatus(staple),
                               ocsp_response=staple)
@@ -462,3 +466,9 @@ class ServerHandshake12(Handshake12):
 def _can_receive_premaster(ck: CertifiedKey) -> bool:
     """An RSA-encryption key whose certificate allows keyEncipherment (RFC 5246 7.4.2)."""
     return key_transport_problem(ck.chain[0]) is None
+
+
+def _encode_certificate12(ck: CertifiedKey) -> bytes:
+    """RFC 5246 7.4.2: the chain as a Certificate message, encoded once per CertifiedKey."""
+    ck._certificate12 = m12.Certificate12(list(ck.cert_der)).encode()
+    return ck._certificate12

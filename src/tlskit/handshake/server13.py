@@ -208,7 +208,7 @@ class ServerHandshake13(Handshake13):
             raise HandshakeFailure(
                 "no key exchange group in common with the client (we accept "
                 f"{', '.join(NamedGroup(g).name for g in cfg._groups)})")
-        self.group = NamedGroup(common_groups[0])
+        self.group = NamedGroup.of(common_groups[0])
         self._psk = self._accept_ticket(offer, raw)
         if self._psk is None:
             cert_schemes = offer.cert_schemes
@@ -402,9 +402,9 @@ class ServerHandshake13(Handshake13):
         accepted = set(cert_schemes)
         for ck, scheme in signable:
             if all(sigs & accepted for sigs in ck.chain_signatures):
-                self.certified, self.scheme = ck, SignatureScheme(scheme)
+                self.certified, self.scheme = ck, SignatureScheme.of(scheme)
                 return
-        self.certified, self.scheme = signable[0][0], SignatureScheme(signable[0][1])
+        self.certified, self.scheme = signable[0][0], SignatureScheme.of(signable[0][1])
 
     # -- HelloRetryRequest (4.1.4) --------------------------------------------------------
 
@@ -505,11 +505,13 @@ class ServerHandshake13(Handshake13):
         c_hs, s_hs = hs.client_traffic(th), hs.server_traffic(th)
         self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
         self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
-        self.trace(T.SERVER_HELLO, message=sh, raw=raw,
-                   group=group.name if self.group is not None else None,
-                   client_share=client_share, server_share=server_share, shared_secret=shared,
-                   cipher_suite=suite.name, client_handshake_traffic_secret=c_hs,
-                   server_handshake_traffic_secret=s_hs, version="TLSv1.3")
+        if cfg.tracer is not None:
+            self.trace(T.SERVER_HELLO, message=sh, raw=raw,
+                       group=group.name if self.group is not None else None,
+                       client_share=client_share, server_share=server_share,
+                       shared_secret=shared, cipher_suite=suite.name,
+                       client_handshake_traffic_secret=c_hs,
+                       server_handshake_traffic_secret=s_hs, version="TLSv1.3")
         if ch.session_id and not self._ccs_sent:  # D.4: right after the ServerHello
             self.send_ccs()
             self._ccs_sent = True
@@ -525,12 +527,13 @@ class ServerHandshake13(Handshake13):
         if self._psk is None:
             self._send_certificate(offer)
         fin = m.Finished(self.finished_for(s_hs, self.transcript.digest()))
-        self.send(fin.encode())
+        fin_raw = fin.encode()
+        self.send(fin_raw)
         self.flush()
         master = hs.master()
         th = self.transcript.digest()
         c_ap, s_ap = master.client_traffic(th), master.server_traffic(th)
-        self.trace(T.SERVER_FINISHED, message=fin, raw=fin.encode(), verify_data=fin.verify_data,
+        self.trace(T.SERVER_FINISHED, message=fin, raw=fin_raw, verify_data=fin.verify_data,
                    client_application_traffic_secret=c_ap,
                    server_application_traffic_secret=s_ap)
         self.exporter_master = master.exporter(th)
@@ -572,14 +575,14 @@ class ServerHandshake13(Handshake13):
     def _send_certificate(self, offer: ClientHelloView) -> None:
         ck, scheme = self.certified, self.scheme
         assert ck is not None and scheme is not None
-        entries = [m.CertificateEntry(d) for d in ck.cert_der]
         staple = None
         if offer.has(_E.status_request) and ck.ocsp_response is not None:
             staple = ck.ocsp_response() if callable(ck.ocsp_response) else ck.ocsp_response
-            if staple:
-                entries[0].extensions[_E.status_request] = ext.encode_ocsp_status(staple)
-        cert = m.Certificate(b"", entries)
-        raw = cert.encode()
+        if staple:
+            cert = _certificate_message(ck, staple)
+            raw = cert.encode()
+        else:  # the same bytes for every client: encoded once per certificate
+            raw = ck._certificate13 or _encode_once(ck)
         if self._compression is not None:  # RFC 8879: the same message, compressed
             key = (self._compression, staple)
             packed = ck._compressed.get(key)
@@ -591,13 +594,15 @@ class ServerHandshake13(Handshake13):
             self.send(packed)
         else:
             self.send(raw)
-        self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=ck.chain, ocsp_response=staple,
-                   compressed=self._compression)
+        if self.config.tracer is not None:
+            self.trace(T.CERTIFICATE, message=_certificate_message(ck, staple), raw=raw,
+                       chain=ck.chain, ocsp_response=staple, compressed=self._compression)
         signature = crypto.sign(ck.private_key, scheme, CV_SERVER + self.transcript.digest())
         cv = m.CertificateVerify(scheme, signature)
         raw = cv.encode()
         self.send(raw)
-        self.trace(T.CERTIFICATE_VERIFY, message=cv, raw=raw, scheme=scheme.name)
+        if self.config.tracer is not None:
+            self.trace(T.CERTIFICATE_VERIFY, message=cv, raw=raw, scheme=scheme.name)
 
     # -- 0-RTT data (4.2.10, 4.5) --------------------------------------------------------
 
@@ -748,6 +753,19 @@ class ServerHandshake13(Handshake13):
             self.send(nst.encode(), transcript=False)
             self.trace(T.NEW_SESSION_TICKET, message=nst)
         self.flush()
+
+
+def _certificate_message(ck: CertifiedKey, staple: bytes | None) -> m.Certificate:
+    """4.4.2: the chain, with the OCSP staple (if any) on the leaf's entry (4.4.2.1)."""
+    entries = [m.CertificateEntry(d) for d in ck.cert_der]
+    if staple:
+        entries[0].extensions[_E.status_request] = ext.encode_ocsp_status(staple)
+    return m.Certificate(b"", entries)
+
+
+def _encode_once(ck: CertifiedKey) -> bytes:
+    ck._certificate13 = _certificate_message(ck, None).encode()
+    return ck._certificate13
 
 
 __all__ = ["ServerHandshake13"]

@@ -6,12 +6,15 @@ check every length and raise DecodeError; they keep unknown code points.
 
 from __future__ import annotations
 
+import struct
+
 from ..errors import DecodeError, IllegalParameter
 from .codec import Reader, Writer
 
 
 def _done(r: Reader, what: str) -> None:
-    r.end(f"{what} extension")
+    if r.remaining:  # (the message is built only for the error)
+        r.end(f"{what} extension")
 
 
 # --- server_name (RFC 6066 3) ---------------------------------------------------------
@@ -37,6 +40,10 @@ def decode_server_name(body: bytes) -> str | None:
     """The host_name from a server_name body; None for an empty (server) body."""
     if not body:
         return None
+    n = len(body)
+    if (n > 5 and (body[0] << 8) | body[1] == n - 2 and body[2] == 0
+            and (body[3] << 8) | body[4] == n - 5):
+        return _host_name(body[5:])  # the usual list: one host_name, read in one step
     r = Reader(body)
     names = r.vec16(1, "server_name_list")
     _done(r, "server_name")
@@ -47,13 +54,18 @@ def decode_server_name(body: bytes) -> str | None:
         if name_type == 0:
             if host is not None:
                 raise IllegalParameter("server_name: more than one host_name")
-            try:
-                host = value.decode("ascii")
-            except UnicodeDecodeError as exc:
-                # The vector decodes; its value is wrong (RFC 6066 3: ASCII A-labels).
-                raise IllegalParameter("server_name: host_name is not ASCII") from exc
-            if host.endswith(".") or "\x00" in host:
-                raise IllegalParameter("server_name: malformed host_name")
+            host = _host_name(value)
+    return host
+
+
+def _host_name(value: bytes) -> str:
+    try:
+        host = value.decode("ascii")
+    except UnicodeDecodeError as exc:
+        # The vector decodes; its value is wrong (RFC 6066 3: ASCII A-labels).
+        raise IllegalParameter("server_name: host_name is not ASCII") from exc
+    if host.endswith(".") or "\x00" in host:
+        raise IllegalParameter("server_name: malformed host_name")
     return host
 
 
@@ -81,6 +93,9 @@ def encode_u16_list(values: list[int], prefix: int = 2) -> bytes:
 
 
 def decode_u16_list(body: bytes, what: str) -> list[int]:
+    n = len(body)
+    if n >= 4 and not n % 2 and (body[0] << 8) | body[1] == n - 2:  # well formed
+        return list(struct.unpack_from(f">{(n - 2) // 2}H", body, 2))
     r = Reader(body)
     out = r.u16_list(2, what)
     _done(r, what)
@@ -89,6 +104,9 @@ def decode_u16_list(body: bytes, what: str) -> list[int]:
 
 def decode_u16_list8(body: bytes, what: str) -> list[int]:
     """`decode_u16_list` with a 1-byte length (supported_versions, compress_certificate)."""
+    n = len(body)
+    if n >= 3 and body[0] == n - 1 and n % 2:  # well formed: one step (else read below)
+        return list(struct.unpack_from(f">{(n - 1) // 2}H", body, 1))
     r = Reader(body)
     out = r.u16_list8(2, what)
     _done(r, what)
@@ -97,6 +115,8 @@ def decode_u16_list8(body: bytes, what: str) -> list[int]:
 
 def decode_u16(body: bytes, what: str) -> int:
     """An extension body that is a single uint16."""
+    if len(body) == 2:
+        return (body[0] << 8) | body[1]
     r = Reader(body)
     value = r.u16()
     _done(r, what)
@@ -138,6 +158,8 @@ def encode_key_share_server(group: int, key: bytes) -> bytes:
 
 
 def decode_key_share_server(body: bytes) -> tuple[int, bytes]:
+    if len(body) > 4 and (body[2] << 8) | body[3] == len(body) - 4:  # well formed
+        return (body[0] << 8) | body[1], body[4:]
     r = Reader(body)
     group = r.u16()
     key = r.bytes16(1, "key_exchange")

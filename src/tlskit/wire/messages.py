@@ -8,6 +8,7 @@ type -> body mapping) until a state asks for a typed view.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,10 @@ HRR_RANDOM = bytes.fromhex(
     "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
 
 
+_TYPE_LENGTH = struct.Struct(">HH")
+_U16 = struct.Struct(">H")
+
+
 class Extensions(dict[int, bytes]):
     """Extensions in wire order; a duplicate type is an illegal_parameter (4.2)."""
 
@@ -29,6 +34,24 @@ class Extensions(dict[int, bytes]):
     def decode(cls, r: Reader, what: str) -> Extensions:
         if r.remaining == 0:  # the extensions block may be absent in legacy hellos
             return cls()
+        # One pass over a well-formed block without a reader per field (a handshake
+        # decodes a few dozen extensions); anything odd is read again by `decode_block`,
+        # which raises with the detailed message.
+        exts = cls()
+        buf, pos, end = r._buf, r._pos, r._end
+        if end - pos >= 2:
+            stop = pos + 2 + ((buf[pos] << 8) | buf[pos + 1])
+            at = pos + 2
+            while stop <= end and at + 4 <= stop:
+                etype = (buf[at] << 8) | buf[at + 1]
+                body_end = at + 4 + ((buf[at + 2] << 8) | buf[at + 3])
+                if body_end > stop or etype in exts:
+                    break
+                exts[etype] = bytes(buf[at + 4:body_end])
+                at = body_end
+            if at == stop:
+                r._pos = stop
+                return exts
         return cls.decode_block(r.vec16(what=f"{what} extensions"), what)
 
     @classmethod
@@ -44,10 +67,16 @@ class Extensions(dict[int, bytes]):
         return exts
 
     def encode(self, w: Writer) -> None:
-        with w.prefixed(2):
-            for etype, body in self.items():
-                w.u16(etype)
-                w.bytes16(body)
+        buf = w.buf
+        at = len(buf)
+        buf += b"\x00\x00"
+        for etype, body in self.items():
+            buf += _TYPE_LENGTH.pack(etype, len(body))
+            buf += body
+        n = len(buf) - at - 2
+        if n > 0xFFFF:
+            raise ValueError(f"vector too long for a 2-byte length: {n}")
+        buf[at:at + 2] = _U16.pack(n)
 
 
 def extensions(owner: str, missing: str | None = None) -> Field:

@@ -36,6 +36,7 @@ from .der import (
     split_certificate,
 )
 from .errors import describe
+from .parsed import der_of
 
 if TYPE_CHECKING:
     from .checks import Outcome
@@ -464,7 +465,7 @@ def _constraints_problem(nc: x509.NameConstraints) -> str | None:
 def analyze(cert: x509.Certificate) -> CertInfo:
     """Parse and pre-judge one certificate. Never raises: defects become fields."""
     try:
-        der_bytes = cert.public_bytes(serialization.Encoding.DER)
+        der_bytes = der_of(cert)
         der = split_certificate(der_bytes)
         if der.serial[:1] and (der.serial[0] & 0x80 or not any(der.serial)):
             # cryptography warns about a non-positive serial whenever it parses the rest
