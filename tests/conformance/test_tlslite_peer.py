@@ -23,9 +23,10 @@ from tlslite.utils.keyfactory import parsePEMKey
 from tlskit import ClientConfig, TLSError
 from tlskit.io import TLSServer, connect
 
+from ..support.pki import pki, server_config
 from ..support.pump import serving
 from ..support.records import HS, record
-from .peer import hello, pki, server_config
+from .peer import hello
 
 pytestmark = pytest.mark.interop
 

@@ -21,7 +21,9 @@ import pytest
 from tlskit import ClientConnection, ConnectionClosed, DataReceived, KeyUpdated, TLSError
 from tlskit.record import MAX_PLAINTEXT, RecordLayer
 
-from .helpers import AD, forge, forge_content, pump, replay_client, replay_server, split_records
+from ..support.pump import pump
+from ..support.records import split_records
+from .helpers import AD, forge, forge_content, replay_client, replay_server
 
 APP = 23
 Stream = Callable[[ClientConnection], bytes]  # given the client, the bytes it puts on the wire

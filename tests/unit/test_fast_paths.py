@@ -27,7 +27,8 @@ from tlskit.wire import messages as m
 from tlskit.wire.codec import Reader, Writer
 from tlskit.x509 import parsed
 
-from ..hostile.helpers import client_config, pki, pump, server_config
+from ..support.pki import client_config, pki, server_config
+from ..support.pump import pump
 
 SETTINGS = settings(max_examples=300, deadline=None)
 
