@@ -13,7 +13,6 @@ import pytest
 
 from tlskit.wire import extensions as ext
 
-from ..support.pki import server_config
 from .peer import (
     AES128,
     DOWNGRD_TLS12,
@@ -28,6 +27,7 @@ from .peer import (
     Peer,
     hello,
     hello12,
+    server_config,
 )
 
 AD_HANDSHAKE_FAILURE, AD_PROTOCOL_VERSION, AD_INAPPROPRIATE_FALLBACK = 40, 70, 86

@@ -15,7 +15,6 @@ from tlskit.crypto import ffdhe_prime, new_key_share
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 
-from ..support.pki import server_config
 from ..support.records import record
 from .peer import (
     AES128,
@@ -64,6 +63,7 @@ from .peer import (
     hello12,
     key_shares,
     sanity,
+    server_config,
 )
 
 AD_UNEXPECTED, AD_HANDSHAKE_FAILURE, AD_ILLEGAL, AD_DECODE = 10, 40, 47, 50

@@ -15,7 +15,6 @@ from tlskit.enums import SignatureScheme
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 
-from ..support.pki import pki, server_config
 from ..support.records import HS
 from .peer import (
     AES128,
@@ -35,7 +34,9 @@ from .peer import (
     Peer,
     handshake,
     hello,
+    pki,
     sanity,
+    server_config,
 )
 
 AD_UNEXPECTED, AD_BAD_RECORD_MAC, AD_HANDSHAKE_FAILURE, AD_ILLEGAL = 10, 20, 40, 47

@@ -23,10 +23,9 @@ from tlslite.utils.keyfactory import parsePEMKey
 from tlskit import ClientConfig, TLSError
 from tlskit.io import TLSServer, connect
 
-from ..support.pki import pki, server_config
 from ..support.pump import serving
 from ..support.records import HS, record
-from .peer import hello
+from .peer import hello, pki, server_config
 
 pytestmark = pytest.mark.interop
 
