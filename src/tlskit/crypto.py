@@ -122,8 +122,16 @@ def key_auth_kind(key: Any) -> str:
 
 try:  # hmac.digest's own fast path, without its per-call type checks
     from _hashlib import hmac_digest as hmac_digest
+    from _hashlib import hmac_new as _hmac_new
 except ImportError:  # pragma: no cover - a Python built without OpenSSL
     hmac_digest = hmac.digest  # type: ignore[assignment]
+    _hmac_new = hmac.new  # type: ignore[assignment]
+
+
+def hmac_keyed(key: bytes, hash_name: str) -> Any:
+    """An HMAC object keyed once, for a caller that MACs many messages under one key:
+    each ``.copy()`` starts a MAC without hashing the padded key again."""
+    return _hmac_new(key, digestmod=hash_name)
 
 
 # --- key exchange ------------------------------------------------------------------
