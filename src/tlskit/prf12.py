@@ -7,25 +7,17 @@ is kept for peers without it, whose sessions are then never resumed.
 
 from __future__ import annotations
 
-from .crypto import hmac_keyed
+from .crypto import hmac_digest
 
 
 def p_hash(hash_name: str, secret: bytes, seed: bytes, length: int) -> bytes:
-    """P_hash: HMAC chained over A(i) until `length` bytes exist. Every HMAC here is under
-    ``secret``, so the key is hashed into one object once and each MAC starts from a copy
-    of it (about a third less time than keying each of the 2-4 HMACs afresh)."""
-    keyed = hmac_keyed(secret, hash_name)
+    """P_hash: HMAC chained over A(i) until `length` bytes exist."""
     out = []
     have = 0
     a = seed
     while have < length:
-        mac = keyed.copy()
-        mac.update(a)
-        a = mac.digest()
-        mac = keyed.copy()
-        mac.update(a)
-        mac.update(seed)
-        block = mac.digest()
+        a = hmac_digest(secret, a, hash_name)
+        block = hmac_digest(secret, a + seed, hash_name)
         out.append(block)
         have += len(block)
     return b"".join(out)[:length]
