@@ -120,10 +120,19 @@ def key_auth_kind(key: Any) -> str:
     return "RSA" if isinstance(key, rsa.RSAPrivateKey) else "ECDSA"
 
 
-try:  # hmac.digest's own fast path, without its per-call type checks
-    from _hashlib import hmac_digest as hmac_digest
+try:  # OpenSSL's HMAC objects, without the `hmac` module's Python class around them
+    from _hashlib import hmac_new as _hmac_new
 except ImportError:  # pragma: no cover - a Python built without OpenSSL
-    hmac_digest = hmac.digest  # type: ignore[assignment]
+    _hmac_new = hmac.new  # type: ignore[assignment]
+
+
+def hmac_digest(key: bytes, msg: bytes, hash_name: str) -> bytes:
+    """HMAC(key, msg), for the key schedule (~42 per TLS 1.3 pair) and the TLS 1.2 PRF
+    (24 per TLS 1.2 pair). Through an HMAC object: the one-shot `_hashlib.hmac_digest`
+    (what `hmac.digest` calls) fetches the MAC algorithm from OpenSSL 3 on every call and
+    measured 2.6-2.7 us per SHA-256 HMAC of a short message here, this 1.7-1.8 us."""
+    return _hmac_new(key, msg, hash_name).digest()  # type: ignore[no-any-return]
+
 
 
 # --- key exchange ------------------------------------------------------------------

@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+from hypothesis import given
+from hypothesis import strategies as st
 
+from tlskit import crypto
 from tlskit.crypto import SUITES
 from tlskit.enums import CipherSuite, HandshakeType
 from tlskit.handshake.common import Handshake13, Transcript
@@ -261,3 +264,10 @@ def test_precomputed_labels_match_hkdf_expand_label_for_every_suite(code):
     # Longer than one hash block: the general expansion with counters 1, 2, ...
     assert hkdf_expand_label(suite.hash_name, secret, b"long", b"ctx", 3 * n + 5) == \
         _reference_expand_label(suite, secret, b"long", b"ctx", 3 * n + 5)
+
+
+@given(st.sampled_from(["sha256", "sha384"]), st.binary(max_size=200), st.binary(max_size=300))
+def test_hmac_digest_is_hmac(hash_name: str, key: bytes, msg: bytes) -> None:
+    """The key schedule's HMAC (through an OpenSSL HMAC object) is RFC 2104's, as the
+    stdlib computes it, for keys shorter and longer than the block."""
+    assert crypto.hmac_digest(key, msg, hash_name) == hmac.new(key, msg, hash_name).digest()

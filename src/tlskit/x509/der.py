@@ -54,7 +54,66 @@ class CertificateDER:
 
 
 def split_certificate(der: bytes) -> CertificateDER:
-    """Split a DER certificate (RFC 5280 4.1) into its raw pieces; raises DERError."""
+    """Split a DER certificate (RFC 5280 4.1) into its raw pieces; raises DERError.
+
+    A never-seen certificate is split on every handshake that brings one, so the common
+    shape is read in one pass (`_split_common`); anything else, well formed or not, goes
+    through the element-by-element reader, which alone explains what is wrong."""
+    pieces = _split_common(der)
+    return pieces if pieces is not None else _split_checked(der)
+
+
+def _split_common(der: bytes) -> CertificateDER | None:
+    """The split of a certificate in the common shape (a version field; the outer and TBS
+    SEQUENCEs with two-octet lengths, the other elements with short or one- or two-octet
+    lengths), or None, with nothing raised, for any other input. Every element is checked
+    as `read_tlv` checks it (tag, length, ends inside its container), so whatever this
+    returns is what `_split_checked` returns."""
+    size = len(der)
+    if size < 8 or der[0] != 0x30 or der[1] != 0x82 or der[4] != 0x30 or der[5] != 0x82:
+        return None
+    tbs_end = 8 + ((der[6] << 8) | der[7])
+    if 4 + ((der[2] << 8) | der[3]) != size or tbs_end > size:
+        return None
+    # (start of the element, start of its contents, its end) for version, serialNumber,
+    # signature, issuer, validity, subject, subjectPublicKeyInfo.
+    spans: list[tuple[int, int, int]] = []
+    pos = 8
+    for expect in (0xA0, 0x02, 0x30, 0x30, 0x30, 0x30, 0x30):
+        if pos + 2 > tbs_end or der[pos] != expect:
+            return None
+        n = der[pos + 1]
+        body = pos + 2
+        if n == 0x81 and body < tbs_end:
+            n = der[body]
+            body += 1
+        elif n == 0x82 and body + 1 < tbs_end:
+            n = (der[body] << 8) | der[body + 1]
+            body += 2
+        elif n & 0x80:
+            return None
+        after = body + n
+        if after > tbs_end:
+            return None
+        spans.append((pos, body, after))
+        pos = after
+    # signatureAlgorithm: a SEQUENCE with a short length right after the TBS.
+    if tbs_end + 2 > size or der[tbs_end] != 0x30 or der[tbs_end + 1] & 0x80:
+        return None
+    alg_end = tbs_end + 2 + der[tbs_end + 1]
+    if alg_end > size:
+        return None
+    _, (_, serial, serial_end), sig, issuer, _, subject, spki = spans
+    return CertificateDER(
+        tbs=der[4:tbs_end], tbs_signature=der[sig[0]:sig[2]],
+        signature_algorithm=der[tbs_end:alg_end], serial=der[serial:serial_end],
+        issuer=der[issuer[0]:issuer[2]], subject=der[subject[0]:subject[2]],
+        spki=der[spki[0]:spki[2]],
+    )
+
+
+def _split_checked(der: bytes) -> CertificateDER:
+    """`split_certificate` one element at a time, saying what is wrong with bad input."""
     tag, start, end = read_tlv(der, 0, len(der))
     if tag != 0x30 or end != len(der):
         raise DERError("not a single SEQUENCE")
