@@ -124,6 +124,10 @@ try:  # OpenSSL's HMAC objects, without the `hmac` module's Python class around 
     from _hashlib import hmac_new as _hmac_new
 except ImportError:  # pragma: no cover - a Python built without OpenSSL
     _hmac_new = hmac.new  # type: ignore[assignment]
+# The HMAC constructor itself, for the key schedule's one-block expansions: calling it
+# inline (``hmac_new(key, msg, name).digest()``) saves `hmac_digest`'s Python frame on
+# about 40 HMACs per TLS 1.3 pair.
+hmac_new = _hmac_new
 
 
 def hmac_digest(key: bytes, msg: bytes, hash_name: str) -> bytes:

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from .crypto import Suite
 from .crypto import hmac_digest as _hmac
+from .crypto import hmac_new as _hmac_new
 
 _LABEL_PREFIX = b"tls13 "
 
@@ -94,7 +95,8 @@ def key_and_iv(suite: Suite, secret: bytes) -> tuple[bytes, bytes]:
     """The AEAD key and static IV of a traffic secret (7.3): one HMAC each."""
     h, n = suite.hash_name, suite.key_length
     key_info, iv_info = _key_iv_info(h, n, suite.hash_length)
-    return _hmac(secret, key_info, h)[:n], _hmac(secret, iv_info, h)[:12]
+    return (_hmac_new(secret, key_info, h).digest()[:n],
+            _hmac_new(secret, iv_info, h).digest()[:12])
 
 
 def traffic_keys(suite: Suite, secret: bytes) -> TrafficKeys:
@@ -112,8 +114,17 @@ def finished_key(suite: Suite, base_key: bytes) -> bytes:
     return _expand_fixed(suite.hash_name, base_key, b"finished", b"", n, n)
 
 
+@lru_cache(maxsize=8)
+def _finished_info(hash_length: int) -> bytes:
+    return _fixed_info(b"finished", b"", hash_length)
+
+
 def finished_verify_data(suite: Suite, base_key: bytes, transcript_hash: bytes) -> bytes:
-    return _hmac(finished_key(suite, base_key), transcript_hash, suite.hash_name)
+    """4.4.4: HMAC(finished_key, transcript hash), the finished_key (one block: the
+    hash length) expanded inline."""
+    h = suite.hash_name
+    key = _hmac_new(base_key, _finished_info(suite.hash_length), h).digest()
+    return _hmac_new(key, transcript_hash, h).digest()  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=8)
@@ -137,8 +148,11 @@ class _Stage:
         self.secret = secret
 
     def derive(self, label: bytes, transcript_hash: bytes) -> bytes:
-        return hkdf_expand_label(self.suite.hash_name, self.secret, label, transcript_hash,
-                                 self.suite.hash_length)
+        """Derive-Secret (7.1): HKDF-Expand-Label to the hash length, one HMAC block."""
+        suite = self.suite
+        info = _info_head(label, suite.hash_length, len(transcript_hash))
+        return _hmac_new(  # type: ignore[no-any-return]
+            self.secret, info + transcript_hash + b"\x01", suite.hash_name).digest()
 
     def _derived(self) -> bytes:
         h, n = self.suite.hash_name, self.suite.hash_length
@@ -168,7 +182,7 @@ class EarlySecret(_Stage):
         # Without a PSK the early secret, and so its "derived" secret, is a constant.
         derived = _zero_derived(h, n) if self.secret is _zero_early_secret(h, n) \
             else self._derived()
-        return HandshakeSecret(self.suite, hkdf_extract(h, derived, shared_secret))
+        return HandshakeSecret(self.suite, _hmac_new(derived, shared_secret, h).digest())
 
 
 class HandshakeSecret(_Stage):
@@ -179,9 +193,10 @@ class HandshakeSecret(_Stage):
         return self.derive(b"s hs traffic", transcript_hash)
 
     def master(self) -> MasterSecret:
-        zeros = bytes(self.suite.hash_length)
-        return MasterSecret(self.suite, hkdf_extract(self.suite.hash_name, self._derived(),
-                                                     zeros))
+        # Extract(Derive-Secret(., "derived", ""), 0): both one HMAC, made inline.
+        h, n = self.suite.hash_name, self.suite.hash_length
+        derived = _hmac_new(self.secret, _fixed_info(b"derived", _empty_hash(h), n), h).digest()
+        return MasterSecret(self.suite, _hmac_new(derived, bytes(n), h).digest())
 
 
 class MasterSecret(_Stage):

@@ -209,6 +209,7 @@ def walk(monkeypatch: pytest.MonkeyPatch) -> Iterator[Walk]:
     w = Walk()
     original_receive = Handshake.receive_record
     original_step = Handshake.step
+    original_received = Handshake._received
 
     def receive_record(hs: Handshake, payload: bytes) -> None:
         data = bytes(payload)
@@ -232,8 +233,16 @@ def walk(monkeypatch: pytest.MonkeyPatch) -> Iterator[Walk]:
         original_step(hs, found, msg, raw)
         w.edges.setdefault(type(hs), set()).add((before, HT(raw[0]).name, hs.state.name))
 
+    def received(hs: Handshake, raw: bytes) -> None:
+        # `_received` runs the handler itself (the `step` of a received message, written
+        # out); `step` is what a TLS 1.2 hand-over (`take_over`) goes through.
+        before = hs.state.name
+        original_received(hs, raw)
+        w.edges.setdefault(type(hs), set()).add((before, HT(raw[0]).name, hs.state.name))
+
     monkeypatch.setattr(Handshake, "receive_record", receive_record)
     monkeypatch.setattr(Handshake, "step", step)
+    monkeypatch.setattr(Handshake, "_received", received)
     yield w
 
 

@@ -271,3 +271,56 @@ def test_hmac_digest_is_hmac(hash_name: str, key: bytes, msg: bytes) -> None:
     """The key schedule's HMAC (through an OpenSSL HMAC object) is RFC 2104's, as the
     stdlib computes it, for keys shorter and longer than the block."""
     assert crypto.hmac_digest(key, msg, hash_name) == hmac.new(key, msg, hash_name).digest()
+
+
+@given(st.sampled_from(sorted(SUITES)), st.binary(min_size=32, max_size=48),
+       st.binary(min_size=32, max_size=48), st.binary(min_size=0, max_size=64))
+def test_inline_derivations_match_hkdf_expand_label(code: int, secret: bytes, context: bytes,
+                                                    shared: bytes) -> None:
+    """Derive-Secret, the master secret, key/iv and Finished call OpenSSL's HMAC inline
+    (no helper frames): each equals HKDF-Expand-Label / HKDF-Extract built independently
+    from cryptography's HKDF and the stdlib's hmac, for any secret and context."""
+    suite = SUITES[code]
+    n, hn = suite.hash_length, suite.hash_name
+    empty = hashlib.new(hn).digest()
+    stage = EarlySecret(suite, secret)
+    for label in (b"c hs traffic", b"s ap traffic", b"exp master", b"res master"):
+        assert stage.derive(label, context) == \
+            _reference_expand_label(suite, secret, label, context, n)
+    hs = stage.handshake(shared)
+    derived = _reference_expand_label(suite, secret, b"derived", empty, n)
+    assert hs.secret == hmac.new(derived, shared, hn).digest()
+    master = hs.master()
+    derived = _reference_expand_label(suite, hs.secret, b"derived", empty, n)
+    assert master.secret == hmac.new(derived, bytes(n), hn).digest()
+    keys = traffic_keys(suite, secret)
+    assert keys.key == _reference_expand_label(suite, secret, b"key", b"", suite.key_length)
+    assert keys.iv == _reference_expand_label(suite, secret, b"iv", b"", 12)
+    fkey = _reference_expand_label(suite, secret, b"finished", b"", n)
+    assert finished_verify_data(suite, secret, context) == hmac.new(fkey, context, hn).digest()
+
+
+def test_transcript_binds_the_hash_objects_own_methods() -> None:
+    """Once started, update/digest are the hash object's (no Python frame), and every
+    path that replaces the hash object (start, HelloRetryRequest restart, copy) rebinds
+    them, so a copy never writes into the original."""
+    tr = Transcript()
+    tr.update(b"ch1")
+    with pytest.raises(AttributeError):
+        tr.digest()  # nothing to hash with before the suite is known
+    tr.start("sha256")
+    assert tr.digest == tr._hash.digest and tr.update == tr._hash.update
+    tr.update(b"sh")
+    assert tr.digest() == sha256(b"ch1", b"sh")
+    twin = tr.copy()
+    twin.update(b"more")
+    assert tr.digest() == sha256(b"ch1", b"sh")
+    assert twin.digest() == sha256(b"ch1", b"sh", b"more")
+    assert tr.digest_with(b"x") == sha256(b"ch1", b"sh", b"x") == tr.hash_with("sha256", b"x")
+    tr.restart_after_hrr("sha384")
+    first = hashlib.sha256(b"ch1sh").digest()
+    want = hashlib.sha384(m.frame(HandshakeType.message_hash, first)).digest()
+    assert tr.digest() == want and tr.digest == tr._hash.digest
+    tr.update(b"hrr")
+    assert tr.digest() == hashlib.sha384(m.frame(HandshakeType.message_hash, first)
+                                         + b"hrr").digest()

@@ -612,6 +612,8 @@ class ClientHandshake13(Handshake13):
         self.send(cv.encode())
         self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, scheme=SignatureScheme(scheme).name)
 
+    hooked_types = frozenset({_HT.certificate_request})
+
     def before_transcript(self, msg_type: int, raw: bytes) -> None:
         if msg_type == _HT.certificate_request and self.complete:
             self.start_post_handshake_transcript()

@@ -104,14 +104,23 @@ def public_key_of(cert: x509.Certificate) -> Any:
 
 
 class Transcript:
-    """Running hash of the handshake; buffers messages until the hash is known."""
+    """Running hash of the handshake; buffers messages until the hash is known.
+
+    Once the hash exists, `update` and `digest` are the hash object's own methods, bound
+    on the instance (no Python frame around the ~14 updates and ~12 digests of a pair);
+    `_bind` is the one place that happens, whenever the hash object changes."""
 
     def __init__(self) -> None:
         self._pending: list[bytes] = []
         self._hash: Any = None
 
+    def _bind(self, hash_obj: Any) -> None:
+        self._hash = hash_obj
+        self.update = hash_obj.update  # type: ignore[method-assign]
+        self.digest = hash_obj.digest  # type: ignore[method-assign]
+
     def start(self, hash_name: str) -> None:
-        self._hash = hashlib.new(hash_name)
+        self._bind(hashlib.new(hash_name))
         for raw in self._pending:
             self._hash.update(raw)
         self._pending = []
@@ -120,17 +129,18 @@ class Transcript:
         """4.4.1: ClientHello1 is replaced by message_hash(Hash(ClientHello1))."""
         first = hashlib.new(hash_name, b"".join(self._pending)).digest() \
             if self._hash is None else self._hash.digest()
-        self._hash = hashlib.new(hash_name)
+        self._bind(hashlib.new(hash_name))
         self._pending = []
         self._hash.update(m.frame(HandshakeType.message_hash, first))
 
     def update(self, raw: bytes) -> None:
-        if self._hash is None:
-            self._pending.append(raw)
-        else:
-            self._hash.update(raw)
+        """Add a message (buffered until `start`; then the hash's own update)."""
+        self._pending.append(raw)
 
     def digest(self) -> bytes:
+        """The hash so far (only once started; then the hash's own digest)."""
+        if self._hash is None:
+            raise AttributeError("the transcript hash has not been started")
         return self._hash.digest()  # type: ignore[no-any-return]
 
     def hash_with(self, hash_name: str, extra: bytes) -> bytes:
@@ -148,7 +158,9 @@ class Transcript:
     def copy(self) -> Transcript:
         twin = Transcript.__new__(Transcript)
         twin._pending = list(self._pending)
-        twin._hash = self._hash and self._hash.copy()
+        twin._hash = None
+        if self._hash is not None:
+            twin._bind(self._hash.copy())
         return twin
 
 
@@ -260,6 +272,9 @@ class Handshake:
     CCS_NEXT: ClassVar[Mapping[Any, Any]] = {}  # TLS 1.2: states a CCS moves on
     CONNECTED: ClassVar[Any] = None
     not_in_transcript: ClassVar[frozenset[int]] = frozenset()
+    # The message types `before_transcript` acts on (None: every type). A subclass that
+    # overrides the hook names them here, so the others are spared the call.
+    hooked_types: ClassVar[frozenset[int] | None] = None
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -348,21 +363,30 @@ class Handshake:
             raise UnexpectedMessage(
                 f"{HandshakeType(msg_type).name} is not expected in {self.describe_state()}")
         msg = self.decode_message(msg_type, memoryview(raw)[4:])
-        self.before_transcript(msg_type, raw)
+        hooked = self.hooked_types
+        if hooked is None or msg_type in hooked:
+            self.before_transcript(msg_type, raw)
         if msg_type in _SNAPSHOT_BEFORE:
             # Signatures and MACs cover the transcript up to, not including, the message.
             self.hash_before = self.transcript.digest()
         if msg_type not in self.not_in_transcript:
             self.transcript.update(raw)
-        self.step(found, msg, raw)
+        # `step`, written out: one frame less per message.
+        nxt = getattr(self, found.handler)(msg, raw)
+        if nxt not in found.next:
+            self._bad_transition(found, nxt)
+        self.state = nxt
 
     def step(self, found: Rule, msg: Any, raw: bytes) -> None:
         """Run a handler and move to the state it returns, which the table must allow."""
         nxt = getattr(self, found.handler)(msg, raw)
         if nxt not in found.next:
-            raise InternalError(f"{found.handler} moved from {self.state.name} to {nxt}, "
-                                "which the transition table does not allow")
+            self._bad_transition(found, nxt)
         self.state = nxt
+
+    def _bad_transition(self, found: Rule, nxt: Any) -> None:
+        raise InternalError(f"{found.handler} moved from {self.state.name} to {nxt}, "
+                            "which the transition table does not allow")
 
     def take_over(self, msg_type: int, msg: Any, raw: bytes) -> None:
         """Handle a message another handshake already received (the TLS 1.2 hand-over)."""
@@ -534,6 +558,7 @@ class Handshake13(Handshake):
     CertificateVerify checks, PSK binders and KeyUpdate."""
 
     not_in_transcript = _NOT_IN_TRANSCRIPT
+    hooked_types = frozenset({HandshakeType.client_hello})
 
     def __init__(self, config: Any, out: Output, state: Any) -> None:
         super().__init__(config, out, Transcript(), state)
