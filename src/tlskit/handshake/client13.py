@@ -37,7 +37,7 @@ from ..errors import (
     UnexpectedMessage,
 )
 from ..events import HandshakeComplete, SessionTicketReceived
-from ..keyschedule import EarlySecret, HandshakeSecret, resumption_psk
+from ..keyschedule import EarlySecret, HandshakeSecret, MasterSecret, resumption_psk
 from ..session import Session
 from ..trace import TraceStep as T
 from ..wire import certcompress
@@ -127,6 +127,8 @@ class ClientHandshake13(Handshake13):
     config: ClientConfig
     STATES = State
     TABLE = TABLE
+    _exporter_master: bytes | None
+    _resumption_master: bytes | None
 
     def __init__(self, config: ClientConfig, out: Output, server_name: str | None,
                  session: Session | None = None, early_data: bytes = b"") -> None:
@@ -161,6 +163,8 @@ class ClientHandshake13(Handshake13):
         self.early_data_accepted = False
         self._early_write_pending = False  # still writing under the early traffic key
         self._pha_contexts: set[bytes] = set()  # post-handshake request contexts answered
+        self._master_secret: MasterSecret | None = None
+        self._th_server_finished = self._th_client_finished = b""
 
     @property
     def verification_error(self) -> TLSError | None:
@@ -326,8 +330,9 @@ class ClientHandshake13(Handshake13):
         self.handshake_secret = hs
         th = self.transcript.digest()
         c_hs, s_hs = hs.client_traffic(th), hs.server_traffic(th)
-        self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
-        self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
+        if self.config.keylog is not None:
+            self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
+            self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
         if self.config.tracer is not None:
             self.trace(T.SERVER_HELLO, message=sh, raw=raw,
                        group=self.group.name if self.group is not None else None,
@@ -477,7 +482,8 @@ class ClientHandshake13(Handshake13):
         elif self._early_write_pending:
             self._early_write_pending = False
             self.set_write(self._client_hs_secret)
-        self.trace(T.ENCRYPTED_EXTENSIONS, message=ee, raw=raw, alpn=self.alpn)
+        if self.config.tracer is not None:
+            self.trace(T.ENCRYPTED_EXTENSIONS, message=ee, raw=raw, alpn=self.alpn)
         if self.resumed:  # 2.2: the PSK authenticates the server; Finished comes next
             assert self.session is not None
             self.auth.chain = list(self.session.peer_certificates)
@@ -537,8 +543,9 @@ class ClientHandshake13(Handshake13):
                 if i == 0:
                     auth.ocsp_response = status
         auth.chain = parse_chain([e.cert_data for e in cert.entries], "server")
-        self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=auth.chain,
-                   ocsp_response=auth.ocsp_response)
+        if self.config.tracer is not None:
+            self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=auth.chain,
+                       ocsp_response=auth.ocsp_response)
         verify_server_chain(self, auth, self.server_name)
         return State.WAIT_CERTIFICATE_VERIFY
 
@@ -559,13 +566,17 @@ class ClientHandshake13(Handshake13):
         master = self.handshake_secret.master()
         th = self.transcript.digest()
         c_ap, s_ap = master.client_traffic(th), master.server_traffic(th)
-        self.exporter_master = master.exporter(th)
-        self.keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
-        self.keylog("SERVER_TRAFFIC_SECRET_0", s_ap)
-        self.keylog("EXPORTER_SECRET", self.exporter_master)
-        self.trace(T.SERVER_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data,
-                   client_application_traffic_secret=c_ap,
-                   server_application_traffic_secret=s_ap)
+        self._master_secret, self._th_server_finished = master, th
+        self._exporter_master = None  # derived when first used (7.5)
+        cfg = self.config
+        if cfg.keylog is not None:
+            self.keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
+            self.keylog("SERVER_TRAFFIC_SECRET_0", s_ap)
+            self.keylog("EXPORTER_SECRET", self.exporter_master)
+        if cfg.tracer is not None:
+            self.trace(T.SERVER_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data,
+                       client_application_traffic_secret=c_ap,
+                       server_application_traffic_secret=s_ap)
         self.set_read(s_ap)
         if self._early_write_pending:  # 4.5: ends the accepted early data
             self.send(m.EndOfEarlyData().encode())
@@ -573,15 +584,17 @@ class ClientHandshake13(Handshake13):
             self.set_write(self._client_hs_secret)
         if self.certificate_request is not None:
             self._send_client_certificate(self.certificate_request)
-        client_fin = m.Finished(self.finished_for(self._client_hs_secret,
-                                                  self.transcript.digest()))
-        self.send(client_fin.encode())
-        self.flush()
-        self.final_transcript = self.transcript.copy()
+        verify_data = self.finished_for(self._client_hs_secret, self.transcript.digest())
+        self.send(m.frame(_HT.finished, verify_data))  # Finished.encode, without the object
+        if _E.post_handshake_auth in self.offer.extensions:  # only 4.6.2 needs it again
+            self.final_transcript = self.transcript.copy()
         self.client_ap = c_ap
-        self.trace(T.CLIENT_FINISHED, message=client_fin, verify_data=client_fin.verify_data)
-        self.resumption_master = master.resumption(self.transcript.digest())
-        self.set_write(c_ap)
+        if cfg.tracer is not None:
+            self.trace(T.CLIENT_FINISHED, message=m.Finished(verify_data),
+                       verify_data=verify_data)
+        self._th_client_finished = self.transcript.digest()
+        self._resumption_master = None  # derived at the first NewSessionTicket (4.6.1)
+        self.set_write(c_ap)  # flushes the Finished under the handshake key first
         self.handshake_secret = None
         self._client_hs_secret = self._server_hs_secret = b""
         self.out.emit(self.summary())
@@ -590,6 +603,34 @@ class ClientHandshake13(Handshake13):
             self.out.send_application_data(self.early_data)
         self.early_data = b""
         return State.CONNECTED
+
+    # The exporter and resumption master secrets (7.1) are derived on first use from the
+    # master secret and the transcript hashes kept at the two Finished: a connection that
+    # never exports or gets a ticket (tickets off) spares their HMACs. Handshake13 sets
+    # both to b"" at the start; so do these setters.
+
+    @property
+    def exporter_master(self) -> bytes:
+        if self._exporter_master is None:
+            assert self._master_secret is not None
+            self._exporter_master = self._master_secret.exporter(self._th_server_finished)
+        return self._exporter_master
+
+    @exporter_master.setter
+    def exporter_master(self, value: bytes) -> None:
+        self._exporter_master = value
+
+    @property
+    def resumption_master(self) -> bytes:
+        if self._resumption_master is None:
+            assert self._master_secret is not None
+            self._resumption_master = self._master_secret.resumption(
+                self._th_client_finished)
+        return self._resumption_master
+
+    @resumption_master.setter
+    def resumption_master(self, value: bytes) -> None:
+        self._resumption_master = value
 
     def _send_client_certificate(self, cr: m.CertificateRequest) -> None:
         """4.4.2: answer a CertificateRequest (an empty Certificate if we have none),
@@ -615,7 +656,8 @@ class ClientHandshake13(Handshake13):
     hooked_types = frozenset({_HT.certificate_request})
 
     def before_transcript(self, msg_type: int, raw: bytes) -> None:
-        if msg_type == _HT.certificate_request and self.complete:
+        if msg_type == _HT.certificate_request and self.complete \
+                and self.final_transcript is not None:  # else refused: PHA not offered
             self.start_post_handshake_transcript()
 
     def on_post_handshake_request(self, cr: m.CertificateRequest, raw: bytes) -> State:

@@ -427,8 +427,9 @@ class Handshake:
     def send_ccs(self) -> None:
         self.flush()
         self.out.send_change_cipher_spec()
-        self.trace(T.CLIENT_CHANGE_CIPHER_SPEC if self.side == "client"
-                   else T.SERVER_CHANGE_CIPHER_SPEC)
+        if self.config.tracer is not None:
+            self.trace(T.CLIENT_CHANGE_CIPHER_SPEC if self.side == "client"
+                       else T.SERVER_CHANGE_CIPHER_SPEC)
 
     def trace_peer_ccs(self) -> None:
         self.trace(T.SERVER_CHANGE_CIPHER_SPEC if self.side == "client"
@@ -468,8 +469,9 @@ def verify_server_chain(hs: Handshake, auth: PeerAuth, server_name: str | None) 
         verified = cfg.get_verifier().verify(
             auth.chain[0], auth.chain[1:], server_name=name, at=at,
             usage="server", ocsp_response=auth.ocsp_response)
-        hs.trace(T.CERTIFICATE_VERIFIED, chain=verified, server_name=name, at=at,
-                 ocsp_response=auth.ocsp_response)
+        if cfg.tracer is not None:
+            hs.trace(T.CERTIFICATE_VERIFIED, chain=verified, server_name=name, at=at,
+                     ocsp_response=auth.ocsp_response)
         auth.authenticated = True
     except TLSError as exc:
         hs.trace(T.CERTIFICATE_REJECTED, error=exc)
@@ -584,7 +586,8 @@ class Handshake13(Handshake):
         if not self.ccs_allowed():
             raise UnexpectedMessage("change_cipher_spec before the ClientHello")
         self.ccs_seen = True
-        self.trace_peer_ccs()
+        if self.config.tracer is not None:
+            self.trace_peer_ccs()
 
     def ccs_allowed(self) -> bool:
         return True
