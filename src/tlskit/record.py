@@ -414,12 +414,20 @@ class RecordLayer:
         return self.sealer
 
     def install_read(self, suite: Suite, secret: bytes) -> None:
-        """Read under a TLS 1.3 traffic secret (7.3); the record layer keeps it."""
-        self._set_read(Opener13.from_secret(suite, secret))
+        """Read under a TLS 1.3 traffic secret (7.3); the record layer keeps it.
+        (`_set_read` written out: a TLS 1.3 pair installs eight keys.)"""
+        opener = Opener13.from_secret(suite, secret)
+        opener.limit = self._receive_limit
+        self.opener = opener
 
     def install_write(self, suite: Suite, secret: bytes) -> None:
-        """Write under a TLS 1.3 traffic secret (7.3); the record layer keeps it."""
-        self._set_write(Sealer13.from_secret(suite, secret))
+        """Write under a TLS 1.3 traffic secret (7.3); the record layer keeps it.
+        (`_set_write` for a `Sealer13`, written out.)"""
+        sealer = Sealer13.from_secret(suite, secret)
+        sealer.limit = self._send_limit
+        sealer.out = self._out
+        sealer.rekey_at = self._rekey_after
+        self.sealer = sealer
 
     def update_read(self) -> bytes:
         """KeyUpdate received (4.6.3): the next read secret is derived and installed."""

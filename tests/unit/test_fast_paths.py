@@ -259,3 +259,41 @@ def test_client_derives_exporter_and_resumption_secrets_on_first_use() -> None:
     c2, s2 = ClientConnection(ccfg, "localhost", session=session), ServerConnection(scfg)
     pump(c2, s2)
     assert c2.handshake_complete is not None and c2.handshake_complete.resumed
+
+
+def _check_extensions_by_loop(exts: m.Extensions, allowed: frozenset[int],
+                              offered: set[int], what: str) -> None:
+    """RFC 8446 4.2 as the loop states it, type by type in wire order."""
+    from tlskit.errors import UnsupportedExtension
+    from tlskit.handshake.common import RECOGNISED
+    for etype in exts:
+        if etype not in allowed:
+            if etype in RECOGNISED:
+                raise IllegalParameter(f"{ExtensionType(etype).name} is not allowed in {what}")
+            raise UnsupportedExtension(f"unrequested extension {etype} in {what}")
+        if etype not in offered:
+            raise UnsupportedExtension(
+                f"{what} carries {ExtensionType(etype).name}, which was not offered")
+
+
+_SOME_TYPES = st.sampled_from([0, 5, 10, 16, 41, 43, 44, 45, 51, 0x1234, 0xFF01, 0xFAFA])
+
+
+@SETTINGS
+@given(st.lists(_SOME_TYPES, unique=True, max_size=6), st.frozensets(_SOME_TYPES),
+       st.sets(_SOME_TYPES))
+def test_check_extensions_set_shortcut_answers_as_the_loop(
+        types: list[int], allowed: frozenset[int], offered: set[int]) -> None:
+    """The all-allowed-and-offered shortcut passes exactly what the loop passes, and
+    anything else still gets the loop's error for the first bad type."""
+    from tlskit.errors import UnsupportedExtension
+    from tlskit.handshake.common import check_extensions
+    exts = m.Extensions({t: b"" for t in types})
+
+    def outcome(fn: Any) -> tuple[str, str]:
+        try:
+            fn(exts, allowed, offered, "ServerHello")
+        except (IllegalParameter, UnsupportedExtension) as exc:
+            return type(exc).__name__, str(exc)
+        return "ok", ""
+    assert outcome(check_extensions) == outcome(_check_extensions_by_loop)

@@ -103,6 +103,12 @@ def public_key_of(cert: x509.Certificate) -> Any:
         raise UnsupportedCertificate(f"certificate key cannot be used: {exc}") from exc
 
 
+def _new_hash(hash_name: str) -> Any:
+    """A fresh hash object through hashlib's named constructor (`hashlib.sha256` is
+    OpenSSL's, called directly), not `hashlib.new`'s Python wrapper."""
+    return getattr(hashlib, hash_name)()
+
+
 class Transcript:
     """Running hash of the handshake; buffers messages until the hash is known.
 
@@ -120,7 +126,7 @@ class Transcript:
         self.digest = hash_obj.digest  # type: ignore[method-assign]
 
     def start(self, hash_name: str) -> None:
-        self._bind(hashlib.new(hash_name))
+        self._bind(_new_hash(hash_name))
         for raw in self._pending:
             self._hash.update(raw)
         self._pending = []
@@ -129,7 +135,7 @@ class Transcript:
         """4.4.1: ClientHello1 is replaced by message_hash(Hash(ClientHello1))."""
         first = hashlib.new(hash_name, b"".join(self._pending)).digest() \
             if self._hash is None else self._hash.digest()
-        self._bind(hashlib.new(hash_name))
+        self._bind(_new_hash(hash_name))
         self._pending = []
         self._hash.update(m.frame(HandshakeType.message_hash, first))
 
@@ -544,6 +550,8 @@ def choose_alpn(ours: Sequence[str], offered: list[str] | None) -> str | None:
 def check_extensions(exts: m.Extensions, allowed: frozenset[int], offered: set[int],
                      what: str) -> None:
     """4.2: recognised-but-misplaced -> illegal_parameter; unsolicited -> unsupported."""
+    if exts.keys() <= allowed and exts.keys() <= offered:
+        return  # every type allowed and offered: the loop below would find nothing
     for etype in exts:
         if etype not in allowed:
             if etype in RECOGNISED:
