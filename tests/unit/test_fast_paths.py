@@ -297,3 +297,24 @@ def test_check_extensions_set_shortcut_answers_as_the_loop(
             return type(exc).__name__, str(exc)
         return "ok", ""
     assert outcome(check_extensions) == outcome(_check_extensions_by_loop)
+
+
+def _struct_messages() -> list[type]:
+    from tlskit.wire import messages12  # noqa: F401  (its Structs register as subclasses)
+    from tlskit.wire.layout import Struct
+    found, todo = [], list(Struct.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo += cls.__subclasses__()
+    return found
+
+
+@pytest.mark.parametrize("cls", _struct_messages(), ids=lambda c: c.__name__)
+def test_struct_field_tables_follow_the_layout(cls: Any) -> None:
+    """`Struct.decode`/`encode` loop over (name, reader/writer) pairs taken from LAYOUT
+    once per class: the same fields, in wire order, as the layout declares."""
+    import dataclasses
+    assert tuple((f.name, f.read) for f in cls.LAYOUT) == cls._READERS
+    assert tuple((f.name, f.write) for f in cls.LAYOUT) == cls._WRITERS
+    assert {name for name, _ in cls._READERS} <= {f.name for f in dataclasses.fields(cls)}
