@@ -171,8 +171,10 @@ class Connection:
                     try:
                         hs.receive_record(payload)
                     finally:
-                        hs = self._adopt_successor()
-                    self._note_handshake_done()
+                        if hs.successor is not None:
+                            hs = self._adopt_successor()
+                    if self.handshake_complete is None and hs.complete:
+                        self._note_handshake_done()  # (the check written out: per record)
                 elif hs.partial_message:
                     raise UnexpectedMessage("record interleaved with a fragmented message")
                 elif ctype == _ALERT:
