@@ -233,32 +233,19 @@ def test_hello_bodies_follow_the_config() -> None:
     assert ExtensionType.application_layer_protocol_negotiation not in plain.extensions
 
 
-# --- secrets and copies the TLS 1.3 client makes only when needed -------------------------
+# --- what the TLS 1.3 client copies only when needed -----------------------------------------
 
-def test_client_derives_exporter_and_resumption_secrets_on_first_use() -> None:
-    """Without tickets or exports the client spares two HMACs; once asked, the secrets are
-    the server's (which derives them eagerly): the same exports, the same ticket PSK."""
-    c, s = ClientConnection(client_config(), "localhost"), \
-        ServerConnection(server_config(session_tickets=0))
+def test_client_keeps_the_post_handshake_transcript_only_when_pha_was_offered() -> None:
+    """Without post_handshake_auth no transcript copy is kept (a CertificateRequest is
+    refused anyway, tests/hostile); with it, the copy is what 4.6.2 continues from."""
+    c, s = ClientConnection(client_config(), "localhost"), ServerConnection(server_config())
     pump(c, s)
-    hs = c._hs
-    assert hs._exporter_master is None and hs._resumption_master is None
-    assert hs.final_transcript is None  # post_handshake_auth not offered: no copy kept
-    assert c.export_keying_material(b"EXPERIMENTAL x", b"ctx", 32) == \
-        s.export_keying_material(b"EXPERIMENTAL x", b"ctx", 32)
-    assert hs.exporter_master == s._hs.exporter_master
-    assert hs.resumption_master == s._hs.resumption_master
-    # With tickets, the session the client keeps resumes (its PSK is the server's).
-    logged: list[tuple[str, bytes]] = []
-    ccfg = client_config(keylog=lambda label, rnd, secret: logged.append((label, secret)))
-    scfg = server_config(session_tickets=1)
-    c, s = ClientConnection(ccfg, "localhost"), ServerConnection(scfg)
-    events = pump(c, s)
-    assert dict(logged)["EXPORTER_SECRET"] == s._hs.exporter_master
-    session = next(e.session for e in events if type(e).__name__ == "SessionTicketReceived")
-    c2, s2 = ClientConnection(ccfg, "localhost", session=session), ServerConnection(scfg)
-    pump(c2, s2)
-    assert c2.handshake_complete is not None and c2.handshake_complete.resumed
+    assert c._hs.final_transcript is None
+    c, s = ClientConnection(client_config(post_handshake_auth=True), "localhost"), \
+        ServerConnection(server_config())
+    pump(c, s)
+    assert c._hs.final_transcript is not None
+    assert c._hs.final_transcript.digest() == s._hs.final_transcript.digest()
 
 
 def _check_extensions_by_loop(exts: m.Extensions, allowed: frozenset[int],

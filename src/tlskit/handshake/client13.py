@@ -37,7 +37,7 @@ from ..errors import (
     UnexpectedMessage,
 )
 from ..events import HandshakeComplete, SessionTicketReceived
-from ..keyschedule import EarlySecret, HandshakeSecret, MasterSecret, resumption_psk
+from ..keyschedule import EarlySecret, HandshakeSecret, resumption_psk
 from ..session import Session
 from ..trace import TraceStep as T
 from ..wire import certcompress
@@ -127,8 +127,6 @@ class ClientHandshake13(Handshake13):
     config: ClientConfig
     STATES = State
     TABLE = TABLE
-    _exporter_master: bytes | None
-    _resumption_master: bytes | None
 
     def __init__(self, config: ClientConfig, out: Output, server_name: str | None,
                  session: Session | None = None, early_data: bytes = b"") -> None:
@@ -163,8 +161,6 @@ class ClientHandshake13(Handshake13):
         self.early_data_accepted = False
         self._early_write_pending = False  # still writing under the early traffic key
         self._pha_contexts: set[bytes] = set()  # post-handshake request contexts answered
-        self._master_secret: MasterSecret | None = None
-        self._th_server_finished = self._th_client_finished = b""
 
     @property
     def verification_error(self) -> TLSError | None:
@@ -566,8 +562,7 @@ class ClientHandshake13(Handshake13):
         master = self.handshake_secret.master()
         th = self.transcript.digest()
         c_ap, s_ap = master.client_traffic(th), master.server_traffic(th)
-        self._master_secret, self._th_server_finished = master, th
-        self._exporter_master = None  # derived when first used (7.5)
+        self.exporter_master = master.exporter(th)
         cfg = self.config
         if cfg.keylog is not None:
             self.keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
@@ -592,8 +587,9 @@ class ClientHandshake13(Handshake13):
         if cfg.tracer is not None:
             self.trace(T.CLIENT_FINISHED, message=m.Finished(verify_data),
                        verify_data=verify_data)
-        self._th_client_finished = self.transcript.digest()
-        self._resumption_master = None  # derived at the first NewSessionTicket (4.6.1)
+        # Derived now, not on first use: the master secret must not outlive the handshake
+        # (it would re-derive the traffic secrets a KeyUpdate retired).
+        self.resumption_master = master.resumption(self.transcript.digest())
         self.set_write(c_ap)  # flushes the Finished under the handshake key first
         self.handshake_secret = None
         self._client_hs_secret = self._server_hs_secret = b""
@@ -603,34 +599,6 @@ class ClientHandshake13(Handshake13):
             self.out.send_application_data(self.early_data)
         self.early_data = b""
         return State.CONNECTED
-
-    # The exporter and resumption master secrets (7.1) are derived on first use from the
-    # master secret and the transcript hashes kept at the two Finished: a connection that
-    # never exports or gets a ticket (tickets off) spares their HMACs. Handshake13 sets
-    # both to b"" at the start; so do these setters.
-
-    @property
-    def exporter_master(self) -> bytes:
-        if self._exporter_master is None:
-            assert self._master_secret is not None
-            self._exporter_master = self._master_secret.exporter(self._th_server_finished)
-        return self._exporter_master
-
-    @exporter_master.setter
-    def exporter_master(self, value: bytes) -> None:
-        self._exporter_master = value
-
-    @property
-    def resumption_master(self) -> bytes:
-        if self._resumption_master is None:
-            assert self._master_secret is not None
-            self._resumption_master = self._master_secret.resumption(
-                self._th_client_finished)
-        return self._resumption_master
-
-    @resumption_master.setter
-    def resumption_master(self, value: bytes) -> None:
-        self._resumption_master = value
 
     def _send_client_certificate(self, cr: m.CertificateRequest) -> None:
         """4.4.2: answer a CertificateRequest (an empty Certificate if we have none),
