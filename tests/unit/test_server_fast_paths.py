@@ -3,12 +3,15 @@
 The default rng is read from a pool (`tlskit.randpool`): each byte handed out once, wiped
 from the pool, never shared with a forked child. A connection's tickets come from one
 look-up of the ticket key and one draw of the rng, are encoded without building message
-objects, and still each resume, with their own nonce, age_add and seal.
+objects, and still each resume, with their own nonce, age_add and seal. A ClientHello is
+read in one pass when well formed, and exactly like the checked decoder otherwise.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import struct
 import threading
 from typing import Any
 
@@ -17,6 +20,8 @@ from hypothesis import strategies as st
 
 from tlskit import ClientConnection, ServerConnection, randpool
 from tlskit.crypto import SUITES
+from tlskit.errors import DecodeError, IllegalParameter
+from tlskit.handshake.hello import decode_client_hello
 from tlskit.handshake.server13 import encode_new_session_ticket
 from tlskit.session import SessionCache, TicketSealer, TicketState, encode_state
 from tlskit.sessionstore import GuardedStore, MemoryStore
@@ -175,3 +180,61 @@ def test_one_key_lookup_per_connection_and_every_ticket_resumes() -> None:
         pump(c, s)
         assert s.handshake_complete is not None and s.handshake_complete.resumed
         assert c.handshake_complete is not None and c.handshake_complete.resumed
+
+
+# --- the ClientHello decoder ------------------------------------------------------------
+
+
+def _outcome(body: bytes, decode: Any) -> tuple[str, Any]:
+    try:
+        return "ok", decode(memoryview(body))
+    except (DecodeError, IllegalParameter) as exc:
+        return type(exc).__name__, str(exc)
+
+
+def _hello_body(version: int, random: bytes, sid: bytes, suites: bytes, comp: bytes,
+                exts: bytes | None) -> bytes:
+    body = struct.pack(">H", version) + random + bytes([len(sid)]) + sid
+    body += struct.pack(">H", len(suites)) + suites + bytes([len(comp)]) + comp
+    return body if exts is None else body + struct.pack(">H", len(exts)) + exts
+
+
+_ext = st.tuples(st.integers(0, 0xFFFF), st.binary(max_size=40)).map(
+    lambda e: struct.pack(">HH", e[0], len(e[1])) + e[1])
+hellos = st.builds(
+    _hello_body, st.sampled_from([0x0303, 0x0301, 0x0300]), st.binary(min_size=32, max_size=32),
+    st.binary(max_size=32) | st.binary(min_size=32, max_size=34),  # around the 32 limit
+    st.binary(max_size=12), st.binary(max_size=3),
+    st.none() | st.lists(_ext, max_size=6).map(b"".join))
+
+
+def _mutate(body: bytes, cut: int, flip: int, extra: bytes) -> bytes:
+    """A truncated, bit-flipped or extended hello: the malformed ones both must refuse."""
+    if flip and body:
+        at = flip % len(body)
+        body = body[:at] + bytes([body[at] ^ (flip >> 8 or 1)]) + body[at + 1:]
+    return body[:len(body) - cut] + extra
+
+
+@settings(max_examples=1500, deadline=None)
+@given(hellos, st.integers(0, 4), st.integers(0, 0xFFFF), st.binary(max_size=3))
+def test_one_pass_client_hello_decodes_and_fails_like_the_checked_decoder(
+        body: bytes, cut: int, flip: int, extra: bytes) -> None:
+    for candidate in (body, _mutate(body, cut, flip, extra)):
+        assert _outcome(candidate, decode_client_hello) == \
+            _outcome(candidate, m.ClientHello.decode)
+
+
+def test_one_pass_client_hello_reads_real_clients_hellos() -> None:
+    import ssl
+
+    ctx = ssl.create_default_context()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    with contextlib.suppress(ssl.SSLWantReadError):
+        obj.do_handshake()
+    openssl_hello = outgoing.read()[5 + 4:]
+    ours = ClientConnection(client_config(), server_name="localhost").data_to_send()[5 + 4:]
+    for body in (openssl_hello, ours):
+        fast = decode_client_hello(memoryview(body))
+        assert fast == m.ClientHello.decode(memoryview(body)) and fast.extensions

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -62,7 +63,7 @@ from .common import (
     rule,
     verify_client_chain,
 )
-from .hello import ClientHelloView
+from .hello import ClientHelloView, decode_client_hello
 
 _E = ExtensionType
 _HT = HandshakeType
@@ -177,6 +178,11 @@ class ServerHandshake13(Handshake13):
 
     def ccs_allowed(self) -> bool:
         return self.first_hello is not None
+
+    def decode_message(self, msg_type: int, body: memoryview) -> Any:
+        if msg_type == _HT.client_hello:
+            return decode_client_hello(body)
+        return super().decode_message(msg_type, body)
 
     # -- ClientHello (4.1.2) -------------------------------------------------------------
 
