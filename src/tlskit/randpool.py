@@ -1,10 +1,10 @@
 """The OS CSPRNG, read a few KiB at a time: `pooled_urandom` for busy servers.
 
-Why: `os.urandom` releases the GIL around its getrandom() call. A threaded server then
-hands the GIL to another connection's thread at each of the handful of random values
-a TLS 1.3 handshake draws (server random, key share, ticket nonces and age_add), and
-waits to get it back: context switches and latency that OpenSSL, drawing from its own
-DRBG, does not pay. Reading 2 KiB at once makes that one release every ~20 handshakes.
+Why: `os.urandom` releases the GIL around its getrandom() call, so in a threaded server
+each of the handful of random values a TLS 1.3 handshake draws (server random, key share,
+ticket nonces and age_add) is a chance for another connection's thread to take the GIL
+and for this one to wait for it back; OpenSSL draws from its own DRBG and has no such
+switch. Reading 2 KiB at once makes that one release every ~20 handshakes.
 
 The bytes are the kernel's own, handed out once each, in order, under a lock; nothing
 is derived or stretched, and what has been handed out is zeroed in the pool (a key share's
