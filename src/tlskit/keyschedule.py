@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -140,6 +141,19 @@ def _zero_derived(hash_name: str, hash_length: int) -> bytes:
                          _empty_hash(hash_name), hash_length, hash_length)
 
 
+def _derive_secret(label: bytes) -> Callable[[_Stage, bytes], bytes]:
+    """Derive-Secret(., label, transcript hash) as a method of its own: the named
+    derivations below are these, not wrappers around `_Stage.derive` (one frame less
+    for each of the dozen derivations of a pair)."""
+    def derive(self: _Stage, transcript_hash: bytes) -> bytes:
+        suite = self.suite
+        info = _info_head(label, suite.hash_length, len(transcript_hash))
+        return _hmac_new(  # type: ignore[no-any-return]
+            self.secret, info + transcript_hash + b"\x01", suite.hash_name).digest()
+    derive.__doc__ = f"Derive-Secret(., {label.decode()!r}, transcript hash) (7.1)."
+    return derive
+
+
 class _Stage:
     __slots__ = ("secret", "suite")
 
@@ -148,11 +162,8 @@ class _Stage:
         self.secret = secret
 
     def derive(self, label: bytes, transcript_hash: bytes) -> bytes:
-        """Derive-Secret (7.1): HKDF-Expand-Label to the hash length, one HMAC block."""
-        suite = self.suite
-        info = _info_head(label, suite.hash_length, len(transcript_hash))
-        return _hmac_new(  # type: ignore[no-any-return]
-            self.secret, info + transcript_hash + b"\x01", suite.hash_name).digest()
+        """Derive-Secret (7.1) for any label."""
+        return _derive_secret(label)(self, transcript_hash)
 
     def _derived(self) -> bytes:
         h, n = self.suite.hash_name, self.suite.hash_length
@@ -174,8 +185,7 @@ class EarlySecret(_Stage):
         h, n = self.suite.hash_name, self.suite.hash_length
         return _expand_fixed(h, self.secret, label, _empty_hash(h), n, n)
 
-    def client_early_traffic_secret(self, transcript_hash: bytes) -> bytes:
-        return self.derive(b"c e traffic", transcript_hash)
+    client_early_traffic_secret = _derive_secret(b"c e traffic")
 
     def handshake(self, shared_secret: bytes) -> HandshakeSecret:
         h, n = self.suite.hash_name, self.suite.hash_length
@@ -186,11 +196,8 @@ class EarlySecret(_Stage):
 
 
 class HandshakeSecret(_Stage):
-    def client_traffic(self, transcript_hash: bytes) -> bytes:
-        return self.derive(b"c hs traffic", transcript_hash)
-
-    def server_traffic(self, transcript_hash: bytes) -> bytes:
-        return self.derive(b"s hs traffic", transcript_hash)
+    client_traffic = _derive_secret(b"c hs traffic")
+    server_traffic = _derive_secret(b"s hs traffic")
 
     def master(self) -> MasterSecret:
         # Extract(Derive-Secret(., "derived", ""), 0): both one HMAC, made inline.
@@ -200,17 +207,10 @@ class HandshakeSecret(_Stage):
 
 
 class MasterSecret(_Stage):
-    def client_traffic(self, transcript_hash: bytes) -> bytes:
-        return self.derive(b"c ap traffic", transcript_hash)
-
-    def server_traffic(self, transcript_hash: bytes) -> bytes:
-        return self.derive(b"s ap traffic", transcript_hash)
-
-    def exporter(self, transcript_hash: bytes) -> bytes:
-        return self.derive(b"exp master", transcript_hash)
-
-    def resumption(self, transcript_hash: bytes) -> bytes:
-        return self.derive(b"res master", transcript_hash)
+    client_traffic = _derive_secret(b"c ap traffic")
+    server_traffic = _derive_secret(b"s ap traffic")
+    exporter = _derive_secret(b"exp master")
+    resumption = _derive_secret(b"res master")
 
 
 def resumption_psk(suite: Suite, resumption_master: bytes, nonce: bytes) -> bytes:

@@ -20,6 +20,8 @@ from tlskit.enums import CipherSuite, HandshakeType
 from tlskit.handshake.common import Handshake13, Transcript
 from tlskit.keyschedule import (
     EarlySecret,
+    HandshakeSecret,
+    MasterSecret,
     export_keying_material,
     finished_key,
     finished_verify_data,
@@ -293,6 +295,15 @@ def test_inline_derivations_match_hkdf_expand_label(code: int, secret: bytes, co
     master = hs.master()
     derived = _reference_expand_label(suite, hs.secret, b"derived", empty, n)
     assert master.secret == hmac.new(derived, bytes(n), hn).digest()
+    named = [(HandshakeSecret(suite, secret).client_traffic, b"c hs traffic"),
+             (HandshakeSecret(suite, secret).server_traffic, b"s hs traffic"),
+             (MasterSecret(suite, secret).client_traffic, b"c ap traffic"),
+             (MasterSecret(suite, secret).server_traffic, b"s ap traffic"),
+             (MasterSecret(suite, secret).exporter, b"exp master"),
+             (MasterSecret(suite, secret).resumption, b"res master"),
+             (stage.client_early_traffic_secret, b"c e traffic")]
+    for method, label in named:  # each its own Derive-Secret, not a wrapper of derive()
+        assert method(context) == _reference_expand_label(suite, secret, label, context, n)
     keys = traffic_keys(suite, secret)
     assert keys.key == _reference_expand_label(suite, secret, b"key", b"", suite.key_length)
     assert keys.iv == _reference_expand_label(suite, secret, b"iv", b"", 12)
