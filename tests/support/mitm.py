@@ -52,21 +52,23 @@ ENCRYPTED_EXTENSIONS, FINISHED, KEY_UPDATE = 8, 20, 24
 # --- key logs, by client random -------------------------------------------------------------
 
 class KeyBook:
-    """Key-log lines of any number of connections, kept by client random (a ``keylog``
-    callback). The same random may recur (seeded replays): every secret is kept, newest
+    """Key-log lines of any number of connections, kept by client random, with which side
+    logged them. The same random may recur (seeded replays): every secret is kept, newest
     first when asked."""
 
     def __init__(self) -> None:
-        self.lines: dict[bytes, list[tuple[str, bytes]]] = {}
+        self.lines: dict[bytes, list[tuple[str, bytes, str]]] = {}
 
-    def __call__(self, label: str, client_random: bytes, secret: bytes) -> None:
-        self.lines.setdefault(bytes(client_random), []).append((label, bytes(secret)))
+    def add(self, label: str, client_random: bytes, secret: bytes, side: str) -> None:
+        self.lines.setdefault(bytes(client_random), []).append((label, bytes(secret), side))
 
-    def secrets(self, client_random: bytes, label: str) -> list[bytes]:
-        """Every distinct secret logged under ``label`` for this random, newest first."""
+    def secrets(self, client_random: bytes, label: str, side: str | None = None,
+                since: int = 0) -> list[bytes]:
+        """Every distinct secret logged under ``label`` for this random (by ``side`` only,
+        if given; from line ``since`` on), newest first."""
         found: list[bytes] = []
-        for name, secret in reversed(self.lines.get(client_random, [])):
-            if name == label and secret not in found:
+        for name, secret, who in reversed(self.lines.get(client_random, [])[since:]):
+            if name == label and secret not in found and side in (None, who):
                 found.append(secret)
         return found
 
@@ -75,15 +77,17 @@ KEYS = KeyBook()
 
 
 @dataclass(frozen=True)
-class Tee:
-    """A ``keylog`` callback reporting to two callbacks (the test's own and `KEYS`)."""
+class SideLog:
+    """The ``keylog`` callback of one side's config: its lines go to `KEYS`, then to the
+    test's own callback (if any)."""
 
-    first: Callable[[str, bytes, bytes], Any]
-    second: Callable[[str, bytes, bytes], Any]
+    side: str
+    also: Callable[[str, bytes, bytes], Any] | None = None
 
     def __call__(self, label: str, client_random: bytes, secret: bytes) -> None:
-        self.first(label, client_random, secret)
-        self.second(label, client_random, secret)
+        KEYS.add(label, client_random, secret, self.side)
+        if self.also is not None:
+            self.also(label, client_random, secret)
 
 
 _LOGGING: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
@@ -93,12 +97,11 @@ def logging_keys(config: Any) -> Any:
     """``config`` (a Client- or ServerConfig) whose key log also reaches `KEYS`: a copy
     made once per config, so connections sharing a config (ticket keys, session caches)
     still share one."""
-    current = config.keylog
-    if current is KEYS or (isinstance(current, Tee) and current.second is KEYS):
+    if isinstance(config.keylog, SideLog):
         return config
     if config not in _LOGGING:
-        _LOGGING[config] = config.replace(keylog=KEYS if current is None
-                                          else Tee(current, KEYS))
+        side = SERVER if type(config).__name__.startswith("Server") else CLIENT
+        _LOGGING[config] = config.replace(keylog=SideLog(side, config.keylog))
     return _LOGGING[config]
 
 
@@ -120,12 +123,14 @@ class Seen:
 
 def frame_messages(data: bytes) -> tuple[list[bytes], bytes]:
     """The complete handshake messages at the start of ``data``, and the rest."""
-    out = []
-    while len(data) >= 4 and len(data) >= 4 + int.from_bytes(data[1:4], "big"):
-        n = 4 + int.from_bytes(data[1:4], "big")
-        out.append(data[:n])
-        data = data[n:]
-    return out, data
+    out, pos = [], 0
+    while len(data) - pos >= 4:
+        end = pos + 4 + int.from_bytes(data[pos + 1:pos + 4], "big")
+        if end > len(data):
+            break
+        out.append(data[pos:end])
+        pos = end
+    return out, data[pos:]
 
 
 def _vector(body: bytes, pos: int, size: int) -> tuple[bytes, int]:
@@ -286,6 +291,7 @@ class Flow:
 
     def _resolve(self) -> None:
         """Pick the key for the current phase once its secret is in the log."""
+        self._catch_up()
         if self.opener is None and self.phase != "plain":
             found = self._candidates(self.phase, self.generation)
             if found:
@@ -298,6 +304,16 @@ class Flow:
             self.sealer = Protection(prot.label, Keys(prot.k13.suite, prot.k13.secret))
         else:
             self.sealer = Protection(prot.label, keys12=prot.k12)
+
+    def _catch_up(self) -> None:
+        """A TLS 1.3 client writes under its handshake key once it has derived it from the
+        ServerHello, which its own key-log line shows (a ServerHello it refused derives
+        nothing: its alert stays plaintext)."""
+        m = self.mitm
+        if self.sender == CLIENT and self.phase == "plain" and m.version != "TLSv1.2" \
+                and m.client_random and KEYS.secrets(
+                    m.client_random, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", CLIENT, m.log_mark):
+            self.enter("hs")
 
     def _next_phases(self) -> list[tuple[str, int]]:
         order = {"plain": [("early", 0), ("hs", 0)], "early": [("hs", 0)],
@@ -314,7 +330,7 @@ class Flow:
             if seen is not None:
                 self.pinned = True
                 return seen
-        tries = [] if self.pinned else [(self.phase, self.generation)]
+        tries = [] if self.pinned or self.phase == "plain" else [(self.phase, self.generation)]
         if self.mitm.version != "TLSv1.2":
             tries += self._next_phases()
         for phase, generation in tries:
@@ -334,7 +350,8 @@ class Flow:
         m, kind = self.mitm, msg[0]
         if kind == CLIENT_HELLO and self.sender == CLIENT:
             random, _suite, exts = hello_fields(msg)
-            m.client_random = random
+            if m.client_random != random:   # (a second hello after a retry keeps it)
+                m.client_random, m.log_mark = random, len(KEYS.lines.get(random, []))
             if EXT_EARLY_DATA in exts and KEYS.secrets(random, "CLIENT_EARLY_TRAFFIC_SECRET"):
                 after.append(lambda: self.enter("early"))
         elif kind == SERVER_HELLO and self.sender == SERVER:
@@ -346,8 +363,6 @@ class Flow:
             m.version = "TLSv1.3" if EXT_SUPPORTED_VERSIONS in exts else "TLSv1.2"
             if m.version == "TLSv1.3":
                 after.append(lambda: self.enter("hs"))
-                if m.client_flow.phase == "plain":
-                    m.client_flow.enter("hs")
         elif m.version == "TLSv1.3":
             self._track13(kind, msg, after)
 
@@ -384,10 +399,10 @@ class Flow:
 
     def _one(self, rec: bytes) -> tuple[list[Seen], list[Callable[[], None]]]:
         after: list[Callable[[], None]] = []
-        if self.phase == "tls12" or (rec[0] == APPDATA and self.phase != "plain"):
+        if self.phase == "tls12" or (rec[0] == APPDATA and self.mitm.version != "TLSv1.2"):
             seen = self.open(rec)
-            if seen is None:
-                return [Seen(rec[0], rec[5:], True, raw=rec)], after
+            if seen is None:    # nothing logged opens it: forwarded as it is
+                return [Seen(rec[0], rec[5:], self.phase != "plain", raw=rec)], after
         else:
             seen = Seen(rec[0], rec[5:], False, version=int.from_bytes(rec[1:3], "big"))
         if seen.ctype == HS:
@@ -477,39 +492,118 @@ class Mitm:
 
     def __init__(self) -> None:
         self.client_random = b""
+        self.log_mark = 0      # key-log lines of this random before this connection's hello
         self.server_random = b""
         self.suite = 0
-        self.early_suite = 0
         self.version: str | None = None
         self.client_flow = Flow(self, CLIENT)
         self.server_flow = Flow(self, SERVER)
+        self.server_joined = False
 
     @classmethod
     def pair(cls, client: Any, server: Any) -> tuple[Endpoint, Endpoint]:
         """Proxies for ``client`` and ``server`` whose output passes through one MITM.
         Their configs must log keys to `KEYS` (`logging_keys`)."""
         mitm = cls()
-        return Endpoint(client, mitm.client_flow), Endpoint(server, mitm.server_flow)
+        mitm.server_joined = True
+        return Endpoint(client, CLIENT, mitm), Endpoint(server, SERVER, mitm)
 
     def flow(self, side: str) -> Flow:
         return self.client_flow if side == CLIENT else self.server_flow
 
 
-class Endpoint:
-    """A connection seen through the MITM: everything is the connection's own, except that
-    ``data_to_send`` returns what the MITM forwards to the other side."""
+# The MITM of each client random a client endpoint sent, for the server endpoint that
+# receives that ClientHello to join.
+_BY_RANDOM: weakref.WeakValueDictionary[bytes, Mitm] = weakref.WeakValueDictionary()
 
-    def __init__(self, conn: Any, flow: Flow) -> None:
-        self.__dict__.update(conn=conn, flow=flow)
+
+def first_client_hello(data: bytes) -> bytes | None:
+    """The ClientHello at the start of ``data`` (plaintext records), once it is whole;
+    b"" if ``data`` does not start with one."""
+    stream = b""
+    for rec in split_records(data, whole=False):
+        if rec[0] != HS:
+            break
+        stream += rec[5:]
+        if len(stream) >= 4:
+            end = 4 + int.from_bytes(stream[1:4], "big")
+            if stream[0] != CLIENT_HELLO:
+                return b""
+            if len(stream) >= end:
+                return stream[:end]
+    if data and (data[0] != HS or len(data) > 1 << 17):
+        return b""
+    return None
+
+
+class Endpoint:
+    """A connection seen through a MITM: everything is the connection's own, except that
+    ``data_to_send`` returns what the MITM forwards to the other side.
+
+    Made alone (`endpoint`), a client endpoint starts a MITM with its first ClientHello
+    and a server endpoint joins the MITM of the ClientHello it receives (or starts one),
+    so two endpoints that talk share one MITM without being introduced."""
+
+    def __init__(self, conn: Any, side: str, mitm: Mitm | None = None) -> None:
+        # hooks on what this side sends: the flow of whichever MITM it ends up in uses them
+        self.__dict__.update(conn=conn, side=side, mitm=None, _heard=b"",
+                             message_hooks=[], record_hooks=[])
+        if mitm is not None:
+            self._attach(mitm)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.conn, name)
 
+    def _attach(self, mitm: Mitm) -> None:
+        flow = mitm.flow(self.side)
+        flow.message_hooks, flow.record_hooks = self.message_hooks, self.record_hooks
+        self.__dict__.update(mitm=mitm, _heard=b"")
+
+    @property
+    def flow(self) -> Flow:
+        if self.mitm is None:
+            self._attach(Mitm())
+        assert self.mitm is not None
+        return self.mitm.flow(self.side)
+
     def data_to_send(self) -> bytes:
-        return self.flow.relay(self.conn.data_to_send())
+        out = self.flow.relay(self.conn.data_to_send())
+        mitm = self.mitm
+        if self.side == CLIENT and mitm is not None and mitm.client_random \
+                and not mitm.server_joined:
+            _BY_RANDOM[mitm.client_random] = mitm
+        return out
+
+    def receive_data(self, data: Any) -> Any:
+        if self.side == SERVER and self.mitm is None:
+            self._join(bytes(data))
+        return self.conn.receive_data(data)
+
+    def _join(self, data: bytes) -> None:
+        heard = self._heard + data
+        self.__dict__["_heard"] = heard
+        hello = first_client_hello(heard)
+        if hello is None:
+            return
+        if not hello:        # no ClientHello will come: stop listening
+            self._attach(Mitm())
+            return
+        random = hello_fields(hello)[0]
+        mitm = _BY_RANDOM.get(random)
+        if mitm is None or mitm.server_joined:
+            mitm = Mitm()      # bytes from no client endpoint: learn the hello from them
+            mitm.client_flow.relay(b"".join(r for r in split_records(heard, whole=False)
+                                            if r[0] == HS))
+        mitm.server_joined = True
+        self._attach(mitm)
 
     def __repr__(self) -> str:
         return f"Endpoint({self.conn!r})"
+
+
+def endpoint(conn: Any, side: str) -> Endpoint:
+    """``conn`` (configured with `logging_keys`) behind a MITM it shares with its peer."""
+    return Endpoint(conn, side)
 
 
 def sent_alert(seen: list[Seen]) -> bytes | None:

@@ -135,7 +135,7 @@ def test_a_changed_record_is_sealed_correctly(version: str) -> None:
     def shout(seen: Seen) -> Seen:
         return Seen(seen.ctype, seen.content.upper(), seen.protected, seen.padding)
 
-    c.flow.record_hooks.append(shout)
+    c.record_hooks.append(shout)
     c.send_data(b"quiet")
     assert s.receive_data(c.data_to_send()) == [DataReceived(b"QUIET")]
 
@@ -154,7 +154,7 @@ def test_a_changed_handshake_message_reaches_the_peer_protected() -> None:
         body = len(exts).to_bytes(2, "big") + exts
         return bytes((8,)) + len(body).to_bytes(3, "big") + body
 
-    s.flow.message_hooks.append(add_alpn)
+    s.message_hooks.append(add_alpn)
     s.receive_data(c.data_to_send())
     with pytest.raises(TLSError) as info:
         c.receive_data(s.data_to_send())
