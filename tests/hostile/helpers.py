@@ -69,6 +69,21 @@ def hook_sends(conn: Endpoint, hook: Hook) -> None:
     conn.message_hooks.append(hook)
 
 
+@contextmanager
+def sender_side(cls: type, hook: Hook) -> Iterator[None]:
+    """While active, every handshake message an instance of handshake class `cls` sends
+    passes through `hook` before the sender adds it to its own transcript, so its
+    signatures and Finished cover what the peer gets (what a MITM cannot do)."""
+    original = cls.send  # type: ignore[attr-defined]
+
+    def send(self: Any, raw: bytes, *, transcript: bool = True) -> None:
+        for new in _apply(hook, raw):
+            original(self, bytes(new), transcript=transcript)
+
+    with mock.patch.object(cls, "send", send):
+        yield
+
+
 def on_type(msg_type: int, fn: Callable[[bytes], Any], *, once: bool = False) -> Hook:
     """A hook that applies `fn` to messages of one handshake type only."""
     done = [False]
@@ -88,13 +103,7 @@ def make_client(config: ClientConfig | None = None, hook: Hook | None = None,
     config = logging_keys(config or client_config())
     if hook is None:
         return endpoint(ClientConnection(config, server_name=server_name, **kw), CLIENT)
-    original = ClientHandshake13.send
-
-    def send(self: Any, raw: bytes, *, transcript: bool = True) -> None:
-        for new in _apply(hook, raw):
-            original(self, bytes(new), transcript=transcript)
-
-    with mock.patch.object(ClientHandshake13, "send", send):
+    with sender_side(ClientHandshake13, hook):
         client = endpoint(ClientConnection(config, server_name=server_name, **kw), CLIENT)
     first = [True]
 

@@ -62,12 +62,12 @@ class KeyBook:
     def add(self, label: str, client_random: bytes, secret: bytes, side: str) -> None:
         self.lines.setdefault(bytes(client_random), []).append((label, bytes(secret), side))
 
-    def secrets(self, client_random: bytes, label: str, side: str | None = None,
-                since: int = 0) -> list[bytes]:
+    def secrets(self, client_random: bytes, label: str, side: str | None = None
+                ) -> list[bytes]:
         """Every distinct secret logged under ``label`` for this random (by ``side`` only,
-        if given; from line ``since`` on), newest first."""
+        if given), newest first."""
         found: list[bytes] = []
-        for name, secret, who in reversed(self.lines.get(client_random, [])[since:]):
+        for name, secret, who in reversed(self.lines.get(client_random, [])):
             if name == label and secret not in found and side in (None, who):
                 found.append(secret)
         return found
@@ -210,11 +210,11 @@ class Protection:
         self.seq12 += 1
         return out
 
-    def seal_inner(self, inner: bytes, *, outer: int = APPDATA,
-                   length: int | None = None) -> bytes:
-        """TLS 1.3: a record with exactly this TLSInnerPlaintext."""
+    def seal_inner(self, inner: bytes, *, outer: int = APPDATA, length: int | None = None,
+                   version: int = 0x0303) -> bytes:
+        """TLS 1.3: a record with exactly this TLSInnerPlaintext (and header fields)."""
         assert self.k13 is not None, "a raw TLSInnerPlaintext is TLS 1.3 only"
-        return self.k13.seal(inner, outer=outer, length=length)
+        return self.k13.seal(inner, outer=outer, length=length, version=version)
 
     def seal12(self, ctype: int, plain: bytes, *, explicit: bytes | None = None) -> bytes:
         assert self.k12 is not None, "TLS 1.2 only"
@@ -291,7 +291,6 @@ class Flow:
 
     def _resolve(self) -> None:
         """Pick the key for the current phase once its secret is in the log."""
-        self._catch_up()
         if self.opener is None and self.phase != "plain":
             found = self._candidates(self.phase, self.generation)
             if found:
@@ -304,16 +303,6 @@ class Flow:
             self.sealer = Protection(prot.label, Keys(prot.k13.suite, prot.k13.secret))
         else:
             self.sealer = Protection(prot.label, keys12=prot.k12)
-
-    def _catch_up(self) -> None:
-        """A TLS 1.3 client writes under its handshake key once it has derived it from the
-        ServerHello, which its own key-log line shows (a ServerHello it refused derives
-        nothing: its alert stays plaintext)."""
-        m = self.mitm
-        if self.sender == CLIENT and self.phase == "plain" and m.version != "TLSv1.2" \
-                and m.client_random and KEYS.secrets(
-                    m.client_random, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", CLIENT, m.log_mark):
-            self.enter("hs")
 
     def _next_phases(self) -> list[tuple[str, int]]:
         order = {"plain": [("early", 0), ("hs", 0)], "early": [("hs", 0)],
@@ -350,8 +339,7 @@ class Flow:
         m, kind = self.mitm, msg[0]
         if kind == CLIENT_HELLO and self.sender == CLIENT:
             random, _suite, exts = hello_fields(msg)
-            if m.client_random != random:   # (a second hello after a retry keeps it)
-                m.client_random, m.log_mark = random, len(KEYS.lines.get(random, []))
+            m.client_random = random
             if EXT_EARLY_DATA in exts and KEYS.secrets(random, "CLIENT_EARLY_TRAFFIC_SECRET"):
                 after.append(lambda: self.enter("early"))
         elif kind == SERVER_HELLO and self.sender == SERVER:
@@ -363,6 +351,8 @@ class Flow:
             m.version = "TLSv1.3" if EXT_SUPPORTED_VERSIONS in exts else "TLSv1.2"
             if m.version == "TLSv1.3":
                 after.append(lambda: self.enter("hs"))
+            elif m.client_flow.phase == "early":
+                m.client_flow.enter("plain")   # no 0-RTT key in TLS 1.2
         elif m.version == "TLSv1.3":
             self._track13(kind, msg, after)
 
@@ -453,12 +443,12 @@ class Flow:
         seen = Seen(ctype, content, self.protected, padding)
         return self.emit(seen)
 
-    def inject_inner(self, inner: bytes, *, outer: int = APPDATA,
-                     length: int | None = None) -> bytes:
+    def inject_inner(self, inner: bytes, *, outer: int = APPDATA, length: int | None = None,
+                     version: int = 0x0303) -> bytes:
         """TLS 1.3: the next protected record with exactly this TLSInnerPlaintext."""
         self._resolve()
         assert self.sealer is not None, f"no {self.sender} write key yet"
-        return self.sealer.seal_inner(inner, outer=outer, length=length)
+        return self.sealer.seal_inner(inner, outer=outer, length=length, version=version)
 
     def inject12(self, ctype: int, plain: bytes, *, explicit: bytes | None = None) -> bytes:
         """TLS 1.2: the next protected record (explicit nonce ``explicit`` if AES-GCM)."""
@@ -470,6 +460,14 @@ class Flow:
         """TLS 1.2: the sender's write key (from the key log)."""
         assert self.sealer is not None and self.sealer.k12 is not None
         return self.sealer.k12
+
+    def snapshot(self) -> Protection:
+        """A copy of the sender's current write key at the receiver's next sequence
+        number, to forge with after the sender has moved on (a stale key)."""
+        self._resolve()
+        assert self.sealer is not None and self.sealer.k13 is not None, "TLS 1.3 only"
+        keys = self.sealer.k13
+        return Protection(self.sealer.label, Keys(keys.suite, keys.secret, keys.seq))
 
     @property
     def next_seq(self) -> int:
@@ -492,7 +490,6 @@ class Mitm:
 
     def __init__(self) -> None:
         self.client_random = b""
-        self.log_mark = 0      # key-log lines of this random before this connection's hello
         self.server_random = b""
         self.suite = 0
         self.version: str | None = None
@@ -611,3 +608,16 @@ def sent_alert(seen: list[Seen]) -> bytes | None:
     if len(seen) == 1 and seen[0].ctype == ALERT and seen[0].raw is None:
         return seen[0].content
     return None
+
+
+def client_endpoint(config: Any, server_name: str | None = None, **kw: Any) -> Endpoint:
+    """A `ClientConnection` logging its keys, behind a MITM."""
+    from tlskit import ClientConnection
+    return Endpoint(ClientConnection(logging_keys(config), server_name=server_name, **kw),
+                    CLIENT)
+
+
+def server_endpoint(config: Any) -> Endpoint:
+    """A `ServerConnection` logging its keys, behind a MITM."""
+    from tlskit import ServerConnection
+    return Endpoint(ServerConnection(logging_keys(config)), SERVER)

@@ -159,7 +159,7 @@ def test_a_changed_handshake_message_reaches_the_peer_protected() -> None:
     with pytest.raises(TLSError) as info:
         c.receive_data(s.data_to_send())
     assert info.value.alert == AlertDescription.unsupported_extension
-    assert [seen.ctype for seen in s.flow.last if seen.protected][0] == HS
+    assert next(seen.ctype for seen in s.flow.last if seen.protected) == HS
 
 
 def test_the_key_log_is_all_it_reads() -> None:
