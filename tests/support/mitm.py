@@ -43,6 +43,7 @@ from .records import (
 )
 
 CLIENT, SERVER = "client", "server"
+KEEP_RANDOMS = 20_000    # connections whose key-log lines `KEYS` keeps
 HRR_RANDOM = hashlib.sha256(b"HelloRetryRequest").digest()   # RFC 8446 4.1.3
 EXT_EARLY_DATA, EXT_SUPPORTED_VERSIONS = 42, 43
 CLIENT_HELLO, SERVER_HELLO, END_OF_EARLY_DATA = 1, 2, 5
@@ -60,6 +61,9 @@ class KeyBook:
         self.lines: dict[bytes, list[tuple[str, bytes, str]]] = {}
 
     def add(self, label: str, client_random: bytes, secret: bytes, side: str) -> None:
+        if len(self.lines) >= KEEP_RANDOMS:   # a long session: forget the oldest half
+            for old in list(self.lines)[:KEEP_RANDOMS // 2]:
+                del self.lines[old]
         self.lines.setdefault(bytes(client_random), []).append((label, bytes(secret), side))
 
     def secrets(self, client_random: bytes, label: str, side: str | None = None
