@@ -26,7 +26,7 @@ from tlskit import (
     TLSError,
 )
 
-from ..support.mitm import KEYS, Endpoint, Mitm, Seen, logging_keys
+from ..support.mitm import HRR_RANDOM, KEYS, Endpoint, Mitm, Seen, logging_keys
 from ..support.pki import client_config, server_config
 from ..support.pump import exchange
 from ..support.records import APPDATA, HS
@@ -175,3 +175,33 @@ def test_the_key_log_is_all_it_reads() -> None:
     assert any(seen.raw is not None for seen in s.flow.last)
     assert opened(s.flow.last)[0] == (HS, False)   # the ServerHello, plaintext
     assert out.startswith(b"\x16\x03\x03")
+
+
+@pytest.mark.parametrize("version,suite", [
+    ("TLSv1.3", "TLS_AES_256_GCM_SHA384"), ("TLSv1.3", "TLS_CHACHA20_POLY1305_SHA256"),
+    ("TLSv1.2", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
+    ("TLSv1.2", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256")])
+def test_other_suites_pass(version: str, suite: str) -> None:
+    c, s = pair(version, {"cipher_suites": [suite]})
+    c_events, _ = talk(c, s)
+    assert next(e for e in c_events if isinstance(e, HandshakeComplete)).cipher_suite.name \
+        == suite
+    data_both_ways(c, s, 3000)
+
+
+def test_a_hello_retry_passes() -> None:
+    # the client's one share is x25519, the server takes secp256r1 only: it asks again
+    c, s = pair("TLSv1.3", {"groups": ["x25519", "secp256r1"]}, {"groups": ["secp256r1"]})
+    hellos: list[bytes] = []
+
+    def watch(raw: bytes) -> bytes:
+        if raw[0] == 2:
+            hellos.append(raw)
+        return raw
+
+    s.message_hooks.append(watch)
+    c_events, _ = talk(c, s)
+    assert [hello[6:38] == HRR_RANDOM for hello in hellos] == [True, False]
+    assert next(e for e in c_events if isinstance(e, HandshakeComplete)).group.name \
+        == "secp256r1"
+    data_both_ways(c, s, 3000)
