@@ -31,7 +31,6 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 
 from .records import (
-    ALERT,
     APPDATA,
     CCS,
     HS,
@@ -175,10 +174,6 @@ class Protection:
     def __init__(self, label: str, keys13: Keys | None = None,
                  keys12: Keys12 | None = None) -> None:
         self.label, self.k13, self.k12, self.seq12 = label, keys13, keys12, 0
-
-    @property
-    def seq(self) -> int:
-        return self.k13.seq if self.k13 is not None else self.seq12
 
     def open(self, rec: bytes) -> Seen | None:
         """The record's content under this key at the current sequence number (which then
@@ -473,12 +468,6 @@ class Flow:
         keys = self.sealer.k13
         return Protection(self.sealer.label, Keys(keys.suite, keys.secret, keys.seq))
 
-    @property
-    def next_seq(self) -> int:
-        """The sequence number the receiver expects next."""
-        assert self.sealer is not None
-        return self.sealer.seq
-
     def skip(self, n: int = 1) -> None:
         """The receiver got ``n`` records under this key from elsewhere (a test's own)."""
         assert self.sealer is not None
@@ -605,13 +594,6 @@ class Endpoint:
 def endpoint(conn: Any, side: str) -> Endpoint:
     """``conn`` (configured with `logging_keys`) behind a MITM it shares with its peer."""
     return Endpoint(conn, side)
-
-
-def sent_alert(seen: list[Seen]) -> bytes | None:
-    """The alert body of the one record in ``seen``, if it is an alert."""
-    if len(seen) == 1 and seen[0].ctype == ALERT and seen[0].raw is None:
-        return seen[0].content
-    return None
 
 
 def client_endpoint(config: Any, server_name: str | None = None, **kw: Any) -> Endpoint:
