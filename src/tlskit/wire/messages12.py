@@ -6,6 +6,8 @@ no request context and no per-entry extensions.
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..enums import HandshakeType
@@ -15,6 +17,33 @@ from .layout import Struct, opaque16, opaque_list, u16, u32
 from .messages import frame
 
 NAMED_CURVE = 3  # ECCurveType.named_curve (RFC 8422 5.4)
+_PARAMS_HEAD = struct.Struct(">BHB")  # curve_type, namedcurve, the point's length
+_U16_PAIR = struct.Struct(">HH")     # (scheme, signature length) / (type, body length)
+_U16 = struct.Struct(">H")
+SERVER_HELLO_DONE = b"\x0e\x00\x00\x00"  # RFC 5246 7.4.5: the same four bytes every time
+
+
+def ske_params(group: int, public: bytes) -> bytes:
+    """ServerECDHParams (RFC 8422 5.4), which the signature covers after the randoms."""
+    return _PARAMS_HEAD.pack(NAMED_CURVE, group, len(public)) + public
+
+
+def encode_ske(params: bytes, scheme: int, signature: bytes) -> bytes:
+    """The whole ServerKeyExchange message from its signed params, in one join."""
+    return frame(HandshakeType.server_key_exchange,
+                 params + _U16_PAIR.pack(scheme, len(signature)) + signature)
+
+
+def encode_server_hello12(random: bytes, session_id: bytes, suite: int,
+                          extensions: Iterable[tuple[int, bytes]]) -> bytes:
+    """A TLS 1.2 ServerHello (version 0x0303, null compression) in one join: what
+    `messages.ServerHello.encode` gives for the same fields, without the layout walk."""
+    block = b"".join([_U16_PAIR.pack(t, len(b)) + b for t, b in extensions])
+    if len(random) != 32 or len(session_id) > 32 or len(block) > 0xFFFF:
+        raise ValueError("ServerHello random must be 32 bytes, the session ID at most 32")
+    return frame(HandshakeType.server_hello, b"".join((
+        b"\x03\x03", random, bytes((len(session_id),)), session_id, _U16.pack(suite), b"\x00",
+        _U16.pack(len(block)), block)))
 
 
 @dataclass(slots=True)
@@ -36,15 +65,10 @@ class ServerKeyExchangeECDHE:
     signature: bytes
 
     def params(self) -> bytes:
-        return bytes((NAMED_CURVE,)) + self.group.to_bytes(2, "big") + bytes(
-            (len(self.public),)) + self.public
+        return ske_params(self.group, self.public)
 
     def encode(self) -> bytes:
-        w = Writer()
-        w.raw(self.params())
-        w.u16(self.scheme)
-        w.bytes16(self.signature)
-        return frame(HandshakeType.server_key_exchange, w.buf)
+        return encode_ske(self.params(), self.scheme, self.signature)
 
     @classmethod
     def decode(cls, body: bytes | memoryview) -> ServerKeyExchangeECDHE:
@@ -66,14 +90,17 @@ class ServerHelloDone(Struct):
     TYPE = HandshakeType.server_hello_done
 
 
+def encode_cke_ecdhe(public: bytes) -> bytes:
+    """ClientKeyExchange with an ECDHE point (RFC 8422 5.7), in one join."""
+    return frame(HandshakeType.client_key_exchange, bytes((len(public),)) + public)
+
+
 @dataclass(slots=True)
 class ClientKeyExchangeECDHE:
     public: bytes
 
     def encode(self) -> bytes:
-        w = Writer()
-        w.bytes8(self.public)
-        return frame(HandshakeType.client_key_exchange, w.buf)
+        return encode_cke_ecdhe(self.public)
 
     @classmethod
     def decode(cls, body: bytes | memoryview) -> ClientKeyExchangeECDHE:
