@@ -54,6 +54,29 @@ class Certificate12(Struct):
 
     certificates: list[bytes]
 
+    @classmethod
+    def decode(cls, body: bytes | memoryview) -> Certificate12:
+        """A well-formed list in one pass; anything else through the layout's checked
+        reader, which raises with the detailed message (same outcome either way)."""
+        b, n = body, len(body)
+        if n >= 3 and (b[0] << 16) | (b[1] << 8) | b[2] == n - 3:
+            items = []
+            at = 3
+            while at + 3 <= n:
+                length = (b[at] << 16) | (b[at + 1] << 8) | b[at + 2]
+                stop = at + 3 + length
+                if not length or stop > n:
+                    break
+                items.append(bytes(b[at + 3:stop]))
+                at = stop
+            if at == n:
+                return cls(items)
+        return cls.decode_checked(body)
+
+    @classmethod
+    def decode_checked(cls, body: bytes | memoryview) -> Certificate12:
+        return Struct.decode.__func__(cls, body)  # type: ignore[attr-defined,no-any-return]
+
 
 @dataclass(slots=True)
 class ServerKeyExchangeECDHE:
@@ -72,6 +95,19 @@ class ServerKeyExchangeECDHE:
 
     @classmethod
     def decode(cls, body: bytes | memoryview) -> ServerKeyExchangeECDHE:
+        """Well-formed params in one step; anything else through `decode_checked`."""
+        b, n = body, len(body)
+        if n >= 4 and b[0] == NAMED_CURVE and b[3]:
+            at = 4 + b[3]
+            if at + 4 <= n:
+                length = (b[at + 2] << 8) | b[at + 3]
+                if length and at + 4 + length == n:
+                    return cls((b[1] << 8) | b[2], bytes(b[4:at]), (b[at] << 8) | b[at + 1],
+                               bytes(b[at + 4:]))
+        return cls.decode_checked(body)
+
+    @classmethod
+    def decode_checked(cls, body: bytes | memoryview) -> ServerKeyExchangeECDHE:
         r = Reader(body)
         if r.u8() != NAMED_CURVE:
             raise IllegalParameter("ServerKeyExchange: only named curves are supported")
@@ -89,6 +125,15 @@ class ServerHelloDone(Struct):
 
     TYPE = HandshakeType.server_hello_done
 
+    @classmethod
+    def decode(cls, body: bytes | memoryview) -> ServerHelloDone:
+        """The empty body at once; anything else through `decode_checked`."""
+        return cls() if not len(body) else cls.decode_checked(body)
+
+    @classmethod
+    def decode_checked(cls, body: bytes | memoryview) -> ServerHelloDone:
+        return Struct.decode.__func__(cls, body)  # type: ignore[attr-defined,no-any-return]
+
 
 def encode_cke_ecdhe(public: bytes) -> bytes:
     """ClientKeyExchange with an ECDHE point (RFC 8422 5.7), in one join."""
@@ -104,6 +149,13 @@ class ClientKeyExchangeECDHE:
 
     @classmethod
     def decode(cls, body: bytes | memoryview) -> ClientKeyExchangeECDHE:
+        """A well-formed point in one step; anything else through `decode_checked`."""
+        if len(body) >= 2 and body[0] == len(body) - 1:
+            return cls(bytes(body[1:]))
+        return cls.decode_checked(body)
+
+    @classmethod
+    def decode_checked(cls, body: bytes | memoryview) -> ClientKeyExchangeECDHE:
         r = Reader(body)
         public = r.bytes8(1, "ECPoint")
         r.end("ClientKeyExchange")
