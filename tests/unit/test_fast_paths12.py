@@ -30,7 +30,7 @@ SETTINGS = settings(max_examples=300, deadline=None)
 u16 = st.integers(0, 0xFFFF)
 
 
-def _outcome(fn: Any, body: bytes) -> tuple[str, Any]:
+def _outcome(fn: Any, body: bytes | memoryview) -> tuple[str, Any]:
     """A decoder's result, or the error it raised (type and message)."""
     try:
         return "ok", fn(body)
@@ -217,7 +217,8 @@ def test_traced_messages_are_the_bytes_sent(alpn: list[str]) -> None:
                    T.CLIENT_KEY_EXCHANGE, T.CLIENT_FINISHED, T.SERVER_FINISHED):
         assert wanted in seen
     for step, fields in steps:
-        msg, raw = fields.get("message"), fields.get("raw")
+        msg: Any = fields.get("message")
+        raw = fields.get("raw")
         if msg is not None and raw is not None:
             assert msg.encode() == raw, step
         if step in (T.CLIENT_FINISHED, T.SERVER_FINISHED):
