@@ -52,7 +52,8 @@ def _same(cls: Any, body: bytes) -> None:
 def test_server_hello12_encodes_like_the_layout(random: bytes, session_id: bytes, suite: int,
                                                  exts: dict[int, bytes]) -> None:
     general = m.ServerHello(random, session_id, suite, m.Extensions(exts)).encode()
-    assert m12.encode_server_hello12(random, session_id, suite, exts.items()) == general
+    entries = [m12.extension_entry(t, b) for t, b in exts.items()]
+    assert m12.encode_server_hello12(random, session_id, suite, entries) == general
 
 
 def test_server_hello12_refuses_what_the_layout_cannot_carry() -> None:
@@ -60,6 +61,8 @@ def test_server_hello12_refuses_what_the_layout_cannot_carry() -> None:
         m12.encode_server_hello12(bytes(31), b"", 0x1301, [])
     with pytest.raises(ValueError):
         m12.encode_server_hello12(bytes(32), bytes(33), 0x1301, [])
+    with pytest.raises(ValueError):
+        m12.encode_server_hello12(bytes(32), b"", 0x1301, [m12.extension_entry(1, bytes(65532))])
 
 
 def _ske_by_writer(group: int, public: bytes, scheme: int, signature: bytes) -> bytes:
@@ -92,6 +95,19 @@ def test_client_key_exchange_is_one_join(public: bytes) -> None:
     w.bytes8(public)
     assert m12.encode_cke_ecdhe(public) == m.frame(16, w.buf)
     assert m12.ClientKeyExchangeECDHE(public).encode() == m.frame(16, w.buf)
+
+
+@SETTINGS
+@given(st.binary(min_size=12, max_size=12))
+def test_finished12_is_the_general_encoding(verify_data: bytes) -> None:
+    assert m12.encode_finished12(verify_data) == m.Finished(verify_data).encode()
+
+
+def test_finished12_and_client_key_exchange_refuse_bad_lengths() -> None:
+    with pytest.raises(ValueError):
+        m12.encode_finished12(bytes(32))
+    with pytest.raises(ValueError):
+        m12.encode_cke_ecdhe(bytes(256))
 
 
 def test_server_hello_done_is_the_layouts() -> None:

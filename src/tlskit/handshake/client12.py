@@ -351,7 +351,7 @@ class ClientHandshake12(Handshake12):
         c_key, s_key, c_iv, s_iv = self.key_block()
         self.install_write12(c_key, c_iv)
         verify_data = self.finished_data(True, self.transcript.digest())
-        self.send(m.frame(_HT.finished, verify_data))
+        self.send(m12.encode_finished12(verify_data))
         self.flush()
         self.pending_read = (s_key, s_iv)
         if traced:

@@ -59,12 +59,12 @@ _HT = HandshakeType
 SCSV = 0x00FF  # TLS_EMPTY_RENEGOTIATION_INFO_SCSV
 # The ServerHello extensions whose bodies never vary (RFC 5746 3.6, RFC 7627 5.1,
 # RFC 8422 5.2 (uncompressed only), RFC 6066 3 and 8, RFC 5077 3.2).
-_RENEGOTIATION_INFO = (_E.renegotiation_info, b"\x00")
-_EMPTY_EMS = (_E.extended_master_secret, b"")
-_POINT_FORMATS = (_E.ec_point_formats, b"\x01\x00")
-_EMPTY_SERVER_NAME = (_E.server_name, b"")
-_EMPTY_STATUS_REQUEST = (_E.status_request, b"")
-_EMPTY_SESSION_TICKET = (_E.session_ticket, b"")
+_RENEGOTIATION_INFO = m12.extension_entry(_E.renegotiation_info, b"\x00")
+_EMPTY_EMS = m12.extension_entry(_E.extended_master_secret, b"")
+_POINT_FORMATS = m12.extension_entry(_E.ec_point_formats, b"\x01\x00")
+_EMPTY_SERVER_NAME = m12.extension_entry(_E.server_name, b"")
+_EMPTY_STATUS_REQUEST = m12.extension_entry(_E.status_request, b"")
+_EMPTY_SESSION_TICKET = m12.extension_entry(_E.session_ticket, b"")
 FALLBACK_SCSV = 0x5600  # TLS_FALLBACK_SCSV (RFC 7507)
 
 
@@ -343,7 +343,7 @@ class ServerHandshake12(Handshake12):
         suite, ck = self.suite12, self.certified
         assert suite is not None and ck is not None
         exts = ch.extensions
-        sh_exts: list[tuple[int, bytes]] = []
+        sh_exts: list[bytes] = []  # encoded entries, in the order we always send them
         if _E.renegotiation_info in exts or SCSV in ch.cipher_suites:
             sh_exts.append(_RENEGOTIATION_INFO)
         if self.ems:
@@ -353,8 +353,8 @@ class ServerHandshake12(Handshake12):
         if self.server_name is not None:
             sh_exts.append(_EMPTY_SERVER_NAME)
         if self.alpn is not None:
-            sh_exts.append((_E.application_layer_protocol_negotiation,
-                            ext.encode_alpn([self.alpn])))
+            sh_exts.append(m12.extension_entry(_E.application_layer_protocol_negotiation,
+                                               ext.encode_alpn([self.alpn])))
         staple = None
         if _E.status_request in exts and ck.ocsp_response is not None:
             staple = ck.ocsp_response() if callable(ck.ocsp_response) else ck.ocsp_response
@@ -479,7 +479,7 @@ class ServerHandshake12(Handshake12):
         s_key, s_iv = self._server_keys
         self.install_write12(s_key, s_iv)
         verify_data = self.finished_data(False, self.transcript.digest())
-        self.send(m.frame(_HT.finished, verify_data))
+        self.send(m12.encode_finished12(verify_data))
         self.flush()
         if traced:
             self.trace(T.SERVER_FINISHED, message=m.Finished(verify_data),

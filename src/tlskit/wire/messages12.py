@@ -20,6 +20,13 @@ NAMED_CURVE = 3  # ECCurveType.named_curve (RFC 8422 5.4)
 _PARAMS_HEAD = struct.Struct(">BHB")  # curve_type, namedcurve, the point's length
 _U16_PAIR = struct.Struct(">HH")     # (scheme, signature length) / (type, body length)
 _U16 = struct.Struct(">H")
+_HEADER = struct.Struct(">I")         # handshake type << 24 | uint24 length
+_SH_TAIL = struct.Struct(">HBH")      # cipher_suite, compression_method, extensions length
+_SH_TYPE = int(HandshakeType.server_hello) << 24
+_SKE_TYPE = int(HandshakeType.server_key_exchange) << 24
+_CKE_HEAD = struct.Struct(">IB")      # the header, then the point's length
+_CKE_TYPE = int(HandshakeType.client_key_exchange) << 24
+_FINISHED12_HEADER = bytes((HandshakeType.finished, 0, 0, 12))  # RFC 5246 7.4.9: 12 bytes
 SERVER_HELLO_DONE = b"\x0e\x00\x00\x00"  # RFC 5246 7.4.5: the same four bytes every time
 
 
@@ -29,21 +36,31 @@ def ske_params(group: int, public: bytes) -> bytes:
 
 
 def encode_ske(params: bytes, scheme: int, signature: bytes) -> bytes:
-    """The whole ServerKeyExchange message from its signed params, in one join."""
-    return frame(HandshakeType.server_key_exchange,
-                 params + _U16_PAIR.pack(scheme, len(signature)) + signature)
+    """The whole ServerKeyExchange message from its signed params, in one join (params
+    are at most 259 bytes, the signature 65535: the header's length always fits)."""
+    body_length = len(params) + 4 + len(signature)
+    return b"".join((_HEADER.pack(_SKE_TYPE | body_length),
+                     params, _U16_PAIR.pack(scheme, len(signature)), signature))
+
+
+def extension_entry(etype: int, body: bytes) -> bytes:
+    """One encoded extension (type, length, body); the constant ones are encoded once."""
+    return _U16_PAIR.pack(etype, len(body)) + body
 
 
 def encode_server_hello12(random: bytes, session_id: bytes, suite: int,
-                          extensions: Iterable[tuple[int, bytes]]) -> bytes:
-    """A TLS 1.2 ServerHello (version 0x0303, null compression) in one join: what
-    `messages.ServerHello.encode` gives for the same fields, without the layout walk."""
-    block = b"".join([_U16_PAIR.pack(t, len(b)) + b for t, b in extensions])
+                          entries: Iterable[bytes]) -> bytes:
+    """A TLS 1.2 ServerHello (version 0x0303, null compression) from encoded extension
+    entries (`extension_entry`), in one join: what `messages.ServerHello.encode` gives
+    for the same fields, without the layout walk."""
+    block = b"".join(entries)
     if len(random) != 32 or len(session_id) > 32 or len(block) > 0xFFFF:
-        raise ValueError("ServerHello random must be 32 bytes, the session ID at most 32")
-    return frame(HandshakeType.server_hello, b"".join((
-        b"\x03\x03", random, bytes((len(session_id),)), session_id, _U16.pack(suite), b"\x00",
-        _U16.pack(len(block)), block)))
+        raise ValueError("ServerHello random must be 32 bytes, the session ID at most 32, "
+                         "the extensions at most 65535 bytes")
+    body_length = 40 + len(session_id) + len(block)  # version 2, random 32, the rest 6
+    return b"".join((
+        _HEADER.pack(_SH_TYPE | body_length), b"\x03\x03", random,
+        bytes((len(session_id),)), session_id, _SH_TAIL.pack(suite, 0, len(block)), block))
 
 
 @dataclass(slots=True)
@@ -137,7 +154,17 @@ class ServerHelloDone(Struct):
 
 def encode_cke_ecdhe(public: bytes) -> bytes:
     """ClientKeyExchange with an ECDHE point (RFC 8422 5.7), in one join."""
-    return frame(HandshakeType.client_key_exchange, bytes((len(public),)) + public)
+    n = len(public)
+    if n > 255:
+        raise ValueError(f"an ECPoint has a 1-byte length, not {n} bytes")
+    return _CKE_HEAD.pack(_CKE_TYPE | (n + 1), n) + public
+
+
+def encode_finished12(verify_data: bytes) -> bytes:
+    """Finished with TLS 1.2's 12-byte verify_data: a constant header, then the data."""
+    if len(verify_data) != 12:
+        raise ValueError("TLS 1.2 verify_data is 12 bytes")
+    return _FINISHED12_HEADER + verify_data
 
 
 @dataclass(slots=True)
