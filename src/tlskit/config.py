@@ -142,6 +142,9 @@ class CertifiedKey:
         oid = self.chain[0].public_key_algorithm_oid.dotted_string
         self.schemes = crypto.schemes_for_key(self.private_key, oid)
         self.schemes12 = crypto.schemes_for_key12(self.private_key, oid)
+        # TLS 1.2 suite choice, per handshake: the suite family the key serves and its curve.
+        self.auth12 = crypto.key_auth_kind(self.private_key)
+        self.curve12 = crypto.ec_key_group(self.private_key)
         if not self.schemes:
             raise ValueError("the private key's type cannot sign TLS 1.3 handshakes")
         _check_key_matches(self.chain[0], self.private_key)
@@ -153,6 +156,8 @@ class CertifiedKey:
     cert_der: list[bytes] = field(init=False, default_factory=list)
     schemes: list[SignatureScheme] = field(init=False, default_factory=list)
     schemes12: list[SignatureScheme] = field(init=False, default_factory=list, repr=False)
+    auth12: str = field(init=False, default="", repr=False)
+    curve12: int | None = field(init=False, default=None, repr=False)
     _dns_names: list[str] = field(init=False, default_factory=list, repr=False)
     chain_signatures: list[set[int]] = field(init=False, default_factory=list, repr=False)
     # Compressed Certificate messages by (algorithm, staple): built once, sent many times.

@@ -7,17 +7,23 @@ is kept for peers without it, whose sessions are then never resumed.
 
 from __future__ import annotations
 
-from .crypto import hmac_digest
+import hmac
+
+try:  # OpenSSL's HMAC objects called directly (see `crypto.hmac_digest` for why)
+    from _hashlib import hmac_new as _hmac_new
+except ImportError:  # pragma: no cover - a Python built without OpenSSL
+    _hmac_new = hmac.new  # type: ignore[assignment]
 
 
 def p_hash(hash_name: str, secret: bytes, seed: bytes, length: int) -> bytes:
-    """P_hash: HMAC chained over A(i) until `length` bytes exist."""
+    """P_hash: HMAC chained over A(i) until `length` bytes exist (24 HMACs per TLS 1.2
+    pair, so each is one C call, without a wrapper function around it)."""
     out = []
     have = 0
     a = seed
     while have < length:
-        a = hmac_digest(secret, a, hash_name)
-        block = hmac_digest(secret, a + seed, hash_name)
+        a = _hmac_new(secret, a, hash_name).digest()
+        block = _hmac_new(secret, a + seed, hash_name).digest()
         out.append(block)
         have += len(block)
     return b"".join(out)[:length]
@@ -44,5 +50,8 @@ def key_block(hash_name: str, master: bytes, client_random: bytes, server_random
 
 
 def finished(hash_name: str, master: bytes, is_client: bool, handshake_hash: bytes) -> bytes:
-    label = b"client finished" if is_client else b"server finished"
-    return prf(hash_name, master, label, handshake_hash, 12)
+    """verify_data (RFC 5246 7.4.9): 12 bytes, so P_hash's first block, A(1) then one HMAC
+    (every hash TLS 1.2 uses is longer than 12 bytes)."""
+    seed = (b"client finished" if is_client else b"server finished") + handshake_hash
+    a = _hmac_new(master, seed, hash_name).digest()
+    return _hmac_new(master, a + seed, hash_name).digest()[:12]  # type: ignore[no-any-return]

@@ -211,8 +211,9 @@ class ClientHandshake12(Handshake12):
         self._stapling = _E.status_request in exts
         self._ticket_announced = _E.session_ticket in exts
         self.session_id = sh.session_id
-        self.trace(T.SERVER_HELLO, message=sh, raw=raw, version="TLSv1.2",
-                   cipher_suite=suite.name)
+        if cfg.tracer is not None:
+            self.trace(T.SERVER_HELLO, message=sh, raw=raw, version="TLSv1.2",
+                       cipher_suite=suite.name)
         if resuming:
             return self._resume(suite)
         return State.WAIT_CERTIFICATE
@@ -256,7 +257,8 @@ class ClientHandshake12(Handshake12):
         if not cert.certificates:
             raise HandshakeFailure("server sent no certificate")
         self.auth.chain = parse_chain(cert.certificates, "server")
-        self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=self.auth.chain)
+        if self.config.tracer is not None:
+            self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=self.auth.chain)
         if not self.rsa_kx:
             return (State.WAIT_CERTIFICATE_STATUS if self._stapling
                     else State.WAIT_SERVER_KEY_EXCHANGE)
@@ -330,7 +332,9 @@ class ClientHandshake12(Handshake12):
 
     def on_server_hello_done(self, msg: m12.ServerHelloDone, raw: bytes) -> State:
         self._ensure_key_transport()
-        self.trace(T.SERVER_HELLO_DONE, message=msg, raw=raw)
+        traced = self.config.tracer is not None
+        if traced:
+            self.trace(T.SERVER_HELLO_DONE, message=msg, raw=raw)
         signer = None
         if self.cert_request is not None:
             signer = self._send_certificate()
@@ -346,12 +350,13 @@ class ClientHandshake12(Handshake12):
                        scheme=SignatureScheme(scheme).name)
         c_key, s_key, c_iv, s_iv = self.key_block()
         self.install_write12(c_key, c_iv)
-        fin = m.Finished(self.finished_data(True, self.transcript.digest()))
-        self.send(fin.encode())
+        verify_data = self.finished_data(True, self.transcript.digest())
+        self.send(m12.encode_finished12(verify_data))
         self.flush()
         self.pending_read = (s_key, s_iv)
-        self.trace(T.CLIENT_FINISHED, message=fin, verify_data=fin.verify_data,
-                   master_secret=self.master_secret)
+        if traced:
+            self.trace(T.CLIENT_FINISHED, message=m.Finished(verify_data),
+                       verify_data=verify_data, master_secret=self.master_secret)
         if self._ticket_announced:  # RFC 5077 3.2: only after the extension in ServerHello
             return State.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC
         return State.WAIT_CHANGE_CIPHER_SPEC
@@ -360,17 +365,21 @@ class ClientHandshake12(Handshake12):
         """Our ECDHE share, or (RSA key transport) a fresh premaster encrypted to the
         server's certificate key, carrying our ClientHello's version (RFC 5246 7.4.7.1)."""
         if not self.rsa_kx:
-            cke: Any = m12.ClientKeyExchangeECDHE(self._client_public)
-            fields: dict[str, Any] = {"client_share": self._client_public}
-        else:
-            assert self._server_rsa_key is not None
-            self.premaster, encrypted = crypto.rsa_encrypt_premaster(
-                self._server_rsa_key, CLIENT_HELLO_VERSION, self.config.rng)
-            cke = m12.ClientKeyExchangeRSA(encrypted)
-            fields = {"premaster_secret": self.premaster, "encrypted_premaster": encrypted}
+            cke_raw = m12.encode_cke_ecdhe(self._client_public)
+            self.send(cke_raw)
+            if self.config.tracer is not None:
+                self.trace(T.CLIENT_KEY_EXCHANGE,
+                           message=m12.ClientKeyExchangeECDHE(self._client_public),
+                           raw=cke_raw, client_share=self._client_public)
+            return
+        assert self._server_rsa_key is not None
+        self.premaster, encrypted = crypto.rsa_encrypt_premaster(
+            self._server_rsa_key, CLIENT_HELLO_VERSION, self.config.rng)
+        cke = m12.ClientKeyExchangeRSA(encrypted)
         cke_raw = cke.encode()
         self.send(cke_raw)
-        self.trace(T.CLIENT_KEY_EXCHANGE, message=cke, raw=cke_raw, **fields)
+        self.trace(T.CLIENT_KEY_EXCHANGE, message=cke, raw=cke_raw,
+                   premaster_secret=self.premaster, encrypted_premaster=encrypted)
 
     def _send_certificate(self) -> tuple[Any, int] | None:
         req = self.cert_request
@@ -424,7 +433,8 @@ class ClientHandshake12(Handshake12):
 
     def on_finished(self, fin: m.Finished, raw: bytes) -> State:
         self.check_finished12(fin, is_client=False)
-        self.trace(T.SERVER_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
+        if self.config.tracer is not None:
+            self.trace(T.SERVER_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
         self.out.emit(self.complete_event(
             self.auth, group=self.group, scheme=self.auth.scheme, alpn=self.alpn,
             resumed=False, server_name=self.server_name))

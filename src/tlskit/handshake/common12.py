@@ -81,9 +81,12 @@ class Handshake12(Handshake):
         self.messages = bytearray(b"".join(handover.transcript._pending))
 
     def send(self, raw: bytes, *, transcript: bool = True) -> None:
+        """`Handshake.send`, also keeping the messages for CertificateVerify (one call
+        per message, not two: a pair sends seven)."""
         if transcript:
             self.messages += raw
-        super().send(raw, transcript=transcript)
+            self.transcript.update(raw)
+        self._flight += raw
 
     def before_transcript(self, msg_type: int, raw: bytes) -> None:
         if not self.complete:  # only the handshake itself is signed by CertificateVerify

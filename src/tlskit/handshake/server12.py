@@ -57,6 +57,14 @@ from .hello import ClientHelloView
 _E = ExtensionType
 _HT = HandshakeType
 SCSV = 0x00FF  # TLS_EMPTY_RENEGOTIATION_INFO_SCSV
+# The ServerHello extensions whose bodies never vary (RFC 5746 3.6, RFC 7627 5.1,
+# RFC 8422 5.2 (uncompressed only), RFC 6066 3 and 8, RFC 5077 3.2).
+_RENEGOTIATION_INFO = m12.extension_entry(_E.renegotiation_info, b"\x00")
+_EMPTY_EMS = m12.extension_entry(_E.extended_master_secret, b"")
+_POINT_FORMATS = m12.extension_entry(_E.ec_point_formats, b"\x01\x00")
+_EMPTY_SERVER_NAME = m12.extension_entry(_E.server_name, b"")
+_EMPTY_STATUS_REQUEST = m12.extension_entry(_E.status_request, b"")
+_EMPTY_SESSION_TICKET = m12.extension_entry(_E.session_ticket, b"")
 FALLBACK_SCSV = 0x5600  # TLS_FALLBACK_SCSV (RFC 7507)
 
 
@@ -303,9 +311,9 @@ class ServerHandshake12(Handshake12):
             if self.group is None:
                 continue  # RFC 8422: ECDHE needs an elliptic-curve group in common
             for ck in certs:
-                if crypto.key_auth_kind(ck.private_key) != suite.auth:
+                if ck.auth12 != suite.auth:
                     continue
-                curve = crypto.ec_key_group(ck.private_key)
+                curve = ck.curve12
                 if curve is not None and curve not in client_groups:
                     continue  # RFC 8422 5.1: the client must support the certificate's curve
                 scheme = next((s for s in ck.schemes12 if s in schemes), None)
@@ -335,30 +343,36 @@ class ServerHandshake12(Handshake12):
         suite, ck = self.suite12, self.certified
         assert suite is not None and ck is not None
         exts = ch.extensions
-        sh_exts = m.Extensions()
+        sh_exts: list[bytes] = []  # encoded entries, in the order we always send them
         if _E.renegotiation_info in exts or SCSV in ch.cipher_suites:
-            sh_exts[_E.renegotiation_info] = b"\x00"
+            sh_exts.append(_RENEGOTIATION_INFO)
         if self.ems:
-            sh_exts[_E.extended_master_secret] = b""
+            sh_exts.append(_EMPTY_EMS)
         if _E.ec_point_formats in exts and not self.rsa_kx:  # RFC 8422 5.2: ECC suites only
-            sh_exts[_E.ec_point_formats] = b"\x01\x00"
+            sh_exts.append(_POINT_FORMATS)
         if self.server_name is not None:
-            sh_exts[_E.server_name] = b""
+            sh_exts.append(_EMPTY_SERVER_NAME)
         if self.alpn is not None:
-            sh_exts[_E.application_layer_protocol_negotiation] = ext.encode_alpn([self.alpn])
+            sh_exts.append(m12.extension_entry(_E.application_layer_protocol_negotiation,
+                                               ext.encode_alpn([self.alpn])))
         staple = None
         if _E.status_request in exts and ck.ocsp_response is not None:
             staple = ck.ocsp_response() if callable(ck.ocsp_response) else ck.ocsp_response
             if staple:
-                sh_exts[_E.status_request] = b""
+                sh_exts.append(_EMPTY_STATUS_REQUEST)
         if self._issue_ticket:
-            sh_exts[_E.session_ticket] = b""
-        sh = m.ServerHello(self.server_random, self.session_id, suite.code, sh_exts)
+            sh_exts.append(_EMPTY_SESSION_TICKET)
+        raw = m12.encode_server_hello12(self.server_random, self.session_id, suite.code,
+                                        sh_exts)
         self.transcript.start(suite.hash_name)
-        self._send_traced(T.SERVER_HELLO, sh, version="TLSv1.2", cipher_suite=suite.name)
+        self.send(raw)
+        traced = cfg.tracer is not None  # (message objects cost: built only when traced)
+        if traced:
+            self.trace(T.SERVER_HELLO, message=m.ServerHello.decode(memoryview(raw)[4:]),
+                       raw=raw, version="TLSv1.2", cipher_suite=suite.name)
         raw = ck._certificate12 or _encode_certificate12(ck)  # the same for every client
         self.send(raw)
-        if cfg.tracer is not None:
+        if traced:
             self.trace(T.CERTIFICATE, message=m12.Certificate12(list(ck.cert_der)), raw=raw,
                        chain=ck.chain)
         if staple:
@@ -371,19 +385,27 @@ class ServerHandshake12(Handshake12):
                 b"\x01\x40", [int(x) for x in (*crypto.HANDSHAKE_SCHEMES,
                                                   *crypto.TLS12_EXTRA_SCHEMES)],
                 []))  # rsa_sign, ecdsa_sign
-        self._send_traced(T.SERVER_HELLO_DONE, m12.ServerHelloDone())
+        self.send(m12.SERVER_HELLO_DONE)
+        if traced:
+            self.trace(T.SERVER_HELLO_DONE, message=m12.ServerHelloDone(),
+                       raw=m12.SERVER_HELLO_DONE)
         self.flush()
 
     def _send_server_key_exchange(self, ck: CertifiedKey) -> None:
-        """RFC 8422 5.4: our ephemeral ECDHE share, signed with the certificate's key."""
+        """RFC 8422 5.4: our ephemeral ECDHE share, signed with the certificate's key; the
+        signed params are packed once and are the message's first bytes."""
         group, scheme = self.group, self.scheme
         assert group is not None and scheme is not None
-        self._share = crypto.new_key_share(group, self.config.rng)
-        ske = m12.ServerKeyExchangeECDHE(group, self._share.public, scheme, b"")
-        ske.signature = crypto.sign(ck.private_key, scheme,
-                                    self.client_random + self.server_random + ske.params())
-        self._send_traced(T.SERVER_KEY_EXCHANGE, ske, group=group.name,
-                          server_share=self._share.public, scheme=scheme.name)
+        self._share = share = crypto.new_key_share(group, self.config.rng)
+        params = m12.ske_params(group, share.public)
+        signature = crypto.sign(ck.private_key, scheme,
+                                self.client_random + self.server_random + params)
+        raw = m12.encode_ske(params, scheme, signature)
+        self.send(raw)
+        if self.config.tracer is not None:
+            self.trace(T.SERVER_KEY_EXCHANGE,
+                       message=m12.ServerKeyExchangeECDHE(group, share.public, scheme, signature),
+                       raw=raw, group=group.name, server_share=share.public, scheme=scheme.name)
 
     def _send_traced(self, step: T, msg: Any, **fields: Any) -> None:
         raw = msg.encode()
@@ -413,8 +435,9 @@ class ServerHandshake12(Handshake12):
         else:
             assert self._share is not None
             premaster = self._share.exchange(cke.public)
-            self.trace(T.CLIENT_KEY_EXCHANGE, message=cke, raw=raw, client_share=cke.public,
-                       shared_secret=premaster)
+            if self.config.tracer is not None:
+                self.trace(T.CLIENT_KEY_EXCHANGE, message=cke, raw=raw,
+                           client_share=cke.public, shared_secret=premaster)
         self.derive_master(premaster)
         c_key, s_key, c_iv, s_iv = self.key_block()
         self._client_keys = (c_key, c_iv)
@@ -449,14 +472,18 @@ class ServerHandshake12(Handshake12):
 
     def on_finished(self, fin: m.Finished, raw: bytes) -> State:
         self.check_finished12(fin, is_client=True)
-        self.trace(T.CLIENT_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
+        traced = self.config.tracer is not None
+        if traced:
+            self.trace(T.CLIENT_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
         self._leave_session()
         s_key, s_iv = self._server_keys
         self.install_write12(s_key, s_iv)
-        reply = m.Finished(self.finished_data(False, self.transcript.digest()))
-        self.send(reply.encode())
+        verify_data = self.finished_data(False, self.transcript.digest())
+        self.send(m12.encode_finished12(verify_data))
         self.flush()
-        self.trace(T.SERVER_FINISHED, message=reply, verify_data=reply.verify_data)
+        if traced:
+            self.trace(T.SERVER_FINISHED, message=m.Finished(verify_data),
+                       verify_data=verify_data)
         self.out.emit(self.complete_event(
             self.auth, group=self.group, scheme=self.scheme, alpn=self.alpn, resumed=False,
             server_name=self.server_name))

@@ -6,6 +6,8 @@ no request context and no per-entry extensions.
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..enums import HandshakeType
@@ -15,6 +17,50 @@ from .layout import Struct, opaque16, opaque_list, u16, u32
 from .messages import frame
 
 NAMED_CURVE = 3  # ECCurveType.named_curve (RFC 8422 5.4)
+_PARAMS_HEAD = struct.Struct(">BHB")  # curve_type, namedcurve, the point's length
+_U16_PAIR = struct.Struct(">HH")     # (scheme, signature length) / (type, body length)
+_U16 = struct.Struct(">H")
+_HEADER = struct.Struct(">I")         # handshake type << 24 | uint24 length
+_SH_TAIL = struct.Struct(">HBH")      # cipher_suite, compression_method, extensions length
+_SH_TYPE = int(HandshakeType.server_hello) << 24
+_SKE_TYPE = int(HandshakeType.server_key_exchange) << 24
+_CKE_HEAD = struct.Struct(">IB")      # the header, then the point's length
+_CKE_TYPE = int(HandshakeType.client_key_exchange) << 24
+_FINISHED12_HEADER = bytes((HandshakeType.finished, 0, 0, 12))  # RFC 5246 7.4.9: 12 bytes
+SERVER_HELLO_DONE = b"\x0e\x00\x00\x00"  # RFC 5246 7.4.5: the same four bytes every time
+
+
+def ske_params(group: int, public: bytes) -> bytes:
+    """ServerECDHParams (RFC 8422 5.4), which the signature covers after the randoms."""
+    return _PARAMS_HEAD.pack(NAMED_CURVE, group, len(public)) + public
+
+
+def encode_ske(params: bytes, scheme: int, signature: bytes) -> bytes:
+    """The whole ServerKeyExchange message from its signed params, in one join (params
+    are at most 259 bytes, the signature 65535: the header's length always fits)."""
+    body_length = len(params) + 4 + len(signature)
+    return b"".join((_HEADER.pack(_SKE_TYPE | body_length),
+                     params, _U16_PAIR.pack(scheme, len(signature)), signature))
+
+
+def extension_entry(etype: int, body: bytes) -> bytes:
+    """One encoded extension (type, length, body); the constant ones are encoded once."""
+    return _U16_PAIR.pack(etype, len(body)) + body
+
+
+def encode_server_hello12(random: bytes, session_id: bytes, suite: int,
+                          entries: Iterable[bytes]) -> bytes:
+    """A TLS 1.2 ServerHello (version 0x0303, null compression) from encoded extension
+    entries (`extension_entry`), in one join: what `messages.ServerHello.encode` gives
+    for the same fields, without the layout walk."""
+    block = b"".join(entries)
+    if len(random) != 32 or len(session_id) > 32 or len(block) > 0xFFFF:
+        raise ValueError("ServerHello random must be 32 bytes, the session ID at most 32, "
+                         "the extensions at most 65535 bytes")
+    body_length = 40 + len(session_id) + len(block)  # version 2, random 32, the rest 6
+    return b"".join((
+        _HEADER.pack(_SH_TYPE | body_length), b"\x03\x03", random,
+        bytes((len(session_id),)), session_id, _SH_TAIL.pack(suite, 0, len(block)), block))
 
 
 @dataclass(slots=True)
@@ -24,6 +70,29 @@ class Certificate12(Struct):
     LAYOUT = (opaque_list("certificates", 3, 3, "ASN.1Cert", "certificate_list"),)
 
     certificates: list[bytes]
+
+    @classmethod
+    def decode(cls, body: bytes | memoryview) -> Certificate12:
+        """A well-formed list in one pass; anything else through the layout's checked
+        reader, which raises with the detailed message (same outcome either way)."""
+        b, n = body, len(body)
+        if n >= 3 and (b[0] << 16) | (b[1] << 8) | b[2] == n - 3:
+            items = []
+            at = 3
+            while at + 3 <= n:
+                length = (b[at] << 16) | (b[at + 1] << 8) | b[at + 2]
+                stop = at + 3 + length
+                if not length or stop > n:
+                    break
+                items.append(bytes(b[at + 3:stop]))
+                at = stop
+            if at == n:
+                return cls(items)
+        return cls.decode_checked(body)
+
+    @classmethod
+    def decode_checked(cls, body: bytes | memoryview) -> Certificate12:
+        return Struct.decode.__func__(cls, body)  # type: ignore[attr-defined,no-any-return]
 
 
 @dataclass(slots=True)
@@ -36,18 +105,26 @@ class ServerKeyExchangeECDHE:
     signature: bytes
 
     def params(self) -> bytes:
-        return bytes((NAMED_CURVE,)) + self.group.to_bytes(2, "big") + bytes(
-            (len(self.public),)) + self.public
+        return ske_params(self.group, self.public)
 
     def encode(self) -> bytes:
-        w = Writer()
-        w.raw(self.params())
-        w.u16(self.scheme)
-        w.bytes16(self.signature)
-        return frame(HandshakeType.server_key_exchange, w.buf)
+        return encode_ske(self.params(), self.scheme, self.signature)
 
     @classmethod
     def decode(cls, body: bytes | memoryview) -> ServerKeyExchangeECDHE:
+        """Well-formed params in one step; anything else through `decode_checked`."""
+        b, n = body, len(body)
+        if n >= 4 and b[0] == NAMED_CURVE and b[3]:
+            at = 4 + b[3]
+            if at + 4 <= n:
+                length = (b[at + 2] << 8) | b[at + 3]
+                if length and at + 4 + length == n:
+                    return cls((b[1] << 8) | b[2], bytes(b[4:at]), (b[at] << 8) | b[at + 1],
+                               bytes(b[at + 4:]))
+        return cls.decode_checked(body)
+
+    @classmethod
+    def decode_checked(cls, body: bytes | memoryview) -> ServerKeyExchangeECDHE:
         r = Reader(body)
         if r.u8() != NAMED_CURVE:
             raise IllegalParameter("ServerKeyExchange: only named curves are supported")
@@ -65,18 +142,47 @@ class ServerHelloDone(Struct):
 
     TYPE = HandshakeType.server_hello_done
 
+    @classmethod
+    def decode(cls, body: bytes | memoryview) -> ServerHelloDone:
+        """The empty body at once; anything else through `decode_checked`."""
+        return cls() if not len(body) else cls.decode_checked(body)
+
+    @classmethod
+    def decode_checked(cls, body: bytes | memoryview) -> ServerHelloDone:
+        return Struct.decode.__func__(cls, body)  # type: ignore[attr-defined,no-any-return]
+
+
+def encode_cke_ecdhe(public: bytes) -> bytes:
+    """ClientKeyExchange with an ECDHE point (RFC 8422 5.7), in one join."""
+    n = len(public)
+    if n > 255:
+        raise ValueError(f"an ECPoint has a 1-byte length, not {n} bytes")
+    return _CKE_HEAD.pack(_CKE_TYPE | (n + 1), n) + public
+
+
+def encode_finished12(verify_data: bytes) -> bytes:
+    """Finished with TLS 1.2's 12-byte verify_data: a constant header, then the data."""
+    if len(verify_data) != 12:
+        raise ValueError("TLS 1.2 verify_data is 12 bytes")
+    return _FINISHED12_HEADER + verify_data
+
 
 @dataclass(slots=True)
 class ClientKeyExchangeECDHE:
     public: bytes
 
     def encode(self) -> bytes:
-        w = Writer()
-        w.bytes8(self.public)
-        return frame(HandshakeType.client_key_exchange, w.buf)
+        return encode_cke_ecdhe(self.public)
 
     @classmethod
     def decode(cls, body: bytes | memoryview) -> ClientKeyExchangeECDHE:
+        """A well-formed point in one step; anything else through `decode_checked`."""
+        if len(body) >= 2 and body[0] == len(body) - 1:
+            return cls(bytes(body[1:]))
+        return cls.decode_checked(body)
+
+    @classmethod
+    def decode_checked(cls, body: bytes | memoryview) -> ClientKeyExchangeECDHE:
         r = Reader(body)
         public = r.bytes8(1, "ECPoint")
         r.end("ClientKeyExchange")

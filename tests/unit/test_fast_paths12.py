@@ -1,0 +1,245 @@
+"""The TLS 1.2 handshake's one-join encoders, one-step decoders and per-key facts give the
+same answers as the general paths (the layout encoder, the checked `Reader` decoders, the
+PRF's definition), including the same error for malformed input; and a traced handshake
+still reports message objects that are the bytes that went on the wire.
+"""
+
+from __future__ import annotations
+
+import hmac
+import struct
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tlskit import ClientConnection, ServerConnection, crypto, prf12
+from tlskit.config import CertifiedKey
+from tlskit.errors import DecodeError, IllegalParameter
+from tlskit.trace import TraceStep as T
+from tlskit.wire import messages as m
+from tlskit.wire import messages12 as m12
+from tlskit.wire.codec import Writer
+
+from ..support.pki import client_config, pki, rsa_server, server_config
+from ..support.pump import pump
+
+SETTINGS = settings(max_examples=300, deadline=None)
+u16 = st.integers(0, 0xFFFF)
+
+
+def _outcome(fn: Any, body: bytes | memoryview) -> tuple[str, Any]:
+    """A decoder's result, or the error it raised (type and message)."""
+    try:
+        return "ok", fn(body)
+    except (DecodeError, IllegalParameter) as exc:
+        return type(exc).__name__, str(exc)
+
+
+def _same(cls: Any, body: bytes) -> None:
+    assert _outcome(cls.decode, body) == _outcome(cls.decode_checked, body)
+    view = memoryview(body)  # the engine passes memoryviews
+    assert _outcome(cls.decode, view) == _outcome(cls.decode_checked, view)
+
+
+# --- encoders ---------------------------------------------------------------------------
+
+@SETTINGS
+@given(st.binary(min_size=32, max_size=32), st.binary(max_size=32), u16,
+       st.dictionaries(u16, st.binary(max_size=40), max_size=8))
+def test_server_hello12_encodes_like_the_layout(random: bytes, session_id: bytes, suite: int,
+                                                 exts: dict[int, bytes]) -> None:
+    general = m.ServerHello(random, session_id, suite, m.Extensions(exts)).encode()
+    entries = [m12.extension_entry(t, b) for t, b in exts.items()]
+    assert m12.encode_server_hello12(random, session_id, suite, entries) == general
+
+
+def test_server_hello12_refuses_what_the_layout_cannot_carry() -> None:
+    with pytest.raises(ValueError):
+        m12.encode_server_hello12(bytes(31), b"", 0x1301, [])
+    with pytest.raises(ValueError):
+        m12.encode_server_hello12(bytes(32), bytes(33), 0x1301, [])
+    with pytest.raises(ValueError):
+        m12.encode_server_hello12(bytes(32), b"", 0x1301, [m12.extension_entry(1, bytes(65532))])
+
+
+def _ske_by_writer(group: int, public: bytes, scheme: int, signature: bytes) -> bytes:
+    w = Writer()
+    w.u8(m12.NAMED_CURVE)
+    w.u16(group)
+    w.bytes8(public)
+    w.u16(scheme)
+    w.bytes16(signature)
+    return m.frame(12, w.buf)
+
+
+@SETTINGS
+@given(u16, st.binary(min_size=1, max_size=255), u16, st.binary(min_size=1, max_size=600))
+def test_server_key_exchange_is_one_join(group: int, public: bytes, scheme: int,
+                                         signature: bytes) -> None:
+    params = m12.ske_params(group, public)
+    assert params == _ske_by_writer(group, public, scheme, signature)[4:4 + len(params)]
+    raw = m12.encode_ske(params, scheme, signature)
+    assert raw == _ske_by_writer(group, public, scheme, signature)
+    msg = m12.ServerKeyExchangeECDHE(group, public, scheme, signature)
+    assert msg.encode() == raw and msg.params() == params
+    assert m12.ServerKeyExchangeECDHE.decode(memoryview(raw)[4:]) == msg
+
+
+@SETTINGS
+@given(st.binary(max_size=255))
+def test_client_key_exchange_is_one_join(public: bytes) -> None:
+    w = Writer()
+    w.bytes8(public)
+    assert m12.encode_cke_ecdhe(public) == m.frame(16, w.buf)
+    assert m12.ClientKeyExchangeECDHE(public).encode() == m.frame(16, w.buf)
+
+
+@SETTINGS
+@given(st.binary(min_size=12, max_size=12))
+def test_finished12_is_the_general_encoding(verify_data: bytes) -> None:
+    assert m12.encode_finished12(verify_data) == m.Finished(verify_data).encode()
+
+
+def test_finished12_and_client_key_exchange_refuse_bad_lengths() -> None:
+    with pytest.raises(ValueError):
+        m12.encode_finished12(bytes(32))
+    with pytest.raises(ValueError):
+        m12.encode_cke_ecdhe(bytes(256))
+
+
+def test_server_hello_done_is_the_layouts() -> None:
+    assert m12.ServerHelloDone().encode() == m12.SERVER_HELLO_DONE
+
+
+# --- decoders: one step when well formed, the checked reader otherwise ------------------
+
+@SETTINGS
+@given(st.binary(max_size=80))
+def test_decoders_agree_on_any_bytes(body: bytes) -> None:
+    for cls in (m12.Certificate12, m12.ServerKeyExchangeECDHE, m12.ClientKeyExchangeECDHE,
+                m12.ServerHelloDone):
+        _same(cls, body)
+
+
+@SETTINGS
+@given(st.lists(st.binary(max_size=30), max_size=5), st.integers(-2, 2), st.binary(max_size=4))
+def test_certificate_lists_agree(certs: list[bytes], skew: int, tail: bytes) -> None:
+    """Well-formed lists, empty entries, wrong outer lengths and trailing bytes."""
+    inner = b"".join(len(c).to_bytes(3, "big") + c for c in certs)
+    _same(m12.Certificate12, max(0, len(inner) + skew).to_bytes(3, "big") + inner + tail)
+    _same(m12.Certificate12, len(inner).to_bytes(3, "big") + inner)
+
+
+@SETTINGS
+@given(st.integers(0, 4), u16, st.binary(max_size=70), st.integers(-2, 2), u16,
+       st.binary(max_size=80), st.integers(-2, 2), st.binary(max_size=3))
+def test_server_key_exchanges_agree(curve_type: int, group: int, public: bytes, pskew: int,
+                                    scheme: int, sig: bytes, sskew: int, tail: bytes) -> None:
+    """Near-misses of every length field, another curve type, empty vectors, tails."""
+    plen = max(0, min(255, len(public) + pskew))
+    slen = max(0, len(sig) + sskew)
+    body = (bytes((curve_type,)) + struct.pack(">HB", group, plen) + public
+            + struct.pack(">HH", scheme, slen) + sig + tail)
+    _same(m12.ServerKeyExchangeECDHE, body)
+
+
+@SETTINGS
+@given(st.binary(max_size=70), st.integers(-2, 2), st.binary(max_size=3))
+def test_client_key_exchanges_agree(public: bytes, skew: int, tail: bytes) -> None:
+    _same(m12.ClientKeyExchangeECDHE,
+          bytes((max(0, min(255, len(public) + skew)),)) + public + tail)
+
+
+def test_well_formed_messages_take_the_one_step_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a handshake receives is read without the checked reader (which is only for
+    what is not well formed)."""
+    def refuse(cls: Any, body: Any) -> Any:
+        raise AssertionError("checked reader used for a well-formed message")
+    for cls in (m12.Certificate12, m12.ServerKeyExchangeECDHE, m12.ClientKeyExchangeECDHE,
+                m12.ServerHelloDone):
+        monkeypatch.setattr(cls, "decode_checked", classmethod(refuse))
+    assert m12.Certificate12.decode(b"\x00\x00\x05\x00\x00\x02ab").certificates == [b"ab"]
+    ske = m12.ServerKeyExchangeECDHE(0x1D, bytes(32), 0x0403, b"sig")
+    assert m12.ServerKeyExchangeECDHE.decode(memoryview(ske.encode())[4:]) == ske
+    assert m12.ClientKeyExchangeECDHE.decode(b"\x02ab").public == b"ab"
+    assert m12.ServerHelloDone.decode(memoryview(b"")) == m12.ServerHelloDone()
+
+
+def test_malformed_server_key_exchange_keeps_its_errors() -> None:
+    with pytest.raises(IllegalParameter, match="only named curves"):
+        m12.ServerKeyExchangeECDHE.decode(b"\x01\x00\x1d\x01\x00\x04\x03\x00\x01\x00")
+    with pytest.raises(DecodeError, match="ECPoint"):
+        m12.ServerKeyExchangeECDHE.decode(b"\x03\x00\x1d\x00\x04\x03\x00\x01\x00")
+    with pytest.raises(DecodeError, match="signature"):
+        m12.ServerKeyExchangeECDHE.decode(b"\x03\x00\x1d\x01\x00\x04\x03\x00\x00")
+
+
+# --- the PRF's one-block Finished -------------------------------------------------------
+
+@SETTINGS
+@given(st.sampled_from(["sha256", "sha384"]), st.booleans(), st.binary(max_size=64),
+       st.binary(max_size=64))
+def test_finished_is_the_prfs_first_twelve_bytes(hash_name: str, is_client: bool,
+                                                 master: bytes, transcript: bytes) -> None:
+    label = b"client finished" if is_client else b"server finished"
+    seed = label + transcript
+    a1 = hmac.new(master, seed, hash_name).digest()
+    expected = hmac.new(master, a1 + seed, hash_name).digest()[:12]
+    assert prf12.finished(hash_name, master, is_client, transcript) == expected
+    assert expected == prf12.prf(hash_name, master, label, transcript, 12)
+
+
+# --- per-key facts ----------------------------------------------------------------------
+
+def test_certified_key_knows_its_tls12_family_and_curve() -> None:
+    ec_leaf, rsa_leaf = pki().server, rsa_server()
+    for issued in (ec_leaf, rsa_leaf, pki().server_ed):
+        ck = CertifiedKey(issued.chain, issued.private_key)
+        assert ck.auth12 == crypto.key_auth_kind(issued.private_key)
+        assert ck.curve12 == crypto.ec_key_group(issued.private_key)
+    assert CertifiedKey(ec_leaf.chain, ec_leaf.private_key).auth12 == "ECDSA"
+    assert CertifiedKey(ec_leaf.chain, ec_leaf.private_key).curve12 == 0x0017
+    assert CertifiedKey(rsa_leaf.chain, rsa_leaf.private_key).auth12 == "RSA"
+    assert CertifiedKey(rsa_leaf.chain, rsa_leaf.private_key).curve12 is None
+    assert isinstance(ec_leaf.private_key, ec.EllipticCurvePrivateKey)
+    assert isinstance(rsa_leaf.private_key, rsa.RSAPrivateKey)
+    assert isinstance(pki().server_ed.private_key, ed25519.Ed25519PrivateKey)
+
+
+# --- tracing: objects only when traced, and then the ones sent --------------------------
+
+def _traced_pair(**kw: Any) -> list[tuple[Any, dict[str, Any]]]:
+    """One traced TLS 1.2 handshake; `kw` goes to both configs."""
+    steps: list[tuple[Any, dict[str, Any]]] = []
+    def tracer(step: Any, fields: dict[str, Any]) -> None:
+        steps.append((step, fields))
+    ccfg = client_config(versions=["TLSv1.2"], tracer=tracer, **kw)
+    scfg = server_config(versions=["TLSv1.2"], tracer=tracer, **kw)
+    c, s = ClientConnection(ccfg, "localhost"), ServerConnection(scfg)
+    pump(c, s)
+    assert c.handshake_complete is not None and s.handshake_complete is not None
+    assert c.handshake_complete.version == "TLSv1.2"
+    return steps
+
+
+@pytest.mark.parametrize("alpn", [[], ["h2", "http/1.1"]])
+def test_traced_messages_are_the_bytes_sent(alpn: list[str]) -> None:
+    steps = _traced_pair(alpn_protocols=alpn)
+    seen = {step for step, _ in steps}
+    for wanted in (T.SERVER_HELLO, T.CERTIFICATE, T.SERVER_KEY_EXCHANGE, T.SERVER_HELLO_DONE,
+                   T.CLIENT_KEY_EXCHANGE, T.CLIENT_FINISHED, T.SERVER_FINISHED):
+        assert wanted in seen
+    for step, fields in steps:
+        msg: Any = fields.get("message")
+        raw = fields.get("raw")
+        if msg is not None and raw is not None:
+            assert msg.encode() == raw, step
+        if step in (T.CLIENT_FINISHED, T.SERVER_FINISHED):
+            assert msg.verify_data == fields["verify_data"] and len(msg.verify_data) == 12
+        if step is T.SERVER_KEY_EXCHANGE and "server_share" in fields:
+            assert msg.public == fields["server_share"]
+        if step is T.SERVER_HELLO and "version" in fields and alpn:
+            assert msg.extensions[0x10] == b"\x00\x03\x02h2"
