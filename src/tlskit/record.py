@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20
 
 from .crypto import Suite
 from .enums import ContentType
-from .errors import BadRecordMac, DecodeError, RecordOverflow, UnexpectedMessage
+from .errors import BadRecordMac, DecodeError, RecordOverflow, TLSError, UnexpectedMessage
 from .keyschedule import key_and_iv, next_traffic_secret
 
 AEAD = AESGCM | ChaCha20Poly1305 | AESCCM
@@ -51,6 +51,46 @@ UNPROTECTED_ALERT = 0x100 | ContentType.alert
 
 # RFC 8446 5.5: rekey well before the AEAD confidentiality limits (2^24.5 for AES-GCM).
 KEY_UPDATE_AFTER_RECORDS = 1 << 24
+# What one record adds to its content at most: header, TLS 1.2 explicit nonce or TLS 1.3
+# type byte, tag (the zero-copy writer sizes its buffer with it).
+RECORD_OVERHEAD = 5 + 8 + TAG_LENGTH
+_ZEROS = memoryview(bytes(MAX_CIPHERTEXT))
+_NO_ROOM = object()  # the next record may not fit in what is left of a caller's buffer
+
+IntoFn = Callable[[bytes, object, object, memoryview], object]
+
+
+def encrypt_into(aead: AEAD) -> IntoFn:
+    """`aead.encrypt_into`, or the same through a copy where `cryptography` lacks it.
+    Callers never let input and output overlap: `cryptography` 51 refuses it."""
+    into = getattr(aead, "encrypt_into", None)
+    if into is not None:
+        return into  # type: ignore[no-any-return]
+    encrypt = aead.encrypt
+
+    def copy_into(nonce: bytes, data: object, aad: object, buf: memoryview) -> int:
+        buf[:] = encrypt(nonce, data, aad)  # type: ignore[arg-type]
+        return len(buf)
+    return copy_into
+
+
+def decrypt_into(aead: AEAD) -> IntoFn:
+    """`aead.decrypt_into`, or the same through a copy where `cryptography` lacks it.
+    Either may leave unauthenticated plaintext in `buf` when it raises InvalidTag."""
+    into = getattr(aead, "decrypt_into", None)
+    if into is not None:
+        return into  # type: ignore[no-any-return]
+    decrypt = aead.decrypt
+
+    def copy_into(nonce: bytes, data: object, aad: object, buf: memoryview) -> int:
+        buf[:] = decrypt(nonce, data, aad)  # type: ignore[arg-type]
+        return len(buf)
+    return copy_into
+
+
+def wipe(buf: memoryview) -> None:
+    """Zero `buf` (what a failed tag or a non-data record left in a caller's buffer)."""
+    buf[:] = _ZEROS[:len(buf)]
 
 
 class _Direction:
@@ -121,12 +161,13 @@ class _Protector13(_Direction):
 class Sealer13(_Protector13):
     """The TLS 1.3 write side: TLSInnerPlaintext sealed into application_data records."""
 
-    __slots__ = ("encrypt", "out", "rekey_at")
+    __slots__ = ("encrypt", "encrypt_into", "out", "rekey_at")
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
         super().__init__(suite, key, iv, secret)
-        # aead.encrypt, bound at the first record: one lookup less per record.
+        # aead.encrypt(_into), bound at the first record: one lookup less per record.
         self.encrypt: Callable[[bytes, bytes, bytes], bytes] | None = None
+        self.encrypt_into: IntoFn | None = None
         self.out: list[bytes] = []
         self.rekey_at = KEY_UPDATE_AFTER_RECORDS
 
@@ -157,16 +198,57 @@ class Sealer13(_Protector13):
         self.out += (header, encrypt(self.nonce(seq), data + b"\x17", header))
         return True
 
+    def seal_app_into(self, data: bytes | bytearray | memoryview, out: memoryview) -> int:
+        """The zero-copy bulk case: `data` as application-data records of at most `limit`
+        bytes sealed straight into `out` (each header written before its ciphertext by
+        `encrypt_into`); the bytes written. -1 (and nothing done) when `data` is empty,
+        `out` too small, a KeyUpdate is due before the last record or other records are
+        queued (they go first): the general path."""
+        n = len(data)
+        seq = self.seq
+        if 0 < n <= self.limit and n + 22 <= len(out) and seq < self.rekey_at and not self.out:
+            # The bulk case: one record (rekey_at is far below the wrap limit).
+            seal = self.encrypt_into
+            if seal is None:
+                seal = self.encrypt_into = encrypt_into(self.aead)
+            self.seq = seq + 1
+            out[:5] = header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
+            seal(self.nonce(seq),
+                 data + b"\x17" if type(data) is bytes else b"".join((data, b"\x17")),
+                 header, out[5:n + 22])
+            return n + 22
+        limit = self.limit
+        count = -(-n // limit)
+        if not n or seq + count > self.rekey_at or n + 22 * count > len(out) or self.out:
+            return -1
+        seal = self.encrypt_into
+        if seal is None:
+            seal = self.encrypt_into = encrypt_into(self.aead)
+        self.seq = seq + count
+        pos = 0
+        with memoryview(data) as view:
+            for start in range(0, n, limit):
+                chunk = view[start:start + limit]
+                size = len(chunk) + 17
+                header = HEADER.pack(_APP, _LEGACY_VERSION, size)
+                out[pos:pos + 5] = header
+                seal(self.nonce(seq), b"".join((chunk, b"\x17")), header,
+                     out[pos + 5:pos + 5 + size])
+                seq += 1
+                pos += 5 + size
+        return pos
+
 
 class Opener13(_Protector13):
     """The TLS 1.3 read side: opens records and strips the inner type and padding."""
 
-    __slots__ = ("decrypt",)
+    __slots__ = ("decrypt", "decrypt_into")
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
         super().__init__(suite, key, iv, secret)
-        # aead.decrypt, bound at the first record: one lookup less per record.
+        # aead.decrypt(_into), bound at the first record: one lookup less per record.
         self.decrypt: Callable[[bytes, bytes | memoryview, bytes], bytes] | None = None
+        self.decrypt_into: IntoFn | None = None
 
     def check(self, length: int) -> None:
         """Structural checks on a protected record of `length` bytes, before decrypting."""
@@ -182,17 +264,32 @@ class Opener13(_Protector13):
         self.seq = seq + 1
         return plain
 
-    def finish(self, ctype: int, plain: bytes) -> tuple[int, bytes]:
-        """(content type, content) from an opened record."""
+    def open_into(self, header: bytes, body: memoryview, target: memoryview) -> memoryview:
+        """`open` into `target` (exactly the TLSInnerPlaintext's length). Raises only
+        InvalidTag, and then leaves `target` zeroed and `seq` unchanged."""
+        seq = self.seq
+        into = self.decrypt_into
+        if into is None:
+            into = self.decrypt_into = decrypt_into(self.aead)
+        try:
+            into(self.nonce(seq), body, header, target)
+        except InvalidTag:
+            wipe(target)
+            raise
+        self.seq = seq + 1
+        return target
+
+    def finish(self, ctype: int, plain: bytes | memoryview) -> tuple[int, bytes | memoryview]:
+        """(content type, content) from an opened record (a view when `plain` is one)."""
         return self._unpad(plain)
 
-    def _unpad(self, plain: bytes) -> tuple[int, bytes]:
+    def _unpad(self, plain: bytes | memoryview) -> tuple[int, bytes | memoryview]:
         # TLSInnerPlaintext: content || type || zeros. The type is the last non-zero byte.
         last = plain[-1]
         if last:
             end = len(plain) - 1
         else:
-            end = len(plain.rstrip(b"\x00")) - 1
+            end = len(bytes(plain).rstrip(b"\x00")) - 1
             if end < 0:
                 raise UnexpectedMessage("protected record has no non-zero content type")
             last = plain[end]
@@ -253,30 +350,65 @@ class Opener13(_Protector13):
         self.seq = seq
         return out, pos
 
-    def open_app_into(self, data: bytes | bytearray | memoryview,
-                      buf: memoryview) -> int:
+    def open_app_into(self, data: bytes | bytearray | memoryview, buf: memoryview) -> int:
         """Decrypt one whole unpadded application-data record `data` into `buf` (which
         must hold its content and the type byte); the content length, or -1 when the
-        record is anything else (the general path then reports it). Nothing unauthentic
-        is left in `buf`."""
+        record is anything else (the general path then reports it)."""
+        written, used = self.open_records_into(data, buf)
+        return written if used and used == len(data) else -1
+
+    def open_records_into(self, data: bytes | bytearray | memoryview,
+                          out: memoryview) -> tuple[int, int]:
+        """Decrypt the leading whole, unpadded application-data records of `data`
+        straight into `out` while their TLSInnerPlaintext fits; (content bytes written,
+        bytes of `data` consumed). Stops, as `open_app`, at anything else for the general
+        path; nothing unauthentic (and no non-data plaintext) is left in `out`."""
         n = len(data)
-        length = n - 5 - TAG_LENGTH  # TLSInnerPlaintext: content and type byte
         seq = self.seq
-        if (length < 1 or length > len(buf) or length > self.limit + 1 or data[0] != _APP
-                or data[1] != 3 or (data[3] << 8) | data[4] != n - 5 or seq >= _SEQ_LIMIT):
-            return -1
-        target = buf[:length]
-        try:
-            self.aead.decrypt_into(self.nonce(seq), memoryview(data)[5:], bytes(data[:5]),
-                                   target)
-        except InvalidTag:
-            target[:] = bytes(length)  # the AEAD may have written unverified plaintext
-            return -1
-        if target[length - 1] != _APP:
-            target[:] = bytes(length)  # not application data: the general path decrypts it
-            return -1
-        self.seq = seq + 1
-        return length - 1
+        into = self.decrypt_into
+        if into is None:
+            into = self.decrypt_into = decrypt_into(self.aead)
+        inner = n - 5 - TAG_LENGTH  # content and type byte, if `data` is one record
+        if (0 < inner <= len(out) and n - 5 == (data[3] << 8) | data[4] and data[0] == _APP
+                and data[1] == 3 and inner <= self.limit + 1 and seq < _SEQ_LIMIT):
+            # Exactly one record, the common case on the bulk path.
+            view = data if type(data) is memoryview else memoryview(data)
+            target = out[:inner]
+            try:
+                into(self.nonce(seq), view[5:], view[:5], target)
+            except InvalidTag:
+                wipe(target)  # the AEAD may have written unverified plaintext
+                return 0, 0
+            if target[-1] != _APP:
+                wipe(target)  # padded, or not application data: the general path
+                return 0, 0
+            self.seq = seq + 1
+            return inner - 1, n
+        room = len(out)
+        limit = self.limit + 1 + TAG_LENGTH
+        written = pos = 0
+        with memoryview(data) as view:
+            while n - pos > 5 + TAG_LENGTH:
+                length = (data[pos + 3] << 8) | data[pos + 4]
+                inner = length - TAG_LENGTH
+                end = pos + 5 + length
+                if (end > n or data[pos] != _APP or data[pos + 1] != 3 or length > limit
+                        or inner < 1 or inner > room - written or seq >= _SEQ_LIMIT):
+                    break
+                target = out[written:written + inner]
+                try:
+                    into(self.nonce(seq), view[pos + 5:end], view[pos:pos + 5], target)
+                except InvalidTag:
+                    wipe(target)
+                    break
+                if target[-1] != _APP:
+                    wipe(target)
+                    break
+                seq += 1
+                pos = end
+                written += inner - 1
+        self.seq = seq
+        return written, pos
 
 
 class _Protector12(_Direction):
@@ -295,7 +427,7 @@ class _Protector12(_Direction):
         """The per-record nonce; the one place it is built."""
         if self.explicit:
             return self.salt + (explicit or seq.to_bytes(8, "big"))
-        return (self.iv ^ seq).to_bytes(12, "big")
+        return self.nonce(seq)
 
     def next_nonce(self) -> bytes:
         return self.nonce(self._take_seq())
@@ -326,6 +458,10 @@ class Sealer12(_Protector12):
             return False
         self.seal(_APP, data)
         return True
+
+    def seal_app_into(self, data: bytes | bytearray | memoryview, out: memoryview) -> int:
+        """No zero-copy shortcut for TLS 1.2: the general path."""
+        return -1
 
 
 class Opener12(_Protector12):
@@ -362,6 +498,10 @@ class Opener12(_Protector12):
 
     def open_app_into(self, data: bytes | bytearray | memoryview, buf: memoryview) -> int:
         return -1
+
+    def open_records_into(self, data: bytes | bytearray | memoryview,
+                          out: memoryview) -> tuple[int, int]:
+        return 0, 0
 
 
 Sealer = Sealer13 | Sealer12
@@ -538,13 +678,30 @@ class RecordLayer:
 
     def next_record(self) -> tuple[int, bytes] | None:
         """The next complete record as (content type, plaintext), or None if incomplete."""
+        return self.next_record_into(None, 0)  # type: ignore[return-value]
+
+    def next_record_into(self, out: memoryview | None, written: int
+                         ) -> tuple[int, bytes | memoryview] | None:
+        """`next_record`, but a protected application-data record whose plaintext fits
+        in `out[written:]` is decrypted there (its content comes back as a view of
+        `out`); None too when `written` is not 0 and the next record might not fit (it
+        stays buffered: `record_waiting`)."""
         while True:
-            record = self._cut_record()
+            record = self._cut_record(out, written)
+            if record is _NO_ROOM:
+                return None
             if record is None and self._pos == len(self._in):
                 self._in.clear()  # all consumed: an idle connection keeps no buffer
                 self._pos = 0
             if record is not _SKIPPED:
                 return record  # type: ignore[return-value]
+
+    @property
+    def record_waiting(self) -> bool:
+        """A complete record is buffered (left by a caller's buffer that was full)."""
+        buf = self._in
+        pos = self._pos
+        return len(buf) - pos >= 5 and len(buf) - pos - 5 >= (buf[pos + 3] << 8) | buf[pos + 4]
 
     def open_app_into(self, data: bytes | bytearray | memoryview, buf: memoryview) -> int:
         """`data` as exactly one application-data record decrypted into `buf`; -1 if it
@@ -554,7 +711,8 @@ class RecordLayer:
             return -1
         return read.open_app_into(data, buf)
 
-    def _cut_record(self) -> tuple[int, bytes] | object | None:
+    def _cut_record(self, out: memoryview | None = None, written: int = 0
+                    ) -> tuple[int, bytes | memoryview] | object | None:
         buf = self._in
         pos = self._pos
         if len(buf) - pos < 5:
@@ -570,6 +728,13 @@ class RecordLayer:
         end = pos + 5 + length
         if len(buf) < end:
             return None
+        target = None
+        if out is not None and ctype == _CT_APP and read is not None:
+            room = len(out) - written
+            if written and length - TAG_LENGTH > room:
+                return _NO_ROOM  # the content might not fit: left for the next call
+            if isinstance(read, Opener13) and TAG_LENGTH < length <= room + TAG_LENGTH:
+                target = out[written:written + length - TAG_LENGTH]
         self._pos = end
         if read is None or ctype == _CT_CCS:
             return self._plaintext(ctype, bytes(buf[pos + 5:end]), read is None)
@@ -585,7 +750,9 @@ class RecordLayer:
         header = bytes(buf[pos:pos + 5])
         with memoryview(buf) as view:
             try:
-                plain: bytes | None = read.open(header, view[pos + 5:end])
+                plain: bytes | memoryview | None = (
+                    read.open(header, view[pos + 5:end]) if target is None
+                    else read.open_into(header, view[pos + 5:end], target))  # type: ignore[union-attr]
             except InvalidTag:
                 plain = None  # handled below: no traceback may keep `buf` exported
         if plain is None:
@@ -594,7 +761,17 @@ class RecordLayer:
             raise BadRecordMac("record failed authentication")
         self.early_data_skip = 0  # the first record that decrypts ends the skipping
         self._peer_protected = True
-        return read.finish(ctype, plain)
+        if target is None:
+            return read.finish(ctype, plain)  # type: ignore[arg-type]
+        try:
+            inner, content = read.finish(ctype, plain)  # type: ignore[arg-type]
+        except TLSError:
+            wipe(target)
+            raise
+        if inner != _CT_APP:  # a handshake message or alert: as bytes, out of `out`
+            content = bytes(content)
+            wipe(target)
+        return inner, content
 
     def _plaintext(self, ctype: int, body: bytes, no_keys: bool) -> tuple[int, bytes] | object:
         length = len(body)
