@@ -427,7 +427,7 @@ class _Protector12(_Direction):
         """The per-record nonce; the one place it is built."""
         if self.explicit:
             return self.salt + (explicit or seq.to_bytes(8, "big"))
-        return self.nonce(seq)
+        return (self.iv ^ seq).to_bytes(12, "big")
 
     def next_nonce(self) -> bytes:
         return self.nonce(self._take_seq())
