@@ -165,7 +165,7 @@ class Connection:
         in place) and not overlap `data`.
         """
         out = buffer if type(buffer) is memoryview else memoryview(buffer)
-        if out.readonly or len(out) < MAX_PLAINTEXT or out.itemsize != 1:
+        if len(out) < MAX_PLAINTEXT or out.readonly or out.itemsize != 1:
             raise UsageError("receive_data_into needs a writable byte buffer of at least "
                              f"{MAX_PLAINTEXT} bytes")
         if self._fast_receive:

@@ -198,6 +198,10 @@ class Sealer13(_Protector13):
         self.out += (header, encrypt(self.nonce(seq), data + b"\x17", header))
         return True
 
+    def _bind_into(self) -> IntoFn:
+        seal = self.encrypt_into = encrypt_into(self.aead)
+        return seal
+
     def seal_app_into(self, data: bytes | bytearray | memoryview, out: memoryview) -> int:
         """The zero-copy bulk case: `data` as application-data records of at most `limit`
         bytes sealed straight into `out` (each header written before its ciphertext by
@@ -207,23 +211,20 @@ class Sealer13(_Protector13):
         n = len(data)
         seq = self.seq
         if 0 < n <= self.limit and n + 22 <= len(out) and seq < self.rekey_at and not self.out:
-            # The bulk case: one record (rekey_at is far below the wrap limit).
-            seal = self.encrypt_into
-            if seal is None:
-                seal = self.encrypt_into = encrypt_into(self.aead)
-            self.seq = seq + 1
+            # The bulk case: one record (rekey_at is far below the wrap limit; the nonce
+            # as `nonce` builds it).
             out[:5] = header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
-            seal(self.nonce(seq),
-                 data + b"\x17" if type(data) is bytes else b"".join((data, b"\x17")),
-                 header, out[5:n + 22])
+            (self.encrypt_into or self._bind_into())(
+                (self.iv ^ seq).to_bytes(12, "big"),
+                data + b"\x17" if type(data) is bytes else b"".join((data, b"\x17")),
+                header, out[5:n + 22])
+            self.seq = seq + 1
             return n + 22
         limit = self.limit
         count = -(-n // limit)
         if not n or seq + count > self.rekey_at or n + 22 * count > len(out) or self.out:
             return -1
-        seal = self.encrypt_into
-        if seal is None:
-            seal = self.encrypt_into = encrypt_into(self.aead)
+        seal = self.encrypt_into or self._bind_into()
         self.seq = seq + count
         pos = 0
         with memoryview(data) as view:
@@ -264,13 +265,15 @@ class Opener13(_Protector13):
         self.seq = seq + 1
         return plain
 
+    def _bind_into(self) -> IntoFn:
+        into = self.decrypt_into = decrypt_into(self.aead)
+        return into
+
     def open_into(self, header: bytes, body: memoryview, target: memoryview) -> memoryview:
         """`open` into `target` (exactly the TLSInnerPlaintext's length). Raises only
         InvalidTag, and then leaves `target` zeroed and `seq` unchanged."""
         seq = self.seq
-        into = self.decrypt_into
-        if into is None:
-            into = self.decrypt_into = decrypt_into(self.aead)
+        into = self.decrypt_into or self._bind_into()
         try:
             into(self.nonce(seq), body, header, target)
         except InvalidTag:
@@ -365,17 +368,15 @@ class Opener13(_Protector13):
         path; nothing unauthentic (and no non-data plaintext) is left in `out`."""
         n = len(data)
         seq = self.seq
-        into = self.decrypt_into
-        if into is None:
-            into = self.decrypt_into = decrypt_into(self.aead)
         inner = n - 5 - TAG_LENGTH  # content and type byte, if `data` is one record
         if (0 < inner <= len(out) and n - 5 == (data[3] << 8) | data[4] and data[0] == _APP
                 and data[1] == 3 and inner <= self.limit + 1 and seq < _SEQ_LIMIT):
-            # Exactly one record, the common case on the bulk path.
+            # Exactly one record, the common case on the bulk path (the nonce as `nonce`).
             view = data if type(data) is memoryview else memoryview(data)
             target = out[:inner]
             try:
-                into(self.nonce(seq), view[5:], view[:5], target)
+                (self.decrypt_into or self._bind_into())(
+                    (self.iv ^ seq).to_bytes(12, "big"), view[5:], view[:5], target)
             except InvalidTag:
                 wipe(target)  # the AEAD may have written unverified plaintext
                 return 0, 0
@@ -384,6 +385,7 @@ class Opener13(_Protector13):
                 return 0, 0
             self.seq = seq + 1
             return inner - 1, n
+        into = self.decrypt_into or self._bind_into()
         room = len(out)
         limit = self.limit + 1 + TAG_LENGTH
         written = pos = 0
