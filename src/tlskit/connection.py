@@ -32,11 +32,16 @@ from .events import ConnectionClosed, DataReceived, Event, HandshakeComplete
 from .handshake.client13 import ClientHandshake13
 from .handshake.common import Handshake
 from .handshake.server13 import ServerHandshake13
-from .record import MAX_PLAINTEXT, RECORD_OVERHEAD, UNPROTECTED_ALERT, RecordLayer
+from .record import (
+    KEY_UPDATE_ROOM,
+    MAX_PLAINTEXT,
+    RECORD_OVERHEAD,
+    UNPROTECTED_ALERT,
+    RecordLayer,
+)
 from .session import Session
 
 MAX_WARNING_ALERTS = 16
-KEY_UPDATE_RECORD = RECORD_OVERHEAD + 5  # what send_data may put before the data (5.5)
 _HANDSHAKE = ContentType.handshake
 _APPDATA = ContentType.application_data
 _ALERT = ContentType.alert
@@ -391,7 +396,7 @@ class Connection:
         headers, tags and type bytes (or explicit nonces), a possible KeyUpdate and
         whatever is already queued for the peer."""
         records = -(-size // self.max_fragment) or 1
-        return size + records * RECORD_OVERHEAD + KEY_UPDATE_RECORD + \
+        return size + records * RECORD_OVERHEAD + KEY_UPDATE_ROOM + \
             self._records.pending_output
 
     def update_keys(self, request_peer_update: bool = True) -> None:

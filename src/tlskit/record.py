@@ -54,6 +54,7 @@ KEY_UPDATE_AFTER_RECORDS = 1 << 24
 # What one record adds to its content at most: header, TLS 1.2 explicit nonce or TLS 1.3
 # type byte, tag (the zero-copy writer sizes its buffer with it).
 RECORD_OVERHEAD = 5 + 8 + TAG_LENGTH
+KEY_UPDATE_ROOM = RECORD_OVERHEAD + 5  # a KeyUpdate record, which may precede data (5.5)
 _ZEROS = memoryview(bytes(MAX_CIPHERTEXT))
 _NO_ROOM = object()  # the next record may not fit in what is left of a caller's buffer
 
@@ -206,11 +207,12 @@ class Sealer13(_Protector13):
         """The zero-copy bulk case: `data` as application-data records of at most `limit`
         bytes sealed straight into `out` (each header written before its ciphertext by
         `encrypt_into`); the bytes written. -1 (and nothing done) when `data` is empty,
-        `out` too small, a KeyUpdate is due before the last record or other records are
-        queued (they go first): the general path."""
+        `out` smaller than `Connection.send_buffer_size` asks, a KeyUpdate is due before
+        the last record or other records are queued (they go first): the general path."""
         n = len(data)
         seq = self.seq
-        if 0 < n <= self.limit and n + 22 <= len(out) and seq < self.rekey_at and not self.out:
+        if (0 < n <= self.limit and n + RECORD_OVERHEAD + KEY_UPDATE_ROOM <= len(out)
+                and seq < self.rekey_at and not self.out):
             # The bulk case: one record (rekey_at is far below the wrap limit; the nonce
             # as `nonce` builds it).
             out[:5] = header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
@@ -222,7 +224,8 @@ class Sealer13(_Protector13):
             return n + 22
         limit = self.limit
         count = -(-n // limit)
-        if not n or seq + count > self.rekey_at or n + 22 * count > len(out) or self.out:
+        if (not n or seq + count > self.rekey_at or self.out
+                or n + RECORD_OVERHEAD * count + KEY_UPDATE_ROOM > len(out)):
             return -1
         seal = self.encrypt_into or self._bind_into()
         self.seq = seq + count
