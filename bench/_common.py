@@ -143,10 +143,10 @@ def tlskit_transfer_into(client: ClientConnection, server: ServerConnection, tot
                          chunk: bytes) -> int:
     """`tlskit_transfer` through the zero-copy calls: the client seals each record
     into one reused buffer (`send_data_into`), the server decrypts it from there into
-    another (`receive_data_into`); bytes received."""
-    wire = bytearray(client.send_buffer_size(len(chunk)))
-    plain = bytearray(RECORD + 1)
-    wire_view = memoryview(wire)
+    another (`receive_data_into`), both passed as memoryviews, as a caller reusing its
+    buffers keeps them; bytes received."""
+    wire_view = memoryview(bytearray(client.send_buffer_size(len(chunk))))
+    plain = memoryview(bytearray(RECORD + 1))
     send, receive = client.send_data_into, server.receive_data_into
     received = 0
     for _ in range(total // len(chunk)):

@@ -15,7 +15,9 @@ internal_error `TLSError`, never leaked.
 from __future__ import annotations
 
 import contextlib
+from types import MethodType
 from typing import cast
+from weakref import WeakMethod
 
 from .config import ClientConfig, ServerConfig
 from .crypto import Suite
@@ -37,7 +39,9 @@ from .record import (
     MAX_PLAINTEXT,
     RECORD_OVERHEAD,
     UNPROTECTED_ALERT,
+    Opener13,
     RecordLayer,
+    Sealer13,
 )
 from .session import Session
 
@@ -132,17 +136,66 @@ class Connection:
         self.handshake_complete: HandshakeComplete | None = None
         # Set once the handshake is done and cleared by close or error (and, for reading,
         # while a handshake message is half received): they let the application-data
-        # paths skip the per-call state checks.
-        self._fast_send = False
-        self._fast_receive = False
+        # paths skip the per-call state checks (see the properties below).
+        self._send_ok = False
+        self._receive_ok = False
         self._warnings = 0
         self.close_reply = True  # see ClientConfig.close_reply; adapters may turn it off
+
+    # -- the bulk paths ---------------------------------------------------------------------
+
+    @property
+    def _fast_send(self) -> bool:
+        return self._send_ok
+
+    @_fast_send.setter
+    def _fast_send(self, value: bool) -> None:
+        self._send_ok = value
+        self._bind_zero_copy()
+
+    @property
+    def _fast_receive(self) -> bool:
+        return self._receive_ok
+
+    @_fast_receive.setter
+    def _fast_receive(self, value: bool) -> None:
+        self._receive_ok = value
+        self._bind_zero_copy()
+
+    def _bind_zero_copy(self) -> None:
+        """While established, `send_data_into`/`receive_data_into` are the current TLS 1.3
+        protectors' one-record paths (`Sealer13.send_into`, `Opener13.receive_into`:
+        one Python call per record), which hand anything else to the methods of this
+        class through a weak reference (no cycle: a connection is still freed by
+        reference counting). Called whenever the flags or the keys change. The flags are
+        also each protector's `bulk`, so a fast path a caller kept (e.g. a bound method
+        taken before close() or a KeyUpdate) declines and lands here, which decides; a
+        replaced protector declines too (`RecordLayer._set_write`)."""
+        attrs = self.__dict__
+        sealer = self._records.sealer
+        if isinstance(sealer, Sealer13):
+            sealer.bulk = self._send_ok
+            if sealer.general is None:
+                sealer.general = WeakMethod(MethodType(Connection.send_data_into, self))
+        if self._send_ok and isinstance(sealer, Sealer13):
+            attrs["send_data_into"] = sealer.send_into
+        else:
+            attrs.pop("send_data_into", None)
+        opener = self._records.opener
+        if isinstance(opener, Opener13):
+            opener.bulk = self._receive_ok
+            if opener.general is None:
+                opener.general = WeakMethod(MethodType(Connection.receive_data_into, self))
+        if self._receive_ok and isinstance(opener, Opener13):
+            attrs["receive_data_into"] = opener.receive_into
+        else:
+            attrs.pop("receive_data_into", None)
 
     # -- input ----------------------------------------------------------------------------
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Feed bytes from the peer; returns the events they complete, in order."""
-        if self._fast_receive and type(data) is bytes:
+        if self._receive_ok and type(data) is bytes:
             # Whole application-data records decrypted straight from `data` by the read
             # protector; anything else (alerts, KeyUpdate, partial records, errors) goes
             # the long way.
@@ -173,7 +226,7 @@ class Connection:
         if len(out) < MAX_PLAINTEXT or out.readonly or out.itemsize != 1:
             raise UsageError("receive_data_into needs a writable byte buffer of at least "
                              f"{MAX_PLAINTEXT} bytes")
-        if self._fast_receive:
+        if self._receive_ok:
             # Whole application-data records decrypted from `data` into `out` by the read
             # protector; anything else goes the long way, after what was written.
             written, used = self._records.opener.open_records_into(  # type: ignore[union-attr]
@@ -276,7 +329,7 @@ class Connection:
         of an established connection, decrypt its content into `buffer` and return its
         length. -1 when it is anything else or does not fit (content plus the type byte):
         then nothing was consumed and the caller passes the bytes to `receive_data`."""
-        if not self._fast_receive:
+        if not self._receive_ok:
             return -1
         return self._records.open_app_into(record, buffer)
 
@@ -354,7 +407,7 @@ class Connection:
 
     def send_data(self, data: bytes | bytearray | memoryview) -> None:
         """Encrypt application data (split into records of at most 16 KiB)."""
-        if self._fast_send and type(data) is bytes and \
+        if self._send_ok and type(data) is bytes and \
                 self._records.sealer.send_app(data):  # type: ignore[union-attr]
             return  # the bulk case: one record sealed by the write protector
         if self._error is not None:
@@ -379,7 +432,7 @@ class Connection:
         `send_buffer_size(len(data))` bytes, or UsageError is raised and nothing is sent;
         it must not overlap `data`."""
         out = buffer if type(buffer) is memoryview else memoryview(buffer)
-        if self._fast_send:
+        if self._send_ok:
             written = self._records.sealer.seal_app_into(data, out)  # type: ignore[union-attr]
             if written >= 0:
                 return written
@@ -389,6 +442,7 @@ class Connection:
         self.send_data(data)
         wire = self._records.take_output()
         out[:len(wire)] = wire
+        self._bind_zero_copy()  # a KeyUpdate may have come first: bind the new protector
         return len(wire)
 
     def send_buffer_size(self, size: int) -> int:
@@ -404,6 +458,7 @@ class Connection:
         if not self._hs.complete or self._sent_close:
             raise UsageError("keys can only be updated on an open connection")
         self._hs.send_key_update(request_peer_update)
+        self._bind_zero_copy()  # the new write protector
 
     def close(self) -> None:
         """Send close_notify. Idempotent."""

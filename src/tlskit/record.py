@@ -18,14 +18,21 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import Self
+from typing import Any, Self
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
 from .crypto import Suite
 from .enums import ContentType
-from .errors import BadRecordMac, DecodeError, RecordOverflow, TLSError, UnexpectedMessage
+from .errors import (
+    BadRecordMac,
+    DecodeError,
+    RecordOverflow,
+    TLSError,
+    UnexpectedMessage,
+    UsageError,
+)
 from .keyschedule import key_and_iv, next_traffic_secret
 
 AEAD = AESGCM | ChaCha20Poly1305 | AESCCM
@@ -55,6 +62,7 @@ KEY_UPDATE_AFTER_RECORDS = 1 << 24
 # type byte, tag (the zero-copy writer sizes its buffer with it).
 RECORD_OVERHEAD = 5 + 8 + TAG_LENGTH
 KEY_UPDATE_ROOM = RECORD_OVERHEAD + 5  # a KeyUpdate record, which may precede data (5.5)
+_ONE_RECORD_ROOM = RECORD_OVERHEAD + KEY_UPDATE_ROOM  # send_buffer_size(n) - n, one record
 _ZEROS = memoryview(bytes(MAX_CIPHERTEXT))
 _NO_ROOM = object()  # the next record may not fit in what is left of a caller's buffer
 
@@ -162,13 +170,18 @@ class _Protector13(_Direction):
 class Sealer13(_Protector13):
     """The TLS 1.3 write side: TLSInnerPlaintext sealed into application_data records."""
 
-    __slots__ = ("encrypt", "encrypt_into", "out", "rekey_at")
+    __slots__ = ("bulk", "encrypt", "encrypt_into", "general", "out", "rekey_at")
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
         super().__init__(suite, key, iv, secret)
         # aead.encrypt(_into), bound at the first record: one lookup less per record.
         self.encrypt: Callable[[bytes, bytes, bytes], bytes] | None = None
         self.encrypt_into: IntoFn | None = None
+        # The connection's own send_data_into, weakly, while `send_into` stands in for it,
+        # and whether the connection allows the one-record path now (established, open,
+        # this key current).
+        self.general: Callable[[], Callable[..., int] | None] | None = None
+        self.bulk = False
         self.out: list[bytes] = []
         self.rekey_at = KEY_UPDATE_AFTER_RECORDS
 
@@ -196,32 +209,46 @@ class Sealer13(_Protector13):
         if encrypt is None:
             encrypt = self.encrypt = self.aead.encrypt
         header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
-        self.out += (header, encrypt(self.nonce(seq), data + b"\x17", header))
+        self.out += (header, encrypt((self.iv ^ seq).to_bytes(12, "big"), data + b"\x17",
+                                     header))  # the nonce as `nonce` builds it
         return True
 
     def _bind_into(self) -> IntoFn:
         seal = self.encrypt_into = encrypt_into(self.aead)
         return seal
 
-    def seal_app_into(self, data: bytes | bytearray | memoryview, out: memoryview) -> int:
-        """The zero-copy bulk case: `data` as application-data records of at most `limit`
-        bytes sealed straight into `out` (each header written before its ciphertext by
-        `encrypt_into`); the bytes written. -1 (and nothing done) when `data` is empty,
-        `out` smaller than `Connection.send_buffer_size` asks, a KeyUpdate is due before
-        the last record or other records are queued (they go first): the general path."""
+    def send_into(self, data: bytes | bytearray | memoryview,
+                  buffer: bytearray | memoryview) -> int:
+        """`Connection.send_data_into` for an established connection, which binds it in
+        its place: one record sealed straight into the caller's view (its header written
+        before the ciphertext by `encrypt_into`), one Python call per record. Anything
+        else (a bytearray buffer, more than one record, a KeyUpdate due, records queued,
+        a buffer short of `send_buffer_size`) goes to the connection's method."""
         n = len(data)
         seq = self.seq
-        if (0 < n <= self.limit and n + RECORD_OVERHEAD + KEY_UPDATE_ROOM <= len(out)
-                and seq < self.rekey_at and not self.out):
-            # The bulk case: one record (rekey_at is far below the wrap limit; the nonce
-            # as `nonce` builds it).
-            out[:5] = header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
+        if (self.bulk and type(buffer) is memoryview and 0 < n <= self.limit
+                and seq < self.rekey_at and not self.out and n + _ONE_RECORD_ROOM <= len(buffer)
+                and not buffer.readonly and buffer.itemsize == 1):
+            buffer[:5] = header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
             (self.encrypt_into or self._bind_into())(
-                (self.iv ^ seq).to_bytes(12, "big"),
+                (self.iv ^ seq).to_bytes(12, "big"),  # the nonce as `nonce` builds it
                 data + b"\x17" if type(data) is bytes else b"".join((data, b"\x17")),
-                header, out[5:n + 22])
-            self.seq = seq + 1
+                header, buffer[5:n + 22])
+            self.seq = seq + 1  # rekey_at is far below the wrap limit
             return n + 22
+        general = self.general() if self.general is not None else None
+        if general is None:
+            raise UsageError("this protector is not bound to a connection")
+        return general(data, buffer)
+
+    def seal_app_into(self, data: bytes | bytearray | memoryview, out: memoryview) -> int:
+        """The zero-copy bulk case: `data` as application-data records of at most `limit`
+        bytes sealed straight into `out`; the bytes written. -1 (and nothing done) when
+        `data` is empty, `out` smaller than `Connection.send_buffer_size` asks, a KeyUpdate
+        is due before the last record or other records are queued (they go first): the
+        general path."""
+        n = len(data)
+        seq = self.seq
         limit = self.limit
         count = -(-n // limit)
         if (not n or seq + count > self.rekey_at or self.out
@@ -246,13 +273,17 @@ class Sealer13(_Protector13):
 class Opener13(_Protector13):
     """The TLS 1.3 read side: opens records and strips the inner type and padding."""
 
-    __slots__ = ("decrypt", "decrypt_into")
+    __slots__ = ("bulk", "decrypt", "decrypt_into", "general")
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
         super().__init__(suite, key, iv, secret)
         # aead.decrypt(_into), bound at the first record: one lookup less per record.
         self.decrypt: Callable[[bytes, bytes | memoryview, bytes], bytes] | None = None
         self.decrypt_into: IntoFn | None = None
+        # The connection's own receive_data_into, weakly, while `receive_into` stands in,
+        # and whether the connection allows the one-record path now.
+        self.general: Callable[[], Callable[..., tuple[int, list[Any]]] | None] | None = None
+        self.bulk = False
 
     def check(self, length: int) -> None:
         """Structural checks on a protected record of `length` bytes, before decrypting."""
@@ -327,7 +358,8 @@ class Opener13(_Protector13):
                 and seq < _SEQ_LIMIT):
             # Exactly one record, the common case on the bulk path.
             try:
-                plain = decrypt(self.nonce(seq), memoryview(data)[5:], data[:5])
+                plain = decrypt((self.iv ^ seq).to_bytes(12, "big"),  # as `nonce`
+                                memoryview(data)[5:], data[:5])
             except InvalidTag:
                 return [], 0
             if plain[-1] != _APP:
@@ -363,6 +395,41 @@ class Opener13(_Protector13):
         written, used = self.open_records_into(data, buf)
         return written if used and used == len(data) else -1
 
+    def receive_into(self, data: bytes | bytearray | memoryview,
+                     buffer: bytearray | memoryview) -> tuple[int, list[Any]]:
+        """`Connection.receive_data_into` for an established connection, which binds it
+        in its place: `data` being one whole unpadded application-data record, it is
+        opened straight into the caller's view, one Python call per record. Anything else
+        (a bytearray buffer, other records, several, a failed tag) goes to the
+        connection's method, which reports any error; nothing unauthentic (and no
+        non-data plaintext) is left in `buffer`."""
+        n = len(data)
+        if (self.bulk and n > 5 + TAG_LENGTH and type(buffer) is memoryview
+                and len(buffer) >= MAX_PLAINTEXT and not buffer.readonly
+                and buffer.itemsize == 1):
+            seq = self.seq
+            ctype, version, length = HEADER.unpack_from(data)  # (indexing a view costs more)
+            inner = length - TAG_LENGTH  # content and type byte
+            if (length == n - 5 and inner <= len(buffer) and ctype == _APP
+                    and version >> 8 == 3 and inner <= self.limit + 1 and seq < _SEQ_LIMIT):
+                view = data if type(data) is memoryview else memoryview(data)
+                target = buffer[:inner]
+                try:
+                    (self.decrypt_into or self._bind_into())(
+                        (self.iv ^ seq).to_bytes(12, "big"),  # as `nonce` builds it
+                        view[5:], view[:5], target)
+                except InvalidTag:
+                    wipe(target)  # the AEAD may have written unverified plaintext
+                else:
+                    if target[-1] == _APP:
+                        self.seq = seq + 1
+                        return inner - 1, []
+                    wipe(target)  # padded, or not application data: the general path
+        general = self.general() if self.general is not None else None
+        if general is None:
+            raise UsageError("this protector is not bound to a connection")
+        return general(data, buffer)
+
     def open_records_into(self, data: bytes | bytearray | memoryview,
                           out: memoryview) -> tuple[int, int]:
         """Decrypt the leading whole, unpadded application-data records of `data`
@@ -371,33 +438,16 @@ class Opener13(_Protector13):
         path; nothing unauthentic (and no non-data plaintext) is left in `out`."""
         n = len(data)
         seq = self.seq
-        inner = n - 5 - TAG_LENGTH  # content and type byte, if `data` is one record
-        if (0 < inner <= len(out) and n - 5 == (data[3] << 8) | data[4] and data[0] == _APP
-                and data[1] == 3 and inner <= self.limit + 1 and seq < _SEQ_LIMIT):
-            # Exactly one record, the common case on the bulk path (the nonce as `nonce`).
-            view = data if type(data) is memoryview else memoryview(data)
-            target = out[:inner]
-            try:
-                (self.decrypt_into or self._bind_into())(
-                    (self.iv ^ seq).to_bytes(12, "big"), view[5:], view[:5], target)
-            except InvalidTag:
-                wipe(target)  # the AEAD may have written unverified plaintext
-                return 0, 0
-            if target[-1] != _APP:
-                wipe(target)  # padded, or not application data: the general path
-                return 0, 0
-            self.seq = seq + 1
-            return inner - 1, n
         into = self.decrypt_into or self._bind_into()
         room = len(out)
         limit = self.limit + 1 + TAG_LENGTH
         written = pos = 0
         with memoryview(data) as view:
             while n - pos > 5 + TAG_LENGTH:
-                length = (data[pos + 3] << 8) | data[pos + 4]
+                ctype, version, length = HEADER.unpack_from(data, pos)
                 inner = length - TAG_LENGTH
                 end = pos + 5 + length
-                if (end > n or data[pos] != _APP or data[pos + 1] != 3 or length > limit
+                if (end > n or ctype != _APP or version >> 8 != 3 or length > limit
                         or inner < 1 or inner > room - written or seq >= _SEQ_LIMIT):
                     break
                 target = out[written:written + inner]
@@ -611,10 +661,14 @@ class RecordLayer:
         self.sealer = None
 
     def _set_read(self, opener: Opener) -> None:
+        if isinstance(self.opener, Opener13):
+            self.opener.bulk = False  # replaced: a fast path still bound to it declines
         opener.limit = self._receive_limit
         self.opener = opener
 
     def _set_write(self, sealer: Sealer) -> None:
+        if isinstance(self.sealer, Sealer13):
+            self.sealer.bulk = False  # replaced: a fast path still bound to it declines
         sealer.limit = self._send_limit
         sealer.out = self._out
         if isinstance(sealer, Sealer13):

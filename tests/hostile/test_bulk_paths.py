@@ -15,7 +15,9 @@ bytes sent back, so neither path can drift from the other.
 
 from __future__ import annotations
 
+import gc
 import struct
+import weakref
 from collections.abc import Callable, Iterable
 from itertools import pairwise
 from typing import Any
@@ -527,7 +529,10 @@ def test_send_data_into_writes_what_send_data_queues(sizes: list[int], update_at
         plain.send_data(payload)
         expected = plain.data_to_send()
         buf = bytearray(zero.send_buffer_size(n) + spare)
-        written = zero.send_data_into(payload if i % 2 else memoryview(payload), buf)
+        # A bytearray buffer takes the connection's method, a memoryview the protector's
+        # one-record path bound in its place.
+        written = zero.send_data_into(payload if i % 2 else memoryview(payload),
+                                      memoryview(buf) if (i + spare) % 2 else buf)
         assert bytes(buf[:written]) == expected
     assert zero.data_to_send() == b""
 
@@ -642,3 +647,64 @@ def test_tls12_connections_take_the_general_path_with_the_same_result() -> None:
     assert results[0] == results[1]
     assert results[0][0][-1] == ConnectionClosed(None)
     assert results[0][0][0] == DataReceived(b"a" + b"b" * MAX_PLAINTEXT + b"c" * 20000)
+
+
+def test_kept_fast_paths_follow_key_updates_close_and_errors() -> None:
+    """`send_data_into`/`receive_data_into` taken once (as a loop keeps them) stand for the
+    protectors of that moment; after a KeyUpdate, a close or an error they still do what
+    the connection's methods do: the new keys, UsageError, the stored error."""
+    client, server = twin()
+    reference = twin()[0]
+    send, receive = client.send_data_into, server.receive_data_into
+    wire = memoryview(bytearray(client.send_buffer_size(MAX_PLAINTEXT)))
+    plain = memoryview(bytearray(MAX_PLAINTEXT + 1))
+
+    def step(payload: bytes) -> tuple[int, list[Any]]:
+        n = send(payload, wire)
+        reference.send_data(payload)
+        assert bytes(wire[:n]) == reference.data_to_send()
+        got = receive(wire[:n], plain)
+        assert bytes(plain[:got[0]]) == payload
+        return got
+
+    assert step(b"first") == (5, [])
+    client.update_keys(request_peer_update=False)
+    reference.update_keys(request_peer_update=False)
+    n = send(b"second", wire)  # the KeyUpdate, then the record under the new key
+    reference.send_data(b"second")
+    assert bytes(wire[:n]) == reference.data_to_send()
+    assert receive(wire[:n], plain) == (0, [KeyUpdated(False)])
+    assert receive(b"", plain) == (6, []) and bytes(plain[:6]) == b"second"
+    assert step(b"third" * 1000) == (5000, [])
+    client.close()
+    with pytest.raises(UsageError):
+        send(b"after close", wire)
+    assert receive(client.data_to_send(), plain) == (0, [ConnectionClosed(None)])
+    assert receive(wire[:n], plain) == (0, [])  # nothing after close_notify counts
+    # An error: the kept method raises the connection's error again.
+    client2, server2 = twin()
+    receive2 = server2.receive_data_into
+    client2.send_data(b"x" * 100)
+    bad = bytearray(client2.data_to_send())
+    bad[-1] ^= 1
+    with pytest.raises(TLSError) as first:
+        receive2(memoryview(bad), plain)
+    with pytest.raises(TLSError) as again:
+        receive2(memoryview(bytes(bad)), plain)
+    assert first.value is again.value and first.value.alert == AD.bad_record_mac
+
+
+def test_fast_paths_hold_no_reference_to_the_connection() -> None:
+    """The protectors reach the connection only weakly: dropping it frees it at once."""
+    client, server = twin()
+    wire = memoryview(bytearray(client.send_buffer_size(100)))
+    n = client.send_data_into(b"y" * 100, wire)
+    assert server.receive_data_into(wire[:n], memoryview(bytearray(MAX_PLAINTEXT))) == \
+        (100, [])
+    refs = weakref.ref(client), weakref.ref(server)
+    gc.disable()
+    try:
+        del client, server
+        assert refs[0]() is None and refs[1]() is None
+    finally:
+        gc.enable()
