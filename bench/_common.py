@@ -220,11 +220,15 @@ def ssl_handshake(client_ctx: ssl.SSLContext,
     return client, server
 
 
-def ssl_transfer(client: SSLEnd, server: SSLEnd, total: int, chunk: bytes) -> int:
-    """Send `total` bytes client -> server one 16 KiB record at a time; bytes received."""
+def ssl_transfer(client: SSLEnd, server: SSLEnd, total: int, chunk: bytes,
+                 into: bool = False) -> int:
+    """Send `total` bytes client -> server one 16 KiB record at a time; bytes received.
+    `into` reads into one preallocated buffer (`SSLObject.read(n, buffer)`), the stdlib's
+    counterpart of tlskit's zero-copy read: no result object per record."""
     write, pull, push, read = (client.obj.write, client.outgoing.read, server.incoming.write,
                                server.obj.read)
     size = len(chunk)
+    buffer = bytearray(RECORD) if into else None
     received = 0
     for _ in range(total // size):
         write(chunk)
@@ -232,28 +236,7 @@ def ssl_transfer(client: SSLEnd, server: SSLEnd, total: int, chunk: bytes) -> in
         got = 0
         while got < size:
             try:
-                got += len(read(RECORD))
-            except ssl.SSLWantReadError:
-                break
-        received += got
-    return received
-
-
-def ssl_transfer_into(client: SSLEnd, server: SSLEnd, total: int, chunk: bytes) -> int:
-    """`ssl_transfer` reading into one preallocated buffer (`SSLObject.read(n, buffer)`),
-    the stdlib's counterpart of tlskit's zero-copy read: no result object per record."""
-    write, pull, push, read = (client.obj.write, client.outgoing.read, server.incoming.write,
-                               server.obj.read)
-    size = len(chunk)
-    buffer = bytearray(RECORD)
-    received = 0
-    for _ in range(total // size):
-        write(chunk)
-        push(pull())
-        got = 0
-        while got < size:
-            try:
-                got += read(RECORD, buffer)
+                got += read(RECORD, buffer) if into else len(read(RECORD))
             except ssl.SSLWantReadError:
                 break
         received += got

@@ -250,10 +250,9 @@ def ssl_bulk_worker(suite: str, pki_dir: str) -> int:
     for line in sys.stdin:
         size, mode = line.split()
         total = int(size)
-        transfer = c.ssl_transfer_into if mode == "into" else c.ssl_transfer
         gc.collect()
         start = c.clock()
-        received = transfer(client, server, total, chunk)
+        received = c.ssl_transfer(client, server, total, chunk, into=mode == "into")
         seconds = c.clock() - start
         print(json.dumps({"seconds": seconds, "received": received}), flush=True)
     return 0

@@ -171,25 +171,19 @@ class Connection:
         also each protector's `bulk`, so a fast path a caller kept (e.g. a bound method
         taken before close() or a KeyUpdate) declines and lands here, which decides; a
         replaced protector declines too (`RecordLayer._set_write`)."""
-        attrs = self.__dict__
-        sealer = self._records.sealer
-        if isinstance(sealer, Sealer13):
-            sealer.bulk = self._send_ok
-            if sealer.general is None:
-                sealer.general = WeakMethod(MethodType(Connection.send_data_into, self))
-        if self._send_ok and isinstance(sealer, Sealer13):
-            attrs["send_data_into"] = sealer.send_into
-        else:
-            attrs.pop("send_data_into", None)
-        opener = self._records.opener
-        if isinstance(opener, Opener13):
-            opener.bulk = self._receive_ok
-            if opener.general is None:
-                opener.general = WeakMethod(MethodType(Connection.receive_data_into, self))
-        if self._receive_ok and isinstance(opener, Opener13):
-            attrs["receive_data_into"] = opener.receive_into
-        else:
-            attrs.pop("receive_data_into", None)
+        self._bind_one("send_data_into", self._records.sealer, self._send_ok)
+        self._bind_one("receive_data_into", self._records.opener, self._receive_ok)
+
+    def _bind_one(self, name: str, protector: object, ok: bool) -> None:
+        if isinstance(protector, (Sealer13, Opener13)):
+            protector.bulk = ok
+            if protector.general is None:
+                protector.general = WeakMethod(MethodType(getattr(Connection, name), self))
+            if ok:
+                self.__dict__[name] = (protector.send_into if isinstance(protector, Sealer13)
+                                       else protector.receive_into)
+                return
+        self.__dict__.pop(name, None)
 
     # -- input ----------------------------------------------------------------------------
 

@@ -69,30 +69,18 @@ _NO_ROOM = object()  # the next record may not fit in what is left of a caller's
 IntoFn = Callable[[bytes, object, object, memoryview], object]
 
 
-def encrypt_into(aead: AEAD) -> IntoFn:
-    """`aead.encrypt_into`, or the same through a copy where `cryptography` lacks it.
-    Callers never let input and output overlap: `cryptography` 51 refuses it."""
-    into = getattr(aead, "encrypt_into", None)
+def aead_into(aead: AEAD, operation: str) -> IntoFn:
+    """`aead.encrypt_into`/`decrypt_into` (`operation` "encrypt"/"decrypt"), or the same
+    through a copy where `cryptography` lacks them. Callers never let input and output
+    overlap (`cryptography` 51 refuses it); a failed decrypt may leave unauthenticated
+    plaintext in `buf`."""
+    into = getattr(aead, operation + "_into", None)
     if into is not None:
         return into  # type: ignore[no-any-return]
-    encrypt = aead.encrypt
+    whole = getattr(aead, operation)
 
     def copy_into(nonce: bytes, data: object, aad: object, buf: memoryview) -> int:
-        buf[:] = encrypt(nonce, data, aad)  # type: ignore[arg-type]
-        return len(buf)
-    return copy_into
-
-
-def decrypt_into(aead: AEAD) -> IntoFn:
-    """`aead.decrypt_into`, or the same through a copy where `cryptography` lacks it.
-    Either may leave unauthenticated plaintext in `buf` when it raises InvalidTag."""
-    into = getattr(aead, "decrypt_into", None)
-    if into is not None:
-        return into  # type: ignore[no-any-return]
-    decrypt = aead.decrypt
-
-    def copy_into(nonce: bytes, data: object, aad: object, buf: memoryview) -> int:
-        buf[:] = decrypt(nonce, data, aad)  # type: ignore[arg-type]
+        buf[:] = whole(nonce, data, aad)
         return len(buf)
     return copy_into
 
@@ -214,7 +202,7 @@ class Sealer13(_Protector13):
         return True
 
     def _bind_into(self) -> IntoFn:
-        seal = self.encrypt_into = encrypt_into(self.aead)
+        seal = self.encrypt_into = aead_into(self.aead, "encrypt")
         return seal
 
     def send_into(self, data: bytes | bytearray | memoryview,
@@ -300,7 +288,7 @@ class Opener13(_Protector13):
         return plain
 
     def _bind_into(self) -> IntoFn:
-        into = self.decrypt_into = decrypt_into(self.aead)
+        into = self.decrypt_into = aead_into(self.aead, "decrypt")
         return into
 
     def open_into(self, header: bytes, body: memoryview, target: memoryview) -> memoryview:
