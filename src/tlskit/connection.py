@@ -15,9 +15,8 @@ internal_error `TLSError`, never leaked.
 from __future__ import annotations
 
 import contextlib
-from types import MethodType
+import weakref
 from typing import cast
-from weakref import WeakMethod
 
 from .config import ClientConfig, ServerConfig
 from .crypto import Suite
@@ -151,7 +150,7 @@ class Connection:
     @_fast_send.setter
     def _fast_send(self, value: bool) -> None:
         self._send_ok = value
-        self._bind_zero_copy()
+        self._bind_fast_paths()
 
     @property
     def _fast_receive(self) -> bool:
@@ -160,30 +159,33 @@ class Connection:
     @_fast_receive.setter
     def _fast_receive(self, value: bool) -> None:
         self._receive_ok = value
-        self._bind_zero_copy()
+        self._bind_fast_paths()
 
-    def _bind_zero_copy(self) -> None:
-        """While established, `send_data_into`/`receive_data_into` are the current TLS 1.3
-        protectors' one-record paths (`Sealer13.send_into`, `Opener13.receive_into`:
-        one Python call per record), which hand anything else to the methods of this
-        class through a weak reference (no cycle: a connection is still freed by
-        reference counting). Called whenever the flags or the keys change. The flags are
-        also each protector's `bulk`, so a fast path a caller kept (e.g. a bound method
-        taken before close() or a KeyUpdate) declines and lands here, which decides; a
-        replaced protector declines too (`RecordLayer._set_write`)."""
-        self._bind_one("send_data_into", self._records.sealer, self._send_ok)
-        self._bind_one("receive_data_into", self._records.opener, self._receive_ok)
+    def _bind_fast_paths(self) -> None:
+        """While established, `send_data`/`receive_data` and the zero-copy pair are the
+        current TLS 1.3 protectors' one-record methods (`Sealer13.send_data`/`send_into`,
+        `Opener13.receive_data`/`receive_into`: one Python call per record), which hand
+        anything else back to this class's methods. Called whenever the flags or the keys
+        change; the flags are also each protector's `bulk`, so a method a caller kept
+        declines once the connection closed, failed or changed keys."""
+        records = self._records
+        self._bind(records.sealer, self._send_ok, ("send_data", "send_data_into"))
+        self._bind(records.opener, self._receive_ok, ("receive_data", "receive_data_into"))
 
-    def _bind_one(self, name: str, protector: object, ok: bool) -> None:
+    def _bind(self, protector: object, ok: bool, names: tuple[str, str]) -> None:
+        attrs = self.__dict__
         if isinstance(protector, (Sealer13, Opener13)):
             protector.bulk = ok
-            if protector.general is None:
-                protector.general = WeakMethod(MethodType(getattr(Connection, name), self))
+            if protector.owner is None:
+                protector.owner = weakref.ref(self)
             if ok:
-                self.__dict__[name] = (protector.send_into if isinstance(protector, Sealer13)
-                                       else protector.receive_into)
+                fast = ((protector.send_data, protector.send_into)
+                        if isinstance(protector, Sealer13)
+                        else (protector.receive_data, protector.receive_into))
+                attrs.update(zip(names, fast, strict=True))
                 return
-        self.__dict__.pop(name, None)
+        for name in names:
+            attrs.pop(name, None)
 
     # -- input ----------------------------------------------------------------------------
 
@@ -436,7 +438,7 @@ class Connection:
         self.send_data(data)
         wire = self._records.take_output()
         out[:len(wire)] = wire
-        self._bind_zero_copy()  # a KeyUpdate may have come first: bind the new protector
+        self._bind_fast_paths()  # a KeyUpdate may have come first: bind the new protector
         return len(wire)
 
     def send_buffer_size(self, size: int) -> int:
@@ -452,7 +454,7 @@ class Connection:
         if not self._hs.complete or self._sent_close:
             raise UsageError("keys can only be updated on an open connection")
         self._hs.send_key_update(request_peer_update)
-        self._bind_zero_copy()  # the new write protector
+        self._bind_fast_paths()  # the new write protector
 
     def close(self) -> None:
         """Send close_notify. Idempotent."""

@@ -17,6 +17,7 @@ or a run of whole records per call, with every check of the general path.
 from __future__ import annotations
 
 import struct
+import weakref
 from collections.abc import Callable
 from typing import Any, Self
 
@@ -33,6 +34,7 @@ from .errors import (
     UnexpectedMessage,
     UsageError,
 )
+from .events import DataReceived
 from .keyschedule import key_and_iv, next_traffic_secret
 
 AEAD = AESGCM | ChaCha20Poly1305 | AESCCM
@@ -125,14 +127,30 @@ class _Direction:
 
 
 class _Protector13(_Direction):
-    """TLS 1.3 (5.3): nonce = static IV XOR sequence number; the secret for KeyUpdate."""
+    """TLS 1.3 (5.3): nonce = static IV XOR sequence number; the secret for KeyUpdate.
 
-    __slots__ = ("iv", "secret")
+    While a connection is established it binds the protectors' one-record methods in
+    place of its own (`send_data`, `receive_data` and the zero-copy pair), so a record
+    costs one Python call; they hand anything else to the connection's class methods
+    through `owner`, a weak reference (no reference cycle). `bulk` says whether the
+    connection allows the one-record path now (established, open, this key current):
+    a method a caller kept across a close or a KeyUpdate declines and lands there."""
+
+    __slots__ = ("bulk", "iv", "owner", "secret")
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
         super().__init__(suite, key)
         self.iv = int.from_bytes(iv, "big")
         self.secret = secret
+        self.bulk = False
+        self.owner: weakref.ref[Any] | None = None
+
+    def connection(self) -> Any:
+        """The connection this protector works for (what its bound methods defer to)."""
+        conn = self.owner() if self.owner is not None else None
+        if conn is None:
+            raise UsageError("this protector is not bound to a connection")
+        return conn
 
     @classmethod
     def from_secret(cls, suite: Suite, secret: bytes) -> Self:
@@ -158,18 +176,13 @@ class _Protector13(_Direction):
 class Sealer13(_Protector13):
     """The TLS 1.3 write side: TLSInnerPlaintext sealed into application_data records."""
 
-    __slots__ = ("bulk", "encrypt", "encrypt_into", "general", "out", "rekey_at")
+    __slots__ = ("encrypt", "encrypt_into", "out", "rekey_at")
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
         super().__init__(suite, key, iv, secret)
         # aead.encrypt(_into), bound at the first record: one lookup less per record.
         self.encrypt: Callable[[bytes, bytes, bytes], bytes] | None = None
         self.encrypt_into: IntoFn | None = None
-        # The connection's own send_data_into, weakly, while `send_into` stands in for it,
-        # and whether the connection allows the one-record path now (established, open,
-        # this key current).
-        self.general: Callable[[], Callable[..., int] | None] | None = None
-        self.bulk = False
         self.out: list[bytes] = []
         self.rekey_at = KEY_UPDATE_AFTER_RECORDS
 
@@ -188,18 +201,28 @@ class Sealer13(_Protector13):
     def send_app(self, data: bytes) -> bool:
         """The bulk case: `data` fits one record and no KeyUpdate is due. False (and
         nothing done) otherwise, so the caller takes the general path."""
+        if not 0 < len(data) <= self.limit or self.seq >= self.rekey_at:
+            return False
+        self.seal(_APP, data)
+        return True
+
+    def send_data(self, data: bytes | bytearray | memoryview) -> None:
+        """`Connection.send_data`, bound in its place (see `_Protector13`): `data` as one
+        record, queued as header and ciphertext (`encrypt` on `bytes` is its fastest
+        form, and `data_to_send` joins them once)."""
         n = len(data)
         seq = self.seq
-        if n > self.limit or not n or seq >= self.rekey_at:
-            return False
-        self.seq = seq + 1  # rekey_at is far below the wrap limit
-        encrypt = self.encrypt
-        if encrypt is None:
-            encrypt = self.encrypt = self.aead.encrypt
-        header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
-        self.out += (header, encrypt((self.iv ^ seq).to_bytes(12, "big"), data + b"\x17",
-                                     header))  # the nonce as `nonce` builds it
-        return True
+        if self.bulk and type(data) is bytes and 0 < n <= self.limit and seq < self.rekey_at:
+            encrypt = self.encrypt
+            if encrypt is None:
+                encrypt = self.encrypt = self.aead.encrypt
+            header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
+            self.out += (header, encrypt((self.iv ^ seq).to_bytes(12, "big"),  # as `nonce`
+                                         data + b"\x17", header))
+            self.seq = seq + 1  # rekey_at is far below the wrap limit
+            return
+        conn = self.connection()
+        type(conn).send_data(conn, data)
 
     def _bind_into(self) -> IntoFn:
         seal = self.encrypt_into = aead_into(self.aead, "encrypt")
@@ -224,10 +247,8 @@ class Sealer13(_Protector13):
                 header, buffer[5:n + 22])
             self.seq = seq + 1  # rekey_at is far below the wrap limit
             return n + 22
-        general = self.general() if self.general is not None else None
-        if general is None:
-            raise UsageError("this protector is not bound to a connection")
-        return general(data, buffer)
+        conn = self.connection()
+        return type(conn).send_data_into(conn, data, buffer)  # type: ignore[no-any-return]
 
     def seal_app_into(self, data: bytes | bytearray | memoryview, out: memoryview) -> int:
         """The zero-copy bulk case: `data` as application-data records of at most `limit`
@@ -261,17 +282,13 @@ class Sealer13(_Protector13):
 class Opener13(_Protector13):
     """The TLS 1.3 read side: opens records and strips the inner type and padding."""
 
-    __slots__ = ("bulk", "decrypt", "decrypt_into", "general")
+    __slots__ = ("decrypt", "decrypt_into")
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
         super().__init__(suite, key, iv, secret)
         # aead.decrypt(_into), bound at the first record: one lookup less per record.
         self.decrypt: Callable[[bytes, bytes | memoryview, bytes], bytes] | None = None
         self.decrypt_into: IntoFn | None = None
-        # The connection's own receive_data_into, weakly, while `receive_into` stands in,
-        # and whether the connection allows the one-record path now.
-        self.general: Callable[[], Callable[..., tuple[int, list[Any]]] | None] | None = None
-        self.bulk = False
 
     def check(self, length: int) -> None:
         """Structural checks on a protected record of `length` bytes, before decrypting."""
@@ -327,6 +344,30 @@ class Opener13(_Protector13):
             raise UnexpectedMessage(f"empty {ContentType(last).name} record")
         return last, plain[:end]
 
+    def receive_data(self, data: bytes | bytearray | memoryview) -> list[Any]:
+        """`Connection.receive_data`, bound in its place (see `_Protector13`): `data`
+        being one whole unpadded application-data record in a `bytes`, it is opened
+        straight from the caller's object. Anything else goes to the connection's method,
+        which reports any error."""
+        n = len(data)
+        seq = self.seq
+        if (self.bulk and type(data) is bytes and n > 5 + TAG_LENGTH
+                and n - 5 == (data[3] << 8) | data[4] and data[0] == _APP and data[1] == 3
+                and n - 5 <= self.limit + 1 + TAG_LENGTH and seq < _SEQ_LIMIT):
+            decrypt = self.decrypt
+            if decrypt is None:
+                decrypt = self.decrypt = self.aead.decrypt
+            try:
+                plain = decrypt((self.iv ^ seq).to_bytes(12, "big"),  # as `nonce`
+                                memoryview(data)[5:], data[:5])
+            except InvalidTag:
+                plain = b""  # the connection's method reports it
+            if plain and plain[-1] == _APP:
+                self.seq = seq + 1
+                return [DataReceived(plain[:-1])] if n > 6 + TAG_LENGTH else []
+        conn = self.connection()
+        return type(conn).receive_data(conn, data)  # type: ignore[no-any-return]
+
     def open_app(self, data: bytes) -> tuple[list[bytes], int]:
         """Open the leading whole, unpadded application-data records of `data`.
 
@@ -341,19 +382,6 @@ class Opener13(_Protector13):
         decrypt = self.decrypt
         if decrypt is None:
             decrypt = self.decrypt = self.aead.decrypt
-        if (n > 5 + TAG_LENGTH and n - 5 == (data[3] << 8) | data[4] and data[0] == _APP
-                and data[1] == 3 and n - 5 <= self.limit + 1 + TAG_LENGTH
-                and seq < _SEQ_LIMIT):
-            # Exactly one record, the common case on the bulk path.
-            try:
-                plain = decrypt((self.iv ^ seq).to_bytes(12, "big"),  # as `nonce`
-                                memoryview(data)[5:], data[:5])
-            except InvalidTag:
-                return [], 0
-            if plain[-1] != _APP:
-                return [], 0
-            self.seq = seq + 1
-            return [plain[:-1]] if len(plain) > 1 else [], n
         limit = self.limit + 1 + TAG_LENGTH
         out: list[bytes] = []
         pos = 0
@@ -413,10 +441,8 @@ class Opener13(_Protector13):
                         self.seq = seq + 1
                         return inner - 1, []
                     wipe(target)  # padded, or not application data: the general path
-        general = self.general() if self.general is not None else None
-        if general is None:
-            raise UsageError("this protector is not bound to a connection")
-        return general(data, buffer)
+        conn = self.connection()
+        return type(conn).receive_data_into(conn, data, buffer)  # type: ignore[no-any-return]
 
     def open_records_into(self, data: bytes | bytearray | memoryview,
                           out: memoryview) -> tuple[int, int]:

@@ -676,9 +676,23 @@ def test_kept_fast_paths_follow_key_updates_close_and_errors() -> None:
     assert receive(wire[:n], plain) == (0, [KeyUpdated(False)])
     assert receive(b"", plain) == (6, []) and bytes(plain[:6]) == b"second"
     assert step(b"third" * 1000) == (5000, [])
+    # The bytes API's methods, kept the same way, follow the same changes.
+    send_bytes, receive_bytes = client.send_data, server.receive_data
+    for payload in (b"fourth", b"fifth"):
+        send_bytes(payload)
+        reference.send_data(payload)
+        data = client.data_to_send()
+        assert data == reference.data_to_send()
+        assert receive_bytes(data) == [DataReceived(payload)]
+        client.update_keys(request_peer_update=False)
+        reference.update_keys(request_peer_update=False)
+        assert server.receive_data(client.data_to_send()) == [KeyUpdated(False)]
+        reference.data_to_send()
     client.close()
     with pytest.raises(UsageError):
         send(b"after close", wire)
+    with pytest.raises(UsageError):
+        send_bytes(b"after close")
     assert receive(client.data_to_send(), plain) == (0, [ConnectionClosed(None)])
     assert receive(wire[:n], plain) == (0, [])  # nothing after close_notify counts
     # An error: the kept method raises the connection's error again.
