@@ -4,14 +4,18 @@ Protection is one small object per direction and version, chosen when keys are i
 `Sealer13`/`Opener13` (RFC 8446 5.2-5.4) and `Sealer12`/`Opener12` (RFC 5246 6.2.3.3 with
 RFC 5288/7905 nonces). Each owns its AEAD, static IV, sequence number and limits; the TLS
 1.3 ones also own the traffic secret, so a KeyUpdate is `next_generation()` (as Go keeps
-the secret in its half-connection). The nonce is built in exactly one method per version.
+the secret in its half-connection). The nonce is built in one method per version (the
+one-record bulk methods write the same expression inline, to save a call per record).
 
 Incoming bytes accumulate in one bytearray; complete records are cut out with a
-precompiled header struct and decrypted straight from a memoryview. Outgoing records are
-queued as finished byte strings (header, ciphertext) and joined once by `take_output`:
-`cryptography`'s `encrypt()` on `bytes` is its fastest form. For established connections
-`send_app` and `open_app` are the application-data bulk path: plain methods, one record
-or a run of whole records per call, with every check of the general path.
+precompiled header struct and decrypted straight from a memoryview (or, for the zero-copy
+read, into the caller's buffer). Outgoing records are queued as finished byte strings
+(header, ciphertext) and joined once by `take_output`: `cryptography`'s `encrypt()` on
+`bytes` is its fastest form; the zero-copy write seals into the caller's buffer instead.
+For established connections the TLS 1.3 protectors' `send_data`/`receive_data`/
+`send_into`/`receive_into` stand in for the connection's methods (one record per call),
+and `open_app`/`open_records_into`/`seal_app_into` take runs of whole records, all with
+every check of the general path, which they hand everything else to.
 """
 
 from __future__ import annotations
