@@ -1,15 +1,19 @@
 """Tools for hostile-peer tests: in-memory PKI, connection pairs, recorded flights,
 record parsing and forging, message hooks, and the exact-alert assertion.
 
-Everything here drives the public sans-I/O API; the only internals touched are the
-record layer's protection state (to forge or open protected records with the keys a
-real peer holds) and the handshake's ``send`` (to rewrite a message before the peer
-adds it to its own transcript, so signatures and Finished stay consistent).
+Everything here drives the public sans-I/O API. Connections made here log their keys
+(the public ``keylog`` callback) and sit behind the re-sealing man-in-the-middle of
+`support.mitm`: protected records are forged, opened and rewritten with keys derived
+from those key-log lines by the independent test-side key schedule, never with the
+engine's own state. The one internal left is the client handshake's ``send`` while a
+`make_client` is built, to rewrite its first ClientHello before the client adds it to its
+own transcript (so a handshake with an edited hello can still complete).
 """
 
 from __future__ import annotations
 
-import struct
+import gc
+import types
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,6 +37,7 @@ from tlskit.connection import Connection
 from tlskit.handshake.client13 import ClientHandshake13
 from tlskit.wire import messages as m
 
+from ..support.mitm import CLIENT, SERVER, Endpoint, endpoint, logging_keys
 from ..support.pki import AcceptAll, client_config, det_rng, server_config
 from ..support.pump import flights, pump
 from ..support.records import ALERT, APPDATA, COMPAT_CCS, KeyLog, plain_alert, split_records
@@ -57,16 +62,26 @@ def _apply(hook: Hook, raw: bytes) -> list[bytes]:
     return [out] if isinstance(out, bytes | bytearray) else list(out)
 
 
-def hook_sends(conn: Connection, hook: Hook) -> None:
-    """Rewrite every handshake message `conn` sends from now on (before its transcript)."""
-    hs = conn._hs
-    original = type(hs).send
+def hook_sends(conn: Endpoint, hook: Hook) -> None:
+    """Rewrite every handshake message `conn` sends from now on, on the wire: the MITM
+    opens each record, passes its messages through `hook` and seals what it returns (the
+    sender's own transcript keeps what it sent)."""
+    conn.message_hooks.append(hook)
 
-    def send(raw: bytes, *, transcript: bool = True) -> None:
+
+@contextmanager
+def sender_side(cls: type, hook: Hook) -> Iterator[None]:
+    """While active, every handshake message an instance of handshake class `cls` sends
+    passes through `hook` before the sender adds it to its own transcript, so its
+    signatures and Finished cover what the peer gets (what a MITM cannot do)."""
+    original = cls.send  # type: ignore[attr-defined]
+
+    def send(self: Any, raw: bytes, *, transcript: bool = True) -> None:
         for new in _apply(hook, raw):
-            original(hs, bytes(new), transcript=transcript)
+            original(self, bytes(new), transcript=transcript)
 
-    hs.send = send  # type: ignore[method-assign]
+    with mock.patch.object(cls, "send", send):
+        yield
 
 
 def on_type(msg_type: int, fn: Callable[[bytes], Any], *, once: bool = False) -> Hook:
@@ -82,26 +97,29 @@ def on_type(msg_type: int, fn: Callable[[bytes], Any], *, once: bool = False) ->
 
 
 def make_client(config: ClientConfig | None = None, hook: Hook | None = None,
-                server_name: str | None = "localhost") -> ClientConnection:
-    """A client whose messages (including the first ClientHello) pass through `hook`."""
-    config = config or client_config()
+                server_name: str | None = "localhost", **kw: Any) -> Endpoint:
+    """A client behind the MITM. With `hook`, its first ClientHello is rewritten before
+    the client adds it to its transcript, and every later message on the wire."""
+    config = logging_keys(config or client_config())
     if hook is None:
-        return ClientConnection(config, server_name=server_name)
-    original = ClientHandshake13.send
+        return endpoint(ClientConnection(config, server_name=server_name, **kw), CLIENT)
+    with sender_side(ClientHandshake13, hook):
+        client = endpoint(ClientConnection(config, server_name=server_name, **kw), CLIENT)
+    first = [True]
 
-    def send(self: Any, raw: bytes, *, transcript: bool = True) -> None:
-        for new in _apply(hook, raw):
-            original(self, bytes(new), transcript=transcript)
+    def later(raw: bytes) -> Any:   # the first ClientHello went through `hook` already
+        if first[0] and raw[0] == m.HandshakeType.client_hello:
+            first[0] = False
+            return raw
+        return hook(raw)
 
-    with mock.patch.object(ClientHandshake13, "send", send):
-        client = ClientConnection(config, server_name=server_name)
-    hook_sends(client, hook)
+    hook_sends(client, later)
     return client
 
 
-def make_server(config: ServerConfig | None = None, hook: Hook | None = None
-                ) -> ServerConnection:
-    server = ServerConnection(config or server_config())
+def make_server(config: ServerConfig | None = None, hook: Hook | None = None) -> Endpoint:
+    """A server behind the MITM; `hook` rewrites its handshake messages on the wire."""
+    server = endpoint(ServerConnection(logging_keys(config or server_config())), SERVER)
     if hook is not None:
         hook_sends(server, hook)
     return server
@@ -112,7 +130,7 @@ def make_server(config: ServerConfig | None = None, hook: Hook | None = None
 
 def connected_pair(client_kw: dict[str, Any] | None = None,
                    server_kw: dict[str, Any] | None = None
-                   ) -> tuple[ClientConnection, ServerConnection]:
+                   ) -> tuple[Endpoint, Endpoint]:
     c = make_client(client_config(**(client_kw or {})))
     s = make_server(server_config(**(server_kw or {})))
     pump(c, s)
@@ -137,13 +155,13 @@ class Flights:
         return split_records(self.client_finished)
 
 
-def replay_client(seed: int = 7, **kw: Any) -> ClientConnection:
+def replay_client(seed: int = 7, **kw: Any) -> Endpoint:
     kw.setdefault("rng", det_rng(seed))
     kw.setdefault("verifier", AcceptAll())
     return make_client(client_config(**kw))
 
 
-def replay_server(seed: int = 8, **kw: Any) -> ServerConnection:
+def replay_server(seed: int = 8, **kw: Any) -> Endpoint:
     kw.setdefault("rng", det_rng(seed))
     return make_server(server_config(ed25519=True, **kw))
 
@@ -170,27 +188,40 @@ def recorded_flights() -> Flights:
 # --- records ---------------------------------------------------------------------------
 
 
-def forge(sender: Connection, inner: bytes, *, outer_type: int = APPDATA,
+def forge(sender: Endpoint, inner: bytes, *, outer_type: int = APPDATA,
           length: int | None = None) -> bytes:
-    """A protected record under `sender`'s current write key with TLSInnerPlaintext
-    `inner` (content || type || padding), consuming one sequence number."""
-    prot = sender._records._write
-    assert prot is not None, "sender has no write key yet"
-    n = len(inner) + 16
-    header = struct.pack(">BHH", outer_type, 0x0303, n if length is None else length)
-    return header + prot.aead.encrypt(prot.next_nonce(), inner, header)
+    """A protected TLS 1.3 record `sender` could send next, with TLSInnerPlaintext `inner`
+    (content || type || padding): sealed by the MITM under the sender's current write key
+    (from the key log), consuming one of the sequence numbers the receiver counts."""
+    assert sender.flow.protected, "sender has no write key yet"
+    return sender.flow.inject_inner(inner, outer=outer_type, length=length)
 
 
-def forge_content(sender: Connection, ctype: int, content: bytes, padding: int = 0) -> bytes:
+def forge_content(sender: Endpoint, ctype: int, content: bytes, padding: int = 0) -> bytes:
     return forge(sender, content + bytes((ctype,)) + bytes(padding))
 
 
-def open_record(conn: Connection, rec: bytes, seq: int) -> bytes:
-    """Decrypt one record `conn` wrote with its current write key at sequence `seq`."""
-    prot = conn._records._write
-    assert prot is not None
-    nonce = (prot.iv ^ seq).to_bytes(12, "big")
-    return bytes(prot.aead.decrypt(nonce, rec[5:], rec[:5]))
+def held(conn: Any) -> int:
+    """How many bytes the connection holds in bytes-like objects, found by walking every
+    object it references (its configuration aside: certificates and keys are fixed), so
+    no engine buffer needs to be known by name. Compare against a baseline."""
+    stack: list[Any] = [conn.conn if isinstance(conn, Endpoint) else conn]
+    seen: set[int] = set()
+    total = 0
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, bytes | bytearray):
+            total += len(obj)
+        elif not isinstance(obj, _OPAQUE):
+            stack.extend(gc.get_referents(obj))
+    return total
+
+
+_OPAQUE = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
+           ClientConfig, ServerConfig, str, int)
 
 
 def handshake_message(msg_type: int, body: bytes) -> bytes:
@@ -258,9 +289,10 @@ def expect_alert(conn: Connection, data: bytes | Iterable[bytes] | Callable[[], 
     - a `TLSError` is raised (anything else propagates and fails the test);
     - ``exc.alert == alert`` (so never a leaked internal_error);
     - ``data_to_send()`` holds exactly `leading` and then that one alert record:
-      plaintext ``15 03 03 00 02 02 XX`` before keys; after keys, one protected record
-      which `peer` (if given) decrypts into ``AlertReceived(alert)``, else which opens
-      under the connection's own write key to ``02 XX 15``;
+      plaintext ``15 03 03 00 02 02 XX`` before keys; once the MITM knows the connection
+      writes protected records, one protected record that opens under the connection's
+      write key from the key log to ``02 XX 15`` (and which `peer`, if given, decrypts
+      into ``AlertReceived(alert)``);
     - later ``receive_data``/``send_data`` raise the very same error.
 
     `leading` is what may legitimately precede the alert: exact bytes, or a number of
@@ -273,16 +305,16 @@ def expect_alert(conn: Connection, data: bytes | Iterable[bytes] | Callable[[], 
         # RFC 8446 D.4: a client in middlebox-compatibility mode sends its one CCS just
         # before its first protected record -- which may be this alert.
         out = out[len(COMPAT_CCS):]
-    if conn._records.write_protected:
+    flow = conn.flow if isinstance(conn, Endpoint) else None
+    if flow is not None and flow.protected:
         recs = split_records(out)
         assert len(recs) == 1, f"expected one alert record, got {len(recs)}"
-        rec = recs[0]
+        rec, seen = recs[0], flow.last[-1]
         assert rec[:3] == b"\x17\x03\x03" and len(rec) == 5 + 2 + 1 + 16, rec.hex()
+        assert seen.protected and seen.raw is None, "the alert opens under no logged key"
+        assert (seen.ctype, seen.content, seen.padding) == (ALERT, bytes((2, alert)), 0)
         if peer is not None:
             assert_peer_alert(peer, rec, alert)
-        else:
-            seq = conn._records._write.seq - 1  # type: ignore[union-attr]
-            assert open_record(conn, rec, seq) == bytes((2, alert, ALERT))
     else:
         assert out == plain_alert(alert), f"alert record {out.hex()}"
     assert_sticky(conn, exc)

@@ -5,10 +5,10 @@ way out (`rewriting`), before that peer adds them to its own transcript, so that
 signatures and Finished stay consistent with what it sent; or a recorded flight whose
 records and messages are cut apart and put back together (`messages_of`, `hs_record`).
 
-Protected 1.2 records are built and opened here from first principles (RFC 5246 6.2.3.3,
-RFC 5288 3, RFC 7905 2): nonce = salt || explicit (AES-GCM, explicit sent in the record)
-or iv XOR seq (ChaCha20-Poly1305); additional data = seq || type || version || length.
-Only the AEAD object and the implicit IV are taken from the peer's record layer.
+Protected 1.2 records are built and opened from first principles (RFC 5246 6.2.3.3,
+RFC 5288 3, RFC 7905 2) by `support.records.Keys12`, with keys derived from the key log
+(``CLIENT_RANDOM``) the peers emit; the peers made here sit behind the re-sealing MITM of
+`support.mitm`, which follows their sequence numbers from what they send.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from tlskit.connection import Connection
 from tlskit.handshake.common12 import Handshake12
 from tlskit.wire import messages as m
 
+from ..support.mitm import CLIENT, SERVER, Endpoint, endpoint, logging_keys
 from ..support.pki import AcceptAll, det_rng, pki
 from ..support.records import (
     ALERT,
@@ -66,19 +67,22 @@ DOWNGRD_12, DOWNGRD_11 = b"DOWNGRD\x01", b"DOWNGRD\x00"
 
 # --- peers ------------------------------------------------------------------------------
 
-def client12(*, server_name: str | None = "localhost", **kw: Any) -> ClientConnection:
-    """A tlskit client speaking TLS 1.2 only (pass versions=... for the default 1.3+1.2)."""
+def client12(*, server_name: str | None = "localhost", **kw: Any) -> Endpoint:
+    """A tlskit client speaking TLS 1.2 only (pass versions=... for the default 1.3+1.2),
+    behind the MITM."""
     kw.setdefault("versions", ["TLSv1.2"])
     kw.setdefault("trust_anchors", [pki().ca.root])
-    return ClientConnection(ClientConfig(**kw), server_name=server_name)
+    return endpoint(ClientConnection(logging_keys(ClientConfig(**kw)),
+                                     server_name=server_name), CLIENT)
 
 
-def server12(*, ed25519: bool = False, **kw: Any) -> ServerConnection:
-    """A tlskit server (1.3 and 1.2 unless versions=... says otherwise), EC P-256 leaf."""
+def server12(*, ed25519: bool = False, **kw: Any) -> Endpoint:
+    """A tlskit server (1.3 and 1.2 unless versions=... says otherwise), EC P-256 leaf,
+    behind the MITM."""
     leaf = pki().server_ed if ed25519 else pki().server
     kw.setdefault("certificate_chain", leaf.chain)
     kw.setdefault("private_key", leaf.private_key)
-    return ServerConnection(ServerConfig(**kw))
+    return endpoint(ServerConnection(logging_keys(ServerConfig(**kw))), SERVER)
 
 
 def client_auth_kw(**kw: Any) -> dict[str, Any]:
@@ -162,22 +166,16 @@ def refragment(data: bytes, cuts: Callable[[int], list[int]]) -> bytes:
 # --- 1.2 record protection, independently of tlskit's record layer --------------------------
 
 
-def keys12_of(conn: Connection, side: str = "write") -> Keys12:
-    """One direction's key, taken from `conn`'s record layer (the AEAD object and the
-    implicit IV only; flights recorded with a key log use `keys12_from_log` instead)."""
-    prot = conn._records._write if side == "write" else conn._records._read
-    assert prot is not None, f"no {side} key yet"
-    return Keys12(prot.aead, bytes(prot.salt), len(prot.salt) == 4)
+def keys12_of(conn: Endpoint) -> Keys12:
+    """`conn`'s write key, derived from the key log (``CLIENT_RANDOM``) and the hellos."""
+    return conn.flow.keys12()
 
 
-def seal_as(conn: Connection, ctype: int, plain: bytes, *, explicit: bytes | None = None) -> bytes:
-    """A record `conn` could have sent next: sealed under its write key at its next
-    sequence number, which is then used up (so its own later records stay in step)."""
-    prot = conn._records._write
-    assert prot is not None, "no write key yet"
-    rec = keys12_of(conn).seal(prot.seq, ctype, plain, explicit=explicit)
-    prot.seq += 1
-    return rec
+def seal_as(conn: Endpoint, ctype: int, plain: bytes, *, explicit: bytes | None = None) -> bytes:
+    """A record `conn` could have sent next: sealed under its write key at the next
+    sequence number its peer expects, which the MITM then counts (so `conn`'s own later
+    records stay in step)."""
+    return conn.flow.inject12(ctype, plain, explicit=explicit)
 
 
 # --- the exact-alert assertion ----------------------------------------------------------------
@@ -191,22 +189,23 @@ def expect_alert12(conn: Connection, data: bytes | Iterable[bytes] | Callable[[]
     - ``exc.alert == alert``;
     - ``data_to_send()`` holds `leading` (bytes, or a number of non-alert records) and
       then exactly one alert record: ``15 03 03 00 02 02 XX`` before our write key is on,
-      afterwards one 1.2-protected record of type 21 that opens under our own write key
-      (explicit nonce as sent, seq = the one it used) to ``02 XX``;
+      afterwards one 1.2-protected record of type 21 that opens under our write key from
+      the key log (explicit nonce as sent, seq = the one it used) to ``02 XX``;
     - every later ``receive_data``/``send_data`` raises the very same error, and nothing
       more is queued.
     """
     exc = raise_failure(conn, data)
     assert exc.alert == alert, f"expected {alert.name}, got {exc.alert.name}: {exc!r}"
     out = after_leading(conn.data_to_send(), leading)
-    prot = conn._records._write
-    if prot is not None:
+    flow = conn.flow if isinstance(conn, Endpoint) else None
+    if flow is not None and flow.protected:
         recs = split_records(out)
         assert len(recs) == 1, f"expected one alert record, got {len(recs)}"
         keys = keys12_of(conn)
-        rec = recs[0]
+        rec, seen = recs[0], flow.last[-1]
         assert rec[:3] == b"\x15\x03\x03" and len(rec) == 5 + 2 + keys.overhead, rec.hex()
-        assert keys.open(prot.seq - 1, rec) == (ALERT, bytes((2, alert)))
+        assert seen.protected and seen.raw is None, "the alert opens under no logged key"
+        assert (seen.ctype, seen.content) == (ALERT, bytes((2, alert)))
     else:
         assert out == plain_alert(alert), f"alert record {out.hex()}"
     assert_sticky(conn, exc)
@@ -220,8 +219,8 @@ def expect_alert12(conn: Connection, data: bytes | Iterable[bytes] | Callable[[]
 class Run12:
     """One live 1.2 handshake, stopped flight by flight."""
 
-    client: ClientConnection
-    server: ServerConnection
+    client: Endpoint
+    server: Endpoint
     client_hello: bytes = b""
     server_flight: bytes = b""     # ServerHello ... ServerHelloDone
     client_flight: bytes = b""     # [Certificate] ClientKeyExchange [CertificateVerify] CCS Fin

@@ -168,10 +168,7 @@ def old_record_version(client: ClientConnection) -> bytes:
     """legacy_record_version 0x0301 (ignored, RFC 8446 5.1; the AAD is the header as
     sent): not the bulk form, so the general path opens it."""
     inner = b"x" * 300 + bytes((APP,))
-    header = struct.pack(">BHH", APP, 0x0301, len(inner) + 16)
-    sealer = client._records.sealer
-    assert sealer is not None
-    return header + sealer.aead.encrypt(sealer.next_nonce(), inner, header)
+    return client.flow.inject_inner(inner, version=0x0301)
 
 
 STREAMS: dict[str, tuple[Stream, list[Any] | None, Any]] = {

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from tlskit import ClientConnection, ServerConnection, SessionTicketReceived
+from tlskit import SessionTicketReceived
 from tlskit.enums import ExtensionType as E
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 
+from ..support.mitm import client_endpoint, server_endpoint
 from ..support.pki import client_config, server_config
 from ..support.pump import pump
 from ..support.records import APPDATA, HS, record, seal, split_records
@@ -129,8 +130,8 @@ def test_second_hello_with_early_data_is_illegal_parameter():
 
 def session_with_early_data(limit: int = 64, client_kw=None, **server_kw):
     scfg = server_config(max_early_data_size=limit, **server_kw)
-    events = pump(ClientConnection(client_config(**(client_kw or {})), "localhost"),
-                  ServerConnection(scfg))
+    events = pump(client_endpoint(client_config(**(client_kw or {})), "localhost"),
+                  server_endpoint(scfg))
     return scfg, next(e.session for e in events if isinstance(e, SessionTicketReceived))
 
 
@@ -138,7 +139,7 @@ def zero_rtt_start(limit: int = 64, early: bytes = b"hello", **server_kw):
     """A server that accepted 0-RTT and still reads under the early key, and the client
     whose write key is that key (so `forge` adds records to its early data)."""
     scfg, session = session_with_early_data(limit, **server_kw)
-    c = ClientConnection(client_config(), "localhost", session=session, early_data=early)
+    c = client_endpoint(client_config(), "localhost", session=session, early_data=early)
     s = make_server(scfg)
     events = s.receive_data(c.data_to_send())
     assert [type(e).__name__ for e in events] == ["EarlyDataReceived"]
@@ -196,9 +197,9 @@ def _client_facing(hook, session_server_kw=None, server_kw=None, client_kw=None)
     """A client offering 0-RTT on a session, and the flight of a server whose
     EncryptedExtensions pass through `hook`."""
     scfg, session = session_with_early_data(**(session_server_kw or {}))
-    c = ClientConnection(client_config(**(client_kw or {})), "localhost", session=session,
+    c = client_endpoint(client_config(**(client_kw or {})), "localhost", session=session,
                          early_data=b"hello")
-    s = ServerConnection(server_config(**(server_kw or {})) if server_kw else scfg)
+    s = server_endpoint(server_config(**(server_kw or {})) if server_kw else scfg)
     hook_sends(s, hook)
     s.receive_data(c.data_to_send())
     return c, s.data_to_send()
@@ -251,7 +252,7 @@ def test_application_data_after_end_of_early_data_is_unexpected_message():
 def test_tls12_server_hello_after_0rtt_data_is_protocol_version():
     """4.2.10: a client that sent early data must not fall back to TLS 1.2."""
     _, session = session_with_early_data()
-    c = ClientConnection(client_config(), "localhost", session=session, early_data=b"hello")
+    c = client_endpoint(client_config(), "localhost", session=session, early_data=b"hello")
     hello = split_records(c.data_to_send())[0]
     s12 = make_server(server_config(versions=["TLSv1.2"]))
     s12.receive_data(hello)

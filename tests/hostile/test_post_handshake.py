@@ -42,11 +42,11 @@ def test_key_update_round_trip():
 
 def test_record_under_the_old_key_after_key_update_is_bad_record_mac():
     c, s = connected_pair()
-    old_key = c._records._write           # the protection state before the update
+    old_key = c.flow.snapshot()           # the client's key (from the key log) before the update
     c.update_keys(request_peer_update=False)
     assert s.receive_data(c.data_to_send()) == [KeyUpdated(False)]
-    header = b"\x17\x03\x03\x00\x14"
-    stale = header + old_key.aead.encrypt(old_key.next_nonce(), b"old\x17", header)
+    stale = old_key.seal_inner(b"old\x17")
+    assert stale[:5] == b"\x17\x03\x03\x00\x14"
     expect_alert(s, stale, AD.bad_record_mac, peer=c)
 
 
@@ -130,13 +130,6 @@ def test_new_session_tickets_after_handshake_are_delivered():
 
 
 # --- post-handshake client authentication (RFC 8446 4.6.2) --------------------------------
-
-def open_record_as_reader(conn, rec: bytes, seq: int) -> bytes:
-    """Decrypt a record `conn` would read next (its current read key, sequence `seq`)."""
-    prot = conn._records._read
-    nonce = (prot.iv ^ seq).to_bytes(12, "big")
-    return bytes(prot.aead.decrypt(nonce, rec[5:], rec[:5]))
-
 
 def _cr(context: bytes = b"ctx", *, sigalgs: bool = True) -> bytes:
     from tlskit.enums import ExtensionType as E
@@ -223,9 +216,10 @@ def test_post_handshake_certificate_verify_without_a_certificate_is_unexpected_m
     """An empty Certificate (declined) must be followed by Finished, not CertificateVerify."""
     c, s = _pha_pair()
     s.request_client_certificate()
-    request = s.data_to_send()
-    seq = c._records._read.seq  # the CertificateRequest's record, opened as the client would
-    cr = m.CertificateRequest.decode(open_record_as_reader(c, request, seq)[4:-1])
+    assert s.data_to_send()
+    (seen,) = s.flow.last   # the CertificateRequest's record, opened from the key log
+    assert (seen.ctype, seen.protected, seen.content[0]) == (HS, True, 13)
+    cr = m.CertificateRequest.decode(seen.content[4:])
     data = forge_content(c, HS, m.Certificate(cr.request_context, []).encode()
                          + m.CertificateVerify(0x0403, b"x" * 64).encode())
     expect_alert(s, data, AD.unexpected_message)

@@ -6,7 +6,18 @@ import pytest
 
 from tlskit import ConnectionClosed, DataReceived, TLSError
 
-from ..support.records import ALERT, APPDATA, CCS, HS, Keys, plain_alert, record, seal
+from ..support.mitm import KEYS
+from ..support.records import (
+    ALERT,
+    APPDATA,
+    CCS,
+    HS,
+    Keys,
+    hello_random,
+    plain_alert,
+    record,
+    seal,
+)
 from .helpers import (
     AD,
     assert_peer_alert,
@@ -14,6 +25,7 @@ from .helpers import (
     expect_alert,
     forge,
     forge_content,
+    held,
     recorded_flights,
     replay_client,
     replay_server,
@@ -32,17 +44,20 @@ def client_after_server_hello():
     c.data_to_send()
     sh, ccs, _flight = f.server_records()
     assert c.receive_data(sh + ccs) == []
-    assert c._records.read_protected
+    assert c.version == "TLSv1.3"   # it read the ServerHello and derived (and logged) S_HS:
+    assert KEYS.secrets(hello_random(f.client_hello), S_HS)[0] == f.secrets[S_HS]
     c.data_to_send()   # whatever the client queued on switching keys (a compat CCS)
     return c
 
 
 def server_after_client_hello():
     """A server that answered the ClientHello and reads with the client handshake key."""
+    f = recorded_flights()
     s = replay_server()
-    s.receive_data(recorded_flights().client_hello)
-    s.data_to_send()
-    assert s._records.read_protected and s._records.write_protected
+    s.receive_data(f.client_hello)
+    # its flight, byte for byte, is the recorded one: protected under the logged S_HS
+    assert s.data_to_send() == f.server_flight
+    assert KEYS.secrets(hello_random(f.client_hello), C_HS)[0] == f.secrets[C_HS]
     return s
 
 
@@ -58,11 +73,12 @@ def c_hs(inner: bytes, seq: int = 0, **kw) -> bytes:
 
 def test_truncated_client_hello_waits_at_every_length():
     ch = recorded_flights().client_hello
+    base = held(replay_server())
     for n in range(len(ch)):
         s = replay_server()
         assert s.receive_data(ch[:n]) == []
         assert s.data_to_send() == b""
-        assert s._records.buffered + len(s._hs._buf) <= n
+        assert held(s) - base <= n
         assert s.receive_data(ch[n:]) == []
         assert s.data_to_send().startswith(b"\x16\x03\x03")
 
@@ -206,7 +222,7 @@ def test_padded_inner_plaintext_over_2_14_plus_1_is_record_overflow():
 def test_padded_record_over_record_size_limit_is_record_overflow():
     c, s = connected_pair(client_kw={"record_size_limit": 1000},
                           server_kw={"record_size_limit": 1000})
-    assert s._records.send_limit == 999
+    assert s.max_fragment == 999
     # Content 500, type, 500 bytes of padding: 1001 > 1000.
     expect_alert(c, forge_content(s, APPDATA, b"y" * 500, padding=500),
                  AD.record_overflow, peer=s)

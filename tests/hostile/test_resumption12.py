@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection
+from tlskit import ClientConfig, ClientConnection, ServerConfig
 from tlskit.enums import AlertDescription as AD
 from tlskit.enums import HandshakeType as HT
 from tlskit.events import SessionTicketReceived
@@ -21,6 +21,7 @@ from tlskit.session import Session, SessionCache
 from tlskit.wire import messages as m
 from tlskit.wire import messages12 as m12
 
+from ..support.mitm import client_endpoint, server_endpoint
 from ..support.pki import pki
 from ..support.pump import pump
 from ..support.records import messages_of
@@ -49,7 +50,7 @@ def _client_config(**kw: Any) -> ClientConfig:
 
 
 def _full(ccfg: ClientConfig, scfg: ServerConfig) -> tuple[Session | None, list[Any]]:
-    client, server = ClientConnection(ccfg, "localhost"), ServerConnection(scfg)
+    client, server = client_endpoint(ccfg, "localhost"), server_endpoint(scfg)
     events = pump(client, server)
     assert client.handshake_complete and server.handshake_complete
     sessions = [e.session for e in events if isinstance(e, SessionTicketReceived)]
@@ -64,7 +65,7 @@ def _session(ticket: bool, **server_kw: Any) -> tuple[ServerConfig, Session]:
 
 
 def _resuming(session: Session, **client_kw: Any) -> ClientConnection:
-    return ClientConnection(_client_config(**client_kw), "localhost", session=session)
+    return client_endpoint(_client_config(**client_kw), "localhost", session=session)
 
 
 # --- what works ---------------------------------------------------------------------------
@@ -74,7 +75,7 @@ def test_abbreviated_handshake_skips_the_certificate_and_derives_new_keys(ticket
     scfg, session = _session(ticket)
     keys = []
     for _ in range(2):
-        client, server = _resuming(session), ServerConnection(scfg)
+        client, server = _resuming(session), server_endpoint(scfg)
         client_hello = client.data_to_send()
         server.receive_data(client_hello)
         flight = server.data_to_send()
@@ -94,7 +95,7 @@ def test_server_answers_a_hello_without_ems_with_no_session() -> None:
     """RFC 7627 5.3: a client without the extension still gets a full handshake, but the
     server offers it nothing to resume (no session ID, no ticket)."""
     scfg = _server_config()
-    client, server = ClientConnection(_client_config(), "localhost"), ServerConnection(scfg)
+    client, server = client_endpoint(_client_config(), "localhost"), server_endpoint(scfg)
     hello = edit_client_hello(lambda ch: ch.extensions.pop(EXT_EMS))(client.data_to_send())
     server.receive_data(hello)
     flight = server.data_to_send()
@@ -133,9 +134,9 @@ def test_without_ems_both_sides_connect_and_nothing_resumes() -> None:
 
 def test_require_ems_refuses_a_server_without_it() -> None:
     with rewriting(ServerHandshake12, edit_server_hello(lambda sh: sh.extensions.pop(EXT_EMS))):
-        client = ClientConnection(_client_config(require_extended_master_secret=True),
+        client = client_endpoint(_client_config(require_extended_master_secret=True),
                                   "localhost")
-        server = ServerConnection(_server_config())
+        server = server_endpoint(_server_config())
         server.receive_data(client.data_to_send())
         flight = server.data_to_send()
     err = expect_alert12(client, flight, AD.handshake_failure)
@@ -148,7 +149,7 @@ def test_session_not_resumed_under_another_session_context() -> None:
     _, session = _session(True)
     strict = _server_config(client_auth="required", client_trust_anchors=[pki().ca.root])
     client = _resuming(session, certificate=None)
-    server = ServerConnection(strict)
+    server = server_endpoint(strict)
     server.receive_data(client.data_to_send())
     types = [raw[0] for raw in messages_of(server.data_to_send())]
     assert HT.certificate in types and HT.certificate_request in types
@@ -157,7 +158,7 @@ def test_session_not_resumed_under_another_session_context() -> None:
 def test_client_does_not_offer_a_session_for_another_name() -> None:
     """The client-side binding: the remembered chain must be valid for the name dialled."""
     _, session = _session(False)
-    client = ClientConnection(_client_config(), "other.example", session=session)
+    client = client_endpoint(_client_config(), "other.example", session=session)
     hello = client.data_to_send()
     ch = m.ClientHello.decode(memoryview(hello)[9:])
     assert ch.session_id != session.session_id
@@ -168,7 +169,7 @@ def test_client_does_not_offer_a_session_for_another_name() -> None:
 def _resumed_flight(ticket: bool, hook: Any) -> tuple[ClientConnection, bytes]:
     scfg, session = _session(ticket)
     client = _resuming(session)
-    server = ServerConnection(scfg)
+    server = server_endpoint(scfg)
     with rewriting(ServerHandshake12, hook):
         server.receive_data(client.data_to_send())
         flight = server.data_to_send()
@@ -209,11 +210,11 @@ def test_client_rejects_resumed_server_flight(case: str, ticket: bool) -> None:
 def test_client_rejects_an_echo_of_a_session_id_it_did_not_offer() -> None:
     """Our ClientHello carries a random legacy_session_id (compatibility mode) and no
     TLS 1.2 session: a ServerHello echoing it claims a resumption we never offered."""
-    client = ClientConnection(_client_config(session_cache=None), "localhost")
+    client = client_endpoint(_client_config(session_cache=None), "localhost")
     hello = client.data_to_send()
     offered = m.ClientHello.decode(memoryview(hello)[9:]).session_id
     assert len(offered) == 32
-    server = ServerConnection(_server_config())
+    server = server_endpoint(_server_config())
     with rewriting(ServerHandshake12, edit_server_hello(
             lambda sh: setattr(sh, "session_id", offered))):
         server.receive_data(hello)
@@ -223,8 +224,8 @@ def test_client_rejects_an_echo_of_a_session_id_it_did_not_offer() -> None:
 
 def _full_with_server_hook(hook: Any) -> tuple[ClientConnection, list[bytes]]:
     """A full handshake to the point where the server's last flight is due."""
-    client, server = ClientConnection(_client_config(), "localhost"), \
-        ServerConnection(_server_config())
+    client, server = client_endpoint(_client_config(), "localhost"), \
+        server_endpoint(_server_config())
     with rewriting(ServerHandshake12, hook):
         server.receive_data(client.data_to_send())
         client.receive_data(server.data_to_send())
@@ -269,11 +270,11 @@ def test_client_rejects_a_ticket_the_server_hello_did_not_announce() -> None:
 def test_server_ignores_a_ticket_it_cannot_open() -> None:
     """Garbage (or another server's ticket) in session_ticket: a full handshake, which
     announces a fresh ticket."""
-    client = ClientConnection(_client_config(), "localhost")
+    client = client_endpoint(_client_config(), "localhost")
     hello = edit_client_hello(lambda ch: (
         ch.extensions.__setitem__(EXT_SESSION_TICKET, b"\xAA" * 200),
         setattr(ch, "session_id", bytes(range(32)))))(client.data_to_send())
-    server = ServerConnection(_server_config())
+    server = server_endpoint(_server_config())
     server.receive_data(hello)
     messages = messages_of(server.data_to_send())
     sh = m.ServerHello.decode(memoryview(messages[0])[4:])
@@ -287,7 +288,7 @@ def test_server_does_not_resume_without_ems(ticket: bool) -> None:
     scfg, session = _session(ticket)
     client = _resuming(session)
     hello = edit_client_hello(lambda ch: ch.extensions.pop(EXT_EMS))(client.data_to_send())
-    server = ServerConnection(scfg)
+    server = server_endpoint(scfg)
     server.receive_data(hello)
     messages = messages_of(server.data_to_send())
     assert messages[1][0] == HT.certificate
@@ -309,7 +310,7 @@ RESUMED_CLIENT_CASES = {
 def test_server_rejects_resumed_client_flight(case: str, ticket: bool) -> None:
     hook, alert = RESUMED_CLIENT_CASES[case]
     scfg, session = _session(ticket)
-    client, server = _resuming(session), ServerConnection(scfg)
+    client, server = _resuming(session), server_endpoint(scfg)
     server.receive_data(client.data_to_send())
     with rewriting(ClientHandshake12, hook):
         client.receive_data(server.data_to_send())
@@ -330,8 +331,8 @@ def test_mutual_tls_session_resumes_with_the_client_certificate(ticket: bool) ->
     ccfg = _client_config(certificate=CertifiedKey(alice.chain, alice.private_key))
     session, _ = _full(ccfg, scfg)
     assert session is not None
-    client, server = ClientConnection(ccfg, "localhost", session=session), \
-        ServerConnection(scfg)
+    client, server = client_endpoint(ccfg, "localhost", session=session), \
+        server_endpoint(scfg)
     pump(client, server)
     assert server.handshake_complete and server.handshake_complete.resumed
     assert server.handshake_complete.peer_certificates[0] == alice.certificate
@@ -339,8 +340,8 @@ def test_mutual_tls_session_resumes_with_the_client_certificate(ticket: bool) ->
     other = _server_config(session_tickets=2 if ticket else 0, client_auth="required",
                            client_trust_anchors=[other_pki().ca.root],
                            session_store=scfg.get_session_store().backend)
-    client = ClientConnection(ccfg, "localhost", session=session)
-    server = ServerConnection(other)
+    client = client_endpoint(ccfg, "localhost", session=session)
+    server = server_endpoint(other)
     server.receive_data(client.data_to_send())
     types = [raw[0] for raw in messages_of(server.data_to_send())]
     assert HT.certificate in types  # a full handshake (which alice's CA then fails)
@@ -349,11 +350,11 @@ def test_mutual_tls_session_resumes_with_the_client_certificate(ticket: bool) ->
 def test_server_does_not_echo_a_session_id_it_does_not_know() -> None:
     """A legacy_session_id the cache does not hold (forged, expired, another fleet's): a
     full handshake under a fresh session ID, never an echo."""
-    client = ClientConnection(_client_config(session_cache=None), "localhost")
+    client = client_endpoint(_client_config(session_cache=None), "localhost")
     forged = bytes(range(32))
     hello = edit_client_hello(lambda ch: setattr(ch, "session_id", forged))(
         client.data_to_send())
-    server = ServerConnection(_server_config())
+    server = server_endpoint(_server_config())
     server.receive_data(hello)
     messages = messages_of(server.data_to_send())
     sh = m.ServerHello.decode(memoryview(messages[0])[4:])
@@ -363,7 +364,7 @@ def test_server_does_not_echo_a_session_id_it_does_not_know() -> None:
 
 def test_server_rejects_an_overlong_session_id() -> None:
     """RFC 5246 7.4.1.2: SessionID is opaque<0..32>; 33 bytes does not decode."""
-    client = ClientConnection(_client_config(session_cache=None), "localhost")
+    client = client_endpoint(_client_config(session_cache=None), "localhost")
     hello = edit_client_hello(lambda ch: setattr(ch, "session_id", bytes(33)))(
         client.data_to_send())
-    expect_alert12(ServerConnection(_server_config()), hello, AD.decode_error)
+    expect_alert12(server_endpoint(_server_config()), hello, AD.decode_error)

@@ -21,6 +21,7 @@ from .helpers import (
     make_client,
     make_server,
     on_type,
+    sender_side,
     truncate_body,
 )
 
@@ -159,10 +160,20 @@ def test_certificate_request_grease_is_ignored():
         schemes = ext.decode_u16_list(cr.extensions[E.signature_algorithms], "s")
         cr.extensions[E.signature_algorithms] = ext.encode_u16_list([0x0A0A, *schemes])
         cr.extensions[0x1A1A] = b"grease"
+    # Rewritten before the server adds it to its transcript (its CertificateVerify and
+    # Finished cover the GREASE), so the handshake can complete.
+    from tlskit.handshake.server13 import ServerHandshake13
     c = make_client()
-    s = auth_server(on_type(HT.certificate_request, edit(m.CertificateRequest, grease)))
+    s = auth_server(None)
+    sent: list[bytes] = []   # what the client got, as the MITM saw it
+    s.message_hooks.append(lambda raw: sent.append(raw) or raw)
+    with sender_side(ServerHandshake13, on_type(HT.certificate_request,
+                                                edit(m.CertificateRequest, grease))):
+        s.receive_data(c.data_to_send())
     pump(c, s)
     assert c.handshake_complete and s.handshake_complete
+    (cr,) = [raw for raw in sent if raw[0] == HT.certificate_request]
+    assert 0x1A1A in m.CertificateRequest.decode(memoryview(cr)[4:]).extensions
 
 
 @pytest.mark.parametrize("msg_type,fn", [

@@ -9,6 +9,7 @@ from tlskit.enums import ExtensionType as E
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 
+from ..support.mitm import frame_messages
 from ..support.pki import client_config, other_pki, pki, server_config
 from ..support.pump import pump
 from ..support.records import HS, plain_alert, record, split_records
@@ -218,8 +219,13 @@ def test_unknown_ticket_means_full_handshake():
     ch.extensions[E.pre_shared_key] = ext.encode_pre_shared_key_client(
         [(bytes(80), 1)], [bytes(32)])
     s.receive_data(ch_record(ch))
-    assert s.data_to_send().startswith(b"\x16\x03\x03")
-    assert s._hs._psk is None
+    out = s.data_to_send()
+    assert out.startswith(b"\x16\x03\x03")
+    # no PSK selected: the ServerHello has no pre_shared_key, a Certificate follows
+    sh = m.ServerHello.decode(memoryview(split_records(out)[0])[9:])
+    assert E.pre_shared_key not in sh.extensions
+    protected = b"".join(seen.content for seen in s.flow.last if seen.protected)
+    assert m.HandshakeType.certificate in [msg[0] for msg in frame_messages(protected)[0]]
 
 
 # --- ClientHello framing ----------------------------------------------------------------

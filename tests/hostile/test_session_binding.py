@@ -29,6 +29,7 @@ from tlskit.session import Session, SessionCache
 from tlskit.wire import messages as m
 from tlskit.x509 import CertificateVerificationError
 
+from ..support.mitm import client_endpoint, server_endpoint
 from ..support.pki import CLASSIC_GROUPS, other_pki, pki
 from ..support.pump import pump
 from ..support.records import HS, plain_alert, split_records
@@ -80,7 +81,7 @@ def session_from(events: list[Any]) -> Session:
 
 
 def full_handshake_for(cfg: ClientConfig, name: str, server: ServerConfig) -> list[Any]:
-    return handshake(ClientConnection(cfg, server_name=name), ServerConnection(server))
+    return handshake(client_endpoint(cfg, server_name=name), server_endpoint(server))
 
 
 def refused_without_psk(client: ClientConnection, server: ServerConfig
@@ -89,7 +90,7 @@ def refused_without_psk(client: ClientConnection, server: ServerConfig
     client refuses: the error it raised."""
     hello = client.data_to_send()
     assert not offers_psk(hello)
-    peer = ServerConnection(server)
+    peer = server_endpoint(server)
     peer.receive_data(hello)
     with pytest.raises(CertificateVerificationError) as info:
         client.receive_data(peer.data_to_send())
@@ -102,7 +103,7 @@ def test_session_from_another_name_is_not_offered() -> None:
     evil = server_for("evil.example")
     cfg = client_cfg()
     session = session_from(full_handshake_for(cfg, "evil.example", evil))
-    client = ClientConnection(cfg, server_name="bank.example", session=session)
+    client = client_endpoint(cfg, server_name="bank.example", session=session)
     # The evil server holds the ticket key, but without a PSK it must show a certificate,
     # and its certificate is not valid for bank.example.
     error = refused_without_psk(client, evil)
@@ -114,8 +115,8 @@ def test_session_for_the_same_name_still_resumes() -> None:
     bank = server_for("bank.example")
     cfg = client_cfg()
     session = session_from(full_handshake_for(cfg, "bank.example", bank))
-    client = ClientConnection(cfg, server_name="bank.example", session=session)
-    server = ServerConnection(bank)
+    client = client_endpoint(cfg, server_name="bank.example", session=session)
+    server = server_endpoint(bank)
     handshake(client, server)
     assert client.handshake_complete.resumed and server.handshake_complete.resumed
     assert client.handshake_complete.peer_certificates == named_leaves()["bank.example"].chain
@@ -130,8 +131,8 @@ def test_session_for_another_name_on_the_same_certificate_is_offered() -> None:
                         ticket_key=TICKET_KEY, groups=CLASSIC_GROUPS)
     cfg = client_cfg()
     session = session_from(full_handshake_for(cfg, "a.example", scfg))
-    client = ClientConnection(cfg, server_name="b.example", session=session)
-    server = ServerConnection(scfg)
+    client = client_endpoint(cfg, server_name="b.example", session=session)
+    server = server_endpoint(scfg)
     hello = client.data_to_send()
     assert offers_psk(hello)
     server.receive_data(hello)
@@ -149,19 +150,19 @@ def test_report_mode_session_is_not_cached_or_offered() -> None:
                         ticket_key=TICKET_KEY, groups=CLASSIC_GROUPS)
     shared = SessionCache()
     report = client_cfg(verify_mode="report", session_cache=shared)
-    first = ClientConnection(report, server_name="localhost")
-    events = handshake(first, ServerConnection(mitm))
+    first = client_endpoint(report, server_name="localhost")
+    events = handshake(first, server_endpoint(mitm))
     assert first.verification_error is not None
     session = session_from(events)
     assert not session.authenticated
     assert shared.take("localhost", report.clock()) is None  # nothing was cached
 
     # The same report-mode config: a full handshake again, the error reported again.
-    client = ClientConnection(report, server_name="localhost", session=session)
+    client = client_endpoint(report, server_name="localhost", session=session)
     assert not offers_psk(client.data_to_send())
     # A strict config handed the session explicitly refuses to offer it.
     strict = client_cfg(session_cache=shared)
-    strict_client = ClientConnection(strict, server_name="localhost", session=session)
+    strict_client = client_endpoint(strict, server_name="localhost", session=session)
     assert refused_without_psk(strict_client, mitm).reason == "unknown_issuer"
 
 
@@ -174,12 +175,12 @@ def test_no_hostname_check_session_is_not_offered_by_a_strict_config() -> None:
     full_handshake_for(lax, "bank.example", wrong_name)  # evil's cert, dialled as bank
 
     strict = client_cfg(session_cache=shared)
-    client = ClientConnection(strict, server_name="bank.example")
+    client = client_endpoint(strict, server_name="bank.example")
     assert refused_without_psk(client, wrong_name).reason == "hostname_mismatch"
 
     # The lax config itself resumes its own session under the same name.
-    client = ClientConnection(lax, server_name="bank.example")
-    server = ServerConnection(wrong_name)
+    client = client_endpoint(lax, server_name="bank.example")
+    server = server_endpoint(wrong_name)
     handshake(client, server)
     assert client.handshake_complete.resumed
 
@@ -195,11 +196,11 @@ def test_session_is_not_offered_under_other_trust_anchors() -> None:
                        session_cache=shared)
     full_handshake_for(broad, "localhost", stranger)
     narrow = client_cfg(session_cache=shared)
-    client = ClientConnection(narrow, server_name="localhost")
+    client = client_endpoint(narrow, server_name="localhost")
     assert not offers_psk(client.data_to_send())
     # ... while the broad config still resumes with it (the refused session stayed).
-    client = ClientConnection(broad, server_name="localhost")
-    handshake(client, ServerConnection(stranger))
+    client = client_endpoint(broad, server_name="localhost")
+    handshake(client, server_endpoint(stranger))
     assert client.handshake_complete.resumed
 
 
@@ -210,7 +211,7 @@ def test_session_whose_certificate_expired_is_not_offered() -> None:
     scfg = server_for("bank.example", clock=lambda: now[0])
     session = session_from(full_handshake_for(cfg, "bank.example", scfg))
     now[0] += 120  # the certificate expires between the two connections
-    client = ClientConnection(cfg, server_name="bank.example", session=session)
+    client = client_endpoint(cfg, server_name="bank.example", session=session)
     assert not offers_psk(client.data_to_send())
 
 
@@ -227,10 +228,10 @@ def test_ticket_from_a_no_client_auth_endpoint_does_not_skip_required() -> None:
     cache_ = SessionCache()
     cfg = client_cfg(session_cache=cache_)
     full_handshake_for(cfg, "localhost", open_endpoint)
-    client = ClientConnection(cfg, server_name="localhost")
+    client = client_endpoint(cfg, server_name="localhost")
     hello = client.data_to_send()
     assert offers_psk(hello)  # the client has a valid session and offers it
-    server = ServerConnection(required)
+    server = server_endpoint(required)
     server.receive_data(hello)
     flight = server.data_to_send()
     # No PSK accepted: a full handshake with a CertificateRequest; the client has no
@@ -245,8 +246,8 @@ def test_tightening_optional_to_required_invalidates_old_tickets() -> None:
     required = mtls_server("required")
     cfg = client_cfg(session_cache=SessionCache())
     full_handshake_for(cfg, "localhost", optional)  # no client certificate sent
-    client = ClientConnection(cfg, server_name="localhost")
-    server = ServerConnection(required)
+    client = client_endpoint(cfg, server_name="localhost")
+    server = server_endpoint(required)
     server.receive_data(client.data_to_send())
     client.receive_data(server.data_to_send())
     expect_alert(server, client.data_to_send(), AD.certificate_required)
@@ -258,8 +259,8 @@ def test_ticket_under_other_client_trust_anchors_is_a_full_handshake() -> None:
                      certificate=CertifiedKey(alice.chain, alice.private_key))
     full_handshake_for(cfg, "localhost", mtls_server("required"))
     other_trust = mtls_server("required", anchors=[other_pki().ca.root])
-    client = ClientConnection(cfg, server_name="localhost")
-    server = ServerConnection(other_trust)
+    client = client_endpoint(cfg, server_name="localhost")
+    server = server_endpoint(other_trust)
     server.receive_data(client.data_to_send())
     client.receive_data(server.data_to_send())
     # Full handshake: alice's certificate is unknown to the other trust anchors.
@@ -274,8 +275,8 @@ def test_mutual_tls_session_resumes_with_the_client_identity() -> None:
     cfg = client_cfg(session_cache=SessionCache(),
                      certificate=CertifiedKey(alice.chain, alice.private_key))
     full_handshake_for(cfg, "localhost", required)
-    client = ClientConnection(cfg, server_name="localhost")
-    server = ServerConnection(required)
+    client = client_endpoint(cfg, server_name="localhost")
+    server = server_endpoint(required)
     handshake(client, server)
     assert server.handshake_complete.resumed and client.handshake_complete.resumed
     assert server.handshake_complete.peer_certificates == alice.chain
@@ -290,8 +291,8 @@ def test_mutual_tls_ticket_is_refused_once_the_client_certificate_expired() -> N
                      certificate=CertifiedKey(bob.chain, bob.private_key))
     full_handshake_for(cfg, "localhost", required)
     now[0] += 120
-    client = ClientConnection(cfg, server_name="localhost")
-    server = ServerConnection(required)
+    client = client_endpoint(cfg, server_name="localhost")
+    server = server_endpoint(required)
     server.receive_data(client.data_to_send())
     client.receive_data(server.data_to_send())
     with pytest.raises(CertificateVerificationError) as info:  # full handshake
@@ -302,8 +303,8 @@ def test_mutual_tls_ticket_is_refused_once_the_client_certificate_expired() -> N
 # --- 4. plaintext alerts after the keys are installed ------------------------------------
 
 def _client_after_server_hello() -> tuple[ClientConnection, ServerConnection]:
-    client = ClientConnection(client_cfg(), server_name="localhost")
-    server = ServerConnection(server_for("localhost"))
+    client = client_endpoint(client_cfg(), server_name="localhost")
+    server = server_endpoint(server_for("localhost"))
     server.receive_data(client.data_to_send())
     server_hello = split_records(server.data_to_send())[0]
     assert client.receive_data(server_hello) == []
@@ -330,8 +331,8 @@ def test_plaintext_fatal_alert_after_server_hello_is_a_failure_not_a_close() -> 
 
 
 def test_plaintext_close_notify_to_server_after_its_flight_is_unexpected_message() -> None:
-    client = ClientConnection(client_cfg(), server_name="localhost")
-    server = ServerConnection(server_for("localhost"))
+    client = client_endpoint(client_cfg(), server_name="localhost")
+    server = server_endpoint(server_for("localhost"))
     server.receive_data(client.data_to_send())
     server.data_to_send()
     expect_alert(server, plain_alert(AD.close_notify, 1), AD.unexpected_message)
@@ -342,8 +343,8 @@ def test_plaintext_close_notify_to_server_after_its_flight_is_unexpected_message
 def test_fass_de_certificate_does_not_validate_for_fass_with_sharp_s() -> None:
     """IDNA 2003 maps faß.de to fass.de; IDNA 2008 / UTS 46 (browsers, curl) to
     xn--fa-hia.de, another domain."""
-    client = ClientConnection(client_cfg(), server_name="faß.de")
-    server = ServerConnection(server_for("fass.de"))
+    client = client_endpoint(client_cfg(), server_name="faß.de")
+    server = server_endpoint(server_for("fass.de"))
     server.receive_data(client.data_to_send())
     with pytest.raises(CertificateVerificationError) as info:
         client.receive_data(server.data_to_send())
@@ -351,8 +352,8 @@ def test_fass_de_certificate_does_not_validate_for_fass_with_sharp_s() -> None:
 
 
 def test_fass_with_sharp_s_validates_for_its_a_label() -> None:
-    client = ClientConnection(client_cfg(), server_name="faß.de")
-    server = ServerConnection(server_for("xn--fa-hia.de"))
+    client = client_endpoint(client_cfg(), server_name="faß.de")
+    server = server_endpoint(server_for("xn--fa-hia.de"))
     handshake(client, server)
 
 
@@ -367,8 +368,8 @@ def test_tls12_server_key_exchange_pss_pss_with_rsae_key_is_illegal_parameter() 
     leaf = rsa_leaf()
     ck = CertifiedKey(leaf.chain, leaf.private_key)
     ck.schemes12 = [SignatureScheme.rsa_pss_pss_sha256]  # a server that mislabels its scheme
-    client = ClientConnection(client_cfg(versions=["TLSv1.2"]), server_name="localhost")
-    server = ServerConnection(ServerConfig(certificates=[ck], versions=["TLSv1.2"]))
+    client = client_endpoint(client_cfg(versions=["TLSv1.2"]), server_name="localhost")
+    server = server_endpoint(ServerConfig(certificates=[ck], versions=["TLSv1.2"]))
     run = Run12(client, server).to_server_flight()
     expect_alert(client, run.server_flight, AD.illegal_parameter)
 
@@ -377,9 +378,9 @@ def test_tls12_client_certificate_verify_pss_pss_with_rsae_key_is_illegal_parame
     leaf = pki().ca.issue_client("carol", key_type=KeyType.RSA2048)
     ck = CertifiedKey(leaf.chain, leaf.private_key)
     ck.schemes12 = [SignatureScheme.rsa_pss_pss_sha256]
-    client = ClientConnection(client_cfg(versions=["TLSv1.2"], certificate=ck),
+    client = client_endpoint(client_cfg(versions=["TLSv1.2"], certificate=ck),
                               server_name="localhost")
-    server = ServerConnection(server_for("localhost", versions=["TLSv1.2"],
+    server = server_endpoint(server_for("localhost", versions=["TLSv1.2"],
                                          client_auth="required",
                                          client_trust_anchors=[pki().ca.root]))
     run = Run12(client, server).to_client_flight()

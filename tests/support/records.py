@@ -159,10 +159,12 @@ class Keys:
         self.seq += 1
         return nonce
 
-    def seal(self, inner: bytes, *, outer: int = APPDATA, length: int | None = None) -> bytes:
+    def seal(self, inner: bytes, *, outer: int = APPDATA, length: int | None = None,
+             version: int = 0x0303) -> bytes:
         """The next protected record carrying TLSInnerPlaintext ``inner``; ``length``
-        overrides the header's length field (the AEAD still covers the real one)."""
-        header = struct.pack(">BHH", outer, 0x0303, len(inner) + 16 if length is None
+        overrides the header's length field (the AEAD still covers the real one), as
+        ``version`` does legacy_record_version (the additional data is the header)."""
+        header = struct.pack(">BHH", outer, version, len(inner) + 16 if length is None
                              else length)
         return header + self.aead.encrypt(self._nonce(), inner, header)
 

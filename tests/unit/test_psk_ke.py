@@ -88,6 +88,7 @@ def test_0rtt_over_psk_ke() -> None:
 def _against_client(client_kw: dict[str, Any], server_kw: dict[str, Any], edit: Any,
                     alert: Any) -> None:
     from ..hostile.helpers import expect_alert, hook_sends, on_type
+    from ..support.mitm import client_endpoint, server_endpoint
 
     def rewrite(raw: bytes) -> bytes:
         sh = m.ServerHello.decode(memoryview(raw)[4:])
@@ -97,8 +98,8 @@ def _against_client(client_kw: dict[str, Any], server_kw: dict[str, Any], edit: 
     scfg = server_config(ticket_key=bytes(32), **server_kw)
     events = pump(ClientConnection(client_config(), "localhost"), ServerConnection(scfg))
     session = next(e.session for e in events if isinstance(e, SessionTicketReceived))
-    c = ClientConnection(client_config(**client_kw), "localhost", session=session)
-    s = ServerConnection(scfg)
+    c = client_endpoint(client_config(**client_kw), "localhost", session=session)
+    s = server_endpoint(scfg)   # its ServerHello rewritten on the wire by the MITM
     hook_sends(s, on_type(m.HandshakeType.server_hello, rewrite))
     s.receive_data(c.data_to_send())
     expect_alert(c, s.data_to_send(), alert)

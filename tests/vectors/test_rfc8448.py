@@ -28,6 +28,8 @@ from tlskit import (
 )
 from tlskit.wire import messages as m
 
+from ..support.records import KeyLog, expand_label
+
 # The RFC 8448 traces, kept in the repo; provenance in tests/vectors/README.md.
 # RFC 8448's server certificate is a fixed vector and has expired: the warning a
 # server config gives for that is expected here.
@@ -135,9 +137,9 @@ def p256_scalar(trace: dict[str, Any], side: str) -> bytes:
 
 # --- Section 3: a simple 1-RTT handshake --------------------------------------------------
 
-def simple_client() -> tuple[ClientConnection, RecordingVerifier]:
+def simple_client(**kw: Any) -> tuple[ClientConnection, RecordingVerifier]:
     verifier = RecordingVerifier()
-    config = ClientConfig(
+    config = ClientConfig(**kw,
         verifier=verifier,
         groups=["x25519", "secp256r1", "secp384r1", "secp521r1", "ffdhe2048", "ffdhe3072",
                 "ffdhe4096", "ffdhe6144", "ffdhe8192"],
@@ -214,12 +216,19 @@ def test_server_full_trace() -> None:
 
 
 def test_exporter_and_resumption_secrets_match() -> None:
-    client, _ = simple_client()
+    """Seen from outside: the exporter master secret is what the key log reports
+    (EXPORTER_SECRET); the resumption master secret is behind the ticket's PSK
+    (HKDF-Expand-Label(resumption_master_secret, "resumption", ticket_nonce), 4.6.1)."""
+    log = KeyLog()
+    client, _ = simple_client(keylog=log)
     client.data_to_send()
     client.receive_data(record(SIMPLE, "server_hello") + record(SIMPLE, "server_flight_encrypted"))
-    hs = client._hs
-    assert hs.exporter_master == h(SIMPLE["exporter_master_secret"])
-    assert hs.resumption_master == h(SIMPLE["resumption_master_secret"])
+    assert log.secret("EXPORTER_SECRET") == h(SIMPLE["exporter_master_secret"])
+    events = client.receive_data(record(SIMPLE, "new_session_ticket_encrypted"))
+    psk = events[0].session.psk  # type: ignore[attr-defined]
+    assert psk == expand_label("sha256", h(SIMPLE["resumption_master_secret"]),
+                               b"resumption", h(SIMPLE["ticket_nonce"]), 32)
+    assert psk == h(SIMPLE["resumption_psk"])
 
 
 # --- Section 5: HelloRetryRequest -----------------------------------------------------------
