@@ -428,7 +428,7 @@ class Connection:
         `send_buffer_size(len(data))` bytes, or UsageError is raised and nothing is sent;
         it must not overlap `data`."""
         out = buffer if type(buffer) is memoryview else memoryview(buffer)
-        if self._send_ok:
+        if self._send_ok and not out.readonly and out.itemsize == 1:
             written = self._records.sealer.seal_app_into(data, out)  # type: ignore[union-attr]
             if written >= 0:
                 return written

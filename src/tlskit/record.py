@@ -268,7 +268,6 @@ class Sealer13(_Protector13):
                 or n + RECORD_OVERHEAD * count + KEY_UPDATE_ROOM > len(out)):
             return -1
         seal = self.encrypt_into or self._bind_into()
-        self.seq = seq + count
         pos = 0
         with memoryview(data) as view:
             for start in range(0, n, limit):
@@ -279,6 +278,7 @@ class Sealer13(_Protector13):
                 seal(self.nonce(seq), b"".join((chunk, b"\x17")), header,
                      out[pos + 5:pos + 5 + size])
                 seq += 1
+                self.seq = seq  # each record sealed counts, whatever happens next
                 pos += 5 + size
         return pos
 

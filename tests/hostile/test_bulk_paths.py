@@ -592,8 +592,10 @@ def test_buffers_that_cannot_work_are_refused_before_anything_happens() -> None:
         with pytest.raises(UsageError):
             server.receive_data_into(record, bad)
     assert server.receive_data(record) == [DataReceived(b"hello")]  # nothing consumed
-    with pytest.raises(UsageError):
-        client.send_data_into(b"x" * 100, bytearray(client.send_buffer_size(100) - 40))
+    for bad_out in (bytearray(client.send_buffer_size(100) - 40),
+                    memoryview(bytearray(client.send_buffer_size(100))).toreadonly()):
+        with pytest.raises(UsageError):
+            client.send_data_into(b"x" * 100, bad_out)
     assert client.data_to_send() == b""
     # No sequence number was used up: the next record opens.
     client.send_data(b"next")
