@@ -139,6 +139,24 @@ def tlskit_transfer(client: ClientConnection, server: ServerConnection, total: i
     return received
 
 
+def tlskit_transfer_into(client: ClientConnection, server: ServerConnection, total: int,
+                         chunk: bytes) -> int:
+    """`tlskit_transfer` through the zero-copy calls: the client seals each record
+    into one reused buffer (`send_data_into`), the server decrypts it from there into
+    another (`receive_data_into`), both passed as memoryviews, as a caller reusing its
+    buffers keeps them; bytes received."""
+    wire_view = memoryview(bytearray(client.send_buffer_size(len(chunk))))
+    plain = memoryview(bytearray(RECORD + 1))
+    send, receive = client.send_data_into, server.receive_data_into
+    received = 0
+    for _ in range(total // len(chunk)):
+        got, events = receive(wire_view[:send(chunk, wire_view)], plain)
+        received += got
+        if events:
+            raise RuntimeError(f"unexpected events {events}")
+    return received
+
+
 # ---------------------------------------------------------------------------- stdlib ssl
 
 def ssl_contexts(pki: PKI, num_tickets: int | None = None
@@ -202,11 +220,15 @@ def ssl_handshake(client_ctx: ssl.SSLContext,
     return client, server
 
 
-def ssl_transfer(client: SSLEnd, server: SSLEnd, total: int, chunk: bytes) -> int:
-    """Send `total` bytes client -> server one 16 KiB record at a time; bytes received."""
+def ssl_transfer(client: SSLEnd, server: SSLEnd, total: int, chunk: bytes,
+                 into: bool = False) -> int:
+    """Send `total` bytes client -> server one 16 KiB record at a time; bytes received.
+    `into` reads into one preallocated buffer (`SSLObject.read(n, buffer)`), the stdlib's
+    counterpart of tlskit's zero-copy read: no result object per record."""
     write, pull, push, read = (client.obj.write, client.outgoing.read, server.incoming.write,
                                server.obj.read)
     size = len(chunk)
+    buffer = bytearray(RECORD) if into else None
     received = 0
     for _ in range(total // size):
         write(chunk)
@@ -214,7 +236,7 @@ def ssl_transfer(client: SSLEnd, server: SSLEnd, total: int, chunk: bytes) -> in
         got = 0
         while got < size:
             try:
-                got += len(read(RECORD))
+                got += read(RECORD, buffer) if into else len(read(RECORD))
             except ssl.SSLWantReadError:
                 break
         received += got

@@ -15,6 +15,8 @@ internal_error `TLSError`, never leaked.
 from __future__ import annotations
 
 import contextlib
+import weakref
+from typing import cast
 
 from .config import ClientConfig, ServerConfig
 from .crypto import Suite
@@ -31,7 +33,15 @@ from .events import ConnectionClosed, DataReceived, Event, HandshakeComplete
 from .handshake.client13 import ClientHandshake13
 from .handshake.common import Handshake
 from .handshake.server13 import ServerHandshake13
-from .record import MAX_PLAINTEXT, UNPROTECTED_ALERT, RecordLayer
+from .record import (
+    KEY_UPDATE_ROOM,
+    MAX_PLAINTEXT,
+    RECORD_OVERHEAD,
+    UNPROTECTED_ALERT,
+    Opener13,
+    RecordLayer,
+    Sealer13,
+)
 from .session import Session
 
 MAX_WARNING_ALERTS = 16
@@ -125,17 +135,63 @@ class Connection:
         self.handshake_complete: HandshakeComplete | None = None
         # Set once the handshake is done and cleared by close or error (and, for reading,
         # while a handshake message is half received): they let the application-data
-        # paths skip the per-call state checks.
-        self._fast_send = False
-        self._fast_receive = False
+        # paths skip the per-call state checks (see the properties below).
+        self._send_ok = False
+        self._receive_ok = False
         self._warnings = 0
         self.close_reply = True  # see ClientConfig.close_reply; adapters may turn it off
+
+    # -- the bulk paths ---------------------------------------------------------------------
+
+    @property
+    def _fast_send(self) -> bool:
+        return self._send_ok
+
+    @_fast_send.setter
+    def _fast_send(self, value: bool) -> None:
+        self._send_ok = value
+        self._bind_fast_paths()
+
+    @property
+    def _fast_receive(self) -> bool:
+        return self._receive_ok
+
+    @_fast_receive.setter
+    def _fast_receive(self, value: bool) -> None:
+        self._receive_ok = value
+        self._bind_fast_paths()
+
+    def _bind_fast_paths(self) -> None:
+        """While established, `send_data`/`receive_data` and the zero-copy pair are the
+        current TLS 1.3 protectors' one-record methods (`Sealer13.send_data`/`send_into`,
+        `Opener13.receive_data`/`receive_into`: one Python call per record), which hand
+        anything else back to this class's methods. Called whenever the flags or the keys
+        change; the flags are also each protector's `bulk`, so a method a caller kept
+        declines once the connection closed, failed or changed keys."""
+        records = self._records
+        self._bind(records.sealer, self._send_ok, ("send_data", "send_data_into"))
+        self._bind(records.opener, self._receive_ok, ("receive_data", "receive_data_into"))
+
+    def _bind(self, protector: object, ok: bool, names: tuple[str, str]) -> None:
+        attrs = self.__dict__
+        if isinstance(protector, (Sealer13, Opener13)):
+            protector.bulk = ok
+            if protector.owner is None:
+                protector.owner = weakref.ref(self)
+            if ok:
+                fast = ((protector.send_data, protector.send_into)
+                        if isinstance(protector, Sealer13)
+                        else (protector.receive_data, protector.receive_into))
+                attrs.update(zip(names, fast, strict=True))
+                return
+        for name in names:
+            attrs.pop(name, None)
 
     # -- input ----------------------------------------------------------------------------
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Feed bytes from the peer; returns the events they complete, in order."""
-        if self._fast_receive and type(data) is bytes:
+        if self._receive_ok and type(data) is bytes:
             # Whole application-data records decrypted straight from `data` by the read
             # protector; anything else (alerts, KeyUpdate, partial records, errors) goes
             # the long way.
@@ -146,28 +202,81 @@ class Connection:
                 return list(map(DataReceived, plaintexts))
             self._events += map(DataReceived, plaintexts)
             data = data[used:]
+        return self._receive(data, None, 0)[1]
+
+    def receive_data_into(self, data: bytes | bytearray | memoryview,
+                          buffer: bytearray | memoryview) -> tuple[int, list[Event]]:
+        """`receive_data` without copies: application data is decrypted straight into
+        `buffer` instead of coming back as `DataReceived` events.
+
+        Returns (n, events): `buffer[:n]` holds the data, which arrived before the events
+        returned (events are the other `receive_data` events, in order). The call stops
+        after a record that produced events and before a record whose plaintext might not
+        fit in what is left of `buffer`; while `receive_pending` is true, call again (with
+        b"") for the rest. Every check, alert and error is the same as `receive_data`'s
+        (on an error nothing in `buffer` counts). `buffer` must be writable, hold at
+        least 16 KiB (one record's content; 16 KiB + 1 lets a full record be decrypted
+        in place) and not overlap `data`.
+        """
+        out = buffer if type(buffer) is memoryview else memoryview(buffer)
+        if len(out) < MAX_PLAINTEXT or out.readonly or out.itemsize != 1:
+            raise UsageError("receive_data_into needs a writable byte buffer of at least "
+                             f"{MAX_PLAINTEXT} bytes")
+        if self._receive_ok:
+            # Whole application-data records decrypted from `data` into `out` by the read
+            # protector; anything else goes the long way, after what was written.
+            written, used = self._records.opener.open_records_into(  # type: ignore[union-attr]
+                data, out)
+            if used == len(data):
+                return written, []
+            data = memoryview(data)[used:]
+        else:
+            written = 0
+        return self._receive(data, out, written)
+
+    @property
+    def receive_pending(self) -> bool:
+        """`receive_data_into` stopped early (buffer full, or events to report first)
+        and complete records wait: call it again with b"" to get them."""
+        return (self._error is None and not self._received_close
+                and self._records.record_waiting)
+
+    def _receive(self, data: bytes | bytearray | memoryview, out: memoryview | None,
+                 written: int) -> tuple[int, list[Event]]:
+        """The general path of `receive_data` (`out` None) and `receive_data_into`."""
         records = self._records
         events = self._events
         if self._error is not None:
             raise self._error
         if self._received_close:
-            return []
+            return 0, []
         hs = self._hs
         records.feed(data)
         try:
             while True:
-                record = records.next_record()
+                if out is not None and events:
+                    break  # the events go back before any later data
+                record = records.next_record_into(out, written)
                 if record is None:
                     break
                 ctype, payload = record
                 if ctype == _APPDATA:
                     if not hs.complete or hs.partial_message:
-                        if not hs.partial_message and hs.receive_early_data(payload):
+                        if not hs.partial_message and hs.receive_early_data(bytes(payload)):
                             continue
                         raise UnexpectedMessage("application data during the handshake")
-                    if payload:
-                        events.append(DataReceived(payload))
-                elif ctype == _HANDSHAKE:
+                    if not payload:
+                        continue
+                    if out is None:
+                        events.append(DataReceived(payload))  # type: ignore[arg-type]
+                    else:
+                        size = len(payload)
+                        if type(payload) is not memoryview:  # not decrypted in place
+                            out[written:written + size] = payload
+                        written += size
+                    continue
+                payload = cast(bytes, payload)  # only application data comes as a view
+                if ctype == _HANDSHAKE:
                     try:
                         hs.receive_record(payload)
                     finally:
@@ -200,9 +309,9 @@ class Connection:
         self._fast_receive = (self.handshake_complete is not None and not hs.partial_message
                               and not self._received_close and self._error is None
                               and not records.buffered)
-        out = events[:]
+        result = events[:]
         events.clear()
-        return out
+        return written, result
 
     def _adopt_successor(self) -> Handshake:
         """The one place the connection moves to the TLS 1.2 handshake that took over
@@ -212,13 +321,13 @@ class Connection:
             hs = self._hs = hs.successor
         return hs
 
-    def receive_data_into(self, record: bytes | bytearray | memoryview,
-                          buffer: memoryview) -> int:
-        """The zero-copy read: `record` being exactly one application-data record of an
-        established connection, decrypt its content into `buffer` and return its length.
-        -1 when it is anything else or does not fit (content plus the type byte): then
-        nothing was consumed and the caller passes the bytes to `receive_data`."""
-        if not self._fast_receive:
+    def receive_record_into(self, record: bytes | bytearray | memoryview,
+                            buffer: memoryview) -> int:
+        """The socket adapter's read: `record` being exactly one application-data record
+        of an established connection, decrypt its content into `buffer` and return its
+        length. -1 when it is anything else or does not fit (content plus the type byte):
+        then nothing was consumed and the caller passes the bytes to `receive_data`."""
+        if not self._receive_ok:
             return -1
         return self._records.open_app_into(record, buffer)
 
@@ -296,7 +405,7 @@ class Connection:
 
     def send_data(self, data: bytes | bytearray | memoryview) -> None:
         """Encrypt application data (split into records of at most 16 KiB)."""
-        if self._fast_send and type(data) is bytes and \
+        if self._send_ok and type(data) is bytes and \
                 self._records.sealer.send_app(data):  # type: ignore[union-attr]
             return  # the bulk case: one record sealed by the write protector
         if self._error is not None:
@@ -312,11 +421,42 @@ class Connection:
             self.update_keys(request_peer_update=False)
         records.write(_APPDATA, data)
 
+    def send_data_into(self, data: bytes | bytearray | memoryview,
+                       buffer: bytearray | memoryview) -> int:
+        """`send_data` without copies: seal `data` straight into `buffer` (each record's
+        header written once before its ciphertext) and return the bytes written, which
+        are what `data_to_send()` would have returned (anything queued before, such as a
+        KeyUpdate, comes first). `buffer` must be writable and hold
+        `send_buffer_size(len(data))` bytes, or UsageError is raised and nothing is sent;
+        it must not overlap `data`."""
+        out = buffer if type(buffer) is memoryview else memoryview(buffer)
+        if self._send_ok and not out.readonly and out.itemsize == 1:
+            written = self._records.sealer.seal_app_into(data, out)  # type: ignore[union-attr]
+            if written >= 0:
+                return written
+        if out.readonly or out.itemsize != 1 or len(out) < self.send_buffer_size(len(data)):
+            raise UsageError(f"send_data_into needs a writable byte buffer of "
+                             f"{self.send_buffer_size(len(data))} bytes")
+        self.send_data(data)
+        wire = self._records.take_output()
+        out[:len(wire)] = wire
+        self._bind_fast_paths()  # a KeyUpdate may have come first: bind the new protector
+        return len(wire)
+
+    def send_buffer_size(self, size: int) -> int:
+        """The buffer `send_data_into` needs for `size` bytes of data: the records'
+        headers, tags and type bytes (or explicit nonces), a possible KeyUpdate and
+        whatever is already queued for the peer."""
+        records = -(-size // self.max_fragment) or 1
+        return size + records * RECORD_OVERHEAD + KEY_UPDATE_ROOM + \
+            self._records.pending_output
+
     def update_keys(self, request_peer_update: bool = True) -> None:
         """Send a KeyUpdate (4.6.3); the peer answers with its own if asked."""
         if not self._hs.complete or self._sent_close:
             raise UsageError("keys can only be updated on an open connection")
         self._hs.send_key_update(request_peer_update)
+        self._bind_fast_paths()  # the new write protector
 
     def close(self) -> None:
         """Send close_notify. Idempotent."""

@@ -4,28 +4,41 @@ Protection is one small object per direction and version, chosen when keys are i
 `Sealer13`/`Opener13` (RFC 8446 5.2-5.4) and `Sealer12`/`Opener12` (RFC 5246 6.2.3.3 with
 RFC 5288/7905 nonces). Each owns its AEAD, static IV, sequence number and limits; the TLS
 1.3 ones also own the traffic secret, so a KeyUpdate is `next_generation()` (as Go keeps
-the secret in its half-connection). The nonce is built in exactly one method per version.
+the secret in its half-connection). The nonce is built in one method per version (the
+one-record bulk methods write the same expression inline, to save a call per record).
 
 Incoming bytes accumulate in one bytearray; complete records are cut out with a
-precompiled header struct and decrypted straight from a memoryview. Outgoing records are
-queued as finished byte strings (header, ciphertext) and joined once by `take_output`:
-`cryptography`'s `encrypt()` on `bytes` is its fastest form. For established connections
-`send_app` and `open_app` are the application-data bulk path: plain methods, one record
-or a run of whole records per call, with every check of the general path.
+precompiled header struct and decrypted straight from a memoryview (or, for the zero-copy
+read, into the caller's buffer). Outgoing records are queued as finished byte strings
+(header, ciphertext) and joined once by `take_output`: `cryptography`'s `encrypt()` on
+`bytes` is its fastest form; the zero-copy write seals into the caller's buffer instead.
+For established connections the TLS 1.3 protectors' `send_data`/`receive_data`/
+`send_into`/`receive_into` stand in for the connection's methods (one record per call),
+and `open_app`/`open_records_into`/`seal_app_into` take runs of whole records, all with
+every check of the general path, which they hand everything else to.
 """
 
 from __future__ import annotations
 
 import struct
+import weakref
 from collections.abc import Callable
-from typing import Self
+from typing import Any, Self
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
 from .crypto import Suite
 from .enums import ContentType
-from .errors import BadRecordMac, DecodeError, RecordOverflow, UnexpectedMessage
+from .errors import (
+    BadRecordMac,
+    DecodeError,
+    RecordOverflow,
+    TLSError,
+    UnexpectedMessage,
+    UsageError,
+)
+from .events import DataReceived
 from .keyschedule import key_and_iv, next_traffic_secret
 
 AEAD = AESGCM | ChaCha20Poly1305 | AESCCM
@@ -51,6 +64,36 @@ UNPROTECTED_ALERT = 0x100 | ContentType.alert
 
 # RFC 8446 5.5: rekey well before the AEAD confidentiality limits (2^24.5 for AES-GCM).
 KEY_UPDATE_AFTER_RECORDS = 1 << 24
+# What one record adds to its content at most: header, TLS 1.2 explicit nonce or TLS 1.3
+# type byte, tag (the zero-copy writer sizes its buffer with it).
+RECORD_OVERHEAD = 5 + 8 + TAG_LENGTH
+KEY_UPDATE_ROOM = RECORD_OVERHEAD + 5  # a KeyUpdate record, which may precede data (5.5)
+_ONE_RECORD_ROOM = RECORD_OVERHEAD + KEY_UPDATE_ROOM  # send_buffer_size(n) - n, one record
+_ZEROS = memoryview(bytes(MAX_CIPHERTEXT))
+_NO_ROOM = object()  # the next record may not fit in what is left of a caller's buffer
+
+IntoFn = Callable[[bytes, object, object, memoryview], object]
+
+
+def aead_into(aead: AEAD, operation: str) -> IntoFn:
+    """`aead.encrypt_into`/`decrypt_into` (`operation` "encrypt"/"decrypt"), or the same
+    through a copy where `cryptography` lacks them. Callers never let input and output
+    overlap (`cryptography` 51 refuses it); a failed decrypt may leave unauthenticated
+    plaintext in `buf`."""
+    into = getattr(aead, operation + "_into", None)
+    if into is not None:
+        return into  # type: ignore[no-any-return]
+    whole = getattr(aead, operation)
+
+    def copy_into(nonce: bytes, data: object, aad: object, buf: memoryview) -> int:
+        buf[:] = whole(nonce, data, aad)
+        return len(buf)
+    return copy_into
+
+
+def wipe(buf: memoryview) -> None:
+    """Zero `buf` (what a failed tag or a non-data record left in a caller's buffer)."""
+    buf[:] = _ZEROS[:len(buf)]
 
 
 class _Direction:
@@ -88,14 +131,30 @@ class _Direction:
 
 
 class _Protector13(_Direction):
-    """TLS 1.3 (5.3): nonce = static IV XOR sequence number; the secret for KeyUpdate."""
+    """TLS 1.3 (5.3): nonce = static IV XOR sequence number; the secret for KeyUpdate.
 
-    __slots__ = ("iv", "secret")
+    While a connection is established it binds the protectors' one-record methods in
+    place of its own (`send_data`, `receive_data` and the zero-copy pair), so a record
+    costs one Python call; they hand anything else to the connection's class methods
+    through `owner`, a weak reference (no reference cycle). `bulk` says whether the
+    connection allows the one-record path now (established, open, this key current):
+    a method a caller kept across a close or a KeyUpdate declines and lands there."""
+
+    __slots__ = ("bulk", "iv", "owner", "secret")
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
         super().__init__(suite, key)
         self.iv = int.from_bytes(iv, "big")
         self.secret = secret
+        self.bulk = False
+        self.owner: weakref.ref[Any] | None = None
+
+    def connection(self) -> Any:
+        """The connection this protector works for (what its bound methods defer to)."""
+        conn = self.owner() if self.owner is not None else None
+        if conn is None:
+            raise UsageError("this protector is not bound to a connection")
+        return conn
 
     @classmethod
     def from_secret(cls, suite: Suite, secret: bytes) -> Self:
@@ -121,12 +180,13 @@ class _Protector13(_Direction):
 class Sealer13(_Protector13):
     """The TLS 1.3 write side: TLSInnerPlaintext sealed into application_data records."""
 
-    __slots__ = ("encrypt", "out", "rekey_at")
+    __slots__ = ("encrypt", "encrypt_into", "out", "rekey_at")
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
         super().__init__(suite, key, iv, secret)
-        # aead.encrypt, bound at the first record: one lookup less per record.
+        # aead.encrypt(_into), bound at the first record: one lookup less per record.
         self.encrypt: Callable[[bytes, bytes, bytes], bytes] | None = None
+        self.encrypt_into: IntoFn | None = None
         self.out: list[bytes] = []
         self.rekey_at = KEY_UPDATE_AFTER_RECORDS
 
@@ -145,28 +205,94 @@ class Sealer13(_Protector13):
     def send_app(self, data: bytes) -> bool:
         """The bulk case: `data` fits one record and no KeyUpdate is due. False (and
         nothing done) otherwise, so the caller takes the general path."""
+        if not 0 < len(data) <= self.limit or self.seq >= self.rekey_at:
+            return False
+        self.seal(_APP, data)
+        return True
+
+    def send_data(self, data: bytes | bytearray | memoryview) -> None:
+        """`Connection.send_data`, bound in its place (see `_Protector13`): `data` as one
+        record, queued as header and ciphertext (`encrypt` on `bytes` is its fastest
+        form, and `data_to_send` joins them once)."""
         n = len(data)
         seq = self.seq
-        if n > self.limit or not n or seq >= self.rekey_at:
-            return False
-        self.seq = seq + 1  # rekey_at is far below the wrap limit
-        encrypt = self.encrypt
-        if encrypt is None:
-            encrypt = self.encrypt = self.aead.encrypt
-        header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
-        self.out += (header, encrypt(self.nonce(seq), data + b"\x17", header))
-        return True
+        if self.bulk and type(data) is bytes and 0 < n <= self.limit and seq < self.rekey_at:
+            encrypt = self.encrypt
+            if encrypt is None:
+                encrypt = self.encrypt = self.aead.encrypt
+            header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
+            self.out += (header, encrypt((self.iv ^ seq).to_bytes(12, "big"),  # as `nonce`
+                                         data + b"\x17", header))
+            self.seq = seq + 1  # rekey_at is far below the wrap limit
+            return
+        conn = self.connection()
+        type(conn).send_data(conn, data)
+
+    def _bind_into(self) -> IntoFn:
+        seal = self.encrypt_into = aead_into(self.aead, "encrypt")
+        return seal
+
+    def send_into(self, data: bytes | bytearray | memoryview,
+                  buffer: bytearray | memoryview) -> int:
+        """`Connection.send_data_into` for an established connection, which binds it in
+        its place: one record sealed straight into the caller's view (its header written
+        before the ciphertext by `encrypt_into`), one Python call per record. Anything
+        else (a bytearray buffer, more than one record, a KeyUpdate due, records queued,
+        a buffer short of `send_buffer_size`) goes to the connection's method."""
+        n = len(data)
+        seq = self.seq
+        if (self.bulk and type(buffer) is memoryview and 0 < n <= self.limit
+                and seq < self.rekey_at and not self.out and n + _ONE_RECORD_ROOM <= len(buffer)
+                and not buffer.readonly and buffer.itemsize == 1):
+            buffer[:5] = header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
+            (self.encrypt_into or self._bind_into())(
+                (self.iv ^ seq).to_bytes(12, "big"),  # the nonce as `nonce` builds it
+                data + b"\x17" if type(data) is bytes else b"".join((data, b"\x17")),
+                header, buffer[5:n + 22])
+            self.seq = seq + 1  # rekey_at is far below the wrap limit
+            return n + 22
+        conn = self.connection()
+        return type(conn).send_data_into(conn, data, buffer)  # type: ignore[no-any-return]
+
+    def seal_app_into(self, data: bytes | bytearray | memoryview, out: memoryview) -> int:
+        """The zero-copy bulk case: `data` as application-data records of at most `limit`
+        bytes sealed straight into `out`; the bytes written. -1 (and nothing done) when
+        `data` is empty, `out` smaller than `Connection.send_buffer_size` asks, a KeyUpdate
+        is due before the last record or other records are queued (they go first): the
+        general path."""
+        n = len(data)
+        seq = self.seq
+        limit = self.limit
+        count = -(-n // limit)
+        if (not n or seq + count > self.rekey_at or self.out
+                or n + RECORD_OVERHEAD * count + KEY_UPDATE_ROOM > len(out)):
+            return -1
+        seal = self.encrypt_into or self._bind_into()
+        pos = 0
+        with memoryview(data) as view:
+            for start in range(0, n, limit):
+                chunk = view[start:start + limit]
+                size = len(chunk) + 17
+                header = HEADER.pack(_APP, _LEGACY_VERSION, size)
+                out[pos:pos + 5] = header
+                seal(self.nonce(seq), b"".join((chunk, b"\x17")), header,
+                     out[pos + 5:pos + 5 + size])
+                seq += 1
+                self.seq = seq  # each record sealed counts, whatever happens next
+                pos += 5 + size
+        return pos
 
 
 class Opener13(_Protector13):
     """The TLS 1.3 read side: opens records and strips the inner type and padding."""
 
-    __slots__ = ("decrypt",)
+    __slots__ = ("decrypt", "decrypt_into")
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
         super().__init__(suite, key, iv, secret)
-        # aead.decrypt, bound at the first record: one lookup less per record.
+        # aead.decrypt(_into), bound at the first record: one lookup less per record.
         self.decrypt: Callable[[bytes, bytes | memoryview, bytes], bytes] | None = None
+        self.decrypt_into: IntoFn | None = None
 
     def check(self, length: int) -> None:
         """Structural checks on a protected record of `length` bytes, before decrypting."""
@@ -182,17 +308,34 @@ class Opener13(_Protector13):
         self.seq = seq + 1
         return plain
 
-    def finish(self, ctype: int, plain: bytes) -> tuple[int, bytes]:
-        """(content type, content) from an opened record."""
+    def _bind_into(self) -> IntoFn:
+        into = self.decrypt_into = aead_into(self.aead, "decrypt")
+        return into
+
+    def open_into(self, header: bytes, body: memoryview, target: memoryview) -> memoryview:
+        """`open` into `target` (exactly the TLSInnerPlaintext's length). Raises only
+        InvalidTag, and then leaves `target` zeroed and `seq` unchanged."""
+        seq = self.seq
+        into = self.decrypt_into or self._bind_into()
+        try:
+            into(self.nonce(seq), body, header, target)
+        except InvalidTag:
+            wipe(target)
+            raise
+        self.seq = seq + 1
+        return target
+
+    def finish(self, ctype: int, plain: bytes | memoryview) -> tuple[int, bytes | memoryview]:
+        """(content type, content) from an opened record (a view when `plain` is one)."""
         return self._unpad(plain)
 
-    def _unpad(self, plain: bytes) -> tuple[int, bytes]:
+    def _unpad(self, plain: bytes | memoryview) -> tuple[int, bytes | memoryview]:
         # TLSInnerPlaintext: content || type || zeros. The type is the last non-zero byte.
         last = plain[-1]
         if last:
             end = len(plain) - 1
         else:
-            end = len(plain.rstrip(b"\x00")) - 1
+            end = len(bytes(plain).rstrip(b"\x00")) - 1
             if end < 0:
                 raise UnexpectedMessage("protected record has no non-zero content type")
             last = plain[end]
@@ -204,6 +347,30 @@ class Opener13(_Protector13):
         if end == 0 and last != _CT_APP:
             raise UnexpectedMessage(f"empty {ContentType(last).name} record")
         return last, plain[:end]
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> list[Any]:
+        """`Connection.receive_data`, bound in its place (see `_Protector13`): `data`
+        being one whole unpadded application-data record in a `bytes`, it is opened
+        straight from the caller's object. Anything else goes to the connection's method,
+        which reports any error."""
+        n = len(data)
+        seq = self.seq
+        if (self.bulk and type(data) is bytes and n > 5 + TAG_LENGTH
+                and n - 5 == (data[3] << 8) | data[4] and data[0] == _APP and data[1] == 3
+                and n - 5 <= self.limit + 1 + TAG_LENGTH and seq < _SEQ_LIMIT):
+            decrypt = self.decrypt
+            if decrypt is None:
+                decrypt = self.decrypt = self.aead.decrypt
+            try:
+                plain = decrypt((self.iv ^ seq).to_bytes(12, "big"),  # as `nonce`
+                                memoryview(data)[5:], data[:5])
+            except InvalidTag:
+                plain = b""  # the connection's method reports it
+            if plain and plain[-1] == _APP:
+                self.seq = seq + 1
+                return [DataReceived(plain[:-1])] if n > 6 + TAG_LENGTH else []
+        conn = self.connection()
+        return type(conn).receive_data(conn, data)  # type: ignore[no-any-return]
 
     def open_app(self, data: bytes) -> tuple[list[bytes], int]:
         """Open the leading whole, unpadded application-data records of `data`.
@@ -219,18 +386,6 @@ class Opener13(_Protector13):
         decrypt = self.decrypt
         if decrypt is None:
             decrypt = self.decrypt = self.aead.decrypt
-        if (n > 5 + TAG_LENGTH and n - 5 == (data[3] << 8) | data[4] and data[0] == _APP
-                and data[1] == 3 and n - 5 <= self.limit + 1 + TAG_LENGTH
-                and seq < _SEQ_LIMIT):
-            # Exactly one record, the common case on the bulk path.
-            try:
-                plain = decrypt(self.nonce(seq), memoryview(data)[5:], data[:5])
-            except InvalidTag:
-                return [], 0
-            if plain[-1] != _APP:
-                return [], 0
-            self.seq = seq + 1
-            return [plain[:-1]] if len(plain) > 1 else [], n
         limit = self.limit + 1 + TAG_LENGTH
         out: list[bytes] = []
         pos = 0
@@ -253,30 +408,80 @@ class Opener13(_Protector13):
         self.seq = seq
         return out, pos
 
-    def open_app_into(self, data: bytes | bytearray | memoryview,
-                      buf: memoryview) -> int:
+    def open_app_into(self, data: bytes | bytearray | memoryview, buf: memoryview) -> int:
         """Decrypt one whole unpadded application-data record `data` into `buf` (which
         must hold its content and the type byte); the content length, or -1 when the
-        record is anything else (the general path then reports it). Nothing unauthentic
-        is left in `buf`."""
+        record is anything else (the general path then reports it)."""
+        written, used = self.open_records_into(data, buf)
+        return written if used and used == len(data) else -1
+
+    def receive_into(self, data: bytes | bytearray | memoryview,
+                     buffer: bytearray | memoryview) -> tuple[int, list[Any]]:
+        """`Connection.receive_data_into` for an established connection, which binds it
+        in its place: `data` being one whole unpadded application-data record, it is
+        opened straight into the caller's view, one Python call per record. Anything else
+        (a bytearray buffer, other records, several, a failed tag) goes to the
+        connection's method, which reports any error; nothing unauthentic (and no
+        non-data plaintext) is left in `buffer`."""
         n = len(data)
-        length = n - 5 - TAG_LENGTH  # TLSInnerPlaintext: content and type byte
+        if (self.bulk and n > 5 + TAG_LENGTH and type(buffer) is memoryview
+                and len(buffer) >= MAX_PLAINTEXT and not buffer.readonly
+                and buffer.itemsize == 1):
+            seq = self.seq
+            ctype, version, length = HEADER.unpack_from(data)  # (indexing a view costs more)
+            inner = length - TAG_LENGTH  # content and type byte
+            if (length == n - 5 and inner <= len(buffer) and ctype == _APP
+                    and version >> 8 == 3 and inner <= self.limit + 1 and seq < _SEQ_LIMIT):
+                view = data if type(data) is memoryview else memoryview(data)
+                target = buffer[:inner]
+                try:
+                    (self.decrypt_into or self._bind_into())(
+                        (self.iv ^ seq).to_bytes(12, "big"),  # as `nonce` builds it
+                        view[5:], view[:5], target)
+                except InvalidTag:
+                    wipe(target)  # the AEAD may have written unverified plaintext
+                else:
+                    if target[-1] == _APP:
+                        self.seq = seq + 1
+                        return inner - 1, []
+                    wipe(target)  # padded, or not application data: the general path
+        conn = self.connection()
+        return type(conn).receive_data_into(conn, data, buffer)  # type: ignore[no-any-return]
+
+    def open_records_into(self, data: bytes | bytearray | memoryview,
+                          out: memoryview) -> tuple[int, int]:
+        """Decrypt the leading whole, unpadded application-data records of `data`
+        straight into `out` while their TLSInnerPlaintext fits; (content bytes written,
+        bytes of `data` consumed). Stops, as `open_app`, at anything else for the general
+        path; nothing unauthentic (and no non-data plaintext) is left in `out`."""
+        n = len(data)
         seq = self.seq
-        if (length < 1 or length > len(buf) or length > self.limit + 1 or data[0] != _APP
-                or data[1] != 3 or (data[3] << 8) | data[4] != n - 5 or seq >= _SEQ_LIMIT):
-            return -1
-        target = buf[:length]
-        try:
-            self.aead.decrypt_into(self.nonce(seq), memoryview(data)[5:], bytes(data[:5]),
-                                   target)
-        except InvalidTag:
-            target[:] = bytes(length)  # the AEAD may have written unverified plaintext
-            return -1
-        if target[length - 1] != _APP:
-            target[:] = bytes(length)  # not application data: the general path decrypts it
-            return -1
-        self.seq = seq + 1
-        return length - 1
+        into = self.decrypt_into or self._bind_into()
+        room = len(out)
+        limit = self.limit + 1 + TAG_LENGTH
+        written = pos = 0
+        with memoryview(data) as view:
+            while n - pos > 5 + TAG_LENGTH:
+                ctype, version, length = HEADER.unpack_from(data, pos)
+                inner = length - TAG_LENGTH
+                end = pos + 5 + length
+                if (end > n or ctype != _APP or version >> 8 != 3 or length > limit
+                        or inner < 1 or inner > room - written or seq >= _SEQ_LIMIT):
+                    break
+                target = out[written:written + inner]
+                try:
+                    into(self.nonce(seq), view[pos + 5:end], view[pos:pos + 5], target)
+                except InvalidTag:
+                    wipe(target)
+                    break
+                if target[-1] != _APP:
+                    wipe(target)
+                    break
+                seq += 1
+                pos = end
+                written += inner - 1
+        self.seq = seq
+        return written, pos
 
 
 class _Protector12(_Direction):
@@ -327,6 +532,10 @@ class Sealer12(_Protector12):
         self.seal(_APP, data)
         return True
 
+    def seal_app_into(self, data: bytes | bytearray | memoryview, out: memoryview) -> int:
+        """No zero-copy shortcut for TLS 1.2: the general path."""
+        return -1
+
 
 class Opener12(_Protector12):
     """The TLS 1.2 read side."""
@@ -362,6 +571,10 @@ class Opener12(_Protector12):
 
     def open_app_into(self, data: bytes | bytearray | memoryview, buf: memoryview) -> int:
         return -1
+
+    def open_records_into(self, data: bytes | bytearray | memoryview,
+                          out: memoryview) -> tuple[int, int]:
+        return 0, 0
 
 
 Sealer = Sealer13 | Sealer12
@@ -474,10 +687,14 @@ class RecordLayer:
         self.sealer = None
 
     def _set_read(self, opener: Opener) -> None:
+        if isinstance(self.opener, Opener13):
+            self.opener.bulk = False  # replaced: a fast path still bound to it declines
         opener.limit = self._receive_limit
         self.opener = opener
 
     def _set_write(self, sealer: Sealer) -> None:
+        if isinstance(self.sealer, Sealer13):
+            self.sealer.bulk = False  # replaced: a fast path still bound to it declines
         sealer.limit = self._send_limit
         sealer.out = self._out
         if isinstance(sealer, Sealer13):
@@ -546,13 +763,30 @@ class RecordLayer:
 
     def next_record(self) -> tuple[int, bytes] | None:
         """The next complete record as (content type, plaintext), or None if incomplete."""
+        return self.next_record_into(None, 0)  # type: ignore[return-value]
+
+    def next_record_into(self, out: memoryview | None, written: int
+                         ) -> tuple[int, bytes | memoryview] | None:
+        """`next_record`, but a protected application-data record whose plaintext fits
+        in `out[written:]` is decrypted there (its content comes back as a view of
+        `out`); None too when `written` is not 0 and the next record might not fit (it
+        stays buffered: `record_waiting`)."""
         while True:
-            record = self._cut_record()
+            record = self._cut_record(out, written)
+            if record is _NO_ROOM:
+                return None
             if record is None and self._pos == len(self._in):
                 self._in.clear()  # all consumed: an idle connection keeps no buffer
                 self._pos = 0
             if record is not _SKIPPED:
                 return record  # type: ignore[return-value]
+
+    @property
+    def record_waiting(self) -> bool:
+        """A complete record is buffered (left by a caller's buffer that was full)."""
+        buf = self._in
+        pos = self._pos
+        return len(buf) - pos >= 5 and len(buf) - pos - 5 >= (buf[pos + 3] << 8) | buf[pos + 4]
 
     def open_app_into(self, data: bytes | bytearray | memoryview, buf: memoryview) -> int:
         """`data` as exactly one application-data record decrypted into `buf`; -1 if it
@@ -562,7 +796,8 @@ class RecordLayer:
             return -1
         return read.open_app_into(data, buf)
 
-    def _cut_record(self) -> tuple[int, bytes] | object | None:
+    def _cut_record(self, out: memoryview | None = None, written: int = 0
+                    ) -> tuple[int, bytes | memoryview] | object | None:
         buf = self._in
         pos = self._pos
         if len(buf) - pos < 5:
@@ -578,6 +813,13 @@ class RecordLayer:
         end = pos + 5 + length
         if len(buf) < end:
             return None
+        target = None
+        if out is not None and ctype == _CT_APP and read is not None:
+            room = len(out) - written
+            if written and length - TAG_LENGTH > room:
+                return _NO_ROOM  # the content might not fit: left for the next call
+            if isinstance(read, Opener13) and TAG_LENGTH < length <= room + TAG_LENGTH:
+                target = out[written:written + length - TAG_LENGTH]
         self._pos = end
         if read is None or ctype == _CT_CCS:
             return self._plaintext(ctype, bytes(buf[pos + 5:end]), read is None)
@@ -593,7 +835,9 @@ class RecordLayer:
         header = bytes(buf[pos:pos + 5])
         with memoryview(buf) as view:
             try:
-                plain: bytes | None = read.open(header, view[pos + 5:end])
+                plain: bytes | memoryview | None = (
+                    read.open(header, view[pos + 5:end]) if target is None
+                    else read.open_into(header, view[pos + 5:end], target))  # type: ignore[union-attr]
             except InvalidTag:
                 plain = None  # handled below: no traceback may keep `buf` exported
         if plain is None:
@@ -602,7 +846,17 @@ class RecordLayer:
             raise BadRecordMac("record failed authentication")
         self.early_data_skip = 0  # the first record that decrypts ends the skipping
         self._peer_protected = True
-        return read.finish(ctype, plain)
+        if target is None:
+            return read.finish(ctype, plain)  # type: ignore[arg-type]
+        try:
+            inner, content = read.finish(ctype, plain)  # type: ignore[arg-type]
+        except TLSError:
+            wipe(target)
+            raise
+        if inner != _CT_APP:  # a handshake message or alert: as bytes, out of `out`
+            content = bytes(content)
+            wipe(target)
+        return inner, content
 
     def _plaintext(self, ctype: int, body: bytes, no_keys: bool) -> tuple[int, bytes] | object:
         length = len(body)

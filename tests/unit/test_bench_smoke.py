@@ -14,9 +14,8 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 RATIO_LINES = [
     "ratio handshake tlskit/ssl (time):",
     "ratio handshake (no tickets) tlskit/ssl (time):",
-    "ratio bulk AES-128-GCM tlskit/ssl (throughput):",
-    "ratio bulk ChaCha20-Poly1305 tlskit/ssl (throughput):",
-]
+] + [f"ratio bulk {suite} {api} tlskit/ssl (throughput):"
+      for suite in ("AES-128-GCM", "ChaCha20-Poly1305") for api in ("bytes API", "zero-copy")]
 PEER_LINES = [
     f"ratio {what}, {mode} tlskit/ssl (time):"
     for what in ("TLS 1.3 handshake, ECDSA P-256", "TLS 1.3 handshake, RSA-2048",

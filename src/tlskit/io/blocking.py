@@ -499,7 +499,7 @@ class TLSSocket(ConnectionInfo):
                 if end - pos >= total:
                     with memoryview(cbuf) as whole, whole[pos:pos + total] as record, \
                             self._state:
-                        got = self._conn.receive_data_into(record, view)
+                        got = self._conn.receive_record_into(record, view)
                     if got < 0:
                         return -1
                     self._cpos = pos + total
