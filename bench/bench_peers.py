@@ -1,5 +1,5 @@
 """Handshakes and memory: tlskit against the stdlib `ssl` module (and tlslite-ng and
-aioquic where installed), in memory, side by side in one run.
+aioquic's TLS engine where installed), in memory, side by side in one run.
 
     python bench/bench_peers.py            # full run (about a minute)
     python bench/bench_peers.py --quick    # smoke run (a few seconds)
@@ -256,6 +256,64 @@ class TlsliteRunner:
         b.close()
 
 
+def aioquic_available() -> bool:
+    try:
+        import aioquic.tls  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class AioquicRunner:
+    """aioquic's TLS 1.3 engine (`aioquic.tls.Context`), driven in memory as QUIC drives
+    it: handshake messages handed over per epoch, an empty transport-parameters
+    extension (aioquic requires one), traffic keys handed to a callback that drops them.
+    The client verifies the chain (pyOpenSSL `X509Store`) and the host name. There is no
+    record layer: QUIC packet protection is not part of it, so it does less than the
+    others (no record sealed or opened)."""
+
+    def __init__(self, s: Scenario, leaves: Leaves, i: int = 0) -> None:
+        from aioquic import tls
+        self.tls = tls
+        self.leaves, self.cert = leaves, leaves.certs[i]
+        self.epochs = (tls.Epoch.INITIAL, tls.Epoch.HANDSHAKE, tls.Epoch.ONE_RTT)
+        self.extensions = [(tls.ExtensionType.QUIC_TRANSPORT_PARAMETERS, b"")]
+
+    def _context(self, client: bool) -> Any:
+        tls = self.tls
+        suites = [tls.CipherSuite.AES_128_GCM_SHA256]
+        if client:
+            ctx = tls.Context(is_client=True, cafile=str(self.leaves.root_pem),
+                              server_name=c.HOSTNAME, cipher_suites=suites)
+            ctx.supported_groups = [tls.Group.X25519]
+        else:
+            ctx = tls.Context(is_client=False, cipher_suites=suites)
+            ctx.certificate, ctx.certificate_private_key = self.cert, self.leaves.leaf_key
+        ctx.handshake_extensions = self.extensions
+        ctx.update_traffic_key_cb = lambda *args: None
+        return ctx
+
+    def _buffers(self) -> dict[Any, Any]:
+        from aioquic.buffer import Buffer
+        return {epoch: Buffer(capacity=8192) for epoch in self.epochs}
+
+    def handshake(self) -> tuple[Any, Any]:
+        client, server = self._context(True), self._context(False)
+        out = self._buffers()
+        client.handle_message(b"", out)
+        sender, receiver = client, server
+        while True:
+            data = b"".join(out[epoch].data for epoch in self.epochs)
+            if not data:
+                break
+            out = self._buffers()
+            receiver.handle_message(data, out)
+            sender, receiver = receiver, sender
+        done = (self.tls.State.CLIENT_POST_HANDSHAKE, self.tls.State.SERVER_POST_HANDSHAKE)
+        assert (client.state, server.state) == done, (client.state, server.state)
+        return client, server
+
+
 # ---------------------------------------------------------------------------- handshakes
 
 def check_pairs(s: Scenario, leaves: Leaves, ccfg: ClientConfig, cctx: ssl.SSLContext) -> None:
@@ -310,6 +368,10 @@ def bench_scenario(s: Scenario, leaves: Leaves, n: int, batches: int,
         runner = TlsliteRunner(s, leaves)
         runner.handshake()
         runs["tlslite-ng warm"] = lambda: c.time_batch(runner.handshake, tlslite_n)
+    if s.version == "TLSv1.3" and aioquic_available():
+        quic = AioquicRunner(s, leaves)
+        quic.handshake()
+        runs["aioquic warm"] = lambda: c.time_batch(quic.handshake, n)
     return c.interleaved(runs, batches)
 
 
@@ -320,12 +382,8 @@ def bench_handshakes(n: int, batches: int, tlslite_n: int, directory: Path
           "median ms per pair) ==")
     if not tlslite_available():
         print("  (tlslite-ng not installed: skipped)")
-    try:
-        import aioquic  # noqa: F401
-        print("  (aioquic installed but its TLS engine needs QUIC transport parameters; "
-              "not run here)")
-    except ImportError:
-        print("  (aioquic not installed: skipped)")
+    if not aioquic_available():
+        print("  (aioquic not installed: skipped; `pip install aioquic` to add it)")
     leaves = {kt: Leaves(kt, directory) for kt in ("ec256", "rsa2048")}
     ratios: dict[str, float] = {}
     for s in SCENARIOS:
@@ -345,6 +403,9 @@ def bench_handshakes(n: int, batches: int, tlslite_n: int, directory: Path
         if "tlslite-ng warm" in ms:
             print(f"  tlslite-ng/ssl (warm; socketpair + thread, no path building): "
                   f"{ms['tlslite-ng warm'] / ms['ssl warm']:.2f}x")
+        if "aioquic warm" in ms:
+            print(f"  aioquic/ssl (warm; TLS engine only, no record layer): "
+                  f"{ms['aioquic warm'] / ms['ssl warm']:.2f}x")
     return ratios
 
 
@@ -375,6 +436,8 @@ def memory_worker(kind: str, n: int, directory: str) -> int:
                 server.send_data(b"pong")
                 client.receive_data(server.data_to_send())
             return client, server
+    elif kind == "aioquic":
+        make = AioquicRunner(s, leaves).handshake
     else:
         cctx, sctx = ssl_client_context(s, leaves), ssl_server_context(s, leaves, 0)
 
@@ -406,7 +469,8 @@ def bench_memory(n: int, directory: Path) -> dict[str, float]:
     print(f"== memory per established pair (client + server, TLS 1.3, {n} pairs kept alive, "
           "fresh process each) ==")
     res: dict[str, dict[str, float]] = {}
-    for kind in ("tlskit", "ssl", "tlskit-tracemalloc", "tlskit-active", "ssl-active"):
+    kinds = ["tlskit", "ssl", "tlskit-tracemalloc", "tlskit-active", "ssl-active"]
+    for kind in kinds + (["aioquic"] if aioquic_available() else []):
         proc = subprocess.run([sys.executable, __file__, "--memory-worker", kind, "--n", str(n),
                                "--dir", str(directory)], capture_output=True, text=True,
                               timeout=600, check=False)
@@ -420,6 +484,8 @@ def bench_memory(n: int, directory: Path) -> dict[str, float]:
           f"| ssl {ss:.1f} KiB")
     print(f"  after one record each way (all four cipher contexts made): tlskit {tla:.1f} KiB "
           f"| ssl {ssa:.1f} KiB")
+    if "aioquic" in res:
+        print(f"  aioquic (TLS engine only, no record layer): {res['aioquic']['rss']:.1f} KiB")
     print(f"ratio memory per pair tlskit/ssl (RSS): {tl / ss:.2f}x  ({tl:.1f} KiB; "
           f"[target <= {MEMORY_TARGET_KIB:.0f} KiB: {c.verdict(tl <= MEMORY_TARGET_KIB)}]; "
           f"after one record each way {tla / ssa:.2f}x, {tla:.1f} KiB)")

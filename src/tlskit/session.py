@@ -162,12 +162,19 @@ class TicketSealer:
         return aead
 
     def seal(self, state: TicketState, nonce: bytes) -> bytes | None:
+        sealed = self.seal_many([encode_state(state)], [nonce])
+        return None if sealed is None else sealed[0]
+
+    def seal_many(self, bodies: list[bytes], nonces: list[bytes]) -> list[bytes] | None:
+        """`seal` for the encoded states of one connection's tickets (`encode_state`),
+        each with its nonce: one look-up of the store's ticket key for all of them."""
         keys = self._store.ticket_keys(self._clock())
         if keys is None:
             return None
-        body = encode_state(state)
-        return keys.current_id + nonce + self._aead(keys.current).encrypt(
-            nonce, body, _AAD + keys.current_id)
+        key_id, encrypt = keys.current_id, self._aead(keys.current).encrypt
+        aad = _AAD + key_id
+        return [key_id + nonce + encrypt(nonce, body, aad)
+                for body, nonce in zip(bodies, nonces, strict=True)]
 
     def open(self, ticket: bytes) -> TicketState | None:
         """The sealed state, or None for anything we did not seal (or an old format)."""

@@ -506,11 +506,11 @@ def by_server_name(certs: list[Any], server_name: str | None) -> list[Any]:
 
 def choose_alpn(ours: Sequence[str], offered: list[str] | None) -> str | None:
     """RFC 7301 3.2: our first protocol the client offered; none in common is fatal."""
-    from ..errors import NoApplicationProtocol
     if offered is None or not ours:
         return None
     chosen = next((p for p in ours if p in offered), None)
     if chosen is None:
+        from ..errors import NoApplicationProtocol
         raise NoApplicationProtocol(f"no ALPN protocol in common (client: {offered})")
     return chosen
 

@@ -10,6 +10,7 @@ Unknown extensions stay raw in ``hello.extensions`` for the "allowed in" checks.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -18,6 +19,7 @@ from ..errors import DecodeError
 from ..wire import certcompress
 from ..wire import extensions as ext
 from ..wire import messages as m
+from ..wire.codec import Reader
 
 _E = ExtensionType
 T = TypeVar("T")
@@ -51,6 +53,31 @@ class _HelloView(Generic[H]):
     def _decoded(self, etype: int, decode: Callable[[bytes], T]) -> T | None:
         body = self.extensions.get(etype)
         return None if body is None else decode(body)
+
+
+def decode_client_hello(body: memoryview) -> m.ClientHello:
+    """`m.ClientHello.decode`, in one pass when the fixed fields are well formed (every
+    server handshake decodes one): anything else, and anything left after the
+    extensions, goes through the checked decoder, which raises what it always raised.
+    The extensions block is read by the same `Extensions.decode` either way."""
+    n = len(body)
+    if n >= 38:
+        sid_end = 35 + body[34]
+        if sid_end <= 67 and sid_end + 2 <= n:  # legacy_session_id<0..32>
+            suites_length = (body[sid_end] << 8) | body[sid_end + 1]
+            comp_at = sid_end + 2 + suites_length
+            if suites_length >= 2 and not suites_length & 1 and comp_at < n:
+                exts_at = comp_at + 1 + body[comp_at]  # compression_methods<1..2^8-1>
+                if comp_at + 1 < exts_at <= n:
+                    reader = Reader(body, exts_at)
+                    exts = m.Extensions.decode(reader, "ClientHello")
+                    if reader.remaining == 0:
+                        return m.ClientHello(
+                            bytes(body[2:34]), bytes(body[35:sid_end]),
+                            list(struct.unpack_from(f">{suites_length >> 1}H", body,
+                                                    sid_end + 2)),
+                            exts, (body[0] << 8) | body[1], bytes(body[comp_at + 1:exts_at]))
+    return m.ClientHello.decode(body)
 
 
 class ClientHelloView(_HelloView[m.ClientHello]):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import struct
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -39,11 +41,13 @@ from ..errors import (
 )
 from ..events import ClientCertificateReceived, DataReceived, EarlyDataReceived
 from ..keyschedule import EarlySecret, MasterSecret, resumption_psk
-from ..session import TicketState
+from ..randpool import server_rng
+from ..session import TicketState, encode_state
 from ..trace import TraceStep as T
 from ..wire import certcompress
 from ..wire import extensions as ext
 from ..wire import messages as m
+from ..wire.codec import Writer
 from .common import (
     CV_CLIENT,
     CV_SERVER,
@@ -59,7 +63,7 @@ from .common import (
     rule,
     verify_client_chain,
 )
-from .hello import ClientHelloView
+from .hello import ClientHelloView, decode_client_hello
 
 _E = ExtensionType
 _HT = HandshakeType
@@ -174,6 +178,11 @@ class ServerHandshake13(Handshake13):
 
     def ccs_allowed(self) -> bool:
         return self.first_hello is not None
+
+    def decode_message(self, msg_type: int, body: memoryview) -> Any:
+        if msg_type == _HT.client_hello:
+            return decode_client_hello(body)
+        return super().decode_message(msg_type, body)
 
     # -- ClientHello (4.1.2) -------------------------------------------------------------
 
@@ -484,14 +493,15 @@ class ServerHandshake13(Handshake13):
             early_secret = EarlySecret.start(suite, self._psk).client_early_traffic_secret(
                 self.transcript.digest())
             self.keylog("CLIENT_EARLY_TRAFFIC_SECRET", early_secret)
-        server_random = cfg.rng(32)
+        rng = server_rng(cfg.rng)
+        server_random = rng(32)
         sh_exts = m.Extensions()
         if self._psk_ke or client_share is None:
             # 4.2.9 psk_ke: no key exchange; the PSK alone keys the handshake.
             self.group = None
             server_share, shared = b"", bytes(suite.hash_length)
         else:
-            server_share, shared = crypto.server_key_exchange(group, client_share, cfg.rng)
+            server_share, shared = crypto.server_key_exchange(group, client_share, rng)
             sh_exts[_E.key_share] = ext.encode_key_share_server(group, server_share)
         if self._psk is not None:
             sh_exts[_E.pre_shared_key] = self._psk_index.to_bytes(2, "big")
@@ -688,7 +698,7 @@ class ServerHandshake13(Handshake13):
             raise UsageError("set ServerConfig.client_trust_anchors (or client_verifier) "
                              "to check a client certificate")
         self.start_post_handshake_transcript()
-        self._pha_context = self.config.rng(32)
+        self._pha_context = server_rng(self.config.rng)(32)
         self._pha_chain = []
         cr = m.CertificateRequest(self._pha_context, m.Extensions({
             _E.signature_algorithms: ext.encode_u16_list(list(crypto.HANDSHAKE_SCHEMES))}))
@@ -725,12 +735,14 @@ class ServerHandshake13(Handshake13):
         return State.CONNECTED
 
     def _send_tickets(self) -> None:
-        """4.6.1: tickets to resume with, each sealing its own PSK."""
+        """4.6.1: tickets to resume with, each sealing its own PSK. The store's ticket
+        key is looked up once for all of them and the rng asked once (16 bytes each:
+        the seal nonce and age_add)."""
         cfg = self.config
         assert self.suite is not None
-        if cfg.session_tickets <= 0:
+        count = cfg.session_tickets
+        if count <= 0:
             return
-        sealer = cfg.get_ticket_sealer()
         # The client's identity travels in the ticket, so a resumed session reports (and
         # re-validates) the certificate the full handshake verified.
         client_chain = [c.public_bytes(Encoding.DER) for c in self.auth.chain]
@@ -738,21 +750,49 @@ class ServerHandshake13(Handshake13):
         nst_exts = m.Extensions()
         if cfg.max_early_data_size > 0:  # 4.6.1: this ticket may carry 0-RTT data
             nst_exts[_E.early_data] = cfg.max_early_data_size.to_bytes(4, "big")
-        for i in range(cfg.session_tickets):
+        random = server_rng(cfg.rng)(16 * count)
+        nonces, age_adds, bodies = [], [], []
+        for i in range(count):
             nonce = bytes((i,))
-            psk = resumption_psk(self.suite, self.resumption_master, nonce)
-            seal_nonce = cfg.rng(12)
-            age_add = int.from_bytes(cfg.rng(4), "big")
-            state = TicketState(self.suite, psk, issued_ms, cfg.ticket_lifetime, self.alpn,
-                                self.server_name, cfg._session_context, client_chain,
+            age_add = int.from_bytes(random[16 * i + 12:16 * i + 16], "big")
+            state = TicketState(self.suite, resumption_psk(self.suite, self.resumption_master,
+                                                           nonce),
+                                issued_ms, cfg.ticket_lifetime, self.alpn, self.server_name,
+                                cfg._session_context, client_chain,
                                 max_early_data=cfg.max_early_data_size, age_add=age_add)
-            ticket = sealer.seal(state, seal_nonce)
-            if ticket is None:
-                break  # the session store is unreachable: no ticket this time
-            nst = m.NewSessionTicket(cfg.ticket_lifetime, age_add, nonce, ticket, nst_exts)
-            self.send(nst.encode(), transcript=False)
-            self.trace(T.NEW_SESSION_TICKET, message=nst)
+            nonces.append(nonce)
+            age_adds.append(age_add)
+            bodies.append(encode_state(state))
+        tickets = cfg.get_ticket_sealer().seal_many(
+            bodies, [random[16 * i:16 * i + 12] for i in range(count)])
+        if tickets is None:
+            return  # the session store is unreachable: no tickets this time
+        block = Writer()
+        nst_exts.encode(block)
+        tail = bytes(block.buf)
+        for nonce, age_add, ticket in zip(nonces, age_adds, tickets, strict=True):
+            self.send(encode_new_session_ticket(cfg.ticket_lifetime, age_add, nonce, ticket,
+                                                tail), transcript=False)
+            if cfg.tracer is not None:
+                self.trace(T.NEW_SESSION_TICKET, message=m.NewSessionTicket(
+                    cfg.ticket_lifetime, age_add, nonce, ticket, nst_exts))
         self.flush()
+
+
+_NST_HEAD = struct.Struct(">BBHIIB")  # type, length (uint24 as u8 + u16), lifetime, age_add
+
+
+def encode_new_session_ticket(lifetime: int, age_add: int, nonce: bytes, ticket: bytes,
+                              extensions_block: bytes) -> bytes:
+    """4.6.1: the bytes of `m.NewSessionTicket(...).encode()`, without building the
+    message object: a server sends a couple per connection. ``extensions_block`` is the
+    encoded extensions with their length prefix."""
+    if not 0 < len(ticket) < 1 << 16 or len(nonce) > 255:
+        raise ValueError("ticket or ticket nonce of a length NewSessionTicket cannot carry")
+    length = 4 + 4 + 1 + len(nonce) + 2 + len(ticket) + len(extensions_block)
+    return b"".join((_NST_HEAD.pack(_HT.new_session_ticket, length >> 16, length & 0xFFFF,
+                                    lifetime, age_add, len(nonce)),
+                     nonce, len(ticket).to_bytes(2, "big"), ticket, extensions_block))
 
 
 def _certificate_message(ck: CertifiedKey, staple: bytes | None) -> m.Certificate:
