@@ -1,7 +1,8 @@
 """Layer 1 of path validation: what a certificate says, parsed once.
 
 `analyze` turns a certificate into a `CertInfo`: the DER split once by the reader in `der`,
-every extension parsed once (by the extension readers below), every path-independent defect
+every extension parsed once (read from the DER by `derext` when it can, else by
+cryptography, then filled in by the extension readers below), every path-independent defect
 (malformed encoding, unknown critical extension, weak key, weak signature algorithm, profile
 violations) found once. Infos are cached by DER (see `verify`), so a validator that sees the
 same intermediates on every handshake parses them once; what a CertInfo means in a role is
@@ -13,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -25,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 
-from . import names
+from . import derext, names
 from .der import (
     _EMPTY_NAME,
     CertificateDER,
@@ -383,22 +384,34 @@ _EXTENSION_FIELDS: dict[x509.ObjectIdentifier, Callable[[CertInfo, Any, bool], s
 assert set(_EXTENSION_FIELDS) == KNOWN_EXTENSIONS
 
 
-def _read_extensions(info: CertInfo, extensions: x509.Extensions) -> str | None:
-    """Fill ``info`` from the extensions; the first structural defect, or None. Raises
-    whatever the parser raises for an extension it cannot decode."""
-    critical_unknown: list[str] = []
-    defect: str | None = None
+def _parsed_extensions(extensions: x509.Extensions) -> Iterator[derext.Extension]:
+    """(OID, critical, value) of each extension as cryptography parsed it. Raises whatever
+    the parser raises for an extension it cannot decode, and ValueError for one of ours it
+    could not parse."""
     for ext in extensions:
         oid = ext.oid
-        handler = _EXTENSION_FIELDS.get(oid)
-        if handler is None:
-            if ext.critical:
-                critical_unknown.append(oid_name(oid))
+        if oid not in _EXTENSION_FIELDS:
+            yield oid, ext.critical, None
             continue
         value = ext.value
         if type(value) is x509.UnrecognizedExtension:
             raise ValueError(f"extension {oid.dotted_string} could not be parsed")
-        problem = handler(info, value, ext.critical)
+        yield oid, ext.critical, value
+
+
+def _read_extensions(info: CertInfo, extensions: Iterable[derext.Extension]) -> str | None:
+    """Fill ``info`` from the extensions (from `_parsed_extensions`, or from
+    `derext.read_extensions`, which reads the same values from the DER); the first
+    structural defect, or None."""
+    critical_unknown: list[str] = []
+    defect: str | None = None
+    for oid, critical, value in extensions:
+        handler = _EXTENSION_FIELDS.get(oid)
+        if handler is None:
+            if critical:
+                critical_unknown.append(oid_name(oid))
+            continue
+        problem = handler(info, value, critical)
         if problem is not None and defect is None:
             defect = problem
     if critical_unknown:
@@ -495,7 +508,11 @@ def _unparseable(cert: x509.Certificate, exc: Exception) -> CertInfo:
     )
 
 
-def _analyze(cert: x509.Certificate, der_bytes: bytes, der: CertificateDER) -> CertInfo:
+def _analyze(
+    cert: x509.Certificate, der_bytes: bytes, der: CertificateDER, fast: bool = True
+) -> CertInfo:
+    """`analyze` on the split DER; ``fast`` lets `derext` read the extensions it can
+    (tests turn it off to compare with cryptography's reading)."""
     fingerprint = hashlib.sha256(der_bytes).digest()
     key: CertificatePublicKeyTypes | None = None
     key_desc, weak_key, key_problem = "unknown key", None, None
@@ -532,8 +549,11 @@ def _analyze(cert: x509.Certificate, der_bytes: bytes, der: CertificateDER) -> C
     except x509.InvalidVersion as exc:
         info.malformed = f"invalid version: {exc}"
         return info
+    quick = derext.read_extensions(der.extensions) if (
+        fast and info.version is x509.Version.v3) else None
     try:
-        defect = _read_extensions(info, cert.extensions)
+        defect = _read_extensions(info, quick if quick is not None
+                                  else _parsed_extensions(cert.extensions))
     except Exception as exc:  # any parser complaint about an extension is "malformed"
         info.malformed = f"an extension cannot be parsed: {exc}"
         return info

@@ -51,6 +51,10 @@ class CertificateDER:
     issuer: bytes
     subject: bytes
     spki: bytes
+    # The Extensions SEQUENCE TLV when the tbsCertificate ends with [3] extensions right
+    # after the key, b"" when it ends with the key; None for any other tail (unique IDs,
+    # stray bytes): then only the parser's view of the extensions is used.
+    extensions: bytes | None = None
 
 
 def split_certificate(der: bytes) -> CertificateDER:
@@ -108,8 +112,24 @@ def _split_common(der: bytes) -> CertificateDER | None:
         tbs=der[4:tbs_end], tbs_signature=der[sig[0]:sig[2]],
         signature_algorithm=der[tbs_end:alg_end], serial=der[serial:serial_end],
         issuer=der[issuer[0]:issuer[2]], subject=der[subject[0]:subject[2]],
-        spki=der[spki[0]:spki[2]],
+        spki=der[spki[0]:spki[2]], extensions=_extensions_tail(der, pos, tbs_end),
     )
+
+
+def _extensions_tail(der: bytes, pos: int, tbs_end: int) -> bytes | None:
+    """What follows the key in the tbsCertificate (``der[pos:tbs_end]``), if it is exactly
+    nothing (b"") or one [3] holding one SEQUENCE (that SEQUENCE's TLV); else None. Never
+    raises: both readers call it, so they agree on it."""
+    if pos == tbs_end:
+        return b""
+    try:
+        tag, body, end = read_tlv(der, pos, tbs_end)
+        if tag != 0xA3 or end != tbs_end:
+            return None
+        tag, _, inner_end = read_tlv(der, body, end)
+    except DERError:
+        return None
+    return der[body:end] if tag == 0x30 and inner_end == end else None
 
 
 def _split_checked(der: bytes) -> CertificateDER:
@@ -143,6 +163,7 @@ def _split_checked(der: bytes) -> CertificateDER:
     return CertificateDER(
         tbs=der[start:tbs_end], tbs_signature=fields[0], signature_algorithm=der[tbs_end:alg_end],
         serial=serial, issuer=fields[1], subject=fields[3], spki=fields[4],
+        extensions=_extensions_tail(der, pos, tbs_end),
     )
 
 

@@ -1,0 +1,258 @@
+"""The common extensions, read straight from the DER in one pass.
+
+cryptography's ``Certificate.extensions`` builds a Python object per extension and per
+value; for a certificate seen once (a new leaf on every handshake) that is a large part of
+its analysis. `read_extensions` reads the Extensions SEQUENCE that `der.split_certificate`
+located and returns, for each extension, the OID, the critical flag and a value with the
+attributes `certinfo`'s extension readers use, the same as cryptography's value would
+have.
+
+It answers only for what it can read exactly as cryptography does: strict DER (minimal
+lengths, BOOLEAN TRUE as 0xFF, an explicit critical only when TRUE), the six extensions a
+TLS certificate usually carries (basicConstraints, keyUsage, extendedKeyUsage with the
+well-known purposes, subjectAltName with dNSName and iPAddress entries, subject and
+authority key identifiers) in their usual shapes, each at most once. For anything else it
+returns None, and the caller asks cryptography, whose answer (or error) then decides:
+this reader can make analysis faster, never different.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
+
+
+class KeyIdentifier(NamedTuple):
+    """A subjectKeyIdentifier's value, as `certinfo` reads it."""
+
+    digest: bytes
+
+
+class AuthorityKeyIdentifier(NamedTuple):
+    """An authorityKeyIdentifier with only a keyIdentifier, as `certinfo` reads it."""
+
+    key_identifier: bytes
+    authority_cert_issuer: None = None
+    authority_cert_serial_number: None = None
+
+
+Extension = tuple[x509.ObjectIdentifier, bool, Any]
+
+
+def _tlv(buf: bytes, pos: int, end: int) -> tuple[int, int, int] | None:
+    """(tag, content start, content end) of a strict-DER element at ``pos``, or None: a
+    short length, or a minimal one- or two-octet long form, inside ``end``."""
+    if pos + 2 > end:
+        return None
+    tag = buf[pos]
+    n = buf[pos + 1]
+    pos += 2
+    if n == 0x81:
+        if pos >= end or buf[pos] < 0x80:
+            return None
+        n = buf[pos]
+        pos += 1
+    elif n == 0x82:
+        if pos + 1 >= end or buf[pos] == 0:
+            return None
+        n = (buf[pos] << 8) | buf[pos + 1]
+        pos += 2
+    elif n & 0x80:
+        return None
+    if pos + n > end:
+        return None
+    return tag, pos, pos + n
+
+
+def _only(buf: bytes, tag: int) -> tuple[int, int] | None:
+    """The content span of ``buf`` when it is exactly one element with ``tag``."""
+    tlv = _tlv(buf, 0, len(buf))
+    if tlv is None or tlv[0] != tag or tlv[2] != len(buf):
+        return None
+    return tlv[1], tlv[2]
+
+
+# basicConstraints: cA FALSE (omitted), cA TRUE, and cA TRUE with a small pathLen.
+_BASIC_CONSTRAINTS: dict[bytes, x509.BasicConstraints] = {
+    b"\x30\x00": x509.BasicConstraints(ca=False, path_length=None),
+    b"\x30\x03\x01\x01\xff": x509.BasicConstraints(ca=True, path_length=None),
+    **{b"\x30\x06\x01\x01\xff\x02\x01" + bytes([n]): x509.BasicConstraints(ca=True, path_length=n)
+       for n in range(128)},
+}
+
+
+def _basic_constraints(value: bytes) -> x509.BasicConstraints | None:
+    return _BASIC_CONSTRAINTS.get(value)
+
+
+_KEY_USAGES: dict[bytes, x509.KeyUsage] = {}
+
+
+def _key_usage(value: bytes) -> x509.KeyUsage | None:
+    """A BIT STRING of one or two octets in its DER form (trailing zero bits dropped,
+    the unused-bits count exact); decipherOnly is the only bit of a second octet."""
+    known = _KEY_USAGES.get(value)
+    if known is not None:
+        return known
+    if len(value) not in (4, 5) or value[0] != 0x03 or value[1] != len(value) - 2:
+        return None
+    unused, first, last = value[2], value[3], value[-1]
+    if last == 0 or unused != (last & -last).bit_length() - 1:
+        return None
+    second = value[4] if len(value) == 5 else 0
+    if len(value) == 5 and second != 0x80:
+        return None
+    b = [bool(first & (0x80 >> i)) for i in range(8)]
+    try:
+        usage = x509.KeyUsage(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], bool(second))
+    except ValueError:  # encipher/decipherOnly without keyAgreement: cryptography's error
+        return None
+    _KEY_USAGES[value] = usage  # at most 2**9 values
+    return usage
+
+
+_PURPOSES: dict[bytes, x509.ObjectIdentifier] = {
+    bytes.fromhex("2b06010505070301"): ExtendedKeyUsageOID.SERVER_AUTH,
+    bytes.fromhex("2b06010505070302"): ExtendedKeyUsageOID.CLIENT_AUTH,
+    bytes.fromhex("2b06010505070303"): ExtendedKeyUsageOID.CODE_SIGNING,
+    bytes.fromhex("2b06010505070304"): ExtendedKeyUsageOID.EMAIL_PROTECTION,
+    bytes.fromhex("2b06010505070308"): ExtendedKeyUsageOID.TIME_STAMPING,
+    bytes.fromhex("2b06010505070309"): ExtendedKeyUsageOID.OCSP_SIGNING,
+    bytes.fromhex("551d2500"): ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
+}
+
+
+Item = Callable[[bytes, int, int, int], Any]
+
+
+def _sequence_of(value: bytes, item: Item) -> tuple[Any, ...] | None:
+    """Each element of a non-empty SEQUENCE read by ``item`` (value, tag, start, end);
+    None when the SEQUENCE or any element is not read."""
+    span = _only(value, 0x30)
+    if span is None or span[0] == span[1]:
+        return None
+    pos, end = span
+    out: list[Any] = []
+    while pos < end:
+        tlv = _tlv(value, pos, end)
+        if tlv is None:
+            return None
+        read = item(value, *tlv)
+        if read is None:
+            return None
+        out.append(read)
+        pos = tlv[2]
+    return tuple(out)
+
+
+def _purpose(value: bytes, tag: int, start: int, end: int) -> x509.ObjectIdentifier | None:
+    return _PURPOSES.get(value[start:end]) if tag == 0x06 else None
+
+
+def _extended_key_usage(value: bytes) -> tuple[x509.ObjectIdentifier, ...] | None:
+    """A non-empty SEQUENCE of the well-known purpose OIDs."""
+    return _sequence_of(value, _purpose)
+
+
+def _general_name(value: bytes, tag: int, start: int, end: int) -> x509.GeneralName | None:
+    """A dNSName in ASCII, or an iPAddress of 4 or 16 octets; None for anything else."""
+    raw = value[start:end]
+    if tag == 0x82:
+        if not raw.isascii():
+            return None
+        return x509.DNSName._init_without_validation(raw.decode("ascii"))
+    if tag == 0x87 and len(raw) in (4, 16):
+        return x509.IPAddress(ipaddress.ip_address(raw))
+    return None
+
+
+def _subject_alt_name(value: bytes) -> tuple[x509.GeneralName, ...] | None:
+    return _sequence_of(value, _general_name)
+
+
+def _subject_key_identifier(value: bytes) -> KeyIdentifier | None:
+    span = _only(value, 0x04)
+    if span is None or span[0] == span[1]:
+        return None
+    return KeyIdentifier(value[span[0]:span[1]])
+
+
+def _authority_key_identifier(value: bytes) -> AuthorityKeyIdentifier | None:
+    """SEQUENCE { [0] keyIdentifier } and nothing else."""
+    outer = _only(value, 0x30)
+    if outer is None:
+        return None
+    inner = _tlv(value, outer[0], outer[1])
+    if inner is None or inner[0] != 0x80 or inner[2] != outer[1] or inner[1] == inner[2]:
+        return None
+    return AuthorityKeyIdentifier(value[inner[1]:inner[2]])
+
+
+_READERS: dict[bytes, tuple[x509.ObjectIdentifier, Callable[[bytes], Any]]] = {
+    b"\x55\x1d\x13": (ExtensionOID.BASIC_CONSTRAINTS, _basic_constraints),
+    b"\x55\x1d\x0f": (ExtensionOID.KEY_USAGE, _key_usage),
+    b"\x55\x1d\x25": (ExtensionOID.EXTENDED_KEY_USAGE, _extended_key_usage),
+    b"\x55\x1d\x11": (ExtensionOID.SUBJECT_ALTERNATIVE_NAME, _subject_alt_name),
+    b"\x55\x1d\x0e": (ExtensionOID.SUBJECT_KEY_IDENTIFIER, _subject_key_identifier),
+    b"\x55\x1d\x23": (ExtensionOID.AUTHORITY_KEY_IDENTIFIER, _authority_key_identifier),
+}
+
+
+# Decoded extensions by their encoding (an Extension SEQUENCE's contents): a CA puts the
+# same basicConstraints, keyUsage, extendedKeyUsage and authorityKeyIdentifier in every
+# leaf it issues. Bounded (cleared when full) against hostile input; the values are
+# immutable, so sharing them is safe.
+MAX_REMEMBERED = 1024
+_REMEMBERED: dict[bytes, Extension] = {}
+
+
+def read_extensions(extensions: bytes | None) -> list[Extension] | None:
+    """(OID, critical, value) of each extension of an Extensions SEQUENCE TLV (b"" for a
+    certificate without extensions), or None when cryptography must be asked instead."""
+    if not extensions:
+        return [] if extensions == b"" else None
+    out = _sequence_of(extensions, _remembered)
+    if out is None or len({ext[0] for ext in out}) != len(out):
+        return None  # not ours to read, or a duplicate: cryptography decides
+    return list(out)
+
+
+def _remembered(buf: bytes, tag: int, start: int, end: int) -> Extension | None:
+    """The Extension SEQUENCE with contents ``buf[start:end]``, decoded once."""
+    if tag != 0x30:
+        return None
+    raw = buf[start:end]
+    ext = _REMEMBERED.get(raw)
+    if ext is None:
+        ext = _extension(buf, start, end)
+        if ext is None:
+            return None
+        if len(_REMEMBERED) >= MAX_REMEMBERED:
+            _REMEMBERED.clear()
+        _REMEMBERED[raw] = ext
+    return ext
+
+
+def _extension(buf: bytes, body: int, end: int) -> Extension | None:
+    """The Extension whose SEQUENCE contents are ``buf[body:end]``, or None."""
+    oid = _tlv(buf, body, end)
+    if oid is None or oid[0] != 0x06:
+        return None
+    reader = _READERS.get(buf[oid[1]:oid[2]])
+    if reader is None:
+        return None  # another extension: cryptography decides
+    pos = oid[2]
+    critical = buf[pos:pos + 3] == b"\x01\x01\xff"
+    if critical:
+        pos += 3
+    octets = _tlv(buf, pos, end)
+    if octets is None or octets[0] != 0x04 or octets[2] != end:
+        return None
+    value = reader[1](buf[octets[1]:octets[2]])
+    if value is None:
+        return None
+    return reader[0], critical, value
