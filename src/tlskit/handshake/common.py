@@ -281,6 +281,9 @@ class Handshake:
     # The message types `before_transcript` acts on (None: every type). A subclass that
     # overrides the hook names them here, so the others are spared the call.
     hooked_types: ClassVar[frozenset[int] | None] = None
+    # The body decoder of each message type, called by `_received` without going
+    # through `decode_message` (which handles the types not listed).
+    decoders: ClassVar[Mapping[int, Callable[[memoryview], Any]]] = {}
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -297,6 +300,7 @@ class Handshake:
         self.hash_before = b""
         self.successor: Handshake | None = None  # set when TLS 1.2 takes over
         self._buf = bytearray()
+        self._unread = 0  # bytes of the record being handled after the current message
         self._flight = bytearray()
 
     @property
@@ -341,26 +345,43 @@ class Handshake:
         return self._buf
 
     def receive_record(self, payload: bytes) -> None:
-        """Reassemble handshake messages from one record's content and dispatch them."""
+        """Reassemble handshake messages from one record's content and dispatch them.
+
+        The messages of a record that starts on a message boundary (nearly every
+        record) are cut from the record itself; `_unread` counts what follows the
+        message being handled, which `require_message_boundary` sees as the
+        reassembly buffer's bytes were seen."""
         buf = self._buf
-        buf += payload
+        if buf or type(payload) is not bytes:
+            buf += payload
+            data = bytes(buf)
+            buf.clear()
+        else:
+            data = payload
         limit = self.config.max_handshake_message
-        while len(buf) >= 4:
-            length = int.from_bytes(buf[1:4], "big")
-            if length > limit:
-                raise DecodeError(
-                    f"handshake message of {length} bytes exceeds the {limit}-byte limit")
-            if len(buf) < 4 + length:
-                return
-            raw = bytes(buf[:4 + length])
-            del buf[:4 + length]
-            self._received(raw)
-            if self.successor is not None:  # the rest belongs to the TLS 1.2 handshake
-                rest = bytes(buf)
-                buf.clear()
-                if rest:
-                    self.successor.receive_record(rest)
-                return
+        n = len(data)
+        pos = 0
+        try:
+            while n - pos >= 4:
+                length = (data[pos + 1] << 16) | (data[pos + 2] << 8) | data[pos + 3]
+                if length > limit:
+                    raise DecodeError(
+                        f"handshake message of {length} bytes exceeds the {limit}-byte limit")
+                end = pos + 4 + length
+                if end > n:
+                    break
+                self._unread = n - end
+                self._received(data if end - pos == n else data[pos:end])
+                pos = end
+                if self.successor is not None:  # the rest belongs to the TLS 1.2 handshake
+                    self._unread = 0
+                    if pos < n:
+                        self.successor.receive_record(data[pos:])
+                    return
+        finally:
+            self._unread = 0
+        if pos < n:
+            buf += data[pos:] if pos else data
 
     def _received(self, raw: bytes) -> None:
         msg_type = raw[0]
@@ -368,7 +389,9 @@ class Handshake:
         if found is None:
             raise UnexpectedMessage(
                 f"{HandshakeType(msg_type).name} is not expected in {self.describe_state()}")
-        msg = self.decode_message(msg_type, memoryview(raw)[4:])
+        decode = self.decoders.get(msg_type)
+        msg = self.decode_message(msg_type, memoryview(raw)[4:]) if decode is None \
+            else decode(memoryview(raw)[4:])
         hooked = self.hooked_types
         if hooked is None or msg_type in hooked:
             self.before_transcript(msg_type, raw)
@@ -402,11 +425,15 @@ class Handshake:
         """Hook: an accepted message is about to join the transcript."""
 
     def decode_message(self, msg_type: int, body: memoryview) -> Any:
-        return m.decode_message(msg_type, body)
+        """Decode a body of a type `decoders` does not list (TLS 1.2 overrides this)."""
+        decode = self.decoders.get(msg_type)
+        if decode is None:
+            return m.decode_message(msg_type, body)
+        return decode(body)
 
     def require_message_boundary(self) -> None:
         """5.1: a key change must not fall inside a handshake message."""
-        if self._buf:
+        if self._buf or self._unread:
             raise UnexpectedMessage("handshake data left over across a key change")
 
     def receive_ccs(self, payload: bytes) -> None:
@@ -569,6 +596,7 @@ class Handshake13(Handshake):
 
     not_in_transcript = _NOT_IN_TRANSCRIPT
     hooked_types = frozenset({HandshakeType.client_hello})
+    decoders = m.BODY_DECODERS
 
     def __init__(self, config: Any, out: Output, state: Any) -> None:
         super().__init__(config, out, Transcript(), state)

@@ -19,7 +19,6 @@ from ..errors import DecodeError
 from ..wire import certcompress
 from ..wire import extensions as ext
 from ..wire import messages as m
-from ..wire.codec import Reader
 
 _E = ExtensionType
 T = TypeVar("T")
@@ -56,10 +55,10 @@ class _HelloView(Generic[H]):
 
 
 def decode_client_hello(body: memoryview) -> m.ClientHello:
-    """`m.ClientHello.decode`, in one pass when the fixed fields are well formed (every
-    server handshake decodes one): anything else, and anything left after the
-    extensions, goes through the checked decoder, which raises what it always raised.
-    The extensions block is read by the same `Extensions.decode` either way."""
+    """`m.ClientHello.decode`, in one pass when the fixed fields and the extensions
+    block are well formed (every server handshake decodes one): anything else (a hello
+    without extensions, anything left after them) goes through the checked decoder,
+    which raises what it always raised."""
     n = len(body)
     if n >= 38:
         sid_end = 35 + body[34]
@@ -69,14 +68,14 @@ def decode_client_hello(body: memoryview) -> m.ClientHello:
             if suites_length >= 2 and not suites_length & 1 and comp_at < n:
                 exts_at = comp_at + 1 + body[comp_at]  # compression_methods<1..2^8-1>
                 if comp_at + 1 < exts_at <= n:
-                    reader = Reader(body, exts_at)
-                    exts = m.Extensions.decode(reader, "ClientHello")
-                    if reader.remaining == 0:
+                    found = m.block_at(body, exts_at, n)
+                    if found is not None and found[1] == n:
                         return m.ClientHello(
                             bytes(body[2:34]), bytes(body[35:sid_end]),
                             list(struct.unpack_from(f">{suites_length >> 1}H", body,
                                                     sid_end + 2)),
-                            exts, (body[0] << 8) | body[1], bytes(body[comp_at + 1:exts_at]))
+                            found[0], (body[0] << 8) | body[1],
+                            bytes(body[comp_at + 1:exts_at]))
     return m.ClientHello.decode(body)
 
 

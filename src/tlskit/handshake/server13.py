@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -179,10 +178,7 @@ class ServerHandshake13(Handshake13):
     def ccs_allowed(self) -> bool:
         return self.first_hello is not None
 
-    def decode_message(self, msg_type: int, body: memoryview) -> Any:
-        if msg_type == _HT.client_hello:
-            return decode_client_hello(body)
-        return super().decode_message(msg_type, body)
+    decoders = {**m.BODY_DECODERS, _HT.client_hello: decode_client_hello}
 
     # -- ClientHello (4.1.2) -------------------------------------------------------------
 
