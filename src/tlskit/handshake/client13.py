@@ -283,7 +283,7 @@ class ClientHandshake13(Handshake13):
 
     def on_server_hello(self, sh: m.ServerHello, raw: bytes) -> State:
         answer = ServerHelloView(sh)  # each extension decoded once, by the check that needs it
-        if not answer.has(_E.supported_versions) and "TLSv1.2" in self.config._versions \
+        if _E.supported_versions not in answer.extensions and "TLSv1.2" in self.config._versions \
                 and not self.offer.retried and not sh.is_hello_retry_request:
             if self._early_write_pending:
                 # 4.2.10: 0-RTT data was sent; a TLS 1.2 server is fatal (the alert goes
@@ -300,7 +300,7 @@ class ClientHandshake13(Handshake13):
         self.check_extensions(exts, ALLOWED_IN_SH, self.offer.extensions, "ServerHello")
         psk = self._accepted_psk(answer)
         suite = self.suite_or_fail()
-        if not answer.has(_E.key_share):
+        if _E.key_share not in answer.extensions:
             if psk is None or PskKeyExchangeMode.psk_ke not in self.config._psk_modes:
                 raise MissingExtension("ServerHello has no key_share (psk_ke was not offered)")
             group, server_public, share = None, b"", None  # 4.2.9 psk_ke: the PSK alone
@@ -387,7 +387,7 @@ class ClientHandshake13(Handshake13):
 
     def _check_server_hello_common(self, answer: ServerHelloView) -> None:
         sh = answer.hello
-        if not answer.has(_E.supported_versions):
+        if _E.supported_versions not in answer.extensions:
             # A TLS 1.2 (or older) server while TLS 1.2 is not enabled (or after a retry).
             tail = sh.random[-8:]
             if tail in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):

@@ -186,9 +186,9 @@ class ServerHandshake13(Handshake13):
         offer = ClientHelloView(ch)
         if self.hrr_sent:
             self._check_second_hello(offer)
-        if offer.has(_E.server_name):
+        if _E.server_name in offer.extensions:
             self.server_name = offer.server_name
-        if offer.has(_E.post_handshake_auth):
+        if _E.post_handshake_auth in offer.extensions:
             if offer.extensions[_E.post_handshake_auth]:
                 raise DecodeError("post_handshake_auth must be empty (4.2.6)")
             self.client_offered_pha = True
@@ -227,7 +227,7 @@ class ServerHandshake13(Handshake13):
         if self.config.tracer is not None:  # (naming the offer costs: only when traced)
             self.trace(T.CLIENT_HELLO, message=ch, raw=raw, offer=self.client_offer)
         client_share = dict(shares).get(self.group)
-        if offer.has(_E.early_data):
+        if _E.early_data in offer.extensions:
             if offer.extensions[_E.early_data]:
                 raise DecodeError("early_data in a ClientHello must be empty")
             self.early_data_accepted = self._accept_early_data(
@@ -582,7 +582,7 @@ class ServerHandshake13(Handshake13):
         ck, scheme = self.certified, self.scheme
         assert ck is not None and scheme is not None
         staple = None
-        if offer.has(_E.status_request) and ck.ocsp_response is not None:
+        if _E.status_request in offer.extensions and ck.ocsp_response is not None:
             staple = ck.ocsp_response() if callable(ck.ocsp_response) else ck.ocsp_response
         if staple:
             cert = _certificate_message(ck, staple)
