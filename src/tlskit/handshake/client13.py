@@ -37,7 +37,7 @@ from ..errors import (
     UnexpectedMessage,
 )
 from ..events import HandshakeComplete, SessionTicketReceived
-from ..keyschedule import EarlySecret, HandshakeSecret, resumption_psk
+from ..keyschedule import EarlySecret, HandshakeSecret, finished_verify_data, resumption_psk
 from ..session import Session
 from ..trace import TraceStep as T
 from ..wire import certcompress
@@ -322,10 +322,9 @@ class ClientHandshake13(Handshake13):
             shared = share.exchange(server_public)
             self.group = NamedGroup.of(group)
         self.offer.shares = {}
-        hs = EarlySecret.start(suite, psk).handshake(shared)
+        hs = HandshakeSecret.from_shared(suite, shared, psk)
         self.handshake_secret = hs
-        th = self.transcript.digest()
-        c_hs, s_hs = hs.client_traffic(th), hs.server_traffic(th)
+        c_hs, s_hs = hs.traffic(self.transcript.digest())
         if self.config.keylog is not None:
             self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
             self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
@@ -557,12 +556,11 @@ class ClientHandshake13(Handshake13):
 
     def on_finished(self, fin: m.Finished, raw: bytes) -> State:
         assert self.handshake_secret is not None
-        expected = self.finished_for(self._server_hs_secret, self.hash_before)
+        suite = self.handshake_secret.suite
+        expected = finished_verify_data(suite, self._server_hs_secret, self.hash_before)
         self.check_finished(fin, expected)
         master = self.handshake_secret.master()
-        th = self.transcript.digest()
-        c_ap, s_ap = master.client_traffic(th), master.server_traffic(th)
-        self.exporter_master = master.exporter(th)
+        c_ap, s_ap, self.exporter_master = master.application(self.transcript.digest())
         cfg = self.config
         if cfg.keylog is not None:
             self.keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
@@ -579,7 +577,8 @@ class ClientHandshake13(Handshake13):
             self.set_write(self._client_hs_secret)
         if self.certificate_request is not None:
             self._send_client_certificate(self.certificate_request)
-        verify_data = self.finished_for(self._client_hs_secret, self.transcript.digest())
+        verify_data = finished_verify_data(suite, self._client_hs_secret,
+                                           self.transcript.digest())
         self.send(m.frame(_HT.finished, verify_data))  # Finished.encode, without the object
         if _E.post_handshake_auth in self.offer.extensions:  # only 4.6.2 needs it again
             self.final_transcript = self.transcript.copy()

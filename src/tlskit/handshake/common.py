@@ -481,10 +481,15 @@ class Handshake:
                        early_data_accepted: bool = False) -> HandshakeComplete:
         """The one place a `HandshakeComplete` is built (both versions, both sides)."""
         assert self.suite is not None
+        # (a negotiated group or scheme is usually its enum member already)
+        if group is not None and type(group) is not NamedGroup:
+            group = NamedGroup.of(group)
+        if scheme is not None and type(scheme) is not SignatureScheme:
+            scheme = SignatureScheme.of(scheme)
         return HandshakeComplete(
-            version=self.version, cipher_suite=CipherSuite.of(self.suite.code),
-            group=NamedGroup.of(group) if group is not None else None,
-            signature_scheme=SignatureScheme.of(scheme) if scheme is not None else None,
+            version="TLSv1.3" if self.protocol is PV.TLSv1_3 else "TLSv1.2",
+            cipher_suite=CipherSuite.of(self.suite.code), group=group,
+            signature_scheme=scheme,
             alpn_protocol=alpn, peer_certificates=list(auth.chain), resumed=resumed,
             server_name=server_name, ocsp_response=auth.ocsp_response,
             early_data_accepted=early_data_accepted)

@@ -39,7 +39,13 @@ from ..errors import (
     UnexpectedMessage,
 )
 from ..events import ClientCertificateReceived, DataReceived, EarlyDataReceived
-from ..keyschedule import EarlySecret, MasterSecret, resumption_psk
+from ..keyschedule import (
+    EarlySecret,
+    HandshakeSecret,
+    MasterSecret,
+    finished_verify_data,
+    resumption_psk,
+)
 from ..randpool import server_rng
 from ..session import TicketState, encode_state
 from ..trace import TraceStep as T
@@ -506,11 +512,11 @@ class ServerHandshake13(Handshake13):
         raw = sh.encode()
         self.send(raw)
         self.flush()
-        hs = EarlySecret.start(suite, self._psk).handshake(shared)
-        th = self.transcript.digest()
-        c_hs, s_hs = hs.client_traffic(th), hs.server_traffic(th)
-        self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
-        self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
+        hs = HandshakeSecret.from_shared(suite, shared, self._psk)
+        c_hs, s_hs = hs.traffic(self.transcript.digest())
+        if cfg.keylog is not None:
+            self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
+            self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
         if cfg.tracer is not None:
             self.trace(T.SERVER_HELLO, message=sh, raw=raw,
                        group=group.name if self.group is not None else None,
@@ -532,20 +538,20 @@ class ServerHandshake13(Handshake13):
             self.trace(T.CERTIFICATE_REQUEST, message=cr)
         if self._psk is None:
             self._send_certificate(offer)
-        fin = m.Finished(self.finished_for(s_hs, self.transcript.digest()))
-        fin_raw = fin.encode()
+        verify_data = finished_verify_data(suite, s_hs, self.transcript.digest())
+        fin_raw = m.frame(_HT.finished, verify_data)  # Finished.encode, without the object
         self.send(fin_raw)
         self.flush()
         master = hs.master()
-        th = self.transcript.digest()
-        c_ap, s_ap = master.client_traffic(th), master.server_traffic(th)
-        self.trace(T.SERVER_FINISHED, message=fin, raw=fin_raw, verify_data=fin.verify_data,
-                   client_application_traffic_secret=c_ap,
-                   server_application_traffic_secret=s_ap)
-        self.exporter_master = master.exporter(th)
-        self.keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
-        self.keylog("SERVER_TRAFFIC_SECRET_0", s_ap)
-        self.keylog("EXPORTER_SECRET", self.exporter_master)
+        c_ap, s_ap, self.exporter_master = master.application(self.transcript.digest())
+        if cfg.tracer is not None:
+            self.trace(T.SERVER_FINISHED, message=m.Finished(verify_data), raw=fin_raw,
+                       verify_data=verify_data, client_application_traffic_secret=c_ap,
+                       server_application_traffic_secret=s_ap)
+        if cfg.keylog is not None:
+            self.keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
+            self.keylog("SERVER_TRAFFIC_SECRET_0", s_ap)
+            self.keylog("EXPORTER_SECRET", self.exporter_master)
         self._master = master
         self.set_write(s_ap)
         self._client_ap = c_ap
@@ -576,7 +582,8 @@ class ServerHandshake13(Handshake13):
         ee = m.EncryptedExtensions(exts)
         raw = ee.encode()
         self.send(raw)
-        self.trace(T.ENCRYPTED_EXTENSIONS, message=ee, raw=raw, alpn=self.alpn)
+        if cfg.tracer is not None:
+            self.trace(T.ENCRYPTED_EXTENSIONS, message=ee, raw=raw, alpn=self.alpn)
 
     def _send_certificate(self, offer: ClientHelloView) -> None:
         ck, scheme = self.certified, self.scheme
@@ -659,7 +666,9 @@ class ServerHandshake13(Handshake13):
         return State.WAIT_FINISHED
 
     def on_finished(self, fin: m.Finished, raw: bytes) -> State:
-        self.check_finished(fin, self.finished_for(self._client_hs, self.hash_before))
+        assert self.suite is not None
+        self.check_finished(fin, finished_verify_data(self.suite, self._client_hs,
+                                                      self.hash_before))
         self.set_read(self._client_ap)
         assert self._master is not None
         self.resumption_master = self._master.resumption(self.transcript.digest())
@@ -667,7 +676,8 @@ class ServerHandshake13(Handshake13):
         self.client_ap = self._client_ap
         self.final_transcript = self.transcript.copy()
         self._client_hs = self._client_ap = b""
-        self.trace(T.CLIENT_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
+        if self.config.tracer is not None:
+            self.trace(T.CLIENT_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
         self._send_tickets()
         resumed = self._psk is not None
         self.out.emit(self.complete_event(
