@@ -20,7 +20,9 @@ from hypothesis import strategies as st
 from tlskit.errors import DecodeError, IllegalParameter, UnexpectedMessage
 from tlskit.handshake import server13
 from tlskit.handshake.hello import decode_client_hello
+from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
+from tlskit.wire.codec import Writer
 from tlskit.wire.layout import Struct
 
 from .test_messages_roundtrip import MESSAGES
@@ -128,8 +130,8 @@ def test_client_hello_reader_answers_as_the_checked_one() -> None:
     check()
 
 
-@pytest.mark.parametrize("cls", [m.ServerHello, m.EncryptedExtensions, m.CertificateVerify],
-                         ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", [m.ClientHello, m.ServerHello, m.EncryptedExtensions,
+                                 m.CertificateVerify], ids=lambda c: c.__name__)
 def test_one_step_encoders_write_the_layout_bytes(cls: Any) -> None:
     @SETTINGS
     @given(MESSAGES[cls])
@@ -142,7 +144,10 @@ def test_one_step_encoders_write_the_layout_bytes(cls: Any) -> None:
     m.ServerHello(bytes(31), b"", 0x1301, m.Extensions()),          # short random
     m.ServerHello(bytes(33), b"\x01" * 32, 0x1301, m.Extensions({43: b"\x03\x04"})),
     m.CertificateVerify(0x0403, b""),                                # empty signature
-], ids=["short-random", "long-random", "empty-signature"])
+    m.ClientHello(bytes(31), b"", [0x1301], m.Extensions()),
+    m.ClientHello(bytes(32), b"", [], m.Extensions(), compression_methods=b""),
+], ids=["short-random", "long-random", "empty-signature", "hello-short-random",
+        "hello-empty-lists"])
 def test_odd_messages_encode_as_the_layout_does(msg: Any) -> None:
     assert msg.encode() == Struct.checked_encode(msg)
 
@@ -154,8 +159,14 @@ def test_odd_messages_encode_as_the_layout_does(msg: Any) -> None:
     m.CertificateVerify(0x10000, b"sig"),
     m.CertificateVerify(0x0403, bytes(0x10000)),
     m.EncryptedExtensions(m.Extensions({1: bytes(0xFFFF)})),
+    m.ClientHello(bytes(32), bytes(256), [0x1301], m.Extensions()),
+    m.ClientHello(bytes(32), b"", [0x10000], m.Extensions()),
+    m.ClientHello(bytes(32), b"", [0x1301] * 0x8000, m.Extensions()),
+    m.ClientHello(bytes(32), b"", [0x1301], m.Extensions(), compression_methods=bytes(256)),
+    m.ClientHello(bytes(32), b"", [0x1301], m.Extensions(), legacy_version=-1),
 ], ids=["long-session-id", "compression-256", "suite-17-bits", "scheme-17-bits",
-        "long-signature", "long-block"])
+        "long-signature", "long-block", "hello-long-session-id", "hello-suite-17-bits",
+        "hello-too-many-suites", "hello-long-compression", "hello-negative-version"])
 def test_unencodable_messages_fail_as_the_layout_does(msg: Any) -> None:
     def outcome(fn: Any) -> tuple[str, str]:
         try:
@@ -238,3 +249,50 @@ def test_messages_split_anywhere_give_the_same_handshake(monkeypatch: Any, size:
     c.send_data(b"ping")
     assert [e.data for e in pump(c, s) if isinstance(e, DataReceived)] == [b"ping"]
 
+
+
+# --- key_share bodies -------------------------------------------------------------------
+
+def _writer_key_share_client(shares: list[tuple[int, bytes]]) -> bytes:
+    """The key_share encoding through `Writer`, as the encoder was written before."""
+    w = Writer()
+    with w.prefixed(2):
+        for group, key in shares:
+            w.u16(group)
+            w.bytes16(key)
+    return bytes(w.buf)
+
+
+_shares = st.lists(st.tuples(st.sampled_from([0, 0x1D, 0x17, 0x11EC, 0xFFFF]),
+                             st.binary(max_size=5)), max_size=4)
+
+
+@SETTINGS
+@given(_shares)
+def test_key_share_encoders_write_what_the_writer_wrote(shares: list[tuple[int, bytes]]) -> None:
+    assert ext.encode_key_share_client(shares) == _writer_key_share_client(shares)
+    for group, key in shares:
+        w = Writer()
+        w.u16(group)
+        w.bytes16(key)
+        assert ext.encode_key_share_server(group, key) == bytes(w.buf)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_shares, st.binary(max_size=3))
+def test_client_key_share_reader_answers_as_the_checked_one(
+        shares: list[tuple[int, bytes]], tail: bytes) -> None:
+    body = _writer_key_share_client(shares)
+    for variant in (body, body + tail, body[:-1], tail + body, body[2:]):
+        assert (_outcome(lambda b: ext.decode_key_share_client(bytes(b)), variant)
+                == _outcome(lambda b: ext._decode_key_share_client(bytes(b)), variant))
+
+
+@pytest.mark.parametrize("shares", [[(0x1D, bytes(70000))], [(0x10000, b"k")]],
+                         ids=["long-key", "group-17-bits"])
+def test_unencodable_key_shares_fail_as_the_writer_did(shares: list[tuple[int, bytes]]) -> None:
+    with pytest.raises(Exception) as ours:
+        ext.encode_key_share_client(shares)
+    with pytest.raises(Exception) as writer:
+        _writer_key_share_client(shares)
+    assert type(ours.value) is type(writer.value)

@@ -723,6 +723,5 @@ class Handshake13(Handshake):
         th = before.hash_with(suite.hash_name, truncated_hello)
         return finished_verify_data(suite, early.binder_key(), th)
 
-    def check_extensions(self, exts: m.Extensions, allowed: frozenset[int], offered: set[int],
-                         what: str) -> None:
-        check_extensions(exts, allowed, offered, what)
+    # (the module function itself: no frame around it)
+    check_extensions = staticmethod(check_extensions)

@@ -125,16 +125,42 @@ def decode_u16(body: bytes, what: str) -> int:
 
 # --- key_share (4.2.8) ---------------------------------------------------------------
 
+_GROUP_LENGTH = struct.Struct(">HH")
+
+
 def encode_key_share_client(shares: list[tuple[int, bytes]]) -> bytes:
-    w = Writer()
-    with w.prefixed(2):
-        for group, key in shares:
-            w.u16(group)
-            w.bytes16(key)
-    return bytes(w.buf)
+    parts = []
+    for group, key in shares:
+        parts.append(_GROUP_LENGTH.pack(group, len(key)))
+        parts.append(key)
+    entries = b"".join(parts)
+    if len(entries) > 0xFFFF:
+        raise ValueError(f"vector too long for a 2-byte length: {len(entries)}")
+    return len(entries).to_bytes(2, "big") + entries
 
 
 def decode_key_share_client(body: bytes) -> list[tuple[int, bytes]]:
+    """client_shares; in one pass when well formed with no group twice, else read
+    again through `Reader`, which raises with the detailed message."""
+    n = len(body)
+    if n >= 2 and (body[0] << 8) | body[1] == n - 2:
+        shares: list[tuple[int, bytes]] = []
+        seen: set[int] = set()
+        at = 2
+        while at + 4 <= n:
+            group = (body[at] << 8) | body[at + 1]
+            end = at + 4 + ((body[at + 2] << 8) | body[at + 3])
+            if end == at + 4 or end > n or group in seen:  # key_exchange<1..2^16-1>
+                break
+            seen.add(group)
+            shares.append((group, body[at + 4:end]))
+            at = end
+        if at == n:
+            return shares
+    return _decode_key_share_client(body)
+
+
+def _decode_key_share_client(body: bytes) -> list[tuple[int, bytes]]:
     r = Reader(body)
     lst = r.vec16(what="client_shares")
     _done(r, "key_share")
@@ -151,10 +177,7 @@ def decode_key_share_client(body: bytes) -> list[tuple[int, bytes]]:
 
 
 def encode_key_share_server(group: int, key: bytes) -> bytes:
-    w = Writer()
-    w.u16(group)
-    w.bytes16(key)
-    return bytes(w.buf)
+    return _GROUP_LENGTH.pack(group, len(key)) + key
 
 
 def decode_key_share_server(body: bytes) -> tuple[int, bytes]:

@@ -26,7 +26,7 @@ HRR_RANDOM = bytes.fromhex(
 _TYPE_LENGTH = struct.Struct(">HH")
 _U16 = struct.Struct(">H")
 # Handshake headers (type, uint24 length as u8 + u16) with a message's fixed fields.
-_SH_HEAD = struct.Struct(">BBHH")  # + legacy_version
+_SH_HEAD = struct.Struct(">BBHH")  # + legacy_version (both hellos)
 _SUITE_COMPRESSION = struct.Struct(">HB")
 _CV_HEAD = struct.Struct(">BBHHH")  # + algorithm, signature length
 
@@ -138,6 +138,20 @@ class ClientHello(Struct):
     extensions: Extensions
     legacy_version: int = 0x0303
     compression_methods: bytes = b"\x00"
+
+    def encode(self) -> bytes:
+        """`checked_encode`'s bytes in one step (every client handshake sends one)."""
+        sid, suites, comp = self.session_id, self.cipher_suites, self.compression_methods
+        if len(self.random) != 32 or len(sid) > 255 or len(comp) > 255 \
+                or len(suites) > 0x7FFF:
+            return self.checked_encode()  # (the Writer's own rules decide, as before)
+        suites_body = struct.pack(f">{len(suites)}H", *suites)
+        exts = self.extensions.block()
+        n = 38 + len(sid) + len(suites_body) + len(comp) + len(exts)
+        return b"".join((_SH_HEAD.pack(HandshakeType.client_hello, n >> 16, n & 0xFFFF,
+                                       self.legacy_version), self.random, bytes((len(sid),)),
+                         sid, _U16.pack(len(suites_body)), suites_body, bytes((len(comp),)),
+                         comp, exts))
 
 
 @dataclass(slots=True)
