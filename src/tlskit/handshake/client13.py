@@ -221,8 +221,10 @@ class ClientHandshake13(Handshake13):
         elif cfg.legacy_session_ticket or (tls12 and cfg.session_cache is not None):
             exts[_E.session_ticket] = b""  # ask a TLS 1.2 server for a ticket
         if tls13:
-            exts[_E.key_share] = ext.encode_key_share_client(
-                [(g, s.public) for g, s in self.offer.shares.items()])
+            shares = []  # (a loop: a comprehension is a frame of its own)
+            for group, share in self.offer.shares.items():
+                shares.append((group, share.public))
+            exts[_E.key_share] = ext.encode_key_share_client(shares)
             exts[_E.supported_versions] = bodies[_E.supported_versions]
         exts[_E.signature_algorithms] = bodies[_E.signature_algorithms]
         if cfg._cert_schemes is not None:

@@ -126,7 +126,7 @@ class Transcript:
         self.digest = hash_obj.digest  # type: ignore[method-assign]
 
     def start(self, hash_name: str) -> None:
-        self._bind(_new_hash(hash_name))
+        self._bind(getattr(hashlib, hash_name)())  # (`_new_hash`, written out)
         for raw in self._pending:
             self._hash.update(raw)
         self._pending = []
@@ -458,7 +458,8 @@ class Handshake:
             self._flight = bytearray()
 
     def send_ccs(self) -> None:
-        self.flush()
+        if self._flight:
+            self.flush()
         self.out.send_change_cipher_spec()
         if self.config.tracer is not None:
             self.trace(T.CLIENT_CHANGE_CIPHER_SPEC if self.side == "client"
@@ -561,7 +562,7 @@ def dns_match(pattern: str, name: str) -> bool:
 
 def by_server_name(certs: list[Any], server_name: str | None) -> list[Any]:
     """The configured chains, those whose names match the SNI name first."""
-    if not server_name:
+    if not server_name or len(certs) == 1:  # (one chain: nothing to order)
         return list(certs)
     wanted = server_name.lower()
     named = [c for c in certs if any(dns_match(p, wanted) for p in c.dns_names())]
@@ -608,6 +609,7 @@ class Handshake13(Handshake):
         # True while our latest KeyUpdate answered a request and nothing went out since.
         self._last_update_answered = False
         self.ccs_seen = False
+        # The transcript before the (last) ClientHello; None: empty (the first hello).
         self.before_hello: Transcript | None = None
         self.exporter_master = b""
         self.resumption_master = b""
@@ -618,7 +620,9 @@ class Handshake13(Handshake):
 
     def before_transcript(self, msg_type: int, raw: bytes) -> None:
         if msg_type == HandshakeType.client_hello:  # PSK binders hash what came before
-            self.before_hello = self.transcript.copy()
+            # (nothing, before a first ClientHello: no copy then)
+            tr = self.transcript
+            self.before_hello = tr.copy() if tr._hash is not None or tr._pending else None
 
     def receive_ccs(self, payload: bytes) -> None:
         """5: one compatibility change_cipher_spec (0x01) is dropped during the handshake."""
@@ -637,12 +641,14 @@ class Handshake13(Handshake):
 
     def set_read(self, secret: bytes) -> None:
         assert self.suite is not None
-        self.require_message_boundary()
+        if self._buf or self._unread:
+            self.require_message_boundary()  # raises
         self.out.install_read(self.suite, secret)
 
     def set_write(self, secret: bytes) -> None:
         assert self.suite is not None
-        self.flush()
+        if self._flight:
+            self.flush()
         self.out.install_write(self.suite, secret)
 
     # -- Finished and CertificateVerify ------------------------------------------------

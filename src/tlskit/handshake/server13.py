@@ -61,6 +61,7 @@ from .common import (
     Output,
     PeerAuth,
     Table,
+    Transcript,
     by_server_name,
     choose_alpn,
     parse_chain,
@@ -330,9 +331,9 @@ class ServerHandshake13(Handshake13):
             if client_chain is None:
                 continue
             self.suite = state.suite
-            assert self.before_hello is not None
             cut = len(raw) - ext.binders_length(binders)
-            expected = self.psk_binder(state.suite, state.psk, self.before_hello, raw[:cut])
+            before = self.before_hello if self.before_hello is not None else Transcript()
+            expected = self.psk_binder(state.suite, state.psk, before, raw[:cut])
             if not hmac.compare_digest(expected, binders[index]):
                 raise DecryptError("PSK binder does not verify (4.2.11.2)")
             self._psk_index = index
@@ -403,16 +404,21 @@ class ServerHandshake13(Handshake13):
         """Pick the chain for the SNI name and the scheme the client can verify,
         preferring one whose certificate signatures the client accepts (4.2.3; else any
         signable chain, as the RFC lets the server do)."""
-        candidates = by_server_name(self.config._certs, self.server_name)
-        signable = [(ck, s) for ck in candidates
-                    for s in [next((s for s in ck.schemes if s in schemes), None)]
-                    if s is not None]
+        signable = []  # (chain, our first scheme the client accepts), as loops: no frames
+        for ck in by_server_name(self.config._certs, self.server_name):
+            for scheme in ck.schemes:
+                if scheme in schemes:
+                    signable.append((ck, scheme))
+                    break
         if not signable:
             raise HandshakeFailure(
                 "no certificate can be signed with a scheme the client accepts")
         accepted = set(cert_schemes)
         for ck, scheme in signable:
-            if all(sigs & accepted for sigs in ck.chain_signatures):
+            for sigs in ck.chain_signatures:
+                if not sigs & accepted:
+                    break
+            else:  # every certificate's signature is one the client accepts
                 self.certified, self.scheme = ck, SignatureScheme.of(scheme)
                 return
         self.certified, self.scheme = signable[0][0], SignatureScheme.of(signable[0][1])
@@ -674,7 +680,8 @@ class ServerHandshake13(Handshake13):
         self.resumption_master = self._master.resumption(self.transcript.digest())
         self._master = None
         self.client_ap = self._client_ap
-        self.final_transcript = self.transcript.copy()
+        if self.client_offered_pha:  # only 4.6.2 (`request_client_certificate`) needs it
+            self.final_transcript = self.transcript.copy()
         self._client_hs = self._client_ap = b""
         if self.config.tracer is not None:
             self.trace(T.CLIENT_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
