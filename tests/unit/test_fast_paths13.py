@@ -312,3 +312,14 @@ def test_the_server_keeps_the_final_transcript_only_for_post_handshake_auth(pha:
     assert s.handshake_complete is not None
     assert (s._hs.final_transcript is not None) is pha
     assert s._hs.before_hello is None  # a first ClientHello: nothing before it to copy
+
+
+def test_plain_member_namespaces_hold_the_enum_members_themselves() -> None:
+    from tlskit.enums import ExtensionType
+    from tlskit.handshake import client13
+    from tlskit.handshake.common import members
+    plain = members(ExtensionType)
+    for name, member in ExtensionType.__members__.items():
+        assert getattr(plain, name) is member
+    assert server13._E.key_share is client13._E.key_share is ExtensionType.key_share
+    assert not isinstance(plain, type(ExtensionType))  # an ordinary class: fast reads

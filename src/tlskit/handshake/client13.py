@@ -57,13 +57,14 @@ from .common import (
     Output,
     PeerAuth,
     Table,
+    members,
     parse_chain,
     rule,
     verify_server_chain,
 )
 from .hello import ServerHelloView
 
-_E = ExtensionType
+_E = members(ExtensionType)  # (plain attribute reads: see `members`)
 _HT = HandshakeType
 
 

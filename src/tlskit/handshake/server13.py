@@ -64,6 +64,7 @@ from .common import (
     Transcript,
     by_server_name,
     choose_alpn,
+    members,
     parse_chain,
     resumable_client_chain,
     rule,
@@ -71,7 +72,7 @@ from .common import (
 )
 from .hello import ClientHelloView, decode_client_hello
 
-_E = ExtensionType
+_E = members(ExtensionType)  # (plain attribute reads: see `members`)
 _HT = HandshakeType
 EARLY_DATA_SKIP_LIMIT = 1 << 16  # bytes of declined 0-RTT data we are willing to discard
 # 8.3: how far the client's view of a ticket's age may differ from ours for 0-RTT (one
