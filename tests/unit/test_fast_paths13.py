@@ -245,7 +245,6 @@ def test_messages_split_anywhere_give_the_same_handshake(monkeypatch: Any, size:
     from ..support.pump import pump
     c, s, _ = _handshake_with_chunks(monkeypatch, size)
     assert c.handshake_complete is not None and s.handshake_complete is not None
-    assert not c._hs.partial_message and not s._hs.partial_message
     c.send_data(b"ping")
     assert [e.data for e in pump(c, s) if isinstance(e, DataReceived)] == [b"ping"]
 
@@ -296,22 +295,6 @@ def test_unencodable_key_shares_fail_as_the_writer_did(shares: list[tuple[int, b
     with pytest.raises(Exception) as writer:
         _writer_key_share_client(shares)
     assert type(ours.value) is type(writer.value)
-
-
-# --- what a handshake no longer copies ------------------------------------------------------
-
-@pytest.mark.parametrize("pha", [False, True])
-def test_the_server_keeps_the_final_transcript_only_for_post_handshake_auth(pha: bool) -> None:
-    from tlskit import ClientConnection, ServerConnection
-
-    from ..support.pki import client_config, server_config
-    from ..support.pump import pump
-    c = ClientConnection(client_config(post_handshake_auth=pha), server_name="localhost")
-    s = ServerConnection(server_config())
-    pump(c, s)
-    assert s.handshake_complete is not None
-    assert (s._hs.final_transcript is not None) is pha
-    assert s._hs.before_hello is None  # a first ClientHello: nothing before it to copy
 
 
 def test_plain_member_namespaces_hold_the_enum_members_themselves() -> None:
