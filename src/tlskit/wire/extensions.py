@@ -7,6 +7,7 @@ check every length and raise DecodeError; they keep unknown code points.
 from __future__ import annotations
 
 import struct
+from functools import partial
 
 from ..errors import DecodeError, IllegalParameter
 from .codec import Reader, Writer
@@ -75,14 +76,6 @@ def encode_versions_client(versions: list[int]) -> bytes:
     return encode_u16_list(versions, prefix=1)
 
 
-def decode_versions_client(body: bytes) -> list[int]:
-    return decode_u16_list8(body, "supported_versions")
-
-
-def decode_version_server(body: bytes) -> int:
-    return decode_u16(body, "supported_versions")
-
-
 # --- supported_groups, signature_algorithms(_cert) (4.2.7, 4.2.3) --------------------
 
 def encode_u16_list(values: list[int], prefix: int = 2) -> bytes:
@@ -121,6 +114,11 @@ def decode_u16(body: bytes, what: str) -> int:
     value = r.u16()
     _done(r, what)
     return value
+
+
+# supported_versions (4.2.1): the generic readers, named (partials: no frame of their own).
+decode_versions_client = partial(decode_u16_list8, what="supported_versions")
+decode_version_server = partial(decode_u16, what="supported_versions")
 
 
 # --- key_share (4.2.8) ---------------------------------------------------------------
@@ -194,8 +192,7 @@ def encode_key_share_hrr(group: int) -> bytes:
     return group.to_bytes(2, "big")
 
 
-def decode_key_share_hrr(body: bytes) -> int:
-    return decode_u16(body, "key_share")
+decode_key_share_hrr = partial(decode_u16, what="key_share")
 
 
 # --- ALPN (RFC 7301) -----------------------------------------------------------------
@@ -226,7 +223,8 @@ def encode_record_size_limit(limit: int) -> bytes:
 
 
 def decode_record_size_limit(body: bytes) -> int:
-    limit = decode_u16(body, "record_size_limit")
+    limit = (body[0] << 8) | body[1] if len(body) == 2 \
+        else decode_u16(body, "record_size_limit")
     if limit < 64:
         raise IllegalParameter(f"record_size_limit {limit} is below the minimum of 64")
     return limit
