@@ -310,6 +310,9 @@ class Handshake:
         self.hash_before = b""
         self.successor: Handshake | None = None  # set when TLS 1.2 takes over
         self._buf = bytearray()
+        # Whether `_buf` holds part of a message: an attribute `receive_record` keeps (the
+        # connection asks for every record), not a property.
+        self.partial_message = False
         self._unread = 0  # bytes of the record being handled after the current message
         self._flight = bytearray()
 
@@ -343,10 +346,6 @@ class Handshake:
             self.config.keylog(label, self.client_random, secret)
 
     # -- receiving ----------------------------------------------------------------------
-
-    @property
-    def partial_message(self) -> bool:
-        return bool(self._buf)
 
     @property
     def reassembly_buffer(self) -> bytearray:
@@ -388,10 +387,11 @@ class Handshake:
                     if pos < n:
                         self.successor.receive_record(data[pos:])
                     return
+            if pos < n:
+                buf += data[pos:] if pos else data
         finally:
             self._unread = 0
-        if pos < n:
-            buf += data[pos:] if pos else data
+            self.partial_message = bool(buf)
 
     def _received(self, raw: bytes) -> None:
         msg_type = raw[0]
