@@ -233,3 +233,59 @@ def test_aio_tickets_leave_before_the_handler_waits_for_the_client(
 
     events = serve_aio(server_config, echo, client)
     assert [ev.data for ev in events if isinstance(ev, DataReceived)] == [b"ping\n"]
+
+
+def test_aio_answer_and_close_leave_in_one_send(server_config: ServerConfig,
+                                                client_config: ClientConfig) -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"ans")
+        writer.write(b"wer")
+        await writer.drain()
+        writer.close()
+
+    def client(port: int) -> tuple[int, list[Event]]:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            conn = handshake_raw_client(sock, client_config)
+            before = data_segments_in(sock)
+            sock.sendall(conn.data_to_send())
+            events: list[Event] = []
+            while data := sock.recv(1 << 16):  # until the server's FIN
+                events += conn.receive_data(data)
+            return data_segments_in(sock) - before, events
+
+    segments, events = serve_aio(server_config, answer, client)
+    assert [type(ev).__name__ for ev in events] == [
+        "SessionTicketReceived", "SessionTicketReceived", "DataReceived", "DataReceived",
+        "ConnectionClosed"]
+    assert b"".join(ev.data for ev in events if isinstance(ev, DataReceived)) == b"answer"
+    assert segments == 1  # tickets, both writes and close_notify: one send
+
+
+def test_aio_large_writes_leave_at_once(server_config: ServerConfig,
+                                        client_config: ClientConfig) -> None:
+    sizes: list[int] = []
+
+    async def bulk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(bytes(tlskit.aio.CORK_LIMIT))  # not held for the end of the step
+        sizes.append(writer.transport.get_write_buffer_size())
+        writer.write(b"x")                          # small: held
+        sizes.append(writer.transport.get_write_buffer_size())
+        await reader.read()
+        writer.close()
+
+    def client(port: int) -> int:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            conn = handshake_raw_client(sock, client_config)
+            sock.sendall(conn.data_to_send())
+            got = 0
+            while got < tlskit.aio.CORK_LIMIT + 1:
+                data = sock.recv(1 << 16)
+                assert data
+                got += sum(len(ev.data) for ev in conn.receive_data(data)
+                           if isinstance(ev, DataReceived))
+            conn.close()
+            sock.sendall(conn.data_to_send())
+            return got
+
+    assert serve_aio(server_config, bulk, client) == tlskit.aio.CORK_LIMIT + 1
+    assert sizes[1] - sizes[0] == 1  # the held byte counts as buffered
