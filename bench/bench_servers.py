@@ -113,9 +113,15 @@ def stdlib_context(pki: PKI, tickets: int) -> ssl.SSLContext:
     return ctx
 
 
+# What an OpenSSL server picks from a stdlib client's offer (its first preference); tlskit
+# prefers AES-128-GCM, so it is pinned here: both servers run the same key schedule hash
+# and record cipher (the bench prints what each negotiated).
+SUITE = "TLS_AES_256_GCM_SHA384"
+
+
 def tlskit_config(pki: PKI, tickets: int) -> ServerConfig:
     return ServerConfig(certificate_chain=pki.chain, private_key=pki.key,
-                        versions=["TLSv1.3"], session_tickets=tickets)
+                        versions=["TLSv1.3"], session_tickets=tickets, cipher_suites=[SUITE])
 
 
 async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -179,6 +185,7 @@ class Contender:
     rates: list[float] = field(default_factory=list)
     cpu_per_hs: list[float] = field(default_factory=list)
     switches_per_hs: list[float] = field(default_factory=list)
+    suites: set[str] = field(default_factory=set)
 
     def usage(self) -> tuple[float, int]:
         self.control.send("usage")
@@ -214,16 +221,21 @@ class Load:
         self.pool = ThreadPoolExecutor(concurrency)
         self.concurrency = concurrency
 
-    def one(self, port: int) -> bool:
+    def one(self, port: int) -> str:
+        """One connection: the negotiated cipher suite, or "" if the answer was wrong."""
         with (socket.create_connection(("127.0.0.1", port), timeout=30) as raw,
               self.ctx.wrap_socket(raw, server_hostname="localhost") as tls):
-            return tls.recv(16) == ANSWER  # the session tickets are read on the way
+            ok = tls.recv(16) == ANSWER  # the session tickets are read on the way
+            suite = tls.cipher()
+            return suite[0] if ok and suite else ""
 
     def batch(self, c: Contender, handshakes: int) -> None:
         cpu_before, switches_before = c.usage()
         start = time.perf_counter()
-        ok = sum(self.pool.map(self.one, [c.port] * handshakes))
+        suites = list(self.pool.map(self.one, [c.port] * handshakes))
         elapsed = time.perf_counter() - start
+        ok = sum(map(bool, suites))
+        c.suites.update(filter(None, suites))
         cpu_after, switches_after = c.usage()
         if ok != handshakes:
             raise SystemExit(f"{c.kind}: {handshakes - ok} of {handshakes} handshakes failed")
@@ -262,6 +274,9 @@ def report(name: str, mine: Contender, theirs: Contender, target: str) -> None:
     print(f"ratio {name} server handshakes tlskit/ssl (hs/s): {m_rate / t_rate:.2f}x "
           f"(best batches {max(mine.rates) / max(theirs.rates):.2f}x; target {target})")
     print(f"ratio {name} server CPU per handshake tlskit/ssl (time): {m_cpu / t_cpu:.2f}x")
+    if mine.suites != theirs.suites:
+        print(f"WARNING: unequal work, cipher suites tlskit {sorted(mine.suites)}, "
+              f"stdlib {sorted(theirs.suites)}")
 
 
 # ---------------------------------------------------------------------- held connections
@@ -339,7 +354,7 @@ def main() -> None:
     print(f"{args.concurrency} client threads, {args.batches} batches of {args.handshakes} "
           f"handshakes per server, {args.tickets} session tickets from both servers; stdlib "
           f"blocking server: {'reused' if args.stdlib_workers else 'a new'} thread per "
-          "connection (TLSServer: reused)")
+          f"connection (TLSServer: reused); both servers: {SUITE}")
     pki = make_pki()
     load = Load(pki, args.concurrency)
     try:
