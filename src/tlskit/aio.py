@@ -90,6 +90,7 @@ class TLSProtocol(asyncio.Protocol):
         self._waiter = waiter
         self._peer = peer
         self._tcp: asyncio.Transport | None = None
+        self._loop: asyncio.AbstractEventLoop  # set by connection_made
         self.app_transport = _TLSTransport(self)
         self._server_hostname = server_hostname
         self._info: TLSInfo | None = None  # made when asked for (most servers never ask)
@@ -115,10 +116,11 @@ class TLSProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._tcp = transport
+        # (get_running_loop is a getpid() system call each time: asked once)
+        self._loop = loop = asyncio.get_running_loop()
         if self._peer is None:
             self._peer = _label(transport.get_extra_info("peername"))
         if self._handshake_timeout is not None:
-            loop = asyncio.get_running_loop()
             self._timer = loop.call_later(self._handshake_timeout, self._handshake_timed_out)
         self._flush()  # the ClientHello, for clients
 
@@ -226,7 +228,7 @@ class TLSProtocol(asyncio.Protocol):
             self._flush()
         elif not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._scheduled_flush)
+            self._loop.call_soon(self._scheduled_flush)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
@@ -266,8 +268,7 @@ class TLSProtocol(asyncio.Protocol):
         if self._idle_timeout is None or self._tcp is None:
             return
         self._cancel_idle_timer()
-        loop = asyncio.get_running_loop()
-        self._idle_timer = loop.call_later(self._idle_timeout, self._idle_timed_out)
+        self._idle_timer = self._loop.call_later(self._idle_timeout, self._idle_timed_out)
 
     def _cancel_idle_timer(self) -> None:
         if self._idle_timer is not None:

@@ -222,6 +222,9 @@ class TLSServer(socketserver.ThreadingTCPServer):
         super().handle_error(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
-        with contextlib.suppress(OSError):
-            request.shutdown(socket.SHUT_WR)  # close_notify, then FIN
+        """close_notify, then FIN. When the handler left no file open on the connection,
+        closing it sends both (one system call fewer than shutdown, then close)."""
+        if not isinstance(request, TLSSocket) or request.files_open():
+            with contextlib.suppress(OSError):
+                request.shutdown(socket.SHUT_WR)
         self.close_request(request)
