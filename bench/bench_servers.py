@@ -46,7 +46,6 @@ import tlskit.aio
 from tlskit import ServerConfig
 from tlskit.io import TLSServer
 from tlskit.io.server import listen_backlog
-from tlskit.io.workers import WorkerPool
 
 ANSWER = b"ok"
 KINDS = ("tlskit-blocking", "stdlib-blocking", "tlskit-asyncio", "stdlib-asyncio")
@@ -81,7 +80,10 @@ class StdlibTLSServer(socketserver.ThreadingTCPServer):
                  workers: bool = False) -> None:
         self.ctx = ctx
         self.request_queue_size = listen_backlog()  # the same backlog as TLSServer's
-        self.workers = WorkerPool(1.0) if workers else None  # as TLSServer's, if asked
+        self.workers = None
+        if workers:  # as TLSServer's (imported here: the script also runs on older trees)
+            from tlskit.io.workers import WorkerPool
+            self.workers = WorkerPool(1.0)
         super().__init__(address, handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
