@@ -354,3 +354,24 @@ def test_blocking_server_closes_with_one_send_and_no_timeout_switch(
     # close_notify (no send timeout set and reset around it), the drain of what the
     # client may have sent, then close (its FIN: no separate shutdown call).
     assert calls[answer + 1:] == ["send", "recv", "close"]
+
+
+def test_blocking_server_ends_a_connection_whose_handler_left_a_file_open(
+        tls_server_factory: Any, pki: PKI) -> None:
+    kept: list[Any] = []
+
+    class LeaveFileOpen(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            f = self.request.makefile("wb")
+            f.write(b"ok")
+            f.flush()
+            kept.append(f)  # never closed: close() alone would wait for it
+
+    srv = tls_server_factory(LeaveFileOpen)
+    ctx = ssl.create_default_context(cafile=str(pki.root_pem))
+    with (socket.create_connection(("127.0.0.1", srv.server_address[1]), timeout=10) as raw,
+          ctx.wrap_socket(raw, server_hostname="localhost") as tls):
+        assert tls.recv(16) == b"ok"
+        assert tls.recv(16) == b""  # close_notify and FIN all the same (shutdown)
+    assert len(kept) == 1
+    kept[0].close()
