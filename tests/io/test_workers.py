@@ -160,3 +160,35 @@ def test_a_job_that_raises_ends_only_its_worker(monkeypatch: pytest.MonkeyPatch)
     pool.submit(done.set)
     assert done.wait(10) and pool.started == 2
     pool.close(wait=True)
+
+
+def test_server_close_waits_for_non_daemon_workers(server_config: Any, pki: PKI) -> None:
+    at_handler, release = threading.Event(), threading.Event()
+
+    class Hold(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            at_handler.set()
+            release.wait(20)
+            self.request.sendall(b"ok")
+
+    class Joining(TLSServer):
+        daemon_threads = False  # with block_on_close (the default): server_close joins
+
+    srv = Joining(("127.0.0.1", 0), Hold, server_config, worker_idle_timeout=3600)
+    serving = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05})
+    serving.start()
+    answers: list[bytes] = []
+    client = threading.Thread(target=lambda: answers.append(fetch(srv, pki)))
+    client.start()
+    assert at_handler.wait(10)
+    srv.shutdown()
+    serving.join(10)
+    closing = threading.Thread(target=srv.server_close)
+    closing.start()
+    closing.join(0.2)
+    assert closing.is_alive()  # still waiting for the busy worker
+    release.set()
+    closing.join(10)
+    client.join(10)
+    assert not closing.is_alive() and answers == [b"ok"]
+    assert srv.worker_pool is not None and srv.worker_pool.idle() == 0
