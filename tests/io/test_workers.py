@@ -12,7 +12,6 @@ import socketserver
 import ssl
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,14 +20,7 @@ from tlskit.io import TLSServer
 from tlskit.io.workers import WorkerPool
 
 from .conftest import PKI
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
+from .helpers import wait_for
 
 
 def fetch(srv: TLSServer, pki: PKI) -> bytes:
