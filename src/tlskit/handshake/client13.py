@@ -532,6 +532,8 @@ class ClientHandshake13(Handshake13):
             raise DecodeError("server sent an empty Certificate message (4.4.2.4)")
         auth = self.auth
         for i, entry in enumerate(cert.entries):
+            if not entry.extensions:
+                continue  # (most entries: nothing to check)
             self.check_extensions(entry.extensions, ALLOWED_IN_CERT_ENTRY,
                                   self.offer.extensions | {_E.signed_certificate_timestamp},
                                   "CertificateEntry")

@@ -208,22 +208,26 @@ class ServerHandshake13(Handshake13):
         self._check_version(offer)
         self._check_shape(offer)
         cfg = self.config
-        common_suites = [s for s in cfg._suites if s in ch.cipher_suites]
-        if not common_suites:
+        for code in cfg._suites:  # our first suite the client offers (a loop: no frame)
+            if code in ch.cipher_suites:
+                break
+        else:
             raise HandshakeFailure(
                 "no TLS 1.3 cipher suite in common with the client (we accept "
                 f"{', '.join(crypto.SUITES[s].name for s in cfg._suites)})")
-        self.suite = crypto.SUITES[common_suites[0]]
+        self.suite = crypto.SUITES[code]
         shares = self._check_shares(offer)
         assert offer.groups is not None and offer.schemes is not None
         offer.record_size_limit  # noqa: B018 -- checked now, before anything is sent
         self.client_random = ch.random
-        common_groups = [g for g in cfg._groups if g in offer.groups]
-        if not common_groups:
+        for group in cfg._groups:  # our first group the client lists
+            if group in offer.groups:
+                break
+        else:
             raise HandshakeFailure(
                 "no key exchange group in common with the client (we accept "
                 f"{', '.join(NamedGroup(g).name for g in cfg._groups)})")
-        self.group = NamedGroup.of(common_groups[0])
+        self.group = NamedGroup.of(group)
         self._psk = self._accept_ticket(offer, raw)
         if self._psk is None:
             cert_schemes = offer.cert_schemes
@@ -276,14 +280,17 @@ class ServerHandshake13(Handshake13):
         # for one is refused, and so is listing one in a hello that offers TLS 1.3 alone.
         # A client that also offers TLS 1.2 may list them for 1.2 (tlslite-ng lists the
         # brainpool curves): tolerated there, as OpenSSL and Go do.
-        obsolete = [g for g, _ in shares if crypto.is_obsolete_group(g)]
-        if obsolete:
-            raise IllegalParameter(f"key share for obsolete group {obsolete[0]:#06x} in a "
-                                   "TLS 1.3 ClientHello")
-        listed = [g for g in client_groups if crypto.is_obsolete_group(g)]
-        if listed and ProtocolVersion.TLSv1_2 not in offer.offered_versions:
-            raise IllegalParameter(f"supported_groups lists obsolete group {listed[0]:#06x} "
-                                   "in a TLS 1.3-only ClientHello (RFC 8446 4.2.7)")
+        for group, _ in shares:
+            if crypto.is_obsolete_group(group):
+                raise IllegalParameter(f"key share for obsolete group {group:#06x} in a "
+                                       "TLS 1.3 ClientHello")
+        for group in client_groups:
+            if crypto.is_obsolete_group(group):
+                if ProtocolVersion.TLSv1_2 not in offer.offered_versions:
+                    raise IllegalParameter(
+                        f"supported_groups lists obsolete group {group:#06x} in a "
+                        "TLS 1.3-only ClientHello (RFC 8446 4.2.7)")
+                break
         for group, _ in shares:
             if group not in client_groups:
                 raise IllegalParameter(f"key share for {NamedGroup(group).name}, which is "
