@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 
+from ..crypto import key_family
 from . import derext, names
 from .der import (
     _EMPTY_NAME,
@@ -211,23 +212,6 @@ def oid_name(oid: x509.ObjectIdentifier) -> str:
     """The OID's short name when cryptography knows one, else its dotted form."""
     known = getattr(oid, "_name", "Unknown OID")
     return oid.dotted_string if known == "Unknown OID" else str(known)
-
-
-_FAMILY_BY_TYPE: dict[type, str] = {}
-
-
-def key_family(key: object) -> str:
-    """"rsa", "ec", "ed25519", "ed448" or "other". The key classes are ABCs, whose
-    isinstance checks are slow; the answer is kept per concrete type."""
-    kind = type(key)
-    family = _FAMILY_BY_TYPE.get(kind)
-    if family is None:
-        family = ("rsa" if isinstance(key, rsa.RSAPublicKey)
-                  else "ec" if isinstance(key, ec.EllipticCurvePublicKey)
-                  else "ed25519" if isinstance(key, ed25519.Ed25519PublicKey)
-                  else "ed448" if isinstance(key, ed448.Ed448PublicKey) else "other")
-        _FAMILY_BY_TYPE[kind] = family
-    return family
 
 
 def _key_description(key: CertificatePublicKeyTypes) -> tuple[str, str | None]:
@@ -479,6 +463,15 @@ def analyze(cert: x509.Certificate) -> CertInfo:
     """Parse and pre-judge one certificate. Never raises: defects become fields."""
     try:
         der_bytes = der_of(cert)
+    except Exception as exc:  # a certificate cryptography cannot even re-encode
+        return _unparseable(cert, exc)
+    return analyze_der(cert, der_bytes, hashlib.sha256(der_bytes).digest())
+
+
+def analyze_der(cert: x509.Certificate, der_bytes: bytes, fingerprint: bytes) -> CertInfo:
+    """`analyze` for a caller that already has the DER and its SHA-256 (the validator's
+    cache is keyed by that fingerprint). Never raises."""
+    try:
         der = split_certificate(der_bytes)
         if der.serial[:1] and (der.serial[0] & 0x80 or not any(der.serial)):
             # cryptography warns about a non-positive serial whenever it parses the rest
@@ -487,8 +480,8 @@ def analyze(cert: x509.Certificate) -> CertInfo:
             # warnings machinery is too slow for every handshake).
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return _analyze(cert, der_bytes, der)
-        return _analyze(cert, der_bytes, der)
+                return _analyze(cert, der_bytes, der, fingerprint=fingerprint)
+        return _analyze(cert, der_bytes, der, fingerprint=fingerprint)
     except Exception as exc:  # a parser surprise anywhere means the certificate is malformed
         return _unparseable(cert, exc)
 
@@ -509,11 +502,13 @@ def _unparseable(cert: x509.Certificate, exc: Exception) -> CertInfo:
 
 
 def _analyze(
-    cert: x509.Certificate, der_bytes: bytes, der: CertificateDER, fast: bool = True
+    cert: x509.Certificate, der_bytes: bytes, der: CertificateDER, fast: bool = True,
+    fingerprint: bytes | None = None,
 ) -> CertInfo:
     """`analyze` on the split DER; ``fast`` lets `derext` read the extensions it can
     (tests turn it off to compare with cryptography's reading)."""
-    fingerprint = hashlib.sha256(der_bytes).digest()
+    if fingerprint is None:
+        fingerprint = hashlib.sha256(der_bytes).digest()
     key: CertificatePublicKeyTypes | None = None
     key_desc, weak_key, key_problem = "unknown key", None, None
     try:
