@@ -187,3 +187,37 @@ def test_validation_time_defaults_to_now() -> None:
     before = datetime.now(UTC).replace(microsecond=0)
     got = _utc(None)
     assert before <= got <= datetime.now(UTC) and got.microsecond == 0
+
+
+# -- fields computed on first use ------------------------------------------------------
+
+
+def test_key_id_is_the_hash_of_the_key_on_first_use() -> None:
+    for cert in _corpus():
+        der = cert.public_bytes(Encoding.DER)
+        info = certinfo.analyze(cert)
+        assert info.key_id == hashlib.sha256(split_certificate(der).spki).digest()
+        assert info.key_id is info.key_id  # kept once computed
+
+
+def test_signature_cache_is_keyed_by_the_issuer_key() -> None:
+    """Two issuers with one key share verdicts; another key does not (the lazy key_id
+    must be the key's, not something per certificate)."""
+    root = pki.root("Shared Key Root", slot="shared")
+    twin = pki.root("Shared Key Root", slot="shared", serial=99)
+    other = pki.root("Shared Key Root", slot="other")
+    leaf = pki.leaf("shared.example", root)
+    v = Verifier(TrustStore([root.cert]))
+    infos = [v.analyze(c) for c in (root.cert, twin.cert, other.cert, leaf.cert)]
+    assert infos[0].key_id == infos[1].key_id != infos[2].key_id
+    stats = v.stats
+    assert v._signatures.check(infos[3], infos[0], stats) is None
+    assert v._signatures.check(infos[3], infos[1], stats) is None
+    assert stats.signature_verifications == 1
+    assert v._signatures.check(infos[3], infos[2], stats) == "the signature does not verify"
+    assert stats.signature_verifications == 2
+
+
+def test_unreadable_certificate_keeps_its_fingerprint_as_key_id() -> None:
+    info = certinfo._unparseable(pki.simple_chain("u.example").leaf.cert, ValueError("x"))
+    assert info.key_id == info.fingerprint and info.unparseable

@@ -92,8 +92,7 @@ class CertInfo:
     subject_der: bytes  # the Name TLVs, as encoded: what path building chains on
     issuer_der: bytes
     self_issued: bool
-    loop_key: tuple[bytes, bytes]
-    key_id: bytes  # SHA-256 of the SubjectPublicKeyInfo: what a signature really depends on
+    loop_key: tuple[bytes, bytes]  # (subject, SubjectPublicKeyInfo) TLVs: no pair twice on a path
     dns_label: str | None
     not_before: datetime
     not_after: datetime
@@ -128,6 +127,7 @@ class CertInfo:
     aki: bytes | None = None
     aki_present: bool = False
     aki_names_issuer: bool = False  # authorityCertIssuer or authorityCertSerialNumber
+    _key_id: bytes | None = None  # see key_id
     _description: str | None = None
     _subject: x509.Name | None = None
     _issuer: x509.Name | None = None
@@ -150,6 +150,15 @@ class CertInfo:
         if self._issuer is None:
             self._issuer = _parsed_name(self.cert, "issuer")
         return self._issuer
+
+    @property
+    def key_id(self) -> bytes:
+        """SHA-256 of the SubjectPublicKeyInfo: what a signature really depends on. Asked
+        of issuers only (signature cache keys), so computed on first use: a new leaf is
+        rarely anyone's issuer."""
+        if self._key_id is None:
+            self._key_id = hashlib.sha256(self.loop_key[1]).digest()  # (subject, SPKI)
+        return self._key_id
 
     @property
     def common_names(self) -> list[str]:
@@ -292,11 +301,20 @@ def _eku(info: CertInfo, value: Any, critical: bool) -> str | None:
 def _san(info: CertInfo, value: Any, critical: bool) -> str | None:
     info.san = san = tuple(value)
     info.san_critical = critical
-    info.dns_names = tuple(n.value for n in san if type(n) is x509.DNSName)
-    info.ip_addresses = tuple(
-        n.value for n in san if type(n) is x509.IPAddress
-        and isinstance(n.value, ipaddress.IPv4Address | ipaddress.IPv6Address))
+    dns: list[str] = []
+    ips: list[names.IPAddress] = []
+    for n in san:
+        kind = type(n)
+        if kind is x509.DNSName:
+            dns.append(n.value)
+        elif kind is x509.IPAddress and isinstance(n.value, _ADDRESS_TYPES):
+            ips.append(n.value)
+    info.dns_names, info.ip_addresses = tuple(dns), tuple(ips)
     return None
+
+
+# An iPAddress holds an address, or (in name constraints only) a network.
+_ADDRESS_TYPES = (ipaddress.IPv4Address, ipaddress.IPv6Address)
 
 
 def _note(info: CertInfo, note: str) -> None:
@@ -493,7 +511,7 @@ def _unparseable(cert: x509.Certificate, exc: Exception) -> CertInfo:
     epoch = datetime.fromtimestamp(0, UTC)
     return CertInfo(
         cert=cert, fingerprint=fingerprint, subject_der=fingerprint, issuer_der=b"",
-        self_issued=False, loop_key=(fingerprint, fingerprint), key_id=fingerprint,
+        self_issued=False, loop_key=(fingerprint, fingerprint), _key_id=fingerprint,
         dns_label=None, not_before=epoch, not_after=epoch, public_key=None,
         key_desc="unknown key", malformed=f"cannot be parsed: {exc}", unparseable=True,
         _description=f"(unparseable certificate, SHA-256 {fingerprint.hex()[:16]}...)",
@@ -527,7 +545,6 @@ def _analyze(
         issuer_der=der.issuer,
         self_issued=der.subject == der.issuer,
         loop_key=(der.subject, der.spki),
-        key_id=hashlib.sha256(der.spki).digest(),
         dns_label=None,
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
