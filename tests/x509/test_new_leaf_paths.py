@@ -221,3 +221,19 @@ def test_signature_cache_is_keyed_by_the_issuer_key() -> None:
 def test_unreadable_certificate_keeps_its_fingerprint_as_key_id() -> None:
     info = certinfo._unparseable(pki.simple_chain("u.example").leaf.cert, ValueError("x"))
     assert info.key_id == info.fingerprint and info.unparseable
+
+
+def test_ec_key_words_are_the_same_from_the_curve_table() -> None:
+    """EC key descriptions are kept per curve: the first and the second certificate on
+    a curve read the same, accepted or weak."""
+    root = pki.root("Curve Root")
+    for kind, words, weakness in (
+        ("ec256", "EC secp256r1", None),
+        ("ec384", "EC secp384r1", None),
+        ("secp256k1", "EC secp256k1",
+         "EC secp256k1 (only P-256, P-384 and P-521 are accepted)"),
+    ):
+        for n in range(2):
+            info = certinfo.analyze(pki.leaf(f"k{n}.{kind}.example", root, key_kind=kind,
+                                             slot=f"{kind}-{n}").cert)
+            assert (info.key_desc, info.weak_key) == (words, weakness)

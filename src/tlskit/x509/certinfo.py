@@ -223,17 +223,23 @@ def oid_name(oid: x509.ObjectIdentifier) -> str:
     return oid.dotted_string if known == "Unknown OID" else str(known)
 
 
+_EC_DESCRIPTIONS: dict[str, tuple[str, str | None]] = {}
+
+
 def _key_description(key: CertificatePublicKeyTypes) -> tuple[str, str | None]:
     """(words for the key, weakness or None): RSA below 2048 bits or with a modulus that
     is not a whole number of octets, curves other than the three NIST curves TLS 1.3 signs
     with, and DSA are refused (CA/B BR 6.1.5)."""
     family = key_family(key)
     if family == "ec":
-        key = cast(ec.EllipticCurvePublicKey, key)
-        desc = f"EC {key.curve.name}"
-        if key.curve.name not in _ACCEPTED_CURVES:
-            return desc, f"{desc} (only P-256, P-384 and P-521 are accepted)"
-        return desc, None
+        curve = cast(ec.EllipticCurvePublicKey, key).curve.name
+        known = _EC_DESCRIPTIONS.get(curve)
+        if known is None:
+            desc = f"EC {curve}"
+            known = (desc, None) if curve in _ACCEPTED_CURVES else (
+                desc, f"{desc} (only P-256, P-384 and P-521 are accepted)")
+            _EC_DESCRIPTIONS[curve] = known  # one per curve cryptography can load
+        return known
     if family == "rsa":
         key = cast(rsa.RSAPublicKey, key)
         bits = key.key_size
