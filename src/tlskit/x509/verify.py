@@ -110,7 +110,8 @@ class Verifier:
 
     One Verifier is meant to be shared by every connection: it caches parsed certificates
     and verified signatures, so validating the same chain again costs no public-key
-    operation. Both caches are bounded LRUs keyed by SHA-256 of the DER.
+    operation. Both caches are bounded LRUs keyed by SHA-256 of the DER (parsed
+    certificates also by object identity, see `analyze`).
 
     ``profile="default"`` enforces what validators enforce at validation time (RFC 5280
     path validation, the Web PKI's algorithm, key, usage and name checks); ``"cabf"``
