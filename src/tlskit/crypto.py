@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import (
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 from cryptography.utils import CryptographyDeprecationWarning
 
-from .enums import CipherSuite, NamedGroup, SignatureScheme
+from .enums import CipherSuite, NamedGroup, SignatureScheme, group_of
 from .errors import DecryptError, HandshakeFailure, IllegalParameter
 
 RNG = Callable[[int], bytes]
@@ -152,26 +152,56 @@ class KeyShare(abc.ABC):
         """The shared secret with the peer's public value (IllegalParameter if invalid)."""
 
 
+def _raw_key_makers(module: Any, name: str, rust: Any, supported: bool) -> tuple[
+        Callable[[bytes], Any], Callable[[bytes], Any]]:
+    """(from_private_bytes, from_public_bytes) of X25519 or X448. Each public classmethod
+    is a Python frame that imports the backend and asks it whether the curve is supported,
+    on every call (two per share); when the curve is supported (asked once, here) the
+    Rust constructors those classmethods end in are called directly (the same key
+    objects). Anything else keeps the public classmethods (and their errors)."""
+    private_cls = getattr(module, f"{name}PrivateKey")
+    public_cls = getattr(module, f"{name}PublicKey")
+    impl = getattr(rust, name.lower(), None)
+    make_private = getattr(impl, "from_private_bytes", None)
+    make_public = getattr(impl, "from_public_bytes", None)
+    if supported and make_private is not None and make_public is not None:
+        return make_private, make_public
+    return private_cls.from_private_bytes, public_cls.from_public_bytes
+
+
+def _montgomery_table() -> dict[int, tuple[NamedGroup, int, Callable[[bytes], Any],
+                                           Callable[[bytes], Any]]]:
+    """group -> (member, share size, private key from bytes, public key from bytes)."""
+    rust: Any
+    try:
+        from cryptography.hazmat.backends.openssl.backend import backend
+        from cryptography.hazmat.bindings._rust import openssl as rust
+        x25519_ok, x448_ok = backend.x25519_supported(), backend.x448_supported()
+    except (ImportError, AttributeError):  # another cryptography layout: public API only
+        rust, x25519_ok, x448_ok = None, False, False
+    return {int(NamedGroup.x25519): (NamedGroup.x25519, 32,
+                                     *_raw_key_makers(x25519, "X25519", rust, x25519_ok)),
+            int(NamedGroup.x448): (NamedGroup.x448, 56,
+                                   *_raw_key_makers(x448, "X448", rust, x448_ok))}
+
+
+_MONTGOMERY = _montgomery_table()
+
+
 class _MontgomeryShare(KeyShare):
     """X25519 and X448 (RFC 7748): fixed-length public values; an all-zero shared secret
     (a small-order peer point, RFC 7748 6) is refused."""
 
-    def __init__(self, group: NamedGroup, rng: RNG) -> None:
-        self.group = group
-        self._size = 32 if group == NamedGroup.x25519 else 56
-        self._impl: Any = x25519 if group == NamedGroup.x25519 else x448
-        private_cls = (self._impl.X25519PrivateKey if group == NamedGroup.x25519
-                       else self._impl.X448PrivateKey)
-        self._key = private_cls.from_private_bytes(rng(self._size))
+    def __init__(self, group: int, rng: RNG) -> None:
+        self.group, self._size, make_private, self._make_public = _MONTGOMERY[group]
+        self._key = make_private(rng(self._size))
         self.public = self._key.public_key().public_bytes_raw()
 
     def exchange(self, peer_public: bytes) -> bytes:
         if len(peer_public) != self._size:
             raise IllegalParameter(f"{self.group.name} key share is not {self._size} bytes")
-        public_cls = (self._impl.X25519PublicKey if self.group == NamedGroup.x25519
-                      else self._impl.X448PublicKey)
         try:
-            return bytes(self._key.exchange(public_cls.from_public_bytes(peer_public)))
+            return bytes(self._key.exchange(self._make_public(peer_public)))
         except ValueError as exc:  # all-zero shared secret (RFC 7748 6.1)
             raise IllegalParameter(f"{self.group.name} key share rejected: {exc}") from exc
 
@@ -302,17 +332,20 @@ class _FFDHEShare(KeyShare):
         return self._key.exchange(peer).rjust(self._size, b"\x00")
 
 
+_HYBRID = int(NamedGroup.X25519MLKEM768)  # (a module constant: read per handshake)
+
+
 def is_obsolete_group(group: int) -> bool:
     """RFC 8446 B.3.1.4 obsolete_RESERVED: 0x0001-0x0016, 0x001A-0x001C, 0xFF01-0xFF02."""
     return 0x0001 <= group <= 0x0016 or 0x001A <= group <= 0x001C or group in (0xFF01, 0xFF02)
 
 
 def new_key_share(group: int, rng: RNG) -> KeyShare:
-    if group in (NamedGroup.x25519, NamedGroup.x448):
-        return _MontgomeryShare(NamedGroup.of(group), rng)
+    if group in _MONTGOMERY:
+        return _MontgomeryShare(group, rng)
     if group in _CURVES:
-        return _ECDHShare(NamedGroup.of(group), rng)
-    if group == NamedGroup.X25519MLKEM768:
+        return _ECDHShare(group_of(group), rng)
+    if group == _HYBRID:
         return _HybridMLKEMShare(rng)
     if group in _FFDHE_X:
         return _FFDHEShare(NamedGroup(group), rng)
@@ -321,7 +354,7 @@ def new_key_share(group: int, rng: RNG) -> KeyShare:
 
 def server_key_exchange(group: int, client_public: bytes, rng: RNG) -> tuple[bytes, bytes]:
     """The server's answer to a client share: (server share, shared secret)."""
-    if group == NamedGroup.X25519MLKEM768:
+    if group == _HYBRID:
         if len(client_public) != 1184 + 32:
             raise IllegalParameter("X25519MLKEM768 client share has the wrong length")
         try:

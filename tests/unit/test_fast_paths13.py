@@ -306,3 +306,94 @@ def test_plain_member_namespaces_hold_the_enum_members_themselves() -> None:
         assert getattr(plain, name) is member
     assert server13._E.key_share is client13._E.key_share is ExtensionType.key_share
     assert not isinstance(plain, type(ExtensionType))  # an ordinary class: fast reads
+
+
+def test_state_and_type_namespaces_are_plain_and_hold_the_members() -> None:
+    from tlskit.enums import HandshakeType
+    from tlskit.handshake import client13
+    for module in (client13, server13):
+        for plain, enum_cls in ((module._S, module.State), (module._HT, HandshakeType)):
+            assert not isinstance(plain, type(enum_cls))
+            for name, member in enum_cls.__members__.items():
+                assert getattr(plain, name) is member
+    assert server13._TLS13_BYTES == b"\x03\x04"
+
+
+@SETTINGS
+@given(st.integers(0, 0xFFFF))
+def test_module_converters_answer_as_of(value: int) -> None:
+    from tlskit.enums import CipherSuite, NamedGroup, SignatureScheme, group_of, scheme_of, suite_of
+    for convert, enum_cls in ((group_of, NamedGroup), (scheme_of, SignatureScheme),
+                              (suite_of, CipherSuite)):
+        ours, theirs = convert(value), enum_cls.of(value)
+        assert type(ours) is type(theirs) is enum_cls
+        assert ours == theirs == value and ours.name == theirs.name == enum_cls(value).name
+        if value in enum_cls._value2member_map_:
+            assert ours is enum_cls(value)
+
+
+def test_every_known_member_converts_to_itself() -> None:
+    from tlskit.enums import CipherSuite, NamedGroup, SignatureScheme, group_of, scheme_of, suite_of
+    for convert, enum_cls in ((group_of, NamedGroup), (scheme_of, SignatureScheme),
+                              (suite_of, CipherSuite)):
+        for member in enum_cls:
+            assert convert(int(member)) is member
+        assert convert(0xFAFA).name == "UNKNOWN_0xfafa"
+
+
+@pytest.mark.parametrize("group", [29, 30])
+def test_montgomery_shares_match_the_public_api(group: int) -> None:
+    """The Rust constructors the shares call give what cryptography's public classmethods
+    give: same public value, same shared secret, same refusal of a small-order point."""
+    from cryptography.hazmat.primitives.asymmetric import x448, x25519
+
+    from tlskit import crypto
+    from tlskit.errors import IllegalParameter
+    size, private_cls, public_cls = ((32, x25519.X25519PrivateKey, x25519.X25519PublicKey)
+                                     if group == 29 else
+                                     (56, x448.X448PrivateKey, x448.X448PublicKey))
+    member, table_size, make_private, make_public = crypto._MONTGOMERY[group]
+    assert member is crypto.NamedGroup(group) and table_size == size
+    # the fast constructors are in use (not the classmethods), and make the same types
+    assert make_private != private_cls.from_private_bytes
+    assert make_public != public_cls.from_public_bytes
+    seeds = [bytes([i + 1]) * size for i in range(2)]
+    ours = [crypto._MontgomeryShare(group, lambda n, s=s: s) for s in seeds]
+    keys = [private_cls.from_private_bytes(s) for s in seeds]
+    for share, key in zip(ours, keys, strict=True):
+        assert isinstance(share._key, private_cls)
+        assert share.public == key.public_key().public_bytes_raw()
+    assert ours[0].exchange(ours[1].public) == keys[0].exchange(keys[1].public_key())
+    with pytest.raises(IllegalParameter, match="key share rejected"):
+        ours[0].exchange(bytes(size))  # the all-zero point: an all-zero secret (RFC 7748 6)
+    with pytest.raises(IllegalParameter, match=f"is not {size} bytes"):
+        ours[0].exchange(bytes(size - 1))
+
+
+def test_montgomery_makers_fall_back_to_the_public_api() -> None:
+    """Without the Rust module (another cryptography layout) or support, the public
+    classmethods are what the shares call."""
+    from cryptography.hazmat.primitives.asymmetric import x25519
+
+    from tlskit import crypto
+    public = (x25519.X25519PrivateKey.from_private_bytes,
+              x25519.X25519PublicKey.from_public_bytes)
+    assert crypto._raw_key_makers(x25519, "X25519", None, True) == public
+    assert crypto._raw_key_makers(x25519, "X25519", object(), True) == public
+    from cryptography.hazmat.bindings._rust import openssl as rust
+    assert crypto._raw_key_makers(x25519, "X25519", rust, False) == public
+    assert crypto._raw_key_makers(x25519, "X25519", rust, True) != public
+
+
+def test_rfc7748_x25519_vector_through_a_share() -> None:
+    """RFC 7748 6.1: Alice's private key and Bob's public key give the shared K."""
+    from tlskit import crypto
+    alice = bytes.fromhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
+    bob_public = bytes.fromhex(
+        "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
+    share = crypto.new_key_share(29, lambda n: alice)
+    assert share.group is crypto.NamedGroup.x25519
+    assert share.public == bytes.fromhex(
+        "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+    assert share.exchange(bob_public) == bytes.fromhex(
+        "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")

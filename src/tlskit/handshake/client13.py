@@ -26,6 +26,8 @@ from ..enums import (
     ProtocolVersion,
     PskKeyExchangeMode,
     SignatureScheme,
+    group_of,
+    scheme_of,
 )
 from ..errors import (
     DecodeError,
@@ -67,7 +69,7 @@ from .common12 import Handover12
 from .hello import ServerHelloView
 
 _E = members(ExtensionType)  # (plain attribute reads: see `members`)
-_HT = HandshakeType
+_HT = members(HandshakeType)
 
 
 class State(HandshakeState):
@@ -83,7 +85,7 @@ class State(HandshakeState):
     HANDED_OVER = "handed over to TLS 1.2"
 
 
-_S = State
+_S = members(State)  # (plain attribute reads: see `members`)
 TABLE: Table = {
     _S.START: {},
     _S.WAIT_SERVER_HELLO: {_HT.server_hello: rule(
@@ -133,7 +135,7 @@ class ClientHandshake13(Handshake13):
 
     def __init__(self, config: ClientConfig, out: Output, server_name: str | None,
                  session: Session | None = None, early_data: bytes = b"") -> None:
-        super().__init__(config, out, State.START)
+        super().__init__(config, out, _S.START)
         self.server_name = server_name
         now = config.clock()
 
@@ -189,7 +191,7 @@ class ClientHandshake13(Handshake13):
         self._send_hello(hello)
         if self.early_data_sent:
             self._send_early_data()
-        self.state = State.WAIT_SERVER_HELLO
+        self.state = _S.WAIT_SERVER_HELLO
 
     def _send_early_data(self) -> None:
         """4.2.10, 7.1: early data under client_early_traffic_secret (keyed from the PSK
@@ -325,7 +327,7 @@ class ClientHandshake13(Handshake13):
             shared = bytes(suite.hash_length)
         else:
             shared = share.exchange(server_public)
-            self.group = NamedGroup.of(group)
+            self.group = group_of(group)
         self.offer.shares = {}
         hs = HandshakeSecret.from_shared(suite, shared, psk)
         self.handshake_secret = hs
@@ -351,7 +353,7 @@ class ClientHandshake13(Handshake13):
             # Early data (if any) was declined with the PSK; else EncryptedExtensions tells.
             self._early_write_pending = False
             self.set_write(c_hs)
-        return State.WAIT_ENCRYPTED_EXTENSIONS
+        return _S.WAIT_ENCRYPTED_EXTENSIONS
 
     def _hand_over(self, sh: m.ServerHello, raw: bytes) -> State:
         """A TLS 1.2 ServerHello: `ClientHandshake12` continues from what was sent."""
@@ -363,7 +365,7 @@ class ClientHandshake13(Handshake13):
             session_id=self.offer.session_id))
         self.successor = successor
         successor.take_over(_HT.server_hello, sh, raw)
-        return State.HANDED_OVER
+        return _S.HANDED_OVER
 
     def _accepted_psk(self, answer: ServerHelloView) -> bytes | None:
         """4.2.11: the server may pick our one ticket; the suite's hash must match it."""
@@ -452,7 +454,7 @@ class ClientHandshake13(Handshake13):
                               offer.hello.cipher_suites, self._hello_extensions())
         offer.hello = hello
         self._send_hello(hello)
-        return State.WAIT_SERVER_HELLO_AFTER_RETRY
+        return _S.WAIT_SERVER_HELLO_AFTER_RETRY
 
     # -- EncryptedExtensions (4.3.1) --------------------------------------------------
 
@@ -487,8 +489,8 @@ class ClientHandshake13(Handshake13):
             self.auth.chain = list(self.session.peer_certificates)
             self.auth.ocsp_response = self.session.ocsp_response
             self.auth.authenticated = True  # _may_resume re-validated the session's chain
-            return State.WAIT_FINISHED
-        return State.WAIT_CERTIFICATE_OR_REQUEST
+            return _S.WAIT_FINISHED
+        return _S.WAIT_CERTIFICATE_OR_REQUEST
 
     def _check_early_data_accepted(self, body: bytes) -> None:
         """4.2.10: acceptance is only valid for our 0-RTT on the first PSK, under the
@@ -512,7 +514,7 @@ class ClientHandshake13(Handshake13):
         ext.decode_u16_list(cr.extensions[_E.signature_algorithms], "signature_algorithms")
         self.certificate_request = cr
         self.trace(T.CERTIFICATE_REQUEST, message=cr, raw=raw)
-        return State.WAIT_CERTIFICATE
+        return _S.WAIT_CERTIFICATE
 
     # -- Certificate, CertificateVerify (4.4.2, 4.4.3) --------------------------------
 
@@ -547,15 +549,15 @@ class ClientHandshake13(Handshake13):
             self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=auth.chain,
                        ocsp_response=auth.ocsp_response)
         verify_server_chain(self, auth, self.server_name)
-        return State.WAIT_CERTIFICATE_VERIFY
+        return _S.WAIT_CERTIFICATE_VERIFY
 
     def on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> State:
         self.check_certificate_verify(cv, self.auth.chain[0], self.config._schemes,
                                       CV_SERVER, self.hash_before)
-        self.auth.scheme = SignatureScheme.of(cv.algorithm)
+        self.auth.scheme = scheme_of(cv.algorithm)
         if self.config.tracer is not None:
             self.trace(T.CERTIFICATE_VERIFY, message=cv, raw=raw, scheme=self.auth.scheme.name)
-        return State.WAIT_FINISHED
+        return _S.WAIT_FINISHED
 
     # -- Finished (4.4.4) and the switch to application keys ---------------------------
 
@@ -602,7 +604,7 @@ class ClientHandshake13(Handshake13):
             # Not sent as 0-RTT, or declined: the same bytes, now as 1-RTT data.
             self.out.send_application_data(self.early_data)
         self.early_data = b""
-        return State.CONNECTED
+        return _S.CONNECTED
 
     def _send_client_certificate(self, cr: m.CertificateRequest) -> None:
         """4.4.2: answer a CertificateRequest (an empty Certificate if we have none),
@@ -653,7 +655,7 @@ class ClientHandshake13(Handshake13):
         self.send(fin.encode())
         self.flush()
         self.trace(T.CLIENT_FINISHED, message=fin, verify_data=fin.verify_data)
-        return State.CONNECTED
+        return _S.CONNECTED
 
     def summary(self) -> HandshakeComplete:
         return self.complete_event(self.auth, group=self.group, scheme=self.auth.scheme,
@@ -687,7 +689,7 @@ class ClientHandshake13(Handshake13):
             cache.put(session)
         self.out.emit(SessionTicketReceived(nst.lifetime, nst.ticket, session))
         self.trace(T.NEW_SESSION_TICKET, message=nst, raw=raw)
-        return State.CONNECTED
+        return _S.CONNECTED
 
 
 def _may_resume(config: ClientConfig, session: Session, server_name: str | None,

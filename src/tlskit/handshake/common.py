@@ -29,12 +29,14 @@ from .. import crypto
 from ..crypto import Suite
 from ..enums import (
     AlertDescription,
-    CipherSuite,
     ExtensionType,
     HandshakeType,
     KeyUpdateRequest,
     NamedGroup,
     SignatureScheme,
+    group_of,
+    scheme_of,
+    suite_of,
 )
 from ..enums import ProtocolVersion as PV
 from ..errors import (
@@ -68,6 +70,7 @@ _M = TypeVar("_M", bound=enum.Enum)
 
 # RFC 8446 4.2: which extensions may appear in which message (what we recognise).
 _E = ExtensionType
+_TLS13 = PV.TLSv1_3  # (a module global: Enum class attributes are slow reads, see `members`)
 ALLOWED_IN_EE = frozenset({
     _E.server_name, _E.max_fragment_length, _E.supported_groups, _E.use_srtp, _E.heartbeat,
     _E.application_layer_protocol_negotiation, _E.record_size_limit, _E.early_data,
@@ -319,7 +322,7 @@ class Handshake:
     @property
     def version(self) -> str:
         """"TLSv1.3" or "TLSv1.2" (the public spelling)."""
-        return "TLSv1.3" if self.protocol is PV.TLSv1_3 else "TLSv1.2"
+        return "TLSv1.3" if self.protocol is _TLS13 else "TLSv1.2"
 
     @property
     def complete(self) -> bool:
@@ -494,12 +497,12 @@ class Handshake:
         assert self.suite is not None
         # (a negotiated group or scheme is usually its enum member already)
         if group is not None and type(group) is not NamedGroup:
-            group = NamedGroup.of(group)
+            group = group_of(group)
         if scheme is not None and type(scheme) is not SignatureScheme:
-            scheme = SignatureScheme.of(scheme)
+            scheme = scheme_of(scheme)
         return HandshakeComplete(
-            version="TLSv1.3" if self.protocol is PV.TLSv1_3 else "TLSv1.2",
-            cipher_suite=CipherSuite.of(self.suite.code), group=group,
+            version="TLSv1.3" if self.protocol is _TLS13 else "TLSv1.2",
+            cipher_suite=suite_of(self.suite.code), group=group,
             signature_scheme=scheme,
             alpn_protocol=alpn, peer_certificates=list(auth.chain), resumed=resumed,
             server_name=server_name, ocsp_response=auth.ocsp_response,

@@ -27,6 +27,8 @@ from ..enums import (
     ProtocolVersion,
     PskKeyExchangeMode,
     SignatureScheme,
+    group_of,
+    scheme_of,
 )
 from ..errors import (
     CertificateRequired,
@@ -75,7 +77,8 @@ from .hello import ClientHelloView, decode_client_hello
 from .server12 import ServerHandshake12
 
 _E = members(ExtensionType)  # (plain attribute reads: see `members`)
-_HT = HandshakeType
+_HT = members(HandshakeType)
+_TLS13_BYTES = ProtocolVersion.TLSv1_3.to_bytes(2, "big")  # supported_versions (4.2.1)
 EARLY_DATA_SKIP_LIMIT = 1 << 16  # bytes of declined 0-RTT data we are willing to discard
 # 8.3: how far the client's view of a ticket's age may differ from ours for 0-RTT (one
 # round trip plus clock drift; a larger window lets a replay come later).
@@ -97,7 +100,7 @@ class State(HandshakeState):
     HANDED_OVER = "handed over to TLS 1.2"
 
 
-_S = State
+_S = members(State)  # (plain attribute reads: see `members`)
 _AFTER_FLIGHT = (_S.WAIT_END_OF_EARLY_DATA, _S.WAIT_CERTIFICATE, _S.WAIT_FINISHED)
 TABLE: Table = {
     _S.WAIT_CLIENT_HELLO: {_HT.client_hello: rule(
@@ -143,7 +146,7 @@ class ServerHandshake13(Handshake13):
         return self.state in _OPEN
 
     def __init__(self, config: ServerConfig, out: Output) -> None:
-        super().__init__(config, out, State.WAIT_CLIENT_HELLO)
+        super().__init__(config, out, _S.WAIT_CLIENT_HELLO)
         self.hrr_sent = False
         self.first_hello: m.ClientHello | None = None
         self.group: NamedGroup | None = None
@@ -227,7 +230,7 @@ class ServerHandshake13(Handshake13):
             raise HandshakeFailure(
                 "no key exchange group in common with the client (we accept "
                 f"{', '.join(NamedGroup(g).name for g in cfg._groups)})")
-        self.group = NamedGroup.of(group)
+        self.group = group_of(group)
         self._psk = self._accept_ticket(offer, raw)
         if self._psk is None:
             cert_schemes = offer.cert_schemes
@@ -251,7 +254,7 @@ class ServerHandshake13(Handshake13):
                 self.out.skip_early_data(EARLY_DATA_SKIP_LIMIT)
         if client_share is None and not self._psk_ke:
             self._send_hello_retry_request(ch)
-            return State.WAIT_SECOND_CLIENT_HELLO
+            return _S.WAIT_SECOND_CLIENT_HELLO
         if self.first_hello is None:
             self.first_hello = ch
         return self._respond(offer, client_share)
@@ -307,7 +310,7 @@ class ServerHandshake13(Handshake13):
         if self.config.tracer is not None:  # (naming the offer costs: only when traced)
             self.trace(T.CLIENT_HELLO, message=ch, raw=raw, offer=self.client_offer)
         successor.take_over(_HT.client_hello, ch, raw)
-        return State.HANDED_OVER
+        return _S.HANDED_OVER
 
     def _accept_ticket(self, offer: ClientHelloView, raw: bytes) -> bytes | None:
         """4.2.11: resume from the first ticket we sealed that is fresh and whose suite
@@ -427,9 +430,9 @@ class ServerHandshake13(Handshake13):
                 if not sigs & accepted:
                     break
             else:  # every certificate's signature is one the client accepts
-                self.certified, self.scheme = ck, SignatureScheme.of(scheme)
+                self.certified, self.scheme = ck, scheme_of(scheme)
                 return
-        self.certified, self.scheme = signable[0][0], SignatureScheme.of(signable[0][1])
+        self.certified, self.scheme = signable[0][0], scheme_of(signable[0][1])
 
     # -- HelloRetryRequest (4.1.4) --------------------------------------------------------
 
@@ -448,7 +451,7 @@ class ServerHandshake13(Handshake13):
         if cfg.hrr_cookie is not None or cfg.send_hrr_cookie:
             self.cookie = self._make_cookie()
             exts[_E.cookie] = ext.encode_cookie(self.cookie)
-        exts[_E.supported_versions] = ProtocolVersion.TLSv1_3.to_bytes(2, "big")
+        exts[_E.supported_versions] = _TLS13_BYTES
         hrr = m.ServerHello(m.HRR_RANDOM, ch.session_id, self.suite.code, exts)
         raw = hrr.encode()
         self.send(raw)
@@ -521,7 +524,7 @@ class ServerHandshake13(Handshake13):
             sh_exts[_E.key_share] = ext.encode_key_share_server(group, server_share)
         if self._psk is not None:
             sh_exts[_E.pre_shared_key] = self._psk_index.to_bytes(2, "big")
-        sh_exts[_E.supported_versions] = ProtocolVersion.TLSv1_3.to_bytes(2, "big")
+        sh_exts[_E.supported_versions] = _TLS13_BYTES
         sh = m.ServerHello(server_random, ch.session_id, suite.code, sh_exts)
         raw = sh.encode()
         self.send(raw)
@@ -570,10 +573,10 @@ class ServerHandshake13(Handshake13):
         self.set_write(s_ap)
         self._client_ap = c_ap
         if self.early_data_accepted:
-            return State.WAIT_END_OF_EARLY_DATA
+            return _S.WAIT_END_OF_EARLY_DATA
         if cfg.client_auth != "none" and self._psk is None:
-            return State.WAIT_CERTIFICATE
-        return State.WAIT_FINISHED
+            return _S.WAIT_CERTIFICATE
+        return _S.WAIT_FINISHED
 
     def _send_encrypted_extensions(self, offer: ClientHelloView) -> None:
         cfg = self.config
@@ -636,7 +639,7 @@ class ServerHandshake13(Handshake13):
     def receive_early_data(self, payload: bytes) -> bool:
         """Accepted early data, up to the ticket's limit (more is unexpected_message);
         the application hook may hold a chunk back until the handshake completes."""
-        if self.state is not State.WAIT_END_OF_EARLY_DATA:
+        if self.state is not _S.WAIT_END_OF_EARLY_DATA:
             return False
         self._early_limit -= len(payload)
         if self._early_limit < 0:
@@ -653,7 +656,7 @@ class ServerHandshake13(Handshake13):
     def on_end_of_early_data(self, msg: m.EndOfEarlyData, raw: bytes) -> State:
         """4.5: the client's early data ends; its handshake key protects what follows."""
         self.set_read(self._client_hs)
-        return State.WAIT_FINISHED
+        return _S.WAIT_FINISHED
 
     # -- client authentication (4.4.2, 4.4.3) ----------------------------------------
 
@@ -663,12 +666,12 @@ class ServerHandshake13(Handshake13):
         if not cert.entries:
             if self.config.client_auth == "required":
                 raise CertificateRequired("the client sent no certificate")
-            return State.WAIT_FINISHED
+            return _S.WAIT_FINISHED
         chain = parse_chain([e.cert_data for e in cert.entries], "client")
         verify_client_chain(self.config, chain)
         self.auth.chain = chain
         self.trace(T.CLIENT_CERTIFICATE, chain=chain)
-        return State.WAIT_CERTIFICATE_VERIFY
+        return _S.WAIT_CERTIFICATE_VERIFY
 
     def on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> State:
         self.check_certificate_verify(cv, self.auth.chain[0],
@@ -677,7 +680,7 @@ class ServerHandshake13(Handshake13):
         self.auth.scheme = SignatureScheme(cv.algorithm)
         self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, raw=raw,
                    scheme=self.auth.scheme.name)
-        return State.WAIT_FINISHED
+        return _S.WAIT_FINISHED
 
     def on_finished(self, fin: m.Finished, raw: bytes) -> State:
         assert self.suite is not None
@@ -702,7 +705,7 @@ class ServerHandshake13(Handshake13):
         if self._held:  # deferred 0-RTT data: the handshake is now known not to be a replay
             self.out.emit(DataReceived(b"".join(self._held)))
             self._held = []
-        return State.CONNECTED
+        return _S.CONNECTED
 
     # -- post-handshake client authentication (4.6.2) -----------------------------------
 
@@ -710,7 +713,7 @@ class ServerHandshake13(Handshake13):
         """Send a CertificateRequest on the open connection; the answer is reported as
         `ClientCertificateReceived` (after its Finished verifies)."""
         from ..errors import UsageError
-        if self.state is not State.CONNECTED:
+        if self.state is not _S.CONNECTED:
             raise UsageError("a client certificate can be requested on an open TLS 1.3 "
                              "connection, one request at a time")
         if not self.client_offered_pha:
@@ -726,25 +729,25 @@ class ServerHandshake13(Handshake13):
         self.send(cr.encode())
         self.flush()
         self.trace(T.CERTIFICATE_REQUEST, message=cr)
-        self.state = State.PHA_WAIT_CERTIFICATE
+        self.state = _S.PHA_WAIT_CERTIFICATE
 
     def on_pha_certificate(self, cert: m.Certificate, raw: bytes) -> State:
         if not hmac.compare_digest(cert.request_context, self._pha_context):
             raise IllegalParameter("Certificate context does not match the request")
         if not cert.entries:  # declined: reported once its Finished verifies
-            return State.PHA_WAIT_FINISHED
+            return _S.PHA_WAIT_FINISHED
         chain = parse_chain([e.cert_data for e in cert.entries], "client")
         verify_client_chain(self.config, chain)
         self._pha_chain = chain
         self.trace(T.CLIENT_CERTIFICATE, chain=chain)
-        return State.PHA_WAIT_CERTIFICATE_VERIFY
+        return _S.PHA_WAIT_CERTIFICATE_VERIFY
 
     def on_pha_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> State:
         self.check_certificate_verify(cv, self._pha_chain[0], list(crypto.HANDSHAKE_SCHEMES),
                                       CV_CLIENT, self.hash_before)
         self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, raw=raw,
                    scheme=SignatureScheme(cv.algorithm).name)
-        return State.PHA_WAIT_FINISHED
+        return _S.PHA_WAIT_FINISHED
 
     def on_pha_finished(self, fin: m.Finished, raw: bytes) -> State:
         self.check_finished(fin, self.finished_for(self.client_ap, self.hash_before))
@@ -753,7 +756,7 @@ class ServerHandshake13(Handshake13):
         self.out.emit(ClientCertificateReceived(list(self._pha_chain)))
         self._pha_chain = []
         self._pha_context = b""
-        return State.CONNECTED
+        return _S.CONNECTED
 
     def _send_tickets(self) -> None:
         """4.6.1: tickets to resume with, each sealing its own PSK. The store's ticket
