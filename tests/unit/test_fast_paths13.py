@@ -309,14 +309,21 @@ def test_plain_member_namespaces_hold_the_enum_members_themselves() -> None:
 
 
 def test_state_and_type_namespaces_are_plain_and_hold_the_members() -> None:
-    from tlskit.enums import HandshakeType
+    from tlskit.enums import HandshakeType, ProtocolVersion, PskKeyExchangeMode
     from tlskit.handshake import client13
     for module in (client13, server13):
         for plain, enum_cls in ((module._S, module.State), (module._HT, HandshakeType)):
             assert not isinstance(plain, type(enum_cls))
             for name, member in enum_cls.__members__.items():
                 assert getattr(plain, name) is member
+    for module in (client13, server13):
+        for name, member in ProtocolVersion.__members__.items():
+            assert getattr(module._PV, name) is member
     assert server13._TLS13_BYTES == b"\x03\x04"
+    assert client13._PSK_DHE_KE is PskKeyExchangeMode.psk_dhe_ke
+    from tlskit.handshake import common
+    assert common._CLIENT_HELLO is HandshakeType.client_hello
+    assert common._TLS13 is ProtocolVersion.TLSv1_3
 
 
 @SETTINGS

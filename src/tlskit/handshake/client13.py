@@ -70,6 +70,8 @@ from .hello import ServerHelloView
 
 _E = members(ExtensionType)  # (plain attribute reads: see `members`)
 _HT = members(HandshakeType)
+_PV = members(ProtocolVersion)
+_PSK_DHE_KE = PskKeyExchangeMode.psk_dhe_ke
 
 
 class State(HandshakeState):
@@ -312,7 +314,7 @@ class ClientHandshake13(Handshake13):
                 raise MissingExtension("ServerHello has no key_share (psk_ke was not offered)")
             group, server_public, share = None, b"", None  # 4.2.9 psk_ke: the PSK alone
         else:
-            if PskKeyExchangeMode.psk_dhe_ke not in self.config._psk_modes and psk is not None:
+            if _PSK_DHE_KE not in self.config._psk_modes and psk is not None:
                 raise IllegalParameter("server resumed with psk_dhe_ke, which was not offered")
             assert answer.share is not None
             group, server_public = answer.share
@@ -400,7 +402,7 @@ class ClientHandshake13(Handshake13):
                 f"server chose {ProtocolVersion(sh.legacy_version).label}; only TLS 1.3 "
                 "is enabled")
         version = answer.version
-        if version != ProtocolVersion.TLSv1_3:
+        if version != _PV.TLSv1_3:
             raise IllegalParameter(f"server selected version {version:#06x} not offered")
         if sh.legacy_version != 0x0303:
             raise IllegalParameter("ServerHello.legacy_version must be 0x0303")

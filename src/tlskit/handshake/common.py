@@ -70,6 +70,7 @@ _M = TypeVar("_M", bound=enum.Enum)
 
 # RFC 8446 4.2: which extensions may appear in which message (what we recognise).
 _E = ExtensionType
+_CLIENT_HELLO = HandshakeType.client_hello
 _TLS13 = PV.TLSv1_3  # (a module global: Enum class attributes are slow reads, see `members`)
 ALLOWED_IN_EE = frozenset({
     _E.server_name, _E.max_fragment_length, _E.supported_groups, _E.use_srtp, _E.heartbeat,
@@ -632,7 +633,7 @@ class Handshake13(Handshake):
         self.final_transcript: Transcript | None = None
 
     def before_transcript(self, msg_type: int, raw: bytes) -> None:
-        if msg_type == HandshakeType.client_hello:  # PSK binders hash what came before
+        if msg_type == _CLIENT_HELLO:  # PSK binders hash what came before
             # (nothing, before a first ClientHello: no copy then)
             tr = self.transcript
             self.before_hello = tr.copy() if tr._hash is not None or tr._pending else None

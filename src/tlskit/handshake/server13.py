@@ -78,6 +78,7 @@ from .server12 import ServerHandshake12
 
 _E = members(ExtensionType)  # (plain attribute reads: see `members`)
 _HT = members(HandshakeType)
+_PV = members(ProtocolVersion)
 _TLS13_BYTES = ProtocolVersion.TLSv1_3.to_bytes(2, "big")  # supported_versions (4.2.1)
 EARLY_DATA_SKIP_LIMIT = 1 << 16  # bytes of declined 0-RTT data we are willing to discard
 # 8.3: how far the client's view of a ticket's age may differ from ours for 0-RTT (one
@@ -404,11 +405,11 @@ class ServerHandshake13(Handshake13):
             raise ProtocolVersionError(
                 f"client offers only {ProtocolVersion(legacy).label}; this server speaks "
                 f"{' and '.join(self.config._versions)}")
-        if ProtocolVersion.TLSv1_3 not in offer.versions:
+        if _PV.TLSv1_3 not in offer.versions:
             raise ProtocolVersionError("client does not offer TLS 1.3")
         # 4.2.1: supported_versions decides, but a legacy_version below TLS 1.0 is no TLS
         # client at all (SSL 3.0 or garbage; RFC 7568, 8446 D.5).
-        if legacy < ProtocolVersion.TLSv1:
+        if legacy < _PV.TLSv1:
             raise ProtocolVersionError(f"legacy_version {legacy:#06x} is not TLS")
 
     def _choose_certificate(self, schemes: list[int], cert_schemes: list[int]) -> None:

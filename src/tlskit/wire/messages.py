@@ -148,7 +148,7 @@ class ClientHello(Struct):
         suites_body = struct.pack(f">{len(suites)}H", *suites)
         exts = self.extensions.block()
         n = 38 + len(sid) + len(suites_body) + len(comp) + len(exts)
-        return b"".join((_SH_HEAD.pack(HandshakeType.client_hello, n >> 16, n & 0xFFFF,
+        return b"".join((_SH_HEAD.pack(self.TYPE, n >> 16, n & 0xFFFF,
                                        self.legacy_version), self.random, bytes((len(sid),)),
                          sid, _U16.pack(len(suites_body)), suites_body, bytes((len(comp),)),
                          comp, exts))
@@ -177,7 +177,7 @@ class ServerHello(Struct):
         if len(self.random) != 32 or len(sid) > 255 or not 0 <= self.compression_method < 256:
             return self.checked_encode()  # (the Writer's own rules decide, as before)
         n = 38 + len(sid) + len(exts)
-        return b"".join((_SH_HEAD.pack(HandshakeType.server_hello, n >> 16, n & 0xFFFF,
+        return b"".join((_SH_HEAD.pack(self.TYPE, n >> 16, n & 0xFFFF,
                                        self.legacy_version), self.random, bytes((len(sid),)),
                          sid, _SUITE_COMPRESSION.pack(self.cipher_suite,
                                                       self.compression_method), exts))
@@ -207,7 +207,7 @@ class EncryptedExtensions(Struct):
     extensions: Extensions
 
     def encode(self) -> bytes:
-        return frame(HandshakeType.encrypted_extensions, self.extensions.block())
+        return frame(self.TYPE, self.extensions.block())
 
     @classmethod
     def decode(cls, body: bytes | memoryview) -> EncryptedExtensions:
@@ -289,7 +289,7 @@ class CertificateVerify(Struct):
         if not 0 <= self.algorithm <= 0xFFFF or len(sig) > 0xFFFF:
             return self.checked_encode()  # (which raises)
         n = 4 + len(sig)
-        return _CV_HEAD.pack(HandshakeType.certificate_verify, n >> 16, n & 0xFFFF,
+        return _CV_HEAD.pack(self.TYPE, n >> 16, n & 0xFFFF,
                              self.algorithm, len(sig)) + sig
 
     @classmethod
