@@ -15,9 +15,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tlskit import ClientConnection, ServerConnection, crypto, prf12
+from tlskit import ClientConnection, ServerConnection, crypto, prf12, randpool
 from tlskit.config import CertifiedKey
 from tlskit.errors import DecodeError, IllegalParameter
+from tlskit.handshake.server12 import ServerHandshake12
+from tlskit.session import SessionCache
 from tlskit.trace import TraceStep as T
 from tlskit.wire import messages as m
 from tlskit.wire import messages12 as m12
@@ -243,3 +245,77 @@ def test_traced_messages_are_the_bytes_sent(alpn: list[str]) -> None:
             assert msg.public == fields["server_share"]
         if step is T.SERVER_HELLO and "version" in fields and alpn:
             assert msg.extensions[0x10] == b"\x00\x03\x02h2"
+
+
+# --- the PRF keyed once -----------------------------------------------------------------
+
+@SETTINGS
+@given(st.sampled_from(["sha256", "sha384"]), st.binary(max_size=64),
+       st.lists(st.tuples(st.binary(max_size=40), st.integers(0, 130)), min_size=1,
+                max_size=4), st.binary(max_size=48))
+def test_keyed_prf_reused_gives_what_a_fresh_hmac_gives(
+        hash_name: str, secret: bytes, uses: list[tuple[bytes, int]], transcript: bytes) -> None:
+    """One `KeyedPrf` serves the key block, both Finished and the exporter: each use equals
+    the PRF computed with fresh HMACs, whatever came before it on the same object."""
+    keyed = prf12.KeyedPrf(hash_name, secret)
+    for seed, length in uses:
+        expected = b""
+        a = seed
+        while len(expected) < length:
+            a = hmac.new(secret, a, hash_name).digest()
+            expected += hmac.new(secret, a + seed, hash_name).digest()
+        assert keyed(b"", seed, length) == expected[:length]
+        for is_client in (True, False):
+            label = b"client finished" if is_client else b"server finished"
+            a1 = hmac.new(secret, label + transcript, hash_name).digest()
+            assert keyed.finished(is_client, transcript) == hmac.new(
+                secret, a1 + label + transcript, hash_name).digest()[:12]
+
+
+# --- the server's random bytes ------------------------------------------------------------
+
+def _tls12_pair(server: ServerConnection, **client_kw: Any) -> ClientConnection:
+    client = ClientConnection(client_config(versions=["TLSv1.2"], **client_kw),
+                              server_name="localhost")
+    pump(client, server)
+    assert client.handshake_complete is not None and server.handshake_complete is not None
+    assert client.handshake_complete.version == "TLSv1.2"
+    return client
+
+
+def test_tls12_server_draws_from_the_pool_once_per_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default rng goes through the server pool: the random, the session ID and the
+    session's seal nonce in one draw, the X25519 key in another; and the session so made
+    resumes."""
+    pool = randpool.RandomPool()
+    monkeypatch.setattr(randpool, "pooled_urandom", pool)
+    draws: list[int] = []
+    real = randpool.RandomPool.__call__
+
+    def counted(self: randpool.RandomPool, n: int) -> bytes:
+        draws.append(n)
+        return real(self, n)
+    monkeypatch.setattr(randpool.RandomPool, "__call__", counted)
+    server_cfg = server_config(session_tickets=0)
+    cache = SessionCache()
+    _tls12_pair(ServerConnection(server_cfg), session_cache=cache)
+    assert draws == [32 + 32 + 12, 32] and pool._pos == 108
+    (session,) = cache._items["localhost"]
+    assert session.session_id and session.tls12
+    again = _tls12_pair(ServerConnection(server_cfg), session_cache=cache)
+    assert again.handshake_complete is not None and again.handshake_complete.resumed
+
+
+def test_tls12_server_hands_each_spare_byte_out_once() -> None:
+    """`_fresh`: the bytes drawn with the random go out once (a seal nonce is never
+    reused), then the rng answers."""
+    hs = ServerHandshake12.__new__(ServerHandshake12)
+    calls: list[int] = []
+
+    def rng(n: int) -> bytes:
+        calls.append(n)
+        return b"r" * n
+    hs._rng = rng
+    hs._spare = bytes(range(44))
+    assert hs._fresh(32) == bytes(range(32)) and hs._fresh(12) == bytes(range(32, 44))
+    assert hs._fresh(12) == b"r" * 12 and calls == [12]

@@ -43,6 +43,7 @@ from ..trace import TraceStep as T
 from ..wire import certcompress
 from ..wire import extensions as ext
 from ..wire import messages as m
+from .client12 import ClientHandshake12  # (module level: no import per hand-over)
 from .common import (
     ALLOWED_IN_CERT_ENTRY,
     ALLOWED_IN_EE,
@@ -61,6 +62,7 @@ from .common import (
     rule,
     verify_server_chain,
 )
+from .common12 import Handover12
 from .hello import ServerHelloView
 
 _E = ExtensionType
@@ -351,8 +353,6 @@ class ClientHandshake13(Handshake13):
 
     def _hand_over(self, sh: m.ServerHello, raw: bytes) -> State:
         """A TLS 1.2 ServerHello: `ClientHandshake12` continues from what was sent."""
-        from .client12 import ClientHandshake12
-        from .common12 import Handover12
         successor = ClientHandshake12(Handover12(
             config=self.config, out=self.out, transcript=self.transcript,
             client_random=self.client_random, server_name=self.server_name,

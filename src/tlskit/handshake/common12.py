@@ -73,6 +73,7 @@ class Handshake12(Handshake):
         self.server_name = handover.server_name
         self.server_random = b""
         self.master_secret = b""
+        self._master_prf: prf12.KeyedPrf | None = None  # the PRF under master_secret
         self.suite12: Suite12 | None = None
         self.pending_read: tuple[bytes, bytes] | None = None
         self.ems = True  # RFC 7627 negotiated (set from the hellos)
@@ -113,12 +114,18 @@ class Handshake12(Handshake):
         suite = self.suite12
         assert suite is not None
         if self.ems:
-            self.master_secret = prf12.extended_master_secret(
-                suite.hash_name, premaster, self.transcript.digest())
+            master = prf12.KeyedPrf(suite.hash_name, premaster).expand(
+                b"extended master secret" + self.transcript.digest(), 48)
         else:
-            self.master_secret = prf12.classic_master_secret(
+            master = prf12.classic_master_secret(
                 suite.hash_name, premaster, self.client_random, self.server_random)
-        self.keylog("CLIENT_RANDOM", self.master_secret)
+        self._set_master(master)
+
+    def _set_master(self, master_secret: bytes) -> None:
+        assert self.suite12 is not None
+        self.master_secret = master_secret
+        self._master_prf = prf12.KeyedPrf(self.suite12.hash_name, master_secret)
+        self.keylog("CLIENT_RANDOM", master_secret)
 
     def refuse_without_ems(self, peer: str) -> None:
         """`require_extended_master_secret`: refuse a peer that does not negotiate it."""
@@ -130,15 +137,14 @@ class Handshake12(Handshake):
 
     def use_resumed_master(self, master_secret: bytes) -> None:
         """An abbreviated handshake (RFC 5246 7.3): the session's master secret, new keys."""
-        self.master_secret = master_secret
-        self.keylog("CLIENT_RANDOM", master_secret)
+        self._set_master(master_secret)
 
     def key_block(self) -> tuple[bytes, bytes, bytes, bytes]:
-        suite = self.suite12
-        assert suite is not None
+        suite, keyed = self.suite12, self._master_prf
+        assert suite is not None and keyed is not None
         k, iv = suite.key_length, suite.iv_length
-        block = prf12.key_block(suite.hash_name, self.master_secret, self.client_random,
-                                self.server_random, 2 * k + 2 * iv)
+        block = keyed.expand(b"key expansion" + self.server_random + self.client_random,
+                             2 * k + 2 * iv)
         return block[:k], block[k:2 * k], block[2 * k:2 * k + iv], block[2 * k + iv:]
 
     def install_write12(self, key: bytes, iv: bytes) -> None:
@@ -163,9 +169,8 @@ class Handshake12(Handshake):
         self.trace_peer_ccs()
 
     def finished_data(self, is_client: bool, transcript_hash: bytes) -> bytes:
-        assert self.suite12 is not None
-        return prf12.finished(self.suite12.hash_name, self.master_secret, is_client,
-                              transcript_hash)
+        assert self._master_prf is not None
+        return self._master_prf.finished(is_client, transcript_hash)
 
     def check_finished12(self, msg: m.Finished, is_client: bool) -> None:
         expected = self.finished_data(is_client, self.hash_before)
@@ -180,7 +185,8 @@ class Handshake12(Handshake):
         seed = self.client_random + self.server_random
         if context is not None:
             seed += len(context).to_bytes(2, "big") + context
-        return prf12.prf(self.suite12.hash_name, self.master_secret, label, seed, length)
+        assert self._master_prf is not None
+        return self._master_prf(label, seed, length)
 
     def send_key_update(self, request: bool) -> None:
         raise UsageError("KeyUpdate does not exist in TLS 1.2")

@@ -33,6 +33,7 @@ from ..errors import (
     IllegalParameter,
     InappropriateFallback,
 )
+from ..randpool import server_rng
 from ..session import TicketState
 from ..trace import TraceStep as T
 from ..wire import extensions as ext
@@ -100,6 +101,8 @@ TABLE: Table = {
 CCS_NEXT: dict[Any, Any] = {_S.WAIT_CHANGE_CIPHER_SPEC: _S.WAIT_FINISHED,
                             _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC: _S.RESUMED_WAIT_FINISHED}
 SESSION_ID_LENGTH = 32
+_NONCE = 12  # a sealed session's AES-GCM nonce (`TicketSealer.seal`)
+_SPARE = SESSION_ID_LENGTH + _NONCE  # drawn with the server random: at most one of each
 
 
 class ServerHandshake12(Handshake12):
@@ -124,6 +127,10 @@ class ServerHandshake12(Handshake12):
         self.session_id = b""          # what our ServerHello carries
         self.client_version = 0x0303   # ClientHello.legacy_version
         self._issue_ticket = False     # the client asked for an RFC 5077 ticket
+        # The default os.urandom is drawn through the server pool (same kernel bytes, one
+        # read per ~20 handshakes; see `tlskit.randpool`); a configured rng is used as is.
+        self._rng = server_rng(handover.config.rng)
+        self._spare = b""  # drawn with the server random: a session ID, then a seal nonce
 
     @property
     def client_offer(self) -> dict[str, object]:
@@ -166,8 +173,11 @@ class ServerHandshake12(Handshake12):
         self.client_random = ch.random
         self.client_version = ch.legacy_version  # RFC 5246 7.4.7.1: inside the premaster
         # RFC 8446 4.1.3: a server able to speak 1.3 marks a 1.2 answer in its random.
-        self.server_random = (cfg.rng(24) + DOWNGRADE_TLS12 if "TLSv1.3" in cfg._versions
-                              else cfg.rng(32))
+        # One draw for the random, a session ID and a ticket seal's nonce (see `_fresh`).
+        fresh = self._rng(32 + _SPARE)
+        self.server_random = (fresh[:24] + DOWNGRADE_TLS12 if "TLSv1.3" in cfg._versions
+                              else fresh[:32])
+        self._spare = fresh[32:]
         resumed = self._resumable_session(ch)
         if resumed is not None:
             self._send_abbreviated(ch, resumed)
@@ -221,7 +231,16 @@ class ServerHandshake12(Handshake12):
         if _E.session_ticket in ch.extensions and cfg.session_tickets > 0:
             self._issue_ticket = True  # no session ID: the ticket is the session
         elif cfg.session_ids:
-            self.session_id = cfg.rng(SESSION_ID_LENGTH)
+            self.session_id = self._fresh(SESSION_ID_LENGTH)
+
+    def _fresh(self, n: int) -> bytes:
+        """`n` random bytes: the next unused ones drawn with the server random (each handed
+        out once: a seal nonce is never reused), else a new draw."""
+        spare = self._spare
+        if len(spare) < n:
+            return self._rng(n)
+        self._spare = spare[n:]
+        return spare[:n]
 
     def _session_state(self) -> TicketState:
         cfg = self.config
@@ -236,12 +255,12 @@ class ServerHandshake12(Handshake12):
         """After the client's Finished: the ticket (sent before our CCS), or the cache entry."""
         cfg = self.config
         if self._issue_ticket:
-            sealed = cfg.get_ticket_sealer().seal(self._session_state(), cfg.rng(12))
+            sealed = cfg.get_ticket_sealer().seal(self._session_state(), self._fresh(_NONCE))
             # RFC 5077 3.3: having announced a ticket, send one (empty if the store failed).
             nst = m12.NewSessionTicket12(cfg.ticket_lifetime if sealed else 0, sealed or b"")
             self._send_traced(T.NEW_SESSION_TICKET, nst)
         elif self.session_id:
-            sealed = cfg.get_ticket_sealer().seal(self._session_state(), cfg.rng(12))
+            sealed = cfg.get_ticket_sealer().seal(self._session_state(), self._fresh(_NONCE))
             if sealed is not None:
                 cfg.get_session_store().put_session(self.session_id, sealed,
                                                     cfg.ticket_lifetime)
@@ -264,7 +283,7 @@ class ServerHandshake12(Handshake12):
         # (so clients that keep resuming move along the key ring); same session, same age.
         renewed = None
         if exts.get(_E.session_ticket):
-            renewed = self.config.get_ticket_sealer().seal(state, self.config.rng(12))
+            renewed = self.config.get_ticket_sealer().seal(state, self._fresh(_NONCE))
             if renewed is not None:
                 sh_exts[_E.session_ticket] = b""
         sh = m.ServerHello(self.server_random, self.session_id, suite.code, sh_exts)
@@ -396,7 +415,7 @@ class ServerHandshake12(Handshake12):
         signed params are packed once and are the message's first bytes."""
         group, scheme = self.group, self.scheme
         assert group is not None and scheme is not None
-        self._share = share = crypto.new_key_share(group, self.config.rng)
+        self._share = share = crypto.new_key_share(group, self._rng)
         params = m12.ske_params(group, share.public)
         signature = crypto.sign(ck.private_key, scheme,
                                 self.client_random + self.server_random + params)
@@ -455,7 +474,7 @@ class ServerHandshake12(Handshake12):
         then fails like any other wrong key, and nothing tells the kinds of failure apart
         (no padding oracle; see `crypto.rsa_decrypt_premaster`)."""
         assert self.certified is not None
-        fallback = self.config.rng(crypto.PREMASTER_LENGTH)
+        fallback = self._rng(crypto.PREMASTER_LENGTH)
         return crypto.rsa_decrypt_premaster(self.certified.private_key, cke.encrypted,
                                             self.client_version, fallback)
 

@@ -63,7 +63,9 @@ from .common import (
     rule,
     verify_client_chain,
 )
+from .common12 import Handover12  # (module level: no import statement per hand-over)
 from .hello import ClientHelloView, decode_client_hello
+from .server12 import ServerHandshake12
 
 _E = ExtensionType
 _HT = HandshakeType
@@ -287,8 +289,6 @@ class ServerHandshake13(Handshake13):
 
     def _hand_over(self, ch: m.ClientHello, raw: bytes, offer: ClientHelloView) -> State:
         """A client that cannot speak 1.3: `ServerHandshake12` answers this ClientHello."""
-        from .common12 import Handover12
-        from .server12 import ServerHandshake12
         successor = ServerHandshake12(Handover12(
             config=self.config, out=self.out, transcript=self.transcript,
             server_name=self.server_name, hello=offer))
