@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from tlskit import ClientConnection, ServerConnection, crypto, prf12, randpool
 from tlskit.config import CertifiedKey
 from tlskit.errors import DecodeError, IllegalParameter
+from tlskit.handshake.common import by_server_name
 from tlskit.handshake.server12 import ServerHandshake12
 from tlskit.session import SessionCache
 from tlskit.trace import TraceStep as T
@@ -319,3 +320,19 @@ def test_tls12_server_hands_each_spare_byte_out_once() -> None:
     hs._spare = bytes(range(44))
     assert hs._fresh(32) == bytes(range(32)) and hs._fresh(12) == bytes(range(32, 44))
     assert hs._fresh(12) == b"r" * 12 and calls == [12]
+
+
+@pytest.mark.parametrize("name", ["localhost", "other.example"])
+def test_one_configured_chain_is_chosen_like_by_server_name(name: str) -> None:
+    """With a single chain the 1.2 server skips name matching: it serves what
+    `by_server_name` puts first, for a matching name and for any other."""
+    server_cfg = server_config()
+    assert len(server_cfg._certs) == 1
+    client = ClientConnection(client_config(versions=["TLSv1.2"], check_hostname=False),
+                              server_name=name)
+    server = ServerConnection(server_cfg)
+    pump(client, server)
+    assert client.handshake_complete is not None
+    assert client.handshake_complete.version == "TLSv1.2"
+    expected = by_server_name(server_cfg._certs, name)[0]
+    assert client.handshake_complete.peer_certificates == list(expected.chain)

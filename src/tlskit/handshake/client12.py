@@ -303,14 +303,19 @@ class ClientHandshake12(Handshake12):
             raise IllegalParameter(f"server chose group {ske.group:#06x}, not offered")
         if ske.scheme not in cfg._schemes or ske.scheme not in crypto.SCHEMES:
             raise IllegalParameter(f"ServerKeyExchange scheme {ske.scheme:#06x} not offered")
-        leaf_key = public_key_of(self.auth.chain[0])
-        assert self.suite12 is not None
-        if crypto.public_key_auth_kind(leaf_key) != self.suite12.auth:
-            raise IllegalParameter(f"{self.suite12.name} needs an {self.suite12.auth} "
+        leaf = self.auth.chain[0]
+        leaf_key = public_key_of(leaf)
+        suite = self.suite12
+        assert suite is not None
+        if crypto.public_key_auth_kind(leaf_key) != suite.auth:
+            raise IllegalParameter(f"{suite.name} needs an {suite.auth} "
                                    "certificate (RFC 8422 5.3)")
         signed = self.client_random + self.server_random + ske.params()
+        # The key's algorithm OID tells RSA keys apart (rsaEncryption or RSASSA-PSS); an
+        # ECDSA suite's key was just found to be an EC key, for which it says nothing.
         crypto.verify(leaf_key, ske.scheme, ske.signature, signed, curve_bound=False,
-                      key_oid=self.auth.chain[0].public_key_algorithm_oid.dotted_string)
+                      key_oid=None if suite.auth == "ECDSA"
+                      else leaf.public_key_algorithm_oid.dotted_string)
         share = crypto.new_key_share(ske.group, cfg.rng)
         self.premaster = share.exchange(ske.public)
         self.group = NamedGroup.of(ske.group)

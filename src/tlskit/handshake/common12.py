@@ -12,7 +12,8 @@ handshake itself.
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
@@ -54,7 +55,7 @@ class Handover12:
     transcript: Transcript
     client_random: bytes = b""
     server_name: str | None = None
-    offered: set[int] = field(default_factory=set)  # client: the extensions we offered
+    offered: Collection[int] = frozenset()  # client: the extensions we offered
     hello: Any = None  # server: the ClientHelloView already decoded
     session: Any = None  # client: the TLS 1.2 `Session` our ClientHello offered
     session_id: bytes = b""  # client: the legacy_session_id our ClientHello carried
@@ -78,19 +79,27 @@ class Handshake12(Handshake):
         self.pending_read: tuple[bytes, bytes] | None = None
         self.ems = True  # RFC 7627 negotiated (set from the hellos)
         self.resumed = False
-        # 1.2 CertificateVerify signs the messages themselves, not their hash.
-        self.messages = bytearray(b"".join(handover.transcript._pending))
+        # 1.2 CertificateVerify signs the messages themselves, not their hash: kept
+        # whenever one may be signed or checked here (`keeps_messages`).
+        self._keep = self.keeps_messages(handover.config)
+        self.messages = bytearray(b"".join(handover.transcript._pending) if self._keep else b"")
+
+    def keeps_messages(self, config: Any) -> bool:
+        """Whether this side may sign or check a CertificateVerify (the client: if asked)."""
+        return True
 
     def send(self, raw: bytes, *, transcript: bool = True) -> None:
         """`Handshake.send`, also keeping the messages for CertificateVerify (one call
         per message, not two: a pair sends seven)."""
         if transcript:
-            self.messages += raw
+            if self._keep:
+                self.messages += raw
             self.transcript.update(raw)
         self._flight += raw
 
     def before_transcript(self, msg_type: int, raw: bytes) -> None:
-        if not self.complete:  # only the handshake itself is signed by CertificateVerify
+        # Only the handshake itself is signed by CertificateVerify.
+        if self._keep and self.state is not self.CONNECTED:
             self.messages += raw
 
     def decode_message(self, msg_type: int, body: memoryview) -> Any:

@@ -132,6 +132,10 @@ class ServerHandshake12(Handshake12):
         self._rng = server_rng(handover.config.rng)
         self._spare = b""  # drawn with the server random: a session ID, then a seal nonce
 
+    def keeps_messages(self, config: Any) -> bool:
+        """Only a server that asks for client certificates checks a CertificateVerify."""
+        return bool(config.client_auth != "none")
+
     @property
     def client_offer(self) -> dict[str, object]:
         """What the client offered, by IANA name: named on first use."""
@@ -173,8 +177,9 @@ class ServerHandshake12(Handshake12):
         self.client_random = ch.random
         self.client_version = ch.legacy_version  # RFC 5246 7.4.7.1: inside the premaster
         # RFC 8446 4.1.3: a server able to speak 1.3 marks a 1.2 answer in its random.
-        # One draw for the random, a session ID and a ticket seal's nonce (see `_fresh`).
-        fresh = self._rng(32 + _SPARE)
+        # From the pool, one draw for the random, a session ID and a seal nonce (see
+        # `_fresh`); a configured rng is asked for each value on its own, as vectors expect.
+        fresh = self._rng(32 + _SPARE) if self._rng is not cfg.rng else self._rng(32)
         self.server_random = (fresh[:24] + DOWNGRADE_TLS12 if "TLSv1.3" in cfg._versions
                               else fresh[:32])
         self._spare = fresh[32:]
@@ -315,7 +320,10 @@ class ServerHandshake12(Handshake12):
         cfg = self.config
         groups = [g for g in cfg._groups if g in client_groups and g in crypto.GROUPS12]
         self.group = NamedGroup.of(groups[0]) if groups else None
-        certs = by_server_name(cfg._certs, self.server_name)
+        # One configured chain is the answer whatever the name (what `by_server_name`
+        # returns for it, without matching names).
+        certs = cfg._certs if len(cfg._certs) == 1 else by_server_name(cfg._certs,
+                                                                       self.server_name)
         for code in cfg._suites12:
             if code not in ch.cipher_suites:
                 continue
@@ -461,7 +469,8 @@ class ServerHandshake12(Handshake12):
         c_key, s_key, c_iv, s_iv = self.key_block()
         self._client_keys = (c_key, c_iv)
         self._server_keys = (s_key, s_iv)
-        self._cv_messages = bytes(self.messages)
+        if self._keep:
+            self._cv_messages = bytes(self.messages)
         if self.auth.chain:
             # RFC 5246 7.4.8: a client certificate must be proven; no CCS until it is.
             return State.WAIT_CERTIFICATE_VERIFY
