@@ -59,6 +59,7 @@ ALLOWED_IN_SH12 = frozenset({
     _E.application_layer_protocol_negotiation, _E.server_name, _E.status_request,
     _E.session_ticket, _E.record_size_limit})
 MAX_HELLO_REQUESTS = 16
+_HELLO_REQUEST = int(_HT.hello_request)
 CLIENT_HELLO_VERSION = 0x0303  # our ClientHello's legacy_version, always (RFC 8446 4.1.2)
 
 
@@ -447,7 +448,7 @@ class ClientHandshake12(Handshake12):
         return State.CONNECTED
 
     def _received(self, raw: bytes) -> None:
-        if raw[0] == _HT.hello_request and not self.complete:
+        if raw[0] == _HELLO_REQUEST and self.state is not State.CONNECTED:
             # RFC 5246 7.4.1.1: ignored while negotiating, and never part of the transcript
             m12.HelloRequest.decode(memoryview(raw)[4:])
             return

@@ -44,6 +44,7 @@ DECODERS12: dict[int, Any] = {
     _HT.certificate_status: m12.CertificateStatus, _HT.hello_request: m12.HelloRequest,
     _HT.new_session_ticket: m12.NewSessionTicket12,
 }
+_CKE = int(_HT.client_key_exchange)
 
 
 @dataclass(slots=True)
@@ -103,7 +104,7 @@ class Handshake12(Handshake):
             self.messages += raw
 
     def decode_message(self, msg_type: int, body: memoryview) -> Any:
-        if msg_type == _HT.client_key_exchange and self.rsa_kx:
+        if msg_type == _CKE and self.rsa_kx:
             return m12.ClientKeyExchangeRSA.decode(body)  # its form depends on the suite
         decoder = DECODERS12.get(msg_type)
         if decoder is None:
@@ -175,16 +176,18 @@ class Handshake12(Handshake):
         self.out.install_read12(self.suite12, key, iv)
         self.pending_read = None
         self.state = nxt
-        self.trace_peer_ccs()
+        if self.config.tracer is not None:
+            self.trace_peer_ccs()
 
     def finished_data(self, is_client: bool, transcript_hash: bytes) -> bytes:
         assert self._master_prf is not None
         return self._master_prf.finished(is_client, transcript_hash)
 
     def check_finished12(self, msg: m.Finished, is_client: bool) -> None:
-        expected = self.finished_data(is_client, self.hash_before)
         if len(msg.verify_data) != 12:
             raise DecodeError("TLS 1.2 Finished must be 12 bytes")
+        assert self._master_prf is not None
+        expected = self._master_prf.finished(is_client, self.hash_before)
         if not hmac.compare_digest(msg.verify_data, expected):
             raise DecryptError("Finished verify_data does not match the transcript")
 
