@@ -20,7 +20,8 @@ from tlskit.config import CertifiedKey
 from tlskit.errors import DecodeError, IllegalParameter
 from tlskit.handshake.common import by_server_name
 from tlskit.handshake.server12 import ServerHandshake12
-from tlskit.session import SessionCache
+from tlskit.session import SessionCache, TicketSealer, TicketState, decode_state, encode_state
+from tlskit.sessionstore import GuardedStore, MemoryStore
 from tlskit.trace import TraceStep as T
 from tlskit.wire import messages as m
 from tlskit.wire import messages12 as m12
@@ -336,3 +337,67 @@ def test_one_configured_chain_is_chosen_like_by_server_name(name: str) -> None:
     assert client.handshake_complete.version == "TLSv1.2"
     expected = by_server_name(server_cfg._certs, name)[0]
     assert client.handshake_complete.peer_certificates == list(expected.chain)
+
+
+# --- the session state a full handshake seals ---------------------------------------------
+
+def _state_by_writer(state: TicketState) -> bytes:
+    """The sealed-state format field by field through the general `Writer`."""
+    w = Writer()
+    w.u8(3)  # format version
+    w.u8((1 if state.tls12 else 0) | (2 if state.extended_master_secret else 0))
+    w.u16(state.suite.code)
+    w.raw(state.issued_ms.to_bytes(8, "big"))
+    w.u32(state.lifetime)
+    w.bytes8(state.psk)
+    w.bytes8((state.alpn_protocol or "").encode())
+    w.bytes16((state.server_name or "").encode())
+    w.bytes8(state.context)
+    w.u8(len(state.client_chain))
+    for der in state.client_chain:
+        w.bytes24(der)
+    w.u32(state.max_early_data)
+    w.u32(state.age_add)
+    return w.getvalue()
+
+
+@SETTINGS
+@given(st.sampled_from(sorted(crypto.SUITES12)), st.binary(max_size=64),
+       st.integers(0, 2**64 - 1), st.integers(0, 2**32 - 1),
+       st.none() | st.text(min_size=1, max_size=20), st.none() | st.text(min_size=1, max_size=40),
+       st.binary(max_size=32), st.lists(st.binary(max_size=70), max_size=3),
+       st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1), st.booleans(), st.booleans())
+def test_state_encoding_is_the_formats_fields(code: int, psk: bytes, issued: int, lifetime: int,
+                                              alpn: str | None, sni: str | None, context: bytes,
+                                              chain: list[bytes], early: int, age_add: int,
+                                              tls12: bool, ems: bool) -> None:
+    """`encode_state`'s one join is the format field by field, and reads back whole."""
+    suite = crypto.SUITES12[code] if tls12 else next(iter(crypto.SUITES.values()))
+    state = TicketState(suite, psk, issued, lifetime, alpn, sni, context, chain,
+                        max_early_data=early, age_add=age_add, tls12=tls12,
+                        extended_master_secret=ems)
+    plain = encode_state(state)
+    assert plain == _state_by_writer(state)
+    assert decode_state(plain) == TicketState(
+        suite, psk, issued, lifetime, alpn or None, sni or None, context, chain,
+        max_early_data=early, age_add=age_add, tls12=tls12, extended_master_secret=ems)
+
+
+def test_one_state_seals_like_seal_many() -> None:
+    """`seal` (one state, no lists) gives `seal_many`'s bytes for the same nonce."""
+    sealer = TicketSealer(GuardedStore(MemoryStore()), lambda: 1_000_000.0)
+    state = TicketState(next(iter(crypto.SUITES12.values())), b"m" * 48, 5, 7200, None,
+                        "localhost", bytes(32), [], tls12=True)
+    nonce = b"n" * 12
+    one = sealer.seal(state, nonce)
+    assert one is not None and [one] == sealer.seal_many([encode_state(state)], [nonce])
+    assert sealer.open(one) == state
+    broken = TicketSealer(GuardedStore(_NoKeys()), lambda: 1_000_000.0)
+    assert broken.seal(state, nonce) is None and broken.seal_many([b""], [nonce]) is None
+
+
+class _NoKeys(MemoryStore):
+    """A backend whose ticket keys cannot be had (the guard turns that into None)."""
+
+    def ticket_keys(self, now: float) -> Any:
+        raise ConnectionError("store down")
