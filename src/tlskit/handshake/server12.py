@@ -201,13 +201,13 @@ class ServerHandshake12(Handshake12):
         ticket = ch.extensions.get(_E.session_ticket)
         if not self.ems or not ch.session_id:
             return None  # RFC 7627 5.3; and without an ID to echo there is no resumption
-        sealer = cfg.get_ticket_sealer()
         state: TicketState | None
         if ticket and cfg.session_tickets > 0:
-            state, how = sealer.open(ticket), "ticket"
+            state, how = cfg.get_ticket_sealer().open(ticket), "ticket"
         elif not ticket and cfg.session_ids:
             sealed = cfg.get_session_store().get_session(ch.session_id)
-            state, how = (None if sealed is None else sealer.open(sealed)), "session ID"
+            state, how = (None if sealed is None else cfg.get_ticket_sealer().open(sealed),
+                          "session ID")
         else:
             return None
         if state is None:
