@@ -148,6 +148,10 @@ def test_server_key_exchanges_agree(curve_type: int, group: int, public: bytes, 
     body = (bytes((curve_type,)) + struct.pack(">HB", group, plen) + public
             + struct.pack(">HH", scheme, slen) + sig + tail)
     _same(m12.ServerKeyExchangeECDHE, body)
+    outcome, ske = _outcome(m12.ServerKeyExchangeECDHE.decode, body)
+    if outcome == "ok":  # the client checks the signature over the params as received
+        raw = m.frame(12, body)  # the whole message, as the client's handler gets it
+        assert m12.ServerKeyExchangeECDHE.signed_params(raw) == ske.params()
 
 
 @SETTINGS

@@ -311,7 +311,8 @@ class ClientHandshake12(Handshake12):
         if crypto.public_key_auth_kind(leaf_key) != suite.auth:
             raise IllegalParameter(f"{suite.name} needs an {suite.auth} "
                                    "certificate (RFC 8422 5.3)")
-        signed = self.client_random + self.server_random + ske.params()
+        signed = (self.client_random + self.server_random
+                  + m12.ServerKeyExchangeECDHE.signed_params(raw))
         # The key's algorithm OID tells RSA keys apart (rsaEncryption or RSASSA-PSS); an
         # ECDSA suite's key was just found to be an EC key, for which it says nothing.
         crypto.verify(leaf_key, ske.scheme, ske.signature, signed, curve_bound=False,
