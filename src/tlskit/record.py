@@ -43,6 +43,10 @@ from .keyschedule import key_and_iv, next_traffic_secret
 
 AEAD = AESGCM | ChaCha20Poly1305 | AESCCM
 HEADER = struct.Struct(">BHH")
+# A record header read as (type << 8 | major version byte, length): one unpack and one
+# tuple comparison check an application-data record's header on the one-record paths.
+_APP_HEAD = struct.Struct(">HxH")
+_APP_MAJOR = 0x1703
 _SEQ_HEADER = struct.Struct(">QBHH")  # TLS 1.2 AAD: seq_num || type || version || length
 MAX_PLAINTEXT = 1 << 14
 MAX_CIPHERTEXT = MAX_PLAINTEXT + 256
@@ -70,6 +74,7 @@ RECORD_OVERHEAD = 5 + 8 + TAG_LENGTH
 KEY_UPDATE_ROOM = RECORD_OVERHEAD + 5  # a KeyUpdate record, which may precede data (5.5)
 _ONE_RECORD_ROOM = RECORD_OVERHEAD + KEY_UPDATE_ROOM  # send_buffer_size(n) - n, one record
 _ZEROS = memoryview(bytes(MAX_CIPHERTEXT))
+_FULL_HEADER = HEADER.pack(23, _LEGACY_VERSION, MAX_PLAINTEXT + 17)  # a full 1.3 data record
 _NO_ROOM = object()  # the next record may not fit in what is left of a caller's buffer
 
 IntoFn = Callable[[bytes, object, object, memoryview], object]
@@ -140,14 +145,29 @@ class _Protector13(_Direction):
     connection allows the one-record path now (established, open, this key current):
     a method a caller kept across a close or a KeyUpdate declines and lands there."""
 
-    __slots__ = ("bulk", "iv", "owner", "secret")
+    __slots__ = ("_bulk", "fast_until", "iv", "owner", "secret")
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
         super().__init__(suite, key)
         self.iv = int.from_bytes(iv, "big")
         self.secret = secret
-        self.bulk = False
+        self._bulk = False
+        # The sequence number below which the one-record methods run: 0 while `bulk` is
+        # off, so one comparison per record checks both (see `_fast_until`).
+        self.fast_until = 0
         self.owner: weakref.ref[Any] | None = None
+
+    @property
+    def bulk(self) -> bool:
+        return self._bulk
+
+    @bulk.setter
+    def bulk(self, value: bool) -> None:
+        self._bulk = value
+        self.fast_until = self._fast_until() if value else 0
+
+    def _fast_until(self) -> int:
+        return _SEQ_LIMIT
 
     def connection(self) -> Any:
         """The connection this protector works for (what its bound methods defer to)."""
@@ -180,7 +200,7 @@ class _Protector13(_Direction):
 class Sealer13(_Protector13):
     """The TLS 1.3 write side: TLSInnerPlaintext sealed into application_data records."""
 
-    __slots__ = ("encrypt", "encrypt_into", "out", "rekey_at")
+    __slots__ = ("_rekey_at", "encrypt", "encrypt_into", "out")
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
         super().__init__(suite, key, iv, secret)
@@ -188,7 +208,21 @@ class Sealer13(_Protector13):
         self.encrypt: Callable[[bytes, bytes, bytes], bytes] | None = None
         self.encrypt_into: IntoFn | None = None
         self.out: list[bytes] = []
-        self.rekey_at = KEY_UPDATE_AFTER_RECORDS
+        self._rekey_at = KEY_UPDATE_AFTER_RECORDS
+
+    @property
+    def rekey_at(self) -> int:
+        """5.5: the sequence number at which a KeyUpdate goes first."""
+        return self._rekey_at
+
+    @rekey_at.setter
+    def rekey_at(self, value: int) -> None:
+        self._rekey_at = value
+        if self._bulk:
+            self.fast_until = value
+
+    def _fast_until(self) -> int:
+        return self._rekey_at  # far below the wrap limit
 
     def seal(self, ctype: int, chunk: bytes | bytearray | memoryview, padding: int = 0) -> None:
         """Queue one record of at most `limit` content bytes (5.2, 5.4)."""
@@ -205,7 +239,7 @@ class Sealer13(_Protector13):
     def send_app(self, data: bytes) -> bool:
         """The bulk case: `data` fits one record and no KeyUpdate is due. False (and
         nothing done) otherwise, so the caller takes the general path."""
-        if not 0 < len(data) <= self.limit or self.seq >= self.rekey_at:
+        if not 0 < len(data) <= self.limit or self.seq >= self._rekey_at:
             return False
         self.seal(_APP, data)
         return True
@@ -216,14 +250,14 @@ class Sealer13(_Protector13):
         form, and `data_to_send` joins them once)."""
         n = len(data)
         seq = self.seq
-        if self.bulk and type(data) is bytes and 0 < n <= self.limit and seq < self.rekey_at:
+        if seq < self.fast_until and type(data) is bytes and 0 < n <= self.limit:
             encrypt = self.encrypt
             if encrypt is None:
                 encrypt = self.encrypt = self.aead.encrypt
             header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
             self.out += (header, encrypt((self.iv ^ seq).to_bytes(12, "big"),  # as `nonce`
                                          data + b"\x17", header))
-            self.seq = seq + 1  # rekey_at is far below the wrap limit
+            self.seq = seq + 1  # fast_until (rekey_at) is far below the wrap limit
             return
         conn = self.connection()
         type(conn).send_data(conn, data)
@@ -241,15 +275,17 @@ class Sealer13(_Protector13):
         a buffer short of `send_buffer_size`) goes to the connection's method."""
         n = len(data)
         seq = self.seq
-        if (self.bulk and type(buffer) is memoryview and 0 < n <= self.limit
-                and seq < self.rekey_at and not self.out and n + _ONE_RECORD_ROOM <= len(buffer)
+        if (0 < n <= self.limit and seq < self.fast_until and type(buffer) is memoryview
+                and not self.out and n + _ONE_RECORD_ROOM <= len(buffer)
                 and not buffer.readonly and buffer.itemsize == 1):
-            buffer[:5] = header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
+            header = _FULL_HEADER if n == MAX_PLAINTEXT else HEADER.pack(_APP, _LEGACY_VERSION,
+                                                                          n + 17)
+            buffer[:5] = header
             (self.encrypt_into or self._bind_into())(
                 (self.iv ^ seq).to_bytes(12, "big"),  # the nonce as `nonce` builds it
                 data + b"\x17" if type(data) is bytes else b"".join((data, b"\x17")),
                 header, buffer[5:n + 22])
-            self.seq = seq + 1  # rekey_at is far below the wrap limit
+            self.seq = seq + 1  # fast_until (rekey_at) is far below the wrap limit
             return n + 22
         conn = self.connection()
         return type(conn).send_data_into(conn, data, buffer)  # type: ignore[no-any-return]
@@ -264,7 +300,7 @@ class Sealer13(_Protector13):
         seq = self.seq
         limit = self.limit
         count = -(-n // limit)
-        if (not n or seq + count > self.rekey_at or self.out
+        if (not n or seq + count > self._rekey_at or self.out
                 or n + RECORD_OVERHEAD * count + KEY_UPDATE_ROOM > len(out)):
             return -1
         seal = self.encrypt_into or self._bind_into()
@@ -355,9 +391,9 @@ class Opener13(_Protector13):
         which reports any error."""
         n = len(data)
         seq = self.seq
-        if (self.bulk and type(data) is bytes and n > 5 + TAG_LENGTH
-                and n - 5 == (data[3] << 8) | data[4] and data[0] == _APP and data[1] == 3
-                and n - 5 <= self.limit + 1 + TAG_LENGTH and seq < _SEQ_LIMIT):
+        if (seq < self.fast_until and type(data) is bytes and n > 5 + TAG_LENGTH
+                and _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5)
+                and n - 5 <= self.limit + 1 + TAG_LENGTH):
             decrypt = self.decrypt
             if decrypt is None:
                 decrypt = self.decrypt = self.aead.decrypt
@@ -424,27 +460,28 @@ class Opener13(_Protector13):
         connection's method, which reports any error; nothing unauthentic (and no
         non-data plaintext) is left in `buffer`."""
         n = len(data)
-        if (self.bulk and n > 5 + TAG_LENGTH and type(buffer) is memoryview
+        seq = self.seq
+        # seq < fast_until: bulk allowed and no wrap. One unpack checks the header:
+        # application_data, a TLS version's major byte and the length of `data`.
+        if (seq < self.fast_until and n > 5 + TAG_LENGTH and type(buffer) is memoryview
+                and _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5)
+                and n - 5 <= self.limit + 1 + TAG_LENGTH
                 and len(buffer) >= MAX_PLAINTEXT and not buffer.readonly
                 and buffer.itemsize == 1):
-            seq = self.seq
-            ctype, version, length = HEADER.unpack_from(data)  # (indexing a view costs more)
-            inner = length - TAG_LENGTH  # content and type byte
-            if (length == n - 5 and inner <= len(buffer) and ctype == _APP
-                    and version >> 8 == 3 and inner <= self.limit + 1 and seq < _SEQ_LIMIT):
-                view = data if type(data) is memoryview else memoryview(data)
-                target = buffer[:inner]
-                try:
-                    (self.decrypt_into or self._bind_into())(
-                        (self.iv ^ seq).to_bytes(12, "big"),  # as `nonce` builds it
-                        view[5:], view[:5], target)
-                except InvalidTag:
-                    wipe(target)  # the AEAD may have written unverified plaintext
-                else:
-                    if target[-1] == _APP:
-                        self.seq = seq + 1
-                        return inner - 1, []
-                    wipe(target)  # padded, or not application data: the general path
+            inner = n - 5 - TAG_LENGTH  # content and type byte (fits: limit + 1)
+            view = data if type(data) is memoryview else memoryview(data)
+            target = buffer[:inner]
+            try:
+                (self.decrypt_into or self._bind_into())(
+                    (self.iv ^ seq).to_bytes(12, "big"),  # as `nonce` builds it
+                    view[5:], view[:5], target)
+            except InvalidTag:
+                wipe(target)  # the AEAD may have written unverified plaintext
+            else:
+                if target[-1] == _APP:
+                    self.seq = seq + 1
+                    return inner - 1, []
+                wipe(target)  # padded, or not application data: the general path
         conn = self.connection()
         return type(conn).receive_data_into(conn, data, buffer)  # type: ignore[no-any-return]
 

@@ -1,0 +1,139 @@
+"""The one-record methods an established TLS 1.3 connection binds in place of its own
+(`Sealer13.send_into`/`send_data`, `Opener13.receive_into`/`receive_data`) take shortcuts:
+one comparison with `fast_until` stands for "bulk allowed" and the KeyUpdate or
+sequence-number limit, a full record's header is a constant, and one unpack checks an
+incoming header. Each test here fails if one of those shortcuts were wrong.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import pytest
+
+from tlskit import AlertDescription, DataReceived, KeyUpdated, TLSError
+from tlskit.record import MAX_PLAINTEXT, Opener13, Sealer13
+
+from ..hostile.helpers import replay_client, replay_server
+from ..support.pump import pump
+from ..support.records import split_records
+
+
+def established() -> tuple[Any, Any]:
+    """An established TLS 1.3 pair (the same keys on every call)."""
+    client, server = replay_client().conn, replay_server().conn
+    pump(client, server)
+    assert client.handshake_complete and server.handshake_complete
+    server.data_to_send()
+    return client, server
+
+
+def test_a_lower_rekey_limit_set_while_bulk_is_on_holds_for_the_bound_methods() -> None:
+    """`rekey_at` changed on an established connection moves `fast_until` too: the bound
+    one-record methods send the KeyUpdate first (RFC 8446 5.5) instead of sealing on."""
+    client, server = established()
+    send_into, send = client.send_data_into, client.send_data
+    wire = memoryview(bytearray(client.send_buffer_size(100)))
+    plain = memoryview(bytearray(MAX_PLAINTEXT + 1))
+    n = send_into(b"a" * 100, wire)
+    assert server.receive_data_into(wire[:n], plain) == (100, [])
+    sealer = client._records.sealer
+    assert isinstance(sealer, Sealer13) and sealer.fast_until > sealer.seq
+    client._records.rekey_after = sealer.seq  # due now
+    assert sealer.fast_until == sealer.seq
+    n = send_into(b"b" * 100, wire)
+    kinds = [r[0] for r in split_records(bytes(wire[:n]))]
+    assert len(kinds) == 2  # the KeyUpdate, then the data under the next key
+    got, events = server.receive_data_into(wire[:n], plain)
+    assert (got, events) == (0, [KeyUpdated(False)])
+    assert server.receive_data_into(b"", plain) == (100, [])
+    # The bytes API's bound method follows the new protector's limit as well.
+    client._records.rekey_after = client._records.sealer.seq
+    send(b"c" * 10)
+    events = server.receive_data(client.data_to_send())
+    assert events == [KeyUpdated(False), DataReceived(b"c" * 10)]
+
+
+def test_bulk_off_stops_the_one_record_methods() -> None:
+    """`fast_until` is 0 whenever `bulk` is off, whatever the limits say."""
+    sealer = Sealer13.from_secret(replay_suite(), bytes(32))
+    opener = Opener13.from_secret(replay_suite(), bytes(32))
+    assert sealer.fast_until == opener.fast_until == 0
+    sealer.bulk = opener.bulk = True
+    assert sealer.fast_until == sealer.rekey_at and opener.fast_until == (1 << 64) - 1
+    sealer.rekey_at = 7
+    assert sealer.fast_until == 7
+    sealer.bulk = opener.bulk = False
+    sealer.rekey_at = 9
+    assert sealer.fast_until == opener.fast_until == 0 and sealer.rekey_at == 9
+
+
+def replay_suite() -> Any:
+    client, _ = established()
+    return client.negotiated_suite
+
+
+@pytest.mark.parametrize("size", [1, MAX_PLAINTEXT - 1, MAX_PLAINTEXT])
+def test_send_into_writes_the_general_paths_bytes_at_and_below_a_full_record(size: int) -> None:
+    """A full record's header is a precomputed constant; every size gives what the
+    general path queues (twin clients: the same keys)."""
+    fast, general = established()[0], established()[0]
+    wire = memoryview(bytearray(fast.send_buffer_size(size)))
+    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    n = fast.send_data_into(payload, wire)
+    general._records.write(23, payload)  # the general path, not the bound methods
+    assert bytes(wire[:n]) == general.data_to_send()
+    assert struct.unpack(">BHH", wire[:5]) == (23, 0x0303, size + 17)
+
+
+def _record(client: Any, payload: bytes) -> bytearray:
+    client.send_data(payload)
+    return bytearray(client.data_to_send())
+
+
+@pytest.mark.parametrize(("offset", "value", "alert"), [
+    (0, 22, AlertDescription.unexpected_message),  # a handshake record after encryption
+    (0, 24, AlertDescription.unexpected_message),  # not a TLS content type
+    (1, 2, AlertDescription.decode_error),         # not TLS's major version
+    (2, 1, AlertDescription.bad_record_mac),       # another minor version: authenticated
+])
+def test_a_bad_header_byte_gets_the_general_paths_alert(offset: int, value: int,
+                                                        alert: AlertDescription) -> None:
+    """The one-unpack header check lets nothing through the general path would reject,
+    through both bound receive methods (the minor version byte is only authenticated:
+    it is in the additional data)."""
+    for into in (False, True):
+        client, server = established()
+        record = _record(client, b"payload")
+        record[offset] = value
+        with pytest.raises(TLSError) as info:
+            if into:
+                server.receive_data_into(memoryview(bytes(record)),
+                                         memoryview(bytearray(MAX_PLAINTEXT)))
+            else:
+                server.receive_data(bytes(record))
+        assert info.value.alert == alert
+
+
+@pytest.mark.parametrize("delta", [-1, 1])
+def test_a_header_length_that_is_not_the_records_goes_the_general_way(delta: int) -> None:
+    """A header whose length is not what `data` holds is not one whole record: the bound
+    methods hand it on (a short one waits for more bytes, a long one fails to open)."""
+    for into in (False, True):
+        client, server = established()
+        record = _record(client, b"q" * 50)
+        length = len(record) - 5 + delta
+        record[3:5] = length.to_bytes(2, "big")
+        data = bytes(record)
+        if delta > 0:  # claims one byte more than sent: incomplete, nothing yet
+            got = (server.receive_data_into(memoryview(data), memoryview(
+                bytearray(MAX_PLAINTEXT))) if into else server.receive_data(data))
+            assert got in ((0, []), [])
+            continue
+        with pytest.raises(TLSError) as info:
+            if into:
+                server.receive_data_into(memoryview(data), memoryview(bytearray(MAX_PLAINTEXT)))
+            else:
+                server.receive_data(data)
+        assert info.value.alert == AlertDescription.bad_record_mac
