@@ -175,17 +175,22 @@ class Connection:
     def _bind(self, protector: object, ok: bool, names: tuple[str, str]) -> None:
         attrs = self.__dict__
         if isinstance(protector, (Sealer13, Opener13)):
-            protector.bulk = ok
-            if protector.owner is None:
-                protector.owner = weakref.ref(self)
             if ok:
-                fast = ((protector.send_data, protector.send_into)
-                        if isinstance(protector, Sealer13)
-                        else (protector.receive_data, protector.receive_into))
-                attrs.update(zip(names, fast, strict=True))
+                if protector.bulk:
+                    return  # already bound: `bulk` is only set here, with the methods
+                protector.bulk = True
+                if protector.owner is None:
+                    protector.owner = weakref.ref(self)
+                if isinstance(protector, Sealer13):
+                    attrs[names[0]] = protector.send_data
+                    attrs[names[1]] = protector.send_into
+                else:
+                    attrs[names[0]] = protector.receive_data
+                    attrs[names[1]] = protector.receive_into
                 return
-        for name in names:
-            attrs.pop(name, None)
+            protector.bulk = False
+        if names[0] in attrs:  # a replaced protector's methods go with the flag
+            del attrs[names[0]], attrs[names[1]]
 
     # -- input ----------------------------------------------------------------------------
 

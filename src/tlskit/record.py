@@ -106,9 +106,9 @@ class _Direction:
 
     __slots__ = ("_aead", "_key", "limit", "seq", "suite")
 
-    def __init__(self, suite: Suite, key: bytes) -> None:
+    def __init__(self, suite: Suite, key: bytes | None) -> None:
         self.suite = suite
-        self._key = key
+        self._key = key  # None: a TLS 1.3 traffic secret's, derived at first use
         self._aead: AEAD | None = None
         self.seq = 0
         self.limit = MAX_PLAINTEXT
@@ -117,12 +117,17 @@ class _Direction:
     def aead(self) -> AEAD:
         """The AEAD, made at first use: keys that never protect a record (an idle
         connection's, or a handshake's unused ones) cost no cipher context (an `AESGCM`
-        holds about 2.3 KiB of OpenSSL state)."""
+        holds about 2.3 KiB of OpenSSL state), and a TLS 1.3 direction installed from
+        its secret derives its key and IV only then (two HMACs saved per unused key)."""
         aead = self._aead
         if aead is None:
-            aead = self._aead = self.suite.aead(self._key)
+            key = self._key
+            aead = self._aead = self.suite.aead(self._derive() if key is None else key)
             self._key = b""
         return aead
+
+    def _derive(self) -> bytes:
+        raise UsageError("this protector was made without a key")
 
     def _check_seq(self) -> None:
         if self.seq >= _SEQ_LIMIT:
@@ -146,10 +151,13 @@ class _Protector13(_Direction):
     a method a caller kept across a close or a KeyUpdate declines and lands there."""
 
     __slots__ = ("_bulk", "fast_until", "iv", "owner", "secret")
+    iv: int  # unset until `aead` derives it when made by `from_secret` (read after it)
 
-    def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
+    def __init__(self, suite: Suite, key: bytes | None, iv: bytes | None,
+                 secret: bytes = b"") -> None:
         super().__init__(suite, key)
-        self.iv = int.from_bytes(iv, "big")
+        if iv is not None:
+            self.iv = int.from_bytes(iv)
         self.secret = secret
         self._bulk = False
         # The sequence number below which the one-record methods run: 0 while `bulk` is
@@ -178,12 +186,20 @@ class _Protector13(_Direction):
 
     @classmethod
     def from_secret(cls, suite: Suite, secret: bytes) -> Self:
-        key, iv = key_and_iv(suite, secret)
-        return cls(suite, key, iv, secret)
+        """The direction under a traffic secret (7.3); its key and IV are derived when
+        the first record needs the AEAD (every record path gets `aead`, or a method
+        bound from it, before it reads `iv`)."""
+        return cls(suite, None, None, secret)
+
+    def _derive(self) -> bytes:
+        key, iv = key_and_iv(self.suite, self.secret)
+        self.iv = int.from_bytes(iv)
+        return key
 
     def nonce(self, seq: int) -> bytes:
-        """The per-record nonce (5.3); the one place it is built."""
-        return (self.iv ^ seq).to_bytes(12, "big")
+        """The per-record nonce (5.3); the one place it is built (big-endian: `to_bytes`'s
+        default, which the one-record methods also rely on, as it parses faster)."""
+        return (self.iv ^ seq).to_bytes(12)
 
     def next_nonce(self) -> bytes:
         return self.nonce(self._take_seq())
@@ -202,7 +218,8 @@ class Sealer13(_Protector13):
 
     __slots__ = ("_rekey_at", "encrypt", "encrypt_into", "out")
 
-    def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
+    def __init__(self, suite: Suite, key: bytes | None, iv: bytes | None,
+                 secret: bytes = b"") -> None:
         super().__init__(suite, key, iv, secret)
         # aead.encrypt(_into), bound at the first record: one lookup less per record.
         self.encrypt: Callable[[bytes, bytes, bytes], bytes] | None = None
@@ -255,7 +272,7 @@ class Sealer13(_Protector13):
             if encrypt is None:
                 encrypt = self.encrypt = self.aead.encrypt
             header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
-            self.out += (header, encrypt((self.iv ^ seq).to_bytes(12, "big"),  # as `nonce`
+            self.out += (header, encrypt((self.iv ^ seq).to_bytes(12),  # as `nonce`
                                          data + b"\x17", header))
             self.seq = seq + 1  # fast_until (rekey_at) is far below the wrap limit
             return
@@ -282,7 +299,7 @@ class Sealer13(_Protector13):
                                                                           n + 17)
             buffer[:5] = header
             (self.encrypt_into or self._bind_into())(
-                (self.iv ^ seq).to_bytes(12, "big"),  # the nonce as `nonce` builds it
+                (self.iv ^ seq).to_bytes(12),  # the nonce as `nonce` builds it
                 data + b"\x17" if type(data) is bytes else b"".join((data, b"\x17")),
                 header, buffer[5:n + 22])
             self.seq = seq + 1  # fast_until (rekey_at) is far below the wrap limit
@@ -324,7 +341,8 @@ class Opener13(_Protector13):
 
     __slots__ = ("decrypt", "decrypt_into")
 
-    def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
+    def __init__(self, suite: Suite, key: bytes | None, iv: bytes | None,
+                 secret: bytes = b"") -> None:
         super().__init__(suite, key, iv, secret)
         # aead.decrypt(_into), bound at the first record: one lookup less per record.
         self.decrypt: Callable[[bytes, bytes | memoryview, bytes], bytes] | None = None
@@ -398,7 +416,7 @@ class Opener13(_Protector13):
             if decrypt is None:
                 decrypt = self.decrypt = self.aead.decrypt
             try:
-                plain = decrypt((self.iv ^ seq).to_bytes(12, "big"),  # as `nonce`
+                plain = decrypt((self.iv ^ seq).to_bytes(12),  # as `nonce`
                                 memoryview(data)[5:], data[:5])
             except InvalidTag:
                 plain = b""  # the connection's method reports it
@@ -473,7 +491,7 @@ class Opener13(_Protector13):
             target = buffer[:inner]
             try:
                 (self.decrypt_into or self._bind_into())(
-                    (self.iv ^ seq).to_bytes(12, "big"),  # as `nonce` builds it
+                    (self.iv ^ seq).to_bytes(12),  # as `nonce` builds it
                     view[5:], view[:5], target)
             except InvalidTag:
                 wipe(target)  # the AEAD may have written unverified plaintext
@@ -537,7 +555,7 @@ class _Protector12(_Direction):
         """The per-record nonce; the one place it is built."""
         if self.explicit:
             return self.salt + (explicit or seq.to_bytes(8, "big"))
-        return (self.iv ^ seq).to_bytes(12, "big")
+        return (self.iv ^ seq).to_bytes(12)
 
     def next_nonce(self) -> bytes:
         return self.nonce(self._take_seq())

@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 
 from tlskit import AlertDescription, DataReceived, KeyUpdated, TLSError
+from tlskit.crypto import SUITES
+from tlskit.enums import CipherSuite
+from tlskit.keyschedule import key_and_iv
 from tlskit.record import MAX_PLAINTEXT, Opener13, Sealer13
 
 from ..hostile.helpers import replay_client, replay_server
@@ -137,3 +140,109 @@ def test_a_header_length_that_is_not_the_records_goes_the_general_way(delta: int
             else:
                 server.receive_data(data)
         assert info.value.alert == AlertDescription.bad_record_mac
+
+
+# --- keys derived at the first record ----------------------------------------------------
+
+SUITE = SUITES[CipherSuite.TLS_CHACHA20_POLY1305_SHA256]
+SECRET = bytes(range(32))
+PAYLOAD = b"first record" * 10
+
+
+def eager_sealer() -> Sealer13:
+    key, iv = key_and_iv(SUITE, SECRET)
+    return Sealer13(SUITE, key, iv, SECRET)
+
+
+def expected_record() -> bytes:
+    sealer = eager_sealer()
+    sealer.seal(23, PAYLOAD)
+    return b"".join(sealer.out)
+
+
+def lazy_sealer() -> Sealer13:
+    sealer = Sealer13.from_secret(SUITE, SECRET)
+    assert not hasattr(sealer, "iv")  # nothing derived yet
+    sealer.bulk = True
+    return sealer
+
+
+def _seal(sealer: Sealer13) -> bytes:
+    sealer.seal(23, PAYLOAD)
+    return b"".join(sealer.out)
+
+
+def _send_app(sealer: Sealer13) -> bytes:
+    assert sealer.send_app(PAYLOAD)
+    return b"".join(sealer.out)
+
+
+def _send_data(sealer: Sealer13) -> bytes:
+    sealer.send_data(PAYLOAD)  # the bound one-record method (bulk on)
+    return b"".join(sealer.out)
+
+
+def _send_into(sealer: Sealer13) -> bytes:
+    out = memoryview(bytearray(len(PAYLOAD) + 100))
+    return bytes(out[:sealer.send_into(PAYLOAD, out)])
+
+
+def _seal_app_into(sealer: Sealer13) -> bytes:
+    out = memoryview(bytearray(len(PAYLOAD) + 100))
+    return bytes(out[:sealer.seal_app_into(PAYLOAD, out)])
+
+
+@pytest.mark.parametrize("entry", [_seal, _send_app, _send_data, _send_into, _seal_app_into])
+def test_a_sealer_from_a_secret_derives_its_keys_at_its_first_record(entry: Any) -> None:
+    """Every sealing path of a fresh `from_secret` sealer gets the AEAD (and so the key
+    and IV) before it builds a nonce: the record is the eagerly keyed sealer's."""
+    assert entry(lazy_sealer()) == expected_record()
+
+
+def lazy_opener() -> Opener13:
+    opener = Opener13.from_secret(SUITE, SECRET)
+    assert not hasattr(opener, "iv")
+    opener.bulk = True
+    return opener
+
+
+def _open(opener: Opener13, record: bytes) -> bytes:
+    opener.check(len(record) - 5)
+    return bytes(opener.finish(23, opener.open(record[:5], record[5:]))[1])
+
+
+def _open_into(opener: Opener13, record: bytes) -> bytes:
+    target = memoryview(bytearray(len(record) - 5 - 16))
+    return bytes(opener.finish(23, opener.open_into(record[:5], memoryview(record)[5:],
+                                                    target))[1])
+
+
+def _open_app(opener: Opener13, record: bytes) -> bytes:
+    contents, used = opener.open_app(record)
+    assert used == len(record)
+    return b"".join(contents)
+
+
+def _open_records_into(opener: Opener13, record: bytes) -> bytes:
+    out = memoryview(bytearray(MAX_PLAINTEXT + 1))
+    written, used = opener.open_records_into(record, out)
+    assert used == len(record)
+    return bytes(out[:written])
+
+
+def _receive_data(opener: Opener13, record: bytes) -> bytes:
+    (event,) = opener.receive_data(record)
+    return bytes(event.data)
+
+
+def _receive_into(opener: Opener13, record: bytes) -> bytes:
+    out = memoryview(bytearray(MAX_PLAINTEXT + 1))
+    written, events = opener.receive_into(record, out)
+    assert events == []
+    return bytes(out[:written])
+
+
+@pytest.mark.parametrize("entry", [_open, _open_into, _open_app, _open_records_into,
+                                   _receive_data, _receive_into])
+def test_an_opener_from_a_secret_derives_its_keys_at_its_first_record(entry: Any) -> None:
+    assert entry(lazy_opener(), expected_record()) == PAYLOAD
