@@ -58,6 +58,7 @@ _CT_APP = ContentType.application_data
 _APP = 23  # the int, for the hot paths (IntEnum comparisons cost more)
 _LEGACY_VERSION = 0x0303
 _KNOWN_TYPES = frozenset((20, 21, 22, 23))
+_HANDSHAKE_OR_ALERT = frozenset((21, 22))
 _TYPE_BYTE = {t: bytes((t,)) for t in range(256)}
 _SEQ_LIMIT = (1 << 64) - 1
 _SKIPPED = object()  # a declined early-data record was dropped
@@ -251,7 +252,11 @@ class Sealer13(_Protector13):
         else:
             inner = b"".join((chunk, _TYPE_BYTE[ctype]))
         header = HEADER.pack(_APP, _LEGACY_VERSION, len(inner) + TAG_LENGTH)
-        self.out += (header, self.aead.encrypt(self.next_nonce(), inner, header))
+        seq = self.seq
+        if seq >= _SEQ_LIMIT:
+            self._check_seq()  # raises
+        self.out += (header, self.aead.encrypt(self.nonce(seq), inner, header))
+        self.seq = seq + 1
 
     def send_app(self, data: bytes) -> bool:
         """The bulk case: `data` fits one record and no KeyUpdate is due. False (and
@@ -825,14 +830,43 @@ class RecordLayer:
         """`next_record`, but a protected application-data record whose plaintext fits
         in `out[written:]` is decrypted there (its content comes back as a view of
         `out`); None too when `written` is not 0 and the next record might not fit (it
-        stays buffered: `record_waiting`)."""
+        stays buffered: `record_waiting`). Framing and the plaintext cases are checked
+        here, in one call per record; protected records go on to `_open`."""
         while True:
-            record = self._cut_record(out, written)
-            if record is _NO_ROOM:
+            buf = self._in
+            pos = self._pos
+            have = len(buf)
+            if have - pos < 5:
+                if pos == have:  # all consumed: an idle connection keeps no buffer
+                    buf.clear()
+                    self._pos = 0
                 return None
-            if record is None and self._pos == len(self._in):
-                self._in.clear()  # all consumed: an idle connection keeps no buffer
-                self._pos = 0
+            ctype, version, length = HEADER.unpack_from(buf, pos)
+            if version >> 8 != 3:
+                raise DecodeError(f"record version {version:#06x} is not TLS")
+            if ctype not in _KNOWN_TYPES:
+                raise UnexpectedMessage(f"unknown record content type {ctype}")
+            read = self.opener
+            if length > (MAX_CIPHERTEXT if read is not None else MAX_PLAINTEXT):
+                raise RecordOverflow(f"record of {length} bytes exceeds the limit")
+            end = pos + 5 + length
+            if have < end:
+                return None
+            if read is None or ctype == _CT_CCS:
+                self._pos = end
+                if length and ctype in _HANDSHAKE_OR_ALERT:
+                    return ctype, bytes(buf[pos + 5:end])  # (the handshake's common case)
+                record = self._plaintext(ctype, bytes(buf[pos + 5:end]), read is None)
+            else:
+                target = None
+                if out is not None and ctype == _CT_APP:
+                    room = len(out) - written
+                    if written and length - TAG_LENGTH > room:
+                        return None  # the content might not fit: left for the next call
+                    if isinstance(read, Opener13) and TAG_LENGTH < length <= room + TAG_LENGTH:
+                        target = out[written:written + length - TAG_LENGTH]
+                self._pos = end
+                record = self._open(read, ctype, pos, end, target)
             if record is not _SKIPPED:
                 return record  # type: ignore[return-value]
 
@@ -851,33 +885,12 @@ class RecordLayer:
             return -1
         return read.open_app_into(data, buf)
 
-    def _cut_record(self, out: memoryview | None = None, written: int = 0
-                    ) -> tuple[int, bytes | memoryview] | object | None:
+    def _open(self, read: Opener, ctype: int, pos: int, end: int,
+              target: memoryview | None) -> tuple[int, bytes | memoryview] | object:
+        """The protected record at `buf[pos:end]` (already consumed), opened (into
+        `target` when given); `_SKIPPED` for declined early data."""
         buf = self._in
-        pos = self._pos
-        if len(buf) - pos < 5:
-            return None
-        ctype, version, length = HEADER.unpack_from(buf, pos)
-        if version >> 8 != 3:
-            raise DecodeError(f"record version {version:#06x} is not TLS")
-        if ctype not in _KNOWN_TYPES:
-            raise UnexpectedMessage(f"unknown record content type {ctype}")
-        read = self.opener
-        if length > (MAX_CIPHERTEXT if read is not None else MAX_PLAINTEXT):
-            raise RecordOverflow(f"record of {length} bytes exceeds the limit")
-        end = pos + 5 + length
-        if len(buf) < end:
-            return None
-        target = None
-        if out is not None and ctype == _CT_APP and read is not None:
-            room = len(out) - written
-            if written and length - TAG_LENGTH > room:
-                return _NO_ROOM  # the content might not fit: left for the next call
-            if isinstance(read, Opener13) and TAG_LENGTH < length <= room + TAG_LENGTH:
-                target = out[written:written + length - TAG_LENGTH]
-        self._pos = end
-        if read is None or ctype == _CT_CCS:
-            return self._plaintext(ctype, bytes(buf[pos + 5:end]), read is None)
+        length = end - pos - 5
         if isinstance(read, Opener13) and ctype != _CT_APP:
             if ctype == _CT_ALERT and not self._peer_protected and length == 2:
                 # A peer that failed on our flight may alert before it switched its own
@@ -941,7 +954,10 @@ class RecordLayer:
         n = len(data)
         if w is None:
             version = self.legacy_version_out
-            for start in range(0, max(n, 1), MAX_PLAINTEXT):
+            if n <= MAX_PLAINTEXT:  # one record (an empty one for no data)
+                self._out += (HEADER.pack(ctype, version, n), bytes(data))
+                return
+            for start in range(0, n, MAX_PLAINTEXT):
                 chunk = bytes(data[start:start + MAX_PLAINTEXT])
                 self._out += (HEADER.pack(ctype, version, len(chunk)), chunk)
             return

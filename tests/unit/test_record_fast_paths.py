@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from tlskit import AlertDescription, DataReceived, KeyUpdated, TLSError
+from tlskit import AlertDescription, DataReceived, KeyUpdated, TLSError, UsageError
 from tlskit.crypto import SUITES
 from tlskit.enums import CipherSuite
+from tlskit.errors import UnexpectedMessage
 from tlskit.keyschedule import key_and_iv
 from tlskit.record import MAX_PLAINTEXT, Opener13, Sealer13
 
@@ -246,3 +247,33 @@ def _receive_into(opener: Opener13, record: bytes) -> bytes:
                                    _receive_data, _receive_into])
 def test_an_opener_from_a_secret_derives_its_keys_at_its_first_record(entry: Any) -> None:
     assert entry(lazy_opener(), expected_record()) == PAYLOAD
+
+
+def test_sealing_stops_before_the_sequence_number_wraps() -> None:
+    """`seal` checks the limit inline (5.3: a sequence number never wraps)."""
+    sealer = eager_sealer()
+    sealer.seq = (1 << 64) - 2
+    sealer.seal(23, b"last")  # the last number there is
+    with pytest.raises(UnexpectedMessage):
+        sealer.seal(23, b"one too many")
+    assert sealer.seq == (1 << 64) - 1 and len(sealer.out) == 2
+
+
+@pytest.mark.parametrize("entry", [_receive_data, _receive_into])
+def test_the_bound_receive_methods_leave_a_wrapping_sequence_number_to_the_check(
+        entry: Any) -> None:
+    """At the last sequence number the one-record methods decline (`fast_until`), so
+    the general path's check refuses the record; here, with no connection behind them,
+    declining is visible as the missing owner."""
+    seq = (1 << 64) - 1
+    key, iv = key_and_iv(SUITE, SECRET)
+    nonce = (int.from_bytes(iv) ^ seq).to_bytes(12)
+    header = struct.pack(">BHH", 23, 0x0303, len(PAYLOAD) + 17)
+    record = header + SUITE.aead(key).encrypt(nonce, PAYLOAD + b"\x17", header)
+    opener = lazy_opener()
+    opener.seq = seq
+    with pytest.raises(UsageError, match="not bound"):
+        entry(opener, record)
+    opener.seq = seq - 1  # one before: the same record fails its tag, and declines too
+    with pytest.raises(UsageError, match="not bound"):
+        entry(opener, record)
