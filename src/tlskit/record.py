@@ -76,6 +76,7 @@ KEY_UPDATE_ROOM = RECORD_OVERHEAD + 5  # a KeyUpdate record, which may precede d
 _ONE_RECORD_ROOM = RECORD_OVERHEAD + KEY_UPDATE_ROOM  # send_buffer_size(n) - n, one record
 _ZEROS = memoryview(bytes(MAX_CIPHERTEXT))
 _FULL_HEADER = HEADER.pack(23, _LEGACY_VERSION, MAX_PLAINTEXT + 17)  # a full 1.3 data record
+_FULL_RECORD = 5 + MAX_PLAINTEXT + 17
 _NO_ROOM = object()  # the next record may not fit in what is left of a caller's buffer
 
 IntoFn = Callable[[bytes, object, object, memoryview], object]
@@ -414,15 +415,17 @@ class Opener13(_Protector13):
         which reports any error."""
         n = len(data)
         seq = self.seq
-        if (seq < self.fast_until and type(data) is bytes and n > 5 + TAG_LENGTH
-                and _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5)
-                and n - 5 <= self.limit + 1 + TAG_LENGTH):
+        # The header checks of `receive_into`, on the additional data as received.
+        if (seq < self.fast_until and type(data) is bytes and n > 21
+                and (((header := data[:5]) == _FULL_HEADER and n == _FULL_RECORD)
+                     or _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5))
+                and n - 5 <= self.limit + 17):
             decrypt = self.decrypt
             if decrypt is None:
                 decrypt = self.decrypt = self.aead.decrypt
             try:
                 plain = decrypt((self.iv ^ seq).to_bytes(12),  # as `nonce`
-                                memoryview(data)[5:], data[:5])
+                                memoryview(data)[5:], header)
             except InvalidTag:
                 plain = b""  # the connection's method reports it
             if plain and plain[-1] == _APP:
@@ -484,27 +487,31 @@ class Opener13(_Protector13):
         non-data plaintext) is left in `buffer`."""
         n = len(data)
         seq = self.seq
-        # seq < fast_until: bulk allowed and no wrap. One unpack checks the header:
-        # application_data, a TLS version's major byte and the length of `data`.
-        if (seq < self.fast_until and n > 5 + TAG_LENGTH and type(buffer) is memoryview
-                and _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5)
-                and n - 5 <= self.limit + 1 + TAG_LENGTH
-                and len(buffer) >= MAX_PLAINTEXT and not buffer.readonly
+        if (seq < self.fast_until and n > 21 and type(buffer) is memoryview  # (see below)
+                and MAX_PLAINTEXT <= len(buffer) >= n - 21 and not buffer.readonly
                 and buffer.itemsize == 1):
-            inner = n - 5 - TAG_LENGTH  # content and type byte (fits: limit + 1)
             view = data if type(data) is memoryview else memoryview(data)
-            target = buffer[:inner]
-            try:
-                (self.decrypt_into or self._bind_into())(
-                    (self.iv ^ seq).to_bytes(12),  # as `nonce` builds it
-                    view[5:], view[:5], target)
-            except InvalidTag:
-                wipe(target)  # the AEAD may have written unverified plaintext
-            else:
-                if target[-1] == _APP:
-                    self.seq = seq + 1
-                    return inner - 1, []
-                wipe(target)  # padded, or not application data: the general path
+            header = view[:5]  # as received: the additional data (5.2)
+            # application_data, a TLS major version and the length of `data`: one
+            # comparison for a full record's header, one unpack for any other; content,
+            # type byte and tag (17) within the limit. (seq < fast_until: bulk allowed and
+            # no wrap; n > 21: a type byte and a tag; the buffer takes content and type.)
+            if ((header == _FULL_HEADER and n == _FULL_RECORD)
+                    or _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5)) \
+                    and n - 5 <= self.limit + 17:
+                inner = n - 21  # content and type byte
+                target = buffer[:inner]
+                try:
+                    (self.decrypt_into or self._bind_into())(
+                        (self.iv ^ seq).to_bytes(12),  # as `nonce` builds it
+                        view[5:], header, target)
+                except InvalidTag:
+                    wipe(target)  # the AEAD may have written unverified plaintext
+                else:
+                    if target[-1] == _APP:
+                        self.seq = seq + 1
+                        return inner - 1, []
+                    wipe(target)  # padded, or not application data: the general path
         conn = self.connection()
         return type(conn).receive_data_into(conn, data, buffer)  # type: ignore[no-any-return]
 

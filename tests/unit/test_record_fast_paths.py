@@ -96,6 +96,7 @@ def _record(client: Any, payload: bytes) -> bytearray:
     return bytearray(client.data_to_send())
 
 
+@pytest.mark.parametrize("size", [7, MAX_PLAINTEXT])  # a full record: one comparison
 @pytest.mark.parametrize(("offset", "value", "alert"), [
     (0, 22, AlertDescription.unexpected_message),  # a handshake record after encryption
     (0, 24, AlertDescription.unexpected_message),  # not a TLS content type
@@ -103,13 +104,14 @@ def _record(client: Any, payload: bytes) -> bytearray:
     (2, 1, AlertDescription.bad_record_mac),       # another minor version: authenticated
 ])
 def test_a_bad_header_byte_gets_the_general_paths_alert(offset: int, value: int,
-                                                        alert: AlertDescription) -> None:
-    """The one-unpack header check lets nothing through the general path would reject,
-    through both bound receive methods (the minor version byte is only authenticated:
-    it is in the additional data)."""
+                                                        alert: AlertDescription,
+                                                        size: int) -> None:
+    """The header checks let nothing through the general path would reject, through
+    both bound receive methods (the minor version byte is only authenticated: it is in
+    the additional data)."""
     for into in (False, True):
         client, server = established()
-        record = _record(client, b"payload")
+        record = _record(client, b"p" * size)
         record[offset] = value
         with pytest.raises(TLSError) as info:
             if into:
@@ -277,3 +279,19 @@ def test_the_bound_receive_methods_leave_a_wrapping_sequence_number_to_the_check
     opener.seq = seq - 1  # one before: the same record fails its tag, and declines too
     with pytest.raises(UsageError, match="not bound"):
         entry(opener, record)
+
+
+@pytest.mark.parametrize("size", [1000, MAX_PLAINTEXT])
+def test_a_lowered_receive_limit_holds_for_full_and_other_records(size: int) -> None:
+    """Whichever way the header was checked, the content limit applies (RFC 8449)."""
+    for into in (False, True):
+        client, server = established()
+        server._records.receive_limit = 999
+        record = bytes(_record(client, b"r" * size))
+        with pytest.raises(TLSError) as info:
+            if into:
+                server.receive_data_into(memoryview(record),
+                                         memoryview(bytearray(MAX_PLAINTEXT + 1)))
+            else:
+                server.receive_data(record)
+        assert info.value.alert == AlertDescription.record_overflow
