@@ -157,7 +157,12 @@ class _Protector13(_Direction):
 
     def __init__(self, suite: Suite, key: bytes | None, iv: bytes | None,
                  secret: bytes = b"") -> None:
-        super().__init__(suite, key)
+        # `_Direction.__init__` written out: a TLS 1.3 pair makes eight of these.
+        self.suite = suite
+        self._key = key
+        self._aead: AEAD | None = None
+        self.seq = 0
+        self.limit = MAX_PLAINTEXT
         if iv is not None:
             self.iv = int.from_bytes(iv)
         self.secret = secret
@@ -706,7 +711,7 @@ class RecordLayer:
         sealer = Sealer13.from_secret(suite, secret)
         sealer.limit = self._send_limit
         sealer.out = self._out
-        sealer.rekey_at = self._rekey_after
+        sealer._rekey_at = self._rekey_after  # (not bulk yet: `fast_until` stays 0)
         self.sealer = sealer
 
     def update_read(self) -> bytes:
