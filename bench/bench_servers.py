@@ -10,7 +10,13 @@ pair, so drifts of a shared machine hit both alike. Printed: handshakes per seco
 (median of batches and best batch), each server process's CPU time per handshake, and
 tlskit / stdlib ratios. Bounded in count and time; loopback only. Nothing asserts on time.
 
+Threads: `TLSServer` reuses its connection threads (a worker that finished a connection
+waits a second for the next one); the stdlib side is what a stdlib user writes, a new
+thread per connection. ``--stdlib-workers`` gives the stdlib server the same reusable
+workers (tlskit's `WorkerPool`), to compare the TLS work alone.
+
     python bench/bench_servers.py [--quick] [--handshakes N] [--batches N] [--concurrency N]
+                                  [--stdlib-workers]
 """
 
 from __future__ import annotations
@@ -70,10 +76,21 @@ class StdlibTLSServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: Any, handler: Any, ctx: ssl.SSLContext) -> None:
+    def __init__(self, address: Any, handler: Any, ctx: ssl.SSLContext,
+                 workers: bool = False) -> None:
         self.ctx = ctx
         self.request_queue_size = listen_backlog()  # the same backlog as TLSServer's
+        self.workers = None
+        if workers:  # as TLSServer's (imported here: the script also runs on older trees)
+            from tlskit.io.workers import WorkerPool
+            self.workers = WorkerPool(1.0)
         super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if self.workers is None:
+            super().process_request(request, client_address)
+        else:
+            self.workers.submit(self.process_request_thread, request, client_address)
 
     def get_request(self) -> tuple[Any, Any]:
         sock, addr = self.socket.accept()
@@ -98,9 +115,15 @@ def stdlib_context(pki: PKI, tickets: int) -> ssl.SSLContext:
     return ctx
 
 
+# What an OpenSSL server picks from a stdlib client's offer (its first preference); tlskit
+# prefers AES-128-GCM, so it is pinned here: both servers run the same key schedule hash
+# and record cipher (the bench prints what each negotiated).
+SUITE = "TLS_AES_256_GCM_SHA384"
+
+
 def tlskit_config(pki: PKI, tickets: int) -> ServerConfig:
     return ServerConfig(certificate_chain=pki.chain, private_key=pki.key,
-                        versions=["TLSv1.3"], session_tickets=tickets)
+                        versions=["TLSv1.3"], session_tickets=tickets, cipher_suites=[SUITE])
 
 
 async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -109,14 +132,15 @@ async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
     writer.close()
 
 
-def _threaded_server(kind: str, pki: PKI, tickets: int) -> socketserver.TCPServer:
+def _threaded_server(kind: str, pki: PKI, tickets: int, workers: bool
+                     ) -> socketserver.TCPServer:
     if kind == "tlskit-blocking":
         return TLSServer(("127.0.0.1", 0), Answer, tlskit_config(pki, tickets))
-    return StdlibTLSServer(("127.0.0.1", 0), Answer, stdlib_context(pki, tickets))
+    return StdlibTLSServer(("127.0.0.1", 0), Answer, stdlib_context(pki, tickets), workers)
 
 
-def _serve_threaded(kind: str, pki: PKI, tickets: int, control: Any) -> None:
-    server = _threaded_server(kind, pki, tickets)
+def _serve_threaded(kind: str, pki: PKI, tickets: int, workers: bool, control: Any) -> None:
+    server = _threaded_server(kind, pki, tickets, workers)
     t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.5},
                          daemon=True)
     t.start()
@@ -143,12 +167,13 @@ async def _serve_asyncio(kind: str, pki: PKI, tickets: int, control: Any) -> Non
     await server.wait_closed()
 
 
-def _server_process(kind: str, directory: str, tickets: int, control: Any) -> None:
+def _server_process(kind: str, directory: str, tickets: int, workers: bool,
+                    control: Any) -> None:
     pki = load_pki(directory)
     if kind.endswith("-asyncio"):
         asyncio.run(_serve_asyncio(kind, pki, tickets, control))
     else:
-        _serve_threaded(kind, pki, tickets, control)
+        _serve_threaded(kind, pki, tickets, workers, control)
 
 
 @dataclass
@@ -162,6 +187,7 @@ class Contender:
     rates: list[float] = field(default_factory=list)
     cpu_per_hs: list[float] = field(default_factory=list)
     switches_per_hs: list[float] = field(default_factory=list)
+    suites: set[str] = field(default_factory=set)
 
     def usage(self) -> tuple[float, int]:
         self.control.send("usage")
@@ -177,11 +203,11 @@ class Contender:
         self.proc.join(30)
 
 
-def start(kind: str, pki: PKI, tickets: int) -> Contender:
+def start(kind: str, pki: PKI, tickets: int, workers: bool = False) -> Contender:
     ctx = mp.get_context("spawn")
     mine, theirs = ctx.Pipe()
-    proc = ctx.Process(target=_server_process, args=(kind, str(pki.directory), tickets, theirs),
-                       daemon=True)
+    proc = ctx.Process(target=_server_process,
+                       args=(kind, str(pki.directory), tickets, workers, theirs), daemon=True)
     proc.start()
     return Contender(kind, proc, mine, int(mine.recv()))
 
@@ -197,16 +223,21 @@ class Load:
         self.pool = ThreadPoolExecutor(concurrency)
         self.concurrency = concurrency
 
-    def one(self, port: int) -> bool:
+    def one(self, port: int) -> str:
+        """One connection: the negotiated cipher suite, or "" if the answer was wrong."""
         with (socket.create_connection(("127.0.0.1", port), timeout=30) as raw,
               self.ctx.wrap_socket(raw, server_hostname="localhost") as tls):
-            return tls.recv(16) == ANSWER  # the session tickets are read on the way
+            ok = tls.recv(16) == ANSWER  # the session tickets are read on the way
+            suite = tls.cipher()
+            return suite[0] if ok and suite else ""
 
     def batch(self, c: Contender, handshakes: int) -> None:
         cpu_before, switches_before = c.usage()
         start = time.perf_counter()
-        ok = sum(self.pool.map(self.one, [c.port] * handshakes))
+        suites = list(self.pool.map(self.one, [c.port] * handshakes))
         elapsed = time.perf_counter() - start
+        ok = sum(map(bool, suites))
+        c.suites.update(filter(None, suites))
         cpu_after, switches_after = c.usage()
         if ok != handshakes:
             raise SystemExit(f"{c.kind}: {handshakes - ok} of {handshakes} handshakes failed")
@@ -225,7 +256,8 @@ class Load:
 
 def run_pair(kinds: tuple[str, str], pki: PKI, load: Load, args: argparse.Namespace
              ) -> tuple[Contender, Contender]:
-    mine, theirs = start(kinds[0], pki, args.tickets), start(kinds[1], pki, args.tickets)
+    mine = start(kinds[0], pki, args.tickets)
+    theirs = start(kinds[1], pki, args.tickets, args.stdlib_workers)
     try:
         load.compare((mine, theirs), args)
     finally:
@@ -244,6 +276,9 @@ def report(name: str, mine: Contender, theirs: Contender, target: str) -> None:
     print(f"ratio {name} server handshakes tlskit/ssl (hs/s): {m_rate / t_rate:.2f}x "
           f"(best batches {max(mine.rates) / max(theirs.rates):.2f}x; target {target})")
     print(f"ratio {name} server CPU per handshake tlskit/ssl (time): {m_cpu / t_cpu:.2f}x")
+    if mine.suites != theirs.suites:
+        print(f"WARNING: unequal work, cipher suites tlskit {sorted(mine.suites)}, "
+              f"stdlib {sorted(theirs.suites)}")
 
 
 # ---------------------------------------------------------------------- held connections
@@ -310,6 +345,8 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=2,
                         help="session tickets each server sends (OpenSSL's default is 2)")
     parser.add_argument("--only", choices=["blocking", "asyncio", "held"])
+    parser.add_argument("--stdlib-workers", action="store_true",
+                        help="the stdlib blocking server reuses threads as TLSServer does")
     parser.add_argument("--held", type=int, default=500, help="connections held at once")
     parser.add_argument("--quick", action="store_true", help="a smoke run")
     args = parser.parse_args()
@@ -317,7 +354,9 @@ def main() -> None:
         args.handshakes, args.batches, args.held = 40, 2, 50
     print(versions())
     print(f"{args.concurrency} client threads, {args.batches} batches of {args.handshakes} "
-          f"handshakes per server, {args.tickets} session tickets from both servers")
+          f"handshakes per server, {args.tickets} session tickets from both servers; stdlib "
+          f"blocking server: {'reused' if args.stdlib_workers else 'a new'} thread per "
+          f"connection (TLSServer: reused); both servers: {SUITE}")
     pki = make_pki()
     load = Load(pki, args.concurrency)
     try:

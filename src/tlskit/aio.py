@@ -36,6 +36,11 @@ __all__ = ["TLSInfo", "TLSProtocol", "TruncatedConnection", "open_connection", "
 
 log = logging.getLogger("tlskit.aio")
 
+# Small application writes made in one loop iteration leave in one TCP send at its end
+# (with the close_notify of a close() that follows them); past this many plaintext bytes
+# a write goes out at once, so the TCP transport's flow control still sees the data.
+CORK_LIMIT = 1 << 16
+
 ClientConnectedCallback = Callable[[asyncio.StreamReader, asyncio.StreamWriter],
                                    Awaitable[None] | None]
 
@@ -85,6 +90,7 @@ class TLSProtocol(asyncio.Protocol):
         self._waiter = waiter
         self._peer = peer
         self._tcp: asyncio.Transport | None = None
+        self._loop: asyncio.AbstractEventLoop  # set by connection_made
         self.app_transport = _TLSTransport(self)
         self._server_hostname = server_hostname
         self._info: TLSInfo | None = None  # made when asked for (most servers never ask)
@@ -95,6 +101,8 @@ class TLSProtocol(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._tcp_paused_writing = False
         self._dropped_writes = 0
+        self._corked = 0                 # plaintext written since the last flush
+        self._flush_scheduled = False
 
     @property
     def info(self) -> TLSInfo:
@@ -108,10 +116,11 @@ class TLSProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._tcp = transport
+        # (get_running_loop is a getpid() system call each time: asked once)
+        self._loop = loop = asyncio.get_running_loop()
         if self._peer is None:
             self._peer = _label(transport.get_extra_info("peername"))
         if self._handshake_timeout is not None:
-            loop = asyncio.get_running_loop()
             self._timer = loop.call_later(self._handshake_timeout, self._handshake_timed_out)
         self._flush()  # the ClientHello, for clients
 
@@ -141,7 +150,7 @@ class TLSProtocol(asyncio.Protocol):
                 self._close_notify_received()
         if held:
             # After the handler's first step: its first write takes them along.
-            asyncio.get_running_loop().call_soon(self._flush)
+            self._flush_soon(0)
 
     def _holds_tickets(self) -> bool:
         """True when this feed completed a TLS 1.3 server handshake: the session tickets
@@ -201,10 +210,25 @@ class TLSProtocol(asyncio.Protocol):
     # -- internals ------------------------------------------------------------------------
 
     def _flush(self) -> None:
+        self._corked = 0
         out = self._conn.data_to_send()
         tcp = self._tcp
         if out and tcp is not None and not tcp.is_closing():
             tcp.write(out)
+
+    def _scheduled_flush(self) -> None:
+        self._flush_scheduled = False
+        self._flush()
+
+    def _flush_soon(self, written: int) -> None:
+        """Send at the end of this loop iteration (one send for all small writes made in
+        it, and a close's close_notify), or now past CORK_LIMIT."""
+        self._corked += written
+        if self._corked >= CORK_LIMIT:
+            self._flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._scheduled_flush)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
@@ -244,8 +268,7 @@ class TLSProtocol(asyncio.Protocol):
         if self._idle_timeout is None or self._tcp is None:
             return
         self._cancel_idle_timer()
-        loop = asyncio.get_running_loop()
-        self._idle_timer = loop.call_later(self._idle_timeout, self._idle_timed_out)
+        self._idle_timer = self._loop.call_later(self._idle_timeout, self._idle_timed_out)
 
     def _cancel_idle_timer(self) -> None:
         if self._idle_timer is not None:
@@ -312,7 +335,7 @@ class TLSProtocol(asyncio.Protocol):
         except TLSError as exc:
             self._fatal(exc)
             return
-        self._flush()
+        self._flush_soon(len(data))
 
     def _app_close(self) -> None:
         if self._tcp is None:
@@ -423,7 +446,7 @@ class _TLSTransport(asyncio.Transport):
 
     def get_write_buffer_size(self) -> int:
         tcp = self._proto._tcp
-        return tcp.get_write_buffer_size() if tcp is not None else 0
+        return self._proto._corked + (tcp.get_write_buffer_size() if tcp is not None else 0)
 
     def get_write_buffer_limits(self) -> tuple[int, int]:
         tcp = self._proto._tcp

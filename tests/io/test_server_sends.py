@@ -14,6 +14,7 @@ import socketserver
 import ssl
 import struct
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -233,3 +234,144 @@ def test_aio_tickets_leave_before_the_handler_waits_for_the_client(
 
     events = serve_aio(server_config, echo, client)
     assert [ev.data for ev in events if isinstance(ev, DataReceived)] == [b"ping\n"]
+
+
+def test_aio_answer_and_close_leave_in_one_send(server_config: ServerConfig,
+                                                client_config: ClientConfig) -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"ans")
+        writer.write(b"wer")
+        await writer.drain()
+        writer.close()
+
+    def client(port: int) -> tuple[int, list[Event]]:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            conn = handshake_raw_client(sock, client_config)
+            before = data_segments_in(sock)
+            sock.sendall(conn.data_to_send())
+            events: list[Event] = []
+            while data := sock.recv(1 << 16):  # until the server's FIN
+                events += conn.receive_data(data)
+            return data_segments_in(sock) - before, events
+
+    segments, events = serve_aio(server_config, answer, client)
+    assert [type(ev).__name__ for ev in events] == [
+        "SessionTicketReceived", "SessionTicketReceived", "DataReceived", "DataReceived",
+        "ConnectionClosed"]
+    assert b"".join(ev.data for ev in events if isinstance(ev, DataReceived)) == b"answer"
+    assert segments == 1  # tickets, both writes and close_notify: one send
+
+
+def test_aio_large_writes_leave_at_once(server_config: ServerConfig,
+                                        client_config: ClientConfig) -> None:
+    sizes: list[int] = []
+
+    async def bulk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(bytes(tlskit.aio.CORK_LIMIT))  # not held for the end of the step
+        sizes.append(writer.transport.get_write_buffer_size())
+        writer.write(b"x")                          # small: held
+        sizes.append(writer.transport.get_write_buffer_size())
+        await reader.read()
+        writer.close()
+
+    def client(port: int) -> int:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            conn = handshake_raw_client(sock, client_config)
+            sock.sendall(conn.data_to_send())
+            got = 0
+            while got < tlskit.aio.CORK_LIMIT + 1:
+                data = sock.recv(1 << 16)
+                assert data
+                got += sum(len(ev.data) for ev in conn.receive_data(data)
+                           if isinstance(ev, DataReceived))
+            conn.close()
+            sock.sendall(conn.data_to_send())
+            return got
+
+    assert serve_aio(server_config, bulk, client) == tlskit.aio.CORK_LIMIT + 1
+    assert sizes[1] - sizes[0] == 1  # the held byte counts as buffered
+
+
+class CountingSocket(socket.socket):
+    """A plain socket that records which of its calls were made, in order."""
+
+    calls: list[str]
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        self.calls.append("recv")
+        return super().recv(bufsize, flags)
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        self.calls.append("send")
+        return super().send(data, flags)
+
+    def setsockopt(self, *args: Any) -> None:
+        self.calls.append("setsockopt")
+        super().setsockopt(*args)
+
+    def shutdown(self, how: int) -> None:
+        self.calls.append("shutdown")
+        super().shutdown(how)
+
+    def close(self) -> None:
+        self.calls.append("close")
+        super().close()
+
+
+def test_blocking_server_closes_with_one_send_and_no_timeout_switch(
+        server_config: ServerConfig, pki: PKI) -> None:
+    sockets: list[CountingSocket] = []
+
+    class Counted(TLSServer):
+        def wrap_accepted(self, sock: socket.socket, addr: Any) -> Any:
+            counted = CountingSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+            counted.calls = []
+            sockets.append(counted)
+            return super().wrap_accepted(counted, addr)
+
+    class Answer(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.sendall(b"ok")
+
+    srv = Counted(("127.0.0.1", 0), Answer, server_config)
+    serving = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05})
+    serving.start()
+    try:
+        ctx = ssl.create_default_context(cafile=str(pki.root_pem))
+        with (socket.create_connection(("127.0.0.1", srv.server_address[1]), timeout=10) as raw,
+              ctx.wrap_socket(raw, server_hostname="localhost") as tls):
+            assert tls.recv(16) == b"ok"
+            assert tls.recv(16) == b""  # the close_notify
+        deadline = time.monotonic() + 10
+        while "close" not in sockets[0].calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        serving.join(10)
+    calls = sockets[0].calls
+    answer = calls.index("send", calls.index("send") + 1)  # flight, then tickets + answer
+    # close_notify (no send timeout set and reset around it), the drain of what the
+    # client may have sent, then close (its FIN: no separate shutdown call).
+    assert calls[answer + 1:] == ["send", "recv", "close"]
+
+
+def test_blocking_server_ends_a_connection_whose_handler_left_a_file_open(
+        tls_server_factory: Any, pki: PKI) -> None:
+    kept: list[Any] = []
+
+    class LeaveFileOpen(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            f = self.request.makefile("wb")
+            f.write(b"ok")
+            f.flush()
+            kept.append(f)  # never closed: close() alone would wait for it
+
+    srv = tls_server_factory(LeaveFileOpen)
+    ctx = ssl.create_default_context(cafile=str(pki.root_pem))
+    with (socket.create_connection(("127.0.0.1", srv.server_address[1]), timeout=10) as raw,
+          ctx.wrap_socket(raw, server_hostname="localhost") as tls):
+        assert tls.recv(16) == b"ok"
+        assert tls.recv(16) == b""  # close_notify and FIN all the same (shutdown)
+    assert len(kept) == 1
+    kept[0].close()

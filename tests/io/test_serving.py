@@ -26,6 +26,7 @@ from tlskit import ServerConfig
 from tlskit.io import TLSServer, listen_backlog
 
 from .conftest import PKI, EchoHandler, start_tls_server
+from .helpers import wait_for
 
 CLIENTS = 50
 
@@ -53,14 +54,6 @@ def stdlib_echo_once(ctx: ssl.SSLContext, port: int, payload: bytes = b"ping\n")
 
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 # --- clients that close without close_notify ---------------------------------------------

@@ -112,6 +112,14 @@ def _drain(sock: socket.socket) -> None:
         pass
 
 
+def _send_now(sock: socket.socket, data: bytes) -> int:
+    """Bytes of ``data`` a blocking socket without timeout takes without waiting."""
+    try:
+        return sock.send(data, _DONTWAIT)
+    except (BlockingIOError, InterruptedError):
+        return 0
+
+
 class TLSSocket(ConnectionInfo):
     """A TLS 1.3 connection over a blocking socket, shaped like `ssl.SSLSocket`.
 
@@ -391,6 +399,10 @@ class TLSSocket(ConnectionInfo):
             if not out:
                 return
             saved = sock.gettimeout()
+            if saved is None and _DONTWAIT:
+                out = out[_send_now(sock, out):]  # (what fits: no timeout to switch)
+                if not out:
+                    return
             if saved is None and KERNEL_TIMEOUTS:
                 try:
                     _kernel_timeout(sock, CLOSE_TIMEOUT, writing=True)
@@ -621,6 +633,10 @@ class TLSSocket(ConnectionInfo):
         finally:
             self._sock = None
             sock.close()
+
+    def files_open(self) -> bool:
+        """True while a file from `makefile` is open (close() then waits for it)."""
+        return self._io_refs > 0
 
     def _decref_socketios(self) -> None:
         if self._io_refs > 0:

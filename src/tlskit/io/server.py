@@ -19,6 +19,7 @@ from ..connection import ServerConnection
 from ..errors import TLSError
 from ..keylog import with_keylog
 from .blocking import TLSSocket
+from .workers import WorkerPool
 
 __all__ = ["TLSListener", "TLSServer", "listen_backlog", "wrap_server_socket"]
 
@@ -121,13 +122,18 @@ def wrap_server_socket(listening_sock: socket.socket, config: ServerConfig, *,
 
 
 class TLSServer(socketserver.ThreadingTCPServer):
-    """`socketserver.ThreadingTCPServer` speaking TLS 1.3, one thread per connection.
+    """`socketserver.ThreadingTCPServer` speaking TLS 1.3, a thread for each connection.
 
     Works with `socketserver.StreamRequestHandler` and `http.server`'s handlers. The
     handshake runs in the connection's thread before the handler is created; a failure is
     logged on the ``tlskit.io`` logger and passed to `handshake_failed`, never raised into
     the serving loop. TLS 1.3 session tickets leave with the handler's first write (one
     send for both), or before its first read that has to wait, or with the close.
+
+    Connection threads are reused (`tlskit.io.workers.WorkerPool`): one that finished
+    waits ``worker_idle_timeout`` seconds for the next connection, then ends; every
+    connection still starts at once on a thread of its own. ``worker_idle_timeout=None``
+    starts a new thread per connection, as `socketserver.ThreadingMixIn` does.
     """
 
     daemon_threads = True
@@ -136,8 +142,11 @@ class TLSServer(socketserver.ThreadingTCPServer):
     def __init__(self, server_address: Any, RequestHandlerClass: Any,
                  config: ServerConfig, bind_and_activate: bool = True, *,
                  handshake_timeout: float | None = 30.0, idle_timeout: float | None = None,
-                 backlog: int | None = None, suppress_ragged_eofs: bool = True) -> None:
+                 backlog: int | None = None, suppress_ragged_eofs: bool = True,
+                 worker_idle_timeout: float | None = 1.0) -> None:
         self.tls_config = with_keylog(config)
+        self.worker_idle_timeout = worker_idle_timeout
+        self._workers: WorkerPool | None = None
         self.handshake_timeout = handshake_timeout
         # Off by default, like ssl: a handler's read on an idle connection then raises
         # TimeoutError after this many seconds and the connection is closed.
@@ -165,6 +174,28 @@ class TLSServer(socketserver.ThreadingTCPServer):
         return _server_socket(sock, addr, self.tls_config, self.handshake_timeout,
                               self.idle_timeout, self.suppress_ragged_eofs)
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Run the connection on an idle worker thread, or a new one."""
+        if self.worker_idle_timeout is None:
+            super().process_request(request, client_address)
+            return
+        if self._workers is None:
+            self._workers = WorkerPool(self.worker_idle_timeout, daemon=self.daemon_threads,
+                                       name=f"{type(self).__name__}-worker")
+        self._workers.submit(self.process_request_thread, request, client_address)
+
+    @property
+    def worker_pool(self) -> WorkerPool | None:
+        """The connection threads (None until the first connection, or without reuse)."""
+        return self._workers
+
+    def server_close(self) -> None:
+        """Close the listening socket; idle workers end now, busy ones after their
+        connection (joined first when ``block_on_close`` and not ``daemon_threads``)."""
+        super().server_close()
+        if self._workers is not None:
+            self._workers.close(wait=self.block_on_close and not self.daemon_threads)
+
     def finish_request(self, request: Any, client_address: Any) -> None:
         try:
             request.do_handshake()
@@ -191,6 +222,9 @@ class TLSServer(socketserver.ThreadingTCPServer):
         super().handle_error(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
-        with contextlib.suppress(OSError):
-            request.shutdown(socket.SHUT_WR)  # close_notify, then FIN
+        """close_notify, then FIN. When the handler left no file open on the connection,
+        closing it sends both (one system call fewer than shutdown, then close)."""
+        if not isinstance(request, TLSSocket) or request.files_open():
+            with contextlib.suppress(OSError):
+                request.shutdown(socket.SHUT_WR)
         self.close_request(request)
