@@ -701,14 +701,14 @@ class RecordLayer:
     def install_read(self, suite: Suite, secret: bytes) -> None:
         """Read under a TLS 1.3 traffic secret (7.3); the record layer keeps it.
         (`_set_read` written out: a TLS 1.3 pair installs eight keys.)"""
-        opener = Opener13.from_secret(suite, secret)
+        opener = Opener13(suite, None, None, secret)  # `from_secret`, one call less
         opener.limit = self._receive_limit
         self.opener = opener
 
     def install_write(self, suite: Suite, secret: bytes) -> None:
         """Write under a TLS 1.3 traffic secret (7.3); the record layer keeps it.
         (`_set_write` for a `Sealer13`, written out.)"""
-        sealer = Sealer13.from_secret(suite, secret)
+        sealer = Sealer13(suite, None, None, secret)  # `from_secret`, one call less
         sealer.limit = self._send_limit
         sealer.out = self._out
         sealer._rekey_at = self._rekey_after  # (not bulk yet: `fast_until` stays 0)

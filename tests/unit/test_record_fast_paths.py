@@ -17,7 +17,7 @@ from tlskit.crypto import SUITES
 from tlskit.enums import CipherSuite
 from tlskit.errors import UnexpectedMessage
 from tlskit.keyschedule import key_and_iv
-from tlskit.record import MAX_PLAINTEXT, Opener13, Sealer13
+from tlskit.record import MAX_PLAINTEXT, Opener13, RecordLayer, Sealer13
 
 from ..hostile.helpers import replay_client, replay_server
 from ..support.pump import pump
@@ -295,3 +295,18 @@ def test_a_lowered_receive_limit_holds_for_full_and_other_records(size: int) -> 
             else:
                 server.receive_data(record)
         assert info.value.alert == AlertDescription.record_overflow
+
+
+def test_keys_installed_from_secrets_are_derived_when_the_first_record_needs_them() -> None:
+    """The record layer's installs defer the derivation too, and give the same record."""
+    layer = RecordLayer()
+    layer.install_write(SUITE, SECRET)
+    layer.install_read(SUITE, SECRET)
+    assert not hasattr(layer.sealer, "iv") and not hasattr(layer.opener, "iv")
+    layer.write(22, b"a handshake message")
+    wire = layer.take_output()
+    reference = eager_sealer()
+    reference.seal(22, b"a handshake message")
+    assert wire == b"".join(reference.out)
+    layer.feed(wire)
+    assert layer.next_record() == (22, b"a handshake message")
