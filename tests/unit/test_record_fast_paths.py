@@ -1,8 +1,11 @@
 """The one-record methods an established TLS 1.3 connection binds in place of its own
 (`Sealer13.send_into`/`send_data`, `Opener13.receive_into`/`receive_data`) take shortcuts:
 one comparison with `fast_until` stands for "bulk allowed" and the KeyUpdate or
-sequence-number limit, a full record's header is a constant, and one unpack checks an
-incoming header. Each test here fails if one of those shortcuts were wrong.
+sequence-number limit, a full record's header is a constant (written, and compared on the
+way in), and one unpack checks any other incoming header. A direction installed from its
+traffic secret derives its key and IV at its first record, whichever path that takes; the
+record layer reads framing and plaintext records in one call. Each test here fails if one
+of those shortcuts were wrong.
 """
 
 from __future__ import annotations
