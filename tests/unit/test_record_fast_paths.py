@@ -45,9 +45,10 @@ def test_a_lower_rekey_limit_set_while_bulk_is_on_holds_for_the_bound_methods() 
     plain = memoryview(bytearray(MAX_PLAINTEXT + 1))
     n = send_into(b"a" * 100, wire)
     assert server.receive_data_into(wire[:n], plain) == (100, [])
-    sealer = client._records.sealer
+    records = client._records  # no public call sets the rekey limit
+    sealer = records.sealer
     assert isinstance(sealer, Sealer13) and sealer.fast_until > sealer.seq
-    client._records.rekey_after = sealer.seq  # due now
+    records.rekey_after = sealer.seq  # due now
     assert sealer.fast_until == sealer.seq
     n = send_into(b"b" * 100, wire)
     kinds = [r[0] for r in split_records(bytes(wire[:n]))]
@@ -56,7 +57,7 @@ def test_a_lower_rekey_limit_set_while_bulk_is_on_holds_for_the_bound_methods() 
     assert (got, events) == (0, [KeyUpdated(False)])
     assert server.receive_data_into(b"", plain) == (100, [])
     # The bytes API's bound method follows the new protector's limit as well.
-    client._records.rekey_after = client._records.sealer.seq
+    records.rekey_after = records.sealer.seq
     send(b"c" * 10)
     events = server.receive_data(client.data_to_send())
     assert events == [KeyUpdated(False), DataReceived(b"c" * 10)]
@@ -82,14 +83,14 @@ def replay_suite() -> Any:
 
 
 @pytest.mark.parametrize("size", [1, MAX_PLAINTEXT - 1, MAX_PLAINTEXT])
-def test_send_into_writes_the_general_paths_bytes_at_and_below_a_full_record(size: int) -> None:
+def test_send_into_writes_what_send_data_queues_at_and_below_a_full_record(size: int) -> None:
     """A full record's header is a precomputed constant; every size gives what the
-    general path queues (twin clients: the same keys)."""
+    bytes API queues (twin clients: the same keys)."""
     fast, general = established()[0], established()[0]
     wire = memoryview(bytearray(fast.send_buffer_size(size)))
     payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
     n = fast.send_data_into(payload, wire)
-    general._records.write(23, payload)  # the general path, not the bound methods
+    general.send_data(payload)  # the bytes API, which packs each header itself
     assert bytes(wire[:n]) == general.data_to_send()
     assert struct.unpack(">BHH", wire[:5]) == (23, 0x0303, size + 17)
 
