@@ -13,7 +13,7 @@ import hmac
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -487,6 +487,24 @@ def sign(key: PrivateKey, scheme: int, data: bytes) -> bytes:
 RSASSA_PSS_OID = "1.2.840.113549.1.1.10"
 
 
+_FAMILY_BY_TYPE: dict[type, str] = {}
+
+
+def key_family(key: object) -> str:
+    """"rsa", "ec", "ed25519", "ed448" or "other" for a public key. The key classes are
+    ABCs, whose isinstance checks are slow on a per-handshake path; the answer is kept
+    per concrete type."""
+    kind = type(key)
+    family = _FAMILY_BY_TYPE.get(kind)
+    if family is None:
+        family = ("rsa" if isinstance(key, rsa.RSAPublicKey)
+                  else "ec" if isinstance(key, ec.EllipticCurvePublicKey)
+                  else "ed25519" if isinstance(key, ed25519.Ed25519PublicKey)
+                  else "ed448" if isinstance(key, ed448.Ed448PublicKey) else "other")
+        _FAMILY_BY_TYPE[kind] = family
+    return family
+
+
 def verify(public_key: PublicKey, scheme: int, signature: bytes, data: bytes,
            curve_bound: bool = True, key_oid: str | None = None) -> None:
     """Check a signature made with `scheme`; DecryptError (decrypt_error alert) if bad.
@@ -498,16 +516,16 @@ def verify(public_key: PublicKey, scheme: int, signature: bytes, data: bytes,
     if s is None:
         raise IllegalParameter(f"unknown signature scheme {SignatureScheme(scheme).name}")
     try:
+        family = key_family(public_key)
         if s.kind == "ecdsa":
-            if not isinstance(public_key, ec.EllipticCurvePublicKey) or (
-                    curve_bound and public_key.curve.name != s.curve):
+            if family != "ec" or (curve_bound and cast(
+                    ec.EllipticCurvePublicKey, public_key).curve.name != s.curve):
                 raise IllegalParameter(f"{s.code.name} does not match the certificate's key")
         elif s.kind == "eddsa":
-            want = ed25519.Ed25519PublicKey if s.code == _S.ed25519 else ed448.Ed448PublicKey
-            if not isinstance(public_key, want):
+            if family != ("ed25519" if s.code == _S.ed25519 else "ed448"):
                 raise IllegalParameter(f"{s.code.name} does not match the certificate's key")
         else:
-            if not isinstance(public_key, rsa.RSAPublicKey):
+            if family != "rsa":
                 raise IllegalParameter(f"{s.code.name} does not match the certificate's key")
             if key_oid is not None and (key_oid == RSASSA_PSS_OID) != (s.kind == "rsa_pss_pss"):
                 # 4.2.3: rsa_pss_pss_* need an RSASSA-PSS key, rsa_pss_rsae_* rsaEncryption.

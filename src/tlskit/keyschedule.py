@@ -199,6 +199,27 @@ class HandshakeSecret(_Stage):
     client_traffic = _derive_secret(b"c hs traffic")
     server_traffic = _derive_secret(b"s hs traffic")
 
+    def traffic(self, transcript_hash: bytes) -> tuple[bytes, bytes]:
+        """(client_handshake_traffic_secret, server_...) over the transcript through the
+        ServerHello (7.1), in one call."""
+        suite = self.suite
+        h, n, secret = suite.hash_name, len(transcript_hash), self.secret
+        m, tail = suite.hash_length, transcript_hash + b"\x01"
+        return (_hmac_new(secret, _info_head(b"c hs traffic", m, n) + tail, h).digest(),
+                _hmac_new(secret, _info_head(b"s hs traffic", m, n) + tail, h).digest())
+
+    @classmethod
+    def from_shared(cls, suite: Suite, shared_secret: bytes,
+                    psk: bytes | None = None) -> HandshakeSecret:
+        """`EarlySecret.start(suite, psk).handshake(shared_secret)`; without a PSK the
+        early secret's "derived" secret is a per-hash constant, and no early stage is
+        made."""
+        if psk is not None:
+            return EarlySecret.start(suite, psk).handshake(shared_secret)
+        h = suite.hash_name
+        return cls(suite, _hmac_new(_zero_derived(h, suite.hash_length), shared_secret,
+                                    h).digest())
+
     def master(self) -> MasterSecret:
         # Extract(Derive-Secret(., "derived", ""), 0): both one HMAC, made inline.
         h, n = self.suite.hash_name, self.suite.hash_length
@@ -211,6 +232,16 @@ class MasterSecret(_Stage):
     server_traffic = _derive_secret(b"s ap traffic")
     exporter = _derive_secret(b"exp master")
     resumption = _derive_secret(b"res master")
+
+    def application(self, transcript_hash: bytes) -> tuple[bytes, bytes, bytes]:
+        """(client_application_traffic_secret_0, server_..., exporter_master_secret),
+        all three over the transcript through the server Finished (7.1), in one call."""
+        suite = self.suite
+        h, n, secret = suite.hash_name, len(transcript_hash), self.secret
+        m, tail = suite.hash_length, transcript_hash + b"\x01"
+        return (_hmac_new(secret, _info_head(b"c ap traffic", m, n) + tail, h).digest(),
+                _hmac_new(secret, _info_head(b"s ap traffic", m, n) + tail, h).digest(),
+                _hmac_new(secret, _info_head(b"exp master", m, n) + tail, h).digest())
 
 
 def resumption_psk(suite: Suite, resumption_master: bytes, nonce: bytes) -> bytes:

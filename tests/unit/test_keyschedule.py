@@ -335,3 +335,36 @@ def test_transcript_binds_the_hash_objects_own_methods() -> None:
     tr.update(b"hrr")
     assert tr.digest() == hashlib.sha384(m.frame(HandshakeType.message_hash, first)
                                          + b"hrr").digest()
+
+
+@pytest.mark.parametrize(("name", "psk"), [(n, None) for n in FULL] + [("resumed_0rtt", "psk")])
+def test_grouped_derivations_match_rfc_8448(name: str, psk: str | None) -> None:
+    """What the handshakes call (`HandshakeSecret.from_shared`, `traffic`,
+    `MasterSecret.application`) gives RFC 8448's secrets, with and without a PSK."""
+    t = TRACES[name]
+    hs = HandshakeSecret.from_shared(SUITE, h(t["ecdhe_shared_secret"]),
+                                     None if psk is None else h(t[psk]))
+    assert hs.secret == h(t["handshake_secret"])
+    th_sh = h(t["transcript_hash_ch_to_sh"])
+    assert hs.traffic(th_sh) == (h(t["client_handshake_traffic_secret"]),
+                                 h(t["server_handshake_traffic_secret"]))
+    th_sf = h(t["transcript_hash_ch_to_server_finished"])
+    assert hs.master().application(th_sf) == (h(t["client_application_traffic_secret_0"]),
+                                              h(t["server_application_traffic_secret_0"]),
+                                              h(t["exporter_master_secret"]))
+
+
+@given(st.sampled_from(sorted(SUITES)), st.binary(min_size=32, max_size=48),
+       st.binary(min_size=32, max_size=48), st.binary(min_size=0, max_size=64),
+       st.one_of(st.none(), st.binary(min_size=1, max_size=48)))
+def test_grouped_derivations_are_the_single_ones(code: int, secret: bytes, context: bytes,
+                                                 shared: bytes, psk: bytes | None) -> None:
+    suite = SUITES[code]
+    hs = HandshakeSecret(suite, secret)
+    assert hs.traffic(context) == (hs.client_traffic(context), hs.server_traffic(context))
+    master = MasterSecret(suite, secret)
+    assert master.application(context) == (master.client_traffic(context),
+                                            master.server_traffic(context),
+                                            master.exporter(context))
+    assert HandshakeSecret.from_shared(suite, shared, psk).secret == \
+        EarlySecret.start(suite, psk).handshake(shared).secret

@@ -37,12 +37,13 @@ from ..errors import (
     UnexpectedMessage,
 )
 from ..events import HandshakeComplete, SessionTicketReceived
-from ..keyschedule import EarlySecret, HandshakeSecret, resumption_psk
+from ..keyschedule import EarlySecret, HandshakeSecret, finished_verify_data, resumption_psk
 from ..session import Session
 from ..trace import TraceStep as T
 from ..wire import certcompress
 from ..wire import extensions as ext
 from ..wire import messages as m
+from .client12 import ClientHandshake12
 from .common import (
     ALLOWED_IN_CERT_ENTRY,
     ALLOWED_IN_EE,
@@ -57,13 +58,15 @@ from .common import (
     Output,
     PeerAuth,
     Table,
+    members,
     parse_chain,
     rule,
     verify_server_chain,
 )
+from .common12 import Handover12
 from .hello import ServerHelloView
 
-_E = ExtensionType
+_E = members(ExtensionType)  # (plain attribute reads: see `members`)
 _HT = HandshakeType
 
 
@@ -221,8 +224,10 @@ class ClientHandshake13(Handshake13):
         elif cfg.legacy_session_ticket or (tls12 and cfg.session_cache is not None):
             exts[_E.session_ticket] = b""  # ask a TLS 1.2 server for a ticket
         if tls13:
-            exts[_E.key_share] = ext.encode_key_share_client(
-                [(g, s.public) for g, s in self.offer.shares.items()])
+            shares = []  # (a loop: a comprehension is a frame of its own)
+            for group, share in self.offer.shares.items():
+                shares.append((group, share.public))
+            exts[_E.key_share] = ext.encode_key_share_client(shares)
             exts[_E.supported_versions] = bodies[_E.supported_versions]
         exts[_E.signature_algorithms] = bodies[_E.signature_algorithms]
         if cfg._cert_schemes is not None:
@@ -283,7 +288,7 @@ class ClientHandshake13(Handshake13):
 
     def on_server_hello(self, sh: m.ServerHello, raw: bytes) -> State:
         answer = ServerHelloView(sh)  # each extension decoded once, by the check that needs it
-        if not answer.has(_E.supported_versions) and "TLSv1.2" in self.config._versions \
+        if _E.supported_versions not in answer.extensions and "TLSv1.2" in self.config._versions \
                 and not self.offer.retried and not sh.is_hello_retry_request:
             if self._early_write_pending:
                 # 4.2.10: 0-RTT data was sent; a TLS 1.2 server is fatal (the alert goes
@@ -300,7 +305,7 @@ class ClientHandshake13(Handshake13):
         self.check_extensions(exts, ALLOWED_IN_SH, self.offer.extensions, "ServerHello")
         psk = self._accepted_psk(answer)
         suite = self.suite_or_fail()
-        if not answer.has(_E.key_share):
+        if _E.key_share not in answer.extensions:
             if psk is None or PskKeyExchangeMode.psk_ke not in self.config._psk_modes:
                 raise MissingExtension("ServerHello has no key_share (psk_ke was not offered)")
             group, server_public, share = None, b"", None  # 4.2.9 psk_ke: the PSK alone
@@ -322,10 +327,9 @@ class ClientHandshake13(Handshake13):
             shared = share.exchange(server_public)
             self.group = NamedGroup.of(group)
         self.offer.shares = {}
-        hs = EarlySecret.start(suite, psk).handshake(shared)
+        hs = HandshakeSecret.from_shared(suite, shared, psk)
         self.handshake_secret = hs
-        th = self.transcript.digest()
-        c_hs, s_hs = hs.client_traffic(th), hs.server_traffic(th)
+        c_hs, s_hs = hs.traffic(self.transcript.digest())
         if self.config.keylog is not None:
             self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
             self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
@@ -351,8 +355,6 @@ class ClientHandshake13(Handshake13):
 
     def _hand_over(self, sh: m.ServerHello, raw: bytes) -> State:
         """A TLS 1.2 ServerHello: `ClientHandshake12` continues from what was sent."""
-        from .client12 import ClientHandshake12
-        from .common12 import Handover12
         successor = ClientHandshake12(Handover12(
             config=self.config, out=self.out, transcript=self.transcript,
             client_random=self.client_random, server_name=self.server_name,
@@ -387,7 +389,7 @@ class ClientHandshake13(Handshake13):
 
     def _check_server_hello_common(self, answer: ServerHelloView) -> None:
         sh = answer.hello
-        if not answer.has(_E.supported_versions):
+        if _E.supported_versions not in answer.extensions:
             # A TLS 1.2 (or older) server while TLS 1.2 is not enabled (or after a retry).
             tail = sh.random[-8:]
             if tail in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
@@ -530,6 +532,8 @@ class ClientHandshake13(Handshake13):
             raise DecodeError("server sent an empty Certificate message (4.4.2.4)")
         auth = self.auth
         for i, entry in enumerate(cert.entries):
+            if not entry.extensions:
+                continue  # (most entries: nothing to check)
             self.check_extensions(entry.extensions, ALLOWED_IN_CERT_ENTRY,
                                   self.offer.extensions | {_E.signed_certificate_timestamp},
                                   "CertificateEntry")
@@ -557,12 +561,11 @@ class ClientHandshake13(Handshake13):
 
     def on_finished(self, fin: m.Finished, raw: bytes) -> State:
         assert self.handshake_secret is not None
-        expected = self.finished_for(self._server_hs_secret, self.hash_before)
+        suite = self.handshake_secret.suite
+        expected = finished_verify_data(suite, self._server_hs_secret, self.hash_before)
         self.check_finished(fin, expected)
         master = self.handshake_secret.master()
-        th = self.transcript.digest()
-        c_ap, s_ap = master.client_traffic(th), master.server_traffic(th)
-        self.exporter_master = master.exporter(th)
+        c_ap, s_ap, self.exporter_master = master.application(self.transcript.digest())
         cfg = self.config
         if cfg.keylog is not None:
             self.keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
@@ -579,7 +582,8 @@ class ClientHandshake13(Handshake13):
             self.set_write(self._client_hs_secret)
         if self.certificate_request is not None:
             self._send_client_certificate(self.certificate_request)
-        verify_data = self.finished_for(self._client_hs_secret, self.transcript.digest())
+        verify_data = finished_verify_data(suite, self._client_hs_secret,
+                                           self.transcript.digest())
         self.send(m.frame(_HT.finished, verify_data))  # Finished.encode, without the object
         if _E.post_handshake_auth in self.offer.extensions:  # only 4.6.2 needs it again
             self.final_transcript = self.transcript.copy()

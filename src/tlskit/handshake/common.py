@@ -21,7 +21,7 @@ import hmac
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar, cast
 
 from cryptography import x509
 
@@ -64,6 +64,8 @@ CV_CLIENT = _CV_PAD + b"TLS 1.3, client CertificateVerify\x00"
 DOWNGRADE_TLS12 = b"DOWNGRD\x01"
 DOWNGRADE_TLS11 = b"DOWNGRD\x00"
 
+_M = TypeVar("_M", bound=enum.Enum)
+
 # RFC 8446 4.2: which extensions may appear in which message (what we recognise).
 _E = ExtensionType
 ALLOWED_IN_EE = frozenset({
@@ -79,6 +81,14 @@ _SNAPSHOT_BEFORE = frozenset({HandshakeType.certificate_verify, HandshakeType.fi
 # ServerHello is added by the client itself: a HelloRetryRequest rewrites the transcript.
 _NOT_IN_TRANSCRIPT = frozenset({HandshakeType.new_session_ticket, HandshakeType.key_update,
                                 HandshakeType.server_hello})
+
+
+def members(enum_cls: type[_M]) -> type[_M]:
+    """An enum's members as the attributes of a plain class (``_E.key_share`` is the
+    same member): on Python 3.11 every attribute read on an Enum class goes through
+    `EnumType.__getattr__`'s hook, about four times slower, and the handshakes name a
+    few dozen extension types per connection. Only attributes: no call, no iteration."""
+    return cast(type[_M], type(f"{enum_cls.__name__}Members", (), dict(enum_cls.__members__)))
 
 
 def parse_chain(blobs: list[bytes], whose: str) -> list[x509.Certificate]:
@@ -126,7 +136,7 @@ class Transcript:
         self.digest = hash_obj.digest  # type: ignore[method-assign]
 
     def start(self, hash_name: str) -> None:
-        self._bind(_new_hash(hash_name))
+        self._bind(getattr(hashlib, hash_name)())  # (`_new_hash`, written out)
         for raw in self._pending:
             self._hash.update(raw)
         self._pending = []
@@ -281,6 +291,9 @@ class Handshake:
     # The message types `before_transcript` acts on (None: every type). A subclass that
     # overrides the hook names them here, so the others are spared the call.
     hooked_types: ClassVar[frozenset[int] | None] = None
+    # The body decoder of each message type, called by `_received` without going
+    # through `decode_message` (which handles the types not listed).
+    decoders: ClassVar[Mapping[int, Callable[[memoryview], Any]]] = {}
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -297,6 +310,10 @@ class Handshake:
         self.hash_before = b""
         self.successor: Handshake | None = None  # set when TLS 1.2 takes over
         self._buf = bytearray()
+        # Whether `_buf` holds part of a message: an attribute `receive_record` keeps (the
+        # connection asks for every record), not a property.
+        self.partial_message = False
+        self._unread = 0  # bytes of the record being handled after the current message
         self._flight = bytearray()
 
     @property
@@ -331,36 +348,50 @@ class Handshake:
     # -- receiving ----------------------------------------------------------------------
 
     @property
-    def partial_message(self) -> bool:
-        return bool(self._buf)
-
-    @property
     def reassembly_buffer(self) -> bytearray:
         """The bytes of an incomplete handshake message (read-only for others: a bulk
         path may skip its checks only while this is empty)."""
         return self._buf
 
     def receive_record(self, payload: bytes) -> None:
-        """Reassemble handshake messages from one record's content and dispatch them."""
+        """Reassemble handshake messages from one record's content and dispatch them.
+
+        The messages of a record that starts on a message boundary (nearly every
+        record) are cut from the record itself; `_unread` counts what follows the
+        message being handled, which `require_message_boundary` sees as the
+        reassembly buffer's bytes were seen."""
         buf = self._buf
-        buf += payload
+        if buf or type(payload) is not bytes:
+            buf += payload
+            data = bytes(buf)
+            buf.clear()
+        else:
+            data = payload
         limit = self.config.max_handshake_message
-        while len(buf) >= 4:
-            length = int.from_bytes(buf[1:4], "big")
-            if length > limit:
-                raise DecodeError(
-                    f"handshake message of {length} bytes exceeds the {limit}-byte limit")
-            if len(buf) < 4 + length:
-                return
-            raw = bytes(buf[:4 + length])
-            del buf[:4 + length]
-            self._received(raw)
-            if self.successor is not None:  # the rest belongs to the TLS 1.2 handshake
-                rest = bytes(buf)
-                buf.clear()
-                if rest:
-                    self.successor.receive_record(rest)
-                return
+        n = len(data)
+        pos = 0
+        try:
+            while n - pos >= 4:
+                length = (data[pos + 1] << 16) | (data[pos + 2] << 8) | data[pos + 3]
+                if length > limit:
+                    raise DecodeError(
+                        f"handshake message of {length} bytes exceeds the {limit}-byte limit")
+                end = pos + 4 + length
+                if end > n:
+                    break
+                self._unread = n - end
+                self._received(data if end - pos == n else data[pos:end])
+                pos = end
+                if self.successor is not None:  # the rest belongs to the TLS 1.2 handshake
+                    self._unread = 0
+                    if pos < n:
+                        self.successor.receive_record(data[pos:])
+                    return
+            if pos < n:
+                buf += data[pos:] if pos else data
+        finally:
+            self._unread = 0
+            self.partial_message = bool(buf)
 
     def _received(self, raw: bytes) -> None:
         msg_type = raw[0]
@@ -368,7 +399,9 @@ class Handshake:
         if found is None:
             raise UnexpectedMessage(
                 f"{HandshakeType(msg_type).name} is not expected in {self.describe_state()}")
-        msg = self.decode_message(msg_type, memoryview(raw)[4:])
+        decode = self.decoders.get(msg_type)
+        msg = self.decode_message(msg_type, memoryview(raw)[4:]) if decode is None \
+            else decode(memoryview(raw)[4:])
         hooked = self.hooked_types
         if hooked is None or msg_type in hooked:
             self.before_transcript(msg_type, raw)
@@ -402,11 +435,15 @@ class Handshake:
         """Hook: an accepted message is about to join the transcript."""
 
     def decode_message(self, msg_type: int, body: memoryview) -> Any:
-        return m.decode_message(msg_type, body)
+        """Decode a body of a type `decoders` does not list (TLS 1.2 overrides this)."""
+        decode = self.decoders.get(msg_type)
+        if decode is None:
+            return m.decode_message(msg_type, body)
+        return decode(body)
 
     def require_message_boundary(self) -> None:
         """5.1: a key change must not fall inside a handshake message."""
-        if self._buf:
+        if self._buf or self._unread:
             raise UnexpectedMessage("handshake data left over across a key change")
 
     def receive_ccs(self, payload: bytes) -> None:
@@ -431,7 +468,8 @@ class Handshake:
             self._flight = bytearray()
 
     def send_ccs(self) -> None:
-        self.flush()
+        if self._flight:
+            self.flush()
         self.out.send_change_cipher_spec()
         if self.config.tracer is not None:
             self.trace(T.CLIENT_CHANGE_CIPHER_SPEC if self.side == "client"
@@ -454,10 +492,15 @@ class Handshake:
                        early_data_accepted: bool = False) -> HandshakeComplete:
         """The one place a `HandshakeComplete` is built (both versions, both sides)."""
         assert self.suite is not None
+        # (a negotiated group or scheme is usually its enum member already)
+        if group is not None and type(group) is not NamedGroup:
+            group = NamedGroup.of(group)
+        if scheme is not None and type(scheme) is not SignatureScheme:
+            scheme = SignatureScheme.of(scheme)
         return HandshakeComplete(
-            version=self.version, cipher_suite=CipherSuite.of(self.suite.code),
-            group=NamedGroup.of(group) if group is not None else None,
-            signature_scheme=SignatureScheme.of(scheme) if scheme is not None else None,
+            version="TLSv1.3" if self.protocol is PV.TLSv1_3 else "TLSv1.2",
+            cipher_suite=CipherSuite.of(self.suite.code), group=group,
+            signature_scheme=scheme,
             alpn_protocol=alpn, peer_certificates=list(auth.chain), resumed=resumed,
             server_name=server_name, ocsp_response=auth.ocsp_response,
             early_data_accepted=early_data_accepted)
@@ -529,7 +572,7 @@ def dns_match(pattern: str, name: str) -> bool:
 
 def by_server_name(certs: list[Any], server_name: str | None) -> list[Any]:
     """The configured chains, those whose names match the SNI name first."""
-    if not server_name:
+    if not server_name or len(certs) == 1:  # (one chain: nothing to order)
         return list(certs)
     wanted = server_name.lower()
     named = [c for c in certs if any(dns_match(p, wanted) for p in c.dns_names())]
@@ -569,12 +612,14 @@ class Handshake13(Handshake):
 
     not_in_transcript = _NOT_IN_TRANSCRIPT
     hooked_types = frozenset({HandshakeType.client_hello})
+    decoders = m.BODY_DECODERS
 
     def __init__(self, config: Any, out: Output, state: Any) -> None:
         super().__init__(config, out, Transcript(), state)
         # True while our latest KeyUpdate answered a request and nothing went out since.
         self._last_update_answered = False
         self.ccs_seen = False
+        # The transcript before the (last) ClientHello; None: empty (the first hello).
         self.before_hello: Transcript | None = None
         self.exporter_master = b""
         self.resumption_master = b""
@@ -585,7 +630,9 @@ class Handshake13(Handshake):
 
     def before_transcript(self, msg_type: int, raw: bytes) -> None:
         if msg_type == HandshakeType.client_hello:  # PSK binders hash what came before
-            self.before_hello = self.transcript.copy()
+            # (nothing, before a first ClientHello: no copy then)
+            tr = self.transcript
+            self.before_hello = tr.copy() if tr._hash is not None or tr._pending else None
 
     def receive_ccs(self, payload: bytes) -> None:
         """5: one compatibility change_cipher_spec (0x01) is dropped during the handshake."""
@@ -604,12 +651,14 @@ class Handshake13(Handshake):
 
     def set_read(self, secret: bytes) -> None:
         assert self.suite is not None
-        self.require_message_boundary()
+        if self._buf or self._unread:
+            self.require_message_boundary()  # raises
         self.out.install_read(self.suite, secret)
 
     def set_write(self, secret: bytes) -> None:
         assert self.suite is not None
-        self.flush()
+        if self._flight:
+            self.flush()
         self.out.install_write(self.suite, secret)
 
     # -- Finished and CertificateVerify ------------------------------------------------
@@ -690,6 +739,5 @@ class Handshake13(Handshake):
         th = before.hash_with(suite.hash_name, truncated_hello)
         return finished_verify_data(suite, early.binder_key(), th)
 
-    def check_extensions(self, exts: m.Extensions, allowed: frozenset[int], offered: set[int],
-                         what: str) -> None:
-        check_extensions(exts, allowed, offered, what)
+    # (the module function itself: no frame around it)
+    check_extensions = staticmethod(check_extensions)

@@ -19,7 +19,6 @@ from ..errors import DecodeError
 from ..wire import certcompress
 from ..wire import extensions as ext
 from ..wire import messages as m
-from ..wire.codec import Reader
 
 _E = ExtensionType
 T = TypeVar("T")
@@ -40,6 +39,31 @@ class cached_property(Generic[T]):
         return value
 
 
+class extension(Generic[T]):
+    """A view field: one extension's body decoded on first access (None when the
+    extension is absent), then a plain instance attribute. The decoder is looked up in
+    `tlskit.wire.extensions` by name when it runs; this descriptor calls it directly
+    (no method of the view in between: a server reads about a dozen per hello)."""
+
+    def __init__(self, etype: int, decoder: str, *args: Any, doc: str | None = None) -> None:
+        self.etype = etype
+        self.decoder = decoder
+        self.args = args
+        self.name = ""
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: Any, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: Any = None) -> T | None:
+        if obj is None:
+            return self  # type: ignore[return-value]  # (the class's attribute: docs)
+        body = obj.extensions.get(self.etype)
+        value = None if body is None else getattr(ext, self.decoder)(body, *self.args)
+        obj.__dict__[self.name] = value
+        return value  # type: ignore[no-any-return]
+
+
 class _HelloView(Generic[H]):
     """What both views share: the hello, its raw extensions, decoding one on demand."""
 
@@ -50,16 +74,12 @@ class _HelloView(Generic[H]):
     def has(self, etype: int) -> bool:
         return etype in self.extensions
 
-    def _decoded(self, etype: int, decode: Callable[[bytes], T]) -> T | None:
-        body = self.extensions.get(etype)
-        return None if body is None else decode(body)
-
 
 def decode_client_hello(body: memoryview) -> m.ClientHello:
-    """`m.ClientHello.decode`, in one pass when the fixed fields are well formed (every
-    server handshake decodes one): anything else, and anything left after the
-    extensions, goes through the checked decoder, which raises what it always raised.
-    The extensions block is read by the same `Extensions.decode` either way."""
+    """`m.ClientHello.decode`, in one pass when the fixed fields and the extensions
+    block are well formed (every server handshake decodes one): anything else (a hello
+    without extensions, anything left after them) goes through the checked decoder,
+    which raises what it always raised."""
     n = len(body)
     if n >= 38:
         sid_end = 35 + body[34]
@@ -69,78 +89,43 @@ def decode_client_hello(body: memoryview) -> m.ClientHello:
             if suites_length >= 2 and not suites_length & 1 and comp_at < n:
                 exts_at = comp_at + 1 + body[comp_at]  # compression_methods<1..2^8-1>
                 if comp_at + 1 < exts_at <= n:
-                    reader = Reader(body, exts_at)
-                    exts = m.Extensions.decode(reader, "ClientHello")
-                    if reader.remaining == 0:
+                    found = m.block_at(body, exts_at, n)
+                    if found is not None and found[1] == n:
                         return m.ClientHello(
                             bytes(body[2:34]), bytes(body[35:sid_end]),
                             list(struct.unpack_from(f">{suites_length >> 1}H", body,
                                                     sid_end + 2)),
-                            exts, (body[0] << 8) | body[1], bytes(body[comp_at + 1:exts_at]))
+                            found[0], (body[0] << 8) | body[1],
+                            bytes(body[comp_at + 1:exts_at]))
     return m.ClientHello.decode(body)
 
 
 class ClientHelloView(_HelloView[m.ClientHello]):
     """A ClientHello's offer. A field is None when its extension is absent."""
 
-    def _u16s(self, etype: int, what: str) -> list[int] | None:
-        body = self.extensions.get(etype)
-        return None if body is None else ext.decode_u16_list(body, what)
-
-    @cached_property
-    def versions(self) -> list[int] | None:
-        """supported_versions (4.2.1)."""
-        return self._decoded(_E.supported_versions, ext.decode_versions_client)
+    versions = extension[list[int]](_E.supported_versions, "decode_versions_client",
+                                    doc="supported_versions (4.2.1).")
 
     @cached_property
     def offered_versions(self) -> list[int]:
         """What the client can speak: supported_versions, else legacy_version."""
         return self.versions if self.versions is not None else [self.hello.legacy_version]
 
-    @cached_property
-    def groups(self) -> list[int] | None:
-        return self._u16s(_E.supported_groups, "supported_groups")
-
-    @cached_property
-    def shares(self) -> list[tuple[int, bytes]] | None:
-        return self._decoded(_E.key_share, ext.decode_key_share_client)
-
-    @cached_property
-    def schemes(self) -> list[int] | None:
-        return self._u16s(_E.signature_algorithms, "signature_algorithms")
-
-    @cached_property
-    def cert_schemes(self) -> list[int] | None:
-        return self._u16s(_E.signature_algorithms_cert, "signature_algorithms_cert")
-
-    @cached_property
-    def alpn(self) -> list[str] | None:
-        return self._decoded(_E.application_layer_protocol_negotiation, ext.decode_alpn)
-
-    @cached_property
-    def server_name(self) -> str | None:
-        return self._decoded(_E.server_name, ext.decode_client_server_name)
-
-    @cached_property
-    def record_size_limit(self) -> int | None:
-        return self._decoded(_E.record_size_limit, ext.decode_record_size_limit)
-
-    @cached_property
-    def cookie(self) -> bytes | None:
-        return self._decoded(_E.cookie, ext.decode_cookie)
-
-    @cached_property
-    def psk_modes(self) -> list[int] | None:
-        return self._decoded(_E.psk_key_exchange_modes, ext.decode_psk_modes)
-
-    @cached_property
-    def psk(self) -> tuple[list[tuple[bytes, int]], list[bytes]] | None:
-        """pre_shared_key: the identities (ticket, obfuscated age) and their binders."""
-        return self._decoded(_E.pre_shared_key, ext.decode_pre_shared_key_client)
-
-    @cached_property
-    def point_formats(self) -> bytes | None:
-        return self._decoded(_E.ec_point_formats, ext.decode_ec_point_formats)
+    groups = extension[list[int]](_E.supported_groups, "decode_u16_list", "supported_groups")
+    shares = extension[list[tuple[int, bytes]]](_E.key_share, "decode_key_share_client")
+    schemes = extension[list[int]](_E.signature_algorithms, "decode_u16_list",
+                                   "signature_algorithms")
+    cert_schemes = extension[list[int]](_E.signature_algorithms_cert, "decode_u16_list",
+                                        "signature_algorithms_cert")
+    alpn = extension[list[str]](_E.application_layer_protocol_negotiation, "decode_alpn")
+    server_name = extension[str](_E.server_name, "decode_client_server_name")
+    record_size_limit = extension[int](_E.record_size_limit, "decode_record_size_limit")
+    cookie = extension[bytes](_E.cookie, "decode_cookie")
+    psk_modes = extension[list[int]](_E.psk_key_exchange_modes, "decode_psk_modes")
+    psk = extension[tuple[list[tuple[bytes, int]], list[bytes]]](
+        _E.pre_shared_key, "decode_pre_shared_key_client",
+        doc="pre_shared_key: the identities (ticket, obfuscated age) and their binders.")
+    point_formats = extension[bytes](_E.ec_point_formats, "decode_ec_point_formats")
 
     @cached_property
     def cert_compression(self) -> list[int]:
@@ -171,26 +156,15 @@ class ServerHelloView(_HelloView[m.ServerHello]):
     """A ServerHello's (or HelloRetryRequest's) answer. A field is None when its
     extension is absent."""
 
-    @cached_property
-    def version(self) -> int | None:
-        """supported_versions (4.2.1); None: a TLS 1.2 (or older) server."""
-        return self._decoded(_E.supported_versions, ext.decode_version_server)
-
-    @cached_property
-    def share(self) -> tuple[int, bytes] | None:
-        """The server's key share: (group, public key)."""
-        return self._decoded(_E.key_share, ext.decode_key_share_server)
-
-    @cached_property
-    def retry_group(self) -> int | None:
-        """A HelloRetryRequest's key_share: the group it asks for."""
-        return self._decoded(_E.key_share, ext.decode_key_share_hrr)
-
-    @cached_property
-    def cookie(self) -> bytes | None:
-        return self._decoded(_E.cookie, ext.decode_cookie)
-
-    @cached_property
-    def selected_identity(self) -> int | None:
-        """pre_shared_key: the index of the PSK identity the server chose."""
-        return self._decoded(_E.pre_shared_key, ext.decode_selected_identity)
+    version = extension[int](
+        _E.supported_versions, "decode_version_server",
+        doc="supported_versions (4.2.1); None: a TLS 1.2 (or older) server.")
+    share = extension[tuple[int, bytes]](
+        _E.key_share, "decode_key_share_server",
+        doc="The server's key share: (group, public key).")
+    retry_group = extension[int](_E.key_share, "decode_key_share_hrr",
+                                 doc="A HelloRetryRequest's key_share: the group it asks for.")
+    cookie = extension[bytes](_E.cookie, "decode_cookie")
+    selected_identity = extension[int](
+        _E.pre_shared_key, "decode_selected_identity",
+        doc="pre_shared_key: the index of the PSK identity the server chose.")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -40,7 +39,13 @@ from ..errors import (
     UnexpectedMessage,
 )
 from ..events import ClientCertificateReceived, DataReceived, EarlyDataReceived
-from ..keyschedule import EarlySecret, MasterSecret, resumption_psk
+from ..keyschedule import (
+    EarlySecret,
+    HandshakeSecret,
+    MasterSecret,
+    finished_verify_data,
+    resumption_psk,
+)
 from ..randpool import server_rng
 from ..session import TicketState, encode_state
 from ..trace import TraceStep as T
@@ -56,16 +61,20 @@ from .common import (
     Output,
     PeerAuth,
     Table,
+    Transcript,
     by_server_name,
     choose_alpn,
+    members,
     parse_chain,
     resumable_client_chain,
     rule,
     verify_client_chain,
 )
+from .common12 import Handover12
 from .hello import ClientHelloView, decode_client_hello
+from .server12 import ServerHandshake12
 
-_E = ExtensionType
+_E = members(ExtensionType)  # (plain attribute reads: see `members`)
 _HT = HandshakeType
 EARLY_DATA_SKIP_LIMIT = 1 << 16  # bytes of declined 0-RTT data we are willing to discard
 # 8.3: how far the client's view of a ticket's age may differ from ours for 0-RTT (one
@@ -179,10 +188,7 @@ class ServerHandshake13(Handshake13):
     def ccs_allowed(self) -> bool:
         return self.first_hello is not None
 
-    def decode_message(self, msg_type: int, body: memoryview) -> Any:
-        if msg_type == _HT.client_hello:
-            return decode_client_hello(body)
-        return super().decode_message(msg_type, body)
+    decoders = {**m.BODY_DECODERS, _HT.client_hello: decode_client_hello}
 
     # -- ClientHello (4.1.2) -------------------------------------------------------------
 
@@ -190,9 +196,9 @@ class ServerHandshake13(Handshake13):
         offer = ClientHelloView(ch)
         if self.hrr_sent:
             self._check_second_hello(offer)
-        if offer.has(_E.server_name):
+        if _E.server_name in offer.extensions:
             self.server_name = offer.server_name
-        if offer.has(_E.post_handshake_auth):
+        if _E.post_handshake_auth in offer.extensions:
             if offer.extensions[_E.post_handshake_auth]:
                 raise DecodeError("post_handshake_auth must be empty (4.2.6)")
             self.client_offered_pha = True
@@ -202,22 +208,26 @@ class ServerHandshake13(Handshake13):
         self._check_version(offer)
         self._check_shape(offer)
         cfg = self.config
-        common_suites = [s for s in cfg._suites if s in ch.cipher_suites]
-        if not common_suites:
+        for code in cfg._suites:  # our first suite the client offers (a loop: no frame)
+            if code in ch.cipher_suites:
+                break
+        else:
             raise HandshakeFailure(
                 "no TLS 1.3 cipher suite in common with the client (we accept "
                 f"{', '.join(crypto.SUITES[s].name for s in cfg._suites)})")
-        self.suite = crypto.SUITES[common_suites[0]]
+        self.suite = crypto.SUITES[code]
         shares = self._check_shares(offer)
         assert offer.groups is not None and offer.schemes is not None
         offer.record_size_limit  # noqa: B018 -- checked now, before anything is sent
         self.client_random = ch.random
-        common_groups = [g for g in cfg._groups if g in offer.groups]
-        if not common_groups:
+        for group in cfg._groups:  # our first group the client lists
+            if group in offer.groups:
+                break
+        else:
             raise HandshakeFailure(
                 "no key exchange group in common with the client (we accept "
                 f"{', '.join(NamedGroup(g).name for g in cfg._groups)})")
-        self.group = NamedGroup.of(common_groups[0])
+        self.group = NamedGroup.of(group)
         self._psk = self._accept_ticket(offer, raw)
         if self._psk is None:
             cert_schemes = offer.cert_schemes
@@ -231,7 +241,7 @@ class ServerHandshake13(Handshake13):
         if self.config.tracer is not None:  # (naming the offer costs: only when traced)
             self.trace(T.CLIENT_HELLO, message=ch, raw=raw, offer=self.client_offer)
         client_share = dict(shares).get(self.group)
-        if offer.has(_E.early_data):
+        if _E.early_data in offer.extensions:
             if offer.extensions[_E.early_data]:
                 raise DecodeError("early_data in a ClientHello must be empty")
             self.early_data_accepted = self._accept_early_data(
@@ -270,14 +280,17 @@ class ServerHandshake13(Handshake13):
         # for one is refused, and so is listing one in a hello that offers TLS 1.3 alone.
         # A client that also offers TLS 1.2 may list them for 1.2 (tlslite-ng lists the
         # brainpool curves): tolerated there, as OpenSSL and Go do.
-        obsolete = [g for g, _ in shares if crypto.is_obsolete_group(g)]
-        if obsolete:
-            raise IllegalParameter(f"key share for obsolete group {obsolete[0]:#06x} in a "
-                                   "TLS 1.3 ClientHello")
-        listed = [g for g in client_groups if crypto.is_obsolete_group(g)]
-        if listed and ProtocolVersion.TLSv1_2 not in offer.offered_versions:
-            raise IllegalParameter(f"supported_groups lists obsolete group {listed[0]:#06x} "
-                                   "in a TLS 1.3-only ClientHello (RFC 8446 4.2.7)")
+        for group, _ in shares:
+            if crypto.is_obsolete_group(group):
+                raise IllegalParameter(f"key share for obsolete group {group:#06x} in a "
+                                       "TLS 1.3 ClientHello")
+        for group in client_groups:
+            if crypto.is_obsolete_group(group):
+                if ProtocolVersion.TLSv1_2 not in offer.offered_versions:
+                    raise IllegalParameter(
+                        f"supported_groups lists obsolete group {group:#06x} in a "
+                        "TLS 1.3-only ClientHello (RFC 8446 4.2.7)")
+                break
         for group, _ in shares:
             if group not in client_groups:
                 raise IllegalParameter(f"key share for {NamedGroup(group).name}, which is "
@@ -287,8 +300,6 @@ class ServerHandshake13(Handshake13):
 
     def _hand_over(self, ch: m.ClientHello, raw: bytes, offer: ClientHelloView) -> State:
         """A client that cannot speak 1.3: `ServerHandshake12` answers this ClientHello."""
-        from .common12 import Handover12
-        from .server12 import ServerHandshake12
         successor = ServerHandshake12(Handover12(
             config=self.config, out=self.out, transcript=self.transcript,
             server_name=self.server_name, hello=offer))
@@ -328,9 +339,9 @@ class ServerHandshake13(Handshake13):
             if client_chain is None:
                 continue
             self.suite = state.suite
-            assert self.before_hello is not None
             cut = len(raw) - ext.binders_length(binders)
-            expected = self.psk_binder(state.suite, state.psk, self.before_hello, raw[:cut])
+            before = self.before_hello if self.before_hello is not None else Transcript()
+            expected = self.psk_binder(state.suite, state.psk, before, raw[:cut])
             if not hmac.compare_digest(expected, binders[index]):
                 raise DecryptError("PSK binder does not verify (4.2.11.2)")
             self._psk_index = index
@@ -401,16 +412,21 @@ class ServerHandshake13(Handshake13):
         """Pick the chain for the SNI name and the scheme the client can verify,
         preferring one whose certificate signatures the client accepts (4.2.3; else any
         signable chain, as the RFC lets the server do)."""
-        candidates = by_server_name(self.config._certs, self.server_name)
-        signable = [(ck, s) for ck in candidates
-                    for s in [next((s for s in ck.schemes if s in schemes), None)]
-                    if s is not None]
+        signable = []  # (chain, our first scheme the client accepts), as loops: no frames
+        for ck in by_server_name(self.config._certs, self.server_name):
+            for scheme in ck.schemes:
+                if scheme in schemes:
+                    signable.append((ck, scheme))
+                    break
         if not signable:
             raise HandshakeFailure(
                 "no certificate can be signed with a scheme the client accepts")
         accepted = set(cert_schemes)
         for ck, scheme in signable:
-            if all(sigs & accepted for sigs in ck.chain_signatures):
+            for sigs in ck.chain_signatures:
+                if not sigs & accepted:
+                    break
+            else:  # every certificate's signature is one the client accepts
                 self.certified, self.scheme = ck, SignatureScheme.of(scheme)
                 return
         self.certified, self.scheme = signable[0][0], SignatureScheme.of(signable[0][1])
@@ -510,11 +526,11 @@ class ServerHandshake13(Handshake13):
         raw = sh.encode()
         self.send(raw)
         self.flush()
-        hs = EarlySecret.start(suite, self._psk).handshake(shared)
-        th = self.transcript.digest()
-        c_hs, s_hs = hs.client_traffic(th), hs.server_traffic(th)
-        self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
-        self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
+        hs = HandshakeSecret.from_shared(suite, shared, self._psk)
+        c_hs, s_hs = hs.traffic(self.transcript.digest())
+        if cfg.keylog is not None:
+            self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", c_hs)
+            self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
         if cfg.tracer is not None:
             self.trace(T.SERVER_HELLO, message=sh, raw=raw,
                        group=group.name if self.group is not None else None,
@@ -536,20 +552,20 @@ class ServerHandshake13(Handshake13):
             self.trace(T.CERTIFICATE_REQUEST, message=cr)
         if self._psk is None:
             self._send_certificate(offer)
-        fin = m.Finished(self.finished_for(s_hs, self.transcript.digest()))
-        fin_raw = fin.encode()
+        verify_data = finished_verify_data(suite, s_hs, self.transcript.digest())
+        fin_raw = m.frame(_HT.finished, verify_data)  # Finished.encode, without the object
         self.send(fin_raw)
         self.flush()
         master = hs.master()
-        th = self.transcript.digest()
-        c_ap, s_ap = master.client_traffic(th), master.server_traffic(th)
-        self.trace(T.SERVER_FINISHED, message=fin, raw=fin_raw, verify_data=fin.verify_data,
-                   client_application_traffic_secret=c_ap,
-                   server_application_traffic_secret=s_ap)
-        self.exporter_master = master.exporter(th)
-        self.keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
-        self.keylog("SERVER_TRAFFIC_SECRET_0", s_ap)
-        self.keylog("EXPORTER_SECRET", self.exporter_master)
+        c_ap, s_ap, self.exporter_master = master.application(self.transcript.digest())
+        if cfg.tracer is not None:
+            self.trace(T.SERVER_FINISHED, message=m.Finished(verify_data), raw=fin_raw,
+                       verify_data=verify_data, client_application_traffic_secret=c_ap,
+                       server_application_traffic_secret=s_ap)
+        if cfg.keylog is not None:
+            self.keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
+            self.keylog("SERVER_TRAFFIC_SECRET_0", s_ap)
+            self.keylog("EXPORTER_SECRET", self.exporter_master)
         self._master = master
         self.set_write(s_ap)
         self._client_ap = c_ap
@@ -580,13 +596,14 @@ class ServerHandshake13(Handshake13):
         ee = m.EncryptedExtensions(exts)
         raw = ee.encode()
         self.send(raw)
-        self.trace(T.ENCRYPTED_EXTENSIONS, message=ee, raw=raw, alpn=self.alpn)
+        if cfg.tracer is not None:
+            self.trace(T.ENCRYPTED_EXTENSIONS, message=ee, raw=raw, alpn=self.alpn)
 
     def _send_certificate(self, offer: ClientHelloView) -> None:
         ck, scheme = self.certified, self.scheme
         assert ck is not None and scheme is not None
         staple = None
-        if offer.has(_E.status_request) and ck.ocsp_response is not None:
+        if _E.status_request in offer.extensions and ck.ocsp_response is not None:
             staple = ck.ocsp_response() if callable(ck.ocsp_response) else ck.ocsp_response
         if staple:
             cert = _certificate_message(ck, staple)
@@ -663,15 +680,19 @@ class ServerHandshake13(Handshake13):
         return State.WAIT_FINISHED
 
     def on_finished(self, fin: m.Finished, raw: bytes) -> State:
-        self.check_finished(fin, self.finished_for(self._client_hs, self.hash_before))
+        assert self.suite is not None
+        self.check_finished(fin, finished_verify_data(self.suite, self._client_hs,
+                                                      self.hash_before))
         self.set_read(self._client_ap)
         assert self._master is not None
         self.resumption_master = self._master.resumption(self.transcript.digest())
         self._master = None
         self.client_ap = self._client_ap
-        self.final_transcript = self.transcript.copy()
+        if self.client_offered_pha:  # only 4.6.2 (`request_client_certificate`) needs it
+            self.final_transcript = self.transcript.copy()
         self._client_hs = self._client_ap = b""
-        self.trace(T.CLIENT_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
+        if self.config.tracer is not None:
+            self.trace(T.CLIENT_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
         self._send_tickets()
         resumed = self._psk is not None
         self.out.emit(self.complete_event(

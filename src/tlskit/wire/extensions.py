@@ -7,6 +7,7 @@ check every length and raise DecodeError; they keep unknown code points.
 from __future__ import annotations
 
 import struct
+from functools import partial
 
 from ..errors import DecodeError, IllegalParameter
 from .codec import Reader, Writer
@@ -75,14 +76,6 @@ def encode_versions_client(versions: list[int]) -> bytes:
     return encode_u16_list(versions, prefix=1)
 
 
-def decode_versions_client(body: bytes) -> list[int]:
-    return decode_u16_list8(body, "supported_versions")
-
-
-def decode_version_server(body: bytes) -> int:
-    return decode_u16(body, "supported_versions")
-
-
 # --- supported_groups, signature_algorithms(_cert) (4.2.7, 4.2.3) --------------------
 
 def encode_u16_list(values: list[int], prefix: int = 2) -> bytes:
@@ -123,18 +116,49 @@ def decode_u16(body: bytes, what: str) -> int:
     return value
 
 
+# supported_versions (4.2.1): the generic readers, named (partials: no frame of their own).
+decode_versions_client = partial(decode_u16_list8, what="supported_versions")
+decode_version_server = partial(decode_u16, what="supported_versions")
+
+
 # --- key_share (4.2.8) ---------------------------------------------------------------
 
+_GROUP_LENGTH = struct.Struct(">HH")
+
+
 def encode_key_share_client(shares: list[tuple[int, bytes]]) -> bytes:
-    w = Writer()
-    with w.prefixed(2):
-        for group, key in shares:
-            w.u16(group)
-            w.bytes16(key)
-    return bytes(w.buf)
+    parts = []
+    for group, key in shares:
+        parts.append(_GROUP_LENGTH.pack(group, len(key)))
+        parts.append(key)
+    entries = b"".join(parts)
+    if len(entries) > 0xFFFF:
+        raise ValueError(f"vector too long for a 2-byte length: {len(entries)}")
+    return len(entries).to_bytes(2, "big") + entries
 
 
 def decode_key_share_client(body: bytes) -> list[tuple[int, bytes]]:
+    """client_shares; in one pass when well formed with no group twice, else read
+    again through `Reader`, which raises with the detailed message."""
+    n = len(body)
+    if n >= 2 and (body[0] << 8) | body[1] == n - 2:
+        shares: list[tuple[int, bytes]] = []
+        seen: set[int] = set()
+        at = 2
+        while at + 4 <= n:
+            group = (body[at] << 8) | body[at + 1]
+            end = at + 4 + ((body[at + 2] << 8) | body[at + 3])
+            if end == at + 4 or end > n or group in seen:  # key_exchange<1..2^16-1>
+                break
+            seen.add(group)
+            shares.append((group, body[at + 4:end]))
+            at = end
+        if at == n:
+            return shares
+    return _decode_key_share_client(body)
+
+
+def _decode_key_share_client(body: bytes) -> list[tuple[int, bytes]]:
     r = Reader(body)
     lst = r.vec16(what="client_shares")
     _done(r, "key_share")
@@ -151,10 +175,7 @@ def decode_key_share_client(body: bytes) -> list[tuple[int, bytes]]:
 
 
 def encode_key_share_server(group: int, key: bytes) -> bytes:
-    w = Writer()
-    w.u16(group)
-    w.bytes16(key)
-    return bytes(w.buf)
+    return _GROUP_LENGTH.pack(group, len(key)) + key
 
 
 def decode_key_share_server(body: bytes) -> tuple[int, bytes]:
@@ -171,8 +192,7 @@ def encode_key_share_hrr(group: int) -> bytes:
     return group.to_bytes(2, "big")
 
 
-def decode_key_share_hrr(body: bytes) -> int:
-    return decode_u16(body, "key_share")
+decode_key_share_hrr = partial(decode_u16, what="key_share")
 
 
 # --- ALPN (RFC 7301) -----------------------------------------------------------------
@@ -203,7 +223,8 @@ def encode_record_size_limit(limit: int) -> bytes:
 
 
 def decode_record_size_limit(body: bytes) -> int:
-    limit = decode_u16(body, "record_size_limit")
+    limit = (body[0] << 8) | body[1] if len(body) == 2 \
+        else decode_u16(body, "record_size_limit")
     if limit < 64:
         raise IllegalParameter(f"record_size_limit {limit} is below the minimum of 64")
     return limit

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from .codec import Reader, Writer
 
@@ -118,14 +118,19 @@ class Struct:
         cls._READERS = tuple((f.name, f.read) for f in cls.LAYOUT)
         cls._WRITERS = tuple((f.name, f.write) for f in cls.LAYOUT)
 
-    def encode(self) -> bytes:
+    def checked_encode(self) -> bytes:
+        """The encoding by the layout: what a message's own one-step `encode` (where it
+        has one) must equal byte for byte."""
         w = Writer()
         for name, write in self._WRITERS:
             write(w, getattr(self, name))
         return frame(self.TYPE, w.buf)
 
     @classmethod
-    def decode(cls, body: bytes | memoryview) -> Self:
+    def checked_decode(cls, body: bytes | memoryview) -> Self:
+        """Decode by the layout, every read bounds-checked: what a message's one-step
+        `decode` falls back to for anything it does not recognise as well formed, so
+        every error is raised here, with this message."""
         r = Reader(body)
         values = {}
         for name, read in cls._READERS:  # a loop, not a comprehension: no extra frame
@@ -134,6 +139,16 @@ class Struct:
         msg = cls(**values)
         msg.check()
         return msg
+
+    # What a message without a one-step encoder or decoder of its own uses (an alias:
+    # no extra frame; spelt out for the type checker).
+    encode = checked_encode
+    if TYPE_CHECKING:
+        @classmethod
+        def decode(cls, body: bytes | memoryview) -> Self:
+            """`checked_decode`, unless a message has a one-step decoder of its own."""
+    else:
+        decode = checked_decode
 
     def check(self) -> None:
         """Rules beyond the layout, applied after decoding; none unless a message has some."""

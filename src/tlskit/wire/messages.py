@@ -25,6 +25,10 @@ HRR_RANDOM = bytes.fromhex(
 
 _TYPE_LENGTH = struct.Struct(">HH")
 _U16 = struct.Struct(">H")
+# Handshake headers (type, uint24 length as u8 + u16) with a message's fixed fields.
+_SH_HEAD = struct.Struct(">BBHH")  # + legacy_version (both hellos)
+_SUITE_COMPRESSION = struct.Struct(">HB")
+_CV_HEAD = struct.Struct(">BBHHH")  # + algorithm, signature length
 
 
 class Extensions(dict[int, bytes]):
@@ -37,21 +41,10 @@ class Extensions(dict[int, bytes]):
         # One pass over a well-formed block without a reader per field (a handshake
         # decodes a few dozen extensions); anything odd is read again by `decode_block`,
         # which raises with the detailed message.
-        exts = cls()
-        buf, pos, end = r._buf, r._pos, r._end
-        if end - pos >= 2:
-            stop = pos + 2 + ((buf[pos] << 8) | buf[pos + 1])
-            at = pos + 2
-            while stop <= end and at + 4 <= stop:
-                etype = (buf[at] << 8) | buf[at + 1]
-                body_end = at + 4 + ((buf[at + 2] << 8) | buf[at + 3])
-                if body_end > stop or etype in exts:
-                    break
-                exts[etype] = bytes(buf[at + 4:body_end])
-                at = body_end
-            if at == stop:
-                r._pos = stop
-                return exts
+        exts = block_at(r._buf, r._pos, r._end)
+        if exts is not None:
+            r._pos = exts[1]
+            return exts[0]
         return cls.decode_block(r.vec16(what=f"{what} extensions"), what)
 
     @classmethod
@@ -67,16 +60,48 @@ class Extensions(dict[int, bytes]):
         return exts
 
     def encode(self, w: Writer) -> None:
-        buf = w.buf
-        at = len(buf)
-        buf += b"\x00\x00"
+        w.buf += self.block()
+
+    def block(self) -> bytes:
+        """The whole extensions block: uint16 length, then each type, length and body."""
+        parts = [b""]
         for etype, body in self.items():
-            buf += _TYPE_LENGTH.pack(etype, len(body))
-            buf += body
-        n = len(buf) - at - 2
+            parts.append(_TYPE_LENGTH.pack(etype, len(body)))
+            parts.append(body)
+        joined = b"".join(parts)
+        n = len(joined)
         if n > 0xFFFF:
             raise ValueError(f"vector too long for a 2-byte length: {n}")
-        buf[at:at + 2] = _U16.pack(n)
+        return _U16.pack(n) + joined
+
+
+def entries_at(buf: Any, at: int, stop: int) -> Extensions | None:
+    """The extensions from ``buf[at:stop]`` (a block's entries, its length already read)
+    when they are well formed and fill it exactly, with no repeated type; else None, and
+    the caller reads them again through `Extensions.decode_block`, which raises."""
+    exts = Extensions()
+    while at + 4 <= stop:
+        etype = (buf[at] << 8) | buf[at + 1]
+        body_end = at + 4 + ((buf[at + 2] << 8) | buf[at + 3])
+        if body_end > stop or etype in exts:
+            return None
+        exts[etype] = bytes(buf[at + 4:body_end])
+        at = body_end
+    return exts if at == stop else None
+
+
+def block_at(buf: Any, pos: int, end: int) -> tuple[Extensions, int] | None:
+    """A well-formed extensions block (uint16 length, entries) at ``buf[pos:end]``, and
+    where it stops; None for anything else (see `entries_at`)."""
+    if end - pos < 2:
+        return None
+    stop = pos + 2 + ((buf[pos] << 8) | buf[pos + 1])
+    if stop > end:
+        return None
+    exts = entries_at(buf, pos + 2, stop)
+    if exts is None:
+        return None
+    return exts, stop
 
 
 def extensions(owner: str, missing: str | None = None) -> Field:
@@ -114,6 +139,20 @@ class ClientHello(Struct):
     legacy_version: int = 0x0303
     compression_methods: bytes = b"\x00"
 
+    def encode(self) -> bytes:
+        """`checked_encode`'s bytes in one step (every client handshake sends one)."""
+        sid, suites, comp = self.session_id, self.cipher_suites, self.compression_methods
+        if len(self.random) != 32 or len(sid) > 255 or len(comp) > 255 \
+                or len(suites) > 0x7FFF:
+            return self.checked_encode()  # (the Writer's own rules decide, as before)
+        suites_body = struct.pack(f">{len(suites)}H", *suites)
+        exts = self.extensions.block()
+        n = 38 + len(sid) + len(suites_body) + len(comp) + len(exts)
+        return b"".join((_SH_HEAD.pack(HandshakeType.client_hello, n >> 16, n & 0xFFFF,
+                                       self.legacy_version), self.random, bytes((len(sid),)),
+                         sid, _U16.pack(len(suites_body)), suites_body, bytes((len(comp),)),
+                         comp, exts))
+
 
 @dataclass(slots=True)
 class ServerHello(Struct):
@@ -132,6 +171,33 @@ class ServerHello(Struct):
     def is_hello_retry_request(self) -> bool:
         return self.random == HRR_RANDOM
 
+    def encode(self) -> bytes:
+        """`checked_encode`'s bytes in one step (every server handshake sends one)."""
+        sid, exts = self.session_id, self.extensions.block()
+        if len(self.random) != 32 or len(sid) > 255 or not 0 <= self.compression_method < 256:
+            return self.checked_encode()  # (the Writer's own rules decide, as before)
+        n = 38 + len(sid) + len(exts)
+        return b"".join((_SH_HEAD.pack(HandshakeType.server_hello, n >> 16, n & 0xFFFF,
+                                       self.legacy_version), self.random, bytes((len(sid),)),
+                         sid, _SUITE_COMPRESSION.pack(self.cipher_suite,
+                                                      self.compression_method), exts))
+
+    @classmethod
+    def decode(cls, body: bytes | memoryview) -> ServerHello:
+        """`checked_decode` in one step when the fixed fields and the extensions block
+        are well formed (every client handshake decodes one); anything else, including
+        a missing or short block, goes through the checked decoder."""
+        n = len(body)
+        if n >= 40:
+            sid_end = 35 + body[34]
+            if sid_end <= 67:  # legacy_session_id<0..32>
+                exts = block_at(body, sid_end + 3, n)
+                if exts is not None and exts[1] == n:
+                    return cls(bytes(body[2:34]), bytes(body[35:sid_end]),
+                               (body[sid_end] << 8) | body[sid_end + 1], exts[0],
+                               (body[0] << 8) | body[1], body[sid_end + 2])
+        return cls.checked_decode(body)
+
 
 @dataclass(slots=True)
 class EncryptedExtensions(Struct):
@@ -139,6 +205,16 @@ class EncryptedExtensions(Struct):
     LAYOUT = (extensions("EncryptedExtensions", "missing extensions block"),)
 
     extensions: Extensions
+
+    def encode(self) -> bytes:
+        return frame(HandshakeType.encrypted_extensions, self.extensions.block())
+
+    @classmethod
+    def decode(cls, body: bytes | memoryview) -> EncryptedExtensions:
+        exts = block_at(body, 0, len(body))
+        if exts is not None and exts[1] == len(body):
+            return cls(exts[0])
+        return cls.checked_decode(body)
 
 
 @dataclass(slots=True)
@@ -163,6 +239,29 @@ class Certificate:
 
     @classmethod
     def decode(cls, body: bytes | memoryview) -> Certificate:
+        """`checked_decode` in one pass when every length fits and no entry repeats an
+        extension; anything else is read again by the checked decoder."""
+        n = len(body)
+        if n >= 4:
+            at = 4 + body[0]  # past request_context<0..255> and the list's uint24 length
+            if at <= n and (body[at - 3] << 16) | (body[at - 2] << 8) | body[at - 1] == n - at:
+                entries = []
+                while at + 5 <= n:
+                    data_end = at + 3 + ((body[at] << 16) | (body[at + 1] << 8) | body[at + 2])
+                    if data_end == at + 3 or data_end + 2 > n:  # cert_data<1..2^24-1>
+                        break
+                    exts_end = data_end + 2 + ((body[data_end] << 8) | body[data_end + 1])
+                    exts = entries_at(body, data_end + 2, exts_end) if exts_end <= n else None
+                    if exts is None:
+                        break
+                    entries.append(CertificateEntry(bytes(body[at + 3:data_end]), exts))
+                    at = exts_end
+                if at == n:
+                    return cls(bytes(body[1:1 + body[0]]), entries)
+        return cls.checked_decode(body)
+
+    @classmethod
+    def checked_decode(cls, body: bytes | memoryview) -> Certificate:
         r = Reader(body)
         context = r.bytes8()
         lst = r.vec24(what="certificate_list")
@@ -184,6 +283,21 @@ class CertificateVerify(Struct):
 
     algorithm: int
     signature: bytes
+
+    def encode(self) -> bytes:
+        sig = self.signature
+        if not 0 <= self.algorithm <= 0xFFFF or len(sig) > 0xFFFF:
+            return self.checked_encode()  # (which raises)
+        n = 4 + len(sig)
+        return _CV_HEAD.pack(HandshakeType.certificate_verify, n >> 16, n & 0xFFFF,
+                             self.algorithm, len(sig)) + sig
+
+    @classmethod
+    def decode(cls, body: bytes | memoryview) -> CertificateVerify:
+        n = len(body)
+        if n >= 4 and (body[2] << 8) | body[3] == n - 4:
+            return cls((body[0] << 8) | body[1], bytes(body[4:]))
+        return cls.checked_decode(body)
 
 
 @dataclass(slots=True)
@@ -274,6 +388,10 @@ DECODERS: dict[int, Any] = {
     HandshakeType.end_of_early_data: EndOfEarlyData,
     HandshakeType.compressed_certificate: CompressedCertificate,
 }
+
+
+# Each type's body decoder itself (`DECODERS[t].decode`), for the engine's dispatch.
+BODY_DECODERS: dict[int, Any] = {t: cls.decode for t, cls in DECODERS.items()}
 
 
 def decode_message(msg_type: int, body: bytes | memoryview) -> Message:

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 
+from ..crypto import key_family
 from . import derext, names
 from .der import (
     _EMPTY_NAME,
@@ -91,8 +92,7 @@ class CertInfo:
     subject_der: bytes  # the Name TLVs, as encoded: what path building chains on
     issuer_der: bytes
     self_issued: bool
-    loop_key: tuple[bytes, bytes]
-    key_id: bytes  # SHA-256 of the SubjectPublicKeyInfo: what a signature really depends on
+    loop_key: tuple[bytes, bytes]  # (subject, SubjectPublicKeyInfo) TLVs: no pair twice on a path
     dns_label: str | None
     not_before: datetime
     not_after: datetime
@@ -127,6 +127,7 @@ class CertInfo:
     aki: bytes | None = None
     aki_present: bool = False
     aki_names_issuer: bool = False  # authorityCertIssuer or authorityCertSerialNumber
+    _key_id: bytes | None = None  # see key_id
     _description: str | None = None
     _subject: x509.Name | None = None
     _issuer: x509.Name | None = None
@@ -149,6 +150,15 @@ class CertInfo:
         if self._issuer is None:
             self._issuer = _parsed_name(self.cert, "issuer")
         return self._issuer
+
+    @property
+    def key_id(self) -> bytes:
+        """SHA-256 of the SubjectPublicKeyInfo: what a signature really depends on. Asked
+        of issuers only (signature cache keys), so computed on first use: a new leaf is
+        rarely anyone's issuer."""
+        if self._key_id is None:
+            self._key_id = hashlib.sha256(self.loop_key[1]).digest()  # (subject, SPKI)
+        return self._key_id
 
     @property
     def common_names(self) -> list[str]:
@@ -213,21 +223,7 @@ def oid_name(oid: x509.ObjectIdentifier) -> str:
     return oid.dotted_string if known == "Unknown OID" else str(known)
 
 
-_FAMILY_BY_TYPE: dict[type, str] = {}
-
-
-def key_family(key: object) -> str:
-    """"rsa", "ec", "ed25519", "ed448" or "other". The key classes are ABCs, whose
-    isinstance checks are slow; the answer is kept per concrete type."""
-    kind = type(key)
-    family = _FAMILY_BY_TYPE.get(kind)
-    if family is None:
-        family = ("rsa" if isinstance(key, rsa.RSAPublicKey)
-                  else "ec" if isinstance(key, ec.EllipticCurvePublicKey)
-                  else "ed25519" if isinstance(key, ed25519.Ed25519PublicKey)
-                  else "ed448" if isinstance(key, ed448.Ed448PublicKey) else "other")
-        _FAMILY_BY_TYPE[kind] = family
-    return family
+_EC_DESCRIPTIONS: dict[str, tuple[str, str | None]] = {}
 
 
 def _key_description(key: CertificatePublicKeyTypes) -> tuple[str, str | None]:
@@ -236,11 +232,14 @@ def _key_description(key: CertificatePublicKeyTypes) -> tuple[str, str | None]:
     with, and DSA are refused (CA/B BR 6.1.5)."""
     family = key_family(key)
     if family == "ec":
-        key = cast(ec.EllipticCurvePublicKey, key)
-        desc = f"EC {key.curve.name}"
-        if key.curve.name not in _ACCEPTED_CURVES:
-            return desc, f"{desc} (only P-256, P-384 and P-521 are accepted)"
-        return desc, None
+        curve = cast(ec.EllipticCurvePublicKey, key).curve.name
+        known = _EC_DESCRIPTIONS.get(curve)
+        if known is None:
+            desc = f"EC {curve}"
+            known = (desc, None) if curve in _ACCEPTED_CURVES else (
+                desc, f"{desc} (only P-256, P-384 and P-521 are accepted)")
+            _EC_DESCRIPTIONS[curve] = known  # one per curve cryptography can load
+        return known
     if family == "rsa":
         key = cast(rsa.RSAPublicKey, key)
         bits = key.key_size
@@ -308,11 +307,20 @@ def _eku(info: CertInfo, value: Any, critical: bool) -> str | None:
 def _san(info: CertInfo, value: Any, critical: bool) -> str | None:
     info.san = san = tuple(value)
     info.san_critical = critical
-    info.dns_names = tuple(n.value for n in san if type(n) is x509.DNSName)
-    info.ip_addresses = tuple(
-        n.value for n in san if type(n) is x509.IPAddress
-        and isinstance(n.value, ipaddress.IPv4Address | ipaddress.IPv6Address))
+    dns: list[str] = []
+    ips: list[names.IPAddress] = []
+    for n in san:
+        kind = type(n)
+        if kind is x509.DNSName:
+            dns.append(n.value)
+        elif kind is x509.IPAddress and isinstance(n.value, _ADDRESS_TYPES):
+            ips.append(n.value)
+    info.dns_names, info.ip_addresses = tuple(dns), tuple(ips)
     return None
+
+
+# An iPAddress holds an address, or (in name constraints only) a network.
+_ADDRESS_TYPES = (ipaddress.IPv4Address, ipaddress.IPv6Address)
 
 
 def _note(info: CertInfo, note: str) -> None:
@@ -479,6 +487,15 @@ def analyze(cert: x509.Certificate) -> CertInfo:
     """Parse and pre-judge one certificate. Never raises: defects become fields."""
     try:
         der_bytes = der_of(cert)
+    except Exception as exc:  # a certificate cryptography cannot even re-encode
+        return _unparseable(cert, exc)
+    return analyze_der(cert, der_bytes, hashlib.sha256(der_bytes).digest())
+
+
+def analyze_der(cert: x509.Certificate, der_bytes: bytes, fingerprint: bytes) -> CertInfo:
+    """`analyze` for a caller that already has the DER and its SHA-256 (the validator's
+    cache is keyed by that fingerprint). Never raises."""
+    try:
         der = split_certificate(der_bytes)
         if der.serial[:1] and (der.serial[0] & 0x80 or not any(der.serial)):
             # cryptography warns about a non-positive serial whenever it parses the rest
@@ -487,8 +504,8 @@ def analyze(cert: x509.Certificate) -> CertInfo:
             # warnings machinery is too slow for every handshake).
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return _analyze(cert, der_bytes, der)
-        return _analyze(cert, der_bytes, der)
+                return _analyze(cert, der_bytes, der, fingerprint=fingerprint)
+        return _analyze(cert, der_bytes, der, fingerprint=fingerprint)
     except Exception as exc:  # a parser surprise anywhere means the certificate is malformed
         return _unparseable(cert, exc)
 
@@ -500,7 +517,7 @@ def _unparseable(cert: x509.Certificate, exc: Exception) -> CertInfo:
     epoch = datetime.fromtimestamp(0, UTC)
     return CertInfo(
         cert=cert, fingerprint=fingerprint, subject_der=fingerprint, issuer_der=b"",
-        self_issued=False, loop_key=(fingerprint, fingerprint), key_id=fingerprint,
+        self_issued=False, loop_key=(fingerprint, fingerprint), _key_id=fingerprint,
         dns_label=None, not_before=epoch, not_after=epoch, public_key=None,
         key_desc="unknown key", malformed=f"cannot be parsed: {exc}", unparseable=True,
         _description=f"(unparseable certificate, SHA-256 {fingerprint.hex()[:16]}...)",
@@ -509,11 +526,13 @@ def _unparseable(cert: x509.Certificate, exc: Exception) -> CertInfo:
 
 
 def _analyze(
-    cert: x509.Certificate, der_bytes: bytes, der: CertificateDER, fast: bool = True
+    cert: x509.Certificate, der_bytes: bytes, der: CertificateDER, fast: bool = True,
+    fingerprint: bytes | None = None,
 ) -> CertInfo:
     """`analyze` on the split DER; ``fast`` lets `derext` read the extensions it can
     (tests turn it off to compare with cryptography's reading)."""
-    fingerprint = hashlib.sha256(der_bytes).digest()
+    if fingerprint is None:
+        fingerprint = hashlib.sha256(der_bytes).digest()
     key: CertificatePublicKeyTypes | None = None
     key_desc, weak_key, key_problem = "unknown key", None, None
     try:
@@ -532,7 +551,6 @@ def _analyze(
         issuer_der=der.issuer,
         self_issued=der.subject == der.issuer,
         loop_key=(der.subject, der.spki),
-        key_id=hashlib.sha256(der.spki).digest(),
         dns_label=None,
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,

@@ -204,7 +204,8 @@ def path_failure(path: list[CertInfo], ctx: Context | None = None) -> Outcome | 
     `BudgetExhausted` when ``ctx``'s name-constraint budget runs out."""
     for j in range(len(path) - 1, 0, -1):
         ca = path[j]
-        if ca.path_len is not None and _below(path, j) > ca.path_len:
+        # Right above the leaf nothing is below (j == 1): no count to make.
+        if ca.path_len is not None and j > 1 and _below(path, j) > ca.path_len:
             return _check_path_length(path, j)
         if ca.name_constraints is not None:
             problem = first_failure(_check_name_constraints(path, j, ctx))

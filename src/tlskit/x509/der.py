@@ -197,9 +197,27 @@ def common_names_of(name_der: bytes) -> list[str]:
 _EC_PUBLIC_KEY = bytes.fromhex("2a8648ce3d0201")  # id-ecPublicKey
 
 
+# The whole encoding up to the point, by total length, of an uncompressed key on P-256,
+# P-384 and P-521: what nearly every EC certificate carries. These headers fix every
+# element `_spki_problem` reads, and name the curve, so such a key needs no reading.
+_NAMED_CURVE_SPKI = {
+    91: bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200"),
+    120: bytes.fromhex("3076301006072a8648ce3d020106052b81040022036200"),
+    158: bytes.fromhex("30819b301006072a8648ce3d020106052b8104002303818600"),
+}
+
+
 def _spki_problem(spki: bytes) -> str | None:
     """An EC key must name its curve (CA/B BR 7.1.3.1.2): explicit parameters describe a
     curve the relying party would have to trust on the certificate's word."""
+    header = _NAMED_CURVE_SPKI.get(len(spki))
+    if header is not None and spki.startswith(header):
+        return None
+    return _spki_problem_read(spki)
+
+
+def _spki_problem_read(spki: bytes) -> str | None:
+    """`_spki_problem` element by element (raises DERError for a broken encoding)."""
     _, body, end = read_tlv(spki, 0, len(spki))
     tag, alg_body, alg_end = read_tlv(spki, body, end)
     tag, oid_body, oid_end = read_tlv(spki, alg_body, alg_end)

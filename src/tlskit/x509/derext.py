@@ -153,9 +153,11 @@ def _purpose(value: bytes, tag: int, start: int, end: int) -> x509.ObjectIdentif
     return _PURPOSES.get(value[start:end]) if tag == 0x06 else None
 
 
-def _extended_key_usage(value: bytes) -> tuple[x509.ObjectIdentifier, ...] | None:
-    """A non-empty SEQUENCE of the well-known purpose OIDs."""
-    return _sequence_of(value, _purpose)
+def _extended_key_usage(value: bytes) -> frozenset[x509.ObjectIdentifier] | None:
+    """A non-empty SEQUENCE of the well-known purpose OIDs, as the set `certinfo` keeps
+    (built once per encoding: the value is remembered)."""
+    purposes = _sequence_of(value, _purpose)
+    return None if purposes is None else frozenset(purposes)
 
 
 def _general_name(value: bytes, tag: int, start: int, end: int) -> x509.GeneralName | None:

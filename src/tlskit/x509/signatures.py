@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import SignatureAlgorithmOID
 
-from .certinfo import CertInfo, key_family
+from ..crypto import key_family
+from .certinfo import CertInfo
 from .lru import LRUCache
 
 

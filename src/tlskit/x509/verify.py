@@ -7,6 +7,7 @@ returns every check with its verdict, for the CLI and for humans.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any, Literal, NamedTuple
 from cryptography import x509
 
 from . import names
-from .certinfo import CertInfo, Role, analyze
+from .certinfo import CertInfo, Role, analyze, analyze_der
 from .checks import (
     Context,
     Outcome,
@@ -31,6 +32,7 @@ from .constraints import path_checks
 from .errors import CertificateVerificationError, Reason
 from .lint import Finding, findings_for
 from .lru import LRUCache
+from .parsed import der_of
 from .path import BuildResult, PathBuilder
 from .signatures import SignatureCache, Stats
 from .trust import TrustStore
@@ -79,9 +81,12 @@ def _utc(at: datetime | None) -> datetime:
         at = datetime.now(UTC)
     elif at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    else:
+    elif at.tzinfo is not UTC:
         at = at.astimezone(UTC)
-    return at.replace(microsecond=0)
+    if not at.microsecond:
+        return at
+    # The constructor: datetime.replace with a keyword costs more than building anew.
+    return datetime(at.year, at.month, at.day, at.hour, at.minute, at.second, 0, UTC)
 
 
 def _error(outcome: Outcome) -> CertificateVerificationError:
@@ -105,7 +110,8 @@ class Verifier:
 
     One Verifier is meant to be shared by every connection: it caches parsed certificates
     and verified signatures, so validating the same chain again costs no public-key
-    operation. Both caches are bounded LRUs keyed by SHA-256 of the DER.
+    operation. Both caches are bounded LRUs keyed by SHA-256 of the DER (parsed
+    certificates also by object identity, see `analyze`).
 
     ``profile="default"`` enforces what validators enforce at validation time (RFC 5280
     path validation, the Web PKI's algorithm, key, usage and name checks); ``"cabf"``
@@ -148,7 +154,8 @@ class Verifier:
         self.max_candidates = max_candidates
         self.stats = Stats()
         self._signatures = SignatureCache(cache_size)
-        self._infos: LRUCache[int, CertInfo] = LRUCache(cache_size)
+        # Two entries per certificate (by fingerprint and by identity): see `analyze`.
+        self._infos: LRUCache[int | bytes, CertInfo] = LRUCache(2 * cache_size)
         # Anchor analyses, shared with every Verifier on the same store (a plain dict of
         # our own for a store-like object that has none).
         self._anchor_cache: dict[x509.Certificate, CertInfo] = getattr(
@@ -218,15 +225,27 @@ class Verifier:
     # -- the decision ------------------------------------------------------------------
 
     def analyze(self, cert: x509.Certificate) -> CertInfo:
-        """Parsed, pre-judged view of a certificate, cached by DER. The cache is keyed by
-        the certificate's hash and confirmed by equality, so a miss (a new leaf on every
-        handshake) hashes the certificate once, not twice."""
-        key = hash(cert)
-        info = self._infos.get(key)
-        if info is not None and (info.cert is cert or info.cert == cert):
+        """Parsed, pre-judged view of a certificate, cached by DER. Each analysis is filed
+        under the SHA-256 of the DER and under the id() of the object analysed: a chain
+        parsed through `tlskit.x509.parsed` arrives as the same objects on every
+        handshake and is found by identity (cryptography's hash and equality of a
+        certificate cost microseconds each); another object is found by fingerprint. The
+        entry holds the certificate, so its id is not reused while the entry exists, and
+        the identity is confirmed on lookup all the same."""
+        info = self._infos.get(id(cert))
+        if info is not None and info.cert is cert:
             return info
-        info = analyze(cert)
-        self._infos.put(key, info)
+        try:
+            der = der_of(cert)
+        except Exception:  # cannot even be re-encoded: `analyze` words it, uncached
+            return analyze(cert)
+        fingerprint = hashlib.sha256(der).digest()
+        info = self._infos.get(fingerprint)
+        if info is not None:
+            return info
+        info = analyze_der(cert, der, fingerprint)
+        self._infos.put(fingerprint, info)
+        self._infos.put(id(cert), info)
         return info
 
     def _anchors_named(self, name: x509.Name | bytes) -> list[CertInfo]:

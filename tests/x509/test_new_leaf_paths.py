@@ -1,0 +1,238 @@
+"""The shortcuts a new leaf takes through validation give the checked path's answers.
+
+`Verifier.analyze` finds a certificate by identity first and by fingerprint second; a
+named-curve key skips the element-by-element reading of its SubjectPublicKeyInfo; the
+validation time is truncated without `datetime.replace`. Each is compared here with the
+reading it shortcuts, on real certificates (the system roots), on the shapes that take
+the shortcut and on mutations of them, so a shortcut that answered differently fails."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tlskit.x509 import CertificateVerificationError, TrustStore, Verifier, certinfo
+from tlskit.x509.der import (
+    _NAMED_CURVE_SPKI,
+    DERError,
+    _spki_problem,
+    _spki_problem_read,
+    split_certificate,
+)
+from tlskit.x509.verify import _utc
+
+from . import pki
+
+_NOT_COMPARED = {"cert", "verdicts", "_description", "_subject", "_issuer", "_common_names"}
+
+
+def _fields(info: certinfo.CertInfo) -> dict[str, Any]:
+    return {name: getattr(info, name) for name in certinfo.CertInfo.__dataclass_fields__
+            if name not in _NOT_COMPARED}
+
+
+@cache
+def _corpus() -> tuple[x509.Certificate, ...]:
+    """The system's roots (real-world encodings of every age) and a fresh chain."""
+    chain = pki.simple_chain("fast.example")
+    rsa_root = pki.root("Fast RSA Root", key_kind="rsa2048")
+    rsa_leaf = pki.leaf("rsa.fast.example", rsa_root, key_kind="rsa2048")
+    return (*TrustStore._load_default(), chain.root.cert, chain.inter.cert, chain.leaf.cert,
+            rsa_root.cert, rsa_leaf.cert)
+
+
+# -- Verifier.analyze: identity, then fingerprint ---------------------------------------
+
+
+def test_analyze_by_identity_and_by_fingerprint_give_the_analysis_of_the_certificate() -> None:
+    chain = pki.simple_chain("cache.example")
+    v = Verifier(TrustStore([chain.root.cert]))
+    der = chain.leaf.cert.public_bytes(Encoding.DER)
+    first = x509.load_der_x509_certificate(der)
+    info = v.analyze(first)
+    assert _fields(info) == _fields(certinfo.analyze(first))
+    assert info.fingerprint == hashlib.sha256(der).digest()
+    assert v.analyze(first) is info  # the same object: found by identity
+    twin = x509.load_der_x509_certificate(der)
+    assert v.analyze(twin) is info  # an equal object: found by fingerprint
+    other = v.analyze(chain.inter.cert)
+    assert other is not info and other.cert is chain.inter.cert
+
+
+def test_an_identity_entry_for_another_object_is_not_taken() -> None:
+    """An id() seen before may belong to another object now: the entry's certificate
+    must be the very object asked about, or the fingerprint decides."""
+    chain = pki.simple_chain("ids.example")
+    v = Verifier(TrustStore([chain.root.cert]))
+    stale = v.analyze(chain.inter.cert)
+    v._infos.put(id(chain.leaf.cert), stale)  # as if the id had been reused
+    info = v.analyze(chain.leaf.cert)
+    assert info is not stale and info.cert is chain.leaf.cert
+    assert _fields(info) == _fields(certinfo.analyze(chain.leaf.cert))
+
+
+def test_a_validation_after_the_cache_fills_still_checks_everything() -> None:
+    """Two entries per certificate: a full cache evicts, and a leaf analysed again
+    (after eviction) is judged the same way (here: its host name still mismatches)."""
+    chain = pki.simple_chain("evict.example")
+    v = Verifier(TrustStore([chain.root.cert]), cache_size=2)
+    for _ in range(3):
+        assert v.verify(chain.leaf.cert, chain.intermediates, server_name="evict.example",
+                        at=pki.NOW)
+        with pytest.raises(CertificateVerificationError,
+                           match=r"is not valid for other\.example"):
+            v.verify(chain.leaf.cert, chain.intermediates, server_name="other.example",
+                     at=pki.NOW)
+        v.analyze(pki.leaf("filler.example", chain.inter).cert)
+    assert len(v._infos) <= 4
+
+
+def test_analyze_der_is_analyze_on_real_certificates() -> None:
+    for cert in _corpus():
+        der = cert.public_bytes(Encoding.DER)
+        fast = certinfo.analyze_der(cert, der, hashlib.sha256(der).digest())
+        assert _fields(fast) == _fields(certinfo.analyze(cert))
+
+
+# -- the named-curve key shortcut --------------------------------------------------------
+
+
+def _outcomes(spki: bytes) -> tuple[object, object]:
+    """(the shortcut's answer, the element-by-element reading's), an error as its text."""
+    answers: list[object] = []
+    for judge in (_spki_problem, _spki_problem_read):
+        try:
+            answers.append(judge(spki))
+        except DERError as exc:
+            answers.append(("DERError", str(exc)))
+    return answers[0], answers[1]
+
+
+@cache
+def _named_spkis() -> tuple[bytes, ...]:
+    return tuple(
+        ec.generate_private_key(curve).public_key().public_bytes(
+            Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        for curve in (ec.SECP256R1(), ec.SECP384R1(), ec.SECP521R1()))
+
+
+def test_named_curve_keys_take_the_shortcut_and_need_nothing() -> None:
+    for spki in _named_spkis():
+        header = _NAMED_CURVE_SPKI[len(spki)]
+        assert spki.startswith(header)
+        assert _spki_problem(spki) is None and _spki_problem_read(spki) is None
+
+
+def test_key_shortcut_agrees_on_real_certificates() -> None:
+    for cert in _corpus():
+        spki = split_certificate(cert.public_bytes(Encoding.DER)).spki
+        shortcut, reading = _outcomes(spki)
+        assert shortcut == reading
+
+
+def test_explicit_curve_parameters_are_still_refused() -> None:
+    """The same length as a P-256 key, but parameters instead of the curve's name."""
+    spki = bytearray(_named_spkis()[0])
+    spki[13] = 0x30  # the curve OID's tag becomes a SEQUENCE (explicit parameters)
+    assert _spki_problem(bytes(spki)) == (
+        "EC key with explicit curve parameters (a named curve is required)")
+
+
+@given(st.data())
+def test_key_shortcut_agrees_on_mutated_keys(data: st.DataObject) -> None:
+    spki = bytearray(data.draw(st.sampled_from(_named_spkis())))
+    for _ in range(data.draw(st.integers(1, 3))):
+        pos = data.draw(st.integers(0, 30))
+        spki[pos] = data.draw(st.integers(0, 255))
+    if data.draw(st.booleans()):
+        spki = spki[:data.draw(st.integers(0, len(spki)))]
+    shortcut, reading = _outcomes(bytes(spki))
+    assert shortcut == reading
+
+
+# -- the validation time ---------------------------------------------------------------
+
+
+def _reference_utc(at: datetime) -> datetime:
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).replace(microsecond=0)
+
+
+@given(st.datetimes(min_value=datetime(1950, 1, 2), max_value=datetime(9999, 12, 30),
+                    timezones=st.sampled_from([None, UTC, timezone(timedelta(hours=-7)),
+                                               ZoneInfo("UTC"), ZoneInfo("Europe/Paris")])))
+def test_validation_time_is_the_moment_in_utc_to_the_second(at: datetime) -> None:
+    got = _utc(at)
+    expected = _reference_utc(at)
+    assert got == expected and got.tzinfo is UTC and got.microsecond == 0
+    assert (got.year, got.month, got.day, got.hour, got.minute, got.second) == (
+        expected.year, expected.month, expected.day, expected.hour, expected.minute,
+        expected.second)
+
+
+def test_validation_time_defaults_to_now() -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    got = _utc(None)
+    assert before <= got <= datetime.now(UTC) and got.microsecond == 0
+
+
+# -- fields computed on first use ------------------------------------------------------
+
+
+def test_key_id_is_the_hash_of_the_key_on_first_use() -> None:
+    for cert in _corpus():
+        der = cert.public_bytes(Encoding.DER)
+        info = certinfo.analyze(cert)
+        assert info.key_id == hashlib.sha256(split_certificate(der).spki).digest()
+        assert info.key_id is info.key_id  # kept once computed
+
+
+def test_signature_cache_is_keyed_by_the_issuer_key() -> None:
+    """Two issuers with one key share verdicts; another key does not (the lazy key_id
+    must be the key's, not something per certificate)."""
+    root = pki.root("Shared Key Root", slot="shared")
+    twin = pki.root("Shared Key Root", slot="shared", serial=99)
+    other = pki.root("Shared Key Root", slot="other")
+    leaf = pki.leaf("shared.example", root)
+    v = Verifier(TrustStore([root.cert]))
+    infos = [v.analyze(c) for c in (root.cert, twin.cert, other.cert, leaf.cert)]
+    assert infos[0].key_id == infos[1].key_id != infos[2].key_id
+    stats = v.stats
+    assert v._signatures.check(infos[3], infos[0], stats) is None
+    assert v._signatures.check(infos[3], infos[1], stats) is None
+    assert stats.signature_verifications == 1
+    assert v._signatures.check(infos[3], infos[2], stats) == "the signature does not verify"
+    assert stats.signature_verifications == 2
+
+
+def test_unreadable_certificate_keeps_its_fingerprint_as_key_id() -> None:
+    info = certinfo._unparseable(pki.simple_chain("u.example").leaf.cert, ValueError("x"))
+    assert info.key_id == info.fingerprint and info.unparseable
+
+
+def test_ec_key_words_are_the_same_from_the_curve_table() -> None:
+    """EC key descriptions are kept per curve: the first and the second certificate on
+    a curve read the same, accepted or weak."""
+    root = pki.root("Curve Root")
+    for kind, words, weakness in (
+        ("ec256", "EC secp256r1", None),
+        ("ec384", "EC secp384r1", None),
+        ("secp256k1", "EC secp256k1",
+         "EC secp256k1 (only P-256, P-384 and P-521 are accepted)"),
+    ):
+        for n in range(2):
+            info = certinfo.analyze(pki.leaf(f"k{n}.{kind}.example", root, key_kind=kind,
+                                             slot=f"{kind}-{n}").cert)
+            assert (info.key_desc, info.weak_key) == (words, weakness)
