@@ -5,10 +5,10 @@ With atheris installed:   python fuzz/fuzz_record.py -atheris_runs=100000
 Without it (standalone):  python fuzz/fuzz_record.py [ITERATIONS] [SEED]
 
 The contract under test: `RecordLayer.next_record` either returns None (incomplete),
-a (content type, content) pair that respects every limit (a cleartext two-byte alert
-after keys comes back marked as `UNPROTECTED_ALERT`, never as a plain alert), or raises a `TLSError` that
-carries one of the record-layer alerts -- never anything else, and it never holds more
-than one record of unprocessed input after returning None.
+a (content type, content) pair that respects every limit (or, once keys are set, a
+two-byte alert in the clear marked UNPROTECTED_ALERT for the connection), or raises a
+`TLSError` that carries one of the record-layer alerts -- never anything else, and it
+never holds more than one record of unprocessed input after returning None.
 
 Input layout: byte 0 picks the mode (plaintext / protected / protected with a small
 record_size_limit), byte 1 how the rest is chunked; the rest is the stream. In the
@@ -73,8 +73,8 @@ def TestOneInput(data: bytes) -> None:
                 if rec is None:
                     break
                 ctype, content = rec
-                if ctype == UNPROTECTED_ALERT:  # a cleartext alert after keys: marked, and
-                    assert mode and len(content) == 2, (mode, content)  # only 2 bytes long
+                if ctype == UNPROTECTED_ALERT:  # a cleartext alert after keys: marked
+                    assert mode and len(content) == 2, (mode, content)
                     continue
                 assert ctype in (20, 21, 22, 23), ctype
                 if ctype == 20:   # the compatibility CCS stays plaintext, even after keys
