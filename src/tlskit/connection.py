@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from .config import ClientConfig, ServerConfig
 from .crypto import Suite
@@ -51,6 +51,9 @@ _ALERT = ContentType.alert
 _CCS = ContentType.change_cipher_spec
 _TLS12 = ProtocolVersion.TLSv1_2
 _TLS13 = ProtocolVersion.TLSv1_3
+# The methods an established connection's protectors stand in for (`_bind_fast_paths`).
+_SEND_NAMES = ("send_data", "send_data_into")
+_RECEIVE_NAMES = ("receive_data", "receive_data_into")
 
 
 class HandshakeOutput:
@@ -150,7 +153,7 @@ class Connection:
     @_fast_send.setter
     def _fast_send(self, value: bool) -> None:
         self._send_ok = value
-        self._bind_fast_paths()
+        self._bind(self._records.sealer, value, _SEND_NAMES)
 
     @property
     def _fast_receive(self) -> bool:
@@ -159,7 +162,7 @@ class Connection:
     @_fast_receive.setter
     def _fast_receive(self, value: bool) -> None:
         self._receive_ok = value
-        self._bind_fast_paths()
+        self._bind(self._records.opener, value, _RECEIVE_NAMES)
 
     def _bind_fast_paths(self) -> None:
         """While established, `send_data`/`receive_data` and the zero-copy pair are the
@@ -169,23 +172,28 @@ class Connection:
         change; the flags are also each protector's `bulk`, so a method a caller kept
         declines once the connection closed, failed or changed keys."""
         records = self._records
-        self._bind(records.sealer, self._send_ok, ("send_data", "send_data_into"))
-        self._bind(records.opener, self._receive_ok, ("receive_data", "receive_data_into"))
+        self._bind(records.sealer, self._send_ok, _SEND_NAMES)
+        self._bind(records.opener, self._receive_ok, _RECEIVE_NAMES)
 
     def _bind(self, protector: object, ok: bool, names: tuple[str, str]) -> None:
         attrs = self.__dict__
         if isinstance(protector, (Sealer13, Opener13)):
-            protector.bulk = ok
-            if protector.owner is None:
-                protector.owner = weakref.ref(self)
             if ok:
-                fast = ((protector.send_data, protector.send_into)
-                        if isinstance(protector, Sealer13)
-                        else (protector.receive_data, protector.receive_into))
-                attrs.update(zip(names, fast, strict=True))
+                if protector.bulk:
+                    return  # already bound: `bulk` is only set here, with the methods
+                protector.bulk = True
+                if protector.owner is None:
+                    protector.owner = weakref.ref(self)
+                if isinstance(protector, Sealer13):
+                    attrs[names[0]] = protector.send_data
+                    attrs[names[1]] = protector.send_into
+                else:
+                    attrs[names[0]] = protector.receive_data
+                    attrs[names[1]] = protector.receive_into
                 return
-        for name in names:
-            attrs.pop(name, None)
+            protector.bulk = False
+        if names[0] in attrs:  # a replaced protector's methods go with the flag
+            del attrs[names[0]], attrs[names[1]]
 
     # -- input ----------------------------------------------------------------------------
 
@@ -275,7 +283,8 @@ class Connection:
                             out[written:written + size] = payload
                         written += size
                     continue
-                payload = cast(bytes, payload)  # only application data comes as a view
+                if TYPE_CHECKING:  # (no call at run time: this is per record)
+                    payload = cast(bytes, payload)  # only application data comes as a view
                 if ctype == _HANDSHAKE:
                     try:
                         hs.receive_record(payload)
@@ -305,10 +314,11 @@ class Connection:
             self._fail(err)
             raise err from exc
         # The bulk shortcut only once established, and never while a handshake message
-        # (5.1) or a record is half received.
-        self._fast_receive = (self.handshake_complete is not None and not hs.partial_message
-                              and not self._received_close and self._error is None
-                              and not records.buffered)
+        # (5.1) or a record is half received. (Off and staying off: nothing to unbind.)
+        ok = (self.handshake_complete is not None and not hs.partial_message
+              and not self._received_close and self._error is None and not records.buffered)
+        if ok or self._receive_ok:
+            self._fast_receive = ok
         result = events[:]
         events.clear()
         return written, result

@@ -3,34 +3,71 @@
 TLS 1.2 is here for peers that cannot speak 1.3. tlskit offers it with ECDHE and AEAD
 suites only, preferring the extended master secret (RFC 7627); the classic master secret
 is kept for peers without it, whose sessions are then never resumed.
+
+Every HMAC of one PRF secret shares its key, so `KeyedPrf` keys OpenSSL's HMAC once and
+copies that keyed state for each block (a copy costs about half of keying afresh); a
+handshake keeps the master secret's `KeyedPrf` for its key block and both Finished.
 """
 
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 try:  # OpenSSL's HMAC objects called directly (see `crypto.hmac_digest` for why)
     from _hashlib import hmac_new as _hmac_new
 except ImportError:  # pragma: no cover - a Python built without OpenSSL
     _hmac_new = hmac.new  # type: ignore[assignment]
 
+_CLIENT_FINISHED = b"client finished"
+_SERVER_FINISHED = b"server finished"
+
+
+class KeyedPrf:
+    """PRF(secret, label, seed) for one secret: the stdlib HMAC keyed once, copied for
+    each of P_hash's HMACs (the keyed original is never updated, so calls are
+    independent)."""
+
+    __slots__ = ("_keyed",)
+
+    def __init__(self, hash_name: str, secret: bytes) -> None:
+        self._keyed: Any = _hmac_new(secret, b"", hash_name)
+
+    def expand(self, seed: bytes, length: int) -> bytes:
+        """P_hash(secret, seed): A(i) = HMAC(A(i-1)), output HMAC(A(i) + seed)."""
+        copy = self._keyed.copy
+        out = b""
+        a = seed
+        while len(out) < length:
+            h = copy()
+            h.update(a)
+            a = h.digest()
+            h = copy()
+            h.update(a + seed)
+            out += h.digest()
+        return out[:length]
+
+    def __call__(self, label: bytes, seed: bytes, length: int) -> bytes:
+        return self.expand(label + seed, length)
+
+    def finished(self, is_client: bool, handshake_hash: bytes) -> bytes:
+        """verify_data (RFC 5246 7.4.9): 12 bytes, so P_hash's first block, A(1) then
+        one HMAC (every hash TLS 1.2 uses is longer than 12 bytes)."""
+        seed = (_CLIENT_FINISHED if is_client else _SERVER_FINISHED) + handshake_hash
+        h = self._keyed.copy()
+        h.update(seed)
+        a = h.digest()
+        h = self._keyed.copy()
+        h.update(a + seed)
+        return h.digest()[:12]  # type: ignore[no-any-return]
+
 
 def p_hash(hash_name: str, secret: bytes, seed: bytes, length: int) -> bytes:
-    """P_hash: HMAC chained over A(i) until `length` bytes exist (24 HMACs per TLS 1.2
-    pair, so each is one C call, without a wrapper function around it)."""
-    out = []
-    have = 0
-    a = seed
-    while have < length:
-        a = _hmac_new(secret, a, hash_name).digest()
-        block = _hmac_new(secret, a + seed, hash_name).digest()
-        out.append(block)
-        have += len(block)
-    return b"".join(out)[:length]
+    return KeyedPrf(hash_name, secret).expand(seed, length)
 
 
 def prf(hash_name: str, secret: bytes, label: bytes, seed: bytes, length: int) -> bytes:
-    return p_hash(hash_name, secret, label + seed, length)
+    return KeyedPrf(hash_name, secret).expand(label + seed, length)
 
 
 def extended_master_secret(hash_name: str, premaster: bytes, session_hash: bytes) -> bytes:
@@ -50,8 +87,4 @@ def key_block(hash_name: str, master: bytes, client_random: bytes, server_random
 
 
 def finished(hash_name: str, master: bytes, is_client: bool, handshake_hash: bytes) -> bytes:
-    """verify_data (RFC 5246 7.4.9): 12 bytes, so P_hash's first block, A(1) then one HMAC
-    (every hash TLS 1.2 uses is longer than 12 bytes)."""
-    seed = (b"client finished" if is_client else b"server finished") + handshake_hash
-    a = _hmac_new(master, seed, hash_name).digest()
-    return _hmac_new(master, a + seed, hash_name).digest()[:12]  # type: ignore[no-any-return]
+    return KeyedPrf(hash_name, master).finished(is_client, handshake_hash)

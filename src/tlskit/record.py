@@ -15,7 +15,10 @@ read, into the caller's buffer). Outgoing records are queued as finished byte st
 For established connections the TLS 1.3 protectors' `send_data`/`receive_data`/
 `send_into`/`receive_into` stand in for the connection's methods (one record per call),
 and `open_app`/`open_records_into`/`seal_app_into` take runs of whole records, all with
-every check of the general path, which they hand everything else to.
+every check of the general path, which they hand everything else to. (One comparison with
+`fast_until` checks both "bulk allowed" and the KeyUpdate or wrap limit per record.)
+A TLS 1.3 direction installed from its secret derives its key and IV at its first record:
+a handshake pair installs eight and, without data or tickets, uses four.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ from .keyschedule import key_and_iv, next_traffic_secret
 
 AEAD = AESGCM | ChaCha20Poly1305 | AESCCM
 HEADER = struct.Struct(">BHH")
+# A record header read as (type << 8 | major version byte, length): one unpack and one
+# tuple comparison check an application-data record's header on the one-record paths.
+_APP_HEAD = struct.Struct(">HxH")
+_APP_MAJOR = 0x1703
 _SEQ_HEADER = struct.Struct(">QBHH")  # TLS 1.2 AAD: seq_num || type || version || length
 MAX_PLAINTEXT = 1 << 14
 MAX_CIPHERTEXT = MAX_PLAINTEXT + 256
@@ -54,6 +61,7 @@ _CT_APP = ContentType.application_data
 _APP = 23  # the int, for the hot paths (IntEnum comparisons cost more)
 _LEGACY_VERSION = 0x0303
 _KNOWN_TYPES = frozenset((20, 21, 22, 23))
+_HANDSHAKE_OR_ALERT = frozenset((21, 22))
 _TYPE_BYTE = {t: bytes((t,)) for t in range(256)}
 _SEQ_LIMIT = (1 << 64) - 1
 _SKIPPED = object()  # a declined early-data record was dropped
@@ -70,6 +78,8 @@ RECORD_OVERHEAD = 5 + 8 + TAG_LENGTH
 KEY_UPDATE_ROOM = RECORD_OVERHEAD + 5  # a KeyUpdate record, which may precede data (5.5)
 _ONE_RECORD_ROOM = RECORD_OVERHEAD + KEY_UPDATE_ROOM  # send_buffer_size(n) - n, one record
 _ZEROS = memoryview(bytes(MAX_CIPHERTEXT))
+_FULL_HEADER = HEADER.pack(23, _LEGACY_VERSION, MAX_PLAINTEXT + 17)  # a full 1.3 data record
+_FULL_RECORD = 5 + MAX_PLAINTEXT + 17
 _NO_ROOM = object()  # the next record may not fit in what is left of a caller's buffer
 
 IntoFn = Callable[[bytes, object, object, memoryview], object]
@@ -101,9 +111,9 @@ class _Direction:
 
     __slots__ = ("_aead", "_key", "limit", "seq", "suite")
 
-    def __init__(self, suite: Suite, key: bytes) -> None:
+    def __init__(self, suite: Suite, key: bytes | None) -> None:
         self.suite = suite
-        self._key = key
+        self._key = key  # None: a TLS 1.3 traffic secret's, derived at first use
         self._aead: AEAD | None = None
         self.seq = 0
         self.limit = MAX_PLAINTEXT
@@ -112,12 +122,17 @@ class _Direction:
     def aead(self) -> AEAD:
         """The AEAD, made at first use: keys that never protect a record (an idle
         connection's, or a handshake's unused ones) cost no cipher context (an `AESGCM`
-        holds about 2.3 KiB of OpenSSL state)."""
+        holds about 2.3 KiB of OpenSSL state), and a TLS 1.3 direction installed from
+        its secret derives its key and IV only then (two HMACs saved per unused key)."""
         aead = self._aead
         if aead is None:
-            aead = self._aead = self.suite.aead(self._key)
+            key = self._key
+            aead = self._aead = self.suite.aead(self._derive() if key is None else key)
             self._key = b""
         return aead
+
+    def _derive(self) -> bytes:
+        raise UsageError("this protector was made without a key")
 
     def _check_seq(self) -> None:
         if self.seq >= _SEQ_LIMIT:
@@ -140,14 +155,37 @@ class _Protector13(_Direction):
     connection allows the one-record path now (established, open, this key current):
     a method a caller kept across a close or a KeyUpdate declines and lands there."""
 
-    __slots__ = ("bulk", "iv", "owner", "secret")
+    __slots__ = ("_bulk", "fast_until", "iv", "owner", "secret")
+    iv: int  # unset until `aead` derives it when made by `from_secret` (read after it)
 
-    def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
-        super().__init__(suite, key)
-        self.iv = int.from_bytes(iv, "big")
+    def __init__(self, suite: Suite, key: bytes | None, iv: bytes | None,
+                 secret: bytes = b"") -> None:
+        # `_Direction.__init__` written out: a TLS 1.3 pair makes eight of these.
+        self.suite = suite
+        self._key = key
+        self._aead: AEAD | None = None
+        self.seq = 0
+        self.limit = MAX_PLAINTEXT
+        if iv is not None:
+            self.iv = int.from_bytes(iv)
         self.secret = secret
-        self.bulk = False
+        self._bulk = False
+        # The sequence number below which the one-record methods run: 0 while `bulk` is
+        # off, so one comparison per record checks both (see `_fast_until`).
+        self.fast_until = 0
         self.owner: weakref.ref[Any] | None = None
+
+    @property
+    def bulk(self) -> bool:
+        return self._bulk
+
+    @bulk.setter
+    def bulk(self, value: bool) -> None:
+        self._bulk = value
+        self.fast_until = self._fast_until() if value else 0
+
+    def _fast_until(self) -> int:
+        return _SEQ_LIMIT
 
     def connection(self) -> Any:
         """The connection this protector works for (what its bound methods defer to)."""
@@ -158,12 +196,20 @@ class _Protector13(_Direction):
 
     @classmethod
     def from_secret(cls, suite: Suite, secret: bytes) -> Self:
-        key, iv = key_and_iv(suite, secret)
-        return cls(suite, key, iv, secret)
+        """The direction under a traffic secret (7.3); its key and IV are derived when
+        the first record needs the AEAD (every record path gets `aead`, or a method
+        bound from it, before it reads `iv`)."""
+        return cls(suite, None, None, secret)
+
+    def _derive(self) -> bytes:
+        key, iv = key_and_iv(self.suite, self.secret)
+        self.iv = int.from_bytes(iv)
+        return key
 
     def nonce(self, seq: int) -> bytes:
-        """The per-record nonce (5.3); the one place it is built."""
-        return (self.iv ^ seq).to_bytes(12, "big")
+        """The per-record nonce (5.3); the one place it is built (big-endian: `to_bytes`'s
+        default, which the one-record methods also rely on, as it parses faster)."""
+        return (self.iv ^ seq).to_bytes(12)
 
     def next_nonce(self) -> bytes:
         return self.nonce(self._take_seq())
@@ -180,15 +226,30 @@ class _Protector13(_Direction):
 class Sealer13(_Protector13):
     """The TLS 1.3 write side: TLSInnerPlaintext sealed into application_data records."""
 
-    __slots__ = ("encrypt", "encrypt_into", "out", "rekey_at")
+    __slots__ = ("_rekey_at", "encrypt", "encrypt_into", "out")
 
-    def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
+    def __init__(self, suite: Suite, key: bytes | None, iv: bytes | None,
+                 secret: bytes = b"") -> None:
         super().__init__(suite, key, iv, secret)
         # aead.encrypt(_into), bound at the first record: one lookup less per record.
         self.encrypt: Callable[[bytes, bytes, bytes], bytes] | None = None
         self.encrypt_into: IntoFn | None = None
         self.out: list[bytes] = []
-        self.rekey_at = KEY_UPDATE_AFTER_RECORDS
+        self._rekey_at = KEY_UPDATE_AFTER_RECORDS
+
+    @property
+    def rekey_at(self) -> int:
+        """5.5: the sequence number at which a KeyUpdate goes first."""
+        return self._rekey_at
+
+    @rekey_at.setter
+    def rekey_at(self, value: int) -> None:
+        self._rekey_at = value
+        if self._bulk:
+            self.fast_until = value
+
+    def _fast_until(self) -> int:
+        return self._rekey_at  # far below the wrap limit
 
     def seal(self, ctype: int, chunk: bytes | bytearray | memoryview, padding: int = 0) -> None:
         """Queue one record of at most `limit` content bytes (5.2, 5.4)."""
@@ -200,12 +261,16 @@ class Sealer13(_Protector13):
         else:
             inner = b"".join((chunk, _TYPE_BYTE[ctype]))
         header = HEADER.pack(_APP, _LEGACY_VERSION, len(inner) + TAG_LENGTH)
-        self.out += (header, self.aead.encrypt(self.next_nonce(), inner, header))
+        seq = self.seq
+        if seq >= _SEQ_LIMIT:
+            self._check_seq()  # raises
+        self.out += (header, self.aead.encrypt(self.nonce(seq), inner, header))
+        self.seq = seq + 1
 
     def send_app(self, data: bytes) -> bool:
         """The bulk case: `data` fits one record and no KeyUpdate is due. False (and
         nothing done) otherwise, so the caller takes the general path."""
-        if not 0 < len(data) <= self.limit or self.seq >= self.rekey_at:
+        if not 0 < len(data) <= self.limit or self.seq >= self._rekey_at:
             return False
         self.seal(_APP, data)
         return True
@@ -216,14 +281,14 @@ class Sealer13(_Protector13):
         form, and `data_to_send` joins them once)."""
         n = len(data)
         seq = self.seq
-        if self.bulk and type(data) is bytes and 0 < n <= self.limit and seq < self.rekey_at:
+        if seq < self.fast_until and type(data) is bytes and 0 < n <= self.limit:
             encrypt = self.encrypt
             if encrypt is None:
                 encrypt = self.encrypt = self.aead.encrypt
             header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
-            self.out += (header, encrypt((self.iv ^ seq).to_bytes(12, "big"),  # as `nonce`
+            self.out += (header, encrypt((self.iv ^ seq).to_bytes(12),  # as `nonce`
                                          data + b"\x17", header))
-            self.seq = seq + 1  # rekey_at is far below the wrap limit
+            self.seq = seq + 1  # fast_until (rekey_at) is far below the wrap limit
             return
         conn = self.connection()
         type(conn).send_data(conn, data)
@@ -241,15 +306,17 @@ class Sealer13(_Protector13):
         a buffer short of `send_buffer_size`) goes to the connection's method."""
         n = len(data)
         seq = self.seq
-        if (self.bulk and type(buffer) is memoryview and 0 < n <= self.limit
-                and seq < self.rekey_at and not self.out and n + _ONE_RECORD_ROOM <= len(buffer)
+        if (0 < n <= self.limit and seq < self.fast_until and type(buffer) is memoryview
+                and not self.out and n + _ONE_RECORD_ROOM <= len(buffer)
                 and not buffer.readonly and buffer.itemsize == 1):
-            buffer[:5] = header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
+            header = _FULL_HEADER if n == MAX_PLAINTEXT else HEADER.pack(_APP, _LEGACY_VERSION,
+                                                                          n + 17)
+            buffer[:5] = header
             (self.encrypt_into or self._bind_into())(
-                (self.iv ^ seq).to_bytes(12, "big"),  # the nonce as `nonce` builds it
+                (self.iv ^ seq).to_bytes(12),  # the nonce as `nonce` builds it
                 data + b"\x17" if type(data) is bytes else b"".join((data, b"\x17")),
                 header, buffer[5:n + 22])
-            self.seq = seq + 1  # rekey_at is far below the wrap limit
+            self.seq = seq + 1  # fast_until (rekey_at) is far below the wrap limit
             return n + 22
         conn = self.connection()
         return type(conn).send_data_into(conn, data, buffer)  # type: ignore[no-any-return]
@@ -264,7 +331,7 @@ class Sealer13(_Protector13):
         seq = self.seq
         limit = self.limit
         count = -(-n // limit)
-        if (not n or seq + count > self.rekey_at or self.out
+        if (not n or seq + count > self._rekey_at or self.out
                 or n + RECORD_OVERHEAD * count + KEY_UPDATE_ROOM > len(out)):
             return -1
         seal = self.encrypt_into or self._bind_into()
@@ -288,7 +355,8 @@ class Opener13(_Protector13):
 
     __slots__ = ("decrypt", "decrypt_into")
 
-    def __init__(self, suite: Suite, key: bytes, iv: bytes, secret: bytes = b"") -> None:
+    def __init__(self, suite: Suite, key: bytes | None, iv: bytes | None,
+                 secret: bytes = b"") -> None:
         super().__init__(suite, key, iv, secret)
         # aead.decrypt(_into), bound at the first record: one lookup less per record.
         self.decrypt: Callable[[bytes, bytes | memoryview, bytes], bytes] | None = None
@@ -355,15 +423,17 @@ class Opener13(_Protector13):
         which reports any error."""
         n = len(data)
         seq = self.seq
-        if (self.bulk and type(data) is bytes and n > 5 + TAG_LENGTH
-                and n - 5 == (data[3] << 8) | data[4] and data[0] == _APP and data[1] == 3
-                and n - 5 <= self.limit + 1 + TAG_LENGTH and seq < _SEQ_LIMIT):
+        # The header checks of `receive_into`, on the additional data as received.
+        if (seq < self.fast_until and type(data) is bytes and n > 21
+                and (((header := data[:5]) == _FULL_HEADER and n == _FULL_RECORD)
+                     or _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5))
+                and n - 5 <= self.limit + 17):
             decrypt = self.decrypt
             if decrypt is None:
                 decrypt = self.decrypt = self.aead.decrypt
             try:
-                plain = decrypt((self.iv ^ seq).to_bytes(12, "big"),  # as `nonce`
-                                memoryview(data)[5:], data[:5])
+                plain = decrypt((self.iv ^ seq).to_bytes(12),  # as `nonce`
+                                memoryview(data)[5:], header)
             except InvalidTag:
                 plain = b""  # the connection's method reports it
             if plain and plain[-1] == _APP:
@@ -424,20 +494,25 @@ class Opener13(_Protector13):
         connection's method, which reports any error; nothing unauthentic (and no
         non-data plaintext) is left in `buffer`."""
         n = len(data)
-        if (self.bulk and n > 5 + TAG_LENGTH and type(buffer) is memoryview
-                and len(buffer) >= MAX_PLAINTEXT and not buffer.readonly
+        seq = self.seq
+        if (seq < self.fast_until and n > 21 and type(buffer) is memoryview  # (see below)
+                and MAX_PLAINTEXT <= len(buffer) >= n - 21 and not buffer.readonly
                 and buffer.itemsize == 1):
-            seq = self.seq
-            ctype, version, length = HEADER.unpack_from(data)  # (indexing a view costs more)
-            inner = length - TAG_LENGTH  # content and type byte
-            if (length == n - 5 and inner <= len(buffer) and ctype == _APP
-                    and version >> 8 == 3 and inner <= self.limit + 1 and seq < _SEQ_LIMIT):
-                view = data if type(data) is memoryview else memoryview(data)
+            view = data if type(data) is memoryview else memoryview(data)
+            header = view[:5]  # as received: the additional data (5.2)
+            # application_data, a TLS major version and the length of `data`: one
+            # comparison for a full record's header, one unpack for any other; content,
+            # type byte and tag (17) within the limit. (seq < fast_until: bulk allowed and
+            # no wrap; n > 21: a type byte and a tag; the buffer takes content and type.)
+            if ((header == _FULL_HEADER and n == _FULL_RECORD)
+                    or _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5)) \
+                    and n - 5 <= self.limit + 17:
+                inner = n - 21  # content and type byte
                 target = buffer[:inner]
                 try:
                     (self.decrypt_into or self._bind_into())(
-                        (self.iv ^ seq).to_bytes(12, "big"),  # as `nonce` builds it
-                        view[5:], view[:5], target)
+                        (self.iv ^ seq).to_bytes(12),  # as `nonce` builds it
+                        view[5:], header, target)
                 except InvalidTag:
                     wipe(target)  # the AEAD may have written unverified plaintext
                 else:
@@ -500,7 +575,7 @@ class _Protector12(_Direction):
         """The per-record nonce; the one place it is built."""
         if self.explicit:
             return self.salt + (explicit or seq.to_bytes(8, "big"))
-        return (self.iv ^ seq).to_bytes(12, "big")
+        return (self.iv ^ seq).to_bytes(12)
 
     def next_nonce(self) -> bytes:
         return self.nonce(self._take_seq())
@@ -629,17 +704,17 @@ class RecordLayer:
     def install_read(self, suite: Suite, secret: bytes) -> None:
         """Read under a TLS 1.3 traffic secret (7.3); the record layer keeps it.
         (`_set_read` written out: a TLS 1.3 pair installs eight keys.)"""
-        opener = Opener13.from_secret(suite, secret)
+        opener = Opener13(suite, None, None, secret)  # `from_secret`, one call less
         opener.limit = self._receive_limit
         self.opener = opener
 
     def install_write(self, suite: Suite, secret: bytes) -> None:
         """Write under a TLS 1.3 traffic secret (7.3); the record layer keeps it.
         (`_set_write` for a `Sealer13`, written out.)"""
-        sealer = Sealer13.from_secret(suite, secret)
+        sealer = Sealer13(suite, None, None, secret)  # `from_secret`, one call less
         sealer.limit = self._send_limit
         sealer.out = self._out
-        sealer.rekey_at = self._rekey_after
+        sealer._rekey_at = self._rekey_after  # (not bulk yet: `fast_until` stays 0)
         self.sealer = sealer
 
     def update_read(self) -> bytes:
@@ -770,14 +845,43 @@ class RecordLayer:
         """`next_record`, but a protected application-data record whose plaintext fits
         in `out[written:]` is decrypted there (its content comes back as a view of
         `out`); None too when `written` is not 0 and the next record might not fit (it
-        stays buffered: `record_waiting`)."""
+        stays buffered: `record_waiting`). Framing and the plaintext cases are checked
+        here, in one call per record; protected records go on to `_open`."""
         while True:
-            record = self._cut_record(out, written)
-            if record is _NO_ROOM:
+            buf = self._in
+            pos = self._pos
+            have = len(buf)
+            if have - pos < 5:
+                if pos == have:  # all consumed: an idle connection keeps no buffer
+                    buf.clear()
+                    self._pos = 0
                 return None
-            if record is None and self._pos == len(self._in):
-                self._in.clear()  # all consumed: an idle connection keeps no buffer
-                self._pos = 0
+            ctype, version, length = HEADER.unpack_from(buf, pos)
+            if version >> 8 != 3:
+                raise DecodeError(f"record version {version:#06x} is not TLS")
+            if ctype not in _KNOWN_TYPES:
+                raise UnexpectedMessage(f"unknown record content type {ctype}")
+            read = self.opener
+            if length > (MAX_CIPHERTEXT if read is not None else MAX_PLAINTEXT):
+                raise RecordOverflow(f"record of {length} bytes exceeds the limit")
+            end = pos + 5 + length
+            if have < end:
+                return None
+            if read is None or ctype == _CT_CCS:
+                self._pos = end
+                if length and ctype in _HANDSHAKE_OR_ALERT:
+                    return ctype, bytes(buf[pos + 5:end])  # (the handshake's common case)
+                record = self._plaintext(ctype, bytes(buf[pos + 5:end]), read is None)
+            else:
+                target = None
+                if out is not None and ctype == _CT_APP:
+                    room = len(out) - written
+                    if written and length - TAG_LENGTH > room:
+                        return None  # the content might not fit: left for the next call
+                    if isinstance(read, Opener13) and TAG_LENGTH < length <= room + TAG_LENGTH:
+                        target = out[written:written + length - TAG_LENGTH]
+                self._pos = end
+                record = self._open(read, ctype, pos, end, target)
             if record is not _SKIPPED:
                 return record  # type: ignore[return-value]
 
@@ -796,33 +900,12 @@ class RecordLayer:
             return -1
         return read.open_app_into(data, buf)
 
-    def _cut_record(self, out: memoryview | None = None, written: int = 0
-                    ) -> tuple[int, bytes | memoryview] | object | None:
+    def _open(self, read: Opener, ctype: int, pos: int, end: int,
+              target: memoryview | None) -> tuple[int, bytes | memoryview] | object:
+        """The protected record at `buf[pos:end]` (already consumed), opened (into
+        `target` when given); `_SKIPPED` for declined early data."""
         buf = self._in
-        pos = self._pos
-        if len(buf) - pos < 5:
-            return None
-        ctype, version, length = HEADER.unpack_from(buf, pos)
-        if version >> 8 != 3:
-            raise DecodeError(f"record version {version:#06x} is not TLS")
-        if ctype not in _KNOWN_TYPES:
-            raise UnexpectedMessage(f"unknown record content type {ctype}")
-        read = self.opener
-        if length > (MAX_CIPHERTEXT if read is not None else MAX_PLAINTEXT):
-            raise RecordOverflow(f"record of {length} bytes exceeds the limit")
-        end = pos + 5 + length
-        if len(buf) < end:
-            return None
-        target = None
-        if out is not None and ctype == _CT_APP and read is not None:
-            room = len(out) - written
-            if written and length - TAG_LENGTH > room:
-                return _NO_ROOM  # the content might not fit: left for the next call
-            if isinstance(read, Opener13) and TAG_LENGTH < length <= room + TAG_LENGTH:
-                target = out[written:written + length - TAG_LENGTH]
-        self._pos = end
-        if read is None or ctype == _CT_CCS:
-            return self._plaintext(ctype, bytes(buf[pos + 5:end]), read is None)
+        length = end - pos - 5
         if isinstance(read, Opener13) and ctype != _CT_APP:
             if ctype == _CT_ALERT and not self._peer_protected and length == 2:
                 # A peer that failed on our flight may alert before it switched its own
@@ -886,7 +969,10 @@ class RecordLayer:
         n = len(data)
         if w is None:
             version = self.legacy_version_out
-            for start in range(0, max(n, 1), MAX_PLAINTEXT):
+            if n <= MAX_PLAINTEXT:  # one record (an empty one for no data)
+                self._out += (HEADER.pack(ctype, version, n), bytes(data))
+                return
+            for start in range(0, n, MAX_PLAINTEXT):
                 chunk = bytes(data[start:start + MAX_PLAINTEXT])
                 self._out += (HEADER.pack(ctype, version, len(chunk)), chunk)
             return

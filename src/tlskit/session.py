@@ -162,8 +162,14 @@ class TicketSealer:
         return aead
 
     def seal(self, state: TicketState, nonce: bytes) -> bytes | None:
-        sealed = self.seal_many([encode_state(state)], [nonce])
-        return None if sealed is None else sealed[0]
+        """One state (a TLS 1.2 session's, one per full handshake): `seal_many`'s
+        sealing without its lists."""
+        keys = self._store.ticket_keys(self._clock())
+        if keys is None:
+            return None
+        key_id = keys.current_id
+        return key_id + nonce + self._aead(keys.current).encrypt(
+            nonce, encode_state(state), _AAD + key_id)
 
     def seal_many(self, bodies: list[bytes], nonces: list[bytes]) -> list[bytes] | None:
         """`seal` for the encoded states of one connection's tickets (`encode_state`),
@@ -195,18 +201,21 @@ class TicketSealer:
 
 
 def encode_state(state: TicketState) -> bytes:
+    """The fixed header, then psk, ALPN, server name and context each after its length
+    (1, 1, 2, 1 bytes), the client chain (a count, then each DER after a 3-byte
+    length), and the 0-RTT fields: one join (a server encodes one per session)."""
     flags = (_TLS12 if state.tls12 else 0) | (_EMS if state.extended_master_secret else 0)
-    plain = bytearray(_STATE.pack(_VERSION, flags, state.suite.code, state.issued_ms,
-                                  state.lifetime))
-    _put(plain, 1, state.psk)
-    _put(plain, 1, (state.alpn_protocol or "").encode())
-    _put(plain, 2, (state.server_name or "").encode())
-    _put(plain, 1, state.context)
-    plain += len(state.client_chain).to_bytes(1, "big")
-    for der in state.client_chain:
-        _put(plain, 3, der)
-    plain += _EARLY.pack(state.max_early_data, state.age_add)
-    return bytes(plain)
+    psk, context, chain = state.psk, state.context, state.client_chain
+    alpn = (state.alpn_protocol or "").encode()
+    sni = (state.server_name or "").encode()
+    parts = [_STATE.pack(_VERSION, flags, state.suite.code, state.issued_ms, state.lifetime),
+             len(psk).to_bytes(1, "big"), psk, len(alpn).to_bytes(1, "big"), alpn,
+             len(sni).to_bytes(2, "big"), sni, len(context).to_bytes(1, "big"), context,
+             len(chain).to_bytes(1, "big")]
+    for der in chain:
+        parts += (len(der).to_bytes(3, "big"), der)
+    parts.append(_EARLY.pack(state.max_early_data, state.age_add))
+    return b"".join(parts)
 
 
 def decode_state(plain: bytes) -> TicketState | None:
@@ -228,11 +237,6 @@ def decode_state(plain: bytes) -> TicketState | None:
     return TicketState(suite, psk, issued_ms, lifetime, alpn or None, sni or None,
                        context, chain, max_early_data=max_early, age_add=age_add,
                        tls12=tls12, extended_master_secret=bool(flags & _EMS))
-
-
-def _put(out: bytearray, width: int, value: bytes) -> None:
-    out += len(value).to_bytes(width, "big")
-    out += value
 
 
 class _Reader:

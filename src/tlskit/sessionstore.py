@@ -104,10 +104,10 @@ class MemoryStore:
     def ticket_keys(self, now: float) -> TicketKeys:
         if self._fixed is not None:  # one configured key, never rotated
             return TicketKeys(_epoch_id(0), self._fixed, {_epoch_id(0): self._fixed})
-        epochs = self.rotation.epochs(now)
         ring = self._ring  # the same ring until the epoch changes (every seal asks)
-        if ring is not None and ring[0] == epochs[0]:
-            return ring[1]
+        if ring is not None and ring[0] == int(now // self.rotation.interval):
+            return ring[1]  # (`Rotation.epochs`' current epoch, without the list)
+        epochs = self.rotation.epochs(now)
         with self._lock:
             current = self._keys.get(epochs[0])
             if current is None:
@@ -225,32 +225,34 @@ class GuardedStore:
             if was:
                 log.warning("session store %r answers again; sessions resume again", self.backend)
 
-    def _guarded(self, what: str, call: Callable[[], T], fallback: T) -> T:
-        """``call()``, or ``fallback`` if the store fails (the outage is logged once)."""
+    def _guarded(self, what: str, call: Callable[..., T], fallback: T, *args: Any) -> T:
+        """``call(*args)``, or ``fallback`` if the store fails (the outage is logged once).
+        (The backend's bound method and its arguments, not a closure: a handshake asks
+        two or three times.)"""
         try:
-            result = call()
+            result = call(*args)
         except Exception as exc:
             self._failed(what, exc)
             return fallback
-        self._ok()
+        if self._down:
+            self._ok()
         return result
 
     def ticket_keys(self, now: float) -> TicketKeys | None:
-        return self._guarded("ticket keys", lambda: self.backend.ticket_keys(now), None)
+        return self._guarded("ticket keys", self.backend.ticket_keys, None, now)
 
     def put_session(self, session_id: bytes, state: bytes, ttl: float) -> None:
-        self._guarded("storing a session",
-                      lambda: self.backend.put_session(session_id, state, ttl), None)
+        self._guarded("storing a session", self.backend.put_session, None, session_id,
+                      state, ttl)
 
     def get_session(self, session_id: bytes) -> bytes | None:
-        return self._guarded("looking up a session",
-                             lambda: self.backend.get_session(session_id), None)
+        return self._guarded("looking up a session", self.backend.get_session, None,
+                             session_id)
 
     def check_replay(self, token: bytes, ttl: float) -> bool:
         """True only if the token is new; an unreachable store counts as "seen" (so
         0-RTT is refused and the request waits for the full handshake)."""
-        return self._guarded("the replay cache",
-                             lambda: self.backend.check_replay(token, ttl), False)
+        return self._guarded("the replay cache", self.backend.check_replay, False, token, ttl)
 
 
 def _without_password(url: str) -> str:

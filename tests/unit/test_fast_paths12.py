@@ -15,9 +15,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tlskit import ClientConnection, ServerConnection, crypto, prf12
+from tlskit import ClientConnection, ServerConnection, crypto, prf12, randpool
 from tlskit.config import CertifiedKey
 from tlskit.errors import DecodeError, IllegalParameter
+from tlskit.handshake.common import by_server_name
+from tlskit.handshake.server12 import ServerHandshake12
+from tlskit.session import SessionCache, TicketSealer, TicketState, decode_state, encode_state
+from tlskit.sessionstore import GuardedStore, MemoryStore
 from tlskit.trace import TraceStep as T
 from tlskit.wire import messages as m
 from tlskit.wire import messages12 as m12
@@ -144,6 +148,10 @@ def test_server_key_exchanges_agree(curve_type: int, group: int, public: bytes, 
     body = (bytes((curve_type,)) + struct.pack(">HB", group, plen) + public
             + struct.pack(">HH", scheme, slen) + sig + tail)
     _same(m12.ServerKeyExchangeECDHE, body)
+    outcome, ske = _outcome(m12.ServerKeyExchangeECDHE.decode, body)
+    if outcome == "ok":  # the client checks the signature over the params as received
+        raw = m.frame(12, body)  # the whole message, as the client's handler gets it
+        assert m12.ServerKeyExchangeECDHE.signed_params(raw) == ske.params()
 
 
 @SETTINGS
@@ -243,3 +251,157 @@ def test_traced_messages_are_the_bytes_sent(alpn: list[str]) -> None:
             assert msg.public == fields["server_share"]
         if step is T.SERVER_HELLO and "version" in fields and alpn:
             assert msg.extensions[0x10] == b"\x00\x03\x02h2"
+
+
+# --- the PRF keyed once -----------------------------------------------------------------
+
+@SETTINGS
+@given(st.sampled_from(["sha256", "sha384"]), st.binary(max_size=64),
+       st.lists(st.tuples(st.binary(max_size=40), st.integers(0, 130)), min_size=1,
+                max_size=4), st.binary(max_size=48))
+def test_keyed_prf_reused_gives_what_a_fresh_hmac_gives(
+        hash_name: str, secret: bytes, uses: list[tuple[bytes, int]], transcript: bytes) -> None:
+    """One `KeyedPrf` serves the key block, both Finished and the exporter: each use equals
+    the PRF computed with fresh HMACs, whatever came before it on the same object."""
+    keyed = prf12.KeyedPrf(hash_name, secret)
+    for seed, length in uses:
+        expected = b""
+        a = seed
+        while len(expected) < length:
+            a = hmac.new(secret, a, hash_name).digest()
+            expected += hmac.new(secret, a + seed, hash_name).digest()
+        assert keyed(b"", seed, length) == expected[:length]
+        for is_client in (True, False):
+            label = b"client finished" if is_client else b"server finished"
+            a1 = hmac.new(secret, label + transcript, hash_name).digest()
+            assert keyed.finished(is_client, transcript) == hmac.new(
+                secret, a1 + label + transcript, hash_name).digest()[:12]
+
+
+# --- the server's random bytes ------------------------------------------------------------
+
+def _tls12_pair(server: ServerConnection, **client_kw: Any) -> ClientConnection:
+    client = ClientConnection(client_config(versions=["TLSv1.2"], **client_kw),
+                              server_name="localhost")
+    pump(client, server)
+    assert client.handshake_complete is not None and server.handshake_complete is not None
+    assert client.handshake_complete.version == "TLSv1.2"
+    return client
+
+
+def test_tls12_server_draws_from_the_pool_once_per_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default rng goes through the server pool: the random, the session ID and the
+    session's seal nonce in one draw, the X25519 key in another; and the session so made
+    resumes."""
+    pool = randpool.RandomPool()
+    monkeypatch.setattr(randpool, "pooled_urandom", pool)
+    draws: list[int] = []
+    real = randpool.RandomPool.__call__
+
+    def counted(self: randpool.RandomPool, n: int) -> bytes:
+        draws.append(n)
+        return real(self, n)
+    monkeypatch.setattr(randpool.RandomPool, "__call__", counted)
+    server_cfg = server_config(session_tickets=0)
+    cache = SessionCache()
+    _tls12_pair(ServerConnection(server_cfg), session_cache=cache)
+    assert draws == [32 + 32 + 12, 32] and pool._pos == 108
+    (session,) = cache._items["localhost"]
+    assert session.session_id and session.tls12
+    again = _tls12_pair(ServerConnection(server_cfg), session_cache=cache)
+    assert again.handshake_complete is not None and again.handshake_complete.resumed
+
+
+def test_tls12_server_hands_each_spare_byte_out_once() -> None:
+    """`_fresh`: the bytes drawn with the random go out once (a seal nonce is never
+    reused), then the rng answers."""
+    hs = ServerHandshake12.__new__(ServerHandshake12)
+    calls: list[int] = []
+
+    def rng(n: int) -> bytes:
+        calls.append(n)
+        return b"r" * n
+    hs._rng = rng
+    hs._spare = bytes(range(44))
+    assert hs._fresh(32) == bytes(range(32)) and hs._fresh(12) == bytes(range(32, 44))
+    assert hs._fresh(12) == b"r" * 12 and calls == [12]
+
+
+@pytest.mark.parametrize("name", ["localhost", "other.example"])
+def test_one_configured_chain_is_chosen_like_by_server_name(name: str) -> None:
+    """With a single chain the 1.2 server skips name matching: it serves what
+    `by_server_name` puts first, for a matching name and for any other."""
+    server_cfg = server_config()
+    assert len(server_cfg._certs) == 1
+    client = ClientConnection(client_config(versions=["TLSv1.2"], check_hostname=False),
+                              server_name=name)
+    server = ServerConnection(server_cfg)
+    pump(client, server)
+    assert client.handshake_complete is not None
+    assert client.handshake_complete.version == "TLSv1.2"
+    expected = by_server_name(server_cfg._certs, name)[0]
+    assert client.handshake_complete.peer_certificates == list(expected.chain)
+
+
+# --- the session state a full handshake seals ---------------------------------------------
+
+def _state_by_writer(state: TicketState) -> bytes:
+    """The sealed-state format field by field through the general `Writer`."""
+    w = Writer()
+    w.u8(3)  # format version
+    w.u8((1 if state.tls12 else 0) | (2 if state.extended_master_secret else 0))
+    w.u16(state.suite.code)
+    w.raw(state.issued_ms.to_bytes(8, "big"))
+    w.u32(state.lifetime)
+    w.bytes8(state.psk)
+    w.bytes8((state.alpn_protocol or "").encode())
+    w.bytes16((state.server_name or "").encode())
+    w.bytes8(state.context)
+    w.u8(len(state.client_chain))
+    for der in state.client_chain:
+        w.bytes24(der)
+    w.u32(state.max_early_data)
+    w.u32(state.age_add)
+    return w.getvalue()
+
+
+@SETTINGS
+@given(st.sampled_from(sorted(crypto.SUITES12)), st.binary(max_size=64),
+       st.integers(0, 2**64 - 1), st.integers(0, 2**32 - 1),
+       st.none() | st.text(min_size=1, max_size=20), st.none() | st.text(min_size=1, max_size=40),
+       st.binary(max_size=32), st.lists(st.binary(max_size=70), max_size=3),
+       st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1), st.booleans(), st.booleans())
+def test_state_encoding_is_the_formats_fields(code: int, psk: bytes, issued: int, lifetime: int,
+                                              alpn: str | None, sni: str | None, context: bytes,
+                                              chain: list[bytes], early: int, age_add: int,
+                                              tls12: bool, ems: bool) -> None:
+    """`encode_state`'s one join is the format field by field, and reads back whole."""
+    suite = crypto.SUITES12[code] if tls12 else next(iter(crypto.SUITES.values()))
+    state = TicketState(suite, psk, issued, lifetime, alpn, sni, context, chain,
+                        max_early_data=early, age_add=age_add, tls12=tls12,
+                        extended_master_secret=ems)
+    plain = encode_state(state)
+    assert plain == _state_by_writer(state)
+    assert decode_state(plain) == TicketState(
+        suite, psk, issued, lifetime, alpn or None, sni or None, context, chain,
+        max_early_data=early, age_add=age_add, tls12=tls12, extended_master_secret=ems)
+
+
+def test_one_state_seals_like_seal_many() -> None:
+    """`seal` (one state, no lists) gives `seal_many`'s bytes for the same nonce."""
+    sealer = TicketSealer(GuardedStore(MemoryStore()), lambda: 1_000_000.0)
+    state = TicketState(next(iter(crypto.SUITES12.values())), b"m" * 48, 5, 7200, None,
+                        "localhost", bytes(32), [], tls12=True)
+    nonce = b"n" * 12
+    one = sealer.seal(state, nonce)
+    assert one is not None and [one] == sealer.seal_many([encode_state(state)], [nonce])
+    assert sealer.open(one) == state
+    broken = TicketSealer(GuardedStore(_NoKeys()), lambda: 1_000_000.0)
+    assert broken.seal(state, nonce) is None and broken.seal_many([b""], [nonce]) is None
+
+
+class _NoKeys(MemoryStore):
+    """A backend whose ticket keys cannot be had (the guard turns that into None)."""
+
+    def ticket_keys(self, now: float) -> Any:
+        raise ConnectionError("store down")

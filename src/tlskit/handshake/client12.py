@@ -59,6 +59,7 @@ ALLOWED_IN_SH12 = frozenset({
     _E.application_layer_protocol_negotiation, _E.server_name, _E.status_request,
     _E.session_ticket, _E.record_size_limit})
 MAX_HELLO_REQUESTS = 16
+_HELLO_REQUEST = int(_HT.hello_request)
 CLIENT_HELLO_VERSION = 0x0303  # our ClientHello's legacy_version, always (RFC 8446 4.1.2)
 
 
@@ -303,14 +304,20 @@ class ClientHandshake12(Handshake12):
             raise IllegalParameter(f"server chose group {ske.group:#06x}, not offered")
         if ske.scheme not in cfg._schemes or ske.scheme not in crypto.SCHEMES:
             raise IllegalParameter(f"ServerKeyExchange scheme {ske.scheme:#06x} not offered")
-        leaf_key = public_key_of(self.auth.chain[0])
-        assert self.suite12 is not None
-        if crypto.public_key_auth_kind(leaf_key) != self.suite12.auth:
-            raise IllegalParameter(f"{self.suite12.name} needs an {self.suite12.auth} "
+        leaf = self.auth.chain[0]
+        leaf_key = public_key_of(leaf)
+        suite = self.suite12
+        assert suite is not None
+        if crypto.public_key_auth_kind(leaf_key) != suite.auth:
+            raise IllegalParameter(f"{suite.name} needs an {suite.auth} "
                                    "certificate (RFC 8422 5.3)")
-        signed = self.client_random + self.server_random + ske.params()
+        signed = (self.client_random + self.server_random
+                  + m12.ServerKeyExchangeECDHE.signed_params(raw))
+        # The key's algorithm OID tells RSA keys apart (rsaEncryption or RSASSA-PSS); an
+        # ECDSA suite's key was just found to be an EC key, for which it says nothing.
         crypto.verify(leaf_key, ske.scheme, ske.signature, signed, curve_bound=False,
-                      key_oid=self.auth.chain[0].public_key_algorithm_oid.dotted_string)
+                      key_oid=None if suite.auth == "ECDSA"
+                      else leaf.public_key_algorithm_oid.dotted_string)
         share = crypto.new_key_share(ske.group, cfg.rng)
         self.premaster = share.exchange(ske.public)
         self.group = NamedGroup.of(ske.group)
@@ -442,7 +449,7 @@ class ClientHandshake12(Handshake12):
         return State.CONNECTED
 
     def _received(self, raw: bytes) -> None:
-        if raw[0] == _HT.hello_request and not self.complete:
+        if raw[0] == _HELLO_REQUEST and self.state is not State.CONNECTED:
             # RFC 5246 7.4.1.1: ignored while negotiating, and never part of the transcript
             m12.HelloRequest.decode(memoryview(raw)[4:])
             return

@@ -12,7 +12,8 @@ handshake itself.
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
@@ -43,6 +44,7 @@ DECODERS12: dict[int, Any] = {
     _HT.certificate_status: m12.CertificateStatus, _HT.hello_request: m12.HelloRequest,
     _HT.new_session_ticket: m12.NewSessionTicket12,
 }
+_CKE = int(_HT.client_key_exchange)
 
 
 @dataclass(slots=True)
@@ -54,7 +56,7 @@ class Handover12:
     transcript: Transcript
     client_random: bytes = b""
     server_name: str | None = None
-    offered: set[int] = field(default_factory=set)  # client: the extensions we offered
+    offered: Collection[int] = frozenset()  # client: the extensions we offered
     hello: Any = None  # server: the ClientHelloView already decoded
     session: Any = None  # client: the TLS 1.2 `Session` our ClientHello offered
     session_id: bytes = b""  # client: the legacy_session_id our ClientHello carried
@@ -73,27 +75,36 @@ class Handshake12(Handshake):
         self.server_name = handover.server_name
         self.server_random = b""
         self.master_secret = b""
+        self._master_prf: prf12.KeyedPrf | None = None  # the PRF under master_secret
         self.suite12: Suite12 | None = None
         self.pending_read: tuple[bytes, bytes] | None = None
         self.ems = True  # RFC 7627 negotiated (set from the hellos)
         self.resumed = False
-        # 1.2 CertificateVerify signs the messages themselves, not their hash.
-        self.messages = bytearray(b"".join(handover.transcript._pending))
+        # 1.2 CertificateVerify signs the messages themselves, not their hash: kept
+        # whenever one may be signed or checked here (`keeps_messages`).
+        self._keep = self.keeps_messages(handover.config)
+        self.messages = bytearray(b"".join(handover.transcript._pending) if self._keep else b"")
+
+    def keeps_messages(self, config: Any) -> bool:
+        """Whether this side may sign or check a CertificateVerify (the client: if asked)."""
+        return True
 
     def send(self, raw: bytes, *, transcript: bool = True) -> None:
         """`Handshake.send`, also keeping the messages for CertificateVerify (one call
         per message, not two: a pair sends seven)."""
         if transcript:
-            self.messages += raw
+            if self._keep:
+                self.messages += raw
             self.transcript.update(raw)
         self._flight += raw
 
     def before_transcript(self, msg_type: int, raw: bytes) -> None:
-        if not self.complete:  # only the handshake itself is signed by CertificateVerify
+        # Only the handshake itself is signed by CertificateVerify.
+        if self._keep and self.state is not self.CONNECTED:
             self.messages += raw
 
     def decode_message(self, msg_type: int, body: memoryview) -> Any:
-        if msg_type == _HT.client_key_exchange and self.rsa_kx:
+        if msg_type == _CKE and self.rsa_kx:
             return m12.ClientKeyExchangeRSA.decode(body)  # its form depends on the suite
         decoder = DECODERS12.get(msg_type)
         if decoder is None:
@@ -113,12 +124,18 @@ class Handshake12(Handshake):
         suite = self.suite12
         assert suite is not None
         if self.ems:
-            self.master_secret = prf12.extended_master_secret(
-                suite.hash_name, premaster, self.transcript.digest())
+            master = prf12.KeyedPrf(suite.hash_name, premaster).expand(
+                b"extended master secret" + self.transcript.digest(), 48)
         else:
-            self.master_secret = prf12.classic_master_secret(
+            master = prf12.classic_master_secret(
                 suite.hash_name, premaster, self.client_random, self.server_random)
-        self.keylog("CLIENT_RANDOM", self.master_secret)
+        self._set_master(master)
+
+    def _set_master(self, master_secret: bytes) -> None:
+        assert self.suite12 is not None
+        self.master_secret = master_secret
+        self._master_prf = prf12.KeyedPrf(self.suite12.hash_name, master_secret)
+        self.keylog("CLIENT_RANDOM", master_secret)
 
     def refuse_without_ems(self, peer: str) -> None:
         """`require_extended_master_secret`: refuse a peer that does not negotiate it."""
@@ -130,15 +147,14 @@ class Handshake12(Handshake):
 
     def use_resumed_master(self, master_secret: bytes) -> None:
         """An abbreviated handshake (RFC 5246 7.3): the session's master secret, new keys."""
-        self.master_secret = master_secret
-        self.keylog("CLIENT_RANDOM", master_secret)
+        self._set_master(master_secret)
 
     def key_block(self) -> tuple[bytes, bytes, bytes, bytes]:
-        suite = self.suite12
-        assert suite is not None
+        suite, keyed = self.suite12, self._master_prf
+        assert suite is not None and keyed is not None
         k, iv = suite.key_length, suite.iv_length
-        block = prf12.key_block(suite.hash_name, self.master_secret, self.client_random,
-                                self.server_random, 2 * k + 2 * iv)
+        block = keyed.expand(b"key expansion" + self.server_random + self.client_random,
+                             2 * k + 2 * iv)
         return block[:k], block[k:2 * k], block[2 * k:2 * k + iv], block[2 * k + iv:]
 
     def install_write12(self, key: bytes, iv: bytes) -> None:
@@ -160,17 +176,18 @@ class Handshake12(Handshake):
         self.out.install_read12(self.suite12, key, iv)
         self.pending_read = None
         self.state = nxt
-        self.trace_peer_ccs()
+        if self.config.tracer is not None:
+            self.trace_peer_ccs()
 
     def finished_data(self, is_client: bool, transcript_hash: bytes) -> bytes:
-        assert self.suite12 is not None
-        return prf12.finished(self.suite12.hash_name, self.master_secret, is_client,
-                              transcript_hash)
+        assert self._master_prf is not None
+        return self._master_prf.finished(is_client, transcript_hash)
 
     def check_finished12(self, msg: m.Finished, is_client: bool) -> None:
-        expected = self.finished_data(is_client, self.hash_before)
         if len(msg.verify_data) != 12:
             raise DecodeError("TLS 1.2 Finished must be 12 bytes")
+        assert self._master_prf is not None
+        expected = self._master_prf.finished(is_client, self.hash_before)
         if not hmac.compare_digest(msg.verify_data, expected):
             raise DecryptError("Finished verify_data does not match the transcript")
 
@@ -180,7 +197,8 @@ class Handshake12(Handshake):
         seed = self.client_random + self.server_random
         if context is not None:
             seed += len(context).to_bytes(2, "big") + context
-        return prf12.prf(self.suite12.hash_name, self.master_secret, label, seed, length)
+        assert self._master_prf is not None
+        return self._master_prf(label, seed, length)
 
     def send_key_update(self, request: bool) -> None:
         raise UsageError("KeyUpdate does not exist in TLS 1.2")

@@ -33,6 +33,7 @@ from ..errors import (
     IllegalParameter,
     InappropriateFallback,
 )
+from ..randpool import server_rng
 from ..session import TicketState
 from ..trace import TraceStep as T
 from ..wire import extensions as ext
@@ -100,6 +101,8 @@ TABLE: Table = {
 CCS_NEXT: dict[Any, Any] = {_S.WAIT_CHANGE_CIPHER_SPEC: _S.WAIT_FINISHED,
                             _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC: _S.RESUMED_WAIT_FINISHED}
 SESSION_ID_LENGTH = 32
+_NONCE = 12  # a sealed session's AES-GCM nonce (`TicketSealer.seal`)
+_SPARE = SESSION_ID_LENGTH + _NONCE  # drawn with the server random: at most one of each
 
 
 class ServerHandshake12(Handshake12):
@@ -124,6 +127,14 @@ class ServerHandshake12(Handshake12):
         self.session_id = b""          # what our ServerHello carries
         self.client_version = 0x0303   # ClientHello.legacy_version
         self._issue_ticket = False     # the client asked for an RFC 5077 ticket
+        # The default os.urandom is drawn through the server pool (same kernel bytes, one
+        # read per ~20 handshakes; see `tlskit.randpool`); a configured rng is used as is.
+        self._rng = server_rng(handover.config.rng)
+        self._spare = b""  # drawn with the server random: a session ID, then a seal nonce
+
+    def keeps_messages(self, config: Any) -> bool:
+        """Only a server that asks for client certificates checks a CertificateVerify."""
+        return bool(config.client_auth != "none")
 
     @property
     def client_offer(self) -> dict[str, object]:
@@ -166,8 +177,12 @@ class ServerHandshake12(Handshake12):
         self.client_random = ch.random
         self.client_version = ch.legacy_version  # RFC 5246 7.4.7.1: inside the premaster
         # RFC 8446 4.1.3: a server able to speak 1.3 marks a 1.2 answer in its random.
-        self.server_random = (cfg.rng(24) + DOWNGRADE_TLS12 if "TLSv1.3" in cfg._versions
-                              else cfg.rng(32))
+        # From the pool, one draw for the random, a session ID and a seal nonce (see
+        # `_fresh`); a configured rng is asked for each value on its own, as vectors expect.
+        fresh = self._rng(32 + _SPARE) if self._rng is not cfg.rng else self._rng(32)
+        self.server_random = (fresh[:24] + DOWNGRADE_TLS12 if "TLSv1.3" in cfg._versions
+                              else fresh[:32])
+        self._spare = fresh[32:]
         resumed = self._resumable_session(ch)
         if resumed is not None:
             self._send_abbreviated(ch, resumed)
@@ -186,13 +201,13 @@ class ServerHandshake12(Handshake12):
         ticket = ch.extensions.get(_E.session_ticket)
         if not self.ems or not ch.session_id:
             return None  # RFC 7627 5.3; and without an ID to echo there is no resumption
-        sealer = cfg.get_ticket_sealer()
         state: TicketState | None
         if ticket and cfg.session_tickets > 0:
-            state, how = sealer.open(ticket), "ticket"
+            state, how = cfg.get_ticket_sealer().open(ticket), "ticket"
         elif not ticket and cfg.session_ids:
             sealed = cfg.get_session_store().get_session(ch.session_id)
-            state, how = (None if sealed is None else sealer.open(sealed)), "session ID"
+            state, how = (None if sealed is None else cfg.get_ticket_sealer().open(sealed),
+                          "session ID")
         else:
             return None
         if state is None:
@@ -221,7 +236,16 @@ class ServerHandshake12(Handshake12):
         if _E.session_ticket in ch.extensions and cfg.session_tickets > 0:
             self._issue_ticket = True  # no session ID: the ticket is the session
         elif cfg.session_ids:
-            self.session_id = cfg.rng(SESSION_ID_LENGTH)
+            self.session_id = self._fresh(SESSION_ID_LENGTH)
+
+    def _fresh(self, n: int) -> bytes:
+        """`n` random bytes: the next unused ones drawn with the server random (each handed
+        out once: a seal nonce is never reused), else a new draw."""
+        spare = self._spare
+        if len(spare) < n:
+            return self._rng(n)
+        self._spare = spare[n:]
+        return spare[:n]
 
     def _session_state(self) -> TicketState:
         cfg = self.config
@@ -236,12 +260,12 @@ class ServerHandshake12(Handshake12):
         """After the client's Finished: the ticket (sent before our CCS), or the cache entry."""
         cfg = self.config
         if self._issue_ticket:
-            sealed = cfg.get_ticket_sealer().seal(self._session_state(), cfg.rng(12))
+            sealed = cfg.get_ticket_sealer().seal(self._session_state(), self._fresh(_NONCE))
             # RFC 5077 3.3: having announced a ticket, send one (empty if the store failed).
             nst = m12.NewSessionTicket12(cfg.ticket_lifetime if sealed else 0, sealed or b"")
             self._send_traced(T.NEW_SESSION_TICKET, nst)
         elif self.session_id:
-            sealed = cfg.get_ticket_sealer().seal(self._session_state(), cfg.rng(12))
+            sealed = cfg.get_ticket_sealer().seal(self._session_state(), self._fresh(_NONCE))
             if sealed is not None:
                 cfg.get_session_store().put_session(self.session_id, sealed,
                                                     cfg.ticket_lifetime)
@@ -264,7 +288,7 @@ class ServerHandshake12(Handshake12):
         # (so clients that keep resuming move along the key ring); same session, same age.
         renewed = None
         if exts.get(_E.session_ticket):
-            renewed = self.config.get_ticket_sealer().seal(state, self.config.rng(12))
+            renewed = self.config.get_ticket_sealer().seal(state, self._fresh(_NONCE))
             if renewed is not None:
                 sh_exts[_E.session_ticket] = b""
         sh = m.ServerHello(self.server_random, self.session_id, suite.code, sh_exts)
@@ -296,7 +320,10 @@ class ServerHandshake12(Handshake12):
         cfg = self.config
         groups = [g for g in cfg._groups if g in client_groups and g in crypto.GROUPS12]
         self.group = NamedGroup.of(groups[0]) if groups else None
-        certs = by_server_name(cfg._certs, self.server_name)
+        # One configured chain is the answer whatever the name (what `by_server_name`
+        # returns for it, without matching names).
+        certs = cfg._certs if len(cfg._certs) == 1 else by_server_name(cfg._certs,
+                                                                       self.server_name)
         for code in cfg._suites12:
             if code not in ch.cipher_suites:
                 continue
@@ -396,7 +423,7 @@ class ServerHandshake12(Handshake12):
         signed params are packed once and are the message's first bytes."""
         group, scheme = self.group, self.scheme
         assert group is not None and scheme is not None
-        self._share = share = crypto.new_key_share(group, self.config.rng)
+        self._share = share = crypto.new_key_share(group, self._rng)
         params = m12.ske_params(group, share.public)
         signature = crypto.sign(ck.private_key, scheme,
                                 self.client_random + self.server_random + params)
@@ -442,7 +469,8 @@ class ServerHandshake12(Handshake12):
         c_key, s_key, c_iv, s_iv = self.key_block()
         self._client_keys = (c_key, c_iv)
         self._server_keys = (s_key, s_iv)
-        self._cv_messages = bytes(self.messages)
+        if self._keep:
+            self._cv_messages = bytes(self.messages)
         if self.auth.chain:
             # RFC 5246 7.4.8: a client certificate must be proven; no CCS until it is.
             return State.WAIT_CERTIFICATE_VERIFY
@@ -455,7 +483,7 @@ class ServerHandshake12(Handshake12):
         then fails like any other wrong key, and nothing tells the kinds of failure apart
         (no padding oracle; see `crypto.rsa_decrypt_premaster`)."""
         assert self.certified is not None
-        fallback = self.config.rng(crypto.PREMASTER_LENGTH)
+        fallback = self._rng(crypto.PREMASTER_LENGTH)
         return crypto.rsa_decrypt_premaster(self.certified.private_key, cke.encrypted,
                                             self.client_version, fallback)
 

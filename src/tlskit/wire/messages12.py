@@ -107,6 +107,13 @@ class ServerKeyExchangeECDHE:
     def params(self) -> bytes:
         return ske_params(self.group, self.public)
 
+    @staticmethod
+    def signed_params(raw: bytes) -> bytes:
+        """The params as received, from the whole message (4-byte header first) that
+        decoded: the body's first bytes (curve type, group, point length, point), which
+        `params` would encode again."""
+        return raw[4:8 + raw[7]]
+
     def encode(self) -> bytes:
         return encode_ske(self.params(), self.scheme, self.signature)
 
