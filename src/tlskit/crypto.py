@@ -152,37 +152,15 @@ class KeyShare(abc.ABC):
         """The shared secret with the peer's public value (IllegalParameter if invalid)."""
 
 
-def _raw_key_makers(module: Any, name: str, rust: Any, supported: bool) -> tuple[
-        Callable[[bytes], Any], Callable[[bytes], Any]]:
-    """(from_private_bytes, from_public_bytes) of X25519 or X448. Each public classmethod
-    is a Python frame that imports the backend and asks it whether the curve is supported,
-    on every call (two per share); when the curve is supported (asked once, here) the
-    Rust constructors those classmethods end in are called directly (the same key
-    objects). Anything else keeps the public classmethods (and their errors)."""
-    private_cls = getattr(module, f"{name}PrivateKey")
-    public_cls = getattr(module, f"{name}PublicKey")
-    impl = getattr(rust, name.lower(), None)
-    make_private = getattr(impl, "from_private_bytes", None)
-    make_public = getattr(impl, "from_public_bytes", None)
-    if supported and make_private is not None and make_public is not None:
-        return make_private, make_public
-    return private_cls.from_private_bytes, public_cls.from_public_bytes
-
-
 def _montgomery_table() -> dict[int, tuple[NamedGroup, int, Callable[[bytes], Any],
                                            Callable[[bytes], Any]]]:
-    """group -> (member, share size, private key from bytes, public key from bytes)."""
-    rust: Any
-    try:
-        from cryptography.hazmat.backends.openssl.backend import backend
-        from cryptography.hazmat.bindings._rust import openssl as rust
-        x25519_ok, x448_ok = backend.x25519_supported(), backend.x448_supported()
-    except (ImportError, AttributeError):  # another cryptography layout: public API only
-        rust, x25519_ok, x448_ok = None, False, False
+    """group -> (member, share size, private key from bytes, public key from bytes): the
+    class choice made once, not per share (cryptography's public constructors only)."""
     return {int(NamedGroup.x25519): (NamedGroup.x25519, 32,
-                                     *_raw_key_makers(x25519, "X25519", rust, x25519_ok)),
-            int(NamedGroup.x448): (NamedGroup.x448, 56,
-                                   *_raw_key_makers(x448, "X448", rust, x448_ok))}
+                                     x25519.X25519PrivateKey.from_private_bytes,
+                                     x25519.X25519PublicKey.from_public_bytes),
+            int(NamedGroup.x448): (NamedGroup.x448, 56, x448.X448PrivateKey.from_private_bytes,
+                                   x448.X448PublicKey.from_public_bytes)}
 
 
 _MONTGOMERY = _montgomery_table()

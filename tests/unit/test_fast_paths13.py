@@ -350,7 +350,7 @@ def test_every_known_member_converts_to_itself() -> None:
 
 @pytest.mark.parametrize("group", [29, 30])
 def test_montgomery_shares_match_the_public_api(group: int) -> None:
-    """The Rust constructors the shares call give what cryptography's public classmethods
+    """The per-group table the shares use gives what cryptography's public classmethods
     give: same public value, same shared secret, same refusal of a small-order point."""
     from cryptography.hazmat.primitives.asymmetric import x448, x25519
 
@@ -361,9 +361,8 @@ def test_montgomery_shares_match_the_public_api(group: int) -> None:
                                      (56, x448.X448PrivateKey, x448.X448PublicKey))
     member, table_size, make_private, make_public = crypto._MONTGOMERY[group]
     assert member is crypto.NamedGroup(group) and table_size == size
-    # the fast constructors are in use (not the classmethods), and make the same types
-    assert make_private != private_cls.from_private_bytes
-    assert make_public != public_cls.from_public_bytes
+    assert make_private == private_cls.from_private_bytes  # the public API, chosen once
+    assert make_public == public_cls.from_public_bytes
     seeds = [bytes([i + 1]) * size for i in range(2)]
     ours = [crypto._MontgomeryShare(group, lambda n, s=s: s) for s in seeds]
     keys = [private_cls.from_private_bytes(s) for s in seeds]
@@ -375,21 +374,6 @@ def test_montgomery_shares_match_the_public_api(group: int) -> None:
         ours[0].exchange(bytes(size))  # the all-zero point: an all-zero secret (RFC 7748 6)
     with pytest.raises(IllegalParameter, match=f"is not {size} bytes"):
         ours[0].exchange(bytes(size - 1))
-
-
-def test_montgomery_makers_fall_back_to_the_public_api() -> None:
-    """Without the Rust module (another cryptography layout) or support, the public
-    classmethods are what the shares call."""
-    from cryptography.hazmat.primitives.asymmetric import x25519
-
-    from tlskit import crypto
-    public = (x25519.X25519PrivateKey.from_private_bytes,
-              x25519.X25519PublicKey.from_public_bytes)
-    assert crypto._raw_key_makers(x25519, "X25519", None, True) == public
-    assert crypto._raw_key_makers(x25519, "X25519", object(), True) == public
-    from cryptography.hazmat.bindings._rust import openssl as rust
-    assert crypto._raw_key_makers(x25519, "X25519", rust, False) == public
-    assert crypto._raw_key_makers(x25519, "X25519", rust, True) != public
 
 
 def test_rfc7748_x25519_vector_through_a_share() -> None:
