@@ -48,9 +48,12 @@ def verify_signature(
                 return "the issuer has an EC key but the signature is not ECDSA"
             cast(ec.EllipticCurvePublicKey, issuer_key).verify(signature, data, params)
         elif family == "rsa":
-            if not isinstance(params, padding.PSS | padding.PKCS1v15) or algorithm is None:
+            rsa_padding = type(params) in _RSA_PADDINGS or isinstance(params, _RSA_PADDINGS)
+            if not rsa_padding or algorithm is None:  # (exact types first: isinstance on
+                # the padding ABCs is slow on this hot path)
                 return "the issuer has an RSA key but the signature is not an RSA signature"
-            cast(rsa.RSAPublicKey, issuer_key).verify(signature, data, params, algorithm)
+            cast(rsa.RSAPublicKey, issuer_key).verify(
+                signature, data, cast(padding.AsymmetricPadding, params), algorithm)
         elif family == "ed25519":
             if cert.signature_algorithm_oid != SignatureAlgorithmOID.ED25519:
                 return "the issuer has an Ed25519 key but the signature is not Ed25519"
@@ -67,6 +70,8 @@ def verify_signature(
         return f"the signature cannot be checked: {exc}"
     return None
 
+
+_RSA_PADDINGS = (padding.PKCS1v15, padding.PSS)
 
 # Algorithms whose parameters are fixed by the OID (RFC 4055 / RFC 5758): no need to ask the
 # parser for fresh objects on every certificate. RSA-PSS carries its own parameters.
