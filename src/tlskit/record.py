@@ -335,18 +335,20 @@ class Sealer13(_Protector13):
                 or n + RECORD_OVERHEAD * count + KEY_UPDATE_ROOM > len(out)):
             return -1
         seal = self.encrypt_into or self._bind_into()
+        iv = self.iv  # (read after the AEAD exists: a key from a secret derives it)
         pos = 0
         with memoryview(data) as view:
             for start in range(0, n, limit):
                 chunk = view[start:start + limit]
-                size = len(chunk) + 17
-                header = HEADER.pack(_APP, _LEGACY_VERSION, size)
+                end = pos + 22 + len(chunk)  # header, content, type byte, tag
+                header = _FULL_HEADER if end - pos == _FULL_RECORD else \
+                    HEADER.pack(_APP, _LEGACY_VERSION, end - pos - 5)
                 out[pos:pos + 5] = header
-                seal(self.nonce(seq), b"".join((chunk, b"\x17")), header,
-                     out[pos + 5:pos + 5 + size])
+                seal((iv ^ seq).to_bytes(12),  # the nonce as `nonce` builds it
+                     b"".join((chunk, b"\x17")), header, out[pos + 5:end])
                 seq += 1
                 self.seq = seq  # each record sealed counts, whatever happens next
-                pos += 5 + size
+                pos = end
         return pos
 
 
@@ -456,6 +458,7 @@ class Opener13(_Protector13):
         decrypt = self.decrypt
         if decrypt is None:
             decrypt = self.decrypt = self.aead.decrypt
+        iv = self.iv  # (read after the AEAD exists: a key from a secret derives it)
         limit = self.limit + 1 + TAG_LENGTH
         out: list[bytes] = []
         pos = 0
@@ -466,7 +469,8 @@ class Opener13(_Protector13):
                     or end - pos <= 5 + TAG_LENGTH or seq >= _SEQ_LIMIT):
                 break
             try:
-                plain = decrypt(self.nonce(seq), view[pos + 5:end], data[pos:pos + 5])
+                plain = decrypt((iv ^ seq).to_bytes(12),  # the nonce as `nonce` builds it
+                                view[pos + 5:end], data[pos:pos + 5])
             except InvalidTag:
                 break
             if plain[-1] != _APP:
@@ -532,6 +536,7 @@ class Opener13(_Protector13):
         n = len(data)
         seq = self.seq
         into = self.decrypt_into or self._bind_into()
+        iv = self.iv  # (read after the AEAD exists: a key from a secret derives it)
         room = len(out)
         limit = self.limit + 1 + TAG_LENGTH
         written = pos = 0
@@ -545,7 +550,8 @@ class Opener13(_Protector13):
                     break
                 target = out[written:written + inner]
                 try:
-                    into(self.nonce(seq), view[pos + 5:end], view[pos:pos + 5], target)
+                    into((iv ^ seq).to_bytes(12),  # the nonce as `nonce` builds it
+                         view[pos + 5:end], view[pos:pos + 5], target)
                 except InvalidTag:
                     wipe(target)
                     break

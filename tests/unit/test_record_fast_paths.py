@@ -314,3 +314,60 @@ def test_keys_installed_from_secrets_are_derived_when_the_first_record_needs_the
     assert wire == b"".join(reference.out)
     layer.feed(wire)
     assert layer.next_record() == (22, b"a handshake message")
+
+
+# --- the multi-record paths: full-record header constant, nonce built inline ---------------
+
+RUN = bytes(range(251)) * 170  # two full records and a partial one (42,670 bytes)
+RUN_SEQ = 0x0102030405  # a sequence number that reaches beyond the IV's last bytes
+
+
+def reference_records() -> list[bytes]:
+    """`RUN` sealed record by record through `seal` (the general path, `nonce`)."""
+    sealer = eager_sealer()
+    sealer.seq = RUN_SEQ
+    records = []  # (`seal` leaves the KeyUpdate limit to its caller)
+    for start in range(0, len(RUN), MAX_PLAINTEXT):
+        sealer.seal(23, RUN[start:start + MAX_PLAINTEXT])
+        records.append(b"".join(sealer.out))
+        sealer.out.clear()
+    return records
+
+
+def test_seal_app_into_writes_the_records_seal_queues() -> None:
+    """Full records get the constant header and every record the nonce of its own
+    sequence number: byte for byte what `seal` gives, one record at a time."""
+    records = reference_records()
+    assert [len(r) for r in records] == [5 + MAX_PLAINTEXT + 17] * 2 + [5 + 9902 + 17]
+    sealer = lazy_sealer()
+    sealer.seq = RUN_SEQ
+    sealer.rekey_at = RUN_SEQ + 3  # the last record may go under this key
+    out = memoryview(bytearray(len(RUN) + 200))
+    written = sealer.seal_app_into(RUN, out)
+    assert written == sum(map(len, records))
+    assert bytes(out[:written]) == b"".join(records)
+    assert sealer.seq == RUN_SEQ + 3
+
+
+def test_the_multi_record_openers_open_what_seal_queues() -> None:
+    """`open_app` and `open_records_into` build each record's nonce inline from its
+    sequence number: the records `seal` made open to the content, in order, and a
+    record from one sequence number later fails its tag (the path stops there)."""
+    wire = b"".join(reference_records())
+    opener = lazy_opener()
+    opener.seq = RUN_SEQ
+    contents, used = opener.open_app(wire)
+    assert (b"".join(contents), used, opener.seq) == (RUN, len(wire), RUN_SEQ + 3)
+    opener = lazy_opener()
+    opener.seq = RUN_SEQ
+    out = memoryview(bytearray(len(RUN) + 3))
+    assert opener.open_records_into(wire, out) == (len(RUN), len(wire))
+    assert bytes(out[:len(RUN)]) == RUN and opener.seq == RUN_SEQ + 3
+    skewed = lazy_opener()
+    skewed.seq = RUN_SEQ + 1  # off by one: nothing opens, nothing counts
+    assert skewed.open_app(wire) == ([], 0) and skewed.seq == RUN_SEQ + 1
+    skewed = lazy_opener()
+    skewed.seq = RUN_SEQ + 1
+    out = memoryview(bytearray(len(RUN) + 3))
+    assert skewed.open_records_into(wire, out) == (0, 0) and skewed.seq == RUN_SEQ + 1
+    assert not any(out)  # the failed tag left nothing behind
