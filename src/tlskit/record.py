@@ -303,21 +303,29 @@ class Sealer13(_Protector13):
         its place: one record sealed straight into the caller's view (its header written
         before the ciphertext by `encrypt_into`), one Python call per record. Anything
         else (a bytearray buffer, more than one record, a KeyUpdate due, records queued,
-        a buffer short of `send_buffer_size`) goes to the connection's method."""
+        a buffer short of `send_buffer_size`, or one the header cannot be written to) goes
+        to the connection's method, which says what is wrong with the buffer.
+
+        Writing the header is the writability and item-size check: a read-only view
+        refuses it (TypeError) and so does one whose items are not single bytes
+        (ValueError), before anything is written; two attribute loads fewer per record."""
         n = len(data)
         seq = self.seq
         if (0 < n <= self.limit and seq < self.fast_until and type(buffer) is memoryview
-                and not self.out and n + _ONE_RECORD_ROOM <= len(buffer)
-                and not buffer.readonly and buffer.itemsize == 1):
+                and not self.out and n + _ONE_RECORD_ROOM <= len(buffer)):
             header = _FULL_HEADER if n == MAX_PLAINTEXT else HEADER.pack(_APP, _LEGACY_VERSION,
                                                                           n + 17)
-            buffer[:5] = header
-            (self.encrypt_into or self._bind_into())(
-                (self.iv ^ seq).to_bytes(12),  # the nonce as `nonce` builds it
-                data + b"\x17" if type(data) is bytes else b"".join((data, b"\x17")),
-                header, buffer[5:n + 22])
-            self.seq = seq + 1  # fast_until (rekey_at) is far below the wrap limit
-            return n + 22
+            try:
+                buffer[:5] = header
+            except (TypeError, ValueError):
+                pass  # not a writable byte buffer: the connection's method reports it
+            else:
+                (self.encrypt_into or self._bind_into())(
+                    (self.iv ^ seq).to_bytes(12),  # the nonce as `nonce` builds it
+                    data + b"\x17" if type(data) is bytes else b"".join((data, b"\x17")),
+                    header, buffer[5:n + 22])
+                self.seq = seq + 1  # fast_until (rekey_at) is far below the wrap limit
+                return n + 22
         conn = self.connection()
         return type(conn).send_data_into(conn, data, buffer)  # type: ignore[no-any-return]
 

@@ -371,3 +371,22 @@ def test_the_multi_record_openers_open_what_seal_queues() -> None:
     out = memoryview(bytearray(len(RUN) + 3))
     assert skewed.open_records_into(wire, out) == (0, 0) and skewed.seq == RUN_SEQ + 1
     assert not any(out)  # the failed tag left nothing behind
+
+
+def test_the_bound_send_into_refuses_views_it_cannot_write_bytes_to() -> None:
+    """`send_into` lets the header write check the buffer (no attribute loads): a
+    read-only view and views of wider items, roomy enough to pass the size check, are
+    refused with the general path's UsageError; nothing is written, queued or counted."""
+    client, server = established()
+    assert client.send_data_into.__func__ is Sealer13.send_into  # the bound fast path
+    size = 4 * client.send_buffer_size(100)
+    sealer = client._records.sealer
+    for bad in (memoryview(bytearray(size)).toreadonly(),
+                memoryview(bytearray(size)).cast("H"), memoryview(bytearray(size)).cast("I")):
+        seq = sealer.seq
+        with pytest.raises(UsageError, match="writable byte buffer"):
+            client.send_data_into(b"x" * 100, bad)
+        assert sealer.seq == seq and not any(bad.cast("B")) and client.data_to_send() == b""
+    good = memoryview(bytearray(client.send_buffer_size(100)))
+    written = client.send_data_into(b"x" * 100, good)
+    assert server.receive_data(bytes(good[:written])) == [DataReceived(b"x" * 100)]
