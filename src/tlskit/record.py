@@ -511,14 +511,20 @@ class Opener13(_Protector13):
                 and MAX_PLAINTEXT <= len(buffer) >= n - 21 and not buffer.readonly
                 and buffer.itemsize == 1):
             view = data if type(data) is memoryview else memoryview(data)
-            header = view[:5]  # as received: the additional data (5.2)
             # application_data, a TLS major version and the length of `data`: one
             # comparison for a full record's header, one unpack for any other; content,
             # type byte and tag (17) within the limit. (seq < fast_until: bulk allowed and
             # no wrap; n > 21: a type byte and a tag; the buffer takes content and type.)
-            if ((header == _FULL_HEADER and n == _FULL_RECORD)
-                    or _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5)) \
+            # The additional data (5.2) is the header as received: for a full record the
+            # constant it equals (`bytes`, which `cryptography` takes faster than a view).
+            header: bytes | memoryview | None = None
+            if n == _FULL_RECORD and self.limit >= MAX_PLAINTEXT:
+                if view[:5] == _FULL_HEADER:
+                    header = _FULL_HEADER
+            elif _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5) \
                     and n - 5 <= self.limit + 17:
+                header = view[:5]
+            if header is not None:
                 inner = n - 21  # content and type byte
                 target = buffer[:inner]
                 try:

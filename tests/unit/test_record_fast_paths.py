@@ -118,9 +118,9 @@ def test_a_bad_header_byte_gets_the_general_paths_alert(offset: int, value: int,
         record = _record(client, b"p" * size)
         record[offset] = value
         with pytest.raises(TLSError) as info:
-            if into:
+            if into:  # room for content and type byte: a full record reaches the fast path
                 server.receive_data_into(memoryview(bytes(record)),
-                                         memoryview(bytearray(MAX_PLAINTEXT)))
+                                         memoryview(bytearray(MAX_PLAINTEXT + 1)))
             else:
                 server.receive_data(bytes(record))
         assert info.value.alert == alert
@@ -390,3 +390,24 @@ def test_the_bound_send_into_refuses_views_it_cannot_write_bytes_to() -> None:
     good = memoryview(bytearray(client.send_buffer_size(100)))
     written = client.send_data_into(b"x" * 100, good)
     assert server.receive_data(bytes(good[:written])) == [DataReceived(b"x" * 100)]
+
+
+@pytest.mark.parametrize("size", [100, MAX_PLAINTEXT])
+def test_a_header_as_received_is_the_additional_data_even_when_it_is_not_the_constant(
+        size: int) -> None:
+    """`receive_into` authenticates a full record with the constant header only when the
+    header is that constant: a peer's record under another minor version byte (valid, its
+    tag over that header) opens to its data, full or not, and leaves the path bound."""
+    client, server = established()
+    sealer = client._records.sealer
+    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    header = struct.pack(">BHH", 23, 0x0301, size + 17)
+    record = header + sealer.aead.encrypt(sealer.nonce(sealer.seq), payload + b"\x17", header)
+    sealer.seq += 1
+    out = memoryview(bytearray(MAX_PLAINTEXT + 1))
+    assert server.receive_data_into(memoryview(record), out) == (size, [])
+    assert bytes(out[:size]) == payload
+    assert server.receive_data_into.__func__ is Opener13.receive_into
+    wire = memoryview(bytearray(client.send_buffer_size(size)))
+    n = client.send_data_into(payload, wire)  # the constant header again: the bound path
+    assert server.receive_data_into(wire[:n], out) == (size, []) and bytes(out[:size]) == payload
