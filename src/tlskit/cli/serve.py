@@ -9,8 +9,9 @@ for localhost, 127.0.0.1 and ::1 from the user's local CA (`LocalCA.default()`),
 first use and kept next to it, and says where the root is so it can be trusted.
 
 The first line on stdout is always ``listening on https://HOST:PORT/`` (flushed), so
-scripts can start it with ``--port 0`` and read the port. One thread per connection; a
-client that misbehaves only ends its own connection. SIGINT or SIGTERM stops it (exit 0).
+scripts can start it with ``--port 0`` and read the port. Each connection runs on a thread
+of its own (reused for a later connection once it is done); a client that misbehaves only
+ends its own connection. SIGINT or SIGTERM stops it (exit 0).
 """
 
 from __future__ import annotations
@@ -490,8 +491,9 @@ def _close_lingering(tls: TLSSocket, linger: float) -> None:
 
 
 class _Listener(TLSServer):
-    """`tlskit.io`'s threading TLS server: its accept loop and one thread per connection,
-    each handed to `Server.handle` with its bytes watched (`tlskit.io.tap`)."""
+    """`tlskit.io`'s threading TLS server: its accept loop and a thread per live connection
+    (reused once the connection is done), each handed to `Server.handle` with its bytes
+    watched (`tlskit.io.tap`)."""
 
     def __init__(self, server: Server) -> None:
         a = server.args
