@@ -86,6 +86,26 @@ def _tuple(values: Sequence[Any] | None) -> tuple[Any, ...] | None:
     return None if values is None else tuple(values)
 
 
+def _certificates(values: Sequence[Any] | None, name: str) -> tuple[x509.Certificate, ...] | None:
+    """``values`` as a tuple of certificates, or a TypeError that says how to load them: a
+    file name (or PEM bytes) where certificate objects belong would otherwise only fail in
+    the middle of a handshake."""
+    if values is None:
+        return None
+    if isinstance(values, str | bytes | Path):
+        values = [values]
+    certs = tuple(values)
+    for cert in certs:
+        if not isinstance(cert, x509.Certificate):
+            hint = (f" (load a PEM file with tlskit.load_pem_chain({str(cert)!r}))"
+                    if isinstance(cert, str | Path) else
+                    " (parse PEM bytes with cryptography.x509.load_pem_x509_certificates)"
+                    if isinstance(cert, bytes) else "")
+            raise TypeError(f"{name} takes cryptography x509.Certificate objects, not "
+                            f"{type(cert).__name__}{hint}")
+    return certs
+
+
 def _refuse_assignment(self: object, name: str, value: object) -> None:
     raise dataclasses.FrozenInstanceError(
         f"{type(self).__name__} is immutable once built (it was validated then): make a "
@@ -138,6 +158,7 @@ class CertifiedKey:
     def __post_init__(self) -> None:
         if not self.chain:
             raise ValueError("a certificate chain needs at least the leaf")
+        self.chain = list(_certificates(self.chain, "a certificate chain") or ())
         self.cert_der = [c.public_bytes(serialization.Encoding.DER) for c in self.chain]
         oid = self.chain[0].public_key_algorithm_oid.dotted_string
         self.schemes = crypto.schemes_for_key(self.private_key, oid)
@@ -338,7 +359,7 @@ class ClientConfig(_Common):
 
     def __post_init__(self) -> None:
         self._validate_common()
-        self._set("trust_anchors", _tuple(self.trust_anchors))
+        self._set("trust_anchors", _certificates(self.trust_anchors, "trust_anchors"))
         share_groups = _parsed(self.key_share_groups, parse_group, "key share group")
         self._set("key_share_groups", share_groups)
         self._set("signature_schemes_cert", _parsed(
@@ -471,7 +492,7 @@ class ServerConfig(_Common):
     def __post_init__(self) -> None:
         self._validate_common()
         for name in ("certificate_chain", "client_trust_anchors"):
-            self._set(name, _tuple(getattr(self, name)))
+            self._set(name, _certificates(getattr(self, name), name))
         self._set("certificates", tuple(self.certificates))
         if not 0 <= self.max_early_data_size <= 0xFFFFFFFF:
             raise ValueError("max_early_data_size must be within 0..2**32-1")

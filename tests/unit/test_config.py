@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from tlskit import (
     parse_signature_scheme,
 )
 from tlskit.ca import LocalCA
+from tlskit.config import CertifiedKey
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +116,34 @@ def test_replace_rebuilds_the_client_verifier(ca: LocalCA,
     changed = cfg.replace(client_trust_anchors=[LocalCA.create(None).root])
     first, second = cfg.get_client_verifier(), changed.get_client_verifier()
     assert first is not None and second is not None and first is not second
+
+
+# -- certificate arguments: objects, not file names ---------------------------------------
+
+@pytest.mark.parametrize("given", ["ca/root.pem", ["ca/root.pem"], [Path("ca/root.pem")]])
+def test_trust_anchors_given_a_file_name_refuse_at_construction_and_say_how(given: object) -> None:
+    with pytest.raises(TypeError, match=r"trust_anchors takes cryptography x509.Certificate "
+                                        r"objects, not (str|PosixPath) \(load a PEM file with "
+                                        r"tlskit.load_pem_chain\('ca/root.pem'\)\)"):
+        ClientConfig(trust_anchors=given)  # type: ignore[arg-type]
+
+
+def test_trust_anchors_given_pem_bytes_refuse_and_name_the_parser() -> None:
+    with pytest.raises(TypeError, match=r"not bytes \(parse PEM bytes with cryptography"):
+        ClientConfig(trust_anchors=[b"-----BEGIN CERTIFICATE-----"])  # type: ignore[list-item]
+
+
+def test_server_certificate_arguments_refuse_file_names(server_kwargs: dict[str, Any]) -> None:
+    chain, key = server_kwargs["certificate_chain"], server_kwargs["private_key"]
+    with pytest.raises(TypeError, match="certificate_chain takes cryptography"):
+        ServerConfig(certificate_chain=["leaf.pem"], private_key=key)  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="client_trust_anchors takes cryptography"):
+        ServerConfig(certificate_chain=chain, private_key=key,
+                     client_trust_anchors="ca.pem")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="a certificate chain takes cryptography"):
+        CertifiedKey(["leaf.pem"], key)  # type: ignore[list-item]
+    # certificate objects (any sequence of them) are taken as before
+    config = ServerConfig(certificate_chain=tuple(chain), private_key=key,
+                          client_trust_anchors=chain[-1:])
+    assert config.certificate_chain == tuple(chain)
+    assert config.client_trust_anchors == tuple(chain[-1:])
