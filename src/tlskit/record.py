@@ -80,7 +80,6 @@ _ONE_RECORD_ROOM = RECORD_OVERHEAD + KEY_UPDATE_ROOM  # send_buffer_size(n) - n,
 _ZEROS = memoryview(bytes(MAX_CIPHERTEXT))
 _FULL_HEADER = HEADER.pack(23, _LEGACY_VERSION, MAX_PLAINTEXT + 17)  # a full 1.3 data record
 _FULL_RECORD = 5 + MAX_PLAINTEXT + 17
-_NO_ROOM = object()  # the next record may not fit in what is left of a caller's buffer
 
 IntoFn = Callable[[bytes, object, object, memoryview], object]
 
@@ -493,7 +492,9 @@ class Opener13(_Protector13):
     def open_app_into(self, data: bytes | bytearray | memoryview, buf: memoryview) -> int:
         """Decrypt one whole unpadded application-data record `data` into `buf` (which
         must hold its content and the type byte); the content length, or -1 when the
-        record is anything else (the general path then reports it)."""
+        record is anything else (the general path then reports it; nothing consumed)."""
+        if len(data) < 5 or (data[3] << 8) | data[4] != len(data) - 5:
+            return -1  # not exactly one record: opening its first would spend a number
         written, used = self.open_records_into(data, buf)
         return written if used and used == len(data) else -1
 
@@ -722,20 +723,12 @@ class RecordLayer:
         return self.sealer
 
     def install_read(self, suite: Suite, secret: bytes) -> None:
-        """Read under a TLS 1.3 traffic secret (7.3); the record layer keeps it.
-        (`_set_read` written out: a TLS 1.3 pair installs eight keys.)"""
-        opener = Opener13(suite, None, None, secret)  # `from_secret`, one call less
-        opener.limit = self._receive_limit
-        self.opener = opener
+        """Read under a TLS 1.3 traffic secret (7.3); the record layer keeps it."""
+        self._set_read(Opener13(suite, None, None, secret))  # (`from_secret`, one call less)
 
     def install_write(self, suite: Suite, secret: bytes) -> None:
-        """Write under a TLS 1.3 traffic secret (7.3); the record layer keeps it.
-        (`_set_write` for a `Sealer13`, written out.)"""
-        sealer = Sealer13(suite, None, None, secret)  # `from_secret`, one call less
-        sealer.limit = self._send_limit
-        sealer.out = self._out
-        sealer._rekey_at = self._rekey_after  # (not bulk yet: `fast_until` stays 0)
-        self.sealer = sealer
+        """Write under a TLS 1.3 traffic secret (7.3); the record layer keeps it."""
+        self._set_write(Sealer13(suite, None, None, secret))  # (`from_secret`, one call less)
 
     def update_read(self) -> bytes:
         """KeyUpdate received (4.6.3): the next read secret is derived and installed."""

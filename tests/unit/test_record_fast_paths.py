@@ -410,3 +410,18 @@ def test_a_header_as_received_is_the_additional_data_even_when_it_is_not_the_con
     wire = memoryview(bytearray(client.send_buffer_size(size)))
     n = client.send_data_into(payload, wire)  # the constant header again: the bound path
     assert server.receive_data_into(wire[:n], out) == (size, []) and bytes(out[:size]) == payload
+
+
+@pytest.mark.parametrize("extra", [b"\x17\x03\x03", bytes(50)])
+def test_receive_record_into_declines_more_than_one_record_and_consumes_nothing(
+        extra: bytes) -> None:
+    """`receive_record_into` takes exactly one record: given one record and more, it
+    answers -1 without opening the first (a spent sequence number would make the same
+    bytes fail as bad_record_mac on the general path the caller then uses)."""
+    client, server = established()
+    client.send_data(b"one record")
+    wire = client.data_to_send()
+    out = memoryview(bytearray(MAX_PLAINTEXT + 1))
+    assert server.receive_record_into(wire + extra, out) == -1
+    assert server.receive_record_into(wire, out) == len(b"one record")
+    assert bytes(out[:10]) == b"one record"
