@@ -11,13 +11,9 @@ handshake keeps the master secret's `KeyedPrf` for its key block and both Finish
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
-try:  # OpenSSL's HMAC objects called directly (see `crypto.hmac_digest` for why)
-    from _hashlib import hmac_new as _hmac_new
-except ImportError:  # pragma: no cover - a Python built without OpenSSL
-    _hmac_new = hmac.new  # type: ignore[assignment]
+from .crypto import hmac_new as _hmac_new
 
 _CLIENT_FINISHED = b"client finished"
 _SERVER_FINISHED = b"server finished"
@@ -51,15 +47,9 @@ class KeyedPrf:
         return self.expand(label + seed, length)
 
     def finished(self, is_client: bool, handshake_hash: bytes) -> bytes:
-        """verify_data (RFC 5246 7.4.9): 12 bytes, so P_hash's first block, A(1) then
-        one HMAC (every hash TLS 1.2 uses is longer than 12 bytes)."""
-        seed = (_CLIENT_FINISHED if is_client else _SERVER_FINISHED) + handshake_hash
-        h = self._keyed.copy()
-        h.update(seed)
-        a = h.digest()
-        h = self._keyed.copy()
-        h.update(a + seed)
-        return h.digest()[:12]  # type: ignore[no-any-return]
+        """verify_data (RFC 5246 7.4.9): the PRF's first 12 bytes."""
+        label = _CLIENT_FINISHED if is_client else _SERVER_FINISHED
+        return self.expand(label + handshake_hash, 12)
 
 
 def p_hash(hash_name: str, secret: bytes, seed: bytes, length: int) -> bytes:

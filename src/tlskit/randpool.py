@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
 
-RNG = Callable[[int], bytes]
+from .crypto import RNG
 
 POOL_SIZE = 2048
 

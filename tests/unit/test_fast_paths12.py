@@ -43,9 +43,9 @@ def _outcome(fn: Any, body: bytes | memoryview) -> tuple[str, Any]:
 
 
 def _same(cls: Any, body: bytes) -> None:
-    assert _outcome(cls.decode, body) == _outcome(cls.decode_checked, body)
+    assert _outcome(cls.decode, body) == _outcome(cls.checked_decode, body)
     view = memoryview(body)  # the engine passes memoryviews
-    assert _outcome(cls.decode, view) == _outcome(cls.decode_checked, view)
+    assert _outcome(cls.decode, view) == _outcome(cls.checked_decode, view)
 
 
 # --- encoders ---------------------------------------------------------------------------
@@ -168,7 +168,7 @@ def test_well_formed_messages_take_the_one_step_path(monkeypatch: pytest.MonkeyP
         raise AssertionError("checked reader used for a well-formed message")
     for cls in (m12.Certificate12, m12.ServerKeyExchangeECDHE, m12.ClientKeyExchangeECDHE,
                 m12.ServerHelloDone):
-        monkeypatch.setattr(cls, "decode_checked", classmethod(refuse))
+        monkeypatch.setattr(cls, "checked_decode", classmethod(refuse))
     assert m12.Certificate12.decode(b"\x00\x00\x05\x00\x00\x02ab").certificates == [b"ab"]
     ske = m12.ServerKeyExchangeECDHE(0x1D, bytes(32), 0x0403, b"sig")
     assert m12.ServerKeyExchangeECDHE.decode(memoryview(ske.encode())[4:]) == ske

@@ -124,8 +124,8 @@ class Handshake12(Handshake):
         suite = self.suite12
         assert suite is not None
         if self.ems:
-            master = prf12.KeyedPrf(suite.hash_name, premaster).expand(
-                b"extended master secret" + self.transcript.digest(), 48)
+            master = prf12.extended_master_secret(
+                suite.hash_name, premaster, self.transcript.digest())
         else:
             master = prf12.classic_master_secret(
                 suite.hash_name, premaster, self.client_random, self.server_random)

@@ -320,10 +320,7 @@ class ServerHandshake12(Handshake12):
         cfg = self.config
         groups = [g for g in cfg._groups if g in client_groups and g in crypto.GROUPS12]
         self.group = NamedGroup.of(groups[0]) if groups else None
-        # One configured chain is the answer whatever the name (what `by_server_name`
-        # returns for it, without matching names).
-        certs = cfg._certs if len(cfg._certs) == 1 else by_server_name(cfg._certs,
-                                                                       self.server_name)
+        certs = by_server_name(cfg._certs, self.server_name)
         for code in cfg._suites12:
             if code not in ch.cipher_suites:
                 continue

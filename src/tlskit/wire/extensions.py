@@ -223,8 +223,7 @@ def encode_record_size_limit(limit: int) -> bytes:
 
 
 def decode_record_size_limit(body: bytes) -> int:
-    limit = (body[0] << 8) | body[1] if len(body) == 2 \
-        else decode_u16(body, "record_size_limit")
+    limit = decode_u16(body, "record_size_limit")
     if limit < 64:
         raise IllegalParameter(f"record_size_limit {limit} is below the minimum of 64")
     return limit

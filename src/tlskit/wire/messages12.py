@@ -88,11 +88,7 @@ class Certificate12(Struct):
                 at = stop
             if at == n:
                 return cls(items)
-        return cls.decode_checked(body)
-
-    @classmethod
-    def decode_checked(cls, body: bytes | memoryview) -> Certificate12:
-        return Struct.decode.__func__(cls, body)  # type: ignore[attr-defined,no-any-return]
+        return cls.checked_decode(body)
 
 
 @dataclass(slots=True)
@@ -119,7 +115,7 @@ class ServerKeyExchangeECDHE:
 
     @classmethod
     def decode(cls, body: bytes | memoryview) -> ServerKeyExchangeECDHE:
-        """Well-formed params in one step; anything else through `decode_checked`."""
+        """Well-formed params in one step; anything else through `checked_decode`."""
         b, n = body, len(body)
         if n >= 4 and b[0] == NAMED_CURVE and b[3]:
             at = 4 + b[3]
@@ -128,10 +124,10 @@ class ServerKeyExchangeECDHE:
                 if length and at + 4 + length == n:
                     return cls((b[1] << 8) | b[2], bytes(b[4:at]), (b[at] << 8) | b[at + 1],
                                bytes(b[at + 4:]))
-        return cls.decode_checked(body)
+        return cls.checked_decode(body)
 
     @classmethod
-    def decode_checked(cls, body: bytes | memoryview) -> ServerKeyExchangeECDHE:
+    def checked_decode(cls, body: bytes | memoryview) -> ServerKeyExchangeECDHE:
         r = Reader(body)
         if r.u8() != NAMED_CURVE:
             raise IllegalParameter("ServerKeyExchange: only named curves are supported")
@@ -151,12 +147,8 @@ class ServerHelloDone(Struct):
 
     @classmethod
     def decode(cls, body: bytes | memoryview) -> ServerHelloDone:
-        """The empty body at once; anything else through `decode_checked`."""
-        return cls() if not len(body) else cls.decode_checked(body)
-
-    @classmethod
-    def decode_checked(cls, body: bytes | memoryview) -> ServerHelloDone:
-        return Struct.decode.__func__(cls, body)  # type: ignore[attr-defined,no-any-return]
+        """The empty body at once; anything else through `checked_decode`."""
+        return cls() if not len(body) else cls.checked_decode(body)
 
 
 def encode_cke_ecdhe(public: bytes) -> bytes:
@@ -183,13 +175,13 @@ class ClientKeyExchangeECDHE:
 
     @classmethod
     def decode(cls, body: bytes | memoryview) -> ClientKeyExchangeECDHE:
-        """A well-formed point in one step; anything else through `decode_checked`."""
+        """A well-formed point in one step; anything else through `checked_decode`."""
         if len(body) >= 2 and body[0] == len(body) - 1:
             return cls(bytes(body[1:]))
-        return cls.decode_checked(body)
+        return cls.checked_decode(body)
 
     @classmethod
-    def decode_checked(cls, body: bytes | memoryview) -> ClientKeyExchangeECDHE:
+    def checked_decode(cls, body: bytes | memoryview) -> ClientKeyExchangeECDHE:
         r = Reader(body)
         public = r.bytes8(1, "ECPoint")
         r.end("ClientKeyExchange")
