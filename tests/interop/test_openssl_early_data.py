@@ -168,6 +168,7 @@ def test_psk_ke_resumption_tlskit_client_s_server(peers: Peers, pki: PKI) -> Non
     hc = resume_and_say(pki.client_config(psk_modes=["psk_ke"]), port, proc, session,
                         b"psk_ke\n")
     assert hc.resumed and hc.group is None
+    proc.wait_for("EncryptedExtensions", since=mark)  # its -trace output may still be on its way
     text = proc.text_since(mark)
     server_hello = text[text.index("ServerHello"):text.index("EncryptedExtensions")]
     assert "psk" in server_hello and "key_share" not in server_hello, server_hello
