@@ -91,7 +91,10 @@ class TLSProtocol(asyncio.Protocol):
         self._peer = peer
         self._tcp: asyncio.Transport | None = None
         self._loop: asyncio.AbstractEventLoop  # set by connection_made
-        self.app_transport = _TLSTransport(self)
+        # The inner protocol's transport; it and this protocol refer to each other, so
+        # connection_lost lets go of it (as asyncio's SSLProtocol does): a finished
+        # connection is then freed by reference counting, not left to the collector.
+        self._app_transport: _TLSTransport | None = _TLSTransport(self)
         self._server_hostname = server_hostname
         self._info: TLSInfo | None = None  # made when asked for (most servers never ask)
         self._app_connected = False
@@ -103,6 +106,16 @@ class TLSProtocol(asyncio.Protocol):
         self._dropped_writes = 0
         self._corked = 0                 # plaintext written since the last flush
         self._flush_scheduled = False
+
+    @property
+    def app_transport(self) -> _TLSTransport:
+        """The transport the inner protocol writes to (a closed one once the TCP
+        connection is gone)."""
+        transport = self._app_transport
+        if transport is None:
+            transport = _TLSTransport(self)
+            transport._closing = True
+        return transport
 
     @property
     def info(self) -> TLSInfo:
@@ -196,6 +209,7 @@ class TLSProtocol(asyncio.Protocol):
             self._app_lost = True
             self._app.connection_lost(err)
         self._tcp = None
+        self._app_transport = None  # breaks the protocol <-> transport cycle
 
     def pause_writing(self) -> None:
         self._tcp_paused_writing = True

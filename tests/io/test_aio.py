@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import logging
 import os
 import socket
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -389,3 +391,46 @@ def test_half_close_write_eof(server_config: ServerConfig,
         await stop(server)
 
     run(main())
+
+
+def test_closed_connections_are_freed_by_reference_counting(
+        server_config: ServerConfig, client_config: ClientConfig) -> None:
+    """Both ends' connection state (the engine and the stream transport) is freed by
+    reference counting once closed: `TLSProtocol` and its inner transport refer to each
+    other until connection_lost lets go, as asyncio's SSLProtocol does. Left to the cycle
+    collector, every connection cost a server ~15 us of collection and held its keys until
+    a collection ran."""
+    refs: list[weakref.ref[Any]] = []
+
+    def watch(writer: asyncio.StreamWriter) -> None:
+        refs.append(weakref.ref(writer.get_extra_info("tlskit_connection")))
+        refs.append(weakref.ref(writer.transport))
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        watch(writer)
+        writer.write(await reader.read(100))
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    async def main() -> None:
+        server, port = await serve(handler, server_config)
+        reader, writer = await tlskit.aio.open_connection(
+            "127.0.0.1", port, client_config, server_name="localhost")
+        watch(writer)
+        writer.write(b"ping")
+        assert await reader.read(100) == b"ping"
+        assert await reader.read(100) == b""
+        writer.close()
+        await writer.wait_closed()
+        del reader, writer
+        await stop(server)
+
+    gc.collect()
+    gc.disable()
+    try:
+        run(main())
+        alive = [type(r()).__name__ for r in refs if r() is not None]
+    finally:
+        gc.enable()
+    assert len(refs) == 4 and alive == []
