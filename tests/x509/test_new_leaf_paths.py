@@ -30,6 +30,7 @@ from tlskit.x509.der import (
     _spki_problem_read,
     split_certificate,
 )
+from tlskit.x509.lru import LRUCache
 from tlskit.x509.verify import _utc
 
 from . import pki
@@ -97,6 +98,30 @@ def test_a_validation_after_the_cache_fills_still_checks_everything() -> None:
         v.analyze(pki.leaf("filler.example", chain.inter).cert)
     assert len(v._infos) <= 4
 
+
+
+@given(st.lists(st.tuples(st.sampled_from(["put", "put_all", "get"]),
+                          st.lists(st.integers(0, 9), min_size=1, max_size=3),
+                          st.integers(0, 99)), max_size=60),
+       st.integers(1, 6))
+def test_put_all_is_one_put_per_key(
+    operations: list[tuple[str, list[int], int]], size: int
+) -> None:
+    """`LRUCache.put_all` (one lock for an analysis's two keys) leaves the cache as a
+    put per key would: the same entries, in the same order, the same evictions."""
+    together: LRUCache[int, int] = LRUCache(size)
+    apart: LRUCache[int, int] = LRUCache(size)
+    for op, keys, value in operations:
+        if op == "get":
+            assert together.get(keys[0]) == apart.get(keys[0])
+        elif op == "put":
+            together.put(keys[0], value)
+            apart.put(keys[0], value)
+        else:
+            together.put_all(tuple(keys), value)
+            for key in keys:
+                apart.put(key, value)
+        assert list(together._data.items()) == list(apart._data.items())
 
 def test_analyze_der_is_analyze_on_real_certificates() -> None:
     for cert in _corpus():

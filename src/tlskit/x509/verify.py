@@ -244,8 +244,7 @@ class Verifier:
         if info is not None:
             return info
         info = analyze_der(cert, der, fingerprint)
-        self._infos.put(fingerprint, info)
-        self._infos.put(id(cert), info)
+        self._infos.put_all((fingerprint, id(cert)), info)
         return info
 
     def _anchors_named(self, name: x509.Name | bytes) -> list[CertInfo]:
