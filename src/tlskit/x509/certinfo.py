@@ -547,24 +547,26 @@ def _analyze(
         weak_key = "the public key algorithm is not supported"
     except ValueError as exc:
         key_problem = f"the public key cannot be parsed: {exc}"
+    # The required fields by position, the others assigned: a call with sixteen keywords
+    # costs more than the rest of building the CertInfo.
     info = CertInfo(
-        cert=cert,
-        fingerprint=fingerprint,
-        subject_der=der.subject,
-        issuer_der=der.issuer,
-        self_issued=der.subject == der.issuer,
-        loop_key=(der.subject, der.spki),
-        dns_label=None,
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
-        public_key=key,
-        key_desc=key_desc,
-        tbs=der.tbs,
-        serial_problem=_serial_problem(der.serial),
-        weak_key=weak_key,
-        weak_signature=_signature_weakness(cert),
-        empty_subject=der.subject == _EMPTY_NAME,
+        cert,
+        fingerprint,
+        der.subject,  # subject_der
+        der.issuer,  # issuer_der
+        der.subject == der.issuer,  # self_issued
+        (der.subject, der.spki),  # loop_key
+        None,  # dns_label
+        cert.not_valid_before_utc,  # not_before
+        cert.not_valid_after_utc,  # not_after
+        key,  # public_key
+        key_desc,
     )
+    info.tbs = der.tbs
+    info.serial_problem = _serial_problem(der.serial)
+    info.weak_key = weak_key
+    info.weak_signature = _signature_weakness(cert)
+    info.empty_subject = der.subject == _EMPTY_NAME
     try:
         info.version = cert.version
     except x509.InvalidVersion as exc:

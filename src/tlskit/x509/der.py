@@ -111,11 +111,15 @@ def _split_common(der: bytes) -> CertificateDER | None:
     _, serial, sig, issuer, validity, subject, spki = starts
     n = der[serial + 1]  # the serial's contents follow a header of 2, 3 or 4 octets
     serial_body = serial + 2 + (n - 0x80 if n & 0x80 else 0)
-    return CertificateDER(
-        tbs=der[4:tbs_end], tbs_signature=der[sig:issuer],
-        signature_algorithm=der[tbs_end:alg_end], serial=der[serial_body:sig],
-        issuer=der[issuer:validity], subject=der[subject:spki], spki=der[spki:pos],
-        extensions=_extensions_tail(der, pos, tbs_end),
+    return CertificateDER(  # by position (keywords cost more than the slicing here)
+        der[4:tbs_end],  # tbs
+        der[sig:issuer],  # tbs_signature
+        der[tbs_end:alg_end],  # signature_algorithm
+        der[serial_body:sig],  # serial
+        der[issuer:validity],  # issuer
+        der[subject:spki],  # subject
+        der[spki:pos],  # spki
+        _extensions_tail(der, pos, tbs_end),  # extensions
     )
 
 
