@@ -34,47 +34,9 @@ from tlskit import (
 )
 from tlskit.record import HEADER, MAX_PLAINTEXT, Opener13
 
+from ..support.aead_count import count_decrypts
 from ..support.pki import AcceptAll, client_config, det_rng, server_config
 from ..support.records import split_records
-
-
-class Counter:
-    calls = 0
-
-
-class CountingAEAD:
-    """The real AEAD, counting `decrypt`/`decrypt_into` calls (failed ones too)."""
-
-    def __init__(self, real: Any, counter: Counter) -> None:
-        self._real = real
-        self._counter = counter
-
-    def decrypt(self, nonce: bytes, data: Any, aad: Any) -> bytes:
-        self._counter.calls += 1
-        return self._real.decrypt(nonce, data, aad)  # type: ignore[no-any-return]
-
-    def decrypt_into(self, nonce: bytes, data: Any, aad: Any, buf: Any) -> int:
-        self._counter.calls += 1
-        return self._real.decrypt_into(nonce, data, aad, buf)  # type: ignore[no-any-return]
-
-    def encrypt(self, nonce: bytes, data: Any, aad: Any) -> bytes:
-        return self._real.encrypt(nonce, data, aad)  # type: ignore[no-any-return]
-
-
-def count_decrypts(conn: Any) -> Counter:
-    """Wrap `conn`'s read AEAD, and the AEAD of every later read key (a KeyUpdate's
-    next generation is made from the opener's suite), in one counter."""
-    counter = Counter()
-    opener = conn._records.opener
-    real_type = opener.suite.aead
-    real = opener.aead  # (made now: a direction from a secret derives it at first use)
-    opener._aead = CountingAEAD(real, counter)
-    if isinstance(opener, Opener13):
-        opener.decrypt = opener.decrypt_into = None  # rebound from the wrapper
-    opener.suite = dataclasses.replace(
-        opener.suite, aead=lambda key: CountingAEAD(real_type(key), counter))
-    return counter
-
 
 # --- a server and twin clients (the same keys), lock-step -----------------------------------
 
