@@ -65,9 +65,9 @@ _HANDSHAKE_OR_ALERT = frozenset((21, 22))
 _TYPE_BYTE = {t: bytes((t,)) for t in range(256)}
 _SEQ_LIMIT = (1 << 64) - 1
 _SKIPPED = object()  # a declined early-data record was dropped
-# `open_app_into`'s answer for a record it authenticated and consumed but does not handle
-# (not application data, or padded): the opener holds its plaintext (`Opener13.opened`)
-# for the general path, which `receive_data(b"")` runs.
+# `open_app_into`'s answer for a record it opened and consumed but does not handle (not
+# application data, padded, or failing its tag): the opener holds its plaintext
+# (`Opener13.opened`) for the general path, which `receive_data(b"")` runs.
 HELD = -2
 # `Opener13.opened` for a record a fast path found unauthentic: an authentic record there
 # is never empty (the fast paths take only records with a type byte), and once a
@@ -910,9 +910,9 @@ class RecordLayer:
         anything buffered, and only `_opened` reads its plaintext."""
         read = self.opener
         if read is not None and read.opened is not None:
+            # (Its content fits in `out[written:]`: the fast paths only open a record
+            # whose TLSInnerPlaintext fits there.)
             plain = read.opened
-            if written and len(plain) - 1 > len(out) - written:  # type: ignore[arg-type]
-                return None  # (the fast paths hold only what fits: defensive)
             read.opened = None
             if not plain:  # FORGED
                 raise BadRecordMac("record failed authentication")  # (as `_open` says)
@@ -966,7 +966,8 @@ class RecordLayer:
 
     def open_app_into(self, data: bytes | bytearray | memoryview, buf: memoryview) -> int:
         """`data` as exactly one application-data record decrypted into `buf`; -1 if it
-        is not that (nothing consumed)."""
+        is not that (nothing consumed), `HELD` if it opened to anything else (see
+        `Opener13.open_app_into`)."""
         read = self.opener
         if read is None or self._pos != len(self._in) or read.opened is not None:
             return -1
