@@ -58,6 +58,16 @@ def serve(server_config: ServerConfig, script) -> OneShotServer:
     return OneShotServer(action)
 
 
+def send_then_drain(sock: socket.socket, conn: tlskit.ServerConnection) -> None:
+    """What `conn` queued, in one write; then the client's answers until it closed."""
+    sock.sendall(conn.data_to_send())
+    while not conn.closed:
+        data = sock.recv(65536)
+        if not data:
+            return
+        conn.receive_data(data)
+
+
 def test_key_update_close_notify_and_small_reads_after_direct_reads(
         server_config: ServerConfig, client_config: ClientConfig):
     def script(sock: socket.socket, conn: tlskit.ServerConnection) -> None:
@@ -67,12 +77,7 @@ def test_key_update_close_notify_and_small_reads_after_direct_reads(
         conn.send_data(b"")                    # an empty record
         conn.send_data(b"tail of the stream")
         conn.close()
-        sock.sendall(conn.data_to_send())      # all in one write
-        while not conn.closed:
-            data = sock.recv(65536)
-            if not data:
-                return
-            conn.receive_data(data)
+        send_then_drain(sock, conn)
 
     srv = serve(server_config, script)
     with tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
@@ -127,12 +132,7 @@ def test_each_record_is_decrypted_once_on_the_direct_path(server_config: ServerC
         conn._records.write(23, b"padded", padding=50)  # (no public API pads)
         conn.send_data(b"b" * 100)
         conn.close()
-        sock.sendall(conn.data_to_send())      # all in one write
-        while not conn.closed:
-            data = sock.recv(65536)
-            if not data:
-                return
-            conn.receive_data(data)
+        send_then_drain(sock, conn)
 
     srv = serve(server_config, script)
     with tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
