@@ -15,8 +15,11 @@ read, into the caller's buffer). Outgoing records are queued as finished byte st
 For established connections the TLS 1.3 protectors' `send_data`/`receive_data`/
 `send_into`/`receive_into` stand in for the connection's methods (one record per call),
 and `open_app`/`open_records_into`/`seal_app_into` take runs of whole records, all with
-every check of the general path, which they hand everything else to. (One comparison with
-`fast_until` checks both "bulk allowed" and the KeyUpdate or wrap limit per record.)
+every check of the general path, which they hand everything else to: a record they opened
+but do not handle goes on as its plaintext (`Opener13.opened`), never to be decrypted
+again, and `RecordLayer._opened` is the one place inner plaintext is read. (One
+comparison with `fast_until` checks both "bulk allowed" and the KeyUpdate or wrap limit
+per record.)
 A TLS 1.3 direction installed from its secret derives its key and IV at its first record:
 a handshake pair installs eight and, without data or tickets, uses four.
 """
