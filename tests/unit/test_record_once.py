@@ -378,9 +378,10 @@ def test_receive_record_into_holds_a_non_data_record_and_leaves_nothing_in_the_b
     assert buffer[:4] == b"next" and not client.receive_pending
 
 
-def test_an_entry_point_given_a_view_of_a_reused_buffer_hands_on_a_copy() -> None:
+def test_receive_into_hands_on_padded_data_as_a_copy_and_wipes_its_view() -> None:
     """`receive_into` decrypts into the caller's view; a record it does not handle is
-    handed on as bytes of its own and the view wiped, before the general path runs."""
+    handed on as bytes of its own and the view wiped before the general path runs, which
+    then writes the content (a view handed on would have read back the wiped zeros)."""
     p = peers(1)
     client = p.clients[0]
     client.receive_data(p.tickets)
