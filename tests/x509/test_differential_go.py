@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -131,9 +132,11 @@ def _request(case: Case) -> str:
 
 
 def go_judge(go_verify: Path, cases: tuple[Case, ...]) -> list[str | None]:
-    """Go's verdict on each case in one run: None when it accepts, else its error text."""
+    """Go's verdict on each case in one run: None when it accepts, else its error text.
+    GODEBUG is cleared so no setting outside (x509sha1=1, ...) loosens Go's defaults."""
     run = subprocess.run([str(go_verify)], input="".join(_request(c) + "\n" for c in cases),
-                         capture_output=True, text=True, timeout=120, check=False)
+                         capture_output=True, text=True, timeout=120, check=False,
+                         env={**os.environ, "GODEBUG": ""})
     assert run.returncode == 0, run.stderr
     answers = [json.loads(line) for line in run.stdout.splitlines()]
     assert len(answers) == len(cases), run.stderr
