@@ -11,7 +11,6 @@ payload and reads it back.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,8 @@ from tlskit.config import CertifiedKey
 from tlskit.enums import ExtensionType
 from tlskit.session import SessionCache
 
-from ..support.peers import PeerProcess, require_binary
+from ..support.golang import build_go
+from ..support.peers import PeerProcess
 from ..support.pump import Pump, echo_until_close, tlskit_server
 from .conftest import PKI, Peers
 from .helpers import SCHEME_FOR_CERT
@@ -51,13 +51,7 @@ PAYLOAD = 200_000  # bytes echoed per connection: a dozen full records each way
 @pytest.fixture(scope="session")
 def go_peer(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tlspeer built from source with the local toolchain; never the network."""
-    out = tmp_path_factory.mktemp("go") / "tlspeer"
-    env = {**os.environ, "GOPROXY": "off", "GOTOOLCHAIN": "local", "GOFLAGS": "",
-           "GOCACHE": str(out.parent / "cache")}
-    built = subprocess.run([require_binary("go"), "build", "-o", str(out), str(SOURCE)],
-                           capture_output=True, text=True, env=env, timeout=300, check=False)
-    assert built.returncode == 0, built.stderr
-    return out
+    return build_go(SOURCE, tmp_path_factory.mktemp("go"))
 
 
 def go_server(peers: Peers, go_peer: Path, pki: PKI, kind: str = "ec256",

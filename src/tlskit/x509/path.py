@@ -31,7 +31,8 @@ Decisions (each one is a place where RFC 5280 leaves room or the Web PKI is stri
   CA/B Baseline Requirements: a CN repeated in the SAN, SAN and EKU criticality, key
   identifiers, serial numbers, EKU presence and extra purposes, root encodings) are
   reported by `lint` and enforced only with ``profile="cabf"``. Where the default differs
-  from pyca it is written down, with the clause, in tests/x509/test_differential.py.
+  from pyca or Go's crypto/x509 it is written down, with the clause, in
+  tests/x509/test_differential.py and test_differential_go.py.
 * Trust anchors are certificates the user chose: their own self-signature and their
   encoding (key identifiers, criticality of basicConstraints and nameConstraints) are not
   judged; their validity period, key strength, cA, keyUsage keyCertSign, EKU,
