@@ -388,6 +388,13 @@ DISAGREEMENTS: dict[str, Disagreement] = {
         "lint reports."),
         _is("san", "critical"),
         "subjectAltName MUST NOT be critical"),
+    "ca-basic-constraints-not-critical": Disagreement("tlskit", (
+        "RFC 5280 4.2.1.9 tells the CA to mark basicConstraints critical; path validation "
+        "(6.1.4 (k)) reads only cA, and OpenSSL (without -x509_strict), Go and the "
+        "browsers accept a non-critical one. pyca applies the issuance rule, which the "
+        "lint reports and profile \"cabf\" enforces."),
+        lambda k: not k["inter_bc_critical"] and k["depth"] > 0,
+        "2.5.29.19: Certificate extension has incorrect criticality"),
     "anchor-encoding": Disagreement("tlskit", (
         "RFC 5280 6.1.1 (d): a trust anchor is input to path validation; the encoding of "
         "the user's root (the criticality of basicConstraints and of its key identifiers) "

@@ -51,10 +51,6 @@ GO_CHECKS = (
 )
 
 
-def _has_intermediate(k: dict[str, object]) -> bool:
-    return k["depth"] != 0
-
-
 # Every place tlskit and Go differ. Go's Verify checks signatures, validity, CA-ness,
 # path lengths, name constraints, EKU nesting and the name; it never reads the leaf's
 # keyUsage or basicConstraints nor any extension's criticality, and it takes any RSA size.
@@ -75,13 +71,6 @@ GO_DISAGREEMENTS: dict[str, Disagreement] = {
         "path through the other trusted root."),
         _all(_is("kind", "secp256k1"), _is("weak_at", "root"), _is("cross", "both_roots")),
         "unsupported elliptic curve"),
-    "ca-basic-constraints-not-critical": Disagreement("go", (
-        "RFC 5280 4.2.1.9: a CA certificate whose key verifies certificate signatures MUST "
-        "mark basicConstraints critical. tlskit enforces it below the trust anchor, as pyca "
-        "does and OpenSSL does with -x509_strict; Go's Verify (like OpenSSL's default) "
-        "reads cA and pathLenConstraint without looking at the criticality."),
-        _all(_is("inter_bc_critical", False), _has_intermediate),
-        "malformed"),
     "ca-certificate-as-leaf": Disagreement("go", (
         "RFC 5280 4.2.1.9: cA says the key verifies certificate signatures; CA/B BR "
         "7.1.2.7.8 makes it FALSE in a server certificate. tlskit, pyca and Firefox's "
