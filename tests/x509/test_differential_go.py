@@ -86,8 +86,8 @@ GO_DISAGREEMENTS: dict[str, Disagreement] = {
         _is("leaf_ku", "cert_sign"),
         "key_usage"),
     "leaf-key-encipherment": Disagreement("go", (
-        "RFC 8446 4.4.2.4 with RFC 5280 4.2.1.3: a TLS 1.3 server proves its key by a "
-        "signature, so a keyUsage without digitalSignature cannot serve the handshake; "
+        "RFC 8446 4.4.2.2: when the server certificate has a keyUsage, its "
+        "digitalSignature bit MUST be set (the key signs CertificateVerify, 4.4.3); "
         "tlskit admits keyEncipherment only for an RSA key in TLS 1.2 "
         "(require_digital_signature=False). Go ignores the leaf's keyUsage."),
         _is("leaf_ku", "key_encipherment"),
