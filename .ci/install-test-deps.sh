@@ -2,7 +2,8 @@
 # Installs everything the test suite needs on a fresh Debian machine with Python 3.11:
 # the real TLS peers the interop tests talk to, the headless browsers tests/browser runs
 # against `tlskit serve` (chromium, firefox-esr, and certutil from libnss3-tools to put the
-# test root in their NSS databases), nginx (a real web server for tests/compat, run from
+# test root in their NSS databases; the same package brings NSS's tstclnt and selfserv,
+# interop peers), nginx (a real web server for tests/compat, run from
 # its own temporary prefix), ss (iproute2: listen backlogs),
 # redis-server (the shared session-store tests), golang-go (Go's crypto/tls as a peer,
 # built from tests/interop/go), and tlskit with its test
