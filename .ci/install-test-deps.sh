@@ -32,7 +32,7 @@ apt_install() {
 }
 
 need=()
-for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates redis-server go; do
+for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates redis-server go tstclnt selfserv; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -40,7 +40,7 @@ if [ ${#need[@]} -gt 0 ]; then
   for tool in "${need[@]}"; do
     case "$tool" in
       gnutls-cli) pkgs+=(gnutls-bin) ;;
-      certutil) pkgs+=(libnss3-tools) ;;
+      certutil|tstclnt|selfserv) pkgs+=(libnss3-tools) ;;
       ss) pkgs+=(iproute2) ;;
       update-ca-certificates) pkgs+=(ca-certificates) ;;
       go) pkgs+=(golang-go) ;;
