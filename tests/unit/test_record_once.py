@@ -303,7 +303,9 @@ KEY_UPDATE = b"\x18\x00\x00\x01\x00"  # KeyUpdate(update_not_requested)
     (KEY_UPDATE + b"\x04\x16", "unexpected_message"),  # a key change inside a record
     (b"\x18\x00\x00\x01\x05\x16", "illegal_parameter"),  # a bad KeyUpdate request value
     (b"\x02\x00\x00\x00\x16", "unexpected_message"),  # a ServerHello after the handshake
-])
+], ids=["all-zero", "empty-handshake", "empty-alert", "inner-ccs", "unknown-type",
+        "long-alert", "bad-alert-level", "key-change-mid-record", "bad-key-update",
+        "late-server-hello"])
 def test_malformed_inner_plaintext_fails_alike_after_one_decrypt(inner: bytes,
                                                                   alert: str) -> None:
     outcomes = check(lambda p: forged(p.server, inner), 1)
