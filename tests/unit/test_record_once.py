@@ -23,6 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tlskit import (
     ClientConnection,
@@ -406,3 +408,64 @@ def test_tls12_records_are_decrypted_once(suite: str) -> None:
         return data(s, b"a" * 20000) + data(s, b"b") + close_notify(s)
     outcomes = check(mix, 4, suite)
     assert outcomes["into_bound"].data == b"a" * 20000 + b"b"
+
+
+# --- any mix of records: every path agrees with the general one, one decrypt each ------------
+
+def _tampered(server: ServerConnection, payload: bytes) -> bytes:
+    """An application-data record whose tag no longer verifies (its last byte flipped)."""
+    wire = bytearray(data(server, payload))
+    wire[-1] ^= 0x01
+    return bytes(wire)
+
+
+_RECORD = st.one_of(
+    st.tuples(st.just("data"), st.integers(1, 20000)),
+    st.tuples(st.just("padded"), st.integers(0, 3000), st.integers(1, 300)),
+    st.tuples(st.just("key_update")),
+    st.tuples(st.just("inner"), st.binary(max_size=24)),
+    st.tuples(st.just("tampered"), st.integers(1, 200)),
+    st.tuples(st.just("close")),
+)
+
+
+def _wire(server: ServerConnection, plan: list[tuple[Any, ...]]) -> bytes:
+    out = []
+    for kind, *args in plan:
+        if kind == "data":
+            out.append(data(server, bytes(args[0])))
+        elif kind == "padded":
+            out.append(padded(server, b"p" * args[0], args[1]))
+        elif kind == "key_update":
+            out.append(key_update(server))
+        elif kind == "inner":
+            out.append(forged(server, args[0]))
+        elif kind == "tampered":
+            out.append(_tampered(server, b"t" * args[0]))
+        else:
+            out.append(close_notify(server))
+            break  # nothing can be sent after it
+    return b"".join(out)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_RECORD, min_size=1, max_size=6))
+def test_any_mix_of_records_is_read_alike_and_decrypted_once(plan: list[tuple[Any, ...]]
+                                                             ) -> None:
+    """Random runs of data (one record or several), padded data, KeyUpdates, arbitrary
+    inner plaintexts (most of them malformed), records failing their tag and close_notify:
+    every entry point reads them as the general path does (data, events, error, what is
+    sent back) with the same number of decrypts, at most one per record."""
+    p = peers(1 + len(ENTRIES))
+    for c in p.clients:
+        c.receive_data(p.tickets)
+    wire = _wire(p.server, plan)
+    reference = run(general, p.clients[0], wire)
+    assert reference.decrypts <= len(split_records(wire))
+    for entry, conn in zip(ENTRIES, p.clients[1:], strict=True):
+        got = run(entry, conn, wire)
+        assert got.decrypts == reference.decrypts, entry.__name__
+        if reference.error is None:
+            assert got == reference, entry.__name__
+        else:
+            assert (got.error, got.sent) == (reference.error, reference.sent), entry.__name__
