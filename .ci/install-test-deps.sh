@@ -2,9 +2,11 @@
 # Installs everything the test suite needs on a fresh Debian machine with Python 3.11:
 # the real TLS peers the interop tests talk to, the headless browsers tests/browser runs
 # against `tlskit serve` (chromium, firefox-esr, and certutil from libnss3-tools to put the
-# test root in their NSS databases), nginx (a real web server for tests/compat, run from
+# test root in their NSS databases; the same package brings NSS's tstclnt and selfserv,
+# interop peers), nginx (a real web server for tests/compat, run from
 # its own temporary prefix), ss (iproute2: listen backlogs),
-# redis-server (the shared session-store tests), and tlskit with its test
+# redis-server (the shared session-store tests), golang-go (Go's crypto/tls as a peer,
+# built from tests/interop/go), and tlskit with its test
 # extra in a virtual
 # environment, .venv at the top of the repository: Debian's own python3 is "externally
 # managed" (PEP 668) and refuses a plain `pip install`, and a venv works the same on it,
@@ -30,7 +32,7 @@ apt_install() {
 }
 
 need=()
-for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates redis-server; do
+for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates redis-server go tstclnt selfserv; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -38,9 +40,10 @@ if [ ${#need[@]} -gt 0 ]; then
   for tool in "${need[@]}"; do
     case "$tool" in
       gnutls-cli) pkgs+=(gnutls-bin) ;;
-      certutil) pkgs+=(libnss3-tools) ;;
+      certutil|tstclnt|selfserv) pkgs+=(libnss3-tools) ;;
       ss) pkgs+=(iproute2) ;;
       update-ca-certificates) pkgs+=(ca-certificates) ;;
+      go) pkgs+=(golang-go) ;;
       *) pkgs+=("$tool") ;;
     esac
   done

@@ -34,6 +34,7 @@ from .handshake.client13 import ClientHandshake13
 from .handshake.common import Handshake
 from .handshake.server13 import ServerHandshake13
 from .record import (
+    HELD,
     KEY_UPDATE_ROOM,
     MAX_PLAINTEXT,
     RECORD_OVERHEAD,
@@ -202,9 +203,10 @@ class Connection:
         if self._receive_ok and type(data) is bytes:
             # Whole application-data records decrypted straight from `data` by the read
             # protector; anything else (alerts, KeyUpdate, partial records, errors) goes
-            # the long way.
-            plaintexts, used = self._records.opener.open_app(data)  # type: ignore[union-attr]
-            if used == len(data):
+            # the long way, a record it opened and held (`opened`) first.
+            opener = self._records.opener
+            plaintexts, used = opener.open_app(data)  # type: ignore[union-attr]
+            if used == len(data) and opener.opened is None:  # type: ignore[union-attr]
                 if len(plaintexts) == 1:  # one record: the bulk case, spared a map()
                     return [DataReceived(plaintexts[0])]
                 return list(map(DataReceived, plaintexts))
@@ -232,10 +234,11 @@ class Connection:
                              f"{MAX_PLAINTEXT} bytes")
         if self._receive_ok:
             # Whole application-data records decrypted from `data` into `out` by the read
-            # protector; anything else goes the long way, after what was written.
-            written, used = self._records.opener.open_records_into(  # type: ignore[union-attr]
-                data, out)
-            if used == len(data):
+            # protector; anything else goes the long way, after what was written (a
+            # record it opened and held first).
+            opener = self._records.opener
+            written, used = opener.open_records_into(data, out)  # type: ignore[union-attr]
+            if used == len(data) and opener.opened is None:  # type: ignore[union-attr]
                 return written, []
             data = memoryview(data)[used:]
         else:
@@ -336,10 +339,18 @@ class Connection:
         """The socket adapter's read: `record` being exactly one application-data record
         of an established connection, decrypt its content into `buffer` and return its
         length. -1 when it is anything else or does not fit (content plus the type byte):
-        then nothing was consumed and the caller passes the bytes to `receive_data`."""
+        then nothing was consumed and the caller passes the bytes to `receive_data`.
+        `HELD` (-2) when it was a protected record that opened to something else (a
+        handshake message, an alert, padded data): it is consumed, nothing is left in
+        `buffer`, and the caller gets its events from `receive_data(b"")` (every receive
+        call takes the general path until then, which reads that plaintext: a record is
+        never decrypted twice)."""
         if not self._receive_ok:
             return -1
-        return self._records.open_app_into(record, buffer)
+        got = self._records.open_app_into(record, buffer)
+        if got == HELD:
+            self._fast_receive = False  # nothing may overtake the held record
+        return got
 
     def _note_handshake_done(self) -> None:
         if self.handshake_complete is None and self._hs.complete:

@@ -15,8 +15,11 @@ read, into the caller's buffer). Outgoing records are queued as finished byte st
 For established connections the TLS 1.3 protectors' `send_data`/`receive_data`/
 `send_into`/`receive_into` stand in for the connection's methods (one record per call),
 and `open_app`/`open_records_into`/`seal_app_into` take runs of whole records, all with
-every check of the general path, which they hand everything else to. (One comparison with
-`fast_until` checks both "bulk allowed" and the KeyUpdate or wrap limit per record.)
+every check of the general path, which they hand everything else to: a record they opened
+but do not handle goes on as its plaintext (`Opener13.opened`), never to be decrypted
+again, and `RecordLayer._opened` is the one place inner plaintext is read. (One
+comparison with `fast_until` checks both "bulk allowed" and the KeyUpdate or wrap limit
+per record.)
 A TLS 1.3 direction installed from its secret derives its key and IV at its first record:
 a handshake pair installs eight and, without data or tickets, uses four.
 """
@@ -65,6 +68,14 @@ _HANDSHAKE_OR_ALERT = frozenset((21, 22))
 _TYPE_BYTE = {t: bytes((t,)) for t in range(256)}
 _SEQ_LIMIT = (1 << 64) - 1
 _SKIPPED = object()  # a declined early-data record was dropped
+# `open_app_into`'s answer for a record it opened and consumed but does not handle (not
+# application data, padded, or failing its tag): the opener holds its plaintext
+# (`Opener13.opened`) for the general path, which `receive_data(b"")` runs.
+HELD = -2
+# `Opener13.opened` for a record a fast path found unauthentic: an authentic record there
+# is never empty (the fast paths take only records with a type byte), and once a
+# connection is established a failed tag is always fatal (no early data is skipped).
+FORGED = b""
 # The pseudo content type of an alert that arrived in the clear after the peer's keys were
 # installed: never a clean close, only a failure (RFC 8446 5: once protection is engaged,
 # only the compatibility change_cipher_spec may be unprotected).
@@ -362,7 +373,7 @@ class Sealer13(_Protector13):
 class Opener13(_Protector13):
     """The TLS 1.3 read side: opens records and strips the inner type and padding."""
 
-    __slots__ = ("decrypt", "decrypt_into")
+    __slots__ = ("decrypt", "decrypt_into", "opened")
 
     def __init__(self, suite: Suite, key: bytes | None, iv: bytes | None,
                  secret: bytes = b"") -> None:
@@ -370,6 +381,13 @@ class Opener13(_Protector13):
         # aead.decrypt(_into), bound at the first record: one lookup less per record.
         self.decrypt: Callable[[bytes, bytes | memoryview, bytes], bytes] | None = None
         self.decrypt_into: IntoFn | None = None
+        # The TLSInnerPlaintext of a record a fast path authenticated but does not handle
+        # (not application data, or padded): its bytes are consumed and its sequence
+        # number spent, and the record layer's general path takes it before anything
+        # else (`RecordLayer.next_record_into`), so no record is decrypted twice. Always
+        # `bytes` of its own: never a view of a caller's buffer. `FORGED` for a record
+        # that failed its tag (consumed, number unspent; the general path reports it).
+        self.opened: bytes | None = None
 
     def check(self, length: int) -> None:
         """Structural checks on a protected record of `length` bytes, before decrypting."""
@@ -444,19 +462,23 @@ class Opener13(_Protector13):
                 plain = decrypt((self.iv ^ seq).to_bytes(12),  # as `nonce`
                                 memoryview(data)[5:], header)
             except InvalidTag:
-                plain = b""  # the connection's method reports it
-            if plain and plain[-1] == _APP:
+                plain = FORGED
+            else:
                 self.seq = seq + 1
-                return [DataReceived(plain[:-1])] if n > 6 + TAG_LENGTH else []
+                if plain[-1] == _APP:
+                    return [DataReceived(plain[:-1])] if n > 6 + TAG_LENGTH else []
+            self.opened = plain  # for the general path, which the call below runs
+            data = b""
         conn = self.connection()
         return type(conn).receive_data(conn, data)  # type: ignore[no-any-return]
 
     def open_app(self, data: bytes) -> tuple[list[bytes], int]:
         """Open the leading whole, unpadded application-data records of `data`.
 
-        Stops at the first record that is incomplete, not application data, padded,
-        oversized or unauthentic and returns (contents, bytes consumed); the general path
-        then handles the rest, including reporting any error.
+        Stops before the first record that is incomplete or oversized, or after one that
+        failed its tag, is not application data or is padded (consumed and held as
+        `opened`), and returns (contents, bytes consumed); the general path then handles
+        the rest, the held record first, including reporting any error.
         """
         n = len(data)
         if n <= 5 + TAG_LENGTH:
@@ -479,11 +501,14 @@ class Opener13(_Protector13):
                 plain = decrypt((iv ^ seq).to_bytes(12),  # the nonce as `nonce` builds it
                                 view[pos + 5:end], data[pos:pos + 5])
             except InvalidTag:
+                self.opened = FORGED
+                pos = end
                 break
-            if plain[-1] != _APP:
-                break  # a handshake message or alert, or padding: the general path
             seq += 1
             pos = end
+            if plain[-1] != _APP:
+                self.opened = plain  # a handshake message or alert, or padding: held
+                break
             if len(plain) > 1:
                 out.append(plain[:-1])
         self.seq = seq
@@ -491,12 +516,16 @@ class Opener13(_Protector13):
 
     def open_app_into(self, data: bytes | bytearray | memoryview, buf: memoryview) -> int:
         """Decrypt one whole unpadded application-data record `data` into `buf` (which
-        must hold its content and the type byte); the content length, or -1 when the
-        record is anything else (the general path then reports it; nothing consumed)."""
+        must hold its content and the type byte); the content length. `HELD` when it
+        opened to anything else or failed its tag (consumed and held as `opened`, for
+        the general path to interpret or report; nothing left in `buf`), -1 when it is
+        not such a record or does not fit (nothing consumed)."""
         if len(data) < 5 or (data[3] << 8) | data[4] != len(data) - 5:
             return -1  # not exactly one record: opening its first would spend a number
         written, used = self.open_records_into(data, buf)
-        return written if used and used == len(data) else -1
+        if not used:
+            return -1
+        return written if self.opened is None else HELD
 
     def receive_into(self, data: bytes | bytearray | memoryview,
                      buffer: bytearray | memoryview) -> tuple[int, list[Any]]:
@@ -504,8 +533,9 @@ class Opener13(_Protector13):
         in its place: `data` being one whole unpadded application-data record, it is
         opened straight into the caller's view, one Python call per record. Anything else
         (a bytearray buffer, other records, several, a failed tag) goes to the
-        connection's method, which reports any error; nothing unauthentic (and no
-        non-data plaintext) is left in `buffer`."""
+        connection's method, which reports any error; a record that opened to anything
+        but unpadded data goes there as its plaintext (`opened`), never decrypted again.
+        Nothing unauthentic (and no non-data plaintext) is left in `buffer`."""
         n = len(data)
         seq = self.seq
         if (seq < self.fast_until and n > 21 and type(buffer) is memoryview  # (see below)
@@ -533,12 +563,18 @@ class Opener13(_Protector13):
                         (self.iv ^ seq).to_bytes(12),  # as `nonce` builds it
                         view[5:], header, target)
                 except InvalidTag:
-                    wipe(target)  # the AEAD may have written unverified plaintext
+                    self.opened = FORGED
                 else:
+                    self.seq = seq + 1
                     if target[-1] == _APP:
-                        self.seq = seq + 1
                         return inner - 1, []
-                    wipe(target)  # padded, or not application data: the general path
+                    # Padded, or not application data: held (a copy) for the general
+                    # path, which the call below runs.
+                    self.opened = bytes(target)
+                # Nothing unauthentic (the AEAD may have written it) or other than data
+                # is left in `buffer`.
+                wipe(target)
+                data = b""
         conn = self.connection()
         return type(conn).receive_data_into(conn, data, buffer)  # type: ignore[no-any-return]
 
@@ -547,7 +583,8 @@ class Opener13(_Protector13):
         """Decrypt the leading whole, unpadded application-data records of `data`
         straight into `out` while their TLSInnerPlaintext fits; (content bytes written,
         bytes of `data` consumed). Stops, as `open_app`, at anything else for the general
-        path; nothing unauthentic (and no non-data plaintext) is left in `out`."""
+        path (after a record it held as `opened`, copied out of `out`); nothing
+        unauthentic (and no non-data plaintext) is left in `out`."""
         n = len(data)
         seq = self.seq
         into = self.decrypt_into or self._bind_into()
@@ -568,13 +605,16 @@ class Opener13(_Protector13):
                     into((iv ^ seq).to_bytes(12),  # the nonce as `nonce` builds it
                          view[pos + 5:end], view[pos:pos + 5], target)
                 except InvalidTag:
+                    self.opened = FORGED
                     wipe(target)
-                    break
-                if target[-1] != _APP:
-                    wipe(target)
+                    pos = end
                     break
                 seq += 1
                 pos = end
+                if target[-1] != _APP:
+                    self.opened = bytes(target)  # held for the general path
+                    wipe(target)
+                    break
                 written += inner - 1
         self.seq = seq
         return written, pos
@@ -634,9 +674,14 @@ class Sealer12(_Protector12):
 
 
 class Opener12(_Protector12):
-    """The TLS 1.2 read side."""
+    """The TLS 1.2 read side (no fast path: nothing is ever held as `opened`; the
+    header tells the content type before anything is decrypted)."""
 
-    __slots__ = ()
+    __slots__ = ("opened",)
+
+    def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
+        super().__init__(suite, key, iv)
+        self.opened: bytes | None = None
 
     def check(self, length: int) -> None:
         explicit_len = 8 if self.explicit else 0
@@ -843,11 +888,15 @@ class RecordLayer:
         rest = bytes(self._in[self._pos:])
         self._in.clear()
         self._pos = 0
+        if self.opener is not None:
+            self.opener.opened = None  # (a record held by a fast path goes too)
         return rest
 
     @property
     def buffered(self) -> int:
-        return len(self._in) - self._pos
+        """Bytes received and not processed yet (a record held opened counts as one)."""
+        held = self.opener is not None and self.opener.opened is not None
+        return len(self._in) - self._pos + held
 
     def next_record(self) -> tuple[int, bytes] | None:
         """The next complete record as (content type, plaintext), or None if incomplete."""
@@ -859,7 +908,18 @@ class RecordLayer:
         in `out[written:]` is decrypted there (its content comes back as a view of
         `out`); None too when `written` is not 0 and the next record might not fit (it
         stays buffered: `record_waiting`). Framing and the plaintext cases are checked
-        here, in one call per record; protected records go on to `_open`."""
+        here, in one call per record; protected records go on to `_open`. A record a
+        fast path opened and held (`Opener13.opened`) comes first: it arrived before
+        anything buffered, and only `_opened` reads its plaintext."""
+        read = self.opener
+        if read is not None and read.opened is not None:
+            # (Its content fits in `out[written:]`: the fast paths only open a record
+            # whose TLSInnerPlaintext fits there.)
+            plain = read.opened
+            read.opened = None
+            if not plain:  # FORGED
+                raise BadRecordMac("record failed authentication")  # (as `_open` says)
+            return self._opened(read, _CT_APP, plain, None)
         while True:
             buf = self._in
             pos = self._pos
@@ -903,13 +963,16 @@ class RecordLayer:
         """A complete record is buffered (left by a caller's buffer that was full)."""
         buf = self._in
         pos = self._pos
+        if self.opener is not None and self.opener.opened is not None:
+            return True
         return len(buf) - pos >= 5 and len(buf) - pos - 5 >= (buf[pos + 3] << 8) | buf[pos + 4]
 
     def open_app_into(self, data: bytes | bytearray | memoryview, buf: memoryview) -> int:
         """`data` as exactly one application-data record decrypted into `buf`; -1 if it
-        is not that (nothing consumed)."""
+        is not that (nothing consumed), `HELD` if it opened to anything else (see
+        `Opener13.open_app_into`)."""
         read = self.opener
-        if read is None or self._pos != len(self._in):
+        if read is None or self._pos != len(self._in) or read.opened is not None:
             return -1
         return read.open_app_into(data, buf)
 
@@ -940,6 +1003,15 @@ class RecordLayer:
             if isinstance(read, Opener13) and self._skip_early(length):
                 return _SKIPPED  # a skipped record does not consume a sequence number
             raise BadRecordMac("record failed authentication")
+        return self._opened(read, ctype, plain, target)
+
+    def _opened(self, read: Opener, ctype: int, plain: bytes | memoryview,
+                target: memoryview | None) -> tuple[int, bytes | memoryview]:
+        """The one place an authenticated record's plaintext is read: (content type,
+        content) by the record's rules (RFC 8446 5.2-5.4: inner type, padding, size), for
+        the records `_open` decrypted and those a fast path held. `plain` is a view of
+        `target`, in the caller's buffer, when given: nothing but application data stays
+        there."""
         self.early_data_skip = 0  # the first record that decrypts ends the skipping
         self._peer_protected = True
         if target is None:

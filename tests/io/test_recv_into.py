@@ -16,6 +16,7 @@ from tlskit import ClientConfig, ServerConfig, TLSError
 from tlskit.enums import AlertDescription
 from tlskit.io.blocking import DIRECT_MIN
 
+from ..support.aead_count import count_decrypts
 from .conftest import BulkEchoHandler
 from .helpers import OneShotServer, handshake_raw_server
 
@@ -57,6 +58,16 @@ def serve(server_config: ServerConfig, script) -> OneShotServer:
     return OneShotServer(action)
 
 
+def send_then_drain(sock: socket.socket, conn: tlskit.ServerConnection) -> None:
+    """What `conn` queued, in one write; then the client's answers until it closed."""
+    sock.sendall(conn.data_to_send())
+    while not conn.closed:
+        data = sock.recv(65536)
+        if not data:
+            return
+        conn.receive_data(data)
+
+
 def test_key_update_close_notify_and_small_reads_after_direct_reads(
         server_config: ServerConfig, client_config: ClientConfig):
     def script(sock: socket.socket, conn: tlskit.ServerConnection) -> None:
@@ -66,12 +77,7 @@ def test_key_update_close_notify_and_small_reads_after_direct_reads(
         conn.send_data(b"")                    # an empty record
         conn.send_data(b"tail of the stream")
         conn.close()
-        sock.sendall(conn.data_to_send())      # all in one write
-        while not conn.closed:
-            data = sock.recv(65536)
-            if not data:
-                return
-            conn.receive_data(data)
+        send_then_drain(sock, conn)
 
     srv = serve(server_config, script)
     with tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
@@ -113,3 +119,31 @@ def test_forged_record_is_bad_record_mac_on_the_direct_path(server_config: Serve
         assert bytes(buf[:6]) != b"forged"  # no unauthentic plaintext reached the caller
     srv.join()
     assert alerts and alerts[0][:3] == b"\x17\x03\x03"  # our (protected) alert went out
+
+
+def test_each_record_is_decrypted_once_on_the_direct_path(server_config: ServerConfig,
+                                                          client_config: ClientConfig):
+    """A KeyUpdate, padded data and close_notify reach `receive_record_into`, which opens
+    them, finds they are not plain data and has the connection keep their plaintext
+    (HELD): the socket takes their events at once and nothing is decrypted twice."""
+    def script(sock: socket.socket, conn: tlskit.ServerConnection) -> None:
+        conn.send_data(b"a" * 100)
+        conn.update_keys(request_peer_update=False)
+        conn._records.write(23, b"padded", padding=50)  # (no public API pads)
+        conn.send_data(b"b" * 100)
+        conn.close()
+        send_then_drain(sock, conn)
+
+    srv = serve(server_config, script)
+    with tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
+                        timeout=10) as sock:
+        counter = count_decrypts(sock._conn)
+        sock.sendall(b"go")
+        buf = bytearray(DIRECT_MIN)
+        stream = bytearray()
+        while k := sock.recv_into(buf):
+            stream += buf[:k]
+        assert stream == b"a" * 100 + b"padded" + b"b" * 100
+        assert counter.calls == 5  # five records, each opened once
+        assert sock.recv_into(buf) == 0  # close_notify: a clean EOF, and it stays
+    srv.join()

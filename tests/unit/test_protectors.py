@@ -26,7 +26,7 @@ from tlskit.crypto import SUITES, SUITES12
 from tlskit.enums import CipherSuite
 from tlskit.errors import UnexpectedMessage
 from tlskit.keyschedule import next_traffic_secret, traffic_keys
-from tlskit.record import Opener12, Opener13, RecordLayer, Sealer12, Sealer13
+from tlskit.record import FORGED, HELD, Opener12, Opener13, RecordLayer, Sealer12, Sealer13
 
 from ..support.records import split_records
 
@@ -95,13 +95,14 @@ def test_record_layer_with_keys_is_freed_by_reference_counting_alone(no_gc):
     r.install_read(SUITE, SECRET)
     w.write(23, bytes(40000))
     assert w.sealer is not None and w.sealer.send_app(b"bulk")
-    w.write(23, b"padded", padding=10)  # the bulk path leaves this to the general path
+    w.write(23, b"padded", padding=10)  # the bulk path holds this for the general path
     data = w.take_output()
     assert r.opener is not None
     contents, used = r.opener.open_app(data)
-    assert b"".join(contents) == bytes(40000) + b"bulk" and used < len(data)
+    assert b"".join(contents) == bytes(40000) + b"bulk" and used == len(data)
+    assert r.opener.opened == b"padded\x17" + bytes(10)  # opened once, held
     r.feed(data[used:])
-    assert r.next_record() == (23, b"padded")
+    assert r.next_record() == (23, b"padded") and r.opener.opened is None
     w.update_write()
     r.update_read()
     refs = [weakref.ref(w), weakref.ref(r)]
@@ -230,16 +231,23 @@ def test_open_app_into_decrypts_into_the_callers_buffer():
     assert buf[:6] == b"second" and opener.seq == 2
 
 
-@pytest.mark.parametrize("inner,size", [
-    (b"hs\x16", 100),           # a handshake message: the general path decrypts it
-    (b"padded\x17\x00", 100),   # padding: the general path strips it
-    (b"too long\x17", 8),       # the caller's buffer cannot hold it
+@pytest.mark.parametrize("inner", [
+    b"hs\x16",           # a handshake message: the general path interprets it
+    b"padded\x17\x00",   # padding: the general path strips it
 ])
-def test_open_app_into_leaves_other_records_to_the_general_path(inner, size):
+def test_open_app_into_holds_other_records_for_the_general_path(inner):
+    """Opened once: consumed, its plaintext held (a copy), nothing left in `buf`."""
     opener = Opener13.from_secret(SUITE, SECRET)
-    buf = bytearray(size)
-    assert opener.open_app_into(sealed(inner), memoryview(buf)) == -1
-    assert opener.seq == 0 and buf == bytearray(size)  # nothing consumed, nothing left
+    buf = bytearray(100)
+    assert opener.open_app_into(sealed(inner), memoryview(buf)) == HELD
+    assert opener.seq == 1 and buf == bytearray(100) and opener.opened == inner
+
+
+def test_open_app_into_leaves_a_record_the_buffer_cannot_hold_unopened():
+    opener = Opener13.from_secret(SUITE, SECRET)
+    buf = bytearray(8)
+    assert opener.open_app_into(sealed(b"too long\x17"), memoryview(buf)) == -1
+    assert opener.seq == 0 and buf == bytearray(8) and opener.opened is None
 
 
 def test_open_app_into_leaves_no_unauthentic_plaintext():
@@ -247,8 +255,8 @@ def test_open_app_into_leaves_no_unauthentic_plaintext():
     rec = bytearray(sealed(b"secret message\x17"))
     rec[-1] ^= 1  # the tag fails; the AEAD has already written the plaintext
     buf = bytearray(64)
-    assert opener.open_app_into(bytes(rec), memoryview(buf)) == -1
-    assert buf == bytearray(64) and opener.seq == 0
+    assert opener.open_app_into(bytes(rec), memoryview(buf)) == HELD  # for its alert
+    assert buf == bytearray(64) and opener.seq == 0 and opener.opened == FORGED
 
 
 def test_bulk_send_matches_the_general_path():

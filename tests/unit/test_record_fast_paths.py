@@ -20,7 +20,7 @@ from tlskit.crypto import SUITES
 from tlskit.enums import CipherSuite
 from tlskit.errors import UnexpectedMessage
 from tlskit.keyschedule import key_and_iv
-from tlskit.record import MAX_PLAINTEXT, Opener13, RecordLayer, Sealer13
+from tlskit.record import FORGED, MAX_PLAINTEXT, Opener13, RecordLayer, Sealer13
 
 from ..hostile.helpers import replay_client, replay_server
 from ..support.pump import pump
@@ -363,14 +363,17 @@ def test_the_multi_record_openers_open_what_seal_queues() -> None:
     out = memoryview(bytearray(len(RUN) + 3))
     assert opener.open_records_into(wire, out) == (len(RUN), len(wire))
     assert bytes(out[:len(RUN)]) == RUN and opener.seq == RUN_SEQ + 3
+    first = len(reference_records()[0])
     skewed = lazy_opener()
-    skewed.seq = RUN_SEQ + 1  # off by one: nothing opens, nothing counts
-    assert skewed.open_app(wire) == ([], 0) and skewed.seq == RUN_SEQ + 1
+    skewed.seq = RUN_SEQ + 1  # off by one: nothing opens, nothing counts; the first
+    # record is consumed as failed (`FORGED`), for the general path to report
+    assert skewed.open_app(wire) == ([], first) and skewed.seq == RUN_SEQ + 1
+    assert skewed.opened == FORGED
     skewed = lazy_opener()
     skewed.seq = RUN_SEQ + 1
     out = memoryview(bytearray(len(RUN) + 3))
-    assert skewed.open_records_into(wire, out) == (0, 0) and skewed.seq == RUN_SEQ + 1
-    assert not any(out)  # the failed tag left nothing behind
+    assert skewed.open_records_into(wire, out) == (0, first) and skewed.seq == RUN_SEQ + 1
+    assert not any(out) and skewed.opened == FORGED  # the failed tag left nothing behind
 
 
 def test_the_bound_send_into_refuses_views_it_cannot_write_bytes_to() -> None:

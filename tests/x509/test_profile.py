@@ -179,13 +179,20 @@ def test_underscore_labels_still_match_exactly() -> None:
 # -- CA structure ------------------------------------------------------------------------
 
 
-def test_ca_with_non_critical_basic_constraints_is_malformed() -> None:
+def test_ca_with_non_critical_basic_constraints_is_a_lint_finding() -> None:
+    """RFC 5280 4.2.1.9 binds the issuing CA; path validation reads only cA (6.1.4 (k)),
+    as OpenSSL, Go and the browsers do: accepted by default, reported by the lint, and
+    refused by profile "cabf"."""
     root = pki.root("NC BC Root")
     inter = pki.intermediate("Soft BC", root, bc_critical=False)
     leaf = pki.leaf(HOST, inter)
-    err = _reason(Verifier(TrustStore([root.cert])), leaf.cert, [inter.cert])
+    v = Verifier(TrustStore([root.cert]))
+    _verify(v, leaf.cert, [inter.cert])
+    found = {(f.certificate, f.rule) for f in v.lint(leaf.cert, [inter.cert], at=NOW)}
+    assert (inter.cert, "ca-basic-constraints") in found
+    err = _reason(Verifier(TrustStore([root.cert]), profile="cabf"), leaf.cert, [inter.cert])
     assert err.reason is Reason.malformed and err.certificate == inter.cert
-    assert "critical" in str(err)
+    assert "basicConstraints critical" in str(err)
 
 
 def test_missing_key_identifiers_are_lint_findings_only() -> None:

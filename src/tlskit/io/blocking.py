@@ -28,7 +28,7 @@ from ..connection import ClientConnection, Connection
 from ..errors import AlertReceived, ConnectionClosedError, TLSError, UsageError
 from ..events import ConnectionClosed, DataReceived, Event
 from ..keylog import with_keylog
-from ..record import MAX_CIPHERTEXT, MAX_PLAINTEXT
+from ..record import HELD, MAX_CIPHERTEXT, MAX_PLAINTEXT
 from .info import ConnectionInfo, peercert_dict
 
 __all__ = ["TLSSocket", "TruncatedConnection", "connect", "peercert_dict"]
@@ -496,7 +496,8 @@ class TLSSocket(ConnectionInfo):
         into `_cbuf` and each application-data record is decrypted straight into `view`.
         Returns the bytes written, or -1 when the buffered path must take over (anything
         but application data, close_notify, EOF, errors): what was read stays in `_cbuf`
-        for it."""
+        for it, but for a record the connection already opened and holds (`HELD`), which
+        is consumed here and whose events are taken at once."""
         if self._peer_closed or self._eof:
             return -1
         if self._cbuf is None:
@@ -512,11 +513,14 @@ class TLSSocket(ConnectionInfo):
                     with memoryview(cbuf) as whole, whole[pos:pos + total] as record, \
                             self._state:
                         got = self._conn.receive_record_into(record, view)
-                    if got < 0:
-                        return -1
+                    if got < 0 and got != HELD:
+                        return -1  # declined: left for the buffered path
                     self._cpos = pos + total
                     if self._cpos == end:
                         self._cpos = self._cend = 0
+                    if got < 0:  # HELD: consumed and opened; its events now
+                        self._feed(b"")
+                        return -1
                     if got:
                         return got
                     continue  # an empty application-data record

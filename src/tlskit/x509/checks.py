@@ -221,8 +221,9 @@ def _eku_words(info: CertInfo, role: Role, ctx: Context) -> str:
 
 def _ca_basic_constraints(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
     """RFC 5280 6.1.4 (k): an issuer must assert cA. A v1 trust anchor without extensions
-    is grandfathered; a v1 intermediate is never a CA. An intermediate must mark the
-    extension critical (RFC 5280 4.2.1.9; pyca agrees); an anchor need not."""
+    is grandfathered; a v1 intermediate is never a CA. Whether the extension is marked
+    critical is an issuance rule (RFC 5280 4.2.1.9 binds the CA; section 6 never reads
+    it, nor do OpenSSL, Go or the browsers): `lint` reports it, profile "cabf" enforces it."""
     if info.version is not x509.Version.v3:
         if role == "anchor":
             return None
@@ -231,9 +232,6 @@ def _ca_basic_constraints(info: CertInfo, role: Role, ctx: Context) -> Verdict |
     if not info.ca:
         why = "basicConstraints is absent" if info.ca is None else "basicConstraints cA is false"
         return Reason.not_a_ca, f"is not a CA ({why}) but is used as an issuer"
-    if not info.bc_critical and role != "anchor":
-        return (Reason.malformed, "is malformed: a CA certificate must mark basicConstraints "
-                "critical (RFC 5280 4.2.1.9)")
     return None
 
 

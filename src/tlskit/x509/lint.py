@@ -68,7 +68,7 @@ def _ca_rules(info: CertInfo, role: Role) -> list[LintVerdict]:
     if info.version is not x509.Version.v3:
         return []
     out: list[LintVerdict] = []
-    if role == "anchor" and info.ca and not info.bc_critical:
+    if info.ca and not info.bc_critical:
         out.append(("ca-basic-constraints", Reason.malformed, "does not mark basicConstraints "
                     "critical, which a CA certificate must (RFC 5280 4.2.1.9)"))
     if role == "anchor" and info.empty_subject:

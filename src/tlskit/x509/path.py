@@ -28,10 +28,11 @@ Decisions (each one is a place where RFC 5280 leaves room or the Web PKI is stri
   key sizes, validity, basicConstraints and pathLen, keyUsage/EKU, name constraints, RFC
   9525 host names on the SAN, critical extensions. Rules addressed to the CA that issues a
   certificate (RFC 5280 section 4 MUSTs on conforming CAs that section 6 never reads, the
-  CA/B Baseline Requirements: a CN repeated in the SAN, SAN and EKU criticality, key
-  identifiers, serial numbers, EKU presence and extra purposes, root encodings) are
+  CA/B Baseline Requirements: a CN repeated in the SAN, SAN, EKU and CA basicConstraints
+  criticality, key identifiers, serial numbers, EKU presence and extra purposes, root encodings) are
   reported by `lint` and enforced only with ``profile="cabf"``. Where the default differs
-  from pyca it is written down, with the clause, in tests/x509/test_differential.py.
+  from pyca or Go's crypto/x509 it is written down, with the clause, in
+  tests/x509/test_differential.py and test_differential_go.py.
 * Trust anchors are certificates the user chose: their own self-signature and their
   encoding (key identifiers, criticality of basicConstraints and nameConstraints) are not
   judged; their validity period, key strength, cA, keyUsage keyCertSign, EKU,
@@ -44,7 +45,7 @@ Decisions (each one is a place where RFC 5280 leaves room or the Web PKI is stri
   a CA (``openssl req -x509`` makes one); every other leaf check still applies.
 * Structure (RFC 5280 4.1, 4.2): the outer signatureAlgorithm must equal the TBS
   signature field byte for byte; an extension may appear once; below the anchor, AKI and
-  SKI are not critical, a CA marks basicConstraints critical and has a non-empty subject;
+  SKI are not critical, a CA has a non-empty subject;
   an empty subject needs a critical SAN and a SAN is never empty; nameConstraints appear
   only in CA certificates, with well-formed subtrees (a non-critical one is still obeyed).
 * End-entity: a v3 certificate that is not a CA and does not assert keyCertSign; with an

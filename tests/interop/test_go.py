@@ -1,0 +1,346 @@
+"""tlskit against Go's crypto/tls, both ways: an implementation that shares no code with
+OpenSSL or GnuTLS, with its own strict parser, certificate verifier and key schedule.
+
+The peer is `go/tlspeer.go`, built once per session with the Debian `golang-go` toolchain
+(installed by .ci/install-test-deps.sh). It prints one JSON line per connection with what
+Go negotiated (version, suite, resumption, ALPN, the peer's certificates), so each test
+checks both sides' view of the same handshake; its server echoes, its client sends a
+payload and reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tlskit import (
+    AlertDescription,
+    AlertReceived,
+    CertificateVerificationError,
+    ClientConfig,
+    ConnectionClosed,
+    HandshakeComplete,
+    TLSError,
+)
+from tlskit.ca import LocalCA
+from tlskit.config import CertifiedKey
+from tlskit.enums import ExtensionType
+from tlskit.session import SessionCache
+
+from ..support.golang import build_go
+from ..support.peers import PeerProcess
+from ..support.pump import Pump, echo_until_close, tlskit_server
+from .conftest import PKI, Peers
+from .helpers import SCHEME_FOR_CERT
+
+pytestmark = pytest.mark.interop
+
+SOURCE = Path(__file__).parent / "go" / "tlspeer.go"
+# Go's names for the suites both stacks implement (tls.CipherSuiteName).
+TLS12_SUITES = {
+    "ec256": "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "rsa2048": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+}
+PAYLOAD = 200_000  # bytes echoed per connection: a dozen full records each way
+
+
+@pytest.fixture(scope="session")
+def go_peer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tlspeer built from source with the local toolchain; never the network."""
+    return build_go(SOURCE, tmp_path_factory.mktemp("go"))
+
+
+def go_server(peers: Peers, go_peer: Path, pki: PKI, kind: str = "ec256",
+              *args: str) -> tuple[PeerProcess, int]:
+    files = pki.files[kind]
+    proc = peers.start([go_peer, "-mode", "server", "-cert", files.fullchain,
+                        "-key", files.key, *args])
+    return proc, int(proc.wait_for(rb"LISTENING (\d+)\n").group(1))
+
+
+def go_client(go_peer: Path, pki: PKI, port: int, *args: str) -> list[dict[str, Any]]:
+    """Run the Go client to completion; its JSON lines (one per connection). A failure
+    fails the test with Go's own words."""
+    run = subprocess.run([str(go_peer), "-mode", "client", "-addr", f"127.0.0.1:{port}",
+                          "-ca", str(pki.root_pem), *args],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+
+
+def go_client_error(go_peer: Path, pki: PKI, port: int, *args: str) -> str:
+    run = subprocess.run([str(go_peer), "-mode", "client", "-addr", f"127.0.0.1:{port}",
+                          "-ca", str(pki.root_pem), *args],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 1, run.stdout + run.stderr
+    return run.stdout
+
+
+def echo_with_go(pump: Pump) -> dict[str, Any]:
+    """The Go server's JSON line, then a payload echoed back, then close_notify both ways."""
+    line = json.loads(pump.recv_until(b"\n"))
+    payload = bytes(range(256)) * (PAYLOAD // 256)
+    assert pump.echo_roundtrip(payload) == payload
+    pump.close()
+    assert pump.wait_closed() == ConnectionClosed(None)
+    return line  # type: ignore[no-any-return]
+
+
+def connect(config: Any, port: int) -> tuple[Pump, HandshakeComplete]:
+    pump = Pump.connect(config, port)
+    return pump, pump.handshake()
+
+
+# ------------------------------------------------------------------ tlskit client, Go server
+
+@pytest.mark.parametrize("kind", ["ec256", "rsa2048", "ed25519"])
+def test_tlskit_client_to_go_server_tls13(peers: Peers, go_peer: Path, pki: PKI,
+                                          kind: str) -> None:
+    _, port = go_server(peers, go_peer, pki, kind, "-min", "1.3")
+    pump, hc = connect(pki.client_config(), port)
+    try:
+        go = echo_with_go(pump)
+    finally:
+        pump.dispose()
+    assert hc.version == go["version"] == "TLSv1.3"
+    assert hc.cipher_suite.name == go["cipher_suite"]
+    assert hc.signature_scheme is not None
+    assert hc.signature_scheme.name == SCHEME_FOR_CERT[kind]
+    assert go["server_name"] == "localhost" and not go["did_resume"]
+
+
+@pytest.mark.parametrize("kind", ["ec256", "rsa2048"])
+def test_tlskit_client_to_go_server_tls12(peers: Peers, go_peer: Path, pki: PKI,
+                                          kind: str) -> None:
+    _, port = go_server(peers, go_peer, pki, kind, "-max", "1.2")
+    pump, hc = connect(pki.client_config(versions=["TLSv1.2"]), port)
+    try:
+        go = echo_with_go(pump)
+    finally:
+        pump.dispose()
+    assert hc.version == go["version"] == "TLSv1.2"
+    assert go["cipher_suite"] == TLS12_SUITES[kind] == hc.cipher_suite.name
+
+
+@pytest.mark.parametrize("group", ["secp256r1", "secp384r1", "secp521r1"])
+def test_go_server_preferring_another_group_gets_a_retry(
+        peers: Peers, go_peer: Path, pki: PKI, group: str) -> None:
+    """Go accepts only ``group``, which tlskit offers without a key share (its default
+    share is x25519): Go sends a HelloRetryRequest and tlskit answers with that group."""
+    _, port = go_server(peers, go_peer, pki, "ec256", "-min", "1.3", "-curves", group)
+    pump, hc = connect(pki.client_config(groups=["x25519", group]), port)
+    try:
+        echo_with_go(pump)
+    finally:
+        pump.dispose()
+    assert hc.group is not None and hc.group.name == group
+
+
+def test_tlskit_client_resumes_with_go_server_tls13(peers: Peers, go_peer: Path,
+                                                    pki: PKI) -> None:
+    """Go's server issues NewSessionTickets; tlskit's second connection resumes with one
+    and Go says it resumed."""
+    _, port = go_server(peers, go_peer, pki, "ec256", "-min", "1.3", "-n", "2")
+    assert _two_connections(pki.client_config(session_cache=SessionCache()), port) == [
+        (False, False), (True, True)]
+
+
+def test_tlskit_client_tls12_resumes_go_sessions_only_with_ems(
+        peers: Peers, go_peer: Path, pki: PKI) -> None:
+    """TLS 1.2 resumption needs the extended master secret on tlskit's side (RFC 7627
+    5.3, the triple-handshake fix): Go added it in 1.21, so with Debian's Go 1.19 tlskit
+    keeps no session and the second connection is a full handshake on both sides (Go
+    still issued a ticket); a Go that negotiates it is resumed."""
+    _, port = go_server(peers, go_peer, pki, "ec256", "-max", "1.2", "-n", "2")
+    ems: list[bool] = []
+
+    def tracer(step: str, fields: dict[str, Any]) -> None:
+        if step == "server_hello":
+            ems.append(ExtensionType.extended_master_secret in fields["message"].extensions)
+
+    config = pki.client_config(versions=["TLSv1.2"], session_cache=SessionCache(),
+                               tracer=tracer)
+    seen = _two_connections(config, port)
+    assert seen == ([(False, False), (True, True)] if ems[0]
+                    else [(False, False), (False, False)])
+
+
+def _two_connections(config: ClientConfig, port: int) -> list[tuple[bool, bool]]:
+    """(tlskit resumed, Go resumed) for two connections with the same config."""
+    seen = []
+    for _ in range(2):
+        pump, hc = connect(config, port)
+        try:
+            seen.append((hc.resumed, echo_with_go(pump)["did_resume"]))
+        finally:
+            pump.dispose()
+    return seen
+
+
+def test_tlskit_client_certificate_to_go_server(peers: Peers, go_peer: Path,
+                                                pki: PKI) -> None:
+    """Go requires and verifies a client certificate (RequireAndVerifyClientCert)."""
+    issued, _ = pki.client_cert("go-client")
+    _, port = go_server(peers, go_peer, pki, "ec256", "-ca", str(pki.root_pem))
+    config = pki.client_config(certificate=CertifiedKey(issued.chain, issued.private_key))
+    pump, _hc = connect(config, port)
+    try:
+        go = echo_with_go(pump)
+    finally:
+        pump.dispose()
+    assert go["peer_subjects"] and "go-client" in go["peer_subjects"][0]
+
+
+def test_tlskit_client_without_certificate_is_refused_by_go(
+        peers: Peers, go_peer: Path, pki: PKI) -> None:
+    """No client certificate where Go requires one: tlskit's handshake completes (TLS 1.3
+    clients finish first) and Go's alert then ends the connection, reported as such."""
+    proc, port = go_server(peers, go_peer, pki, "ec256", "-ca", str(pki.root_pem))
+    pump = Pump.connect(pki.client_config(), port)
+    try:
+        pump.handshake()
+        with pytest.raises(TLSError) as err:
+            pump.recv_until(b"\n")
+    finally:
+        pump.dispose()
+    # certificate_required (RFC 8446 4.4.2.4) from Go 1.21 on; Go 1.19 says bad_certificate.
+    assert isinstance(err.value, AlertReceived)
+    assert err.value.alert in (AlertDescription.certificate_required,
+                               AlertDescription.bad_certificate)
+    proc.wait_for(rb"HANDSHAKE ERROR [^\n]*certificate")
+
+
+def test_key_update_both_ways_with_go(peers: Peers, go_peer: Path, pki: PKI) -> None:
+    """tlskit's KeyUpdate with update_requested: Go installs the new key (the echo after
+    it still decrypts) and answers with its own, which tlskit reports."""
+    _, port = go_server(peers, go_peer, pki, "ec256", "-min", "1.3")
+    pump, _hc = connect(pki.client_config(), port)
+    try:
+        pump.recv_until(b"\n")
+        pump.key_update(request_peer_update=True)
+        assert pump.echo_roundtrip(b"after the key update\n") == b"after the key update\n"
+        pump.wait_key_updated()
+        assert pump.echo_roundtrip(b"and again\n") == b"and again\n"
+        pump.close()
+        assert pump.wait_closed() == ConnectionClosed(None)
+    finally:
+        pump.dispose()
+
+
+def test_tlskit_client_rejects_go_server_with_untrusted_chain(
+        peers: Peers, go_peer: Path, pki: PKI, tmp_path: Path) -> None:
+    """tlskit does not trust the chain: it says which certificate and why, and Go's server
+    logs the alert tlskit sent (unknown_ca as "unknown certificate authority")."""
+    other = LocalCA.create(directory=None)
+    proc, port = go_server(peers, go_peer, pki, "ec256")
+    with pytest.raises(CertificateVerificationError) as err:
+        Pump.handshake_once(ClientConfig(trust_anchors=[other.root]), port)
+    assert err.value.alert == AlertDescription.unknown_ca
+    proc.wait_for(rb"HANDSHAKE ERROR [^\n]*unknown certificate authority")
+
+
+# ------------------------------------------------------------------ Go client, tlskit server
+
+@pytest.mark.parametrize("kind", ["ec256", "rsa2048", "ed25519"])
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_go_client_to_tlskit_server(peers: Peers, go_peer: Path, pki: PKI, kind: str,
+                                    version: str) -> None:
+    """Go verifies tlskit's chain with its own verifier and echoes a payload."""
+    server = peers.thread(tlskit_server(pki.server_config(kind, versions=[version]),
+                                        _handshake_and_echo))
+    max_v = "1.3" if version == "TLSv1.3" else "1.2"
+    (line,) = go_client(go_peer, pki, server.port, "-max", max_v, "-send", str(PAYLOAD))
+    (hc,) = server.join()
+    assert line["version"] == hc.version == version
+    assert line["cipher_suite"] == hc.cipher_suite.name
+    subjects = [c.subject.rfc4514_string() for c in pki.issued[kind].chain]
+    assert len(line["peer_subjects"]) == len(subjects) == 2  # leaf and intermediate
+
+
+def test_go_client_resumes_with_tlskit_server_tls13(peers: Peers, go_peer: Path,
+                                                    pki: PKI) -> None:
+    """Go's client cache holds tlskit's ticket; its second connection resumes and both
+    sides say so."""
+    server = peers.thread(tlskit_server(pki.server_config(), _handshake_and_echo, count=2))
+    lines = go_client(go_peer, pki, server.port, "-min", "1.3", "-n", "2", "-send", "1000")
+    assert [line["did_resume"] for line in lines] == [False, True]
+    assert [hc.resumed for hc in server.join()] == [False, True]
+
+
+def test_go_client_tls12_resumes_tlskit_sessions_only_with_ems(
+        peers: Peers, go_peer: Path, pki: PKI) -> None:
+    """The server side of RFC 7627 5.3: tlskit makes no TLS 1.2 session (ticket or ID)
+    from a handshake without the extended master secret, which Go's client offers only
+    from 1.21 on; so with Debian's Go 1.19 both connections are full handshakes."""
+    ems: list[bool] = []
+
+    def tracer(step: str, fields: dict[str, Any]) -> None:
+        if step == "client_hello":
+            ems.append(ExtensionType.extended_master_secret in fields["message"].extensions)
+
+    server = peers.thread(tlskit_server(
+        pki.server_config(versions=["TLSv1.2"], tracer=tracer), _handshake_and_echo,
+        count=2))
+    lines = go_client(go_peer, pki, server.port, "-max", "1.2", "-n", "2", "-send", "1000")
+    resumed = [hc.resumed for hc in server.join()]
+    assert [line["did_resume"] for line in lines] == resumed
+    assert resumed == ([False, True] if ems[0] else [False, False])
+
+
+def _handshake_and_echo(pump: Pump) -> HandshakeComplete:
+    """Server body: `echo_until_close`, then what the handshake negotiated."""
+    echo_until_close(pump)
+    hc = pump.conn.handshake_complete
+    assert hc is not None
+    return hc
+
+
+@pytest.mark.parametrize("group", ["secp256r1", "secp384r1", "secp521r1"])
+def test_go_client_with_one_group(peers: Peers, go_peer: Path, pki: PKI, group: str) -> None:
+    """Go offering a single group (its key share for it): tlskit's server accepts every
+    group it implements, as the conformance probes ask, without a retry."""
+    server = peers.thread(tlskit_server(pki.server_config(), _handshake_and_echo))
+    go_client(go_peer, pki, server.port, "-min", "1.3", "-curves", group, "-send", "100")
+    (hc,) = server.join()
+    assert hc.group is not None and hc.group.name == group
+
+
+def test_alpn_with_go_both_ways(peers: Peers, go_peer: Path, pki: PKI) -> None:
+    server = peers.thread(tlskit_server(pki.server_config(alpn_protocols=["h2", "http/1.1"]),
+                                        _handshake_and_echo))
+    (line,) = go_client(go_peer, pki, server.port, "-alpn", "http/1.1,h2", "-send", "10")
+    (hc,) = server.join()
+    assert line["alpn"] == hc.alpn_protocol == "h2"
+    _, port = go_server(peers, go_peer, pki, "ec256", "-alpn", "http/1.1")
+    pump, hc = connect(pki.client_config(alpn_protocols=["h2", "http/1.1"]), port)
+    try:
+        go = echo_with_go(pump)
+    finally:
+        pump.dispose()
+    assert go["alpn"] == hc.alpn_protocol == "http/1.1"
+
+
+def test_go_client_certificate_to_tlskit_server(peers: Peers, go_peer: Path,
+                                                pki: PKI) -> None:
+    _, files = pki.client_cert("go-side")
+    server = peers.thread(tlskit_server(
+        pki.server_config(client_auth="required", client_trust_anchors=[pki.root]),
+        _handshake_and_echo))
+    go_client(go_peer, pki, server.port, "-cert", str(files.fullchain), "-key",
+              str(files.key), "-send", "100")
+    (hc,) = server.join()
+    assert hc.peer_certificates[0].subject.rfc4514_string().endswith("go-side")
+
+
+def test_go_client_rejects_a_name_mismatch(peers: Peers, go_peer: Path, pki: PKI) -> None:
+    """Go checks the name against tlskit's certificate: a wrong name fails in Go with its
+    verifier's words, and tlskit's server reports Go's bad_certificate alert."""
+    server = peers.thread(tlskit_server(pki.server_config(), Pump.handshake_error))
+    out = go_client_error(go_peer, pki, server.port, "-name", "not-localhost.example")
+    assert "certificate is valid for" in out and "not not-localhost.example" in out
+    (err,) = server.join()
+    assert getattr(err, "alert", None) == AlertDescription.bad_certificate
