@@ -84,3 +84,74 @@ def test_truncated_certificate_is_the_checked_readers_error(cut: int) -> None:
     assert _split_common(der) is None
     with pytest.raises(DERError):
         split_certificate(der)
+
+
+def _element(tag: int, body: bytes, long_form: bool) -> bytes:
+    """A DER element, its length in the long form (one or two octets) when asked: the
+    forms the one-pass reader decodes itself."""
+    n = len(body)
+    if n < 0x80 and not long_form:
+        return bytes([tag, n]) + body
+    if n <= 0xFF:
+        return bytes([tag, 0x81, n]) + body
+    return bytes([tag, 0x82, n >> 8, n & 0xFF]) + body
+
+
+def _reencoded(der: bytes, long_form: int) -> tuple[bytes, list[int]]:
+    """The certificate with TBS element number ``long_form`` (-1: none) given a long-form
+    length, and the offsets of every tag and length octet the one-pass reader reads."""
+    outer = pki.der_elements(pki.der_body(der))
+    items = pki.der_elements(pki.der_body(outer[0]))
+    parts = [_element(item[0], pki.der_body(item), i == long_form)
+             for i, item in enumerate(items)]
+    tbs = _element(0x30, b"".join(parts), True)
+    whole = _element(0x30, tbs + b"".join(outer[1:]), True)
+    offsets = list(range(8))
+    pos = 8
+    for part in parts:
+        offsets.extend(range(pos, pos + 4))  # tag, length octets, first content octet
+        pos += len(part)
+    offsets.extend(range(pos, pos + 3))  # the end of the TBS, the signatureAlgorithm
+    return whole, [o for o in offsets if o < len(whole)]
+
+
+# Octet values around the length encodings' edges.
+_EDGES = (0x00, 0x01, 0x02, 0x30, 0x7F, 0x80, 0x81, 0x82, 0x83, 0xA0, 0xA3, 0xFF)
+
+
+def test_every_header_octet_changed_splits_the_same() -> None:
+    """Every tag and length octet the one-pass reader reads, set to each edge value (and
+    to its neighbours), with each element's length in the short and the long forms: the
+    reader answers as the checked one or declines. Not left to chance: an off-by-one in a
+    bound or in the serial's offset fails here."""
+    for sample in _samples():
+        for long_form in range(-1, 7):
+            der, offsets = _reencoded(sample, long_form)
+            _same(der)
+            assert _split_common(der) is not None
+            for at in offsets:
+                for value in {*_EDGES, (der[at] + 1) & 0xFF, (der[at] - 1) & 0xFF}:
+                    mutated = bytearray(der)
+                    mutated[at] = value
+                    _same(bytes(mutated))
+
+
+def test_every_truncation_splits_the_same() -> None:
+    for sample in _samples():
+        der, _ = _reencoded(sample, 1)
+        for cut in range(len(der)):
+            _same(der[:cut])
+
+
+def _two_octet(tag: int, body: bytes) -> bytes:
+    return bytes([tag, 0x82, len(body) >> 8, len(body) & 0xFF]) + body
+
+
+def test_a_tbs_cut_anywhere_and_ending_the_input_splits_the_same() -> None:
+    """The TBS cut short inside any element, its length and the certificate's made to
+    agree, and nothing after it: the reader must not read past the end of the input."""
+    for sample in _samples():
+        der, _ = _reencoded(sample, 1)
+        tbs_body = pki.der_body(pki.der_elements(pki.der_body(der))[0])
+        for cut in range(len(tbs_body)):
+            _same(_two_octet(0x30, _two_octet(0x30, tbs_body[:cut])))

@@ -223,3 +223,74 @@ def test_verdicts_messages_and_alerts_match_the_general_reading(
         assert fast[-1][0] == reason
     monkeypatch.setattr(derext, "read_extensions", lambda block: None)
     assert [_verdict(store, issued.cert, host) for host, _, issued in cases] == fast
+
+
+def _extension_offsets(block: bytes) -> list[int]:
+    """Offsets in an Extensions block of what the reader decides on: the block's header,
+    and each Extension's tag, length octets, OID header, first and last value octets."""
+    offsets = [0, 1, 2, 3]
+    span = derext._only(block, 0x30)
+    assert span is not None
+    pos, end = span
+    while pos < end:
+        tlv = derext._tlv(block, pos, end)
+        assert tlv is not None
+        offsets.extend(range(pos, min(tlv[1] + 3, tlv[2])))
+        offsets.extend((tlv[2] - 2, tlv[2] - 1))
+        pos = tlv[2]
+    return offsets
+
+
+def _same_remembering(cert: x509.Certificate) -> None:
+    """Both readings agree with the remembered extensions left as earlier certificates
+    left them: an encoding filed under the wrong key would be found for another one."""
+    der = cert.public_bytes(Encoding.DER)
+    pieces = split_certificate(der)
+    general = _fields(certinfo._analyze(cert, der, pieces, fast=False))
+    assert _fields(certinfo._analyze(cert, der, pieces)) == general
+
+
+_EDGES = (0x00, 0x01, 0x02, 0x04, 0x30, 0x31, 0x7F, 0x80, 0x81, 0x82, 0xFF)
+
+
+def test_every_extension_header_octet_changed_analyzes_the_same() -> None:
+    """Each octet the reader decides on, set to edge values and its neighbours, in every
+    sample: a certificate cryptography still loads analyzes the same both ways, one after
+    the other (the remembered extensions are not cleared between them)."""
+    derext._REMEMBERED.clear()
+    for cert in _samples():
+        der = cert.public_bytes(Encoding.DER)
+        block = split_certificate(der).extensions
+        assert block
+        start = der.index(block)
+        for at in _extension_offsets(block):
+            original = block[at]
+            for value in {*_EDGES, (original + 1) & 0xFF, (original - 1) & 0xFF}:
+                mutated = bytearray(der)
+                mutated[start + at] = value
+                try:
+                    changed = x509.load_der_x509_certificate(bytes(mutated))
+                except ValueError:
+                    continue
+                _same_remembering(changed)
+            _same_remembering(cert)
+
+
+def test_an_empty_extensions_sequence_is_cryptographys_to_judge() -> None:
+    """[3] holding an empty SEQUENCE (RFC 5280 says SIZE (1..MAX)): the reader declines."""
+    root, _ = _issuers()
+    issued = pki.leaf("empty.example", root)
+    cert = pki.rebuild(issued, root, lambda items: [*items[:-1], b"\xa3\x02\x30\x00"])
+    assert derext.read_extensions(b"\x30\x00") is None
+    assert not _same(cert)
+
+
+def test_an_extension_that_is_not_a_sequence_is_declined() -> None:
+    """Whatever cryptography makes of it (it refuses to load these), the reader reads
+    only Extension SEQUENCEs."""
+    block = split_certificate(_samples()[3].public_bytes(Encoding.DER)).extensions
+    assert block and derext.read_extensions(block) is not None
+    for at in _extension_offsets(block)[4:]:
+        if block[at] == 0x30 and derext._tlv(block, at, len(block)) is not None:
+            retagged = block[:at] + b"\x31" + block[at + 1:]
+            assert derext.read_extensions(retagged) is None

@@ -23,6 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tlskit.x509 import CertificateVerificationError, TrustStore, Verifier, certinfo
+from tlskit.x509.checks import Context
 from tlskit.x509.der import (
     _NAMED_CURVE_SPKI,
     DERError,
@@ -30,6 +31,7 @@ from tlskit.x509.der import (
     _spki_problem_read,
     split_certificate,
 )
+from tlskit.x509.lru import LRUCache
 from tlskit.x509.verify import _utc
 
 from . import pki
@@ -98,12 +100,72 @@ def test_a_validation_after_the_cache_fills_still_checks_everything() -> None:
     assert len(v._infos) <= 4
 
 
+@given(st.lists(st.tuples(st.sampled_from(["put", "put_all", "get"]),
+                          st.lists(st.integers(0, 9), min_size=1, max_size=3),
+                          st.integers(0, 99)), max_size=60),
+       st.integers(1, 6))
+def test_put_all_is_one_put_per_key(
+    operations: list[tuple[str, list[int], int]], size: int
+) -> None:
+    """`LRUCache.put_all` (one lock for an analysis's two keys) leaves the cache as a
+    put per key would: the same entries, in the same order, the same evictions."""
+    together: LRUCache[int, int] = LRUCache(size)
+    apart: LRUCache[int, int] = LRUCache(size)
+    for op, keys, value in operations:
+        if op == "get":
+            assert together.get(keys[0]) == apart.get(keys[0])
+        elif op == "put":
+            together.put(keys[0], value)
+            apart.put(keys[0], value)
+        else:
+            together.put_all(tuple(keys), value)
+            for key in keys:
+                apart.put(key, value)
+        assert list(together._data.items()) == list(apart._data.items())
+
 def test_analyze_der_is_analyze_on_real_certificates() -> None:
     for cert in _corpus():
         der = cert.public_bytes(Encoding.DER)
         fast = certinfo.analyze_der(cert, der, hashlib.sha256(der).digest())
         assert _fields(fast) == _fields(certinfo.analyze(cert))
 
+
+def test_analysis_fields_are_what_cryptography_reads() -> None:
+    """The analysis builds its CertInfo by position (cheaper than keywords): each field
+    holds what cryptography itself says of the certificate, so no two are swapped."""
+    spki_format = (Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    for cert in _corpus():
+        der = cert.public_bytes(Encoding.DER)
+        info = certinfo.analyze_der(cert, der, hashlib.sha256(der).digest())
+        subject, issuer = cert.subject.public_bytes(), cert.issuer.public_bytes()
+        assert info.cert is cert and info.fingerprint == hashlib.sha256(der).digest()
+        assert (info.subject_der, info.issuer_der) == (subject, issuer)
+        assert info.self_issued == (subject == issuer)
+        assert info.empty_subject == (len(cert.subject) == 0)
+        assert info.loop_key == (subject, cert.public_key().public_bytes(*spki_format))
+        assert (info.not_before, info.not_after) == (
+            cert.not_valid_before_utc, cert.not_valid_after_utc)
+        assert info.public_key == cert.public_key()
+        assert info.key_desc == certinfo._key_description(cert.public_key())[0]
+        assert info.tbs == cert.tbs_certificate_bytes
+        assert info.weak_signature == certinfo._signature_weakness(cert)
+
+
+def test_a_validation_context_carries_the_verifiers_settings() -> None:
+    """`Verifier._context` builds the Context by position: with every setting distinct
+    from its default and from the others, each lands in its own field."""
+    store = TrustStore([pki.simple_chain("ctx.example").root.cert])
+    v = Verifier(store, max_depth=3, require_digital_signature=False,
+                 max_signature_checks=11, max_candidates=22, profile="cabf",
+                 max_name_checks=44)
+    at = datetime(2030, 1, 2, 3, 4, 5, 678, tzinfo=UTC)
+    ctx = v._context(at, "client", True)
+    assert ctx == Context(
+        at=at.replace(microsecond=0), usage="client", max_depth=3,
+        require_digital_signature=False, signatures=v._signatures, stats=v.stats,
+        max_signature_checks=11, max_candidates=22, collect=True,
+        curated_anchors=store.curated, profile="cabf", max_name_checks=44)
+    assert ctx.signatures is v._signatures and ctx.stats is v.stats
 
 # -- the named-curve key shortcut --------------------------------------------------------
 

@@ -113,6 +113,21 @@ def test_bad_signature(chain: pki.Chain, verifier: Verifier) -> None:
     assert HOST in str(err) and "CN=Intermediate ec256" in str(err)
 
 
+def test_bad_signature_words_are_the_reports(chain: pki.Chain, verifier: Verifier) -> None:
+    """The search words only failed links (`link_failure`), the report every link
+    (`link_check`): the failure reads the same both ways, word for word."""
+    forged = pki.tamper_signature(chain.leaf.cert)
+    err = _fail(verifier, forged, chain.intermediates)
+    issuer = verifier.analyze(chain.inter.cert).description
+    assert str(err) == (f"certificate for {HOST} has a signature that {issuer} did not "
+                        f"make: the signature does not verify")
+    report = verifier.explain(forged, chain.intermediates, server_name=HOST, at=NOW)
+    failed = [c for c in report.checks if c.check == "signature" and not c.ok]
+    assert [(c.certificate, c.detail) for c in failed] == [
+        (forged, f"has a signature that {issuer} did not make: the signature does not verify")]
+    assert str(report.error) == str(err)
+
+
 def test_not_a_ca(chain: pki.Chain) -> None:
     fake_ca = pki.make("Not A CA", chain.root, ca=False, ku=None)
     leaf = pki.leaf(HOST, fake_ca)

@@ -226,10 +226,13 @@ def oid_name(oid: x509.ObjectIdentifier) -> str:
 _EC_DESCRIPTIONS: dict[str, tuple[str, str | None]] = {}
 
 
-def _key_description(key: CertificatePublicKeyTypes) -> tuple[str, str | None]:
+def _key_description(
+    key: CertificatePublicKeyTypes, spki: bytes | None = None
+) -> tuple[str, str | None]:
     """(words for the key, weakness or None): RSA below 2048 bits or with a modulus that
     is not a whole number of octets, curves other than the three NIST curves TLS 1.3 signs
-    with, and DSA are refused (CA/B BR 6.1.5)."""
+    with, EC keys whose ``spki`` (when given) does not name its curve, and DSA are refused
+    (CA/B BR 6.1.5, 7.1.3.1.2). Raises DERError for an EC ``spki`` it cannot read."""
     family = key_family(key)
     if family == "ec":
         curve = cast(ec.EllipticCurvePublicKey, key).curve.name
@@ -239,6 +242,8 @@ def _key_description(key: CertificatePublicKeyTypes) -> tuple[str, str | None]:
             known = (desc, None) if curve in _ACCEPTED_CURVES else (
                 desc, f"{desc} (only P-256, P-384 and P-521 are accepted)")
             _EC_DESCRIPTIONS[curve] = known  # one per curve cryptography can load
+        if spki is not None:
+            return known[0], _spki_problem(spki) or known[1]
         return known
     if family == "rsa":
         key = cast(rsa.RSAPublicKey, key)
@@ -537,31 +542,31 @@ def _analyze(
     key_desc, weak_key, key_problem = "unknown key", None, None
     try:
         key = cert.public_key()
-        key_desc, weak_key = _key_description(key)
-        if key_family(key) == "ec":
-            weak_key = _spki_problem(der.spki) or weak_key
+        key_desc, weak_key = _key_description(key, der.spki)
     except UnsupportedAlgorithm:
         weak_key = "the public key algorithm is not supported"
     except ValueError as exc:
         key_problem = f"the public key cannot be parsed: {exc}"
+    # The required fields by position, the others assigned: a call with sixteen keywords
+    # costs more than the rest of building the CertInfo.
     info = CertInfo(
-        cert=cert,
-        fingerprint=fingerprint,
-        subject_der=der.subject,
-        issuer_der=der.issuer,
-        self_issued=der.subject == der.issuer,
-        loop_key=(der.subject, der.spki),
-        dns_label=None,
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
-        public_key=key,
-        key_desc=key_desc,
-        tbs=der.tbs,
-        serial_problem=_serial_problem(der.serial),
-        weak_key=weak_key,
-        weak_signature=_signature_weakness(cert),
-        empty_subject=der.subject == _EMPTY_NAME,
+        cert,
+        fingerprint,
+        der.subject,  # subject_der
+        der.issuer,  # issuer_der
+        der.subject == der.issuer,  # self_issued
+        (der.subject, der.spki),  # loop_key
+        None,  # dns_label
+        cert.not_valid_before_utc,  # not_before
+        cert.not_valid_after_utc,  # not_after
+        key,  # public_key
+        key_desc,
     )
+    info.tbs = der.tbs
+    info.serial_problem = _serial_problem(der.serial)
+    info.weak_key = weak_key
+    info.weak_signature = _signature_weakness(cert)
+    info.empty_subject = der.subject == _EMPTY_NAME
     try:
         info.version = cert.version
     except x509.InvalidVersion as exc:

@@ -1,11 +1,11 @@
 """Layer 2 of path validation: the checks on one certificate, and on one link of a path.
 
-Check functions decide; `cert_failure` asks them for the first failure (fast, no words for
-checks that pass), `cert_checks` and `link_check` yield an `Outcome` for every check for
-``explain``. Both ask the very same decision functions, so the report can never disagree
-with the verdict. `Context` holds the parameters of one validation. The checks that need
-the whole path (path length, name constraints) are in `constraints`; the profile they
-enforce is described in `tlskit.x509.path`.
+Check functions decide; `cert_failure` and `link_failure` ask them for the first failure
+(fast, no words for checks that pass), `cert_checks` and `link_check` yield an `Outcome` for
+every check for ``explain``. Both ask the very same decision functions, so the report can
+never disagree with the verdict. `Context` holds the parameters of one validation. The
+checks that need the whole path (path length, name constraints) are in `constraints`; the
+profile they enforce is described in `tlskit.x509.path`.
 """
 
 from __future__ import annotations
@@ -401,10 +401,19 @@ def cert_failure(info: CertInfo, role: Role, ctx: Context) -> Outcome | None:
 
 def link_check(subject: CertInfo, issuer: CertInfo, role: Role, ctx: Context) -> Outcome:
     """Is ``subject`` signed by ``issuer``? (``role`` is the subject's.)"""
+    failure = link_failure(subject, issuer, role, ctx)
+    if failure is not None:
+        return failure
+    return _ok(subject, "signature", f"verified with the key of {issuer.description}"
+               if ctx.collect else "verified", role)
+
+
+def link_failure(subject: CertInfo, issuer: CertInfo, role: Role, ctx: Context) -> Outcome | None:
+    """`link_check`'s failure, or None when the signature verifies: the path search words
+    only failures (as `cert_failure` does)."""
     problem = ctx.signatures.check(subject, issuer, ctx.stats)
     if problem is None:
-        return _ok(subject, "signature", f"verified with the key of {issuer.description}"
-                   if ctx.collect else "verified", role)
+        return None
     return _bad(subject, "signature", Reason.bad_signature,
                 f"has a signature that {issuer.description} did not make: {problem}", role)
 

@@ -67,52 +67,59 @@ def split_certificate(der: bytes) -> CertificateDER:
     return pieces if pieces is not None else _split_checked(der)
 
 
+# The tags of the tbsCertificate's first seven elements in the common shape: version,
+# serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo.
+_COMMON_TBS_TAGS = (0xA0, 0x02, 0x30, 0x30, 0x30, 0x30, 0x30)
+
+
 def _split_common(der: bytes) -> CertificateDER | None:
     """The split of a certificate in the common shape (a version field; the outer and TBS
     SEQUENCEs with two-octet lengths, the other elements with short or one- or two-octet
     lengths), or None, with nothing raised, for any other input. Every element is checked
     as `read_tlv` checks it (tag, length, ends inside its container), so whatever this
-    returns is what `_split_checked` returns."""
+    returns is what `_split_checked` returns. Only where each element starts is kept while
+    reading (a new leaf is split on every handshake that brings one)."""
     size = len(der)
     if size < 8 or der[0] != 0x30 or der[1] != 0x82 or der[4] != 0x30 or der[5] != 0x82:
         return None
     tbs_end = 8 + ((der[6] << 8) | der[7])
     if 4 + ((der[2] << 8) | der[3]) != size or tbs_end > size:
         return None
-    # (start of the element, start of its contents, its end) for version, serialNumber,
-    # signature, issuer, validity, subject, subjectPublicKeyInfo.
-    spans: list[tuple[int, int, int]] = []
+    starts: list[int] = []
     pos = 8
-    for expect in (0xA0, 0x02, 0x30, 0x30, 0x30, 0x30, 0x30):
+    for expect in _COMMON_TBS_TAGS:
         if pos + 2 > tbs_end or der[pos] != expect:
             return None
+        starts.append(pos)
         n = der[pos + 1]
-        body = pos + 2
-        if n == 0x81 and body < tbs_end:
-            n = der[body]
-            body += 1
-        elif n == 0x82 and body + 1 < tbs_end:
-            n = (der[body] << 8) | der[body + 1]
-            body += 2
-        elif n & 0x80:
+        if n < 0x80:
+            pos += 2 + n
+        elif n == 0x81 and pos + 2 < tbs_end:
+            pos += 3 + der[pos + 2]
+        elif n == 0x82 and pos + 3 < tbs_end:
+            pos += 4 + ((der[pos + 2] << 8) | der[pos + 3])
+        else:
             return None
-        after = body + n
-        if after > tbs_end:
+        if pos > tbs_end:
             return None
-        spans.append((pos, body, after))
-        pos = after
     # signatureAlgorithm: a SEQUENCE with a short length right after the TBS.
     if tbs_end + 2 > size or der[tbs_end] != 0x30 or der[tbs_end + 1] & 0x80:
         return None
     alg_end = tbs_end + 2 + der[tbs_end + 1]
     if alg_end > size:
         return None
-    _, (_, serial, serial_end), sig, issuer, _, subject, spki = spans
-    return CertificateDER(
-        tbs=der[4:tbs_end], tbs_signature=der[sig[0]:sig[2]],
-        signature_algorithm=der[tbs_end:alg_end], serial=der[serial:serial_end],
-        issuer=der[issuer[0]:issuer[2]], subject=der[subject[0]:subject[2]],
-        spki=der[spki[0]:spki[2]], extensions=_extensions_tail(der, pos, tbs_end),
+    _, serial, sig, issuer, validity, subject, spki = starts
+    n = der[serial + 1]  # the serial's contents follow a header of 2, 3 or 4 octets
+    serial_body = serial + 2 + (n - 0x80 if n & 0x80 else 0)
+    return CertificateDER(  # by position (keywords cost more than the slicing here)
+        der[4:tbs_end],  # tbs
+        der[sig:issuer],  # tbs_signature
+        der[tbs_end:alg_end],  # signature_algorithm
+        der[serial_body:sig],  # serial
+        der[issuer:validity],  # issuer
+        der[subject:spki],  # subject
+        der[spki:pos],  # spki
+        _extensions_tail(der, pos, tbs_end),  # extensions
     )
 
 

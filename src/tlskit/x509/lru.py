@@ -38,6 +38,17 @@ class LRUCache(Generic[K, V]):
             if len(self._data) > self._maxsize:
                 self._data.popitem(last=False)
 
+    def put_all(self, keys: tuple[K, ...], value: V) -> None:
+        """``value`` under each of ``keys``, in one acquisition of the lock (a certificate
+        analysis is filed under two keys, see `Verifier.analyze`)."""
+        data = self._data
+        with self._lock:
+            for key in keys:
+                data[key] = value
+                data.move_to_end(key)
+            while len(data) > self._maxsize:
+                data.popitem(last=False)
+
     def __len__(self) -> int:
         return len(self._data)
 

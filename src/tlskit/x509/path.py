@@ -99,6 +99,7 @@ from .checks import (
     cert_failure,
     first_failure,
     link_check,
+    link_failure,
     role_at,
 )
 from .constraints import path_checks, path_failure
@@ -134,6 +135,7 @@ __all__ = [
     "common_names_of",
     "first_failure",
     "link_check",
+    "link_failure",
     "oid_name",
     "path_checks",
     "path_failure",
@@ -300,8 +302,8 @@ class PathBuilder:
         child_role: Role = "leaf" if len(path) == 1 else "intermediate"
         new_path = [*path, candidate]
         self.signature_checks += 1
-        link = link_check(path[-1], candidate, child_role, self.ctx)
-        if not link.ok:
+        link = link_failure(path[-1], candidate, child_role, self.ctx)
+        if link is not None:
             self._note(link, new_path, is_anchor)
             return None
         role: Role = "anchor" if is_anchor else "intermediate"

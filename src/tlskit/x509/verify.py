@@ -244,8 +244,7 @@ class Verifier:
         if info is not None:
             return info
         info = analyze_der(cert, der, fingerprint)
-        self._infos.put(fingerprint, info)
-        self._infos.put(id(cert), info)
+        self._infos.put_all((fingerprint, id(cert)), info)
         return info
 
     def _anchors_named(self, name: x509.Name | bytes) -> list[CertInfo]:
@@ -271,19 +270,19 @@ class Verifier:
     def _context(self, at: datetime | None, usage: Usage, collect: bool = False) -> Context:
         if usage not in ("server", "client"):
             raise ValueError(f"usage must be 'server' or 'client', not {usage!r}")
-        return Context(
-            at=_utc(at),
-            usage=usage,
-            max_depth=self.max_depth,
-            require_digital_signature=self.require_digital_signature,
-            signatures=self._signatures,
-            stats=self.stats,
-            max_signature_checks=self.max_signature_checks,
-            max_candidates=self.max_candidates,
-            collect=collect,
-            curated_anchors=getattr(self.store, "curated", False),
-            profile=self.profile,
-            max_name_checks=self.max_name_checks,
+        return Context(  # by position: one per validation, and keywords cost more
+            _utc(at),  # at
+            usage,
+            self.max_depth,
+            self.require_digital_signature,
+            self._signatures,  # signatures
+            self.stats,
+            self.max_signature_checks,
+            self.max_candidates,
+            collect,
+            getattr(self.store, "curated", False),  # curated_anchors
+            self.profile,
+            self.max_name_checks,
         )
 
     def _run(
