@@ -599,3 +599,123 @@ def test_an_sct_list_is_not_remembered() -> None:
     assert SCT_LIST not in {ext[0] for ext in derext._REMEMBERED.values()}
     assert ExtensionOID.AUTHORITY_INFORMATION_ACCESS in {
         ext[0] for ext in derext._REMEMBERED.values()}
+
+
+def _aia(access_method: bytes, location: bytes = b"\x86\x09http://x/") -> bytes:
+    return _tlv(0x30, _tlv(0x30, _tlv(0x06, access_method) + location))
+
+
+def _policies(*information: bytes) -> bytes:
+    return _tlv(0x30, b"".join(_tlv(0x30, info) for info in information))
+
+
+_POLICY = _tlv(0x06, _KNOWN_OIDS[2])
+_CPS_ID = _tlv(0x06, _KNOWN_OIDS[3])
+_URI = b"\x86\x09http://x/"
+
+
+def _points(*points: bytes) -> bytes:
+    return _tlv(0x30, b"".join(_tlv(0x30, point) for point in points))
+
+
+# Well-formed OIDs at cryptography's limits, and what it refuses, by contents.
+_OID_EDGES = {
+    b"\x2b" * 63: True, b"\x2b" * 64: False, b"\x2b" * 65: False, b"\x00": True, b"\x7f": True,
+    b"\x2b" + b"\x81" + b"\xff" * 16 + b"\x7f": True,  # an 18-octet arc
+    b"\x2b" + b"\x83" + b"\xff" * 17 + b"\x7f": None,  # 19 octets, 128 bits: not read
+    b"\x2b" + b"\x84" + b"\xff" * 17 + b"\x7f": False,  # 129 bits
+    b"\x2b" + b"\xff" * 19 + b"\x7f": False, b"\xff" * 5 + b"\x7f": True,
+    b"": False, b"\x80": False, b"\x80\x01": False, b"\x2b\x80\x01": False, b"\x2b\x81": False,
+    b"\x2b\x06\x01\x80\x01": False, b"\x81\x00": True,
+}
+
+
+@pytest.mark.parametrize("contents", sorted(_OID_EDGES), ids=lambda c: c.hex()[:16] or "empty")
+def test_oids_at_cryptographys_limits_agree(contents: bytes) -> None:
+    """An accessMethod or a policy identifier at and past what cryptography accepts (63
+    octets, arcs of 128 bits, minimal base 128): read when well-formed (True), declined
+    when cryptography refuses (False) or when past the reader's own limit (None)."""
+    expected = _OID_EDGES[contents]
+    for oid, value in ((ExtensionOID.AUTHORITY_INFORMATION_ACCESS, _aia(contents)),
+                       (ExtensionOID.CERTIFICATE_POLICIES, _policies(_tlv(0x06, contents)))):
+        assert _agrees(_with_extension(oid, value, False)) is bool(expected)
+
+
+_ODD_SHAPES: list[tuple[x509.ObjectIdentifier, bytes, bool]] = [
+    (ExtensionOID.AUTHORITY_INFORMATION_ACCESS, _tlv(0x30, b""), False),
+    (ExtensionOID.AUTHORITY_INFORMATION_ACCESS, _aia(_KNOWN_OIDS[0], b"\x86\x00"), True),
+    (ExtensionOID.AUTHORITY_INFORMATION_ACCESS, _aia(_KNOWN_OIDS[0], b"\x86\x02\xc3\xa9"), False),
+    (ExtensionOID.AUTHORITY_INFORMATION_ACCESS, _aia(_KNOWN_OIDS[0], b"\x86\x01\xff"), False),
+    (ExtensionOID.AUTHORITY_INFORMATION_ACCESS, _aia(_KNOWN_OIDS[0], b"\x82\x01a"), False),
+    (ExtensionOID.AUTHORITY_INFORMATION_ACCESS, _aia(_KNOWN_OIDS[0], b"\x16\x01a"), False),
+    (ExtensionOID.CERTIFICATE_POLICIES, _tlv(0x30, b""), False),
+    (ExtensionOID.CERTIFICATE_POLICIES, _policies(_POLICY, _POLICY), True),
+    (ExtensionOID.CERTIFICATE_POLICIES, _policies(_POLICY + b"\x30\x00"), False),
+    (ExtensionOID.CERTIFICATE_POLICIES,
+     _policies(_POLICY + _tlv(0x30, _tlv(0x30, _CPS_ID + b"\x16\x00"))), True),
+    (ExtensionOID.CERTIFICATE_POLICIES,
+     _policies(_POLICY + _tlv(0x30, _tlv(0x30, _CPS_ID + b"\x16\x01\xff"))), False),
+    (ExtensionOID.CERTIFICATE_POLICIES,
+     _policies(_POLICY + _tlv(0x30, _tlv(0x30, _CPS_ID + b"\x0c\x01a"))), False),
+    (ExtensionOID.CERTIFICATE_POLICIES,
+     _policies(_POLICY + _tlv(0x30, _tlv(0x30, _CPS_ID))), False),
+    (ExtensionOID.CERTIFICATE_POLICIES,
+     _policies(_POLICY + _tlv(0x30, _tlv(0x30, _CPS_ID + b"\x16\x01a\x16\x01b"))), False),
+    (ExtensionOID.CERTIFICATE_POLICIES, _policies(_POLICY + _tlv(0x30, _tlv(
+        0x30, _tlv(0x06, _KNOWN_OIDS[4]) + b"\x30\x00"))), False),  # a userNotice
+    (ExtensionOID.CERTIFICATE_POLICIES, _policies(_POLICY + _tlv(0x30, _tlv(
+        0x30, _tlv(0x06, _KNOWN_OIDS[4]) + b"\x16\x01a"))), False),
+    (ExtensionOID.CERTIFICATE_POLICIES, _policies(_POLICY + _tlv(0x30, _tlv(
+        0x30, b"\x06\x02\x2a\x03\x16\x01a"))), False),
+    (ExtensionOID.CERTIFICATE_POLICIES, _policies(_POLICY + b"\x05\x00"), False),
+    (ExtensionOID.CRL_DISTRIBUTION_POINTS, _tlv(0x30, b""), False),
+    (ExtensionOID.CRL_DISTRIBUTION_POINTS, _points(b""), False),
+    (ExtensionOID.CRL_DISTRIBUTION_POINTS, _points(b"\xa0\x00"), False),
+    (ExtensionOID.CRL_DISTRIBUTION_POINTS, _points(b"\xa0\x02\xa0\x00"), False),
+    (ExtensionOID.CRL_DISTRIBUTION_POINTS, _points(b"\xa0\x02\xa1\x00"), False),
+    (ExtensionOID.CRL_DISTRIBUTION_POINTS, _points(_tlv(0xA0, _tlv(0xA0, _URI * 2))), True),
+    (ExtensionOID.CRL_DISTRIBUTION_POINTS,
+     _points(_tlv(0xA0, _tlv(0xA0, _URI)), _tlv(0xA0, _tlv(0xA0, _URI))), True),
+    (ExtensionOID.CRL_DISTRIBUTION_POINTS, _points(_tlv(0xA0, _tlv(0xA0, b"\x82\x01c"))), False),
+    (ExtensionOID.CRL_DISTRIBUTION_POINTS,
+     _points(_tlv(0xA0, _tlv(0xA0, b"\x86\x02\xc3\xa9"))), False),
+    (ExtensionOID.CRL_DISTRIBUTION_POINTS,
+     _points(_tlv(0xA0, _tlv(0xA0, _URI)) + b"\x81\x02\x07\x80"), False),
+    (ExtensionOID.CRL_DISTRIBUTION_POINTS,
+     _points(_tlv(0xA0, _tlv(0xA0, _URI)) + _tlv(0xA2, _URI)), False),
+    (SCT_LIST, _octet_string(b"\x00\x00"), False),
+    (SCT_LIST, _octet_string(_u16(_u16(_sct(1))) + b"\x00"), False),
+    (SCT_LIST, _octet_string(_u16(_u16(_sct(1) + b"\x00"))), False),
+    (SCT_LIST, _u16(_u16(_sct(1))), False),
+    (SCT_LIST, _octet_string(_u16(_u16(_sct(1)[:-1]))), False),
+    (SCT_LIST, _sct_list(_sct(1, extensions=b"\x00" * 300)), True),
+]
+
+
+@pytest.mark.parametrize("case", range(len(_ODD_SHAPES)))
+def test_odd_shapes_of_checked_extensions_agree(case: int) -> None:
+    """Shapes cryptography parses but the reader leaves to it (empty lists, reasons,
+    other name forms, userNotice, trailing data), shapes it refuses, and a few the reader
+    does read: whether the reader answers, and that it agrees with cryptography."""
+    oid, value, read = _ODD_SHAPES[case]
+    assert _agrees(_with_extension(oid, value, False)) is read
+
+
+@pytest.mark.parametrize("field", [0, 1, 2])
+def test_every_sct_version_and_algorithm_value_agrees(field: int) -> None:
+    """The version, hash and signature algorithm octets of an SCT, each set to 0..255
+    (spliced in): read only for version 0 with SHA-256 (4) and RSA (1) or ECDSA (3), and
+    cryptography refuses none of those."""
+    sct = _sct(7)
+    offsets = [0, len(sct) - 2 - 72 - 2, len(sct) - 2 - 72 - 1]
+    value = _sct_list(sct)
+    cert = _with_extension(SCT_LIST, value, False)
+    der = cert.public_bytes(Encoding.DER)
+    at = der.index(sct) + offsets[field]
+    for octet in range(256):
+        mutated = bytearray(der)
+        mutated[at] = octet
+        fields = [0, 4, 3]
+        fields[field] = octet
+        read = fields[0] == 0 and fields[1] == 4 and fields[2] in (1, 3)
+        assert _agrees(x509.load_der_x509_certificate(bytes(mutated))) is read
