@@ -614,6 +614,14 @@ _CPS_ID = _tlv(0x06, _KNOWN_OIDS[3])
 _URI = b"\x86\x09http://x/"
 
 
+def _overlong(sct: bytes) -> bytes:
+    """``sct`` in the list with its length and its signature's both claiming one octet
+    more than there is: consistent inside, past the end of the list."""
+    signature = sct[-72:]
+    return (struct.pack(">H", len(sct) + 1) + sct[:-74]
+            + struct.pack(">H", len(signature) + 1) + signature)
+
+
 def _points(*points: bytes) -> bytes:
     return _tlv(0x30, b"".join(_tlv(0x30, point) for point in points))
 
@@ -689,6 +697,8 @@ _ODD_SHAPES: list[tuple[x509.ObjectIdentifier, bytes, bool]] = [
     (SCT_LIST, _u16(_u16(_sct(1))), False),
     (SCT_LIST, _octet_string(_u16(_u16(_sct(1)[:-1]))), False),
     (SCT_LIST, _sct_list(_sct(1, extensions=b"\x00" * 300)), True),
+    (SCT_LIST, _octet_string(_u16(_overlong(_sct(1)))), False),
+    (SCT_LIST, _octet_string(_u16(_u16(_sct(2)) + _overlong(_sct(1)))), False),
 ]
 
 

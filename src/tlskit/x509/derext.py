@@ -294,36 +294,36 @@ def _certificate_policies(value: bytes) -> bool | None:
     return True if _sequence_of(value, _policy_information) else None
 
 
-# An SCT's fixed octets: version, logID, timestamp, the extensions' length.
+# An SCT's octets before its extensions (version, logID, timestamp, their length), and
+# the fewest it can have (no extensions, hash and signature algorithms, an empty
+# signature's length).
 _SCT_HEAD = 1 + 32 + 8 + 2
-
-
-def _sct(buf: bytes, start: int, end: int) -> bool:
-    """A v1 SignedCertificateTimestamp filling ``buf[start:end]`` exactly: version 0,
-    then after the extensions SHA-256 (4) with RSA (1) or ECDSA (3), and the signature."""
-    if end - start < _SCT_HEAD + 4 or buf[start] != 0:
-        return False
-    at = start + _SCT_HEAD + int.from_bytes(buf[start + _SCT_HEAD - 2:start + _SCT_HEAD])
-    if at + 4 > end or buf[at] != 4 or buf[at + 1] not in (1, 3):
-        return False
-    return at + 4 + int.from_bytes(buf[at + 2:at + 4]) == end
+_SCT_MIN = _SCT_HEAD + 4
 
 
 def _sct_list(value: bytes) -> bool | None:
-    """An OCTET STRING holding a SignedCertificateTimestampList of one or more SCTs,
-    every length exact."""
+    """An OCTET STRING holding a SignedCertificateTimestampList of one or more v1 SCTs,
+    every length exact: version 0, and after the extensions SHA-256 (4) with RSA (1) or
+    ECDSA (3), then the signature. Indexed octet by octet: a leaf's list is read anew
+    every time (no other certificate has it)."""
     span = _only(value, 0x04)
     if span is None:
         return None
     pos, end = span
-    if end - pos <= 2 or int.from_bytes(value[pos:pos + 2]) != end - pos - 2:
+    if end - pos <= 2 or (value[pos] << 8 | value[pos + 1]) != end - pos - 2:
         return None
     pos += 2
     while pos < end:
-        start = pos + 2
-        pos = start + int.from_bytes(value[start - 2:start])
-        if pos > end or not _sct(value, start, pos):
+        sct = pos + 2
+        if sct + _SCT_MIN > end:
             return None
+        stop = sct + (value[pos] << 8 | value[pos + 1])
+        at = sct + _SCT_HEAD + (value[sct + _SCT_HEAD - 2] << 8 | value[sct + _SCT_HEAD - 1])
+        if (stop > end or value[sct] != 0 or at + 4 > stop or value[at] != 4
+                or value[at + 1] not in (1, 3)
+                or at + 4 + (value[at + 2] << 8 | value[at + 3]) != stop):
+            return None
+        pos = stop
     return True
 
 
