@@ -8,8 +8,10 @@ switch. Reading 2 KiB at once makes that one release every ~20 handshakes.
 
 The bytes are the kernel's own, handed out once each, in order, under a lock; nothing
 is derived or stretched, and what has been handed out is zeroed in the pool (a key share's
-private scalar does not linger there). A forked child never reuses its parent's pool (the pool
-remembers the process id it was filled in), and a request larger than the pool goes
+private scalar does not linger there). A forked child never reuses its parent's pool: an
+`os.register_at_fork` hook wipes every pool in the child and gives it a new lock (a fork
+while another thread held the old one would leave it held forever), so a draw does not
+have to ask for the process id (a system call). A request larger than the pool goes
 straight to `os.urandom`.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 
 from .crypto import RNG
 
@@ -31,20 +34,37 @@ class RandomPool:
         self._lock = threading.Lock()
         self._buf = bytearray()
         self._pos = 0
-        self._pid = -1
+        _POOLS.add(self)
 
     def __call__(self, n: int) -> bytes:
         if n > self._size // 4:
             return os.urandom(n)
-        pid = os.getpid()
         with self._lock:
             pos = self._pos
-            if pid != self._pid or pos + n > len(self._buf):
-                self._buf, pos, self._pid = bytearray(os.urandom(self._size)), 0, pid
+            if pos + n > len(self._buf):
+                self._buf, pos = bytearray(os.urandom(self._size)), 0
             end = self._pos = pos + n
             out = bytes(self._buf[pos:end])
             self._buf[pos:end] = bytes(n)
             return out
+
+    def _forget(self) -> None:
+        """In a forked child: the parent's bytes are wiped, never handed out here."""
+        self._lock = threading.Lock()
+        self._buf[:] = bytes(len(self._buf))
+        self._buf = bytearray()
+        self._pos = 0
+
+
+_POOLS: weakref.WeakSet[RandomPool] = weakref.WeakSet()
+
+
+def _forget_pools_in_child() -> None:
+    for pool in list(_POOLS):
+        pool._forget()
+
+
+os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
 pooled_urandom = RandomPool()

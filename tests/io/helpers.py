@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection
 
+from ..support.mitm import Endpoint, server_endpoint
+
 
 def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
     """Poll ``predicate`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
@@ -20,9 +22,12 @@ def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) ->
         time.sleep(0.005)
 
 
-def handshake_raw_server(sock: socket.socket, config: ServerConfig) -> ServerConnection:
-    """Run the server side of a handshake on a plain socket with the sans-I/O API."""
-    conn = ServerConnection(config)
+def handshake_raw_server(sock: socket.socket, config: ServerConfig, *,
+                         mitm: bool = False) -> ServerConnection | Endpoint:
+    """Run the server side of a handshake on a plain socket with the sans-I/O API; with
+    `mitm`, as an `Endpoint` behind the key-log man-in-the-middle (it logs its keys), whose
+    ``flow`` forges records in step with what the server sends."""
+    conn = server_endpoint(config) if mitm else ServerConnection(config)
     while conn.handshake_complete is None:
         data = sock.recv(65536)
         if not data:

@@ -17,6 +17,8 @@ from tlskit.enums import AlertDescription
 from tlskit.io.blocking import DIRECT_MIN
 
 from ..support.aead_count import count_decrypts
+from ..support.mitm import Endpoint
+from ..support.records import APPDATA
 from .conftest import BulkEchoHandler
 from .helpers import OneShotServer, handshake_raw_server
 
@@ -46,13 +48,15 @@ def test_recv_into_a_record_sized_buffer_decrypts_in_place(tls_server_factory,
         assert sock.pending() == 0     # and nothing went through the plaintext buffer
 
 
-def serve(server_config: ServerConfig, script) -> OneShotServer:
+def serve(server_config: ServerConfig, script, *, mitm: bool = False) -> OneShotServer:
     """A server that, once the client said "go", runs `script`. No session tickets, so
-    what the client reads next is exactly what the script sends."""
+    what the client reads next is exactly what the script sends. With `mitm`, the
+    server's connection is an `Endpoint` behind the key-log man-in-the-middle, so the
+    script can forge records (`conn.flow`) in step with what the server sends."""
     server_config = server_config.replace(session_tickets=0)
 
     def action(sock: socket.socket) -> None:
-        conn = handshake_raw_server(sock, server_config)
+        conn = handshake_raw_server(sock, server_config, mitm=mitm)
         assert conn.receive_data(sock.recv(1000))[0].data == b"go"  # type: ignore[attr-defined]
         script(sock, conn)
     return OneShotServer(action)
@@ -126,15 +130,17 @@ def test_each_record_is_decrypted_once_on_the_direct_path(server_config: ServerC
     """A KeyUpdate, padded data and close_notify reach `receive_record_into`, which opens
     them, finds they are not plain data and has the connection keep their plaintext
     (HELD): the socket takes their events at once and nothing is decrypted twice."""
-    def script(sock: socket.socket, conn: tlskit.ServerConnection) -> None:
+    def script(sock: socket.socket, conn: Endpoint) -> None:
         conn.send_data(b"a" * 100)
         conn.update_keys(request_peer_update=False)
-        conn._records.write(23, b"padded", padding=50)  # (no public API pads)
+        head = conn.data_to_send()
+        forged = conn.flow.inject(APPDATA, b"padded", padding=50)  # (no public API pads)
         conn.send_data(b"b" * 100)
         conn.close()
-        send_then_drain(sock, conn)
+        sock.sendall(head + forged + conn.data_to_send())  # in one write, as the others
+        send_then_drain(sock, conn)  # (only the draining is left)
 
-    srv = serve(server_config, script)
+    srv = serve(server_config, script, mitm=True)
     with tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
                         timeout=10) as sock:
         counter = count_decrypts(sock._conn)

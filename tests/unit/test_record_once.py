@@ -8,11 +8,14 @@ application-data record (a NewSessionTicket, a KeyUpdate, an alert, padded data)
 handed to the general path as its plaintext, never as ciphertext to open again.
 
 The count is taken by a counting wrapper around the connection's real AEAD (it decrypts
-as before and counts the calls); every record here comes from a real tlskit server over
-the public API, or, for the malformed ones, is sealed under that server's own write key.
-Each case is run through every entry point and through the general path (the bytes fed
-in two pieces, so no fast path can take them), on twin clients with the same keys: the
-same data, events, error (type, alert, message) and bytes sent back, and one decrypt per
+as before and counts the calls: tests/support/aead_count.py, the one look at an internal
+here); every record comes from a real tlskit server over the public API, or, for padded
+data and the malformed ones, is forged by the key-log man-in-the-middle the server sits
+behind (tests/support/mitm.py), under the server's current write key and in step with the
+receiving clients, which then get the server's later records re-sealed after it. Each
+case is run through every entry point and through the general path (the bytes fed in two
+pieces, so no fast path can take them), on twin clients with the same keys: the same
+data, events, error (type, alert, message) and bytes sent back, and one decrypt per
 record that was processed.
 """
 
@@ -34,13 +37,15 @@ from tlskit import (
     ServerConnection,
     TLSError,
 )
-from tlskit.record import HEADER, MAX_PLAINTEXT, Opener13
+from tlskit.record import MAX_PLAINTEXT
 
+from ..hostile.helpers import forge, forge_content
 from ..support.aead_count import count_decrypts
+from ..support.mitm import Endpoint, Mitm, logging_keys
 from ..support.pki import AcceptAll, client_config, det_rng, server_config
-from ..support.records import split_records
+from ..support.records import APPDATA, split_records
 
-# --- a server and twin clients (the same keys), lock-step -----------------------------------
+# --- a server behind the MITM and twin clients (the same keys), lock-step ---------------------
 
 TLS13 = None
 GCM12 = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
@@ -49,26 +54,28 @@ CHACHA12 = "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
 
 @dataclasses.dataclass
 class Peers:
-    server: ServerConnection
+    server: Endpoint  # its records reach the clients through the MITM, which forges too
     clients: list[ClientConnection]
     tickets: bytes  # the server's post-handshake flight (TLS 1.3: NewSessionTickets)
 
 
 def peers(count: int, suite12: str | None = TLS13) -> Peers:
     """A server and `count` clients that say the same bytes (seeded): every client gets
-    the server's flights, the server gets the first client's."""
+    the server's flights as the MITM relays them, the server gets the first client's
+    (through the MITM too, which learns the connection from them)."""
     if suite12 is None:
-        server = ServerConnection(server_config(ed25519=True, rng=det_rng(8)))
+        config = server_config(ed25519=True, rng=det_rng(8))
         kw: dict[str, Any] = {}
     else:
-        server = ServerConnection(server_config(rng=det_rng(8)))
+        config = server_config(rng=det_rng(8))
         kw = {"versions": ["TLSv1.2"], "cipher_suites": [suite12]}
-    clients = [ClientConnection(client_config(rng=det_rng(7), verifier=AcceptAll(), **kw),
+    clients = [ClientConnection(logging_keys(client_config(rng=det_rng(7),
+                                                           verifier=AcceptAll(), **kw)),
                                 "localhost") for _ in range(count)]
+    first, server = Mitm.pair(clients[0], ServerConnection(logging_keys(config)))
     for _ in range(10):
-        sent = {c.data_to_send() for c in clients}
-        assert len(sent) == 1  # the twins agree
-        (wire,) = sent
+        wire = first.data_to_send()
+        assert all(c.data_to_send() == wire for c in clients[1:])  # the twins agree
         if wire:
             server.receive_data(wire)
         reply = server.data_to_send()
@@ -79,33 +86,29 @@ def peers(count: int, suite12: str | None = TLS13) -> Peers:
     raise AssertionError("the handshake never completed")
 
 
-def forged(server: ServerConnection, inner: bytes) -> bytes:
-    """A TLS 1.3 record with TLSInnerPlaintext `inner`, sealed under the server's current
-    write key and next sequence number (what a peer breaking the rules would send)."""
-    sealer = server._records.sealer
-    assert sealer is not None
-    header = HEADER.pack(23, 0x0303, len(inner) + 16)
-    body = sealer.aead.encrypt(sealer.nonce(sealer.seq), inner, header)
-    sealer.seq += 1
-    return header + body
+def forged(server: Endpoint, inner: bytes) -> bytes:
+    """A TLS 1.3 record with TLSInnerPlaintext `inner`, sealed by the MITM under the
+    server's current write key at the clients' next sequence number (what a peer breaking
+    the rules would send)."""
+    return forge(server, inner)
 
 
-def padded(server: ServerConnection, data: bytes, padding: int) -> bytes:
-    server._records.write(23, data, padding=padding)  # (no public API pads)
-    return server.data_to_send()
+def padded(server: Endpoint, data: bytes, padding: int) -> bytes:
+    """Application data with `padding` zeros after its type (no public API pads)."""
+    return forge_content(server, APPDATA, data, padding)
 
 
-def key_update(server: ServerConnection) -> bytes:
+def key_update(server: Endpoint) -> bytes:
     server.update_keys(request_peer_update=False)
     return server.data_to_send()
 
 
-def close_notify(server: ServerConnection) -> bytes:
+def close_notify(server: Endpoint) -> bytes:
     server.close()
     return server.data_to_send()
 
 
-def data(server: ServerConnection, payload: bytes) -> bytes:
+def data(server: Endpoint, payload: bytes) -> bytes:
     server.send_data(payload)
     return server.data_to_send()
 
@@ -373,8 +376,7 @@ def test_receive_record_into_holds_a_non_data_record_and_leaves_nothing_in_the_b
     buffer = bytearray(MAX_PLAINTEXT + 1)
     assert client.receive_record_into(update, memoryview(buffer)) == HELD
     assert not any(buffer)
-    opener = client._records.opener
-    assert isinstance(opener, Opener13) and type(opener.opened) is bytes
+    buffer[:] = b"\xff" * len(buffer)  # the caller's: what is held must not be a view of it
     assert client.receive_pending
     assert client.receive_record_into(after, memoryview(buffer)) == -1  # not before it
     assert client.receive_data(b"") == [KeyUpdated(False)]
@@ -393,7 +395,7 @@ def test_receive_into_hands_on_padded_data_as_a_copy_and_wipes_its_view() -> Non
     buffer = bytearray(MAX_PLAINTEXT + 1)
     n, events = client.receive_data_into(wire, memoryview(buffer))
     assert (n, events) == (6, []) and buffer[:6] == b"padded" and not any(buffer[6:])
-    assert client._records.opener.opened is None
+    assert not client.receive_pending  # nothing held back
 
 
 # --- TLS 1.2: the header names the content type, so nothing is opened twice either ---------
@@ -412,7 +414,7 @@ def test_tls12_records_are_decrypted_once(suite: str) -> None:
 
 # --- any mix of records: every path agrees with the general one, one decrypt each ------------
 
-def _tampered(server: ServerConnection, payload: bytes) -> bytes:
+def _tampered(server: Endpoint, payload: bytes) -> bytes:
     """An application-data record whose tag no longer verifies (its last byte flipped)."""
     wire = bytearray(data(server, payload))
     wire[-1] ^= 0x01
@@ -429,7 +431,7 @@ _RECORD = st.one_of(
 )
 
 
-def _wire(server: ServerConnection, plan: list[tuple[Any, ...]]) -> bytes:
+def _wire(server: Endpoint, plan: list[tuple[Any, ...]]) -> bytes:
     out = []
     for kind, *args in plan:
         if kind == "data":

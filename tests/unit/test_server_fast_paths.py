@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
+import signal
 import struct
 import threading
 from typing import Any
@@ -92,6 +94,28 @@ def test_forked_child_does_not_reuse_the_parents_pool() -> None:
     os.close(read_end)
     os.waitpid(pid, 0)
     assert len(child) == 16 and child != pool(16)
+
+
+def test_forked_child_draws_even_if_the_lock_was_held_at_the_fork() -> None:
+    """A fork while another thread held the pool's lock: the child gets a new lock (and
+    no parent bytes), so its first draw does not wait forever."""
+    pool = randpool.RandomPool(1024)
+    parent_bytes = pool(16) + bytes(pool._buf[16:])
+    read_end, write_end = os.pipe()
+    with pool._lock:  # as another thread in the middle of a draw
+        pid = os.fork()
+        if pid == 0:
+            os.write(write_end, pool(16) + bytes([len(pool._buf) == 1024]))
+            os._exit(0)
+    os.close(write_end)
+    ready, _, _ = select.select([read_end], [], [], 20)
+    child = os.read(read_end, 17) if ready else b""
+    os.close(read_end)
+    if not ready:  # the child is stuck on the inherited lock
+        os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    assert len(child) == 17 and child[16] == 1  # drew from a pool of its own
+    assert child[:16] not in parent_bytes
 
 
 def test_server_rng_pools_only_the_default() -> None:
