@@ -110,14 +110,14 @@ def _samples() -> tuple[x509.Certificate, ...]:
     rsa_root = pki.root("Derext RSA Root", key_kind="rsa2048")
     return (
         root.cert, inter.cert, rsa_root.cert,
-        pki.leaf("public.example", inter, sans=["public.example", "www.public.example"],
-                 eku=[ExtendedKeyUsageOID.SERVER_AUTH], extra=_PUBLIC_EXTRAS).cert,
         pki.leaf("a.example", inter).cert,
         pki.leaf("b.example", rsa_root, key_kind="rsa2048",
                  sans=[f"h{i}.example" for i in range(40)] + ["192.0.2.7", "2001:db8::1"]).cert,
         pki.leaf("c.example", root, ku={"digital_signature": True, "key_encipherment": True},
                  eku=[ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]).cert,
         pki.leaf("d.example", root, ku=None, eku=None, ca=None, key_ids=False).cert,
+        pki.leaf("public.example", inter, sans=["public.example", "www.public.example"],
+                 eku=[ExtendedKeyUsageOID.SERVER_AUTH], extra=_PUBLIC_EXTRAS).cert,
     )
 
 
@@ -181,7 +181,7 @@ _VALID: list[tuple[x509.ObjectIdentifier, bytes]] = [
 ]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(st.sampled_from(_READ), st.binary(max_size=24), st.booleans(), st.booleans())
 def test_arbitrary_extension_values_analyze_the_same(
     oid: x509.ObjectIdentifier, value: bytes, critical: bool, leaf: bool
@@ -189,7 +189,7 @@ def test_arbitrary_extension_values_analyze_the_same(
     _same(_with_extension(oid, value, critical, leaf))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(st.sampled_from(_VALID), st.data())
 def test_mutated_extension_values_analyze_the_same(
     sample: tuple[x509.ObjectIdentifier, bytes], data: st.DataObject
@@ -575,7 +575,7 @@ def test_an_sct_list_is_not_remembered() -> None:
     """An SCT list is unique to its certificate: remembering it would only push the
     issuer's extensions (the same in every leaf) out of the remembered ones."""
     derext._REMEMBERED.clear()
-    assert _same(_samples()[3])
+    assert _same(_samples()[-1])
     assert derext._REMEMBERED
     assert SCT_LIST not in {ext[0] for ext in derext._REMEMBERED.values()}
     assert ExtensionOID.AUTHORITY_INFORMATION_ACCESS in {
