@@ -14,11 +14,19 @@ well-known purposes, subjectAltName with dNSName and iPAddress entries, subject 
 authority key identifiers) in their usual shapes, each at most once. For anything else it
 returns None, and the caller asks cryptography, whose answer (or error) then decides:
 this reader can make analysis faster, never different.
+
+A public leaf also carries authorityInfoAccess, certificatePolicies, cRLDistributionPoints
+and a signed certificate timestamp list. `certinfo` uses none of their values, but
+cryptography refuses a certificate whose extensions it cannot parse, so these are only
+checked, their value being True: each is accepted in a shape cryptography certainly
+parses (URIs in ASCII, well-formed OIDs, CPS qualifiers only, SCTs of version 0 signed
+with SHA-256 and RSA or ECDSA, every length exact), and declined otherwise.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -133,20 +141,35 @@ def _sequence_of(value: bytes, item: Item) -> tuple[Any, ...] | None:
     """Each element of a non-empty SEQUENCE read by ``item`` (value, tag, start, end);
     None when the SEQUENCE or any element is not read."""
     span = _only(value, 0x30)
-    if span is None or span[0] == span[1]:
+    if span is None:
         return None
-    pos, end = span
+    return _elements(value, span[0], span[1], item)
+
+
+def _elements(buf: bytes, pos: int, end: int, item: Item) -> tuple[Any, ...] | None:
+    """Each of the one or more elements filling ``buf[pos:end]``, read by ``item``; None
+    when there are none or any is not read."""
+    if pos == end:
+        return None
     out: list[Any] = []
     while pos < end:
-        tlv = _tlv(value, pos, end)
+        tlv = _tlv(buf, pos, end)
         if tlv is None:
             return None
-        read = item(value, *tlv)
+        read = item(buf, *tlv)
         if read is None:
             return None
         out.append(read)
         pos = tlv[2]
     return tuple(out)
+
+
+def _inside(buf: bytes, tag: int, pos: int, end: int) -> tuple[int, int] | None:
+    """The content span of the single element with ``tag`` filling ``buf[pos:end]``."""
+    tlv = _tlv(buf, pos, end)
+    if tlv is None or tlv[0] != tag or tlv[2] != end:
+        return None
+    return tlv[1], tlv[2]
 
 
 def _purpose(value: bytes, tag: int, start: int, end: int) -> x509.ObjectIdentifier | None:
@@ -194,6 +217,116 @@ def _authority_key_identifier(value: bytes) -> AuthorityKeyIdentifier | None:
     return AuthorityKeyIdentifier(value[inner[1]:inner[2]])
 
 
+# An OBJECT IDENTIFIER's contents that cryptography reads: at most 63 octets (its limit),
+# each arc in minimal base 128 (no leading 0x80) and at most 18 octets (126 bits; it
+# refuses an arc beyond 128), the last octet ending an arc.
+_OID = re.compile(rb"(?:(?:[\x81-\xff][\x80-\xff]{0,16})?[\x00-\x7f])+")
+
+
+def _oid_then(buf: bytes, start: int, end: int) -> int | None:
+    """Where what follows a well-formed OBJECT IDENTIFIER at ``buf[start:end]`` begins."""
+    oid = _tlv(buf, start, end)
+    if oid is None or oid[0] != 0x06 or oid[2] - oid[1] > 63 or not _OID.fullmatch(
+            buf, oid[1], oid[2]):
+        return None
+    return oid[2]
+
+
+def _uri(buf: bytes, tag: int, start: int, end: int) -> bool | None:
+    """A uniformResourceIdentifier GeneralName in ASCII."""
+    return True if tag == 0x86 and buf[start:end].isascii() else None
+
+
+def _access_description(buf: bytes, tag: int, start: int, end: int) -> bool | None:
+    """SEQUENCE { accessMethod OBJECT IDENTIFIER, accessLocation a URI }."""
+    if tag != 0x30:
+        return None
+    pos = _oid_then(buf, start, end)
+    location = None if pos is None else _tlv(buf, pos, end)
+    if location is None or location[2] != end:
+        return None
+    return _uri(buf, *location)
+
+
+def _authority_info_access(value: bytes) -> bool | None:
+    return True if _sequence_of(value, _access_description) else None
+
+
+def _distribution_point(buf: bytes, tag: int, start: int, end: int) -> bool | None:
+    """SEQUENCE { distributionPoint [0] { fullName [0] { one or more URIs } } }: no
+    reasons, no cRLIssuer, no name relative to the issuer."""
+    point = _inside(buf, 0xA0, start, end) if tag == 0x30 else None
+    full = None if point is None else _inside(buf, 0xA0, *point)
+    if full is None:
+        return None
+    return True if _elements(buf, full[0], full[1], _uri) else None
+
+
+def _crl_distribution_points(value: bytes) -> bool | None:
+    return True if _sequence_of(value, _distribution_point) else None
+
+
+_CPS = b"\x06\x08" + bytes.fromhex("2b06010505070201")  # id-qt-cps, with its header
+
+
+def _cps_qualifier(buf: bytes, tag: int, start: int, end: int) -> bool | None:
+    """SEQUENCE { id-qt-cps, an IA5String in ASCII }; no userNotice."""
+    if tag != 0x30 or buf[start:start + len(_CPS)] != _CPS:
+        return None
+    uri = _inside(buf, 0x16, start + len(_CPS), end)
+    return True if uri is not None and buf[uri[0]:uri[1]].isascii() else None
+
+
+def _policy_information(buf: bytes, tag: int, start: int, end: int) -> bool | None:
+    """SEQUENCE { policyIdentifier [, SEQUENCE of one or more CPS qualifiers] }."""
+    pos = _oid_then(buf, start, end) if tag == 0x30 else None
+    if pos is None:
+        return None
+    if pos == end:
+        return True
+    qualifiers = _inside(buf, 0x30, pos, end)
+    if qualifiers is None:
+        return None
+    return True if _elements(buf, *qualifiers, _cps_qualifier) else None
+
+
+def _certificate_policies(value: bytes) -> bool | None:
+    return True if _sequence_of(value, _policy_information) else None
+
+
+# An SCT's octets before its extensions (version, logID, timestamp, their length), and
+# the fewest it can have (no extensions, hash and signature algorithms, an empty
+# signature's length).
+_SCT_HEAD = 1 + 32 + 8 + 2
+_SCT_MIN = _SCT_HEAD + 4
+
+
+def _sct_list(value: bytes) -> bool | None:
+    """An OCTET STRING holding a SignedCertificateTimestampList of one or more v1 SCTs,
+    every length exact: version 0, and after the extensions SHA-256 (4) with RSA (1) or
+    ECDSA (3), then the signature. Indexed octet by octet: a leaf's list is read anew
+    every time (no other certificate has it)."""
+    span = _only(value, 0x04)
+    if span is None:
+        return None
+    pos, end = span
+    if end - pos <= 2 or (value[pos] << 8 | value[pos + 1]) != end - pos - 2:
+        return None
+    pos += 2
+    while pos < end:
+        sct = pos + 2
+        if sct + _SCT_MIN > end:
+            return None
+        stop = sct + (value[pos] << 8 | value[pos + 1])
+        at = sct + _SCT_HEAD + (value[sct + _SCT_HEAD - 2] << 8 | value[sct + _SCT_HEAD - 1])
+        if (stop > end or value[sct] != 0 or at + 4 > stop or value[at] != 4
+                or value[at + 1] not in (1, 3)
+                or at + 4 + (value[at + 2] << 8 | value[at + 3]) != stop):
+            return None
+        pos = stop
+    return True
+
+
 _READERS: dict[bytes, tuple[x509.ObjectIdentifier, Callable[[bytes], Any]]] = {
     b"\x55\x1d\x13": (ExtensionOID.BASIC_CONSTRAINTS, _basic_constraints),
     b"\x55\x1d\x0f": (ExtensionOID.KEY_USAGE, _key_usage),
@@ -201,6 +334,12 @@ _READERS: dict[bytes, tuple[x509.ObjectIdentifier, Callable[[bytes], Any]]] = {
     b"\x55\x1d\x11": (ExtensionOID.SUBJECT_ALTERNATIVE_NAME, _subject_alt_name),
     b"\x55\x1d\x0e": (ExtensionOID.SUBJECT_KEY_IDENTIFIER, _subject_key_identifier),
     b"\x55\x1d\x23": (ExtensionOID.AUTHORITY_KEY_IDENTIFIER, _authority_key_identifier),
+    bytes.fromhex("2b06010505070101"): (ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
+                                        _authority_info_access),
+    b"\x55\x1d\x20": (ExtensionOID.CERTIFICATE_POLICIES, _certificate_policies),
+    b"\x55\x1d\x1f": (ExtensionOID.CRL_DISTRIBUTION_POINTS, _crl_distribution_points),
+    bytes.fromhex("2b06010401d679020402"): (ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS,
+                                            _sct_list),
 }
 
 
@@ -209,6 +348,7 @@ _READERS: dict[bytes, tuple[x509.ObjectIdentifier, Callable[[bytes], Any]]] = {
 # leaf it issues. Bounded (cleared when full) against hostile input; the values are
 # immutable, so sharing them is safe.
 MAX_REMEMBERED = 1024
+_SCT_LIST = ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS
 _REMEMBERED: dict[bytes, Extension] = {}
 
 
@@ -242,8 +382,10 @@ def read_extensions(extensions: bytes | None) -> list[Extension] | None:
 
 
 def _remember(raw: bytes, ext: Extension | None) -> Extension | None:
-    """File a decoded extension under its encoding (the Extension SEQUENCE's contents)."""
-    if ext is not None:
+    """File a decoded extension under its encoding (the Extension SEQUENCE's contents);
+    not an SCT list, which no other certificate carries (it would only push the CA's
+    extensions out)."""
+    if ext is not None and ext[0] is not _SCT_LIST:
         if len(_REMEMBERED) >= MAX_REMEMBERED:
             _REMEMBERED.clear()
         _REMEMBERED[raw] = ext
