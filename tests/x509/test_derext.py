@@ -28,14 +28,7 @@ from tlskit.x509 import CertificateVerificationError, TrustStore, Verifier, cert
 from tlskit.x509.der import split_certificate
 
 from . import pki
-
-# CertInfo fields that are caches or the certificate object itself.
-_NOT_COMPARED = {"cert", "verdicts", "_description", "_subject", "_issuer", "_common_names"}
-
-
-def _fields(info: certinfo.CertInfo) -> dict[str, Any]:
-    return {name: getattr(info, name) for name in certinfo.CertInfo.__dataclass_fields__
-            if name not in _NOT_COMPARED}
+from .analysis import analysis_fields
 
 
 def _both(cert: x509.Certificate) -> tuple[dict[str, Any], dict[str, Any], bool]:
@@ -43,10 +36,10 @@ def _both(cert: x509.Certificate) -> tuple[dict[str, Any], dict[str, Any], bool]
     computed twice: first decoding, then from the remembered extensions."""
     der = cert.public_bytes(Encoding.DER)
     pieces = split_certificate(der)
-    general = _fields(certinfo._analyze(cert, der, pieces, fast=False))
+    general = analysis_fields(certinfo._analyze(cert, der, pieces, fast=False))
     derext._REMEMBERED.clear()
-    fast = _fields(certinfo._analyze(cert, der, pieces))
-    assert _fields(certinfo._analyze(cert, der, pieces)) == fast
+    fast = analysis_fields(certinfo._analyze(cert, der, pieces))
+    assert analysis_fields(certinfo._analyze(cert, der, pieces)) == fast
     return general, fast, derext.read_extensions(pieces.extensions) is not None
 
 
@@ -300,8 +293,8 @@ def _same_remembering(cert: x509.Certificate) -> None:
     left them: an encoding filed under the wrong key would be found for another one."""
     der = cert.public_bytes(Encoding.DER)
     pieces = split_certificate(der)
-    general = _fields(certinfo._analyze(cert, der, pieces, fast=False))
-    assert _fields(certinfo._analyze(cert, der, pieces)) == general
+    general = analysis_fields(certinfo._analyze(cert, der, pieces, fast=False))
+    assert analysis_fields(certinfo._analyze(cert, der, pieces)) == general
 
 
 _EDGES = (0x00, 0x01, 0x02, 0x04, 0x30, 0x31, 0x7F, 0x80, 0x81, 0x82, 0xFF)
