@@ -79,20 +79,6 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
     return PKI(tmp_path_factory.mktemp("browser-pki"))
 
 
-def nss_db(directory: Path, root: Path) -> Path:
-    """A new NSS database in ``directory`` that trusts ``root`` for TLS servers (C,,)."""
-    certutil = need("certutil")
-    directory.mkdir(parents=True, exist_ok=True)
-    for argv in (["-N", "--empty-password"], ["-A", "-t", "C,,", "-n", "tlskit-test-root",
-                                               "-i", str(root)]):
-        subprocess.run([certutil, "-d", f"sql:{directory}", *argv], check=True,
-                       capture_output=True, timeout=30)
-    listed = subprocess.run([certutil, "-d", f"sql:{directory}", "-L"], check=True,
-                            capture_output=True, text=True, timeout=30).stdout
-    assert "tlskit-test-root" in listed, listed
-    return directory
-
-
 def isolated_env(home: Path) -> dict[str, str]:
     """The environment with HOME and the XDG directories inside ``home``, so no browser
     sees the invoking user's NSS database, profile or caches."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from ..support.nss import nss_db
 from .conftest import (
     PKI,
     Browser,
@@ -27,7 +28,6 @@ from .conftest import (
     assert_png,
     isolated_env,
     need,
-    nss_db,
 )
 
 pytestmark = pytest.mark.interop

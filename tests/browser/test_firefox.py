@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from ..support.nss import nss_db
 from .conftest import (
     BROWSER_TIMEOUT,
     PKI,
@@ -31,7 +32,6 @@ from .conftest import (
     assert_png,
     isolated_env,
     need,
-    nss_db,
 )
 
 pytestmark = pytest.mark.interop

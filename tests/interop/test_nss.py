@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import NoEncryption, pkcs12
 from tlskit import AlertDescription, AlertReceived, HandshakeComplete
 from tlskit.config import CertifiedKey
 
+from ..support.nss import nss_db as nss_db_at
 from ..support.peers import PeerProcess, require_binary
 from ..support.ports import PortTaken, start_on_free_port
 from ..support.pump import Pump, tlskit_server
@@ -64,11 +65,8 @@ def nss_db(pki: PKI, tmp_path_factory: pytest.TempPathFactory) -> NSSDB:
     identities = {kind: pki.issued[kind] for kind in KINDS}
     identities["client"] = pki.client_cert("nss-client")[0]
     for name, issued in identities.items():
-        (db.directory / name).mkdir()
-        _tool("certutil", "-N", "-d", db.arg(name), "--empty-password")
         # C: a CA trusted to issue server certificates; T: client certificates.
-        _tool("certutil", "-A", "-d", db.arg(name), "-n", "tlskit-root", "-t", "CT,C,C",
-              "-i", pki.root_pem)
+        nss_db_at(db.directory / name, pki.root_pem, trust="CT,C,C")
         p12 = db.directory / f"{name}.p12"
         p12.write_bytes(pkcs12.serialize_key_and_certificates(
             name.encode(), issued.private_key,  # type: ignore[arg-type]
