@@ -62,22 +62,26 @@ def go_server(peers: Peers, go_peer: Path, pki: PKI, kind: str = "ec256",
     return proc, int(proc.wait_for(rb"LISTENING (\d+)\n").group(1))
 
 
+def _run_go_client(go_peer: Path, pki: PKI, port: int, args: tuple[str, ...],
+                   status: int) -> str:
+    """The Go client run to completion, which must exit with ``status``; its output."""
+    run = subprocess.run([str(go_peer), "-mode", "client", "-addr", f"127.0.0.1:{port}",
+                          "-ca", str(pki.root_pem), *args],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == status, run.stdout + run.stderr
+    return run.stdout
+
+
 def go_client(go_peer: Path, pki: PKI, port: int, *args: str) -> list[dict[str, Any]]:
     """Run the Go client to completion; its JSON lines (one per connection). A failure
     fails the test with Go's own words."""
-    run = subprocess.run([str(go_peer), "-mode", "client", "-addr", f"127.0.0.1:{port}",
-                          "-ca", str(pki.root_pem), *args],
-                         capture_output=True, text=True, timeout=60, check=False)
-    assert run.returncode == 0, run.stdout + run.stderr
-    return [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    out = _run_go_client(go_peer, pki, port, args, 0)
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
 def go_client_error(go_peer: Path, pki: PKI, port: int, *args: str) -> str:
-    run = subprocess.run([str(go_peer), "-mode", "client", "-addr", f"127.0.0.1:{port}",
-                          "-ca", str(pki.root_pem), *args],
-                         capture_output=True, text=True, timeout=60, check=False)
-    assert run.returncode == 1, run.stdout + run.stderr
-    return run.stdout
+    """Run the Go client, which must fail (exit 1); what it printed."""
+    return _run_go_client(go_peer, pki, port, args, 1)
 
 
 def echo_with_go(pump: Pump) -> dict[str, Any]:
