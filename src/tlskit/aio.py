@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -40,6 +41,23 @@ log = logging.getLogger("tlskit.aio")
 # (with the close_notify of a close() that follows them); past this many plaintext bytes
 # a write goes out at once, so the TCP transport's flow control still sees the data.
 CORK_LIMIT = 1 << 16
+
+# What one read from the TCP socket may bring (asyncio's own read size).
+READ_SIZE = 1 << 18
+_read_buffers = threading.local()
+
+
+def _read_buffer() -> memoryview:
+    """This thread's receive buffer, shared by all its connections: asyncio fills it
+    and hands it back in the same call (`get_buffer`, then `buffer_updated`), and the
+    bytes are copied out at once, so one per thread (one per event loop) is enough.
+    Without it every read would be a new 256 KiB bytes object: an mmap, a page fault,
+    an mremap and an munmap per read."""
+    view: memoryview | None = getattr(_read_buffers, "view", None)
+    if view is None:
+        view = _read_buffers.view = memoryview(bytearray(READ_SIZE))
+    return view
+
 
 ClientConnectedCallback = Callable[[asyncio.StreamReader, asyncio.StreamWriter],
                                    Awaitable[None] | None]
@@ -66,8 +84,12 @@ class TLSInfo(ConnectionInfo):
         return self._conn.export_keying_material(label, context, length)
 
 
-class TLSProtocol(asyncio.Protocol):
-    """TLS over a TCP transport, delivering plaintext to ``app_protocol``."""
+class TLSProtocol(asyncio.BufferedProtocol):
+    """TLS over a TCP transport, delivering plaintext to ``app_protocol``.
+
+    A buffered protocol, as asyncio's own SSLProtocol is: the transport reads into a
+    buffer that is reused (`get_buffer`); `data_received` still works for transports
+    that deliver bytes."""
 
     def __init__(self, conn: Connection, app_protocol: asyncio.BaseProtocol, *,
                  server_side: bool, handshake_timeout: float | None = None,
@@ -135,9 +157,18 @@ class TLSProtocol(asyncio.Protocol):
             self._peer = _label(transport.get_extra_info("peername"))
         if self._handshake_timeout is not None:
             self._timer = loop.call_later(self._handshake_timeout, self._handshake_timed_out)
+        self._rbuf = _read_buffer()
         self._flush()  # the ClientHello, for clients
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._rbuf
+
+    def buffer_updated(self, nbytes: int) -> None:
+        # `receive_data` copies what it keeps, so the engine may read the shared buffer
+        # in place; records it decrypts come back as new bytes.
+        self.data_received(self._rbuf[:nbytes])
+
+    def data_received(self, data: bytes | memoryview) -> None:  # type: ignore[override]
         if self._error is not None or self._peer_closed:
             return
         try:

@@ -200,10 +200,12 @@ class Connection:
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Feed bytes from the peer; returns the events they complete, in order."""
-        if self._receive_ok and type(data) is bytes:
+        if self._receive_ok and (type(data) is bytes or (
+                type(data) is memoryview and data.format == "B" and data.c_contiguous)):
             # Whole application-data records decrypted straight from `data` by the read
             # protector; anything else (alerts, KeyUpdate, partial records, errors) goes
-            # the long way, a record it opened and held (`opened`) first.
+            # the long way, a record it opened and held (`opened`) first. Nothing keeps a
+            # view of `data` (the rest is copied in), so a caller may reuse its buffer.
             opener = self._records.opener
             plaintexts, used = opener.open_app(data)  # type: ignore[union-attr]
             if used == len(data) and opener.opened is None:  # type: ignore[union-attr]

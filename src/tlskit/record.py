@@ -379,7 +379,7 @@ class Opener13(_Protector13):
                  secret: bytes = b"") -> None:
         super().__init__(suite, key, iv, secret)
         # aead.decrypt(_into), bound at the first record: one lookup less per record.
-        self.decrypt: Callable[[bytes, bytes | memoryview, bytes], bytes] | None = None
+        self.decrypt: Callable[[bytes, bytes | memoryview, bytes | memoryview], bytes] | None = None
         self.decrypt_into: IntoFn | None = None
         # The TLSInnerPlaintext of a record a fast path authenticated but does not handle
         # (not application data, or padded): its bytes are consumed and its sequence
@@ -472,7 +472,7 @@ class Opener13(_Protector13):
         conn = self.connection()
         return type(conn).receive_data(conn, data)  # type: ignore[no-any-return]
 
-    def open_app(self, data: bytes) -> tuple[list[bytes], int]:
+    def open_app(self, data: bytes | memoryview) -> tuple[list[bytes], int]:
         """Open the leading whole, unpadded application-data records of `data`.
 
         Stops before the first record that is incomplete or oversized, or after one that
@@ -491,7 +491,9 @@ class Opener13(_Protector13):
         limit = self.limit + 1 + TAG_LENGTH
         out: list[bytes] = []
         pos = 0
-        view = memoryview(data)  # no release needed: `bytes` cannot be resized
+        # No release needed: `bytes` cannot be resized, and a view of a view is one
+        # more view of the caller's (byte-format, contiguous) buffer, gone on return.
+        view = memoryview(data)
         while n - pos > 5 + TAG_LENGTH:
             end = pos + 5 + ((data[pos + 3] << 8) | data[pos + 4])
             if (end > n or data[pos] != _APP or data[pos + 1] != 3 or end - pos - 5 > limit
@@ -706,7 +708,7 @@ class Opener12(_Protector12):
             raise UnexpectedMessage(f"empty {ContentType(ctype).name} record")
         return ctype, plain
 
-    def open_app(self, data: bytes) -> tuple[list[bytes], int]:
+    def open_app(self, data: bytes | memoryview) -> tuple[list[bytes], int]:
         """No bulk shortcut for TLS 1.2: everything takes the general path."""
         return [], 0
 

@@ -434,3 +434,42 @@ def test_closed_connections_are_freed_by_reference_counting(
     finally:
         gc.enable()
     assert len(refs) == 4 and alive == []
+
+
+def test_reads_reuse_one_buffer_and_connections_do_not_mix(
+        server_config: ServerConfig, client_config: ClientConfig) -> None:
+    """`TLSProtocol` is a buffered protocol: the TCP transport reads into one buffer per
+    thread (as asyncio's SSLProtocol reads into its own) instead of allocating a new 256
+    KiB bytes object for every read, which cost an mmap, a page fault, an mremap and an
+    munmap per read. Connections share that buffer, so interleaved reads on several
+    connections must each get their own bytes back."""
+    import tracemalloc
+
+    async def main() -> int:
+        server, port = await serve(echo, server_config)
+        pairs = [await tlskit.aio.open_connection("127.0.0.1", port, client_config,
+                                                  server_name="localhost")
+                 for _ in range(4)]
+        for i, (reader, writer) in enumerate(pairs):  # warm up (the buffer is made once)
+            writer.write(b"%d" % i)
+            assert await reader.read(100) == b"%d" % i
+        tracemalloc.start()
+        try:
+            for rnd in range(25):
+                for i, (_, writer) in enumerate(pairs):
+                    writer.write(b"round %d connection %d " % (rnd, i) * (i + 1))
+                for i, (reader, _) in enumerate(pairs):
+                    want = b"round %d connection %d " % (rnd, i) * (i + 1)
+                    assert await reader.readexactly(len(want)) == want
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        for _, writer in pairs:
+            writer.close()
+            await writer.wait_closed()
+        await stop(server)
+        return peak
+
+    peak = run(main())
+    assert peak < 1 << 17, f"{peak} bytes allocated at once: a new buffer per read?"
+    assert issubclass(tlskit.aio.TLSProtocol, asyncio.BufferedProtocol)

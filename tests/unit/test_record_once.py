@@ -199,7 +199,28 @@ def record_into(conn: Any, wire: bytes, out: Outcome) -> None:
             _note(out, conn.receive_data(b""))
 
 
-ENTRIES = [bytes_api, into_method, into_bound, record_into]
+def view_api(conn: Any, wire: bytes, out: Outcome) -> None:
+    """`receive_data` with a memoryview of a buffer the caller reuses (`tlskit.aio`'s
+    buffered reads), which `open_app` reads in place: all but the last byte, then the
+    buffer is spoiled, then the last byte. What the connection keeps of a partial record
+    must be a copy, not a view of the caller's buffer."""
+    buffer = bytearray(wire[:-1])
+    _note(out, conn.receive_data(memoryview(buffer)))
+    buffer[:] = b"\xff" * len(buffer)
+    buffer = bytearray(wire[-1:])
+    _note(out, conn.receive_data(memoryview(buffer)))
+    buffer[:] = b"\xff" * len(buffer)
+
+
+def view_whole(conn: Any, wire: bytes, out: Outcome) -> None:
+    """`receive_data` with a memoryview of the whole wire (so `open_app` takes single
+    records too), the buffer spoiled after the call."""
+    buffer = bytearray(wire)
+    _note(out, conn.receive_data(memoryview(buffer)))
+    buffer[:] = b"\xff" * len(buffer)
+
+
+ENTRIES = [bytes_api, into_method, into_bound, record_into, view_api, view_whole]
 Entry = Callable[[Any, bytes, Outcome], None]
 
 
