@@ -29,6 +29,7 @@ import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
+from email.utils import formatdate
 from enum import Enum
 from pathlib import Path
 from types import FrameType
@@ -468,7 +469,9 @@ class Server:
     def _respond(self, tls: TLSSocket, status: int, reason: str, body: bytes,
                  content_type: str = "text/plain", *, extra: str = "",
                  head_only: bool = False) -> None:
+        # RFC 9110 6.6.1: an origin server with a clock sends Date in every 2xx-4xx answer.
         header = (f"HTTP/1.1 {status} {reason}\r\n"
+                  f"Date: {formatdate(usegmt=True)}\r\n"
                   f"Content-Type: {content_type}\r\n"
                   f"Content-Length: {len(body)}\r\n"
                   "Cache-Control: no-store\r\n"
