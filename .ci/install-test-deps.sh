@@ -6,7 +6,9 @@
 # interop peers), nginx (a real web server for tests/compat, run from
 # its own temporary prefix), ss (iproute2: listen backlogs),
 # redis-server (the shared session-store tests), golang-go (Go's crypto/tls as a peer,
-# built from tests/interop/go), and tlskit with its test
+# built from tests/interop/go), the TLS scanners tests/interop/test_scanners.py runs
+# (testssl.sh, sslscan, and sslyze from PyPI in a venv of its own, .venv-sslyze, since it
+# pins cryptography<47), and tlskit with its test
 # extra in a virtual
 # environment, .venv at the top of the repository: Debian's own python3 is "externally
 # managed" (PEP 668) and refuses a plain `pip install`, and a venv works the same on it,
@@ -32,7 +34,7 @@ apt_install() {
 }
 
 need=()
-for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates redis-server go tstclnt selfserv; do
+for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates redis-server go tstclnt selfserv testssl sslscan; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -44,6 +46,7 @@ if [ ${#need[@]} -gt 0 ]; then
       ss) pkgs+=(iproute2) ;;
       update-ca-certificates) pkgs+=(ca-certificates) ;;
       go) pkgs+=(golang-go) ;;
+      testssl) pkgs+=(testssl.sh) ;;
       *) pkgs+=("$tool") ;;
     esac
   done
@@ -69,3 +72,10 @@ then
   "$PYTHON" -m venv .venv
 fi
 PIP_DISABLE_PIP_VERSION_CHECK=1 .venv/bin/python -m pip install -q -e '.[test]'
+# sslyze (a scanner run as a command, never imported) in its own venv: its cryptography<47
+# pin must not hold back the cryptography tlskit is tested with.
+if ! .venv-sslyze/bin/sslyze --help >/dev/null 2>&1; then
+  rm -rf .venv-sslyze
+  "$PYTHON" -m venv .venv-sslyze
+  PIP_DISABLE_PIP_VERSION_CHECK=1 .venv-sslyze/bin/python -m pip install -q 'sslyze>=6,<7'
+fi

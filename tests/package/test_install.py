@@ -20,7 +20,7 @@ from .readme import ROOT, blocks
 [INSTALL] = [b for b in blocks("sh") if "pip install" in b.code]
 COMMAND = INSTALL.code.strip()
 SYSTEM_PYTHON = Path("/usr/bin/python3")
-_COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", "build",
+_COPY_IGNORE = shutil.ignore_patterns(".git", ".venv*", "__pycache__", "*.egg-info", "build",
                                       "dist", ".*_cache", ".hypothesis", "site")
 
 
