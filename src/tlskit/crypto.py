@@ -266,6 +266,14 @@ _FFDHE_X = {NamedGroup.ffdhe2048: (2048, 560316), NamedGroup.ffdhe3072: (3072, 2
             NamedGroup.ffdhe4096: (4096, 5736041), NamedGroup.ffdhe6144: (6144, 15705020),
             NamedGroup.ffdhe8192: (8192, 10965728)}
 _FFDHE_PARAMS: dict[int, dh.DHParameters] = {}
+# RFC 7919 5.2 and Appendix A: the shortest private exponent that keeps each group's
+# strength (its 103 to 192 security bits); OpenSSL uses short exponents for these safe
+# primes too. A full-size one buys nothing and made one ffdhe8192 handshake, which any
+# client may ask of a default server, cost about a second of CPU, most of it in pow()
+# holding the GIL.
+_FFDHE_EXPONENT_BITS = {NamedGroup.ffdhe2048: 225, NamedGroup.ffdhe3072: 275,
+                        NamedGroup.ffdhe4096: 325, NamedGroup.ffdhe6144: 375,
+                        NamedGroup.ffdhe8192: 400}
 
 # FFDHE is deliberate and opt-in (offered only when configured: groups=["ffdhe2048"]), and
 # cryptography >= 50 warns on every access to its dh names. Take them once, here, quietly;
@@ -293,8 +301,9 @@ class _FFDHEShare(KeyShare):
         params = _FFDHE_PARAMS.get(group)
         if params is None:
             params = _FFDHE_PARAMS[group] = _DHParameterNumbers(self._p, 2).parameters()
-        # A 2*security-bits exponent would do; a full-size one keeps this simple and safe.
-        x = int.from_bytes(rng(self._size), "big") % (self._p - 3) + 2
+        # At least _FFDHE_EXPONENT_BITS random bits under a set top bit (so x >= 2).
+        n = (_FFDHE_EXPONENT_BITS[group] + 8) // 8
+        x = int.from_bytes(rng(n), "big") | (1 << (8 * n - 1))
         pub = pow(2, x, self._p)
         self._key = _DHPrivateNumbers(x, _DHPublicNumbers(
             pub, _DHParameterNumbers(self._p, 2))).private_key()

@@ -105,8 +105,8 @@ class Servers:
     serve: int
     dual: int
     rsa_kx: int
-    testssl: PeerProcess
-    testssl_json: Path
+    testssl: PendingScan       # serve: -p -s -f -P -S -h -U
+    testssl_robot: PendingScan  # rsa_kx: ROBOT only
 
 
 def _staple(pki: PKI, kind: str) -> bytes:
@@ -122,14 +122,32 @@ def _tlskit_serve(peers: Peers, pki: PKI, kind: str, *args: object) -> int:
     return int(proc.wait_for(r"listening on https://127\.0\.0\.1:(\d+)/").group(1))
 
 
-def _start_testssl(peers: Peers, port: int, root_pem: Path, out: Path) -> PeerProcess:
-    """testssl.sh with the check groups this file reads: protocols (-p), cipher categories
-    (-s), forward secrecy (-f), server preferences (-P), server defaults (-S), HTTP headers
-    (-h), vulnerabilities (-U). No DNS, the test root added to its trust stores."""
-    return peers.start(["testssl", "--quiet", "--warnings", "off", "--color", "0",
-                        "--nodns", "none", "--add-ca", root_pem, "--connect-timeout", "10",
-                        "--openssl-timeout", "10", "-p", "-s", "-f", "-P", "-S", "-h", "-U",
-                        "--jsonfile", out, f"127.0.0.1:{port}"])
+@dataclass
+class PendingScan:
+    """A testssl.sh scan running in the background and the JSON file it writes."""
+
+    proc: PeerProcess
+    out: Path
+
+    @classmethod
+    def start(cls, peers: Peers, port: int, root_pem: Path, out: Path,
+              *checks: str) -> PendingScan:
+        """testssl.sh with only the given check groups, no DNS lookups, the test root added
+        to its trust stores, and short per-connection timeouts."""
+        proc = peers.start(["testssl", "--quiet", "--warnings", "off", "--color", "0",
+                            "--nodns", "none", "--add-ca", root_pem, "--connect-timeout",
+                            "10", "--openssl-timeout", "10", *checks, "--jsonfile", out,
+                            f"127.0.0.1:{port}"])
+        return cls(proc, out)
+
+    def findings(self) -> Findings:
+        self.proc.wait(SCAN_TIMEOUT)
+        assert self.out.exists(), self.proc.describe()
+        rows = json.loads(self.out.read_text())
+        problems = [row for row in rows if row["id"] == "scanProblem"
+                    or row["severity"] in ("FATAL", "WARN")]
+        assert not problems, f"testssl.sh could not finish: {problems}\n{self.proc.describe()}"
+        return Findings({row["id"]: row for row in rows})
 
 
 @pytest.fixture(scope="module")
@@ -148,10 +166,12 @@ def servers(pki: PKI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
         with Peers() as peers:
             serve = _tlskit_serve(peers, pki, "ec256", "--ocsp-response", staple)
             rsa_kx = _tlskit_serve(peers, pki, "rsa2048", "--legacy-rsa-kx")
-            out = directory / "testssl.json"
-            testssl = _start_testssl(peers, serve, pki.root_pem, out)
+            testssl = PendingScan.start(peers, serve, pki.root_pem, directory / "testssl.json",
+                                       "-p", "-s", "-f", "-P", "-S", "-h", "-U")
+            robot = PendingScan.start(peers, rsa_kx, pki.root_pem, directory / "robot.json",
+                                     "--robot")
             yield Servers(directory, pki.root_pem, serve, dual.server_address[1], rsa_kx,
-                          testssl, out)
+                          testssl, robot)
     finally:
         dual.shutdown()
         dual.server_close()
@@ -394,15 +414,7 @@ class Findings:
 
 @pytest.fixture(scope="module")
 def testssl(servers: Servers) -> Findings:
-    proc = servers.testssl
-    proc.wait(SCAN_TIMEOUT)
-    assert servers.testssl_json.exists(), proc.describe()
-    rows = json.loads(servers.testssl_json.read_text())
-    findings = {row["id"]: row for row in rows}
-    problems = [row for row in rows if row["id"] == "scanProblem"
-                or row["severity"] in ("FATAL", "WARN")]
-    assert not problems, f"testssl.sh could not finish: {problems}\n{proc.describe()}"
-    return Findings(findings)
+    return servers.testssl.findings()
 
 
 def _names(text: str) -> list[str]:
@@ -494,3 +506,10 @@ def test_testssl_http_side_of_tlskit_serve(testssl: Findings) -> None:
     assert testssl["HTTP_status_code"].startswith("200 OK")
     assert testssl["cookie_count"].startswith("0 ")
     assert testssl["HSTS"] == "not offered"
+
+
+def test_testssl_robot_with_rsa_key_transport(servers: Servers) -> None:
+    """testssl.sh's own ROBOT probe against --legacy-rsa-kx (sslyze's is above): no oracle."""
+    robot = servers.testssl_robot.findings()
+    assert robot["ROBOT"] == "not vulnerable"
+    assert robot.severity("ROBOT") == "OK"
