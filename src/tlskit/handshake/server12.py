@@ -26,12 +26,13 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from .. import crypto
 from ..config import CertifiedKey
-from ..enums import ExtensionType, HandshakeType, NamedGroup, SignatureScheme
+from ..enums import AlertDescription, ExtensionType, HandshakeType, NamedGroup, SignatureScheme
 from ..errors import (
     DecodeError,
     HandshakeFailure,
     IllegalParameter,
     InappropriateFallback,
+    UnexpectedMessage,
 )
 from ..randpool import server_rng
 from ..session import TicketState
@@ -52,7 +53,12 @@ from .common import (
     rule,
     verify_client_chain,
 )
-from .common12 import Handover12, Handshake12, key_transport_problem
+from .common12 import (
+    MAX_REFUSED_RENEGOTIATIONS,
+    Handover12,
+    Handshake12,
+    key_transport_problem,
+)
 from .hello import ClientHelloView
 
 _E = ExtensionType
@@ -96,7 +102,8 @@ TABLE: Table = {
     _S.WAIT_FINISHED: {_HT.finished: rule("on_finished", _S.CONNECTED)},
     _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC: {},
     _S.RESUMED_WAIT_FINISHED: {_HT.finished: rule("on_resumed_finished", _S.CONNECTED)},
-    _S.CONNECTED: {},
+    # RFC 5246 7.2.2: a ClientHello after the handshake asks to renegotiate; refused.
+    _S.CONNECTED: {_HT.client_hello: rule("on_renegotiation_hello", _S.CONNECTED)},
 }
 CCS_NEXT: dict[Any, Any] = {_S.WAIT_CHANGE_CIPHER_SPEC: _S.WAIT_FINISHED,
                             _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC: _S.RESUMED_WAIT_FINISHED}
@@ -131,6 +138,7 @@ class ServerHandshake12(Handshake12):
         # read per ~20 handshakes; see `tlskit.randpool`); a configured rng is used as is.
         self._rng = server_rng(handover.config.rng)
         self._spare = b""  # drawn with the server random: a session ID, then a seal nonce
+        self._renegotiation_hellos = 0
 
     def keeps_messages(self, config: Any) -> bool:
         """Only a server that asks for client certificates checks a CertificateVerify."""
@@ -512,6 +520,18 @@ class ServerHandshake12(Handshake12):
         self.out.emit(self.complete_event(
             self.auth, group=self.group, scheme=self.scheme, alpn=self.alpn, resumed=False,
             server_name=self.server_name))
+        return State.CONNECTED
+
+    def on_renegotiation_hello(self, ch: m.ClientHello, raw: bytes) -> State:
+        """A ClientHello on an established connection asks to renegotiate, which tlskit
+        never does. RFC 5246 7.2.2: the server answers with a warning no_renegotiation and
+        the client decides whether to go on (OpenSSL, Botan and mbedTLS servers refuse so;
+        ending the connection instead kills clients such as Botan that go on)."""
+        self._renegotiation_hellos += 1
+        if self._renegotiation_hellos > MAX_REFUSED_RENEGOTIATIONS:
+            raise UnexpectedMessage("too many renegotiation attempts (ClientHellos after "
+                                    "the handshake), each refused with no_renegotiation")
+        self.out.send_warning(AlertDescription.no_renegotiation)
         return State.CONNECTED
 
 
