@@ -6,7 +6,9 @@
 # interop peers), nginx (a real web server for tests/compat, run from
 # its own temporary prefix), ss (iproute2: listen backlogs),
 # redis-server (the shared session-store tests), golang-go (Go's crypto/tls as a peer,
-# built from tests/interop/go), and tlskit with its test
+# built from tests/interop/go), lighttpd with lighttpd-mod-wolfssl and lighttpd-mod-mbedtls
+# (wolfSSL and mbedTLS as servers, run in the foreground from a temporary directory),
+# botan (Botan's tls_server and tls_client), and tlskit with its test
 # extra in a virtual
 # environment, .venv at the top of the repository: Debian's own python3 is "externally
 # managed" (PEP 668) and refuses a plain `pip install`, and a venv works the same on it,
@@ -32,7 +34,7 @@ apt_install() {
 }
 
 need=()
-for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates redis-server go tstclnt selfserv; do
+for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates redis-server go tstclnt selfserv lighttpd botan; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -49,6 +51,12 @@ if [ ${#need[@]} -gt 0 ]; then
   done
   apt_install "${pkgs[@]}"
 fi
+# lighttpd's TLS modules are files, not commands.
+mods=()
+for mod in wolfssl mbedtls; do
+  [ -f "/usr/lib/lighttpd/mod_$mod.so" ] || mods+=("lighttpd-mod-$mod")
+done
+[ ${#mods[@]} -eq 0 ] || apt_install "${mods[@]}"
 
 # Debian splits venv's pip bootstrap (ensurepip) into python3.X-venv. The README's
 # install test also builds a venv from the system /usr/bin/python3 when there is one.
