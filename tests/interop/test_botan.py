@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,6 +25,7 @@ from ..support.peers import PeerProcess
 from ..support.ports import listening_port
 from ..support.pump import Pump, echo_until_close, tlskit_server
 from .conftest import PKI, Peers
+from .helpers import ServerHelloExtensions
 
 pytestmark = pytest.mark.interop
 
@@ -68,17 +68,6 @@ def handshake_and_echo(pump: Pump) -> tuple[HandshakeComplete, int]:
     """Server body: the handshake's outcome and the bytes echoed until close_notify."""
     hc = pump.handshake()
     return hc, echo_until_close(pump)
-
-
-class ServerHelloExtensions:
-    """A tracer keeping the extensions of the ServerHello tlskit received."""
-
-    def __init__(self) -> None:
-        self.seen: set[int] = set()
-
-    def __call__(self, step: str, fields: dict[str, Any]) -> None:
-        if step == "server_hello":
-            self.seen = set(fields["message"].extensions)
 
 
 # ----------------------------------------------------------- tlskit client, botan tls_server

@@ -10,7 +10,6 @@ dashes), so each test compares both sides' view of one handshake.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,6 +18,7 @@ from tlskit.enums import ExtensionType
 
 from ..support.pump import Pump
 from .conftest import PKI, Peers
+from .helpers import ServerHelloExtensions
 from .lighttpd import PAGE, Lighttpd, get, server_view, start_lighttpd
 
 pytestmark = pytest.mark.interop
@@ -32,17 +32,6 @@ SCHEME = {"ec256": "ecdsa_secp256r1_sha256", "rsa2048": "rsa_pkcs1_sha256"}
 def mbedtls(peers: Peers, pki: PKI, tmp_path: Path, kind: str = "ec256") -> Lighttpd:
     files = pki.files[kind]
     return start_lighttpd(peers, tmp_path, "mod_mbedtls", files.fullchain, files.key)
-
-
-class ServerHelloExtensions:
-    """A tracer keeping the extensions of the ServerHello tlskit received."""
-
-    def __init__(self) -> None:
-        self.seen: set[int] = set()
-
-    def __call__(self, step: str, fields: dict[str, Any]) -> None:
-        if step == "server_hello":
-            self.seen = set(fields["message"].extensions)
 
 
 @pytest.mark.parametrize("cipher", CIPHERS)
