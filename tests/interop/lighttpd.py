@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from tlskit import ClientConfig, HandshakeComplete
+
 from ..support.peers import PeerProcess
 from ..support.ports import TIMEOUT, PortTaken, listening_port, start_on_free_port
 from ..support.pump import Pump
@@ -114,3 +116,17 @@ def server_view(body: bytes) -> tuple[str, str]:
     found = _TLS_LINE.search(body)
     assert found and found.group(1) == b"on", body
     return found.group(2).decode(), found.group(3).decode()
+
+
+def fetch_tls_view(config: ClientConfig, port: int) -> tuple[HandshakeComplete, tuple[str, str]]:
+    """Handshake, GET the CGI that prints the TLS module's view (protocol, cipher),
+    read until lighttpd closes."""
+    pump = Pump.connect(config, port)
+    try:
+        hc = pump.handshake()
+        head, body = get(pump, "/tls.sh")
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        assert pump.closed_event is not None and pump.closed_event.alert is None
+    finally:
+        pump.dispose()
+    return hc, server_view(body)

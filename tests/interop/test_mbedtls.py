@@ -15,11 +15,12 @@ import pytest
 
 from tlskit import AlertDescription, AlertReceived, ConnectionClosed
 from tlskit.enums import ExtensionType
+from tlskit.session import SessionCache
 
 from ..support.pump import Pump
 from .conftest import PKI, Peers
 from .helpers import ServerHelloExtensions
-from .lighttpd import PAGE, Lighttpd, get, server_view, start_lighttpd
+from .lighttpd import PAGE, Lighttpd, fetch_tls_view, get, start_lighttpd
 
 pytestmark = pytest.mark.interop
 
@@ -48,14 +49,7 @@ def test_tlskit_client_to_mbedtls(peers: Peers, pki: PKI, tmp_path: Path, kind: 
     config = pki.client_config(cipher_suites=["TLS_AES_128_GCM_SHA256", suite],
                                alpn_protocols=["http/1.1"], tracer=exts,
                                require_extended_master_secret=True)
-    pump = Pump.connect(config, server.port)
-    try:
-        hc = pump.handshake()
-        head, body = get(pump, "/tls.sh")
-    finally:
-        pump.dispose()
-    protocol, mbed_suite = server_view(body)
-    assert head.startswith(b"HTTP/1.1 200 OK")
+    hc, (protocol, mbed_suite) = fetch_tls_view(config, server.port)
     assert hc.version == protocol == "TLSv1.2"
     assert hc.cipher_suite.name == suite == mbed_suite.replace("-", "_")
     assert ExtensionType.extended_master_secret in exts.seen
@@ -91,6 +85,18 @@ def test_tls13_only_client_gets_handshake_failure(peers: Peers, pki: PKI,
     assert isinstance(err, AlertReceived)
     assert err.alert == AlertDescription.handshake_failure
     server.wait_logged(r"The server has no ciphersuites in common with the client \(-0x7380\)")
+
+
+def test_tlskit_client_resumes_mbedtls_sessions(peers: Peers, pki: PKI,
+                                                tmp_path: Path) -> None:
+    """mbedTLS (with the extended master secret, so tlskit keeps the session) resumes
+    the TLS 1.2 session on the next connections."""
+    server = mbedtls(peers, pki, tmp_path)
+    config = pki.client_config(session_cache=SessionCache())
+    views = [fetch_tls_view(config, server.port) for _ in range(3)]
+    assert [hc.resumed for hc, _ in views] == [False, True, True]
+    assert {view for _, view in views} == {views[0][1]}
+    assert all(hc.signature_scheme is None for hc, _ in views[1:])
 
 
 def test_close_notify_both_ways(peers: Peers, pki: PKI, tmp_path: Path) -> None:

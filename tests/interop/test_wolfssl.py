@@ -8,17 +8,17 @@ in OpenSSL-style names), so each test compares both sides' view of one handshake
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tlskit import AlertDescription, CertificateVerificationError, HandshakeComplete
+from tlskit import AlertDescription, CertificateVerificationError
 from tlskit.io.blocking import connect
+from tlskit.session import SessionCache
 from tlskit.x509 import Reason
 
 from ..support.pump import Pump
 from .conftest import PKI, Peers
-from .lighttpd import PAGE, Lighttpd, get, server_view, start_lighttpd
+from .lighttpd import PAGE, Lighttpd, fetch_tls_view, start_lighttpd
 
 pytestmark = pytest.mark.interop
 
@@ -43,19 +43,6 @@ def wolfssl(peers: Peers, pki: PKI, tmp_path: Path, kind: str = "ec256",
     files = pki.files[kind]
     return start_lighttpd(peers, tmp_path, "mod_wolfssl", files.fullchain, files.key,
                           conf_cmd)
-
-
-def fetch_tls_view(config: Any, port: int) -> tuple[HandshakeComplete, tuple[str, str]]:
-    """Handshake, GET the CGI that prints wolfSSL's view, read until lighttpd closes."""
-    pump = Pump.connect(config, port)
-    try:
-        hc = pump.handshake()
-        head, body = get(pump, "/tls.sh")
-        assert head.startswith(b"HTTP/1.1 200 "), head
-        assert pump.closed_event is not None and pump.closed_event.alert is None
-    finally:
-        pump.dispose()
-    return hc, server_view(body)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -138,3 +125,17 @@ def test_name_mismatch_is_refused_with_the_reason(peers: Peers, pki: PKI,
     assert str(err) == ("certificate for localhost is not valid for www.example.com: its "
                         "names are localhost, 127.0.0.1")
     server.wait_logged(r"SSL: -313 received alert fatal error")
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_tlskit_client_resumes_wolfssl_sessions(peers: Peers, pki: PKI, tmp_path: Path,
+                                                version: str) -> None:
+    """wolfSSL issues tickets (TLS 1.3 NewSessionTicket; TLS 1.2 a session ID, and it
+    negotiates the extended master secret, without which tlskit would not resume); the
+    next connections resume and still get the page with the same parameters."""
+    server = wolfssl(peers, pki, tmp_path)
+    config = pki.client_config(versions=[version], session_cache=SessionCache())
+    views = [fetch_tls_view(config, server.port) for _ in range(3)]
+    assert [hc.resumed for hc, _ in views] == [False, True, True]
+    assert {view for _, view in views} == {views[0][1]}
+    assert all(hc.signature_scheme is None for hc, _ in views[1:])  # no certificate
