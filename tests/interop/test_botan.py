@@ -17,7 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from tlskit import AlertDescription, AlertReceived, HandshakeComplete, ProtocolVersionError
+from tlskit import (
+    AlertDescription,
+    AlertReceived,
+    HandshakeComplete,
+    IllegalParameter,
+    ProtocolVersionError,
+)
 from tlskit.enums import ExtensionType
 from tlskit.session import SessionCache
 
@@ -127,6 +133,21 @@ def test_tls13_only_client_gets_protocol_version(peers: Peers, pki: PKI) -> None
     proc.wait_for("Connection problem: No shared TLS version", stream="stderr")
 
 
+def test_botan_server_alpn_is_hard_coded(peers: Peers, pki: PKI) -> None:
+    """`botan tls_server` answers ALPN with "echo/0.1" whatever the client offered (the
+    CLI hard-codes its choice). Offered it, tlskit agrees; offered only other protocols,
+    tlskit refuses the server's pick with illegal_parameter (RFC 7301 3.2: the server
+    selects one of the client's protocols), and Botan prints the alert it received."""
+    proc, port = botan_server(peers, pki)
+    hc = Pump.handshake_once(pki.client_config(alpn_protocols=["h2", "echo/0.1"]), port)
+    assert hc.alpn_protocol == "echo/0.1"
+    err = Pump.failed_handshake(pki.client_config(alpn_protocols=["h2", "http/1.1"]), port)
+    assert isinstance(err, IllegalParameter)
+    assert err.alert == AlertDescription.illegal_parameter
+    assert "server selected ALPN ['echo/0.1'], not one offered" in str(err)
+    proc.wait_for("Alert: illegal_parameter")
+
+
 # ----------------------------------------------------------- botan tls_client, tlskit server
 
 @pytest.mark.parametrize("kind", ["ec256", "rsa2048"])
@@ -140,6 +161,18 @@ def test_botan_client_to_tlskit_server(peers: Peers, pki: PKI, kind: str) -> Non
     assert hc.version == "TLSv1.2" and hc.cipher_suite.name == botan_suite(proc)
     assert f"_{AUTH[kind]}_" in hc.cipher_suite.name
     assert echoed == len(b"hello tlskit\n")
+
+
+def test_botan_client_alpn(peers: Peers, pki: PKI) -> None:
+    """tlskit's server picks by its own order among Botan's --next-protocols (its first
+    protocol the client offered, as OpenSSL and nginx do); Botan prints the choice."""
+    config = pki.server_config(alpn_protocols=["h2", "http/1.1"])
+    server = peers.thread(tlskit_server(config, handshake_and_echo))
+    proc = botan_client(peers, pki, server.port, "--next-protocols=spdy/3,http/1.1,h2")
+    say_and_close(proc, b"which protocol?\n")
+    ((hc, _),) = server.join()
+    assert hc.alpn_protocol == "h2"
+    assert "Server choose protocol: h2" in proc.stdout
 
 
 def test_botan_client_resumes_with_tlskit_ticket(peers: Peers, pki: PKI,
