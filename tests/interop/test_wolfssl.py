@@ -3,6 +3,11 @@
 wolfSSL shares no code with OpenSSL, GnuTLS, NSS or Go. lighttpd serves a page and a CGI
 script that prints what wolfSSL told lighttpd about the connection (protocol and cipher,
 in OpenSSL-style names), so each test compares both sides' view of one handshake.
+
+What wolfSSL does its own way: it prefers AES-256-GCM whatever the client's order; the
+"Groups"/"Curves" setting lighttpd passes it limits TLS 1.2's ECDHE curve only (a TLS 1.3
+key share of any group it implements is taken); it has no ML-KEM, so tlskit's hybrid
+share alone draws a HelloRetryRequest; and its log names no alert it received.
 """
 
 from __future__ import annotations
@@ -139,3 +144,18 @@ def test_tlskit_client_resumes_wolfssl_sessions(peers: Peers, pki: PKI, tmp_path
     assert [hc.resumed for hc, _ in views] == [False, True, True]
     assert {view for _, view in views} == {views[0][1]}
     assert all(hc.signature_scheme is None for hc, _ in views[1:])  # no certificate
+
+
+def test_alpn_h2_when_offered_first(peers: Peers, pki: PKI, tmp_path: Path) -> None:
+    """Offered h2 and http/1.1, lighttpd (through wolfSSL's ALPN callback) takes h2 and
+    answers the HTTP/2 connection preface with its SETTINGS frame (type 4, stream 0)."""
+    server = wolfssl(peers, pki, tmp_path)
+    pump = Pump.connect(pki.client_config(alpn_protocols=["h2", "http/1.1"]), server.port)
+    try:
+        hc = pump.handshake()
+        pump.send(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes((0, 0, 0, 4, 0, 0, 0, 0, 0)))
+        header = pump.recv_exactly(9)
+    finally:
+        pump.dispose()
+    assert hc.alpn_protocol == "h2"
+    assert (header[3], header[5:9]) == (4, bytes(4))
