@@ -6,7 +6,8 @@
 # interop peers), nginx (a real web server for tests/compat, run from
 # its own temporary prefix), ss (iproute2: listen backlogs),
 # redis-server (the shared session-store tests), golang-go (Go's crypto/tls as a peer,
-# built from tests/interop/go), and tlskit with its test
+# built from tests/interop/go), android-boringssl (BoringSSL's bssl-tool client and
+# server as a peer), and tlskit with its test
 # extra in a virtual
 # environment, .venv at the top of the repository: Debian's own python3 is "externally
 # managed" (PEP 668) and refuses a plain `pip install`, and a venv works the same on it,
@@ -32,7 +33,7 @@ apt_install() {
 }
 
 need=()
-for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates redis-server go tstclnt selfserv; do
+for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates redis-server go tstclnt selfserv bssl-tool; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -44,6 +45,7 @@ if [ ${#need[@]} -gt 0 ]; then
       ss) pkgs+=(iproute2) ;;
       update-ca-certificates) pkgs+=(ca-certificates) ;;
       go) pkgs+=(golang-go) ;;
+      bssl-tool) pkgs+=(android-boringssl) ;;
       *) pkgs+=("$tool") ;;
     esac
   done
