@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ from tlskit.session import Session, SessionCache
 from tlskit.x509.errors import Reason
 from tlskit.x509.ocsp import build_ocsp_request
 
-from ..support.peers import PeerProcess
+from ..support.peers import PeerProcess, require_binary
 from ..support.ports import listening_port
 from ..support.pump import PeerClosedError, Pump, tlskit_server
 from .conftest import PKI, Peers
@@ -450,6 +451,42 @@ def test_bssl_client_grease_through_a_retry(peers: Peers, pki: PKI) -> None:
     assert "hello_retry_request" in recorder.names()
     assert hc.group is not None and hc.group.name == "secp256r1"
     same_view(hc, view)
+
+
+def test_bssl_client_real_ech_refused_by_tlskit_server(peers: Peers, pki: PKI,
+                                                      tmp_path: Path) -> None:
+    """A real ECH offer (an ECHConfigList from `bssl-tool generate-ech`, as Chrome gets
+    from a DNS HTTPS record) to tlskit's server, which implements no ECH: tlskit
+    completes with the outer hello (public name "localhost"), as the ECH draft asks of
+    servers without it, and BoringSSL, having no retry configs, aborts with ECH_REJECTED
+    and the ech_required alert. tlskit's server names that alert and explains it."""
+    ech = {name: tmp_path / name for name in ("ech.list", "ech.config", "ech.key")}
+    made = subprocess.run([require_binary(BSSL), "generate-ech", "-out-ech-config-list",
+                           ech["ech.list"], "-out-ech-config", ech["ech.config"],
+                           "-out-private-key", ech["ech.key"], "-public-name", "localhost",
+                           "-config-id", "7"], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert made.returncode == 0, made.stderr
+    recorder = Recorder()
+    server = peers.thread(tlskit_server(pki.server_config(tracer=recorder), _aborted))
+    proc, _ = bssl_client(peers, pki, server.port, "-ech-config-list", ech["ech.list"],
+                          status=1)
+    (err,) = server.join()
+    assert ECH_OUTER in recorder.first("client_hello")["message"].extensions
+    assert isinstance(err, AlertReceived) and err.alert == AlertDescription.ech_required
+    assert "offered Encrypted Client Hello" in str(err)
+    assert "Error while connecting: ECH_REJECTED" in proc.stderr
+
+
+def _aborted(pump: Pump) -> TLSError:
+    """Server body: the error the connection ends with, the handshake completed or not
+    (BoringSSL sends its Finished before ech_required: the alert may arrive after)."""
+    try:
+        pump.handshake()
+        pump.wait_closed()
+    except TLSError as exc:
+        return exc
+    raise AssertionError("the client closed without an alert")
 
 
 def test_bssl_client_alpn_to_tlskit_server(peers: Peers, pki: PKI) -> None:
