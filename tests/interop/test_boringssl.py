@@ -439,12 +439,14 @@ def test_bssl_client_grease_and_permuted_hello(peers: Peers, pki: PKI, flags: tu
         assert set(hello.extensions) >= set(usual.extensions)
 
 
-def test_bssl_client_grease_through_a_retry(peers: Peers, pki: PKI) -> None:
+@pytest.mark.parametrize("cookie", [False, True], ids=["no-cookie", "cookie"])
+def test_bssl_client_grease_through_a_retry(peers: Peers, pki: PKI, cookie: bool) -> None:
     """BoringSSL offers P-384 (with its share) and P-256, which tlskit prefers: tlskit
-    asks for P-256 (HelloRetryRequest) and accepts the second hello, whose GREASE,
-    extension order and ECH GREASE must stay those of the first (RFC 8446 4.1.2)."""
+    asks for P-256 (HelloRetryRequest, with a cookie BoringSSL must echo or without) and
+    accepts the second hello, whose GREASE, extension order and ECH GREASE must stay
+    those of the first (RFC 8446 4.1.2)."""
     recorder = Recorder()
-    server = served(pki, peers, tracer=recorder)
+    server = served(pki, peers, tracer=recorder, send_hrr_cookie=cookie)
     _, (view,) = bssl_client(peers, pki, server.port, "-curves", "P-384:P-256", "-grease",
                              "-permute-extensions", "-ech-grease")
     ((hc, _),) = server.join()
@@ -497,6 +499,18 @@ def test_bssl_client_alpn_to_tlskit_server(peers: Peers, pki: PKI) -> None:
     assert view["ALPN protocol"] == hc.alpn_protocol == "h2"
 
 
+def test_bssl_client_false_start_to_tlskit_server(peers: Peers, pki: PKI) -> None:
+    """TLS 1.2 False Start (RFC 7918), which BoringSSL does only with ALPN negotiated:
+    its application data may follow its Finished before tlskit's Finished arrived, and
+    tlskit's server takes it."""
+    server = served(pki, peers, versions=["TLSv1.2"], alpn_protocols=["h2"])
+    proc, (view,) = bssl_client(peers, pki, server.port, "-false-start", "-alpn-protos",
+                                "h2")
+    ((hc, _),) = server.join()
+    same_view(hc, view)
+    assert hc.alpn_protocol == "h2" and proc.stdout == "you sent " + LINE.decode()
+
+
 def test_bssl_client_alpn_without_overlap(peers: Peers, pki: PKI) -> None:
     """No protocol in common: tlskit's server refuses with no_application_protocol
     (RFC 7301 3.2) and BoringSSL reports that alert."""
@@ -509,14 +523,16 @@ def test_bssl_client_alpn_without_overlap(peers: Peers, pki: PKI) -> None:
     assert "TLSV1_ALERT_NO_APPLICATION_PROTOCOL" in proc.stderr
 
 
-@pytest.mark.parametrize("flags", [("-max-version", "tls1.3"), ("-max-version", "tls1.2"),
-                                   ("-grease", "-permute-extensions", "-ech-grease")],
-                         ids=["tls1.3", "tls1.2", "grease"])
+@pytest.mark.parametrize(("flags", "tickets"), [
+    (("-max-version", "tls1.3"), 2), (("-max-version", "tls1.2"), 2),
+    (("-max-version", "tls1.2"), 0), (("-grease", "-permute-extensions", "-ech-grease"), 2)],
+    ids=["tls1.3", "tls1.2-ticket", "tls1.2-session-id", "grease"])
 def test_bssl_client_resumes_with_tlskit_server(peers: Peers, pki: PKI,
-                                                flags: tuple[str, ...]) -> None:
-    """-test-resumption: BoringSSL connects, waits for tlskit's ticket, drops the
-    connection, and offers the ticket on a second one, which both sides report resumed."""
-    server = served(pki, peers, count=2)
+                                                flags: tuple[str, ...], tickets: int) -> None:
+    """-test-resumption: BoringSSL connects, waits for a session (tlskit's ticket, or in
+    TLS 1.2 without tickets its session ID), drops the connection, and offers the session
+    on a second one, which both sides report resumed."""
+    server = served(pki, peers, count=2, session_tickets=tickets)
     proc, views = bssl_client(peers, pki, server.port, "-test-resumption", *flags)
     results = [hc for hc, _ in server.join()]
     assert [hc.resumed for hc in results] == [False, True]
