@@ -287,6 +287,37 @@ def test_tlskit_client_early_data_declined_by_another_bssl_server(
     assert "Resumed session: no" in page and "Early data: no" in page
 
 
+def test_tlskit_client_early_data_declined_by_a_bssl_retry(peers: Peers, pki: PKI) -> None:
+    """BoringSSL accepts only P-384, for which tlskit's resuming hello carries no share:
+    its HelloRetryRequest rules out the 0-RTT data (RFC 8446 4.2.10), so tlskit resumes
+    without it and sends the request again after the handshake."""
+    _, port = bssl_server(peers, pki, "ec256", "-loop", "-early-data", "-curves", "P-384")
+    recorder = Recorder()
+    config = pki.client_config(tracer=recorder)
+    _, _, sessions = fetch_page(config, port)
+    pump = Pump.connect(config, port, session=sessions[0], early_data=REQUEST)
+    try:
+        hc = pump.handshake()
+        pump.send(REQUEST)
+        page = pump.read_to_eof().decode()
+    finally:
+        pump.dispose()
+    assert recorder.names().count("hello_retry_request") == 2  # both connections
+    assert hc.resumed and not hc.early_data_accepted
+    assert "Resumed session: yes" in page and "Early data: no" in page
+
+
+def test_bssl_server_issues_no_ticket_for_psk_ke_only(peers: Peers, pki: PKI) -> None:
+    """BoringSSL implements only psk_dhe_ke resumption: to a client offering psk_ke alone
+    (RFC 8446 4.2.9) it sends no ticket, so tlskit's second connection is a full one."""
+    _, port = bssl_server(peers, pki, "ec256", "-loop")
+    config = pki.client_config(psk_modes=["psk_ke"], session_cache=SessionCache())
+    first, _, sessions = fetch_page(config, port)
+    second, view, _ = fetch_page(config, port)
+    assert sessions == [] and not first.resumed and not second.resumed
+    assert view["Resumed session"] == "no"
+
+
 @pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
 @pytest.mark.parametrize("kind", ["ec256", "rsa2048"])
 def test_tlskit_client_certificate_to_bssl_server(peers: Peers, pki: PKI, kind: str,
