@@ -678,12 +678,34 @@ def test_bssl_client_rejects_an_unknown_root(peers: Peers, pki: PKI) -> None:
 
 def test_tlskit_ed25519_server_vs_bssl_client(peers: Peers, pki: PKI) -> None:
     """BoringSSL offers no Ed25519 by default: tlskit's server, holding only an Ed25519
-    certificate, cannot sign anything it accepts and says so (handshake_failure)."""
+    certificate, cannot sign anything it accepts and says so (handshake_failure), naming
+    what BoringSSL accepts and what the certificate signs with."""
     server = peers.thread(tlskit_server(pki.server_config("ed25519"), Pump.handshake_error))
     proc, _ = bssl_client(peers, pki, server.port, status=1)
     (err,) = server.join()
     assert err.alert == AlertDescription.handshake_failure
-    assert "no certificate can be signed with a scheme the client accepts" in str(err)
+    said = str(err)
+    assert said.startswith("no certificate can be signed with a TLS 1.3 scheme the client "
+                           "accepts (it accepts ecdsa_secp256r1_sha256, ")
+    assert "ed25519" not in said.split(";")[0]
+    assert said.endswith("; our certificates sign with ed25519)")
+    assert "SSLV3_ALERT_HANDSHAKE_FAILURE" in proc.stderr
+
+
+def test_bssl_tls12_client_with_sha1_signatures_only(peers: Peers, pki: PKI) -> None:
+    """BoringSSL limited to rsa_pkcs1_sha1 (-sigalgs) in TLS 1.2, which tlskit never signs
+    with: the ECDHE_RSA suites fit, the signature does not, and tlskit's error says so
+    (it used to blame the cipher suites), then names the RSA key transport opt-in that
+    BoringSSL's offer would also allow."""
+    server = peers.thread(tlskit_server(pki.server_config("rsa2048"), Pump.handshake_error))
+    proc, _ = bssl_client(peers, pki, server.port, "-max-version", "tls1.2", "-sigalgs",
+                          "rsa_pkcs1_sha1", status=1)
+    (err,) = server.join()
+    assert err.alert == AlertDescription.handshake_failure
+    assert str(err).startswith(
+        "no certificate can be signed with a TLS 1.2 scheme the client accepts (it accepts "
+        "rsa_pkcs1_sha1; our certificates sign with rsa_pss_rsae_sha256, ")
+    assert "legacy_rsa_key_exchange=True" in str(err)
     assert "SSLV3_ALERT_HANDSHAKE_FAILURE" in proc.stderr
 
 

@@ -264,3 +264,20 @@ def test_ech_required_alert_is_named_and_explained(ca: LocalCA, issued: dict[str
     assert err.value.alert == AlertDescription.ech_required
     assert str(err.value).startswith("peer sent alert ech_required (121): the client "
                                      "offered Encrypted Client Hello")
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_no_common_signature_scheme_names_both_sides(issued: dict[str, Any], ca: LocalCA,
+                                                     version: str) -> None:
+    """A client whose signature schemes leave out our key type (as BoringSSL leaves out
+    Ed25519): the server's error names the schemes each side has, in TLS 1.2 too, where
+    it used to blame the cipher suites, which do fit."""
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=[version],
+                                           signature_schemes=["ecdsa_secp256r1_sha256"]),
+                              "localhost")
+    with pytest.raises(TLSError) as err:
+        exchange(client, ServerConnection(server_config(issued, "rsa2048")))
+    assert err.value.alert == AlertDescription.handshake_failure
+    assert (f"no certificate can be signed with a {version.replace('v', ' ')} scheme the "
+            "client accepts (it accepts ecdsa_secp256r1_sha256; our certificates sign "
+            "with rsa_pss_rsae_sha256, ") in str(err.value)
