@@ -399,6 +399,27 @@ def test_key_update_with_bssl_server(peers: Peers, pki: PKI) -> None:
     assert proc.wait() == 0, proc.describe()
 
 
+def test_bulk_data_both_ways_with_bssl_server(peers: Peers, pki: PKI) -> None:
+    """200 KB each way: tlskit's full 16 KiB records into BoringSSL (which reads them 512
+    bytes at a time), BoringSSL's 512-byte records (one per stdin read) into tlskit."""
+    proc, port = bssl_server(peers, pki, www=False)
+    up = bytes(range(256)) * 800
+    down = bytes(reversed(range(256))) * 800
+    pump = Pump.connect(pki.client_config(), port)
+    try:
+        pump.handshake()
+        pump.send(up)
+        proc.wait_until(lambda: len(proc.stdout_bytes) >= len(up), "the upload")
+        proc.write_in_background(down)
+        assert pump.recv_exactly(len(down)) == down
+        pump.close()
+        pump.read_to_eof()
+    finally:
+        pump.dispose()
+    assert proc.wait() == 0, proc.describe()
+    assert proc.stdout_bytes == up
+
+
 def test_tlskit_client_rejects_bssl_server_for_wrong_name(peers: Peers, pki: PKI) -> None:
     """tlskit checks the name it sent against BoringSSL's certificate: its error names the
     check, and BoringSSL reports the bad_certificate alert tlskit sent."""
