@@ -51,12 +51,13 @@ from tlskit import (
 )
 from tlskit.ca import LocalCA
 from tlskit.config import CertifiedKey
+from tlskit.io.blocking import TruncatedConnection, connect
 from tlskit.session import Session, SessionCache
 from tlskit.x509.errors import Reason
 from tlskit.x509.ocsp import build_ocsp_request
 
 from ..support.peers import PeerProcess, require_binary
-from ..support.ports import listening_port
+from ..support.ports import TIMEOUT, listening_port
 from ..support.pump import PeerClosedError, Pump, ServerThread, tlskit_server
 from .conftest import PKI, Peers
 from .helpers import SCHEME_FOR_CERT, SUITES
@@ -418,6 +419,33 @@ def test_bulk_data_both_ways_with_bssl_server(peers: Peers, pki: PKI) -> None:
         pump.dispose()
     assert proc.wait() == 0, proc.describe()
     assert proc.stdout_bytes == up
+
+
+@pytest.mark.parametrize("suppress", [True, False], ids=["ragged-ok", "strict"])
+def test_blocking_socket_reads_bssl_page_without_close_notify(peers: Peers, pki: PKI,
+                                                              suppress: bool) -> None:
+    """tlskit's blocking socket against BoringSSL, which ends the page with a TCP close
+    and no close_notify: by default (as `ssl`) that reads as end of stream with
+    `truncated` set; with suppress_ragged_eofs=False it is a TruncatedConnection."""
+    _, port = bssl_server(peers, pki)
+    tls = connect("127.0.0.1", port, pki.client_config(), server_name="localhost",
+                  timeout=TIMEOUT, suppress_ragged_eofs=suppress)
+    chunks: list[bytes] = []
+    ended: TruncatedConnection | None = None
+    with tls:
+        tls.sendall(REQUEST)
+        try:
+            while chunk := tls.recv():
+                chunks.append(chunk)
+        except TruncatedConnection as exc:
+            ended = exc
+        truncated = tls.truncated
+    page = b"".join(chunks)
+    assert page.startswith(b"HTTP/1.0 200 OK") and b"Version: TLSv1.3" in page
+    if suppress:
+        assert truncated and ended is None
+    else:
+        assert ended is not None and "without close_notify" in str(ended)
 
 
 def test_tlskit_client_rejects_bssl_server_for_wrong_name(peers: Peers, pki: PKI) -> None:
