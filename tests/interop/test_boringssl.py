@@ -22,9 +22,10 @@ What the tool does that other peers do not, and the tests take into account:
 - the client's -root-certs checks the chain but not the host name (the tool sets no name
   to verify), so a wrong name is tested from tlskit's client only;
 - the server has no ALPN option, and -require-any-client-cert accepts any certificate;
-- BoringSSL leaves Ed25519 out of the signature algorithms it offers and accepts by
-  default, so it neither accepts an Ed25519 server certificate nor asks for an Ed25519
-  client certificate (tests below show both ends of that).
+- BoringSSL leaves Ed25519 out of the signature algorithms it verifies by default, so
+  its client does not accept an Ed25519 server certificate and its server does not ask
+  for an Ed25519 client certificate (its server still signs with Ed25519 when asked);
+  tests below show both ends of that.
 """
 
 from __future__ import annotations
@@ -116,14 +117,14 @@ def bssl_server(peers: Peers, pki: PKI, kind: str = "ec256", *args: str,
 
 
 def bssl_client(peers: Peers, pki: PKI, port: int, *args: Any, line: bytes | None = LINE,
-                status: int = 0, root: Path | None = None,
+                status: int = 0, root: Path | None = None, name: str = "localhost",
                 ) -> tuple[PeerProcess, list[dict[str, str]]]:
-    """`bssl-tool client` to 127.0.0.1:port, verifying against ``root`` (the test root by
-    default), run to its end, which must be ``status``; it sends ``line`` and keeps stdin
-    open (see the module docstring). Returns the process and what it printed for each
-    connection."""
+    """`bssl-tool client` to 127.0.0.1:port asking for ``name``, verifying against
+    ``root`` (the test root by default), run to its end, which must be ``status``; it
+    sends ``line`` and keeps stdin open (see the module docstring). Returns the process
+    and what it printed for each connection."""
     proc = peers.start([BSSL, "client", "-connect", f"127.0.0.1:{port}", "-server-name",
-                        "localhost", "-root-certs", root or pki.root_pem, *args])
+                        name, "-root-certs", root or pki.root_pem, *args])
     if line is not None:
         with contextlib.suppress(OSError):  # a client that already failed took no input
             proc.write(line)
@@ -711,6 +712,18 @@ def test_bssl_client_without_certificate_refused_by_tlskit(
     assert isinstance(err, TLSError) and err.alert == alert
     assert "sent no certificate" in str(err)
     assert words in proc.stderr
+
+
+def test_bssl_tool_client_does_not_check_the_name(peers: Peers, pki: PKI) -> None:
+    """Why a wrong name is tested from tlskit's client only: bssl-tool's client verifies
+    the chain but sets no host name to check, so it accepts tlskit's localhost
+    certificate for "wrong.example" (tlskit's server, with one certificate, serves it
+    whatever the SNI, as mainstream servers do, and reports the name it was asked)."""
+    server = served(pki, peers)
+    proc, _ = bssl_client(peers, pki, server.port, name="wrong.example")
+    ((hc, _),) = server.join()
+    assert hc.server_name == "wrong.example"
+    assert proc.stdout == "you sent " + LINE.decode()
 
 
 def test_bssl_client_rejects_an_unknown_root(peers: Peers, pki: PKI) -> None:
