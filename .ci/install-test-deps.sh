@@ -6,7 +6,8 @@
 # interop peers), nginx (a real web server for tests/compat, run from
 # its own temporary prefix), ss (iproute2: listen backlogs),
 # redis-server (the shared session-store tests), golang-go (Go's crypto/tls as a peer,
-# built from tests/interop/go), lighttpd with lighttpd-mod-wolfssl and lighttpd-mod-mbedtls
+# built from tests/interop/go), android-boringssl (BoringSSL's bssl-tool client and
+# server as a peer), lighttpd with lighttpd-mod-wolfssl and lighttpd-mod-mbedtls
 # (wolfSSL and mbedTLS as servers, run in the foreground from a temporary directory),
 # botan (Botan's tls_server and tls_client), and tlskit with its test
 # extra in a virtual
@@ -34,7 +35,7 @@ apt_install() {
 }
 
 need=()
-for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates redis-server go tstclnt selfserv lighttpd botan; do
+for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates redis-server go tstclnt selfserv bssl-tool lighttpd botan; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -46,6 +47,7 @@ if [ ${#need[@]} -gt 0 ]; then
       ss) pkgs+=(iproute2) ;;
       update-ca-certificates) pkgs+=(ca-certificates) ;;
       go) pkgs+=(golang-go) ;;
+      bssl-tool) pkgs+=(android-boringssl) ;;
       *) pkgs+=("$tool") ;;
     esac
   done

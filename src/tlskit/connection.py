@@ -201,7 +201,8 @@ class Connection:
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Feed bytes from the peer; returns the events they complete, in order."""
         if self._receive_ok and (type(data) is bytes or (
-                type(data) is memoryview and data.format == "B" and data.c_contiguous)):
+                type(data) is memoryview and data.format == "B" and data.ndim == 1
+                and data.c_contiguous)):
             # Whole application-data records decrypted straight from `data` by the read
             # protector; anything else (alerts, KeyUpdate, partial records, errors) goes
             # the long way, a record it opened and held (`opened`) first. Nothing keeps a

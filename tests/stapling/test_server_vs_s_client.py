@@ -6,6 +6,7 @@ response once the old one is past half its validity.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import re
 import threading
@@ -184,15 +185,25 @@ def test_revoked_answer_from_openssl_responder(peers: Peers, pki: StaplePKI,
     assert staple_shown(out)["Cert Status"] == "revoked"
 
 
+# time(2), which openssl ocsp stamps thisUpdate from: on Linux it reads the kernel's
+# coarse real-time clock, updated once per timer tick, so it lags the precise clock that
+# datetime.now() reads by up to a tick or more (measured here: 2-8 ms, more under load).
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.time.restype = ctypes.c_long
+_libc.time.argtypes = [ctypes.c_void_p]
+
+
 def wait_until_after(moment: dt.datetime) -> None:
-    """Block until the wall clock is past ``moment``'s second. openssl ocsp stamps thisUpdate
-    from the real clock in whole seconds, and the stapler (rightly) adopts only a strictly
-    newer response: a refetch within the same second could not be told apart. This waits
-    on the clock itself (at most one second), not for a guessed duration."""
-    target = moment + dt.timedelta(seconds=1)
+    """Block until openssl's clock is past ``moment``'s second. openssl ocsp stamps
+    thisUpdate from time(2) in whole seconds, and the stapler (rightly) adopts only a
+    strictly newer response: a refetch within the same second could not be told apart.
+    This waits on that clock itself (at most one second and a tick), not for a guessed
+    duration; waiting on the precise clock instead let a refetch a few milliseconds past
+    the second still get the old second's stamp."""
+    target = int(moment.timestamp())
     pause = threading.Event()
-    while (left := (target - dt.datetime.now(UTC)).total_seconds()) > 0:
-        pause.wait(left)
+    while _libc.time(None) <= target:
+        pause.wait(0.005)
 
 
 @pytest.mark.parametrize("version", VERSIONS)

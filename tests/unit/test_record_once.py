@@ -220,7 +220,16 @@ def view_whole(conn: Any, wire: bytes, out: Outcome) -> None:
     buffer[:] = b"\xff" * len(buffer)
 
 
-ENTRIES = [bytes_api, into_method, into_bound, record_into, view_api, view_whole]
+def view_shaped(conn: Any, wire: bytes, out: Outcome) -> None:
+    """`receive_data` with a two-dimensional view of the wire (a byte per row): not a
+    flat byte view, so no fast path may index it; the general path copies its bytes in."""
+    buffer = bytearray(wire)
+    _note(out, conn.receive_data(memoryview(buffer).cast("B", (len(wire), 1))))
+    buffer[:] = b"\xff" * len(buffer)
+
+
+ENTRIES = [bytes_api, into_method, into_bound, record_into, view_api, view_whole,
+           view_shaped]
 Entry = Callable[[Any, bytes, Outcome], None]
 
 

@@ -47,6 +47,7 @@ from .common import (
     Table,
     by_server_name,
     choose_alpn,
+    no_common_scheme,
     parse_chain,
     public_key_of,
     resumable_client_chain,
@@ -353,14 +354,23 @@ class ServerHandshake12(Handshake12):
                     self.suite12 = self.suite = suite
                     self.certified, self.scheme = ck, SignatureScheme.of(scheme)
                     return
-        raise HandshakeFailure(self._no_suite_reason(ch))
+        raise HandshakeFailure(self._no_suite_reason(ch, schemes, client_groups, certs))
 
-    def _no_suite_reason(self, ch: m.ClientHello) -> str:
+    def _no_suite_reason(self, ch: m.ClientHello, schemes: list[int],
+                         client_groups: list[int], certs: list[CertifiedKey]) -> str:
         """Why no suite fits: the usual reasons, and the opt-in a legacy client needs."""
         rsa_offered = [c for c in crypto.RSA_KX_SUITES12 if c in ch.cipher_suites]
         if self.group is None and not rsa_offered:
             return "no elliptic-curve group in common for TLS 1.2"
         reason = "no TLS 1.2 cipher suite in common that fits the client's offer and our keys"
+        auths = {crypto.SUITES12[c].auth for c in self.config._suites12
+                 if c in ch.cipher_suites and crypto.SUITES12[c].kx != "RSA"}
+        signers = [ck for ck in certs if ck.auth12 in auths
+                   and (ck.curve12 is None or ck.curve12 in client_groups)]
+        if self.group is not None and signers:
+            # A suite and a certificate fit: only the signature algorithms do not.
+            reason = no_common_scheme("TLS 1.2", schemes,
+                                      [s for ck in signers for s in ck.schemes12])
         if rsa_offered and not self.config.legacy_rsa_key_exchange:
             reason += ("; the client offers RSA key transport (TLS_RSA_WITH_*), which is off "
                        "by default (no forward secrecy): set legacy_rsa_key_exchange=True "
