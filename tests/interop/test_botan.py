@@ -37,6 +37,7 @@ pytestmark = pytest.mark.interop
 
 AUTH = {"ec256": "ECDSA", "rsa2048": "RSA"}
 CIPHERS = ("AES_128_GCM_SHA256", "CHACHA20_POLY1305_SHA256")
+SCHEME_384 = {"ec256": "ecdsa_secp384r1_sha384", "rsa2048": "rsa_pss_rsae_sha384"}
 _COMPLETE = re.compile(r"Handshake complete, TLS v1\.2 using (\w+)")
 _SESSION_ID = re.compile(r"Session ID ([0-9A-F]+)")
 
@@ -102,14 +103,18 @@ def test_tlskit_client_to_botan_server(peers: Peers, pki: PKI, kind: str,
     assert hc.peer_certificates[0] == pki.issued[kind].chain[0]
 
 
-def test_botan_signs_p256_with_sha384(peers: Peers, pki: PKI) -> None:
-    """In TLS 1.2 an ECDSA signature's hash is not tied to the curve: offered tlskit's
-    schemes, Botan signs its P-256 ServerKeyExchange with SHA-384 (it prefers the longer
-    hash), and tlskit accepts that, as TLS 1.2 allows (TLS 1.3 would not)."""
-    _, port = botan_server(peers, pki, "ec256")
+@pytest.mark.parametrize("kind", ["ec256", "rsa2048"])
+def test_botan_server_preferences(peers: Peers, pki: PKI, kind: str) -> None:
+    """Botan's policy order decides, not tlskit's: ChaCha20-Poly1305 before AES-GCM, and
+    SHA-384 signatures first, so it signs with ecdsa_secp384r1_sha384 even with a P-256
+    key (TLS 1.2 does not tie an ECDSA signature's hash to the curve; TLS 1.3 would) and
+    with RSA-PSS for an RSA key (mbedTLS uses PKCS#1 v1.5). tlskit accepts both."""
+    proc, port = botan_server(peers, pki, kind)
     hc = Pump.handshake_once(pki.client_config(versions=["TLSv1.2"]), port)
+    suite = f"TLS_ECDHE_{AUTH[kind]}_WITH_CHACHA20_POLY1305_SHA256"
+    assert hc.cipher_suite.name == suite == botan_suite(proc)
     assert hc.signature_scheme is not None
-    assert hc.signature_scheme.name == "ecdsa_secp384r1_sha384"
+    assert hc.signature_scheme.name == SCHEME_384[kind]
 
 
 def test_tlskit_client_resumes_botan_session(peers: Peers, pki: PKI) -> None:
