@@ -6,9 +6,12 @@
 # interop peers), nginx (a real web server for tests/compat, run from
 # its own temporary prefix), ss (iproute2: listen backlogs),
 # redis-server (the shared session-store tests), golang-go (Go's crypto/tls as a peer,
-# built from tests/interop/go), the TLS scanners tests/interop/test_scanners.py runs
-# (testssl.sh, sslscan, and sslyze from PyPI in a venv of its own, .venv-sslyze, since it
-# pins cryptography<47), and tlskit with its test
+# built from tests/interop/go), android-boringssl (BoringSSL's bssl-tool client and
+# server as a peer), lighttpd with lighttpd-mod-wolfssl and lighttpd-mod-mbedtls
+# (wolfSSL and mbedTLS as servers, run in the foreground from a temporary directory),
+# botan (Botan's tls_server and tls_client), the TLS scanners tests/interop/test_scanners.py
+# runs (testssl.sh, sslscan, and sslyze from PyPI in a venv of its own, .venv-sslyze, since
+# it pins cryptography<47), and tlskit with its test
 # extra in a virtual
 # environment, .venv at the top of the repository: Debian's own python3 is "externally
 # managed" (PEP 668) and refuses a plain `pip install`, and a venv works the same on it,
@@ -34,7 +37,7 @@ apt_install() {
 }
 
 need=()
-for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates redis-server go tstclnt selfserv testssl sslscan; do
+for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates redis-server go tstclnt selfserv bssl-tool lighttpd botan testssl sslscan; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -46,12 +49,19 @@ if [ ${#need[@]} -gt 0 ]; then
       ss) pkgs+=(iproute2) ;;
       update-ca-certificates) pkgs+=(ca-certificates) ;;
       go) pkgs+=(golang-go) ;;
+      bssl-tool) pkgs+=(android-boringssl) ;;
       testssl) pkgs+=(testssl.sh) ;;
       *) pkgs+=("$tool") ;;
     esac
   done
   apt_install "${pkgs[@]}"
 fi
+# lighttpd's TLS modules are files, not commands.
+mods=()
+for mod in wolfssl mbedtls; do
+  [ -f "/usr/lib/lighttpd/mod_$mod.so" ] || mods+=("lighttpd-mod-$mod")
+done
+[ ${#mods[@]} -eq 0 ] || apt_install "${mods[@]}"
 
 # Debian splits venv's pip bootstrap (ensurepip) into python3.X-venv. The README's
 # install test also builds a venv from the system /usr/bin/python3 when there is one.

@@ -95,6 +95,9 @@ class AlertDescription(_OpenEnum):
     unknown_psk_identity = 115
     certificate_required = 116
     no_application_protocol = 120
+    # Encrypted Client Hello (draft-ietf-tls-esni): the client offered ECH and the server
+    # did not accept it (Chrome/BoringSSL send it after completing with the outer hello).
+    ech_required = 121
 
 
 class ProtocolVersion(_OpenEnum):

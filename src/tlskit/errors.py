@@ -129,7 +129,19 @@ class AlertReceived(TLSError):
     """
 
     def __init__(self, alert: AD) -> None:
-        super().__init__(f"peer sent alert {alert.name} ({int(alert)})", alert)
+        said = f"peer sent alert {alert.name} ({int(alert)})"
+        hint = _ALERT_HINTS.get(alert)
+        super().__init__(f"{said}: {hint}" if hint else said, alert)
+
+
+# Alerts whose cause the receiver cannot see in its own handshake, and what to do.
+_ALERT_HINTS: dict[AD, str] = {
+    AD.ech_required: (
+        "the client offered Encrypted Client Hello with an ECH config it holds for this "
+        "name (e.g. from a DNS HTTPS record) and gave up when this server did not accept "
+        "it; tlskit does not implement ECH, so stop publishing an ECH config for names "
+        "tlskit serves"),
+}
 
 
 class ConnectionClosedError(TLSError):

@@ -168,6 +168,26 @@ def test_80_columns_with_long_values_shortened(tmp_path: Path) -> None:
     assert len(lines) < 300  # the full values alone would take ~250 more lines
 
 
+@pytest.mark.parametrize("columns", [80, 200])
+def test_session_comparison_shows_each_value_shortened_once(tmp_path: Path,
+                                                             columns: int) -> None:
+    """The table comparing the two sessions shows the 1,216-byte client shares by their
+    ends and true length, with and without --full. It used to shorten the already
+    shortened text again, into "5d1b01b84708…d0ed1a (1,216 bytes… (16 bytes)"."""
+    for args in ((), ("--full",)):
+        proc = demo(tmp_path, *args, columns=columns)
+        assert proc.returncode == 0, proc.stderr
+        table = proc.stdout.split("Session 2")[1]
+        assert "bytes\u2026" not in table and not re.search(r"\(\d+ bytes\u2026", table)
+        assert table.count("(1,216 bytes)") == 2, table
+        assert table.count("(32 bytes)") == 8, table
+        if columns >= 200:  # one line per row: the ends can be read off
+            row = re.search(r"client public share\s+│ ([0-9a-f]{12})\u2026([0-9a-f]{6}) "
+                            r"\(1,216 bytes\)\s+│ ([0-9a-f]{12})\u2026([0-9a-f]{6}) "
+                            r"\(1,216 bytes\)", table)
+            assert row and row.group(1, 2) != row.group(3, 4), table
+
+
 def test_full_and_json_keep_whole_values(tmp_path: Path) -> None:
     full = demo(tmp_path, "--full", columns=5000)
     assert full.returncode == 0, full.stderr
@@ -184,7 +204,7 @@ def test_json_values_are_whole(demo_json: tuple[dict[str, Any], Path]) -> None:
 
 
 def test_short_value() -> None:
-    from tlskit.cli.demo import short_value
+    from tlskit.cli.render import short_value
 
     value = bytes(range(40)).hex()
     assert short_value(value) == "000102030405\u2026252627 (40 bytes)"

@@ -981,14 +981,37 @@ def test_server_rejects_certificate_it_did_not_request() -> None:
     expect_alert12(run.server, run.client_flight, AD.unexpected_message)
 
 
-def test_server_refuses_renegotiation_after_handshake() -> None:
-    """A ClientHello after the handshake: tlskit does not renegotiate. RFC 5246 7.2.2 lets
-    the server refuse with a warning no_renegotiation or end the connection; tlskit ends
-    it with unexpected_message (there is no renegotiation state to be in)."""
+def test_server_refuses_renegotiation_after_handshake_with_warning() -> None:
+    """A ClientHello after the handshake: tlskit does not renegotiate. RFC 5246 7.2.2: the
+    server answers with a warning no_renegotiation and the connection goes on (the client
+    decides whether to continue). Botan's client, which goes on, lost its connection to
+    the fatal unexpected_message tlskit used to send (tests/interop/test_botan.py)."""
     run = run12().complete()
     hello = messages_of(run.client_hello)[0]
-    expect_alert12(run.server, keys12_of(run.client).seal(1, HS, hello),
-                   AD.unexpected_message)
+    assert run.server.receive_data(seal_as(run.client, HS, hello)) == []
+    out = run.server.data_to_send()
+    (rec,) = split_records(out)
+    (seen,) = run.server.flow.last
+    assert (seen.protected, rec[0]) == (True, ALERT)
+    assert (seen.ctype, seen.content) == (ALERT, bytes((1, AD.no_renegotiation)))
+    assert run.client.receive_data(out) == []  # a warning: the client goes on as well
+    run.client.send_data(b"fine, no renegotiation")
+    assert run.server.receive_data(run.client.data_to_send()) == [
+        DataReceived(b"fine, no renegotiation")]
+    run.server.send_data(b"still here")
+    assert run.client.receive_data(run.server.data_to_send()) == [DataReceived(b"still here")]
+
+
+def test_server_ends_a_flood_of_renegotiation_hellos() -> None:
+    """Each refused ClientHello costs a decode: 16 are answered with no_renegotiation,
+    the 17th ends the connection with unexpected_message."""
+    run = run12().complete()
+    hello = messages_of(run.client_hello)[0]
+    for _ in range(16):
+        assert run.server.receive_data(seal_as(run.client, HS, hello)) == []
+        assert len(split_records(run.server.data_to_send())) == 1
+    err = expect_alert12(run.server, seal_as(run.client, HS, hello), AD.unexpected_message)
+    assert "too many renegotiation attempts" in str(err)
 
 
 # --- client authentication ------------------------------------------------------------------

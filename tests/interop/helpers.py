@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tlskit import AlertDescription, ClientConfig, HandshakeComplete, SessionTicketReceived
 from tlskit.session import Session
@@ -165,7 +166,9 @@ def ticket_from(config: ClientConfig, port: int, proc: PeerProcess) -> Session:
         first.wait_closed()
     finally:
         first.dispose()
-    return tickets[0].session
+    session = tickets[0].session
+    assert session is not None, "the ticket came without a resumable session"
+    return session
 
 
 def resume_and_say(config: ClientConfig, port: int, proc: PeerProcess, session: Session,
@@ -183,3 +186,15 @@ def resume_and_say(config: ClientConfig, port: int, proc: PeerProcess, session: 
     finally:
         second.dispose()
     return hc
+
+
+class ServerHelloExtensions:
+    """A tracer keeping the extension types of the ServerHello a client received (e.g. to
+    see whether a TLS 1.2 server negotiated the extended master secret)."""
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+
+    def __call__(self, step: str, fields: dict[str, Any]) -> None:
+        if step == "server_hello":
+            self.seen = set(fields["message"].extensions)

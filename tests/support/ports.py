@@ -28,8 +28,9 @@ _held: list[socket.socket] = []
 
 
 def listening_port(pid: int, *, timeout: float = TIMEOUT) -> int:
-    """The IPv4 TCP port process ``pid`` listens on, read from /proc (for servers such as
-    gnutls-serv that accept port 0 but never say which port they got)."""
+    """The TCP port process ``pid`` listens on, read from /proc (for servers such as
+    gnutls-serv that accept port 0 but never say which port they got). IPv6 listeners
+    count too: bssl-tool's server binds a dual-stack [::] socket, reached at 127.0.0.1."""
     deadline = time.monotonic() + timeout
     while True:
         inodes = set()
@@ -39,7 +40,7 @@ def listening_port(pid: int, *, timeout: float = TIMEOUT) -> int:
                     target = os.readlink(f"/proc/{pid}/fd/{fd}")
                     if target.startswith("socket:["):
                         inodes.add(target[8:-1])
-            lines = Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]
+            lines = _socket_table(pid, "tcp") + _socket_table(pid, "tcp6")
         except FileNotFoundError:
             raise AssertionError(f"process {pid} is gone") from None
         for line in lines:
@@ -47,8 +48,17 @@ def listening_port(pid: int, *, timeout: float = TIMEOUT) -> int:
             if cols[3] == "0A" and cols[9] in inodes:  # 0A = LISTEN
                 return int(cols[1].split(":")[1], 16)
         if time.monotonic() > deadline:
-            raise TimeoutError(f"process {pid} is not listening on any IPv4 TCP port")
+            raise TimeoutError(f"process {pid} is not listening on any TCP port")
         time.sleep(0.01)
+
+
+def _socket_table(pid: int, table: str) -> list[str]:
+    """The rows of /proc/PID/net/TABLE; none when the kernel has no such table (tcp6
+    without IPv6)."""
+    path = Path(f"/proc/{pid}/net/{table}")
+    if table != "tcp" and not path.exists():
+        return []
+    return path.read_text().splitlines()[1:]
 
 
 def refused_port() -> int:

@@ -96,7 +96,7 @@ ACCEPTS: dict[type[Handshake], dict[str, set[HT]]] = {
         "WAIT_FINISHED": {HT.finished},
         "RESUMED_WAIT_CHANGE_CIPHER_SPEC": set(),
         "RESUMED_WAIT_FINISHED": {HT.finished},
-        "CONNECTED": set(),
+        "CONNECTED": {HT.client_hello},  # refused with no_renegotiation (RFC 5246 7.2.2)
     },
 }
 # TLS 1.2: the states a ChangeCipherSpec moves on (it is a record, not a message).
@@ -371,9 +371,9 @@ def test_real_handshakes_walk_every_state_and_transition(walk: Walk) -> None:
         declared = {(s.name, HT(t).name, n.name) for s, row in machine.TABLE.items()
                     for t, r in row.items() for n in r.next}
         assert walk.edges[machine] <= declared
-    # Edges that need a server tlskit is not: a TLS 1.2 server sending a HelloRequest,
-    # or acknowledging status_request without a CertificateStatus (each is covered
-    # against crafted peers in tests/hostile/test_tls12.py).
+    # Edges that need a peer tlskit is not: a TLS 1.2 server sending a HelloRequest, a
+    # client asking to renegotiate, or a server acknowledging status_request without a
+    # CertificateStatus (each is covered against crafted peers in tests/hostile/test_tls12.py).
     untaken = {(machine.__name__, edge) for machine in MACHINES
                for edge in {(s.name, HT(t).name, n.name) for s, row in machine.TABLE.items()
                             for t, r in row.items() for n in r.next} - walk.edges[machine]}
@@ -381,6 +381,7 @@ def test_real_handshakes_walk_every_state_and_transition(walk: Walk) -> None:
         ("ClientHandshake12", ("WAIT_CERTIFICATE_STATUS", "server_key_exchange",
                                "WAIT_CERTIFICATE_REQUEST_OR_DONE")),
         ("ClientHandshake12", ("CONNECTED", "hello_request", "CONNECTED")),
+        ("ServerHandshake12", ("CONNECTED", "client_hello", "CONNECTED")),
         ("ClientHandshake12", ("RSA_WAIT_CERTIFICATE_STATUS", "certificate_request",
                                "WAIT_SERVER_HELLO_DONE")),
         *{("ClientHandshake12", ("RSA_WAIT_CERTIFICATE_STATUS", "server_hello_done", after))

@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from tlskit import (
+    AlertReceived,
     CertifiedKey,
     ClientConfig,
     ClientConnection,
@@ -247,3 +248,36 @@ def test_server_prefers_a_chain_signed_as_signature_algorithms_cert_asks() -> No
                                                signature_schemes_cert=accepted), "localhost")
         events, _ = exchange(client, ServerConnection(scfg))
         assert completed(events).peer_certificates[0] == want.certificate, accepted
+
+
+def test_ech_required_alert_is_named_and_explained(ca: LocalCA, issued: dict[str, Any]) -> None:
+    """Chrome and Android (BoringSSL) end a handshake with ech_required (121) when the
+    server did not accept their Encrypted Client Hello: tlskit's server names that alert
+    and says what it means instead of reporting an unknown one."""
+    server = ServerConnection(server_config(issued))
+    server.receive_data(ClientConnection(ClientConfig(trust_anchors=[ca.root]),
+                                         "localhost").data_to_send())
+    events = server.receive_data(bytes([21, 3, 3, 0, 2, 2, 121]))  # a fatal alert record
+    assert events == [ConnectionClosed(AlertDescription.ech_required)]
+    with pytest.raises(AlertReceived) as err:
+        server.send_data(b"too late")
+    assert err.value.alert == AlertDescription.ech_required
+    assert str(err.value).startswith("peer sent alert ech_required (121): the client "
+                                     "offered Encrypted Client Hello")
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_no_common_signature_scheme_names_both_sides(issued: dict[str, Any], ca: LocalCA,
+                                                     version: str) -> None:
+    """A client whose signature schemes leave out our key type (as BoringSSL leaves out
+    Ed25519): the server's error names the schemes each side has, in TLS 1.2 too, where
+    it used to blame the cipher suites, which do fit."""
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=[version],
+                                           signature_schemes=["ecdsa_secp256r1_sha256"]),
+                              "localhost")
+    with pytest.raises(TLSError) as err:
+        exchange(client, ServerConnection(server_config(issued, "rsa2048")))
+    assert err.value.alert == AlertDescription.handshake_failure
+    assert (f"no certificate can be signed with a {version.replace('v', ' ')} scheme the "
+            "client accepts (it accepts ecdsa_secp256r1_sha256; our certificates sign "
+            "with rsa_pss_rsae_sha256, ") in str(err.value)

@@ -40,7 +40,7 @@ from ..io.blocking import RECV_SIZE, TLSSocket
 from ..io.tap import tap_socket
 from ..keyschedule import traffic_keys
 from . import diagram
-from .render import make_console, render_demo
+from .render import make_console, render_demo, short_value
 from .trace import (
     ExplainingVerifier,
     Recorder,
@@ -92,21 +92,6 @@ def emit(args: argparse.Namespace, result: dict[str, Any],
 
 
 # --------------------------------------------------------------------------- display
-
-SHORTEN_OVER = 24   # bytes: longer hex values are shown by their ends and length
-HEAD_BYTES, TAIL_BYTES = 6, 3
-_HEX = frozenset("0123456789abcdef")
-
-
-def short_value(text: str) -> str:
-    """``9f86d081884c…b0f00a (1216 bytes)`` for a long hex string; anything else as is.
-    An ML-KEM-768 hybrid share is 1,216 bytes: in full it is 30 lines of an 80-column
-    terminal, and nobody compares more than its ends by eye."""
-    if len(text) <= 2 * SHORTEN_OVER or len(text) % 2 or not _HEX.issuperset(text):
-        return text
-    return (f"{text[:2 * HEAD_BYTES]}\u2026{text[-2 * TAIL_BYTES:]} "
-            f"({len(text) // 2:,} bytes)")
-
 
 def shorten(value: Any) -> Any:
     """A copy of the demo's result with every long hex value shortened, for the terminal

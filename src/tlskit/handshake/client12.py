@@ -50,7 +50,12 @@ from .common import (
     rule,
     verify_server_chain,
 )
-from .common12 import Handover12, Handshake12, key_transport_problem
+from .common12 import (
+    MAX_REFUSED_RENEGOTIATIONS,
+    Handover12,
+    Handshake12,
+    key_transport_problem,
+)
 
 _E = ExtensionType
 _HT = HandshakeType
@@ -58,7 +63,6 @@ ALLOWED_IN_SH12 = frozenset({
     _E.renegotiation_info, _E.extended_master_secret, _E.ec_point_formats,
     _E.application_layer_protocol_negotiation, _E.server_name, _E.status_request,
     _E.session_ticket, _E.record_size_limit})
-MAX_HELLO_REQUESTS = 16
 _HELLO_REQUEST = int(_HT.hello_request)
 CLIENT_HELLO_VERSION = 0x0303  # our ClientHello's legacy_version, always (RFC 8446 4.1.2)
 
@@ -458,7 +462,7 @@ class ClientHandshake12(Handshake12):
     def on_hello_request(self, msg: Any, raw: bytes) -> State:
         """Renegotiation is refused with a warning (RFC 5746 4.5), a bounded number of times."""
         self._hello_requests += 1
-        if self._hello_requests > MAX_HELLO_REQUESTS:
+        if self._hello_requests > MAX_REFUSED_RENEGOTIATIONS:
             raise UnexpectedMessage("too many HelloRequests")
         self.out.send_warning(AlertDescription.no_renegotiation)
         return State.CONNECTED

@@ -583,6 +583,17 @@ def by_server_name(certs: list[Any], server_name: str | None) -> list[Any]:
     return named + [c for c in certs if c not in named]
 
 
+def no_common_scheme(version: str, client: Sequence[int], ours: Sequence[int]) -> str:
+    """Why none of our certificates can sign for this client, naming both sides' signature
+    schemes (the client's GREASE values left out): a client that leaves out a key type
+    (BoringSSL and Chrome offer no Ed25519) or offers only SHA-1 is found at a glance."""
+    known = SignatureScheme._value2member_map_
+    theirs = ", ".join(known[s].name for s in client if s in known) or "none we know"
+    mine = ", ".join(dict.fromkeys(SignatureScheme.of(s).name for s in ours))
+    return (f"no certificate can be signed with a {version} scheme the client accepts "
+            f"(it accepts {theirs}; our certificates sign with {mine})")
+
+
 def choose_alpn(ours: Sequence[str], offered: list[str] | None) -> str | None:
     """RFC 7301 3.2: our first protocol the client offered; none in common is fatal."""
     if offered is None or not ours:

@@ -45,6 +45,10 @@ DECODERS12: dict[int, Any] = {
     _HT.new_session_ticket: m12.NewSessionTicket12,
 }
 _CKE = int(_HT.client_key_exchange)
+# Renegotiation requests (a HelloRequest to a client, a ClientHello to a server after the
+# handshake) each refused with a warning no_renegotiation; past this many, a peer that
+# keeps asking is ended with unexpected_message (each request costs us a decode).
+MAX_REFUSED_RENEGOTIATIONS = 16
 
 
 @dataclass(slots=True)

@@ -26,12 +26,13 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from .. import crypto
 from ..config import CertifiedKey
-from ..enums import ExtensionType, HandshakeType, NamedGroup, SignatureScheme
+from ..enums import AlertDescription, ExtensionType, HandshakeType, NamedGroup, SignatureScheme
 from ..errors import (
     DecodeError,
     HandshakeFailure,
     IllegalParameter,
     InappropriateFallback,
+    UnexpectedMessage,
 )
 from ..randpool import server_rng
 from ..session import TicketState
@@ -46,13 +47,19 @@ from .common import (
     Table,
     by_server_name,
     choose_alpn,
+    no_common_scheme,
     parse_chain,
     public_key_of,
     resumable_client_chain,
     rule,
     verify_client_chain,
 )
-from .common12 import Handover12, Handshake12, key_transport_problem
+from .common12 import (
+    MAX_REFUSED_RENEGOTIATIONS,
+    Handover12,
+    Handshake12,
+    key_transport_problem,
+)
 from .hello import ClientHelloView
 
 _E = ExtensionType
@@ -96,7 +103,8 @@ TABLE: Table = {
     _S.WAIT_FINISHED: {_HT.finished: rule("on_finished", _S.CONNECTED)},
     _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC: {},
     _S.RESUMED_WAIT_FINISHED: {_HT.finished: rule("on_resumed_finished", _S.CONNECTED)},
-    _S.CONNECTED: {},
+    # RFC 5246 7.2.2: a ClientHello after the handshake asks to renegotiate; refused.
+    _S.CONNECTED: {_HT.client_hello: rule("on_renegotiation_hello", _S.CONNECTED)},
 }
 CCS_NEXT: dict[Any, Any] = {_S.WAIT_CHANGE_CIPHER_SPEC: _S.WAIT_FINISHED,
                             _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC: _S.RESUMED_WAIT_FINISHED}
@@ -131,6 +139,7 @@ class ServerHandshake12(Handshake12):
         # read per ~20 handshakes; see `tlskit.randpool`); a configured rng is used as is.
         self._rng = server_rng(handover.config.rng)
         self._spare = b""  # drawn with the server random: a session ID, then a seal nonce
+        self._renegotiation_hellos = 0
 
     def keeps_messages(self, config: Any) -> bool:
         """Only a server that asks for client certificates checks a CertificateVerify."""
@@ -345,14 +354,23 @@ class ServerHandshake12(Handshake12):
                     self.suite12 = self.suite = suite
                     self.certified, self.scheme = ck, SignatureScheme.of(scheme)
                     return
-        raise HandshakeFailure(self._no_suite_reason(ch))
+        raise HandshakeFailure(self._no_suite_reason(ch, schemes, client_groups, certs))
 
-    def _no_suite_reason(self, ch: m.ClientHello) -> str:
+    def _no_suite_reason(self, ch: m.ClientHello, schemes: list[int],
+                         client_groups: list[int], certs: list[CertifiedKey]) -> str:
         """Why no suite fits: the usual reasons, and the opt-in a legacy client needs."""
         rsa_offered = [c for c in crypto.RSA_KX_SUITES12 if c in ch.cipher_suites]
         if self.group is None and not rsa_offered:
             return "no elliptic-curve group in common for TLS 1.2"
         reason = "no TLS 1.2 cipher suite in common that fits the client's offer and our keys"
+        auths = {crypto.SUITES12[c].auth for c in self.config._suites12
+                 if c in ch.cipher_suites and crypto.SUITES12[c].kx != "RSA"}
+        signers = [ck for ck in certs if ck.auth12 in auths
+                   and (ck.curve12 is None or ck.curve12 in client_groups)]
+        if self.group is not None and signers:
+            # A suite and a certificate fit: only the signature algorithms do not.
+            reason = no_common_scheme("TLS 1.2", schemes,
+                                      [s for ck in signers for s in ck.schemes12])
         if rsa_offered and not self.config.legacy_rsa_key_exchange:
             reason += ("; the client offers RSA key transport (TLS_RSA_WITH_*), which is off "
                        "by default (no forward secrecy): set legacy_rsa_key_exchange=True "
@@ -512,6 +530,18 @@ class ServerHandshake12(Handshake12):
         self.out.emit(self.complete_event(
             self.auth, group=self.group, scheme=self.scheme, alpn=self.alpn, resumed=False,
             server_name=self.server_name))
+        return State.CONNECTED
+
+    def on_renegotiation_hello(self, ch: m.ClientHello, raw: bytes) -> State:
+        """A ClientHello on an established connection asks to renegotiate, which tlskit
+        never does. RFC 5246 7.2.2: the server answers with a warning no_renegotiation and
+        the client decides whether to go on (OpenSSL, Botan and mbedTLS servers refuse so;
+        ending the connection instead kills clients such as Botan that go on)."""
+        self._renegotiation_hellos += 1
+        if self._renegotiation_hellos > MAX_REFUSED_RENEGOTIATIONS:
+            raise UnexpectedMessage("too many renegotiation attempts (ClientHellos after "
+                                    "the handshake), each refused with no_renegotiation")
+        self.out.send_warning(AlertDescription.no_renegotiation)
         return State.CONNECTED
 
 

@@ -67,6 +67,7 @@ from .common import (
     by_server_name,
     choose_alpn,
     members,
+    no_common_scheme,
     parse_chain,
     resumable_client_chain,
     rule,
@@ -423,8 +424,9 @@ class ServerHandshake13(Handshake13):
                     signable.append((ck, scheme))
                     break
         if not signable:
-            raise HandshakeFailure(
-                "no certificate can be signed with a scheme the client accepts")
+            raise HandshakeFailure(no_common_scheme("TLS 1.3", schemes, [
+                s for ck in by_server_name(self.config._certs, self.server_name)
+                for s in ck.schemes]))
         accepted = set(cert_schemes)
         for ck, scheme in signable:
             for sigs in ck.chain_signatures:
