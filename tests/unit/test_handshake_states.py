@@ -35,6 +35,7 @@ from tlskit.wire import messages as m
 from ..hostile import helpers12 as h12
 from ..support.pki import AcceptAll, client_config, pki, rsa_server, server_config
 from ..support.pump import pump
+from ..support.records import messages_of, split_records
 
 HT = HandshakeType
 C13, S13, C12, S12 = (client13.ClientHandshake13, server13.ServerHandshake13,
@@ -156,13 +157,7 @@ def test_every_state_is_reachable_from_the_first() -> None:
 def test_tls12_flight_without_server_key_exchange_names_the_state_after_certificate() -> None:
     client, server = h12.client12(verifier=AcceptAll()), h12.server12()
     server.receive_data(client.data_to_send())
-    flight = server.data_to_send()
-    body = flight[5:]
-    messages, pos = [], 0
-    while pos < len(body):
-        length = int.from_bytes(body[pos + 1:pos + 4], "big")
-        messages.append(body[pos:pos + 4 + length])
-        pos += 4 + length
+    messages = messages_of(server.data_to_send())
     assert [raw[0] for raw in messages] == [HT.server_hello, HT.certificate,
                                             HT.server_key_exchange, HT.server_hello_done]
     kept = b"".join(raw for raw in messages if raw[0] != HT.server_key_exchange)
@@ -476,3 +471,18 @@ def test_a_tls12_connection_is_freed_by_reference_counting() -> None:
         assert [r() for r in refs] == [None, None]
     finally:
         gc.enable()
+
+
+def test_tls12_server_flight_has_one_record_per_message() -> None:
+    """As OpenSSL, BoringSSL and GnuTLS write it: sslscan reads this flight record by
+    record and stalled (3 s per group probe) on a single record holding every message."""
+    client = h12.client12(verifier=AcceptAll(), ocsp_stapling=True)
+    server = h12.server12(ocsp_response=b"\x30\x03\x0a\x01\x00",  # any bytes: not parsed
+                          **h12.client_auth_kw())
+    server.receive_data(client.data_to_send())
+    records = split_records(server.data_to_send())
+    assert [r[0] for r in records] == [22] * 6  # handshake records
+    assert [messages_of(r) for r in records] == [[r[5:]] for r in records]
+    assert [r[5] for r in records] == [HT.server_hello, HT.certificate, HT.certificate_status,
+                                       HT.server_key_exchange, HT.certificate_request,
+                                       HT.server_hello_done]

@@ -407,26 +407,34 @@ class ServerHandshake12(Handshake12):
         raw = m12.encode_server_hello12(self.server_random, self.session_id, suite.code,
                                         sh_exts)
         self.transcript.start(suite.hash_name)
+        # One record per message (flush after each), as OpenSSL, BoringSSL and GnuTLS write
+        # this flight: scanners that read it record by record (sslscan) stall on one record
+        # holding them all.
         self.send(raw)
+        self.flush()
         traced = cfg.tracer is not None  # (message objects cost: built only when traced)
         if traced:
             self.trace(T.SERVER_HELLO, message=m.ServerHello.decode(memoryview(raw)[4:]),
                        raw=raw, version="TLSv1.2", cipher_suite=suite.name)
         raw = ck._certificate12 or _encode_certificate12(ck)  # the same for every client
         self.send(raw)
+        self.flush()
         if traced:
             self.trace(T.CERTIFICATE, message=m12.Certificate12(list(ck.cert_der)), raw=raw,
                        chain=ck.chain)
         if staple:
             self._send_traced(T.CERTIFICATE_STATUS, m12.CertificateStatus(staple),
                               ocsp_response=staple)
+            self.flush()
         if not self.rsa_kx:  # RFC 5246 7.4.3: no ServerKeyExchange for RSA key transport
             self._send_server_key_exchange(ck)
+            self.flush()
         if cfg.client_auth != "none":
             self._send_traced(T.CERTIFICATE_REQUEST, m12.CertificateRequest12(
                 b"\x01\x40", [int(x) for x in (*crypto.HANDSHAKE_SCHEMES,
                                                   *crypto.TLS12_EXTRA_SCHEMES)],
                 []))  # rsa_sign, ecdsa_sign
+            self.flush()
         self.send(m12.SERVER_HELLO_DONE)
         if traced:
             self.trace(T.SERVER_HELLO_DONE, message=m12.ServerHelloDone(),
