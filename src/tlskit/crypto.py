@@ -265,12 +265,12 @@ def _ffdhe_prime(bits: int, x: int) -> int:
 _FFDHE_X = {NamedGroup.ffdhe2048: (2048, 560316), NamedGroup.ffdhe3072: (3072, 2625351),
             NamedGroup.ffdhe4096: (4096, 5736041), NamedGroup.ffdhe6144: (6144, 15705020),
             NamedGroup.ffdhe8192: (8192, 10965728)}
-_FFDHE_PARAMS: dict[int, dh.DHParameters] = {}
+_FFDHE_PARAMS: dict[int, tuple[dh.DHParameterNumbers, dh.DHPublicKey]] = {}
 # RFC 7919 5.2 and Appendix A: the shortest private exponent that keeps each group's
 # strength (its 103 to 192 security bits); OpenSSL uses short exponents for these safe
 # primes too. A full-size one buys nothing and made one ffdhe8192 handshake, which any
-# client may ask of a default server, cost about a second of CPU, most of it in pow()
-# holding the GIL.
+# client may ask of a default server, cost about a second of CPU (in Python's pow(), then
+# holding the GIL; the exponentiations now run in OpenSSL, see `_FFDHEShare`).
 _FFDHE_EXPONENT_BITS = {NamedGroup.ffdhe2048: 225, NamedGroup.ffdhe3072: 275,
                         NamedGroup.ffdhe4096: 325, NamedGroup.ffdhe6144: 375,
                         NamedGroup.ffdhe8192: 400}
@@ -290,24 +290,37 @@ def ffdhe_prime(group: int) -> int:
     return _ffdhe_prime(*_FFDHE_X[NamedGroup(group)])
 
 
+def _ffdhe_group(group: NamedGroup) -> tuple[dh.DHParameterNumbers, dh.DHPublicKey]:
+    """The group's parameters, and its generator as a DH public value (for `_FFDHEShare`);
+    made once per group: the prime comes from a series."""
+    made = _FFDHE_PARAMS.get(group)
+    if made is None:
+        numbers = _DHParameterNumbers(ffdhe_prime(group), 2)
+        made = _FFDHE_PARAMS[group] = numbers, _DHPublicNumbers(2, numbers).public_key()
+    return made
+
+
 class _FFDHEShare(KeyShare):
-    """Finite-field DH (RFC 7919); values are left-padded to the prime's length (4.2.8.1)."""
+    """Finite-field DH (RFC 7919); values are left-padded to the prime's length (4.2.8.1).
+
+    The private exponent comes from the injected rng; its public value g^x mod p is
+    computed by OpenSSL, as a DH exchange with the generator as the peer's value, so every
+    exponentiation with x runs in OpenSSL's constant-time code. Python's pow() takes time
+    that depends on the exponent's bits, which would leak the private key through timing.
+    """
 
     def __init__(self, group: NamedGroup, rng: RNG) -> None:
         self.group = group
-        bits, _ = _FFDHE_X[group]
-        self._p = ffdhe_prime(group)
-        self._size = bits // 8
-        params = _FFDHE_PARAMS.get(group)
-        if params is None:
-            params = _FFDHE_PARAMS[group] = _DHParameterNumbers(self._p, 2).parameters()
+        numbers, generator = _ffdhe_group(group)
+        self._numbers = numbers
+        self._p = numbers.p
+        self._size = _FFDHE_X[group][0] // 8
         # At least _FFDHE_EXPONENT_BITS random bits under a set top bit (so x >= 2).
         n = (_FFDHE_EXPONENT_BITS[group] + 8) // 8
         x = int.from_bytes(rng(n), "big") | (1 << (8 * n - 1))
-        pub = pow(2, x, self._p)
-        self._key = _DHPrivateNumbers(x, _DHPublicNumbers(
-            pub, _DHParameterNumbers(self._p, 2))).private_key()
-        self.public = pub.to_bytes(self._size, "big")
+        # (the public half given here is a placeholder: an exchange reads only x)
+        self._key = _DHPrivateNumbers(x, _DHPublicNumbers(2, numbers)).private_key()
+        self.public = self._key.exchange(generator).rjust(self._size, b"\x00")
 
     def exchange(self, peer_public: bytes) -> bytes:
         if len(peer_public) != self._size:
@@ -315,7 +328,7 @@ class _FFDHEShare(KeyShare):
         y = int.from_bytes(peer_public, "big")
         if not 1 < y < self._p - 1:
             raise IllegalParameter(f"{self.group.name} key share is out of range")
-        peer = _DHPublicNumbers(y, _DHParameterNumbers(self._p, 2)).public_key()
+        peer = _DHPublicNumbers(y, self._numbers).public_key()
         return self._key.exchange(peer).rjust(self._size, b"\x00")
 
 

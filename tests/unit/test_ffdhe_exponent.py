@@ -41,3 +41,17 @@ def test_two_shares_agree(group: NamedGroup) -> None:
     a, b = crypto.new_key_share(group, os.urandom), crypto.new_key_share(group, os.urandom)
     assert a.exchange(b.public) == b.exchange(a.public)
     assert a.public != b.public
+
+
+def test_no_python_pow_on_the_private_exponent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """g^x mod p is computed by OpenSSL's constant-time DH code, not by Python's pow(),
+    whose running time depends on the exponent's bits (a timing leak of the private key,
+    and a primitive tlskit must not write itself)."""
+    def no_pow(*args: object) -> object:
+        raise AssertionError("Python's pow() used on an FFDHE private exponent")
+
+    monkeypatch.setattr(crypto, "pow", no_pow, raising=False)
+    for group in SHORTEST_EXPONENT:
+        a, b = crypto.new_key_share(group, os.urandom), crypto.new_key_share(group, os.urandom)
+        assert a.exchange(b.public) == b.exchange(a.public)
+        assert len(a.public) == crypto.ffdhe_prime(group).bit_length() // 8
