@@ -7,6 +7,7 @@ import pytest
 from tlskit import ConnectionClosed, DataReceived, TLSError
 
 from ..support.mitm import KEYS
+from ..support.pki import client_config, server_config
 from ..support.records import (
     ALERT,
     APPDATA,
@@ -17,6 +18,7 @@ from ..support.records import (
     plain_alert,
     record,
     seal,
+    split_records,
 )
 from .helpers import (
     AD,
@@ -26,6 +28,8 @@ from .helpers import (
     forge,
     forge_content,
     held,
+    make_client,
+    make_server,
     recorded_flights,
     replay_client,
     replay_server,
@@ -338,6 +342,39 @@ def test_second_ccs_is_unexpected_message():
     expect_alert(s, ccs, AD.unexpected_message)
     c = client_after_server_hello()
     expect_alert(c, record(CCS, b"\x01"), AD.unexpected_message)
+
+
+def _client_at_retried_server_hello():
+    """A client that got a HelloRetryRequest alone (no CCS after it, as Java's JSSE sends
+    it) and sent its second ClientHello; and the server's ServerHello and the records of
+    its protected flight."""
+    c = make_client(client_config(groups=["x25519", "secp384r1"]))
+    s = make_server(server_config(groups=["secp384r1"]))
+    s.receive_data(c.data_to_send())
+    hrr, _ccs = split_records(s.data_to_send())
+    assert c.receive_data(hrr) == []
+    s.receive_data(c.data_to_send())
+    sh, *flight = split_records(s.data_to_send())
+    assert flight[0][0] != CCS
+    return c, sh, flight
+
+
+def test_ccs_before_and_after_the_server_hello_that_follows_a_retry():
+    """JSSE's order after a HelloRetryRequest: CCS, ServerHello, CCS, {EE ...}. RFC 8446
+    5 drops any 0x01 CCS before the peer's Finished; tlskit took only the first and
+    failed the handshake with unexpected_message on the second."""
+    c, sh, flight = _client_at_retried_server_hello()
+    ccs = record(CCS, b"\x01")
+    events = c.receive_data(ccs + sh + ccs + b"".join(flight))
+    assert [type(e).__name__ for e in events] == ["HandshakeComplete"]
+    assert c.handshake_complete is not None and c.handshake_complete.group.name == "secp384r1"
+
+
+def test_two_ccs_after_the_retried_server_hello_are_unexpected_message():
+    c, sh, _flight = _client_at_retried_server_hello()
+    ccs = record(CCS, b"\x01")
+    assert c.receive_data(ccs + sh + ccs) == []
+    expect_alert(c, ccs, AD.unexpected_message)
 
 
 def test_ccs_before_client_hello_is_unexpected_message():

@@ -324,6 +324,12 @@ class ClientHandshake13(Handshake13):
                                        "which has no client share")
         if not self.offer.retried:
             self.transcript.start(suite.hash_name)
+        else:
+            # After a HelloRetryRequest, Java's JSSE sends a compatibility CCS before this
+            # ServerHello and another after it; RFC 8446 5 says to drop any 0x01 CCS
+            # before the peer's Finished, so one more is accepted from here on (still at
+            # most one per ServerHello: two in a row stay unexpected_message).
+            self.ccs_seen = False
         self.transcript.update(raw)
         if share is None or group is None:
             shared = bytes(suite.hash_length)
