@@ -9,7 +9,8 @@
 # built from tests/interop/go), android-boringssl (BoringSSL's bssl-tool client and
 # server as a peer), lighttpd with lighttpd-mod-wolfssl and lighttpd-mod-mbedtls
 # (wolfSSL and mbedTLS as servers, run in the foreground from a temporary directory),
-# botan (Botan's tls_server and tls_client), the TLS scanners tests/interop/test_scanners.py
+# botan (Botan's tls_server and tls_client), openjdk-17-jdk-headless (javac and java:
+# Java's JSSE as a peer, compiled from tests/interop/java), the TLS scanners tests/interop/test_scanners.py
 # runs (testssl.sh, sslscan, and sslyze from PyPI in a venv of its own, .venv-sslyze, since
 # it pins cryptography<47), and tlskit with its test
 # extra in a virtual
@@ -37,7 +38,7 @@ apt_install() {
 }
 
 need=()
-for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates redis-server go tstclnt selfserv bssl-tool lighttpd botan testssl sslscan; do
+for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates redis-server go tstclnt selfserv bssl-tool lighttpd botan testssl sslscan javac; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -51,6 +52,7 @@ if [ ${#need[@]} -gt 0 ]; then
       go) pkgs+=(golang-go) ;;
       bssl-tool) pkgs+=(android-boringssl) ;;
       testssl) pkgs+=(testssl.sh) ;;
+      javac) pkgs+=(openjdk-17-jdk-headless) ;;
       *) pkgs+=("$tool") ;;
     esac
   done
