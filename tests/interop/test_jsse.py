@@ -78,30 +78,39 @@ class Jsse:
     def key_args(self, name: str, issued: Issued) -> list[str]:
         return ["--pkcs12", str(self.store(name, issued)), "--password", PASSWORD]
 
-    def command(self, mode: str, *args: str, groups: str | None = None) -> list[str]:
-        props = {"jdk.tls.namedGroups": groups} if groups else {}
+    def command(self, mode: str, *args: str, groups: str | None = None,
+                props: dict[str, str] | None = None) -> list[str]:
+        props = {**(props or {}), **({"jdk.tls.namedGroups": groups} if groups else {})}
         return java_command(self.classpath, "TlsPeer", "--mode", mode, *args,
                             properties=props)
+
+    def key_limit(self, limit: str) -> dict[str, str]:
+        """The system property pointing JSSE at a security-properties file that lowers
+        AES-GCM's key limit (jdk.tls.keyLimits, a security property, not a system one), so
+        JSSE sends a KeyUpdate after ``limit`` bytes."""
+        path = self.directory / f"keylimit-{limit.replace('^', '-')}.security"
+        path.write_text(f"jdk.tls.keyLimits=AES/GCM/NoPadding KeyUpdate {limit}\n")
+        return {"java.security.properties": str(path)}
 
     def server_command(self, kind: str, *args: str, groups: str | None = None) -> list[str]:
         return self.command("server", *self.key_args(kind, self.pki.issued[kind]), *args,
                             groups=groups)
 
-    def client(self, port: int, *args: str, status: int = 0,
-               groups: str | None = None) -> str:
+    def client(self, port: int, *args: str, status: int = 0, groups: str | None = None,
+               props: dict[str, str] | None = None) -> str:
         """The JSSE client run to completion, which must exit with ``status``; its output."""
-        argv = self.command("client", "--port", str(port), *args, groups=groups)
+        argv = self.command("client", "--port", str(port), *args, groups=groups, props=props)
         if "--ca" not in args:
             argv += ["--ca", str(self.pki.root_pem)]
         run = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
         assert run.returncode == status, run.stdout + run.stderr
         return run.stdout
 
-    def client_lines(self, port: int, *args: str, groups: str | None = None
-                     ) -> list[dict[str, Any]]:
+    def client_lines(self, port: int, *args: str, groups: str | None = None,
+                     props: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """The JSSE client's JSON lines (one per connection); a failure fails the test
         with JSSE's own words."""
-        out = self.client(port, *args, groups=groups)
+        out = self.client(port, *args, groups=groups, props=props)
         return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
@@ -434,3 +443,33 @@ def test_jsse_tls12_client_to_tlskit_tls13_server(peers: Peers, jsse: Jsse,
     assert "Received fatal alert: protocol_version" in out
     (err,) = server.join()
     assert err.alert == AlertDescription.protocol_version
+
+
+def test_jsse_client_key_updates_to_tlskit_server(peers: Peers, jsse: Jsse, pki: PKI) -> None:
+    """JSSE has no API to send a KeyUpdate, but sends one when a key reaches its
+    jdk.tls.keyLimits: lowered to 2^14 bytes, a 200 kB echo makes it update its write key
+    several times, each with update_requested; tlskit follows each one and answers with
+    its own, and every byte of the echo still decrypts on both sides."""
+
+    def echo_counting_updates(pump: Pump) -> list[bool]:
+        echo_until_close(pump)
+        return [ku.peer_requested_update for ku in pump.key_updates_received()]
+
+    server = peers.thread(tlskit_server(pki.server_config(), echo_counting_updates))
+    (line,) = jsse.client_lines(server.port, "--protocols", "TLSv1.3", "--suites",
+                                "TLS_AES_128_GCM_SHA256", "--send", str(PAYLOAD),
+                                props=jsse.key_limit("2^14"))
+    (updates,) = server.join()
+    assert line["protocol"] == "TLSv1.3" and len(updates) >= PAYLOAD // (1 << 14) // 2
+    assert all(updates)  # JSSE asks for update_requested each time; tlskit answered all
+
+
+def test_jsse_client_rejects_a_name_mismatch(peers: Peers, jsse: Jsse, pki: PKI) -> None:
+    """JSSE checks the name (HTTPS endpoint identification) against tlskit's certificate:
+    a wrong name fails in JSSE, which sends certificate_unknown to tlskit's server."""
+    server = peers.thread(tlskit_server(pki.server_config(), Pump.handshake_error))
+    out = jsse.client(server.port, "--name", "not-localhost.example", status=1)
+    assert "No subject alternative DNS name matching not-localhost.example" in out
+    (err,) = server.join()
+    assert isinstance(err, AlertReceived)
+    assert err.alert == AlertDescription.certificate_unknown
