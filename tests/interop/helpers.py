@@ -7,16 +7,27 @@ or CPython's `ssl`, i.e. OpenSSL) reached over a real TCP socket on 127.0.0.1.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tlskit import AlertDescription, ClientConfig, HandshakeComplete, SessionTicketReceived
+import pytest
+
+from tlskit import (
+    AlertDescription,
+    AlertReceived,
+    ClientConfig,
+    ConnectionClosed,
+    HandshakeComplete,
+    SessionTicketReceived,
+    TLSError,
+)
 from tlskit.session import Session
 
 from ..support.peers import PeerProcess
-from ..support.pump import Pump
+from ..support.pump import Pump, echo_until_close
 
 # Our names -> what each peer calls the same thing.
 GROUPS = ("x25519", "secp256r1", "secp384r1")
@@ -198,3 +209,57 @@ class ServerHelloExtensions:
     def __call__(self, step: str, fields: dict[str, Any]) -> None:
         if step == "server_hello":
             self.seen = set(fields["message"].extensions)
+
+
+# --------------------------------------------------------------------------- peers written here
+# go/tlspeer.go and java/TlsPeer.java: their servers send one JSON line describing the
+# connection, then echo.
+
+ECHO_PAYLOAD = 200_000  # bytes echoed per connection: a dozen full records each way
+
+
+def line_then_echo(pump: Pump, size: int = ECHO_PAYLOAD) -> dict[str, Any]:
+    """The peer server's JSON line, then ``size`` bytes echoed back, then close_notify
+    both ways."""
+    line = json.loads(pump.recv_until(b"\n"))
+    payload = bytes(range(256)) * (size // 256)
+    assert pump.echo_roundtrip(payload) == payload
+    pump.close()
+    assert pump.wait_closed() == ConnectionClosed(None)
+    return line  # type: ignore[no-any-return]
+
+
+def handshake_and_echo(pump: Pump) -> HandshakeComplete:
+    """tlskit server body: `echo_until_close`, then what the handshake negotiated."""
+    echo_until_close(pump)
+    hc = pump.conn.handshake_complete
+    assert hc is not None
+    return hc
+
+
+def key_update_both_ways(pump: Pump) -> None:
+    """After the peer server's JSON line: tlskit's KeyUpdate with update_requested; the
+    echo after it must still decrypt, the peer's own KeyUpdate must arrive, and the echo
+    after that too; then close_notify both ways."""
+    pump.recv_until(b"\n")
+    pump.key_update(request_peer_update=True)
+    assert pump.echo_roundtrip(b"after the key update\n") == b"after the key update\n"
+    pump.wait_key_updated()
+    assert pump.echo_roundtrip(b"and again\n") == b"and again\n"
+    pump.close()
+    assert pump.wait_closed() == ConnectionClosed(None)
+
+
+def alert_after_handshake(config: ClientConfig, port: int) -> AlertReceived:
+    """A TLS 1.3 client finishes its handshake before the server has read its
+    Certificate: the handshake completes, then the server's alert ends the connection
+    while tlskit reads; that alert."""
+    pump = Pump.connect(config, port)
+    try:
+        pump.handshake()
+        with pytest.raises(TLSError) as err:
+            pump.recv_until(b"\n")
+    finally:
+        pump.dispose()
+    assert isinstance(err.value, AlertReceived), err.value
+    return err.value

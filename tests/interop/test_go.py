@@ -19,12 +19,9 @@ import pytest
 
 from tlskit import (
     AlertDescription,
-    AlertReceived,
     CertificateVerificationError,
     ClientConfig,
-    ConnectionClosed,
     HandshakeComplete,
-    TLSError,
 )
 from tlskit.ca import LocalCA
 from tlskit.config import CertifiedKey
@@ -33,9 +30,16 @@ from tlskit.session import SessionCache
 
 from ..support.golang import build_go
 from ..support.peers import PeerProcess
-from ..support.pump import Pump, echo_until_close, tlskit_server
+from ..support.pump import Pump, tlskit_server
 from .conftest import PKI, Peers
-from .helpers import SCHEME_FOR_CERT
+from .helpers import (
+    ECHO_PAYLOAD,
+    SCHEME_FOR_CERT,
+    alert_after_handshake,
+    handshake_and_echo,
+    key_update_both_ways,
+    line_then_echo,
+)
 
 pytestmark = pytest.mark.interop
 
@@ -45,7 +49,7 @@ TLS12_SUITES = {
     "ec256": "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
     "rsa2048": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
 }
-PAYLOAD = 200_000  # bytes echoed per connection: a dozen full records each way
+PAYLOAD = ECHO_PAYLOAD
 
 
 @pytest.fixture(scope="session")
@@ -84,16 +88,6 @@ def go_client_error(go_peer: Path, pki: PKI, port: int, *args: str) -> str:
     return _run_go_client(go_peer, pki, port, args, 1)
 
 
-def echo_with_go(pump: Pump) -> dict[str, Any]:
-    """The Go server's JSON line, then a payload echoed back, then close_notify both ways."""
-    line = json.loads(pump.recv_until(b"\n"))
-    payload = bytes(range(256)) * (PAYLOAD // 256)
-    assert pump.echo_roundtrip(payload) == payload
-    pump.close()
-    assert pump.wait_closed() == ConnectionClosed(None)
-    return line  # type: ignore[no-any-return]
-
-
 def connect(config: Any, port: int) -> tuple[Pump, HandshakeComplete]:
     pump = Pump.connect(config, port)
     return pump, pump.handshake()
@@ -107,7 +101,7 @@ def test_tlskit_client_to_go_server_tls13(peers: Peers, go_peer: Path, pki: PKI,
     _, port = go_server(peers, go_peer, pki, kind, "-min", "1.3")
     pump, hc = connect(pki.client_config(), port)
     try:
-        go = echo_with_go(pump)
+        go = line_then_echo(pump)
     finally:
         pump.dispose()
     assert hc.version == go["version"] == "TLSv1.3"
@@ -123,7 +117,7 @@ def test_tlskit_client_to_go_server_tls12(peers: Peers, go_peer: Path, pki: PKI,
     _, port = go_server(peers, go_peer, pki, kind, "-max", "1.2")
     pump, hc = connect(pki.client_config(versions=["TLSv1.2"]), port)
     try:
-        go = echo_with_go(pump)
+        go = line_then_echo(pump)
     finally:
         pump.dispose()
     assert hc.version == go["version"] == "TLSv1.2"
@@ -138,7 +132,7 @@ def test_go_server_preferring_another_group_gets_a_retry(
     _, port = go_server(peers, go_peer, pki, "ec256", "-min", "1.3", "-curves", group)
     pump, hc = connect(pki.client_config(groups=["x25519", group]), port)
     try:
-        echo_with_go(pump)
+        line_then_echo(pump)
     finally:
         pump.dispose()
     assert hc.group is not None and hc.group.name == group
@@ -179,7 +173,7 @@ def _two_connections(config: ClientConfig, port: int) -> list[tuple[bool, bool]]
     for _ in range(2):
         pump, hc = connect(config, port)
         try:
-            seen.append((hc.resumed, echo_with_go(pump)["did_resume"]))
+            seen.append((hc.resumed, line_then_echo(pump)["did_resume"]))
         finally:
             pump.dispose()
     return seen
@@ -193,7 +187,7 @@ def test_tlskit_client_certificate_to_go_server(peers: Peers, go_peer: Path,
     config = pki.client_config(certificate=CertifiedKey(issued.chain, issued.private_key))
     pump, _hc = connect(config, port)
     try:
-        go = echo_with_go(pump)
+        go = line_then_echo(pump)
     finally:
         pump.dispose()
     assert go["peer_subjects"] and "go-client" in go["peer_subjects"][0]
@@ -204,17 +198,9 @@ def test_tlskit_client_without_certificate_is_refused_by_go(
     """No client certificate where Go requires one: tlskit's handshake completes (TLS 1.3
     clients finish first) and Go's alert then ends the connection, reported as such."""
     proc, port = go_server(peers, go_peer, pki, "ec256", "-ca", str(pki.root_pem))
-    pump = Pump.connect(pki.client_config(), port)
-    try:
-        pump.handshake()
-        with pytest.raises(TLSError) as err:
-            pump.recv_until(b"\n")
-    finally:
-        pump.dispose()
+    alert = alert_after_handshake(pki.client_config(), port).alert
     # certificate_required (RFC 8446 4.4.2.4) from Go 1.21 on; Go 1.19 says bad_certificate.
-    assert isinstance(err.value, AlertReceived)
-    assert err.value.alert in (AlertDescription.certificate_required,
-                               AlertDescription.bad_certificate)
+    assert alert in (AlertDescription.certificate_required, AlertDescription.bad_certificate)
     proc.wait_for(rb"HANDSHAKE ERROR [^\n]*certificate")
 
 
@@ -224,13 +210,7 @@ def test_key_update_both_ways_with_go(peers: Peers, go_peer: Path, pki: PKI) -> 
     _, port = go_server(peers, go_peer, pki, "ec256", "-min", "1.3")
     pump, _hc = connect(pki.client_config(), port)
     try:
-        pump.recv_until(b"\n")
-        pump.key_update(request_peer_update=True)
-        assert pump.echo_roundtrip(b"after the key update\n") == b"after the key update\n"
-        pump.wait_key_updated()
-        assert pump.echo_roundtrip(b"and again\n") == b"and again\n"
-        pump.close()
-        assert pump.wait_closed() == ConnectionClosed(None)
+        key_update_both_ways(pump)
     finally:
         pump.dispose()
 
@@ -255,7 +235,7 @@ def test_go_client_to_tlskit_server(peers: Peers, go_peer: Path, pki: PKI, kind:
                                     version: str) -> None:
     """Go verifies tlskit's chain with its own verifier and echoes a payload."""
     server = peers.thread(tlskit_server(pki.server_config(kind, versions=[version]),
-                                        _handshake_and_echo))
+                                        handshake_and_echo))
     max_v = "1.3" if version == "TLSv1.3" else "1.2"
     (line,) = go_client(go_peer, pki, server.port, "-max", max_v, "-send", str(PAYLOAD))
     (hc,) = server.join()
@@ -269,7 +249,7 @@ def test_go_client_resumes_with_tlskit_server_tls13(peers: Peers, go_peer: Path,
                                                     pki: PKI) -> None:
     """Go's client cache holds tlskit's ticket; its second connection resumes and both
     sides say so."""
-    server = peers.thread(tlskit_server(pki.server_config(), _handshake_and_echo, count=2))
+    server = peers.thread(tlskit_server(pki.server_config(), handshake_and_echo, count=2))
     lines = go_client(go_peer, pki, server.port, "-min", "1.3", "-n", "2", "-send", "1000")
     assert [line["did_resume"] for line in lines] == [False, True]
     assert [hc.resumed for hc in server.join()] == [False, True]
@@ -287,7 +267,7 @@ def test_go_client_tls12_resumes_tlskit_sessions_only_with_ems(
             ems.append(ExtensionType.extended_master_secret in fields["message"].extensions)
 
     server = peers.thread(tlskit_server(
-        pki.server_config(versions=["TLSv1.2"], tracer=tracer), _handshake_and_echo,
+        pki.server_config(versions=["TLSv1.2"], tracer=tracer), handshake_and_echo,
         count=2))
     lines = go_client(go_peer, pki, server.port, "-max", "1.2", "-n", "2", "-send", "1000")
     resumed = [hc.resumed for hc in server.join()]
@@ -295,19 +275,11 @@ def test_go_client_tls12_resumes_tlskit_sessions_only_with_ems(
     assert resumed == ([False, True] if ems[0] else [False, False])
 
 
-def _handshake_and_echo(pump: Pump) -> HandshakeComplete:
-    """Server body: `echo_until_close`, then what the handshake negotiated."""
-    echo_until_close(pump)
-    hc = pump.conn.handshake_complete
-    assert hc is not None
-    return hc
-
-
 @pytest.mark.parametrize("group", ["secp256r1", "secp384r1", "secp521r1"])
 def test_go_client_with_one_group(peers: Peers, go_peer: Path, pki: PKI, group: str) -> None:
     """Go offering a single group (its key share for it): tlskit's server accepts every
     group it implements, as the conformance probes ask, without a retry."""
-    server = peers.thread(tlskit_server(pki.server_config(), _handshake_and_echo))
+    server = peers.thread(tlskit_server(pki.server_config(), handshake_and_echo))
     go_client(go_peer, pki, server.port, "-min", "1.3", "-curves", group, "-send", "100")
     (hc,) = server.join()
     assert hc.group is not None and hc.group.name == group
@@ -315,14 +287,14 @@ def test_go_client_with_one_group(peers: Peers, go_peer: Path, pki: PKI, group: 
 
 def test_alpn_with_go_both_ways(peers: Peers, go_peer: Path, pki: PKI) -> None:
     server = peers.thread(tlskit_server(pki.server_config(alpn_protocols=["h2", "http/1.1"]),
-                                        _handshake_and_echo))
+                                        handshake_and_echo))
     (line,) = go_client(go_peer, pki, server.port, "-alpn", "http/1.1,h2", "-send", "10")
     (hc,) = server.join()
     assert line["alpn"] == hc.alpn_protocol == "h2"
     _, port = go_server(peers, go_peer, pki, "ec256", "-alpn", "http/1.1")
     pump, hc = connect(pki.client_config(alpn_protocols=["h2", "http/1.1"]), port)
     try:
-        go = echo_with_go(pump)
+        go = line_then_echo(pump)
     finally:
         pump.dispose()
     assert go["alpn"] == hc.alpn_protocol == "http/1.1"
@@ -333,7 +305,7 @@ def test_go_client_certificate_to_tlskit_server(peers: Peers, go_peer: Path,
     _, files = pki.client_cert("go-side")
     server = peers.thread(tlskit_server(
         pki.server_config(client_auth="required", client_trust_anchors=[pki.root]),
-        _handshake_and_echo))
+        handshake_and_echo))
     go_client(go_peer, pki, server.port, "-cert", str(files.fullchain), "-key",
               str(files.key), "-send", "100")
     (hc,) = server.join()

@@ -28,7 +28,6 @@ from tlskit import (
     AlertReceived,
     CertificateVerificationError,
     ClientConfig,
-    ConnectionClosed,
     HandshakeComplete,
     TLSError,
 )
@@ -43,13 +42,20 @@ from ..support.peers import PeerProcess
 from ..support.ports import TIMEOUT
 from ..support.pump import Pump, echo_until_close, tlskit_server
 from .conftest import PKI, Peers
-from .helpers import SCHEME_FOR_CERT
+from .helpers import (
+    ECHO_PAYLOAD,
+    SCHEME_FOR_CERT,
+    alert_after_handshake,
+    handshake_and_echo,
+    key_update_both_ways,
+    line_then_echo,
+)
 
 pytestmark = pytest.mark.interop
 
 SOURCE = Path(__file__).parent / "java" / "TlsPeer.java"
 PASSWORD = "tlskit-jsse"
-PAYLOAD = 200_000  # bytes echoed per connection: a dozen full records each way
+PAYLOAD = ECHO_PAYLOAD
 # The TLS 1.2 suites JSSE's server picks first for each certificate (its own order).
 TLS12_SUITES = {"ec256": "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
                 "rsa2048": "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"}
@@ -143,23 +149,13 @@ def jsse_servers(jsse: Jsse) -> Iterator[Servers]:
     peers.close()
 
 
-def echo_with_jsse(pump: Pump) -> dict[str, Any]:
-    """The JSSE server's JSON line, a payload echoed back, then close_notify both ways."""
-    line = json.loads(pump.recv_until(b"\n"))
-    payload = bytes(range(256)) * (PAYLOAD // 256)
-    assert pump.echo_roundtrip(payload) == payload
-    pump.close()
-    assert pump.wait_closed() == ConnectionClosed(None)
-    return line  # type: ignore[no-any-return]
-
-
 def talk(config: ClientConfig, port: int, **kw: Any) -> tuple[HandshakeComplete,
                                                                  dict[str, Any]]:
     """One tlskit connection to a JSSE server: both sides' view of the handshake."""
     pump = Pump.connect(config, port, **kw)
     try:
         hc = pump.handshake()
-        return hc, echo_with_jsse(pump)
+        return hc, line_then_echo(pump)
     finally:
         pump.dispose()
 
@@ -179,14 +175,6 @@ def failed_and_drained(config: ClientConfig, port: int, **kw: Any) -> TLSError:
         return err
     finally:
         pump.dispose()
-
-
-def _handshake_and_echo(pump: Pump) -> HandshakeComplete:
-    """tlskit server body: `echo_until_close`, then what the handshake negotiated."""
-    echo_until_close(pump)
-    hc = pump.conn.handshake_complete
-    assert hc is not None
-    return hc
 
 
 def _ems_tracer(step_name: str, seen: list[bool]) -> Callable[[str, dict[str, Any]], None]:
@@ -288,15 +276,8 @@ def test_tlskit_client_without_certificate_is_refused_by_jsse(
     1.21 did)."""
     proc, port = jsse_servers("ec256", "--ca", str(pki.root_pem))
     mark = proc.mark()
-    pump = Pump.connect(pki.client_config(), port)
-    try:
-        pump.handshake()
-        with pytest.raises(TLSError) as err:
-            pump.recv_until(b"\n")
-    finally:
-        pump.dispose()
-    assert isinstance(err.value, AlertReceived)
-    assert err.value.alert == AlertDescription.bad_certificate
+    alert = alert_after_handshake(pki.client_config(), port).alert
+    assert alert == AlertDescription.bad_certificate
     proc.wait_for(rb"HANDSHAKE ERROR [^\n]*Empty client certificate chain", since=mark)
 
 
@@ -307,13 +288,7 @@ def test_key_update_both_ways_with_jsse(jsse_servers: Servers, pki: PKI) -> None
     pump = Pump.connect(pki.client_config(), port)
     try:
         pump.handshake()
-        pump.recv_until(b"\n")
-        pump.key_update(request_peer_update=True)
-        assert pump.echo_roundtrip(b"after the key update\n") == b"after the key update\n"
-        pump.wait_key_updated()
-        assert pump.echo_roundtrip(b"and again\n") == b"and again\n"
-        pump.close()
-        assert pump.wait_closed() == ConnectionClosed(None)
+        key_update_both_ways(pump)
     finally:
         pump.dispose()
 
@@ -359,7 +334,7 @@ def test_jsse_client_to_tlskit_server(peers: Peers, jsse: Jsse, pki: PKI, kind: 
                                       version: str) -> None:
     """JSSE verifies tlskit's chain with its PKIX validator and the HTTPS name check."""
     server = peers.thread(tlskit_server(pki.server_config(kind, versions=[version]),
-                                        _handshake_and_echo))
+                                        handshake_and_echo))
     (line,) = jsse.client_lines(server.port, "--protocols", version, "--send", str(PAYLOAD))
     (hc,) = server.join()
     assert line["protocol"] == hc.version == version
@@ -376,7 +351,7 @@ def test_jsse_client_resumes_with_tlskit_server(peers: Peers, jsse: Jsse, pki: P
     offers the extended master secret, so tlskit made the session resumable."""
     ems: list[bool] = []
     config = pki.server_config(versions=[version], tracer=_ems_tracer("client_hello", ems))
-    server = peers.thread(tlskit_server(config, _handshake_and_echo, count=2))
+    server = peers.thread(tlskit_server(config, handshake_and_echo, count=2))
     lines = jsse.client_lines(server.port, "--protocols", version, "--n", "2",
                               "--send", "1000")
     assert [line["resumed"] for line in lines] == [False, True]
@@ -392,7 +367,7 @@ def test_jsse_client_key_share_gets_a_retry(peers: Peers, jsse: Jsse, pki: PKI) 
     steps: list[str] = []
     config = pki.server_config(groups=["secp384r1"],
                                tracer=lambda step, fields: steps.append(step))
-    server = peers.thread(tlskit_server(config, _handshake_and_echo))
+    server = peers.thread(tlskit_server(config, handshake_and_echo))
     (line,) = jsse.client_lines(server.port, "--send", "100", groups="secp256r1,secp384r1")
     (hc,) = server.join()
     assert hc.group is not None and hc.group.name == "secp384r1"
@@ -401,7 +376,7 @@ def test_jsse_client_key_share_gets_a_retry(peers: Peers, jsse: Jsse, pki: PKI) 
 
 def test_alpn_jsse_client_to_tlskit_server(peers: Peers, jsse: Jsse, pki: PKI) -> None:
     server = peers.thread(tlskit_server(pki.server_config(alpn_protocols=["h2", "http/1.1"]),
-                                        _handshake_and_echo))
+                                        handshake_and_echo))
     (line,) = jsse.client_lines(server.port, "--alpn", "http/1.1,h2", "--send", "10")
     (hc,) = server.join()
     assert line["alpn"] == hc.alpn_protocol == "h2"
@@ -412,7 +387,7 @@ def test_jsse_client_certificate_to_tlskit_server(peers: Peers, jsse: Jsse,
     issued, _ = pki.client_cert("jsse-side")
     server = peers.thread(tlskit_server(
         pki.server_config(client_auth="required", client_trust_anchors=[pki.root]),
-        _handshake_and_echo))
+        handshake_and_echo))
     (line,) = jsse.client_lines(server.port, *jsse.key_args("jsse-side", issued),
                                 "--send", "100")
     (hc,) = server.join()
