@@ -49,10 +49,11 @@ _read_buffers = threading.local()
 
 def _read_buffer() -> memoryview:
     """This thread's receive buffer, shared by all its connections: asyncio fills it
-    and hands it back in the same call (`get_buffer`, then `buffer_updated`), and the
-    bytes are copied out at once, so one per thread (one per event loop) is enough.
-    Without it every read would be a new 256 KiB bytes object: an mmap, a page fault,
-    an mremap and an munmap per read."""
+    and hands it back in the same call (`get_buffer`, then `buffer_updated`), and
+    `receive_data` is done with it before returning (whole records are decrypted from it
+    in place, a partial one is copied), so one per thread (one per event loop) is
+    enough. Without it every read would be a new 256 KiB bytes object: an mmap, a page
+    fault, an mremap and an munmap per read."""
     view: memoryview | None = getattr(_read_buffers, "view", None)
     if view is None:
         view = _read_buffers.view = memoryview(bytearray(READ_SIZE))
