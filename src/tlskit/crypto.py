@@ -265,7 +265,7 @@ def _ffdhe_prime(bits: int, x: int) -> int:
 _FFDHE_X = {NamedGroup.ffdhe2048: (2048, 560316), NamedGroup.ffdhe3072: (3072, 2625351),
             NamedGroup.ffdhe4096: (4096, 5736041), NamedGroup.ffdhe6144: (6144, 15705020),
             NamedGroup.ffdhe8192: (8192, 10965728)}
-_FFDHE_PARAMS: dict[int, tuple[dh.DHParameterNumbers, dh.DHPublicKey]] = {}
+_FFDHE_GROUPS: dict[int, tuple[dh.DHParameterNumbers, dh.DHPublicKey]] = {}
 # RFC 7919 5.2 and Appendix A: the shortest private exponent that keeps each group's
 # strength (its 103 to 192 security bits); OpenSSL uses short exponents for these safe
 # primes too. A full-size one buys nothing and made one ffdhe8192 handshake, which any
@@ -293,10 +293,10 @@ def ffdhe_prime(group: int) -> int:
 def _ffdhe_group(group: NamedGroup) -> tuple[dh.DHParameterNumbers, dh.DHPublicKey]:
     """The group's parameters, and its generator as a DH public value (for `_FFDHEShare`);
     made once per group: the prime comes from a series."""
-    made = _FFDHE_PARAMS.get(group)
+    made = _FFDHE_GROUPS.get(group)
     if made is None:
         numbers = _DHParameterNumbers(ffdhe_prime(group), 2)
-        made = _FFDHE_PARAMS[group] = numbers, _DHPublicNumbers(2, numbers).public_key()
+        made = _FFDHE_GROUPS[group] = numbers, _DHPublicNumbers(2, numbers).public_key()
     return made
 
 
