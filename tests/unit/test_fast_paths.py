@@ -139,8 +139,9 @@ def _ref_server_name(body: bytes) -> str | None:
                 host = value.decode("ascii")
             except UnicodeDecodeError:
                 raise IllegalParameter("server_name: host_name is not ASCII") from None
-            if host.endswith(".") or "\x00" in host:
-                raise IllegalParameter("server_name: malformed host_name")
+            if host.endswith(".") or not host.isprintable():
+                raise IllegalParameter("server_name: malformed host_name (a trailing dot "
+                                       "or a control character)")
     return host
 
 

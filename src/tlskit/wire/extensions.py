@@ -65,8 +65,11 @@ def _host_name(value: bytes) -> str:
     except UnicodeDecodeError as exc:
         # The vector decodes; its value is wrong (RFC 6066 3: ASCII A-labels).
         raise IllegalParameter("server_name: host_name is not ASCII") from exc
-    if host.endswith(".") or "\x00" in host:
-        raise IllegalParameter("server_name: malformed host_name")
+    # No DNS name holds a control character (NUL, ESC, DEL, ...); refusing them also
+    # keeps terminal escapes out of the logs and pages that show the name.
+    if host.endswith(".") or not host.isprintable():
+        raise IllegalParameter("server_name: malformed host_name (a trailing dot or a "
+                               "control character)")
     return host
 
 
