@@ -91,6 +91,34 @@ def test_abbreviated_handshake_skips_the_certificate_and_derives_new_keys(ticket
     assert keys[0] != keys[1]  # new randoms, new keys
 
 
+def test_ticket_resumes_with_an_empty_session_id() -> None:
+    """RFC 5077 3.4: a client MAY present its ticket with an empty legacy_session_id and
+    tell resumption from the messages that follow; the server resumes (as OpenSSL does),
+    echoing the empty ID, renewing the ticket, then CCS and Finished, no Certificate.
+    tlsfuzzer's test-session-ticket-resumption.py ("with empty session_id")."""
+    scfg, session = _session(True)
+    hello = edit_client_hello(lambda ch: setattr(ch, "session_id", b""))(
+        _resuming(session).data_to_send())
+    server = server_endpoint(scfg)
+    server.receive_data(hello)
+    flight = server.data_to_send()
+    types = [raw[0] for raw in messages_of(flight)]   # the plaintext ones
+    assert types == [HT.server_hello, HT.new_session_ticket], types
+    assert b"\x14\x03\x03\x00\x01\x01" in flight        # then CCS (and Finished)
+    sh = m.ServerHello.decode(memoryview(messages_of(flight)[0])[4:])
+    assert sh.session_id == b"" and EXT_SESSION_TICKET in sh.extensions
+
+
+def test_session_id_is_still_needed_to_resume_by_id() -> None:
+    """Without a ticket there is nothing to resume from an empty ID: a full handshake."""
+    scfg, session = _session(False)
+    hello = edit_client_hello(lambda ch: setattr(ch, "session_id", b""))(
+        _resuming(session).data_to_send())
+    server = server_endpoint(scfg)
+    server.receive_data(hello)
+    assert messages_of(server.data_to_send())[1][0] == HT.certificate
+
+
 def test_server_answers_a_hello_without_ems_with_no_session() -> None:
     """RFC 7627 5.3: a client without the extension still gets a full handshake, but the
     server offers it nothing to resume (no session ID, no ticket)."""

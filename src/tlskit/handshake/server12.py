@@ -208,12 +208,14 @@ class ServerHandshake12(Handshake12):
         """The session the client offers, if we sealed it and may resume it now."""
         cfg = self.config
         ticket = ch.extensions.get(_E.session_ticket)
-        if not self.ems or not ch.session_id:
-            return None  # RFC 7627 5.3; and without an ID to echo there is no resumption
+        if not self.ems:
+            return None  # RFC 7627 5.3
         state: TicketState | None
+        # RFC 5077 3.4: a ticket may come with an empty session ID (the client tells
+        # resumption from the messages that follow); an ID alone needs an ID to look up.
         if ticket and cfg.session_tickets > 0:
             state, how = cfg.get_ticket_sealer().open(ticket), "ticket"
-        elif not ticket and cfg.session_ids:
+        elif not ticket and cfg.session_ids and ch.session_id:
             sealed = cfg.get_session_store().get_session(ch.session_id)
             state, how = (None if sealed is None else cfg.get_ticket_sealer().open(sealed),
                           "session ID")
