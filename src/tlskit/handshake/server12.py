@@ -133,6 +133,7 @@ class ServerHandshake12(Handshake12):
         self._server_keys: tuple[bytes, bytes] = (b"", b"")
         self._cv_messages = b""
         self.session_id = b""          # what our ServerHello carries
+        self._peer_record_limit: int | None = None  # the client's record_size_limit
         self.client_version = 0x0303   # ClientHello.legacy_version
         self._issue_ticket = False     # the client asked for an RFC 5077 ticket
         # The default os.urandom is drawn through the server pool (same kernel bytes, one
@@ -178,6 +179,7 @@ class ServerHandshake12(Handshake12):
             self.ems = False
         if offer.point_formats is not None and 0 not in offer.point_formats:
             raise IllegalParameter("the client does not accept uncompressed points")
+        self._peer_record_limit = offer.record_size_limit  # checked (RFC 8449 4) now
         # RFC 8422 4: without supported_groups a client is taken to support P-256.
         client_groups = offer.groups if offer.groups is not None \
             else [int(NamedGroup.secp256r1)]
@@ -281,6 +283,17 @@ class ServerHandshake12(Handshake12):
                 cfg.get_session_store().put_session(self.session_id, sealed,
                                                     cfg.ticket_lifetime)
 
+    def _record_size_limit(self) -> bytes | None:
+        """RFC 8449 4: keep our protected records within the client's limit (plaintext
+        bytes in TLS 1.2, whose maximum is 2^14) and answer with our own, so capped."""
+        peer = self._peer_record_limit
+        if peer is None:
+            return None
+        own = self.config.record_size_limit
+        own = None if own is None else min(own, 1 << 14)
+        self.out.set_record_limits(send=min(peer, 1 << 14), receive=own)
+        return None if own is None else ext.encode_record_size_limit(own)
+
     def _send_abbreviated(self, ch: m.ClientHello, state: TicketState) -> None:
         """RFC 5246 7.3: ServerHello echoing the session ID, then CCS and Finished at once."""
         suite = state.suite
@@ -295,6 +308,9 @@ class ServerHandshake12(Handshake12):
         sh_exts[_E.extended_master_secret] = b""
         if self.alpn is not None:
             sh_exts[_E.application_layer_protocol_negotiation] = ext.encode_alpn([self.alpn])
+        limit = self._record_size_limit()
+        if limit is not None:
+            sh_exts[_E.record_size_limit] = limit
         # RFC 5077 3.1: a resumed ticket is renewed, sealed under the current ticket key
         # (so clients that keep resuming move along the key ring); same session, same age.
         renewed = None
@@ -406,6 +422,9 @@ class ServerHandshake12(Handshake12):
                 sh_exts.append(_EMPTY_STATUS_REQUEST)
         if self._issue_ticket:
             sh_exts.append(_EMPTY_SESSION_TICKET)
+        limit = self._record_size_limit()
+        if limit is not None:
+            sh_exts.append(m12.extension_entry(_E.record_size_limit, limit))
         raw = m12.encode_server_hello12(self.server_random, self.session_id, suite.code,
                                         sh_exts)
         self.transcript.start(suite.hash_name)
