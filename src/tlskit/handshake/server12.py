@@ -210,8 +210,6 @@ class ServerHandshake12(Handshake12):
         """The session the client offers, if we sealed it and may resume it now."""
         cfg = self.config
         ticket = ch.extensions.get(_E.session_ticket)
-        if not self.ems:
-            return None  # RFC 7627 5.3
         state: TicketState | None
         # RFC 5077 3.4: a ticket may come with an empty session ID (the client tells
         # resumption from the messages that follow); an ID alone needs an ID to look up.
@@ -224,6 +222,14 @@ class ServerHandshake12(Handshake12):
         else:
             return None
         if state is None:
+            return None
+        if not self.ems:
+            # RFC 7627 5.3: our sessions all have EMS (none is made without), so this is a
+            # session offered by a client that no longer sends the extension: "MUST abort".
+            if state.tls12 and state.extended_master_secret:
+                raise HandshakeFailure(
+                    f"the client offers a session ({how}) made with the extended master "
+                    "secret but no longer sends the extension: a downgrade (RFC 7627 5.3)")
             return None
         now_ms = int(cfg.clock() * 1000)
         if not (state.tls12 and state.extended_master_secret) \
