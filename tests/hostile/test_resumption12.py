@@ -109,6 +109,19 @@ def test_ticket_resumes_with_an_empty_session_id() -> None:
     assert sh.session_id == b"" and EXT_SESSION_TICKET in sh.extensions
 
 
+@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
+def test_abbreviated_handshake_negotiates_record_size_limit(ticket: bool) -> None:
+    """RFC 8449 4: the extension is negotiated in every handshake, abbreviated ones too
+    (the TLS 1.2 maximum, 2^14, in answer to the client's 16385)."""
+    scfg, session = _session(ticket)
+    server = server_endpoint(scfg)
+    server.receive_data(_resuming(session).data_to_send())
+    messages = messages_of(server.data_to_send())
+    assert HT.certificate not in [raw[0] for raw in messages]   # abbreviated
+    sh = m.ServerHello.decode(memoryview(messages[0])[4:])
+    assert sh.extensions[28] == (1 << 14).to_bytes(2, "big")
+
+
 def test_session_id_is_still_needed_to_resume_by_id() -> None:
     """Without a ticket there is nothing to resume from an empty ID: a full handshake."""
     scfg, session = _session(False)
