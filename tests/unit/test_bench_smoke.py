@@ -29,8 +29,9 @@ SOCKET_LINES = [
                        ("asyncio handshakes", "hs/s"), ("asyncio throughput", "MB/s"))
 ]
 SERVER_LINES = [
-    f"ratio {kind} server {what} tlskit/ssl ({unit}):"
+    f"ratio {kind}{load} server {what} tlskit/ssl ({unit}):"
     for kind in ("blocking", "asyncio")
+    for load in ("", " (Go clients)")  # `go` is installed by .ci/install-test-deps.sh
     for what, unit in (("handshakes", "hs/s"), ("CPU per handshake", "time"))
 ] + ["ratio asyncio server memory per held connection tlskit/ssl (RSS):"]
 
