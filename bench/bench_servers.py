@@ -404,7 +404,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--handshakes", type=int, default=400, help="per batch")
     parser.add_argument("--batches", type=int, default=5, help="per server")
-    parser.add_argument("--concurrency", type=int, default=8, help="clients at a time (threads or goroutines)")
+    parser.add_argument("--concurrency", type=int, default=8,
+                        help="clients at a time (threads or goroutines)")
     parser.add_argument("--tickets", type=int, default=2,
                         help="session tickets each server sends (OpenSSL's default is 2)")
     parser.add_argument("--only", choices=["blocking", "asyncio", "held"])
