@@ -235,8 +235,8 @@ def ssl_transfer(client: SSLEnd, server: SSLEnd, total: int, chunk: bytes,
         push(pull())
         got = 0
         while got < size:
-            try:
-                got += read(RECORD, buffer) if into else len(read(RECORD))
+            try:  # (`read` returns an int when given a buffer)
+                got += read(RECORD, buffer) if into else len(read(RECORD))  # type: ignore[operator]
             except ssl.SSLWantReadError:
                 break
         received += got

@@ -1,14 +1,21 @@
 """Servers under load on loopback: tlskit's blocking `TLSServer` against a stdlib
 `socketserver.ThreadingTCPServer` + `ssl`, and `tlskit.aio.start_server` against
-`asyncio.start_server(ssl=...)`, each answering the same stdlib `ssl` clients.
+`asyncio.start_server(ssl=...)`, each answering the same clients.
 
 Each server runs alone in its own process (spawned, so no shared GIL and no shared
-state); this process is the load generator for both: a pool of stdlib `ssl` client
-threads that connect, complete a TLS 1.3 handshake, read a 2-byte answer and close, a
-fixed number per batch, a few at a time. Batches alternate between the two servers of a
-pair, so drifts of a shared machine hit both alike. Printed: handshakes per second
-(median of batches and best batch), each server process's CPU time per handshake, and
-tlskit / stdlib ratios. Bounded in count and time; loopback only. Nothing asserts on time.
+state). Two loads make the connections, each the same for both servers of a pair: a pool
+of stdlib `ssl` client threads in this process, and Go's crypto/tls (`goload/main.go`,
+built when `go` is installed), a client that shares no TLS code with either server. Each
+connection completes a TLS 1.3 handshake, reads a 2-byte answer and closes, a fixed
+number per batch, a few at a time. Batches alternate between the two servers of a pair,
+so drifts of a shared machine hit both alike. Printed: handshakes per second (median of
+batches and best batch), each server process's CPU time per handshake, and tlskit /
+stdlib ratios. Bounded in count and time; loopback only. Nothing asserts on time.
+
+Why two loads: the stdlib clients run on the same libcrypto (and libssl) as the stdlib
+servers, so on a shared machine the stdlib server finds its code and tables warm in the
+caches the processes share, where tlskit's server (cryptography's own OpenSSL) competes
+with them; the Go client favours neither. See bench/README.md.
 
 Threads: `TLSServer` reuses its connection threads (a worker that finished a connection
 waits a second for the next one); the stdlib side is what a stdlib user writes, a new
@@ -16,19 +23,22 @@ thread per connection. ``--stdlib-workers`` gives the stdlib server the same reu
 workers (tlskit's `WorkerPool`), to compare the TLS work alone.
 
     python bench/bench_servers.py [--quick] [--handshakes N] [--batches N] [--concurrency N]
-                                  [--stdlib-workers]
+                                  [--stdlib-workers] [--load stdlib|go|both]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing as mp
 import resource
+import shutil
 import socket
 import socketserver
 import ssl
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -217,6 +227,8 @@ def start(kind: str, pki: PKI, tickets: int, workers: bool = False) -> Contender
 class Load:
     """The stdlib clients: the same context, threads and checks for every server."""
 
+    name = "stdlib ssl client threads"
+
     def __init__(self, pki: PKI, concurrency: int) -> None:
         self.ctx = ssl.create_default_context(cafile=str(pki.root_pem))
         self.ctx.minimum_version = ssl.TLSVersion.TLSv1_3
@@ -231,19 +243,23 @@ class Load:
             suite = tls.cipher()
             return suite[0] if ok and suite else ""
 
+    def run(self, port: int, handshakes: int) -> tuple[float, int, set[str]]:
+        """(handshakes per second, failures, suites negotiated) for one batch."""
+        start = time.perf_counter()
+        suites = list(self.pool.map(self.one, [port] * handshakes))
+        elapsed = time.perf_counter() - start
+        return handshakes / elapsed, suites.count(""), set(filter(None, suites))
+
     def batch(self, c: Contender, handshakes: int) -> None:
         cpu_before, switches_before = c.usage()
-        start = time.perf_counter()
-        suites = list(self.pool.map(self.one, [c.port] * handshakes))
-        elapsed = time.perf_counter() - start
-        ok = sum(map(bool, suites))
-        c.suites.update(filter(None, suites))
+        rate, failed, suites = self.run(c.port, handshakes)
         cpu_after, switches_after = c.usage()
-        if ok != handshakes:
-            raise SystemExit(f"{c.kind}: {handshakes - ok} of {handshakes} handshakes failed")
-        c.rates.append(ok / elapsed)
-        c.cpu_per_hs.append((cpu_after - cpu_before) / ok)
-        c.switches_per_hs.append((switches_after - switches_before) / ok)
+        if failed:
+            raise SystemExit(f"{c.kind}: {failed} of {handshakes} handshakes failed")
+        c.suites.update(suites)
+        c.rates.append(rate)
+        c.cpu_per_hs.append((cpu_after - cpu_before) / handshakes)
+        c.switches_per_hs.append((switches_after - switches_before) / handshakes)
 
     def compare(self, pair: tuple[Contender, Contender], args: argparse.Namespace) -> None:
         for c in pair:
@@ -252,6 +268,53 @@ class Load:
         for i in range(args.batches):
             for c in (pair if i % 2 == 0 else pair[::-1]):  # alternate who goes first
                 self.batch(c, args.handshakes)
+
+    def close(self) -> None:
+        self.pool.shutdown()
+
+
+class GoLoad(Load):
+    """The same connections made by Go's crypto/tls (`goload/main.go`, built here): a
+    client that shares no code with either server. The stdlib clients run on the same
+    libcrypto as asyncio + `ssl`'s server, so that server finds its code and tables
+    warm in the caches the processes share, and tlskit's (cryptography's own OpenSSL)
+    does not: in memory, one `ssl` server handshake costs ~240 us after a stdlib client's
+    step and ~290 us after a tlskit client's (see bench/README.md)."""
+
+    name = "Go crypto/tls client goroutines"
+
+    def __init__(self, pki: PKI, concurrency: int, binary: Path) -> None:
+        self.root_pem = pki.root_pem
+        self.binary = binary
+        self.concurrency = concurrency
+
+    @classmethod
+    def build(cls, pki: PKI, concurrency: int) -> GoLoad | None:
+        """None (and why, printed) when no `go` toolchain is installed or it fails."""
+        go = shutil.which("go")
+        if go is None:
+            print("no Go toolchain: the Go-client lines are left out")
+            return None
+        binary = pki.directory / "goload"
+        source = Path(__file__).resolve().parent / "goload" / "main.go"
+        built = subprocess.run([go, "build", "-o", str(binary), str(source)],
+                               capture_output=True, text=True, cwd=pki.directory)
+        if built.returncode != 0:
+            print(f"go build failed, the Go-client lines are left out: {built.stderr.strip()}")
+            return None
+        return cls(pki, concurrency, binary)
+
+    def run(self, port: int, handshakes: int) -> tuple[float, int, set[str]]:
+        done = subprocess.run([str(self.binary), str(port), str(handshakes),
+                               str(self.concurrency), str(self.root_pem)],
+                              capture_output=True, text=True, check=True, timeout=600)
+        answer = json.loads(done.stdout)
+        if answer["failed"]:
+            print(f"goload: {answer['error']}", file=sys.stderr)
+        return float(answer["rate"]), int(answer["failed"]), set(answer["suites"])
+
+    def close(self) -> None:
+        pass
 
 
 def run_pair(kinds: tuple[str, str], pki: PKI, load: Load, args: argparse.Namespace
@@ -341,33 +404,49 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--handshakes", type=int, default=400, help="per batch")
     parser.add_argument("--batches", type=int, default=5, help="per server")
-    parser.add_argument("--concurrency", type=int, default=8, help="client threads")
+    parser.add_argument("--concurrency", type=int, default=8,
+                        help="clients at a time (threads or goroutines)")
     parser.add_argument("--tickets", type=int, default=2,
                         help="session tickets each server sends (OpenSSL's default is 2)")
     parser.add_argument("--only", choices=["blocking", "asyncio", "held"])
     parser.add_argument("--stdlib-workers", action="store_true",
                         help="the stdlib blocking server reuses threads as TLSServer does")
     parser.add_argument("--held", type=int, default=500, help="connections held at once")
+    parser.add_argument("--load", choices=["stdlib", "go", "both"], default="both",
+                        help="who makes the connections: stdlib ssl client threads, Go's "
+                             "crypto/tls (built from goload/main.go; needs `go`), or both "
+                             "(default)")
     parser.add_argument("--quick", action="store_true", help="a smoke run")
     args = parser.parse_args()
     if args.quick:
         args.handshakes, args.batches, args.held = 40, 2, 50
     print(versions())
-    print(f"{args.concurrency} client threads, {args.batches} batches of {args.handshakes} "
+    print(f"{args.concurrency} clients at a time, {args.batches} batches of {args.handshakes} "
           f"handshakes per server, {args.tickets} session tickets from both servers; stdlib "
           f"blocking server: {'reused' if args.stdlib_workers else 'a new'} thread per "
           f"connection (TLSServer: reused); both servers: {SUITE}")
     pki = make_pki()
-    load = Load(pki, args.concurrency)
+    loads: list[tuple[str, Load]] = []
+    if args.load in ("stdlib", "both"):
+        loads.append(("", Load(pki, args.concurrency)))
+    if args.load in ("go", "both"):
+        go = GoLoad.build(pki, args.concurrency)
+        if go is not None:
+            loads.append((" (Go clients)", go))
     try:
-        if args.only in (None, "blocking"):
-            report("blocking", *run_pair(("tlskit-blocking", "stdlib-blocking"), pki, load, args),
-                   ">= 0.8x")
-        if args.only in (None, "asyncio"):
-            report("asyncio", *run_pair(("tlskit-asyncio", "stdlib-asyncio"), pki, load, args),
-                   ">= 1.0x")
+        for suffix, load in loads:
+            print(f"load: {load.name} ({args.concurrency} at a time)")
+            if args.only in (None, "blocking"):
+                report("blocking" + suffix,
+                       *run_pair(("tlskit-blocking", "stdlib-blocking"), pki, load, args),
+                       ">= 0.8x")
+            if args.only in (None, "asyncio"):
+                report("asyncio" + suffix,
+                       *run_pair(("tlskit-asyncio", "stdlib-asyncio"), pki, load, args),
+                       ">= 1.0x")
     finally:
-        load.pool.shutdown()
+        for _, load in loads:
+            load.close()
     if args.only in (None, "held"):
         mine_kib = held_rss(lambda: tlskit.aio.start_server(
             _hold, "127.0.0.1", 0, tlskit_config(pki, args.tickets)), pki, args.held)

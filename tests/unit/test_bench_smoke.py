@@ -29,10 +29,13 @@ SOCKET_LINES = [
                        ("asyncio handshakes", "hs/s"), ("asyncio throughput", "MB/s"))
 ]
 SERVER_LINES = [
-    f"ratio {kind} server {what} tlskit/ssl ({unit}):"
+    f"ratio {kind}{load} server {what} tlskit/ssl ({unit}):"
     for kind in ("blocking", "asyncio")
+    for load in ("", " (Go clients)")  # `go` is installed by .ci/install-test-deps.sh
     for what, unit in (("handshakes", "hs/s"), ("CPU per handshake", "time"))
 ] + ["ratio asyncio server memory per held connection tlskit/ssl (RSS):"]
+ENGINE_LINES = [f"ratio server engine, {client} tlskit/ssl (time):"
+                for client in ("stdlib ssl client", "tlskit client")]
 
 
 def run_quick(script: str) -> str:
@@ -59,7 +62,8 @@ def test_bench_quick_runs_and_prints_ratios() -> None:
 
 @pytest.mark.parametrize("script,lines", [("bench_peers.py", PEER_LINES),
                                           ("bench_socket.py", SOCKET_LINES),
-                                          ("bench_servers.py", SERVER_LINES)])
+                                          ("bench_servers.py", SERVER_LINES),
+                                          ("bench_server_engine.py", ENGINE_LINES)])
 def test_other_bench_scripts_run_and_print_ratios(script: str, lines: list[str]) -> None:
     assert_ratio_lines(run_quick(script), lines)
 
