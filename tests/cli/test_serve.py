@@ -218,6 +218,37 @@ def test_client_ca_requires_a_certificate(serve: Callable[..., Serve], pki: PKI)
     assert len(lines) == 1 and "certificate_required" in lines[0], refused.stderr
 
 
+def test_client_auth_optional_lets_anonymous_clients_in(serve: Callable[..., Serve],
+                                                        pki: PKI) -> None:
+    """--client-auth optional: a CertificateRequest every client may decline (as tlsfuzzer's
+    certificate-request script needs); a certificate that is sent is still verified."""
+    server = serve("--cert", str(pki.cert), "--key", str(pki.key),
+                   "--client-ca", str(pki.root), "--client-auth", "optional")
+    anonymous = s_client(server.port, pki.root, "-msg")
+    assert anonymous.returncode == 0, anonymous.stderr
+    assert "CertificateRequest" in anonymous.stdout  # asked, and declining is fine
+    assert "Your TLS handshake" in anonymous.stdout
+    assert "client certificates optional" in server.rest_of_stdout()  # the banner says so
+    accepted = s_client(server.port, pki.root, "-cert", str(pki.alice), "-key",
+                        str(pki.alice_key), "-cert_chain", str(pki.intermediate))
+    assert accepted.returncode == 0, accepted.stderr
+    assert "<code>CN=alice</code>" in accepted.stdout
+    stranger = s_client(server.port, pki.root, "-cert", str(pki.mallory), "-key",
+                        str(pki.mallory_key))
+    assert "Your TLS handshake" not in stranger.stdout
+    assert "unknown ca" in stranger.stderr
+
+
+def test_client_auth_without_client_ca_is_a_usage_error(pki: PKI) -> None:
+    proc = subprocess.run([sys.executable, "-m", "tlskit", "serve", "--port", "0",
+                           "--cert", str(pki.cert), "--key", str(pki.key),
+                           "--client-auth", "optional"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("tlskit serve: --client-auth needs --client-ca (the CAs "
+                                   "client certificates must come from)")
+
+
 def test_bad_clients_do_not_kill_the_server(serve: Callable[..., Serve], pki: PKI) -> None:
     server = serve("--cert", str(pki.cert), "--key", str(pki.key))
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:

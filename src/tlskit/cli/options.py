@@ -90,6 +90,10 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="echo what the client sends instead of answering HTTP")
     parser.add_argument("--client-ca", metavar="FILE",
                         help="require a client certificate issued by a CA in FILE (PEM)")
+    parser.add_argument("--client-auth", choices=["required", "optional"], default=None,
+                        help="with --client-ca: refuse clients without a certificate "
+                             "(required, the default) or let them in unauthenticated "
+                             "(optional; a certificate sent is still checked)")
     parser.add_argument("--groups", metavar="LIST", help="key exchange groups, in preference "
                         "order (e.g. x25519,secp256r1)")
     parser.add_argument("--ciphers", metavar="LIST",

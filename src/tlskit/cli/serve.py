@@ -223,6 +223,9 @@ class Server:
             raise ServeError(f"cannot load the certificate or key: {exc}") from exc
         client_auth: Any = "none"
         client_anchors = None
+        if a.client_auth and not a.client_ca:
+            raise ServeError("--client-auth needs --client-ca (the CAs client certificates "
+                             "must come from)")
         if a.client_ca:
             try:
                 client_anchors = load_pem_chain(a.client_ca)
@@ -231,7 +234,7 @@ class Server:
                                  f"{getattr(exc, 'strerror', None) or exc}") from exc
             if not client_anchors:
                 raise ServeError(f"--client-ca {a.client_ca} holds no PEM certificate")
-            client_auth = "required"
+            client_auth = a.client_auth or "required"
         alpn = _split(a.alpn)
         if alpn is None:
             alpn = [] if a.echo else ["http/1.1"]
@@ -298,8 +301,8 @@ class Server:
             print(f"  e.g. curl --cacert {self.root} https://localhost:{self.port}/")
         mode = "echo" if a.echo else "HTTP/1.1 page showing each visitor's handshake"
         print(f"mode: {mode}"
-              + (f"; client certificates required (CAs in {a.client_ca})"
-                 if a.client_ca else ""))
+              + (f"; client certificates {a.client_auth or 'required'} (CAs in "
+                 f"{a.client_ca})" if a.client_ca else ""))
         print("Ctrl-C to stop.", flush=True)
 
     def serve_forever(self) -> None:
