@@ -1036,6 +1036,18 @@ def test_server_rejects_bad_certificate_verify() -> None:
     expect_alert12(run.server, run.client_flight, AD.decrypt_error)
 
 
+def test_server_rejects_empty_certificate_verify_signature_as_decrypt_error() -> None:
+    """RFC 5246 4.7: signature<0..2^16-1>, so an empty one decodes and then fails to
+    verify: decrypt_error (OpenSSL too), not decode_error (found by tlsfuzzer's
+    test-certificate-verify-malformed, "0 byte sig in CertificateVerify")."""
+    def empty(hs: Any, raw: bytes) -> bytes:
+        cv = m12.CertificateVerify12.decode(memoryview(raw)[4:])
+        return m12.CertificateVerify12(cv.scheme, b"").encode()
+    run = _client_flight(on_msg(CERTIFICATE_VERIFY, empty), _alice(), client_auth_kw())
+    err = expect_alert12(run.server, run.client_flight, AD.decrypt_error)
+    assert "signature" in str(err)
+
+
 def _impersonating(owner: Any, key: Any) -> CertifiedKey:
     """The owner's (public) certificate with a key that is not the owner's. A config
     refuses the pair, so the key is swapped in afterwards, as an attacker's stack would."""

@@ -70,7 +70,7 @@ MESSAGES12 = {
         m12.CertificateRequest12, certificate_types=blob(1, 4),
         schemes=st.lists(u16, min_size=1, max_size=6),
         authorities=st.lists(blob(1, 40), max_size=3)),
-    m12.CertificateVerify12: st.builds(m12.CertificateVerify12, scheme=u16, signature=blob(1, 80)),
+    m12.CertificateVerify12: st.builds(m12.CertificateVerify12, scheme=u16, signature=blob(0, 80)),
     m12.CertificateStatus: st.builds(m12.CertificateStatus, response=blob(1, 80)),
     m12.HelloRequest: st.just(m12.HelloRequest()),
     m12.NewSessionTicket12: st.builds(m12.NewSessionTicket12, lifetime=u32, ticket=blob(0, 80)),

@@ -233,7 +233,9 @@ class CertificateRequest12:
 class CertificateVerify12(Struct):
     TYPE = HandshakeType.certificate_verify
     NAME = "CertificateVerify"
-    LAYOUT = (u16("scheme"), opaque16("signature", 1, "signature"))
+    # RFC 5246 4.7 digitally-signed: signature<0..2^16-1>. An empty one is well-formed and
+    # fails verification (decrypt_error), as with OpenSSL, not decoding.
+    LAYOUT = (u16("scheme"), opaque16("signature", 0, "signature"))
 
     scheme: int
     signature: bytes
