@@ -356,6 +356,9 @@ SKE_CASES = {
     "signature-flipped": (None, lambda ske, hs: setattr(
         ske, "signature", ske.signature[:-1] + bytes((ske.signature[-1] ^ 1,))), {},
         AD.decrypt_error),
+    # signature<0..2^16-1> (RFC 5246 4.7): an empty one decodes, then fails to verify.
+    "signature-empty": (None, lambda ske, hs: setattr(ske, "signature", b""), {},
+                        AD.decrypt_error),
     "signature-other-key": (None, lambda ske, hs: setattr(
         ske, "signature", tcrypto.sign(other_pki().server.private_key, ske.scheme,
                                        hs.client_random + hs.server_random + ske.params())),

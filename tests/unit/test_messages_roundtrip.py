@@ -63,7 +63,7 @@ MESSAGES = {
 MESSAGES12 = {
     m12.Certificate12: st.builds(m12.Certificate12, certificates=st.lists(blob(1, 80), max_size=3)),
     m12.ServerKeyExchangeECDHE: st.builds(m12.ServerKeyExchangeECDHE, group=u16,
-                                          public=blob(1, 65), scheme=u16, signature=blob(1, 80)),
+                                          public=blob(1, 65), scheme=u16, signature=blob(0, 80)),
     m12.ServerHelloDone: st.just(m12.ServerHelloDone()),
     m12.ClientKeyExchangeECDHE: st.builds(m12.ClientKeyExchangeECDHE, public=blob(1, 65)),
     m12.CertificateRequest12: st.builds(

@@ -121,7 +121,7 @@ class ServerKeyExchangeECDHE:
             at = 4 + b[3]
             if at + 4 <= n:
                 length = (b[at + 2] << 8) | b[at + 3]
-                if length and at + 4 + length == n:
+                if at + 4 + length == n:
                     return cls((b[1] << 8) | b[2], bytes(b[4:at]), (b[at] << 8) | b[at + 1],
                                bytes(b[at + 4:]))
         return cls.checked_decode(body)
@@ -134,7 +134,7 @@ class ServerKeyExchangeECDHE:
         group = r.u16()
         public = r.bytes8(1, "ECPoint")
         scheme = r.u16()
-        signature = r.bytes16(1, "signature")
+        signature = r.bytes16(0, "signature")  # empty: fails verification (decrypt_error)
         r.end("ServerKeyExchange")
         return cls(group, public, scheme, signature)
 
