@@ -181,7 +181,7 @@ def test_malformed_server_key_exchange_keeps_its_errors() -> None:
         m12.ServerKeyExchangeECDHE.decode(b"\x01\x00\x1d\x01\x00\x04\x03\x00\x01\x00")
     with pytest.raises(DecodeError, match="ECPoint"):
         m12.ServerKeyExchangeECDHE.decode(b"\x03\x00\x1d\x00\x04\x03\x00\x01\x00")
-    with pytest.raises(DecodeError, match="signature"):
+    with pytest.raises(DecodeError, match="truncated"):
         m12.ServerKeyExchangeECDHE.decode(b"\x03\x00\x1d\x01\x00\x04\x03\x00\x05\x01")
     # signature<0..2^16-1>: an empty one is well-formed (and then fails verification).
     assert m12.ServerKeyExchangeECDHE.decode(
