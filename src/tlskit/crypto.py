@@ -98,9 +98,10 @@ SUITES12: dict[int, Suite12] = {
 # RSA key transport: never offered or accepted unless a config opts in.
 RSA_KX_SUITES12 = [code for code, s in SUITES12.items() if s.kx == "RSA"]
 DEFAULT_SUITES12 = [code for code in SUITES12 if code not in RSA_KX_SUITES12]
-# ECDHE in TLS 1.2 (RFC 8422) uses the elliptic-curve groups only.
+# ECDHE in TLS 1.2 (RFC 8422 5.1.1) uses the elliptic-curve groups only, x448 included
+# (as OpenSSL does): a server configured with x448 serves a TLS 1.2 client offering only it.
 GROUPS12 = (NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1,
-            NamedGroup.secp521r1)
+            NamedGroup.secp521r1, NamedGroup.x448)
 
 
 def ec_key_group(key: Any) -> int | None:

@@ -32,6 +32,7 @@ from tlskit import (
     ConnectionClosed,
     DataReceived,
     HandshakeComplete,
+    NamedGroup,
     TLSError,
 )
 from tlskit import crypto as tcrypto
@@ -1016,6 +1017,16 @@ def test_server_ends_a_flood_of_renegotiation_hellos() -> None:
         assert len(split_records(run.server.data_to_send())) == 1
     err = expect_alert12(run.server, seal_as(run.client, HS, hello), AD.unexpected_message)
     assert "too many renegotiation attempts" in str(err)
+
+
+def test_x448_ecdhe_handshake_completes() -> None:
+    """RFC 8422 5.1.1: x448 is a TLS 1.2 ECDHE group; preferred by both ends, it is used,
+    and both derive the same keys (the handshake finishes). (P-256 is offered too: the
+    server's certificate is P-256, which RFC 8422 5.1 wants in the client's list.)"""
+    groups = ["x448", "secp256r1"]
+    run = run12({"groups": groups}, {"groups": groups}).complete()
+    assert run.server.handshake_complete.group == NamedGroup.x448  # type: ignore[union-attr]
+    assert run.client.handshake_complete.group == NamedGroup.x448  # type: ignore[union-attr]
 
 
 # --- client authentication ------------------------------------------------------------------

@@ -1,0 +1,52 @@
+"""ECDHE groups offered by TLS 1.2 clients, after tlsfuzzer's
+``test-ecdhe-padded-shared-secret.py`` (one group per ClientHello): RFC 8422 5.1.1 defines
+x25519, x448 and the NIST curves for TLS 1.2 ECDHE, and a default server, which accepts
+every group it implements, picks the one offered. FFDHE and ML-KEM groups are not TLS 1.2
+ECDHE groups: offered alone they leave no ECDHE suite, so handshake_failure.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tlskit.wire import extensions as ext
+
+from .peer import (
+    E_SUPPORTED_GROUPS,
+    SECP256R1,
+    SECP384R1,
+    SECP521R1,
+    X448,
+    X25519,
+    Hello,
+    Peer,
+    hello12,
+)
+
+AD_HANDSHAKE_FAILURE = 40
+HS_SERVER_KEY_EXCHANGE = 12
+NAMED_CURVE = 3
+
+
+def only_group(group: int) -> Hello:
+    h = hello12()
+    h.exts = [(t, ext.encode_u16_list([group]) if t == E_SUPPORTED_GROUPS else body)
+              for t, body in h.exts]
+    return h
+
+
+@pytest.mark.parametrize("group", [X25519, X448, SECP256R1, SECP384R1, SECP521R1],
+                         ids=["x25519", "x448", "secp256r1", "secp384r1", "secp521r1"])
+def test_server_key_exchange_uses_the_only_group_offered(group: int) -> None:
+    peer = Peer()
+    peer.send_hello(only_group(group))
+    assert peer.error is None, peer.error
+    (ske,) = [e[2] for e in peer.events if e[0] == "hs12" and e[1] == HS_SERVER_KEY_EXCHANGE]
+    assert ske[0] == NAMED_CURVE and int.from_bytes(ske[1:3], "big") == group
+
+
+@pytest.mark.parametrize("group", [0x0100, 0x11EC], ids=["ffdhe2048", "X25519MLKEM768"])
+def test_a_group_that_is_no_tls12_ecdhe_group_alone_is_handshake_failure(group: int) -> None:
+    peer = Peer()
+    peer.send_hello(only_group(group))
+    peer.expect_alert(AD_HANDSHAKE_FAILURE)
