@@ -2,7 +2,8 @@
 ``test-ecdhe-padded-shared-secret.py`` (one group per ClientHello): RFC 8422 5.1.1 defines
 x25519, x448 and the NIST curves for TLS 1.2 ECDHE, and a default server, which accepts
 every group it implements, picks the one offered. FFDHE and ML-KEM groups are not TLS 1.2
-ECDHE groups: offered alone they leave no ECDHE suite, so handshake_failure.
+ECDHE groups: offered alone they leave no ECDHE suite, so handshake_failure, or RFC 7919
+4's insufficient_security when the client listed FFDHE groups.
 """
 
 from __future__ import annotations
@@ -45,8 +46,35 @@ def test_server_key_exchange_uses_the_only_group_offered(group: int) -> None:
     assert ske[0] == NAMED_CURVE and int.from_bytes(ske[1:3], "big") == group
 
 
-@pytest.mark.parametrize("group", [0x0100, 0x11EC], ids=["ffdhe2048", "X25519MLKEM768"])
-def test_a_group_that_is_no_tls12_ecdhe_group_alone_is_handshake_failure(group: int) -> None:
+@pytest.mark.parametrize(("group", "alert"), [(0x0100, 71), (0x11EC, AD_HANDSHAKE_FAILURE)],
+                         ids=["ffdhe2048-insufficient_security", "X25519MLKEM768"])
+def test_a_group_that_is_no_tls12_ecdhe_group_alone_is_refused(group: int, alert: int) -> None:
+    """An FFDHE group alone: RFC 7919 4's insufficient_security (below)."""
     peer = Peer()
     peer.send_hello(only_group(group))
+    peer.expect_alert(alert)
+
+
+DHE_RSA_AES128_GCM = 0x009E
+AD_INSUFFICIENT_SECURITY = 71
+
+
+def test_unknown_ffdhe_group_and_no_usable_suite_is_insufficient_security() -> None:
+    """RFC 7919 4 (tlsfuzzer's test-ffdhe-negotiation "no overlap between groups"): FFDHE
+    groups offered, none acceptable, no non-FFDHE suite the server takes."""
+    h = only_group(0x01FF)
+    h.suites = [0x003B, DHE_RSA_AES128_GCM]   # TLS_RSA_WITH_NULL_SHA256, DHE
+    peer = Peer()
+    peer.send_hello(h)
+    peer.expect_alert(AD_INSUFFICIENT_SECURITY)
+    assert "RFC 7919" in str(peer.error)
+
+
+def test_unknown_ffdhe_group_with_an_acceptable_curve_stays_handshake_failure() -> None:
+    """A usable group was offered (x25519): the suites are what failed."""
+    h = hello12(suites=[DHE_RSA_AES128_GCM])
+    h.exts = [(t, ext.encode_u16_list([0x01FF, X25519]) if t == E_SUPPORTED_GROUPS else body)
+              for t, body in h.exts]
+    peer = Peer()
+    peer.send_hello(h)
     peer.expect_alert(AD_HANDSHAKE_FAILURE)

@@ -817,8 +817,9 @@ CLIENT_HELLO_CASES = {
     # No common curve.
     "no-common-curve": (lambda ch: None, {"groups": ["x25519"]}, {"groups": ["secp384r1"]},
                         AD.handshake_failure),
+    # RFC 7919 4: FFDHE groups offered, none acceptable, no other suite: insufficient_security.
     "only-ffdhe-groups": (_put(EXT_SUPPORTED_GROUPS, b"\x00\x02\x01\x00"), {}, {},
-                          AD.handshake_failure),
+                          AD.insufficient_security),
     # RFC 8422 5.1: an ECDSA certificate on a curve the client does not support.
     "cert-curve-not-supported": (lambda ch: None, {"groups": ["x25519", "secp384r1"]}, {},
                                  AD.handshake_failure),

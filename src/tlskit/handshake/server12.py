@@ -113,6 +113,11 @@ _NONCE = 12  # a sealed session's AES-GCM nonce (`TicketSealer.seal`)
 _SPARE = SESSION_ID_LENGTH + _NONCE  # drawn with the server random: at most one of each
 
 
+def _is_ffdhe(group: int) -> bool:
+    """RFC 7919 3: 0x0100-0x01FF is the finite-field (FFDHE) range of supported_groups."""
+    return 0x0100 <= group <= 0x01FF
+
+
 class ServerHandshake12(Handshake12):
     side = "server"
     STATES = State
@@ -378,7 +383,14 @@ class ServerHandshake12(Handshake12):
                     self.suite12 = self.suite = suite
                     self.certified, self.scheme = ck, SignatureScheme.of(scheme)
                     return
-        raise HandshakeFailure(self._no_suite_reason(ch, schemes, client_groups, certs))
+        reason = self._no_suite_reason(ch, schemes, client_groups, certs)
+        if self.group is None and any(_is_ffdhe(g) for g in client_groups):
+            # RFC 7919 4: FFDHE groups offered, none of the client's groups acceptable and
+            # no non-FFDHE suite either: insufficient_security, not handshake_failure.
+            raise HandshakeFailure(reason + " (RFC 7919: none of the client's FFDHE or "
+                                   "elliptic-curve groups is one we use in TLS 1.2)",
+                                   alert=AlertDescription.insufficient_security)
+        raise HandshakeFailure(reason)
 
     def _no_suite_reason(self, ch: m.ClientHello, schemes: list[int],
                          client_groups: list[int], certs: list[CertifiedKey]) -> str:
