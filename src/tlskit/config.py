@@ -58,6 +58,12 @@ __all__ = [
 E = TypeVar("E", NamedGroup, CipherSuite, SignatureScheme)
 C = TypeVar("C", bound="_Common")
 
+# The largest ClientHello its syntax allows (RFC 5246 7.4.1.2, RFC 8446 4.1.2): version 2,
+# random 32, session_id 1+32, cipher_suites 2+65534, compression 1+255, extensions 2+65535.
+# The default handshake message limit, so that no well-formed ClientHello is refused (it is
+# OpenSSL's CLIENT_HELLO_MAX_LENGTH too); 2^17 refused the largest ones.
+MAX_CLIENT_HELLO = 131396
+
 
 def _parsed(values: Sequence[str | int] | None, parse: Callable[[str | int], E],
             what: str) -> tuple[E, ...] | None:
@@ -219,7 +225,7 @@ class _Common:
     clock: Callable[[], float] = time.time
     keylog: KeyLogCallback | None = None
     tracer: Tracer | None = None
-    max_handshake_message: int = 1 << 17
+    max_handshake_message: int = MAX_CLIENT_HELLO
     versions: Sequence[str] = ("TLSv1.3", "TLSv1.2")
     # Answer the peer's close_notify at once. False allows a TLS 1.3 half-close: keep
     # sending after the peer closed its side, then call close() yourself (RFC 8446 6.1).

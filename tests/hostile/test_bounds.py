@@ -1,8 +1,8 @@
 """Bounded buffers: an endless or oversized stream must end in an error (or flow through)
 before the connection holds more than a fixed amount of the peer's bytes.
 
-The bound: one maximal handshake message (``max_handshake_message`` = 2^17) being
-reassembled plus one maximal record in the record layer.
+The bound: one maximal handshake message (``max_handshake_message``: the largest
+ClientHello, 131396 bytes) being reassembled plus one maximal record in the record layer.
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from __future__ import annotations
 import pytest
 
 from tlskit import DataReceived, TLSError
+from tlskit.config import MAX_CLIENT_HELLO
 
 from ..support.records import APPDATA, HS, record
 from .helpers import AD, connected_pair, expect_alert, forge_content, held, replay_server
 
 MAX = 1 << 14
-HS_LIMIT = 1 << 17
+HS_LIMIT = MAX_CLIENT_HELLO
 BOUND = HS_LIMIT + MAX + 5
 
 

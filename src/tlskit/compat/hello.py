@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ..config import MAX_CLIENT_HELLO
 from ..connection import ServerConnection
 from ..enums import AlertDescription, ContentType, ExtensionType, HandshakeType
 from ..errors import TLSError
@@ -21,7 +22,7 @@ from ..wire.messages import ClientHello
 __all__ = ["HelloBuffer", "start_server_connection"]
 
 log = logging.getLogger("tlskit.compat")
-MAX_HELLO = 1 << 17
+MAX_HELLO = MAX_CLIENT_HELLO
 
 
 class HelloBuffer:
