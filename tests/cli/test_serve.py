@@ -193,19 +193,26 @@ def test_echo(serve: Callable[..., Serve], pki: PKI) -> None:
         assert tls.version() == "TLSv1.3"
 
 
+def check_alice_in_mallory_out(port: int, pki: PKI) -> subprocess.CompletedProcess[str]:
+    """alice (issued by the trusted CA) gets the page naming her; mallory (another CA's)
+    does not: the stranger's s_client run, for its error."""
+    accepted = s_client(port, pki.root, "-cert", str(pki.alice), "-key",
+                        str(pki.alice_key), "-cert_chain", str(pki.intermediate))
+    assert accepted.returncode == 0, accepted.stderr
+    assert "<code>CN=alice</code>" in accepted.stdout
+    stranger = s_client(port, pki.root, "-cert", str(pki.mallory), "-key",
+                        str(pki.mallory_key))
+    assert "Your TLS handshake" not in stranger.stdout
+    return stranger
+
+
 def test_client_ca_requires_a_certificate(serve: Callable[..., Serve], pki: PKI) -> None:
     server = serve("--cert", str(pki.cert), "--key", str(pki.key),
                    "--client-ca", str(pki.root))
     anonymous = s_client(server.port, pki.root)
     assert "Your TLS handshake" not in anonymous.stdout
     assert "certificate required" in anonymous.stderr
-    accepted = s_client(server.port, pki.root, "-cert", str(pki.alice), "-key",
-                        str(pki.alice_key), "-cert_chain", str(pki.intermediate))
-    assert accepted.returncode == 0, accepted.stderr
-    assert "<code>CN=alice</code>" in accepted.stdout
-    stranger = s_client(server.port, pki.root, "-cert", str(pki.mallory), "-key",
-                        str(pki.mallory_key))
-    assert "Your TLS handshake" not in stranger.stdout
+    check_alice_in_mallory_out(server.port, pki)
     # tlskit connect as the client: the alias chain file holds leaf + intermediate
     proc = tlskit_connect(f"localhost:{server.port}", "--cafile", str(pki.root),
                           "--cert", str(pki.alice), "--key", str(pki.alice_key),
@@ -229,13 +236,7 @@ def test_client_auth_optional_lets_anonymous_clients_in(serve: Callable[..., Ser
     assert "CertificateRequest" in anonymous.stdout  # asked, and declining is fine
     assert "Your TLS handshake" in anonymous.stdout
     assert "client certificates optional" in server.rest_of_stdout()  # the banner says so
-    accepted = s_client(server.port, pki.root, "-cert", str(pki.alice), "-key",
-                        str(pki.alice_key), "-cert_chain", str(pki.intermediate))
-    assert accepted.returncode == 0, accepted.stderr
-    assert "<code>CN=alice</code>" in accepted.stdout
-    stranger = s_client(server.port, pki.root, "-cert", str(pki.mallory), "-key",
-                        str(pki.mallory_key))
-    assert "Your TLS handshake" not in stranger.stdout
+    stranger = check_alice_in_mallory_out(server.port, pki)
     assert "unknown ca" in stranger.stderr
 
 

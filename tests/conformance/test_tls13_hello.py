@@ -420,6 +420,19 @@ def test_obsolete_curve_listed_in_a_tls13_only_hello_is_illegal_parameter():
         peer.expect_alert(AD_ILLEGAL)
 
 
+def test_only_obsolete_curves_listed_by_a_multi_version_client_is_illegal_parameter():
+    """tlsfuzzer's hellos offer TLS 1.3 and 1.2: "obsolete group in supported_groups and
+    empty key_share" lists nothing a TLS 1.3 handshake could use, so the offer itself is
+    the error (B.3.1.4), not a missing common group (handshake_failure)."""
+    for group in OBSOLETE:
+        peer = Peer()
+        peer.send_hello(hello(groups=[group], shares=[]))
+        peer.expect_alert(AD_ILLEGAL)
+        peer = Peer()
+        peer.send_hello(hello(groups=[group, 0xFF02], shares=[]))
+        peer.expect_alert(AD_ILLEGAL)
+
+
 def test_obsolete_curve_listed_by_a_multi_version_client_is_tolerated():
     """A client that also offers TLS 1.2 may list them for 1.2 (tlslite-ng's defaults
     list the brainpool curves); its valid TLS 1.3 share is served, as OpenSSL and Go do."""

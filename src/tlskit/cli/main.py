@@ -66,7 +66,9 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
                "any free port (printed on the first line), your certificate"),
               ("curl --cacert root.pem https://localhost:8443/json",
                "the page's data as JSON (root.pem: from tlskit ca export-root)"),
-              ("tlskit serve --echo --alpn ''", "echo bytes back instead of HTTP")],
+              ("tlskit serve --echo --alpn ''", "echo bytes back instead of HTTP"),
+              ("tlskit serve --client-ca root.pem --client-auth optional",
+               "ask for a client certificate; let clients without one in")],
     "verify": [("tlskit verify site.pem --host example.com", "validate against the system "
                 "store and explain every check"),
                ("tlskit verify leaf.pem --chain inter.pem --cafile root.pem --json",

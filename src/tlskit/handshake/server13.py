@@ -282,8 +282,10 @@ class ServerHandshake13(Handshake13):
         client_groups, shares = offer.groups, offer.shares
         assert client_groups is not None and shares is not None
         # B.3.1.4 / 4.2.7: obsolete groups MUST NOT be offered with TLS 1.3. A key share
-        # for one is refused, and so is listing one in a hello that offers TLS 1.3 alone.
-        # A client that also offers TLS 1.2 may list them for 1.2 (tlslite-ng lists the
+        # for one is refused, and so is listing one in a hello that offers TLS 1.3 alone,
+        # or listing nothing else (no TLS 1.3 group could be chosen: the handshake fails
+        # either way, and this names the client's mistake). A client that also offers
+        # TLS 1.2 may list them for 1.2 beside current groups (tlslite-ng lists the
         # brainpool curves): tolerated there, as OpenSSL and Go do.
         for group, _ in shares:
             if crypto.is_obsolete_group(group):
@@ -295,6 +297,10 @@ class ServerHandshake13(Handshake13):
                     raise IllegalParameter(
                         f"supported_groups lists obsolete group {group:#06x} in a "
                         "TLS 1.3-only ClientHello (RFC 8446 4.2.7)")
+                if all(map(crypto.is_obsolete_group, client_groups)):
+                    raise IllegalParameter(
+                        "supported_groups lists only obsolete groups in a TLS 1.3 "
+                        "ClientHello (RFC 8446 4.2.7)")
                 break
         for group, _ in shares:
             if group not in client_groups:
