@@ -12,17 +12,8 @@ import pytest
 
 from tlskit.wire import extensions as ext
 
-from .peer import (
-    E_SUPPORTED_GROUPS,
-    SECP256R1,
-    SECP384R1,
-    SECP521R1,
-    X448,
-    X25519,
-    Hello,
-    Peer,
-    hello12,
-)
+from . import peer as groups
+from .peer import E_SUPPORTED_GROUPS, Hello, Peer, hello12
 
 AD_HANDSHAKE_FAILURE = 40
 HS_SERVER_KEY_EXCHANGE = 12
@@ -36,7 +27,8 @@ def only_group(group: int) -> Hello:
     return h
 
 
-@pytest.mark.parametrize("group", [X25519, X448, SECP256R1, SECP384R1, SECP521R1],
+@pytest.mark.parametrize("group", [groups.X25519, groups.X448, groups.SECP256R1, groups.SECP384R1,
+                                   groups.SECP521R1],
                          ids=["x25519", "x448", "secp256r1", "secp384r1", "secp521r1"])
 def test_server_key_exchange_uses_the_only_group_offered(group: int) -> None:
     peer = Peer()
@@ -73,7 +65,7 @@ def test_unknown_ffdhe_group_and_no_usable_suite_is_insufficient_security() -> N
 def test_unknown_ffdhe_group_with_an_acceptable_curve_stays_handshake_failure() -> None:
     """A usable group was offered (x25519): the suites are what failed."""
     h = hello12(suites=[DHE_RSA_AES128_GCM])
-    h.exts = [(t, ext.encode_u16_list([0x01FF, X25519]) if t == E_SUPPORTED_GROUPS else body)
+    h.exts = [(t, ext.encode_u16_list([0x01FF, groups.X25519]) if t == E_SUPPORTED_GROUPS else body)
               for t, body in h.exts]
     peer = Peer()
     peer.send_hello(h)
