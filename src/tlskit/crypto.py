@@ -341,6 +341,12 @@ def is_obsolete_group(group: int) -> bool:
     return 0x0001 <= group <= 0x0016 or 0x001A <= group <= 0x001C or group in (0xFF01, 0xFF02)
 
 
+def is_ffdhe_group(group: int) -> bool:
+    """RFC 7919 3: 0x0100-0x01FF is the finite-field (FFDHE) range of supported_groups,
+    known to tlskit or not."""
+    return 0x0100 <= group <= 0x01FF
+
+
 def new_key_share(group: int, rng: RNG) -> KeyShare:
     if group in _MONTGOMERY:
         return _MontgomeryShare(group, rng)

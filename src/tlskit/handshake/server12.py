@@ -113,11 +113,6 @@ _NONCE = 12  # a sealed session's AES-GCM nonce (`TicketSealer.seal`)
 _SPARE = SESSION_ID_LENGTH + _NONCE  # drawn with the server random: at most one of each
 
 
-def _is_ffdhe(group: int) -> bool:
-    """RFC 7919 3: 0x0100-0x01FF is the finite-field (FFDHE) range of supported_groups."""
-    return 0x0100 <= group <= 0x01FF
-
-
 class ServerHandshake12(Handshake12):
     side = "server"
     STATES = State
@@ -384,7 +379,7 @@ class ServerHandshake12(Handshake12):
                     self.certified, self.scheme = ck, SignatureScheme.of(scheme)
                     return
         reason = self._no_suite_reason(ch, schemes, client_groups, certs)
-        if self.group is None and any(_is_ffdhe(g) for g in client_groups):
+        if self.group is None and any(map(crypto.is_ffdhe_group, client_groups)):
             # RFC 7919 4: FFDHE groups offered, none of the client's groups acceptable and
             # no non-FFDHE suite either: insufficient_security, not handshake_failure.
             raise HandshakeFailure(reason + " (RFC 7919: none of the client's FFDHE or "
