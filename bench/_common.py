@@ -183,7 +183,8 @@ class SSLEnd:
     outgoing: ssl.MemoryBIO
 
 
-def _ssl_step(end: SSLEnd) -> bool:
+def ssl_step(end: SSLEnd) -> bool:
+    """One `do_handshake()` call: True when the handshake is complete."""
     try:
         end.obj.do_handshake()
         return True
@@ -201,12 +202,12 @@ def ssl_handshake(client_ctx: ssl.SSLContext,
     client_done = server_done = False
     for _ in range(16):  # a TLS 1.3 handshake needs two round trips; 16 is generous
         if not client_done:
-            client_done = _ssl_step(client)
+            client_done = ssl_step(client)
         data = co.read()
         if data:
             si.write(data)
         if not server_done:
-            server_done = _ssl_step(server)
+            server_done = ssl_step(server)
         data = so.read()
         if data:
             ci.write(data)

@@ -18,7 +18,6 @@ a Go client for that reason.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import ssl
 import sys
@@ -41,25 +40,22 @@ class StdlibClient:
     """A stdlib `ssl` client in memory: `hello()`, then `finish(flight)`, `read(data)`."""
 
     def __init__(self, ctx: ssl.SSLContext) -> None:
-        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.obj = ctx.wrap_bio(self.incoming, self.outgoing, server_hostname=c.HOSTNAME)
-
-    def _step(self) -> None:
-        with contextlib.suppress(ssl.SSLWantReadError):
-            self.obj.do_handshake()
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.end = c.SSLEnd(ctx.wrap_bio(incoming, outgoing, server_hostname=c.HOSTNAME),
+                            incoming, outgoing)
 
     def hello(self) -> bytes:
-        self._step()
-        return self.outgoing.read()
+        c.ssl_step(self.end)
+        return self.end.outgoing.read()
 
     def finish(self, flight: bytes) -> bytes:
-        self.incoming.write(flight)
-        self._step()
-        return self.outgoing.read()
+        self.end.incoming.write(flight)
+        c.ssl_step(self.end)
+        return self.end.outgoing.read()
 
     def read(self, data: bytes) -> bytes:
-        self.incoming.write(data)
-        return self.obj.read(16)
+        self.end.incoming.write(data)
+        return self.end.obj.read(16)
 
 
 class TlskitClient:
