@@ -218,6 +218,8 @@ class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc, overri
                     self._conn.send_data(chunk)
                 with contextlib.suppress(BlockingIOError):
                     self._write_out()
+            with contextlib.suppress(BlockingIOError):
+                self._end_write()
             return len(chunk)
 
     def sendall(self, data: Any, flags: int = 0) -> None:

@@ -162,6 +162,7 @@ class TLSSocket(ConnectionInfo):
         # send for tickets and answer), or before the first read that would block.
         self._coalesce_tickets = coalesce_tickets and server_side
         self._held_output = False
+        self._left_for_writer = False    # a reader queued output while a write was on
         self._kernel_timeouts = False    # the deadline is in SO_RCVTIMEO/SO_SNDTIMEO
         self._handshake_done = False
         self._handshake_error: BaseException | None = None
@@ -254,7 +255,28 @@ class TLSSocket(ConnectionInfo):
         """Send the tickets held back for coalescing: we are about to wait for the peer,
         which must not wait for them (caller holds the reader lock)."""
         if self._held_output:
-            self._flush()
+            self._reader_flush()
+
+    def _reader_flush(self, deadline: float | None = None) -> None:
+        """The reader's write (a KeyUpdate answer, TLS 1.2's Finished, held tickets).
+        If another thread is writing, it is not waited for: that writer may be blocked
+        until the peer reads, and the peer may be waiting for what this reader is about
+        to read. The writer sends what is queued with its next record, and whatever is
+        still queued when it lets go of the socket (`_end_write`)."""
+        if not self._wlock.acquire(blocking=False):
+            self._left_for_writer = True
+            if not self._wlock.acquire(blocking=False):
+                return  # held: whoever holds it sees the flag in _end_write
+        try:
+            self._left_for_writer = False
+            self._write_out(deadline)
+        finally:
+            self._wlock.release()
+
+    def _end_write(self) -> None:
+        """After a writer released the socket: send what a reader queued meanwhile."""
+        if self._left_for_writer:
+            self._reader_flush()
 
     def _read_more(self, deadline: float | None = None) -> None:
         """One socket read fed to the connection (caller holds the reader lock)."""
@@ -330,7 +352,7 @@ class TLSSocket(ConnectionInfo):
         elif self._coalesce_tickets and not self._handshake_done and self._holds_tickets():
             self._held_output = True     # see __init__: they go out with the next send
         else:
-            self._flush(deadline)
+            self._reader_flush(deadline)
 
     def _holds_tickets(self) -> bool:
         """True when this feed completed a TLS 1.3 server handshake: what the connection
@@ -577,6 +599,7 @@ class TLSSocket(ConnectionInfo):
         with self._wlock:
             for start in range(0, len(view), SEND_CHUNK):
                 self._encrypt_and_write(view[start:start + SEND_CHUNK])
+        self._end_write()
 
     def send(self, data: Buffer, flags: int = 0) -> int:
         chunk = self._bytes_to_send(data, flags)[:SEND_CHUNK]
@@ -584,6 +607,7 @@ class TLSSocket(ConnectionInfo):
             return 0
         with self._wlock:
             self._encrypt_and_write(chunk)
+        self._end_write()
         return len(chunk)
 
     def write(self, data: Buffer) -> int:
@@ -600,6 +624,7 @@ class TLSSocket(ConnectionInfo):
             with self._state:
                 self._conn.update_keys(request_peer_update)
             self._write_out()
+        self._end_write()
 
     # -- closing ----------------------------------------------------------------------------
 

@@ -1,0 +1,98 @@
+"""One `TLSSocket`, two threads: one blocked in `sendall` because the peer is not
+reading, the other reading. Whatever the reader processes (session tickets, a KeyUpdate
+it must answer) must not make it wait for the writer: the peer may be waiting for the
+reader before it reads again, and both ends would then sit until a timeout."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+
+import tlskit
+from tlskit import ClientConfig, ServerConfig, ServerConnection
+
+from .helpers import OneShotServer
+
+PAYLOAD = bytes(range(256)) * (32 * 4096)  # 32 MiB: more than loopback buffers hold
+WAIT = 20.0
+
+
+def handshake_keeping_tickets(sock: socket.socket,
+                              config: ServerConfig) -> tuple[ServerConnection, int]:
+    """The server's handshake, but the tickets queued with the client's Finished stay
+    queued (the caller sends them later). Also returns how much application data came
+    in the same read as the Finished."""
+    conn = ServerConnection(config)
+    early = 0
+    while conn.handshake_complete is None:
+        data = sock.recv(65536)
+        if not data:
+            raise ConnectionError("client went away during the handshake")
+        early += sum(len(ev.data) for ev in conn.receive_data(data)
+                     if isinstance(ev, tlskit.DataReceived))
+        if conn.handshake_complete is None and (out := conn.data_to_send()):
+            sock.sendall(out)
+    return conn, early
+
+
+def drain(sock: socket.socket, conn: ServerConnection, want: int) -> int:
+    """Read and decrypt until `want` bytes of application data arrived."""
+    got = 0
+    while got < want:
+        data = sock.recv(1 << 20)
+        if not data:
+            break
+        for ev in conn.receive_data(data):
+            if isinstance(ev, tlskit.DataReceived):
+                got += len(ev.data)
+        if out := conn.data_to_send():
+            sock.sendall(out)
+    return got
+
+
+@pytest.mark.parametrize("what", ["tickets", "key-update"])
+def test_reader_is_not_held_up_by_a_blocked_writer(what: str, server_config: ServerConfig,
+                                                   client_config: ClientConfig) -> None:
+    tickets = 2 if what == "tickets" else 0
+    server_config = server_config.replace(session_tickets=tickets)
+    writer_blocked = threading.Event()
+    reader_done = threading.Event()
+    received: list[int] = []
+
+    def action(sock: socket.socket) -> None:
+        conn, early = handshake_keeping_tickets(sock, server_config)
+        assert writer_blocked.wait(WAIT)
+        if what == "key-update":  # the client must answer with its own KeyUpdate
+            conn.update_keys(request_peer_update=True)
+        conn.send_data(b"ping")
+        sock.sendall(conn.data_to_send())
+        reader_done.wait(WAIT)  # not reading until the client's reader had its ping
+        received.append(early + drain(sock, conn, len(PAYLOAD) - early))
+
+    srv = OneShotServer(action)
+    writer_error: list[BaseException] = []
+
+    def write(sock: tlskit.TLSSocket) -> None:
+        try:
+            sock.sendall(PAYLOAD)
+        except BaseException as exc:
+            writer_error.append(exc)
+
+    with tlskit.connect("127.0.0.1", srv.port, client_config,
+                        server_name="localhost", timeout=5) as sock:
+        writer = threading.Thread(target=write, args=(sock,))
+        writer.start()
+        while not sock._wlock.locked() and writer.is_alive():
+            threading.Event().wait(0.001)
+        writer_blocked.set()
+        assert sock.recv(100) == b"ping"
+        reader_done.set()
+        writer.join(WAIT)
+        assert not writer.is_alive()
+        # Without the fix the reader waits for the writer's lock until the writer's send
+        # times out (the server is not reading): the payload is cut short.
+        assert writer_error == []
+    srv.join(WAIT)
+    assert received == [len(PAYLOAD)]
