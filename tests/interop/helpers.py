@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,12 +22,13 @@ from tlskit import (
     ClientConfig,
     ConnectionClosed,
     HandshakeComplete,
+    KeyUpdated,
     SessionTicketReceived,
     TLSError,
 )
 from tlskit.session import Session
 
-from ..support.peers import PeerProcess
+from ..support.peers import PeerProcess, Peers
 from ..support.pump import Pump, echo_until_close
 
 # Our names -> what each peer calls the same thing.
@@ -212,17 +214,42 @@ class ServerHelloExtensions:
 
 
 # --------------------------------------------------------------------------- peers written here
-# go/tlspeer.go and java/TlsPeer.java: their servers send one JSON line describing the
-# connection, then echo.
+# go/tlspeer.go, java/TlsPeer.java and rustls/src/main.rs: their servers print
+# "LISTENING <port>", send one JSON line describing the connection, then echo; their
+# clients print one JSON line per connection.
 
 ECHO_PAYLOAD = 200_000  # bytes echoed per connection: a dozen full records each way
+
+
+def listening_peer(peers: Peers, argv: Sequence[Any]) -> tuple[PeerProcess, int]:
+    """One of those servers, started; with the port it printed."""
+    proc = peers.start(argv)
+    return proc, int(proc.wait_for(rb"LISTENING (\d+)\n").group(1))
+
+
+def run_peer(argv: Sequence[str], status: int) -> str:
+    """One of those clients run to completion, which must exit with ``status``; what it
+    printed (a failure shows all of it)."""
+    run = subprocess.run(list(argv), capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == status, run.stdout + run.stderr
+    return run.stdout
+
+
+def peer_json_lines(out: str) -> list[dict[str, Any]]:
+    """The JSON lines (one per connection) among a client's output."""
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def echo_payload(size: int) -> bytes:
+    """What `line_then_echo` sends: bytes 0..255 repeated."""
+    return bytes(range(256)) * (size // 256)
 
 
 def line_then_echo(pump: Pump, size: int = ECHO_PAYLOAD) -> dict[str, Any]:
     """The peer server's JSON line, then ``size`` bytes echoed back, then close_notify
     both ways."""
     line = json.loads(pump.recv_until(b"\n"))
-    payload = bytes(range(256)) * (size // 256)
+    payload = echo_payload(size)
     assert pump.echo_roundtrip(payload) == payload
     pump.close()
     assert pump.wait_closed() == ConnectionClosed(None)
@@ -248,6 +275,18 @@ def key_update_both_ways(pump: Pump) -> None:
     assert pump.echo_roundtrip(b"and again\n") == b"and again\n"
     pump.close()
     assert pump.wait_closed() == ConnectionClosed(None)
+
+
+def key_update_on_new_connection(config: ClientConfig, port: int) -> list[KeyUpdated]:
+    """`key_update_both_ways` on a new connection to the peer server on ``port``; the
+    KeyUpdates tlskit received."""
+    pump = Pump.connect(config, port)
+    try:
+        pump.handshake()
+        key_update_both_ways(pump)
+        return pump.key_updates_received()
+    finally:
+        pump.dispose()
 
 
 def alert_after_handshake(config: ClientConfig, port: int) -> AlertReceived:

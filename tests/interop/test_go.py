@@ -10,8 +10,6 @@ payload and reads it back.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +35,11 @@ from .helpers import (
     SCHEME_FOR_CERT,
     alert_after_handshake,
     handshake_and_echo,
-    key_update_both_ways,
+    key_update_on_new_connection,
     line_then_echo,
+    listening_peer,
+    peer_json_lines,
+    run_peer,
 )
 
 pytestmark = pytest.mark.interop
@@ -61,26 +62,21 @@ def go_peer(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def go_server(peers: Peers, go_peer: Path, pki: PKI, kind: str = "ec256",
               *args: str) -> tuple[PeerProcess, int]:
     files = pki.files[kind]
-    proc = peers.start([go_peer, "-mode", "server", "-cert", files.fullchain,
-                        "-key", files.key, *args])
-    return proc, int(proc.wait_for(rb"LISTENING (\d+)\n").group(1))
+    return listening_peer(peers, [go_peer, "-mode", "server", "-cert", files.fullchain,
+                                  "-key", files.key, *args])
 
 
 def _run_go_client(go_peer: Path, pki: PKI, port: int, args: tuple[str, ...],
                    status: int) -> str:
     """The Go client run to completion, which must exit with ``status``; its output."""
-    run = subprocess.run([str(go_peer), "-mode", "client", "-addr", f"127.0.0.1:{port}",
-                          "-ca", str(pki.root_pem), *args],
-                         capture_output=True, text=True, timeout=60, check=False)
-    assert run.returncode == status, run.stdout + run.stderr
-    return run.stdout
+    return run_peer([str(go_peer), "-mode", "client", "-addr", f"127.0.0.1:{port}",
+                     "-ca", str(pki.root_pem), *args], status)
 
 
 def go_client(go_peer: Path, pki: PKI, port: int, *args: str) -> list[dict[str, Any]]:
     """Run the Go client to completion; its JSON lines (one per connection). A failure
     fails the test with Go's own words."""
-    out = _run_go_client(go_peer, pki, port, args, 0)
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return peer_json_lines(_run_go_client(go_peer, pki, port, args, 0))
 
 
 def go_client_error(go_peer: Path, pki: PKI, port: int, *args: str) -> str:
@@ -208,11 +204,7 @@ def test_key_update_both_ways_with_go(peers: Peers, go_peer: Path, pki: PKI) -> 
     """tlskit's KeyUpdate with update_requested: Go installs the new key (the echo after
     it still decrypts) and answers with its own, which tlskit reports."""
     _, port = go_server(peers, go_peer, pki, "ec256", "-min", "1.3")
-    pump, _hc = connect(pki.client_config(), port)
-    try:
-        key_update_both_ways(pump)
-    finally:
-        pump.dispose()
+    key_update_on_new_connection(pki.client_config(), port)
 
 
 def test_tlskit_client_rejects_go_server_with_untrusted_chain(

@@ -47,7 +47,7 @@ from .helpers import (
     SCHEME_FOR_CERT,
     alert_after_handshake,
     handshake_and_echo,
-    key_update_both_ways,
+    key_update_on_new_connection,
     line_then_echo,
 )
 
@@ -285,12 +285,7 @@ def test_key_update_both_ways_with_jsse(jsse_servers: Servers, pki: PKI) -> None
     """tlskit's KeyUpdate with update_requested: JSSE installs the new key (the echo after
     it still decrypts) and answers with its own KeyUpdate, which tlskit reports."""
     _, port = jsse_servers("ec256")
-    pump = Pump.connect(pki.client_config(), port)
-    try:
-        pump.handshake()
-        key_update_both_ways(pump)
-    finally:
-        pump.dispose()
+    key_update_on_new_connection(pki.client_config(), port)
 
 
 def test_tlskit_client_rejects_jsse_server_with_wrong_name(jsse_servers: Servers,

@@ -1,0 +1,619 @@
+"""tlskit against rustls, both ways: a TLS stack written in Rust (on ring's primitives and
+webpki's verifier) that shares no code with OpenSSL, GnuTLS, NSS, Go or Java, and is strict
+in its own ways (no TLS 1.0/1.1, no CBC, no RSA key exchange, EMS whenever offered).
+
+The peer is `rustls/` (a small Cargo project, `src/main.rs`), built once per session,
+offline, against the rustls 0.20.8 sources Debian packages (librust-rustls-dev, installed
+with cargo by .ci/install-test-deps.sh); a build from nothing takes about 15 s. Its server
+sends one JSON line describing the connection (version, suite, ALPN, resumption, the
+client's signature scheme and certificates, SNI), then echoes until close_notify and prints
+how much it echoed with its SHA-256; its client sends a payload, reads it back, closes and
+prints the same kind of line. Errors are printed in rustls' own words
+(`AlertReceived(UnknownCA)`, `InvalidCertificateData(...)`), so each failure test checks
+both sides: tlskit's exception and alert, and what rustls made of it.
+
+rustls 0.20 has no API to send a KeyUpdate (it answers one) and does not report the
+group, the resumption or the peer's signature: the peer finds those out itself (see the
+top of main.rs), and the group is checked on tlskit's side with the peer restricted to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tlskit import (
+    AlertDescription,
+    AlertReceived,
+    CertificateVerificationError,
+    ClientConfig,
+    ConnectionClosed,
+    HandshakeComplete,
+    IllegalParameter,
+    TLSError,
+)
+from tlskit.ca import LocalCA
+from tlskit.config import CertifiedKey
+from tlskit.enums import ExtensionType, SignatureScheme
+from tlskit.session import SessionCache
+from tlskit.x509.errors import Reason
+
+from ..support.peers import PeerProcess
+from ..support.pump import Pump, echo_until_close, tlskit_server
+from ..support.rust import build_rust
+from . import helpers
+from .conftest import PKI, Peers
+from .helpers import (
+    GROUPS,
+    SCHEME_FOR_CERT,
+    alert_after_handshake,
+    echo_payload,
+    handshake_and_echo,
+    key_update_on_new_connection,
+    line_then_echo,
+)
+
+pytestmark = pytest.mark.interop
+
+PROJECT = Path(__file__).parent / "rustls"
+TLS13_SUITES = ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+                "TLS_CHACHA20_POLY1305_SHA256")
+# Every TLS 1.2 suite rustls 0.20 implements (ECDHE with AEADs only), with a certificate
+# its authentication needs.
+TLS12_SUITES = {
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": "ec256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": "ec256",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "ec256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": "rsa2048",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": "rsa2048",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": "rsa2048",
+}
+VERSION_FLAG = {"TLSv1.3": "1.3", "TLSv1.2": "1.2"}
+BIG = 4 << 20  # bytes for the large transfers: 256 full records each way
+# The scheme rustls signs with for each key type, in both versions: for RSA it prefers
+# the strongest PSS hash tlskit offers.
+RUSTLS_SCHEME = {**SCHEME_FOR_CERT, "rsa2048": "rsa_pss_rsae_sha512"}
+
+
+@dataclass
+class Rustls:
+    """The built peer, run with the session PKI's files."""
+
+    binary: Path
+    pki: PKI
+
+    def server(self, peers: Peers, kind: str = "ec256",
+               *args: str) -> tuple[PeerProcess, int]:
+        """A rustls server with ``kind``'s chain; with the port it listens on."""
+        files = self.pki.files[kind]
+        return helpers.listening_peer(peers, [self.binary, "--mode", "server", "--cert",
+                                              files.fullchain, "--key", files.key, *args])
+
+    def client(self, port: int, *args: str, status: int = 0) -> str:
+        """The rustls client run to completion, which must exit with ``status`` (trusting
+        the test root unless ``args`` name another); its output."""
+        ca = () if "--ca" in args else ("--ca", str(self.pki.root_pem))
+        return helpers.run_peer([str(self.binary), "--mode", "client", "--port", str(port),
+                                 *ca, *args], status)
+
+    def lines(self, port: int, *args: str) -> list[dict[str, Any]]:
+        """The rustls client's JSON lines (one per connection); a failure fails the test
+        with rustls' own words."""
+        return helpers.peer_json_lines(self.client(port, *args))
+
+
+@pytest.fixture(scope="session")
+def rustls(tmp_path_factory: pytest.TempPathFactory, pki: PKI) -> Rustls:
+    """rustls-peer built from source against Debian's crates; never the network."""
+    return Rustls(build_rust(PROJECT, tmp_path_factory.mktemp("rustls")), pki)
+
+
+def talk(config: ClientConfig, port: int, size: int = 1000,
+         **kw: Any) -> tuple[HandshakeComplete, dict[str, Any]]:
+    """One tlskit connection to a rustls server: both sides' view of the handshake, after
+    ``size`` bytes echoed and close_notify both ways."""
+    pump = Pump.connect(config, port, **kw)
+    try:
+        hc = pump.handshake()
+        return hc, line_then_echo(pump, size)
+    finally:
+        pump.dispose()
+
+
+def fingerprints(chain: list[Any]) -> list[str]:
+    """SHA-256 of each certificate's DER, as the peer prints its peer's chain."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return [hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest() for cert in chain]
+
+
+def scheme_name(line: dict[str, Any]) -> str | None:
+    code = line["signature_scheme"]
+    return None if code is None else SignatureScheme(code).name
+
+
+def client_pattern(size: int) -> bytes:
+    """What the rustls client sends: byte i is i mod 251."""
+    return (bytes(range(251)) * (size // 251 + 1))[:size]
+
+
+# ------------------------------------------------------------------ tlskit client, rustls server
+
+@pytest.mark.parametrize("kind", ["ec256", "ec384", "rsa2048", "ed25519"])
+def test_tlskit_client_to_rustls_server_tls13(peers: Peers, rustls: Rustls, pki: PKI,
+                                              kind: str) -> None:
+    _, port = rustls.server(peers, kind, "--versions", "1.3")
+    hc, line = talk(pki.client_config(), port)
+    assert hc.version == line["version"] == "TLSv1.3"
+    assert hc.cipher_suite.name == line["cipher_suite"]
+    assert hc.signature_scheme is not None
+    assert hc.signature_scheme.name == RUSTLS_SCHEME[kind]
+    assert fingerprints(hc.peer_certificates) == fingerprints(pki.issued[kind].chain)
+    assert line["server_name"] == "localhost" and not line["resumed"]
+    assert line["peer_certificates_sha256"] == []  # no client certificate asked for
+
+
+@pytest.mark.parametrize("kind", ["ec256", "ec384", "rsa2048", "ed25519"])
+def test_tlskit_client_to_rustls_server_tls12(peers: Peers, rustls: Rustls, pki: PKI,
+                                              kind: str) -> None:
+    """rustls signs its ServerKeyExchange with each key type, Ed25519 included (RFC 8422),
+    and always negotiates the extended master secret."""
+    ems: list[bool] = []
+    _, port = rustls.server(peers, kind, "--versions", "1.2")
+    hc, line = talk(pki.client_config(versions=["TLSv1.2"], tracer=_ems_tracer(
+        "server_hello", ems)), port)
+    assert hc.version == line["version"] == "TLSv1.2"
+    assert hc.cipher_suite.name == line["cipher_suite"]
+    assert hc.signature_scheme is not None
+    assert hc.signature_scheme.name == RUSTLS_SCHEME[kind]
+    assert ems == [True]
+
+
+def _ems_tracer(step_name: str, seen: list[bool]) -> Any:
+    """A tracer noting whether the ``step_name`` hello carried extended_master_secret."""
+
+    def tracer(step: str, fields: dict[str, Any]) -> None:
+        if step == step_name:
+            seen.append(ExtensionType.extended_master_secret in fields["message"].extensions)
+
+    return tracer
+
+
+@pytest.mark.parametrize("suite", TLS13_SUITES + tuple(TLS12_SUITES))
+def test_rustls_server_with_each_suite(peers: Peers, rustls: Rustls, pki: PKI,
+                                       suite: str) -> None:
+    """rustls offering a single suite: tlskit's default client takes each one."""
+    kind = TLS12_SUITES.get(suite, "ec256")
+    _, port = rustls.server(peers, kind, "--suites", suite)
+    hc, line = talk(pki.client_config(), port, 70_000)
+    assert hc.cipher_suite.name == line["cipher_suite"] == suite
+    assert hc.version == ("TLSv1.2" if suite in TLS12_SUITES else "TLSv1.3")
+
+
+@pytest.mark.parametrize("group", GROUPS)
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_rustls_server_with_one_group(peers: Peers, rustls: Rustls, pki: PKI,
+                                      group: str, version: str) -> None:
+    """rustls accepting only ``group``; tlskit sends an x25519 share, so in TLS 1.3
+    rustls asks for ``group`` with a HelloRetryRequest when it is another one, and the
+    second ClientHello carries it. In TLS 1.2 the group is the ServerKeyExchange's curve.
+    (Without middlebox compatibility: see the next test.)"""
+    steps: list[str] = []
+    _, port = rustls.server(peers, "ec256", "--groups", group,
+                            "--versions", VERSION_FLAG[version])
+    config = pki.client_config(groups=list(GROUPS), versions=[version],
+                               middlebox_compat=False,
+                               tracer=lambda step, fields: steps.append(step))
+    hc, line = talk(config, port)
+    assert hc.group is not None and hc.group.name == group
+    assert line["version"] == version
+    retried = version == "TLSv1.3" and group != "x25519"
+    assert ("hello_retry_request" in steps) == retried
+
+
+def test_rustls_retry_request_without_the_session_id_is_refused(
+        peers: Peers, rustls: Rustls, pki: PKI) -> None:
+    """rustls 0.20's HelloRetryRequest echoes an empty legacy_session_id whatever the
+    client sent (fixed in rustls 0.21.7). tlskit in middlebox compatibility mode (the
+    default: a 32-byte session ID, RFC 8446 D.4) aborts with illegal_parameter, as RFC
+    8446 4.1.3 and 4.1.4 ask and as OpenSSL's and Go's clients do; rustls reports it."""
+    proc, port = rustls.server(peers, "ec256", "--groups", "secp384r1")
+    err = Pump.failed_handshake(pki.client_config(groups=["x25519", "secp384r1"]), port)
+    assert isinstance(err, IllegalParameter) and "legacy_session_id" in str(err)
+    assert err.alert == AlertDescription.illegal_parameter
+    proc.wait_for(rb"HANDSHAKE ERROR AlertReceived\(IllegalParameter\)")
+
+
+@pytest.mark.parametrize("tickets", [False, True], ids=["stateful", "stateless"])
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_tlskit_client_resumes_with_rustls_server(peers: Peers, rustls: Rustls,
+                                                  pki: PKI, version: str,
+                                                  tickets: bool) -> None:
+    """rustls keeps sessions in its cache (TLS 1.3 tickets naming a cache entry, TLS 1.2
+    session IDs) or, with a ticketer, in self-encrypted tickets (both versions); either
+    way tlskit's second connection resumes and both sides say so."""
+    flags = ("--tickets",) if tickets else ()
+    steps: list[str] = []
+    _, port = rustls.server(peers, "ec256", "--n", "2",
+                            "--versions", VERSION_FLAG[version], *flags)
+    config = pki.client_config(versions=[version], session_cache=SessionCache(),
+                               tracer=lambda step, fields: steps.append(step))
+    seen = []
+    for _ in range(2):
+        hc, line = talk(config, port)
+        seen.append((hc.resumed, line["resumed"], hc.signature_scheme is None))
+    assert seen == [(False, False, False), (True, True, True)]
+    # A TLS 1.2 session ID needs no ticket; every other case resumed with one.
+    assert ("new_session_ticket" in steps) == (tickets or version == "TLSv1.3")
+
+
+def test_alpn_tlskit_client_to_rustls_server(peers: Peers, rustls: Rustls,
+                                             pki: PKI) -> None:
+    _, port = rustls.server(peers, "ec256", "--alpn", "http/1.1,h2")
+    hc, line = talk(pki.client_config(alpn_protocols=["h2", "http/1.1"]), port)
+    assert line["alpn"] == hc.alpn_protocol == "http/1.1"  # the server's preference
+
+
+def test_tlskit_client_without_common_alpn_to_rustls(peers: Peers, rustls: Rustls,
+                                                     pki: PKI) -> None:
+    """No protocol in common: rustls refuses with no_application_protocol (RFC 7301 3.2)."""
+    proc, port = rustls.server(peers, "ec256", "--alpn", "h2")
+    err = Pump.failed_handshake(pki.client_config(alpn_protocols=["http/1.1"]), port)
+    assert isinstance(err, AlertReceived)
+    assert err.alert == AlertDescription.no_application_protocol
+    proc.wait_for(rb"HANDSHAKE ERROR NoApplicationProtocol")
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_tlskit_client_certificate_to_rustls_server(peers: Peers, rustls: Rustls,
+                                                    pki: PKI, version: str) -> None:
+    """rustls requires a client certificate from the test root and verifies it; it
+    reports tlskit's chain and signature scheme."""
+    issued, _ = pki.client_cert("rustls-needs-me")
+    _, port = rustls.server(peers, "ec256", "--ca", str(pki.root_pem))
+    config = pki.client_config(versions=[version],
+                               certificate=CertifiedKey(issued.chain, issued.private_key))
+    _hc, line = talk(config, port)
+    assert line["peer_certificates_sha256"] == fingerprints(issued.chain)
+    assert scheme_name(line) == "ecdsa_secp256r1_sha256"
+
+
+def test_tlskit_client_without_certificate_is_refused_by_rustls_tls13(
+        peers: Peers, rustls: Rustls, pki: PKI) -> None:
+    """No client certificate where rustls requires one: tlskit's TLS 1.3 handshake
+    completes (the client finishes first), then rustls' certificate_required (RFC 8446
+    4.4.2.4) ends the connection."""
+    proc, port = rustls.server(peers, "ec256", "--ca", str(pki.root_pem))
+    alert = alert_after_handshake(pki.client_config(), port).alert
+    assert alert == AlertDescription.certificate_required
+    proc.wait_for(rb"HANDSHAKE ERROR NoCertificatesPresented")
+
+
+def test_tlskit_client_without_certificate_is_refused_by_rustls_tls12(
+        peers: Peers, rustls: Rustls, pki: PKI) -> None:
+    """The same in TLS 1.2, where the server reads the client's empty Certificate before
+    the handshake ends: rustls 0.20 sends certificate_required there too (a TLS 1.3 alert;
+    RFC 5246 7.4.6 says handshake_failure), and tlskit reports the alert it received."""
+    proc, port = rustls.server(peers, "ec256", "--ca", str(pki.root_pem))
+    err = Pump.failed_handshake(pki.client_config(versions=["TLSv1.2"]), port)
+    assert isinstance(err, AlertReceived)
+    assert err.alert == AlertDescription.certificate_required
+    proc.wait_for(rb"HANDSHAKE ERROR NoCertificatesPresented")
+
+
+def test_key_update_both_ways_with_rustls(peers: Peers, rustls: Rustls,
+                                          pki: PKI) -> None:
+    """tlskit's KeyUpdate with update_requested: rustls installs the new key (the echo
+    after it still decrypts) and answers with its own KeyUpdate, which tlskit reports."""
+    _, port = rustls.server(peers, "ec256", "--versions", "1.3")
+    updates = key_update_on_new_connection(pki.client_config(), port)
+    assert [ku.peer_requested_update for ku in updates] == [False]
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_large_echo_tlskit_client_to_rustls_server(peers: Peers, rustls: Rustls,
+                                                   pki: PKI, version: str) -> None:
+    """4 MiB each way: tlskit checks the echo byte for byte, rustls reports the SHA-256 of
+    what it received, and the connection ends with close_notify both ways (rustls prints
+    ECHOED only after reading tlskit's close_notify; a bare TCP EOF is an error to it)."""
+    proc, port = rustls.server(peers, "ec256", "--versions",
+                               VERSION_FLAG[version])
+    talk(pki.client_config(), port, BIG)
+    digest = hashlib.sha256(echo_payload(BIG)).hexdigest()
+    proc.wait_for(f"ECHOED {BIG} {digest}\n")
+
+
+def test_rustls_server_closes_first(peers: Peers, rustls: Rustls, pki: PKI) -> None:
+    """rustls sends close_notify right after its line: tlskit reports a clean close and
+    answers with its own, which rustls reads before it prints CLOSED."""
+    proc, port = rustls.server(peers, "ec256", "--close-first")
+    pump = Pump.connect(pki.client_config(), port)
+    try:
+        pump.handshake()
+        assert pump.recv_until(b"\n").startswith(b"{")
+        assert pump.wait_closed() == ConnectionClosed(None)
+        assert pump.read_to_eof() == b""
+    finally:
+        pump.dispose()
+    proc.wait_for(rb"CLOSED\n")
+
+
+def test_tlskit_client_rejects_rustls_server_with_untrusted_chain(
+        peers: Peers, rustls: Rustls, pki: PKI) -> None:
+    """tlskit does not trust the chain: unknown_issuer, sent as unknown_ca, which rustls
+    reports receiving."""
+    proc, port = rustls.server(peers, "ec256")
+    other = LocalCA.create(directory=None)
+    err = Pump.failed_handshake(ClientConfig(trust_anchors=[other.root]), port)
+    assert isinstance(err, CertificateVerificationError)
+    assert err.reason == Reason.unknown_issuer and err.alert == AlertDescription.unknown_ca
+    proc.wait_for(rb"HANDSHAKE ERROR AlertReceived\(UnknownCA\)")
+
+
+def test_tlskit_client_rejects_rustls_server_with_wrong_name(
+        peers: Peers, rustls: Rustls, pki: PKI) -> None:
+    proc, port = rustls.server(peers, "ec256")
+    err = Pump.failed_handshake(pki.client_config(), port,
+                                server_name="not-localhost.example")
+    assert isinstance(err, CertificateVerificationError)
+    assert err.reason == Reason.hostname_mismatch
+    assert err.alert == AlertDescription.bad_certificate
+    proc.wait_for(rb"HANDSHAKE ERROR AlertReceived\(BadCertificate\)")
+
+
+@pytest.mark.parametrize(("ours", "theirs", "rustls_says"), [
+    ({"cipher_suites": ["TLS_AES_128_GCM_SHA256"]},
+     ("--suites", "TLS_AES_256_GCM_SHA384"),
+     rb'PeerIncompatibleError\("no ciphersuites in common"\)'),
+    ({"groups": ["secp256r1"]}, ("--groups", "x25519"),
+     rb'PeerIncompatibleError\("no kx group overlap with client"\)'),
+    ({"versions": ["TLSv1.2"]}, ("--versions", "1.3"),
+     rb'PeerIncompatibleError\("Server requires TLS1.3, but client omitted versions '
+     rb'ext"\)'),
+], ids=["suite", "group", "version"])
+def test_tlskit_client_and_rustls_server_with_nothing_in_common(
+        peers: Peers, rustls: Rustls, pki: PKI, ours: dict[str, Any],
+        theirs: tuple[str, ...], rustls_says: bytes) -> None:
+    """Nothing to agree on: rustls refuses the ClientHello with handshake_failure (or
+    protocol_version, for the version) and says why."""
+    proc, port = rustls.server(peers, "ec256", *theirs)
+    err = Pump.failed_handshake(pki.client_config(**ours), port)
+    assert isinstance(err, AlertReceived)
+    expected = ("protocol_version" if "versions" in ours else "handshake_failure")
+    assert err.alert.name == expected
+    proc.wait_for(b"HANDSHAKE ERROR " + rustls_says)
+
+
+# ------------------------------------------------------------------ rustls client, tlskit server
+
+@pytest.mark.parametrize("kind", ["ec256", "ec384", "rsa2048", "ed25519"])
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_rustls_client_to_tlskit_server(peers: Peers, rustls: Rustls, pki: PKI,
+                                        kind: str, version: str) -> None:
+    """rustls verifies tlskit's chain with webpki and echoes a payload; both sides agree
+    on what was negotiated, and the signature rustls checked is the one tlskit made."""
+    server = peers.thread(tlskit_server(pki.server_config(kind, versions=[version]),
+                                        handshake_and_echo))
+    (line,) = rustls.lines(server.port, "--send", "1000")
+    (hc,) = server.join()
+    assert line["version"] == hc.version == version
+    assert line["cipher_suite"] == hc.cipher_suite.name
+    assert hc.signature_scheme is not None
+    assert scheme_name(line) == hc.signature_scheme.name
+    assert line["peer_certificates_sha256"] == fingerprints(pki.issued[kind].chain)
+    assert hc.server_name == "localhost" and not line["resumed"]
+
+
+@pytest.mark.parametrize("suite", TLS13_SUITES + tuple(TLS12_SUITES))
+def test_rustls_client_with_each_suite(peers: Peers, rustls: Rustls, pki: PKI,
+                                       suite: str) -> None:
+    kind = TLS12_SUITES.get(suite, "ec256")
+    server = peers.thread(tlskit_server(pki.server_config(kind), handshake_and_echo))
+    (line,) = rustls.lines(server.port, "--suites", suite,
+                           "--send", "70000")
+    (hc,) = server.join()
+    assert line["cipher_suite"] == hc.cipher_suite.name == suite
+    assert line["sent_sha256"] == line["received_sha256"]
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_rustls_client_with_one_group(peers: Peers, rustls: Rustls, pki: PKI,
+                                      group: str) -> None:
+    """rustls offering one group (its share for it): tlskit's server takes any group it
+    implements, with no retry."""
+    steps: list[str] = []
+    config = pki.server_config(tracer=lambda step, fields: steps.append(step))
+    server = peers.thread(tlskit_server(config, handshake_and_echo))
+    rustls.lines(server.port, "--groups", group, "--send", "100")
+    (hc,) = server.join()
+    assert hc.group is not None and hc.group.name == group
+    assert "hello_retry_request" not in steps
+
+
+@pytest.mark.parametrize(("offered", "accepted"), [
+    ("secp384r1,secp256r1", "secp256r1"), ("secp256r1,x25519", "x25519"),
+    ("x25519,secp384r1", "secp384r1")])
+def test_rustls_client_key_share_gets_a_retry(peers: Peers, rustls: Rustls, pki: PKI,
+                                              offered: str, accepted: str) -> None:
+    """rustls sends a share for its first group only; a tlskit server that accepts only
+    a later one asks for it with a HelloRetryRequest, which rustls answers."""
+    steps: list[str] = []
+    config = pki.server_config(groups=[accepted],
+                               tracer=lambda step, fields: steps.append(step))
+    server = peers.thread(tlskit_server(config, handshake_and_echo))
+    (line,) = rustls.lines(server.port, "--groups", offered,
+                           "--send", "100")
+    (hc,) = server.join()
+    assert hc.group is not None and hc.group.name == accepted
+    assert steps.count("hello_retry_request") == 1 and line["version"] == "TLSv1.3"
+
+
+@pytest.mark.parametrize(("version", "flags"), [
+    ("TLSv1.3", ()), ("TLSv1.2", ()), ("TLSv1.2", ("--no-tickets",))],
+    ids=["tls13", "tls12-ticket", "tls12-session-id"])
+def test_rustls_client_resumes_with_tlskit_server(peers: Peers, rustls: Rustls,
+                                                  pki: PKI, version: str,
+                                                  flags: tuple[str, ...]) -> None:
+    """rustls' client cache holds tlskit's session (a TLS 1.3 ticket; a TLS 1.2 ticket,
+    or a session ID when rustls asks for no ticket); its second connection resumes and
+    both sides say so. rustls offers the extended master secret, which tlskit needs to
+    keep a TLS 1.2 session (RFC 7627 5.3)."""
+    ems: list[bool] = []
+    ems_tracer = _ems_tracer("client_hello", ems)
+    steps: list[str] = []
+
+    def tracer(step: str, fields: dict[str, Any]) -> None:
+        steps.append(step)
+        ems_tracer(step, fields)
+
+    config = pki.server_config(versions=[version], tracer=tracer)
+    server = peers.thread(tlskit_server(config, handshake_and_echo, count=2))
+    lines = rustls.lines(server.port, "--n", "2", "--send", "1000", *flags)
+    assert [line["resumed"] for line in lines] == [False, True]
+    assert [hc.resumed for hc in server.join()] == [False, True]
+    assert all(ems)
+    assert ("new_session_ticket" in steps) == (flags == ())
+
+
+def test_alpn_rustls_client_to_tlskit_server(peers: Peers, rustls: Rustls,
+                                             pki: PKI) -> None:
+    server = peers.thread(tlskit_server(pki.server_config(alpn_protocols=["h2", "http/1.1"]),
+                                        handshake_and_echo))
+    (line,) = rustls.lines(server.port, "--alpn", "http/1.1,h2",
+                           "--send", "10")
+    (hc,) = server.join()
+    assert line["alpn"] == hc.alpn_protocol == "h2"
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_rustls_client_certificate_to_tlskit_server(peers: Peers, rustls: Rustls,
+                                                    pki: PKI, version: str) -> None:
+    issued, files = pki.client_cert("rustls-side")
+    server = peers.thread(tlskit_server(
+        pki.server_config(versions=[version], client_auth="required",
+                          client_trust_anchors=[pki.root]),
+        handshake_and_echo))
+    (line,) = rustls.lines(server.port, "--cert", str(files.fullchain),
+                           "--key", str(files.key), "--send", "100")
+    (hc,) = server.join()
+    assert fingerprints(hc.peer_certificates) == fingerprints(issued.chain)
+    assert line["version"] == version
+
+
+def test_rustls_client_answers_tlskit_key_update(peers: Peers, rustls: Rustls,
+                                                 pki: PKI) -> None:
+    """tlskit's server sends a KeyUpdate with update_requested right after the handshake:
+    rustls reads the echo under the new key and answers with its own KeyUpdate before its
+    next application data (RFC 8446 4.6.3: rustls sends it then, not at once, hence the
+    payload in two rounds)."""
+
+    def key_update_then_echo(pump: Pump) -> list[bool]:
+        pump.handshake()
+        pump.key_update(request_peer_update=True)
+        echo_until_close(pump)
+        return [ku.peer_requested_update for ku in pump.key_updates_received()]
+
+    server = peers.thread(tlskit_server(pki.server_config(), key_update_then_echo))
+    (line,) = rustls.lines(server.port, "--send", "100000",
+                           "--rounds", "2")
+    assert server.join() == [[False]]
+    assert line["sent_sha256"] == line["received_sha256"]
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_large_echo_rustls_client_to_tlskit_server(peers: Peers, rustls: Rustls,
+                                                   pki: PKI, version: str) -> None:
+    """4 MiB each way, checked by hash on rustls' side and by count on tlskit's; rustls
+    closes first and tlskit's server sees a clean close_notify."""
+
+    def echo_and_close_event(pump: Pump) -> tuple[int, ConnectionClosed | None]:
+        return echo_until_close(pump), pump.closed_event
+
+    server = peers.thread(tlskit_server(pki.server_config(versions=[version]),
+                                        echo_and_close_event))
+    (line,) = rustls.lines(server.port, "--send", str(BIG))
+    digest = hashlib.sha256(client_pattern(BIG)).hexdigest()
+    assert line["sent_sha256"] == line["received_sha256"] == digest
+    assert server.join() == [(BIG, ConnectionClosed(None))]
+
+
+def test_tlskit_server_closes_first_to_rustls(peers: Peers, rustls: Rustls,
+                                              pki: PKI) -> None:
+    """tlskit sends data and close_notify; rustls reads to the close_notify (a clean end,
+    Ok(0) in rustls) and answers with its own, which tlskit reports as a clean close."""
+    data = client_pattern(300_000)
+
+    def send_and_close(pump: Pump) -> ConnectionClosed:
+        pump.handshake()
+        return pump.send_and_close(data)
+
+    server = peers.thread(tlskit_server(pki.server_config(), send_and_close))
+    (line,) = rustls.lines(server.port, "--send", "0")
+    assert line["received"] == len(data)
+    assert line["received_sha256"] == hashlib.sha256(data).hexdigest()
+    assert server.join() == [ConnectionClosed(None)]
+
+
+@pytest.fixture(scope="module")
+def stranger_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The root of an unrelated CA, as a PEM file."""
+    path = tmp_path_factory.mktemp("stranger") / "root.pem"
+    path.write_bytes(LocalCA.create(directory=None).export_root_pem())
+    return path
+
+
+@pytest.mark.parametrize(("problem", "webpki_says"), [
+    ("untrusted", "UnknownIssuer"), ("wrong-name", "CertNotValidForName")])
+def test_rustls_client_rejects_tlskit_server(peers: Peers, rustls: Rustls, pki: PKI,
+                                             stranger_root: Path, problem: str,
+                                             webpki_says: str) -> None:
+    """webpki refuses tlskit's chain (rustls trusts another root, or expects another
+    name); rustls 0.20 sends bad_certificate for either, which tlskit's server reports."""
+    args = (("--ca", str(stranger_root)) if problem == "untrusted"
+            else ("--name", "not-localhost.example"))
+    server = peers.thread(tlskit_server(pki.server_config(), Pump.handshake_error))
+    out = rustls.client(server.port, *args, status=1)
+    assert f'ERROR InvalidCertificateData("invalid peer certificate: {webpki_says}")' in out
+    (err,) = server.join()
+    assert isinstance(err, AlertReceived) and err.alert == AlertDescription.bad_certificate
+
+
+@pytest.mark.parametrize(("ours", "theirs", "alert"), [
+    ({"cipher_suites": ["TLS_AES_128_GCM_SHA256"]},
+     ("--suites", "TLS_AES_256_GCM_SHA384"), "handshake_failure"),
+    ({"groups": ["secp384r1"]}, ("--groups", "x25519,secp256r1"), "handshake_failure"),
+    ({"versions": ["TLSv1.3"]}, ("--versions", "1.2"), "protocol_version"),
+], ids=["suite", "group", "version"])
+def test_rustls_client_and_tlskit_server_with_nothing_in_common(
+        peers: Peers, rustls: Rustls, pki: PKI, ours: dict[str, Any],
+        theirs: tuple[str, ...], alert: str) -> None:
+    """tlskit's server refuses the ClientHello with the alert RFC 8446 asks for, and
+    rustls reports receiving it."""
+    server = peers.thread(tlskit_server(pki.server_config(**ours), Pump.handshake_error))
+    out = rustls.client(server.port, *theirs, status=1)
+    (err,) = server.join()
+    assert isinstance(err, TLSError) and err.alert is not None and err.alert.name == alert
+    rustls_name = "".join(part.title() for part in alert.split("_"))
+    assert f"ERROR AlertReceived({rustls_name})" in out
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_rustls_client_without_certificate_refused_by_tlskit(
+        peers: Peers, rustls: Rustls, pki: PKI, version: str) -> None:
+    """tlskit requires a client certificate and rustls has none: tlskit sends
+    certificate_required in TLS 1.3 (RFC 8446 4.4.2.4) and handshake_failure in TLS 1.2
+    (RFC 5246 7.4.6), and rustls reports the alert."""
+    server = peers.thread(tlskit_server(
+        pki.server_config(versions=[version], client_auth="required",
+                          client_trust_anchors=[pki.root]),
+        Pump.handshake_error))
+    out = rustls.client(server.port, "--send", "10", status=1)
+    (err,) = server.join()
+    alert = "certificate_required" if version == "TLSv1.3" else "handshake_failure"
+    assert isinstance(err, TLSError) and err.alert is not None and err.alert.name == alert
+    rustls_name = "".join(part.title() for part in alert.split("_"))
+    assert f"ERROR AlertReceived({rustls_name})" in out
