@@ -10,7 +10,10 @@
 # server as a peer), lighttpd with lighttpd-mod-wolfssl and lighttpd-mod-mbedtls
 # (wolfSSL and mbedTLS as servers, run in the foreground from a temporary directory),
 # botan (Botan's tls_server and tls_client), openjdk-17-jdk-headless (javac and java:
-# Java's JSSE as a peer, compiled from tests/interop/java), the TLS scanners tests/interop/test_scanners.py
+# Java's JSSE as a peer, compiled from tests/interop/java), librust-rustls-dev and
+# librust-rustls-pemfile-dev (rustls' crate sources, with ring's, webpki's and sct's: the
+# rustls peer of tests/interop/rustls is built offline against them), with cargo and a C
+# compiler (ring's build) when missing, the TLS scanners tests/interop/test_scanners.py
 # runs (testssl.sh, sslscan, and sslyze from PyPI in a venv of its own, .venv-sslyze, since
 # it pins cryptography<47), and tlskit with its test
 # extra in a virtual
@@ -38,7 +41,7 @@ apt_install() {
 }
 
 need=()
-for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates redis-server go tstclnt selfserv bssl-tool lighttpd botan testssl sslscan javac; do
+for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates redis-server go tstclnt selfserv bssl-tool lighttpd botan testssl sslscan javac cargo cc; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -53,6 +56,7 @@ if [ ${#need[@]} -gt 0 ]; then
       bssl-tool) pkgs+=(android-boringssl) ;;
       testssl) pkgs+=(testssl.sh) ;;
       javac) pkgs+=(openjdk-17-jdk-headless) ;;
+      cc) pkgs+=(gcc) ;;
       *) pkgs+=("$tool") ;;
     esac
   done
@@ -64,6 +68,12 @@ for mod in wolfssl mbedtls; do
   [ -f "/usr/lib/lighttpd/mod_$mod.so" ] || mods+=("lighttpd-mod-$mod")
 done
 [ ${#mods[@]} -eq 0 ] || apt_install "${mods[@]}"
+# Crate sources are files too (under /usr/share/cargo/registry).
+crates=()
+for crate in librust-rustls-dev librust-rustls-pemfile-dev; do
+  dpkg-query -W -f='${Status}' "$crate" 2>/dev/null | grep -q 'ok installed' || crates+=("$crate")
+done
+[ ${#crates[@]} -eq 0 ] || apt_install "${crates[@]}"
 
 # Debian splits venv's pip bootstrap (ensurepip) into python3.X-venv. The README's
 # install test also builds a venv from the system /usr/bin/python3 when there is one.

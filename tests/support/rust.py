@@ -11,6 +11,8 @@ import subprocess
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from .peers import require_binary
 
 DEBIAN_REGISTRY = Path("/usr/share/cargo/registry")
@@ -29,6 +31,9 @@ def build_rust(project: Path, out_dir: Path) -> Path:
     ``out_dir``; the binary's path. The sources are copied first, so the Cargo.lock and
     target/ that cargo writes stay out of the repository. A missing toolchain, a missing
     Debian crate or a compile error fails the test with cargo's words."""
+    if not DEBIAN_REGISTRY.is_dir():
+        pytest.fail(f"{DEBIAN_REGISTRY} is missing (run .ci/install-test-deps.sh)",
+                    pytrace=False)
     work = out_dir / project.name
     shutil.copytree(project, work, ignore=shutil.ignore_patterns("target", "Cargo.lock"))
     (work / ".cargo").mkdir()
@@ -38,7 +43,8 @@ def build_rust(project: Path, out_dir: Path) -> Path:
     built = subprocess.run([require_binary("cargo"), "build", "--offline", "--quiet"],
                            cwd=work, capture_output=True, text=True, env=env, timeout=900,
                            check=False)
-    assert built.returncode == 0, built.stderr
+    assert built.returncode == 0, (
+        f"{built.stderr}\n(a crate missing from {DEBIAN_REGISTRY}? run .ci/install-test-deps.sh)")
     binary = work / "target" / "debug" / _package_name(work / "Cargo.toml")
     assert binary.is_file(), f"cargo built no {binary}"
     return binary
