@@ -12,14 +12,19 @@ prints the same kind of line. Errors are printed in rustls' own words
 (`AlertReceived(UnknownCA)`, `InvalidCertificateData(...)`), so each failure test checks
 both sides: tlskit's exception and alert, and what rustls made of it.
 
-rustls 0.20 has no API to send a KeyUpdate (it answers one) and does not report the
-group, the resumption or the peer's signature: the peer finds those out itself (see the
-top of main.rs), and the group is checked on tlskit's side with the peer restricted to it.
+Beyond the basics (versions, certificate types, every suite and group, retries,
+resumption, ALPN, client certificates, KeyUpdate, 4 MiB echoes, close_notify from either
+side, failures), the peer cuts its records to 27 bytes, sends and accepts 0-RTT data, and
+resumes after a retry or with a client certificate. rustls 0.20 has no API to send a
+KeyUpdate (it answers one) and does not report the group, the resumption or the peer's
+signature: the peer finds those out itself (see the top of main.rs), and the group is
+checked on tlskit's side with the peer restricted to it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +36,7 @@ from tlskit import (
     AlertReceived,
     CertificateVerificationError,
     ClientConfig,
+    ClientConnection,
     ConnectionClosed,
     HandshakeComplete,
     IllegalParameter,
@@ -617,3 +623,149 @@ def test_rustls_client_without_certificate_refused_by_tlskit(
     assert isinstance(err, TLSError) and err.alert is not None and err.alert.name == alert
     rustls_name = "".join(part.title() for part in alert.split("_"))
     assert f"ERROR AlertReceived({rustls_name})" in out
+
+
+
+# ------------------------------------------------- both ways: records, 0-RTT, resumption corners
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_rustls_server_with_tiny_records(peers: Peers, rustls: Rustls, pki: PKI,
+                                         version: str) -> None:
+    """rustls cutting every record to 27 bytes of plaintext (max_fragment_size 32): its
+    RSA chain arrives in a hundred records, which tlskit reassembles, and so does every
+    record of the echo."""
+    _, port = rustls.server(peers, "rsa2048", "--max-fragment", "32", "--versions",
+                            VERSION_FLAG[version])
+    hc, line = talk(pki.client_config(), port, 20_000)
+    assert hc.version == line["version"] == version
+    assert len(hc.peer_certificates) == 2
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_rustls_client_with_tiny_records(peers: Peers, rustls: Rustls, pki: PKI,
+                                         version: str) -> None:
+    """The same from rustls' client: its ClientHello comes in a dozen records."""
+    server = peers.thread(tlskit_server(pki.server_config("rsa2048", versions=[version]),
+                                        handshake_and_echo))
+    (line,) = rustls.lines(server.port, "--max-fragment", "32", "--send", "20000")
+    (hc,) = server.join()
+    assert line["version"] == hc.version == version
+    assert line["sent_sha256"] == line["received_sha256"]
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_rustls_client_resumes_with_its_certificate(peers: Peers, rustls: Rustls,
+                                                    pki: PKI, version: str) -> None:
+    """A session made with client authentication resumes without it, and tlskit's server
+    still knows the client's chain from the session."""
+    issued, files = pki.client_cert("rustls-side")
+    server = peers.thread(tlskit_server(
+        pki.server_config(versions=[version], client_auth="required",
+                          client_trust_anchors=[pki.root]),
+        handshake_and_echo, count=2))
+    lines = rustls.lines(server.port, "--cert", str(files.fullchain), "--key",
+                         str(files.key), "--send", "100", "--n", "2")
+    hcs = server.join()
+    assert [line["resumed"] for line in lines] == [h.resumed for h in hcs] == [False, True]
+    assert [fingerprints(h.peer_certificates) for h in hcs] == [
+        fingerprints(issued.chain)] * 2
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_tlskit_client_resumes_with_its_certificate(peers: Peers, rustls: Rustls,
+                                                    pki: PKI, version: str) -> None:
+    """The other way: rustls' server keeps tlskit's chain in the session."""
+    issued, _ = pki.client_cert("rustls-needs-me")
+    _, port = rustls.server(peers, "ec256", "--ca", str(pki.root_pem), "--n", "2")
+    config = pki.client_config(versions=[version], session_cache=SessionCache(),
+                               certificate=CertifiedKey(issued.chain, issued.private_key))
+    seen = []
+    for _ in range(2):
+        hc, line = talk(config, port)
+        seen.append((hc.resumed, line["resumed"], line["peer_certificates_sha256"]))
+    chain = fingerprints(issued.chain)
+    assert seen == [(False, False, chain), (True, True, chain)]
+
+
+def test_rustls_client_resumes_after_a_retry(peers: Peers, rustls: Rustls,
+                                             pki: PKI) -> None:
+    """rustls' first share is for a group tlskit's server does not take: the first
+    connection goes through a HelloRetryRequest; rustls remembers the group with the
+    ticket, so its resumption sends the right share at once, and tlskit checks its PSK
+    binder."""
+    steps: list[str] = []
+    config = pki.server_config(groups=["secp256r1"],
+                               tracer=lambda step, fields: steps.append(step))
+    server = peers.thread(tlskit_server(config, handshake_and_echo, count=2))
+    lines = rustls.lines(server.port, "--groups", "secp384r1,secp256r1", "--send", "100",
+                         "--n", "2")
+    hcs = server.join()
+    assert [line["resumed"] for line in lines] == [h.resumed for h in hcs] == [False, True]
+    assert steps.count("hello_retry_request") == 1
+
+
+def test_tlskit_client_resumes_through_a_retry(peers: Peers, rustls: Rustls,
+                                               pki: PKI) -> None:
+    """tlskit offers its x25519 share again when resuming, so rustls (secp384r1 only)
+    sends a HelloRetryRequest on both connections; the second ClientHello's PSK binder
+    covers the retry's transcript (RFC 8446 4.2.11.2), and rustls resumes. (Without
+    middlebox compatibility, for rustls 0.20's retry: see above.)"""
+    steps: list[str] = []
+    _, port = rustls.server(peers, "ec256", "--groups", "secp384r1", "--n", "2")
+    config = pki.client_config(groups=["x25519", "secp384r1"], middlebox_compat=False,
+                               session_cache=SessionCache(),
+                               tracer=lambda step, fields: steps.append(step))
+    seen = []
+    for _ in range(2):
+        hc, line = talk(config, port)
+        seen.append((hc.resumed, line["resumed"]))
+    assert seen == [(False, False), (True, True)]
+    assert steps.count("hello_retry_request") == 2
+
+
+def test_tlskit_client_offering_only_psk_ke_to_rustls(peers: Peers, rustls: Rustls,
+                                                      pki: PKI) -> None:
+    """rustls resumes only with a fresh (EC)DHE exchange (psk_dhe_ke); offered psk_ke
+    alone, it ignores the ticket and does a full handshake, which tlskit completes."""
+    _, port = rustls.server(peers, "ec256", "--n", "2")
+    config = pki.client_config(session_cache=SessionCache(), psk_modes=["psk_ke"])
+    seen = []
+    for _ in range(2):
+        hc, line = talk(config, port)
+        seen.append((hc.resumed, line["resumed"], hc.group is not None))
+    assert seen == [(False, False, True), (False, False, True)]
+
+
+def test_rustls_client_early_data_to_tlskit_server(peers: Peers, rustls: Rustls,
+                                                   pki: PKI) -> None:
+    """rustls' second connection sends 1000 bytes of 0-RTT data under tlskit's ticket;
+    tlskit accepts and echoes them, and both sides say so."""
+    server = peers.thread(tlskit_server(pki.server_config(max_early_data_size=16384),
+                                        handshake_and_echo, count=2))
+    lines = rustls.lines(server.port, "--early", "1000", "--send", "5000", "--n", "2")
+    hcs = server.join()
+    assert [(line["early_written"], line["early_accepted"]) for line in lines] == [
+        (0, False), (1000, True)]
+    assert [(h.resumed, h.early_data_accepted) for h in hcs] == [(False, False),
+                                                                 (True, True)]
+
+
+def test_tlskit_client_early_data_to_rustls_server(peers: Peers, rustls: Rustls,
+                                                   pki: PKI) -> None:
+    """rustls' tickets allow 16 KiB of 0-RTT data: tlskit's resumption sends some, rustls
+    reads them before the handshake ends (and echoes them after its line)."""
+    _, port = rustls.server(peers, "ec256", "--early", "16384", "--n", "2")
+    config = pki.client_config(session_cache=SessionCache())
+    talk(config, port)
+    pump = Pump.connect(config, port, early_data=b"early bird\n")
+    try:
+        hc = pump.handshake()
+        assert isinstance(pump.conn, ClientConnection) and pump.conn.early_data_sent
+        assert hc.resumed and hc.early_data_accepted
+        line = json.loads(pump.recv_until(b"\n"))
+        assert pump.recv_until(b"\n") == b"early bird\n"
+        pump.close()
+        assert pump.wait_closed() == ConnectionClosed(None)
+    finally:
+        pump.dispose()
+    assert line["early_data"] == len(b"early bird\n") and line["resumed"]

@@ -15,6 +15,15 @@
 //! server's close_notify; then it sends close_notify, reads to the server's, and prints
 //! one JSON line. Any failure prints "ERROR <rustls error>" and exits 1.
 //!
+//! Flags: --mode client|server; --port P (client); --cert and --key, PEM chain and PKCS#8
+//! key (the server's; a client certificate for the client); --ca PEM (client: its roots;
+//! server: require a client certificate from them); --name (client: SNI and the name
+//! checked, default localhost); --versions 1.2,1.3; --suites and --groups (IANA names, in
+//! preference order); --alpn; --n; --send; --rounds; --early N (client: 0-RTT bytes on
+//! resumptions; server: accept up to N); --max-fragment N (largest record, 32 and up);
+//! --tickets (server: self-encrypted tickets instead of its session cache); --no-tickets
+//! (client: TLS 1.2 session IDs only); --close-first (server).
+//!
 //! rustls 0.20 does not say whether a handshake resumed, which group it used, or which
 //! signature the peer made, so the peer finds out: the certificate verifiers it installs
 //! (wrapping rustls' own) record the peer's signature scheme and are not called on a
@@ -57,6 +66,8 @@ struct Args {
     count: usize,
     send: usize,
     rounds: usize,
+    max_fragment: Option<usize>,
+    early: usize,
     tickets: bool,
     no_tickets: bool,
     close_first: bool,
@@ -126,6 +137,8 @@ fn set_option(args: &mut Args, flag: &str, value: &str) {
         "--n" => args.count = number(value),
         "--send" => args.send = number(value),
         "--rounds" => args.rounds = number(value).max(1),
+        "--max-fragment" => args.max_fragment = Some(number(value)),
+        "--early" => args.early = number(value),
         "--alpn" => args.alpn = list(value).into_iter().map(String::into_bytes).collect(),
         "--versions" => {
             args.versions = list(value)
@@ -522,6 +535,8 @@ fn server_config(args: &Args, seen: &Arc<Seen>, secrets: &Arc<MasterSecrets>) ->
         .with_single_cert(chain, key)
         .unwrap_or_else(|e| fail(format!("{:?}", e)));
     config.alpn_protocols = args.alpn.clone();
+    config.max_fragment_size = args.max_fragment;
+    config.max_early_data_size = args.early as u32;
     config.key_log = secrets.clone();
     if args.tickets {
         config.ticketer = rustls::Ticketer::new().unwrap_or_else(|e| fail(format!("{:?}", e)));
@@ -552,10 +567,13 @@ fn serve(args: &Args) {
             conn: Connection::Server(server),
             sock,
         };
-        if let Err(err) = handshake(&mut stream) {
-            say(&format!("HANDSHAKE ERROR {}", explain(&err)));
-            continue;
-        }
+        let early = match handshake_reading_early_data(&mut stream) {
+            Ok(early) => early,
+            Err(err) => {
+                say(&format!("HANDSHAKE ERROR {}", explain(&err)));
+                continue;
+            }
+        };
         let resumed = match &stream.conn {
             Connection::Server(s)
                 if s.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3) =>
@@ -564,17 +582,36 @@ fn serve(args: &Args) {
             }
             _ => secrets.last_repeated.load(Ordering::SeqCst),
         };
-        let line = describe(&stream.conn, resumed, seen.take_scheme(), &[]);
+        let extra = [("early_data", early.len().to_string())];
+        let line = describe(&stream.conn, resumed, seen.take_scheme(), &extra);
         say(&line);
-        if let Err(err) = answer(&mut stream, &line, args.close_first) {
+        if let Err(err) = answer(&mut stream, &line, &early, args.close_first) {
             say(&format!("CONNECTION ERROR {}", explain(&err)));
         }
     }
 }
 
-/// The JSON line to the client, then the echo (or, with close_first, our close_notify).
-fn answer(stream: &mut Stream, line: &str, close_first: bool) -> io::Result<()> {
+/// The server's handshake; the early data (0-RTT) it accepted, if any.
+fn handshake_reading_early_data(stream: &mut Stream) -> io::Result<Vec<u8>> {
+    let mut early = Vec::new();
+    loop {
+        if let Connection::Server(server) = &mut stream.conn {
+            if let Some(mut reader) = server.early_data() {
+                reader.read_to_end(&mut early)?;
+            }
+        }
+        if !stream.conn.is_handshaking() {
+            return Ok(early);
+        }
+        stream.conn.complete_io(&mut stream.sock)?;
+    }
+}
+
+/// The JSON line to the client and the echo of its early data, then the echo of the
+/// rest (or, with close_first, our close_notify).
+fn answer(stream: &mut Stream, line: &str, early: &[u8], close_first: bool) -> io::Result<()> {
     stream.write_all(format!("{}\n", line).as_bytes())?;
+    stream.write_all(early)?;
     if close_first {
         close(stream)?;
         say("CLOSED");
@@ -609,6 +646,8 @@ fn client_config(args: &Args, seen: &Arc<Seen>, secrets: &Arc<MasterSecrets>) ->
         None => builder.with_no_client_auth(),
     };
     config.alpn_protocols = args.alpn.clone();
+    config.max_fragment_size = args.max_fragment;
+    config.enable_early_data = args.early > 0;
     config.enable_tickets = !args.no_tickets;
     config.key_log = secrets.clone();
     config
@@ -621,8 +660,13 @@ fn pattern(size: usize) -> Vec<u8> {
 fn dial(args: &Args, config: &Arc<ClientConfig>, seen: &Seen) -> io::Result<String> {
     let name = ServerName::try_from(args.name.as_str())
         .unwrap_or_else(|_| fail(format!("bad name {}", args.name)));
-    let client = ClientConnection::new(config.clone(), name)
+    let mut client = ClientConnection::new(config.clone(), name)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let early = pattern(args.early);
+    let early_written = match client.early_data() {
+        Some(mut writer) if !early.is_empty() => writer.write(&early)?,
+        _ => 0,
+    };
     let sock = TcpStream::connect(("127.0.0.1", args.port))?;
     sock.set_nodelay(true).ok();
     let mut stream = Stream {
@@ -633,7 +677,23 @@ fn dial(args: &Args, config: &Arc<ClientConfig>, seen: &Seen) -> io::Result<Stri
     handshake(&mut stream)?;
     let resumed = seen.chains_verified.load(Ordering::SeqCst) == verified_before;
     let scheme = seen.take_scheme();
-    let extra = if args.send > 0 {
+    let early_accepted =
+        matches!(&stream.conn, Connection::Client(c) if c.is_early_data_accepted());
+    if early_accepted {
+        let mut echoed = vec![0u8; early_written];
+        stream.read_exact(&mut echoed)?;
+        if echoed != early[..early_written] {
+            return Err(io::Error::new(
+                io::ErrorKind::Other,
+                "early data echoed wrong",
+            ));
+        }
+    }
+    let mut extra = vec![
+        ("early_written", early_written.to_string()),
+        ("early_accepted", early_accepted.to_string()),
+    ];
+    extra.extend(if args.send > 0 {
         let payload = pattern(args.send);
         let mut echoed = vec![0u8; payload.len()];
         let piece = (payload.len() + args.rounds - 1) / args.rounds;
@@ -655,7 +715,7 @@ fn dial(args: &Args, config: &Arc<ClientConfig>, seen: &Seen) -> io::Result<Stri
             ("received_sha256", json_string(&sha256(&received))),
             ("received", received.len().to_string()),
         ]
-    };
+    });
     Ok(describe(&stream.conn, resumed, scheme, &extra))
 }
 
