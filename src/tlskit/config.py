@@ -218,6 +218,9 @@ class CertifiedKey:
 class _Common:
     groups: Sequence[str | int] | None = None
     cipher_suites: Sequence[str | int] | None = None
+    # Handshake signature schemes (default: all implemented). A client offers these, in
+    # this order; a server signs only with these (its key's own order) and lists them in
+    # its CertificateRequest.
     signature_schemes: Sequence[str | int] | None = None
     alpn_protocols: Sequence[str] = ()
     record_size_limit: int | None = 16385

@@ -189,6 +189,51 @@ def _ems_tracer(step_name: str, seen: list[bool]) -> Any:
     return tracer
 
 
+RSA_SCHEMES = [(version, scheme) for version in ("TLSv1.3", "TLSv1.2")
+               for scheme in ("rsa_pss_rsae_sha256", "rsa_pss_rsae_sha384",
+                              "rsa_pss_rsae_sha512", "rsa_pkcs1_sha256", "rsa_pkcs1_sha384",
+                              "rsa_pkcs1_sha512")
+               if version == "TLSv1.2" or "pss" in scheme]  # PKCS#1 v1.5: TLS 1.2 only
+
+
+@pytest.mark.parametrize(("version", "scheme"), RSA_SCHEMES)
+def test_rustls_server_signs_with_each_rsa_scheme(peers: Peers, rustls: Rustls, pki: PKI,
+                                                  version: str, scheme: str) -> None:
+    """tlskit offering one RSA scheme: rustls signs its CertificateVerify (TLS 1.3) or
+    ServerKeyExchange (TLS 1.2) with it, and tlskit checks the signature."""
+    _, port = rustls.server(peers, "rsa2048", "--versions", VERSION_FLAG[version])
+    hc, line = talk(pki.client_config(versions=[version], signature_schemes=[scheme]), port)
+    assert hc.signature_scheme is not None and hc.signature_scheme.name == scheme
+    assert line["version"] == version
+
+
+@pytest.mark.parametrize(("version", "scheme"), RSA_SCHEMES)
+def test_tlskit_server_with_one_rsa_scheme_to_rustls(peers: Peers, rustls: Rustls,
+                                                     pki: PKI, version: str,
+                                                     scheme: str) -> None:
+    """tlskit's server restricted to one RSA scheme (ServerConfig.signature_schemes) signs
+    with it, which rustls verifies, and asks for it in its CertificateRequest, so rustls
+    signs its client certificate's CertificateVerify with it too. (tlskit's server used
+    to ignore the setting on both counts.)"""
+    _, files = pki.client_cert("rustls-rsa", "rsa2048")
+    signed: list[str] = []
+
+    def tracer(step: str, fields: dict[str, Any]) -> None:
+        if step == "client_certificate_verify":
+            signed.append(fields["scheme"])
+
+    server = peers.thread(tlskit_server(
+        pki.server_config("rsa2048", versions=[version], signature_schemes=[scheme],
+                          client_auth="required", client_trust_anchors=[pki.root],
+                          tracer=tracer),
+        handshake_and_echo))
+    (line,) = rustls.lines(server.port, "--cert", str(files.fullchain), "--key",
+                           str(files.key), "--send", "100")
+    (hc,) = server.join()
+    assert scheme_name(line) == scheme == (hc.signature_scheme and hc.signature_scheme.name)
+    assert signed == [scheme]
+
+
 @pytest.mark.parametrize("suite", TLS13_SUITES + tuple(TLS12_SUITES))
 def test_rustls_server_with_each_suite(peers: Peers, rustls: Rustls, pki: PKI,
                                        suite: str) -> None:

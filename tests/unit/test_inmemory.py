@@ -281,3 +281,57 @@ def test_no_common_signature_scheme_names_both_sides(issued: dict[str, Any], ca:
     assert (f"no certificate can be signed with a {version.replace('v', ' ')} scheme the "
             "client accepts (it accepts ecdsa_secp256r1_sha256; our certificates sign "
             "with rsa_pss_rsae_sha256, ") in str(err.value)
+
+
+@pytest.mark.parametrize(("version", "scheme"), [
+    ("TLSv1.3", "rsa_pss_rsae_sha384"), ("TLSv1.3", "rsa_pss_rsae_sha512"),
+    ("TLSv1.2", "rsa_pss_rsae_sha512"), ("TLSv1.2", "rsa_pkcs1_sha256")])
+def test_server_signs_only_with_its_configured_schemes(issued: dict[str, Any], ca: LocalCA,
+                                                       version: str, scheme: str) -> None:
+    """ServerConfig.signature_schemes limits what the server signs with, as it limits what
+    a client accepts: with one scheme listed, a client offering them all gets that one
+    (the key's own first choice, rsa_pss_rsae_sha256, was used whatever the config said)."""
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=[version]),
+                              "localhost")
+    server = ServerConnection(server_config(issued, "rsa2048", signature_schemes=[scheme]))
+    c_events, _ = exchange(client, server)
+    assert completed(c_events).signature_scheme.name == scheme
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_server_without_a_configured_scheme_for_its_key_refuses(
+        issued: dict[str, Any], ca: LocalCA, version: str) -> None:
+    """No configured scheme fits the key (an RSA certificate, ECDSA schemes only): the
+    handshake fails with handshake_failure and says which schemes were left."""
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=[version]),
+                              "localhost")
+    server = ServerConnection(server_config(issued, "rsa2048",
+                                            signature_schemes=["ecdsa_secp256r1_sha256"]))
+    with pytest.raises(TLSError) as err:
+        exchange(client, server)
+    assert err.value.alert == AlertDescription.handshake_failure
+    assert "scheme the client accepts" in str(err.value)
+
+
+@pytest.mark.parametrize(("version", "scheme"), [
+    ("TLSv1.3", "rsa_pss_rsae_sha512"), ("TLSv1.2", "rsa_pkcs1_sha384")])
+def test_server_asks_client_certificates_for_its_configured_schemes(
+        ca: LocalCA, issued: dict[str, Any], version: str, scheme: str) -> None:
+    """The CertificateRequest lists ServerConfig.signature_schemes, so the client signs
+    with one of them."""
+    bob = ca.issue_client("bob", key_type="rsa2048")
+    client = ClientConnection(ClientConfig(
+        trust_anchors=[ca.root], versions=[version],
+        certificate=CertifiedKey(bob.chain, bob.private_key)), "localhost")
+    signed: list[str] = []
+
+    def tracer(step: str, fields: dict[str, Any]) -> None:
+        if step == "client_certificate_verify":
+            signed.append(fields["scheme"])
+
+    server = ServerConnection(server_config(
+        issued, "rsa2048", client_auth="required", client_trust_anchors=[ca.root],
+        signature_schemes=[scheme, "ecdsa_secp256r1_sha256"], tracer=tracer))
+    _, s_events = exchange(client, server)
+    assert completed(s_events).peer_certificates[0] == bob.certificate
+    assert signed == [scheme]

@@ -373,7 +373,8 @@ class ServerHandshake12(Handshake12):
                 curve = ck.curve12
                 if curve is not None and curve not in client_groups:
                     continue  # RFC 8422 5.1: the client must support the certificate's curve
-                scheme = next((s for s in ck.schemes12 if s in schemes), None)
+                scheme = next((s for s in ck.schemes12 if s in schemes and s in cfg._schemes),
+                              None)
                 if scheme is not None:
                     self.suite12 = self.suite = suite
                     self.certified, self.scheme = ck, SignatureScheme.of(scheme)
@@ -465,9 +466,7 @@ class ServerHandshake12(Handshake12):
             self.flush()
         if cfg.client_auth != "none":
             self._send_traced(T.CERTIFICATE_REQUEST, m12.CertificateRequest12(
-                b"\x01\x40", [int(x) for x in (*crypto.HANDSHAKE_SCHEMES,
-                                                  *crypto.TLS12_EXTRA_SCHEMES)],
-                []))  # rsa_sign, ecdsa_sign
+                b"\x01\x40", self._client_schemes(), []))  # rsa_sign, ecdsa_sign
             self.flush()
         self.send(m12.SERVER_HELLO_DONE)
         if traced:
@@ -544,8 +543,13 @@ class ServerHandshake12(Handshake12):
         return crypto.rsa_decrypt_premaster(self.certified.private_key, cke.encrypted,
                                             self.client_version, fallback)
 
+    def _client_schemes(self) -> list[int]:
+        """The schemes a client's CertificateVerify may use (the CertificateRequest's
+        list): ServerConfig.signature_schemes, those we implement."""
+        return [s for s in self.config._schemes if s in crypto.SCHEMES]
+
     def on_certificate_verify(self, cv: m12.CertificateVerify12, raw: bytes) -> State:
-        if cv.scheme not in crypto.SCHEMES:
+        if cv.scheme not in self._client_schemes():  # 7.4.8: one the CertificateRequest lists
             raise IllegalParameter(f"CertificateVerify scheme {cv.scheme:#06x} not offered")
         leaf = self.auth.chain[0]
         crypto.verify(public_key_of(leaf), cv.scheme, cv.signature, self._cv_messages,

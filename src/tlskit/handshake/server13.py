@@ -423,16 +423,17 @@ class ServerHandshake13(Handshake13):
         """Pick the chain for the SNI name and the scheme the client can verify,
         preferring one whose certificate signatures the client accepts (4.2.3; else any
         signable chain, as the RFC lets the server do)."""
+        ours = self.config._schemes  # ServerConfig.signature_schemes bounds ours too
         signable = []  # (chain, our first scheme the client accepts), as loops: no frames
         for ck in by_server_name(self.config._certs, self.server_name):
             for scheme in ck.schemes:
-                if scheme in schemes:
+                if scheme in schemes and scheme in ours:
                     signable.append((ck, scheme))
                     break
         if not signable:
             raise HandshakeFailure(no_common_scheme("TLS 1.3", schemes, [
                 s for ck in by_server_name(self.config._certs, self.server_name)
-                for s in ck.schemes]))
+                for s in ck.schemes if s in ours]))
         accepted = set(cert_schemes)
         for ck, scheme in signable:
             for sigs in ck.chain_signatures:
@@ -442,6 +443,11 @@ class ServerHandshake13(Handshake13):
                 self.certified, self.scheme = ck, scheme_of(scheme)
                 return
         self.certified, self.scheme = signable[0][0], scheme_of(signable[0][1])
+
+    def _client_schemes(self) -> list[int]:
+        """The schemes a client's CertificateVerify may use (the CertificateRequest's
+        list, 4.3.2): ServerConfig.signature_schemes, the TLS 1.3 ones."""
+        return [s for s in self.config._schemes if s in crypto.HANDSHAKE_SCHEMES]
 
     # -- HelloRetryRequest (4.1.4) --------------------------------------------------------
 
@@ -559,7 +565,7 @@ class ServerHandshake13(Handshake13):
         self._send_encrypted_extensions(offer)
         if cfg.client_auth != "none" and self._psk is None:
             cr = m.CertificateRequest(b"", m.Extensions({
-                _E.signature_algorithms: ext.encode_u16_list(list(crypto.HANDSHAKE_SCHEMES))}))
+                _E.signature_algorithms: ext.encode_u16_list(self._client_schemes())}))
             self.send(cr.encode())
             self.trace(T.CERTIFICATE_REQUEST, message=cr)
         if self._psk is None:
@@ -683,9 +689,8 @@ class ServerHandshake13(Handshake13):
         return _S.WAIT_CERTIFICATE_VERIFY
 
     def on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> State:
-        self.check_certificate_verify(cv, self.auth.chain[0],
-                                      list(crypto.HANDSHAKE_SCHEMES), CV_CLIENT,
-                                      self.hash_before)
+        self.check_certificate_verify(cv, self.auth.chain[0], self._client_schemes(),
+                                      CV_CLIENT, self.hash_before)
         self.auth.scheme = SignatureScheme(cv.algorithm)
         self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, raw=raw,
                    scheme=self.auth.scheme.name)
@@ -752,7 +757,7 @@ class ServerHandshake13(Handshake13):
         return _S.PHA_WAIT_CERTIFICATE_VERIFY
 
     def on_pha_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> State:
-        self.check_certificate_verify(cv, self._pha_chain[0], list(crypto.HANDSHAKE_SCHEMES),
+        self.check_certificate_verify(cv, self._pha_chain[0], self._client_schemes(),
                                       CV_CLIENT, self.hash_before)
         self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, raw=raw,
                    scheme=SignatureScheme(cv.algorithm).name)
