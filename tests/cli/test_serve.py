@@ -250,6 +250,32 @@ def test_client_auth_without_client_ca_is_a_usage_error(pki: PKI) -> None:
                                    "client certificates must come from)")
 
 
+@pytest.mark.parametrize(("cert_text", "key_text", "message"), [
+    ("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", None,
+     "bad.pem holds no readable PEM certificate: not valid DER: an unexpected ASN.1 element"),
+    (None, "not a key\n",
+     "bad.pem: no well-formed PEM block (-----BEGIN ...----- to -----END ...-----)"),
+    (None, "-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n",
+     "bad.pem: not a private key cryptography can read (another format, encrypted without "
+     "the password, or an unsupported key type)"),
+])
+def test_unreadable_cert_or_key_is_one_line_in_words(pki: PKI, tmp_path: Path,
+                                                     cert_text: str | None,
+                                                     key_text: str | None,
+                                                     message: str) -> None:
+    bad = tmp_path / "bad.pem"
+    bad.write_text(cert_text or key_text or "")
+    cert, key = (bad, pki.key) if cert_text else (pki.cert, bad)
+    proc = subprocess.run([sys.executable, "-m", "tlskit", "serve", "--port", "0",
+                           "--cert", str(cert), "--key", str(key)],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    line, = proc.stderr.strip().splitlines()
+    assert line.startswith("tlskit serve: cannot load the certificate or key: ")
+    assert message in line.replace(str(tmp_path) + "/", "")
+    assert "ParseError" not in line and "Tag {" not in line
+
+
 def test_bad_clients_do_not_kill_the_server(serve: Callable[..., Serve], pki: PKI) -> None:
     server = serve("--cert", str(pki.cert), "--key", str(pki.key))
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
