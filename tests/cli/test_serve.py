@@ -318,7 +318,23 @@ def test_port_in_use_is_one_line(pki: PKI) -> None:
             capture_output=True, text=True, timeout=30)
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("tlskit serve: cannot listen on"), lines
+    assert lines == [f"tlskit serve: cannot listen on 127.0.0.1:{port}: Address already in "
+                     "use; something else listens there: stop it, or choose another --port "
+                     "(0 picks a free one)"], lines
+
+
+@pytest.mark.parametrize(("host", "expected"), [
+    ("192.0.2.77", "cannot listen on 192.0.2.77:8443: Cannot assign requested address; "
+                   "192.0.2.77 is not an address of this machine"),
+    ("no-such-host.invalid", "cannot listen on no-such-host.invalid:8443: no-such-host.invalid "
+                             "is not an address or a name that resolves"),
+])
+def test_unusable_listen_address_says_why(pki: PKI, host: str, expected: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tlskit", "serve", "--host", host, "--cert", str(pki.cert),
+         "--key", str(pki.key)], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"tlskit serve: {expected}"
 
 
 def test_version_flags(pki: PKI, serve: Callable[..., Serve]) -> None:
