@@ -548,6 +548,9 @@ class ClientConnection(Connection):
             # which server this is (the ssl module refuses this too).
             raise UsageError("server_name is required to check the server's certificate; "
                              "pass ClientConfig(check_hostname=False) to skip the name check")
+        if server_name == "":
+            raise UsageError("server_name is empty: give the host name (or IP address) "
+                             "being dialled, or None")
         self.close_reply = self.config.close_reply
         self._hs = hs = ClientHandshake13(self.config, self._out, server_name, session,
                                           bytes(early_data))
