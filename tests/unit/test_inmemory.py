@@ -271,6 +271,22 @@ def test_the_server_name_is_sent_in_its_canonical_form(ca: LocalCA, name: str,
     assert name.encode("utf-8") not in hello or name == sent
 
 
+def test_text_passed_as_data_is_a_clear_type_error(ca: LocalCA) -> None:
+    """The TypeError `ssl` gives, saying what to do; the connection is unharmed."""
+    issued = ca.issue_server(["localhost"])
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root]), "localhost")
+    server = ServerConnection(ServerConfig(certificate_chain=issued.chain,
+                                           private_key=issued.private_key))
+    exchange(client, server)
+    hint = "takes bytes, bytearray or memoryview, not str (encode text first, e.g. text.encode())"
+    with pytest.raises(TypeError, match=re.escape("send_data " + hint)):
+        client.send_data("hello")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=re.escape("receive_data " + hint)):
+        server.receive_data("hello")  # type: ignore[arg-type]
+    client.send_data(b"hello")
+    assert [e.data for e in server.receive_data(client.data_to_send())] == [b"hello"]  # type: ignore[attr-defined]
+
+
 def test_server_prefers_a_chain_signed_as_signature_algorithms_cert_asks() -> None:
     """RFC 8446 4.2.3: with two chains for the same name, the one whose certificate
     signatures the client accepts is sent."""
