@@ -389,3 +389,17 @@ def test_server_asks_client_certificates_for_its_configured_schemes(
     _, s_events = exchange(client, server)
     assert completed(s_events).peer_certificates[0] == bob.certificate
     assert signed == [scheme]
+
+
+def test_tls12_certificate_curve_left_out_by_the_client_is_named(
+        issued: dict[str, Any], ca: LocalCA) -> None:
+    """A TLS 1.2 client whose supported_groups list x25519 alone (rustls configured
+    so) cannot be served a P-256 certificate (RFC 8422 5.1): the error says that, not
+    just that no suite fits."""
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=["TLSv1.2"],
+                                           groups=["x25519"]), "localhost")
+    with pytest.raises(TLSError) as err:
+        exchange(client, ServerConnection(server_config(issued, "ec256")))
+    assert err.value.alert == AlertDescription.handshake_failure
+    assert ("our ECDSA certificate's key is on secp256r1, which the client's "
+            "supported_groups (x25519) leave out (RFC 8422 5.1)") in str(err.value)

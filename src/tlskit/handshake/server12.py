@@ -399,10 +399,14 @@ class ServerHandshake12(Handshake12):
                  if c in ch.cipher_suites and crypto.SUITES12[c].kx != "RSA"}
         signers = [ck for ck in certs if ck.auth12 in auths
                    and (ck.curve12 is None or ck.curve12 in client_groups)]
+        off_curve = [ck for ck in certs if ck.auth12 in auths and ck.curve12 is not None
+                     and ck.curve12 not in client_groups]
         if self.group is not None and signers:
             # A suite and a certificate fit: only the signature algorithms do not.
             reason = no_common_scheme("TLS 1.2", schemes,
                                       [s for ck in signers for s in ck.schemes12])
+        elif self.group is not None and off_curve:
+            reason = _curve_not_offered(off_curve, client_groups)
         if rsa_offered and not self.config.legacy_rsa_key_exchange:
             reason += ("; the client offers RSA key transport (TLS_RSA_WITH_*), which is off "
                        "by default (no forward secrecy): set legacy_rsa_key_exchange=True "
@@ -600,3 +604,16 @@ def _encode_certificate12(ck: CertifiedKey) -> bytes:
     """RFC 5246 7.4.2: the chain as a Certificate message, encoded once per CertifiedKey."""
     ck._certificate12 = m12.Certificate12(list(ck.cert_der)).encode()
     return ck._certificate12
+
+
+def _curve_not_offered(certs: list[CertifiedKey], client_groups: list[int]) -> str:
+    """Why ECDSA certificates that fit the suites were passed over: RFC 8422 5.1 lets a
+    server use only curves the client's supported_groups list, its certificate's too
+    (a client listing x25519 alone cannot be served a P-256 certificate)."""
+    curves = ", ".join(dict.fromkeys(NamedGroup.of(ck.curve12).name for ck in certs
+                                     if ck.curve12 is not None))
+    listed = ", ".join(NamedGroup.of(g).name for g in client_groups
+                       if g in NamedGroup._value2member_map_) or "none we know"
+    return (f"our ECDSA certificate's key is on {curves}, which the client's "
+            f"supported_groups ({listed}) leave out (RFC 8422 5.1); serve a certificate on "
+            "a curve the client lists, or an RSA one")
