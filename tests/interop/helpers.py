@@ -229,10 +229,10 @@ def listening_peer(peers: Peers, argv: Sequence[Any]) -> tuple[PeerProcess, int]
 
 def run_peer(argv: Sequence[str], status: int) -> str:
     """One of those clients run to completion, which must exit with ``status``; what it
-    printed (a failure shows all of it)."""
+    printed, stdout then stderr (a failure shows all of it)."""
     run = subprocess.run(list(argv), capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == status, run.stdout + run.stderr
-    return run.stdout
+    return run.stdout + run.stderr
 
 
 def peer_json_lines(out: str) -> list[dict[str, Any]]:

@@ -276,7 +276,7 @@ def test_rustls_retry_request_without_the_session_id_is_refused(
     err = Pump.failed_handshake(pki.client_config(groups=["x25519", "secp384r1"]), port)
     assert isinstance(err, IllegalParameter) and "legacy_session_id" in str(err)
     assert err.alert == AlertDescription.illegal_parameter
-    proc.wait_for(rb"HANDSHAKE ERROR AlertReceived\(IllegalParameter\)")
+    proc.wait_for(rb"HANDSHAKE ERROR AlertReceived\(IllegalParameter\)", stream="stderr")
 
 
 @pytest.mark.parametrize("tickets", [False, True], ids=["stateful", "stateless"])
@@ -316,7 +316,7 @@ def test_tlskit_client_without_common_alpn_to_rustls(peers: Peers, rustls: Rustl
     err = Pump.failed_handshake(pki.client_config(alpn_protocols=["http/1.1"]), port)
     assert isinstance(err, AlertReceived)
     assert err.alert == AlertDescription.no_application_protocol
-    proc.wait_for(rb"HANDSHAKE ERROR NoApplicationProtocol")
+    proc.wait_for(rb"HANDSHAKE ERROR NoApplicationProtocol", stream="stderr")
 
 
 @pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
@@ -341,7 +341,7 @@ def test_tlskit_client_without_certificate_is_refused_by_rustls_tls13(
     proc, port = rustls.server(peers, "ec256", "--ca", str(pki.root_pem))
     alert = alert_after_handshake(pki.client_config(), port).alert
     assert alert == AlertDescription.certificate_required
-    proc.wait_for(rb"HANDSHAKE ERROR NoCertificatesPresented")
+    proc.wait_for(rb"HANDSHAKE ERROR NoCertificatesPresented", stream="stderr")
 
 
 def test_tlskit_client_without_certificate_is_refused_by_rustls_tls12(
@@ -353,7 +353,7 @@ def test_tlskit_client_without_certificate_is_refused_by_rustls_tls12(
     err = Pump.failed_handshake(pki.client_config(versions=["TLSv1.2"]), port)
     assert isinstance(err, AlertReceived)
     assert err.alert == AlertDescription.certificate_required
-    proc.wait_for(rb"HANDSHAKE ERROR NoCertificatesPresented")
+    proc.wait_for(rb"HANDSHAKE ERROR NoCertificatesPresented", stream="stderr")
 
 
 def test_key_update_both_ways_with_rustls(peers: Peers, rustls: Rustls,
@@ -402,7 +402,7 @@ def test_tlskit_client_rejects_rustls_server_with_untrusted_chain(
     err = Pump.failed_handshake(ClientConfig(trust_anchors=[other.root]), port)
     assert isinstance(err, CertificateVerificationError)
     assert err.reason == Reason.unknown_issuer and err.alert == AlertDescription.unknown_ca
-    proc.wait_for(rb"HANDSHAKE ERROR AlertReceived\(UnknownCA\)")
+    proc.wait_for(rb"HANDSHAKE ERROR AlertReceived\(UnknownCA\)", stream="stderr")
 
 
 def test_tlskit_client_rejects_rustls_server_with_wrong_name(
@@ -413,7 +413,7 @@ def test_tlskit_client_rejects_rustls_server_with_wrong_name(
     assert isinstance(err, CertificateVerificationError)
     assert err.reason == Reason.hostname_mismatch
     assert err.alert == AlertDescription.bad_certificate
-    proc.wait_for(rb"HANDSHAKE ERROR AlertReceived\(BadCertificate\)")
+    proc.wait_for(rb"HANDSHAKE ERROR AlertReceived\(BadCertificate\)", stream="stderr")
 
 
 @pytest.mark.parametrize(("ours", "theirs", "rustls_says"), [
@@ -436,7 +436,7 @@ def test_tlskit_client_and_rustls_server_with_nothing_in_common(
     assert isinstance(err, AlertReceived)
     expected = ("protocol_version" if "versions" in ours else "handshake_failure")
     assert err.alert.name == expected
-    proc.wait_for(b"HANDSHAKE ERROR " + rustls_says)
+    proc.wait_for(b"HANDSHAKE ERROR " + rustls_says, stream="stderr")
 
 
 # ------------------------------------------------------------------ rustls client, tlskit server
@@ -472,16 +472,22 @@ def test_rustls_client_with_each_suite(peers: Peers, rustls: Rustls, pki: PKI,
 
 
 @pytest.mark.parametrize("group", GROUPS)
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
 def test_rustls_client_with_one_group(peers: Peers, rustls: Rustls, pki: PKI,
-                                      group: str) -> None:
-    """rustls offering one group (its share for it): tlskit's server takes any group it
-    implements, with no retry."""
+                                      group: str, version: str) -> None:
+    """rustls offering one group (in TLS 1.3 its share for it): tlskit's server takes any
+    group it implements, with no retry; in TLS 1.2 it is the ServerKeyExchange's curve,
+    and rustls' supported_groups must also cover an ECDSA certificate's curve (RFC 8422
+    5.1; see the failures below), hence a certificate to suit each group."""
     steps: list[str] = []
-    config = pki.server_config(tracer=lambda step, fields: steps.append(step))
+    kind = {"x25519": "rsa2048", "secp256r1": "ec256", "secp384r1": "ec384"}[group]
+    config = pki.server_config(kind, tracer=lambda step, fields: steps.append(step))
     server = peers.thread(tlskit_server(config, handshake_and_echo))
-    rustls.lines(server.port, "--groups", group, "--send", "100")
+    (line,) = rustls.lines(server.port, "--groups", group, "--versions",
+                           VERSION_FLAG[version], "--send", "100")
     (hc,) = server.join()
     assert hc.group is not None and hc.group.name == group
+    assert line["version"] == hc.version == version
     assert "hello_retry_request" not in steps
 
 
@@ -638,12 +644,17 @@ def test_rustls_client_rejects_tlskit_server(peers: Peers, rustls: Rustls, pki: 
      ("--suites", "TLS_AES_256_GCM_SHA384"), "handshake_failure"),
     ({"groups": ["secp384r1"]}, ("--groups", "x25519,secp256r1"), "handshake_failure"),
     ({"versions": ["TLSv1.3"]}, ("--versions", "1.2"), "protocol_version"),
-], ids=["suite", "group", "version"])
+    ({"alpn_protocols": ["h2"]}, ("--alpn", "http/1.1"), "no_application_protocol"),
+    ({"versions": ["TLSv1.2"]}, ("--groups", "x25519"), "handshake_failure"),
+], ids=["suite", "group", "version", "alpn", "certificate-curve"])
 def test_rustls_client_and_tlskit_server_with_nothing_in_common(
         peers: Peers, rustls: Rustls, pki: PKI, ours: dict[str, Any],
         theirs: tuple[str, ...], alert: str) -> None:
     """tlskit's server refuses the ClientHello with the alert RFC 8446 asks for, and
-    rustls reports receiving it."""
+    rustls reports receiving it. The last case is TLS 1.2 with a P-256 ECDSA certificate
+    and a rustls client listing x25519 alone in supported_groups: RFC 8422 5.1 has the
+    server respect that list for its certificate's curve too, so tlskit refuses, as
+    OpenSSL and Go do (rustls 0.20 lists only its key-exchange groups there)."""
     server = peers.thread(tlskit_server(pki.server_config(**ours), Pump.handshake_error))
     out = rustls.client(server.port, *theirs, status=1)
     (err,) = server.join()

@@ -7,13 +7,13 @@
 //! sends until its close_notify, answered with ours; then "ECHOED <bytes> <sha256>". With
 //! --close-first it sends its close_notify right after the line and waits for the
 //! client's ("CLOSED"). A failed connection prints "HANDSHAKE ERROR <rustls error>" (or
-//! "CONNECTION ERROR ...") and the server goes on with the next one.
+//! "CONNECTION ERROR ...") on stderr and the server goes on with the next one.
 //!
 //! Client mode connects --n times with one config (one session cache, so later
 //! connections can resume). Each connection sends --send bytes in --rounds pieces, each
 //! read back (the server echoes) before the next is sent, or with --send 0 reads until the
 //! server's close_notify; then it sends close_notify, reads to the server's, and prints
-//! one JSON line. Any failure prints "ERROR <rustls error>" and exits 1.
+//! one JSON line. Any failure prints "ERROR <rustls error>" on stderr and exits 1.
 //!
 //! Flags: --mode client|server; --port P (client); --cert and --key, PEM chain and PKCS#8
 //! key (the server's; a client certificate for the client); --ca PEM (client: its roots;
@@ -74,7 +74,7 @@ struct Args {
 }
 
 fn fail(message: String) -> ! {
-    println!("ERROR {}", message);
+    eprintln!("ERROR {}", message);
     exit(1)
 }
 
@@ -570,7 +570,7 @@ fn serve(args: &Args) {
         let early = match handshake_reading_early_data(&mut stream) {
             Ok(early) => early,
             Err(err) => {
-                say(&format!("HANDSHAKE ERROR {}", explain(&err)));
+                eprintln!("HANDSHAKE ERROR {}", explain(&err));
                 continue;
             }
         };
@@ -586,7 +586,7 @@ fn serve(args: &Args) {
         let line = describe(&stream.conn, resumed, seen.take_scheme(), &extra);
         say(&line);
         if let Err(err) = answer(&mut stream, &line, &early, args.close_first) {
-            say(&format!("CONNECTION ERROR {}", explain(&err)));
+            eprintln!("CONNECTION ERROR {}", explain(&err));
         }
     }
 }
