@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from tlskit import (
     SessionTicketReceived,
     TLSError,
 )
+from tlskit.enums import ExtensionType
 from tlskit.session import Session
 
 from ..support.peers import PeerProcess, Peers
@@ -199,6 +200,17 @@ def resume_and_say(config: ClientConfig, port: int, proc: PeerProcess, session: 
     finally:
         second.dispose()
     return hc
+
+
+def ems_tracer(step_name: str, seen: list[bool]) -> Callable[[str, dict[str, Any]], None]:
+    """A tracer noting whether the ``step_name`` hello (client_hello or server_hello)
+    carried extended_master_secret."""
+
+    def tracer(step: str, fields: dict[str, Any]) -> None:
+        if step == step_name:
+            seen.append(ExtensionType.extended_master_secret in fields["message"].extensions)
+
+    return tracer
 
 
 class ServerHelloExtensions:

@@ -33,7 +33,6 @@ from tlskit import (
 )
 from tlskit.ca import Issued, LocalCA
 from tlskit.config import CertifiedKey
-from tlskit.enums import ExtensionType
 from tlskit.session import SessionCache
 from tlskit.x509.errors import Reason
 
@@ -46,6 +45,7 @@ from .helpers import (
     ECHO_PAYLOAD,
     SCHEME_FOR_CERT,
     alert_after_handshake,
+    ems_tracer,
     handshake_and_echo,
     key_update_on_new_connection,
     line_then_echo,
@@ -177,15 +177,6 @@ def failed_and_drained(config: ClientConfig, port: int, **kw: Any) -> TLSError:
         pump.dispose()
 
 
-def _ems_tracer(step_name: str, seen: list[bool]) -> Callable[[str, dict[str, Any]], None]:
-    """A tracer noting whether the ``step_name`` hello carried extended_master_secret."""
-
-    def tracer(step: str, fields: dict[str, Any]) -> None:
-        if step == step_name:
-            seen.append(ExtensionType.extended_master_secret in fields["message"].extensions)
-
-    return tracer
-
 
 # ------------------------------------------------------------------ tlskit client, JSSE server
 
@@ -254,7 +245,7 @@ def test_tlskit_client_resumes_with_jsse_server_tls12(jsse_servers: Servers,
     ems: list[bool] = []
     _, port = jsse_servers("ec256")
     config = pki.client_config(versions=["TLSv1.2"], session_cache=SessionCache(),
-                               tracer=_ems_tracer("server_hello", ems))
+                               tracer=ems_tracer("server_hello", ems))
     assert _two_connections(config, port) == [(False, False), (True, True)]
     assert ems == [True, True]
 
@@ -345,7 +336,7 @@ def test_jsse_client_resumes_with_tlskit_server(peers: Peers, jsse: Jsse, pki: P
     session; the second connection resumes and both sides say so. For TLS 1.2 JSSE
     offers the extended master secret, so tlskit made the session resumable."""
     ems: list[bool] = []
-    config = pki.server_config(versions=[version], tracer=_ems_tracer("client_hello", ems))
+    config = pki.server_config(versions=[version], tracer=ems_tracer("client_hello", ems))
     server = peers.thread(tlskit_server(config, handshake_and_echo, count=2))
     lines = jsse.client_lines(server.port, "--protocols", version, "--n", "2",
                               "--send", "1000")

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from tlskit import (
     AlertDescription,
@@ -44,7 +45,7 @@ from tlskit import (
 )
 from tlskit.ca import LocalCA
 from tlskit.config import CertifiedKey
-from tlskit.enums import ExtensionType, SignatureScheme
+from tlskit.enums import SignatureScheme
 from tlskit.session import SessionCache
 from tlskit.x509.errors import Reason
 
@@ -58,6 +59,7 @@ from .helpers import (
     SCHEME_FOR_CERT,
     alert_after_handshake,
     echo_payload,
+    ems_tracer,
     handshake_and_echo,
     key_update_on_new_connection,
     line_then_echo,
@@ -132,8 +134,6 @@ def talk(config: ClientConfig, port: int, size: int = 1000,
 
 def fingerprints(chain: list[Any]) -> list[str]:
     """SHA-256 of each certificate's DER, as the peer prints its peer's chain."""
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     return [hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest() for cert in chain]
 
 
@@ -170,7 +170,7 @@ def test_tlskit_client_to_rustls_server_tls12(peers: Peers, rustls: Rustls, pki:
     and always negotiates the extended master secret."""
     ems: list[bool] = []
     _, port = rustls.server(peers, kind, "--versions", "1.2")
-    hc, line = talk(pki.client_config(versions=["TLSv1.2"], tracer=_ems_tracer(
+    hc, line = talk(pki.client_config(versions=["TLSv1.2"], tracer=ems_tracer(
         "server_hello", ems)), port)
     assert hc.version == line["version"] == "TLSv1.2"
     assert hc.cipher_suite.name == line["cipher_suite"]
@@ -178,15 +178,6 @@ def test_tlskit_client_to_rustls_server_tls12(peers: Peers, rustls: Rustls, pki:
     assert hc.signature_scheme.name == RUSTLS_SCHEME[kind]
     assert ems == [True]
 
-
-def _ems_tracer(step_name: str, seen: list[bool]) -> Any:
-    """A tracer noting whether the ``step_name`` hello carried extended_master_secret."""
-
-    def tracer(step: str, fields: dict[str, Any]) -> None:
-        if step == step_name:
-            seen.append(ExtensionType.extended_master_secret in fields["message"].extensions)
-
-    return tracer
 
 
 RSA_SCHEMES = [(version, scheme) for version in ("TLSv1.3", "TLSv1.2")
@@ -520,12 +511,12 @@ def test_rustls_client_resumes_with_tlskit_server(peers: Peers, rustls: Rustls,
     both sides say so. rustls offers the extended master secret, which tlskit needs to
     keep a TLS 1.2 session (RFC 7627 5.3)."""
     ems: list[bool] = []
-    ems_tracer = _ems_tracer("client_hello", ems)
+    note_ems = ems_tracer("client_hello", ems)
     steps: list[str] = []
 
     def tracer(step: str, fields: dict[str, Any]) -> None:
         steps.append(step)
-        ems_tracer(step, fields)
+        note_ems(step, fields)
 
     config = pki.server_config(versions=[version], tracer=tracer)
     server = peers.thread(tlskit_server(config, handshake_and_echo, count=2))
