@@ -268,6 +268,18 @@ def line_then_echo(pump: Pump, size: int = ECHO_PAYLOAD) -> dict[str, Any]:
     return line  # type: ignore[no-any-return]
 
 
+def talk(config: ClientConfig, port: int, size: int = ECHO_PAYLOAD,
+         **kw: Any) -> tuple[HandshakeComplete, dict[str, Any]]:
+    """One tlskit connection to one of those servers: both sides' view of the handshake,
+    after `line_then_echo` (``kw`` goes to `Pump.connect`, e.g. ``server_name``)."""
+    pump = Pump.connect(config, port, **kw)
+    try:
+        hc = pump.handshake()
+        return hc, line_then_echo(pump, size)
+    finally:
+        pump.dispose()
+
+
 def handshake_and_echo(pump: Pump) -> HandshakeComplete:
     """tlskit server body: `echo_until_close`, then what the handshake negotiated."""
     echo_until_close(pump)

@@ -28,7 +28,6 @@ from tlskit import (
     AlertReceived,
     CertificateVerificationError,
     ClientConfig,
-    HandshakeComplete,
     TLSError,
 )
 from tlskit.ca import Issued, LocalCA
@@ -48,7 +47,7 @@ from .helpers import (
     ems_tracer,
     handshake_and_echo,
     key_update_on_new_connection,
-    line_then_echo,
+    talk,
 )
 
 pytestmark = pytest.mark.interop
@@ -148,16 +147,6 @@ def jsse_servers(jsse: Jsse) -> Iterator[Servers]:
     yield get
     peers.close()
 
-
-def talk(config: ClientConfig, port: int, **kw: Any) -> tuple[HandshakeComplete,
-                                                                 dict[str, Any]]:
-    """One tlskit connection to a JSSE server: both sides' view of the handshake."""
-    pump = Pump.connect(config, port, **kw)
-    try:
-        hc = pump.handshake()
-        return hc, line_then_echo(pump)
-    finally:
-        pump.dispose()
 
 
 def failed_and_drained(config: ClientConfig, port: int, **kw: Any) -> TLSError:

@@ -4,7 +4,7 @@ in its own ways (no TLS 1.0/1.1, no CBC, no RSA key exchange, EMS whenever offer
 
 The peer is `rustls/` (a small Cargo project, `src/main.rs`), built once per session,
 offline, against the rustls 0.20.8 sources Debian packages (librust-rustls-dev, installed
-with cargo by .ci/install-test-deps.sh); a build from nothing takes about 15 s. Its server
+with cargo by .ci/install-test-deps.sh); a build from nothing takes 10 to 25 s. Its server
 sends one JSON line describing the connection (version, suite, ALPN, resumption, the
 client's signature scheme and certificates, SNI), then echoes until close_notify and prints
 how much it echoed with its SHA-256; its client sends a payload, reads it back, closes and
@@ -39,7 +39,6 @@ from tlskit import (
     ClientConfig,
     ClientConnection,
     ConnectionClosed,
-    HandshakeComplete,
     IllegalParameter,
     TLSError,
 )
@@ -62,7 +61,7 @@ from .helpers import (
     ems_tracer,
     handshake_and_echo,
     key_update_on_new_connection,
-    line_then_echo,
+    talk,
 )
 
 pytestmark = pytest.mark.interop
@@ -119,17 +118,6 @@ def rustls(tmp_path_factory: pytest.TempPathFactory, pki: PKI) -> Rustls:
     """rustls-peer built from source against Debian's crates; never the network."""
     return Rustls(build_rust(PROJECT, tmp_path_factory.mktemp("rustls")), pki)
 
-
-def talk(config: ClientConfig, port: int, size: int = 1000,
-         **kw: Any) -> tuple[HandshakeComplete, dict[str, Any]]:
-    """One tlskit connection to a rustls server: both sides' view of the handshake, after
-    ``size`` bytes echoed and close_notify both ways."""
-    pump = Pump.connect(config, port, **kw)
-    try:
-        hc = pump.handshake()
-        return hc, line_then_echo(pump, size)
-    finally:
-        pump.dispose()
 
 
 def fingerprints(chain: list[Any]) -> list[str]:
