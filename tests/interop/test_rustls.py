@@ -14,8 +14,8 @@ both sides: tlskit's exception and alert, and what rustls made of it.
 
 Beyond the basics (versions, certificate types, every suite and group, retries,
 resumption, ALPN, client certificates, KeyUpdate, 4 MiB echoes, close_notify from either
-side, failures), the peer cuts its records to 27 bytes, sends and accepts 0-RTT data, and
-resumes after a retry or with a client certificate. rustls 0.20 has no API to send a
+side, failures), the peer cuts its records to 27 bytes, sends and accepts 0-RTT data,
+sends 0.5-RTT data, and resumes after a retry or with a client certificate. rustls 0.20 has no API to send a
 KeyUpdate (it answers one) and does not report the group, the resumption or the peer's
 signature: the peer finds those out itself (see the top of main.rs), and the group is
 checked on tlskit's side with the peer restricted to it.
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from tlskit import (
     ClientConfig,
     ClientConnection,
     ConnectionClosed,
+    DataReceived,
     IllegalParameter,
     TLSError,
 )
@@ -49,6 +51,7 @@ from tlskit.session import SessionCache
 from tlskit.x509.errors import Reason
 
 from ..support.peers import PeerProcess
+from ..support.ports import HOST, TIMEOUT
 from ..support.pump import Pump, echo_until_close, tlskit_server
 from ..support.rust import build_rust
 from . import helpers
@@ -61,6 +64,7 @@ from .helpers import (
     ems_tracer,
     handshake_and_echo,
     key_update_on_new_connection,
+    line_then_echo,
     talk,
 )
 
@@ -667,8 +671,9 @@ def test_rustls_client_without_certificate_refused_by_tlskit(
 def test_rustls_server_with_tiny_records(peers: Peers, rustls: Rustls, pki: PKI,
                                          version: str) -> None:
     """rustls cutting every record to 27 bytes of plaintext (max_fragment_size 32): its
-    RSA chain arrives in a hundred records, which tlskit reassembles, and so does every
-    record of the echo."""
+    certificate chain arrives in some fifty records and its Certificate and
+    CertificateVerify messages span several each, which tlskit reassembles, as it does
+    the echo's 27-byte records."""
     _, port = rustls.server(peers, "rsa2048", "--max-fragment", "32", "--versions",
                             VERSION_FLAG[version])
     hc, line = talk(pki.client_config(), port, 20_000)
@@ -804,3 +809,27 @@ def test_tlskit_client_early_data_to_rustls_server(peers: Peers, rustls: Rustls,
     finally:
         pump.dispose()
     assert line["early_data"] == len(b"early bird\n") and line["resumed"]
+
+
+def test_rustls_server_half_rtt_data_to_tlskit(peers: Peers, rustls: Rustls,
+                                               pki: PKI) -> None:
+    """rustls sends application data right after its Finished (0.5-RTT data, RFC 8446 2;
+    rustls does so only when it asks for no client certificate): tlskit, holding its own
+    Finished back, already delivers it, then finishes and talks on as usual."""
+    _, port = rustls.server(peers, "ec256", "--half-rtt")
+    conn = ClientConnection(pki.client_config(), "localhost")
+    sock = socket.create_connection((HOST, port), timeout=TIMEOUT)
+    early = bytearray()
+    try:
+        sock.sendall(conn.data_to_send())  # the ClientHello; our Finished stays unsent
+        while b"\n" not in early:
+            chunk = sock.recv(65536)
+            assert chunk, "rustls closed the connection"
+            early += b"".join(e.data for e in conn.receive_data(chunk)
+                              if isinstance(e, DataReceived))
+        assert early == b"sent before your Finished\n"
+        pump = Pump(conn, sock)  # sends the Finished, then the usual exchange
+        line = line_then_echo(pump)
+    finally:
+        sock.close()
+    assert line["version"] == "TLSv1.3"

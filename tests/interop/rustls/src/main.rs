@@ -22,7 +22,8 @@
 //! preference order); --alpn; --n; --send; --rounds; --early N (client: 0-RTT bytes on
 //! resumptions; server: accept up to N); --max-fragment N (largest record, 32 and up);
 //! --tickets (server: self-encrypted tickets instead of its session cache); --no-tickets
-//! (client: TLS 1.2 session IDs only); --close-first (server).
+//! (client: TLS 1.2 session IDs only); --close-first (server); --half-rtt (server: a line
+//! sent as 0.5-RTT data, right after its Finished, before the JSON line).
 //!
 //! rustls 0.20 does not say whether a handshake resumed, which group it used, or which
 //! signature the peer made, so the peer finds out: the certificate verifiers it installs
@@ -68,6 +69,7 @@ struct Args {
     rounds: usize,
     max_fragment: Option<usize>,
     early: usize,
+    half_rtt: bool,
     tickets: bool,
     no_tickets: bool,
     close_first: bool,
@@ -109,6 +111,7 @@ fn parse_args() -> Args {
             "--tickets" => args.tickets = true,
             "--no-tickets" => args.no_tickets = true,
             "--close-first" => args.close_first = true,
+            "--half-rtt" => args.half_rtt = true,
             _ => {
                 let value = argv
                     .get(i + 1)
@@ -537,12 +540,16 @@ fn server_config(args: &Args, seen: &Arc<Seen>, secrets: &Arc<MasterSecrets>) ->
     config.alpn_protocols = args.alpn.clone();
     config.max_fragment_size = args.max_fragment;
     config.max_early_data_size = args.early as u32;
+    config.send_half_rtt_data = args.half_rtt;
     config.key_log = secrets.clone();
     if args.tickets {
         config.ticketer = rustls::Ticketer::new().unwrap_or_else(|e| fail(format!("{:?}", e)));
     }
     config
 }
+
+/// What --half-rtt sends before the handshake completes.
+const HALF_RTT_LINE: &[u8] = b"sent before your Finished\n";
 
 fn serve(args: &Args) {
     let seen = Arc::new(Seen::default());
@@ -562,6 +569,13 @@ fn serve(args: &Args) {
         let mut server =
             ServerConnection::new(config.clone()).unwrap_or_else(|e| fail(format!("{:?}", e)));
         server.set_resumption_data(b"issued by rustls-peer");
+        if args.half_rtt {
+            // Queued before the handshake: sent right after our Finished (0.5-RTT data).
+            server
+                .writer()
+                .write_all(HALF_RTT_LINE)
+                .unwrap_or_else(|e| fail(format!("half-RTT data: {}", e)));
+        }
         secrets.last_repeated.store(false, Ordering::SeqCst);
         let mut stream = Stream {
             conn: Connection::Server(server),
