@@ -15,10 +15,10 @@ both sides: tlskit's exception and alert, and what rustls made of it.
 Beyond the basics (versions, certificate types, every suite and group, retries,
 resumption, ALPN, client certificates, KeyUpdate, 4 MiB echoes, close_notify from either
 side, failures), the peer cuts its records to 27 bytes, sends and accepts 0-RTT data,
-sends 0.5-RTT data, and resumes after a retry or with a client certificate. rustls 0.20 has no API to send a
-KeyUpdate (it answers one) and does not report the group, the resumption or the peer's
-signature: the peer finds those out itself (see the top of main.rs), and the group is
-checked on tlskit's side with the peer restricted to it.
+sends 0.5-RTT data, and resumes after a retry or with a client certificate. rustls 0.20
+has no API to send a KeyUpdate (it answers one) and does not report the group, the
+resumption or the peer's signature: the peer finds those out itself (see the top of
+main.rs), and the group is checked on tlskit's side with the peer restricted to it.
 """
 
 from __future__ import annotations
@@ -302,18 +302,23 @@ def test_tlskit_client_without_common_alpn_to_rustls(peers: Peers, rustls: Rustl
     proc.wait_for(rb"HANDSHAKE ERROR NoApplicationProtocol", stream="stderr")
 
 
+@pytest.mark.parametrize("kind", ["ec256", "ec384", "rsa2048", "ed25519"])
 @pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
 def test_tlskit_client_certificate_to_rustls_server(peers: Peers, rustls: Rustls,
-                                                    pki: PKI, version: str) -> None:
-    """rustls requires a client certificate from the test root and verifies it; it
-    reports tlskit's chain and signature scheme."""
-    issued, _ = pki.client_cert("rustls-needs-me")
+                                                    pki: PKI, version: str,
+                                                    kind: str) -> None:
+    """rustls requires a client certificate from the test root and verifies it (each key
+    type); it reports tlskit's chain and the scheme tlskit signed with (tlskit's first
+    choice for the key among those rustls asks for)."""
+    issued, _ = pki.client_cert(f"tlskit-{kind}", kind)
     _, port = rustls.server(peers, "ec256", "--ca", str(pki.root_pem))
     config = pki.client_config(versions=[version],
                                certificate=CertifiedKey(issued.chain, issued.private_key))
     _hc, line = talk(config, port)
     assert line["peer_certificates_sha256"] == fingerprints(issued.chain)
-    assert scheme_name(line) == "ecdsa_secp256r1_sha256"
+    # TLS 1.2 does not bind ECDSA to a curve: tlskit signs SHA-256 with any EC key there.
+    tls12 = {"ec384": "ecdsa_secp256r1_sha256"} if version == "TLSv1.2" else {}
+    assert scheme_name(line) == {**SCHEME_FOR_CERT, **tls12}[kind]
 
 
 def test_tlskit_client_without_certificate_is_refused_by_rustls_tls13(
@@ -529,19 +534,29 @@ def test_alpn_rustls_client_to_tlskit_server(peers: Peers, rustls: Rustls,
     assert line["alpn"] == hc.alpn_protocol == "h2"
 
 
+@pytest.mark.parametrize("kind", ["ec256", "ec384", "rsa2048", "ed25519"])
 @pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
 def test_rustls_client_certificate_to_tlskit_server(peers: Peers, rustls: Rustls,
-                                                    pki: PKI, version: str) -> None:
-    issued, files = pki.client_cert("rustls-side")
+                                                    pki: PKI, version: str,
+                                                    kind: str) -> None:
+    """tlskit's server requires and verifies rustls' client certificate (each key type),
+    signed with rustls' first choice for the key."""
+    issued, files = pki.client_cert(f"rustls-{kind}", kind)
+    signed: list[str] = []
+
+    def tracer(step: str, fields: dict[str, Any]) -> None:
+        if step == "client_certificate_verify":
+            signed.append(fields["scheme"])
+
     server = peers.thread(tlskit_server(
         pki.server_config(versions=[version], client_auth="required",
-                          client_trust_anchors=[pki.root]),
+                          client_trust_anchors=[pki.root], tracer=tracer),
         handshake_and_echo))
     (line,) = rustls.lines(server.port, "--cert", str(files.fullchain),
                            "--key", str(files.key), "--send", "100")
     (hc,) = server.join()
     assert fingerprints(hc.peer_certificates) == fingerprints(issued.chain)
-    assert line["version"] == version
+    assert line["version"] == version and signed == [RUSTLS_SCHEME[kind]]
 
 
 def test_rustls_client_answers_tlskit_key_update(peers: Peers, rustls: Rustls,
