@@ -134,6 +134,16 @@ def scheme_name(line: dict[str, Any]) -> str | None:
     return None if code is None else SignatureScheme(code).name
 
 
+def client_signature_tracer(signed: list[str]) -> Any:
+    """A server tracer noting the scheme of each client CertificateVerify."""
+
+    def tracer(step: str, fields: dict[str, Any]) -> None:
+        if step == "client_certificate_verify":
+            signed.append(fields["scheme"])
+
+    return tracer
+
+
 def client_pattern(size: int) -> bytes:
     """What the rustls client sends: byte i is i mod 251."""
     return (bytes(range(251)) * (size // 251 + 1))[:size]
@@ -200,11 +210,7 @@ def test_tlskit_server_with_one_rsa_scheme_to_rustls(peers: Peers, rustls: Rustl
     to ignore the setting on both counts.)"""
     _, files = pki.client_cert("rustls-rsa", "rsa2048")
     signed: list[str] = []
-
-    def tracer(step: str, fields: dict[str, Any]) -> None:
-        if step == "client_certificate_verify":
-            signed.append(fields["scheme"])
-
+    tracer = client_signature_tracer(signed)
     server = peers.thread(tlskit_server(
         pki.server_config("rsa2048", versions=[version], signature_schemes=[scheme],
                           client_auth="required", client_trust_anchors=[pki.root],
@@ -543,11 +549,7 @@ def test_rustls_client_certificate_to_tlskit_server(peers: Peers, rustls: Rustls
     signed with rustls' first choice for the key."""
     issued, files = pki.client_cert(f"rustls-{kind}", kind)
     signed: list[str] = []
-
-    def tracer(step: str, fields: dict[str, Any]) -> None:
-        if step == "client_certificate_verify":
-            signed.append(fields["scheme"])
-
+    tracer = client_signature_tracer(signed)
     server = peers.thread(tlskit_server(
         pki.server_config(versions=[version], client_auth="required",
                           client_trust_anchors=[pki.root], tracer=tracer),
