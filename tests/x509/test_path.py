@@ -196,7 +196,7 @@ def test_depth_beats_a_same_name_key_that_is_not_the_issuer() -> None:
         _verify(Verifier(TrustStore([r.cert]), max_depth=1), lf, pool)
     assert err.value.reason is Reason.path_too_long
     assert err.value.certificate == old.cert
-    assert "beyond the maximum path depth of 1" in str(err.value)
+    assert "beyond the maximum path depth of 1; raise Verifier(max_depth=...)" in str(err.value)
 
 
 def test_leaf_in_store_is_a_one_certificate_path() -> None:

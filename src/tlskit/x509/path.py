@@ -331,7 +331,8 @@ class PathBuilder:
             return new_path
         if intermediates + 1 > self.ctx.max_depth:
             detail = (f"would be intermediate number {intermediates + 1}, beyond the maximum "
-                      f"path depth of {self.ctx.max_depth}")
+                      f"path depth of {self.ctx.max_depth}; raise Verifier(max_depth=...) if "
+                      f"chains this long are expected")
             self._note(_bad(candidate, "path depth", Reason.path_too_long, detail, role),
                        new_path)
             return None
