@@ -69,6 +69,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from . import _ocsp_der
+from .x509.names import valid_dns_san
 
 if TYPE_CHECKING:
     from .config import ClientConfig, ServerConfig
@@ -306,7 +307,19 @@ def _dns_name(name: str) -> str:
         encoded = [label.lower() if label.isascii() else _to_alabel(label) for label in labels]
     except (UnicodeError, ValueError) as exc:
         raise CAError(f"cannot IDNA-encode {name!r}: {exc}") from exc
-    return ".".join(encoded)
+    result = ".".join(encoded)
+    # A name no client would match is a certificate that cannot work: say why now.
+    if encoded[-1].isdigit():
+        raise CAError(f"{name!r} is not a valid IP address, and a host name cannot end in "
+                      "a numeric label")
+    if not valid_dns_san(result):
+        if "*" in result:
+            raise CAError(f"invalid wildcard name {name!r}: a wildcard must be the whole "
+                          "leftmost label, followed by at least two labels "
+                          "(e.g. *.example.com)")
+        raise CAError(f"invalid host name {name!r}: labels are letters, digits, hyphens "
+                      "(not first or last) and underscores, at most 63 characters each")
+    return result
 
 
 def _general_name(name: str, kind: Kind) -> x509.GeneralName:

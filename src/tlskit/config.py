@@ -38,6 +38,7 @@ from .iana import parse_cipher_suite, parse_group, parse_signature_scheme
 from .session import MAX_TICKET_LIFETIME, SessionCache, TicketSealer
 from .sessionstore import GuardedStore, MemoryStore, SessionStore
 from .verifier import CertificateVerifier
+from .x509.parsed import describe_parse_error
 
 KeyLogCallback = Callable[[str, bytes, bytes], None]  # label, client_random, secret
 Tracer = Callable[[str, dict[str, Any]], None]          # step name, fields
@@ -123,13 +124,26 @@ def _refuse_deletion(self: object, name: str) -> None:
 
 
 def load_pem_chain(path: str | Path) -> list[x509.Certificate]:
-    """Every certificate in a PEM file, in file order (leaf first for a server chain)."""
-    return x509.load_pem_x509_certificates(Path(path).read_bytes())
+    """Every certificate in a PEM file, in file order (leaf first for a server chain).
+    ValueError names the file and says what is wrong with it."""
+    data = Path(path).read_bytes()
+    try:
+        return x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise ValueError(f"{os.fspath(path)} holds no readable PEM certificate: "
+                         f"{describe_parse_error(exc)}") from exc
 
 
 def load_pem_private_key(path: str | Path, password: bytes | None = None) -> Any:
-    """The private key in a PEM file (encrypted ones need ``password``)."""
-    return serialization.load_pem_private_key(Path(path).read_bytes(), password)
+    """The private key in a PEM file (encrypted ones need ``password``). ValueError and
+    TypeError (a password missing or not needed) name the file."""
+    data = Path(path).read_bytes()
+    try:
+        return serialization.load_pem_private_key(data, password)
+    except ValueError as exc:
+        raise ValueError(f"{os.fspath(path)}: {describe_parse_error(exc)}") from exc
+    except TypeError as exc:
+        raise TypeError(f"{os.fspath(path)}: {exc}") from exc
 
 
 class CertificateValidityWarning(UserWarning):

@@ -57,6 +57,16 @@ _SEND_NAMES = ("send_data", "send_data_into")
 _RECEIVE_NAMES = ("receive_data", "receive_data_into")
 
 
+
+def _bytes_like(data: object, what: str) -> None:
+    """The TypeError `ssl` gives for text or other objects passed as data (the general
+    paths check; the one-record fast paths only take `bytes` or byte views anyway)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{what} takes bytes, bytearray or memoryview, not "
+                        f"{type(data).__name__}"
+                        + (" (encode text first, e.g. text.encode())"
+                           if isinstance(data, str) else ""))
+
 class HandshakeOutput:
     """The connection's side of `handshake.common.Output`: applies what a handshake
     asks for to the record layer and the event list, through their public methods. It
@@ -258,6 +268,7 @@ class Connection:
     def _receive(self, data: bytes | bytearray | memoryview, out: memoryview | None,
                  written: int) -> tuple[int, list[Event]]:
         """The general path of `receive_data` (`out` None) and `receive_data_into`."""
+        _bytes_like(data, "receive_data")
         records = self._records
         events = self._events
         if self._error is not None:
@@ -432,6 +443,7 @@ class Connection:
         if self._send_ok and type(data) is bytes and \
                 self._records.sealer.send_app(data):  # type: ignore[union-attr]
             return  # the bulk case: one record sealed by the write protector
+        _bytes_like(data, "send_data")
         if self._error is not None:
             raise self._error
         if self._sent_close:
@@ -548,6 +560,9 @@ class ClientConnection(Connection):
             # which server this is (the ssl module refuses this too).
             raise UsageError("server_name is required to check the server's certificate; "
                              "pass ClientConfig(check_hostname=False) to skip the name check")
+        if server_name == "":
+            raise UsageError("server_name is empty: give the host name (or IP address) "
+                             "being dialled, or None")
         self.close_reply = self.config.close_reply
         self._hs = hs = ClientHandshake13(self.config, self._out, server_name, session,
                                           bytes(early_data))

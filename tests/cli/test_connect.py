@@ -10,6 +10,7 @@ import queue
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -37,6 +38,7 @@ class PKI:
         self.base = base
         local = LocalhostPKI.create(base, "leaf")
         issued, self.root, self.chain = local.issued, local.root, local.intermediate
+        self.ca_for_rsa = local.ca
         self.cert, self.key = local.cert, local.key
         # only the leaf in leaf.pem: s_server gets the intermediate from -cert_chain
         self.cert.write_bytes(issued.cert_pem().split(b"-----END CERTIFICATE-----")[0]
@@ -228,6 +230,26 @@ def test_tls12(pki: PKI) -> None:
         s.close()
 
 
+def test_rsa_key_transport_only_server_names_the_switch(pki: PKI, tmp_path: Path) -> None:
+    """A TLS 1.2 server with only RSA key transport refuses the default offer with
+    handshake_failure; the line names --legacy-rsa-kx, which then connects."""
+    rsa = pki.ca_for_rsa.issue_server(["localhost"], key_type="rsa2048")
+    cert, key = rsa.write(cert_path=tmp_path / "rsa.pem", key_path=tmp_path / "rsa-key.pem")
+    s = SServer("-cert", str(cert), "-key", str(key), "-cert_chain", str(pki.chain),
+                "-cipher", "AES128-GCM-SHA256",
+                tls="-tls1_2")
+    try:
+        line = one_error_line(tlskit(f"localhost:{s.port}", "--cafile", str(pki.root)))
+        assert "sent alert handshake_failure (40)" in line
+        assert "a server limited to RSA key transport needs --legacy-rsa-kx" in line
+        ok = tlskit(f"localhost:{s.port}", "--cafile", str(pki.root), "--legacy-rsa-kx",
+                    "--json")
+        assert ok.returncode == 0, ok.stderr
+        assert json.loads(ok.stdout)["cipher_suite"] == "TLS_RSA_WITH_AES_128_GCM_SHA256"
+    finally:
+        s.close()
+
+
 def test_tls12_trace_and_diagram(pki: PKI, tmp_path: Path) -> None:
     """Against OpenSSL: the TLS 1.2 trace and diagram show every message of RFC 5246 7.3
     in order, the group on ServerKeyExchange, and only the Finished messages encrypted."""
@@ -304,6 +326,43 @@ def test_silent_server_times_out() -> None:
         port = listener.getsockname()[1]
         line = one_error_line(tlskit(f"127.0.0.1:{port}", "--timeout", "0.5"))
     assert "timed out" in line
+
+
+@pytest.mark.parametrize("how", ["close", "reset"])
+def test_server_hanging_up_on_the_hello_gets_a_hint(how: str) -> None:
+    """Some servers (old ones, or ones refusing the offer) drop a ClientHello without an
+    alert, by a close or a reset: the line says what that usually means and what to try."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def hang_up() -> None:
+            conn, _ = listener.accept()
+            conn.recv(4096)
+            if how == "reset":
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+
+        threading.Thread(target=hang_up, daemon=True).start()
+        line = one_error_line(tlskit(f"127.0.0.1:{port}"))
+    assert line.startswith(f"tlskit connect: connection reset by 127.0.0.1:{port} during "
+                           if how == "reset" else
+                           f"tlskit connect: 127.0.0.1:{port} closed the connection during")
+    assert line.endswith("without answering the ClientHello; servers do that when they "
+                         "speak only TLS 1.1 or older (not implemented) or refuse the offer "
+                         "without an alert: --tls1.2, --groups or --ciphers narrow the "
+                         "offer, --trace shows it")
+
+
+def test_tls10_only_server_gets_the_protocol_version_hint(pki: PKI) -> None:
+    old = SServer("-cert", str(pki.cert), "-cert_chain", str(pki.chain), "-key", str(pki.key),
+                  "-cipher", "ALL:@SECLEVEL=0", tls="-tls1")
+    try:
+        line = one_error_line(tlskit(f"localhost:{old.port}", "--cafile", str(pki.root)))
+    finally:
+        old.close()
+    assert line == (f"tlskit connect: the handshake failed: localhost:{old.port} sent alert "
+                    "protocol_version (70); the server speaks neither TLS 1.3 nor TLS 1.2 as "
+                    "tlskit does (older versions are not implemented)")
 
 
 def test_not_a_tls_server() -> None:

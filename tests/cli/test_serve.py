@@ -250,6 +250,32 @@ def test_client_auth_without_client_ca_is_a_usage_error(pki: PKI) -> None:
                                    "client certificates must come from)")
 
 
+@pytest.mark.parametrize(("cert_text", "key_text", "message"), [
+    ("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", None,
+     "bad.pem holds no readable PEM certificate: not valid DER: an unexpected ASN.1 element"),
+    (None, "not a key\n",
+     "bad.pem: no well-formed PEM block (-----BEGIN ...----- to -----END ...-----)"),
+    (None, "-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n",
+     "bad.pem: not a private key cryptography can read (another format, encrypted without "
+     "the password, or an unsupported key type)"),
+])
+def test_unreadable_cert_or_key_is_one_line_in_words(pki: PKI, tmp_path: Path,
+                                                     cert_text: str | None,
+                                                     key_text: str | None,
+                                                     message: str) -> None:
+    bad = tmp_path / "bad.pem"
+    bad.write_text(cert_text or key_text or "")
+    cert, key = (bad, pki.key) if cert_text else (pki.cert, bad)
+    proc = subprocess.run([sys.executable, "-m", "tlskit", "serve", "--port", "0",
+                           "--cert", str(cert), "--key", str(key)],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    line, = proc.stderr.strip().splitlines()
+    assert line.startswith("tlskit serve: cannot load the certificate or key: ")
+    assert message in line.replace(str(tmp_path) + "/", "")
+    assert "ParseError" not in line and "Tag {" not in line
+
+
 def test_bad_clients_do_not_kill_the_server(serve: Callable[..., Serve], pki: PKI) -> None:
     server = serve("--cert", str(pki.cert), "--key", str(pki.key))
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
@@ -292,7 +318,23 @@ def test_port_in_use_is_one_line(pki: PKI) -> None:
             capture_output=True, text=True, timeout=30)
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("tlskit serve: cannot listen on"), lines
+    assert lines == [f"tlskit serve: cannot listen on 127.0.0.1:{port}: Address already in "
+                     "use; something else listens there: stop it, or choose another --port "
+                     "(0 picks a free one)"], lines
+
+
+@pytest.mark.parametrize(("host", "expected"), [
+    ("192.0.2.77", "cannot listen on 192.0.2.77:8443: Cannot assign requested address; "
+                   "192.0.2.77 is not an address of this machine"),
+    ("no-such-host.invalid", "cannot listen on no-such-host.invalid:8443: no-such-host.invalid "
+                             "is not an address or a name that resolves"),
+])
+def test_unusable_listen_address_says_why(pki: PKI, host: str, expected: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tlskit", "serve", "--host", host, "--cert", str(pki.cert),
+         "--key", str(pki.key)], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"tlskit serve: {expected}"
 
 
 def test_version_flags(pki: PKI, serve: Callable[..., Serve]) -> None:

@@ -194,7 +194,10 @@ def test_openssl_ocsp_two_certs_against_the_cli_responder(
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["missing.pem"], "cannot read CERT missing.pem: No such file or directory"),
-    (["garbage.pem"], "CERT garbage.pem is not a PEM or DER certificate"),
+    (["garbage.pem"], "CERT garbage.pem is not a PEM or DER certificate (not valid DER: "
+                      "the data ends early"),
+    (["badpem.pem"], "CERT badpem.pem is not a PEM or DER certificate (not valid DER: "
+                     "an unexpected ASN.1 element)"),
     (["good.test.pem", "--cafile", "garbage.pem"], "--cafile garbage.pem"),
     (["good.test.pem", "--cafile", "missing.pem"], "cannot read --cafile missing.pem"),
     (["good.test.pem", "--chain", "missing.pem"], "cannot read --chain missing.pem"),
@@ -203,7 +206,10 @@ def test_openssl_ocsp_two_certs_against_the_cli_responder(
 ])
 def test_bad_input_is_one_line(setup: Setup, argv: list[str], message: str) -> None:
     (setup.base / "garbage.pem").write_text("not a certificate\n")
+    (setup.base / "badpem.pem").write_text(
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
     if "--cafile" not in argv:
         argv = [*argv, "--cafile", "ca/root.pem"]
     line = one_error_line(tlskit("verify", *argv, cwd=setup.base), "tlskit verify: error: ")
     assert message in line
+    assert "ParseError" not in line  # cryptography's debug text, put in words

@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import ipaddress
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -159,6 +160,21 @@ def test_bad_input_is_rejected(ca: LocalCA) -> None:
         ca.issue_server([])
     with pytest.raises(CAError, match="outlive"):
         ca.issue_server(["localhost"], days=100 * 365)
+
+
+@pytest.mark.parametrize(("name", "reason"), [
+    ("*.*.example.com", "a wildcard must be the whole leftmost label"),
+    ("a*.example.com", "a wildcard must be the whole leftmost label"),
+    ("*.com", "followed by at least two labels"),
+    ("300.1.1.1", "not a valid IP address, and a host name cannot end in a numeric label"),
+    ("-dash.example", "labels are letters, digits, hyphens (not first or last)"),
+    ("a..b", "invalid host name 'a..b'"),
+])
+def test_names_no_client_would_match_are_refused(ca: LocalCA, name: str, reason: str) -> None:
+    """The verifier (and browsers) would never match these: refuse to issue them, and say
+    why, rather than hand out a certificate that cannot work."""
+    with pytest.raises(CAError, match=re.escape(reason)):
+        ca.issue_server([name])
 
 
 def test_expired_certificate_via_clock() -> None:

@@ -4,6 +4,7 @@ KeyUpdate, close_notify, ALPN, HelloRetryRequest, record_size_limit."""
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 
 import pytest
@@ -231,6 +232,59 @@ def test_a_client_without_server_name_is_refused_unless_it_opts_out(ca: LocalCA)
     with pytest.raises(UsageError, match="server_name"):
         ClientConnection(ClientConfig(trust_anchors=[ca.root]))
     ClientConnection(ClientConfig(trust_anchors=[ca.root], check_hostname=False))
+
+
+@pytest.mark.parametrize(("name", "why"), [
+    ("exa mple.com", "invalid label 'exa mple'"),
+    ("bad\x00name", "invalid label"),
+    ("*.example.com", "invalid label '*'"),
+    ("a..b", "invalid label ''"),
+    ("10.0.0.256", "looks like a numeric address"),
+])
+def test_a_server_name_no_certificate_could_match_is_refused_before_sending(
+        ca: LocalCA, name: str, why: str) -> None:
+    """Not sent in the clear to be refused later: rustls and Python's ssl refuse such
+    names up front too (RFC 6066 3: HostName is a DNS host name)."""
+    for check in (True, False):
+        with pytest.raises(ValueError, match=f"server_name {re.escape(repr(name))} is not a "
+                                             f"valid host name: .*{re.escape(why)}"):
+            ClientConnection(ClientConfig(trust_anchors=[ca.root], check_hostname=check), name)
+
+
+def test_an_empty_server_name_is_a_usage_error(ca: LocalCA) -> None:
+    from tlskit import UsageError
+    with pytest.raises(UsageError, match="server_name is empty"):
+        ClientConnection(ClientConfig(trust_anchors=[ca.root]), "")
+
+
+@pytest.mark.parametrize(("name", "sent"), [
+    ("LocalHost.", "localhost"),             # RFC 6066 3: no trailing dot; case folded
+    ("bücher.example", "xn--bcher-kva.example"),
+    ("my_host.internal", "my_host.internal"),  # underscores occur in real host names
+])
+def test_the_server_name_is_sent_in_its_canonical_form(ca: LocalCA, name: str,
+                                                       sent: str) -> None:
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root], check_hostname=False),
+                              name)
+    hello = client.data_to_send()
+    assert len(sent).to_bytes(2, "big") + sent.encode() in hello
+    assert name.encode("utf-8") not in hello or name == sent
+
+
+def test_text_passed_as_data_is_a_clear_type_error(ca: LocalCA) -> None:
+    """The TypeError `ssl` gives, saying what to do; the connection is unharmed."""
+    issued = ca.issue_server(["localhost"])
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root]), "localhost")
+    server = ServerConnection(ServerConfig(certificate_chain=issued.chain,
+                                           private_key=issued.private_key))
+    exchange(client, server)
+    hint = "takes bytes, bytearray or memoryview, not str (encode text first, e.g. text.encode())"
+    with pytest.raises(TypeError, match=re.escape("send_data " + hint)):
+        client.send_data("hello")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=re.escape("receive_data " + hint)):
+        server.receive_data("hello")  # type: ignore[arg-type]
+    client.send_data(b"hello")
+    assert [e.data for e in server.receive_data(client.data_to_send())] == [b"hello"]  # type: ignore[attr-defined]
 
 
 def test_server_prefers_a_chain_signed_as_signature_algorithms_cert_asks() -> None:

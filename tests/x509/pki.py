@@ -57,7 +57,9 @@ def name(cn: str, org: str | None = None) -> x509.Name:
 
 def general_name(text: str) -> x509.GeneralName:
     """'1.2.3.4' / '::1' -> IPAddress; 'ip:10.0.0.0/8' -> network; 'email:' / 'uri:' /
-    'dn:' prefixes; anything else a DNSName."""
+    'dn:' prefixes; 'dns:' forces a DNSName (even for an address); anything else a DNSName."""
+    if text.startswith("dns:"):
+        return x509.DNSName(text[4:])
     if text.startswith("ip:"):
         return x509.IPAddress(ipaddress.ip_network(text[3:], strict=False))
     if text.startswith("email:"):

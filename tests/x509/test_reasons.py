@@ -225,6 +225,28 @@ def test_hostname_mismatch_lists_every_name(chain: pki.Chain, verifier: Verifier
     assert f"its names are {HOST}, *.example.net, 192.0.2.9" in str(err)
 
 
+@pytest.mark.parametrize(("server_name", "hint"), [
+    ("a.b.example.net", " (a wildcard covers exactly one label: *.example.net matches "
+                        "www.example.net, not example.net or a.b.example.net)"),
+    ("example.net", " (a wildcard covers exactly one label"),
+    ("192.0.2.9", " (192.0.2.9 is there as a DNS name; an IP address matches only an "
+                  "iPAddress subjectAltName)"),
+])
+def test_hostname_mismatch_explains_the_usual_mistakes(chain: pki.Chain, verifier: Verifier,
+                                                       server_name: str, hint: str) -> None:
+    leaf = pki.leaf(HOST, chain.inter, sans=[HOST, "*.example.net", "dns:192.0.2.9"])
+    err = _fail(verifier, leaf.cert, chain.intermediates, server_name=server_name)
+    assert err.reason is Reason.hostname_mismatch
+    assert f"its names are {HOST}, *.example.net, 192.0.2.9{hint}" in str(err)
+
+
+def test_hostname_mismatch_without_a_near_miss_has_no_hint(chain: pki.Chain,
+                                                           verifier: Verifier) -> None:
+    leaf = pki.leaf(HOST, chain.inter, sans=[HOST, "*.example.net"])
+    err = _fail(verifier, leaf.cert, chain.intermediates, server_name="www.example.com")
+    assert str(err).endswith(f"its names are {HOST}, *.example.net")
+
+
 def test_no_server_name_skips_hostname(chain: pki.Chain, verifier: Verifier) -> None:
     assert verifier.verify(chain.leaf.cert, chain.intermediates, server_name=None, at=NOW)
 

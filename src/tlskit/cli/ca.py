@@ -32,6 +32,7 @@ from ..ca import (
     default_directory,
     format_serial,
 )
+from .conventions import listen_error
 
 KEY_TYPES = [k.value for k in KeyType]
 
@@ -283,7 +284,7 @@ def _ocsp(args: argparse.Namespace) -> int:
     try:
         responder = ca.serve_ocsp(args.host, args.port, log=lambda line: print(line, flush=True))
     except OSError as exc:
-        raise CAError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+        raise CAError(listen_error(args.host, args.port, exc)) from exc
     try:
         print(f"OCSP responder for {_common_name(ca.intermediate)} and "
               f"{_common_name(ca.root)} at {responder.url}")

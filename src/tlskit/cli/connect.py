@@ -306,9 +306,10 @@ class _Connect:
         if isinstance(exc, TimeoutError):
             return f"timed out {self.phase} {where} (after {self.args.timeout:g} s)"
         if isinstance(exc, TruncatedConnection):
-            return f"{where} closed the connection during the handshake"
+            return f"{where} closed the connection during the handshake{self._silent_hint()}"
         if isinstance(exc, ConnectionResetError):
-            return f"connection reset by {where} {self.phase.split(' ', 1)[-1]}"
+            return (f"connection reset by {where} {self.phase.rsplit(' ', 1)[0]}"
+                    f"{self._silent_hint()}")
         if isinstance(exc, AlertReceived):
             desc = exc.alert
             when = "the handshake failed" if self.phase.startswith("during") else \
@@ -316,7 +317,9 @@ class _Connect:
             hint = ""
             if desc == AlertDescription.handshake_failure:
                 hint = ("; usually no cipher suite, group or signature scheme in common "
-                        "(see --trace for what was offered)")
+                        "(see --trace for what was offered; a server limited to RSA key "
+                        "transport needs --legacy-rsa-kx, and CBC-only servers are not "
+                        "supported)")
             if desc == AlertDescription.protocol_version:
                 hint = ("; the server speaks neither TLS 1.3 nor TLS 1.2 as tlskit does "
                         "(older versions are not implemented)")
@@ -333,6 +336,15 @@ class _Connect:
         if isinstance(exc, OSError):
             return f"cannot connect to {where}: {exc.strerror or exc}"
         return f"{type(exc).__name__}: {exc}"
+
+    def _silent_hint(self) -> str:
+        """Why a server hangs up on a ClientHello without an alert, and what to try."""
+        if not self.phase.startswith("during") or \
+                self.recorder.find("server_hello") is not None:
+            return ""
+        return (" without answering the ClientHello; servers do that when they speak only "
+                "TLS 1.1 or older (not implemented) or refuse the offer without an alert: "
+                "--tls1.2, --groups or --ciphers narrow the offer, --trace shows it")
 
     # -- output ------------------------------------------------------------------------
 

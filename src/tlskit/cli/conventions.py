@@ -8,7 +8,9 @@ Kept free of heavy imports: `tlskit --help` and `--version` load only this modul
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 import sys
 from typing import Any
 
@@ -82,3 +84,19 @@ def terminal_width(stream: Any = None, default: int = 100) -> int | None:
 def no_color() -> bool:
     """https://no-color.org: a non-empty ``NO_COLOR`` turns colour off."""
     return bool(os.environ.get("NO_COLOR"))
+
+
+def listen_error(host: str, port: int, exc: OSError) -> str:
+    """Why a server could not listen, with the usual way out."""
+    where = f"{host}:{port}"
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, socket.gaierror):
+        return f"cannot listen on {where}: {host} is not an address or a name that resolves"
+    hint = {
+        errno.EADDRINUSE: "something else listens there: stop it, or choose another --port "
+                          "(0 picks a free one)",
+        errno.EACCES: "ports below 1024 need root or CAP_NET_BIND_SERVICE: choose a higher "
+                      "--port",
+        errno.EADDRNOTAVAIL: f"{host} is not an address of this machine",
+    }.get(exc.errno or 0)
+    return f"cannot listen on {where}: {reason}" + (f"; {hint}" if hint else "")

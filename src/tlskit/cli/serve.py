@@ -46,6 +46,7 @@ from ..io.server import TLSServer
 from ..io.tap import TappedSocket, tap_socket
 from ..keylog import KeyLogFile
 from . import diagram
+from .conventions import listen_error
 from .trace import Recorder, Wire, quiet_library_logs
 
 PROG = "tlskit serve"
@@ -200,8 +201,7 @@ class Server:
         try:
             self.listener = _Listener(self)
         except OSError as exc:
-            raise ServeError(f"cannot listen on {_url_host(args.host)}:{args.port}: "
-                             f"{exc.strerror or exc}", 1) from exc
+            raise ServeError(listen_error(_url_host(args.host), args.port, exc), 1) from exc
         self.port = self.listener.server_port
 
     def _config(self) -> ServerConfig:

@@ -26,6 +26,7 @@ from cryptography import x509
 
 from ..x509 import Report, TrustStore, Verifier
 from ..x509.lint import Finding
+from ..x509.parsed import describe_parse_error
 
 NOT_CHECKED = "not checked"
 HOW_TO_CHECK = "pass --ocsp to check online, or --crl FILE"
@@ -86,7 +87,8 @@ def _store(cafile: str | None) -> TrustStore:
     except OSError as exc:
         raise InputError(f"cannot read --cafile {cafile}: {exc.strerror or exc}") from exc
     except ValueError as exc:
-        raise InputError(f"--cafile {cafile} holds no usable PEM certificate ({exc}); "
+        raise InputError(f"--cafile {cafile} holds no usable PEM certificate "
+                         f"({describe_parse_error(exc)}); "
                          "give the CA certificate(s) in PEM form") from exc
 
 
@@ -129,7 +131,8 @@ def load_certificates(path: Path, what: str = "certificate file") -> list[x509.C
         else:
             certs = [x509.load_der_x509_certificate(data)]
     except ValueError as exc:
-        raise InputError(f"{what} {path} is not a PEM or DER certificate ({exc}); "
+        raise InputError(f"{what} {path} is not a PEM or DER certificate "
+                         f"({describe_parse_error(exc)}); "
                          "give a certificate file, e.g. one written by `tlskit ca issue`"
                          ) from exc
     if not certs:
@@ -149,7 +152,8 @@ def load_crls(path: Path, what: str = "CRL file") -> list[x509.CertificateRevoca
             raise ValueError("no X509 CRL block")
         return [x509.load_pem_x509_crl(block[block.index(b"-----BEGIN"):]) for block in blocks]
     except ValueError as exc:
-        raise InputError(f"{what} {path} is not a PEM or DER CRL ({exc}); "
+        raise InputError(f"{what} {path} is not a PEM or DER CRL "
+                         f"({describe_parse_error(exc)}); "
                          "give a CRL file, e.g. one written by `tlskit ca crl`") from exc
 
 

@@ -734,9 +734,10 @@ def _may_resume(config: ClientConfig, session: Session, server_name: str | None,
 @functools.lru_cache(maxsize=256)
 def _sni_form(server_name: str) -> str:
     """RFC 6066 3: the name as ASCII A-labels (UTS 46 + IDNA 2008, as browsers), no
-    trailing dot. A name that cannot be converted is refused before anything is sent."""
-    if server_name.isascii():
-        return server_name.rstrip(".")
+    trailing dot, lower case. A name that is no host name (spaces, control characters,
+    empty labels, a wildcard, an all-numeric last label) is refused before anything is
+    sent, as rustls and Python's ssl refuse them: no certificate could match it, and the
+    server would see it in the clear."""
     from ..x509.names import InvalidHostname, canonical_dns_name
     try:
         return canonical_dns_name(server_name)

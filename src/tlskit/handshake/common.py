@@ -55,7 +55,7 @@ from ..keyschedule import EarlySecret, finished_verify_data
 from ..session import TicketState
 from ..trace import TraceStep as T
 from ..wire import messages as m
-from ..x509.parsed import load_der
+from ..x509.parsed import describe_parse_error, load_der
 
 # RFC 8446 4.4.3: the CertificateVerify signature covers 64 spaces, a context string,
 # a zero byte and the transcript hash.
@@ -105,7 +105,8 @@ def parse_chain(blobs: list[bytes], whose: str) -> list[x509.Certificate]:
         try:
             chain.append(load_der(der))
         except Exception as exc:  # any parse failure means a bad certificate
-            raise BadCertificate(f"{whose} certificate {i} does not parse: {exc}") from exc
+            raise BadCertificate(f"{whose} certificate {i} does not parse: "
+                                 f"{describe_parse_error(exc)}") from exc
     return chain
 
 

@@ -11,6 +11,8 @@ so concurrent handshakes at worst parse or encode once more).
 
 from __future__ import annotations
 
+import re
+
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -43,3 +45,43 @@ def der_of(cert: x509.Certificate) -> bytes:
     if entry is not None and entry[0] is cert:
         return entry[1]
     return cert.public_bytes(Encoding.DER)
+
+
+# cryptography reports ASN.1 trouble in its Rust parser's debug format; these say the same
+# in words (`describe_parse_error`).
+_PARSE_KINDS = {
+    "ShortData": "the data ends early (truncated, or not DER at all)",
+    "UnexpectedTag": "an unexpected ASN.1 element",
+    "InvalidValue": "an invalid value",
+    "InvalidLength": "an invalid length",
+    "ExtraData": "extra bytes after the end",
+    "IntegerOverflow": "an integer too large",
+    "InvalidSetOrdering": "a SET out of order (not DER)",
+    "EncodedDefault": "a default value encoded (not DER)",
+    "OidTooLong": "an object identifier too long",
+    "UnknownDefinedBy": "an unknown algorithm identifier",
+}
+_KIND = re.compile(r"kind: (\w+)")
+_LOCATION = re.compile(r"location: \[([^\]]*)\]")
+
+
+def describe_parse_error(exc: BaseException) -> str:
+    """What cryptography's message for bytes it could not load means, in words: the
+    problem and, for DER, where in the structure (``tbs_cert > validity > not_before``)."""
+    text = str(exc)
+    if "MalformedFraming" in text or "Unable to load PEM" in text:
+        return "no well-formed PEM block (-----BEGIN ...----- to -----END ...-----)"
+    if text.startswith("Could not deserialize key data"):
+        detail = text.partition("Details: ")[2]
+        return ("not a private key cryptography can read (another format, encrypted "
+                "without the password, or an unsupported key type)" +
+                (f": {detail}" if detail else ""))
+    kind = _KIND.search(text)
+    if kind is None:
+        return text
+    words = _PARSE_KINDS.get(kind.group(1), kind.group(1))
+    where = _LOCATION.search(text)
+    if where:
+        path = [part.strip().strip('"').rpartition("::")[2] for part in where.group(1).split(",")]
+        words += f" at {' > '.join(p for p in path if p)}"
+    return f"not valid DER: {words}"

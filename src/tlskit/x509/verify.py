@@ -482,7 +482,8 @@ def _hostname_outcome(
             collect) else None
     have = ", ".join([*leaf.san_dns, *map(str, leaf.san_ips)])
     if have:
-        detail = f"is not valid for {server_name}: its names are {have}"
+        detail = (f"is not valid for {server_name}: its names are {have}"
+                  f"{_mismatch_hint(leaf.san_dns, target)}")
     else:
         cns = ", ".join(repr(cn) for cn in leaf.common_names)
         cn = (f"; its subject CN {cns} is not used to match host names (RFC 9525 6.3)"
@@ -490,6 +491,22 @@ def _hostname_outcome(
         detail = (f"is not valid for {server_name}: it has no DNS or IP subjectAltName{cn}; "
                   f"reissue it with a subjectAltName for {server_name}")
     return Outcome(leaf, "hostname", False, detail, Reason.hostname_mismatch, role)
+
+
+def _mismatch_hint(san_dns: Sequence[str], target: str | names.IPAddress) -> str:
+    """The two mismatches people trip over, explained: a wildcard asked to cover more
+    or fewer than one label, and an IP address written as a DNS name."""
+    if not isinstance(target, str):
+        if str(target) in san_dns:
+            return (f" ({target} is there as a DNS name; an IP address matches only an "
+                    "iPAddress subjectAltName)")
+        return ""
+    for pattern in san_dns:
+        suffix = pattern.lower().removeprefix("*.")
+        if suffix != pattern.lower() and (target == suffix or target.endswith("." + suffix)):
+            return (f" (a wildcard covers exactly one label: {pattern} matches "
+                    f"www.{suffix}, not {suffix} or a.b.{suffix})")
+    return ""
 
 
 def _revocation_unavailable(info: CertInfo, role: Role, policy: str) -> Outcome:
