@@ -38,6 +38,7 @@ class PKI:
         self.base = base
         local = LocalhostPKI.create(base, "leaf")
         issued, self.root, self.chain = local.issued, local.root, local.intermediate
+        self.ca_for_rsa = local.ca
         self.cert, self.key = local.cert, local.key
         # only the leaf in leaf.pem: s_server gets the intermediate from -cert_chain
         self.cert.write_bytes(issued.cert_pem().split(b"-----END CERTIFICATE-----")[0]
@@ -225,6 +226,26 @@ def test_tls12(pki: PKI) -> None:
         assert info["version"] == "TLSv1.2"
         assert info["cipher_suite"] == "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
         assert info["verification"]["ok"] is True
+    finally:
+        s.close()
+
+
+def test_rsa_key_transport_only_server_names_the_switch(pki: PKI, tmp_path: Path) -> None:
+    """A TLS 1.2 server with only RSA key transport refuses the default offer with
+    handshake_failure; the line names --legacy-rsa-kx, which then connects."""
+    rsa = pki.ca_for_rsa.issue_server(["localhost"], key_type="rsa2048")
+    cert, key = rsa.write(cert_path=tmp_path / "rsa.pem", key_path=tmp_path / "rsa-key.pem")
+    s = SServer("-cert", str(cert), "-key", str(key), "-cert_chain", str(pki.chain),
+                "-cipher", "AES128-GCM-SHA256",
+                tls="-tls1_2")
+    try:
+        line = one_error_line(tlskit(f"localhost:{s.port}", "--cafile", str(pki.root)))
+        assert "sent alert handshake_failure (40)" in line
+        assert "a server limited to RSA key transport needs --legacy-rsa-kx" in line
+        ok = tlskit(f"localhost:{s.port}", "--cafile", str(pki.root), "--legacy-rsa-kx",
+                    "--json")
+        assert ok.returncode == 0, ok.stderr
+        assert json.loads(ok.stdout)["cipher_suite"] == "TLS_RSA_WITH_AES_128_GCM_SHA256"
     finally:
         s.close()
 

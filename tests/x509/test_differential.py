@@ -396,11 +396,12 @@ DISAGREEMENTS: dict[str, Disagreement] = {
         lambda k: not k["inter_bc_critical"] and k["depth"] > 0,
         "2.5.29.19: Certificate extension has incorrect criticality"),
     "anchor-encoding": Disagreement("tlskit", (
-        "RFC 5280 6.1.1 (d): a trust anchor is input to path validation; the encoding of "
-        "the user's root (the criticality of basicConstraints and of its key identifiers) "
-        "is not judged, as OpenSSL and Go take anchors. pyca checks it; the lint reports "
-        "it."),
-        _is("root_quirk", "bc_noncritical", "ski_critical", "aki_critical"),
+        "RFC 5280 6.1.1 (d): a trust anchor is input to path validation; the criticality "
+        "of the user's root's basicConstraints is not judged, as OpenSSL (without "
+        "-x509_strict) and Go take anchors. pyca checks it; the lint reports it. (A "
+        "critical key identifier is refused in every role, anchors included, as by pyca "
+        "and OpenSSL.)"),
+        _is("root_quirk", "bc_noncritical"),
         "Certificate extension has incorrect criticality"),
     "weak-leaf-key": Disagreement("pyca", (
         "CA/B BR 6.1.5 and RFC 8446 4.2.3: tlskit accepts RSA keys of 2048 bits and more and "

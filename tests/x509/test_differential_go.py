@@ -92,6 +92,14 @@ GO_DISAGREEMENTS: dict[str, Disagreement] = {
         "(require_digital_signature=False). Go ignores the leaf's keyUsage."),
         _is("leaf_ku", "key_encipherment"),
         "key_usage"),
+    "critical-key-identifier": Disagreement("go", (
+        "RFC 5280 4.2.1.1 / 4.2.1.2: conforming CAs MUST mark the authority and subject "
+        "key identifiers non-critical. tlskit refuses such a certificate in every role, "
+        "the trust anchor included (Reason.malformed), as pyca (incorrect criticality) "
+        "and OpenSSL (unhandled critical extension) do; Go 1.19 never reads an "
+        "extension's criticality."),
+        _is("root_quirk", "ski_critical", "aki_critical"),
+        "malformed"),
     "leaf-any-eku": Disagreement("go", (
         "RFC 5280 4.2.1.12 lets an application that needs a purpose reject "
         "anyExtendedKeyUsage without that purpose: tlskit, pyca and OpenSSL's sslserver "

@@ -178,6 +178,27 @@ def test_most_relevant_failure_is_reported() -> None:
     assert err.value.reason is Reason.expired and err.value.certificate == real.cert
 
 
+def test_depth_beats_a_same_name_key_that_is_not_the_issuer() -> None:
+    """root -> CA (key 1) -> CA (same name, key 2: a self-issued rollover) -> leaf, with
+    max_depth=1 (x509-limbo pathlen::max-chain-depth-1-self-issued). Both CAs carry the
+    leaf's issuer name; the key-1 one fails its signature check, but the leaf's
+    authorityKeyIdentifier already says it is not the issuer: the chain fails because the
+    real path needs two intermediates, and the error says so. (max_depth counts every
+    intermediate, as OpenSSL's -verify_depth and pyca's max_chain_depth do; limbo skips
+    self-issued ones and expects success, which no mainstream validator gives.)"""
+    r = pki.root("Rollover Root")
+    old = pki.intermediate("Rollover CA", r, slot="rollover-1")
+    new = pki.make("Rollover CA", old, ca=True, slot="rollover-2")
+    lf = pki.leaf(HOST, new)
+    pool = [old.cert, new.cert]
+    assert _verify(Verifier(TrustStore([r.cert]), max_depth=2), lf, pool)[1:3] == pool[::-1]
+    with pytest.raises(CertificateVerificationError) as err:
+        _verify(Verifier(TrustStore([r.cert]), max_depth=1), lf, pool)
+    assert err.value.reason is Reason.path_too_long
+    assert err.value.certificate == old.cert
+    assert "beyond the maximum path depth of 1; raise Verifier(max_depth=...)" in str(err.value)
+
+
 def test_leaf_in_store_is_a_one_certificate_path() -> None:
     lf = pki.make(HOST, None, sans=[HOST], eku=[pki.SERVER_AUTH], slot="pinned")
     v = Verifier(TrustStore([lf.cert]))

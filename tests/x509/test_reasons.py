@@ -374,6 +374,35 @@ def test_malformed_extension(chain: pki.Chain, verifier: Verifier) -> None:
     assert "malformed" in str(err)
 
 
+def _root_with_key_ids(critical: str) -> pki.Issued:
+    """A root whose own key identifiers are marked critical as named ("ski" or "aki")."""
+    public = pki.key("ec256", f"critical-{critical}").public_key()
+    return pki.root(f"Critical {critical} Root", slot=f"critical-{critical}", key_ids=False,
+                    extra=[(x509.SubjectKeyIdentifier.from_public_key(public),
+                            critical == "ski"),
+                           (x509.AuthorityKeyIdentifier.from_issuer_public_key(public),
+                            critical == "aki")])
+
+
+@pytest.mark.parametrize(("critical", "words"), [
+    ("aki", "authorityKeyIdentifier is marked critical, which RFC 5280 4.2.1.1 forbids"),
+    ("ski", "subjectKeyIdentifier is marked critical, which RFC 5280 4.2.1.2 forbids"),
+])
+def test_critical_key_identifier_fails_even_in_a_trust_anchor(critical: str,
+                                                             words: str) -> None:
+    """RFC 5280 4.2.1.1 / 4.2.1.2: conforming CAs MUST mark the key identifiers
+    non-critical. OpenSSL (an unhandled critical extension) and pyca (incorrect
+    criticality) refuse such a certificate in every role, the trust anchor included
+    (x509-limbo rfc5280::aki::critical-aki, rfc5280::ski::critical-ski)."""
+    root = _root_with_key_ids(critical)
+    leaf = pki.leaf(HOST, root)
+    err = _fail(Verifier(TrustStore([root.cert])), leaf.cert, [])
+    assert err.reason is Reason.malformed
+    assert err.certificate == root.cert
+    assert f"trust anchor '{_cn(root)}'" in str(err)
+    assert words in str(err) and "reissue" in str(err)
+
+
 def test_path_too_long(chain: pki.Chain) -> None:
     parent = chain.root
     inters = []

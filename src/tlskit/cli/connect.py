@@ -317,7 +317,9 @@ class _Connect:
             hint = ""
             if desc == AlertDescription.handshake_failure:
                 hint = ("; usually no cipher suite, group or signature scheme in common "
-                        "(see --trace for what was offered)")
+                        "(see --trace for what was offered; a server limited to RSA key "
+                        "transport needs --legacy-rsa-kx, and CBC-only servers are not "
+                        "supported)")
             if desc == AlertDescription.protocol_version:
                 hint = ("; the server speaks neither TLS 1.3 nor TLS 1.2 as tlskit does "
                         "(older versions are not implemented)")

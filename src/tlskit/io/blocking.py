@@ -121,11 +121,12 @@ def _send_now(sock: socket.socket, data: bytes) -> int:
 
 
 class TLSSocket(ConnectionInfo):
-    """A TLS 1.3 connection over a blocking socket, shaped like `ssl.SSLSocket`.
+    """A TLS 1.3 or 1.2 connection over a blocking socket, shaped like `ssl.SSLSocket`.
 
     Client sockets come from `connect` with the handshake done; server sockets come from
     `TLSListener.accept` and shake hands on first use (or `do_handshake`), in whichever
-    thread touches them first.
+    thread touches them first. One thread may read while another writes (full duplex):
+    a reader never waits for a writer blocked on a peer that is not reading.
     """
 
     def __init__(self, sock: socket.socket, conn: Connection, *, server_side: bool,

@@ -102,7 +102,6 @@ class CertInfo:
     version: x509.Version | None = None
     malformed: str | None = None  # a structural defect: fails in every role
     unparseable: bool = False  # not even the dates could be read
-    anchor_quirk: str | None = None  # an encoding defect that fails every role but anchor
     # Issuance rules (RFC 5280 section 4 MUSTs on CAs, CA/B BRs) that validation does not
     # enforce: reported by `lint`, enforced by the "cabf" profile. Path-independent ones
     # only; the role-dependent ones are decided in `lint`.
@@ -332,11 +331,6 @@ def _note(info: CertInfo, note: str) -> None:
     info.lint_notes = (*info.lint_notes, note)
 
 
-def _quirk(info: CertInfo, quirk: str) -> None:
-    if info.anchor_quirk is None:
-        info.anchor_quirk = quirk
-
-
 def _nc(info: CertInfo, value: Any, critical: bool) -> str | None:
     """A non-critical nameConstraints is still obeyed (CA/B BR 7.1.2.10.8 lets CAs issue
     it so; browsers, Go and pyca enforce it): the RFC 5280 MUST is an issuance rule."""
@@ -347,17 +341,25 @@ def _nc(info: CertInfo, value: Any, critical: bool) -> str | None:
     return None
 
 
+def _critical_key_id(what: str, clause: str) -> str:
+    """A critical key identifier is a defect in every role, trust anchors included: RFC
+    5280 forbids it, OpenSSL reports it as an unhandled critical extension and pyca as an
+    incorrect criticality, wherever the certificate sits in the path."""
+    return (f"its {what} is marked critical, which RFC 5280 {clause} forbids and OpenSSL "
+            f"and pyca refuse too; the CA must reissue it with a non-critical {what}")
+
+
 def _ski(info: CertInfo, value: Any, critical: bool) -> str | None:
     info.ski = value.digest
     if critical:
-        _quirk(info, "subjectKeyIdentifier is marked critical (RFC 5280 4.2.1.2)")
+        return _critical_key_id("subjectKeyIdentifier", "4.2.1.2")
     return None
 
 
 def _aki(info: CertInfo, value: Any, critical: bool) -> str | None:
     info.aki_present = True
     if critical:
-        _quirk(info, "authorityKeyIdentifier is marked critical (RFC 5280 4.2.1.1)")
+        return _critical_key_id("authorityKeyIdentifier", "4.2.1.1")
     if value.key_identifier is None:
         _note(info, "has an authorityKeyIdentifier without keyIdentifier (RFC 5280 4.2.1.1)")
         return None

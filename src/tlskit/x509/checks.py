@@ -120,13 +120,9 @@ def _is_leaf(role: Role) -> bool:
 
 
 def _well_formed(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
-    """RFC 5280 structure. Encoding slips that change nothing about what the certificate
-    means (a critical key identifier) are not held against a trust anchor the user chose,
-    as OpenSSL, Go and pyca treat anchors; `lint` still lists them."""
+    """RFC 5280 structure, in every role (trust anchors included)."""
     if info.malformed:
         return Reason.malformed, f"is malformed: {info.malformed}"
-    if info.anchor_quirk and role != "anchor" and role != "leaf-anchor":
-        return Reason.malformed, f"is malformed: {info.anchor_quirk}"
     return None
 
 

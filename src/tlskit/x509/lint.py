@@ -58,8 +58,6 @@ def _notes(info: CertInfo, role: Role) -> list[LintVerdict]:
     out: list[LintVerdict] = [("encoding", Reason.malformed, note) for note in info.lint_notes]
     if info.serial_problem and role != "anchor":
         out.append(("serial-number", Reason.malformed, f"has a {info.serial_problem}"))
-    if info.anchor_quirk and role in ("anchor", "leaf-anchor"):
-        out.append(("encoding", Reason.malformed, f"has an encoding defect: {info.anchor_quirk}"))
     return out
 
 

@@ -58,8 +58,9 @@ Decisions (each one is a place where RFC 5280 leaves room or the Web PKI is stri
   that needs more is rejected as too_complex, never accepted late.
 * Failures are ranked for the person who reads them: a certificate's dates come before its
   other checks (renewing is what they can do), a concrete defect beats a same-name decoy's
-  bad signature, which beats running out of depth, which beats an unknown issuer; an
-  untrusted self-signed leaf is reported as such (pin it).
+  bad signature, which beats running out of depth, which beats a decoy whose key
+  identifier shows it is not the issuer, which beats an unknown issuer; an untrusted
+  self-signed leaf is reported as such (pin it).
 * Names chain by their encoding (byte equality, as most validators do); only when no
   candidate matches that way are parsed names compared (RFC 5280 7.1 equivalence, e.g.
   the same name in another string type). Validity is compared at one-second granularity.
@@ -162,11 +163,22 @@ class Failure:
     def rank(self) -> tuple[int, int]:
         """Relevance: a concrete defect beats a signature mismatch (usually a same-name
         decoy), which beats running out of depth, which beats finding no issuer at all;
-        among equals, the attempt that got further wins."""
-        order = {Reason.unknown_issuer: 0, Reason.path_too_long: 1, Reason.bad_signature: 2}
+        among equals, the attempt that got further wins. A mismatch from a candidate whose
+        subjectKeyIdentifier differs from the child's authorityKeyIdentifier was never the
+        issuer (a self-issued key rollover shares the name): running out of depth on the
+        real issuer says more."""
         reason = self.outcome.reason
         assert reason is not None
-        return order.get(reason, 3), len(self.path)
+        if reason is Reason.bad_signature and self._key_ids_disagree():
+            return 1, len(self.path)
+        order = {Reason.unknown_issuer: 0, Reason.path_too_long: 2, Reason.bad_signature: 3}
+        return order.get(reason, 4), len(self.path)
+
+    def _key_ids_disagree(self) -> bool:
+        if len(self.path) < 2:
+            return False
+        child, candidate = self.path[-2], self.path[-1]
+        return bool(child.aki and candidate.ski and child.aki != candidate.ski)
 
 
 @dataclass
@@ -319,7 +331,8 @@ class PathBuilder:
             return new_path
         if intermediates + 1 > self.ctx.max_depth:
             detail = (f"would be intermediate number {intermediates + 1}, beyond the maximum "
-                      f"path depth of {self.ctx.max_depth}")
+                      f"path depth of {self.ctx.max_depth}; raise Verifier(max_depth=...) if "
+                      f"chains this long are expected")
             self._note(_bad(candidate, "path depth", Reason.path_too_long, detail, role),
                        new_path)
             return None
