@@ -44,6 +44,11 @@ CORK_LIMIT = 1 << 16
 
 # What one read from the TCP socket may bring (asyncio's own read size).
 READ_SIZE = 1 << 18
+# After close(), how long what is still queued (data, then close_notify) may take to
+# leave before the TCP connection is aborted: a peer that stopped reading must not
+# keep the transport (and whoever awaits wait_closed()) forever. As asyncio's
+# ssl_shutdown_timeout.
+CLOSE_TIMEOUT = 30.0
 _read_buffers = threading.local()
 
 
@@ -125,6 +130,7 @@ class TLSProtocol(asyncio.BufferedProtocol):
         self._peer_closed = False
         self._error: BaseException | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
         self._tcp_paused_writing = False
         self._dropped_writes = 0
         self._corked = 0                 # plaintext written since the last flush
@@ -227,6 +233,9 @@ class TLSProtocol(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timer()
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
         self._cancel_idle_timer()
         err = self._error or exc
         if not self._app_connected:
@@ -359,7 +368,7 @@ class TLSProtocol(asyncio.BufferedProtocol):
             if self._tcp is not None and (self._conn.closed or not keep_open):
                 self._conn.close()
                 self._flush()
-                self._tcp.close()
+                self._close_tcp()
 
     # -- called by _TLSTransport ------------------------------------------------------------
 
@@ -389,7 +398,16 @@ class TLSProtocol(asyncio.BufferedProtocol):
         if self._conn.handshake_complete is not None and self._error is None:
             self._conn.close()  # close_notify (idempotent)
             self._flush()
-        self._tcp.close()
+        self._close_tcp()
+
+    def _close_tcp(self) -> None:
+        """Close TCP once what is queued has left, or abort after CLOSE_TIMEOUT."""
+        tcp = self._tcp
+        if tcp is None:
+            return
+        tcp.close()
+        if tcp.get_write_buffer_size() and self._close_timer is None:
+            self._close_timer = self._loop.call_later(CLOSE_TIMEOUT, tcp.abort)
 
     def _app_write_eof(self) -> None:
         if self._tcp is None or self._conn.handshake_complete is None or self._error:
