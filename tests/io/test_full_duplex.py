@@ -96,3 +96,39 @@ def test_reader_is_not_held_up_by_a_blocked_writer(what: str, server_config: Ser
         assert writer_error == []
     srv.join(WAIT)
     assert received == [len(PAYLOAD)]
+
+
+def hello_when_told(config: ServerConfig, go: threading.Event,
+                    done: threading.Event) -> OneShotServer:
+    """A server that never reads after the handshake: on `go` it sends b"hello", then
+    waits for `done`."""
+    def action(sock: socket.socket) -> None:
+        conn, _ = handshake_keeping_tickets(sock, config)
+        sock.sendall(conn.data_to_send())  # (tickets, if any)
+        assert go.wait(WAIT)
+        conn.send_data(b"hello")
+        sock.sendall(conn.data_to_send())
+        done.wait(WAIT)
+    return OneShotServer(action)
+
+
+def test_reader_after_a_timed_out_sendall_returns_what_arrived(
+        server_config: ServerConfig, client_config: ClientConfig) -> None:
+    """A sendall that timed out leaves the end of a record queued; the next read must not
+    wait to send it to the peer that is not reading (it goes with the next write): ssl's
+    recv returns the data. Before, recv sat out the socket timeout and raised TimeoutError
+    with b"hello" already decrypted."""
+    go, done = threading.Event(), threading.Event()
+    srv = hello_when_told(server_config.replace(session_tickets=0), go, done)
+    with tlskit.connect("127.0.0.1", srv.port, client_config,
+                        server_name="localhost", timeout=5) as sock:
+        sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            sock.sendall(PAYLOAD)
+        go.set()
+        sock.settimeout(WAIT)
+        sock.connection.update_keys(request_peer_update=False)  # more queued output
+        assert sock.recv(100) == b"hello"
+        done.set()
+    srv.join(WAIT)
+

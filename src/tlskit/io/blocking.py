@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import select
 import socket
 import struct
 import sys
@@ -110,6 +111,16 @@ def _drain(sock: socket.socket) -> None:
                 return
     except OSError:  # BlockingIOError: nothing (more) to read
         pass
+
+
+def _send_ready(sock: socket.socket, data: bytes) -> int:
+    """Bytes of ``data`` the kernel takes now, in any socket mode, without waiting."""
+    if sock.gettimeout() is not None:  # (a timeout makes send poll first, and wait)
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT)
+        if not poller.poll(0):
+            return 0
+    return _send_now(sock, data)
 
 
 def _send_now(sock: socket.socket, data: bytes) -> int:
@@ -270,9 +281,24 @@ class TLSSocket(ConnectionInfo):
                 return  # held: whoever holds it sees the flag in _end_write
         try:
             self._left_for_writer = False
-            self._write_out(deadline)
+            if self._handshake_done and _DONTWAIT and hasattr(select, "poll"):
+                self._write_ready()
+            else:
+                self._write_out(deadline)
         finally:
             self._wlock.release()
+
+    def _write_ready(self) -> None:
+        """A reader's write after the handshake (caller holds _wlock): what the kernel
+        takes now. The rest (only ever a KeyUpdate answer, tickets or an alert, which
+        the peer does not wait for) stays queued for the next write or the close: a
+        reader whose peer is not reading must still return what it read, as ssl's does,
+        rather than time out or report a non-blocking socket as not ready."""
+        out = self._take_output()
+        if out:
+            sent = _send_ready(self._raw(), out)
+            if sent < len(out):
+                self._unsent = out[sent:]
 
     def _end_write(self) -> None:
         """After a writer released the socket: send what a reader queued meanwhile."""
