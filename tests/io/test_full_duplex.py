@@ -132,3 +132,44 @@ def test_reader_after_a_timed_out_sendall_returns_what_arrived(
         done.set()
     srv.join(WAIT)
 
+
+
+@pytest.mark.parametrize("blocked_in", ["recv", "sendall"])
+def test_shutdown_from_another_thread_wakes_a_blocked_call(
+        blocked_in: str, server_config: ServerConfig, client_config: ClientConfig) -> None:
+    """As with ssl: shutdown(SHUT_RDWR) from another thread ends a recv (end of stream)
+    or a sendall (an OSError) blocked on a peer that neither writes nor reads, on a
+    socket without a timeout; close() then releases the socket."""
+    done = threading.Event()
+
+    def action(sock: socket.socket) -> None:
+        handshake_keeping_tickets(sock, server_config)
+        done.wait(WAIT)
+
+    srv = OneShotServer(action)
+    outcome: list[object] = []
+
+    def blocked(sock: tlskit.TLSSocket) -> None:
+        try:
+            outcome.append(sock.recv(100) if blocked_in == "recv" else sock.sendall(PAYLOAD))
+        except OSError as exc:
+            outcome.append(exc)
+
+    sock = tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
+                          timeout=None)
+    thread = threading.Thread(target=blocked, args=(sock,))
+    thread.start()
+    lock = sock._rlock if blocked_in == "recv" else sock._wlock
+    while not lock.locked() and thread.is_alive():
+        threading.Event().wait(0.001)
+    sock.shutdown(socket.SHUT_RDWR)
+    thread.join(WAIT)
+    assert not thread.is_alive()
+    if blocked_in == "recv":
+        assert outcome == [b""]
+    else:
+        assert len(outcome) == 1 and isinstance(outcome[0], OSError)
+    sock.close()
+    assert sock.socket is None
+    done.set()
+    srv.join(WAIT)

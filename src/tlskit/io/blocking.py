@@ -14,6 +14,7 @@ when a reader (answering a KeyUpdate or close_notify) and a writer race.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import logging
 import select
@@ -94,6 +95,7 @@ def _fmt_seconds(t: float | None) -> str:
 
 
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+_SEND_READY = bool(_DONTWAIT) and hasattr(select, "poll")  # _send_ready works here
 
 
 def _drain(sock: socket.socket) -> None:
@@ -281,7 +283,7 @@ class TLSSocket(ConnectionInfo):
                 return  # held: whoever holds it sees the flag in _end_write
         try:
             self._left_for_writer = False
-            if self._handshake_done and _DONTWAIT and hasattr(select, "poll"):
+            if self._handshake_done and _SEND_READY:
                 self._write_ready()
             else:
                 self._write_out(deadline)
@@ -607,7 +609,12 @@ class TLSSocket(ConnectionInfo):
     def _encrypt_and_write(self, view: memoryview) -> None:
         # Caller holds _wlock.
         with self._state:
-            self._conn.send_data(view)
+            try:
+                self._conn.send_data(view)
+            except UsageError:  # our close_notify went first (shutdown/close, any thread)
+                raise BrokenPipeError(
+                    errno.EPIPE, f"cannot send to {self._peer}: this side sent "
+                    "close_notify (shutdown or close)") from None
         self._write_out()
 
     def _bytes_to_send(self, data: Buffer, flags: int) -> memoryview:
