@@ -173,3 +173,42 @@ def test_shutdown_from_another_thread_wakes_a_blocked_call(
     assert sock.socket is None
     done.set()
     srv.join(WAIT)
+
+
+def test_peer_close_notify_ends_a_blocked_sendall_with_an_oserror(
+        server_config: ServerConfig, client_config: ClientConfig) -> None:
+    """The peer's close_notify, read by another thread while sendall runs, is answered
+    at once; the rest of the sendall then fails with BrokenPipeError (an OSError, as
+    ssl's errors are) saying why, not the engine's UsageError (a ValueError)."""
+    writer_blocked, done = threading.Event(), threading.Event()
+
+    def action(sock: socket.socket) -> None:
+        conn, _ = handshake_keeping_tickets(sock, server_config.replace(session_tickets=0))
+        assert writer_blocked.wait(WAIT)
+        conn.close()
+        sock.sendall(conn.data_to_send())
+        done.wait(WAIT)
+
+    srv = OneShotServer(action)
+    errors: list[BaseException] = []
+
+    def write(sock: tlskit.TLSSocket) -> None:
+        try:
+            sock.sendall(PAYLOAD)
+        except BaseException as exc:
+            errors.append(exc)
+
+    with tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
+                        timeout=None) as sock:
+        writer = threading.Thread(target=write, args=(sock,))
+        writer.start()
+        while not sock._wlock.locked() and writer.is_alive():
+            threading.Event().wait(0.001)
+        writer_blocked.set()
+        assert sock.recv(100) == b""
+        writer.join(WAIT)
+        assert not writer.is_alive()
+        assert len(errors) == 1 and isinstance(errors[0], BrokenPipeError), errors
+        assert "sent close_notify (answered)" in str(errors[0])
+        done.set()
+    srv.join(WAIT)

@@ -611,10 +611,11 @@ class TLSSocket(ConnectionInfo):
         with self._state:
             try:
                 self._conn.send_data(view)
-            except UsageError:  # our close_notify went first (shutdown/close, any thread)
-                raise BrokenPipeError(
-                    errno.EPIPE, f"cannot send to {self._peer}: this side sent "
-                    "close_notify (shutdown or close)") from None
+            except UsageError:  # close_notify went out meanwhile (from another thread)
+                why = ("it sent close_notify (answered)" if self._peer_closed
+                       else "this side sent close_notify (shutdown or close)")
+                raise BrokenPipeError(errno.EPIPE,
+                                      f"cannot send to {self._peer}: {why}") from None
         self._write_out()
 
     def _bytes_to_send(self, data: Buffer, flags: int) -> memoryview:
