@@ -52,6 +52,24 @@ def drain(sock: socket.socket, conn: ServerConnection, want: int) -> int:
     return got
 
 
+def start_writer(sock: tlskit.TLSSocket) -> tuple[threading.Thread, list[BaseException]]:
+    """A thread in ``sock.sendall(PAYLOAD)``, returned once it holds the writer's lock;
+    and the list its exception (if any) lands in."""
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            sock.sendall(PAYLOAD)
+        except BaseException as exc:
+            errors.append(exc)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    while not sock._wlock.locked() and writer.is_alive():
+        threading.Event().wait(0.001)
+    return writer, errors
+
+
 @pytest.mark.parametrize("what", ["tickets", "key-update"])
 def test_reader_is_not_held_up_by_a_blocked_writer(what: str, server_config: ServerConfig,
                                                    client_config: ClientConfig) -> None:
@@ -72,20 +90,9 @@ def test_reader_is_not_held_up_by_a_blocked_writer(what: str, server_config: Ser
         received.append(early + drain(sock, conn, len(PAYLOAD) - early))
 
     srv = OneShotServer(action)
-    writer_error: list[BaseException] = []
-
-    def write(sock: tlskit.TLSSocket) -> None:
-        try:
-            sock.sendall(PAYLOAD)
-        except BaseException as exc:
-            writer_error.append(exc)
-
     with tlskit.connect("127.0.0.1", srv.port, client_config,
                         server_name="localhost", timeout=5) as sock:
-        writer = threading.Thread(target=write, args=(sock,))
-        writer.start()
-        while not sock._wlock.locked() and writer.is_alive():
-            threading.Event().wait(0.001)
+        writer, writer_error = start_writer(sock)
         writer_blocked.set()
         assert sock.recv(100) == b"ping"
         reader_done.set()
@@ -151,7 +158,10 @@ def test_shutdown_from_another_thread_wakes_a_blocked_call(
 
     def blocked(sock: tlskit.TLSSocket) -> None:
         try:
-            outcome.append(sock.recv(100) if blocked_in == "recv" else sock.sendall(PAYLOAD))
+            if blocked_in == "recv":
+                outcome.append(sock.recv(100))
+            else:
+                sock.sendall(PAYLOAD)
         except OSError as exc:
             outcome.append(exc)
 
@@ -190,20 +200,9 @@ def test_peer_close_notify_ends_a_blocked_sendall_with_an_oserror(
         done.wait(WAIT)
 
     srv = OneShotServer(action)
-    errors: list[BaseException] = []
-
-    def write(sock: tlskit.TLSSocket) -> None:
-        try:
-            sock.sendall(PAYLOAD)
-        except BaseException as exc:
-            errors.append(exc)
-
     with tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
                         timeout=None) as sock:
-        writer = threading.Thread(target=write, args=(sock,))
-        writer.start()
-        while not sock._wlock.locked() and writer.is_alive():
-            threading.Event().wait(0.001)
+        writer, errors = start_writer(sock)
         writer_blocked.set()
         assert sock.recv(100) == b""
         writer.join(WAIT)
