@@ -92,6 +92,7 @@ _ZEROS = memoryview(bytes(MAX_CIPHERTEXT))
 _FULL_HEADER = HEADER.pack(23, _LEGACY_VERSION, MAX_PLAINTEXT + 17)  # a full 1.3 data record
 _FULL_RECORD = 5 + MAX_PLAINTEXT + 17
 _FULL_ROOM = MAX_PLAINTEXT + _ONE_RECORD_ROOM  # send_buffer_size(MAX_PLAINTEXT)
+_FULL_INNER = MAX_PLAINTEXT + 1  # its content and type byte
 # The one-record methods' slices, made once: a slice built per record costs an allocation.
 _HEAD = slice(None, 5)
 _BODY = slice(5, None)
@@ -327,7 +328,7 @@ class Sealer13(_Protector13):
         refuses it (TypeError) and so does one whose items are not single bytes
         (ValueError), before anything is written; two attribute loads fewer per record.
         A full record (the bulk case) has constants for its header, size check and
-        slice, so it builds no int or slice object."""
+        slices: no header packed, no slice object built, fewer ints."""
         n = len(data)
         seq = self.seq
         if seq < self.fast_until and type(buffer) is memoryview and not self.out:
@@ -565,17 +566,19 @@ class Opener13(_Protector13):
             # constants: its header read as one `bytes` and compared, its size known.
             # The additional data (5.2) is the header as received: for a full record the
             # constant it equals (`bytes`, which `cryptography` takes faster than a view).
-            header: bytes | memoryview | bytearray | None = None
-            if n == _FULL_RECORD:
-                if (room > MAX_PLAINTEXT and self.limit >= MAX_PLAINTEXT
-                        and _HEAD_BYTES.unpack_from(data) == _FULL_HEAD):
-                    header = _FULL_HEADER
+            # A buffer of exactly the TLSInnerPlaintext's size (16 KiB + 1 for a full
+            # record, what `receive_data_into` suggests) is decrypted into unsliced.
+            header: bytes | memoryview | bytearray | None
+            if (n == _FULL_RECORD and room > MAX_PLAINTEXT and self.limit >= MAX_PLAINTEXT
+                    and _HEAD_BYTES.unpack_from(data) == _FULL_HEAD):
+                header, inner = _FULL_HEADER, _FULL_INNER
             elif (n > 21 and MAX_PLAINTEXT <= room >= n - 21
                   and _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5)
                   and n - 5 <= self.limit + 17):
-                header = data[_HEAD]
+                header, inner = data[_HEAD], n - 21  # content and type byte
+            else:
+                header = None
             if header is not None and not buffer.readonly and buffer.itemsize == 1:
-                inner = n - 21  # content and type byte
                 target = buffer if room == inner else buffer[:inner]
                 try:
                     (self.decrypt_into or self._bind_into())(
