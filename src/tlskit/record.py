@@ -97,8 +97,6 @@ _FULL_INNER = MAX_PLAINTEXT + 1  # its content and type byte
 _HEAD = slice(None, 5)
 _BODY = slice(5, None)
 _FULL_BODY = slice(5, _FULL_RECORD)
-_HEAD_BYTES = struct.Struct("5s")  # a header as one `bytes`, read without a view of it
-_FULL_HEAD = (_FULL_HEADER,)  # what it reads from a full data record
 
 IntoFn = Callable[[bytes, object, object, memoryview], object]
 
@@ -563,14 +561,14 @@ class Opener13(_Protector13):
             # application_data, a TLS major version and the length of `data`; content,
             # type byte and tag (17) within the limit; the buffer at least 16 KiB and
             # taking content and type byte. A full record (the bulk case) is checked with
-            # constants: its header read as one `bytes` and compared, its size known.
+            # constants: its header compared with the constant, its size known.
             # The additional data (5.2) is the header as received: for a full record the
             # constant it equals (`bytes`, which `cryptography` takes faster than a view).
             # A buffer of exactly the TLSInnerPlaintext's size (16 KiB + 1 for a full
             # record, what `receive_data_into` suggests) is decrypted into unsliced.
             header: bytes | memoryview | bytearray | None
             if (n == _FULL_RECORD and room > MAX_PLAINTEXT and self.limit >= MAX_PLAINTEXT
-                    and _HEAD_BYTES.unpack_from(data) == _FULL_HEAD):
+                    and data[_HEAD] == _FULL_HEADER):
                 header, inner = _FULL_HEADER, _FULL_INNER
             elif (n > 21 and MAX_PLAINTEXT <= room >= n - 21
                   and _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5)
