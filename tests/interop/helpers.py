@@ -252,6 +252,11 @@ def peer_json_lines(out: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
+def client_pattern(size: int) -> bytes:
+    """What the rustls and Erlang clients send: byte i is i mod 251."""
+    return (bytes(range(251)) * (size // 251 + 1))[:size]
+
+
 def echo_payload(size: int) -> bytes:
     """What `line_then_echo` sends: bytes 0..255 repeated."""
     return bytes(range(256)) * (size // 256)

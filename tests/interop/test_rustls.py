@@ -60,6 +60,7 @@ from .helpers import (
     GROUPS,
     SCHEME_FOR_CERT,
     alert_after_handshake,
+    client_pattern,
     echo_payload,
     ems_tracer,
     handshake_and_echo,
@@ -142,11 +143,6 @@ def client_signature_tracer(signed: list[str]) -> Any:
             signed.append(fields["scheme"])
 
     return tracer
-
-
-def client_pattern(size: int) -> bytes:
-    """What the rustls client sends: byte i is i mod 251."""
-    return (bytes(range(251)) * (size // 251 + 1))[:size]
 
 
 # ------------------------------------------------------------------ tlskit client, rustls server

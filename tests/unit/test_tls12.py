@@ -111,6 +111,21 @@ def test_tls12_only_client_against_tls13_only_server(issued: dict[str, Any]) -> 
     assert err.value.alert == AlertDescription.protocol_version
 
 
+def test_tls13_only_client_against_tls12_only_server(issued: dict[str, Any]) -> None:
+    """supported_versions lists nothing the server speaks: protocol_version (RFC 8446
+    4.2.1), not the handshake_failure of a TLS 1.3 handshake without TLS 1.3 suites
+    (what Erlang's and OpenSSL's TLS 1.3-only clients used to get)."""
+    i = issued["ec256"]
+    server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key,
+                                           versions=["TLSv1.2"]))
+    client = ClientConnection(ClientConfig(versions=["TLSv1.3"], verifier=AcceptAll()),
+                              "localhost")
+    with pytest.raises(TLSError) as err:
+        server.receive_data(client.data_to_send())
+    assert err.value.alert == AlertDescription.protocol_version
+    assert "TLS 1.2 only" in str(err.value)
+
+
 def _drop_extension(record: bytes, etype: int) -> bytes:
     """Rebuild a one-record ClientHello without one extension."""
     from tlskit.wire import messages as m

@@ -1,0 +1,399 @@
+#!/usr/bin/env escript
+%% -*- erlang -*-
+%%! -noshell
+%%
+%% erlang-peer: Erlang/OTP's ssl application (OTP 25, Debian's erlang-ssl) as a TLS peer
+%% for tlskit's interop tests, on 127.0.0.1 only.
+%%
+%% Three modes, the first argument:
+%%   server FLAGS   listens on 127.0.0.1 (port chosen by the OS), prints "LISTENING <port>"
+%%                  and serves connections one after another, forever (or --n of them).
+%%                  Each one: the handshake, then one JSON line describing the connection
+%%                  (printed as "CONN <json>" and sent to the client), then an echo of
+%%                  everything the client sends until it closes; then "ECHOED <bytes>
+%%                  <sha256>". A failed handshake prints "HANDSHAKE ERROR <reason>".
+%%   client FLAGS   connects --n times (later connections may resume), sends --send bytes
+%%                  in --rounds pieces, each read back before the next is sent (or, with
+%%                  --send 0, reads until the server closes), then closes and prints one
+%%                  JSON line per connection. A failure prints "ERROR <reason>"; the exit
+%%                  status is 0 or 1.
+%%   commands       one VM for many jobs (an Erlang VM takes most of a second to start):
+%%                  reads lines "<tag> server|client FLAGS" on stdin and runs each as its
+%%                  own Erlang process, every output line prefixed with "<tag> "; a client
+%%                  job ends with "<tag> EXIT <status>". The VM ends at the end of stdin.
+%%
+%% Errors are printed as ssl returns them, e.g. {tls_alert,{unknown_ca,"..."}}, on one line.
+%%
+%% Flags (both sides unless said): --versions 1.3,1.2; --suites, --groups, --sigalgs (IANA
+%% names, preference order); --alpn p1,p2; --cert and --key (PEM: the server's chain and
+%% key, or a client certificate); --ca PEM (client: its roots; server: require a client
+%% certificate from them); --name (client: SNI and the name checked, default localhost);
+%% --n; --send N; --rounds R; --ack N (client, with --send 0: "ack\n" after N bytes);
+%% --tickets auto|manual (client: TLS 1.3 tickets, kept for its next connections) or
+%% stateless|stateful (server); --reuse (TLS 1.2 session IDs: the
+%% client offers its last session, the server keeps its sessions); --key-update (client:
+%% ssl:update_keys(read_write) between its rounds; server: right after its line);
+%% --close-first (server: ssl:close/2 right after its line, which sends close_notify and
+%% waits for the client's: "CLOSED <result>"); --half-close (server: ssl:shutdown(write)
+%% instead, then read to the end: "HALF-CLOSED <bytes>"); --no-middlebox (client: no TLS 1.3 middlebox compatibility mode).
+
+-mode(compile).
+
+-define(TIMEOUT, 20000).
+
+main(["commands"]) ->
+    start(),
+    command_loop(0);
+main([Mode | Args]) when Mode =:= "server"; Mode =:= "client" ->
+    start(),
+    Self = self(),
+    Job = spawn_link(fun() -> Self ! {done, run(Mode, parse(Args, defaults()), "")} end),
+    receive
+        {done, Status} -> halt(Status);
+        {'EXIT', Job, Reason} -> say("", "ERROR ~s", [oneline(Reason)]), halt(2)
+    end;
+main(_) ->
+    io:format(standard_error, "usage: peer.escript server|client|commands [FLAGS]~n", []),
+    halt(2).
+
+start() ->
+    %% ssl logs every alert as a multi-line report; the peer prints its own one-liners.
+    ok = logger:set_primary_config(level, error),
+    {ok, _} = application:ensure_all_started(ssl),
+    process_flag(trap_exit, true).
+
+%% -- commands mode -----------------------------------------------------------------------
+
+command_loop(N) ->
+    case io:get_line("") of
+        eof -> halt(0);
+        {error, _} -> halt(0);
+        Line ->
+            case string:lexemes(string:trim(Line), " ") of
+                [Tag, Mode | Args] when Mode =:= "server"; Mode =:= "client" ->
+                    Prefix = Tag ++ " ",
+                    spawn(fun() -> job(Mode, Args, Prefix) end);
+                [] -> ok;
+                Other -> say("", "BAD COMMAND ~s", [oneline(Other)])
+            end,
+            command_loop(N + 1)
+    end.
+
+job(Mode, Args, Prefix) ->
+    Status = try run(Mode, parse(Args, defaults()), Prefix)
+             catch Class:Reason -> say(Prefix, "ERROR ~s", [oneline({Class, Reason})]), 2
+             end,
+    say(Prefix, "EXIT ~b", [Status]).
+
+%% -- flags ---------------------------------------------------------------------------------
+
+defaults() ->
+    #{n => infinity, send => 1000, rounds => 1, name => "localhost", alpn => [],
+      versions => ['tlsv1.3', 'tlsv1.2'], reuse => false, key_update => false,
+      close_first => false, half_close => false, middlebox => true}.
+
+parse([], Acc) -> Acc;
+parse(["--versions", V | T], Acc) -> parse(T, Acc#{versions => [version(X) || X <- list(V)]});
+parse(["--suites", V | T], Acc) -> parse(T, Acc#{suites => [ssl:str_to_suite(X) || X <- list(V)]});
+parse(["--groups", V | T], Acc) -> parse(T, Acc#{groups => atoms(V)});
+parse(["--sigalgs", V | T], Acc) -> parse(T, Acc#{sigalgs => atoms(V)});
+parse(["--alpn", V | T], Acc) -> parse(T, Acc#{alpn => [list_to_binary(X) || X <- list(V)]});
+parse(["--cert", V | T], Acc) -> parse(T, Acc#{cert => V});
+parse(["--key", V | T], Acc) -> parse(T, Acc#{key => V});
+parse(["--ca", V | T], Acc) -> parse(T, Acc#{ca => V});
+parse(["--name", V | T], Acc) -> parse(T, Acc#{name => V});
+parse(["--port", V | T], Acc) -> parse(T, Acc#{port => list_to_integer(V)});
+parse(["--n", V | T], Acc) -> parse(T, Acc#{n => list_to_integer(V)});
+parse(["--send", V | T], Acc) -> parse(T, Acc#{send => list_to_integer(V)});
+parse(["--rounds", V | T], Acc) -> parse(T, Acc#{rounds => list_to_integer(V)});
+parse(["--tickets", V | T], Acc) -> parse(T, Acc#{tickets => list_to_atom(V)});
+parse(["--ack", V | T], Acc) -> parse(T, Acc#{ack => list_to_integer(V)});
+parse(["--reuse" | T], Acc) -> parse(T, Acc#{reuse => true});
+parse(["--key-update" | T], Acc) -> parse(T, Acc#{key_update => true});
+parse(["--close-first" | T], Acc) -> parse(T, Acc#{close_first => true});
+parse(["--half-close" | T], Acc) -> parse(T, Acc#{half_close => true});
+parse(["--no-middlebox" | T], Acc) -> parse(T, Acc#{middlebox => false});
+parse([Flag | _], _) -> error({unknown_flag, Flag}).
+
+list(V) -> string:lexemes(V, ",").
+atoms(V) -> [list_to_atom(X) || X <- list(V)].
+version("1.3") -> 'tlsv1.3';
+version("1.2") -> 'tlsv1.2'.
+
+%% ssl options shared by both sides, from the flags present.
+common_opts(F) ->
+    [{versions, maps:get(versions, F)}, binary, {active, false}]
+        ++ opt(suites, ciphers, F) ++ groups(F)
+        ++ opt(sigalgs, signature_algs, F) ++ opt(cert, certfile, F) ++ opt(key, keyfile, F)
+        ++ opt(ca, cacertfile, F).
+
+%% The groups: supported_groups in TLS 1.3, eccs (the same names) in TLS 1.2; ssl refuses
+%% either option when its version is off.
+groups(#{groups := Groups, versions := Versions}) ->
+    [{supported_groups, Groups} || lists:member('tlsv1.3', Versions)]
+        ++ [{eccs, Groups} || lists:member('tlsv1.2', Versions)];
+groups(_) -> [].
+
+opt(Flag, Name, F) ->
+    case maps:find(Flag, F) of
+        {ok, V} -> [{Name, V}];
+        error -> []
+    end.
+
+%% -- server --------------------------------------------------------------------------------
+
+run("server", F, P) ->
+    Opts = common_opts(F) ++ server_opts(F),
+    {ok, Listen} = ssl:listen(0, [{ip, {127, 0, 0, 1}}, {reuseaddr, true} | Opts]),
+    {ok, {_, Port}} = ssl:sockname(Listen),
+    say(P, "LISTENING ~b", [Port]),
+    serve(Listen, F, P, maps:get(n, F)),
+    0;
+run("client", F, P) ->
+    connect_n(F, P, case maps:get(n, F) of infinity -> 1; N -> N end, 0).
+
+server_opts(F) ->
+    Auth = case maps:is_key(ca, F) of
+               true -> [{verify, verify_peer}, {fail_if_no_peer_cert, true}];
+               false -> [{verify, verify_none}]
+           end,
+    Tickets = case maps:find(tickets, F) of
+                  {ok, Mode} -> [{session_tickets, Mode}];
+                  error -> []
+              end,
+    Alpn = case maps:get(alpn, F) of
+               [] -> [];
+               Protocols -> [{alpn_preferred_protocols, Protocols}]
+           end,
+    Auth ++ Tickets ++ Alpn ++ reuse(F).
+
+tls13(F) -> lists:member('tlsv1.3', maps:get(versions, F)).
+
+%% TLS 1.2 session IDs (ssl refuses the option without TLS 1.2).
+reuse(F) ->
+    case lists:member('tlsv1.2', maps:get(versions, F)) of
+        true -> [{reuse_sessions, maps:get(reuse, F)}];
+        false -> []
+    end.
+
+serve(_Listen, _F, _P, 0) -> ok;
+serve(Listen, F, P, N) ->
+    {ok, Transport} = ssl:transport_accept(Listen),
+    case ssl:handshake(Transport, ?TIMEOUT) of
+        {ok, S} -> serve_connection(S, F, P);
+        {error, Reason} -> say(P, "HANDSHAKE ERROR ~s", [oneline(Reason)])
+    end,
+    serve(Listen, F, P, countdown(N)).
+
+countdown(infinity) -> infinity;
+countdown(N) -> N - 1.
+
+serve_connection(S, F, P) ->
+    Line = json(describe(S, server)),
+    say(P, "CONN ~s", [Line]),
+    ok = ssl:send(S, [Line, $\n]),
+    case F of
+        #{close_first := true} ->
+            say(P, "CLOSED ~s", [oneline(ssl:close(S, ?TIMEOUT))]);
+        #{half_close := true} ->
+            ok = ssl:shutdown(S, write),
+            {Bytes, _} = read_to_close(S, hash_new()),
+            say(P, "HALF-CLOSED ~b", [Bytes]);
+        _ ->
+            maybe_update_keys(S, F),
+            {Bytes, Hash} = echo(S, 0, hash_new()),
+            say(P, "ECHOED ~b ~s", [Bytes, Hash])
+    end,
+    ssl:close(S).
+
+%% With --key-update: a KeyUpdate that asks the peer for one too (RFC 8446 4.6.3).
+maybe_update_keys(S, #{key_update := true}) -> ok = ssl:update_keys(S, read_write);
+maybe_update_keys(_S, _F) -> ok.
+
+%% Echo until the client closes: {bytes, sha256 hex}, or an error that ends the connection.
+echo(S, Bytes, Hash) ->
+    case ssl:recv(S, 0, ?TIMEOUT) of
+        {ok, Data} ->
+            ok = ssl:send(S, Data),
+            echo(S, Bytes + byte_size(Data), crypto:hash_update(Hash, Data));
+        {error, closed} -> {Bytes, hex(crypto:hash_final(Hash))};
+        {error, Reason} -> {Bytes, oneline({error, Reason})}
+    end.
+
+read_to_close(S, Hash) -> read_to_close(S, 0, Hash).
+read_to_close(S, Bytes, Hash) ->
+    case ssl:recv(S, 0, ?TIMEOUT) of
+        {ok, Data} -> read_to_close(S, Bytes + byte_size(Data), crypto:hash_update(Hash, Data));
+        {error, closed} -> {Bytes, hex(crypto:hash_final(Hash))};
+        {error, Reason} -> error({recv, Reason})
+    end.
+
+%% -- client --------------------------------------------------------------------------------
+
+connect_n(_F, _P, 0, _I) -> 0;
+connect_n(F, P, N, I) ->
+    case connect_once(F, P, I) of
+        {ok, F2} -> connect_n(F2, P, N - 1, I + 1);
+        {error, Reason} -> say(P, "ERROR ~s", [oneline(Reason)]), 1
+    end.
+
+client_opts(F) ->
+    Verify = case maps:find(ca, F) of
+                 {ok, _} -> [{verify, verify_peer}, {server_name_indication, maps:get(name, F)}];
+                 error -> [{verify, verify_none}]
+             end,
+    Tickets = case maps:find(tickets, F) of
+                  {ok, Mode} -> [{session_tickets, Mode}];
+                  error -> [{session_tickets, disabled} || tls13(F)]
+              end,
+    UseTicket = case maps:find(ticket, F) of
+                    {ok, T} -> [{use_ticket, [T]}];
+                    error -> []
+                end,
+    Alpn = case maps:get(alpn, F) of
+               [] -> [];
+               Protocols -> [{alpn_advertised_protocols, Protocols}]
+           end,
+    Verify ++ Tickets ++ UseTicket ++ Alpn ++ reuse(F)
+        ++ [{middlebox_comp_mode, maps:get(middlebox, F)}].
+
+connect_once(F, P, _I) ->
+    Opts = common_opts(F) ++ client_opts(F),
+    case ssl:connect("127.0.0.1", maps:get(port, F), Opts, ?TIMEOUT) of
+        {ok, S} ->
+            Info = describe(S, client),
+            try exchange(S, F) of
+                Result ->
+                    Ticket = manual_ticket(F),
+                    say(P, "~s", [json(Info ++ Result)]),
+                    {ok, case Ticket of none -> F; T -> F#{ticket => T} end}
+            catch error:{recv, Reason} -> {error, Reason}
+            end;
+        {error, Reason} -> {error, Reason}
+    end.
+
+%% Send the payload in rounds (each read back), then close with close_notify; or, with
+%% --send 0, read until the server closes, then close (with --ack N, "ack\n" is sent once
+%% N bytes came, so that the server's close_notify comes on its own: OTP 25's passive
+%% recv leaves a close_notify that arrives behind application data unseen until the TCP
+%% stream ends). Not ssl:shutdown(write): OTP 25's sends no close_notify (--half-close).
+exchange(S, #{send := 0} = F) ->
+    Expected = maps:get(ack, F, 0),
+    First = recv_exactly(S, Expected, []),
+    Expected =:= 0 orelse ssl:send(S, <<"ack\n">>),
+    {Bytes, Hash} = read_to_close(S, Expected, crypto:hash_update(hash_new(), First)),
+    Closed = ssl:close(S, ?TIMEOUT),
+    [{received, Bytes}, {received_sha256, {str, Hash}}, {closed, Closed}];
+exchange(S, F = #{send := Size, rounds := Rounds}) ->
+    Payload = pattern(Size),
+    {Sent, Back} = rounds(S, F, Payload, Size div Rounds, Rounds, 1, hash_new(), hash_new()),
+    Closed = ssl:close(S, ?TIMEOUT),
+    [{sent, Size}, {sent_sha256, {str, Sent}}, {received, Size}, {received_sha256, {str, Back}},
+     {closed, Closed}].
+
+rounds(_S, _F, _Payload, _Piece, Rounds, I, Sent, Back) when I > Rounds ->
+    {hex(crypto:hash_final(Sent)), hex(crypto:hash_final(Back))};
+rounds(S, F, Payload, Piece, Rounds, I, Sent, Back) ->
+    Start = (I - 1) * Piece,
+    Len = case I of Rounds -> byte_size(Payload) - Start; _ -> Piece end,
+    Chunk = binary:part(Payload, Start, Len),
+    ok = ssl:send(S, Chunk),
+    Echo = recv_exactly(S, Len, []),
+    I =:= 1 andalso maybe_update_keys(S, F),
+    rounds(S, F, Payload, Piece, Rounds, I + 1, crypto:hash_update(Sent, Chunk),
+           crypto:hash_update(Back, Echo)).
+
+recv_exactly(_S, 0, Acc) -> iolist_to_binary(lists:reverse(Acc));
+recv_exactly(S, Left, Acc) ->
+    case ssl:recv(S, 0, ?TIMEOUT) of
+        {ok, Data} -> recv_exactly(S, Left - byte_size(Data), [Data | Acc]);
+        {error, Reason} -> error({recv, Reason})
+    end.
+
+%% With --tickets manual, the ticket tlskit sent, as ssl delivers it to the owner.
+manual_ticket(#{tickets := manual}) ->
+    receive {ssl, session_ticket, Ticket} -> Ticket after 0 -> none end;
+manual_ticket(_) -> none.
+
+%% Byte i of a payload is i mod 251 (a prime, so record boundaries never line up with it).
+pattern(Size) ->
+    Block = list_to_binary(lists:seq(0, 250)),
+    binary:part(binary:copy(Block, Size div 251 + 1), 0, Size).
+
+%% -- what was negotiated -------------------------------------------------------------------
+
+describe(S, Side) ->
+    {ok, Info} = ssl:connection_information(S, [protocol, selected_cipher_suite,
+                                                session_resumption, sni_hostname]),
+    Version = case proplists:get_value(protocol, Info) of
+                  'tlsv1.3' -> "TLSv1.3";
+                  'tlsv1.2' -> "TLSv1.2";
+                  V -> atom_to_list(V)
+              end,
+    Alpn = case ssl:negotiated_protocol(S) of
+               {ok, Protocol} -> {str, binary_to_list(Protocol)};
+               {error, _} -> null
+           end,
+    Sni = case proplists:get_value(sni_hostname, Info) of
+              undefined -> null;
+              Name -> {str, Name}
+          end,
+    [{side, {str, atom_to_list(Side)}},
+     {version, {str, Version}},
+     {cipher_suite, {str, ssl:suite_to_str(proplists:get_value(selected_cipher_suite, Info))}},
+     {alpn, Alpn},
+     {server_name, Sni},
+     {resumed, proplists:get_value(session_resumption, Info, false)}
+     | peer(S)].
+
+peer(S) ->
+    case ssl:peercert(S) of
+        {ok, Der} ->
+            Cert = public_key:pkix_decode_cert(Der, otp),
+            Subject = subject(Cert),
+            [{peer_subject, {str, Subject}}, {peer_sha256, {str, hex(crypto:hash(sha256, Der))}}];
+        {error, _} -> [{peer_subject, null}, {peer_sha256, null}]
+    end.
+
+%% The subject's common names, as "CN=<name>". (Debian ships public_key without its
+%% headers: the subject is the 6th field of the OTPTBSCertificate record.)
+subject(Cert) ->
+    {rdnSequence, Rdns} = element(7, element(2, Cert)),
+    Names = [value(V) || Rdn <- Rdns, {'AttributeTypeAndValue', {2, 5, 4, 3}, V} <- Rdn],
+    string:join(["CN=" ++ N || N <- Names], ",").
+
+value({utf8String, B}) -> unicode:characters_to_list(B);
+value({printableString, S}) -> S;
+value(B) when is_binary(B) -> binary_to_list(B);
+value(S) when is_list(S) -> S.
+
+%% -- output --------------------------------------------------------------------------------
+
+say(Prefix, Format, Args) ->
+    io:format("~s~s~n", [Prefix, io_lib:format(Format, Args)]).
+
+%% Any term on one line, as ssl gave it.
+oneline(Term) -> io_lib:print(Term, 1, 1000000, -1).
+
+hash_new() -> crypto:hash_init(sha256).
+hex(Bin) -> string:lowercase(binary_to_list(binary:encode_hex(Bin))).
+
+%% A tiny JSON encoder for what describe/exchange produce: {str, S}, integers, booleans,
+%% null.
+json(Pairs) ->
+    Fields = [[quote(atom_to_list(K)), $:, value_json(V)] || {K, V} <- Pairs],
+    iolist_to_binary([${, lists:join($,, Fields), $}]).
+
+value_json({str, S}) -> quote(S);
+value_json(null) -> "null";
+value_json(true) -> "true";
+value_json(false) -> "false";
+value_json(N) when is_integer(N) -> integer_to_list(N);
+value_json(Other) -> quote(lists:flatten(oneline(Other))).
+
+quote(S) -> [$", [escape(C) || C <- S], $"].
+
+escape($") -> "\\\"";
+escape($\\) -> "\\\\";
+escape(C) when C < 32 -> io_lib:format("\\u~4.16.0b", [C]);
+escape(C) -> C.

@@ -1,0 +1,770 @@
+"""tlskit against Erlang/OTP's ssl application, both ways: a TLS stack written in Erlang
+(OTP 25, Debian's erlang-ssl) that takes only primitives from OpenSSL, through the
+`crypto` application, and shares no protocol code with OpenSSL, GnuTLS, NSS, Go, Java or
+rustls: its own state machines, record layer, key schedule and certificate path
+validation (`public_key`).
+
+The peer is `erlang/peer.escript`, run by `escript` (installed with erlang-ssl by
+.ci/install-test-deps.sh); nothing is compiled ahead. Its server sends one JSON line
+describing the connection (version, suite, ALPN, the SNI it saw, resumption, the client
+certificate's subject and hash), all read from `ssl:connection_information/2`, then
+echoes until the client closes and prints how much it echoed with its SHA-256; its client
+sends a payload in rounds, reads each back, closes and prints the same kind of line. An
+Erlang VM takes most of a second to start, so the module runs one VM (the escript's
+`commands` mode) that starts each server and client as an Erlang process of its own, on
+its own port, with its output lines tagged; a few tests run the escript standalone.
+Errors are printed as ssl returns them (`{tls_alert,{unknown_ca,...}}`), so each failure
+test checks both sides: tlskit's exception and alert, and what Erlang made of it.
+
+Where OTP 25 and tlskit differ, tlskit keeps to the RFC and the test says so:
+- OTP 25 does not implement the extended master secret (RFC 7627), and tlskit never
+  resumes a TLS 1.2 session made without it (RFC 7627 5.3), so TLS 1.2 session IDs are
+  offered (Erlang's client) or issued (Erlang's server) but never resumed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from tlskit import (
+    AlertDescription,
+    AlertReceived,
+    CertificateVerificationError,
+    ClientConfig,
+    ConnectionClosed,
+    TLSError,
+)
+from tlskit.ca import LocalCA
+from tlskit.config import CertifiedKey
+from tlskit.session import SessionCache
+from tlskit.x509.errors import Reason
+
+from ..support.peers import PeerProcess
+from ..support.pump import Pump, echo_until_close, tlskit_server
+from . import helpers
+from .conftest import PKI, Peers
+from .helpers import (
+    GROUPS,
+    SCHEME_FOR_CERT,
+    alert_after_handshake,
+    client_pattern,
+    echo_payload,
+    handshake_and_echo,
+    key_update_on_new_connection,
+    talk,
+)
+
+pytestmark = pytest.mark.interop
+
+PEER = Path(__file__).parent / "erlang" / "peer.escript"
+VERSION_FLAG = {"TLSv1.3": "1.3", "TLSv1.2": "1.2"}
+KINDS = ("ec256", "ec384", "rsa2048", "ed25519")
+# Every TLS 1.3 suite both implement (CCM is off by default in tlskit, OpenSSL-like).
+TLS13_SUITES = ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+                "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_CCM_SHA256")
+# Every TLS 1.2 ECDHE suite both implement, with the certificate it needs.
+TLS12_SUITES = {
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": "ec256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": "ec256",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "ec256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": "rsa2048",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": "rsa2048",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": "rsa2048",
+}
+BIG = 4 << 20  # bytes for the large transfers: 256 full records each way
+
+
+@dataclass
+class Job:
+    """One server or client started in the shared VM, known by its tag."""
+
+    erlang: Erlang
+    tag: str
+    port: int = 0
+
+    def wait_for(self, pattern: str) -> re.Match[bytes]:
+        """This job's first output line matching ``pattern`` (a regex for the rest of
+        the line, after the tag); a job that ends first fails the test with its output."""
+        found = self.erlang.proc.wait_for(rf"(?m)^{self.tag} (?:{pattern}|EXIT \d+)$")
+        if found.group(0).split()[1] == b"EXIT" and not pattern.startswith("EXIT"):
+            raise AssertionError(f"{self.tag} ended:\n" + "\n".join(self.output()))
+        return found
+
+    def output(self) -> list[str]:
+        """This job's output lines so far, without the tag."""
+        start = f"{self.tag} "
+        return [line[len(start):] for line in self.erlang.proc.stdout.splitlines()
+                if line.startswith(start)]
+
+
+@dataclass
+class Erlang:
+    """The module's Erlang VM (peer.escript's commands mode), with the session PKI."""
+
+    proc: PeerProcess
+    pki: PKI
+    tags: Iterator[int] = field(default_factory=itertools.count)
+
+    def start(self, mode: str, *args: str) -> Job:
+        job = Job(self, f"j{next(self.tags)}")
+        self.proc.write(" ".join([job.tag, mode, *args]).encode() + b"\n")
+        return job
+
+    def server(self, kind: str = "ec256", *args: str) -> Job:
+        """A server with ``kind``'s chain, listening; its job (with the port)."""
+        files = self.pki.files[kind]
+        job = self.start("server", "--cert", str(files.fullchain), "--key", str(files.key),
+                         *args)
+        job.port = int(job.wait_for(r"LISTENING (\d+)").group(1))
+        return job
+
+    def client(self, port: int, *args: str, status: int = 0) -> list[str]:
+        """A client run to completion, which must end with ``status`` (trusting the test
+        root unless ``args`` name another); its output lines."""
+        ca = () if "--ca" in args else ("--ca", str(self.pki.root_pem))
+        job = self.start("client", "--port", str(port), *ca, *args)
+        ended = int(job.wait_for(r"EXIT (\d+)").group(1))
+        out = job.output()
+        assert ended == status, "\n".join(out)
+        return out
+
+    def lines(self, port: int, *args: str) -> list[dict[str, Any]]:
+        """The client's JSON lines, one per connection."""
+        return helpers.peer_json_lines("\n".join(self.client(port, *args)))
+
+
+@pytest.fixture(scope="module")
+def erlang(pki: PKI) -> Iterator[Erlang]:
+    """One Erlang VM for the module's servers and clients, stopped at the end."""
+    proc = PeerProcess(["escript", str(PEER), "commands"])
+    try:
+        yield Erlang(proc, pki)
+    finally:
+        proc.stop()
+
+
+def run_standalone(*args: str, status: int) -> str:
+    """peer.escript in its own VM (server or client mode, from argv)."""
+    return helpers.run_peer(["escript", str(PEER), *args], status)
+
+
+def leaf_sha256(chain: list[x509.Certificate]) -> str:
+    return hashlib.sha256(chain[0].public_bytes(Encoding.DER)).hexdigest()
+
+
+def recorder(steps: list[str]) -> Any:
+    """A tracer noting the name of every handshake step."""
+    return lambda step, fields: steps.append(step)
+
+
+# ------------------------------------------------------------------ tlskit client, Erlang server
+
+# OTP 25 signs with Ed25519 in TLS 1.3 only (see test_erlang_tls12_server_with_ed25519).
+VERSION_KINDS = [(v, k) for v in ("TLSv1.3", "TLSv1.2") for k in KINDS
+                 if (v, k) != ("TLSv1.2", "ed25519")]
+
+
+@pytest.mark.parametrize(("version", "kind"), VERSION_KINDS)
+def test_tlskit_client_to_erlang_server(erlang: Erlang, pki: PKI, version: str,
+                                        kind: str) -> None:
+    """Each certificate type, each version: both sides agree on what was negotiated,
+    Erlang saw tlskit's SNI, and tlskit verified Erlang's chain (sent from its certfile)."""
+    server = erlang.server(kind, "--versions", VERSION_FLAG[version])
+    hc, line = talk(pki.client_config(versions=[version]), server.port)
+    assert hc.version == line["version"] == version
+    assert hc.cipher_suite.name == line["cipher_suite"]
+    assert hc.signature_scheme is not None
+    assert line["server_name"] == "localhost" and line["resumed"] is False
+    assert line["peer_subject"] is None  # no client certificate asked for
+    assert len(hc.peer_certificates) == 2
+    if version == "TLSv1.3":
+        assert hc.signature_scheme.name == SCHEME_FOR_CERT[kind]
+
+
+@pytest.mark.parametrize("suite", TLS13_SUITES + tuple(TLS12_SUITES))
+def test_erlang_server_with_each_suite(erlang: Erlang, pki: PKI, suite: str) -> None:
+    """Erlang offering a single suite: tlskit takes each one (CCM when configured)."""
+    kind = TLS12_SUITES.get(suite, "ec256")
+    version = "1.2" if suite in TLS12_SUITES else "1.3"
+    server = erlang.server(kind, "--suites", suite, "--versions", version)
+    config = pki.client_config(cipher_suites=[suite]) if "CCM" in suite else pki.client_config()
+    hc, line = talk(config, server.port, 70_000)
+    assert hc.cipher_suite.name == line["cipher_suite"] == suite
+    assert hc.version == line["version"] == ("TLSv1.2" if suite in TLS12_SUITES else "TLSv1.3")
+
+
+def test_erlang_tls12_server_with_ed25519(erlang: Erlang, pki: PKI) -> None:
+    """OTP 25 implements Ed25519 signatures (RFC 8422) in TLS 1.3 only: its TLS 1.2
+    server holding just an Ed25519 certificate cannot sign a ServerKeyExchange and aborts
+    with handshake_failure (as it does with OpenSSL's client), which tlskit reports."""
+    server = erlang.server("ed25519", "--versions", "1.2")
+    err = Pump.failed_handshake(pki.client_config(versions=["TLSv1.2"]), server.port)
+    assert isinstance(err, AlertReceived)
+    assert err.alert == AlertDescription.handshake_failure
+    server.wait_for(r"HANDSHAKE ERROR \{tls_alert,\{handshake_failure,.*")
+
+
+# OTP 25 has X25519 in TLS 1.3 only (ssl:eccs() lists no x25519): see the x25519 tests.
+VERSION_GROUPS = [(v, g) for v in ("TLSv1.3", "TLSv1.2") for g in GROUPS
+                  if (v, g) != ("TLSv1.2", "x25519")]
+
+
+@pytest.mark.parametrize(("version", "group"), VERSION_GROUPS)
+def test_erlang_server_with_one_group(erlang: Erlang, pki: PKI, group: str,
+                                      version: str) -> None:
+    """Erlang accepting only ``group``; tlskit sends an x25519 share, so in TLS 1.3
+    Erlang asks for ``group`` with a HelloRetryRequest when it is another one (echoing
+    tlskit's legacy_session_id, as RFC 8446 4.1.4 asks). In TLS 1.2 the group is the
+    ServerKeyExchange's curve; OTP's list (eccs) also bounds its own ECDSA certificate's
+    curve, hence an RSA certificate there."""
+    steps: list[str] = []
+    kind = "ec256" if version == "TLSv1.3" else "rsa2048"
+    server = erlang.server(kind, "--groups", group, "--versions", VERSION_FLAG[version])
+    config = pki.client_config(groups=list(GROUPS), versions=[version],
+                               tracer=recorder(steps))
+    hc, line = talk(config, server.port)
+    assert hc.group is not None and hc.group.name == group
+    assert line["version"] == version
+    retried = version == "TLSv1.3" and group != "x25519"
+    assert ("hello_retry_request" in steps) == retried
+
+
+@pytest.mark.parametrize("tickets", ["stateless", "stateful"])
+def test_tlskit_client_resumes_with_erlang_server_tls13(erlang: Erlang, pki: PKI,
+                                                        tickets: str) -> None:
+    """Erlang's server issues TLS 1.3 tickets (self-encrypted, or naming an entry of its
+    store); tlskit's second connection resumes with one and both sides say so."""
+    server = erlang.server("ec256", "--tickets", tickets, "--versions", "1.3")
+    config = pki.client_config(session_cache=SessionCache())
+    seen = []
+    for _ in range(2):
+        hc, line = talk(config, server.port)
+        seen.append((hc.resumed, line["resumed"], hc.signature_scheme is None))
+    assert seen == [(False, False, False), (True, True, True)]
+
+
+def test_tlskit_client_does_not_resume_tls12_without_ems(erlang: Erlang, pki: PKI) -> None:
+    """Erlang's TLS 1.2 server keeps sessions by ID, but OTP 25 has no extended master
+    secret (RFC 7627): tlskit's client keeps no session made without it (RFC 7627 5.3),
+    so its second connection is a full handshake again, on both sides' word."""
+    hellos: list[Any] = []
+
+    def tracer(step: str, fields: dict[str, Any]) -> None:
+        if step == "server_hello":
+            hellos.append(fields["message"])
+
+    server = erlang.server("ec256", "--reuse", "--versions", "1.2")
+    config = pki.client_config(versions=["TLSv1.2"], session_cache=SessionCache(),
+                               tracer=tracer)
+    seen = []
+    for _ in range(2):
+        hc, line = talk(config, server.port)
+        seen.append((hc.resumed, line["resumed"]))
+    assert seen == [(False, False), (False, False)]
+    assert all(len(hello.session_id) == 32 for hello in hellos)  # Erlang issued IDs
+    assert not any(helpers.ExtensionType.extended_master_secret in hello.extensions
+                   for hello in hellos)
+
+
+def test_alpn_tlskit_client_to_erlang_server(erlang: Erlang, pki: PKI) -> None:
+    server = erlang.server("ec256", "--alpn", "http/1.1,h2")
+    hc, line = talk(pki.client_config(alpn_protocols=["h2", "http/1.1"]), server.port)
+    assert line["alpn"] == hc.alpn_protocol == "http/1.1"  # the server's preference
+
+
+def test_tlskit_client_without_common_alpn_to_erlang(erlang: Erlang, pki: PKI) -> None:
+    """No protocol in common: Erlang refuses with no_application_protocol (RFC 7301 3.2)."""
+    server = erlang.server("ec256", "--alpn", "h2")
+    err = Pump.failed_handshake(pki.client_config(alpn_protocols=["http/1.1"]), server.port)
+    assert isinstance(err, AlertReceived)
+    assert err.alert == AlertDescription.no_application_protocol
+    server.wait_for(r"HANDSHAKE ERROR \{tls_alert,\{no_application_protocol,.*")
+
+
+@pytest.mark.parametrize(("version", "kind"), VERSION_KINDS)
+def test_tlskit_client_certificate_to_erlang_server(erlang: Erlang, pki: PKI, version: str,
+                                                    kind: str) -> None:
+    """Erlang requires a client certificate from the test root and verifies tlskit's
+    (each key type); it reports its subject and hash."""
+    issued, _ = pki.client_cert(f"tlskit-{kind}", kind)
+    server = erlang.server("ec256", "--ca", str(pki.root_pem))
+    config = pki.client_config(versions=[version],
+                               certificate=CertifiedKey(issued.chain, issued.private_key))
+    _hc, line = talk(config, server.port)
+    assert line["peer_subject"] == f"CN=tlskit-{kind}"
+    assert line["peer_sha256"] == leaf_sha256(issued.chain)
+
+
+def test_tlskit_client_without_certificate_is_refused_by_erlang_tls13(
+        erlang: Erlang, pki: PKI) -> None:
+    """No client certificate where Erlang requires one: tlskit's TLS 1.3 handshake
+    completes (the client finishes first), then Erlang's certificate_required (RFC 8446
+    4.4.2.4) ends the connection."""
+    server = erlang.server("ec256", "--ca", str(pki.root_pem), "--versions", "1.3")
+    alert = alert_after_handshake(pki.client_config(), server.port).alert
+    assert alert == AlertDescription.certificate_required
+    server.wait_for(r"HANDSHAKE ERROR \{tls_alert,\{certificate_required,.*")
+
+
+def test_tlskit_client_without_certificate_is_refused_by_erlang_tls12(
+        erlang: Erlang, pki: PKI) -> None:
+    """The same in TLS 1.2: Erlang reads the empty Certificate and sends
+    handshake_failure (RFC 5246 7.4.6), which tlskit reports."""
+    server = erlang.server("ec256", "--ca", str(pki.root_pem), "--versions", "1.2")
+    err = Pump.failed_handshake(pki.client_config(versions=["TLSv1.2"]), server.port)
+    assert isinstance(err, AlertReceived)
+    assert err.alert == AlertDescription.handshake_failure
+    server.wait_for(r"HANDSHAKE ERROR \{tls_alert,\{handshake_failure,.*")
+
+
+def test_tlskit_key_update_to_erlang_server(erlang: Erlang, pki: PKI) -> None:
+    """tlskit's KeyUpdate with update_requested: Erlang installs the new key (the echo
+    after it still decrypts) and answers with its own KeyUpdate, which tlskit reports."""
+    server = erlang.server("ec256", "--versions", "1.3")
+    updates = key_update_on_new_connection(pki.client_config(), server.port)
+    assert [ku.peer_requested_update for ku in updates] == [False]
+
+
+def test_erlang_server_key_update_to_tlskit(erlang: Erlang, pki: PKI) -> None:
+    """ssl:update_keys(read_write) on Erlang's side right after its line: tlskit takes the
+    new key, reports the request, answers with its own KeyUpdate, and the echo after it
+    (both ways under new keys) comes back intact."""
+    server = erlang.server("ec256", "--versions", "1.3", "--key-update")
+    pump = Pump.connect(pki.client_config(), server.port)
+    try:
+        pump.handshake()
+        pump.recv_until(b"\n")
+        payload = echo_payload(100_000)
+        assert pump.echo_roundtrip(payload) == payload
+        assert [ku.peer_requested_update for ku in pump.key_updates_received()] == [True]
+        pump.close()
+        assert pump.wait_closed() == ConnectionClosed(None)
+    finally:
+        pump.dispose()
+    digest = hashlib.sha256(payload).hexdigest()
+    server.wait_for(f"ECHOED {len(payload)} {digest}")
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_large_echo_tlskit_client_to_erlang_server(erlang: Erlang, pki: PKI,
+                                                   version: str) -> None:
+    """4 MiB each way: tlskit checks the echo byte for byte, Erlang reports the SHA-256 of
+    what it received once tlskit's close_notify ended the connection."""
+    server = erlang.server("ec256", "--versions", VERSION_FLAG[version])
+    talk(pki.client_config(), server.port, BIG)
+    digest = hashlib.sha256(echo_payload(BIG)).hexdigest()
+    server.wait_for(f"ECHOED {BIG} {digest}")
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_erlang_server_closes_first(erlang: Erlang, pki: PKI, version: str) -> None:
+    """Erlang closes right after its line (ssl:close/2, which sends close_notify and
+    waits for the peer's): tlskit reports a clean close and answers with its own."""
+    server = erlang.server("ec256", "--close-first", "--versions", VERSION_FLAG[version])
+    pump = Pump.connect(pki.client_config(), server.port)
+    try:
+        pump.handshake()
+        assert pump.recv_until(b"\n").startswith(b"{")
+        assert pump.wait_closed() == ConnectionClosed(None)
+        assert pump.read_to_eof() == b""
+    finally:
+        pump.dispose()
+    server.wait_for("CLOSED ok")
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_erlang_half_close_sends_no_close_notify(erlang: Erlang, pki: PKI,
+                                                 version: str) -> None:
+    """OTP 25's ssl:shutdown(Socket, write) shuts the TCP stream down without sending
+    close_notify first, which RFC 8446 6.1 and RFC 5246 7.2.1 require before closing the
+    write side (openssl s_client reports "unexpected eof" there too). tlskit does not take
+    the bare end of stream for a close: no ConnectionClosed event, and no close_notify
+    of its own in answer."""
+    server = erlang.server("ec256", "--half-close", "--versions", VERSION_FLAG[version])
+    pump = Pump.connect(pki.client_config(), server.port)
+    try:
+        pump.handshake()
+        assert pump.recv_until(b"\n").startswith(b"{")
+        assert pump.read_to_eof() == b""
+        assert pump.closed_event is None
+        assert not [e for e in pump.events if isinstance(e, ConnectionClosed)]
+    finally:
+        pump.dispose()
+    server.wait_for("HALF-CLOSED 0")
+
+
+def test_tlskit_client_rejects_erlang_server_with_untrusted_chain(
+        erlang: Erlang, pki: PKI) -> None:
+    """tlskit does not trust the chain: unknown_issuer, sent as unknown_ca, which Erlang
+    reports receiving."""
+    server = erlang.server("ec256")
+    other = LocalCA.create(directory=None)
+    err = Pump.failed_handshake(ClientConfig(trust_anchors=[other.root]), server.port)
+    assert isinstance(err, CertificateVerificationError)
+    assert err.reason == Reason.unknown_issuer and err.alert == AlertDescription.unknown_ca
+    server.wait_for(r"HANDSHAKE ERROR \{tls_alert,\{unknown_ca,.*")
+
+
+def test_tlskit_client_rejects_erlang_server_with_wrong_name(erlang: Erlang,
+                                                             pki: PKI) -> None:
+    server = erlang.server("ec256")
+    err = Pump.failed_handshake(pki.client_config(), server.port,
+                                server_name="not-localhost.example")
+    assert isinstance(err, CertificateVerificationError)
+    assert err.reason == Reason.hostname_mismatch
+    assert err.alert == AlertDescription.bad_certificate
+    server.wait_for(r"HANDSHAKE ERROR \{tls_alert,\{bad_certificate,.*")
+
+
+@pytest.mark.parametrize(("ours", "theirs", "alert"), [
+    ({"cipher_suites": ["TLS_AES_128_GCM_SHA256"]},
+     ("--suites", "TLS_AES_256_GCM_SHA384"), "insufficient_security"),
+    ({"groups": ["secp256r1"]}, ("--groups", "x25519", "--versions", "1.3"),
+     "insufficient_security"),
+    ({"versions": ["TLSv1.2"]}, ("--versions", "1.3"), "protocol_version"),
+    ({"versions": ["TLSv1.3"]}, ("--versions", "1.2"), "protocol_version"),
+    ({"versions": ["TLSv1.2"], "groups": ["x25519"]}, ("--versions", "1.2"),
+     "insufficient_security"),
+], ids=["suite", "group", "version-1.3-only", "version-1.2-only", "tls12-x25519"])
+def test_tlskit_client_and_erlang_server_with_nothing_in_common(
+        erlang: Erlang, pki: PKI, ours: dict[str, Any], theirs: tuple[str, ...],
+        alert: str) -> None:
+    """Nothing to agree on: Erlang refuses the ClientHello. With no common TLS 1.3 suite
+    or group it sends insufficient_security, one of the two alerts RFC 8446 4.1.1 allows
+    there (tlskit sends the other, handshake_failure). The last case is a TLS 1.2
+    ClientHello offering X25519 alone, which OTP 25 does not do in TLS 1.2: it answers
+    insufficient_security too, where RFC 5246 7.4.1.3 has handshake_failure (RFC 5246
+    7.2.2 keeps insufficient_security for a client whose ciphers are too weak)."""
+    server = erlang.server("ec256", *theirs)
+    err = Pump.failed_handshake(pki.client_config(**ours), server.port)
+    assert isinstance(err, AlertReceived) and err.alert.name == alert
+    server.wait_for(rf"HANDSHAKE ERROR \{{tls_alert,\{{{alert},.*")
+
+
+# ------------------------------------------------------------------ Erlang client, tlskit server
+
+@pytest.mark.parametrize(("version", "kind"), VERSION_KINDS)
+def test_erlang_client_to_tlskit_server(erlang: Erlang, peers: Peers, pki: PKI,
+                                        version: str, kind: str) -> None:
+    """Erlang verifies tlskit's chain with public_key against the test root and the name
+    it sent as SNI, and echoes a payload; both sides agree on what was negotiated."""
+    server = peers.thread(tlskit_server(pki.server_config(kind, versions=[version]),
+                                        handshake_and_echo))
+    (line,) = erlang.lines(server.port, "--send", "1000")
+    (hc,) = server.join()
+    assert line["version"] == hc.version == version
+    assert line["cipher_suite"] == hc.cipher_suite.name
+    assert line["peer_subject"] == "CN=localhost"
+    assert line["peer_sha256"] == leaf_sha256(pki.issued[kind].chain)
+    assert line["sent_sha256"] == line["received_sha256"]
+    assert hc.server_name == "localhost" and line["resumed"] is False
+    if version == "TLSv1.3":
+        assert hc.signature_scheme is not None
+        assert hc.signature_scheme.name == SCHEME_FOR_CERT[kind]
+
+
+@pytest.mark.parametrize("suite", TLS13_SUITES + tuple(TLS12_SUITES))
+def test_erlang_client_with_each_suite(erlang: Erlang, peers: Peers, pki: PKI,
+                                       suite: str) -> None:
+    kind = TLS12_SUITES.get(suite, "ec256")
+    ccm = {"cipher_suites": [suite]} if "CCM" in suite else {}
+    server = peers.thread(tlskit_server(pki.server_config(kind, **ccm), handshake_and_echo))
+    version = "1.2" if suite in TLS12_SUITES else "1.3"
+    (line,) = erlang.lines(server.port, "--suites", suite, "--versions", version,
+                           "--send", "70000")
+    (hc,) = server.join()
+    assert line["cipher_suite"] == hc.cipher_suite.name == suite
+    assert line["sent_sha256"] == line["received_sha256"]
+
+
+@pytest.mark.parametrize(("version", "group"), VERSION_GROUPS)
+def test_erlang_client_with_one_group(erlang: Erlang, peers: Peers, pki: PKI,
+                                      group: str, version: str) -> None:
+    """Erlang offering one group (in TLS 1.3 its share for it): tlskit's server takes
+    any group it implements, with no retry; in TLS 1.2 it is the ServerKeyExchange's
+    curve (with an RSA certificate: Erlang's list would also bound an ECDSA one's curve,
+    RFC 8422 5.1)."""
+    steps: list[str] = []
+    kind = "ec256" if version == "TLSv1.3" else "rsa2048"
+    server = peers.thread(tlskit_server(pki.server_config(kind, tracer=recorder(steps)),
+                                        handshake_and_echo))
+    (line,) = erlang.lines(server.port, "--groups", group, "--versions",
+                           VERSION_FLAG[version], "--send", "100")
+    (hc,) = server.join()
+    assert hc.group is not None and hc.group.name == group
+    assert line["version"] == hc.version == version
+    assert "hello_retry_request" not in steps
+
+
+@pytest.mark.parametrize(("offered", "accepted"), [
+    ("secp384r1,secp256r1", "secp256r1"), ("secp256r1,x25519", "x25519"),
+    ("x25519,secp384r1", "secp384r1")])
+@pytest.mark.parametrize("middlebox", [True, False], ids=["middlebox", "no-middlebox"])
+def test_erlang_client_key_share_gets_a_retry(erlang: Erlang, peers: Peers, pki: PKI,
+                                              offered: str, accepted: str,
+                                              middlebox: bool) -> None:
+    """Erlang sends a share for its first group only; a tlskit server that accepts only
+    a later one asks for it with a HelloRetryRequest, which Erlang answers (with and
+    without middlebox compatibility: a 32-byte or an empty legacy_session_id, which the
+    retry echoes)."""
+    steps: list[str] = []
+    config = pki.server_config(groups=[accepted], tracer=recorder(steps))
+    server = peers.thread(tlskit_server(config, handshake_and_echo))
+    flags = () if middlebox else ("--no-middlebox",)
+    (line,) = erlang.lines(server.port, "--groups", offered, "--send", "100", *flags)
+    (hc,) = server.join()
+    assert hc.group is not None and hc.group.name == accepted
+    assert steps.count("hello_retry_request") == 1 and line["version"] == "TLSv1.3"
+
+
+@pytest.mark.parametrize("tickets", ["auto", "manual"])
+def test_erlang_client_resumes_with_tlskit_server_tls13(erlang: Erlang, peers: Peers,
+                                                        pki: PKI, tickets: str) -> None:
+    """Erlang keeps tlskit's ticket (in its own store with session_tickets=auto, or
+    handed to the peer process with manual, which passes it back with use_ticket); its
+    second connection resumes and both sides say so."""
+    server = peers.thread(tlskit_server(pki.server_config(), handshake_and_echo, count=2))
+    lines = erlang.lines(server.port, "--n", "2", "--send", "1000", "--tickets", tickets,
+                         "--versions", "1.3")
+    hcs = server.join()
+    assert [line["resumed"] for line in lines] == [h.resumed for h in hcs] == [False, True]
+    assert hcs[1].signature_scheme is None
+
+
+def test_erlang_client_session_id_is_not_resumed_without_ems(erlang: Erlang, peers: Peers,
+                                                             pki: PKI) -> None:
+    """Erlang's TLS 1.2 client offers its last session ID again (reuse_sessions), but
+    the session was made without the extended master secret, which OTP 25 lacks: tlskit's
+    server never resumes such a session (RFC 7627 5.3) and both connections are full
+    handshakes, on both sides' word."""
+    hellos: list[Any] = []
+
+    def tracer(step: str, fields: dict[str, Any]) -> None:
+        if step == "client_hello":
+            hellos.append(fields["message"])
+
+    config = pki.server_config(versions=["TLSv1.2"], tracer=tracer)
+    server = peers.thread(tlskit_server(config, handshake_and_echo, count=2))
+    lines = erlang.lines(server.port, "--n", "2", "--send", "100", "--reuse",
+                         "--versions", "1.2")
+    hcs = server.join()
+    assert [line["resumed"] for line in lines] == [h.resumed for h in hcs] == [False, False]
+    assert not any(helpers.ExtensionType.extended_master_secret in hello.extensions
+                   for hello in hellos)
+
+
+def test_alpn_erlang_client_to_tlskit_server(erlang: Erlang, peers: Peers,
+                                             pki: PKI) -> None:
+    server = peers.thread(tlskit_server(pki.server_config(alpn_protocols=["h2", "http/1.1"]),
+                                        handshake_and_echo))
+    (line,) = erlang.lines(server.port, "--alpn", "http/1.1,h2", "--send", "10")
+    (hc,) = server.join()
+    assert line["alpn"] == hc.alpn_protocol == "h2"
+
+
+@pytest.mark.parametrize(("version", "kind"), VERSION_KINDS)
+def test_erlang_client_certificate_to_tlskit_server(erlang: Erlang, peers: Peers, pki: PKI,
+                                                    version: str, kind: str) -> None:
+    """tlskit's server requires and verifies Erlang's client certificate (each key
+    type)."""
+    issued, files = pki.client_cert(f"erlang-{kind}", kind)
+    server = peers.thread(tlskit_server(
+        pki.server_config(versions=[version], client_auth="required",
+                          client_trust_anchors=[pki.root]),
+        handshake_and_echo))
+    (line,) = erlang.lines(server.port, "--cert", str(files.fullchain),
+                           "--key", str(files.key), "--send", "100")
+    (hc,) = server.join()
+    assert leaf_sha256(hc.peer_certificates) == leaf_sha256(issued.chain)
+    assert line["version"] == hc.version == version
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_erlang_client_without_certificate_refused_by_tlskit(
+        erlang: Erlang, peers: Peers, pki: PKI, version: str) -> None:
+    """tlskit requires a client certificate and Erlang has none: tlskit sends
+    certificate_required in TLS 1.3 (RFC 8446 4.4.2.4) and handshake_failure in TLS 1.2
+    (RFC 5246 7.4.6), and Erlang reports the alert."""
+    server = peers.thread(tlskit_server(
+        pki.server_config(versions=[version], client_auth="required",
+                          client_trust_anchors=[pki.root]),
+        Pump.handshake_error))
+    out = erlang.client(server.port, "--send", "10", status=1)
+    (err,) = server.join()
+    alert = "certificate_required" if version == "TLSv1.3" else "handshake_failure"
+    assert isinstance(err, TLSError) and err.alert is not None and err.alert.name == alert
+    # A TLS 1.3 client finishes first: ssl:connect returned, and the alert ends its recv.
+    assert any(line.startswith(f"ERROR {{tls_alert,{{{alert},") for line in out), out
+
+
+def test_tlskit_server_key_update_to_erlang_client(erlang: Erlang, peers: Peers,
+                                                   pki: PKI) -> None:
+    """tlskit's server sends a KeyUpdate with update_requested right after the handshake:
+    Erlang reads the echo under the new key and answers with its own KeyUpdate."""
+
+    def key_update_then_echo(pump: Pump) -> list[bool]:
+        pump.handshake()
+        pump.key_update(request_peer_update=True)
+        echo_until_close(pump)
+        return [ku.peer_requested_update for ku in pump.key_updates_received()]
+
+    server = peers.thread(tlskit_server(pki.server_config(), key_update_then_echo))
+    (line,) = erlang.lines(server.port, "--send", "100000", "--rounds", "2")
+    assert server.join() == [[False]]
+    assert line["sent_sha256"] == line["received_sha256"]
+
+
+def test_erlang_client_key_update_to_tlskit_server(erlang: Erlang, peers: Peers,
+                                                   pki: PKI) -> None:
+    """ssl:update_keys(read_write) between Erlang's two rounds: tlskit's server takes the
+    new key, reports the request and answers; the second round comes back intact."""
+
+    def echo_and_key_updates(pump: Pump) -> list[bool]:
+        echo_until_close(pump)
+        return [ku.peer_requested_update for ku in pump.key_updates_received()]
+
+    server = peers.thread(tlskit_server(pki.server_config(), echo_and_key_updates))
+    (line,) = erlang.lines(server.port, "--send", "100000", "--rounds", "2", "--key-update")
+    assert server.join() == [[True]]
+    assert line["sent_sha256"] == line["received_sha256"]
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_large_echo_erlang_client_to_tlskit_server(erlang: Erlang, peers: Peers, pki: PKI,
+                                                   version: str) -> None:
+    """4 MiB each way, checked by hash on Erlang's side and by count on tlskit's; Erlang
+    closes first and tlskit's server sees a clean close_notify."""
+
+    def echo_and_close_event(pump: Pump) -> tuple[int, ConnectionClosed | None]:
+        return echo_until_close(pump), pump.closed_event
+
+    server = peers.thread(tlskit_server(pki.server_config(versions=[version]),
+                                        echo_and_close_event))
+    (line,) = erlang.lines(server.port, "--send", str(BIG))
+    digest = hashlib.sha256(client_pattern(BIG)).hexdigest()
+    assert line["sent_sha256"] == line["received_sha256"] == digest
+    assert line["closed"] == "ok"
+    assert server.join() == [(BIG, ConnectionClosed(None))]
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_tlskit_server_closes_first_to_erlang(erlang: Erlang, peers: Peers, pki: PKI,
+                                              version: str) -> None:
+    """tlskit sends data, then close_notify; Erlang reads to the close_notify ({error,
+    closed} from ssl:recv) and answers with its own, which tlskit reports as a clean
+    close. Erlang acknowledges the data first, so the close_notify travels on its own:
+    OTP 25's passive ssl:recv does not see a close_notify that reaches it in the same
+    read as the last application data (tlskit writes both at once; OpenSSL's server,
+    through the ssl module, hits the same) and reports the close only when the TCP stream
+    ends, never answering it."""
+    data = client_pattern(300_000)
+
+    def send_and_close(pump: Pump) -> ConnectionClosed:
+        pump.handshake()
+        pump.send(data)
+        assert pump.recv_until(b"ack\n") == b"ack\n"
+        pump.close()
+        return pump.wait_closed()
+
+    server = peers.thread(tlskit_server(pki.server_config(versions=[version]),
+                                        send_and_close))
+    (line,) = erlang.lines(server.port, "--send", "0", "--ack", str(len(data)))
+    assert line["received"] == len(data)
+    assert line["received_sha256"] == hashlib.sha256(data).hexdigest()
+    assert server.join() == [ConnectionClosed(None)]
+
+
+@pytest.fixture(scope="module")
+def stranger_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The root of an unrelated CA, as a PEM file."""
+    path = tmp_path_factory.mktemp("stranger") / "root.pem"
+    path.write_bytes(LocalCA.create(directory=None).export_root_pem())
+    return path
+
+
+def test_erlang_client_rejects_untrusted_tlskit_server(peers: Peers, pki: PKI,
+                                                       stranger_root: Path) -> None:
+    """Erlang (a standalone client, its own VM) trusts another root: public_key finds no
+    path and ssl sends unknown_ca, which tlskit's server reports."""
+    server = peers.thread(tlskit_server(pki.server_config(), Pump.handshake_error))
+    out = run_standalone("client", "--port", str(server.port), "--ca", str(stranger_root),
+                         status=1)
+    assert "ERROR {tls_alert,{unknown_ca," in out
+    (err,) = server.join()
+    assert isinstance(err, AlertReceived) and err.alert == AlertDescription.unknown_ca
+
+
+def test_erlang_client_rejects_tlskit_server_with_wrong_name(
+        erlang: Erlang, peers: Peers, pki: PKI) -> None:
+    """Erlang expects another name than the certificate's: ssl sends
+    handshake_failure (OTP's alert for a hostname mismatch), which tlskit reports."""
+    server = peers.thread(tlskit_server(pki.server_config(), Pump.handshake_error))
+    out = erlang.client(server.port, "--name", "not-localhost.example", status=1)
+    (err,) = server.join()
+    assert any(line.startswith("ERROR {tls_alert,{handshake_failure,") for line in out), out
+    assert isinstance(err, AlertReceived) and err.alert == AlertDescription.handshake_failure
+
+
+@pytest.mark.parametrize(("ours", "theirs", "alert"), [
+    ({"cipher_suites": ["TLS_AES_128_GCM_SHA256"]},
+     ("--suites", "TLS_AES_256_GCM_SHA384", "--versions", "1.3"), "handshake_failure"),
+    ({"groups": ["secp384r1"]}, ("--groups", "x25519,secp256r1", "--versions", "1.3"),
+     "handshake_failure"),
+    ({"versions": ["TLSv1.3"]}, ("--versions", "1.2"), "protocol_version"),
+    ({"versions": ["TLSv1.2"]}, ("--versions", "1.3"), "protocol_version"),
+    ({"alpn_protocols": ["h2"]}, ("--alpn", "http/1.1"), "no_application_protocol"),
+    ({"versions": ["TLSv1.2"]}, ("--groups", "secp384r1", "--versions", "1.2"),
+     "handshake_failure"),
+], ids=["suite", "group", "version-1.2-only", "version-1.3-only", "alpn",
+        "certificate-curve"])
+def test_erlang_client_and_tlskit_server_with_nothing_in_common(
+        erlang: Erlang, peers: Peers, pki: PKI, ours: dict[str, Any],
+        theirs: tuple[str, ...], alert: str) -> None:
+    """tlskit's server refuses the ClientHello with the alert the RFCs ask for, and
+    Erlang reports receiving it. The last case is TLS 1.2 with a P-256 ECDSA certificate
+    and an Erlang client listing secp384r1 alone: RFC 8422 5.1 has the server respect
+    that list for its certificate's curve too. A tlskit server offering TLS 1.2 only to
+    a TLS 1.3-only client sends protocol_version (RFC 8446 4.2.1; it used to start a TLS
+    1.3 handshake and fail it with handshake_failure for want of TLS 1.3 suites)."""
+    server = peers.thread(tlskit_server(pki.server_config(**ours), Pump.handshake_error))
+    out = erlang.client(server.port, *theirs, status=1)
+    (err,) = server.join()
+    assert isinstance(err, TLSError) and err.alert is not None and err.alert.name == alert
+    assert any(line.startswith(f"ERROR {{tls_alert,{{{alert},") for line in out), out
+
+
+def test_erlang_tls12_client_with_x25519_alone_sends_an_empty_list(
+        erlang: Erlang, peers: Peers, pki: PKI) -> None:
+    """OTP 25 has no X25519 in TLS 1.2: told to use it alone there (eccs), Erlang's
+    client sends an empty supported_groups (elliptic_curves) extension, which RFC 8422
+    5.1.1 does not allow (named_curve_list<2..2^16-1>): tlskit refuses it as malformed,
+    with decode_error, and Erlang reports the alert."""
+    server = peers.thread(tlskit_server(pki.server_config("rsa2048"), Pump.handshake_error))
+    out = erlang.client(server.port, "--groups", "x25519", "--versions", "1.2", status=1)
+    (err,) = server.join()
+    assert isinstance(err, TLSError) and err.alert == AlertDescription.decode_error
+    assert "supported_groups" in str(err)
+    assert any(line.startswith("ERROR {tls_alert,{decode_error,") for line in out), out
+
+
+def test_tlskit_tls12_server_with_ed25519_to_erlang(erlang: Erlang, peers: Peers,
+                                                    pki: PKI) -> None:
+    """Erlang's TLS 1.2 client offers no Ed25519 signature (OTP 25 has it in TLS 1.3
+    only): a tlskit server holding just an Ed25519 certificate has nothing to sign its
+    ServerKeyExchange with and refuses with handshake_failure, which Erlang reports."""
+    server = peers.thread(tlskit_server(pki.server_config("ed25519"), Pump.handshake_error))
+    out = erlang.client(server.port, "--versions", "1.2", status=1)
+    (err,) = server.join()
+    assert isinstance(err, TLSError) and err.alert == AlertDescription.handshake_failure
+    assert any(line.startswith("ERROR {tls_alert,{handshake_failure,") for line in out), out
