@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -47,10 +46,12 @@ from tlskit import (
 )
 from tlskit.ca import LocalCA
 from tlskit.config import CertifiedKey
+from tlskit.enums import ExtensionType
 from tlskit.session import SessionCache
 from tlskit.x509.errors import Reason
 
 from ..support.peers import PeerProcess
+from ..support.pki import CertFiles
 from ..support.pump import Pump, echo_until_close, tlskit_server
 from . import helpers
 from .conftest import PKI, Peers
@@ -273,7 +274,7 @@ def test_tlskit_client_does_not_resume_tls12_without_ems(erlang: Erlang, pki: PK
         seen.append((hc.resumed, line["resumed"]))
     assert seen == [(False, False), (False, False)]
     assert all(len(hello.session_id) == 32 for hello in hellos)  # Erlang issued IDs
-    assert not any(helpers.ExtensionType.extended_master_secret in hello.extensions
+    assert not any(ExtensionType.extended_master_secret in hello.extensions
                    for hello in hellos)
 
 
@@ -405,14 +406,37 @@ def test_erlang_half_close_sends_no_close_notify(erlang: Erlang, pki: PKI,
 
 
 def test_tlskit_client_rejects_erlang_server_with_untrusted_chain(
-        erlang: Erlang, pki: PKI) -> None:
+        peers: Peers, pki: PKI) -> None:
     """tlskit does not trust the chain: unknown_issuer, sent as unknown_ca, which Erlang
-    reports receiving."""
-    server = erlang.server("ec256")
+    (a standalone server, its own VM) reports receiving."""
+    files = pki.files["ec256"]
+    proc, port = helpers.listening_peer(peers, ["escript", PEER, "server", "--cert",
+                                                files.fullchain, "--key", files.key])
     other = LocalCA.create(directory=None)
-    err = Pump.failed_handshake(ClientConfig(trust_anchors=[other.root]), server.port)
+    err = Pump.failed_handshake(ClientConfig(trust_anchors=[other.root]), port)
     assert isinstance(err, CertificateVerificationError)
     assert err.reason == Reason.unknown_issuer and err.alert == AlertDescription.unknown_ca
+    proc.wait_for(rb"HANDSHAKE ERROR \{tls_alert,\{unknown_ca,")
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_erlang_server_rejects_untrusted_client_certificate(
+        erlang: Erlang, pki: PKI, version: str) -> None:
+    """tlskit's client certificate comes from a CA Erlang does not trust: public_key
+    finds no path and ssl sends unknown_ca, which tlskit reports (in TLS 1.3 after its
+    own handshake completed: the client finishes first)."""
+    stranger = LocalCA.create(directory=None).issue_client("stranger")
+    server = erlang.server("ec256", "--ca", str(pki.root_pem),
+                           "--versions", VERSION_FLAG[version])
+    config = pki.client_config(versions=[version], certificate=CertifiedKey(
+        stranger.chain, stranger.private_key))
+    if version == "TLSv1.3":
+        alert = alert_after_handshake(config, server.port).alert
+    else:
+        err = Pump.failed_handshake(config, server.port)
+        assert isinstance(err, AlertReceived)
+        alert = err.alert
+    assert alert == AlertDescription.unknown_ca
     server.wait_for(r"HANDSHAKE ERROR \{tls_alert,\{unknown_ca,.*")
 
 
@@ -560,7 +584,7 @@ def test_erlang_client_session_id_is_not_resumed_without_ems(erlang: Erlang, pee
                          "--versions", "1.2")
     hcs = server.join()
     assert [line["resumed"] for line in lines] == [h.resumed for h in hcs] == [False, False]
-    assert not any(helpers.ExtensionType.extended_master_secret in hello.extensions
+    assert not any(ExtensionType.extended_master_secret in hello.extensions
                    for hello in hellos)
 
 
@@ -693,6 +717,13 @@ def stranger_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def stranger_files(tmp_path_factory: pytest.TempPathFactory) -> CertFiles:
+    """A client certificate from an unrelated CA, on disk."""
+    issued = LocalCA.create(directory=None).issue_client("stranger")
+    return CertFiles.write(issued, tmp_path_factory.mktemp("stranger-client"))
+
+
 def test_erlang_client_rejects_untrusted_tlskit_server(peers: Peers, pki: PKI,
                                                        stranger_root: Path) -> None:
     """Erlang (a standalone client, its own VM) trusts another root: public_key finds no
@@ -705,14 +736,33 @@ def test_erlang_client_rejects_untrusted_tlskit_server(peers: Peers, pki: PKI,
     assert isinstance(err, AlertReceived) and err.alert == AlertDescription.unknown_ca
 
 
+def test_tlskit_server_rejects_untrusted_erlang_certificate(
+        erlang: Erlang, peers: Peers, pki: PKI, stranger_files: CertFiles) -> None:
+    """Erlang's client certificate comes from a CA tlskit's server does not trust:
+    unknown_issuer, sent as unknown_ca, which Erlang reports (in TLS 1.3 from its recv,
+    its handshake having completed first)."""
+    server = peers.thread(tlskit_server(
+        pki.server_config(client_auth="required", client_trust_anchors=[pki.root]),
+        Pump.handshake_error))
+    out = erlang.client(server.port, "--cert", str(stranger_files.fullchain), "--key",
+                        str(stranger_files.key), status=1)
+    (err,) = server.join()
+    assert isinstance(err, CertificateVerificationError)
+    assert err.reason == Reason.unknown_issuer and err.alert == AlertDescription.unknown_ca
+    assert any(line.startswith("ERROR {tls_alert,{unknown_ca,") for line in out), out
+
+
 def test_erlang_client_rejects_tlskit_server_with_wrong_name(
         erlang: Erlang, peers: Peers, pki: PKI) -> None:
-    """Erlang expects another name than the certificate's: ssl sends
-    handshake_failure (OTP's alert for a hostname mismatch), which tlskit reports."""
+    """Erlang expects another name than the certificate's: ssl's reason is
+    {bad_cert,hostname_check_failed}, sent as handshake_failure (tlskit, OpenSSL and
+    rustls send bad_certificate; RFC 8446 6.2 names no alert for this, so both are
+    within it), and tlskit reports the alert."""
     server = peers.thread(tlskit_server(pki.server_config(), Pump.handshake_error))
     out = erlang.client(server.port, "--name", "not-localhost.example", status=1)
     (err,) = server.join()
-    assert any(line.startswith("ERROR {tls_alert,{handshake_failure,") for line in out), out
+    assert any(line.startswith("ERROR {tls_alert,{handshake_failure,")
+               and "{bad_cert,hostname_check_failed}" in line for line in out), out
     assert isinstance(err, AlertReceived) and err.alert == AlertDescription.handshake_failure
 
 
