@@ -34,20 +34,15 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives import hashes
 
-from tlskit import (
-    AlertDescription,
-    AlertReceived,
-    CertificateVerificationError,
-    ClientConfig,
-    ConnectionClosed,
-    TLSError,
-)
 from tlskit.ca import LocalCA
-from tlskit.config import CertifiedKey
-from tlskit.enums import ExtensionType
+from tlskit.config import CertifiedKey, ClientConfig
+from tlskit.enums import AlertDescription, ExtensionType
+from tlskit.errors import AlertReceived, TLSError
+from tlskit.events import ConnectionClosed
 from tlskit.session import SessionCache
+from tlskit.x509 import CertificateVerificationError
 from tlskit.x509.errors import Reason
 
 from ..support.peers import PeerProcess
@@ -55,16 +50,7 @@ from ..support.pki import CertFiles
 from ..support.pump import Pump, echo_until_close, tlskit_server
 from . import helpers
 from .conftest import PKI, Peers
-from .helpers import (
-    GROUPS,
-    SCHEME_FOR_CERT,
-    alert_after_handshake,
-    client_pattern,
-    echo_payload,
-    handshake_and_echo,
-    key_update_on_new_connection,
-    talk,
-)
+from .helpers import handshake_and_echo, talk
 
 pytestmark = pytest.mark.interop
 
@@ -74,15 +60,8 @@ KINDS = ("ec256", "ec384", "rsa2048", "ed25519")
 # Every TLS 1.3 suite both implement (CCM is off by default in tlskit, OpenSSL-like).
 TLS13_SUITES = ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
                 "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_CCM_SHA256")
-# Every TLS 1.2 ECDHE suite both implement, with the certificate it needs.
-TLS12_SUITES = {
-    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": "ec256",
-    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": "ec256",
-    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "ec256",
-    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": "rsa2048",
-    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": "rsa2048",
-    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": "rsa2048",
-}
+# Every TLS 1.2 suite both implement (ECDHE with an AEAD), with the certificate it needs.
+TLS12_SUITES = helpers.TLS12_ECDHE_AEAD_SUITES
 BIG = 4 << 20  # bytes for the large transfers: 256 full records each way
 
 
@@ -161,7 +140,8 @@ def run_standalone(*args: str, status: int) -> str:
 
 
 def leaf_sha256(chain: list[x509.Certificate]) -> str:
-    return hashlib.sha256(chain[0].public_bytes(Encoding.DER)).hexdigest()
+    """The leaf's SHA-256 fingerprint, as the peer prints its peer's certificate."""
+    return chain[0].fingerprint(hashes.SHA256()).hex()
 
 
 def recorder(steps: list[str]) -> Any:
@@ -190,7 +170,7 @@ def test_tlskit_client_to_erlang_server(erlang: Erlang, pki: PKI, version: str,
     assert line["peer_subject"] is None  # no client certificate asked for
     assert len(hc.peer_certificates) == 2
     if version == "TLSv1.3":
-        assert hc.signature_scheme.name == SCHEME_FOR_CERT[kind]
+        assert hc.signature_scheme.name == helpers.SCHEME_FOR_CERT[kind]
 
 
 @pytest.mark.parametrize("suite", TLS13_SUITES + tuple(TLS12_SUITES))
@@ -217,7 +197,7 @@ def test_erlang_tls12_server_with_ed25519(erlang: Erlang, pki: PKI) -> None:
 
 
 # OTP 25 has X25519 in TLS 1.3 only (ssl:eccs() lists no x25519): see the x25519 tests.
-VERSION_GROUPS = [(v, g) for v in ("TLSv1.3", "TLSv1.2") for g in GROUPS
+VERSION_GROUPS = [(v, g) for v in ("TLSv1.3", "TLSv1.2") for g in helpers.GROUPS
                   if (v, g) != ("TLSv1.2", "x25519")]
 
 
@@ -232,13 +212,13 @@ def test_erlang_server_with_one_group(erlang: Erlang, pki: PKI, group: str,
     steps: list[str] = []
     kind = "ec256" if version == "TLSv1.3" else "rsa2048"
     server = erlang.server(kind, "--groups", group, "--versions", VERSION_FLAG[version])
-    config = pki.client_config(groups=list(GROUPS), versions=[version],
+    config = pki.client_config(groups=list(helpers.GROUPS), versions=[version],
                                tracer=recorder(steps))
     hc, line = talk(config, server.port)
-    assert hc.group is not None and hc.group.name == group
-    assert line["version"] == version
+    assert (hc.group and hc.group.name, hc.version, line["version"]) == (group, version,
+                                                                         version)
     retried = version == "TLSv1.3" and group != "x25519"
-    assert ("hello_retry_request" in steps) == retried
+    assert steps.count("hello_retry_request") == int(retried)
 
 
 @pytest.mark.parametrize("tickets", ["stateless", "stateful"])
@@ -313,7 +293,7 @@ def test_tlskit_client_without_certificate_is_refused_by_erlang_tls13(
     completes (the client finishes first), then Erlang's certificate_required (RFC 8446
     4.4.2.4) ends the connection."""
     server = erlang.server("ec256", "--ca", str(pki.root_pem), "--versions", "1.3")
-    alert = alert_after_handshake(pki.client_config(), server.port).alert
+    alert = helpers.alert_after_handshake(pki.client_config(), server.port).alert
     assert alert == AlertDescription.certificate_required
     server.wait_for(r"HANDSHAKE ERROR \{tls_alert,\{certificate_required,.*")
 
@@ -333,7 +313,7 @@ def test_tlskit_key_update_to_erlang_server(erlang: Erlang, pki: PKI) -> None:
     """tlskit's KeyUpdate with update_requested: Erlang installs the new key (the echo
     after it still decrypts) and answers with its own KeyUpdate, which tlskit reports."""
     server = erlang.server("ec256", "--versions", "1.3")
-    updates = key_update_on_new_connection(pki.client_config(), server.port)
+    updates = helpers.key_update_on_new_connection(pki.client_config(), server.port)
     assert [ku.peer_requested_update for ku in updates] == [False]
 
 
@@ -346,7 +326,7 @@ def test_erlang_server_key_update_to_tlskit(erlang: Erlang, pki: PKI) -> None:
     try:
         pump.handshake()
         pump.recv_until(b"\n")
-        payload = echo_payload(100_000)
+        payload = helpers.echo_payload(100_000)
         assert pump.echo_roundtrip(payload) == payload
         assert [ku.peer_requested_update for ku in pump.key_updates_received()] == [True]
         pump.close()
@@ -364,7 +344,7 @@ def test_large_echo_tlskit_client_to_erlang_server(erlang: Erlang, pki: PKI,
     what it received once tlskit's close_notify ended the connection."""
     server = erlang.server("ec256", "--versions", VERSION_FLAG[version])
     talk(pki.client_config(), server.port, BIG)
-    digest = hashlib.sha256(echo_payload(BIG)).hexdigest()
+    digest = hashlib.sha256(helpers.echo_payload(BIG)).hexdigest()
     server.wait_for(f"ECHOED {BIG} {digest}")
 
 
@@ -373,14 +353,7 @@ def test_erlang_server_closes_first(erlang: Erlang, pki: PKI, version: str) -> N
     """Erlang closes right after its line (ssl:close/2, which sends close_notify and
     waits for the peer's): tlskit reports a clean close and answers with its own."""
     server = erlang.server("ec256", "--close-first", "--versions", VERSION_FLAG[version])
-    pump = Pump.connect(pki.client_config(), server.port)
-    try:
-        pump.handshake()
-        assert pump.recv_until(b"\n").startswith(b"{")
-        assert pump.wait_closed() == ConnectionClosed(None)
-        assert pump.read_to_eof() == b""
-    finally:
-        pump.dispose()
+    helpers.line_then_peer_close(pki.client_config(), server.port)
     server.wait_for("CLOSED ok")
 
 
@@ -431,7 +404,7 @@ def test_erlang_server_rejects_untrusted_client_certificate(
     config = pki.client_config(versions=[version], certificate=CertifiedKey(
         stranger.chain, stranger.private_key))
     if version == "TLSv1.3":
-        alert = alert_after_handshake(config, server.port).alert
+        alert = helpers.alert_after_handshake(config, server.port).alert
     else:
         err = Pump.failed_handshake(config, server.port)
         assert isinstance(err, AlertReceived)
@@ -483,19 +456,18 @@ def test_erlang_client_to_tlskit_server(erlang: Erlang, peers: Peers, pki: PKI,
                                         version: str, kind: str) -> None:
     """Erlang verifies tlskit's chain with public_key against the test root and the name
     it sent as SNI, and echoes a payload; both sides agree on what was negotiated."""
-    server = peers.thread(tlskit_server(pki.server_config(kind, versions=[version]),
-                                        handshake_and_echo))
+    config = pki.server_config(kind, versions=[version])
+    server = peers.thread(tlskit_server(config, handshake_and_echo))
     (line,) = erlang.lines(server.port, "--send", "1000")
     (hc,) = server.join()
-    assert line["version"] == hc.version == version
-    assert line["cipher_suite"] == hc.cipher_suite.name
-    assert line["peer_subject"] == "CN=localhost"
+    assert (line["version"], line["cipher_suite"]) == (version, hc.cipher_suite.name)
+    assert hc.version == version and line["peer_subject"] == "CN=localhost"
     assert line["peer_sha256"] == leaf_sha256(pki.issued[kind].chain)
     assert line["sent_sha256"] == line["received_sha256"]
     assert hc.server_name == "localhost" and line["resumed"] is False
     if version == "TLSv1.3":
         assert hc.signature_scheme is not None
-        assert hc.signature_scheme.name == SCHEME_FOR_CERT[kind]
+        assert hc.signature_scheme.name == helpers.SCHEME_FOR_CERT[kind]
 
 
 @pytest.mark.parametrize("suite", TLS13_SUITES + tuple(TLS12_SUITES))
@@ -507,9 +479,8 @@ def test_erlang_client_with_each_suite(erlang: Erlang, peers: Peers, pki: PKI,
     version = "1.2" if suite in TLS12_SUITES else "1.3"
     (line,) = erlang.lines(server.port, "--suites", suite, "--versions", version,
                            "--send", "70000")
-    (hc,) = server.join()
-    assert line["cipher_suite"] == hc.cipher_suite.name == suite
-    assert line["sent_sha256"] == line["received_sha256"]
+    assert [hc.cipher_suite.name for hc in server.join()] == [line["cipher_suite"]] == [suite]
+    assert line["received_sha256"] == line["sent_sha256"]
 
 
 @pytest.mark.parametrize(("version", "group"), VERSION_GROUPS)
@@ -526,14 +497,12 @@ def test_erlang_client_with_one_group(erlang: Erlang, peers: Peers, pki: PKI,
     (line,) = erlang.lines(server.port, "--groups", group, "--versions",
                            VERSION_FLAG[version], "--send", "100")
     (hc,) = server.join()
-    assert hc.group is not None and hc.group.name == group
-    assert line["version"] == hc.version == version
-    assert "hello_retry_request" not in steps
+    assert (hc.group and hc.group.name, hc.version, line["version"]) == (group, version,
+                                                                         version)
+    assert steps.count("hello_retry_request") == 0
 
 
-@pytest.mark.parametrize(("offered", "accepted"), [
-    ("secp384r1,secp256r1", "secp256r1"), ("secp256r1,x25519", "x25519"),
-    ("x25519,secp384r1", "secp384r1")])
+@pytest.mark.parametrize(("offered", "accepted"), helpers.RETRY_CASES)
 @pytest.mark.parametrize("middlebox", [True, False], ids=["middlebox", "no-middlebox"])
 def test_erlang_client_key_share_gets_a_retry(erlang: Erlang, peers: Peers, pki: PKI,
                                               offered: str, accepted: str,
@@ -604,8 +573,7 @@ def test_erlang_client_certificate_to_tlskit_server(erlang: Erlang, peers: Peers
     type)."""
     issued, files = pki.client_cert(f"erlang-{kind}", kind)
     server = peers.thread(tlskit_server(
-        pki.server_config(versions=[version], client_auth="required",
-                          client_trust_anchors=[pki.root]),
+        pki.server_config_requiring_a_client(versions=[version]),
         handshake_and_echo))
     (line,) = erlang.lines(server.port, "--cert", str(files.fullchain),
                            "--key", str(files.key), "--send", "100")
@@ -615,20 +583,16 @@ def test_erlang_client_certificate_to_tlskit_server(erlang: Erlang, peers: Peers
 
 
 @pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
-def test_erlang_client_without_certificate_refused_by_tlskit(
+def test_tlskit_server_refuses_erlang_client_without_certificate(
         erlang: Erlang, peers: Peers, pki: PKI, version: str) -> None:
-    """tlskit requires a client certificate and Erlang has none: tlskit sends
-    certificate_required in TLS 1.3 (RFC 8446 4.4.2.4) and handshake_failure in TLS 1.2
-    (RFC 5246 7.4.6), and Erlang reports the alert."""
+    """An Erlang client with no certificate for a tlskit server that wants one: the
+    alert tlskit sends for it reaches Erlang (in TLS 1.3 the client finishes first, so
+    ssl:connect returned and the alert ends its recv)."""
     server = peers.thread(tlskit_server(
-        pki.server_config(versions=[version], client_auth="required",
-                          client_trust_anchors=[pki.root]),
-        Pump.handshake_error))
+        pki.server_config_requiring_a_client(versions=[version]), Pump.handshake_error))
     out = erlang.client(server.port, "--send", "10", status=1)
-    (err,) = server.join()
-    alert = "certificate_required" if version == "TLSv1.3" else "handshake_failure"
-    assert isinstance(err, TLSError) and err.alert is not None and err.alert.name == alert
-    # A TLS 1.3 client finishes first: ssl:connect returned, and the alert ends its recv.
+    alert = helpers.no_client_certificate_alert(version)
+    assert helpers.refused_with(server) == alert
     assert any(line.startswith(f"ERROR {{tls_alert,{{{alert},") for line in out), out
 
 
@@ -636,14 +600,7 @@ def test_tlskit_server_key_update_to_erlang_client(erlang: Erlang, peers: Peers,
                                                    pki: PKI) -> None:
     """tlskit's server sends a KeyUpdate with update_requested right after the handshake:
     Erlang reads the echo under the new key and answers with its own KeyUpdate."""
-
-    def key_update_then_echo(pump: Pump) -> list[bool]:
-        pump.handshake()
-        pump.key_update(request_peer_update=True)
-        echo_until_close(pump)
-        return [ku.peer_requested_update for ku in pump.key_updates_received()]
-
-    server = peers.thread(tlskit_server(pki.server_config(), key_update_then_echo))
+    server = peers.thread(tlskit_server(pki.server_config(), helpers.key_update_then_echo))
     (line,) = erlang.lines(server.port, "--send", "100000", "--rounds", "2")
     assert server.join() == [[False]]
     assert line["sent_sha256"] == line["received_sha256"]
@@ -668,15 +625,11 @@ def test_erlang_client_key_update_to_tlskit_server(erlang: Erlang, peers: Peers,
 def test_large_echo_erlang_client_to_tlskit_server(erlang: Erlang, peers: Peers, pki: PKI,
                                                    version: str) -> None:
     """4 MiB each way, checked by hash on Erlang's side and by count on tlskit's; Erlang
-    closes first and tlskit's server sees a clean close_notify."""
-
-    def echo_and_close_event(pump: Pump) -> tuple[int, ConnectionClosed | None]:
-        return echo_until_close(pump), pump.closed_event
-
+    closes first (ssl:close/2) and tlskit's server sees a clean close_notify."""
     server = peers.thread(tlskit_server(pki.server_config(versions=[version]),
-                                        echo_and_close_event))
+                                        helpers.echo_and_close_event))
     (line,) = erlang.lines(server.port, "--send", str(BIG))
-    digest = hashlib.sha256(client_pattern(BIG)).hexdigest()
+    digest = hashlib.sha256(helpers.client_pattern(BIG)).hexdigest()
     assert line["sent_sha256"] == line["received_sha256"] == digest
     assert line["closed"] == "ok"
     assert server.join() == [(BIG, ConnectionClosed(None))]
@@ -692,7 +645,7 @@ def test_tlskit_server_closes_first_to_erlang(erlang: Erlang, peers: Peers, pki:
     read as the last application data (tlskit writes both at once; OpenSSL's server,
     through the ssl module, hits the same) and reports the close only when the TCP stream
     ends, never answering it."""
-    data = client_pattern(300_000)
+    data = helpers.client_pattern(300_000)
 
     def send_and_close(pump: Pump) -> ConnectionClosed:
         pump.handshake()
@@ -704,17 +657,9 @@ def test_tlskit_server_closes_first_to_erlang(erlang: Erlang, peers: Peers, pki:
     server = peers.thread(tlskit_server(pki.server_config(versions=[version]),
                                         send_and_close))
     (line,) = erlang.lines(server.port, "--send", "0", "--ack", str(len(data)))
-    assert line["received"] == len(data)
-    assert line["received_sha256"] == hashlib.sha256(data).hexdigest()
+    assert (line["received"], line["received_sha256"]) == (
+        len(data), hashlib.sha256(data).hexdigest())
     assert server.join() == [ConnectionClosed(None)]
-
-
-@pytest.fixture(scope="module")
-def stranger_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The root of an unrelated CA, as a PEM file."""
-    path = tmp_path_factory.mktemp("stranger") / "root.pem"
-    path.write_bytes(LocalCA.create(directory=None).export_root_pem())
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -789,8 +734,7 @@ def test_erlang_client_and_tlskit_server_with_nothing_in_common(
     1.3 handshake and fail it with handshake_failure for want of TLS 1.3 suites)."""
     server = peers.thread(tlskit_server(pki.server_config(**ours), Pump.handshake_error))
     out = erlang.client(server.port, *theirs, status=1)
-    (err,) = server.join()
-    assert isinstance(err, TLSError) and err.alert is not None and err.alert.name == alert
+    assert helpers.refused_with(server) == alert
     assert any(line.startswith(f"ERROR {{tls_alert,{{{alert},") for line in out), out
 
 
