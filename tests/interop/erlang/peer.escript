@@ -20,7 +20,8 @@
 %%   commands       one VM for many jobs (an Erlang VM takes most of a second to start):
 %%                  reads lines "<tag> server|client FLAGS" on stdin and runs each as its
 %%                  own Erlang process, every output line prefixed with "<tag> "; a client
-%%                  job ends with "<tag> EXIT <status>". The VM ends at the end of stdin.
+%%                  job ends with "<tag> EXIT <status>". "<tag> stop" ends a job (a
+%%                  server, with its sockets): "<tag> STOPPED". The VM ends with stdin.
 %%
 %% Errors are printed as ssl returns them, e.g. {tls_alert,{unknown_ca,"..."}}, on one line.
 %%
@@ -28,7 +29,7 @@
 %% names, preference order); --alpn p1,p2; --cert and --key (PEM: the server's chain and
 %% key, or a client certificate); --ca PEM (client: its roots; server: require a client
 %% certificate from them); --name (client: SNI and the name checked, default localhost);
-%% --n; --send N; --rounds R; --ack N (client, with --send 0: "ack\n" after N bytes);
+%% --n; --send N; --rounds R;
 %% --tickets auto|manual (client: TLS 1.3 tickets, kept for its next connections) or
 %% stateless|stateful (server); --reuse (TLS 1.2 session IDs: the
 %% client offers its last session, the server keeps its sessions); --key-update (client:
@@ -43,7 +44,7 @@
 
 main(["commands"]) ->
     start(),
-    command_loop(0);
+    command_loop(#{});
 main([Mode | Args]) when Mode =:= "server"; Mode =:= "client" ->
     start(),
     Self = self(),
@@ -64,20 +65,31 @@ start() ->
 
 %% -- commands mode -----------------------------------------------------------------------
 
-command_loop(N) ->
+%% Jobs maps each running job's tag to its process, for "<tag> stop".
+command_loop(Jobs) ->
     case io:get_line("") of
         eof -> halt(0);
         {error, _} -> halt(0);
-        Line ->
-            case string:lexemes(string:trim(Line), " ") of
-                [Tag, Mode | Args] when Mode =:= "server"; Mode =:= "client" ->
-                    Prefix = Tag ++ " ",
-                    spawn(fun() -> job(Mode, Args, Prefix) end);
-                [] -> ok;
-                Other -> say("", "BAD COMMAND ~s", [oneline(Other)])
-            end,
-            command_loop(N + 1)
+        Line -> command_loop(command(string:lexemes(string:trim(Line), " "), Jobs))
     end.
+
+command([Tag, Mode | Args], Jobs) when Mode =:= "server"; Mode =:= "client" ->
+    Jobs#{Tag => spawn(fun() -> job(Mode, Args, Tag ++ " ") end)};
+%% The job's process ends, and with it its listening socket and connections.
+command([Tag, "stop"], Jobs) ->
+    case maps:take(Tag, Jobs) of
+        {Pid, Rest} ->
+            exit(Pid, kill),
+            say(Tag ++ " ", "STOPPED", []),
+            Rest;
+        error ->
+            say(Tag ++ " ", "STOPPED", []),
+            Jobs
+    end;
+command([], Jobs) -> Jobs;
+command(Other, Jobs) ->
+    say("", "BAD COMMAND ~s", [oneline(Other)]),
+    Jobs.
 
 job(Mode, Args, Prefix) ->
     Status = try run(Mode, parse(Args, defaults()), Prefix)
@@ -107,7 +119,6 @@ parse(["--n", V | T], Acc) -> parse(T, Acc#{n => list_to_integer(V)});
 parse(["--send", V | T], Acc) -> parse(T, Acc#{send => list_to_integer(V)});
 parse(["--rounds", V | T], Acc) -> parse(T, Acc#{rounds => list_to_integer(V)});
 parse(["--tickets", V | T], Acc) -> parse(T, Acc#{tickets => list_to_atom(V)});
-parse(["--ack", V | T], Acc) -> parse(T, Acc#{ack => list_to_integer(V)});
 parse(["--reuse" | T], Acc) -> parse(T, Acc#{reuse => true});
 parse(["--key-update" | T], Acc) -> parse(T, Acc#{key_update => true});
 parse(["--close-first" | T], Acc) -> parse(T, Acc#{close_first => true});
@@ -122,7 +133,7 @@ version("1.2") -> 'tlsv1.2'.
 
 %% ssl options shared by both sides, from the flags present.
 common_opts(F) ->
-    [{versions, maps:get(versions, F)}, binary, {active, false}]
+    [{versions, maps:get(versions, F)}, binary]
         ++ opt(suites, ciphers, F) ++ groups(F)
         ++ opt(sigalgs, signature_algs, F) ++ opt(cert, certfile, F) ++ opt(key, keyfile, F)
         ++ opt(ca, cacertfile, F).
@@ -143,7 +154,7 @@ opt(Flag, Name, F) ->
 %% -- server --------------------------------------------------------------------------------
 
 run("server", F, P) ->
-    Opts = common_opts(F) ++ server_opts(F),
+    Opts = [{active, false} | common_opts(F) ++ server_opts(F)],
     {ok, Listen} = ssl:listen(0, [{ip, {127, 0, 0, 1}}, {reuseaddr, true} | Opts]),
     {ok, {_, Port}} = ssl:sockname(Listen),
     say(P, "LISTENING ~b", [Port]),
@@ -206,13 +217,47 @@ serve_connection(S, F, P) ->
     end,
     ssl:close(S).
 
+%% The next data the peer sent, read in active-once mode rather than with ssl:recv:
+%% OTP 25's passive recv misses a close_notify that came while no recv was waiting and
+%% reports the close only when the TCP stream ends.
+next_data(S) ->
+    case ssl:setopts(S, [{active, once}]) of
+        ok ->
+            receive
+                {ssl, S, Data} -> {ok, Data};
+                {ssl_closed, S} -> {error, closed};
+                {ssl_error, S, Reason} -> {error, Reason}
+            after ?TIMEOUT -> {error, timeout}
+            end;
+        {error, Reason} ->
+            receive
+                {ssl, S, Data} -> {ok, Data}
+            after 0 -> {error, why_closed(S, Reason)}
+            end
+    end.
+
+%% ssl:send, failing like a read (with the alert that ended the connection, if any).
+send(S, Data) ->
+    case ssl:send(S, Data) of
+        ok -> ok;
+        {error, Reason} -> error({recv, why_closed(S, Reason)})
+    end.
+
+%% What ended the connection: the alert or close the socket delivered, else Reason.
+why_closed(S, Reason) ->
+    receive
+        {ssl_error, S, Why} -> Why;
+        {ssl_closed, S} -> closed
+    after 0 -> Reason
+    end.
+
 %% With --key-update: a KeyUpdate that asks the peer for one too (RFC 8446 4.6.3).
 maybe_update_keys(S, #{key_update := true}) -> ok = ssl:update_keys(S, read_write);
 maybe_update_keys(_S, _F) -> ok.
 
 %% Echo until the client closes: {bytes, sha256 hex}, or an error that ends the connection.
 echo(S, Bytes, Hash) ->
-    case ssl:recv(S, 0, ?TIMEOUT) of
+    case next_data(S) of
         {ok, Data} ->
             ok = ssl:send(S, Data),
             echo(S, Bytes + byte_size(Data), crypto:hash_update(Hash, Data));
@@ -222,7 +267,7 @@ echo(S, Bytes, Hash) ->
 
 read_to_close(S, Hash) -> read_to_close(S, 0, Hash).
 read_to_close(S, Bytes, Hash) ->
-    case ssl:recv(S, 0, ?TIMEOUT) of
+    case next_data(S) of
         {ok, Data} -> read_to_close(S, Bytes + byte_size(Data), crypto:hash_update(Hash, Data));
         {error, closed} -> {Bytes, hex(crypto:hash_final(Hash))};
         {error, Reason} -> error({recv, Reason})
@@ -257,31 +302,30 @@ client_opts(F) ->
     Verify ++ Tickets ++ UseTicket ++ Alpn ++ reuse(F)
         ++ [{middlebox_comp_mode, maps:get(middlebox, F)}].
 
+%% The socket is in active-once mode from the start, so that an alert that ends the
+%% connection after ssl:connect returned (a TLS 1.3 server refusing the client's
+%% certificate) arrives as a message whatever the client does then: OTP 25's ssl:send,
+%% ssl:setopts and connection_information say only {error, closed} once it has come.
 connect_once(F, P, _I) ->
-    Opts = common_opts(F) ++ client_opts(F),
+    Opts = [{active, once} | common_opts(F) ++ client_opts(F)],
     case ssl:connect("127.0.0.1", maps:get(port, F), Opts, ?TIMEOUT) of
         {ok, S} ->
-            Info = describe(S, client),
-            try exchange(S, F) of
-                Result ->
-                    Ticket = manual_ticket(F),
-                    say(P, "~s", [json(Info ++ Result)]),
-                    {ok, case Ticket of none -> F; T -> F#{ticket => T} end}
+            try
+                Info = describe(S, client),
+                Result = exchange(S, F),
+                Ticket = manual_ticket(F),
+                say(P, "~s", [json(Info ++ Result)]),
+                {ok, case Ticket of none -> F; T -> F#{ticket => T} end}
             catch error:{recv, Reason} -> {error, Reason}
             end;
         {error, Reason} -> {error, Reason}
     end.
 
 %% Send the payload in rounds (each read back), then close with close_notify; or, with
-%% --send 0, read until the server closes, then close (with --ack N, "ack\n" is sent once
-%% N bytes came, so that the server's close_notify comes on its own: OTP 25's passive
-%% recv leaves a close_notify that arrives behind application data unseen until the TCP
-%% stream ends). Not ssl:shutdown(write): OTP 25's sends no close_notify (--half-close).
-exchange(S, #{send := 0} = F) ->
-    Expected = maps:get(ack, F, 0),
-    First = recv_exactly(S, Expected, []),
-    Expected =:= 0 orelse ssl:send(S, <<"ack\n">>),
-    {Bytes, Hash} = read_to_close(S, Expected, crypto:hash_update(hash_new(), First)),
+%% --send 0, read until the server closes, then close. (Not ssl:shutdown(write): OTP 25's
+%% sends no close_notify, see --half-close.)
+exchange(S, #{send := 0}) ->
+    {Bytes, Hash} = read_to_close(S, hash_new()),
     Closed = ssl:close(S, ?TIMEOUT),
     [{received, Bytes}, {received_sha256, {str, Hash}}, {closed, Closed}];
 exchange(S, F = #{send := Size, rounds := Rounds}) ->
@@ -297,7 +341,7 @@ rounds(S, F, Payload, Piece, Rounds, I, Sent, Back) ->
     Start = (I - 1) * Piece,
     Len = case I of Rounds -> byte_size(Payload) - Start; _ -> Piece end,
     Chunk = binary:part(Payload, Start, Len),
-    ok = ssl:send(S, Chunk),
+    send(S, Chunk),
     Echo = recv_exactly(S, Len, []),
     I =:= 1 andalso maybe_update_keys(S, F),
     rounds(S, F, Payload, Piece, Rounds, I + 1, crypto:hash_update(Sent, Chunk),
@@ -305,7 +349,7 @@ rounds(S, F, Payload, Piece, Rounds, I, Sent, Back) ->
 
 recv_exactly(_S, 0, Acc) -> iolist_to_binary(lists:reverse(Acc));
 recv_exactly(S, Left, Acc) ->
-    case ssl:recv(S, 0, ?TIMEOUT) of
+    case next_data(S) of
         {ok, Data} -> recv_exactly(S, Left - byte_size(Data), [Data | Acc]);
         {error, Reason} -> error({recv, Reason})
     end.
@@ -323,8 +367,11 @@ pattern(Size) ->
 %% -- what was negotiated -------------------------------------------------------------------
 
 describe(S, Side) ->
-    {ok, Info} = ssl:connection_information(S, [protocol, selected_cipher_suite,
-                                                session_resumption, sni_hostname]),
+    Info = case ssl:connection_information(S, [protocol, selected_cipher_suite,
+                                               session_resumption, sni_hostname]) of
+               {ok, Values} -> Values;
+               {error, Reason} -> error({recv, why_closed(S, Reason)})
+           end,
     Version = case proplists:get_value(protocol, Info) of
                   'tlsv1.3' -> "TLSv1.3";
                   'tlsv1.2' -> "TLSv1.2";
