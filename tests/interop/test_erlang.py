@@ -16,16 +16,27 @@ its own port, with its output lines tagged; a few tests run the escript standalo
 Errors are printed as ssl returns them (`{tls_alert,{unknown_ca,...}}`), so each failure
 test checks both sides: tlskit's exception and alert, and what Erlang made of it.
 
-Where OTP 25 and tlskit differ, tlskit keeps to the RFC and the test says so:
-- OTP 25 does not implement the extended master secret (RFC 7627), and tlskit never
-  resumes a TLS 1.2 session made without it (RFC 7627 5.3), so TLS 1.2 session IDs are
-  offered (Erlang's client) or issued (Erlang's server) but never resumed.
+Where OTP 25 and tlskit differ, the test says so and keeps asserting what tlskit does:
+- No extended master secret in OTP 25 (RFC 7627), and tlskit makes or resumes no TLS 1.2
+  session without it (RFC 7627 5.3): TLS 1.2 session IDs are never resumed either way.
+- Ed25519 and X25519 only in TLS 1.3: a TLS 1.2 Ed25519 certificate fails the handshake
+  (handshake_failure) either way, and an Erlang client told to use X25519 alone in TLS
+  1.2 sends an empty supported_groups list, which tlskit refuses as malformed.
+- OTP's alerts: insufficient_security for no common group or suite (RFC 8446 4.1.1
+  allows it; tlskit sends handshake_failure), handshake_failure for a hostname mismatch
+  (tlskit: bad_certificate).
+- ssl:shutdown(write) closes TCP without close_notify (RFC 8446 6.1 asks for one), and
+  a passive ssl:recv misses a close_notify that comes while no recv waits: the peer
+  closes with ssl:close/2 and reads in active mode.
+- One was tlskit's: a TLS 1.2-only tlskit server answered a TLS 1.3-only ClientHello
+  with handshake_failure instead of protocol_version (RFC 8446 4.2.1), now fixed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,12 +52,14 @@ from tlskit.config import CertifiedKey, ClientConfig
 from tlskit.enums import AlertDescription, ExtensionType
 from tlskit.errors import AlertReceived, TLSError
 from tlskit.events import ConnectionClosed
+from tlskit.io.blocking import TruncatedConnection, connect
 from tlskit.session import SessionCache
 from tlskit.x509 import CertificateVerificationError
 from tlskit.x509.errors import Reason
 
 from ..support.peers import PeerProcess
 from ..support.pki import CertFiles
+from ..support.ports import HOST, TIMEOUT
 from ..support.pump import Pump, echo_until_close, tlskit_server
 from . import helpers
 from .conftest import PKI, Peers
@@ -173,6 +186,19 @@ def leaf_sha256(chain: list[x509.Certificate]) -> str:
     return chain[0].fingerprint(hashes.SHA256()).hex()
 
 
+def hello_tracer(hellos: list[tuple[str, bytes, bool]]) -> Any:
+    """A tracer noting each hello's step name, session ID and whether it carried
+    extended_master_secret."""
+
+    def tracer(step: str, fields: dict[str, Any]) -> None:
+        if step in ("client_hello", "server_hello"):
+            hello = fields["message"]
+            ems = ExtensionType.extended_master_secret in hello.extensions
+            hellos.append((step, hello.session_id, ems))
+
+    return tracer
+
+
 def recorder(steps: list[str]) -> Any:
     """A tracer noting the name of every handshake step."""
     return lambda step, fields: steps.append(step)
@@ -267,24 +293,20 @@ def test_tlskit_client_resumes_with_erlang_server_tls13(erlang: Erlang, pki: PKI
 def test_tlskit_client_does_not_resume_tls12_without_ems(erlang: Erlang, pki: PKI) -> None:
     """Erlang's TLS 1.2 server keeps sessions by ID, but OTP 25 has no extended master
     secret (RFC 7627): tlskit's client keeps no session made without it (RFC 7627 5.3),
-    so its second connection is a full handshake again, on both sides' word."""
-    hellos: list[Any] = []
-
-    def tracer(step: str, fields: dict[str, Any]) -> None:
-        if step == "server_hello":
-            hellos.append(fields["message"])
-
+    so its second ClientHello offers none of the IDs Erlang issued and both connections
+    are full handshakes, on both sides' word."""
+    hellos: list[tuple[str, bytes, bool]] = []
     server = erlang.server("ec256", "--reuse", "--versions", "1.2")
     config = pki.client_config(versions=["TLSv1.2"], session_cache=SessionCache(),
-                               tracer=tracer)
+                               tracer=hello_tracer(hellos))
     seen = []
     for _ in range(2):
         hc, line = talk(config, server.port)
         seen.append((hc.resumed, line["resumed"]))
     assert seen == [(False, False), (False, False)]
-    assert all(len(hello.session_id) == 32 for hello in hellos)  # Erlang issued IDs
-    assert not any(ExtensionType.extended_master_secret in hello.extensions
-                   for hello in hellos)
+    steps, ids, ems = zip(*hellos, strict=True)
+    assert steps == ("client_hello", "server_hello") * 2 and ems == (True, False) * 2
+    assert len(ids[1]) == 32 and ids[2] != ids[1]  # Erlang's first session is not offered
 
 
 def test_alpn_tlskit_client_to_erlang_server(erlang: Erlang, pki: PKI) -> None:
@@ -379,8 +401,8 @@ def test_large_echo_tlskit_client_to_erlang_server(erlang: Erlang, pki: PKI,
 
 @pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
 def test_erlang_server_closes_first(erlang: Erlang, pki: PKI, version: str) -> None:
-    """Erlang closes right after its line (ssl:close/2, which sends close_notify and
-    waits for the peer's): tlskit reports a clean close and answers with its own."""
+    """Erlang closes right after its line (ssl:close/2, which sends close_notify):
+    tlskit reports a clean close and answers with its own, then sees the TCP end."""
     server = erlang.server("ec256", "--close-first", "--versions", VERSION_FLAG[version])
     helpers.line_then_peer_close(pki.client_config(), server.port)
     server.wait_for("CLOSED ok")
@@ -391,19 +413,16 @@ def test_erlang_half_close_sends_no_close_notify(erlang: Erlang, pki: PKI,
                                                  version: str) -> None:
     """OTP 25's ssl:shutdown(Socket, write) shuts the TCP stream down without sending
     close_notify first, which RFC 8446 6.1 and RFC 5246 7.2.1 require before closing the
-    write side (openssl s_client reports "unexpected eof" there too). tlskit does not take
-    the bare end of stream for a close: no ConnectionClosed event, and no close_notify
-    of its own in answer."""
+    write side (openssl s_client reports "unexpected eof" there too). tlskit's socket,
+    made strict (suppress_ragged_eofs=False), does not take that for a close: after the
+    line, the read ends in TruncatedConnection."""
     server = erlang.server("ec256", "--half-close", "--versions", VERSION_FLAG[version])
-    pump = Pump.connect(pki.client_config(), server.port)
-    try:
-        pump.handshake()
-        assert pump.recv_until(b"\n").startswith(b"{")
-        assert pump.read_to_eof() == b""
-        assert pump.closed_event is None
-        assert not [e for e in pump.events if isinstance(e, ConnectionClosed)]
-    finally:
-        pump.dispose()
+    tls = connect(HOST, server.port, pki.client_config(versions=[version]),
+                  server_name="localhost", timeout=TIMEOUT, suppress_ragged_eofs=False)
+    with tls, tls.makefile("rb") as reader:
+        assert json.loads(reader.readline())["version"] == version
+        with pytest.raises(TruncatedConnection, match="without close_notify"):
+            reader.read()
     server.wait_for("HALF-CLOSED 0")
 
 
@@ -572,14 +591,7 @@ def test_erlang_client_session_id_is_not_resumed_without_ems(erlang: Erlang, pee
     Erlang has none to offer, and both connections are full handshakes on both sides'
     word."""
     hellos: list[tuple[str, bytes, bool]] = []
-
-    def tracer(step: str, fields: dict[str, Any]) -> None:
-        if step in ("client_hello", "server_hello"):
-            hello = fields["message"]
-            ems = ExtensionType.extended_master_secret in hello.extensions
-            hellos.append((step, hello.session_id, ems))
-
-    config = pki.server_config(versions=["TLSv1.2"], tracer=tracer)
+    config = pki.server_config(versions=["TLSv1.2"], tracer=hello_tracer(hellos))
     server = peers.thread(tlskit_server(config, handshake_and_echo, count=2))
     lines = erlang.lines(server.port, "--n", "2", "--send", "100", "--reuse",
                          "--versions", "1.2")

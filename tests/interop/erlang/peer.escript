@@ -11,7 +11,8 @@
 %%                  Each one: the handshake, then one JSON line describing the connection
 %%                  (printed as "CONN <json>" and sent to the client), then an echo of
 %%                  everything the client sends until it closes; then "ECHOED <bytes>
-%%                  <sha256>". A failed handshake prints "HANDSHAKE ERROR <reason>".
+%%                  <sha256>". A failed handshake prints "HANDSHAKE ERROR <reason>" (a
+%%                  connection failing later, "CONNECTION ERROR <reason>").
 %%   client FLAGS   connects --n times (later connections may resume), sends --send bytes
 %%                  in --rounds pieces, each read back before the next is sent (or, with
 %%                  --send 0, reads until the server closes), then closes and prints one
@@ -24,19 +25,19 @@
 %%                  server, with its sockets): "<tag> STOPPED". The VM ends with stdin.
 %%
 %% Errors are printed as ssl returns them, e.g. {tls_alert,{unknown_ca,"..."}}, on one line.
+%% Both sides read in active-once mode, not with ssl:recv (see next_data/1).
 %%
 %% Flags (both sides unless said): --versions 1.3,1.2; --suites, --groups, --sigalgs (IANA
 %% names, preference order); --alpn p1,p2; --cert and --key (PEM: the server's chain and
 %% key, or a client certificate); --ca PEM (client: its roots; server: require a client
 %% certificate from them); --name (client: SNI and the name checked, default localhost);
-%% --n; --send N; --rounds R;
-%% --tickets auto|manual (client: TLS 1.3 tickets, kept for its next connections) or
-%% stateless|stateful (server); --reuse (TLS 1.2 session IDs: the
+%% --n; --send N; --rounds R; --tickets auto|manual (client: TLS 1.3 tickets, kept for its
+%% next connections) or stateless|stateful (server); --reuse (TLS 1.2 session IDs: the
 %% client offers its last session, the server keeps its sessions); --key-update (client:
-%% ssl:update_keys(read_write) between its rounds; server: right after its line);
-%% --close-first (server: ssl:close/2 right after its line, which sends close_notify and
-%% waits for the client's: "CLOSED <result>"); --half-close (server: ssl:shutdown(write)
-%% instead, then read to the end: "HALF-CLOSED <bytes>"); --no-middlebox (client: no TLS 1.3 middlebox compatibility mode).
+%% ssl:update_keys(read_write) after its first round; server: right after its line);
+%% --close-first (server: close_notify right after its line, with ssl:close/2: "CLOSED
+%% <result>"); --half-close (server: ssl:shutdown(write) instead, then read to the end:
+%% "HALF-CLOSED <bytes>"); --no-middlebox (client: no TLS 1.3 middlebox compatibility).
 
 -mode(compile).
 
@@ -161,7 +162,7 @@ run("server", F, P) ->
     serve(Listen, F, P, maps:get(n, F)),
     0;
 run("client", F, P) ->
-    connect_n(F, P, case maps:get(n, F) of infinity -> 1; N -> N end, 0).
+    connect_n(F, P, case maps:get(n, F) of infinity -> 1; N -> N end).
 
 server_opts(F) ->
     Auth = case maps:is_key(ca, F) of
@@ -191,7 +192,10 @@ serve(_Listen, _F, _P, 0) -> ok;
 serve(Listen, F, P, N) ->
     {ok, Transport} = ssl:transport_accept(Listen),
     case ssl:handshake(Transport, ?TIMEOUT) of
-        {ok, S} -> serve_connection(S, F, P);
+        {ok, S} ->
+            try serve_connection(S, F, P)
+            catch error:Why -> say(P, "CONNECTION ERROR ~s", [oneline(Why)])
+            end;
         {error, Reason} -> say(P, "HANDSHAKE ERROR ~s", [oneline(Reason)])
     end,
     serve(Listen, F, P, countdown(N)).
@@ -202,7 +206,7 @@ countdown(N) -> N - 1.
 serve_connection(S, F, P) ->
     Line = json(describe(S, server)),
     say(P, "CONN ~s", [Line]),
-    ok = ssl:send(S, [Line, $\n]),
+    send(S, [Line, $\n]),
     case F of
         #{close_first := true} ->
             say(P, "CLOSED ~s", [oneline(ssl:close(S, ?TIMEOUT))]);
@@ -259,7 +263,7 @@ maybe_update_keys(_S, _F) -> ok.
 echo(S, Bytes, Hash) ->
     case next_data(S) of
         {ok, Data} ->
-            ok = ssl:send(S, Data),
+            send(S, Data),
             echo(S, Bytes + byte_size(Data), crypto:hash_update(Hash, Data));
         {error, closed} -> {Bytes, hex(crypto:hash_final(Hash))};
         {error, Reason} -> {Bytes, oneline({error, Reason})}
@@ -275,10 +279,10 @@ read_to_close(S, Bytes, Hash) ->
 
 %% -- client --------------------------------------------------------------------------------
 
-connect_n(_F, _P, 0, _I) -> 0;
-connect_n(F, P, N, I) ->
-    case connect_once(F, P, I) of
-        {ok, F2} -> connect_n(F2, P, N - 1, I + 1);
+connect_n(_F, _P, 0) -> 0;
+connect_n(F, P, N) ->
+    case connect_once(F, P) of
+        {ok, F2} -> connect_n(F2, P, N - 1);
         {error, Reason} -> say(P, "ERROR ~s", [oneline(Reason)]), 1
     end.
 
@@ -306,7 +310,7 @@ client_opts(F) ->
 %% connection after ssl:connect returned (a TLS 1.3 server refusing the client's
 %% certificate) arrives as a message whatever the client does then: OTP 25's ssl:send,
 %% ssl:setopts and connection_information say only {error, closed} once it has come.
-connect_once(F, P, _I) ->
+connect_once(F, P) ->
     Opts = [{active, once} | common_opts(F) ++ client_opts(F)],
     case ssl:connect("127.0.0.1", maps:get(port, F), Opts, ?TIMEOUT) of
         {ok, S} ->
