@@ -55,6 +55,13 @@ TLS12_ECDHE_AEAD_SUITES = {
     "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": "rsa2048",
     "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": "rsa2048",
 }
+# (version, scheme) for each RSA signature scheme with an rsaEncryption key (PKCS#1 v1.5:
+# TLS 1.2 only).
+RSA_SCHEMES = [(version, scheme) for version in ("TLSv1.3", "TLSv1.2")
+               for scheme in ("rsa_pss_rsae_sha256", "rsa_pss_rsae_sha384",
+                              "rsa_pss_rsae_sha512", "rsa_pkcs1_sha256", "rsa_pkcs1_sha384",
+                              "rsa_pkcs1_sha512")
+               if version == "TLSv1.2" or "pss" in scheme]
 # HelloRetryRequest cases for a client sending one key share, for its first group: the
 # groups it lists (comma-separated, as the peers' --groups take them), and the one group
 # a tlskit server accepts.

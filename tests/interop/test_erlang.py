@@ -50,8 +50,8 @@ from cryptography.hazmat.primitives import hashes
 from tlskit.ca import LocalCA
 from tlskit.config import CertifiedKey, ClientConfig
 from tlskit.enums import AlertDescription, ExtensionType
-from tlskit.errors import AlertReceived, TLSError
-from tlskit.events import ConnectionClosed
+from tlskit.errors import AlertReceived, DecryptError, TLSError
+from tlskit.events import ConnectionClosed, HandshakeComplete
 from tlskit.io.blocking import TruncatedConnection, connect
 from tlskit.session import SessionCache
 from tlskit.x509 import CertificateVerificationError
@@ -141,19 +141,25 @@ class Erlang:
         job.port = int(job.wait_for(r"LISTENING (\d+)").group(1))
         return job
 
-    def client(self, port: int, *args: str, status: int = 0) -> list[str]:
+    def client(self, port: int, *args: str, status: int = 0,
+               own_vm: bool = False) -> list[str]:
         """A client run to completion, which must end with ``status`` (trusting the test
-        root unless ``args`` name another); its output lines."""
+        root unless ``args`` name another); its output lines. With ``own_vm`` it runs
+        standalone: OTP keeps one store of TLS 1.3 tickets per VM (session_tickets=auto)
+        and offers any of them whose SNI matches, whichever server issued it."""
         ca = () if "--ca" in args else ("--ca", str(self.pki.root_pem))
-        job = self.start("client", "--port", str(port), *ca, *args)
+        argv = ("client", "--port", str(port), *ca, *args)
+        if own_vm:
+            return run_standalone(*argv, status=status).splitlines()
+        job = self.start(*argv)
         ended = int(job.wait_for(r"EXIT (\d+)").group(1))
         out = job.output()
         assert ended == status, "\n".join(out)
         return out
 
-    def lines(self, port: int, *args: str) -> list[dict[str, Any]]:
+    def lines(self, port: int, *args: str, own_vm: bool = False) -> list[dict[str, Any]]:
         """The client's JSON lines, one per connection."""
-        return helpers.peer_json_lines("\n".join(self.client(port, *args)))
+        return helpers.peer_json_lines("\n".join(self.client(port, *args, own_vm=own_vm)))
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +203,14 @@ def hello_tracer(hellos: list[tuple[str, bytes, bool]]) -> Any:
             hellos.append((step, hello.session_id, ems))
 
     return tracer
+
+
+def echo_or_error(pump: Pump) -> HandshakeComplete | TLSError:
+    """tlskit server body: `handshake_and_echo`, or the error that ended the handshake."""
+    try:
+        return handshake_and_echo(pump)
+    except TLSError as exc:
+        return exc
 
 
 def recorder(steps: list[str]) -> Any:
@@ -251,6 +265,20 @@ def test_erlang_tls12_server_with_ed25519(erlang: Erlang, pki: PKI) -> None:
     server.wait_for(r"HANDSHAKE ERROR \{tls_alert,\{handshake_failure,.*")
 
 
+@pytest.mark.parametrize(("version", "scheme"), helpers.RSA_SCHEMES)
+def test_erlang_server_signs_with_each_rsa_scheme(erlang: Erlang, pki: PKI, version: str,
+                                                  scheme: str) -> None:
+    """tlskit offering one RSA scheme (and ECDSA with SHA-256, which the test CA's
+    signatures need): Erlang signs its CertificateVerify (TLS 1.3) or ServerKeyExchange
+    (TLS 1.2) with it, and tlskit checks the signature."""
+    server = erlang.server("rsa2048", "--versions", VERSION_FLAG[version])
+    config = pki.client_config(versions=[version],
+                               signature_schemes=[scheme, "ecdsa_secp256r1_sha256"])
+    hc, line = talk(config, server.port)
+    assert (hc.signature_scheme and hc.signature_scheme.name, line["version"]) == (
+        scheme, version)
+
+
 # OTP 25 has X25519 in TLS 1.3 only (ssl:eccs() lists no x25519): see the x25519 tests.
 VERSION_GROUPS = [(v, g) for v in ("TLSv1.3", "TLSv1.2") for g in helpers.GROUPS
                   if (v, g) != ("TLSv1.2", "x25519")]
@@ -276,6 +304,13 @@ def test_erlang_server_with_one_group(erlang: Erlang, pki: PKI, group: str,
     assert steps.count("hello_retry_request") == int(retried)
 
 
+def test_x448_tlskit_client_to_erlang_server(erlang: Erlang, pki: PKI) -> None:
+    """X448 (off by default in tlskit, on in OTP 25) when both are restricted to it."""
+    server = erlang.server("ec256", "--groups", "x448", "--versions", "1.3")
+    hc, line = talk(pki.client_config(groups=["x448"]), server.port)
+    assert (hc.group and hc.group.name, line["version"]) == ("x448", "TLSv1.3")
+
+
 @pytest.mark.parametrize("tickets", ["stateless", "stateful"])
 def test_tlskit_client_resumes_with_erlang_server_tls13(erlang: Erlang, pki: PKI,
                                                         tickets: str) -> None:
@@ -288,6 +323,37 @@ def test_tlskit_client_resumes_with_erlang_server_tls13(erlang: Erlang, pki: PKI
         hc, line = talk(config, server.port)
         seen.append((hc.resumed, line["resumed"], hc.signature_scheme is None))
     assert seen == [(False, False, False), (True, True, True)]
+
+
+def test_tlskit_client_resumes_through_a_retry_with_erlang(erlang: Erlang,
+                                                           pki: PKI) -> None:
+    """tlskit offers its x25519 share again when resuming, so Erlang (secp384r1 only)
+    sends a HelloRetryRequest on both connections; the second ClientHello's PSK binder
+    covers the retry's transcript (RFC 8446 4.2.11.2), and Erlang resumes."""
+    steps: list[str] = []
+    server = erlang.server("ec256", "--groups", "secp384r1", "--tickets", "stateless",
+                           "--versions", "1.3")
+    config = pki.client_config(groups=["x25519", "secp384r1"], session_cache=SessionCache(),
+                               tracer=recorder(steps))
+    resumed = [(hc.resumed, line["resumed"])
+               for hc, line in (talk(config, server.port) for _ in range(2))]
+    assert resumed == [(False, False), (True, True)]
+    assert steps.count("hello_retry_request") == 2
+
+
+def test_tlskit_client_resumes_with_its_certificate_at_erlang(erlang: Erlang,
+                                                             pki: PKI) -> None:
+    """A TLS 1.3 session made with tlskit's client certificate resumes (no Certificate
+    is sent then); Erlang's ssl:peercert reports no client certificate on the resumed
+    connection, although the session was authenticated by it."""
+    issued, _ = pki.client_cert("tlskit-resuming")
+    server = erlang.server("ec256", "--ca", str(pki.root_pem), "--tickets", "stateful",
+                           "--versions", "1.3")
+    config = pki.client_config(session_cache=SessionCache(),
+                               certificate=CertifiedKey(issued.chain, issued.private_key))
+    lines = [talk(config, server.port)[1] for _ in range(2)]
+    assert [(line["resumed"], line["peer_subject"]) for line in lines] == [
+        (False, "CN=tlskit-resuming"), (True, None)]
 
 
 def test_tlskit_client_does_not_resume_tls12_without_ems(erlang: Erlang, pki: PKI) -> None:
@@ -518,6 +584,32 @@ def test_erlang_client_to_tlskit_server(erlang: Erlang, peers: Peers, pki: PKI,
         assert hc.signature_scheme.name == helpers.SCHEME_FOR_CERT[kind]
 
 
+@pytest.mark.parametrize(("version", "scheme"), helpers.RSA_SCHEMES)
+def test_erlang_client_with_one_rsa_scheme_to_tlskit(erlang: Erlang, peers: Peers,
+                                                     pki: PKI, version: str,
+                                                     scheme: str) -> None:
+    """Erlang offering one RSA scheme (signature_algs, with ECDSA with SHA-256 for the
+    test CA's signatures) and holding an RSA client certificate: tlskit's server signs
+    with that scheme, which Erlang verifies, and Erlang signs its CertificateVerify with
+    it too, which tlskit verifies."""
+    _, files = pki.client_cert("erlang-rsa", "rsa2048")
+    signed: list[str] = []
+
+    def tracer(step: str, fields: dict[str, Any]) -> None:
+        if step == "client_certificate_verify":
+            signed.append(fields["scheme"])
+
+    config = pki.server_config_requiring_a_client("rsa2048", tracer=tracer)
+    server = peers.thread(tlskit_server(config, handshake_and_echo))
+    (line,) = erlang.lines(server.port, "--sigalgs", f"{scheme},ecdsa_secp256r1_sha256",
+                           "--versions", VERSION_FLAG[version], "--cert",
+                           str(files.fullchain), "--key", str(files.key), "--send", "100")
+    (hc,) = server.join()
+    assert (hc.signature_scheme and hc.signature_scheme.name, line["version"]) == (
+        scheme, version)
+    assert signed == [scheme]
+
+
 @pytest.mark.parametrize("suite", TLS13_SUITES + tuple(TLS12_SUITES))
 def test_erlang_client_with_each_suite(erlang: Erlang, peers: Peers, pki: PKI,
                                        suite: str) -> None:
@@ -550,6 +642,15 @@ def test_erlang_client_with_one_group(erlang: Erlang, peers: Peers, pki: PKI,
     assert steps.count("hello_retry_request") == 0
 
 
+def test_x448_erlang_client_to_tlskit_server(erlang: Erlang, peers: Peers,
+                                             pki: PKI) -> None:
+    server = peers.thread(tlskit_server(pki.server_config(groups=["x448"]),
+                                        handshake_and_echo))
+    (line,) = erlang.lines(server.port, "--groups", "x448", "--versions", "1.3")
+    assert [hc.group and hc.group.name for hc in server.join()] == ["x448"]
+    assert line["sent_sha256"] == line["received_sha256"]
+
+
 @pytest.mark.parametrize(("offered", "accepted"), helpers.RETRY_CASES)
 @pytest.mark.parametrize("middlebox", [True, False], ids=["middlebox", "no-middlebox"])
 def test_erlang_client_key_share_gets_a_retry(erlang: Erlang, peers: Peers, pki: PKI,
@@ -577,10 +678,71 @@ def test_erlang_client_resumes_with_tlskit_server_tls13(erlang: Erlang, peers: P
     second connection resumes and both sides say so."""
     server = peers.thread(tlskit_server(pki.server_config(), handshake_and_echo, count=2))
     lines = erlang.lines(server.port, "--n", "2", "--send", "1000", "--tickets", tickets,
-                         "--versions", "1.3")
+                         "--versions", "1.3", own_vm=tickets == "auto")
     hcs = server.join()
     assert [line["resumed"] for line in lines] == [h.resumed for h in hcs] == [False, True]
     assert hcs[1].signature_scheme is None
+
+
+def test_erlang_client_offers_another_servers_ticket(erlang: Erlang, peers: Peers,
+                                                     pki: PKI) -> None:
+    """OTP's ticket store (session_tickets=auto) is one per VM and picks tickets by SNI:
+    a ticket from one tlskit server is offered to another that also says "localhost".
+    That server cannot open it, ignores the PSK (RFC 8446 4.2.11) and completes a full
+    handshake, on both sides' word."""
+    first = peers.thread(tlskit_server(pki.server_config(), handshake_and_echo))
+    erlang.lines(first.port, "--tickets", "auto", "--versions", "1.3")
+    first.join()
+    offered: list[bool] = []
+
+    def tracer(step: str, fields: dict[str, Any]) -> None:
+        if step == "client_hello":
+            offered.append(ExtensionType.pre_shared_key in fields["message"].extensions)
+
+    other = peers.thread(tlskit_server(pki.server_config(tracer=tracer), handshake_and_echo))
+    (line,) = erlang.lines(other.port, "--tickets", "auto", "--versions", "1.3")
+    assert [hc.resumed for hc in other.join()] == [line["resumed"]] == [False]
+    assert offered == [True]
+
+
+def test_erlang_client_binder_after_a_retry_does_not_verify(erlang: Erlang, peers: Peers,
+                                                            pki: PKI) -> None:
+    """Erlang's first share is for a group tlskit's server does not take, on both
+    connections: the first goes through a HelloRetryRequest and gets a ticket; on the
+    second, OTP 25 offers the ticket again in its second ClientHello with a PSK binder
+    that does not verify (erlang/otp#8489: it does not recompute the binder over the
+    retry's transcript, RFC 8446 4.2.11.2). tlskit's server aborts with decrypt_error as
+    4.2.11.2 asks (OpenSSL's, through the ssl module, refuses it too: "binder does not
+    verify"), and Erlang reports the alert."""
+
+    steps: list[str] = []
+    config = pki.server_config(groups=["secp256r1"], tracer=recorder(steps))
+    server = peers.thread(tlskit_server(config, echo_or_error, count=2))
+    out = erlang.client(server.port, "--groups", "secp384r1,secp256r1", "--send", "100",
+                        "--n", "2", "--tickets", "auto", "--versions", "1.3", status=1,
+                        own_vm=True)
+    first, second = server.join()
+    assert not first.resumed
+    assert isinstance(second, DecryptError) and "PSK binder" in str(second)
+    assert second.alert == AlertDescription.decrypt_error
+    assert steps.count("hello_retry_request") == 2
+    assert [line["resumed"] for line in helpers.peer_json_lines("\n".join(out))] == [False]
+    assert out[-1].startswith("ERROR {tls_alert,{decrypt_error,"), out
+
+
+def test_erlang_client_resumes_with_its_certificate(erlang: Erlang, peers: Peers,
+                                                    pki: PKI) -> None:
+    """A TLS 1.3 session made with Erlang's client certificate resumes without it, and
+    tlskit's server still knows the client's chain from the session."""
+    issued, files = pki.client_cert("erlang-resuming")
+    server = peers.thread(tlskit_server(pki.server_config_requiring_a_client(),
+                                        handshake_and_echo, count=2))
+    lines = erlang.lines(server.port, "--cert", str(files.fullchain), "--key",
+                         str(files.key), "--send", "100", "--n", "2", "--tickets", "auto",
+                         "--versions", "1.3", own_vm=True)
+    hcs = server.join()
+    assert [line["resumed"] for line in lines] == [h.resumed for h in hcs] == [False, True]
+    assert [leaf_sha256(h.peer_certificates) for h in hcs] == [leaf_sha256(issued.chain)] * 2
 
 
 def test_erlang_client_session_id_is_not_resumed_without_ems(erlang: Erlang, peers: Peers,

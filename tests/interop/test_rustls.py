@@ -175,14 +175,7 @@ def test_tlskit_client_to_rustls_server_tls12(peers: Peers, rustls: Rustls, pki:
 
 
 
-RSA_SCHEMES = [(version, scheme) for version in ("TLSv1.3", "TLSv1.2")
-               for scheme in ("rsa_pss_rsae_sha256", "rsa_pss_rsae_sha384",
-                              "rsa_pss_rsae_sha512", "rsa_pkcs1_sha256", "rsa_pkcs1_sha384",
-                              "rsa_pkcs1_sha512")
-               if version == "TLSv1.2" or "pss" in scheme]  # PKCS#1 v1.5: TLS 1.2 only
-
-
-@pytest.mark.parametrize(("version", "scheme"), RSA_SCHEMES)
+@pytest.mark.parametrize(("version", "scheme"), helpers.RSA_SCHEMES)
 def test_rustls_server_signs_with_each_rsa_scheme(peers: Peers, rustls: Rustls, pki: PKI,
                                                   version: str, scheme: str) -> None:
     """tlskit offering one RSA scheme: rustls signs its CertificateVerify (TLS 1.3) or
@@ -193,7 +186,7 @@ def test_rustls_server_signs_with_each_rsa_scheme(peers: Peers, rustls: Rustls, 
     assert line["version"] == version
 
 
-@pytest.mark.parametrize(("version", "scheme"), RSA_SCHEMES)
+@pytest.mark.parametrize(("version", "scheme"), helpers.RSA_SCHEMES)
 def test_tlskit_server_with_one_rsa_scheme_to_rustls(peers: Peers, rustls: Rustls,
                                                      pki: PKI, version: str,
                                                      scheme: str) -> None:

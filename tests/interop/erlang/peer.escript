@@ -136,7 +136,7 @@ version("1.2") -> 'tlsv1.2'.
 common_opts(F) ->
     [{versions, maps:get(versions, F)}, binary]
         ++ opt(suites, ciphers, F) ++ groups(F)
-        ++ opt(sigalgs, signature_algs, F) ++ opt(cert, certfile, F) ++ opt(key, keyfile, F)
+        ++ sigalgs(F) ++ opt(cert, certfile, F) ++ opt(key, keyfile, F)
         ++ opt(ca, cacertfile, F).
 
 %% The groups: supported_groups in TLS 1.3, eccs (the same names) in TLS 1.2; ssl refuses
@@ -145,6 +145,19 @@ groups(#{groups := Groups, versions := Versions}) ->
     [{supported_groups, Groups} || lists:member('tlsv1.3', Versions)]
         ++ [{eccs, Groups} || lists:member('tlsv1.2', Versions)];
 groups(_) -> [].
+
+%% The signature schemes; for TLS 1.2 alone, OTP 25 wants PKCS#1 v1.5 and ECDSA as
+%% {Hash, rsa | ecdsa} (its scheme names are TLS 1.3's there).
+sigalgs(#{sigalgs := Schemes} = F) ->
+    case tls13(F) of
+        true -> [{signature_algs, Schemes}];
+        false -> [{signature_algs, [tls12_sigalg(atom_to_list(A)) || A <- Schemes]}]
+    end;
+sigalgs(_) -> [].
+
+tls12_sigalg("rsa_pkcs1_" ++ Hash) -> {list_to_atom(Hash), rsa};
+tls12_sigalg("ecdsa_secp" ++ Curve) -> {list_to_atom(lists:last(string:split(Curve, "_"))), ecdsa};
+tls12_sigalg(Scheme) -> list_to_atom(Scheme).
 
 opt(Flag, Name, F) ->
     case maps:find(Flag, F) of
