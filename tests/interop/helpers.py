@@ -20,6 +20,7 @@ from tlskit import (
     AlertDescription,
     AlertReceived,
     ClientConfig,
+    ClientConnection,
     ConnectionClosed,
     HandshakeComplete,
     KeyUpdated,
@@ -368,6 +369,27 @@ def line_then_peer_close(config: ClientConfig, port: int) -> None:
         assert pump.read_to_eof() == b""
     finally:
         pump.dispose()
+
+
+def resume_with_early_data(config: ClientConfig, port: int,
+                           early: bytes = b"early bird\n") -> dict[str, Any]:
+    """Two connections to a peer server whose tickets allow 0-RTT data: the first gets
+    a ticket (``config`` needs a session cache), the second resumes with it and sends
+    ``early`` (a line) as 0-RTT data, which the server must take and echo after its JSON
+    line; then close_notify both ways. The second connection's JSON line."""
+    talk(config, port)
+    pump = Pump.connect(config, port, early_data=early)
+    try:
+        hc = pump.handshake()
+        assert isinstance(pump.conn, ClientConnection) and pump.conn.early_data_sent
+        assert hc.resumed and hc.early_data_accepted
+        line: dict[str, Any] = json.loads(pump.recv_until(b"\n"))
+        assert pump.recv_until(b"\n") == early
+        pump.close()
+        assert pump.wait_closed() == ConnectionClosed(None)
+    finally:
+        pump.dispose()
+    return line
 
 
 def key_update_on_new_connection(config: ClientConfig, port: int) -> list[KeyUpdated]:

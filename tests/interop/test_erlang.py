@@ -356,6 +356,15 @@ def test_tlskit_client_resumes_with_its_certificate_at_erlang(erlang: Erlang,
         (False, "CN=tlskit-resuming"), (True, None)]
 
 
+def test_tlskit_client_early_data_to_erlang_server(erlang: Erlang, pki: PKI) -> None:
+    """Erlang's server with early_data enabled: its tickets allow 0-RTT data, tlskit's
+    resumption sends some, and Erlang takes it (and echoes it after its line)."""
+    server = erlang.server("ec256", "--tickets", "stateless", "--early", "0",
+                           "--versions", "1.3")
+    config = pki.client_config(session_cache=SessionCache())
+    assert helpers.resume_with_early_data(config, server.port)["resumed"] is True
+
+
 def test_tlskit_client_does_not_resume_tls12_without_ems(erlang: Erlang, pki: PKI) -> None:
     """Erlang's TLS 1.2 server keeps sessions by ID, but OTP 25 has no extended master
     secret (RFC 7627): tlskit's client keeps no session made without it (RFC 7627 5.3),
@@ -743,6 +752,37 @@ def test_erlang_client_resumes_with_its_certificate(erlang: Erlang, peers: Peers
     hcs = server.join()
     assert [line["resumed"] for line in lines] == [h.resumed for h in hcs] == [False, True]
     assert [leaf_sha256(h.peer_certificates) for h in hcs] == [leaf_sha256(issued.chain)] * 2
+
+
+@pytest.mark.parametrize("limit", [16384, 0], ids=["0rtt-server", "no-0rtt-server"])
+def test_erlang_client_early_data_to_tlskit_server(erlang: Erlang, peers: Peers, pki: PKI,
+                                                   limit: int) -> None:
+    """Erlang's second connection sends 1000 bytes of 0-RTT data with the ticket it kept
+    (session_tickets=manual, use_ticket). A tlskit server allowing 0-RTT takes and echoes
+    it, and both sides say so. One that allows none sends tickets without an early_data
+    extension; OTP 25 offers 0-RTT data with such a ticket all the same, which RFC 8446
+    4.2.10 allows only when the PSK allows it: tlskit skips it, completes the handshake
+    without it, and Erlang reports it rejected."""
+    offered: list[bool] = []
+
+    def tracer(step: str, fields: dict[str, Any]) -> None:
+        if step == "client_hello":
+            offered.append(ExtensionType.early_data in fields["message"].extensions)
+
+    config = pki.server_config(max_early_data_size=limit, tracer=tracer)
+    server = peers.thread(tlskit_server(config, handshake_and_echo, count=2))
+    lines = erlang.lines(server.port, "--early", "1000", "--send", "5000", "--n", "2",
+                         "--tickets", "manual", "--versions", "1.3")
+    hcs = server.join()
+    accepted = limit > 0
+    assert [(h.resumed, h.early_data_accepted) for h in hcs] == [(False, False),
+                                                                 (True, accepted)]
+    assert offered == [False, True]
+    status = "accepted" if accepted else "rejected"
+    assert [(line["early_sent"], line.get("early_data")) for line in lines] == [
+        (0, None), (1000, status)]
+    assert lines[1]["early_echoed"] is accepted
+    assert all(line["sent_sha256"] == line["received_sha256"] for line in lines)
 
 
 def test_erlang_client_session_id_is_not_resumed_without_ems(erlang: Erlang, peers: Peers,

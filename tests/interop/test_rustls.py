@@ -24,7 +24,6 @@ main.rs), and the group is checked on tlskit's side with the peer restricted to 
 from __future__ import annotations
 
 import hashlib
-import json
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -766,19 +765,8 @@ def test_tlskit_client_early_data_to_rustls_server(peers: Peers, rustls: Rustls,
     """rustls' tickets allow 16 KiB of 0-RTT data: tlskit's resumption sends some, rustls
     reads them before the handshake ends (and echoes them after its line)."""
     _, port = rustls.server(peers, "ec256", "--early", "16384", "--n", "2")
-    config = pki.client_config(session_cache=SessionCache())
-    talk(config, port)
-    pump = Pump.connect(config, port, early_data=b"early bird\n")
-    try:
-        hc = pump.handshake()
-        assert isinstance(pump.conn, ClientConnection) and pump.conn.early_data_sent
-        assert hc.resumed and hc.early_data_accepted
-        line = json.loads(pump.recv_until(b"\n"))
-        assert pump.recv_until(b"\n") == b"early bird\n"
-        pump.close()
-        assert pump.wait_closed() == ConnectionClosed(None)
-    finally:
-        pump.dispose()
+    line = helpers.resume_with_early_data(pki.client_config(session_cache=SessionCache()),
+                                          port)
     assert line["early_data"] == len(b"early bird\n") and line["resumed"]
 
 

@@ -32,8 +32,10 @@
 %% key, or a client certificate); --ca PEM (client: its roots; server: require a client
 %% certificate from them); --name (client: SNI and the name checked, default localhost);
 %% --n; --send N; --rounds R; --tickets auto|manual (client: TLS 1.3 tickets, kept for its
-%% next connections) or stateless|stateful (server); --reuse (TLS 1.2 session IDs: the
-%% client offers its last session, the server keeps its sessions); --key-update (client:
+%% next connections) or stateless|stateful (server); --early N (client: N bytes of 0-RTT
+%% data with a manual ticket, read back first; server: accept 0-RTT data, with --early
+%% 0); --reuse (TLS 1.2 session IDs: the client offers its last session, the server
+%% keeps its sessions); --key-update (client:
 %% ssl:update_keys(read_write) after its first round; server: right after its line);
 %% --close-first (server: close_notify right after its line, with ssl:close/2: "CLOSED
 %% <result>"); --half-close (server: ssl:shutdown(write) instead, then read to the end:
@@ -120,6 +122,7 @@ parse(["--n", V | T], Acc) -> parse(T, Acc#{n => list_to_integer(V)});
 parse(["--send", V | T], Acc) -> parse(T, Acc#{send => list_to_integer(V)});
 parse(["--rounds", V | T], Acc) -> parse(T, Acc#{rounds => list_to_integer(V)});
 parse(["--tickets", V | T], Acc) -> parse(T, Acc#{tickets => list_to_atom(V)});
+parse(["--early", V | T], Acc) -> parse(T, Acc#{early => list_to_integer(V)});
 parse(["--reuse" | T], Acc) -> parse(T, Acc#{reuse => true});
 parse(["--key-update" | T], Acc) -> parse(T, Acc#{key_update => true});
 parse(["--close-first" | T], Acc) -> parse(T, Acc#{close_first => true});
@@ -190,7 +193,11 @@ server_opts(F) ->
                [] -> [];
                Protocols -> [{alpn_preferred_protocols, Protocols}]
            end,
-    Auth ++ Tickets ++ Alpn ++ reuse(F).
+    Early = case maps:is_key(early, F) of
+                true -> [{early_data, enabled}];
+                false -> []
+            end,
+    Auth ++ Tickets ++ Alpn ++ Early ++ reuse(F).
 
 tls13(F) -> lists:member('tlsv1.3', maps:get(versions, F)).
 
@@ -309,7 +316,7 @@ client_opts(F) ->
                   error -> [{session_tickets, disabled} || tls13(F)]
               end,
     UseTicket = case maps:find(ticket, F) of
-                    {ok, T} -> [{use_ticket, [T]}];
+                    {ok, T} -> [{use_ticket, [T]} | early_data(F)];
                     error -> []
                 end,
     Alpn = case maps:get(alpn, F) of
@@ -318,6 +325,10 @@ client_opts(F) ->
            end,
     Verify ++ Tickets ++ UseTicket ++ Alpn ++ reuse(F)
         ++ [{middlebox_comp_mode, maps:get(middlebox, F)}].
+
+%% With --early N and a ticket in hand: N bytes of the payload pattern as 0-RTT data.
+early_data(#{early := N}) -> [{early_data, pattern(N)}];
+early_data(_) -> [].
 
 %% The socket is in active-once mode from the start, so that an alert that ends the
 %% connection after ssl:connect returned (a TLS 1.3 server refusing the client's
@@ -329,7 +340,8 @@ connect_once(F, P) ->
         {ok, S} ->
             try
                 Info = describe(S, client),
-                Result = exchange(S, F),
+                Early = early_echo(S, F),
+                Result = Early ++ exchange(S, F),
                 Ticket = manual_ticket(F),
                 say(P, "~s", [json(Info ++ Result)]),
                 {ok, case Ticket of none -> F; T -> F#{ticket => T} end}
@@ -337,6 +349,17 @@ connect_once(F, P) ->
             end;
         {error, Reason} -> {error, Reason}
     end.
+
+%% With 0-RTT data sent: whether the server took it, as ssl reports it (a message before
+%% any data, {early_data, accepted | rejected}), and its echo, which comes first.
+early_echo(S, #{early := N, ticket := _}) ->
+    Status = receive {ssl, S, {early_data, Said}} -> Said after ?TIMEOUT -> none end,
+    Echo = case Status of
+               accepted -> recv_exactly(S, N, []);
+               _ -> <<>>
+           end,
+    [{early_sent, N}, {early_data, Status}, {early_echoed, Echo =:= pattern(N)}];
+early_echo(_S, _F) -> [{early_sent, 0}].
 
 %% Send the payload in rounds (each read back), then close with close_notify; or, with
 %% --send 0, read until the server closes, then close. (Not ssl:shutdown(write): OTP 25's
