@@ -24,7 +24,7 @@ from ..events import (
     DataReceived,
     SessionTicketReceived,
 )
-from .errors import eof_error, to_ssl_error, want_read, zero_return_error
+from .errors import eof_error, shutdown_error, to_ssl_error, want_read, zero_return_error
 from .hello import HelloBuffer, alert_record, start_server_connection
 from .info import SSLInfo
 from .session import SSLSession
@@ -54,6 +54,7 @@ class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types the
         self._hello: HelloBuffer | None = None
         self._plain = bytearray()
         self._peer_closed = False
+        self._unwrapped = False  # unwrap() sent our close_notify
         self._error: BaseException | None = None
         self._counted = False
         if server_side:
@@ -61,7 +62,7 @@ class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types the
             if context.sni_callback is not None:
                 self._hello = HelloBuffer()
             else:
-                self._conn = start_server_connection(self, None)
+                self._conn = self._server_connection(None)
         else:
             context._count("connect")
 
@@ -73,6 +74,11 @@ class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types the
         conn = ClientConnection(self._context.tlskit_client_config,
                                 server_name=self._server_hostname, session=offered)
         conn.close_reply = False  # as in OpenSSL: our close_notify goes out from unwrap()
+        return conn
+
+    def _server_connection(self, hello: HelloBuffer | None) -> Connection:
+        conn = start_server_connection(self, hello)
+        conn.close_reply = False  # as for the client: the peer's close_notify is a half-close
         return conn
 
     def _fail(self, exc: BaseException) -> BaseException:
@@ -98,11 +104,10 @@ class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types the
         if not self._hello.add(self._incoming.read()):
             return None
         try:
-            conn = start_server_connection(self, self._hello)
+            conn = self._server_connection(self._hello)
         except TLSError as exc:
             self._outgoing.write(alert_record(exc.alert))
             raise self._fail(exc) from exc
-        conn.close_reply = False
         self._conn = conn
         self._feed(bytes(self._hello.data))
         self._hello = None
@@ -168,22 +173,21 @@ class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types the
             self._count_handshake()
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        view = None
+        if buffer is None:
+            if len < 0:
+                raise ValueError("size should not be negative")
+            if len == 0:
+                return b""  # as ssl: no input is even looked at
+        else:
+            view = memoryview(buffer).cast("B")
+            if len <= 0 or len > view.nbytes:
+                len = view.nbytes  # as ssl: the buffer's size
         if not self._handshake_done():
             self.do_handshake()
-        if len < 0:
-            raise ValueError("size should not be negative")
-        while not self._plain and not self._peer_closed:
-            if self._error is not None:
-                raise self._error
-            if not self._incoming.pending:
-                if self._incoming.eof and self._context.ignore_unexpected_eof:
-                    break
-                raise self._no_more_input()
-            self._pump()
-        n = min(len, self.pending()) if buffer is None or len else self.pending()
-        if buffer is not None:
-            view = memoryview(buffer).cast("B")
-            n = min(n, view.nbytes)
+        self._fill()
+        n = min(len, self.pending())
+        if view is not None:
             view[:n] = self._plain[:n]
             del self._plain[:n]
             return n
@@ -191,13 +195,35 @@ class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types the
         del self._plain[:n]
         return data
 
+    def _fill(self) -> None:
+        """Plaintext in ``_plain``, or nothing at the peer's close_notify (or an EOF
+        without it, with OP_IGNORE_UNEXPECTED_EOF); else ssl's error."""
+        if not self._plain and self._peer_closed and self._unwrapped:
+            # ssl reads EOF as b"" only until its own close_notify went out.
+            raise zero_return_error("the TLS connection has been closed (unwrap)")
+        while not self._plain and not self._peer_closed:
+            if self._error is not None:
+                raise self._error
+            if not self._incoming.pending:
+                if self._incoming.eof and self._context.ignore_unexpected_eof:
+                    return
+                exc = self._no_more_input()
+                if isinstance(exc, ssl.SSLEOFError):
+                    self._error = exc  # as in OpenSSL, the connection is over: it sticks
+                raise exc
+            self._pump()
+
     def write(self, data: Any) -> int:
         if not self._handshake_done():
             self.do_handshake()
         if self._error is not None:
             raise self._error
         assert self._conn is not None
+        if self._unwrapped:
+            raise shutdown_error(in_init=False)
         view = memoryview(data).cast("B")
+        if not view.nbytes:
+            return 0  # as ssl: no (empty) record is sent
         try:
             self._conn.send_data(view)
         except UsageError as exc:
@@ -212,13 +238,16 @@ class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types the
         if self._error is not None:
             raise self._error
         if self._conn is None or self._conn.handshake_complete is None:
-            raise ssl.SSLError(1, "[SSL: SHUTDOWN_WHILE_IN_INIT] shutdown while in init")
+            raise shutdown_error(in_init=True)
         self._conn.close()
+        self._unwrapped = True
         self._flush()
         while not self._peer_closed and self._incoming.pending:
             self._pump()
             self._plain.clear()  # application data after our close_notify is dropped
         if not self._peer_closed:
+            if self._incoming.eof and self._context.ignore_unexpected_eof:
+                return None  # as ssl: that option makes the EOF a close
             raise self._no_more_input()
         return None
 

@@ -85,6 +85,16 @@ def zero_return_error(text: str = "the TLS connection has been closed") -> ssl.S
     return _make(ssl.SSLZeroReturnError, ssl.SSL_ERROR_ZERO_RETURN, "ZERO_RETURN", text)
 
 
+def shutdown_error(in_init: bool) -> ssl.SSLError:
+    """`ssl`'s error for unwrap() before the handshake (``in_init``) or for writing after
+    this side's close_notify."""
+    if in_init:
+        return _make(ssl.SSLError, ssl.SSL_ERROR_SSL, "SHUTDOWN_WHILE_IN_INIT",
+                     "shutdown while in init")
+    return _make(ssl.SSLError, ssl.SSL_ERROR_SSL, "PROTOCOL_IS_SHUTDOWN",
+                 "protocol is shutdown: this side sent close_notify (unwrap)")
+
+
 def want_read() -> ssl.SSLError:
     return _make(ssl.SSLWantReadError, ssl.SSL_ERROR_WANT_READ, "WANT_READ",
                  "The operation did not complete (read)")
