@@ -207,3 +207,28 @@ def test_information_before_and_after_the_handshake(impl: str, side: str, pki: P
         assert der is not None and ssl.DER_cert_to_PEM_cert(der) == pki.good.leaf.read_text()
     with pytest.raises(ValueError, match=r"^'tls-server-end-point' channel binding type"):
         s.me.get_channel_binding("tls-server-end-point")
+
+
+@IMPLS
+def test_a_received_alert_has_openssls_reason(impl: str, pki: PKI) -> None:
+    # A TLS 1.3 server that wants a client certificate and gets none: the client's
+    # handshake is done by then, and its next read meets the server's alert.
+    theirs = _ctx("ssl", pki, server=True, options=0)
+    theirs.verify_mode = ssl.CERT_REQUIRED
+    theirs.load_verify_locations(cafile=str(pki.root))
+    pair = Pair(_ctx(impl, pki, server=False, options=0), theirs)
+    with pytest.raises(ssl.SSLWantReadError):
+        pair.client.do_handshake()
+    pair.pump()
+    with pytest.raises(ssl.SSLWantReadError):
+        pair.server.do_handshake()
+    pair.pump()
+    pair.client.do_handshake()
+    pair.pump()
+    with pytest.raises(ssl.SSLError, match="PEER_DID_NOT_RETURN_A_CERTIFICATE"):
+        pair.server.do_handshake()
+    pair.pump()
+    with pytest.raises(ssl.SSLError) as info:
+        pair.client.read(10)
+    assert (info.value.library, info.value.reason) == (
+        "SSL", "TLSV13_ALERT_CERTIFICATE_REQUIRED")
