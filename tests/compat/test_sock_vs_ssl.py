@@ -113,3 +113,30 @@ def test_sending_after_the_peers_close_notify(impl: str, side: str, pki: PKI) ->
         ours(sock)
     srv.join()
     assert collected == [b"after your close_notify"]
+
+
+@IMPLS
+def test_unwrap_leaves_the_plain_socket_to_close(impl: str, pki: PKI) -> None:
+    # ssl's unwrap() returns the SSLSocket itself, now plain: ftplib drops the result and
+    # closes the object it has. That must close the TCP socket (no ResourceWarning, no
+    # descriptor left open), whichever object the caller keeps.
+    server_ctx = _server_ctx("ssl", pki)
+    got: list[bytes] = []
+
+    def peer(raw: socket.socket) -> None:
+        with server_ctx.wrap_socket(raw, server_side=True) as tls:
+            tls.sendall(b"over tls")
+            plain = tls.unwrap()  # (the same object: closed on leaving the block)
+            got.extend((plain.recv(100), plain.recv(100)))  # b"in clear", then EOF
+
+    srv = OneShotServer(peer)
+    raw = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+    conn = _client_ctx(impl, pki).wrap_socket(raw, server_hostname="localhost")
+    assert conn.recv(100) == b"over tls"
+    plain = conn.unwrap()
+    assert conn.fileno() == plain.fileno() != -1
+    plain.sendall(b"in clear")
+    conn.close()
+    assert plain.fileno() == -1
+    srv.join()
+    assert got == [b"in clear", b""]

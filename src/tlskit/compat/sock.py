@@ -56,6 +56,7 @@ class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc, overri
     """What `tlskit.compat.SSLContext.wrap_socket` returns."""
 
     _conn: Connection | None  # type: ignore[assignment]  # made at the handshake
+    _plain_sock: socket.socket | None = None  # what unwrap() returned
 
     @classmethod
     def create(cls, sock: socket.socket, context: SSLContext, *, server_side: bool,
@@ -239,8 +240,23 @@ class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc, overri
         return self.send(data)
 
     def unwrap(self) -> socket.socket:
+        """End TLS (close_notify both ways) and return the plain TCP socket. ssl returns
+        the `SSLSocket` itself, so code such as ftplib's drops the result and closes the
+        object it has: the plain socket stays ours too, and close() closes it."""
         with _as_ssl_errors():
-            return super().unwrap()
+            plain = super().unwrap()
+        self._plain_sock = plain
+        return plain
+
+    def close(self) -> None:
+        super().close()
+        if self._plain_sock is not None:
+            self._plain_sock.close()
+
+    def fileno(self) -> int:
+        if self._sock is None and self._plain_sock is not None:
+            return self._plain_sock.fileno()  # as ssl: the descriptor outlives unwrap()
+        return super().fileno()
 
     # -- plain socket operations --------------------------------------------------------------
 
