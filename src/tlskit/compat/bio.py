@@ -5,8 +5,11 @@ This is the path asyncio takes (``open_connection(ssl=ctx)``, ``start_server(ssl
 The caller moves bytes between the socket and the two `ssl.MemoryBIO`s; every call here
 drains ``incoming`` into the connection and leaves what it has to send in ``outgoing``.
 As in ``ssl``: `SSLWantReadError` when more input is needed, ``read`` returning ``b""``
-at the peer's close_notify, `SSLEOFError` for an EOF without it, `SSLZeroReturnError`
-for writing on a closed connection.
+at the peer's close_notify (until our own went out with ``unwrap``: then
+`SSLZeroReturnError`), `SSLEOFError` for an EOF without it, and ``SSLError``
+``PROTOCOL_IS_SHUTDOWN`` for writing after ``unwrap``. The peer's close_notify closes only
+its direction (TLS 1.3): this side may still write until it calls ``unwrap``.
+tests/compat/test_bio_vs_ssl.py runs each of these against the stdlib's own object.
 """
 
 from __future__ import annotations
