@@ -193,6 +193,17 @@ def test_set_ecdh_curve(client_ctx: tc.SSLContext, openssl_good: OpenSSLWWW) -> 
     assert hc is not None and hc.group.name == "secp384r1"
 
 
+@pytest.mark.parametrize("kind", [ssl.SSLContext, tc.SSLContext])
+def test_bad_alpn_lists_fail_as_in_ssl(kind: type[ssl.SSLContext]) -> None:
+    ctx = kind(ssl.PROTOCOL_TLS_CLIENT)
+    with pytest.raises(ssl.SSLError, match="1 to 255"):
+        ctx.set_alpn_protocols(["x" * 256])
+    with pytest.raises(ssl.SSLError, match="1 to 255"):
+        ctx.set_alpn_protocols([""])
+    with pytest.raises(TypeError):
+        ctx.set_alpn_protocols([b"h2"])  # type: ignore[list-item]
+
+
 def test_alpn(client_ctx: tc.SSLContext, nginx: Any) -> None:
     client_ctx.set_alpn_protocols(["h2", "http/1.1"])
     raw = socket.create_connection(("127.0.0.1", nginx.port), timeout=30)

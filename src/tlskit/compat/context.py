@@ -433,9 +433,9 @@ class SSLContext(ssl.SSLContext):
     def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
         protos = list(alpn_protocols)
         for p in protos:
-            b = p.encode("ascii")
+            b = bytes(p, "ascii")  # (TypeError for bytes, as in ssl)
             if not 0 < len(b) < 256:
-                raise ValueError("ALPN protocols must be 1 to 255 in length")
+                raise ssl.SSLError("ALPN protocols must be 1 to 255 in length")
         self._alpn = protos
         self._changed("alpn_protocols")
 
