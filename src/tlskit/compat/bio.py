@@ -188,33 +188,39 @@ class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types the
                 len = view.nbytes  # as ssl: the buffer's size
         if not self._handshake_done():
             self.do_handshake()
-        self._fill()
-        n = min(len, self.pending())
+        plain = self._plain
+        if not plain:
+            failure = self._fill()
+            if failure is not None:
+                raise failure
+        n = min(len, plain.__len__())
         if view is not None:
-            view[:n] = self._plain[:n]
-            del self._plain[:n]
+            view[:n] = plain[:n]
+            del plain[:n]
             return n
-        data = bytes(self._plain[:n])
-        del self._plain[:n]
+        data = bytes(plain[:n])
+        del plain[:n]
         return data
 
-    def _fill(self) -> None:
+    def _fill(self) -> BaseException | None:
         """Plaintext in ``_plain``, or nothing at the peer's close_notify (or an EOF
-        without it, with OP_IGNORE_UNEXPECTED_EOF); else ssl's error."""
-        if not self._plain and self._peer_closed and self._unwrapped:
+        without it, with OP_IGNORE_UNEXPECTED_EOF); else the ssl error for read() to
+        raise (returned, not raised here: SSLWantReadError is read's common way out)."""
+        if self._peer_closed and self._unwrapped and not self._plain:
             # ssl reads EOF as b"" only until its own close_notify went out.
-            raise zero_return_error("the TLS connection has been closed (unwrap)")
+            return zero_return_error("the TLS connection has been closed (unwrap)")
         while not self._plain and not self._peer_closed:
             if self._error is not None:
-                raise self._error
+                return self._error
             if not self._incoming.pending:
                 if self._incoming.eof and self._context.ignore_unexpected_eof:
-                    return
+                    return None
                 exc = self._no_more_input()
                 if isinstance(exc, ssl.SSLEOFError):
                     self._error = exc  # as in OpenSSL, the connection is over: it sticks
-                raise exc
+                return exc
             self._pump()
+        return None
 
     def write(self, data: Any) -> int:
         if not self._handshake_done():
