@@ -52,6 +52,15 @@ def scene(impl: str, side: str, pki: PKI, options: int = 0) -> Scene:
     return Scene(pair, pair.client, pair.server, pair.c_in, pair.c_out)
 
 
+def established(impl: str, side: str, pki: PKI, peer_sent: bytes, options: int = 0) -> Scene:
+    """A `scene` after the handshake, with ``peer_sent`` on its way to ``me``."""
+    s = scene(impl, side, pki, options)
+    s.pair.handshake()
+    s.peer.write(peer_sent)
+    s.pair.pump()
+    return s
+
+
 IMPLS = pytest.mark.parametrize("impl", ["ssl", "tlskit"])
 SIDES = pytest.mark.parametrize("side", ["client", "server"])
 
@@ -73,10 +82,7 @@ def test_read_zero_is_empty_and_reads_nothing(impl: str, side: str, pki: PKI) ->
 @IMPLS
 @SIDES
 def test_read_into_a_buffer_takes_its_size(impl: str, side: str, pki: PKI) -> None:
-    s = scene(impl, side, pki)
-    s.pair.handshake()
-    s.peer.write(b"0123456789")
-    s.pair.pump()
+    s = established(impl, side, pki, b"0123456789")
     buf = bytearray(4)
 
     def read_into(n: int) -> int:
@@ -152,10 +158,7 @@ def test_unwrap_before_the_handshake(impl: str, side: str, pki: PKI) -> None:
 @IMPLS
 @SIDES
 def test_ragged_eof_ends_the_connection(impl: str, side: str, pki: PKI) -> None:
-    s = scene(impl, side, pki)
-    s.pair.handshake()
-    s.peer.write(b"abc")
-    s.pair.pump()
+    s = established(impl, side, pki, b"abc")
     s.incoming.write_eof()  # TCP EOF without close_notify
     assert s.me.read(10) == b"abc"
     with pytest.raises(ssl.SSLEOFError) as info:
@@ -170,10 +173,7 @@ def test_ragged_eof_ends_the_connection(impl: str, side: str, pki: PKI) -> None:
 @IMPLS
 @SIDES
 def test_ragged_eof_with_op_ignore_unexpected_eof(impl: str, side: str, pki: PKI) -> None:
-    s = scene(impl, side, pki, options=IGNORE_EOF)
-    s.pair.handshake()
-    s.peer.write(b"abc")
-    s.pair.pump()
+    s = established(impl, side, pki, b"abc", options=IGNORE_EOF)
     s.incoming.write_eof()
     assert s.me.read(10) == b"abc"
     assert s.me.read(10) == b""  # the EOF reads as a close...
