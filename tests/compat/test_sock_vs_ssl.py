@@ -10,6 +10,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -140,3 +141,36 @@ def test_unwrap_leaves_the_plain_socket_to_close(impl: str, pki: PKI) -> None:
     assert plain.fileno() == -1
     srv.join()
     assert got == [b"in clear", b""]
+
+
+@IMPLS
+def test_sendfile_before_the_handshake_goes_through_tls(impl: str, pki: PKI,
+                                                        tmp_path: Path) -> None:
+    # do_handshake_on_connect=False and sendfile() first: ssl shakes hands and encrypts;
+    # the file must never reach the wire as plaintext (os.sendfile on the descriptor).
+    content = b"the file's content\n" * 1000
+    path = tmp_path / "payload"
+    path.write_bytes(content)
+    server_ctx = _server_ctx("ssl", pki)
+    got: list[bytes] = []
+
+    def peer(raw: socket.socket) -> None:
+        with server_ctx.wrap_socket(raw, server_side=True) as tls:
+            data = b""
+            while chunk := tls.recv(65536):
+                data += chunk
+            got.append(data)
+
+    srv = OneShotServer(peer)
+    raw = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+    conn = _client_ctx(impl, pki).wrap_socket(raw, server_hostname="localhost",
+                                              do_handshake_on_connect=False)
+    with path.open("rb") as file:
+        assert conn.sendfile(file) == len(content)
+    # The end of the stream (ssl: a TCP FIN the server reads as the end; tlskit:
+    # close_notify, then FIN), and the close only once the server read it all: closing
+    # with the server's tickets unread sends a reset that can cut the data short.
+    conn.shutdown(socket.SHUT_WR)
+    srv.join()
+    conn.close()
+    assert got == [content]

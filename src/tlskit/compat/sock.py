@@ -239,6 +239,16 @@ class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc, overri
     def write(self, data: Any) -> int:
         return self.send(data)
 
+    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        """The file through TLS, with `send` (which shakes hands first if need be).
+        socket.socket's own would hand the descriptor to os.sendfile: plaintext on the
+        wire whenever ssl's test for "TLS is on" (``_sslobj``) says no, as it does
+        before the handshake here."""
+        if self._sock is None and self._plain_sock is not None:
+            return self._plain_sock.sendfile(file, offset, count)  # after unwrap(), as ssl
+        sent: int = self._sendfile_use_send(file, offset, count)  # type: ignore[attr-defined]
+        return sent
+
     def unwrap(self) -> socket.socket:
         """End TLS (close_notify both ways) and return the plain TCP socket. ssl returns
         the `SSLSocket` itself, so code such as ftplib's drops the result and closes the
