@@ -14,7 +14,9 @@ Erlang VM takes most of a second to start, so the module runs one VM (the escrip
 `commands` mode) that starts each server and client as an Erlang process of its own, on
 its own port, with its output lines tagged; a few tests run the escript standalone.
 Errors are printed as ssl returns them (`{tls_alert,{unknown_ca,...}}`), so each failure
-test checks both sides: tlskit's exception and alert, and what Erlang made of it.
+test checks both sides: tlskit's exception and alert, and what Erlang made of it. OTP 25
+does not report the group or the peer's signature scheme; those are checked on tlskit's
+side with Erlang restricted to one.
 
 Where OTP 25 and tlskit differ, the test says so and keeps asserting what tlskit does:
 - No extended master secret in OTP 25 (RFC 7627), and tlskit makes or resumes no TLS 1.2
@@ -25,6 +27,11 @@ Where OTP 25 and tlskit differ, the test says so and keeps asserting what tlskit
 - OTP's alerts: insufficient_security for no common group or suite (RFC 8446 4.1.1
   allows it; tlskit sends handshake_failure), handshake_failure for a hostname mismatch
   (tlskit: bad_certificate).
+- OTP's client resuming after a HelloRetryRequest sends a PSK binder that does not
+  verify (erlang/otp#8489): tlskit aborts with decrypt_error (RFC 8446 4.2.11.2), as
+  OpenSSL does. OTP offers 0-RTT data with a ticket that allows none (tlskit skips it),
+  and offers any ticket of its VM-wide store whose SNI matches, whichever server issued
+  it (tlskit ignores it and does a full handshake).
 - ssl:shutdown(write) closes TCP without close_notify (RFC 8446 6.1 asks for one), and
   a passive ssl:recv misses a close_notify that comes while no recv waits: the peer
   closes with ssl:close/2 and reads in active mode.
