@@ -39,7 +39,8 @@
 %% ssl:update_keys(read_write) after its first round; server: right after its line);
 %% --close-first (server: close_notify right after its line, with ssl:close/2: "CLOSED
 %% <result>"); --half-close (server: ssl:shutdown(write) instead, then read to the end:
-%% "HALF-CLOSED <bytes>"); --no-middlebox (client: no TLS 1.3 middlebox compatibility).
+%% "HALF-CLOSED <bytes>"); --no-middlebox (client: no TLS 1.3 middlebox compatibility);
+%% --max-fragment N (client: RFC 6066's max_fragment_length, 512 to 4096).
 
 -mode(compile).
 
@@ -123,6 +124,7 @@ parse(["--send", V | T], Acc) -> parse(T, Acc#{send => list_to_integer(V)});
 parse(["--rounds", V | T], Acc) -> parse(T, Acc#{rounds => list_to_integer(V)});
 parse(["--tickets", V | T], Acc) -> parse(T, Acc#{tickets => list_to_atom(V)});
 parse(["--early", V | T], Acc) -> parse(T, Acc#{early => list_to_integer(V)});
+parse(["--max-fragment", V | T], Acc) -> parse(T, Acc#{max_fragment => list_to_integer(V)});
 parse(["--reuse" | T], Acc) -> parse(T, Acc#{reuse => true});
 parse(["--key-update" | T], Acc) -> parse(T, Acc#{key_update => true});
 parse(["--close-first" | T], Acc) -> parse(T, Acc#{close_first => true});
@@ -323,7 +325,7 @@ client_opts(F) ->
                [] -> [];
                Protocols -> [{alpn_advertised_protocols, Protocols}]
            end,
-    Verify ++ Tickets ++ UseTicket ++ Alpn ++ reuse(F)
+    Verify ++ Tickets ++ UseTicket ++ Alpn ++ reuse(F) ++ opt(max_fragment, max_fragment_length, F)
         ++ [{middlebox_comp_mode, maps:get(middlebox, F)}].
 
 %% With --early N and a ticket in hand: N bytes of the payload pattern as 0-RTT data.
