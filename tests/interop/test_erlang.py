@@ -679,13 +679,23 @@ def test_erlang_client_key_share_gets_a_retry(erlang: Erlang, peers: Peers, pki:
     without middlebox compatibility: a 32-byte or an empty legacy_session_id, which the
     retry echoes)."""
     steps: list[str] = []
-    config = pki.server_config(groups=[accepted], tracer=recorder(steps))
+    hellos: list[tuple[str, bytes, bool]] = []
+    note_step, note_hello = recorder(steps), hello_tracer(hellos)
+
+    def tracer(step: str, fields: dict[str, Any]) -> None:
+        note_step(step, fields)
+        note_hello(step, fields)
+
+    config = pki.server_config(groups=[accepted], tracer=tracer)
     server = peers.thread(tlskit_server(config, handshake_and_echo))
     flags = () if middlebox else ("--no-middlebox",)
     (line,) = erlang.lines(server.port, "--groups", offered, "--send", "100", *flags)
     (hc,) = server.join()
     assert hc.group is not None and hc.group.name == accepted
     assert steps.count("hello_retry_request") == 1 and line["version"] == "TLSv1.3"
+    session_ids = [session_id for step, session_id, _ in hellos if step == "client_hello"]
+    assert [len(session_id) for session_id in session_ids] == [32 if middlebox else 0] * 2
+    assert session_ids[0] == session_ids[1]
 
 
 @pytest.mark.parametrize("tickets", ["auto", "manual"])
