@@ -25,7 +25,7 @@
 %%                  server, with its sockets): "<tag> STOPPED". The VM ends with stdin.
 %%
 %% Errors are printed as ssl returns them, e.g. {tls_alert,{unknown_ca,"..."}}, on one line.
-%% Both sides read in active-once mode, not with ssl:recv (see next_data/1).
+%% Both sides read in active mode, not with ssl:recv (see next_data/1).
 %%
 %% Flags (both sides unless said): --versions 1.3,1.2; --suites, --groups, --sigalgs (IANA
 %% names, preference order); --alpn p1,p2; --cert and --key (PEM: the server's chain and
@@ -173,7 +173,7 @@ opt(Flag, Name, F) ->
 %% -- server --------------------------------------------------------------------------------
 
 run("server", F, P) ->
-    Opts = [{active, false} | common_opts(F) ++ server_opts(F)],
+    Opts = [{active, true} | common_opts(F) ++ server_opts(F)],
     {ok, Listen} = ssl:listen(0, [{ip, {127, 0, 0, 1}}, {reuseaddr, true} | Opts]),
     {ok, {_, Port}} = ssl:sockname(Listen),
     say(P, "LISTENING ~b", [Port]),
@@ -243,23 +243,17 @@ serve_connection(S, F, P) ->
     end,
     ssl:close(S).
 
-%% The next data the peer sent, read in active-once mode rather than with ssl:recv:
-%% OTP 25's passive recv misses a close_notify that came while no recv was waiting and
-%% reports the close only when the TCP stream ends.
+%% The next data the peer sent. Sockets are in active mode, not read with ssl:recv:
+%% OTP 25's passive recv misses a close_notify that came while no recv was waiting (it
+%% reports the close only when the TCP stream ends), and its passive socket calls say
+%% only {error, closed} when an alert ended the connection; in active mode every close
+%% comes as a message, {ssl_closed, S} or {ssl_error, S, Alert}, after the data.
 next_data(S) ->
-    case ssl:setopts(S, [{active, once}]) of
-        ok ->
-            receive
-                {ssl, S, Data} -> {ok, Data};
-                {ssl_closed, S} -> {error, closed};
-                {ssl_error, S, Reason} -> {error, Reason}
-            after ?TIMEOUT -> {error, timeout}
-            end;
-        {error, Reason} ->
-            receive
-                {ssl, S, Data} -> {ok, Data}
-            after 0 -> {error, why_closed(S, Reason)}
-            end
+    receive
+        {ssl, S, Data} when is_binary(Data) -> {ok, Data};
+        {ssl_closed, S} -> {error, closed};
+        {ssl_error, S, Reason} -> {error, Reason}
+    after ?TIMEOUT -> {error, timeout}
     end.
 
 %% ssl:send, failing like a read (with the alert that ended the connection, if any).
@@ -269,12 +263,13 @@ send(S, Data) ->
         {error, Reason} -> error({recv, why_closed(S, Reason)})
     end.
 
-%% What ended the connection: the alert or close the socket delivered, else Reason.
+%% What ended the connection, once a call on the socket failed with Reason: the alert or
+%% close the socket delivers (in active mode it always does; the call can fail first).
 why_closed(S, Reason) ->
     receive
         {ssl_error, S, Why} -> Why;
         {ssl_closed, S} -> closed
-    after 0 -> Reason
+    after ?TIMEOUT -> Reason
     end.
 
 %% With --key-update: a KeyUpdate that asks the peer for one too (RFC 8446 4.6.3).
@@ -332,12 +327,11 @@ client_opts(F) ->
 early_data(#{early := N}) -> [{early_data, pattern(N)}];
 early_data(_) -> [].
 
-%% The socket is in active-once mode from the start, so that an alert that ends the
+%% In active mode from the start (see next_data/1), so that an alert that ends the
 %% connection after ssl:connect returned (a TLS 1.3 server refusing the client's
-%% certificate) arrives as a message whatever the client does then: OTP 25's ssl:send,
-%% ssl:setopts and connection_information say only {error, closed} once it has come.
+%% certificate) is reported whatever the client was doing when it came.
 connect_once(F, P) ->
-    Opts = [{active, once} | common_opts(F) ++ client_opts(F)],
+    Opts = [{active, true} | common_opts(F) ++ client_opts(F)],
     case ssl:connect("127.0.0.1", maps:get(port, F), Opts, ?TIMEOUT) of
         {ok, S} ->
             try
