@@ -33,7 +33,7 @@ from .errors import CertificateVerificationError, Reason
 from .lint import Finding, findings_for
 from .lru import LRUCache
 from .parsed import der_of
-from .path import BuildResult, PathBuilder
+from .path import BuildResult, PathBuilder, direct_path, takes_direct_path
 from .signatures import SignatureCache, Stats
 from .trust import TrustStore
 
@@ -332,8 +332,12 @@ class Verifier:
             outcome = Outcome(leaf_info, "work budget", False, detail, Reason.too_complex,
                               "leaf")
             return _Run([leaf_info], False, outcome)
-        pool = [self.analyze(c) for c in intermediates]
-        result = PathBuilder(ctx, self.store, pool, self._anchors_named).build(leaf_info)
+        anchors = None if intermediates else self._anchors_named(leaf_info.issuer_der)
+        if anchors is not None and takes_direct_path(ctx, leaf_info, anchors):
+            result = direct_path(ctx, leaf_info, anchors[0])
+        else:
+            pool = [self.analyze(c) for c in intermediates]
+            result = PathBuilder(ctx, self.store, pool, self._anchors_named).build(leaf_info)
         run = _run_from(result, leaf_info)
         if leaf_failure is not None and not (
                 run.failure is not None and run.failure.reason is Reason.self_signed):
