@@ -291,3 +291,37 @@ def test_ec_key_words_are_the_same_from_the_curve_table() -> None:
             info = certinfo.analyze(pki.leaf(f"k{n}.{kind}.example", root, key_kind=kind,
                                              slot=f"{kind}-{n}").cert)
             assert (info.key_desc, info.weak_key) == (words, weakness)
+
+
+# -- caches keyed by DER: no SHA-256 of a new leaf --------------------------------------
+
+
+def test_a_new_leaf_is_validated_without_hashing_it_whole() -> None:
+    """The analysis cache, the signature cache and the trust store find a leaf by its
+    DER; its SHA-256 is computed only when asked for, and is the DER's."""
+    chain = pki.simple_chain("nohash.example")
+    v = Verifier(TrustStore([chain.root.cert]))
+    v.verify(chain.leaf.cert, chain.intermediates, server_name="nohash.example", at=pki.NOW)
+    info = v.analyze(chain.leaf.cert)
+    assert info._fingerprint is None
+    der = chain.leaf.cert.public_bytes(Encoding.DER)
+    assert info.der == der and info.fingerprint == hashlib.sha256(der).digest()
+
+
+def test_a_twin_with_another_signature_is_not_taken_for_the_verified_leaf() -> None:
+    """The same tbsCertificate with another signature is another signature cache key:
+    the verdict for the real leaf does not carry over to the tampered one."""
+    root = pki.root("Twin Signature Root")
+    good = pki.leaf("twin.example", root).cert
+    v = Verifier(TrustStore([root.cert]))
+    assert v.verify(good, [], server_name="twin.example", at=pki.NOW)[0] is good
+    with pytest.raises(CertificateVerificationError, match="did not make"):
+        v.verify(pki.tamper_signature(good), [], server_name="twin.example", at=pki.NOW)
+
+
+def test_trust_store_finds_anchors_by_der_as_by_fingerprint() -> None:
+    store = TrustStore(_corpus()[:-1])
+    for cert in _corpus():
+        der = cert.public_bytes(Encoding.DER)
+        assert store.contains_der(der) == store.contains_fingerprint(
+            hashlib.sha256(der).digest()) == (cert is not _corpus()[-1])

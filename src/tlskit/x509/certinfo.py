@@ -88,7 +88,7 @@ class CertInfo:
     Treated as immutable once built (it is shared through the cache)."""
 
     cert: x509.Certificate
-    fingerprint: bytes
+    der: bytes  # the certificate's DER: what caches key it by (see `fingerprint`)
     subject_der: bytes  # the Name TLVs, as encoded: what path building chains on
     issuer_der: bytes
     self_issued: bool
@@ -127,6 +127,7 @@ class CertInfo:
     aki_present: bool = False
     aki_names_issuer: bool = False  # authorityCertIssuer or authorityCertSerialNumber
     _key_id: bytes | None = None  # see key_id
+    _fingerprint: bytes | None = None  # see fingerprint
     _description: str | None = None
     _subject: x509.Name | None = None
     _issuer: x509.Name | None = None
@@ -149,6 +150,14 @@ class CertInfo:
         if self._issuer is None:
             self._issuer = _parsed_name(self.cert, "issuer")
         return self._issuer
+
+    @property
+    def fingerprint(self) -> bytes:
+        """SHA-256 of the DER, on first use: the caches and the trust store look
+        certificates up by their DER, so a leaf seen once is never hashed whole."""
+        if self._fingerprint is None:
+            self._fingerprint = hashlib.sha256(self.der).digest()
+        return self._fingerprint
 
     @property
     def key_id(self) -> bytes:
@@ -496,12 +505,14 @@ def analyze(cert: x509.Certificate) -> CertInfo:
         der_bytes = der_of(cert)
     except Exception as exc:  # a certificate cryptography cannot even re-encode
         return _unparseable(cert, exc)
-    return analyze_der(cert, der_bytes, hashlib.sha256(der_bytes).digest())
+    return analyze_der(cert, der_bytes)
 
 
-def analyze_der(cert: x509.Certificate, der_bytes: bytes, fingerprint: bytes) -> CertInfo:
-    """`analyze` for a caller that already has the DER and its SHA-256 (the validator's
-    cache is keyed by that fingerprint). Never raises."""
+def analyze_der(
+    cert: x509.Certificate, der_bytes: bytes, fingerprint: bytes | None = None
+) -> CertInfo:
+    """`analyze` for a caller that already has the DER (and maybe its SHA-256, else
+    computed when asked for). Never raises."""
     try:
         der = split_certificate(der_bytes)
         if der.serial[:1] and (der.serial[0] & 0x80 or not any(der.serial)):
@@ -523,7 +534,7 @@ def _unparseable(cert: x509.Certificate, exc: Exception) -> CertInfo:
     fingerprint = hashlib.sha256(der).digest()
     epoch = datetime.fromtimestamp(0, UTC)
     return CertInfo(
-        cert=cert, fingerprint=fingerprint, subject_der=fingerprint, issuer_der=b"",
+        cert=cert, der=der, _fingerprint=fingerprint, subject_der=fingerprint, issuer_der=b"",
         self_issued=False, loop_key=(fingerprint, fingerprint), _key_id=fingerprint,
         dns_label=None, not_before=epoch, not_after=epoch, public_key=None,
         key_desc="unknown key", malformed=f"cannot be parsed: {exc}", unparseable=True,
@@ -538,8 +549,6 @@ def _analyze(
 ) -> CertInfo:
     """`analyze` on the split DER; ``fast`` lets `derext` read the extensions it can
     (tests turn it off to compare with cryptography's reading)."""
-    if fingerprint is None:
-        fingerprint = hashlib.sha256(der_bytes).digest()
     key: CertificatePublicKeyTypes | None = None
     key_desc, weak_key, key_problem = "unknown key", None, None
     try:
@@ -553,7 +562,7 @@ def _analyze(
     # costs more than the rest of building the CertInfo.
     info = CertInfo(
         cert,
-        fingerprint,
+        der_bytes,  # der
         der.subject,  # subject_der
         der.issuer,  # issuer_der
         der.subject == der.issuer,  # self_issued
@@ -565,6 +574,7 @@ def _analyze(
         key_desc,
     )
     info.tbs = der.tbs
+    info._fingerprint = fingerprint
     info.serial_problem = _serial_problem(der.serial)
     info.weak_key = weak_key
     info.weak_signature = _signature_weakness(cert)

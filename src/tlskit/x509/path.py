@@ -208,9 +208,9 @@ class PathBuilder:
         self.pool: dict[bytes, list[CertInfo]] = {}
         seen: set[bytes] = set()
         for info in intermediates:
-            if info.fingerprint in seen or store.contains_fingerprint(info.fingerprint):
+            if info.der in seen or store.contains_der(info.der):
                 continue  # duplicates and anchors sent along add nothing
-            seen.add(info.fingerprint)
+            seen.add(info.der)
             self.pool.setdefault(info.subject_der, []).append(info)
         self._parsed: dict[x509.Name, list[CertInfo]] | None = None
         self.best: Failure | None = None

@@ -97,15 +97,17 @@ class Stats:
 
 
 class SignatureCache:
-    """Remembers verdicts by (issuer key hash, subject DER hash). A verdict depends only on
-    the issuer's public key and the subject's bytes, so it holds forever for the pair, and
-    certificates that share a key (cross-signs, re-issues) share entries."""
+    """Remembers verdicts by (issuer key hash, subject DER). A verdict depends only on the
+    issuer's public key and the subject's bytes, so it holds forever for the pair, and
+    certificates that share a key (cross-signs, re-issues) share entries. The subject is
+    keyed by its DER, the bytes its analysis holds (compared exactly, hashed by Python
+    once per object), not by a SHA-256 computed for every new leaf."""
 
     def __init__(self, maxsize: int = 4096) -> None:
         self._cache: LRUCache[tuple[bytes, bytes], tuple[str | None]] = LRUCache(maxsize)
 
     def check(self, subject: CertInfo, issuer: CertInfo, stats: Stats) -> str | None:
-        key = (issuer.key_id, subject.fingerprint)
+        key = (issuer.key_id, subject.der)
         stats.signature_checks += 1
         hit = self._cache.get(key)
         if hit is not None:
