@@ -284,6 +284,7 @@ def test_ec_key_words_are_the_same_from_the_curve_table() -> None:
     for kind, words, weakness in (
         ("ec256", "EC secp256r1", None),
         ("ec384", "EC secp384r1", None),
+        ("ec521", "EC secp521r1", None),
         ("secp256k1", "EC secp256k1",
          "EC secp256k1 (only P-256, P-384 and P-521 are accepted)"),
     ):
@@ -325,3 +326,24 @@ def test_trust_store_finds_anchors_by_der_as_by_fingerprint() -> None:
         der = cert.public_bytes(Encoding.DER)
         assert store.contains_der(der) == store.contains_fingerprint(
             hashlib.sha256(der).digest()) == (cert is not _corpus()[-1])
+
+
+@pytest.mark.parametrize(("key_kind", "hash_name", "pss", "shortcut"), [
+    ("rsa2048", "sha256", False, True), ("rsa2048", "sha384", False, True),
+    ("rsa2048", "sha512", False, True), ("ec256", "sha256", False, True),
+    ("ec256", "sha384", False, True), ("ec256", "sha512", False, True),
+    ("ed25519", None, False, True), ("rsa2048", "sha256", True, False),
+    ("rsa2048", "sha224", False, False), ("ec256", "sha224", False, False),
+])
+def test_signature_algorithm_shortcut_is_the_oid_verdict(
+        key_kind: str, hash_name: str | None, pss: bool, shortcut: bool) -> None:
+    """The accepted algorithms are recognised by their encoding; PSS and the refused
+    ones are decided by the OID as before, and both ways agree."""
+    issuer = pki.root(f"Alg Root {key_kind}", key_kind=key_kind)
+    cert = pki.leaf("alg.example", issuer, hash_name=hash_name, pss=pss).cert
+    der = cert.public_bytes(Encoding.DER)
+    pieces = split_certificate(der)
+    assert (pieces.signature_algorithm in certinfo._ACCEPTED_ALGORITHM_IDS) is shortcut
+    info = certinfo.analyze(cert)
+    assert info.weak_signature == certinfo._signature_weakness(cert)
+    assert (info.weak_signature is None) is (hash_name != "sha224")

@@ -30,6 +30,7 @@ from ..crypto import key_family
 from . import derext, names
 from .der import (
     _EMPTY_NAME,
+    _NAMED_CURVE_SPKI,
     CertificateDER,
     _name_problem,
     _serial_problem,
@@ -232,6 +233,13 @@ def oid_name(oid: x509.ObjectIdentifier) -> str:
 
 
 _EC_DESCRIPTIONS: dict[str, tuple[str, str | None]] = {}
+# The usual encodings of P-256, P-384 and P-521 keys by length (see `der._NAMED_CURVE_SPKI`),
+# with their words: a key that loaded from such an encoding is on the curve it names.
+_NAMED_CURVE_KEYS: dict[int, tuple[bytes, tuple[str, str | None]]] = {
+    length: (header, (f"EC {curve}", None)) for (length, header), curve in zip(
+        sorted(_NAMED_CURVE_SPKI.items()), ("secp256r1", "secp384r1", "secp521r1"),
+        strict=True)
+}
 
 
 def _key_description(
@@ -241,6 +249,10 @@ def _key_description(
     is not a whole number of octets, curves other than the three NIST curves TLS 1.3 signs
     with, EC keys whose ``spki`` (when given) does not name its curve, and DSA are refused
     (CA/B BR 6.1.5, 7.1.3.1.2). Raises DERError for an EC ``spki`` it cannot read."""
+    if spki is not None:
+        named = _NAMED_CURVE_KEYS.get(len(spki))
+        if named is not None and spki.startswith(named[0]):
+            return named[1]  # the encoding names the curve, and is one `_spki_problem` passes
     family = key_family(key)
     if family == "ec":
         curve = cast(ec.EllipticCurvePublicKey, key).curve.name
@@ -268,6 +280,21 @@ def _key_description(
         return "Ed448", None
     name = type(key).__name__
     return name, f"{name} keys are not accepted"
+
+
+# The DER of the accepted algorithms whose AlgorithmIdentifier has one encoding (RSA with
+# its NULL parameters): nearly every certificate's, recognised without asking the parser
+# for the OID (`_signature_weakness` decides every other encoding).
+_ACCEPTED_ALGORITHM_IDS = frozenset(bytes.fromhex(h) for h in (
+    "300d06092a864886f70d01010b0500",  # sha256WithRSAEncryption
+    "300d06092a864886f70d01010c0500",  # sha384WithRSAEncryption
+    "300d06092a864886f70d01010d0500",  # sha512WithRSAEncryption
+    "300a06082a8648ce3d040302",  # ecdsa-with-SHA256
+    "300a06082a8648ce3d040303",  # ecdsa-with-SHA384
+    "300a06082a8648ce3d040304",  # ecdsa-with-SHA512
+    "300506032b6570",  # Ed25519
+    "300506032b6571",  # Ed448
+))
 
 
 def _signature_weakness(cert: x509.Certificate) -> str | None:
@@ -577,7 +604,8 @@ def _analyze(
     info._fingerprint = fingerprint
     info.serial_problem = _serial_problem(der.serial)
     info.weak_key = weak_key
-    info.weak_signature = _signature_weakness(cert)
+    if der.signature_algorithm not in _ACCEPTED_ALGORITHM_IDS:
+        info.weak_signature = _signature_weakness(cert)
     info.empty_subject = der.subject == _EMPTY_NAME
     try:
         info.version = cert.version

@@ -365,10 +365,18 @@ def read_extensions(extensions: bytes | None) -> list[Extension] | None:
     pos, end = span
     out: list[Extension] = []
     while pos < end:
-        tlv = _tlv(extensions, pos, end)
-        if tlv is None or tlv[0] != 0x30:
-            return None
-        body, pos = tlv[1], tlv[2]
+        # An Extension SEQUENCE with a short length is read here (`_tlv`'s checks, inline:
+        # a call per extension costs more than the reading); any other length by `_tlv`.
+        if pos + 2 <= end and extensions[pos] == 0x30 and extensions[pos + 1] < 0x80:
+            body = pos + 2
+            pos = body + extensions[pos + 1]
+            if pos > end:
+                return None
+        else:
+            tlv = _tlv(extensions, pos, end)
+            if tlv is None or tlv[0] != 0x30:
+                return None
+            body, pos = tlv[1], tlv[2]
         raw = extensions[body:pos]
         ext = _REMEMBERED.get(raw)
         if ext is None:
