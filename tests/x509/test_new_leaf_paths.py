@@ -347,3 +347,40 @@ def test_signature_algorithm_shortcut_is_the_oid_verdict(
     info = certinfo.analyze(cert)
     assert info.weak_signature == certinfo._signature_weakness(cert)
     assert (info.weak_signature is None) is (hash_name != "sha224")
+
+
+def test_lru_reads_without_the_lock_stay_consistent_under_threads() -> None:
+    """`LRUCache.get` takes no lock: with threads switching as often as the interpreter
+    allows, reads racing puts and evictions return the stored value or None, never raise,
+    and the size bound holds."""
+    import sys
+    import threading
+
+    cache: LRUCache[int, int] = LRUCache(8)
+    errors: list[BaseException] = []
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+
+    def work(seed: int) -> None:
+        try:
+            for i in range(4000):
+                key = (i * 7 + seed) % 24
+                if i % 3:
+                    value = cache.get(key)
+                    assert value is None or value == key * 10
+                else:
+                    cache.put(key, key * 10)
+                assert len(cache) <= 9  # a put may hold one extra for an instant
+        except BaseException as exc:  # reported below, from the main thread
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert errors == []
+    assert len(cache) <= 8

@@ -339,11 +339,12 @@ class PathBuilder:
         return self._extend(new_path, on_path | {candidate.loop_key}, intermediates + 1)
 
 
-def direct_path(ctx: Context, leaf: CertInfo, anchor: CertInfo) -> BuildResult:
+def direct_path(ctx: Context, leaf: CertInfo, anchor: CertInfo) -> list[CertInfo] | Failure:
     """`PathBuilder.build` for a leaf sent alone whose one issuer candidate is ``anchor``
-    (the common shape: a leaf signed by a root), without the search machinery. The caller
-    has checked what makes the search take exactly this step (see `takes_direct_path`);
-    the checks, their order, the stats and the failure reported are the search's."""
+    (the common shape: a leaf signed by a root), without the search machinery: the path
+    it finds, or the failure it reports. The caller has checked what makes the search
+    take exactly this step (see `takes_direct_path`); the checks, their order, the stats
+    and the failure reported are the search's."""
     ctx.stats.candidates += 1  # `PathBuilder._spend` for the one candidate
     path = [leaf, anchor]
     failure = link_failure(leaf, anchor, "leaf", ctx)
@@ -352,8 +353,8 @@ def direct_path(ctx: Context, leaf: CertInfo, anchor: CertInfo) -> BuildResult:
         if failure is None:
             failure = path_failure(path, ctx)
             if failure is None:
-                return BuildResult(path, None)
-    return BuildResult(None, Failure(failure, path, True))
+                return path
+    return Failure(failure, path, True)
 
 
 def takes_direct_path(ctx: Context, leaf: CertInfo, anchors: list[CertInfo]) -> bool:

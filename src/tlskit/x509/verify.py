@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 from cryptography import x509
 
@@ -32,7 +32,7 @@ from .errors import CertificateVerificationError, Reason
 from .lint import Finding, findings_for
 from .lru import LRUCache
 from .parsed import der_of
-from .path import BuildResult, PathBuilder, direct_path, takes_direct_path
+from .path import BuildResult, Failure, PathBuilder, direct_path, takes_direct_path
 from .signatures import SignatureCache, Stats
 from .trust import TrustStore
 
@@ -333,11 +333,13 @@ class Verifier:
             return _Run([leaf_info], False, outcome)
         anchors = None if intermediates else self._anchors_named(leaf_info.issuer_der)
         if anchors is not None and takes_direct_path(ctx, leaf_info, anchors):
-            result = direct_path(ctx, leaf_info, anchors[0])
+            found = direct_path(ctx, leaf_info, anchors[0])
+            run = _Run(found, True) if type(found) is list else _run_from(
+                BuildResult(None, cast(Failure, found)), leaf_info)
         else:
             pool = [self.analyze(c) for c in intermediates]
             result = PathBuilder(ctx, self.store, pool, self._anchors_named).build(leaf_info)
-        run = _run_from(result, leaf_info)
+            run = _run_from(result, leaf_info)
         if leaf_failure is not None and not (
                 run.failure is not None and run.failure.reason is Reason.self_signed):
             # An untrusted self-signed certificate is reported as such even when it would
