@@ -8,6 +8,7 @@ the shortcut and on mutations of them, so a shortcut that answered differently f
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
@@ -384,3 +385,50 @@ def test_lru_reads_without_the_lock_stay_consistent_under_threads() -> None:
         sys.setswitchinterval(old)
     assert errors == []
     assert len(cache) <= 8
+
+
+# -- the leaf's timeless checks in one function -------------------------------------------
+
+_KEY_USAGES = [None, *(x509.KeyUsage(ds, False, ke, False, False, kcs, False, False, False)
+                       for ds in (False, True) for ke in (False, True) for kcs in (False, True))]
+_EKUS = [None, frozenset(), frozenset({pki.SERVER_AUTH}), frozenset({pki.CLIENT_AUTH}),
+         frozenset({pki.ANY_EKU}), frozenset({pki.SERVER_AUTH, pki.CLIENT_AUTH})]
+
+
+@cache
+def _plain_leaves() -> tuple[certinfo.CertInfo, ...]:
+    root = pki.root("Leaf Checks Root")
+    return tuple(certinfo.analyze(pki.leaf(f"{kind}.checks.example", root, key_kind=kind).cert)
+                 for kind in ("ec256", "rsa2048"))
+
+
+# One defect at a time (each clause of `_leaf_passes` alone), or none.
+_DEFECTS: list[dict[str, object]] = [
+    {}, {"malformed": "broken"}, {"unhandled_critical": ("1.2.3.4",)}, {"weak_key": "weak"},
+    {"weak_signature": "weak"}, {"version": x509.Version.v1}, {"ca": True}, {"ca": None},
+]
+
+
+def test_leaf_checks_in_one_function_give_the_checks_verdict() -> None:
+    """`_leaf_passes` only ever says "passes" when every check would pass: the verdict
+    with it is the verdict of asking each check, for each defect on its own and every
+    keyUsage, extendedKeyUsage, usage, digitalSignature policy and key type."""
+    from itertools import product
+
+    from tlskit.x509 import checks
+
+    for base, defect, ku, eku, usage, rds in product(
+            _plain_leaves(), _DEFECTS, _KEY_USAGES, _EKUS, ("server", "client"),
+            (True, False)):
+        info = dataclasses.replace(base, key_usage=ku, eku=eku, **defect)  # type: ignore[arg-type]
+        ctx = Context(pki.NOW, usage, require_digital_signature=rds)  # type: ignore[arg-type]
+        full = checks._first_timeless_failure(info, "leaf", ctx)
+        assert checks._timeless_failure(info, "leaf", ctx) == full
+        assert not checks._leaf_passes(info, ctx) or full is None
+
+
+def test_the_usual_leaf_is_judged_in_one_function() -> None:
+    from tlskit.x509 import checks
+
+    for info in _plain_leaves():
+        assert checks._leaf_passes(info, Context(pki.NOW))
