@@ -348,6 +348,15 @@ def test_signature_algorithm_shortcut_is_the_oid_verdict(
     info = certinfo.analyze(cert)
     assert info.weak_signature == certinfo._signature_weakness(cert)
     assert (info.weak_signature is None) is (hash_name != "sha224")
+    # The verification parameters found by the encoding are the OID's.
+    from tlskit.x509 import signatures
+
+    by_encoding = signatures._FIXED_BY_ENCODING.get(info.signature_algorithm)
+    assert by_encoding is None or by_encoding is signatures._FIXED_PARAMETERS.get(
+        cert.signature_algorithm_oid)
+    key = issuer.cert.public_key()
+    assert signatures.verify_signature(key, cert, info.tbs, info.signature_algorithm) is None
+    assert signatures.verify_signature(key, cert) is None
 
 
 def test_lru_reads_without_the_lock_stay_consistent_under_threads() -> None:

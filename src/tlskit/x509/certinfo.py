@@ -100,6 +100,7 @@ class CertInfo:
     public_key: CertificatePublicKeyTypes | None
     key_desc: str
     tbs: bytes = b""
+    signature_algorithm: bytes = b""  # the signatureAlgorithm's DER (see ALGORITHM_IDS)
     version: x509.Version | None = None
     malformed: str | None = None  # a structural defect: fails in every role
     unparseable: bool = False  # not even the dates could be read
@@ -282,19 +283,23 @@ def _key_description(
     return name, f"{name} keys are not accepted"
 
 
-# The DER of the accepted algorithms whose AlgorithmIdentifier has one encoding (RSA with
-# its NULL parameters): nearly every certificate's, recognised without asking the parser
-# for the OID (`_signature_weakness` decides every other encoding).
-_ACCEPTED_ALGORITHM_IDS = frozenset(bytes.fromhex(h) for h in (
-    "300d06092a864886f70d01010b0500",  # sha256WithRSAEncryption
-    "300d06092a864886f70d01010c0500",  # sha384WithRSAEncryption
-    "300d06092a864886f70d01010d0500",  # sha512WithRSAEncryption
-    "300a06082a8648ce3d040302",  # ecdsa-with-SHA256
-    "300a06082a8648ce3d040303",  # ecdsa-with-SHA384
-    "300a06082a8648ce3d040304",  # ecdsa-with-SHA512
-    "300506032b6570",  # Ed25519
-    "300506032b6571",  # Ed448
-))
+# The DER of the accepted algorithms' usual AlgorithmIdentifiers (RSA with its NULL
+# parameters): nearly every certificate's, recognised without asking the parser for the
+# OID (`_signature_weakness` decides every other encoding; `signatures` picks the
+# verification parameters by them too).
+ALGORITHM_IDS: dict[bytes, x509.ObjectIdentifier] = {
+    bytes.fromhex(encoding): oid for encoding, oid in (
+        ("300d06092a864886f70d01010b0500", SignatureAlgorithmOID.RSA_WITH_SHA256),
+        ("300d06092a864886f70d01010c0500", SignatureAlgorithmOID.RSA_WITH_SHA384),
+        ("300d06092a864886f70d01010d0500", SignatureAlgorithmOID.RSA_WITH_SHA512),
+        ("300a06082a8648ce3d040302", SignatureAlgorithmOID.ECDSA_WITH_SHA256),
+        ("300a06082a8648ce3d040303", SignatureAlgorithmOID.ECDSA_WITH_SHA384),
+        ("300a06082a8648ce3d040304", SignatureAlgorithmOID.ECDSA_WITH_SHA512),
+        ("300506032b6570", SignatureAlgorithmOID.ED25519),
+        ("300506032b6571", SignatureAlgorithmOID.ED448),
+    )
+}
+_ACCEPTED_ALGORITHM_IDS = frozenset(ALGORITHM_IDS)
 
 
 def _signature_weakness(cert: x509.Certificate) -> str | None:
@@ -601,6 +606,7 @@ def _analyze(
         key_desc,
     )
     info.tbs = der.tbs
+    info.signature_algorithm = der.signature_algorithm
     info._fingerprint = fingerprint
     info.serial_problem = _serial_problem(der.serial)
     info.weak_key = weak_key
