@@ -69,7 +69,7 @@ def split_certificate(der: bytes) -> CertificateDER:
 
 # The tags of the tbsCertificate's first seven elements in the common shape: version,
 # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo.
-_COMMON_TBS_TAGS = (0xA0, 0x02, 0x30, 0x30, 0x30, 0x30, 0x30)
+_COMMON_TBS_TAGS: tuple[int, ...] = (0xA0, 0x02, 0x30, 0x30, 0x30, 0x30, 0x30)
 _V3_SERIAL = b"\xa0\x03\x02\x01\x02\x02"  # [0] { INTEGER 2 }, then the serial's tag
 
 
