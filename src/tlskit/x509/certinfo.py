@@ -569,7 +569,8 @@ def _unparseable(cert: x509.Certificate, exc: Exception) -> CertInfo:
         cert=cert, der=der, _fingerprint=fingerprint, subject_der=fingerprint, issuer_der=b"",
         self_issued=False, loop_key=(fingerprint, fingerprint), _key_id=fingerprint,
         dns_label=None, not_before=epoch, not_after=epoch, public_key=None,
-        key_desc="unknown key", malformed=f"cannot be parsed: {describe_parse_error(exc)}", unparseable=True,
+        key_desc="unknown key", unparseable=True,
+        malformed=f"cannot be parsed: {describe_parse_error(exc)}",
         _description=f"(unparseable certificate, SHA-256 {fingerprint.hex()[:16]}...)",
         _subject=x509.Name([]), _issuer=x509.Name([]),
     )
