@@ -39,7 +39,7 @@ from .der import (
     split_certificate,
 )
 from .errors import describe
-from .parsed import der_of
+from .parsed import der_of, describe_parse_error
 
 if TYPE_CHECKING:
     from .checks import Outcome
@@ -492,7 +492,7 @@ def _structure_problem(info: CertInfo, der: CertificateDER) -> str | None:
         try:  # a name must also parse: messages and name constraints read it parsed
             getattr(info.cert, label)
         except Exception as exc:  # ValueError, and KeyError for an unknown string tag
-            return f"{label} name cannot be parsed: {exc!r} (RFC 5280 4.1.2.4)"
+            return f"{label} name cannot be parsed: {describe_parse_error(exc)} (RFC 5280 4.1.2.4)"
         if len(_WELL_FORMED_NAMES) >= 4096:
             _WELL_FORMED_NAMES.clear()
         _WELL_FORMED_NAMES.add(encoded)
@@ -569,7 +569,8 @@ def _unparseable(cert: x509.Certificate, exc: Exception) -> CertInfo:
         cert=cert, der=der, _fingerprint=fingerprint, subject_der=fingerprint, issuer_der=b"",
         self_issued=False, loop_key=(fingerprint, fingerprint), _key_id=fingerprint,
         dns_label=None, not_before=epoch, not_after=epoch, public_key=None,
-        key_desc="unknown key", malformed=f"cannot be parsed: {exc}", unparseable=True,
+        key_desc="unknown key", unparseable=True,
+        malformed=f"cannot be parsed: {describe_parse_error(exc)}",
         _description=f"(unparseable certificate, SHA-256 {fingerprint.hex()[:16]}...)",
         _subject=x509.Name([]), _issuer=x509.Name([]),
     )
@@ -589,7 +590,7 @@ def _analyze(
     except UnsupportedAlgorithm:
         weak_key = "the public key algorithm is not supported"
     except ValueError as exc:
-        key_problem = f"the public key cannot be parsed: {exc}"
+        key_problem = f"the public key cannot be parsed: {describe_parse_error(exc)}"
     # The required fields by position, the others assigned: a call with sixteen keywords
     # costs more than the rest of building the CertInfo.
     info = CertInfo(
@@ -624,7 +625,7 @@ def _analyze(
         defect = _read_extensions(info, quick if quick is not None
                                   else _parsed_extensions(cert.extensions))
     except Exception as exc:  # any parser complaint about an extension is "malformed"
-        info.malformed = f"an extension cannot be parsed: {exc}"
+        info.malformed = f"an extension cannot be parsed: {describe_parse_error(exc)}"
         return info
     info.malformed = _structure_problem(info, der) or defect or key_problem
     info.dns_label = _first_dns(info.san)
