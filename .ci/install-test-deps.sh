@@ -15,7 +15,9 @@
 # rustls peer of tests/interop/rustls is built offline against them), with cargo and a C
 # compiler (ring's build) when missing, the TLS scanners tests/interop/test_scanners.py
 # runs (testssl.sh, sslscan, and sslyze from PyPI in a venv of its own, .venv-sslyze, since
-# it pins cryptography<47), and tlskit with its test
+# it pins cryptography<47), erlang-ssl (escript, with erlang-base, erlang-crypto and
+# erlang-public-key as its dependencies: Erlang/OTP's ssl as a peer, run from
+# tests/interop/erlang/peer.escript), and tlskit with its test
 # extra in a virtual
 # environment, .venv at the top of the repository: Debian's own python3 is "externally
 # managed" (PEP 668) and refuses a plain `pip install`, and a venv works the same on it,
@@ -41,7 +43,7 @@ apt_install() {
 }
 
 need=()
-for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates redis-server go tstclnt selfserv bssl-tool lighttpd botan testssl sslscan javac cargo cc; do
+for tool in openssl gnutls-cli curl chromium firefox-esr certutil ss nginx update-ca-certificates redis-server go tstclnt selfserv bssl-tool lighttpd botan testssl sslscan javac cargo cc escript; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -57,6 +59,7 @@ if [ ${#need[@]} -gt 0 ]; then
       testssl) pkgs+=(testssl.sh) ;;
       javac) pkgs+=(openjdk-17-jdk-headless) ;;
       cc) pkgs+=(gcc) ;;
+      escript) pkgs+=(erlang-ssl) ;;
       *) pkgs+=("$tool") ;;
     esac
   done
@@ -68,9 +71,10 @@ for mod in wolfssl mbedtls; do
   [ -f "/usr/lib/lighttpd/mod_$mod.so" ] || mods+=("lighttpd-mod-$mod")
 done
 [ ${#mods[@]} -eq 0 ] || apt_install "${mods[@]}"
-# Crate sources are files too (under /usr/share/cargo/registry).
+# Crate sources are files too (under /usr/share/cargo/registry), and so is Erlang's ssl
+# application (under /usr/lib/erlang/lib: escript may come without it).
 crates=()
-for crate in librust-rustls-dev librust-rustls-pemfile-dev; do
+for crate in librust-rustls-dev librust-rustls-pemfile-dev erlang-ssl; do
   dpkg-query -W -f='${Status}' "$crate" 2>/dev/null | grep -q 'ok installed' || crates+=("$crate")
 done
 [ ${#crates[@]} -eq 0 ] || apt_install "${crates[@]}"

@@ -38,6 +38,7 @@ from .iana import parse_cipher_suite, parse_group, parse_signature_scheme
 from .session import MAX_TICKET_LIFETIME, SessionCache, TicketSealer
 from .sessionstore import GuardedStore, MemoryStore, SessionStore
 from .verifier import CertificateVerifier
+from .x509.der import DERError, split_certificate
 from .x509.parsed import describe_parse_error
 
 KeyLogCallback = Callable[[str, bytes, bytes], None]  # label, client_random, secret
@@ -150,6 +151,26 @@ class CertificateValidityWarning(UserWarning):
     """A configured server certificate is expired or not yet valid."""
 
 
+def _subject(cert: x509.Certificate) -> str:
+    """The subject for a message; cryptography cannot read every name (KeyError for an
+    unknown string type, ValueError), and a message must not fail on one."""
+    try:
+        return cert.subject.rfc4514_string()
+    except Exception:
+        return "(a subject cryptography cannot read)"
+
+
+def _self_issued(der: bytes) -> bool:
+    """Subject and issuer encoded alike, compared as DER: cryptography cannot read every
+    name a certificate may carry, and serving a certificate does not need to (its peer
+    judges the names)."""
+    try:
+        pieces = split_certificate(der)
+    except DERError:
+        return False
+    return pieces.subject == pieces.issuer
+
+
 def _check_key_matches(leaf: x509.Certificate, private_key: Any) -> None:
     """Refuse a key that is not the certificate's: every client would otherwise fail
     the CertificateVerify (decrypt_error) and the logs would blame the clients."""
@@ -163,7 +184,7 @@ def _check_key_matches(leaf: x509.Certificate, private_key: Any) -> None:
     if ours != theirs:
         raise ValueError(
             f"the private key does not belong to the certificate "
-            f"{leaf.subject.rfc4514_string()!r}: its public key differs (pass the key "
+            f"{_subject(leaf)!r}: its public key differs (pass the key "
             "file made with this certificate)")
 
 
@@ -192,7 +213,8 @@ class CertifiedKey:
         self._dns_names = self._read_dns_names()
         # 4.2.3: the schemes of the signatures the chain carries (the anchor's own aside).
         self.chain_signatures = [crypto.certificate_signature_schemes(c)
-                                 for c in self.chain if c.issuer != c.subject]
+                                 for c, der in zip(self.chain, self.cert_der, strict=True)
+                                 if not _self_issued(der)]
 
     cert_der: list[bytes] = field(init=False, default_factory=list)
     schemes: list[SignatureScheme] = field(init=False, default_factory=list)
@@ -567,7 +589,7 @@ class ServerConfig(_Common):
                 when = f"is not valid before {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
             if when:
                 warnings.warn(CertificateValidityWarning(
-                    f"the server certificate {leaf.subject.rfc4514_string()!r} {when}; "
+                    f"the server certificate {_subject(leaf)!r} {when}; "
                     "clients will refuse it"), stacklevel=4)
 
     def get_client_verifier(self) -> CertificateVerifier | None:

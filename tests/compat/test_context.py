@@ -3,9 +3,11 @@ cannot honour it), sessions, sni_callback, and tlskit's own extras."""
 
 from __future__ import annotations
 
+import gc
 import socket
 import ssl
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from tlskit.ca import LocalCA
 
 from ..support.pki import CertFiles
 from .conftest import PKI, OpenSSLWWW
+from .test_bio import Pair
 
 
 def get_page(ctx: ssl.SSLContext, port: int, host: str = "localhost",
@@ -193,6 +196,17 @@ def test_set_ecdh_curve(client_ctx: tc.SSLContext, openssl_good: OpenSSLWWW) -> 
     assert hc is not None and hc.group.name == "secp384r1"
 
 
+@pytest.mark.parametrize("kind", [ssl.SSLContext, tc.SSLContext], ids=["ssl", "tlskit"])
+def test_bad_alpn_lists_fail_as_in_ssl(kind: type[ssl.SSLContext]) -> None:
+    ctx = kind(ssl.PROTOCOL_TLS_CLIENT)
+    with pytest.raises(ssl.SSLError, match="1 to 255"):
+        ctx.set_alpn_protocols(["x" * 256])
+    with pytest.raises(ssl.SSLError, match="1 to 255"):
+        ctx.set_alpn_protocols([""])
+    with pytest.raises(TypeError):
+        ctx.set_alpn_protocols([b"h2"])  # type: ignore[list-item]
+
+
 def test_alpn(client_ctx: tc.SSLContext, nginx: Any) -> None:
     client_ctx.set_alpn_protocols(["h2", "http/1.1"])
     raw = socket.create_connection(("127.0.0.1", nginx.port), timeout=30)
@@ -206,6 +220,29 @@ def test_keylog_filename(client_ctx: tc.SSLContext, openssl_good: OpenSSLWWW,
     get_page(client_ctx, openssl_good.port)
     labels = {line.split()[0] for line in (tmp_path / "keys.log").read_text().splitlines()}
     assert {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0"} <= labels
+
+
+@pytest.mark.parametrize("kind", [ssl.SSLContext, tc.SSLContext], ids=["ssl", "tlskit"])
+def test_the_keylog_file_is_closed_with_the_context(kind: type[ssl.SSLContext], pki: PKI,
+                                                    tmp_path: Path) -> None:
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(pki.good.fullchain, pki.good.key)
+    keys = tmp_path / "keys.log"
+
+    def handshake_and_forget() -> None:
+        ctx = kind(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(cafile=str(pki.root))
+        ctx.keylog_filename = str(keys)
+        Pair(ctx, server).handshake()
+        ctx.keylog_filename = str(keys)  # replaced: the first one's file is closed too
+        Pair(ctx, server).handshake()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        handshake_and_forget()
+        gc.collect()
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+    assert keys.read_text().count("CLIENT_TRAFFIC_SECRET_0") == 2
 
 
 # -- trust ------------------------------------------------------------------------------------

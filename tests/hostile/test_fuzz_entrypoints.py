@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 FUZZ = Path(__file__).resolve().parents[2] / "fuzz"
-HARNESSES = ["fuzz_record", "fuzz_messages", "fuzz_handshake_server", "fuzz_handshake_client"]
+HARNESSES = ["fuzz_record", "fuzz_messages", "fuzz_handshake_server", "fuzz_handshake_client",
+             "fuzz_x509"]
 
 
 def load(name: str):

@@ -47,6 +47,11 @@ class PKI:
         issued = self.issued[kind]
         return ServerConfig(certificate_chain=issued.chain, private_key=issued.private_key, **kw)
 
+    def server_config_requiring_a_client(self, kind: str = "ec256", **kw: Any) -> ServerConfig:
+        """A server config that requires a client certificate from the test root."""
+        return self.server_config(kind, client_auth="required", client_trust_anchors=[self.root],
+                                  **kw)
+
     def client_config(self, **kw: Any) -> ClientConfig:
         return ClientConfig(trust_anchors=[self.root], **kw)
 
@@ -80,6 +85,14 @@ class Peers(BasePeers):
 
 
 peers = peers_fixture(Peers)
+
+
+@pytest.fixture(scope="session")
+def stranger_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The root of an unrelated CA, as a PEM file."""
+    path = tmp_path_factory.mktemp("stranger") / "root.pem"
+    path.write_bytes(LocalCA.create(directory=None).export_root_pem())
+    return path
 
 
 def openssl_field(output: str, pattern: str) -> str:

@@ -20,6 +20,7 @@ from tlskit import (
     AlertDescription,
     AlertReceived,
     ClientConfig,
+    ClientConnection,
     ConnectionClosed,
     HandshakeComplete,
     KeyUpdated,
@@ -30,7 +31,7 @@ from tlskit.enums import ExtensionType
 from tlskit.session import Session
 
 from ..support.peers import PeerProcess, Peers
-from ..support.pump import Pump, echo_until_close
+from ..support.pump import Pump, ServerThread, echo_until_close
 
 # Our names -> what each peer calls the same thing.
 GROUPS = ("x25519", "secp256r1", "secp384r1")
@@ -45,6 +46,28 @@ GNUTLS_GROUP = {"x25519": "GROUP-X25519", "secp256r1": "GROUP-SECP256R1",
 GNUTLS_SUITE = {"TLS_AES_128_GCM_SHA256": "AES-128-GCM",
                 "TLS_AES_256_GCM_SHA384": "AES-256-GCM",
                 "TLS_CHACHA20_POLY1305_SHA256": "CHACHA20-POLY1305"}
+# The TLS 1.2 suites with ECDHE and an AEAD (all rustls 0.20 has; OTP 25 has them too),
+# with the certificate type each one's authentication needs.
+TLS12_ECDHE_AEAD_SUITES = {
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": "ec256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": "ec256",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "ec256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": "rsa2048",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": "rsa2048",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": "rsa2048",
+}
+# (version, scheme) for each RSA signature scheme with an rsaEncryption key (PKCS#1 v1.5:
+# TLS 1.2 only).
+RSA_SCHEMES = [(version, scheme) for version in ("TLSv1.3", "TLSv1.2")
+               for scheme in ("rsa_pss_rsae_sha256", "rsa_pss_rsae_sha384",
+                              "rsa_pss_rsae_sha512", "rsa_pkcs1_sha256", "rsa_pkcs1_sha384",
+                              "rsa_pkcs1_sha512")
+               if version == "TLSv1.2" or "pss" in scheme]
+# HelloRetryRequest cases for a client sending one key share, for its first group: the
+# groups it lists (comma-separated, as the peers' --groups take them), and the one group
+# a tlskit server accepts.
+RETRY_CASES = [("secp384r1,secp256r1", "secp256r1"), ("secp256r1,x25519", "x25519"),
+               ("x25519,secp384r1", "secp384r1")]
 # The CertificateVerify scheme a leaf of each key type must produce in TLS 1.3.
 SCHEME_FOR_CERT = {"ec256": "ecdsa_secp256r1_sha256", "ec384": "ecdsa_secp384r1_sha384",
                    "rsa2048": "rsa_pss_rsae_sha256", "ed25519": "ed25519"}
@@ -252,6 +275,11 @@ def peer_json_lines(out: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
+def client_pattern(size: int) -> bytes:
+    """What the rustls and Erlang clients send: byte i is i mod 251."""
+    return (bytes(range(251)) * (size // 251 + 1))[:size]
+
+
 def echo_payload(size: int) -> bytes:
     """What `line_then_echo` sends: bytes 0..255 repeated."""
     return bytes(range(256)) * (size // 256)
@@ -299,6 +327,69 @@ def key_update_both_ways(pump: Pump) -> None:
     assert pump.echo_roundtrip(b"and again\n") == b"and again\n"
     pump.close()
     assert pump.wait_closed() == ConnectionClosed(None)
+
+
+def refused_with(server: ServerThread) -> str:
+    """The name of the alert a tlskit server thread running `Pump.handshake_error` sent
+    its one client."""
+    (err,) = server.join()
+    assert isinstance(err, TLSError) and err.alert is not None, err
+    return err.alert.name
+
+
+def no_client_certificate_alert(version: str) -> str:
+    """What a tlskit server requiring a client certificate sends a client without one:
+    certificate_required in TLS 1.3 (RFC 8446 4.4.2.4), handshake_failure in TLS 1.2
+    (RFC 5246 7.4.6)."""
+    return "certificate_required" if version == "TLSv1.3" else "handshake_failure"
+
+
+def key_update_then_echo(pump: Pump) -> list[bool]:
+    """tlskit server body: a KeyUpdate with update_requested right after the handshake,
+    then `echo_until_close`; for each KeyUpdate the peer sent, whether it asked for one."""
+    pump.handshake()
+    pump.key_update(request_peer_update=True)
+    echo_until_close(pump)
+    return [ku.peer_requested_update for ku in pump.key_updates_received()]
+
+
+def echo_and_close_event(pump: Pump) -> tuple[int, ConnectionClosed | None]:
+    """tlskit server body: `echo_until_close`; the bytes echoed and how the peer closed."""
+    return echo_until_close(pump), pump.closed_event
+
+
+def line_then_peer_close(config: ClientConfig, port: int) -> None:
+    """A new connection to a peer server that closes right after its JSON line: the
+    close_notify must arrive (a clean close, answered by tlskit), then the TCP end."""
+    pump = Pump.connect(config, port)
+    try:
+        pump.handshake()
+        assert pump.recv_until(b"\n").startswith(b"{")
+        assert pump.wait_closed() == ConnectionClosed(None)
+        assert pump.read_to_eof() == b""
+    finally:
+        pump.dispose()
+
+
+def resume_with_early_data(config: ClientConfig, port: int,
+                           early: bytes = b"early bird\n") -> dict[str, Any]:
+    """Two connections to a peer server whose tickets allow 0-RTT data: the first gets
+    a ticket (``config`` needs a session cache), the second resumes with it and sends
+    ``early`` (a line) as 0-RTT data, which the server must take and echo after its JSON
+    line; then close_notify both ways. The second connection's JSON line."""
+    talk(config, port)
+    pump = Pump.connect(config, port, early_data=early)
+    try:
+        hc = pump.handshake()
+        assert isinstance(pump.conn, ClientConnection) and pump.conn.early_data_sent
+        assert hc.resumed and hc.early_data_accepted
+        line: dict[str, Any] = json.loads(pump.recv_until(b"\n"))
+        assert pump.recv_until(b"\n") == early
+        pump.close()
+        assert pump.wait_closed() == ConnectionClosed(None)
+    finally:
+        pump.dispose()
+    return line
 
 
 def key_update_on_new_connection(config: ClientConfig, port: int) -> list[KeyUpdated]:

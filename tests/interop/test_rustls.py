@@ -24,7 +24,6 @@ main.rs), and the group is checked on tlskit's side with the peer restricted to 
 from __future__ import annotations
 
 import hashlib
-import json
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +41,6 @@ from tlskit import (
     ConnectionClosed,
     DataReceived,
     IllegalParameter,
-    TLSError,
 )
 from tlskit.ca import LocalCA
 from tlskit.config import CertifiedKey
@@ -52,19 +50,25 @@ from tlskit.x509.errors import Reason
 
 from ..support.peers import PeerProcess
 from ..support.ports import HOST, TIMEOUT
-from ..support.pump import Pump, echo_until_close, tlskit_server
+from ..support.pump import Pump, tlskit_server
 from ..support.rust import build_rust
 from . import helpers
 from .conftest import PKI, Peers
 from .helpers import (
     GROUPS,
+    RETRY_CASES,
     SCHEME_FOR_CERT,
+    TLS12_ECDHE_AEAD_SUITES,
     alert_after_handshake,
+    client_pattern,
+    echo_and_close_event,
     echo_payload,
     ems_tracer,
     handshake_and_echo,
     key_update_on_new_connection,
+    key_update_then_echo,
     line_then_echo,
+    line_then_peer_close,
     talk,
 )
 
@@ -75,14 +79,7 @@ TLS13_SUITES = ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
                 "TLS_CHACHA20_POLY1305_SHA256")
 # Every TLS 1.2 suite rustls 0.20 implements (ECDHE with AEADs only), with a certificate
 # its authentication needs.
-TLS12_SUITES = {
-    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": "ec256",
-    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": "ec256",
-    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "ec256",
-    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": "rsa2048",
-    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": "rsa2048",
-    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": "rsa2048",
-}
+TLS12_SUITES = TLS12_ECDHE_AEAD_SUITES
 VERSION_FLAG = {"TLSv1.3": "1.3", "TLSv1.2": "1.2"}
 BIG = 4 << 20  # bytes for the large transfers: 256 full records each way
 # The scheme rustls signs with for each key type, in both versions: for RSA it prefers
@@ -144,11 +141,6 @@ def client_signature_tracer(signed: list[str]) -> Any:
     return tracer
 
 
-def client_pattern(size: int) -> bytes:
-    """What the rustls client sends: byte i is i mod 251."""
-    return (bytes(range(251)) * (size // 251 + 1))[:size]
-
-
 # ------------------------------------------------------------------ tlskit client, rustls server
 
 @pytest.mark.parametrize("kind", ["ec256", "ec384", "rsa2048", "ed25519"])
@@ -182,14 +174,7 @@ def test_tlskit_client_to_rustls_server_tls12(peers: Peers, rustls: Rustls, pki:
 
 
 
-RSA_SCHEMES = [(version, scheme) for version in ("TLSv1.3", "TLSv1.2")
-               for scheme in ("rsa_pss_rsae_sha256", "rsa_pss_rsae_sha384",
-                              "rsa_pss_rsae_sha512", "rsa_pkcs1_sha256", "rsa_pkcs1_sha384",
-                              "rsa_pkcs1_sha512")
-               if version == "TLSv1.2" or "pss" in scheme]  # PKCS#1 v1.5: TLS 1.2 only
-
-
-@pytest.mark.parametrize(("version", "scheme"), RSA_SCHEMES)
+@pytest.mark.parametrize(("version", "scheme"), helpers.RSA_SCHEMES)
 def test_rustls_server_signs_with_each_rsa_scheme(peers: Peers, rustls: Rustls, pki: PKI,
                                                   version: str, scheme: str) -> None:
     """tlskit offering one RSA scheme: rustls signs its CertificateVerify (TLS 1.3) or
@@ -200,7 +185,7 @@ def test_rustls_server_signs_with_each_rsa_scheme(peers: Peers, rustls: Rustls, 
     assert line["version"] == version
 
 
-@pytest.mark.parametrize(("version", "scheme"), RSA_SCHEMES)
+@pytest.mark.parametrize(("version", "scheme"), helpers.RSA_SCHEMES)
 def test_tlskit_server_with_one_rsa_scheme_to_rustls(peers: Peers, rustls: Rustls,
                                                      pki: PKI, version: str,
                                                      scheme: str) -> None:
@@ -376,14 +361,7 @@ def test_rustls_server_closes_first(peers: Peers, rustls: Rustls, pki: PKI) -> N
     """rustls sends close_notify right after its line: tlskit reports a clean close and
     answers with its own, which rustls reads before it prints CLOSED."""
     proc, port = rustls.server(peers, "ec256", "--close-first")
-    pump = Pump.connect(pki.client_config(), port)
-    try:
-        pump.handshake()
-        assert pump.recv_until(b"\n").startswith(b"{")
-        assert pump.wait_closed() == ConnectionClosed(None)
-        assert pump.read_to_eof() == b""
-    finally:
-        pump.dispose()
+    line_then_peer_close(pki.client_config(), port)
     proc.wait_for(rb"CLOSED\n")
 
 
@@ -485,9 +463,7 @@ def test_rustls_client_with_one_group(peers: Peers, rustls: Rustls, pki: PKI,
     assert "hello_retry_request" not in steps
 
 
-@pytest.mark.parametrize(("offered", "accepted"), [
-    ("secp384r1,secp256r1", "secp256r1"), ("secp256r1,x25519", "x25519"),
-    ("x25519,secp384r1", "secp384r1")])
+@pytest.mark.parametrize(("offered", "accepted"), RETRY_CASES)
 def test_rustls_client_key_share_gets_a_retry(peers: Peers, rustls: Rustls, pki: PKI,
                                               offered: str, accepted: str) -> None:
     """rustls sends a share for its first group only; a tlskit server that accepts only
@@ -567,13 +543,6 @@ def test_rustls_client_answers_tlskit_key_update(peers: Peers, rustls: Rustls,
     rustls reads the echo under the new key and answers with its own KeyUpdate before its
     next application data (RFC 8446 4.6.3: rustls sends it then, not at once, hence the
     payload in two rounds)."""
-
-    def key_update_then_echo(pump: Pump) -> list[bool]:
-        pump.handshake()
-        pump.key_update(request_peer_update=True)
-        echo_until_close(pump)
-        return [ku.peer_requested_update for ku in pump.key_updates_received()]
-
     server = peers.thread(tlskit_server(pki.server_config(), key_update_then_echo))
     (line,) = rustls.lines(server.port, "--send", "100000",
                            "--rounds", "2")
@@ -586,10 +555,6 @@ def test_large_echo_rustls_client_to_tlskit_server(peers: Peers, rustls: Rustls,
                                                    pki: PKI, version: str) -> None:
     """4 MiB each way, checked by hash on rustls' side and by count on tlskit's; rustls
     closes first and tlskit's server sees a clean close_notify."""
-
-    def echo_and_close_event(pump: Pump) -> tuple[int, ConnectionClosed | None]:
-        return echo_until_close(pump), pump.closed_event
-
     server = peers.thread(tlskit_server(pki.server_config(versions=[version]),
                                         echo_and_close_event))
     (line,) = rustls.lines(server.port, "--send", str(BIG))
@@ -613,14 +578,6 @@ def test_tlskit_server_closes_first_to_rustls(peers: Peers, rustls: Rustls,
     assert line["received"] == len(data)
     assert line["received_sha256"] == hashlib.sha256(data).hexdigest()
     assert server.join() == [ConnectionClosed(None)]
-
-
-@pytest.fixture(scope="module")
-def stranger_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The root of an unrelated CA, as a PEM file."""
-    path = tmp_path_factory.mktemp("stranger") / "root.pem"
-    path.write_bytes(LocalCA.create(directory=None).export_root_pem())
-    return path
 
 
 @pytest.mark.parametrize(("problem", "webpki_says"), [
@@ -657,8 +614,7 @@ def test_rustls_client_and_tlskit_server_with_nothing_in_common(
     OpenSSL and Go do (rustls 0.20 lists only its key-exchange groups there)."""
     server = peers.thread(tlskit_server(pki.server_config(**ours), Pump.handshake_error))
     out = rustls.client(server.port, *theirs, status=1)
-    (err,) = server.join()
-    assert isinstance(err, TLSError) and err.alert is not None and err.alert.name == alert
+    assert helpers.refused_with(server) == alert
     rustls_name = "".join(part.title() for part in alert.split("_"))
     assert f"ERROR AlertReceived({rustls_name})" in out
 
@@ -670,13 +626,10 @@ def test_rustls_client_without_certificate_refused_by_tlskit(
     certificate_required in TLS 1.3 (RFC 8446 4.4.2.4) and handshake_failure in TLS 1.2
     (RFC 5246 7.4.6), and rustls reports the alert."""
     server = peers.thread(tlskit_server(
-        pki.server_config(versions=[version], client_auth="required",
-                          client_trust_anchors=[pki.root]),
-        Pump.handshake_error))
+        pki.server_config_requiring_a_client(versions=[version]), Pump.handshake_error))
     out = rustls.client(server.port, "--send", "10", status=1)
-    (err,) = server.join()
-    alert = "certificate_required" if version == "TLSv1.3" else "handshake_failure"
-    assert isinstance(err, TLSError) and err.alert is not None and err.alert.name == alert
+    alert = helpers.no_client_certificate_alert(version)
+    assert helpers.refused_with(server) == alert
     rustls_name = "".join(part.title() for part in alert.split("_"))
     assert f"ERROR AlertReceived({rustls_name})" in out
 
@@ -812,19 +765,8 @@ def test_tlskit_client_early_data_to_rustls_server(peers: Peers, rustls: Rustls,
     """rustls' tickets allow 16 KiB of 0-RTT data: tlskit's resumption sends some, rustls
     reads them before the handshake ends (and echoes them after its line)."""
     _, port = rustls.server(peers, "ec256", "--early", "16384", "--n", "2")
-    config = pki.client_config(session_cache=SessionCache())
-    talk(config, port)
-    pump = Pump.connect(config, port, early_data=b"early bird\n")
-    try:
-        hc = pump.handshake()
-        assert isinstance(pump.conn, ClientConnection) and pump.conn.early_data_sent
-        assert hc.resumed and hc.early_data_accepted
-        line = json.loads(pump.recv_until(b"\n"))
-        assert pump.recv_until(b"\n") == b"early bird\n"
-        pump.close()
-        assert pump.wait_closed() == ConnectionClosed(None)
-    finally:
-        pump.dispose()
+    line = helpers.resume_with_early_data(pki.client_config(session_cache=SessionCache()),
+                                          port)
     assert line["early_data"] == len(b"early bird\n") and line["resumed"]
 
 

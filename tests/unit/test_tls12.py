@@ -100,15 +100,26 @@ def test_server_requires_extended_master_secret(issued: dict[str, Any]) -> None:
     assert "require_extended_master_secret" in str(err.value)
 
 
-def test_tls12_only_client_against_tls13_only_server(issued: dict[str, Any]) -> None:
+@pytest.mark.parametrize(("client_version", "server_version", "says"), [
+    ("TLSv1.2", "TLSv1.3", "client offers only TLSv1.2; this server speaks TLSv1.3"),
+    ("TLSv1.3", "TLSv1.2", "client offers TLSv1.3 and not TLSv1.2; this server speaks "
+     "TLSv1.2")])
+def test_client_and_server_with_no_version_in_common(
+        issued: dict[str, Any], client_version: str, server_version: str,
+        says: str) -> None:
+    """Nothing the client offers is a version the server speaks: protocol_version (RFC
+    8446 4.2.1 and D.2). A TLS 1.3-only client used to get handshake_failure from a TLS
+    1.2-only server, which began a TLS 1.3 handshake with no TLS 1.3 suite to pick (seen
+    with Erlang's and OpenSSL's clients)."""
     i = issued["ec256"]
     server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key,
-                                           versions=["TLSv1.3"]))
-    client = ClientConnection(ClientConfig(versions=["TLSv1.2"], verifier=AcceptAll()),
+                                           versions=[server_version]))
+    client = ClientConnection(ClientConfig(versions=[client_version], verifier=AcceptAll()),
                               "localhost")
     with pytest.raises(TLSError) as err:
         server.receive_data(client.data_to_send())
     assert err.value.alert == AlertDescription.protocol_version
+    assert says in str(err.value)
 
 
 def _drop_extension(record: bytes, etype: int) -> bytes:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tlskit.x509 import CertificateVerificationError, Reason, TrustStore, Verifier
+from tlskit.x509 import CertificateVerificationError, Reason, TrustStore, Verifier, names
 from tlskit.x509.names import (
     InvalidHostname,
     dns_in_subtree,
@@ -289,3 +289,42 @@ def test_directory_name_constraint() -> None:
     assert v.verify(good.cert, [], at=NOW)
     with pytest.raises(CertificateVerificationError):
         v.verify(bad.cert, [], at=NOW)
+
+
+def _matches_label_by_label(patterns: tuple[str, ...], target: str) -> bool:
+    """`match_names` on a DNS server name without its shortcut for an equal dNSName."""
+    for pattern in patterns:
+        labels = names._canonical_pattern(pattern)
+        if labels is not None and names._dns_matches_canonical(labels, target):
+            return True
+    return False
+
+
+def _targets() -> list[tuple[str, str]]:
+    out = []
+    for pattern, host, _ in DNS_TABLE:
+        try:
+            target = parse_server_name(host)
+        except InvalidHostname:
+            continue
+        if isinstance(target, str):
+            out.append((pattern, target))
+    return out
+
+
+@pytest.mark.parametrize(("pattern", "target"), _targets())
+def test_an_equal_dns_name_shortcut_agrees_with_the_label_match(
+        pattern: str, target: str) -> None:
+    for patterns in ((pattern,), (pattern, target), (target.upper(), pattern)):
+        assert names.match_names(patterns, (), target) == _matches_label_by_label(
+            patterns, target)
+
+
+@given(st.lists(case_variants(), min_size=1, max_size=3), hostnames)
+def test_match_names_is_the_label_match(pairs: list[tuple[str, str]], host: str) -> None:
+    target = parse_server_name(host)
+    assert isinstance(target, str)
+    patterns = (*(variant for pair in pairs for variant in pair), host)
+    for end in range(len(patterns) + 1):
+        assert names.match_names(patterns[:end], (), target) == _matches_label_by_label(
+            patterns[:end], target)

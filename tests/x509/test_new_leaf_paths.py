@@ -8,6 +8,7 @@ the shortcut and on mutations of them, so a shortcut that answered differently f
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
@@ -284,6 +285,7 @@ def test_ec_key_words_are_the_same_from_the_curve_table() -> None:
     for kind, words, weakness in (
         ("ec256", "EC secp256r1", None),
         ("ec384", "EC secp384r1", None),
+        ("ec521", "EC secp521r1", None),
         ("secp256k1", "EC secp256k1",
          "EC secp256k1 (only P-256, P-384 and P-521 are accepted)"),
     ):
@@ -291,3 +293,151 @@ def test_ec_key_words_are_the_same_from_the_curve_table() -> None:
             info = certinfo.analyze(pki.leaf(f"k{n}.{kind}.example", root, key_kind=kind,
                                              slot=f"{kind}-{n}").cert)
             assert (info.key_desc, info.weak_key) == (words, weakness)
+
+
+# -- caches keyed by DER: no SHA-256 of a new leaf --------------------------------------
+
+
+def test_a_new_leaf_is_validated_without_hashing_it_whole() -> None:
+    """The analysis cache, the signature cache and the trust store find a leaf by its
+    DER; its SHA-256 is computed only when asked for, and is the DER's."""
+    chain = pki.simple_chain("nohash.example")
+    v = Verifier(TrustStore([chain.root.cert]))
+    v.verify(chain.leaf.cert, chain.intermediates, server_name="nohash.example", at=pki.NOW)
+    info = v.analyze(chain.leaf.cert)
+    assert info._fingerprint is None
+    der = chain.leaf.cert.public_bytes(Encoding.DER)
+    assert info.der == der and info.fingerprint == hashlib.sha256(der).digest()
+
+
+def test_a_twin_with_another_signature_is_not_taken_for_the_verified_leaf() -> None:
+    """The same tbsCertificate with another signature is another signature cache key:
+    the verdict for the real leaf does not carry over to the tampered one."""
+    root = pki.root("Twin Signature Root")
+    good = pki.leaf("twin.example", root).cert
+    v = Verifier(TrustStore([root.cert]))
+    assert v.verify(good, [], server_name="twin.example", at=pki.NOW)[0] is good
+    with pytest.raises(CertificateVerificationError, match="did not make"):
+        v.verify(pki.tamper_signature(good), [], server_name="twin.example", at=pki.NOW)
+
+
+def test_trust_store_finds_anchors_by_der_as_by_fingerprint() -> None:
+    store = TrustStore(_corpus()[:-1])
+    for cert in _corpus():
+        der = cert.public_bytes(Encoding.DER)
+        assert store.contains_der(der) == store.contains_fingerprint(
+            hashlib.sha256(der).digest()) == (cert is not _corpus()[-1])
+
+
+@pytest.mark.parametrize(("key_kind", "hash_name", "pss", "shortcut"), [
+    ("rsa2048", "sha256", False, True), ("rsa2048", "sha384", False, True),
+    ("rsa2048", "sha512", False, True), ("ec256", "sha256", False, True),
+    ("ec256", "sha384", False, True), ("ec256", "sha512", False, True),
+    ("ed25519", None, False, True), ("rsa2048", "sha256", True, False),
+    ("rsa2048", "sha224", False, False), ("ec256", "sha224", False, False),
+])
+def test_signature_algorithm_shortcut_is_the_oid_verdict(
+        key_kind: str, hash_name: str | None, pss: bool, shortcut: bool) -> None:
+    """The accepted algorithms are recognised by their encoding; PSS and the refused
+    ones are decided by the OID as before, and both ways agree."""
+    issuer = pki.root(f"Alg Root {key_kind}", key_kind=key_kind)
+    cert = pki.leaf("alg.example", issuer, hash_name=hash_name, pss=pss).cert
+    der = cert.public_bytes(Encoding.DER)
+    pieces = split_certificate(der)
+    assert (pieces.signature_algorithm in certinfo._ACCEPTED_ALGORITHM_IDS) is shortcut
+    info = certinfo.analyze(cert)
+    assert info.weak_signature == certinfo._signature_weakness(cert)
+    assert (info.weak_signature is None) is (hash_name != "sha224")
+    # The verification parameters found by the encoding are the OID's.
+    from tlskit.x509 import signatures
+
+    by_encoding = signatures._FIXED_BY_ENCODING.get(info.signature_algorithm)
+    assert by_encoding is None or by_encoding is signatures._FIXED_PARAMETERS.get(
+        cert.signature_algorithm_oid)
+    key = issuer.cert.public_key()
+    assert signatures.verify_signature(key, cert, info.tbs, info.signature_algorithm) is None
+    assert signatures.verify_signature(key, cert) is None
+
+
+def test_lru_reads_without_the_lock_stay_consistent_under_threads() -> None:
+    """`LRUCache.get` takes no lock: with threads switching as often as the interpreter
+    allows, reads racing puts and evictions return the stored value or None, never raise,
+    and the size bound holds."""
+    import sys
+    import threading
+
+    cache: LRUCache[int, int] = LRUCache(8)
+    errors: list[BaseException] = []
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+
+    def work(seed: int) -> None:
+        try:
+            for i in range(4000):
+                key = (i * 7 + seed) % 24
+                if i % 3:
+                    value = cache.get(key)
+                    assert value is None or value == key * 10
+                else:
+                    cache.put(key, key * 10)
+                assert len(cache) <= 9  # a put may hold one extra for an instant
+        except BaseException as exc:  # reported below, from the main thread
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert errors == []
+    assert len(cache) <= 8
+
+
+# -- the leaf's timeless checks in one function -------------------------------------------
+
+_KEY_USAGES = [None, *(x509.KeyUsage(ds, False, ke, False, False, kcs, False, False, False)
+                       for ds in (False, True) for ke in (False, True) for kcs in (False, True))]
+_EKUS = [None, frozenset(), frozenset({pki.SERVER_AUTH}), frozenset({pki.CLIENT_AUTH}),
+         frozenset({pki.ANY_EKU}), frozenset({pki.SERVER_AUTH, pki.CLIENT_AUTH})]
+
+
+@cache
+def _plain_leaves() -> tuple[certinfo.CertInfo, ...]:
+    root = pki.root("Leaf Checks Root")
+    return tuple(certinfo.analyze(pki.leaf(f"{kind}.checks.example", root, key_kind=kind).cert)
+                 for kind in ("ec256", "rsa2048"))
+
+
+# One defect at a time (each clause of `_leaf_passes` alone), or none.
+_DEFECTS: list[dict[str, object]] = [
+    {}, {"malformed": "broken"}, {"unhandled_critical": ("1.2.3.4",)}, {"weak_key": "weak"},
+    {"weak_signature": "weak"}, {"version": x509.Version.v1}, {"ca": True}, {"ca": None},
+]
+
+
+def test_leaf_checks_in_one_function_give_the_checks_verdict() -> None:
+    """`_leaf_passes` only ever says "passes" when every check would pass: the verdict
+    with it is the verdict of asking each check, for each defect on its own and every
+    keyUsage, extendedKeyUsage, usage, digitalSignature policy and key type."""
+    from itertools import product
+
+    from tlskit.x509 import checks
+
+    for base, defect, ku, eku, usage, rds in product(
+            _plain_leaves(), _DEFECTS, _KEY_USAGES, _EKUS, ("server", "client"),
+            (True, False)):
+        info = dataclasses.replace(base, key_usage=ku, eku=eku, **defect)  # type: ignore[arg-type]
+        ctx = Context(pki.NOW, usage, require_digital_signature=rds)  # type: ignore[arg-type]
+        full = checks._first_timeless_failure(info, "leaf", ctx)
+        assert checks._timeless_failure(info, "leaf", ctx) == full
+        assert not checks._leaf_passes(info, ctx) or full is None
+
+
+def test_the_usual_leaf_is_judged_in_one_function() -> None:
+    from tlskit.x509 import checks
+
+    for info in _plain_leaves():
+        assert checks._leaf_passes(info, Context(pki.NOW))

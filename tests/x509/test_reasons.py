@@ -11,8 +11,16 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.x509.oid import ObjectIdentifier
 
+from tlskit import (
+    AlertDescription,
+    ClientConfig,
+    ClientConnection,
+    ServerConfig,
+    ServerConnection,
+)
 from tlskit.x509 import CertificateVerificationError, Reason, TrustStore, Verifier
 
+from ..support.pump import pump
 from . import pki
 from .pki import DAY, NOW
 
@@ -371,7 +379,50 @@ def test_malformed_extension(chain: pki.Chain, verifier: Verifier) -> None:
     err = _fail(verifier, leaf.cert, chain.intermediates)
     assert err.reason is Reason.malformed
     assert err.certificate == leaf.cert
-    assert "malformed" in str(err)
+    # In words, not cryptography's Rust debug text ("ParseError { kind: UnexpectedTag...").
+    assert "is malformed: an extension cannot be parsed: not valid DER: an unexpected " \
+        "ASN.1 element" in str(err)
+    assert "ParseError" not in str(err)
+
+
+def _leaf_with_an_unnamed_string_type(chain: pki.Chain, **kw: object) -> pki.Issued:
+    """A leaf whose subject CN is of an ASN.1 type cryptography has no name for (BOOLEAN):
+    the certificate parses, but reading ``.subject`` raises KeyError."""
+    name = pki._der(0x30, pki._der(0x31, pki._der(
+        0x30, bytes.fromhex("0603550403") + pki._der(0x01, b"x"))))
+    good = pki.leaf(HOST, chain.inter, **kw)
+    bad = pki.rebuild(good, chain.inter, lambda items: [*items[:5], name, *items[6:]])
+    return pki.Issued(bad, good.key)
+
+
+def test_a_name_cryptography_cannot_read_is_malformed_not_a_crash(
+        chain: pki.Chain, verifier: Verifier) -> None:
+    """Found by fuzz/fuzz_x509.py: the message naming a leaf without a DNS name read its
+    ``.subject`` and let the KeyError out of `verify` (a handshake sent internal_error)."""
+    bad = _leaf_with_an_unnamed_string_type(chain, sans=None).cert
+    with pytest.raises(KeyError):
+        bad.subject  # noqa: B018  # (what cryptography does with it)
+    err = _fail(verifier, bad, chain.intermediates)
+    assert err.reason is Reason.malformed and err.certificate == bad
+    assert "certificate '(unparseable name)'" in str(err)
+    assert "subject name cannot be parsed: a name attribute value of an unknown ASN.1 " \
+        "string type (tag 1)" in str(err)
+    report = verifier.explain(bad, chain.intermediates, server_name=HOST, at=NOW)
+    assert report.error is not None and report.error.reason is Reason.malformed
+
+
+def test_a_name_cryptography_cannot_read_ends_the_handshake_with_bad_certificate(
+        chain: pki.Chain) -> None:
+    """Serving it needs no reading of its names; the client refuses it as malformed."""
+    bad = _leaf_with_an_unnamed_string_type(chain, sans=None)
+    client = ClientConnection(ClientConfig(trust_anchors=[chain.root.cert],
+                                           clock=lambda: NOW.timestamp()), server_name=HOST)
+    server = ServerConnection(ServerConfig(certificate_chain=[bad.cert, chain.inter.cert],
+                                           private_key=bad.key, clock=lambda: NOW.timestamp()))
+    with pytest.raises(CertificateVerificationError) as info:
+        pump(client, server)
+    assert info.value.reason is Reason.malformed
+    assert info.value.alert is AlertDescription.bad_certificate
 
 
 def _root_with_key_ids(critical: str) -> pki.Issued:

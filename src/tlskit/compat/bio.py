@@ -5,8 +5,11 @@ This is the path asyncio takes (``open_connection(ssl=ctx)``, ``start_server(ssl
 The caller moves bytes between the socket and the two `ssl.MemoryBIO`s; every call here
 drains ``incoming`` into the connection and leaves what it has to send in ``outgoing``.
 As in ``ssl``: `SSLWantReadError` when more input is needed, ``read`` returning ``b""``
-at the peer's close_notify, `SSLEOFError` for an EOF without it, `SSLZeroReturnError`
-for writing on a closed connection.
+at the peer's close_notify (until our own went out with ``unwrap``: then
+`SSLZeroReturnError`), `SSLEOFError` for an EOF without it, and ``SSLError``
+``PROTOCOL_IS_SHUTDOWN`` for writing after ``unwrap``. The peer's close_notify closes only
+its direction (TLS 1.3): this side may still write until it calls ``unwrap``.
+tests/compat/test_bio_vs_ssl.py runs each of these against the stdlib's own object.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from ..events import (
     DataReceived,
     SessionTicketReceived,
 )
-from .errors import eof_error, to_ssl_error, want_read, zero_return_error
+from .errors import eof_error, shutdown_error, to_ssl_error, want_read, zero_return_error
 from .hello import HelloBuffer, alert_record, start_server_connection
 from .info import SSLInfo
 from .session import SSLSession
@@ -54,6 +57,7 @@ class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types the
         self._hello: HelloBuffer | None = None
         self._plain = bytearray()
         self._peer_closed = False
+        self._unwrapped = False  # unwrap() sent our close_notify
         self._error: BaseException | None = None
         self._counted = False
         if server_side:
@@ -61,7 +65,7 @@ class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types the
             if context.sni_callback is not None:
                 self._hello = HelloBuffer()
             else:
-                self._conn = start_server_connection(self, None)
+                self._conn = self._server_connection(None)
         else:
             context._count("connect")
 
@@ -73,6 +77,11 @@ class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types the
         conn = ClientConnection(self._context.tlskit_client_config,
                                 server_name=self._server_hostname, session=offered)
         conn.close_reply = False  # as in OpenSSL: our close_notify goes out from unwrap()
+        return conn
+
+    def _server_connection(self, hello: HelloBuffer | None) -> Connection:
+        conn = start_server_connection(self, hello)
+        conn.close_reply = False  # as for the client: the peer's close_notify is a half-close
         return conn
 
     def _fail(self, exc: BaseException) -> BaseException:
@@ -98,11 +107,10 @@ class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types the
         if not self._hello.add(self._incoming.read()):
             return None
         try:
-            conn = start_server_connection(self, self._hello)
+            conn = self._server_connection(self._hello)
         except TLSError as exc:
             self._outgoing.write(alert_record(exc.alert))
             raise self._fail(exc) from exc
-        conn.close_reply = False
         self._conn = conn
         self._feed(bytes(self._hello.data))
         self._hello = None
@@ -168,28 +176,51 @@ class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types the
             self._count_handshake()
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        view = None
+        if buffer is None:
+            if len < 0:
+                raise ValueError("size should not be negative")
+            if len == 0:
+                return b""  # as ssl: no input is even looked at
+        else:
+            view = memoryview(buffer).cast("B")
+            if len <= 0 or len > view.nbytes:
+                len = view.nbytes  # as ssl: the buffer's size
         if not self._handshake_done():
             self.do_handshake()
-        if len < 0:
-            raise ValueError("size should not be negative")
+        plain = self._plain
+        if not plain:
+            failure = self._fill()
+            if failure is not None:
+                raise failure
+        n = min(len, plain.__len__())
+        if view is not None:
+            view[:n] = plain[:n]
+            del plain[:n]
+            return n
+        data = bytes(plain[:n])
+        del plain[:n]
+        return data
+
+    def _fill(self) -> BaseException | None:
+        """Plaintext in ``_plain``, or nothing at the peer's close_notify (or an EOF
+        without it, with OP_IGNORE_UNEXPECTED_EOF); else the ssl error for read() to
+        raise (returned, not raised here: SSLWantReadError is read's common way out)."""
+        if self._peer_closed and self._unwrapped and not self._plain:
+            # ssl reads EOF as b"" only until its own close_notify went out.
+            return zero_return_error("the TLS connection has been closed (unwrap)")
         while not self._plain and not self._peer_closed:
             if self._error is not None:
-                raise self._error
+                return self._error
             if not self._incoming.pending:
                 if self._incoming.eof and self._context.ignore_unexpected_eof:
-                    break
-                raise self._no_more_input()
+                    return None
+                exc = self._no_more_input()
+                if isinstance(exc, ssl.SSLEOFError):
+                    self._error = exc  # as in OpenSSL, the connection is over: it sticks
+                return exc
             self._pump()
-        n = min(len, self.pending()) if buffer is None or len else self.pending()
-        if buffer is not None:
-            view = memoryview(buffer).cast("B")
-            n = min(n, view.nbytes)
-            view[:n] = self._plain[:n]
-            del self._plain[:n]
-            return n
-        data = bytes(self._plain[:n])
-        del self._plain[:n]
-        return data
+        return None
 
     def write(self, data: Any) -> int:
         if not self._handshake_done():
@@ -197,7 +228,11 @@ class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types the
         if self._error is not None:
             raise self._error
         assert self._conn is not None
+        if self._unwrapped:
+            raise shutdown_error(in_init=False)
         view = memoryview(data).cast("B")
+        if not view.nbytes:
+            return 0  # as ssl: no (empty) record is sent
         try:
             self._conn.send_data(view)
         except UsageError as exc:
@@ -212,13 +247,16 @@ class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types the
         if self._error is not None:
             raise self._error
         if self._conn is None or self._conn.handshake_complete is None:
-            raise ssl.SSLError(1, "[SSL: SHUTDOWN_WHILE_IN_INIT] shutdown while in init")
+            raise shutdown_error(in_init=True)
         self._conn.close()
+        self._unwrapped = True
         self._flush()
         while not self._peer_closed and self._incoming.pending:
             self._pump()
             self._plain.clear()  # application data after our close_notify is dropped
         if not self._peer_closed:
+            if self._incoming.eof and self._context.ignore_unexpected_eof:
+                return None  # as ssl: that option makes the EOF a close
             raise self._no_more_input()
         return None
 

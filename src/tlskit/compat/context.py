@@ -14,6 +14,7 @@ import socket
 import ssl
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -433,9 +434,9 @@ class SSLContext(ssl.SSLContext):
     def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
         protos = list(alpn_protocols)
         for p in protos:
-            b = p.encode("ascii")
+            b = bytes(p, "ascii")  # (TypeError for bytes, as in ssl)
             if not 0 < len(b) < 256:
-                raise ValueError("ALPN protocols must be 1 to 255 in length")
+                raise ssl.SSLError("ALPN protocols must be 1 to 255 in length")
         self._alpn = protos
         self._changed("alpn_protocols")
 
@@ -451,6 +452,8 @@ class SSLContext(ssl.SSLContext):
 
     @keylog_filename.setter
     def keylog_filename(self, path: str | os.PathLike[str] | None) -> None:
+        if self._keylog is not None:
+            self._keylog.close()  # (a connection still using it reopens it for its next line)
         if path is None:
             self._keylog_filename, self._keylog = None, None
         else:
@@ -458,7 +461,9 @@ class SSLContext(ssl.SSLContext):
             # Fail now (as ssl does) if the file cannot be opened for appending.
             fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             os.close(fd)
-            self._keylog_filename, self._keylog = name, KeyLogFile(name)
+            keylog = KeyLogFile(name)
+            weakref.finalize(self, keylog.close)  # as ssl: closed with the context, quietly
+            self._keylog_filename, self._keylog = name, keylog
         self._changed("keylog")
 
     @property  # type: ignore[override]

@@ -59,8 +59,22 @@ def verification_error(exc: CertificateVerificationError) -> ssl.SSLCertVerifica
     return err
 
 
+# OpenSSL's reason names for a received alert that do not follow the SSLV3_ALERT_* /
+# TLSV1_ALERT_* pattern below (the TLS 1.3 alerts, and some without "ALERT_").
+_ALERT_REASONS: dict[AD, str] = {
+    AD.certificate_required: "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+    AD.missing_extension: "TLSV13_ALERT_MISSING_EXTENSION",
+    AD.user_canceled: "TLSV1_ALERT_USER_CANCELLED",
+    AD.unsupported_extension: "TLSV1_UNSUPPORTED_EXTENSION",
+    AD.unrecognized_name: "TLSV1_UNRECOGNIZED_NAME",
+    AD.bad_certificate_status_response: "TLSV1_BAD_CERTIFICATE_STATUS_RESPONSE",
+}
+
+
 def _alert_reason(alert: AD) -> str:
-    # OpenSSL's names: SSLV3_ALERT_* for the SSL 3 alerts, TLSV1_ALERT_* for the rest.
+    # OpenSSL's names: SSLV3_ALERT_* for the SSL 3 alerts, TLSV1_ALERT_* for most others.
+    if alert in _ALERT_REASONS:
+        return _ALERT_REASONS[alert]
     ssl3 = {AD.unexpected_message, AD.bad_record_mac, AD.handshake_failure,
             AD.bad_certificate, AD.unsupported_certificate, AD.certificate_revoked,
             AD.certificate_expired, AD.certificate_unknown, AD.illegal_parameter,
@@ -83,6 +97,16 @@ def eof_error(text: str) -> ssl.SSLError:
 
 def zero_return_error(text: str = "the TLS connection has been closed") -> ssl.SSLError:
     return _make(ssl.SSLZeroReturnError, ssl.SSL_ERROR_ZERO_RETURN, "ZERO_RETURN", text)
+
+
+def shutdown_error(in_init: bool) -> ssl.SSLError:
+    """`ssl`'s error for unwrap() before the handshake (``in_init``) or for writing after
+    this side's close_notify."""
+    if in_init:
+        return _make(ssl.SSLError, ssl.SSL_ERROR_SSL, "SHUTDOWN_WHILE_IN_INIT",
+                     "shutdown while in init")
+    return _make(ssl.SSLError, ssl.SSL_ERROR_SSL, "PROTOCOL_IS_SHUTDOWN",
+                 "protocol is shutdown: this side sent close_notify (unwrap)")
 
 
 def want_read() -> ssl.SSLError:

@@ -114,7 +114,9 @@ class SSLInfo:
                 suite.key_length * 8)
 
     def shared_ciphers(self) -> list[tuple[str, str, int]] | None:
-        if self._conn is None:
+        """As ssl: None for a client, and for a server before the handshake. A server
+        reports the suites it offers (the client's own list is not kept)."""
+        if not self.server_side or self._conn is None or self._conn.handshake_complete is None:
             return None
         return [(c["name"], c["protocol"], c["strength_bits"])
                 for c in self._context.get_ciphers()]
@@ -150,6 +152,6 @@ class SSLInfo:
 
     def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
         if cb_type != "tls-unique":
-            raise ValueError(f"{cb_type} channel binding type not implemented")
+            raise ValueError(f"{cb_type!r} channel binding type not implemented")
         return None  # TLS 1.3 has no tls-unique (RFC 9266 replaces it with tls-exporter)
 

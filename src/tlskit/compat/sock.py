@@ -56,6 +56,7 @@ class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc, overri
     """What `tlskit.compat.SSLContext.wrap_socket` returns."""
 
     _conn: Connection | None  # type: ignore[assignment]  # made at the handshake
+    _plain_sock: socket.socket | None = None  # what unwrap() returned
 
     @classmethod
     def create(cls, sock: socket.socket, context: SSLContext, *, server_side: bool,
@@ -110,8 +111,10 @@ class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc, overri
             if not self.server_side:
                 ctx._count("connect")
                 offered = self._offered.tlskit_session if self._offered is not None else None
-                self._conn = ClientConnection(ctx.tlskit_client_config,
-                                              server_name=self.server_hostname, session=offered)
+                conn: Connection = ClientConnection(
+                    ctx.tlskit_client_config, server_name=self.server_hostname, session=offered)
+                conn.close_reply = False  # see below
+                self._conn = conn
                 return
             ctx._count("accept")
             hello = self._read_hello() if ctx.sni_callback is not None else None
@@ -122,6 +125,10 @@ class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc, overri
                     self._raw().sendall(alert_record(exc.alert))
                 self._handshake_error = exc
                 raise
+            # As ssl (OpenSSL): the peer's close_notify is not answered by itself, so this
+            # side may go on sending (TLS 1.3 half-close); ours goes out with unwrap(),
+            # shutdown() or close().
+            conn.close_reply = False
             self._conn = conn
             if hello is not None:
                 self._feed(bytes(hello.data))
@@ -232,9 +239,34 @@ class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc, overri
     def write(self, data: Any) -> int:
         return self.send(data)
 
+    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        """The file through TLS, with `send` (which shakes hands first if need be).
+        socket.socket's own would hand the descriptor to os.sendfile: plaintext on the
+        wire whenever ssl's test for "TLS is on" (``_sslobj``) says no, as it does
+        before the handshake here."""
+        if self._sock is None and self._plain_sock is not None:
+            return self._plain_sock.sendfile(file, offset, count)  # after unwrap(), as ssl
+        sent: int = self._sendfile_use_send(file, offset, count)  # type: ignore[attr-defined]
+        return sent
+
     def unwrap(self) -> socket.socket:
+        """End TLS (close_notify both ways) and return the plain TCP socket. ssl returns
+        the `SSLSocket` itself, so code such as ftplib's drops the result and closes the
+        object it has: the plain socket stays ours too, and close() closes it."""
         with _as_ssl_errors():
-            return super().unwrap()
+            plain = super().unwrap()
+        self._plain_sock = plain
+        return plain
+
+    def close(self) -> None:
+        super().close()
+        if self._plain_sock is not None:
+            self._plain_sock.close()
+
+    def fileno(self) -> int:
+        if self._sock is None and self._plain_sock is not None:
+            return self._plain_sock.fileno()  # as ssl: the descriptor outlives unwrap()
+        return super().fileno()
 
     # -- plain socket operations --------------------------------------------------------------
 

@@ -414,6 +414,9 @@ class ServerHandshake13(Handshake13):
                 f"{' and '.join(self.config._versions)}")
         if _PV.TLSv1_3 not in offer.versions:
             raise ProtocolVersionError("client does not offer TLS 1.3")
+        if "TLSv1.3" not in self.config._versions:  # 4.2.1: nothing we speak is offered
+            raise ProtocolVersionError("client offers TLSv1.3 and not TLSv1.2; this server "
+                                       "speaks TLSv1.2")
         # 4.2.1: supported_versions decides, but a legacy_version below TLS 1.0 is no TLS
         # client at all (SSL 3.0 or garbage; RFC 7568, 8446 D.5).
         if legacy < _PV.TLSv1:

@@ -30,6 +30,7 @@ from ..crypto import key_family
 from . import derext, names
 from .der import (
     _EMPTY_NAME,
+    _NAMED_CURVE_SPKI,
     CertificateDER,
     _name_problem,
     _serial_problem,
@@ -38,7 +39,7 @@ from .der import (
     split_certificate,
 )
 from .errors import describe
-from .parsed import der_of
+from .parsed import der_of, describe_parse_error
 
 if TYPE_CHECKING:
     from .checks import Outcome
@@ -88,7 +89,7 @@ class CertInfo:
     Treated as immutable once built (it is shared through the cache)."""
 
     cert: x509.Certificate
-    fingerprint: bytes
+    der: bytes  # the certificate's DER: what caches key it by (see `fingerprint`)
     subject_der: bytes  # the Name TLVs, as encoded: what path building chains on
     issuer_der: bytes
     self_issued: bool
@@ -99,6 +100,7 @@ class CertInfo:
     public_key: CertificatePublicKeyTypes | None
     key_desc: str
     tbs: bytes = b""
+    signature_algorithm: bytes = b""  # the signatureAlgorithm's DER (see ALGORITHM_IDS)
     version: x509.Version | None = None
     malformed: str | None = None  # a structural defect: fails in every role
     unparseable: bool = False  # not even the dates could be read
@@ -127,6 +129,7 @@ class CertInfo:
     aki_present: bool = False
     aki_names_issuer: bool = False  # authorityCertIssuer or authorityCertSerialNumber
     _key_id: bytes | None = None  # see key_id
+    _fingerprint: bytes | None = None  # see fingerprint
     _description: str | None = None
     _subject: x509.Name | None = None
     _issuer: x509.Name | None = None
@@ -149,6 +152,14 @@ class CertInfo:
         if self._issuer is None:
             self._issuer = _parsed_name(self.cert, "issuer")
         return self._issuer
+
+    @property
+    def fingerprint(self) -> bytes:
+        """SHA-256 of the DER, on first use: the caches and the trust store look
+        certificates up by their DER, so a leaf seen once is never hashed whole."""
+        if self._fingerprint is None:
+            self._fingerprint = hashlib.sha256(self.der).digest()
+        return self._fingerprint
 
     @property
     def key_id(self) -> bytes:
@@ -223,6 +234,13 @@ def oid_name(oid: x509.ObjectIdentifier) -> str:
 
 
 _EC_DESCRIPTIONS: dict[str, tuple[str, str | None]] = {}
+# The usual encodings of P-256, P-384 and P-521 keys by length (see `der._NAMED_CURVE_SPKI`),
+# with their words: a key that loaded from such an encoding is on the curve it names.
+_NAMED_CURVE_KEYS: dict[int, tuple[bytes, tuple[str, str | None]]] = {
+    length: (header, (f"EC {curve}", None)) for (length, header), curve in zip(
+        sorted(_NAMED_CURVE_SPKI.items()), ("secp256r1", "secp384r1", "secp521r1"),
+        strict=True)
+}
 
 
 def _key_description(
@@ -232,6 +250,10 @@ def _key_description(
     is not a whole number of octets, curves other than the three NIST curves TLS 1.3 signs
     with, EC keys whose ``spki`` (when given) does not name its curve, and DSA are refused
     (CA/B BR 6.1.5, 7.1.3.1.2). Raises DERError for an EC ``spki`` it cannot read."""
+    if spki is not None:
+        named = _NAMED_CURVE_KEYS.get(len(spki))
+        if named is not None and spki.startswith(named[0]):
+            return named[1]  # the encoding names the curve, and is one `_spki_problem` passes
     family = key_family(key)
     if family == "ec":
         curve = cast(ec.EllipticCurvePublicKey, key).curve.name
@@ -259,6 +281,25 @@ def _key_description(
         return "Ed448", None
     name = type(key).__name__
     return name, f"{name} keys are not accepted"
+
+
+# The DER of the accepted algorithms' usual AlgorithmIdentifiers (RSA with its NULL
+# parameters): nearly every certificate's, recognised without asking the parser for the
+# OID (`_signature_weakness` decides every other encoding; `signatures` picks the
+# verification parameters by them too).
+ALGORITHM_IDS: dict[bytes, x509.ObjectIdentifier] = {
+    bytes.fromhex(encoding): oid for encoding, oid in (
+        ("300d06092a864886f70d01010b0500", SignatureAlgorithmOID.RSA_WITH_SHA256),
+        ("300d06092a864886f70d01010c0500", SignatureAlgorithmOID.RSA_WITH_SHA384),
+        ("300d06092a864886f70d01010d0500", SignatureAlgorithmOID.RSA_WITH_SHA512),
+        ("300a06082a8648ce3d040302", SignatureAlgorithmOID.ECDSA_WITH_SHA256),
+        ("300a06082a8648ce3d040303", SignatureAlgorithmOID.ECDSA_WITH_SHA384),
+        ("300a06082a8648ce3d040304", SignatureAlgorithmOID.ECDSA_WITH_SHA512),
+        ("300506032b6570", SignatureAlgorithmOID.ED25519),
+        ("300506032b6571", SignatureAlgorithmOID.ED448),
+    )
+}
+_ACCEPTED_ALGORITHM_IDS = frozenset(ALGORITHM_IDS)
 
 
 def _signature_weakness(cert: x509.Certificate) -> str | None:
@@ -451,7 +492,7 @@ def _structure_problem(info: CertInfo, der: CertificateDER) -> str | None:
         try:  # a name must also parse: messages and name constraints read it parsed
             getattr(info.cert, label)
         except Exception as exc:  # ValueError, and KeyError for an unknown string tag
-            return f"{label} name cannot be parsed: {exc!r} (RFC 5280 4.1.2.4)"
+            return f"{label} name cannot be parsed: {describe_parse_error(exc)} (RFC 5280 4.1.2.4)"
         if len(_WELL_FORMED_NAMES) >= 4096:
             _WELL_FORMED_NAMES.clear()
         _WELL_FORMED_NAMES.add(encoded)
@@ -496,12 +537,14 @@ def analyze(cert: x509.Certificate) -> CertInfo:
         der_bytes = der_of(cert)
     except Exception as exc:  # a certificate cryptography cannot even re-encode
         return _unparseable(cert, exc)
-    return analyze_der(cert, der_bytes, hashlib.sha256(der_bytes).digest())
+    return analyze_der(cert, der_bytes)
 
 
-def analyze_der(cert: x509.Certificate, der_bytes: bytes, fingerprint: bytes) -> CertInfo:
-    """`analyze` for a caller that already has the DER and its SHA-256 (the validator's
-    cache is keyed by that fingerprint). Never raises."""
+def analyze_der(
+    cert: x509.Certificate, der_bytes: bytes, fingerprint: bytes | None = None
+) -> CertInfo:
+    """`analyze` for a caller that already has the DER (and maybe its SHA-256, else
+    computed when asked for). Never raises."""
     try:
         der = split_certificate(der_bytes)
         if der.serial[:1] and (der.serial[0] & 0x80 or not any(der.serial)):
@@ -523,10 +566,11 @@ def _unparseable(cert: x509.Certificate, exc: Exception) -> CertInfo:
     fingerprint = hashlib.sha256(der).digest()
     epoch = datetime.fromtimestamp(0, UTC)
     return CertInfo(
-        cert=cert, fingerprint=fingerprint, subject_der=fingerprint, issuer_der=b"",
+        cert=cert, der=der, _fingerprint=fingerprint, subject_der=fingerprint, issuer_der=b"",
         self_issued=False, loop_key=(fingerprint, fingerprint), _key_id=fingerprint,
         dns_label=None, not_before=epoch, not_after=epoch, public_key=None,
-        key_desc="unknown key", malformed=f"cannot be parsed: {exc}", unparseable=True,
+        key_desc="unknown key", unparseable=True,
+        malformed=f"cannot be parsed: {describe_parse_error(exc)}",
         _description=f"(unparseable certificate, SHA-256 {fingerprint.hex()[:16]}...)",
         _subject=x509.Name([]), _issuer=x509.Name([]),
     )
@@ -538,8 +582,6 @@ def _analyze(
 ) -> CertInfo:
     """`analyze` on the split DER; ``fast`` lets `derext` read the extensions it can
     (tests turn it off to compare with cryptography's reading)."""
-    if fingerprint is None:
-        fingerprint = hashlib.sha256(der_bytes).digest()
     key: CertificatePublicKeyTypes | None = None
     key_desc, weak_key, key_problem = "unknown key", None, None
     try:
@@ -548,12 +590,12 @@ def _analyze(
     except UnsupportedAlgorithm:
         weak_key = "the public key algorithm is not supported"
     except ValueError as exc:
-        key_problem = f"the public key cannot be parsed: {exc}"
+        key_problem = f"the public key cannot be parsed: {describe_parse_error(exc)}"
     # The required fields by position, the others assigned: a call with sixteen keywords
     # costs more than the rest of building the CertInfo.
     info = CertInfo(
         cert,
-        fingerprint,
+        der_bytes,  # der
         der.subject,  # subject_der
         der.issuer,  # issuer_der
         der.subject == der.issuer,  # self_issued
@@ -565,9 +607,12 @@ def _analyze(
         key_desc,
     )
     info.tbs = der.tbs
+    info.signature_algorithm = der.signature_algorithm
+    info._fingerprint = fingerprint
     info.serial_problem = _serial_problem(der.serial)
     info.weak_key = weak_key
-    info.weak_signature = _signature_weakness(cert)
+    if der.signature_algorithm not in _ACCEPTED_ALGORITHM_IDS:
+        info.weak_signature = _signature_weakness(cert)
     info.empty_subject = der.subject == _EMPTY_NAME
     try:
         info.version = cert.version
@@ -580,7 +625,7 @@ def _analyze(
         defect = _read_extensions(info, quick if quick is not None
                                   else _parsed_extensions(cert.extensions))
     except Exception as exc:  # any parser complaint about an extension is "malformed"
-        info.malformed = f"an extension cannot be parsed: {exc}"
+        info.malformed = f"an extension cannot be parsed: {describe_parse_error(exc)}"
         return info
     info.malformed = _structure_problem(info, der) or defect or key_problem
     info.dns_label = _first_dns(info.san)

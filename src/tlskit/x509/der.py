@@ -69,7 +69,8 @@ def split_certificate(der: bytes) -> CertificateDER:
 
 # The tags of the tbsCertificate's first seven elements in the common shape: version,
 # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo.
-_COMMON_TBS_TAGS = (0xA0, 0x02, 0x30, 0x30, 0x30, 0x30, 0x30)
+_COMMON_TBS_TAGS: tuple[int, ...] = (0xA0, 0x02, 0x30, 0x30, 0x30, 0x30, 0x30)
+_V3_SERIAL = b"\xa0\x03\x02\x01\x02\x02"  # [0] { INTEGER 2 }, then the serial's tag
 
 
 def _split_common(der: bytes) -> CertificateDER | None:
@@ -78,30 +79,44 @@ def _split_common(der: bytes) -> CertificateDER | None:
     lengths), or None, with nothing raised, for any other input. Every element is checked
     as `read_tlv` checks it (tag, length, ends inside its container), so whatever this
     returns is what `_split_checked` returns. Only where each element starts is kept while
-    reading (a new leaf is split on every handshake that brings one)."""
+    reading (a new leaf is split on every handshake that brings one).
+
+    The elements follow one another, so one that ran past the TBS leaves the position
+    past it for good: checking the position once, at the end, refuses what checking
+    after each element would (and reading past the input is an IndexError, refused too).
+    A v3 version field and a short serial header are recognised in one comparison."""
     size = len(der)
     if size < 8 or der[0] != 0x30 or der[1] != 0x82 or der[4] != 0x30 or der[5] != 0x82:
         return None
     tbs_end = 8 + ((der[6] << 8) | der[7])
     if 4 + ((der[2] << 8) | der[3]) != size or tbs_end > size:
         return None
-    starts: list[int] = []
-    pos = 8
-    for expect in _COMMON_TBS_TAGS:
-        if pos + 2 > tbs_end or der[pos] != expect:
-            return None
-        starts.append(pos)
-        n = der[pos + 1]
-        if n < 0x80:
-            pos += 2 + n
-        elif n == 0x81 and pos + 2 < tbs_end:
-            pos += 3 + der[pos + 2]
-        elif n == 0x82 and pos + 3 < tbs_end:
-            pos += 4 + ((der[pos + 2] << 8) | der[pos + 3])
+    try:
+        if der.startswith(_V3_SERIAL, 8) and der[14] < 0x80:
+            starts = [8, 13]
+            pos = 15 + der[14]
+            tags = _COMMON_TBS_TAGS[2:]
         else:
-            return None
-        if pos > tbs_end:
-            return None
+            starts = []
+            pos = 8
+            tags = _COMMON_TBS_TAGS
+        for expect in tags:
+            if der[pos] != expect:
+                return None
+            starts.append(pos)
+            n = der[pos + 1]
+            if n < 0x80:
+                pos += 2 + n
+            elif n == 0x81:
+                pos += 3 + der[pos + 2]
+            elif n == 0x82:
+                pos += 4 + ((der[pos + 2] << 8) | der[pos + 3])
+            else:
+                return None
+    except IndexError:
+        return None
+    if pos > tbs_end:
+        return None
     # signatureAlgorithm: a SEQUENCE with a short length right after the TBS.
     if tbs_end + 2 > size or der[tbs_end] != 0x30 or der[tbs_end + 1] & 0x80:
         return None

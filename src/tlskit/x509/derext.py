@@ -327,20 +327,21 @@ def _sct_list(value: bytes) -> bool | None:
     return True
 
 
-_READERS: dict[bytes, tuple[x509.ObjectIdentifier, Callable[[bytes], Any]]] = {
-    b"\x55\x1d\x13": (ExtensionOID.BASIC_CONSTRAINTS, _basic_constraints),
-    b"\x55\x1d\x0f": (ExtensionOID.KEY_USAGE, _key_usage),
-    b"\x55\x1d\x25": (ExtensionOID.EXTENDED_KEY_USAGE, _extended_key_usage),
-    b"\x55\x1d\x11": (ExtensionOID.SUBJECT_ALTERNATIVE_NAME, _subject_alt_name),
-    b"\x55\x1d\x0e": (ExtensionOID.SUBJECT_KEY_IDENTIFIER, _subject_key_identifier),
-    b"\x55\x1d\x23": (ExtensionOID.AUTHORITY_KEY_IDENTIFIER, _authority_key_identifier),
+_READERS: dict[bytes, tuple[x509.ObjectIdentifier, Callable[[bytes], Any], int]] = {
+    b"\x55\x1d\x13": (ExtensionOID.BASIC_CONSTRAINTS, _basic_constraints, 1 << 0),
+    b"\x55\x1d\x0f": (ExtensionOID.KEY_USAGE, _key_usage, 1 << 1),
+    b"\x55\x1d\x25": (ExtensionOID.EXTENDED_KEY_USAGE, _extended_key_usage, 1 << 2),
+    b"\x55\x1d\x11": (ExtensionOID.SUBJECT_ALTERNATIVE_NAME, _subject_alt_name, 1 << 3),
+    b"\x55\x1d\x0e": (ExtensionOID.SUBJECT_KEY_IDENTIFIER, _subject_key_identifier, 1 << 4),
+    b"\x55\x1d\x23": (ExtensionOID.AUTHORITY_KEY_IDENTIFIER, _authority_key_identifier, 1 << 5),
     bytes.fromhex("2b06010505070101"): (ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
-                                        _authority_info_access),
-    b"\x55\x1d\x20": (ExtensionOID.CERTIFICATE_POLICIES, _certificate_policies),
-    b"\x55\x1d\x1f": (ExtensionOID.CRL_DISTRIBUTION_POINTS, _crl_distribution_points),
+                                        _authority_info_access, 1 << 6),
+    b"\x55\x1d\x20": (ExtensionOID.CERTIFICATE_POLICIES, _certificate_policies, 1 << 7),
+    b"\x55\x1d\x1f": (ExtensionOID.CRL_DISTRIBUTION_POINTS, _crl_distribution_points, 1 << 8),
     bytes.fromhex("2b06010401d679020402"): (ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS,
-                                            _sct_list),
+                                            _sct_list, 1 << 9),
 }
+assert len({bit for _, _, bit in _READERS.values()}) == len(_READERS)  # one bit each
 
 
 # Decoded extensions by their encoding (an Extension SEQUENCE's contents): a CA puts the
@@ -349,7 +350,7 @@ _READERS: dict[bytes, tuple[x509.ObjectIdentifier, Callable[[bytes], Any]]] = {
 # immutable, so sharing them is safe.
 MAX_REMEMBERED = 1024
 _SCT_LIST = ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS
-_REMEMBERED: dict[bytes, Extension] = {}
+_REMEMBERED: dict[bytes, tuple[Extension, int]] = {}  # with the bit of its OID
 
 
 def read_extensions(extensions: bytes | None) -> list[Extension] | None:
@@ -364,36 +365,49 @@ def read_extensions(extensions: bytes | None) -> list[Extension] | None:
         return None
     pos, end = span
     out: list[Extension] = []
+    seen = 0  # the bits of the OIDs read so far (see `_READERS`)
     while pos < end:
-        tlv = _tlv(extensions, pos, end)
-        if tlv is None or tlv[0] != 0x30:
-            return None
-        body, pos = tlv[1], tlv[2]
-        raw = extensions[body:pos]
-        ext = _REMEMBERED.get(raw)
-        if ext is None:
-            ext = _remember(raw, _extension(extensions, body, pos))
-            if ext is None:
+        # An Extension SEQUENCE with a short length is read here (`_tlv`'s checks, inline:
+        # a call per extension costs more than the reading); any other length by `_tlv`.
+        if pos + 2 <= end and extensions[pos] == 0x30 and extensions[pos + 1] < 0x80:
+            body = pos + 2
+            pos = body + extensions[pos + 1]
+            if pos > end:
                 return None
-        out.append(ext)
-    if len({ext[0] for ext in out}) != len(out):
-        return None  # a duplicate: cryptography decides
+        else:
+            tlv = _tlv(extensions, pos, end)
+            if tlv is None or tlv[0] != 0x30:
+                return None
+            body, pos = tlv[1], tlv[2]
+        raw = extensions[body:pos]
+        known = _REMEMBERED.get(raw)
+        if known is None:
+            known = _remember(raw, _extension(extensions, body, pos))
+            if known is None:
+                return None
+        if seen & known[1]:
+            return None  # a duplicate: cryptography decides
+        seen |= known[1]
+        out.append(known[0])
     return out
 
 
-def _remember(raw: bytes, ext: Extension | None) -> Extension | None:
-    """File a decoded extension under its encoding (the Extension SEQUENCE's contents);
-    not an SCT list, which no other certificate carries (it would only push the CA's
-    extensions out)."""
-    if ext is not None and ext[0] is not _SCT_LIST:
+def _remember(
+    raw: bytes, known: tuple[Extension, int] | None
+) -> tuple[Extension, int] | None:
+    """File a decoded extension (with its OID's bit) under its encoding (the Extension
+    SEQUENCE's contents); not an SCT list, which no other certificate carries (it would
+    only push the CA's extensions out)."""
+    if known is not None and known[0][0] is not _SCT_LIST:
         if len(_REMEMBERED) >= MAX_REMEMBERED:
             _REMEMBERED.clear()
-        _REMEMBERED[raw] = ext
-    return ext
+        _REMEMBERED[raw] = known
+    return known
 
 
-def _extension(buf: bytes, body: int, end: int) -> Extension | None:
-    """The Extension whose SEQUENCE contents are ``buf[body:end]``, or None."""
+def _extension(buf: bytes, body: int, end: int) -> tuple[Extension, int] | None:
+    """The Extension whose SEQUENCE contents are ``buf[body:end]``, with the bit of its
+    OID (duplicates are found by these bits, not by hashing OID objects), or None."""
     oid = _tlv(buf, body, end)
     if oid is None or oid[0] != 0x06:
         return None
@@ -410,4 +424,4 @@ def _extension(buf: bytes, body: int, end: int) -> Extension | None:
     value = reader[1](buf[octets[1]:octets[2]])
     if value is None:
         return None
-    return reader[0], critical, value
+    return (reader[0], critical, value), reader[2]

@@ -64,7 +64,7 @@ def describe(cert: x509.Certificate | None) -> str:
     try:
         subject = cert.subject.rfc4514_string() or "(empty subject)"
         issuer = cert.issuer.rfc4514_string() or "(empty issuer)"
-    except ValueError:
+    except Exception:  # cryptography raises ValueError, and KeyError for odd string tags
         subject = issuer = "(unparseable name)"
     with warnings.catch_warnings():
         # cryptography warns on every read of a non-positive serial (several real roots

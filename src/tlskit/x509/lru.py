@@ -25,11 +25,17 @@ class LRUCache(Generic[K, V]):
         self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-            return value
+        """The value, now the most recently used; None when absent. No lock: each
+        OrderedDict call is atomic, and a key another thread evicts between the two
+        calls is simply not moved (the value found is still the one stored)."""
+        data = self._data
+        value = data.get(key)
+        if value is not None:
+            try:
+                data.move_to_end(key)
+            except KeyError:  # evicted meanwhile by a put in another thread
+                return value
+        return value
 
     def put(self, key: K, value: V) -> None:
         with self._lock:

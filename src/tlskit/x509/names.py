@@ -235,7 +235,12 @@ def _common_names(cert: x509.Certificate) -> list[str]:
 def match_names(
     dns_names: Sequence[str], ips: Sequence[IPAddress], server_name: str | IPAddress
 ) -> bool:
-    """Match a parsed server name against SAN values (the hot path used by the Verifier)."""
+    """Match a parsed server name against SAN values (the hot path used by the Verifier).
+    A dNSName equal to the canonical server name matches without being split: it passes
+    every test `_canonical_pattern` makes (the server name passed them all), and the
+    labels it would give join back to itself."""
+    if type(server_name) is str and server_name in dns_names:
+        return True
     if isinstance(server_name, ipaddress.IPv4Address | ipaddress.IPv6Address):
         return server_name in ips
     for pattern in dns_names:

@@ -68,6 +68,9 @@ _LOCATION = re.compile(r"location: \[([^\]]*)\]")
 def describe_parse_error(exc: BaseException) -> str:
     """What cryptography's message for bytes it could not load means, in words: the
     problem and, for DER, where in the structure (``tbs_cert > validity > not_before``)."""
+    if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], int):
+        # cryptography's name reading looks the value's tag up among the string types
+        return f"a name attribute value of an unknown ASN.1 string type (tag {exc.args[0]})"
     text = str(exc)
     if "MalformedFraming" in text or "Unable to load PEM" in text:
         return "no well-formed PEM block (-----BEGIN ...----- to -----END ...-----)"

@@ -208,9 +208,9 @@ class PathBuilder:
         self.pool: dict[bytes, list[CertInfo]] = {}
         seen: set[bytes] = set()
         for info in intermediates:
-            if info.fingerprint in seen or store.contains_fingerprint(info.fingerprint):
+            if info.der in seen or store.contains_der(info.der):
                 continue  # duplicates and anchors sent along add nothing
-            seen.add(info.fingerprint)
+            seen.add(info.der)
             self.pool.setdefault(info.subject_der, []).append(info)
         self._parsed: dict[x509.Name, list[CertInfo]] | None = None
         self.best: Failure | None = None
@@ -337,6 +337,36 @@ class PathBuilder:
                        new_path)
             return None
         return self._extend(new_path, on_path | {candidate.loop_key}, intermediates + 1)
+
+
+def direct_path(ctx: Context, leaf: CertInfo, anchor: CertInfo) -> list[CertInfo] | Failure:
+    """`PathBuilder.build` for a leaf sent alone whose one issuer candidate is ``anchor``
+    (the common shape: a leaf signed by a root), without the search machinery: the path
+    it finds, or the failure it reports. The caller has checked what makes the search
+    take exactly this step (see `takes_direct_path`); the checks, their order, the stats
+    and the failure reported are the search's."""
+    ctx.stats.candidates += 1  # `PathBuilder._spend` for the one candidate
+    path = [leaf, anchor]
+    failure = link_failure(leaf, anchor, "leaf", ctx)
+    if failure is None:
+        failure = cert_failure(anchor, "anchor", ctx)
+        if failure is None:
+            failure = path_failure(path, ctx)
+            if failure is None:
+                return path
+    return Failure(failure, path, True)
+
+
+def takes_direct_path(ctx: Context, leaf: CertInfo, anchors: list[CertInfo]) -> bool:
+    """Would the search, for a leaf sent without intermediates whose issuer name (as
+    encoded) names ``anchors``, try exactly one anchor and nothing else, with no budget
+    able to run out? Then `direct_path` gives its answer."""
+    if len(anchors) != 1 or ctx.max_signature_checks < 1 or ctx.max_candidates < 1:
+        return False
+    anchor = anchors[0]
+    # Name constraints may spend the name-check budget (the search words running out);
+    # an anchor with the leaf's subject and key is skipped by the search (no pair twice).
+    return anchor.name_constraints is None and anchor.loop_key != leaf.loop_key
 
 
 def _unknown_issuer(info: CertInfo, role: Role) -> Outcome:

@@ -10,31 +10,35 @@ benchmarks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import SignatureAlgorithmOID
 
 from ..crypto import key_family
-from .certinfo import CertInfo
+from .certinfo import ALGORITHM_IDS, CertInfo
 from .lru import LRUCache
 
 
 def verify_signature(
-    issuer_key: CertificatePublicKeyTypes | None, cert: x509.Certificate, tbs: bytes = b""
+    issuer_key: CertificatePublicKeyTypes | None, cert: x509.Certificate, tbs: bytes = b"",
+    algorithm_id: bytes = b"",
 ) -> str | None:
     """Check ``cert``'s signature with ``issuer_key``: None when it verifies, else why not.
-    ``tbs`` is the certificate's tbsCertificate DER when the caller already has it.
+    ``tbs`` is the certificate's tbsCertificate DER and ``algorithm_id`` the DER of its
+    signatureAlgorithm, when the caller already has them.
 
     The padding (PKCS#1 v1.5 or PSS with its exact salt length and MGF) and hash come from
     the certificate's own signatureAlgorithm; a key of the wrong type never verifies."""
     if issuer_key is None:
         return "the issuer's public key cannot be used"
-    known = _FIXED_PARAMETERS.get(cert.signature_algorithm_oid)
+    known = _FIXED_BY_ENCODING.get(algorithm_id)
+    if known is None:
+        known = _FIXED_PARAMETERS.get(cert.signature_algorithm_oid)
     try:
         params, algorithm = known if known is not None else (
             cert.signature_algorithm_parameters, cert.signature_hash_algorithm)
@@ -42,26 +46,26 @@ def verify_signature(
         return f"the signature algorithm cannot be used: {exc}"
     data, signature = tbs or cert.tbs_certificate_bytes, cert.signature
     family = key_family(issuer_key)  # the key ABCs make isinstance slow on this hot path
+    key: Any = issuer_key  # its type is the family's (no `cast` call on this hot path)
     try:
         if family == "ec":
             if type(params) is not ec.ECDSA:
                 return "the issuer has an EC key but the signature is not ECDSA"
-            cast(ec.EllipticCurvePublicKey, issuer_key).verify(signature, data, params)
+            key.verify(signature, data, params)
         elif family == "rsa":
             rsa_padding = type(params) in _RSA_PADDINGS or isinstance(params, _RSA_PADDINGS)
             if not rsa_padding or algorithm is None:  # (exact types first: isinstance on
                 # the padding ABCs is slow on this hot path)
                 return "the issuer has an RSA key but the signature is not an RSA signature"
-            cast(rsa.RSAPublicKey, issuer_key).verify(
-                signature, data, cast(padding.AsymmetricPadding, params), algorithm)
+            key.verify(signature, data, params, algorithm)
         elif family == "ed25519":
             if cert.signature_algorithm_oid != SignatureAlgorithmOID.ED25519:
                 return "the issuer has an Ed25519 key but the signature is not Ed25519"
-            cast(ed25519.Ed25519PublicKey, issuer_key).verify(signature, data)
+            key.verify(signature, data)
         elif family == "ed448":
             if cert.signature_algorithm_oid != SignatureAlgorithmOID.ED448:
                 return "the issuer has an Ed448 key but the signature is not Ed448"
-            cast(ed448.Ed448PublicKey, issuer_key).verify(signature, data)
+            key.verify(signature, data)
         else:
             return f"cannot verify with a {type(issuer_key).__name__}"
     except InvalidSignature:
@@ -83,6 +87,12 @@ _FIXED_PARAMETERS: dict[x509.ObjectIdentifier, tuple[object, hashes.HashAlgorith
     SignatureAlgorithmOID.ECDSA_WITH_SHA384: (ec.ECDSA(hashes.SHA384()), hashes.SHA384()),
     SignatureAlgorithmOID.ECDSA_WITH_SHA512: (ec.ECDSA(hashes.SHA512()), hashes.SHA512()),
 }
+# The same by the DER of the usual AlgorithmIdentifiers (`certinfo.ALGORITHM_IDS`): found
+# without asking the parser for the OID. Other encodings are looked up by OID.
+_FIXED_BY_ENCODING: dict[bytes, tuple[object, hashes.HashAlgorithm]] = {
+    encoding: _FIXED_PARAMETERS[oid] for encoding, oid in ALGORITHM_IDS.items()
+    if oid in _FIXED_PARAMETERS
+}
 
 
 @dataclass
@@ -97,21 +107,24 @@ class Stats:
 
 
 class SignatureCache:
-    """Remembers verdicts by (issuer key hash, subject DER hash). A verdict depends only on
-    the issuer's public key and the subject's bytes, so it holds forever for the pair, and
-    certificates that share a key (cross-signs, re-issues) share entries."""
+    """Remembers verdicts by (issuer key hash, subject DER). A verdict depends only on the
+    issuer's public key and the subject's bytes, so it holds forever for the pair, and
+    certificates that share a key (cross-signs, re-issues) share entries. The subject is
+    keyed by its DER, the bytes its analysis holds (compared exactly, hashed by Python
+    once per object), not by a SHA-256 computed for every new leaf."""
 
     def __init__(self, maxsize: int = 4096) -> None:
         self._cache: LRUCache[tuple[bytes, bytes], tuple[str | None]] = LRUCache(maxsize)
 
     def check(self, subject: CertInfo, issuer: CertInfo, stats: Stats) -> str | None:
-        key = (issuer.key_id, subject.fingerprint)
+        key = (issuer.key_id, subject.der)
         stats.signature_checks += 1
         hit = self._cache.get(key)
         if hit is not None:
             return hit[0]
         stats.signature_verifications += 1
-        verdict = verify_signature(issuer.public_key, subject.cert, subject.tbs)
+        verdict = verify_signature(issuer.public_key, subject.cert, subject.tbs,
+                                   subject.signature_algorithm)
         self._cache.put(key, (verdict,))
         return verdict
 

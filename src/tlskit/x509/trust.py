@@ -94,12 +94,15 @@ class TrustStore:
         self._by_subject: dict[x509.Name, list[x509.Certificate]] = {}
         self._by_subject_der: dict[bytes, list[x509.Certificate]] = {}
         self._fingerprints: set[bytes] = set()
+        self._ders: set[bytes] = set()  # a leaf is looked up by DER: no hash per handshake
         with _quiet():
             for cert in certificates:
-                fp = _fingerprint(cert)
+                der = cert.public_bytes(serialization.Encoding.DER)
+                fp = hashlib.sha256(der).digest()
                 if fp in self._fingerprints:
                     continue
                 self._fingerprints.add(fp)
+                self._ders.add(der)
                 self._certs.append(cert)
                 self._by_subject.setdefault(cert.subject, []).append(cert)
                 self._by_subject_der.setdefault(cert.subject.public_bytes(), []).append(cert)
@@ -168,6 +171,10 @@ class TrustStore:
 
     def contains_fingerprint(self, fingerprint: bytes) -> bool:
         return fingerprint in self._fingerprints
+
+    def contains_der(self, der: bytes) -> bool:
+        """Is a certificate with exactly this DER an anchor?"""
+        return der in self._ders
 
     def __contains__(self, cert: object) -> bool:
         return isinstance(cert, x509.Certificate) and _fingerprint(cert) in self._fingerprints

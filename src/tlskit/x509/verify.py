@@ -7,12 +7,11 @@ returns every check with its verdict, for the CLI and for humans.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 from cryptography import x509
 
@@ -33,7 +32,7 @@ from .errors import CertificateVerificationError, Reason
 from .lint import Finding, findings_for
 from .lru import LRUCache
 from .parsed import der_of
-from .path import BuildResult, PathBuilder
+from .path import BuildResult, Failure, PathBuilder, direct_path, takes_direct_path
 from .signatures import SignatureCache, Stats
 from .trust import TrustStore
 
@@ -110,8 +109,9 @@ class Verifier:
 
     One Verifier is meant to be shared by every connection: it caches parsed certificates
     and verified signatures, so validating the same chain again costs no public-key
-    operation. Both caches are bounded LRUs keyed by SHA-256 of the DER (parsed
-    certificates also by object identity, see `analyze`).
+    operation. Both caches are bounded LRUs keyed by the DER (parsed certificates also by
+    object identity, see `analyze`): a dict key of bytes is compared exactly, and the
+    bytes cache their own hash, so a leaf seen once is never hashed whole with SHA-256.
 
     ``profile="default"`` enforces what validators enforce at validation time (RFC 5280
     path validation, the Web PKI's algorithm, key, usage and name checks); ``"cabf"``
@@ -154,7 +154,7 @@ class Verifier:
         self.max_candidates = max_candidates
         self.stats = Stats()
         self._signatures = SignatureCache(cache_size)
-        # Two entries per certificate (by fingerprint and by identity): see `analyze`.
+        # Two entries per certificate (by DER and by identity): see `analyze`.
         self._infos: LRUCache[int | bytes, CertInfo] = LRUCache(2 * cache_size)
         # Anchor analyses, shared with every Verifier on the same store (a plain dict of
         # our own for a store-like object that has none).
@@ -226,12 +226,12 @@ class Verifier:
 
     def analyze(self, cert: x509.Certificate) -> CertInfo:
         """Parsed, pre-judged view of a certificate, cached by DER. Each analysis is filed
-        under the SHA-256 of the DER and under the id() of the object analysed: a chain
-        parsed through `tlskit.x509.parsed` arrives as the same objects on every
-        handshake and is found by identity (cryptography's hash and equality of a
-        certificate cost microseconds each); another object is found by fingerprint. The
-        entry holds the certificate, so its id is not reused while the entry exists, and
-        the identity is confirmed on lookup all the same."""
+        under the DER (the very bytes object the analysis keeps) and under the id() of
+        the object analysed: a chain parsed through `tlskit.x509.parsed` arrives as the
+        same objects on every handshake and is found by identity (cryptography's hash and
+        equality of a certificate cost microseconds each); another object is found by its
+        DER. The entry holds the certificate, so its id is not reused while the entry
+        exists, and the identity is confirmed on lookup all the same."""
         info = self._infos.get(id(cert))
         if info is not None and info.cert is cert:
             return info
@@ -239,12 +239,11 @@ class Verifier:
             der = der_of(cert)
         except Exception:  # cannot even be re-encoded: `analyze` words it, uncached
             return analyze(cert)
-        fingerprint = hashlib.sha256(der).digest()
-        info = self._infos.get(fingerprint)
+        info = self._infos.get(der)
         if info is not None:
             return info
-        info = analyze_der(cert, der, fingerprint)
-        self._infos.put_all((fingerprint, id(cert)), info)
+        info = analyze_der(cert, der)
+        self._infos.put_all((der, id(cert)), info)
         return info
 
     def _anchors_named(self, name: x509.Name | bytes) -> list[CertInfo]:
@@ -297,7 +296,7 @@ class Verifier:
     ) -> _Run:
         ctx = self._context(at, usage, collect)
         leaf_info = self.analyze(leaf)
-        if self.store.contains_fingerprint(leaf_info.fingerprint):
+        if self.store.contains_der(leaf_info.der):
             run = _Run([leaf_info], anchored=True)
             run.failure = cert_failure(leaf_info, "leaf-anchor", ctx)
         else:
@@ -332,9 +331,15 @@ class Verifier:
             outcome = Outcome(leaf_info, "work budget", False, detail, Reason.too_complex,
                               "leaf")
             return _Run([leaf_info], False, outcome)
-        pool = [self.analyze(c) for c in intermediates]
-        result = PathBuilder(ctx, self.store, pool, self._anchors_named).build(leaf_info)
-        run = _run_from(result, leaf_info)
+        anchors = None if intermediates else self._anchors_named(leaf_info.issuer_der)
+        if anchors is not None and takes_direct_path(ctx, leaf_info, anchors):
+            found = direct_path(ctx, leaf_info, anchors[0])
+            run = _Run(found, True) if type(found) is list else _run_from(
+                BuildResult(None, cast(Failure, found)), leaf_info)
+        else:
+            pool = [self.analyze(c) for c in intermediates]
+            result = PathBuilder(ctx, self.store, pool, self._anchors_named).build(leaf_info)
+            run = _run_from(result, leaf_info)
         if leaf_failure is not None and not (
                 run.failure is not None and run.failure.reason is Reason.self_signed):
             # An untrusted self-signed certificate is reported as such even when it would
