@@ -91,6 +91,12 @@ _ONE_RECORD_ROOM = RECORD_OVERHEAD + KEY_UPDATE_ROOM  # send_buffer_size(n) - n,
 _ZEROS = memoryview(bytes(MAX_CIPHERTEXT))
 _FULL_HEADER = HEADER.pack(23, _LEGACY_VERSION, MAX_PLAINTEXT + 17)  # a full 1.3 data record
 _FULL_RECORD = 5 + MAX_PLAINTEXT + 17
+_FULL_ROOM = MAX_PLAINTEXT + _ONE_RECORD_ROOM  # send_buffer_size(MAX_PLAINTEXT)
+_FULL_INNER = MAX_PLAINTEXT + 1  # its content and type byte
+# The one-record methods' slices, made once: a slice built per record costs an allocation.
+_HEAD = slice(None, 5)
+_BODY = slice(5, None)
+_FULL_BODY = slice(5, _FULL_RECORD)
 
 IntoFn = Callable[[bytes, object, object, memoryview], object]
 
@@ -318,24 +324,34 @@ class Sealer13(_Protector13):
 
         Writing the header is the writability and item-size check: a read-only view
         refuses it (TypeError) and so does one whose items are not single bytes
-        (ValueError), before anything is written; two attribute loads fewer per record."""
+        (ValueError), before anything is written; two attribute loads fewer per record.
+        A full record (the bulk case) has constants for its header, size check and
+        slices: no header packed, no slice object built, fewer ints."""
         n = len(data)
         seq = self.seq
-        if (0 < n <= self.limit and seq < self.fast_until and type(buffer) is memoryview
-                and not self.out and n + _ONE_RECORD_ROOM <= len(buffer)):
-            header = _FULL_HEADER if n == MAX_PLAINTEXT else HEADER.pack(_APP, _LEGACY_VERSION,
-                                                                          n + 17)
-            try:
-                buffer[:5] = header
-            except (TypeError, ValueError):
-                pass  # not a writable byte buffer: the connection's method reports it
+        if seq < self.fast_until and type(buffer) is memoryview and not self.out:
+            if n == MAX_PLAINTEXT:
+                header = _FULL_HEADER if (self.limit >= MAX_PLAINTEXT
+                                          and len(buffer) >= _FULL_ROOM) else None
+                body, end = _FULL_BODY, _FULL_RECORD
+            elif 0 < n <= self.limit and n + _ONE_RECORD_ROOM <= len(buffer):
+                header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
+                end = n + 22
+                body = slice(5, end)
             else:
-                (self.encrypt_into or self._bind_into())(
-                    (self.iv ^ seq).to_bytes(12),  # the nonce as `nonce` builds it
-                    data + b"\x17" if type(data) is bytes else b"".join((data, b"\x17")),
-                    header, buffer[5:n + 22])
-                self.seq = seq + 1  # fast_until (rekey_at) is far below the wrap limit
-                return n + 22
+                header = None
+            if header is not None:
+                try:
+                    buffer[_HEAD] = header
+                except (TypeError, ValueError):
+                    pass  # not a writable byte buffer: the connection's method reports it
+                else:
+                    (self.encrypt_into or self._bind_into())(
+                        (self.iv ^ seq).to_bytes(12),  # the nonce as `nonce` builds it
+                        data + b"\x17" if type(data) is bytes else b"".join((data, b"\x17")),
+                        header, buffer[body])
+                    self.seq = seq + 1  # fast_until (rekey_at) is far below the wrap limit
+                    return end
         conn = self.connection()
         return type(conn).send_data_into(conn, data, buffer)  # type: ignore[no-any-return]
 
@@ -540,30 +556,33 @@ class Opener13(_Protector13):
         Nothing unauthentic (and no non-data plaintext) is left in `buffer`."""
         n = len(data)
         seq = self.seq
-        if (seq < self.fast_until and n > 21 and type(buffer) is memoryview  # (see below)
-                and MAX_PLAINTEXT <= len(buffer) >= n - 21 and not buffer.readonly
-                and buffer.itemsize == 1):
-            view = data if type(data) is memoryview else memoryview(data)
-            # application_data, a TLS major version and the length of `data`: one
-            # comparison for a full record's header, one unpack for any other; content,
-            # type byte and tag (17) within the limit. (seq < fast_until: bulk allowed and
-            # no wrap; n > 21: a type byte and a tag; the buffer takes content and type.)
+        if seq < self.fast_until and type(buffer) is memoryview:  # bulk allowed, no wrap
+            room = len(buffer)
+            # application_data, a TLS major version and the length of `data`; content,
+            # type byte and tag (17) within the limit; the buffer at least 16 KiB and
+            # taking content and type byte. A full record (the bulk case) is checked with
+            # constants: its header compared with the constant, its size known.
             # The additional data (5.2) is the header as received: for a full record the
             # constant it equals (`bytes`, which `cryptography` takes faster than a view).
-            header: bytes | memoryview | None = None
-            if n == _FULL_RECORD and self.limit >= MAX_PLAINTEXT:
-                if view[:5] == _FULL_HEADER:
-                    header = _FULL_HEADER
-            elif _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5) \
-                    and n - 5 <= self.limit + 17:
-                header = view[:5]
-            if header is not None:
-                inner = n - 21  # content and type byte
-                target = buffer[:inner]
+            # A buffer of exactly the TLSInnerPlaintext's size (16 KiB + 1 for a full
+            # record, what `receive_data_into` suggests) is decrypted into unsliced.
+            header: bytes | memoryview | bytearray | None
+            if (n == _FULL_RECORD and room > MAX_PLAINTEXT and self.limit >= MAX_PLAINTEXT
+                    and data[_HEAD] == _FULL_HEADER):
+                header, inner = _FULL_HEADER, _FULL_INNER
+            elif (n > 21 and MAX_PLAINTEXT <= room >= n - 21
+                  and _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5)
+                  and n - 5 <= self.limit + 17):
+                header, inner = data[_HEAD], n - 21  # content and type byte
+            else:
+                header = None
+            if header is not None and not buffer.readonly and buffer.itemsize == 1:
+                target = buffer if room == inner else buffer[:inner]
                 try:
                     (self.decrypt_into or self._bind_into())(
                         (self.iv ^ seq).to_bytes(12),  # as `nonce` builds it
-                        view[5:], header, target)
+                        (data if type(data) is memoryview else memoryview(data))[_BODY],
+                        header, target)
                 except InvalidTag:
                     self.opened = FORGED
                 else:

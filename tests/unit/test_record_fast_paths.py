@@ -415,6 +415,37 @@ def test_a_header_as_received_is_the_additional_data_even_when_it_is_not_the_con
     assert server.receive_data_into(wire[:n], out) == (size, []) and bytes(out[:size]) == payload
 
 
+@pytest.mark.parametrize(("room", "bound"), [
+    (MAX_PLAINTEXT + 1, True),    # exactly content and type byte: decrypted into, unsliced
+    (MAX_PLAINTEXT + 100, True),  # larger: into its front
+    (MAX_PLAINTEXT, False),       # no room for the type byte: the general path copies
+])
+def test_a_full_record_opens_on_the_bound_path_into_any_buffer_that_holds_it(
+        room: int, bound: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`receive_into` takes a full record itself (the constants' branch) whenever the
+    buffer holds its content and type byte, whether the view is that size or larger, and
+    hands it on otherwise; the data and what is left in the buffer are the same."""
+    client, server = established()
+    handed: list[int] = []
+    general = type(server).receive_data_into
+
+    def counting(conn: Any, data: Any, buffer: Any) -> Any:
+        handed.append(len(data))
+        return general(conn, data, buffer)
+
+    monkeypatch.setattr(type(server), "receive_data_into", counting)
+    payload = bytes(range(256)) * (MAX_PLAINTEXT // 256)
+    wire = memoryview(bytearray(client.send_buffer_size(MAX_PLAINTEXT)))
+    out = memoryview(bytearray(room))
+    for _ in range(2):
+        n = client.send_data_into(payload, wire)
+        assert server.receive_data_into(wire[:n], out) == (MAX_PLAINTEXT, [])
+        assert bytes(out[:MAX_PLAINTEXT]) == payload
+        assert not any(out[MAX_PLAINTEXT + 1:])
+    assert handed == ([] if bound else [n, n])
+    assert server.receive_data_into.__func__ is Opener13.receive_into
+
+
 @pytest.mark.parametrize("extra", [b"\x17\x03\x03", bytes(50)])
 def test_receive_record_into_declines_more_than_one_record_and_consumes_nothing(
         extra: bytes) -> None:
