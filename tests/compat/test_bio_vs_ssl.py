@@ -161,12 +161,15 @@ def test_ragged_eof_ends_the_connection(impl: str, side: str, pki: PKI) -> None:
     s = established(impl, side, pki, b"abc")
     s.incoming.write_eof()  # TCP EOF without close_notify
     assert s.me.read(10) == b"abc"
-    with pytest.raises(ssl.SSLEOFError) as info:
+    # tlskit raises SSLEOFError, as current Pythons do; older ssl modules (Debian's 3.11.2)
+    # raise its base class SSLError for OpenSSL 3's unexpected EOF, with the same reason.
+    eof = ssl.SSLEOFError if impl == "tlskit" else ssl.SSLError
+    with pytest.raises(eof) as info:
         s.me.read(10)
     assert (info.value.library, info.value.reason) == ("SSL", "UNEXPECTED_EOF_WHILE_READING")
-    with pytest.raises(ssl.SSLEOFError):
+    with pytest.raises(eof):
         s.me.read(10)
-    with pytest.raises(ssl.SSLEOFError):
+    with pytest.raises(eof):
         s.me.write(b"more")  # the failure sticks, as in OpenSSL
 
 
@@ -180,6 +183,13 @@ def test_ragged_eof_with_op_ignore_unexpected_eof(impl: str, side: str, pki: PKI
     s.me.unwrap()  # ...and unwrap takes it as the peer's close_notify (no SSLEOFError)
 
 
+def _no_shared_ciphers(impl: str, shared: object) -> None:
+    """None, as current Pythons' ssl gives before the handshake and on a client; older
+    ssl modules (Debian's 3.11.2) listed the context's own ciphers there instead, so only
+    tlskit's answer is held to it."""
+    assert shared is None or impl == "ssl"
+
+
 @IMPLS
 @SIDES
 def test_information_before_and_after_the_handshake(impl: str, side: str, pki: PKI) -> None:
@@ -187,7 +197,7 @@ def test_information_before_and_after_the_handshake(impl: str, side: str, pki: P
     assert (s.me.server_side, s.me.server_hostname) == (
         (True, None) if side == "server" else (False, "localhost"))
     assert (s.me.version(), s.me.cipher(), s.me.selected_alpn_protocol()) == (None, None, None)
-    assert s.me.shared_ciphers() is None
+    _no_shared_ciphers(impl, s.me.shared_ciphers())
     assert (s.me.pending(), s.me.session_reused) == (0, False)
     with pytest.raises(ValueError, match="handshake not done yet"):
         s.me.getpeercert()
@@ -197,7 +207,7 @@ def test_information_before_and_after_the_handshake(impl: str, side: str, pki: P
     assert cipher is not None and cipher[1] == "TLSv1.3"
     shared = s.me.shared_ciphers()
     if side == "client":
-        assert shared is None  # ssl: a client does not know the server's list
+        _no_shared_ciphers(impl, shared)  # ssl: a client does not know the server's list
     else:
         assert shared is not None and cipher in shared
     der = s.me.getpeercert(binary_form=True)
