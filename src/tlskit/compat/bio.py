@@ -65,7 +65,7 @@ class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types the
             if context.sni_callback is not None:
                 self._hello = HelloBuffer()
             else:
-                self._conn = self._server_connection(None)
+                self._conn = start_server_connection(self, None)
         else:
             context._count("connect")
 
@@ -74,15 +74,8 @@ class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types the
     def _client_connection(self) -> Connection:
         # Made at the first call, so ``session`` can still be set after wrap_bio.
         offered = self._offered.tlskit_session if self._offered is not None else None
-        conn = ClientConnection(self._context.tlskit_client_config,
+        return ClientConnection(self._context.tlskit_client_config,
                                 server_name=self._server_hostname, session=offered)
-        conn.close_reply = False  # as in OpenSSL: our close_notify goes out from unwrap()
-        return conn
-
-    def _server_connection(self, hello: HelloBuffer | None) -> Connection:
-        conn = start_server_connection(self, hello)
-        conn.close_reply = False  # as for the client: the peer's close_notify is a half-close
-        return conn
 
     def _fail(self, exc: BaseException) -> BaseException:
         self._flush()  # the alert the connection queued
@@ -107,7 +100,7 @@ class SSLObject(SSLInfo, ssl.SSLObject):  # type: ignore[misc]  # (ssl types the
         if not self._hello.add(self._incoming.read()):
             return None
         try:
-            conn = self._server_connection(self._hello)
+            conn = start_server_connection(self, self._hello)
         except TLSError as exc:
             self._outgoing.write(alert_record(exc.alert))
             raise self._fail(exc) from exc

@@ -521,6 +521,10 @@ class SSLContext(ssl.SSLContext):
             "versions": self._versions(self._min, self._max, self._options),
             "alpn_protocols": list(self._alpn),
             "keylog": self._keylog,
+            # As OpenSSL: the peer's close_notify is not answered by itself (a TLS 1.3
+            # half-close leaves this side sending); ours goes out with unwrap(),
+            # shutdown() or close(), for SSLObject and SSLSocket alike.
+            "close_reply": False,
         }
         if self._suites12 is not None:
             fields["cipher_suites"] = [*crypto.DEFAULT_SUITES, *self._suites12]

@@ -111,10 +111,8 @@ class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc, overri
             if not self.server_side:
                 ctx._count("connect")
                 offered = self._offered.tlskit_session if self._offered is not None else None
-                conn: Connection = ClientConnection(
+                self._conn = ClientConnection(
                     ctx.tlskit_client_config, server_name=self.server_hostname, session=offered)
-                conn.close_reply = False  # see below
-                self._conn = conn
                 return
             ctx._count("accept")
             hello = self._read_hello() if ctx.sni_callback is not None else None
@@ -125,10 +123,6 @@ class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc, overri
                     self._raw().sendall(alert_record(exc.alert))
                 self._handshake_error = exc
                 raise
-            # As ssl (OpenSSL): the peer's close_notify is not answered by itself, so this
-            # side may go on sending (TLS 1.3 half-close); ours goes out with unwrap(),
-            # shutdown() or close().
-            conn.close_reply = False
             self._conn = conn
             if hello is not None:
                 self._feed(bytes(hello.data))
