@@ -6,7 +6,9 @@ reader before it reads again, and both ends would then sit until a timeout."""
 from __future__ import annotations
 
 import socket
+import sys
 import threading
+import time
 
 import pytest
 
@@ -50,6 +52,26 @@ def drain(sock: socket.socket, conn: ServerConnection, want: int) -> int:
         if out := conn.data_to_send():
             sock.sendall(out)
     return got
+
+
+def wait_until_blocked_in_send(thread: threading.Thread) -> None:
+    """Return once `thread` sits in the kernel's send (the peer's window and our socket
+    buffer are full), not merely somewhere inside sendall: Linux's /proc tells a thread
+    asleep in the kernel, and its innermost Python frame tells it is TLSSocket's send."""
+    tid = thread.native_id
+    seen = 0
+    deadline = time.monotonic() + WAIT
+    while seen < 3:
+        assert time.monotonic() < deadline, "the writer never blocked in send"
+        threading.Event().wait(0.002)
+        frame = sys._current_frames().get(thread.ident or 0)
+        with open(f"/proc/self/task/{tid}/stat") as f:
+            state = f.read().rpartition(")")[2].split()[0]
+        with open(f"/proc/self/task/{tid}/wchan") as f:
+            wchan = f.read()
+        asleep = state == "S" and "futex" not in wchan  # (not waiting for the GIL)
+        in_send = frame is not None and frame.f_code.co_name == "_send_out"
+        seen = seen + 1 if asleep and in_send else 0
 
 
 def start_writer(sock: tlskit.TLSSocket) -> tuple[threading.Thread, list[BaseException]]:
@@ -187,27 +209,48 @@ def test_shutdown_from_another_thread_wakes_a_blocked_call(
 
 def test_peer_close_notify_ends_a_blocked_sendall_with_an_oserror(
         server_config: ServerConfig, client_config: ClientConfig) -> None:
-    """The peer's close_notify, read by another thread while sendall runs, is answered
-    at once; the rest of the sendall then fails with BrokenPipeError (an OSError, as
-    ssl's errors are) saying why, not the engine's UsageError (a ValueError)."""
-    writer_blocked, done = threading.Event(), threading.Event()
+    """The peer half-closes (TLS 1.3: close_notify, then it reads on) while our writer is
+    blocked in the kernel because the peer was not reading. The reader gets the end of
+    the stream without waiting for the writer; the writer's next chunk is refused with
+    BrokenPipeError (an OSError, as ssl's errors are) saying why, not the engine's
+    UsageError; and our close_notify answer reaches the peer then, not only when the
+    socket is closed. (Before, a reader that found the writer blocked waited a second
+    for it and then gave up on the answer, and the writer raised without sending it.)"""
+    writer_blocked, reader_returned, done = (threading.Event(), threading.Event(),
+                                             threading.Event())
+    answered = threading.Event()
 
     def action(sock: socket.socket) -> None:
         conn, _ = handshake_keeping_tickets(sock, server_config.replace(session_tickets=0))
         assert writer_blocked.wait(WAIT)
         conn.close()
         sock.sendall(conn.data_to_send())
+        assert reader_returned.wait(WAIT)  # not reading until the client's recv returned
+        while not answered.is_set():       # a half-closed peer reads on
+            data = sock.recv(1 << 20)
+            if not data:
+                break
+            if any(isinstance(ev, tlskit.ConnectionClosed) and ev.alert is None
+                   for ev in conn.receive_data(data)):
+                answered.set()
         done.wait(WAIT)
 
     srv = OneShotServer(action)
+    # Small buffers both ways: the window the server's close_notify may reopen cannot
+    # take the rest of a 128 KiB chunk, so the writer stays blocked until the server reads.
+    srv.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     with tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
                         timeout=None) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
         writer, errors = start_writer(sock)
+        wait_until_blocked_in_send(writer)
         writer_blocked.set()
         assert sock.recv(100) == b""
+        reader_returned.set()
         writer.join(WAIT)
         assert not writer.is_alive()
         assert len(errors) == 1 and isinstance(errors[0], BrokenPipeError), errors
         assert "sent close_notify (answered)" in str(errors[0])
+        assert answered.wait(WAIT)  # before our close(): the writer sent the answer
         done.set()
     srv.join(WAIT)

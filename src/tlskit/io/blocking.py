@@ -377,7 +377,7 @@ class TLSSocket(ConnectionInfo):
             else:
                 self._on_event(ev)
         if self._peer_closed:
-            self._flush_quietly()        # our close_notify answer; the peer may be gone
+            self._answer_close()
         elif self._coalesce_tickets and not self._handshake_done and self._holds_tickets():
             self._held_output = True     # see __init__: they go out with the next send
         else:
@@ -437,11 +437,34 @@ class TLSSocket(ConnectionInfo):
             if view:
                 self._unsent = bytes(view)
 
+    def _answer_close(self) -> None:
+        """Our close_notify answer to the peer's (the reader's write). A writer blocked
+        in the kernel on a peer that is not reading holds the socket: it is not waited
+        for, so recv returns the end of the stream at once. The writer sends the answer
+        when its next chunk is refused (`_encrypt_and_write`), or when it lets go of
+        the socket (`_end_write`); close() sends it at the latest."""
+        if not self._wlock.acquire(blocking=False):
+            self._left_for_writer = True
+            if not self._wlock.acquire(blocking=False):
+                return  # held: whoever holds it sees the flag
+        try:
+            self._left_for_writer = False
+            self._send_quietly()
+        finally:
+            self._wlock.release()
+
     def _flush_quietly(self) -> None:
         """Best effort, bounded by CLOSE_TIMEOUT: an alert or close_notify to a peer that
         may be gone or not reading."""
         if not self._wlock.acquire(timeout=CLOSE_TIMEOUT):
             return
+        try:
+            self._send_quietly()
+        finally:
+            self._wlock.release()
+
+    def _send_quietly(self) -> None:
+        """`_flush_quietly` with _wlock held: errors swallowed, at most CLOSE_TIMEOUT."""
         try:
             sock = self._sock
             if sock is None:
@@ -469,8 +492,6 @@ class TLSSocket(ConnectionInfo):
                 sock.settimeout(saved)
         except (OSError, TLSError, UsageError):
             pass
-        finally:
-            self._wlock.release()
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -612,10 +633,15 @@ class TLSSocket(ConnectionInfo):
             try:
                 self._conn.send_data(view)
             except UsageError:  # close_notify went out meanwhile (from another thread)
-                why = ("it sent close_notify (answered)" if self._peer_closed
-                       else "this side sent close_notify (shutdown or close)")
-                raise BrokenPipeError(errno.EPIPE,
-                                      f"cannot send to {self._peer}: {why}") from None
+                refused = True
+            else:
+                refused = False
+        if refused:
+            self._left_for_writer = False
+            self._send_quietly()  # the close_notify a reader left queued (_answer_close)
+            why = ("it sent close_notify (answered)" if self._peer_closed
+                   else "this side sent close_notify (shutdown or close)")
+            raise BrokenPipeError(errno.EPIPE, f"cannot send to {self._peer}: {why}")
         self._write_out()
 
     def _bytes_to_send(self, data: Buffer, flags: int) -> memoryview:
