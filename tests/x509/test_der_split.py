@@ -11,7 +11,14 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tlskit.x509.der import DERError, _split_checked, _split_common, split_certificate
+from tlskit.x509.der import (
+    DERError,
+    _common_tail,
+    _extensions_tail,
+    _split_checked,
+    _split_common,
+    split_certificate,
+)
 
 from . import pki
 
@@ -155,3 +162,47 @@ def test_a_tbs_cut_anywhere_and_ending_the_input_splits_the_same() -> None:
         tbs_body = pki.der_body(pki.der_elements(pki.der_body(der))[0])
         for cut in range(len(tbs_body)):
             _same(_two_octet(0x30, _two_octet(0x30, tbs_body[:cut])))
+
+
+def _length(n: int, form: int) -> bytes:
+    """A DER length in the given form: 0 short, else that many octets after 0x80|form
+    (also non-minimal ones, which `read_tlv` reads too)."""
+    if form == 0:
+        return bytes([n])
+    return bytes([0x80 | form]) + n.to_bytes(form, "big")
+
+
+def _fits(n: int, form: int) -> bool:
+    return 0 <= n < (128 if form == 0 else 256 ** form)
+
+
+def _tails() -> list[bytes]:
+    """Extensions tails of every length form, right and wrong: [3] of a SEQUENCE, of
+    another tag, lengths one short or one long, forms of 0 to 4 octets."""
+    tails = [b"", b"\xa3", b"\xa3\x00", b"\xa3\x02\x30\x00", b"\x30\x00", b"\xa3\x80"]
+    for size in (0, 5, 127, 200, 300):
+        body = bytes(size)
+        for tag in (0x30, 0x31):
+            for inner_form in (0, 1, 2, 3, 4):
+                if not _fits(size, inner_form):
+                    continue
+                inner = bytes([tag]) + _length(size, inner_form) + body
+                for outer_form in (0, 1, 2, 3):
+                    for delta in (-1, 0, 1):
+                        if not _fits(len(inner) + delta, outer_form):
+                            continue
+                        tail = b"\xa3" + _length(len(inner) + delta, outer_form) + inner
+                        tails.append(tail)
+                        tails.append(tail[:-1])
+    return tails
+
+
+def test_the_usual_extensions_tail_is_read_in_place_as_the_checked_reader_reads_it() -> None:
+    """`_common_tail` gives `_extensions_tail`'s answer for every tail and every end of
+    the tbsCertificate around it, with the signature's octets after it."""
+    after = b"\x30\x0a\x06\x08\x2a\x86\x48\xce\x3d\x04\x03\x02"
+    for tail in _tails():
+        der = b"\x30\x03\x02\x01\x01" + tail + after
+        for tbs_end in range(5, len(der) + 1):
+            assert _common_tail(der, 5, tbs_end) == _extensions_tail(der, 5, tbs_end), (
+                tail.hex(), tbs_end)

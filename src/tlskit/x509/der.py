@@ -134,8 +134,45 @@ def _split_common(der: bytes) -> CertificateDER | None:
         der[issuer:validity],  # issuer
         der[subject:spki],  # subject
         der[spki:pos],  # spki
-        _extensions_tail(der, pos, tbs_end),  # extensions
+        _common_tail(der, pos, tbs_end),  # extensions
     )
+
+
+def _common_tail(der: bytes, pos: int, tbs_end: int) -> bytes | None:
+    """`_extensions_tail` for the usual tail, read in place: [3] and the SEQUENCE in it
+    with short or one- or two-octet lengths, ending together at ``tbs_end`` (`read_tlv`
+    reads such lengths alike, so the answer is the same); any other tail, or what is not
+    this one, is left to `_extensions_tail`. A length octet read past ``tbs_end`` puts
+    the end past it too, which is refused."""
+    try:
+        if der[pos] == 0xA3 and pos < tbs_end:
+            n = der[pos + 1]
+            if n < 0x80:
+                body = pos + 2
+                end = body + n
+            elif n == 0x81:
+                body = pos + 3
+                end = body + der[pos + 2]
+            elif n == 0x82:
+                body = pos + 4
+                end = body + ((der[pos + 2] << 8) | der[pos + 3])
+            else:
+                end = -1
+            if end == tbs_end and der[body] == 0x30:
+                n = der[body + 1]
+                if n < 0x80:
+                    end = body + 2 + n
+                elif n == 0x81:
+                    end = body + 3 + der[body + 2]
+                elif n == 0x82:
+                    end = body + 4 + ((der[body + 2] << 8) | der[body + 3])
+                else:
+                    end = -1
+                if end == tbs_end:
+                    return der[body:tbs_end]
+    except IndexError:
+        pass
+    return _extensions_tail(der, pos, tbs_end)
 
 
 def _extensions_tail(der: bytes, pos: int, tbs_end: int) -> bytes | None:
