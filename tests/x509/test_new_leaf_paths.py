@@ -441,3 +441,22 @@ def test_the_usual_leaf_is_judged_in_one_function() -> None:
 
     for info in _plain_leaves():
         assert checks._leaf_passes(info, Context(pki.NOW))
+
+
+def test_rsa_key_words_are_the_same_remembered_or_not() -> None:
+    """`_key_description` keeps the words for an RSA key by modulus size: a second key of
+    the size gets what the first got, and each size its own words and weakness."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    expected = {
+        1024: ("RSA 1024 bits", "RSA 1024 bits (minimum is 2048)"),
+        2048: ("RSA 2048 bits", None),
+        2052: ("RSA 2052 bits", "RSA 2052 bits (the modulus size must be a multiple of 8)"),
+    }
+    certinfo._RSA_DESCRIPTIONS.clear()
+    for bits, words in expected.items():
+        for _ in range(2):
+            key = rsa.generate_private_key(public_exponent=65537, key_size=bits).public_key()
+            assert certinfo._key_description(key) == words
+            assert certinfo._rsa_description(bits) == words
+        assert certinfo._RSA_DESCRIPTIONS[bits] == words

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 
@@ -243,6 +243,19 @@ _NAMED_CURVE_KEYS: dict[int, tuple[bytes, tuple[str, str | None]]] = {
 }
 
 
+# `_rsa_description` by modulus size: the words are the same for every key of a size.
+_RSA_DESCRIPTIONS: dict[int, tuple[str, str | None]] = {}
+
+
+def _rsa_description(bits: int) -> tuple[str, str | None]:
+    desc = f"RSA {bits} bits"
+    if bits < MIN_RSA_BITS:
+        return desc, f"{desc} (minimum is {MIN_RSA_BITS})"
+    if bits % 8:
+        return desc, f"{desc} (the modulus size must be a multiple of 8)"
+    return desc, None
+
+
 def _key_description(
     key: CertificatePublicKeyTypes, spki: bytes | None = None
 ) -> tuple[str, str | None]:
@@ -267,14 +280,14 @@ def _key_description(
             return known[0], _spki_problem(spki) or known[1]
         return known
     if family == "rsa":
-        key = cast(rsa.RSAPublicKey, key)
-        bits = key.key_size
-        desc = f"RSA {bits} bits"
-        if bits < MIN_RSA_BITS:
-            return desc, f"{desc} (minimum is {MIN_RSA_BITS})"
-        if bits % 8:
-            return desc, f"{desc} (the modulus size must be a multiple of 8)"
-        return desc, None
+        any_key: Any = key  # an RSA key (no `cast` call here)
+        bits: int = any_key.key_size
+        known = _RSA_DESCRIPTIONS.get(bits)
+        if known is None:
+            known = _rsa_description(bits)
+            if len(_RSA_DESCRIPTIONS) < 64:  # a few sizes are in use; bounded all the same
+                _RSA_DESCRIPTIONS[bits] = known
+        return known
     if family == "ed25519":
         return "Ed25519", None
     if family == "ed448":
@@ -483,19 +496,10 @@ def _structure_problem(info: CertInfo, der: CertificateDER) -> str | None:
                 "tbsCertificate (RFC 5280 4.1.1.2)")
     if info.issuer_der == _EMPTY_NAME:
         return "issuer name is empty (RFC 5280 4.1.2.4)"
-    for label, encoded in (("issuer", info.issuer_der), ("subject", info.subject_der)):
-        if encoded in _WELL_FORMED_NAMES:
-            continue
-        problem = _name_problem(encoded)
+    if info.issuer_der not in _WELL_FORMED_NAMES or info.subject_der not in _WELL_FORMED_NAMES:
+        problem = _names_problem(info)
         if problem:
-            return f"{label} name {problem} (RFC 5280 4.1.2.4)"
-        try:  # a name must also parse: messages and name constraints read it parsed
-            getattr(info.cert, label)
-        except Exception as exc:  # ValueError, and KeyError for an unknown string tag
-            return f"{label} name cannot be parsed: {describe_parse_error(exc)} (RFC 5280 4.1.2.4)"
-        if len(_WELL_FORMED_NAMES) >= 4096:
-            _WELL_FORMED_NAMES.clear()
-        _WELL_FORMED_NAMES.add(encoded)
+            return problem
     if info.version is not x509.Version.v3 and len(info.cert.extensions) > 0:
         return "has extensions but is not version 3 (RFC 5280 4.1.2.1)"
     if info.san is not None and not info.san:
@@ -512,6 +516,25 @@ def _structure_problem(info: CertInfo, der: CertificateDER) -> str | None:
     if not info.aki_present and not info.self_issued and info.version is x509.Version.v3:
         _note(info, "has no authorityKeyIdentifier, which a CA must put in every "
                     "certificate but a self-signed one (RFC 5280 4.2.1.1)")
+    return None
+
+
+def _names_problem(info: CertInfo) -> str | None:
+    """The issuer's and then the subject's name, each well formed and parsed unless
+    found so before (`_WELL_FORMED_NAMES`: issuer names repeat on every leaf of a CA)."""
+    for label, encoded in (("issuer", info.issuer_der), ("subject", info.subject_der)):
+        if encoded in _WELL_FORMED_NAMES:
+            continue
+        problem = _name_problem(encoded)
+        if problem:
+            return f"{label} name {problem} (RFC 5280 4.1.2.4)"
+        try:  # a name must also parse: messages and name constraints read it parsed
+            getattr(info.cert, label)
+        except Exception as exc:  # ValueError, and KeyError for an unknown string tag
+            return f"{label} name cannot be parsed: {describe_parse_error(exc)} (RFC 5280 4.1.2.4)"
+        if len(_WELL_FORMED_NAMES) >= 4096:
+            _WELL_FORMED_NAMES.clear()
+        _WELL_FORMED_NAMES.add(encoded)
     return None
 
 
