@@ -158,3 +158,18 @@ def test_verdicts_from_remembered_facts_match_a_fresh_reading(
     monkeypatch.setattr(certinfo, "_EXTENSION_FACTS", {})
     assert [_verdict(store, second, host)
             for (host, _kw), (_first, second) in zip(cases, pairs, strict=True)] == remembered
+
+
+def test_a_large_block_is_not_remembered() -> None:
+    """A block over `MAX_FACT_BLOCK` octets is read each time: a thousand hostile blocks
+    of 64 KiB each must not be held."""
+    root = pki.root("Facts Root")
+    many = [f"host{i:04}.example" for i in range(300)]
+    leaf = pki.leaf("host0000.example", root, sans=many).cert
+    assert len(_block(leaf)) > certinfo.MAX_FACT_BLOCK
+    certinfo._EXTENSION_FACTS.clear()
+    assert _fast(leaf) == _general(leaf)
+    assert not certinfo._EXTENSION_FACTS
+    small = pki.leaf("host0000.example", root, sans=many[:10]).cert
+    assert _fast(small) == _general(small)
+    assert _block(small) in certinfo._EXTENSION_FACTS

@@ -659,7 +659,7 @@ def _analyze(
         info.malformed = f"an extension cannot be parsed: {describe_parse_error(exc)}"
         return info
     info.dns_label = _first_dns(info.san)
-    if quick and block:
+    if quick and block and len(block) <= MAX_FACT_BLOCK:
         _remember_facts(block, quick, info, defect)
     info.malformed = _structure_problem(info, der) or defect or key_problem
     return info
@@ -670,9 +670,11 @@ def _analyze(
 # (short-lived leaves renewed for one host, a private CA's profile), and for those the
 # reading and the readers are skipped. Filed only for a block `derext` read (a pure
 # function of the bytes, as the readers are of what it reads); never for one with an SCT
-# list, which no other certificate carries. Bounded (cleared when full) against hostile
-# input; the values are immutable, so sharing them is safe.
+# list, which no other certificate carries. Bounded in number (cleared when full) and in
+# the size of a block filed (at most 4 MiB held) against hostile input; the values are
+# immutable, so sharing them is safe.
 MAX_FACTS = 1024
+MAX_FACT_BLOCK = 4096
 _EXTENSION_FACTS: dict[bytes, tuple[Any, ...]] = {}
 _SCT_LIST = ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS
 
