@@ -237,6 +237,7 @@ def _client_hello_fields(msg: Any) -> dict[str, Any]:
          lambda: None if view.schemes is None else _names(SignatureScheme, view.schemes)),
         ("alpn", lambda: view.alpn),
         ("record_size_limit", lambda: view.record_size_limit),
+        ("max_fragment_length", lambda: view.max_fragment_length),
         ("psk_key_exchange_modes", lambda: None if view.psk_modes is None
          else _names(PskKeyExchangeMode, view.psk_modes)),
     ]
