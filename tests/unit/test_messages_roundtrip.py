@@ -281,7 +281,8 @@ def test_binders_length_matches_the_encoding():
         [(b"a", 0), (b"b", 0)], [bytes(32)]), IllegalParameter),
     (ext.decode_pre_shared_key_client, ext.encode_pre_shared_key_client(
         [(b"a", 0)], [bytes(31)]), DecodeError),
-], ids=["dup-share", "empty-share", "rsl63", "mfl0", "mfl5", "two-hosts", "trailing-dot", "non-ascii",
+], ids=["dup-share", "empty-share", "rsl63", "mfl0", "mfl5", "two-hosts", "trailing-dot",
+        "non-ascii",
         "empty-list", "client-empty-extension", "alpn-empty", "alpn-empty-name", "ocsp-type",
         "empty-cookie", "no-modes", "versions-short", "versions-odd", "psk-counts",
         "short-binder"])
