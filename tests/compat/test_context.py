@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 import socket
 import ssl
-import threading
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ import tlskit.compat as tc
 from tlskit.ca import LocalCA
 
 from ..support.pki import CertFiles
+from ..support.pump import ServerThread
 from .conftest import PKI, OpenSSLWWW
 from .test_bio import Pair
 
@@ -341,27 +341,24 @@ class BlockingServer:
 
     def __init__(self, ctx: tc.SSLContext,
                  action: Callable[[tc.SSLSocket], None] = lambda s: s.sendall(b"hi")) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
         self.ctx, self.action = ctx, action
-        self.error: BaseException | None = None
         self.peercert: Any = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        self.runner = ServerThread(self._serve)
+        self.port = self.runner.port
 
-    def _run(self) -> None:
-        raw, _ = self.listener.accept()
+    @property
+    def error(self) -> BaseException | None:
+        """What failed in the server (the test asserts on it; `join` does not raise it)."""
+        return self.runner.error
+
+    def _serve(self, raw: socket.socket) -> None:
         raw.settimeout(30)
-        try:
-            with self.ctx.wrap_socket(raw, server_side=True) as sock:
-                self.peercert = sock.getpeercert()
-                self.action(sock)
-        except BaseException as exc:
-            self.error = exc
+        with self.ctx.wrap_socket(raw, server_side=True) as sock:
+            self.peercert = sock.getpeercert()
+            self.action(sock)
 
     def join(self) -> None:
-        self.thread.join(30)
-        self.listener.close()
+        self.runner.thread.join(30)
 
 
 def _client_connect(ctx: ssl.SSLContext, port: int, host: str = "localhost") -> bytes:

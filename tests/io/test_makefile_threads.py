@@ -17,6 +17,7 @@ import pytest
 import tlskit
 import tlskit.compat as tc
 
+from ..support.pump import ServerThread
 from .conftest import PKI
 
 LINES = [b"line %d\n" % i for i in range(5000)]
@@ -32,36 +33,25 @@ class LineServer:
         self.answer = answer
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(pki.fullchain, pki.key)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
         self.release = threading.Event()
         self.received: list[bytes] = []
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        self.thread = ServerThread(self._serve)
+        self.port = self.thread.port
 
-    def _run(self) -> None:
-        try:
-            raw, _ = self.listener.accept()
-            raw.settimeout(30)
-            with self.ctx.wrap_socket(raw, server_side=True) as sock, \
-                    sock.makefile("rb") as rfile:
-                sock.sendall(b"HELLO\n")
-                while (line := rfile.readline()) not in (b"", b"QUIT\n"):
-                    self.received.append(line)
-                if not self.answer:
-                    return
-                assert self.release.wait(30)
-                sock.sendall(b"".join(self.received) + b"END %d\n" % len(self.received))
-        except BaseException as exc:  # reported by join()
-            self.error = exc
+    def _serve(self, raw: socket.socket) -> None:
+        raw.settimeout(30)
+        with self.ctx.wrap_socket(raw, server_side=True) as sock, sock.makefile("rb") as rfile:
+            sock.sendall(b"HELLO\n")
+            while (line := rfile.readline()) not in (b"", b"QUIT\n"):
+                self.received.append(line)
+            if not self.answer:
+                return
+            assert self.release.wait(30)
+            sock.sendall(b"".join(self.received) + b"END %d\n" % len(self.received))
 
     def join(self) -> None:
+        """Wait for the server; re-raise what failed in it."""
         self.thread.join(30)
-        assert not self.thread.is_alive(), "server thread did not finish"
-        self.listener.close()
-        if self.error is not None:
-            raise self.error
 
 
 @pytest.fixture
