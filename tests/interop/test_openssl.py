@@ -378,56 +378,53 @@ def test_key_update_by_s_server(peers: Peers, pki: PKI, letter: str) -> None:
     assert _key_updates(_trace_until_close(proc, mark)) == _key_update_lines("Sent", requested)
 
 
+def _key_update_with_s_client(peers: Peers, pki: PKI, cert: str, trigger: bytes,
+                              middle: Callable[[Pump], None],
+                              answer: bytes) -> tuple[list[KeyUpdated], list[str]]:
+    """A tlskit server sends b"hello\\n" to `openssl s_client -trace`, which then types
+    `trigger`; the server runs `middle`, sends b"after-key-update\\n" and must get `answer`
+    back. Returns the server's KeyUpdated events and the KeyUpdate lines of s_client's
+    trace from `trigger` on."""
+    def body(pump: Pump) -> list[KeyUpdated]:
+        pump.handshake()
+        pump.send(b"hello\n")
+        middle(pump)
+        pump.send(b"after-key-update\n")
+        assert pump.recv_until(b"\n") == answer
+        pump.close()
+        pump.wait_closed()
+        return pump.key_updates_received()
+
+    server = peers.thread(tlskit_server(pki.server_config(cert), body))
+    client = peers.openssl_client(pki, server.port, "-trace")
+    client.wait_for("hello")
+    mark = client.mark()
+    client.write(trigger)
+    client.wait_for("after-key-update", since=mark)
+    client.write(answer)
+    [updates] = server.join()
+    client.wait()
+    return updates, _key_updates(client.text_since(mark))
+
+
 @pytest.mark.parametrize("letter", ["k", "K"])
 def test_key_update_by_s_client(peers: Peers, pki: PKI, letter: str) -> None:
     requested = letter == "K"
-
-    def body(pump: Pump) -> list[KeyUpdated]:
-        pump.handshake()
-        pump.send(b"hello\n")
-        pump.wait_key_updated()
-        pump.send(b"after-key-update\n")
-        assert pump.recv_until(b"\n") == b"more\n"
-        pump.close()
-        pump.wait_closed()
-        return pump.key_updates_received()
-
-    server = peers.thread(tlskit_server(pki.server_config("rsa2048"), body))
-    client = peers.openssl_client(pki, server.port, "-trace")
-    client.wait_for("hello")
-    mark = client.mark()
-    client.write(f"{letter}\n".encode())
-    client.wait_for("after-key-update", since=mark)
-    client.write(b"more\n")
-    [updates] = server.join()
-    client.wait()
+    updates, trace = _key_update_with_s_client(
+        peers, pki, "rsa2048", f"{letter}\n".encode(), Pump.wait_key_updated, b"more\n")
     assert updates == [KeyUpdated(peer_requested_update=requested)]
-    assert _key_updates(client.text_since(mark)) == _key_update_lines("Sent", requested)
+    assert trace == _key_update_lines("Sent", requested)
 
 
 def test_key_update_by_tlskit_server(peers: Peers, pki: PKI) -> None:
-    def body(pump: Pump) -> list[KeyUpdated]:
-        pump.handshake()
-        pump.send(b"hello\n")
+    def update_on_go(pump: Pump) -> None:
         assert pump.recv_until(b"\n") == b"go\n"
         pump.key_update(request_peer_update=True)
-        pump.send(b"after-key-update\n")
-        assert pump.recv_until(b"\n") == b"reply\n"
-        pump.close()
-        pump.wait_closed()
-        return pump.key_updates_received()
 
-    server = peers.thread(tlskit_server(pki.server_config("ed25519"), body))
-    client = peers.openssl_client(pki, server.port, "-trace")
-    client.wait_for("hello")
-    mark = client.mark()
-    client.write(b"go\n")
-    client.wait_for("after-key-update", since=mark)
-    client.write(b"reply\n")
-    [updates] = server.join()
-    client.wait()
+    updates, trace = _key_update_with_s_client(
+        peers, pki, "ed25519", b"go\n", update_on_go, b"reply\n")
     assert updates == [KeyUpdated(peer_requested_update=False)]
-    assert _key_updates(client.text_since(mark)) == [
+    assert trace == [
         "Received KeyUpdate(update_requested)", "Sent KeyUpdate(update_not_requested)"]
 
 
