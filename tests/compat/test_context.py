@@ -3,6 +3,7 @@ cannot honour it), sessions, sni_callback, and tlskit's own extras."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import socket
 import ssl
@@ -286,25 +287,27 @@ def test_crl_checks(flag: ssl.VerifyFlags, tmp_path: Path) -> None:
     assert ctx.cert_store_stats()["crl"] == 1
     ctx.verify_flags |= flag
     d = tmp_path / "certs"
-    srv = OpenSSLWWW(CertFiles.write(good, d / "good"))
-    try:
-        if flag == ssl.VERIFY_CRL_CHECK_LEAF:
-            assert get_page(ctx, srv.port).version() == "TLSv1.3"
-        else:  # the intermediate needs a CRL from the root too, which is not loaded
-            with pytest.raises(ssl.SSLCertVerificationError) as info:
-                get_page(ctx, srv.port)
-            assert info.value.verify_code == 3  # X509_V_ERR_UNABLE_TO_GET_CRL
-            assert "no configured CRL is issued by" in info.value.verify_message
-    finally:
-        srv.close()
-    srv = OpenSSLWWW(CertFiles.write(revoked, d / "revoked"))
-    try:
-        with pytest.raises(ssl.SSLCertVerificationError) as info:
-            get_page(ctx, srv.port)
-        assert info.value.verify_code == 23  # X509_V_ERR_CERT_REVOKED
-        assert "revoked" in info.value.verify_message
-    finally:
-        srv.close()
+    if flag == ssl.VERIFY_CRL_CHECK_LEAF:
+        assert _page_from(ctx, CertFiles.write(good, d / "good")).version() == "TLSv1.3"
+    else:  # the intermediate needs a CRL from the root too, which is not loaded
+        _refused(ctx, CertFiles.write(good, d / "good"),
+                 3, "no configured CRL is issued by")  # X509_V_ERR_UNABLE_TO_GET_CRL
+    _refused(ctx, CertFiles.write(revoked, d / "revoked"),
+             23, "revoked")  # X509_V_ERR_CERT_REVOKED
+
+
+def _page_from(ctx: ssl.SSLContext, cert: CertFiles) -> tc.SSLSocket:
+    """`get_page` from an `openssl s_server -www` of its own that serves `cert`."""
+    with contextlib.closing(OpenSSLWWW(cert)) as srv:
+        return get_page(ctx, srv.port)
+
+
+def _refused(ctx: ssl.SSLContext, cert: CertFiles, code: int, words: str) -> None:
+    """`_page_from` must fail verification with OpenSSL's `code`, saying `words`."""
+    with pytest.raises(ssl.SSLCertVerificationError) as info:
+        _page_from(ctx, cert)
+    assert info.value.verify_code == code
+    assert words in info.value.verify_message
 
 
 # -- sessions ---------------------------------------------------------------------------------
