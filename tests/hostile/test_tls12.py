@@ -51,6 +51,7 @@ from ..support.records import (
     HS,
     MAX_PLAINTEXT,
     Keys12,
+    chunked,
     hs_record,
     messages_of,
     record,
@@ -1225,10 +1226,6 @@ def mutate(data: bytes, ops: list[tuple[str, int, int]]) -> bytes:
         else:
             buf[at:at] = buf[at:at + value % 32]
     return bytes(buf)
-
-
-def chunked(data: bytes, step: int) -> list[bytes]:
-    return [data[i:i + step] for i in range(0, len(data), step)] or [b""]
 
 
 def _replay_client_after_hello() -> Any:
