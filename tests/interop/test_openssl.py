@@ -24,7 +24,6 @@ import pytest
 from tlskit import (
     AlertDescription,
     AlertReceived,
-    CertifiedKey,
     ConnectionClosed,
     KeyUpdated,
 )
@@ -563,7 +562,7 @@ def test_client_certificate_to_s_server(peers: Peers, pki: PKI) -> None:
     issued, _files = pki.client_cert("alice", "ed25519")
     proc, port = peers.openssl_server(pki, "ec256", "-Verify", "2", "-CAfile",
                                       str(pki.root_pem), "-verify_return_error", "-trace")
-    config = pki.client_config(certificate=CertifiedKey(issued.chain, issued.private_key))
+    config = pki.client_config(issued)
     pump = Pump.connect(config, port)
     try:
         pump.handshake()
