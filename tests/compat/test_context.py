@@ -339,20 +339,15 @@ def test_session_setter(client_ctx: tc.SSLContext, openssl_good: OpenSSLWWW) -> 
 
 # -- the server side: client certificates, sni_callback ---------------------------------------
 
-class BlockingServer:
-    """Accept one connection with a compat server context in a thread; keep the outcome."""
+class BlockingServer(ServerThread):
+    """Accept one connection with a compat server context in a thread; keep the outcome
+    (`join` does not raise what failed in the server: the tests assert on `error`)."""
 
     def __init__(self, ctx: tc.SSLContext,
                  action: Callable[[tc.SSLSocket], None] = lambda s: s.sendall(b"hi")) -> None:
         self.ctx, self.action = ctx, action
         self.peercert: Any = None
-        self.runner = ServerThread(self._serve)
-        self.port = self.runner.port
-
-    @property
-    def error(self) -> BaseException | None:
-        """What failed in the server (the test asserts on it; `join` does not raise it)."""
-        return self.runner.error
+        super().__init__(self._serve)
 
     def _serve(self, raw: socket.socket) -> None:
         raw.settimeout(30)
@@ -360,8 +355,9 @@ class BlockingServer:
             self.peercert = sock.getpeercert()
             self.action(sock)
 
-    def join(self) -> None:
-        self.runner.thread.join(30)
+    def join(self, timeout: float = 30) -> list[Any]:
+        self.thread.join(timeout)
+        return self.results
 
 
 def _client_connect(ctx: ssl.SSLContext, port: int, host: str = "localhost") -> bytes:

@@ -245,19 +245,14 @@ def test_tlskit_client_certificate_to_gnutls_serv(pki12: Files, tmp_path: Path) 
 
 # --- gnutls-cli -> tlskit server -------------------------------------------------------------
 
-class EchoServer:
-    """One tlskit server connection on a thread: echoes every chunk as b"echo:" + chunk."""
+class EchoServer(ServerThread):
+    """One tlskit server connection on a thread: echoes every chunk as b"echo:" + chunk.
+    What fails in it is left in `error` for the test to report with the peer's log."""
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.events: list[Any] = []
-        self.runner = ServerThread(self._serve)
-        self.port = self.runner.port
-
-    @property
-    def error(self) -> BaseException | None:
-        """What failed in the server, checked by the test (with the peer's log)."""
-        return self.runner.error
+        super().__init__(self._serve)
 
     def _serve(self, sock: socket.socket) -> None:
         conn = ServerConnection(self.config)
@@ -277,8 +272,8 @@ class EchoServer:
                 return
 
     def close(self) -> None:
-        self.runner.close()
-        self.runner.thread.join(timeout=TIMEOUT)
+        super().close()
+        self.thread.join(timeout=TIMEOUT)
 
     def info(self) -> HandshakeComplete:
         return next(e for e in self.events if isinstance(e, HandshakeComplete))

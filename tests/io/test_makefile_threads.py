@@ -24,10 +24,10 @@ LINES = [b"line %d\n" % i for i in range(5000)]
 KINDS = pytest.mark.parametrize("kind", ["ssl", "tlskit", "tlskit.compat"])
 
 
-class LineServer:
+class LineServer(ServerThread):
     """A stdlib ssl server for one connection: sends b"HELLO\\n", reads lines up to
     b"QUIT\\n", then, if it is to ``answer``, (once `release` is set) echoes them all and
-    b"END <n>\\n"."""
+    b"END <n>\\n". `join` re-raises what failed in it."""
 
     def __init__(self, pki: PKI, *, answer: bool = True) -> None:
         self.answer = answer
@@ -35,8 +35,7 @@ class LineServer:
         self.ctx.load_cert_chain(pki.fullchain, pki.key)
         self.release = threading.Event()
         self.received: list[bytes] = []
-        self.thread = ServerThread(self._serve)
-        self.port = self.thread.port
+        super().__init__(self._serve)
 
     def _serve(self, raw: socket.socket) -> None:
         raw.settimeout(30)
@@ -48,10 +47,6 @@ class LineServer:
                 return
             assert self.release.wait(30)
             sock.sendall(b"".join(self.received) + b"END %d\n" % len(self.received))
-
-    def join(self) -> None:
-        """Wait for the server; re-raise what failed in it."""
-        self.thread.join(30)
 
 
 @pytest.fixture
