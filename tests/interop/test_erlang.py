@@ -359,8 +359,7 @@ def test_tlskit_client_resumes_with_its_certificate_at_erlang(erlang: Erlang,
     issued, _ = pki.client_cert("tlskit-resuming")
     server = erlang.server("ec256", "--ca", str(pki.root_pem), "--tickets", "stateful",
                            "--versions", "1.3")
-    config = pki.client_config(session_cache=SessionCache(),
-                               certificate=CertifiedKey(issued.chain, issued.private_key))
+    config = pki.client_config(issued, session_cache=SessionCache())
     lines = [talk(config, server.port)[1] for _ in range(2)]
     assert [(line["resumed"], line["peer_subject"]) for line in lines] == [
         (False, "CN=tlskit-resuming"), (True, None)]
@@ -416,8 +415,7 @@ def test_tlskit_client_certificate_to_erlang_server(erlang: Erlang, pki: PKI, ve
     (each key type); it reports its subject and hash."""
     issued, _ = pki.client_cert(f"tlskit-{kind}", kind)
     server = erlang.server("ec256", "--ca", str(pki.root_pem))
-    config = pki.client_config(versions=[version],
-                               certificate=CertifiedKey(issued.chain, issued.private_key))
+    config = pki.client_config(issued, versions=[version])
     _hc, line = talk(config, server.port)
     assert line["peer_subject"] == f"CN=tlskit-{kind}"
     assert line["peer_sha256"] == leaf_sha256(issued.chain)
