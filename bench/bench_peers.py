@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import datetime as dt
 import gc
+import hashlib
 import json
 import os
 import socket
@@ -131,9 +132,14 @@ class Leaves:
     def issue(self, n: int) -> None:
         now = dt.datetime.now(dt.UTC)
         for _ in range(n):
+            serial = x509.random_serial_number()
+            # Each leaf's extensions differ, as real leaves' do (their own key identifiers,
+            # SCTs, names): a verifier cannot reuse what it read in another leaf's.
+            ski = hashlib.sha1(serial.to_bytes(20, "big")).digest()  # (an identifier)
             cert = (x509.CertificateBuilder().subject_name(_name(c.HOSTNAME))
                     .issuer_name(self.root.subject).public_key(self.leaf_key.public_key())
-                    .serial_number(x509.random_serial_number())
+                    .serial_number(serial)
+                    .add_extension(x509.SubjectKeyIdentifier(ski), False)
                     .not_valid_before(now - dt.timedelta(days=1))
                     .not_valid_after(now + dt.timedelta(days=7))
                     .add_extension(x509.SubjectAlternativeName([x509.DNSName(c.HOSTNAME)]),

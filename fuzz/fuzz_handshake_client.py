@@ -31,7 +31,7 @@ from _harness import hello_sent, main, with_selector
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fuzz_handshake_server import check, new_client, overwrite, recorded, seal
-from tests.support.records import split_records
+from tests.support.records import chunked, split_records
 
 
 def client_after_hello():
@@ -46,8 +46,7 @@ def TestOneInput(data: bytes) -> None:
     client = client_after_hello()
     sh, ccs, *_ = split_records(rec["server_flight"])
     if mode == 0:
-        step = arg + 1
-        check(client, [body[i:i + step] for i in range(0, len(body), step)] or [b""])
+        check(client, chunked(body, arg + 1))
     elif mode == 1:
         check(client, [overwrite(rec["server_flight"], arg, body)])
     elif mode == 2:

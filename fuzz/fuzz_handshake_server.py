@@ -30,7 +30,7 @@ from _harness import main, overwrite, with_selector
 from _peers import AcceptAll, identity
 from tests.support.contract import survive
 from tests.support.pump import flights
-from tests.support.records import KeyLog, seal
+from tests.support.records import KeyLog, chunked, seal
 
 from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection
 
@@ -67,8 +67,7 @@ def TestOneInput(data: bytes) -> None:
     rec = recorded()
     server = new_server()
     if mode == 0:
-        step = arg + 1
-        check(server, [body[i:i + step] for i in range(0, len(body), step)] or [b""])
+        check(server, chunked(body, arg + 1))
     elif mode == 1:
         check(server, [overwrite(rec["client_hello"], arg, body)])
     elif mode == 2:

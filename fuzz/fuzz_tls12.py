@@ -71,6 +71,7 @@ from tests.support.records import (
     COMPAT_CCS,
     KeyLog,
     Keys12,
+    chunked,
     hs_record,
     keys12_from_log,
     messages_of,
@@ -171,7 +172,7 @@ def TestOneInput(data: bytes) -> None:
         return
     mode, arg, body = data[0] % MODES, data[1], data[2:]
     rec = recorded()
-    chunks = [body[i:i + arg + 1] for i in range(0, len(body), arg + 1)] or [b""]
+    chunks = chunked(body, arg + 1)
     if mode == 0:
         check(client_after_hello(), chunks)
     elif mode == 1:

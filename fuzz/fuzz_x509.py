@@ -83,7 +83,7 @@ def chain() -> tuple[x509.Certificate, x509.Certificate, x509.Certificate]:
           .add_extension(x509.NameConstraints(
               permitted_subtrees=[x509.DNSName("fuzz.example"),
                                   x509.IPAddress(ipaddress.ip_network("10.0.0.0/8"))],
-              excluded_subtrees=[x509.DNSName("bad.fuzz.example")]), True)
+              excluded_subtrees=[x509.DNSName("deep.bad.fuzz.example")]), True)
           .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
                                                 ExtendedKeyUsageOID.CLIENT_AUTH]), False)
           .sign(_ROOT_KEY, hashes.SHA256()))
@@ -106,19 +106,28 @@ def chain() -> tuple[x509.Certificate, x509.Certificate, x509.Certificate]:
     return root, ca, leaf
 
 
+def crl_by(issuer: x509.Certificate, key: ec.EllipticCurvePrivateKey,
+           revoked: int = 0xBAD) -> x509.CertificateRevocationList:
+    """A current CRL from `issuer` listing one serial (none of the chain's)."""
+    return (x509.CertificateRevocationListBuilder().issuer_name(issuer.subject)
+            .last_update(AT - timedelta(days=1)).next_update(AT + timedelta(days=6))
+            .add_extension(x509.CRLNumber(1), False)
+            .add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(revoked)
+                                     .revocation_date(AT - timedelta(days=2)).build())
+            .sign(key, hashes.SHA256()))
+
+
 @cache
 def verifiers() -> tuple[Verifier, Verifier]:
-    """The default policy, and cabf with hard-fail revocation answered by a CRL."""
+    """The default policy, and cabf with hard-fail revocation answered by CRLs (the
+    root's for the intermediate, the intermediate's for the leaf): the seed chain passes
+    both, so mutations start from a verdict of success."""
     root, ca, _ = chain()
-    crl = (x509.CertificateRevocationListBuilder().issuer_name(ca.subject)
-           .last_update(AT - timedelta(days=1)).next_update(AT + timedelta(days=6))
-           .add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(0xBAD)
-                                    .revocation_date(AT - timedelta(days=2)).build())
-           .sign(_CA_KEY, hashes.SHA256()))
     store = TrustStore([root])
     return (Verifier(store),
-            Verifier(store, revocation="hard-fail", crls=[crl], fetch_crls=False,
-                     ocsp=False, profile="cabf"))
+            Verifier(store, revocation="hard-fail", crls=[crl_by(ca, _CA_KEY),
+                                                          crl_by(root, _ROOT_KEY)],
+                     fetch_crls=False, ocsp=False, profile="cabf"))
 
 
 @cache

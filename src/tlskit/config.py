@@ -394,6 +394,10 @@ class ClientConfig(_Common):
     psk_modes: Sequence[str] = ("psk_dhe_ke",)
     # RFC 8446 4.6.2: offer post_handshake_auth. None: offer it when `certificate` is set.
     post_handshake_auth: bool | None = None
+    # RFC 6066 4: ask the server to send records of at most 512, 1024, 2048 or 4096
+    # plaintext bytes (for peers without record_size_limit, such as OpenSSL; a server
+    # that has record_size_limit uses that instead, RFC 8449 5).
+    max_fragment_length: int | None = None
 
     _share_groups: list[int] = field(init=False, repr=False)
     _cert_schemes: list[int] | None = field(init=False, repr=False)
@@ -433,6 +437,9 @@ class ClientConfig(_Common):
         self._set("_psk_modes", [int(modes[m]) for m in dict.fromkeys(self.psk_modes)])
         self._set("_pha", self.certificate is not None if self.post_handshake_auth is None
                   else self.post_handshake_auth)
+        if self.max_fragment_length not in (None, 512, 1024, 2048, 4096):
+            raise ValueError("max_fragment_length must be 512, 1024, 2048 or 4096 "
+                             f"(RFC 6066 4), not {self.max_fragment_length!r}")
         self._set("_hello_bodies", self._encode_hello_bodies())
 
     def _encode_hello_bodies(self) -> dict[int, bytes]:
@@ -456,6 +463,9 @@ class ClientConfig(_Common):
             bodies[E.signature_algorithms_cert] = ext.encode_u16_list(self._cert_schemes)
         if self.record_size_limit is not None:
             bodies[E.record_size_limit] = ext.encode_record_size_limit(self.record_size_limit)
+        if self.max_fragment_length is not None:
+            bodies[E.max_fragment_length] = ext.encode_max_fragment_length(
+                self.max_fragment_length)
         if self.alpn_protocols:
             bodies[E.application_layer_protocol_negotiation] = ext.encode_alpn(
                 list(self.alpn_protocols))

@@ -1074,12 +1074,16 @@ class RecordLayer:
         w = self.sealer
         n = len(data)
         if w is None:
-            version = self.legacy_version_out
-            if n <= MAX_PLAINTEXT:  # one record (an empty one for no data)
+            # Unprotected records keep to the send limit too: RFC 8449 4 exempts them from
+            # record_size_limit (a smaller record is always allowed), but a TLS 1.2
+            # max_fragment_length (RFC 6066 4) covers the plaintext Certificate after
+            # the ServerHello.
+            version, limit = self.legacy_version_out, self._send_limit
+            if n <= limit:  # one record (an empty one for no data)
                 self._out += (HEADER.pack(ctype, version, n), bytes(data))
                 return
-            for start in range(0, n, MAX_PLAINTEXT):
-                chunk = bytes(data[start:start + MAX_PLAINTEXT])
+            for start in range(0, n, limit):
+                chunk = bytes(data[start:start + limit])
                 self._out += (HEADER.pack(ctype, version, len(chunk)), chunk)
             return
         limit = w.limit

@@ -55,6 +55,11 @@ class Leaf:
     key: Path
     spki_sha256: str  # base64 SHA-256 of the leaf's SubjectPublicKeyInfo (Chromium's pin)
 
+    @property
+    def serve_args(self) -> tuple[str, ...]:
+        """`tlskit serve`'s options for serving this certificate and key."""
+        return ("--cert", str(self.cert), "--key", str(self.key))
+
 
 class PKI:
     """root -> intermediate -> localhost/127.0.0.1 leaves (EC P-256 and RSA-2048)."""

@@ -21,6 +21,7 @@ from .conftest import (
     PKI,
     Browser,
     BrowserRun,
+    Leaf,
     Page,
     Serve,
     ServeFactory,
@@ -52,6 +53,11 @@ def chromium(browsers: list[Browser], home: Path, url: str, *flags: str,
     run = browser.wait()
     assert run.returncode is not None, f"chromium timed out:\n{run.tail()}"
     return run
+
+
+def pinned(leaf: Leaf) -> str:
+    """The flag that makes Chromium accept `leaf` by its key alone, with no trusted root."""
+    return f"--ignore-certificate-errors-spki-list={leaf.spki_sha256}"
 
 
 def load(browsers: list[Browser], server: Serve, home: Path, *flags: str,
@@ -101,10 +107,9 @@ def assert_chromium_offer(page: Page) -> None:
 def test_spki_pin_tls13(pki: PKI, serve: ServeFactory, browsers: list[Browser],
                         tmp_path: Path, artifacts: Path) -> None:
     leaf = pki.leaves["ec256"]
-    server = serve("--cert", str(leaf.cert), "--key", str(leaf.key))
+    server = serve(*leaf.serve_args)
     shot = artifacts / "chromium-tls13.png"
-    page = load(browsers, server, tmp_path / "home",
-                f"--ignore-certificate-errors-spki-list={leaf.spki_sha256}", shot=shot)
+    page = load(browsers, server, tmp_path / "home", pinned(leaf), shot=shot)
     print(f"screenshot: {shot}")
     assert page.version == "TLSv1.3"
     assert page.suite in TLS13_SUITES
@@ -117,7 +122,7 @@ def test_trusts_local_ca_through_nss(pki: PKI, serve: ServeFactory, browsers: li
                                      tmp_path: Path) -> None:
     """No pin: the root is in $HOME/.pki/nssdb, where Chromium on Linux finds user trust."""
     leaf = pki.leaves["ec256"]
-    server = serve("--cert", str(leaf.cert), "--key", str(leaf.key))
+    server = serve(*leaf.serve_args)
     home = tmp_path / "home"
     nss_db(home / ".pki" / "nssdb", pki.root)
     page = load(browsers, server, home)
@@ -133,7 +138,7 @@ def test_ca_install_makes_chromium_trust_the_root(pki: PKI, serve: ServeFactory,
     the root in $HOME/.pki/nssdb, and Chromium then loads the page with no pin; `tlskit ca
     uninstall` takes it out again and Chromium refuses."""
     leaf = pki.leaves["ec256"]
-    server = serve("--cert", str(leaf.cert), "--key", str(leaf.key))
+    server = serve(*leaf.serve_args)
     home = tmp_path / "home"
     env = isolated_env(home)
     ca = ["ca", "--dir", str(pki.root.parent), "--no-system"]
@@ -154,7 +159,7 @@ def test_untrusted_root_is_refused(pki: PKI, serve: ServeFactory, browsers: list
                                    tmp_path: Path) -> None:
     """The control for the two tests above: same server, no pin, empty NSS database."""
     leaf = pki.leaves["ec256"]
-    server = serve("--cert", str(leaf.cert), "--key", str(leaf.key))
+    server = serve(*leaf.serve_args)
     run = chromium(browsers, tmp_path / "home", server.url)
     assert "Your TLS handshake" not in run.stdout
     assert "ERR_CERT_AUTHORITY_INVALID" in run.stderr, run.tail()
@@ -170,7 +175,7 @@ def test_versions_and_key_types(pki: PKI, serve: ServeFactory, browsers: list[Br
     """tlskit's TLS 1.3 and TLS 1.2 server paths, ECDSA and RSA-PSS signatures; the chain
     is validated through NSS trust (no pin)."""
     leaf = pki.leaves[kind]
-    server = serve("--cert", str(leaf.cert), "--key", str(leaf.key))
+    server = serve(*leaf.serve_args)
     home = tmp_path / "home"
     nss_db(home / ".pki" / "nssdb", pki.root)
     flags = ["--ssl-version-max=tls1.2"] if version == "TLSv1.2" else []
@@ -189,10 +194,8 @@ def test_hybrid_mlkem_group(pki: PKI, serve: ServeFactory, browsers: list[Browse
                             tmp_path: Path) -> None:
     """X25519MLKEM768 first on the server: tlskit encapsulates to Chromium's ML-KEM share."""
     leaf = pki.leaves["ec256"]
-    server = serve("--cert", str(leaf.cert), "--key", str(leaf.key),
-                   "--groups", "X25519MLKEM768,x25519")
-    page = load(browsers, server, tmp_path / "home",
-                f"--ignore-certificate-errors-spki-list={leaf.spki_sha256}")
+    server = serve(*leaf.serve_args, "--groups", "X25519MLKEM768,x25519")
+    page = load(browsers, server, tmp_path / "home", pinned(leaf))
     assert "X25519MLKEM768" in page.offered["Key shares sent"], page.offered
     assert page.group == "X25519MLKEM768"
     assert page.version == "TLSv1.3"
@@ -206,9 +209,8 @@ def test_hello_retry_request(pki: PKI, serve: ServeFactory, browsers: list[Brows
     """A server that only takes secp256r1, for which Chromium sends no key share: the
     handshake needs a HelloRetryRequest, and Chromium's second ClientHello must pass."""
     leaf = pki.leaves["ec256"]
-    server = serve("--cert", str(leaf.cert), "--key", str(leaf.key), "--groups", "secp256r1")
-    page = load(browsers, server, tmp_path / "home",
-                f"--ignore-certificate-errors-spki-list={leaf.spki_sha256}")
+    server = serve(*leaf.serve_args, "--groups", "secp256r1")
+    page = load(browsers, server, tmp_path / "home", pinned(leaf))
     # The lists are from the first ClientHello (the one fingerprints are taken from): its
     # shares are for other groups, so the server asked for secp256r1, and says so.
     shares = page.offered["Key shares sent"]
@@ -223,8 +225,6 @@ def test_hello_retry_request(pki: PKI, serve: ServeFactory, browsers: list[Brows
 def test_chacha20_only(pki: PKI, serve: ServeFactory, browsers: list[Browser],
                        tmp_path: Path) -> None:
     leaf = pki.leaves["ec256"]
-    server = serve("--cert", str(leaf.cert), "--key", str(leaf.key),
-                   "--ciphers", "TLS_CHACHA20_POLY1305_SHA256")
-    page = load(browsers, server, tmp_path / "home",
-                f"--ignore-certificate-errors-spki-list={leaf.spki_sha256}")
+    server = serve(*leaf.serve_args, "--ciphers", "TLS_CHACHA20_POLY1305_SHA256")
+    page = load(browsers, server, tmp_path / "home", pinned(leaf))
     assert page.suite == "TLS_CHACHA20_POLY1305_SHA256"

@@ -102,7 +102,7 @@ def firefox(browsers: list[Browser], home: Path, prof: Path, url: str,
 def test_trusts_local_ca(pki: PKI, serve: ServeFactory, browsers: list[Browser],
                          tmp_path: Path, version: str) -> None:
     leaf = pki.leaves["ec256"]
-    server = serve("--cert", str(leaf.cert), "--key", str(leaf.key))
+    server = serve(*leaf.serve_args)
     prefs = {"security.tls.version.max": 3} if version == "TLSv1.2" else {}
     prof = profile(tmp_path / "profile", pki.root, **prefs)
     shot = tmp_path / "page.png"
@@ -130,7 +130,7 @@ def test_untrusted_root_is_refused(pki: PKI, serve: ServeFactory, browsers: list
     """The control: an empty NSS database. Firefox aborts the handshake with an alert (and
     its screenshot mode then waits on the error page, so it is stopped here)."""
     leaf = pki.leaves["ec256"]
-    server = serve("--cert", str(leaf.cert), "--key", str(leaf.key))
+    server = serve(*leaf.serve_args)
     prof = profile(tmp_path / "profile", None)
     browser = firefox(browsers, tmp_path / "home", prof, server.url, tmp_path / "page.png")
     server.wait_for(r"closed by the client: alert \w+")
@@ -203,7 +203,7 @@ def test_page_dom_and_screenshot(pki: PKI, serve: ServeFactory, browsers: list[B
     DOM it built says what every page must say, about Firefox's own offer (NSS names no
     GREASE; its ECH and delegated credentials are named), and its screenshot is kept."""
     leaf = pki.leaves["ec256"]
-    server = serve("--cert", str(leaf.cert), "--key", str(leaf.key))
+    server = serve(*leaf.serve_args)
     prof = profile(tmp_path / "profile", pki.root)
     browser, url = firefox_bidi(browsers, tmp_path / "home", prof)
     try:

@@ -13,38 +13,12 @@ from typing import Any
 
 import pytest
 
-from .helpers import assert_full_handshake_drawn
-
-
-def _env(tmp_path: Path, home: str | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    empty = tmp_path / "empty"
-    empty.mkdir(exist_ok=True)
-    env["HOME"] = home if home is not None else str(empty)
-    env["XDG_STATE_HOME"] = str(empty / "xdg")
-    env["TLSKIT_STATE_DIR"] = str(empty / "state")
-    env.pop("NO_COLOR", None)
-    return env
-
-
-def demo(tmp_path: Path, *args: str, home: str | None = None,
-         columns: int | None = None) -> subprocess.CompletedProcess[str]:
-    env = _env(tmp_path, home)
-    if columns is not None:
-        env["COLUMNS"] = str(columns)
-    return subprocess.run([sys.executable, "-m", "tlskit", "demo", *args], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=60)
+from .helpers import assert_full_handshake_drawn, demo, demo_env, demo_json_and_diagram
 
 
 @pytest.fixture(scope="module")
 def demo_json(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
-    tmp = tmp_path_factory.mktemp("demo")
-    svg = tmp / "demo.svg"
-    proc = demo(tmp, "--json", "--diagram", str(svg))
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == "", proc.stderr
-    assert not any((tmp / "empty").rglob("*")), "the demo must not write any state"
-    return json.loads(proc.stdout), svg
+    return demo_json_and_diagram(tmp_path_factory.mktemp("demo"))
 
 
 def test_json_has_two_sessions_with_five_steps(demo_json: tuple[dict[str, Any], Path]) -> None:
@@ -146,7 +120,7 @@ def test_the_tlskit_console_script_runs_the_demo(tmp_path: Path) -> None:
     script = shutil.which("tlskit", path=os.pathsep.join(
         [str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     assert script, "the tlskit console script is not installed (pip install -e '.[test]')"
-    proc = subprocess.run([script, "demo", "--json"], cwd=tmp_path, env=_env(tmp_path),
+    proc = subprocess.run([script, "demo", "--json"], cwd=tmp_path, env=demo_env(tmp_path),
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["different_keys"] is True

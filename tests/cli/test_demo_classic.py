@@ -5,9 +5,6 @@ where the same key recovers nothing. Run as a subprocess (JSON, text, SVG), and
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -18,25 +15,14 @@ from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnectio
 from tlskit.ca import LocalCA
 from tlskit.cli.classic import recover
 
-from .test_demo import _env
+from .helpers import demo, demo_json_and_diagram
 
 RSA_SUITE = "TLS_RSA_WITH_AES_128_GCM_SHA256"
 
 
-def classic(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tlskit", "demo", "--classic", *args],
-                          cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True,
-                          timeout=60)
-
-
 @pytest.fixture(scope="module")
 def result(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
-    tmp = tmp_path_factory.mktemp("classic")
-    svg = tmp / "classic.svg"
-    proc = classic(tmp, "--json", "--diagram", str(svg))
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""
-    return json.loads(proc.stdout), svg
+    return demo_json_and_diagram(tmp_path_factory.mktemp("classic"), "--classic")
 
 
 def _row(step: dict[str, Any], label: str) -> Any:
@@ -98,7 +84,7 @@ def test_the_diagram_draws_the_rsa_steps(result: tuple[dict[str, Any], Path]) ->
 
 
 def test_text_output_tells_the_cost(tmp_path: Path) -> None:
-    proc = classic(tmp_path)
+    proc = demo(tmp_path, "--classic")
     assert proc.returncode == 0, proc.stderr
     out = " ".join(proc.stdout.split())
     assert "TLS_RSA_WITH_AES_128_GCM_SHA256" in out

@@ -14,7 +14,8 @@ import tlskit.compat as tc
 from tlskit import ServerConfig
 from tlskit.config import CertifiedKey
 
-from ..io.helpers import OneShotServer, SilentServer, handshake_raw_server
+from ..io.helpers import SilentServer, handshake_raw_server
+from ..support.pump import ServerThread
 from .conftest import PKI
 
 
@@ -193,7 +194,7 @@ def test_sni_callback_on_objects(pki: PKI, server_ctx: tc.SSLContext) -> None:
 
 # -- the blocking socket at a TCP EOF without close_notify -----------------------------------------
 
-def _ragged_server(pki: PKI) -> OneShotServer:
+def _ragged_server(pki: PKI) -> ServerThread:
     config = ServerConfig(certificates=[CertifiedKey(pki.good.issued.chain,
                                                      pki.good.issued.private_key)])
 
@@ -203,7 +204,7 @@ def _ragged_server(pki: PKI) -> OneShotServer:
         sock.sendall(conn.data_to_send())
         sock.shutdown(socket.SHUT_RDWR)  # TCP EOF, no close_notify
 
-    return OneShotServer(action)
+    return ServerThread(action)
 
 
 @pytest.mark.parametrize("suppress", [True, False])

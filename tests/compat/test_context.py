@@ -3,10 +3,10 @@ cannot honour it), sessions, sni_callback, and tlskit's own extras."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import socket
 import ssl
-import threading
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +19,7 @@ import tlskit.compat as tc
 from tlskit.ca import LocalCA
 
 from ..support.pki import CertFiles
+from ..support.pump import ServerThread
 from .conftest import PKI, OpenSSLWWW
 from .test_bio import Pair
 
@@ -286,25 +287,27 @@ def test_crl_checks(flag: ssl.VerifyFlags, tmp_path: Path) -> None:
     assert ctx.cert_store_stats()["crl"] == 1
     ctx.verify_flags |= flag
     d = tmp_path / "certs"
-    srv = OpenSSLWWW(CertFiles.write(good, d / "good"))
-    try:
-        if flag == ssl.VERIFY_CRL_CHECK_LEAF:
-            assert get_page(ctx, srv.port).version() == "TLSv1.3"
-        else:  # the intermediate needs a CRL from the root too, which is not loaded
-            with pytest.raises(ssl.SSLCertVerificationError) as info:
-                get_page(ctx, srv.port)
-            assert info.value.verify_code == 3  # X509_V_ERR_UNABLE_TO_GET_CRL
-            assert "no configured CRL is issued by" in info.value.verify_message
-    finally:
-        srv.close()
-    srv = OpenSSLWWW(CertFiles.write(revoked, d / "revoked"))
-    try:
-        with pytest.raises(ssl.SSLCertVerificationError) as info:
-            get_page(ctx, srv.port)
-        assert info.value.verify_code == 23  # X509_V_ERR_CERT_REVOKED
-        assert "revoked" in info.value.verify_message
-    finally:
-        srv.close()
+    if flag == ssl.VERIFY_CRL_CHECK_LEAF:
+        assert _page_from(ctx, CertFiles.write(good, d / "good")).version() == "TLSv1.3"
+    else:  # the intermediate needs a CRL from the root too, which is not loaded
+        _refused(ctx, CertFiles.write(good, d / "good"),
+                 3, "no configured CRL is issued by")  # X509_V_ERR_UNABLE_TO_GET_CRL
+    _refused(ctx, CertFiles.write(revoked, d / "revoked"),
+             23, "revoked")  # X509_V_ERR_CERT_REVOKED
+
+
+def _page_from(ctx: ssl.SSLContext, cert: CertFiles) -> tc.SSLSocket:
+    """`get_page` from an `openssl s_server -www` of its own that serves `cert`."""
+    with contextlib.closing(OpenSSLWWW(cert)) as srv:
+        return get_page(ctx, srv.port)
+
+
+def _refused(ctx: ssl.SSLContext, cert: CertFiles, code: int, words: str) -> None:
+    """`_page_from` must fail verification with OpenSSL's `code`, saying `words`."""
+    with pytest.raises(ssl.SSLCertVerificationError) as info:
+        _page_from(ctx, cert)
+    assert info.value.verify_code == code
+    assert words in info.value.verify_message
 
 
 # -- sessions ---------------------------------------------------------------------------------
@@ -336,32 +339,25 @@ def test_session_setter(client_ctx: tc.SSLContext, openssl_good: OpenSSLWWW) -> 
 
 # -- the server side: client certificates, sni_callback ---------------------------------------
 
-class BlockingServer:
-    """Accept one connection with a compat server context in a thread; keep the outcome."""
+class BlockingServer(ServerThread):
+    """Accept one connection with a compat server context in a thread; keep the outcome
+    (`join` does not raise what failed in the server: the tests assert on `error`)."""
 
     def __init__(self, ctx: tc.SSLContext,
                  action: Callable[[tc.SSLSocket], None] = lambda s: s.sendall(b"hi")) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
         self.ctx, self.action = ctx, action
-        self.error: BaseException | None = None
         self.peercert: Any = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        super().__init__(self._serve)
 
-    def _run(self) -> None:
-        raw, _ = self.listener.accept()
+    def _serve(self, raw: socket.socket) -> None:
         raw.settimeout(30)
-        try:
-            with self.ctx.wrap_socket(raw, server_side=True) as sock:
-                self.peercert = sock.getpeercert()
-                self.action(sock)
-        except BaseException as exc:
-            self.error = exc
+        with self.ctx.wrap_socket(raw, server_side=True) as sock:
+            self.peercert = sock.getpeercert()
+            self.action(sock)
 
-    def join(self) -> None:
-        self.thread.join(30)
-        self.listener.close()
+    def join(self, timeout: float = 30) -> list[Any]:
+        self.thread.join(timeout)
+        return self.results
 
 
 def _client_connect(ctx: ssl.SSLContext, port: int, host: str = "localhost") -> bytes:

@@ -21,7 +21,8 @@ from tlskit.config import CertifiedKey
 from tlskit.connection import Connection
 from tlskit.events import ConnectionClosed, DataReceived
 
-from ..io.helpers import OneShotServer, handshake_raw_server
+from ..io.helpers import handshake_raw_server
+from ..support.pump import ServerThread
 from .conftest import PKI
 
 IMPLS = pytest.mark.parametrize("impl", ["ssl", "tlskit"])
@@ -108,7 +109,7 @@ def test_sending_after_the_peers_close_notify(impl: str, side: str, pki: PKI) ->
         conn = cast(ServerConnection, handshake_raw_server(sock, config))
         collected.append(_half_close_then_collect(sock, conn))
 
-    srv = OneShotServer(peer)
+    srv = ServerThread(peer)
     raw = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
     with _client_ctx(impl, pki).wrap_socket(raw, server_hostname="localhost") as sock:
         ours(sock)
@@ -130,7 +131,7 @@ def test_unwrap_leaves_the_plain_socket_to_close(impl: str, pki: PKI) -> None:
             plain = tls.unwrap()  # (the same object: closed on leaving the block)
             got.extend((plain.recv(100), plain.recv(100)))  # b"in clear", then EOF
 
-    srv = OneShotServer(peer)
+    srv = ServerThread(peer)
     raw = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
     conn = _client_ctx(impl, pki).wrap_socket(raw, server_hostname="localhost")
     assert conn.recv(100) == b"over tls"
@@ -161,7 +162,7 @@ def test_sendfile_before_the_handshake_goes_through_tls(impl: str, pki: PKI,
                 data += chunk
             got.append(data)
 
-    srv = OneShotServer(peer)
+    srv = ServerThread(peer)
     raw = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
     conn = _client_ctx(impl, pki).wrap_socket(raw, server_hostname="localhost",
                                               do_handshake_on_connect=False)

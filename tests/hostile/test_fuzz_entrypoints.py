@@ -11,7 +11,7 @@ import pytest
 
 FUZZ = Path(__file__).resolve().parents[2] / "fuzz"
 HARNESSES = ["fuzz_record", "fuzz_messages", "fuzz_handshake_server", "fuzz_handshake_client",
-             "fuzz_x509"]
+             "fuzz_x509", "fuzz_crl"]
 
 
 def load(name: str):

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from tlskit import (
     CertifiedKey,
+    Connection,
     ConnectionClosed,
     DataReceived,
     HandshakeComplete,
@@ -50,6 +51,7 @@ from ..support.records import (
     HS,
     MAX_PLAINTEXT,
     Keys12,
+    chunked,
     hs_record,
     messages_of,
     record,
@@ -1226,10 +1228,6 @@ def mutate(data: bytes, ops: list[tuple[str, int, int]]) -> bytes:
     return bytes(buf)
 
 
-def chunked(data: bytes, step: int) -> list[bytes]:
-    return [data[i:i + step] for i in range(0, len(data), step)] or [b""]
-
-
 def _replay_client_after_hello() -> Any:
     client = replay_client12()
     assert client.data_to_send() == recorded12().client_hello
@@ -1253,13 +1251,8 @@ def test_random_bytes_to_tls12_server(data: bytes, step: int) -> None:
                                                                       max_size=6))
 def test_mutated_server_flights_to_tls12_client(which: str, ops: list[Any]) -> None:
     rec = recorded12()
-    client = _replay_client_after_hello()
-    if which == "server_flight":
-        survive(client, [mutate(rec.server_flight, ops)])
-        return
-    client.receive_data(rec.server_flight)
-    assert client.data_to_send() == rec.client_flight
-    survive(client, [mutate(rec.server_final, ops)])
+    _survive_mutated(_replay_client_after_hello(), rec.server_flight, rec.client_flight,
+                     rec.server_final, mutate_first=which == "server_flight", ops=ops)
 
 
 @PROPS
@@ -1267,13 +1260,21 @@ def test_mutated_server_flights_to_tls12_client(which: str, ops: list[Any]) -> N
                                                                       max_size=6))
 def test_mutated_client_flights_to_tls12_server(which: str, ops: list[Any]) -> None:
     rec = recorded12()
-    server = replay_server12()
-    if which == "client_hello":
-        survive(server, [mutate(rec.client_hello, ops)])
+    _survive_mutated(replay_server12(), rec.client_hello, rec.server_flight, rec.client_flight,
+                     mutate_first=which == "client_hello", ops=ops)
+
+
+def _survive_mutated(conn: Connection, first: bytes, answer: bytes, second: bytes, *,
+                     mutate_first: bool, ops: list[Any]) -> None:
+    """`conn` must survive the recorded peer flight `first` mutated by `ops`; or `first`
+    intact (answered with the recorded `answer`, as replays are deterministic), then
+    `second` mutated."""
+    if mutate_first:
+        survive(conn, [mutate(first, ops)])
         return
-    server.receive_data(rec.client_hello)
-    assert server.data_to_send() == rec.server_flight
-    survive(server, [mutate(rec.client_flight, ops)])
+    conn.receive_data(first)
+    assert conn.data_to_send() == answer
+    survive(conn, [mutate(second, ops)])
 
 
 @PROPS

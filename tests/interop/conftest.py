@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from tlskit import ClientConfig, ServerConfig
+from tlskit import CertifiedKey, ClientConfig, ServerConfig
 from tlskit.ca import Issued, LocalCA
 
 from ..support.peers import PeerProcess, peers_fixture
@@ -52,7 +52,10 @@ class PKI:
         return self.server_config(kind, client_auth="required", client_trust_anchors=[self.root],
                                   **kw)
 
-    def client_config(self, **kw: Any) -> ClientConfig:
+    def client_config(self, identity: Issued | None = None, **kw: Any) -> ClientConfig:
+        """Trusting the test root; presenting ``identity`` (a `client_cert` leaf) if given."""
+        if identity is not None:
+            kw["certificate"] = CertifiedKey(identity.chain, identity.private_key)
         return ClientConfig(trust_anchors=[self.root], **kw)
 
 

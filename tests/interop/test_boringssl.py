@@ -51,7 +51,6 @@ from tlskit import (
     TLSError,
 )
 from tlskit.ca import LocalCA
-from tlskit.config import CertifiedKey
 from tlskit.io.blocking import TruncatedConnection, connect
 from tlskit.session import Session, SessionCache
 from tlskit.x509.errors import Reason
@@ -328,8 +327,7 @@ def test_tlskit_client_certificate_to_bssl_server(peers: Peers, pki: PKI, kind: 
     tlskit sent and the scheme of its CertificateVerify."""
     issued, _ = pki.client_cert(f"bssl-{kind}-client", kind)
     _, port = bssl_server(peers, pki, "ec256", "-require-any-client-cert")
-    config = pki.client_config(versions=[version],
-                               certificate=CertifiedKey(issued.chain, issued.private_key))
+    config = pki.client_config(issued, versions=[version])
     hc, view, _ = fetch_page(config, port)
     same_view(hc, view)
     assert view["Cert subject"] == f"CN = bssl-{kind}-client"
@@ -362,8 +360,7 @@ def test_tlskit_client_ed25519_certificate_not_asked_for_by_bssl(peers: Peers,
     issued, _ = pki.client_cert("bssl-ed25519-client", "ed25519")
     proc, port = bssl_server(peers, pki, "ec256", "-require-any-client-cert")
     recorder = Recorder()
-    config = pki.client_config(certificate=CertifiedKey(issued.chain, issued.private_key),
-                               tracer=recorder)
+    config = pki.client_config(issued, tracer=recorder)
     with pytest.raises(AlertReceived) as err:
         fetch_page(config, port)
     assert err.value.alert == AlertDescription.certificate_required

@@ -32,8 +32,9 @@ Where OTP 25 and tlskit differ, the test says so and keeps asserting what tlskit
   OpenSSL does. OTP offers 0-RTT data with a ticket that allows none (tlskit skips it),
   and offers any ticket of its VM-wide store whose SNI matches, whichever server issued
   it (tlskit ignores it and does a full handshake).
-- OTP's client enforces the max_fragment_length it asked for although tlskit's server
-  did not accept it (RFC 6066 4), failing with record_overflow.
+- OTP's client enforces the max_fragment_length it asked for even when a server does
+  not take it up (RFC 6066 4 applies a length only once negotiated); tlskit's server
+  now grants it, so this no longer shows.
 - ssl:shutdown(write) closes TCP without close_notify (RFC 8446 6.1 asks for one), and
   a passive ssl:recv misses a close_notify that comes while no recv waits: the peer
   closes with ssl:close/2 and reads in active mode.
@@ -358,8 +359,7 @@ def test_tlskit_client_resumes_with_its_certificate_at_erlang(erlang: Erlang,
     issued, _ = pki.client_cert("tlskit-resuming")
     server = erlang.server("ec256", "--ca", str(pki.root_pem), "--tickets", "stateful",
                            "--versions", "1.3")
-    config = pki.client_config(session_cache=SessionCache(),
-                               certificate=CertifiedKey(issued.chain, issued.private_key))
+    config = pki.client_config(issued, session_cache=SessionCache())
     lines = [talk(config, server.port)[1] for _ in range(2)]
     assert [(line["resumed"], line["peer_subject"]) for line in lines] == [
         (False, "CN=tlskit-resuming"), (True, None)]
@@ -415,8 +415,7 @@ def test_tlskit_client_certificate_to_erlang_server(erlang: Erlang, pki: PKI, ve
     (each key type); it reports its subject and hash."""
     issued, _ = pki.client_cert(f"tlskit-{kind}", kind)
     server = erlang.server("ec256", "--ca", str(pki.root_pem))
-    config = pki.client_config(versions=[version],
-                               certificate=CertifiedKey(issued.chain, issued.private_key))
+    config = pki.client_config(issued, versions=[version])
     _hc, line = talk(config, server.port)
     assert line["peer_subject"] == f"CN=tlskit-{kind}"
     assert line["peer_sha256"] == leaf_sha256(issued.chain)
@@ -822,26 +821,32 @@ def test_erlang_client_session_id_is_not_resumed_without_ems(erlang: Erlang, pee
 
 
 @pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
-def test_erlang_client_holds_tlskit_to_an_unanswered_max_fragment_length(
+def test_erlang_client_gets_the_max_fragment_length_it_asks_for(
         erlang: Erlang, peers: Peers, pki: PKI, version: str) -> None:
-    """Erlang asks for 512-byte records with max_fragment_length (RFC 6066 4). tlskit's
-    server does not take the extension up, which RFC 6066 lets a server do (tlskit
-    implements record_size_limit, RFC 8449, instead, which OTP 25 does not send): the
-    limit stays 2^14 and its first flight has records over 512 bytes. OTP 25 holds the
-    server to the length it asked for all the same, where RFC 6066 4 applies a length
-    only once "successfully negotiated", and aborts with record_overflow, which tlskit
-    reports."""
+    """Erlang asks for 512-byte records with max_fragment_length (RFC 6066 4) and no
+    record_size_limit. tlskit's server grants it and keeps every record to 512 bytes,
+    its first flight included; OTP 25 holds a server to the length it asked for (with
+    record_overflow), so a 5000-byte echo each way shows both kept to it. (Before tlskit
+    granted the extension, OTP aborted the handshake: it enforces the length even when
+    the server does not take it up, where RFC 6066 4 applies one only once negotiated.)"""
     asked: list[bool] = []
+    limits: list[int] = []
 
     def tracer(step: str, fields: dict[str, Any]) -> None:
         if step == "client_hello":
             asked.append(ExtensionType.max_fragment_length in fields["message"].extensions)
 
+    def body(pump: Pump) -> HandshakeComplete:
+        pump.handshake()
+        limits.append(pump.conn.max_fragment)
+        return handshake_and_echo(pump)
+
     config = pki.server_config(versions=[version], tracer=tracer)
-    server = peers.thread(tlskit_server(config, Pump.handshake_error))
-    out = erlang.client(server.port, "--max-fragment", "512", status=1)
-    assert helpers.refused_with(server) == "record_overflow" and asked == [True]
-    assert out[0].startswith("ERROR {tls_alert,{record_overflow,"), out
+    server = peers.thread(tlskit_server(config, body))
+    (line,) = erlang.lines(server.port, "--max-fragment", "512", "--send", "5000")
+    (hc,) = server.join()
+    assert line["version"] == hc.version == version
+    assert asked == [True] and limits == [512]
 
 
 def test_alpn_erlang_client_to_tlskit_server(erlang: Erlang, peers: Peers,

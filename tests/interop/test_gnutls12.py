@@ -20,7 +20,6 @@ import selectors
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from tlskit.session import SessionCache
 
 from ..support.peers import kill_group
 from ..support.ports import listening_port
+from ..support.pump import ServerThread
 
 pytestmark = pytest.mark.interop
 
@@ -245,43 +245,34 @@ def test_tlskit_client_certificate_to_gnutls_serv(pki12: Files, tmp_path: Path) 
 
 # --- gnutls-cli -> tlskit server -------------------------------------------------------------
 
-class EchoServer:
-    """One tlskit server connection on a thread: echoes every chunk as b"echo:" + chunk."""
+class EchoServer(ServerThread):
+    """One tlskit server connection on a thread: echoes every chunk as b"echo:" + chunk.
+    What fails in it is left in `error` for the test to report with the peer's log."""
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self.listener.getsockname()[1])
         self.events: list[Any] = []
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        super().__init__(self._serve)
 
-    def _run(self) -> None:
-        try:
-            self.listener.settimeout(TIMEOUT)
-            sock, _ = self.listener.accept()
-            conn = ServerConnection(self.config)
-            with sock:
-                sock.settimeout(TIMEOUT)
-                while True:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        return
-                    for event in conn.receive_data(chunk):
-                        self.events.append(event)
-                        if isinstance(event, DataReceived):
-                            conn.send_data(b"echo:" + event.data)
-                    out = conn.data_to_send()
-                    if out:
-                        sock.sendall(out)
-                    if conn.closed:
-                        return
-        except BaseException as exc:  # reported by the test, not lost in the thread
-            self.error = exc
+    def _serve(self, sock: socket.socket) -> None:
+        conn = ServerConnection(self.config)
+        sock.settimeout(TIMEOUT)
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return
+            for event in conn.receive_data(chunk):
+                self.events.append(event)
+                if isinstance(event, DataReceived):
+                    conn.send_data(b"echo:" + event.data)
+            out = conn.data_to_send()
+            if out:
+                sock.sendall(out)
+            if conn.closed:
+                return
 
     def close(self) -> None:
-        self.listener.close()
+        super().close()
         self.thread.join(timeout=TIMEOUT)
 
     def info(self) -> HandshakeComplete:

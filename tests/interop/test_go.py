@@ -22,7 +22,6 @@ from tlskit import (
     HandshakeComplete,
 )
 from tlskit.ca import LocalCA
-from tlskit.config import CertifiedKey
 from tlskit.enums import ExtensionType
 from tlskit.session import SessionCache
 
@@ -180,7 +179,7 @@ def test_tlskit_client_certificate_to_go_server(peers: Peers, go_peer: Path,
     """Go requires and verifies a client certificate (RequireAndVerifyClientCert)."""
     issued, _ = pki.client_cert("go-client")
     _, port = go_server(peers, go_peer, pki, "ec256", "-ca", str(pki.root_pem))
-    config = pki.client_config(certificate=CertifiedKey(issued.chain, issued.private_key))
+    config = pki.client_config(issued)
     pump, _hc = connect(config, port)
     try:
         go = line_then_echo(pump)

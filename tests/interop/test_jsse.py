@@ -31,7 +31,6 @@ from tlskit import (
     TLSError,
 )
 from tlskit.ca import Issued, LocalCA
-from tlskit.config import CertifiedKey
 from tlskit.session import SessionCache
 from tlskit.x509.errors import Reason
 
@@ -243,7 +242,7 @@ def test_tlskit_client_certificate_to_jsse_server(jsse_servers: Servers, pki: PK
     """JSSE requires a client certificate (setNeedClientAuth) and verifies it."""
     issued, _ = pki.client_cert("jsse-needs-me")
     _, port = jsse_servers("ec256", "--ca", str(pki.root_pem))
-    config = pki.client_config(certificate=CertifiedKey(issued.chain, issued.private_key))
+    config = pki.client_config(issued)
     _hc, line = talk(config, port)
     assert line["peer_subjects"] and "jsse-needs-me" in line["peer_subjects"][0]
 

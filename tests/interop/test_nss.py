@@ -20,7 +20,6 @@ import pytest
 from cryptography.hazmat.primitives.serialization import NoEncryption, pkcs12
 
 from tlskit import AlertDescription, AlertReceived, HandshakeComplete
-from tlskit.config import CertifiedKey
 
 from ..support.nss import nss_db as nss_db_at
 from ..support.peers import PeerProcess, require_binary
@@ -172,7 +171,7 @@ def test_selfserv_requires_tlskit_client_certificate(peers: Peers, pki: PKI,
     """selfserv -r -r requests and requires a client certificate on the first handshake."""
     issued, _ = pki.client_cert("nss-client")
     _, port = selfserv(peers, nss_db, "ec256", "-r", "-r")
-    config = pki.client_config(certificate=CertifiedKey(issued.chain, issued.private_key))
+    config = pki.client_config(issued)
     pump = Pump.connect(config, port)
     try:
         pump.handshake()

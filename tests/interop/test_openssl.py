@@ -24,7 +24,6 @@ import pytest
 from tlskit import (
     AlertDescription,
     AlertReceived,
-    CertifiedKey,
     ConnectionClosed,
     KeyUpdated,
 )
@@ -329,105 +328,108 @@ def _trace_until_close(proc: PeerProcess, mark: int) -> str:
     return proc.text_since(mark)
 
 
-@pytest.mark.parametrize("request_peer", [True, False], ids=["requested", "not-requested"])
-def test_key_update_by_tlskit_client(peers: Peers, pki: PKI, request_peer: bool) -> None:
-    proc, port = peers.openssl_server(pki, "ec256", "-trace")
-    pump = Pump.connect(pki.client_config(), port)
-    try:
-        pump.handshake()
-        pump.send(b"before\n")
-        proc.wait_for("before")
-        mark = proc.mark()
-        pump.key_update(request_peer_update=request_peer)
-        pump.send(b"after-key-update\n")  # s_server can read this only with the new keys
-        proc.wait_for("after-key-update", since=mark)
-        proc.write(b"reply\n")  # s_server writes: it answers a requested update first
-        assert pump.recv_exactly(6) == b"reply\n"
-        updates = pump.key_updates_received()
-        assert updates == ([KeyUpdated(peer_requested_update=False)] if request_peer else [])
-        pump.close()
-        pump.wait_closed()
-    finally:
-        pump.dispose()
-    assert _key_updates(_trace_until_close(proc, mark)) == \
-        _key_update_lines("Received", request_peer)
-
-
-@pytest.mark.parametrize("letter", ["k", "K"])
-def test_key_update_by_s_server(peers: Peers, pki: PKI, letter: str) -> None:
-    """s_server's `k` sends KeyUpdate(update_not_requested), `K` (update_requested)."""
-    requested = letter == "K"
-    proc, port = peers.openssl_server(pki, "ec384", "-trace")
+def _key_update_with_s_server(peers: Peers, pki: PKI, cert: str,
+                              middle: Callable[[Pump, PeerProcess], None],
+                              answer: bytes) -> tuple[list[KeyUpdated], list[str]]:
+    """A tlskit client says b"hello\\n" to `openssl s_server -trace`, then runs `middle`,
+    sends b"after-key-update\\n" (s_server reads it only under the new keys) and must
+    read s_server's `answer`. Returns the client's KeyUpdated events and the KeyUpdate
+    lines of s_server's trace from `middle` on."""
+    proc, port = peers.openssl_server(pki, cert, "-trace")
     pump = Pump.connect(pki.client_config(), port)
     try:
         pump.handshake()
         pump.send(b"hello\n")
         proc.wait_for("hello")
         mark = proc.mark()
-        proc.write(f"{letter}\n".encode())
-        pump.wait_key_updated()
-        assert pump.key_updates_received() == [KeyUpdated(peer_requested_update=requested)]
+        middle(pump, proc)
         pump.send(b"after-key-update\n")
         proc.wait_for("after-key-update", since=mark)
-        proc.write(b"more\n")  # sent under s_server's new keys
-        assert pump.recv_exactly(5) == b"more\n"
+        proc.write(answer)
+        assert pump.recv_exactly(len(answer)) == answer
+        updates = pump.key_updates_received()
         pump.close()
         pump.wait_closed()
     finally:
         pump.dispose()
-    assert _key_updates(_trace_until_close(proc, mark)) == _key_update_lines("Sent", requested)
+    return updates, _key_updates(_trace_until_close(proc, mark))
+
+
+@pytest.mark.parametrize("request_peer", [True, False], ids=["requested", "not-requested"])
+def test_key_update_by_tlskit_client(peers: Peers, pki: PKI, request_peer: bool) -> None:
+    """s_server answers a requested update before it writes the reply."""
+    def tlskit_updates(pump: Pump, _proc: PeerProcess) -> None:
+        pump.key_update(request_peer_update=request_peer)
+
+    updates, trace = _key_update_with_s_server(peers, pki, "ec256", tlskit_updates, b"reply\n")
+    assert updates == ([KeyUpdated(peer_requested_update=False)] if request_peer else [])
+    assert trace == _key_update_lines("Received", request_peer)
+
+
+@pytest.mark.parametrize("letter", ["k", "K"])
+def test_key_update_by_s_server(peers: Peers, pki: PKI, letter: str) -> None:
+    """s_server's `k` sends KeyUpdate(update_not_requested), `K` (update_requested); the
+    reply after it comes under s_server's new keys."""
+    requested = letter == "K"
+
+    def s_server_updates(pump: Pump, proc: PeerProcess) -> None:
+        proc.write(f"{letter}\n".encode())
+        pump.wait_key_updated()
+        assert pump.key_updates_received() == [KeyUpdated(peer_requested_update=requested)]
+
+    updates, trace = _key_update_with_s_server(peers, pki, "ec384", s_server_updates,
+                                               b"more\n")
+    assert updates == [KeyUpdated(peer_requested_update=requested)]
+    assert trace == _key_update_lines("Sent", requested)
+
+
+def _key_update_with_s_client(peers: Peers, pki: PKI, cert: str, trigger: bytes,
+                              middle: Callable[[Pump], None],
+                              answer: bytes) -> tuple[list[KeyUpdated], list[str]]:
+    """A tlskit server sends b"hello\\n" to `openssl s_client -trace`, which then types
+    `trigger`; the server runs `middle`, sends b"after-key-update\\n" and must get `answer`
+    back. Returns the server's KeyUpdated events and the KeyUpdate lines of s_client's
+    trace from `trigger` on."""
+    def body(pump: Pump) -> list[KeyUpdated]:
+        pump.handshake()
+        pump.send(b"hello\n")
+        middle(pump)
+        pump.send(b"after-key-update\n")
+        assert pump.recv_until(b"\n") == answer
+        pump.close()
+        pump.wait_closed()
+        return pump.key_updates_received()
+
+    server = peers.thread(tlskit_server(pki.server_config(cert), body))
+    client = peers.openssl_client(pki, server.port, "-trace")
+    client.wait_for("hello")
+    mark = client.mark()
+    client.write(trigger)
+    client.wait_for("after-key-update", since=mark)
+    client.write(answer)
+    [updates] = server.join()
+    client.wait()
+    return updates, _key_updates(client.text_since(mark))
 
 
 @pytest.mark.parametrize("letter", ["k", "K"])
 def test_key_update_by_s_client(peers: Peers, pki: PKI, letter: str) -> None:
     requested = letter == "K"
-
-    def body(pump: Pump) -> list[KeyUpdated]:
-        pump.handshake()
-        pump.send(b"hello\n")
-        pump.wait_key_updated()
-        pump.send(b"after-key-update\n")
-        assert pump.recv_until(b"\n") == b"more\n"
-        pump.close()
-        pump.wait_closed()
-        return pump.key_updates_received()
-
-    server = peers.thread(tlskit_server(pki.server_config("rsa2048"), body))
-    client = peers.openssl_client(pki, server.port, "-trace")
-    client.wait_for("hello")
-    mark = client.mark()
-    client.write(f"{letter}\n".encode())
-    client.wait_for("after-key-update", since=mark)
-    client.write(b"more\n")
-    [updates] = server.join()
-    client.wait()
+    updates, trace = _key_update_with_s_client(
+        peers, pki, "rsa2048", f"{letter}\n".encode(), Pump.wait_key_updated, b"more\n")
     assert updates == [KeyUpdated(peer_requested_update=requested)]
-    assert _key_updates(client.text_since(mark)) == _key_update_lines("Sent", requested)
+    assert trace == _key_update_lines("Sent", requested)
 
 
 def test_key_update_by_tlskit_server(peers: Peers, pki: PKI) -> None:
-    def body(pump: Pump) -> list[KeyUpdated]:
-        pump.handshake()
-        pump.send(b"hello\n")
+    def update_on_go(pump: Pump) -> None:
         assert pump.recv_until(b"\n") == b"go\n"
         pump.key_update(request_peer_update=True)
-        pump.send(b"after-key-update\n")
-        assert pump.recv_until(b"\n") == b"reply\n"
-        pump.close()
-        pump.wait_closed()
-        return pump.key_updates_received()
 
-    server = peers.thread(tlskit_server(pki.server_config("ed25519"), body))
-    client = peers.openssl_client(pki, server.port, "-trace")
-    client.wait_for("hello")
-    mark = client.mark()
-    client.write(b"go\n")
-    client.wait_for("after-key-update", since=mark)
-    client.write(b"reply\n")
-    [updates] = server.join()
-    client.wait()
+    updates, trace = _key_update_with_s_client(
+        peers, pki, "ed25519", b"go\n", update_on_go, b"reply\n")
     assert updates == [KeyUpdated(peer_requested_update=False)]
-    assert _key_updates(client.text_since(mark)) == [
+    assert trace == [
         "Received KeyUpdate(update_requested)", "Sent KeyUpdate(update_not_requested)"]
 
 
@@ -566,7 +568,7 @@ def test_client_certificate_to_s_server(peers: Peers, pki: PKI) -> None:
     issued, _files = pki.client_cert("alice", "ed25519")
     proc, port = peers.openssl_server(pki, "ec256", "-Verify", "2", "-CAfile",
                                       str(pki.root_pem), "-verify_return_error", "-trace")
-    config = pki.client_config(certificate=CertifiedKey(issued.chain, issued.private_key))
+    config = pki.client_config(issued)
     pump = Pump.connect(config, port)
     try:
         pump.handshake()

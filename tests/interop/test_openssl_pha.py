@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tlskit import CertifiedKey, ClientCertificateReceived
+from tlskit import ClientCertificateReceived
 
 from ..support.pump import Pump, echo_until_close, tlskit_server
 from .conftest import PKI, Peers
@@ -51,7 +51,7 @@ def test_tlskit_client_answers_s_server_post_handshake_request(
     issued, _files = pki.client_cert("dave", "ec256")
     proc, port = peers.openssl_server(pki, "ec256", *verify, "-CAfile", str(pki.root_pem),
                                       "-verify_return_error", "-trace")
-    config = pki.client_config(certificate=CertifiedKey(issued.chain, issued.private_key))
+    config = pki.client_config(issued)
     pump = Pump.connect(config, port)
     try:
         pump.handshake()

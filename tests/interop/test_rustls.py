@@ -43,7 +43,6 @@ from tlskit import (
     IllegalParameter,
 )
 from tlskit.ca import LocalCA
-from tlskit.config import CertifiedKey
 from tlskit.enums import SignatureScheme
 from tlskit.session import SessionCache
 from tlskit.x509.errors import Reason
@@ -303,8 +302,7 @@ def test_tlskit_client_certificate_to_rustls_server(peers: Peers, rustls: Rustls
     choice for the key among those rustls asks for)."""
     issued, _ = pki.client_cert(f"tlskit-{kind}", kind)
     _, port = rustls.server(peers, "ec256", "--ca", str(pki.root_pem))
-    config = pki.client_config(versions=[version],
-                               certificate=CertifiedKey(issued.chain, issued.private_key))
+    config = pki.client_config(issued, versions=[version])
     _hc, line = talk(config, port)
     assert line["peer_certificates_sha256"] == fingerprints(issued.chain)
     # TLS 1.2 does not bind ECDSA to a curve: tlskit signs SHA-256 with any EC key there.
@@ -687,8 +685,7 @@ def test_tlskit_client_resumes_with_its_certificate(peers: Peers, rustls: Rustls
     """The other way: rustls' server keeps tlskit's chain in the session."""
     issued, _ = pki.client_cert("rustls-needs-me")
     _, port = rustls.server(peers, "ec256", "--ca", str(pki.root_pem), "--n", "2")
-    config = pki.client_config(versions=[version], session_cache=SessionCache(),
-                               certificate=CertifiedKey(issued.chain, issued.private_key))
+    config = pki.client_config(issued, versions=[version], session_cache=SessionCache())
     seen = []
     for _ in range(2):
         hc, line = talk(config, port)

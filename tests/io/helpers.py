@@ -11,6 +11,7 @@ from collections.abc import Callable
 from tlskit import ClientConfig, ClientConnection, ServerConfig, ServerConnection
 
 from ..support.mitm import Endpoint, server_endpoint
+from ..support.pump import ServerThread
 
 
 def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
@@ -51,36 +52,6 @@ def handshake_raw_client(sock: socket.socket, config: ClientConfig,
     return conn
 
 
-class OneShotServer:
-    """Accept one TCP connection on 127.0.0.1 and run ``action(sock)`` in a thread."""
-
-    def __init__(self, action: Callable[[socket.socket], None]) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.error: BaseException | None = None
-        self.done = threading.Event()
-        self._action = action
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            sock, _ = self.listener.accept()
-            with sock:
-                self._action(sock)
-        except BaseException as exc:  # reported by join()
-            self.error = exc
-        finally:
-            self.done.set()
-
-    def join(self, timeout: float = 10.0) -> None:
-        self.thread.join(timeout)
-        assert not self.thread.is_alive(), "server thread did not finish"
-        self.listener.close()
-        if self.error is not None:
-            raise self.error
-
-
 class SilentServer:
     """A TCP listener that accepts connections and never says a word."""
 
@@ -110,7 +81,7 @@ class SilentServer:
             s.close()
 
 
-def partial_then_tcp_close(server_config: ServerConfig) -> OneShotServer:
+def partial_then_tcp_close(server_config: ServerConfig) -> ServerThread:
     """A server that sends b"partial" after the handshake, then closes TCP without
     close_notify (a truncation)."""
     def action(sock: socket.socket) -> None:
@@ -118,4 +89,4 @@ def partial_then_tcp_close(server_config: ServerConfig) -> OneShotServer:
         conn.send_data(b"partial")
         sock.sendall(conn.data_to_send())
 
-    return OneShotServer(action)
+    return ServerThread(action)

@@ -17,9 +17,9 @@ from tlskit import ClientConfig, ServerConfig, TLSError
 from tlskit.ca import LocalCA
 from tlskit.io import TLSSocket, TruncatedConnection
 
+from ..support.pump import ServerThread
 from .conftest import PKI, BulkEchoHandler, EchoHandler
 from .helpers import (
-    OneShotServer,
     handshake_raw_client,
     handshake_raw_server,
     partial_then_tcp_close,
@@ -268,7 +268,7 @@ def test_clean_close_is_not_truncated(tls_server_factory, client_config: ClientC
 
 
 def test_eof_during_handshake(client_config: ClientConfig) -> None:
-    srv = OneShotServer(lambda sock: sock.recv(65536))  # the whole ClientHello, then EOF
+    srv = ServerThread(lambda sock: sock.recv(65536))  # the whole ClientHello, then EOF
     with pytest.raises(TruncatedConnection, match="during the handshake"):
         tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost")
     srv.join()
@@ -329,7 +329,7 @@ def test_unwrap_returns_tcp_socket(server_config: ServerConfig,
         sock.sendall(conn.data_to_send())  # our close_notify answer
         sock.sendall(b"plain after TLS")
 
-    srv = OneShotServer(action)
+    srv = ServerThread(action)
     sock = tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
                           timeout=10)
     raw = sock.unwrap()

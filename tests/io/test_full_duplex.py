@@ -15,7 +15,7 @@ import pytest
 import tlskit
 from tlskit import ClientConfig, ServerConfig, ServerConnection
 
-from .helpers import OneShotServer
+from ..support.pump import ServerThread
 
 PAYLOAD = bytes(range(256)) * (32 * 4096)  # 32 MiB: more than loopback buffers hold
 WAIT = 20.0
@@ -111,7 +111,7 @@ def test_reader_is_not_held_up_by_a_blocked_writer(what: str, server_config: Ser
         reader_done.wait(WAIT)  # not reading until the client's reader had its ping
         received.append(early + drain(sock, conn, len(PAYLOAD) - early))
 
-    srv = OneShotServer(action)
+    srv = ServerThread(action)
     with tlskit.connect("127.0.0.1", srv.port, client_config,
                         server_name="localhost", timeout=5) as sock:
         writer, writer_error = start_writer(sock)
@@ -128,7 +128,7 @@ def test_reader_is_not_held_up_by_a_blocked_writer(what: str, server_config: Ser
 
 
 def hello_when_told(config: ServerConfig, go: threading.Event,
-                    done: threading.Event) -> OneShotServer:
+                    done: threading.Event) -> ServerThread:
     """A server that never reads after the handshake: on `go` it sends b"hello", then
     waits for `done`."""
     def action(sock: socket.socket) -> None:
@@ -138,7 +138,7 @@ def hello_when_told(config: ServerConfig, go: threading.Event,
         conn.send_data(b"hello")
         sock.sendall(conn.data_to_send())
         done.wait(WAIT)
-    return OneShotServer(action)
+    return ServerThread(action)
 
 
 def test_reader_after_a_timed_out_sendall_returns_what_arrived(
@@ -175,7 +175,7 @@ def test_shutdown_from_another_thread_wakes_a_blocked_call(
         handshake_keeping_tickets(sock, server_config)
         done.wait(WAIT)
 
-    srv = OneShotServer(action)
+    srv = ServerThread(action)
     outcome: list[object] = []
 
     def blocked(sock: tlskit.TLSSocket) -> None:
@@ -235,7 +235,7 @@ def test_peer_close_notify_ends_a_blocked_sendall_with_an_oserror(
                 answered.set()
         done.wait(WAIT)
 
-    srv = OneShotServer(action)
+    srv = ServerThread(action)
     # Small buffers both ways: the window the server's close_notify may reopen cannot
     # take the rest of a 128 KiB chunk, so the writer stays blocked until the server reads.
     srv.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

@@ -17,51 +17,36 @@ import pytest
 import tlskit
 import tlskit.compat as tc
 
+from ..support.pump import ServerThread
 from .conftest import PKI
 
 LINES = [b"line %d\n" % i for i in range(5000)]
 KINDS = pytest.mark.parametrize("kind", ["ssl", "tlskit", "tlskit.compat"])
 
 
-class LineServer:
+class LineServer(ServerThread):
     """A stdlib ssl server for one connection: sends b"HELLO\\n", reads lines up to
     b"QUIT\\n", then, if it is to ``answer``, (once `release` is set) echoes them all and
-    b"END <n>\\n"."""
+    b"END <n>\\n". `join` re-raises what failed in it."""
 
     def __init__(self, pki: PKI, *, answer: bool = True) -> None:
         self.answer = answer
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(pki.fullchain, pki.key)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
         self.release = threading.Event()
         self.received: list[bytes] = []
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        super().__init__(self._serve)
 
-    def _run(self) -> None:
-        try:
-            raw, _ = self.listener.accept()
-            raw.settimeout(30)
-            with self.ctx.wrap_socket(raw, server_side=True) as sock, \
-                    sock.makefile("rb") as rfile:
-                sock.sendall(b"HELLO\n")
-                while (line := rfile.readline()) not in (b"", b"QUIT\n"):
-                    self.received.append(line)
-                if not self.answer:
-                    return
-                assert self.release.wait(30)
-                sock.sendall(b"".join(self.received) + b"END %d\n" % len(self.received))
-        except BaseException as exc:  # reported by join()
-            self.error = exc
-
-    def join(self) -> None:
-        self.thread.join(30)
-        assert not self.thread.is_alive(), "server thread did not finish"
-        self.listener.close()
-        if self.error is not None:
-            raise self.error
+    def _serve(self, raw: socket.socket) -> None:
+        raw.settimeout(30)
+        with self.ctx.wrap_socket(raw, server_side=True) as sock, sock.makefile("rb") as rfile:
+            sock.sendall(b"HELLO\n")
+            while (line := rfile.readline()) not in (b"", b"QUIT\n"):
+                self.received.append(line)
+            if not self.answer:
+                return
+            assert self.release.wait(30)
+            sock.sendall(b"".join(self.received) + b"END %d\n" % len(self.received))
 
 
 @pytest.fixture

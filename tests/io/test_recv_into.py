@@ -18,9 +18,10 @@ from tlskit.io.blocking import DIRECT_MIN
 
 from ..support.aead_count import count_decrypts
 from ..support.mitm import Endpoint
+from ..support.pump import ServerThread
 from ..support.records import APPDATA
 from .conftest import BulkEchoHandler
-from .helpers import OneShotServer, handshake_raw_server
+from .helpers import handshake_raw_server
 
 
 def read_exactly_into(sock: tlskit.TLSSocket, n: int, size: int = 1 << 16) -> bytes:
@@ -48,7 +49,7 @@ def test_recv_into_a_record_sized_buffer_decrypts_in_place(tls_server_factory,
         assert sock.pending() == 0     # and nothing went through the plaintext buffer
 
 
-def serve(server_config: ServerConfig, script, *, mitm: bool = False) -> OneShotServer:
+def serve(server_config: ServerConfig, script, *, mitm: bool = False) -> ServerThread:
     """A server that, once the client said "go", runs `script`. No session tickets, so
     what the client reads next is exactly what the script sends. With `mitm`, the
     server's connection is an `Endpoint` behind the key-log man-in-the-middle, so the
@@ -59,7 +60,7 @@ def serve(server_config: ServerConfig, script, *, mitm: bool = False) -> OneShot
         conn = handshake_raw_server(sock, server_config, mitm=mitm)
         assert conn.receive_data(sock.recv(1000))[0].data == b"go"  # type: ignore[attr-defined]
         script(sock, conn)
-    return OneShotServer(action)
+    return ServerThread(action)
 
 
 def send_then_drain(sock: socket.socket, conn: tlskit.ServerConnection) -> None:

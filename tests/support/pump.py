@@ -328,6 +328,11 @@ class ServerThread:
         finally:
             self.listener.close()
 
+    @property
+    def error(self) -> BaseException | None:
+        """What the handler raised, for a test that expects the server to fail."""
+        return self.errors[0] if self.errors else None
+
     def join(self, timeout: float = TIMEOUT) -> list[Any]:
         self.thread.join(timeout)
         if self.thread.is_alive():

@@ -43,6 +43,12 @@ def inner(ctype: int, content: bytes, padding: int = 0) -> bytes:
     return content + bytes((ctype,)) + bytes(padding)
 
 
+def chunked(data: bytes, step: int) -> list[bytes]:
+    """``data`` in pieces of ``step`` bytes (the last one shorter); ``[b""]`` for no data,
+    so a receiver is always called at least once."""
+    return [data[i:i + step] for i in range(0, len(data), step)] or [b""]
+
+
 def split_records(data: bytes, *, whole: bool = True) -> list[bytes]:
     """The records in ``data``, header included. With ``whole`` (the default) asserts
     ``data`` is exactly a sequence of records; otherwise a partial tail is dropped."""

@@ -211,6 +211,8 @@ EXTENSIONS = [
     ("alpn", st.lists(alpn_names, min_size=1, max_size=5), ext.encode_alpn, ext.decode_alpn),
     ("record_size_limit", st.integers(64, 0xFFFF), ext.encode_record_size_limit,
      ext.decode_record_size_limit),
+    ("max_fragment_length", st.sampled_from([512, 1024, 2048, 4096]),
+     ext.encode_max_fragment_length, ext.decode_max_fragment_length),
     ("cookie", blob(1, 100), ext.encode_cookie, ext.decode_cookie),
     ("psk_modes", st.lists(u8, min_size=1, max_size=5), ext.encode_psk_modes,
      ext.decode_psk_modes),
@@ -261,6 +263,8 @@ def test_binders_length_matches_the_encoding():
      IllegalParameter),
     (ext.decode_key_share_client, b"\x00\x04\x00\x1d\x00\x00", DecodeError),
     (ext.decode_record_size_limit, b"\x00\x3f", IllegalParameter),
+    (ext.decode_max_fragment_length, b"\x00", IllegalParameter),
+    (ext.decode_max_fragment_length, b"\x05", IllegalParameter),
     (ext.decode_server_name, b"\x00\x0d\x00\x00\x04abcd\x00\x00\x03xyz", IllegalParameter),
     (ext.decode_server_name, b"\x00\x07\x00\x00\x04abc.", IllegalParameter),
     (ext.decode_server_name, b"\x00\x07\x00\x00\x04ab\xffc", IllegalParameter),
@@ -277,7 +281,8 @@ def test_binders_length_matches_the_encoding():
         [(b"a", 0), (b"b", 0)], [bytes(32)]), IllegalParameter),
     (ext.decode_pre_shared_key_client, ext.encode_pre_shared_key_client(
         [(b"a", 0)], [bytes(31)]), DecodeError),
-], ids=["dup-share", "empty-share", "rsl63", "two-hosts", "trailing-dot", "non-ascii",
+], ids=["dup-share", "empty-share", "rsl63", "mfl0", "mfl5", "two-hosts", "trailing-dot",
+        "non-ascii",
         "empty-list", "client-empty-extension", "alpn-empty", "alpn-empty-name", "ocsp-type",
         "empty-cookie", "no-modes", "versions-short", "versions-odd", "psk-counts",
         "short-binder"])

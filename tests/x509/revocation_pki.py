@@ -16,16 +16,19 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tlskit.x509.errors import CertificateVerificationError, Reason, describe
 
 from ..support.ports import reserve_port
 
@@ -608,6 +611,51 @@ def make_lab(directory: Path) -> Lab:
         intermediate,
     )
     return lab
+
+
+@contextlib.contextmanager
+def open_lab(directory: Path) -> Iterator[Lab]:
+    """`make_lab`, closed again (responders and HTTP server stopped) however the block ends."""
+    lab = make_lab(directory)
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+def add_status_leaves(lab: Lab, revoked_at: dt.datetime) -> None:
+    """The three answers the main responder gives: good, revoked (key compromise), unknown."""
+    main = lab.ocsp_url("main")
+    lab.leaf("good", ocsp=main)
+    lab.leaf("revoked", ocsp=main, revoked_at=revoked_at, reason="keyCompromise")
+    lab.leaf("unknown", ocsp=main, in_index=False)
+
+
+def add_foreign_signer(lab: Lab) -> Issued:
+    """An OCSP-signing certificate from an unrelated CA: right EKU, wrong issuer."""
+    foreign_ca = issue(lab.directory, "foreign-ca", CertSpec("Foreign CA", ca=True), None)
+    lab.signers["foreign"] = issue(
+        lab.directory,
+        "foreign-responder",
+        CertSpec("Foreign OCSP Responder", eku=(ExtendedKeyUsageOID.OCSP_SIGNING,)),
+        foreign_ca,
+    )
+    return lab.signers["foreign"]
+
+
+def assert_rejects(
+    check: Callable[[], object], cert: x509.Certificate, reason: Reason, *fragments: str
+) -> str:
+    """`check` must fail for `reason`, blaming `cert` and naming it and each fragment."""
+    with pytest.raises(CertificateVerificationError) as caught:
+        check()
+    message = str(caught.value)
+    assert caught.value.reason is reason
+    assert caught.value.certificate == cert
+    assert describe(cert) in message
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
 
 
 def der(cert: x509.Certificate) -> bytes:

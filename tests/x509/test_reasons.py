@@ -413,6 +413,18 @@ def test_a_name_cryptography_cannot_read_is_malformed_not_a_crash(
     assert report.error is not None and report.error.reason is Reason.malformed
 
 
+def test_a_name_cryptography_cannot_read_is_shown_by_the_trace_not_a_crash(
+        chain: pki.Chain) -> None:
+    """`tlskit connect --trace` renders the server's certificates: their names are read
+    as text whatever they hold (it caught only ValueError, so cryptography 48's KeyError
+    escaped from a hostile server's Certificate)."""
+    from tlskit.cli.trace import cert_info
+    bad = _leaf_with_an_unnamed_string_type(chain, sans=None).cert
+    info = cert_info(bad)
+    assert info["subject"] == info["common_name"] == "(unparseable name)"
+    assert info["issuer"] == chain.inter.cert.subject.rfc4514_string()
+
+
 def test_a_name_cryptography_cannot_read_ends_the_handshake_with_bad_certificate(
         chain: pki.Chain) -> None:
     """Serving it needs no reading of its names; the client refuses it as malformed."""

@@ -10,7 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from tlskit.x509.errors import CertificateVerificationError, Reason, describe
+from tlskit.x509.errors import CertificateVerificationError, Reason
 from tlskit.x509.revocation import RevocationChecker, RevocationStatus
 
 from ..support.ports import refused_port
@@ -20,11 +20,12 @@ from .revocation_pki import (
     Issued,
     Lab,
     Route,
+    assert_rejects,
     build_crl,
     issue,
-    make_lab,
     new_key,
     now,
+    open_lab,
 )
 
 REVOKED_AT = now() - dt.timedelta(days=1)
@@ -79,24 +80,14 @@ class CrlLab:
         return checker.check(self.lab.leaves[name].cert, issuer_cert, at or now())
 
     def fails(self, name: str, reason: Reason, *fragments: str, **kw: object) -> str:
-        with pytest.raises(CertificateVerificationError) as caught:
-            self.check(name, **kw)
-        message = str(caught.value)
-        assert caught.value.reason is reason
-        assert caught.value.certificate == self.lab.leaves[name].cert
-        assert describe(self.lab.leaves[name].cert) in message
-        for fragment in fragments:
-            assert fragment in message, message
-        return message
+        cert = self.lab.leaves[name].cert
+        return assert_rejects(lambda: self.check(name, **kw), cert, reason, *fragments)
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrlLab]:
-    lab = make_lab(Path(tmp_path_factory.mktemp("crl-lab")))
-    try:
+    with open_lab(Path(tmp_path_factory.mktemp("crl-lab"))) as lab:
         yield CrlLab(lab)
-    finally:
-        lab.close()
 
 
 # --------------------------------------------------------------------------- fetched CRLs

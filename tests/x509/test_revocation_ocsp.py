@@ -12,18 +12,21 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from tlskit.x509.errors import CertificateVerificationError, Reason, describe
+from tlskit.x509.errors import Reason, describe
 from tlskit.x509.revocation import RevocationCache, RevocationChecker
 
 from .revocation_pki import (
     CertSpec,
     Lab,
     Route,
+    add_foreign_signer,
+    add_status_leaves,
+    assert_rejects,
     build_ocsp_response,
     forward_to,
     issue,
-    make_lab,
     now,
+    open_lab,
 )
 
 REVOKED_AT = now() - dt.timedelta(hours=3)
@@ -32,25 +35,19 @@ REVOKED_AT = now() - dt.timedelta(hours=3)
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """Responders with different signers and validity; one leaf pointing at each."""
-    lab = make_lab(Path(tmp_path_factory.mktemp("ocsp-lab")))
-    try:
+    with open_lab(Path(tmp_path_factory.mktemp("ocsp-lab"))) as lab:
         _signers(lab)
         _leaves(lab)
         lab.database.write()
         _responders(lab)
         lab.http.routes["/relay"] = Route(handler=forward_to(lab.ocsp_url("main")))
         yield lab
-    finally:
-        lab.close()
 
 
 def _signers(lab: Lab) -> None:
     d, inter = lab.directory, lab.intermediate
     ocsp_eku = (ExtendedKeyUsageOID.OCSP_SIGNING,)
-    foreign_ca = issue(d, "foreign-ca", CertSpec("Foreign CA", ca=True), None)
-    lab.signers["foreign"] = issue(
-        d, "foreign-responder", CertSpec("Foreign OCSP Responder", eku=ocsp_eku), foreign_ca
-    )
+    add_foreign_signer(lab)
     lab.signers["noeku"] = issue(d, "noeku-responder", CertSpec("Plain Server Cert"), inter)
     lab.signers["imposter"] = issue(
         d, "imposter", CertSpec("x", ca=True, subject=inter.cert.subject), None, kind="rsa"
@@ -70,9 +67,7 @@ def _signers(lab: Lab) -> None:
 
 def _leaves(lab: Lab) -> None:
     url = lab.ocsp_url
-    lab.leaf("good", ocsp=url("main"))
-    lab.leaf("revoked", ocsp=url("main"), revoked_at=REVOKED_AT, reason="keyCompromise")
-    lab.leaf("unknown", ocsp=url("main"), in_index=False)
+    add_status_leaves(lab, REVOKED_AT)
     for name in ("issuer", "short", "nonext", "foreign", "noeku", "imposter", "expired"):
         lab.leaf(name, ocsp=url(name))
     lab.leaf("down", ocsp=url("down"))
@@ -112,16 +107,7 @@ def check(
 
 def expect_failure(lab: Lab, name: str, reason: Reason, *fragments: str, **kw: object) -> str:
     """Run a check that must fail; assert the reason and that the message names the cert."""
-    with pytest.raises(CertificateVerificationError) as caught:
-        check(lab, name, **kw)
-    error = caught.value
-    message = str(error)
-    assert error.reason is reason
-    assert error.certificate == lab.leaves[name].cert
-    assert describe(lab.leaves[name].cert) in message
-    for fragment in fragments:
-        assert fragment in message, message
-    return message
+    return assert_rejects(lambda: check(lab, name, **kw), lab.leaves[name].cert, reason, *fragments)
 
 
 # --------------------------------------------------------------------------- answers

@@ -152,3 +152,23 @@ def test_hostile_crl_bytes_only_raise_evidence_error() -> None:
                 revocation._crl_status(crl, FUZZ.LEAF, "fuzzed CRL")
         except EvidenceError:
             pass
+
+
+@pytest.mark.parametrize("cut", [1, 20, 60])
+def test_unreadable_crls_and_ocsp_responses_are_told_in_words(cut: int) -> None:
+    """What cryptography cannot read is reported as what is wrong and where, through
+    `describe_parse_error`, not as its parser's debug text (``ParseError { kind: ...``),
+    which used to reach the revocation notes of a verification error."""
+    fuzz = _fuzz_module()
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(fuzz.ISSUER.subject)
+           .last_update(fuzz.AT - dt.timedelta(hours=1))
+           .next_update(fuzz.AT + dt.timedelta(days=1))
+           .sign(fuzz._CA_KEY, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+    staple = fuzz.seed_corpus()[0]
+    for data, call in ((crl, load_crl), (staple, lambda d: revocation.evaluate_ocsp_response(
+            d, fuzz.LEAF, fuzz.ISSUER, fuzz.AT))):
+        broken = data[:2] + data[2 + cut:]  # the outer length now overruns the rest
+        with pytest.raises(EvidenceError) as info:
+            call(broken)
+        text = str(info.value)
+        assert "not valid DER" in text and "ParseError" not in text, text

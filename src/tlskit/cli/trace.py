@@ -79,19 +79,26 @@ def _names(enum: type, codes: Iterable[int]) -> list[str]:
     return [name_of(enum, c) for c in codes]
 
 
-def _name_str(name: x509.Name) -> str:
+# What reading a hostile certificate's names may raise: ValueError for bad DER, and
+# (cryptography 48) KeyError for a string type it has no name for.
+_NAME_ERRORS = (ValueError, KeyError)
+
+
+def _name_str(cert: x509.Certificate, which: str) -> str:
+    """The certificate's "subject" or "issuer" as text, whatever its bytes hold."""
     try:
+        name: x509.Name = getattr(cert, which)
         return name.rfc4514_string() or "(empty)"
-    except ValueError:
+    except _NAME_ERRORS:
         return "(unparseable name)"
 
 
 def _common_name(cert: x509.Certificate) -> str:
     try:
         cns = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    except ValueError:
+    except _NAME_ERRORS:
         cns = []
-    return str(cns[0].value) if cns else _name_str(cert.subject)
+    return str(cns[0].value) if cns else _name_str(cert, "subject")
 
 
 def _key_description(cert: x509.Certificate) -> str:
@@ -133,8 +140,8 @@ def cert_info(cert: x509.Certificate) -> dict[str, Any]:
     except Exception:
         sig = "unknown"
     return {
-        "subject": _name_str(cert.subject),
-        "issuer": _name_str(cert.issuer),
+        "subject": _name_str(cert, "subject"),
+        "issuer": _name_str(cert, "issuer"),
         "common_name": _common_name(cert),
         "serial": f"0x{cert.serial_number:x}",
         "not_before": _when(cert.not_valid_before_utc),
@@ -237,6 +244,7 @@ def _client_hello_fields(msg: Any) -> dict[str, Any]:
          lambda: None if view.schemes is None else _names(SignatureScheme, view.schemes)),
         ("alpn", lambda: view.alpn),
         ("record_size_limit", lambda: view.record_size_limit),
+        ("max_fragment_length", lambda: view.max_fragment_length),
         ("psk_key_exchange_modes", lambda: None if view.psk_modes is None
          else _names(PskKeyExchangeMode, view.psk_modes)),
     ]

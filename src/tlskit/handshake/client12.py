@@ -45,6 +45,7 @@ from .common import (
     HandshakeState,
     PeerAuth,
     Table,
+    agreed_fragment_length,
     parse_chain,
     public_key_of,
     rule,
@@ -62,7 +63,7 @@ _HT = HandshakeType
 ALLOWED_IN_SH12 = frozenset({
     _E.renegotiation_info, _E.extended_master_secret, _E.ec_point_formats,
     _E.application_layer_protocol_negotiation, _E.server_name, _E.status_request,
-    _E.session_ticket, _E.record_size_limit})
+    _E.session_ticket, _E.record_size_limit, _E.max_fragment_length})
 _HELLO_REQUEST = int(_HT.hello_request)
 CLIENT_HELLO_VERSION = 0x0303  # our ClientHello's legacy_version, always (RFC 8446 4.1.2)
 
@@ -207,6 +208,8 @@ class ClientHandshake12(Handshake12):
             own = cfg.record_size_limit
             self.out.set_record_limits(  # RFC 8449 4: no type byte in 1.2
                 send=min(limit, 1 << 14), receive=None if own is None else min(own, 1 << 14))
+        if _E.max_fragment_length in exts:
+            self.out.set_record_limits(send=agreed_fragment_length(exts, cfg))
         self.suite12 = suite
         self.suite = suite
         self.server_random = sh.random

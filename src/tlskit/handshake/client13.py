@@ -60,6 +60,7 @@ from .common import (
     Output,
     PeerAuth,
     Table,
+    agreed_fragment_length,
     members,
     parse_chain,
     rule,
@@ -244,6 +245,8 @@ class ClientHandshake13(Handshake13):
             exts[_E.early_data] = b""
         if cfg.record_size_limit is not None:
             exts[_E.record_size_limit] = bodies[_E.record_size_limit]
+        if cfg.max_fragment_length is not None:
+            exts[_E.max_fragment_length] = bodies[_E.max_fragment_length]
         if cfg.alpn_protocols:
             exts[_E.application_layer_protocol_negotiation] = bodies[
                 _E.application_layer_protocol_negotiation]
@@ -485,6 +488,8 @@ class ClientHandshake13(Handshake13):
             own = self.config.record_size_limit
             self.out.set_record_limits(  # 8449 4: the limit includes the content type
                 send=min(limit - 1, 1 << 14), receive=None if own is None else own - 1)
+        if _E.max_fragment_length in exts:
+            self.out.set_record_limits(send=agreed_fragment_length(exts, self.config))
         if _E.early_data in exts:
             self._check_early_data_accepted(exts[_E.early_data])
         elif self._early_write_pending:

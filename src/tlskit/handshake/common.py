@@ -54,6 +54,7 @@ from ..events import Event, HandshakeComplete, KeyUpdated
 from ..keyschedule import EarlySecret, finished_verify_data
 from ..session import TicketState
 from ..trace import TraceStep as T
+from ..wire import extensions as ext
 from ..wire import messages as m
 from ..x509.parsed import describe_parse_error, key_of, load_der
 
@@ -606,6 +607,19 @@ def choose_alpn(ours: Sequence[str], offered: list[str] | None) -> str | None:
         from ..errors import NoApplicationProtocol
         raise NoApplicationProtocol(f"no ALPN protocol in common (client: {offered})")
     return chosen
+
+
+def agreed_fragment_length(exts: m.Extensions, config: Any) -> int:
+    """The client's check of the server's max_fragment_length (RFC 6066 4): the length
+    we asked for, echoed; and not beside record_size_limit (RFC 8449 5)."""
+    size = ext.decode_max_fragment_length(exts[ExtensionType.max_fragment_length])
+    if size != config.max_fragment_length:
+        raise IllegalParameter(f"server answered max_fragment_length {size}, but "
+                               f"{config.max_fragment_length} was asked for (RFC 6066 4)")
+    if ExtensionType.record_size_limit in exts:
+        raise IllegalParameter("server sent both max_fragment_length and "
+                               "record_size_limit (RFC 8449 5)")
+    return size
 
 
 def check_extensions(exts: m.Extensions, allowed: frozenset[int], offered: set[int],

@@ -120,6 +120,9 @@ class ClientHelloView(_HelloView[m.ClientHello]):
     alpn = extension[list[str]](_E.application_layer_protocol_negotiation, "decode_alpn")
     server_name = extension[str](_E.server_name, "decode_client_server_name")
     record_size_limit = extension[int](_E.record_size_limit, "decode_record_size_limit")
+    max_fragment_length = extension[int](_E.max_fragment_length,
+                                         "decode_max_fragment_length",
+                                         doc="max_fragment_length (RFC 6066 4), in bytes.")
     cookie = extension[bytes](_E.cookie, "decode_cookie")
     psk_modes = extension[list[int]](_E.psk_key_exchange_modes, "decode_psk_modes")
     psk = extension[tuple[list[tuple[bytes, int]], list[bytes]]](

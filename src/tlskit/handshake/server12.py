@@ -134,6 +134,7 @@ class ServerHandshake12(Handshake12):
         self._cv_messages = b""
         self.session_id = b""          # what our ServerHello carries
         self._peer_record_limit: int | None = None  # the client's record_size_limit
+        self._peer_fragment_length: int | None = None  # its max_fragment_length
         self.client_version = 0x0303   # ClientHello.legacy_version
         self._issue_ticket = False     # the client asked for an RFC 5077 ticket
         # The default os.urandom is drawn through the server pool (same kernel bytes, one
@@ -180,6 +181,7 @@ class ServerHandshake12(Handshake12):
         if offer.point_formats is not None and 0 not in offer.point_formats:
             raise IllegalParameter("the client does not accept uncompressed points")
         self._peer_record_limit = offer.record_size_limit  # checked (RFC 8449 4) now
+        self._peer_fragment_length = offer.max_fragment_length  # and RFC 6066 4
         # RFC 8422 4: without supported_groups a client is taken to support P-256.
         client_groups = offer.groups if offer.groups is not None \
             else [int(NamedGroup.secp256r1)]
@@ -289,16 +291,22 @@ class ServerHandshake12(Handshake12):
                 cfg.get_session_store().put_session(self.session_id, sealed,
                                                     cfg.ticket_lifetime)
 
-    def _record_size_limit(self) -> bytes | None:
+    def _record_size_limit(self) -> tuple[int, bytes] | None:
         """RFC 8449 4: keep our protected records within the client's limit (plaintext
-        bytes in TLS 1.2, whose maximum is 2^14) and answer with our own, so capped."""
+        bytes in TLS 1.2, whose maximum is 2^14) and answer with our own, so capped.
+        Without it, grant the client's max_fragment_length (RFC 6066 4), which covers
+        every record from the ServerHello on. The extension to answer with, if any."""
         peer = self._peer_record_limit
         if peer is None:
-            return None
+            fragment = self._peer_fragment_length
+            if fragment is None:
+                return None
+            self.out.set_record_limits(send=fragment)
+            return _E.max_fragment_length, ext.encode_max_fragment_length(fragment)
         own = self.config.record_size_limit
         own = None if own is None else min(own, 1 << 14)
         self.out.set_record_limits(send=min(peer, 1 << 14), receive=own)
-        return None if own is None else ext.encode_record_size_limit(own)
+        return None if own is None else (_E.record_size_limit, ext.encode_record_size_limit(own))
 
     def _send_abbreviated(self, ch: m.ClientHello, state: TicketState) -> None:
         """RFC 5246 7.3: ServerHello echoing the session ID, then CCS and Finished at once."""
@@ -316,7 +324,7 @@ class ServerHandshake12(Handshake12):
             sh_exts[_E.application_layer_protocol_negotiation] = ext.encode_alpn([self.alpn])
         limit = self._record_size_limit()
         if limit is not None:
-            sh_exts[_E.record_size_limit] = limit
+            sh_exts[limit[0]] = limit[1]
         # RFC 5077 3.1: a resumed ticket is renewed, sealed under the current ticket key
         # (so clients that keep resuming move along the key ring); same session, same age.
         renewed = None
@@ -442,7 +450,7 @@ class ServerHandshake12(Handshake12):
             sh_exts.append(_EMPTY_SESSION_TICKET)
         limit = self._record_size_limit()
         if limit is not None:
-            sh_exts.append(m12.extension_entry(_E.record_size_limit, limit))
+            sh_exts.append(m12.extension_entry(*limit))
         raw = m12.encode_server_hello12(self.server_random, self.session_id, suite.code,
                                         sh_exts)
         self.transcript.start(suite.hash_name)

@@ -602,12 +602,16 @@ class ServerHandshake13(Handshake13):
         if cfg.send_supported_groups:
             exts[_E.supported_groups] = ext.encode_u16_list(cfg._groups)
         peer_limit = offer.record_size_limit
+        fragment = offer.max_fragment_length  # (decoded, so checked, even when ignored)
         if peer_limit is not None:
             own = cfg.record_size_limit
             self.out.set_record_limits(send=min(peer_limit - 1, 1 << 14),
                                        receive=None if own is None else own - 1)
             if own is not None:
                 exts[_E.record_size_limit] = ext.encode_record_size_limit(own)
+        elif fragment is not None:  # RFC 6066 4; beside record_size_limit, ignored (8449 5)
+            self.out.set_record_limits(send=fragment)
+            exts[_E.max_fragment_length] = ext.encode_max_fragment_length(fragment)
         if self.server_name is not None:
             exts[_E.server_name] = b""
         if self.alpn is not None:

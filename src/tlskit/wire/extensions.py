@@ -1,4 +1,4 @@
-"""Typed views of the extension bodies TLS 1.3 needs (RFC 8446 4.2, 6066, 7301, 8449).
+"""Typed views of the extension bodies TLS needs (RFC 8446 4.2, 6066, 7301, 8449).
 
 Each pair of functions turns one extension body into Python values and back. Decoders
 check every length and raise DecodeError; they keep unknown code points.
@@ -217,6 +217,32 @@ def decode_alpn(body: bytes) -> list[str]:
         name = lst.bytes8(1, "ProtocolName")
         out.append(name.decode("latin-1"))
     return out
+
+
+# --- max_fragment_length (RFC 6066 4) ----------------------------------------------
+
+# The code points and the plaintext bytes per record each one asks for.
+MAX_FRAGMENT_LENGTHS = {1: 512, 2: 1024, 3: 2048, 4: 4096}
+
+
+def encode_max_fragment_length(length: int) -> bytes:
+    """The code point for `length` bytes (one of MAX_FRAGMENT_LENGTHS' values)."""
+    for code, size in MAX_FRAGMENT_LENGTHS.items():
+        if size == length:
+            return bytes((code,))
+    raise ValueError(f"max_fragment_length must be one of 512, 1024, 2048, 4096, not {length}")
+
+
+def decode_max_fragment_length(body: bytes) -> int:
+    """The plaintext bytes per record the extension names; RFC 6066 4 makes any other
+    code point illegal_parameter."""
+    if len(body) != 1:
+        raise DecodeError(f"max_fragment_length: {len(body)} bytes, not 1")
+    size = MAX_FRAGMENT_LENGTHS.get(body[0])
+    if size is None:
+        raise IllegalParameter(f"max_fragment_length code {body[0]} is not one of 1..4 "
+                               "(RFC 6066 4)")
+    return size
 
 
 # --- record_size_limit (RFC 8449) ----------------------------------------------------

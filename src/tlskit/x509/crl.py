@@ -30,6 +30,7 @@ from .evidence import (
     _malformed,
     _name,
     _revoked_detail,
+    _unreadable,
     _when,
     _who,
 )
@@ -42,7 +43,7 @@ def load_crl(data: bytes) -> x509.CertificateRevocationList:
             return x509.load_pem_x509_crl(data)
         return x509.load_der_x509_crl(data)
     except _DECODE_ERRORS as exc:
-        raise EvidenceError(f"is not a valid CRL ({exc})") from None
+        raise _unreadable("is not a valid CRL", exc) from None
 
 
 _IGNORABLE_CRL_EXTENSIONS = {
@@ -61,7 +62,7 @@ def _trust_crl(
         crl_issuer = crl.issuer
         usage = _extension(issuer.extensions, x509.KeyUsage)
     except _DECODE_ERRORS as exc:
-        raise EvidenceError(f"cannot be read ({exc})") from None
+        raise _unreadable("cannot be read", exc) from None
     if crl_issuer != issuer.subject:
         raise EvidenceError(f"is issued by '{_name(crl_issuer)}', not by '{_name(issuer.subject)}'")
     if usage is not None and not usage.value.crl_sign:  # type: ignore[attr-defined]
@@ -77,7 +78,7 @@ def _check_crl_signature(crl: x509.CertificateRevocationList, issuer: x509.Certi
     try:
         valid = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
     except _DECODE_ERRORS as exc:
-        raise EvidenceError(f"has a signature that cannot be checked ({exc})") from None
+        raise _unreadable("has a signature that cannot be checked", exc) from None
     if not valid:
         raise EvidenceError(f"has a signature that does not verify with the key of {_who(issuer)}")
 
@@ -164,7 +165,7 @@ def _crl_status(
         entry_extensions = list(entry.extensions)
         revoked_at = entry.revocation_date_utc
     except _DECODE_ERRORS as exc:
-        raise EvidenceError(f"has a malformed entry for this certificate ({exc})") from None
+        raise _unreadable("has a malformed entry for this certificate", exc) from None
     reason: str | None = None
     for ext in entry_extensions:
         if isinstance(ext.value, x509.CRLReason):

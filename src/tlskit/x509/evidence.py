@@ -20,6 +20,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from .errors import CertificateVerificationError, Reason, describe
+from .parsed import describe_parse_error
 
 StatusName = Literal["good", "revoked", "unknown"]
 SourceName = Literal["staple", "ocsp", "crl", "none"]
@@ -98,6 +99,12 @@ def _is_ca(cert: x509.Certificate) -> bool:
     return bool(found and found.value.ca)  # type: ignore[attr-defined]
 
 
+def _unreadable(what: str, exc: BaseException) -> EvidenceError:
+    """Evidence whose bytes cryptography could not read: what, and why in words (not its
+    parser's debug text)."""
+    return EvidenceError(f"{what} ({describe_parse_error(exc)})")
+
+
 @contextmanager
 def _malformed(part: str = "") -> Iterator[None]:
     """Safety net: cryptography parses lazily, so a hostile structure can fail on any field
@@ -108,7 +115,7 @@ def _malformed(part: str = "") -> Iterator[None]:
         yield
     except _DECODE_ERRORS as exc:
         what = f"has malformed {part}" if part else "is malformed"
-        raise EvidenceError(f"{what} ({exc})") from None
+        raise _unreadable(what, exc) from None
 
 
 def _check_this_update(this_update: datetime, at: datetime) -> None:

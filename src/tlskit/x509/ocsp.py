@@ -48,6 +48,7 @@ from .evidence import (
     _name,
     _raise_revoked,
     _revoked_detail,
+    _unreadable,
     _utc,
     _when,
     _who,
@@ -116,7 +117,7 @@ def _verify_signature(
             f"has a signature that does not verify with the key of {signer}"
         ) from None
     except _DECODE_ERRORS as exc:
-        raise EvidenceError(f"has a signature that cannot be checked ({exc})") from None
+        raise _unreadable("has a signature that cannot be checked", exc) from None
 
 
 def _try_verify(
@@ -242,7 +243,7 @@ def _parse_ocsp(der: bytes) -> ocsp.OCSPResponse:
         response = ocsp.load_der_ocsp_response(der)
         status = response.response_status
     except _DECODE_ERRORS as exc:
-        raise EvidenceError(f"is not a valid OCSP response ({exc})") from None
+        raise _unreadable("is not a valid OCSP response", exc) from None
     if status != ocsp.OCSPResponseStatus.SUCCESSFUL:
         raise EvidenceError(f"has response status {status.name.lower()}, not successful")
     return response
@@ -271,7 +272,7 @@ def _matching_single_response(
             if (single.issuer_name_hash, single.issuer_key_hash) == expected:
                 return single
     except _DECODE_ERRORS as exc:
-        raise EvidenceError(f"is not a valid OCSP response ({exc})") from None
+        raise _unreadable("is not a valid OCSP response", exc) from None
     raise EvidenceError(
         f"does not cover this certificate (no response for serial {cert.serial_number:#x} "
         f"issued by '{_name(issuer.subject)}')"
@@ -308,7 +309,7 @@ def _authorised_signer(
     try:
         included = list(response.certificates)
     except _DECODE_ERRORS as exc:
-        raise EvidenceError(f"carries malformed certificates ({exc})") from None
+        raise _unreadable("carries malformed certificates", exc) from None
     candidates = [issuer] if _responder_is(response, issuer) else []
     candidates += [c for c in included if c != issuer and _responder_is(response, c)]
     if not candidates:
@@ -342,7 +343,7 @@ def _check_delegation(responder: x509.Certificate, issuer: x509.Certificate, at:
         eku = _extension(responder.extensions, x509.ExtendedKeyUsage)
         key_usage = _extension(responder.extensions, x509.KeyUsage)
     except _DECODE_ERRORS as exc:
-        raise EvidenceError(f"is signed by {who} with malformed extensions ({exc})") from None
+        raise _unreadable(f"is signed by {who} with malformed extensions", exc) from None
     if eku is None or ExtendedKeyUsageOID.OCSP_SIGNING not in eku.value:  # type: ignore[operator]
         raise EvidenceError(
             f"is signed by {who}, which lacks the id-kp-OCSPSigning extended key usage "
@@ -367,7 +368,7 @@ def _verify_response_signature(response: ocsp.OCSPResponse, signer: x509.Certifi
         oid = response.signature_algorithm_oid
         signature, data = response.signature, response.tbs_response_bytes
     except _DECODE_ERRORS as exc:
-        raise EvidenceError(f"cannot be checked ({exc})") from None
+        raise _unreadable("cannot be checked", exc) from None
     _verify_signature(key, signature, data, oid, digest, _who(signer))
 
 
@@ -433,7 +434,7 @@ def _evidence(
         revoked_at = single.revocation_time_utc
         reason = single.revocation_reason
     except _DECODE_ERRORS as exc:
-        raise EvidenceError(f"has a malformed revocation entry ({exc})") from None
+        raise _unreadable("has a malformed revocation entry", exc) from None
     return OcspEvidence(
         "revoked",
         this_update,
