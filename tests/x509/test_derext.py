@@ -33,16 +33,12 @@ from .analysis import analysis_fields
 
 def _both(cert: x509.Certificate) -> tuple[dict[str, Any], dict[str, Any], bool]:
     """(general analysis, fast analysis, whether the DER reader answered), the fast one
-    computed three times: first decoding, then from the remembered extensions, then from
-    what the readers made of the whole block (`certinfo._EXTENSION_FACTS`)."""
+    computed twice: first decoding, then from the remembered extensions."""
     der = cert.public_bytes(Encoding.DER)
     pieces = split_certificate(der)
     general = analysis_fields(certinfo._analyze(cert, der, pieces, fast=False))
     derext._REMEMBERED.clear()
-    certinfo._EXTENSION_FACTS.clear()
     fast = analysis_fields(certinfo._analyze(cert, der, pieces))
-    certinfo._EXTENSION_FACTS.clear()
-    assert analysis_fields(certinfo._analyze(cert, der, pieces)) == fast
     assert analysis_fields(certinfo._analyze(cert, der, pieces)) == fast
     return general, fast, derext.read_extensions(pieces.extensions) is not None
 
@@ -273,7 +269,6 @@ def test_verdicts_messages_and_alerts_match_the_general_reading(
         fast.append(_verdict(store, issued.cert, host))
         assert fast[-1][0] == reason
     monkeypatch.setattr(derext, "read_extensions", lambda block: None)
-    monkeypatch.setattr(certinfo, "_EXTENSION_FACTS", {})
     assert [_verdict(store, issued.cert, host) for host, _, issued in cases] == fast
 
 

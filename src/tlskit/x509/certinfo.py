@@ -642,71 +642,14 @@ def _analyze(
     except x509.InvalidVersion as exc:
         info.malformed = f"invalid version: {exc}"
         return info
-    block = der.extensions
-    if fast and info.version is x509.Version.v3:
-        facts = _EXTENSION_FACTS.get(block) if block else None
-        if facts is not None:
-            defect = _apply_facts(info, facts)
-            info.malformed = _structure_problem(info, der) or defect or key_problem
-            return info
-        quick = derext.read_extensions(block)
-    else:
-        quick = None
+    quick = derext.read_extensions(der.extensions) if (
+        fast and info.version is x509.Version.v3) else None
     try:
         defect = _read_extensions(info, quick if quick is not None
                                   else _parsed_extensions(cert.extensions))
     except Exception as exc:  # any parser complaint about an extension is "malformed"
         info.malformed = f"an extension cannot be parsed: {describe_parse_error(exc)}"
         return info
-    info.dns_label = _first_dns(info.san)
-    if quick and block and len(block) <= MAX_FACT_BLOCK:
-        _remember_facts(block, quick, info, defect)
     info.malformed = _structure_problem(info, der) or defect or key_problem
+    info.dns_label = _first_dns(info.san)
     return info
-
-
-# What the extension readers make of an Extensions block (the fields below, the defect),
-# by the block's DER: a CA issues many certificates whose extensions are the same bytes
-# (short-lived leaves renewed for one host, a private CA's profile), and for those the
-# reading and the readers are skipped. Filed only for a block `derext` read (a pure
-# function of the bytes, as the readers are of what it reads); never for one with an SCT
-# list, which no other certificate carries. Bounded in number (cleared when full) and in
-# the size of a block filed (at most 4 MiB held) against hostile input; the values are
-# immutable, so sharing them is safe.
-MAX_FACTS = 1024
-MAX_FACT_BLOCK = 4096
-_EXTENSION_FACTS: dict[bytes, tuple[Any, ...]] = {}
-_SCT_LIST = ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS
-
-
-def _facts_of(info: CertInfo, defect: str | None) -> tuple[Any, ...]:
-    """Every field an extension reader sets (or `_read_extensions` does), the first
-    defect, and the label taken from the SAN: what `_apply_facts` restores."""
-    return (info.ca, info.path_len, info.bc_critical, info.key_usage, info.eku,
-            info.eku_critical, info.name_constraints, info.san, info.san_critical,
-            info.dns_names, info.ip_addresses, info.ski, info.aki, info.aki_present,
-            info.aki_names_issuer, info.lint_notes, info.unhandled_critical, info.dns_label,
-            defect)
-
-
-def _apply_facts(info: CertInfo, facts: tuple[Any, ...]) -> str | None:
-    """Set on a fresh ``info`` what reading the same extensions set; the defect."""
-    (info.ca, info.path_len, info.bc_critical, info.key_usage, info.eku,
-     info.eku_critical, info.name_constraints, info.san, info.san_critical,
-     info.dns_names, info.ip_addresses, info.ski, info.aki, info.aki_present,
-     info.aki_names_issuer, info.lint_notes, info.unhandled_critical, info.dns_label,
-     defect) = facts
-    return defect  # type: ignore[no-any-return]
-
-
-def _remember_facts(
-    block: bytes, read: list[derext.Extension], info: CertInfo, defect: str | None
-) -> None:
-    """File what ``read`` (the block's reading by `derext`) set on ``info``, which was
-    fresh before the readers ran (see `_EXTENSION_FACTS`)."""
-    for oid, _, _ in read:
-        if oid is _SCT_LIST:
-            return
-    if len(_EXTENSION_FACTS) >= MAX_FACTS:
-        _EXTENSION_FACTS.clear()
-    _EXTENSION_FACTS[block] = _facts_of(info, defect)
