@@ -56,7 +56,7 @@ from ..session import TicketState
 from ..trace import TraceStep as T
 from ..wire import extensions as ext
 from ..wire import messages as m
-from ..x509.parsed import describe_parse_error, key_of, load_der
+from ..x509.parsed import describe_parse_error, load_der
 
 # RFC 8446 4.4.3: the CertificateVerify signature covers 64 spaces, a context string,
 # a zero byte and the transcript hash.
@@ -112,11 +112,9 @@ def parse_chain(blobs: list[bytes], whose: str) -> list[x509.Certificate]:
 
 
 def public_key_of(cert: x509.Certificate) -> Any:
-    """The certificate's key (the very object the verifier's analysis loaded, see
-    `tlskit.x509.parsed.key_of`); a key type cryptography cannot use is
-    unsupported_certificate."""
+    """The certificate's key; a key type cryptography cannot use is unsupported_certificate."""
     try:
-        return key_of(cert)
+        return cert.public_key()
     except Exception as exc:  # UnsupportedAlgorithm, ValueError, ...
         raise UnsupportedCertificate(f"certificate key cannot be used: {exc}") from exc
 

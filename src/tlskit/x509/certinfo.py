@@ -39,7 +39,7 @@ from .der import (
     split_certificate,
 )
 from .errors import describe
-from .parsed import der_of, describe_parse_error, public_key
+from .parsed import der_of, describe_parse_error
 
 if TYPE_CHECKING:
     from .checks import Outcome
@@ -608,7 +608,7 @@ def _analyze(
     key: CertificatePublicKeyTypes | None = None
     key_desc, weak_key, key_problem = "unknown key", None, None
     try:
-        key = public_key(cert, der.spki)
+        key = cert.public_key()
         key_desc, weak_key = _key_description(key, der.spki)
     except UnsupportedAlgorithm:
         weak_key = "the public key algorithm is not supported"

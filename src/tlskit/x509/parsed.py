@@ -12,7 +12,6 @@ so concurrent handshakes at worst parse or encode once more).
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -38,42 +37,6 @@ def load_der(der: bytes) -> x509.Certificate:
         _BY_DER[der] = cert
         _DER_BY_ID[id(cert)] = (cert, der)
     return cert
-
-
-# Public keys by the SubjectPublicKeyInfo DER they were loaded from: a certificate renewed
-# with the same key (or any two with one key) gets the key object loaded for the first,
-# whose point is validated (EC) and whose Montgomery context is built (RSA) already. Keys
-# are immutable and shared safely; both maps are bounded and cleared when full.
-_KEY_BY_SPKI: dict[bytes, Any] = {}
-# id -> (certificate, its key as `public_key` gave it): what `key_of` answers, so the
-# handshake verifies CertificateVerify with the very key object the analysis used.
-_KEY_BY_ID: dict[int, tuple[x509.Certificate, Any]] = {}
-
-
-def public_key(cert: x509.Certificate, spki: bytes) -> Any:
-    """``cert.public_key()``, where ``spki`` is the certificate's SubjectPublicKeyInfo
-    DER: the key loaded before from these very bytes when there is one (a key depends on
-    nothing else), else loaded now (raising what cryptography raises). Either way it is
-    what `key_of` gives for ``cert`` from now on."""
-    key = _KEY_BY_SPKI.get(spki)
-    if key is None:
-        key = cert.public_key()
-        if len(_KEY_BY_SPKI) >= MAX_ENTRIES:
-            _KEY_BY_SPKI.clear()
-        _KEY_BY_SPKI[spki] = key
-    if len(_KEY_BY_ID) >= MAX_ENTRIES:
-        _KEY_BY_ID.clear()
-    _KEY_BY_ID[id(cert)] = (cert, key)
-    return key
-
-
-def key_of(cert: x509.Certificate) -> Any:
-    """The key `public_key` gave for this very certificate object, else
-    ``cert.public_key()`` (raising what cryptography raises)."""
-    entry = _KEY_BY_ID.get(id(cert))
-    if entry is not None and entry[0] is cert:
-        return entry[1]
-    return cert.public_key()
 
 
 def der_of(cert: x509.Certificate) -> bytes:
