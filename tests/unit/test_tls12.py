@@ -59,6 +59,72 @@ def test_client_certificate_in_tls12(ca: LocalCA, issued: dict[str, Any]) -> Non
     assert completed(s_events).peer_certificates[0] == alice.certificate
 
 
+@pytest.mark.parametrize("key_type", ["ec256", "rsa2048"])
+def test_client_certificate_verify_covers_every_message(ca: LocalCA, issued: dict[str, Any],
+                                                        key_type: str) -> None:
+    """A TLS 1.2 client with a certificate keeps every handshake message from its
+    ClientHello on: its CertificateVerify signs them all and the server checks it."""
+    alice = ca.issue_client("alice", key_type=key_type)
+    i = issued["ec256"]
+    server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key,
+                                           client_auth="required",
+                                           client_trust_anchors=[ca.root]))
+    client = ClientConnection(ClientConfig(
+        trust_anchors=[ca.root], versions=["TLSv1.2"],
+        certificate=CertifiedKey(alice.chain, alice.private_key)), "localhost")
+    c_events, s_events = exchange(client, server)
+    assert completed(s_events).peer_certificates[0] == alice.certificate
+    assert completed(c_events).version == "TLSv1.2"
+
+
+@pytest.mark.parametrize("policy", ["optional", "required"])
+def test_client_without_certificate_answers_a_request(ca: LocalCA, issued: dict[str, Any],
+                                                      policy: str) -> None:
+    """A client with no certificate (which keeps no messages: it never signs) answers a
+    CertificateRequest with an empty Certificate and no CertificateVerify: accepted when
+    the server's policy is optional, handshake_failure when required."""
+    i = issued["ec256"]
+    server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key,
+                                           client_auth=policy,  # type: ignore[arg-type]
+                                           client_trust_anchors=[ca.root]))
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=["TLSv1.2"]),
+                              "localhost")
+    if policy == "optional":
+        _, s_events = exchange(client, server)
+        assert completed(s_events).peer_certificates == []
+        return
+    with pytest.raises(TLSError) as err:
+        exchange(client, server)
+    assert err.value.alert == AlertDescription.handshake_failure
+
+
+def test_server_flight_is_one_record_per_message(ca: LocalCA, issued: dict[str, Any]) -> None:
+    """The server writes ServerHello, Certificate, ServerKeyExchange and ServerHelloDone
+    in a record each (scanners read them record by record), and CCS then its Finished
+    after the client's flight; each record holds exactly one whole message."""
+    i = issued["ec256"]
+    server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key))
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=["TLSv1.2"]),
+                              "localhost")
+    server.receive_data(client.data_to_send())
+    flight = server.data_to_send()
+    kinds = []
+    pos = 0
+    while pos < len(flight):
+        ctype, length = flight[pos], int.from_bytes(flight[pos + 3:pos + 5], "big")
+        body = flight[pos + 5:pos + 5 + length]
+        assert ctype == 22 and int.from_bytes(body[1:4], "big") == length - 4
+        kinds.append(body[0])
+        pos += 5 + length
+    assert kinds == [2, 11, 12, 14]
+    client.receive_data(flight)
+    server.receive_data(client.data_to_send())
+    last = server.data_to_send()
+    assert last[0] == 20 and last[5:6] == b"\x01" and last[6] == 22  # CCS, then Finished
+    assert len(last) == 6 + 5 + 8 + 16 + 16  # the Finished alone: nonce, 16 bytes, tag
+    assert completed(client.receive_data(last)).version == "TLSv1.2"
+
+
 def test_downgrade_sentinel_aborts_a_tls13_client(ca: LocalCA, issued: dict[str, Any]) -> None:
     """RFC 8446 4.1.3: an attacker forcing TLS 1.2 on two 1.3-capable peers is caught."""
     i = issued["ec256"]

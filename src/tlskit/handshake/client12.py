@@ -156,6 +156,11 @@ class ClientHandshake12(Handshake12):
         self._hello_requests = 0
         self._server_rsa_key: Any = None  # RSA key transport: where the premaster goes
 
+    def keeps_messages(self, config: Any) -> bool:
+        """Only a client with a certificate to offer ever signs a CertificateVerify (one
+        without answers a CertificateRequest with an empty Certificate alone)."""
+        return config.certificate is not None
+
     @property
     def verification_error(self) -> TLSError | None:
         return self.auth.verification_error
@@ -215,7 +220,8 @@ class ClientHandshake12(Handshake12):
         self.server_random = sh.random
         self.transcript.start(suite.hash_name)
         self.transcript.update(raw)
-        self.messages += raw
+        if self._keep:
+            self.messages += raw
         self._stapling = _E.status_request in exts
         self._ticket_announced = _E.session_ticket in exts
         self.session_id = sh.session_id

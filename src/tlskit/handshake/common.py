@@ -295,8 +295,9 @@ class Handshake:
     CONNECTED: ClassVar[Any] = None
     not_in_transcript: ClassVar[frozenset[int]] = frozenset()
     # The message types `before_transcript` acts on (None: every type). A subclass that
-    # overrides the hook names them here, so the others are spared the call.
-    hooked_types: ClassVar[frozenset[int] | None] = None
+    # overrides the hook names them here, so the others are spared the call (an instance
+    # may narrow it: a TLS 1.2 side that keeps no messages hooks none).
+    hooked_types: frozenset[int] | None = None
     # The body decoder of each message type, called by `_received` without going
     # through `decode_message` (which handles the types not listed).
     decoders: ClassVar[Mapping[int, Callable[[memoryview], Any]]] = {}
