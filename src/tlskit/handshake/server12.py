@@ -454,18 +454,16 @@ class ServerHandshake12(Handshake12):
         raw = m12.encode_server_hello12(self.server_random, self.session_id, suite.code,
                                         sh_exts)
         self.transcript.start(suite.hash_name)
-        # One record per message (flush after each), as OpenSSL, BoringSSL and GnuTLS write
-        # this flight: scanners that read it record by record (sslscan) stall on one record
-        # holding them all.
-        self.send(raw)
-        self.flush()
+        # One record per message, as OpenSSL, BoringSSL and GnuTLS write this flight:
+        # scanners that read it record by record (sslscan) stall on one record holding
+        # them all.
+        self.send_record(raw)
         traced = cfg.tracer is not None  # (message objects cost: built only when traced)
         if traced:
             self.trace(T.SERVER_HELLO, message=m.ServerHello.decode(memoryview(raw)[4:]),
                        raw=raw, version="TLSv1.2", cipher_suite=suite.name)
         raw = ck._certificate12 or _encode_certificate12(ck)  # the same for every client
-        self.send(raw)
-        self.flush()
+        self.send_record(raw)
         if traced:
             self.trace(T.CERTIFICATE, message=m12.Certificate12(list(ck.cert_der)), raw=raw,
                        chain=ck.chain)
@@ -475,16 +473,14 @@ class ServerHandshake12(Handshake12):
             self.flush()
         if not self.rsa_kx:  # RFC 5246 7.4.3: no ServerKeyExchange for RSA key transport
             self._send_server_key_exchange(ck)
-            self.flush()
         if cfg.client_auth != "none":
             self._send_traced(T.CERTIFICATE_REQUEST, m12.CertificateRequest12(
                 b"\x01\x40", self._client_schemes(), []))  # rsa_sign, ecdsa_sign
             self.flush()
-        self.send(m12.SERVER_HELLO_DONE)
+        self.send_record(m12.SERVER_HELLO_DONE)
         if traced:
             self.trace(T.SERVER_HELLO_DONE, message=m12.ServerHelloDone(),
                        raw=m12.SERVER_HELLO_DONE)
-        self.flush()
 
     def _send_server_key_exchange(self, ck: CertifiedKey) -> None:
         """RFC 8422 5.4: our ephemeral ECDHE share, signed with the certificate's key; the
@@ -496,7 +492,7 @@ class ServerHandshake12(Handshake12):
         signature = crypto.sign(ck.private_key, scheme,
                                 self.client_random + self.server_random + params)
         raw = m12.encode_ske(params, scheme, signature)
-        self.send(raw)
+        self.send_record(raw)
         if self.config.tracer is not None:
             self.trace(T.SERVER_KEY_EXCHANGE,
                        message=m12.ServerKeyExchangeECDHE(group, share.public, scheme, signature),
@@ -580,8 +576,7 @@ class ServerHandshake12(Handshake12):
         s_key, s_iv = self._server_keys
         self.install_write12(s_key, s_iv)
         verify_data = self.finished_data(False, self.transcript.digest())
-        self.send(m12.encode_finished12(verify_data))
-        self.flush()
+        self.send_record(m12.encode_finished12(verify_data))
         if traced:
             self.trace(T.SERVER_FINISHED, message=m.Finished(verify_data),
                        verify_data=verify_data)
