@@ -4,6 +4,7 @@ same suites against OpenSSL and Python's ssl are in tests/interop/test_tls12.py.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from tlskit import (
     DataReceived,
     ServerConfig,
     ServerConnection,
+    SessionTicketReceived,
     TLSError,
 )
 from tlskit.ca import LocalCA
@@ -123,6 +125,41 @@ def test_server_flight_is_one_record_per_message(ca: LocalCA, issued: dict[str, 
     assert last[0] == 20 and last[5:6] == b"\x01" and last[6] == 22  # CCS, then Finished
     assert len(last) == 6 + 5 + 8 + 16 + 16  # the Finished alone: nonce, 16 bytes, tag
     assert completed(client.receive_data(last)).version == "TLSv1.2"
+
+
+def test_every_field_of_the_events_a_full_handshake_leaves(ca: LocalCA,
+                                                            issued: dict[str, Any]) -> None:
+    """Each field of both HandshakeComplete events and of the client's TLS 1.2 Session
+    (session ID only: no ticket was asked for) holds what was negotiated."""
+    i = issued["ec256"]
+    config = ServerConfig(certificate_chain=i.chain, private_key=i.private_key,
+                          alpn_protocols=["h2"])
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=["TLSv1.2"],
+                                           alpn_protocols=["h2", "http/1.1"]), "localhost")
+    c_events, s_events = exchange(client, ServerConnection(config))
+    for done, peer in ((completed(c_events), list(i.chain)), (completed(s_events), [])):
+        assert (done.version, done.cipher_suite.name, done.group.name if done.group else None,
+                done.signature_scheme.name if done.signature_scheme else None,
+                done.alpn_protocol, done.peer_certificates, done.resumed, done.server_name,
+                done.ocsp_response, done.early_data_accepted) == (
+            "TLSv1.2", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "x25519",
+            "ecdsa_secp256r1_sha256", "h2", peer, False, "localhost", None, False)
+    tickets = [e for e in c_events if isinstance(e, SessionTicketReceived)]
+    assert len(tickets) == 1 and tickets[0].ticket == b""
+    session = tickets[0].session
+    assert session is not None and tickets[0].lifetime == session.lifetime == 7200
+    assert (session.ticket, len(session.psk), session.suite.name, session.age_add,
+            session.server_name, session.alpn_protocol, session.peer_certificates,
+            session.group, session.authenticated, session.hostname_checked,
+            session.ocsp_response, session.max_early_data, session.tls12,
+            len(session.session_id)) == (
+        b"", 48, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", 0, "localhost", "h2",
+        list(i.chain), "x25519", True, True, None, 0, True, 32)
+    assert abs(session.received_at - time.time()) < 60
+    resumed = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=["TLSv1.2"],
+                                            alpn_protocols=["h2"]), "localhost",
+                               session=session)
+    assert completed(exchange(resumed, ServerConnection(config))[0]).resumed
 
 
 def test_downgrade_sentinel_aborts_a_tls13_client(ca: LocalCA, issued: dict[str, Any]) -> None:

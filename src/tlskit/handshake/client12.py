@@ -446,15 +446,23 @@ class ClientHandshake12(Handshake12):
         if self.auth.verification_error is not None or not self.auth.authenticated:
             return
         assert self.suite12 is not None
-        session = Session(
-            ticket=ticket, psk=self.master_secret, suite=self.suite12, age_add=0,
-            lifetime=min(hint or DEFAULT_SESSION_LIFETIME, MAX_TICKET_LIFETIME),
-            received_at=old.received_at if old is not None else cfg.clock(),
-            server_name=self.server_name, alpn_protocol=self.alpn,
-            peer_certificates=list(self.auth.chain),
-            group=self.group.name if self.group else None, authenticated=True,
-            hostname_checked=cfg.check_hostname, ocsp_response=self.auth.ocsp_response,
-            tls12=True, session_id=b"" if ticket else self.session_id)
+        session = Session(  # by position: sixteen keywords cost more than the rest
+            ticket,
+            self.master_secret,  # psk
+            self.suite12,  # suite
+            0,  # age_add
+            min(hint or DEFAULT_SESSION_LIFETIME, MAX_TICKET_LIFETIME),  # lifetime
+            old.received_at if old is not None else cfg.clock(),  # received_at
+            self.server_name,
+            self.alpn,  # alpn_protocol
+            list(self.auth.chain),  # peer_certificates
+            self.group.name if self.group else None,  # group
+            True,  # authenticated
+            cfg.check_hostname,  # hostname_checked
+            self.auth.ocsp_response,
+            0,  # max_early_data
+            True,  # tls12
+            b"" if ticket else self.session_id)  # session_id
         if cfg.session_cache is not None:
             cfg.session_cache.put(session)
         self.out.emit(SessionTicketReceived(session.lifetime, ticket, session))

@@ -504,13 +504,17 @@ class Handshake:
             group = group_of(group)
         if scheme is not None and type(scheme) is not SignatureScheme:
             scheme = scheme_of(scheme)
-        return HandshakeComplete(
-            version="TLSv1.3" if self.protocol is _TLS13 else "TLSv1.2",
-            cipher_suite=suite_of(self.suite.code), group=group,
-            signature_scheme=scheme,
-            alpn_protocol=alpn, peer_certificates=list(auth.chain), resumed=resumed,
-            server_name=server_name, ocsp_response=auth.ocsp_response,
-            early_data_accepted=early_data_accepted)
+        return HandshakeComplete(  # by position: ten keywords cost more than the rest
+            "TLSv1.3" if self.protocol is _TLS13 else "TLSv1.2",  # version
+            suite_of(self.suite.code),  # cipher_suite
+            group,
+            scheme,  # signature_scheme
+            alpn,  # alpn_protocol
+            list(auth.chain),  # peer_certificates
+            resumed,
+            server_name,
+            auth.ocsp_response,
+            early_data_accepted)
 
 
 # -- helpers both versions use (composition, not inheritance) ------------------------------
