@@ -162,6 +162,22 @@ def test_every_field_of_the_events_a_full_handshake_leaves(ca: LocalCA,
     assert completed(exchange(resumed, ServerConnection(config))[0]).resumed
 
 
+def test_handshake_objects_stay_in_the_shared_key_layout(ca: LocalCA,
+                                                          issued: dict[str, Any]) -> None:
+    """The TLS 1.2 handshake keeps its own attributes in slots: each side's __dict__ stays
+    under the 30 keys CPython keeps in its shared-key layout (past that, building one
+    costs about four times as much), through a whole handshake."""
+    i = issued["ec256"]
+    server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key))
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=["TLSv1.2"]),
+                              "localhost")
+    exchange(client, server)
+    for conn in (client, server):
+        hs = conn._hs
+        assert hs.protocol.name == "TLSv1_2" and hs.state is hs.CONNECTED
+        assert len(vars(hs)) < 30, sorted(vars(hs))
+
+
 def test_downgrade_sentinel_aborts_a_tls13_client(ca: LocalCA, issued: dict[str, Any]) -> None:
     """RFC 8446 4.1.3: an attacker forcing TLS 1.2 on two 1.3-capable peers is caught."""
     i = issued["ec256"]

@@ -145,6 +145,10 @@ class ClientHandshake12(Handshake12):
     STATES = State
     TABLE = TABLE
     CCS_NEXT = CCS_NEXT
+    __slots__ = ("_client_keys", "_client_public", "_hello_requests", "_server_rsa_key",
+                 "_stapling", "_ticket", "_ticket_announced", "alpn", "auth", "cert_request",
+                 "group", "offered", "offered_session_id", "premaster", "session",
+                 "session_id")  # (see Handshake12)
 
     def __init__(self, handover: Handover12) -> None:
         super().__init__(handover, _S.WAIT_SERVER_HELLO)

@@ -79,6 +79,12 @@ class Handshake12(Handshake):
     protocol = PV.TLSv1_2
     not_in_transcript = frozenset({_HT.hello_request})
     decoders = BODY_DECODERS12
+    # Slots for what the TLS 1.2 classes add to `Handshake`'s attributes (also in each
+    # subclass): CPython 3.11 keeps at most 30 attributes of an object in its fast
+    # shared-key layout, and a handshake object with all of them in its __dict__ (about
+    # 40) costs about four times as much to build.
+    __slots__ = ("_keep", "_master_prf", "ems", "master_secret", "messages", "pending_read",
+                 "resumed", "server_name", "server_random", "suite12")
 
     def __init__(self, handover: Handover12, state: Any) -> None:
         super().__init__(handover.config, handover.out, handover.transcript, state)
