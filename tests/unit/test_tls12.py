@@ -162,20 +162,24 @@ def test_every_field_of_the_events_a_full_handshake_leaves(ca: LocalCA,
     assert completed(exchange(resumed, ServerConnection(config))[0]).resumed
 
 
-def test_handshake_objects_stay_in_the_shared_key_layout(ca: LocalCA,
-                                                          issued: dict[str, Any]) -> None:
-    """The TLS 1.2 handshake keeps its own attributes in slots: each side's __dict__ stays
-    under the 30 keys CPython keeps in its shared-key layout (past that, building one
-    costs about four times as much), through a whole handshake."""
+@pytest.mark.parametrize("version", ["TLSv1.2", "TLSv1.3"])
+def test_handshake_objects_stay_in_the_shared_key_layout(ca: LocalCA, issued: dict[str, Any],
+                                                          version: str) -> None:
+    """The handshakes keep their own attributes in slots: each side's __dict__ stays under
+    the 30 keys CPython keeps in its shared-key layout (past that, building one costs about
+    four times as much), through a whole handshake, and so does the TLS 1.3 handshake a
+    TLS 1.2 one took over from."""
     i = issued["ec256"]
     server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key))
-    client = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=["TLSv1.2"]),
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=[version]),
                               "localhost")
+    first = (client._hs, server._hs)
     exchange(client, server)
-    for conn in (client, server):
+    for conn, hs13 in zip((client, server), first, strict=True):
         hs = conn._hs
-        assert hs.protocol.name == "TLSv1_2" and hs.state is hs.CONNECTED
+        assert hs.version == version and hs.state is hs.CONNECTED
         assert len(vars(hs)) < 30, sorted(vars(hs))
+        assert len(vars(hs13)) < 30, sorted(vars(hs13))
 
 
 def test_downgrade_sentinel_aborts_a_tls13_client(ca: LocalCA, issued: dict[str, Any]) -> None:

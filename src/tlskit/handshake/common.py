@@ -648,6 +648,12 @@ class Handshake13(Handshake):
     not_in_transcript = _NOT_IN_TRANSCRIPT
     hooked_types = frozenset({HandshakeType.client_hello})
     decoders = m.BODY_DECODERS
+    # Slots for what the TLS 1.3 classes add to `Handshake`'s attributes (also in each
+    # subclass): CPython 3.11 keeps at most 30 attributes of an object in its fast
+    # shared-key layout, and a handshake object with all of them in its __dict__ (up to
+    # about 50) costs about four times as much to build.
+    __slots__ = ("_last_update_answered", "before_hello", "ccs_seen", "client_ap",
+                 "exporter_master", "final_transcript", "resumption_master")
 
     def __init__(self, config: Any, out: Output, state: Any) -> None:
         super().__init__(config, out, Transcript(), state)
