@@ -182,6 +182,30 @@ def test_handshake_objects_stay_in_the_shared_key_layout(ca: LocalCA, issued: di
         assert len(vars(hs13)) < 30, sorted(vars(hs13))
 
 
+@pytest.mark.parametrize("version", ["TLSv1.2", "TLSv1.3"])
+def test_a_whole_message_in_its_own_record_is_held_to_the_limit(
+        ca: LocalCA, issued: dict[str, Any], version: str) -> None:
+    """max_handshake_message also bounds a message that fills its record exactly (the
+    usual record, taken without reassembly): a ClientHello one byte over a server's
+    limit is decode_error, one within it is answered."""
+    i = issued["ec256"]
+    hello = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=[version]),
+                             "localhost").data_to_send()
+    size = len(hello) - 5 - 4  # the body of the one ClientHello in the one record
+    assert int.from_bytes(hello[3:5], "big") == size + 4
+    for limit, ok in ((size, True), (size - 1, False)):
+        server = ServerConnection(ServerConfig(certificate_chain=i.chain,
+                                               private_key=i.private_key,
+                                               max_handshake_message=limit))
+        if ok:
+            server.receive_data(hello)
+            assert server.data_to_send()[5] == 2  # a ServerHello
+            continue
+        with pytest.raises(TLSError) as err:
+            server.receive_data(hello)
+        assert err.value.alert == AlertDescription.decode_error
+
+
 def test_downgrade_sentinel_aborts_a_tls13_client(ca: LocalCA, issued: dict[str, Any]) -> None:
     """RFC 8446 4.1.3: an attacker forcing TLS 1.2 on two 1.3-capable peers is caught."""
     i = issued["ec256"]

@@ -368,6 +368,14 @@ class Handshake:
         message being handled, which `require_message_boundary` sees as the
         reassembly buffer's bytes were seen."""
         buf = self._buf
+        n = len(payload)
+        if (not buf and type(payload) is bytes and n >= 4
+                and (payload[1] << 16) | (payload[2] << 8) | payload[3] == n - 4
+                and n - 4 <= self.config.max_handshake_message):
+            # The usual record: one whole message and nothing else (nothing buffered, so
+            # nothing unread around it and no partial message before or after).
+            self._received(payload)
+            return
         if buf or type(payload) is not bytes:
             buf += payload
             data = bytes(buf)
