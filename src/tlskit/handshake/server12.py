@@ -128,9 +128,9 @@ class ServerHandshake12(Handshake12):
     TABLE = TABLE
     CCS_NEXT = CCS_NEXT
     __slots__ = ("_client_keys", "_cv_messages", "_issue_ticket", "_offer_names",
-                 "_peer_record_limit", "_renegotiation_hellos", "_rng", "_server_keys", "_share",
-                 "_spare", "_view", "alpn", "auth", "certified", "client_version", "group",
-                 "scheme", "session_id")  # (see Handshake12)
+                 "_peer_fragment_length", "_peer_record_limit", "_renegotiation_hellos", "_rng",
+                 "_server_keys", "_share", "_spare", "_view", "alpn", "auth", "certified",
+                 "client_version", "group", "scheme", "session_id")  # (see Handshake12)
 
     def __init__(self, handover: Handover12) -> None:
         super().__init__(handover, _S.WAIT_CLIENT_HELLO)
