@@ -22,7 +22,15 @@ from __future__ import annotations
 from typing import Any
 
 from .. import crypto
-from ..enums import AlertDescription, ExtensionType, HandshakeType, NamedGroup, SignatureScheme
+from ..enums import (
+    AlertDescription,
+    ExtensionType,
+    HandshakeType,
+    NamedGroup,
+    SignatureScheme,
+    group_of,
+    scheme_of,
+)
 from ..errors import (
     DecodeError,
     HandshakeFailure,
@@ -46,6 +54,7 @@ from .common import (
     PeerAuth,
     Table,
     agreed_fragment_length,
+    members,
     parse_chain,
     public_key_of,
     rule,
@@ -58,8 +67,8 @@ from .common12 import (
     key_transport_problem,
 )
 
-_E = ExtensionType
-_HT = HandshakeType
+_E = members(ExtensionType)  # (plain attribute reads: see `members`)
+_HT = members(HandshakeType)
 ALLOWED_IN_SH12 = frozenset({
     _E.renegotiation_info, _E.extended_master_secret, _E.ec_point_formats,
     _E.application_layer_protocol_negotiation, _E.server_name, _E.status_request,
@@ -87,7 +96,7 @@ class State(HandshakeState):
     CONNECTED = "connected"
 
 
-_S = State
+_S = members(State)  # (plain attribute reads: see `members`)
 _AFTER_DONE = (_S.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC, _S.WAIT_CHANGE_CIPHER_SPEC)
 TABLE: Table = {
     _S.WAIT_SERVER_HELLO: {_HT.server_hello: rule(
@@ -136,9 +145,13 @@ class ClientHandshake12(Handshake12):
     STATES = State
     TABLE = TABLE
     CCS_NEXT = CCS_NEXT
+    __slots__ = ("_client_keys", "_client_public", "_hello_requests", "_server_rsa_key",
+                 "_stapling", "_ticket", "_ticket_announced", "alpn", "auth", "cert_request",
+                 "group", "offered", "offered_session_id", "premaster", "session",
+                 "session_id")  # (see Handshake12)
 
     def __init__(self, handover: Handover12) -> None:
-        super().__init__(handover, State.WAIT_SERVER_HELLO)
+        super().__init__(handover, _S.WAIT_SERVER_HELLO)
         self.offered = handover.offered
         self.auth = PeerAuth()
         self.group: NamedGroup | None = None
@@ -155,6 +168,11 @@ class ClientHandshake12(Handshake12):
         self._client_public = b""
         self._hello_requests = 0
         self._server_rsa_key: Any = None  # RSA key transport: where the premaster goes
+
+    def keeps_messages(self, config: Any) -> bool:
+        """Only a client with a certificate to offer ever signs a CertificateVerify (one
+        without answers a CertificateRequest with an empty Certificate alone)."""
+        return config.certificate is not None
 
     @property
     def verification_error(self) -> TLSError | None:
@@ -215,7 +233,8 @@ class ClientHandshake12(Handshake12):
         self.server_random = sh.random
         self.transcript.start(suite.hash_name)
         self.transcript.update(raw)
-        self.messages += raw
+        if self._keep:
+            self.messages += raw
         self._stapling = _E.status_request in exts
         self._ticket_announced = _E.session_ticket in exts
         self.session_id = sh.session_id
@@ -224,7 +243,7 @@ class ClientHandshake12(Handshake12):
                        cipher_suite=suite.name)
         if resuming:
             return self._resume(suite)
-        return State.WAIT_CERTIFICATE
+        return _S.WAIT_CERTIFICATE
 
     def _resume(self, suite: crypto.Suite12) -> State:
         """RFC 5246 7.3: the session's master secret, new randoms, new keys."""
@@ -243,8 +262,8 @@ class ClientHandshake12(Handshake12):
         self._client_keys = (c_key, c_iv)
         self.pending_read = (s_key, s_iv)
         if self._ticket_announced:
-            return State.RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC
-        return State.RESUMED_WAIT_CHANGE_CIPHER_SPEC
+            return _S.RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC
+        return _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC
 
     def on_resumed_finished(self, fin: m.Finished, raw: bytes) -> State:
         self.check_finished12(fin, is_client=False)
@@ -259,7 +278,7 @@ class ClientHandshake12(Handshake12):
             self.auth, group=None, scheme=None, alpn=self.alpn, resumed=True,
             server_name=self.server_name))
         self._remember_session()
-        return State.CONNECTED
+        return _S.CONNECTED
 
     def on_certificate(self, cert: m12.Certificate12, raw: bytes) -> State:
         if not cert.certificates:
@@ -268,20 +287,20 @@ class ClientHandshake12(Handshake12):
         if self.config.tracer is not None:
             self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=self.auth.chain)
         if not self.rsa_kx:
-            return (State.WAIT_CERTIFICATE_STATUS if self._stapling
-                    else State.WAIT_SERVER_KEY_EXCHANGE)
+            return (_S.WAIT_CERTIFICATE_STATUS if self._stapling
+                    else _S.WAIT_SERVER_KEY_EXCHANGE)
         if self._stapling:
-            return State.RSA_WAIT_CERTIFICATE_STATUS
+            return _S.RSA_WAIT_CERTIFICATE_STATUS
         self._accept_key_transport()
-        return State.WAIT_CERTIFICATE_REQUEST_OR_DONE
+        return _S.WAIT_CERTIFICATE_REQUEST_OR_DONE
 
     def on_certificate_status(self, msg: m12.CertificateStatus, raw: bytes) -> State:
         self.auth.ocsp_response = msg.response
         self.trace(T.CERTIFICATE_STATUS, message=msg, raw=raw, ocsp_response=msg.response)
         if self.rsa_kx:
             self._accept_key_transport()
-            return State.WAIT_CERTIFICATE_REQUEST_OR_DONE
-        return State.WAIT_SERVER_KEY_EXCHANGE
+            return _S.WAIT_CERTIFICATE_REQUEST_OR_DONE
+        return _S.WAIT_SERVER_KEY_EXCHANGE
 
     def _accept_key_transport(self) -> None:
         """RSA key transport: the premaster goes to the certificate's key, so that
@@ -327,20 +346,20 @@ class ClientHandshake12(Handshake12):
                       else leaf.public_key_algorithm_oid.dotted_string)
         share = crypto.new_key_share(ske.group, cfg.rng)
         self.premaster = share.exchange(ske.public)
-        self.group = NamedGroup.of(ske.group)
-        self.auth.scheme = SignatureScheme.of(ske.scheme)
+        self.group = group_of(ske.group)
+        self.auth.scheme = scheme_of(ske.scheme)
         self._client_public = share.public
         if cfg.tracer is not None:  # (naming costs: only when traced)
             self.trace(T.SERVER_KEY_EXCHANGE, message=ske, raw=raw, group=self.group.name,
                        server_share=ske.public, client_share=share.public,
                        shared_secret=self.premaster, scheme=self.auth.scheme.name)
-        return State.WAIT_CERTIFICATE_REQUEST_OR_DONE
+        return _S.WAIT_CERTIFICATE_REQUEST_OR_DONE
 
     def on_certificate_request(self, msg: m12.CertificateRequest12, raw: bytes) -> State:
         self._ensure_key_transport()
         self.cert_request = msg
         self.trace(T.CERTIFICATE_REQUEST, message=msg, raw=raw)
-        return State.WAIT_SERVER_HELLO_DONE
+        return _S.WAIT_SERVER_HELLO_DONE
 
     # -- the client's flight ---------------------------------------------------------
 
@@ -365,15 +384,14 @@ class ClientHandshake12(Handshake12):
         c_key, s_key, c_iv, s_iv = self.key_block()
         self.install_write12(c_key, c_iv)
         verify_data = self.finished_data(True, self.transcript.digest())
-        self.send(m12.encode_finished12(verify_data))
-        self.flush()
+        self.send_record(m12.encode_finished12(verify_data))
         self.pending_read = (s_key, s_iv)
         if traced:
             self.trace(T.CLIENT_FINISHED, message=m.Finished(verify_data),
                        verify_data=verify_data, master_secret=self.master_secret)
         if self._ticket_announced:  # RFC 5077 3.2: only after the extension in ServerHello
-            return State.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC
-        return State.WAIT_CHANGE_CIPHER_SPEC
+            return _S.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC
+        return _S.WAIT_CHANGE_CIPHER_SPEC
 
     def _send_client_key_exchange(self) -> None:
         """Our ECDHE share, or (RSA key transport) a fresh premaster encrypted to the
@@ -415,8 +433,8 @@ class ClientHandshake12(Handshake12):
         self._ticket = msg
         self.trace(T.NEW_SESSION_TICKET, message=msg, raw=raw)
         if self.resumed:
-            return State.RESUMED_WAIT_CHANGE_CIPHER_SPEC
-        return State.WAIT_CHANGE_CIPHER_SPEC
+            return _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC
+        return _S.WAIT_CHANGE_CIPHER_SPEC
 
     def _remember_session(self) -> None:
         """A resumable session, only from an extended-master-secret handshake whose
@@ -432,15 +450,23 @@ class ClientHandshake12(Handshake12):
         if self.auth.verification_error is not None or not self.auth.authenticated:
             return
         assert self.suite12 is not None
-        session = Session(
-            ticket=ticket, psk=self.master_secret, suite=self.suite12, age_add=0,
-            lifetime=min(hint or DEFAULT_SESSION_LIFETIME, MAX_TICKET_LIFETIME),
-            received_at=old.received_at if old is not None else cfg.clock(),
-            server_name=self.server_name, alpn_protocol=self.alpn,
-            peer_certificates=list(self.auth.chain),
-            group=self.group.name if self.group else None, authenticated=True,
-            hostname_checked=cfg.check_hostname, ocsp_response=self.auth.ocsp_response,
-            tls12=True, session_id=b"" if ticket else self.session_id)
+        session = Session(  # by position: sixteen keywords cost more than the rest
+            ticket,
+            self.master_secret,  # psk
+            self.suite12,  # suite
+            0,  # age_add
+            min(hint or DEFAULT_SESSION_LIFETIME, MAX_TICKET_LIFETIME),  # lifetime
+            old.received_at if old is not None else cfg.clock(),  # received_at
+            self.server_name,
+            self.alpn,  # alpn_protocol
+            list(self.auth.chain),  # peer_certificates
+            self.group.name if self.group else None,  # group
+            True,  # authenticated
+            cfg.check_hostname,  # hostname_checked
+            self.auth.ocsp_response,
+            0,  # max_early_data
+            True,  # tls12
+            b"" if ticket else self.session_id)  # session_id
         if cfg.session_cache is not None:
             cfg.session_cache.put(session)
         self.out.emit(SessionTicketReceived(session.lifetime, ticket, session))
@@ -453,10 +479,10 @@ class ClientHandshake12(Handshake12):
             self.auth, group=self.group, scheme=self.auth.scheme, alpn=self.alpn,
             resumed=False, server_name=self.server_name))
         self._remember_session()
-        return State.CONNECTED
+        return _S.CONNECTED
 
     def _received(self, raw: bytes) -> None:
-        if raw[0] == _HELLO_REQUEST and self.state is not State.CONNECTED:
+        if raw[0] == _HELLO_REQUEST and self.state is not _S.CONNECTED:
             # RFC 5246 7.4.1.1: ignored while negotiating, and never part of the transcript
             m12.HelloRequest.decode(memoryview(raw)[4:])
             return
@@ -468,4 +494,4 @@ class ClientHandshake12(Handshake12):
         if self._hello_requests > MAX_REFUSED_RENEGOTIATIONS:
             raise UnexpectedMessage("too many HelloRequests")
         self.out.send_warning(AlertDescription.no_renegotiation)
-        return State.CONNECTED
+        return _S.CONNECTED

@@ -135,6 +135,10 @@ class ClientHandshake13(Handshake13):
     config: ClientConfig
     STATES = State
     TABLE = TABLE
+    __slots__ = ("_ccs_sent", "_client_hs_secret", "_early_write_pending", "_pha_contexts",
+                 "_server_hs_secret", "alpn", "auth", "certificate_request", "early_data",
+                 "early_data_accepted", "early_data_sent", "group", "handshake_secret", "offer",
+                 "resumed", "server_name", "session")  # (see Handshake13)
 
     def __init__(self, config: ClientConfig, out: Output, server_name: str | None,
                  session: Session | None = None, early_data: bytes = b"") -> None:

@@ -295,8 +295,9 @@ class Handshake:
     CONNECTED: ClassVar[Any] = None
     not_in_transcript: ClassVar[frozenset[int]] = frozenset()
     # The message types `before_transcript` acts on (None: every type). A subclass that
-    # overrides the hook names them here, so the others are spared the call.
-    hooked_types: ClassVar[frozenset[int] | None] = None
+    # overrides the hook names them here, so the others are spared the call (an instance
+    # may narrow it: a TLS 1.2 side that keeps no messages hooks none).
+    hooked_types: frozenset[int] | None = None
     # The body decoder of each message type, called by `_received` without going
     # through `decode_message` (which handles the types not listed).
     decoders: ClassVar[Mapping[int, Callable[[memoryview], Any]]] = {}
@@ -367,6 +368,14 @@ class Handshake:
         message being handled, which `require_message_boundary` sees as the
         reassembly buffer's bytes were seen."""
         buf = self._buf
+        n = len(payload)
+        if (not buf and type(payload) is bytes and n >= 4
+                and (payload[1] << 16) | (payload[2] << 8) | payload[3] == n - 4
+                and n - 4 <= self.config.max_handshake_message):
+            # The usual record: one whole message and nothing else (nothing buffered, so
+            # nothing unread around it and no partial message before or after).
+            self._received(payload)
+            return
         if buf or type(payload) is not bytes:
             buf += payload
             data = bytes(buf)
@@ -503,13 +512,17 @@ class Handshake:
             group = group_of(group)
         if scheme is not None and type(scheme) is not SignatureScheme:
             scheme = scheme_of(scheme)
-        return HandshakeComplete(
-            version="TLSv1.3" if self.protocol is _TLS13 else "TLSv1.2",
-            cipher_suite=suite_of(self.suite.code), group=group,
-            signature_scheme=scheme,
-            alpn_protocol=alpn, peer_certificates=list(auth.chain), resumed=resumed,
-            server_name=server_name, ocsp_response=auth.ocsp_response,
-            early_data_accepted=early_data_accepted)
+        return HandshakeComplete(  # by position: ten keywords cost more than the rest
+            "TLSv1.3" if self.protocol is _TLS13 else "TLSv1.2",  # version
+            suite_of(self.suite.code),  # cipher_suite
+            group,
+            scheme,  # signature_scheme
+            alpn,  # alpn_protocol
+            list(auth.chain),  # peer_certificates
+            resumed,
+            server_name,
+            auth.ocsp_response,
+            early_data_accepted)
 
 
 # -- helpers both versions use (composition, not inheritance) ------------------------------
@@ -643,6 +656,12 @@ class Handshake13(Handshake):
     not_in_transcript = _NOT_IN_TRANSCRIPT
     hooked_types = frozenset({HandshakeType.client_hello})
     decoders = m.BODY_DECODERS
+    # Slots for what the TLS 1.3 classes add to `Handshake`'s attributes (also in each
+    # subclass): CPython 3.11 keeps at most 30 attributes of an object in its fast
+    # shared-key layout, and a handshake object with all of them in its __dict__ (up to
+    # about 50) costs about four times as much to build.
+    __slots__ = ("_last_update_answered", "before_hello", "ccs_seen", "client_ap",
+                 "exporter_master", "final_transcript", "resumption_master")
 
     def __init__(self, config: Any, out: Output, state: Any) -> None:
         super().__init__(config, out, Transcript(), state)

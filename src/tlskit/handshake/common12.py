@@ -45,6 +45,12 @@ DECODERS12: dict[int, Any] = {
     _HT.new_session_ticket: m12.NewSessionTicket12,
 }
 _CKE = int(_HT.client_key_exchange)
+# The body decoder of each type whose form never depends on the suite, for `_received`
+# to call directly; ClientKeyExchange (ECDHE or RSA key transport) and the types TLS 1.2
+# does not have go through `Handshake12.decode_message`.
+BODY_DECODERS12: dict[int, Any] = {t: cls.decode for t, cls in DECODERS12.items() if t != _CKE}
+# `hooked_types` of a side that keeps no messages: `before_transcript` is never called.
+_NO_HOOK: frozenset[int] = frozenset()
 # Renegotiation requests (a HelloRequest to a client, a ClientHello to a server after the
 # handshake) each refused with a warning no_renegotiation; past this many, a peer that
 # keeps asking is ended with unexpected_message (each request costs us a decode).
@@ -72,6 +78,13 @@ class Handshake12(Handshake):
 
     protocol = PV.TLSv1_2
     not_in_transcript = frozenset({_HT.hello_request})
+    decoders = BODY_DECODERS12
+    # Slots for what the TLS 1.2 classes add to `Handshake`'s attributes (also in each
+    # subclass): CPython 3.11 keeps at most 30 attributes of an object in its fast
+    # shared-key layout, and a handshake object with all of them in its __dict__ (about
+    # 40) costs about four times as much to build.
+    __slots__ = ("_keep", "_master_prf", "ems", "master_secret", "messages", "pending_read",
+                 "resumed", "server_name", "server_random", "suite12")
 
     def __init__(self, handover: Handover12, state: Any) -> None:
         super().__init__(handover.config, handover.out, handover.transcript, state)
@@ -88,9 +101,11 @@ class Handshake12(Handshake):
         # whenever one may be signed or checked here (`keeps_messages`).
         self._keep = self.keeps_messages(handover.config)
         self.messages = bytearray(b"".join(handover.transcript._pending) if self._keep else b"")
+        if not self._keep:  # `before_transcript` would do nothing: not called at all
+            self.hooked_types = _NO_HOOK
 
     def keeps_messages(self, config: Any) -> bool:
-        """Whether this side may sign or check a CertificateVerify (the client: if asked)."""
+        """Whether this side may sign or check a CertificateVerify."""
         return True
 
     def send(self, raw: bytes, *, transcript: bool = True) -> None:
@@ -102,9 +117,20 @@ class Handshake12(Handshake):
             self.transcript.update(raw)
         self._flight += raw
 
+    def send_record(self, raw: bytes) -> None:
+        """`send` and `flush` for a message that goes in a record of its own (the server's
+        flight is written one record per message): after what the flight holds, the
+        message itself goes to the record layer, not through the flight buffer."""
+        if self._flight:
+            self.flush()
+        if self._keep:
+            self.messages += raw
+        self.transcript.update(raw)
+        self.out.send_handshake(raw)
+
     def before_transcript(self, msg_type: int, raw: bytes) -> None:
-        # Only the handshake itself is signed by CertificateVerify.
-        if self._keep and self.state is not self.CONNECTED:
+        # Only the handshake itself is signed by CertificateVerify (called only if kept).
+        if self.state is not self.CONNECTED:
             self.messages += raw
 
     def decode_message(self, msg_type: int, body: memoryview) -> Any:

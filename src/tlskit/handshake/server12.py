@@ -26,7 +26,15 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from .. import crypto
 from ..config import CertifiedKey
-from ..enums import AlertDescription, ExtensionType, HandshakeType, NamedGroup, SignatureScheme
+from ..enums import (
+    AlertDescription,
+    ExtensionType,
+    HandshakeType,
+    NamedGroup,
+    SignatureScheme,
+    group_of,
+    scheme_of,
+)
 from ..errors import (
     DecodeError,
     HandshakeFailure,
@@ -47,6 +55,7 @@ from .common import (
     Table,
     by_server_name,
     choose_alpn,
+    members,
     no_common_scheme,
     parse_chain,
     public_key_of,
@@ -62,8 +71,8 @@ from .common12 import (
 )
 from .hello import ClientHelloView
 
-_E = ExtensionType
-_HT = HandshakeType
+_E = members(ExtensionType)  # (plain attribute reads: see `members`)
+_HT = members(HandshakeType)
 SCSV = 0x00FF  # TLS_EMPTY_RENEGOTIATION_INFO_SCSV
 # The ServerHello extensions whose bodies never vary (RFC 5746 3.6, RFC 7627 5.1,
 # RFC 8422 5.2 (uncompressed only), RFC 6066 3 and 8, RFC 5077 3.2).
@@ -88,7 +97,7 @@ class State(HandshakeState):
     CONNECTED = "connected"
 
 
-_S = State
+_S = members(State)  # (plain attribute reads: see `members`)
 TABLE: Table = {
     _S.WAIT_CLIENT_HELLO: {_HT.client_hello: rule(
         "on_client_hello", _S.WAIT_CERTIFICATE, _S.WAIT_CLIENT_KEY_EXCHANGE,
@@ -118,9 +127,13 @@ class ServerHandshake12(Handshake12):
     STATES = State
     TABLE = TABLE
     CCS_NEXT = CCS_NEXT
+    __slots__ = ("_client_keys", "_cv_messages", "_issue_ticket", "_offer_names",
+                 "_peer_fragment_length", "_peer_record_limit", "_renegotiation_hellos", "_rng",
+                 "_server_keys", "_share", "_spare", "_view", "alpn", "auth", "certified",
+                 "client_version", "group", "scheme", "session_id")  # (see Handshake12)
 
     def __init__(self, handover: Handover12) -> None:
-        super().__init__(handover, State.WAIT_CLIENT_HELLO)
+        super().__init__(handover, _S.WAIT_CLIENT_HELLO)
         self._view: ClientHelloView | None = handover.hello
         self._offer_names: dict[str, object] | None = None
         self.certified: CertifiedKey | None = None
@@ -199,12 +212,12 @@ class ServerHandshake12(Handshake12):
         resumed = self._resumable_session(ch)
         if resumed is not None:
             self._send_abbreviated(ch, resumed)
-            return State.RESUMED_WAIT_CHANGE_CIPHER_SPEC
+            return _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC
         self._plan_session(ch)
         self._send_flight(ch)
         if cfg.client_auth != "none":
-            return State.WAIT_CERTIFICATE
-        return State.WAIT_CLIENT_KEY_EXCHANGE
+            return _S.WAIT_CERTIFICATE
+        return _S.WAIT_CLIENT_KEY_EXCHANGE
 
     # -- sessions (RFC 5246 7.3, RFC 5077, RFC 7627 5.3) --------------------------------
 
@@ -354,13 +367,13 @@ class ServerHandshake12(Handshake12):
         self.out.emit(self.complete_event(
             self.auth, group=None, scheme=None, alpn=self.alpn, resumed=True,
             server_name=self.server_name))
-        return State.CONNECTED
+        return _S.CONNECTED
 
     def _choose(self, ch: m.ClientHello, schemes: list[int], client_groups: list[int]) -> None:
         """Suite, certificate and scheme together: the suite's auth must fit the key."""
         cfg = self.config
         groups = [g for g in cfg._groups if g in client_groups and g in crypto.GROUPS12]
-        self.group = NamedGroup.of(groups[0]) if groups else None
+        self.group = group_of(groups[0]) if groups else None
         certs = by_server_name(cfg._certs, self.server_name)
         for code in cfg._suites12:
             if code not in ch.cipher_suites:
@@ -385,7 +398,7 @@ class ServerHandshake12(Handshake12):
                               None)
                 if scheme is not None:
                     self.suite12 = self.suite = suite
-                    self.certified, self.scheme = ck, SignatureScheme.of(scheme)
+                    self.certified, self.scheme = ck, scheme_of(scheme)
                     return
         reason = self._no_suite_reason(ch, schemes, client_groups, certs)
         if self.group is None and any(map(crypto.is_ffdhe_group, client_groups)):
@@ -454,18 +467,16 @@ class ServerHandshake12(Handshake12):
         raw = m12.encode_server_hello12(self.server_random, self.session_id, suite.code,
                                         sh_exts)
         self.transcript.start(suite.hash_name)
-        # One record per message (flush after each), as OpenSSL, BoringSSL and GnuTLS write
-        # this flight: scanners that read it record by record (sslscan) stall on one record
-        # holding them all.
-        self.send(raw)
-        self.flush()
+        # One record per message, as OpenSSL, BoringSSL and GnuTLS write this flight:
+        # scanners that read it record by record (sslscan) stall on one record holding
+        # them all.
+        self.send_record(raw)
         traced = cfg.tracer is not None  # (message objects cost: built only when traced)
         if traced:
             self.trace(T.SERVER_HELLO, message=m.ServerHello.decode(memoryview(raw)[4:]),
                        raw=raw, version="TLSv1.2", cipher_suite=suite.name)
         raw = ck._certificate12 or _encode_certificate12(ck)  # the same for every client
-        self.send(raw)
-        self.flush()
+        self.send_record(raw)
         if traced:
             self.trace(T.CERTIFICATE, message=m12.Certificate12(list(ck.cert_der)), raw=raw,
                        chain=ck.chain)
@@ -475,16 +486,14 @@ class ServerHandshake12(Handshake12):
             self.flush()
         if not self.rsa_kx:  # RFC 5246 7.4.3: no ServerKeyExchange for RSA key transport
             self._send_server_key_exchange(ck)
-            self.flush()
         if cfg.client_auth != "none":
             self._send_traced(T.CERTIFICATE_REQUEST, m12.CertificateRequest12(
                 b"\x01\x40", self._client_schemes(), []))  # rsa_sign, ecdsa_sign
             self.flush()
-        self.send(m12.SERVER_HELLO_DONE)
+        self.send_record(m12.SERVER_HELLO_DONE)
         if traced:
             self.trace(T.SERVER_HELLO_DONE, message=m12.ServerHelloDone(),
                        raw=m12.SERVER_HELLO_DONE)
-        self.flush()
 
     def _send_server_key_exchange(self, ck: CertifiedKey) -> None:
         """RFC 8422 5.4: our ephemeral ECDHE share, signed with the certificate's key; the
@@ -496,7 +505,7 @@ class ServerHandshake12(Handshake12):
         signature = crypto.sign(ck.private_key, scheme,
                                 self.client_random + self.server_random + params)
         raw = m12.encode_ske(params, scheme, signature)
-        self.send(raw)
+        self.send_record(raw)
         if self.config.tracer is not None:
             self.trace(T.SERVER_KEY_EXCHANGE,
                        message=m12.ServerKeyExchangeECDHE(group, share.public, scheme, signature),
@@ -519,7 +528,7 @@ class ServerHandshake12(Handshake12):
             verify_client_chain(self.config, chain)
             self.auth.chain = chain
         self.trace(T.CLIENT_CERTIFICATE, raw=raw, chain=self.auth.chain)
-        return State.WAIT_CLIENT_KEY_EXCHANGE
+        return _S.WAIT_CLIENT_KEY_EXCHANGE
 
     def on_client_key_exchange(self, cke: m12.ClientKeyExchangeECDHE | m12.ClientKeyExchangeRSA,
                                raw: bytes) -> State:
@@ -541,9 +550,9 @@ class ServerHandshake12(Handshake12):
             self._cv_messages = bytes(self.messages)
         if self.auth.chain:
             # RFC 5246 7.4.8: a client certificate must be proven; no CCS until it is.
-            return State.WAIT_CERTIFICATE_VERIFY
+            return _S.WAIT_CERTIFICATE_VERIFY
         self.pending_read = self._client_keys
-        return State.WAIT_CHANGE_CIPHER_SPEC
+        return _S.WAIT_CHANGE_CIPHER_SPEC
 
     def _decrypt_premaster(self, cke: m12.ClientKeyExchangeRSA) -> bytes:
         """RFC 5246 7.4.7.1: the random fallback premaster is drawn before decrypting, and
@@ -569,7 +578,7 @@ class ServerHandshake12(Handshake12):
         self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, raw=raw,
                    scheme=SignatureScheme(cv.scheme).name)
         self.pending_read = self._client_keys
-        return State.WAIT_CHANGE_CIPHER_SPEC
+        return _S.WAIT_CHANGE_CIPHER_SPEC
 
     def on_finished(self, fin: m.Finished, raw: bytes) -> State:
         self.check_finished12(fin, is_client=True)
@@ -580,15 +589,14 @@ class ServerHandshake12(Handshake12):
         s_key, s_iv = self._server_keys
         self.install_write12(s_key, s_iv)
         verify_data = self.finished_data(False, self.transcript.digest())
-        self.send(m12.encode_finished12(verify_data))
-        self.flush()
+        self.send_record(m12.encode_finished12(verify_data))
         if traced:
             self.trace(T.SERVER_FINISHED, message=m.Finished(verify_data),
                        verify_data=verify_data)
         self.out.emit(self.complete_event(
             self.auth, group=self.group, scheme=self.scheme, alpn=self.alpn, resumed=False,
             server_name=self.server_name))
-        return State.CONNECTED
+        return _S.CONNECTED
 
     def on_renegotiation_hello(self, ch: m.ClientHello, raw: bytes) -> State:
         """A ClientHello on an established connection asks to renegotiate, which tlskit
@@ -600,7 +608,7 @@ class ServerHandshake12(Handshake12):
             raise UnexpectedMessage("too many renegotiation attempts (ClientHellos after "
                                     "the handshake), each refused with no_renegotiation")
         self.out.send_warning(AlertDescription.no_renegotiation)
-        return State.CONNECTED
+        return _S.CONNECTED
 
 
 def _can_receive_premaster(ck: CertifiedKey) -> bool:
@@ -618,9 +626,9 @@ def _curve_not_offered(certs: list[CertifiedKey], client_groups: list[int]) -> s
     """Why ECDSA certificates that fit the suites were passed over: RFC 8422 5.1 lets a
     server use only curves the client's supported_groups list, its certificate's too
     (a client listing x25519 alone cannot be served a P-256 certificate)."""
-    curves = ", ".join(dict.fromkeys(NamedGroup.of(ck.curve12).name for ck in certs
+    curves = ", ".join(dict.fromkeys(group_of(ck.curve12).name for ck in certs
                                      if ck.curve12 is not None))
-    listed = ", ".join(NamedGroup.of(g).name for g in client_groups
+    listed = ", ".join(group_of(g).name for g in client_groups
                        if g in NamedGroup._value2member_map_) or "none we know"
     return (f"our ECDSA certificate's key is on {curves}, which the client's "
             f"supported_groups ({listed}) leave out (RFC 8422 5.1); serve a certificate on "
