@@ -649,6 +649,25 @@ def check_extensions(exts: m.Extensions, allowed: frozenset[int], offered: set[i
                 f"{what} carries {ExtensionType(etype).name}, which was not offered")
 
 
+class ServerView:
+    """What both servers (TLS 1.3 and 1.2) tell their connection about the client: the
+    offer by IANA name (logs, `tlskit serve`'s page), named on first use rather than on
+    every handshake, and the client's certificate chain."""
+
+    __slots__ = ()
+    _offer_view: Any  # the ClientHelloView of the hello being answered, if any
+    auth: PeerAuth
+
+    @property
+    def client_offer(self) -> dict[str, object]:
+        view = self._offer_view
+        return {} if view is None else cast("dict[str, object]", view.named)
+
+    @property
+    def client_chain(self) -> list[x509.Certificate]:
+        return self.auth.chain
+
+
 class Handshake13(Handshake):
     """What both TLS 1.3 sides share: key installation, the compatibility CCS, Finished and
     CertificateVerify checks, PSK binders and KeyUpdate."""

@@ -141,6 +141,11 @@ class ClientHelloView(_HelloView[m.ClientHello]):
         except DecodeError:
             return []
 
+    @cached_property
+    def named(self) -> dict[str, object]:
+        """`describe`, worked out once per hello (and only when someone asks)."""
+        return self.describe()
+
     def describe(self) -> dict[str, object]:
         """What the client offered, by IANA name (for logs and `tlskit serve`'s page)."""
         return {

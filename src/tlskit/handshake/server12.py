@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from .. import crypto
@@ -52,6 +51,7 @@ from .common import (
     DOWNGRADE_TLS12,
     HandshakeState,
     PeerAuth,
+    ServerView,
     Table,
     by_server_name,
     choose_alpn,
@@ -122,20 +122,19 @@ _NONCE = 12  # a sealed session's AES-GCM nonce (`TicketSealer.seal`)
 _SPARE = SESSION_ID_LENGTH + _NONCE  # drawn with the server random: at most one of each
 
 
-class ServerHandshake12(Handshake12):
+class ServerHandshake12(ServerView, Handshake12):
     side = "server"
     STATES = State
     TABLE = TABLE
     CCS_NEXT = CCS_NEXT
-    __slots__ = ("_client_keys", "_cv_messages", "_issue_ticket", "_offer_names",
-                 "_peer_fragment_length", "_peer_record_limit", "_renegotiation_hellos", "_rng",
-                 "_server_keys", "_share", "_spare", "_view", "alpn", "auth", "certified",
+    __slots__ = ("_client_keys", "_cv_messages", "_issue_ticket", "_offer_view",
+                 "_peer_fragment_length", "_peer_record_limit", "_renegotiation_hellos",
+                 "_rng", "_server_keys", "_share", "_spare", "alpn", "auth", "certified",
                  "client_version", "group", "scheme", "session_id")  # (see Handshake12)
 
     def __init__(self, handover: Handover12) -> None:
         super().__init__(handover, _S.WAIT_CLIENT_HELLO)
-        self._view: ClientHelloView | None = handover.hello
-        self._offer_names: dict[str, object] | None = None
+        self._offer_view: ClientHelloView | None = handover.hello
         self.certified: CertifiedKey | None = None
         self.scheme: SignatureScheme | None = None
         self.group: NamedGroup | None = None
@@ -160,24 +159,14 @@ class ServerHandshake12(Handshake12):
         """Only a server that asks for client certificates checks a CertificateVerify."""
         return bool(config.client_auth != "none")
 
-    @property
-    def client_offer(self) -> dict[str, object]:
-        """What the client offered, by IANA name: named on first use."""
-        if self._offer_names is None:
-            self._offer_names = {} if self._view is None else self._view.describe()
-        return self._offer_names
-
-    @property
-    def client_chain(self) -> list[x509.Certificate]:
-        return self.auth.chain
-
     # -- ClientHello -> the server's first flight ----------------------------------------
 
     def on_client_hello(self, ch: m.ClientHello, raw: bytes) -> State:
         cfg = self.config
         exts = ch.extensions
-        offer = self._view if self._view is not None and self._view.hello is ch \
-            else ClientHelloView(ch)
+        offer = self._offer_view
+        if offer is None or offer.hello is not ch:  # (no view handed over for this hello)
+            offer = self._offer_view = ClientHelloView(ch)
         if ch.compression_methods != b"\x00" and 0 not in ch.compression_methods:
             raise IllegalParameter("the client offers no null compression")
         if FALLBACK_SCSV in ch.cipher_suites and "TLSv1.3" in cfg._versions:

@@ -62,6 +62,7 @@ from .common import (
     HandshakeState,
     Output,
     PeerAuth,
+    ServerView,
     Table,
     Transcript,
     by_server_name,
@@ -136,13 +137,13 @@ _OPEN = frozenset({_S.CONNECTED, _S.PHA_WAIT_CERTIFICATE, _S.PHA_WAIT_CERTIFICAT
                    _S.PHA_WAIT_FINISHED})
 
 
-class ServerHandshake13(Handshake13):
+class ServerHandshake13(ServerView, Handshake13):
     side = "server"
     config: ServerConfig
     STATES = State
     TABLE = TABLE
     __slots__ = ("_ccs_sent", "_client_ap", "_client_hs", "_client_ticket_age", "_compression",
-                 "_early_limit", "_held", "_master", "_offer_names", "_offer_view", "_pha_chain",
+                 "_early_limit", "_held", "_master", "_offer_view", "_pha_chain",
                  "_pha_context", "_psk", "_psk_index", "_psk_ke", "_ticket", "_ticket_identity",
                  "alpn", "auth", "certified", "client_offered_pha", "cookie",
                  "early_data_accepted", "first_hello", "group", "hrr_sent", "scheme",
@@ -165,7 +166,6 @@ class ServerHandshake13(Handshake13):
         self.cookie = b""
         self.auth = PeerAuth()
         self._offer_view: ClientHelloView | None = None
-        self._offer_names: dict[str, object] | None = None
         self._client_hs = b""
         self._client_ap = b""
         self._master: MasterSecret | None = None
@@ -184,18 +184,6 @@ class ServerHandshake13(Handshake13):
         self._pha_context = b""
         self._pha_chain: list[x509.Certificate] = []
 
-    @property
-    def client_offer(self) -> dict[str, object]:
-        """What the client offered, by IANA name (logs, `tlskit serve`'s page): named on
-        first use, not on every handshake."""
-        if self._offer_names is None:
-            self._offer_names = {} if self._offer_view is None else self._offer_view.describe()
-        return self._offer_names
-
-    @property
-    def client_chain(self) -> list[x509.Certificate]:
-        return self.auth.chain
-
     def ccs_allowed(self) -> bool:
         return self.first_hello is not None
 
@@ -213,7 +201,7 @@ class ServerHandshake13(Handshake13):
             if offer.extensions[_E.post_handshake_auth]:
                 raise DecodeError("post_handshake_auth must be empty (4.2.6)")
             self.client_offered_pha = True
-        self._offer_view, self._offer_names = offer, None
+        self._offer_view = offer
         if self._wants_tls12(offer):
             return self._hand_over(ch, raw, offer)
         self._check_version(offer)
