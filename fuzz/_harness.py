@@ -90,6 +90,17 @@ def with_selector(seeds: Callable[[], list[bytes]]) -> Generator:
     return generate
 
 
+def der_with_selector(seeds: Callable[[], list[bytes]]) -> Generator:
+    """For harnesses whose input is one selector byte and DER (fuzz_x509, fuzz_crl): the
+    DER mutated with ASN.1's telling bytes (SEQUENCE, long-form lengths), the selector
+    kept; now and then plain random bytes."""
+    def generate(rng: random.Random) -> bytes:
+        if rng.random() < 0.05:
+            return rng.randbytes(rng.randint(0, 120))
+        return mutate(rng, rng.choice(seeds()), keep=1, interesting=(0, 1, 0x30, 0x80, 0xFF))
+    return generate
+
+
 def run(target: Target, generate: Generator, iterations: int, seed: int = 0) -> None:
     rng = random.Random(seed)
     for _ in range(iterations):

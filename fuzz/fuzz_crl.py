@@ -21,13 +21,12 @@ entry extension, expired, and issued by another name. Contract:
 
 from __future__ import annotations
 
-import random
 import sys
 import warnings
 from datetime import timedelta
 from functools import cache
 
-from _harness import main, mutate
+from _harness import der_with_selector, main
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -35,6 +34,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from fuzz_x509 import _CA_KEY, _ROOT_KEY, AT, HOST, chain, crl_by
 
+from tlskit._ocsp_der import tlv
 from tlskit.x509 import CertificateVerificationError, TrustStore, Verifier
 from tlskit.x509.revocation import EvidenceError, load_crl
 
@@ -42,18 +42,10 @@ from tlskit.x509.revocation import EvidenceError, load_crl
 _ECDSA_SHA256 = bytes.fromhex("300a06082a8648ce3d040302")
 
 
-def _der(tag: int, body: bytes) -> bytes:
-    n = len(body)
-    if n < 0x80:
-        return bytes((tag, n)) + body
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(size))) + size + body
-
-
 def signed(tbs: bytes) -> bytes:
     """A CRL around `tbs` with a genuine signature by the leaf's issuing CA."""
     signature = _CA_KEY.sign(tbs, ec.ECDSA(hashes.SHA256()))
-    return _der(0x30, tbs + _ECDSA_SHA256 + _der(0x03, b"\x00" + signature))
+    return tlv(0x30, tbs + _ECDSA_SHA256 + tlv(0x03, b"\x00" + signature))
 
 
 def _revoked(serial: int, *extensions: tuple[x509.ExtensionType, bool]
@@ -152,10 +144,7 @@ def TestOneInput(data: bytes) -> None:
         _check_verdicts(crl)
 
 
-def random_input(rng: random.Random) -> bytes:
-    if rng.random() < 0.05:
-        return rng.randbytes(rng.randint(0, 120))
-    return mutate(rng, rng.choice(seeds()), keep=1, interesting=(0, 1, 0x30, 0x80, 0xFF))
+random_input = der_with_selector(seeds)
 
 
 if __name__ == "__main__":

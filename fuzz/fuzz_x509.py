@@ -21,13 +21,12 @@ constraints, key identifiers, AIA, CRL distribution points, policies). Contract:
 from __future__ import annotations
 
 import ipaddress
-import random
 import sys
 import warnings
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from _harness import main, mutate
+from _harness import der_with_selector, main
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -191,10 +190,7 @@ def TestOneInput(data: bytes) -> None:
         _check_verdicts(cert, bool(data[0] & 1))
 
 
-def random_input(rng: random.Random) -> bytes:
-    if rng.random() < 0.05:
-        return rng.randbytes(rng.randint(0, 120))
-    return mutate(rng, rng.choice(seeds()), keep=1, interesting=(0, 1, 0x30, 0x80, 0xFF))
+random_input = der_with_selector(seeds)
 
 
 if __name__ == "__main__":

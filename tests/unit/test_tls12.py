@@ -48,8 +48,9 @@ def test_in_memory(ca: LocalCA, issued: dict[str, Any], kt: str, suite: str) -> 
     assert client.receive_data(server.data_to_send())[-1].alert is None  # type: ignore[attr-defined]
 
 
-def test_client_certificate_in_tls12(ca: LocalCA, issued: dict[str, Any]) -> None:
-    alice = ca.issue_client("alice", key_type="rsa2048")
+def _client_auth_pair(ca: LocalCA, issued: dict[str, Any], alice: Any
+                      ) -> tuple[ClientConnection, ServerConnection]:
+    """A TLS 1.2 client with `alice`'s certificate, and a server requiring one."""
     i = issued["ec256"]
     server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key,
                                            client_auth="required",
@@ -57,7 +58,12 @@ def test_client_certificate_in_tls12(ca: LocalCA, issued: dict[str, Any]) -> Non
     client = ClientConnection(ClientConfig(
         trust_anchors=[ca.root], versions=["TLSv1.2"],
         certificate=CertifiedKey(alice.chain, alice.private_key)), "localhost")
-    _, s_events = exchange(client, server)
+    return client, server
+
+
+def test_client_certificate_in_tls12(ca: LocalCA, issued: dict[str, Any]) -> None:
+    alice = ca.issue_client("alice", key_type="rsa2048")
+    _, s_events = exchange(*_client_auth_pair(ca, issued, alice))
     assert completed(s_events).peer_certificates[0] == alice.certificate
 
 
@@ -67,14 +73,7 @@ def test_client_certificate_verify_covers_every_message(ca: LocalCA, issued: dic
     """A TLS 1.2 client with a certificate keeps every handshake message from its
     ClientHello on: its CertificateVerify signs them all and the server checks it."""
     alice = ca.issue_client("alice", key_type=key_type)
-    i = issued["ec256"]
-    server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key,
-                                           client_auth="required",
-                                           client_trust_anchors=[ca.root]))
-    client = ClientConnection(ClientConfig(
-        trust_anchors=[ca.root], versions=["TLSv1.2"],
-        certificate=CertifiedKey(alice.chain, alice.private_key)), "localhost")
-    c_events, s_events = exchange(client, server)
+    c_events, s_events = exchange(*_client_auth_pair(ca, issued, alice))
     assert completed(s_events).peer_certificates[0] == alice.certificate
     assert completed(c_events).version == "TLSv1.2"
 
