@@ -524,6 +524,15 @@ class Connection:
         return hs.export(label, context, length)
 
     @property
+    def tls_unique(self) -> bytes | None:
+        """RFC 5929's tls-unique channel binding (the handshake's first Finished), for
+        TLS 1.2 with the extended master secret; None before the handshake completes, for
+        TLS 1.3 (which has none: use `export_keying_material`, RFC 9266's tls-exporter)
+        and for TLS 1.2 without the extended master secret, where it can be made the same
+        on two connections (RFC 7627 1), which `ssl` would still report."""
+        return self._hs.tls_unique()
+
+    @property
     def version(self) -> str | None:
         """"TLSv1.3" or "TLSv1.2" once the ServerHello settled it."""
         return self._hs.version if self._hs.suite is not None else None

@@ -175,3 +175,31 @@ def test_sendfile_before_the_handshake_goes_through_tls(impl: str, pki: PKI,
     srv.join()
     conn.close()
     assert got == [content]
+
+
+@pytest.mark.parametrize("client_impl,server_impl",
+                         [("ssl", "ssl"), ("tlskit", "ssl"), ("ssl", "tlskit"),
+                          ("tlskit", "tlskit")])
+def test_tls_unique_agrees_across_the_connection(client_impl: str, server_impl: str,
+                                                 pki: PKI) -> None:
+    """TLS 1.2 (with the extended master secret, which both negotiate): both ends report
+    the same tls-unique (RFC 5929: the first Finished), whichever implementation each
+    end is; ssl against ssl is the reference."""
+    got: dict[str, bytes | None] = {}
+    server_ctx = _server_ctx(server_impl, pki)
+    server_ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+
+    def ours(sock: ssl.SSLSocket) -> None:
+        got["server"] = sock.get_channel_binding("tls-unique")
+        sock.sendall(b"x")
+
+    def peer(port: int) -> None:
+        ctx = _client_ctx(client_impl, pki)
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as raw, \
+                ctx.wrap_socket(raw, server_hostname="localhost") as sock:
+            assert sock.recv(1) == b"x" and sock.version() == "TLSv1.2"
+            got["client"] = sock.get_channel_binding("tls-unique")
+
+    _serve_once(server_ctx, ours, peer)
+    assert got["client"] is not None and len(got["client"]) == 12, got
+    assert got["client"] == got["server"], got

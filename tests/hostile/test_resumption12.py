@@ -4,6 +4,8 @@ new message and extension with its exact alert."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -146,27 +148,34 @@ def test_server_answers_a_hello_without_ems_with_no_session() -> None:
     assert [raw[0] for raw in messages_of(flight)][1] == HT.certificate
 
 
-def test_without_ems_both_sides_connect_and_nothing_resumes() -> None:
-    """A client that does not offer EMS (rewritten before its transcript) and a default
-    server: the handshake completes on the classic master secret; no session is left."""
-    def drop(_hs: Any, raw: bytes) -> bytes:
+@contextlib.contextmanager
+def _clients_without_ems() -> Iterator[None]:
+    """Clients whose ClientHello leaves EMS out (rewritten before its transcript, so both
+    sides agree on the classic master secret)."""
+    def drop(raw: bytes) -> bytes:
         ch = m.ClientHello.decode(memoryview(raw)[4:])
         ch.extensions.pop(EXT_EMS)
         return ch.encode()
     original = Handshake.send
 
     def send(self: Any, raw: bytes, *, transcript: bool = True) -> None:
-        original(self, drop(self, raw) if raw[0] == HT.client_hello else raw,
-                 transcript=transcript)
+        original(self, drop(raw) if raw[0] == HT.client_hello else raw, transcript=transcript)
 
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ClientHandshake13, "send", send)
+        yield
+
+
+def test_without_ems_both_sides_connect_and_nothing_resumes() -> None:
+    """A client that does not offer EMS (rewritten before its transcript) and a default
+    server: the handshake completes on the classic master secret; no session is left."""
     hellos: list[m.ServerHello] = []
 
     def tracer(step: str, fields: dict[str, Any]) -> None:
         if step == "server_hello":
             hellos.append(fields["message"])
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ClientHandshake13, "send", send)
+    with _clients_without_ems():
         session, events = _full(_client_config(), _server_config(tracer=tracer))
     assert hellos and EXT_EMS not in hellos[0].extensions  # the classic master secret
     assert session is None
@@ -420,3 +429,57 @@ def test_server_rejects_an_overlong_session_id() -> None:
     hello = edit_client_hello(lambda ch: setattr(ch, "session_id", bytes(33)))(
         client.data_to_send())
     expect_alert12(server_endpoint(_server_config()), hello, AD.decode_error)
+
+
+# --- tls-unique (RFC 5929), which the extended master secret makes safe --------------------
+
+def _finished_log() -> tuple[list[tuple[str, bytes]], Any]:
+    """A tracer noting each Finished (step, verify_data) in the order the side met it."""
+    seen: list[tuple[str, bytes]] = []
+
+    def tracer(step: str, fields: dict[str, Any]) -> None:
+        if step in ("client_finished", "server_finished"):
+            seen.append((step, bytes(fields["verify_data"])))
+    return seen, tracer
+
+
+@pytest.mark.parametrize("resumed", [False, True], ids=["full", "abbreviated"])
+def test_tls_unique_is_the_first_finished_of_the_handshake(resumed: bool) -> None:
+    """The client's Finished in a full handshake, the server's in an abbreviated one
+    (RFC 5929 3.1), the same on both sides, new for each connection; `ssl`-compatible
+    sockets give it through get_channel_binding("tls-unique")."""
+    seen, tracer = _finished_log()
+    scfg = _server_config(session_tickets=2, tracer=tracer)
+    if resumed:
+        session, _ = _full(_client_config(), scfg)
+        assert session is not None
+        seen.clear()
+        client = _resuming(session)
+    else:
+        client = client_endpoint(_client_config(), "localhost")
+    server = server_endpoint(scfg)
+    assert client.tls_unique is None and server.tls_unique is None  # not yet
+    pump(client, server)
+    assert client.handshake_complete and client.handshake_complete.resumed == resumed
+    first = "server_finished" if resumed else "client_finished"
+    assert seen[0][0] == first and len(seen[0][1]) == 12, seen
+    assert client.tls_unique == server.tls_unique == seen[0][1]
+
+
+def test_tls_unique_is_withheld_without_the_extended_master_secret() -> None:
+    """Without EMS a man in the middle can give two connections the same Finished (the
+    triple handshake, RFC 7627 1): no tls-unique then, where OpenSSL would report one."""
+    with _clients_without_ems():
+        client = client_endpoint(_client_config(), "localhost")
+        server = server_endpoint(_server_config())
+        pump(client, server)
+    assert client.handshake_complete is not None  # on the classic master secret
+    assert client.tls_unique is None and server.tls_unique is None
+
+
+def test_tls13_has_no_tls_unique() -> None:
+    client = client_endpoint(_client_config(versions=["TLSv1.3"]), "localhost")
+    server = server_endpoint(_server_config())
+    pump(client, server)
+    assert client.handshake_complete is not None and client.tls_unique is None
+    assert server.tls_unique is None

@@ -153,5 +153,7 @@ class SSLInfo:
     def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
         if cb_type != "tls-unique":
             raise ValueError(f"{cb_type!r} channel binding type not implemented")
-        return None  # TLS 1.3 has no tls-unique (RFC 9266 replaces it with tls-exporter)
+        # TLS 1.2 with the extended master secret; None for TLS 1.3 (RFC 9266 replaces
+        # tls-unique with tls-exporter) and without EMS (see Connection.tls_unique).
+        return None if self._conn is None else self._conn.tls_unique
 

@@ -502,6 +502,10 @@ class Handshake:
     def export(self, label: bytes, context: bytes | None, length: int) -> bytes:
         raise NotImplementedError
 
+    def tls_unique(self) -> bytes | None:
+        """RFC 5929's tls-unique; None where it is not defined (TLS 1.3, RFC 9266)."""
+        return None
+
     def complete_event(self, auth: PeerAuth, *, group: Any, scheme: Any, alpn: str | None,
                        resumed: bool, server_name: str | None,
                        early_data_accepted: bool = False) -> HandshakeComplete:

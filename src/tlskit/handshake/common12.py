@@ -83,8 +83,8 @@ class Handshake12(Handshake):
     # subclass): CPython 3.11 keeps at most 30 attributes of an object in its fast
     # shared-key layout, and a handshake object with all of them in its __dict__ (about
     # 40) costs about four times as much to build.
-    __slots__ = ("_keep", "_master_prf", "ems", "master_secret", "messages", "pending_read",
-                 "resumed", "server_name", "server_random", "suite12")
+    __slots__ = ("_keep", "_master_prf", "ems", "first_finished", "master_secret", "messages",
+                 "pending_read", "resumed", "server_name", "server_random", "suite12")
 
     def __init__(self, handover: Handover12, state: Any) -> None:
         super().__init__(handover.config, handover.out, handover.transcript, state)
@@ -96,6 +96,7 @@ class Handshake12(Handshake):
         self.suite12: Suite12 | None = None
         self.pending_read: tuple[bytes, bytes] | None = None
         self.ems = True  # RFC 7627 negotiated (set from the hellos)
+        self.first_finished: bytes | None = None  # its verify_data: tls-unique (RFC 5929)
         self.resumed = False
         # 1.2 CertificateVerify signs the messages themselves, not their hash: kept
         # whenever one may be signed or checked here (`keeps_messages`).
@@ -211,7 +212,10 @@ class Handshake12(Handshake):
 
     def finished_data(self, is_client: bool, transcript_hash: bytes) -> bytes:
         assert self._master_prf is not None
-        return self._master_prf.finished(is_client, transcript_hash)
+        verify_data = self._master_prf.finished(is_client, transcript_hash)
+        if self.first_finished is None:
+            self.first_finished = verify_data
+        return verify_data
 
     def check_finished12(self, msg: m.Finished, is_client: bool) -> None:
         if len(msg.verify_data) != 12:
@@ -220,6 +224,14 @@ class Handshake12(Handshake):
         expected = self._master_prf.finished(is_client, self.hash_before)
         if not hmac.compare_digest(msg.verify_data, expected):
             raise DecryptError("Finished verify_data does not match the transcript")
+        if self.first_finished is None:
+            self.first_finished = expected
+
+    def tls_unique(self) -> bytes | None:
+        """RFC 5929 3: the first Finished of the handshake (the client's in a full one, the
+        server's in an abbreviated one). Only with the extended master secret: without it
+        two connections can be made to share it (the triple handshake, RFC 7627 1)."""
+        return self.first_finished if self.complete and self.ems else None
 
     def export(self, label: bytes, context: bytes | None, length: int) -> bytes:
         """RFC 5705 keying material exporter."""
