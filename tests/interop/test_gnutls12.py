@@ -221,6 +221,10 @@ def test_tlskit_client_to_gnutls_serv(pki12: Files, tmp_path: Path, kind: str, c
             # the extended master secret): gnutls-serv logs its own value.
             ours = pump.conn.export_keying_material(b"EXPORTER-Channel-Binding", b"", 32)
             assert logged_exporter(log) == ours.hex()
+            # RFC 5929 tls-unique (the first Finished; safe with EMS): gnutls logs it too.
+            unique = pump.conn.tls_unique
+            assert unique is not None
+            assert f"'tls-unique': {unique.hex()}".encode() in log.read_bytes()
         finally:
             pump.close()
 
@@ -395,6 +399,7 @@ def test_tlskit_client_to_gnutls_serv_without_ems(pki12: Files, tmp_path: Path) 
             text = log.read_text()
             assert f"'tls-unique': {finished[0].hex()}" in text, text
             assert "'tls-exporter': not available" in text
+            assert pump.conn.tls_unique is None  # withheld without EMS (RFC 7627 1)
         finally:
             pump.close()
         assert cache.take("localhost", time.time()) is None  # RFC 7627 5.3
