@@ -308,6 +308,25 @@ def talk(config: ClientConfig, port: int, size: int = ECHO_PAYLOAD,
         pump.dispose()
 
 
+def both_ways_with_s_server(config: ClientConfig, port: int,
+                            proc: PeerProcess) -> tuple[HandshakeComplete, Pump]:
+    """A tlskit client to an `openssl s_server`: the handshake, 3000 bytes up (s_server
+    prints them) and 5000 down (typed into it), each more than one small record, then
+    close_notify both ways. The handshake and the (disposed) pump, for its connection."""
+    pump = Pump.connect(config, port)
+    try:
+        hc = pump.handshake()
+        pump.send(b"u" * 3000 + b"\n")
+        proc.wait_for(b"u" * 3000 + b"\n")
+        proc.write(b"d" * 5000 + b"\n")
+        assert pump.recv_exactly(5001) == b"d" * 5000 + b"\n"
+        pump.close()
+        assert pump.wait_closed() == ConnectionClosed(None)
+    finally:
+        pump.dispose()
+    return hc, pump
+
+
 def handshake_and_echo(pump: Pump) -> HandshakeComplete:
     """tlskit server body: `echo_until_close`, then what the handshake negotiated."""
     echo_until_close(pump)

@@ -38,6 +38,7 @@ from .helpers import (
     OPENSSL_TEMP_KEY,
     SCHEME_FOR_CERT,
     SUITES,
+    both_ways_with_s_server,
     parse_openssl_trace,
     resume_and_say,
     ticket_from,
@@ -529,17 +530,7 @@ def test_padded_fragmented_records_from_s_server(peers: Peers, pki: PKI) -> None
     RSA server flight spans several records, and every record carries padding."""
     proc, port = peers.openssl_server(pki, "rsa2048", "-record_padding", "512",
                                       "-max_send_frag", "512")
-    pump = Pump.connect(pki.client_config(), port)
-    try:
-        hc = pump.handshake()
-        pump.send(b"u" * 3000 + b"\n")
-        proc.wait_for(b"u" * 3000 + b"\n")
-        proc.write(b"d" * 5000 + b"\n")
-        assert pump.recv_exactly(5001) == b"d" * 5000 + b"\n"
-        pump.close()
-        assert pump.wait_closed() == ConnectionClosed(None)
-    finally:
-        pump.dispose()
+    hc, _ = both_ways_with_s_server(pki.client_config(), port, proc)
     assert hc.signature_scheme.name == "rsa_pss_rsae_sha256"
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from tlskit import ConnectionClosed
-
 from ..support.pump import Pump, echo_until_close, tlskit_server
 from .conftest import PKI, Peers
+from .helpers import both_ways_with_s_server
 
 pytestmark = pytest.mark.interop
 
@@ -55,17 +54,7 @@ def test_tlskit_client_asks_s_server(peers: Peers, pki: PKI, version: str) -> No
                                         files.chain, "-key", files.key, "-tlsextdebug")
     config = pki.client_config().replace(versions=[version], max_fragment_length=512,
                                          record_size_limit=None)
-    pump = Pump.connect(config, port)
-    try:
-        hc = pump.handshake()
-        assert hc.version == version
-        assert pump.conn.max_fragment == 512  # granted: s_server echoed it
-        pump.send(b"u" * 3000 + b"\n")
-        proc.wait_for(b"u" * 3000 + b"\n")
-        proc.write(b"d" * 5000 + b"\n")
-        assert pump.recv_exactly(5001) == b"d" * 5000 + b"\n"
-        pump.close()
-        assert pump.wait_closed() == ConnectionClosed(None)
-    finally:
-        pump.dispose()
+    hc, pump = both_ways_with_s_server(config, port, proc)
+    assert hc.version == version
+    assert pump.conn.max_fragment == 512  # granted: s_server echoed it
     assert 'TLS client extension "max fragment length" (id=1), len=1' in proc.text_since(0)
