@@ -67,17 +67,19 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
 class Peers(BasePeers):
     """The interop peers, with the session PKI's files as their certificates."""
 
-    def openssl_server(self, pki: PKI, kind: str, *args: str,
-                       cwd: Path | None = None) -> tuple[PeerProcess, int]:
-        """`openssl s_server -tls1_3` on an OS-chosen port with ``kind``'s chain."""
+    def openssl_server(self, pki: PKI, kind: str, *args: str, cwd: Path | None = None,
+                       version: str = "-tls1_3") -> tuple[PeerProcess, int]:
+        """`openssl s_server -tls1_3` (or ``version``) on an OS-chosen port with ``kind``'s
+        chain."""
         files = pki.files[kind]
-        return self.openssl_s_server("-tls1_3", "-cert", files.leaf, "-cert_chain",
+        return self.openssl_s_server(version, "-cert", files.leaf, "-cert_chain",
                                      files.chain, "-key", files.key, *args, cwd=cwd)
 
-    def openssl_client(self, pki: PKI, port: int, *args: str) -> PeerProcess:
-        """`openssl s_client -tls1_3` to 127.0.0.1:port, verifying "localhost" against the
-        test root and aborting on any verification error."""
-        return self.start(["openssl", "s_client", "-tls1_3", "-connect", f"127.0.0.1:{port}",
+    def openssl_client(self, pki: PKI, port: int, *args: str,
+                       version: str = "-tls1_3") -> PeerProcess:
+        """`openssl s_client -tls1_3` (or ``version``) to 127.0.0.1:port, verifying
+        "localhost" against the test root and aborting on any verification error."""
+        return self.start(["openssl", "s_client", version, "-connect", f"127.0.0.1:{port}",
                            "-servername", "localhost", "-verify_hostname", "localhost",
                            "-CAfile", pki.root_pem, "-verify_return_error", *args])
 

@@ -327,6 +327,19 @@ def both_ways_with_s_server(config: ClientConfig, port: int,
     return hc, pump
 
 
+def both_ways_with_s_client(client: PeerProcess, server: ServerThread, down: int,
+                            up: int) -> None:
+    """An `openssl s_client` to a tlskit server thread that sends `down` bytes and then
+    echoes (`echo_until_close`): s_client gets them, types `up` bytes that come back,
+    closes, and both ends finish cleanly."""
+    client.wait_for(b"d" * down + b"\n")
+    client.write(b"u" * up + b"\n")
+    client.wait_for(b"u" * up + b"\n")
+    client.close_stdin()
+    assert server.join() == [up + 1]
+    assert client.wait() == 0, client.describe()
+
+
 def handshake_and_echo(pump: Pump) -> HandshakeComplete:
     """tlskit server body: `echo_until_close`, then what the handshake negotiated."""
     echo_until_close(pump)

@@ -38,6 +38,7 @@ from .helpers import (
     OPENSSL_TEMP_KEY,
     SCHEME_FOR_CERT,
     SUITES,
+    both_ways_with_s_client,
     both_ways_with_s_server,
     parse_openssl_trace,
     resume_and_say,
@@ -543,12 +544,7 @@ def test_padded_fragmented_records_from_s_client(peers: Peers, pki: PKI) -> None
     server = peers.thread(tlskit_server(pki.server_config("rsa2048"), body))
     client = peers.openssl_client(pki, server.port, "-record_padding", "512",
                                   "-max_send_frag", "512")
-    client.wait_for(b"d" * 5000 + b"\n")
-    client.write(b"u" * 3000 + b"\n")
-    client.wait_for(b"u" * 3000 + b"\n")
-    client.close_stdin()
-    assert server.join() == [3001]
-    assert client.wait() == 0, client.describe()
+    both_ways_with_s_client(client, server, 5000, 3000)
 
 
 # --------------------------------------------------------------------------- client auth

@@ -11,7 +11,7 @@ import pytest
 
 from ..support.pump import Pump, echo_until_close, tlskit_server
 from .conftest import PKI, Peers
-from .helpers import both_ways_with_s_server
+from .helpers import both_ways_with_s_client, both_ways_with_s_server
 
 pytestmark = pytest.mark.interop
 
@@ -33,25 +33,16 @@ def test_s_client_asks_a_tlskit_server(peers: Peers, pki: PKI, version: str,
 
     server = peers.thread(tlskit_server(pki.server_config("rsa2048").replace(
         versions=[version]), body))
-    client = peers.start([
-        "openssl", "s_client", VERSIONS[version], "-connect", f"127.0.0.1:{server.port}",
-        "-servername", "localhost", "-verify_hostname", "localhost", "-CAfile", pki.root_pem,
-        "-verify_return_error", "-maxfraglen", str(size), "-tlsextdebug"])
-    client.wait_for(b"d" * 9000 + b"\n")
-    client.write(b"u" * 6000 + b"\n")
-    client.wait_for(b"u" * 6000 + b"\n")
-    client.close_stdin()
-    assert server.join() == [6001]
-    assert client.wait() == 0, client.describe()
+    client = peers.openssl_client(pki, server.port, "-maxfraglen", str(size), "-tlsextdebug",
+                                  version=VERSIONS[version])
+    both_ways_with_s_client(client, server, 9000, 6000)
     assert limits == [size]
     assert GRANTED in client.text_since(0), client.describe()
 
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_tlskit_client_asks_s_server(peers: Peers, pki: PKI, version: str) -> None:
-    files = pki.files["ec256"]
-    proc, port = peers.openssl_s_server(VERSIONS[version], "-cert", files.leaf, "-cert_chain",
-                                        files.chain, "-key", files.key, "-tlsextdebug")
+    proc, port = peers.openssl_server(pki, "ec256", "-tlsextdebug", version=VERSIONS[version])
     config = pki.client_config().replace(versions=[version], max_fragment_length=512,
                                          record_size_limit=None)
     hc, pump = both_ways_with_s_server(config, port, proc)

@@ -48,6 +48,16 @@ def test_in_memory(ca: LocalCA, issued: dict[str, Any], kt: str, suite: str) -> 
     assert client.receive_data(server.data_to_send())[-1].alert is None  # type: ignore[attr-defined]
 
 
+def _pair(ca: LocalCA, issued: dict[str, Any], version: str = "TLSv1.2"
+          ) -> tuple[ClientConnection, ServerConnection]:
+    """A client speaking `version` to a default server with the P-256 leaf."""
+    i = issued["ec256"]
+    server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key))
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=[version]),
+                              "localhost")
+    return client, server
+
+
 def _client_auth_pair(ca: LocalCA, issued: dict[str, Any], alice: Any
                       ) -> tuple[ClientConnection, ServerConnection]:
     """A TLS 1.2 client with `alice`'s certificate, and a server requiring one."""
@@ -103,10 +113,7 @@ def test_server_flight_is_one_record_per_message(ca: LocalCA, issued: dict[str, 
     """The server writes ServerHello, Certificate, ServerKeyExchange and ServerHelloDone
     in a record each (scanners read them record by record), and CCS then its Finished
     after the client's flight; each record holds exactly one whole message."""
-    i = issued["ec256"]
-    server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key))
-    client = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=["TLSv1.2"]),
-                              "localhost")
+    client, server = _pair(ca, issued)
     server.receive_data(client.data_to_send())
     flight = server.data_to_send()
     kinds = []
@@ -168,10 +175,7 @@ def test_handshake_objects_stay_in_the_shared_key_layout(ca: LocalCA, issued: di
     the 30 keys CPython keeps in its shared-key layout (past that, building one costs about
     four times as much), through a whole handshake, and so does the TLS 1.3 handshake a
     TLS 1.2 one took over from."""
-    i = issued["ec256"]
-    server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key))
-    client = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=[version]),
-                              "localhost")
+    client, server = _pair(ca, issued, version)
     first = (client._hs, server._hs)
     exchange(client, server)
     for conn, hs13 in zip((client, server), first, strict=True):
@@ -207,10 +211,7 @@ def test_a_whole_message_in_its_own_record_is_held_to_the_limit(
 
 def test_downgrade_sentinel_aborts_a_tls13_client(ca: LocalCA, issued: dict[str, Any]) -> None:
     """RFC 8446 4.1.3: an attacker forcing TLS 1.2 on two 1.3-capable peers is caught."""
-    i = issued["ec256"]
-    server = ServerConnection(ServerConfig(certificate_chain=i.chain, private_key=i.private_key))
-    honest = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=["TLSv1.2"]),
-                              "localhost")
+    honest, server = _pair(ca, issued)
     server.receive_data(honest.data_to_send())
     flight = server.data_to_send()
     assert flight[5 + 6 + 24:5 + 6 + 32] == b"DOWNGRD\x01"  # ServerHello.random's tail
