@@ -384,7 +384,8 @@ class ClientHandshake12(Handshake12):
         c_key, s_key, c_iv, s_iv = self.key_block()
         self.install_write12(c_key, c_iv)
         verify_data = self.finished_data(True, self.transcript.digest())
-        self.send_record(m12.encode_finished12(verify_data))
+        self.send(m12.encode_finished12(verify_data))
+        self.flush()
         self.pending_read = (s_key, s_iv)
         if traced:
             self.trace(T.CLIENT_FINISHED, message=m.Finished(verify_data),

@@ -321,7 +321,7 @@ class Handshake:
         # connection asks for every record), not a property.
         self.partial_message = False
         self._unread = 0  # bytes of the record being handled after the current message
-        self._flight = bytearray()
+        self._flight: list[bytes] = []  # the messages sent since the last flush
 
     @property
     def version(self) -> str:
@@ -475,12 +475,17 @@ class Handshake:
         """Add one message to the current flight (flushed as few records as possible)."""
         if transcript:
             self.transcript.update(raw)
-        self._flight += raw
+        self._flight.append(raw)
 
     def flush(self) -> None:
-        if self._flight:
-            self.out.send_handshake(bytes(self._flight))
-            self._flight = bytearray()
+        """The flight to the record layer: a lone message as it is (no copy; the TLS 1.2
+        server writes one record per message), several joined once."""
+        pieces = self._flight
+        if pieces:
+            one = pieces[0]
+            self.out.send_handshake(one if len(pieces) == 1 and type(one) is bytes
+                                    else b"".join(pieces))
+            self._flight = []
 
     def send_ccs(self) -> None:
         if self._flight:

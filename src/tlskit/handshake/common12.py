@@ -116,18 +116,7 @@ class Handshake12(Handshake):
             if self._keep:
                 self.messages += raw
             self.transcript.update(raw)
-        self._flight += raw
-
-    def send_record(self, raw: bytes) -> None:
-        """`send` and `flush` for a message that goes in a record of its own (the server's
-        flight is written one record per message): after what the flight holds, the
-        message itself goes to the record layer, not through the flight buffer."""
-        if self._flight:
-            self.flush()
-        if self._keep:
-            self.messages += raw
-        self.transcript.update(raw)
-        self.out.send_handshake(raw)
+        self._flight.append(raw)
 
     def before_transcript(self, msg_type: int, raw: bytes) -> None:
         # Only the handshake itself is signed by CertificateVerify (called only if kept).

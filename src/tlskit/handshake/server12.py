@@ -459,13 +459,15 @@ class ServerHandshake12(ServerView, Handshake12):
         # One record per message, as OpenSSL, BoringSSL and GnuTLS write this flight:
         # scanners that read it record by record (sslscan) stall on one record holding
         # them all.
-        self.send_record(raw)
+        self.send(raw)
+        self.flush()
         traced = cfg.tracer is not None  # (message objects cost: built only when traced)
         if traced:
             self.trace(T.SERVER_HELLO, message=m.ServerHello.decode(memoryview(raw)[4:]),
                        raw=raw, version="TLSv1.2", cipher_suite=suite.name)
         raw = ck._certificate12 or _encode_certificate12(ck)  # the same for every client
-        self.send_record(raw)
+        self.send(raw)
+        self.flush()
         if traced:
             self.trace(T.CERTIFICATE, message=m12.Certificate12(list(ck.cert_der)), raw=raw,
                        chain=ck.chain)
@@ -479,7 +481,8 @@ class ServerHandshake12(ServerView, Handshake12):
             self._send_traced(T.CERTIFICATE_REQUEST, m12.CertificateRequest12(
                 b"\x01\x40", self._client_schemes(), []))  # rsa_sign, ecdsa_sign
             self.flush()
-        self.send_record(m12.SERVER_HELLO_DONE)
+        self.send(m12.SERVER_HELLO_DONE)
+        self.flush()
         if traced:
             self.trace(T.SERVER_HELLO_DONE, message=m12.ServerHelloDone(),
                        raw=m12.SERVER_HELLO_DONE)
@@ -494,7 +497,8 @@ class ServerHandshake12(ServerView, Handshake12):
         signature = crypto.sign(ck.private_key, scheme,
                                 self.client_random + self.server_random + params)
         raw = m12.encode_ske(params, scheme, signature)
-        self.send_record(raw)
+        self.send(raw)
+        self.flush()
         if self.config.tracer is not None:
             self.trace(T.SERVER_KEY_EXCHANGE,
                        message=m12.ServerKeyExchangeECDHE(group, share.public, scheme, signature),
@@ -578,7 +582,8 @@ class ServerHandshake12(ServerView, Handshake12):
         s_key, s_iv = self._server_keys
         self.install_write12(s_key, s_iv)
         verify_data = self.finished_data(False, self.transcript.digest())
-        self.send_record(m12.encode_finished12(verify_data))
+        self.send(m12.encode_finished12(verify_data))
+        self.flush()
         if traced:
             self.trace(T.SERVER_FINISHED, message=m.Finished(verify_data),
                        verify_data=verify_data)
