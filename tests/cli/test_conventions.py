@@ -137,6 +137,42 @@ def test_usage_errors_under_json_print_a_json_error(argv: list[str]) -> None:
     assert error["command"] == f"tlskit {argv[0]}"
 
 
+@pytest.mark.parametrize("argv", [["demo"], ["demo", "--classic"], ["connect", "127.0.0.1:1"]])
+def test_an_unusable_diagram_path_is_refused_before_anything_runs(
+        argv: list[str], tmp_path: Path) -> None:
+    """A diagram that cannot be written is a usage error found while parsing: before the
+    demo's handshakes or any connection (port 1 would be "connection refused"), one line
+    naming the path and what to do."""
+    missing = tmp_path / "no-such-folder" / "handshake.svg"
+    cases = {str(missing): f"cannot write {missing}: the folder {missing.parent} does not "
+                           "exist; create it",
+             str(tmp_path): f"{tmp_path} is a directory; give a file name"}
+    for path, words in cases.items():
+        proc = tlskit_run(*argv, "--diagram", path)
+        assert proc.returncode == 2, (proc.stdout, proc.stderr)
+        assert proc.stdout == "" and "Traceback" not in proc.stderr
+        assert proc.stderr.strip().splitlines()[-1] == (
+            f"tlskit {argv[0]}: error: argument --diagram: {words}" + (
+                " or pick another path" if "folder" in words
+                else f", e.g. {tmp_path / 'handshake.svg'}")), proc.stderr
+        assert "refused" not in proc.stderr
+
+
+def test_a_diagram_write_failure_is_one_line(tmp_path: Path) -> None:
+    """A path whose folder exists but which cannot be created (a directory named like the
+    file's parent is replaced by a file here) is told in words after the run, not as an
+    OSError's repr."""
+    from tlskit.cli import diagram
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(diagram.DiagramError) as caught:
+        diagram.write_svg(blocker / "x.svg", [])
+    assert str(caught.value) == (f"cannot write the diagram to {blocker / 'x.svg'}: Not a "
+                                 "directory; pick another path")
+    assert caught.value.exit_code == 2
+
+
 def test_connect_failures_under_json(pki: tuple[Path, Path, Path]) -> None:
     root, cert, key = pki
     refused = json_error(tlskit_run("connect", f"127.0.0.1:{refused_port()}", "--json"), 1)

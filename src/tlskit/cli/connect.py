@@ -431,6 +431,5 @@ class _Connect:
             diagram.write_svg(self.args.diagram, diagram.items_from_steps(self.recorder.steps),
                               title=f"TLS handshake with {host}:{port}",
                               client_label="tlskit connect", server_label=f"{host}:{port}")
-        except OSError as exc:
-            print(f"{PROG}: cannot write {Path(self.args.diagram)}: "
-                  f"{exc.strerror or exc}", file=sys.stderr)
+        except diagram.DiagramError as exc:
+            print(f"{PROG}: {exc}", file=sys.stderr)

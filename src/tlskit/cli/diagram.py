@@ -276,7 +276,17 @@ def render_svg(items: Sequence[Item], *, title: str = "TLS 1.3 handshake",
     return "\n".join([*head, *rows, "</svg>"]) + "\n"
 
 
+class DiagramError(Exception):
+    """The SVG could not be written; the message says where and why (one line)."""
+
+    exit_code = 2  # the path given on the command line is unusable: a usage error
+
+
 def write_svg(path: str | Path, items: Sequence[Item], **kwargs: Any) -> Path:
     out = Path(path).expanduser()
-    out.write_text(render_svg(items, **kwargs), encoding="utf-8")
+    try:
+        out.write_text(render_svg(items, **kwargs), encoding="utf-8")
+    except OSError as exc:
+        raise DiagramError(f"cannot write the diagram to {out}: {exc.strerror or exc}; "
+                           "pick another path") from exc
     return out

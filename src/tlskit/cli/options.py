@@ -5,6 +5,7 @@ Each command module re-exports its function as ``add_arguments``."""
 from __future__ import annotations
 
 import argparse
+import os
 
 DEFAULT_PORT = 443
 
@@ -56,11 +57,27 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
                              "saying the certificate is revoked fails the connection)")
     parser.add_argument("--insecure", action="store_true",
                         help="report a certificate verification failure but carry on")
-    parser.add_argument("--diagram", metavar="FILE.svg",
+    parser.add_argument("--diagram", metavar="FILE.svg", type=_diagram_path,
                         help="write an SVG sequence diagram of the handshake")
     parser.add_argument("--timeout", metavar="SECONDS", type=float, default=DEFAULT_TIMEOUT,
                         help=f"connect, handshake and read timeout (default: "
                              f"{DEFAULT_TIMEOUT:g})")
+
+
+def _diagram_path(text: str) -> str:
+    """An SVG path whose folder exists and is writable, checked before the handshake (or
+    the whole demo) runs, not found out after it: a usage error (exit 2)."""
+    folder = os.path.dirname(os.path.expanduser(text)) or "."
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is a directory; give a file name, e.g. "
+                                         f"{os.path.join(text, 'handshake.svg')}")
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: the folder {folder} does not "
+                                         "exist; create it or pick another path")
+    if not os.access(folder, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: the folder {folder} is not "
+                                         "writable; pick another path")
+    return text
 
 
 def _port(text: str) -> int:
@@ -151,7 +168,7 @@ def verify_arguments(parser: argparse.ArgumentParser) -> None:
 def demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object with every step and value")
-    parser.add_argument("--diagram", metavar="FILE.svg",
+    parser.add_argument("--diagram", metavar="FILE.svg", type=_diagram_path,
                         help="write an SVG sequence diagram of the first session")
     parser.add_argument("--full", action="store_true",
                         help="show long values (key shares, signatures, records) in full "
