@@ -86,6 +86,9 @@ def _codes(values: tuple[IntEnum, ...] | None, default: Sequence[int],
         return list(default)
     for code in values:
         if implemented is not None and code not in implemented:
+            if code.name.endswith("_SCSV"):
+                raise ValueError(f"{code.name} is a signalling value, not a {what} to "
+                                 "configure: tlskit sends what RFC 5746 asks for by itself")
             raise ValueError(f"{what} {code.name} is not supported by tlskit")
     return [int(code) for code in values]
 

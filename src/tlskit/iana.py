@@ -39,7 +39,9 @@ _SUITE_ALIASES: Mapping[str, CipherSuite] = {
 
 
 def _known(enum: type[Enum]) -> str:
-    return ", ".join(m.name for m in enum)
+    """The names to suggest; a signalling value (RFC 5746's renegotiation SCSV) is no
+    cipher suite to configure: tlskit sends it by itself."""
+    return ", ".join(m.name for m in enum if not m.name.endswith("_SCSV"))
 
 
 def _parse(value: str | int, enum: type[E], aliases: Mapping[str, E], what: str) -> E:

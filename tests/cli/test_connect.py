@@ -294,6 +294,16 @@ def test_keylog(server: SServer, pki: PKI, tmp_path: Path) -> None:
         assert len(bytes.fromhex(random)) == 32 and len(bytes.fromhex(secret)) >= 32
 
 
+def test_a_keylog_that_cannot_be_opened_is_told_as_a_write(tmp_path: Path) -> None:
+    """The key log is appended to: its failure says so (it once said "cannot read"),
+    before any connection is tried (port 1 would be refused)."""
+    keylog = tmp_path / "missing" / "keys.log"
+    proc = tlskit("127.0.0.1:1", "--keylog", str(keylog))
+    assert proc.returncode == 2
+    assert one_error_line(proc) == (f"tlskit connect: cannot append to --keylog {keylog}: "
+                                    "No such file or directory")
+
+
 def test_diagram_and_trace(server: SServer, pki: PKI, tmp_path: Path) -> None:
     svg = tmp_path / "hs.svg"
     proc = tlskit(f"localhost:{server.port}", "--cafile", str(pki.root), "--trace",

@@ -11,11 +11,13 @@ import pty
 import re
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 import tlskit
 from tlskit.ca import LocalCA
@@ -200,6 +202,30 @@ def test_verify_exit_codes(pki: tuple[Path, Path, Path], tmp_path: Path) -> None
                        "--json")
     assert wrong.returncode == 1
     assert json.loads(wrong.stdout)["valid"] is False
+
+
+def test_cryptography_deprecation_warnings_stay_out_of_the_output(tmp_path: Path) -> None:
+    """A root with serial number 0 (as Go Daddy G2 has) makes cryptography warn while
+    parsing, with a line of tlskit's source: a command's user gets the verdict and no
+    such lines; ``--debug`` shows them."""
+    from ..x509 import pki as test_pki
+
+    root = test_pki.root("Zero Root")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zero = test_pki.Issued(test_pki.rebuild(root, root, lambda items: [
+            items[0], test_pki.der_integer(0), *items[2:]]), root.key)
+    leaf = test_pki.leaf("localhost", zero)
+    root_pem, leaf_pem = tmp_path / "zero-root.pem", tmp_path / "leaf.pem"
+    root_pem.write_bytes(zero.cert.public_bytes(serialization.Encoding.PEM))
+    leaf_pem.write_bytes(leaf.cert.public_bytes(serialization.Encoding.PEM))
+    argv = ["verify", str(leaf_pem), "--cafile", str(root_pem), "--host", "localhost",
+            "--at", test_pki.NOW.isoformat()]
+    quiet = tlskit_run(*argv)
+    assert quiet.returncode == 0, (quiet.stdout, quiet.stderr)
+    assert quiet.stderr == ""
+    loud = tlskit_run("--debug", *argv)
+    assert loud.returncode == 0 and "CryptographyDeprecationWarning" in loud.stderr
 
 
 def run_in_pty(argv: list[str], env: dict[str, str]) -> str:

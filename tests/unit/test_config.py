@@ -67,6 +67,8 @@ def test_suite_and_scheme_names() -> None:
     ({"groups": []}, "at least one group is required"),
     ({"groups": [0x1234]}, "group UNKNOWN_0x1234 is not supported by tlskit"),
     ({"cipher_suites": ["TLS_RSA_WITH_AES_128_CBC_SHA"]}, "unknown cipher suite"),
+    ({"cipher_suites": ["TLS_EMPTY_RENEGOTIATION_INFO_SCSV"]},
+     "TLS_EMPTY_RENEGOTIATION_INFO_SCSV is a signalling value, not a cipher suite"),
     ({"signature_schemes": ["rsa_sha1"]}, "unknown signature scheme 'rsa_sha1'"),
     ({"key_share_groups": ["x448"], "groups": ["x25519"]},
      "key share group x448 is not in groups"),
@@ -74,6 +76,12 @@ def test_suite_and_scheme_names() -> None:
 def test_bad_names_fail_at_construction(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match="^" + message.replace("(", r"\(")):
         ClientConfig(**kwargs)
+
+
+def test_the_names_suggested_for_an_unknown_suite_are_suites() -> None:
+    with pytest.raises(ValueError, match="unknown cipher suite") as caught:
+        ClientConfig(cipher_suites=["AES-128"])
+    assert "TLS_AES_128_GCM_SHA256" in str(caught.value) and "SCSV" not in str(caught.value)
 
 
 def test_one_string_is_not_a_list_of_names() -> None:

@@ -145,9 +145,10 @@ class _Connect:
 
     # -- configuration -----------------------------------------------------------------
 
-    def _read_file_error(self, what: str, path: str, exc: Exception) -> ConnectError:
+    def _read_file_error(self, what: str, path: str, exc: Exception,
+                         verb: str = "read") -> ConnectError:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return ConnectError(f"cannot read {what} {path}: {reason}", 2)
+        return ConnectError(f"cannot {verb} {what} {path}: {reason}", 2)
 
     def config(self) -> ClientConfig:
         a = self.args
@@ -176,7 +177,8 @@ class _Connect:
                 self.keylog = KeyLogFile(Path(a.keylog).expanduser())
                 self.keylog.open()
             except OSError as exc:
-                raise self._read_file_error("--keylog", a.keylog, exc) from exc
+                raise self._read_file_error("--keylog", a.keylog, exc,
+                                            "append to") from exc
         try:
             base = ClientConfig(trust_anchors=anchors)
             self.verifier = ExplainingVerifier(base.get_verifier())

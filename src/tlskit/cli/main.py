@@ -15,6 +15,7 @@ import errno
 import importlib
 import sys
 import textwrap
+import warnings
 from typing import NoReturn
 
 from . import options
@@ -215,6 +216,16 @@ def _is_usage_oserror(exc: BaseException) -> bool:
         errno.ENOENT, errno.EISDIR, errno.ENOTDIR)
 
 
+def _quiet_cryptography_warnings() -> None:
+    """cryptography's deprecation warnings (a certificate with serial number 0, as some
+    roots in system bundles have) speak to the author of the code that parsed, and print
+    a line of tlskit's source: noise to someone running a command, whose verifier report
+    names such defects itself. ``--debug`` keeps them."""
+    from cryptography.utils import CryptographyDeprecationWarning
+
+    warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
@@ -233,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         module = getattr(args, "_module", None) or importlib.import_module(
             f"tlskit.cli.{_module_name(args)}")  # imported only now that the options parsed
+        if not getattr(args, "debug", False):
+            _quiet_cryptography_warnings()
         return int(module.run(args) or 0)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
