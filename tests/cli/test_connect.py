@@ -250,6 +250,32 @@ def test_rsa_key_transport_only_server_names_the_switch(pki: PKI, tmp_path: Path
         s.close()
 
 
+@pytest.mark.parametrize("version", ["1.3", "1.2"])
+def test_max_fragment_length_against_openssl(pki: PKI, version: str) -> None:
+    """--max-fragment-length asks s_server (which grants RFC 6066 and has no RFC 8449)
+    for 512-byte records; the summary shows the limit in force, and a 2,000-byte request
+    still reaches s_server's -www page whole (it answers only a complete request line)."""
+    s = SServer("-cert", str(pki.cert), "-key", str(pki.key), "-cert_chain", str(pki.chain),
+                tls=f"-tls{version.replace('.', '_')}")
+    request = "GET / HTTP/1.0\\r\\nX-Pad: " + "a" * 2000 + "\\r\\n\\r\\n"
+    try:
+        args = [f"localhost:{s.port}", f"--tls{version}", "--cafile", str(pki.root)]
+        small = tlskit(*args, "--max-fragment-length", "512", "--request", request)
+        plain = as_json(tlskit(*args, "--json"))
+        asked = as_json(tlskit(*args, "--json", "--max-fragment-length", "512"))
+    finally:
+        s.close()
+    assert small.returncode == 0, small.stderr
+    assert "record limit" in small.stdout and "512 bytes" in small.stdout
+    assert "HTTP/1.0 200 ok" in small.stdout
+    assert plain["record_limit"] == 16384 and asked["record_limit"] == 512
+
+
+def test_max_fragment_length_takes_only_rfc_6066_lengths() -> None:
+    proc = tlskit("127.0.0.1:1", "--max-fragment-length", "1000")
+    assert proc.returncode == 2 and "invalid choice: 1000" in proc.stderr
+
+
 def test_tls12_trace_and_diagram(pki: PKI, tmp_path: Path) -> None:
     """Against OpenSSL: the TLS 1.2 trace and diagram show every message of RFC 5246 7.3
     in order, the group on ServerKeyExchange, and only the Finished messages encrypted."""

@@ -191,6 +191,7 @@ class _Connect:
                           else ["TLSv1.3", "TLSv1.2"]),
                 certificate=certificate,
                 ocsp_stapling=a.ocsp_stapling,
+                max_fragment_length=a.max_fragment_length,
                 tracer=self.recorder.tracer,
                 keylog=self._keylog,
             )
@@ -268,6 +269,7 @@ class _Connect:
         error = conn.verification_error
         summary = self.summary(host, port, address, server_name, complete, error,
                                connect_ms, handshake_ms, response)
+        summary["record_limit"] = conn.max_fragment
         return summary, response
 
     @staticmethod

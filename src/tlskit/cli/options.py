@@ -57,6 +57,11 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
                              "saying the certificate is revoked fails the connection)")
     parser.add_argument("--insecure", action="store_true",
                         help="report a certificate verification failure but carry on")
+    parser.add_argument("--max-fragment-length", dest="max_fragment_length", type=int,
+                        choices=(512, 1024, 2048, 4096), metavar="{512,1024,2048,4096}",
+                        help="ask the server for records of at most this many bytes "
+                             "(RFC 6066 max_fragment_length, for small devices); the "
+                             "summary shows the limit in force")
     parser.add_argument("--diagram", metavar="FILE.svg", type=_diagram_path,
                         help="write an SVG sequence diagram of the handshake")
     parser.add_argument("--timeout", metavar="SECONDS", type=float, default=DEFAULT_TIMEOUT,

@@ -196,6 +196,9 @@ def render_connect(summary: Mapping[str, Any], console: Console) -> None:
     head.add_row("key exchange", escape(str(kx)))
     head.add_row("signature", escape(str(signature)))
     head.add_row("ALPN", escape(str(summary.get("alpn") or "(none)")))
+    limit = summary.get("record_limit")
+    if limit is not None and limit < 16384:  # only worth a line when the peers agreed one
+        head.add_row("record limit", f"{limit} bytes of plaintext per record")
     if summary.get("client_certificate"):
         head.add_row("client certificate", escape(str(summary["client_certificate"])))
     timings = summary.get("timings", {})
