@@ -1,7 +1,8 @@
 """max_fragment_length (RFC 6066 4) from a scripted client, both versions: the server
 checks the code, grants it (EncryptedExtensions in TLS 1.3, ServerHello in TLS 1.2) and
-fragments everything it sends from then on, handshake messages included, unless the
-client also sent record_size_limit, which then governs (RFC 8449 5)."""
+fragments everything it sends from then on, handshake messages included, and holds the
+client to it, unless the client also sent record_size_limit, which then governs (RFC 8449
+5)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import pytest
 from tlskit.wire import messages as m
 
 from ..support.records import split_records
-from .peer import Peer, hello, hello12, sanity
+from .peer import Peer, handshake, hello, hello12, sanity
 
 E_MFL, E_RSL = 1, 28
-AD_ILLEGAL, AD_DECODE = 47, 50
+AD_ILLEGAL, AD_DECODE, AD_RECORD_OVERFLOW = 47, 50, 22
 TLS13_OVERHEAD = 1 + 16  # content type and AES-128-GCM tag
 
 
@@ -51,10 +52,27 @@ def test_a_malformed_request_is_refused(make, body, alert):
 def test_tls13_grants_it_and_fragments_the_flight_and_the_data(code, size):
     peer = Peer()
     records = tapped(peer)
-    sanity(peer, hello(extra=[(E_MFL, bytes([code]))]), payload=b"x" * 9000)
+    handshake(peer, hello(extra=[(E_MFL, bytes([code]))]))
     assert encrypted_extensions(peer)[E_MFL] == bytes([code])
+    for start in range(0, 9000, size):  # the client keeps to the grant too
+        peer.app(b"x" * min(size, 9000 - start))
+    assert peer.error is None, peer.error
+    assert peer.data().endswith(b"x" * 9000)
     protected = [len(r) - 5 - TLS13_OVERHEAD for r in records if r[0] == 23]
     assert max(protected) == size, protected  # the Certificate and the echo both hit it
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+def test_tls13_holds_the_client_to_the_grant(padding):
+    """512 bytes of content are data; one more, or padding past the length, is
+    record_overflow: the grant takes the place of 2^14, against which RFC 8446 5.4
+    counts the whole TLSInnerPlaintext (content, type, padding)."""
+    peer = Peer()
+    handshake(peer, hello(extra=[(E_MFL, b"\x01")]))
+    peer.app(b"x" * 512)
+    assert peer.error is None and peer.data().endswith(b"x" * 512)
+    peer.app(b"x" * (513 - padding), padding=padding)
+    peer.expect_alert(AD_RECORD_OVERFLOW)
 
 
 def test_tls13_ignores_it_beside_record_size_limit():

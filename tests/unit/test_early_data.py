@@ -320,3 +320,32 @@ def test_memory_replay_cache_expiry_and_capacity() -> None:
     assert cache.check_replay(b"a", 10) is True        # expired, so new again
     assert len(cache) == 2
     assert isinstance(cache, ReplayCache)
+
+
+def test_max_fragment_length_holds_the_client_only_after_its_early_data() -> None:
+    """The client sends 0-RTT data before it can see the server grant max_fragment_length
+    (RFC 6066 4) in EncryptedExtensions: a 3,000-byte early record is data, not
+    record_overflow; from EndOfEarlyData on, the client's records keep to 512."""
+    scfg = server_config(max_early_data_size=4096)
+    ccfg = client_config(max_fragment_length=512, record_size_limit=None)
+    session = ticket_from(scfg, ccfg)
+    early = b"e" * 3000
+    c, s, _c_events, s_events = resume(scfg, ccfg, session, data=early)
+    assert [e.data for e in s_events if isinstance(e, EarlyDataReceived)] == [early]
+    assert s.handshake_complete.early_data_accepted
+    c.send_data(b"a" * 2000)
+    records = split_records(c.data_to_send())
+    assert max(len(r) - 5 - 17 for r in records) == 512  # (content type and GCM tag off)
+    assert b"".join(e.data for e in s.receive_data(b"".join(records))) == b"a" * 2000
+
+
+def test_declined_early_data_over_a_granted_fragment_length_is_still_skipped() -> None:
+    """Declined 0-RTT records are skipped unread (4.2.10) whatever their size, even with
+    the 512-byte limit in force; the client then resends the 3,000 bytes within it."""
+    ccfg = client_config(max_fragment_length=512, record_size_limit=None)
+    session = ticket_from(server_config(max_early_data_size=4096, ticket_key=bytes(32)),
+                          ccfg)
+    c, _s, _c_events, s_events = resume(server_config(ticket_key=bytes(32)), ccfg, session,
+                                       data=b"e" * 3000)
+    assert c.early_data_sent and not c.handshake_complete.early_data_accepted
+    assert b"".join(e.data for e in s_events if isinstance(e, DataReceived)) == b"e" * 3000

@@ -14,11 +14,11 @@ import pytest
 
 from tlskit import ClientConfig, ClientConnection, DataReceived, ServerConnection
 from tlskit.enums import ExtensionType
-from tlskit.errors import IllegalParameter, TLSError, UnsupportedExtension
+from tlskit.errors import IllegalParameter, RecordOverflow, TLSError, UnsupportedExtension
 
 from ..support.pki import client_config, server_config
 from ..support.pump import pump
-from ..support.records import split_records
+from ..support.records import KeyLog, Keys, keys12_from_log, split_records
 
 VERSIONS = ["TLSv1.3", "TLSv1.2"]
 # Bytes a protected record adds to its plaintext with AES-128-GCM: TLS 1.3's content type
@@ -172,3 +172,62 @@ def test_a_client_refuses_an_answer_it_did_not_ask_for() -> None:
     client, server = ClientConnection(ccfg, server_name="localhost"), ServerConnection(scfg)
     with pytest.raises(UnsupportedExtension):
         client.receive_data(_server_hello12_with(client, server, b"\x01"))
+
+
+def _granted_pair(version: str, size: int) -> tuple[ClientConnection, ServerConnection,
+                                                    KeyLog, bytes, bytes]:
+    """A handshake in which the server granted `size`, with no ticket sent: the key log,
+    and the two hello flights as sent (for the TLS 1.2 keys)."""
+    log = KeyLog()
+    ccfg, scfg = _configs(version, max_fragment_length=size, keylog=log)
+    client = ClientConnection(ccfg, server_name="localhost")
+    server = ServerConnection(scfg.replace(session_tickets=0))
+    client_hello = client.data_to_send()
+    server.receive_data(client_hello)
+    server_flight = server.data_to_send()
+    client.receive_data(server_flight)
+    pump(client, server)
+    assert client.handshake_complete is not None and server.handshake_complete is not None
+    return client, server, log, client_hello, server_flight
+
+
+def _forged(version: str, log: KeyLog, hellos: tuple[bytes, bytes], *, by_client: bool,
+            content: bytes) -> bytes:
+    """The sender's next application_data record, as a peer ignoring the grant would
+    write it: the first under TLS 1.3's application key, the one after Finished in 1.2."""
+    if version == "TLSv1.3":
+        label = "CLIENT_TRAFFIC_SECRET_0" if by_client else "SERVER_TRAFFIC_SECRET_0"
+        return Keys(0x1301, log.secret(label)).seal_content(APPLICATION_DATA, content)
+    keys = keys12_from_log(log, 0xC02B, *hellos, client=by_client)
+    return keys.seal(1, APPLICATION_DATA, content)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("receiver", ["client", "server"])
+def test_a_record_over_the_grant_is_record_overflow(version: str, receiver: str) -> None:
+    """RFC 6066 4 holds both sides to the granted length, as OpenSSL and GnuTLS enforce
+    it: one byte over is record_overflow, the length itself is data."""
+    for size, refused in ((512, False), (513, True)):
+        client, server, log, *hellos = _granted_pair(version, 512)
+        to = client if receiver == "client" else server
+        record = _forged(version, log, (hellos[0], hellos[1]), by_client=receiver == "server",
+                         content=b"z" * size)
+        if not refused:
+            events = to.receive_data(record)
+            assert [e.data for e in events if isinstance(e, DataReceived)] == [b"z" * 512]
+            continue
+        with pytest.raises(RecordOverflow, match="exceeds") as info:
+            to.receive_data(record)
+        assert info.value.alert == 22
+
+
+def test_without_a_grant_a_full_record_is_data() -> None:
+    """The same forged 16 KiB record is fine where nothing was negotiated."""
+    log = KeyLog()
+    ccfg, scfg = _configs("TLSv1.3", keylog=log)
+    client = ClientConnection(ccfg, server_name="localhost")
+    server = ServerConnection(scfg.replace(session_tickets=0))
+    pump(client, server)
+    record = _forged("TLSv1.3", log, (b"", b""), by_client=True, content=b"z" * (1 << 14))
+    assert [len(e.data) for e in server.receive_data(record)
+            if isinstance(e, DataReceived)] == [1 << 14]

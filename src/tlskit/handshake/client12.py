@@ -226,8 +226,9 @@ class ClientHandshake12(Handshake12):
             own = cfg.record_size_limit
             self.out.set_record_limits(  # RFC 8449 4: no type byte in 1.2
                 send=min(limit, 1 << 14), receive=None if own is None else min(own, 1 << 14))
-        if _E.max_fragment_length in exts:
-            self.out.set_record_limits(send=agreed_fragment_length(exts, cfg))
+        if _E.max_fragment_length in exts:  # RFC 6066 4: both ways, from the next record
+            size = agreed_fragment_length(exts, cfg)
+            self.out.set_record_limits(send=size, receive=size)
         self.suite12 = suite
         self.suite = suite
         self.server_random = sh.random

@@ -492,8 +492,9 @@ class ClientHandshake13(Handshake13):
             own = self.config.record_size_limit
             self.out.set_record_limits(  # 8449 4: the limit includes the content type
                 send=min(limit - 1, 1 << 14), receive=None if own is None else own - 1)
-        if _E.max_fragment_length in exts:
-            self.out.set_record_limits(send=agreed_fragment_length(exts, self.config))
+        if _E.max_fragment_length in exts:  # RFC 6066 4: both ways, from the next record
+            size = agreed_fragment_length(exts, self.config)
+            self.out.set_record_limits(send=size, receive=size)
         if _E.early_data in exts:
             self._check_early_data_accepted(exts[_E.early_data])
         elif self._early_write_pending:

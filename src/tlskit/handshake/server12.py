@@ -303,7 +303,7 @@ class ServerHandshake12(ServerView, Handshake12):
             fragment = self._peer_fragment_length
             if fragment is None:
                 return None
-            self.out.set_record_limits(send=fragment)
+            self.out.set_record_limits(send=fragment, receive=fragment)  # both ways
             return _E.max_fragment_length, ext.encode_max_fragment_length(fragment)
         own = self.config.record_size_limit
         own = None if own is None else min(own, 1 << 14)

@@ -604,7 +604,10 @@ class ServerHandshake13(ServerView, Handshake13):
             if own is not None:
                 exts[_E.record_size_limit] = ext.encode_record_size_limit(own)
         elif fragment is not None:  # RFC 6066 4; beside record_size_limit, ignored (8449 5)
-            self.out.set_record_limits(send=fragment)
+            # Both ways; but accepted 0-RTT data was sent before the client could know
+            # the grant, so what the client sends is held to it after EndOfEarlyData.
+            self.out.set_record_limits(
+                send=fragment, receive=None if self.early_data_accepted else fragment)
             exts[_E.max_fragment_length] = ext.encode_max_fragment_length(fragment)
         if self.server_name is not None:
             exts[_E.server_name] = b""
@@ -670,8 +673,13 @@ class ServerHandshake13(ServerView, Handshake13):
         return True
 
     def on_end_of_early_data(self, msg: m.EndOfEarlyData, raw: bytes) -> State:
-        """4.5: the client's early data ends; its handshake key protects what follows."""
+        """4.5: the client's early data ends; its handshake key protects what follows,
+        within a granted max_fragment_length from here on."""
         self.set_read(self._client_hs)
+        offer = self._offer_view
+        assert offer is not None  # (early data is accepted only in answer to a hello)
+        if offer.max_fragment_length is not None and offer.record_size_limit is None:
+            self.out.set_record_limits(receive=offer.max_fragment_length)
         return _S.WAIT_FINISHED
 
     # -- client authentication (4.4.2, 4.4.3) ----------------------------------------
