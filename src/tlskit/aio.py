@@ -24,7 +24,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .config import ClientConfig, ServerConfig
+from .config import ClientConfig, ServerConfig, require_config
 from .connection import ClientConnection, Connection, ServerConnection
 from .errors import AlertReceived, TLSError, UsageError
 from .events import ConnectionClosed, DataReceived, HandshakeComplete
@@ -528,7 +528,9 @@ async def open_connection(host: str, port: int, config: ClientConfig | None = No
     `TLSError`. Extra keyword arguments go to `loop.create_connection`.
     """
     loop = asyncio.get_running_loop()
-    cfg = with_keylog(config if config is not None else default_client_config())
+    cfg = config if config is not None else default_client_config()
+    require_config(cfg, ClientConfig, "tlskit.aio.open_connection")
+    cfg = with_keylog(cfg)
     name = server_name if server_name is not None else host
     peer = f"{host}:{port}"
     conn = ClientConnection(cfg, server_name=name)
@@ -566,6 +568,7 @@ async def start_server(client_connected_cb: ClientConnectedCallback, host: Any, 
     keyword arguments go to `loop.create_server` (the listen ``backlog`` defaults to the
     system maximum)."""
     loop = asyncio.get_running_loop()
+    require_config(config, ServerConfig, "tlskit.aio.start_server")
     cfg = with_keylog(config)
 
     def factory() -> TLSProtocol:

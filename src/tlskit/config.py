@@ -117,6 +117,24 @@ def _certificates(values: Sequence[Any] | None, name: str) -> tuple[x509.Certifi
     return certs
 
 
+_HOW_TO_BUILD = {
+    "ServerConfig": "ServerConfig(certificate_chain=[leaf, ...], private_key=key), or "
+                    "ServerConfig(certificates=[CertifiedKey.from_files('cert.pem', "
+                    "'key.pem')])",
+    "ClientConfig": "ClientConfig() for the system's trust store, or "
+                    "ClientConfig(trust_anchors=tlskit.load_pem_chain('ca.pem'))",
+}
+
+
+def require_config(config: object, kind: type, user: str) -> None:
+    """A TypeError, naming how to build the right config, for anything else passed where
+    a config belongs (None, the other side's config, a path): found at once, not as an
+    AttributeError from inside the handshake."""
+    if not isinstance(config, kind):
+        raise TypeError(f"{user} needs a {kind.__name__}, not {type(config).__name__}: "
+                        f"build one with {_HOW_TO_BUILD[kind.__name__]}")
+
+
 def _refuse_assignment(self: object, name: str, value: object) -> None:
     raise dataclasses.FrozenInstanceError(
         f"{type(self).__name__} is immutable once built (it was validated then): make a "

@@ -18,7 +18,7 @@ import contextlib
 import weakref
 from typing import TYPE_CHECKING, cast
 
-from .config import ClientConfig, ServerConfig
+from .config import ClientConfig, ServerConfig, require_config
 from .crypto import Suite
 from .enums import AlertDescription, AlertLevel, ContentType, ProtocolVersion
 from .errors import (
@@ -562,7 +562,8 @@ class ClientConnection(Connection):
     def __init__(self, config: ClientConfig | None = None, server_name: str | None = None,
                  session: Session | None = None, early_data: bytes = b"") -> None:
         super().__init__()
-        self.config = config or ClientConfig()
+        self.config = ClientConfig() if config is None else config
+        require_config(self.config, ClientConfig, "ClientConnection")
         if server_name is None and self.config.check_hostname and \
                 self.config.verify_mode == "required":
             # Secure by default: without a name the certificate proves nothing about
@@ -594,6 +595,7 @@ class ServerConnection(Connection):
 
     def __init__(self, config: ServerConfig) -> None:
         super().__init__()
+        require_config(config, ServerConfig, "ServerConnection")
         self.config = config
         self.close_reply = config.close_reply
         self._hs = ServerHandshake13(config, self._out)

@@ -155,3 +155,54 @@ def test_server_certificate_arguments_refuse_file_names(server_kwargs: dict[str,
                           client_trust_anchors=chain[-1:])
     assert config.certificate_chain == tuple(chain)
     assert config.client_trust_anchors == tuple(chain[-1:])
+
+
+def _entry_points(server_cfg: ServerConfig) -> dict[str, tuple[type, Any]]:
+    """Every public way to start a connection, each with the config kind it needs; each
+    call gets a wrong config (port 1 would refuse a connection: never reached)."""
+    import asyncio
+    import socket
+
+    import tlskit
+    from tlskit.connection import ClientConnection, ServerConnection
+    from tlskit.io.server import TLSListener, TLSServer
+
+    def listener(cfg: Any) -> None:
+        with socket.socket() as sock:
+            TLSListener(sock, cfg)
+
+    def aio(call: Any) -> Any:
+        return lambda cfg: asyncio.run(call(cfg))
+
+    return {
+        "ServerConnection": (ServerConfig, ServerConnection),
+        "TLSListener": (ServerConfig, listener),
+        "TLSServer": (ServerConfig, lambda cfg: TLSServer(("127.0.0.1", 0), object, cfg)),
+        "tlskit.aio.start_server": (ServerConfig, aio(
+            lambda cfg: tlskit.aio.start_server(lambda r, w: None, "127.0.0.1", 0, cfg))),
+        "ClientConnection": (ClientConfig, lambda cfg: ClientConnection(cfg, "localhost")),
+        "tlskit.connect": (ClientConfig, lambda cfg: tlskit.connect("127.0.0.1", 1, cfg)),
+        "tlskit.aio.open_connection": (ClientConfig, aio(
+            lambda cfg: tlskit.aio.open_connection("127.0.0.1", 1, cfg))),
+    }
+
+
+@pytest.mark.parametrize("user", ["ServerConnection", "TLSListener", "TLSServer",
+                                  "tlskit.aio.start_server", "ClientConnection",
+                                  "tlskit.connect", "tlskit.aio.open_connection"])
+def test_a_wrong_config_is_a_type_error_saying_how_to_build_one(
+        user: str, server_kwargs: dict[str, Any]) -> None:
+    """None, the other side's config or a file name where a config belongs: a TypeError
+    at the call, naming the call and how to build the right config (it was an
+    AttributeError from inside the adapter or the handshake)."""
+    kind, call = _entry_points(ServerConfig(**server_kwargs))[user]
+    wrong = [ClientConfig() if kind is ServerConfig else ServerConfig(**server_kwargs),
+             "config.pem"]
+    if kind is ServerConfig:
+        wrong.append(None)  # (a client's None means the default config)
+    for value in wrong:
+        with pytest.raises(TypeError) as info:
+            call(value)
+        assert str(info.value).startswith(
+            f"{user} needs a {kind.__name__}, not {type(value).__name__}: build one with "
+            f"{kind.__name__}("), str(info.value)

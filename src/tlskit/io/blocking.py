@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any, TypeAlias
 
-from ..config import ClientConfig
+from ..config import ClientConfig, require_config
 from ..connection import ClientConnection, Connection
 from ..errors import AlertReceived, ConnectionClosedError, TLSError, UsageError
 from ..events import ConnectionClosed, DataReceived, Event
@@ -876,7 +876,9 @@ def connect(host: str, port: int, config: ClientConfig | None = None, *,
     ``suppress_ragged_eofs`` (the default, as in `ssl`) a close without close_notify
     after the handshake reads as end of stream and sets `TLSSocket.truncated`.
     """
-    cfg = with_keylog(config if config is not None else default_client_config())
+    cfg = config if config is not None else default_client_config()
+    require_config(cfg, ClientConfig, "tlskit.connect")
+    cfg = with_keylog(cfg)
     name = server_name if server_name is not None else host
     peer = f"{host}:{port}"
     limits = [t for t in (timeout, handshake_timeout) if t is not None]

@@ -14,7 +14,7 @@ import socketserver
 import sys
 from typing import Any
 
-from ..config import ServerConfig
+from ..config import ServerConfig, require_config
 from ..connection import ServerConnection
 from ..errors import TLSError
 from ..keylog import with_keylog
@@ -49,6 +49,7 @@ class TLSListener:
                  handshake_timeout: float | None = 30.0, idle_timeout: float | None = None,
                  suppress_ragged_eofs: bool = True) -> None:
         self.socket = sock
+        require_config(config, ServerConfig, "TLSListener")
         self.config = with_keylog(config)
         self.handshake_timeout = handshake_timeout
         self.idle_timeout = idle_timeout
@@ -144,6 +145,7 @@ class TLSServer(socketserver.ThreadingTCPServer):
                  handshake_timeout: float | None = 30.0, idle_timeout: float | None = None,
                  backlog: int | None = None, suppress_ragged_eofs: bool = True,
                  worker_idle_timeout: float | None = 1.0) -> None:
+        require_config(config, ServerConfig, "TLSServer")
         self.tls_config = with_keylog(config)
         self.worker_idle_timeout = worker_idle_timeout
         self._workers: WorkerPool | None = None
