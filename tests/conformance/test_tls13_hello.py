@@ -134,6 +134,26 @@ def test_hrr_because_of_empty_key_shares(cookie):
     sanity(peer)
 
 
+@pytest.mark.parametrize("second", ["none", "another-group", "two-shares"])
+def test_hrr_then_a_second_hello_without_exactly_the_share(second):
+    """4.2.8: the second ClientHello carries one share, for the group the retry asked for.
+    One that still lacks it (none, or one for another offered group) or adds another is
+    illegal_parameter, as OpenSSL and Go answer; not a second HelloRetryRequest, and not
+    a handshake on a group the server did not choose."""
+    peer = all_groups_server()
+    first = hello(groups=(SECP256R1, X25519), shares=[])
+    peer.send_hello(first)
+    assert peer.kinds() == ["hrr", "ccs"], peer.kinds()
+    asked = ext.decode_key_share_hrr(peer.events[0][1].extensions[E_KEY_SHARE])
+    other = X25519 if asked == SECP256R1 else SECP256R1
+    shares = {"none": [], "another-group": [other], "two-shares": [asked, other]}[second]
+    second_hello = Hello(first.suites, list(first.exts), random=first.random,
+                         session_id=first.session_id)
+    second_hello.set(E_KEY_SHARE, key_shares(shares, second_hello.shares))
+    peer.send_hello(second_hello)
+    peer.expect_alert(AD_ILLEGAL)
+
+
 # --- test-tls13-keyshare-omitted.py -------------------------------------------------------
 
 def test_keyshare_omitted_is_missing_extension():

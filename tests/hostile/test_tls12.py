@@ -738,6 +738,29 @@ def test_hello_request_after_handshake_gets_warning_no_renegotiation() -> None:
     assert run.server.receive_data(run.client.data_to_send()) == [DataReceived(b"yes")]
 
 
+def test_client_ends_a_flood_of_hello_requests() -> None:
+    """Each refused HelloRequest costs a warning: 16 are answered with no_renegotiation,
+    the 17th ends the connection with unexpected_message (as for a server's flood of
+    renegotiation hellos)."""
+    run, forge = post_handshake()
+    for _ in range(16):
+        assert run.client.receive_data(forge(HS, message(HELLO_REQUEST))) == []
+        assert len(split_records(run.client.data_to_send())) == 1
+    err = expect_alert12(run.client, forge(HS, message(HELLO_REQUEST)), AD.unexpected_message)
+    assert "too many HelloRequests" in str(err)
+
+
+def test_a_tls13_only_message_in_a_tls12_handshake_is_unexpected() -> None:
+    """EncryptedExtensions (8) has no place in TLS 1.2: among the server's flight it is
+    unexpected_message, refused by the state table before any decoding."""
+    run = run12().to_server_flight()
+    sh, cert, ske, shd = messages_of(run.server_flight)
+    err = expect_alert12(run.client, hs_record(sh, message(8, b"\x00\x00"), cert, ske, shd),
+                         AD.unexpected_message)
+    assert str(err) == ("encrypted_extensions is not expected in state WAIT_CERTIFICATE of "
+                        "the TLSv1.2 client (waiting for Certificate)")
+
+
 def test_hello_request_with_body_is_decode_error() -> None:
     run, forge = post_handshake()
     expect_alert12(run.client, forge(HS, message(HELLO_REQUEST, b"\x00")),
@@ -830,6 +853,10 @@ CLIENT_HELLO_CASES = {
                                       AD.illegal_parameter),
     "point-formats-two-compressed": (_put(EXT_EC_POINT_FORMATS, b"\x02\x01\x02"), {}, {},
                                      AD.illegal_parameter),
+    # RFC 5246 7.4.1.2: the list must hold null; a client offering only DEFLATE cannot be
+    # answered (RFC 8446 D.5 makes the same illegal_parameter for TLS 1.3).
+    "no-null-compression": (lambda ch: setattr(ch, "compression_methods", b"\x01"), {}, {},
+                            AD.illegal_parameter),
 }
 
 
