@@ -181,8 +181,10 @@ class _MontgomeryShare(KeyShare):
             raise IllegalParameter(f"{self.group.name} key share is not {self._size} bytes")
         try:
             return bytes(self._key.exchange(self._make_public(peer_public)))
-        except ValueError as exc:  # all-zero shared secret (RFC 7748 6.1)
-            raise IllegalParameter(f"{self.group.name} key share rejected: {exc}") from exc
+        except ValueError as exc:  # cryptography refuses the all-zero result
+            raise IllegalParameter(
+                f"{self.group.name} key share is a low-order point: the shared secret would "
+                "be all zeros (RFC 7748 6.1, RFC 8446 7.4.2)") from exc
 
 
 

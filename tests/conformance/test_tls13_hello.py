@@ -154,6 +154,47 @@ def test_hrr_then_a_second_hello_without_exactly_the_share(second):
     peer.expect_alert(AD_ILLEGAL)
 
 
+def _hybrid_client_share(ek: bytes | None = None, x25519_public: bytes | None = None) -> bytes:
+    """An X25519MLKEM768 client share: an ML-KEM-768 encapsulation key (1,184 bytes),
+    then an X25519 public value; either may be given instead of a real one."""
+    from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
+
+    if ek is None:
+        ek = mlkem.MLKEM768PrivateKey.generate().public_key().public_bytes_raw()
+    if x25519_public is None:
+        x25519_public = x25519.X25519PrivateKey.generate().public_key().public_bytes_raw()
+    return ek + x25519_public
+
+
+HYBRID = 0x11EC
+
+
+@pytest.mark.parametrize("case", ["short", "long", "ek-coefficients-out-of-range",
+                                  "x25519-zero"])
+def test_a_bad_hybrid_client_share_is_illegal_parameter(case):
+    """draft-ietf-tls-ecdhe-mlkem: the share is exactly a 1,184-byte encapsulation key and
+    a 32-byte X25519 value. A key whose 12-bit coefficients reach the modulus (3329) fails
+    FIPS 203's input check; an all-zero X25519 secret is refused (RFC 8446 7.4.2)."""
+    share = {"short": _hybrid_client_share()[:-1],
+             "long": _hybrid_client_share() + b"\x00",
+             "ek-coefficients-out-of-range": _hybrid_client_share(ek=b"\xff" * 1184),
+             "x25519-zero": _hybrid_client_share(x25519_public=bytes(32))}[case]
+    peer = Peer(server_config(groups=["X25519MLKEM768", "secp256r1"]))
+    peer.send_hello(hello(groups=(HYBRID,), shares=[(HYBRID, share)]))
+    peer.expect_alert(AD_ILLEGAL)
+    assert {"short": "wrong length", "long": "wrong length",
+            "ek-coefficients-out-of-range": "encapsulation key rejected",
+            "x25519-zero": "low-order point"}[case] in str(peer.error)
+
+
+def test_a_good_hybrid_client_share_is_answered():
+    """The same shape with real values completes (the control for the cases above)."""
+    peer = Peer(server_config(groups=["X25519MLKEM768", "secp256r1"]))
+    peer.send_hello(hello(groups=(HYBRID,), shares=[HYBRID]))
+    assert peer.error is None, peer.error
+    assert peer.kinds()[0] == "server_hello", peer.kinds()
+
+
 # --- test-tls13-keyshare-omitted.py -------------------------------------------------------
 
 def test_keyshare_omitted_is_missing_extension():

@@ -174,6 +174,31 @@ def test_bad_x25519_server_share_is_illegal_parameter(share):
         E.key_share, ext.encode_key_share_server(0x001D, share))), AD.illegal_parameter)
 
 
+def _hybrid_server_share(edit_x25519: bytes | None = None, cut: int = 0) -> bytes:
+    """A real X25519MLKEM768 server share: an ML-KEM-768 ciphertext (1,088 bytes) for some
+    key, then an X25519 public value, optionally replaced, or the whole cut short."""
+    from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
+
+    _secret, ciphertext = mlkem.MLKEM768PrivateKey.generate().public_key().encapsulate()
+    public = x25519.X25519PrivateKey.generate().public_key().public_bytes_raw()
+    share = ciphertext + (public if edit_x25519 is None else edit_x25519)
+    return share[:len(share) - cut]
+
+
+@pytest.mark.parametrize("share", ["short", "long", "x25519-zero"])
+def test_bad_hybrid_server_share_is_illegal_parameter(share):
+    """draft-ietf-tls-ecdhe-mlkem: the share is exactly a 1,088-byte ciphertext and a
+    32-byte X25519 value, whose shared secret must not be all zero (RFC 8446 7.4.2)."""
+    body = {"short": _hybrid_server_share(cut=1),
+            "long": _hybrid_server_share() + b"\x00",
+            "x25519-zero": _hybrid_server_share(bytes(32))}[share]
+    groups = {"groups": ["X25519MLKEM768"]}
+    _c, _s, exc = against(sh_edit(lambda sh: sh.extensions.__setitem__(
+        E.key_share, ext.encode_key_share_server(0x11EC, body))), AD.illegal_parameter,
+        client_kw=groups, server_kw=groups)
+    assert ("low-order point" if share == "x25519-zero" else "wrong length") in str(exc)
+
+
 def test_p256_server_share_off_curve_is_illegal_parameter():
     from .test_server_handshake import _p256_share_off_curve
     for share in (_p256_share_off_curve(), b"\x04" + bytes(64), b"\x03" + bytes(range(32))):

@@ -370,7 +370,7 @@ def test_montgomery_shares_match_the_public_api(group: int) -> None:
         assert isinstance(share._key, private_cls)
         assert share.public == key.public_key().public_bytes_raw()
     assert ours[0].exchange(ours[1].public) == keys[0].exchange(keys[1].public_key())
-    with pytest.raises(IllegalParameter, match="key share rejected"):
+    with pytest.raises(IllegalParameter, match="low-order point: the shared secret"):
         ours[0].exchange(bytes(size))  # the all-zero point: an all-zero secret (RFC 7748 6)
     with pytest.raises(IllegalParameter, match=f"is not {size} bytes"):
         ours[0].exchange(bytes(size - 1))
