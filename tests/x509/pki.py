@@ -17,7 +17,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -43,6 +43,8 @@ def key(kind: str = "ec256", slot: str = "default") -> PrivateKey:
         return ec.generate_private_key(ec.SECP256K1())
     if kind == "ed25519":
         return ed25519.Ed25519PrivateKey.generate()
+    if kind == "ed448":
+        return ed448.Ed448PrivateKey.generate()
     if kind.startswith("rsa"):
         return rsa.generate_private_key(public_exponent=65537, key_size=int(kind[3:]))
     raise ValueError(f"unknown key kind {kind}")
@@ -106,7 +108,7 @@ def _key_usage(flags: dict[str, bool]) -> x509.KeyUsage:
 
 
 def _hash_for(signer: PrivateKey, hash_name: str | None) -> hashes.HashAlgorithm | None:
-    if isinstance(signer, ed25519.Ed25519PrivateKey):
+    if isinstance(signer, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
         return None
     return {
         None: hashes.SHA256(), "sha256": hashes.SHA256(), "sha384": hashes.SHA384(),

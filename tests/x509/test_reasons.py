@@ -136,6 +136,61 @@ def test_bad_signature_words_are_the_reports(chain: pki.Chain, verifier: Verifie
     assert str(report.error) == str(err)
 
 
+@pytest.mark.parametrize("kind", ["ed25519", "ed448"])
+def test_edwards_chains_validate_and_a_forgery_does_not(kind: str) -> None:
+    """RFC 8410: Ed25519 and Ed448 issuers sign with no separate hash; both validate,
+    and a flipped signature byte is bad_signature under either."""
+    chain = pki.simple_chain(HOST, kind=kind)
+    v = Verifier(TrustStore([chain.root.cert]))
+    assert v.verify(chain.leaf.cert, chain.intermediates, server_name=HOST,
+                    at=NOW)[-1] == chain.root.cert
+    err = _fail(Verifier(TrustStore([chain.root.cert])),
+                pki.tamper_signature(chain.leaf.cert), chain.intermediates)
+    assert err.reason is Reason.bad_signature and "does not verify" in str(err)
+
+
+# The outer signatureAlgorithm and the TBS's copy, as DER: sha256WithRSAEncryption (with
+# its NULL parameters), ecdsa-with-SHA256, Ed25519, Ed448 (RFC 4055, 5758, 8410).
+_ALGORITHMS = {
+    "rsa": bytes.fromhex("300d06092a864886f70d01010b0500"),
+    "ecdsa": bytes.fromhex("300a06082a8648ce3d040302"),
+    "ed25519": bytes.fromhex("300506032b6570"),
+    "ed448": bytes.fromhex("300506032b6571"),
+}
+
+
+def _claiming(leaf: pki.Issued, algorithm: str) -> x509.Certificate:
+    """The leaf with both copies of its signature algorithm replaced (the real ECDSA
+    signature kept): a certificate claiming another algorithm than its issuer's key."""
+    from cryptography.hazmat.primitives import serialization
+
+    alg = _ALGORITHMS[algorithm]
+    outer = pki.der_elements(pki.der_body(leaf.cert.public_bytes(serialization.Encoding.DER)))
+    items = pki.der_elements(pki.der_body(outer[0]))
+    items[2] = alg  # (version, serial, signature, ...)
+    tbs = pki._der(0x30, b"".join(items))
+    return x509.load_der_x509_certificate(pki._der(0x30, tbs + alg + outer[2]))
+
+
+@pytest.mark.parametrize(("issuer_kind", "claimed", "words"), [
+    ("ec256", "rsa", "the issuer has an EC key but the signature is not ECDSA"),
+    ("ec256", "ed25519", "the issuer has an EC key but the signature is not ECDSA"),
+    ("rsa2048", "ecdsa", "the issuer has an RSA key but the signature is not an RSA "
+                         "signature"),
+    ("ed25519", "ed448", "the issuer has an Ed25519 key but the signature is not Ed25519"),
+    ("ed448", "ed25519", "the issuer has an Ed448 key but the signature is not Ed448"),
+])
+def test_a_signature_algorithm_that_does_not_fit_the_issuer_key(
+        issuer_kind: str, claimed: str, words: str) -> None:
+    """The algorithm a certificate claims must be one its issuer's key makes: each key
+    family's mismatch is bad_signature, in words, before any verification is tried."""
+    root = pki.root(f"Mismatch Root {issuer_kind}", key_kind=issuer_kind)
+    leaf = pki.leaf(HOST, root)
+    err = _fail(Verifier(TrustStore([root.cert])), _claiming(leaf, claimed), [])
+    assert err.reason is Reason.bad_signature
+    assert str(err).endswith(words), str(err)
+
+
 def test_not_a_ca(chain: pki.Chain) -> None:
     fake_ca = pki.make("Not A CA", chain.root, ca=False, ku=None)
     leaf = pki.leaf(HOST, fake_ca)
