@@ -279,6 +279,65 @@ def test_indirect_crl_is_not_used(env: CrlLab) -> None:
     env.fails("good", Reason.revocation_unknown, "is an indirect CRL")
 
 
+@pytest.mark.parametrize(("idp", "words"), [
+    (_idp(only_some_reasons=frozenset({x509.ReasonFlags.key_compromise})),
+     "covers only some revocation reasons, which is not supported"),
+    (_idp(relative_name=x509.RelativeDistinguishedName(
+        [x509.NameAttribute(x509.NameOID.COMMON_NAME, "CRL1")])),
+     "names its distribution point relatively, which is not supported"),
+], ids=["only-some-reasons", "relative-name"])
+def test_a_partial_or_relatively_named_crl_is_not_used(
+        env: CrlLab, idp: x509.IssuingDistributionPoint, words: str) -> None:
+    """RFC 5280 5.2.5: a CRL for some reasons only cannot say a certificate is good, and
+    a distribution point named relative to the issuer is not matched here: neither is
+    evidence, and hard-fail says which."""
+    env.serve(_crl(env, extensions=[(idp, True)]))
+    env.fails("good", Reason.revocation_unknown, words, env.url)
+
+
+@pytest.mark.parametrize(("reasons", "crl_issuer"), [
+    (frozenset({x509.ReasonFlags.key_compromise}), None),
+    (None, [x509.DirectoryName(x509.Name([
+        x509.NameAttribute(x509.NameOID.COMMON_NAME, "Another CRL Issuer")]))]),
+], ids=["reasons", "crl-issuer"])
+def test_a_reason_partitioned_or_indirect_distribution_point_is_skipped(
+        env: CrlLab, reasons: frozenset[x509.ReasonFlags] | None,
+        crl_issuer: list[x509.GeneralName] | None) -> None:
+    """A certificate's cRLDistributionPoints entry for some reasons only, or naming another
+    CRL issuer, leads to a CRL that cannot prove it good: skipped, and said so."""
+    point = x509.DistributionPoint([x509.UniformResourceIdentifier(env.url)], None,
+                                   reasons, crl_issuer)
+    key = new_key()
+    issuer = env.issuer
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([
+                x509.NameAttribute(x509.NameOID.COMMON_NAME, "partitioned.test")]))
+            .issuer_name(issuer.cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now() - dt.timedelta(days=1))
+            .not_valid_after(now() + dt.timedelta(days=1))
+            .add_extension(x509.CRLDistributionPoints([point]), critical=False)
+            .sign(issuer.key, hashes.SHA256()))
+    env.serve(env.crl)
+    assert_rejects(lambda: RevocationChecker("hard-fail").check(cert, issuer.cert, now()),
+                   cert, Reason.revocation_unknown,
+                   "a CRL distribution point is indirect or reason-partitioned (not supported)")
+
+
+def test_crl_only_for_end_entities_does_not_cover_a_ca(env: CrlLab) -> None:
+    """onlyContainsUserCerts: such a CRL says nothing about the intermediate it is
+    checked for (its issuer's, the root's, configured here)."""
+    lab = env.lab
+    user_only = build_crl(lab.root.cert.subject, lab.root.key,
+                          extensions=[(_idp(only_contains_user_certs=True), True)])
+    checker = RevocationChecker("hard-fail", crls=[user_only])
+    assert_rejects(lambda: checker.check(lab.intermediate.cert, lab.root.cert, now()),
+                   lab.intermediate.cert, Reason.revocation_unknown,
+                   "covers only end-entity certificates")
+    full = build_crl(lab.root.cert.subject, lab.root.key)
+    assert RevocationChecker("hard-fail", crls=[full]).check(
+        lab.intermediate.cert, lab.root.cert, now()).status == "good"
+
+
 def test_issuing_distribution_point_must_match(env: CrlLab) -> None:
     matching = _idp(full_name=[x509.UniformResourceIdentifier(env.url)])
     env.serve(_crl(env, extensions=[(matching, True)]))
