@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -41,9 +41,14 @@ def now() -> dt.datetime:
 
 
 def new_key(kind: str = "ec") -> PrivateKey:
-    """EC keys are fast to make; one RSA key (the intermediate) exercises the RSA paths."""
+    """EC keys are fast to make; one RSA key (the intermediate) exercises the RSA paths,
+    Ed25519 and Ed448 ones the EdDSA signatures (RFC 8410)."""
     if kind == "rsa":
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if kind == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    if kind == "ed448":
+        return ed448.Ed448PrivateKey.generate()
     return ec.generate_private_key(ec.SECP256R1())
 
 
@@ -340,7 +345,8 @@ def build_ocsp_response(
         builder = builder.certificates([signer.cert])
     if nonce is not None:
         builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
-    response = builder.sign(signer.key, hashes.SHA256())
+    eddsa = isinstance(signer.key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey)
+    response = builder.sign(signer.key, None if eddsa else hashes.SHA256())
     return response.public_bytes(serialization.Encoding.DER)
 
 

@@ -17,6 +17,7 @@ from tlskit.x509.revocation import RevocationCache, RevocationChecker
 
 from .revocation_pki import (
     CertSpec,
+    Issued,
     Lab,
     Route,
     add_foreign_signer,
@@ -398,6 +399,46 @@ def test_revoked_crafted_response_reports_reason(lab: Lab) -> None:
         ),
     )
     expect_failure(lab, "static", Reason.revoked, "superseded", lab.http.url("/static"))
+
+
+def _responder(lab: Lab, stem: str, kind: str = "ec",
+               key_usage: x509.KeyUsage | None = None) -> Issued:
+    """A delegated responder the intermediate issued (id-kp-OCSPSigning)."""
+    spec = CertSpec(f"{stem} OCSP Responder", eku=(ExtendedKeyUsageOID.OCSP_SIGNING,),
+                    key_usage=key_usage)
+    return issue(lab.directory, stem, spec, lab.intermediate, kind=kind)
+
+
+@pytest.mark.parametrize("kind", ["ed25519", "ed448"])
+def test_an_eddsa_delegated_responder_is_accepted(lab: Lab, kind: str) -> None:
+    """RFC 8410 signatures on a response: the algorithm is the key's own, no hash."""
+    signer = _responder(lab, f"eddsa-{kind}", kind)
+    _serve_static(lab, build_ocsp_response(
+        lab.leaves["static"].cert, lab.intermediate.cert, signer,
+        next_update=now() + dt.timedelta(hours=1)))
+    assert check(lab, "static").status == "good"
+
+
+def test_a_responder_whose_key_usage_forbids_signing(lab: Lab) -> None:
+    """RFC 5280 4.2.1.3: a responder certificate with a keyUsage lacking
+    digitalSignature cannot vouch for anything, whatever its EKU says."""
+    no_signing = x509.KeyUsage(False, False, True, False, False, False, False, False, False)
+    signer = _responder(lab, "nosign", key_usage=no_signing)
+    _serve_static(lab, build_ocsp_response(
+        lab.leaves["static"].cert, lab.intermediate.cert, signer,
+        next_update=now() + dt.timedelta(hours=1)))
+    expect_failure(lab, "static", Reason.revocation_unknown,
+                   "whose key usage forbids digital signatures")
+
+
+def test_next_update_before_this_update(lab: Lab) -> None:
+    """A response whose validity window is inverted is no evidence."""
+    start = now() - dt.timedelta(minutes=5)
+    _serve_static(lab, build_ocsp_response(
+        lab.leaves["static"].cert, lab.intermediate.cert, lab.signers["delegated"],
+        this_update=start, next_update=start - dt.timedelta(minutes=1)))
+    expect_failure(lab, "static", Reason.revocation_unknown,
+                   "has nextUpdate before thisUpdate")
 
 
 def test_try_later_is_not_an_answer(lab: Lab) -> None:
