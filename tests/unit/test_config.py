@@ -206,3 +206,67 @@ def test_a_wrong_config_is_a_type_error_saying_how_to_build_one(
         assert str(info.value).startswith(
             f"{user} needs a {kind.__name__}, not {type(value).__name__}: build one with "
             f"{kind.__name__}("), str(info.value)
+
+
+@pytest.mark.parametrize(("side", "kwargs", "error", "message"), [
+    ("client", {"versions": ["TLSv1.1"]}, ValueError,
+     "versions must be TLSv1.3 and/or TLSv1.2, not ['TLSv1.1']"),
+    ("client", {"versions": []}, ValueError, "versions must be TLSv1.3 and/or TLSv1.2"),
+    ("client", {"versions": "TLSv1.3"}, TypeError, "versions must be a list, not one string"),
+    ("client", {"versions": ["TLSv1.2"], "cipher_suites": ["TLS_AES_128_GCM_SHA256"]},
+     ValueError, "no cipher suite for the enabled versions"),
+    ("client", {"alpn_protocols": [""]}, ValueError, "ALPN protocol '' must be 1..255 bytes"),
+    ("client", {"alpn_protocols": ["x" * 256]}, ValueError, "must be 1..255 bytes"),
+    ("client", {"record_size_limit": 63}, ValueError, "record_size_limit must be within"),
+    ("client", {"record_size_limit": 16386}, ValueError, "record_size_limit must be within"),
+    ("client", {"psk_modes": "psk_ke"}, TypeError, "psk_modes must be a list"),
+    ("server", {"max_early_data_size": -1}, ValueError, "max_early_data_size must be within"),
+    ("server", {"max_early_data_size": 1 << 32}, ValueError, "max_early_data_size must be"),
+    ("server", {"replay_cache": object()}, ValueError,
+     "replay_cache needs a check_replay(token, ttl) method"),
+    ("server", {"certificate_chain": None, "private_key": None}, ValueError,
+     "a server needs at least one certificate and key"),
+    ("server", {"client_auth": "required"}, ValueError,
+     "client_auth needs client_trust_anchors or client_verifier"),
+    ("server", {"ticket_lifetime": 0}, ValueError, "ticket_lifetime must be within 1..604800"),
+    ("server", {"ticket_lifetime": 604801}, ValueError, "ticket_lifetime must be within"),
+], ids=lambda v: v if isinstance(v, str) and len(v) < 20 else None)
+def test_settings_out_of_range_fail_at_construction(
+        side: str, kwargs: dict[str, Any], error: type[Exception], message: str,
+        server_kwargs: dict[str, Any]) -> None:
+    """Each setting is checked when the config is built, with a message that names it
+    and the allowed values, never later in a handshake."""
+    with pytest.raises(error) as info:
+        if side == "client":
+            ClientConfig(**kwargs)
+        else:
+            ServerConfig(**{**server_kwargs, **kwargs})
+    assert message in str(info.value), str(info.value)
+
+
+def test_certified_key_refuses_what_cannot_serve(ca: LocalCA, tmp_path: Path) -> None:
+    """A chain without a leaf, a key that cannot sign TLS 1.3 handshakes, a PEM file
+    without a certificate and an encrypted key without its password: each refused when
+    loaded, naming the file where there is one."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import x25519
+
+    from tlskit import load_pem_chain
+    from tlskit.config import load_pem_private_key
+
+    issued = ca.issue_server(["localhost"])
+    with pytest.raises(ValueError, match=r"^a certificate chain needs at least the leaf$"):
+        CertifiedKey([], issued.private_key)
+    with pytest.raises(ValueError, match=r"cannot sign TLS 1\.3 handshakes"):
+        CertifiedKey(issued.chain, x25519.X25519PrivateKey.generate())
+    not_pem = tmp_path / "notes.txt"
+    not_pem.write_text("hello\n")
+    with pytest.raises(ValueError, match=f"^{not_pem} holds no readable PEM certificate: "):
+        load_pem_chain(not_pem)
+    locked = tmp_path / "locked.pem"
+    locked.write_bytes(issued.private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"secret")))
+    with pytest.raises(TypeError, match=f"^{locked}: .*encrypted"):
+        load_pem_private_key(locked)
+    assert load_pem_private_key(locked, b"secret").public_key() == issued.private_key.public_key()
