@@ -11,7 +11,6 @@ import pty
 import re
 import subprocess
 import sys
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -210,11 +209,7 @@ def test_cryptography_deprecation_warnings_stay_out_of_the_output(tmp_path: Path
     such lines; ``--debug`` shows them."""
     from ..x509 import pki as test_pki
 
-    root = test_pki.root("Zero Root")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        zero = test_pki.Issued(test_pki.rebuild(root, root, lambda items: [
-            items[0], test_pki.der_integer(0), *items[2:]]), root.key)
+    zero = test_pki.zero_serial_root("Zero Root")
     leaf = test_pki.leaf("localhost", zero)
     root_pem, leaf_pem = tmp_path / "zero-root.pem", tmp_path / "leaf.pem"
     root_pem.write_bytes(zero.cert.public_bytes(serialization.Encoding.PEM))

@@ -49,6 +49,19 @@ def pump(a: Connection, b: Connection, limit: int = 20) -> list[Any]:
     raise AssertionError("connections never went quiet")
 
 
+def handshake_keeping_hellos(client: Connection, server: Connection) -> tuple[bytes, bytes]:
+    """A whole handshake in memory, returning the ClientHello flight and the server's
+    first flight as sent (their randoms key a TLS 1.2 peer's records, RFC 5246 6.3);
+    both ends must then be complete."""
+    client_hello = client.data_to_send()
+    server.receive_data(client_hello)
+    server_flight = server.data_to_send()
+    client.receive_data(server_flight)
+    pump(client, server)
+    assert client.handshake_complete is not None and server.handshake_complete is not None
+    return client_hello, server_flight
+
+
 class PeerClosedError(ConnectionError):
     """The TCP connection ended before what we were waiting for happened."""
 

@@ -17,7 +17,7 @@ from tlskit.enums import ExtensionType
 from tlskit.errors import IllegalParameter, RecordOverflow, TLSError, UnsupportedExtension
 
 from ..support.pki import client_config, server_config
-from ..support.pump import pump
+from ..support.pump import handshake_keeping_hellos, pump
 from ..support.records import KeyLog, Keys, keys12_from_log, split_records
 
 VERSIONS = ["TLSv1.3", "TLSv1.2"]
@@ -182,13 +182,7 @@ def _granted_pair(version: str, size: int) -> tuple[ClientConnection, ServerConn
     ccfg, scfg = _configs(version, max_fragment_length=size, keylog=log)
     client = ClientConnection(ccfg, server_name="localhost")
     server = ServerConnection(scfg.replace(session_tickets=0))
-    client_hello = client.data_to_send()
-    server.receive_data(client_hello)
-    server_flight = server.data_to_send()
-    client.receive_data(server_flight)
-    pump(client, server)
-    assert client.handshake_complete is not None and server.handshake_complete is not None
-    return client, server, log, client_hello, server_flight
+    return client, server, log, *handshake_keeping_hellos(client, server)
 
 
 def _forged(version: str, log: KeyLog, hellos: tuple[bytes, bytes], *, by_client: bool,

@@ -13,7 +13,7 @@ from tlskit.enums import ExtensionType as E
 from tlskit.wire import messages as m
 
 from ..support.pki import client_config, server_config
-from ..support.pump import pump
+from ..support.pump import handshake_keeping_hellos, pump
 
 
 def resumed(client_kw: dict[str, Any], server_kw: dict[str, Any]) -> tuple[Any, Any, bytes]:
@@ -22,12 +22,7 @@ def resumed(client_kw: dict[str, Any], server_kw: dict[str, Any]) -> tuple[Any, 
     session = next(e.session for e in events if isinstance(e, SessionTicketReceived))
     c = ClientConnection(client_config(**client_kw), "localhost", session=session)
     s = ServerConnection(scfg)
-    hello = c.data_to_send()
-    s.receive_data(hello)
-    flight = s.data_to_send()
-    c.receive_data(flight)
-    pump(c, s)
-    assert c.handshake_complete is not None and s.handshake_complete is not None
+    hello, flight = handshake_keeping_hellos(c, s)
     return c.handshake_complete, s.handshake_complete, hello + flight
 
 

@@ -310,6 +310,18 @@ def rebuild(issued: Issued, issuer: Issued, edit: Any) -> x509.Certificate:
     return x509.load_der_x509_certificate(der)
 
 
+def zero_serial_root(cn: str) -> Issued:
+    """A self-signed root whose serial number is 0, as several real roots have (Go Daddy
+    G2, Starfield G2); cryptography warns while building it, silenced here."""
+    import warnings
+
+    plain = root(cn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Issued(rebuild(plain, plain, lambda items: [
+            items[0], der_integer(0), *items[2:]]), plain.key)
+
+
 def der_integer(value: int) -> bytes:
     raw = value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big", signed=True)
     return _der(0x02, raw)
