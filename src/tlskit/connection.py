@@ -446,10 +446,8 @@ class Connection:
         _bytes_like(data, "send_data")
         if self._error is not None:
             raise self._error
-        if self._sent_close:
+        if self._sent_close:  # (in TLS 1.2 also once the peer closed: it is answered)
             raise UsageError("the connection is closed for sending")
-        if self._received_close and self._hs.protocol is _TLS12:
-            raise UsageError("TLS 1.2 has no half-close: the peer has closed")
         if not self._hs.complete:
             raise UsageError("the handshake is not complete")
         records = self._records
