@@ -225,3 +225,15 @@ def test_without_a_grant_a_full_record_is_data() -> None:
     record = _forged("TLSv1.3", log, (b"", b""), by_client=True, content=b"z" * (1 << 14))
     assert [len(e.data) for e in server.receive_data(record)
             if isinstance(e, DataReceived)] == [1 << 14]
+
+
+def test_a_client_refuses_both_limits_in_one_answer() -> None:
+    """A client offering both extensions gets record_size_limit alone (RFC 8449 5); a
+    server answering with both is illegal_parameter."""
+    ccfg, scfg = _configs("TLSv1.2", max_fragment_length=512, record_size_limit=16385)
+    client, server = ClientConnection(ccfg, server_name="localhost"), ServerConnection(scfg)
+    with pytest.raises(IllegalParameter) as info:
+        client.receive_data(_server_hello12_with(client, server, b"\x01"))
+    assert info.value.alert == 47
+    assert str(info.value) == ("server sent both max_fragment_length and record_size_limit "
+                               "(RFC 8449 5)")
