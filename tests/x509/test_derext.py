@@ -575,6 +575,19 @@ def test_an_sct_list_is_not_remembered() -> None:
     assert ExtensionOID.AUTHORITY_INFORMATION_ACCESS in remembered
 
 
+def test_a_subject_key_identifier_is_not_remembered() -> None:
+    """A subjectKeyIdentifier names one key, so each new leaf brings its own: it is read
+    every time (and read the same), never filed, while the issuer's extensions are."""
+    derext._REMEMBERED.clear()
+    cert = _samples()[-1]
+    assert cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    for _ in range(2):
+        assert _same(cert)
+    remembered = {ext[0] for ext, _bit in derext._REMEMBERED.values()}
+    assert ExtensionOID.SUBJECT_KEY_IDENTIFIER not in remembered
+    assert ExtensionOID.AUTHORITY_KEY_IDENTIFIER in remembered
+
+
 def _aia(access_method: bytes, location: bytes = b"\x86\x09http://x/") -> bytes:
     return _tlv(0x30, _tlv(0x30, _tlv(0x06, access_method) + location))
 

@@ -349,7 +349,12 @@ assert len({bit for _, _, bit in _READERS.values()}) == len(_READERS)  # one bit
 # leaf it issues. Bounded (cleared when full) against hostile input; the values are
 # immutable, so sharing them is safe.
 MAX_REMEMBERED = 1024
-_SCT_LIST = ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS
+# The bits (see `_READERS`) of what is never remembered, as no other certificate carries
+# it: an SCT list is the certificate's own, and a subjectKeyIdentifier names one key (each
+# new leaf brings its own). Filing them would cost an insertion per new leaf and push the
+# CA's extensions out.
+_UNIQUE = sum(bit for oid, _, bit in _READERS.values() if oid in (
+    ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS, ExtensionOID.SUBJECT_KEY_IDENTIFIER))
 _REMEMBERED: dict[bytes, tuple[Extension, int]] = {}  # with the bit of its OID
 
 
@@ -396,9 +401,8 @@ def _remember(
     raw: bytes, known: tuple[Extension, int] | None
 ) -> tuple[Extension, int] | None:
     """File a decoded extension (with its OID's bit) under its encoding (the Extension
-    SEQUENCE's contents); not an SCT list, which no other certificate carries (it would
-    only push the CA's extensions out)."""
-    if known is not None and known[0][0] is not _SCT_LIST:
+    SEQUENCE's contents), unless it is one only its certificate carries (`_UNIQUE`)."""
+    if known is not None and not known[1] & _UNIQUE:
         if len(_REMEMBERED) >= MAX_REMEMBERED:
             _REMEMBERED.clear()
         _REMEMBERED[raw] = known
