@@ -409,9 +409,22 @@ def _remember(
     return known
 
 
+# The usual subjectKeyIdentifier's contents up to the identifier: the OID, no critical
+# flag, the OCTET STRING of 22 octets holding an OCTET STRING of 20 (RFC 5280 4.2.1.2's
+# SHA-1 method, what CAs use). Each new leaf brings its own identifier (it is never
+# remembered), so this shape is recognised whole rather than read element by element:
+# these 9 octets and a length of 29 fix every header `_extension` would read, and the
+# value it would give.
+_USUAL_SKI = bytes.fromhex("0603551d0e" "0416" "0414")
+_SKI_BIT = _READERS[b"\x55\x1d\x0e"][2]
+
+
 def _extension(buf: bytes, body: int, end: int) -> tuple[Extension, int] | None:
     """The Extension whose SEQUENCE contents are ``buf[body:end]``, with the bit of its
     OID (duplicates are found by these bits, not by hashing OID objects), or None."""
+    if end - body == 29 and buf.startswith(_USUAL_SKI, body):
+        ski = KeyIdentifier(buf[body + 9:end])
+        return (ExtensionOID.SUBJECT_KEY_IDENTIFIER, False, ski), _SKI_BIT
     oid = _tlv(buf, body, end)
     if oid is None or oid[0] != 0x06:
         return None
