@@ -10,6 +10,7 @@ but every handshake still validates the chain; negotiated values are named throu
 from __future__ import annotations
 
 import struct
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -204,6 +205,22 @@ def test_a_shared_certificate_is_validated_on_every_handshake() -> None:
         pump(c, s)
     assert info.value.alert == AlertDescription.certificate_expired
     assert c.handshake_complete is None
+
+
+def test_the_validation_moment_is_the_clocks_second() -> None:
+    """The chain is validated at the clock's time rounded down to the second (certificate
+    times have no finer granularity), and the trace says so."""
+    leaf = pki().server.chain[0]
+    second = int(leaf.not_valid_before_utc.timestamp()) + 60
+    steps: list[dict[str, Any]] = []
+    ccfg = client_config(clock=lambda: second + 0.75,
+                         tracer=lambda step, f: steps.append({"step": step, **f}))
+    c, s = ClientConnection(ccfg, "localhost"), ServerConnection(server_config())
+    pump(c, s)
+    assert c.handshake_complete is not None
+    [verified] = [f for f in steps if f["step"] == "certificate_verified"]
+    assert verified["at"] == datetime.fromtimestamp(second, UTC)
+    assert verified["at"].microsecond == 0
 
 
 # --- enum naming and the ClientHello bodies ---------------------------------------------

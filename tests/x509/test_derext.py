@@ -575,6 +575,46 @@ def test_an_sct_list_is_not_remembered() -> None:
     assert ExtensionOID.AUTHORITY_INFORMATION_ACCESS in remembered
 
 
+def test_a_subject_key_identifier_is_not_remembered() -> None:
+    """A subjectKeyIdentifier names one key, so each new leaf brings its own: it is read
+    every time (and read the same), never filed, while the issuer's extensions are."""
+    derext._REMEMBERED.clear()
+    cert = _samples()[-1]
+    assert cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    for _ in range(2):
+        assert _same(cert)
+    remembered = {ext[0] for ext, _bit in derext._REMEMBERED.values()}
+    assert ExtensionOID.SUBJECT_KEY_IDENTIFIER not in remembered
+    assert ExtensionOID.AUTHORITY_KEY_IDENTIFIER in remembered
+
+
+@pytest.mark.parametrize("critical", [False, True])
+@pytest.mark.parametrize("size", [1, 19, 20, 21, 32])
+def test_subject_key_identifiers_of_every_size_read_as_cryptography_does(
+        size: int, critical: bool) -> None:
+    """The usual 20-octet identifier is recognised by its shape (`derext._USUAL_SKI`);
+    other sizes, and a critical one, are read element by element: all the same."""
+    assert _agrees(_with_extension(ExtensionOID.SUBJECT_KEY_IDENTIFIER,
+                                   _tlv(0x04, bytes(range(1, size + 1))), critical))
+
+
+def test_the_usual_subject_key_identifier_is_read_by_its_shape(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 20-octet identifier, not critical, is read without the element reader, and gives
+    the identifier cryptography gives."""
+    cert = _with_extension(ExtensionOID.SUBJECT_KEY_IDENTIFIER, _tlv(0x04, bytes(20)), False)
+    block = split_certificate(cert.public_bytes(Encoding.DER)).extensions
+    assert block
+    start = block.index(derext._USUAL_SKI)
+    monkeypatch.setattr(derext, "_tlv", None)  # any use of the element reader fails
+    read = derext._extension(block, start, start + 29)
+    assert read is not None
+    (oid, critical, value), _bit = read
+    assert (oid, critical) == (ExtensionOID.SUBJECT_KEY_IDENTIFIER, False)
+    assert value.digest == cert.extensions.get_extension_for_class(
+        x509.SubjectKeyIdentifier).value.digest
+
+
 def _aia(access_method: bytes, location: bytes = b"\x86\x09http://x/") -> bytes:
     return _tlv(0x30, _tlv(0x30, _tlv(0x06, access_method) + location))
 

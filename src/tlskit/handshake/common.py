@@ -18,6 +18,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -536,11 +537,18 @@ class Handshake:
 
 # -- helpers both versions use (composition, not inheritance) ------------------------------
 
+def validation_moment(config: Any) -> datetime:
+    """Now by the config's clock, to the second (rounded down): certificate times have
+    one-second granularity, and the verifier would truncate a moment with microseconds
+    by building another datetime on every handshake (see `tlskit.x509.verify._utc`)."""
+    return datetime.fromtimestamp(math.floor(config.clock()), UTC)
+
+
 def verify_server_chain(hs: Handshake, auth: PeerAuth, server_name: str | None) -> None:
     """Check the server's chain with the configured verifier; with verify_mode="report"
     a failure is kept in `auth.verification_error` instead of ending the handshake."""
     cfg = hs.config
-    at = datetime.fromtimestamp(cfg.clock(), UTC)
+    at = validation_moment(cfg)
     name = server_name if cfg.check_hostname else None
     try:
         verified = cfg.get_verifier().verify(
@@ -558,7 +566,7 @@ def verify_server_chain(hs: Handshake, auth: PeerAuth, server_name: str | None) 
 
 
 def verify_client_chain(config: Any, chain: list[x509.Certificate]) -> None:
-    at = datetime.fromtimestamp(config.clock(), UTC)
+    at = validation_moment(config)
     verifier = config.get_client_verifier()
     assert verifier is not None  # client_auth is on: the config built one
     verifier.verify(chain[0], chain[1:], server_name=None, at=at, usage="client")

@@ -349,7 +349,12 @@ assert len({bit for _, _, bit in _READERS.values()}) == len(_READERS)  # one bit
 # leaf it issues. Bounded (cleared when full) against hostile input; the values are
 # immutable, so sharing them is safe.
 MAX_REMEMBERED = 1024
-_SCT_LIST = ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS
+# The bits (see `_READERS`) of what is never remembered, as no other certificate carries
+# it: an SCT list is the certificate's own, and a subjectKeyIdentifier names one key (each
+# new leaf brings its own). Filing them would cost an insertion per new leaf and push the
+# CA's extensions out.
+_UNIQUE = sum(bit for oid, _, bit in _READERS.values() if oid in (
+    ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS, ExtensionOID.SUBJECT_KEY_IDENTIFIER))
 _REMEMBERED: dict[bytes, tuple[Extension, int]] = {}  # with the bit of its OID
 
 
@@ -396,18 +401,30 @@ def _remember(
     raw: bytes, known: tuple[Extension, int] | None
 ) -> tuple[Extension, int] | None:
     """File a decoded extension (with its OID's bit) under its encoding (the Extension
-    SEQUENCE's contents); not an SCT list, which no other certificate carries (it would
-    only push the CA's extensions out)."""
-    if known is not None and known[0][0] is not _SCT_LIST:
+    SEQUENCE's contents), unless it is one only its certificate carries (`_UNIQUE`)."""
+    if known is not None and not known[1] & _UNIQUE:
         if len(_REMEMBERED) >= MAX_REMEMBERED:
             _REMEMBERED.clear()
         _REMEMBERED[raw] = known
     return known
 
 
+# The usual subjectKeyIdentifier's contents up to the identifier: the OID, no critical
+# flag, the OCTET STRING of 22 octets holding an OCTET STRING of 20 (RFC 5280 4.2.1.2's
+# SHA-1 method, what CAs use). Each new leaf brings its own identifier (it is never
+# remembered), so this shape is recognised whole rather than read element by element:
+# these 9 octets and a length of 29 fix every header `_extension` would read, and the
+# value it would give.
+_USUAL_SKI = bytes.fromhex("0603551d0e" "0416" "0414")
+_SKI_BIT = _READERS[b"\x55\x1d\x0e"][2]
+
+
 def _extension(buf: bytes, body: int, end: int) -> tuple[Extension, int] | None:
     """The Extension whose SEQUENCE contents are ``buf[body:end]``, with the bit of its
     OID (duplicates are found by these bits, not by hashing OID objects), or None."""
+    if end - body == 29 and buf.startswith(_USUAL_SKI, body):
+        ski = KeyIdentifier(buf[body + 9:end])
+        return (ExtensionOID.SUBJECT_KEY_IDENTIFIER, False, ski), _SKI_BIT
     oid = _tlv(buf, body, end)
     if oid is None or oid[0] != 0x06:
         return None
