@@ -105,10 +105,10 @@ def tlskit_configs(pki: PKI, suite: str | None = None,
     return client, server
 
 
-def tlskit_handshake(client_cfg: ClientConfig,
-                     server_cfg: ServerConfig) -> tuple[ClientConnection, ServerConnection]:
+def tlskit_handshake(client_cfg: ClientConfig, server_cfg: ServerConfig,
+                     server_name: str = HOSTNAME) -> tuple[ClientConnection, ServerConnection]:
     """One full handshake in memory; returns both connected ends."""
-    client = ClientConnection(client_cfg, server_name=HOSTNAME)
+    client = ClientConnection(client_cfg, server_name=server_name)
     server = ServerConnection(server_cfg)
     while client.handshake_complete is None or server.handshake_complete is None:
         data = client.data_to_send()
@@ -192,12 +192,12 @@ def ssl_step(end: SSLEnd) -> bool:
         return False
 
 
-def ssl_handshake(client_ctx: ssl.SSLContext,
-                  server_ctx: ssl.SSLContext) -> tuple[SSLEnd, SSLEnd]:
+def ssl_handshake(client_ctx: ssl.SSLContext, server_ctx: ssl.SSLContext,
+                  server_name: str = HOSTNAME) -> tuple[SSLEnd, SSLEnd]:
     """One full handshake over MemoryBIOs; returns both connected ends."""
     ci, co, si, so = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
-    client = SSLEnd(client_ctx.wrap_bio(ci, co, server_side=False, server_hostname=HOSTNAME),
-                    ci, co)
+    client = SSLEnd(client_ctx.wrap_bio(ci, co, server_side=False,
+                                        server_hostname=server_name), ci, co)
     server = SSLEnd(server_ctx.wrap_bio(si, so, server_side=True), si, so)
     client_done = server_done = False
     for _ in range(16):  # a TLS 1.3 handshake needs two round trips; 16 is generous

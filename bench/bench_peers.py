@@ -91,8 +91,10 @@ def _name(cn: str) -> x509.Name:
 
 @dataclass
 class Leaves:
-    """A root and any number of leaves for `HOSTNAME` signed directly by it; the leaves
-    share one key (a new certificate is what makes the verifier work again)."""
+    """A root and any number of leaves signed directly by it, leaf i for the host
+    `name(i)`; the leaves share one key (a new certificate is what makes the verifier work
+    again). Each has a name of its own, as the sites a client visits have: a verifier
+    cannot reuse what it read in another leaf's subject or subjectAltName."""
 
     key_type: str
     directory: Path
@@ -129,21 +131,26 @@ class Leaves:
     def key_pem(self) -> Path:
         return self.directory / f"leafkey-{self.key_type}.pem"
 
+    @staticmethod
+    def name(i: int) -> str:
+        """The host leaf ``i`` is for (and the name a client dials to reach it)."""
+        return f"n{i}.{c.HOSTNAME}"
+
     def issue(self, n: int) -> None:
         now = dt.datetime.now(dt.UTC)
         for _ in range(n):
+            host = self.name(len(self.certs))
             serial = x509.random_serial_number()
             # Each leaf's extensions differ, as real leaves' do (their own key identifiers,
             # SCTs, names): a verifier cannot reuse what it read in another leaf's.
             ski = hashlib.sha1(serial.to_bytes(20, "big")).digest()  # (an identifier)
-            cert = (x509.CertificateBuilder().subject_name(_name(c.HOSTNAME))
+            cert = (x509.CertificateBuilder().subject_name(_name(host))
                     .issuer_name(self.root.subject).public_key(self.leaf_key.public_key())
                     .serial_number(serial)
                     .add_extension(x509.SubjectKeyIdentifier(ski), False)
                     .not_valid_before(now - dt.timedelta(days=1))
                     .not_valid_after(now + dt.timedelta(days=7))
-                    .add_extension(x509.SubjectAlternativeName([x509.DNSName(c.HOSTNAME)]),
-                                   False)
+                    .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), False)
                     .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
                     .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
                         self.root_key.public_key()), False)
@@ -179,9 +186,14 @@ def tlskit_server_config(s: Scenario, leaves: Leaves, i: int) -> ServerConfig:
                         legacy_rsa_key_exchange=s.rsa_kx)
 
 
-def tlskit_pair(client_cfg: ClientConfig, server_cfg: ServerConfig
+def tlskit_pair(client_cfg: ClientConfig, server_cfg: ServerConfig, i: int = 0
                 ) -> tuple[ClientConnection, ServerConnection]:
-    return c.tlskit_handshake(client_cfg, server_cfg)
+    """A handshake with the server of leaf ``i``, dialling that leaf's name."""
+    return c.tlskit_handshake(client_cfg, server_cfg, Leaves.name(i))
+
+
+def ssl_pair(client_ctx: ssl.SSLContext, server_ctx: ssl.SSLContext, i: int = 0) -> Any:
+    return c.ssl_handshake(client_ctx, server_ctx, Leaves.name(i))
 
 
 def ssl_client_context(s: Scenario, leaves: Leaves) -> ssl.SSLContext:
@@ -252,7 +264,7 @@ class TlsliteRunner:
         t = threading.Thread(target=server)
         t.start()
         client = TLSConnection(a)
-        client.handshakeClientCert(settings=self.settings, serverName=c.HOSTNAME)
+        client.handshakeClientCert(settings=self.settings, serverName=Leaves.name(0))
         t.join()
         if err:
             raise err[0]
@@ -281,7 +293,7 @@ class AioquicRunner:
     def __init__(self, s: Scenario, leaves: Leaves, i: int = 0) -> None:
         from aioquic import tls
         self.tls = tls
-        self.leaves, self.cert = leaves, leaves.certs[i]
+        self.leaves, self.cert, self.host = leaves, leaves.certs[i], Leaves.name(i)
         self.epochs = (tls.Epoch.INITIAL, tls.Epoch.HANDSHAKE, tls.Epoch.ONE_RTT)
         self.extensions = [(tls.ExtensionType.QUIC_TRANSPORT_PARAMETERS, b"")]
 
@@ -290,7 +302,7 @@ class AioquicRunner:
         suites = [tls.CipherSuite.AES_128_GCM_SHA256]
         if client:
             ctx = tls.Context(is_client=True, cafile=str(self.leaves.root_pem),
-                              server_name=c.HOSTNAME, cipher_suites=suites)
+                              server_name=self.host, cipher_suites=suites)
             ctx.supported_groups = [tls.Group.X25519]
         else:
             ctx = tls.Context(is_client=False, cipher_suites=suites)
@@ -329,10 +341,10 @@ def check_pairs(s: Scenario, leaves: Leaves, ccfg: ClientConfig, cctx: ssl.SSLCo
     group = None if s.rsa_kx else "x25519"  # RSA key transport has no group
     assert (hc.group.name if hc.group is not None else None) == group, hc
     assert hc.cipher_suite.name == s.suite and len(hc.peer_certificates) == 1, hc
-    a, _ = c.ssl_handshake(cctx, ssl_server_context(s, leaves, 0))
+    a, _ = ssl_pair(cctx, ssl_server_context(s, leaves, 0))
     assert a.obj.version() == s.version and not a.obj.session_reused
     assert s.ssl_cipher is None or a.obj.cipher()[0] == s.ssl_cipher, a.obj.cipher()
-    assert a.obj.getpeercert()["subjectAltName"] == (("DNS", c.HOSTNAME),)
+    assert a.obj.getpeercert()["subjectAltName"] == (("DNS", Leaves.name(0)),)
 
 
 def bench_scenario(s: Scenario, leaves: Leaves, n: int, batches: int,
@@ -347,9 +359,9 @@ def bench_scenario(s: Scenario, leaves: Leaves, n: int, batches: int,
     ssl_servers = [ssl_server_context(s, leaves, i) for i in range(need)]
     # Warm every server side with a throwaway client, so "new leaf" measures what a
     # client that has never seen the leaf does, not a server's first use of a config.
-    for tls_server, ssl_server in zip(tls_servers, ssl_servers, strict=True):
-        tlskit_pair(tlskit_client_config(s, leaves), tls_server)
-        c.ssl_handshake(ssl_client_context(s, leaves), ssl_server)
+    for i, (tls_server, ssl_server) in enumerate(zip(tls_servers, ssl_servers, strict=True)):
+        tlskit_pair(tlskit_client_config(s, leaves), tls_server, i)
+        ssl_pair(ssl_client_context(s, leaves), ssl_server, i)
     fresh = iter(range(1, need))
 
     def new_leaf(kind: str) -> Callable[[], float]:
@@ -359,14 +371,14 @@ def bench_scenario(s: Scenario, leaves: Leaves, n: int, batches: int,
             idx = [next(fresh) for _ in range(n)] if kind == "tlskit" else ssl_idx.pop()
             if kind == "tlskit":
                 ssl_idx.append(idx)
-                return c.time_batch_each(lambda i: tlskit_pair(ccfg, tls_servers[i]), idx)
-            return c.time_batch_each(lambda i: c.ssl_handshake(cctx, ssl_servers[i]), idx)
+                return c.time_batch_each(lambda i: tlskit_pair(ccfg, tls_servers[i], i), idx)
+            return c.time_batch_each(lambda i: ssl_pair(cctx, ssl_servers[i], i), idx)
         return run
 
     ssl_idx: list[list[int]] = []
     runs: dict[str, Callable[[], float]] = {
         "tlskit warm": lambda: c.time_batch(lambda: tlskit_pair(ccfg, tls_servers[0]), n),
-        "ssl warm": lambda: c.time_batch(lambda: c.ssl_handshake(cctx, ssl_servers[0]), n),
+        "ssl warm": lambda: c.time_batch(lambda: ssl_pair(cctx, ssl_servers[0]), n),
         "tlskit new leaf": new_leaf("tlskit"),
         "ssl new leaf": new_leaf("ssl"),  # the same leaves, right after tlskit
     }
@@ -448,7 +460,7 @@ def memory_worker(kind: str, n: int, directory: str) -> int:
         cctx, sctx = ssl_client_context(s, leaves), ssl_server_context(s, leaves, 0)
 
         def make() -> object:
-            client, server = c.ssl_handshake(cctx, sctx)
+            client, server = ssl_pair(cctx, sctx)
             if active:
                 for a, b in ((client, server), (server, client)):
                     a.obj.write(b"ping")
