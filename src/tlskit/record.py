@@ -301,7 +301,8 @@ class Sealer13(_Protector13):
             encrypt = self.encrypt
             if encrypt is None:
                 encrypt = self.encrypt = self.aead.encrypt
-            header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
+            header = _FULL_HEADER if n == MAX_PLAINTEXT else \
+                HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
             self.out += (header, encrypt((self.iv ^ seq).to_bytes(12),  # as `nonce`
                                          data + b"\x17", header))
             self.seq = seq + 1  # fast_until (rekey_at) is far below the wrap limit
@@ -468,7 +469,7 @@ class Opener13(_Protector13):
         seq = self.seq
         # The header checks of `receive_into`, on the additional data as received.
         if (seq < self.fast_until and type(data) is bytes and n > 21
-                and (((header := data[:5]) == _FULL_HEADER and n == _FULL_RECORD)
+                and (((header := data[_HEAD]) == _FULL_HEADER and n == _FULL_RECORD)
                      or _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5))
                 and n - 5 <= self.limit + 17):
             decrypt = self.decrypt
@@ -476,7 +477,7 @@ class Opener13(_Protector13):
                 decrypt = self.decrypt = self.aead.decrypt
             try:
                 plain = decrypt((self.iv ^ seq).to_bytes(12),  # as `nonce`
-                                memoryview(data)[5:], header)
+                                memoryview(data)[_BODY], header)
             except InvalidTag:
                 plain = FORGED
             else:
@@ -553,10 +554,15 @@ class Opener13(_Protector13):
         (a bytearray buffer, other records, several, a failed tag) goes to the
         connection's method, which reports any error; a record that opened to anything
         but unpadded data goes there as its plaintext (`opened`), never decrypted again.
-        Nothing unauthentic (and no non-data plaintext) is left in `buffer`."""
-        n = len(data)
+        Nothing unauthentic (and no non-data plaintext) is left in `buffer`.
+
+        The AEAD checks the buffer: `decrypt_into` refuses a read-only view, or one whose
+        items are not bytes, with TypeError before it writes anything (as the copying
+        stand-in's slice assignment does), and the connection's method then says what is
+        wrong with it; two attribute loads fewer per record."""
         seq = self.seq
         if seq < self.fast_until and type(buffer) is memoryview:  # bulk allowed, no wrap
+            n = len(data)
             room = len(buffer)
             # application_data, a TLS major version and the length of `data`; content,
             # type byte and tag (17) within the limit; the buffer at least 16 KiB and
@@ -567,8 +573,8 @@ class Opener13(_Protector13):
             # A buffer of exactly the TLSInnerPlaintext's size (16 KiB + 1 for a full
             # record, what `receive_data_into` suggests) is decrypted into unsliced.
             header: bytes | memoryview | bytearray | None
-            if (n == _FULL_RECORD and room > MAX_PLAINTEXT and self.limit >= MAX_PLAINTEXT
-                    and data[_HEAD] == _FULL_HEADER):
+            if (n == _FULL_RECORD and room > MAX_PLAINTEXT and data[_HEAD] == _FULL_HEADER
+                    and self.limit >= MAX_PLAINTEXT):
                 header, inner = _FULL_HEADER, _FULL_INNER
             elif (n > 21 and MAX_PLAINTEXT <= room >= n - 21
                   and _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5)
@@ -576,7 +582,7 @@ class Opener13(_Protector13):
                 header, inner = data[_HEAD], n - 21  # content and type byte
             else:
                 header = None
-            if header is not None and not buffer.readonly and buffer.itemsize == 1:
+            if header is not None:
                 target = buffer if room == inner else buffer[:inner]
                 try:
                     (self.decrypt_into or self._bind_into())(
@@ -584,20 +590,26 @@ class Opener13(_Protector13):
                         (data if type(data) is memoryview else memoryview(data))[_BODY],
                         header, target)
                 except InvalidTag:
-                    self.opened = FORGED
+                    data = self._hold(FORGED, target)
+                except TypeError:
+                    pass  # not a writable byte buffer: the connection's method says so
                 else:
                     self.seq = seq + 1
                     if target[-1] == _APP:
                         return inner - 1, []
-                    # Padded, or not application data: held (a copy) for the general
-                    # path, which the call below runs.
-                    self.opened = bytes(target)
-                # Nothing unauthentic (the AEAD may have written it) or other than data
-                # is left in `buffer`.
-                wipe(target)
-                data = b""
+                    # Padded, or not application data: held (a copy).
+                    data = self._hold(bytes(target), target)
         conn = self.connection()
         return type(conn).receive_data_into(conn, data, buffer)  # type: ignore[no-any-return]
+
+    def _hold(self, plain: bytes, target: memoryview) -> bytes:
+        """Keep a record `receive_into` consumed but does not handle (its plaintext, or
+        `FORGED`) for the general path, and zero `target`: nothing unauthentic (the AEAD
+        may have written it) or other than data is left in the caller's buffer. Returns
+        what is left of the caller's input for the general path: nothing."""
+        self.opened = plain
+        wipe(target)
+        return b""
 
     def open_records_into(self, data: bytes | bytearray | memoryview,
                           out: memoryview) -> tuple[int, int]:

@@ -395,6 +395,29 @@ def test_the_bound_send_into_refuses_views_it_cannot_write_bytes_to() -> None:
 
 
 @pytest.mark.parametrize("size", [100, MAX_PLAINTEXT])
+def test_the_bound_receive_into_refuses_views_it_cannot_decrypt_into(size: int) -> None:
+    """`receive_into` lets the AEAD check the buffer (no attribute loads): a read-only
+    view and a view of wider items, roomy enough for the record (full or not), are
+    refused with the general path's UsageError; nothing is written, and nothing consumed
+    (a sequence number spent on a refused call would make the record fail to open)."""
+    client, server = established()
+    assert server.receive_data_into.__func__ is Opener13.receive_into  # the bound fast path
+    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    wire = memoryview(bytearray(client.send_buffer_size(size)))
+    n = client.send_data_into(payload, wire)
+    room = 4 * (MAX_PLAINTEXT + 1)
+    for bad in (memoryview(bytearray(room)).toreadonly(),
+                memoryview(bytearray(room)).cast("I")):
+        with pytest.raises(UsageError, match="writable byte buffer"):
+            server.receive_data_into(wire[:n], bad)
+        assert not any(bad.cast("B"))
+    out = memoryview(bytearray(MAX_PLAINTEXT + 1))
+    assert server.receive_data_into(wire[:n], out) == (size, [])
+    assert bytes(out[:size]) == payload
+    assert server.receive_data_into.__func__ is Opener13.receive_into
+
+
+@pytest.mark.parametrize("size", [100, MAX_PLAINTEXT])
 def test_a_header_as_received_is_the_additional_data_even_when_it_is_not_the_constant(
         size: int) -> None:
     """`receive_into` authenticates a full record with the constant header only when the
