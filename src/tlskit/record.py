@@ -18,8 +18,8 @@ and `open_app`/`open_records_into`/`seal_app_into` take runs of whole records, a
 every check of the general path, which they hand everything else to: a record they opened
 but do not handle goes on as its plaintext (`Opener13.opened`), never to be decrypted
 again, and `RecordLayer._opened` is the one place inner plaintext is read. (One
-comparison with `fast_until` checks both "bulk allowed" and the KeyUpdate or wrap limit
-per record.)
+comparison with `fast_until` checks "bulk allowed", the KeyUpdate or wrap limit and a
+size limit at the maximum per record: a lowered limit is the general paths' business.)
 A TLS 1.3 direction installed from its secret derives its key and IV at its first record:
 a handshake pair installs eight and, without data or tickets, uses four.
 """
@@ -125,14 +125,14 @@ def wipe(buf: memoryview) -> None:
 class _Direction:
     """What every protector has: the AEAD, the sequence number and the size limit."""
 
-    __slots__ = ("_aead", "_key", "limit", "seq", "suite")
+    __slots__ = ("_aead", "_key", "seq", "suite")
+    limit: int  # a slot of each version's class (TLS 1.3's is a property)
 
     def __init__(self, suite: Suite, key: bytes | None) -> None:
         self.suite = suite
         self._key = key  # None: a TLS 1.3 traffic secret's, derived at first use
         self._aead: AEAD | None = None
         self.seq = 0
-        self.limit = MAX_PLAINTEXT
 
     @property
     def aead(self) -> AEAD:
@@ -171,7 +171,7 @@ class _Protector13(_Direction):
     connection allows the one-record path now (established, open, this key current):
     a method a caller kept across a close or a KeyUpdate declines and lands there."""
 
-    __slots__ = ("_bulk", "fast_until", "iv", "owner", "secret")
+    __slots__ = ("_bulk", "_limit", "fast_until", "iv", "owner", "secret")
     iv: int  # unset until `aead` derives it when made by `from_secret` (read after it)
 
     def __init__(self, suite: Suite, key: bytes | None, iv: bytes | None,
@@ -181,13 +181,14 @@ class _Protector13(_Direction):
         self._key = key
         self._aead: AEAD | None = None
         self.seq = 0
-        self.limit = MAX_PLAINTEXT
+        self._limit = MAX_PLAINTEXT
         if iv is not None:
             self.iv = int.from_bytes(iv)
         self.secret = secret
         self._bulk = False
         # The sequence number below which the one-record methods run: 0 while `bulk` is
-        # off, so one comparison per record checks both (see `_fast_until`).
+        # off or the size limit is lowered, so one comparison per record checks all of
+        # them (see `_arm`).
         self.fast_until = 0
         self.owner: weakref.ref[Any] | None = None
 
@@ -198,7 +199,26 @@ class _Protector13(_Direction):
     @bulk.setter
     def bulk(self, value: bool) -> None:
         self._bulk = value
-        self.fast_until = self._fast_until() if value else 0
+        self._arm()
+
+    @property
+    def limit(self) -> int:
+        """The most content bytes a record may carry (RFC 8449: the record size limit)."""
+        return self._limit
+
+    @limit.setter
+    def limit(self, value: int) -> None:
+        self._limit = value
+        self._arm()
+
+    def _arm(self) -> None:
+        """Set `fast_until` from what it stands for: bulk allowed, the sequence number
+        limit (`_fast_until`) and a size limit at the protocol's maximum. The one-record
+        methods then never read the limit: a connection with a lowered one (RFC 8449,
+        RFC 6066 max_fragment_length) leaves them to the general paths, which split and
+        check records against it."""
+        self.fast_until = (self._fast_until() if self._bulk and self._limit >= MAX_PLAINTEXT
+                           else 0)
 
     def _fast_until(self) -> int:
         return _SEQ_LIMIT
@@ -261,8 +281,7 @@ class Sealer13(_Protector13):
     @rekey_at.setter
     def rekey_at(self, value: int) -> None:
         self._rekey_at = value
-        if self._bulk:
-            self.fast_until = value
+        self._arm()
 
     def _fast_until(self) -> int:
         return self._rekey_at  # far below the wrap limit
@@ -271,7 +290,7 @@ class Sealer13(_Protector13):
         """Queue one record of at most `limit` content bytes (5.2, 5.4)."""
         if padding:
             inner = b"".join((chunk, _TYPE_BYTE[ctype],
-                              bytes(min(padding, self.limit - len(chunk)))))
+                              bytes(min(padding, self._limit - len(chunk)))))
         elif type(chunk) is bytes:
             inner = chunk + _TYPE_BYTE[ctype]
         else:
@@ -286,7 +305,7 @@ class Sealer13(_Protector13):
     def send_app(self, data: bytes) -> bool:
         """The bulk case: `data` fits one record and no KeyUpdate is due. False (and
         nothing done) otherwise, so the caller takes the general path."""
-        if not 0 < len(data) <= self.limit or self.seq >= self._rekey_at:
+        if not 0 < len(data) <= self._limit or self.seq >= self._rekey_at:
             return False
         self.seal(_APP, data)
         return True
@@ -297,7 +316,7 @@ class Sealer13(_Protector13):
         form, and `data_to_send` joins them once)."""
         n = len(data)
         seq = self.seq
-        if seq < self.fast_until and type(data) is bytes and 0 < n <= self.limit:
+        if seq < self.fast_until and type(data) is bytes and 0 < n <= MAX_PLAINTEXT:
             encrypt = self.encrypt
             if encrypt is None:
                 encrypt = self.encrypt = self.aead.encrypt
@@ -332,10 +351,9 @@ class Sealer13(_Protector13):
         seq = self.seq
         if seq < self.fast_until and type(buffer) is memoryview and not self.out:
             if n == MAX_PLAINTEXT:
-                header = _FULL_HEADER if (self.limit >= MAX_PLAINTEXT
-                                          and len(buffer) >= _FULL_ROOM) else None
+                header = _FULL_HEADER if len(buffer) >= _FULL_ROOM else None
                 body, end = _FULL_BODY, _FULL_RECORD
-            elif 0 < n <= self.limit and n + _ONE_RECORD_ROOM <= len(buffer):
+            elif 0 < n <= MAX_PLAINTEXT and n + _ONE_RECORD_ROOM <= len(buffer):
                 header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
                 end = n + 22
                 body = slice(5, end)
@@ -364,7 +382,7 @@ class Sealer13(_Protector13):
         general path."""
         n = len(data)
         seq = self.seq
-        limit = self.limit
+        limit = self._limit
         count = -(-n // limit)
         if (not n or seq + count > self._rekey_at or self.out
                 or n + RECORD_OVERHEAD * count + KEY_UPDATE_ROOM > len(out)):
@@ -451,9 +469,9 @@ class Opener13(_Protector13):
             if end < 0:
                 raise UnexpectedMessage("protected record has no non-zero content type")
             last = plain[end]
-        if len(plain) > self.limit + 1:  # RFC 8449 4: type and padding count too
+        if len(plain) > self._limit + 1:  # RFC 8449 4: type and padding count too
             raise RecordOverflow(
-                f"record plaintext of {len(plain)} bytes exceeds {self.limit + 1}")
+                f"record plaintext of {len(plain)} bytes exceeds {self._limit + 1}")
         if last not in _KNOWN_TYPES or last == _CT_CCS:
             raise UnexpectedMessage(f"inner content type {last} not allowed")
         if end == 0 and last != _CT_APP:
@@ -471,7 +489,7 @@ class Opener13(_Protector13):
         if (seq < self.fast_until and type(data) is bytes and n > 21
                 and (((header := data[_HEAD]) == _FULL_HEADER and n == _FULL_RECORD)
                      or _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5))
-                and n - 5 <= self.limit + 17):
+                and n <= _FULL_RECORD):
             decrypt = self.decrypt
             if decrypt is None:
                 decrypt = self.decrypt = self.aead.decrypt
@@ -505,7 +523,7 @@ class Opener13(_Protector13):
         if decrypt is None:
             decrypt = self.decrypt = self.aead.decrypt
         iv = self.iv  # (read after the AEAD exists: a key from a secret derives it)
-        limit = self.limit + 1 + TAG_LENGTH
+        limit = self._limit + 1 + TAG_LENGTH
         out: list[bytes] = []
         pos = 0
         # No release needed: `bytes` cannot be resized, and a view of a view is one
@@ -566,24 +584,24 @@ class Opener13(_Protector13):
             room = len(buffer)
             # application_data, a TLS major version and the length of `data`; content,
             # type byte and tag (17) within the limit; the buffer at least 16 KiB and
-            # taking content and type byte. A full record (the bulk case) is checked with
-            # constants: its header compared with the constant, its size known.
+            # taking content and type byte. A full record (the bulk case) into a view of
+            # exactly its TLSInnerPlaintext's size (16 KiB + 1, what `receive_data_into`
+            # suggests) is checked with constants: its header compared with the
+            # constant, its size known, and decrypted into the view itself. Anything
+            # else (a full record into a larger view too) into a slice of the view.
             # The additional data (5.2) is the header as received: for a full record the
             # constant it equals (`bytes`, which `cryptography` takes faster than a view).
-            # A buffer of exactly the TLSInnerPlaintext's size (16 KiB + 1 for a full
-            # record, what `receive_data_into` suggests) is decrypted into unsliced.
             header: bytes | memoryview | bytearray | None
-            if (n == _FULL_RECORD and room > MAX_PLAINTEXT and data[_HEAD] == _FULL_HEADER
-                    and self.limit >= MAX_PLAINTEXT):
-                header, inner = _FULL_HEADER, _FULL_INNER
+            if n == _FULL_RECORD and room == _FULL_INNER and data[_HEAD] == _FULL_HEADER:
+                header, inner, target = _FULL_HEADER, _FULL_INNER, buffer
             elif (n > 21 and MAX_PLAINTEXT <= room >= n - 21
                   and _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5)
-                  and n - 5 <= self.limit + 17):
+                  and n <= _FULL_RECORD):
                 header, inner = data[_HEAD], n - 21  # content and type byte
+                target = buffer if room == inner else buffer[:inner]
             else:
                 header = None
             if header is not None:
-                target = buffer if room == inner else buffer[:inner]
                 try:
                     (self.decrypt_into or self._bind_into())(
                         (self.iv ^ seq).to_bytes(12),  # as `nonce` builds it
@@ -623,7 +641,7 @@ class Opener13(_Protector13):
         into = self.decrypt_into or self._bind_into()
         iv = self.iv  # (read after the AEAD exists: a key from a secret derives it)
         room = len(out)
-        limit = self.limit + 1 + TAG_LENGTH
+        limit = self._limit + 1 + TAG_LENGTH
         written = pos = 0
         with memoryview(data) as view:
             while n - pos > 5 + TAG_LENGTH:
@@ -657,10 +675,11 @@ class _Protector12(_Direction):
     """TLS 1.2 AEAD (RFC 5288, 7905): AES-GCM carries an 8-byte explicit nonce in each
     record (we send the sequence number); ChaCha20-Poly1305 XORs the IV like TLS 1.3."""
 
-    __slots__ = ("explicit", "iv", "salt")
+    __slots__ = ("explicit", "iv", "limit", "salt")
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
         super().__init__(suite, key)
+        self.limit = MAX_PLAINTEXT
         self.explicit = len(iv) == 4
         self.salt = iv
         self.iv = 0 if self.explicit else int.from_bytes(iv, "big")

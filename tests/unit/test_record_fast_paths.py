@@ -77,6 +77,38 @@ def test_bulk_off_stops_the_one_record_methods() -> None:
     assert sealer.fast_until == opener.fast_until == 0 and sealer.rekey_at == 9
 
 
+def test_a_lowered_size_limit_disarms_the_one_record_methods() -> None:
+    """`fast_until` is 0 while a direction's size limit is below the maximum (the
+    one-record methods never read the limit: the general paths split records and check
+    them against it) and comes back with the maximum, whichever was set last."""
+    sealer = Sealer13.from_secret(replay_suite(), bytes(32))
+    opener = Opener13.from_secret(replay_suite(), bytes(32))
+    sealer.bulk = opener.bulk = True
+    sealer.limit = opener.limit = 999
+    assert sealer.fast_until == opener.fast_until == 0
+    sealer.rekey_at = 7
+    assert sealer.fast_until == 0
+    sealer.limit = opener.limit = MAX_PLAINTEXT
+    assert sealer.fast_until == 7 and opener.fast_until == (1 << 64) - 1
+
+
+def test_the_bound_methods_keep_to_a_send_limit_lowered_while_established() -> None:
+    """A send limit lowered on an established connection splits what the bound methods
+    are given (RFC 8449 4), on both APIs (the receive side:
+    `test_a_lowered_receive_limit_holds_for_full_and_other_records`)."""
+    client, server = established()
+    assert client.send_data_into.__func__ is Sealer13.send_into
+    client._records.send_limit = 600
+    wire = memoryview(bytearray(client.send_buffer_size(1000)))
+    n = client.send_data_into(b"q" * 1000, wire)
+    assert [len(r) for r in split_records(bytes(wire[:n]))] == [5 + 601 + 16, 5 + 401 + 16]
+    client.send_data(b"q" * 1000)
+    assert [len(r) for r in split_records(client.data_to_send())] == [5 + 601 + 16,
+                                                                     5 + 401 + 16]
+    out = memoryview(bytearray(MAX_PLAINTEXT + 1))
+    assert server.receive_data_into(wire[:n], out) == (1000, [])
+
+
 def replay_suite() -> Any:
     client, _ = established()
     return client.negotiated_suite
