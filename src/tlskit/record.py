@@ -486,10 +486,10 @@ class Opener13(_Protector13):
         n = len(data)
         seq = self.seq
         # The header checks of `receive_into`, on the additional data as received.
-        if (seq < self.fast_until and type(data) is bytes and n > 21
-                and (((header := data[_HEAD]) == _FULL_HEADER and n == _FULL_RECORD)
-                     or _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5))
-                and n <= _FULL_RECORD):
+        if seq < self.fast_until and type(data) is bytes and (
+                ((header := data[_HEAD]) == _FULL_HEADER and n == _FULL_RECORD)
+                or (21 < n <= _FULL_RECORD
+                    and _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5))):
             decrypt = self.decrypt
             if decrypt is None:
                 decrypt = self.decrypt = self.aead.decrypt
