@@ -105,13 +105,16 @@ def aead_into(aead: AEAD, operation: str) -> IntoFn:
     """`aead.encrypt_into`/`decrypt_into` (`operation` "encrypt"/"decrypt"), or the same
     through a copy where `cryptography` lacks them. Callers never let input and output
     overlap (`cryptography` 51 refuses it); a failed decrypt may leave unauthenticated
-    plaintext in `buf`."""
+    plaintext in `buf`. Either refuses a read-only buffer or one whose items are not
+    bytes with TypeError before anything else (the bound `receive_into` relies on it)."""
     into = getattr(aead, operation + "_into", None)
     if into is not None:
         return into  # type: ignore[no-any-return]
     whole = getattr(aead, operation)
 
     def copy_into(nonce: bytes, data: object, aad: object, buf: memoryview) -> int:
+        if buf.readonly or buf.itemsize != 1:  # before the tag, as `cryptography` checks
+            raise TypeError("the output must be a writable byte buffer")
         buf[:] = whole(nonce, data, aad)
         return len(buf)
     return copy_into
@@ -583,20 +586,20 @@ class Opener13(_Protector13):
             n = len(data)
             room = len(buffer)
             # application_data, a TLS major version and the length of `data`; content,
-            # type byte and tag (17) within the limit; the buffer at least 16 KiB and
-            # taking content and type byte. A full record (the bulk case) into a view of
-            # exactly its TLSInnerPlaintext's size (16 KiB + 1, what `receive_data_into`
-            # suggests) is checked with constants: its header compared with the
-            # constant, its size known, and decrypted into the view itself. Anything
-            # else (a full record into a larger view too) into a slice of the view.
+            # type byte and tag (17) within the maximum (`fast_until` is 0 under a lowered
+            # limit); the buffer at least 16 KiB and taking content and type byte. A full
+            # record (the bulk case) into a view of exactly its TLSInnerPlaintext's size
+            # (16 KiB + 1, what `receive_data_into` suggests) is checked with constants:
+            # its header compared with the constant, its size known, and decrypted into
+            # the view itself. Anything else (a full record into a larger view too) into
+            # a slice of the view.
             # The additional data (5.2) is the header as received: for a full record the
             # constant it equals (`bytes`, which `cryptography` takes faster than a view).
             header: bytes | memoryview | bytearray | None
             if n == _FULL_RECORD and room == _FULL_INNER and data[_HEAD] == _FULL_HEADER:
                 header, inner, target = _FULL_HEADER, _FULL_INNER, buffer
-            elif (n > 21 and MAX_PLAINTEXT <= room >= n - 21
-                  and _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5)
-                  and n <= _FULL_RECORD):
+            elif (21 < n <= _FULL_RECORD and MAX_PLAINTEXT <= room >= n - 21
+                  and _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5)):
                 header, inner = data[_HEAD], n - 21  # content and type byte
                 target = buffer if room == inner else buffer[:inner]
             else:

@@ -25,6 +25,7 @@ from tlskit.record import FORGED, MAX_PLAINTEXT, Opener13, RecordLayer, Sealer13
 from ..hostile.helpers import replay_client, replay_server
 from ..support.pump import pump
 from ..support.records import split_records
+from ..support.without_into import use_aeads_without_into
 
 
 def established() -> tuple[Any, Any]:
@@ -426,23 +427,32 @@ def test_the_bound_send_into_refuses_views_it_cannot_write_bytes_to() -> None:
     assert server.receive_data(bytes(good[:written])) == [DataReceived(b"x" * 100)]
 
 
+@pytest.mark.parametrize("into_methods", [True, False])
 @pytest.mark.parametrize("size", [100, MAX_PLAINTEXT])
-def test_the_bound_receive_into_refuses_views_it_cannot_decrypt_into(size: int) -> None:
+def test_the_bound_receive_into_refuses_views_it_cannot_decrypt_into(
+        size: int, into_methods: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """`receive_into` lets the AEAD check the buffer (no attribute loads): a read-only
     view and a view of wider items, roomy enough for the record (full or not), are
-    refused with the general path's UsageError; nothing is written, and nothing consumed
-    (a sequence number spent on a refused call would make the record fail to open)."""
+    refused with the general path's UsageError, a record failing its tag too (the check
+    comes first, also in the stand-in for `cryptography` without `decrypt_into`):
+    nothing is written, and nothing consumed (a sequence number spent on a refused call
+    would make the record fail to open, a held forgery would end the connection)."""
+    if not into_methods:
+        use_aeads_without_into(monkeypatch)
     client, server = established()
     assert server.receive_data_into.__func__ is Opener13.receive_into  # the bound fast path
     payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
     wire = memoryview(bytearray(client.send_buffer_size(size)))
     n = client.send_data_into(payload, wire)
+    forged = bytearray(wire[:n])
+    forged[-1] ^= 1
     room = 4 * (MAX_PLAINTEXT + 1)
     for bad in (memoryview(bytearray(room)).toreadonly(),
                 memoryview(bytearray(room)).cast("I")):
-        with pytest.raises(UsageError, match="writable byte buffer"):
-            server.receive_data_into(wire[:n], bad)
-        assert not any(bad.cast("B"))
+        for data in (memoryview(forged), wire[:n]):
+            with pytest.raises(UsageError, match="writable byte buffer"):
+                server.receive_data_into(data, bad)
+            assert not any(bad.cast("B"))
     out = memoryview(bytearray(MAX_PLAINTEXT + 1))
     assert server.receive_data_into(wire[:n], out) == (size, [])
     assert bytes(out[:size]) == payload
