@@ -89,6 +89,10 @@ RECORD_OVERHEAD = 5 + 8 + TAG_LENGTH
 KEY_UPDATE_ROOM = RECORD_OVERHEAD + 5  # a KeyUpdate record, which may precede data (5.5)
 _ONE_RECORD_ROOM = RECORD_OVERHEAD + KEY_UPDATE_ROOM  # send_buffer_size(n) - n, one record
 _ZEROS = memoryview(bytes(MAX_CIPHERTEXT))
+# What `Connection.receive_data_into` and the bound `receive_into` say of a buffer they
+# cannot decrypt into.
+INTO_BUFFER_REFUSED = ("receive_data_into needs a writable byte buffer of at least "
+                       f"{MAX_PLAINTEXT} bytes")
 _FULL_HEADER = HEADER.pack(23, _LEGACY_VERSION, MAX_PLAINTEXT + 17)  # a full 1.3 data record
 _FULL_RECORD = 5 + MAX_PLAINTEXT + 17
 _FULL_ROOM = MAX_PLAINTEXT + _ONE_RECORD_ROOM  # send_buffer_size(MAX_PLAINTEXT)
@@ -106,14 +110,15 @@ def aead_into(aead: AEAD, operation: str) -> IntoFn:
     through a copy where `cryptography` lacks them. Callers never let input and output
     overlap (`cryptography` 51 refuses it); a failed decrypt may leave unauthenticated
     plaintext in `buf`. Either refuses a read-only buffer or one whose items are not
-    bytes with TypeError before anything else (the bound `receive_into` relies on it)."""
+    bytes with TypeError before anything else (the bound `receive_into` relies on it;
+    the copy, a slice assignment, takes only unsigned bytes)."""
     into = getattr(aead, operation + "_into", None)
     if into is not None:
         return into  # type: ignore[no-any-return]
     whole = getattr(aead, operation)
 
     def copy_into(nonce: bytes, data: object, aad: object, buf: memoryview) -> int:
-        if buf.readonly or buf.itemsize != 1:  # before the tag, as `cryptography` checks
+        if buf.readonly or buf.format != "B":  # before the tag, as `cryptography` checks
             raise TypeError("the output must be a writable byte buffer")
         buf[:] = whole(nonce, data, aad)
         return len(buf)
@@ -578,9 +583,9 @@ class Opener13(_Protector13):
         Nothing unauthentic (and no non-data plaintext) is left in `buffer`.
 
         The AEAD checks the buffer: `decrypt_into` refuses a read-only view, or one whose
-        items are not bytes, with TypeError before it writes anything (as the copying
-        stand-in's slice assignment does), and the connection's method then says what is
-        wrong with it; two attribute loads fewer per record."""
+        items are not bytes, with TypeError before it decrypts or writes anything (as
+        the copying stand-in does), which is the connection's UsageError here, nothing
+        consumed; two attribute loads fewer per record."""
         seq = self.seq
         if seq < self.fast_until and type(buffer) is memoryview:  # bulk allowed, no wrap
             n = len(data)
@@ -612,8 +617,8 @@ class Opener13(_Protector13):
                         header, target)
                 except InvalidTag:
                     data = self._hold(FORGED, target)
-                except TypeError:
-                    pass  # not a writable byte buffer: the connection's method says so
+                except TypeError:  # refused before anything was decrypted or written
+                    raise UsageError(INTO_BUFFER_REFUSED) from None
                 else:
                     self.seq = seq + 1
                     if target[-1] == _APP:

@@ -432,11 +432,12 @@ def test_the_bound_send_into_refuses_views_it_cannot_write_bytes_to() -> None:
 def test_the_bound_receive_into_refuses_views_it_cannot_decrypt_into(
         size: int, into_methods: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """`receive_into` lets the AEAD check the buffer (no attribute loads): a read-only
-    view and a view of wider items, roomy enough for the record (full or not), are
-    refused with the general path's UsageError, a record failing its tag too (the check
-    comes first, also in the stand-in for `cryptography` without `decrypt_into`):
-    nothing is written, and nothing consumed (a sequence number spent on a refused call
-    would make the record fail to open, a held forgery would end the connection)."""
+    view, a view of wider items and one of signed bytes, roomy enough for the record
+    (full or not), are refused with the general path's UsageError, a record failing its
+    tag too (the check comes first, also in the stand-in for `cryptography` without
+    `decrypt_into`): nothing is written, nothing consumed and the connection goes on (a
+    sequence number spent on a refused call would make the record fail to open, a held
+    forgery would end the connection)."""
     if not into_methods:
         use_aeads_without_into(monkeypatch)
     client, server = established()
@@ -448,7 +449,7 @@ def test_the_bound_receive_into_refuses_views_it_cannot_decrypt_into(
     forged[-1] ^= 1
     room = 4 * (MAX_PLAINTEXT + 1)
     for bad in (memoryview(bytearray(room)).toreadonly(),
-                memoryview(bytearray(room)).cast("I")):
+                memoryview(bytearray(room)).cast("I"), memoryview(bytearray(room)).cast("b")):
         for data in (memoryview(forged), wire[:n]):
             with pytest.raises(UsageError, match="writable byte buffer"):
                 server.receive_data_into(data, bad)
