@@ -35,6 +35,7 @@ from .handshake.common import Handshake
 from .handshake.server13 import ServerHandshake13
 from .record import (
     HELD,
+    INTO_BUFFER_REFUSED,
     KEY_UPDATE_ROOM,
     MAX_PLAINTEXT,
     RECORD_OVERHEAD,
@@ -243,8 +244,7 @@ class Connection:
         """
         out = buffer if type(buffer) is memoryview else memoryview(buffer)
         if len(out) < MAX_PLAINTEXT or out.readonly or out.itemsize != 1:
-            raise UsageError("receive_data_into needs a writable byte buffer of at least "
-                             f"{MAX_PLAINTEXT} bytes")
+            raise UsageError(INTO_BUFFER_REFUSED)
         if self._receive_ok:
             # Whole application-data records decrypted from `data` into `out` by the read
             # protector; anything else goes the long way, after what was written (a

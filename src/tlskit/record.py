@@ -18,8 +18,8 @@ and `open_app`/`open_records_into`/`seal_app_into` take runs of whole records, a
 every check of the general path, which they hand everything else to: a record they opened
 but do not handle goes on as its plaintext (`Opener13.opened`), never to be decrypted
 again, and `RecordLayer._opened` is the one place inner plaintext is read. (One
-comparison with `fast_until` checks both "bulk allowed" and the KeyUpdate or wrap limit
-per record.)
+comparison with `fast_until` checks "bulk allowed", the KeyUpdate or wrap limit and a
+size limit at the maximum per record: a lowered limit is the general paths' business.)
 A TLS 1.3 direction installed from its secret derives its key and IV at its first record:
 a handshake pair installs eight and, without data or tickets, uses four.
 """
@@ -89,6 +89,10 @@ RECORD_OVERHEAD = 5 + 8 + TAG_LENGTH
 KEY_UPDATE_ROOM = RECORD_OVERHEAD + 5  # a KeyUpdate record, which may precede data (5.5)
 _ONE_RECORD_ROOM = RECORD_OVERHEAD + KEY_UPDATE_ROOM  # send_buffer_size(n) - n, one record
 _ZEROS = memoryview(bytes(MAX_CIPHERTEXT))
+# What `Connection.receive_data_into` and the bound `receive_into` say of a buffer they
+# cannot decrypt into.
+INTO_BUFFER_REFUSED = ("receive_data_into needs a writable byte buffer of at least "
+                       f"{MAX_PLAINTEXT} bytes")
 _FULL_HEADER = HEADER.pack(23, _LEGACY_VERSION, MAX_PLAINTEXT + 17)  # a full 1.3 data record
 _FULL_RECORD = 5 + MAX_PLAINTEXT + 17
 _FULL_ROOM = MAX_PLAINTEXT + _ONE_RECORD_ROOM  # send_buffer_size(MAX_PLAINTEXT)
@@ -105,13 +109,17 @@ def aead_into(aead: AEAD, operation: str) -> IntoFn:
     """`aead.encrypt_into`/`decrypt_into` (`operation` "encrypt"/"decrypt"), or the same
     through a copy where `cryptography` lacks them. Callers never let input and output
     overlap (`cryptography` 51 refuses it); a failed decrypt may leave unauthenticated
-    plaintext in `buf`."""
+    plaintext in `buf`. Either refuses a read-only buffer or one whose items are not
+    bytes with TypeError before anything else (the bound `receive_into` relies on it;
+    the copy, a slice assignment, takes only unsigned bytes)."""
     into = getattr(aead, operation + "_into", None)
     if into is not None:
         return into  # type: ignore[no-any-return]
     whole = getattr(aead, operation)
 
     def copy_into(nonce: bytes, data: object, aad: object, buf: memoryview) -> int:
+        if buf.readonly or buf.format != "B":  # before the tag, as `cryptography` checks
+            raise TypeError("the output must be a writable byte buffer")
         buf[:] = whole(nonce, data, aad)
         return len(buf)
     return copy_into
@@ -125,14 +133,14 @@ def wipe(buf: memoryview) -> None:
 class _Direction:
     """What every protector has: the AEAD, the sequence number and the size limit."""
 
-    __slots__ = ("_aead", "_key", "limit", "seq", "suite")
+    __slots__ = ("_aead", "_key", "seq", "suite")
+    limit: int  # a slot of each version's class (TLS 1.3's is a property)
 
     def __init__(self, suite: Suite, key: bytes | None) -> None:
         self.suite = suite
         self._key = key  # None: a TLS 1.3 traffic secret's, derived at first use
         self._aead: AEAD | None = None
         self.seq = 0
-        self.limit = MAX_PLAINTEXT
 
     @property
     def aead(self) -> AEAD:
@@ -171,7 +179,7 @@ class _Protector13(_Direction):
     connection allows the one-record path now (established, open, this key current):
     a method a caller kept across a close or a KeyUpdate declines and lands there."""
 
-    __slots__ = ("_bulk", "fast_until", "iv", "owner", "secret")
+    __slots__ = ("_bulk", "_limit", "fast_until", "iv", "owner", "secret")
     iv: int  # unset until `aead` derives it when made by `from_secret` (read after it)
 
     def __init__(self, suite: Suite, key: bytes | None, iv: bytes | None,
@@ -181,13 +189,14 @@ class _Protector13(_Direction):
         self._key = key
         self._aead: AEAD | None = None
         self.seq = 0
-        self.limit = MAX_PLAINTEXT
+        self._limit = MAX_PLAINTEXT
         if iv is not None:
             self.iv = int.from_bytes(iv)
         self.secret = secret
         self._bulk = False
         # The sequence number below which the one-record methods run: 0 while `bulk` is
-        # off, so one comparison per record checks both (see `_fast_until`).
+        # off or the size limit is lowered, so one comparison per record checks all of
+        # them (see `_arm`).
         self.fast_until = 0
         self.owner: weakref.ref[Any] | None = None
 
@@ -198,7 +207,26 @@ class _Protector13(_Direction):
     @bulk.setter
     def bulk(self, value: bool) -> None:
         self._bulk = value
-        self.fast_until = self._fast_until() if value else 0
+        self._arm()
+
+    @property
+    def limit(self) -> int:
+        """The most content bytes a record may carry (RFC 8449: the record size limit)."""
+        return self._limit
+
+    @limit.setter
+    def limit(self, value: int) -> None:
+        self._limit = value
+        self._arm()
+
+    def _arm(self) -> None:
+        """Set `fast_until` from what it stands for: bulk allowed, the sequence number
+        limit (`_fast_until`) and a size limit at the protocol's maximum. The one-record
+        methods then never read the limit: a connection with a lowered one (RFC 8449,
+        RFC 6066 max_fragment_length) leaves them to the general paths, which split and
+        check records against it."""
+        self.fast_until = (self._fast_until() if self._bulk and self._limit >= MAX_PLAINTEXT
+                           else 0)
 
     def _fast_until(self) -> int:
         return _SEQ_LIMIT
@@ -261,8 +289,7 @@ class Sealer13(_Protector13):
     @rekey_at.setter
     def rekey_at(self, value: int) -> None:
         self._rekey_at = value
-        if self._bulk:
-            self.fast_until = value
+        self._arm()
 
     def _fast_until(self) -> int:
         return self._rekey_at  # far below the wrap limit
@@ -271,7 +298,7 @@ class Sealer13(_Protector13):
         """Queue one record of at most `limit` content bytes (5.2, 5.4)."""
         if padding:
             inner = b"".join((chunk, _TYPE_BYTE[ctype],
-                              bytes(min(padding, self.limit - len(chunk)))))
+                              bytes(min(padding, self._limit - len(chunk)))))
         elif type(chunk) is bytes:
             inner = chunk + _TYPE_BYTE[ctype]
         else:
@@ -286,7 +313,7 @@ class Sealer13(_Protector13):
     def send_app(self, data: bytes) -> bool:
         """The bulk case: `data` fits one record and no KeyUpdate is due. False (and
         nothing done) otherwise, so the caller takes the general path."""
-        if not 0 < len(data) <= self.limit or self.seq >= self._rekey_at:
+        if not 0 < len(data) <= self._limit or self.seq >= self._rekey_at:
             return False
         self.seal(_APP, data)
         return True
@@ -297,11 +324,12 @@ class Sealer13(_Protector13):
         form, and `data_to_send` joins them once)."""
         n = len(data)
         seq = self.seq
-        if seq < self.fast_until and type(data) is bytes and 0 < n <= self.limit:
+        if seq < self.fast_until and type(data) is bytes and 0 < n <= MAX_PLAINTEXT:
             encrypt = self.encrypt
             if encrypt is None:
                 encrypt = self.encrypt = self.aead.encrypt
-            header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
+            header = _FULL_HEADER if n == MAX_PLAINTEXT else \
+                HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
             self.out += (header, encrypt((self.iv ^ seq).to_bytes(12),  # as `nonce`
                                          data + b"\x17", header))
             self.seq = seq + 1  # fast_until (rekey_at) is far below the wrap limit
@@ -331,10 +359,9 @@ class Sealer13(_Protector13):
         seq = self.seq
         if seq < self.fast_until and type(buffer) is memoryview and not self.out:
             if n == MAX_PLAINTEXT:
-                header = _FULL_HEADER if (self.limit >= MAX_PLAINTEXT
-                                          and len(buffer) >= _FULL_ROOM) else None
+                header = _FULL_HEADER if len(buffer) >= _FULL_ROOM else None
                 body, end = _FULL_BODY, _FULL_RECORD
-            elif 0 < n <= self.limit and n + _ONE_RECORD_ROOM <= len(buffer):
+            elif 0 < n <= MAX_PLAINTEXT and n + _ONE_RECORD_ROOM <= len(buffer):
                 header = HEADER.pack(_APP, _LEGACY_VERSION, n + 17)
                 end = n + 22
                 body = slice(5, end)
@@ -363,7 +390,7 @@ class Sealer13(_Protector13):
         general path."""
         n = len(data)
         seq = self.seq
-        limit = self.limit
+        limit = self._limit
         count = -(-n // limit)
         if (not n or seq + count > self._rekey_at or self.out
                 or n + RECORD_OVERHEAD * count + KEY_UPDATE_ROOM > len(out)):
@@ -450,9 +477,9 @@ class Opener13(_Protector13):
             if end < 0:
                 raise UnexpectedMessage("protected record has no non-zero content type")
             last = plain[end]
-        if len(plain) > self.limit + 1:  # RFC 8449 4: type and padding count too
+        if len(plain) > self._limit + 1:  # RFC 8449 4: type and padding count too
             raise RecordOverflow(
-                f"record plaintext of {len(plain)} bytes exceeds {self.limit + 1}")
+                f"record plaintext of {len(plain)} bytes exceeds {self._limit + 1}")
         if last not in _KNOWN_TYPES or last == _CT_CCS:
             raise UnexpectedMessage(f"inner content type {last} not allowed")
         if end == 0 and last != _CT_APP:
@@ -467,16 +494,16 @@ class Opener13(_Protector13):
         n = len(data)
         seq = self.seq
         # The header checks of `receive_into`, on the additional data as received.
-        if (seq < self.fast_until and type(data) is bytes and n > 21
-                and (((header := data[:5]) == _FULL_HEADER and n == _FULL_RECORD)
-                     or _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5))
-                and n - 5 <= self.limit + 17):
+        if seq < self.fast_until and type(data) is bytes and (
+                ((header := data[_HEAD]) == _FULL_HEADER and n == _FULL_RECORD)
+                or (21 < n <= _FULL_RECORD
+                    and _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5))):
             decrypt = self.decrypt
             if decrypt is None:
                 decrypt = self.decrypt = self.aead.decrypt
             try:
                 plain = decrypt((self.iv ^ seq).to_bytes(12),  # as `nonce`
-                                memoryview(data)[5:], header)
+                                memoryview(data)[_BODY], header)
             except InvalidTag:
                 plain = FORGED
             else:
@@ -504,7 +531,7 @@ class Opener13(_Protector13):
         if decrypt is None:
             decrypt = self.decrypt = self.aead.decrypt
         iv = self.iv  # (read after the AEAD exists: a key from a secret derives it)
-        limit = self.limit + 1 + TAG_LENGTH
+        limit = self._limit + 1 + TAG_LENGTH
         out: list[bytes] = []
         pos = 0
         # No release needed: `bytes` cannot be resized, and a view of a view is one
@@ -553,51 +580,62 @@ class Opener13(_Protector13):
         (a bytearray buffer, other records, several, a failed tag) goes to the
         connection's method, which reports any error; a record that opened to anything
         but unpadded data goes there as its plaintext (`opened`), never decrypted again.
-        Nothing unauthentic (and no non-data plaintext) is left in `buffer`."""
-        n = len(data)
+        Nothing unauthentic (and no non-data plaintext) is left in `buffer`.
+
+        The AEAD checks the buffer: `decrypt_into` refuses a read-only view, or one whose
+        items are not bytes, with TypeError before it decrypts or writes anything (as
+        the copying stand-in does), which is the connection's UsageError here, nothing
+        consumed; two attribute loads fewer per record."""
         seq = self.seq
         if seq < self.fast_until and type(buffer) is memoryview:  # bulk allowed, no wrap
+            n = len(data)
             room = len(buffer)
             # application_data, a TLS major version and the length of `data`; content,
-            # type byte and tag (17) within the limit; the buffer at least 16 KiB and
-            # taking content and type byte. A full record (the bulk case) is checked with
-            # constants: its header compared with the constant, its size known.
+            # type byte and tag (17) within the maximum (`fast_until` is 0 under a lowered
+            # limit); the buffer at least 16 KiB and taking content and type byte. A full
+            # record (the bulk case) into a view of exactly its TLSInnerPlaintext's size
+            # (16 KiB + 1, what `receive_data_into` suggests) is checked with constants:
+            # its header compared with the constant, its size known, and decrypted into
+            # the view itself. Anything else (a full record into a larger view too) into
+            # a slice of the view.
             # The additional data (5.2) is the header as received: for a full record the
             # constant it equals (`bytes`, which `cryptography` takes faster than a view).
-            # A buffer of exactly the TLSInnerPlaintext's size (16 KiB + 1 for a full
-            # record, what `receive_data_into` suggests) is decrypted into unsliced.
             header: bytes | memoryview | bytearray | None
-            if (n == _FULL_RECORD and room > MAX_PLAINTEXT and self.limit >= MAX_PLAINTEXT
-                    and data[_HEAD] == _FULL_HEADER):
-                header, inner = _FULL_HEADER, _FULL_INNER
-            elif (n > 21 and MAX_PLAINTEXT <= room >= n - 21
-                  and _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5)
-                  and n - 5 <= self.limit + 17):
+            if n == _FULL_RECORD and room == _FULL_INNER and data[_HEAD] == _FULL_HEADER:
+                header, inner, target = _FULL_HEADER, _FULL_INNER, buffer
+            elif (21 < n <= _FULL_RECORD and MAX_PLAINTEXT <= room >= n - 21
+                  and _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5)):
                 header, inner = data[_HEAD], n - 21  # content and type byte
+                target = buffer if room == inner else buffer[:inner]
             else:
                 header = None
-            if header is not None and not buffer.readonly and buffer.itemsize == 1:
-                target = buffer if room == inner else buffer[:inner]
+            if header is not None:
                 try:
                     (self.decrypt_into or self._bind_into())(
                         (self.iv ^ seq).to_bytes(12),  # as `nonce` builds it
                         (data if type(data) is memoryview else memoryview(data))[_BODY],
                         header, target)
                 except InvalidTag:
-                    self.opened = FORGED
+                    data = self._hold(FORGED, target)
+                except TypeError:  # refused before anything was decrypted or written
+                    raise UsageError(INTO_BUFFER_REFUSED) from None
                 else:
                     self.seq = seq + 1
                     if target[-1] == _APP:
                         return inner - 1, []
-                    # Padded, or not application data: held (a copy) for the general
-                    # path, which the call below runs.
-                    self.opened = bytes(target)
-                # Nothing unauthentic (the AEAD may have written it) or other than data
-                # is left in `buffer`.
-                wipe(target)
-                data = b""
+                    # Padded, or not application data: held (a copy).
+                    data = self._hold(bytes(target), target)
         conn = self.connection()
         return type(conn).receive_data_into(conn, data, buffer)  # type: ignore[no-any-return]
+
+    def _hold(self, plain: bytes, target: memoryview) -> bytes:
+        """Keep a record `receive_into` consumed but does not handle (its plaintext, or
+        `FORGED`) for the general path, and zero `target`: nothing unauthentic (the AEAD
+        may have written it) or other than data is left in the caller's buffer. Returns
+        what is left of the caller's input for the general path: nothing."""
+        self.opened = plain
+        wipe(target)
+        return b""
 
     def open_records_into(self, data: bytes | bytearray | memoryview,
                           out: memoryview) -> tuple[int, int]:
@@ -611,7 +649,7 @@ class Opener13(_Protector13):
         into = self.decrypt_into or self._bind_into()
         iv = self.iv  # (read after the AEAD exists: a key from a secret derives it)
         room = len(out)
-        limit = self.limit + 1 + TAG_LENGTH
+        limit = self._limit + 1 + TAG_LENGTH
         written = pos = 0
         with memoryview(data) as view:
             while n - pos > 5 + TAG_LENGTH:
@@ -645,10 +683,11 @@ class _Protector12(_Direction):
     """TLS 1.2 AEAD (RFC 5288, 7905): AES-GCM carries an 8-byte explicit nonce in each
     record (we send the sequence number); ChaCha20-Poly1305 XORs the IV like TLS 1.3."""
 
-    __slots__ = ("explicit", "iv", "salt")
+    __slots__ = ("explicit", "iv", "limit", "salt")
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
         super().__init__(suite, key)
+        self.limit = MAX_PLAINTEXT
         self.explicit = len(iv) == 4
         self.salt = iv
         self.iv = 0 if self.explicit else int.from_bytes(iv, "big")

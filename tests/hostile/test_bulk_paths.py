@@ -33,12 +33,12 @@ from tlskit import (
     KeyUpdated,
     TLSError,
     UsageError,
-    record,
 )
 from tlskit.record import MAX_PLAINTEXT, RecordLayer
 
 from ..support.pump import pump
 from ..support.records import split_records
+from ..support.without_into import use_aeads_without_into
 from .helpers import AD, forge, forge_content, replay_client, replay_server
 from .helpers12 import replay_client12, replay_server12
 
@@ -602,21 +602,11 @@ def test_buffers_that_cannot_work_are_refused_before_anything_happens() -> None:
     assert server.receive_data(client.data_to_send()) == [DataReceived(b"next")]
 
 
-class WithoutInto:
-    """A `cryptography` AEAD as versions without `encrypt_into`/`decrypt_into` offer it."""
-
-    def __init__(self, aead: Any) -> None:
-        self.encrypt = aead.encrypt
-        self.decrypt = aead.decrypt
-
-
 def test_zero_copy_calls_fall_back_where_cryptography_has_no_into_methods(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """With AEAD objects that lack `encrypt_into`/`decrypt_into` (as older `cryptography`
     has them), the zero-copy calls give the same bytes, data and alerts."""
-    real = record.aead_into
-    monkeypatch.setattr(record, "aead_into",
-                        lambda aead, operation: real(WithoutInto(aead), operation))
+    use_aeads_without_into(monkeypatch)
     client, server = raw_twin()
     plain_client = raw_twin()[0]
     wire = memoryview(bytearray(client.send_buffer_size(2 * MAX_PLAINTEXT)))

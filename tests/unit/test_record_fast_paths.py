@@ -25,6 +25,7 @@ from tlskit.record import FORGED, MAX_PLAINTEXT, Opener13, RecordLayer, Sealer13
 from ..hostile.helpers import replay_client, replay_server
 from ..support.pump import pump
 from ..support.records import split_records
+from ..support.without_into import use_aeads_without_into
 
 
 def established() -> tuple[Any, Any]:
@@ -75,6 +76,38 @@ def test_bulk_off_stops_the_one_record_methods() -> None:
     sealer.bulk = opener.bulk = False
     sealer.rekey_at = 9
     assert sealer.fast_until == opener.fast_until == 0 and sealer.rekey_at == 9
+
+
+def test_a_lowered_size_limit_disarms_the_one_record_methods() -> None:
+    """`fast_until` is 0 while a direction's size limit is below the maximum (the
+    one-record methods never read the limit: the general paths split records and check
+    them against it) and comes back with the maximum, whichever was set last."""
+    sealer = Sealer13.from_secret(replay_suite(), bytes(32))
+    opener = Opener13.from_secret(replay_suite(), bytes(32))
+    sealer.bulk = opener.bulk = True
+    sealer.limit = opener.limit = 999
+    assert sealer.fast_until == opener.fast_until == 0
+    sealer.rekey_at = 7
+    assert sealer.fast_until == 0
+    sealer.limit = opener.limit = MAX_PLAINTEXT
+    assert sealer.fast_until == 7 and opener.fast_until == (1 << 64) - 1
+
+
+def test_the_bound_methods_keep_to_a_send_limit_lowered_while_established() -> None:
+    """A send limit lowered on an established connection splits what the bound methods
+    are given (RFC 8449 4), on both APIs (the receive side:
+    `test_a_lowered_receive_limit_holds_for_full_and_other_records`)."""
+    client, server = established()
+    assert client.send_data_into.__func__ is Sealer13.send_into
+    client._records.send_limit = 600
+    wire = memoryview(bytearray(client.send_buffer_size(1000)))
+    n = client.send_data_into(b"q" * 1000, wire)
+    assert [len(r) for r in split_records(bytes(wire[:n]))] == [5 + 601 + 16, 5 + 401 + 16]
+    client.send_data(b"q" * 1000)
+    assert [len(r) for r in split_records(client.data_to_send())] == [5 + 601 + 16,
+                                                                     5 + 401 + 16]
+    out = memoryview(bytearray(MAX_PLAINTEXT + 1))
+    assert server.receive_data_into(wire[:n], out) == (1000, [])
 
 
 def replay_suite() -> Any:
@@ -392,6 +425,39 @@ def test_the_bound_send_into_refuses_views_it_cannot_write_bytes_to() -> None:
     good = memoryview(bytearray(client.send_buffer_size(100)))
     written = client.send_data_into(b"x" * 100, good)
     assert server.receive_data(bytes(good[:written])) == [DataReceived(b"x" * 100)]
+
+
+@pytest.mark.parametrize("into_methods", [True, False])
+@pytest.mark.parametrize("size", [100, MAX_PLAINTEXT])
+def test_the_bound_receive_into_refuses_views_it_cannot_decrypt_into(
+        size: int, into_methods: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`receive_into` lets the AEAD check the buffer (no attribute loads): a read-only
+    view, a view of wider items and one of signed bytes, roomy enough for the record
+    (full or not), are refused with the general path's UsageError, a record failing its
+    tag too (the check comes first, also in the stand-in for `cryptography` without
+    `decrypt_into`): nothing is written, nothing consumed and the connection goes on (a
+    sequence number spent on a refused call would make the record fail to open, a held
+    forgery would end the connection)."""
+    if not into_methods:
+        use_aeads_without_into(monkeypatch)
+    client, server = established()
+    assert server.receive_data_into.__func__ is Opener13.receive_into  # the bound fast path
+    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    wire = memoryview(bytearray(client.send_buffer_size(size)))
+    n = client.send_data_into(payload, wire)
+    forged = bytearray(wire[:n])
+    forged[-1] ^= 1
+    room = 4 * (MAX_PLAINTEXT + 1)
+    for bad in (memoryview(bytearray(room)).toreadonly(),
+                memoryview(bytearray(room)).cast("I"), memoryview(bytearray(room)).cast("b")):
+        for data in (memoryview(forged), wire[:n]):
+            with pytest.raises(UsageError, match="writable byte buffer"):
+                server.receive_data_into(data, bad)
+            assert not any(bad.cast("B"))
+    out = memoryview(bytearray(MAX_PLAINTEXT + 1))
+    assert server.receive_data_into(wire[:n], out) == (size, [])
+    assert bytes(out[:size]) == payload
+    assert server.receive_data_into.__func__ is Opener13.receive_into
 
 
 @pytest.mark.parametrize("size", [100, MAX_PLAINTEXT])
