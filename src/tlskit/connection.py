@@ -238,12 +238,14 @@ class Connection:
         after a record that produced events and before a record whose plaintext might not
         fit in what is left of `buffer`; while `receive_pending` is true, call again (with
         b"") for the rest. Every check, alert and error is the same as `receive_data`'s
-        (on an error nothing in `buffer` counts). `buffer` must be writable, hold at
-        least 16 KiB (one record's content; 16 KiB + 1 lets a full record be decrypted
-        in place) and not overlap `data`.
+        (on an error nothing in `buffer` counts). `buffer` must be writable unsigned bytes
+        (a bytearray or a view of one), hold at least 16 KiB (one record's content;
+        16 KiB + 1 lets a full record be decrypted in place) and not overlap `data`.
         """
         out = buffer if type(buffer) is memoryview else memoryview(buffer)
-        if len(out) < MAX_PLAINTEXT or out.readonly or out.itemsize != 1:
+        if len(out) < MAX_PLAINTEXT or out.readonly or out.format != "B":
+            # (`cryptography` decrypts into unsigned bytes only: a signed-byte or ctypes
+            # buffer refused here, not as an internal error mid-record)
             raise UsageError(INTO_BUFFER_REFUSED)
         if self._receive_ok:
             # Whole application-data records decrypted from `data` into `out` by the read

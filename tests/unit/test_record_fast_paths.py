@@ -15,7 +15,15 @@ from typing import Any
 
 import pytest
 
-from tlskit import AlertDescription, DataReceived, KeyUpdated, TLSError, UsageError
+from tlskit import (
+    AlertDescription,
+    ClientConnection,
+    DataReceived,
+    KeyUpdated,
+    ServerConnection,
+    TLSError,
+    UsageError,
+)
 from tlskit.crypto import SUITES
 from tlskit.enums import CipherSuite
 from tlskit.errors import UnexpectedMessage
@@ -23,6 +31,7 @@ from tlskit.keyschedule import key_and_iv
 from tlskit.record import FORGED, MAX_PLAINTEXT, Opener13, RecordLayer, Sealer13
 
 from ..hostile.helpers import replay_client, replay_server
+from ..support.pki import client_config, server_config
 from ..support.pump import pump
 from ..support.records import split_records
 from ..support.without_into import use_aeads_without_into
@@ -525,3 +534,27 @@ def test_receive_record_into_declines_more_than_one_record_and_consumes_nothing(
     assert server.receive_record_into(wire + extra, out) == -1
     assert server.receive_record_into(wire, out) == len(b"one record")
     assert bytes(out[:10]) == b"one record"
+
+
+@pytest.mark.parametrize("kind", ["signed", "ctypes"])
+def test_the_general_receive_into_refuses_buffers_it_cannot_decrypt_into(kind: str) -> None:
+    """TLS 1.2 (no bound path): a buffer of signed bytes or of ctypes chars, which
+    `cryptography` will not decrypt into, is the same UsageError as on the bound path,
+    before anything is read; it used to end the connection as an internal error at the
+    first record. The connection goes on with a byte buffer."""
+    import array
+    import ctypes
+
+    client = ClientConnection(client_config(versions=["TLSv1.2"]), "localhost")
+    server = ServerConnection(server_config(versions=["TLSv1.2"]))
+    pump(client, server)
+    client.send_data(b"twelve")
+    data = client.data_to_send()
+    room = MAX_PLAINTEXT + 100
+    bad = (memoryview(array.array("b", bytes(room))) if kind == "signed"
+           else memoryview(ctypes.create_string_buffer(room)))
+    with pytest.raises(UsageError, match="writable byte buffer"):
+        server.receive_data_into(data, bad)
+    out = memoryview(bytearray(room))
+    assert server.receive_data_into(data, out) == (6, [])
+    assert bytes(out[:6]) == b"twelve"
