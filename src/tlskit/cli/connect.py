@@ -268,8 +268,7 @@ class _Connect:
             sock.close()
         error = conn.verification_error
         summary = self.summary(host, port, address, server_name, complete, error,
-                               connect_ms, handshake_ms, response)
-        summary["record_limit"] = conn.max_fragment
+                               connect_ms, handshake_ms, response, conn.max_fragment)
         return summary, response
 
     @staticmethod
@@ -354,7 +353,8 @@ class _Connect:
 
     def summary(self, host: str, port: int, address: str, server_name: str,
                 complete: Any, error: TLSError | None, connect_ms: float,
-                handshake_ms: float, response: bytes | None) -> dict[str, Any]:
+                handshake_ms: float, response: bytes | None,
+                record_limit: int) -> dict[str, Any]:
         report = self.verifier.report if self.verifier else None
         chain = [cert_info(c) for c in complete.peer_certificates]
         path = [cert_info(c) for c in report.chain] if report is not None else []
@@ -383,6 +383,7 @@ class _Connect:
             "group": complete.group and complete.group.name,
             "signature_scheme": complete.signature_scheme and complete.signature_scheme.name,
             "alpn": complete.alpn_protocol,
+            "record_limit": record_limit,  # plaintext bytes per record we send
             "resumed": complete.resumed,
             "peer_certificates": [{"subject": c["subject"], "issuer": c["issuer"],
                                    "not_before": c["not_before"], "not_after": c["not_after"],

@@ -72,8 +72,9 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
 def _diagram_path(text: str) -> str:
     """An SVG path whose folder exists and is writable, checked before the handshake (or
     the whole demo) runs, not found out after it: a usage error (exit 2)."""
-    folder = os.path.dirname(os.path.expanduser(text)) or "."
-    if os.path.isdir(text):
+    path = os.path.expanduser(text)
+    folder = os.path.dirname(path) or "."
+    if os.path.isdir(path):
         raise argparse.ArgumentTypeError(f"{text} is a directory; give a file name, e.g. "
                                          f"{os.path.join(text, 'handshake.svg')}")
     if not os.path.isdir(folder):

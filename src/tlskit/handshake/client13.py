@@ -765,9 +765,11 @@ def _encoded_server_name(server_name: str) -> bytes:
 def _is_ip_literal(name: str) -> bool:
     """RFC 6066 3: literal IPv4 and IPv6 addresses are not sent in SNI."""
     import ipaddress
+
+    from ..x509.names import may_be_ip_literal
     text = name.strip("[]")
-    if ":" not in text and not text.replace(".", "").isdigit():
-        return False  # (no exception raised and caught for every host name dialled)
+    if not may_be_ip_literal(text):
+        return False
     try:
         ipaddress.ip_address(text)
     except ValueError:

@@ -44,13 +44,19 @@ class InvalidHostname(ValueError):
     """The server name is neither a valid DNS name nor an IP literal."""
 
 
+def may_be_ip_literal(text: str) -> bool:
+    """False for what `ipaddress` cannot read as an address (no ':', and more than digits
+    and dots): a host name is told apart without an exception raised and caught."""
+    return ":" in text or text.replace(".", "").isdigit()
+
+
 def parse_ip(text: str) -> IPAddress | None:
     """An IP literal (IPv6 optionally in brackets) or None. Zone ids are refused: they are
     local to a host and can never appear in a certificate."""
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
-    if "%" in text or (":" not in text and not text.replace(".", "").isdigit()):
-        return None  # zone ids are refused; without ':' only digits and dots can be IPv4
+    if "%" in text or not may_be_ip_literal(text):
+        return None  # zone ids are refused
     try:
         return ipaddress.ip_address(text)
     except ValueError:
