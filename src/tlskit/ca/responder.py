@@ -1,0 +1,175 @@
+"""The local CA's HTTP responder (``tlskit ca ocsp``, `LocalCA.serve_ocsp`): OCSP over
+HTTP as RFC 6960 appendix A describes it (POST, or GET with the request in the path),
+and the two CRLs at the URLs the CA's certificates name."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import socketserver
+import threading
+import urllib.parse
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509 import ocsp
+
+from .. import _ocsp_der
+from .model import INTERMEDIATE_CRL_PATH, MAX_OCSP_REQUEST, ROOT_CRL_PATH
+from .ocsp import unsuccessful
+
+if TYPE_CHECKING:
+    from .authority import LocalCA
+
+
+class _OCSPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self, host: str, port: int, ca: LocalCA, log: Callable[[str], None] | None
+    ) -> None:
+        # address_family is read by TCPServer.__init__ when it creates the socket.
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.ca = ca
+        self.log = log
+        super().__init__((host, port), _OCSPHandler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind calls getfqdn(), a reverse DNS lookup that can stall.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name = str(self.server_address[0])
+        self.server_port = int(self.server_address[1])
+
+
+class _OCSPHandler(BaseHTTPRequestHandler):
+    """RFC 6960 appendix A: POST the DER request, or GET /<url-encoded base64 of it>."""
+
+    server: _OCSPServer
+    protocol_version = "HTTP/1.0"
+    server_version = "tlskit-ocsp"
+    timeout = 10  # seconds; a client that stalls mid-request must not pin a thread forever
+
+    def do_POST(self) -> None:
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            self.send_error(411, "Content-Length required")
+            return
+        if length < 0 or length > MAX_OCSP_REQUEST:
+            self.send_error(413, "OCSP request too large")
+            return
+        self._answer(self.rfile.read(length))
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if len(path) > MAX_OCSP_REQUEST * 2:
+            self.send_error(414, "OCSP request too large")
+            return
+        if path.endswith((ROOT_CRL_PATH, INTERMEDIATE_CRL_PATH)):
+            self._send_crl(path)
+            return
+        self._answer(_decode_get_path(path))
+
+    def _send_crl(self, path: str) -> None:
+        """A fresh DER CRL (RFC 5280 4.2.1.13: what an http:// distribution point serves)."""
+        ca = self.server.ca
+        which = "root" if path.endswith(ROOT_CRL_PATH) else "intermediate"
+        try:
+            crl = ca.root_crl() if which == "root" else ca.crl()
+        except Exception as exc:  # e.g. an unreadable index: say so, keep serving
+            self.send_error(500, f"cannot make the CRL: {exc}")
+            return
+        body = crl.public_bytes(serialization.Encoding.DER)
+        self._send(body, "application/pkix-crl")
+        if self.server.log is not None:
+            self.server.log(f"{self.client_address[0]} GET {which} CRL ({len(crl)} revoked)")
+
+    def _send(self, body: bytes, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _answer(self, der: bytes) -> None:
+        try:
+            body, summary = self.server.ca.answer_ocsp(der)
+        except Exception as exc:  # a responder must answer, not drop the connection
+            body = unsuccessful(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
+            summary = f"internal error: {exc}"
+        self._send(body, "application/ocsp-response")
+        if self.server.log is not None:
+            self.server.log(f"{self.client_address[0]} {self.command} {summary}")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the default per-request stderr line; `log` gets a better one."""
+
+
+def _decode_get_path(path: str) -> bytes:
+    """The DER request in a GET path. The whole path is tried first (base64 may hold an
+    unescaped "/"), then its last segment, for certificates whose OCSP URL has a path of
+    its own; the first that parses as an OCSP request wins. Undecodable input gives b"",
+    answered as malformedRequest (RFC 6960 A.1)."""
+    candidates = (path.lstrip("/"), path.rsplit("/", 1)[-1])
+    decoded: list[bytes] = []
+    for candidate in map(urllib.parse.unquote, candidates):
+        try:
+            der = base64.b64decode(candidate + "=" * (-len(candidate) % 4), validate=True)
+        except ValueError:
+            continue
+        try:
+            _ocsp_der.parse_request(der)
+        except _ocsp_der.OcspDERError:
+            decoded.append(der)
+            continue
+        return der
+    return decoded[0] if decoded else b""
+
+
+class OCSPResponder:
+    """A running OCSP responder; stop it with `close()` or by leaving a ``with`` block."""
+
+    def __init__(
+        self,
+        ca: LocalCA,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self._server = _OCSPServer(host, port, ca, log)
+        self.host = host
+        self.port: int = self._server.server_port
+        self._closed = False
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"tlskit-ocsp-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def __enter__(self) -> OCSPResponder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<OCSPResponder {self.url}{' closed' if self._closed else ''}>"
