@@ -234,6 +234,32 @@ def test_weak_offer_and_old_versions_are_called_out() -> None:
     assert checks["ech"]["ok"] is None
 
 
+def test_each_verdict_question_answers_every_case() -> None:
+    """The branches the two hellos above do not reach: a TLS 1.2 connection with a static
+    key exchange from a client offering legacy (not broken) suites and a ticket that was
+    not taken, and a TLS 1.3 one that needed a HelloRetryRequest."""
+    legacy = client_hello([0x009C, 0xC013, 0xC02F], [(0x0029, b"")])  # pre_shared_key
+    tls12 = {c["id"]: c for c in page.verdict(visit(
+        legacy, version="TLSv1.2", cipher_suite="TLS_RSA_WITH_AES_128_GCM_SHA256",
+        group=None))}
+    assert tls12["forward_secrecy"]["ok"] is False
+    assert "static" in tls12["forward_secrecy"]["detail"]
+    assert tls12["weak_suites"]["ok"] is True
+    assert "1 without forward secrecy" in tls12["weak_suites"]["detail"]
+    assert "1 in CBC mode" in tls12["weak_suites"]["detail"]
+    assert tls12["resumption"]["title"] == "Session resumption: ticket not accepted"
+    assert tls12["hello_retry"]["title"] == "HelloRetryRequest: not in TLS 1.2"
+    assert tls12["version"]["ok"] is None and "still safe" in tls12["version"]["detail"]
+    retried = {c["id"]: c for c in page.verdict(visit(
+        chrome_hello(), hrr_group="secp384r1", tickets_sent=2))}
+    assert retried["hello_retry"]["ok"] is None and "secp384r1" in retried["hello_retry"][
+        "detail"]
+    assert retried["resumption"]["detail"].startswith("this server sent your client 2 tickets")
+    assert [c["id"] for c in page.verdict(visit(chrome_hello()))] == [
+        "post_quantum", "forward_secrecy", "weak_suites", "resumption", "ech", "hello_retry",
+        "version"]
+
+
 def test_a_huge_hello_still_fits_one_record() -> None:
     suites = list(range(0x0001, 0x0001 + 3000))
     exts = [(0x0010, vec(b"".join(vec(f"proto-{i:04d}".encode() * 5, 1) for i in range(600)),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,99 +133,120 @@ def _check(key: str, ok: bool | None, title: str, detail: str) -> dict[str, Any]
 def verdict(v: Visit) -> list[dict[str, Any]]:
     """The short verdict: one line per question, each with its reason."""
     hello = v.hellos[0] if v.hellos else None
+    return [question(v, hello) for question in _QUESTIONS]
+
+
+def _post_quantum(v: Visit, hello: Hello | None) -> dict[str, Any]:
     offered_groups = [cp.name("group", g).name for g in (hello.groups if hello else [])]
     offered_pq = [g for g in offered_groups if g in PQ_NAMES]
-    checks = []
     if v.group in PQ_NAMES:
-        checks.append(_check("post_quantum", True, "Post-quantum key exchange: yes",
-                             f"{v.group} mixes a classical and a post-quantum (ML-KEM) key "
-                             "exchange: traffic recorded today stays secret even against a "
-                             "future quantum computer."))
-    elif offered_pq:
-        checks.append(_check("post_quantum", None, "Post-quantum key exchange: offered, "
-                             "not used", f"your client offers {', '.join(offered_pq)}, but "
-                             f"this server preferred {v.group}."))
-    else:
-        checks.append(_check("post_quantum", False, "Post-quantum key exchange: no",
-                             "your client offers no post-quantum group (such as "
-                             "X25519MLKEM768): traffic recorded today could be decrypted by "
-                             "a quantum computer later."))
+        return _check("post_quantum", True, "Post-quantum key exchange: yes",
+                      f"{v.group} mixes a classical and a post-quantum (ML-KEM) key "
+                      "exchange: traffic recorded today stays secret even against a "
+                      "future quantum computer.")
+    if offered_pq:
+        return _check("post_quantum", None, "Post-quantum key exchange: offered, "
+                      "not used", f"your client offers {', '.join(offered_pq)}, but "
+                      f"this server preferred {v.group}.")
+    return _check("post_quantum", False, "Post-quantum key exchange: no",
+                  "your client offers no post-quantum group (such as "
+                  "X25519MLKEM768): traffic recorded today could be decrypted by "
+                  "a quantum computer later.")
+
+
+def _forward_secrecy(v: Visit, hello: Hello | None) -> dict[str, Any]:
     fs = v.version == "TLSv1.3" or "_ECDHE_" in v.cipher_suite or "_DHE_" in v.cipher_suite
-    checks.append(_check(
+    return _check(
         "forward_secrecy", fs, f"Forward secrecy: {'yes' if fs else 'no'}",
         f"the keys come from a fresh {v.group or 'ephemeral'} exchange, so stealing the "
         "server's private key later cannot decrypt this connection." if fs else
-        "the key exchange is static: whoever gets the server's key can decrypt it."))
+        "the key exchange is static: whoever gets the server's key can decrypt it.")
+
+
+def _weak_suites(v: Visit, hello: Hello | None) -> dict[str, Any]:
     suites = hello.cipher_suites if hello else []
     broken = [s for s in suites if cp.suite_is_broken(s)]
-    static = [s for s in suites if cp.suite_weakness(s) == cp.NO_FORWARD_SECRECY]
-    cbc = [s for s in suites if cp.suite_is_cbc(s) and not cp.suite_is_broken(s)]
     if broken:
         names = ", ".join(f"{cp.CIPHER_SUITES[s]} ({cp.suite_weakness(s)})" for s in broken[:3])
         more = f" and {len(broken) - 3} more" if len(broken) > 3 else ""
-        checks.append(_check("weak_suites", False, f"Weak cipher suites offered: "
-                             f"{len(broken)}", f"{names}{more}. A server that picks one of "
-                             "these gives an attackable connection; modern clients no longer "
-                             "offer them."))
-    else:
-        legacy = []
-        if static:
-            legacy.append(f"{len(static)} without forward secrecy (static RSA key exchange)")
-        if cbc:
-            legacy.append(f"{len(cbc)} in CBC mode")
-        detail = "no NULL, export, anonymous, RC4, DES/3DES or MD5 suites."
-        if legacy:
-            detail += (" Legacy suites kept for old servers: " + " and ".join(legacy)
-                       + "; a server only picks them when it has nothing better.")
-        checks.append(_check("weak_suites", True, "Weak cipher suites offered: none", detail))
-    offered_psk = hello is not None and hello.ext(41) is not None
+        return _check("weak_suites", False, f"Weak cipher suites offered: "
+                      f"{len(broken)}", f"{names}{more}. A server that picks one of "
+                      "these gives an attackable connection; modern clients no longer "
+                      "offer them.")
+    static = [s for s in suites if cp.suite_weakness(s) == cp.NO_FORWARD_SECRECY]
+    cbc = [s for s in suites if cp.suite_is_cbc(s)]
+    legacy = []
+    if static:
+        legacy.append(f"{len(static)} without forward secrecy (static RSA key exchange)")
+    if cbc:
+        legacy.append(f"{len(cbc)} in CBC mode")
+    detail = "no NULL, export, anonymous, RC4, DES/3DES or MD5 suites."
+    if legacy:
+        detail += (" Legacy suites kept for old servers: " + " and ".join(legacy)
+                   + "; a server only picks them when it has nothing better.")
+    return _check("weak_suites", True, "Weak cipher suites offered: none", detail)
+
+
+def _resumption(v: Visit, hello: Hello | None) -> dict[str, Any]:
     if v.resumed:
-        checks.append(_check("resumption", True, "Session resumption: this connection "
-                             "was resumed", "your client presented a ticket from an "
-                             "earlier connection and the server accepted it: no certificate "
-                             "was sent, and a fresh key exchange still gave new keys."))
-    elif offered_psk:
-        checks.append(_check("resumption", None, "Session resumption: ticket not accepted",
-                             "your client offered a ticket, but not one this server can use "
-                             "(from another server or run, or expired): full handshake."))
-    else:
-        tickets = (f"this server sent your client {v.tickets_sent} ticket"
-                   f"{'s' if v.tickets_sent != 1 else ''}" if v.tickets_sent
-                   else "no ticket was sent on this connection")
-        checks.append(_check("resumption", None, "Session resumption: full handshake",
-                             f"{tickets}; load the page again to see whether the next "
-                             "connection resumes."))
+        return _check("resumption", True, "Session resumption: this connection "
+                      "was resumed", "your client presented a ticket from an "
+                      "earlier connection and the server accepted it: no certificate "
+                      "was sent, and a fresh key exchange still gave new keys.")
+    if hello is not None and hello.ext(41) is not None:  # pre_shared_key
+        return _check("resumption", None, "Session resumption: ticket not accepted",
+                      "your client offered a ticket, but not one this server can use "
+                      "(from another server or run, or expired): full handshake.")
+    tickets = (f"this server sent your client {v.tickets_sent} ticket"
+               f"{'s' if v.tickets_sent != 1 else ''}" if v.tickets_sent
+               else "no ticket was sent on this connection")
+    return _check("resumption", None, "Session resumption: full handshake",
+                  f"{tickets}; load the page again to see whether the next "
+                  "connection resumes.")
+
+
+def _ech(v: Visit, hello: Hello | None) -> dict[str, Any]:
     ech = hello is not None and hello.ext(0xFE0D) is not None
-    checks.append(_check(
+    return _check(
         "ech", True if ech else None,
         f"Encrypted Client Hello: {'offered' if ech else 'not offered'}",
         "your client sent encrypted_client_hello (0xfe0d). This server publishes no ECH key, "
         "so it was GREASE (a decoy that keeps the extension usable) or meant for another "
         "server; the name you asked for went in the clear." if ech else
-        "the server name (SNI) you asked for travels in the clear."))
+        "the server name (SNI) you asked for travels in the clear.")
+
+
+def _hello_retry(v: Visit, hello: Hello | None) -> dict[str, Any]:
     if v.version != "TLSv1.3":
-        checks.append(_check("hello_retry", None, "HelloRetryRequest: not in TLS 1.2",
-                             "a TLS 1.2 handshake always takes two round trips; TLS 1.3 "
-                             "needs one when the client's key share guess is right."))
-    elif v.hrr_group:
-        checks.append(_check("hello_retry", None, "HelloRetryRequest: yes",
-                             f"no key share your client sent was for a group this server "
-                             f"accepts, so it asked for {v.hrr_group}: one extra round trip."))
-    else:
-        checks.append(_check("hello_retry", True, "HelloRetryRequest: no",
-                             "the key share your client guessed was accepted: one round "
-                             "trip."))
+        return _check("hello_retry", None, "HelloRetryRequest: not in TLS 1.2",
+                      "a TLS 1.2 handshake always takes two round trips; TLS 1.3 "
+                      "needs one when the client's key share guess is right.")
+    if v.hrr_group:
+        return _check("hello_retry", None, "HelloRetryRequest: yes",
+                      f"no key share your client sent was for a group this server "
+                      f"accepts, so it asked for {v.hrr_group}: one extra round trip.")
+    return _check("hello_retry", True, "HelloRetryRequest: no",
+                  "the key share your client guessed was accepted: one round "
+                  "trip.")
+
+
+def _version(v: Visit, hello: Hello | None) -> dict[str, Any]:
     old = [x for x in (hello.supported_versions if hello else []) if 0x0300 <= x < 0x0303]
     if v.version == "TLSv1.3" and not old:
-        checks.append(_check("version", True, "Protocol: TLS 1.3", "the current version; "
-                             "your client offers nothing older than TLS 1.2."))
-    else:
-        checks.append(_check(
-            "version", False if old else None, f"Protocol: {v.version}",
-            ("your client still offers " + ", ".join(cp.VERSIONS[x] for x in old)
-             + ", deprecated by RFC 8996.") if old else
-            "TLS 1.2 is still safe with these suites; TLS 1.3 is faster and hides more."))
-    return checks
+        return _check("version", True, "Protocol: TLS 1.3", "the current version; "
+                      "your client offers nothing older than TLS 1.2.")
+    return _check(
+        "version", False if old else None, f"Protocol: {v.version}",
+        ("your client still offers " + ", ".join(cp.VERSIONS[x] for x in old)
+         + ", deprecated by RFC 8996.") if old else
+        "TLS 1.2 is still safe with these suites; TLS 1.3 is faster and hides more.")
+
+
+# The questions in the order the page asks them.
+_QUESTIONS: tuple[Callable[[Visit, Hello | None], dict[str, Any]], ...] = (
+    _post_quantum, _forward_secrecy, _weak_suites, _resumption, _ech, _hello_retry,
+    _version,
+)
 
 
 def describe(v: Visit, cap: int = JSON_LIST_CAP) -> dict[str, Any]:
