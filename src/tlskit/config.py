@@ -254,6 +254,8 @@ class CertifiedKey:
     @classmethod
     def from_files(cls, cert_file: str | Path, key_file: str | Path,
                    chain_file: str | Path | None = None) -> CertifiedKey:
+        """Load a PEM chain (leaf first; more certificates may follow it, or come from
+        ``chain_file``) and its unencrypted PEM private key."""
         chain = load_pem_chain(cert_file)
         if chain_file:
             chain += load_pem_chain(chain_file)

@@ -506,14 +506,19 @@ class Connection:
 
     @property
     def closed(self) -> bool:
+        """Both ways are done: we sent close_notify, and the peer sent its own or the
+        connection failed (nothing more will be read or written)."""
         return self._sent_close and (self._received_close or self._error is not None)
 
     @property
     def negotiated_suite(self) -> Suite | None:
+        """The cipher suite the handshake agreed, once the server chose it; else None."""
         return self._hs.suite
 
     @property
     def max_fragment(self) -> int:
+        """The most plaintext one record we send may carry: 16384, or less once the peer
+        asked for less (record_size_limit, RFC 8449, or max_fragment_length, RFC 6066)."""
         return min(self._records.send_limit, MAX_PLAINTEXT)
 
     def export_keying_material(self, label: bytes, context: bytes, length: int) -> bytes:
@@ -543,6 +548,8 @@ class Connection:
 
 
 class IllegalAlertLevel(TLSError):
+    """An alert whose level is neither warning nor fatal (RFC 8446 6, RFC 5246 7.2)."""
+
     default_alert = AlertDescription.illegal_parameter
 
 

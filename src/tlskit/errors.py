@@ -16,6 +16,7 @@ class TLSError(Exception):
 
     @property
     def description(self) -> str:
+        """The alert's name (``bad_certificate``), as OpenSSL and Go print it."""
         return self.alert.name
 
 

@@ -55,6 +55,7 @@ class KeyLogFile:
         return self._file
 
     def close(self) -> None:
+        """Close the file now; a secret logged later opens it again (appending)."""
         with self._lock:
             if self._file is not None:
                 self._file.close()

@@ -69,9 +69,13 @@ class Session:
     session_id: bytes = field(default=b"", repr=False)
 
     def valid_at(self, now: float) -> bool:
+        """Still usable at ``now``: within the ticket's lifetime, and never past seven
+        days whatever the server said (RFC 8446 4.6.1)."""
         return now < self.received_at + min(self.lifetime, MAX_TICKET_LIFETIME)
 
     def obfuscated_age(self, now: float) -> int:
+        """The ticket's age in milliseconds plus ticket_age_add, modulo 2^32, as the
+        pre_shared_key identity carries it (RFC 8446 4.2.11.1)."""
         age_ms = max(0, int((now - self.received_at) * 1000))
         return (age_ms + self.age_add) & 0xFFFFFFFF
 
@@ -85,6 +89,7 @@ class SessionCache:
         self._items: OrderedDict[str, list[Session]] = OrderedDict()
 
     def put(self, session: Session) -> None:
+        """File a ticket under its server name, keeping the newest four per server."""
         key = session.server_name or ""
         with self._lock:
             bucket = self._items.setdefault(key, [])

@@ -51,13 +51,24 @@ class TicketKeys:
 class SessionStore(Protocol):
     """What a server keeps between connections. Methods may raise on backend errors."""
 
-    def ticket_keys(self, now: float) -> TicketKeys: ...
+    def ticket_keys(self, now: float) -> TicketKeys:
+        """The ring at time ``now`` (seconds since the epoch): the current epoch's key,
+        created if no server has made it yet, and every key still accepted. Asked for
+        each ticket sealed or opened, so it should answer from memory within an epoch."""
+        ...
 
-    def put_session(self, session_id: bytes, state: bytes, ttl: float) -> None: ...
+    def put_session(self, session_id: bytes, state: bytes, ttl: float) -> None:
+        """Keep a TLS 1.2 session's sealed state under its ID for ``ttl`` seconds."""
+        ...
 
-    def get_session(self, session_id: bytes) -> bytes | None: ...
+    def get_session(self, session_id: bytes) -> bytes | None:
+        """The sealed state kept under ``session_id``, or None (unknown or expired)."""
+        ...
 
-    def check_replay(self, token: bytes, ttl: float) -> bool: ...
+    def check_replay(self, token: bytes, ttl: float) -> bool:
+        """True the first time ``token`` (a 0-RTT ClientHello's binder) is seen within
+        ``ttl`` seconds, False afterwards: a replayed early-data flight is refused."""
+        ...
 
 
 def _epoch_id(epoch: int) -> bytes:
@@ -81,6 +92,8 @@ class Rotation:
         return [current - i for i in range(self.keep + 1)]
 
     def key_ttl(self) -> float:
+        """How long a shared backend must keep an epoch's key: as long as it opens
+        tickets, plus a minute for servers whose clocks differ a little."""
         return self.interval * (self.keep + 1) + 60
 
 
