@@ -329,8 +329,9 @@ class Recorder:
     """Tracer and key-log sink for one side of one connection.
 
     ``t0`` is shared between the two sides of a loopback run so their timings line up.
-    ``keys`` keeps what the key log reported (label -> secret), which is how the server's
-    application traffic secrets are seen (its tracer does not carry them)."""
+    ``keys`` keeps what the key log reported (label -> secret, NSS key-log labels): the
+    demo compares both sides' traffic secrets, and the TLS 1.2 steps their master
+    secrets, by these labels, whichever step each was traced in."""
 
     def __init__(self, side: str, t0: float | None = None,
                  keylog: Callable[[str, bytes, bytes], None] | None = None,
