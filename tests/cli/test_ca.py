@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -334,6 +335,28 @@ def test_init_url_options(state: Path, tmp_path: Path, capsys: pytest.CaptureFix
     code, out, err = tlskit(capsys, "init", "--dir", "c", "--url", "https://ocsp.test")
     assert code == 1 and out == ""
     assert "is not an http:// URL" in one_error_line(err)
+
+
+def test_ocsp_listens_where_the_ca_url_says_by_default(
+    state: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --host/--port the responder takes the address the CA's certificates name
+    (not 8888): with that port held by another listener, it reports that very address."""
+
+    def interrupt() -> None:  # (had it listened elsewhere: stop at once)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ca_cli, "wait_for_interrupt", interrupt)
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        assert tlskit(capsys, "init", "--dir", "ca", "--url", url)[0] == 0
+        code, out, err = tlskit(capsys, "ocsp", "--dir", "ca")
+    assert code == 1 and out == ""
+    line = one_error_line(err)
+    assert f"cannot listen on 127.0.0.1:{port}" in line and "something else listens" in line
 
 
 def test_ocsp_banner_notes_a_url_mismatch(

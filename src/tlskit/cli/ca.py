@@ -17,6 +17,7 @@ import argparse
 import re
 import sys
 import threading
+import urllib.parse
 from pathlib import Path
 
 from cryptography import x509
@@ -84,8 +85,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(_ca_run=_crl)
 
     p = sub.add_parser("ocsp", help="run the OCSP responder and CRL server until Ctrl-C")
-    p.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
-    p.add_argument("--port", type=int, default=8888, help="default: 8888 (0: any free port)")
+    p.add_argument("--host", help="default: the host of the CA's URL (the address its "
+                                   "certificates send relying parties to), else 127.0.0.1")
+    p.add_argument("--port", type=int, help="default: the port of the CA's URL, else 8888 "
+                                            "(0: any free port)")
     _dir_option(p)
     p.set_defaults(_ca_run=_ocsp)
 
@@ -278,13 +281,14 @@ def _crl(args: argparse.Namespace) -> int:
 
 
 def _ocsp(args: argparse.Namespace) -> int:
-    if not 0 <= args.port <= 65535:
+    if args.port is not None and not 0 <= args.port <= 65535:
         raise CAError(f"--port {args.port} is out of range (0-65535; 0: any free port)")
     ca = _open(args)
+    host, port = _listen_address(args, ca.url)
     try:
-        responder = ca.serve_ocsp(args.host, args.port, log=lambda line: print(line, flush=True))
+        responder = ca.serve_ocsp(host, port, log=lambda line: print(line, flush=True))
     except OSError as exc:
-        raise CAError(listen_error(args.host, args.port, exc)) from exc
+        raise CAError(listen_error(host, port, exc)) from exc
     try:
         print(f"OCSP responder for {_common_name(ca.intermediate)} and "
               f"{_common_name(ca.root)} at {responder.url}")
@@ -302,6 +306,16 @@ def _ocsp(args: argparse.Namespace) -> int:
     finally:
         responder.close()
     return 0
+
+
+def _listen_address(args: argparse.Namespace, url: str | None) -> tuple[str, int]:
+    """--host and --port, else where the CA's certificates send relying parties (a CA
+    made with ``--url http://127.0.0.1:18888`` answers there), else 127.0.0.1:8888."""
+    where = urllib.parse.urlsplit(url) if url else None
+    host = args.host or (where.hostname if where and where.hostname else "127.0.0.1")
+    if args.port is not None:
+        return host, args.port
+    return host, ((where.port or 80) if where else 8888)
 
 
 def wait_for_interrupt() -> None:
