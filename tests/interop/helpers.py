@@ -12,7 +12,7 @@ import re
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -31,7 +31,10 @@ from tlskit.enums import ExtensionType
 from tlskit.session import Session
 
 from ..support.peers import PeerProcess, Peers
-from ..support.pump import Pump, ServerThread, echo_until_close
+from ..support.pump import Pump, ServerThread, echo_until_close, tlskit_server
+
+if TYPE_CHECKING:  # (conftest imports this module)
+    from .conftest import PKI
 
 # Our names -> what each peer calls the same thing.
 GROUPS = ("x25519", "secp256r1", "secp384r1")
@@ -306,6 +309,39 @@ def talk(config: ClientConfig, port: int, size: int = ECHO_PAYLOAD,
         return hc, line_then_echo(pump, size)
     finally:
         pump.dispose()
+
+
+def two_connections(config: ClientConfig, port: int,
+                    resumed: str = "resumed") -> list[tuple[bool, bool]]:
+    """(tlskit resumed, the peer says it resumed) for two `talk` connections with the same
+    config; ``resumed`` is the key of the peer's JSON line that says so."""
+    seen = []
+    for _ in range(2):
+        hc, line = talk(config, port)
+        seen.append((hc.resumed, line[resumed]))
+    return seen
+
+
+# tlskit's ALPN preference in both directions; the peer is given http/1.1 first.
+ALPN_PREFERENCE = ["h2", "http/1.1"]
+
+
+def alpn_peer_client_to_tlskit_server(
+        peers: Peers, pki: PKI, run_client: Callable[[int], list[dict[str, Any]]]) -> None:
+    """The peer's client (``run_client(port)``, its JSON lines) offers http/1.1 then h2 to
+    a tlskit server preferring h2: the server chooses (RFC 7301 3.2), so both sides say h2."""
+    server = peers.thread(tlskit_server(pki.server_config(alpn_protocols=ALPN_PREFERENCE),
+                                        handshake_and_echo))
+    (line,) = run_client(server.port)
+    (hc,) = server.join()
+    assert line["alpn"] == hc.alpn_protocol == "h2"
+
+
+def alpn_tlskit_client_to_peer_server(pki: PKI, port: int) -> None:
+    """tlskit's client prefers h2 and offers http/1.1 too, to a peer server on ``port`` whose
+    first (or only) protocol is http/1.1: the server's choice wins on both sides."""
+    hc, line = talk(pki.client_config(alpn_protocols=ALPN_PREFERENCE), port)
+    assert line["alpn"] == hc.alpn_protocol == "http/1.1"
 
 
 def both_ways_with_s_server(config: ClientConfig, port: int,

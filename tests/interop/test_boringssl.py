@@ -702,8 +702,7 @@ def test_bssl_client_without_certificate_refused_by_tlskit(
     """tlskit's server requires a certificate BoringSSL does not have: its error says so
     and BoringSSL reports tlskit's alert (in TLS 1.3 after its own Finished, on read)."""
     server = peers.thread(tlskit_server(
-        pki.server_config(client_auth="required", client_trust_anchors=[pki.root]),
-        Pump.handshake_error))
+        pki.server_config_requiring_a_client(), Pump.handshake_error))
     proc, _ = bssl_client(peers, pki, server.port, "-max-version", version, status=1)
     (err,) = server.join()
     assert isinstance(err, TLSError) and err.alert == alert

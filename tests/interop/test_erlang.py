@@ -383,11 +383,7 @@ def test_tlskit_client_does_not_resume_tls12_without_ems(erlang: Erlang, pki: PK
     server = erlang.server("ec256", "--reuse", "--versions", "1.2")
     config = pki.client_config(versions=["TLSv1.2"], session_cache=SessionCache(),
                                tracer=hello_tracer(hellos))
-    seen = []
-    for _ in range(2):
-        hc, line = talk(config, server.port)
-        seen.append((hc.resumed, line["resumed"]))
-    assert seen == [(False, False), (False, False)]
+    assert helpers.two_connections(config, server.port) == [(False, False), (False, False)]
     steps, ids, ems = zip(*hellos, strict=True)
     assert steps == ("client_hello", "server_hello") * 2 and ems == (True, False) * 2
     assert len(ids[1]) == 32 and ids[2] != ids[1]  # Erlang's first session is not offered
@@ -395,8 +391,7 @@ def test_tlskit_client_does_not_resume_tls12_without_ems(erlang: Erlang, pki: PK
 
 def test_alpn_tlskit_client_to_erlang_server(erlang: Erlang, pki: PKI) -> None:
     server = erlang.server("ec256", "--alpn", "http/1.1,h2")
-    hc, line = talk(pki.client_config(alpn_protocols=["h2", "http/1.1"]), server.port)
-    assert line["alpn"] == hc.alpn_protocol == "http/1.1"  # the server's preference
+    helpers.alpn_tlskit_client_to_peer_server(pki, server.port)
 
 
 def test_tlskit_client_without_common_alpn_to_erlang(erlang: Erlang, pki: PKI) -> None:
@@ -851,11 +846,8 @@ def test_erlang_client_gets_the_max_fragment_length_it_asks_for(
 
 def test_alpn_erlang_client_to_tlskit_server(erlang: Erlang, peers: Peers,
                                              pki: PKI) -> None:
-    server = peers.thread(tlskit_server(pki.server_config(alpn_protocols=["h2", "http/1.1"]),
-                                        handshake_and_echo))
-    (line,) = erlang.lines(server.port, "--alpn", "http/1.1,h2", "--send", "10")
-    (hc,) = server.join()
-    assert line["alpn"] == hc.alpn_protocol == "h2"
+    helpers.alpn_peer_client_to_tlskit_server(peers, pki, lambda port: erlang.lines(
+        port, "--alpn", "http/1.1,h2", "--send", "10"))
 
 
 @pytest.mark.parametrize(("version", "kind"), VERSION_KINDS)
@@ -975,8 +967,7 @@ def test_tlskit_server_rejects_untrusted_erlang_certificate(
     unknown_issuer, sent as unknown_ca, which Erlang reports (in TLS 1.3 from its recv,
     its handshake having completed first)."""
     server = peers.thread(tlskit_server(
-        pki.server_config(client_auth="required", client_trust_anchors=[pki.root]),
-        Pump.handshake_error))
+        pki.server_config_requiring_a_client(), Pump.handshake_error))
     out = erlang.client(server.port, "--cert", str(stranger_files.fullchain), "--key",
                         str(stranger_files.key), status=1)
     (err,) = server.join()

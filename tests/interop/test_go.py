@@ -19,7 +19,6 @@ from tlskit import (
     AlertDescription,
     CertificateVerificationError,
     ClientConfig,
-    HandshakeComplete,
 )
 from tlskit.ca import LocalCA
 from tlskit.enums import ExtensionType
@@ -33,12 +32,15 @@ from .helpers import (
     ECHO_PAYLOAD,
     SCHEME_FOR_CERT,
     alert_after_handshake,
+    alpn_peer_client_to_tlskit_server,
+    alpn_tlskit_client_to_peer_server,
     handshake_and_echo,
     key_update_on_new_connection,
-    line_then_echo,
     listening_peer,
     peer_json_lines,
     run_peer,
+    talk,
+    two_connections,
 )
 
 pytestmark = pytest.mark.interop
@@ -83,22 +85,13 @@ def go_client_error(go_peer: Path, pki: PKI, port: int, *args: str) -> str:
     return _run_go_client(go_peer, pki, port, args, 1)
 
 
-def connect(config: Any, port: int) -> tuple[Pump, HandshakeComplete]:
-    pump = Pump.connect(config, port)
-    return pump, pump.handshake()
-
-
 # ------------------------------------------------------------------ tlskit client, Go server
 
 @pytest.mark.parametrize("kind", ["ec256", "rsa2048", "ed25519"])
 def test_tlskit_client_to_go_server_tls13(peers: Peers, go_peer: Path, pki: PKI,
                                           kind: str) -> None:
     _, port = go_server(peers, go_peer, pki, kind, "-min", "1.3")
-    pump, hc = connect(pki.client_config(), port)
-    try:
-        go = line_then_echo(pump)
-    finally:
-        pump.dispose()
+    hc, go = talk(pki.client_config(), port)
     assert hc.version == go["version"] == "TLSv1.3"
     assert hc.cipher_suite.name == go["cipher_suite"]
     assert hc.signature_scheme is not None
@@ -110,11 +103,7 @@ def test_tlskit_client_to_go_server_tls13(peers: Peers, go_peer: Path, pki: PKI,
 def test_tlskit_client_to_go_server_tls12(peers: Peers, go_peer: Path, pki: PKI,
                                           kind: str) -> None:
     _, port = go_server(peers, go_peer, pki, kind, "-max", "1.2")
-    pump, hc = connect(pki.client_config(versions=["TLSv1.2"]), port)
-    try:
-        go = line_then_echo(pump)
-    finally:
-        pump.dispose()
+    hc, go = talk(pki.client_config(versions=["TLSv1.2"]), port)
     assert hc.version == go["version"] == "TLSv1.2"
     assert go["cipher_suite"] == TLS12_SUITES[kind] == hc.cipher_suite.name
 
@@ -125,11 +114,7 @@ def test_go_server_preferring_another_group_gets_a_retry(
     """Go accepts only ``group``, which tlskit offers without a key share (its default
     share is x25519): Go sends a HelloRetryRequest and tlskit answers with that group."""
     _, port = go_server(peers, go_peer, pki, "ec256", "-min", "1.3", "-curves", group)
-    pump, hc = connect(pki.client_config(groups=["x25519", group]), port)
-    try:
-        line_then_echo(pump)
-    finally:
-        pump.dispose()
+    hc, _ = talk(pki.client_config(groups=["x25519", group]), port)
     assert hc.group is not None and hc.group.name == group
 
 
@@ -138,8 +123,8 @@ def test_tlskit_client_resumes_with_go_server_tls13(peers: Peers, go_peer: Path,
     """Go's server issues NewSessionTickets; tlskit's second connection resumes with one
     and Go says it resumed."""
     _, port = go_server(peers, go_peer, pki, "ec256", "-min", "1.3", "-n", "2")
-    assert _two_connections(pki.client_config(session_cache=SessionCache()), port) == [
-        (False, False), (True, True)]
+    config = pki.client_config(session_cache=SessionCache())
+    assert two_connections(config, port, "did_resume") == [(False, False), (True, True)]
 
 
 def test_tlskit_client_tls12_resumes_go_sessions_only_with_ems(
@@ -157,21 +142,9 @@ def test_tlskit_client_tls12_resumes_go_sessions_only_with_ems(
 
     config = pki.client_config(versions=["TLSv1.2"], session_cache=SessionCache(),
                                tracer=tracer)
-    seen = _two_connections(config, port)
+    seen = two_connections(config, port, "did_resume")
     assert seen == ([(False, False), (True, True)] if ems[0]
                     else [(False, False), (False, False)])
-
-
-def _two_connections(config: ClientConfig, port: int) -> list[tuple[bool, bool]]:
-    """(tlskit resumed, Go resumed) for two connections with the same config."""
-    seen = []
-    for _ in range(2):
-        pump, hc = connect(config, port)
-        try:
-            seen.append((hc.resumed, line_then_echo(pump)["did_resume"]))
-        finally:
-            pump.dispose()
-    return seen
 
 
 def test_tlskit_client_certificate_to_go_server(peers: Peers, go_peer: Path,
@@ -179,12 +152,7 @@ def test_tlskit_client_certificate_to_go_server(peers: Peers, go_peer: Path,
     """Go requires and verifies a client certificate (RequireAndVerifyClientCert)."""
     issued, _ = pki.client_cert("go-client")
     _, port = go_server(peers, go_peer, pki, "ec256", "-ca", str(pki.root_pem))
-    config = pki.client_config(issued)
-    pump, _hc = connect(config, port)
-    try:
-        go = line_then_echo(pump)
-    finally:
-        pump.dispose()
+    _, go = talk(pki.client_config(issued), port)
     assert go["peer_subjects"] and "go-client" in go["peer_subjects"][0]
 
 
@@ -277,26 +245,17 @@ def test_go_client_with_one_group(peers: Peers, go_peer: Path, pki: PKI, group: 
 
 
 def test_alpn_with_go_both_ways(peers: Peers, go_peer: Path, pki: PKI) -> None:
-    server = peers.thread(tlskit_server(pki.server_config(alpn_protocols=["h2", "http/1.1"]),
-                                        handshake_and_echo))
-    (line,) = go_client(go_peer, pki, server.port, "-alpn", "http/1.1,h2", "-send", "10")
-    (hc,) = server.join()
-    assert line["alpn"] == hc.alpn_protocol == "h2"
+    alpn_peer_client_to_tlskit_server(peers, pki, lambda port: go_client(
+        go_peer, pki, port, "-alpn", "http/1.1,h2", "-send", "10"))
     _, port = go_server(peers, go_peer, pki, "ec256", "-alpn", "http/1.1")
-    pump, hc = connect(pki.client_config(alpn_protocols=["h2", "http/1.1"]), port)
-    try:
-        go = line_then_echo(pump)
-    finally:
-        pump.dispose()
-    assert go["alpn"] == hc.alpn_protocol == "http/1.1"
+    alpn_tlskit_client_to_peer_server(pki, port)
 
 
 def test_go_client_certificate_to_tlskit_server(peers: Peers, go_peer: Path,
                                                 pki: PKI) -> None:
     _, files = pki.client_cert("go-side")
     server = peers.thread(tlskit_server(
-        pki.server_config(client_auth="required", client_trust_anchors=[pki.root]),
-        handshake_and_echo))
+        pki.server_config_requiring_a_client(), handshake_and_echo))
     go_client(go_peer, pki, server.port, "-cert", str(files.fullchain), "-key",
               str(files.key), "-send", "100")
     (hc,) = server.join()

@@ -43,10 +43,13 @@ from .helpers import (
     ECHO_PAYLOAD,
     SCHEME_FOR_CERT,
     alert_after_handshake,
+    alpn_peer_client_to_tlskit_server,
+    alpn_tlskit_client_to_peer_server,
     ems_tracer,
     handshake_and_echo,
     key_update_on_new_connection,
     talk,
+    two_connections,
 )
 
 pytestmark = pytest.mark.interop
@@ -204,17 +207,7 @@ def test_jsse_server_with_one_group_gets_a_retry(jsse_servers: Servers, pki: PKI
 
 def test_alpn_tlskit_client_to_jsse_server(jsse_servers: Servers, pki: PKI) -> None:
     _, port = jsse_servers("ec256", "--alpn", "http/1.1")
-    hc, line = talk(pki.client_config(alpn_protocols=["h2", "http/1.1"]), port)
-    assert line["alpn"] == hc.alpn_protocol == "http/1.1"
-
-
-def _two_connections(config: ClientConfig, port: int) -> list[tuple[bool, bool]]:
-    """(tlskit resumed, JSSE resumed) for two connections with the same config."""
-    seen = []
-    for _ in range(2):
-        hc, line = talk(config, port)
-        seen.append((hc.resumed, line["resumed"]))
-    return seen
+    alpn_tlskit_client_to_peer_server(pki, port)
 
 
 def test_tlskit_client_resumes_with_jsse_server_tls13(jsse_servers: Servers,
@@ -222,7 +215,7 @@ def test_tlskit_client_resumes_with_jsse_server_tls13(jsse_servers: Servers,
     """JSSE's server sends a NewSessionTicket after the handshake; tlskit's second
     connection offers it and both sides say the session was resumed."""
     _, port = jsse_servers("ec256")
-    assert _two_connections(pki.client_config(session_cache=SessionCache()), port) == [
+    assert two_connections(pki.client_config(session_cache=SessionCache()), port) == [
         (False, False), (True, True)]
 
 
@@ -234,7 +227,7 @@ def test_tlskit_client_resumes_with_jsse_server_tls12(jsse_servers: Servers,
     _, port = jsse_servers("ec256")
     config = pki.client_config(versions=["TLSv1.2"], session_cache=SessionCache(),
                                tracer=ems_tracer("server_hello", ems))
-    assert _two_connections(config, port) == [(False, False), (True, True)]
+    assert two_connections(config, port) == [(False, False), (True, True)]
     assert ems == [True, True]
 
 
@@ -349,19 +342,15 @@ def test_jsse_client_key_share_gets_a_retry(peers: Peers, jsse: Jsse, pki: PKI) 
 
 
 def test_alpn_jsse_client_to_tlskit_server(peers: Peers, jsse: Jsse, pki: PKI) -> None:
-    server = peers.thread(tlskit_server(pki.server_config(alpn_protocols=["h2", "http/1.1"]),
-                                        handshake_and_echo))
-    (line,) = jsse.client_lines(server.port, "--alpn", "http/1.1,h2", "--send", "10")
-    (hc,) = server.join()
-    assert line["alpn"] == hc.alpn_protocol == "h2"
+    alpn_peer_client_to_tlskit_server(peers, pki, lambda port: jsse.client_lines(
+        port, "--alpn", "http/1.1,h2", "--send", "10"))
 
 
 def test_jsse_client_certificate_to_tlskit_server(peers: Peers, jsse: Jsse,
                                                   pki: PKI) -> None:
     issued, _ = pki.client_cert("jsse-side")
     server = peers.thread(tlskit_server(
-        pki.server_config(client_auth="required", client_trust_anchors=[pki.root]),
-        handshake_and_echo))
+        pki.server_config_requiring_a_client(), handshake_and_echo))
     (line,) = jsse.client_lines(server.port, *jsse.key_args("jsse-side", issued),
                                 "--send", "100")
     (hc,) = server.join()

@@ -253,8 +253,7 @@ def test_tstclnt_sends_early_data_to_tlskit_server(peers: Peers, pki: PKI, nss_d
 def test_tstclnt_client_certificate_to_tlskit_server(peers: Peers, pki: PKI, nss_db: NSSDB,
                                                      request_file: Path) -> None:
     server = peers.thread(tlskit_server(
-        pki.server_config(client_auth="required", client_trust_anchors=[pki.root]),
-        answer_and_close))
+        pki.server_config_requiring_a_client(), answer_and_close))
     run = tstclnt(nss_db, server.port, "-n", "client", request=request_file)
     (hc,) = server.join()
     assert run.returncode == 0, run.stderr.decode(errors="replace")[-3000:]

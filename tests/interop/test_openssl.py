@@ -583,8 +583,7 @@ def test_client_certificate_from_s_client(peers: Peers, pki: PKI) -> None:
         echo_until_close(pump)
         return [c.subject.rfc4514_string() for c in hc.peer_certificates]
 
-    config = pki.server_config("ec256", client_auth="required",
-                               client_trust_anchors=[pki.root])
+    config = pki.server_config_requiring_a_client("ec256")
     server = peers.thread(tlskit_server(config, body))
     client = peers.openssl_client(pki, server.port, "-cert", str(files.leaf),
                                   "-cert_chain", str(files.chain), "-key", str(files.key))
@@ -627,8 +626,7 @@ def test_alert_to_s_client(peers: Peers, pki: PKI, server_kw: dict[str, Any],
 
 
 def test_alert_to_s_client_certificate_required(peers: Peers, pki: PKI) -> None:
-    config = pki.server_config("ec256", client_auth="required",
-                               client_trust_anchors=[pki.root])
+    config = pki.server_config_requiring_a_client("ec256")
     server = peers.thread(tlskit_server(config, Pump.handshake_error))
     client = peers.openssl_client(pki, server.port, "-trace")
     [error] = server.join()

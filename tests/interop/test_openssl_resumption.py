@@ -95,7 +95,7 @@ def test_s_client_mtls_resumes_and_reports_the_client(peers: Peers, pki: PKI,
     """With a client certificate: the ticket binds the client chain, so s_client's
     -sess_in resumes, and the resumed connection still reports the client certificate."""
     issued, files = pki.client_cert("alice")
-    config = pki.server_config(client_auth="required", client_trust_anchors=[pki.root])
+    config = pki.server_config_requiring_a_client()
     server = peers.thread(tlskit_server(config, _server_body, count=2))
     sess = tmp_path / "sess.pem"
     label = f"TLSv{version.replace('_', '.')}"

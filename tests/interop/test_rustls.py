@@ -59,6 +59,8 @@ from .helpers import (
     SCHEME_FOR_CERT,
     TLS12_ECDHE_AEAD_SUITES,
     alert_after_handshake,
+    alpn_peer_client_to_tlskit_server,
+    alpn_tlskit_client_to_peer_server,
     client_pattern,
     echo_and_close_event,
     echo_payload,
@@ -69,6 +71,7 @@ from .helpers import (
     line_then_echo,
     line_then_peer_close,
     talk,
+    two_connections,
 )
 
 pytestmark = pytest.mark.interop
@@ -196,9 +199,8 @@ def test_tlskit_server_with_one_rsa_scheme_to_rustls(peers: Peers, rustls: Rustl
     signed: list[str] = []
     tracer = client_signature_tracer(signed)
     server = peers.thread(tlskit_server(
-        pki.server_config("rsa2048", versions=[version], signature_schemes=[scheme],
-                          client_auth="required", client_trust_anchors=[pki.root],
-                          tracer=tracer),
+        pki.server_config_requiring_a_client("rsa2048", versions=[version],
+                                             signature_schemes=[scheme], tracer=tracer),
         handshake_and_echo))
     (line,) = rustls.lines(server.port, "--cert", str(files.fullchain), "--key",
                            str(files.key), "--send", "100")
@@ -278,8 +280,7 @@ def test_tlskit_client_resumes_with_rustls_server(peers: Peers, rustls: Rustls,
 def test_alpn_tlskit_client_to_rustls_server(peers: Peers, rustls: Rustls,
                                              pki: PKI) -> None:
     _, port = rustls.server(peers, "ec256", "--alpn", "http/1.1,h2")
-    hc, line = talk(pki.client_config(alpn_protocols=["h2", "http/1.1"]), port)
-    assert line["alpn"] == hc.alpn_protocol == "http/1.1"  # the server's preference
+    alpn_tlskit_client_to_peer_server(pki, port)
 
 
 def test_tlskit_client_without_common_alpn_to_rustls(peers: Peers, rustls: Rustls,
@@ -506,12 +507,8 @@ def test_rustls_client_resumes_with_tlskit_server(peers: Peers, rustls: Rustls,
 
 def test_alpn_rustls_client_to_tlskit_server(peers: Peers, rustls: Rustls,
                                              pki: PKI) -> None:
-    server = peers.thread(tlskit_server(pki.server_config(alpn_protocols=["h2", "http/1.1"]),
-                                        handshake_and_echo))
-    (line,) = rustls.lines(server.port, "--alpn", "http/1.1,h2",
-                           "--send", "10")
-    (hc,) = server.join()
-    assert line["alpn"] == hc.alpn_protocol == "h2"
+    alpn_peer_client_to_tlskit_server(peers, pki, lambda port: rustls.lines(
+        port, "--alpn", "http/1.1,h2", "--send", "10"))
 
 
 @pytest.mark.parametrize("kind", ["ec256", "ec384", "rsa2048", "ed25519"])
@@ -525,8 +522,7 @@ def test_rustls_client_certificate_to_tlskit_server(peers: Peers, rustls: Rustls
     signed: list[str] = []
     tracer = client_signature_tracer(signed)
     server = peers.thread(tlskit_server(
-        pki.server_config(versions=[version], client_auth="required",
-                          client_trust_anchors=[pki.root], tracer=tracer),
+        pki.server_config_requiring_a_client(versions=[version], tracer=tracer),
         handshake_and_echo))
     (line,) = rustls.lines(server.port, "--cert", str(files.fullchain),
                            "--key", str(files.key), "--send", "100")
@@ -668,8 +664,7 @@ def test_rustls_client_resumes_with_its_certificate(peers: Peers, rustls: Rustls
     still knows the client's chain from the session."""
     issued, files = pki.client_cert("rustls-side")
     server = peers.thread(tlskit_server(
-        pki.server_config(versions=[version], client_auth="required",
-                          client_trust_anchors=[pki.root]),
+        pki.server_config_requiring_a_client(versions=[version]),
         handshake_and_echo, count=2))
     lines = rustls.lines(server.port, "--cert", str(files.fullchain), "--key",
                          str(files.key), "--send", "100", "--n", "2")
@@ -722,11 +717,7 @@ def test_tlskit_client_resumes_through_a_retry(peers: Peers, rustls: Rustls,
     config = pki.client_config(groups=["x25519", "secp384r1"], middlebox_compat=False,
                                session_cache=SessionCache(),
                                tracer=lambda step, fields: steps.append(step))
-    seen = []
-    for _ in range(2):
-        hc, line = talk(config, port)
-        seen.append((hc.resumed, line["resumed"]))
-    assert seen == [(False, False), (True, True)]
+    assert two_connections(config, port) == [(False, False), (True, True)]
     assert steps.count("hello_retry_request") == 2
 
 

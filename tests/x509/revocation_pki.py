@@ -637,6 +637,13 @@ def add_status_leaves(lab: Lab, revoked_at: dt.datetime) -> None:
     lab.leaf("unknown", ocsp=main, in_index=False)
 
 
+def add_relay_leaf(lab: Lab) -> Issued:
+    """A leaf whose OCSP URL is the lab's HTTP server, which forwards to the main responder
+    and counts the requests (``lab.http.hits["/relay"]``)."""
+    lab.http.routes["/relay"] = Route(handler=forward_to(lab.ocsp_url("main")))
+    return lab.leaf("relay", ocsp=lab.http.url("/relay"))
+
+
 def add_foreign_signer(lab: Lab) -> Issued:
     """An OCSP-signing certificate from an unrelated CA: right EKU, wrong issuer."""
     foreign_ca = issue(lab.directory, "foreign-ca", CertSpec("Foreign CA", ca=True), None)

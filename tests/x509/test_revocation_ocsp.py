@@ -21,10 +21,10 @@ from .revocation_pki import (
     Lab,
     Route,
     add_foreign_signer,
+    add_relay_leaf,
     add_status_leaves,
     assert_rejects,
     build_ocsp_response,
-    forward_to,
     issue,
     now,
     open_lab,
@@ -41,7 +41,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         _leaves(lab)
         lab.database.write()
         _responders(lab)
-        lab.http.routes["/relay"] = Route(handler=forward_to(lab.ocsp_url("main")))
         yield lab
 
 
@@ -73,7 +72,7 @@ def _leaves(lab: Lab) -> None:
         lab.leaf(name, ocsp=url(name))
     lab.leaf("down", ocsp=url("down"))
     lab.leaf("fallback", ocsp=(url("down"), url("main")))
-    lab.leaf("relay", ocsp=lab.http.url("/relay"))
+    add_relay_leaf(lab)
     lab.leaf("static", ocsp=lab.http.url("/static"))
     lab.leaf("ldap", ocsp="ldap://127.0.0.1/ocsp")
     lab.leaf("nothing")

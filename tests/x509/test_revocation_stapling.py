@@ -18,12 +18,11 @@ from tlskit.x509.stapling import OcspStapler, validate_stapled_response
 from .revocation_pki import (
     Issued,
     Lab,
-    Route,
     add_foreign_signer,
+    add_relay_leaf,
     add_status_leaves,
     assert_rejects,
     build_ocsp_response,
-    forward_to,
     now,
     open_lab,
 )
@@ -34,15 +33,13 @@ REVOKED_AT = now() - dt.timedelta(hours=5)
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     with open_lab(Path(tmp_path_factory.mktemp("staple-lab"))) as lab:
-        main = lab.ocsp_url("main")
         add_status_leaves(lab, REVOKED_AT)
         lab.leaf("down", ocsp=lab.ocsp_url("down"))
-        lab.leaf("relay", ocsp=lab.http.url("/relay"))
+        add_relay_leaf(lab)
         lab.leaf("none")
         add_foreign_signer(lab)
         lab.database.write()
         lab.start_responder("main", lab.signers["delegated"])
-        lab.http.routes["/relay"] = Route(handler=forward_to(main))
         yield lab
 
 
