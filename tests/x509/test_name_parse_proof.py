@@ -223,3 +223,28 @@ def test_a_name_cryptography_cannot_read_is_still_found(
     assert data is not None
     verdict = _verdict(data, monkeypatch, proof=True)
     assert verdict is not None and verdict.startswith("subject name cannot be parsed: ")
+
+
+@given(st.sampled_from(_TAGS), st.binary(max_size=80), st.lists(st.tuples(
+    st.integers(0, 200), st.integers(0, 255)), max_size=2))
+def test_the_one_common_name_shortcut_gives_the_walks_answer(
+        tag: int, value: bytes, flips: list[tuple[int, int]]) -> None:
+    """A name of one commonName is judged by its header; any name, that one with a byte
+    or two changed included, gets the answer of the element-by-element walk."""
+    name = bytearray(_name_der([[_attribute_der(NameOID.COMMON_NAME, tag, value)]]))
+    for at, byte in flips:
+        name[at % len(name)] = byte
+    assert der._name_problem(bytes(name)) == der._name_walk(bytes(name))
+
+
+def test_a_usual_leaf_subject_is_judged_without_the_walk(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def walk(name: bytes) -> tuple[str | None, bool]:
+        raise AssertionError("walked")
+
+    monkeypatch.setattr(der, "_name_walk", walk)
+    for value in (b"n1.localhost", b"a", b"a" * 64, "é".encode() * 32):
+        assert der._name_problem(_name_der([[_attribute_der(
+            NameOID.COMMON_NAME, 0x0C, value)]])) == (None, True)
+    assert der._name_problem(_name_der([[_attribute_der(
+        NameOID.COMMON_NAME, 0x0C, b"\xff")]])) == ("cannot be parsed", False)

@@ -311,12 +311,36 @@ _PLAIN_NAME_LENGTHS: dict[bytes, tuple[int, int]] = {
 }
 
 
+# The usual leaf subject, one RDN of one commonName of 1-64 octets, by its length: the
+# header up to the value's tag (the SEQUENCE, SET and attribute lengths, all short, and
+# the OID). With the tag and the value's own length octet after it, these fix every
+# element the walk in `_name_problem` reads.
+_ONE_COMMON_NAME = {13 + n: bytes([0x30, 11 + n, 0x31, 9 + n, 0x30, 7 + n, 0x06, 0x03])
+                    + _COMMON_NAME_OID for n in range(1, 65)}
+_NAME_CODECS = {0x0C: "utf-8", 0x13: "ascii", 0x16: "ascii"}  # the plain string types
+
+
 def _name_problem(name: bytes) -> tuple[str | None, bool]:
     """Is an encoded Name well formed (RFC 5280 4.1.2.4: a SEQUENCE of non-empty SETs of
     type-and-value SEQUENCEs, strings that decode)? Checked here because the parsed names
     are only built when needed. Returns (problem, plain): plain when every attribute is
     one cryptography reads without fail (see `_PLAIN_NAME_LENGTHS`), so the name need
-    not be parsed to learn that it can be."""
+    not be parsed to learn that it can be. A name that is one commonName is recognised
+    by its header (a new leaf's subject, on every handshake that brings one)."""
+    head = _ONE_COMMON_NAME.get(len(name))
+    if head is not None and name.startswith(head) and name[12] == len(name) - 13:
+        codec = _NAME_CODECS.get(name[11])
+        if codec is not None:
+            try:
+                name[13:].decode(codec)
+            except UnicodeDecodeError:
+                return "cannot be parsed", False
+            return None, True
+    return _name_walk(name)
+
+
+def _name_walk(name: bytes) -> tuple[str | None, bool]:
+    """`_name_problem` element by element."""
     plain = True
     try:
         tag, pos, end = read_tlv(name, 0, len(name))
