@@ -543,6 +543,8 @@ _CHECKED_VALID: list[tuple[x509.ObjectIdentifier, bytes]] = [
         x509.DistributionPoint([x509.UniformResourceIdentifier("http://c.example/")],
                                None, None, None)]))),
     (SCT_LIST, _sct_list(_sct(3, extensions=b"\x00\x01\x02"))),
+    (ExtensionOID.SUBJECT_ALTERNATIVE_NAME, _encoded(x509.SubjectAlternativeName(
+        [x509.DNSName("n1.localhost"), x509.DNSName("*.example.org")]))),
 ]
 
 
@@ -586,6 +588,39 @@ def test_a_subject_key_identifier_is_not_remembered() -> None:
     remembered = {ext[0] for ext, _bit in derext._REMEMBERED.values()}
     assert ExtensionOID.SUBJECT_KEY_IDENTIFIER not in remembered
     assert ExtensionOID.AUTHORITY_KEY_IDENTIFIER in remembered
+
+
+def test_a_subject_alt_name_is_not_remembered() -> None:
+    """A subjectAltName names one site's hosts: each new leaf for a new host brings its
+    own, so it is read every time (the same), never filed."""
+    derext._REMEMBERED.clear()
+    cert = _samples()[-1]
+    assert cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    for _ in range(2):
+        assert _same(cert)
+    remembered = {ext[0] for ext, _bit in derext._REMEMBERED.values()}
+    assert ExtensionOID.SUBJECT_ALTERNATIVE_NAME not in remembered
+    assert ExtensionOID.AUTHORITY_KEY_IDENTIFIER in remembered
+
+
+@pytest.mark.parametrize(("names", "read"), [
+    (["a.example"], True), (["n1.localhost", "*.example.com", "x" * 60 + ".example"], True),
+    (["a.example", "10.0.0.1"], True), (["bücher.example"], False),
+    (["x" * 130 + ".example"], True), (["a" * 62 + ".example", "b" * 62 + ".example"], True),
+])
+def test_subject_alt_names_read_as_cryptography_does(names: list[str], read: bool) -> None:
+    """dNSNames in short lengths are read in one loop (`derext._subject_alt_name`); an
+    address or a long length sends the value through the general reader, and a
+    non-ASCII name is left to cryptography: all the same. (cryptography's builder
+    refuses a U-label, so the DER is written here.)"""
+    parts = []
+    for name in names:
+        try:
+            parts.append(_tlv(0x87, ipaddress.ip_address(name).packed))
+        except ValueError:
+            parts.append(_tlv(0x82, name.encode("utf-8")))
+    assert _agrees(_with_extension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+                                   _tlv(0x30, b"".join(parts)), False)) is read
 
 
 @pytest.mark.parametrize("critical", [False, True])

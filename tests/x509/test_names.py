@@ -328,3 +328,35 @@ def test_match_names_is_the_label_match(pairs: list[tuple[str, str]], host: str)
     for end in range(len(patterns) + 1):
         assert names.match_names(patterns[:end], (), target) == _matches_label_by_label(
             patterns[:end], target)
+
+
+@given(st.lists(st.sampled_from(["a", "Z", "0", "9", "-", "_", ".", "xn--", "xn--bcher-kva",
+                                 "*", " ", "ü", "\u00df", "\uff0e", "1", "a" * 63, "\n"]),
+                max_size=12).map("".join))
+def test_the_one_match_path_gives_the_label_by_label_answer(name: str) -> None:
+    """`canonical_dns_name` recognises a plain ASCII name by one match: every name gets
+    the answer, or the refusal with its words, that the label-by-label path gives."""
+    try:
+        expected: str | Exception = names._canonical_by_label(name)
+    except names.InvalidHostname as exc:
+        expected = exc
+    if isinstance(expected, Exception):
+        with pytest.raises(names.InvalidHostname) as raised:
+            names.canonical_dns_name(name)
+        assert str(raised.value) == str(expected)
+    else:
+        assert names.canonical_dns_name(name) == expected
+
+
+@pytest.mark.parametrize("name", ["a." * 126 + "b", "a" * 64 + ".example", "a.1",
+                                  "a" * 63 + ".example.", "N1.LOCALHOST."])
+def test_lengths_and_numbers_at_the_one_match_path(name: str) -> None:
+    try:
+        expected: str | None = names._canonical_by_label(name)
+    except names.InvalidHostname:
+        expected = None
+    if expected is None:
+        with pytest.raises(names.InvalidHostname):
+            names.canonical_dns_name(name)
+    else:
+        assert names.canonical_dns_name(name) == expected

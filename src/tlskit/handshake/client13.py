@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -45,6 +46,7 @@ from ..trace import TraceStep as T
 from ..wire import certcompress
 from ..wire import extensions as ext
 from ..wire import messages as m
+from ..x509.names import InvalidHostname, may_be_ip_literal, parse_server_name
 from .client12 import ClientHandshake12
 from .common import (
     ALLOWED_IN_CERT_ENTRY,
@@ -219,8 +221,10 @@ class ClientHandshake13(Handshake13):
         cfg = self.config
         bodies = cfg._hello_bodies  # what depends on the config alone, encoded once
         exts = m.Extensions()
-        if self.server_name and not _is_ip_literal(self.server_name):
-            exts[_E.server_name] = _encoded_server_name(self.server_name)
+        if self.server_name:
+            sni = _sni_body(self.server_name)
+            if sni:
+                exts[_E.server_name] = sni
         tls13 = "TLSv1.3" in cfg._versions
         tls12 = "TLSv1.2" in cfg._versions
         exts[_E.renegotiation_info] = b"\x00"  # RFC 5746: an empty renegotiated_connection
@@ -742,31 +746,30 @@ def _may_resume(config: ClientConfig, session: Session, server_name: str | None,
 
 
 @functools.lru_cache(maxsize=256)
-def _sni_form(server_name: str) -> str:
-    """RFC 6066 3: the name as ASCII A-labels (UTS 46 + IDNA 2008, as browsers), no
-    trailing dot, lower case. A name that is no host name (spaces, control characters,
-    empty labels, a wildcard, an all-numeric last label) is refused before anything is
-    sent, as rustls and Python's ssl refuse them: no certificate could match it, and the
-    server would see it in the clear."""
-    from ..x509.names import InvalidHostname, canonical_dns_name
+def _sni_body(server_name: str) -> bytes:
+    """The server_name extension body for a dialled name, or b"" when none is sent.
+
+    RFC 6066 3: the name as ASCII A-labels (UTS 46 + IDNA 2008, as browsers), no
+    trailing dot, lower case; literal IPv4 and IPv6 addresses are not sent. The form is
+    `parse_server_name`'s, whose memo the verifier's host-name check reads next: a new
+    name is canonicalized once per handshake, not once for SNI and again for the
+    certificate. A name that is no host name (spaces, control characters, empty labels,
+    a wildcard, an all-numeric last label) is refused before anything is sent, as rustls
+    and Python's ssl refuse them: no certificate could match it, and the server would
+    see it in the clear."""
     try:
-        return canonical_dns_name(server_name)
+        target = parse_server_name(server_name)
     except InvalidHostname as exc:
+        if _is_ip_literal(server_name):  # an address parse_server_name refuses (a zone id)
+            return b""
         raise ValueError(f"server_name {server_name!r} is not a valid host name: {exc}") from None
+    if type(target) is not str:
+        return b""  # an IP literal
+    return ext.encode_server_name(target)
 
 
-@functools.lru_cache(maxsize=256)
-def _encoded_server_name(server_name: str) -> bytes:
-    """The server_name extension body for a name (a client dials few names)."""
-    return ext.encode_server_name(_sni_form(server_name))
-
-
-@functools.lru_cache(maxsize=256)
 def _is_ip_literal(name: str) -> bool:
-    """RFC 6066 3: literal IPv4 and IPv6 addresses are not sent in SNI."""
-    import ipaddress
-
-    from ..x509.names import may_be_ip_literal
+    """An address in any form `ipaddress` reads, brackets stripped (a zone id too)."""
     text = name.strip("[]")
     if not may_be_ip_literal(text):
         return False
@@ -775,4 +778,3 @@ def _is_ip_literal(name: str) -> bool:
     except ValueError:
         return False
     return True
-

@@ -20,13 +20,17 @@ def _done(r: Reader, what: str) -> None:
 
 # --- server_name (RFC 6066 3) ---------------------------------------------------------
 
+_SNI_HEAD = struct.Struct(">HBH")  # server_name_list length, name_type, HostName length
+
+
 def encode_server_name(host: str) -> bytes:
+    """One host_name entry (name_type 0) in a server_name_list, packed in one go: a
+    client sends one for each new host it dials."""
     name = host.encode("ascii")
-    w = Writer()
-    with w.prefixed(2):
-        w.u8(0)  # host_name
-        w.bytes16(name)
-    return bytes(w.buf)
+    n = len(name)
+    if n > 0xFFFF - 3:
+        raise ValueError(f"vector too long for a 2-byte length: {n + 3}")
+    return _SNI_HEAD.pack(n + 3, 0, n) + name
 
 
 def decode_client_server_name(body: bytes) -> str | None:

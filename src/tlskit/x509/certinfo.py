@@ -525,13 +525,15 @@ def _names_problem(info: CertInfo) -> str | None:
     for label, encoded in (("issuer", info.issuer_der), ("subject", info.subject_der)):
         if encoded in _WELL_FORMED_NAMES:
             continue
-        problem = _name_problem(encoded)
+        problem, plain = _name_problem(encoded)
         if problem:
             return f"{label} name {problem} (RFC 5280 4.1.2.4)"
-        try:  # a name must also parse: messages and name constraints read it parsed
-            getattr(info.cert, label)
-        except Exception as exc:  # ValueError, and KeyError for an unknown string tag
-            return f"{label} name cannot be parsed: {describe_parse_error(exc)} (RFC 5280 4.1.2.4)"
+        if not plain:  # (a plain name parses: the walk proved it; see der._name_problem)
+            try:  # a name must also parse: messages and name constraints read it parsed
+                getattr(info.cert, label)
+            except Exception as exc:  # ValueError, and KeyError for an unknown string tag
+                return (f"{label} name cannot be parsed: {describe_parse_error(exc)} "
+                        "(RFC 5280 4.1.2.4)")
         if len(_WELL_FORMED_NAMES) >= 4096:
             _WELL_FORMED_NAMES.clear()
         _WELL_FORMED_NAMES.add(encoded)

@@ -287,38 +287,97 @@ def _spki_problem_read(spki: bytes) -> str | None:
     return None
 
 
-def _name_problem(name: bytes) -> str | None:
+# What cryptography does with a Name that loaded, when its ``subject`` or ``issuer`` is
+# read: each attribute becomes a NameAttribute, which fails for a string type it has no
+# name for, a value that is not UTF-8 (T61String, OctetString...), a BIT STRING under any
+# type but x500UniqueIdentifier, or two equal attributes in one RDN, and warns for a
+# commonName outside 1-64 octets or a country name that is not two. So an attribute
+# alone in its RDN, of a type below, a UTF8String, PrintableString or IA5String that
+# decodes (the walk decodes it anyway), within those lengths, is read without fail: a
+# name of only such attributes need not be parsed to prove that it parses.
+# tests/x509/test_name_parse_proof.py checks this against cryptography itself.
+_COUNTRY_OIDS = (b"\x55\x04\x06", b"\x2b\x06\x01\x04\x01\x82\x37\x3c\x02\x01\x03")
+_PLAIN_NAME_LENGTHS: dict[bytes, tuple[int, int]] = {
+    _COMMON_NAME_OID: (1, 64),
+    **{oid: (2, 2) for oid in _COUNTRY_OIDS},  # countryName, jurisdictionCountryName
+    **{bytes.fromhex(oid): (0, 1 << 32) for oid in (
+        "550407", "550408", "550409", "55040a", "55040b", "550405", "550411", "55040f",
+        "550461", "55042a", "550404", "55040c",  # L, ST, street, O, OU, serialNumber,
+        # postalCode, businessCategory, organizationIdentifier, givenName, surname, title
+        "2b0601040182373c020101", "2b0601040182373c020102",  # jurisdiction L, ST
+        "0992268993f22c640119", "0992268993f22c640101",  # domainComponent, userId
+        "2a864886f70d010901",  # emailAddress
+    )},
+}
+
+
+# The usual leaf subject, one RDN of one commonName of 1-64 octets, by its length: the
+# header up to the value's tag (the SEQUENCE, SET and attribute lengths, all short, and
+# the OID). With the tag and the value's own length octet after it, these fix every
+# element the walk in `_name_problem` reads.
+_ONE_COMMON_NAME = {13 + n: bytes([0x30, 11 + n, 0x31, 9 + n, 0x30, 7 + n, 0x06, 0x03])
+                    + _COMMON_NAME_OID for n in range(1, 65)}
+_NAME_CODECS = {0x0C: "utf-8", 0x13: "ascii", 0x16: "ascii"}  # the plain string types
+
+
+def _name_problem(name: bytes) -> tuple[str | None, bool]:
     """Is an encoded Name well formed (RFC 5280 4.1.2.4: a SEQUENCE of non-empty SETs of
     type-and-value SEQUENCEs, strings that decode)? Checked here because the parsed names
-    are only built when needed."""
+    are only built when needed. Returns (problem, plain): plain when every attribute is
+    one cryptography reads without fail (see `_PLAIN_NAME_LENGTHS`), so the name need
+    not be parsed to learn that it can be. A name that is one commonName is recognised
+    by its header (a new leaf's subject, on every handshake that brings one)."""
+    head = _ONE_COMMON_NAME.get(len(name))
+    if head is not None and name.startswith(head) and name[12] == len(name) - 13:
+        codec = _NAME_CODECS.get(name[11])
+        if codec is not None:
+            try:
+                name[13:].decode(codec)
+            except UnicodeDecodeError:
+                return "cannot be parsed", False
+            return None, True
+    return _name_walk(name)
+
+
+def _name_walk(name: bytes) -> tuple[str | None, bool]:
+    """`_name_problem` element by element."""
+    plain = True
     try:
         tag, pos, end = read_tlv(name, 0, len(name))
         if tag != 0x30 or end != len(name):
-            return "is not a SEQUENCE"
+            return "is not a SEQUENCE", False
         while pos < end:
             tag, rdn, pos = read_tlv(name, pos, end)
             if tag != 0x31 or rdn == pos:
-                return "has an empty or mistagged RelativeDistinguishedName"
+                return "has an empty or mistagged RelativeDistinguishedName", False
+            first = True
             while rdn < pos:
                 tag, attr, rdn = read_tlv(name, rdn, pos)
                 if tag != 0x30:
-                    return "has a mistagged attribute"
+                    return "has a mistagged attribute", False
                 tag, oid, oid_end = read_tlv(name, attr, rdn)
                 if tag != 0x06 or oid == oid_end or name[oid_end - 1] & 0x80:
-                    return "has a malformed attribute type"
+                    return "has a malformed attribute type", False
                 tag, value, value_end = read_tlv(name, oid_end, rdn)
                 if value_end != rdn:
-                    return "has trailing data in an attribute"
+                    return "has trailing data in an attribute", False
                 raw = name[value:value_end]
                 if tag == 0x0C:
                     raw.decode("utf-8")
                 elif tag == 0x13 or tag == 0x16:  # PrintableString, IA5String
                     raw.decode("ascii")
-                elif (tag == 0x1E and len(raw) % 2) or (tag == 0x1C and len(raw) % 4):
-                    return "has a BMPString or UniversalString of a broken length"
+                else:
+                    plain = False
+                    if (tag == 0x1E and len(raw) % 2) or (tag == 0x1C and len(raw) % 4):
+                        return "has a BMPString or UniversalString of a broken length", False
+                if plain:
+                    limits = _PLAIN_NAME_LENGTHS.get(name[oid:oid_end])
+                    plain = first and rdn == pos and limits is not None \
+                        and limits[0] <= len(raw) <= limits[1]
+                first = False
     except (DERError, UnicodeDecodeError):
-        return "cannot be parsed"
-    return None
+        return "cannot be parsed", False
+    return None, plain
 
 
 def _serial_problem(raw: bytes) -> str | None:

@@ -96,12 +96,31 @@ def _to_ascii(name: str) -> str:
                               f"(IDNA 2008): {exc}") from exc
 
 
+# A whole lower-case ASCII name of `_LABEL`s, for `canonical_dns_name`'s one-match path.
+_ASCII_NAME = re.compile(r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*"
+                         r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+
+
 def canonical_dns_name(name: str) -> str:
     """The comparison form of a DNS host name: A-labels, lower case, no trailing dot.
 
     Raises InvalidHostname for anything that cannot be a host name (empty labels, a
     wildcard, characters outside letters/digits/hyphen/underscore, an all-numeric last
-    label that a resolver would treat as an IPv4 address)."""
+    label that a resolver would treat as an IPv4 address). An ASCII name with no A-label
+    that passes is recognised by one match (a client meets a new one per new host);
+    anything else, and every refusal, goes label by label (`_canonical_by_label`)."""
+    if name.isascii():
+        lowered = name.lower()
+        if lowered.endswith("."):
+            lowered = lowered[:-1]
+        if len(lowered) <= _MAX_NAME and "xn--" not in lowered and _ASCII_NAME.fullmatch(
+                lowered) and not lowered.rpartition(".")[2].isdigit():
+            return lowered
+    return _canonical_by_label(name)
+
+
+def _canonical_by_label(name: str) -> str:
+    """`canonical_dns_name` label by label, with the reason for a refusal."""
     if not name or name in (".",):
         raise InvalidHostname("empty host name")
     ascii_name = _strip_dot(_to_ascii(name))
