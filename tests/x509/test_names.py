@@ -360,3 +360,18 @@ def test_lengths_and_numbers_at_the_one_match_path(name: str) -> None:
             names.canonical_dns_name(name)
     else:
         assert names.canonical_dns_name(name) == expected
+
+
+@pytest.mark.parametrize("name", ["b.\ufeff", "b.\ufeff.", "a.\u00ad.example", "b\u3002\u200b"])
+def test_a_label_idna_maps_to_nothing_is_an_empty_label(name: str) -> None:
+    """U+FEFF, a soft hyphen or a zero-width space alone make a label that UTS 46 maps
+    to nothing: refused, with or without a trailing dot. Before, ``b.\\ufeff`` was host
+    ``b`` and ``b.\\ufeff.`` was refused (the hostname fuzzer's find)."""
+    with pytest.raises(InvalidHostname, match="only characters that IDNA ignores"):
+        names.canonical_dns_name(name)
+    assert not names.dns_name_matches("b", name)
+
+
+def test_ignored_characters_inside_a_label_still_vanish() -> None:
+    assert names.canonical_dns_name("\ufeffb.example") == "b.example"
+    assert names.canonical_dns_name("a\u00adb.example.") == "ab.example"

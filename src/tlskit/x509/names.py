@@ -88,12 +88,29 @@ def _to_ascii(name: str) -> str:
     if name.isascii():
         return name.lower()
     try:
+        _no_vanishing_label(name)
         mapped = idna.uts46_remap(name, std3_rules=False, transitional=False)
         return ".".join(label.lower() if label.isascii() else idna.alabel(label).decode("ascii")
                         for label in mapped.split("."))
     except (idna.IDNAError, UnicodeError) as exc:
         raise InvalidHostname(f"{name!r} is not a valid internationalized name "
                               f"(IDNA 2008): {exc}") from exc
+
+
+_UTS46_DOTS = re.compile("[.\u3002\uff0e\uff61]")  # the full stops UTS 46 maps to "."
+
+
+def _no_vanishing_label(name: str) -> None:
+    """A label UTS 46 maps to nothing (only ignored characters, such as U+FEFF or a soft
+    hyphen) is an empty label: refused, or ``b.\ufeff`` would be host ``b`` while
+    ``b.\ufeff.`` is ``b..``, and a trailing dot would change what a name is."""
+    labels = _UTS46_DOTS.split(name)
+    if labels[-1] == "":
+        labels.pop()  # one trailing dot
+    for label in labels:
+        if label and not idna.uts46_remap(label, std3_rules=False, transitional=False):
+            raise InvalidHostname(f"label {label!r} of {name!r} is only characters that "
+                                  "IDNA ignores: an empty label")
 
 
 # A whole lower-case ASCII name of `_LABEL`s, for `canonical_dns_name`'s one-match path.
