@@ -18,6 +18,7 @@ from cryptography.x509.oid import NameOID, ObjectIdentifier
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from tlskit._ocsp_der import encode_oid
 from tlskit.x509 import certinfo, der
 
 from . import pki
@@ -39,17 +40,9 @@ _TAGS = [0x0C, 0x13, 0x16, 0x12, 0x14, 0x1A, 0x1C, 0x1E, 0x03, 0x04, 0x2C, 0x01,
 
 
 def _oid_der(oid: ObjectIdentifier) -> bytes:
-    """The OBJECT IDENTIFIER contents octets of ``oid``."""
-    arcs = [int(a) for a in oid.dotted_string.split(".")]
-    out = bytearray([arcs[0] * 40 + arcs[1]])
-    for arc in arcs[2:]:
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
-        out += bytes(reversed(chunk))
-    return bytes(out)
+    """The OBJECT IDENTIFIER contents octets of ``oid`` (the OCSP encoder's, its TLV
+    header of two octets cut off)."""
+    return encode_oid(oid.dotted_string)[2:]
 
 
 def test_the_plain_types_are_the_listed_attribute_types() -> None:
