@@ -262,3 +262,26 @@ def test_one_pass_client_hello_reads_real_clients_hellos() -> None:
     for body in (openssl_hello, ours):
         fast = decode_client_hello(memoryview(body))
         assert fast == m.ClientHello.decode(memoryview(body)) and fast.extensions
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_ext, max_size=8).map(b"".join), st.binary(max_size=5), st.binary(max_size=5),
+       st.integers(0, 6))
+def test_extension_entries_read_alike_from_bytes_and_from_a_view_inside_a_buffer(
+        entries: bytes, before: bytes, after: bytes, cut: int) -> None:
+    """`entries_at` copies a view's block once and slices it: the bodies are bytes and
+    equal to what the checked reader finds, wherever the block sits in the buffer, and a
+    short or repeated entry is still None (the checked reader then raises)."""
+    from tlskit.wire.codec import Reader
+
+    entries = entries[:len(entries) - cut] if cut else entries
+    try:
+        expected: m.Extensions | None = m.Extensions.decode_block(Reader(entries), "test")
+    except (DecodeError, IllegalParameter):
+        expected = None
+    buf = before + entries + after
+    for source in (buf, memoryview(buf), bytearray(buf)):
+        found = m.entries_at(source, len(before), len(before) + len(entries))
+        assert found == expected
+        if found is not None:
+            assert all(type(body) is bytes for body in found.values())

@@ -24,6 +24,7 @@ HRR_RANDOM = bytes.fromhex(
 
 
 _TYPE_LENGTH = struct.Struct(">HH")
+_UNPACK_TYPE_LENGTH = _TYPE_LENGTH.unpack_from
 _U16 = struct.Struct(">H")
 # Handshake headers (type, uint24 length as u8 + u16) with a message's fixed fields.
 _SH_HEAD = struct.Struct(">BBHH")  # + legacy_version (both hellos)
@@ -79,13 +80,17 @@ def entries_at(buf: Any, at: int, stop: int) -> Extensions | None:
     """The extensions from ``buf[at:stop]`` (a block's entries, its length already read)
     when they are well formed and fill it exactly, with no repeated type; else None, and
     the caller reads them again through `Extensions.decode_block`, which raises."""
+    if type(buf) is not bytes:  # one copy of the block: then each body is one slice
+        buf, stop, at = bytes(buf[at:stop]), stop - at, 0
     exts = Extensions()
+    unpack = _UNPACK_TYPE_LENGTH
     while at + 4 <= stop:
-        etype = (buf[at] << 8) | buf[at + 1]
-        body_end = at + 4 + ((buf[at + 2] << 8) | buf[at + 3])
+        etype, size = unpack(buf, at)
+        at += 4
+        body_end = at + size
         if body_end > stop or etype in exts:
             return None
-        exts[etype] = bytes(buf[at + 4:body_end])
+        exts[etype] = buf[at:body_end]
         at = body_end
     return exts if at == stop else None
 
