@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from tlskit import ClientConnection, ServerConnection, randpool
 from tlskit.crypto import SUITES
+from tlskit.enums import ExtensionType
 from tlskit.errors import DecodeError, IllegalParameter
 from tlskit.handshake.hello import decode_client_hello
 from tlskit.handshake.server13 import encode_new_session_ticket
@@ -285,3 +286,18 @@ def test_extension_entries_read_alike_from_bytes_and_from_a_view_inside_a_buffer
         assert found == expected
         if found is not None:
             assert all(type(body) is bytes for body in found.values())
+
+
+def test_traced_encrypted_extensions_is_the_message_sent() -> None:
+    """The tracer still gets EncryptedExtensions as a message, equal to the bytes sent."""
+    steps: list[tuple[Any, dict[str, Any]]] = []
+    scfg = server_config(tracer=lambda step, fields: steps.append((step, fields)),
+                         alpn_protocols=["h2"])
+    c = ClientConnection(client_config(alpn_protocols=["h2"]), server_name="localhost")
+    s = ServerConnection(scfg)
+    pump(c, s)
+    assert s.handshake_complete is not None
+    (fields,) = [f for step, f in steps if step.name == "ENCRYPTED_EXTENSIONS"]
+    assert fields["message"].encode() == fields["raw"]
+    assert set(fields["message"].extensions) >= {
+        ExtensionType.server_name, ExtensionType.application_layer_protocol_negotiation}

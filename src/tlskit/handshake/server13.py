@@ -615,11 +615,11 @@ class ServerHandshake13(ServerView, Handshake13):
             exts[_E.application_layer_protocol_negotiation] = ext.encode_alpn([self.alpn])
         if self.early_data_accepted:
             exts[_E.early_data] = b""
-        ee = m.EncryptedExtensions(exts)
-        raw = ee.encode()
+        raw = m.frame(_HT.encrypted_extensions, exts.block())  # (the message's encode)
         self.send(raw)
         if cfg.tracer is not None:
-            self.trace(T.ENCRYPTED_EXTENSIONS, message=ee, raw=raw, alpn=self.alpn)
+            self.trace(T.ENCRYPTED_EXTENSIONS, message=m.EncryptedExtensions(exts), raw=raw,
+                       alpn=self.alpn)
 
     def _send_certificate(self, offer: ClientHelloView) -> None:
         ck, scheme = self.certified, self.scheme
