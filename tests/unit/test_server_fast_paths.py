@@ -288,6 +288,31 @@ def test_extension_entries_read_alike_from_bytes_and_from_a_view_inside_a_buffer
             assert all(type(body) is bytes for body in found.values())
 
 
+def test_server_without_tickets_derives_no_resumption_secret(monkeypatch: Any) -> None:
+    """resumption_master_secret (7.1) only keys tickets: a server that sends none skips
+    its derivation (one transcript hash and one HMAC); one that sends them derives it,
+    and its tickets resume (`test_one_key_lookup_per_connection_and_every_ticket_resumes`).
+    The client derives its own either way (a ticket may come)."""
+    from tlskit.keyschedule import MasterSecret
+
+    derived: list[bytes] = []
+    real = MasterSecret.resumption
+
+    def resumption(self: MasterSecret, transcript_hash: bytes) -> bytes:
+        derived.append(real(self, transcript_hash))
+        return derived[-1]
+
+    monkeypatch.setattr(MasterSecret, "resumption", resumption)
+    for tickets, expected in ((0, 1), (2, 2)):
+        derived.clear()
+        c = ClientConnection(client_config(), server_name="localhost")
+        s = ServerConnection(server_config(session_tickets=tickets))
+        pump(c, s)
+        assert s.handshake_complete is not None and c.handshake_complete is not None
+        assert len(derived) == expected
+        assert len(set(derived)) == 1  # (both sides' is the same secret)
+
+
 def test_traced_encrypted_extensions_is_the_message_sent() -> None:
     """The tracer still gets EncryptedExtensions as a message, equal to the bytes sent."""
     steps: list[tuple[Any, dict[str, Any]]] = []

@@ -711,7 +711,8 @@ class ServerHandshake13(ServerView, Handshake13):
                                                       self.hash_before))
         self.set_read(self._client_ap)
         assert self._master is not None
-        self.resumption_master = self._master.resumption(self.transcript.digest())
+        if self.config.session_tickets > 0:  # (only `_send_tickets` reads it: 4.6.1)
+            self.resumption_master = self._master.resumption(self.transcript.digest())
         self._master = None
         self.client_ap = self._client_ap
         if self.client_offered_pha:  # only 4.6.2 (`request_client_certificate`) needs it
