@@ -326,3 +326,14 @@ def test_traced_encrypted_extensions_is_the_message_sent() -> None:
     assert fields["message"].encode() == fields["raw"]
     assert set(fields["message"].extensions) >= {
         ExtensionType.server_name, ExtensionType.application_layer_protocol_negotiation}
+
+
+def test_obsolete_group_set_is_the_rfc_ranges() -> None:
+    """`OBSOLETE_GROUPS`, which the server's ClientHello checks test against, holds
+    exactly the code points `is_obsolete_group` names (RFC 8446 B.3.1.4)."""
+    from tlskit.crypto import OBSOLETE_GROUPS, is_obsolete_group
+
+    assert {g for g in range(0x10000) if is_obsolete_group(g)} == OBSOLETE_GROUPS
+    assert {0x0001, 0x0016, 0x001A, 0x001C, 0xFF01, 0xFF02} <= OBSOLETE_GROUPS
+    assert not {0x0000, 0x0017, 0x0018, 0x0019, 0x001D, 0x0100, 0xFF00, 0xFF03} \
+        & OBSOLETE_GROUPS
