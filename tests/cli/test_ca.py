@@ -357,6 +357,7 @@ def test_ocsp_listens_where_the_ca_url_says_by_default(
     assert code == 1 and out == ""
     line = one_error_line(err)
     assert f"cannot listen on 127.0.0.1:{port}" in line and "something else listens" in line
+    assert f"taken from this CA's URL {url}" in line
 
 
 def test_ocsp_banner_notes_a_url_mismatch(

@@ -288,7 +288,10 @@ def _ocsp(args: argparse.Namespace) -> int:
     try:
         responder = ca.serve_ocsp(host, port, log=lambda line: print(line, flush=True))
     except OSError as exc:
-        raise CAError(listen_error(host, port, exc)) from exc
+        from_url = ca.url and (args.host is None or args.port is None)
+        where = f" (taken from this CA's URL {ca.url}; --host and --port choose another)" \
+            if from_url else ""
+        raise CAError(listen_error(host, port, exc) + where) from exc
     try:
         print(f"OCSP responder for {_common_name(ca.intermediate)} and "
               f"{_common_name(ca.root)} at {responder.url}")
