@@ -338,14 +338,14 @@ class _FFDHEShare(KeyShare):
 _HYBRID = int(NamedGroup.X25519MLKEM768)  # (a module constant: read per handshake)
 
 
-def is_obsolete_group(group: int) -> bool:
-    """RFC 8446 B.3.1.4 obsolete_RESERVED: 0x0001-0x0016, 0x001A-0x001C, 0xFF01-0xFF02."""
-    return 0x0001 <= group <= 0x0016 or 0x001A <= group <= 0x001C or group in (0xFF01, 0xFF02)
-
-
-# The same code points as a set: a server checks every group a ClientHello lists against
-# them, in one `isdisjoint` call rather than a call per group.
+# RFC 8446 B.3.1.4 obsolete_RESERVED: 0x0001-0x0016, 0x001A-0x001C, 0xFF01-0xFF02. A set,
+# so that a server checks every group a ClientHello lists in one `isdisjoint` call.
 OBSOLETE_GROUPS = frozenset((*range(0x0001, 0x0017), *range(0x001A, 0x001D), 0xFF01, 0xFF02))
+
+
+def is_obsolete_group(group: int) -> bool:
+    """One of `OBSOLETE_GROUPS`, which no TLS 1.3 peer may offer a share for."""
+    return group in OBSOLETE_GROUPS
 
 
 def is_ffdhe_group(group: int) -> bool:

@@ -284,11 +284,10 @@ def _ocsp(args: argparse.Namespace) -> int:
     if args.port is not None and not 0 <= args.port <= 65535:
         raise CAError(f"--port {args.port} is out of range (0-65535; 0: any free port)")
     ca = _open(args)
-    host, port = _listen_address(args, ca.url)
+    host, port, from_url = _listen_address(args, ca.url)
     try:
         responder = ca.serve_ocsp(host, port, log=lambda line: print(line, flush=True))
     except OSError as exc:
-        from_url = ca.url and (args.host is None or args.port is None)
         where = f" (taken from this CA's URL {ca.url}; --host and --port choose another)" \
             if from_url else ""
         raise CAError(listen_error(host, port, exc) + where) from exc
@@ -311,14 +310,16 @@ def _ocsp(args: argparse.Namespace) -> int:
     return 0
 
 
-def _listen_address(args: argparse.Namespace, url: str | None) -> tuple[str, int]:
+def _listen_address(args: argparse.Namespace, url: str | None) -> tuple[str, int, bool]:
     """--host and --port, else where the CA's certificates send relying parties (a CA
-    made with ``--url http://127.0.0.1:18888`` answers there), else 127.0.0.1:8888."""
+    made with ``--url http://127.0.0.1:18888`` answers there), else 127.0.0.1:8888; and
+    whether the CA's URL chose any of it."""
     where = urllib.parse.urlsplit(url) if url else None
-    host = args.host or (where.hostname if where and where.hostname else "127.0.0.1")
-    if args.port is not None:
-        return host, args.port
-    return host, ((where.port or 80) if where else 8888)
+    if where is None:
+        return args.host or "127.0.0.1", 8888 if args.port is None else args.port, False
+    host = args.host or where.hostname or "127.0.0.1"
+    port = (where.port or 80) if args.port is None else args.port
+    return host, port, args.host is None or args.port is None
 
 
 def wait_for_interrupt() -> None:

@@ -114,8 +114,7 @@ def _no_vanishing_label(name: str) -> None:
 
 
 # A whole lower-case ASCII name of `_LABEL`s, for `canonical_dns_name`'s one-match path.
-_ASCII_NAME = re.compile(r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*"
-                         r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+_ASCII_NAME = re.compile(rf"(?:{_LABEL.pattern}\.)*{_LABEL.pattern}")
 
 
 def canonical_dns_name(name: str) -> str:
