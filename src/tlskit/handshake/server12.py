@@ -273,11 +273,15 @@ class ServerHandshake12(ServerView, Handshake12):
     def _session_state(self) -> TicketState:
         cfg = self.config
         assert self.suite12 is not None
-        return TicketState(
+        chain = self.auth.chain  # (usually none: no list built for it then)
+        return TicketState(  # by position: keywords cost more than the rest
             self.suite12, self.master_secret, int(cfg.clock() * 1000), cfg.ticket_lifetime,
             self.alpn, self.server_name, cfg._session_context,
-            [c.public_bytes(Encoding.DER) for c in self.auth.chain], tls12=True,
-            extended_master_secret=self.ems)
+            [c.public_bytes(Encoding.DER) for c in chain] if chain else [],
+            0,  # max_early_data: none in TLS 1.2
+            0,  # age_add
+            True,  # tls12
+            self.ems)  # extended_master_secret
 
     def _leave_session(self) -> None:
         """After the client's Finished: the ticket (sent before our CCS), or the cache entry."""
