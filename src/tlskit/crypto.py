@@ -132,10 +132,11 @@ hmac_new = _hmac_new
 
 
 def hmac_digest(key: bytes, msg: bytes, hash_name: str) -> bytes:
-    """HMAC(key, msg), for the key schedule (~42 per TLS 1.3 pair) and the TLS 1.2 PRF
-    (24 per TLS 1.2 pair). Through an HMAC object: the one-shot `_hashlib.hmac_digest`
-    (what `hmac.digest` calls) fetches the MAC algorithm from OpenSSL 3 on every call and
-    measured 2.6-2.7 us per SHA-256 HMAC of a short message here, this 1.7-1.8 us."""
+    """HMAC(key, msg), for the key schedule (~42 per TLS 1.3 pair; the TLS 1.2 PRF copies
+    one keyed HMAC instead, see `prf12`). Through an HMAC object: the one-shot
+    `_hashlib.hmac_digest` (what `hmac.digest` calls) fetches the MAC algorithm from
+    OpenSSL 3 on every call and measured 2.6-2.7 us per SHA-256 HMAC of a short message
+    here, this 1.7-1.8 us."""
     return _hmac_new(key, msg, hash_name).digest()  # type: ignore[no-any-return]
 
 

@@ -4,30 +4,37 @@ TLS 1.2 is here for peers that cannot speak 1.3. tlskit offers it with ECDHE and
 suites only, preferring the extended master secret (RFC 7627); the classic master secret
 is kept for peers without it, whose sessions are then never resumed.
 
-Every HMAC of one PRF secret shares its key, so `KeyedPrf` keys OpenSSL's HMAC once and
-copies that keyed state for each block (a copy costs about half of keying afresh); a
-handshake keeps the master secret's `KeyedPrf` for its key block and both Finished.
+Every HMAC of one PRF secret shares its key, so `KeyedPrf` keys an HMAC once and copies
+that keyed state for each block (a copy costs about half of keying afresh); a handshake
+keeps the master secret's `KeyedPrf` for its key block and both Finished. The HMAC is
+cryptography's: its ``finalize`` ends the copy it is called on, where hashlib's
+``digest`` copies the state once more to leave its object usable (a TLS 1.2 pair
+computes 24 of these HMACs).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.hmac import HMAC
 
-from .crypto import hmac_new as _hmac_new
+# The PRF hashes of the TLS 1.2 suites (RFC 5246 5: the suite's, SHA-256 at least), by
+# the hash names the suites carry: one algorithm object each, not one per key.
+_ALGORITHMS: dict[str, hashes.HashAlgorithm] = {"sha256": hashes.SHA256(),
+                                                "sha384": hashes.SHA384()}
 
 _CLIENT_FINISHED = b"client finished"
 _SERVER_FINISHED = b"server finished"
 
 
 class KeyedPrf:
-    """PRF(secret, label, seed) for one secret: the stdlib HMAC keyed once, copied for
-    each of P_hash's HMACs (the keyed original is never updated, so calls are
+    """PRF(secret, label, seed) for one secret: an HMAC keyed once, copied for each of
+    P_hash's HMACs (the keyed original is never updated nor finalized, so calls are
     independent)."""
 
     __slots__ = ("_keyed",)
 
     def __init__(self, hash_name: str, secret: bytes) -> None:
-        self._keyed: Any = _hmac_new(secret, b"", hash_name)
+        self._keyed = HMAC(secret, _ALGORITHMS[hash_name])
 
     def expand(self, seed: bytes, length: int) -> bytes:
         """P_hash(secret, seed): A(i) = HMAC(A(i-1)), output HMAC(A(i) + seed)."""
@@ -37,10 +44,10 @@ class KeyedPrf:
         while len(out) < length:
             h = copy()
             h.update(a)
-            a = h.digest()
+            a = h.finalize()
             h = copy()
             h.update(a + seed)
-            out += h.digest()
+            out += h.finalize()
         return out[:length]
 
     def __call__(self, label: bytes, seed: bytes, length: int) -> bytes:

@@ -39,3 +39,14 @@ def test_prf_outputs_match_the_definition(secret: bytes, seed: bytes) -> None:
         "sha384", secret, b"extended master secret" + seed, 48)
     assert prf12.key_block("sha256", secret, seed, b"s" * 32, 40) == _p_hash_by_definition(
         "sha256", secret, b"key expansion" + b"s" * 32 + seed, 40)
+
+
+def test_every_tls12_suite_hash_keys_the_prf() -> None:
+    """`KeyedPrf` keys cryptography's HMAC by the suite's hash name: every TLS 1.2
+    suite's name is one it knows, and gives the definition's output."""
+    from tlskit import crypto
+
+    for suite in crypto.SUITES12.values():
+        keyed = prf12.KeyedPrf(suite.hash_name, b"k" * 48)
+        assert keyed.expand(b"seed", 40) == _p_hash_by_definition(
+            suite.hash_name, b"k" * 48, b"seed", 40)

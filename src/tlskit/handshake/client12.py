@@ -373,7 +373,9 @@ class ClientHandshake12(Handshake12):
         if self.cert_request is not None:
             signer = self._send_certificate()
         self._send_client_key_exchange()
-        self.derive_master(self.premaster)
+        # RFC 5246 7.4.9: our Finished covers the messages up to it; with no
+        # CertificateVerify in between, those the EMS session hash covered (RFC 7627 3).
+        finished_hash = self.derive_master(self.premaster)
         self.premaster = b""
         if signer is not None:
             key, scheme = signer
@@ -382,9 +384,10 @@ class ClientHandshake12(Handshake12):
             self.send(cv.encode())
             self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv,
                        scheme=SignatureScheme(scheme).name)
+            finished_hash = b""  # (the transcript has grown)
         c_key, s_key, c_iv, s_iv = self.key_block()
         self.install_write12(c_key, c_iv)
-        verify_data = self.finished_data(True, self.transcript.digest())
+        verify_data = self.finished_data(True, finished_hash or self.transcript.digest())
         self.send(m12.encode_finished12(verify_data))
         self.flush()
         self.pending_read = (s_key, s_iv)

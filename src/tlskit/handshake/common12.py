@@ -138,18 +138,22 @@ class Handshake12(Handshake):
 
     # -- keys ---------------------------------------------------------------------------
 
-    def derive_master(self, premaster: bytes) -> None:
+    def derive_master(self, premaster: bytes) -> bytes:
         """RFC 7627 4: bind the master secret to the transcript through ClientKeyExchange
-        (or, for a peer without the extension, RFC 5246 8.1's master secret)."""
+        (or, for a peer without the extension, RFC 5246 8.1's master secret). Returns
+        that session hash (empty without the extension): the client's Finished covers the
+        same messages when no CertificateVerify follows."""
         suite = self.suite12
         assert suite is not None
         if self.ems:
-            master = prf12.extended_master_secret(
-                suite.hash_name, premaster, self.transcript.digest())
+            session_hash = self.transcript.digest()
+            master = prf12.extended_master_secret(suite.hash_name, premaster, session_hash)
         else:
+            session_hash = b""
             master = prf12.classic_master_secret(
                 suite.hash_name, premaster, self.client_random, self.server_random)
         self._set_master(master)
+        return session_hash
 
     def _set_master(self, master_secret: bytes) -> None:
         assert self.suite12 is not None

@@ -273,11 +273,15 @@ class ServerHandshake12(ServerView, Handshake12):
     def _session_state(self) -> TicketState:
         cfg = self.config
         assert self.suite12 is not None
-        return TicketState(
+        chain = self.auth.chain  # (usually none: no list built for it then)
+        return TicketState(  # by position: keywords cost more than the rest
             self.suite12, self.master_secret, int(cfg.clock() * 1000), cfg.ticket_lifetime,
             self.alpn, self.server_name, cfg._session_context,
-            [c.public_bytes(Encoding.DER) for c in self.auth.chain], tls12=True,
-            extended_master_secret=self.ems)
+            [c.public_bytes(Encoding.DER) for c in chain] if chain else [],
+            0,  # max_early_data: none in TLS 1.2
+            0,  # age_add
+            True,  # tls12
+            self.ems)  # extended_master_secret
 
     def _leave_session(self) -> None:
         """After the client's Finished: the ticket (sent before our CCS), or the cache entry."""
@@ -361,8 +365,11 @@ class ServerHandshake12(ServerView, Handshake12):
     def _choose(self, ch: m.ClientHello, schemes: list[int], client_groups: list[int]) -> None:
         """Suite, certificate and scheme together: the suite's auth must fit the key."""
         cfg = self.config
-        groups = [g for g in cfg._groups if g in client_groups and g in crypto.GROUPS12]
-        self.group = group_of(groups[0]) if groups else None
+        self.group = None
+        for group in cfg._groups:  # our first TLS 1.2 group the client lists (a loop and
+            if group in client_groups and group in crypto.GROUPS12:  # no list: no frame)
+                self.group = group_of(group)
+                break
         certs = by_server_name(cfg._certs, self.server_name)
         for code in cfg._suites12:
             if code not in ch.cipher_suites:
@@ -383,12 +390,11 @@ class ServerHandshake12(ServerView, Handshake12):
                 curve = ck.curve12
                 if curve is not None and curve not in client_groups:
                     continue  # RFC 8422 5.1: the client must support the certificate's curve
-                scheme = next((s for s in ck.schemes12 if s in schemes and s in cfg._schemes),
-                              None)
-                if scheme is not None:
-                    self.suite12 = self.suite = suite
-                    self.certified, self.scheme = ck, scheme_of(scheme)
-                    return
+                for scheme in ck.schemes12:  # our first scheme the client accepts
+                    if scheme in schemes and scheme in cfg._schemes:
+                        self.suite12 = self.suite = suite
+                        self.certified, self.scheme = ck, scheme_of(scheme)
+                        return
         reason = self._no_suite_reason(ch, schemes, client_groups, certs)
         if self.group is None and any(map(crypto.is_ffdhe_group, client_groups)):
             # RFC 7919 4: FFDHE groups offered, none of the client's groups acceptable and

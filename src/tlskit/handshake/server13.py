@@ -431,10 +431,9 @@ class ServerHandshake13(ServerView, Handshake13):
             raise HandshakeFailure(no_common_scheme("TLS 1.3", schemes, [
                 s for ck in by_server_name(self.config._certs, self.server_name)
                 for s in ck.schemes if s in ours]))
-        accepted = set(cert_schemes)
         for ck, scheme in signable:
             for sigs in ck.chain_signatures:
-                if not sigs & accepted:
+                if sigs.isdisjoint(cert_schemes):  # (no set built, none intersected)
                     break
             else:  # every certificate's signature is one the client accepts
                 self.certified, self.scheme = ck, scheme_of(scheme)
