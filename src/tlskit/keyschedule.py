@@ -13,6 +13,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from .crypto import Suite
 from .crypto import hmac_digest as _hmac
@@ -93,11 +94,15 @@ def _key_iv_info(hash_name: str, key_length: int, hash_length: int) -> tuple[byt
 
 
 def key_and_iv(suite: Suite, secret: bytes) -> tuple[bytes, bytes]:
-    """The AEAD key and static IV of a traffic secret (7.3): one HMAC each."""
+    """The AEAD key and static IV of a traffic secret (7.3): one HMAC each, both from
+    one HMAC object keyed with the secret (the key is set up once, then copied)."""
     h, n = suite.hash_name, suite.key_length
     key_info, iv_info = _key_iv_info(h, n, suite.hash_length)
-    return (_hmac_new(secret, key_info, h).digest()[:n],
-            _hmac_new(secret, iv_info, h).digest()[:12])
+    mac = _hmac_new(secret, b"", h)
+    key = mac.copy()
+    key.update(key_info)
+    mac.update(iv_info)
+    return key.digest()[:n], mac.digest()[:12]
 
 
 def traffic_keys(suite: Suite, secret: bytes) -> TrafficKeys:
@@ -146,20 +151,31 @@ def _derive_secret(label: bytes) -> Callable[[_Stage, bytes], bytes]:
     derivations below are these, not wrappers around `_Stage.derive` (one frame less
     for each of the dozen derivations of a pair)."""
     def derive(self: _Stage, transcript_hash: bytes) -> bytes:
-        suite = self.suite
-        info = _info_head(label, suite.hash_length, len(transcript_hash))
-        return _hmac_new(  # type: ignore[no-any-return]
-            self.secret, info + transcript_hash + b"\x01", suite.hash_name).digest()
+        mac = self.keyed().copy()
+        mac.update(_info_head(label, self.suite.hash_length, len(transcript_hash))
+                   + transcript_hash + b"\x01")
+        return mac.digest()  # type: ignore[no-any-return]
     derive.__doc__ = f"Derive-Secret(., {label.decode()!r}, transcript hash) (7.1)."
     return derive
 
 
 class _Stage:
-    __slots__ = ("secret", "suite")
+    __slots__ = ("_mac", "secret", "suite")
 
     def __init__(self, suite: Suite, secret: bytes) -> None:
         self.suite = suite
         self.secret = secret
+        self._mac: Any = None
+
+    def keyed(self) -> Any:
+        """An HMAC object keyed with this stage's secret, made at the first derivation:
+        each Derive-Secret is a copy of it, so the key is set up once per stage (the
+        handshake secret derives three secrets, the master secret up to four), not once
+        per derivation. Never updated itself; it lives as long as the stage."""
+        mac = self._mac
+        if mac is None:
+            mac = self._mac = _hmac_new(self.secret, b"", self.suite.hash_name)
+        return mac
 
     def derive(self, label: bytes, transcript_hash: bytes) -> bytes:
         """Derive-Secret (7.1) for any label."""
@@ -202,11 +218,12 @@ class HandshakeSecret(_Stage):
     def traffic(self, transcript_hash: bytes) -> tuple[bytes, bytes]:
         """(client_handshake_traffic_secret, server_...) over the transcript through the
         ServerHello (7.1), in one call."""
-        suite = self.suite
-        h, n, secret = suite.hash_name, len(transcript_hash), self.secret
-        m, tail = suite.hash_length, transcript_hash + b"\x01"
-        return (_hmac_new(secret, _info_head(b"c hs traffic", m, n) + tail, h).digest(),
-                _hmac_new(secret, _info_head(b"s hs traffic", m, n) + tail, h).digest())
+        m, n, tail = self.suite.hash_length, len(transcript_hash), transcript_hash + b"\x01"
+        mac = self.keyed()
+        client, server = mac.copy(), mac.copy()
+        client.update(_info_head(b"c hs traffic", m, n) + tail)
+        server.update(_info_head(b"s hs traffic", m, n) + tail)
+        return client.digest(), server.digest()
 
     @classmethod
     def from_shared(cls, suite: Suite, shared_secret: bytes,
@@ -223,8 +240,9 @@ class HandshakeSecret(_Stage):
     def master(self) -> MasterSecret:
         # Extract(Derive-Secret(., "derived", ""), 0): both one HMAC, made inline.
         h, n = self.suite.hash_name, self.suite.hash_length
-        derived = _hmac_new(self.secret, _fixed_info(b"derived", _empty_hash(h), n), h).digest()
-        return MasterSecret(self.suite, _hmac_new(derived, bytes(n), h).digest())
+        mac = self.keyed().copy()
+        mac.update(_fixed_info(b"derived", _empty_hash(h), n))
+        return MasterSecret(self.suite, _hmac_new(mac.digest(), bytes(n), h).digest())
 
 
 class MasterSecret(_Stage):
@@ -236,12 +254,13 @@ class MasterSecret(_Stage):
     def application(self, transcript_hash: bytes) -> tuple[bytes, bytes, bytes]:
         """(client_application_traffic_secret_0, server_..., exporter_master_secret),
         all three over the transcript through the server Finished (7.1), in one call."""
-        suite = self.suite
-        h, n, secret = suite.hash_name, len(transcript_hash), self.secret
-        m, tail = suite.hash_length, transcript_hash + b"\x01"
-        return (_hmac_new(secret, _info_head(b"c ap traffic", m, n) + tail, h).digest(),
-                _hmac_new(secret, _info_head(b"s ap traffic", m, n) + tail, h).digest(),
-                _hmac_new(secret, _info_head(b"exp master", m, n) + tail, h).digest())
+        m, n, tail = self.suite.hash_length, len(transcript_hash), transcript_hash + b"\x01"
+        mac = self.keyed()
+        client, server, exporter = mac.copy(), mac.copy(), mac.copy()
+        client.update(_info_head(b"c ap traffic", m, n) + tail)
+        server.update(_info_head(b"s ap traffic", m, n) + tail)
+        exporter.update(_info_head(b"exp master", m, n) + tail)
+        return client.digest(), server.digest(), exporter.digest()
 
 
 def resumption_psk(suite: Suite, resumption_master: bytes, nonce: bytes) -> bytes:
