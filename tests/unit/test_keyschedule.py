@@ -400,3 +400,33 @@ def test_a_stage_keys_one_hmac_and_every_derivation_copies_it(code: int, secret:
     assert key_and_iv(suite, secret) == (
         _reference_expand_label(suite, secret, b"key", b"", suite.key_length),
         _reference_expand_label(suite, secret, b"iv", b"", 12))
+
+
+@pytest.mark.parametrize("code", list(SUITES))
+def test_per_hash_tables_give_the_reference_derivations(code: int) -> None:
+    """The per-hash table (`_INFOS`) and the key/iv table serve a context of the hash's
+    length; another length takes the general prefixes: both give HKDF-Expand-Label."""
+    suite = SUITES[code]
+    n, hn = suite.hash_length, suite.hash_name
+    secret = bytes(range(1, n + 1))
+    empty = hashlib.new(hn).digest()
+    for context in (bytes(range(n)), b"short", bytes(n + 3)):
+        def ref(label: bytes, ctx: bytes = context) -> bytes:
+            return _reference_expand_label(suite, secret, label, ctx, n)
+        assert HandshakeSecret(suite, secret).traffic(context) == \
+            (ref(b"c hs traffic"), ref(b"s hs traffic"))
+        assert MasterSecret(suite, secret).application(context) == \
+            (ref(b"c ap traffic"), ref(b"s ap traffic"), ref(b"exp master"))
+        fkey = ref(b"finished", b"")
+        assert finished_verify_data(suite, secret, context) == \
+            hmac.new(fkey, context, hn).digest()
+    derived = _reference_expand_label(suite, secret, b"derived", empty, n)
+    assert HandshakeSecret(suite, secret).master().secret == \
+        hmac.new(derived, bytes(n), hn).digest()
+    zero_early = hmac.new(bytes(n), bytes(n), hn).digest()
+    zero_derived = _reference_expand_label(suite, zero_early, b"derived", empty, n)
+    assert HandshakeSecret.from_shared(suite, b"\x42" * 32).secret == \
+        hmac.new(zero_derived, b"\x42" * 32, hn).digest()
+    assert key_and_iv(suite, secret) == (
+        _reference_expand_label(suite, secret, b"key", b"", suite.key_length),
+        _reference_expand_label(suite, secret, b"iv", b"", 12))
