@@ -13,6 +13,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, NamedTuple
 
 from .crypto import Suite
 from .crypto import hmac_digest as _hmac
@@ -85,19 +86,29 @@ class TrafficKeys:
     iv: bytes
 
 
-@lru_cache(maxsize=16)
-def _key_iv_info(hash_name: str, key_length: int, hash_length: int) -> tuple[bytes, bytes]:
-    """The whole HKDF-Expand input for "key" and "iv" (7.3): both fit one block."""
-    assert key_length <= hash_length
-    return (_fixed_info(b"key", b"", key_length), _fixed_info(b"iv", b"", 12))
+class _KeyIvTable(dict[int, tuple[bytes, bytes]]):
+    """The whole HKDF-Expand inputs for "key" and "iv" (7.3) by key length, each pair
+    built on first use: a dict read per traffic secret, not an lru_cache call."""
+
+    def __missing__(self, key_length: int) -> tuple[bytes, bytes]:
+        infos = self[key_length] = (_fixed_info(b"key", b"", key_length),
+                                    _fixed_info(b"iv", b"", 12))
+        return infos
+
+
+_KEY_IV_INFOS = _KeyIvTable()
 
 
 def key_and_iv(suite: Suite, secret: bytes) -> tuple[bytes, bytes]:
-    """The AEAD key and static IV of a traffic secret (7.3): one HMAC each."""
+    """The AEAD key and static IV of a traffic secret (7.3): one HMAC each, both from
+    one HMAC object keyed with the secret (the key is set up once, then copied)."""
     h, n = suite.hash_name, suite.key_length
-    key_info, iv_info = _key_iv_info(h, n, suite.hash_length)
-    return (_hmac_new(secret, key_info, h).digest()[:n],
-            _hmac_new(secret, iv_info, h).digest()[:12])
+    key_info, iv_info = _KEY_IV_INFOS[n]  # (both fit one block: key_length <= hash length)
+    mac = _hmac_new(secret, b"", h)
+    key = mac.copy()
+    key.update(key_info)
+    mac.update(iv_info)
+    return key.digest()[:n], mac.digest()[:12]
 
 
 def traffic_keys(suite: Suite, secret: bytes) -> TrafficKeys:
@@ -115,16 +126,11 @@ def finished_key(suite: Suite, base_key: bytes) -> bytes:
     return _expand_fixed(suite.hash_name, base_key, b"finished", b"", n, n)
 
 
-@lru_cache(maxsize=8)
-def _finished_info(hash_length: int) -> bytes:
-    return _fixed_info(b"finished", b"", hash_length)
-
-
 def finished_verify_data(suite: Suite, base_key: bytes, transcript_hash: bytes) -> bytes:
     """4.4.4: HMAC(finished_key, transcript hash), the finished_key (one block: the
     hash length) expanded inline."""
     h = suite.hash_name
-    key = _hmac_new(base_key, _finished_info(suite.hash_length), h).digest()
+    key = _hmac_new(base_key, _INFOS[h].finished, h).digest()
     return _hmac_new(key, transcript_hash, h).digest()  # type: ignore[no-any-return]
 
 
@@ -141,25 +147,67 @@ def _zero_derived(hash_name: str, hash_length: int) -> bytes:
                          _empty_hash(hash_name), hash_length, hash_length)
 
 
+class _Infos(NamedTuple):
+    """The HKDF-Expand inputs of a full handshake for one hash, built once per hash
+    (`_INFOS`): read as attributes, not looked up in an lru_cache (about a dozen per
+    side per handshake, each a key tuple hashed and a list entry moved)."""
+
+    c_hs: bytes  # HkdfLabel prefixes over a transcript hash of the hash's own length
+    s_hs: bytes
+    c_ap: bytes
+    s_ap: bytes
+    exp: bytes
+    derived: bytes  # whole inputs (with the counter byte): "derived" over Hash("")
+    finished: bytes  # ... and "finished" over ""
+    zero_derived: bytes  # Derive-Secret(Extract(0, 0), "derived", ""): no PSK
+
+
+class _InfoTable(dict[str, _Infos]):
+    """`_Infos` by hash name, each built on first use (a hash is one of a suite's)."""
+
+    def __missing__(self, hash_name: str) -> _Infos:
+        n = hashlib.new(hash_name).digest_size
+        infos = self[hash_name] = _Infos(
+            _info_head(b"c hs traffic", n, n), _info_head(b"s hs traffic", n, n),
+            _info_head(b"c ap traffic", n, n), _info_head(b"s ap traffic", n, n),
+            _info_head(b"exp master", n, n), _fixed_info(b"derived", _empty_hash(hash_name), n),
+            _fixed_info(b"finished", b"", n), _zero_derived(hash_name, n))
+        return infos
+
+
+_INFOS = _InfoTable()
+
+
 def _derive_secret(label: bytes) -> Callable[[_Stage, bytes], bytes]:
     """Derive-Secret(., label, transcript hash) as a method of its own: the named
     derivations below are these, not wrappers around `_Stage.derive` (one frame less
     for each of the dozen derivations of a pair)."""
     def derive(self: _Stage, transcript_hash: bytes) -> bytes:
-        suite = self.suite
-        info = _info_head(label, suite.hash_length, len(transcript_hash))
-        return _hmac_new(  # type: ignore[no-any-return]
-            self.secret, info + transcript_hash + b"\x01", suite.hash_name).digest()
+        mac = self.keyed().copy()
+        mac.update(_info_head(label, self.suite.hash_length, len(transcript_hash))
+                   + transcript_hash + b"\x01")
+        return mac.digest()  # type: ignore[no-any-return]
     derive.__doc__ = f"Derive-Secret(., {label.decode()!r}, transcript hash) (7.1)."
     return derive
 
 
 class _Stage:
-    __slots__ = ("secret", "suite")
+    __slots__ = ("_mac", "secret", "suite")
 
     def __init__(self, suite: Suite, secret: bytes) -> None:
         self.suite = suite
         self.secret = secret
+        self._mac: Any = None
+
+    def keyed(self) -> Any:
+        """An HMAC object keyed with this stage's secret, made at the first derivation:
+        each Derive-Secret is a copy of it, so the key is set up once per stage (the
+        handshake secret derives three secrets, the master secret up to four), not once
+        per derivation. Never updated itself; it lives as long as the stage."""
+        mac = self._mac
+        if mac is None:
+            mac = self._mac = _hmac_new(self.secret, b"", self.suite.hash_name)
+        return mac
 
     def derive(self, label: bytes, transcript_hash: bytes) -> bytes:
         """Derive-Secret (7.1) for any label."""
@@ -202,11 +250,18 @@ class HandshakeSecret(_Stage):
     def traffic(self, transcript_hash: bytes) -> tuple[bytes, bytes]:
         """(client_handshake_traffic_secret, server_...) over the transcript through the
         ServerHello (7.1), in one call."""
-        suite = self.suite
-        h, n, secret = suite.hash_name, len(transcript_hash), self.secret
-        m, tail = suite.hash_length, transcript_hash + b"\x01"
-        return (_hmac_new(secret, _info_head(b"c hs traffic", m, n) + tail, h).digest(),
-                _hmac_new(secret, _info_head(b"s hs traffic", m, n) + tail, h).digest())
+        suite, n, tail = self.suite, len(transcript_hash), transcript_hash + b"\x01"
+        if n == suite.hash_length:
+            infos = _INFOS[suite.hash_name]
+            c_head, s_head = infos.c_hs, infos.s_hs
+        else:  # (a context of another length: only tests pass one)
+            c_head = _info_head(b"c hs traffic", suite.hash_length, n)
+            s_head = _info_head(b"s hs traffic", suite.hash_length, n)
+        mac = self.keyed()
+        client, server = mac.copy(), mac.copy()
+        client.update(c_head + tail)
+        server.update(s_head + tail)
+        return client.digest(), server.digest()
 
     @classmethod
     def from_shared(cls, suite: Suite, shared_secret: bytes,
@@ -217,14 +272,14 @@ class HandshakeSecret(_Stage):
         if psk is not None:
             return EarlySecret.start(suite, psk).handshake(shared_secret)
         h = suite.hash_name
-        return cls(suite, _hmac_new(_zero_derived(h, suite.hash_length), shared_secret,
-                                    h).digest())
+        return cls(suite, _hmac_new(_INFOS[h].zero_derived, shared_secret, h).digest())
 
     def master(self) -> MasterSecret:
         # Extract(Derive-Secret(., "derived", ""), 0): both one HMAC, made inline.
         h, n = self.suite.hash_name, self.suite.hash_length
-        derived = _hmac_new(self.secret, _fixed_info(b"derived", _empty_hash(h), n), h).digest()
-        return MasterSecret(self.suite, _hmac_new(derived, bytes(n), h).digest())
+        mac = self.keyed().copy()
+        mac.update(_INFOS[h].derived)
+        return MasterSecret(self.suite, _hmac_new(mac.digest(), bytes(n), h).digest())
 
 
 class MasterSecret(_Stage):
@@ -236,12 +291,21 @@ class MasterSecret(_Stage):
     def application(self, transcript_hash: bytes) -> tuple[bytes, bytes, bytes]:
         """(client_application_traffic_secret_0, server_..., exporter_master_secret),
         all three over the transcript through the server Finished (7.1), in one call."""
-        suite = self.suite
-        h, n, secret = suite.hash_name, len(transcript_hash), self.secret
-        m, tail = suite.hash_length, transcript_hash + b"\x01"
-        return (_hmac_new(secret, _info_head(b"c ap traffic", m, n) + tail, h).digest(),
-                _hmac_new(secret, _info_head(b"s ap traffic", m, n) + tail, h).digest(),
-                _hmac_new(secret, _info_head(b"exp master", m, n) + tail, h).digest())
+        suite, n, tail = self.suite, len(transcript_hash), transcript_hash + b"\x01"
+        if n == suite.hash_length:
+            infos = _INFOS[suite.hash_name]
+            c_head, s_head, e_head = infos.c_ap, infos.s_ap, infos.exp
+        else:  # (a context of another length: only tests pass one)
+            m = suite.hash_length
+            c_head = _info_head(b"c ap traffic", m, n)
+            s_head = _info_head(b"s ap traffic", m, n)
+            e_head = _info_head(b"exp master", m, n)
+        mac = self.keyed()
+        client, server, exporter = mac.copy(), mac.copy(), mac.copy()
+        client.update(c_head + tail)
+        server.update(s_head + tail)
+        exporter.update(e_head + tail)
+        return client.digest(), server.digest(), exporter.digest()
 
 
 def resumption_psk(suite: Suite, resumption_master: bytes, nonce: bytes) -> bytes:

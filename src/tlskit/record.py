@@ -183,13 +183,15 @@ class _Protector13(_Direction):
     iv: int  # unset until `aead` derives it when made by `from_secret` (read after it)
 
     def __init__(self, suite: Suite, key: bytes | None, iv: bytes | None,
-                 secret: bytes = b"") -> None:
-        # `_Direction.__init__` written out: a TLS 1.3 pair makes eight of these.
+                 secret: bytes = b"", limit: int = MAX_PLAINTEXT) -> None:
+        # `_Direction.__init__` written out: a TLS 1.3 pair makes eight of these. The
+        # size limit is given here, not set through `limit` (whose `_arm` would find
+        # `bulk` off and leave `fast_until` at 0 anyway).
         self.suite = suite
         self._key = key
         self._aead: AEAD | None = None
         self.seq = 0
-        self._limit = MAX_PLAINTEXT
+        self._limit = limit
         if iv is not None:
             self.iv = int.from_bytes(iv)
         self.secret = secret
@@ -273,13 +275,15 @@ class Sealer13(_Protector13):
     __slots__ = ("_rekey_at", "encrypt", "encrypt_into", "out")
 
     def __init__(self, suite: Suite, key: bytes | None, iv: bytes | None,
-                 secret: bytes = b"") -> None:
-        super().__init__(suite, key, iv, secret)
+                 secret: bytes = b"", limit: int = MAX_PLAINTEXT,
+                 rekey_at: int = KEY_UPDATE_AFTER_RECORDS,
+                 out: list[bytes] | None = None) -> None:
+        super().__init__(suite, key, iv, secret, limit)
         # aead.encrypt(_into), bound at the first record: one lookup less per record.
         self.encrypt: Callable[[bytes, bytes, bytes], bytes] | None = None
         self.encrypt_into: IntoFn | None = None
-        self.out: list[bytes] = []
-        self._rekey_at = KEY_UPDATE_AFTER_RECORDS
+        self.out: list[bytes] = [] if out is None else out
+        self._rekey_at = rekey_at
 
     @property
     def rekey_at(self) -> int:
@@ -419,8 +423,8 @@ class Opener13(_Protector13):
     __slots__ = ("decrypt", "decrypt_into", "opened")
 
     def __init__(self, suite: Suite, key: bytes | None, iv: bytes | None,
-                 secret: bytes = b"") -> None:
-        super().__init__(suite, key, iv, secret)
+                 secret: bytes = b"", limit: int = MAX_PLAINTEXT) -> None:
+        super().__init__(suite, key, iv, secret, limit)
         # aead.decrypt(_into), bound at the first record: one lookup less per record.
         self.decrypt: Callable[[bytes, bytes | memoryview, bytes | memoryview], bytes] | None = None
         self.decrypt_into: IntoFn | None = None
@@ -828,12 +832,20 @@ class RecordLayer:
         return self.sealer
 
     def install_read(self, suite: Suite, secret: bytes) -> None:
-        """Read under a TLS 1.3 traffic secret (7.3); the record layer keeps it."""
-        self._set_read(Opener13(suite, None, None, secret))  # (`from_secret`, one call less)
+        """Read under a TLS 1.3 traffic secret (7.3); the record layer keeps it. What
+        `_set_read` does, with the size limit given to the new protector when it is made
+        (`from_secret`, one call less; a handshake installs four directions per side)."""
+        if isinstance(self.opener, Opener13):
+            self.opener.bulk = False  # replaced: a fast path still bound to it declines
+        self.opener = Opener13(suite, None, None, secret, self._receive_limit)
 
     def install_write(self, suite: Suite, secret: bytes) -> None:
-        """Write under a TLS 1.3 traffic secret (7.3); the record layer keeps it."""
-        self._set_write(Sealer13(suite, None, None, secret))  # (`from_secret`, one call less)
+        """Write under a TLS 1.3 traffic secret (7.3); the record layer keeps it. What
+        `_set_write` does, with the limits and the output queue given when it is made."""
+        if isinstance(self.sealer, Sealer13):
+            self.sealer.bulk = False  # replaced: a fast path still bound to it declines
+        self.sealer = Sealer13(suite, None, None, secret, self._send_limit, self._rekey_after,
+                               self._out)
 
     def update_read(self) -> bytes:
         """KeyUpdate received (4.6.3): the next read secret is derived and installed."""

@@ -27,6 +27,7 @@ from tlskit.keyschedule import (
     finished_verify_data,
     hkdf_expand_label,
     hkdf_extract,
+    key_and_iv,
     next_traffic_secret,
     resumption_psk,
     traffic_keys,
@@ -368,3 +369,64 @@ def test_grouped_derivations_are_the_single_ones(code: int, secret: bytes, conte
                                             master.exporter(context))
     assert HandshakeSecret.from_shared(suite, shared, psk).secret == \
         EarlySecret.start(suite, psk).handshake(shared).secret
+
+
+@given(st.sampled_from(sorted(SUITES)), st.binary(min_size=32, max_size=48),
+       st.binary(min_size=0, max_size=64), st.binary(min_size=0, max_size=64))
+def test_a_stage_keys_one_hmac_and_every_derivation_copies_it(code: int, secret: bytes,
+                                                              first: bytes,
+                                                              second: bytes) -> None:
+    """A stage keys one HMAC object with its secret and each Derive-Secret works on a copy:
+    derivations in any order, repeated, give each label's reference value (none of them
+    feeds into the keyed object), and key/iv of one secret are the reference pair."""
+    suite = SUITES[code]
+    n = suite.hash_length
+
+    def ref(label: bytes, context: bytes) -> bytes:
+        return _reference_expand_label(suite, secret, label, context, n)
+
+    master = MasterSecret(suite, secret)
+    apps = master.application(first)
+    assert apps == (ref(b"c ap traffic", first), ref(b"s ap traffic", first),
+                    ref(b"exp master", first))
+    assert master.resumption(second) == ref(b"res master", second)
+    assert master.application(first) == apps
+    assert master.exporter(second) == ref(b"exp master", second)
+    hs = HandshakeSecret(suite, secret)
+    assert hs.traffic(first) == (ref(b"c hs traffic", first), ref(b"s hs traffic", first))
+    one = hs.master().secret
+    assert hs.traffic(second) == (ref(b"c hs traffic", second), ref(b"s hs traffic", second))
+    assert hs.master().secret == one
+    assert key_and_iv(suite, secret) == (
+        _reference_expand_label(suite, secret, b"key", b"", suite.key_length),
+        _reference_expand_label(suite, secret, b"iv", b"", 12))
+
+
+@pytest.mark.parametrize("code", list(SUITES))
+def test_per_hash_tables_give_the_reference_derivations(code: int) -> None:
+    """The per-hash table (`_INFOS`) and the key/iv table serve a context of the hash's
+    length; another length takes the general prefixes: both give HKDF-Expand-Label."""
+    suite = SUITES[code]
+    n, hn = suite.hash_length, suite.hash_name
+    secret = bytes(range(1, n + 1))
+    empty = hashlib.new(hn).digest()
+    for context in (bytes(range(n)), b"short", bytes(n + 3)):
+        def ref(label: bytes, ctx: bytes = context) -> bytes:
+            return _reference_expand_label(suite, secret, label, ctx, n)
+        assert HandshakeSecret(suite, secret).traffic(context) == \
+            (ref(b"c hs traffic"), ref(b"s hs traffic"))
+        assert MasterSecret(suite, secret).application(context) == \
+            (ref(b"c ap traffic"), ref(b"s ap traffic"), ref(b"exp master"))
+        fkey = ref(b"finished", b"")
+        assert finished_verify_data(suite, secret, context) == \
+            hmac.new(fkey, context, hn).digest()
+    derived = _reference_expand_label(suite, secret, b"derived", empty, n)
+    assert HandshakeSecret(suite, secret).master().secret == \
+        hmac.new(derived, bytes(n), hn).digest()
+    zero_early = hmac.new(bytes(n), bytes(n), hn).digest()
+    zero_derived = _reference_expand_label(suite, zero_early, b"derived", empty, n)
+    assert HandshakeSecret.from_shared(suite, b"\x42" * 32).secret == \
+        hmac.new(zero_derived, b"\x42" * 32, hn).digest()
+    assert key_and_iv(suite, secret) == (
+        _reference_expand_label(suite, secret, b"key", b"", suite.key_length),
+        _reference_expand_label(suite, secret, b"iv", b"", 12))

@@ -292,3 +292,26 @@ def test_take_output_drains():
     assert w.pending_output == 5 + 2 + 16
     w.take_output()
     assert w.take_output() == b""
+
+
+def test_installed_tls13_directions_take_the_layers_limits_and_queue():
+    """A direction installed from a TLS 1.3 traffic secret starts with the layer's
+    current send and receive limits, KeyUpdate point and output queue, its one-record
+    fast path off (a connection arms it); the direction it replaces is disarmed."""
+    layer = RecordLayer()
+    layer.send_limit, layer.receive_limit, layer.rekey_after = 100, 200, 77
+    layer.install_read(SUITE, bytes(32))
+    layer.install_write(SUITE, bytes(32))
+    opener, sealer = layer.opener, layer.sealer
+    assert opener.limit == 200 and sealer.limit == 100 and sealer.rekey_at == 77
+    assert opener.fast_until == 0 and sealer.fast_until == 0
+    layer.write(23, b"x" * 150)  # split at the send limit, queued on the layer
+    assert len(split_records(layer.take_output())) == 2
+    opener.bulk = sealer.bulk = True
+    assert sealer.fast_until == 0  # (lowered limit: the general paths)
+    layer.send_limit = layer.receive_limit = MAX_PLAINTEXT
+    layer.install_read(SUITE, bytes(32))
+    layer.install_write(SUITE, bytes(32))
+    assert not opener.bulk and not sealer.bulk and opener.fast_until == sealer.fast_until == 0
+    assert layer.opener.limit == layer.sealer.limit == MAX_PLAINTEXT
+    assert layer.sealer.rekey_at == 77

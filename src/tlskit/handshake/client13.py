@@ -146,15 +146,8 @@ class ClientHandshake13(Handshake13):
                  session: Session | None = None, early_data: bytes = b"") -> None:
         super().__init__(config, out, _S.START)
         self.server_name = server_name
-        now = config.clock()
-
-        def acceptable(candidate: Session) -> bool:
-            return _may_resume(config, candidate, server_name, now)
-
-        if session is None and config.session_cache is not None:
-            session = config.session_cache.take(server_name, now, acceptable)
-        elif session is not None and not acceptable(session):
-            session = None
+        if session is not None or config.session_cache is not None:
+            session = _session_to_offer(config, session, server_name)
         self.session = session
         self.resumed = False
         self.offer = Offer()
@@ -589,7 +582,8 @@ class ClientHandshake13(Handshake13):
         expected = finished_verify_data(suite, self._server_hs_secret, self.hash_before)
         self.check_finished(fin, expected)
         master = self.handshake_secret.master()
-        c_ap, s_ap, self.exporter_master = master.application(self.transcript.digest())
+        th = self.transcript.digest()  # through the server Finished
+        c_ap, s_ap, self.exporter_master = master.application(th)
         cfg = self.config
         if cfg.keylog is not None:
             self.keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
@@ -604,10 +598,14 @@ class ClientHandshake13(Handshake13):
             self.send(m.EndOfEarlyData().encode())
             self._early_write_pending = False
             self.set_write(self._client_hs_secret)
+            th = b""
         if self.certificate_request is not None:
             self._send_client_certificate(self.certificate_request)
+            th = b""
+        # The client Finished covers what we sent since (EndOfEarlyData, our certificate):
+        # without either, the hash the application secrets used (one digest less).
         verify_data = finished_verify_data(suite, self._client_hs_secret,
-                                           self.transcript.digest())
+                                           th or self.transcript.digest())
         self.send(m.frame(_HT.finished, verify_data))  # Finished.encode, without the object
         if _E.post_handshake_auth in self.offer.extensions:  # only 4.6.2 needs it again
             self.final_transcript = self.transcript.copy()
@@ -712,6 +710,23 @@ class ClientHandshake13(Handshake13):
         self.out.emit(SessionTicketReceived(nst.lifetime, nst.ticket, session))
         self.trace(T.NEW_SESSION_TICKET, message=nst, raw=raw)
         return _S.CONNECTED
+
+
+def _session_to_offer(config: ClientConfig, session: Session | None,
+                      server_name: str | None) -> Session | None:
+    """The session a new handshake offers: the one given if this client may resume it,
+    else one the config's cache holds for the name. Only called when there is a session
+    or a cache (a client without either reads no clock and builds no closure)."""
+    now = config.clock()
+
+    def acceptable(candidate: Session) -> bool:
+        return _may_resume(config, candidate, server_name, now)
+
+    if session is None and config.session_cache is not None:
+        return config.session_cache.take(server_name, now, acceptable)
+    if session is not None and not acceptable(session):
+        return None
+    return session
 
 
 def _may_resume(config: ClientConfig, session: Session, server_name: str | None,

@@ -83,6 +83,7 @@ ALLOWED_IN_SH = frozenset({_E.key_share, _E.supported_versions, _E.pre_shared_ke
 ALLOWED_IN_HRR = frozenset({_E.key_share, _E.supported_versions, _E.cookie})
 ALLOWED_IN_CERT_ENTRY = frozenset({_E.status_request, _E.signed_certificate_timestamp})
 RECOGNISED = frozenset(int(e) for e in ExtensionType)
+_OID_BLIND_KINDS = frozenset({"ecdsa", "eddsa"})  # signature kinds that never read a key OID
 _SNAPSHOT_BEFORE = frozenset({HandshakeType.certificate_verify, HandshakeType.finished})
 # ServerHello is added by the client itself: a HelloRetryRequest rewrites the transcript.
 _NOT_IN_TRANSCRIPT = frozenset({HandshakeType.new_session_ticket, HandshakeType.key_update,
@@ -765,9 +766,14 @@ class Handshake13(Handshake):
         if msg.algorithm not in offered or msg.algorithm not in crypto.HANDSHAKE_SCHEMES:
             raise IllegalParameter(
                 f"CertificateVerify uses scheme {msg.algorithm:#06x} that was not offered")
+        # The key's algorithm OID only tells RSA schemes apart (4.2.3: rsa_pss_pss_* need
+        # an RSASSA-PSS key, rsa_pss_rsae_* rsaEncryption); an ECDSA or EdDSA scheme is
+        # checked against the key's type alone, so its OID is not read (an object and a
+        # string per handshake).
+        key_oid = None if crypto.SCHEMES[msg.algorithm].kind in _OID_BLIND_KINDS \
+            else leaf.public_key_algorithm_oid.dotted_string
         crypto.verify(public_key_of(leaf), msg.algorithm, msg.signature,
-                      context + transcript_hash,
-                      key_oid=leaf.public_key_algorithm_oid.dotted_string)
+                      context + transcript_hash, key_oid=key_oid)
 
     # -- post-handshake ----------------------------------------------------------------
 
