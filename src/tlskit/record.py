@@ -832,20 +832,16 @@ class RecordLayer:
         return self.sealer
 
     def install_read(self, suite: Suite, secret: bytes) -> None:
-        """Read under a TLS 1.3 traffic secret (7.3); the record layer keeps it. What
-        `_set_read` does, with the size limit given to the new protector when it is made
-        (`from_secret`, one call less; a handshake installs four directions per side)."""
-        if isinstance(self.opener, Opener13):
-            self.opener.bulk = False  # replaced: a fast path still bound to it declines
-        self.opener = Opener13(suite, None, None, secret, self._receive_limit)
+        """Read under a TLS 1.3 traffic secret (7.3); the record layer keeps it. The new
+        protector is made with its size limit (`from_secret`, one call less; a handshake
+        installs four directions per side)."""
+        self._replace_read(Opener13(suite, None, None, secret, self._receive_limit))
 
     def install_write(self, suite: Suite, secret: bytes) -> None:
-        """Write under a TLS 1.3 traffic secret (7.3); the record layer keeps it. What
-        `_set_write` does, with the limits and the output queue given when it is made."""
-        if isinstance(self.sealer, Sealer13):
-            self.sealer.bulk = False  # replaced: a fast path still bound to it declines
-        self.sealer = Sealer13(suite, None, None, secret, self._send_limit, self._rekey_after,
-                               self._out)
+        """Write under a TLS 1.3 traffic secret (7.3); the record layer keeps it. The new
+        protector is made with the limits and the output queue."""
+        self._replace_write(Sealer13(suite, None, None, secret, self._send_limit,
+                                     self._rekey_after, self._out))
 
     def update_read(self) -> bytes:
         """KeyUpdate received (4.6.3): the next read secret is derived and installed."""
@@ -892,18 +888,26 @@ class RecordLayer:
         self.sealer = None
 
     def _set_read(self, opener: Opener) -> None:
-        if isinstance(self.opener, Opener13):
-            self.opener.bulk = False  # replaced: a fast path still bound to it declines
         opener.limit = self._receive_limit
-        self.opener = opener
+        self._replace_read(opener)
 
     def _set_write(self, sealer: Sealer) -> None:
-        if isinstance(self.sealer, Sealer13):
-            self.sealer.bulk = False  # replaced: a fast path still bound to it declines
         sealer.limit = self._send_limit
         sealer.out = self._out
         if isinstance(sealer, Sealer13):
             sealer.rekey_at = self._rekey_after
+        self._replace_write(sealer)
+
+    def _replace_read(self, opener: Opener) -> None:
+        """`opener` reads from now on; a fast path still bound to the old one declines."""
+        if isinstance(self.opener, Opener13):
+            self.opener.bulk = False
+        self.opener = opener
+
+    def _replace_write(self, sealer: Sealer) -> None:
+        """`sealer` writes from now on; a fast path still bound to the old one declines."""
+        if isinstance(self.sealer, Sealer13):
+            self.sealer.bulk = False
         self.sealer = sealer
 
     @property
