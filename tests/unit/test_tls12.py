@@ -288,3 +288,19 @@ def test_tls12_server_reports_what_the_client_offered(issued: dict[str, Any]) ->
     exchange(client, server)
     assert server.version == "TLSv1.2"
     assert "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" in server.client_offer["cipher_suites"]
+
+
+@pytest.mark.parametrize(("versions", "length"), [(["TLSv1.2"], 0), (["TLSv1.3", "TLSv1.2"], 32),
+                                                  (["TLSv1.3"], 32)])
+def test_client_session_id_is_empty_without_a_session_to_resume(
+        ca: LocalCA, versions: list[str], length: int) -> None:
+    """RFC 5246 7.4.1.2: a TLS 1.2 client names a session only to resume it (a random ID
+    would send the server to its session store for nothing); the fresh ID of RFC 8446
+    D.4's compatibility mode is for a client that offers TLS 1.3."""
+    from tlskit.wire import messages as m
+
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root], versions=versions),
+                              "localhost")
+    record = client.data_to_send()
+    hello = m.ClientHello.decode(record[5 + 4:])
+    assert len(hello.session_id) == length

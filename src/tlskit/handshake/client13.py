@@ -182,7 +182,9 @@ class ClientHandshake13(Handshake13):
             # RFC 5246 7.4.1.2 / RFC 5077 3.4: the session's ID, or a fresh one to go
             # with its ticket (echoed back when the server accepts it).
             self.offer.session_id = self.session.session_id or cfg.rng(32)
-        elif cfg.middlebox_compat:
+        elif cfg.middlebox_compat and "TLSv1.3" in cfg._versions:
+            # RFC 8446 D.4: a TLS 1.3 client in compatibility mode sends a fresh ID. A
+            # client of TLS 1.2 alone has no session to name: empty (RFC 5246 7.4.1.2).
             self.offer.session_id = cfg.rng(32)
         if "TLSv1.3" in cfg._versions:
             for group in cfg._share_groups:
