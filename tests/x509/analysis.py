@@ -9,7 +9,7 @@ from tlskit.x509 import certinfo
 
 # CertInfo fields that are caches or the certificate object itself.
 NOT_COMPARED = frozenset({"cert", "verdicts", "_description", "_subject", "_issuer",
-                          "_common_names", "_fingerprint"})
+                          "_common_names", "_fingerprint", "_key_family"})
 
 
 def analysis_fields(info: certinfo.CertInfo) -> dict[str, Any]:

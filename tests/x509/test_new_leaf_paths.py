@@ -273,6 +273,29 @@ def test_signature_cache_is_keyed_by_the_issuer_key() -> None:
     assert stats.signature_verifications == 2
 
 
+def test_an_issuers_key_family_is_found_once_and_is_the_keys() -> None:
+    """The signature cache asks `key_family` of an issuer's key once and keeps it on the
+    issuer's analysis; a verdict with the family given is the verdict without it, for a
+    key of every family, matching or not the signature's algorithm."""
+    from tlskit.crypto import key_family
+    from tlskit.x509 import signatures
+
+    roots = [pki.root(f"Family Root {kind}", key_kind=kind)
+             for kind in ("ec256", "rsa2048", "ed25519")]
+    for root in roots:
+        leaf = pki.leaf(f"family.{root.cert.serial_number}.example", root)
+        v = Verifier(TrustStore([root.cert]))
+        issuer, child = v.analyze(root.cert), v.analyze(leaf.cert)
+        assert issuer._key_family is None
+        assert v._signatures.check(child, issuer, v.stats) is None
+        assert issuer._key_family == key_family(root.cert.public_key())
+        for other in roots:
+            key = other.cert.public_key()
+            assert signatures.verify_signature(
+                key, leaf.cert, child.tbs, child.signature_algorithm, key_family(key)
+            ) == signatures.verify_signature(key, leaf.cert)
+
+
 def test_unreadable_certificate_keeps_its_fingerprint_as_key_id() -> None:
     info = certinfo._unparseable(pki.simple_chain("u.example").leaf.cert, ValueError("x"))
     assert info.key_id == info.fingerprint and info.unparseable

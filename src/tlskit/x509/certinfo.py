@@ -129,6 +129,9 @@ class CertInfo:
     aki_present: bool = False
     aki_names_issuer: bool = False  # authorityCertIssuer or authorityCertSerialNumber
     _key_id: bytes | None = None  # see key_id
+    # crypto.key_family of public_key, filled in by the first signature check this
+    # certificate's key makes (`signatures.SignatureCache.check`): asked of issuers only.
+    _key_family: str | None = None
     _fingerprint: bytes | None = None  # see fingerprint
     _description: str | None = None
     _subject: x509.Name | None = None
