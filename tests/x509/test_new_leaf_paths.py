@@ -27,6 +27,7 @@ from tlskit.x509.checks import Context
 from tlskit.x509.der import (
     _NAMED_CURVE_SPKI,
     DERError,
+    _serial_problem,
     _spki_problem,
     _spki_problem_read,
     split_certificate,
@@ -294,6 +295,36 @@ def test_an_issuers_key_family_is_found_once_and_is_the_keys() -> None:
             assert signatures.verify_signature(
                 key, leaf.cert, child.tbs, child.signature_algorithm, key_family(key)
             ) == signatures.verify_signature(key, leaf.cert)
+
+
+def test_lint_only_facts_are_found_when_asked_and_are_what_they_were() -> None:
+    """A leaf's label and serial-number verdict are read only by messages and `lint`:
+    a valid leaf's validation leaves them unasked, and asked they are what the analysis
+    used to store (the first SAN name; RFC 5280 4.1.2.2 on the encoded serial)."""
+    chain = pki.simple_chain("lazy.example")
+    v = Verifier(TrustStore([chain.root.cert]))
+    v.verify(chain.leaf.cert, chain.intermediates, server_name="lazy.example", at=pki.NOW)
+    info = v.analyze(chain.leaf.cert)
+    assert info._dns_label is certinfo._NOT_YET
+    for cert in _corpus():
+        info = certinfo.analyze(cert)
+        assert info.dns_label == certinfo._first_dns(info.san)
+        der = cert.public_bytes(Encoding.DER)
+        assert info.serial_problem == _serial_problem(split_certificate(der).serial)
+
+
+def test_a_leaf_whose_extensions_fail_after_its_san_is_not_named_by_it() -> None:
+    """An extension cryptography leaves unparsed, after the subjectAltName: the leaf is
+    malformed and its message names it by subject, as when the label was stored."""
+    root = pki.root("Unnamed Root")
+    mappings = x509.UnrecognizedExtension(x509.oid.ExtensionOID.POLICY_MAPPINGS, b"\x30\x00")
+    leaf = pki.leaf("unnamed.example", root, extra=[(mappings, False)])
+    info = certinfo.analyze(leaf.cert)
+    assert info.malformed and info.dns_names == ("unnamed.example",)
+    assert info.dns_label is None
+    with pytest.raises(CertificateVerificationError) as caught:
+        Verifier(TrustStore([root.cert])).verify(leaf.cert, [], "unnamed.example", pki.NOW)
+    assert str(caught.value).startswith("certificate 'CN=unnamed.example' (issuer")
 
 
 def test_unreadable_certificate_keeps_its_fingerprint_as_key_id() -> None:

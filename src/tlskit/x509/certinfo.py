@@ -79,6 +79,9 @@ _PSS_HASHES = frozenset({"sha256", "sha384", "sha512"})
 _ACCEPTED_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
 MIN_RSA_BITS = 2048
 
+# CertInfo._dns_label before `CertInfo.dns_label` is first asked.
+_NOT_YET: Any = object()
+
 # Encoded names already found well formed: issuer names repeat on every leaf of a CA.
 _WELL_FORMED_NAMES: set[bytes] = set()
 
@@ -94,13 +97,18 @@ class CertInfo:
     issuer_der: bytes
     self_issued: bool
     loop_key: tuple[bytes, bytes]  # (subject, SubjectPublicKeyInfo) TLVs: no pair twice on a path
-    dns_label: str | None
     not_before: datetime
     not_after: datetime
     public_key: CertificatePublicKeyTypes | None
     key_desc: str
+    # What the analysis knows before reading the extensions, in the order `_analyze`
+    # passes it (by position: one store each instead of a default and then the value).
     tbs: bytes = b""
     signature_algorithm: bytes = b""  # the signatureAlgorithm's DER (see ALGORITHM_IDS)
+    serial: bytes | None = None  # the serialNumber INTEGER's contents (see serial_problem)
+    weak_key: str | None = None
+    empty_subject: bool = False
+    _fingerprint: bytes | None = None  # see fingerprint
     version: x509.Version | None = None
     malformed: str | None = None  # a structural defect: fails in every role
     unparseable: bool = False  # not even the dates could be read
@@ -108,9 +116,7 @@ class CertInfo:
     # enforce: reported by `lint`, enforced by the "cabf" profile. Path-independent ones
     # only; the role-dependent ones are decided in `lint`.
     lint_notes: tuple[str, ...] = ()
-    serial_problem: str | None = None  # a lint note for every role but trust anchors
     unhandled_critical: tuple[str, ...] = ()
-    weak_key: str | None = None
     weak_signature: str | None = None
     ca: bool | None = None
     path_len: int | None = None
@@ -123,16 +129,15 @@ class CertInfo:
     san_critical: bool = False
     dns_names: tuple[str, ...] = ()  # the SAN's dNSName values, in order
     ip_addresses: tuple[names.IPAddress, ...] = ()  # its iPAddress values that are addresses
-    empty_subject: bool = False
     ski: bytes | None = None
     aki: bytes | None = None
     aki_present: bool = False
     aki_names_issuer: bool = False  # authorityCertIssuer or authorityCertSerialNumber
     _key_id: bytes | None = None  # see key_id
+    _dns_label: Any = _NOT_YET  # see dns_label
     # crypto.key_family of public_key, filled in by the first signature check this
     # certificate's key makes (`signatures.SignatureCache.check`): asked of issuers only.
     _key_family: str | None = None
-    _fingerprint: bytes | None = None  # see fingerprint
     _description: str | None = None
     _subject: x509.Name | None = None
     _issuer: x509.Name | None = None
@@ -155,6 +160,22 @@ class CertInfo:
         if self._issuer is None:
             self._issuer = _parsed_name(self.cert, "issuer")
         return self._issuer
+
+    @property
+    def dns_label(self) -> str | None:
+        """The name messages call a leaf by: its first SAN dNSName, else its first
+        iPAddress (None when it has neither, or its extensions could not all be read).
+        Found when a message is worded: a valid leaf is never named."""
+        label = self._dns_label
+        if label is _NOT_YET:
+            label = self._dns_label = _first_dns(self.san)
+        return cast(str | None, label)
+
+    @property
+    def serial_problem(self) -> str | None:
+        """What RFC 5280 4.1.2.2 finds wrong with the serial number: a lint note for every
+        role but trust anchors, so judged when `lint` asks, not for every new leaf."""
+        return None if self.serial is None else _serial_problem(self.serial)
 
     @property
     def fingerprint(self) -> bytes:
@@ -596,7 +617,7 @@ def _unparseable(cert: x509.Certificate, exc: Exception) -> CertInfo:
     return CertInfo(
         cert=cert, der=der, _fingerprint=fingerprint, subject_der=fingerprint, issuer_der=b"",
         self_issued=False, loop_key=(fingerprint, fingerprint), _key_id=fingerprint,
-        dns_label=None, not_before=epoch, not_after=epoch, public_key=None,
+        not_before=epoch, not_after=epoch, public_key=None,
         key_desc="unknown key", unparseable=True,
         malformed=f"cannot be parsed: {describe_parse_error(exc)}",
         _description=f"(unparseable certificate, SHA-256 {fingerprint.hex()[:16]}...)",
@@ -619,8 +640,8 @@ def _analyze(
         weak_key = "the public key algorithm is not supported"
     except ValueError as exc:
         key_problem = f"the public key cannot be parsed: {describe_parse_error(exc)}"
-    # The required fields by position, the others assigned: a call with sixteen keywords
-    # costs more than the rest of building the CertInfo.
+    # By position, what is known so far (a call with sixteen keywords costs more than the
+    # rest of building the CertInfo); the extension readers fill in the rest.
     info = CertInfo(
         cert,
         der_bytes,  # der
@@ -628,20 +649,19 @@ def _analyze(
         der.issuer,  # issuer_der
         der.subject == der.issuer,  # self_issued
         (der.subject, der.spki),  # loop_key
-        None,  # dns_label
         cert.not_valid_before_utc,  # not_before
         cert.not_valid_after_utc,  # not_after
         key,  # public_key
         key_desc,
+        der.tbs,
+        der.signature_algorithm,
+        der.serial,
+        weak_key,
+        der.subject == _EMPTY_NAME,  # empty_subject
+        fingerprint,  # _fingerprint
     )
-    info.tbs = der.tbs
-    info.signature_algorithm = der.signature_algorithm
-    info._fingerprint = fingerprint
-    info.serial_problem = _serial_problem(der.serial)
-    info.weak_key = weak_key
     if der.signature_algorithm not in _ACCEPTED_ALGORITHM_IDS:
         info.weak_signature = _signature_weakness(cert)
-    info.empty_subject = der.subject == _EMPTY_NAME
     try:
         info.version = cert.version
     except x509.InvalidVersion as exc:
@@ -654,7 +674,7 @@ def _analyze(
                                   else _parsed_extensions(cert.extensions))
     except Exception as exc:  # any parser complaint about an extension is "malformed"
         info.malformed = f"an extension cannot be parsed: {describe_parse_error(exc)}"
+        info._dns_label = None  # not named by the SAN read before the failure
         return info
     info.malformed = _structure_problem(info, der) or defect or key_problem
-    info.dns_label = _first_dns(info.san)
     return info
