@@ -239,6 +239,21 @@ def test_validation_time_is_the_moment_in_utc_to_the_second(at: datetime) -> Non
         expected.second)
 
 
+_CONTEXT_VERIFIER = Verifier(TrustStore([]))
+
+
+@given(st.datetimes(min_value=datetime(1950, 1, 2), max_value=datetime(9999, 12, 30),
+                    timezones=st.sampled_from([None, UTC, timezone(timedelta(hours=-7)),
+                                               ZoneInfo("UTC"), ZoneInfo("Europe/Paris")])))
+def test_a_validation_runs_at_the_moment_in_utc_to_the_second(at: datetime) -> None:
+    """`Verifier._context` takes a moment already in UTC to the second as it is (what the
+    handshake passes) and converts any other as `_utc` does."""
+    got = _CONTEXT_VERIFIER._context(at, "server").at
+    assert got == _reference_utc(at) and got.tzinfo is UTC and got.microsecond == 0
+    if at.tzinfo is UTC and not at.microsecond:
+        assert got is at
+
+
 def test_validation_time_defaults_to_now() -> None:
     before = datetime.now(UTC).replace(microsecond=0)
     got = _utc(None)

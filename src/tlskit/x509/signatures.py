@@ -119,7 +119,7 @@ class SignatureCache:
         self._cache: LRUCache[tuple[bytes, bytes], tuple[str | None]] = LRUCache(maxsize)
 
     def check(self, subject: CertInfo, issuer: CertInfo, stats: Stats) -> str | None:
-        key = (issuer.key_id, subject.der)
+        key = (issuer._key_id or issuer.key_id, subject.der)  # (the property on first use)
         stats.signature_checks += 1
         hit = self._cache.get(key)
         if hit is not None:
