@@ -489,8 +489,9 @@ _DEFECTS: list[dict[str, object]] = [
 
 def test_leaf_checks_in_one_function_give_the_checks_verdict() -> None:
     """`_leaf_passes` only ever says "passes" when every check would pass: the verdict
-    with it is the verdict of asking each check, for each defect on its own and every
-    keyUsage, extendedKeyUsage, usage, digitalSignature policy and key type."""
+    `cert_failure` gives with it is the verdict of asking each check, for each defect on
+    its own and every keyUsage, extendedKeyUsage, usage, digitalSignature policy and key
+    type."""
     from itertools import product
 
     from tlskit.x509 import checks
@@ -498,10 +499,11 @@ def test_leaf_checks_in_one_function_give_the_checks_verdict() -> None:
     for base, defect, ku, eku, usage, rds in product(
             _plain_leaves(), _DEFECTS, _KEY_USAGES, _EKUS, ("server", "client"),
             (True, False)):
-        info = dataclasses.replace(base, key_usage=ku, eku=eku, **defect)  # type: ignore[arg-type]
+        info = dataclasses.replace(base, key_usage=ku, eku=eku, verdicts={},
+                                   **defect)  # type: ignore[arg-type]
         ctx = Context(pki.NOW, usage, require_digital_signature=rds)  # type: ignore[arg-type]
         full = checks._first_timeless_failure(info, "leaf", ctx)
-        assert checks._timeless_failure(info, "leaf", ctx) == full
+        assert checks.cert_failure(info, "leaf", ctx) == full
         assert not checks._leaf_passes(info, ctx) or full is None
 
 

@@ -356,15 +356,9 @@ def _leaf_passes(info: CertInfo, ctx: Context) -> bool:
             and (eku is None or _USAGE_OIDS[ctx.usage] in eku))
 
 
-def _timeless_failure(info: CertInfo, role: Role, ctx: Context) -> Outcome | None:
-    """The first failure of `_timeless_checks`, without wording the checks that pass."""
-    if role == "leaf" and _leaf_passes(info, ctx):
-        return None
-    return _first_timeless_failure(info, role, ctx)
-
-
 def _first_timeless_failure(info: CertInfo, role: Role, ctx: Context) -> Outcome | None:
-    """`_timeless_failure` asking every check in turn."""
+    """The first failure of `_timeless_checks`, without wording the checks that pass:
+    every check asked in turn (`cert_failure` asks `_leaf_passes` first of a leaf)."""
     failure = _well_formed(info, role, ctx)
     if failure is not None:
         return _bad(info, _WELL_FORMED[0], failure[0], failure[1], role)
@@ -407,7 +401,9 @@ def cert_failure(info: CertInfo, role: Role, ctx: Context) -> Outcome | None:
     key = (role, ctx.usage, ctx.require_digital_signature, ctx.profile, ctx.curated_anchors)
     verdict = info.verdicts.get(key, _UNKNOWN)
     if verdict is _UNKNOWN:
-        verdict = _timeless_failure(info, role, ctx)
+        # A leaf that surely passes is judged in one function, anything else by each check.
+        verdict = None if role == "leaf" and _leaf_passes(info, ctx) else (
+            _first_timeless_failure(info, role, ctx))
         if verdict is None and ctx.profile == "cabf":
             profile = _profile_outcome(info, role, ctx)
             verdict = None if profile.ok else profile
