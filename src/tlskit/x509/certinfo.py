@@ -79,6 +79,9 @@ _ACCEPTED_SIGNATURES = frozenset(
 _PSS_HASHES = frozenset({"sha256", "sha384", "sha512"})
 _ACCEPTED_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
 MIN_RSA_BITS = 2048
+# x509.Version.v3 as a module constant: reading an Enum member off its class costs more
+# than a global (~60 ns in 3.11), and every analysis and leaf check asks it.
+V3 = x509.Version.v3
 
 # CertInfo._dns_label before `CertInfo.dns_label` is first asked.
 _NOT_YET: Any = object()
@@ -525,7 +528,7 @@ def _structure_problem(info: CertInfo, der: CertificateDER) -> str | None:
         problem = _names_problem(info)
         if problem:
             return problem
-    if info.version is not x509.Version.v3 and len(info.cert.extensions) > 0:
+    if info.version is not V3 and len(info.cert.extensions) > 0:
         return "has extensions but is not version 3 (RFC 5280 4.1.2.1)"
     if info.san is not None and not info.san:
         return "subjectAltName extension is empty (RFC 5280 4.2.1.6)"
@@ -538,7 +541,7 @@ def _structure_problem(info: CertInfo, der: CertificateDER) -> str | None:
         problem = _constraints_problem(info.name_constraints)
         if problem:
             return problem
-    if not info.aki_present and not info.self_issued and info.version is x509.Version.v3:
+    if not info.aki_present and not info.self_issued and info.version is V3:
         _note(info, "has no authorityKeyIdentifier, which a CA must put in every "
                     "certificate but a self-signed one (RFC 5280 4.2.1.1)")
     return None
@@ -670,7 +673,7 @@ def _analyze(
         info.malformed = f"invalid version: {exc}"
         return info
     quick = derext.read_extensions(der.extensions) if (
-        fast and info.version is x509.Version.v3) else None
+        fast and info.version is V3) else None
     try:
         defect = _read_extensions(info, quick if quick is not None
                                   else _parsed_extensions(cert.extensions))
