@@ -354,6 +354,18 @@ def test_the_block_header_is_read_in_place_as_by_tlv(buf: bytes) -> None:
     assert derext._contents_start(buf) == expected
 
 
+@pytest.mark.parametrize("encoding", [b"\x30\x00", b"\x30\x03\x01\x01\xff",
+                                      *(b"\x30\x06\x01\x01\xff\x02\x01" + bytes([n])
+                                        for n in (0, 1, 5, 127))])
+def test_basic_constraints_fields_are_cryptographys(encoding: bytes) -> None:
+    """The reader's basicConstraints values (fields of its own tuple) are what
+    cryptography's parsed value says, for each shape it reads."""
+    cert = _with_extension(ExtensionOID.BASIC_CONSTRAINTS, encoding, True)
+    parsed = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    read = derext._basic_constraints(encoding)
+    assert read is not None and (read.ca, read.path_length) == (parsed.ca, parsed.path_length)
+
+
 def test_an_empty_extensions_sequence_is_cryptographys_to_judge() -> None:
     """[3] holding an empty SEQUENCE (RFC 5280 says SIZE (1..MAX)): the reader declines."""
     root, _ = _issuers()

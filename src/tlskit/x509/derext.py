@@ -40,6 +40,14 @@ class KeyIdentifier(NamedTuple):
     digest: bytes
 
 
+class BasicConstraints(NamedTuple):
+    """A basicConstraints value, as `certinfo` reads it (fields, not cryptography's
+    properties: every new leaf carries one)."""
+
+    ca: bool
+    path_length: int | None
+
+
 class AuthorityKeyIdentifier(NamedTuple):
     """An authorityKeyIdentifier with only a keyIdentifier, as `certinfo` reads it."""
 
@@ -85,15 +93,15 @@ def _only(buf: bytes, tag: int) -> tuple[int, int] | None:
 
 
 # basicConstraints: cA FALSE (omitted), cA TRUE, and cA TRUE with a small pathLen.
-_BASIC_CONSTRAINTS: dict[bytes, x509.BasicConstraints] = {
-    b"\x30\x00": x509.BasicConstraints(ca=False, path_length=None),
-    b"\x30\x03\x01\x01\xff": x509.BasicConstraints(ca=True, path_length=None),
-    **{b"\x30\x06\x01\x01\xff\x02\x01" + bytes([n]): x509.BasicConstraints(ca=True, path_length=n)
+_BASIC_CONSTRAINTS: dict[bytes, BasicConstraints] = {
+    b"\x30\x00": BasicConstraints(ca=False, path_length=None),
+    b"\x30\x03\x01\x01\xff": BasicConstraints(ca=True, path_length=None),
+    **{b"\x30\x06\x01\x01\xff\x02\x01" + bytes([n]): BasicConstraints(ca=True, path_length=n)
        for n in range(128)},
 }
 
 
-def _basic_constraints(value: bytes) -> x509.BasicConstraints | None:
+def _basic_constraints(value: bytes) -> BasicConstraints | None:
     return _BASIC_CONSTRAINTS.get(value)
 
 
