@@ -500,12 +500,15 @@ def _read_extensions(info: CertInfo, extensions: Iterable[derext.Extension]) -> 
     """Fill ``info`` from the extensions (from `_parsed_extensions`, or from
     `derext.read_extensions`, which reads the same values from the DER); the first
     structural defect, or None."""
-    critical_unknown: list[str] = []
+    critical_unknown: list[str] | None = None  # (rare: no list for every certificate)
     defect: str | None = None
+    handler_of = _EXTENSION_FIELDS.get
     for oid, critical, value in extensions:
-        handler = _EXTENSION_FIELDS.get(oid)
+        handler = handler_of(oid)
         if handler is None:
             if critical:
+                if critical_unknown is None:
+                    critical_unknown = []
                 critical_unknown.append(oid_name(oid))
             continue
         problem = handler(info, value, critical)
@@ -524,8 +527,14 @@ def _structure_problem(info: CertInfo, der: CertificateDER) -> str | None:
                 "tbsCertificate (RFC 5280 4.1.1.2)")
     if info.issuer_der == _EMPTY_NAME:
         return "issuer name is empty (RFC 5280 4.1.2.4)"
-    if info.issuer_der not in _WELL_FORMED_NAMES or info.subject_der not in _WELL_FORMED_NAMES:
-        problem = _names_problem(info)
+    # The issuer's and then the subject's name, unless found well formed before (issuer
+    # names repeat on every leaf of a CA; a new leaf brings a new subject).
+    if info.issuer_der not in _WELL_FORMED_NAMES:
+        problem = _name_problem_of(info, "issuer", info.issuer_der)
+        if problem:
+            return problem
+    if info.subject_der not in _WELL_FORMED_NAMES:
+        problem = _name_problem_of(info, "subject", info.subject_der)
         if problem:
             return problem
     if info.version is not V3 and len(info.cert.extensions) > 0:
@@ -547,24 +556,21 @@ def _structure_problem(info: CertInfo, der: CertificateDER) -> str | None:
     return None
 
 
-def _names_problem(info: CertInfo) -> str | None:
-    """The issuer's and then the subject's name, each well formed and parsed unless
-    found so before (`_WELL_FORMED_NAMES`: issuer names repeat on every leaf of a CA)."""
-    for label, encoded in (("issuer", info.issuer_der), ("subject", info.subject_der)):
-        if encoded in _WELL_FORMED_NAMES:
-            continue
-        problem, plain = _name_problem(encoded)
-        if problem:
-            return f"{label} name {problem} (RFC 5280 4.1.2.4)"
-        if not plain:  # (a plain name parses: the walk proved it; see der._name_problem)
-            try:  # a name must also parse: messages and name constraints read it parsed
-                getattr(info.cert, label)
-            except Exception as exc:  # ValueError, and KeyError for an unknown string tag
-                return (f"{label} name cannot be parsed: {describe_parse_error(exc)} "
-                        "(RFC 5280 4.1.2.4)")
-        if len(_WELL_FORMED_NAMES) >= 4096:
-            _WELL_FORMED_NAMES.clear()
-        _WELL_FORMED_NAMES.add(encoded)
+def _name_problem_of(info: CertInfo, label: str, encoded: bytes) -> str | None:
+    """What is wrong with the certificate's ``label`` name (``encoded``): not well formed,
+    or not parsed by cryptography; a good one is filed in `_WELL_FORMED_NAMES`."""
+    problem, plain = _name_problem(encoded)
+    if problem:
+        return f"{label} name {problem} (RFC 5280 4.1.2.4)"
+    if not plain:  # (a plain name parses: the walk proved it; see der._name_problem)
+        try:  # a name must also parse: messages and name constraints read it parsed
+            getattr(info.cert, label)
+        except Exception as exc:  # ValueError, and KeyError for an unknown string tag
+            return (f"{label} name cannot be parsed: {describe_parse_error(exc)} "
+                    "(RFC 5280 4.1.2.4)")
+    if len(_WELL_FORMED_NAMES) >= 4096:
+        _WELL_FORMED_NAMES.clear()
+    _WELL_FORMED_NAMES.add(encoded)
     return None
 
 
