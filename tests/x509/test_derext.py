@@ -330,6 +330,42 @@ def test_every_extension_header_octet_changed_analyzes_the_same() -> None:
             _same_remembering(cert)
 
 
+@st.composite
+def _headed(draw: st.DrawFn) -> bytes:
+    """A tag, a length in any form (short, one to three octets, minimal or not), and
+    contents that may be shorter or longer than it says."""
+    size = draw(st.sampled_from([0, 1, 5, 127, 128, 200, 255, 256, 300]))
+    form = draw(st.sampled_from(["short", "81", "82", "83"]))
+    if (form == "short" and size >= 0x80) or (form == "81" and size > 0xFF):
+        form = "82"
+    length = bytes([size]) if form == "short" else bytes(
+        [0x80 | int(form[1]), *size.to_bytes(int(form[1]), "big")])
+    contents = b"\x05" * max(0, size + draw(st.sampled_from([-1, 0, 0, 0, 1])))
+    return bytes([draw(st.sampled_from([0x30, 0x31, 0x04]))]) + length + contents
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_headed(), st.binary(max_size=6)))
+def test_the_block_header_is_read_in_place_as_by_tlv(buf: bytes) -> None:
+    """`_contents_start` is `_only(buf, 0x30)` refusing an empty SEQUENCE, as
+    read_extensions asked it before reading the header in place."""
+    span = derext._only(buf, 0x30)
+    expected = span[0] if span is not None and span[0] != span[1] else None
+    assert derext._contents_start(buf) == expected
+
+
+@pytest.mark.parametrize("encoding", [b"\x30\x00", b"\x30\x03\x01\x01\xff",
+                                      *(b"\x30\x06\x01\x01\xff\x02\x01" + bytes([n])
+                                        for n in (0, 1, 5, 127))])
+def test_basic_constraints_fields_are_cryptographys(encoding: bytes) -> None:
+    """The reader's basicConstraints values (fields of its own tuple) are what
+    cryptography's parsed value says, for each shape it reads."""
+    cert = _with_extension(ExtensionOID.BASIC_CONSTRAINTS, encoding, True)
+    parsed = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    read = derext._basic_constraints(encoding)
+    assert read is not None and (read.ca, read.path_length) == (parsed.ca, parsed.path_length)
+
+
 def test_an_empty_extensions_sequence_is_cryptographys_to_judge() -> None:
     """[3] holding an empty SEQUENCE (RFC 5280 says SIZE (1..MAX)): the reader declines."""
     root, _ = _issuers()

@@ -348,6 +348,15 @@ def test_the_one_match_path_gives_the_label_by_label_answer(name: str) -> None:
         assert names.canonical_dns_name(name) == expected
 
 
+@given(st.lists(st.sampled_from(["a", "9", "_", "-", ".", "a" * 61, "b" * 62, "-" * 2, "A",
+                                 "*"]), max_size=10).map("".join))
+def test_the_one_match_pattern_is_the_label_pattern_joined_by_dots(name: str) -> None:
+    """`_ASCII_NAME`, written without backtracking, accepts exactly the names whose
+    dot-separated labels each match `_LABEL` (labels of up to 63 characters and more)."""
+    expected = all(names._LABEL.fullmatch(label) for label in name.split("."))
+    assert bool(names._ASCII_NAME.fullmatch(name)) is expected
+
+
 @pytest.mark.parametrize("name", ["a." * 126 + "b", "a" * 64 + ".example", "a.1",
                                   "a" * 63 + ".example.", "N1.LOCALHOST."])
 def test_lengths_and_numbers_at_the_one_match_path(name: str) -> None:

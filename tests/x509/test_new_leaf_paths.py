@@ -27,6 +27,7 @@ from tlskit.x509.checks import Context
 from tlskit.x509.der import (
     _NAMED_CURVE_SPKI,
     DERError,
+    _serial_problem,
     _spki_problem,
     _spki_problem_read,
     split_certificate,
@@ -238,6 +239,21 @@ def test_validation_time_is_the_moment_in_utc_to_the_second(at: datetime) -> Non
         expected.second)
 
 
+_CONTEXT_VERIFIER = Verifier(TrustStore([]))
+
+
+@given(st.datetimes(min_value=datetime(1950, 1, 2), max_value=datetime(9999, 12, 30),
+                    timezones=st.sampled_from([None, UTC, timezone(timedelta(hours=-7)),
+                                               ZoneInfo("UTC"), ZoneInfo("Europe/Paris")])))
+def test_a_validation_runs_at_the_moment_in_utc_to_the_second(at: datetime) -> None:
+    """`Verifier._context` takes a moment already in UTC to the second as it is (what the
+    handshake passes) and converts any other as `_utc` does."""
+    got = _CONTEXT_VERIFIER._context(at, "server").at
+    assert got == _reference_utc(at) and got.tzinfo is UTC and got.microsecond == 0
+    if at.tzinfo is UTC and not at.microsecond:
+        assert got is at
+
+
 def test_validation_time_defaults_to_now() -> None:
     before = datetime.now(UTC).replace(microsecond=0)
     got = _utc(None)
@@ -271,6 +287,59 @@ def test_signature_cache_is_keyed_by_the_issuer_key() -> None:
     assert stats.signature_verifications == 1
     assert v._signatures.check(infos[3], infos[2], stats) == "the signature does not verify"
     assert stats.signature_verifications == 2
+
+
+def test_an_issuers_key_family_is_found_once_and_is_the_keys() -> None:
+    """The signature cache asks `key_family` of an issuer's key once and keeps it on the
+    issuer's analysis; a verdict with the family given is the verdict without it, for a
+    key of every family, matching or not the signature's algorithm."""
+    from tlskit.crypto import key_family
+    from tlskit.x509 import signatures
+
+    roots = [pki.root(f"Family Root {kind}", key_kind=kind)
+             for kind in ("ec256", "rsa2048", "ed25519")]
+    for root in roots:
+        leaf = pki.leaf(f"family.{root.cert.serial_number}.example", root)
+        v = Verifier(TrustStore([root.cert]))
+        issuer, child = v.analyze(root.cert), v.analyze(leaf.cert)
+        assert issuer._key_family is None
+        assert v._signatures.check(child, issuer, v.stats) is None
+        assert issuer._key_family == key_family(root.cert.public_key())
+        for other in roots:
+            key = other.cert.public_key()
+            assert signatures.verify_signature(
+                key, leaf.cert, child.tbs, child.signature_algorithm, key_family(key)
+            ) == signatures.verify_signature(key, leaf.cert)
+
+
+def test_lint_only_facts_are_found_when_asked_and_are_what_they_were() -> None:
+    """A leaf's label and serial-number verdict are read only by messages and `lint`:
+    a valid leaf's validation leaves them unasked, and asked they are what the analysis
+    used to store (the first SAN name; RFC 5280 4.1.2.2 on the encoded serial)."""
+    chain = pki.simple_chain("lazy.example")
+    v = Verifier(TrustStore([chain.root.cert]))
+    v.verify(chain.leaf.cert, chain.intermediates, server_name="lazy.example", at=pki.NOW)
+    info = v.analyze(chain.leaf.cert)
+    assert info._dns_label is certinfo._NOT_YET
+    for cert in _corpus():
+        info = certinfo.analyze(cert)
+        assert info.dns_label == certinfo._first_dns(info.san)
+        der = cert.public_bytes(Encoding.DER)
+        assert info.serial_problem == _serial_problem(split_certificate(der).serial)
+
+
+def test_a_leaf_whose_extensions_fail_after_its_san_is_not_named_by_it() -> None:
+    """An extension cryptography leaves unparsed, after the subjectAltName: the leaf is
+    malformed and its message names it by subject, as when the label was stored."""
+    root = pki.root("Unnamed Root")
+    mappings = x509.UnrecognizedExtension(x509.oid.ExtensionOID.POLICY_MAPPINGS, b"\x30\x00")
+    leaf = pki.leaf("unnamed.example", root, extra=[(mappings, False)])
+    info = certinfo.analyze(leaf.cert)
+    assert info.malformed and info.dns_names == ("unnamed.example",)
+    assert info.dns_label is None
+    with pytest.raises(CertificateVerificationError) as caught:
+        Verifier(TrustStore([root.cert])).verify(leaf.cert, [], "unnamed.example", pki.NOW)
+    assert str(caught.value).startswith("certificate 'CN=unnamed.example' (issuer")
 
 
 def test_unreadable_certificate_keeps_its_fingerprint_as_key_id() -> None:
@@ -420,8 +489,9 @@ _DEFECTS: list[dict[str, object]] = [
 
 def test_leaf_checks_in_one_function_give_the_checks_verdict() -> None:
     """`_leaf_passes` only ever says "passes" when every check would pass: the verdict
-    with it is the verdict of asking each check, for each defect on its own and every
-    keyUsage, extendedKeyUsage, usage, digitalSignature policy and key type."""
+    `cert_failure` gives with it is the verdict of asking each check, for each defect on
+    its own and every keyUsage, extendedKeyUsage, usage, digitalSignature policy and key
+    type."""
     from itertools import product
 
     from tlskit.x509 import checks
@@ -429,10 +499,11 @@ def test_leaf_checks_in_one_function_give_the_checks_verdict() -> None:
     for base, defect, ku, eku, usage, rds in product(
             _plain_leaves(), _DEFECTS, _KEY_USAGES, _EKUS, ("server", "client"),
             (True, False)):
-        info = dataclasses.replace(base, key_usage=ku, eku=eku, **defect)  # type: ignore[arg-type]
+        info = dataclasses.replace(base, key_usage=ku, eku=eku, verdicts={},
+                                   **defect)  # type: ignore[arg-type]
         ctx = Context(pki.NOW, usage, require_digital_signature=rds)  # type: ignore[arg-type]
         full = checks._first_timeless_failure(info, "leaf", ctx)
-        assert checks._timeless_failure(info, "leaf", ctx) == full
+        assert checks.cert_failure(info, "leaf", ctx) == full
         assert not checks._leaf_passes(info, ctx) or full is None
 
 

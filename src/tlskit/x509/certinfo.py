@@ -35,8 +35,9 @@ from .der import (
     _name_problem,
     _serial_problem,
     _spki_problem,
+    _split_checked,
+    _split_common,
     common_names_of,
-    split_certificate,
 )
 from .errors import describe
 from .parsed import der_of, describe_parse_error
@@ -78,6 +79,12 @@ _ACCEPTED_SIGNATURES = frozenset(
 _PSS_HASHES = frozenset({"sha256", "sha384", "sha512"})
 _ACCEPTED_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
 MIN_RSA_BITS = 2048
+# x509.Version.v3 as a module constant: reading an Enum member off its class costs more
+# than a global (~60 ns in 3.11), and every analysis and leaf check asks it.
+V3 = x509.Version.v3
+
+# CertInfo._dns_label before `CertInfo.dns_label` is first asked.
+_NOT_YET: Any = object()
 
 # Encoded names already found well formed: issuer names repeat on every leaf of a CA.
 _WELL_FORMED_NAMES: set[bytes] = set()
@@ -94,13 +101,18 @@ class CertInfo:
     issuer_der: bytes
     self_issued: bool
     loop_key: tuple[bytes, bytes]  # (subject, SubjectPublicKeyInfo) TLVs: no pair twice on a path
-    dns_label: str | None
     not_before: datetime
     not_after: datetime
     public_key: CertificatePublicKeyTypes | None
     key_desc: str
+    # What the analysis knows before reading the extensions, in the order `_analyze`
+    # passes it (by position: one store each instead of a default and then the value).
     tbs: bytes = b""
     signature_algorithm: bytes = b""  # the signatureAlgorithm's DER (see ALGORITHM_IDS)
+    serial: bytes | None = None  # the serialNumber INTEGER's contents (see serial_problem)
+    weak_key: str | None = None
+    empty_subject: bool = False
+    _fingerprint: bytes | None = None  # see fingerprint
     version: x509.Version | None = None
     malformed: str | None = None  # a structural defect: fails in every role
     unparseable: bool = False  # not even the dates could be read
@@ -108,9 +120,7 @@ class CertInfo:
     # enforce: reported by `lint`, enforced by the "cabf" profile. Path-independent ones
     # only; the role-dependent ones are decided in `lint`.
     lint_notes: tuple[str, ...] = ()
-    serial_problem: str | None = None  # a lint note for every role but trust anchors
     unhandled_critical: tuple[str, ...] = ()
-    weak_key: str | None = None
     weak_signature: str | None = None
     ca: bool | None = None
     path_len: int | None = None
@@ -123,13 +133,15 @@ class CertInfo:
     san_critical: bool = False
     dns_names: tuple[str, ...] = ()  # the SAN's dNSName values, in order
     ip_addresses: tuple[names.IPAddress, ...] = ()  # its iPAddress values that are addresses
-    empty_subject: bool = False
     ski: bytes | None = None
     aki: bytes | None = None
     aki_present: bool = False
     aki_names_issuer: bool = False  # authorityCertIssuer or authorityCertSerialNumber
     _key_id: bytes | None = None  # see key_id
-    _fingerprint: bytes | None = None  # see fingerprint
+    _dns_label: Any = _NOT_YET  # see dns_label
+    # crypto.key_family of public_key, filled in by the first signature check this
+    # certificate's key makes (`signatures.SignatureCache.check`): asked of issuers only.
+    _key_family: str | None = None
     _description: str | None = None
     _subject: x509.Name | None = None
     _issuer: x509.Name | None = None
@@ -152,6 +164,22 @@ class CertInfo:
         if self._issuer is None:
             self._issuer = _parsed_name(self.cert, "issuer")
         return self._issuer
+
+    @property
+    def dns_label(self) -> str | None:
+        """The name messages call a leaf by: its first SAN dNSName, else its first
+        iPAddress (None when it has neither, or its extensions could not all be read).
+        Found when a message is worded: a valid leaf is never named."""
+        label = self._dns_label
+        if label is _NOT_YET:
+            label = self._dns_label = _first_dns(self.san)
+        return cast(str | None, label)
+
+    @property
+    def serial_problem(self) -> str | None:
+        """What RFC 5280 4.1.2.2 finds wrong with the serial number: a lint note for every
+        role but trust anchors, so judged when `lint` asks, not for every new leaf."""
+        return None if self.serial is None else _serial_problem(self.serial)
 
     @property
     def fingerprint(self) -> bytes:
@@ -472,12 +500,15 @@ def _read_extensions(info: CertInfo, extensions: Iterable[derext.Extension]) -> 
     """Fill ``info`` from the extensions (from `_parsed_extensions`, or from
     `derext.read_extensions`, which reads the same values from the DER); the first
     structural defect, or None."""
-    critical_unknown: list[str] = []
+    critical_unknown: list[str] | None = None  # (rare: no list for every certificate)
     defect: str | None = None
+    handler_of = _EXTENSION_FIELDS.get
     for oid, critical, value in extensions:
-        handler = _EXTENSION_FIELDS.get(oid)
+        handler = handler_of(oid)
         if handler is None:
             if critical:
+                if critical_unknown is None:
+                    critical_unknown = []
                 critical_unknown.append(oid_name(oid))
             continue
         problem = handler(info, value, critical)
@@ -496,11 +527,17 @@ def _structure_problem(info: CertInfo, der: CertificateDER) -> str | None:
                 "tbsCertificate (RFC 5280 4.1.1.2)")
     if info.issuer_der == _EMPTY_NAME:
         return "issuer name is empty (RFC 5280 4.1.2.4)"
-    if info.issuer_der not in _WELL_FORMED_NAMES or info.subject_der not in _WELL_FORMED_NAMES:
-        problem = _names_problem(info)
+    # The issuer's and then the subject's name, unless found well formed before (issuer
+    # names repeat on every leaf of a CA; a new leaf brings a new subject).
+    if info.issuer_der not in _WELL_FORMED_NAMES:
+        problem = _name_problem_of(info, "issuer", info.issuer_der)
         if problem:
             return problem
-    if info.version is not x509.Version.v3 and len(info.cert.extensions) > 0:
+    if info.subject_der not in _WELL_FORMED_NAMES:
+        problem = _name_problem_of(info, "subject", info.subject_der)
+        if problem:
+            return problem
+    if info.version is not V3 and len(info.cert.extensions) > 0:
         return "has extensions but is not version 3 (RFC 5280 4.1.2.1)"
     if info.san is not None and not info.san:
         return "subjectAltName extension is empty (RFC 5280 4.2.1.6)"
@@ -513,30 +550,27 @@ def _structure_problem(info: CertInfo, der: CertificateDER) -> str | None:
         problem = _constraints_problem(info.name_constraints)
         if problem:
             return problem
-    if not info.aki_present and not info.self_issued and info.version is x509.Version.v3:
+    if not info.aki_present and not info.self_issued and info.version is V3:
         _note(info, "has no authorityKeyIdentifier, which a CA must put in every "
                     "certificate but a self-signed one (RFC 5280 4.2.1.1)")
     return None
 
 
-def _names_problem(info: CertInfo) -> str | None:
-    """The issuer's and then the subject's name, each well formed and parsed unless
-    found so before (`_WELL_FORMED_NAMES`: issuer names repeat on every leaf of a CA)."""
-    for label, encoded in (("issuer", info.issuer_der), ("subject", info.subject_der)):
-        if encoded in _WELL_FORMED_NAMES:
-            continue
-        problem, plain = _name_problem(encoded)
-        if problem:
-            return f"{label} name {problem} (RFC 5280 4.1.2.4)"
-        if not plain:  # (a plain name parses: the walk proved it; see der._name_problem)
-            try:  # a name must also parse: messages and name constraints read it parsed
-                getattr(info.cert, label)
-            except Exception as exc:  # ValueError, and KeyError for an unknown string tag
-                return (f"{label} name cannot be parsed: {describe_parse_error(exc)} "
-                        "(RFC 5280 4.1.2.4)")
-        if len(_WELL_FORMED_NAMES) >= 4096:
-            _WELL_FORMED_NAMES.clear()
-        _WELL_FORMED_NAMES.add(encoded)
+def _name_problem_of(info: CertInfo, label: str, encoded: bytes) -> str | None:
+    """What is wrong with the certificate's ``label`` name (``encoded``): not well formed,
+    or not parsed by cryptography; a good one is filed in `_WELL_FORMED_NAMES`."""
+    problem, plain = _name_problem(encoded)
+    if problem:
+        return f"{label} name {problem} (RFC 5280 4.1.2.4)"
+    if not plain:  # (a plain name parses: the walk proved it; see der._name_problem)
+        try:  # a name must also parse: messages and name constraints read it parsed
+            getattr(info.cert, label)
+        except Exception as exc:  # ValueError, and KeyError for an unknown string tag
+            return (f"{label} name cannot be parsed: {describe_parse_error(exc)} "
+                    "(RFC 5280 4.1.2.4)")
+    if len(_WELL_FORMED_NAMES) >= 4096:
+        _WELL_FORMED_NAMES.clear()
+    _WELL_FORMED_NAMES.add(encoded)
     return None
 
 
@@ -571,7 +605,8 @@ def analyze_der(
     """`analyze` for a caller that already has the DER (and maybe its SHA-256, else
     computed when asked for). Never raises."""
     try:
-        der = split_certificate(der_bytes)
+        # `split_certificate`, its two readers called here: one call fewer per new leaf.
+        der = _split_common(der_bytes) or _split_checked(der_bytes)
         if der.serial[:1] and (der.serial[0] & 0x80 or not any(der.serial)):
             # cryptography warns about a non-positive serial whenever it parses the rest
             # of such a certificate; several real roots have serial 0, and the verdict is
@@ -593,7 +628,7 @@ def _unparseable(cert: x509.Certificate, exc: Exception) -> CertInfo:
     return CertInfo(
         cert=cert, der=der, _fingerprint=fingerprint, subject_der=fingerprint, issuer_der=b"",
         self_issued=False, loop_key=(fingerprint, fingerprint), _key_id=fingerprint,
-        dns_label=None, not_before=epoch, not_after=epoch, public_key=None,
+        not_before=epoch, not_after=epoch, public_key=None,
         key_desc="unknown key", unparseable=True,
         malformed=f"cannot be parsed: {describe_parse_error(exc)}",
         _description=f"(unparseable certificate, SHA-256 {fingerprint.hex()[:16]}...)",
@@ -616,8 +651,8 @@ def _analyze(
         weak_key = "the public key algorithm is not supported"
     except ValueError as exc:
         key_problem = f"the public key cannot be parsed: {describe_parse_error(exc)}"
-    # The required fields by position, the others assigned: a call with sixteen keywords
-    # costs more than the rest of building the CertInfo.
+    # By position, what is known so far (a call with sixteen keywords costs more than the
+    # rest of building the CertInfo); the extension readers fill in the rest.
     info = CertInfo(
         cert,
         der_bytes,  # der
@@ -625,33 +660,32 @@ def _analyze(
         der.issuer,  # issuer_der
         der.subject == der.issuer,  # self_issued
         (der.subject, der.spki),  # loop_key
-        None,  # dns_label
         cert.not_valid_before_utc,  # not_before
         cert.not_valid_after_utc,  # not_after
         key,  # public_key
         key_desc,
+        der.tbs,
+        der.signature_algorithm,
+        der.serial,
+        weak_key,
+        der.subject == _EMPTY_NAME,  # empty_subject
+        fingerprint,  # _fingerprint
     )
-    info.tbs = der.tbs
-    info.signature_algorithm = der.signature_algorithm
-    info._fingerprint = fingerprint
-    info.serial_problem = _serial_problem(der.serial)
-    info.weak_key = weak_key
     if der.signature_algorithm not in _ACCEPTED_ALGORITHM_IDS:
         info.weak_signature = _signature_weakness(cert)
-    info.empty_subject = der.subject == _EMPTY_NAME
     try:
         info.version = cert.version
     except x509.InvalidVersion as exc:
         info.malformed = f"invalid version: {exc}"
         return info
     quick = derext.read_extensions(der.extensions) if (
-        fast and info.version is x509.Version.v3) else None
+        fast and info.version is V3) else None
     try:
         defect = _read_extensions(info, quick if quick is not None
                                   else _parsed_extensions(cert.extensions))
     except Exception as exc:  # any parser complaint about an extension is "malformed"
         info.malformed = f"an extension cannot be parsed: {describe_parse_error(exc)}"
+        info._dns_label = None  # not named by the SAN read before the failure
         return info
     info.malformed = _structure_problem(info, der) or defect or key_problem
-    info.dns_label = _first_dns(info.san)
     return info

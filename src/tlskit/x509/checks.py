@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from .certinfo import CertInfo, Role, oid_name
+from .certinfo import V3, CertInfo, Role, oid_name
 from .errors import Reason
 from .lint import lint_verdicts
 from .signatures import SignatureCache, Stats
@@ -149,7 +149,7 @@ def _leaf_profile(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
     """A v3 end-entity certificate that is not a CA (RFC 5280 4.2.1.9: a CA key signs
     certificates, not handshakes; pyca and webpki agree). A certificate the user trusts
     directly is exempt: `openssl req -x509` marks its self-signed output cA=TRUE."""
-    if info.version is not x509.Version.v3:
+    if info.version is not V3:
         return (Reason.malformed,
                 "is malformed: it is not an X.509 v3 certificate (RFC 5280 4.1.2.1)")
     if info.ca and role == "leaf":
@@ -220,7 +220,7 @@ def _ca_basic_constraints(info: CertInfo, role: Role, ctx: Context) -> Verdict |
     is grandfathered; a v1 intermediate is never a CA. Whether the extension is marked
     critical is an issuance rule (RFC 5280 4.2.1.9 binds the CA; section 6 never reads
     it, nor do OpenSSL, Go or the browsers): `lint` reports it, profile "cabf" enforces it."""
-    if info.version is not x509.Version.v3:
+    if info.version is not V3:
         if role == "anchor":
             return None
         return (Reason.not_a_ca, "is not a CA (an X.509 v1 certificate cannot be one) but is "
@@ -241,7 +241,7 @@ def _ca_basic_constraints_words(info: CertInfo, role: Role, ctx: Context) -> str
 def _ca_profile(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
     """RFC 5280 4.1.2.6: a CA that issues has a non-empty subject (a child's issuer name
     cannot be empty). Trust anchors are taken as the user gave them."""
-    if info.version is not x509.Version.v3 or role == "anchor":
+    if info.version is not V3 or role == "anchor":
         return None
     if info.empty_subject:
         return (Reason.malformed, "is malformed: a CA certificate must have a non-empty "
@@ -351,20 +351,14 @@ def _leaf_passes(info: CertInfo, ctx: Context) -> bool:
     ku = info.key_usage
     eku = info.eku
     return (not info.malformed and not info.unhandled_critical and not info.weak_key
-            and not info.weak_signature and info.version is x509.Version.v3 and not info.ca
+            and not info.weak_signature and info.version is V3 and not info.ca
             and (ku is None or (ku.digital_signature and not ku.key_cert_sign))
             and (eku is None or _USAGE_OIDS[ctx.usage] in eku))
 
 
-def _timeless_failure(info: CertInfo, role: Role, ctx: Context) -> Outcome | None:
-    """The first failure of `_timeless_checks`, without wording the checks that pass."""
-    if role == "leaf" and _leaf_passes(info, ctx):
-        return None
-    return _first_timeless_failure(info, role, ctx)
-
-
 def _first_timeless_failure(info: CertInfo, role: Role, ctx: Context) -> Outcome | None:
-    """`_timeless_failure` asking every check in turn."""
+    """The first failure of `_timeless_checks`, without wording the checks that pass:
+    every check asked in turn (`cert_failure` asks `_leaf_passes` first of a leaf)."""
     failure = _well_formed(info, role, ctx)
     if failure is not None:
         return _bad(info, _WELL_FORMED[0], failure[0], failure[1], role)
@@ -407,7 +401,9 @@ def cert_failure(info: CertInfo, role: Role, ctx: Context) -> Outcome | None:
     key = (role, ctx.usage, ctx.require_digital_signature, ctx.profile, ctx.curated_anchors)
     verdict = info.verdicts.get(key, _UNKNOWN)
     if verdict is _UNKNOWN:
-        verdict = _timeless_failure(info, role, ctx)
+        # A leaf that surely passes is judged in one function, anything else by each check.
+        verdict = None if role == "leaf" and _leaf_passes(info, ctx) else (
+            _first_timeless_failure(info, role, ctx))
         if verdict is None and ctx.profile == "cabf":
             profile = _profile_outcome(info, role, ctx)
             verdict = None if profile.ok else profile

@@ -70,6 +70,7 @@ def split_certificate(der: bytes) -> CertificateDER:
 # The tags of the tbsCertificate's first seven elements in the common shape: version,
 # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo.
 _COMMON_TBS_TAGS: tuple[int, ...] = (0xA0, 0x02, 0x30, 0x30, 0x30, 0x30, 0x30)
+_AFTER_SERIAL_TAGS = _COMMON_TBS_TAGS[2:]  # what follows a v3 version and a short serial
 _V3_SERIAL = b"\xa0\x03\x02\x01\x02\x02"  # [0] { INTEGER 2 }, then the serial's tag
 
 
@@ -95,7 +96,7 @@ def _split_common(der: bytes) -> CertificateDER | None:
         if der.startswith(_V3_SERIAL, 8) and der[14] < 0x80:
             starts = [8, 13]
             pos = 15 + der[14]
-            tags = _COMMON_TBS_TAGS[2:]
+            tags = _AFTER_SERIAL_TAGS
         else:
             starts = []
             pos = 8

@@ -40,6 +40,14 @@ class KeyIdentifier(NamedTuple):
     digest: bytes
 
 
+class BasicConstraints(NamedTuple):
+    """A basicConstraints value, as `certinfo` reads it (fields, not cryptography's
+    properties: every new leaf carries one)."""
+
+    ca: bool
+    path_length: int | None
+
+
 class AuthorityKeyIdentifier(NamedTuple):
     """An authorityKeyIdentifier with only a keyIdentifier, as `certinfo` reads it."""
 
@@ -85,15 +93,15 @@ def _only(buf: bytes, tag: int) -> tuple[int, int] | None:
 
 
 # basicConstraints: cA FALSE (omitted), cA TRUE, and cA TRUE with a small pathLen.
-_BASIC_CONSTRAINTS: dict[bytes, x509.BasicConstraints] = {
-    b"\x30\x00": x509.BasicConstraints(ca=False, path_length=None),
-    b"\x30\x03\x01\x01\xff": x509.BasicConstraints(ca=True, path_length=None),
-    **{b"\x30\x06\x01\x01\xff\x02\x01" + bytes([n]): x509.BasicConstraints(ca=True, path_length=n)
+_BASIC_CONSTRAINTS: dict[bytes, BasicConstraints] = {
+    b"\x30\x00": BasicConstraints(ca=False, path_length=None),
+    b"\x30\x03\x01\x01\xff": BasicConstraints(ca=True, path_length=None),
+    **{b"\x30\x06\x01\x01\xff\x02\x01" + bytes([n]): BasicConstraints(ca=True, path_length=n)
        for n in range(128)},
 }
 
 
-def _basic_constraints(value: bytes) -> x509.BasicConstraints | None:
+def _basic_constraints(value: bytes) -> BasicConstraints | None:
     return _BASIC_CONSTRAINTS.get(value)
 
 
@@ -382,22 +390,27 @@ _REMEMBERED: dict[bytes, tuple[Extension, int]] = {}  # with the bit of its OID
 def read_extensions(extensions: bytes | None) -> list[Extension] | None:
     """(OID, critical, value) of each extension of an Extensions SEQUENCE TLV (b"" for a
     certificate without extensions), or None when cryptography must be asked instead.
-    The loop is `_sequence_of`'s, written out: it runs for every new certificate, and the
-    remembered extensions make the per-element call the larger part of its cost."""
+    The loop is `_sequence_of`'s, written out, and the headers are read in place
+    (`_tlv`'s checks): this runs for every new certificate, and the remembered extensions
+    make a call per element the larger part of its cost."""
     if not extensions:
         return [] if extensions == b"" else None
-    span = _only(extensions, 0x30)
-    if span is None or span[0] == span[1]:
+    pos = _contents_start(extensions)
+    if pos is None:
         return None
-    pos, end = span
+    end = len(extensions)
     out: list[Extension] = []
     seen = 0  # the bits of the OIDs read so far (see `_READERS`)
     while pos < end:
-        # An Extension SEQUENCE with a short length is read here (`_tlv`'s checks, inline:
-        # a call per extension costs more than the reading); any other length by `_tlv`.
-        if pos + 2 <= end and extensions[pos] == 0x30 and extensions[pos + 1] < 0x80:
+        # An Extension SEQUENCE with a short length is read here; any other by `_tlv`.
+        # (``end`` is the length of ``extensions``: a header cut short is an IndexError.)
+        try:
+            n = extensions[pos + 1]
+        except IndexError:
+            return None
+        if extensions[pos] == 0x30 and n < 0x80:
             body = pos + 2
-            pos = body + extensions[pos + 1]
+            pos = body + n
             if pos > end:
                 return None
         else:
@@ -411,11 +424,31 @@ def read_extensions(extensions: bytes | None) -> list[Extension] | None:
             known = _remember(raw, _extension(extensions, body, pos))
             if known is None:
                 return None
-        if seen & known[1]:
+        extension, bit = known
+        if seen & bit:
             return None  # a duplicate: cryptography decides
-        seen |= known[1]
-        out.append(known[0])
+        seen |= bit
+        out.append(extension)
     return out
+
+
+def _contents_start(buf: bytes) -> int | None:
+    """Where the contents of ``buf`` start when it is exactly one non-empty SEQUENCE
+    (what `_only` finds, and refuses when empty), else None: `_tlv`'s checks made in
+    place for a header at the start of the buffer."""
+    try:
+        n = buf[1]
+        if n < 0x80:
+            start = 2
+        elif n == 0x81 and buf[2] >= 0x80:
+            n, start = buf[2], 3
+        elif n == 0x82 and buf[2]:
+            n, start = (buf[2] << 8) | buf[3], 4
+        else:
+            return None
+    except IndexError:
+        return None
+    return start if buf[0] == 0x30 and n and start + n == len(buf) else None
 
 
 def _remember(
@@ -446,13 +479,19 @@ def _extension(buf: bytes, body: int, end: int) -> tuple[Extension, int] | None:
     if end - body == 29 and buf.startswith(_USUAL_SKI, body):
         ski = KeyIdentifier(buf[body + 9:end])
         return (ExtensionOID.SUBJECT_KEY_IDENTIFIER, False, ski), _SKI_BIT
-    oid = _tlv(buf, body, end)
-    if oid is None or oid[0] != 0x06:
-        return None
-    reader = _READERS.get(buf[oid[1]:oid[2]])
+    if body + 2 <= end and buf[body] == 0x06 and buf[body + 1] < 0x80:
+        start = body + 2  # the usual OID, with a short length: `_tlv`'s checks in place
+        pos = start + buf[body + 1]
+        if pos > end:
+            return None
+    else:
+        oid = _tlv(buf, body, end)
+        if oid is None or oid[0] != 0x06:
+            return None
+        start, pos = oid[1], oid[2]
+    reader = _READERS.get(buf[start:pos])
     if reader is None:
         return None  # another extension: cryptography decides
-    pos = oid[2]
     critical = buf[pos:pos + 3] == b"\x01\x01\xff"
     if critical:
         pos += 3

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from .certinfo import CertInfo, Role, analyze
+from .certinfo import V3, CertInfo, Role, analyze
 from .errors import Reason
 
 # CA/B BR 7.1.2.7.10: purposes a TLS server certificate must not also serve.
@@ -63,7 +63,7 @@ def _notes(info: CertInfo, role: Role) -> list[LintVerdict]:
 
 def _ca_rules(info: CertInfo, role: Role) -> list[LintVerdict]:
     """RFC 5280 4.1.2.6, 4.2.1.2, 4.2.1.3, 4.2.1.9 for CAs; CA/B BR 7.1.2.1 for roots."""
-    if info.version is not x509.Version.v3:
+    if info.version is not V3:
         return []
     out: list[LintVerdict] = []
     if info.ca and not info.bc_critical:

@@ -113,8 +113,12 @@ def _no_vanishing_label(name: str) -> None:
                                   "IDNA ignores: an empty label")
 
 
-# A whole lower-case ASCII name of `_LABEL`s, for `canonical_dns_name`'s one-match path.
-_ASCII_NAME = re.compile(rf"(?:{_LABEL.pattern}\.)*{_LABEL.pattern}")
+# `_LABEL` without backtracking: 1 to 63 of its characters taken whole (possessive), not
+# starting or ending with a hyphen. A new host is matched with it once per connection.
+_LABEL_AT_ONCE = r"(?!-)[a-z0-9_-]{1,63}+(?<!-)"
+# A whole lower-case ASCII name of `_LABEL`s, for `canonical_dns_name`'s one-match path:
+# the labels followed by dots are taken whole too (none of them can be the last label).
+_ASCII_NAME = re.compile(rf"(?:{_LABEL_AT_ONCE}\.)*+{_LABEL_AT_ONCE}")
 
 
 def canonical_dns_name(name: str) -> str:

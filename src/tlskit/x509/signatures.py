@@ -26,11 +26,12 @@ from .lru import LRUCache
 
 def verify_signature(
     issuer_key: CertificatePublicKeyTypes | None, cert: x509.Certificate, tbs: bytes = b"",
-    algorithm_id: bytes = b"",
+    algorithm_id: bytes = b"", family: str | None = None,
 ) -> str | None:
     """Check ``cert``'s signature with ``issuer_key``: None when it verifies, else why not.
-    ``tbs`` is the certificate's tbsCertificate DER and ``algorithm_id`` the DER of its
-    signatureAlgorithm, when the caller already has them.
+    ``tbs`` is the certificate's tbsCertificate DER, ``algorithm_id`` the DER of its
+    signatureAlgorithm and ``family`` `key_family` of ``issuer_key``, when the caller
+    already has them.
 
     The padding (PKCS#1 v1.5 or PSS with its exact salt length and MGF) and hash come from
     the certificate's own signatureAlgorithm; a key of the wrong type never verifies."""
@@ -45,7 +46,8 @@ def verify_signature(
     except Exception as exc:  # unsupported algorithm or unparseable parameters
         return f"the signature algorithm cannot be used: {exc}"
     data, signature = tbs or cert.tbs_certificate_bytes, cert.signature
-    family = key_family(issuer_key)  # the key ABCs make isinstance slow on this hot path
+    if family is None:
+        family = key_family(issuer_key)  # the key ABCs make isinstance slow on this path
     key: Any = issuer_key  # its type is the family's (no `cast` call on this hot path)
     try:
         if family == "ec":
@@ -117,14 +119,17 @@ class SignatureCache:
         self._cache: LRUCache[tuple[bytes, bytes], tuple[str | None]] = LRUCache(maxsize)
 
     def check(self, subject: CertInfo, issuer: CertInfo, stats: Stats) -> str | None:
-        key = (issuer.key_id, subject.der)
+        key = (issuer._key_id or issuer.key_id, subject.der)  # (the property on first use)
         stats.signature_checks += 1
         hit = self._cache.get(key)
         if hit is not None:
             return hit[0]
         stats.signature_verifications += 1
+        family = issuer._key_family
+        if family is None:  # once per issuer: its key is the one every child is checked with
+            family = issuer._key_family = key_family(issuer.public_key)
         verdict = verify_signature(issuer.public_key, subject.cert, subject.tbs,
-                                   subject.signature_algorithm)
+                                   subject.signature_algorithm, family)
         self._cache.put(key, (verdict,))
         return verdict
 

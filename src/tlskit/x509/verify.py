@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, Literal, NamedTuple, cast
 
 from cryptography import x509
@@ -37,6 +38,7 @@ from .signatures import SignatureCache, Stats
 from .trust import TrustStore
 
 log = logging.getLogger(__name__)
+_CERTIFICATE = attrgetter("cert")  # a CertInfo's certificate
 
 RevocationPolicy = Literal["off", "soft-fail", "hard-fail"]
 
@@ -184,7 +186,7 @@ class Verifier:
         run = self._run(leaf, intermediates, server_name, at, usage, ocsp_response, False)
         if run.failure is not None:
             raise _error(run.failure)
-        return [info.cert for info in run.path]
+        return list(map(_CERTIFICATE, run.path))  # (no comprehension frame per handshake)
 
     def explain(
         self,
@@ -269,8 +271,10 @@ class Verifier:
     def _context(self, at: datetime | None, usage: Usage, collect: bool = False) -> Context:
         if usage not in ("server", "client"):
             raise ValueError(f"usage must be 'server' or 'client', not {usage!r}")
+        if at is None or at.tzinfo is not UTC or at.microsecond:
+            at = _utc(at)  # (what the handshake passes is already in UTC, to the second)
         return Context(  # by position: one per validation, and keywords cost more
-            _utc(at),  # at
+            at,
             usage,
             self.max_depth,
             self.require_digital_signature,
@@ -476,15 +480,15 @@ def _hostname_outcome(
     message lists the names the certificate does have."""
     if server_name is None:
         return None
-    role: Role = "leaf-anchor" if len(path) == 1 and path[0] is leaf else "leaf"
     try:
         target = names.parse_server_name(server_name)
     except names.InvalidHostname as exc:
         return Outcome(leaf, "hostname", False, f"cannot match {server_name!r}: {exc}",
-                       Reason.hostname_mismatch, role)
+                       Reason.hostname_mismatch, _leaf_role(leaf, path))
     if names.match_names(leaf.dns_names, leaf.ip_addresses, target):
-        return Outcome(leaf, "hostname", True, f"matches {server_name}", None, role) if (
-            collect) else None
+        return Outcome(leaf, "hostname", True, f"matches {server_name}", None,
+                       _leaf_role(leaf, path)) if collect else None
+    role = _leaf_role(leaf, path)
     have = ", ".join([*leaf.san_dns, *map(str, leaf.san_ips)])
     if have:
         detail = (f"is not valid for {server_name}: its names are {have}"
@@ -496,6 +500,11 @@ def _hostname_outcome(
         detail = (f"is not valid for {server_name}: it has no DNS or IP subjectAltName{cn}; "
                   f"reissue it with a subjectAltName for {server_name}")
     return Outcome(leaf, "hostname", False, detail, Reason.hostname_mismatch, role)
+
+
+def _leaf_role(leaf: CertInfo, path: list[CertInfo]) -> Role:
+    """The leaf's role on ``path``, for an outcome's message (a match is not worded)."""
+    return "leaf-anchor" if len(path) == 1 and path[0] is leaf else "leaf"
 
 
 def _mismatch_hint(san_dns: Sequence[str], target: str | names.IPAddress) -> str:
