@@ -402,22 +402,10 @@ def read_extensions(extensions: bytes | None) -> list[Extension] | None:
     out: list[Extension] = []
     seen = 0  # the bits of the OIDs read so far (see `_READERS`)
     while pos < end:
-        # An Extension SEQUENCE with a short length is read here; any other by `_tlv`.
-        # (``end`` is the length of ``extensions``: a header cut short is an IndexError.)
-        try:
-            n = extensions[pos + 1]
-        except IndexError:
+        element = _element(extensions, pos, end, 0x30)  # an Extension SEQUENCE
+        if element is None:
             return None
-        if extensions[pos] == 0x30 and n < 0x80:
-            body = pos + 2
-            pos = body + n
-            if pos > end:
-                return None
-        else:
-            tlv = _tlv(extensions, pos, end)
-            if tlv is None or tlv[0] != 0x30:
-                return None
-            body, pos = tlv[1], tlv[2]
+        body, pos = element
         raw = extensions[body:pos]
         known = _REMEMBERED.get(raw)
         if known is None:
@@ -430,6 +418,20 @@ def read_extensions(extensions: bytes | None) -> list[Extension] | None:
         seen |= bit
         out.append(extension)
     return out
+
+
+def _element(buf: bytes, pos: int, end: int, tag: int) -> tuple[int, int] | None:
+    """(content start, content end) of the element at ``pos`` when its tag is ``tag``,
+    else None: a short length (the usual Extension and OID) is read in place with
+    `_tlv`'s checks, any other length by `_tlv`."""
+    if pos + 2 <= end and buf[pos] == tag and buf[pos + 1] < 0x80:
+        start = pos + 2
+        stop = start + buf[pos + 1]
+        return (start, stop) if stop <= end else None
+    tlv = _tlv(buf, pos, end)
+    if tlv is None or tlv[0] != tag:
+        return None
+    return tlv[1], tlv[2]
 
 
 def _contents_start(buf: bytes) -> int | None:
@@ -479,16 +481,10 @@ def _extension(buf: bytes, body: int, end: int) -> tuple[Extension, int] | None:
     if end - body == 29 and buf.startswith(_USUAL_SKI, body):
         ski = KeyIdentifier(buf[body + 9:end])
         return (ExtensionOID.SUBJECT_KEY_IDENTIFIER, False, ski), _SKI_BIT
-    if body + 2 <= end and buf[body] == 0x06 and buf[body + 1] < 0x80:
-        start = body + 2  # the usual OID, with a short length: `_tlv`'s checks in place
-        pos = start + buf[body + 1]
-        if pos > end:
-            return None
-    else:
-        oid = _tlv(buf, body, end)
-        if oid is None or oid[0] != 0x06:
-            return None
-        start, pos = oid[1], oid[2]
+    oid = _element(buf, body, end, 0x06)
+    if oid is None:
+        return None
+    start, pos = oid
     reader = _READERS.get(buf[start:pos])
     if reader is None:
         return None  # another extension: cryptography decides
