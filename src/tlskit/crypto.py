@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import (
     x25519,
 )
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
+from cryptography.hazmat.primitives.hmac import HMAC
 from cryptography.utils import CryptographyDeprecationWarning
 
 from .enums import CipherSuite, NamedGroup, SignatureScheme, group_of
@@ -131,9 +132,24 @@ except ImportError:  # pragma: no cover - a Python built without OpenSSL
 hmac_new = _hmac_new
 
 
+# The handshake hashes by name, one algorithm object each (not one per keyed HMAC).
+_HMAC_HASHES: dict[str, hashes.HashAlgorithm] = {
+    "sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
+
+
+def keyed_hmac(key: bytes, hash_name: str) -> HMAC:
+    """An HMAC keyed once, for a secret that keys several HMACs (a TLS 1.3 key-schedule
+    stage, a traffic secret's key and IV, the TLS 1.2 PRF): each is a ``copy()``,
+    updated and finalized; the original is never updated. cryptography's HMAC rather
+    than hashlib's: ``finalize`` ends the copy it is called on, where hashlib's
+    ``digest`` copies the state once more (measured per HMAC: 0.53 against 0.79 us;
+    keying one costs 0.84 against 0.47 us, once per secret)."""
+    return HMAC(key, _HMAC_HASHES[hash_name])
+
+
 def hmac_digest(key: bytes, msg: bytes, hash_name: str) -> bytes:
-    """HMAC(key, msg), for the key schedule (~42 per TLS 1.3 pair; the TLS 1.2 PRF copies
-    one keyed HMAC instead, see `prf12`). Through an HMAC object: the one-shot
+    """HMAC(key, msg), for the key schedule's one-off HMACs (a secret that keys several
+    is a `keyed_hmac`). Through an HMAC object: the one-shot
     `_hashlib.hmac_digest` (what `hmac.digest` calls) fetches the MAC algorithm from
     OpenSSL 3 on every call and measured 2.6-2.7 us per SHA-256 HMAC of a short message
     here, this 1.7-1.8 us."""

@@ -13,9 +13,11 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from .crypto import Suite
+from cryptography.hazmat.primitives.hmac import HMAC
+
+from .crypto import Suite, keyed_hmac
 from .crypto import hmac_digest as _hmac
 from .crypto import hmac_new as _hmac_new
 
@@ -104,11 +106,11 @@ def key_and_iv(suite: Suite, secret: bytes) -> tuple[bytes, bytes]:
     one HMAC object keyed with the secret (the key is set up once, then copied)."""
     h, n = suite.hash_name, suite.key_length
     key_info, iv_info = _KEY_IV_INFOS[n]  # (both fit one block: key_length <= hash length)
-    mac = _hmac_new(secret, b"", h)
+    mac = keyed_hmac(secret, h)
     key = mac.copy()
     key.update(key_info)
     mac.update(iv_info)
-    return key.digest()[:n], mac.digest()[:12]
+    return key.finalize()[:n], mac.finalize()[:12]
 
 
 def traffic_keys(suite: Suite, secret: bytes) -> TrafficKeys:
@@ -186,7 +188,7 @@ def _derive_secret(label: bytes) -> Callable[[_Stage, bytes], bytes]:
         mac = self.keyed().copy()
         mac.update(_info_head(label, self.suite.hash_length, len(transcript_hash))
                    + transcript_hash + b"\x01")
-        return mac.digest()  # type: ignore[no-any-return]
+        return mac.finalize()
     derive.__doc__ = f"Derive-Secret(., {label.decode()!r}, transcript hash) (7.1)."
     return derive
 
@@ -197,16 +199,16 @@ class _Stage:
     def __init__(self, suite: Suite, secret: bytes) -> None:
         self.suite = suite
         self.secret = secret
-        self._mac: Any = None
+        self._mac: HMAC | None = None
 
-    def keyed(self) -> Any:
+    def keyed(self) -> HMAC:
         """An HMAC object keyed with this stage's secret, made at the first derivation:
         each Derive-Secret is a copy of it, so the key is set up once per stage (the
         handshake secret derives three secrets, the master secret up to four), not once
         per derivation. Never updated itself; it lives as long as the stage."""
         mac = self._mac
         if mac is None:
-            mac = self._mac = _hmac_new(self.secret, b"", self.suite.hash_name)
+            mac = self._mac = keyed_hmac(self.secret, self.suite.hash_name)
         return mac
 
     def derive(self, label: bytes, transcript_hash: bytes) -> bytes:
@@ -261,7 +263,7 @@ class HandshakeSecret(_Stage):
         client, server = mac.copy(), mac.copy()
         client.update(c_head + tail)
         server.update(s_head + tail)
-        return client.digest(), server.digest()
+        return client.finalize(), server.finalize()
 
     @classmethod
     def from_shared(cls, suite: Suite, shared_secret: bytes,
@@ -279,7 +281,7 @@ class HandshakeSecret(_Stage):
         h, n = self.suite.hash_name, self.suite.hash_length
         mac = self.keyed().copy()
         mac.update(_INFOS[h].derived)
-        return MasterSecret(self.suite, _hmac_new(mac.digest(), bytes(n), h).digest())
+        return MasterSecret(self.suite, _hmac_new(mac.finalize(), bytes(n), h).digest())
 
 
 class MasterSecret(_Stage):
@@ -305,7 +307,7 @@ class MasterSecret(_Stage):
         client.update(c_head + tail)
         server.update(s_head + tail)
         exporter.update(e_head + tail)
-        return client.digest(), server.digest(), exporter.digest()
+        return client.finalize(), server.finalize(), exporter.finalize()
 
 
 def resumption_psk(suite: Suite, resumption_master: bytes, nonce: bytes) -> bytes:

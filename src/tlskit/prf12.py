@@ -6,21 +6,13 @@ is kept for peers without it, whose sessions are then never resumed.
 
 Every HMAC of one PRF secret shares its key, so `KeyedPrf` keys an HMAC once and copies
 that keyed state for each block (a copy costs about half of keying afresh); a handshake
-keeps the master secret's `KeyedPrf` for its key block and both Finished. The HMAC is
-cryptography's: its ``finalize`` ends the copy it is called on, where hashlib's
-``digest`` copies the state once more to leave its object usable (a TLS 1.2 pair
-computes 24 of these HMACs).
+keeps the master secret's `KeyedPrf` for its key block and both Finished (a TLS 1.2 pair
+computes 24 of these HMACs; `crypto.keyed_hmac` says why cryptography's HMAC).
 """
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.hmac import HMAC
-
-# The PRF hashes of the TLS 1.2 suites (RFC 5246 5: the suite's, SHA-256 at least), by
-# the hash names the suites carry: one algorithm object each, not one per key.
-_ALGORITHMS: dict[str, hashes.HashAlgorithm] = {"sha256": hashes.SHA256(),
-                                                "sha384": hashes.SHA384()}
+from .crypto import keyed_hmac
 
 _CLIENT_FINISHED = b"client finished"
 _SERVER_FINISHED = b"server finished"
@@ -34,7 +26,7 @@ class KeyedPrf:
     __slots__ = ("_keyed",)
 
     def __init__(self, hash_name: str, secret: bytes) -> None:
-        self._keyed = HMAC(secret, _ALGORITHMS[hash_name])
+        self._keyed = keyed_hmac(secret, hash_name)
 
     def expand(self, seed: bytes, length: int) -> bytes:
         """P_hash(secret, seed): A(i) = HMAC(A(i-1)), output HMAC(A(i) + seed)."""
