@@ -35,9 +35,8 @@ from .der import (
     _name_problem,
     _serial_problem,
     _spki_problem,
-    _split_checked,
-    _split_common,
     common_names_of,
+    split_certificate,
 )
 from .errors import describe
 from .parsed import der_of, describe_parse_error
@@ -605,8 +604,7 @@ def analyze_der(
     """`analyze` for a caller that already has the DER (and maybe its SHA-256, else
     computed when asked for). Never raises."""
     try:
-        # `split_certificate`, its two readers called here: one call fewer per new leaf.
-        der = _split_common(der_bytes) or _split_checked(der_bytes)
+        der = split_certificate(der_bytes)
         if der.serial[:1] and (der.serial[0] & 0x80 or not any(der.serial)):
             # cryptography warns about a non-positive serial whenever it parses the rest
             # of such a certificate; several real roots have serial 0, and the verdict is
