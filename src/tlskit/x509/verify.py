@@ -271,10 +271,8 @@ class Verifier:
     def _context(self, at: datetime | None, usage: Usage, collect: bool = False) -> Context:
         if usage not in ("server", "client"):
             raise ValueError(f"usage must be 'server' or 'client', not {usage!r}")
-        if at is None or at.tzinfo is not UTC or at.microsecond:
-            at = _utc(at)  # (what the handshake passes is already in UTC, to the second)
         return Context(  # by position: one per validation, and keywords cost more
-            at,
+            _utc(at),  # at
             usage,
             self.max_depth,
             self.require_digital_signature,
