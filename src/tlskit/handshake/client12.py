@@ -86,21 +86,21 @@ class State(HandshakeState):
         "RSA key transport: waiting for CertificateStatus, CertificateRequest or ServerHelloDone")
     WAIT_CERTIFICATE_REQUEST_OR_DONE = "waiting for CertificateRequest or ServerHelloDone"
     WAIT_SERVER_HELLO_DONE = "waiting for ServerHelloDone"
-    WAIT_TICKET_OR_CHANGE_CIPHER_SPEC = "waiting for NewSessionTicket or ChangeCipherSpec"
+    WAIT_NEW_SESSION_TICKET = "waiting for the NewSessionTicket the ServerHello announced"
     WAIT_CHANGE_CIPHER_SPEC = "waiting for the server's ChangeCipherSpec"
     WAIT_FINISHED = "waiting for Finished"
-    RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC = (
-        "resuming: waiting for NewSessionTicket or ChangeCipherSpec")
+    RESUMED_WAIT_NEW_SESSION_TICKET = (
+        "resuming: waiting for the NewSessionTicket the ServerHello announced")
     RESUMED_WAIT_CHANGE_CIPHER_SPEC = "resuming: waiting for the server's ChangeCipherSpec"
     RESUMED_WAIT_FINISHED = "resuming: waiting for Finished"
     CONNECTED = "connected"
 
 
 _S = members(State)  # (plain attribute reads: see `members`)
-_AFTER_DONE = (_S.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC, _S.WAIT_CHANGE_CIPHER_SPEC)
+_AFTER_DONE = (_S.WAIT_NEW_SESSION_TICKET, _S.WAIT_CHANGE_CIPHER_SPEC)
 TABLE: Table = {
     _S.WAIT_SERVER_HELLO: {_HT.server_hello: rule(
-        "on_server_hello", _S.WAIT_CERTIFICATE, _S.RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC,
+        "on_server_hello", _S.WAIT_CERTIFICATE, _S.RESUMED_WAIT_NEW_SESSION_TICKET,
         _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC)},
     _S.WAIT_CERTIFICATE: {_HT.certificate: rule(
         "on_certificate", _S.WAIT_CERTIFICATE_STATUS, _S.WAIT_SERVER_KEY_EXCHANGE,
@@ -122,20 +122,21 @@ TABLE: Table = {
         _HT.server_hello_done: rule("on_server_hello_done", *_AFTER_DONE)},
     _S.WAIT_SERVER_HELLO_DONE: {_HT.server_hello_done: rule(
         "on_server_hello_done", *_AFTER_DONE)},
-    _S.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC: {_HT.new_session_ticket: rule(
+    _S.WAIT_NEW_SESSION_TICKET: {_HT.new_session_ticket: rule(
         "on_ticket12", _S.WAIT_CHANGE_CIPHER_SPEC)},
     _S.WAIT_CHANGE_CIPHER_SPEC: {},
     _S.WAIT_FINISHED: {_HT.finished: rule("on_finished", _S.CONNECTED)},
-    _S.RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC: {_HT.new_session_ticket: rule(
+    _S.RESUMED_WAIT_NEW_SESSION_TICKET: {_HT.new_session_ticket: rule(
         "on_ticket12", _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC)},
     _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC: {},
     _S.RESUMED_WAIT_FINISHED: {_HT.finished: rule("on_resumed_finished", _S.CONNECTED)},
     _S.CONNECTED: {_HT.hello_request: rule("on_hello_request", _S.CONNECTED)},
 }
+# RFC 5077 3.3: a server whose ServerHello carried session_ticket MUST send a
+# NewSessionTicket (an empty one if it has none) before its CCS, so the ticket states take
+# no CCS (OpenSSL's and Go's clients refuse one there too).
 CCS_NEXT: dict[Any, Any] = {
-    _S.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC: _S.WAIT_FINISHED,
     _S.WAIT_CHANGE_CIPHER_SPEC: _S.WAIT_FINISHED,
-    _S.RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC: _S.RESUMED_WAIT_FINISHED,
     _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC: _S.RESUMED_WAIT_FINISHED}
 DEFAULT_SESSION_LIFETIME = 7200  # for a session ID, or a ticket without a lifetime hint
 
@@ -263,7 +264,7 @@ class ClientHandshake12(Handshake12):
         self._client_keys = (c_key, c_iv)
         self.pending_read = (s_key, s_iv)
         if self._ticket_announced:
-            return _S.RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC
+            return _S.RESUMED_WAIT_NEW_SESSION_TICKET
         return _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC
 
     def on_resumed_finished(self, fin: m.Finished, raw: bytes) -> State:
@@ -395,7 +396,7 @@ class ClientHandshake12(Handshake12):
             self.trace(T.CLIENT_FINISHED, message=m.Finished(verify_data),
                        verify_data=verify_data, master_secret=self.master_secret)
         if self._ticket_announced:  # RFC 5077 3.2: only after the extension in ServerHello
-            return _S.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC
+            return _S.WAIT_NEW_SESSION_TICKET
         return _S.WAIT_CHANGE_CIPHER_SPEC
 
     def _send_client_key_exchange(self) -> None:
