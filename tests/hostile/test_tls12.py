@@ -151,6 +151,20 @@ SERVER_HELLO_CASES = {
     # RFC 5746 3.4: a non-empty renegotiated_connection on an initial handshake aborts.
     "renegotiation-info-nonempty": (_set(EXT_RENEGOTIATION_INFO, b"\x0c" + bytes(12)), {},
                                     AD.handshake_failure),
+    # RFC 5746 3.2: the body is renegotiated_connection<0..255>; one that is not that
+    # vector is decode_error (RFC 5246 7.2.2), as OpenSSL answers it, not a refusal of
+    # secure renegotiation.
+    "renegotiation-info-empty-body": (_set(EXT_RENEGOTIATION_INFO, b""), {},
+                                      AD.decode_error),
+    "renegotiation-info-length-overruns": (_set(EXT_RENEGOTIATION_INFO, b"\x05"), {},
+                                           AD.decode_error),
+    "renegotiation-info-trailing-byte": (_set(EXT_RENEGOTIATION_INFO, b"\x00\x00"), {},
+                                         AD.decode_error),
+    # RFC 8422 5.2: ec_point_format_list<1..2^8-1>; a body that is not one is decode_error.
+    "point-formats-empty-body": (_set(EXT_EC_POINT_FORMATS, b""), {}, AD.decode_error),
+    "point-formats-empty-list": (_set(EXT_EC_POINT_FORMATS, b"\x00"), {}, AD.decode_error),
+    "point-formats-length-overruns": (_set(EXT_EC_POINT_FORMATS, b"\x05\x00"), {},
+                                      AD.decode_error),
     # RFC 7627 5.3: with require_extended_master_secret, no fallback to the legacy one.
     "no-ems": (_drop(EXT_EMS), {"require_extended_master_secret": True},
                AD.handshake_failure),
@@ -833,6 +847,15 @@ CLIENT_HELLO_CASES = {
     # RFC 5746 3.6: a non-empty renegotiated_connection on an initial handshake aborts.
     "renegotiation-info-nonempty": (_put(EXT_RENEGOTIATION_INFO, b"\x0c" + bytes(12)), {}, {},
                                     AD.handshake_failure),
+    # RFC 5746 3.2 / RFC 5246 7.2.2: a body that is not renegotiated_connection<0..255>
+    # does not decode (OpenSSL: decode_error too); only a well-formed non-empty one is
+    # the handshake_failure of 3.6.
+    "renegotiation-info-empty-body": (_put(EXT_RENEGOTIATION_INFO, b""), {}, {},
+                                      AD.decode_error),
+    "renegotiation-info-length-overruns": (_put(EXT_RENEGOTIATION_INFO, b"\x05"), {}, {},
+                                           AD.decode_error),
+    "renegotiation-info-trailing-byte": (_put(EXT_RENEGOTIATION_INFO, b"\x00\x00"), {}, {},
+                                         AD.decode_error),
     # No common suite: an ECDSA-only server and an ECDHE_RSA-only client.
     "no-common-suite": (lambda ch: None,
                         {"cipher_suites": ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]}, {},

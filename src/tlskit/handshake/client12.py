@@ -198,8 +198,14 @@ class ClientHandshake12(Handshake12):
         for etype in exts:
             if etype not in ALLOWED_IN_SH12 or etype not in self.offered:
                 raise UnsupportedExtension(f"unrequested extension {etype} in ServerHello")
-        if exts.get(_E.renegotiation_info) != b"\x00":
-            raise HandshakeFailure("server does not support secure renegotiation (RFC 5746)")
+        reneg = exts.get(_E.renegotiation_info)
+        if reneg != b"\x00":  # (the one well-formed answer to an initial handshake)
+            if reneg is None:
+                raise HandshakeFailure("server does not support secure renegotiation "
+                                       "(RFC 5746)")
+            if ext.decode_renegotiation_info(reneg):  # malformed: decode_error
+                raise HandshakeFailure("renegotiation_info must be empty on a new connection "
+                                       "(RFC 5746 3.4)")
         resuming = bool(sh.session_id) and sh.session_id == self.offered_session_id
         if resuming and self.session is None:
             raise IllegalParameter("ServerHello echoes our session ID, but we offered no "
@@ -214,6 +220,8 @@ class ClientHandshake12(Handshake12):
             raise DecodeError("extended_master_secret must be empty")
         if exts.get(_E.server_name):
             raise DecodeError("server_name in ServerHello must be empty (RFC 6066 3)")
+        if _E.ec_point_formats in exts:  # RFC 8422 5.2: a point-format list of 1..255
+            ext.decode_ec_point_formats(exts[_E.ec_point_formats])
         if exts.get(_E.session_ticket):
             raise DecodeError("session_ticket in ServerHello must be empty (RFC 5077 3.2)")
         alpn = exts.get(_E.application_layer_protocol_negotiation)
