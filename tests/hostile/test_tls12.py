@@ -313,6 +313,15 @@ def test_client_rejects_non_empty_server_name_in_server_hello() -> None:
     expect_alert12(run.client, run.server_flight, AD.decode_error)
 
 
+@pytest.mark.parametrize("body", [b"\x00", b"\x01\x00\x00\x00\x00"], ids=["one-byte", "a-request"])
+def test_client_rejects_non_empty_status_request_in_server_hello(body: bytes) -> None:
+    """RFC 6066 8: a server that will staple answers status_request with empty
+    extension_data (OpenSSL's client answers anything else with decode_error); the
+    body was not looked at, and the handshake went on."""
+    run = server_hello_case(_set(5, body), {"ocsp_stapling": True, "verifier": AcceptAll()})
+    expect_alert12(run.client, run.server_flight, AD.decode_error)
+
+
 def _point(group: int) -> bytes:
     return tcrypto.new_key_share(group, os.urandom).public
 

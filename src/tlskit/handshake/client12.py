@@ -224,6 +224,8 @@ class ClientHandshake12(Handshake12):
             ext.decode_ec_point_formats(exts[_E.ec_point_formats])
         if exts.get(_E.session_ticket):
             raise DecodeError("session_ticket in ServerHello must be empty (RFC 5077 3.2)")
+        if exts.get(_E.status_request):
+            raise DecodeError("status_request in ServerHello must be empty (RFC 6066 8)")
         alpn = exts.get(_E.application_layer_protocol_negotiation)
         if alpn is not None:
             chosen = ext.decode_alpn(alpn)
