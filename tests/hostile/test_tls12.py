@@ -1168,6 +1168,37 @@ def test_server_rejects_client_certificate_without_certificate_verify(client_aut
     expect_alert12(run.server, run.client_flight, AD.unexpected_message)
 
 
+def _certificate_types(types: bytes) -> Any:
+    """The server's CertificateRequest with its certificate_types replaced."""
+    return on_msg(CERTIFICATE_REQUEST, lambda hs, raw: message(
+        CERTIFICATE_REQUEST, bytes((len(types),)) + types + raw[5 + raw[4]:]))
+
+
+@pytest.mark.parametrize("types", [b"\x01", b"\x63", b"\x01\x02"],
+                         ids=["rsa_sign", "unknown", "rsa_sign-dss_sign"])
+def test_client_withholds_a_certificate_of_a_type_not_requested(types: bytes) -> None:
+    """RFC 5246 7.4.6 (RFC 8422 5.5): the client's certificate "MUST be compatible with
+    the certificate types listed in CertificateRequest". An ECDSA client asked for
+    rsa_sign (or a type it does not know) answers with an empty Certificate, as Go's
+    client does; a server requiring a certificate then ends with handshake_failure. It
+    sent its ECDSA chain and a CertificateVerify, and the server accepted them."""
+    run = run12(_alice(), client_auth_kw())
+    with rewriting(ServerHandshake12, _certificate_types(types)):
+        run.to_server_flight()
+    run.client.receive_data(run.server_flight)
+    run.client_flight = run.client.data_to_send()
+    assert messages_of(run.client_flight)[0] == m12.Certificate12([]).encode()
+    expect_alert12(run.server, run.client_flight, AD.handshake_failure)
+
+
+@pytest.mark.parametrize("types", [b"\x40", b"\x63\x40"], ids=["ecdsa_sign", "unknown-ecdsa_sign"])
+def test_client_sends_its_certificate_when_its_type_is_requested(types: bytes) -> None:
+    run = run12(_alice(), client_auth_kw())
+    with rewriting(ServerHandshake12, _certificate_types(types)):
+        run.complete()
+    assert run.server.handshake_complete.peer_certificates[0] == pki().client.certificate  # type: ignore[union-attr]
+
+
 def test_server_requiring_client_auth_rejects_empty_certificate() -> None:
     """RFC 5246 7.4.6: "If the client does not send any certificates, the server MAY at
     its discretion either continue the handshake without client authentication, or

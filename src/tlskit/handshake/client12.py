@@ -430,11 +430,14 @@ class ClientHandshake12(Handshake12):
                    premaster_secret=self.premaster, encrypted_premaster=encrypted)
 
     def _send_certificate(self) -> tuple[Any, int] | None:
+        """Our chain if its key fits the request: one of its certificate_types (RFC 5246
+        7.4.6, RFC 8422 5.5) and one of its signature algorithms; else an empty
+        Certificate, and the server decides whether to go on (as Go's client does)."""
         req = self.cert_request
         assert req is not None
         ck = self.config.certificate
         scheme = None
-        if ck is not None:
+        if ck is not None and m12.CERTIFICATE_TYPE[ck.auth12] in req.certificate_types:
             scheme = next((s for s in ck.schemes12 if s in req.schemes), None)
         if ck is None or scheme is None:
             self.send(m12.Certificate12([]).encode())
