@@ -165,6 +165,11 @@ SERVER_HELLO_CASES = {
     "point-formats-empty-list": (_set(EXT_EC_POINT_FORMATS, b"\x00"), {}, AD.decode_error),
     "point-formats-length-overruns": (_set(EXT_EC_POINT_FORMATS, b"\x05\x00"), {},
                                       AD.decode_error),
+    # RFC 8422 5.2: a server's list "MUST contain the value 0 (uncompressed)"; the only
+    # format tlskit writes. illegal_parameter, as tlskit's server answers such a client
+    # (RFC 8422 5.1.2); OpenSSL 1.1.0 and mbedTLS clients refuse it too.
+    "point-formats-compressed-only": (_set(EXT_EC_POINT_FORMATS, b"\x02\x01\x02"), {},
+                                      AD.illegal_parameter),
     # RFC 7627 5.3: with require_extended_master_secret, no fallback to the legacy one.
     "no-ems": (_drop(EXT_EMS), {"require_extended_master_secret": True},
                AD.handshake_failure),

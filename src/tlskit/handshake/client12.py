@@ -220,8 +220,10 @@ class ClientHandshake12(Handshake12):
             raise DecodeError("extended_master_secret must be empty")
         if exts.get(_E.server_name):
             raise DecodeError("server_name in ServerHello must be empty (RFC 6066 3)")
-        if _E.ec_point_formats in exts:  # RFC 8422 5.2: a point-format list of 1..255
-            ext.decode_ec_point_formats(exts[_E.ec_point_formats])
+        formats = exts.get(_E.ec_point_formats)  # RFC 8422 5.2: a list of 1..255 holding 0
+        if formats is not None and 0 not in ext.decode_ec_point_formats(formats):
+            raise IllegalParameter("the server's ec_point_formats lacks uncompressed, "
+                                   "which it MUST list (RFC 8422 5.2)")
         if exts.get(_E.session_ticket):
             raise DecodeError("session_ticket in ServerHello must be empty (RFC 5077 3.2)")
         if exts.get(_E.status_request):
