@@ -300,6 +300,9 @@ TICKET_CASES = {
                                      + raw[4:] + b"\x00"), AD.decode_error),
     # One NewSessionTicket only (RFC 5077 3.3).
     "two-tickets": (_nst_body(lambda hs, raw: [raw, raw]), AD.unexpected_message),
+    # RFC 5077 3.3: announced in the ServerHello, the message "MUST be sent" (an empty
+    # ticket if the server has none): a CCS in its place is unexpected.
+    "announced-ticket-missing": (_nst_body(lambda hs, raw: None), AD.unexpected_message),
 }
 
 
@@ -315,6 +318,16 @@ def test_client_rejects_a_ticket_the_server_hello_did_not_announce() -> None:
     client, final = _full_with_server_hook(edit_server_hello(
         lambda sh: sh.extensions.pop(EXT_SESSION_TICKET)))
     expect_alert12(client, final, AD.unexpected_message)
+
+
+def test_client_rejects_a_renewal_announced_but_not_sent() -> None:
+    """RFC 5077 3.3 holds in an abbreviated handshake too (3.1: a server renewing the
+    ticket announces it in the ServerHello): a CCS where the NewSessionTicket is due is
+    unexpected_message, as OpenSSL's and Go's clients answer it."""
+    client, flight = _resumed_flight(True, on_msg(HT.new_session_ticket, lambda hs, raw: None))
+    assert EXT_SESSION_TICKET in m.ServerHello.decode(
+        memoryview(messages_of(flight)[0])[4:]).extensions
+    expect_alert12(client, flight, AD.unexpected_message)
 
 
 # --- hostile clients ------------------------------------------------------------------------

@@ -151,6 +151,25 @@ SERVER_HELLO_CASES = {
     # RFC 5746 3.4: a non-empty renegotiated_connection on an initial handshake aborts.
     "renegotiation-info-nonempty": (_set(EXT_RENEGOTIATION_INFO, b"\x0c" + bytes(12)), {},
                                     AD.handshake_failure),
+    # RFC 5746 3.2: the body is renegotiated_connection<0..255>; one that is not that
+    # vector is decode_error (RFC 5246 7.2.2), as OpenSSL answers it, not a refusal of
+    # secure renegotiation.
+    "renegotiation-info-empty-body": (_set(EXT_RENEGOTIATION_INFO, b""), {},
+                                      AD.decode_error),
+    "renegotiation-info-length-overruns": (_set(EXT_RENEGOTIATION_INFO, b"\x05"), {},
+                                           AD.decode_error),
+    "renegotiation-info-trailing-byte": (_set(EXT_RENEGOTIATION_INFO, b"\x00\x00"), {},
+                                         AD.decode_error),
+    # RFC 8422 5.2: ec_point_format_list<1..2^8-1>; a body that is not one is decode_error.
+    "point-formats-empty-body": (_set(EXT_EC_POINT_FORMATS, b""), {}, AD.decode_error),
+    "point-formats-empty-list": (_set(EXT_EC_POINT_FORMATS, b"\x00"), {}, AD.decode_error),
+    "point-formats-length-overruns": (_set(EXT_EC_POINT_FORMATS, b"\x05\x00"), {},
+                                      AD.decode_error),
+    # RFC 8422 5.2: a server's list "MUST contain the value 0 (uncompressed)"; the only
+    # format tlskit writes. illegal_parameter, as tlskit's server answers such a client
+    # (RFC 8422 5.1.2); OpenSSL 1.1.0 and mbedTLS clients refuse it too.
+    "point-formats-compressed-only": (_set(EXT_EC_POINT_FORMATS, b"\x02\x01\x02"), {},
+                                      AD.illegal_parameter),
     # RFC 7627 5.3: with require_extended_master_secret, no fallback to the legacy one.
     "no-ems": (_drop(EXT_EMS), {"require_extended_master_secret": True},
                AD.handshake_failure),
@@ -296,6 +315,15 @@ def test_client_rejects_non_empty_server_name_in_server_hello() -> None:
     """RFC 6066 3: the server_name a server echoes "SHALL be empty" (tlskit's 1.3 client
     answers a non-empty one in EncryptedExtensions with decode_error)."""
     run = server_hello_case(_set(EXT_SERVER_NAME, b"\x00\x00"), {})
+    expect_alert12(run.client, run.server_flight, AD.decode_error)
+
+
+@pytest.mark.parametrize("body", [b"\x00", b"\x01\x00\x00\x00\x00"], ids=["one-byte", "a-request"])
+def test_client_rejects_non_empty_status_request_in_server_hello(body: bytes) -> None:
+    """RFC 6066 8: a server that will staple answers status_request with empty
+    extension_data (OpenSSL's client answers anything else with decode_error); the
+    body was not looked at, and the handshake went on."""
+    run = server_hello_case(_set(5, body), {"ocsp_stapling": True, "verifier": AcceptAll()})
     expect_alert12(run.client, run.server_flight, AD.decode_error)
 
 
@@ -833,6 +861,15 @@ CLIENT_HELLO_CASES = {
     # RFC 5746 3.6: a non-empty renegotiated_connection on an initial handshake aborts.
     "renegotiation-info-nonempty": (_put(EXT_RENEGOTIATION_INFO, b"\x0c" + bytes(12)), {}, {},
                                     AD.handshake_failure),
+    # RFC 5746 3.2 / RFC 5246 7.2.2: a body that is not renegotiated_connection<0..255>
+    # does not decode (OpenSSL: decode_error too); only a well-formed non-empty one is
+    # the handshake_failure of 3.6.
+    "renegotiation-info-empty-body": (_put(EXT_RENEGOTIATION_INFO, b""), {}, {},
+                                      AD.decode_error),
+    "renegotiation-info-length-overruns": (_put(EXT_RENEGOTIATION_INFO, b"\x05"), {}, {},
+                                           AD.decode_error),
+    "renegotiation-info-trailing-byte": (_put(EXT_RENEGOTIATION_INFO, b"\x00\x00"), {}, {},
+                                         AD.decode_error),
     # No common suite: an ECDSA-only server and an ECDHE_RSA-only client.
     "no-common-suite": (lambda ch: None,
                         {"cipher_suites": ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]}, {},
@@ -1134,6 +1171,37 @@ def test_server_rejects_client_certificate_without_certificate_verify(client_aut
     assert [r[0] for r in split_records(run.client_flight)] == [HS, CCS, HS]
     assert [m[0] for m in messages_of(run.client_flight)] == [CERTIFICATE, CLIENT_KEY_EXCHANGE]
     expect_alert12(run.server, run.client_flight, AD.unexpected_message)
+
+
+def _certificate_types(types: bytes) -> Any:
+    """The server's CertificateRequest with its certificate_types replaced."""
+    return on_msg(CERTIFICATE_REQUEST, lambda hs, raw: message(
+        CERTIFICATE_REQUEST, bytes((len(types),)) + types + raw[5 + raw[4]:]))
+
+
+@pytest.mark.parametrize("types", [b"\x01", b"\x63", b"\x01\x02"],
+                         ids=["rsa_sign", "unknown", "rsa_sign-dss_sign"])
+def test_client_withholds_a_certificate_of_a_type_not_requested(types: bytes) -> None:
+    """RFC 5246 7.4.6 (RFC 8422 5.5): the client's certificate "MUST be compatible with
+    the certificate types listed in CertificateRequest". An ECDSA client asked for
+    rsa_sign (or a type it does not know) answers with an empty Certificate, as Go's
+    client does; a server requiring a certificate then ends with handshake_failure. It
+    sent its ECDSA chain and a CertificateVerify, and the server accepted them."""
+    run = run12(_alice(), client_auth_kw())
+    with rewriting(ServerHandshake12, _certificate_types(types)):
+        run.to_server_flight()
+    run.client.receive_data(run.server_flight)
+    run.client_flight = run.client.data_to_send()
+    assert messages_of(run.client_flight)[0] == m12.Certificate12([]).encode()
+    expect_alert12(run.server, run.client_flight, AD.handshake_failure)
+
+
+@pytest.mark.parametrize("types", [b"\x40", b"\x63\x40"], ids=["ecdsa_sign", "unknown-ecdsa_sign"])
+def test_client_sends_its_certificate_when_its_type_is_requested(types: bytes) -> None:
+    run = run12(_alice(), client_auth_kw())
+    with rewriting(ServerHandshake12, _certificate_types(types)):
+        run.complete()
+    assert run.server.handshake_complete.peer_certificates[0] == pki().client.certificate  # type: ignore[union-attr]
 
 
 def test_server_requiring_client_auth_rejects_empty_certificate() -> None:

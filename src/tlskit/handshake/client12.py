@@ -86,21 +86,21 @@ class State(HandshakeState):
         "RSA key transport: waiting for CertificateStatus, CertificateRequest or ServerHelloDone")
     WAIT_CERTIFICATE_REQUEST_OR_DONE = "waiting for CertificateRequest or ServerHelloDone"
     WAIT_SERVER_HELLO_DONE = "waiting for ServerHelloDone"
-    WAIT_TICKET_OR_CHANGE_CIPHER_SPEC = "waiting for NewSessionTicket or ChangeCipherSpec"
+    WAIT_NEW_SESSION_TICKET = "waiting for the NewSessionTicket the ServerHello announced"
     WAIT_CHANGE_CIPHER_SPEC = "waiting for the server's ChangeCipherSpec"
     WAIT_FINISHED = "waiting for Finished"
-    RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC = (
-        "resuming: waiting for NewSessionTicket or ChangeCipherSpec")
+    RESUMED_WAIT_NEW_SESSION_TICKET = (
+        "resuming: waiting for the NewSessionTicket the ServerHello announced")
     RESUMED_WAIT_CHANGE_CIPHER_SPEC = "resuming: waiting for the server's ChangeCipherSpec"
     RESUMED_WAIT_FINISHED = "resuming: waiting for Finished"
     CONNECTED = "connected"
 
 
 _S = members(State)  # (plain attribute reads: see `members`)
-_AFTER_DONE = (_S.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC, _S.WAIT_CHANGE_CIPHER_SPEC)
+_AFTER_DONE = (_S.WAIT_NEW_SESSION_TICKET, _S.WAIT_CHANGE_CIPHER_SPEC)
 TABLE: Table = {
     _S.WAIT_SERVER_HELLO: {_HT.server_hello: rule(
-        "on_server_hello", _S.WAIT_CERTIFICATE, _S.RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC,
+        "on_server_hello", _S.WAIT_CERTIFICATE, _S.RESUMED_WAIT_NEW_SESSION_TICKET,
         _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC)},
     _S.WAIT_CERTIFICATE: {_HT.certificate: rule(
         "on_certificate", _S.WAIT_CERTIFICATE_STATUS, _S.WAIT_SERVER_KEY_EXCHANGE,
@@ -122,20 +122,21 @@ TABLE: Table = {
         _HT.server_hello_done: rule("on_server_hello_done", *_AFTER_DONE)},
     _S.WAIT_SERVER_HELLO_DONE: {_HT.server_hello_done: rule(
         "on_server_hello_done", *_AFTER_DONE)},
-    _S.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC: {_HT.new_session_ticket: rule(
+    _S.WAIT_NEW_SESSION_TICKET: {_HT.new_session_ticket: rule(
         "on_ticket12", _S.WAIT_CHANGE_CIPHER_SPEC)},
     _S.WAIT_CHANGE_CIPHER_SPEC: {},
     _S.WAIT_FINISHED: {_HT.finished: rule("on_finished", _S.CONNECTED)},
-    _S.RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC: {_HT.new_session_ticket: rule(
+    _S.RESUMED_WAIT_NEW_SESSION_TICKET: {_HT.new_session_ticket: rule(
         "on_ticket12", _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC)},
     _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC: {},
     _S.RESUMED_WAIT_FINISHED: {_HT.finished: rule("on_resumed_finished", _S.CONNECTED)},
     _S.CONNECTED: {_HT.hello_request: rule("on_hello_request", _S.CONNECTED)},
 }
+# RFC 5077 3.3: a server whose ServerHello carried session_ticket MUST send a
+# NewSessionTicket (an empty one if it has none) before its CCS, so the ticket states take
+# no CCS (OpenSSL's and Go's clients refuse one there too).
 CCS_NEXT: dict[Any, Any] = {
-    _S.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC: _S.WAIT_FINISHED,
     _S.WAIT_CHANGE_CIPHER_SPEC: _S.WAIT_FINISHED,
-    _S.RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC: _S.RESUMED_WAIT_FINISHED,
     _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC: _S.RESUMED_WAIT_FINISHED}
 DEFAULT_SESSION_LIFETIME = 7200  # for a session ID, or a ticket without a lifetime hint
 
@@ -197,8 +198,14 @@ class ClientHandshake12(Handshake12):
         for etype in exts:
             if etype not in ALLOWED_IN_SH12 or etype not in self.offered:
                 raise UnsupportedExtension(f"unrequested extension {etype} in ServerHello")
-        if exts.get(_E.renegotiation_info) != b"\x00":
-            raise HandshakeFailure("server does not support secure renegotiation (RFC 5746)")
+        reneg = exts.get(_E.renegotiation_info)
+        if reneg != b"\x00":  # (the one well-formed answer to an initial handshake)
+            if reneg is None:
+                raise HandshakeFailure("server does not support secure renegotiation "
+                                       "(RFC 5746)")
+            if ext.decode_renegotiation_info(reneg):  # malformed: decode_error
+                raise HandshakeFailure("renegotiation_info must be empty on a new connection "
+                                       "(RFC 5746 3.4)")
         resuming = bool(sh.session_id) and sh.session_id == self.offered_session_id
         if resuming and self.session is None:
             raise IllegalParameter("ServerHello echoes our session ID, but we offered no "
@@ -213,8 +220,14 @@ class ClientHandshake12(Handshake12):
             raise DecodeError("extended_master_secret must be empty")
         if exts.get(_E.server_name):
             raise DecodeError("server_name in ServerHello must be empty (RFC 6066 3)")
+        formats = exts.get(_E.ec_point_formats)  # RFC 8422 5.2: a list of 1..255 holding 0
+        if formats is not None and 0 not in ext.decode_ec_point_formats(formats):
+            raise IllegalParameter("the server's ec_point_formats lacks uncompressed, "
+                                   "which it MUST list (RFC 8422 5.2)")
         if exts.get(_E.session_ticket):
             raise DecodeError("session_ticket in ServerHello must be empty (RFC 5077 3.2)")
+        if exts.get(_E.status_request):
+            raise DecodeError("status_request in ServerHello must be empty (RFC 6066 8)")
         alpn = exts.get(_E.application_layer_protocol_negotiation)
         if alpn is not None:
             chosen = ext.decode_alpn(alpn)
@@ -263,7 +276,7 @@ class ClientHandshake12(Handshake12):
         self._client_keys = (c_key, c_iv)
         self.pending_read = (s_key, s_iv)
         if self._ticket_announced:
-            return _S.RESUMED_WAIT_TICKET_OR_CHANGE_CIPHER_SPEC
+            return _S.RESUMED_WAIT_NEW_SESSION_TICKET
         return _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC
 
     def on_resumed_finished(self, fin: m.Finished, raw: bytes) -> State:
@@ -395,7 +408,7 @@ class ClientHandshake12(Handshake12):
             self.trace(T.CLIENT_FINISHED, message=m.Finished(verify_data),
                        verify_data=verify_data, master_secret=self.master_secret)
         if self._ticket_announced:  # RFC 5077 3.2: only after the extension in ServerHello
-            return _S.WAIT_TICKET_OR_CHANGE_CIPHER_SPEC
+            return _S.WAIT_NEW_SESSION_TICKET
         return _S.WAIT_CHANGE_CIPHER_SPEC
 
     def _send_client_key_exchange(self) -> None:
@@ -419,11 +432,14 @@ class ClientHandshake12(Handshake12):
                    premaster_secret=self.premaster, encrypted_premaster=encrypted)
 
     def _send_certificate(self) -> tuple[Any, int] | None:
+        """Our chain if its key fits the request: one of its certificate_types (RFC 5246
+        7.4.6, RFC 8422 5.5) and one of its signature algorithms; else an empty
+        Certificate, and the server decides whether to go on (as Go's client does)."""
         req = self.cert_request
         assert req is not None
         ck = self.config.certificate
         scheme = None
-        if ck is not None:
+        if ck is not None and m12.CERTIFICATE_TYPE[ck.auth12] in req.certificate_types:
             scheme = next((s for s in ck.schemes12 if s in req.schemes), None)
         if ck is None or scheme is None:
             self.send(m12.Certificate12([]).encode())

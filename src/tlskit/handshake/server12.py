@@ -175,8 +175,10 @@ class ServerHandshake12(ServerView, Handshake12):
         if exts.get(_E.extended_master_secret):
             raise DecodeError("extended_master_secret must be empty (RFC 7627 5.1)")
         reneg = exts.get(_E.renegotiation_info)
-        if reneg is not None and reneg != b"\x00":
-            raise HandshakeFailure("renegotiation_info must be empty on a new connection")
+        if reneg is not None and reneg != b"\x00" \
+                and ext.decode_renegotiation_info(reneg):  # malformed: decode_error
+            raise HandshakeFailure("renegotiation_info must be empty on a new connection "
+                                   "(RFC 5746 3.6)")
         if _E.extended_master_secret not in exts:
             self.refuse_without_ems("client")
             self.ems = False

@@ -364,6 +364,16 @@ def decode_selected_identity(body: bytes) -> int:
     return decode_u16(body, "pre_shared_key")
 
 
+def decode_renegotiation_info(body: bytes) -> bytes:
+    """RFC 5746 3.2: the renegotiated_connection<0..255> field. A body that is not that
+    vector does not decode (RFC 5246 7.2.2 decode_error); whether a well-formed one may
+    be non-empty is the handshake's rule (on an initial handshake it may not)."""
+    r = Reader(body)
+    connection = r.bytes8(0, "renegotiated_connection")
+    _done(r, "renegotiation_info")
+    return connection
+
+
 def decode_ec_point_formats(body: bytes) -> bytes:
     r = Reader(body)
     formats = r.bytes8(1, "ec_point_format_list")

@@ -28,6 +28,9 @@ _CKE_HEAD = struct.Struct(">IB")      # the header, then the point's length
 _CKE_TYPE = int(HandshakeType.client_key_exchange) << 24
 _FINISHED12_HEADER = bytes((HandshakeType.finished, 0, 0, 12))  # RFC 5246 7.4.9: 12 bytes
 SERVER_HELLO_DONE = b"\x0e\x00\x00\x00"  # RFC 5246 7.4.5: the same four bytes every time
+# ClientCertificateType (RFC 5246 7.4.4, RFC 8422 5.5) a certificate of each TLS 1.2 auth
+# family ("RSA", "ECDSA": EdDSA keys are ecdsa_sign too) needs in a CertificateRequest.
+CERTIFICATE_TYPE = {"RSA": 1, "ECDSA": 64}  # rsa_sign, ecdsa_sign
 
 
 def ske_params(group: int, public: bytes) -> bytes:
