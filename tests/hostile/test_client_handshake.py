@@ -535,6 +535,16 @@ def test_new_session_ticket_with_grease_extension_is_accepted():
     assert isinstance(events[0], SessionTicketReceived)
 
 
+@pytest.mark.parametrize("etype", [E.key_share, E.pre_shared_key, E.server_name,
+                                   E.supported_versions])
+def test_new_session_ticket_with_an_extension_defined_elsewhere_is_illegal_parameter(etype):
+    # RFC 8446 4.2: recognised, but only early_data is defined for NewSessionTicket
+    # (unknown ones are ignored, 4.6.1: see the GREASE test above).
+    c, s = connected_pair()
+    nst = m.NewSessionTicket(3600, 7, b"\x00", b"ticket", m.Extensions({etype: b""}))
+    expect_alert(c, forge_content(s, HS, nst.encode()), AD.illegal_parameter, peer=s)
+
+
 @pytest.mark.parametrize("nst,alert", [
     (m.NewSessionTicket(604801, 0, b"", b"t", m.Extensions()).encode(), AD.illegal_parameter),
     (b"\x04\x00\x00\x0d" + bytes(4) + bytes(4) + b"\x00" + b"\x00\x00" + b"\x00\x00",

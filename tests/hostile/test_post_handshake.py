@@ -170,6 +170,24 @@ def test_post_handshake_certificate_request_without_signature_algorithms_is_miss
     expect_alert(c, forge_content(s, HS, _cr(sigalgs=False)), AD.missing_extension, peer=s)
 
 
+def test_post_handshake_certificate_request_with_a_misplaced_extension_is_illegal_parameter():
+    # RFC 8446 4.2: key_share is recognised and not defined for CertificateRequest.
+    from tlskit.enums import ExtensionType as E
+    cr = m.CertificateRequest.decode(memoryview(_cr())[4:])
+    cr.extensions[E.key_share] = b""
+    c, s = _pha_pair()
+    expect_alert(c, forge_content(s, HS, cr.encode()), AD.illegal_parameter, peer=s)
+
+
+def test_post_handshake_certificate_request_with_an_unknown_extension_is_answered():
+    # 4.3.2: clients MUST ignore unrecognized extensions.
+    cr = m.CertificateRequest.decode(memoryview(_cr())[4:])
+    cr.extensions[0x1A1A] = b"grease"
+    c, s = _pha_pair()
+    c.receive_data(forge_content(s, HS, cr.encode()))
+    assert c.data_to_send()  # Certificate, CertificateVerify, Finished
+
+
 def test_truncated_certificate_request_is_decode_error():
     c, s = _pha_pair()
     expect_alert(c, forge_content(s, HS, b"\x0d\x00\x00\x03\x02ab"), AD.decode_error, peer=s)

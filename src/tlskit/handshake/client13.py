@@ -50,8 +50,10 @@ from ..x509.names import InvalidHostname, may_be_ip_literal, parse_server_name
 from .client12 import ClientHandshake12
 from .common import (
     ALLOWED_IN_CERT_ENTRY,
+    ALLOWED_IN_CR,
     ALLOWED_IN_EE,
     ALLOWED_IN_HRR,
+    ALLOWED_IN_NST,
     ALLOWED_IN_SH,
     CV_CLIENT,
     CV_SERVER,
@@ -63,6 +65,7 @@ from .common import (
     PeerAuth,
     Table,
     agreed_fragment_length,
+    check_placement,
     members,
     parse_chain,
     rule,
@@ -526,6 +529,7 @@ class ClientHandshake13(Handshake13):
     def on_certificate_request(self, cr: m.CertificateRequest, raw: bytes) -> State:
         if cr.request_context:
             raise IllegalParameter("CertificateRequest context must be empty in the handshake")
+        check_placement(cr.extensions, ALLOWED_IN_CR, "CertificateRequest")
         if _E.signature_algorithms not in cr.extensions:
             raise MissingExtension("CertificateRequest without signature_algorithms")
         ext.decode_u16_list(cr.extensions[_E.signature_algorithms], "signature_algorithms")
@@ -667,6 +671,7 @@ class ClientHandshake13(Handshake13):
             raise IllegalParameter("post-handshake CertificateRequest needs a context")
         if cr.request_context in self._pha_contexts:
             raise IllegalParameter("CertificateRequest context repeated (4.3.2: unique)")
+        check_placement(cr.extensions, ALLOWED_IN_CR, "CertificateRequest")
         if _E.signature_algorithms not in cr.extensions:
             raise MissingExtension("CertificateRequest without signature_algorithms")
         ext.decode_u16_list(cr.extensions[_E.signature_algorithms], "signature_algorithms")
@@ -691,6 +696,7 @@ class ClientHandshake13(Handshake13):
         """4.6.1: remember the ticket with the PSK its nonce derives, and how the server
         was authenticated (a session from a failed validation is never cached)."""
         suite, auth = self.suite_or_fail(), self.auth
+        check_placement(nst.extensions, ALLOWED_IN_NST, "NewSessionTicket")
         max_early = 0
         if _E.early_data in nst.extensions:  # 4.2.10: the ticket allows 0-RTT data
             body = nst.extensions[_E.early_data]
