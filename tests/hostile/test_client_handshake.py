@@ -453,6 +453,17 @@ def test_unsolicited_ocsp_staple_is_unsupported_extension():
     against(replace(HT.certificate, staple), AD.unsupported_extension)
 
 
+@pytest.mark.parametrize("entry", [0, 1], ids=["leaf", "issuer"])
+def test_unsolicited_signed_certificate_timestamp_is_unsupported_extension(entry):
+    # RFC 8446 4.2: extensions in a CertificateEntry answer the ClientHello's; this client
+    # sends no signed_certificate_timestamp (RFC 6962 3.3: SCTs only to clients asking).
+    def sct(raw):
+        cert = m.Certificate.decode(memoryview(raw)[4:])
+        cert.entries[entry].extensions[E.signed_certificate_timestamp] = b"\x00\x00"
+        return cert.encode()
+    against(replace(HT.certificate, sct), AD.unsupported_extension)
+
+
 @pytest.mark.parametrize("fn", [truncate_body(1), extend_body(b"\x00"), truncate_body(200)],
                          ids=["cut1", "extra", "cut200"])
 def test_certificate_bad_lengths_are_decode_error(fn):

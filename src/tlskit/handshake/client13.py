@@ -557,9 +557,9 @@ class ClientHandshake13(Handshake13):
         for i, entry in enumerate(cert.entries):
             if not entry.extensions:
                 continue  # (most entries: nothing to check)
+            # 4.2: a response to what we asked for (we never ask for SCTs, RFC 6962 3.3)
             self.check_extensions(entry.extensions, ALLOWED_IN_CERT_ENTRY,
-                                  self.offer.extensions | {_E.signed_certificate_timestamp},
-                                  "CertificateEntry")
+                                  self.offer.extensions, "CertificateEntry")
             if _E.status_request in entry.extensions:
                 # 4.4.2.1: a status may come with any certificate; tlskit uses the leaf's.
                 status = ext.decode_ocsp_status(entry.extensions[_E.status_request])
