@@ -319,8 +319,12 @@ class ClientHandshake13(Handshake13):
         psk = self._accepted_psk(answer)
         suite = self.suite_or_fail()
         if _E.key_share not in answer.extensions:
-            if psk is None or PskKeyExchangeMode.psk_ke not in self.config._psk_modes:
-                raise MissingExtension("ServerHello has no key_share (psk_ke was not offered)")
+            if psk is None:
+                raise MissingExtension("ServerHello has no key_share")
+            if PskKeyExchangeMode.psk_ke not in self.config._psk_modes:
+                # 4.2.11: the share our psk_key_exchange_modes require is missing.
+                raise IllegalParameter("ServerHello selects the PSK without key_share, "
+                                       "but psk_ke was not offered (4.2.11)")
             group, server_public, share = None, b"", None  # 4.2.9 psk_ke: the PSK alone
         else:
             if _PSK_DHE_KE not in self.config._psk_modes and psk is not None:
