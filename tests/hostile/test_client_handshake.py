@@ -315,6 +315,17 @@ def test_server_hello_after_hrr_with_other_group_is_illegal_parameter():
     expect_alert(c, flight, AD.illegal_parameter)
 
 
+@pytest.mark.parametrize("versions", [None, ["TLSv1.3", "TLSv1.2"]], ids=["1.3", "1.3+1.2"])
+def test_server_hello_after_hrr_without_supported_versions_is_illegal_parameter(versions):
+    # RFC 8446 4.1.4: the HelloRetryRequest's selected_version (TLS 1.3) must be kept;
+    # a ServerHello without supported_versions changes it to its legacy_version.
+    def tls12(sh):
+        sh.extensions.pop(E.supported_versions)
+    kw = HRR_CLIENT if versions is None else {**HRR_CLIENT, "versions": versions}
+    c, _s, flight = _after_hrr(sh_edit(tls12), client_kw=kw)
+    expect_alert(c, flight, AD.illegal_parameter)
+
+
 # --- EncryptedExtensions -----------------------------------------------------------------
 
 def ee_with(exts: dict[int, bytes]):

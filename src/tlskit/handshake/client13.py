@@ -413,7 +413,10 @@ class ClientHandshake13(Handshake13):
     def _check_server_hello_common(self, answer: ServerHelloView) -> None:
         sh = answer.hello
         if _E.supported_versions not in answer.extensions:
-            # A TLS 1.2 (or older) server while TLS 1.2 is not enabled (or after a retry).
+            if self.offer.retried:  # 4.1.4: the HelloRetryRequest's TLS 1.3 must stay
+                raise IllegalParameter("ServerHello after a HelloRetryRequest does not "
+                                       "keep its selected_version (4.1.4)")
+            # A TLS 1.2 (or older) server while TLS 1.2 is not enabled.
             tail = sh.random[-8:]
             if tail in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
                 raise IllegalParameter("downgrade sentinel in ServerHello.random (4.1.3)")
