@@ -475,6 +475,15 @@ def test_unsolicited_signed_certificate_timestamp_is_unsupported_extension(entry
     against(replace(HT.certificate, sct), AD.unsupported_extension)
 
 
+def test_compressed_certificate_without_the_offer_is_unexpected_message():
+    # RFC 8879 4/5: a CompressedCertificate only answers a compress_certificate offer;
+    # without one it is no message of this handshake (RFC 8446 6.2: unexpected_message).
+    from tlskit.wire import certcompress
+    against(replace(HT.certificate, lambda raw: certcompress.compress(
+        certcompress.ZLIB, raw[4:]).encode()), AD.unexpected_message,
+        client_kw={"certificate_compression": ()})
+
+
 @pytest.mark.parametrize("fn", [truncate_body(1), extend_body(b"\x00"), truncate_body(200)],
                          ids=["cut1", "extra", "cut200"])
 def test_certificate_bad_lengths_are_decode_error(fn):

@@ -548,6 +548,9 @@ class ClientHandshake13(Handshake13):
 
     def on_compressed_certificate(self, cc: m.CompressedCertificate, raw: bytes) -> State:
         """RFC 8879 4: a compressed Certificate, in an algorithm we offered."""
+        if _E.compress_certificate not in self.offer.extensions:  # 4: no such message then
+            raise UnexpectedMessage("CompressedCertificate, but compress_certificate was "
+                                    "not offered")
         if cc.algorithm not in self.config._cert_compression:
             raise IllegalParameter(f"certificate compressed with {cc.algorithm}, not offered")
         body = certcompress.decompress(cc, self.config.max_handshake_message)
