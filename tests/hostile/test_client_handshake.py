@@ -95,6 +95,17 @@ def test_server_hello_legacy_version_other_than_tls12_is_illegal_parameter():
     against(sh_edit(lambda sh: setattr(sh, "legacy_version", 0x0304)), AD.illegal_parameter)
 
 
+@pytest.mark.parametrize("legacy", [0x0300, 0x0200, 0x0002])
+def test_server_hello_legacy_version_ssl3_or_older_is_protocol_version(legacy):
+    # RFC 8446 D.5: a Hello whose legacy_version is 0x0300 (or less) is protocol_version,
+    # also beside supported_versions TLS 1.3 (other values stay illegal_parameter, 4.1.3).
+    against(sh_edit(lambda sh: setattr(sh, "legacy_version", legacy)), AD.protocol_version)
+
+
+def test_hello_retry_request_legacy_version_ssl3_is_protocol_version():
+    against_hrr(hrr_edit(lambda h: setattr(h, "legacy_version", 0x0300)), AD.protocol_version)
+
+
 TLS13_ONLY = {"versions": ["TLSv1.3"]}
 
 

@@ -423,6 +423,9 @@ class ClientHandshake13(Handshake13):
             raise ProtocolVersionError(
                 f"server chose {ProtocolVersion(sh.legacy_version).label}; only TLS 1.3 "
                 "is enabled")
+        if sh.legacy_version <= 0x0300:  # D.5: SSL 3.0 or older in any Hello
+            raise ProtocolVersionError(
+                f"ServerHello.legacy_version {sh.legacy_version:#06x} (RFC 8446 D.5)")
         version = answer.version
         if version != _PV.TLSv1_3:
             raise IllegalParameter(f"server selected version {version:#06x} not offered")
