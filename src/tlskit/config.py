@@ -441,11 +441,14 @@ class ClientConfig(_Common):
         default_shares = self._groups[:1]
         if default_shares == [NamedGroup.X25519MLKEM768] and NamedGroup.x25519 in self._groups:
             default_shares = [NamedGroup.X25519MLKEM768, NamedGroup.x25519]
-        self._set("_share_groups", _codes(share_groups, default_shares,
-                                          crypto.IMPLEMENTED_GROUPS, "key share group"))
-        for g in self._share_groups:
+        shares = _codes(share_groups, default_shares, crypto.IMPLEMENTED_GROUPS,
+                        "key share group")
+        for g in shares:
             if g not in self._groups:
                 raise ValueError(f"key share group {NamedGroup(g).name} is not in groups")
+        # RFC 8446 4.2.8: the shares appear in supported_groups' order, whatever order
+        # key_share_groups names them in.
+        self._set("_share_groups", [g for g in dict.fromkeys(self._groups) if g in shares])
         self._set("_cert_schemes", None if self.signature_schemes_cert is None
                   else [int(s) for s in self.signature_schemes_cert])
         self._set("_verifier", self.verifier)

@@ -73,20 +73,30 @@ class HandshakeOutput:
     asks for to the record layer and the event list, through their public methods. It
     holds no reference back to the connection or the handshake (no reference cycle)."""
 
-    __slots__ = ("_events", "_records")
+    __slots__ = ("_events", "_records", "_write_closed")
 
     def __init__(self, records: RecordLayer, events: list[Event]) -> None:
         self._records = records
         self._events = events
+        self._write_closed = False
+
+    def close_write(self) -> None:
+        """Our close_notify (or fatal alert) is out: RFC 8446 6.1, nothing follows it. What
+        a handshake still sends (a KeyUpdate answer, a post-handshake Certificate) is
+        dropped; its read side goes on."""
+        self._write_closed = True
 
     def send_handshake(self, data: bytes) -> None:
-        self._records.write(_HANDSHAKE, data)
+        if not self._write_closed:
+            self._records.write(_HANDSHAKE, data)
 
     def send_change_cipher_spec(self) -> None:
-        self._records.write_unprotected(_CCS, b"\x01")
+        if not self._write_closed:
+            self._records.write_unprotected(_CCS, b"\x01")
 
     def send_warning(self, description: AlertDescription) -> None:
-        self._records.write(_ALERT, bytes((AlertLevel.warning, description)))
+        if not self._write_closed:
+            self._records.write(_ALERT, bytes((AlertLevel.warning, description)))
 
     # The record layer holds each direction's traffic secret (as Go does): the handshake
     # hands it over and forgets it; KeyUpdate derives the next one where it is kept.
@@ -106,7 +116,8 @@ class HandshakeOutput:
         self._records.clear_write_key()
 
     def send_application_data(self, data: bytes) -> None:
-        self._records.write(_APPDATA, data)
+        if not self._write_closed:
+            self._records.write(_APPDATA, data)
 
     def install_read12(self, suite: Suite, key: bytes, iv: bytes) -> None:
         self._records.set_read_key12(suite, key, iv)
@@ -430,9 +441,11 @@ class Connection:
         self._sent_close = True
 
     def _send_alert(self, desc: AlertDescription) -> None:
+        """close_notify or a fatal alert: the last record we send."""
         self._hs.flush()
         self._records.write(_ALERT, bytes((AlertLevel.fatal if desc else AlertLevel.warning,
                                            desc)))
+        self._out.close_write()
 
     # -- output ---------------------------------------------------------------------------
 

@@ -95,6 +95,17 @@ def test_server_hello_legacy_version_other_than_tls12_is_illegal_parameter():
     against(sh_edit(lambda sh: setattr(sh, "legacy_version", 0x0304)), AD.illegal_parameter)
 
 
+@pytest.mark.parametrize("legacy", [0x0300, 0x0200, 0x0002])
+def test_server_hello_legacy_version_ssl3_or_older_is_protocol_version(legacy):
+    # RFC 8446 D.5: a Hello whose legacy_version is 0x0300 (or less) is protocol_version,
+    # also beside supported_versions TLS 1.3 (other values stay illegal_parameter, 4.1.3).
+    against(sh_edit(lambda sh: setattr(sh, "legacy_version", legacy)), AD.protocol_version)
+
+
+def test_hello_retry_request_legacy_version_ssl3_is_protocol_version():
+    against_hrr(hrr_edit(lambda h: setattr(h, "legacy_version", 0x0300)), AD.protocol_version)
+
+
 TLS13_ONLY = {"versions": ["TLSv1.3"]}
 
 
@@ -315,6 +326,17 @@ def test_server_hello_after_hrr_with_other_group_is_illegal_parameter():
     expect_alert(c, flight, AD.illegal_parameter)
 
 
+@pytest.mark.parametrize("versions", [None, ["TLSv1.3", "TLSv1.2"]], ids=["1.3", "1.3+1.2"])
+def test_server_hello_after_hrr_without_supported_versions_is_illegal_parameter(versions):
+    # RFC 8446 4.1.4: the HelloRetryRequest's selected_version (TLS 1.3) must be kept;
+    # a ServerHello without supported_versions changes it to its legacy_version.
+    def tls12(sh):
+        sh.extensions.pop(E.supported_versions)
+    kw = HRR_CLIENT if versions is None else {**HRR_CLIENT, "versions": versions}
+    c, _s, flight = _after_hrr(sh_edit(tls12), client_kw=kw)
+    expect_alert(c, flight, AD.illegal_parameter)
+
+
 # --- EncryptedExtensions -----------------------------------------------------------------
 
 def ee_with(exts: dict[int, bytes]):
@@ -453,6 +475,26 @@ def test_unsolicited_ocsp_staple_is_unsupported_extension():
     against(replace(HT.certificate, staple), AD.unsupported_extension)
 
 
+@pytest.mark.parametrize("entry", [0, 1], ids=["leaf", "issuer"])
+def test_unsolicited_signed_certificate_timestamp_is_unsupported_extension(entry):
+    # RFC 8446 4.2: extensions in a CertificateEntry answer the ClientHello's; this client
+    # sends no signed_certificate_timestamp (RFC 6962 3.3: SCTs only to clients asking).
+    def sct(raw):
+        cert = m.Certificate.decode(memoryview(raw)[4:])
+        cert.entries[entry].extensions[E.signed_certificate_timestamp] = b"\x00\x00"
+        return cert.encode()
+    against(replace(HT.certificate, sct), AD.unsupported_extension)
+
+
+def test_compressed_certificate_without_the_offer_is_unexpected_message():
+    # RFC 8879 4/5: a CompressedCertificate only answers a compress_certificate offer;
+    # without one it is no message of this handshake (RFC 8446 6.2: unexpected_message).
+    from tlskit.wire import certcompress
+    against(replace(HT.certificate, lambda raw: certcompress.compress(
+        certcompress.ZLIB, raw[4:]).encode()), AD.unexpected_message,
+        client_kw={"certificate_compression": ()})
+
+
 @pytest.mark.parametrize("fn", [truncate_body(1), extend_body(b"\x00"), truncate_body(200)],
                          ids=["cut1", "extra", "cut200"])
 def test_certificate_bad_lengths_are_decode_error(fn):
@@ -533,6 +575,16 @@ def test_new_session_ticket_with_grease_extension_is_accepted():
     nst = m.NewSessionTicket(3600, 7, b"\x00", b"ticket", m.Extensions({0x1A1A: b"grease"}))
     events = c.receive_data(forge_content(s, HS, nst.encode()))
     assert isinstance(events[0], SessionTicketReceived)
+
+
+@pytest.mark.parametrize("etype", [E.key_share, E.pre_shared_key, E.server_name,
+                                   E.supported_versions])
+def test_new_session_ticket_with_an_extension_defined_elsewhere_is_illegal_parameter(etype):
+    # RFC 8446 4.2: recognised, but only early_data is defined for NewSessionTicket
+    # (unknown ones are ignored, 4.6.1: see the GREASE test above).
+    c, s = connected_pair()
+    nst = m.NewSessionTicket(3600, 7, b"\x00", b"ticket", m.Extensions({etype: b""}))
+    expect_alert(c, forge_content(s, HS, nst.encode()), AD.illegal_parameter, peer=s)
 
 
 @pytest.mark.parametrize("nst,alert", [

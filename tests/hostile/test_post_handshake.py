@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tlskit import DataReceived, KeyUpdated
+from tlskit import ConnectionClosed, DataReceived, KeyUpdated
 from tlskit.wire import messages as m
 
 from ..support.records import HS, split_records
@@ -48,6 +48,19 @@ def test_record_under_the_old_key_after_key_update_is_bad_record_mac():
     stale = old_key.seal_inner(b"old\x17")
     assert stale[:5] == b"\x17\x03\x03\x00\x14"
     expect_alert(s, stale, AD.bad_record_mac, peer=c)
+
+
+def test_key_update_request_after_our_close_notify_is_read_but_not_answered():
+    # RFC 8446 6.1: nothing follows our close_notify; 4.6.3 asks for the answer only
+    # before our next application data, which never comes. The read side moves on.
+    c, s = connected_pair(server_kw={"close_reply": False})   # s keeps sending (6.1)
+    c.close()
+    assert s.receive_data(c.data_to_send())[-1] == ConnectionClosed(None)
+    s.update_keys(request_peer_update=True)
+    assert c.receive_data(s.data_to_send()) == [KeyUpdated(True)]
+    assert c.data_to_send() == b""
+    s.send_data(b"still read")
+    assert c.receive_data(s.data_to_send()) == [DataReceived(b"still read")]
 
 
 def test_many_key_updates_in_one_record():
@@ -168,6 +181,33 @@ def test_certificate_request_context_repeated_is_illegal_parameter():
 def test_post_handshake_certificate_request_without_signature_algorithms_is_missing_extension():
     c, s = _pha_pair()
     expect_alert(c, forge_content(s, HS, _cr(sigalgs=False)), AD.missing_extension, peer=s)
+
+
+def test_post_handshake_certificate_request_with_a_misplaced_extension_is_illegal_parameter():
+    # RFC 8446 4.2: key_share is recognised and not defined for CertificateRequest.
+    from tlskit.enums import ExtensionType as E
+    cr = m.CertificateRequest.decode(memoryview(_cr())[4:])
+    cr.extensions[E.key_share] = b""
+    c, s = _pha_pair()
+    expect_alert(c, forge_content(s, HS, cr.encode()), AD.illegal_parameter, peer=s)
+
+
+def test_post_handshake_certificate_request_with_an_unknown_extension_is_answered():
+    # 4.3.2: clients MUST ignore unrecognized extensions.
+    cr = m.CertificateRequest.decode(memoryview(_cr())[4:])
+    cr.extensions[0x1A1A] = b"grease"
+    c, s = _pha_pair()
+    c.receive_data(forge_content(s, HS, cr.encode()))
+    assert c.data_to_send()  # Certificate, CertificateVerify, Finished
+
+
+def test_post_handshake_certificate_request_after_our_close_notify_is_not_answered():
+    # RFC 8446 6.1: no Certificate, CertificateVerify or Finished after our close_notify.
+    c, s = _pha_pair()
+    c.close()
+    c.data_to_send()
+    assert c.receive_data(forge_content(s, HS, _cr())) == []
+    assert c.data_to_send() == b""
 
 
 def test_truncated_certificate_request_is_decode_error():

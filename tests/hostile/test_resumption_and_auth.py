@@ -176,6 +176,32 @@ def test_certificate_request_grease_is_ignored():
     assert 0x1A1A in m.CertificateRequest.decode(memoryview(cr)[4:]).extensions
 
 
+@pytest.mark.parametrize("etype", [E.key_share, E.supported_versions, E.early_data,
+                                   E.server_name, E.post_handshake_auth, E.cookie])
+def test_certificate_request_with_an_extension_defined_elsewhere_is_illegal_parameter(etype):
+    # RFC 8446 4.2: an extension we recognise, in a message it is not defined for, is
+    # illegal_parameter (only unknown ones are ignored in a CertificateRequest, 4.3.2).
+    against_cr(edit(m.CertificateRequest, lambda cr: cr.extensions.__setitem__(etype, b"")),
+               AD.illegal_parameter)
+
+
+def test_certificate_request_with_every_extension_defined_for_it_completes():
+    # 4.2's CR column (and RFC 8879 3's compress_certificate): all accepted together.
+    def every(cr):
+        for etype in (E.status_request, E.signed_certificate_timestamp,
+                      E.certificate_authorities, E.oid_filters, E.signature_algorithms_cert,
+                      E.compress_certificate):
+            cr.extensions[etype] = b""
+    from tlskit.handshake.server13 import ServerHandshake13
+    c = make_client()
+    s = auth_server(None)
+    with sender_side(ServerHandshake13, on_type(HT.certificate_request,
+                                                edit(m.CertificateRequest, every))):
+        s.receive_data(c.data_to_send())
+    pump(c, s)
+    assert c.handshake_complete and s.handshake_complete
+
+
 @pytest.mark.parametrize("msg_type,fn", [
     (HT.certificate, truncate_body(1)), (HT.certificate, extend_body(b"\x00")),
     (HT.certificate_verify, truncate_body(1)), (HT.certificate_verify, extend_body(b"\x00")),

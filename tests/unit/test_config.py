@@ -50,6 +50,21 @@ def test_group_names_mean_the_same_to_both_configs(
     assert server.groups == (group,) and server._groups == [group]
 
 
+def test_key_shares_follow_the_order_of_supported_groups() -> None:
+    # RFC 8446 4.2.8: each KeyShareEntry in the same order as supported_groups.
+    from tlskit import ClientConnection
+    from tlskit.enums import ExtensionType
+    from tlskit.wire import extensions as ext
+    from tlskit.wire import messages as m
+    cfg = ClientConfig(groups=["x25519", "secp384r1", "secp256r1"],
+                       key_share_groups=["secp256r1", "x25519"])
+    hello = ClientConnection(cfg, "localhost").data_to_send()
+    exts = m.ClientHello.decode(memoryview(hello)[9:]).extensions
+    groups = ext.decode_u16_list(exts[ExtensionType.supported_groups], "supported_groups")
+    shares = [g for g, _ in ext.decode_key_share_client(exts[ExtensionType.key_share])]
+    assert groups == [0x001D, 0x0018, 0x0017] and shares == [0x001D, 0x0017]
+
+
 def test_suite_and_scheme_names() -> None:
     assert parse_cipher_suite("tls_aes_128_gcm_sha256") is CipherSuite.TLS_AES_128_GCM_SHA256
     assert (parse_cipher_suite("ECDHE-RSA-AES128-GCM-SHA256")

@@ -112,7 +112,10 @@ def test_key_share_on_a_psk_ke_only_resumption_is_illegal_parameter() -> None:
                     AD.illegal_parameter)
 
 
-def test_resumption_without_key_share_when_psk_ke_was_not_offered_is_missing_extension(
+def test_resumption_without_key_share_when_psk_ke_was_not_offered_is_illegal_parameter(
         ) -> None:
+    # RFC 8446 4.2.11: a key_share our psk_key_exchange_modes require, missing beside the
+    # selected PSK, is illegal_parameter (without a PSK it is missing_extension: the
+    # hostile test_server_hello_without_key_share_is_missing_extension).
     from tlskit.enums import AlertDescription as AD
-    _against_client({}, {}, lambda exts: exts.pop(E.key_share), AD.missing_extension)
+    _against_client({}, {}, lambda exts: exts.pop(E.key_share), AD.illegal_parameter)

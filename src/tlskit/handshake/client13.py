@@ -50,8 +50,10 @@ from ..x509.names import InvalidHostname, may_be_ip_literal, parse_server_name
 from .client12 import ClientHandshake12
 from .common import (
     ALLOWED_IN_CERT_ENTRY,
+    ALLOWED_IN_CR,
     ALLOWED_IN_EE,
     ALLOWED_IN_HRR,
+    ALLOWED_IN_NST,
     ALLOWED_IN_SH,
     CV_CLIENT,
     CV_SERVER,
@@ -63,6 +65,7 @@ from .common import (
     PeerAuth,
     Table,
     agreed_fragment_length,
+    check_placement,
     members,
     parse_chain,
     rule,
@@ -316,8 +319,12 @@ class ClientHandshake13(Handshake13):
         psk = self._accepted_psk(answer)
         suite = self.suite_or_fail()
         if _E.key_share not in answer.extensions:
-            if psk is None or PskKeyExchangeMode.psk_ke not in self.config._psk_modes:
-                raise MissingExtension("ServerHello has no key_share (psk_ke was not offered)")
+            if psk is None:
+                raise MissingExtension("ServerHello has no key_share")
+            if PskKeyExchangeMode.psk_ke not in self.config._psk_modes:
+                # 4.2.11: the share our psk_key_exchange_modes require is missing.
+                raise IllegalParameter("ServerHello selects the PSK without key_share, "
+                                       "but psk_ke was not offered (4.2.11)")
             group, server_public, share = None, b"", None  # 4.2.9 psk_ke: the PSK alone
         else:
             if _PSK_DHE_KE not in self.config._psk_modes and psk is not None:
@@ -406,13 +413,19 @@ class ClientHandshake13(Handshake13):
     def _check_server_hello_common(self, answer: ServerHelloView) -> None:
         sh = answer.hello
         if _E.supported_versions not in answer.extensions:
-            # A TLS 1.2 (or older) server while TLS 1.2 is not enabled (or after a retry).
+            if self.offer.retried:  # 4.1.4: the HelloRetryRequest's TLS 1.3 must stay
+                raise IllegalParameter("ServerHello after a HelloRetryRequest does not "
+                                       "keep its selected_version (4.1.4)")
+            # A TLS 1.2 (or older) server while TLS 1.2 is not enabled.
             tail = sh.random[-8:]
             if tail in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
                 raise IllegalParameter("downgrade sentinel in ServerHello.random (4.1.3)")
             raise ProtocolVersionError(
                 f"server chose {ProtocolVersion(sh.legacy_version).label}; only TLS 1.3 "
                 "is enabled")
+        if sh.legacy_version <= 0x0300:  # D.5: SSL 3.0 or older in any Hello
+            raise ProtocolVersionError(
+                f"ServerHello.legacy_version {sh.legacy_version:#06x} (RFC 8446 D.5)")
         version = answer.version
         if version != _PV.TLSv1_3:
             raise IllegalParameter(f"server selected version {version:#06x} not offered")
@@ -526,6 +539,7 @@ class ClientHandshake13(Handshake13):
     def on_certificate_request(self, cr: m.CertificateRequest, raw: bytes) -> State:
         if cr.request_context:
             raise IllegalParameter("CertificateRequest context must be empty in the handshake")
+        check_placement(cr.extensions, ALLOWED_IN_CR, "CertificateRequest")
         if _E.signature_algorithms not in cr.extensions:
             raise MissingExtension("CertificateRequest without signature_algorithms")
         ext.decode_u16_list(cr.extensions[_E.signature_algorithms], "signature_algorithms")
@@ -537,6 +551,9 @@ class ClientHandshake13(Handshake13):
 
     def on_compressed_certificate(self, cc: m.CompressedCertificate, raw: bytes) -> State:
         """RFC 8879 4: a compressed Certificate, in an algorithm we offered."""
+        if _E.compress_certificate not in self.offer.extensions:  # 4: no such message then
+            raise UnexpectedMessage("CompressedCertificate, but compress_certificate was "
+                                    "not offered")
         if cc.algorithm not in self.config._cert_compression:
             raise IllegalParameter(f"certificate compressed with {cc.algorithm}, not offered")
         body = certcompress.decompress(cc, self.config.max_handshake_message)
@@ -553,9 +570,9 @@ class ClientHandshake13(Handshake13):
         for i, entry in enumerate(cert.entries):
             if not entry.extensions:
                 continue  # (most entries: nothing to check)
+            # 4.2: a response to what we asked for (we never ask for SCTs, RFC 6962 3.3)
             self.check_extensions(entry.extensions, ALLOWED_IN_CERT_ENTRY,
-                                  self.offer.extensions | {_E.signed_certificate_timestamp},
-                                  "CertificateEntry")
+                                  self.offer.extensions, "CertificateEntry")
             if _E.status_request in entry.extensions:
                 # 4.4.2.1: a status may come with any certificate; tlskit uses the leaf's.
                 status = ext.decode_ocsp_status(entry.extensions[_E.status_request])
@@ -667,6 +684,7 @@ class ClientHandshake13(Handshake13):
             raise IllegalParameter("post-handshake CertificateRequest needs a context")
         if cr.request_context in self._pha_contexts:
             raise IllegalParameter("CertificateRequest context repeated (4.3.2: unique)")
+        check_placement(cr.extensions, ALLOWED_IN_CR, "CertificateRequest")
         if _E.signature_algorithms not in cr.extensions:
             raise MissingExtension("CertificateRequest without signature_algorithms")
         ext.decode_u16_list(cr.extensions[_E.signature_algorithms], "signature_algorithms")
@@ -691,6 +709,7 @@ class ClientHandshake13(Handshake13):
         """4.6.1: remember the ticket with the PSK its nonce derives, and how the server
         was authenticated (a session from a failed validation is never cached)."""
         suite, auth = self.suite_or_fail(), self.auth
+        check_placement(nst.extensions, ALLOWED_IN_NST, "NewSessionTicket")
         max_early = 0
         if _E.early_data in nst.extensions:  # 4.2.10: the ticket allows 0-RTT data
             body = nst.extensions[_E.early_data]

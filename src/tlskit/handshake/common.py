@@ -82,6 +82,12 @@ ALLOWED_IN_EE = frozenset({
 ALLOWED_IN_SH = frozenset({_E.key_share, _E.supported_versions, _E.pre_shared_key})
 ALLOWED_IN_HRR = frozenset({_E.key_share, _E.supported_versions, _E.cookie})
 ALLOWED_IN_CERT_ENTRY = frozenset({_E.status_request, _E.signed_certificate_timestamp})
+ALLOWED_IN_CR = frozenset({  # (and RFC 8879 3's compress_certificate)
+    _E.status_request, _E.signature_algorithms, _E.signed_certificate_timestamp,
+    _E.certificate_authorities, _E.oid_filters, _E.signature_algorithms_cert,
+    _E.compress_certificate,
+})
+ALLOWED_IN_NST = frozenset({_E.early_data})
 RECOGNISED = frozenset(int(e) for e in ExtensionType)
 _OID_BLIND_KINDS = frozenset({"ecdsa", "eddsa"})  # signature kinds that never read a key OID
 _SNAPSHOT_BEFORE = frozenset({HandshakeType.certificate_verify, HandshakeType.finished})
@@ -665,6 +671,16 @@ def check_extensions(exts: m.Extensions, allowed: frozenset[int], offered: set[i
         if etype not in offered:
             raise UnsupportedExtension(
                 f"{what} carries {ExtensionType(etype).name}, which was not offered")
+
+
+def check_placement(exts: m.Extensions, allowed: frozenset[int], what: str) -> None:
+    """4.2 for the messages whose unknown extensions are ignored (CertificateRequest
+    4.3.2, NewSessionTicket 4.6.1): one we recognise outside its place is illegal_parameter."""
+    if exts.keys() <= allowed:
+        return
+    for etype in exts:
+        if etype not in allowed and etype in RECOGNISED:
+            raise IllegalParameter(f"{ExtensionType(etype).name} is not allowed in {what}")
 
 
 class ServerView:
