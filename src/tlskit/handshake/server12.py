@@ -119,7 +119,10 @@ CCS_NEXT: dict[Any, Any] = {_S.WAIT_CHANGE_CIPHER_SPEC: _S.WAIT_FINISHED,
                             _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC: _S.RESUMED_WAIT_FINISHED}
 SESSION_ID_LENGTH = 32
 _NONCE = 12  # a sealed session's AES-GCM nonce (`TicketSealer.seal`)
-_SPARE = SESSION_ID_LENGTH + _NONCE  # drawn with the server random: at most one of each
+_SHARE = 32  # an X25519 (or P-256) key share's private bytes
+# Drawn with the server random (`_fresh`), each at most once: a session ID, the
+# ServerKeyExchange share's private key, a seal nonce.
+_SPARE = SESSION_ID_LENGTH + _SHARE + _NONCE
 
 
 class ServerHandshake12(ServerView, Handshake12):
@@ -194,8 +197,9 @@ class ServerHandshake12(ServerView, Handshake12):
         self.client_random = ch.random
         self.client_version = ch.legacy_version  # RFC 5246 7.4.7.1: inside the premaster
         # RFC 8446 4.1.3: a server able to speak 1.3 marks a 1.2 answer in its random.
-        # From the pool, one draw for the random, a session ID and a seal nonce (see
-        # `_fresh`); a configured rng is asked for each value on its own, as vectors expect.
+        # From the pool, one draw for the random, a session ID, a key share and a seal
+        # nonce (see `_fresh`); a configured rng is asked for each value on its own, as
+        # vectors expect.
         fresh = self._rng(32 + _SPARE) if self._rng is not cfg.rng else self._rng(32)
         self.server_random = (fresh[:24] + DOWNGRADE_TLS12 if "TLSv1.3" in cfg._versions
                               else fresh[:32])
@@ -265,7 +269,7 @@ class ServerHandshake12(ServerView, Handshake12):
 
     def _fresh(self, n: int) -> bytes:
         """`n` random bytes: the next unused ones drawn with the server random (each handed
-        out once: a seal nonce is never reused), else a new draw."""
+        out once: a seal nonce is never reused, nor a key share's bytes), else a new draw."""
         spare = self._spare
         if len(spare) < n:
             return self._rng(n)
@@ -500,7 +504,8 @@ class ServerHandshake12(ServerView, Handshake12):
         signed params are packed once and are the message's first bytes."""
         group, scheme = self.group, self.scheme
         assert group is not None and scheme is not None
-        self._share = share = crypto.new_key_share(group, self._rng)
+        # Its private bytes come from the hello's draw (`_fresh`): one pool draw less.
+        self._share = share = crypto.new_key_share(group, self._fresh)
         params = m12.ske_params(group, share.public)
         signature = crypto.sign(ck.private_key, scheme,
                                 self.client_random + self.server_random + params)
