@@ -204,6 +204,27 @@ def test_psk_without_key_exchange_modes_is_missing_extension():
     send_hello(no_modes, AD.missing_extension)
 
 
+def test_psk_without_key_exchange_modes_is_missing_extension_with_tickets_off():
+    # 4.2.9 / 9.2: a MUST on the hello itself, whether or not this server resumes.
+    psk = ext.encode_pre_shared_key_client([(b"ticket", 0)], [bytes(32)])
+
+    def no_modes(ch):
+        ch.extensions.pop(E.psk_key_exchange_modes)
+        ch.extensions[E.pre_shared_key] = psk
+    send_hello(no_modes, AD.missing_extension, ed25519=True, session_tickets=0)
+
+
+@pytest.mark.parametrize("last", [False, True], ids=["first", "last"])
+def test_oid_filters_in_client_hello_is_illegal_parameter(last):
+    # 4.2: oid_filters belongs in a CertificateRequest only; a recognised extension in a
+    # message it is not specified for is illegal_parameter.
+    def add(ch):
+        rest = dict(ch.extensions)
+        ch.extensions = m.Extensions({**rest, E.oid_filters: b"\x00\x00"} if last
+                                     else {E.oid_filters: b"\x00\x00", **rest})
+    send_hello(add, AD.illegal_parameter)
+
+
 def test_psk_identity_and_binder_counts_differ_is_illegal_parameter():
     psk = ext.encode_pre_shared_key_client([(b"a", 0), (b"b", 0)], [bytes(32)])
     send_hello(lambda ch: ch.extensions.__setitem__(E.pre_shared_key, psk),

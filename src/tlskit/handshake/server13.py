@@ -256,12 +256,19 @@ class ServerHandshake13(ServerView, Handshake13):
         return self._respond(offer, client_share)
 
     def _check_shape(self, offer: ClientHelloView) -> None:
-        """4.1.2, 4.2.11, 9.2: what every TLS 1.3 ClientHello must look like."""
+        """4.1.2, 4.2, 4.2.9, 4.2.11, 9.2: what every TLS 1.3 ClientHello must look like."""
         exts = offer.extensions
         if offer.hello.compression_methods != b"\x00":
             raise IllegalParameter("legacy_compression_methods must be exactly [null]")
-        if _E.pre_shared_key in exts and list(exts)[-1] != _E.pre_shared_key:
-            raise IllegalParameter("pre_shared_key must be the last extension (4.2.11)")
+        if _E.pre_shared_key in exts:
+            if list(exts)[-1] != _E.pre_shared_key:
+                raise IllegalParameter("pre_shared_key must be the last extension (4.2.11)")
+            # 4.2.9, 9.2: whether or not we would resume (tickets may be off).
+            if _E.psk_key_exchange_modes not in exts:
+                raise MissingExtension("pre_shared_key without psk_key_exchange_modes "
+                                       "(4.2.9)")
+        if _E.oid_filters in exts:  # 4.2: the one we know that only a CertificateRequest carries
+            raise IllegalParameter("oid_filters is not allowed in a ClientHello (4.2)")
 
     def _check_shares(self, offer: ClientHelloView) -> list[tuple[int, bytes]]:
         exts = offer.extensions
@@ -321,10 +328,10 @@ class ServerHandshake13(ServerView, Handshake13):
         if offer.psk is None or cfg.session_tickets <= 0:
             return None
         identities, binders = offer.psk
-        if offer.psk_modes is None:
-            raise MissingExtension("pre_shared_key without psk_key_exchange_modes (4.2.9)")
-        if PskKeyExchangeMode.psk_dhe_ke not in offer.psk_modes:
-            if not (cfg.allow_psk_ke and PskKeyExchangeMode.psk_ke in offer.psk_modes):
+        modes = offer.psk_modes
+        assert modes is not None  # `_check_shape` required it beside pre_shared_key
+        if PskKeyExchangeMode.psk_dhe_ke not in modes:
+            if not (cfg.allow_psk_ke and PskKeyExchangeMode.psk_ke in modes):
                 return None  # psk_ke (no forward secrecy) only where the config allows it
             psk_ke = True
         else:
