@@ -547,6 +547,29 @@ def test_client_certificate_with_context_is_illegal_parameter():
     expect_alert(s, data, AD.illegal_parameter, peer=c)
 
 
+def entry_extension(etype, body):
+    """A hook giving the first CertificateEntry of a Certificate one more extension."""
+    def add(raw):
+        cert = m.Certificate.decode(memoryview(raw)[4:])
+        cert.entries[0].extensions[etype] = body
+        return cert.encode()
+    return on_type(m.HandshakeType.certificate, add)
+
+
+@pytest.mark.parametrize("etype,body,alert", [
+    (E.status_request, b"\x01\x00\x00\x01\x00", AD.unsupported_extension),  # not requested
+    (E.signed_certificate_timestamp, b"\x00\x01\x00", AD.unsupported_extension),
+    (0x1234, b"", AD.unsupported_extension),                                   # unknown
+    (E.key_share, b"\x00\x1d\x00\x01\x00", AD.illegal_parameter),           # misplaced
+], ids=["status_request", "sct", "unknown", "key_share"])
+def test_client_certificate_entry_extension_not_requested_is_rejected(etype, body, alert):
+    # 4.4.2: a client's entry extensions must answer the CertificateRequest's, and ours
+    # asks for none; 4.2 names the alert (checked at the Certificate, before its
+    # CertificateVerify, which this MITM edit would break anyway).
+    c, s, data = auth_pair(hook=entry_extension(etype, body))
+    expect_alert(s, data, alert, peer=c)
+
+
 def test_client_finished_without_certificate_when_required_is_unexpected_message():
     # Drop Certificate and CertificateVerify: Finished arrives where Certificate belongs.
     def drop(raw):

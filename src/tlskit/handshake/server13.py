@@ -56,6 +56,7 @@ from ..wire import extensions as ext
 from ..wire import messages as m
 from ..wire.codec import Writer
 from .common import (
+    ALLOWED_IN_CERT_ENTRY,
     CV_CLIENT,
     CV_SERVER,
     Handshake13,
@@ -66,6 +67,7 @@ from .common import (
     Table,
     Transcript,
     by_server_name,
+    check_extensions,
     choose_alpn,
     members,
     no_common_scheme,
@@ -86,6 +88,8 @@ EARLY_DATA_SKIP_LIMIT = 1 << 16  # bytes of declined 0-RTT data we are willing t
 # 8.3: how far the client's view of a ticket's age may differ from ours for 0-RTT (one
 # round trip plus clock drift; a larger window lets a replay come later).
 EARLY_DATA_AGE_WINDOW_MS = 10_000
+# What our CertificateRequests carry: all a client's CertificateEntry may answer (4.4.2).
+_REQUESTED = frozenset({ExtensionType.signature_algorithms})
 
 
 class State(HandshakeState):
@@ -693,6 +697,7 @@ class ServerHandshake13(ServerView, Handshake13):
     def on_certificate(self, cert: m.Certificate, raw: bytes) -> State:
         if cert.request_context:
             raise IllegalParameter("client Certificate context must be empty")
+        _check_entries(cert)
         if not cert.entries:
             if self.config.client_auth == "required":
                 raise CertificateRequired("the client sent no certificate")
@@ -764,6 +769,7 @@ class ServerHandshake13(ServerView, Handshake13):
     def on_pha_certificate(self, cert: m.Certificate, raw: bytes) -> State:
         if not hmac.compare_digest(cert.request_context, self._pha_context):
             raise IllegalParameter("Certificate context does not match the request")
+        _check_entries(cert)
         if not cert.entries:  # declined: reported once its Finished verifies
             return _S.PHA_WAIT_FINISHED
         chain = parse_chain([e.cert_data for e in cert.entries], "client")
@@ -847,6 +853,15 @@ def encode_new_session_ticket(lifetime: int, age_add: int, nonce: bytes, ticket:
     return b"".join((_NST_HEAD.pack(_HT.new_session_ticket, length >> 16, length & 0xFFFF,
                                     lifetime, age_add, len(nonce)),
                      nonce, len(ticket).to_bytes(2, "big"), ticket, extensions_block))
+
+
+def _check_entries(cert: m.Certificate) -> None:
+    """4.4.2, 4.2: a client's CertificateEntry extensions answer our CertificateRequest,
+    which asks for none (misplaced: illegal_parameter; unrequested: unsupported_extension)."""
+    for entry in cert.entries:
+        if entry.extensions:  # (most entries: nothing to check)
+            check_extensions(entry.extensions, ALLOWED_IN_CERT_ENTRY, _REQUESTED,
+                             "a client CertificateEntry")
 
 
 def _certificate_message(ck: CertifiedKey, staple: bytes | None) -> m.Certificate:
