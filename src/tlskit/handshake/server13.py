@@ -211,14 +211,17 @@ class ServerHandshake13(ServerView, Handshake13):
         self._check_version(offer)
         self._check_shape(offer)
         cfg = self.config
-        for code in cfg._suites:  # our first suite the client offers (a loop: no frame)
-            if code in ch.cipher_suites:
-                break
-        else:
-            raise HandshakeFailure(
-                "no TLS 1.3 cipher suite in common with the client (we accept "
-                f"{', '.join(crypto.SUITES[s].name for s in cfg._suites)})")
-        self.suite = crypto.SUITES[code]
+        # 4.1.4: after a HelloRetryRequest its suite stands (a PSK chosen then may not be
+        # usable now; the offered list is the same, `_check_second_hello` saw to that).
+        if not self.hrr_sent:
+            for code in cfg._suites:  # our first suite the client offers (a loop: no frame)
+                if code in ch.cipher_suites:
+                    break
+            else:
+                raise HandshakeFailure(
+                    "no TLS 1.3 cipher suite in common with the client (we accept "
+                    f"{', '.join(crypto.SUITES[s].name for s in cfg._suites)})")
+            self.suite = crypto.SUITES[code]
         shares = self._check_shares(offer)
         assert offer.groups is not None and offer.schemes is not None
         offer.record_size_limit  # noqa: B018 -- checked now, before anything is sent
@@ -329,6 +332,8 @@ class ServerHandshake13(ServerView, Handshake13):
         """4.2.11: resume from the first ticket we sealed that is fresh and whose suite
         fits; a ticket we cannot open just means a full handshake."""
         cfg = self.config
+        if self._ticket is not None:  # one the first ClientHello resumed, before a retry
+            self._ticket, self.auth.chain, self._psk_index = None, [], 0
         if offer.psk is None or cfg.session_tickets <= 0:
             return None
         identities, binders = offer.psk
@@ -349,6 +354,8 @@ class ServerHandshake13(ServerView, Handshake13):
             if state.suite.code not in offer.hello.cipher_suites \
                     or state.suite.code not in cfg._suites:
                 continue
+            if self.hrr_sent and state.suite is not self.suite:
+                continue  # 4.1.4: the HelloRetryRequest named the suite
             if state.server_name != self.server_name:
                 continue
             client_chain = resumable_client_chain(self.config, state, self.trace)
