@@ -303,6 +303,19 @@ def test_malformed_extension_bodies_are_decode_error(etype, body):
                   if etype == E.application_layer_protocol_negotiation else {}))
 
 
+@pytest.mark.parametrize("etype,body", [
+    (E.psk_key_exchange_modes, b"\x00"),            # ke_modes<1..255> empty
+    (E.psk_key_exchange_modes, b"\x05\x01"),        # runs past the body
+    (E.cookie, b""),                                # cookie<1..2^16-1> missing
+    (E.cookie, b"\x00\x05ab"),
+    (E.status_request, b"\x01\x00"),                # responder_id_list cut short
+], ids=lambda v: v.hex() if isinstance(v, bytes) else E(v).name)
+def test_malformed_bodies_this_hello_does_not_use_are_decode_error(etype, body):
+    # 6: a message that does not parse is decode_error, also where the answer to this
+    # hello would not read the extension (no pre_shared_key, no retry, no staple).
+    send_hello(lambda ch: ch.extensions.__setitem__(etype, body), AD.decode_error)
+
+
 # --- order -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("msg", [

@@ -88,6 +88,10 @@ EARLY_DATA_SKIP_LIMIT = 1 << 16  # bytes of declined 0-RTT data we are willing t
 # 8.3: how far the client's view of a ticket's age may differ from ours for 0-RTT (one
 # round trip plus clock drift; a larger window lets a replay come later).
 EARLY_DATA_AGE_WINDOW_MS = 10_000
+# The ClientHello extensions whose bodies only some handshakes read (`_check_shape`).
+_DECODED_WHEN_PRESENT = ((ExtensionType.psk_key_exchange_modes, "psk_modes"),
+                         (ExtensionType.cookie, "cookie"),
+                         (ExtensionType.status_request, "status_request"))
 # What our CertificateRequests carry: all a client's CertificateEntry may answer (4.4.2).
 _REQUESTED = frozenset({ExtensionType.signature_algorithms})
 
@@ -274,6 +278,11 @@ class ServerHandshake13(ServerView, Handshake13):
             if _E.psk_key_exchange_modes not in exts:
                 raise MissingExtension("pre_shared_key without psk_key_exchange_modes "
                                        "(4.2.9)")
+        # 6: a body that does not parse is decode_error, also where this hello's answer
+        # does not depend on it (no PSK resumed, no retry yet, no staple configured).
+        for etype, name in _DECODED_WHEN_PRESENT:
+            if etype in exts:
+                getattr(offer, name)
         if _E.oid_filters in exts:  # 4.2: the one we know that only a CertificateRequest carries
             raise IllegalParameter("oid_filters is not allowed in a ClientHello (4.2)")
 
