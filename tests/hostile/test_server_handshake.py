@@ -486,7 +486,10 @@ def test_second_client_hello_without_key_share_is_missing_extension():
     lambda ch: setattr(ch, "session_id", bytes(32)),
     lambda ch: setattr(ch, "cipher_suites", list(reversed(ch.cipher_suites))),
     lambda ch: ch.extensions.__setitem__(E.early_data, b""),
-], ids=["random", "session_id", "suites", "early_data"])
+    lambda ch: setattr(ch, "legacy_version", 0x0302),
+    lambda ch: ch.extensions.__setitem__(E.pre_shared_key, ext.encode_pre_shared_key_client(
+        [(b"ticket", 0)], [bytes(32)])),
+], ids=["random", "session_id", "suites", "early_data", "legacy_version", "adds-psk"])
 def test_second_client_hello_changing_fixed_fields_is_illegal_parameter(change):
     _c, s, data = second_hello(change)
     expect_alert(s, data, AD.illegal_parameter)

@@ -512,8 +512,10 @@ class ServerHandshake13(ServerView, Handshake13):
         ch = offer.hello
         first = self.first_hello
         assert first is not None and self.group is not None
-        if ch.random != first.random or ch.session_id != first.session_id:
-            raise IllegalParameter("second ClientHello changed random or legacy_session_id")
+        if ch.random != first.random or ch.session_id != first.session_id \
+                or ch.legacy_version != first.legacy_version:
+            raise IllegalParameter("second ClientHello changed random, legacy_session_id or "
+                                   "legacy_version")
         if ch.cipher_suites != first.cipher_suites:
             raise IllegalParameter("second ClientHello changed the cipher suites")
         exts = ch.extensions
@@ -529,6 +531,9 @@ class ServerHandshake13(ServerView, Handshake13):
             raise IllegalParameter("second ClientHello must carry exactly the requested share")
         if _E.early_data in exts:
             raise IllegalParameter("early_data after a HelloRetryRequest")
+        if _E.pre_shared_key in exts and _E.pre_shared_key not in first.extensions:
+            raise IllegalParameter("second ClientHello adds a pre_shared_key (4.1.2: one "
+                                   "offered before may be updated, none added)")
         may_change = {_E.key_share, _E.cookie, _E.early_data, _E.padding, _E.pre_shared_key}
         before = [(t, b) for t, b in first.extensions.items() if t not in may_change]
         after = [(t, b) for t, b in exts.items() if t not in may_change]
