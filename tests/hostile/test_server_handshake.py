@@ -214,6 +214,17 @@ def test_psk_without_key_exchange_modes_is_missing_extension_with_tickets_off():
     send_hello(no_modes, AD.missing_extension, ed25519=True, session_tickets=0)
 
 
+def test_psk_hello_with_supported_groups_but_no_key_share_is_missing_extension():
+    # 9.2: supported_groups requires key_share, also in a hello that offers a PSK (only
+    # one without either may be PSK-only, which tlskit declines with handshake_failure).
+    psk = ext.encode_pre_shared_key_client([(b"ticket", 0)], [bytes(32)])
+
+    def no_share(ch):
+        ch.extensions.pop(E.key_share)
+        ch.extensions[E.pre_shared_key] = psk
+    send_hello(no_share, AD.missing_extension)
+
+
 @pytest.mark.parametrize("last", [False, True], ids=["first", "last"])
 def test_oid_filters_in_client_hello_is_illegal_parameter(last):
     # 4.2: oid_filters belongs in a CertificateRequest only; a recognised extension in a

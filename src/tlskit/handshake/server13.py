@@ -288,7 +288,8 @@ class ServerHandshake13(ServerView, Handshake13):
 
     def _check_shares(self, offer: ClientHelloView) -> list[tuple[int, bytes]]:
         exts = offer.extensions
-        if _E.pre_shared_key in exts and _E.key_share not in exts:
+        if _E.pre_shared_key in exts and _E.key_share not in exts \
+                and _E.supported_groups not in exts:  # (with it, 9.2 requires key_share)
             # 9.2 lets a PSK-only hello omit these; tlskit needs a key share to fall back
             # on (psk_ke is used, when allowed, with a hello that still carries one).
             raise HandshakeFailure("a ClientHello without key_share (PSK only) is not "
