@@ -40,7 +40,7 @@ from .peer import (
 )
 
 AD_UNEXPECTED, AD_BAD_RECORD_MAC, AD_HANDSHAKE_FAILURE, AD_ILLEGAL = 10, 20, 40, 47
-AD_DECODE, AD_DECRYPT, AD_CERTIFICATE_REQUIRED = 50, 51, 116
+AD_DECODE, AD_DECRYPT, AD_MISSING, AD_CERTIFICATE_REQUIRED = 50, 51, 109, 116
 GET = b"GET / HTTP/1.0\r\n\r\n"
 KU_REQUESTED, KU_NOT_REQUESTED = 1, 0
 
@@ -209,6 +209,30 @@ def test_session_resumption_psk_only_falls_back_to_full_handshake():
     assert E_PSK not in peer.server_hello().extensions
     peer.finished()
     sanity(peer)
+
+
+def _resume_without_signature_algorithms(ticket: bytes | None = None):
+    config, nst, psk, received = resumable()
+    peer = Peer(config)
+    h = hello(extra=[(E_PSK_MODES, ext.encode_psk_modes([PSK_DHE_KE]))]).drop(E_SIG_ALGS)
+    age = (int((time.time() - received) * 1000) + nst.age_add) % (1 << 32)
+    peer.send_hello(peer.add_psks(h, [(ticket or nst.ticket, age, psk, "sha256")]))
+    return peer
+
+
+def test_session_resumption_without_signature_algorithms():
+    # RFC 8446 9.2: a hello offering a PSK may leave signature_algorithms out; resuming
+    # signs nothing, so the server takes it.
+    peer = _resume_without_signature_algorithms()
+    peer.expect_flight(psk=True)
+    peer.finished()
+    assert peer.server.handshake_complete.resumed
+    sanity(peer)
+
+
+def test_unknown_ticket_without_signature_algorithms_is_missing_extension():
+    # 4.2.3: the full handshake it falls back to needs a certificate, so the schemes.
+    _resume_without_signature_algorithms(os.urandom(64)).expect_alert(AD_MISSING)
 
 
 def test_session_resumption_bad_binder_is_decrypt_error():

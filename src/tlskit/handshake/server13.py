@@ -227,7 +227,7 @@ class ServerHandshake13(ServerView, Handshake13):
                     f"{', '.join(crypto.SUITES[s].name for s in cfg._suites)})")
             self.suite = crypto.SUITES[code]
         shares = self._check_shares(offer)
-        assert offer.groups is not None and offer.schemes is not None
+        assert offer.groups is not None
         offer.record_size_limit  # noqa: B018 -- checked now, before anything is sent
         self.client_random = ch.random
         for group in cfg._groups:  # our first group the client lists
@@ -240,9 +240,7 @@ class ServerHandshake13(ServerView, Handshake13):
         self.group = group_of(group)
         self._psk = self._accept_ticket(offer, raw)
         if self._psk is None:
-            cert_schemes = offer.cert_schemes
-            self._choose_certificate(offer.schemes, offer.schemes if cert_schemes is None
-                                     else cert_schemes)
+            self._certify(offer)
         self.alpn = choose_alpn(cfg.alpn_protocols, offer.alpn)
         self._compression = None
         if cfg._cert_compression and self._psk is None:
@@ -295,7 +293,9 @@ class ServerHandshake13(ServerView, Handshake13):
             raise HandshakeFailure("a ClientHello without key_share (PSK only) is not "
                                    "supported")
         for required in (_E.signature_algorithms, _E.supported_groups, _E.key_share):
-            if required not in exts:
+            if required not in exts and not (required == _E.signature_algorithms
+                                             and _E.pre_shared_key in exts):
+                # (9.2: a PSK hello may leave signature_algorithms out; see `_certify`)
                 raise MissingExtension(f"ClientHello lacks {ExtensionType(required).name}")
         client_groups, shares = offer.groups, offer.shares
         assert client_groups is not None and shares is not None
@@ -443,6 +443,15 @@ class ServerHandshake13(ServerView, Handshake13):
         # client at all (SSL 3.0 or garbage; RFC 7568, 8446 D.5).
         if legacy < _PV.TLSv1:
             raise ProtocolVersionError(f"legacy_version {legacy:#06x} is not TLS")
+
+    def _certify(self, offer: ClientHelloView) -> None:
+        """A full handshake: a certificate the client's schemes can verify (4.2.3: which
+        it must have named, also in a hello whose PSK we did not take)."""
+        schemes, cert_schemes = offer.schemes, offer.cert_schemes
+        if schemes is None:
+            raise MissingExtension("ClientHello lacks signature_algorithms, which a "
+                                   "handshake without its PSK needs (4.2.3)")
+        self._choose_certificate(schemes, schemes if cert_schemes is None else cert_schemes)
 
     def _choose_certificate(self, schemes: list[int], cert_schemes: list[int]) -> None:
         """Pick the chain for the SNI name and the scheme the client can verify,
