@@ -22,6 +22,7 @@ from .peer import (
     E_PSK,
     E_PSK_MODES,
     E_SIG_ALGS,
+    E_SIG_ALGS_CERT,
     E_SUPPORTED_VERSIONS,
     FFDHE2048,
     PSK_DHE_KE,
@@ -211,13 +212,18 @@ def test_session_resumption_psk_only_falls_back_to_full_handshake():
     sanity(peer)
 
 
-def _resume_without_signature_algorithms(ticket: bytes | None = None):
+def _resume_edited(edit, ticket: bytes | None = None):
+    """A resumption hello (psk_dhe_ke) that `edit` changes before its binder is computed."""
     config, nst, psk, received = resumable()
     peer = Peer(config)
-    h = hello(extra=[(E_PSK_MODES, ext.encode_psk_modes([PSK_DHE_KE]))]).drop(E_SIG_ALGS)
+    h = edit(hello(extra=[(E_PSK_MODES, ext.encode_psk_modes([PSK_DHE_KE]))]))
     age = (int((time.time() - received) * 1000) + nst.age_add) % (1 << 32)
     peer.send_hello(peer.add_psks(h, [(ticket or nst.ticket, age, psk, "sha256")]))
     return peer
+
+
+def _resume_without_signature_algorithms(ticket: bytes | None = None):
+    return _resume_edited(lambda h: h.drop(E_SIG_ALGS), ticket)
 
 
 def test_session_resumption_without_signature_algorithms():
@@ -233,6 +239,13 @@ def test_session_resumption_without_signature_algorithms():
 def test_unknown_ticket_without_signature_algorithms_is_missing_extension():
     # 4.2.3: the full handshake it falls back to needs a certificate, so the schemes.
     _resume_without_signature_algorithms(os.urandom(64)).expect_alert(AD_MISSING)
+
+
+def test_session_resumption_with_malformed_signature_algorithms_cert_is_decode_error():
+    # RFC 8446 6: a hello that does not parse is decode_error, also when resuming (which
+    # would not read signature_algorithms_cert).
+    peer = _resume_edited(lambda h: h.set(E_SIG_ALGS_CERT, b"\x00\x03\x04\x03\x05"))
+    peer.expect_alert(AD_DECODE)
 
 
 def test_session_resumption_bad_binder_is_decrypt_error():

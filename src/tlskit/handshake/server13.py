@@ -91,7 +91,8 @@ EARLY_DATA_AGE_WINDOW_MS = 10_000
 # The ClientHello extensions whose bodies only some handshakes read (`_check_shape`).
 _DECODED_WHEN_PRESENT = ((ExtensionType.psk_key_exchange_modes, "psk_modes"),
                          (ExtensionType.cookie, "cookie"),
-                         (ExtensionType.status_request, "status_request"))
+                         (ExtensionType.status_request, "status_request"),
+                         (ExtensionType.signature_algorithms_cert, "cert_schemes"))
 # What our CertificateRequests carry: all a client's CertificateEntry may answer (4.4.2).
 _REQUESTED = frozenset({ExtensionType.signature_algorithms})
 
@@ -277,7 +278,7 @@ class ServerHandshake13(ServerView, Handshake13):
                 raise MissingExtension("pre_shared_key without psk_key_exchange_modes "
                                        "(4.2.9)")
         # 6: a body that does not parse is decode_error, also where this hello's answer
-        # does not depend on it (no PSK resumed, no retry yet, no staple configured).
+        # does not depend on it (a PSK resumed or none, no retry yet, no staple configured).
         for etype, name in _DECODED_WHEN_PRESENT:
             if etype in exts:
                 getattr(offer, name)
