@@ -22,6 +22,7 @@ from .peer import (
     E_PSK,
     E_PSK_MODES,
     E_SIG_ALGS,
+    E_SIG_ALGS_CERT,
     E_SUPPORTED_VERSIONS,
     FFDHE2048,
     PSK_DHE_KE,
@@ -40,7 +41,7 @@ from .peer import (
 )
 
 AD_UNEXPECTED, AD_BAD_RECORD_MAC, AD_HANDSHAKE_FAILURE, AD_ILLEGAL = 10, 20, 40, 47
-AD_DECODE, AD_DECRYPT, AD_CERTIFICATE_REQUIRED = 50, 51, 116
+AD_DECODE, AD_DECRYPT, AD_MISSING, AD_CERTIFICATE_REQUIRED = 50, 51, 109, 116
 GET = b"GET / HTTP/1.0\r\n\r\n"
 KU_REQUESTED, KU_NOT_REQUESTED = 1, 0
 
@@ -209,6 +210,42 @@ def test_session_resumption_psk_only_falls_back_to_full_handshake():
     assert E_PSK not in peer.server_hello().extensions
     peer.finished()
     sanity(peer)
+
+
+def _resume_edited(edit, ticket: bytes | None = None):
+    """A resumption hello (psk_dhe_ke) that `edit` changes before its binder is computed."""
+    config, nst, psk, received = resumable()
+    peer = Peer(config)
+    h = edit(hello(extra=[(E_PSK_MODES, ext.encode_psk_modes([PSK_DHE_KE]))]))
+    age = (int((time.time() - received) * 1000) + nst.age_add) % (1 << 32)
+    peer.send_hello(peer.add_psks(h, [(ticket or nst.ticket, age, psk, "sha256")]))
+    return peer
+
+
+def _resume_without_signature_algorithms(ticket: bytes | None = None):
+    return _resume_edited(lambda h: h.drop(E_SIG_ALGS), ticket)
+
+
+def test_session_resumption_without_signature_algorithms():
+    # RFC 8446 9.2: a hello offering a PSK may leave signature_algorithms out; resuming
+    # signs nothing, so the server takes it.
+    peer = _resume_without_signature_algorithms()
+    peer.expect_flight(psk=True)
+    peer.finished()
+    assert peer.server.handshake_complete.resumed
+    sanity(peer)
+
+
+def test_unknown_ticket_without_signature_algorithms_is_missing_extension():
+    # 4.2.3: the full handshake it falls back to needs a certificate, so the schemes.
+    _resume_without_signature_algorithms(os.urandom(64)).expect_alert(AD_MISSING)
+
+
+def test_session_resumption_with_malformed_signature_algorithms_cert_is_decode_error():
+    # RFC 8446 6: a hello that does not parse is decode_error, also when resuming (which
+    # would not read signature_algorithms_cert).
+    peer = _resume_edited(lambda h: h.set(E_SIG_ALGS_CERT, b"\x00\x03\x04\x03\x05"))
+    peer.expect_alert(AD_DECODE)
 
 
 def test_session_resumption_bad_binder_is_decrypt_error():

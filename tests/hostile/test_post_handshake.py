@@ -252,6 +252,16 @@ def test_post_handshake_finished_that_does_not_verify_is_decrypt_error():
     expect_alert(s, answer, AD.decrypt_error, peer=c)
 
 
+def test_post_handshake_certificate_entry_extension_is_unsupported_extension():
+    # 4.4.2: the entries answer the CertificateRequest, which asked for no extension.
+    def add(raw):
+        cert = m.Certificate.decode(memoryview(raw)[4:])
+        cert.entries[0].extensions[5] = b"\x01\x00\x00\x01\x00"  # status_request
+        return cert.encode()
+    c, s, answer = _answer_through(m.HandshakeType.certificate, add)
+    expect_alert(s, answer, AD.unsupported_extension, peer=c)
+
+
 def test_post_handshake_certificate_verify_without_a_certificate_is_unexpected_message():
     """An empty Certificate (declined) must be followed by Finished, not CertificateVerify."""
     c, s = _pha_pair()

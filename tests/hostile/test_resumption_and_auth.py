@@ -215,3 +215,65 @@ def test_client_certificate_messages_bad_lengths_are_decode_error(msg_type, fn):
     s.receive_data(c.data_to_send())
     c.receive_data(s.data_to_send())
     expect_alert(s, c.data_to_send(), AD.decode_error, peer=c)
+
+
+def test_second_client_hello_that_no_longer_resumes_keeps_the_retry_suite():
+    """4.1.4: the ServerHello after a HelloRetryRequest has the HelloRetryRequest's suite.
+    The first hello resumes a TLS_AES_256_GCM_SHA384 ticket, which picks that suite
+    over the server's preferred TLS_AES_128_GCM_SHA256; the retried hello carries no PSK
+    (as when the ticket expires or the session store fails between the two hellos), so
+    the server falls back to a full handshake, under the suite it already named."""
+    from tlskit.handshake.client13 import ClientHandshake13
+
+    from ..support.records import split_records
+
+    suites = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"]
+    scfg = server_config(ticket_key=bytes(32), cipher_suites=suites,
+                         groups=["x25519", "secp256r1"])
+    cache = SessionCache()
+    pump(make_client(client_config(session_cache=cache, cipher_suites=suites[1:])),
+         make_server(scfg))
+    c = make_client(client_config(session_cache=cache, cipher_suites=suites,
+                                  groups=["x25519", "secp256r1"],
+                                  key_share_groups=["secp256r1"]))
+    s = make_server(scfg)
+    s.receive_data(c.data_to_send())
+    hrr = s.data_to_send()
+    first = split_records(hrr)[0]
+    assert m.ServerHello.decode(memoryview(first)[9:]).cipher_suite == 0x1302
+
+    def no_psk(ch: m.ClientHello) -> None:
+        del ch.extensions[E.pre_shared_key]
+    with sender_side(ClientHandshake13, on_type(HT.client_hello, edit(m.ClientHello, no_psk))):
+        c.receive_data(hrr)   # the client's own transcript has the hello without the PSK
+    pump(c, s)
+    for side in (c, s):
+        assert side.handshake_complete.cipher_suite == 0x1302
+        assert not side.handshake_complete.resumed
+
+
+def test_client_identity_of_a_ticket_not_resumed_after_a_retry_is_not_reported():
+    """A ticket the first hello resumed, with the client's certificate in it, that the
+    retried hello no longer offers: the full handshake that follows reports only the
+    certificate the client sends then (here none, client_auth="optional")."""
+    from tlskit.handshake.client13 import ClientHandshake13
+
+    scfg = server_config(ticket_key=bytes(32), groups=["x25519", "secp256r1"],
+                         client_auth="optional", client_trust_anchors=[pki().ca.root])
+    cache = SessionCache()
+    leaf = CertifiedKey(pki().client.chain, pki().client.private_key)
+    first = make_server(scfg)
+    pump(make_client(client_config(session_cache=cache, certificate=leaf)), first)
+    assert first.handshake_complete.peer_certificates
+    c = make_client(client_config(session_cache=cache, groups=["x25519", "secp256r1"],
+                                  key_share_groups=["secp256r1"]))
+    s = make_server(scfg)
+    s.receive_data(c.data_to_send())
+
+    def no_psk(ch: m.ClientHello) -> None:
+        del ch.extensions[E.pre_shared_key]
+    with sender_side(ClientHandshake13, on_type(HT.client_hello, edit(m.ClientHello, no_psk))):
+        c.receive_data(s.data_to_send())   # the HelloRetryRequest
+    pump(c, s)
+    assert not s.handshake_complete.resumed
+    assert s.handshake_complete.peer_certificates == []

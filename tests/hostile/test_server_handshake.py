@@ -204,6 +204,38 @@ def test_psk_without_key_exchange_modes_is_missing_extension():
     send_hello(no_modes, AD.missing_extension)
 
 
+def test_psk_without_key_exchange_modes_is_missing_extension_with_tickets_off():
+    # 4.2.9 / 9.2: a MUST on the hello itself, whether or not this server resumes.
+    psk = ext.encode_pre_shared_key_client([(b"ticket", 0)], [bytes(32)])
+
+    def no_modes(ch):
+        ch.extensions.pop(E.psk_key_exchange_modes)
+        ch.extensions[E.pre_shared_key] = psk
+    send_hello(no_modes, AD.missing_extension, ed25519=True, session_tickets=0)
+
+
+def test_psk_hello_with_supported_groups_but_no_key_share_is_missing_extension():
+    # 9.2: supported_groups requires key_share, also in a hello that offers a PSK (only
+    # one without either may be PSK-only, which tlskit declines with handshake_failure).
+    psk = ext.encode_pre_shared_key_client([(b"ticket", 0)], [bytes(32)])
+
+    def no_share(ch):
+        ch.extensions.pop(E.key_share)
+        ch.extensions[E.pre_shared_key] = psk
+    send_hello(no_share, AD.missing_extension)
+
+
+@pytest.mark.parametrize("last", [False, True], ids=["first", "last"])
+def test_oid_filters_in_client_hello_is_illegal_parameter(last):
+    # 4.2: oid_filters belongs in a CertificateRequest only; a recognised extension in a
+    # message it is not specified for is illegal_parameter.
+    def add(ch):
+        rest = dict(ch.extensions)
+        ch.extensions = m.Extensions({**rest, E.oid_filters: b"\x00\x00"} if last
+                                     else {E.oid_filters: b"\x00\x00", **rest})
+    send_hello(add, AD.illegal_parameter)
+
+
 def test_psk_identity_and_binder_counts_differ_is_illegal_parameter():
     psk = ext.encode_pre_shared_key_client([(b"a", 0), (b"b", 0)], [bytes(32)])
     send_hello(lambda ch: ch.extensions.__setitem__(E.pre_shared_key, psk),
@@ -280,6 +312,19 @@ def test_malformed_extension_bodies_are_decode_error(etype, body):
     send_hello(lambda ch: ch.extensions.__setitem__(etype, body), AD.decode_error,
                **({"alpn_protocols": ["h2"]}
                   if etype == E.application_layer_protocol_negotiation else {}))
+
+
+@pytest.mark.parametrize("etype,body", [
+    (E.psk_key_exchange_modes, b"\x00"),            # ke_modes<1..255> empty
+    (E.psk_key_exchange_modes, b"\x05\x01"),        # runs past the body
+    (E.cookie, b""),                                # cookie<1..2^16-1> missing
+    (E.cookie, b"\x00\x05ab"),
+    (E.status_request, b"\x01\x00"),                # responder_id_list cut short
+], ids=lambda v: v.hex() if isinstance(v, bytes) else E(v).name)
+def test_malformed_bodies_this_hello_does_not_use_are_decode_error(etype, body):
+    # 6: a message that does not parse is decode_error, also where the answer to this
+    # hello would not read the extension (no pre_shared_key, no retry, no staple).
+    send_hello(lambda ch: ch.extensions.__setitem__(etype, body), AD.decode_error)
 
 
 # --- order -----------------------------------------------------------------------------
@@ -452,7 +497,10 @@ def test_second_client_hello_without_key_share_is_missing_extension():
     lambda ch: setattr(ch, "session_id", bytes(32)),
     lambda ch: setattr(ch, "cipher_suites", list(reversed(ch.cipher_suites))),
     lambda ch: ch.extensions.__setitem__(E.early_data, b""),
-], ids=["random", "session_id", "suites", "early_data"])
+    lambda ch: setattr(ch, "legacy_version", 0x0302),
+    lambda ch: ch.extensions.__setitem__(E.pre_shared_key, ext.encode_pre_shared_key_client(
+        [(b"ticket", 0)], [bytes(32)])),
+], ids=["random", "session_id", "suites", "early_data", "legacy_version", "adds-psk"])
 def test_second_client_hello_changing_fixed_fields_is_illegal_parameter(change):
     _c, s, data = second_hello(change)
     expect_alert(s, data, AD.illegal_parameter)
@@ -524,6 +572,29 @@ def test_client_certificate_with_context_is_illegal_parameter():
         return cert.encode()
     c, s, data = auth_pair(hook=on_type(m.HandshakeType.certificate, ctx))
     expect_alert(s, data, AD.illegal_parameter, peer=c)
+
+
+def entry_extension(etype, body):
+    """A hook giving the first CertificateEntry of a Certificate one more extension."""
+    def add(raw):
+        cert = m.Certificate.decode(memoryview(raw)[4:])
+        cert.entries[0].extensions[etype] = body
+        return cert.encode()
+    return on_type(m.HandshakeType.certificate, add)
+
+
+@pytest.mark.parametrize("etype,body,alert", [
+    (E.status_request, b"\x01\x00\x00\x01\x00", AD.unsupported_extension),  # not requested
+    (E.signed_certificate_timestamp, b"\x00\x01\x00", AD.unsupported_extension),
+    (0x1234, b"", AD.unsupported_extension),                                   # unknown
+    (E.key_share, b"\x00\x1d\x00\x01\x00", AD.illegal_parameter),           # misplaced
+], ids=["status_request", "sct", "unknown", "key_share"])
+def test_client_certificate_entry_extension_not_requested_is_rejected(etype, body, alert):
+    # 4.4.2: a client's entry extensions must answer the CertificateRequest's, and ours
+    # asks for none; 4.2 names the alert (checked at the Certificate, before its
+    # CertificateVerify, which this MITM edit would break anyway).
+    c, s, data = auth_pair(hook=entry_extension(etype, body))
+    expect_alert(s, data, alert, peer=c)
 
 
 def test_client_finished_without_certificate_when_required_is_unexpected_message():

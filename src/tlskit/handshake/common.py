@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import math
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar, cast
@@ -657,7 +658,7 @@ def agreed_fragment_length(exts: m.Extensions, config: Any) -> int:
     return size
 
 
-def check_extensions(exts: m.Extensions, allowed: frozenset[int], offered: set[int],
+def check_extensions(exts: m.Extensions, allowed: frozenset[int], offered: AbstractSet[int],
                      what: str) -> None:
     """4.2: recognised-but-misplaced -> illegal_parameter; unsolicited -> unsupported."""
     if exts.keys() <= allowed and exts.keys() <= offered:

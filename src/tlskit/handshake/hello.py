@@ -129,6 +129,8 @@ class ClientHelloView(_HelloView[m.ClientHello]):
         _E.pre_shared_key, "decode_pre_shared_key_client",
         doc="pre_shared_key: the identities (ticket, obfuscated age) and their binders.")
     point_formats = extension[bytes](_E.ec_point_formats, "decode_ec_point_formats")
+    status_request = extension[int](_E.status_request, "decode_status_request",
+                                    doc="status_request (RFC 6066 8): the status type asked for.")
 
     @cached_property
     def cert_compression(self) -> list[int]:

@@ -56,6 +56,7 @@ from ..wire import extensions as ext
 from ..wire import messages as m
 from ..wire.codec import Writer
 from .common import (
+    ALLOWED_IN_CERT_ENTRY,
     CV_CLIENT,
     CV_SERVER,
     Handshake13,
@@ -66,6 +67,7 @@ from .common import (
     Table,
     Transcript,
     by_server_name,
+    check_extensions,
     choose_alpn,
     members,
     no_common_scheme,
@@ -86,6 +88,13 @@ EARLY_DATA_SKIP_LIMIT = 1 << 16  # bytes of declined 0-RTT data we are willing t
 # 8.3: how far the client's view of a ticket's age may differ from ours for 0-RTT (one
 # round trip plus clock drift; a larger window lets a replay come later).
 EARLY_DATA_AGE_WINDOW_MS = 10_000
+# The ClientHello extensions whose bodies only some handshakes read (`_check_shape`).
+_DECODED_WHEN_PRESENT = ((ExtensionType.psk_key_exchange_modes, "psk_modes"),
+                         (ExtensionType.cookie, "cookie"),
+                         (ExtensionType.status_request, "status_request"),
+                         (ExtensionType.signature_algorithms_cert, "cert_schemes"))
+# What our CertificateRequests carry: all a client's CertificateEntry may answer (4.4.2).
+_REQUESTED = frozenset({ExtensionType.signature_algorithms})
 
 
 class State(HandshakeState):
@@ -207,16 +216,19 @@ class ServerHandshake13(ServerView, Handshake13):
         self._check_version(offer)
         self._check_shape(offer)
         cfg = self.config
-        for code in cfg._suites:  # our first suite the client offers (a loop: no frame)
-            if code in ch.cipher_suites:
-                break
-        else:
-            raise HandshakeFailure(
-                "no TLS 1.3 cipher suite in common with the client (we accept "
-                f"{', '.join(crypto.SUITES[s].name for s in cfg._suites)})")
-        self.suite = crypto.SUITES[code]
+        # 4.1.4: after a HelloRetryRequest its suite stands (a PSK chosen then may not be
+        # usable now; the offered list is the same, `_check_second_hello` saw to that).
+        if not self.hrr_sent:
+            for code in cfg._suites:  # our first suite the client offers (a loop: no frame)
+                if code in ch.cipher_suites:
+                    break
+            else:
+                raise HandshakeFailure(
+                    "no TLS 1.3 cipher suite in common with the client (we accept "
+                    f"{', '.join(crypto.SUITES[s].name for s in cfg._suites)})")
+            self.suite = crypto.SUITES[code]
         shares = self._check_shares(offer)
-        assert offer.groups is not None and offer.schemes is not None
+        assert offer.groups is not None
         offer.record_size_limit  # noqa: B018 -- checked now, before anything is sent
         self.client_random = ch.random
         for group in cfg._groups:  # our first group the client lists
@@ -229,9 +241,7 @@ class ServerHandshake13(ServerView, Handshake13):
         self.group = group_of(group)
         self._psk = self._accept_ticket(offer, raw)
         if self._psk is None:
-            cert_schemes = offer.cert_schemes
-            self._choose_certificate(offer.schemes, offer.schemes if cert_schemes is None
-                                     else cert_schemes)
+            self._certify(offer)
         self.alpn = choose_alpn(cfg.alpn_protocols, offer.alpn)
         self._compression = None
         if cfg._cert_compression and self._psk is None:
@@ -256,22 +266,37 @@ class ServerHandshake13(ServerView, Handshake13):
         return self._respond(offer, client_share)
 
     def _check_shape(self, offer: ClientHelloView) -> None:
-        """4.1.2, 4.2.11, 9.2: what every TLS 1.3 ClientHello must look like."""
+        """4.1.2, 4.2, 4.2.9, 4.2.11, 9.2: what every TLS 1.3 ClientHello must look like."""
         exts = offer.extensions
         if offer.hello.compression_methods != b"\x00":
             raise IllegalParameter("legacy_compression_methods must be exactly [null]")
-        if _E.pre_shared_key in exts and list(exts)[-1] != _E.pre_shared_key:
-            raise IllegalParameter("pre_shared_key must be the last extension (4.2.11)")
+        if _E.pre_shared_key in exts:
+            if list(exts)[-1] != _E.pre_shared_key:
+                raise IllegalParameter("pre_shared_key must be the last extension (4.2.11)")
+            # 4.2.9, 9.2: whether or not we would resume (tickets may be off).
+            if _E.psk_key_exchange_modes not in exts:
+                raise MissingExtension("pre_shared_key without psk_key_exchange_modes "
+                                       "(4.2.9)")
+        # 6: a body that does not parse is decode_error, also where this hello's answer
+        # does not depend on it (a PSK resumed or none, no retry yet, no staple configured).
+        for etype, name in _DECODED_WHEN_PRESENT:
+            if etype in exts:
+                getattr(offer, name)
+        if _E.oid_filters in exts:  # 4.2: the one we know that only a CertificateRequest carries
+            raise IllegalParameter("oid_filters is not allowed in a ClientHello (4.2)")
 
     def _check_shares(self, offer: ClientHelloView) -> list[tuple[int, bytes]]:
         exts = offer.extensions
-        if _E.pre_shared_key in exts and _E.key_share not in exts:
+        if _E.pre_shared_key in exts and _E.key_share not in exts \
+                and _E.supported_groups not in exts:  # (with it, 9.2 requires key_share)
             # 9.2 lets a PSK-only hello omit these; tlskit needs a key share to fall back
             # on (psk_ke is used, when allowed, with a hello that still carries one).
             raise HandshakeFailure("a ClientHello without key_share (PSK only) is not "
                                    "supported")
         for required in (_E.signature_algorithms, _E.supported_groups, _E.key_share):
-            if required not in exts:
+            if required not in exts and not (required == _E.signature_algorithms
+                                             and _E.pre_shared_key in exts):
+                # (9.2: a PSK hello may leave signature_algorithms out; see `_certify`)
                 raise MissingExtension(f"ClientHello lacks {ExtensionType(required).name}")
         client_groups, shares = offer.groups, offer.shares
         assert client_groups is not None and shares is not None
@@ -318,13 +343,15 @@ class ServerHandshake13(ServerView, Handshake13):
         """4.2.11: resume from the first ticket we sealed that is fresh and whose suite
         fits; a ticket we cannot open just means a full handshake."""
         cfg = self.config
+        if self._ticket is not None:  # one the first ClientHello resumed, before a retry
+            self._ticket, self.auth.chain, self._psk_index = None, [], 0
         if offer.psk is None or cfg.session_tickets <= 0:
             return None
         identities, binders = offer.psk
-        if offer.psk_modes is None:
-            raise MissingExtension("pre_shared_key without psk_key_exchange_modes (4.2.9)")
-        if PskKeyExchangeMode.psk_dhe_ke not in offer.psk_modes:
-            if not (cfg.allow_psk_ke and PskKeyExchangeMode.psk_ke in offer.psk_modes):
+        modes = offer.psk_modes
+        assert modes is not None  # `_check_shape` required it beside pre_shared_key
+        if PskKeyExchangeMode.psk_dhe_ke not in modes:
+            if not (cfg.allow_psk_ke and PskKeyExchangeMode.psk_ke in modes):
                 return None  # psk_ke (no forward secrecy) only where the config allows it
             psk_ke = True
         else:
@@ -338,6 +365,8 @@ class ServerHandshake13(ServerView, Handshake13):
             if state.suite.code not in offer.hello.cipher_suites \
                     or state.suite.code not in cfg._suites:
                 continue
+            if self.hrr_sent and state.suite is not self.suite:
+                continue  # 4.1.4: the HelloRetryRequest named the suite
             if state.server_name != self.server_name:
                 continue
             client_chain = resumable_client_chain(self.config, state, self.trace)
@@ -416,6 +445,15 @@ class ServerHandshake13(ServerView, Handshake13):
         if legacy < _PV.TLSv1:
             raise ProtocolVersionError(f"legacy_version {legacy:#06x} is not TLS")
 
+    def _certify(self, offer: ClientHelloView) -> None:
+        """A full handshake: a certificate the client's schemes can verify (4.2.3: which
+        it must have named, also in a hello whose PSK we did not take)."""
+        schemes, cert_schemes = offer.schemes, offer.cert_schemes
+        if schemes is None:
+            raise MissingExtension("ClientHello lacks signature_algorithms, which a "
+                                   "handshake without its PSK needs (4.2.3)")
+        self._choose_certificate(schemes, schemes if cert_schemes is None else cert_schemes)
+
     def _choose_certificate(self, schemes: list[int], cert_schemes: list[int]) -> None:
         """Pick the chain for the SNI name and the scheme the client can verify,
         preferring one whose certificate signatures the client accepts (4.2.3; else any
@@ -485,8 +523,10 @@ class ServerHandshake13(ServerView, Handshake13):
         ch = offer.hello
         first = self.first_hello
         assert first is not None and self.group is not None
-        if ch.random != first.random or ch.session_id != first.session_id:
-            raise IllegalParameter("second ClientHello changed random or legacy_session_id")
+        if ch.random != first.random or ch.session_id != first.session_id \
+                or ch.legacy_version != first.legacy_version:
+            raise IllegalParameter("second ClientHello changed random, legacy_session_id or "
+                                   "legacy_version")
         if ch.cipher_suites != first.cipher_suites:
             raise IllegalParameter("second ClientHello changed the cipher suites")
         exts = ch.extensions
@@ -502,6 +542,9 @@ class ServerHandshake13(ServerView, Handshake13):
             raise IllegalParameter("second ClientHello must carry exactly the requested share")
         if _E.early_data in exts:
             raise IllegalParameter("early_data after a HelloRetryRequest")
+        if _E.pre_shared_key in exts and _E.pre_shared_key not in first.extensions:
+            raise IllegalParameter("second ClientHello adds a pre_shared_key (4.1.2: one "
+                                   "offered before may be updated, none added)")
         may_change = {_E.key_share, _E.cookie, _E.early_data, _E.padding, _E.pre_shared_key}
         before = [(t, b) for t, b in first.extensions.items() if t not in may_change]
         after = [(t, b) for t, b in exts.items() if t not in may_change]
@@ -686,6 +729,7 @@ class ServerHandshake13(ServerView, Handshake13):
     def on_certificate(self, cert: m.Certificate, raw: bytes) -> State:
         if cert.request_context:
             raise IllegalParameter("client Certificate context must be empty")
+        _check_entries(cert)
         if not cert.entries:
             if self.config.client_auth == "required":
                 raise CertificateRequired("the client sent no certificate")
@@ -757,6 +801,7 @@ class ServerHandshake13(ServerView, Handshake13):
     def on_pha_certificate(self, cert: m.Certificate, raw: bytes) -> State:
         if not hmac.compare_digest(cert.request_context, self._pha_context):
             raise IllegalParameter("Certificate context does not match the request")
+        _check_entries(cert)
         if not cert.entries:  # declined: reported once its Finished verifies
             return _S.PHA_WAIT_FINISHED
         chain = parse_chain([e.cert_data for e in cert.entries], "client")
@@ -840,6 +885,15 @@ def encode_new_session_ticket(lifetime: int, age_add: int, nonce: bytes, ticket:
     return b"".join((_NST_HEAD.pack(_HT.new_session_ticket, length >> 16, length & 0xFFFF,
                                     lifetime, age_add, len(nonce)),
                      nonce, len(ticket).to_bytes(2, "big"), ticket, extensions_block))
+
+
+def _check_entries(cert: m.Certificate) -> None:
+    """4.4.2, 4.2: a client's CertificateEntry extensions answer our CertificateRequest,
+    which asks for none (misplaced: illegal_parameter; unrequested: unsupported_extension)."""
+    for entry in cert.entries:
+        if entry.extensions:  # (most entries: nothing to check)
+            check_extensions(entry.extensions, ALLOWED_IN_CERT_ENTRY, _REQUESTED,
+                             "a client CertificateEntry")
 
 
 def _certificate_message(ck: CertifiedKey, staple: bytes | None) -> m.Certificate:

@@ -282,6 +282,9 @@ def encode_psk_modes(modes: list[int]) -> bytes:
 
 
 def decode_psk_modes(body: bytes) -> list[int]:
+    n = len(body)
+    if n >= 2 and body[0] == n - 1:  # well formed: one step (else read below, which raises)
+        return list(body[1:])
     r = Reader(body)
     modes = list(r.bytes8(1, "ke_modes"))
     _done(r, "psk_key_exchange_modes")
