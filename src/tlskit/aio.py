@@ -126,6 +126,9 @@ class TLSProtocol(asyncio.BufferedProtocol):
         self._server_hostname = server_hostname
         self._info: TLSInfo | None = None  # made when asked for (most servers never ask)
         self._app_connected = False
+        # 0-RTT data a server accepted arrives before the handshake completes (bounded
+        # by max_early_data_size): kept here until the inner protocol is connected.
+        self._early: list[bytes] | None = None
         self._app_lost = False
         self._peer_closed = False
         self._error: BaseException | None = None
@@ -192,6 +195,10 @@ class TLSProtocol(asyncio.BufferedProtocol):
             if isinstance(ev, DataReceived):
                 if self._app_connected:
                     self._app.data_received(ev.data)
+                elif self._early is None:
+                    self._early = [ev.data]
+                else:
+                    self._early.append(ev.data)
             elif isinstance(ev, HandshakeComplete):
                 self._handshake_complete(ev)
             elif isinstance(ev, ConnectionClosed):
@@ -347,6 +354,9 @@ class TLSProtocol(asyncio.BufferedProtocol):
         self._app.connection_made(self.app_transport)
         if self._tcp_paused_writing:
             self._app.pause_writing()
+        early, self._early = self._early, None
+        for data in early or ():
+            self._app.data_received(data)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(ev)
