@@ -461,6 +461,7 @@ class _TLSTransport(asyncio.Transport):
         super().__init__()
         self._proto = proto
         self._closing = False
+        self._eof_written = False
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return self._proto._extra(name, default)
@@ -488,6 +489,8 @@ class _TLSTransport(asyncio.Transport):
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
+        if self._eof_written:  # as asyncio's transports: never dropped without a word
+            raise RuntimeError("Cannot call write() after write_eof()")
         if data:
             self._proto._app_write(data)
 
@@ -501,6 +504,7 @@ class _TLSTransport(asyncio.Transport):
         """Half-close: send our close_notify and keep reading until the peer's (RFC 8446
         6.1 lets the peer go on sending after ours)."""
         self._proto._app_write_eof()
+        self._eof_written = True
 
     def pause_reading(self) -> None:
         if self._proto._tcp is not None:

@@ -72,3 +72,37 @@ def test_accepted_early_data_reaches_the_handler(server_config: ServerConfig,
         return complete.early_data_accepted, echoed
 
     assert run(main()) == (True, b"early\nlate\n")
+
+
+def test_write_after_write_eof_raises(server_config: ServerConfig,
+                                      client_config: ClientConfig) -> None:
+    """As on asyncio's own transports, a write after write_eof() is a RuntimeError; it
+    was dropped without a word (the peer never got it, the writer never knew)."""
+    async def main() -> tuple[str, bytes]:
+        async def read_all(reader: asyncio.StreamReader,
+                           writer: asyncio.StreamWriter) -> None:
+            writer.write(await reader.read())
+            writer.close()
+
+        server = await tlskit.aio.start_server(read_all, "127.0.0.1", 0, server_config)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            reader, writer = await tlskit.aio.open_connection(
+                "127.0.0.1", port, client_config, server_name="localhost")
+            writer.write(b"before")
+            writer.write_eof()
+            try:
+                writer.write(b"after")
+            except RuntimeError as exc:
+                error = str(exc)
+            else:
+                error = "no error"
+            echoed = await reader.read()
+            writer.close()
+            await writer.wait_closed()
+        finally:
+            server.close()
+            await server.wait_closed()
+        return error, echoed
+
+    assert run(main()) == ("Cannot call write() after write_eof()", b"before")
