@@ -181,6 +181,9 @@ class TLSSocket(ConnectionInfo):
         self._handshake_done = False
         self._handshake_error: BaseException | None = None
         self._peer_closed = False        # close_notify received
+        # The connection failed (our alert or the peer's): every later read raises this
+        # again, as the connection does, rather than reading on or ending the stream.
+        self._failed: TLSError | None = None
         self._eof = False                # TCP EOF seen
         self._closed = False
         self._io_refs = 0
@@ -364,7 +367,8 @@ class TLSSocket(ConnectionInfo):
         try:
             with self._state:
                 events = self._conn.receive_data(data)
-        except TLSError:
+        except TLSError as exc:
+            self._failed = exc
             self._flush_quietly()        # the alert the connection queued
             raise
         for ev in events:
@@ -373,7 +377,8 @@ class TLSSocket(ConnectionInfo):
             elif isinstance(ev, ConnectionClosed):
                 self._peer_closed = True
                 if ev.alert is not None:  # the peer aborted: a socket API reports an error
-                    raise AlertReceived(ev.alert)
+                    self._failed = AlertReceived(ev.alert)
+                    raise self._failed
             else:
                 self._on_event(ev)
         if self._peer_closed:
@@ -500,6 +505,8 @@ class TLSSocket(ConnectionInfo):
         close_notify, or a TCP close without it when ragged EOFs are suppressed). Holds
         the read lock."""
         while not self._plain:
+            if self._failed is not None:
+                raise self._failed
             if self._peer_closed or self.truncated:
                 return False
             try:
@@ -570,7 +577,7 @@ class TLSSocket(ConnectionInfo):
         but application data, close_notify, EOF, errors): what was read stays in `_cbuf`
         for it, but for a record the connection already opened and holds (`HELD`), which
         is consumed here and whose events are taken at once."""
-        if self._peer_closed or self._eof:
+        if self._peer_closed or self._eof or self._failed is not None:
             return -1
         if self._cbuf is None:
             self._cbuf = bytearray(RECV_SIZE + _MAX_RECORD)
