@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
+import threading
 
 import pytest
 
@@ -13,7 +15,7 @@ from tlskit.enums import AlertDescription
 from tlskit.errors import BadRecordMac
 
 from ..support.pump import ServerThread
-from .helpers import handshake_raw_server
+from .helpers import handshake_raw_client, handshake_raw_server
 
 FORGED = b"\x17\x03\x03\x00\x20" + b"z" * 32  # an application-data record nobody sealed
 READS = {
@@ -65,3 +67,44 @@ def test_reads_after_our_alert_raise_the_error_again(
             with pytest.raises(BadRecordMac):
                 READS[read](sock)
         assert not sock.truncated
+
+
+
+@pytest.mark.timeout(20)  # (the bug blocked for handshake_timeout, 60 s here)
+def test_non_blocking_handshake_raises_instead_of_waiting(
+        server_config: ServerConfig, client_config: ClientConfig) -> None:
+    """On a non-blocking socket do_handshake raises BlockingIOError when it would wait
+    (as ssl's SSLWantReadError) and completes when called again on readiness; it waited
+    up to ``handshake_timeout`` for a silent client, blocking the caller's event loop."""
+    listening = socket.create_server(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+    with tlskit.wrap_server_socket(listening, server_config, handshake_timeout=60) as lst, \
+            socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        sock, _ = lst.accept()
+        with sock:
+            sock.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                sock.do_handshake()  # the client said nothing yet
+
+            def client() -> None:
+                conn = handshake_raw_client(raw, client_config)
+                conn.send_data(b"ping")
+                raw.sendall(conn.data_to_send())  # Finished and data
+
+            speaker = threading.Thread(target=client, daemon=True)
+            speaker.start()
+            while True:
+                select.select([sock], [], [], 10)
+                try:
+                    sock.do_handshake()
+                    break
+                except BlockingIOError:
+                    continue
+            speaker.join(10)
+            got = b""
+            while len(got) < 4:
+                if not sock.pending():  # (what arrived with the Finished is read already)
+                    select.select([sock], [], [], 10)
+                with contextlib.suppress(BlockingIOError):
+                    got += sock.recv(4)
+    assert got == b"ping"

@@ -195,7 +195,11 @@ class TLSSocket(ConnectionInfo):
     # -- handshake ------------------------------------------------------------------------
 
     def do_handshake(self) -> None:
-        """Run the handshake if it has not run yet (bounded by ``handshake_timeout``)."""
+        """Run the handshake if it has not run yet (bounded by ``handshake_timeout``).
+
+        On a non-blocking socket, as with `ssl`, it raises BlockingIOError whenever it
+        would wait: call it again when the socket is ready (the caller's event loop then
+        bounds the handshake; ``handshake_timeout`` would block it)."""
         if self._handshake_done:
             return
         with self._hs_lock:
@@ -215,6 +219,8 @@ class TLSSocket(ConnectionInfo):
         sock = self._raw()
         timeout = self.handshake_timeout
         saved = sock.gettimeout()
+        if saved == 0.0:
+            timeout = None  # non-blocking: a deadline would make each read a timed wait
         deadline = None if timeout is None else time.monotonic() + timeout
         self._kernel_timeouts = deadline is not None and saved is None and KERNEL_TIMEOUTS
         try:
