@@ -108,3 +108,24 @@ def test_non_blocking_handshake_raises_instead_of_waiting(
                 with contextlib.suppress(BlockingIOError):
                     got += sock.recv(4)
     assert got == b"ping"
+
+
+def test_a_write_to_a_peer_that_does_not_read_times_out_saying_so(
+        server_config: ServerConfig, client_config: ClientConfig) -> None:
+    """sendall to a peer that never reads ends with the socket timeout, and the error
+    names the peer, the timeout and the cause, as recv's does (it said "timed out")."""
+    done = threading.Event()
+
+    def server(sock: socket.socket) -> None:
+        handshake_raw_server(sock, server_config)
+        done.wait(30)  # never reads
+
+    srv = ServerThread(server)
+    try:
+        expected = r"send to 127\.0\.0\.1:\d+ timed out after 0\.5 s \(the peer is not reading"
+        with tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
+                            timeout=0.5) as sock, pytest.raises(TimeoutError, match=expected):
+            sock.sendall(bytes(1 << 26))
+    finally:
+        done.set()
+    srv.join()

@@ -670,19 +670,35 @@ class TLSSocket(ConnectionInfo):
 
     def sendall(self, data: Buffer, flags: int = 0) -> None:
         view = self._bytes_to_send(data, flags)
-        with self._wlock:
-            for start in range(0, len(view), SEND_CHUNK):
-                self._encrypt_and_write(view[start:start + SEND_CHUNK])
+        try:
+            with self._wlock:
+                for start in range(0, len(view), SEND_CHUNK):
+                    self._encrypt_and_write(view[start:start + SEND_CHUNK])
+        except TimeoutError:
+            raise self._send_timed_out() from None
         self._end_write()
 
     def send(self, data: Buffer, flags: int = 0) -> int:
         chunk = self._bytes_to_send(data, flags)[:SEND_CHUNK]
         if not chunk:
             return 0
-        with self._wlock:
-            self._encrypt_and_write(chunk)
+        try:
+            with self._wlock:
+                self._encrypt_and_write(chunk)
+        except TimeoutError:
+            raise self._send_timed_out() from None
         self._end_write()
         return len(chunk)
+
+    def _send_timed_out(self) -> TimeoutError:
+        """What a write that timed out raises: who, after how long, and the likely cause
+        (the socket's bare "timed out" said neither)."""
+        try:
+            after = _fmt_seconds(self.gettimeout())
+        except OSError:
+            after = "?"
+        return TimeoutError(f"send to {self._peer} timed out after {after} s (the peer is "
+                            "not reading; a larger timeout or a reader on its side helps)")
 
     def write(self, data: Buffer) -> int:
         """`ssl.SSLSocket.write` spelling of `send`."""
