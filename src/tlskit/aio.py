@@ -303,14 +303,15 @@ class TLSProtocol(asyncio.BufferedProtocol):
             waiter.set_exception(exc)
 
     def _fatal(self, exc: BaseException) -> None:
-        """A TLS failure: send what the connection queued (its alert) and close TCP."""
+        """A TLS failure: send what the connection queued (its alert) and close TCP,
+        bounded by CLOSE_TIMEOUT as every close is: a peer that stopped reading must not
+        keep the connection, and the app waiting on it, forever."""
         if self._error is None:
             self._error = exc
         self._fail_waiter(exc)
         with contextlib.suppress(Exception):
             self._flush()
-        if self._tcp is not None:
-            self._tcp.close()
+        self._close_tcp()
 
     def _handshake_timed_out(self) -> None:
         self._timer = None
