@@ -421,7 +421,10 @@ class TLSProtocol(asyncio.BufferedProtocol):
             self._close_timer = self._loop.call_later(CLOSE_TIMEOUT, tcp.abort)
 
     def _app_write_eof(self) -> None:
-        if self._tcp is None or self._conn.handshake_complete is None or self._error:
+        if self._tcp is None or self._tcp.is_closing() or self._error is not None:
+            return  # closed, lost or failed: nothing to half-close (asyncio's transports
+            # ignore write_eof then too; it is often called in cleanup)
+        if self._conn.handshake_complete is None:
             raise UsageError("write_eof() needs an established connection")
         self._conn.close()
         self._flush()

@@ -106,3 +106,33 @@ def test_write_after_write_eof_raises(server_config: ServerConfig,
         return error, echoed
 
     assert run(main()) == ("Cannot call write() after write_eof()", b"before")
+
+
+def test_write_eof_on_a_closed_connection_is_ignored(server_config: ServerConfig,
+                                                     client_config: ClientConfig) -> None:
+    """As asyncio's transports: write_eof() once the connection is closed (cleanup code
+    does it) does nothing; it raised UsageError ("needs an established connection")."""
+    async def main() -> bytes:
+        async def read_all(reader: asyncio.StreamReader,
+                           writer: asyncio.StreamWriter) -> None:
+            writer.write(await reader.read())
+            writer.close()
+
+        server = await tlskit.aio.start_server(read_all, "127.0.0.1", 0, server_config)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            reader, writer = await tlskit.aio.open_connection(
+                "127.0.0.1", port, client_config, server_name="localhost")
+            writer.write(b"data")
+            writer.write_eof()
+            echoed = await reader.read()
+            writer.close()
+            writer.write_eof()
+            await writer.wait_closed()
+            writer.write_eof()
+        finally:
+            server.close()
+            await server.wait_closed()
+        return echoed
+
+    assert run(main()) == b"data"
