@@ -511,8 +511,8 @@ class TLSSocket(ConnectionInfo):
         close_notify, or a TCP close without it when ragged EOFs are suppressed). Holds
         the read lock."""
         while not self._plain:
-            if self._failed is not None:
-                raise self._failed
+            if self._failed is not None:  # (a fresh traceback: raised again and again)
+                raise self._failed.with_traceback(None)
             if self._peer_closed or self.truncated:
                 return False
             try:
