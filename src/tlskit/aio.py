@@ -126,6 +126,9 @@ class TLSProtocol(asyncio.BufferedProtocol):
         self._server_hostname = server_hostname
         self._info: TLSInfo | None = None  # made when asked for (most servers never ask)
         self._app_connected = False
+        # 0-RTT data a server accepted arrives before the handshake completes (bounded
+        # by max_early_data_size): kept here until the inner protocol is connected.
+        self._early: list[bytes] | None = None
         self._app_lost = False
         self._peer_closed = False
         self._error: BaseException | None = None
@@ -192,6 +195,10 @@ class TLSProtocol(asyncio.BufferedProtocol):
             if isinstance(ev, DataReceived):
                 if self._app_connected:
                     self._app.data_received(ev.data)
+                elif self._early is None:
+                    self._early = [ev.data]
+                else:
+                    self._early.append(ev.data)
             elif isinstance(ev, HandshakeComplete):
                 self._handshake_complete(ev)
             elif isinstance(ev, ConnectionClosed):
@@ -296,14 +303,15 @@ class TLSProtocol(asyncio.BufferedProtocol):
             waiter.set_exception(exc)
 
     def _fatal(self, exc: BaseException) -> None:
-        """A TLS failure: send what the connection queued (its alert) and close TCP."""
+        """A TLS failure: send what the connection queued (its alert) and close TCP,
+        bounded by CLOSE_TIMEOUT as every close is: a peer that stopped reading must not
+        keep the connection, and the app waiting on it, forever."""
         if self._error is None:
             self._error = exc
         self._fail_waiter(exc)
         with contextlib.suppress(Exception):
             self._flush()
-        if self._tcp is not None:
-            self._tcp.close()
+        self._close_tcp()
 
     def _handshake_timed_out(self) -> None:
         self._timer = None
@@ -347,6 +355,9 @@ class TLSProtocol(asyncio.BufferedProtocol):
         self._app.connection_made(self.app_transport)
         if self._tcp_paused_writing:
             self._app.pause_writing()
+        early, self._early = self._early, None
+        for data in early or ():
+            self._app.data_received(data)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(ev)
@@ -410,7 +421,10 @@ class TLSProtocol(asyncio.BufferedProtocol):
             self._close_timer = self._loop.call_later(CLOSE_TIMEOUT, tcp.abort)
 
     def _app_write_eof(self) -> None:
-        if self._tcp is None or self._conn.handshake_complete is None or self._error:
+        if self._tcp is None or self._tcp.is_closing() or self._error is not None:
+            return  # closed, lost or failed: nothing to half-close (asyncio's transports
+            # ignore write_eof then too; it is often called in cleanup)
+        if self._conn.handshake_complete is None:
             raise UsageError("write_eof() needs an established connection")
         self._conn.close()
         self._flush()
@@ -451,6 +465,7 @@ class _TLSTransport(asyncio.Transport):
         super().__init__()
         self._proto = proto
         self._closing = False
+        self._eof_written = False
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return self._proto._extra(name, default)
@@ -478,6 +493,8 @@ class _TLSTransport(asyncio.Transport):
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
+        if self._eof_written:  # as asyncio's transports: never dropped without a word
+            raise RuntimeError("Cannot call write() after write_eof()")
         if data:
             self._proto._app_write(data)
 
@@ -491,6 +508,7 @@ class _TLSTransport(asyncio.Transport):
         """Half-close: send our close_notify and keep reading until the peer's (RFC 8446
         6.1 lets the peer go on sending after ours)."""
         self._proto._app_write_eof()
+        self._eof_written = True
 
     def pause_reading(self) -> None:
         if self._proto._tcp is not None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 
 import tlskit.aio
 from tlskit import ClientConfig, ServerConfig
+from tlskit.errors import BadRecordMac
+
+from .helpers import handshake_raw_client
 
 
 async def _close_against_a_peer_that_does_not_read(server_config: ServerConfig,
@@ -41,3 +45,44 @@ def test_close_gives_up_on_a_peer_that_does_not_read(
     it still has to send (data, then close_notify) has not left within CLOSE_TIMEOUT."""
     monkeypatch.setattr(tlskit.aio, "CLOSE_TIMEOUT", 0.2)
     asyncio.run(_close_against_a_peer_that_does_not_read(server_config, client_config))
+
+
+def test_a_fatal_error_gives_up_on_a_peer_that_does_not_read(
+        server_config: ServerConfig, client_config: ClientConfig,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A peer that fills our send buffer, never reads, then sends a forged record: the
+    alert cannot leave, and the connection is aborted after CLOSE_TIMEOUT as on close()
+    (it waited for the peer to read forever, and the handler blocked in drain() with
+    it); the handler's drain raises the error."""
+    monkeypatch.setattr(tlskit.aio, "CLOSE_TIMEOUT", 0.2)
+
+    async def main() -> BaseException:
+        loop = asyncio.get_running_loop()
+        outcome: asyncio.Future[BaseException] = loop.create_future()
+        blocked: asyncio.Future[None] = loop.create_future()
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while True:
+                    writer.write(bytes(1 << 20))
+                    if writer.transport.get_write_buffer_size() and not blocked.done():
+                        blocked.set_result(None)  # the kernel's buffers are full
+                    await writer.drain()
+            except Exception as exc:
+                outcome.set_result(exc)
+
+        server = await tlskit.aio.start_server(handler, "127.0.0.1", 0, server_config)
+        port = server.sockets[0].getsockname()[1]
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            conn = await asyncio.to_thread(handshake_raw_client, raw, client_config)
+            raw.sendall(conn.data_to_send())  # the Finished; nothing is read after it
+            await asyncio.wait_for(blocked, 10)
+            raw.sendall(b"\x17\x03\x03\x00\x20" + b"z" * 32)  # forged
+            return await asyncio.wait_for(outcome, 10)
+        finally:
+            raw.close()
+            server.close()
+            await server.wait_closed()
+
+    assert isinstance(asyncio.run(main()), BadRecordMac)

@@ -181,6 +181,9 @@ class TLSSocket(ConnectionInfo):
         self._handshake_done = False
         self._handshake_error: BaseException | None = None
         self._peer_closed = False        # close_notify received
+        # The connection failed (our alert or the peer's): every later read raises this
+        # again, as the connection does, rather than reading on or ending the stream.
+        self._failed: TLSError | None = None
         self._eof = False                # TCP EOF seen
         self._closed = False
         self._io_refs = 0
@@ -192,7 +195,11 @@ class TLSSocket(ConnectionInfo):
     # -- handshake ------------------------------------------------------------------------
 
     def do_handshake(self) -> None:
-        """Run the handshake if it has not run yet (bounded by ``handshake_timeout``)."""
+        """Run the handshake if it has not run yet (bounded by ``handshake_timeout``).
+
+        On a non-blocking socket, as with `ssl`, it raises BlockingIOError whenever it
+        would wait: call it again when the socket is ready (the caller's event loop then
+        bounds the handshake; ``handshake_timeout`` would block it)."""
         if self._handshake_done:
             return
         with self._hs_lock:
@@ -212,6 +219,8 @@ class TLSSocket(ConnectionInfo):
         sock = self._raw()
         timeout = self.handshake_timeout
         saved = sock.gettimeout()
+        if saved == 0.0:
+            timeout = None  # non-blocking: a deadline would make each read a timed wait
         deadline = None if timeout is None else time.monotonic() + timeout
         self._kernel_timeouts = deadline is not None and saved is None and KERNEL_TIMEOUTS
         try:
@@ -364,7 +373,8 @@ class TLSSocket(ConnectionInfo):
         try:
             with self._state:
                 events = self._conn.receive_data(data)
-        except TLSError:
+        except TLSError as exc:
+            self._failed = exc
             self._flush_quietly()        # the alert the connection queued
             raise
         for ev in events:
@@ -373,7 +383,8 @@ class TLSSocket(ConnectionInfo):
             elif isinstance(ev, ConnectionClosed):
                 self._peer_closed = True
                 if ev.alert is not None:  # the peer aborted: a socket API reports an error
-                    raise AlertReceived(ev.alert)
+                    self._failed = AlertReceived(ev.alert)
+                    raise self._failed
             else:
                 self._on_event(ev)
         if self._peer_closed:
@@ -500,6 +511,8 @@ class TLSSocket(ConnectionInfo):
         close_notify, or a TCP close without it when ragged EOFs are suppressed). Holds
         the read lock."""
         while not self._plain:
+            if self._failed is not None:  # (a fresh traceback: raised again and again)
+                raise self._failed.with_traceback(None)
             if self._peer_closed or self.truncated:
                 return False
             try:
@@ -570,7 +583,7 @@ class TLSSocket(ConnectionInfo):
         but application data, close_notify, EOF, errors): what was read stays in `_cbuf`
         for it, but for a record the connection already opened and holds (`HELD`), which
         is consumed here and whose events are taken at once."""
-        if self._peer_closed or self._eof:
+        if self._peer_closed or self._eof or self._failed is not None:
             return -1
         if self._cbuf is None:
             self._cbuf = bytearray(RECV_SIZE + _MAX_RECORD)
@@ -657,19 +670,35 @@ class TLSSocket(ConnectionInfo):
 
     def sendall(self, data: Buffer, flags: int = 0) -> None:
         view = self._bytes_to_send(data, flags)
-        with self._wlock:
-            for start in range(0, len(view), SEND_CHUNK):
-                self._encrypt_and_write(view[start:start + SEND_CHUNK])
+        try:
+            with self._wlock:
+                for start in range(0, len(view), SEND_CHUNK):
+                    self._encrypt_and_write(view[start:start + SEND_CHUNK])
+        except TimeoutError:
+            raise self._send_timed_out() from None
         self._end_write()
 
     def send(self, data: Buffer, flags: int = 0) -> int:
         chunk = self._bytes_to_send(data, flags)[:SEND_CHUNK]
         if not chunk:
             return 0
-        with self._wlock:
-            self._encrypt_and_write(chunk)
+        try:
+            with self._wlock:
+                self._encrypt_and_write(chunk)
+        except TimeoutError:
+            raise self._send_timed_out() from None
         self._end_write()
         return len(chunk)
+
+    def _send_timed_out(self) -> TimeoutError:
+        """What a write that timed out raises: who, after how long, and the likely cause
+        (the socket's bare "timed out" said neither)."""
+        try:
+            after = _fmt_seconds(self.gettimeout())
+        except OSError:
+            after = "?"
+        return TimeoutError(f"send to {self._peer} timed out after {after} s (the peer is "
+                            "not reading; a larger timeout or a reader on its side helps)")
 
     def write(self, data: Buffer) -> int:
         """`ssl.SSLSocket.write` spelling of `send`."""
