@@ -11,6 +11,7 @@ the env logger set, so a config shared between threads is never mutated.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
 import threading
@@ -84,6 +85,9 @@ def keylog_from_env() -> KeyLogFile | None:
         logger = _env_loggers.get(path)
         if logger is None:
             logger = _env_loggers[path] = KeyLogFile(path)
+            # Open for the process's life (every connection appends), closed at exit
+            # rather than left to the collector (a ResourceWarning under -X dev).
+            atexit.register(logger.close)
         return logger
 
 

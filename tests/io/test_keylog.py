@@ -37,6 +37,7 @@ class RecordingProxy:
         self.to_server = bytearray()
         self.to_client = bytearray()
         self._threads: list[threading.Thread] = []
+        self._sockets: list[socket.socket] = []
         t = threading.Thread(target=self._accept, daemon=True)
         t.start()
         self._threads.append(t)
@@ -44,6 +45,7 @@ class RecordingProxy:
     def _accept(self) -> None:
         client, _ = self.listener.accept()
         server = socket.create_connection(("127.0.0.1", self.upstream_port))
+        self._sockets += (client, server)
         for src, dst, log in ((client, server, self.to_server),
                               (server, client, self.to_client)):
             t = threading.Thread(target=self._pump, args=(src, dst, log), daemon=True)
@@ -63,7 +65,8 @@ class RecordingProxy:
     def join(self) -> None:
         for t in self._threads:
             t.join(10)
-        self.listener.close()
+        for sock in (*self._sockets, self.listener):
+            sock.close()
 
 
 def records(stream: bytes) -> list[tuple[int, bytes, bytes]]:
@@ -149,7 +152,8 @@ def test_keylog_file_format_and_permissions(tmp_path: Path) -> None:
                                 f"OTHER {'02' * 32} 00\n")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     logger.close()
-    KeyLogFile(path)("APPENDED", b"\x03", b"\x04")  # append mode: nothing is lost
+    with KeyLogFile(path) as again:
+        again("APPENDED", b"\x03", b"\x04")  # append mode: nothing is lost
     assert path.read_text().splitlines()[-1] == "APPENDED 03 04"
 
 
@@ -192,7 +196,7 @@ def test_with_keylog_copies_instead_of_mutating(tmp_path: Path, monkeypatch: pyt
     assert copy.get_verifier() is client_config.get_verifier()
     server_copy = with_keylog(server_config)
     assert server_copy is not server_config and server_config.keylog is None
-    own = KeyLogFile(tmp_path / "own.log")
+    own = KeyLogFile(tmp_path / "own.log")  # never written to: no file is opened
     own_config = client_config.replace(keylog=own)
     assert with_keylog(own_config) is own_config  # an explicit keylog wins
 
@@ -202,9 +206,10 @@ def test_handshake_logs_every_secret_and_decrypts(tmp_path: Path, tls_server_fac
     srv = tls_server_factory(BulkEchoHandler)
     proxy = RecordingProxy(srv.server_address[1])
     path = tmp_path / "keys.log"
-    aes128_client = aes128_client.replace(keylog=KeyLogFile(path))
+    keylog = KeyLogFile(path)
+    aes128_client = aes128_client.replace(keylog=keylog)
     message = b"attack at dawn " * 3000  # several records
-    with tlskit.connect("127.0.0.1", proxy.port, aes128_client, server_name="localhost",
+    with keylog, tlskit.connect("127.0.0.1", proxy.port, aes128_client, server_name="localhost",
                         timeout=10) as sock:
         sock.sendall(message)
         echoed = bytearray()
