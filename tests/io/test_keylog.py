@@ -7,6 +7,8 @@ import asyncio
 import os
 import socket
 import stat
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -304,3 +306,16 @@ def test_sslkeylogfile_env_server_and_aio(tmp_path: Path, monkeypatch: pytest.Mo
     assert len({line.split(" ")[1] for line in lines}) == 1
     assert server_config.keylog is None and client_config.keylog is None
     assert os.path.getsize(path) > 0
+
+
+def test_env_logger_is_closed_at_exit(tmp_path: Path) -> None:
+    """The $SSLKEYLOGFILE logger stays open for the process's connections and is closed
+    at exit: no "unclosed file" ResourceWarning from the collector under -X dev."""
+    path = tmp_path / "env.log"
+    code = ("from tlskit.keylog import keylog_from_env\n"
+            "keylog_from_env()('LABEL', b'\\x01', b'\\x02')\n")
+    env = {**os.environ, "SSLKEYLOGFILE": str(path)}
+    done = subprocess.run([sys.executable, "-X", "dev", "-c", code], env=env,
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert path.read_text() == "LABEL 01 02\n"
+    assert "ResourceWarning" not in done.stderr, done.stderr
