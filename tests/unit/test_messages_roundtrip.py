@@ -249,6 +249,9 @@ def test_status_request_round_trip():
     for n in range(len(body)):
         with pytest.raises(DecodeError):
             ext.decode_status_request(body[:n])
+    with pytest.raises(DecodeError):  # (the plain request's one-compare path is exact)
+        ext.decode_status_request(body + b"\x00")
+    assert ext.decode_status_request(b"\x01\x00\x03\x00\x01\xaa\x00\x00") == 1
 
 
 def test_binders_length_matches_the_encoding():
