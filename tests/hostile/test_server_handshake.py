@@ -486,18 +486,20 @@ def test_second_client_hello_without_key_share_is_missing_extension():
     expect_alert(s, data, AD.missing_extension)
 
 
-@pytest.mark.parametrize("change", [
-    lambda ch: setattr(ch, "random", bytes(32)),
-    lambda ch: setattr(ch, "session_id", bytes(32)),
-    lambda ch: setattr(ch, "cipher_suites", list(reversed(ch.cipher_suites))),
-    lambda ch: ch.extensions.__setitem__(E.early_data, b""),
-    lambda ch: setattr(ch, "legacy_version", 0x0302),
-    lambda ch: ch.extensions.__setitem__(E.pre_shared_key, ext.encode_pre_shared_key_client(
-        [(b"ticket", 0)], [bytes(32)])),
+@pytest.mark.parametrize("change,named", [
+    (lambda ch: setattr(ch, "random", bytes(32)), "changed random"),
+    (lambda ch: setattr(ch, "session_id", bytes(32)), "changed legacy_session_id"),
+    (lambda ch: setattr(ch, "cipher_suites", list(reversed(ch.cipher_suites))),
+     "cipher suites"),
+    (lambda ch: ch.extensions.__setitem__(E.early_data, b""), "early_data"),
+    (lambda ch: setattr(ch, "legacy_version", 0x0302), "changed legacy_version"),
+    (lambda ch: ch.extensions.__setitem__(E.pre_shared_key, ext.encode_pre_shared_key_client(
+        [(b"ticket", 0)], [bytes(32)])), "adds a pre_shared_key"),
 ], ids=["random", "session_id", "suites", "early_data", "legacy_version", "adds-psk"])
-def test_second_client_hello_changing_fixed_fields_is_illegal_parameter(change):
+def test_second_client_hello_changing_fixed_fields_is_illegal_parameter(change, named):
+    # 4.1.2; the error names what changed.
     _c, s, data = second_hello(change)
-    expect_alert(s, data, AD.illegal_parameter)
+    assert named in str(expect_alert(s, data, AD.illegal_parameter))
 
 
 def test_third_client_hello_is_unexpected_message():
