@@ -155,7 +155,7 @@ class ServerHandshake12(ServerView, Handshake12):
         # The default os.urandom is drawn through the server pool (same kernel bytes, one
         # read per ~20 handshakes; see `tlskit.randpool`); a configured rng is used as is.
         self._rng = server_rng(handover.config.rng)
-        self._spare = b""  # drawn with the server random: a session ID, then a seal nonce
+        self._spare = b""  # drawn with the server random: session ID, key share, seal nonce
         self._renegotiation_hellos = 0
 
     def keeps_messages(self, config: Any) -> bool:
