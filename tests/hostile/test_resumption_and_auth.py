@@ -186,12 +186,16 @@ def test_certificate_request_with_an_extension_defined_elsewhere_is_illegal_para
 
 
 def test_certificate_request_with_every_extension_defined_for_it_completes():
-    # 4.2's CR column (and RFC 8879 3's compress_certificate): all accepted together.
+    # 4.2's CR column (and RFC 8879 3's compress_certificate): all accepted together,
+    # each with a well-formed body (4.4.2.1 and RFC 6962 3.3.1: the two requests are empty).
+    bodies = {E.status_request: b"", E.signed_certificate_timestamp: b"",
+              E.certificate_authorities: b"\x00\x04\x00\x02\x30\x00",  # one empty Name
+              E.oid_filters: b"\x00\x00",                          # no filters
+              E.signature_algorithms_cert: b"\x00\x02\x04\x03",   # ecdsa_secp256r1_sha256
+              E.compress_certificate: b"\x02\x00\x01"}              # zlib
+
     def every(cr):
-        for etype in (E.status_request, E.signed_certificate_timestamp,
-                      E.certificate_authorities, E.oid_filters, E.signature_algorithms_cert,
-                      E.compress_certificate):
-            cr.extensions[etype] = b""
+        cr.extensions.update(bodies)
     from tlskit.handshake.server13 import ServerHandshake13
     c = make_client()
     s = auth_server(None)
