@@ -221,6 +221,15 @@ def test_client_certificate_messages_bad_lengths_are_decode_error(msg_type, fn):
     expect_alert(s, c.data_to_send(), AD.decode_error, peer=c)
 
 
+def _drop_psk(ch: m.ClientHello) -> None:
+    del ch.extensions[E.pre_shared_key]
+
+
+# The client's retried ClientHello without its PSK (as when the ticket expires or the
+# session store fails between the two hellos); its own transcript has this hello.
+_without_psk = edit(m.ClientHello, _drop_psk)
+
+
 def test_second_client_hello_that_no_longer_resumes_keeps_the_retry_suite():
     """4.1.4: the ServerHello after a HelloRetryRequest has the HelloRetryRequest's suite.
     The first hello resumes a TLS_AES_256_GCM_SHA384 ticket, which picks that suite
@@ -246,9 +255,7 @@ def test_second_client_hello_that_no_longer_resumes_keeps_the_retry_suite():
     first = split_records(hrr)[0]
     assert m.ServerHello.decode(memoryview(first)[9:]).cipher_suite == 0x1302
 
-    def no_psk(ch: m.ClientHello) -> None:
-        del ch.extensions[E.pre_shared_key]
-    with sender_side(ClientHandshake13, on_type(HT.client_hello, edit(m.ClientHello, no_psk))):
+    with sender_side(ClientHandshake13, on_type(HT.client_hello, _without_psk)):
         c.receive_data(hrr)   # the client's own transcript has the hello without the PSK
     pump(c, s)
     for side in (c, s):
@@ -274,9 +281,7 @@ def test_client_identity_of_a_ticket_not_resumed_after_a_retry_is_not_reported()
     s = make_server(scfg)
     s.receive_data(c.data_to_send())
 
-    def no_psk(ch: m.ClientHello) -> None:
-        del ch.extensions[E.pre_shared_key]
-    with sender_side(ClientHandshake13, on_type(HT.client_hello, edit(m.ClientHello, no_psk))):
+    with sender_side(ClientHandshake13, on_type(HT.client_hello, _without_psk)):
         c.receive_data(s.data_to_send())   # the HelloRetryRequest
     pump(c, s)
     assert not s.handshake_complete.resumed
