@@ -402,6 +402,9 @@ class ClientConfig(_Common):
     verifier: CertificateVerifier | None = None
     verify_mode: Literal["required", "report"] = "required"
     check_hostname: bool = True
+    # The groups to send key shares for (each one in `groups`); they go out in `groups`
+    # order, whatever the order here (RFC 8446 4.2.8). None: the first group (with
+    # x25519 beside a leading X25519MLKEM768).
     key_share_groups: Sequence[str | int] | None = None
     certificate: CertifiedKey | None = None
     middlebox_compat: bool = True

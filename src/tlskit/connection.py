@@ -508,7 +508,8 @@ class Connection:
         self._bind_fast_paths()  # the new write protector
 
     def close(self) -> None:
-        """Send close_notify. Idempotent."""
+        """Send close_notify, the last record we send (RFC 8446 6.1: a KeyUpdate request
+        or post-handshake CertificateRequest read afterwards is not answered). Idempotent."""
         if self._sent_close or self._error is not None:
             return
         self._sent_close = True

@@ -186,12 +186,16 @@ def test_certificate_request_with_an_extension_defined_elsewhere_is_illegal_para
 
 
 def test_certificate_request_with_every_extension_defined_for_it_completes():
-    # 4.2's CR column (and RFC 8879 3's compress_certificate): all accepted together.
+    # 4.2's CR column (and RFC 8879 3's compress_certificate): all accepted together,
+    # each with a well-formed body (4.4.2.1 and RFC 6962 3.3.1: the two requests are empty).
+    bodies = {E.status_request: b"", E.signed_certificate_timestamp: b"",
+              E.certificate_authorities: b"\x00\x04\x00\x02\x30\x00",  # one empty Name
+              E.oid_filters: b"\x00\x00",                          # no filters
+              E.signature_algorithms_cert: b"\x00\x02\x04\x03",   # ecdsa_secp256r1_sha256
+              E.compress_certificate: b"\x02\x00\x01"}              # zlib
+
     def every(cr):
-        for etype in (E.status_request, E.signed_certificate_timestamp,
-                      E.certificate_authorities, E.oid_filters, E.signature_algorithms_cert,
-                      E.compress_certificate):
-            cr.extensions[etype] = b""
+        cr.extensions.update(bodies)
     from tlskit.handshake.server13 import ServerHandshake13
     c = make_client()
     s = auth_server(None)
@@ -215,6 +219,15 @@ def test_client_certificate_messages_bad_lengths_are_decode_error(msg_type, fn):
     s.receive_data(c.data_to_send())
     c.receive_data(s.data_to_send())
     expect_alert(s, c.data_to_send(), AD.decode_error, peer=c)
+
+
+def _drop_psk(ch: m.ClientHello) -> None:
+    del ch.extensions[E.pre_shared_key]
+
+
+# The client's retried ClientHello without its PSK (as when the ticket expires or the
+# session store fails between the two hellos); its own transcript has this hello.
+_without_psk = edit(m.ClientHello, _drop_psk)
 
 
 def test_second_client_hello_that_no_longer_resumes_keeps_the_retry_suite():
@@ -242,9 +255,7 @@ def test_second_client_hello_that_no_longer_resumes_keeps_the_retry_suite():
     first = split_records(hrr)[0]
     assert m.ServerHello.decode(memoryview(first)[9:]).cipher_suite == 0x1302
 
-    def no_psk(ch: m.ClientHello) -> None:
-        del ch.extensions[E.pre_shared_key]
-    with sender_side(ClientHandshake13, on_type(HT.client_hello, edit(m.ClientHello, no_psk))):
+    with sender_side(ClientHandshake13, on_type(HT.client_hello, _without_psk)):
         c.receive_data(hrr)   # the client's own transcript has the hello without the PSK
     pump(c, s)
     for side in (c, s):
@@ -270,9 +281,7 @@ def test_client_identity_of_a_ticket_not_resumed_after_a_retry_is_not_reported()
     s = make_server(scfg)
     s.receive_data(c.data_to_send())
 
-    def no_psk(ch: m.ClientHello) -> None:
-        del ch.extensions[E.pre_shared_key]
-    with sender_side(ClientHandshake13, on_type(HT.client_hello, edit(m.ClientHello, no_psk))):
+    with sender_side(ClientHandshake13, on_type(HT.client_hello, _without_psk)):
         c.receive_data(s.data_to_send())   # the HelloRetryRequest
     pump(c, s)
     assert not s.handshake_complete.resumed

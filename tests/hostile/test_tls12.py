@@ -868,6 +868,10 @@ CLIENT_HELLO_CASES = {
                                       AD.decode_error),
     "renegotiation-info-length-overruns": (_put(EXT_RENEGOTIATION_INFO, b"\x05"), {}, {},
                                            AD.decode_error),
+    # RFC 6066 8: a status_request body that does not parse is decode_error (RFC 5246
+    # 7.2.2), staple configured or not, as the TLS 1.3 server answers it (and OpenSSL).
+    "status-request-empty-body": (_put(5, b""), {}, {}, AD.decode_error),
+    "status-request-cut-short": (_put(5, b"\x01\x00"), {}, {}, AD.decode_error),
     "renegotiation-info-trailing-byte": (_put(EXT_RENEGOTIATION_INFO, b"\x00\x00"), {}, {},
                                          AD.decode_error),
     # No common suite: an ECDSA-only server and an ECDHE_RSA-only client.

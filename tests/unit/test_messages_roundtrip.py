@@ -249,6 +249,9 @@ def test_status_request_round_trip():
     for n in range(len(body)):
         with pytest.raises(DecodeError):
             ext.decode_status_request(body[:n])
+    with pytest.raises(DecodeError):  # (the plain request's one-compare path is exact)
+        ext.decode_status_request(body + b"\x00")
+    assert ext.decode_status_request(b"\x01\x00\x03\x00\x01\xaa\x00\x00") == 1
 
 
 def test_binders_length_matches_the_encoding():
@@ -294,3 +297,13 @@ def test_extension_decoders_refuse(decode, body, error):
 def test_empty_certificate_verify_signature_decodes():
     """RFC 8446 4.4.3: signature<0..2^16-1>; an empty one fails verification instead."""
     assert m.CertificateVerify.decode(b"\x04\x03\x00\x00").signature == b""
+
+
+def test_ec_point_formats_decode():
+    # RFC 8422 5.1.2: ec_point_format_list<1..2^8-1>; the one-step path for a well-formed
+    # body answers as the Reader does, and anything else still raises.
+    assert ext.decode_ec_point_formats(b"\x03\x00\x01\x02") == b"\x00\x01\x02"
+    assert ext.decode_ec_point_formats(memoryview(b"\x01\x00")) == b"\x00"
+    for body in (b"", b"\x00", b"\x01", b"\x02\x00", b"\x01\x00\x00", b"\x00\x00"):
+        with pytest.raises(DecodeError):
+            ext.decode_ec_point_formats(body)

@@ -320,7 +320,8 @@ class ClientHandshake13(Handshake13):
         suite = self.suite_or_fail()
         if _E.key_share not in answer.extensions:
             if psk is None:
-                raise MissingExtension("ServerHello has no key_share")
+                raise MissingExtension("ServerHello has neither key_share nor pre_shared_key "
+                                       "(4.2.8: a full handshake needs the server's share)")
             if PskKeyExchangeMode.psk_ke not in self.config._psk_modes:
                 # 4.2.11: the share our psk_key_exchange_modes require is missing.
                 raise IllegalParameter("ServerHello selects the PSK without key_share, "
@@ -414,8 +415,9 @@ class ClientHandshake13(Handshake13):
         sh = answer.hello
         if _E.supported_versions not in answer.extensions:
             if self.offer.retried:  # 4.1.4: the HelloRetryRequest's TLS 1.3 must stay
-                raise IllegalParameter("ServerHello after a HelloRetryRequest does not "
-                                       "keep its selected_version (4.1.4)")
+                raise IllegalParameter("ServerHello after a HelloRetryRequest lacks "
+                                       "supported_versions: the retry selected TLS 1.3, "
+                                       "which must be kept (4.1.4)")
             # A TLS 1.2 (or older) server while TLS 1.2 is not enabled.
             tail = sh.random[-8:]
             if tail in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
@@ -425,7 +427,8 @@ class ClientHandshake13(Handshake13):
                 "is enabled")
         if sh.legacy_version <= 0x0300:  # D.5: SSL 3.0 or older in any Hello
             raise ProtocolVersionError(
-                f"ServerHello.legacy_version {sh.legacy_version:#06x} (RFC 8446 D.5)")
+                f"ServerHello legacy_version {sh.legacy_version:#06x} is SSL 3.0 or older, "
+                "which no TLS 1.3 Hello may carry (RFC 8446 D.5)")
         version = answer.version
         if version != _PV.TLSv1_3:
             raise IllegalParameter(f"server selected version {version:#06x} not offered")
@@ -552,8 +555,8 @@ class ClientHandshake13(Handshake13):
     def on_compressed_certificate(self, cc: m.CompressedCertificate, raw: bytes) -> State:
         """RFC 8879 4: a compressed Certificate, in an algorithm we offered."""
         if _E.compress_certificate not in self.offer.extensions:  # 4: no such message then
-            raise UnexpectedMessage("CompressedCertificate, but compress_certificate was "
-                                    "not offered")
+            raise UnexpectedMessage("CompressedCertificate, but our ClientHello offered no "
+                                    "compress_certificate (RFC 8879 3)")
         if cc.algorithm not in self.config._cert_compression:
             raise IllegalParameter(f"certificate compressed with {cc.algorithm}, not offered")
         body = certcompress.decompress(cc, self.config.max_handshake_message)

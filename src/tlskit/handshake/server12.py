@@ -155,7 +155,7 @@ class ServerHandshake12(ServerView, Handshake12):
         # The default os.urandom is drawn through the server pool (same kernel bytes, one
         # read per ~20 handshakes; see `tlskit.randpool`); a configured rng is used as is.
         self._rng = server_rng(handover.config.rng)
-        self._spare = b""  # drawn with the server random: a session ID, then a seal nonce
+        self._spare = b""  # drawn with the server random: session ID, key share, seal nonce
         self._renegotiation_hellos = 0
 
     def keeps_messages(self, config: Any) -> bool:
@@ -187,6 +187,8 @@ class ServerHandshake12(ServerView, Handshake12):
             self.ems = False
         if offer.point_formats is not None and 0 not in offer.point_formats:
             raise IllegalParameter("the client does not accept uncompressed points")
+        if _E.status_request in exts:  # RFC 6066 8: decode_error if it does not parse, as
+            offer.status_request  # noqa: B018 -- in TLS 1.3, staple configured or not
         self._peer_record_limit = offer.record_size_limit  # checked (RFC 8449 4) now
         self._peer_fragment_length = offer.max_fragment_length  # and RFC 6066 4
         # RFC 8422 4: without supported_groups a client is taken to support P-256.

@@ -523,10 +523,11 @@ class ServerHandshake13(ServerView, Handshake13):
         ch = offer.hello
         first = self.first_hello
         assert first is not None and self.group is not None
-        if ch.random != first.random or ch.session_id != first.session_id \
-                or ch.legacy_version != first.legacy_version:
-            raise IllegalParameter("second ClientHello changed random, legacy_session_id or "
-                                   "legacy_version")
+        for attr, name in (("random", "random"), ("session_id", "legacy_session_id"),
+                           ("legacy_version", "legacy_version")):
+            if getattr(ch, attr) != getattr(first, attr):
+                raise IllegalParameter(f"second ClientHello changed {name} (4.1.2: it must "
+                                       "repeat the first hello's)")
         if ch.cipher_suites != first.cipher_suites:
             raise IllegalParameter("second ClientHello changed the cipher suites")
         exts = ch.extensions
