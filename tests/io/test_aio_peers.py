@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import socket
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import tlskit.aio
@@ -16,6 +17,23 @@ from tlskit.session import Session
 
 def run(coro: Awaitable[Any], timeout: float = 30) -> Any:
     return asyncio.run(asyncio.wait_for(coro, timeout))  # type: ignore[arg-type]
+
+
+async def _echo_all(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Read to end of stream, echo it all, close."""
+    writer.write(await reader.read())
+    writer.close()
+
+
+@contextlib.asynccontextmanager
+async def _echo_all_server(config: ServerConfig) -> AsyncIterator[int]:
+    """A tlskit.aio server running `_echo_all` on 127.0.0.1; yields its port."""
+    server = await tlskit.aio.start_server(_echo_all, "127.0.0.1", 0, config)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 def _line_client(port: int, config: ClientConfig, *, session: Session | None = None,
@@ -79,14 +97,7 @@ def test_write_after_write_eof_raises(server_config: ServerConfig,
     """As on asyncio's own transports, a write after write_eof() is a RuntimeError; it
     was dropped without a word (the peer never got it, the writer never knew)."""
     async def main() -> tuple[str, bytes]:
-        async def read_all(reader: asyncio.StreamReader,
-                           writer: asyncio.StreamWriter) -> None:
-            writer.write(await reader.read())
-            writer.close()
-
-        server = await tlskit.aio.start_server(read_all, "127.0.0.1", 0, server_config)
-        port = server.sockets[0].getsockname()[1]
-        try:
+        async with _echo_all_server(server_config) as port:
             reader, writer = await tlskit.aio.open_connection(
                 "127.0.0.1", port, client_config, server_name="localhost")
             writer.write(b"before")
@@ -100,9 +111,6 @@ def test_write_after_write_eof_raises(server_config: ServerConfig,
             echoed = await reader.read()
             writer.close()
             await writer.wait_closed()
-        finally:
-            server.close()
-            await server.wait_closed()
         return error, echoed
 
     assert run(main()) == ("Cannot call write() after write_eof()", b"before")
@@ -113,14 +121,7 @@ def test_write_eof_on_a_closed_connection_is_ignored(server_config: ServerConfig
     """As asyncio's transports: write_eof() once the connection is closed (cleanup code
     does it) does nothing; it raised UsageError ("needs an established connection")."""
     async def main() -> bytes:
-        async def read_all(reader: asyncio.StreamReader,
-                           writer: asyncio.StreamWriter) -> None:
-            writer.write(await reader.read())
-            writer.close()
-
-        server = await tlskit.aio.start_server(read_all, "127.0.0.1", 0, server_config)
-        port = server.sockets[0].getsockname()[1]
-        try:
+        async with _echo_all_server(server_config) as port:
             reader, writer = await tlskit.aio.open_connection(
                 "127.0.0.1", port, client_config, server_name="localhost")
             writer.write(b"data")
@@ -130,9 +131,6 @@ def test_write_eof_on_a_closed_connection_is_ignored(server_config: ServerConfig
             writer.write_eof()
             await writer.wait_closed()
             writer.write_eof()
-        finally:
-            server.close()
-            await server.wait_closed()
         return echoed
 
     assert run(main()) == b"data"
