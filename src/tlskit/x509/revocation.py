@@ -93,6 +93,12 @@ Policy = Literal["off", "soft-fail", "hard-fail"]
 
 _POLICIES: frozenset[str] = frozenset({"off", "soft-fail", "hard-fail"})
 
+#: What to do about a hard-fail "cannot determine": every error says how to get past it.
+HARD_FAIL_ADVICE = (
+    ". Hard-fail rejects a certificate no source can answer for: make its OCSP responder or "
+    "CRL reachable, configure its issuer's CRL (crls=...), or use soft-fail"
+)
+
 
 # --------------------------------------------------------------------------- the cache
 
@@ -286,7 +292,8 @@ class RevocationChecker:
     def _undetermined(self, cert: x509.Certificate, notes: list[str]) -> RevocationStatus:
         message = f"cannot determine revocation status of {_who(cert)}: " + "; ".join(notes)
         if self.policy == "hard-fail":
-            raise CertificateVerificationError(Reason.revocation_unknown, message, cert)
+            raise CertificateVerificationError(
+                Reason.revocation_unknown, message + HARD_FAIL_ADVICE, cert)
         return RevocationStatus("unknown", "none", message)
 
     # Each source returns a definitive status or None after appending why it could not answer
