@@ -484,3 +484,18 @@ def test_critical_unknown_entry_extension_on_another_entry_voids_the_crl(env: Cr
     issuer = env.issuer.cert.subject.rfc4514_string()
     env.fails("nodp", Reason.revocation_unknown, f"configured CRL from '{issuer}' {words}",
               crls=[bad])
+
+
+def test_a_redirected_distribution_point_is_followed(env: CrlLab) -> None:
+    """A CRL moved behind an http:// redirect is used, as OpenSSL's CRL download does; a
+    redirect to https:// is not followed and says so."""
+    moved = env.lab.http.url("/moved.crl")
+    env.lab.leaf("moved", crl=moved)
+    env.serve(_crl(env))
+    env.lab.http.routes["/moved.crl"] = Route(status=302, location=env.url)
+    status = env.check("moved")
+    assert (status.status, status.source) == ("good", "crl")
+    assert moved in status.detail
+    env.lab.http.routes["/moved.crl"] = Route(status=301, location="https://127.0.0.1/x.crl")
+    env.fails("moved", Reason.revocation_unknown,
+              f"CRL {moved} redirects to https://127.0.0.1/x.crl, which is not an http:// URL")

@@ -397,10 +397,11 @@ class RevocationChecker:
         return crl
 
     def _fetch(self, url: str, ocsp_request: bytes | None) -> bytes:
-        """GET a CRL or POST an OCSP request; only a 200 answer counts."""
+        """GET a CRL (following http:// redirects) or POST an OCSP request; only a 200 answer
+        counts."""
         if ocsp_request is None:
-            return http.ok_body(
-                http.get(url, timeout=self.timeout, max_bytes=self.max_response_bytes))
+            return http.ok_body(http.get_following_redirects(
+                url, timeout=self.timeout, max_bytes=self.max_response_bytes))
         return _post_ocsp_request(url, ocsp_request, self.timeout, self.max_response_bytes)
 
 
