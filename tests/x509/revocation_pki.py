@@ -448,6 +448,7 @@ class Route:
     status: int = 200
     content_type: str = "application/octet-stream"
     handler: Handler | None = None
+    location: str | None = None  # sent as a Location header (redirects)
 
     def answer(self, method: str, request_body: bytes) -> tuple[int, str, bytes]:
         if self.handler is not None:
@@ -483,6 +484,8 @@ class FixtureHttpServer:
                 )
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
+                if route is not None and route.location is not None:
+                    self.send_header("Location", route.location)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Connection", "close")
                 self.end_headers()

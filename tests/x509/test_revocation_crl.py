@@ -455,3 +455,47 @@ def test_critical_certificate_issuer_entry_is_not_supported(env: CrlLab) -> None
     other = x509.CertificateIssuer([x509.DNSName("other.test")])
     env.serve(_crl_with_entry_extension(env, other, critical=True))
     env.fails("good", Reason.revocation_unknown, "unsupported critical entry extension")
+
+
+def test_critical_unknown_entry_extension_on_another_entry_voids_the_crl(env: CrlLab) -> None:
+    """RFC 5280 5.3: a critical entry extension we cannot process makes the CRL unusable for
+    every certificate, not only the one it is on: it cannot vouch for "good" either."""
+    odd = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.55555.3"), b"\x05\x00")
+    other = (
+        x509.RevokedCertificateBuilder()
+        .serial_number(0x7E57)
+        .revocation_date(REVOKED_AT)
+        .add_extension(odd, critical=True)
+        .build()
+    )
+    bad = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(env.issuer.cert.subject)
+        .last_update(now() - dt.timedelta(minutes=1))
+        .next_update(now() + dt.timedelta(days=1))
+        .add_revoked_certificate(other)
+        .add_extension(x509.CRLNumber(1), critical=False)
+        .sign(env.issuer.key, hashes.SHA256())
+    )
+    words = ("has an unsupported critical entry extension 1.3.6.1.4.1.55555.3 (in the entry for "
+             "serial 0x7e57), so RFC 5280 5.3 forbids using it for any certificate")
+    env.serve(bad)
+    env.fails("good", Reason.revocation_unknown, f"CRL {env.url} {words}")
+    issuer = env.issuer.cert.subject.rfc4514_string()
+    env.fails("nodp", Reason.revocation_unknown, f"configured CRL from '{issuer}' {words}",
+              crls=[bad])
+
+
+def test_a_redirected_distribution_point_is_followed(env: CrlLab) -> None:
+    """A CRL moved behind an http:// redirect is used, as OpenSSL's CRL download does; a
+    redirect to https:// is not followed and says so."""
+    moved = env.lab.http.url("/moved.crl")
+    env.lab.leaf("moved", crl=moved)
+    env.serve(_crl(env))
+    env.lab.http.routes["/moved.crl"] = Route(status=302, location=env.url)
+    status = env.check("moved")
+    assert (status.status, status.source) == ("good", "crl")
+    assert moved in status.detail
+    env.lab.http.routes["/moved.crl"] = Route(status=301, location="https://127.0.0.1/x.crl")
+    env.fails("moved", Reason.revocation_unknown,
+              f"CRL {moved} redirects to https://127.0.0.1/x.crl, which is not an http:// URL")

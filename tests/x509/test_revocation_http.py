@@ -218,3 +218,32 @@ def test_connection_refused() -> None:
 def test_bad_urls(url: str, message: str) -> None:
     with pytest.raises(HttpError, match=message):
         http.get(url)
+
+
+def _redirecting(location: str, status: bytes = b"302 Found") -> Script:
+    return replying(b"HTTP/1.1 " + status + b"\r\nLocation: " + location.encode()
+                    + b"\r\nContent-Length: 0\r\n\r\n")
+
+
+def test_get_following_redirects(serve: Callable[[Script], RawServer]) -> None:
+    """A CRL moved behind http:// redirects (absolute or relative) is still fetched."""
+    final = serve(replying(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ncrl"))
+    middle = serve(_redirecting(final.url, b"301 Moved Permanently"))
+    first = serve(_redirecting("/elsewhere", b"307 Temporary Redirect"))
+    assert http.get_following_redirects(middle.url).body == b"crl"
+    with pytest.raises(HttpError) as caught:
+        http.get_following_redirects(first.url, max_redirects=2)  # /elsewhere redirects too
+    assert str(caught.value) == "keeps redirecting (more than 2 redirects)"
+    assert [r.split(b" ")[1] for r in first.requests] == [b"/path?q=1"] + [b"/elsewhere"] * 2
+    assert http.get(middle.url).status == 301  # the plain GET never follows
+
+
+@pytest.mark.parametrize("location", ["https://127.0.0.1/crl", "ldap://127.0.0.1/cn=crl"])
+def test_redirect_to_another_scheme_is_refused(
+    serve: Callable[[Script], RawServer], location: str
+) -> None:
+    server = serve(_redirecting(location))
+    with pytest.raises(HttpError) as caught:
+        http.get_following_redirects(server.url)
+    assert str(caught.value) == f"redirects to {location}, which is not an http:// URL"
+    assert len(server.requests) == 1

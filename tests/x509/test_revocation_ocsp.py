@@ -518,3 +518,18 @@ def test_unknown_critical_response_extension(lab: Lab) -> None:
         Reason.revocation_unknown,
         "unsupported critical extension 1.3.6.1.4.1.55555.1",
     )
+
+
+def test_hard_fail_unknown_says_what_to_do(lab: Lab) -> None:
+    """Project rule: an error says what to do, not only what failed."""
+    message = assert_rejects(
+        lambda: RevocationChecker("hard-fail", ocsp=False, fetch_crls=False).check(
+            lab.leaves["good"].cert, lab.intermediate.cert, now()),
+        lab.leaves["good"].cert, Reason.revocation_unknown,
+        "OCSP checking disabled; CRL fetching disabled. Hard-fail rejects a certificate no "
+        "source can answer for: make its OCSP responder or CRL reachable, configure its "
+        "issuer's CRL (crls=...), or use soft-fail")
+    assert message.endswith("or use soft-fail")
+    status = RevocationChecker("soft-fail", ocsp=False, fetch_crls=False).check(
+        lab.leaves["good"].cert, lab.intermediate.cert, now())
+    assert status.status == "unknown" and "Hard-fail" not in status.detail

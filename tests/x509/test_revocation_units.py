@@ -12,6 +12,7 @@ from types import ModuleType
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -172,3 +173,76 @@ def test_unreadable_crls_and_ocsp_responses_are_told_in_words(cut: int) -> None:
             call(broken)
         text = str(info.value)
         assert "not valid DER" in text and "ParseError" not in text, text
+
+
+# --------------------------------------------------------------------------- hand-made OCSP DER
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    size = len(body)
+    octets = (size.bit_length() + 7) // 8
+    head = bytes([size]) if size < 0x80 else bytes([0x80 | octets]) + size.to_bytes(octets, "big")
+    return bytes([tag]) + head + body
+
+
+def _gtime(moment: dt.datetime) -> bytes:
+    return _tlv(0x18, moment.strftime("%Y%m%d%H%M%SZ").encode())
+
+
+def _single(cert: x509.Certificate, issuer: x509.Certificate, extensions: bytes) -> bytes:
+    """A "good" SingleResponse with a SHA-1 CertID, and ``extensions`` as singleExtensions."""
+    request = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1()).build()
+    sha1 = _tlv(0x30, _tlv(0x06, bytes.fromhex("2b0e03021a")) + b"\x05\x00")
+    serial = cert.serial_number.to_bytes((cert.serial_number.bit_length() + 8) // 8, "big")
+    cert_id = _tlv(0x30, sha1 + _tlv(0x04, request.issuer_name_hash)
+                   + _tlv(0x04, request.issuer_key_hash) + _tlv(0x02, serial))
+    tail = _tlv(0xA0, _gtime(T0 + dt.timedelta(days=1)))
+    if extensions:
+        tail += _tlv(0xA1, _tlv(0x30, extensions))
+    return _tlv(0x30, cert_id + b"\x80\x00" + _gtime(T0 - dt.timedelta(hours=1)) + tail)
+
+
+def _two_answer_response(issuer_key: ec.EllipticCurvePrivateKey, issuer: x509.Certificate,
+                         singles: list[bytes]) -> bytes:
+    """An issuer-signed OCSPResponse carrying several SingleResponses, which cryptography's
+    builder cannot make."""
+    key_hash = x509.SubjectKeyIdentifier.from_public_key(issuer.public_key()).digest
+    tbs = _tlv(0x30, _tlv(0xA2, _tlv(0x04, key_hash)) + _gtime(T0)
+               + _tlv(0x30, b"".join(singles)))
+    signature = issuer_key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    ecdsa_sha256 = _tlv(0x30, _tlv(0x06, bytes.fromhex("2a8648ce3d040302")))
+    basic = _tlv(0x30, tbs + ecdsa_sha256 + _tlv(0x03, b"\x00" + signature))
+    basic_type = _tlv(0x06, bytes.fromhex("2b0601050507300101"))
+    return _tlv(0x30, b"\x0a\x01\x00" + _tlv(0xA0, _tlv(0x30, basic_type + _tlv(0x04, basic))))
+
+
+def _small_pki() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate, list[x509.Certificate]]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Units CA")])
+
+    def make(name: x509.Name, serial: int) -> x509.Certificate:
+        return (x509.CertificateBuilder().subject_name(name).issuer_name(ca_name)
+                .public_key(key.public_key()).serial_number(serial)
+                .not_valid_before(T0 - dt.timedelta(days=1))
+                .not_valid_after(T0 + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
+
+    leaves = [make(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, f"leaf {n}")]), n)
+              for n in (0x1001, 0x1002)]
+    return key, make(ca_name, 1), leaves
+
+
+def test_critical_single_extension_in_a_multi_answer_response() -> None:
+    """RFC 6960 4.4 / RFC 5280 4.2: a critical singleExtension we do not understand voids the
+    answer about our certificate also when the response carries several SingleResponses
+    (cryptography only exposes singleExtensions for one); other answers' extensions and
+    non-critical ones do not matter."""
+    key, issuer, (first, second) = _small_pki()
+    odd = _tlv(0x06, bytes.fromhex("2b0601040183b203030a"))  # 1.3.6.1.4.1.55555.3.10
+    critical = _tlv(0x30, odd + b"\x01\x01\xff" + _tlv(0x04, b"\x05\x00"))
+    plain = _tlv(0x30, odd + _tlv(0x04, b"\x05\x00"))
+    der = _two_answer_response(key, issuer, [_single(first, issuer, plain),
+                                             _single(second, issuer, plain + critical)])
+    assert revocation.evaluate_ocsp_response(der, first, issuer, T0).status == "good"
+    with pytest.raises(EvidenceError) as caught:
+        revocation.evaluate_ocsp_response(der, second, issuer, T0)
+    assert str(caught.value) == "has an unsupported critical extension 1.3.6.1.4.1.55555.3.10"

@@ -3,7 +3,8 @@ looking a certificate up in it.
 
 `_trust_crl` accepts a CRL only as a complete, authentic, current list from the issuer:
 issued by it under a key allowed to sign CRLs (cRLSign), correctly signed, with a
-non-critical cRLNumber (RFC 5280 section 5.2.3), within its window (with `CLOCK_SKEW`), with
+non-critical cRLNumber (RFC 5280 section 5.2.3), no critical extension we cannot process on
+the CRL or on any of its entries (RFC 5280 section 5.3), within its window (with `CLOCK_SKEW`), with
 a nextUpdate (RFC 5280 section 5.1.2.5 requires one). Anything else is not evidence: the
 soft-fail / hard-fail policy decides what happens without it. Delta CRLs,
 indirect CRLs and CRLs partitioned by reason are not supported and are reported as unusable,
@@ -71,6 +72,7 @@ def _trust_crl(
         )
     _check_crl_signature(crl, issuer)
     _check_crl_extensions(crl)
+    _check_entry_extensions(crl)
     return _crl_freshness(crl, at)
 
 
@@ -100,6 +102,29 @@ def _check_crl_extensions(crl: x509.CertificateRevocationList) -> None:
             _check_idp_kind(ext.value)  # type: ignore[arg-type]
         elif ext.critical and ext.oid not in _IGNORABLE_CRL_EXTENSIONS:
             raise EvidenceError(f"has an unsupported critical extension {ext.oid.dotted_string}")
+
+
+# Entry extensions we act on or may safely ignore when critical (RFC 5280 5.3.1, 5.3.2).
+_UNDERSTOOD_ENTRY_EXTENSIONS = {
+    CRLEntryExtensionOID.CRL_REASON,
+    CRLEntryExtensionOID.INVALIDITY_DATE,
+}
+
+
+def _check_entry_extensions(crl: x509.CertificateRevocationList) -> None:
+    """RFC 5280 section 5.3: a critical entry extension we cannot process, on *any* entry,
+    makes the whole CRL unusable, not just that entry (OpenSSL rejects such a CRL too)."""
+    try:
+        for entry in crl:
+            for ext in entry.extensions:
+                if ext.critical and ext.oid not in _UNDERSTOOD_ENTRY_EXTENSIONS:
+                    raise EvidenceError(
+                        f"has an unsupported critical entry extension {ext.oid.dotted_string} "
+                        f"(in the entry for serial {entry.serial_number:#x}), so RFC 5280 5.3 "
+                        "forbids using it for any certificate"
+                    )
+    except _DECODE_ERRORS as exc:
+        raise _unreadable("has a malformed entry", exc) from None
 
 
 def _check_idp_kind(idp: x509.IssuingDistributionPoint) -> None:
@@ -167,13 +192,9 @@ def _crl_status(
     except _DECODE_ERRORS as exc:
         raise _unreadable("has a malformed entry for this certificate", exc) from None
     reason: str | None = None
-    for ext in entry_extensions:
+    for ext in entry_extensions:  # critical ones were vetted for every entry by _trust_crl
         if isinstance(ext.value, x509.CRLReason):
             reason = ext.value.reason.value
-        elif ext.critical and ext.oid != CRLEntryExtensionOID.INVALIDITY_DATE:
-            raise EvidenceError(
-                f"has an unsupported critical entry extension {ext.oid.dotted_string}"
-            )
     if reason == x509.ReasonFlags.remove_from_crl.value:
         return RevocationStatus("good", "crl", f"removed from hold in {label}")
     return RevocationStatus("revoked", "crl", _revoked_detail(revoked_at, reason, label))

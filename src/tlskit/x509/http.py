@@ -3,7 +3,8 @@
 Why not urllib: revocation fetches happen in the middle of a handshake, against servers the
 peer chose (the URLs come from the certificate). They must be bounded in time and in size, must
 never follow redirects to other schemes (RFC 5280 / RFC 6960 say "http", and following https would
-recurse into certificate validation), and must not pick up proxies or other process-wide settings.
+recurse into certificate validation; a CRL GET follows http:// redirects, as OpenSSL does), and
+must not pick up proxies or other process-wide settings.
 A plain socket with one deadline and one byte cap gives exactly that and nothing more.
 
 Every failure is an `HttpError` whose text reads naturally after the URL, for example
@@ -16,15 +17,20 @@ from __future__ import annotations
 import socket
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 __all__ = [
-    "MAX_RESPONSE_BYTES", "HttpError", "HttpResponse", "get", "ok_body", "post", "request",
+    "MAX_REDIRECTS", "MAX_RESPONSE_BYTES", "HttpError", "HttpResponse", "get",
+    "get_following_redirects", "ok_body", "post", "request",
 ]
 
 #: Default cap on a response body. CRLs of big public CAs can exceed this; they are exactly
 #: what a handshake should not be waiting for, so the cap is deliberately modest.
 MAX_RESPONSE_BYTES = 1024 * 1024
+
+#: Redirects `get_following_redirects` follows before giving up.
+MAX_REDIRECTS = 5
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 #: Cap on the status line plus headers, so a hostile server cannot stream headers forever.
 MAX_HEADER_BYTES = 64 * 1024
@@ -59,6 +65,36 @@ class _Target:
 def get(url: str, *, timeout: float = 5.0, max_bytes: int = MAX_RESPONSE_BYTES) -> HttpResponse:
     """GET ``url``; see `request`."""
     return request("GET", url, timeout=timeout, max_bytes=max_bytes)
+
+
+def get_following_redirects(
+    url: str,
+    *,
+    timeout: float = 5.0,
+    max_bytes: int = MAX_RESPONSE_BYTES,
+    max_redirects: int = MAX_REDIRECTS,
+) -> HttpResponse:
+    """GET ``url``, following redirects to other http:// URLs, all within one ``timeout``.
+
+    CRL URLs are often moved behind a redirect, and OpenSSL's CRL download (OSSL_HTTP_get)
+    follows them: the CRL is signed, so where it came from does not matter. A redirect to any
+    other scheme is an `HttpError` (https would recurse into certificate validation); so is
+    running out of redirects or of time. A redirect without a Location is returned as is.
+    """
+    deadline = time.monotonic() + timeout
+    current = url
+    for _ in range(max_redirects + 1):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise HttpError(f"timed out after {timeout:g} s following redirects")
+        response = get(current, timeout=remaining, max_bytes=max_bytes)
+        location = response.headers.get("location", "").strip()
+        if response.status not in _REDIRECT_STATUSES or not location:
+            return response
+        current = urljoin(current, location)
+        if not current.lower().startswith("http://"):
+            raise HttpError(f"redirects to {current}, which is not an http:// URL")
+    raise HttpError(f"keeps redirecting (more than {max_redirects} redirects)")
 
 
 def post(

@@ -32,6 +32,7 @@ from cryptography.x509.oid import (
 )
 
 from . import http
+from .der import DERError, read_tlv
 from .errors import CertificateVerificationError, Reason
 from .evidence import (
     _DECODE_ERRORS,
@@ -231,9 +232,9 @@ def evaluate_ocsp_response(
     at = _utc(at)
     with _malformed():
         response = _parse_ocsp(der)
-        single = _matching_single_response(response, cert, issuer)
+        index, single = _matching_single_response(response, cert, issuer)
         _authorised_signer(response, issuer, at)
-        _check_response_extensions(response, nonce)
+        _check_response_extensions(response, nonce, index)
         this_update, next_update, valid_until = _ocsp_freshness(single, at)
         return _evidence(single, this_update, next_update, valid_until)
 
@@ -259,10 +260,11 @@ def _cert_id(
 
 def _matching_single_response(
     response: ocsp.OCSPResponse, cert: x509.Certificate, issuer: x509.Certificate
-) -> ocsp.OCSPSingleResponse:
-    """The SingleResponse whose CertID is exactly (issuer name hash, key hash, serial)."""
+) -> tuple[int, ocsp.OCSPSingleResponse]:
+    """The SingleResponse whose CertID is exactly (issuer name hash, key hash, serial), and
+    its position among the response's SingleResponses."""
     try:
-        for single in response.responses:
+        for index, single in enumerate(response.responses):
             if single.serial_number != cert.serial_number:
                 continue
             try:
@@ -270,7 +272,7 @@ def _matching_single_response(
             except _DECODE_ERRORS:
                 continue  # a CertID hash we cannot compute cannot be ours
             if (single.issuer_name_hash, single.issuer_key_hash) == expected:
-                return single
+                return index, single
     except _DECODE_ERRORS as exc:
         raise _unreadable("is not a valid OCSP response", exc) from None
     raise EvidenceError(
@@ -375,15 +377,24 @@ def _verify_response_signature(response: ocsp.OCSPResponse, signer: x509.Certifi
 _KNOWN_RESPONSE_EXTENSIONS = {x509.OCSPNonce.oid}
 
 
-def _check_response_extensions(response: ocsp.OCSPResponse, nonce: bytes | None) -> None:
-    """Unknown critical extensions void the response; a present nonce must be ours.
+def _check_response_extensions(
+    response: ocsp.OCSPResponse, nonce: bytes | None, index: int
+) -> None:
+    """Unknown critical extensions (of the response, or of the SingleResponse at ``index``,
+    the one about our certificate) void the response; a present nonce must be ours.
 
-    cryptography exposes singleExtensions only for one-response replies, so for multi-response
-    replies only the responseExtensions are checked for critical ones.
+    cryptography exposes singleExtensions only for one-response replies; for a reply with
+    several SingleResponses, ours are read from the DER (`_critical_single_extensions`).
     """
     with _malformed("extensions"):
         extensions = list(response.extensions)
-        single_extensions = list(response.single_extensions) if _single_count(response) == 1 else []
+        if _single_count(response) == 1:
+            single_extensions = list(response.single_extensions)
+        else:
+            single_extensions = []
+            critical = _critical_single_extensions(response.tbs_response_bytes, index)
+            if critical:
+                raise EvidenceError(f"has an unsupported critical extension {critical[0]}")
     for ext in extensions + single_extensions:
         if ext.critical and ext.oid not in _KNOWN_RESPONSE_EXTENSIONS:
             raise EvidenceError(f"has an unsupported critical extension {ext.oid.dotted_string}")
@@ -396,6 +407,53 @@ def _check_response_extensions(response: ocsp.OCSPResponse, nonce: bytes | None)
 
 def _single_count(response: ocsp.OCSPResponse) -> int:
     return sum(1 for _ in response.responses)
+
+
+def _critical_single_extensions(tbs: bytes, index: int) -> list[str]:
+    """Dotted OIDs of the critical singleExtensions of SingleResponse number ``index`` in a
+    DER ResponseData (RFC 6960 4.2.1), which cryptography has already parsed: no
+    SingleResponse extension is one we process, so every critical one is unsupported.
+    Raises ValueError (a `DERError`) if the DER is not shaped as expected."""
+    try:
+        _, start, end = read_tlv(tbs, 0, len(tbs))
+        responses = next(e for e in _elements(tbs, start, end) if e[0] == 0x30)  # SEQUENCE OF
+        single = _elements(tbs, responses[1], responses[2])[index]
+        found: list[str] = []
+        for tag, lo, hi in _elements(tbs, single[1], single[2])[3:]:  # after id, status, time
+            if tag != 0xA1:  # [0] nextUpdate; [1] singleExtensions
+                continue
+            _, ext_lo, ext_hi = read_tlv(tbs, lo, hi)
+            for _, ext_start, ext_end in _elements(tbs, ext_lo, ext_hi):
+                parts = _elements(tbs, ext_start, ext_end)  # OID, [critical BOOLEAN], value
+                flag = parts[1]
+                if len(parts) == 3 and flag[0] == 0x01 and tbs[flag[1]:flag[2]] != b"\x00":
+                    found.append(_dotted(tbs[parts[0][1]:parts[0][2]]))
+    except (IndexError, StopIteration):
+        raise DERError("unexpected ResponseData shape") from None
+    return found
+
+
+def _elements(buf: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+    """Every (tag, content start, content end) inside ``buf[start:end]``."""
+    out: list[tuple[int, int, int]] = []
+    while start < end:
+        out.append(read_tlv(buf, start, end))
+        start = out[-1][2]
+    return out
+
+
+def _dotted(body: bytes) -> str:
+    """An OBJECT IDENTIFIER's content octets in dotted form."""
+    arcs: list[int] = []
+    value = 0
+    for octet in body:
+        value = (value << 7) | (octet & 0x7F)
+        if not octet & 0x80:
+            arcs.append(value)
+            value = 0
+    first = min(arcs[0] // 40, 2) if arcs else 0
+    head = [first, arcs[0] - 40 * first] if arcs else []
+    return ".".join(str(arc) for arc in head + arcs[1:])
 
 
 def _ocsp_freshness(

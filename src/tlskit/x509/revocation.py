@@ -93,6 +93,12 @@ Policy = Literal["off", "soft-fail", "hard-fail"]
 
 _POLICIES: frozenset[str] = frozenset({"off", "soft-fail", "hard-fail"})
 
+#: What to do about a hard-fail "cannot determine": every error says how to get past it.
+HARD_FAIL_ADVICE = (
+    ". Hard-fail rejects a certificate no source can answer for: make its OCSP responder or "
+    "CRL reachable, configure its issuer's CRL (crls=...), or use soft-fail"
+)
+
 
 # --------------------------------------------------------------------------- the cache
 
@@ -286,7 +292,8 @@ class RevocationChecker:
     def _undetermined(self, cert: x509.Certificate, notes: list[str]) -> RevocationStatus:
         message = f"cannot determine revocation status of {_who(cert)}: " + "; ".join(notes)
         if self.policy == "hard-fail":
-            raise CertificateVerificationError(Reason.revocation_unknown, message, cert)
+            raise CertificateVerificationError(
+                Reason.revocation_unknown, message + HARD_FAIL_ADVICE, cert)
         return RevocationStatus("unknown", "none", message)
 
     # Each source returns a definitive status or None after appending why it could not answer
@@ -390,10 +397,11 @@ class RevocationChecker:
         return crl
 
     def _fetch(self, url: str, ocsp_request: bytes | None) -> bytes:
-        """GET a CRL or POST an OCSP request; only a 200 answer counts."""
+        """GET a CRL (following http:// redirects) or POST an OCSP request; only a 200 answer
+        counts."""
         if ocsp_request is None:
-            return http.ok_body(
-                http.get(url, timeout=self.timeout, max_bytes=self.max_response_bytes))
+            return http.ok_body(http.get_following_redirects(
+                url, timeout=self.timeout, max_bytes=self.max_response_bytes))
         return _post_ocsp_request(url, ocsp_request, self.timeout, self.max_response_bytes)
 
 
