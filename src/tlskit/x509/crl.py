@@ -2,10 +2,14 @@
 looking a certificate up in it.
 
 `_trust_crl` accepts a CRL only as a complete, authentic, current list from the issuer:
-issued by it under a key allowed to sign CRLs (cRLSign), correctly signed, with a
-non-critical cRLNumber (RFC 5280 section 5.2.3), no critical extension we cannot process on
-the CRL or on any of its entries (RFC 5280 section 5.3), within its window (with `CLOCK_SKEW`), with
-a nextUpdate (RFC 5280 section 5.1.2.5 requires one). Anything else is not evidence: the
+issued by it under a key allowed to sign CRLs (cRLSign), correctly signed, no critical
+extension we cannot process on the CRL or on any of its entries (RFC 5280 section 5.3),
+within its window (with `CLOCK_SKEW`), with a nextUpdate (RFC 5280 section 5.1.2.5 requires
+one: without it an old CRL would never go stale). A missing or critical cRLNumber (RFC 5280
+5.2.3 asks issuers for a non-critical one) does not void it: the number orders CRLs and
+delta CRLs, which this module does not use; OpenSSL uses such a CRL (`openssl ca -gencrl`
+without a crlnumber file makes one), and refusing an authentic CRL would let a certificate
+it revokes pass under soft-fail. Anything else is not evidence: the
 soft-fail / hard-fail policy decides what happens without it. Delta CRLs,
 indirect CRLs and CRLs partitioned by reason are not supported and are reported as unusable,
 never silently treated as complete. `_crl_status` then looks the certificate up, after
@@ -88,13 +92,6 @@ def _check_crl_signature(crl: x509.CertificateRevocationList, issuer: x509.Certi
 def _check_crl_extensions(crl: x509.CertificateRevocationList) -> None:
     with _malformed("extensions"):
         extensions = list(crl.extensions)
-    numbers = [ext for ext in extensions if ext.oid == ExtensionOID.CRL_NUMBER]
-    if not numbers:
-        raise EvidenceError("has no cRLNumber extension, which every CRL must carry "
-                            "(RFC 5280 5.2.3)")
-    if numbers[0].critical:
-        raise EvidenceError("marks its cRLNumber extension critical, which RFC 5280 5.2.3 "
-                            "forbids")
     for ext in extensions:
         if ext.oid == ExtensionOID.DELTA_CRL_INDICATOR:
             raise EvidenceError("is a delta CRL, which is not supported")
