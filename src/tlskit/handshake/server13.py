@@ -641,9 +641,13 @@ class ServerHandshake13(ServerView, Handshake13):
         peer_limit = offer.record_size_limit
         fragment = offer.max_fragment_length  # (decoded, so checked, even when ignored)
         if peer_limit is not None:
+            # As for max_fragment_length below: accepted 0-RTT data was sent before the
+            # client could see our limit, and is held to it only after EndOfEarlyData
+            # (RFC 8449 4: the limit set in the handshake that keys the records).
             own = cfg.record_size_limit
-            self.out.set_record_limits(send=min(peer_limit - 1, 1 << 14),
-                                       receive=None if own is None else own - 1)
+            self.out.set_record_limits(
+                send=min(peer_limit - 1, 1 << 14),
+                receive=None if own is None or self.early_data_accepted else own - 1)
             if own is not None:
                 exts[_E.record_size_limit] = ext.encode_record_size_limit(own)
         elif fragment is not None:  # RFC 6066 4; beside record_size_limit, ignored (8449 5)
@@ -717,11 +721,15 @@ class ServerHandshake13(ServerView, Handshake13):
 
     def on_end_of_early_data(self, msg: m.EndOfEarlyData, raw: bytes) -> State:
         """4.5: the client's early data ends; its handshake key protects what follows,
-        within a granted max_fragment_length from here on."""
+        within our record_size_limit or a granted max_fragment_length from here on."""
         self.set_read(self._client_hs)
         offer = self._offer_view
         assert offer is not None  # (early data is accepted only in answer to a hello)
-        if offer.max_fragment_length is not None and offer.record_size_limit is None:
+        own = self.config.record_size_limit
+        if offer.record_size_limit is not None:
+            if own is not None:
+                self.out.set_record_limits(receive=own - 1)
+        elif offer.max_fragment_length is not None:
             self.out.set_record_limits(receive=offer.max_fragment_length)
         return _S.WAIT_FINISHED
 
