@@ -84,7 +84,7 @@ _E = members(ExtensionType)  # (plain attribute reads: see `members`)
 _HT = members(HandshakeType)
 _PV = members(ProtocolVersion)
 _TLS13_BYTES = ProtocolVersion.TLSv1_3.to_bytes(2, "big")  # supported_versions (4.2.1)
-EARLY_DATA_SKIP_LIMIT = 1 << 16  # bytes of declined 0-RTT data we are willing to discard
+EARLY_DATA_SKIP_LIMIT = 1 << 16  # declined 0-RTT bytes skipped at least (`_early_data_skip_budget`)
 # 8.3: how far the client's view of a ticket's age may differ from ours for 0-RTT (one
 # round trip plus clock drift; a larger window lets a replay come later).
 EARLY_DATA_AGE_WINDOW_MS = 10_000
@@ -257,7 +257,7 @@ class ServerHandshake13(ServerView, Handshake13):
                 retry=client_share is None and not self._psk_ke)
             if not self.early_data_accepted:
                 # 4.2.10: declined 0-RTT data is skipped (up to a bound).
-                self.out.skip_early_data(EARLY_DATA_SKIP_LIMIT)
+                self.out.skip_early_data(_early_data_skip_budget(cfg.max_early_data_size))
         if client_share is None and not self._psk_ke:
             self._send_hello_retry_request(ch)
             return _S.WAIT_SECOND_CLIENT_HELLO
@@ -881,6 +881,14 @@ class ServerHandshake13(ServerView, Handshake13):
 
 
 _NST_HEAD = struct.Struct(">BBHIIB")  # type, length (uint24 as u8 + u16), lifetime, age_add
+
+
+def _early_data_skip_budget(max_early_data: int) -> int:
+    """4.2.10: how many bytes of declined 0-RTT records to skip: at least what our
+    tickets allow (max_early_data_size) with each full record's type byte and tag, so a
+    client that sent all its ticket allowed still gets its 1-RTT handshake."""
+    records = max_early_data // (1 << 14) + 1
+    return max(EARLY_DATA_SKIP_LIMIT, max_early_data + (1 + 16) * records)
 
 
 def encode_new_session_ticket(lifetime: int, age_add: int, nonce: bytes, ticket: bytes,
