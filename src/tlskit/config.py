@@ -609,6 +609,8 @@ class ServerConfig(_Common):
         self._set("_lazy_lock", threading.Lock())  # configs are shared by server threads
         if not 0 < self.ticket_lifetime <= MAX_TICKET_LIFETIME:
             raise ValueError("ticket_lifetime must be within 1..604800 seconds")
+        if not 0 <= self.session_tickets <= 256:  # 4.6.1: one-byte nonces, unique per connection
+            raise ValueError("session_tickets must be within 0..256")
         self._warn_on_validity()
 
     def _default_groups(self) -> list[NamedGroup]:

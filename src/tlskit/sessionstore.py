@@ -150,17 +150,25 @@ class MemoryStore:
             return item[1]
 
     def check_replay(self, token: bytes, ttl: float) -> bool:
+        """Full of live tokens, it refuses new ones (0-RTT falls back to 1-RTT) rather
+        than forget one whose early data could then be replayed (RFC 8446 8), as
+        `MemoryReplayCache` does."""
         now = self._clock()
         with self._lock:
-            while self._seen and next(iter(self._seen.values())) <= now:
-                self._seen.popitem(last=False)
-            expires = self._seen.get(token)
+            seen = self._seen
+            while seen and next(iter(seen.values())) <= now:
+                seen.popitem(last=False)
+            expires = seen.get(token)
             if expires is not None and expires > now:
                 return False
-            self._seen[token] = now + ttl
-            self._seen.move_to_end(token)
-            while len(self._seen) > self.capacity:
-                self._seen.popitem(last=False)
+            if expires is None and len(seen) >= self.capacity:
+                # (ttls differ, so expired tokens may sit behind live ones)
+                for old in [t for t, until in seen.items() if until <= now]:
+                    del seen[old]
+                if len(seen) >= self.capacity:
+                    return False
+            seen[token] = now + ttl
+            seen.move_to_end(token)
             return True
 
 

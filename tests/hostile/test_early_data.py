@@ -257,3 +257,20 @@ def test_tls12_server_hello_after_0rtt_data_is_protocol_version():
     s12 = make_server(server_config(versions=["TLSv1.2"]))
     s12.receive_data(hello)
     expect_alert(c, s12.data_to_send(), AD.protocol_version)
+
+
+def test_record_size_limit_holds_accepted_early_data_only_after_end_of_early_data():
+    """RFC 8449 4: records keep to the limit set in the handshake that keys them. The
+    client's 0-RTT records precede the server's record_size_limit (EncryptedExtensions),
+    so a 600-byte early record under a 512 limit is data; from EndOfEarlyData on, a
+    handshake record over 512 is record_overflow (as max_fragment_length, RFC 6066 4)."""
+    logged = {}
+    c, s = zero_rtt_start(limit=4096, record_size_limit=512,
+                          keylog=lambda label, cr, secret: logged.__setitem__(label, secret))
+    assert [e.data for e in s.receive_data(forge_content(c, APPDATA, b"e" * 600))] \
+        == [b"e" * 600]
+    assert s.receive_data(forge_content(c, HS, b"\x05\x00\x00\x00")) == []
+    fin = b"\x14\x00\x00\x20" + bytes(32)
+    inner = fin + b"\x16" + bytes(513 - 37)  # TLSInnerPlaintext of 513 bytes, padded
+    rec = seal(logged["CLIENT_HANDSHAKE_TRAFFIC_SECRET"], 0, inner)
+    expect_alert(s, rec, AD.record_overflow)

@@ -245,6 +245,8 @@ def test_a_wrong_config_is_a_type_error_saying_how_to_build_one(
      "client_auth needs client_trust_anchors or client_verifier"),
     ("server", {"ticket_lifetime": 0}, ValueError, "ticket_lifetime must be within 1..604800"),
     ("server", {"ticket_lifetime": 604801}, ValueError, "ticket_lifetime must be within"),
+    ("server", {"session_tickets": 257}, ValueError, "session_tickets must be within 0..256"),
+    ("server", {"session_tickets": -1}, ValueError, "session_tickets must be within 0..256"),
 ], ids=lambda v: v if isinstance(v, str) and len(v) < 20 else None)
 def test_settings_out_of_range_fail_at_construction(
         side: str, kwargs: dict[str, Any], error: type[Exception], message: str,

@@ -349,3 +349,23 @@ def test_declined_early_data_over_a_granted_fragment_length_is_still_skipped() -
                                        data=b"e" * 3000)
     assert c.early_data_sent and not c.handshake_complete.early_data_accepted
     assert b"".join(e.data for e in s_events if isinstance(e, DataReceived)) == b"e" * 3000
+
+
+def test_declined_early_data_up_to_the_ticket_limit_is_skipped_above_64_kib() -> None:
+    """4.2.10: a server that declines 0-RTT (here its replay cache refuses the ticket)
+    skips up to its max_early_data_size: a client that sent the 150,000 bytes a
+    200,000-byte ticket allows completes in 1-RTT and resends them (was bad_record_mac
+    past a fixed 64 KiB)."""
+    class Refuse:
+        def check_replay(self, token: bytes, ttl: float) -> bool:
+            return False
+    ccfg = client_config()
+    session = ticket_from(server_config(max_early_data_size=200_000, ticket_key=bytes(32)),
+                          ccfg)
+    early = b"e" * 150_000
+    scfg = server_config(max_early_data_size=200_000, ticket_key=bytes(32),
+                         replay_cache=Refuse())
+    c, s, _c_events, s_events = resume(scfg, ccfg, session, data=early)
+    assert c.early_data_sent and not c.handshake_complete.early_data_accepted
+    assert s.handshake_complete.resumed
+    assert b"".join(e.data for e in s_events if isinstance(e, DataReceived)) == early

@@ -92,6 +92,21 @@ def test_replay_cache_first_seen_only_within_ttl() -> None:
     assert store.check_replay(b"t", 5) is True
 
 
+def test_replay_cache_full_of_live_tokens_refuses_rather_than_forgets() -> None:
+    """RFC 8446 8: a token forgotten within its ttl lets that 0-RTT flight be replayed,
+    so a full store refuses new tokens (1-RTT) until one expires, whatever their order."""
+    clock = Clock()
+    store = MemoryStore(capacity=2, clock=clock)
+    assert store.check_replay(b"victim", 60) is True
+    assert store.check_replay(b"short", 5) is True
+    assert store.check_replay(b"flood", 60) is False  # full: refused, victim kept
+    assert store.check_replay(b"victim", 60) is False
+    clock.now += 5  # "short" expires, behind the live "victim"
+    assert store.check_replay(b"flood", 60) is True
+    assert store.check_replay(b"victim", 60) is False
+    assert store.check_replay(b"another", 60) is False
+
+
 def test_store_urls() -> None:
     assert isinstance(from_url("memory:"), MemoryStore)
     assert isinstance(from_url("redis://127.0.0.1:1/0"), RedisStore)  # connects lazily

@@ -84,7 +84,7 @@ _E = members(ExtensionType)  # (plain attribute reads: see `members`)
 _HT = members(HandshakeType)
 _PV = members(ProtocolVersion)
 _TLS13_BYTES = ProtocolVersion.TLSv1_3.to_bytes(2, "big")  # supported_versions (4.2.1)
-EARLY_DATA_SKIP_LIMIT = 1 << 16  # bytes of declined 0-RTT data we are willing to discard
+EARLY_DATA_SKIP_LIMIT = 1 << 16  # declined 0-RTT bytes skipped at least (`_early_data_skip_budget`)
 # 8.3: how far the client's view of a ticket's age may differ from ours for 0-RTT (one
 # round trip plus clock drift; a larger window lets a replay come later).
 EARLY_DATA_AGE_WINDOW_MS = 10_000
@@ -257,7 +257,7 @@ class ServerHandshake13(ServerView, Handshake13):
                 retry=client_share is None and not self._psk_ke)
             if not self.early_data_accepted:
                 # 4.2.10: declined 0-RTT data is skipped (up to a bound).
-                self.out.skip_early_data(EARLY_DATA_SKIP_LIMIT)
+                self.out.skip_early_data(_early_data_skip_budget(cfg.max_early_data_size))
         if client_share is None and not self._psk_ke:
             self._send_hello_retry_request(ch)
             return _S.WAIT_SECOND_CLIENT_HELLO
@@ -641,9 +641,13 @@ class ServerHandshake13(ServerView, Handshake13):
         peer_limit = offer.record_size_limit
         fragment = offer.max_fragment_length  # (decoded, so checked, even when ignored)
         if peer_limit is not None:
+            # As for max_fragment_length below: accepted 0-RTT data was sent before the
+            # client could see our limit, and is held to it only after EndOfEarlyData
+            # (RFC 8449 4: the limit set in the handshake that keys the records).
             own = cfg.record_size_limit
-            self.out.set_record_limits(send=min(peer_limit - 1, 1 << 14),
-                                       receive=None if own is None else own - 1)
+            self.out.set_record_limits(
+                send=min(peer_limit - 1, 1 << 14),
+                receive=None if own is None or self.early_data_accepted else own - 1)
             if own is not None:
                 exts[_E.record_size_limit] = ext.encode_record_size_limit(own)
         elif fragment is not None:  # RFC 6066 4; beside record_size_limit, ignored (8449 5)
@@ -717,11 +721,15 @@ class ServerHandshake13(ServerView, Handshake13):
 
     def on_end_of_early_data(self, msg: m.EndOfEarlyData, raw: bytes) -> State:
         """4.5: the client's early data ends; its handshake key protects what follows,
-        within a granted max_fragment_length from here on."""
+        within our record_size_limit or a granted max_fragment_length from here on."""
         self.set_read(self._client_hs)
         offer = self._offer_view
         assert offer is not None  # (early data is accepted only in answer to a hello)
-        if offer.max_fragment_length is not None and offer.record_size_limit is None:
+        own = self.config.record_size_limit
+        if offer.record_size_limit is not None:
+            if own is not None:
+                self.out.set_record_limits(receive=own - 1)
+        elif offer.max_fragment_length is not None:
             self.out.set_record_limits(receive=offer.max_fragment_length)
         return _S.WAIT_FINISHED
 
@@ -873,6 +881,14 @@ class ServerHandshake13(ServerView, Handshake13):
 
 
 _NST_HEAD = struct.Struct(">BBHIIB")  # type, length (uint24 as u8 + u16), lifetime, age_add
+
+
+def _early_data_skip_budget(max_early_data: int) -> int:
+    """4.2.10: how many bytes of declined 0-RTT records to skip: at least what our
+    tickets allow (max_early_data_size) with each full record's type byte and tag, so a
+    client that sent all its ticket allowed still gets its 1-RTT handshake."""
+    records = max_early_data // (1 << 14) + 1
+    return max(EARLY_DATA_SKIP_LIMIT, max_early_data + (1 + 16) * records)
 
 
 def encode_new_session_ticket(lifetime: int, age_add: int, nonce: bytes, ticket: bytes,
