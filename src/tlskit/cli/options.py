@@ -146,11 +146,13 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
 def verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("cert", metavar="CERT",
                         help="leaf certificate (PEM or DER); a PEM file may also hold the "
-                             "intermediates after the leaf")
+                             "intermediates (leaf first; a bundle with one end-entity "
+                             "certificate is reordered, with a note)")
     parser.add_argument("--chain", metavar="FILE", action="append", default=[],
-                        help="more intermediates (PEM), in any order; repeatable")
+                        help="more intermediates (PEM or DER), in any order; repeatable")
     parser.add_argument("--cafile", metavar="FILE",
-                        help="trust anchors (PEM); default: the system store")
+                        help="trust anchors: a PEM or DER file, or a directory of "
+                             ".pem/.crt/.cer/.der files; default: the system store")
     parser.add_argument("--host", metavar="NAME",
                         help="check the certificate is valid for this host name or IP")
     parser.add_argument("--at", metavar="ISO-TIME",
