@@ -499,3 +499,20 @@ def test_unescape_and_lists() -> None:
     assert unescape(r"GET / HTTP/1.0\r\n\r\n") == "GET / HTTP/1.0\r\n\r\n"
     assert unescape(r"a\\nb\tc\x41\q") == "a\\nb\tcA\\q"
     assert split_list("a, b:c,,") == ["a", "b", "c"]
+
+
+def test_cafile_is_read_as_verify_reads_it(server: SServer, pki: PKI, tmp_path: Path) -> None:
+    """--cafile takes a DER root (as `tlskit verify` does); a key file given by mistake is
+    named as such, not "no well-formed PEM block"."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    der = tmp_path / "root.der"
+    der.write_bytes(x509.load_pem_x509_certificate(pki.root.read_bytes()).public_bytes(
+        Encoding.DER))
+    assert tlskit(f"localhost:{server.port}", "--cafile", str(der)).returncode == 0
+    proc = tlskit(f"localhost:{server.port}", "--cafile", str(pki.key))
+    assert proc.returncode == 2
+    assert one_error_line(proc) == (f"tlskit connect: --cafile {pki.key} holds no certificate, "
+                                    "only PEM PRIVATE KEY; give a certificate file (BEGIN "
+                                    "CERTIFICATE), e.g. one written by `tlskit ca issue`")

@@ -27,7 +27,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..config import CertifiedKey, ClientConfig, load_pem_chain
+from ..config import CertifiedKey, ClientConfig
 from ..connection import ClientConnection
 from ..enums import AlertDescription
 from ..errors import AlertReceived, BadCertificate, TLSError
@@ -169,12 +169,12 @@ class _Connect:
         alpn = split_list(a.alpn.replace(":", ",")) if a.alpn else []
         anchors = None
         if a.cafile:
+            from .verify import InputError, load_anchors  # as `tlskit verify` reads them
+
             try:
-                anchors = load_pem_chain(a.cafile)
-            except (OSError, ValueError) as exc:
-                raise self._read_file_error("--cafile", a.cafile, exc) from exc
-            if not anchors:
-                raise ConnectError(f"--cafile {a.cafile} holds no PEM certificate", 2)
+                anchors = load_anchors(a.cafile)
+            except InputError as exc:
+                raise ConnectError(str(exc), 2) from exc
         certificate = None
         if a.cert:
             try:

@@ -26,7 +26,8 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"server to connect to (port {DEFAULT_PORT} by default; "
                              "IPv6 as [addr]:port)")
     parser.add_argument("--cafile", metavar="FILE",
-                        help="trust the CA certificates in FILE (PEM) instead of the system's")
+                        help="trust the CA certificates in FILE (PEM or DER, or a directory "
+                             "of .pem/.crt/.cer/.der files) instead of the system's")
     parser.add_argument("--servername", metavar="NAME",
                         help="name to send in SNI and to check the certificate against "
                              "(default: HOST)")

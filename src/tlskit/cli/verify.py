@@ -115,9 +115,15 @@ def _store(cafile: str | None) -> TrustStore:
     (as CERT may be), or a directory of them (like openssl's -CApath)."""
     if not cafile:
         return TrustStore.default()
+    return TrustStore(load_anchors(cafile))
+
+
+def load_anchors(cafile: str) -> list[x509.Certificate]:
+    """The certificates of a --cafile: a PEM bundle, a DER file, or a directory of them
+    (key files in it passed over). InputError says what is wrong."""
     path = Path(cafile)
     if not path.is_dir():
-        return TrustStore(load_certificates(path, "--cafile"))
+        return load_certificates(path, "--cafile")
     certs = [cert for entry in sorted(path.iterdir()) if entry.is_file()
              and entry.suffix.lower() in CA_SUFFIXES
              and "PRIVATE KEY" not in " ".join(_pem_labels(_read(entry, "--cafile")))
@@ -125,7 +131,7 @@ def _store(cafile: str | None) -> TrustStore:
     if not certs:
         raise InputError(f"--cafile {cafile} is a directory without certificate files "
                          f"({', '.join(CA_SUFFIXES)}); give a CA file or such a directory")
-    return TrustStore(certs)
+    return certs
 
 
 CA_SUFFIXES = (".pem", ".crt", ".cer", ".der")
