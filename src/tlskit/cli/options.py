@@ -87,6 +87,18 @@ def _diagram_path(text: str) -> str:
     return text
 
 
+def positive_days(text: str) -> int:
+    """A number of days for argparse: zero or less is a usage error (exit 2) named at the
+    option, not a run-time failure."""
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of days: {text!r}") from None
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"{days}: give at least 1 day")
+    return days
+
+
 def _port(text: str) -> int:
     """A TCP port for argparse: a bad one is a usage error (exit 2), not a bind failure."""
     try:
