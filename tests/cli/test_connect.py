@@ -516,3 +516,18 @@ def test_cafile_is_read_as_verify_reads_it(server: SServer, pki: PKI, tmp_path: 
     assert one_error_line(proc) == (f"tlskit connect: --cafile {pki.key} holds no certificate, "
                                     "only PEM PRIVATE KEY; give a certificate file (BEGIN "
                                     "CERTIFICATE), e.g. one written by `tlskit ca issue`")
+
+
+def test_no_common_alpn_protocol_names_the_option(pki: PKI) -> None:
+    """`s_server -alpn http/1.1` refuses `--alpn h2` with no_application_protocol: the line
+    says what to change."""
+    picky = SServer("-cert", str(pki.cert), "-cert_chain", str(pki.chain), "-key",
+                    str(pki.key), "-alpn", "http/1.1")
+    try:
+        line = one_error_line(tlskit(f"localhost:{picky.port}", "--cafile", str(pki.root),
+                                     "--alpn", "h2"))
+    finally:
+        picky.close()
+    assert line.endswith("sent alert no_application_protocol (120); the server speaks none "
+                         "of the protocols offered with --alpn h2: offer one it speaks (e.g. "
+                         "http/1.1), or leave --alpn out")

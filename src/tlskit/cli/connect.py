@@ -343,6 +343,10 @@ class _Connect:
                         "supported)")
             if desc == AlertDescription.protocol_version:
                 hint = self._version_hint()
+            if desc == AlertDescription.no_application_protocol and self.args.alpn:
+                hint = (f"; the server speaks none of the protocols offered with --alpn "
+                        f"{self.args.alpn}: offer one it speaks (e.g. http/1.1), or leave "
+                        f"--alpn out")
             return f"{when}: {where} sent alert {desc.name} ({int(desc)}){hint}"
         if isinstance(exc, BadCertificate) and getattr(exc, "reason", None) == "revoked":
             return f"certificate revoked, refusing the connection: {exc}"
