@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import re
 import threading
 import time
 import warnings
@@ -149,6 +150,7 @@ def load_pem_chain(path: str | Path) -> list[x509.Certificate]:
     """Every certificate in a PEM file, in file order (leaf first for a server chain).
     ValueError names the file and says what is wrong with it."""
     data = Path(path).read_bytes()
+    _expect_pem(data, path, "CERTIFICATE", "certificate")
     try:
         return x509.load_pem_x509_certificates(data)
     except ValueError as exc:
@@ -156,10 +158,22 @@ def load_pem_chain(path: str | Path) -> list[x509.Certificate]:
                          f"{describe_parse_error(exc)}") from exc
 
 
+def _expect_pem(data: bytes, path: str | Path, label: str, what: str) -> None:
+    """A file of well-formed PEM blocks none of which is a ``label`` (a key given for a
+    certificate, or the other way round) is named as such: the parser's own message says
+    only that no block of the kind it wanted was found."""
+    labels = [m.decode("ascii") for m in re.findall(rb"-----BEGIN ([A-Z0-9 ]+)-----", data)]
+    if labels and not any(found == label or found.endswith(" " + label) for found in labels):
+        raise ValueError(f"{os.fspath(path)} holds no {what}, only PEM "
+                         f"{', '.join(dict.fromkeys(labels))} (certificate and key files "
+                         f"swapped?)")
+
+
 def load_pem_private_key(path: str | Path, password: bytes | None = None) -> Any:
     """The private key in a PEM file (encrypted ones need ``password``). ValueError and
     TypeError (a password missing or not needed) name the file."""
     data = Path(path).read_bytes()
+    _expect_pem(data, path, "PRIVATE KEY", "private key")
     try:
         return serialization.load_pem_private_key(data, password)
     except ValueError as exc:

@@ -173,8 +173,6 @@ def test_revoke_and_crl(state: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
         (["revoke", "0x1234"], "not issued by this CA"),
         (["revoke", "not-a-serial"], "neither a certificate file nor a serial"),
         (["revoke", "0x1234", "--reason", "boredom"], "unknown revocation reason"),
-        (["issue", "x.test", "--days", "0"], "days must be positive"),
-        (["crl", "--days", "-1"], "days must be positive"),
         (["ocsp", "--port", "99999"], "--port 99999 is out of range"),
         (["issue", "x.test", "--ocsp-url", "ftp://x"], "'ftp://x' is not an http:// URL"),
         (["crl", "--out", "/proc/nope/crl.pem"], "cannot use /proc/nope: No such file"),
@@ -194,6 +192,25 @@ def test_errors_are_one_line(
     assert code == 1
     assert message in one_error_line(err)
     assert out == ""
+
+
+@pytest.mark.parametrize(("argv", "line"), [
+    (["issue", "x.test", "--days", "0"], "tlskit ca issue: error: argument --days: 0: give at "
+                                          "least 1 day"),
+    (["crl", "--days", "-1"], "tlskit ca crl: error: argument --days: -1: give at least 1 day"),
+    (["crl", "--days", "week"], "tlskit ca crl: error: argument --days: not a whole number of "
+                                "days: 'week'"),
+])
+def test_days_below_one_is_a_usage_error(
+    state: Path, capsys: pytest.CaptureFixture[str], argv: list[str], line: str
+) -> None:
+    """A bad --days is a bad argument (exit 2, with the command's usage), found before the
+    CA is opened, not a run-time failure (exit 1)."""
+    code, out, err = tlskit(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert err.startswith(f"usage: tlskit ca {argv[0]} ")
+    assert err.rstrip().splitlines()[-1] == line
 
 
 def test_commands_need_an_existing_ca(state: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -413,7 +413,65 @@ def test_not_a_tls_server() -> None:
 
         threading.Thread(target=answer, daemon=True).start()
         line = one_error_line(tlskit(f"127.0.0.1:{port}"))
-    assert line.startswith(f"tlskit connect: 127.0.0.1:{port} does not speak TLS")
+    assert line == (f"tlskit connect: 127.0.0.1:{port} does not speak TLS: it answered in "
+                    "plain HTTP ('HTTP/1.0 400 Bad Request'); use http://, or the port that "
+                    "serves HTTPS")
+
+
+@pytest.mark.parametrize(("sent", "told"), [
+    (b"220 mail.example ESMTP ready\r\n",
+     "it sent plain text ('220 mail.example ESMTP ready'); is this its TLS port? (a protocol "
+     "that starts in plain text and switches with STARTTLS is not supported)"),
+    (b"\x00\x01\x02\x03\x04\x05\x06",
+     "it sent bytes that are not a TLS record (record version 0x0102 is not TLS); is this "
+     "its TLS port?"),
+])
+def test_not_a_tls_server_is_quoted(sent: bytes, told: str) -> None:
+    """A banner is quoted, so the user sees what listens on the port; bytes that are not
+    text keep the record layer's reason."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def greet() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.sendall(sent)
+                conn.recv(4096)
+
+        threading.Thread(target=greet, daemon=True).start()
+        line = one_error_line(tlskit(f"127.0.0.1:{port}"))
+    assert line == f"tlskit connect: 127.0.0.1:{port} does not speak TLS: {told}"
+
+
+@pytest.mark.parametrize(("flag", "tls", "other"), [("--tls1.2", "-tls1_3", "1.3"),
+                                                    ("--tls1.3", "-tls1_2", "1.2")])
+def test_pinned_version_refused_names_the_flag(pki: PKI, flag: str, tls: str,
+                                               other: str) -> None:
+    """A protocol_version alert after --tls1.2/--tls1.3 is the flag's doing, not a server
+    stuck on old versions."""
+    only = SServer("-cert", str(pki.cert), "-cert_chain", str(pki.chain), "-key", str(pki.key),
+                   tls=tls)
+    try:
+        line = one_error_line(tlskit(f"localhost:{only.port}", "--cafile", str(pki.root), flag))
+    finally:
+        only.close()
+    assert line.endswith(f"sent alert protocol_version (70); only TLS {flag[5:]} was offered "
+                         f"({flag}): the server may speak only TLS {other}, try without {flag}")
+
+
+@pytest.mark.parametrize(("tls", "alert"), [("-tls1_3", "certificate_required (116)"),
+                                            ("-tls1_2", "handshake_failure (40)")])
+def test_client_certificate_required_says_so(pki: PKI, tls: str, alert: str) -> None:
+    """`s_server -Verify 1` refuses a client without a certificate: the line names --cert
+    (in TLS 1.2 the alert is handshake_failure, which alone suggests no suite in common)."""
+    strict = SServer("-cert", str(pki.cert), "-cert_chain", str(pki.chain), "-key",
+                     str(pki.key), "-Verify", "1", "-CAfile", str(pki.root), tls=tls)
+    try:
+        line = one_error_line(tlskit(f"localhost:{strict.port}", "--cafile", str(pki.root)))
+    finally:
+        strict.close()
+    assert line.endswith(f"sent alert {alert}; the server requires a client certificate: "
+                         "pass --cert FILE --key FILE")
 
 
 # --------------------------------------------------------------------------- units
@@ -441,3 +499,35 @@ def test_unescape_and_lists() -> None:
     assert unescape(r"GET / HTTP/1.0\r\n\r\n") == "GET / HTTP/1.0\r\n\r\n"
     assert unescape(r"a\\nb\tc\x41\q") == "a\\nb\tcA\\q"
     assert split_list("a, b:c,,") == ["a", "b", "c"]
+
+
+def test_cafile_is_read_as_verify_reads_it(server: SServer, pki: PKI, tmp_path: Path) -> None:
+    """--cafile takes a DER root (as `tlskit verify` does); a key file given by mistake is
+    named as such, not "no well-formed PEM block"."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    der = tmp_path / "root.der"
+    der.write_bytes(x509.load_pem_x509_certificate(pki.root.read_bytes()).public_bytes(
+        Encoding.DER))
+    assert tlskit(f"localhost:{server.port}", "--cafile", str(der)).returncode == 0
+    proc = tlskit(f"localhost:{server.port}", "--cafile", str(pki.key))
+    assert proc.returncode == 2
+    assert one_error_line(proc) == (f"tlskit connect: --cafile {pki.key} holds no certificate, "
+                                    "only PEM PRIVATE KEY; give a certificate file (BEGIN "
+                                    "CERTIFICATE), e.g. one written by `tlskit ca issue`")
+
+
+def test_no_common_alpn_protocol_names_the_option(pki: PKI) -> None:
+    """`s_server -alpn http/1.1` refuses `--alpn h2` with no_application_protocol: the line
+    says what to change."""
+    picky = SServer("-cert", str(pki.cert), "-cert_chain", str(pki.chain), "-key",
+                    str(pki.key), "-alpn", "http/1.1")
+    try:
+        line = one_error_line(tlskit(f"localhost:{picky.port}", "--cafile", str(pki.root),
+                                     "--alpn", "h2"))
+    finally:
+        picky.close()
+    assert line.endswith("sent alert no_application_protocol (120); the server speaks none "
+                         "of the protocols offered with --alpn h2: offer one it speaks (e.g. "
+                         "http/1.1), or leave --alpn out")

@@ -130,6 +130,21 @@ def test_usage_errors_exit_2(argv: list[str]) -> None:
     assert proc.stderr.strip()
 
 
+@pytest.mark.parametrize(("argv", "prog", "unknown"), [
+    (["connect", "127.0.0.1:1", "--host", "x"], "tlskit connect", "--host x"),
+    (["verify", "leaf.pem", "--bogus"], "tlskit verify", "--bogus"),
+    (["ca", "issue", "localhost", "--bogus"], "tlskit ca issue", "--bogus"),
+])
+def test_an_unknown_option_shows_the_usage_of_its_command(argv: list[str], prog: str,
+                                                          unknown: str) -> None:
+    """argparse reports an unknown option at the top level; the usage shown with it is the
+    command's (the options it does take), not `tlskit [-h] [--version] ... COMMAND`."""
+    proc = tlskit_run(*argv)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert proc.stderr.startswith(f"usage: {prog} [-h]"), proc.stderr
+    assert proc.stderr.rstrip().endswith(f"\n{prog}: error: unrecognized arguments: {unknown}")
+
+
 @pytest.mark.parametrize("argv", [["connect", "--json"], ["connect", "x:99999", "--json"],
                                   ["verify", "/nonexistent/leaf.pem", "--json"],
                                   ["demo", "--json", "--bogus"]])

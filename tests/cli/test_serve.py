@@ -3,6 +3,7 @@ Python's ssl module and `tlskit connect`; stopped with SIGTERM, which must exit 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import queue
@@ -500,3 +501,65 @@ def test_unknown_server_name_gets_the_default_certificate(serve: Callable[..., S
     assert proc.returncode == 0, proc.stderr
     assert "HTTP/1.1 200 OK" in proc.stdout
     assert "CN = localhost" in proc.stdout or "CN=localhost" in proc.stdout
+
+
+def _serve_briefly(*args: str) -> tuple[str, list[str], int]:
+    """`tlskit serve --port 0 ARGS` until its banner's first line is out, then SIGTERM:
+    that line, the stderr lines, the exit status."""
+    proc = subprocess.Popen([sys.executable, "-m", "tlskit", "serve", "--port", "0", *args],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    return first, err.splitlines(keepends=True), proc.returncode
+
+
+def test_an_expired_certificate_is_served_with_a_warning(tmp_path: Path) -> None:
+    """The config's CertificateValidityWarning used to be logged before the server's lock
+    existed: `'Server' object has no attribute '_lock'` and exit 1 instead of the warning."""
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
+    old = LocalCA.create(tmp_path / "old", clock=lambda: past).issue_server(["localhost"],
+                                                                            days=1)
+    cert, key = old.write(cert_path=tmp_path / "expired.pem", key_path=tmp_path / "key.pem")
+    first, errors, code = _serve_briefly("--cert", str(cert), "--key", str(key))
+    assert first.startswith("listening on https://127.0.0.1:")
+    assert code == 0, errors
+    assert errors[0].startswith("tlskit serve: warning: the server certificate 'CN=localhost' "
+                                "expired on "), errors
+
+
+def test_an_unusable_ocsp_response_file_is_told_at_start(pki: PKI, tmp_path: Path) -> None:
+    """A mistyped --ocsp-response path used to start a server stapling nothing, silently."""
+    missing = tmp_path / "nope.der"
+    _, errors, code = _serve_briefly("--cert", str(pki.cert), "--key", str(pki.key),
+                                     "--ocsp-response", str(missing))
+    assert code == 0, errors
+    assert errors[0].startswith(f"tlskit serve: warning: stapling nothing for now: OCSP "
+                                f"response file {missing} "), errors
+    assert errors[0].endswith("(the file is read again when a client asks, at most once a "
+                              "minute)\n"), errors
+
+
+@pytest.mark.parametrize("swap", ["cert", "key"])
+def test_swapped_certificate_and_key_files_are_named(pki: PKI, tmp_path: Path,
+                                                     swap: str) -> None:
+    cert, key = (pki.key, pki.key) if swap == "cert" else (pki.cert, pki.cert)
+    proc = subprocess.run([sys.executable, "-m", "tlskit", "serve", "--port", "0",
+                           "--cert", str(cert), "--key", str(key)],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    holds = (f"{pki.key} holds no certificate, only PEM PRIVATE KEY" if swap == "cert" else
+             f"{pki.cert} holds no private key, only PEM CERTIFICATE")
+    assert proc.stderr == (f"tlskit serve: cannot load the certificate or key: {holds} "
+                           "(certificate and key files swapped?)\n")
+
+
+def test_a_missing_certificate_file_is_named_with_a_colon(pki: PKI, tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "tlskit", "serve", "--port", "0",
+                           "--cert", "nofile.pem", "--key", str(pki.key)],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == ("tlskit serve: cannot read the certificate or key: nofile.pem: No "
+                           "such file or directory\n")

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from ..support.ports import reserve_port
 
@@ -213,3 +215,65 @@ def test_bad_input_is_one_line(setup: Setup, argv: list[str], message: str) -> N
     line = one_error_line(tlskit("verify", *argv, cwd=setup.base), "tlskit verify: error: ")
     assert message in line
     assert "ParseError" not in line  # cryptography's debug text, put in words
+
+
+# --------------------------------------------------------------------------- input forms
+
+
+def _blocks(pem: bytes) -> list[bytes]:
+    end = b"-----END CERTIFICATE-----\n"
+    return [b + end for b in pem.split(end) if b.strip()]
+
+
+def test_a_bundle_with_the_leaf_last_validates_the_leaf(setup: Setup) -> None:
+    """intermediate + leaf (the order of some downloads): the one end-entity certificate is
+    validated, with a note on stderr, instead of the intermediate failing as a leaf."""
+    leaf, intermediate = _blocks((setup.base / "good.test.pem").read_bytes())
+    (setup.base / "reversed.pem").write_bytes(intermediate + leaf)
+    proc = tlskit("verify", "reversed.pem", "--cafile", "ca/root.pem", "--host", "good.test",
+                  cwd=setup.base)
+    assert "✔ valid for good.test" in ok(proc)
+    assert proc.stderr == ("tlskit verify: note: reversed.pem: the end-entity certificate "
+                           "(CN=good.test) is number 2, not the first; validating it, the "
+                           "others as intermediates\n")
+
+
+def test_cafile_may_be_der_or_a_directory(setup: Setup, tmp_path: Path) -> None:
+    """CERT and --chain take DER; so does --cafile, and a directory of CA files (key files
+    in it are passed over)."""
+    root = x509.load_pem_x509_certificate((setup.base / "ca" / "root.pem").read_bytes())
+    der = tmp_path / "root.der"
+    der.write_bytes(root.public_bytes(serialization.Encoding.DER))
+    folder = tmp_path / "cas"
+    folder.mkdir()
+    (folder / "root.crt").write_bytes((setup.base / "ca" / "root.pem").read_bytes())
+    (folder / "some-key.pem").write_bytes((setup.base / "good.test-key.pem").read_bytes())
+    for cafile in (der, folder):
+        assert "✔ valid for good.test" in ok(setup.verify("good.test", "--cafile",
+                                                          str(cafile)))
+
+
+@pytest.mark.parametrize("argv", [["good.test-key.pem"],
+                                  ["good.test.pem", "--cafile", "good.test-key.pem"]])
+def test_a_key_file_given_for_a_certificate_says_so(setup: Setup, argv: list[str]) -> None:
+    """Not "no well-formed PEM block": the file is well formed, it holds a key."""
+    if "--cafile" not in argv:
+        argv = [*argv, "--cafile", "ca/root.pem"]
+    what = "CERT" if argv[0] == "good.test-key.pem" else "--cafile"
+    line = one_error_line(tlskit("verify", *argv, cwd=setup.base), "tlskit verify: error: ")
+    assert line == (f"tlskit verify: error: {what} good.test-key.pem holds no certificate, "
+                    "only PEM PRIVATE KEY; give a certificate file (BEGIN CERTIFICATE), e.g. "
+                    "one written by `tlskit ca issue`")
+
+
+def test_unknown_issuer_hints_at_cafile_and_chain(setup: Setup) -> None:
+    """The leaf alone, without its intermediate: the verdict is followed by the two options
+    that fix it (the library's wording speaks of a server sending its intermediate)."""
+    leaf, _ = _blocks((setup.base / "good.test.pem").read_bytes())
+    (setup.base / "leaf-only.pem").write_bytes(leaf)
+    proc = tlskit("verify", "leaf-only.pem", "--cafile", "ca/root.pem", cwd=setup.base)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "✘ invalid (unknown_issuer)" in proc.stdout
+    assert proc.stdout.rstrip().endswith(
+        "hint: --cafile FILE trusts the issuing CA; --chain FILE adds an intermediate "
+        "certificate missing from CERT")

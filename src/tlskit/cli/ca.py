@@ -33,6 +33,7 @@ from ..ca import (
     default_directory,
     format_serial,
 )
+from . import options
 from .conventions import listen_error
 
 KEY_TYPES = [k.value for k in KeyType]
@@ -52,7 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("names", nargs="+", metavar="NAME", help="host name, IP address or user")
     p.add_argument("--client", action="store_true", help="a clientAuth certificate for NAME")
     p.add_argument("--key-type", default="ec256", choices=KEY_TYPES, help="default: ec256")
-    p.add_argument("--days", type=int, default=30, help="validity in days (default: 30)")
+    p.add_argument("--days", type=options.positive_days, default=30,
+                   help="validity in days (default: 30)")
     p.add_argument("--out", metavar="DIR", help="where to write the files (default: .)")
     p.add_argument("--ocsp-url", metavar="URL",
                    help="OCSP responder URL to put in the cert (default: the CA's URL; "
@@ -80,7 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--root", action="store_true",
                    help="the root's CRL (about the intermediate) instead of the "
                         "intermediate's (about the leaves)")
-    p.add_argument("--days", type=int, default=7, help="until nextUpdate (default: 7)")
+    p.add_argument("--days", type=options.positive_days, default=7,
+                   help="until nextUpdate (default: 7)")
     _dir_option(p)
     p.set_defaults(_ca_run=_crl)
 

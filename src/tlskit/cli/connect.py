@@ -27,11 +27,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..config import CertifiedKey, ClientConfig, load_pem_chain
+from ..config import CertifiedKey, ClientConfig
 from ..connection import ClientConnection
 from ..enums import AlertDescription
 from ..errors import AlertReceived, BadCertificate, TLSError
 from ..io.blocking import RECV_SIZE, TLSSocket, TruncatedConnection
+from ..io.tap import tap_socket
 from ..keylog import KeyLogFile
 from . import diagram
 from .options import DEFAULT_PORT
@@ -46,6 +47,7 @@ from .trace import (
 
 PROG = "tlskit connect"
 MAX_RESPONSE = 16 * 1024 * 1024
+FIRST_BYTES = 80  # what a server that does not speak TLS said, kept to tell the user
 
 
 class ConnectError(Exception):
@@ -142,6 +144,13 @@ class _Connect:
         self.phase = "connecting to"
         self.keylog: KeyLogFile | None = None
         self.verifier: ExplainingVerifier | None = None
+        self.first_bytes = bytearray()  # the start of what the server sent
+
+    def _watch(self, outgoing: bool, data: bytes) -> None:
+        """Keep the first bytes the server sends: when they are not TLS, the error
+        shows them (an HTTP status line or a protocol banner says what is listening)."""
+        if not outgoing:
+            self.first_bytes += data[:FIRST_BYTES - len(self.first_bytes)]
 
     # -- configuration -----------------------------------------------------------------
 
@@ -160,12 +169,12 @@ class _Connect:
         alpn = split_list(a.alpn.replace(":", ",")) if a.alpn else []
         anchors = None
         if a.cafile:
+            from .verify import InputError, load_anchors  # as `tlskit verify` reads them
+
             try:
-                anchors = load_pem_chain(a.cafile)
-            except (OSError, ValueError) as exc:
-                raise self._read_file_error("--cafile", a.cafile, exc) from exc
-            if not anchors:
-                raise ConnectError(f"--cafile {a.cafile} holds no PEM certificate", 2)
+                anchors = load_anchors(a.cafile)
+            except InputError as exc:
+                raise ConnectError(str(exc), 2) from exc
         certificate = None
         if a.cert:
             try:
@@ -245,12 +254,14 @@ class _Connect:
         sock = socket.create_connection((host, port), timeout=a.timeout)
         connect_ms = (time.perf_counter() - t0) * 1000
         address = sock.getpeername()[0]
+        sock = tap_socket(sock, self._watch)
         try:
             self.phase = "during the handshake with"
             conn = ClientConnection(config, server_name=server_name)
             with TLSSocket(sock, conn, server_side=False, handshake_timeout=a.timeout,
                            peer=self.where, server_hostname=server_name) as tls:
                 tls.do_handshake()
+                sock.tap = None  # the server spoke TLS: nothing more to keep
                 complete = conn.handshake_complete
                 assert complete is not None
                 handshake_ms = (time.perf_counter() - t0) * 1000
@@ -318,14 +329,24 @@ class _Connect:
             when = "the handshake failed" if self.phase.startswith("during") else \
                 "the server closed the connection"
             hint = ""
-            if desc == AlertDescription.handshake_failure:
+            asked = self.recorder.find("certificate_request") is not None
+            if desc == AlertDescription.certificate_required or (
+                    asked and desc == AlertDescription.handshake_failure and not self.args.cert):
+                hint = ("; the server requires a client certificate: pass --cert FILE "
+                        "--key FILE" if not self.args.cert else
+                        "; the server requires a client certificate and did not get one it "
+                        "accepts (--trace shows its CertificateRequest)")
+            elif desc == AlertDescription.handshake_failure:
                 hint = ("; usually no cipher suite, group or signature scheme in common "
                         "(see --trace for what was offered; a server limited to RSA key "
                         "transport needs --legacy-rsa-kx, and CBC-only servers are not "
                         "supported)")
             if desc == AlertDescription.protocol_version:
-                hint = ("; the server speaks neither TLS 1.3 nor TLS 1.2 as tlskit does "
-                        "(older versions are not implemented)")
+                hint = self._version_hint()
+            if desc == AlertDescription.no_application_protocol and self.args.alpn:
+                hint = (f"; the server speaks none of the protocols offered with --alpn "
+                        f"{self.args.alpn}: offer one it speaks (e.g. http/1.1), or leave "
+                        f"--alpn out")
             return f"{when}: {where} sent alert {desc.name} ({int(desc)}){hint}"
         if isinstance(exc, BadCertificate) and getattr(exc, "reason", None) == "revoked":
             return f"certificate revoked, refusing the connection: {exc}"
@@ -333,12 +354,37 @@ class _Connect:
             return f"certificate verify failed: {exc}"
         if isinstance(exc, TLSError) and self.recorder.find("server_hello") is None \
                 and "is not TLS" in str(exc):
-            return f"{where} does not speak TLS ({exc})"
+            return f"{where} does not speak TLS: {self._not_tls(exc)}"
         if isinstance(exc, TLSError):
             return f"handshake with {where} failed: {exc} (sent alert {exc.alert.name})"
         if isinstance(exc, OSError):
             return f"cannot connect to {where}: {exc.strerror or exc}"
         return f"{type(exc).__name__}: {exc}"
+
+    def _version_hint(self) -> str:
+        """Why a server refused the versions offered: --tls1.2/--tls1.3 left its version
+        out, or it speaks only older ones."""
+        a = self.args
+        for flag, pinned, other in (("--tls1.2", a.tls12, "1.3"), ("--tls1.3", a.tls13, "1.2")):
+            if pinned:
+                return (f"; only TLS {flag[5:]} was offered ({flag}): the server may speak "
+                        f"only TLS {other}, try without {flag}")
+        return ("; the server speaks neither TLS 1.3 nor TLS 1.2 as tlskit does "
+                "(older versions are not implemented)")
+
+    def _not_tls(self, exc: BaseException) -> str:
+        """What a server that does not speak TLS sent instead, quoted when it is text
+        (an HTTP status line or a banner tells what listens on the port)."""
+        data = bytes(self.first_bytes)
+        line = data.split(b"\n", 1)[0].rstrip(b"\r")
+        if not line or not all(32 <= b < 127 or b == 9 for b in line):
+            return f"it sent bytes that are not a TLS record ({exc}); is this its TLS port?"
+        text = line.decode("ascii")
+        if text.startswith(("HTTP/", "<")):
+            return (f"it answered in plain HTTP ({text!r}); use http://, or the port "
+                    f"that serves HTTPS")
+        return (f"it sent plain text ({text!r}); is this its TLS port? (a protocol that "
+                f"starts in plain text and switches with STARTTLS is not supported)")
 
     def _silent_hint(self) -> str:
         """Why a server hangs up on a ClientHello without an alert, and what to try."""

@@ -210,6 +210,25 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _command_parser(parser: argparse.ArgumentParser, argv: list[str],
+                    command: str) -> argparse.ArgumentParser | None:
+    """The parser of the deepest (sub)command named in ``argv`` (``tlskit ca issue``),
+    or None when ``command`` has none."""
+    current: argparse.ArgumentParser | None = parser
+    found = None
+    words = [w for w in argv if not w.startswith("-")]
+    for word in words:
+        subs = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)] \
+            if current is not None else []
+        current = subs[0].choices.get(word) if subs else None
+        if current is None:
+            break
+        found = current
+    if not words or words[0] != command:
+        return None
+    return found
+
+
 def _is_usage_oserror(exc: BaseException) -> bool:
     """A file named on the command line that does not exist or is not a file."""
     return isinstance(exc, OSError) and exc.filename is not None and exc.errno in (
@@ -232,10 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except UsageError as exc:
-        sys.stderr.write(exc.usage)
-        prog, command = exc.prog, _command_in(argv)
+        usage, prog, command = exc.usage, exc.prog, _command_in(argv)
         if prog == "tlskit" and command in COMMANDS and str(exc).startswith("unrecognized"):
-            prog = f"tlskit {command}"  # argparse reports these at the top level
+            # argparse reports these at the top level: show the command's usage instead
+            # (where the options it does take are), as its other errors do
+            found = _command_parser(parser, argv, command)
+            prog = found.prog if found is not None else f"tlskit {command}"
+            usage = found.format_usage() if found is not None else usage
+        sys.stderr.write(usage)
         return report_error(None, f"{prog}: error", exc, EXIT_USAGE, argv)
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)

@@ -26,7 +26,8 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"server to connect to (port {DEFAULT_PORT} by default; "
                              "IPv6 as [addr]:port)")
     parser.add_argument("--cafile", metavar="FILE",
-                        help="trust the CA certificates in FILE (PEM) instead of the system's")
+                        help="trust the CA certificates in FILE (PEM or DER, or a directory "
+                             "of .pem/.crt/.cer/.der files) instead of the system's")
     parser.add_argument("--servername", metavar="NAME",
                         help="name to send in SNI and to check the certificate against "
                              "(default: HOST)")
@@ -84,6 +85,18 @@ def _diagram_path(text: str) -> str:
         raise argparse.ArgumentTypeError(f"cannot write {text}: the folder {folder} is not "
                                          "writable; pick another path")
     return text
+
+
+def positive_days(text: str) -> int:
+    """A number of days for argparse: zero or less is a usage error (exit 2) named at the
+    option, not a run-time failure."""
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of days: {text!r}") from None
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"{days}: give at least 1 day")
+    return days
 
 
 def _port(text: str) -> int:
@@ -146,11 +159,13 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
 def verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("cert", metavar="CERT",
                         help="leaf certificate (PEM or DER); a PEM file may also hold the "
-                             "intermediates after the leaf")
+                             "intermediates (leaf first; a bundle with one end-entity "
+                             "certificate is reordered, with a note)")
     parser.add_argument("--chain", metavar="FILE", action="append", default=[],
-                        help="more intermediates (PEM), in any order; repeatable")
+                        help="more intermediates (PEM or DER), in any order; repeatable")
     parser.add_argument("--cafile", metavar="FILE",
-                        help="trust anchors (PEM); default: the system store")
+                        help="trust anchors: a PEM or DER file, or a directory of "
+                             ".pem/.crt/.cer/.der files; default: the system store")
     parser.add_argument("--host", metavar="NAME",
                         help="check the certificate is valid for this host name or IP")
     parser.add_argument("--at", metavar="ISO-TIME",

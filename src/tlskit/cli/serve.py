@@ -196,8 +196,8 @@ class Server:
         self.cert_path: Path | None = None
         self.keylog: KeyLogFile | None = None
         self.certified: CertifiedKey | None = None
+        self._lock = threading.Lock()  # before _config, whose warnings go through log()
         self.config = self._config()
-        self._lock = threading.Lock()
         try:
             self.listener = _Listener(self)
         except OSError as exc:
@@ -217,8 +217,9 @@ class Server:
                 certified, self.root, self.cert_path = default_certificate()
             self.certified = certified
         except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
             raise ServeError(f"cannot read the certificate or key: "
-                             f"{exc.filename or ''} {exc.strerror or exc}".strip()) from exc
+                             f"{where}{exc.strerror or exc}") from exc
         except (ValueError, TypeError) as exc:
             raise ServeError(f"cannot load the certificate or key: {exc}") from exc
         client_auth: Any = "none"
@@ -251,6 +252,9 @@ class Server:
             from ..x509.stapling import OcspStapler
             stapler = OcspStapler(certified.chain[0], certified.chain[1],
                                   response_file=a.ocsp_response, background=False)
+            if not stapler.refresh():  # a wrong path or response would go unnoticed
+                self.log(f"{PROG}: warning: stapling nothing for now: {stapler.last_error} (the "
+                         f"file is read again when a client asks, at most once a minute)")
             certified = CertifiedKey(certified.chain, certified.private_key, stapler.current)
             self.certified = certified
         versions = ["TLSv1.2"] if a.tls12 else ["TLSv1.3"] if a.tls13 else ["TLSv1.3", "TLSv1.2"]
@@ -265,7 +269,7 @@ class Server:
         except ValueError as exc:
             raise ServeError(str(exc)) from exc
         for warning in caught:
-            self.log(f"warning: {warning.message}")
+            self.log(f"{PROG}: warning: {warning.message}")
         return config
 
     def _build_config(self, certified: CertifiedKey, versions: list[str], alpn: list[str],

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +42,7 @@ class InputError(Exception):
 
 
 def run(args: argparse.Namespace) -> int:
-    certs = load_certificates(Path(args.cert), "CERT")
+    certs = leaf_first(load_certificates(Path(args.cert), "CERT"), args.cert)
     leaf, intermediates = certs[0], certs[1:]
     for extra in args.chain:
         intermediates += load_certificates(Path(extra), "--chain")
@@ -66,7 +67,37 @@ def run(args: argparse.Namespace) -> int:
         render(report, args.host, policy)
         if findings is not None:
             render_lint(findings)
+        if report.error is not None and report.error.reason.value == "unknown_issuer":
+            print(UNKNOWN_ISSUER_HINT)
     return 0 if report.valid else 1
+
+
+UNKNOWN_ISSUER_HINT = ("hint: --cafile FILE trusts the issuing CA; --chain FILE adds an "
+                       "intermediate certificate missing from CERT")
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def leaf_first(certs: list[x509.Certificate], path: str) -> list[x509.Certificate]:
+    """A bundle whose one end-entity certificate is not first (CA certificates first, as
+    some downloads and hand-made bundles have it) validates that certificate, with a note
+    on stderr; otherwise the file's order stands (the first certificate is the leaf)."""
+    if not _is_ca(certs[0]):
+        return certs
+    leaves = [i for i, cert in enumerate(certs) if not _is_ca(cert)]
+    if len(leaves) != 1:
+        return certs
+    i = leaves[0]
+    name = certs[i].subject.rfc4514_string() or "(empty subject)"
+    print(f"tlskit verify: note: {path}: the end-entity certificate ({name}) is number "
+          f"{i + 1}, not the first; validating it, the others as intermediates",
+          file=sys.stderr)
+    return [certs[i], *certs[:i], *certs[i + 1:]]
 
 
 def revocation_policy(args: argparse.Namespace) -> str:
@@ -80,16 +111,30 @@ def revocation_policy(args: argparse.Namespace) -> str:
 
 
 def _store(cafile: str | None) -> TrustStore:
+    """The trust anchors: the system's, or those of --cafile: a PEM bundle or a DER file
+    (as CERT may be), or a directory of them (like openssl's -CApath)."""
     if not cafile:
         return TrustStore.default()
-    try:
-        return TrustStore.from_pem_file(cafile)
-    except OSError as exc:
-        raise InputError(f"cannot read --cafile {cafile}: {exc.strerror or exc}") from exc
-    except ValueError as exc:
-        raise InputError(f"--cafile {cafile} holds no usable PEM certificate "
-                         f"({describe_parse_error(exc)}); "
-                         "give the CA certificate(s) in PEM form") from exc
+    return TrustStore(load_anchors(cafile))
+
+
+def load_anchors(cafile: str) -> list[x509.Certificate]:
+    """The certificates of a --cafile: a PEM bundle, a DER file, or a directory of them
+    (key files in it passed over). InputError says what is wrong."""
+    path = Path(cafile)
+    if not path.is_dir():
+        return load_certificates(path, "--cafile")
+    certs = [cert for entry in sorted(path.iterdir()) if entry.is_file()
+             and entry.suffix.lower() in CA_SUFFIXES
+             and "PRIVATE KEY" not in " ".join(_pem_labels(_read(entry, "--cafile")))
+             for cert in load_certificates(entry, "--cafile")]
+    if not certs:
+        raise InputError(f"--cafile {cafile} is a directory without certificate files "
+                         f"({', '.join(CA_SUFFIXES)}); give a CA file or such a directory")
+    return certs
+
+
+CA_SUFFIXES = (".pem", ".crt", ".cer", ".der")
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -125,6 +170,11 @@ def _read(path: Path, what: str) -> bytes:
 def load_certificates(path: Path, what: str = "certificate file") -> list[x509.Certificate]:
     """Every certificate in a PEM file, or the one in a DER file."""
     data = _read(path, what)
+    blocks = _pem_labels(data)
+    if blocks and "CERTIFICATE" not in blocks:
+        raise InputError(f"{what} {path} holds no certificate, only PEM "
+                         f"{', '.join(dict.fromkeys(blocks))}; give a certificate file "
+                         "(BEGIN CERTIFICATE), e.g. one written by `tlskit ca issue`")
     try:
         if b"-----BEGIN" in data:
             certs = x509.load_pem_x509_certificates(data)
@@ -138,6 +188,12 @@ def load_certificates(path: Path, what: str = "certificate file") -> list[x509.C
     if not certs:
         raise InputError(f"no certificate in {what} {path}")
     return certs
+
+
+def _pem_labels(data: bytes) -> list[str]:
+    """The labels of the PEM blocks in ``data`` (``CERTIFICATE``, ``PRIVATE KEY`` ...)."""
+    labels = re.findall(rb"-----BEGIN ([A-Z0-9 ]+)-----", data)
+    return [label.decode("ascii") for label in labels]
 
 
 def load_crls(path: Path, what: str = "CRL file") -> list[x509.CertificateRevocationList]:
