@@ -426,9 +426,11 @@ def test_large_crl(env: CrlLab) -> None:
 
 
 def _crl_with_entry_extension(
-    env: CrlLab, extension: x509.ExtensionType, critical: bool
+    env: CrlLab, extension: x509.ExtensionType, critical: bool, serial: int | None = None
 ) -> x509.CertificateRevocationList:
-    serial = env.lab.leaves["good"].cert.serial_number
+    """A CRL with one entry carrying ``extension``: for the "good" leaf, or ``serial``."""
+    if serial is None:
+        serial = env.lab.leaves["good"].cert.serial_number
     entry = (
         x509.RevokedCertificateBuilder()
         .serial_number(serial)
@@ -462,22 +464,7 @@ def test_critical_unknown_entry_extension_on_another_entry_voids_the_crl(env: Cr
     """RFC 5280 5.3: a critical entry extension we cannot process makes the CRL unusable for
     every certificate, not only the one it is on: it cannot vouch for "good" either."""
     odd = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.55555.3"), b"\x05\x00")
-    other = (
-        x509.RevokedCertificateBuilder()
-        .serial_number(0x7E57)
-        .revocation_date(REVOKED_AT)
-        .add_extension(odd, critical=True)
-        .build()
-    )
-    bad = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(env.issuer.cert.subject)
-        .last_update(now() - dt.timedelta(minutes=1))
-        .next_update(now() + dt.timedelta(days=1))
-        .add_revoked_certificate(other)
-        .add_extension(x509.CRLNumber(1), critical=False)
-        .sign(env.issuer.key, hashes.SHA256())
-    )
+    bad = _crl_with_entry_extension(env, odd, critical=True, serial=0x7E57)
     words = ("has an unsupported critical entry extension 1.3.6.1.4.1.55555.3 (in the entry for "
              "serial 0x7e57), so RFC 5280 5.3 forbids using it for any certificate")
     env.serve(bad)
