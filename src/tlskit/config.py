@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import re
 import threading
 import time
 import warnings
@@ -40,7 +39,7 @@ from .session import MAX_TICKET_LIFETIME, SessionCache, TicketSealer
 from .sessionstore import GuardedStore, MemoryStore, SessionStore
 from .verifier import CertificateVerifier
 from .x509.der import DERError, split_certificate
-from .x509.parsed import describe_parse_error
+from .x509.parsed import describe_parse_error, pem_labels
 
 KeyLogCallback = Callable[[str, bytes, bytes], None]  # label, client_random, secret
 Tracer = Callable[[str, dict[str, Any]], None]          # step name, fields
@@ -162,7 +161,7 @@ def _expect_pem(data: bytes, path: str | Path, label: str, what: str) -> None:
     """A file of well-formed PEM blocks none of which is a ``label`` (a key given for a
     certificate, or the other way round) is named as such: the parser's own message says
     only that no block of the kind it wanted was found."""
-    labels = [m.decode("ascii") for m in re.findall(rb"-----BEGIN ([A-Z0-9 ]+)-----", data)]
+    labels = pem_labels(data)
     if labels and not any(found == label or found.endswith(" " + label) for found in labels):
         raise ValueError(f"{os.fspath(path)} holds no {what}, only PEM "
                          f"{', '.join(dict.fromkeys(labels))} (certificate and key files "

@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from .replay import MemoryReplayCache
+
 T = TypeVar("T")
 
 KEY_LENGTH = 32
@@ -112,7 +114,7 @@ class MemoryStore:
         self._keys: dict[int, bytes] = {}
         self._ring: tuple[int, TicketKeys] | None = None
         self._sessions: OrderedDict[bytes, tuple[float, bytes]] = OrderedDict()
-        self._seen: OrderedDict[bytes, float] = OrderedDict()
+        self._replays = MemoryReplayCache(capacity, clock)
 
     def ticket_keys(self, now: float) -> TicketKeys:
         if self._fixed is not None:  # one configured key, never rotated
@@ -150,26 +152,10 @@ class MemoryStore:
             return item[1]
 
     def check_replay(self, token: bytes, ttl: float) -> bool:
-        """Full of live tokens, it refuses new ones (0-RTT falls back to 1-RTT) rather
-        than forget one whose early data could then be replayed (RFC 8446 8), as
-        `MemoryReplayCache` does."""
-        now = self._clock()
-        with self._lock:
-            seen = self._seen
-            while seen and next(iter(seen.values())) <= now:
-                seen.popitem(last=False)
-            expires = seen.get(token)
-            if expires is not None and expires > now:
-                return False
-            if expires is None and len(seen) >= self.capacity:
-                # (ttls differ, so expired tokens may sit behind live ones)
-                for old in [t for t, until in seen.items() if until <= now]:
-                    del seen[old]
-                if len(seen) >= self.capacity:
-                    return False
-            seen[token] = now + ttl
-            seen.move_to_end(token)
-            return True
+        """`MemoryReplayCache`'s answer: full of live tokens, it refuses new ones (0-RTT
+        falls back to 1-RTT) rather than forget one whose early data could then be
+        replayed (RFC 8446 8)."""
+        return self._replays.check_replay(token, ttl)
 
 
 class RedisStore:

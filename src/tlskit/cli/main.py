@@ -210,22 +210,17 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _command_parser(parser: argparse.ArgumentParser, argv: list[str],
-                    command: str) -> argparse.ArgumentParser | None:
+def _command_parser(parser: argparse.ArgumentParser,
+                    argv: list[str]) -> argparse.ArgumentParser | None:
     """The parser of the deepest (sub)command named in ``argv`` (``tlskit ca issue``),
-    or None when ``command`` has none."""
-    current: argparse.ArgumentParser | None = parser
+    or None when its first word names none."""
     found = None
-    words = [w for w in argv if not w.startswith("-")]
-    for word in words:
-        subs = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)] \
-            if current is not None else []
-        current = subs[0].choices.get(word) if subs else None
-        if current is None:
+    current = parser
+    for word in (w for w in argv if not w.startswith("-")):
+        subs = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs or word not in subs[0].choices:
             break
-        found = current
-    if not words or words[0] != command:
-        return None
+        current = found = subs[0].choices[word]
     return found
 
 
@@ -255,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         if prog == "tlskit" and command in COMMANDS and str(exc).startswith("unrecognized"):
             # argparse reports these at the top level: show the command's usage instead
             # (where the options it does take are), as its other errors do
-            found = _command_parser(parser, argv, command)
+            found = _command_parser(parser, argv)
             prog = found.prog if found is not None else f"tlskit {command}"
             usage = found.format_usage() if found is not None else usage
         sys.stderr.write(usage)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +26,7 @@ from cryptography import x509
 
 from ..x509 import Report, TrustStore, Verifier
 from ..x509.lint import Finding
-from ..x509.parsed import describe_parse_error
+from ..x509.parsed import describe_parse_error, pem_labels
 
 NOT_CHECKED = "not checked"
 HOW_TO_CHECK = "pass --ocsp to check online, or --crl FILE"
@@ -126,7 +125,7 @@ def load_anchors(cafile: str) -> list[x509.Certificate]:
         return load_certificates(path, "--cafile")
     certs = [cert for entry in sorted(path.iterdir()) if entry.is_file()
              and entry.suffix.lower() in CA_SUFFIXES
-             and "PRIVATE KEY" not in " ".join(_pem_labels(_read(entry, "--cafile")))
+             and "PRIVATE KEY" not in " ".join(pem_labels(_read(entry, "--cafile")))
              for cert in load_certificates(entry, "--cafile")]
     if not certs:
         raise InputError(f"--cafile {cafile} is a directory without certificate files "
@@ -170,7 +169,7 @@ def _read(path: Path, what: str) -> bytes:
 def load_certificates(path: Path, what: str = "certificate file") -> list[x509.Certificate]:
     """Every certificate in a PEM file, or the one in a DER file."""
     data = _read(path, what)
-    blocks = _pem_labels(data)
+    blocks = pem_labels(data)
     if blocks and "CERTIFICATE" not in blocks:
         raise InputError(f"{what} {path} holds no certificate, only PEM "
                          f"{', '.join(dict.fromkeys(blocks))}; give a certificate file "
@@ -188,12 +187,6 @@ def load_certificates(path: Path, what: str = "certificate file") -> list[x509.C
     if not certs:
         raise InputError(f"no certificate in {what} {path}")
     return certs
-
-
-def _pem_labels(data: bytes) -> list[str]:
-    """The labels of the PEM blocks in ``data`` (``CERTIFICATE``, ``PRIVATE KEY`` ...)."""
-    labels = re.findall(rb"-----BEGIN ([A-Z0-9 ]+)-----", data)
-    return [label.decode("ascii") for label in labels]
 
 
 def load_crls(path: Path, what: str = "CRL file") -> list[x509.CertificateRevocationList]:

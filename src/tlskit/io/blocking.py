@@ -655,7 +655,10 @@ class TLSSocket(ConnectionInfo):
             why = ("it sent close_notify (answered)" if self._peer_closed
                    else "this side sent close_notify (shutdown or close)")
             raise BrokenPipeError(errno.EPIPE, f"cannot send to {self._peer}: {why}")
-        self._write_out()
+        try:
+            self._write_out()
+        except TimeoutError:
+            raise self._send_timed_out() from None
 
     def _bytes_to_send(self, data: Buffer, flags: int) -> memoryview:
         """What send and sendall check first; ``data`` as a flat view of bytes."""
@@ -670,23 +673,17 @@ class TLSSocket(ConnectionInfo):
 
     def sendall(self, data: Buffer, flags: int = 0) -> None:
         view = self._bytes_to_send(data, flags)
-        try:
-            with self._wlock:
-                for start in range(0, len(view), SEND_CHUNK):
-                    self._encrypt_and_write(view[start:start + SEND_CHUNK])
-        except TimeoutError:
-            raise self._send_timed_out() from None
+        with self._wlock:
+            for start in range(0, len(view), SEND_CHUNK):
+                self._encrypt_and_write(view[start:start + SEND_CHUNK])
         self._end_write()
 
     def send(self, data: Buffer, flags: int = 0) -> int:
         chunk = self._bytes_to_send(data, flags)[:SEND_CHUNK]
         if not chunk:
             return 0
-        try:
-            with self._wlock:
-                self._encrypt_and_write(chunk)
-        except TimeoutError:
-            raise self._send_timed_out() from None
+        with self._wlock:
+            self._encrypt_and_write(chunk)
         self._end_write()
         return len(chunk)
 

@@ -63,6 +63,13 @@ _PARSE_KINDS = {
 }
 _KIND = re.compile(r"kind: (\w+)")
 _LOCATION = re.compile(r"location: \[([^\]]*)\]")
+_PEM_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
+
+
+def pem_labels(data: bytes) -> list[str]:
+    """The labels of the PEM blocks in ``data`` (``CERTIFICATE``, ``PRIVATE KEY`` ...),
+    in file order: what a file holds when it is not what was asked for."""
+    return [label.decode("ascii") for label in _PEM_BEGIN.findall(data)]
 
 
 def describe_parse_error(exc: BaseException) -> str:
