@@ -17,6 +17,8 @@ from cryptography.x509 import ocsp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tlskit._ocsp_der import algorithm_identifier, successful_response
+from tlskit._ocsp_der import tlv as _tlv
 from tlskit.x509 import revocation
 from tlskit.x509.errors import CertificateVerificationError, Reason
 from tlskit.x509.revocation import (
@@ -178,13 +180,6 @@ def test_unreadable_crls_and_ocsp_responses_are_told_in_words(cut: int) -> None:
 # --------------------------------------------------------------------------- hand-made OCSP DER
 
 
-def _tlv(tag: int, body: bytes) -> bytes:
-    size = len(body)
-    octets = (size.bit_length() + 7) // 8
-    head = bytes([size]) if size < 0x80 else bytes([0x80 | octets]) + size.to_bytes(octets, "big")
-    return bytes([tag]) + head + body
-
-
 def _gtime(moment: dt.datetime) -> bytes:
     return _tlv(0x18, moment.strftime("%Y%m%d%H%M%SZ").encode())
 
@@ -205,15 +200,13 @@ def _single(cert: x509.Certificate, issuer: x509.Certificate, extensions: bytes)
 def _two_answer_response(issuer_key: ec.EllipticCurvePrivateKey, issuer: x509.Certificate,
                          singles: list[bytes]) -> bytes:
     """An issuer-signed OCSPResponse carrying several SingleResponses, which cryptography's
-    builder cannot make."""
+    builder cannot make (wrapped as the CA's responder does)."""
     key_hash = x509.SubjectKeyIdentifier.from_public_key(issuer.public_key()).digest
     tbs = _tlv(0x30, _tlv(0xA2, _tlv(0x04, key_hash)) + _gtime(T0)
                + _tlv(0x30, b"".join(singles)))
     signature = issuer_key.sign(tbs, ec.ECDSA(hashes.SHA256()))
-    ecdsa_sha256 = _tlv(0x30, _tlv(0x06, bytes.fromhex("2a8648ce3d040302")))
-    basic = _tlv(0x30, tbs + ecdsa_sha256 + _tlv(0x03, b"\x00" + signature))
-    basic_type = _tlv(0x06, bytes.fromhex("2b0601050507300101"))
-    return _tlv(0x30, b"\x0a\x01\x00" + _tlv(0xA0, _tlv(0x30, basic_type + _tlv(0x04, basic))))
+    ecdsa_sha256 = algorithm_identifier("1.2.840.10045.4.3.2", False)
+    return successful_response(tbs, ecdsa_sha256, signature, [])
 
 
 def _small_pki() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate, list[x509.Certificate]]:

@@ -293,12 +293,13 @@ def decode_psk_modes(body: bytes) -> list[int]:
 
 # --- status_request (RFC 6066 8) ------------------------------------------------------
 
-def encode_status_request_ocsp() -> bytes:
-    return b"\x01\x00\x00\x00\x00"  # ocsp, no responder ids, no request extensions
-
-
-# RFC 6066 8: ocsp, no responder IDs, no request extensions: what nearly every client sends.
+# RFC 6066 8: ocsp, no responder IDs, no request extensions: what nearly every client
+# sends, tlskit's included.
 _PLAIN_OCSP_REQUEST = b"\x01\x00\x00\x00\x00"
+
+
+def encode_status_request_ocsp() -> bytes:
+    return _PLAIN_OCSP_REQUEST
 
 
 def decode_status_request(body: bytes) -> int:

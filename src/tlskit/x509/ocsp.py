@@ -31,6 +31,7 @@ from cryptography.x509.oid import (
     SignatureAlgorithmOID,
 )
 
+from .._ocsp_der import decode_oid
 from . import http
 from .der import DERError, read_tlv
 from .errors import CertificateVerificationError, Reason
@@ -413,7 +414,8 @@ def _critical_single_extensions(tbs: bytes, index: int) -> list[str]:
     """Dotted OIDs of the critical singleExtensions of SingleResponse number ``index`` in a
     DER ResponseData (RFC 6960 4.2.1), which cryptography has already parsed: no
     SingleResponse extension is one we process, so every critical one is unsupported.
-    Raises ValueError (a `DERError`) if the DER is not shaped as expected."""
+    Raises ValueError (a `DERError`, or `_ocsp_der`'s for an OID) if the DER is not
+    shaped as expected."""
     try:
         _, start, end = read_tlv(tbs, 0, len(tbs))
         responses = next(e for e in _elements(tbs, start, end) if e[0] == 0x30)  # SEQUENCE OF
@@ -427,7 +429,7 @@ def _critical_single_extensions(tbs: bytes, index: int) -> list[str]:
                 parts = _elements(tbs, ext_start, ext_end)  # OID, [critical BOOLEAN], value
                 flag = parts[1]
                 if len(parts) == 3 and flag[0] == 0x01 and tbs[flag[1]:flag[2]] != b"\x00":
-                    found.append(_dotted(tbs[parts[0][1]:parts[0][2]]))
+                    found.append(decode_oid(tbs[parts[0][1]:parts[0][2]]))
     except (IndexError, StopIteration):
         raise DERError("unexpected ResponseData shape") from None
     return found
@@ -440,20 +442,6 @@ def _elements(buf: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
         out.append(read_tlv(buf, start, end))
         start = out[-1][2]
     return out
-
-
-def _dotted(body: bytes) -> str:
-    """An OBJECT IDENTIFIER's content octets in dotted form."""
-    arcs: list[int] = []
-    value = 0
-    for octet in body:
-        value = (value << 7) | (octet & 0x7F)
-        if not octet & 0x80:
-            arcs.append(value)
-            value = 0
-    first = min(arcs[0] // 40, 2) if arcs else 0
-    head = [first, arcs[0] - 40 * first] if arcs else []
-    return ".".join(str(arc) for arc in head + arcs[1:])
 
 
 def _ocsp_freshness(
