@@ -6,6 +6,7 @@ import datetime as dt
 import importlib.util
 import random
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from tlskit._ocsp_der import algorithm_identifier, successful_response
 from tlskit._ocsp_der import tlv as _tlv
+from tlskit.x509 import crl as crl_module
 from tlskit.x509 import revocation
 from tlskit.x509.errors import CertificateVerificationError, Reason
 from tlskit.x509.revocation import (
@@ -239,3 +241,45 @@ def test_critical_single_extension_in_a_multi_answer_response() -> None:
     with pytest.raises(EvidenceError) as caught:
         revocation.evaluate_ocsp_response(der, second, issuer, T0)
     assert str(caught.value) == "has an unsupported critical extension 1.3.6.1.4.1.55555.3.10"
+
+
+class _CountingCrl:
+    """A CRL that counts how often its entries are walked (everything else is the CRL's)."""
+
+    def __init__(self, crl: x509.CertificateRevocationList) -> None:
+        self._crl, self.walks = crl, 0
+
+    def __iter__(self) -> Iterator[x509.RevokedCertificate]:
+        self.walks += 1
+        return iter(self._crl)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._crl, name)
+
+
+def test_a_crl_found_clean_is_not_walked_again() -> None:
+    """A configured CRL is vetted on every validation: its entries (RFC 5280 5.3) are
+    walked the first time only, while a CRL with a bad entry is refused every time."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "walk CA")])
+    at = dt.datetime.now(dt.UTC)
+    clean = _CountingCrl(
+        x509.CertificateRevocationListBuilder().issuer_name(name).last_update(at)
+        .next_update(at + dt.timedelta(days=1))
+        .add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(7)
+                                 .revocation_date(at).build())
+        .sign(key, hashes.SHA256()))
+    for _ in range(3):
+        crl_module._check_entry_extensions(clean)  # type: ignore[arg-type]
+    assert clean.walks == 1
+    odd = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.55555.4"), b"\x05\x00")
+    entry = (x509.RevokedCertificateBuilder().serial_number(9).revocation_date(at)
+             .add_extension(odd, critical=True).build())
+    bad = _CountingCrl(
+        x509.CertificateRevocationListBuilder().issuer_name(name).last_update(at)
+        .next_update(at + dt.timedelta(days=1)).add_revoked_certificate(entry)
+        .sign(key, hashes.SHA256()))
+    for _ in range(2):
+        with pytest.raises(EvidenceError, match="unsupported critical entry extension"):
+            crl_module._check_entry_extensions(bad)  # type: ignore[arg-type]
+    assert bad.walks == 2

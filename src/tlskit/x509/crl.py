@@ -108,9 +108,26 @@ _UNDERSTOOD_ENTRY_EXTENSIONS = {
 }
 
 
+# CRLs whose entries were found clean, by identity (the entry holds the CRL, so its id is
+# not reused while filed): a configured CRL (``crls=...``) is vetted on every validation,
+# and walking 10,000 entries in Python costs ~15 ms; a fetched one is cached by the checker.
+_CLEAN_ENTRIES: dict[int, x509.CertificateRevocationList] = {}
+_MAX_CLEAN = 64
+
+
 def _check_entry_extensions(crl: x509.CertificateRevocationList) -> None:
     """RFC 5280 section 5.3: a critical entry extension we cannot process, on *any* entry,
-    makes the whole CRL unusable, not just that entry (OpenSSL rejects such a CRL too)."""
+    makes the whole CRL unusable, not just that entry (OpenSSL rejects such a CRL too).
+    A CRL object found clean once is not walked again."""
+    if _CLEAN_ENTRIES.get(id(crl)) is crl:
+        return
+    _scan_entry_extensions(crl)
+    if len(_CLEAN_ENTRIES) >= _MAX_CLEAN:
+        _CLEAN_ENTRIES.clear()
+    _CLEAN_ENTRIES[id(crl)] = crl
+
+
+def _scan_entry_extensions(crl: x509.CertificateRevocationList) -> None:
     try:
         for entry in crl:
             for ext in entry.extensions:
