@@ -148,6 +148,21 @@ def test_request_with_unknown_hash_or_issuer_is_unauthorized(chain: Chain) -> No
     assert answer.response_status is ocsp.OCSPResponseStatus.UNAUTHORIZED
 
 
+def test_a_foreign_issuer_beside_a_known_one_is_unauthorized(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Before: the foreign CertID got "unknown", signed by the intermediate, which speaks
+    for no other issuer; now the whole request is unauthorized, as when asked alone."""
+    other = LocalCA.create()
+    foreign = write(tmp_path / "foreign.pem", other.intermediate)
+    with chain.ca.serve_ocsp(port=chain.port) as responder:
+        mixed = openssl("ocsp", "-issuer", chain.inter, "-cert", chain.good_pem,
+                        "-issuer", foreign, "-serial", "0x1234",
+                        "-url", responder.url, "-CAfile", chain.root)
+    output = mixed.stdout + mixed.stderr
+    assert "Responder Error: unauthorized (6)" in output, output
+
+
 # --------------------------------------------------------------------------- request decoding
 
 
