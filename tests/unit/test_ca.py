@@ -24,6 +24,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from tlskit.ca import CAError, Issued, KeyType, LocalCA, default_directory
+from tlskit.x509 import lint_chain
 
 OPENSSL = shutil.which("openssl")
 needs_openssl = pytest.mark.interop  # openssl is required: CI installs it
@@ -141,6 +142,21 @@ def test_names_idna_wildcard_and_urls(ca: LocalCA) -> None:
     assert [d.access_location.value for d in aia] == ["http://127.0.0.1:9/ocsp"]
     cdp = leaf.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
     assert cdp[0].full_name == [x509.UniformResourceIdentifier("http://127.0.0.1:9/crl.pem")]
+
+
+@pytest.mark.parametrize(("typed", "common_name"), [
+    ("Bücher.Example.", "xn--bcher-kva.example"),
+    ("0:0::1", "::1"),
+])
+def test_common_name_is_the_san_entry_not_the_name_as_typed(
+    ca: LocalCA, typed: str, common_name: str
+) -> None:
+    """CA/B BR 7.1.4.3, as tlskit's own lint checks it: before, the CN was the name as
+    typed (U-label, capitals, trailing dot, uncompressed IPv6), matching no SAN entry."""
+    issued = ca.issue_server([typed])
+    cn = issued.certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0]
+    assert cn.value == common_name
+    assert lint_chain([*issued.chain, ca.root]) == []
 
 
 def test_issue_client(ca: LocalCA) -> None:
