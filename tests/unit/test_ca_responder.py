@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import email.utils
 import shutil
 import subprocess
 import urllib.parse
@@ -30,6 +31,8 @@ from ..support.ports import reserve_port
 
 OPENSSL = shutil.which("openssl")
 assert OPENSSL is not None, "the openssl binary is required (bash .ci/install-test-deps.sh)"
+CURL = shutil.which("curl")
+assert CURL is not None, "the curl binary is required (bash .ci/install-test-deps.sh)"
 
 
 def pem(cert: x509.Certificate) -> bytes:
@@ -119,6 +122,76 @@ def test_multi_certificate_request_by_get(chain: Chain, tmp_path: Path) -> None:
             assert response.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL
             statuses = [single.certificate_status for single in response.responses]
             assert statuses == [ocsp.OCSPCertStatus.GOOD, ocsp.OCSPCertStatus.REVOKED]
+
+
+def curl(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    assert CURL is not None
+    return subprocess.run([CURL, "-sS", "--max-time", "20", *map(str, args)],
+                          capture_output=True, text=True, timeout=30, check=False)
+
+
+def headers_of(dump: str) -> dict[str, str]:
+    """The header lines curl -D wrote, by lowercase name."""
+    lines = [line.split(":", 1) for line in dump.splitlines()[1:] if ":" in line]
+    return {name.strip().lower(): value.strip() for name, value in lines}
+
+
+def test_get_answers_carry_rfc5019_cache_headers(chain: Chain, tmp_path: Path) -> None:
+    """RFC 5019 6.2: before, a GET answer had no Expires, Last-Modified, ETag or
+    Cache-Control, so no HTTP cache could keep it; POST answers (never cached) and error
+    answers (no validity) still carry none."""
+    request = tmp_path / "req.der"
+    made = openssl("ocsp", "-issuer", chain.inter, "-cert", chain.good_pem, "-no_nonce",
+                   "-reqout", request)
+    assert made.returncode == 0, made.stderr
+    encoded = urllib.parse.quote(base64.b64encode(request.read_bytes()).decode(), safe="")
+    body, dump = tmp_path / "resp.der", tmp_path / "headers.txt"
+    with chain.ca.serve_ocsp(port=chain.port) as responder:
+        got = curl("-D", dump, "-o", body, f"{responder.url}/{encoded}")
+        assert got.returncode == 0, got.stderr
+        get_headers = headers_of(dump.read_text())
+        posted = curl("-D", dump, "-o", tmp_path / "post.der", "--data-binary", f"@{request}",
+                      "-H", "Content-Type: application/ocsp-request", responder.url)
+        assert posted.returncode == 0, posted.stderr
+        post_headers = headers_of(dump.read_text())
+        curl("-D", dump, "-o", tmp_path / "bad.der", f"{responder.url}/AAAA")
+        error_headers = headers_of(dump.read_text())
+    checked = openssl("ocsp", "-respin", body, "-issuer", chain.inter, "-cert", chain.good_pem,
+                      "-CAfile", chain.root, "-resp_text")
+    assert "Response verify OK" in checked.stdout + checked.stderr
+    response = ocsp.load_der_ocsp_response(body.read_bytes())
+    assert get_headers["expires"] == email.utils.format_datetime(
+        response.next_update_utc, usegmt=True)
+    assert get_headers["last-modified"] == email.utils.format_datetime(
+        response.produced_at_utc, usegmt=True)
+    max_age = int((response.next_update_utc - response.produced_at_utc).total_seconds())
+    assert get_headers["cache-control"] == (
+        f"max-age={max_age}, public, no-transform, must-revalidate")
+    assert get_headers["etag"].startswith('"') and get_headers["etag"].endswith('"')
+    cache = {"expires", "last-modified", "etag", "cache-control"}
+    assert not cache & post_headers.keys() and not cache & error_headers.keys()
+
+
+def test_get_accepts_the_url_safe_base64_alphabet(chain: Chain, tmp_path: Path) -> None:
+    """Before: a request in base64url (``-``/``_``, no padding) was malformedRequest."""
+    request = tmp_path / "req.der"
+    body = tmp_path / "resp.der"
+    for _ in range(50):  # a request whose base64 has a "+" or a "/" to translate
+        made = openssl("ocsp", "-issuer", chain.inter, "-cert", chain.good_pem,
+                       "-reqout", request)
+        assert made.returncode == 0, made.stderr
+        standard = base64.b64encode(request.read_bytes()).decode()
+        if "+" in standard or "/" in standard:
+            break
+    urlsafe = base64.urlsafe_b64encode(request.read_bytes()).decode().rstrip("=")
+    assert "-" in urlsafe or "_" in urlsafe
+    with chain.ca.serve_ocsp(port=chain.port) as responder:
+        got = curl("-o", body, f"{responder.url}/{urlsafe}")
+    assert got.returncode == 0, got.stderr
+    checked = openssl("ocsp", "-reqin", request, "-respin", body, "-CAfile", chain.root,
+                      "-resp_text")  # -reqin: the nonce is checked too
+    output = checked.stdout + checked.stderr
+    assert "Response verify OK" in output and "Cert Status: good" in output, output
 
 
 def test_tlskit_reads_each_answer_of_a_multi_response(chain: Chain, tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ and the two CRLs at the URLs the CA's certificates name."""
 from __future__ import annotations
 
 import base64
+import email.utils
+import hashlib
 import socket
 import socketserver
 import threading
@@ -87,10 +89,13 @@ class _OCSPHandler(BaseHTTPRequestHandler):
         if self.server.log is not None:
             self.server.log(f"{self.client_address[0]} GET {which} CRL ({len(crl)} revoked)")
 
-    def _send(self, body: bytes, content_type: str) -> None:
+    def _send(self, body: bytes, content_type: str, headers: dict[str, str] | None = None
+              ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 
@@ -100,7 +105,8 @@ class _OCSPHandler(BaseHTTPRequestHandler):
         except Exception as exc:  # a responder must answer, not drop the connection
             body = unsuccessful(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
             summary = f"internal error: {exc}"
-        self._send(body, "application/ocsp-response")
+        cache = _cache_headers(body) if self.command == "GET" else None
+        self._send(body, "application/ocsp-response", cache)
         if self.server.log is not None:
             self.server.log(f"{self.client_address[0]} {self.command} {summary}")
 
@@ -108,14 +114,37 @@ class _OCSPHandler(BaseHTTPRequestHandler):
         """Silence the default per-request stderr line; `log` gets a better one."""
 
 
+_URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
+
+
+def _cache_headers(body: bytes) -> dict[str, str] | None:
+    """RFC 5019 6.2: what lets an HTTP cache keep a GET answer until its nextUpdate (and no
+    longer). None for an error answer, which has no validity to cache for."""
+    response = ocsp.load_der_ocsp_response(body)
+    if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+        return None
+    produced = response.produced_at_utc
+    expires = min(single.next_update_utc or produced for single in response.responses)
+    max_age = max(0, int((expires - produced).total_seconds()))
+    return {
+        "Last-Modified": email.utils.format_datetime(produced, usegmt=True),
+        "Expires": email.utils.format_datetime(expires, usegmt=True),
+        "ETag": f'"{hashlib.sha256(body).hexdigest()}"',
+        "Cache-Control": f"max-age={max_age}, public, no-transform, must-revalidate",
+    }
+
+
 def _decode_get_path(path: str) -> bytes:
     """The DER request in a GET path. The whole path is tried first (base64 may hold an
     unescaped "/"), then its last segment, for certificates whose OCSP URL has a path of
-    its own; the first that parses as an OCSP request wins. Undecodable input gives b"",
-    answered as malformedRequest (RFC 6960 A.1)."""
+    its own; the first that parses as an OCSP request wins. The URL-safe alphabet is read
+    too: unambiguous (the standard one has neither ``-`` nor ``_``), and a client that
+    encodes so is then answered rather than refused.
+    Undecodable input gives b"", answered as malformedRequest (RFC 6960 A.1)."""
     candidates = (path.lstrip("/"), path.rsplit("/", 1)[-1])
     decoded: list[bytes] = []
     for candidate in map(urllib.parse.unquote, candidates):
+        candidate = candidate.translate(_URLSAFE_TO_STANDARD)
         try:
             der = base64.b64decode(candidate + "=" * (-len(candidate) % 4), validate=True)
         except ValueError:
