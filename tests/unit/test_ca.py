@@ -215,6 +215,30 @@ def test_each_ca_gets_fresh_keys() -> None:
 # --------------------------------------------------------------------------- files
 
 
+def test_files_reach_the_disk_before_their_new_name_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: no fsync, so after a power loss the renamed key or index could be empty.
+    Now the data is synced before the rename, and the directory (the rename) after it."""
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        info = os.fstat(fd)
+        events.append(("fsync", "dir" if stat.S_ISDIR(info.st_mode) else f"{info.st_size}"))
+        real_fsync(fd)
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        events.append(("replace", Path(dst).name))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    from tlskit.ca.files import write_file
+    write_file(tmp_path / "key.pem", b"k" * 100, 0o600)
+    assert events == [("fsync", "100"), ("replace", "key.pem"), ("fsync", "dir")]
+
+
 def test_write_files_and_modes(ca: LocalCA, tmp_path: Path) -> None:
     issued = ca.issue_server(["localhost"])
     cert_path, key_path = issued.write(tmp_path / "out")
