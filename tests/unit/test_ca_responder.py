@@ -10,7 +10,10 @@ import contextlib
 import datetime as dt
 import email.utils
 import shutil
+import socket
+import struct
 import subprocess
+import threading
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -192,6 +195,25 @@ def test_get_accepts_the_url_safe_base64_alphabet(chain: Chain, tmp_path: Path) 
                       "-resp_text")  # -reqin: the nonce is checked too
     output = checked.stdout + checked.stderr
     assert "Response verify OK" in output and "Cert Status: good" in output, output
+
+
+def test_a_client_resetting_mid_request_costs_one_log_line(
+    chain: Chain, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Before: each client that reset its connection mid-body printed a traceback on the
+    responder's stderr (any network client could flood the terminal of `tlskit ca ocsp`)."""
+    lines: list[str] = []
+    with chain.ca.serve_ocsp(port=chain.port, log=lines.append) as responder:
+        client = socket.create_connection(("127.0.0.1", responder.port))
+        client.sendall(b"POST / HTTP/1.0\r\nContent-Length: 100\r\n\r\n\x30\x62")
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # linger 0: a reset, the server's read fails
+        for _ in range(200):  # the handler thread logs it; wait for it, boundedly
+            if lines:
+                break
+            threading.Event().wait(0.05)
+    assert lines == ["127.0.0.1 went away mid-request"]
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_tlskit_reads_each_answer_of_a_multi_response(chain: Chain, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import email.utils
 import hashlib
 import socket
 import socketserver
+import sys
 import threading
 import urllib.parse
 from collections.abc import Callable
@@ -38,6 +39,15 @@ class _OCSPServer(ThreadingHTTPServer):
         self.ca = ca
         self.log = log
         super().__init__((host, port), _OCSPHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that resets or closes its connection mid-request is the client's
+        business: one log line, not a traceback on the responder's terminal per client."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            if self.log is not None:
+                self.log(f"{client_address[0]} went away mid-request")
+            return
+        super().handle_error(request, client_address)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls getfqdn(), a reverse DNS lookup that can stall.
