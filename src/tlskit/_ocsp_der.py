@@ -22,6 +22,7 @@ OID_NONCE = "1.3.6.1.5.5.7.48.1.2"
 _SEQUENCE, _INTEGER, _OCTETS, _OID, _ENUM, _BITS, _NULL, _TIME = (
     0x30, 0x02, 0x04, 0x06, 0x0A, 0x03, 0x05, 0x18)
 _MAX_CERT_IDS = 64  # a request for more certificates than this is refused, not answered
+_MAX_NONCE = 128  # RFC 9654 2.1: a longer (or empty) nonce is a malformedRequest
 
 
 class OcspDERError(ValueError):
@@ -152,8 +153,21 @@ def _nonce(buf: bytes, body: int, end: int) -> bytes | None:
             raise OcspDERError("Extension without extnValue")
         if decode_oid(buf[fields[0][2]:fields[0][3]]) == OID_NONCE:
             value = buf[fields[1][2]:fields[1][3]]
+            if not 1 <= len(_nonce_octets(value)) <= _MAX_NONCE:
+                raise OcspDERError(f"a nonce of {len(_nonce_octets(value))} octets (RFC 9654 "
+                                   f"2.1: 1 to {_MAX_NONCE})")
             return tlv(_SEQUENCE, encode_oid(OID_NONCE) + tlv(_OCTETS, value))
     return None
+
+
+def _nonce_octets(extn_value: bytes) -> bytes:
+    """The nonce in a Nonce extnValue: the contents of the OCTET STRING it holds (RFC 9654
+    2.1), or the whole value from an older client that put the bare octets there."""
+    try:
+        tag, body, end = _tlv(extn_value, 0, len(extn_value))
+    except OcspDERError:
+        return extn_value
+    return extn_value[body:end] if tag == _OCTETS and end == len(extn_value) else extn_value
 
 
 def parse_request(der: bytes) -> Request:

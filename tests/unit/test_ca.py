@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, OCSPExtensionOID
 
 from tlskit.ca import CAError, Issued, KeyType, LocalCA, default_directory
 from tlskit.x509 import lint_chain
@@ -412,6 +412,28 @@ def test_ocsp_response_good_revoked_unknown(ca: LocalCA, algorithm) -> None:
         if expected == "REVOKED":
             assert response.revocation_reason is x509.ReasonFlags.ca_compromise
             assert response.revocation_time_utc is not None
+
+
+def test_ocsp_nonce_of_1_to_128_octets(ca: LocalCA) -> None:
+    """RFC 9654 2.1: an empty nonce or one over 128 octets is a malformedRequest (before:
+    echoed, whatever its length); 1 and 128 octets are echoed. An old client's bare
+    octets (no inner OCTET STRING) are measured as they are."""
+    good = ca.issue_server(["nonce.test"]).certificate
+    for nonce, echoed in ((b"", False), (b"n", True), (b"n" * 128, True), (b"n" * 129, False)):
+        response = ocsp.load_der_ocsp_response(
+            ca.ocsp_response(ocsp_request(good, ca.intermediate, nonce)))
+        if echoed:
+            assert response.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL
+            assert response.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce \
+                == nonce
+        else:
+            assert response.response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    bare = ocsp.OCSPRequestBuilder().add_certificate(good, ca.intermediate, hashes.SHA1())
+    bare = bare.add_extension(
+        x509.UnrecognizedExtension(OCSPExtensionOID.NONCE, b"\x07" * 129), critical=False)
+    response = ocsp.load_der_ocsp_response(
+        ca.ocsp_response(bare.build().public_bytes(serialization.Encoding.DER)))
+    assert response.response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
 
 
 def test_ocsp_without_nonce_and_error_statuses(ca: LocalCA) -> None:
