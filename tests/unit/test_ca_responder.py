@@ -9,6 +9,7 @@ import base64
 import contextlib
 import datetime as dt
 import email.utils
+import select
 import shutil
 import socket
 import struct
@@ -27,6 +28,7 @@ from hypothesis import strategies as st
 
 from tlskit import _ocsp_der
 from tlskit.ca import CAError, KeyType, LocalCA
+from tlskit.ca.responder import _OCSPHandler
 from tlskit.x509 import CertificateVerificationError, Reason, TrustStore, Verifier
 from tlskit.x509.ocsp import evaluate_ocsp_response
 
@@ -214,6 +216,37 @@ def test_a_client_resetting_mid_request_costs_one_log_line(
             threading.Event().wait(0.05)
     assert lines == ["127.0.0.1 went away mid-request"]
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_client_dribbling_its_request_is_cut_off(
+    chain: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A byte every 0.1 s never trips the 10 s read timeout; before, such a client held
+    its thread for as long as it kept dribbling. Now the connection has a deadline (made
+    short here), after which the server closes it without answering."""
+    monkeypatch.setattr(_OCSPHandler, "deadline", 1.0, raising=False)
+    lines: list[str] = []
+    with chain.ca.serve_ocsp(port=chain.port, log=lines.append) as responder:
+        client = socket.create_connection(("127.0.0.1", responder.port))
+        client.sendall(b"POST / HTTP/1.0\r\nContent-Length: 1000\r\n\r\n")
+        closed = False
+        for _ in range(150):  # up to 15 s of dribbling, far past the deadline
+            readable, _w, _x = select.select([client], [], [], 0.1)
+            if readable and client.recv(100) == b"":
+                closed = True
+                break
+            try:
+                client.sendall(b"\x30")
+            except OSError:
+                closed = True
+                break
+        client.close()
+        for _ in range(100):
+            if lines:
+                break
+            threading.Event().wait(0.05)
+    assert closed
+    assert lines and "POST cut short" in lines[0]
 
 
 def test_tlskit_reads_each_answer_of_a_multi_response(chain: Chain, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ and the two CRLs at the URLs the CA's certificates name."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.utils
 import hashlib
 import socket
@@ -63,6 +64,23 @@ class _OCSPHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
     server_version = "tlskit-ocsp"
     timeout = 10  # seconds; a client that stalls mid-request must not pin a thread forever
+    deadline = 30.0  # seconds for a whole connection: a client sending a byte every few
+    # seconds never trips `timeout`, and would hold its thread for as long as it liked
+
+    def handle(self) -> None:
+        """Serve the connection, cutting it once `deadline` has passed: a read then sees
+        the end of the stream and the request ends unanswered."""
+        cutter = threading.Timer(self.deadline, self._cut)
+        cutter.daemon = True
+        cutter.start()
+        try:
+            super().handle()
+        finally:
+            cutter.cancel()
+
+    def _cut(self) -> None:
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def do_POST(self) -> None:
         try:
@@ -73,7 +91,14 @@ class _OCSPHandler(BaseHTTPRequestHandler):
         if length < 0 or length > MAX_OCSP_REQUEST:
             self.send_error(413, "OCSP request too large")
             return
-        self._answer(self.rfile.read(length))
+        body = self.rfile.read(length)
+        if len(body) < length:  # the client stopped sending, or was cut off: nobody to answer
+            self.close_connection = True
+            if self.server.log is not None:
+                self.server.log(f"{self.client_address[0]} POST cut short "
+                                f"({len(body)} of {length} bytes)")
+            return
+        self._answer(body)
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
