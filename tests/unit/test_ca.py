@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, OCSPExtensionOID
 
+from tlskit import _ocsp_der
 from tlskit.ca import CAError, Issued, KeyType, LocalCA, default_directory
 from tlskit.x509 import lint_chain
 
@@ -434,6 +435,33 @@ def test_ocsp_nonce_of_1_to_128_octets(ca: LocalCA) -> None:
     response = ocsp.load_der_ocsp_response(
         ca.ocsp_response(bare.build().public_bytes(serialization.Encoding.DER)))
     assert response.response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+
+
+def test_ocsp_critical_extensions_not_understood_are_refused(ca: LocalCA) -> None:
+    """RFC 6960 4.4: an unrecognized extension is ignored unless it is critical. Before,
+    critical ones were ignored too, in requestExtensions and singleRequestExtensions."""
+    cert = ca.issue_server(["critical.test"]).certificate
+    unknown = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.2.3.4"), b"\x05\x00")
+
+    def status(request: bytes) -> ocsp.OCSPResponseStatus:
+        return ocsp.load_der_ocsp_response(ca.ocsp_response(request)).response_status
+
+    def with_extension(critical: bool) -> bytes:
+        builder = ocsp.OCSPRequestBuilder().add_certificate(cert, ca.intermediate, hashes.SHA1())
+        builder = builder.add_extension(x509.OCSPNonce(b"n" * 16), critical=True)
+        return builder.add_extension(unknown, critical=critical).build().public_bytes(
+            serialization.Encoding.DER)
+
+    assert status(with_extension(False)) is ocsp.OCSPResponseStatus.SUCCESSFUL
+    assert status(with_extension(True)) is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    plain = _ocsp_der.parse_request(ocsp_request(cert, ca.intermediate))
+    for critical, expected in ((b"", "SUCCESSFUL"), (b"\x01\x01\xff", "MALFORMED_REQUEST")):
+        extension = _ocsp_der.tlv(0x30, _ocsp_der.encode_oid("1.2.3.4") + critical
+                                  + _ocsp_der.tlv(0x04, b"\x05\x00"))
+        single = _ocsp_der.tlv(0x30, plain.cert_ids[0].raw
+                               + _ocsp_der.tlv(0xA0, _ocsp_der.tlv(0x30, extension)))
+        request = _ocsp_der.tlv(0x30, _ocsp_der.tlv(0x30, _ocsp_der.tlv(0x30, single)))
+        assert status(request) is getattr(ocsp.OCSPResponseStatus, expected)
 
 
 def test_ocsp_without_nonce_and_error_statuses(ca: LocalCA) -> None:
