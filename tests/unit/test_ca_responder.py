@@ -199,6 +199,30 @@ def test_get_accepts_the_url_safe_base64_alphabet(chain: Chain, tmp_path: Path) 
     assert "Response verify OK" in output and "Cert Status: good" in output, output
 
 
+def test_get_with_a_path_prefix_and_an_unescaped_slash(chain: Chain, tmp_path: Path) -> None:
+    """Before: under a path prefix (a CA URL like http://host/ocsp), a request whose base64
+    held an unescaped "/" was malformedRequest: only the whole path and the last segment
+    were tried, and the slash splits the request across two segments."""
+    request = tmp_path / "req.der"
+    for _ in range(50):  # a request whose base64 has a "/" (the nonce makes each differ)
+        made = openssl("ocsp", "-issuer", chain.inter, "-cert", chain.good_pem,
+                       "-reqout", request)
+        assert made.returncode == 0, made.stderr
+        encoded = base64.b64encode(request.read_bytes()).decode()
+        if "/" in encoded:
+            break
+    assert "/" in encoded
+    body = tmp_path / "resp.der"
+    with chain.ca.serve_ocsp(port=chain.port) as responder:
+        got = curl("--path-as-is", "-o", body,
+                   f"{responder.url}/ocsp/v1/{encoded}")
+    assert got.returncode == 0, got.stderr
+    checked = openssl("ocsp", "-reqin", request, "-respin", body, "-CAfile", chain.root,
+                      "-resp_text")
+    output = checked.stdout + checked.stderr
+    assert "Response verify OK" in output and "Cert Status: good" in output, output
+
+
 def test_a_client_resetting_mid_request_costs_one_log_line(
     chain: Chain, capfd: pytest.CaptureFixture[str]
 ) -> None:

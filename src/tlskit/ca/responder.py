@@ -150,6 +150,7 @@ class _OCSPHandler(BaseHTTPRequestHandler):
 
 
 _URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
+_MAX_PREFIX_SEGMENTS = 4  # path segments before the request that a GET path may carry
 
 
 def _cache_headers(body: bytes) -> dict[str, str] | None:
@@ -170,13 +171,16 @@ def _cache_headers(body: bytes) -> dict[str, str] | None:
 
 
 def _decode_get_path(path: str) -> bytes:
-    """The DER request in a GET path. The whole path is tried first (base64 may hold an
-    unescaped "/"), then its last segment, for certificates whose OCSP URL has a path of
-    its own; the first that parses as an OCSP request wins. The URL-safe alphabet is read
+    """The DER request in a GET path. Base64 may hold an unescaped "/", and a certificate's
+    OCSP URL may have a path of its own, so the whole path is tried, then what follows each
+    of its first few "/", then its last segment; the first that parses as an OCSP request
+    wins (a bounded number of tries, whatever the path). The URL-safe alphabet is read
     too: unambiguous (the standard one has neither ``-`` nor ``_``), and a client that
     encodes so is then answered rather than refused.
     Undecodable input gives b"", answered as malformedRequest (RFC 6960 A.1)."""
-    candidates = (path.lstrip("/"), path.rsplit("/", 1)[-1])
+    parts = path.lstrip("/").split("/", _MAX_PREFIX_SEGMENTS)
+    suffixes = ["/".join(parts[i:]) for i in range(len(parts))]
+    candidates = dict.fromkeys([*suffixes, path.rsplit("/", 1)[-1]])
     decoded: list[bytes] = []
     for candidate in map(urllib.parse.unquote, candidates):
         candidate = candidate.translate(_URLSAFE_TO_STANDARD)
