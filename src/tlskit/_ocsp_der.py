@@ -22,6 +22,7 @@ OID_NONCE = "1.3.6.1.5.5.7.48.1.2"
 _SEQUENCE, _INTEGER, _OCTETS, _OID, _ENUM, _BITS, _NULL, _TIME = (
     0x30, 0x02, 0x04, 0x06, 0x0A, 0x03, 0x05, 0x18)
 _MAX_CERT_IDS = 64  # a request for more certificates than this is refused, not answered
+_MAX_NONCE = 128  # RFC 9654 2.1: a longer (or empty) nonce is a malformedRequest
 
 
 class OcspDERError(ValueError):
@@ -134,26 +135,58 @@ def _cert_id(buf: bytes, start: int, body: int, end: int) -> CertID:
     )
 
 
-def _nonce(buf: bytes, body: int, end: int) -> bytes | None:
-    """The nonce among requestExtensions ([2] EXPLICIT Extensions), re-encoded as the
-    Extension to put in the response (RFC 6960 4.4.1: the same value)."""
+def _extensions(buf: bytes, body: int, end: int) -> list[tuple[str, bool, bytes]]:
+    """(extnID, critical, extnValue) of each Extension in an [n] EXPLICIT Extensions."""
     outer = _children(buf, body, end)
     if len(outer) != 1 or outer[0][0] != _SEQUENCE:
-        raise OcspDERError("bad requestExtensions")
+        raise OcspDERError("bad Extensions")
     _, _, ext_body, ext_end = outer[0]
+    out = []
     for ext_tag, _, field_body, field_end in _children(buf, ext_body, ext_end):
         _expect(ext_tag, _SEQUENCE, "Extension")
         fields = _children(buf, field_body, field_end)
         if not fields or fields[0][0] != _OID:
             raise OcspDERError("Extension without extnID")
+        critical = False
         if len(fields) == 3 and fields[1][0] == 0x01:  # critical BOOLEAN
+            critical = buf[fields[1][2]:fields[1][3]] != b"\x00"
             fields = [fields[0], fields[2]]
         if len(fields) != 2 or fields[1][0] != _OCTETS:
             raise OcspDERError("Extension without extnValue")
-        if decode_oid(buf[fields[0][2]:fields[0][3]]) == OID_NONCE:
-            value = buf[fields[1][2]:fields[1][3]]
+        oid = decode_oid(buf[fields[0][2]:fields[0][3]])
+        out.append((oid, critical, buf[fields[1][2]:fields[1][3]]))
+    return out
+
+
+def _check_understood(extensions: list[tuple[str, bool, bytes]], known: set[str]) -> None:
+    """RFC 6960 4.4: an unrecognized extension is ignored, unless it is marked critical."""
+    for oid, critical, _ in extensions:
+        if critical and oid not in known:
+            raise OcspDERError(f"critical extension {oid} not understood")
+
+
+def _nonce(buf: bytes, body: int, end: int) -> bytes | None:
+    """The nonce among requestExtensions ([2] EXPLICIT Extensions), re-encoded as the
+    Extension to put in the response (RFC 6960 4.4.1: the same value)."""
+    extensions = _extensions(buf, body, end)
+    _check_understood(extensions, {OID_NONCE})
+    for oid, _, value in extensions:
+        if oid == OID_NONCE:
+            if not 1 <= len(_nonce_octets(value)) <= _MAX_NONCE:
+                raise OcspDERError(f"a nonce of {len(_nonce_octets(value))} octets (RFC 9654 "
+                                   f"2.1: 1 to {_MAX_NONCE})")
             return tlv(_SEQUENCE, encode_oid(OID_NONCE) + tlv(_OCTETS, value))
     return None
+
+
+def _nonce_octets(extn_value: bytes) -> bytes:
+    """The nonce in a Nonce extnValue: the contents of the OCTET STRING it holds (RFC 9654
+    2.1), or the whole value from an older client that put the bare octets there."""
+    try:
+        tag, body, end = _tlv(extn_value, 0, len(extn_value))
+    except OcspDERError:
+        return extn_value
+    return extn_value[body:end] if tag == _OCTETS and end == len(extn_value) else extn_value
 
 
 def parse_request(der: bytes) -> Request:
@@ -176,6 +209,9 @@ def parse_request(der: bytes) -> Request:
         id_tag, id_body, id_end = _tlv(der, req_body, req_end)
         _expect(id_tag, _SEQUENCE, "reqCert")
         cert_ids.append(_cert_id(der, req_body, id_body, id_end))
+        for ext_tag, _, ext_body, ext_end in _children(der, id_end, req_end):
+            _expect(ext_tag, 0xA0, "singleRequestExtensions")
+            _check_understood(_extensions(der, ext_body, ext_end), set())
     if not cert_ids:
         raise OcspDERError("the requestList is empty")
     if len(cert_ids) > _MAX_CERT_IDS:

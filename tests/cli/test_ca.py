@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 import socket
 import stat
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
+from tlskit.ca import LocalCA
 from tlskit.cli import ca as ca_cli
 from tlskit.cli import main as cli_main
 
@@ -253,6 +257,38 @@ def test_ocsp_serves_until_interrupted(
     assert code == 0, err
     assert answers[0].certificate_status is ocsp.OCSPCertStatus.GOOD
     assert "Stopped" in out
+
+
+def test_ocsp_log_lines_are_written_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The responder's handler threads log at once; before, each line went out as two
+    writes (text, then newline), and concurrent lines ran together in the terminal."""
+    ca_dir = str(tmp_path / "ca")
+    assert tlskit(capsys, "init", "--dir", ca_dir)[0] == 0
+    loggers: list[Callable[[str], None]] = []
+    real_serve = LocalCA.serve_ocsp
+
+    def serve(self: LocalCA, host: str, port: int, *, log: Callable[[str], None]) -> Any:
+        loggers.append(log)
+        return real_serve(self, host, 0)
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(LocalCA, "serve_ocsp", serve)
+    monkeypatch.setattr(ca_cli, "wait_for_interrupt", interrupt)
+    assert tlskit(capsys, "ocsp", "--port", "0", "--dir", ca_dir)[0] == 0
+    writes: list[str] = []
+
+    class Recorder(io.StringIO):
+        def write(self, text: str) -> int:
+            writes.append(text)
+            return len(text)
+
+    monkeypatch.setattr(sys, "stdout", Recorder())
+    loggers[0]("127.0.0.1 POST serial 0x1: good")
+    assert writes == ["127.0.0.1 POST serial 0x1: good\n"]
 
 
 def test_parse_serial_and_file_stem() -> None:

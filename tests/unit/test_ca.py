@@ -21,9 +21,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, OCSPExtensionOID
 
+from tlskit import _ocsp_der
 from tlskit.ca import CAError, Issued, KeyType, LocalCA, default_directory
+from tlskit.x509 import lint_chain
 
 OPENSSL = shutil.which("openssl")
 needs_openssl = pytest.mark.interop  # openssl is required: CI installs it
@@ -143,6 +145,21 @@ def test_names_idna_wildcard_and_urls(ca: LocalCA) -> None:
     assert cdp[0].full_name == [x509.UniformResourceIdentifier("http://127.0.0.1:9/crl.pem")]
 
 
+@pytest.mark.parametrize(("typed", "common_name"), [
+    ("Bücher.Example.", "xn--bcher-kva.example"),
+    ("0:0::1", "::1"),
+])
+def test_common_name_is_the_san_entry_not_the_name_as_typed(
+    ca: LocalCA, typed: str, common_name: str
+) -> None:
+    """CA/B BR 7.1.4.3, as tlskit's own lint checks it: before, the CN was the name as
+    typed (U-label, capitals, trailing dot, uncompressed IPv6), matching no SAN entry."""
+    issued = ca.issue_server([typed])
+    cn = issued.certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0]
+    assert cn.value == common_name
+    assert lint_chain([*issued.chain, ca.root]) == []
+
+
 def test_issue_client(ca: LocalCA) -> None:
     leaf = ca.issue_client("alice", key_type="ed25519").certificate
     eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
@@ -197,6 +214,30 @@ def test_each_ca_gets_fresh_keys() -> None:
 
 
 # --------------------------------------------------------------------------- files
+
+
+def test_files_reach_the_disk_before_their_new_name_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: no fsync, so after a power loss the renamed key or index could be empty.
+    Now the data is synced before the rename, and the directory (the rename) after it."""
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        info = os.fstat(fd)
+        events.append(("fsync", "dir" if stat.S_ISDIR(info.st_mode) else f"{info.st_size}"))
+        real_fsync(fd)
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        events.append(("replace", Path(dst).name))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    from tlskit.ca.files import write_file
+    write_file(tmp_path / "key.pem", b"k" * 100, 0o600)
+    assert events == [("fsync", "100"), ("replace", "key.pem"), ("fsync", "dir")]
 
 
 def test_write_files_and_modes(ca: LocalCA, tmp_path: Path) -> None:
@@ -372,6 +413,55 @@ def test_ocsp_response_good_revoked_unknown(ca: LocalCA, algorithm) -> None:
         if expected == "REVOKED":
             assert response.revocation_reason is x509.ReasonFlags.ca_compromise
             assert response.revocation_time_utc is not None
+
+
+def test_ocsp_nonce_of_1_to_128_octets(ca: LocalCA) -> None:
+    """RFC 9654 2.1: an empty nonce or one over 128 octets is a malformedRequest (before:
+    echoed, whatever its length); 1 and 128 octets are echoed. An old client's bare
+    octets (no inner OCTET STRING) are measured as they are."""
+    good = ca.issue_server(["nonce.test"]).certificate
+    for nonce, echoed in ((b"", False), (b"n", True), (b"n" * 128, True), (b"n" * 129, False)):
+        response = ocsp.load_der_ocsp_response(
+            ca.ocsp_response(ocsp_request(good, ca.intermediate, nonce)))
+        if echoed:
+            assert response.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL
+            assert response.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce \
+                == nonce
+        else:
+            assert response.response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    bare = ocsp.OCSPRequestBuilder().add_certificate(good, ca.intermediate, hashes.SHA1())
+    bare = bare.add_extension(
+        x509.UnrecognizedExtension(OCSPExtensionOID.NONCE, b"\x07" * 129), critical=False)
+    response = ocsp.load_der_ocsp_response(
+        ca.ocsp_response(bare.build().public_bytes(serialization.Encoding.DER)))
+    assert response.response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+
+
+def test_ocsp_critical_extensions_not_understood_are_refused(ca: LocalCA) -> None:
+    """RFC 6960 4.4: an unrecognized extension is ignored unless it is critical. Before,
+    critical ones were ignored too, in requestExtensions and singleRequestExtensions."""
+    cert = ca.issue_server(["critical.test"]).certificate
+    unknown = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.2.3.4"), b"\x05\x00")
+
+    def status(request: bytes) -> ocsp.OCSPResponseStatus:
+        return ocsp.load_der_ocsp_response(ca.ocsp_response(request)).response_status
+
+    def with_extension(critical: bool) -> bytes:
+        builder = ocsp.OCSPRequestBuilder().add_certificate(cert, ca.intermediate, hashes.SHA1())
+        builder = builder.add_extension(x509.OCSPNonce(b"n" * 16), critical=True)
+        return builder.add_extension(unknown, critical=critical).build().public_bytes(
+            serialization.Encoding.DER)
+
+    assert status(with_extension(False)) is ocsp.OCSPResponseStatus.SUCCESSFUL
+    assert status(with_extension(True)) is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    plain = _ocsp_der.parse_request(ocsp_request(cert, ca.intermediate))
+    for critical, expected in ((b"", "SUCCESSFUL"), (b"\x01\x01\xff", "MALFORMED_REQUEST")):
+        extension = _ocsp_der.tlv(0x30, _ocsp_der.encode_oid("1.2.3.4") + critical
+                                  + _ocsp_der.tlv(0x04, b"\x05\x00"))
+        single = _ocsp_der.tlv(0x30, plain.cert_ids[0].raw
+                               + _ocsp_der.tlv(0xA0, _ocsp_der.tlv(0x30, extension)))
+        request = _ocsp_der.tlv(0x30, _ocsp_der.tlv(0x30, _ocsp_der.tlv(0x30, single)))
+        assert status(request) is getattr(ocsp.OCSPResponseStatus, expected)
 
 
 def test_ocsp_without_nonce_and_error_statuses(ca: LocalCA) -> None:

@@ -8,8 +8,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import email.utils
+import select
 import shutil
+import socket
+import struct
 import subprocess
+import threading
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -23,6 +28,7 @@ from hypothesis import strategies as st
 
 from tlskit import _ocsp_der
 from tlskit.ca import CAError, KeyType, LocalCA
+from tlskit.ca.responder import _OCSPHandler
 from tlskit.x509 import CertificateVerificationError, Reason, TrustStore, Verifier
 from tlskit.x509.ocsp import evaluate_ocsp_response
 
@@ -30,6 +36,8 @@ from ..support.ports import reserve_port
 
 OPENSSL = shutil.which("openssl")
 assert OPENSSL is not None, "the openssl binary is required (bash .ci/install-test-deps.sh)"
+CURL = shutil.which("curl")
+assert CURL is not None, "the curl binary is required (bash .ci/install-test-deps.sh)"
 
 
 def pem(cert: x509.Certificate) -> bytes:
@@ -121,6 +129,150 @@ def test_multi_certificate_request_by_get(chain: Chain, tmp_path: Path) -> None:
             assert statuses == [ocsp.OCSPCertStatus.GOOD, ocsp.OCSPCertStatus.REVOKED]
 
 
+def curl(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    assert CURL is not None
+    return subprocess.run([CURL, "-sS", "--max-time", "20", *map(str, args)],
+                          capture_output=True, text=True, timeout=30, check=False)
+
+
+def headers_of(dump: str) -> dict[str, str]:
+    """The header lines curl -D wrote, by lowercase name."""
+    lines = [line.split(":", 1) for line in dump.splitlines()[1:] if ":" in line]
+    return {name.strip().lower(): value.strip() for name, value in lines}
+
+
+def test_get_answers_carry_rfc5019_cache_headers(chain: Chain, tmp_path: Path) -> None:
+    """RFC 5019 6.2: before, a GET answer had no Expires, Last-Modified, ETag or
+    Cache-Control, so no HTTP cache could keep it; POST answers (never cached) and error
+    answers (no validity) still carry none."""
+    request = tmp_path / "req.der"
+    made = openssl("ocsp", "-issuer", chain.inter, "-cert", chain.good_pem, "-no_nonce",
+                   "-reqout", request)
+    assert made.returncode == 0, made.stderr
+    encoded = urllib.parse.quote(base64.b64encode(request.read_bytes()).decode(), safe="")
+    body, dump = tmp_path / "resp.der", tmp_path / "headers.txt"
+    with chain.ca.serve_ocsp(port=chain.port) as responder:
+        got = curl("-D", dump, "-o", body, f"{responder.url}/{encoded}")
+        assert got.returncode == 0, got.stderr
+        get_headers = headers_of(dump.read_text())
+        posted = curl("-D", dump, "-o", tmp_path / "post.der", "--data-binary", f"@{request}",
+                      "-H", "Content-Type: application/ocsp-request", responder.url)
+        assert posted.returncode == 0, posted.stderr
+        post_headers = headers_of(dump.read_text())
+        curl("-D", dump, "-o", tmp_path / "bad.der", f"{responder.url}/AAAA")
+        error_headers = headers_of(dump.read_text())
+    checked = openssl("ocsp", "-respin", body, "-issuer", chain.inter, "-cert", chain.good_pem,
+                      "-CAfile", chain.root, "-resp_text")
+    assert "Response verify OK" in checked.stdout + checked.stderr
+    response = ocsp.load_der_ocsp_response(body.read_bytes())
+    assert get_headers["expires"] == email.utils.format_datetime(
+        response.next_update_utc, usegmt=True)
+    assert get_headers["last-modified"] == email.utils.format_datetime(
+        response.produced_at_utc, usegmt=True)
+    max_age = int((response.next_update_utc - response.produced_at_utc).total_seconds())
+    assert get_headers["cache-control"] == (
+        f"max-age={max_age}, public, no-transform, must-revalidate")
+    assert get_headers["etag"].startswith('"') and get_headers["etag"].endswith('"')
+    cache = {"expires", "last-modified", "etag", "cache-control"}
+    assert not cache & post_headers.keys() and not cache & error_headers.keys()
+
+
+def test_get_accepts_the_url_safe_base64_alphabet(chain: Chain, tmp_path: Path) -> None:
+    """Before: a request in base64url (``-``/``_``, no padding) was malformedRequest."""
+    request = tmp_path / "req.der"
+    body = tmp_path / "resp.der"
+    for _ in range(50):  # a request whose base64 has a "+" or a "/" to translate
+        made = openssl("ocsp", "-issuer", chain.inter, "-cert", chain.good_pem,
+                       "-reqout", request)
+        assert made.returncode == 0, made.stderr
+        standard = base64.b64encode(request.read_bytes()).decode()
+        if "+" in standard or "/" in standard:
+            break
+    urlsafe = base64.urlsafe_b64encode(request.read_bytes()).decode().rstrip("=")
+    assert "-" in urlsafe or "_" in urlsafe
+    with chain.ca.serve_ocsp(port=chain.port) as responder:
+        got = curl("-o", body, f"{responder.url}/{urlsafe}")
+    assert got.returncode == 0, got.stderr
+    checked = openssl("ocsp", "-reqin", request, "-respin", body, "-CAfile", chain.root,
+                      "-resp_text")  # -reqin: the nonce is checked too
+    output = checked.stdout + checked.stderr
+    assert "Response verify OK" in output and "Cert Status: good" in output, output
+
+
+def test_get_with_a_path_prefix_and_an_unescaped_slash(chain: Chain, tmp_path: Path) -> None:
+    """Before: under a path prefix (a CA URL like http://host/ocsp), a request whose base64
+    held an unescaped "/" was malformedRequest: only the whole path and the last segment
+    were tried, and the slash splits the request across two segments."""
+    request = tmp_path / "req.der"
+    for _ in range(50):  # a request whose base64 has a "/" (the nonce makes each differ)
+        made = openssl("ocsp", "-issuer", chain.inter, "-cert", chain.good_pem,
+                       "-reqout", request)
+        assert made.returncode == 0, made.stderr
+        encoded = base64.b64encode(request.read_bytes()).decode()
+        if "/" in encoded:
+            break
+    assert "/" in encoded
+    body = tmp_path / "resp.der"
+    with chain.ca.serve_ocsp(port=chain.port) as responder:
+        got = curl("--path-as-is", "-o", body,
+                   f"{responder.url}/ocsp/v1/{encoded}")
+    assert got.returncode == 0, got.stderr
+    checked = openssl("ocsp", "-reqin", request, "-respin", body, "-CAfile", chain.root,
+                      "-resp_text")
+    output = checked.stdout + checked.stderr
+    assert "Response verify OK" in output and "Cert Status: good" in output, output
+
+
+def test_a_client_resetting_mid_request_costs_one_log_line(
+    chain: Chain, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Before: each client that reset its connection mid-body printed a traceback on the
+    responder's stderr (any network client could flood the terminal of `tlskit ca ocsp`)."""
+    lines: list[str] = []
+    with chain.ca.serve_ocsp(port=chain.port, log=lines.append) as responder:
+        client = socket.create_connection(("127.0.0.1", responder.port))
+        client.sendall(b"POST / HTTP/1.0\r\nContent-Length: 100\r\n\r\n\x30\x62")
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # linger 0: a reset, the server's read fails
+        for _ in range(200):  # the handler thread logs it; wait for it, boundedly
+            if lines:
+                break
+            threading.Event().wait(0.05)
+    assert lines == ["127.0.0.1 went away mid-request"]
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_client_dribbling_its_request_is_cut_off(
+    chain: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A byte every 0.1 s never trips the 10 s read timeout; before, such a client held
+    its thread for as long as it kept dribbling. Now the connection has a deadline (made
+    short here), after which the server closes it without answering."""
+    monkeypatch.setattr(_OCSPHandler, "deadline", 1.0, raising=False)
+    lines: list[str] = []
+    with chain.ca.serve_ocsp(port=chain.port, log=lines.append) as responder:
+        client = socket.create_connection(("127.0.0.1", responder.port))
+        client.sendall(b"POST / HTTP/1.0\r\nContent-Length: 1000\r\n\r\n")
+        closed = False
+        for _ in range(150):  # up to 15 s of dribbling, far past the deadline
+            readable, _w, _x = select.select([client], [], [], 0.1)
+            if readable and client.recv(100) == b"":
+                closed = True
+                break
+            try:
+                client.sendall(b"\x30")
+            except OSError:
+                closed = True
+                break
+        client.close()
+        for _ in range(100):
+            if lines:
+                break
+            threading.Event().wait(0.05)
+    assert closed
+    assert lines and "POST cut short" in lines[0]
+
+
 def test_tlskit_reads_each_answer_of_a_multi_response(chain: Chain, tmp_path: Path) -> None:
     """openssl writes the two-certificate request; tlskit's own OCSP evaluator finds the
     answer about each certificate in the one response."""
@@ -146,6 +298,21 @@ def test_request_with_unknown_hash_or_issuer_is_unauthorized(chain: Chain) -> No
     sm3_like = _ocsp_der.encode_oid("1.3.14.3.2.99")  # same length, a hash nobody uses
     answer = ocsp.load_der_ocsp_response(chain.ca.ocsp_response(der.replace(sha1_oid, sm3_like)))
     assert answer.response_status is ocsp.OCSPResponseStatus.UNAUTHORIZED
+
+
+def test_a_foreign_issuer_beside_a_known_one_is_unauthorized(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Before: the foreign CertID got "unknown", signed by the intermediate, which speaks
+    for no other issuer; now the whole request is unauthorized, as when asked alone."""
+    other = LocalCA.create()
+    foreign = write(tmp_path / "foreign.pem", other.intermediate)
+    with chain.ca.serve_ocsp(port=chain.port) as responder:
+        mixed = openssl("ocsp", "-issuer", chain.inter, "-cert", chain.good_pem,
+                        "-issuer", foreign, "-serial", "0x1234",
+                        "-url", responder.url, "-CAfile", chain.root)
+    output = mixed.stdout + mixed.stderr
+    assert "Responder Error: unauthorized (6)" in output, output
 
 
 # --------------------------------------------------------------------------- request decoding

@@ -328,11 +328,12 @@ class LocalCA:
         if not names or not all(names):
             raise CAError("a certificate needs at least one non-empty name")
         general_names = list(dict.fromkeys(build.general_name(n, kind) for n in names))
+        common_name = build.name_text(general_names[0])
         key = KeyType.parse(key_type).generate()
         urls = self._default_urls(ocsp_url, crl_url)
         with self._updating():
             serial = build.new_serial(lambda s: s in self._records)
-            cert = build.leaf_certificate(kind, names[0], general_names, key, serial, window,
+            cert = build.leaf_certificate(kind, common_name, general_names, key, serial, window,
                                           urls, (self.intermediate, self.intermediate_key))
             self._records[serial] = Record(kind=kind, names=names, not_after=window[1])
         return Issued(certificate=cert, private_key=key, chain=[cert, self.intermediate])

@@ -83,6 +83,13 @@ def general_name(name: str, kind: Kind) -> x509.GeneralName:
     return x509.DNSName(dns_name(name))
 
 
+def name_text(name: x509.GeneralName) -> str:
+    """The subject CN for a SAN entry: a character-for-character copy of the dNSName (the
+    A-label, lowercase form) or the canonical text of the iPAddress (CA/B BR 7.1.4.3), not
+    the name as typed (``Bücher.Example.``, ``0:0::1``), which no SAN entry would match."""
+    return str(name.value)
+
+
 def _key_usage(*, leaf_key: PrivateKey | None) -> x509.KeyUsage:
     """A CA's (``leaf_key`` None) signs certificates, CRLs and, for the intermediate, OCSP
     responses (hence digitalSignature too). A leaf's signs handshakes; an RSA leaf may also

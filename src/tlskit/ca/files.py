@@ -23,19 +23,39 @@ PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519Pri
 
 def write_file(path: Path, data: bytes, mode: int) -> None:
     """Write atomically (temp file + rename) so a reader never sees half a key or index, and
-    create the file with ``mode`` from the start so a key is never briefly world-readable."""
+    create the file with ``mode`` from the start so a key is never briefly world-readable.
+
+    The data is flushed to disk before the rename, and the rename itself after it: without
+    that a crash or power loss can leave the new name on an empty or partial file (the
+    rename reached the disk, the data did not), losing a CA key or the index."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.chmod(tmp, mode)  # os.open's mode is filtered by the umask
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    _sync_directory(path.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    """fsync a directory, making a rename in it durable (POSIX; a no-op where directories
+    cannot be opened, as on Windows)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - Windows
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

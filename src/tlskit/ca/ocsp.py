@@ -60,7 +60,9 @@ class OCSPAnswers:
 
         One response has one signer, so one request must be about one issuer's
         certificates: a request mixing the root's and the intermediate's is answered
-        ``unauthorized`` (ask twice), as is one naming no issuer this CA knows."""
+        ``unauthorized`` (ask twice), as is one naming any issuer this CA does not know:
+        an ``unknown`` for it would be signed by a key that is neither that issuer's nor
+        authorized by it (RFC 6960 4.2.2.2)."""
         try:
             request = _ocsp_der.parse_request(request_der)
         except _ocsp_der.OcspDERError as exc:
@@ -69,8 +71,8 @@ class OCSPAnswers:
         known = {i for i in issuers if i is not None}
         labels = ", ".join(format_serial(c.serial_number) for c in request.cert_ids)
         label = f"serial{'s' if len(request.cert_ids) > 1 else ''} {labels}"
-        if len(known) != 1:
-            why = "issuer not this CA" if not known else "root and intermediate mixed"
+        if len(known) != 1 or None in issuers:
+            why = "root and intermediate mixed" if len(known) > 1 else "issuer not this CA"
             return (unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED),
                     f"{label}: unauthorized ({why})")
         signer_cert, signer_key = self._issuers[known.pop()]

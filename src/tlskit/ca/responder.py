@@ -5,8 +5,12 @@ and the two CRLs at the URLs the CA's certificates name."""
 from __future__ import annotations
 
 import base64
+import contextlib
+import email.utils
+import hashlib
 import socket
 import socketserver
+import sys
 import threading
 import urllib.parse
 from collections.abc import Callable
@@ -37,6 +41,15 @@ class _OCSPServer(ThreadingHTTPServer):
         self.log = log
         super().__init__((host, port), _OCSPHandler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that resets or closes its connection mid-request is the client's
+        business: one log line, not a traceback on the responder's terminal per client."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            if self.log is not None:
+                self.log(f"{client_address[0]} went away mid-request")
+            return
+        super().handle_error(request, client_address)
+
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls getfqdn(), a reverse DNS lookup that can stall.
         socketserver.TCPServer.server_bind(self)
@@ -51,6 +64,23 @@ class _OCSPHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
     server_version = "tlskit-ocsp"
     timeout = 10  # seconds; a client that stalls mid-request must not pin a thread forever
+    deadline = 30.0  # seconds for a whole connection: a client sending a byte every few
+    # seconds never trips `timeout`, and would hold its thread for as long as it liked
+
+    def handle(self) -> None:
+        """Serve the connection, cutting it once `deadline` has passed: a read then sees
+        the end of the stream and the request ends unanswered."""
+        cutter = threading.Timer(self.deadline, self._cut)
+        cutter.daemon = True
+        cutter.start()
+        try:
+            super().handle()
+        finally:
+            cutter.cancel()
+
+    def _cut(self) -> None:
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def do_POST(self) -> None:
         try:
@@ -61,7 +91,14 @@ class _OCSPHandler(BaseHTTPRequestHandler):
         if length < 0 or length > MAX_OCSP_REQUEST:
             self.send_error(413, "OCSP request too large")
             return
-        self._answer(self.rfile.read(length))
+        body = self.rfile.read(length)
+        if len(body) < length:  # the client stopped sending, or was cut off: nobody to answer
+            self.close_connection = True
+            if self.server.log is not None:
+                self.server.log(f"{self.client_address[0]} POST cut short "
+                                f"({len(body)} of {length} bytes)")
+            return
+        self._answer(body)
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
@@ -87,10 +124,13 @@ class _OCSPHandler(BaseHTTPRequestHandler):
         if self.server.log is not None:
             self.server.log(f"{self.client_address[0]} GET {which} CRL ({len(crl)} revoked)")
 
-    def _send(self, body: bytes, content_type: str) -> None:
+    def _send(self, body: bytes, content_type: str, headers: dict[str, str] | None = None
+              ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 
@@ -100,7 +140,8 @@ class _OCSPHandler(BaseHTTPRequestHandler):
         except Exception as exc:  # a responder must answer, not drop the connection
             body = unsuccessful(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
             summary = f"internal error: {exc}"
-        self._send(body, "application/ocsp-response")
+        cache = _cache_headers(body) if self.command == "GET" else None
+        self._send(body, "application/ocsp-response", cache)
         if self.server.log is not None:
             self.server.log(f"{self.client_address[0]} {self.command} {summary}")
 
@@ -108,14 +149,41 @@ class _OCSPHandler(BaseHTTPRequestHandler):
         """Silence the default per-request stderr line; `log` gets a better one."""
 
 
+_URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
+_MAX_PREFIX_SEGMENTS = 4  # path segments before the request that a GET path may carry
+
+
+def _cache_headers(body: bytes) -> dict[str, str] | None:
+    """RFC 5019 6.2: what lets an HTTP cache keep a GET answer until its nextUpdate (and no
+    longer). None for an error answer, which has no validity to cache for."""
+    response = ocsp.load_der_ocsp_response(body)
+    if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+        return None
+    produced = response.produced_at_utc
+    expires = min(single.next_update_utc or produced for single in response.responses)
+    max_age = max(0, int((expires - produced).total_seconds()))
+    return {
+        "Last-Modified": email.utils.format_datetime(produced, usegmt=True),
+        "Expires": email.utils.format_datetime(expires, usegmt=True),
+        "ETag": f'"{hashlib.sha256(body).hexdigest()}"',
+        "Cache-Control": f"max-age={max_age}, public, no-transform, must-revalidate",
+    }
+
+
 def _decode_get_path(path: str) -> bytes:
-    """The DER request in a GET path. The whole path is tried first (base64 may hold an
-    unescaped "/"), then its last segment, for certificates whose OCSP URL has a path of
-    its own; the first that parses as an OCSP request wins. Undecodable input gives b"",
-    answered as malformedRequest (RFC 6960 A.1)."""
-    candidates = (path.lstrip("/"), path.rsplit("/", 1)[-1])
+    """The DER request in a GET path. Base64 may hold an unescaped "/", and a certificate's
+    OCSP URL may have a path of its own, so the whole path is tried, then what follows each
+    of its first few "/", then its last segment; the first that parses as an OCSP request
+    wins (a bounded number of tries, whatever the path). The URL-safe alphabet is read
+    too: unambiguous (the standard one has neither ``-`` nor ``_``), and a client that
+    encodes so is then answered rather than refused.
+    Undecodable input gives b"", answered as malformedRequest (RFC 6960 A.1)."""
+    parts = path.lstrip("/").split("/", _MAX_PREFIX_SEGMENTS)
+    suffixes = ["/".join(parts[i:]) for i in range(len(parts))]
+    candidates = dict.fromkeys([*suffixes, path.rsplit("/", 1)[-1]])
     decoded: list[bytes] = []
     for candidate in map(urllib.parse.unquote, candidates):
+        candidate = candidate.translate(_URLSAFE_TO_STANDARD)
         try:
             der = base64.b64decode(candidate + "=" * (-len(candidate) % 4), validate=True)
         except ValueError:

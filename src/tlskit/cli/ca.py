@@ -289,7 +289,7 @@ def _ocsp(args: argparse.Namespace) -> int:
     ca = _open(args)
     host, port, from_url = _listen_address(args, ca.url)
     try:
-        responder = ca.serve_ocsp(host, port, log=lambda line: print(line, flush=True))
+        responder = ca.serve_ocsp(host, port, log=log_line)
     except OSError as exc:
         where = f" (taken from this CA's URL {ca.url}; --host and --port choose another)" \
             if from_url else ""
@@ -311,6 +311,13 @@ def _ocsp(args: argparse.Namespace) -> int:
     finally:
         responder.close()
     return 0
+
+
+def log_line(line: str) -> None:
+    """One responder log line, written whole: the responder's threads log concurrently, and
+    `print` writes the text and the newline separately, so lines ran into each other."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def _listen_address(args: argparse.Namespace, url: str | None) -> tuple[str, int, bool]:
