@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from tlskit import _ocsp_der
 from tlskit.ca import CAError, KeyType, LocalCA
+from tlskit.ca.model import INDEX
 from tlskit.ca.responder import _OCSPHandler
 from tlskit.x509 import CertificateVerificationError, Reason, TrustStore, Verifier
 from tlskit.x509.ocsp import evaluate_ocsp_response
@@ -423,6 +424,38 @@ def test_crls_are_served_over_http(chain: Chain) -> None:
 
     assert number(inter_crl) > number(root_crl)
     assert any("root CRL" in line for line in lines)
+
+
+def test_a_crl_is_served_again_until_it_changes_or_ages(tmp_path: Path) -> None:
+    """Before: every GET signed a new CRL, taking the next CRL number and rewriting the
+    CA's index (a disk write per fetch, by anyone who can reach the URL). Now the same CRL
+    is served until a revocation changes it or half its 7 days have passed."""
+    now = [dt.datetime(2026, 12, 1, tzinfo=dt.UTC)]
+    port = reserve_port()
+    ca = LocalCA.create(tmp_path / "ca", url=f"http://127.0.0.1:{port}", clock=lambda: now[0])
+    leaf = ca.issue_server(["a.test"])
+    index = tmp_path / "ca" / INDEX
+
+    def fetch(which: str) -> x509.CertificateRevocationList:
+        with urllib.request.urlopen(f"{responder.url}/crl/{which}.crl", timeout=10) as r:
+            return x509.load_der_x509_crl(r.read())
+
+    def number(crl: x509.CertificateRevocationList) -> int:
+        return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+
+    with ca.serve_ocsp(port=port) as responder:
+        first, root_first = fetch("intermediate"), fetch("root")
+        written = index.stat().st_mtime_ns
+        assert [number(fetch("intermediate")) for _ in range(3)] == [number(first)] * 3
+        assert number(fetch("root")) == number(root_first)
+        assert index.stat().st_mtime_ns == written  # nothing signed, nothing written
+        ca.revoke(leaf)
+        revoked = fetch("intermediate")
+        assert number(revoked) > number(first)
+        assert [r.serial_number for r in revoked] == [leaf.certificate.serial_number]
+        now[0] += dt.timedelta(days=3, hours=12)  # half of the 7 days
+        assert number(fetch("intermediate")) > number(revoked)
+        assert number(fetch("root")) > number(root_first)
 
 
 @pytest.mark.parametrize("source", ["ocsp", "crl"])

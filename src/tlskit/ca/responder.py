@@ -17,11 +17,12 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 
 from .. import _ocsp_der
-from .model import INTERMEDIATE_CRL_PATH, MAX_OCSP_REQUEST, ROOT_CRL_PATH
+from .model import INTERMEDIATE_CRL_PATH, MAX_OCSP_REQUEST, ROOT_CRL_PATH, Revocation, aware
 from .ocsp import unsuccessful
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class _OCSPServer(ThreadingHTTPServer):
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.ca = ca
         self.log = log
+        self.crls = _CRLCache(ca)
         super().__init__((host, port), _OCSPHandler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -55,6 +57,37 @@ class _OCSPServer(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         self.server_name = str(self.server_address[0])
         self.server_port = int(self.server_address[1])
+
+
+class _CRLCache:
+    """The CRL each issuer last signed, served again until it is out of date: until a
+    revocation changes what it would list, or half its validity has passed (so a relying
+    party never holds one near its nextUpdate). Signing one per GET would take a new CRL
+    number and rewrite the CA's index on every fetch: disk writes for anyone who can
+    reach the URL, and a CA directory that must stay writable just to serve."""
+
+    def __init__(self, ca: LocalCA) -> None:
+        self.ca = ca
+        self._lock = threading.Lock()
+        self._held: dict[str, tuple[list[Revocation], x509.CertificateRevocationList, bytes]] = {}
+
+    def current(self, which: str) -> tuple[bytes, int]:
+        """The DER CRL of ``which`` ("root" or "intermediate") and how many it revokes."""
+        with self._lock:
+            revocations = self.ca.revocations() if which == "intermediate" else []
+            held = self._held.get(which)
+            if held is None or held[0] != revocations or self._stale(held[1]):
+                crl = self.ca.root_crl() if which == "root" else self.ca.crl()
+                held = (revocations, crl, crl.public_bytes(serialization.Encoding.DER))
+                self._held[which] = held
+            return held[2], len(held[1])
+
+    def _stale(self, crl: x509.CertificateRevocationList) -> bool:
+        next_update = crl.next_update_utc
+        if next_update is None:
+            return True
+        this_update = crl.last_update_utc
+        return aware(self.ca.clock()) >= this_update + (next_update - this_update) / 2
 
 
 class _OCSPHandler(BaseHTTPRequestHandler):
@@ -111,18 +144,17 @@ class _OCSPHandler(BaseHTTPRequestHandler):
         self._answer(_decode_get_path(path))
 
     def _send_crl(self, path: str) -> None:
-        """A fresh DER CRL (RFC 5280 4.2.1.13: what an http:// distribution point serves)."""
-        ca = self.server.ca
+        """The issuer's current DER CRL (RFC 5280 4.2.1.13: what an http:// distribution
+        point serves)."""
         which = "root" if path.endswith(ROOT_CRL_PATH) else "intermediate"
         try:
-            crl = ca.root_crl() if which == "root" else ca.crl()
+            body, revoked = self.server.crls.current(which)
         except Exception as exc:  # e.g. an unreadable index: say so, keep serving
             self.send_error(500, f"cannot make the CRL: {exc}")
             return
-        body = crl.public_bytes(serialization.Encoding.DER)
         self._send(body, "application/pkix-crl")
         if self.server.log is not None:
-            self.server.log(f"{self.client_address[0]} GET {which} CRL ({len(crl)} revoked)")
+            self.server.log(f"{self.client_address[0]} GET {which} CRL ({revoked} revoked)")
 
     def _send(self, body: bytes, content_type: str, headers: dict[str, str] | None = None
               ) -> None:
