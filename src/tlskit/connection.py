@@ -401,10 +401,15 @@ class Connection:
                 self._sent_close = True
                 self._fast_send = False
             return
-        if desc == AlertDescription.user_canceled or (
-                level == AlertLevel.warning and self._hs.protocol is _TLS12):
-            # 6.1: user_canceled is followed by close_notify; RFC 5246 7.2: 1.2 warnings
-            # (e.g. no_renegotiation) do not end a session. A flood of them does.
+        hs = self._hs
+        if (desc == AlertDescription.user_canceled if hs.protocol is _TLS13
+                and hs.suite is not None else level == AlertLevel.warning):
+            # 6.1: in TLS 1.3 user_canceled (whatever its level) is followed by
+            # close_notify. RFC 5246 7.2: a 1.2 warning (e.g. no_renegotiation) does not
+            # end a session, but a fatal alert does, user_canceled too. Until the version
+            # is settled levels are read as 1.2 does (a 1.2 server may send a warning
+            # unrecognized_name before its ServerHello), as OpenSSL, BoringSSL and Go do.
+            # A flood of warnings ends the connection.
             self._warnings += 1
             if self._warnings > MAX_WARNING_ALERTS:
                 raise UnexpectedMessage(f"more than {MAX_WARNING_ALERTS} warning alerts")

@@ -418,8 +418,41 @@ def test_fatal_alert_from_peer_ends_the_connection_silently(desc):
 
 
 def test_warning_level_error_alert_is_still_fatal():
-    s = replay_server()
-    assert_peer_alert(s, plain_alert(AD.handshake_failure, level=1), AD.handshake_failure)
+    # RFC 8446 6: once TLS 1.3 is settled, the level of an error alert is ignored.
+    c, s = connected_pair()
+    assert_peer_alert(c, forge_content(s, ALERT, bytes((1, AD.handshake_failure))),
+                      AD.handshake_failure)
+
+
+@pytest.mark.parametrize("level", [1, 2])
+def test_user_canceled_in_tls13_is_skipped_at_either_level(level):
+    # 6.1: user_canceled is a closure alert (close_notify follows), not an error; OpenSSL
+    # skips it whatever its level says.
+    c, s = connected_pair()
+    events = c.receive_data(forge_content(s, ALERT, bytes((level, AD.user_canceled)))
+                            + forge_content(s, APPDATA, b"still here"))
+    assert events == [DataReceived(b"still here")]
+    assert c.data_to_send() == b""
+
+
+def test_warning_alert_before_the_version_is_settled_is_ignored():
+    """Until the ServerHello settles the version, a warning is read as TLS 1.2 reads it and
+    skipped (a 1.2 server may send a warning unrecognized_name before its ServerHello),
+    as OpenSSL, BoringSSL and Go do; the handshake then completes."""
+    c, s = make_client(), make_server()
+    hello = c.data_to_send()
+    assert s.receive_data(plain_alert(AD.unrecognized_name, level=1) + hello) == []
+    flight = s.data_to_send()
+    events = c.receive_data(plain_alert(AD.unrecognized_name, level=1) + flight)
+    assert c.handshake_complete is not None and c.version == "TLSv1.3", events
+    s.receive_data(c.data_to_send())
+    assert s.handshake_complete is not None
+
+
+def test_fatal_alert_before_the_version_is_settled_ends_the_connection():
+    c = make_client()
+    c.data_to_send()
+    assert_peer_alert(c, plain_alert(AD.user_canceled), AD.user_canceled)
 
 
 def test_close_notify_is_answered():
