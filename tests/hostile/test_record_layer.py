@@ -472,9 +472,6 @@ def _fragments_of_client_hello():
 
 
 @pytest.mark.parametrize("intruder", [
-    plain_alert(AD.user_canceled, level=1),
-    plain_alert(AD.close_notify, level=1),
-    plain_alert(AD.handshake_failure),
     record(CCS, b"\x01"),
     record(APPDATA, b"x" * 30),
 ])
@@ -483,6 +480,33 @@ def test_record_inside_a_fragmented_handshake_message_is_unexpected_message(intr
     s = replay_server()
     assert s.receive_data(first) == []
     expect_alert(s, intruder, AD.unexpected_message)
+
+
+def test_warning_between_fragments_of_a_client_hello_is_skipped():
+    """Before the version is settled an alert between handshake fragments is read, as
+    RFC 5246 6.2.1 lets record types interleave (OpenSSL, BoringSSL and Go read it too);
+    only TLS 1.3 (5.1) forbids it."""
+    first, rest = _fragments_of_client_hello()
+    s = replay_server()
+    assert s.receive_data(first + plain_alert(AD.user_canceled, level=1)) == []
+    s.receive_data(rest)
+    assert s.data_to_send() == recorded_flights().server_flight
+
+
+@pytest.mark.parametrize("alert", [AD.handshake_failure, AD.user_canceled])
+def test_fatal_alert_between_fragments_of_a_client_hello_is_the_peers(alert):
+    first, _rest = _fragments_of_client_hello()
+    s = replay_server()
+    s.receive_data(first)
+    assert_peer_alert(s, plain_alert(alert), alert)
+
+
+def test_close_notify_between_fragments_of_a_client_hello_closes():
+    first, _rest = _fragments_of_client_hello()
+    s = replay_server()
+    s.receive_data(first)
+    assert s.receive_data(plain_alert(AD.close_notify, level=1)) == [ConnectionClosed(None)]
+    assert s.data_to_send() == plain_alert(AD.close_notify, level=1)
 
 
 def test_fragmented_client_hello_completes():

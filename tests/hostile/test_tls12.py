@@ -846,6 +846,31 @@ def test_warning_unrecognized_name_before_a_tls12_server_hello_is_ignored() -> N
     assert run.client.handshake_complete is not None and run.client.version == "TLSv1.2"
 
 
+@pytest.mark.parametrize("split", [0, 1], ids=["server-hello", "certificate"])
+def test_warning_between_handshake_fragments_is_skipped(split: int) -> None:
+    """RFC 5246 6.2.1: record types may interleave, so an alert between the fragments of a
+    handshake message is read (as OpenSSL, BoringSSL and Go read it): a warning is
+    skipped, in the ServerHello (version not settled yet) as in the Certificate."""
+    run = run12().to_server_flight()
+    recs = split_records(run.server_flight)
+    body = recs[split][5:]
+    recs[split] = (record(HS, body[:9]) + record(ALERT, bytes((1, AD.unrecognized_name)))
+                   + record(HS, body[9:]))
+    assert run.client.receive_data(b"".join(recs)) == []
+    run.server.receive_data(run.client.data_to_send())
+    run.client.receive_data(run.server.data_to_send())
+    assert run.client.handshake_complete is not None and run.client.version == "TLSv1.2"
+
+
+def test_fatal_alert_between_handshake_fragments_is_the_peers() -> None:
+    run = run12().to_server_flight()
+    sh, cert, *_rest = split_records(run.server_flight)
+    events = run.client.receive_data(sh + record(HS, cert[5:50])
+                                     + record(ALERT, bytes((2, AD.internal_error))))
+    assert events == [ConnectionClosed(AD.internal_error)]
+    assert run.client.data_to_send() == b""
+
+
 def test_fatal_alert_from_server_ends_connection() -> None:
     run, forge = post_handshake()
     events = run.client.receive_data(forge(ALERT, bytes((2, AD.internal_error))))
