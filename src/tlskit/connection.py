@@ -323,7 +323,10 @@ class Connection:
                             hs = self._adopt_successor()
                     if self.handshake_complete is None and hs.complete:
                         self._note_handshake_done()  # (the check written out: per record)
-                elif hs.partial_message:
+                elif hs.partial_message and (ctype != _ALERT or self._settled13()):
+                    # RFC 8446 5.1: nothing between handshake fragments in TLS 1.3; RFC
+                    # 5246 6.2.1 lets other types interleave: an alert is read (a CCS
+                    # meets the message-boundary check, application data the handshake's).
                     raise UnexpectedMessage("record interleaved with a fragmented message")
                 elif ctype == _ALERT:
                     self._receive_alert(payload)
@@ -401,10 +404,14 @@ class Connection:
                 self._sent_close = True
                 self._fast_send = False
             return
-        if desc == AlertDescription.user_canceled or (
-                level == AlertLevel.warning and self._hs.protocol is _TLS12):
-            # 6.1: user_canceled is followed by close_notify; RFC 5246 7.2: 1.2 warnings
-            # (e.g. no_renegotiation) do not end a session. A flood of them does.
+        if (desc == AlertDescription.user_canceled if self._settled13()
+                else level == AlertLevel.warning):
+            # 6.1: in TLS 1.3 user_canceled (whatever its level) is followed by
+            # close_notify. RFC 5246 7.2: a 1.2 warning (e.g. no_renegotiation) does not
+            # end a session, but a fatal alert does, user_canceled too. Until the version
+            # is settled levels are read as 1.2 does (a 1.2 server may send a warning
+            # unrecognized_name before its ServerHello), as OpenSSL, BoringSSL and Go do.
+            # A flood of warnings ends the connection.
             self._warnings += 1
             if self._warnings > MAX_WARNING_ALERTS:
                 raise UnexpectedMessage(f"more than {MAX_WARNING_ALERTS} warning alerts")
@@ -415,6 +422,12 @@ class Connection:
         self._events.append(ConnectionClosed(desc))
         self._fail(AlertReceived(desc))
         self._received_close = True
+
+    def _settled13(self) -> bool:
+        """TLS 1.3 is the version (its ServerHello sent or read). Until the version is
+        settled, alerts are read as TLS 1.2 reads them (OpenSSL, BoringSSL and Go too)."""
+        hs = self._hs
+        return hs.protocol is _TLS13 and hs.suite is not None
 
     def _receive_unprotected_alert(self, payload: bytes) -> None:
         """An alert in the clear after the peer's keys were installed (RFC 8446 5).

@@ -418,8 +418,41 @@ def test_fatal_alert_from_peer_ends_the_connection_silently(desc):
 
 
 def test_warning_level_error_alert_is_still_fatal():
-    s = replay_server()
-    assert_peer_alert(s, plain_alert(AD.handshake_failure, level=1), AD.handshake_failure)
+    # RFC 8446 6: once TLS 1.3 is settled, the level of an error alert is ignored.
+    c, s = connected_pair()
+    assert_peer_alert(c, forge_content(s, ALERT, bytes((1, AD.handshake_failure))),
+                      AD.handshake_failure)
+
+
+@pytest.mark.parametrize("level", [1, 2])
+def test_user_canceled_in_tls13_is_skipped_at_either_level(level):
+    # 6.1: user_canceled is a closure alert (close_notify follows), not an error; OpenSSL
+    # skips it whatever its level says.
+    c, s = connected_pair()
+    events = c.receive_data(forge_content(s, ALERT, bytes((level, AD.user_canceled)))
+                            + forge_content(s, APPDATA, b"still here"))
+    assert events == [DataReceived(b"still here")]
+    assert c.data_to_send() == b""
+
+
+def test_warning_alert_before_the_version_is_settled_is_ignored():
+    """Until the ServerHello settles the version, a warning is read as TLS 1.2 reads it and
+    skipped (a 1.2 server may send a warning unrecognized_name before its ServerHello),
+    as OpenSSL, BoringSSL and Go do; the handshake then completes."""
+    c, s = make_client(), make_server()
+    hello = c.data_to_send()
+    assert s.receive_data(plain_alert(AD.unrecognized_name, level=1) + hello) == []
+    flight = s.data_to_send()
+    events = c.receive_data(plain_alert(AD.unrecognized_name, level=1) + flight)
+    assert c.handshake_complete is not None and c.version == "TLSv1.3", events
+    s.receive_data(c.data_to_send())
+    assert s.handshake_complete is not None
+
+
+def test_fatal_alert_before_the_version_is_settled_ends_the_connection():
+    c = make_client()
+    c.data_to_send()
+    assert_peer_alert(c, plain_alert(AD.user_canceled), AD.user_canceled)
 
 
 def test_close_notify_is_answered():
@@ -439,9 +472,6 @@ def _fragments_of_client_hello():
 
 
 @pytest.mark.parametrize("intruder", [
-    plain_alert(AD.user_canceled, level=1),
-    plain_alert(AD.close_notify, level=1),
-    plain_alert(AD.handshake_failure),
     record(CCS, b"\x01"),
     record(APPDATA, b"x" * 30),
 ])
@@ -450,6 +480,33 @@ def test_record_inside_a_fragmented_handshake_message_is_unexpected_message(intr
     s = replay_server()
     assert s.receive_data(first) == []
     expect_alert(s, intruder, AD.unexpected_message)
+
+
+def test_warning_between_fragments_of_a_client_hello_is_skipped():
+    """Before the version is settled an alert between handshake fragments is read, as
+    RFC 5246 6.2.1 lets record types interleave (OpenSSL, BoringSSL and Go read it too);
+    only TLS 1.3 (5.1) forbids it."""
+    first, rest = _fragments_of_client_hello()
+    s = replay_server()
+    assert s.receive_data(first + plain_alert(AD.user_canceled, level=1)) == []
+    s.receive_data(rest)
+    assert s.data_to_send() == recorded_flights().server_flight
+
+
+@pytest.mark.parametrize("alert", [AD.handshake_failure, AD.user_canceled])
+def test_fatal_alert_between_fragments_of_a_client_hello_is_the_peers(alert):
+    first, _rest = _fragments_of_client_hello()
+    s = replay_server()
+    s.receive_data(first)
+    assert_peer_alert(s, plain_alert(alert), alert)
+
+
+def test_close_notify_between_fragments_of_a_client_hello_closes():
+    first, _rest = _fragments_of_client_hello()
+    s = replay_server()
+    s.receive_data(first)
+    assert s.receive_data(plain_alert(AD.close_notify, level=1)) == [ConnectionClosed(None)]
+    assert s.data_to_send() == plain_alert(AD.close_notify, level=1)
 
 
 def test_fragmented_client_hello_completes():

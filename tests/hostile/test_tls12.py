@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tlskit import (
+    AlertReceived,
     CertifiedKey,
     Connection,
     ConnectionClosed,
@@ -817,6 +818,57 @@ def test_warning_alert_flood_ends_in_unexpected_message() -> None:
     assert run.server.receive_data(run.client.data_to_send()) == [DataReceived(b"still usable")]
     expect_alert12(run.client, forge(ALERT, bytes((1, AD.user_canceled))),
                    AD.unexpected_message)
+
+
+def test_fatal_user_canceled_ends_a_tls12_connection() -> None:
+    """RFC 5246 7.2: a fatal alert ends the connection whatever its description; only
+    warnings are skipped (a warning user_canceled is, above). OpenSSL, BoringSSL and Go
+    agree."""
+    run, forge = post_handshake()
+    events = run.client.receive_data(forge(ALERT, bytes((2, AD.user_canceled)))
+                                     + forge(APPDATA, b"after"))
+    assert events == [ConnectionClosed(AD.user_canceled)]
+    assert run.client.data_to_send() == b""
+    with pytest.raises(AlertReceived) as later:
+        run.client.send_data(b"late")
+    assert later.value.alert == AD.user_canceled
+
+
+def test_warning_unrecognized_name_before_a_tls12_server_hello_is_ignored() -> None:
+    """A 1.2 server may warn unrecognized_name before its ServerHello (OpenSSL's SNI
+    callback can): the client's version is not settled yet, the warning is skipped as
+    OpenSSL, BoringSSL and Go skip it, and the handshake completes."""
+    run = run12().to_server_flight()
+    warning = record(ALERT, bytes((1, AD.unrecognized_name)))
+    assert run.client.receive_data(warning + run.server_flight) == []
+    run.server.receive_data(run.client.data_to_send())
+    run.client.receive_data(run.server.data_to_send())
+    assert run.client.handshake_complete is not None and run.client.version == "TLSv1.2"
+
+
+@pytest.mark.parametrize("split", [0, 1], ids=["server-hello", "certificate"])
+def test_warning_between_handshake_fragments_is_skipped(split: int) -> None:
+    """RFC 5246 6.2.1: record types may interleave, so an alert between the fragments of a
+    handshake message is read (as OpenSSL, BoringSSL and Go read it): a warning is
+    skipped, in the ServerHello (version not settled yet) as in the Certificate."""
+    run = run12().to_server_flight()
+    recs = split_records(run.server_flight)
+    body = recs[split][5:]
+    recs[split] = (record(HS, body[:9]) + record(ALERT, bytes((1, AD.unrecognized_name)))
+                   + record(HS, body[9:]))
+    assert run.client.receive_data(b"".join(recs)) == []
+    run.server.receive_data(run.client.data_to_send())
+    run.client.receive_data(run.server.data_to_send())
+    assert run.client.handshake_complete is not None and run.client.version == "TLSv1.2"
+
+
+def test_fatal_alert_between_handshake_fragments_is_the_peers() -> None:
+    run = run12().to_server_flight()
+    sh, cert, *_rest = split_records(run.server_flight)
+    events = run.client.receive_data(sh + record(HS, cert[5:50])
+                                     + record(ALERT, bytes((2, AD.internal_error))))
+    assert events == [ConnectionClosed(AD.internal_error)]
+    assert run.client.data_to_send() == b""
 
 
 def test_fatal_alert_from_server_ends_connection() -> None:
