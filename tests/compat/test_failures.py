@@ -3,8 +3,11 @@ error, and the text carries tlskit's explanation of what is wrong with which cer
 
 from __future__ import annotations
 
+import http.server
 import ssl
+import threading
 import urllib.error
+from collections.abc import Iterator
 
 import aiohttp
 import httpx
@@ -94,3 +97,46 @@ def test_cert_none_accepts_what_does_not_verify(client: str, openssl_expired: ob
     ctx.verify_mode = ssl.CERT_NONE
     page = CLIENTS[client](openssl_expired.url(), ctx)  # type: ignore[attr-defined]
     assert (page.status, page.version) == (200, "TLSv1.3")
+
+
+# The exception each library raises for a TLS failure other than the certificate's.
+LIBRARY_TLS_ERROR: dict[str, type[BaseException]] = {
+    **LIBRARY_ERROR,
+    "http.client": ssl.SSLError,
+    "aiohttp": aiohttp.ClientConnectorSSLError,
+    "asyncio": ssl.SSLError,
+}
+
+
+@pytest.fixture(scope="module")
+def plain_http_port() -> Iterator[int]:
+    """A plain HTTP server: what an https:// URL with the wrong port reaches."""
+    class Quiet(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_address[1]
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize("client", list(CLIENTS))
+def test_https_to_a_plain_http_port(client: str, client_ctx: tc.SSLContext,
+                                    plain_http_port: int) -> None:
+    """OpenSSL's reason (WRONG_VERSION_NUMBER), with what the server sent instead; and the
+    SSLError's errno a plain int, as _ssl's (its repr is in requests' message)."""
+    with pytest.raises(LIBRARY_TLS_ERROR[client]) as info:
+        CLIENTS[client](f"https://localhost:{plain_http_port}/", client_ctx)
+    chain = _chain(info.value)
+    if isinstance(info.value, urllib.error.URLError):
+        chain.append(info.value.reason)  # type: ignore[arg-type]
+    if isinstance(info.value, aiohttp.ClientConnectorSSLError):
+        chain = [info.value.os_error]  # (itself an ssl.SSLError, without the details)
+    err = next(e for e in chain if isinstance(e, ssl.SSLError))
+    assert err.reason == "WRONG_VERSION_NUMBER"
+    assert "it answered in plain HTTP" in str(err)
+    assert type(err.errno) is int
+    assert repr(err).startswith("SSLError(1, ")
