@@ -42,6 +42,11 @@ def not_tls_hint(data: bytes, exc: BaseException) -> str:
     if not line or not all(32 <= b < 127 or b == 9 for b in line):
         return f"it sent bytes that are not a TLS record ({exc}); is this its TLS port?"
     text = line.decode("ascii")
+    if text.startswith("CONNECT "):
+        return (f"it sent a proxy request ({text!r}); it takes this TLS port for an HTTP "
+                f"proxy")
+    if text.startswith(("GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ")):
+        return f"it sent a plain HTTP request ({text!r}); http:// was used for a TLS port"
     if text.startswith(("HTTP/", "<")):
         return (f"it answered in plain HTTP ({text!r}); use http://, or the port "
                 f"that serves HTTPS")

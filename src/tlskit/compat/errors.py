@@ -116,6 +116,16 @@ def want_read() -> ssl.SSLError:
                  "The operation did not complete (read)")
 
 
+def _not_tls_reason(data: bytes) -> tuple[str, str]:
+    """OpenSSL's reason for a first record that is not TLS: a server names the plain HTTP
+    requests it recognises (by their first five bytes, as OpenSSL does)."""
+    if data[:5] == b"CONNE":
+        return "HTTPS_PROXY_REQUEST", "https proxy request"
+    if data[:4] in (b"GET ", b"PUT ") or data[:5] in (b"POST ", b"HEAD "):
+        return "HTTP_REQUEST", "http request"
+    return "WRONG_VERSION_NUMBER", "wrong version number"
+
+
 def to_ssl_error(exc: BaseException) -> BaseException:
     """The `ssl` exception for a tlskit one; anything else is returned unchanged."""
     if isinstance(exc, CertificateVerificationError):
@@ -124,8 +134,9 @@ def to_ssl_error(exc: BaseException) -> BaseException:
         return eof_error(str(exc))
     if isinstance(exc, NotTLSError):
         # OpenSSL's reason for it (https:// to a plain HTTP port, say), with what was sent.
-        return _make(ssl.SSLError, ssl.SSL_ERROR_SSL, "WRONG_VERSION_NUMBER",
-                     f"wrong version number: {not_tls_hint(exc.data, exc)}")
+        reason, words = _not_tls_reason(exc.data)
+        return _make(ssl.SSLError, ssl.SSL_ERROR_SSL, reason,
+                     f"{words}: {not_tls_hint(exc.data, exc)}")
     if isinstance(exc, AlertReceived):
         return _make(ssl.SSLError, ssl.SSL_ERROR_SSL, _alert_reason(exc.alert), str(exc))
     if isinstance(exc, TLSError):
