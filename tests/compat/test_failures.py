@@ -3,7 +3,10 @@ error, and the text carries tlskit's explanation of what is wrong with which cer
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import http.server
+import socket
 import ssl
 import threading
 import urllib.error
@@ -140,3 +143,62 @@ def test_https_to_a_plain_http_port(client: str, client_ctx: tc.SSLContext,
     assert "it answered in plain HTTP" in str(err)
     assert type(err.errno) is int
     assert repr(err).startswith("SSLError(1, ")
+
+
+@pytest.fixture(scope="module")
+def silent_port() -> Iterator[int]:
+    """A server that accepts connections and never says anything (no ServerHello)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield listener.getsockname()[1]
+    listener.close()
+    for conn in held:
+        conn.close()
+
+
+def _requests_get(url: str, ctx: ssl.SSLContext) -> None:
+    with requests.Session() as session:
+        session.mount("https://", tc.requests_adapter(ctx, max_retries=0))
+        session.get(url, timeout=0.5)
+
+
+def _httpx_get(url: str, ctx: ssl.SSLContext) -> None:
+    httpx.get(url, verify=ctx, timeout=0.5)
+
+
+def _urllib3_get(url: str, ctx: ssl.SSLContext) -> None:
+    with urllib3.PoolManager(ssl_context=ctx, retries=False, timeout=0.5) as pool:
+        pool.request("GET", url)
+
+
+def _aiohttp_get(url: str, ctx: ssl.SSLContext) -> None:
+    async def get() -> None:
+        timeout = aiohttp.ClientTimeout(total=0.5)
+        async with aiohttp.ClientSession(timeout=timeout) as session, \
+                session.get(url, ssl=ctx):
+            pass
+    asyncio.run(get())
+
+
+TIMEOUTS = {
+    "requests": (_requests_get, requests.exceptions.Timeout),
+    "httpx": (_httpx_get, httpx.ConnectTimeout),
+    "urllib3": (_urllib3_get, urllib3.exceptions.ReadTimeoutError),
+    "aiohttp": (_aiohttp_get, TimeoutError),
+}
+
+
+@pytest.mark.parametrize("client", list(TIMEOUTS))
+def test_silent_server_times_out(client: str, client_ctx: tc.SSLContext,
+                                 silent_port: int) -> None:
+    """A handshake the server never answers ends in the library's timeout error."""
+    get, error = TIMEOUTS[client]
+    with pytest.raises(error):
+        get(f"https://localhost:{silent_port}/", client_ctx)
