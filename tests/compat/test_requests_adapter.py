@@ -263,3 +263,14 @@ def test_unverified_copy_keeps_the_other_settings(pki: PKI) -> None:
     assert twin.tlskit_client_config.versions == ctx.tlskit_client_config.versions
     assert twin.tlskit_client_config.groups == ctx.tlskit_client_config.groups
     assert (ctx.check_hostname, ctx.verify_mode) == (True, ssl.CERT_REQUIRED)
+
+
+def test_reloading_an_earlier_certificate_still_makes_it_the_one_used(pki: PKI) -> None:
+    ctx = tc.create_default_context(cafile=str(pki.root))
+    ctx.load_cert_chain(pki.client.fullchain, pki.client.key)                 # EC
+    rsa = pki.ca.issue_client("bob", key_type="rsa2048")
+    rsa.write(cert_path=pki.root.parent / "bob.pem", key_path=pki.root.parent / "bob.key")
+    ctx.load_cert_chain(pki.root.parent / "bob.pem", pki.root.parent / "bob.key")
+    assert ctx.tlskit_client_config.certificate.chain[0] == rsa.chain[0]      # type: ignore[union-attr]
+    ctx.load_cert_chain(pki.client.fullchain, pki.client.key)
+    assert ctx.tlskit_client_config.certificate.chain[0] == pki.client.issued.chain[0]  # type: ignore[union-attr]

@@ -397,9 +397,11 @@ class SSLContext(ssl.SSLContext):
                                   "match the certificate")
         certified = CertifiedKey(chain, key)
         with self._lock:
-            if self._same(any(_same_certified(c, certified) for c in self._certs),
+            # The last one loaded again (urllib3 loads requests' cert=... for every
+            # connection); an earlier one moves to the end, as it did.
+            if self._same(bool(self._certs) and _same_certified(self._certs[-1], certified),
                           "certificate", "certificates", "certificate_chain", "private_key"):
-                return  # (urllib3 loads requests' cert=... again for every connection)
+                return
             # One chain per key type, as OpenSSL keeps one per type (RSA, EC, Ed25519...).
             self._certs = [c for c in self._certs
                            if type(c.private_key) is not type(key)] + [certified]
