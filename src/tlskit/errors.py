@@ -26,6 +26,34 @@ class DecodeError(TLSError):
     default_alert = AD.decode_error
 
 
+class NotTLSError(DecodeError):
+    """Bytes where a record should start that are no TLS record: on the first one, the peer
+    speaks something else on this port (plain HTTP, a banner). ``data``: what it sent."""
+
+    def __init__(self, message: str, data: bytes = b"") -> None:
+        super().__init__(message)
+        self.data = data
+
+
+def not_tls_hint(data: bytes, exc: BaseException) -> str:
+    """What a peer that does not speak TLS sent instead, quoted when it is text (an HTTP
+    status line or a banner tells what listens on the port)."""
+    line = data.split(b"\n", 1)[0].rstrip(b"\r")
+    if not line or not all(32 <= b < 127 or b == 9 for b in line):
+        return f"it sent bytes that are not a TLS record ({exc}); is this its TLS port?"
+    text = line.decode("ascii")
+    if text.startswith("CONNECT "):
+        return (f"it sent a proxy request ({text!r}); it takes this TLS port for an HTTP "
+                f"proxy")
+    if text.startswith(("GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ")):
+        return f"it sent a plain HTTP request ({text!r}); http:// was used for a TLS port"
+    if text.startswith(("HTTP/", "<")):
+        return (f"it answered in plain HTTP ({text!r}); use http://, or the port "
+                f"that serves HTTPS")
+    return (f"it sent plain text ({text!r}); is this its TLS port? (a protocol that "
+            f"starts in plain text and switches with STARTTLS is not supported)")
+
+
 class IllegalParameter(TLSError):
     """A well-formed message with a value the protocol forbids here."""
 

@@ -39,6 +39,7 @@ from .enums import ContentType
 from .errors import (
     BadRecordMac,
     DecodeError,
+    NotTLSError,
     RecordOverflow,
     TLSError,
     UnexpectedMessage,
@@ -1007,7 +1008,8 @@ class RecordLayer:
                 return None
             ctype, version, length = HEADER.unpack_from(buf, pos)
             if version >> 8 != 3:
-                raise DecodeError(f"record version {version:#06x} is not TLS")
+                raise NotTLSError(f"record version {version:#06x} is not TLS",
+                                  bytes(buf[pos:pos + 80]))
             if ctype not in _KNOWN_TYPES:
                 raise UnexpectedMessage(f"unknown record content type {ctype}")
             read = self.opener

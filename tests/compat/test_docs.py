@@ -16,7 +16,7 @@ from .conftest import PKI
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "compat.md"
 BLOCKS = re.findall(r"^```python\n(.*?)^```", DOC.read_text(), flags=re.S | re.M)
-EXPECTED = ["", "200", "HTTP/2", "200", "TLSv1.3"]  # what each block prints
+EXPECTED = ["", "200", "HTTP/2", "200", "TLSv1.3", "1"]  # what each block prints
 
 
 def test_the_doc_has_the_recipes() -> None:

@@ -271,3 +271,27 @@ def test_hypercorn_http2_curl(pki: PKI) -> None:
         loop.call_soon_threadsafe(stop.set)
         thread.join(30)
         loop.close()
+
+
+@pytest.mark.parametrize(("sent", "reason", "says"), [
+    (b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", "HTTP_REQUEST", "plain HTTP request"),
+    (b"CONNECT localhost:443 HTTP/1.1\r\n\r\n", "HTTPS_PROXY_REQUEST", "proxy request"),
+    (b"SSH-2.0-OpenSSH_9.6\r\n", "WRONG_VERSION_NUMBER", "plain text ('SSH-2.0"),
+])
+@pytest.mark.parametrize("make", [ssl.SSLContext, tc.SSLContext], ids=["ssl", "tlskit"])
+def test_server_given_plain_text(make: type[ssl.SSLContext], sent: bytes, reason: str,
+                                 says: str, pki: PKI) -> None:
+    """http:// to a TLS port: the server's error has OpenSSL's reason (tlskit's text also
+    says what came instead of a ClientHello)."""
+    import socket
+    ctx = make(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki.good.fullchain, pki.good.key)
+    with socket.create_server(("127.0.0.1", 0)) as listener, \
+            socket.create_connection(listener.getsockname()) as client:
+        client.sendall(sent)
+        server, _ = listener.accept()
+        with server, pytest.raises(ssl.SSLError) as info:
+            ctx.wrap_socket(server, server_side=True)
+    assert info.value.reason == reason
+    if make is tc.SSLContext:
+        assert says in str(info.value)

@@ -203,3 +203,34 @@ def test_tls_unique_agrees_across_the_connection(client_impl: str, server_impl: 
     _serve_once(server_ctx, ours, peer)
     assert got["client"] is not None and len(got["client"]) == 12, got
     assert got["client"] == got["server"], got
+
+
+@IMPLS
+@pytest.mark.parametrize("pair", ["socketpair", "unix-path"])
+def test_unix_sockets(impl: str, pair: str, pki: PKI, tmp_path: Path) -> None:
+    """TLS over AF_UNIX sockets (a socketpair's ends have no peer name, a bound socket
+    has a path), as ssl allows: both ends handshake and exchange data."""
+    if pair == "socketpair":
+        server_sock, client_sock = socket.socketpair()
+    else:
+        path = str(tmp_path / "tls.sock")
+        with socket.socket(socket.AF_UNIX) as listener:
+            listener.bind(path)
+            listener.listen()
+            client_sock = socket.socket(socket.AF_UNIX)
+            client_sock.connect(path)
+            server_sock, _ = listener.accept()
+    got: list[bytes] = []
+
+    def serve() -> None:
+        with _server_ctx(impl, pki).wrap_socket(server_sock, server_side=True) as tls:
+            got.append(tls.recv(5))
+            tls.sendall(b"pong!")
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    with _client_ctx(impl, pki).wrap_socket(client_sock, server_hostname="localhost") as tls:
+        tls.sendall(b"ping!")
+        assert (tls.recv(5), tls.version()) == (b"pong!", "TLSv1.3")
+    thread.join(30)
+    assert got == [b"ping!"]

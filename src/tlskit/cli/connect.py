@@ -30,7 +30,7 @@ from typing import Any
 from ..config import CertifiedKey, ClientConfig
 from ..connection import ClientConnection
 from ..enums import AlertDescription
-from ..errors import AlertReceived, BadCertificate, TLSError
+from ..errors import AlertReceived, BadCertificate, TLSError, not_tls_hint
 from ..io.blocking import RECV_SIZE, TLSSocket, TruncatedConnection
 from ..io.tap import tap_socket
 from ..keylog import KeyLogFile
@@ -373,18 +373,7 @@ class _Connect:
                 "(older versions are not implemented)")
 
     def _not_tls(self, exc: BaseException) -> str:
-        """What a server that does not speak TLS sent instead, quoted when it is text
-        (an HTTP status line or a banner tells what listens on the port)."""
-        data = bytes(self.first_bytes)
-        line = data.split(b"\n", 1)[0].rstrip(b"\r")
-        if not line or not all(32 <= b < 127 or b == 9 for b in line):
-            return f"it sent bytes that are not a TLS record ({exc}); is this its TLS port?"
-        text = line.decode("ascii")
-        if text.startswith(("HTTP/", "<")):
-            return (f"it answered in plain HTTP ({text!r}); use http://, or the port "
-                    f"that serves HTTPS")
-        return (f"it sent plain text ({text!r}); is this its TLS port? (a protocol that "
-                f"starts in plain text and switches with STARTTLS is not supported)")
+        return not_tls_hint(bytes(self.first_bytes), exc)
 
     def _silent_hint(self) -> str:
         """Why a server hangs up on a ClientHello without an alert, and what to try."""

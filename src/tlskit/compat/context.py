@@ -115,6 +115,37 @@ def _private_key_block(data: bytes) -> bytes | None:
     return None
 
 
+def _new_items(held: list[Any], found: list[Any]) -> list[Any]:
+    """The certificates (or CRLs) of ``found`` not in ``held`` nor earlier in ``found``,
+    compared by their DER (CRL objects are not hashable)."""
+    der = serialization.Encoding.DER
+    seen = {item.public_bytes(der) for item in held}
+    out = []
+    for item in found:
+        key = item.public_bytes(der)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+def _copied(value: Any) -> Any:
+    """A setting's value for a copied context: its own lists and dicts, the same items."""
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, dict):
+        return dict(value)
+    return value
+
+
+def _same_certified(a: CertifiedKey, b: CertifiedKey) -> bool:
+    """The same chain with the same private key (compared by its public half)."""
+    raw = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return (a.cert_der == b.cert_der and type(a.private_key) is type(b.private_key)
+            and a.private_key.public_key().public_bytes(*raw)
+            == b.private_key.public_key().public_bytes(*raw))
+
+
 class _LeafCRLVerifier:
     """``VERIFY_CRL_CHECK_LEAF``: the whole path as usual, then the leaf (only) must be
     shown unrevoked by a loaded CRL from its issuer."""
@@ -177,6 +208,13 @@ class SSLContext(ssl.SSLContext):
 
     # -- change tracking ----------------------------------------------------------------
 
+    def _same(self, unchanged: bool, *fields: str) -> bool:
+        """True when a setting repeats the current value and `tlskit_configure` said nothing
+        about its fields: nothing to do. urllib3 (so requests) sets verify_mode, ALPN, its
+        CA file and client certificate again on every new connection; rebuilding the config
+        each time would throw away the verifier and what it caches."""
+        return unchanged and not any(f in self._overrides for f in fields)
+
     def _changed(self, *fields: str, trust: bool = False) -> None:
         """A setting changed: later connections get a rebuilt config. An ssl-level setting
         replaces what `tlskit_configure` said about the same config fields."""
@@ -196,6 +234,8 @@ class SSLContext(ssl.SSLContext):
     @check_hostname.setter
     def check_hostname(self, value: bool) -> None:
         value = bool(value)
+        if self._same(value == self._check_hostname, "check_hostname", "verify_mode"):
+            return
         if value and self._verify_mode == ssl.CERT_NONE:
             self._verify_mode = ssl.CERT_REQUIRED  # what ssl does too
         self._check_hostname = value
@@ -211,6 +251,8 @@ class SSLContext(ssl.SSLContext):
         if mode == ssl.CERT_NONE and self._check_hostname:
             raise ValueError("Cannot set verify_mode to CERT_NONE when check_hostname "
                              "is enabled.")
+        if self._same(mode == self._verify_mode, "verify_mode", "client_auth", "client_verifier"):
+            return
         self._verify_mode = mode
         self._changed("verify_mode", "client_auth", "client_verifier")
 
@@ -262,6 +304,13 @@ class SSLContext(ssl.SSLContext):
             else:
                 certs += [x509.load_der_x509_certificate(d) for d in _split_der(bytes(cadata))]
         with self._lock:
+            # As OpenSSL's store: a certificate or CRL already loaded is not added again, and
+            # loading only those changes nothing (urllib3 loads requests' CA file into the
+            # context for every new connection).
+            certs = _new_items(self._anchors, certs)
+            crls = _new_items(self._crls, crls)
+            if not certs and not crls:
+                return
             self._anchors += certs
             self._crls += crls
         self._changed("verifier", "trust_anchors", "client_verifier", "client_trust_anchors",
@@ -348,6 +397,11 @@ class SSLContext(ssl.SSLContext):
                                   "match the certificate")
         certified = CertifiedKey(chain, key)
         with self._lock:
+            # The last one loaded again (urllib3 loads requests' cert=... for every
+            # connection); an earlier one moves to the end, as it did.
+            if self._same(bool(self._certs) and _same_certified(self._certs[-1], certified),
+                          "certificate", "certificates", "certificate_chain", "private_key"):
+                return
             # One chain per key type, as OpenSSL keeps one per type (RSA, EC, Ed25519...).
             self._certs = [c for c in self._certs
                            if type(c.private_key) is not type(key)] + [certified]
@@ -437,6 +491,8 @@ class SSLContext(ssl.SSLContext):
             b = bytes(p, "ascii")  # (TypeError for bytes, as in ssl)
             if not 0 < len(b) < 256:
                 raise ssl.SSLError("ALPN protocols must be 1 to 255 in length")
+        if self._same(protos == self._alpn, "alpn_protocols"):
+            return
         self._alpn = protos
         self._changed("alpn_protocols")
 
@@ -605,6 +661,21 @@ class SSLContext(ssl.SSLContext):
                 kind(**{**base, **merged})  # validate now, not at the first connection
             self._overrides = merged
             self._config = None
+
+    def tlskit_unverified_copy(self) -> SSLContext:
+        """A client context with this one's settings that checks neither the certificate
+        nor the host name (what requests' ``verify=False`` asks for), leaving this one
+        as it is. Later changes to either context do not reach the other."""
+        if not self._client:
+            raise ValueError("only a PROTOCOL_TLS_CLIENT context has an unverified copy")
+        twin = SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        with self._lock:
+            for name, value in vars(self).items():
+                if name not in ("_lock", "_config", "_verifier", "_stats"):
+                    setattr(twin, name, _copied(value))
+        twin.check_hostname = False
+        twin.verify_mode = ssl.CERT_NONE
+        return twin
 
     # -- making connections ------------------------------------------------------------------
 

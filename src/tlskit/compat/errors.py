@@ -12,7 +12,7 @@ from __future__ import annotations
 import ssl
 
 from ..enums import AlertDescription as AD
-from ..errors import AlertReceived, TLSError, UsageError
+from ..errors import AlertReceived, NotTLSError, TLSError, UsageError, not_tls_hint
 from ..io.blocking import TruncatedConnection
 from ..x509.errors import CertificateVerificationError, Reason
 
@@ -84,7 +84,9 @@ def _alert_reason(alert: AD) -> str:
 
 
 def _make(cls: type[ssl.SSLError], errno: int, reason: str, text: str) -> ssl.SSLError:
-    err = cls(errno, f"[SSL: {reason}] {text}")
+    # A plain int, as _ssl's: the enum member would show as <SSLErrorNumber...: 1> in the
+    # repr that requests and urllib3 put in their messages.
+    err = cls(int(errno), f"[SSL: {reason}] {text}")
     err.library = "SSL"
     err.reason = reason
     return err
@@ -114,12 +116,27 @@ def want_read() -> ssl.SSLError:
                  "The operation did not complete (read)")
 
 
+def _not_tls_reason(data: bytes) -> tuple[str, str]:
+    """OpenSSL's reason for a first record that is not TLS: a server names the plain HTTP
+    requests it recognises (by their first five bytes, as OpenSSL does)."""
+    if data[:5] == b"CONNE":
+        return "HTTPS_PROXY_REQUEST", "https proxy request"
+    if data[:4] in (b"GET ", b"PUT ") or data[:5] in (b"POST ", b"HEAD "):
+        return "HTTP_REQUEST", "http request"
+    return "WRONG_VERSION_NUMBER", "wrong version number"
+
+
 def to_ssl_error(exc: BaseException) -> BaseException:
     """The `ssl` exception for a tlskit one; anything else is returned unchanged."""
     if isinstance(exc, CertificateVerificationError):
         return verification_error(exc)
     if isinstance(exc, TruncatedConnection):
         return eof_error(str(exc))
+    if isinstance(exc, NotTLSError):
+        # OpenSSL's reason for it (https:// to a plain HTTP port, say), with what was sent.
+        reason, words = _not_tls_reason(exc.data)
+        return _make(ssl.SSLError, ssl.SSL_ERROR_SSL, reason,
+                     f"{words}: {not_tls_hint(exc.data, exc)}")
     if isinstance(exc, AlertReceived):
         return _make(ssl.SSLError, ssl.SSL_ERROR_SSL, _alert_reason(exc.alert), str(exc))
     if isinstance(exc, TLSError):

@@ -133,6 +133,20 @@ def _send_now(sock: socket.socket, data: bytes) -> int:
         return 0
 
 
+def _peer_label(sock: socket.socket) -> str:
+    """The peer as messages name it: host:port, a Unix socket's path, or "peer" (a
+    socketpair's end has no name)."""
+    try:
+        name = sock.getpeername()
+    except OSError:
+        return "peer"
+    if isinstance(name, tuple) and len(name) >= 2:
+        return f"{name[0]}:{name[1]}"
+    if isinstance(name, bytes):
+        name = name.decode(errors="replace")
+    return str(name) if name else "peer"
+
+
 class TLSSocket(ConnectionInfo):
     """A TLS 1.3 or 1.2 connection over a blocking socket, shaped like `ssl.SSLSocket`.
 
@@ -157,13 +171,7 @@ class TLSSocket(ConnectionInfo):
         self.server_side = server_side
         self.server_hostname = server_hostname
         self.handshake_timeout = handshake_timeout
-        if peer is None:
-            try:
-                host, port = sock.getpeername()[:2]
-                peer = f"{host}:{port}"
-            except OSError:
-                peer = "peer"
-        self._peer = peer
+        self._peer = peer if peer is not None else _peer_label(sock)
         self._plain = bytearray()
         # recv_into's zero-copy path reads ciphertext into _cbuf (made on first use) and
         # decrypts each record straight into the caller's buffer; _cbuf[_cpos:_cend] is
