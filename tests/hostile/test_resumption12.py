@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from tlskit import ClientConfig, ClientConnection, ServerConfig
 from tlskit.enums import AlertDescription as AD
 from tlskit.enums import HandshakeType as HT
+from tlskit.errors import IllegalParameter
 from tlskit.events import SessionTicketReceived
 from tlskit.handshake.client12 import ClientHandshake12
 from tlskit.handshake.client13 import ClientHandshake13
@@ -436,6 +437,50 @@ def test_server_does_not_echo_a_session_id_it_does_not_know() -> None:
     sh = m.ServerHello.decode(memoryview(messages[0])[4:])
     assert sh.session_id != forged and len(sh.session_id) == 32
     assert messages[1][0] == HT.certificate
+
+
+SESSION_SUITE = 0xC02B  # TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: what `_session` makes
+
+
+@pytest.mark.parametrize("suites", [[0xC02C, 0xCCA9], [0x0002]],
+                         ids=["other-suites", "only-a-suite-we-refuse"])
+@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
+def test_server_rejects_resumption_without_the_sessions_suite(ticket: bool,
+                                                              suites: list[int]) -> None:
+    """RFC 5246 7.4.1.2: a ClientHello offering a session "MUST include at least the
+    cipher_suite from that session". A client that leaves it out is ended with
+    illegal_parameter, as OpenSSL and BoringSSL do and tlsfuzzer's
+    test-resumption-with-wrong-ciphers.py expects (CVE-2010-4180), also when nothing
+    it lists is a suite we would take (there: TLS_RSA_WITH_NULL_SHA); before, the first
+    got a full handshake and the second handshake_failure."""
+    scfg, session = _session(ticket)
+    assert session.suite.code == SESSION_SUITE
+    hello = edit_client_hello(lambda ch: setattr(ch, "cipher_suites", suites))(
+        _resuming(session).data_to_send())
+    err = expect_alert12(server_endpoint(scfg), hello, AD.illegal_parameter)
+    assert isinstance(err, IllegalParameter)
+    assert "not its cipher suite" in str(err)
+
+
+@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
+def test_server_resumes_without_a_group_or_scheme_in_common(ticket: bool) -> None:
+    """The abbreviated handshake uses the session's suite and master secret: no key
+    exchange group, certificate or signature scheme. A resuming ClientHello whose
+    supported_groups and signature_algorithms would not do for a full handshake still
+    resumes (OpenSSL and Go choose those only for a full handshake); before, the server
+    failed it with handshake_failure."""
+    scfg, session = _session(ticket)
+
+    def fn(ch: m.ClientHello) -> None:
+        ch.extensions[10] = b"\x00\x02\x00\x1e"  # supported_groups: x448 alone
+        del ch.extensions[13]  # no signature_algorithms
+    hello = edit_client_hello(fn)(_resuming(session).data_to_send())
+    server = server_endpoint(scfg)
+    server.receive_data(hello)
+    messages = messages_of(server.data_to_send())
+    sh = m.ServerHello.decode(memoryview(messages[0])[4:])
+    assert sh.cipher_suite == SESSION_SUITE
+    assert HT.certificate not in [raw[0] for raw in messages]
 
 
 def test_server_rejects_an_overlong_session_id() -> None:
