@@ -5,6 +5,7 @@ new message and extension with its exact alert."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -359,6 +360,39 @@ def test_server_aborts_resumption_of_an_ems_session_without_ems(ticket: bool) ->
     hello = edit_client_hello(lambda ch: ch.extensions.pop(EXT_EMS))(client.data_to_send())
     server = server_endpoint(scfg)
     expect_alert12(server, hello, AD.handshake_failure)
+
+
+OTHER_NAME = b"\x00\x0c\x00\x00\x09otherhost"  # server_name: "otherhost"
+
+
+@pytest.mark.parametrize("why", ["expired", "other-name"])
+@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
+def test_server_without_ems_gets_a_full_handshake_for_a_session_it_would_not_resume(
+        ticket: bool, why: str) -> None:
+    """RFC 7627 5.3's abort is for the abbreviated handshake: an EMS session offered
+    without the extension ends the connection only if we would resume it. One past its
+    lifetime, or made for another server name, gets the full handshake (without a new
+    session) that any client without EMS gets, as OpenSSL (ssl_get_prev_session drops an
+    expired session before its EMS check) and Go (checkForResumption) answer; before,
+    such a ticket was handshake_failure, while the same session by ID (which the store
+    had expired) got a full handshake."""
+    now = [time.time()]
+    scfg, session = _session(ticket, clock=lambda: now[0])
+
+    def fn(ch: m.ClientHello) -> None:
+        del ch.extensions[EXT_EMS]
+        if why == "other-name":
+            ch.extensions[0] = OTHER_NAME
+    hello = edit_client_hello(fn)(_resuming(session).data_to_send())
+    if why == "expired":
+        now[0] += scfg.ticket_lifetime + 1
+    server = server_endpoint(scfg)
+    server.receive_data(hello)
+    messages = messages_of(server.data_to_send())
+    sh = m.ServerHello.decode(memoryview(messages[0])[4:])
+    assert messages[1][0] == HT.certificate
+    assert EXT_EMS not in sh.extensions and EXT_SESSION_TICKET not in sh.extensions
+    assert sh.session_id == b""  # no session is left without EMS
 
 
 def test_server_without_ems_ignores_a_ticket_it_cannot_open() -> None:

@@ -238,14 +238,6 @@ class ServerHandshake12(ServerView, Handshake12):
             return None
         if state is None:
             return None
-        if not self.ems:
-            # RFC 7627 5.3: our sessions all have EMS (none is made without), so this is a
-            # session offered by a client that no longer sends the extension: "MUST abort".
-            if state.tls12 and state.extended_master_secret:
-                raise HandshakeFailure(
-                    f"the client offers a session ({how}) made with the extended master "
-                    "secret but no longer sends the extension: a downgrade (RFC 7627 5.3)")
-            return None
         now_ms = int(cfg.clock() * 1000)
         if not (state.tls12 and state.extended_master_secret) \
                 or not 0 <= now_ms - state.issued_ms < state.lifetime * 1000 \
@@ -256,6 +248,14 @@ class ServerHandshake12(ServerView, Handshake12):
         chain = resumable_client_chain(cfg, state, self.trace, carrier="session")
         if chain is None:
             return None
+        # A session we would resume, offered wrongly (as OpenSSL and Go decide: a session
+        # we would not resume anyway, expired or for another name, gets a full handshake).
+        if not self.ems:
+            # RFC 7627 5.3: our sessions all have EMS (none is made without), so this is a
+            # session offered by a client that no longer sends the extension: "MUST abort".
+            raise HandshakeFailure(
+                f"the client offers a session ({how}) made with the extended master "
+                "secret but no longer sends the extension: a downgrade (RFC 7627 5.3)")
         if state.suite.code not in ch.cipher_suites:
             # RFC 5246 7.4.1.2: a client offering a session MUST offer its suite. OpenSSL
             # and BoringSSL end such a hello (tlsfuzzer's test-resumption-with-wrong-ciphers,
