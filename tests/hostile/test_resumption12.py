@@ -30,6 +30,7 @@ from ..support.pki import pki
 from ..support.pump import pump
 from ..support.records import messages_of
 from .helpers12 import (
+    EXT_EC_POINT_FORMATS,
     EXT_EMS,
     edit_client_hello,
     edit_server_hello,
@@ -124,6 +125,22 @@ def test_abbreviated_handshake_negotiates_record_size_limit(ticket: bool) -> Non
     assert HT.certificate not in [raw[0] for raw in messages]   # abbreviated
     sh = m.ServerHello.decode(memoryview(messages[0])[4:])
     assert sh.extensions[28] == (1 << 14).to_bytes(2, "big")
+
+
+@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
+def test_abbreviated_handshake_answers_ec_point_formats(ticket: bool) -> None:
+    """RFC 8422 5.2: a server selecting an ECC suite for a ClientHello with
+    ec_point_formats appends its own (uncompressed) to the ServerHello; a resumed
+    session's ECDHE suite is selected too, and OpenSSL and Go answer it there as in a
+    full handshake (old clients expect it with an ECC suite). Before, only the full
+    handshake's ServerHello carried it."""
+    scfg, session = _session(ticket)
+    server = server_endpoint(scfg)
+    server.receive_data(_resuming(session).data_to_send())
+    messages = messages_of(server.data_to_send())
+    assert HT.certificate not in [raw[0] for raw in messages]   # abbreviated
+    sh = m.ServerHello.decode(memoryview(messages[0])[4:])
+    assert sh.extensions[EXT_EC_POINT_FORMATS] == b"\x01\x00"
 
 
 def test_session_id_is_still_needed_to_resume_by_id() -> None:

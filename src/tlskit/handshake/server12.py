@@ -343,6 +343,8 @@ class ServerHandshake12(ServerView, Handshake12):
         if _E.renegotiation_info in exts or SCSV in ch.cipher_suites:
             sh_exts[_E.renegotiation_info] = b"\x00"
         sh_exts[_E.extended_master_secret] = b""
+        if _E.ec_point_formats in exts and suite.kx != "RSA":  # RFC 8422 5.2, as when full
+            sh_exts[_E.ec_point_formats] = b"\x01\x00"
         if self.alpn is not None:
             sh_exts[_E.application_layer_protocol_negotiation] = ext.encode_alpn([self.alpn])
         limit = self._record_size_limit()
