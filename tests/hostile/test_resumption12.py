@@ -5,6 +5,7 @@ new message and extension with its exact alert."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from tlskit import ClientConfig, ClientConnection, ServerConfig
 from tlskit.enums import AlertDescription as AD
 from tlskit.enums import HandshakeType as HT
+from tlskit.errors import IllegalParameter
 from tlskit.events import SessionTicketReceived
 from tlskit.handshake.client12 import ClientHandshake12
 from tlskit.handshake.client13 import ClientHandshake13
@@ -28,6 +30,7 @@ from ..support.pki import pki
 from ..support.pump import pump
 from ..support.records import messages_of
 from .helpers12 import (
+    EXT_EC_POINT_FORMATS,
     EXT_EMS,
     edit_client_hello,
     edit_server_hello,
@@ -122,6 +125,22 @@ def test_abbreviated_handshake_negotiates_record_size_limit(ticket: bool) -> Non
     assert HT.certificate not in [raw[0] for raw in messages]   # abbreviated
     sh = m.ServerHello.decode(memoryview(messages[0])[4:])
     assert sh.extensions[28] == (1 << 14).to_bytes(2, "big")
+
+
+@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
+def test_abbreviated_handshake_answers_ec_point_formats(ticket: bool) -> None:
+    """RFC 8422 5.2: a server selecting an ECC suite for a ClientHello with
+    ec_point_formats appends its own (uncompressed) to the ServerHello; a resumed
+    session's ECDHE suite is selected too, and OpenSSL and Go answer it there as in a
+    full handshake (old clients expect it with an ECC suite). Before, only the full
+    handshake's ServerHello carried it."""
+    scfg, session = _session(ticket)
+    server = server_endpoint(scfg)
+    server.receive_data(_resuming(session).data_to_send())
+    messages = messages_of(server.data_to_send())
+    assert HT.certificate not in [raw[0] for raw in messages]   # abbreviated
+    sh = m.ServerHello.decode(memoryview(messages[0])[4:])
+    assert sh.extensions[EXT_EC_POINT_FORMATS] == b"\x01\x00"
 
 
 def test_session_id_is_still_needed_to_resume_by_id() -> None:
@@ -360,6 +379,39 @@ def test_server_aborts_resumption_of_an_ems_session_without_ems(ticket: bool) ->
     expect_alert12(server, hello, AD.handshake_failure)
 
 
+OTHER_NAME = b"\x00\x0c\x00\x00\x09otherhost"  # server_name: "otherhost"
+
+
+@pytest.mark.parametrize("why", ["expired", "other-name"])
+@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
+def test_server_without_ems_gets_a_full_handshake_for_a_session_it_would_not_resume(
+        ticket: bool, why: str) -> None:
+    """RFC 7627 5.3's abort is for the abbreviated handshake: an EMS session offered
+    without the extension ends the connection only if we would resume it. One past its
+    lifetime, or made for another server name, gets the full handshake (without a new
+    session) that any client without EMS gets, as OpenSSL (ssl_get_prev_session drops an
+    expired session before its EMS check) and Go (checkForResumption) answer; before,
+    such a ticket was handshake_failure, while the same session by ID (which the store
+    had expired) got a full handshake."""
+    now = [time.time()]
+    scfg, session = _session(ticket, clock=lambda: now[0])
+
+    def fn(ch: m.ClientHello) -> None:
+        del ch.extensions[EXT_EMS]
+        if why == "other-name":
+            ch.extensions[0] = OTHER_NAME
+    hello = edit_client_hello(fn)(_resuming(session).data_to_send())
+    if why == "expired":
+        now[0] += scfg.ticket_lifetime + 1
+    server = server_endpoint(scfg)
+    server.receive_data(hello)
+    messages = messages_of(server.data_to_send())
+    sh = m.ServerHello.decode(memoryview(messages[0])[4:])
+    assert messages[1][0] == HT.certificate
+    assert EXT_EMS not in sh.extensions and EXT_SESSION_TICKET not in sh.extensions
+    assert sh.session_id == b""  # no session is left without EMS
+
+
 def test_server_without_ems_ignores_a_ticket_it_cannot_open() -> None:
     """Only a session we sealed counts: garbage in session_ticket from a client without
     EMS is no downgrade, just a full handshake (without a session, RFC 7627 5.3)."""
@@ -436,6 +488,50 @@ def test_server_does_not_echo_a_session_id_it_does_not_know() -> None:
     sh = m.ServerHello.decode(memoryview(messages[0])[4:])
     assert sh.session_id != forged and len(sh.session_id) == 32
     assert messages[1][0] == HT.certificate
+
+
+SESSION_SUITE = 0xC02B  # TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: what `_session` makes
+
+
+@pytest.mark.parametrize("suites", [[0xC02C, 0xCCA9], [0x0002]],
+                         ids=["other-suites", "only-a-suite-we-refuse"])
+@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
+def test_server_rejects_resumption_without_the_sessions_suite(ticket: bool,
+                                                              suites: list[int]) -> None:
+    """RFC 5246 7.4.1.2: a ClientHello offering a session "MUST include at least the
+    cipher_suite from that session". A client that leaves it out is ended with
+    illegal_parameter, as OpenSSL and BoringSSL do and tlsfuzzer's
+    test-resumption-with-wrong-ciphers.py expects (CVE-2010-4180), also when nothing
+    it lists is a suite we would take (there: TLS_RSA_WITH_NULL_SHA); before, the first
+    got a full handshake and the second handshake_failure."""
+    scfg, session = _session(ticket)
+    assert session.suite.code == SESSION_SUITE
+    hello = edit_client_hello(lambda ch: setattr(ch, "cipher_suites", suites))(
+        _resuming(session).data_to_send())
+    err = expect_alert12(server_endpoint(scfg), hello, AD.illegal_parameter)
+    assert isinstance(err, IllegalParameter)
+    assert "not its cipher suite" in str(err)
+
+
+@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
+def test_server_resumes_without_a_group_or_scheme_in_common(ticket: bool) -> None:
+    """The abbreviated handshake uses the session's suite and master secret: no key
+    exchange group, certificate or signature scheme. A resuming ClientHello whose
+    supported_groups and signature_algorithms would not do for a full handshake still
+    resumes (OpenSSL and Go choose those only for a full handshake); before, the server
+    failed it with handshake_failure."""
+    scfg, session = _session(ticket)
+
+    def fn(ch: m.ClientHello) -> None:
+        ch.extensions[10] = b"\x00\x02\x00\x1e"  # supported_groups: x448 alone
+        del ch.extensions[13]  # no signature_algorithms
+    hello = edit_client_hello(fn)(_resuming(session).data_to_send())
+    server = server_endpoint(scfg)
+    server.receive_data(hello)
+    messages = messages_of(server.data_to_send())
+    sh = m.ServerHello.decode(memoryview(messages[0])[4:])
+    assert sh.cipher_suite == SESSION_SUITE
+    assert HT.certificate not in [raw[0] for raw in messages]
 
 
 def test_server_rejects_an_overlong_session_id() -> None:

@@ -191,10 +191,14 @@ class ServerHandshake12(ServerView, Handshake12):
             offer.status_request  # noqa: B018 -- in TLS 1.3, staple configured or not
         self._peer_record_limit = offer.record_size_limit  # checked (RFC 8449 4) now
         self._peer_fragment_length = offer.max_fragment_length  # and RFC 6066 4
-        # RFC 8422 4: without supported_groups a client is taken to support P-256.
-        client_groups = offer.groups if offer.groups is not None \
-            else [int(NamedGroup.secp256r1)]
-        self._choose(ch, offer.schemes or [], client_groups)
+        # A session we resume keeps its suite and needs no group, certificate or scheme:
+        # those are chosen for a full handshake only (as OpenSSL and Go do).
+        resumed = self._resumable_session(ch)
+        if resumed is None:
+            # RFC 8422 4: without supported_groups a client is taken to support P-256.
+            client_groups = offer.groups if offer.groups is not None \
+                else [int(NamedGroup.secp256r1)]
+            self._choose(ch, offer.schemes or [], client_groups)
         self.alpn = choose_alpn(cfg.alpn_protocols, offer.alpn)
         self.client_random = ch.random
         self.client_version = ch.legacy_version  # RFC 5246 7.4.7.1: inside the premaster
@@ -206,7 +210,6 @@ class ServerHandshake12(ServerView, Handshake12):
         self.server_random = (fresh[:24] + DOWNGRADE_TLS12 if "TLSv1.3" in cfg._versions
                               else fresh[:32])
         self._spare = fresh[32:]
-        resumed = self._resumable_session(ch)
         if resumed is not None:
             self._send_abbreviated(ch, resumed)
             return _S.RESUMED_WAIT_CHANGE_CIPHER_SPEC
@@ -235,18 +238,9 @@ class ServerHandshake12(ServerView, Handshake12):
             return None
         if state is None:
             return None
-        if not self.ems:
-            # RFC 7627 5.3: our sessions all have EMS (none is made without), so this is a
-            # session offered by a client that no longer sends the extension: "MUST abort".
-            if state.tls12 and state.extended_master_secret:
-                raise HandshakeFailure(
-                    f"the client offers a session ({how}) made with the extended master "
-                    "secret but no longer sends the extension: a downgrade (RFC 7627 5.3)")
-            return None
         now_ms = int(cfg.clock() * 1000)
         if not (state.tls12 and state.extended_master_secret) \
                 or not 0 <= now_ms - state.issued_ms < state.lifetime * 1000 \
-                or state.suite.code not in ch.cipher_suites \
                 or state.suite.code not in cfg._suites12 \
                 or state.server_name != self.server_name:
             self.trace(T.PSK_DECLINED, reason=f"{how} not resumable here")
@@ -254,6 +248,21 @@ class ServerHandshake12(ServerView, Handshake12):
         chain = resumable_client_chain(cfg, state, self.trace, carrier="session")
         if chain is None:
             return None
+        # A session we would resume, offered wrongly (as OpenSSL and Go decide: a session
+        # we would not resume anyway, expired or for another name, gets a full handshake).
+        if not self.ems:
+            # RFC 7627 5.3: our sessions all have EMS (none is made without), so this is a
+            # session offered by a client that no longer sends the extension: "MUST abort".
+            raise HandshakeFailure(
+                f"the client offers a session ({how}) made with the extended master "
+                "secret but no longer sends the extension: a downgrade (RFC 7627 5.3)")
+        if state.suite.code not in ch.cipher_suites:
+            # RFC 5246 7.4.1.2: a client offering a session MUST offer its suite. OpenSSL
+            # and BoringSSL end such a hello (tlsfuzzer's test-resumption-with-wrong-ciphers,
+            # CVE-2010-4180) rather than resume under another suite or start afresh.
+            raise IllegalParameter(
+                f"the client offers a session ({how}) but not its cipher suite "
+                f"{state.suite.name} (RFC 5246 7.4.1.2)")
         self.auth.chain = chain
         self.auth.authenticated = bool(chain)
         self.trace(T.PSK_ACCEPTED, identity_index=0, how=how)
@@ -334,6 +343,8 @@ class ServerHandshake12(ServerView, Handshake12):
         if _E.renegotiation_info in exts or SCSV in ch.cipher_suites:
             sh_exts[_E.renegotiation_info] = b"\x00"
         sh_exts[_E.extended_master_secret] = b""
+        if _E.ec_point_formats in exts and suite.kx != "RSA":  # RFC 8422 5.2, as when full
+            sh_exts[_E.ec_point_formats] = b"\x01\x00"
         if self.alpn is not None:
             sh_exts[_E.application_layer_protocol_negotiation] = ext.encode_alpn([self.alpn])
         limit = self._record_size_limit()
