@@ -1,0 +1,195 @@
+"""Servers against clients that misbehave on purpose (raw sockets on 127.0.0.1): a
+ClientHello sent a byte at a time, resets at each step of the handshake, and a server
+that runs out of file descriptors. Nothing may hang, spin or leak."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import socket
+import socketserver
+import struct
+import time
+from typing import Any
+
+import pytest
+
+import tlskit
+import tlskit.aio
+from tlskit import ClientConfig, ClientConnection, ServerConfig
+
+from .helpers import wait_for
+
+POLL = 0.05  # how long a trickling client waits for the server's answer between bytes
+
+
+class Hello(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        self.request.sendall(b"hello")
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def trickle_until_closed(port: int, data: bytes, limit: float = 30.0) -> int:
+    """Send ``data`` a byte at a time, waiting up to POLL for the server between bytes;
+    return how many bytes went out before the server closed the connection."""
+    deadline = time.monotonic() + limit
+    with socket.create_connection(("127.0.0.1", port), timeout=POLL) as sock:
+        for sent, byte in enumerate(data):
+            try:
+                sock.send(bytes([byte]))
+                if sock.recv(1 << 16) == b"":
+                    return sent + 1
+            except TimeoutError:
+                pass
+            except OSError:  # reset or broken pipe: closed too
+                return sent
+            assert time.monotonic() < deadline, "the server never gave up"
+    raise AssertionError("the whole ClientHello went out: no handshake deadline")
+
+
+def client_hello(client_config: ClientConfig) -> bytes:
+    return ClientConnection(client_config, server_name="localhost").data_to_send()
+
+
+def test_blocking_handshake_deadline_is_total_not_per_read(
+        tls_server_factory: Any, client_config: ClientConfig) -> None:
+    """A ClientHello trickling in (slowloris) is cut off at ``handshake_timeout`` in
+    total, though every single read comes well within it."""
+    srv = tls_server_factory(Hello, handshake_timeout=0.5)
+    hello = client_hello(client_config)
+    assert trickle_until_closed(srv.server_address[1], hello) < len(hello)
+    with tlskit.connect("127.0.0.1", srv.server_address[1], client_config,
+                        server_name="localhost", timeout=10) as tls:
+        assert tls.recv(5) == b"hello"
+
+
+def test_asyncio_handshake_deadline_is_total_not_per_read(
+        server_config: ServerConfig, client_config: ClientConfig) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    async def main() -> None:
+        server = await tlskit.aio.start_server(handler, "127.0.0.1", 0, server_config,
+                                               handshake_timeout=0.5)
+        port = server.sockets[0].getsockname()[1]
+        hello = client_hello(client_config)
+        try:
+            sent = await asyncio.to_thread(trickle_until_closed, port, hello)
+            assert sent < len(hello)
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(main())
+
+
+def reset(sock: socket.socket) -> None:
+    """Close with SO_LINGER 0: the kernel sends RST instead of FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def reset_at(step: str, port: int, client_config: ClientConfig) -> None:
+    """A client that resets the connection at ``step`` of the handshake or after it."""
+    conn = ClientConnection(client_config, server_name="localhost")
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    hello = conn.data_to_send()
+    if step == "connected":
+        return reset(sock)
+    if step == "half a ClientHello":
+        sock.sendall(hello[:len(hello) // 2])
+        return reset(sock)
+    sock.sendall(hello)
+    while conn.handshake_complete is None:
+        conn.receive_data(sock.recv(1 << 16))
+    if step == "before Finished":
+        return reset(sock)
+    sock.sendall(conn.data_to_send())
+    if step == "after Finished":
+        return reset(sock)
+    conn.send_data(b"x" * 50_000)
+    sock.sendall(conn.data_to_send())
+    assert sock.recv(1)  # the echo has started
+    reset(sock)
+
+
+STEPS = ["connected", "half a ClientHello", "before Finished", "after Finished",
+         "during the answer"]
+
+
+class BulkEcho(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        while data := self.request.recv(1 << 16):
+            self.request.sendall(data * 64)
+
+
+def test_blocking_server_resets_at_each_step_cost_one_log_line_and_no_fd(
+        tls_server_factory: Any, client_config: ClientConfig,
+        caplog: pytest.LogCaptureFixture) -> None:
+    srv = tls_server_factory(BulkEcho, handshake_timeout=10)
+    port = srv.server_address[1]
+    with caplog.at_level(logging.INFO, logger="tlskit.io"):
+        reset_at("after Finished", port, client_config)  # warm up: a worker thread
+        wait_for(lambda: len(caplog.records) == 1, "the warm-up connection's log line")
+        base = open_fds()
+        caplog.clear()
+        for step in STEPS:
+            reset_at(step, port, client_config)
+        wait_for(lambda: len(caplog.records) >= len(STEPS), "a log line per connection")
+        wait_for(lambda: open_fds() <= base, "every connection's socket closed")
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == len(STEPS), lines
+    assert all(r.exc_info is None and "\n" not in r.getMessage() for r in caplog.records)
+
+
+class ExhaustedListener:
+    """A listening socket whose accept() fails with EMFILE while ``failing`` (as a server
+    out of file descriptors sees), noting when each attempt was made."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.failing = True
+        self.attempts: list[float] = []
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        if self.failing:
+            self.attempts.append(time.monotonic())
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+        return self.sock.accept()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sock, name)
+
+
+def test_blocking_server_out_of_fds_pauses_and_warns_once(
+        tls_server_factory: Any, client_config: ClientConfig,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """While accept() fails with EMFILE the listening socket stays readable: retrying at
+    once spun the serving thread at full speed (silently, taking the GIL from the very
+    connections whose end would free descriptors). It now waits accept_retry_delay
+    between attempts, warns once, and serves again when descriptors are back."""
+    srv = tls_server_factory(Hello)
+    srv.accept_retry_delay = 0.05
+    listener = ExhaustedListener(srv.socket)
+    srv.socket = listener  # type: ignore[assignment]
+    with caplog.at_level(logging.INFO, logger="tlskit.io"):
+        pending = socket.create_connection(srv.server_address)  # readable from now on
+        try:
+            wait_for(lambda: len(listener.attempts) >= 5, "five accept attempts")
+            first, fifth = listener.attempts[0], listener.attempts[4]
+            # Four pauses at least between them (sleeping never takes less); a loop that
+            # retries at once makes thousands of attempts in that time.
+            assert fifth - first >= 4 * srv.accept_retry_delay * 0.99, listener.attempts[:5]
+            listener.failing = False
+            with tlskit.connect("127.0.0.1", srv.server_address[1], client_config,
+                                server_name="localhost", timeout=10) as tls:
+                assert tls.recv(5) == b"hello"
+        finally:
+            pending.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "Too many open files" in warnings[0], warnings
