@@ -15,12 +15,18 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+import tlskit
+from tlskit import ClientConfig
 from tlskit.ca import LocalCA
+from tlskit.cli import serve as serve_module
+from tlskit.cli.main import build_parser
+from tlskit.config import load_pem_chain
 
 from .helpers import LocalhostPKI
 
@@ -563,3 +569,37 @@ def test_a_missing_certificate_file_is_named_with_a_colon(pki: PKI, tmp_path: Pa
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr == ("tlskit serve: cannot read the certificate or key: nofile.pem: No "
                            "such file or directory\n")
+
+
+def test_a_request_head_trickling_in_is_cut_off_in_total(
+        pki: PKI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Slowloris after the handshake: a request head sent a byte at a time, each well
+    within the idle timeout, held a server thread for as long as the client liked (the
+    idle timeout bounds each read only). The whole head now has REQUEST_TIMEOUT."""
+    monkeypatch.setattr(serve_module, "IDLE_TIMEOUT", 30.0)
+    monkeypatch.setattr(serve_module, "REQUEST_TIMEOUT", 0.5)
+    argv = ["serve", "--host", "127.0.0.1", "--port", "0", "--cert", str(pki.cert),
+            "--key", str(pki.key)]
+    server = serve_module.Server(build_parser(argv).parse_args(argv))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    anchors = load_pem_chain(pki.root)
+    deadline = time.monotonic() + 30
+    try:
+        with tlskit.connect("127.0.0.1", server.port, ClientConfig(trust_anchors=anchors),
+                            server_name="localhost", timeout=0.05) as tls:
+            tls.sendall(b"GET / HTTP/1.1\r\nX-Slow: ")
+            while True:
+                assert time.monotonic() < deadline, "the server waits for the head forever"
+                try:
+                    if tls.recv(100) == b"":
+                        break  # the server gave up and closed
+                except TimeoutError:
+                    tls.sendall(b"a")  # still open: another byte, well within 30 s idle
+                except OSError:
+                    break
+    finally:
+        server.listener.shutdown()
+        server.close()
+        thread.join(10)
+    assert "timed out" in capsys.readouterr().err

@@ -52,6 +52,9 @@ from .trace import Recorder, Wire, quiet_library_logs
 PROG = "tlskit serve"
 HANDSHAKE_TIMEOUT = 30.0
 IDLE_TIMEOUT = 60.0
+# The whole request head, however it trickles in: IDLE_TIMEOUT bounds each read only, so a
+# client sending a byte a minute would otherwise hold its thread for days.
+REQUEST_TIMEOUT = 30.0
 MAX_REQUEST_HEAD = 64 * 1024
 DIAGRAMS_KEPT = 256  # recent handshakes whose diagram can still be fetched
 DEFAULT_NAMES = ["localhost", "127.0.0.1", "::1"]
@@ -393,7 +396,12 @@ class Server:
     def _http(self, tls: TLSSocket, seen: _Seen) -> None:
         who = seen.who
         head = b""
+        deadline = time.monotonic() + REQUEST_TIMEOUT
         while b"\r\n\r\n" not in head and b"\n\n" not in head:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no whole request head within {REQUEST_TIMEOUT:g} s")
+            tls.settimeout(min(left, IDLE_TIMEOUT))
             data = tls.recv(RECV_SIZE)
             if not data:
                 return
@@ -401,6 +409,7 @@ class Server:
             if len(head) > MAX_REQUEST_HEAD:
                 self._respond(tls, 431, "Request Header Fields Too Large", b"")
                 return
+        tls.settimeout(IDLE_TIMEOUT)
         lines = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").splitlines()
         parts = lines[0].split() if lines else []
         if len(parts) != 3 or not parts[2].startswith("HTTP/"):
