@@ -56,6 +56,10 @@ IDLE_TIMEOUT = 60.0
 # client sending a byte a minute would otherwise hold its thread for days.
 REQUEST_TIMEOUT = 30.0
 MAX_REQUEST_HEAD = 64 * 1024
+# Steps kept for a connection's diagram (a handshake takes a dozen, tickets included): a
+# client sending KeyUpdates without end made one traced step, about 700 bytes, of each
+# 27-byte record until its request was complete.
+MAX_TRACED_STEPS = 256
 DIAGRAMS_KEPT = 256  # recent handshakes whose diagram can still be fetched
 DEFAULT_NAMES = ["localhost", "127.0.0.1", "::1"]
 RENEW_BEFORE = dt.timedelta(days=2)
@@ -383,7 +387,7 @@ class Server:
         """The config's tracer: hands each event to the recorder of the connection being
         handled by this thread (the engine calls it from receive_data, in that thread)."""
         recorder = getattr(self._local, "recorder", None)
-        if recorder is not None:
+        if recorder is not None and len(recorder.steps) < MAX_TRACED_STEPS:
             recorder.tracer(step, values)
 
     def _echo(self, tls: TLSSocket) -> None:
