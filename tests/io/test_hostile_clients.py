@@ -1,6 +1,7 @@
 """Servers against clients that misbehave on purpose (raw sockets on 127.0.0.1): a
 ClientHello sent a byte at a time, resets at each step of the handshake, and a server
-that runs out of file descriptors. Nothing may hang, spin or leak."""
+that runs out of file descriptors or threads. Nothing may hang, spin, leak or print a
+traceback per connection."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import os
 import socket
 import socketserver
 import struct
+import threading
 import time
 from typing import Any
 
@@ -19,6 +21,7 @@ import pytest
 import tlskit
 import tlskit.aio
 from tlskit import ClientConfig, ClientConnection, ServerConfig
+from tlskit.io.workers import WorkerPool
 
 from .helpers import wait_for
 
@@ -193,3 +196,51 @@ def test_blocking_server_out_of_fds_pauses_and_warns_once(
             pending.close()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "Too many open files" in warnings[0], warnings
+
+
+@pytest.mark.parametrize("worker_idle_timeout", [1.0, None])
+def test_blocking_server_without_threads_closes_connections_with_a_log_line(
+        tls_server_factory: Any, client_config: ClientConfig, worker_idle_timeout: float | None,
+        caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """At the system's limit on threads (a container's or service's task limit), every
+    accepted connection printed socketserver's traceback, 17 lines each. Now: a warning
+    once, a line per connection closed, and service again once threads can start."""
+    srv = tls_server_factory(Hello, worker_idle_timeout=worker_idle_timeout)
+    start = threading.Thread.start
+
+    def refused(thread: threading.Thread) -> None:
+        if "serve_forever" in threading.current_thread().name:
+            raise RuntimeError("can't start new thread")
+        start(thread)
+
+    with caplog.at_level(logging.INFO, logger="tlskit.io"):
+        monkeypatch.setattr(threading.Thread, "start", refused)
+        for _ in range(3):
+            with socket.create_connection(srv.server_address, timeout=10) as sock:
+                assert sock.recv(10) == b""  # closed at once
+        monkeypatch.setattr(threading.Thread, "start", start)
+        with tlskit.connect("127.0.0.1", srv.server_address[1], client_config,
+                            server_name="localhost", timeout=10) as tls:
+            assert tls.recv(5) == b"hello"
+    assert "Traceback" not in capsys.readouterr().err
+    levels = [r.levelname for r in caplog.records if "thread" in r.getMessage()]
+    assert levels == ["WARNING", "INFO", "INFO", "INFO"], caplog.text
+
+
+def test_worker_pool_forgets_a_thread_that_could_not_start(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kept, it made close(wait=True) fail: an unstarted thread cannot be joined."""
+    pool = WorkerPool(1.0, daemon=False)
+
+    def refused(thread: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(threading.Thread, "start", refused)
+        with pytest.raises(RuntimeError):
+            pool.submit(lambda: None)
+    done = threading.Event()
+    pool.submit(done.set)
+    assert done.wait(10)
+    pool.close(wait=True)

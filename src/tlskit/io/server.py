@@ -167,6 +167,7 @@ class TLSServer(socketserver.ThreadingTCPServer):
         self.worker_idle_timeout = worker_idle_timeout
         self._workers: WorkerPool | None = None
         self._exhausted = False  # accept() is failing for want of descriptors or memory
+        self._threadless = False  # no thread could be started for the last connection
         self.handshake_timeout = handshake_timeout
         # Off by default, like ssl: a handler's read on an idle connection then raises
         # TimeoutError after this many seconds and the connection is closed.
@@ -209,7 +210,17 @@ class TLSServer(socketserver.ThreadingTCPServer):
                               self.idle_timeout, self.suppress_ragged_eofs)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """Run the connection on an idle worker thread, or a new one."""
+        """Run the connection on an idle worker thread, or a new one. When no thread can
+        start (the system's limit on threads or tasks), the connection is closed with a
+        log line, not socketserver's traceback for each one refused."""
+        try:
+            self._start_on_thread(request, client_address)
+        except RuntimeError as exc:  # "can't start new thread"
+            self._no_thread(exc, request, client_address)
+            return
+        self._threadless = False
+
+    def _start_on_thread(self, request: Any, client_address: Any) -> None:
         if self.worker_idle_timeout is None:
             super().process_request(request, client_address)
             return
@@ -217,6 +228,15 @@ class TLSServer(socketserver.ThreadingTCPServer):
             self._workers = WorkerPool(self.worker_idle_timeout, daemon=self.daemon_threads,
                                        name=f"{type(self).__name__}-worker")
         self._workers.submit(self.process_request_thread, request, client_address)
+
+    def _no_thread(self, exc: RuntimeError, request: Any, client_address: Any) -> None:
+        """A warning once per shortage, a line for each connection closed meanwhile."""
+        if not self._threadless:
+            self._threadless = True
+            log.warning("cannot start a thread for new connections: %s; closing them "
+                        "until threads end", exc)
+        log.info("connection with %s closed: no thread to run it", _peer_label(client_address))
+        self.shutdown_request(request)
 
     @property
     def worker_pool(self) -> WorkerPool | None:
