@@ -244,3 +244,53 @@ def test_worker_pool_forgets_a_thread_that_could_not_start(
     pool.submit(done.set)
     assert done.wait(10)
     pool.close(wait=True)
+
+
+OVERSIZED = [
+    # A record longer than any plaintext record may be (2^14): record_overflow (22).
+    pytest.param(b"\x16\x03\x01\xff\xff", 22, id="record-65535"),
+    pytest.param(b"\x16\x03\x01\x40\x01", 22, id="record-16385"),
+    # A ClientHello announcing 2^24 - 1 bytes: decode_error (50), from its header alone.
+    pytest.param(b"\x16\x03\x01\x00\x04\x01\xff\xff\xff", 50, id="handshake-2^24"),
+]
+
+
+def alert_then_close(port: int, header: bytes) -> bytes:
+    """Send only ``header``, never what it announces; what the server sends until it
+    closes (a server waiting for the rest would time this read out)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(header)
+        answer = b""
+        while data := sock.recv(100):
+            answer += data
+        return answer
+
+
+def fatal_alert(description: int) -> bytes:
+    return b"\x15\x03\x03\x00\x02\x02" + bytes([description])
+
+
+@pytest.mark.parametrize(("header", "alert"), OVERSIZED)
+def test_blocking_server_refuses_an_oversized_length_from_the_header(
+        tls_server_factory: Any, header: bytes, alert: int) -> None:
+    srv = tls_server_factory(Hello, handshake_timeout=60)
+    assert alert_then_close(srv.server_address[1], header) == fatal_alert(alert)
+
+
+@pytest.mark.parametrize(("header", "alert"), OVERSIZED)
+def test_asyncio_server_refuses_an_oversized_length_from_the_header(
+        server_config: ServerConfig, header: bytes, alert: int) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    async def main() -> bytes:
+        server = await tlskit.aio.start_server(handler, "127.0.0.1", 0, server_config,
+                                               handshake_timeout=60)
+        try:
+            port = server.sockets[0].getsockname()[1]
+            return await asyncio.to_thread(alert_then_close, port, header)
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    assert asyncio.run(main()) == fatal_alert(alert)
