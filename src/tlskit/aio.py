@@ -579,12 +579,14 @@ async def start_server(client_connected_cb: ClientConnectedCallback, host: Any, 
                        idle_timeout: float | None = None, suppress_ragged_eofs: bool = True,
                        limit: int = 2 ** 16, **kwargs: Any) -> asyncio.Server:
     """`asyncio.start_server` over TLS: ``client_connected_cb(reader, writer)`` runs
-    once a connection's handshake has completed. ``idle_timeout`` (off by default, like
-    ssl) closes a connection on which nothing was read or written for that long; the
-    handler sees end of stream. TLS 1.3 session tickets leave with the callback's first
-    write (one send for both) or, if it reads first, right after its first step. Extra
-    keyword arguments go to `loop.create_server` (the listen ``backlog`` defaults to the
-    system maximum)."""
+    once a connection's handshake has completed. ``handshake_timeout`` bounds the whole
+    handshake, however slowly the client's bytes arrive. ``idle_timeout`` (off by default,
+    like ssl) closes a connection on which nothing was read or written for that long; the
+    handler sees end of stream, and one waiting in ``drain()`` on a client that stopped
+    reading gets an error once the close gave up (`CLOSE_TIMEOUT`). TLS 1.3 session
+    tickets leave with the callback's first write (one send for both) or, if it reads
+    first, right after its first step. Extra keyword arguments go to `loop.create_server`
+    (the listen ``backlog`` defaults to the system maximum)."""
     loop = asyncio.get_running_loop()
     require_config(config, ServerConfig, "tlskit.aio.start_server")
     cfg = with_keylog(config)

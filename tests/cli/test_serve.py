@@ -3,6 +3,7 @@ Python's ssl module and `tlskit connect`; stopped with SIGTERM, which must exit 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -15,12 +16,19 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import tlskit
+from tlskit import ClientConfig, ClientConnection
 from tlskit.ca import LocalCA
+from tlskit.cli import serve as serve_module
+from tlskit.cli.main import build_parser
+from tlskit.config import load_pem_chain
 
 from .helpers import LocalhostPKI
 
@@ -563,3 +571,80 @@ def test_a_missing_certificate_file_is_named_with_a_colon(pki: PKI, tmp_path: Pa
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr == ("tlskit serve: cannot read the certificate or key: nofile.pem: No "
                            "such file or directory\n")
+
+
+
+@contextlib.contextmanager
+def serve_in_process(pki: PKI, *args: str) -> Iterator[serve_module.Server]:
+    """`tlskit serve` in this process (its module constants can be patched), serving from
+    a thread until the block ends."""
+    argv = ["serve", "--host", "127.0.0.1", "--port", "0", "--cert", str(pki.cert),
+            "--key", str(pki.key), *args]
+    server = serve_module.Server(build_parser(argv).parse_args(argv))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.listener.shutdown()
+        server.close()
+        thread.join(10)
+
+
+def test_a_request_head_trickling_in_is_cut_off_in_total(
+        pki: PKI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Slowloris after the handshake: a request head sent a byte at a time, each well
+    within the idle timeout, held a server thread for as long as the client liked (the
+    idle timeout bounds each read only). The whole head now has REQUEST_TIMEOUT."""
+    monkeypatch.setattr(serve_module, "IDLE_TIMEOUT", 30.0)
+    monkeypatch.setattr(serve_module, "REQUEST_TIMEOUT", 0.5)
+    anchors = load_pem_chain(pki.root)
+    deadline = time.monotonic() + 30
+    with serve_in_process(pki) as server, \
+            tlskit.connect("127.0.0.1", server.port, ClientConfig(trust_anchors=anchors),
+                           server_name="localhost", timeout=0.05) as tls:
+        tls.sendall(b"GET / HTTP/1.1\r\nX-Slow: ")
+        while True:
+            assert time.monotonic() < deadline, "the server waits for the head forever"
+            try:
+                if tls.recv(100) == b"":
+                    break  # the server gave up and closed
+            except TimeoutError:
+                tls.sendall(b"a")  # still open: another byte, well within 30 s idle
+            except OSError:
+                break
+    assert "timed out" in capsys.readouterr().err
+
+
+def test_a_key_update_flood_before_the_request_keeps_the_trace_bounded(
+        pki: PKI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each KeyUpdate is a traced step for the visitor's diagram, about 700 bytes kept
+    for each 27-byte record: 1.6 MB of them grew the server by 42 MiB. The diagram now
+    keeps MAX_TRACED_STEPS; the page is still served."""
+    recorders: list[Any] = []
+
+    class Kept(serve_module.Recorder):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            recorders.append(self)
+
+    monkeypatch.setattr(serve_module, "Recorder", Kept)
+    flood = 4 * serve_module.MAX_TRACED_STEPS
+    with serve_in_process(pki) as server, \
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        conn = ClientConnection(ClientConfig(trust_anchors=load_pem_chain(pki.root)),
+                                server_name="localhost")
+        sock.sendall(conn.data_to_send())
+        while conn.handshake_complete is None:
+            conn.receive_data(sock.recv(1 << 16))
+        for _ in range(flood):
+            conn.update_keys(request_peer_update=False)
+        conn.send_data(b"GET /json HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        sock.sendall(conn.data_to_send())
+        answer = b""
+        while not conn.closed and (data := sock.recv(1 << 16)):
+            for event in conn.receive_data(data):
+                answer += getattr(event, "data", b"")
+    assert answer.startswith(b"HTTP/1.1 200 OK"), answer[:100]
+    assert len(recorders) == 1
+    assert len(recorders[0].steps) <= serve_module.MAX_TRACED_STEPS

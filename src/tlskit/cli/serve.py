@@ -52,7 +52,14 @@ from .trace import Recorder, Wire, quiet_library_logs
 PROG = "tlskit serve"
 HANDSHAKE_TIMEOUT = 30.0
 IDLE_TIMEOUT = 60.0
+# The whole request head, however it trickles in: IDLE_TIMEOUT bounds each read only, so a
+# client sending a byte a minute would otherwise hold its thread for days.
+REQUEST_TIMEOUT = 30.0
 MAX_REQUEST_HEAD = 64 * 1024
+# Steps kept for a connection's diagram (a handshake takes a dozen, tickets included): a
+# client sending KeyUpdates without end made one traced step, about 700 bytes, of each
+# 27-byte record until its request was complete.
+MAX_TRACED_STEPS = 256
 DIAGRAMS_KEPT = 256  # recent handshakes whose diagram can still be fetched
 DEFAULT_NAMES = ["localhost", "127.0.0.1", "::1"]
 RENEW_BEFORE = dt.timedelta(days=2)
@@ -380,7 +387,7 @@ class Server:
         """The config's tracer: hands each event to the recorder of the connection being
         handled by this thread (the engine calls it from receive_data, in that thread)."""
         recorder = getattr(self._local, "recorder", None)
-        if recorder is not None:
+        if recorder is not None and len(recorder.steps) < MAX_TRACED_STEPS:
             recorder.tracer(step, values)
 
     def _echo(self, tls: TLSSocket) -> None:
@@ -393,7 +400,12 @@ class Server:
     def _http(self, tls: TLSSocket, seen: _Seen) -> None:
         who = seen.who
         head = b""
+        deadline = time.monotonic() + REQUEST_TIMEOUT
         while b"\r\n\r\n" not in head and b"\n\n" not in head:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no whole request head within {REQUEST_TIMEOUT:g} s")
+            tls.settimeout(min(left, IDLE_TIMEOUT))
             data = tls.recv(RECV_SIZE)
             if not data:
                 return
@@ -401,6 +413,7 @@ class Server:
             if len(head) > MAX_REQUEST_HEAD:
                 self._respond(tls, 431, "Request Header Fields Too Large", b"")
                 return
+        tls.settimeout(IDLE_TIMEOUT)
         lines = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").splitlines()
         parts = lines[0].split() if lines else []
         if len(parts) != 3 or not parts[2].startswith("HTTP/"):

@@ -8,10 +8,12 @@ silent client cannot stall the accept loop.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import socket
 import socketserver
 import sys
+import time
 from typing import Any
 
 from ..config import ServerConfig, require_config
@@ -24,6 +26,10 @@ from .workers import WorkerPool
 __all__ = ["TLSListener", "TLSServer", "listen_backlog", "wrap_server_socket"]
 
 log = logging.getLogger("tlskit.io")
+
+# accept() failures that last until some connection ends (out of file descriptors or
+# kernel memory): the listening socket stays readable, so retrying at once would spin.
+_ACCEPT_EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
 def listen_backlog() -> int:
@@ -135,10 +141,21 @@ class TLSServer(socketserver.ThreadingTCPServer):
     waits ``worker_idle_timeout`` seconds for the next connection, then ends; every
     connection still starts at once on a thread of its own. ``worker_idle_timeout=None``
     starts a new thread per connection, as `socketserver.ThreadingMixIn` does.
+
+    Against slow or hostile clients: ``handshake_timeout`` bounds the whole handshake (a
+    ClientHello sent a byte at a time is cut off when it runs out, whatever the pace),
+    then frees the thread. ``idle_timeout`` (off by default, like `ssl`) bounds each read
+    and each send afterwards: without it a client that stops reading keeps the handler
+    blocked in its send. When accept() fails for want of file descriptors or memory, the
+    loop warns once and retries every ``accept_retry_delay`` seconds until it works.
     """
 
     daemon_threads = True
     allow_reuse_address = True
+    # After accept() fails for want of file descriptors or memory, the serving loop waits
+    # this long before it tries again (as asyncio's servers do), rather than spinning on
+    # the still-readable listening socket and starving the connections that would free them.
+    accept_retry_delay = 0.1
 
     def __init__(self, server_address: Any, RequestHandlerClass: Any,
                  config: ServerConfig, bind_and_activate: bool = True, *,
@@ -149,6 +166,8 @@ class TLSServer(socketserver.ThreadingTCPServer):
         self.tls_config = with_keylog(config)
         self.worker_idle_timeout = worker_idle_timeout
         self._workers: WorkerPool | None = None
+        self._exhausted = False  # accept() is failing for want of descriptors or memory
+        self._threadless = False  # no thread could be started for the last connection
         self.handshake_timeout = handshake_timeout
         # Off by default, like ssl: a handler's read on an idle connection then raises
         # TimeoutError after this many seconds and the connection is closed.
@@ -166,8 +185,22 @@ class TLSServer(socketserver.ThreadingTCPServer):
         self.server_port = port
 
     def get_request(self) -> tuple[TLSSocket, Any]:  # type: ignore[override]
-        sock, addr = self.socket.accept()
+        try:
+            sock, addr = self.socket.accept()
+        except OSError as exc:
+            if exc.errno in _ACCEPT_EXHAUSTED:
+                self._accept_exhausted(exc)
+            raise  # socketserver drops the attempt; the loop polls again
+        self._exhausted = False
         return self.wrap_accepted(sock, addr), addr
+
+    def _accept_exhausted(self, exc: OSError) -> None:
+        """One warning per shortage, then a pause before the next accept()."""
+        if not self._exhausted:
+            self._exhausted = True
+            log.warning("cannot accept connections: %s; retrying every %g s until "
+                        "connections end", exc.strerror or exc, self.accept_retry_delay)
+        time.sleep(self.accept_retry_delay)
 
     def wrap_accepted(self, sock: socket.socket, addr: Any) -> TLSSocket:
         """An accepted TCP socket as a server-side `TLSSocket` (the handshake runs on
@@ -177,7 +210,17 @@ class TLSServer(socketserver.ThreadingTCPServer):
                               self.idle_timeout, self.suppress_ragged_eofs)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """Run the connection on an idle worker thread, or a new one."""
+        """Run the connection on an idle worker thread, or a new one. When no thread can
+        start (the system's limit on threads or tasks), the connection is closed with a
+        log line, not socketserver's traceback for each one refused."""
+        try:
+            self._start_on_thread(request, client_address)
+        except RuntimeError as exc:  # "can't start new thread"
+            self._no_thread(exc, request, client_address)
+            return
+        self._threadless = False
+
+    def _start_on_thread(self, request: Any, client_address: Any) -> None:
         if self.worker_idle_timeout is None:
             super().process_request(request, client_address)
             return
@@ -185,6 +228,15 @@ class TLSServer(socketserver.ThreadingTCPServer):
             self._workers = WorkerPool(self.worker_idle_timeout, daemon=self.daemon_threads,
                                        name=f"{type(self).__name__}-worker")
         self._workers.submit(self.process_request_thread, request, client_address)
+
+    def _no_thread(self, exc: RuntimeError, request: Any, client_address: Any) -> None:
+        """A warning once per shortage, a line for each connection closed meanwhile."""
+        if not self._threadless:
+            self._threadless = True
+            log.warning("cannot start a thread for new connections: %s; closing them "
+                        "until threads end", exc)
+        log.info("connection with %s closed: no thread to run it", _peer_label(client_address))
+        self.shutdown_request(request)
 
     @property
     def worker_pool(self) -> WorkerPool | None:

@@ -64,7 +64,12 @@ class WorkerPool:
                                   name=f"{self.name}-{number}", daemon=self.daemon)
         with self._lock:
             self._threads.add(thread)
-        thread.start()
+        try:
+            thread.start()
+        except BaseException:  # the system's thread limit: not a thread to wait for
+            with self._lock:
+                self._threads.discard(thread)
+            raise
 
     def _run(self, worker: _Worker, job: Job) -> None:
         try:
