@@ -90,8 +90,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("ocsp", help="run the OCSP responder and CRL server until Ctrl-C")
     p.add_argument("--host", help="default: the host of the CA's URL (the address its "
                                    "certificates send relying parties to), else 127.0.0.1")
-    p.add_argument("--port", type=int, help="default: the port of the CA's URL, else 8888 "
-                                            "(0: any free port)")
+    p.add_argument("--port", type=options.port_number,
+                   help="default: the port of the CA's URL, else 8888 (0: any free port)")
     _dir_option(p)
     p.set_defaults(_ca_run=_ocsp)
 
@@ -284,8 +284,6 @@ def _crl(args: argparse.Namespace) -> int:
 
 
 def _ocsp(args: argparse.Namespace) -> int:
-    if args.port is not None and not 0 <= args.port <= 65535:
-        raise CAError(f"--port {args.port} is out of range (0-65535; 0: any free port)")
     ca = _open(args)
     host, port, from_url = _listen_address(args, ca.url)
     try:

@@ -100,9 +100,10 @@ def parse_target(target: str) -> tuple[str, int]:
     try:
         port = int(port_text)
     except ValueError:
-        raise ConnectError(f"bad port {port_text!r} in {target!r}", 2) from None
+        raise ConnectError(f"HOST[:PORT] {target}: {port_text!r} is not a port number "
+                           "(give 1-65535)", 2) from None
     if not 0 < port < 65536:
-        raise ConnectError(f"port {port} is out of range", 2)
+        raise ConnectError(f"HOST[:PORT] {target}: port {port} is out of range (1-65535)", 2)
     return host, port
 
 

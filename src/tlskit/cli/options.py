@@ -99,21 +99,24 @@ def positive_days(text: str) -> int:
     return days
 
 
-def _port(text: str) -> int:
-    """A TCP port for argparse: a bad one is a usage error (exit 2), not a bind failure."""
+def port_number(text: str) -> int:
+    """A TCP port to listen on, for argparse: a bad one is a usage error (exit 2) naming
+    the option and the valid range, not a bind failure."""
     try:
         port = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"not a port number: {text!r} (give 0-65535; 0: any free port)") from None
     if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port {port} is out of range (0-65535)")
+        raise argparse.ArgumentTypeError(
+            f"port {port} is out of range (0-65535; 0: any free port)")
     return port
 
 
 def serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on "
                         "(default: 127.0.0.1)")
-    parser.add_argument("--port", type=_port, default=8443,
+    parser.add_argument("--port", type=port_number, default=8443,
                         help="port (default: 8443; 0: any free port, printed on the first line)")
     parser.add_argument("--cert", metavar="FILE",
                         help="certificate chain (PEM, leaf first, then intermediates)")
