@@ -11,6 +11,20 @@ DEFAULT_PORT = 443
 
 DEFAULT_TIMEOUT = 10.0
 
+# What tlskit offers (connect) or accepts (serve) when --groups / --ciphers are absent,
+# shown in --help; spelled out here so help needs no import (a test keeps them equal to
+# tlskit.crypto's DEFAULT_GROUPS, SERVER_DEFAULT_GROUPS, DEFAULT_SUITES, DEFAULT_SUITES12).
+CLIENT_GROUPS = ("X25519MLKEM768", "x25519", "secp256r1", "secp384r1")
+SERVER_GROUPS = (*CLIENT_GROUPS, "secp521r1", "x448", "ffdhe2048", "ffdhe3072", "ffdhe4096",
+                 "ffdhe6144", "ffdhe8192")
+SUITES13 = ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256")
+SUITES12 = ("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256")
+SUITES_HELP = (f"(default: for TLS 1.3 {', '.join(SUITES13)}; for TLS 1.2 "
+               f"{', '.join(SUITES12)}; plus the RSA key transport ones with --legacy-rsa-kx)")
+
 
 def _version_options(parser: argparse.ArgumentParser, verb: str, tls12_note: str = "") -> None:
     """--tls1.3 / --tls1.2, which exclude each other: connect and serve pin versions alike."""
@@ -34,10 +48,14 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
     _version_options(parser, "offer", " (ECDHE with AEAD suites; RSA key transport too with "
                      "--legacy-rsa-kx)")
     parser.add_argument("--groups", metavar="LIST",
-                        help="key exchange groups to offer, e.g. x25519,secp256r1")
+                        help="key exchange groups to offer, in preference order, e.g. "
+                             f"x25519,secp256r1 (default: {', '.join(CLIENT_GROUPS)}, with key "
+                             "shares for the first two)")
     parser.add_argument("--ciphers", metavar="LIST",
-                        help="cipher suites to offer (IANA names, comma or colon separated)")
-    parser.add_argument("--alpn", metavar="LIST", help="ALPN protocols, e.g. h2,http/1.1")
+                        help="cipher suites to offer (IANA names, comma or colon separated) "
+                             + SUITES_HELP)
+    parser.add_argument("--alpn", metavar="LIST", help="ALPN protocols to offer, e.g. "
+                        "h2,http/1.1 (default: none; no ALPN extension is sent)")
     parser.add_argument("--legacy-rsa-kx", dest="legacy_rsa_kx", action="store_true",
                         help="also offer TLS 1.2 RSA key transport (AES128-GCM-SHA256, "
                              "AES256-GCM-SHA384), for old servers: no forward secrecy")
@@ -133,10 +151,12 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --client-ca: refuse clients without a certificate "
                              "(required, the default) or let them in unauthenticated "
                              "(optional; a certificate sent is still checked)")
-    parser.add_argument("--groups", metavar="LIST", help="key exchange groups, in preference "
-                        "order (e.g. x25519,secp256r1)")
+    parser.add_argument("--groups", metavar="LIST", help="key exchange groups to accept, in "
+                        f"preference order, e.g. x25519,secp256r1 (default: "
+                        f"{', '.join(SERVER_GROUPS)})")
     parser.add_argument("--ciphers", metavar="LIST",
-                        help="cipher suites, in preference order (IANA names)")
+                        help="cipher suites to accept, in preference order (IANA names) "
+                             + SUITES_HELP)
     parser.add_argument("--legacy-rsa-kx", dest="legacy_rsa_kx", action="store_true",
                         help="also accept TLS 1.2 RSA key transport (AES128-GCM-SHA256, "
                              "AES256-GCM-SHA384) from clients that offer nothing better; "
