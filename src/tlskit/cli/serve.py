@@ -79,11 +79,18 @@ def _session_store(url: str | None) -> Any:
         return None
     import logging
 
-    from ..sessionstore import from_url
+    from ..sessionstore import _without_password, from_url
+    shown = _without_password(url)
     try:
         store = from_url(url)
     except (ValueError, ImportError) as exc:
-        raise ServeError(f"--session-store {url}: {exc}") from exc
+        raise ServeError(f"--session-store {shown}: {exc}") from exc
+    check = getattr(store, "check", None)
+    if check is not None:  # checked before listening, not found out at the first handshake
+        try:
+            check()
+        except Exception as exc:
+            raise ServeError(f"--session-store {shown}: cannot use it: {exc}") from exc
     logger = logging.getLogger("tlskit.sessionstore")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
