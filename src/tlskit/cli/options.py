@@ -146,7 +146,9 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--echo", action="store_true",
                         help="echo what the client sends instead of answering HTTP")
     parser.add_argument("--client-ca", metavar="FILE",
-                        help="require a client certificate issued by a CA in FILE (PEM)")
+                        help="require a client certificate issued by a CA in FILE (PEM or "
+                             "DER, or a directory of .pem/.crt/.cer/.der files, as connect "
+                             "--cafile)")
     parser.add_argument("--client-auth", choices=["required", "optional"], default=None,
                         help="with --client-ca: refuse clients without a certificate "
                              "(required, the default) or let them in unauthenticated "

@@ -235,13 +235,12 @@ class Server:
             raise ServeError("--client-auth needs --client-ca (the CAs client certificates "
                              "must come from)")
         if a.client_ca:
+            from .verify import InputError, load_anchors  # as connect reads --cafile
+
             try:
-                client_anchors = load_pem_chain(a.client_ca)
-            except (OSError, ValueError) as exc:
-                raise ServeError(f"cannot read --client-ca {a.client_ca}: "
-                                 f"{getattr(exc, 'strerror', None) or exc}") from exc
-            if not client_anchors:
-                raise ServeError(f"--client-ca {a.client_ca} holds no PEM certificate")
+                client_anchors = load_anchors(a.client_ca, "--client-ca")
+            except InputError as exc:
+                raise ServeError(str(exc)) from exc
             client_auth = a.client_auth or "required"
         alpn = _split(a.alpn)
         if alpn is None:
