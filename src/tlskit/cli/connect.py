@@ -81,6 +81,15 @@ def run(args: argparse.Namespace) -> int:
 def parse_target(target: str) -> tuple[str, int]:
     """``host``, ``host:port``, ``[v6]``, ``[v6]:port``, or a bare IPv6 address."""
     text = target.strip()
+    if "://" in text:  # a URL pasted from a browser: say what to type instead
+        from urllib.parse import urlsplit
+        try:
+            parts = urlsplit(text)
+            hint = parts.netloc.rpartition("@")[2] or "HOST"
+        except ValueError:
+            hint = "HOST"
+        raise ConnectError(f"HOST[:PORT] {target} is a URL; give the host and port alone, "
+                           f"e.g. tlskit connect {hint}", 2)
     if text.startswith("["):
         end = text.find("]")
         if end < 0:
