@@ -397,3 +397,24 @@ def test_ocsp_banner_notes_a_url_mismatch(
     assert code == 0, err
     assert "/crl/intermediate.crl" in out and "/crl/root.crl" in out
     assert "Note: this CA's certificates point at http://127.0.0.1:9, not at this address" in out
+
+
+def test_revoke_names_what_is_wrong_with_a_file_argument(
+    state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key file given for the certificate, a missing file and a directory are each
+    said to be that, not "neither a certificate file nor a serial number"."""
+    ca_dir = str(tmp_path / "ca")
+    assert tlskit(capsys, "init", "--dir", ca_dir)[0] == 0
+    out_dir = tmp_path / "out"
+    assert tlskit(capsys, "issue", "x.test", "--dir", ca_dir, "--out", str(out_dir))[0] == 0
+    key = out_dir / "x.test-key.pem"
+    cases = [
+        (str(key), 2, f"SERIAL_OR_CERTFILE {key} holds no certificate, only PEM PRIVATE KEY"),
+        ("gone.pem", 1, "gone.pem: no such file; give a certificate file or a serial number"),
+        (str(out_dir), 1, f"{out_dir} is a directory; give a certificate file or a serial"),
+    ]
+    for target, code, message in cases:
+        got, out, err = tlskit(capsys, "revoke", target, "--dir", ca_dir)
+        assert (got, out) == (code, ""), err
+        assert message in one_error_line(err)
