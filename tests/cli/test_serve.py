@@ -488,8 +488,13 @@ def test_tickets_count_is_configurable(serve: Callable[..., Serve], pki: PKI,
 
 
 def test_tickets_out_of_range_is_a_usage_error(pki: PKI, tmp_path: Path) -> None:
+    """The only line: no warning about another option first (an --ocsp-response that is
+    not one was read and warned about before the usage error)."""
+    garbage = tmp_path / "garbage.der"
+    garbage.write_bytes(b"\x30\x03\x01")
     proc = subprocess.run([sys.executable, "-m", "tlskit", "serve", "--port", "0",
-                           "--cert", str(pki.cert), "--key", str(pki.key), "--tickets", "99"],
+                           "--cert", str(pki.cert), "--key", str(pki.key), "--tickets", "99",
+                           "--ocsp-response", str(garbage)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "tlskit serve: --tickets must be within 0..16, not 99"

@@ -213,6 +213,8 @@ class Server:
 
     def _config(self) -> ServerConfig:
         a = self.args
+        if not 0 <= a.tickets <= 16:  # before any file is read or warned about
+            raise ServeError(f"--tickets must be within 0..16, not {a.tickets}")
         if bool(a.cert) != bool(a.key):
             raise ServeError("--cert and --key go together")
         if a.chain and not a.cert:
@@ -264,8 +266,6 @@ class Server:
             certified = CertifiedKey(certified.chain, certified.private_key, stapler.current)
             self.certified = certified
         versions = ["TLSv1.2"] if a.tls12 else ["TLSv1.3"] if a.tls13 else ["TLSv1.3", "TLSv1.2"]
-        if not 0 <= a.tickets <= 16:
-            raise ServeError(f"--tickets must be within 0..16, not {a.tickets}")
         store = _session_store(a.session_store)
         try:
             with warnings.catch_warnings(record=True) as caught:
