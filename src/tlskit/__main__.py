@@ -1,5 +1,8 @@
 import sys
 
-from tlskit.cli.main import main
+try:  # Ctrl-C while the CLI is still being imported: exit 130 as later, no traceback
+    from tlskit.cli.main import main
+except KeyboardInterrupt:
+    sys.exit(130)
 
 sys.exit(main())

@@ -482,6 +482,12 @@ class ClientConfig(_Common):
         if self.max_fragment_length not in (None, 512, 1024, 2048, 4096):
             raise ValueError("max_fragment_length must be 512, 1024, 2048 or 4096 "
                              f"(RFC 6066 4), not {self.max_fragment_length!r}")
+        if self._versions == ["TLSv1.2"] and not any(g in crypto.GROUPS12 for g in self._groups):
+            # supported_groups would go out empty, a ClientHello servers reject as malformed
+            raise ValueError(
+                "no group usable with TLS 1.2, whose key exchange is ECDHE here: name one of "
+                + ", ".join(NamedGroup(g).name for g in crypto.GROUPS12)
+                + " (the others are for TLS 1.3)")
         self._set("_hello_bodies", self._encode_hello_bodies())
 
     def _encode_hello_bodies(self) -> dict[int, bytes]:

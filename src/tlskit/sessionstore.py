@@ -180,6 +180,11 @@ class RedisStore:
     def __repr__(self) -> str:
         return f"RedisStore({_without_password(self.url)!r})"
 
+    def check(self) -> None:
+        """Ask Redis once (PING), so a server can refuse a wrong or unreachable URL at
+        start rather than run without resumption; raises what redis raises."""
+        self._redis.ping()
+
     def ticket_keys(self, now: float) -> TicketKeys:
         epochs = self.rotation.epochs(now)
         names = [f"{self.prefix}tk:{e}" for e in epochs]
@@ -272,11 +277,25 @@ def _without_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def _check_redis_db(url: str) -> None:
+    """redis-py reads a database path that is not a number as database 0: a typo would
+    then share another application's database. ValueError instead."""
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return  # the path is the socket's; the database is a ?db= parameter
+    db = parts.path.strip("/")
+    if db and not db.isdigit():
+        raise ValueError(f"database {db!r} is not a number: use redis://host:port/db, "
+                         "e.g. redis://127.0.0.1:6379/0")
+
+
 def from_url(url: str, rotation: Rotation | None = None) -> SessionStore:
     """``memory:`` or ``redis://host:port/db`` (``rediss://`` for TLS to Redis)."""
     if url in ("memory", "memory:"):
         return MemoryStore(rotation)
     if url.startswith(("redis://", "rediss://", "unix://")):
+        _check_redis_db(url)
         return RedisStore(url, rotation)
     raise ValueError(f"unknown session store {url!r}: use memory: or redis://host:port/db")
 

@@ -177,7 +177,10 @@ def test_revoke_and_crl(state: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
         (["revoke", "0x1234"], "not issued by this CA"),
         (["revoke", "not-a-serial"], "neither a certificate file nor a serial"),
         (["revoke", "0x1234", "--reason", "boredom"], "unknown revocation reason"),
-        (["ocsp", "--port", "99999"], "--port 99999 is out of range"),
+        (["issue", "x.test", "--ocsp-url", "http://127.0.0.1:99999"],
+         "'http://127.0.0.1:99999' has no valid port: give one within 1-65535"),
+        (["issue", "x.test", "--crl-url", "http://127.0.0.1:0/x.crl"],
+         "'http://127.0.0.1:0/x.crl' has no valid port: give one within 1-65535"),
         (["issue", "x.test", "--ocsp-url", "ftp://x"], "'ftp://x' is not an http:// URL"),
         (["crl", "--out", "/proc/nope/crl.pem"], "cannot use /proc/nope: No such file"),
         (["issue", "x.test", "--out", "/proc/nope"], "cannot use /proc/nope: No such file"),
@@ -204,12 +207,16 @@ def test_errors_are_one_line(
     (["crl", "--days", "-1"], "tlskit ca crl: error: argument --days: -1: give at least 1 day"),
     (["crl", "--days", "week"], "tlskit ca crl: error: argument --days: not a whole number of "
                                 "days: 'week'"),
+    (["ocsp", "--port", "99999"], "tlskit ca ocsp: error: argument --port: port 99999 is out "
+                                  "of range (0-65535; 0: any free port)"),
+    (["ocsp", "--port", "-1"], "tlskit ca ocsp: error: argument --port: port -1 is out "
+                               "of range (0-65535; 0: any free port)"),
 ])
 def test_days_below_one_is_a_usage_error(
     state: Path, capsys: pytest.CaptureFixture[str], argv: list[str], line: str
 ) -> None:
-    """A bad --days is a bad argument (exit 2, with the command's usage), found before the
-    CA is opened, not a run-time failure (exit 1)."""
+    """A bad --days or --port is a bad argument (exit 2, with the command's usage and the
+    valid range), found before the CA is opened, not a run-time failure (exit 1)."""
     code, out, err = tlskit(capsys, *argv)
     assert code == 2
     assert out == ""
@@ -426,3 +433,24 @@ def test_ocsp_banner_notes_a_url_mismatch(
     assert code == 0, err
     assert "/crl/intermediate.crl" in out and "/crl/root.crl" in out
     assert "Note: this CA's certificates point at http://127.0.0.1:9, not at this address" in out
+
+
+def test_revoke_names_what_is_wrong_with_a_file_argument(
+    state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key file given for the certificate, a missing file and a directory are each
+    said to be that, not "neither a certificate file nor a serial number"."""
+    ca_dir = str(tmp_path / "ca")
+    assert tlskit(capsys, "init", "--dir", ca_dir)[0] == 0
+    out_dir = tmp_path / "out"
+    assert tlskit(capsys, "issue", "x.test", "--dir", ca_dir, "--out", str(out_dir))[0] == 0
+    key = out_dir / "x.test-key.pem"
+    cases = [
+        (str(key), 2, f"SERIAL_OR_CERTFILE {key} holds no certificate, only PEM PRIVATE KEY"),
+        ("gone.pem", 1, "gone.pem: no such file; give a certificate file or a serial number"),
+        (str(out_dir), 1, f"{out_dir} is a directory; give a certificate file or a serial"),
+    ]
+    for target, code, message in cases:
+        got, out, err = tlskit(capsys, "revoke", target, "--dir", ca_dir)
+        assert (got, out) == (code, ""), err
+        assert message in one_error_line(err)

@@ -495,6 +495,28 @@ def test_parse_target_rejects(target: str) -> None:
         parse_target(target)
 
 
+@pytest.mark.parametrize(("target", "line"), [
+    ("localhost:99999", "HOST[:PORT] localhost:99999: port 99999 is out of range (1-65535)"),
+    ("localhost:0", "HOST[:PORT] localhost:0: port 0 is out of range (1-65535)"),
+    ("[::1]:-5", "HOST[:PORT] [::1]:-5: port -5 is out of range (1-65535)"),
+    ("localhost:https", "HOST[:PORT] localhost:https: 'https' is not a port number "
+                        "(give 1-65535)"),
+    ("https://example.com/page", "HOST[:PORT] https://example.com/page is a URL; give the "
+                                 "host and port alone, e.g. tlskit connect example.com"),
+    ("https://u@[::1]:8443/", "HOST[:PORT] https://u@[::1]:8443/ is a URL; give the host "
+                              "and port alone, e.g. tlskit connect [::1]:8443"),
+])
+def test_a_bad_port_is_a_usage_error_naming_the_range(
+        target: str, line: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Exit 2 and one line naming the argument and the valid range (or, for a URL, what
+    to type instead), before any lookup."""
+    from tlskit.cli.main import main
+
+    assert main(["connect", target]) == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", f"tlskit connect: {line}\n")
+
+
 def test_unescape_and_lists() -> None:
     assert unescape(r"GET / HTTP/1.0\r\n\r\n") == "GET / HTTP/1.0\r\n\r\n"
     assert unescape(r"a\\nb\tc\x41\q") == "a\\nb\tcA\\q"

@@ -326,3 +326,61 @@ def test_the_cli_drives_connections_through_tlskit_io() -> None:
         code = path.read_text()
         assert ".receive_data(" not in code and ".data_to_send(" not in code, path.name
     assert issubclass(serve._Listener, TLSServer)
+
+
+def test_ctrl_c_while_a_command_is_imported_is_exit_130_without_traceback(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`tlskit ca ...` imports its module (and cryptography) while the parser is built:
+    Ctrl-C then was a KeyboardInterrupt traceback; now it is 130, as later."""
+    import importlib
+
+    from tlskit.cli import main as cli_main
+
+    def interrupted(name: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib, "import_module", interrupted)
+    assert cli_main.main(["ca", "ocsp", "--port", "0"]) == 130
+    assert capsys.readouterr() == ("", "")
+
+
+def _interrupt(argv: list[str], tmp_path: Path, hold: bytes | None) -> tuple[int, str, str]:
+    """Run `tlskit ARGV` (SIGINT at its default, as in a terminal), wait for its first
+    line, optionally open a connection that sends ``hold`` and stalls mid-handshake, then
+    press Ctrl-C."""
+    import signal
+    import socket
+    import time
+
+    env = dict(os.environ, TLSKIT_STATE_DIR=str(tmp_path / "state"))
+    proc = subprocess.Popen([sys.executable, "-m", "tlskit", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    held = None
+    if hold is not None:
+        port = int(first.rstrip().rstrip("/").rsplit(":", 1)[1])
+        held = socket.create_connection(("127.0.0.1", port), timeout=30)
+        held.sendall(hold)
+        time.sleep(0.5)  # (not asserted on) lets the server's thread start reading it
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    if held is not None:
+        held.close()
+    return proc.returncode, first + out, err
+
+
+@pytest.mark.parametrize(("argv", "hold", "last"), [
+    (["serve", "--port", "0"], None, "stopped"),
+    (["serve", "--port", "0"], b"\x16\x03\x01\x00\xff\x01\x00", "stopped"),  # mid-ClientHello
+    (["ca", "ocsp", "--port", "0"], None, "Stopped."),
+])
+def test_ctrl_c_stops_a_server_cleanly(argv: list[str], hold: bytes | None, last: str,
+                                       tmp_path: Path) -> None:
+    if argv[0] == "ca":
+        env = dict(os.environ, TLSKIT_STATE_DIR=str(tmp_path / "state"))
+        assert tlskit_run("ca", "init", env=env).returncode == 0
+    code, out, err = _interrupt(argv, tmp_path, hold)
+    assert (code, err) == (0, ""), (out, err)
+    assert out.splitlines()[-1] == last

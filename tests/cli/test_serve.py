@@ -249,6 +249,47 @@ def test_client_auth_optional_lets_anonymous_clients_in(serve: Callable[..., Ser
     assert "unknown ca" in stranger.stderr
 
 
+@pytest.mark.parametrize("form", ["der", "directory"])
+def test_client_ca_takes_what_connect_cafile_takes(serve: Callable[..., Serve], pki: PKI,
+                                                   tmp_path: Path, form: str) -> None:
+    """--client-ca reads a DER file or a directory of CA files (a key file in it passed
+    over), as connect --cafile does, through the same loader."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    root = x509.load_pem_x509_certificate(pki.root.read_bytes())
+    if form == "der":
+        client_ca = tmp_path / "root.der"
+        client_ca.write_bytes(root.public_bytes(Encoding.DER))
+    else:
+        client_ca = tmp_path / "cas"
+        client_ca.mkdir()
+        (client_ca / "root.crt").write_bytes(root.public_bytes(Encoding.DER))
+        (client_ca / "key.pem").write_bytes(pki.key.read_bytes())
+    server = serve("--cert", str(pki.cert), "--key", str(pki.key),
+                   "--client-ca", str(client_ca))
+    check_alice_in_mallory_out(server.port, pki)
+
+
+@pytest.mark.parametrize(("what", "message"), [
+    ("missing", "--client-ca {path}: No such file or directory"),
+    ("key", "--client-ca {path} holds no certificate, only PEM PRIVATE KEY"),
+    ("empty-dir", "--client-ca {path} is a directory without certificate files"),
+])
+def test_an_unusable_client_ca_is_named(pki: PKI, tmp_path: Path, what: str,
+                                        message: str) -> None:
+    path = {"missing": tmp_path / "nope.pem", "key": pki.key, "empty-dir": tmp_path}[what]
+    proc = subprocess.run([sys.executable, "-m", "tlskit", "serve", "--port", "0",
+                           "--cert", str(pki.cert), "--key", str(pki.key),
+                           "--client-ca", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tlskit serve: "), proc.stderr
+    assert message.format(path=path) in lines[0]
+
+
 def test_client_auth_without_client_ca_is_a_usage_error(pki: PKI) -> None:
     proc = subprocess.run([sys.executable, "-m", "tlskit", "serve", "--port", "0",
                            "--cert", str(pki.cert), "--key", str(pki.key),
@@ -455,8 +496,13 @@ def test_tickets_count_is_configurable(serve: Callable[..., Serve], pki: PKI,
 
 
 def test_tickets_out_of_range_is_a_usage_error(pki: PKI, tmp_path: Path) -> None:
+    """The only line: no warning about another option first (an --ocsp-response that is
+    not one was read and warned about before the usage error)."""
+    garbage = tmp_path / "garbage.der"
+    garbage.write_bytes(b"\x30\x03\x01")
     proc = subprocess.run([sys.executable, "-m", "tlskit", "serve", "--port", "0",
-                           "--cert", str(pki.cert), "--key", str(pki.key), "--tickets", "99"],
+                           "--cert", str(pki.cert), "--key", str(pki.key), "--tickets", "99",
+                           "--ocsp-response", str(garbage)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "tlskit serve: --tickets must be within 0..16, not 99"

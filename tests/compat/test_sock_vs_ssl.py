@@ -234,3 +234,37 @@ def test_unix_sockets(impl: str, pair: str, pki: PKI, tmp_path: Path) -> None:
         assert (tls.recv(5), tls.version()) == (b"pong!", "TLSv1.3")
     thread.join(30)
     assert got == [b"ping!"]
+
+
+@IMPLS
+def test_recv_into_sizes_as_ssl_reads_them(impl: str, pki: PKI) -> None:
+    """ssl's recv_into and read(len, buffer) read at most the buffer's size whatever
+    ``nbytes`` says (larger, zero or negative: _ssl clamps, it does not raise as a plain
+    socket does); a non-zero flags argument is a ValueError."""
+    config = ServerConfig(certificates=[CertifiedKey(pki.good.issued.chain,
+                                                     pki.good.issued.private_key)],
+                          session_tickets=0)
+
+    def peer(sock: socket.socket) -> None:
+        conn = cast(ServerConnection, handshake_raw_server(sock, config))
+        conn.send_data(b"0123456789abcdef")
+        sock.sendall(conn.data_to_send())
+        sock.recv(100)  # until the client closes
+
+    srv = ServerThread(peer)
+    raw = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+    with _client_ctx(impl, pki).wrap_socket(raw, server_hostname="localhost") as sock:
+        got = []
+        for size, nbytes in ((4, 10), (3, -1), (2, 0), (2, None)):
+            buf = bytearray(size)
+            n = sock.recv_into(buf) if nbytes is None else sock.recv_into(buf, nbytes)
+            got.append(bytes(buf[:n]))
+        buf = bytearray(3)
+        got.append(bytes(buf[:sock.read(-5, buf)]))
+        assert got == [b"0123", b"456", b"78", b"9a", b"bcd"]
+        with pytest.raises(ValueError, match=r"^non-zero flags not allowed in calls to "
+                                             r"recv_into\(\) on "):
+            sock.recv_into(bytearray(4), 4, 1)
+        with pytest.raises(ValueError, match=r"^non-zero flags not allowed in calls to recv\("):
+            sock.recv(4, 1)
+    srv.join()

@@ -154,3 +154,26 @@ def test_each_record_is_decrypted_once_on_the_direct_path(server_config: ServerC
         assert counter.calls == 5  # five records, each opened once
         assert sock.recv_into(buf) == 0  # close_notify: a clean EOF, and it stays
     srv.join()
+
+
+def test_nbytes_beyond_the_buffer_reads_the_buffer_size(server_config: ServerConfig,
+                                                        client_config: ClientConfig):
+    """As ssl.SSLSocket.recv_into (whose _ssl read clamps ``nbytes`` to the buffer, where a
+    plain socket raises "buffer too small"): a larger ``nbytes`` fills the buffer, never
+    past it; a negative one is the plain socket's ValueError, whatever has arrived."""
+    def script(sock: socket.socket, conn: tlskit.ServerConnection) -> None:
+        conn.send_data(b"0123456789")
+        conn.close()
+        send_then_drain(sock, conn)
+
+    srv = serve(server_config, script)
+    with tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
+                        timeout=10) as sock:
+        sock.sendall(b"go")
+        backing = bytearray(b"........")
+        buf = memoryview(backing)[:4]
+        assert sock.recv_into(buf, 100) == 4 and backing == b"0123...."
+        with pytest.raises(ValueError, match=r"^negative buffersize in recv_into$"):
+            sock.recv_into(buf, -1)
+        assert sock.recv_into(buf, 0) == 4 and backing == b"4567...."
+    srv.join()

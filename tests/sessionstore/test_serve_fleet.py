@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ..cli.test_serve import PKI, Serve, pki, s_client, serve  # noqa: F401 (fixtures)
+from ..support.ports import refused_port
 from .conftest import RedisServer
 
 
@@ -52,3 +53,32 @@ def test_serve_rejects_an_unknown_store(serve: Callable[..., Serve],  # noqa: F8
     assert proc.stderr.strip() == ("tlskit serve: --session-store memcached://x: unknown "
                                    "session store 'memcached://x': use memory: or "
                                    "redis://host:port/db")
+
+
+@pytest.mark.parametrize(("url", "reason"), [
+    ("redis://127.0.0.1:{refused}/0", "cannot use it: Error 111 connecting to 127.0.0.1:"),
+    ("redis://user:secret@127.0.0.1:{refused}/0", "cannot use it: Error 111 connecting"),
+    ("unix:///nonexistent/redis.sock", "cannot use it: Error 2 connecting to "
+                                       "/nonexistent/redis.sock"),
+    ("redis://127.0.0.1:{refused}/zero", "database 'zero' is not a number"),
+])
+def test_serve_checks_the_store_before_listening(pki: PKI, url: str,  # noqa: F811
+                                                 reason: str) -> None:
+    """An unreachable or misspelt store is one line and exit 2 at start, before the
+    'listening on' line, not an outage logged at the first handshake; a password in the
+    URL is not printed."""
+    import subprocess
+    import sys
+
+    url = url.format(refused=refused_port())
+    proc = subprocess.run([sys.executable, "-m", "tlskit", "serve", "--port", "0",
+                           "--cert", str(pki.cert), "--key", str(pki.key),
+                           "--session-store", url],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert proc.stdout == ""
+    shown = url.replace(":secret@", ":***@")
+    line = proc.stderr.strip()
+    assert "\n" not in line and "secret" not in line
+    assert line.startswith(f"tlskit serve: --session-store {shown}: "), line
+    assert reason in line

@@ -287,3 +287,16 @@ def test_certified_key_refuses_what_cannot_serve(ca: LocalCA, tmp_path: Path) ->
     with pytest.raises(TypeError, match=f"^{locked}: .*encrypted"):
         load_pem_private_key(locked)
     assert load_pem_private_key(locked, b"secret").public_key() == issued.private_key.public_key()
+
+
+@pytest.mark.parametrize("groups", [["ffdhe2048"], ["X25519MLKEM768", "ffdhe3072"]])
+def test_tls12_only_with_no_ecdhe_group_is_refused(groups: list[str]) -> None:
+    """TLS 1.2 here is ECDHE (or RSA key transport): with only FFDHE or hybrid groups the
+    ClientHello would carry an empty supported_groups, which servers reject as malformed
+    (decode_error); the config says so instead."""
+    with pytest.raises(ValueError, match=r"no group usable with TLS 1\.2"):
+        ClientConfig(versions=["TLSv1.2"], groups=groups)
+    with pytest.raises(ValueError, match=r"no group usable with TLS 1\.2"):  # 1.2 suites only
+        ClientConfig(groups=groups, cipher_suites=["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"])
+    ClientConfig(versions=["TLSv1.2"], groups=[*groups, "x25519"])
+    ClientConfig(groups=groups)  # TLS 1.3 can use them

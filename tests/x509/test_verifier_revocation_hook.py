@@ -64,7 +64,8 @@ def test_checker_is_built_with_policy_crls_and_options(
     for _ in range(2):
         v.verify(chain.leaf.cert, chain.intermediates, server_name=HOST, at=NOW,
                  ocsp_response=b"staple")
-    assert made == [(("hard-fail", []), {"fetch_crls": False, "ocsp": True, "timeout": 2.0})]
+    assert made == [(("hard-fail", []), {"fetch_crls": False, "ocsp": True, "timeout": 2.0,
+                                        "profile": "default"})]
     assert calls[:2] == [
         (chain.leaf.cert, chain.inter.cert, NOW, b"staple"),
         (chain.inter.cert, chain.root.cert, NOW, None),

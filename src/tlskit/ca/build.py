@@ -247,13 +247,17 @@ def ocsp_url_of(cert: x509.Certificate) -> str | None:
 
 
 def check_url(url: str) -> str:
-    """``url`` itself, if it is an http:// URL with a host; CAError otherwise."""
+    """``url`` itself, if it is an http:// URL with a host and a valid port; CAError
+    otherwise, saying which."""
     try:
         parsed = urllib.parse.urlsplit(url)
-        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
+        if parsed.port == 0:  # raises ValueError for a port that is not a number
+            raise ValueError("port 0")
         ok = parsed.scheme == "http" and bool(parsed.hostname)
-    except ValueError:  # e.g. a port that is not a number
-        ok = False
+    except ValueError:  # a port that is not a number, out of range, or 0
+        raise CAError(
+            f"{url!r} has no valid port: give one within 1-65535, e.g. http://127.0.0.1:8888"
+        ) from None
     if not ok:
         raise CAError(
             f"{url!r} is not an http:// URL (relying parties fetch OCSP and CRLs over plain "

@@ -14,6 +14,7 @@ usage error on the command line.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import threading
@@ -90,8 +91,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("ocsp", help="run the OCSP responder and CRL server until Ctrl-C")
     p.add_argument("--host", help="default: the host of the CA's URL (the address its "
                                    "certificates send relying parties to), else 127.0.0.1")
-    p.add_argument("--port", type=int, help="default: the port of the CA's URL, else 8888 "
-                                            "(0: any free port)")
+    p.add_argument("--port", type=options.port_number,
+                   help="default: the port of the CA's URL, else 8888 (0: any free port)")
     _dir_option(p)
     p.set_defaults(_ca_run=_ocsp)
 
@@ -167,14 +168,20 @@ def parse_serial(text: str) -> int:
         raise CAError(f"{text!r} is neither a certificate file nor a serial number") from None
 
 
-def _load_certificate(path: Path) -> x509.Certificate:
-    data = path.read_bytes()
-    try:
-        if b"-----BEGIN" in data:
-            return x509.load_pem_x509_certificate(data)  # the first one: the leaf
-        return x509.load_der_x509_certificate(data)
-    except ValueError as exc:
-        raise CAError(f"{path} is not a certificate: {exc}") from exc
+def _revocation_target(text: str) -> int | x509.Certificate:
+    """``revoke``'s argument: a certificate file (read as `tlskit verify` reads one: a
+    key file given by mistake is named as such), else a serial number; a missing file
+    or a directory is said to be one, not called a bad serial."""
+    path = Path(text).expanduser()
+    if path.is_file():
+        from .verify import load_certificates
+
+        return load_certificates(path, "SERIAL_OR_CERTFILE")[0]  # the first one: the leaf
+    if path.is_dir():
+        raise CAError(f"{text} is a directory; give a certificate file or a serial number")
+    if os.sep in text or path.suffix.lower() in (".pem", ".crt", ".cer", ".der"):
+        raise CAError(f"{text}: no such file; give a certificate file or a serial number")
+    return parse_serial(text)
 
 
 # --------------------------------------------------------------------------- subcommands
@@ -248,9 +255,7 @@ def _refuse_overwrite(*paths: Path) -> None:
 
 def _revoke(args: argparse.Namespace) -> int:
     ca = _open(args)
-    path = Path(args.target).expanduser()
-    target: int | x509.Certificate
-    target = _load_certificate(path) if path.is_file() else parse_serial(args.target)
+    target = _revocation_target(args.target)
     serial = target.serial_number if isinstance(target, x509.Certificate) else target
     was_revoked = ca.status(serial) == "revoked"
     revocation = ca.revoke(target, args.reason)
@@ -284,8 +289,6 @@ def _crl(args: argparse.Namespace) -> int:
 
 
 def _ocsp(args: argparse.Namespace) -> int:
-    if args.port is not None and not 0 <= args.port <= 65535:
-        raise CAError(f"--port {args.port} is out of range (0-65535; 0: any free port)")
     ca = _open(args)
     host, port, from_url = _listen_address(args, ca.url)
     try:

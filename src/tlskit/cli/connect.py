@@ -81,6 +81,15 @@ def run(args: argparse.Namespace) -> int:
 def parse_target(target: str) -> tuple[str, int]:
     """``host``, ``host:port``, ``[v6]``, ``[v6]:port``, or a bare IPv6 address."""
     text = target.strip()
+    if "://" in text:  # a URL pasted from a browser: say what to type instead
+        from urllib.parse import urlsplit
+        try:
+            parts = urlsplit(text)
+            hint = parts.netloc.rpartition("@")[2] or "HOST"
+        except ValueError:
+            hint = "HOST"
+        raise ConnectError(f"HOST[:PORT] {target} is a URL; give the host and port alone, "
+                           f"e.g. tlskit connect {hint}", 2)
     if text.startswith("["):
         end = text.find("]")
         if end < 0:
@@ -100,9 +109,10 @@ def parse_target(target: str) -> tuple[str, int]:
     try:
         port = int(port_text)
     except ValueError:
-        raise ConnectError(f"bad port {port_text!r} in {target!r}", 2) from None
+        raise ConnectError(f"HOST[:PORT] {target}: {port_text!r} is not a port number "
+                           "(give 1-65535)", 2) from None
     if not 0 < port < 65536:
-        raise ConnectError(f"port {port} is out of range", 2)
+        raise ConnectError(f"HOST[:PORT] {target}: port {port} is out of range (1-65535)", 2)
     return host, port
 
 

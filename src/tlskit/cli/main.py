@@ -241,6 +241,15 @@ def _quiet_cryptography_warnings() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; Ctrl-C at any moment (while a command's module is still being
+    imported, too) ends it with exit status 130 and no traceback."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
     try:

@@ -11,6 +11,20 @@ DEFAULT_PORT = 443
 
 DEFAULT_TIMEOUT = 10.0
 
+# What tlskit offers (connect) or accepts (serve) when --groups / --ciphers are absent,
+# shown in --help; spelled out here so help needs no import (a test keeps them equal to
+# tlskit.crypto's DEFAULT_GROUPS, SERVER_DEFAULT_GROUPS, DEFAULT_SUITES, DEFAULT_SUITES12).
+CLIENT_GROUPS = ("X25519MLKEM768", "x25519", "secp256r1", "secp384r1")
+SERVER_GROUPS = (*CLIENT_GROUPS, "secp521r1", "x448", "ffdhe2048", "ffdhe3072", "ffdhe4096",
+                 "ffdhe6144", "ffdhe8192")
+SUITES13 = ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256")
+SUITES12 = ("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256")
+SUITES_HELP = (f"(default: for TLS 1.3 {', '.join(SUITES13)}; for TLS 1.2 "
+               f"{', '.join(SUITES12)}; plus the RSA key transport ones with --legacy-rsa-kx)")
+
 
 def _version_options(parser: argparse.ArgumentParser, verb: str, tls12_note: str = "") -> None:
     """--tls1.3 / --tls1.2, which exclude each other: connect and serve pin versions alike."""
@@ -34,10 +48,14 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
     _version_options(parser, "offer", " (ECDHE with AEAD suites; RSA key transport too with "
                      "--legacy-rsa-kx)")
     parser.add_argument("--groups", metavar="LIST",
-                        help="key exchange groups to offer, e.g. x25519,secp256r1")
+                        help="key exchange groups to offer, in preference order, e.g. "
+                             f"x25519,secp256r1 (default: {', '.join(CLIENT_GROUPS)}, with key "
+                             "shares for the first two)")
     parser.add_argument("--ciphers", metavar="LIST",
-                        help="cipher suites to offer (IANA names, comma or colon separated)")
-    parser.add_argument("--alpn", metavar="LIST", help="ALPN protocols, e.g. h2,http/1.1")
+                        help="cipher suites to offer (IANA names, comma or colon separated) "
+                             + SUITES_HELP)
+    parser.add_argument("--alpn", metavar="LIST", help="ALPN protocols to offer, e.g. "
+                        "h2,http/1.1 (default: none; no ALPN extension is sent)")
     parser.add_argument("--legacy-rsa-kx", dest="legacy_rsa_kx", action="store_true",
                         help="also offer TLS 1.2 RSA key transport (AES128-GCM-SHA256, "
                              "AES256-GCM-SHA384), for old servers: no forward secrecy")
@@ -99,21 +117,24 @@ def positive_days(text: str) -> int:
     return days
 
 
-def _port(text: str) -> int:
-    """A TCP port for argparse: a bad one is a usage error (exit 2), not a bind failure."""
+def port_number(text: str) -> int:
+    """A TCP port to listen on, for argparse: a bad one is a usage error (exit 2) naming
+    the option and the valid range, not a bind failure."""
     try:
         port = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"not a port number: {text!r} (give 0-65535; 0: any free port)") from None
     if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port {port} is out of range (0-65535)")
+        raise argparse.ArgumentTypeError(
+            f"port {port} is out of range (0-65535; 0: any free port)")
     return port
 
 
 def serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on "
                         "(default: 127.0.0.1)")
-    parser.add_argument("--port", type=_port, default=8443,
+    parser.add_argument("--port", type=port_number, default=8443,
                         help="port (default: 8443; 0: any free port, printed on the first line)")
     parser.add_argument("--cert", metavar="FILE",
                         help="certificate chain (PEM, leaf first, then intermediates)")
@@ -125,15 +146,19 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--echo", action="store_true",
                         help="echo what the client sends instead of answering HTTP")
     parser.add_argument("--client-ca", metavar="FILE",
-                        help="require a client certificate issued by a CA in FILE (PEM)")
+                        help="require a client certificate issued by a CA in FILE (PEM or "
+                             "DER, or a directory of .pem/.crt/.cer/.der files, as connect "
+                             "--cafile)")
     parser.add_argument("--client-auth", choices=["required", "optional"], default=None,
                         help="with --client-ca: refuse clients without a certificate "
                              "(required, the default) or let them in unauthenticated "
                              "(optional; a certificate sent is still checked)")
-    parser.add_argument("--groups", metavar="LIST", help="key exchange groups, in preference "
-                        "order (e.g. x25519,secp256r1)")
+    parser.add_argument("--groups", metavar="LIST", help="key exchange groups to accept, in "
+                        f"preference order, e.g. x25519,secp256r1 (default: "
+                        f"{', '.join(SERVER_GROUPS)})")
     parser.add_argument("--ciphers", metavar="LIST",
-                        help="cipher suites, in preference order (IANA names)")
+                        help="cipher suites to accept, in preference order (IANA names) "
+                             + SUITES_HELP)
     parser.add_argument("--legacy-rsa-kx", dest="legacy_rsa_kx", action="store_true",
                         help="also accept TLS 1.2 RSA key transport (AES128-GCM-SHA256, "
                              "AES256-GCM-SHA384) from clients that offer nothing better; "

@@ -86,11 +86,18 @@ def _session_store(url: str | None) -> Any:
         return None
     import logging
 
-    from ..sessionstore import from_url
+    from ..sessionstore import _without_password, from_url
+    shown = _without_password(url)
     try:
         store = from_url(url)
     except (ValueError, ImportError) as exc:
-        raise ServeError(f"--session-store {url}: {exc}") from exc
+        raise ServeError(f"--session-store {shown}: {exc}") from exc
+    check = getattr(store, "check", None)
+    if check is not None:  # checked before listening, not found out at the first handshake
+        try:
+            check()
+        except Exception as exc:
+            raise ServeError(f"--session-store {shown}: cannot use it: {exc}") from exc
     logger = logging.getLogger("tlskit.sessionstore")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -213,6 +220,8 @@ class Server:
 
     def _config(self) -> ServerConfig:
         a = self.args
+        if not 0 <= a.tickets <= 16:  # before any file is read or warned about
+            raise ServeError(f"--tickets must be within 0..16, not {a.tickets}")
         if bool(a.cert) != bool(a.key):
             raise ServeError("--cert and --key go together")
         if a.chain and not a.cert:
@@ -235,13 +244,12 @@ class Server:
             raise ServeError("--client-auth needs --client-ca (the CAs client certificates "
                              "must come from)")
         if a.client_ca:
+            from .verify import InputError, load_anchors  # as connect reads --cafile
+
             try:
-                client_anchors = load_pem_chain(a.client_ca)
-            except (OSError, ValueError) as exc:
-                raise ServeError(f"cannot read --client-ca {a.client_ca}: "
-                                 f"{getattr(exc, 'strerror', None) or exc}") from exc
-            if not client_anchors:
-                raise ServeError(f"--client-ca {a.client_ca} holds no PEM certificate")
+                client_anchors = load_anchors(a.client_ca, "--client-ca")
+            except InputError as exc:
+                raise ServeError(str(exc)) from exc
             client_auth = a.client_auth or "required"
         alpn = _split(a.alpn)
         if alpn is None:
@@ -265,8 +273,6 @@ class Server:
             certified = CertifiedKey(certified.chain, certified.private_key, stapler.current)
             self.certified = certified
         versions = ["TLSv1.2"] if a.tls12 else ["TLSv1.3"] if a.tls13 else ["TLSv1.3", "TLSv1.2"]
-        if not 0 <= a.tickets <= 16:
-            raise ServeError(f"--tickets must be within 0..16, not {a.tickets}")
         store = _session_store(a.session_store)
         try:
             with warnings.catch_warnings(record=True) as caught:

@@ -117,18 +117,19 @@ def _store(cafile: str | None) -> TrustStore:
     return TrustStore(load_anchors(cafile))
 
 
-def load_anchors(cafile: str) -> list[x509.Certificate]:
-    """The certificates of a --cafile: a PEM bundle, a DER file, or a directory of them
-    (key files in it passed over). InputError says what is wrong."""
-    path = Path(cafile)
+def load_anchors(cafile: str, what: str = "--cafile") -> list[x509.Certificate]:
+    """The certificates of a --cafile (or serve's --client-ca, named by ``what``): a PEM
+    bundle, a DER file, or a directory of them (key files in it passed over). InputError
+    says what is wrong."""
+    path = Path(cafile).expanduser()
     if not path.is_dir():
-        return load_certificates(path, "--cafile")
+        return load_certificates(path, what)
     certs = [cert for entry in sorted(path.iterdir()) if entry.is_file()
              and entry.suffix.lower() in CA_SUFFIXES
-             and "PRIVATE KEY" not in " ".join(pem_labels(_read(entry, "--cafile")))
-             for cert in load_certificates(entry, "--cafile")]
+             and "PRIVATE KEY" not in " ".join(pem_labels(_read(entry, what)))
+             for cert in load_certificates(entry, what)]
     if not certs:
-        raise InputError(f"--cafile {cafile} is a directory without certificate files "
+        raise InputError(f"{what} {cafile} is a directory without certificate files "
                          f"({', '.join(CA_SUFFIXES)}); give a CA file or such a directory")
     return certs
 

@@ -171,6 +171,8 @@ class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc, overri
 
     def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
         self._check_connected()
+        if flags:
+            raise ValueError("non-zero flags not allowed in calls to recv() on SSLSocket")
         try:
             with _as_ssl_errors():
                 return super().recv(buflen, flags)
@@ -180,10 +182,16 @@ class SSLSocket(SSLInfo, TLSSocket, ssl.SSLSocket):  # type: ignore[misc, overri
             raise
 
     def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
+        """As ssl's: at most the buffer's size, whatever ``nbytes`` says (_ssl clamps a
+        larger, zero or negative one where a plain socket raises ValueError)."""
         self._check_connected()
+        if flags:
+            raise ValueError("non-zero flags not allowed in calls to recv_into() on SSLSocket")
+        if nbytes is None or nbytes < 0:
+            nbytes = 0  # TLSSocket.recv_into: 0 is the whole buffer
         try:
             with _as_ssl_errors():
-                return super().recv_into(buffer, nbytes or 0, flags)
+                return super().recv_into(buffer, nbytes)
         except ssl.SSLEOFError as exc:
             if isinstance(exc.__cause__, TruncatedConnection) and self._ragged(exc.__cause__):
                 return 0

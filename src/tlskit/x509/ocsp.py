@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -55,6 +56,9 @@ from .evidence import (
     _when,
     _who,
 )
+
+if TYPE_CHECKING:
+    from .checks import Profile
 
 #: How long an OCSP response without nextUpdate is believed after its thisUpdate.
 DEFAULT_OCSP_VALIDITY = timedelta(hours=1)
@@ -222,19 +226,22 @@ def evaluate_ocsp_response(
     at: datetime,
     *,
     nonce: bytes | None = None,
+    profile: Profile = "default",
 ) -> OcspEvidence:
     """Validate an OCSP response about ``cert`` per RFC 6960 section 3.2 and return its answer.
 
     Raises `EvidenceError` when the response is not usable evidence (most callers want
     `validate_stapled_response` or `RevocationChecker` instead). ``nonce`` is what we sent;
     a response that echoes a different nonce is rejected, one without a nonce is accepted
-    (many responders pre-sign their answers and cannot echo one).
+    (many responders pre-sign their answers and cannot echo one). ``profile="cabf"`` also
+    refuses a delegated responder whose keyUsage lacks digitalSignature (see
+    `_check_delegation`).
     """
     at = _utc(at)
     with _malformed():
         response = _parse_ocsp(der)
         index, single = _matching_single_response(response, cert, issuer)
-        _authorised_signer(response, issuer, at)
+        _authorised_signer(response, issuer, at, profile)
         _check_response_extensions(response, nonce, index)
         this_update, next_update, valid_until = _ocsp_freshness(single, at)
         return _evidence(single, this_update, next_update, valid_until)
@@ -303,7 +310,8 @@ def _responder_label(response: ocsp.OCSPResponse) -> str:
 
 
 def _authorised_signer(
-    response: ocsp.OCSPResponse, issuer: x509.Certificate, at: datetime
+    response: ocsp.OCSPResponse, issuer: x509.Certificate, at: datetime,
+    profile: Profile = "default",
 ) -> x509.Certificate:
     """RFC 6960 section 4.2.2.2: the issuer itself, or a responder it delegated to directly.
 
@@ -324,7 +332,7 @@ def _authorised_signer(
     for candidate in candidates:
         try:
             if candidate is not issuer:
-                _check_delegation(candidate, issuer, at)
+                _check_delegation(candidate, issuer, at, profile)
             _verify_response_signature(response, candidate)
             return candidate
         except EvidenceError as exc:
@@ -332,8 +340,12 @@ def _authorised_signer(
     raise EvidenceError("; ".join(problems))
 
 
-def _check_delegation(responder: x509.Certificate, issuer: x509.Certificate, at: datetime) -> None:
-    """A delegated responder certificate: issued by the issuer, OCSPSigning EKU, valid now."""
+def _check_delegation(responder: x509.Certificate, issuer: x509.Certificate, at: datetime,
+                      profile: Profile = "default") -> None:
+    """A delegated responder certificate: issued by the issuer, OCSPSigning EKU, valid now.
+
+    A keyUsage without digitalSignature is refused only under profile "cabf": OpenSSL, Go
+    and Mozilla look at the EKU alone, so the default accepts what they accept."""
     who = f"responder certificate {_who(responder)}"
     try:
         responder.verify_directly_issued_by(issuer)
@@ -352,7 +364,8 @@ def _check_delegation(responder: x509.Certificate, issuer: x509.Certificate, at:
             f"is signed by {who}, which lacks the id-kp-OCSPSigning extended key usage "
             "(unauthorised responder)"
         )
-    if key_usage is not None and not key_usage.value.digital_signature:  # type: ignore[attr-defined]
+    if (profile == "cabf" and key_usage is not None
+            and not key_usage.value.digital_signature):  # type: ignore[attr-defined]
         raise EvidenceError(f"is signed by {who}, whose key usage forbids digital signatures")
     if not responder.not_valid_before_utc <= at <= responder.not_valid_after_utc:
         raise EvidenceError(
@@ -509,7 +522,8 @@ def _ocsp_status(evidence: OcspEvidence, source: SourceName, label: str) -> Revo
 
 
 def validate_stapled_response(
-    der: bytes, cert: x509.Certificate, issuer: x509.Certificate, at: datetime
+    der: bytes, cert: x509.Certificate, issuer: x509.Certificate, at: datetime,
+    profile: Profile = "default",
 ) -> RevocationStatus:
     """Check an OCSP response stapled by a TLS server (RFC 6066 section 8) for ``cert``.
 
@@ -522,7 +536,7 @@ def validate_stapled_response(
     """
     label = "the stapled OCSP response"
     try:
-        evidence = evaluate_ocsp_response(der, cert, issuer, at)
+        evidence = evaluate_ocsp_response(der, cert, issuer, at, profile=profile)
     except EvidenceError as exc:
         raise CertificateVerificationError(
             Reason.revocation_unknown,

@@ -41,7 +41,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from cryptography import x509
 
@@ -73,6 +73,9 @@ from .ocsp import (
     evaluate_ocsp_response,
     validate_stapled_response,
 )
+
+if TYPE_CHECKING:
+    from .checks import Profile
 
 __all__ = [
     "CLOCK_SKEW",
@@ -242,6 +245,8 @@ class RevocationChecker:
     ``fetch_crls`` / ``ocsp``: whether to use the certificate's CRL distribution points / AIA
     OCSP responders. ``timeout`` bounds each fetch; ``cache`` may be shared between checkers
     (a private one is made otherwise); ``rng`` makes OCSP nonces (tests inject it).
+    ``profile`` is the `Verifier`'s: "cabf" also refuses a delegated OCSP responder whose
+    keyUsage lacks digitalSignature (its answers are cached apart from the default's).
     """
 
     def __init__(
@@ -255,6 +260,7 @@ class RevocationChecker:
         cache: RevocationCache | None = None,
         rng: Callable[[int], bytes] = os.urandom,
         max_response_bytes: int = http.MAX_RESPONSE_BYTES,
+        profile: Profile = "default",
     ) -> None:
         if policy not in _POLICIES:
             raise ValueError(f"unknown revocation policy {policy!r}")
@@ -266,6 +272,7 @@ class RevocationChecker:
         self.cache = cache if cache is not None else RevocationCache()
         self.rng = rng
         self.max_response_bytes = max_response_bytes
+        self.profile: Profile = profile
 
     def check(
         self,
@@ -303,7 +310,8 @@ class RevocationChecker:
         if q.staple is None:
             return None
         try:
-            evidence = evaluate_ocsp_response(q.staple, q.cert, q.issuer, q.at)
+            evidence = evaluate_ocsp_response(q.staple, q.cert, q.issuer, q.at,
+                                              profile=self.profile)
         except EvidenceError as exc:
             q.notes.append(f"stapled OCSP response {exc}")
             return None
@@ -337,7 +345,7 @@ class RevocationChecker:
         if not self.ocsp:
             q.notes.append("OCSP checking disabled")
             return None
-        cached = self.cache.get(_ocsp_cache_key(q.cert, q.issuer), q.at)
+        cached = self.cache.get(_ocsp_cache_key(q.cert, q.issuer, self.profile), q.at)
         if isinstance(cached, RevocationStatus):
             return cached
         urls = _source_urls(q, _ocsp_urls, "authority information access", "OCSP responder",
@@ -353,7 +361,8 @@ class RevocationChecker:
         nonce = self.rng(NONCE_LENGTH)
         try:
             body = self._fetch(url, build_ocsp_request(q.cert, q.issuer, nonce))
-            evidence = evaluate_ocsp_response(body, q.cert, q.issuer, q.at, nonce=nonce)
+            evidence = evaluate_ocsp_response(body, q.cert, q.issuer, q.at, nonce=nonce,
+                                              profile=self.profile)
         except (http.HttpError, EvidenceError) as exc:
             sep = " " if isinstance(exc, http.HttpError) else " sent a response that "
             q.notes.append(f"{label}{sep}{exc}")
@@ -363,8 +372,8 @@ class RevocationChecker:
             return None
         status = _ocsp_status(evidence, "ocsp", label)
         if evidence.next_update is not None:
-            self.cache.put(_ocsp_cache_key(q.cert, q.issuer), status, evidence.this_update,
-                           evidence.next_update)
+            self.cache.put(_ocsp_cache_key(q.cert, q.issuer, self.profile), status,
+                           evidence.this_update, evidence.next_update)
         return status
 
     def _from_crl_dp(self, q: _Query) -> RevocationStatus | None:
@@ -405,6 +414,9 @@ class RevocationChecker:
         return _post_ocsp_request(url, ocsp_request, self.timeout, self.max_response_bytes)
 
 
-def _ocsp_cache_key(cert: x509.Certificate, issuer: x509.Certificate) -> tuple[str, bytes, int]:
-    """OCSP answers are cached per issuer key and serial (RFC 6960 CertID)."""
-    return ("ocsp", _key_id(issuer.public_key()), cert.serial_number)
+def _ocsp_cache_key(cert: x509.Certificate, issuer: x509.Certificate,
+                    profile: Profile = "default") -> tuple[str, bytes, int]:
+    """OCSP answers are cached per issuer key and serial (RFC 6960 CertID); a "cabf"
+    checker's apart, since it refuses some responders the default accepts."""
+    return ("ocsp" if profile == "default" else f"ocsp-{profile}",
+            _key_id(issuer.public_key()), cert.serial_number)

@@ -117,7 +117,9 @@ class Verifier:
 
     ``profile="default"`` enforces what validators enforce at validation time (RFC 5280
     path validation, the Web PKI's algorithm, key, usage and name checks); ``"cabf"``
-    also fails the CA/Browser Forum issuance rules that `lint` reports as warnings.
+    also fails the CA/Browser Forum issuance rules that `lint` reports as warnings, and
+    refuses OCSP answers from a delegated responder whose keyUsage lacks digitalSignature
+    (the default, like OpenSSL, Go and Mozilla, checks its id-kp-OCSPSigning EKU only).
     ``max_intermediates``, ``max_signature_checks``, ``max_candidates`` and
     ``max_name_checks`` bound the work of one validation; a chain that needs more is
     rejected with `Reason.too_complex`, never accepted late."""
@@ -166,6 +168,7 @@ class Verifier:
         self._anchor_infos: dict[x509.Name | bytes, list[CertInfo]] = {}
         self._revocation_options: dict[str, Any] = {
             "fetch_crls": fetch_crls, "ocsp": ocsp, "timeout": revocation_timeout,
+            "profile": profile,
         }
         self._checker: Any = None
         self._checker_loaded = False
@@ -388,7 +391,8 @@ class Verifier:
         leaf, issuer = run.path[0], run.path[1]
         role = role_at(0, len(run.path), True)
         try:
-            status = validate_stapled_response(ocsp_response, leaf.cert, issuer.cert, ctx.at)
+            status = validate_stapled_response(ocsp_response, leaf.cert, issuer.cert, ctx.at,
+                                               self.profile)
         except CertificateVerificationError as exc:
             if exc.reason == Reason.revoked:
                 outcome = Outcome(leaf, "revocation", False,
