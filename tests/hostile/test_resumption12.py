@@ -114,16 +114,21 @@ def test_ticket_resumes_with_an_empty_session_id() -> None:
     assert sh.session_id == b"" and EXT_SESSION_TICKET in sh.extensions
 
 
-@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
-def test_abbreviated_handshake_negotiates_record_size_limit(ticket: bool) -> None:
-    """RFC 8449 4: the extension is negotiated in every handshake, abbreviated ones too
-    (the TLS 1.2 maximum, 2^14, in answer to the client's 16385)."""
+def _abbreviated_server_hello(ticket: bool) -> m.ServerHello:
+    """The ServerHello of a resumption by ticket or by session ID (checked abbreviated)."""
     scfg, session = _session(ticket)
     server = server_endpoint(scfg)
     server.receive_data(_resuming(session).data_to_send())
     messages = messages_of(server.data_to_send())
     assert HT.certificate not in [raw[0] for raw in messages]   # abbreviated
-    sh = m.ServerHello.decode(memoryview(messages[0])[4:])
+    return m.ServerHello.decode(memoryview(messages[0])[4:])
+
+
+@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
+def test_abbreviated_handshake_negotiates_record_size_limit(ticket: bool) -> None:
+    """RFC 8449 4: the extension is negotiated in every handshake, abbreviated ones too
+    (the TLS 1.2 maximum, 2^14, in answer to the client's 16385)."""
+    sh = _abbreviated_server_hello(ticket)
     assert sh.extensions[28] == (1 << 14).to_bytes(2, "big")
 
 
@@ -134,12 +139,7 @@ def test_abbreviated_handshake_answers_ec_point_formats(ticket: bool) -> None:
     session's ECDHE suite is selected too, and OpenSSL and Go answer it there as in a
     full handshake (old clients expect it with an ECC suite). Before, only the full
     handshake's ServerHello carried it."""
-    scfg, session = _session(ticket)
-    server = server_endpoint(scfg)
-    server.receive_data(_resuming(session).data_to_send())
-    messages = messages_of(server.data_to_send())
-    assert HT.certificate not in [raw[0] for raw in messages]   # abbreviated
-    sh = m.ServerHello.decode(memoryview(messages[0])[4:])
+    sh = _abbreviated_server_hello(ticket)
     assert sh.extensions[EXT_EC_POINT_FORMATS] == b"\x01\x00"
 
 
