@@ -22,6 +22,7 @@ from tlskit.handshake.client13 import ClientHandshake13
 from tlskit.handshake.common import Handshake
 from tlskit.handshake.server12 import ServerHandshake12
 from tlskit.session import Session, SessionCache
+from tlskit.sessionstore import MemoryStore
 from tlskit.wire import messages as m
 from tlskit.wire import messages12 as m12
 
@@ -114,16 +115,21 @@ def test_ticket_resumes_with_an_empty_session_id() -> None:
     assert sh.session_id == b"" and EXT_SESSION_TICKET in sh.extensions
 
 
-@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
-def test_abbreviated_handshake_negotiates_record_size_limit(ticket: bool) -> None:
-    """RFC 8449 4: the extension is negotiated in every handshake, abbreviated ones too
-    (the TLS 1.2 maximum, 2^14, in answer to the client's 16385)."""
+def _abbreviated_server_hello(ticket: bool) -> m.ServerHello:
+    """The ServerHello of a resumption by ticket or by session ID (checked abbreviated)."""
     scfg, session = _session(ticket)
     server = server_endpoint(scfg)
     server.receive_data(_resuming(session).data_to_send())
     messages = messages_of(server.data_to_send())
     assert HT.certificate not in [raw[0] for raw in messages]   # abbreviated
-    sh = m.ServerHello.decode(memoryview(messages[0])[4:])
+    return m.ServerHello.decode(memoryview(messages[0])[4:])
+
+
+@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
+def test_abbreviated_handshake_negotiates_record_size_limit(ticket: bool) -> None:
+    """RFC 8449 4: the extension is negotiated in every handshake, abbreviated ones too
+    (the TLS 1.2 maximum, 2^14, in answer to the client's 16385)."""
+    sh = _abbreviated_server_hello(ticket)
     assert sh.extensions[28] == (1 << 14).to_bytes(2, "big")
 
 
@@ -134,12 +140,7 @@ def test_abbreviated_handshake_answers_ec_point_formats(ticket: bool) -> None:
     session's ECDHE suite is selected too, and OpenSSL and Go answer it there as in a
     full handshake (old clients expect it with an ECC suite). Before, only the full
     handshake's ServerHello carried it."""
-    scfg, session = _session(ticket)
-    server = server_endpoint(scfg)
-    server.receive_data(_resuming(session).data_to_send())
-    messages = messages_of(server.data_to_send())
-    assert HT.certificate not in [raw[0] for raw in messages]   # abbreviated
-    sh = m.ServerHello.decode(memoryview(messages[0])[4:])
+    sh = _abbreviated_server_hello(ticket)
     assert sh.extensions[EXT_EC_POINT_FORMATS] == b"\x01\x00"
 
 
@@ -511,6 +512,35 @@ def test_server_rejects_resumption_without_the_sessions_suite(ticket: bool,
     err = expect_alert12(server_endpoint(scfg), hello, AD.illegal_parameter)
     assert isinstance(err, IllegalParameter)
     assert "not its cipher suite" in str(err)
+
+
+@pytest.mark.parametrize("why", ["suite-no-longer-enabled", "other-name"])
+@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
+def test_a_session_we_would_not_resume_gets_a_full_handshake_without_its_suite(
+        ticket: bool, why: str) -> None:
+    """The illegal_parameter above is for a session we would resume. One whose suite the
+    server no longer enables (the client's config dropped it too, so the hello leaves it
+    out), or made for another server name, is declined first: a full handshake, with the
+    suites the hello does list. (The session is looked up before the suite choice; the
+    order of its checks decides this.)"""
+    store = MemoryStore()
+    scfg, session = _session(ticket, session_store=store)
+    if why == "suite-no-longer-enabled":
+        scfg = _server_config(session_tickets=scfg.session_tickets, session_store=store,
+                              cipher_suites=["TLS_AES_128_GCM_SHA256",
+                                             "ECDHE-ECDSA-AES256-GCM-SHA384"])
+
+    def fn(ch: m.ClientHello) -> None:
+        ch.cipher_suites = [c for c in ch.cipher_suites if c != SESSION_SUITE]
+        if why == "other-name":
+            ch.extensions[0] = OTHER_NAME
+    hello = edit_client_hello(fn)(_resuming(session).data_to_send())
+    server = server_endpoint(scfg)
+    server.receive_data(hello)
+    messages = messages_of(server.data_to_send())
+    sh = m.ServerHello.decode(memoryview(messages[0])[4:])
+    assert messages[1][0] == HT.certificate  # a full handshake
+    assert sh.cipher_suite != SESSION_SUITE
 
 
 @pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])

@@ -17,7 +17,9 @@ import subprocess
 import threading
 import urllib.parse
 import urllib.request
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -272,6 +274,44 @@ def test_a_client_dribbling_its_request_is_cut_off(
             threading.Event().wait(0.05)
     assert closed
     assert lines and "POST cut short" in lines[0]
+
+
+class _TimerFiringOnCancel:
+    """A deadline timer that fires just as the handler cancels it: the race
+    `threading.Timer.cancel` loses when the function has already started."""
+
+    def __init__(self, interval: float, function: Any) -> None:
+        self.function = function
+        self.daemon = False
+
+    def start(self) -> None:
+        pass
+
+    def cancel(self) -> None:
+        self.function()
+
+
+def test_a_deadline_firing_as_the_request_ends_leaves_the_socket_alone(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a deadline that fired as the handler finished shut the socket down after
+    the request was served, when the server was about to close it (and its fd could be
+    reused by the next connection). A cut now reaches the socket only while serving."""
+    shut: list[int] = []
+
+    class Connection:
+        def shutdown(self, how: int) -> None:
+            shut.append(how)
+
+    monkeypatch.setattr(threading, "Timer", _TimerFiringOnCancel)
+    monkeypatch.setattr(BaseHTTPRequestHandler, "handle", lambda self: None)
+    handler = _OCSPHandler.__new__(_OCSPHandler)
+    handler.connection = Connection()  # type: ignore[assignment]
+    handler.handle()
+    assert shut == []
+    handler._served = False  # while serving, the deadline still cuts
+    handler._cut()
+    assert shut == [socket.SHUT_RDWR]
 
 
 def test_tlskit_reads_each_answer_of_a_multi_response(chain: Chain, tmp_path: Path) -> None:

@@ -103,17 +103,27 @@ class _OCSPHandler(BaseHTTPRequestHandler):
     def handle(self) -> None:
         """Serve the connection, cutting it once `deadline` has passed: a read then sees
         the end of the stream and the request ends unanswered."""
+        self._cut_lock = threading.Lock()
+        self._served = False
         cutter = threading.Timer(self.deadline, self._cut)
         cutter.daemon = True
         cutter.start()
         try:
             super().handle()
         finally:
+            # Timer.cancel() does not stop a cut already running: the flag (under the lock)
+            # does, so no cut reaches the socket once the server goes on to close it (a
+            # shutdown racing that close could meet the fd reused by another connection).
+            with self._cut_lock:
+                self._served = True
             cutter.cancel()
 
     def _cut(self) -> None:
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
+        with self._cut_lock:
+            if self._served:
+                return
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
 
     def do_POST(self) -> None:
         try:
