@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -454,3 +455,34 @@ def test_revoke_names_what_is_wrong_with_a_file_argument(
         got, out, err = tlskit(capsys, "revoke", target, "--dir", ca_dir)
         assert (got, out) == (code, ""), err
         assert message in one_error_line(err)
+
+
+def test_ocsp_keeps_answering_quietly_once_its_log_pipe_is_closed(tmp_path: Path) -> None:
+    """`tlskit ca ocsp | head`: once head exits, the log's pipe is closed. Before, every
+    request's log line raised BrokenPipeError and printed a traceback on stderr; now the
+    responder answers on, logging nowhere, and stops cleanly on Ctrl-C."""
+    ca_dir = tmp_path / "ca"
+    LocalCA.create(ca_dir)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tlskit", "ca", "ocsp", "--port", "0", "--dir", str(ca_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        url = ""
+        for line in proc.stdout:
+            url = url or next((w for w in line.split() if w.startswith("http://")), "")
+            if line.startswith("Ctrl-C"):
+                break
+        proc.stdout.close()  # the reader goes away
+        for _ in range(3):
+            with urllib.request.urlopen(f"{url}/crl/intermediate.crl", timeout=10) as reply:
+                assert x509.load_der_x509_crl(reply.read()).issuer is not None
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        err = proc.stderr.read()
+        assert err == "", err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -318,9 +318,17 @@ def _ocsp(args: argparse.Namespace) -> int:
 
 def log_line(line: str) -> None:
     """One responder log line, written whole: the responder's threads log concurrently, and
-    `print` writes the text and the newline separately, so lines ran into each other."""
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+    `print` writes the text and the newline separately, so lines ran into each other.
+    Once nobody reads the log (``tlskit ca ocsp | head`` ended), the responder goes on
+    answering, quietly: stdout is pointed at the null device, so neither this call nor
+    the exit's flush writes into the closed pipe again (a traceback per request before)."""
+    try:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _listen_address(args: argparse.Namespace, url: str | None) -> tuple[str, int, bool]:
