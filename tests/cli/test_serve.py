@@ -694,3 +694,43 @@ def test_a_key_update_flood_before_the_request_keeps_the_trace_bounded(
     assert answer.startswith(b"HTTP/1.1 200 OK"), answer[:100]
     assert len(recorders) == 1
     assert len(recorders[0].steps) <= serve_module.MAX_TRACED_STEPS
+
+
+def test_a_request_record_trickling_in_is_cut_off_in_total(
+        pki: PKI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Slowloris below the record layer: the request head in one TLS record whose bytes
+    arrive one at a time. The server's recv() returned nothing until the record was
+    whole, so the REQUEST_TIMEOUT check between recv() calls never ran and each byte
+    restarted the idle timeout: the thread was held for as long as the client liked."""
+    monkeypatch.setattr(serve_module, "IDLE_TIMEOUT", 30.0)
+    monkeypatch.setattr(serve_module, "REQUEST_TIMEOUT", 0.5)
+    deadline = time.monotonic() + 30
+    with serve_in_process(pki) as server, \
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        conn = ClientConnection(ClientConfig(trust_anchors=load_pem_chain(pki.root)),
+                                server_name="localhost")
+        sock.sendall(conn.data_to_send())
+        while conn.handshake_complete is None:
+            conn.receive_data(sock.recv(1 << 16))
+        sock.sendall(conn.data_to_send())  # the client's Finished
+        conn.send_data(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"a" * 2000
+                       + b"\r\n\r\n")
+        record = conn.data_to_send()
+        sock.settimeout(0.05)
+        closed = False
+        for i in range(len(record) - 1):  # never the last byte: the head stays incomplete
+            assert time.monotonic() < deadline, "the server waits for the record forever"
+            sock.sendall(record[i:i + 1])
+            try:
+                data = sock.recv(1 << 16)
+            except TimeoutError:
+                continue
+            except OSError:
+                closed = True
+                break
+            conn.receive_data(data)  # session tickets, then the server's close
+            if not data or conn.closed:
+                closed = True
+                break
+        assert closed, "the server never gave up on the request head"
+    assert "timed out" in capsys.readouterr().err
