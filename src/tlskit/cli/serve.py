@@ -458,10 +458,9 @@ class Server:
         deadline bounds each socket read (`_ConnectionSocket`), not only each recv(): a
         recv() returns nothing until a whole record is in, and a record trickled in a byte
         at a time would otherwise restart the idle timeout with each byte."""
-        raw = tls.socket
-        bounded = isinstance(raw, _ConnectionSocket)
+        raw = tls.socket if isinstance(tls.socket, _ConnectionSocket) else None
         deadline = time.monotonic() + REQUEST_TIMEOUT
-        if bounded:
+        if raw is not None:
             raw.deadline = deadline
         head = b""
         try:
@@ -477,7 +476,7 @@ class Server:
                 if len(head) > MAX_REQUEST_HEAD:
                     break
         finally:
-            if bounded:
+            if raw is not None:
                 raw.deadline = None
         tls.settimeout(IDLE_TIMEOUT)
         return head
