@@ -637,6 +637,17 @@ def serve_in_process(pki: PKI, *args: str) -> Iterator[serve_module.Server]:
         thread.join(10)
 
 
+def handshake_by_hand(pki: PKI, sock: socket.socket) -> ClientConnection:
+    """A sans-I/O client's handshake over ``sock``, so a test controls every byte after
+    it (the client's Finished is still queued in the connection)."""
+    conn = ClientConnection(ClientConfig(trust_anchors=load_pem_chain(pki.root)),
+                            server_name="localhost")
+    sock.sendall(conn.data_to_send())
+    while conn.handshake_complete is None:
+        conn.receive_data(sock.recv(1 << 16))
+    return conn
+
+
 def test_a_request_head_trickling_in_is_cut_off_in_total(
         pki: PKI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Slowloris after the handshake: a request head sent a byte at a time, each well
@@ -678,11 +689,7 @@ def test_a_key_update_flood_before_the_request_keeps_the_trace_bounded(
     flood = 4 * serve_module.MAX_TRACED_STEPS
     with serve_in_process(pki) as server, \
             socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        conn = ClientConnection(ClientConfig(trust_anchors=load_pem_chain(pki.root)),
-                                server_name="localhost")
-        sock.sendall(conn.data_to_send())
-        while conn.handshake_complete is None:
-            conn.receive_data(sock.recv(1 << 16))
+        conn = handshake_by_hand(pki, sock)
         for _ in range(flood):
             conn.update_keys(request_peer_update=False)
         conn.send_data(b"GET /json HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -707,11 +714,7 @@ def test_a_request_record_trickling_in_is_cut_off_in_total(
     deadline = time.monotonic() + 30
     with serve_in_process(pki) as server, \
             socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        conn = ClientConnection(ClientConfig(trust_anchors=load_pem_chain(pki.root)),
-                                server_name="localhost")
-        sock.sendall(conn.data_to_send())
-        while conn.handshake_complete is None:
-            conn.receive_data(sock.recv(1 << 16))
+        conn = handshake_by_hand(pki, sock)
         sock.sendall(conn.data_to_send())  # the client's Finished
         conn.send_data(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"a" * 2000
                        + b"\r\n\r\n")
