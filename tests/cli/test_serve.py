@@ -737,3 +737,24 @@ def test_a_request_record_trickling_in_is_cut_off_in_total(
                 break
         assert closed, "the server never gave up on the request head"
     assert "timed out" in capsys.readouterr().err
+
+
+def test_a_record_trickling_in_after_the_answer_ends_the_linger(pki: PKI) -> None:
+    """After its answer the server reads for up to 2 s for the client's close, but a
+    record arriving a byte at a time kept that one recv() waiting (each byte restarted
+    its timeout) for as long as the client kept sending: the linger is bounded in total."""
+    deadline = time.monotonic() + 30
+    with serve_in_process(pki) as server, \
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        conn = handshake_by_hand(pki, sock)
+        conn.send_data(b"GET /json HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        sock.sendall(conn.data_to_send())
+        conn.send_data(b"x" * 2000)
+        record = conn.data_to_send()  # sent a byte at a time once the answer is in
+        while sock.recv(1 << 16):
+            pass  # the answer, then the server's close_notify and FIN
+        with pytest.raises(OSError):  # the server closed: a reset answers the next bytes
+            for byte in record:  # (40 s at this pace: the record stays incomplete)
+                assert time.monotonic() < deadline, "the server lingers forever"
+                sock.sendall(bytes([byte]))
+                time.sleep(0.02)

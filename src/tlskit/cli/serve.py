@@ -530,14 +530,23 @@ class Server:
 
 def _close_lingering(tls: TLSSocket, linger: float) -> None:
     """close_notify and FIN, then read for up to ``linger`` seconds until the client
-    closes too, so its last bytes (its own close_notify) are not answered with a reset."""
+    closes too, so its last bytes (its own close_notify) are not answered with a reset.
+    The linger is bounded in total, at the socket (`_ConnectionSocket`): a record sent a
+    byte at a time would otherwise keep one recv() waiting, each byte restarting it."""
     deadline = time.monotonic() + linger
-    with contextlib.suppress(OSError, TLSError):
-        tls.shutdown(socket.SHUT_WR)
-        while (left := deadline - time.monotonic()) > 0:
-            tls.settimeout(left)
-            if not tls.recv(RECV_SIZE):
-                return
+    raw = tls.socket if isinstance(tls.socket, _ConnectionSocket) else None
+    if raw is not None:
+        raw.deadline = deadline
+    try:
+        with contextlib.suppress(OSError, TLSError):
+            tls.shutdown(socket.SHUT_WR)
+            while (left := deadline - time.monotonic()) > 0:
+                tls.settimeout(left)
+                if not tls.recv(RECV_SIZE):
+                    return
+    finally:
+        if raw is not None:
+            raw.deadline = None  # close()'s own non-blocking drain must not wait
 
 
 class _ConnectionSocket(TappedSocket):
