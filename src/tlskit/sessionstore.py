@@ -268,9 +268,17 @@ class GuardedStore:
 
 
 def _without_password(url: str) -> str:
-    """The URL for logs and reprs: a password in it is replaced by ``***``."""
+    """The URL for logs and reprs: a password in it is replaced by ``***`` (also in one
+    that cannot be parsed)."""
     from urllib.parse import urlsplit, urlunsplit
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: still never print a password
+        head, sep, rest = url.partition("://")
+        userinfo, at, host = rest.rpartition("@")
+        if not at or ":" not in userinfo:
+            return url
+        return f"{head}{sep}{userinfo.partition(':')[0]}:***@{host}"
     if parts.password is None:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)

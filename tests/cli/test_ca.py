@@ -183,6 +183,8 @@ def test_revoke_and_crl(state: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
         (["issue", "x.test", "--crl-url", "http://127.0.0.1:0/x.crl"],
          "'http://127.0.0.1:0/x.crl' has no valid port: give one within 1-65535"),
         (["issue", "x.test", "--ocsp-url", "ftp://x"], "'ftp://x' is not an http:// URL"),
+        (["issue", "x.test", "--ocsp-url", "http://[::1:8888"],  # not "has no valid port"
+         "'http://[::1:8888' is not a URL (Invalid IPv6 URL)"),
         (["crl", "--out", "/proc/nope/crl.pem"], "cannot use /proc/nope: No such file"),
         (["issue", "x.test", "--out", "/proc/nope"], "cannot use /proc/nope: No such file"),
     ],

@@ -637,6 +637,17 @@ def serve_in_process(pki: PKI, *args: str) -> Iterator[serve_module.Server]:
         thread.join(10)
 
 
+def handshake_by_hand(pki: PKI, sock: socket.socket) -> ClientConnection:
+    """A sans-I/O client's handshake over ``sock``, so a test controls every byte after
+    it (the client's Finished is still queued in the connection)."""
+    conn = ClientConnection(ClientConfig(trust_anchors=load_pem_chain(pki.root)),
+                            server_name="localhost")
+    sock.sendall(conn.data_to_send())
+    while conn.handshake_complete is None:
+        conn.receive_data(sock.recv(1 << 16))
+    return conn
+
+
 def test_a_request_head_trickling_in_is_cut_off_in_total(
         pki: PKI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Slowloris after the handshake: a request head sent a byte at a time, each well
@@ -678,11 +689,7 @@ def test_a_key_update_flood_before_the_request_keeps_the_trace_bounded(
     flood = 4 * serve_module.MAX_TRACED_STEPS
     with serve_in_process(pki) as server, \
             socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        conn = ClientConnection(ClientConfig(trust_anchors=load_pem_chain(pki.root)),
-                                server_name="localhost")
-        sock.sendall(conn.data_to_send())
-        while conn.handshake_complete is None:
-            conn.receive_data(sock.recv(1 << 16))
+        conn = handshake_by_hand(pki, sock)
         for _ in range(flood):
             conn.update_keys(request_peer_update=False)
         conn.send_data(b"GET /json HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -694,3 +701,60 @@ def test_a_key_update_flood_before_the_request_keeps_the_trace_bounded(
     assert answer.startswith(b"HTTP/1.1 200 OK"), answer[:100]
     assert len(recorders) == 1
     assert len(recorders[0].steps) <= serve_module.MAX_TRACED_STEPS
+
+
+def test_a_request_record_trickling_in_is_cut_off_in_total(
+        pki: PKI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Slowloris below the record layer: the request head in one TLS record whose bytes
+    arrive one at a time. The server's recv() returned nothing until the record was
+    whole, so the REQUEST_TIMEOUT check between recv() calls never ran and each byte
+    restarted the idle timeout: the thread was held for as long as the client liked."""
+    monkeypatch.setattr(serve_module, "IDLE_TIMEOUT", 30.0)
+    monkeypatch.setattr(serve_module, "REQUEST_TIMEOUT", 0.5)
+    deadline = time.monotonic() + 30
+    with serve_in_process(pki) as server, \
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        conn = handshake_by_hand(pki, sock)
+        sock.sendall(conn.data_to_send())  # the client's Finished
+        conn.send_data(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"a" * 2000
+                       + b"\r\n\r\n")
+        record = conn.data_to_send()
+        sock.settimeout(0.05)
+        closed = False
+        for i in range(len(record) - 1):  # never the last byte: the head stays incomplete
+            assert time.monotonic() < deadline, "the server waits for the record forever"
+            sock.sendall(record[i:i + 1])
+            try:
+                data = sock.recv(1 << 16)
+            except TimeoutError:
+                continue
+            except OSError:
+                closed = True
+                break
+            conn.receive_data(data)  # session tickets, then the server's close
+            if not data or conn.closed:
+                closed = True
+                break
+        assert closed, "the server never gave up on the request head"
+    assert "timed out" in capsys.readouterr().err
+
+
+def test_a_record_trickling_in_after_the_answer_ends_the_linger(pki: PKI) -> None:
+    """After its answer the server reads for up to 2 s for the client's close, but a
+    record arriving a byte at a time kept that one recv() waiting (each byte restarted
+    its timeout) for as long as the client kept sending: the linger is bounded in total."""
+    deadline = time.monotonic() + 30
+    with serve_in_process(pki) as server, \
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        conn = handshake_by_hand(pki, sock)
+        conn.send_data(b"GET /json HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        sock.sendall(conn.data_to_send())
+        conn.send_data(b"x" * 2000)
+        record = conn.data_to_send()  # sent a byte at a time once the answer is in
+        while sock.recv(1 << 16):
+            pass  # the answer, then the server's close_notify and FIN
+        with pytest.raises(OSError):  # the server closed: a reset answers the next bytes
+            for byte in record:  # (40 s at this pace: the record stays incomplete)
+                assert time.monotonic() < deadline, "the server lingers forever"
+                sock.sendall(bytes([byte]))
+                time.sleep(0.02)

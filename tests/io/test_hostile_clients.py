@@ -240,9 +240,11 @@ def test_worker_pool_forgets_a_thread_that_could_not_start(
         patch.setattr(threading.Thread, "start", refused)
         with pytest.raises(RuntimeError):
             pool.submit(lambda: None)
+    assert pool.started == 0  # counts threads started, not attempts
     done = threading.Event()
     pool.submit(done.set)
     assert done.wait(10)
+    assert pool.started == 1
     pool.close(wait=True)
 
 

@@ -61,6 +61,8 @@ def test_serve_rejects_an_unknown_store(serve: Callable[..., Serve],  # noqa: F8
     ("unix:///nonexistent/redis.sock", "cannot use it: Error 2 connecting to "
                                        "/nonexistent/redis.sock"),
     ("redis://127.0.0.1:{refused}/zero", "database 'zero' is not a number"),
+    ("redis://[::1/0", "Invalid IPv6 URL"),  # was "error: Invalid IPv6 URL", exit 1
+    ("redis://user:secret@[::1/0", "Invalid IPv6 URL"),
 ])
 def test_serve_checks_the_store_before_listening(pki: PKI, url: str,  # noqa: F811
                                                  reason: str) -> None:

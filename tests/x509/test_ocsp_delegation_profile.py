@@ -17,6 +17,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tlskit.ca import LocalCA
 from tlskit.x509.errors import CertificateVerificationError, Reason
+from tlskit.x509.ocsp import evaluate_ocsp_response, validate_stapled_response
+from tlskit.x509.revocation import RevocationChecker
 from tlskit.x509.trust import TrustStore
 from tlskit.x509.verify import Verifier
 
@@ -73,3 +75,21 @@ def test_the_verifier_profile_decides_on_a_signingless_responder(policy: str) ->
     strict = Verifier(store, revocation=policy, profile="cabf")  # type: ignore[arg-type]
     chain = strict.verify(leaf, [ca.intermediate], "localhost", ocsp_response=staple)
     assert chain[0] == leaf
+
+
+@pytest.mark.parametrize("profile", ["CABF", "cab", ""])
+def test_an_unknown_profile_is_refused_not_read_as_the_default(profile: str) -> None:
+    """A misspelt "cabf" given to the revocation checker or the OCSP functions silently
+    meant the laxer default (the Verifier already refused it): ValueError instead."""
+    ca = LocalCA.create(None, url=None)
+    leaf = ca.issue_server(["localhost"]).certificate
+    staple = _revoked_staple(ca, leaf)
+    now = dt.datetime.now(dt.UTC)
+    with pytest.raises(ValueError, match="profile"):
+        RevocationChecker("soft-fail", profile=profile)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="profile"):
+        evaluate_ocsp_response(staple, leaf, ca.intermediate, now,
+                               profile=profile)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="profile"):
+        validate_stapled_response(staple, leaf, ca.intermediate, now,
+                                  profile)  # type: ignore[arg-type]

@@ -251,13 +251,17 @@ def check_url(url: str) -> str:
     otherwise, saying which."""
     try:
         parsed = urllib.parse.urlsplit(url)
-        if parsed.port == 0:  # raises ValueError for a port that is not a number
-            raise ValueError("port 0")
-        ok = parsed.scheme == "http" and bool(parsed.hostname)
-    except ValueError:  # a port that is not a number, out of range, or 0
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket: not about the port
+        raise CAError(f"{url!r} is not a URL ({exc}), e.g. http://127.0.0.1:8888") from None
+    try:
+        port = parsed.port  # ValueError for a port that is not a number or out of range
+    except ValueError:
+        port = 0
+    if port == 0:
         raise CAError(
             f"{url!r} has no valid port: give one within 1-65535, e.g. http://127.0.0.1:8888"
-        ) from None
+        )
+    ok = parsed.scheme == "http" and bool(parsed.hostname)
     if not ok:
         raise CAError(
             f"{url!r} is not an http:// URL (relying parties fetch OCSP and CRLs over plain "

@@ -50,11 +50,12 @@ class TappedSocket(socket.socket):
             self.tap(True, bytes(data))
 
 
-def tap_socket(sock: socket.socket, tap: Tap | None) -> TappedSocket:
+def tap_socket(sock: socket.socket, tap: Tap | None,
+               cls: type[TappedSocket] = TappedSocket) -> TappedSocket:
     """``sock`` (connected; it is detached and must not be used again) as a
-    `TappedSocket` reporting to ``tap``, with the same timeout."""
+    `TappedSocket` (or subclass ``cls``) reporting to ``tap``, with the same timeout."""
     timeout = sock.gettimeout()
-    tapped = TappedSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+    tapped = cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
     tapped.settimeout(timeout)
     tapped.tap = tap
     return tapped

@@ -69,6 +69,7 @@ class WorkerPool:
         except BaseException:  # the system's thread limit: not a thread to wait for
             with self._lock:
                 self._threads.discard(thread)
+                self.started -= 1  # nor one to count
             raise
 
     def _run(self, worker: _Worker, job: Job) -> None:

@@ -219,6 +219,13 @@ class OcspEvidence:
     reason: str | None = None
 
 
+def require_profile(profile: str) -> None:
+    """ValueError for a profile other than "default" or "cabf": a misspelt "cabf" must
+    not quietly mean the laxer default (`Verifier` words it the same way)."""
+    if profile not in ("default", "cabf"):
+        raise ValueError(f"profile must be 'default' or 'cabf', not {profile!r}")
+
+
 def evaluate_ocsp_response(
     der: bytes,
     cert: x509.Certificate,
@@ -237,6 +244,7 @@ def evaluate_ocsp_response(
     refuses a delegated responder whose keyUsage lacks digitalSignature (see
     `_check_delegation`).
     """
+    require_profile(profile)
     at = _utc(at)
     with _malformed():
         response = _parse_ocsp(der)

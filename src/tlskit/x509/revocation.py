@@ -71,6 +71,7 @@ from .ocsp import (
     _responder_urls,
     build_ocsp_request,
     evaluate_ocsp_response,
+    require_profile,
     validate_stapled_response,
 )
 
@@ -264,6 +265,7 @@ class RevocationChecker:
     ) -> None:
         if policy not in _POLICIES:
             raise ValueError(f"unknown revocation policy {policy!r}")
+        require_profile(profile)
         self.policy = policy
         self.crls = tuple(crls)
         self.fetch_crls = fetch_crls
