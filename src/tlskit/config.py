@@ -483,12 +483,20 @@ class ClientConfig(_Common):
             raise ValueError("max_fragment_length must be 512, 1024, 2048 or 4096 "
                              f"(RFC 6066 4), not {self.max_fragment_length!r}")
         if self._versions == ["TLSv1.2"] and not any(g in crypto.GROUPS12 for g in self._groups):
-            # supported_groups would go out empty, a ClientHello servers reject as malformed
+            self._without_ecdhe()
+        self._set("_hello_bodies", self._encode_hello_bodies())
+
+    def _without_ecdhe(self) -> None:
+        """TLS 1.2 only, and no group its ECDHE can use: offer the RSA key transport suites
+        alone, without supported_groups (RFC 8422 5.1: it is for ECC suites; an empty one
+        is a ClientHello servers reject as malformed), or refuse a config left with none."""
+        rsa_kx = [s for s in self._suites12 if s in crypto.RSA_KX_SUITES12]
+        if not rsa_kx:
             raise ValueError(
                 "no group usable with TLS 1.2, whose key exchange is ECDHE here: name one of "
                 + ", ".join(NamedGroup(g).name for g in crypto.GROUPS12)
                 + " (the others are for TLS 1.3)")
-        self._set("_hello_bodies", self._encode_hello_bodies())
+        self._set("_suites12", rsa_kx)
 
     def _encode_hello_bodies(self) -> dict[int, bytes]:
         """The ClientHello extension bodies that only depend on this config, encoded once
@@ -499,14 +507,15 @@ class ClientConfig(_Common):
         versions: list[int] = [v for v, on in ((ProtocolVersion.TLSv1_3, tls13),
                                                (ProtocolVersion.TLSv1_2, tls12)) if on]
         E = ExtensionType
+        groups = self._groups if tls13 else [g for g in self._groups if g in crypto.GROUPS12]
         bodies: dict[int, bytes] = {
-            E.supported_groups: ext.encode_u16_list(
-                self._groups if tls13 else [g for g in self._groups if g in crypto.GROUPS12]),
             E.supported_versions: ext.encode_versions_client(versions),
             E.signature_algorithms: ext.encode_u16_list(self._schemes),
             E.psk_key_exchange_modes: ext.encode_psk_modes(self._psk_modes),
             E.status_request: ext.encode_status_request_ocsp(),
         }
+        if groups:  # none: TLS 1.2 with RSA key transport alone (see _without_ecdhe)
+            bodies[E.supported_groups] = ext.encode_u16_list(groups)
         if self._cert_schemes is not None:
             bodies[E.signature_algorithms_cert] = ext.encode_u16_list(self._cert_schemes)
         if self.record_size_limit is not None:

@@ -57,6 +57,7 @@ RSA_256 = "TLS_RSA_WITH_AES_256_GCM_SHA384"
 RSA_CODES = {int(CipherSuite[RSA_128]), int(CipherSuite[RSA_256])}
 OPT_IN: dict[str, Any] = {"legacy_rsa_key_exchange": True}
 EXT_STATUS_REQUEST = 5
+EXT_SUPPORTED_GROUPS, EXT_EC_POINT_FORMATS = 10, 11
 
 
 def rsa_client(suites: list[str] | None = None, **kw: Any) -> Any:
@@ -364,3 +365,21 @@ def test_rsa_client_key_exchange_round_trip_truncation_and_trailing_bytes(blob: 
             m12.ClientKeyExchangeRSA.decode(body[:n])
     with pytest.raises(DecodeError):
         m12.ClientKeyExchangeRSA.decode(body + b"\x00")
+
+
+def test_no_ecdhe_group_leaves_rsa_key_transport_without_supported_groups() -> None:
+    """A TLS 1.2 client that opted in, with only groups TLS 1.2 cannot use (ffdhe2048 here):
+    it offers its RSA key transport suites alone, without supported_groups or
+    ec_point_formats (RFC 8422 5.1: those are for ECC suites), and connects. Before, it
+    was refused at construction (the check made for ECDHE-only clients), and before that
+    it sent an empty supported_groups, which servers reject as malformed."""
+    client = client12(**OPT_IN, groups=["ffdhe2048"])
+    hello = m.ClientHello.decode(memoryview(client.data_to_send())[9:])
+    assert set(hello.cipher_suites) == RSA_CODES
+    assert EXT_SUPPORTED_GROUPS not in hello.extensions
+    assert EXT_EC_POINT_FORMATS not in hello.extensions
+    run = Run12(client12(**OPT_IN, groups=["ffdhe2048"]), rsa_server_conn())
+    c_done, _ = _complete(run)
+    assert int(c_done.cipher_suite) in RSA_CODES and c_done.group is None
+    with pytest.raises(ValueError, match=r"no group usable with TLS 1\.2"):
+        client12(groups=["ffdhe2048"])  # no RSA key transport to fall back on

@@ -226,9 +226,12 @@ class ClientHandshake13(Handshake13):
         tls13 = "TLSv1.3" in cfg._versions
         tls12 = "TLSv1.2" in cfg._versions
         exts[_E.renegotiation_info] = b"\x00"  # RFC 5746: an empty renegotiated_connection
-        exts[_E.supported_groups] = bodies[_E.supported_groups]
+        groups = bodies.get(_E.supported_groups)
+        if groups is not None:  # (absent: TLS 1.2 with no ECC suite, RFC 8422 5.1)
+            exts[_E.supported_groups] = groups
+            if tls12:
+                exts[_E.ec_point_formats] = b"\x01\x00"  # uncompressed only (RFC 8422 5.1.2)
         if tls12:
-            exts[_E.ec_point_formats] = b"\x01\x00"  # uncompressed only (RFC 8422 5.1.2)
             exts[_E.extended_master_secret] = b""
         if self.session is not None and self.session.tls12 and self.session.ticket:
             exts[_E.session_ticket] = self.session.ticket  # RFC 5077 3.2
