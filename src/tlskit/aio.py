@@ -28,7 +28,7 @@ from .config import ClientConfig, ServerConfig, require_config
 from .connection import ClientConnection, Connection, ServerConnection
 from .errors import AlertReceived, TLSError, UsageError
 from .events import ConnectionClosed, DataReceived, HandshakeComplete
-from .io.blocking import TruncatedConnection, default_client_config
+from .io.blocking import TruncatedConnection, default_client_config, handshake_eof
 from .io.info import ConnectionInfo
 from .io.server import listen_backlog
 from .keylog import with_keylog
@@ -229,8 +229,7 @@ class TLSProtocol(asyncio.BufferedProtocol):
             return False  # connection_lost(None) follows: the app sees end of stream
         if self._error is None and not self._peer_closed:
             if self._conn.handshake_complete is None:
-                self._error = TruncatedConnection(
-                    f"{self._peer} closed the connection during the handshake")
+                self._error = handshake_eof(f"{self._peer}", self._conn, self._server_side)
             else:
                 self._error = TruncatedConnection(
                     f"{self._peer} closed the connection without close_notify "

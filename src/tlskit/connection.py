@@ -25,6 +25,7 @@ from .errors import (
     AlertReceived,
     DecodeError,
     InternalError,
+    NotTLSError,
     TLSError,
     UnexpectedMessage,
     UsageError,
@@ -339,6 +340,8 @@ class Connection:
                     hs.receive_ccs(payload)
         except TLSError as exc:
             events.clear()
+            if type(exc) is NotTLSError and hs.suite is None:
+                exc.at_start()  # (a library user sees what the CLI and compat layer say)
             self._fail(exc)
             raise
         except Exception as exc:  # a bug, reported as a TLS internal_error

@@ -28,19 +28,33 @@ class DecodeError(TLSError):
 
 class NotTLSError(DecodeError):
     """Bytes where a record should start that are no TLS record: on the first one, the peer
-    speaks something else on this port (plain HTTP, a banner). ``data``: what it sent."""
+    speaks something else on this port (plain HTTP, a banner). ``data``: what it sent;
+    ``reason``: the record layer's words alone, without the hint `at_start` adds."""
 
     def __init__(self, message: str, data: bytes = b"") -> None:
         super().__init__(message)
+        self.reason = message
         self.data = data
+
+    def at_start(self) -> None:
+        """These bytes came before the handshake settled anything: say what the peer seems
+        to be instead (a plain HTTP server, a banner) and what to do, once."""
+        self.args = (f"{self.reason}, so the peer does not speak TLS here: "
+                     f"{_not_tls_words(self.data, None)}",)
 
 
 def not_tls_hint(data: bytes, exc: BaseException) -> str:
     """What a peer that does not speak TLS sent instead, quoted when it is text (an HTTP
-    status line or a banner tells what listens on the port)."""
+    status line or a banner tells what listens on the port); bytes that are not text
+    quote the record layer's reason (``exc``'s, without the hint it may carry)."""
+    return _not_tls_words(data, getattr(exc, "reason", None) or str(exc))
+
+
+def _not_tls_words(data: bytes, reason: str | None) -> str:
     line = data.split(b"\n", 1)[0].rstrip(b"\r")
     if not line or not all(32 <= b < 127 or b == 9 for b in line):
-        return f"it sent bytes that are not a TLS record ({exc}); is this its TLS port?"
+        said = f" ({reason})" if reason else ""
+        return f"it sent bytes that are not a TLS record{said}; is this its TLS port?"
     text = line.decode("ascii")
     if text.startswith("CONNECT "):
         return (f"it sent a proxy request ({text!r}); it takes this TLS port for an HTTP "
@@ -163,8 +177,40 @@ class AlertReceived(TLSError):
         super().__init__(f"{said}: {hint}" if hint else said, alert)
 
 
-# Alerts whose cause the receiver cannot see in its own handshake, and what to do.
+# Alerts whose cause the receiver cannot see in its own handshake, and what to do, in
+# words true for either side (a client's own alerts on a server's certificate, and a
+# server's on a client's, read the same). The CLI words its own hints, with its flags.
 _ALERT_HINTS: dict[AD, str] = {
+    AD.handshake_failure: (
+        "the peer found nothing it accepts in this side's offer: usually no cipher suite, "
+        "group or signature scheme in common (compare the config's cipher_suites, groups "
+        "and signature_schemes with the peer's; a TLS 1.2 server limited to RSA key "
+        "transport needs legacy_rsa_key_exchange=True, and CBC suites are not "
+        "implemented), or a TLS 1.2 server required a client certificate it did not get"),
+    AD.protocol_version: (
+        "the peer accepts none of the TLS versions this side enabled (the config's "
+        "versions; tlskit implements TLS 1.3 and 1.2): a peer limited to TLS 1.1 or "
+        "older cannot connect"),
+    AD.no_application_protocol: (
+        "the peer speaks none of the application protocols offered (ALPN, the config's "
+        "alpn_protocols): offer one it speaks, or none"),
+    AD.certificate_required: (
+        "the server requires a client certificate: give ClientConfig a certificate "
+        "(a CertifiedKey) issued by a CA the server trusts"),
+    AD.unrecognized_name: (
+        "the server has no certificate for the name sent in SNI (server_name): check "
+        "the name"),
+    AD.unknown_ca: (
+        "the peer does not trust the CA that issued this side's certificate: it needs "
+        "that CA's root among its trust anchors, and this side should send the whole "
+        "chain (leaf and intermediates)"),
+    AD.certificate_expired: (
+        "the peer found a certificate of this side's chain expired or not yet valid: "
+        "renew it, or check both clocks"),
+    AD.certificate_revoked: "the peer found a certificate of this side's chain revoked",
+    AD.bad_certificate: (
+        "the peer rejected this side's certificate (its name, usage, signature or form); "
+        "the peer's own error says which check"),
     AD.ech_required: (
         "the client offered Encrypted Client Hello with an ECH config it holds for this "
         "name (e.g. from a DNS HTTPS record) and gave up when this server did not accept "

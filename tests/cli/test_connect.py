@@ -178,6 +178,17 @@ def test_verification_failure_is_one_line(server: SServer) -> None:
     assert proc.stdout == ""
 
 
+def test_untrusted_issuer_names_the_cafile_flag_once(server: SServer, pki: PKI) -> None:
+    """The library's words ("add the issuing CA to the trust anchors") get the flag that
+    does it, once."""
+    line = one_error_line(tlskit(f"localhost:{server.port}", "--cafile",
+                                 str(pki.expired_root)))
+    assert line.startswith("tlskit connect: certificate verify failed: intermediate ")
+    assert line.endswith("add the issuing CA to the trust anchors (--cafile FILE), or the "
+                         "server should send its intermediate certificate")
+    assert line.count("--cafile") == 1
+
+
 def test_wrong_name_is_one_line(server: SServer, pki: PKI) -> None:
     proc = tlskit(f"127.0.0.1:{server.port}", "--cafile", str(pki.root),
                   "--servername", "example.com")

@@ -274,6 +274,9 @@ def test_unknown_issuer_hints_at_cafile_and_chain(setup: Setup) -> None:
     proc = tlskit("verify", "leaf-only.pem", "--cafile", "ca/root.pem", cwd=setup.base)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "✘ invalid (unknown_issuer)" in proc.stdout
+    # The library says "trust anchors"; the command names its flag there.
+    assert "add the issuing CA to the trust anchors (--cafile FILE), or the server" in " ".join(
+        proc.stdout.split())
     assert proc.stdout.rstrip().endswith(
         "hint: --cafile FILE trusts the issuing CA; --chain FILE adds an intermediate "
         "certificate missing from CERT")

@@ -361,7 +361,8 @@ class _Connect:
         if isinstance(exc, BadCertificate) and getattr(exc, "reason", None) == "revoked":
             return f"certificate revoked, refusing the connection: {exc}"
         if isinstance(exc, BadCertificate):
-            return f"certificate verify failed: {exc}"
+            from .verify import with_flag_hint
+            return f"certificate verify failed: {with_flag_hint(str(exc))}"
         if isinstance(exc, TLSError) and self.recorder.find("server_hello") is None \
                 and "is not TLS" in str(exc):
             return f"{where} does not speak TLS: {self._not_tls(exc)}"

@@ -25,6 +25,7 @@ from typing import Any
 from cryptography import x509
 
 from ..x509 import Report, TrustStore, Verifier
+from ..x509.errors import TO_TRUST_ANCHORS
 from ..x509.lint import Finding
 from ..x509.parsed import describe_parse_error, pem_labels
 
@@ -69,6 +70,12 @@ def run(args: argparse.Namespace) -> int:
         if report.error is not None and report.error.reason.value == "unknown_issuer":
             print(UNKNOWN_ISSUER_HINT)
     return 0 if report.valid else 1
+
+
+def with_flag_hint(text: str, flag: str = "--cafile FILE") -> str:
+    """A library message in the command's terms: where it says to add a certificate to
+    the trust anchors, the flag that does that."""
+    return text.replace(TO_TRUST_ANCHORS, f"{TO_TRUST_ANCHORS} ({flag})", 1)
 
 
 UNKNOWN_ISSUER_HINT = ("hint: --cafile FILE trusts the issuing CA; --chain FILE adds an "
@@ -328,7 +335,7 @@ def render(report: Report, host: str | None, policy: str = NOT_CHECKED) -> None:
         tree = tree or child
         for check in report.checks_for(cert):
             mark = "[green]✔[/]" if check.ok else "[red]✘[/]"
-            child.add(f"{mark} {escape(check.check)}: {escape(check.detail)}")
+            child.add(f"{mark} {escape(check.check)}: {escape(with_flag_hint(check.detail))}")
         if policy == NOT_CHECKED and not _is_anchor(report, cert):
             child.add(f"[yellow]?[/] revocation: {NOT_CHECKED} ({HOW_TO_CHECK})")
         node = child
@@ -344,4 +351,4 @@ def render(report: Report, host: str | None, policy: str = NOT_CHECKED) -> None:
                           f"{escape(_revocation_summary(report, policy))}")
     else:
         console.print(f"[bold red]✘ invalid ({report.error.reason.value})[/]: "
-                      f"{escape(str(report.error))}")
+                      f"{escape(with_flag_hint(str(report.error)))}")

@@ -77,6 +77,19 @@ class TruncatedConnection(ConnectionClosedError):
     as end of stream and `TLSSocket.truncated` tells it apart from a clean close."""
 
 
+def handshake_eof(peer: str, conn: Connection, server_side: bool) -> TruncatedConnection:
+    """The error for a peer that hung up during the handshake. A server that hangs up on
+    the ClientHello gives no reason: say what servers that do that usually are."""
+    said = f"{peer} closed the connection during the handshake"
+    if server_side or conn.version is not None:
+        return TruncatedConnection(said)
+    return TruncatedConnection(
+        f"{said} without answering the ClientHello: servers do that when they do not "
+        f"speak TLS on this port, speak only TLS 1.1 or older (tlskit implements TLS 1.3 "
+        f"and 1.2), or refuse the offer without an alert (the config's versions, groups "
+        f"and cipher_suites narrow it)")
+
+
 _default_config: ClientConfig | None = None
 _default_lock = threading.Lock()
 
@@ -414,7 +427,7 @@ class TLSSocket(ConnectionInfo):
 
     def _eof_error(self) -> TruncatedConnection:
         if self._conn.handshake_complete is None:
-            return TruncatedConnection(f"{self._peer} closed the connection during the handshake")
+            return handshake_eof(self._peer, self._conn, self.server_side)
         return TruncatedConnection(
             f"{self._peer} closed the connection without close_notify (truncated data?)")
 

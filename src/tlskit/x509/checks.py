@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from .certinfo import V3, CertInfo, Role, oid_name
-from .errors import Reason
+from .errors import TO_TRUST_ANCHORS, Reason
 from .lint import lint_verdicts
 from .signatures import SignatureCache, Stats
 
@@ -154,8 +154,8 @@ def _leaf_profile(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
                 "is malformed: it is not an X.509 v3 certificate (RFC 5280 4.1.2.1)")
     if info.ca and role == "leaf":
         return (Reason.key_usage, "is a CA certificate (basicConstraints cA is true) but is "
-                "used as an end-entity certificate; to trust this very certificate, pass it "
-                "as a trust anchor (--cafile)")
+                "used as an end-entity certificate; to trust this very certificate, add it "
+                f"{TO_TRUST_ANCHORS}")
     return None
 
 

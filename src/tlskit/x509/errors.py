@@ -53,6 +53,11 @@ _ALERTS: dict[Reason, AD] = {
 }
 
 
+# How a message says "trust it": the library's words; the CLI names its flag after them
+# (`tlskit.cli.verify.with_flag_hint`).
+TO_TRUST_ANCHORS = "to the trust anchors"
+
+
 def alert_for(reason: Reason) -> AD:
     return _ALERTS.get(reason, AD.bad_certificate)
 

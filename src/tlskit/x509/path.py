@@ -105,7 +105,7 @@ from .checks import (
 )
 from .constraints import path_checks, path_failure
 from .der import CertificateDER, DERError, common_names_of, read_tlv, split_certificate
-from .errors import Reason
+from .errors import TO_TRUST_ANCHORS, Reason
 from .lru import LRUCache
 from .signatures import SignatureCache, Stats, verify_signature
 from .trust import TrustStore
@@ -373,5 +373,5 @@ def _unknown_issuer(info: CertInfo, role: Role) -> Outcome:
     issuer = info.issuer.rfc4514_string() or "(empty)"
     return _bad(info, "issuer", Reason.unknown_issuer,
                 f"was issued by '{issuer}', which is neither a trust anchor nor a usable "
-                f"intermediate that was provided: pass the issuing CA with --cafile (a "
-                f"TrustStore), or the server should send its intermediate certificate", role)
+                f"intermediate that was provided: add the issuing CA {TO_TRUST_ANCHORS}, or "
+                f"the server should send its intermediate certificate", role)

@@ -29,7 +29,7 @@ from .checks import (
     role_at,
 )
 from .constraints import path_checks
-from .errors import CertificateVerificationError, Reason
+from .errors import TO_TRUST_ANCHORS, CertificateVerificationError, Reason
 from .lint import Finding, findings_for
 from .lru import LRUCache
 from .parsed import der_of
@@ -467,7 +467,7 @@ def _run_from(result: BuildResult, leaf_info: CertInfo) -> _Run:
     ):
         outcome = Outcome(leaf_info, "issuer", False,
                           "is self-signed and not in the trust store: to trust this very "
-                          "certificate (pinning), pass it as a trust anchor (--cafile)",
+                          "certificate (pinning), add it " + TO_TRUST_ANCHORS,
                           Reason.self_signed, "leaf")
         return _Run([leaf_info], False, outcome)
     return _Run(failure.path, failure.anchored, outcome)
