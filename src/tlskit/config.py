@@ -582,9 +582,10 @@ class ServerConfig(_Common):
     # 0-RTT (RFC 8446 4.2.10, 8), off by default. With a limit > 0 tickets allow that many
     # bytes of early data; a ticket carries early data once (``replay_cache``, in-process
     # unless another `ReplayCache` such as a shared session store is given) and only
-    # within EARLY_DATA_AGE_WINDOW of its expected age. ``accept_early_data`` sees each
-    # chunk: False holds it back until the handshake completes (delivered then as plain
-    # `DataReceived`, so a replayed flight, which never completes, delivers nothing).
+    # within EARLY_DATA_AGE_WINDOW_MS (10 s) of its expected age. ``accept_early_data``
+    # sees each chunk: False holds it back until the handshake completes (delivered then
+    # as plain `DataReceived`, so a replayed flight, which never completes, delivers
+    # nothing).
     max_early_data_size: int = 0
     replay_cache: Any = None  # default: the session_store when one is given
     accept_early_data: Callable[[bytes], bool] | None = None
