@@ -122,7 +122,17 @@ class Verifier:
     (the default, like OpenSSL, Go and Mozilla, checks its id-kp-OCSPSigning EKU only).
     ``max_intermediates``, ``max_signature_checks``, ``max_candidates`` and
     ``max_name_checks`` bound the work of one validation; a chain that needs more is
-    rejected with `Reason.too_complex`, never accepted late."""
+    rejected with `Reason.too_complex`, never accepted late.
+
+    ``revocation`` is "off" (the default), "soft-fail" (a certificate is refused when
+    evidence says it is revoked; no answer at all lets it through) or "hard-fail" (no
+    definitive answer fails it). Evidence comes from a stapled OCSP response, ``crls``,
+    the responders in the certificate's AIA (``ocsp``) and its http:// CRL distribution
+    points (``fetch_crls``), each fetch bounded by ``revocation_timeout`` seconds.
+    ``require_digital_signature=False`` also accepts an RSA leaf whose keyUsage allows
+    keyEncipherment but not digitalSignature (usable only for TLS 1.2 RSA key transport).
+    ``cache_size`` bounds the certificate and signature caches; ``max_depth`` the path
+    length."""
 
     def __init__(
         self,
