@@ -3,6 +3,7 @@ from the docstrings, covers everything `tlskit` exports."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import re
 import subprocess
@@ -72,3 +73,12 @@ def test_the_reference_is_made_from_the_docstrings(site: Path) -> None:
 def test_task_pages_are_built_and_linked_from_the_index(site: Path, page: str) -> None:
     assert (site / page / "index.html").is_file()
     assert f'href="{page}/"' in (site / "index.html").read_text()
+
+
+@pytest.mark.parametrize("config", [tlskit.ClientConfig, tlskit.ServerConfig])
+def test_every_config_field_is_described(config: type) -> None:
+    """The reference lists a config's parameters from its docstring: a field added without
+    a ``:param`` line would show in the signature with no word on what it does."""
+    doc = config.__doc__ or ""
+    fields = [f.name for f in dataclasses.fields(config) if f.init]
+    assert [name for name in fields if f":param {name}:" not in doc] == []
