@@ -458,6 +458,7 @@ class LocalCA:
     # ----------------------------------------------------------- export
 
     def export_root_pem(self) -> bytes:
+        """The root certificate as PEM: what clients trust (``tlskit ca export-root``)."""
         return pem_cert(self.root)
 
     # ----------------------------------------------------------- test-suite helpers

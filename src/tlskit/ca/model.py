@@ -96,6 +96,7 @@ class Issued:
 
     @property
     def serial_number(self) -> int:
+        """The leaf's serial, as `LocalCA.revoke` and ``tlskit ca revoke`` take it."""
         return self.certificate.serial_number
 
     def cert_pem(self) -> bytes:

@@ -66,9 +66,11 @@ class Report:
 
     @property
     def valid(self) -> bool:
+        """True when the chain passed every check."""
         return self.error is None
 
     def checks_for(self, cert: x509.Certificate) -> list[Check]:
+        """The checks made on one certificate of the chain, in order."""
         return [c for c in self.checks if c.certificate == cert]
 
 
