@@ -1,4 +1,4 @@
-"""tlskit: a readable, fast TLS 1.3 stack that shows its work.
+"""tlskit: a readable, fast TLS 1.3 and 1.2 stack that shows its work.
 
 The sans-I/O core: create a `ClientConnection` or `ServerConnection`, feed it bytes with
 `receive_data`, send what `data_to_send` returns, and react to the events.

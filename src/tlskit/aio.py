@@ -539,7 +539,7 @@ async def open_connection(host: str, port: int, config: ClientConfig | None = No
                           handshake_timeout: float | None = 30.0,
                           limit: int = 2 ** 16, suppress_ragged_eofs: bool = True,
                           **kwargs: Any) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Connect, complete the TLS 1.3 handshake and return asyncio streams.
+    """Connect, complete the TLS handshake (1.3 or 1.2) and return asyncio streams.
 
     ``handshake_timeout`` bounds TCP connect plus handshake; a TLS failure raises the
     `TLSError`. Extra keyword arguments go to `loop.create_connection`.

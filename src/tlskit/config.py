@@ -409,6 +409,57 @@ class ClientConfig(_Common):
     diagnostics only).
 
     Immutable once built: ``config.replace(field=value)`` returns a validated copy.
+
+    :param trust_anchors: the roots to trust (default: the system store).
+    :param verifier: a `CertificateVerifier` to use instead of one built from them.
+    :param verify_mode: "required" (default) or "report" (diagnostics only).
+    :param check_hostname: check the certificate against the server name (default True).
+    :param key_share_groups: the groups sent key shares for, each one in ``groups``
+        (default: the first group, plus x25519 when that is X25519MLKEM768).
+    :param certificate: a `CertifiedKey` to present when a server asks for one.
+    :param middlebox_compat: RFC 8446 D.4 compatibility mode (default True).
+    :param ocsp_stapling: ask for a stapled OCSP response and check it (default False).
+    :param legacy_session_ticket: TLS 1.2: ask for an RFC 5077 ticket (also asked for
+        whenever ``session_cache`` is set).
+    :param signature_schemes_cert: schemes accepted in certificates, sent as
+        signature_algorithms_cert (default: not sent, ``signature_schemes`` applies).
+    :param session_cache: a `tlskit.SessionCache`: sessions are stored in it and offered
+        again to the same server name automatically.
+    :param psk_modes: resumption key exchange offered (default ``("psk_dhe_ke",)``;
+        "psk_ke", without forward secrecy, only when listed).
+    :param post_handshake_auth: offer TLS 1.3 post-handshake authentication (None, the
+        default: when ``certificate`` is set).
+    :param max_fragment_length: ask for RFC 6066 records of at most 512, 1024, 2048 or
+        4096 bytes (default None: not asked).
+
+    Fields both configs share:
+
+    :param groups: key exchange groups in preference order (IANA names in any case, the
+        CLI's spellings such as ``p-256``, or code points). Default: a client offers
+        X25519MLKEM768, x25519, secp256r1, secp384r1; a server accepts those, then
+        secp521r1, x448 and the FFDHE groups.
+    :param cipher_suites: TLS 1.3 and TLS 1.2 suites in preference order (default: the
+        AES-GCM and ChaCha20-Poly1305 ones; RSA key transport only with
+        ``legacy_rsa_key_exchange``). A version with no suite listed is not enabled.
+    :param signature_schemes: handshake signature schemes (default: all implemented); a
+        server signs with these and asks client certificates for them.
+    :param alpn_protocols: ALPN protocols in preference order (default: none sent).
+    :param record_size_limit: RFC 8449 limit announced to the peer (64..16385; None: not
+        sent).
+    :param rng: ``rng(n)`` returns n random bytes (injectable for reproducible tests).
+    :param clock: ``clock()`` returns Unix time in seconds (injectable likewise).
+    :param keylog: ``keylog(label, client_random, secret)``, e.g. `tlskit.keylog.KeyLogFile`.
+    :param tracer: ``tracer(step, fields)`` for every step (`tlskit.trace.TraceStep`).
+    :param max_handshake_message: the largest handshake message accepted, in bytes.
+    :param versions: "TLSv1.3" and/or "TLSv1.2" (default both).
+    :param close_reply: answer the peer's close_notify at once (default); False allows a
+        TLS 1.3 half-close (keep sending, then call ``close()``).
+    :param certificate_compression: RFC 8879 algorithms (client default ``("zlib",)``:
+        accepted; server default none: compresses only when configured).
+    :param require_extended_master_secret: TLS 1.2: refuse peers without RFC 7627's
+        extended master secret (default False: a full handshake, never resumed).
+    :param legacy_rsa_key_exchange: TLS 1.2 RSA key transport suites, which have no
+        forward secrecy (default False: neither offered, accepted nor configurable).
     """
 
     trust_anchors: Sequence[x509.Certificate] | None = None
@@ -550,6 +601,66 @@ class ServerConfig(_Common):
     more, chosen by SNI (a name in the leaf's SAN) and the client's signature schemes.
 
     Immutable once built: ``config.replace(field=value)`` returns a validated copy.
+
+    :param certificate_chain: the default certificate chain, leaf first.
+    :param private_key: the leaf's private key (refused if it does not match).
+    :param certificates: more `CertifiedKey` objects, chosen by SNI.
+    :param client_auth: "none" (default), "optional" or "required".
+    :param client_verifier: what checks client certificates (default: one built from
+        ``client_trust_anchors``).
+    :param client_trust_anchors: the roots client certificates must chain to.
+    :param ocsp_response: a DER OCSP response to staple, or a callable returning the
+        current one (or None).
+    :param send_supported_groups: list our groups in EncryptedExtensions (default False).
+    :param cookie_key: the HMAC key for HelloRetryRequest cookies (default: random).
+    :param hrr_cookie: ``hrr_cookie(transcript_hash) -> cookie`` of your own (implies
+        ``send_hrr_cookie``).
+    :param send_hrr_cookie: put a cookie in HelloRetryRequest (default False).
+    :param session_tickets: tickets sent after each handshake (default 2; 0: none).
+    :param ticket_lifetime: ticket lifetime in seconds (default 7200).
+    :param ticket_key: one fixed ticket key (default: the session store's rotating ones).
+    :param session_context: who this server accepts, sealed into tickets (default:
+        derived from ``client_auth`` and the client trust anchors).
+    :param session_store: a `tlskit.sessionstore.SessionStore` for ticket keys, TLS 1.2
+        session IDs and replay tokens (default: this process's memory).
+    :param session_ids: TLS 1.2: give clients that ask for no ticket a session ID
+        (default True).
+    :param max_early_data_size: 0-RTT bytes a ticket allows (default 0: off).
+    :param replay_cache: an object with ``check_replay(token, ttl)`` (default: the
+        session store's, else in-process).
+    :param accept_early_data: ``accept_early_data(chunk) -> bool``: False holds a 0-RTT
+        chunk back until the handshake completes.
+    :param allow_psk_ke: resume without (EC)DHE when a client offers only psk_ke
+        (default False).
+
+    Fields both configs share:
+
+    :param groups: key exchange groups in preference order (IANA names in any case, the
+        CLI's spellings such as ``p-256``, or code points). Default: a client offers
+        X25519MLKEM768, x25519, secp256r1, secp384r1; a server accepts those, then
+        secp521r1, x448 and the FFDHE groups.
+    :param cipher_suites: TLS 1.3 and TLS 1.2 suites in preference order (default: the
+        AES-GCM and ChaCha20-Poly1305 ones; RSA key transport only with
+        ``legacy_rsa_key_exchange``). A version with no suite listed is not enabled.
+    :param signature_schemes: handshake signature schemes (default: all implemented); a
+        server signs with these and asks client certificates for them.
+    :param alpn_protocols: ALPN protocols in preference order (default: none sent).
+    :param record_size_limit: RFC 8449 limit announced to the peer (64..16385; None: not
+        sent).
+    :param rng: ``rng(n)`` returns n random bytes (injectable for reproducible tests).
+    :param clock: ``clock()`` returns Unix time in seconds (injectable likewise).
+    :param keylog: ``keylog(label, client_random, secret)``, e.g. `tlskit.keylog.KeyLogFile`.
+    :param tracer: ``tracer(step, fields)`` for every step (`tlskit.trace.TraceStep`).
+    :param max_handshake_message: the largest handshake message accepted, in bytes.
+    :param versions: "TLSv1.3" and/or "TLSv1.2" (default both).
+    :param close_reply: answer the peer's close_notify at once (default); False allows a
+        TLS 1.3 half-close (keep sending, then call ``close()``).
+    :param certificate_compression: RFC 8879 algorithms (client default ``("zlib",)``:
+        accepted; server default none: compresses only when configured).
+    :param require_extended_master_secret: TLS 1.2: refuse peers without RFC 7627's
+        extended master secret (default False: a full handshake, never resumed).
+    :param legacy_rsa_key_exchange: TLS 1.2 RSA key transport suites, which have no
+        forward secrecy (default False: neither offered, accepted nor configurable).
     """
 
     certificate_chain: Sequence[x509.Certificate] | None = None
@@ -582,9 +693,10 @@ class ServerConfig(_Common):
     # 0-RTT (RFC 8446 4.2.10, 8), off by default. With a limit > 0 tickets allow that many
     # bytes of early data; a ticket carries early data once (``replay_cache``, in-process
     # unless another `ReplayCache` such as a shared session store is given) and only
-    # within EARLY_DATA_AGE_WINDOW of its expected age. ``accept_early_data`` sees each
-    # chunk: False holds it back until the handshake completes (delivered then as plain
-    # `DataReceived`, so a replayed flight, which never completes, delivers nothing).
+    # within EARLY_DATA_AGE_WINDOW_MS (10 s) of its expected age. ``accept_early_data``
+    # sees each chunk: False holds it back until the handshake completes (delivered then
+    # as plain `DataReceived`, so a replayed flight, which never completes, delivers
+    # nothing).
     max_early_data_size: int = 0
     replay_cache: Any = None  # default: the session_store when one is given
     accept_early_data: Callable[[bytes], bool] | None = None

@@ -584,7 +584,8 @@ class IllegalAlertLevel(TLSError):
 
 
 class ClientConnection(Connection):
-    """A TLS 1.3 client; the ClientHello is queued as soon as it is created.
+    """A TLS 1.3 and 1.2 client (as its config allows); the ClientHello is queued as soon
+    as it is created.
 
     ``early_data`` (0-RTT, RFC 8446 2.3): bytes for the server before the handshake
     completes. They go in the first flight only when resuming a session this client may
@@ -628,7 +629,7 @@ class ClientConnection(Connection):
 
 
 class ServerConnection(Connection):
-    """A TLS 1.3 server; waits for a ClientHello."""
+    """A TLS 1.3 and 1.2 server (as its config allows); waits for a ClientHello."""
 
     def __init__(self, config: ServerConfig) -> None:
         super().__init__()

@@ -25,6 +25,8 @@ Sender = Literal["client", "server", "self", "peer"]
 
 
 class TraceStep(enum.StrEnum):
+    """The name of a step a ``tracer`` receives (a `str`: ``step == "client_hello"`` works)."""
+
     CLIENT_HELLO = "client_hello"
     HELLO_RETRY_REQUEST = "hello_retry_request"
     SERVER_HELLO = "server_hello"
@@ -95,6 +97,7 @@ STEPS: dict[TraceStep, StepInfo] = {
     _S.KEY_UPDATE_SENT: StepInfo("KeyUpdate", "self", _13),
     _S.KEY_UPDATE_RECEIVED: StepInfo("KeyUpdate", "peer", _13),
 }
+"""Every `TraceStep` and what it is; the CLI draws traces from this table."""
 
 
 def message_of(step: str, side: str) -> tuple[str | None, str | None]:

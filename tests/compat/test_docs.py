@@ -35,3 +35,20 @@ def test_recipe_runs(index: int, nginx: Any, pki: PKI) -> None:
                           env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == EXPECTED[index]
+
+
+HTTP_DOC = DOC.parent / "http-clients.md"
+HTTP_BLOCKS = re.findall(r"^```python\n(.*?)^```", HTTP_DOC.read_text(), flags=re.S | re.M)
+
+
+def test_http_clients_page_runs_as_one_session(nginx: Any, pki: PKI) -> None:
+    """docs/http-clients.md's blocks build on each other (``ctx`` from the first): run in
+    order as one script against the local nginx, each printing what a reader expects."""
+    assert len(HTTP_BLOCKS) == 5
+    code = "\n".join(HTTP_BLOCKS).replace("https://example.com/", nginx.url())
+    env = {**os.environ, "SSL_CERT_FILE": str(pki.root)}
+    env.pop("SSLKEYLOGFILE", None)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines() == ["200", "HTTP/1.1", "hello from nginx"], proc.stdout

@@ -31,8 +31,9 @@ README = ROOT / "README.md"
 BODY = b"hello from the README lab\n"
 
 
-# Pages whose code runs as tests, like the README's. (The requests/httpx/aiohttp and
-# uvicorn pages show tlskit.compat, whose own tests cover those recipes.)
+# Pages whose code runs as tests, like the README's. (compat.md's and http-clients.md's
+# blocks run against nginx in tests/compat/test_docs.py; uvicorn.md's needs an app module
+# and uvicorn's port, and tests/compat covers serving uvicorn with a tlskit context.)
 DOC_PAGES = [ROOT / "docs" / name for name in ("index.md", "debug.md", "certificates.md")]
 
 

@@ -447,12 +447,18 @@ class LocalCA:
         *,
         log: Callable[[str], None] | None = None,
     ) -> OCSPResponder:
-        """Start an HTTP OCSP responder on a background thread (port 0: the OS picks)."""
+        """Start an HTTP OCSP responder on a background thread (port 0: the OS picks).
+
+        It answers OCSP by POST and GET (GET answers carry RFC 5019 cache headers valid
+        until their nextUpdate) and serves the intermediate's and the root's CRLs at
+        `INTERMEDIATE_CRL_PATH` and `ROOT_CRL_PATH`; each CRL is signed once and served
+        again until a revocation changes it or half its validity has passed."""
         return OCSPResponder(self, host, port, log=log)
 
     # ----------------------------------------------------------- export
 
     def export_root_pem(self) -> bytes:
+        """The root certificate as PEM: what clients trust (``tlskit ca export-root``)."""
         return pem_cert(self.root)
 
     # ----------------------------------------------------------- test-suite helpers

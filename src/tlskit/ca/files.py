@@ -19,6 +19,7 @@ except ImportError:  # pragma: no cover - Windows: in-process locking only
     fcntl = None  # type: ignore[assignment]
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+"""The key types a CA or a leaf can have (see `KeyType`)."""
 
 
 def write_file(path: Path, data: bytes, mode: int) -> None:

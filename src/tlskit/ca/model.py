@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from .files import PrivateKey, pem_cert, pem_key, write_file
 
 Clock = Callable[[], dt.datetime]
+"""What a `LocalCA` reads the time from (an aware UTC datetime), for tests."""
 Kind = Literal["server", "client"]
 Status = Literal["good", "revoked", "unknown"]
 
@@ -34,10 +35,14 @@ BACKDATE = dt.timedelta(hours=1)  # tolerate a peer whose clock is a little behi
 OCSP_VALIDITY = dt.timedelta(days=1)
 MAX_OCSP_REQUEST = 64 * 1024
 INDEX_VERSION = 1
-ROOT_CRL_PATH = "/crl/root.crl"  # under the CA's URL: what the root revoked (as DER)
-INTERMEDIATE_CRL_PATH = "/crl/intermediate.crl"  # what the intermediate revoked
-DEFAULT_URL = "http://127.0.0.1:8888"  # where `tlskit ca ocsp` listens by default
-LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")  # the default leaf of the test helpers
+ROOT_CRL_PATH = "/crl/root.crl"
+"""Under the CA's URL: the root's CRL (what the root revoked: the intermediate), as DER."""
+INTERMEDIATE_CRL_PATH = "/crl/intermediate.crl"
+"""Under the CA's URL: the intermediate's CRL (the leaves it revoked), as DER."""
+DEFAULT_URL = "http://127.0.0.1:8888"
+"""Where `tlskit ca ocsp` listens by default, and so what new CAs' certificates name."""
+LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
+"""The names of the default leaf of the test helpers (`LocalCA.server_config`...)."""
 
 
 class CAError(Exception):
@@ -91,6 +96,7 @@ class Issued:
 
     @property
     def serial_number(self) -> int:
+        """The leaf's serial, as `LocalCA.revoke` and ``tlskit ca revoke`` take it."""
         return self.certificate.serial_number
 
     def cert_pem(self) -> bytes:

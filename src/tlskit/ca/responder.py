@@ -264,10 +264,13 @@ class OCSPResponder:
 
     @property
     def url(self) -> str:
+        """Where it answers (``http://host:port``): pass it as ``ocsp_url`` to
+        `LocalCA.issue_server`; the CRLs are under it too."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
     def close(self) -> None:
+        """Stop answering and wait for the serving thread (idempotent)."""
         if self._closed:
             return
         self._closed = True

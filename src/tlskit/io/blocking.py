@@ -915,7 +915,8 @@ def connect(host: str, port: int, config: ClientConfig | None = None, *,
             handshake_timeout: float | None = 30.0,
             source_address: tuple[str, int] | None = None,
             suppress_ragged_eofs: bool = True) -> TLSSocket:
-    """Open TCP to ``host:port``, run the TLS 1.3 handshake and return the `TLSSocket`.
+    """Open TCP to ``host:port``, run the TLS handshake (1.3 or 1.2, as ``config``
+    allows) and return the `TLSSocket`.
 
     ``timeout`` is the socket timeout afterwards (idle reads/writes); ``handshake_timeout``
     bounds the TCP connect and, separately, the whole handshake. ``server_name`` (default

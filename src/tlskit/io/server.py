@@ -129,7 +129,7 @@ def wrap_server_socket(listening_sock: socket.socket, config: ServerConfig, *,
 
 
 class TLSServer(socketserver.ThreadingTCPServer):
-    """`socketserver.ThreadingTCPServer` speaking TLS 1.3, a thread for each connection.
+    """`socketserver.ThreadingTCPServer` speaking TLS 1.3 and 1.2, a thread for each connection.
 
     Works with `socketserver.StreamRequestHandler` and `http.server`'s handlers. The
     handshake runs in the connection's thread before the handler is created; a failure is

@@ -170,6 +170,7 @@ class TrustStore:
         return self._by_subject.get(name, [])
 
     def contains_fingerprint(self, fingerprint: bytes) -> bool:
+        """Is a certificate with this SHA-256 fingerprint (of its DER) an anchor?"""
         return fingerprint in self._fingerprints
 
     def contains_der(self, der: bytes) -> bool:

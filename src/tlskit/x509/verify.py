@@ -66,9 +66,11 @@ class Report:
 
     @property
     def valid(self) -> bool:
+        """True when the chain passed every check."""
         return self.error is None
 
     def checks_for(self, cert: x509.Certificate) -> list[Check]:
+        """The checks made on one certificate of the chain, in order."""
         return [c for c in self.checks if c.certificate == cert]
 
 
@@ -122,7 +124,17 @@ class Verifier:
     (the default, like OpenSSL, Go and Mozilla, checks its id-kp-OCSPSigning EKU only).
     ``max_intermediates``, ``max_signature_checks``, ``max_candidates`` and
     ``max_name_checks`` bound the work of one validation; a chain that needs more is
-    rejected with `Reason.too_complex`, never accepted late."""
+    rejected with `Reason.too_complex`, never accepted late.
+
+    ``revocation`` is "off" (the default), "soft-fail" (a certificate is refused when
+    evidence says it is revoked; no answer at all lets it through) or "hard-fail" (no
+    definitive answer fails it). Evidence comes from a stapled OCSP response, ``crls``,
+    the responders in the certificate's AIA (``ocsp``) and its http:// CRL distribution
+    points (``fetch_crls``), each fetch bounded by ``revocation_timeout`` seconds.
+    ``require_digital_signature=False`` also accepts an RSA leaf whose keyUsage allows
+    keyEncipherment but not digitalSignature (usable only for TLS 1.2 RSA key transport).
+    ``cache_size`` bounds the certificate and signature caches; ``max_depth`` the path
+    length."""
 
     def __init__(
         self,
