@@ -383,3 +383,45 @@ def test_no_ecdhe_group_leaves_rsa_key_transport_without_supported_groups() -> N
     assert int(c_done.cipher_suite) in RSA_CODES and c_done.group is None
     with pytest.raises(ValueError, match=r"no group usable with TLS 1\.2"):
         client12(groups=["ffdhe2048"])  # no RSA key transport to fall back on
+
+
+@cache
+def _key_encipherment_only() -> tuple[list[x509.Certificate], rsa.RSAPrivateKey]:
+    """An RSA-2048 leaf for localhost, issued by the test PKI's intermediate, whose keyUsage
+    is keyEncipherment alone: the key of an RSA key transport server, which never signs."""
+    ca = pki().ca
+    key = rsa.generate_private_key(65537, 2048)
+    now = dt.datetime.now(dt.UTC)
+    leaf = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca.intermediate.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+            .add_extension(x509.KeyUsage(False, False, True, False, False, False, False, False,
+                                         False), True)
+            .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]), False)
+            .sign(ca.intermediate_key, hashes.SHA256()))  # type: ignore[arg-type]
+    return [leaf, ca.intermediate], key
+
+
+def test_a_key_encipherment_only_leaf_serves_rsa_key_transport_not_ecdhe() -> None:
+    """RFC 5246 7.4.2: for RSA key transport the server's key must allow keyEncipherment
+    (it decrypts, it signs nothing); for ECDHE_RSA it signs the ServerKeyExchange, so
+    digitalSignature. Before, the client's verifier asked digitalSignature of every leaf
+    and refused the leaf an RSA key transport server needs (the verifier's
+    require_digital_signature was never turned off for it); OpenSSL and browsers take it."""
+    chain, key = _key_encipherment_only()
+    server = {"certificate_chain": chain, "private_key": key}
+    run = Run12(client12(**OPT_IN, cipher_suites=[RSA_128]),
+                rsa_server_conn(**server))
+    c_done, _ = _complete(run)
+    assert c_done.cipher_suite.name == RSA_128 and c_done.peer_certificates[0] == chain[0]
+    ecdhe = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+    run = Run12(client12(**OPT_IN, cipher_suites=[ecdhe]),
+                rsa_server_conn(cipher_suites=[ecdhe], **server))
+    with pytest.raises(TLSError, match="does not allow digitalSignature") as refused:
+        _complete(run)
+    assert refused.value.alert.name == "bad_certificate"

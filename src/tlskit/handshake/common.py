@@ -558,8 +558,13 @@ def verify_server_chain(hs: Handshake, auth: PeerAuth, server_name: str | None) 
     cfg = hs.config
     at = validation_moment(cfg)
     name = server_name if cfg.check_hostname else None
+    verifier = cfg.get_verifier()
+    if hs.suite is not None and hs.suite.code in crypto.RSA_KX_SUITES12:
+        # The key decrypts rather than signs: keyEncipherment is the usage it needs.
+        variant = getattr(verifier, "for_key_transport", None)
+        verifier = variant() if variant is not None else verifier
     try:
-        verified = cfg.get_verifier().verify(
+        verified = verifier.verify(
             auth.chain[0], auth.chain[1:], server_name=name, at=at,
             usage="server", ocsp_response=auth.ocsp_response)
         if cfg.tracer is not None:

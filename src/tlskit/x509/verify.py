@@ -7,6 +7,7 @@ returns every check with its verdict, for the CLI and for humans.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -184,8 +185,25 @@ class Verifier:
         }
         self._checker: Any = None
         self._checker_loaded = False
+        self._key_transport: Verifier | None = None
 
     # -- public API ------------------------------------------------------------------
+
+    def for_key_transport(self) -> Verifier:
+        """This verifier for a TLS 1.2 RSA key transport handshake, where the server's key
+        decrypts the premaster secret and signs nothing: an RSA leaf whose keyUsage allows
+        keyEncipherment alone passes too (RFC 5246 7.4.2), as OpenSSL and browsers accept
+        it. Every other check is this verifier's, and so are the caches (verdicts that
+        depend on the rule are cached by it)."""
+        if not self.require_digital_signature:
+            return self
+        sibling = self._key_transport
+        if sibling is None:
+            self._revocation_checker(None)  # loaded once, shared, with its caches
+            sibling = copy.copy(self)
+            sibling.require_digital_signature = False
+            self._key_transport = sibling
+        return sibling
 
     def verify(
         self,
@@ -419,7 +437,7 @@ class Verifier:
             run.record.append(outcome)
         return None if outcome.ok else outcome
 
-    def _revocation_checker(self, ctx: Context) -> Any:
+    def _revocation_checker(self, ctx: Context | None) -> Any:
         if self._checker_loaded:
             return self._checker
         self._checker_loaded = True
