@@ -1,0 +1,283 @@
+"""Property tests for the decoders that had a fuzz harness but no hypothesis test, or
+neither (see the table in fuzz/README.md): each either returns a value that round-trips
+or obeys its invariants, or raises only its documented exception.
+
+Session state, certificate decompression, the compat ClientHello sniffer,
+the OCSP singleExtensions reader, and arbitrary bytes to every handshake message and
+extension decoder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tlskit import _ocsp_der, crypto
+from tlskit.compat.hello import HelloBuffer
+from tlskit.enums import AlertDescription as AD
+from tlskit.errors import BadCertificate, TLSError
+from tlskit.handshake.common12 import DECODERS12
+from tlskit.session import _STATE, TicketSealer, TicketState, decode_state, encode_state
+from tlskit.sessionstore import GuardedStore, MemoryStore
+from tlskit.wire import certcompress
+from tlskit.wire import extensions as ext
+from tlskit.wire import messages as m
+from tlskit.wire import messages12 as m12
+from tlskit.wire.messages import CompressedCertificate
+from tlskit.x509.ocsp import _critical_single_extensions
+
+FAST = settings(max_examples=300, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+SUITE13 = next(iter(crypto.SUITES.values()))
+
+
+def _state(**changes: object) -> TicketState:
+    fields: dict[str, object] = dict(suite=SUITE13, psk=b"k" * 32, issued_ms=5, lifetime=60,
+                                     alpn_protocol="h2", server_name="a.test")
+    fields.update(changes)
+    return TicketState(**fields)  # type: ignore[arg-type]
+
+
+# --- session state
+
+
+def _roundtrips(state: TicketState | None) -> None:
+    if state is not None:
+        assert decode_state(encode_state(state)) == state
+
+
+@FAST
+@given(st.binary(max_size=200))
+def test_any_state_plaintext_decodes_to_a_state_or_none(plain: bytes) -> None:
+    _roundtrips(decode_state(plain))
+
+
+@FAST
+@given(st.binary(max_size=120), st.integers(0, 200))
+def test_a_valid_header_with_any_tail_decodes_to_a_state_or_none(tail: bytes, cut: int) -> None:
+    """Past the header (version, a known suite), so the length-prefixed fields are read."""
+    good = encode_state(_state(client_chain=[b"\x30\x00"]))
+    _roundtrips(decode_state(good[:_STATE.size] + tail))
+    _roundtrips(decode_state(good[:cut]))
+
+
+@pytest.mark.parametrize("tail", [
+    b"\x05",                          # the psk length runs past the end
+    b"\x00\x01\xff",                  # an ALPN that is not UTF-8
+    b"",                              # no psk length at all
+    b"\x00\x00\x00\x00\x00",          # no chain count
+    b"\x00\x00\x00\x00\x00\x02",      # a chain count with no certificates
+    b"\x00\x00\x00\x00\x00\x00",      # no 0-RTT fields
+])
+def test_a_malformed_state_is_no_state(tail: bytes) -> None:
+    """Regression (fuzz_session): these raised IndexError, UnicodeDecodeError or
+    struct.error out of `decode_state`, and so out of `TicketSealer.open`, instead of
+    meaning "no resumption, full handshake"."""
+    header = encode_state(_state())[:_STATE.size]
+    assert decode_state(header + tail) is None
+
+
+def test_trailing_bytes_after_a_state_are_no_state() -> None:
+    """`encode_state` writes nothing after the 0-RTT fields: more is not its writing."""
+    good = encode_state(_state())
+    assert decode_state(good) == _state()
+    assert decode_state(good + b"\x00") is None
+
+
+def test_a_sealed_malformed_state_opens_to_none() -> None:
+    """Behind a good tag (a ticket key shared with another writer) too."""
+    sealer = TicketSealer(GuardedStore(MemoryStore(fixed_key=bytes(32))), lambda: 1.0)
+    header = encode_state(_state())[:_STATE.size]
+    sealed = sealer.seal_many([header + b"\x00\x01\xff", encode_state(_state())],
+                              [bytes(12), bytes(12)])
+    assert sealed is not None
+    assert sealer.open(sealed[0]) is None
+    assert sealer.open(sealed[1]) == _state()
+
+
+@FAST
+@given(st.binary(max_size=200))
+def test_any_ticket_opens_to_a_state_or_none(ticket: bytes) -> None:
+    sealer = TicketSealer(GuardedStore(MemoryStore(fixed_key=bytes(32))), lambda: 1.0)
+    _roundtrips(sealer.open(ticket))
+    _roundtrips(sealer.open(b"\x00" * 8 + ticket))  # the fixed key's id, then anything
+
+
+# --- certificate compression
+
+
+@FAST
+@given(st.integers(0, 0xFFFF), st.integers(0, 1 << 17), st.binary(max_size=300))
+def test_any_compressed_certificate_decompresses_exactly_or_is_bad_certificate(
+        algorithm: int, length: int, data: bytes) -> None:
+    try:
+        body = certcompress.decompress(CompressedCertificate(algorithm, length, data), 1 << 16)
+    except BadCertificate:
+        return
+    assert len(body) == length <= 1 << 16
+
+
+@FAST
+@given(st.sampled_from(sorted(certcompress.ALGORITHMS)), st.binary(min_size=1, max_size=2000),
+       st.data())
+def test_compression_round_trips_and_a_changed_length_is_refused(
+        algorithm: int, body: bytes, data: st.DataObject) -> None:
+    msg = certcompress.compress(algorithm, body)
+    assert certcompress.decompress(msg, 1 << 16) == body
+    wrong = data.draw(st.integers(1, 1 << 16).filter(lambda n: n != len(body)))
+    with pytest.raises(BadCertificate):
+        certcompress.decompress(CompressedCertificate(algorithm, wrong, msg.compressed), 1 << 16)
+
+
+@FAST
+@given(st.binary(max_size=40))
+def test_any_compress_certificate_extension_decodes_or_is_decode_error(body: bytes) -> None:
+    try:
+        codes = certcompress.decode_extension(body)
+    except TLSError as exc:
+        assert exc.alert == AD.decode_error
+        return
+    assert certcompress.decode_extension(certcompress.encode_extension(codes)) == codes
+
+
+# --- compat ClientHello sniffer
+
+
+def _feed(data: bytes, step: int) -> HelloBuffer:
+    buf, done = HelloBuffer(), False
+    for at in range(0, len(data), step):
+        now = buf.add(data[at:at + step])
+        assert now or not done
+        done = now
+    return buf
+
+
+HELLO = m.ClientHello(bytes(32), bytes(32), [0x1301], m.Extensions(
+    {0: ext.encode_server_name("sni.test"), 43: b"\x02\x03\x04"})).encode()
+HELLO_RECORD = b"\x16\x03\x01" + len(HELLO).to_bytes(2, "big") + HELLO
+
+
+@FAST
+@given(st.binary(max_size=300) | st.builds(lambda cut, junk: HELLO_RECORD[:cut] + junk,
+                                           st.integers(0, len(HELLO_RECORD)),
+                                           st.binary(max_size=20)),
+       st.integers(1, 40))
+def test_the_hello_sniffer_never_raises_and_ignores_read_sizes(data: bytes, step: int) -> None:
+    whole, pieces = _feed(data, max(len(data), 1)), _feed(data, step)
+    name = whole.server_name()
+    assert name is None or isinstance(name, str)
+    assert pieces.complete() == whole.complete() and pieces.server_name() == name
+
+
+def test_the_hello_sniffer_finds_the_name_in_one_or_many_records() -> None:
+    assert _feed(HELLO_RECORD, len(HELLO_RECORD)).server_name() == "sni.test"
+    split = b"".join(b"\x16\x03\x01" + len(HELLO[i:i + 9]).to_bytes(2, "big") + HELLO[i:i + 9]
+                     for i in range(0, len(HELLO), 9))
+    buf = _feed(split, 7)
+    assert buf.complete() and buf.server_name() == "sni.test"
+
+
+# --- OCSP singleExtensions
+
+
+def _read_single(tbs: bytes, index: int) -> None:
+    """Its caller turns a ValueError into "malformed response"; nothing else may escape."""
+    try:
+        found = _critical_single_extensions(tbs, index)
+    except ValueError:
+        return
+    assert all(isinstance(oid, str) and oid for oid in found)
+
+
+@FAST
+@given(st.binary(max_size=300), st.integers(0, 3))
+def test_the_single_extensions_reader_returns_oids_or_a_value_error(tbs: bytes, index: int) -> None:
+    _read_single(tbs, index)
+
+
+@FAST
+@given(st.binary(min_size=1, max_size=40), st.integers(0, 200))
+def test_the_single_extensions_reader_on_a_spliced_response(junk: bytes, at: int) -> None:
+    """A real ResponseData with bytes spliced in, so the reader gets past the outer SEQUENCE."""
+    cert_id = _ocsp_der.CertID(_ocsp_der.tlv(0x30, b"\x30\x00\x04\x00\x04\x00\x02\x01\x01"),
+                               "1.3.14.3.2.26", b"", b"", 1)
+    answer = _ocsp_der.SingleResponse(cert_id, "good", dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+                                      dt.datetime(2025, 1, 2, tzinfo=dt.UTC))
+    tbs = _ocsp_der.response_data(bytes(20), dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+                                  [answer, answer], None)
+    at %= len(tbs)
+    _read_single(tbs[:at] + junk + tbs[at:], 1)
+
+
+# --- handshake messages, any bytes
+
+ALLOWED = {AD.decode_error, AD.illegal_parameter}
+MESSAGE_CLASSES = sorted({*m.DECODERS.values(), *DECODERS12.values(), m12.ClientKeyExchangeRSA},
+                         key=lambda cls: cls.__name__)
+
+
+@pytest.mark.parametrize("cls", MESSAGE_CLASSES, ids=lambda cls: cls.__name__)
+def test_any_bytes_to_a_message_decoder_decode_or_are_refused(cls: type) -> None:
+    """The round-trip tests (tests/unit/test_messages_roundtrip.py) start from valid
+    messages; here the body is anything: a message that re-encodes to a body decoding
+    to itself, or decode_error / illegal_parameter."""
+    @FAST
+    @given(st.binary(max_size=200))
+    def check(body: bytes) -> None:
+        try:
+            msg = cls.decode(body)  # type: ignore[attr-defined]
+        except TLSError as exc:
+            assert exc.alert in ALLOWED, exc
+            return
+        raw = msg.encode()
+        assert int.from_bytes(raw[1:4], "big") == len(raw) - 4
+        assert cls.decode(raw[4:]) == msg  # type: ignore[attr-defined]
+    check()
+
+
+EXTENSION_DECODERS = {
+    "server_name": ext.decode_server_name,
+    "client_server_name": ext.decode_client_server_name,
+    "versions_client": ext.decode_versions_client,
+    "version_server": ext.decode_version_server,
+    "u16_list": lambda b: ext.decode_u16_list(b, "list"),
+    "u16_list8": lambda b: ext.decode_u16_list8(b, "list"),
+    "u16": lambda b: ext.decode_u16(b, "value"),
+    "key_share_client": ext.decode_key_share_client,
+    "key_share_server": ext.decode_key_share_server,
+    "key_share_hrr": ext.decode_key_share_hrr,
+    "alpn": ext.decode_alpn,
+    "max_fragment_length": ext.decode_max_fragment_length,
+    "record_size_limit": ext.decode_record_size_limit,
+    "cookie": ext.decode_cookie,
+    "psk_modes": ext.decode_psk_modes,
+    "status_request": ext.decode_status_request,
+    "ocsp_status": ext.decode_ocsp_status,
+    "pre_shared_key_client": ext.decode_pre_shared_key_client,
+    "selected_identity": ext.decode_selected_identity,
+    "renegotiation_info": ext.decode_renegotiation_info,
+    "ec_point_formats": ext.decode_ec_point_formats,
+    "compress_certificate": certcompress.decode_extension,
+}
+
+
+def test_every_extension_decoder_is_listed() -> None:
+    public = {name[len("decode_"):] for name in dir(ext) if name.startswith("decode_")}
+    assert public <= set(EXTENSION_DECODERS)
+
+
+@pytest.mark.parametrize("name", sorted(EXTENSION_DECODERS))
+def test_any_bytes_to_an_extension_decoder_decode_or_are_refused(name: str) -> None:
+    decode = EXTENSION_DECODERS[name]
+
+    @FAST
+    @given(st.binary(max_size=120))
+    def check(body: bytes) -> None:
+        try:
+            decode(body)
+        except TLSError as exc:
+            assert exc.alert in ALLOWED, exc
+    check()
