@@ -2,7 +2,7 @@
 neither (see the table in fuzz/README.md): each either returns a value that round-trips
 or obeys its invariants, or raises only its documented exception.
 
-Session state, certificate decompression, the compat ClientHello sniffer,
+Session state, the CA index, certificate decompression, the compat ClientHello sniffer,
 the OCSP singleExtensions reader, and arbitrary bytes to every handshake message and
 extension decoder.
 """
@@ -10,12 +10,17 @@ extension decoder.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import pytest
+from cryptography import x509
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tlskit import _ocsp_der, crypto
+from tlskit.ca.index import Record, dump_index, load_index
+from tlskit.ca.model import CAError, Revocation
 from tlskit.compat.hello import HelloBuffer
 from tlskit.enums import AlertDescription as AD
 from tlskit.errors import BadCertificate, TLSError
@@ -104,6 +109,71 @@ def test_any_ticket_opens_to_a_state_or_none(ticket: bytes) -> None:
     sealer = TicketSealer(GuardedStore(MemoryStore(fixed_key=bytes(32))), lambda: 1.0)
     _roundtrips(sealer.open(ticket))
     _roundtrips(sealer.open(b"\x00" * 8 + ticket))  # the fixed key's id, then anything
+
+
+# --- the CA index
+
+
+def _load(tmp_path: Path, raw: bytes) -> tuple[dict[int, Record], int] | None:
+    path = tmp_path / "index.json"
+    path.write_bytes(raw)
+    try:
+        return load_index(path)
+    except CAError:
+        return None
+
+
+@FAST
+@given(st.binary(max_size=200))
+def test_any_index_bytes_load_or_are_a_ca_error(tmp_path: Path, raw: bytes) -> None:
+    loaded = _load(tmp_path, raw)
+    if loaded is not None:
+        assert _load(tmp_path, dump_index(*loaded)) == loaded
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+                    lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+
+
+@FAST
+@given(st.dictionaries(st.sampled_from(["version", "crl_number", "certificates"]), JSON),
+       st.dictionaries(st.sampled_from(["1", "ff", "x", ""]),
+                       st.dictionaries(st.sampled_from(["kind", "names", "not_after", "revoked"]),
+                                       JSON), max_size=2))
+def test_any_index_json_loads_or_is_a_ca_error(tmp_path: Path, doc: dict, certs: dict) -> None:
+    """JSON of the right shape with wrong values (numbers for dates, NaN, huge numbers)."""
+    doc = {**doc, "certificates": certs} if certs else doc
+    loaded = _load(tmp_path, json.dumps(doc).encode())
+    if loaded is not None:
+        assert _load(tmp_path, dump_index(*loaded)) == loaded
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"crl_number": Infinity}',      # int(inf): OverflowError
+    b'{"crl_number": -Infinity}',
+    b"[" * 100_000,                   # nested past the interpreter's stack: RecursionError
+    b'{"certificates": ' * 50_000,
+])
+def test_a_corrupt_index_is_a_ca_error(tmp_path: Path, raw: bytes) -> None:
+    """Regression (fuzz_ca_index): these escaped `load_index` as OverflowError and
+    RecursionError instead of "corrupt CA index"."""
+    path = tmp_path / "index.json"
+    path.write_bytes(raw)
+    with pytest.raises(CAError, match="corrupt CA index"):
+        load_index(path)
+
+
+@FAST
+@given(st.dictionaries(st.integers(1, 2**159), st.tuples(
+    st.sampled_from(["server", "client"]), st.lists(st.text(max_size=10), max_size=3),
+    st.datetimes(timezones=st.just(dt.UTC)), st.none() | st.sampled_from(list(x509.ReasonFlags))),
+    max_size=4), st.integers(0, 2**64))
+def test_an_index_dumped_loads_back(tmp_path: Path, rows: dict, crl_number: int) -> None:
+    records = {serial: Record(kind, names, at,  # type: ignore[arg-type]
+                              None if reason is None else Revocation(serial, reason, at))
+               for serial, (kind, names, at, reason) in rows.items()}
+    assert _load(tmp_path, dump_index(records, crl_number)) == (records, crl_number)
 
 
 # --- certificate compression

@@ -80,7 +80,8 @@ def load_index(path: Path) -> tuple[dict[int, Record], int]:
         return records, int(doc.get("crl_number", 0))
     except FileNotFoundError:
         return {}, 0
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError,
+            RecursionError) as exc:  # Infinity as a number; arrays nested past the stack
         raise CAError(f"corrupt CA index {path}: {exc}") from exc
 
 
