@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tlskit import _ocsp_der, crypto
+from tlskit.ca import LocalCA
 from tlskit.ca.index import Record, dump_index, load_index
 from tlskit.ca.model import CAError, Revocation
 from tlskit.compat.hello import HelloBuffer
@@ -164,11 +165,44 @@ def test_a_corrupt_index_is_a_ca_error(tmp_path: Path, raw: bytes) -> None:
         load_index(path)
 
 
+def _entry(serial: str, not_after: str, revoked_at: str | None) -> str:
+    revoked = "null" if revoked_at is None else \
+        f'{{"reason": "keyCompromise", "at": "{revoked_at}"}}'
+    return f'"{serial}": {{"kind": "server", "not_after": "{not_after}", "revoked": {revoked}}}'
+
+
+@pytest.mark.parametrize("entries", [
+    [_entry("0x1", "2030-01-01T00:00:00+00:00", "2020-01-01"),        # no UTC offset,
+     _entry("0x2", "2030-01-01T00:00:00+00:00", "2020-01-01T00:00:00+00:00")],  # and one
+    [_entry("0x1", "2030-01-01", None)],
+    [_entry("0x1", "2030-01-01T00:00:00+00:00", "1900-01-01T00:00:00+00:00")],  # no CRL can
+    [_entry("-0x1", "2030-01-01T00:00:00+00:00", "2020-01-01T00:00:00+00:00")],
+    [_entry("0x0", "2030-01-01T00:00:00+00:00", None)],
+    [_entry("0x" + "f" * 40, "2030-01-01T00:00:00+00:00", None)],               # 21 octets
+], ids=["naive-and-aware", "naive-not-after", "revoked-1900", "negative-serial", "serial-0",
+        "serial-160-bits"])
+def test_an_index_a_ca_cannot_use_is_a_ca_error(tmp_path: Path, entries: list[str]) -> None:
+    """Regression (fuzz_ca_index, driving a LocalCA whose index.json is the input): these
+    loaded, then `revocations` raised TypeError (naive and aware times sorted together),
+    `crl` ValueError (a revocation before 1950, a serial that is not one), and a negative
+    serial did not survive a dump and load. Everything tlskit writes has a UTC offset and a
+    serial from 1 to 2**159 - 1."""
+    ca = LocalCA.create(tmp_path / "ca")
+    good = ca.issue_server(["kept.test"])
+    ca.revoke(good)
+    assert len(ca.revocations()) == 1 and ca.crl()  # what tlskit writes loads back
+    (tmp_path / "ca" / "index.json").write_text('{"certificates": {' + ", ".join(entries) + "}}")
+    with pytest.raises(CAError, match="corrupt CA index"):
+        ca.revocations()
+    with pytest.raises(CAError, match="corrupt CA index"):
+        ca.crl()
+
+
 @FAST
-@given(st.dictionaries(st.integers(1, 2**159), st.tuples(
+@given(st.dictionaries(st.integers(1, 2**159 - 1), st.tuples(
     st.sampled_from(["server", "client"]), st.lists(st.text(max_size=10), max_size=3),
-    st.datetimes(timezones=st.just(dt.UTC)), st.none() | st.sampled_from(list(x509.ReasonFlags))),
-    max_size=4), st.integers(0, 2**64))
+    st.datetimes(min_value=dt.datetime(1950, 1, 1), timezones=st.just(dt.UTC)),
+    st.none() | st.sampled_from(list(x509.ReasonFlags))), max_size=4), st.integers(0, 2**64))
 def test_an_index_dumped_loads_back(tmp_path: Path, rows: dict, crl_number: int) -> None:
     records = {serial: Record(kind, names, at,  # type: ignore[arg-type]
                               None if reason is None else Revocation(serial, reason, at))
