@@ -3,18 +3,23 @@ neither (see the table in fuzz/README.md): each either returns a value that roun
 or obeys its invariants, or raises only its documented exception.
 
 Session state, the CA index, certificate decompression, the compat ClientHello sniffer,
-the OCSP singleExtensions reader, and arbitrary bytes to every handshake message and
-extension decoder.
+the OCSP singleExtensions reader, the PEM/DER file readers, and arbitrary bytes to every
+handshake message and extension decoder.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import datetime as dt
 import json
+import ssl
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +27,9 @@ from tlskit import _ocsp_der, crypto
 from tlskit.ca import LocalCA
 from tlskit.ca.index import Record, dump_index, load_index
 from tlskit.ca.model import CAError, Revocation
+from tlskit.compat.context import SSLContext
 from tlskit.compat.hello import HelloBuffer
+from tlskit.config import load_pem_chain, load_pem_private_key
 from tlskit.enums import AlertDescription as AD
 from tlskit.errors import BadCertificate, TLSError
 from tlskit.handshake.common12 import DECODERS12
@@ -34,6 +41,7 @@ from tlskit.wire import messages as m
 from tlskit.wire import messages12 as m12
 from tlskit.wire.messages import CompressedCertificate
 from tlskit.x509.ocsp import _critical_single_extensions
+from tlskit.x509.trust import load_pem_certificates
 
 FAST = settings(max_examples=300, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -385,3 +393,105 @@ def test_any_bytes_to_an_extension_decoder_decode_or_are_refused(name: str) -> N
         except TLSError as exc:
             assert exc.alert in ALLOWED, exc
     check()
+
+
+# --- PEM and DER files: tlskit.config and the compat SSLContext
+
+
+def _pem_material() -> tuple[bytes, bytes]:
+    """A self-signed P-256 certificate (DER) and its key (PKCS#8 DER)."""
+    key = ec.derive_private_key(0x9E3, ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "pem.test")])
+    at = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(7).not_valid_before(at)
+            .not_valid_after(at + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.DER),
+            key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+
+
+def _pem(label: str, der: bytes) -> bytes:
+    body = base64.encodebytes(der).replace(b"\n", b"")
+    lines = b"\n".join(body[i:i + 64] for i in range(0, len(body), 64))
+    return b"-----BEGIN " + label.encode() + b"-----\n" + lines + b"\n-----END " + \
+        label.encode() + b"-----\n"
+
+
+CERT_DER, KEY_DER = _pem_material()
+P256 = bytes.fromhex("06082a8648ce3d030107")
+BAD_VERSION = CERT_DER.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x34", 1)  # v53
+_POINT = CERT_DER.index(b"\x03\x42\x00\x04") + 4
+OFF_CURVE = CERT_DER[:_POINT + 63] + bytes((CERT_DER[_POINT + 63] ^ 1,)) + CERT_DER[_POINT + 64:]
+ODD_CURVE_KEY = KEY_DER.replace(P256, P256[:-1] + b"\x08", 1)  # 1.2.840.10045.3.1.8
+
+
+def test_a_certificate_of_an_unknown_version_is_the_readers_error(tmp_path: Path) -> None:
+    """Regression (fuzz_pem): cryptography's InvalidVersion is no ValueError; it escaped
+    `load_pem_chain` (documented: ValueError naming the file) and the compat loaders."""
+    path = tmp_path / "cert.pem"
+    path.write_bytes(_pem("CERTIFICATE", BAD_VERSION))
+    with pytest.raises(ValueError, match=r"cert\.pem holds no readable PEM certificate"):
+        load_pem_chain(path)
+    assert load_pem_certificates(_pem("CERTIFICATE", BAD_VERSION) +
+                                 _pem("CERTIFICATE", CERT_DER)) != []  # the good one kept
+    with pytest.raises(ssl.SSLError, match="cadata holds a certificate that does not parse"):
+        SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cadata=BAD_VERSION)
+
+
+def test_a_key_on_an_unsupported_curve_is_the_readers_error(tmp_path: Path) -> None:
+    """Regression (fuzz_pem): cryptography's UnsupportedAlgorithm escaped
+    `load_pem_private_key` and the compat `load_cert_chain`."""
+    path = tmp_path / "key.pem"
+    path.write_bytes(_pem("PRIVATE KEY", ODD_CURVE_KEY))
+    with pytest.raises(ValueError, match=r"key\.pem"):
+        load_pem_private_key(path)
+    both = tmp_path / "both.pem"
+    both.write_bytes(_pem("CERTIFICATE", CERT_DER) + _pem("PRIVATE KEY", ODD_CURVE_KEY))
+    with pytest.raises(ssl.SSLError, match="cannot load the private key"):
+        SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(both)
+
+
+def test_a_certificate_whose_key_cannot_be_read_is_an_ssl_error(tmp_path: Path) -> None:
+    """Regression (fuzz_pem): a point off the curve in the certificate raised ValueError
+    out of the compat `load_cert_chain`; the ssl module raises SSLError."""
+    both = tmp_path / "both.pem"
+    both.write_bytes(_pem("CERTIFICATE", OFF_CURVE) + _pem("PRIVATE KEY", KEY_DER))
+    with pytest.raises(ssl.SSLError, match="public key cannot be read"):
+        SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(both)
+    both.write_bytes(_pem("CERTIFICATE", CERT_DER) + _pem("PRIVATE KEY", KEY_DER))
+    SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(both)
+
+
+def test_truncated_cadata_and_a_broken_crl_are_ssl_errors(tmp_path: Path) -> None:
+    """Regression (fuzz_pem): cryptography's ValueError escaped `load_verify_locations`
+    for DER cadata cut short and for a CA file with a CRL block that does not parse."""
+    ctx = SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    with pytest.raises(ssl.SSLError):
+        ctx.load_verify_locations(cadata=CERT_DER[:-5])
+    cafile = tmp_path / "ca.pem"
+    cafile.write_bytes(_pem("CERTIFICATE", CERT_DER) + _pem("X509 CRL", b"\x30\x03\x02\x01\x01"))
+    with pytest.raises(ssl.SSLError, match="a CRL that does not parse"):
+        ctx.load_verify_locations(cafile=cafile)
+
+
+@pytest.mark.filterwarnings("ignore:Parsed a serial number")
+@FAST
+@given(st.binary(max_size=300) | st.builds(
+    lambda der, at, junk: der[:at] + junk + der[at + len(junk):],
+    st.sampled_from([CERT_DER, KEY_DER]), st.integers(0, 600), st.binary(min_size=1, max_size=4)),
+    st.sampled_from(["CERTIFICATE", "PRIVATE KEY", "X509 CRL"]))
+def test_any_pem_file_is_read_or_refused_with_the_documented_error(
+        tmp_path: Path, der: bytes, label: str) -> None:
+    path = tmp_path / "any.pem"
+    path.write_bytes(_pem(label, der) + (_pem("PRIVATE KEY", KEY_DER) if label == "CERTIFICATE"
+                                         else b""))
+    with contextlib.suppress(ValueError):
+        load_pem_chain(path)
+    with contextlib.suppress(ValueError, TypeError):
+        load_pem_private_key(path)
+    for call in (lambda c: c.load_verify_locations(cafile=path),
+                 lambda c: c.load_verify_locations(cadata=der),
+                 lambda c: c.load_cert_chain(path)):
+        with contextlib.suppress(ssl.SSLError):
+            call(SSLContext(ssl.PROTOCOL_TLS_CLIENT))
