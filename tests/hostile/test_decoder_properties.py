@@ -27,6 +27,7 @@ from tlskit import _ocsp_der, crypto
 from tlskit.ca import LocalCA
 from tlskit.ca.index import Record, dump_index, load_index
 from tlskit.ca.model import CAError, Revocation
+from tlskit.cli.verify import InputError, load_certificates, load_crls
 from tlskit.compat.context import SSLContext
 from tlskit.compat.hello import HelloBuffer
 from tlskit.config import load_pem_chain, load_pem_private_key
@@ -495,3 +496,29 @@ def test_any_pem_file_is_read_or_refused_with_the_documented_error(
                  lambda c: c.load_cert_chain(path)):
         with contextlib.suppress(ssl.SSLError):
             call(SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+
+
+def _bad_version_crl() -> bytes:
+    key = ec.derive_private_key(0x9E3, ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "pem.test")])
+    at = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    der = (x509.CertificateRevocationListBuilder().issuer_name(name).last_update(at)
+           .next_update(at + dt.timedelta(days=1)).sign(key, hashes.SHA256())
+           .public_bytes(serialization.Encoding.DER))
+    return der.replace(b"\x02\x01\x01", b"\x02\x01\x11", 1)  # version 17
+
+
+def test_a_crl_of_an_unknown_version_is_the_readers_error(tmp_path: Path) -> None:
+    """Regression (fuzz_pem under atheris): cryptography's InvalidVersion escaped the
+    compat `load_verify_locations` (a CA file's CRL) and ``tlskit verify``'s readers."""
+    crl = _pem("X509 CRL", _bad_version_crl())
+    cafile = tmp_path / "ca.pem"
+    cafile.write_bytes(_pem("CERTIFICATE", CERT_DER) + crl)
+    with pytest.raises(ssl.SSLError, match="a CRL that does not parse"):
+        SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=cafile)
+    (tmp_path / "crl.pem").write_bytes(crl)
+    with pytest.raises(InputError, match="is not a PEM or DER CRL"):
+        load_crls(tmp_path / "crl.pem")
+    (tmp_path / "cert.der").write_bytes(BAD_VERSION)
+    with pytest.raises(InputError, match="is not a PEM or DER certificate"):
+        load_certificates(tmp_path / "cert.der")

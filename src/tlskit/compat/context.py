@@ -337,7 +337,7 @@ class SSLContext(ssl.SSLContext):
             if start >= 0:
                 try:
                     out.append(x509.load_pem_x509_crl(block[start:] + b"-----END X509 CRL-----"))
-                except ValueError as exc:
+                except (ValueError, x509.InvalidVersion) as exc:
                     raise ssl.SSLError(1, f"[X509: CRL_LOAD_ERROR] a CRL that does not parse: "
                                           f"{describe_parse_error(exc)}") from None
         return out
