@@ -41,6 +41,8 @@ from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 from tlskit.wire import messages12 as m12
 from tlskit.wire.messages import CompressedCertificate
+from tlskit.x509.crl import load_crl
+from tlskit.x509.evidence import EvidenceError
 from tlskit.x509.ocsp import _critical_single_extensions
 from tlskit.x509.trust import load_pem_certificates
 
@@ -522,3 +524,21 @@ def test_a_crl_of_an_unknown_version_is_the_readers_error(tmp_path: Path) -> Non
     (tmp_path / "cert.der").write_bytes(BAD_VERSION)
     with pytest.raises(InputError, match="is not a PEM or DER certificate"):
         load_certificates(tmp_path / "cert.der")
+
+
+# --- CRLs: tlskit.x509.crl.load_crl (fuzz_crl.py drives it through Verifier too)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@FAST
+@given(st.binary(max_size=300) | st.builds(
+    lambda der, at, junk: der[:at] + junk + der[at + len(junk):],
+    st.just(_bad_version_crl().replace(b"\x02\x01\x11", b"\x02\x01\x01", 1)),
+    st.integers(0, 400), st.binary(min_size=1, max_size=4)), st.booleans())
+def test_any_crl_bytes_load_or_are_an_evidence_error(der: bytes, pem: bool) -> None:
+    data = _pem("X509 CRL", der) if pem else der
+    try:
+        crl = load_crl(data)
+    except EvidenceError:
+        return
+    assert crl.public_bytes(serialization.Encoding.DER)
