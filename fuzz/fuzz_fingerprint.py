@@ -6,9 +6,13 @@ field, so it parses whatever a client sends, apart from the engine's own decoder
 With atheris installed:   python fuzz/fuzz_fingerprint.py -max_total_time=60 CORPUS_DIR
 Without it (standalone):  python fuzz/fuzz_fingerprint.py [ITERATIONS] [SEED]
 
+`tlskit connect --trace` splits what a server sends into records for display
+(`cli.trace.split_records`); the same input goes through it.
+
 The contract under test: nothing raises, for any byte stream; a parsed hello answers
-every accessor and its fingerprints; a stream's hellos are at most two. The input is the
-byte stream as received.
+every accessor and its fingerprints; a stream's hellos are at most two; the records
+split off are, end to end, a prefix of the stream. The input is the byte stream as
+received.
 """
 
 from __future__ import annotations
@@ -17,12 +21,16 @@ import sys
 
 from _harness import main, seeded
 
+from tlskit.cli.trace import split_records
 from tlskit.fingerprint import client_hellos, ja3, ja3_string, ja4, ja4_raw, parse_client_hello
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 
 
 def TestOneInput(data: bytes) -> None:
+    records = split_records(data)
+    joined = b"".join(r["bytes"] for r in records)
+    assert data.startswith(joined) and len(data) - len(joined) < 5
     hellos = client_hellos(data)
     assert len(hellos) <= 2
     single = parse_client_hello(data[5:])

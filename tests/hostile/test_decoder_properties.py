@@ -27,6 +27,7 @@ from tlskit import _ocsp_der, crypto
 from tlskit.ca import LocalCA
 from tlskit.ca.index import Record, dump_index, load_index
 from tlskit.ca.model import CAError, Revocation
+from tlskit.cli.trace import split_records
 from tlskit.cli.verify import InputError, load_certificates, load_crls
 from tlskit.compat.context import SSLContext
 from tlskit.compat.hello import HelloBuffer
@@ -542,3 +543,16 @@ def test_any_crl_bytes_load_or_are_an_evidence_error(der: bytes, pem: bool) -> N
     except EvidenceError:
         return
     assert crl.public_bytes(serialization.Encoding.DER)
+
+
+# --- tlskit connect --trace: the server's bytes split into records for display
+
+
+@FAST
+@given(st.binary(max_size=300))
+def test_split_records_is_a_prefix_of_the_stream(data: bytes) -> None:
+    records = split_records(data)
+    joined = b"".join(r["bytes"] for r in records)
+    assert data.startswith(joined) and len(data) - len(joined) < 5
+    for record in records[:-1]:
+        assert len(record["bytes"]) == 5 + record["length"]
