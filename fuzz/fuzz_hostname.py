@@ -62,7 +62,12 @@ def TestOneInput(data: bytes) -> None:
         assert dns_subtree_intersects(host, pattern)
 
 
-def _random_input(rng: random.Random) -> bytes:
+def seeds() -> list[bytes]:
+    return [b"*.example.com\x00www.example.com", b"xn--bcher-kva.ch\x00b\xc3\xbccher.ch",
+            b"a.b.\x00A.B", b"192.0.2.1\x00192.0.2.1", b"*\x00com"]
+
+
+def random_input(rng: random.Random) -> bytes:
     def word() -> str:
         return "".join(rng.choice(_ALPHABET) for _ in range(rng.randint(0, 24)))
 
@@ -78,4 +83,4 @@ def _random_input(rng: random.Random) -> bytes:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv, TestOneInput, _random_input, default_iterations=100_000))
+    sys.exit(main(sys.argv, TestOneInput, random_input, default_iterations=100_000))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from . import crypto
@@ -152,7 +153,7 @@ def load_pem_chain(path: str | Path) -> list[x509.Certificate]:
     _expect_pem(data, path, "CERTIFICATE", "certificate")
     try:
         return x509.load_pem_x509_certificates(data)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:  # the latter: a version not 1 to 3
         raise ValueError(f"{os.fspath(path)} holds no readable PEM certificate: "
                          f"{describe_parse_error(exc)}") from exc
 
@@ -177,6 +178,8 @@ def load_pem_private_key(path: str | Path, password: bytes | None = None) -> Any
         return serialization.load_pem_private_key(data, password)
     except ValueError as exc:
         raise ValueError(f"{os.fspath(path)}: {describe_parse_error(exc)}") from exc
+    except UnsupportedAlgorithm as exc:  # a curve or key type cryptography lacks
+        raise ValueError(f"{os.fspath(path)}: an unsupported key: {exc}") from exc
     except TypeError as exc:
         raise TypeError(f"{os.fspath(path)}: {exc}") from exc
 

@@ -224,7 +224,9 @@ def encode_state(state: TicketState) -> bytes:
 
 
 def decode_state(plain: bytes) -> TicketState | None:
-    """Reads back `encode_state` (authenticated by the AEAD, so well-formed)."""
+    """Reads back `encode_state`; None for anything it did not write. The AEAD tag
+    vouches only for the key: a plaintext sealed under a shared ticket key by another
+    writer may be malformed, and a malformed one must mean a full handshake."""
     if len(plain) < _STATE.size:
         return None
     version, flags, suite_code, issued_ms, lifetime = _STATE.unpack_from(plain)
@@ -233,29 +235,44 @@ def decode_state(plain: bytes) -> TicketState | None:
     if version != _VERSION or suite is None:
         return None
     reader = _Reader(plain, _STATE.size)
-    psk = reader.take(1)
-    alpn = reader.take(1).decode()
-    sni = reader.take(2).decode()
-    context = reader.take(1)
-    chain = [reader.take(3) for _ in range(reader.take_count())]
-    max_early, age_add = _EARLY.unpack_from(plain, reader.pos)
+    try:
+        psk = reader.take(1)
+        alpn = reader.take(1).decode()
+        sni = reader.take(2).decode()
+        context = reader.take(1)
+        chain = [reader.take(3) for _ in range(reader.take_count())]
+        max_early, age_add = _EARLY.unpack_from(plain, reader.pos)
+    except (_Malformed, UnicodeDecodeError, struct.error):
+        return None
+    if reader.pos + _EARLY.size != len(plain):
+        return None
     return TicketState(suite, psk, issued_ms, lifetime, alpn or None, sni or None,
                        context, chain, max_early_data=max_early, age_add=age_add,
                        tls12=tls12, extended_master_secret=bool(flags & _EMS))
 
 
+class _Malformed(Exception):
+    """A length or count runs past the end of the state."""
+
+
 class _Reader:
-    """Reads back what `seal` wrote (authenticated by the AEAD, so well-formed)."""
+    """Reads back what `seal` wrote; raises `_Malformed` past the end."""
 
     def __init__(self, data: bytes, pos: int) -> None:
         self.data, self.pos = data, pos
 
     def take(self, width: int) -> bytes:
-        n = int.from_bytes(self.data[self.pos:self.pos + width], "big")
         start = self.pos + width
+        if start > len(self.data):
+            raise _Malformed
+        n = int.from_bytes(self.data[self.pos:start], "big")
         self.pos = start + n
+        if self.pos > len(self.data):
+            raise _Malformed
         return self.data[start:self.pos]
 
     def take_count(self) -> int:
+        if self.pos >= len(self.data):
+            raise _Malformed
         self.pos += 1
         return self.data[self.pos - 1]

@@ -43,19 +43,30 @@ def _record_to_json(record: Record) -> dict[str, Any]:
     return out
 
 
+def _moment(text: str) -> dt.datetime:
+    """A time as `dump_index` writes it: with its UTC offset, and one a CRL can carry
+    (revocations are sorted together and signed into CRLs)."""
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None or moment.year < 1950:
+        raise ValueError(f"{text!r} is not a time with a UTC offset from 1950 on")
+    return moment
+
+
 def _record_from_json(serial: int, data: dict[str, Any]) -> Record:
+    if not 0 < serial < 1 << 159:  # RFC 5280 4.1.2.2: positive, at most 20 octets
+        raise ValueError(f"serial {serial:#x} is not a certificate serial number")
     revoked = data.get("revoked")
     revocation = None
     if revoked:
         revocation = Revocation(
             serial_number=serial,
             reason=x509.ReasonFlags(revoked["reason"]),
-            revoked_at=dt.datetime.fromisoformat(revoked["at"]),
+            revoked_at=_moment(revoked["at"]),
         )
     return Record(
         kind=data["kind"],
         names=list(data.get("names", [])),
-        not_after=dt.datetime.fromisoformat(data["not_after"]),
+        not_after=_moment(data["not_after"]),
         revocation=revocation,
     )
 
@@ -80,7 +91,8 @@ def load_index(path: Path) -> tuple[dict[int, Record], int]:
         return records, int(doc.get("crl_number", 0))
     except FileNotFoundError:
         return {}, 0
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError,
+            RecursionError) as exc:  # Infinity as a number; arrays nested past the stack
         raise CAError(f"corrupt CA index {path}: {exc}") from exc
 
 

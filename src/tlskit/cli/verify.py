@@ -187,7 +187,7 @@ def load_certificates(path: Path, what: str = "certificate file") -> list[x509.C
             certs = x509.load_pem_x509_certificates(data)
         else:
             certs = [x509.load_der_x509_certificate(data)]
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:  # the latter: a version not 1 to 3
         raise InputError(f"{what} {path} is not a PEM or DER certificate "
                          f"({describe_parse_error(exc)}); "
                          "give a certificate file, e.g. one written by `tlskit ca issue`"
@@ -208,7 +208,7 @@ def load_crls(path: Path, what: str = "CRL file") -> list[x509.CertificateRevoca
         if not blocks:
             raise ValueError("no X509 CRL block")
         return [x509.load_pem_x509_crl(block[block.index(b"-----BEGIN"):]) for block in blocks]
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:  # the latter: a version not 1 or 2
         raise InputError(f"{what} {path} is not a PEM or DER CRL "
                          f"({describe_parse_error(exc)}); "
                          "give a CRL file, e.g. one written by `tlskit ca crl`") from exc

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from .. import crypto
@@ -28,6 +29,7 @@ from ..config import CertifiedKey, ClientConfig, ServerConfig
 from ..keylog import KeyLogFile
 from ..verifier import CertificateVerifier, Usage
 from ..x509 import TrustStore, Verifier
+from ..x509.parsed import describe_parse_error
 from ..x509.trust import _quiet, load_pem_certificates
 from .ciphers import TLS12, cipher_dicts, parse_cipher_string
 from .errors import UnsupportedSetting
@@ -85,6 +87,16 @@ def _split_der(data: bytes) -> list[bytes]:
     return out
 
 
+def _der_certificates(cadata: bytes) -> list[x509.Certificate]:
+    """``cadata`` bytes as certificates; one that does not parse is the ssl module's
+    SSLError, not cryptography's ValueError."""
+    try:
+        return [x509.load_der_x509_certificate(d) for d in _split_der(cadata)]
+    except (ValueError, x509.InvalidVersion) as exc:
+        raise ssl.SSLError(1, "[X509: NOT_A_CERTIFICATE] cadata holds a certificate that "
+                              f"does not parse: {describe_parse_error(exc)}") from None
+
+
 def _read_key(pem: bytes, password: Any) -> Any:
     if callable(password):
         password = password()
@@ -99,7 +111,7 @@ def _read_key(pem: bytes, password: Any) -> Any:
         raise TypeError("password should be a string, bytes or a callable returning one")
     try:
         return serialization.load_pem_private_key(pem, secret)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise ssl.SSLError(1, f"[SSL: PEM_LIB] cannot load the private key: {exc}") from None
 
 
@@ -302,7 +314,7 @@ class SSLContext(ssl.SSLContext):
                                           "certificate found in cadata")
                 certs += found
             else:
-                certs += [x509.load_der_x509_certificate(d) for d in _split_der(bytes(cadata))]
+                certs += _der_certificates(bytes(cadata))
         with self._lock:
             # As OpenSSL's store: a certificate or CRL already loaded is not added again, and
             # loading only those changes nothing (urllib3 loads requests' CA file into the
@@ -318,11 +330,16 @@ class SSLContext(ssl.SSLContext):
 
     @staticmethod
     def _pem_crls(data: bytes) -> list[x509.CertificateRevocationList]:
+        """The CRLs of a CA file; one that does not parse is the ssl module's SSLError."""
         out = []
         for block in data.split(b"-----END X509 CRL-----")[:-1]:
             start = block.find(b"-----BEGIN X509 CRL-----")
             if start >= 0:
-                out.append(x509.load_pem_x509_crl(block[start:] + b"-----END X509 CRL-----"))
+                try:
+                    out.append(x509.load_pem_x509_crl(block[start:] + b"-----END X509 CRL-----"))
+                except (ValueError, x509.InvalidVersion) as exc:
+                    raise ssl.SSLError(1, f"[X509: CRL_LOAD_ERROR] a CRL that does not parse: "
+                                          f"{describe_parse_error(exc)}") from None
         return out
 
     def load_default_certs(self, purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH) -> None:
@@ -392,7 +409,12 @@ class SSLContext(ssl.SSLContext):
                                   f"{os.fspath(keyfile if keyfile is not None else certfile)}")
         key = _read_key(block, password)
         raw = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        if chain[0].public_key().public_bytes(*raw) != key.public_key().public_bytes(*raw):
+        try:
+            public = chain[0].public_key().public_bytes(*raw)
+        except (ValueError, UnsupportedAlgorithm) as exc:  # a point off the curve, say
+            raise ssl.SSLError(1, f"[SSL: PEM_LIB] the certificate's public key cannot be "
+                                  f"read: {exc}") from None
+        if public != key.public_key().public_bytes(*raw):
             raise ssl.SSLError(1, "[X509: KEY_VALUES_MISMATCH] the private key does not "
                                   "match the certificate")
         certified = CertifiedKey(chain, key)

@@ -56,7 +56,7 @@ def load_pem_certificates(data: bytes) -> list[x509.Certificate]:
 def _load_pem_tolerant(data: bytes) -> list[x509.Certificate]:
     try:
         return x509.load_pem_x509_certificates(data)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         pass
     certs: list[x509.Certificate] = []
     marker = b"-----END CERTIFICATE-----"
@@ -66,7 +66,7 @@ def _load_pem_tolerant(data: bytes) -> list[x509.Certificate]:
             continue
         try:
             certs.append(x509.load_pem_x509_certificate(chunk[start:] + marker))
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):  # the latter: a version not 1 to 3
             continue
     return certs
 
