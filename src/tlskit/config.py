@@ -636,34 +636,32 @@ class ServerConfig(_Common):
     :param allow_psk_ke: resume without (EC)DHE when a client offers only psk_ke
         (default False).
 
-    Fields both configs share:
+    Fields both configs share, as a server reads them (`ClientConfig` has the client's
+    side of each):
 
-    :param groups: key exchange groups in preference order (IANA names in any case, the
-        CLI's spellings such as ``p-256``, or code points). Default: a client offers
-        X25519MLKEM768, x25519, secp256r1, secp384r1; a server accepts those, then
-        secp521r1, x448 and the FFDHE groups.
-    :param cipher_suites: TLS 1.3 and TLS 1.2 suites in preference order (default: the
-        AES-GCM and ChaCha20-Poly1305 ones; RSA key transport only with
-        ``legacy_rsa_key_exchange``). A version with no suite listed is not enabled.
-    :param signature_schemes: handshake signature schemes (default: all implemented); a
-        server signs with these and asks client certificates for them.
-    :param alpn_protocols: ALPN protocols in preference order (default: none sent).
-    :param record_size_limit: RFC 8449 limit announced to the peer (64..16385; None: not
-        sent).
-    :param rng: ``rng(n)`` returns n random bytes (injectable for reproducible tests).
-    :param clock: ``clock()`` returns Unix time in seconds (injectable likewise).
-    :param keylog: ``keylog(label, client_random, secret)``, e.g. `tlskit.keylog.KeyLogFile`.
-    :param tracer: ``tracer(step, fields)`` for every step (`tlskit.trace.TraceStep`).
+    :param groups: groups accepted, in the server's preference order (default: the
+        client's four, then secp521r1, x448 and the FFDHE groups).
+    :param cipher_suites: suites accepted, in the server's preference order (default as
+        the client's; a version with no suite listed is not enabled).
+    :param signature_schemes: what the server signs with, and asks client certificates
+        for (default: all implemented).
+    :param alpn_protocols: protocols accepted, in the server's preference order (default:
+        none; the extension is then ignored).
+    :param record_size_limit: the RFC 8449 limit announced (64..16385; None: not sent).
+    :param rng: ``rng(n)`` returns n random bytes.
+    :param clock: ``clock()`` returns Unix time in seconds (ticket ages, certificate times).
+    :param keylog: ``keylog(label, client_random, secret)``.
+    :param tracer: ``tracer(step, fields)`` for every step.
     :param max_handshake_message: the largest handshake message accepted, in bytes.
     :param versions: "TLSv1.3" and/or "TLSv1.2" (default both).
-    :param close_reply: answer the peer's close_notify at once (default); False allows a
-        TLS 1.3 half-close (keep sending, then call ``close()``).
-    :param certificate_compression: RFC 8879 algorithms (client default ``("zlib",)``:
-        accepted; server default none: compresses only when configured).
-    :param require_extended_master_secret: TLS 1.2: refuse peers without RFC 7627's
+    :param close_reply: answer close_notify at once (default), or allow a TLS 1.3
+        half-close.
+    :param certificate_compression: RFC 8879 algorithms to compress the chain with when
+        the client offers one (default none).
+    :param require_extended_master_secret: TLS 1.2: refuse clients without RFC 7627's
         extended master secret (default False: a full handshake, never resumed).
-    :param legacy_rsa_key_exchange: TLS 1.2 RSA key transport suites, which have no
-        forward secrecy (default False: neither offered, accepted nor configurable).
+    :param legacy_rsa_key_exchange: accept TLS 1.2 RSA key transport suites (no forward
+        secrecy; default False).
     """
 
     certificate_chain: Sequence[x509.Certificate] | None = None
