@@ -53,6 +53,18 @@ def mutate(rng: random.Random, data: bytes, *, keep: int = 0, rounds: int = 4,
     return bytes(buf)
 
 
+Extension = tuple[str, Callable[[bytes], object], Callable[[object], bytes] | None]
+
+
+def extension_roundtrip(entry: Extension, body: bytes) -> None:
+    """Decode ``body`` with an (name, decoder, encoder) entry; where an encoder is given,
+    what it encodes must decode to the same value."""
+    _name, decode, encode = entry
+    value = decode(body)
+    if encode is not None:
+        assert decode(encode(value)) == value
+
+
 def hello_sent(conn: T) -> T:
     """``conn`` (a client) once its ClientHello is written (and dropped)."""
     conn.data_to_send()  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from _harness import main, seeded
+from _harness import extension_roundtrip, main, seeded
 
 from tlskit.enums import AlertDescription as AD
 from tlskit.errors import TLSError
@@ -65,10 +65,7 @@ def TestOneInput(data: bytes) -> None:
             assert int.from_bytes(raw[1:4], "big") == len(raw) - 4
             assert m.decode_message(msg_type, raw[4:]) == msg
             return
-        _name, decode, encode = EXTENSIONS[choice - len(MESSAGE_TYPES)]
-        value = decode(body)
-        if encode is not None:
-            assert decode(encode(value)) == value
+        extension_roundtrip(EXTENSIONS[choice - len(MESSAGE_TYPES)], body)
     except TLSError as exc:
         assert exc.alert in ALLOWED, exc
     # An unknown type is refused whatever the body.
