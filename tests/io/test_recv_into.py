@@ -63,6 +63,12 @@ def serve(server_config: ServerConfig, script, *, mitm: bool = False) -> ServerT
     return ServerThread(action)
 
 
+def dial(srv: ServerThread, client_config: ClientConfig) -> tlskit.TLSSocket:
+    """A tlskit client connected to the scripted server (which waits for its b"go")."""
+    return tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
+                          timeout=10)
+
+
 def send_then_drain(sock: socket.socket, conn: tlskit.ServerConnection) -> None:
     """What `conn` queued, in one write; then the client's answers until it closed."""
     sock.sendall(conn.data_to_send())
@@ -85,8 +91,7 @@ def test_key_update_close_notify_and_small_reads_after_direct_reads(
         send_then_drain(sock, conn)
 
     srv = serve(server_config, script)
-    with tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
-                        timeout=10) as sock:
+    with dial(srv, client_config) as sock:
         sock.sendall(b"go")
         buf = bytearray(DIRECT_MIN)
         assert sock.recv_into(buf) == 16384 and buf[:16384] == b"a" * 16384  # in place
@@ -113,8 +118,7 @@ def test_forged_record_is_bad_record_mac_on_the_direct_path(server_config: Serve
         alerts.append(sock.recv(100))
 
     srv = serve(server_config, script)
-    with tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
-                        timeout=10) as sock:
+    with dial(srv, client_config) as sock:
         sock.sendall(b"go")
         buf = bytearray(1 << 15)
         assert sock.recv_into(buf) == 7 and buf[:7] == b"genuine"
@@ -142,8 +146,7 @@ def test_each_record_is_decrypted_once_on_the_direct_path(server_config: ServerC
         send_then_drain(sock, conn)  # (only the draining is left)
 
     srv = serve(server_config, script, mitm=True)
-    with tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
-                        timeout=10) as sock:
+    with dial(srv, client_config) as sock:
         counter = count_decrypts(sock._conn)
         sock.sendall(b"go")
         buf = bytearray(DIRECT_MIN)
@@ -167,8 +170,7 @@ def test_nbytes_beyond_the_buffer_reads_the_buffer_size(server_config: ServerCon
         send_then_drain(sock, conn)
 
     srv = serve(server_config, script)
-    with tlskit.connect("127.0.0.1", srv.port, client_config, server_name="localhost",
-                        timeout=10) as sock:
+    with dial(srv, client_config) as sock:
         sock.sendall(b"go")
         backing = bytearray(b"........")
         buf = memoryview(backing)[:4]
