@@ -141,6 +141,9 @@ class HandshakeOutput:
     def set_hello_record_version(self, version: int) -> None:
         self._records.legacy_version_out = version
 
+    def expect_tls12(self) -> None:
+        self._records.expect_tls12()
+
     def emit(self, event: Event) -> None:
         self._events.append(event)
 
