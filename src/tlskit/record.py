@@ -91,12 +91,15 @@ KEY_UPDATE_AFTER_RECORDS = 1 << 24
 # reaches the application. The caps are the mainstream stacks': OpenSSL
 # (MAX_EMPTY_RECORDS) and BoringSSL (kMaxEmptyRecords) end the connection with
 # unexpected_message at the 33rd empty record in a row, any other record starting the
-# count again. BoringSSL (kMaxKeyUpdates) does the same at the 33rd KeyUpdate without
-# application data between them, and rustls copies it (32 KeyUpdates, the count restarted
-# by application data); Go's single cap of 16 "non-advancing" records (empty records,
-# warning alerts) counts one KeyUpdate per record only, so it never ends a one-per-record
-# run. 32 of each is what the peers that cap at all allow, so no peer that works with
-# BoringSSL or rustls trips them; a stricter cap could refuse traffic they accept.
+# count again. BoringSSL (kMaxKeyUpdates, "consecutive KeyUpdates") does the same at the
+# 33rd KeyUpdate without application data between them, and rustls copies that number
+# (TrafficTemperCounters: 32 KeyUpdates, the count restarted by application data). Why 32
+# and not less: it is what those stacks allow, so a peer that works with them (tlskit's
+# own never sends two KeyUpdates without data between them unless its application asks)
+# never trips ours, and 32 is still a few microseconds of work per record we are fed. Go
+# is stricter on empty records (16 "non-advancing" records, warning alerts counted with
+# them) and has no KeyUpdate cap that a one-per-record run reaches (a handshake record
+# resets its count).
 MAX_EMPTY_RECORDS = 32
 MAX_KEY_UPDATES = 32
 # What one record adds to its content at most: header, TLS 1.2 explicit nonce or TLS 1.3
