@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tlskit import ConnectionClosed, DataReceived, KeyUpdated
+from tlskit import ConnectionClosed, DataReceived, KeyUpdated, record
 from tlskit.record import MAX_KEY_UPDATES
 from tlskit.wire import messages as m
 
@@ -132,6 +132,34 @@ def test_a_record_with_content_between_key_updates_restarts_the_count(between):
     assert c.receive_data(flood).count(KeyUpdated(False)) == 2 * MAX_KEY_UPDATES
     s.send_data(b"still open")
     assert c.receive_data(s.data_to_send()) == [DataReceived(b"still open")]
+
+
+def test_automatic_key_updates_never_trip_the_peers_cap(monkeypatch):
+    # RFC 8446 5.5: tlskit rekeys before a record once a key has sealed its share; each
+    # KeyUpdate goes right before data, so the peer never sees two in a row. (The limit
+    # lowered to one record per key: a KeyUpdate before every record but the first.)
+    monkeypatch.setattr(record, "KEY_UPDATE_AFTER_RECORDS", 1)
+    c, s = connected_pair()
+    events = []
+    for i in range(3 * MAX_KEY_UPDATES):
+        c.send_data(b"%d" % i)
+        events += s.receive_data(c.data_to_send())
+    assert events.count(KeyUpdated(False)) == 3 * MAX_KEY_UPDATES - 1
+    assert [e.data for e in events if isinstance(e, DataReceived)] == \
+        [b"%d" % i for i in range(3 * MAX_KEY_UPDATES)]
+
+
+def test_a_silent_peer_asked_again_and_again_answers_once():
+    # 4.6.3: a peer with nothing to send answers the first request only, so the side that
+    # keeps asking (with data between its requests) never gets a run of answers.
+    c, s = connected_pair()
+    wire = b""
+    for i in range(2 * MAX_KEY_UPDATES):
+        s.update_keys(request_peer_update=True)
+        s.send_data(b"%d" % i)
+        wire += s.data_to_send()
+    assert c.receive_data(wire).count(KeyUpdated(True)) == 2 * MAX_KEY_UPDATES
+    assert s.receive_data(c.data_to_send()) == [KeyUpdated(False)]
 
 
 def test_peer_request_is_answered_after_we_requested_one_ourselves():
