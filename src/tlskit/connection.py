@@ -141,6 +141,9 @@ class HandshakeOutput:
     def set_hello_record_version(self, version: int) -> None:
         self._records.legacy_version_out = version
 
+    def expect_tls12(self) -> None:
+        self._records.expect_tls12()
+
     def emit(self, event: Event) -> None:
         self._events.append(event)
 
@@ -517,7 +520,9 @@ class Connection:
             self._records.pending_output
 
     def update_keys(self, request_peer_update: bool = True) -> None:
-        """Send a KeyUpdate (4.6.3); the peer answers with its own if asked."""
+        """Send a KeyUpdate (4.6.3); the peer answers with its own if asked. Send data
+        between them: BoringSSL, rustls and tlskit end the connection at the 33rd
+        KeyUpdate in a row (`record.MAX_KEY_UPDATES`)."""
         if not self._hs.complete or self._sent_close:
             raise UsageError("keys can only be updated on an open connection")
         self._hs.send_key_update(request_peer_update)

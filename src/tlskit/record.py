@@ -40,6 +40,7 @@ from .errors import (
     BadRecordMac,
     DecodeError,
     NotTLSError,
+    ProtocolVersionError,
     RecordOverflow,
     TLSError,
     UnexpectedMessage,
@@ -84,6 +85,23 @@ UNPROTECTED_ALERT = 0x100 | ContentType.alert
 
 # RFC 8446 5.5: rekey well before the AEAD confidentiality limits (2^24.5 for AES-GCM).
 KEY_UPDATE_AFTER_RECORDS = 1 << 24
+# Neither RFC bounds how many empty application-data records (TLS 1.2, or TLS 1.3 records
+# whose content is empty once the padding is gone) or KeyUpdates a peer may send in a
+# row, and each costs us a decryption (a KeyUpdate a key derivation too) while nothing
+# reaches the application. The caps are the mainstream stacks': OpenSSL
+# (MAX_EMPTY_RECORDS) and BoringSSL (kMaxEmptyRecords) end the connection with
+# unexpected_message at the 33rd empty record in a row, any other record starting the
+# count again. BoringSSL (kMaxKeyUpdates, "consecutive KeyUpdates") does the same at the
+# 33rd KeyUpdate without application data between them, and rustls copies that number
+# (TrafficTemperCounters: 32 KeyUpdates, the count restarted by application data). Why 32
+# and not less: it is what those stacks allow, so a peer that works with them (tlskit's
+# own never sends two KeyUpdates without data between them unless its application asks)
+# never trips ours, and 32 is still a few microseconds of work per record we are fed. Go
+# is stricter on empty records (16 "non-advancing" records, warning alerts counted with
+# them) and has no KeyUpdate cap that a one-per-record run reaches (a handshake record
+# resets its count).
+MAX_EMPTY_RECORDS = 32
+MAX_KEY_UPDATES = 32
 # What one record adds to its content at most: header, TLS 1.2 explicit nonce or TLS 1.3
 # type byte, tag (the zero-copy writer sizes its buffer with it).
 RECORD_OVERHEAD = 5 + 8 + TAG_LENGTH
@@ -168,6 +186,28 @@ class _Direction:
         seq = self.seq
         self.seq = seq + 1
         return seq
+
+
+def _note_empty(opener: Opener) -> None:
+    """The record just opened (its sequence number is `seq - 1`) is an empty
+    application-data record: one more in a row if the record before it was empty too,
+    else the first of a new run; past `MAX_EMPTY_RECORDS` in a row the peer is stalling
+    us. Only the openers' general path counts: the bulk paths leave empty records to it,
+    so a record with content costs nothing here (a gap in the sequence numbers is what
+    ends a run)."""
+    seq = opener.seq
+    run = opener.empty_run + 1 if opener.empty_end == seq - 1 else 1
+    if run > MAX_EMPTY_RECORDS:
+        raise UnexpectedMessage(f"more than {MAX_EMPTY_RECORDS} empty records in a row")
+    opener.empty_run = run
+    opener.empty_end = seq
+
+
+def _only_empty_before(opener: Opener) -> bool:
+    """Every record this opener read before the one just opened was empty (or there
+    was none): the run of empty records ends right before it and covers them all."""
+    before = opener.seq - 1
+    return opener.empty_end == before and opener.empty_run == before
 
 
 class _Protector13(_Direction):
@@ -421,11 +461,15 @@ class Sealer13(_Protector13):
 class Opener13(_Protector13):
     """The TLS 1.3 read side: opens records and strips the inner type and padding."""
 
-    __slots__ = ("decrypt", "decrypt_into", "opened")
+    __slots__ = ("decrypt", "decrypt_into", "empty_end", "empty_run", "opened")
 
     def __init__(self, suite: Suite, key: bytes | None, iv: bytes | None,
                  secret: bytes = b"", limit: int = MAX_PLAINTEXT) -> None:
         super().__init__(suite, key, iv, secret, limit)
+        # The run of empty records that ended most recently: its length and the sequence
+        # number after its last record (`_note_empty`).
+        self.empty_run = 0
+        self.empty_end = 0
         # aead.decrypt(_into), bound at the first record: one lookup less per record.
         self.decrypt: Callable[[bytes, bytes | memoryview, bytes | memoryview], bytes] | None = None
         self.decrypt_into: IntoFn | None = None
@@ -485,11 +529,16 @@ class Opener13(_Protector13):
         if len(plain) > self._limit + 1:  # RFC 8449 4: type and padding count too
             raise RecordOverflow(
                 f"record plaintext of {len(plain)} bytes exceeds {self._limit + 1}")
-        if last not in _KNOWN_TYPES or last == _CT_CCS:
-            raise UnexpectedMessage(f"inner content type {last} not allowed")
-        if end == 0 and last != _CT_APP:
-            raise UnexpectedMessage(f"empty {ContentType(last).name} record")
+        if last != _CT_APP:
+            if last not in _HANDSHAKE_OR_ALERT:
+                raise UnexpectedMessage(f"inner content type {last} not allowed")
+            if end == 0:
+                raise UnexpectedMessage(f"empty {ContentType(last).name} record")
+        elif end == 0:
+            self.note_empty()
         return last, plain[:end]
+
+    note_empty = _note_empty
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[Any]:
         """`Connection.receive_data`, bound in its place (see `_Protector13`): `data`
@@ -498,10 +547,11 @@ class Opener13(_Protector13):
         which reports any error."""
         n = len(data)
         seq = self.seq
-        # The header checks of `receive_into`, on the additional data as received.
+        # The header checks of `receive_into`, on the additional data as received (a
+        # record of 22 bytes is empty: counted by the general path).
         if seq < self.fast_until and type(data) is bytes and (
                 ((header := data[_HEAD]) == _FULL_HEADER and n == _FULL_RECORD)
-                or (21 < n <= _FULL_RECORD
+                or (22 < n <= _FULL_RECORD
                     and _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5))):
             decrypt = self.decrypt
             if decrypt is None:
@@ -514,7 +564,7 @@ class Opener13(_Protector13):
             else:
                 self.seq = seq + 1
                 if plain[-1] == _APP:
-                    return [DataReceived(plain[:-1])] if n > 6 + TAG_LENGTH else []
+                    return [DataReceived(plain[:-1])]
             self.opened = plain  # for the general path, which the call below runs
             data = b""
         conn = self.connection()
@@ -523,10 +573,11 @@ class Opener13(_Protector13):
     def open_app(self, data: bytes | memoryview) -> tuple[list[bytes], int]:
         """Open the leading whole, unpadded application-data records of `data`.
 
-        Stops before the first record that is incomplete or oversized, or after one that
-        failed its tag, is not application data or is padded (consumed and held as
-        `opened`), and returns (contents, bytes consumed); the general path then handles
-        the rest, the held record first, including reporting any error.
+        Stops before the first record that is incomplete, oversized or empty (which the
+        general path counts), or after one that failed its tag, is not application data
+        or is padded (consumed and held as `opened`), and returns (contents, bytes
+        consumed); the general path then handles the rest, the held record first,
+        including reporting any error.
         """
         n = len(data)
         if n <= 5 + TAG_LENGTH:
@@ -545,7 +596,7 @@ class Opener13(_Protector13):
         while n - pos > 5 + TAG_LENGTH:
             end = pos + 5 + ((data[pos + 3] << 8) | data[pos + 4])
             if (end > n or data[pos] != _APP or data[pos + 1] != 3 or end - pos - 5 > limit
-                    or end - pos <= 5 + TAG_LENGTH or seq >= _SEQ_LIMIT):
+                    or end - pos <= 6 + TAG_LENGTH or seq >= _SEQ_LIMIT):
                 break
             try:
                 plain = decrypt((iv ^ seq).to_bytes(12),  # the nonce as `nonce` builds it
@@ -559,8 +610,7 @@ class Opener13(_Protector13):
             if plain[-1] != _APP:
                 self.opened = plain  # a handshake message or alert, or padding: held
                 break
-            if len(plain) > 1:
-                out.append(plain[:-1])
+            out.append(plain[:-1])
         self.seq = seq
         return out, pos
 
@@ -595,8 +645,9 @@ class Opener13(_Protector13):
         if seq < self.fast_until and type(buffer) is memoryview:  # bulk allowed, no wrap
             n = len(data)
             room = len(buffer)
-            # application_data, a TLS major version and the length of `data`; content,
-            # type byte and tag (17) within the maximum (`fast_until` is 0 under a lowered
+            # application_data, a TLS major version and the length of `data`; content (not
+            # empty: the general path counts empty records), type byte and tag within the
+            # maximum (`fast_until` is 0 under a lowered
             # limit); the buffer at least 16 KiB and taking content and type byte. A full
             # record (the bulk case) into a view of exactly its TLSInnerPlaintext's size
             # (16 KiB + 1, what `receive_data_into` suggests) is checked with constants:
@@ -608,7 +659,7 @@ class Opener13(_Protector13):
             header: bytes | memoryview | bytearray | None
             if n == _FULL_RECORD and room == _FULL_INNER and data[_HEAD] == _FULL_HEADER:
                 header, inner, target = _FULL_HEADER, _FULL_INNER, buffer
-            elif (21 < n <= _FULL_RECORD and MAX_PLAINTEXT <= room >= n - 21
+            elif (22 < n <= _FULL_RECORD and MAX_PLAINTEXT <= room >= n - 21
                   and _APP_HEAD.unpack_from(data) == (_APP_MAJOR, n - 5)):
                 header, inner = data[_HEAD], n - 21  # content and type byte
                 target = buffer if room == inner else buffer[:inner]
@@ -647,8 +698,9 @@ class Opener13(_Protector13):
         """Decrypt the leading whole, unpadded application-data records of `data`
         straight into `out` while their TLSInnerPlaintext fits; (content bytes written,
         bytes of `data` consumed). Stops, as `open_app`, at anything else for the general
-        path (after a record it held as `opened`, copied out of `out`); nothing
-        unauthentic (and no non-data plaintext) is left in `out`."""
+        path (after a record it held as `opened`, copied out of `out`), and before an
+        empty record (the general path counts them); nothing unauthentic (and no non-data
+        plaintext) is left in `out`."""
         n = len(data)
         seq = self.seq
         into = self.decrypt_into or self._bind_into()
@@ -662,7 +714,7 @@ class Opener13(_Protector13):
                 inner = length - TAG_LENGTH
                 end = pos + 5 + length
                 if (end > n or ctype != _APP or version >> 8 != 3 or length > limit
-                        or inner < 1 or inner > room - written or seq >= _SEQ_LIMIT):
+                        or inner < 2 or inner > room - written or seq >= _SEQ_LIMIT):
                     break
                 target = out[written:written + inner]
                 try:
@@ -742,11 +794,13 @@ class Opener12(_Protector12):
     """The TLS 1.2 read side (no fast path: nothing is ever held as `opened`; the
     header tells the content type before anything is decrypted)."""
 
-    __slots__ = ("opened",)
+    __slots__ = ("empty_end", "empty_run", "opened")
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
         super().__init__(suite, key, iv)
         self.opened: bytes | None = None
+        self.empty_run = 0  # as `Opener13`'s
+        self.empty_end = 0
 
     def check(self, length: int) -> None:
         explicit_len = 8 if self.explicit else 0
@@ -767,9 +821,13 @@ class Opener12(_Protector12):
                                  body[explicit_len:], aad)
 
     def finish(self, ctype: int, plain: bytes) -> tuple[int, bytes]:
-        if not plain and ctype != _CT_APP:
-            raise UnexpectedMessage(f"empty {ContentType(ctype).name} record")
+        if not plain:
+            if ctype != _CT_APP:
+                raise UnexpectedMessage(f"empty {ContentType(ctype).name} record")
+            self.note_empty()
         return ctype, plain
+
+    note_empty = _note_empty
 
     def open_app(self, data: bytes | memoryview) -> tuple[list[bytes], int]:
         """No bulk shortcut for TLS 1.2: everything takes the general path."""
@@ -795,9 +853,9 @@ class RecordLayer:
     unprocessed is at most one maximal record and its header.
     """
 
-    __slots__ = ("__weakref__", "_in", "_out", "_peer_protected", "_pos", "_receive_limit",
-                 "_rekey_after", "_send_limit", "early_data_skip", "legacy_version_out",
-                 "opener", "sealer")
+    __slots__ = ("__weakref__", "_in", "_key_updates", "_out", "_peer_protected", "_pos",
+                 "_receive_limit", "_rekey_after", "_send_limit", "early_data_skip",
+                 "legacy_version_out", "opener", "sealer", "tls12")
 
     def __init__(self) -> None:
         self._in = bytearray()
@@ -813,6 +871,10 @@ class RecordLayer:
         self._peer_protected = False  # a protected record from the peer has been read
         # 4.2.10: a server that declines 0-RTT skips the client's early data, up to a bound.
         self.early_data_skip = 0
+        # TLS 1.2 is the version (its ServerHello sent or read): every record read from
+        # then on must carry 0x0303 (`expect_tls12`).
+        self.tls12 = False
+        self._key_updates = 0  # KeyUpdates read in a row (`update_read`)
 
     # -- keys -------------------------------------------------------------------------
 
@@ -845,11 +907,22 @@ class RecordLayer:
                                      self._rekey_after, self._out))
 
     def update_read(self) -> bytes:
-        """KeyUpdate received (4.6.3): the next read secret is derived and installed."""
-        if not isinstance(self.opener, Opener13):
+        """KeyUpdate received (4.6.3): the next read secret is derived and installed,
+        unless it is the peer's `MAX_KEY_UPDATES` + 1st in a row: only empty records
+        between them (the record before this one opened under a key with nothing else
+        read) keep the run going; data, a ticket or any other record under the current
+        key ends it."""
+        opener = self.opener
+        if not isinstance(opener, Opener13):
             raise UnexpectedMessage("KeyUpdate without TLS 1.3 read keys")
-        self._set_read(self.opener.next_generation())
-        return self.opener.secret
+        run = self._key_updates + 1 if _only_empty_before(opener) else 1
+        if run > MAX_KEY_UPDATES:
+            raise UnexpectedMessage(
+                f"more than {MAX_KEY_UPDATES} KeyUpdates without application data")
+        self._key_updates = run
+        nxt = opener.next_generation()
+        self._set_read(nxt)
+        return nxt.secret
 
     def update_write(self) -> bytes:
         """KeyUpdate sent (4.6.3): the next write secret is derived and installed."""
@@ -961,6 +1034,15 @@ class RecordLayer:
             self._pos = 0
         self._in += data
 
+    def expect_tls12(self) -> None:
+        """TLS 1.2 was negotiated: from now on a record whose version is not 0x0303 ends
+        the connection with protocol_version (RFC 5246 6.2.1 has the record carry the
+        negotiated version; OpenSSL and Go refuse any other, as BoringSSL does). The
+        checks are on the TLS 1.2 paths only: the plaintext records before the
+        change_cipher_spec and `Opener12`'s records. TLS 1.3's legacy_record_version is
+        not checked (RFC 8446 5.1)."""
+        self.tls12 = True
+
     def take_input(self) -> bytes:
         rest = bytes(self._in[self._pos:])
         self._in.clear()
@@ -1019,6 +1101,8 @@ class RecordLayer:
             if have < end:
                 return None
             if read is None or ctype == _CT_CCS:
+                if version != _LEGACY_VERSION and self.tls12:
+                    raise ProtocolVersionError(f"TLS 1.2 record with version {version:#06x}")
                 self._pos = end
                 if length and ctype in _HANDSHAKE_OR_ALERT:
                     return ctype, bytes(buf[pos + 5:end])  # (the handshake's common case)
@@ -1060,14 +1144,18 @@ class RecordLayer:
         `target` when given); `_SKIPPED` for declined early data."""
         buf = self._in
         length = end - pos - 5
-        if isinstance(read, Opener13) and ctype != _CT_APP:
-            if ctype == _CT_ALERT and not self._peer_protected and length == 2:
-                # A peer that failed on our flight may alert before it switched its own
-                # write side (OpenSSL's client does). Marked, so the connection can
-                # report it as the failure it names but never as a clean close.
-                return UNPROTECTED_ALERT, bytes(buf[pos + 5:end])
-            raise UnexpectedMessage(
-                f"unprotected {ContentType(ctype).name} record after encryption started")
+        if isinstance(read, Opener13):
+            if ctype != _CT_APP:
+                if ctype == _CT_ALERT and not self._peer_protected and length == 2:
+                    # A peer that failed on our flight may alert before it switched its
+                    # own write side (OpenSSL's client does). Marked, so the connection can
+                    # report it as the failure it names but never as a clean close.
+                    return UNPROTECTED_ALERT, bytes(buf[pos + 5:end])
+                raise UnexpectedMessage(
+                    f"unprotected {ContentType(ctype).name} record after encryption started")
+        elif buf[pos + 2] != 3:  # TLS 1.2 (`expect_tls12`; the major byte is checked)
+            raise ProtocolVersionError(
+                f"TLS 1.2 record with version {buf[pos + 1]:#04x}{buf[pos + 2]:02x}")
         read.check(length)
         header = bytes(buf[pos:pos + 5])
         with memoryview(buf) as view:

@@ -29,6 +29,7 @@ from tlskit.ca import LocalCA
 from tlskit.cli import serve as serve_module
 from tlskit.cli.main import build_parser
 from tlskit.config import load_pem_chain
+from tlskit.record import MAX_KEY_UPDATES
 
 from .helpers import LocalhostPKI
 
@@ -677,7 +678,9 @@ def test_a_key_update_flood_before_the_request_keeps_the_trace_bounded(
         pki: PKI, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each KeyUpdate is a traced step for the visitor's diagram, about 700 bytes kept
     for each 27-byte record: 1.6 MB of them grew the server by 42 MiB. The diagram now
-    keeps MAX_TRACED_STEPS; the page is still served."""
+    keeps MAX_TRACED_STEPS; the page is still served. (The engine reads at most
+    MAX_KEY_UPDATES in a row, so the flood comes in runs of that many, each ended by one
+    byte of the request, which starts the count again: still four times the steps kept.)"""
     recorders: list[Any] = []
 
     class Kept(serve_module.Recorder):
@@ -686,21 +689,50 @@ def test_a_key_update_flood_before_the_request_keeps_the_trace_bounded(
             recorders.append(self)
 
     monkeypatch.setattr(serve_module, "Recorder", Kept)
-    flood = 4 * serve_module.MAX_TRACED_STEPS
+    request = b"GET /json HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    runs = -(-4 * serve_module.MAX_TRACED_STEPS // MAX_KEY_UPDATES)
+    assert runs <= len(request)
+    flood = 0
     with serve_in_process(pki) as server, \
             socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         conn = handshake_by_hand(pki, sock)
-        for _ in range(flood):
-            conn.update_keys(request_peer_update=False)
-        conn.send_data(b"GET /json HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        for i in range(len(request)):
+            for _ in range(MAX_KEY_UPDATES if i < runs else 0):
+                conn.update_keys(request_peer_update=False)
+                flood += 1
+            conn.send_data(request[i:i + 1])
         sock.sendall(conn.data_to_send())
         answer = b""
         while not conn.closed and (data := sock.recv(1 << 16)):
             for event in conn.receive_data(data):
                 answer += getattr(event, "data", b"")
+    assert flood >= 4 * serve_module.MAX_TRACED_STEPS
     assert answer.startswith(b"HTTP/1.1 200 OK"), answer[:100]
     assert len(recorders) == 1
     assert len(recorders[0].steps) <= serve_module.MAX_TRACED_STEPS
+
+
+def test_a_key_update_flood_past_the_cap_ends_that_connection_only(
+        pki: PKI, capsys: pytest.CaptureFixture[str]) -> None:
+    """One KeyUpdate more than MAX_KEY_UPDATES in a row: the server answers with
+    unexpected_message, logs it and goes on serving."""
+    anchors = load_pem_chain(pki.root)
+    with serve_in_process(pki) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            conn = handshake_by_hand(pki, sock)
+            for _ in range(MAX_KEY_UPDATES + 1):
+                conn.update_keys(request_peer_update=False)
+            sock.sendall(conn.data_to_send())
+            events: list[Any] = []
+            while not conn.closed and (data := sock.recv(1 << 16)):
+                events += conn.receive_data(data)
+        assert tlskit.ConnectionClosed(tlskit.AlertDescription.unexpected_message) in events
+        with tlskit.connect("127.0.0.1", server.port, ClientConfig(trust_anchors=anchors),
+                            server_name="localhost", timeout=10) as tls:
+            tls.sendall(b"GET /json HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert tls.recv(100).startswith(b"HTTP/1.1 200 OK")
+    assert (f"more than {MAX_KEY_UPDATES} KeyUpdates without application data "
+            "(sent alert unexpected_message)") in capsys.readouterr().err
 
 
 def test_a_request_record_trickling_in_is_cut_off_in_total(

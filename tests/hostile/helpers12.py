@@ -171,11 +171,12 @@ def keys12_of(conn: Endpoint) -> Keys12:
     return conn.flow.keys12()
 
 
-def seal_as(conn: Endpoint, ctype: int, plain: bytes, *, explicit: bytes | None = None) -> bytes:
+def seal_as(conn: Endpoint, ctype: int, plain: bytes, *, explicit: bytes | None = None,
+            version: int = 0x0303) -> bytes:
     """A record `conn` could have sent next: sealed under its write key at the next
     sequence number its peer expects, which the MITM then counts (so `conn`'s own later
-    records stay in step)."""
-    return conn.flow.inject12(ctype, plain, explicit=explicit)
+    records stay in step); `version` is its header's (and additional data's)."""
+    return conn.flow.inject12(ctype, plain, explicit=explicit, version=version)
 
 
 # --- the exact-alert assertion ----------------------------------------------------------------

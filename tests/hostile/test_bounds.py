@@ -11,6 +11,7 @@ import pytest
 
 from tlskit import DataReceived, TLSError
 from tlskit.config import MAX_CLIENT_HELLO
+from tlskit.record import MAX_EMPTY_RECORDS
 
 from ..support.records import APPDATA, HS, record
 from .helpers import AD, connected_pair, expect_alert, forge_content, held, replay_server
@@ -135,9 +136,18 @@ def test_application_data_stream_keeps_the_receive_buffer_bounded():
     assert worst <= BOUND, f"record buffer grew to {worst} bytes"
 
 
-def test_endless_empty_records_after_handshake_do_not_accumulate():
+def test_empty_records_after_handshake_do_not_accumulate_and_endless_ones_end():
+    # Runs of the most empty records allowed in a row, each ended by a byte of data: about
+    # 2000 records, and nothing kept of them. A run one longer ends the connection
+    # (OpenSSL's and BoringSSL's cap: 32).
     c, s = connected_pair()
     base = held(s)
-    for _ in range(2000):
-        assert s.receive_data(forge_content(c, APPDATA, b"")) == []
+    for _ in range(60):
+        for _ in range(MAX_EMPTY_RECORDS):
+            assert s.receive_data(forge_content(c, APPDATA, b"")) == []
+        c.send_data(b"x")
+        assert s.receive_data(c.data_to_send()) == [DataReceived(b"x")]
     assert held(s) <= base
+    for _ in range(MAX_EMPTY_RECORDS):
+        assert s.receive_data(forge_content(c, APPDATA, b"")) == []
+    expect_alert(s, forge_content(c, APPDATA, b""), AD.unexpected_message, peer=c)

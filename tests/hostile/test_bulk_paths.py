@@ -34,7 +34,7 @@ from tlskit import (
     TLSError,
     UsageError,
 )
-from tlskit.record import MAX_PLAINTEXT, RecordLayer
+from tlskit.record import MAX_EMPTY_RECORDS, MAX_PLAINTEXT, RecordLayer
 
 from ..support.pump import pump
 from ..support.records import split_records
@@ -131,6 +131,25 @@ def empty_record_between(client: ClientConnection) -> bytes:
     return out + client.data_to_send()
 
 
+def empty_records(count: int, padding: int = 0, then: bytes = b"two") -> Stream:
+    """Data, `count` empty records in a row (with `padding` zeros: empty once it is
+    removed), then data again; each path must count them (`MAX_EMPTY_RECORDS`)."""
+    def stream(client: ClientConnection) -> bytes:
+        client.send_data(b"one")
+        out = client.data_to_send()
+        out += b"".join(forge(client, bytes((APP,)) + bytes(padding)) for _ in range(count))
+        client.send_data(then)
+        return out + client.data_to_send()
+    return stream
+
+
+def empty_runs_split_by_data(client: ClientConnection) -> bytes:
+    """Two runs of the most empty records allowed in a row, a record with content
+    between them: it starts the count again."""
+    out = empty_records(MAX_EMPTY_RECORDS)(client)
+    return out + empty_records(MAX_EMPTY_RECORDS, padding=3, then=b"three")(client)
+
+
 def key_update_between(client: ClientConnection) -> bytes:
     client.send_data(b"before")
     client.update_keys()
@@ -187,6 +206,16 @@ STREAMS: dict[str, tuple[Stream, list[Any] | None, Any]] = {
     "padded": (padded_between,
                [DataReceived(b"one"), DataReceived(b"two"), DataReceived(b"three")], None),
     "empty": (empty_record_between, [DataReceived(b"one"), DataReceived(b"two")], None),
+    "empty_at_cap": (empty_records(MAX_EMPTY_RECORDS),
+                     [DataReceived(b"one"), DataReceived(b"two")], None),
+    "empty_padded_at_cap": (empty_records(MAX_EMPTY_RECORDS, padding=5),
+                            [DataReceived(b"one"), DataReceived(b"two")], None),
+    "empty_past_cap": (empty_records(MAX_EMPTY_RECORDS + 1), [], AD.unexpected_message),
+    "empty_padded_past_cap": (empty_records(MAX_EMPTY_RECORDS + 1, padding=1), [],
+                              AD.unexpected_message),
+    "empty_runs": (empty_runs_split_by_data,
+                   [DataReceived(b"one"), DataReceived(b"two"), DataReceived(b"one"),
+                    DataReceived(b"three")], None),
     "key_update": (key_update_between,
                    [DataReceived(b"before"), KeyUpdated(True), DataReceived(b"after")], None),
     "close": (close_after_data, None, None),  # events checked in their own test below

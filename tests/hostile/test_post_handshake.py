@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tlskit import ConnectionClosed, DataReceived, KeyUpdated
+from tlskit import ConnectionClosed, DataReceived, KeyUpdated, record
+from tlskit.record import MAX_KEY_UPDATES
 from tlskit.wire import messages as m
 
 from ..support.records import HS, split_records
-from .helpers import AD, connected_pair, expect_alert, forge_content
+from .helpers import AD, connected_pair, expect_alert, forge, forge_content
+
+AD_TYPE = 23  # application_data, as a TLS 1.3 inner content type
 
 
 @pytest.mark.parametrize("value", [2, 3, 0xFF])
@@ -70,14 +73,93 @@ def test_many_key_updates_in_one_record():
     expect_alert(s, forge_content(c, HS, batch * 2), AD.unexpected_message)
 
 
-def test_many_key_updates_one_per_record():
+def key_updates(sender, count: int, between: bytes = b"") -> bytes:
+    """`count` KeyUpdates from `sender`, one per record, with the TLS 1.3 inner plaintext
+    `between` forged after each one (under the key it installed)."""
+    out = b""
+    for _ in range(count):
+        sender.update_keys(request_peer_update=False)
+        out += sender.data_to_send()
+        if between:
+            out += forge(sender, between)
+    return out
+
+
+def test_key_updates_one_per_record_up_to_the_cap_then_data():
+    # 32 in a row are read (BoringSSL's kMaxKeyUpdates and rustls allow as many); data
+    # then starts the count again, so another 32 are read.
     c, s = connected_pair()
-    for _ in range(50):
-        c.update_keys(request_peer_update=False)
-    events = s.receive_data(c.data_to_send())
-    assert events == [KeyUpdated(False)] * 50
+    assert s.receive_data(key_updates(c, MAX_KEY_UPDATES)) == [KeyUpdated(False)] * 32
     c.send_data(b"x")
     assert s.receive_data(c.data_to_send()) == [DataReceived(b"x")]
+    assert s.receive_data(key_updates(c, MAX_KEY_UPDATES)) == [KeyUpdated(False)] * 32
+    c.send_data(b"y")
+    assert s.receive_data(c.data_to_send()) == [DataReceived(b"y")]
+
+
+@pytest.mark.parametrize("side", ["client", "server"])
+def test_one_key_update_past_the_cap_is_unexpected_message(side):
+    c, s = connected_pair()
+    sender, receiver = (c, s) if side == "client" else (s, c)
+    assert MAX_KEY_UPDATES == 32
+    assert receiver.receive_data(key_updates(sender, 32)) == [KeyUpdated(False)] * 32
+    exc = expect_alert(receiver, key_updates(sender, 1), AD.unexpected_message, peer=sender)
+    assert "KeyUpdates" in str(exc)
+
+
+def test_key_updates_past_the_cap_fail_in_one_call_too():
+    c, s = connected_pair()
+    expect_alert(s, key_updates(c, MAX_KEY_UPDATES + 1), AD.unexpected_message, peer=c)
+
+
+def test_empty_records_between_key_updates_do_not_restart_the_count():
+    # An empty record is no application data (BoringSSL counts on through them too).
+    c, s = connected_pair()
+    flood = key_updates(c, MAX_KEY_UPDATES, between=bytes((AD_TYPE,)))
+    assert s.receive_data(flood) == [KeyUpdated(False)] * MAX_KEY_UPDATES
+    expect_alert(s, key_updates(c, 1), AD.unexpected_message, peer=c)
+
+
+@pytest.mark.parametrize("between", [b"x\x17", b"x\x17\x00\x00", b"\x01\x5a\x15",
+                                     m.NewSessionTicket(7200, 1, b"\x00", b"ticket",
+                                                        m.Extensions()).encode() + b"\x16"],
+                         ids=["data", "padded-data", "user-canceled-warning", "ticket"])
+def test_a_record_with_content_between_key_updates_restarts_the_count(between):
+    # Data restarts it (BoringSSL, rustls), and so does anything else with content (a
+    # ticket restarts BoringSSL's too); only the server sends tickets.
+    c, s = connected_pair()
+    flood = key_updates(s, MAX_KEY_UPDATES) + forge(s, between) + key_updates(s, MAX_KEY_UPDATES)
+    assert c.receive_data(flood).count(KeyUpdated(False)) == 2 * MAX_KEY_UPDATES
+    s.send_data(b"still open")
+    assert c.receive_data(s.data_to_send()) == [DataReceived(b"still open")]
+
+
+def test_automatic_key_updates_never_trip_the_peers_cap(monkeypatch):
+    # RFC 8446 5.5: tlskit rekeys before a record once a key has sealed its share; each
+    # KeyUpdate goes right before data, so the peer never sees two in a row. (The limit
+    # lowered to one record per key: a KeyUpdate before every record but the first.)
+    monkeypatch.setattr(record, "KEY_UPDATE_AFTER_RECORDS", 1)
+    c, s = connected_pair()
+    events = []
+    for i in range(3 * MAX_KEY_UPDATES):
+        c.send_data(b"%d" % i)
+        events += s.receive_data(c.data_to_send())
+    assert events.count(KeyUpdated(False)) == 3 * MAX_KEY_UPDATES - 1
+    assert [e.data for e in events if isinstance(e, DataReceived)] == \
+        [b"%d" % i for i in range(3 * MAX_KEY_UPDATES)]
+
+
+def test_a_silent_peer_asked_again_and_again_answers_once():
+    # 4.6.3: a peer with nothing to send answers the first request only, so the side that
+    # keeps asking (with data between its requests) never gets a run of answers.
+    c, s = connected_pair()
+    wire = b""
+    for i in range(2 * MAX_KEY_UPDATES):
+        s.update_keys(request_peer_update=True)
+        s.send_data(b"%d" % i)
+        wire += s.data_to_send()
+    assert c.receive_data(wire).count(KeyUpdated(True)) == 2 * MAX_KEY_UPDATES
+    assert s.receive_data(c.data_to_send()) == [KeyUpdated(False)]
 
 
 def test_peer_request_is_answered_after_we_requested_one_ourselves():

@@ -609,7 +609,10 @@ def test_client_rejects_tampered_finished_record(where: str) -> None:
     tampered = _flip(fin, pos)
     if where == "type":
         tampered = bytes((APPDATA,)) + fin[1:]
-    expect_alert12(run.client, ccs + tampered, AD.bad_record_mac)
+    # A version other than 0x0303 is refused before the tag is checked (as OpenSSL and Go
+    # do); every other change fails the tag (the header is in the additional data).
+    expect_alert12(run.client, ccs + tampered,
+                   AD.protocol_version if where == "version" else AD.bad_record_mac)
 
 
 @pytest.mark.parametrize("suite", AEAD_SUITES)
@@ -1345,6 +1348,105 @@ def test_tls12_only_server_accepts_higher_client_version() -> None:
         run.client.data_to_send())
     run.server.receive_data(run.client_hello)
     assert messages_of(run.server.data_to_send())[0][4:6] == b"\x03\x03"
+
+
+# =====================================================================================
+# The record version once TLS 1.2 is settled (RFC 5246 6.2.1; OpenSSL and Go refuse
+# any other with protocol_version)
+# =====================================================================================
+
+OTHER_VERSIONS = [0x0301, 0x0302, 0x0300, 0x0304]
+
+
+def with_version(data: bytes, index: int, version: int) -> bytes:
+    """`data` with the version field of its record `index` replaced (a plaintext
+    record: nothing authenticates its header)."""
+    recs = split_records(data)
+    recs[index] = recs[index][:1] + version.to_bytes(2, "big") + recs[index][3:]
+    return b"".join(recs)
+
+
+@pytest.mark.parametrize("version", OTHER_VERSIONS)
+@pytest.mark.parametrize("index", [1, 2, 3], ids=["certificate", "server-key-exchange",
+                                                  "server-hello-done"])
+def test_client_refuses_a_plaintext_record_of_another_version_after_the_server_hello(
+        index: int, version: int) -> None:
+    run = run12().to_server_flight()
+    flight = with_version(run.server_flight, index, version)
+    recs = split_records(flight)
+    assert run.client.receive_data(b"".join(recs[:index])) == []
+    err = expect_alert12(run.client, b"".join(recs[index:]), AD.protocol_version)
+    assert f"{version:#06x}" in str(err)
+
+
+@pytest.mark.parametrize("version", OTHER_VERSIONS)
+def test_client_refuses_the_servers_change_cipher_spec_of_another_version(
+        version: int) -> None:
+    run = run12().to_server_final()
+    expect_alert12(run.client, with_version(run.server_final, 0, version), AD.protocol_version)
+
+
+@pytest.mark.parametrize("version", OTHER_VERSIONS)
+def test_client_refuses_a_protected_record_of_another_version(version: int) -> None:
+    """Sealed with that version in its additional data too, so its tag verifies: the
+    version is what is refused, before anything is decrypted."""
+    run, forge = post_handshake()
+    run.server.send_data(b"fine")
+    assert run.client.receive_data(run.server.data_to_send()) == [DataReceived(b"fine")]
+    expect_alert12(run.client, forge(APPDATA, b"x" * 100, version=version),
+                   AD.protocol_version)
+
+
+@pytest.mark.parametrize("version", [0x0300, 0x0301, 0x0302, 0x0304])
+def test_client_reads_a_server_hello_record_of_another_tls_version(version: int) -> None:
+    """The record carrying the ServerHello comes before the version is settled: its
+    version is not checked (as OpenSSL and Go read it), only what follows it."""
+    run = run12().to_server_flight()
+    run.server_flight = with_version(run.server_flight, 0, version)
+    run.client.receive_data(run.server_flight)
+    run.server.receive_data(run.client.data_to_send())
+    run.client.receive_data(run.server.data_to_send())
+    assert run.client.handshake_complete is not None and run.client.version == "TLSv1.2"
+
+
+@pytest.mark.parametrize("version", [0x0300, 0x0301, 0x0302, 0x0304])
+def test_server_reads_a_client_hello_record_of_another_tls_version(version: int) -> None:
+    """RFC 5246 E.1: a client's first records may say 0x0301 (or anything of major 3);
+    tlskit's own client sends 0x0301."""
+    run = run12()
+    run.client_hello = run.client.data_to_send()
+    assert run.client_hello[1:3] == b"\x03\x01"
+    run.server.receive_data(with_version(run.client_hello, 0, version))
+    run.client.receive_data(run.server.data_to_send())
+    run.server.receive_data(run.client.data_to_send())
+    run.client.receive_data(run.server.data_to_send())
+    assert run.server.handshake_complete is not None and run.server.version == "TLSv1.2"
+
+
+@pytest.mark.parametrize("version", OTHER_VERSIONS)
+@pytest.mark.parametrize("index", [0, 1], ids=["client-key-exchange", "change-cipher-spec"])
+def test_server_refuses_a_plaintext_record_of_another_version_after_the_server_hello(
+        index: int, version: int) -> None:
+    run = run12().to_client_flight()
+    recs = split_records(with_version(run.client_flight, index, version))
+    assert run.server.receive_data(b"".join(recs[:index])) == []
+    expect_alert12(run.server, b"".join(recs[index:]), AD.protocol_version)
+
+
+@pytest.mark.parametrize("version", OTHER_VERSIONS)
+def test_server_refuses_a_protected_record_of_another_version(version: int) -> None:
+    run, _ = post_handshake()
+    expect_alert12(run.server, seal_as(run.client, APPDATA, b"hello", version=version),
+                   AD.protocol_version)
+
+
+def test_a_tls12_connection_reads_the_records_of_its_own_version() -> None:
+    """What both sides send carries 0x0303 from the ServerHello on, and is read."""
+    run = run12().complete()
+    for data in (run.server_flight, run.client_flight, run.server_final):
+        assert {rec[1:3] for rec in split_records(data)} == {b"\x03\x03"}
+    run.client.send_data(b"ping")
+    assert run.server.receive_data(run.client.data_to_send()) == [DataReceived(b"ping")]
 
 
 # =====================================================================================

@@ -215,9 +215,10 @@ class Protection:
         assert self.k13 is not None, "a raw TLSInnerPlaintext is TLS 1.3 only"
         return self.k13.seal(inner, outer=outer, length=length, version=version)
 
-    def seal12(self, ctype: int, plain: bytes, *, explicit: bytes | None = None) -> bytes:
+    def seal12(self, ctype: int, plain: bytes, *, explicit: bytes | None = None,
+               version: int = 0x0303) -> bytes:
         assert self.k12 is not None, "TLS 1.2 only"
-        out = self.k12.seal(self.seq12, ctype, plain, explicit=explicit)
+        out = self.k12.seal(self.seq12, ctype, plain, explicit=explicit, version=version)
         self.seq12 += 1
         return out
 
@@ -449,11 +450,13 @@ class Flow:
         assert self.sealer is not None, f"no {self.sender} write key yet"
         return self.sealer.seal_inner(inner, outer=outer, length=length, version=version)
 
-    def inject12(self, ctype: int, plain: bytes, *, explicit: bytes | None = None) -> bytes:
-        """TLS 1.2: the next protected record (explicit nonce ``explicit`` if AES-GCM)."""
+    def inject12(self, ctype: int, plain: bytes, *, explicit: bytes | None = None,
+                 version: int = 0x0303) -> bytes:
+        """TLS 1.2: the next protected record (explicit nonce ``explicit`` if AES-GCM;
+        ``version`` in its header and additional data, as a sender would put it)."""
         self._resolve()
         assert self.sealer is not None, f"no {self.sender} write key yet"
-        return self.sealer.seal12(ctype, plain, explicit=explicit)
+        return self.sealer.seal12(ctype, plain, explicit=explicit, version=version)
 
     def keys12(self) -> Keys12:
         """TLS 1.2: the sender's write key (from the key log)."""

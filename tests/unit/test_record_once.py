@@ -37,7 +37,7 @@ from tlskit import (
     ServerConnection,
     TLSError,
 )
-from tlskit.record import MAX_PLAINTEXT
+from tlskit.record import MAX_EMPTY_RECORDS, MAX_PLAINTEXT
 
 from ..hostile.helpers import forge, forge_content
 from ..support.aead_count import count_decrypts
@@ -426,6 +426,47 @@ def test_receive_into_hands_on_padded_data_as_a_copy_and_wipes_its_view() -> Non
     n, events = client.receive_data_into(wire, memoryview(buffer))
     assert (n, events) == (6, []) and buffer[:6] == b"padded" and not any(buffer[6:])
     assert not client.receive_pending  # nothing held back
+
+
+# --- empty records: counted wherever they arrive (MAX_EMPTY_RECORDS in a row) -----------------
+
+def empties(server: Endpoint, count: int, padding: int = 0) -> bytes:
+    """`count` empty application-data records (TLS 1.3: with `padding` zeros after the
+    type; TLS 1.2: no content), each forged at the next sequence number."""
+    if server.flow.sealer is not None and server.flow.sealer.k12 is not None:
+        return b"".join(server.flow.inject12(APPDATA, b"") for _ in range(count))
+    return b"".join(forged(server, b"\x17" + bytes(padding)) for _ in range(count))
+
+
+@pytest.mark.parametrize("suite", [TLS13, GCM12, CHACHA12])
+def test_the_most_empty_records_allowed_in_a_row_are_read_on_every_path(
+        suite: str | None) -> None:
+    def wire(p: Peers) -> bytes:
+        s = p.server
+        return b"".join((data(s, b"one"), empties(s, MAX_EMPTY_RECORDS), data(s, b"two"),
+                         empties(s, MAX_EMPTY_RECORDS, padding=4), data(s, b"three")))
+    outcomes = check(wire, 3 + 2 * MAX_EMPTY_RECORDS, suite)
+    assert outcomes["record_into"].data == b"onetwothree"
+
+
+@pytest.mark.parametrize("suite,first", [
+    (TLS13, "data"), (TLS13, "nothing"), (TLS13, "key_update"),
+    (GCM12, "data"), (GCM12, "nothing"), (CHACHA12, "data")])  # (1.2 has no KeyUpdate)
+def test_one_empty_record_past_the_cap_is_unexpected_message_on_every_path(
+        suite: str | None, first: str) -> None:
+    """33 in a row, after data, right after the handshake (the tickets aside) or first
+    under a new key: the same error on every path, after the same decrypts, and nothing
+    after it opened."""
+    lead = {"data": lambda s: data(s, b"one"), "nothing": lambda s: b"", "key_update": key_update}
+
+    def wire(p: Peers) -> bytes:
+        s = p.server
+        return b"".join((lead[first](s), empties(s, MAX_EMPTY_RECORDS + 1, padding=1),
+                         data(s, b"never read")))
+    outcomes = check(wire, (first != "nothing") + MAX_EMPTY_RECORDS + 1, suite)
+    error = outcomes["bytes_api"].error
+    assert error is not None and error[1].name == "unexpected_message"
+    assert "empty records in a row" in error[2]
 
 
 # --- TLS 1.2: the header names the content type, so nothing is opened twice either ---------

@@ -250,6 +250,9 @@ class Output(Protocol):
         """5.1: legacy_record_version of the records that follow (0x0301 for a first
         ClientHello)."""
 
+    def expect_tls12(self) -> None:
+        """TLS 1.2 is settled: every record read from now on must carry 0x0303."""
+
     def emit(self, event: Event) -> None:
         """Report an event to the application."""
 

@@ -109,6 +109,13 @@ class Handshake12(Handshake):
         """Whether this side may sign or check a CertificateVerify."""
         return True
 
+    def take_over(self, msg_type: int, msg: Any, raw: bytes) -> None:
+        """The hello the TLS 1.3 handshake read, answered: the version is settled, and
+        every later record must carry 0x0303 (RFC 5246 6.2.1; a client's first records
+        may still say 0x0301, and this one is read)."""
+        super().take_over(msg_type, msg, raw)
+        self.out.expect_tls12()
+
     def send(self, raw: bytes, *, transcript: bool = True) -> None:
         """`Handshake.send`, also keeping the messages for CertificateVerify (one call
         per message, not two: a pair sends seven)."""
