@@ -38,14 +38,15 @@ READS: dict[str, Callable[[Any], int]] = {
 
 class Trickle:
     """A scripted server: after the handshake and the client's b"go" it sends ``plain``
-    in one record, ``step`` bytes at a time with ``pace`` seconds between them, until
-    the record is out or `stop` is set; then the rest at once, and it reads until the
-    client closes. `sent` counts the record's bytes sent so far."""
+    in one record (with `close`, its close_notify instead), ``step`` bytes at a time
+    with ``pace`` seconds between them, until the record is out or `stop` is set; then
+    the rest at once, and it reads until the client closes. `sent` counts the record's
+    bytes sent so far."""
 
     def __init__(self, config: ServerConfig, plain: bytes = PLAIN, *, step: int = 1,
-                 pace: float = PACE) -> None:
+                 pace: float = PACE, close: bool = False) -> None:
         self.config = config.replace(session_tickets=0)
-        self.plain, self.step, self.pace = plain, step, pace
+        self.plain, self.step, self.pace, self.close = plain, step, pace, close
         self.stop = threading.Event()
         self.sent = 0
         self.record_size = 0
@@ -55,7 +56,10 @@ class Trickle:
     def _action(self, sock: socket.socket) -> None:
         conn = handshake_raw_server(sock, self.config)
         assert conn.receive_data(sock.recv(1000))[0].data == b"go"  # type: ignore[attr-defined]
-        conn.send_data(self.plain)
+        if self.close:
+            conn.close()
+        else:
+            conn.send_data(self.plain)
         record = conn.data_to_send()
         self.record_size = len(record)
         while self.sent < len(record) and not self.stop.wait(self.pace):
@@ -196,3 +200,20 @@ def test_a_peer_reading_slowly_times_the_write_out(
                     f"send to 127.0.0.1:{reader.port} timed out after {TIMEOUT:g} s")
     finally:
         reader.finish()
+
+
+@pytest.mark.parametrize("kind", ["tlskit", "ssl"])
+def test_a_close_notify_trickled_a_byte_at_a_time_times_unwrap_out(
+        kind: str, pki: PKI, server_config: ServerConfig, client_config: ClientConfig) -> None:
+    """unwrap waits for the peer's close_notify within one timeout, as ssl's does."""
+    trickle = Trickle(server_config, close=True)
+    with client(kind, trickle.port, pki, client_config) as sock:
+        sock.settimeout(TIMEOUT)
+        try:
+            with pytest.raises(TimeoutError):
+                sock.unwrap()
+            incomplete = trickle.sent < trickle.record_size
+        finally:
+            trickle.stop.set()
+        assert incomplete, "unwrap waited for the whole trickled close_notify"
+    trickle.finish()

@@ -407,25 +407,30 @@ class TLSSocket(ConnectionInfo):
             self._cpos = self._cend = 0
         return data
 
-    def _recv_exact(self, n: int) -> bytes:
+    def _recv_exact(self, n: int, deadline: float | None) -> tuple[bytes, float | None]:
+        """Exactly ``n`` bytes within ``deadline``, and the deadline for the next read."""
         sock = self._raw()
         buf = bytearray(self._take_cipher(n))
         if len(buf) < n:
             self._release_held_output()
         while len(buf) < n:
+            deadline = self._apply_deadline(sock, deadline, False)
             data = sock.recv(n - len(buf))
             if not data:
                 self._eof = True
                 raise self._eof_error()
             buf += data
-        return bytes(buf)
+        return bytes(buf), deadline
 
-    def _read_one_record(self) -> None:
-        """Read exactly one record, so no byte after it is taken from the socket."""
+    def _read_one_record(self, deadline: float | None = _UNSTARTED) -> float | None:
+        """Read exactly one record, so no byte after it is taken from the socket, within
+        ``deadline``; returns the deadline for the next read."""
         if self._eof:
             raise self._eof_error()
-        header = self._recv_exact(5)
-        self._feed(header + self._recv_exact(int.from_bytes(header[3:5], "big")))
+        header, deadline = self._recv_exact(5, deadline)
+        body, deadline = self._recv_exact(int.from_bytes(header[3:5], "big"), deadline)
+        self._feed(header + body, deadline)
+        return deadline
 
     def _feed(self, data: bytes, deadline: float | None = _UNSTARTED) -> None:
         try:
@@ -468,10 +473,11 @@ class TLSSocket(ConnectionInfo):
         return TruncatedConnection(
             f"{self._peer} closed the connection without close_notify (truncated data?)")
 
-    def _flush(self, deadline: float | None = _UNSTARTED) -> None:
-        """Write everything the connection has queued (and any leftover of a timed-out write)."""
+    def _flush(self, deadline: float | None = _UNSTARTED) -> float | None:
+        """Write everything the connection has queued (and any leftover of a timed-out
+        write) within ``deadline``; returns the deadline for what follows."""
         with self._wlock:
-            self._write_out(deadline)
+            return self._write_out(deadline)
 
     def _take_output(self) -> bytes:
         """Everything to send: a timed-out write's leftover, then what the connection
@@ -832,15 +838,16 @@ class TLSSocket(ConnectionInfo):
 
     def unwrap(self) -> socket.socket:
         """Close TLS both ways (close_notify, then wait for the peer's) and return the
-        plain TCP socket. Application data still arriving is discarded."""
+        plain TCP socket. Application data still arriving is discarded. The socket's
+        timeout bounds the whole call, as ssl's."""
         self._ensure_handshake()
         with self._state:
             self._conn.close()
-        self._flush()
+        deadline = self._flush()
         with self._rlock:
             # Record by record: bytes after the peer's close_notify belong to the caller.
             while not self._peer_closed:
-                self._read_one_record()
+                deadline = self._read_one_record(deadline)
                 self._plain.clear()
         sock = self._raw()
         self._sock = None
