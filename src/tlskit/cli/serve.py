@@ -52,8 +52,8 @@ from .trace import Recorder, Wire, quiet_library_logs
 PROG = "tlskit serve"
 HANDSHAKE_TIMEOUT = 30.0
 IDLE_TIMEOUT = 60.0
-# The whole request head, however it trickles in: IDLE_TIMEOUT bounds each read only, so a
-# client sending a byte a minute would otherwise hold its thread for days.
+# The whole request head, however it trickles in: IDLE_TIMEOUT bounds each recv() call only,
+# so a client sending a record a minute would otherwise hold its thread for days.
 REQUEST_TIMEOUT = 30.0
 MAX_REQUEST_HEAD = 64 * 1024
 # Steps kept for a connection's diagram (a handshake takes a dozen, tickets included): a
