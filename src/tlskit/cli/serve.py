@@ -52,8 +52,8 @@ from .trace import Recorder, Wire, quiet_library_logs
 PROG = "tlskit serve"
 HANDSHAKE_TIMEOUT = 30.0
 IDLE_TIMEOUT = 60.0
-# The whole request head, however it trickles in: IDLE_TIMEOUT bounds each read only, so a
-# client sending a byte a minute would otherwise hold its thread for days.
+# The whole request head, however it trickles in: IDLE_TIMEOUT bounds each recv() call only,
+# so a client sending a record a minute would otherwise hold its thread for days.
 REQUEST_TIMEOUT = 30.0
 MAX_REQUEST_HEAD = 64 * 1024
 # Steps kept for a connection's diagram (a handshake takes a dozen, tickets included): a
@@ -454,30 +454,22 @@ class Server:
     @staticmethod
     def _request_head(tls: TLSSocket) -> bytes | None:
         """The request head (None if the client closed first; longer than
-        MAX_REQUEST_HEAD if it is too long), read within REQUEST_TIMEOUT in all. The
-        deadline bounds each socket read (`_ConnectionSocket`), not only each recv(): a
-        recv() returns nothing until a whole record is in, and a record trickled in a byte
-        at a time would otherwise restart the idle timeout with each byte."""
-        raw = tls.socket if isinstance(tls.socket, _ConnectionSocket) else None
+        MAX_REQUEST_HEAD if it is too long), read within REQUEST_TIMEOUT in all. Each
+        recv() is bounded as a whole by its timeout (`TLSSocket` keeps one deadline per
+        call, as ssl does), so a record trickled in a byte at a time cannot stretch it."""
         deadline = time.monotonic() + REQUEST_TIMEOUT
-        if raw is not None:
-            raw.deadline = deadline
         head = b""
-        try:
-            while b"\r\n\r\n" not in head and b"\n\n" not in head:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"no whole request head within {REQUEST_TIMEOUT:g} s")
-                tls.settimeout(min(left, IDLE_TIMEOUT))
-                data = tls.recv(RECV_SIZE)
-                if not data:
-                    return None
-                head += data
-                if len(head) > MAX_REQUEST_HEAD:
-                    break
-        finally:
-            if raw is not None:
-                raw.deadline = None
+        while b"\r\n\r\n" not in head and b"\n\n" not in head:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no whole request head within {REQUEST_TIMEOUT:g} s")
+            tls.settimeout(min(left, IDLE_TIMEOUT))
+            data = tls.recv(RECV_SIZE)
+            if not data:
+                return None
+            head += data
+            if len(head) > MAX_REQUEST_HEAD:
+                break
         tls.settimeout(IDLE_TIMEOUT)
         return head
 
@@ -531,48 +523,15 @@ class Server:
 def _close_lingering(tls: TLSSocket, linger: float) -> None:
     """close_notify and FIN, then read for up to ``linger`` seconds until the client
     closes too, so its last bytes (its own close_notify) are not answered with a reset.
-    The linger is bounded in total, at the socket (`_ConnectionSocket`): a record sent a
-    byte at a time would otherwise keep one recv() waiting, each byte restarting it."""
+    The linger is bounded in total: each recv() is bounded as a whole by its timeout,
+    so a record sent a byte at a time cannot keep one waiting."""
     deadline = time.monotonic() + linger
-    raw = tls.socket if isinstance(tls.socket, _ConnectionSocket) else None
-    if raw is not None:
-        raw.deadline = deadline
-    try:
-        with contextlib.suppress(OSError, TLSError):
-            tls.shutdown(socket.SHUT_WR)
-            while (left := deadline - time.monotonic()) > 0:
-                tls.settimeout(left)
-                if not tls.recv(RECV_SIZE):
-                    return
-    finally:
-        if raw is not None:
-            raw.deadline = None  # close()'s own non-blocking drain must not wait
-
-
-class _ConnectionSocket(TappedSocket):
-    """serve's accepted TCP socket: watched for the page (`tlskit.io.tap`) and, while
-    ``deadline`` (a `time.monotonic` value) is set, no read waits past it: one that would
-    raises TimeoutError."""
-
-    deadline: float | None = None
-
-    def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        self._bound()
-        return super().recv(bufsize, flags)
-
-    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
-        self._bound()
-        return super().recv_into(buffer, nbytes, flags)
-
-    def _bound(self) -> None:
-        if self.deadline is None:
-            return
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("timed out")
-        timeout = self.gettimeout()
-        if timeout is None or timeout > left:
-            self.settimeout(left)
+    with contextlib.suppress(OSError, TLSError):
+        tls.shutdown(socket.SHUT_WR)
+        while (left := deadline - time.monotonic()) > 0:
+            tls.settimeout(left)
+            if not tls.recv(RECV_SIZE):
+                return
 
 
 class _Listener(TLSServer):
@@ -589,7 +548,7 @@ class _Listener(TLSServer):
                          backlog=64)
 
     def wrap_accepted(self, sock: socket.socket, addr: Any) -> TLSSocket:
-        tls = super().wrap_accepted(tap_socket(sock, None, _ConnectionSocket), addr)
+        tls = super().wrap_accepted(tap_socket(sock, None), addr)
         # A TLS 1.3 client may half-close after its request (close_notify, RFC 8446 6.1):
         # answer the request first; closing the socket then sends our close_notify.
         tls.connection.close_reply = False

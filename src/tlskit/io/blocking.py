@@ -107,8 +107,30 @@ def _fmt_seconds(t: float | None) -> str:
     return "?" if t is None else f"{t:g}"
 
 
+# A recv/recv_into/send/sendall call has one deadline, as ssl's do: the socket's timeout
+# bounds the whole call, not each socket read or write in it (a record trickled in a
+# byte at a time, or a peer reading a byte at a time, would restart it forever). Until
+# the call's first socket read (write) its deadline is _UNSTARTED: that read waits with
+# the socket's own timeout (no extra system call on the hot path) and the deadline is
+# that timeout from when it began; later reads in the call wait (poll) for what is left.
+_UNSTARTED = -1.0
+_POLL = hasattr(select, "poll")
+
+
+def _wait_ready(sock: socket.socket, seconds: float, writing: bool) -> bool:
+    """Wait up to ``seconds`` for ``sock`` to be readable (writable); False if it is not
+    by then. The socket's own timeout is left alone: a reader and a writer share it."""
+    if _POLL:
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT if writing else select.POLLIN)
+        return bool(poller.poll(seconds * 1000.0))
+    ready = select.select((), (sock,), (), seconds) if writing else \
+        select.select((sock,), (), (), seconds)
+    return bool(ready[0] or ready[1])
+
+
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
-_SEND_READY = bool(_DONTWAIT) and hasattr(select, "poll")  # _send_ready works here
+_SEND_READY = bool(_DONTWAIT) and _POLL  # _send_ready works here
 
 
 def _drain(sock: socket.socket) -> None:
@@ -199,6 +221,7 @@ class TLSSocket(ConnectionInfo):
         self._held_output = False
         self._left_for_writer = False    # a reader queued output while a write was on
         self._kernel_timeouts = False    # the deadline is in SO_RCVTIMEO/SO_SNDTIMEO
+        self._timeout_owned = False      # the handshake's: the deadline is the timeout
         self._handshake_done = False
         self._handshake_error: BaseException | None = None
         self._peer_closed = False        # close_notify received
@@ -244,6 +267,7 @@ class TLSSocket(ConnectionInfo):
             timeout = None  # non-blocking: a deadline would make each read a timed wait
         deadline = None if timeout is None else time.monotonic() + timeout
         self._kernel_timeouts = deadline is not None and saved is None and KERNEL_TIMEOUTS
+        self._timeout_owned = deadline is not None
         try:
             with self._rlock:
                 self._flush(deadline)
@@ -257,6 +281,7 @@ class TLSSocket(ConnectionInfo):
                 f"TLS handshake with {self._peer} timed out after {_fmt_seconds(took)} s"
             ) from None
         finally:
+            self._timeout_owned = False
             if self._sock is not None and deadline is not None:
                 with contextlib.suppress(OSError):
                     if self._kernel_timeouts:
@@ -284,16 +309,26 @@ class TLSSocket(ConnectionInfo):
             raise OSError(9, "the TLS socket is closed")
 
     def _apply_deadline(self, sock: socket.socket, deadline: float | None,
-                        writing: bool) -> None:
+                        writing: bool) -> float | None:
+        """Bound the next socket read (write) at ``deadline``; TimeoutError if it passed.
+        Returns the deadline for the reads after it (see _UNSTARTED). The handshake owns
+        the socket's timeout (restored after) and puts what is left in it; a read or
+        write call after it waits for the socket with what is left."""
         if deadline is None:
-            return
+            return None
+        if deadline == _UNSTARTED:
+            timeout = sock.gettimeout()
+            return time.monotonic() + timeout if timeout else None  # 0.0: non-blocking
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("timed out")
         if self._kernel_timeouts:
             _kernel_timeout(sock, remaining, writing=writing)
-        else:
+        elif self._timeout_owned:
             sock.settimeout(remaining)
+        elif not _wait_ready(sock, remaining, writing):
+            raise TimeoutError("timed out")
+        return deadline
 
     def _release_held_output(self) -> None:
         """Send the tickets held back for coalescing: we are about to wait for the peer,
@@ -301,7 +336,7 @@ class TLSSocket(ConnectionInfo):
         if self._held_output:
             self._reader_flush()
 
-    def _reader_flush(self, deadline: float | None = None) -> None:
+    def _reader_flush(self, deadline: float | None = _UNSTARTED) -> None:
         """The reader's write (a KeyUpdate answer, TLS 1.2's Finished, held tickets).
         If another thread is writing, it is not waited for: that writer may be blocked
         until the peer reads, and the peer may be waiting for what this reader is about
@@ -337,17 +372,18 @@ class TLSSocket(ConnectionInfo):
         if self._left_for_writer:
             self._reader_flush()
 
-    def _read_more(self, deadline: float | None = None) -> None:
-        """One socket read fed to the connection (caller holds the reader lock)."""
+    def _read_more(self, deadline: float | None = _UNSTARTED) -> float | None:
+        """One socket read fed to the connection (caller holds the reader lock); returns
+        the deadline for the next (`_apply_deadline`)."""
         data = self._take_cipher()
         if data:
             self._feed(data, deadline)
-            return
+            return deadline
         if self._eof:
             raise self._eof_error()
         self._release_held_output()
         sock = self._raw()
-        self._apply_deadline(sock, deadline, False)
+        deadline = self._apply_deadline(sock, deadline, False)
         try:
             data = sock.recv(RECV_SIZE)
         except BlockingIOError:
@@ -358,6 +394,7 @@ class TLSSocket(ConnectionInfo):
             self._eof = True
             raise self._eof_error()
         self._feed(data, deadline)
+        return deadline
 
     def _take_cipher(self, limit: int = RECV_SIZE) -> bytes:
         """Up to `limit` bytes of ciphertext left over by recv_into's direct path."""
@@ -370,27 +407,32 @@ class TLSSocket(ConnectionInfo):
             self._cpos = self._cend = 0
         return data
 
-    def _recv_exact(self, n: int) -> bytes:
+    def _recv_exact(self, n: int, deadline: float | None) -> tuple[bytes, float | None]:
+        """Exactly ``n`` bytes within ``deadline``, and the deadline for the next read."""
         sock = self._raw()
         buf = bytearray(self._take_cipher(n))
         if len(buf) < n:
             self._release_held_output()
         while len(buf) < n:
+            deadline = self._apply_deadline(sock, deadline, False)
             data = sock.recv(n - len(buf))
             if not data:
                 self._eof = True
                 raise self._eof_error()
             buf += data
-        return bytes(buf)
+        return bytes(buf), deadline
 
-    def _read_one_record(self) -> None:
-        """Read exactly one record, so no byte after it is taken from the socket."""
+    def _read_one_record(self, deadline: float | None = _UNSTARTED) -> float | None:
+        """Read exactly one record, so no byte after it is taken from the socket, within
+        ``deadline``; returns the deadline for the next read."""
         if self._eof:
             raise self._eof_error()
-        header = self._recv_exact(5)
-        self._feed(header + self._recv_exact(int.from_bytes(header[3:5], "big")))
+        header, deadline = self._recv_exact(5, deadline)
+        body, deadline = self._recv_exact(int.from_bytes(header[3:5], "big"), deadline)
+        self._feed(header + body, deadline)
+        return deadline
 
-    def _feed(self, data: bytes, deadline: float | None = None) -> None:
+    def _feed(self, data: bytes, deadline: float | None = _UNSTARTED) -> None:
         try:
             with self._state:
                 events = self._conn.receive_data(data)
@@ -431,10 +473,11 @@ class TLSSocket(ConnectionInfo):
         return TruncatedConnection(
             f"{self._peer} closed the connection without close_notify (truncated data?)")
 
-    def _flush(self, deadline: float | None = None) -> None:
-        """Write everything the connection has queued (and any leftover of a timed-out write)."""
+    def _flush(self, deadline: float | None = _UNSTARTED) -> float | None:
+        """Write everything the connection has queued (and any leftover of a timed-out
+        write) within ``deadline``; returns the deadline for what follows."""
         with self._wlock:
-            self._write_out(deadline)
+            return self._write_out(deadline)
 
     def _take_output(self) -> bytes:
         """Everything to send: a timed-out write's leftover, then what the connection
@@ -447,18 +490,20 @@ class TLSSocket(ConnectionInfo):
             self._unsent = b""
         return out
 
-    def _write_out(self, deadline: float | None = None) -> None:
-        # Caller holds _wlock.
+    def _write_out(self, deadline: float | None = _UNSTARTED) -> float | None:
+        """Send what is queued within ``deadline``; returns the deadline for the next
+        write (`_apply_deadline`). Caller holds _wlock."""
         out = self._take_output()
         if out:
-            self._send_out(out, deadline)
+            deadline = self._send_out(out, deadline)
+        return deadline
 
-    def _send_out(self, out: bytes, deadline: float | None = None) -> None:
+    def _send_out(self, out: bytes, deadline: float | None = _UNSTARTED) -> float | None:
         sock = self._raw()
         view = memoryview(out)
         try:
             while view:
-                self._apply_deadline(sock, deadline, True)
+                deadline = self._apply_deadline(sock, deadline, True)
                 try:
                     view = view[sock.send(view):]
                 except BlockingIOError:
@@ -468,6 +513,7 @@ class TLSSocket(ConnectionInfo):
         finally:
             if view:
                 self._unsent = bytes(view)
+        return deadline
 
     def _answer_close(self) -> None:
         """Our close_notify answer to the peer's (the reader's write). A writer blocked
@@ -527,17 +573,17 @@ class TLSSocket(ConnectionInfo):
 
     # -- reading ----------------------------------------------------------------------------
 
-    def _fill(self) -> bool:
+    def _fill(self, deadline: float | None = _UNSTARTED) -> bool:
         """Make plaintext available; False at the end of the stream (the peer's
-        close_notify, or a TCP close without it when ragged EOFs are suppressed). Holds
-        the read lock."""
+        close_notify, or a TCP close without it when ragged EOFs are suppressed), all
+        socket reads within one ``deadline``. Holds the read lock."""
         while not self._plain:
             if self._failed is not None:  # (a fresh traceback: raised again and again)
                 raise self._failed.with_traceback(None)
             if self._peer_closed or self.truncated:
                 return False
             try:
-                self._read_more()
+                deadline = self._read_more(deadline)
             except TruncatedConnection:
                 if not self.suppress_ragged_eofs or self._conn.handshake_complete is None:
                     raise
@@ -585,11 +631,12 @@ class TLSSocket(ConnectionInfo):
         if n == 0:
             return 0
         with self._rlock:
+            deadline: float | None = _UNSTARTED
             if n >= DIRECT_MIN and not self._plain:
-                got = self._recv_direct(view[:n])
+                got, deadline = self._recv_direct(view[:n])
                 if got >= 0:
                     return got
-            if not self._fill():
+            if not self._fill(deadline):
                 return 0
             plain = self._plain
             n = min(n, len(plain))
@@ -597,15 +644,17 @@ class TLSSocket(ConnectionInfo):
             del plain[:n]
             return n
 
-    def _recv_direct(self, view: memoryview) -> int:
+    def _recv_direct(self, view: memoryview) -> tuple[int, float | None]:
         """Zero-copy read (caller holds the reader lock): ciphertext goes from the kernel
         into `_cbuf` and each application-data record is decrypted straight into `view`.
         Returns the bytes written, or -1 when the buffered path must take over (anything
         but application data, close_notify, EOF, errors): what was read stays in `_cbuf`
         for it, but for a record the connection already opened and holds (`HELD`), which
-        is consumed here and whose events are taken at once."""
+        is consumed here and whose events are taken at once. And the call's deadline,
+        which the buffered path keeps."""
+        deadline: float | None = _UNSTARTED
         if self._peer_closed or self._eof or self._failed is not None:
-            return -1
+            return -1, deadline
         if self._cbuf is None:
             self._cbuf = bytearray(RECV_SIZE + _MAX_RECORD)
         cbuf = self._cbuf
@@ -614,28 +663,30 @@ class TLSSocket(ConnectionInfo):
             if end - pos >= 5:
                 total = 5 + ((cbuf[pos + 3] << 8) | cbuf[pos + 4])
                 if total > _MAX_RECORD:
-                    return -1  # the connection reports the oversized record
+                    return -1, deadline  # the connection reports the oversized record
                 if end - pos >= total:
                     with memoryview(cbuf) as whole, whole[pos:pos + total] as record, \
                             self._state:
                         got = self._conn.receive_record_into(record, view)
                     if got < 0 and got != HELD:
-                        return -1  # declined: left for the buffered path
+                        return -1, deadline  # declined: left for the buffered path
                     self._cpos = pos + total
                     if self._cpos == end:
                         self._cpos = self._cend = 0
                     if got < 0:  # HELD: consumed and opened; its events now
-                        self._feed(b"")
-                        return -1
+                        self._feed(b"", deadline)
+                        return -1, deadline
                     if got:
-                        return got
+                        return got, deadline
                     continue  # an empty application-data record
-            if not self._recv_cipher():
-                return -1
+            deadline = self._recv_cipher(deadline)
+            if self._eof:
+                return -1, deadline
 
-    def _recv_cipher(self) -> bool:
+    def _recv_cipher(self, deadline: float | None) -> float | None:
         """Read more ciphertext into `_cbuf` (moving a partial record to its start when
-        the space after it runs short); False at EOF."""
+        the space after it runs short; setting `_eof` at EOF) within ``deadline``;
+        returns the deadline for the next read (`_apply_deadline`)."""
         cbuf = self._cbuf
         assert cbuf is not None
         if len(cbuf) - self._cend < _MAX_RECORD:
@@ -643,17 +694,18 @@ class TLSSocket(ConnectionInfo):
             cbuf[:left] = cbuf[self._cpos:self._cend]
             self._cpos, self._cend = 0, left
         self._release_held_output()
+        sock = self._raw()
         try:
+            deadline = self._apply_deadline(sock, deadline, False)
             with memoryview(cbuf) as whole:
-                got = self._raw().recv_into(whole[self._cend:])
+                got = sock.recv_into(whole[self._cend:])
         except TimeoutError:
             raise TimeoutError(f"recv from {self._peer} timed out after "
                                f"{_fmt_seconds(self.gettimeout())} s") from None
         if not got:
             self._eof = True
-            return False
         self._cend += got
-        return True
+        return deadline
 
     def pending(self) -> int:
         """Plaintext bytes already decrypted and waiting for `recv`."""
@@ -661,8 +713,10 @@ class TLSSocket(ConnectionInfo):
 
     # -- writing ----------------------------------------------------------------------------
 
-    def _encrypt_and_write(self, view: memoryview) -> None:
-        # Caller holds _wlock.
+    def _encrypt_and_write(self, view: memoryview,
+                           deadline: float | None = _UNSTARTED) -> float | None:
+        """Encrypt ``view`` and send it within ``deadline`` (`_apply_deadline`), which
+        it returns for the next chunk. Caller holds _wlock."""
         with self._state:
             try:
                 self._conn.send_data(view)
@@ -677,7 +731,7 @@ class TLSSocket(ConnectionInfo):
                    else "this side sent close_notify (shutdown or close)")
             raise BrokenPipeError(errno.EPIPE, f"cannot send to {self._peer}: {why}")
         try:
-            self._write_out()
+            return self._write_out(deadline)
         except TimeoutError:
             raise self._send_timed_out() from None
 
@@ -695,8 +749,9 @@ class TLSSocket(ConnectionInfo):
     def sendall(self, data: Buffer, flags: int = 0) -> None:
         view = self._bytes_to_send(data, flags)
         with self._wlock:
+            deadline: float | None = _UNSTARTED  # one for the whole call, as ssl's
             for start in range(0, len(view), SEND_CHUNK):
-                self._encrypt_and_write(view[start:start + SEND_CHUNK])
+                deadline = self._encrypt_and_write(view[start:start + SEND_CHUNK], deadline)
         self._end_write()
 
     def send(self, data: Buffer, flags: int = 0) -> int:
@@ -783,15 +838,16 @@ class TLSSocket(ConnectionInfo):
 
     def unwrap(self) -> socket.socket:
         """Close TLS both ways (close_notify, then wait for the peer's) and return the
-        plain TCP socket. Application data still arriving is discarded."""
+        plain TCP socket. Application data still arriving is discarded. The socket's
+        timeout bounds the whole call, as ssl's."""
         self._ensure_handshake()
         with self._state:
             self._conn.close()
-        self._flush()
+        deadline = self._flush()
         with self._rlock:
             # Record by record: bytes after the peer's close_notify belong to the caller.
             while not self._peer_closed:
-                self._read_one_record()
+                deadline = self._read_one_record(deadline)
                 self._plain.clear()
         sock = self._raw()
         self._sock = None

@@ -144,8 +144,9 @@ class TLSServer(socketserver.ThreadingTCPServer):
 
     Against slow or hostile clients: ``handshake_timeout`` bounds the whole handshake (a
     ClientHello sent a byte at a time is cut off when it runs out, whatever the pace),
-    then frees the thread. ``idle_timeout`` (off by default, like `ssl`) bounds each read
-    and each send afterwards: without it a client that stops reading keeps the handler
+    then frees the thread. ``idle_timeout`` (off by default, like `ssl`) bounds each recv
+    and each send call afterwards, as a whole (a record trickled in a byte at a time
+    does not restart it): without it a client that stops reading keeps the handler
     blocked in its send. When accept() fails for want of file descriptors or memory, the
     loop warns once and retries every ``accept_retry_delay`` seconds until it works.
     """
