@@ -15,7 +15,6 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import IntEnum
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -24,35 +23,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.hmac import HMAC
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
+from .enums import HpkeAeadId, HpkeKdfId, HpkeKemId
+
 _VERSION_LABEL = b"HPKE-v1"
 _MODE_BASE = 0
 
 
-class KemId(IntEnum):
-    """RFC 9180 7.1 (IANA HPKE KEM Identifiers); only X25519 is implemented."""
-
-    DHKEM_P256_HKDF_SHA256 = 0x0010
-    DHKEM_P384_HKDF_SHA384 = 0x0011
-    DHKEM_P521_HKDF_SHA512 = 0x0012
-    DHKEM_X25519_HKDF_SHA256 = 0x0020
-    DHKEM_X448_HKDF_SHA512 = 0x0021
-
-
-class KdfId(IntEnum):
-    """RFC 9180 7.2."""
-
-    HKDF_SHA256 = 0x0001
-    HKDF_SHA384 = 0x0002
-    HKDF_SHA512 = 0x0003
-
-
-class AeadId(IntEnum):
-    """RFC 9180 7.3 (EXPORT_ONLY has no seal/open and is not supported)."""
-
-    AES_128_GCM = 0x0001
-    AES_256_GCM = 0x0002
-    CHACHA20_POLY1305 = 0x0003
-    EXPORT_ONLY = 0xFFFF
+KemId = HpkeKemId  # (the IANA values live in tlskit.enums, beside the TLS ones)
+KdfId = HpkeKdfId
+AeadId = HpkeAeadId
 
 
 class HPKEError(Exception):
