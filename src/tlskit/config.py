@@ -434,6 +434,12 @@ class ClientConfig(_Common):
         default: when ``certificate`` is set).
     :param max_fragment_length: ask for RFC 6066 records of at most 512, 1024, 2048 or
         4096 bytes (default None: not asked).
+    :param ech_config_list: an ECHConfigList (RFC 9849 4, the bytes of a DNS HTTPS
+        record's ``ech`` parameter) to send the ClientHello encrypted: the real server
+        name then never goes in the clear (default None: no ECH). Needs TLS 1.3; a list
+        with no usable config is a ValueError. With it, no session is resumed and no
+        early data sent. A server that does not accept ECH ends the handshake in
+        `tlskit.EchRejected`, carrying its retry configs.
 
     Fields both configs share:
 
@@ -491,6 +497,8 @@ class ClientConfig(_Common):
     # plaintext bytes (for peers without record_size_limit, such as OpenSSL; a server
     # that has record_size_limit uses that instead, RFC 8449 5).
     max_fragment_length: int | None = None
+    # RFC 9849: Encrypted Client Hello with the first usable config of this list.
+    ech_config_list: bytes | None = None
 
     _share_groups: list[int] = field(init=False, repr=False)
     _cert_schemes: list[int] | None = field(init=False, repr=False)
@@ -498,10 +506,12 @@ class ClientConfig(_Common):
     _psk_modes: list[int] = field(init=False, repr=False)
     _pha: bool = field(init=False, repr=False)
     _hello_bodies: dict[int, bytes] = field(init=False, repr=False)
+    _ech: Any = field(init=False, repr=False)  # (ECHConfig, CipherSuite) or None
 
     def __post_init__(self) -> None:
         self._validate_common()
         self._set("trust_anchors", _certificates(self.trust_anchors, "trust_anchors"))
+        self._set("_ech", self._ech_choice())
         share_groups = _parsed(self.key_share_groups, parse_group, "key share group")
         self._set("key_share_groups", share_groups)
         self._set("signature_schemes_cert", _parsed(
@@ -539,6 +549,21 @@ class ClientConfig(_Common):
         if self._versions == ["TLSv1.2"] and not any(g in crypto.GROUPS12 for g in self._groups):
             self._without_ecdhe()
         self._set("_hello_bodies", self._encode_hello_bodies())
+
+    def _ech_choice(self) -> Any:
+        """The ECH config and HPKE suite to use, chosen once (None: no ECH)."""
+        data = self.ech_config_list
+        if data is None:
+            return None
+        if not isinstance(data, bytes | bytearray):
+            raise TypeError("ech_config_list takes the ECHConfigList's bytes, not "
+                            f"{type(data).__name__} (decode base64 first)")
+        if "TLSv1.3" not in self._versions:
+            raise ValueError("ech_config_list needs TLS 1.3 (RFC 9849: ECH does not exist "
+                             "in TLS 1.2)")
+        from .handshake.ech import parse_config_list
+        self._set("ech_config_list", bytes(data))
+        return parse_config_list(bytes(data))
 
     def _without_ecdhe(self) -> None:
         """TLS 1.2 only, and no group its ECDHE can use: offer the RSA key transport suites

@@ -35,6 +35,9 @@ class HandshakeComplete(Event):
     ocsp_response: bytes | None = None
     # 0-RTT: whether the server took the client's early data (False when none was sent).
     early_data_accepted: bool = False
+    # Client: the server accepted Encrypted Client Hello (RFC 9849), so the real server
+    # name and the rest of the hello went encrypted. (A rejection raises EchRejected.)
+    ech_accepted: bool = False
 
 
 @dataclass(slots=True)
