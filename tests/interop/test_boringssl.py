@@ -45,6 +45,7 @@ from tlskit import (
     ClientConfig,
     ClientConnection,
     EarlyDataReceived,
+    EchRejected,
     HandshakeComplete,
     KeyUpdated,
     SessionTicketReceived,
@@ -466,6 +467,126 @@ def test_tlskit_tls13_client_vs_bssl_tls12_server(peers: Peers, pki: PKI) -> Non
         fetch_page(pki.client_config(versions=["TLSv1.3"]), port)
     assert err.value.alert == AlertDescription.protocol_version
     proc.wait_for("Error while connecting: UNSUPPORTED_PROTOCOL", stream="stderr")
+
+
+# ------------------------------------------------------------------ ECH: tlskit client, bssl server
+
+def generate_ech(directory: Path, public_name: str, config_id: int) -> dict[str, Path]:
+    """`bssl-tool generate-ech`: an ECHConfigList (as a DNS HTTPS record carries it),
+    the one ECHConfig and its private key, for the server's -ech-config / -ech-key."""
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {name: directory / name for name in ("list", "config", "key")}
+    made = subprocess.run([require_binary(BSSL), "generate-ech", "-out-ech-config-list",
+                           files["list"], "-out-ech-config", files["config"],
+                           "-out-private-key", files["key"], "-public-name", public_name,
+                           "-config-id", str(config_id)], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert made.returncode == 0, made.stderr
+    return files
+
+
+def bssl_ech_server(peers: Peers, pki: PKI, ech: dict[str, Path],
+                    *args: str) -> tuple[PeerProcess, int]:
+    return bssl_server(peers, pki, "ec256", "-ech-key", str(ech["key"]), "-ech-config",
+                       str(ech["config"]), *args)
+
+
+def ech_config(pki: PKI, ech: dict[str, Path], **kw: Any) -> ClientConfig:
+    return pki.client_config(ech_config_list=ech["list"].read_bytes(), **kw)
+
+
+def test_tlskit_ech_accepted_by_bssl_server(peers: Peers, pki: PKI, tmp_path: Path) -> None:
+    """tlskit's ClientHelloOuter names public.example (a name the certificate does not
+    have); BoringSSL decrypts the inner hello, sees "localhost" as SNI, and reports
+    ECH; tlskit reports it on HandshakeComplete and verified the certificate for the
+    real name."""
+    ech = generate_ech(tmp_path / "ech", "public.example", 1)
+    _, port = bssl_ech_server(peers, pki, ech)
+    recorder = Recorder()
+    hc, view, _ = fetch_page(ech_config(pki, ech, tracer=recorder, alpn_protocols=["h2"]),
+                             port)
+    assert hc.ech_accepted and hc.server_name == "localhost"
+    assert view["Encrypted ClientHello"] == "yes" and view["Client sent SNI"] == "localhost"
+    hello = recorder.first("client_hello")
+    assert hello["ech"] == "offered" and hello["ech_public_name"] == "public.example"
+    assert b"localhost" not in hello["raw"]  # the real name never went in the clear
+    assert recorder.first("server_hello")["ech"] == "accepted"
+    same_view(hc, view)
+
+
+@pytest.mark.parametrize("stale", [False, True], ids=["accepted", "stale-config"])
+def test_tlskit_ech_through_a_bssl_retry_request(peers: Peers, pki: PKI, tmp_path: Path,
+                                                 stale: bool) -> None:
+    """BoringSSL takes P-256 alone; tlskit's shares are for x25519: a HelloRetryRequest.
+    With the right config its ECH confirmation accepts, and the second inner hello is
+    sealed with the same HPKE context; with a stale one it rejects, and the retry
+    configs come in EncryptedExtensions as without the retry."""
+    ech = generate_ech(tmp_path / "ech", "public.example", 1)
+    offered = generate_ech(tmp_path / "old", "localhost", 2) if stale else ech
+    _, port = bssl_ech_server(peers, pki, ech, "-curves", "P-256")
+    recorder = Recorder()
+    config = ech_config(pki, offered, tracer=recorder, groups=["x25519", "secp256r1"])
+    if stale:
+        with pytest.raises(EchRejected) as err:
+            fetch_page(config, port)
+        assert err.value.retry_configs == ech["list"].read_bytes()
+        assert "hello_retry_request" in recorder.names()
+        return
+    hc, view, _ = fetch_page(config, port)
+    assert "hello_retry_request" in recorder.names()
+    assert len([s for s in recorder.names() if s == "client_hello"]) == 2
+    assert hc.ech_accepted and view["Encrypted ClientHello"] == "yes"
+    assert hc.group is not None and hc.group.name == "secp256r1"
+
+
+def test_tlskit_ech_stale_config_rejected_then_retried(peers: Peers, pki: PKI,
+                                                       tmp_path: Path) -> None:
+    """A config the server no longer has (public name "localhost", which the
+    certificate covers): BoringSSL completes with the outer hello and sends its
+    configs as retry_configs; tlskit checks the certificate for the public name, sends
+    ech_required (BoringSSL reports that alert), raises EchRejected with them, and a
+    new connection with those configs is accepted."""
+    current = generate_ech(tmp_path / "current", "public.example", 1)
+    stale = generate_ech(tmp_path / "stale", "localhost", 2)
+    proc, port = bssl_ech_server(peers, pki, current, "-loop")
+    with pytest.raises(EchRejected) as err:
+        fetch_page(ech_config(pki, stale), port, server_name="secret.example")
+    exc = err.value
+    assert exc.alert == AlertDescription.ech_required and exc.public_name == "localhost"
+    assert exc.retry_configs == current["list"].read_bytes()
+    assert "retry_configs" in str(exc)
+    proc.wait_for("TLSV1_ALERT_ECH_REQUIRED", stream="stderr")
+    retry = pki.client_config(ech_config_list=exc.retry_configs)
+    hc, view, _ = fetch_page(retry, port)
+    assert hc.ech_accepted and view["Encrypted ClientHello"] == "yes"
+
+
+def test_tlskit_ech_rejected_with_a_public_name_the_certificate_lacks(
+        peers: Peers, pki: PKI, tmp_path: Path) -> None:
+    """RFC 9849 6.1.6: the rejection must be authenticated for the public name; the
+    certificate is not valid for stale.example, so the connection fails as any wrong
+    name would (bad_certificate, which BoringSSL reports), without retry configs."""
+    current = generate_ech(tmp_path / "current", "public.example", 1)
+    stale = generate_ech(tmp_path / "stale", "stale.example", 2)
+    proc, port = bssl_ech_server(peers, pki, current)
+    with pytest.raises(CertificateVerificationError) as err:
+        fetch_page(ech_config(pki, stale), port)
+    assert err.value.alert == AlertDescription.bad_certificate
+    assert "stale.example" in str(err.value)
+    proc.wait_for("SSLV3_ALERT_BAD_CERTIFICATE", stream="stderr")
+
+
+def test_tlskit_ech_to_a_tls12_bssl_server_is_a_rejection(peers: Peers, pki: PKI,
+                                                          tmp_path: Path) -> None:
+    """ECH does not exist in TLS 1.2: BoringSSL limited to it completes a TLS 1.2
+    handshake with the outer hello (public name "localhost"), and tlskit ends it with
+    ech_required, sending no application data."""
+    ech = generate_ech(tmp_path / "ech", "localhost", 1)
+    proc, port = bssl_server(peers, pki, "ec256", "-max-version", "tls1.2")
+    with pytest.raises(EchRejected) as err:
+        fetch_page(ech_config(pki, ech), port, server_name="secret.example")
+    assert err.value.retry_configs is None and "TLS 1.2" in str(err.value)
+    proc.wait_for("TLSV1_ALERT_ECH_REQUIRED", stream="stderr")
 
 
 # ------------------------------------------------------------------ bssl client, tlskit server
