@@ -15,6 +15,7 @@ import functools
 import ipaddress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from .. import crypto
 from ..config import ClientConfig
@@ -46,7 +47,6 @@ from ..keyschedule import EarlySecret, HandshakeSecret, finished_verify_data, re
 from ..session import Session
 from ..trace import TraceStep as T
 from ..wire import certcompress
-from ..wire import ech as wire_ech
 from ..wire import extensions as ext
 from ..wire import messages as m
 from ..x509.names import InvalidHostname, may_be_ip_literal, parse_server_name
@@ -75,8 +75,10 @@ from .common import (
     verify_server_chain,
 )
 from .common12 import Handover12
-from .ech import EchOffer
 from .hello import ServerHelloView
+
+if TYPE_CHECKING:  # (ECH's modules load with the first ECH connection: see `start`)
+    from .ech import EchOffer
 
 _E = members(ExtensionType)  # (plain attribute reads: see `members`)
 _HT = members(HandshakeType)
@@ -200,6 +202,7 @@ class ClientHandshake13(Handshake13):
             for group in cfg._share_groups:
                 self.offer.shares[group] = crypto.new_key_share(group, cfg.rng)
         if cfg._ech is not None:
+            from .ech import EchOffer  # (HPKE and ECH load only for a client that uses them)
             config, suite = cfg._ech
             self.ech = EchOffer.start(config, suite, cfg.rng(32))
         hello = m.ClientHello(self.client_random, self.offer.session_id,
@@ -593,7 +596,8 @@ class ClientHandshake13(Handshake13):
         if ech.accepted:
             raise UnsupportedExtension("encrypted_client_hello in EncryptedExtensions after "
                                        "the server accepted ECH (RFC 9849 6.1.4)")
-        ech.retry_configs = wire_ech.decode_retry_configs(body)
+        from ..wire.ech import decode_retry_configs
+        ech.retry_configs = decode_retry_configs(body)
 
     def _check_early_data_accepted(self, body: bytes) -> None:
         """4.2.10: acceptance is only valid for our 0-RTT on the first PSK, under the
