@@ -660,6 +660,12 @@ class ServerConfig(_Common):
         chunk back until the handshake completes.
     :param allow_psk_ke: resume without (EC)DHE when a client offers only psk_ke
         (default False).
+    :param ech_keys: Encrypted Client Hello (RFC 9849): ``(ech_config, private_key)``
+        pairs, each one ECHConfig (as `bssl-tool generate-ech -out-ech-config` writes
+        it) and its raw 32-byte X25519 private key (``-out-private-key``). A client's
+        inner ClientHello is decrypted with the config it names; one that does not
+        decrypt gets the handshake with its outer hello and these configs as
+        retry_configs (default: none, no ECH).
 
     Fields both configs share, as a server reads them (`ClientConfig` has the client's
     side of each):
@@ -729,8 +735,11 @@ class ServerConfig(_Common):
     # Resume with psk_ke (no (EC)DHE) when a client offers only that: saves the key
     # exchange, but that connection has no forward secrecy (a leaked ticket key reveals it).
     allow_psk_ke: bool = False
+    # RFC 9849: the ECH configs this server decrypts ClientHellos for, with their keys.
+    ech_keys: Sequence[tuple[bytes, bytes]] = field(default=(), repr=False)
 
     _certs: list[CertifiedKey] = field(init=False, repr=False)
+    _ech_keys: Any = field(init=False, repr=False)  # a handshake.ech_server.EchKeys or None
     _client_verifier: CertificateVerifier | None = field(init=False, repr=False)
     _cookie_key: bytes | None = field(init=False, repr=False)
     _sealer: TicketSealer | None = field(init=False, repr=False)
@@ -741,6 +750,13 @@ class ServerConfig(_Common):
 
     def __post_init__(self) -> None:
         self._validate_common()
+        self._set("ech_keys", tuple(self.ech_keys))
+        self._set("_ech_keys", None)
+        if self.ech_keys:
+            if "TLSv1.3" not in self._versions:
+                raise ValueError("ech_keys need TLS 1.3 (RFC 9849)")
+            from .handshake.ech_server import EchKeys
+            self._set("_ech_keys", EchKeys.load(self.ech_keys))
         for name in ("certificate_chain", "client_trust_anchors"):
             self._set(name, _certificates(getattr(self, name), name))
         self._set("certificates", tuple(self.certificates))

@@ -681,6 +681,51 @@ def test_bssl_client_real_ech_refused_by_tlskit_server(peers: Peers, pki: PKI,
     assert "Error while connecting: ECH_REJECTED" in proc.stderr
 
 
+def _ech_keys(ech: dict[str, Path]) -> list[tuple[bytes, bytes]]:
+    """`generate_ech`'s files as ServerConfig.ech_keys takes them."""
+    return [(ech["config"].read_bytes(), ech["key"].read_bytes())]
+
+
+@pytest.mark.parametrize("retry", [False, True], ids=["direct", "hello-retry"])
+def test_bssl_client_ech_accepted_by_tlskit_server(peers: Peers, pki: PKI, tmp_path: Path,
+                                                   retry: bool) -> None:
+    """BoringSSL's client encrypts its ClientHello to tlskit's server (public name
+    public.example, which the certificate lacks: only the inner name localhost can be
+    verified); tlskit decrypts it and both report ECH. With BoringSSL offering P-384
+    first and tlskit asking for P-256, the HelloRetryRequest carries the acceptance."""
+    ech = generate_ech(tmp_path / "ech", "public.example", 4)
+    recorder = Recorder()
+    server = served(pki, peers, ech_keys=_ech_keys(ech), tracer=recorder)
+    curves = ["-curves", "P-384:P-256"] if retry else []
+    _, (view,) = bssl_client(peers, pki, server.port, "-ech-config-list", ech["list"],
+                             *curves)
+    ((hc, _),) = server.join()
+    assert hc.ech_accepted and hc.server_name == "localhost"
+    assert view.get("Encrypted ClientHello") == "yes"
+    assert ("hello_retry_request" in recorder.names()) == retry
+    same_view(hc, view)
+
+
+def test_bssl_client_stale_ech_config_gets_tlskit_retry_configs(peers: Peers, pki: PKI,
+                                                                tmp_path: Path) -> None:
+    """A config tlskit's server does not hold (public name localhost): it answers the
+    outer hello with its own configs as retry_configs; BoringSSL authenticates
+    localhost and aborts with ECH_REJECTED and ech_required, as it does when it has
+    retry configs to hand to its application."""
+    current = generate_ech(tmp_path / "current", "public.example", 1)
+    stale = generate_ech(tmp_path / "stale", "localhost", 2)
+    recorder = Recorder()
+    server = peers.thread(tlskit_server(
+        pki.server_config(ech_keys=_ech_keys(current), tracer=recorder), _aborted))
+    proc, _ = bssl_client(peers, pki, server.port, "-ech-config-list", stale["list"],
+                          status=1)
+    (err,) = server.join()
+    assert isinstance(err, AlertReceived) and err.alert == AlertDescription.ech_required
+    ee = recorder.first("encrypted_extensions")["message"]
+    assert ee.extensions[ECH_OUTER] == current["list"].read_bytes()
+    assert "ECH_REJECTED" in proc.stderr
+
+
 def _aborted(pump: Pump) -> TLSError:
     """Server body: the error the connection ends with, the handshake completed or not
     (BoringSSL sends its Finished before ech_required: the alert may arrive after)."""

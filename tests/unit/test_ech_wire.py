@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 from tlskit.enums import AlertDescription as AD
 from tlskit.errors import DecodeError, IllegalParameter, TLSError
 from tlskit.handshake.ech import choose_config, parse_config_list, valid_public_name
+from tlskit.handshake.ech_server import decode_inner
 from tlskit.wire import ech
+from tlskit.wire import messages as m
 
 X25519 = 0x0020
 KEY = bytes(range(32))
@@ -190,3 +192,44 @@ def test_a_corrupted_list_decodes_or_is_decode_error(configs: list[ech.ECHConfig
         except DecodeError:
             continue
         assert ech.encode_config_list(decoded) == candidate
+
+
+# --- the server's EncodedClientHelloInner reader ------------------------------------------
+
+def _outer() -> m.ClientHello:
+    return m.ClientHello(bytes(32), b"s" * 32, [0x1301], m.Extensions({
+        10: b"\x00\x02\x00\x1d", 51: b"\x00\x24\x00\x1d\x00\x20" + bytes(32)}))
+
+
+def _encoded_inner(refs: list[int], padding: int) -> bytes:
+    exts = m.Extensions({43: b"\x02\x03\x04", 0xFE0D: ech.INNER_BODY})
+    if refs:
+        exts[0xFD00] = ech.encode_outer_extensions(refs)
+    return m.ClientHello(bytes(range(32)), b"", [0x1301], exts).encode()[4:] + bytes(padding)
+
+
+@given(st.sampled_from([[], [10], [51], [10, 51]]), st.integers(0, 40))
+def test_inner_hello_expands_from_the_outer(refs: list[int], padding: int) -> None:
+    inner = decode_inner(_encoded_inner(refs, padding), _outer())
+    assert inner.session_id == b"s" * 32
+    assert [t for t in inner.extensions if t in (10, 51)] == refs
+    assert all(inner.extensions[t] == _outer().extensions[t] for t in refs)
+
+
+@given(st.binary(max_size=200))
+def test_any_inner_hello_bytes_decode_or_are_refused(data: bytes) -> None:
+    try:
+        decode_inner(data, _outer())
+    except TLSError as exc:
+        assert exc.alert in (AD.decode_error, AD.illegal_parameter), exc
+
+
+@given(st.data())
+def test_a_corrupted_inner_hello_decodes_or_is_refused(data: st.DataObject) -> None:
+    raw = bytearray(_encoded_inner([10, 51], 8))
+    at = data.draw(st.integers(0, len(raw) - 1))
+    raw[at] = data.draw(st.integers(0, 255))
+    try:
+        decode_inner(bytes(raw), _outer())
+    except TLSError as exc:
+        assert exc.alert in (AD.decode_error, AD.illegal_parameter), exc

@@ -28,7 +28,7 @@ from ..wire import messages as m
 from .common import Transcript
 
 _E = ExtensionType
-_INFO_PREFIX = b"tls ech\x00"  # RFC 9849 6.1: "tls ech" || 0x00 || ECHConfig
+INFO_PREFIX = b"tls ech\x00"  # RFC 9849 6.1: "tls ech" || 0x00 || ECHConfig
 _ACCEPT_LABEL = b"ech accept confirmation"
 _HRR_ACCEPT_LABEL = b"hrr ech accept confirmation"
 # Extensions the inner hello copies from the outer one through ech_outer_extensions
@@ -119,7 +119,7 @@ class EchOffer:
     @classmethod
     def start(cls, config: ech.ECHConfig, suite: ech.CipherSuite,
               inner_random: bytes) -> EchOffer:
-        enc, context = hpke.setup_base_s(config.public_key, _INFO_PREFIX + config.encode(),
+        enc, context = hpke.setup_base_s(config.public_key, INFO_PREFIX + config.encode(),
                                          suite.kdf_id, suite.aead_id, config.kem_id)
         return cls(config, suite, context, enc, inner_random,
                    config.public_name.decode("ascii"))
@@ -183,9 +183,7 @@ class EchOffer:
     # -- the server's answer (7.2, 7.2.1) ----------------------------------------------------
 
     def _confirmation(self, suite: Suite, label: bytes, transcript_hash: bytes) -> bytes:
-        secret = hkdf_extract(suite.hash_name, bytes(suite.hash_length), self.inner_random)
-        return hkdf_expand_label(suite.hash_name, secret, label, transcript_hash,
-                                 ech.CONFIRMATION_LENGTH)
+        return confirmation(suite, self.inner_random, label, transcript_hash)
 
     def check_server_hello(self, suite: Suite, raw: bytes, random: bytes) -> bool:
         """7.2: whether ServerHello.random's last 8 bytes confirm the inner hello, over
@@ -220,6 +218,19 @@ class EchOffer:
         self.hrr_accepted = accepted
         self.inner_transcript.restart_after_hrr(suite.hash_name)
         self.inner_transcript.update(raw)
+
+
+def confirmation(suite: Suite, inner_random: bytes, label: bytes,
+                 transcript_hash: bytes) -> bytes:
+    """7.2: HKDF-Expand-Label(HKDF-Extract(0, ClientHelloInner.random), label,
+    transcript hash, 8), with the suite's hash (both sides compute it)."""
+    secret = hkdf_extract(suite.hash_name, bytes(suite.hash_length), inner_random)
+    return hkdf_expand_label(suite.hash_name, secret, label, transcript_hash,
+                             ech.CONFIRMATION_LENGTH)
+
+
+ACCEPT_LABEL = _ACCEPT_LABEL
+HRR_ACCEPT_LABEL = _HRR_ACCEPT_LABEL
 
 
 def _zero_extension(raw: bytes, etype: int) -> bytes:
