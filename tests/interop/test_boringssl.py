@@ -706,6 +706,21 @@ def test_bssl_client_ech_accepted_by_tlskit_server(peers: Peers, pki: PKI, tmp_p
     same_view(hc, view)
 
 
+def test_bssl_client_resumes_inside_ech_with_tlskit_server(peers: Peers, pki: PKI,
+                                                          tmp_path: Path) -> None:
+    """-test-resumption with ECH: BoringSSL offers its ticket in the inner hello, so
+    tlskit checks the PSK binder over ClientHelloInner; both connections are accepted,
+    the second resumed."""
+    ech = generate_ech(tmp_path / "ech", "public.example", 5)
+    server = served(pki, peers, count=2, ech_keys=_ech_keys(ech))
+    _, views = bssl_client(peers, pki, server.port, "-test-resumption", "-ech-config-list",
+                           ech["list"])
+    results = [hc for hc, _ in server.join()]
+    assert [hc.resumed for hc in results] == [False, True]
+    assert all(hc.ech_accepted for hc in results)
+    assert [v["Resumed session"] for v in views] == ["no", "yes"]
+
+
 def test_bssl_client_stale_ech_config_gets_tlskit_retry_configs(peers: Peers, pki: PKI,
                                                                 tmp_path: Path) -> None:
     """A config tlskit's server does not hold (public name localhost): it answers the

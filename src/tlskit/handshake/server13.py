@@ -211,7 +211,7 @@ class ServerHandshake13(ServerView, Handshake13):
     def on_client_hello(self, ch: m.ClientHello, raw: bytes) -> State:
         if self.config._ech_keys is not None and (
                 _E.encrypted_client_hello in ch.extensions or self._ech is not None):
-            ch = self._ech_inner(ch, raw)
+            ch, raw = self._ech_inner(ch, raw)
         offer = ClientHelloView(ch)
         if self.hrr_sent:
             self._check_second_hello(offer)
@@ -278,15 +278,15 @@ class ServerHandshake13(ServerView, Handshake13):
             self.first_hello = ch
         return self._respond(offer, client_share)
 
-    def _ech_inner(self, outer: m.ClientHello, raw: bytes) -> m.ClientHello:
-        """RFC 9849 7.1: the ClientHelloInner to answer, when it decrypts (the transcript
-        then holds it instead of the outer hello); else the outer hello, answered with
-        retry_configs."""
+    def _ech_inner(self, outer: m.ClientHello, raw: bytes) -> tuple[m.ClientHello, bytes]:
+        """RFC 9849 7.1: the ClientHelloInner to answer and its bytes (PSK binders and
+        the transcript cover them), when it decrypts; else the outer hello, answered
+        with retry_configs."""
         from .ech_server import open_first, open_second
         keys = self.config._ech_keys
         if self.hrr_sent:
             if self._ech is None:  # rejected with the first hello: stays rejected
-                return outer
+                return outer, raw
             inner = open_second(self._ech, outer, raw)
             assert self._ech_hrr_transcript is not None
             self.transcript = self._ech_hrr_transcript
@@ -294,11 +294,12 @@ class ServerHandshake13(ServerView, Handshake13):
             opened = open_first(keys, outer, raw)
             if opened is None:
                 self._ech_rejected = True
-                return outer
+                return outer, raw
             self._ech, inner = opened
             self.transcript = Transcript()
-        self.transcript.update(inner.encode())
-        return inner
+        inner_raw = inner.encode()
+        self.transcript.update(inner_raw)
+        return inner, inner_raw
 
     def _ech_confirm(self, hello: m.ServerHello, label: bytes, hrr: bool) -> bytes:
         """7.2, 7.2.1: the 8 confirmation bytes for `hello` (whose random tail, or ECH
