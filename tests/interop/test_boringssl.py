@@ -721,6 +721,28 @@ def test_bssl_client_resumes_inside_ech_with_tlskit_server(peers: Peers, pki: PK
     assert [v["Resumed session"] for v in views] == ["no", "yes"]
 
 
+@pytest.mark.parametrize("with_keys", [False, True], ids=["no-ech-server", "other-keys"])
+def test_bssl_client_rejected_ech_through_a_tlskit_retry(peers: Peers, pki: PKI,
+                                                         tmp_path: Path,
+                                                         with_keys: bool) -> None:
+    """A config tlskit's server cannot open, and a HelloRetryRequest (BoringSSL offers
+    P-384 first): BoringSSL's second hello carries a new encrypted_client_hello (an
+    empty enc, a new payload), which RFC 9849 6.1.5 allows to change; the handshake
+    completes with the outer hellos and BoringSSL ends it with ech_required."""
+    stale = generate_ech(tmp_path / "stale", "localhost", 2)
+    keys = _ech_keys(generate_ech(tmp_path / "current", "public.example", 1)) \
+        if with_keys else ()
+    recorder = Recorder()
+    server = peers.thread(tlskit_server(
+        pki.server_config(ech_keys=keys, tracer=recorder), _aborted))
+    proc, _ = bssl_client(peers, pki, server.port, "-ech-config-list", stale["list"],
+                          "-curves", "P-384:P-256", status=1)
+    (err,) = server.join()
+    assert "hello_retry_request" in recorder.names()
+    assert isinstance(err, AlertReceived) and err.alert == AlertDescription.ech_required
+    assert "ECH_REJECTED" in proc.stderr
+
+
 def test_bssl_client_stale_ech_config_gets_tlskit_retry_configs(peers: Peers, pki: PKI,
                                                                 tmp_path: Path) -> None:
     """A config tlskit's server does not hold (public name localhost): it answers the

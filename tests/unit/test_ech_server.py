@@ -255,3 +255,16 @@ def test_config_key_must_match_and_tls13_is_needed() -> None:
     with pytest.raises(ValueError, match=r"TLS 1\.3"):
         server_config(ech_keys=[(key.config.encode(), key.private_key.private_bytes_raw())],
                       versions=["TLSv1.2"])
+
+
+@pytest.mark.parametrize("with_keys", [False, True], ids=["no-ech-server", "other-keys"])
+def test_rejected_through_a_hello_retry_request(with_keys: bool) -> None:
+    """tlskit's client seals its second inner hello again (an empty enc, a new payload:
+    RFC 9849 6.1.5) even when the retry request did not accept ECH; the server must
+    let that extension change between the hellos (RFC 8446 4.1.2 lists what may)."""
+    offered = EchKey.make(public_name=b"localhost")
+    server = ech_server(EchKey.make(), groups=["secp256r1"]) if with_keys else \
+        ServerConnection(server_config(groups=["secp256r1"]))
+    client = ech_client(offered, groups=["x25519", "secp256r1"])
+    with pytest.raises(EchRejected):
+        exchange(client, server)

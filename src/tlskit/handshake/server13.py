@@ -599,7 +599,10 @@ class ServerHandshake13(ServerView, Handshake13):
         if _E.pre_shared_key in exts and _E.pre_shared_key not in first.extensions:
             raise IllegalParameter("second ClientHello adds a pre_shared_key (4.1.2: one "
                                    "offered before may be updated, none added)")
-        may_change = {_E.key_share, _E.cookie, _E.early_data, _E.padding, _E.pre_shared_key}
+        # (RFC 9849 6.1.5: the second ClientHelloOuter's encrypted_client_hello has an
+        # empty enc and a new payload, whether or not this server does ECH)
+        may_change = {_E.key_share, _E.cookie, _E.early_data, _E.padding, _E.pre_shared_key,
+                      _E.encrypted_client_hello}
         before = [(t, b) for t, b in first.extensions.items() if t not in may_change]
         after = [(t, b) for t, b in exts.items() if t not in may_change]
         if before != after:
