@@ -48,10 +48,11 @@ def test_accepted() -> None:
         assert hc.ech_accepted and hc.server_name == NAME and hc.alpn_protocol == "h2"
 
 
-def test_accepted_through_a_hello_retry_request() -> None:
+@pytest.mark.parametrize("cookie", [False, True], ids=["no-cookie", "cookie"])
+def test_accepted_through_a_hello_retry_request(cookie: bool) -> None:
     key = EchKey.make()
     client = ech_client(key, groups=["x25519", "secp256r1"])
-    server = ech_server(key, groups=["secp256r1"])
+    server = ech_server(key, groups=["secp256r1"], send_hrr_cookie=cookie)
     client_events, server_events = exchange(client, server)
     assert done(client_events).ech_accepted and done(server_events).ech_accepted
     assert done(server_events).group is not None
