@@ -440,6 +440,10 @@ class ClientConfig(_Common):
         with no usable config is a ValueError. With it, no session is resumed and no
         early data sent. A server that does not accept ECH ends the handshake in
         `tlskit.EchRejected`, carrying its retry configs.
+    :param ech_grease: without ``ech_config_list``, send a GREASE encrypted_client_hello
+        (RFC 9849 6.2: random, the shape of a real one), as Chrome does, so that ECH
+        stays deployable through middleboxes (default False: ~250 bytes more per
+        ClientHello, and no privacy gain for the connection itself).
 
     Fields both configs share:
 
@@ -499,6 +503,8 @@ class ClientConfig(_Common):
     max_fragment_length: int | None = None
     # RFC 9849: Encrypted Client Hello with the first usable config of this list.
     ech_config_list: bytes | None = None
+    # RFC 9849 6.2: a GREASE ECH extension when no config is set (TLS 1.3 only).
+    ech_grease: bool = False
 
     _share_groups: list[int] = field(init=False, repr=False)
     _cert_schemes: list[int] | None = field(init=False, repr=False)

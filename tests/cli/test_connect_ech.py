@@ -107,3 +107,13 @@ def test_a_bad_file_is_one_line(tmp_path: Path, content: bytes, words: str) -> N
 def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
     line = one_error_line(tlskit("127.0.0.1:1", "--ech-config-list", str(tmp_path / "no")))
     assert "cannot read --ech-config-list" in line and "No such file" in line
+
+
+def test_grease(server: SServer, pki: PKI) -> None:
+    """--ech-grease: a normal connection with a GREASE encrypted_client_hello."""
+    proc = tlskit(f"localhost:{server.port}", "--cafile", str(pki.root), "--ech-grease",
+                  "--json", "--trace")
+    out = as_json(proc)
+    hello = next(s for s in out["trace"] if s["step"] == "client_hello")["fields"]
+    assert "encrypted_client_hello" in hello["extensions"]
+    assert out["ech"] is None and hello["server_name"] == "localhost"

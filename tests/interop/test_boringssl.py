@@ -576,6 +576,21 @@ def test_tlskit_ech_rejected_with_a_public_name_the_certificate_lacks(
     proc.wait_for("SSLV3_ALERT_BAD_CERTIFICATE", stream="stderr")
 
 
+def test_tlskit_ech_grease_to_bssl_ech_server(peers: Peers, pki: PKI,
+                                             tmp_path: Path) -> None:
+    """ClientConfig(ech_grease=True): BoringSSL cannot open the GREASE extension, answers
+    the (only) hello with its retry configs, which tlskit checks and ignores (RFC 9849
+    6.2): a normal connection, no ECH on either side."""
+    ech = generate_ech(tmp_path / "ech", "public.example", 1)
+    _, port = bssl_ech_server(peers, pki, ech)
+    recorder = Recorder()
+    hc, view, _ = fetch_page(pki.client_config(ech_grease=True, tracer=recorder), port)
+    assert ECH_OUTER in recorder.first("client_hello")["message"].extensions
+    assert ECH_OUTER in recorder.first("encrypted_extensions")["message"].extensions
+    assert not hc.ech_accepted and view["Encrypted ClientHello"] == "no"
+    assert view["Client sent SNI"] == "localhost"
+
+
 def test_tlskit_ech_to_a_tls12_bssl_server_is_a_rejection(peers: Peers, pki: PKI,
                                                           tmp_path: Path) -> None:
     """ECH does not exist in TLS 1.2: BoringSSL limited to it completes a TLS 1.2

@@ -218,6 +218,7 @@ class _Connect:
                 tracer=self.recorder.tracer,
                 keylog=self._keylog,
                 ech_config_list=ech,
+                ech_grease=a.ech_grease,
             )
         except ValueError as exc:
             raise ConnectError(str(exc), 2) from exc

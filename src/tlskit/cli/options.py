@@ -65,6 +65,9 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Encrypted Client Hello: the server's ECHConfigList (binary, or "
                              "base64 as in a DNS HTTPS record's ech=) to encrypt the "
                              "ClientHello with; the SNI in the clear is then its public name")
+    parser.add_argument("--ech-grease", action="store_true",
+                        help="without --ech-config-list, send a GREASE (random) Encrypted "
+                             "Client Hello extension, as Chrome does")
     parser.add_argument("--request", metavar="TEXT",
                         help=r"send TEXT after the handshake (\r \n \t \\ are unescaped) "
                              "and print the answer until the server closes")

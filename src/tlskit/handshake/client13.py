@@ -139,6 +139,7 @@ class Offer:
     cookie: bytes | None = None
     hello: m.ClientHello | None = None
     retried: bool = False
+    grease_ech: bytes = b""  # RFC 9849 6.2: the GREASE extension, sent again after a retry
 
 
 class ClientHandshake13(Handshake13):
@@ -281,8 +282,18 @@ class ClientHandshake13(Handshake13):
             exts[_E.compress_certificate] = bodies[_E.compress_certificate]
         if tls13 and cfg._pha:  # 4.2.6: we will answer a CertificateRequest after the handshake
             exts[_E.post_handshake_auth] = b""
+        if tls13 and cfg.ech_grease and cfg._ech is None:
+            exts[_E.encrypted_client_hello] = self._grease_ech()
         self.offer.extensions = set(exts)
         return exts
+
+    def _grease_ech(self) -> bytes:
+        """RFC 9849 6.2: an outer encrypted_client_hello no server can open (a random
+        config_id, enc and payload of a real one's sizes); the same one after a retry."""
+        if not self.offer.grease_ech:
+            from .ech import grease_extension
+            self.offer.grease_ech = grease_extension(self.config.rng)
+        return self.offer.grease_ech
 
     def _send_ech_hellos(self, offer: EchOffer, hello: m.ClientHello) -> None:
         """RFC 9849 6.1: `hello` (the real name) becomes ClientHelloInner, sealed into a
@@ -517,6 +528,9 @@ class ClientHandshake13(Handshake13):
             self.session = None  # the ticket cannot be used with this suite's hash
         if self.ech is not None:
             self.ech.check_hello_retry_request(suite, raw, exts)
+        elif _E.encrypted_client_hello in exts:  # 6.2: GREASE: checked, then ignored
+            from ..wire.ech import decode_hrr_confirmation
+            decode_hrr_confirmation(exts[_E.encrypted_client_hello])
         self.transcript.restart_after_hrr(suite.hash_name)
         self.transcript.update(raw)
         if answer.cookie is not None:
@@ -590,14 +604,16 @@ class ClientHandshake13(Handshake13):
         return _S.WAIT_CERTIFICATE_OR_REQUEST
 
     def _ech_retry_configs(self, body: bytes) -> None:
-        """RFC 9849 5, 6.1.4: retry_configs come only with a rejection."""
+        """RFC 9849 5, 6.1.4: retry_configs come only with a rejection (6.2: after
+        GREASE, checked and ignored)."""
         ech = self.ech
-        assert ech is not None  # (check_extensions refused it unless offered)
-        if ech.accepted:
+        if ech is not None and ech.accepted:
             raise UnsupportedExtension("encrypted_client_hello in EncryptedExtensions after "
                                        "the server accepted ECH (RFC 9849 6.1.4)")
         from ..wire.ech import decode_retry_configs
-        ech.retry_configs = decode_retry_configs(body)
+        configs = decode_retry_configs(body)
+        if ech is not None:
+            ech.retry_configs = configs
 
     def _check_early_data_accepted(self, body: bytes) -> None:
         """4.2.10: acceptance is only valid for our 0-RTT on the first PSK, under the

@@ -15,6 +15,7 @@ plain handshake pays one attribute test per hook.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .. import hpke
@@ -218,6 +219,16 @@ class EchOffer:
         self.hrr_accepted = accepted
         self.inner_transcript.restart_after_hrr(suite.hash_name)
         self.inner_transcript.update(raw)
+
+
+def grease_extension(rng: Callable[[int], bytes]) -> bytes:
+    """RFC 9849 6.2: a GREASE encrypted_client_hello body: HKDF-SHA256 with AES-128-GCM,
+    a random config_id, a random 32-byte enc (an X25519 key's size) and a random payload
+    of 144..240 bytes plus the tag, the sizes a padded inner hello takes."""
+    head = rng(2)
+    payload = rng(144 + 32 * (head[1] % 4) + hpke.TAG_LENGTH)
+    return ech.OuterHello(ech.CipherSuite(1, 1), head[0], rng(hpke.X25519_KEY_LENGTH),
+                          payload).encode()
 
 
 def confirmation(suite: Suite, inner_random: bytes, label: bytes,
