@@ -30,8 +30,8 @@ from .common import Transcript
 
 _E = ExtensionType
 INFO_PREFIX = b"tls ech\x00"  # RFC 9849 6.1: "tls ech" || 0x00 || ECHConfig
-_ACCEPT_LABEL = b"ech accept confirmation"
-_HRR_ACCEPT_LABEL = b"hrr ech accept confirmation"
+ACCEPT_LABEL = b"ech accept confirmation"
+HRR_ACCEPT_LABEL = b"hrr ech accept confirmation"
 # Extensions the inner hello copies from the outer one through ech_outer_extensions
 # (5.1) when their bodies are the same: the large, name-independent ones.
 _COMPRESSIBLE = (_E.supported_groups, _E.key_share, _E.signature_algorithms,
@@ -192,7 +192,7 @@ class EchOffer:
         agree (6.1.5: illegal_parameter otherwise)."""
         zeroed = raw[:30] + bytes(8) + raw[38:]  # (header 4, version 2, random 24 + 8)
         expected = self._confirmation(
-            suite, _ACCEPT_LABEL, self.inner_transcript.hash_with(suite.hash_name, zeroed))
+            suite, ACCEPT_LABEL, self.inner_transcript.hash_with(suite.hash_name, zeroed))
         accepted = hmac.compare_digest(expected, random[24:])
         if self.hrr_accepted is not None and accepted != self.hrr_accepted:
             raise IllegalParameter(
@@ -212,8 +212,8 @@ class EchOffer:
             confirmation = ech.decode_hrr_confirmation(body)
             probe = self.inner_transcript.copy()
             probe.restart_after_hrr(suite.hash_name)
-            zeroed = _zero_extension(raw, _E.encrypted_client_hello)
-            expected = self._confirmation(suite, _HRR_ACCEPT_LABEL,
+            zeroed = zero_extension(raw, _E.encrypted_client_hello)
+            expected = self._confirmation(suite, HRR_ACCEPT_LABEL,
                                           probe.hash_with(suite.hash_name, zeroed))
             accepted = hmac.compare_digest(expected, confirmation)
         self.hrr_accepted = accepted
@@ -240,11 +240,7 @@ def confirmation(suite: Suite, inner_random: bytes, label: bytes,
                              ech.CONFIRMATION_LENGTH)
 
 
-ACCEPT_LABEL = _ACCEPT_LABEL
-HRR_ACCEPT_LABEL = _HRR_ACCEPT_LABEL
-
-
-def _zero_extension(raw: bytes, etype: int) -> bytes:
+def zero_extension(raw: bytes, etype: int) -> bytes:
     """A ServerHello-shaped message's bytes with extension `etype`'s body zeroed."""
     pos = 4 + 2 + 32
     pos += 1 + raw[pos] + 2 + 1  # session id, cipher suite, compression method

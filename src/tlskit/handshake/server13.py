@@ -79,10 +79,10 @@ from .common import (
 )
 from .common12 import Handover12
 from .hello import ClientHelloView, decode_client_hello
+from .server12 import ServerHandshake12
 
 if TYPE_CHECKING:  # (ECH's modules load with the first ClientHello that offers ECH)
     from .ech_server import EchAccepted
-from .server12 import ServerHandshake12
 
 _E = members(ExtensionType)  # (plain attribute reads: see `members`)
 _HT = members(HandshakeType)
@@ -304,11 +304,11 @@ class ServerHandshake13(ServerView, Handshake13):
     def _ech_confirm(self, hello: m.ServerHello, label: bytes, hrr: bool) -> bytes:
         """7.2, 7.2.1: the 8 confirmation bytes for `hello` (whose random tail, or ECH
         extension for a HelloRetryRequest, is zeros), over the transcript so far."""
-        from .ech import _zero_extension, confirmation
+        from .ech import confirmation, zero_extension
         assert self._ech is not None and self.suite is not None
         raw = hello.encode()
         if hrr:
-            raw = _zero_extension(raw, _E.encrypted_client_hello)
+            raw = zero_extension(raw, _E.encrypted_client_hello)
         return confirmation(self.suite, self._ech.inner_random, label,
                             self.transcript.digest_with(raw))
 
