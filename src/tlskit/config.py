@@ -434,6 +434,16 @@ class ClientConfig(_Common):
         default: when ``certificate`` is set).
     :param max_fragment_length: ask for RFC 6066 records of at most 512, 1024, 2048 or
         4096 bytes (default None: not asked).
+    :param ech_config_list: an ECHConfigList (RFC 9849 4, the bytes of a DNS HTTPS
+        record's ``ech`` parameter) to send the ClientHello encrypted: the real server
+        name then never goes in the clear (default None: no ECH). Needs TLS 1.3; a list
+        with no usable config is a ValueError. With it, no session is resumed and no
+        early data sent. A server that does not accept ECH ends the handshake in
+        `tlskit.EchRejected`, carrying its retry configs.
+    :param ech_grease: without ``ech_config_list``, send a GREASE encrypted_client_hello
+        (RFC 9849 6.2: random, the shape of a real one), as Chrome does, so that ECH
+        stays deployable through middleboxes (default False: ~250 bytes more per
+        ClientHello, and no privacy gain for the connection itself).
 
     Fields both configs share:
 
@@ -491,6 +501,10 @@ class ClientConfig(_Common):
     # plaintext bytes (for peers without record_size_limit, such as OpenSSL; a server
     # that has record_size_limit uses that instead, RFC 8449 5).
     max_fragment_length: int | None = None
+    # RFC 9849: Encrypted Client Hello with the first usable config of this list.
+    ech_config_list: bytes | None = None
+    # RFC 9849 6.2: a GREASE ECH extension when no config is set (TLS 1.3 only).
+    ech_grease: bool = False
 
     _share_groups: list[int] = field(init=False, repr=False)
     _cert_schemes: list[int] | None = field(init=False, repr=False)
@@ -498,10 +512,12 @@ class ClientConfig(_Common):
     _psk_modes: list[int] = field(init=False, repr=False)
     _pha: bool = field(init=False, repr=False)
     _hello_bodies: dict[int, bytes] = field(init=False, repr=False)
+    _ech: Any = field(init=False, repr=False)  # (ECHConfig, CipherSuite) or None
 
     def __post_init__(self) -> None:
         self._validate_common()
         self._set("trust_anchors", _certificates(self.trust_anchors, "trust_anchors"))
+        self._set("_ech", self._ech_choice())
         share_groups = _parsed(self.key_share_groups, parse_group, "key share group")
         self._set("key_share_groups", share_groups)
         self._set("signature_schemes_cert", _parsed(
@@ -539,6 +555,21 @@ class ClientConfig(_Common):
         if self._versions == ["TLSv1.2"] and not any(g in crypto.GROUPS12 for g in self._groups):
             self._without_ecdhe()
         self._set("_hello_bodies", self._encode_hello_bodies())
+
+    def _ech_choice(self) -> Any:
+        """The ECH config and HPKE suite to use, chosen once (None: no ECH)."""
+        data = self.ech_config_list
+        if data is None:
+            return None
+        if not isinstance(data, bytes | bytearray):
+            raise TypeError("ech_config_list takes the ECHConfigList's bytes, not "
+                            f"{type(data).__name__} (decode base64 first)")
+        if "TLSv1.3" not in self._versions:
+            raise ValueError("ech_config_list needs TLS 1.3 (RFC 9849: ECH does not exist "
+                             "in TLS 1.2)")
+        from .handshake.ech import parse_config_list
+        self._set("ech_config_list", bytes(data))
+        return parse_config_list(bytes(data))
 
     def _without_ecdhe(self) -> None:
         """TLS 1.2 only, and no group its ECDHE can use: offer the RSA key transport suites
@@ -635,6 +666,12 @@ class ServerConfig(_Common):
         chunk back until the handshake completes.
     :param allow_psk_ke: resume without (EC)DHE when a client offers only psk_ke
         (default False).
+    :param ech_keys: Encrypted Client Hello (RFC 9849): ``(ech_config, private_key)``
+        pairs, each one ECHConfig (as `bssl-tool generate-ech -out-ech-config` writes
+        it) and its raw 32-byte X25519 private key (``-out-private-key``). A client's
+        inner ClientHello is decrypted with the config it names; one that does not
+        decrypt gets the handshake with its outer hello and these configs as
+        retry_configs (default: none, no ECH).
 
     Fields both configs share, as a server reads them (`ClientConfig` has the client's
     side of each):
@@ -704,8 +741,11 @@ class ServerConfig(_Common):
     # Resume with psk_ke (no (EC)DHE) when a client offers only that: saves the key
     # exchange, but that connection has no forward secrecy (a leaked ticket key reveals it).
     allow_psk_ke: bool = False
+    # RFC 9849: the ECH configs this server decrypts ClientHellos for, with their keys.
+    ech_keys: Sequence[tuple[bytes, bytes]] = field(default=(), repr=False)
 
     _certs: list[CertifiedKey] = field(init=False, repr=False)
+    _ech_keys: Any = field(init=False, repr=False)  # a handshake.ech_server.EchKeys or None
     _client_verifier: CertificateVerifier | None = field(init=False, repr=False)
     _cookie_key: bytes | None = field(init=False, repr=False)
     _sealer: TicketSealer | None = field(init=False, repr=False)
@@ -716,6 +756,13 @@ class ServerConfig(_Common):
 
     def __post_init__(self) -> None:
         self._validate_common()
+        self._set("ech_keys", tuple(self.ech_keys))
+        self._set("_ech_keys", None)
+        if self.ech_keys:
+            if "TLSv1.3" not in self._versions:
+                raise ValueError("ech_keys need TLS 1.3 (RFC 9849)")
+            from .handshake.ech_server import EchKeys
+            self._set("_ech_keys", EchKeys.load(self.ech_keys))
         for name in ("certificate_chain", "client_trust_anchors"):
             self._set(name, _certificates(getattr(self, name), name))
         self._set("certificates", tuple(self.certificates))

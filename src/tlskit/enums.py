@@ -140,6 +140,10 @@ class ExtensionType(_OpenEnum):
     post_handshake_auth = 49
     signature_algorithms_cert = 50
     key_share = 51
+    # Encrypted Client Hello (RFC 9849): the inner hello's compressed extensions, and the
+    # ECHClientHello / HRR confirmation / retry_configs extension.
+    ech_outer_extensions = 0xFD00
+    encrypted_client_hello = 0xFE0D
     renegotiation_info = 0xFF01
 
 
@@ -211,6 +215,40 @@ class PskKeyExchangeMode(_OpenEnum):
 
 class CertificateStatusType(_OpenEnum):
     ocsp = 1
+
+
+class HpkeKemId(_OpenEnum):
+    """RFC 9180 7.1, the HPKE KEM identifiers an ECHConfig names."""
+
+    DHKEM_P256_HKDF_SHA256 = 0x0010
+    DHKEM_P384_HKDF_SHA384 = 0x0011
+    DHKEM_P521_HKDF_SHA512 = 0x0012
+    DHKEM_X25519_HKDF_SHA256 = 0x0020
+    DHKEM_X448_HKDF_SHA512 = 0x0021
+
+
+class HpkeKdfId(_OpenEnum):
+    """RFC 9180 7.2."""
+
+    HKDF_SHA256 = 0x0001
+    HKDF_SHA384 = 0x0002
+    HKDF_SHA512 = 0x0003
+
+
+class HpkeAeadId(_OpenEnum):
+    """RFC 9180 7.3 (EXPORT_ONLY seals nothing: no use for ECH)."""
+
+    AES_128_GCM = 0x0001
+    AES_256_GCM = 0x0002
+    CHACHA20_POLY1305 = 0x0003
+    EXPORT_ONLY = 0xFFFF
+
+
+class EchClientHelloType(_OpenEnum):
+    """RFC 9849 5: which ClientHello an encrypted_client_hello extension is in."""
+
+    outer = 0
+    inner = 1
 
 
 _E = TypeVar("_E", bound=_OpenEnum)

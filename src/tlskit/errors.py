@@ -212,11 +212,36 @@ _ALERT_HINTS: dict[AD, str] = {
         "the peer rejected this side's certificate (its name, usage, signature or form); "
         "the peer's own error says which check"),
     AD.ech_required: (
-        "the client offered Encrypted Client Hello with an ECH config it holds for this "
-        "name (e.g. from a DNS HTTPS record) and gave up when this server did not accept "
-        "it; tlskit does not implement ECH, so stop publishing an ECH config for names "
-        "tlskit serves"),
+        "the client offered Encrypted Client Hello and the server did not accept it: "
+        "the client gave up after authenticating the server's public name; if the "
+        "server sent retry configs, the client retries with them"),
 }
+
+
+class EchRejected(TLSError):
+    """The server did not accept Encrypted Client Hello (RFC 9849 6.1.6).
+
+    tlskit completed the handshake with the outer ClientHello, authenticated the server
+    for the ECH config's ``public_name`` (not the real name), sent nothing else and
+    aborted with ech_required. ``retry_configs`` is the ECHConfigList the server sent
+    (None: it sent none, e.g. a TLS 1.2 server or one without ECH): retry on a new
+    connection with ``config.replace(ech_config_list=exc.retry_configs)``. Without retry
+    configs, connecting without ECH would send the real name in the clear: the
+    application decides."""
+
+    default_alert = AD.ech_required
+
+    def __init__(self, public_name: str, retry_configs: bytes | None,
+                 reason: str = "") -> None:
+        self.public_name = public_name
+        self.retry_configs = retry_configs
+        why = f" ({reason})" if reason else ""
+        advice = ("retry with the server's retry_configs (exc.retry_configs, "
+                  "config.replace(ech_config_list=...))" if retry_configs else
+                  "it sent no retry configs, so the ECH config is stale or the server "
+                  "does not do ECH: fetch a fresh config (DNS HTTPS record)")
+        super().__init__(f"the server rejected Encrypted Client Hello{why}; it was "
+                         f"authenticated as {public_name!r}, no data was sent: {advice}")
 
 
 class ConnectionClosedError(TLSError):

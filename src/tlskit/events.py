@@ -35,6 +35,10 @@ class HandshakeComplete(Event):
     ocsp_response: bytes | None = None
     # 0-RTT: whether the server took the client's early data (False when none was sent).
     early_data_accepted: bool = False
+    # Encrypted Client Hello (RFC 9849) was accepted: the real server name and the rest
+    # of the hello went encrypted (client: a rejection raises EchRejected instead;
+    # server: it decrypted the inner hello with one of its ech_keys).
+    ech_accepted: bool = False
 
 
 @dataclass(slots=True)

@@ -45,6 +45,7 @@ from tlskit import (
     ClientConfig,
     ClientConnection,
     EarlyDataReceived,
+    EchRejected,
     HandshakeComplete,
     KeyUpdated,
     SessionTicketReceived,
@@ -468,6 +469,141 @@ def test_tlskit_tls13_client_vs_bssl_tls12_server(peers: Peers, pki: PKI) -> Non
     proc.wait_for("Error while connecting: UNSUPPORTED_PROTOCOL", stream="stderr")
 
 
+# ------------------------------------------------------------------ ECH: tlskit client, bssl server
+
+def generate_ech(directory: Path, public_name: str, config_id: int) -> dict[str, Path]:
+    """`bssl-tool generate-ech`: an ECHConfigList (as a DNS HTTPS record carries it),
+    the one ECHConfig and its private key, for the server's -ech-config / -ech-key."""
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {name: directory / name for name in ("list", "config", "key")}
+    made = subprocess.run([require_binary(BSSL), "generate-ech", "-out-ech-config-list",
+                           files["list"], "-out-ech-config", files["config"],
+                           "-out-private-key", files["key"], "-public-name", public_name,
+                           "-config-id", str(config_id)], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert made.returncode == 0, made.stderr
+    return files
+
+
+def bssl_ech_server(peers: Peers, pki: PKI, ech: dict[str, Path],
+                    *args: str) -> tuple[PeerProcess, int]:
+    return bssl_server(peers, pki, "ec256", "-ech-key", str(ech["key"]), "-ech-config",
+                       str(ech["config"]), *args)
+
+
+def ech_config(pki: PKI, ech: dict[str, Path], **kw: Any) -> ClientConfig:
+    return pki.client_config(ech_config_list=ech["list"].read_bytes(), **kw)
+
+
+def test_tlskit_ech_accepted_by_bssl_server(peers: Peers, pki: PKI, tmp_path: Path) -> None:
+    """tlskit's ClientHelloOuter names public.example (a name the certificate does not
+    have); BoringSSL decrypts the inner hello, sees "localhost" as SNI, and reports
+    ECH; tlskit reports it on HandshakeComplete and verified the certificate for the
+    real name."""
+    ech = generate_ech(tmp_path / "ech", "public.example", 1)
+    _, port = bssl_ech_server(peers, pki, ech)
+    recorder = Recorder()
+    hc, view, _ = fetch_page(ech_config(pki, ech, tracer=recorder, alpn_protocols=["h2"]),
+                             port)
+    assert hc.ech_accepted and hc.server_name == "localhost"
+    assert view["Encrypted ClientHello"] == "yes" and view["Client sent SNI"] == "localhost"
+    hello = recorder.first("client_hello")
+    assert hello["ech"] == "offered" and hello["ech_public_name"] == "public.example"
+    assert b"localhost" not in hello["raw"]  # the real name never went in the clear
+    assert recorder.first("server_hello")["ech"] == "accepted"
+    same_view(hc, view)
+
+
+@pytest.mark.parametrize("stale", [False, True], ids=["accepted", "stale-config"])
+def test_tlskit_ech_through_a_bssl_retry_request(peers: Peers, pki: PKI, tmp_path: Path,
+                                                 stale: bool) -> None:
+    """BoringSSL takes P-256 alone; tlskit's shares are for x25519: a HelloRetryRequest.
+    With the right config its ECH confirmation accepts, and the second inner hello is
+    sealed with the same HPKE context; with a stale one it rejects, and the retry
+    configs come in EncryptedExtensions as without the retry."""
+    ech = generate_ech(tmp_path / "ech", "public.example", 1)
+    offered = generate_ech(tmp_path / "old", "localhost", 2) if stale else ech
+    _, port = bssl_ech_server(peers, pki, ech, "-curves", "P-256")
+    recorder = Recorder()
+    config = ech_config(pki, offered, tracer=recorder, groups=["x25519", "secp256r1"])
+    if stale:
+        with pytest.raises(EchRejected) as err:
+            fetch_page(config, port)
+        assert err.value.retry_configs == ech["list"].read_bytes()
+        assert "hello_retry_request" in recorder.names()
+        return
+    hc, view, _ = fetch_page(config, port)
+    assert "hello_retry_request" in recorder.names()
+    assert len([s for s in recorder.names() if s == "client_hello"]) == 2
+    assert hc.ech_accepted and view["Encrypted ClientHello"] == "yes"
+    assert hc.group is not None and hc.group.name == "secp256r1"
+
+
+def test_tlskit_ech_stale_config_rejected_then_retried(peers: Peers, pki: PKI,
+                                                       tmp_path: Path) -> None:
+    """A config the server no longer has (public name "localhost", which the
+    certificate covers): BoringSSL completes with the outer hello and sends its
+    configs as retry_configs; tlskit checks the certificate for the public name, sends
+    ech_required (BoringSSL reports that alert), raises EchRejected with them, and a
+    new connection with those configs is accepted."""
+    current = generate_ech(tmp_path / "current", "public.example", 1)
+    stale = generate_ech(tmp_path / "stale", "localhost", 2)
+    proc, port = bssl_ech_server(peers, pki, current, "-loop")
+    with pytest.raises(EchRejected) as err:
+        fetch_page(ech_config(pki, stale), port, server_name="secret.example")
+    exc = err.value
+    assert exc.alert == AlertDescription.ech_required and exc.public_name == "localhost"
+    assert exc.retry_configs == current["list"].read_bytes()
+    assert "retry_configs" in str(exc)
+    proc.wait_for("TLSV1_ALERT_ECH_REQUIRED", stream="stderr")
+    retry = pki.client_config(ech_config_list=exc.retry_configs)
+    hc, view, _ = fetch_page(retry, port)
+    assert hc.ech_accepted and view["Encrypted ClientHello"] == "yes"
+
+
+def test_tlskit_ech_rejected_with_a_public_name_the_certificate_lacks(
+        peers: Peers, pki: PKI, tmp_path: Path) -> None:
+    """RFC 9849 6.1.6: the rejection must be authenticated for the public name; the
+    certificate is not valid for stale.example, so the connection fails as any wrong
+    name would (bad_certificate, which BoringSSL reports), without retry configs."""
+    current = generate_ech(tmp_path / "current", "public.example", 1)
+    stale = generate_ech(tmp_path / "stale", "stale.example", 2)
+    proc, port = bssl_ech_server(peers, pki, current)
+    with pytest.raises(CertificateVerificationError) as err:
+        fetch_page(ech_config(pki, stale), port)
+    assert err.value.alert == AlertDescription.bad_certificate
+    assert "stale.example" in str(err.value)
+    proc.wait_for("SSLV3_ALERT_BAD_CERTIFICATE", stream="stderr")
+
+
+def test_tlskit_ech_grease_to_bssl_ech_server(peers: Peers, pki: PKI,
+                                             tmp_path: Path) -> None:
+    """ClientConfig(ech_grease=True): BoringSSL cannot open the GREASE extension, answers
+    the (only) hello with its retry configs, which tlskit checks and ignores (RFC 9849
+    6.2): a normal connection, no ECH on either side."""
+    ech = generate_ech(tmp_path / "ech", "public.example", 1)
+    _, port = bssl_ech_server(peers, pki, ech)
+    recorder = Recorder()
+    hc, view, _ = fetch_page(pki.client_config(ech_grease=True, tracer=recorder), port)
+    assert ECH_OUTER in recorder.first("client_hello")["message"].extensions
+    assert ECH_OUTER in recorder.first("encrypted_extensions")["message"].extensions
+    assert not hc.ech_accepted and view["Encrypted ClientHello"] == "no"
+    assert view["Client sent SNI"] == "localhost"
+
+
+def test_tlskit_ech_to_a_tls12_bssl_server_is_a_rejection(peers: Peers, pki: PKI,
+                                                          tmp_path: Path) -> None:
+    """ECH does not exist in TLS 1.2: BoringSSL limited to it completes a TLS 1.2
+    handshake with the outer hello (public name "localhost"), and tlskit ends it with
+    ech_required, sending no application data."""
+    ech = generate_ech(tmp_path / "ech", "localhost", 1)
+    proc, port = bssl_server(peers, pki, "ec256", "-max-version", "tls1.2")
+    with pytest.raises(EchRejected) as err:
+        fetch_page(ech_config(pki, ech), port, server_name="secret.example")
+    assert err.value.retry_configs is None and "TLS 1.2" in str(err.value)
+    proc.wait_for("TLSV1_ALERT_ECH_REQUIRED", stream="stderr")
+
+
 # ------------------------------------------------------------------ bssl client, tlskit server
 
 @pytest.mark.parametrize(("kind", "version"), [
@@ -558,6 +694,88 @@ def test_bssl_client_real_ech_refused_by_tlskit_server(peers: Peers, pki: PKI,
     assert isinstance(err, AlertReceived) and err.alert == AlertDescription.ech_required
     assert "offered Encrypted Client Hello" in str(err)
     assert "Error while connecting: ECH_REJECTED" in proc.stderr
+
+
+def _ech_keys(ech: dict[str, Path]) -> list[tuple[bytes, bytes]]:
+    """`generate_ech`'s files as ServerConfig.ech_keys takes them."""
+    return [(ech["config"].read_bytes(), ech["key"].read_bytes())]
+
+
+@pytest.mark.parametrize("retry", [False, True], ids=["direct", "hello-retry"])
+def test_bssl_client_ech_accepted_by_tlskit_server(peers: Peers, pki: PKI, tmp_path: Path,
+                                                   retry: bool) -> None:
+    """BoringSSL's client encrypts its ClientHello to tlskit's server (public name
+    public.example, which the certificate lacks: only the inner name localhost can be
+    verified); tlskit decrypts it and both report ECH. With BoringSSL offering P-384
+    first and tlskit asking for P-256, the HelloRetryRequest carries the acceptance."""
+    ech = generate_ech(tmp_path / "ech", "public.example", 4)
+    recorder = Recorder()
+    server = served(pki, peers, ech_keys=_ech_keys(ech), tracer=recorder)
+    curves = ["-curves", "P-384:P-256"] if retry else []
+    _, (view,) = bssl_client(peers, pki, server.port, "-ech-config-list", ech["list"],
+                             *curves)
+    ((hc, _),) = server.join()
+    assert hc.ech_accepted and hc.server_name == "localhost"
+    assert view.get("Encrypted ClientHello") == "yes"
+    assert ("hello_retry_request" in recorder.names()) == retry
+    same_view(hc, view)
+
+
+def test_bssl_client_resumes_inside_ech_with_tlskit_server(peers: Peers, pki: PKI,
+                                                          tmp_path: Path) -> None:
+    """-test-resumption with ECH: BoringSSL offers its ticket in the inner hello, so
+    tlskit checks the PSK binder over ClientHelloInner; both connections are accepted,
+    the second resumed."""
+    ech = generate_ech(tmp_path / "ech", "public.example", 5)
+    server = served(pki, peers, count=2, ech_keys=_ech_keys(ech))
+    _, views = bssl_client(peers, pki, server.port, "-test-resumption", "-ech-config-list",
+                           ech["list"])
+    results = [hc for hc, _ in server.join()]
+    assert [hc.resumed for hc in results] == [False, True]
+    assert all(hc.ech_accepted for hc in results)
+    assert [v["Resumed session"] for v in views] == ["no", "yes"]
+
+
+@pytest.mark.parametrize("with_keys", [False, True], ids=["no-ech-server", "other-keys"])
+def test_bssl_client_rejected_ech_through_a_tlskit_retry(peers: Peers, pki: PKI,
+                                                         tmp_path: Path,
+                                                         with_keys: bool) -> None:
+    """A config tlskit's server cannot open, and a HelloRetryRequest (BoringSSL offers
+    P-384 first): BoringSSL's second hello carries a new encrypted_client_hello (an
+    empty enc, a new payload), which RFC 9849 6.1.5 allows to change; the handshake
+    completes with the outer hellos and BoringSSL ends it with ech_required."""
+    stale = generate_ech(tmp_path / "stale", "localhost", 2)
+    keys = _ech_keys(generate_ech(tmp_path / "current", "public.example", 1)) \
+        if with_keys else ()
+    recorder = Recorder()
+    server = peers.thread(tlskit_server(
+        pki.server_config(ech_keys=keys, tracer=recorder), _aborted))
+    proc, _ = bssl_client(peers, pki, server.port, "-ech-config-list", stale["list"],
+                          "-curves", "P-384:P-256", status=1)
+    (err,) = server.join()
+    assert "hello_retry_request" in recorder.names()
+    assert isinstance(err, AlertReceived) and err.alert == AlertDescription.ech_required
+    assert "ECH_REJECTED" in proc.stderr
+
+
+def test_bssl_client_stale_ech_config_gets_tlskit_retry_configs(peers: Peers, pki: PKI,
+                                                                tmp_path: Path) -> None:
+    """A config tlskit's server does not hold (public name localhost): it answers the
+    outer hello with its own configs as retry_configs; BoringSSL authenticates
+    localhost and aborts with ECH_REJECTED and ech_required, as it does when it has
+    retry configs to hand to its application."""
+    current = generate_ech(tmp_path / "current", "public.example", 1)
+    stale = generate_ech(tmp_path / "stale", "localhost", 2)
+    recorder = Recorder()
+    server = peers.thread(tlskit_server(
+        pki.server_config(ech_keys=_ech_keys(current), tracer=recorder), _aborted))
+    proc, _ = bssl_client(peers, pki, server.port, "-ech-config-list", stale["list"],
+                          status=1)
+    (err,) = server.join()
+    assert isinstance(err, AlertReceived) and err.alert == AlertDescription.ech_required
+    ee = recorder.first("encrypted_extensions")["message"]
+    assert ee.extensions[ECH_OUTER] == current["list"].read_bytes()
+    assert "ECH_REJECTED" in proc.stderr
 
 
 def _aborted(pump: Pump) -> TLSError:

@@ -15,6 +15,8 @@ instead.
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import contextlib
 import ipaddress
 import json
@@ -30,7 +32,7 @@ from typing import Any
 from ..config import CertifiedKey, ClientConfig
 from ..connection import ClientConnection
 from ..enums import AlertDescription
-from ..errors import AlertReceived, BadCertificate, TLSError, not_tls_hint
+from ..errors import AlertReceived, BadCertificate, EchRejected, TLSError, not_tls_hint
 from ..io.blocking import RECV_SIZE, TLSSocket, TruncatedConnection
 from ..io.tap import tap_socket
 from ..keylog import KeyLogFile
@@ -48,6 +50,7 @@ from .trace import (
 PROG = "tlskit connect"
 MAX_RESPONSE = 16 * 1024 * 1024
 FIRST_BYTES = 80  # what a server that does not speak TLS said, kept to tell the user
+_BASE64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 
 
 class ConnectError(Exception):
@@ -198,6 +201,7 @@ class _Connect:
             except OSError as exc:
                 raise self._read_file_error("--keylog", a.keylog, exc,
                                             "append to") from exc
+        ech = self._ech_config_list(a.ech_config_list) if a.ech_config_list else None
         try:
             base = ClientConfig(trust_anchors=anchors)
             self.verifier = ExplainingVerifier(base.get_verifier())
@@ -213,9 +217,29 @@ class _Connect:
                 max_fragment_length=a.max_fragment_length,
                 tracer=self.recorder.tracer,
                 keylog=self._keylog,
+                ech_config_list=ech,
+                ech_grease=a.ech_grease,
             )
         except ValueError as exc:
             raise ConnectError(str(exc), 2) from exc
+
+    def _ech_config_list(self, path: str) -> bytes:
+        """--ech-config-list: the file's bytes, or base64 text decoded (a DNS HTTPS
+        record's ech= value); a usage error naming the file otherwise."""
+        try:
+            data = Path(path).expanduser().read_bytes()
+        except OSError as exc:
+            raise self._read_file_error("--ech-config-list", path, exc) from exc
+        text = b"".join(data.split())
+        if text and all(c in _BASE64 for c in text):
+            with contextlib.suppress(binascii.Error):  # (else: the bytes as they are)
+                data = base64.b64decode(text, validate=True)
+        from ..handshake.ech import parse_config_list
+        try:
+            parse_config_list(data)
+        except ValueError as exc:
+            raise ConnectError(f"cannot use --ech-config-list {path}: {exc}", 2) from exc
+        return data
 
     def _keylog(self, label: str, client_random: bytes, secret: bytes) -> None:
         self.recorder.keylog(label, client_random, secret)
@@ -363,6 +387,13 @@ class _Connect:
         if isinstance(exc, BadCertificate):
             from .verify import with_flag_hint
             return f"certificate verify failed: {with_flag_hint(str(exc))}"
+        if isinstance(exc, EchRejected):
+            retry = ("; its retry configs (base64, for --ech-config-list): "
+                     + base64.b64encode(exc.retry_configs).decode()) if exc.retry_configs \
+                else ""
+            return (f"{where} did not accept Encrypted Client Hello (sent alert ech_required"
+                    f"; the certificate was checked for the public name {exc.public_name})"
+                    f"{retry or '; it sent no retry configs'}")
         if isinstance(exc, TLSError) and self.recorder.find("server_hello") is None \
                 and "is not TLS" in str(exc):
             return f"{where} does not speak TLS: {self._not_tls(exc)}"
@@ -429,6 +460,7 @@ class _Connect:
             "group": complete.group and complete.group.name,
             "signature_scheme": complete.signature_scheme and complete.signature_scheme.name,
             "alpn": complete.alpn_protocol,
+            "ech": self._ech_summary(complete),
             "record_limit": record_limit,  # plaintext bytes per record we send
             "resumed": complete.resumed,
             "peer_certificates": [{"subject": c["subject"], "issuer": c["issuer"],
@@ -441,6 +473,14 @@ class _Connect:
                         "handshake_ms": round(handshake_ms, 3)},
             "response": None if response is None else response.decode("utf-8", "replace"),
         }
+
+    def _ech_summary(self, complete: Any) -> dict[str, Any] | None:
+        """ECH, when offered: it was accepted (a rejection ends in EchRejected)."""
+        hello = self.recorder.find("client_hello")
+        if not getattr(complete, "ech_accepted", False) or hello is None:
+            return None
+        return {"accepted": True, "public_name": hello.fields.get("ech_public_name"),
+                "config_id": hello.fields.get("ech_config_id")}
 
     def staple_status(self, complete: Any, report: Any) -> str:
         """What became of the stapled OCSP response, in words, for the summary."""

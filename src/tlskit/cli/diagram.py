@@ -88,6 +88,8 @@ def _details(step: Step) -> list[str]:
             extra.append(f"ALPN: {_list(f['alpn'])}")
         if extra:
             out.append(", ".join(extra))
+        if f.get("ech") == "offered":  # RFC 9849: the SNI above is the public name
+            out.append(f"ECH: inner hello encrypted (real SNI: {f.get('inner_server_name')})")
     elif name == "hello_retry_request":
         out.append(f"suite: {f.get('cipher_suite')}; asks for group: {f.get('group')}")
     elif name == "server_hello":
@@ -96,6 +98,8 @@ def _details(step: Step) -> list[str]:
         else:
             out.append(f"suite: {f.get('cipher_suite')}, group: {f.get('group')}")
             out += _share("server", f.get("server_share"))
+        if f.get("ech"):
+            out.append(f"ECH {f['ech']}")
     elif name == "server_key_exchange":
         out.append(f"group: {f.get('group')}; signed with {f.get('scheme')}")
         out += _share("server", f.get("server_share"))

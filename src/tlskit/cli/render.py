@@ -196,6 +196,10 @@ def render_connect(summary: Mapping[str, Any], console: Console) -> None:
     head.add_row("key exchange", escape(str(kx)))
     head.add_row("signature", escape(str(signature)))
     head.add_row("ALPN", escape(str(summary.get("alpn") or "(none)")))
+    ech = summary.get("ech")
+    if ech:
+        head.add_row("ECH", f"{OK} accepted: the server name went encrypted; "
+                            f"{escape(str(ech.get('public_name')))} was sent in the clear")
     limit = summary.get("record_limit")
     if limit is not None and limit < 16384:  # only worth a line when the peers agreed one
         head.add_row("record limit", f"{limit} bytes of plaintext per record")

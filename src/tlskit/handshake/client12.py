@@ -33,6 +33,7 @@ from ..enums import (
 )
 from ..errors import (
     DecodeError,
+    EchRejected,
     HandshakeFailure,
     IllegalParameter,
     ProtocolVersionError,
@@ -148,12 +149,15 @@ class ClientHandshake12(Handshake12):
     CCS_NEXT = CCS_NEXT
     __slots__ = ("_client_keys", "_client_public", "_hello_requests", "_server_rsa_key",
                  "_stapling", "_ticket", "_ticket_announced", "alpn", "auth", "cert_request",
-                 "group", "offered", "offered_session_id", "premaster", "session",
-                 "session_id")  # (see Handshake12)
+                 "ech_rejected", "group", "offered", "offered_session_id", "premaster",
+                 "session", "session_id")  # (see Handshake12)
 
     def __init__(self, handover: Handover12) -> None:
         super().__init__(handover, _S.WAIT_SERVER_HELLO)
         self.offered = handover.offered
+        # RFC 9849 6.1.6: ECH was offered and this TLS 1.2 server rejects it; server_name
+        # is the ECH config's public name, and the handshake ends in ech_required.
+        self.ech_rejected = handover.ech_rejected
         self.auth = PeerAuth()
         self.group: NamedGroup | None = None
         self.alpn: str | None = None
@@ -437,7 +441,7 @@ class ClientHandshake12(Handshake12):
         Certificate, and the server decides whether to go on (as Go's client does)."""
         req = self.cert_request
         assert req is not None
-        ck = self.config.certificate
+        ck = None if self.ech_rejected else self.config.certificate  # (RFC 9849 6.1.6)
         scheme = None
         if ck is not None and m12.CERTIFICATE_TYPE[ck.auth12] in req.certificate_types:
             scheme = next((s for s in ck.schemes12 if s in req.schemes), None)
@@ -496,11 +500,21 @@ class ClientHandshake12(Handshake12):
         self.check_finished12(fin, is_client=False)
         if self.config.tracer is not None:
             self.trace(T.SERVER_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
+        if self.ech_rejected:
+            self._ech_rejected()
         self.out.emit(self.complete_event(
             self.auth, group=self.group, scheme=self.auth.scheme, alpn=self.alpn,
             resumed=False, server_name=self.server_name))
         self._remember_session()
         return _S.CONNECTED
+
+    def _ech_rejected(self) -> None:
+        """RFC 9849 6.1.6: the TLS 1.2 handshake is complete, the public name checked:
+        abort with ech_required (TLS 1.2 has no retry configs)."""
+        if self.auth.verification_error is not None:
+            raise self.auth.verification_error
+        assert self.server_name is not None
+        raise EchRejected(self.server_name, None, "the server negotiated TLS 1.2")
 
     def _received(self, raw: bytes) -> None:
         if raw[0] == _HELLO_REQUEST and self.state is not _S.CONNECTED:

@@ -15,6 +15,7 @@ import functools
 import ipaddress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from .. import crypto
 from ..config import ClientConfig
@@ -32,12 +33,14 @@ from ..enums import (
 )
 from ..errors import (
     DecodeError,
+    EchRejected,
     HandshakeFailure,
     IllegalParameter,
     MissingExtension,
     ProtocolVersionError,
     TLSError,
     UnexpectedMessage,
+    UnsupportedExtension,
 )
 from ..events import HandshakeComplete, SessionTicketReceived
 from ..keyschedule import EarlySecret, HandshakeSecret, finished_verify_data, resumption_psk
@@ -73,6 +76,9 @@ from .common import (
 )
 from .common12 import Handover12
 from .hello import ServerHelloView
+
+if TYPE_CHECKING:  # (ECH's modules load with the first ECH connection: see `start`)
+    from .ech import EchOffer
 
 _E = members(ExtensionType)  # (plain attribute reads: see `members`)
 _HT = members(HandshakeType)
@@ -133,6 +139,7 @@ class Offer:
     cookie: bytes | None = None
     hello: m.ClientHello | None = None
     retried: bool = False
+    grease_ech: bytes = b""  # RFC 9849 6.2: the GREASE extension, sent again after a retry
 
 
 class ClientHandshake13(Handshake13):
@@ -142,14 +149,17 @@ class ClientHandshake13(Handshake13):
     TABLE = TABLE
     __slots__ = ("_ccs_sent", "_client_hs_secret", "_early_write_pending", "_pha_contexts",
                  "_server_hs_secret", "alpn", "auth", "certificate_request", "early_data",
-                 "early_data_accepted", "early_data_sent", "group", "handshake_secret", "offer",
-                 "resumed", "server_name", "session")  # (see Handshake13)
+                 "early_data_accepted", "early_data_sent", "ech", "group", "handshake_secret",
+                 "offer", "resumed", "server_name", "session")  # (see Handshake13)
 
     def __init__(self, config: ClientConfig, out: Output, server_name: str | None,
                  session: Session | None = None, early_data: bytes = b"") -> None:
         super().__init__(config, out, _S.START)
         self.server_name = server_name
-        if session is not None or config.session_cache is not None:
+        self.ech: EchOffer | None = None  # set by `start` when ECH is configured
+        if config._ech is not None:  # RFC 9849 6.1: no ticket in either hello (see docs)
+            session = None
+        elif session is not None or config.session_cache is not None:
             session = _session_to_offer(config, session, server_name)
         self.session = session
         self.resumed = False
@@ -192,10 +202,17 @@ class ClientHandshake13(Handshake13):
         if "TLSv1.3" in cfg._versions:
             for group in cfg._share_groups:
                 self.offer.shares[group] = crypto.new_key_share(group, cfg.rng)
+        if cfg._ech is not None:
+            from .ech import EchOffer  # (HPKE and ECH load only for a client that uses them)
+            config, suite = cfg._ech
+            self.ech = EchOffer.start(config, suite, cfg.rng(32))
         hello = m.ClientHello(self.client_random, self.offer.session_id,
                               [*cfg._suites, *cfg._suites12], self._hello_extensions())
         self.offer.hello = hello
-        self._send_hello(hello)
+        if self.ech is not None:
+            self._send_ech_hellos(self.ech, hello)
+        else:
+            self._send_hello(hello)
         if self.early_data_sent:
             self._send_early_data()
         self.state = _S.WAIT_SERVER_HELLO
@@ -265,8 +282,42 @@ class ClientHandshake13(Handshake13):
             exts[_E.compress_certificate] = bodies[_E.compress_certificate]
         if tls13 and cfg._pha:  # 4.2.6: we will answer a CertificateRequest after the handshake
             exts[_E.post_handshake_auth] = b""
+        if tls13 and cfg.ech_grease and cfg._ech is None:
+            exts[_E.encrypted_client_hello] = self._grease_ech()
         self.offer.extensions = set(exts)
         return exts
+
+    def _grease_ech(self) -> bytes:
+        """RFC 9849 6.2: an outer encrypted_client_hello no server can open (a random
+        config_id, enc and payload of a real one's sizes); the same one after a retry."""
+        if not self.offer.grease_ech:
+            from .ech import grease_extension
+            self.offer.grease_ech = grease_extension(self.config.rng)
+        return self.offer.grease_ech
+
+    def _send_ech_hellos(self, offer: EchOffer, hello: m.ClientHello) -> None:
+        """RFC 9849 6.1: `hello` (the real name) becomes ClientHelloInner, sealed into a
+        ClientHelloOuter naming the config's public_name; the outer one is sent and goes
+        in the transcript, the inner one in its own until the ServerHello decides."""
+        inner_exts, compressed = offer.inner_extensions(hello.extensions)
+        inner = m.ClientHello(offer.inner_random, hello.session_id, list(self.config._suites),
+                              inner_exts)
+        offer.inner_hello = inner
+        offer.inner_transcript.update(inner.encode())
+        encoded = offer.encoded_inner(inner, compressed)
+        outer = m.ClientHello(hello.random, hello.session_id, hello.cipher_suites,
+                              offer.outer_extensions(hello.extensions))
+        self.offer.extensions |= {_E.encrypted_client_hello}
+        raw = offer.seal(outer, encoded, first=not self.offer.retried)
+        self.out.set_hello_record_version(0x0301 if not self.offer.retried else 0x0303)
+        self.send(raw)
+        self.flush()
+        self.out.set_hello_record_version(0x0303)
+        if self.config.tracer is not None:
+            self.trace(T.CLIENT_HELLO, message=outer, raw=raw, shares={
+                NamedGroup(g).name: s.public for g, s in self.offer.shares.items()},
+                ech="offered", ech_public_name=offer.public_name,
+                ech_config_id=offer.config.config_id, inner_server_name=self.server_name)
 
     def _send_hello(self, hello: m.ClientHello) -> None:
         session = self.session
@@ -339,6 +390,8 @@ class ClientHandshake13(Handshake13):
             if share is None:
                 raise IllegalParameter(f"server key share for {NamedGroup(group).name}, "
                                        "which has no client share")
+        if self.ech is not None and self.ech.check_server_hello(suite, raw, sh.random):
+            self._ech_accepted(self.ech)
         if not self.offer.retried:
             self.transcript.start(suite.hash_name)
         else:
@@ -365,7 +418,9 @@ class ClientHandshake13(Handshake13):
                        group=self.group.name if self.group is not None else None,
                        server_share=server_public, shared_secret=shared,
                        cipher_suite=suite.name, client_handshake_traffic_secret=c_hs,
-                       server_handshake_traffic_secret=s_hs, version="TLSv1.3")
+                       server_handshake_traffic_secret=s_hs, version="TLSv1.3",
+                       ech=None if self.ech is None else
+                       "accepted" if self.ech.accepted else "rejected")
         self.set_read(s_hs)
         self._server_hs_secret = s_hs
         self._client_hs_secret = c_hs
@@ -380,14 +435,24 @@ class ClientHandshake13(Handshake13):
             self.set_write(c_hs)
         return _S.WAIT_ENCRYPTED_EXTENSIONS
 
+    def _ech_accepted(self, ech: EchOffer) -> None:
+        """RFC 9849 6.1.4: the handshake goes on as the inner hello's."""
+        self.transcript = ech.inner_transcript
+        self.client_random = ech.inner_random
+        self.offer.hello = ech.inner_hello
+
     def _hand_over(self, sh: m.ServerHello, raw: bytes) -> State:
         """A TLS 1.2 ServerHello: `ClientHandshake12` continues from what was sent."""
+        ech = self.ech
+        if ech is not None:  # RFC 9849 6.1.6: TLS 1.2 is a rejection; authenticate the
+            ech.accepted = False  # public name, then end with ech_required
         successor = ClientHandshake12(Handover12(
             config=self.config, out=self.out, transcript=self.transcript,
-            client_random=self.client_random, server_name=self.server_name,
+            client_random=self.client_random,
+            server_name=self.server_name if ech is None else ech.public_name,
             offered=self.offer.extensions,
             session=self.session if self.session is not None and self.session.tls12 else None,
-            session_id=self.offer.session_id))
+            session_id=self.offer.session_id, ech_rejected=ech is not None))
         self.successor = successor
         successor.take_over(_HT.server_hello, sh, raw)
         return _S.HANDED_OVER
@@ -461,6 +526,11 @@ class ClientHandshake13(Handshake13):
         suite = self.suite_or_fail()
         if self.session is not None and self.session.suite.hash_name != suite.hash_name:
             self.session = None  # the ticket cannot be used with this suite's hash
+        if self.ech is not None:
+            self.ech.check_hello_retry_request(suite, raw, exts)
+        elif _E.encrypted_client_hello in exts:  # 6.2: GREASE: checked, then ignored
+            from ..wire.ech import decode_hrr_confirmation
+            decode_hrr_confirmation(exts[_E.encrypted_client_hello])
         self.transcript.restart_after_hrr(suite.hash_name)
         self.transcript.update(raw)
         if answer.cookie is not None:
@@ -486,7 +556,10 @@ class ClientHandshake13(Handshake13):
         hello = m.ClientHello(self.client_random, offer.session_id,
                               offer.hello.cipher_suites, self._hello_extensions())
         offer.hello = hello
-        self._send_hello(hello)
+        if self.ech is not None:
+            self._send_ech_hellos(self.ech, hello)
+        else:
+            self._send_hello(hello)
         return _S.WAIT_SERVER_HELLO_AFTER_RETRY
 
     # -- EncryptedExtensions (4.3.1) --------------------------------------------------
@@ -497,6 +570,8 @@ class ClientHandshake13(Handshake13):
                               "EncryptedExtensions")
         if exts.get(_E.server_name):
             raise DecodeError("server_name in EncryptedExtensions must be empty")
+        if _E.encrypted_client_hello in exts:
+            self._ech_retry_configs(exts[_E.encrypted_client_hello])
         if _E.supported_groups in exts:
             ext.decode_u16_list(exts[_E.supported_groups], "supported_groups")
         alpn_body = exts.get(_E.application_layer_protocol_negotiation)
@@ -527,6 +602,18 @@ class ClientHandshake13(Handshake13):
             self.auth.authenticated = True  # _may_resume re-validated the session's chain
             return _S.WAIT_FINISHED
         return _S.WAIT_CERTIFICATE_OR_REQUEST
+
+    def _ech_retry_configs(self, body: bytes) -> None:
+        """RFC 9849 5, 6.1.4: retry_configs come only with a rejection (6.2: after
+        GREASE, checked and ignored)."""
+        ech = self.ech
+        if ech is not None and ech.accepted:
+            raise UnsupportedExtension("encrypted_client_hello in EncryptedExtensions after "
+                                       "the server accepted ECH (RFC 9849 6.1.4)")
+        from ..wire.ech import decode_retry_configs
+        configs = decode_retry_configs(body)
+        if ech is not None:
+            ech.retry_configs = configs
 
     def _check_early_data_accepted(self, body: bytes) -> None:
         """4.2.10: acceptance is only valid for our 0-RTT on the first PSK, under the
@@ -588,7 +675,10 @@ class ClientHandshake13(Handshake13):
         if self.config.tracer is not None:
             self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=auth.chain,
                        ocsp_response=auth.ocsp_response)
-        verify_server_chain(self, auth, self.server_name)
+        ech = self.ech
+        # RFC 9849 6.1.6: after a rejection the certificate must be the public name's.
+        verify_server_chain(self, auth, self.server_name if ech is None or ech.accepted
+                            else ech.public_name)
         return _S.WAIT_CERTIFICATE_VERIFY
 
     def on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> State:
@@ -606,6 +696,8 @@ class ClientHandshake13(Handshake13):
         suite = self.handshake_secret.suite
         expected = finished_verify_data(suite, self._server_hs_secret, self.hash_before)
         self.check_finished(fin, expected)
+        if self.ech is not None and not self.ech.accepted:
+            self._ech_rejected(self.ech)
         master = self.handshake_secret.master()
         th = self.transcript.digest()  # through the server Finished
         c_ap, s_ap, self.exporter_master = master.application(th)
@@ -650,6 +742,14 @@ class ClientHandshake13(Handshake13):
             self.out.send_application_data(self.early_data)
         self.early_data = b""
         return _S.CONNECTED
+
+    def _ech_rejected(self, ech: EchOffer) -> None:
+        """RFC 9849 6.1.6: the handshake with the outer hello is complete and the public
+        name authenticated: abort with ech_required, handing over the retry configs. (A
+        failed authentication fails the connection as usual, without them.)"""
+        if self.auth.verification_error is not None:
+            raise self.auth.verification_error
+        raise EchRejected(ech.public_name, ech.retry_configs)
 
     def _send_client_certificate(self, cr: m.CertificateRequest) -> None:
         """4.4.2: answer a CertificateRequest (an empty Certificate if we have none),
@@ -707,7 +807,8 @@ class ClientHandshake13(Handshake13):
         return self.complete_event(self.auth, group=self.group, scheme=self.auth.scheme,
                                    alpn=self.alpn, resumed=self.resumed,
                                    server_name=self.server_name,
-                                   early_data_accepted=self.early_data_accepted)
+                                   early_data_accepted=self.early_data_accepted,
+                                   ech_accepted=self.ech is not None and bool(self.ech.accepted))
 
     # -- post-handshake messages (4.6) ---------------------------------------------------
 

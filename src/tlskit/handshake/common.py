@@ -79,9 +79,11 @@ ALLOWED_IN_EE = frozenset({
     _E.server_name, _E.max_fragment_length, _E.supported_groups, _E.use_srtp, _E.heartbeat,
     _E.application_layer_protocol_negotiation, _E.record_size_limit, _E.early_data,
     19, 20,  # client/server_certificate_type
+    _E.encrypted_client_hello,  # RFC 9849 5: retry_configs, when ECH was rejected
 })
 ALLOWED_IN_SH = frozenset({_E.key_share, _E.supported_versions, _E.pre_shared_key})
-ALLOWED_IN_HRR = frozenset({_E.key_share, _E.supported_versions, _E.cookie})
+ALLOWED_IN_HRR = frozenset({_E.key_share, _E.supported_versions, _E.cookie,
+                            _E.encrypted_client_hello})  # (RFC 9849 7.2.1's confirmation)
 ALLOWED_IN_CERT_ENTRY = frozenset({_E.status_request, _E.signed_certificate_timestamp})
 ALLOWED_IN_CR = frozenset({  # (and RFC 8879 3's compress_certificate)
     _E.status_request, _E.signature_algorithms, _E.signed_certificate_timestamp,
@@ -525,7 +527,8 @@ class Handshake:
 
     def complete_event(self, auth: PeerAuth, *, group: Any, scheme: Any, alpn: str | None,
                        resumed: bool, server_name: str | None,
-                       early_data_accepted: bool = False) -> HandshakeComplete:
+                       early_data_accepted: bool = False,
+                       ech_accepted: bool = False) -> HandshakeComplete:
         """The one place a `HandshakeComplete` is built (both versions, both sides)."""
         assert self.suite is not None
         # (a negotiated group or scheme is usually its enum member already)
@@ -543,7 +546,8 @@ class Handshake:
             resumed,
             server_name,
             auth.ocsp_response,
-            early_data_accepted)
+            early_data_accepted,
+            ech_accepted)
 
 
 # -- helpers both versions use (composition, not inheritance) ------------------------------

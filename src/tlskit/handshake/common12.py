@@ -70,6 +70,7 @@ class Handover12:
     hello: Any = None  # server: the ClientHelloView already decoded
     session: Any = None  # client: the TLS 1.2 `Session` our ClientHello offered
     session_id: bytes = b""  # client: the legacy_session_id our ClientHello carried
+    ech_rejected: bool = False  # client: ECH was offered (a TLS 1.2 server rejects it)
 
 
 class Handshake12(Handshake):

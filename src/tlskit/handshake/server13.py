@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -79,6 +80,9 @@ from .common import (
 from .common12 import Handover12
 from .hello import ClientHelloView, decode_client_hello
 from .server12 import ServerHandshake12
+
+if TYPE_CHECKING:  # (ECH's modules load with the first ClientHello that offers ECH)
+    from .ech_server import EchAccepted
 
 _E = members(ExtensionType)  # (plain attribute reads: see `members`)
 _HT = members(HandshakeType)
@@ -152,7 +156,8 @@ class ServerHandshake13(ServerView, Handshake13):
     STATES = State
     TABLE = TABLE
     __slots__ = ("_ccs_sent", "_client_ap", "_client_hs", "_client_ticket_age", "_compression",
-                 "_early_limit", "_held", "_master", "_offer_view", "_pha_chain",
+                 "_early_limit", "_ech", "_ech_hrr_transcript", "_ech_rejected", "_held",
+                 "_master", "_offer_view", "_pha_chain",
                  "_pha_context", "_psk", "_psk_index", "_psk_ke", "_ticket", "_ticket_identity",
                  "alpn", "auth", "certified", "client_offered_pha", "cookie",
                  "early_data_accepted", "first_hello", "group", "hrr_sent", "scheme",
@@ -192,6 +197,9 @@ class ServerHandshake13(ServerView, Handshake13):
         self.client_offered_pha = False
         self._pha_context = b""
         self._pha_chain: list[x509.Certificate] = []
+        self._ech: EchAccepted | None = None  # RFC 9849: the inner hello decrypted
+        self._ech_rejected = False  # ECH offered, not decrypted: send retry_configs
+        self._ech_hrr_transcript: Transcript | None = None
 
     def ccs_allowed(self) -> bool:
         return self.first_hello is not None
@@ -201,6 +209,9 @@ class ServerHandshake13(ServerView, Handshake13):
     # -- ClientHello (4.1.2) -------------------------------------------------------------
 
     def on_client_hello(self, ch: m.ClientHello, raw: bytes) -> State:
+        if self.config._ech_keys is not None and (
+                _E.encrypted_client_hello in ch.extensions or self._ech is not None):
+            ch, raw = self._ech_inner(ch, raw)
         offer = ClientHelloView(ch)
         if self.hrr_sent:
             self._check_second_hello(offer)
@@ -248,7 +259,9 @@ class ServerHandshake13(ServerView, Handshake13):
             self._compression = next(
                 (a for a in cfg._cert_compression if a in offer.cert_compression), None)
         if self.config.tracer is not None:  # (naming the offer costs: only when traced)
-            self.trace(T.CLIENT_HELLO, message=ch, raw=raw, offer=self.client_offer)
+            self.trace(T.CLIENT_HELLO, message=ch, raw=raw, offer=self.client_offer,
+                       ech="accepted" if self._ech is not None else
+                       "rejected" if self._ech_rejected else None)
         client_share = dict(shares).get(self.group)
         if _E.early_data in offer.extensions:
             if offer.extensions[_E.early_data]:
@@ -264,6 +277,40 @@ class ServerHandshake13(ServerView, Handshake13):
         if self.first_hello is None:
             self.first_hello = ch
         return self._respond(offer, client_share)
+
+    def _ech_inner(self, outer: m.ClientHello, raw: bytes) -> tuple[m.ClientHello, bytes]:
+        """RFC 9849 7.1: the ClientHelloInner to answer and its bytes (PSK binders and
+        the transcript cover them), when it decrypts; else the outer hello, answered
+        with retry_configs."""
+        from .ech_server import open_first, open_second
+        keys = self.config._ech_keys
+        if self.hrr_sent:
+            if self._ech is None:  # rejected with the first hello: stays rejected
+                return outer, raw
+            inner = open_second(self._ech, outer, raw)
+            assert self._ech_hrr_transcript is not None
+            self.transcript = self._ech_hrr_transcript
+        else:
+            opened = open_first(keys, outer, raw)
+            if opened is None:
+                self._ech_rejected = True
+                return outer, raw
+            self._ech, inner = opened
+            self.transcript = Transcript()
+        inner_raw = inner.encode()
+        self.transcript.update(inner_raw)
+        return inner, inner_raw
+
+    def _ech_confirm(self, hello: m.ServerHello, label: bytes, hrr: bool) -> bytes:
+        """7.2, 7.2.1: the 8 confirmation bytes for `hello` (whose random tail, or ECH
+        extension for a HelloRetryRequest, is zeros), over the transcript so far."""
+        from .ech import confirmation, zero_extension
+        assert self._ech is not None and self.suite is not None
+        raw = hello.encode()
+        if hrr:
+            raw = zero_extension(raw, _E.encrypted_client_hello)
+        return confirmation(self.suite, self._ech.inner_random, label,
+                            self.transcript.digest_with(raw))
 
     def _check_shape(self, offer: ClientHelloView) -> None:
         """4.1.2, 4.2, 4.2.9, 4.2.11, 9.2: what every TLS 1.3 ClientHello must look like."""
@@ -502,9 +549,15 @@ class ServerHandshake13(ServerView, Handshake13):
             exts[_E.cookie] = ext.encode_cookie(self.cookie)
         exts[_E.supported_versions] = _TLS13_BYTES
         hrr = m.ServerHello(m.HRR_RANDOM, ch.session_id, self.suite.code, exts)
+        if self._ech is not None:  # RFC 9849 7.2.1: accepted, said in the retry request
+            from .ech import HRR_ACCEPT_LABEL
+            exts[_E.encrypted_client_hello] = bytes(8)
+            exts[_E.encrypted_client_hello] = self._ech_confirm(hrr, HRR_ACCEPT_LABEL, True)
         raw = hrr.encode()
         self.send(raw)
         self.flush()
+        if self._ech is not None:  # the second inner hello goes on from here
+            self._ech_hrr_transcript = self.transcript.copy()
         self.trace(T.HELLO_RETRY_REQUEST, message=hrr, raw=raw, group=self.group.name,
                    cookie=self.cookie)
         if ch.session_id:
@@ -546,7 +599,10 @@ class ServerHandshake13(ServerView, Handshake13):
         if _E.pre_shared_key in exts and _E.pre_shared_key not in first.extensions:
             raise IllegalParameter("second ClientHello adds a pre_shared_key (4.1.2: one "
                                    "offered before may be updated, none added)")
-        may_change = {_E.key_share, _E.cookie, _E.early_data, _E.padding, _E.pre_shared_key}
+        # (RFC 9849 6.1.5: the second ClientHelloOuter's encrypted_client_hello has an
+        # empty enc and a new payload, whether or not this server does ECH)
+        may_change = {_E.key_share, _E.cookie, _E.early_data, _E.padding, _E.pre_shared_key,
+                      _E.encrypted_client_hello}
         before = [(t, b) for t, b in first.extensions.items() if t not in may_change]
         after = [(t, b) for t, b in exts.items() if t not in may_change]
         if before != after:
@@ -581,6 +637,10 @@ class ServerHandshake13(ServerView, Handshake13):
             sh_exts[_E.pre_shared_key] = self._psk_index.to_bytes(2, "big")
         sh_exts[_E.supported_versions] = _TLS13_BYTES
         sh = m.ServerHello(server_random, ch.session_id, suite.code, sh_exts)
+        if self._ech is not None:  # RFC 9849 7.2: the random's last 8 bytes accept
+            from .ech import ACCEPT_LABEL
+            sh.random = server_random[:24] + bytes(8)
+            sh.random = server_random[:24] + self._ech_confirm(sh, ACCEPT_LABEL, False)
         raw = sh.encode()
         self.send(raw)
         self.flush()
@@ -662,6 +722,8 @@ class ServerHandshake13(ServerView, Handshake13):
             exts[_E.application_layer_protocol_negotiation] = ext.encode_alpn([self.alpn])
         if self.early_data_accepted:
             exts[_E.early_data] = b""
+        if self._ech_rejected:  # RFC 9849 7.1: the configs to retry with
+            exts[_E.encrypted_client_hello] = self.config._ech_keys.retry_configs
         raw = m.frame(_HT.encrypted_extensions, exts.block())  # (the message's encode)
         self.send(raw)
         if cfg.tracer is not None:
@@ -777,7 +839,7 @@ class ServerHandshake13(ServerView, Handshake13):
         self.out.emit(self.complete_event(
             self.auth, group=self.group, scheme=None if resumed else self.scheme,
             alpn=self.alpn, resumed=resumed, server_name=self.server_name,
-            early_data_accepted=self.early_data_accepted))
+            early_data_accepted=self.early_data_accepted, ech_accepted=self._ech is not None))
         if self._held:  # deferred 0-RTT data: the handshake is now known not to be a replay
             self.out.emit(DataReceived(b"".join(self._held)))
             self._held = []
