@@ -48,9 +48,11 @@ Tracer = Callable[[str, dict[str, Any]], None]          # step name, fields
 __all__ = [
     "CertifiedKey",
     "ClientConfig",
+    "EchKey",
     "KeyLogCallback",
     "ServerConfig",
     "Tracer",
+    "generate_ech_key",
     "load_pem_chain",
     "load_pem_private_key",
     "parse_cipher_suite",
@@ -878,3 +880,103 @@ for _cls in (ClientConfig, ServerConfig):
     # Frozen dataclasses already refuse assignment; say what to do instead.
     setattr(_cls, "__setattr__", _refuse_assignment)  # noqa: B010
     setattr(_cls, "__delattr__", _refuse_deletion)  # noqa: B010
+
+
+# --- Encrypted Client Hello keys (RFC 9849) ----------------------------------------------
+
+# HKDF-SHA256 with AES-128-GCM, then with ChaCha20-Poly1305: what `bssl-tool generate-ech`
+# offers, so clients with or without AES hardware find a suite.
+DEFAULT_ECH_SUITES: tuple[tuple[int, int], ...] = ((0x0001, 0x0001), (0x0001, 0x0003))
+
+
+@dataclass(frozen=True)
+class EchKey:
+    """One ECH key pair and its config, as `generate_ech_key` makes them or
+    `EchKey.load` reads them: give ``config_list`` to clients (a DNS HTTPS record's
+    ``ech``, `ClientConfig.ech_config_list`) and ``pair`` to the server."""
+
+    config: bytes = field(repr=False)  # one ECHConfig, what ServerConfig.ech_keys takes
+    private_key: bytes = field(repr=False)  # its raw 32-byte X25519 private key
+    config_list: bytes = field(default=b"", repr=False)  # this config alone, to publish
+    config_id: int = 0
+    public_name: str = ""
+
+    @property
+    def pair(self) -> tuple[bytes, bytes]:
+        """``(config, private_key)``: one entry of `ServerConfig.ech_keys`."""
+        return self.config, self.private_key
+
+    @classmethod
+    def load(cls, config: bytes, private_key: bytes) -> EchKey:
+        """A config and key made elsewhere (`bssl-tool generate-ech`'s ``-out-ech-config``
+        and ``-out-private-key`` files' bytes), checked as `ServerConfig` checks them:
+        ValueError when the config is not one ECHConfig or the key is not its own."""
+        from .handshake.ech_server import EchKeys
+
+        keys = EchKeys.load([(config, private_key)])
+        parsed = keys.keys[0].config
+        return cls(bytes(config), bytes(private_key), keys.retry_configs, parsed.config_id,
+                   parsed.public_name.decode("ascii", "replace"))
+
+
+def generate_ech_key(public_name: str, config_id: int | None = None, *,
+                     max_name_length: int = 0,
+                     suites: Sequence[tuple[int, int]] = DEFAULT_ECH_SUITES) -> EchKey:
+    """A fresh X25519 ECH key and its config (version 0xfe0d) naming ``public_name``, the
+    name clients send in the clear and check the certificate against when the server
+    cannot decrypt. ``config_id`` is random when None (clients name it so the server
+    finds the key); ``max_name_length`` is the longest real name to hide (0: let clients
+    pad as they see fit); ``suites`` the HPKE (KDF, AEAD) ids offered. ValueError for a
+    public name that is not a DNS name (an IP address, say) or a value out of range."""
+    import secrets
+
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from . import hpke
+    from .wire import ech
+
+    name = _ech_public_name(public_name)
+    if config_id is None:
+        config_id = secrets.randbelow(256)
+    if not 0 <= config_id <= 255:
+        raise ValueError(f"config_id must be within 0..255, not {config_id}")
+    if not 0 <= max_name_length <= 255:
+        raise ValueError(f"max_name_length must be within 0..255, not {max_name_length}")
+    cipher_suites = [ech.CipherSuite(int(kdf), int(aead)) for kdf, aead in suites]
+    kem = hpke.KemId.DHKEM_X25519_HKDF_SHA256
+    unsupported = [f"({s.kdf_id:#06x}, {s.aead_id:#06x})" for s in cipher_suites
+                   if not hpke.supported(kem, s.kdf_id, s.aead_id)]
+    if not cipher_suites or unsupported:
+        raise ValueError("suites must be (KDF, AEAD) pairs of HKDF-SHA256/384/512 (1-3) and "
+                         "AES-128-GCM, AES-256-GCM or ChaCha20-Poly1305 (1-3); not "
+                         + (", ".join(unsupported) or "none"))
+    key = X25519PrivateKey.generate()
+    config = ech.ECHConfig.build(config_id, kem, key.public_key().public_bytes_raw(),
+                                 cipher_suites, name.encode("ascii"), max_name_length)
+    return EchKey(config.encode(), key.private_bytes_raw(), ech.encode_config_list([config]),
+                  config_id, name)
+
+
+def _ech_public_name(public_name: str) -> str:
+    """RFC 9849 4: the public name is a DNS name (LDH labels), never an IP address:
+    clients skip configs whose name is not, so a bad one would silently disable ECH."""
+    import ipaddress
+
+    from .handshake.ech import valid_public_name
+
+    if not isinstance(public_name, str):
+        raise TypeError(f"public_name must be a str, not {type(public_name).__name__}")
+    try:
+        ipaddress.ip_address(public_name.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        raise ValueError(f"the ECH public name must be a DNS name, not an IP address "
+                         f"({public_name}): clients check the certificate against it by "
+                         f"name (RFC 9849 4)")
+    name = public_name.lower()
+    if len(name) > 255 or not valid_public_name(name.encode("ascii", "replace")):
+        raise ValueError(f"the ECH public name {public_name!r} is not a DNS name (dot-"
+                         "separated labels of letters, digits and hyphens, 1-63 "
+                         "characters each, the last not all digits; no trailing dot)")
+    return name
