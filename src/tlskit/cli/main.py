@@ -69,7 +69,9 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
                "the page's data as JSON (root.pem: from tlskit ca export-root)"),
               ("tlskit serve --echo --alpn ''", "echo bytes back instead of HTTP"),
               ("tlskit serve --client-ca root.pem --client-auth optional",
-               "ask for a client certificate; let clients without one in")],
+               "ask for a client certificate; let clients without one in"),
+              ("tlskit serve --ech public.example --ech-config-list-out ech.bin",
+               "Encrypted Client Hello with a fresh key; connect --ech-config-list ech.bin")],
     "verify": [("tlskit verify site.pem --host example.com", "validate against the system "
                 "store and explain every check"),
                ("tlskit verify leaf.pem --chain inter.pem --cafile root.pem --json",

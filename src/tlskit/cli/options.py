@@ -182,6 +182,22 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
                         "resumption off)")
     parser.add_argument("--keylog", metavar="FILE",
                         help="append session secrets to FILE (NSS key log format)")
+    parser.add_argument("--ech", metavar="PUBLIC_NAME",
+                        help="Encrypted Client Hello with a fresh key made at start-up, whose "
+                             "config names PUBLIC_NAME (a DNS name the certificate covers: "
+                             "without --cert it is added to the local CA's certificate); "
+                             "its ECHConfigList is printed in base64 for clients")
+    parser.add_argument("--ech-key", metavar="FILE",
+                        help="Encrypted Client Hello with an existing key: its raw 32-byte "
+                             "X25519 private key (bssl-tool generate-ech -out-private-key), "
+                             "with --ech-config")
+    parser.add_argument("--ech-config", metavar="FILE",
+                        help="the one ECHConfig of --ech-key (bssl-tool generate-ech "
+                             "-out-ech-config)")
+    parser.add_argument("--ech-config-list-out", metavar="FILE",
+                        help="with --ech or --ech-key: also write the ECHConfigList to FILE "
+                             "(binary, for tlskit connect --ech-config-list or bssl-tool "
+                             "client -ech-config-list)")
     parser.add_argument("--session-store", metavar="URL",
                         help="where ticket keys, TLS 1.2 session IDs and replay tokens live, "
                              "shared by every server using it: redis://HOST:PORT/DB "

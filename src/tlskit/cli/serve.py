@@ -17,6 +17,7 @@ ends its own connection. SIGINT or SIGTERM stops it (exit 0).
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import datetime as dt
 import secrets
@@ -28,7 +29,7 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from email.utils import formatdate
 from enum import Enum
 from pathlib import Path
@@ -37,7 +38,14 @@ from typing import Any
 
 from cryptography import x509
 
-from ..config import CertificateValidityWarning, CertifiedKey, ServerConfig, load_pem_chain
+from ..config import (
+    CertificateValidityWarning,
+    CertifiedKey,
+    EchKey,
+    ServerConfig,
+    generate_ech_key,
+    load_pem_chain,
+)
 from ..errors import AlertReceived, TLSError
 from ..events import HandshakeComplete
 from ..fingerprint import client_hellos
@@ -45,6 +53,7 @@ from ..io.blocking import RECV_SIZE, TLSSocket, TruncatedConnection
 from ..io.server import TLSServer
 from ..io.tap import TappedSocket, tap_socket
 from ..keylog import KeyLogFile
+from ..x509.names import match_hostname
 from . import diagram
 from .conventions import listen_error
 from .trace import Recorder, Wire, quiet_library_logs
@@ -160,9 +169,12 @@ def _url_host(host: str) -> str:
 # --------------------------------------------------------------------------- certificates
 
 
-def default_certificate() -> tuple[CertifiedKey, Path | None, Path | None]:
-    """(certified key, root path, certificate path) from the user's local CA. The leaf is
-    kept in ``<state>/tlskit/serve/`` and reissued when it nears expiry or the CA changed."""
+def default_certificate(extra_names: Sequence[str] = ()
+                        ) -> tuple[CertifiedKey, Path | None, Path | None]:
+    """(certified key, root path, certificate path) from the user's local CA, for
+    localhost and ``extra_names`` (--ech's public name). The leaf is kept in
+    ``<state>/tlskit/serve/`` and reissued when it nears expiry, the CA changed or it
+    lacks one of the names."""
     from ..ca import CAError, LocalCA, default_directory
 
     try:
@@ -176,10 +188,11 @@ def default_certificate() -> tuple[CertifiedKey, Path | None, Path | None]:
     with contextlib.suppress(OSError, ValueError, TypeError):
         chain = load_pem_chain(cert_path)
         if (len(chain) >= 2 and chain[1] == ca.intermediate
-                and chain[0].not_valid_after_utc - RENEW_BEFORE > dt.datetime.now(dt.UTC)):
+                and chain[0].not_valid_after_utc - RENEW_BEFORE > dt.datetime.now(dt.UTC)
+                and all(match_hostname(chain[0], name) for name in extra_names)):
             return CertifiedKey.from_files(cert_path, key_path), root, cert_path
     try:
-        issued = ca.issue_server(DEFAULT_NAMES, days=30)
+        issued = ca.issue_server([*DEFAULT_NAMES, *extra_names], days=30)
     except CAError as exc:
         raise ServeError(f"cannot issue a certificate for localhost: {exc}", 1) from exc
     saved: Path | None = cert_path
@@ -188,6 +201,47 @@ def default_certificate() -> tuple[CertifiedKey, Path | None, Path | None]:
     except OSError:
         saved = None  # still usable from memory
     return CertifiedKey(issued.chain, issued.private_key), root, saved
+
+
+def _ech_key(a: argparse.Namespace) -> EchKey | None:
+    """--ech (a fresh key) or --ech-key/--ech-config (existing files), checked here so a
+    bad name or file is one line before anything listens."""
+    if a.ech and (a.ech_key or a.ech_config):
+        raise ServeError("--ech makes a fresh key; --ech-key and --ech-config serve an "
+                         "existing one: give one or the other")
+    if bool(a.ech_key) != bool(a.ech_config):
+        raise ServeError("--ech-key and --ech-config go together")
+    if a.ech_config_list_out and not (a.ech or a.ech_key):
+        raise ServeError("--ech-config-list-out needs --ech or --ech-key")
+    if (a.ech or a.ech_key) and a.tls12:
+        raise ServeError("Encrypted Client Hello needs TLS 1.3 (RFC 9849): drop --tls1.2")
+    if a.ech:
+        try:
+            return generate_ech_key(a.ech)
+        except ValueError as exc:
+            raise ServeError(f"--ech {a.ech}: {exc}") from exc
+    if not a.ech_key:
+        return None
+    files = []
+    for option, path in (("--ech-config", a.ech_config), ("--ech-key", a.ech_key)):
+        try:
+            files.append(Path(path).expanduser().read_bytes())
+        except OSError as exc:
+            raise ServeError(f"cannot read {option} {path}: {exc.strerror or exc}") from exc
+    try:
+        return EchKey.load(files[0], files[1])
+    except ValueError as exc:
+        message = str(exc).removeprefix("ech_keys[0]: ")
+        raise ServeError(f"cannot use --ech-config {a.ech_config} with --ech-key "
+                         f"{a.ech_key}: {message}") from exc
+
+
+def _write_config_list(path: str, config_list: bytes) -> None:
+    try:
+        Path(path).expanduser().write_bytes(config_list)
+    except OSError as exc:
+        raise ServeError(f"cannot write --ech-config-list-out {path}: "
+                         f"{exc.strerror or exc}") from exc
 
 
 def _subject(cert: x509.Certificate) -> str:
@@ -210,6 +264,7 @@ class Server:
         self.cert_path: Path | None = None
         self.keylog: KeyLogFile | None = None
         self.certified: CertifiedKey | None = None
+        self.ech: EchKey | None = None
         self._lock = threading.Lock()  # before _config, whose warnings go through log()
         self.config = self._config()
         try:
@@ -226,11 +281,13 @@ class Server:
             raise ServeError("--cert and --key go together")
         if a.chain and not a.cert:
             raise ServeError("--chain needs --cert and --key")
+        self.ech = _ech_key(a)
+        public_names = [self.ech.public_name] if self.ech else []
         try:
             if a.cert:
                 certified = CertifiedKey.from_files(a.cert, a.key, a.chain)
             else:
-                certified, self.root, self.cert_path = default_certificate()
+                certified, self.root, self.cert_path = default_certificate(public_names)
             self.certified = certified
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
@@ -238,6 +295,11 @@ class Server:
                              f"{where}{exc.strerror or exc}") from exc
         except (ValueError, TypeError) as exc:
             raise ServeError(f"cannot load the certificate or key: {exc}") from exc
+        if self.ech and not match_hostname(certified.chain[0], self.ech.public_name):
+            self.log(f"{PROG}: warning: the certificate does not cover the ECH public name "
+                     f"{self.ech.public_name}: a client whose ECH this server cannot "
+                     "decrypt (a stale config) checks the certificate against that name, "
+                     "so it will fail instead of retrying with the new config")
         client_auth: Any = "none"
         client_anchors = None
         if a.client_auth and not a.client_ca:
@@ -281,6 +343,8 @@ class Server:
                                             client_anchors, store)
         except ValueError as exc:
             raise ServeError(str(exc)) from exc
+        if self.ech and a.ech_config_list_out:
+            _write_config_list(a.ech_config_list_out, self.ech.config_list)
         for warning in caught:
             self.log(f"{PROG}: warning: {warning.message}")
         return config
@@ -303,6 +367,7 @@ class Server:
             keylog=self.keylog,
             session_tickets=a.tickets,
             tracer=self._trace,
+            ech_keys=[self.ech.pair] if self.ech else (),
         )
 
     def announce(self) -> None:
@@ -316,6 +381,15 @@ class Server:
         if self.root is not None:
             print(f"trust the local CA root to open it without warnings: {self.root}")
             print(f"  e.g. curl --cacert {self.root} https://localhost:{self.port}/")
+        if self.ech is not None:
+            made = "a fresh key, gone when this server stops" if a.ech else a.ech_key
+            print(f"ech: public name {self.ech.public_name}, config id {self.ech.config_id} "
+                  f"({made})")
+            print("ech config list (base64, for a DNS HTTPS record's ech= or a file for "
+                  f"tlskit connect --ech-config-list): "
+                  f"{base64.b64encode(self.ech.config_list).decode()}")
+            if a.ech_config_list_out:
+                print(f"ech config list written to {a.ech_config_list_out} (binary)")
         mode = "echo" if a.echo else "HTTP/1.1 page showing each visitor's handshake"
         print(f"mode: {mode}"
               + (f"; client certificates {a.client_auth or 'required'} (CAs in "
@@ -365,7 +439,8 @@ class Server:
                      f"sni={complete.server_name or '-'} alpn={complete.alpn_protocol or '-'}"
                      + (f" client={_subject(complete.peer_certificates[0])}"
                         if complete.peer_certificates else "")
-                     + (" resumed" if complete.resumed else ""))
+                     + (" resumed" if complete.resumed else "")
+                     + (" ech=accepted" if getattr(complete, "ech_accepted", False) else ""))
             if self.args.echo:
                 self._echo(tls)
             else:
