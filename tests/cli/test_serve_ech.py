@@ -1,0 +1,177 @@
+"""`tlskit serve --ech PUBLIC_NAME` and `--ech-key/--ech-config`: the ECHConfigList it
+prints (base64) and writes (--ech-config-list-out) works with `tlskit connect
+--ech-config-list` and `bssl-tool client -ech-config-list` (both report ECH accepted);
+the local CA's certificate covers the public name, so a client with a stale config is
+rejected with retry configs that then work; a --cert without the name is warned about;
+bssl-tool's key files are served as they are; bad values and files are one line, exit 2."""
+
+from __future__ import annotations
+
+import base64
+import json
+import queue
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tlskit import generate_ech_key
+from tlskit.wire import ech
+
+from ..support.peers import require_binary
+from .test_connect_ech import generate_ech
+from .test_serve import PKI, Serve, tlskit_connect
+from .test_serve import pki as pki  # (the fixtures, shared)
+from .test_serve import serve as serve
+
+LIST_LINE = "ech config list (base64"
+
+
+def printed_config_list(server: Serve) -> bytes:
+    """The base64 ECHConfigList from the announcement, decoded."""
+    while True:
+        try:
+            line = server.stdout.get(timeout=30)
+        except queue.Empty:
+            pytest.fail(f"no ECHConfigList printed: {server.stderr_lines}")
+        if line.startswith(LIST_LINE):
+            return base64.b64decode(line.rsplit(": ", 1)[1].strip(), validate=True)
+
+
+def local_root(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "tlskit" / "ca" / "root.pem"
+
+
+def connect_json(port: int, root: Path, config_list: Path) -> subprocess.CompletedProcess[str]:
+    return tlskit_connect(f"127.0.0.1:{port}", "--servername", "localhost", "--cafile",
+                          str(root), "--ech-config-list", str(config_list), "--json")
+
+
+def test_tlskit_connect_with_the_printed_base64(serve: Callable[..., Serve],
+                                                tmp_path: Path) -> None:
+    server = serve("--ech", "public.example")
+    config_list = printed_config_list(server)
+    (config,) = ech.decode_config_list(config_list)
+    assert config.public_name == b"public.example"
+    pasted = tmp_path / "ech.txt"
+    pasted.write_text(base64.b64encode(config_list).decode() + "\n")
+    proc = connect_json(server.port, local_root(tmp_path), pasted)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["ech"] == {"accepted": True, "public_name": "public.example",
+                          "config_id": config.config_id}
+    human = tlskit_connect(f"127.0.0.1:{server.port}", "--servername", "localhost",
+                           "--cafile", str(local_root(tmp_path)), "--ech-config-list",
+                           str(pasted))
+    assert human.returncode == 0, human.stderr
+    assert "ECH" in human.stdout and "accepted" in human.stdout
+    assert server.stop() == 0
+    assert any("ech=accepted" in line for line in server.stderr_lines), server.stderr_lines
+
+
+def test_a_stale_config_is_rejected_with_retry_configs_for_the_public_name(
+        serve: Callable[..., Serve], tmp_path: Path) -> None:
+    """The client checks the certificate against the public name when its ECH is
+    rejected: the local CA's certificate must cover it for the retry configs to arrive."""
+    server = serve("--ech", "public.example")
+    current = printed_config_list(server)
+    stale = tmp_path / "stale.bin"
+    stale.write_bytes(generate_ech_key("public.example").config_list)
+    proc = connect_json(server.port, local_root(tmp_path), stale)
+    assert proc.returncode != 0
+    message = json.loads(proc.stdout)["error"]["message"]
+    assert "did not accept Encrypted Client Hello" in message, message
+    assert base64.b64encode(current).decode() in message
+
+
+def test_bssl_client_with_the_written_list(serve: Callable[..., Serve],
+                                           tmp_path: Path) -> None:
+    written = tmp_path / "ech.bin"
+    server = serve("--ech", "public.example", "--ech-config-list-out", str(written))
+    assert printed_config_list(server) == written.read_bytes()
+    proc = subprocess.run([require_binary("bssl-tool"), "client", "-connect",
+                           f"127.0.0.1:{server.port}", "-server-name", "localhost",
+                           "-root-certs", str(local_root(tmp_path)), "-ech-config-list",
+                           str(written)], input="GET / HTTP/1.0\r\n\r\n",
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Encrypted ClientHello: yes" in proc.stderr
+
+
+def test_bssl_generated_files_are_served(serve: Callable[..., Serve], pki: PKI,
+                                         tmp_path: Path) -> None:
+    listed = generate_ech(tmp_path, "localhost")  # config id 3, a name --cert covers
+    server = serve("--cert", str(pki.cert), "--key", str(pki.key), "--ech-key",
+                   str(tmp_path / "key"), "--ech-config", str(tmp_path / "config"))
+    assert printed_config_list(server) == listed.read_bytes()
+    proc = connect_json(server.port, pki.root, listed)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["ech"]["config_id"] == 3
+    assert not any("warning" in line for line in server.stderr_lines), server.stderr_lines
+
+
+def test_a_cert_without_the_public_name_is_warned_about(serve: Callable[..., Serve],
+                                                        pki: PKI) -> None:
+    server = serve("--cert", str(pki.cert), "--key", str(pki.key), "--ech", "public.example")
+    printed_config_list(server)
+    assert any("warning: the certificate does not cover the ECH public name public.example"
+               in line for line in server.stderr_lines), server.stderr_lines
+
+
+def run_serve(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tlskit", "serve", "--port", "0", *args],
+                          capture_output=True, text=True, timeout=60, cwd=cwd)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--ech", "127.0.0.1"], "--ech 127.0.0.1: the ECH public name must be a DNS name, "
+                             "not an IP address"),
+    (["--ech", "bad..name"], "--ech bad..name: the ECH public name 'bad..name' is not a "
+                             "DNS name"),
+    (["--ech-key", "key", "--ech-config", "missing.config"],
+     "cannot read --ech-config missing.config: No such file or directory"),
+    (["--ech-key", "missing.key", "--ech-config", "config"],
+     "cannot read --ech-key missing.key: No such file or directory"),
+    (["--ech-key", "key", "--ech-config", "garbage"],
+     "cannot use --ech-config garbage with --ech-key key: not one ECHConfig"),
+    (["--ech-key", "garbage", "--ech-config", "config"],
+     "cannot use --ech-config config with --ech-key garbage: the private key must be 32 "
+     "raw X25519 bytes"),
+    (["--ech-key", "key"], "--ech-key and --ech-config go together"),
+    (["--ech", "public.example", "--ech-key", "key", "--ech-config", "config"],
+     "give one or the other"),
+    (["--ech-config-list-out", "x.bin"], "--ech-config-list-out needs --ech or --ech-key"),
+    (["--ech", "public.example", "--tls1.2"], "Encrypted Client Hello needs TLS 1.3"),
+    (["--ech", "localhost", "--ech-config-list-out", "no/such/dir/x.bin"],
+     "cannot write --ech-config-list-out no/such/dir/x.bin: No such file or directory"),
+])
+def test_bad_ech_values_and_files_are_one_line(pki: PKI, tmp_path: Path, args: list[str],
+                                               message: str) -> None:
+    generate_ech(tmp_path, "localhost")
+    (tmp_path / "garbage").write_bytes(b"not an ECH config or key\n")
+    proc = run_serve("--cert", str(pki.cert), "--key", str(pki.key), *args, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("tlskit serve: ") and message in line, line
+
+
+def test_a_kept_certificate_without_the_public_name_is_reissued(
+        serve: Callable[..., Serve], tmp_path: Path) -> None:
+    leaf = tmp_path / "state" / "tlskit" / "serve" / "localhost.pem"
+    plain = serve()
+    assert plain.stop() == 0
+    assert _dns_names(leaf) == ["localhost"]
+    server = serve("--ech", "public.example")
+    printed_config_list(server)
+    assert _dns_names(leaf) == ["localhost", "public.example"]
+
+
+def _dns_names(pem: Path) -> list[str]:
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificates(pem.read_bytes())[0]
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return san.get_values_for_type(x509.DNSName)
