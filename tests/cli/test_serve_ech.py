@@ -29,15 +29,21 @@ from .test_serve import serve as serve
 LIST_LINE = "ech config list (base64"
 
 
-def printed_config_list(server: Serve) -> bytes:
-    """The base64 ECHConfigList from the announcement, decoded."""
-    while True:
+def announcement(server: Serve) -> list[str]:
+    """The lines serve prints after its first, up to "Ctrl-C to stop."."""
+    lines: list[str] = []
+    while not lines or not lines[-1].startswith("Ctrl-C"):
         try:
-            line = server.stdout.get(timeout=30)
+            lines.append(server.stdout.get(timeout=30))
         except queue.Empty:
-            pytest.fail(f"no ECHConfigList printed: {server.stderr_lines}")
-        if line.startswith(LIST_LINE):
-            return base64.b64decode(line.rsplit(": ", 1)[1].strip(), validate=True)
+            pytest.fail(f"the announcement stopped at {lines}: {server.stderr_lines}")
+    return lines
+
+
+def printed_config_list(server: Serve, lines: list[str] | None = None) -> bytes:
+    """The base64 ECHConfigList from the announcement, decoded."""
+    (line,) = [x for x in lines or announcement(server) if x.startswith(LIST_LINE)]
+    return base64.b64decode(line.rsplit(": ", 1)[1].strip(), validate=True)
 
 
 def local_root(tmp_path: Path) -> Path:
@@ -105,7 +111,9 @@ def test_bssl_generated_files_are_served(serve: Callable[..., Serve], pki: PKI,
     listed = generate_ech(tmp_path, "localhost")  # config id 3, a name --cert covers
     server = serve("--cert", str(pki.cert), "--key", str(pki.key), "--ech-key",
                    str(tmp_path / "key"), "--ech-config", str(tmp_path / "config"))
-    assert printed_config_list(server) == listed.read_bytes()
+    lines = announcement(server)
+    assert printed_config_list(server, lines) == listed.read_bytes()
+    assert f"ech: public name localhost, config id 3 (key from {tmp_path / 'key'})\n" in lines
     proc = connect_json(server.port, pki.root, listed)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["ech"]["config_id"] == 3

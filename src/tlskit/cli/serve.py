@@ -382,7 +382,8 @@ class Server:
             print(f"trust the local CA root to open it without warnings: {self.root}")
             print(f"  e.g. curl --cacert {self.root} https://localhost:{self.port}/")
         if self.ech is not None:
-            made = "a fresh key, gone when this server stops" if a.ech else a.ech_key
+            made = ("a fresh key, gone when this server stops" if a.ech
+                    else f"key from {a.ech_key}")
             print(f"ech: public name {self.ech.public_name}, config id {self.ech.config_id} "
                   f"({made})")
             print("ech config list (base64, for a DNS HTTPS record's ech= or a file for "
