@@ -65,10 +65,13 @@ class Serve:
         self.stdout: queue.Queue[str] = queue.Queue()
         self.stderr_lines: list[str] = []
         assert self.proc.stdout is not None and self.proc.stderr is not None
-        threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout.put),
-                         daemon=True).start()
-        threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr_lines.append),
-                         daemon=True).start()
+        self._pumps = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout.put),
+                             daemon=True),
+            threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr_lines.append),
+                             daemon=True)]
+        for pump in self._pumps:
+            pump.start()
         try:
             self.first_line = self.stdout.get(timeout=30)
         except queue.Empty:
@@ -90,8 +93,13 @@ class Serve:
         return "".join(lines)
 
     def stop(self) -> int:
+        """SIGTERM, then the exit status once every line the server wrote has been read
+        (`stderr_lines` is complete after this returns)."""
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(15)
+        status = self.proc.wait(15)
+        for pump in self._pumps:
+            pump.join(15)
+        return status
 
 
 @pytest.fixture(scope="module")

@@ -68,9 +68,10 @@ def test_tlskit_connect_with_the_printed_base64(serve: Callable[..., Serve],
     out = json.loads(proc.stdout)
     assert out["ech"] == {"accepted": True, "public_name": "public.example",
                           "config_id": config.config_id}
+    # The printed line pasted as it is: no file needed.
     human = tlskit_connect(f"127.0.0.1:{server.port}", "--servername", "localhost",
                            "--cafile", str(local_root(tmp_path)), "--ech-config-list",
-                           str(pasted))
+                           base64.b64encode(config_list).decode())
     assert human.returncode == 0, human.stderr
     assert "ECH" in human.stdout and "accepted" in human.stdout
     assert server.stop() == 0
@@ -117,6 +118,7 @@ def test_bssl_generated_files_are_served(serve: Callable[..., Serve], pki: PKI,
     proc = connect_json(server.port, pki.root, listed)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["ech"]["config_id"] == 3
+    assert server.stop() == 0
     assert not any("warning" in line for line in server.stderr_lines), server.stderr_lines
 
 
@@ -124,6 +126,7 @@ def test_a_cert_without_the_public_name_is_warned_about(serve: Callable[..., Ser
                                                         pki: PKI) -> None:
     server = serve("--cert", str(pki.cert), "--key", str(pki.key), "--ech", "public.example")
     printed_config_list(server)
+    assert server.stop() == 0  # (the warning went to stderr: read to its end)
     assert any("warning: the certificate does not cover the ECH public name public.example"
                in line for line in server.stderr_lines), server.stderr_lines
 

@@ -225,9 +225,16 @@ class _Connect:
 
     def _ech_config_list(self, path: str) -> bytes:
         """--ech-config-list: the file's bytes, or base64 text decoded (a DNS HTTPS
-        record's ech= value); a usage error naming the file otherwise."""
+        record's ech= value); the value itself when it is base64 and no such file
+        exists (what `serve --ech` and a rejection print can be pasted as it is); a
+        usage error naming the file otherwise."""
         try:
             data = Path(path).expanduser().read_bytes()
+        except FileNotFoundError as exc:
+            inline = path.encode("ascii", "replace")
+            if len(inline) < 8 or not all(c in _BASE64 for c in inline):
+                raise self._read_file_error("--ech-config-list", path, exc) from exc
+            data = inline
         except OSError as exc:
             raise self._read_file_error("--ech-config-list", path, exc) from exc
         text = b"".join(data.split())

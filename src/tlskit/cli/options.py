@@ -61,10 +61,11 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
                              "AES256-GCM-SHA384), for old servers: no forward secrecy")
     parser.add_argument("--cert", metavar="FILE", help="client certificate chain (PEM)")
     parser.add_argument("--key", metavar="FILE", help="private key for --cert (PEM)")
-    parser.add_argument("--ech-config-list", metavar="FILE",
-                        help="Encrypted Client Hello: the server's ECHConfigList (binary, or "
-                             "base64 as in a DNS HTTPS record's ech=) to encrypt the "
-                             "ClientHello with; the SNI in the clear is then its public name")
+    parser.add_argument("--ech-config-list", metavar="FILE|BASE64",
+                        help="Encrypted Client Hello: the server's ECHConfigList (a file, "
+                             "binary or base64, or the base64 itself as in a DNS HTTPS "
+                             "record's ech=) to encrypt the ClientHello with; the SNI in "
+                             "the clear is then its public name")
     parser.add_argument("--ech-grease", action="store_true",
                         help="without --ech-config-list, send a GREASE (random) Encrypted "
                              "Client Hello extension, as Chrome does")

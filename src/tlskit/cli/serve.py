@@ -386,7 +386,7 @@ class Server:
                     else f"key from {a.ech_key}")
             print(f"ech: public name {self.ech.public_name}, config id {self.ech.config_id} "
                   f"({made})")
-            print("ech config list (base64, for a DNS HTTPS record's ech= or a file for "
+            print("ech config list (base64, for a DNS HTTPS record's ech= or "
                   f"tlskit connect --ech-config-list): "
                   f"{base64.b64encode(self.ech.config_list).decode()}")
             if a.ech_config_list_out:
