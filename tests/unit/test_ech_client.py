@@ -273,6 +273,20 @@ def test_config_checks() -> None:
         client_config(ech_config_list="AEX+DQ==")
 
 
+def test_a_config_with_a_low_order_key_is_skipped() -> None:
+    """A config whose X25519 key has low order cannot be encapsulated to (RFC 9180
+    7.1.4): the client skips it (or refuses the list) at configuration, instead of a
+    ValueError from cryptography at connect time."""
+    low = bytes.fromhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800")
+    good = EchKey.make(config_id=2)
+    bad = ech.ECHConfig.build(1, 0x20, low, [ech.CipherSuite(1, 1)], b"public.example")
+    with pytest.raises(ValueError, match="no ECH config tlskit can use"):
+        client_config(ech_config_list=ech.encode_config_list([bad]))
+    client = ClientConnection(client_config(
+        ech_config_list=ech.encode_config_list([bad, good.config])), server_name=NAME)
+    assert open_outer(_hello(client.data_to_send()), good).inner
+
+
 def test_tls12_server_is_a_rejection() -> None:
     """6.1.6: a server choosing TLS 1.2 rejects ECH: the TLS 1.2 handshake completes
     against the public name, then ech_required (no retry configs in TLS 1.2)."""

@@ -64,11 +64,12 @@ def valid_public_name(name: bytes) -> bool:
 def choose_config(configs: list[ech.ECHConfig]) -> tuple[ech.ECHConfig, ech.CipherSuite] | None:
     """The first config this client can use, with its first HPKE suite tlskit implements;
     None when there is none. Skipped (4, 6.1): other versions, unsupported KEMs or
-    suites, any mandatory extension (tlskit understands none), an invalid public_name."""
+    suites, a low-order X25519 public key, any mandatory extension (tlskit understands
+    none), an invalid public_name."""
     for config in configs:
         if not config.known_version or config.kem_id not in hpke.SUPPORTED_KEMS:
             continue
-        if len(config.public_key) != hpke.X25519_KEY_LENGTH:
+        if not hpke.usable_public_key(config.public_key):  # (a length or low order)
             continue
         if any(e.mandatory for e in config.extensions):
             continue
