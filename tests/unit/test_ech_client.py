@@ -95,6 +95,24 @@ def test_rejection_with_a_public_name_the_certificate_lacks_is_a_certificate_err
     assert info.value.alert == AD.bad_certificate
 
 
+@pytest.mark.parametrize("versions", [["TLSv1.3"], ["TLSv1.2"]], ids=["tls13", "tls12"])
+def test_public_name_is_checked_even_with_check_hostname_off(versions: list[str]) -> None:
+    """check_hostname=False is about the real name; after a rejection the retry configs
+    are only as good as the public name's authentication (RFC 9849 6.1.6), so a
+    certificate without it is bad_certificate, not EchRejected (as Go checks it even
+    with InsecureSkipVerify)."""
+    server_kw = {"versions": versions}
+    client = ech_client(EchKey.make(public_name=b"public.example"), check_hostname=False)
+    with pytest.raises(TLSError) as info:
+        exchange(client, ServerConnection(server_config(**server_kw)))
+    assert not isinstance(info.value, EchRejected)
+    assert info.value.alert == AD.bad_certificate
+    client = ech_client(EchKey.make(public_name=b"localhost"), server_name="x.example",
+                        check_hostname=False)
+    with pytest.raises(EchRejected):
+        exchange(client, ServerConnection(server_config(**server_kw)))
+
+
 def _accepted_flight(key: EchKey, client: ClientConnection, **kw: Any
                      ) -> tuple[ServerConnection, bytes]:
     server, _ = accepting_server(client.data_to_send(), key, **kw)

@@ -677,8 +677,10 @@ class ClientHandshake13(Handshake13):
                        ocsp_response=auth.ocsp_response)
         ech = self.ech
         # RFC 9849 6.1.6: after a rejection the certificate must be the public name's.
-        verify_server_chain(self, auth, self.server_name if ech is None or ech.accepted
-                            else ech.public_name)
+        if ech is None or ech.accepted:
+            verify_server_chain(self, auth, self.server_name)
+        else:  # (checked even with check_hostname off: the retry configs are its word)
+            verify_server_chain(self, auth, ech.public_name, ech_public_name=True)
         return _S.WAIT_CERTIFICATE_VERIFY
 
     def on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> State:
