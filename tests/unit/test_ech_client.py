@@ -71,6 +71,20 @@ def test_padding_hides_the_name_length_up_to_maximum_name_length() -> None:
     assert len(sizes) == 1
 
 
+def test_outer_hello_is_padded_as_a_plain_or_grease_one_is() -> None:
+    """RFC 7685: a hello of 256..511 bytes is padded to 512, as tlskit does for a plain
+    or GREASE hello; an unpadded ECH outer hello stood out by its size (and met the
+    middleboxes the padding is for). The padding is inside the AAD: still accepted."""
+    key = EchKey.make(max_name=0)
+    client = ech_client(key, server_name="a.localhost")
+    flight = client.data_to_send()
+    hello = _hello(flight)
+    assert len(hello) == 512 and 21 in dict(parse_hello(hello[4:])[0]["exts"])
+    grease = ClientConnection(client_config(ech_grease=True), server_name="a.localhost")
+    assert len(_hello(grease.data_to_send())) >= 512
+    assert open_outer(hello, key).inner
+
+
 def test_rejected_by_a_server_without_ech_authenticates_the_public_name() -> None:
     """tlskit's server ignores ECH and answers the outer hello; the certificate is
     checked for the public name ("localhost" here), ech_required goes out, nothing else."""

@@ -181,6 +181,11 @@ class EchOffer:
                                      bytes(len(encoded_inner) + hpke.TAG_LENGTH))
         outer.extensions[_E.encrypted_client_hello] = placeholder.encode()
         aad = outer.encode()[4:]
+        if 256 <= len(aad) + 4 < 512:  # RFC 7685, as a plain (or GREASE) hello is padded:
+            # middleboxes choke on 256..511 bytes, and an unpadded size would tell ECH
+            # from GREASE. (Inside the AAD: the server sees the same bytes.)
+            outer.extensions[_E.padding] = bytes(max(512 - len(aad) - 4 - 4, 1))
+            aad = outer.encode()[4:]
         payload = self.context.seal(aad, encoded_inner)
         outer.extensions[_E.encrypted_client_hello] = ech.OuterHello(
             self.suite, self.config.config_id, enc, payload).encode()
