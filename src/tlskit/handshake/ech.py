@@ -46,8 +46,9 @@ _TLS13_ONLY_VERSIONS = ext.encode_versions_client([ProtocolVersion.TLSv1_3])
 # --- choosing a config (RFC 9849 4, 6.1) -----------------------------------------------------
 
 def valid_public_name(name: bytes) -> bool:
-    """4: a dot-separated sequence of LDH labels, no leading or trailing dot, whose last
-    label is not all digits nor 0x-hex (an IPv4 address in disguise)."""
+    """4: a dot-separated sequence of LDH labels (no hyphen first or last), no leading or
+    trailing dot, whose last label is not all digits nor 0x-hex (an IPv4 address in
+    disguise)."""
     try:
         text = name.decode("ascii")
     except UnicodeDecodeError:
@@ -55,6 +56,8 @@ def valid_public_name(name: bytes) -> bool:
     labels = text.split(".")
     for label in labels:
         if not 1 <= len(label) <= 63 or not all(c.isalnum() or c == "-" for c in label):
+            return False
+        if label[0] == "-" or label[-1] == "-":  # (RFC 5890 2.3.1's LDH label)
             return False
     last = labels[-1].lower()
     return not (last.isdigit() or (last.startswith("0x") and all(
