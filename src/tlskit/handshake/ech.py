@@ -237,9 +237,10 @@ class EchOffer:
 def grease_extension(rng: Callable[[int], bytes]) -> bytes:
     """RFC 9849 6.2: a GREASE encrypted_client_hello body: HKDF-SHA256 with AES-128-GCM,
     a random config_id, a random 32-byte enc (an X25519 key's size) and a random payload
-    of 144..240 bytes plus the tag, the sizes a padded inner hello takes."""
+    of 128..224 bytes plus the tag: a padded inner hello's sizes (6.1.3 makes those a
+    multiple of 32, so any other length would tell GREASE from ECH)."""
     head = rng(2)
-    payload = rng(144 + 32 * (head[1] % 4) + hpke.TAG_LENGTH)
+    payload = rng(128 + 32 * (head[1] % 4) + hpke.TAG_LENGTH)
     return ech.OuterHello(ech.CipherSuite(1, 1), head[0], rng(hpke.X25519_KEY_LENGTH),
                           payload).encode()
 
