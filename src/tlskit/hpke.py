@@ -88,6 +88,8 @@ class _Kdf:
 
 _X25519_KEM = _Kdf(KdfId.HKDF_SHA256, b"KEM" + struct.pack(">H", KemId.DHKEM_X25519_HKDF_SHA256))
 X25519_KEY_LENGTH = 32
+# (any fixed key tells a low-order public key: a clamped scalar sends it to zero)
+_PROBE_KEY = X25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
 
 
 def derive_key_pair(ikm: bytes) -> X25519PrivateKey:
@@ -118,8 +120,21 @@ def encap(pk_r: bytes, ephemeral: X25519PrivateKey | None = None) -> tuple[bytes
     """(shared_secret, enc) for recipient key `pk_r`; `ephemeral` is for test vectors."""
     sk_e = ephemeral if ephemeral is not None else X25519PrivateKey.generate()
     enc = _public_bytes(sk_e.public_key())
-    dh = sk_e.exchange(_load_public(pk_r))
+    try:
+        dh = sk_e.exchange(_load_public(pk_r))
+    except ValueError as exc:  # a low-order pk_r: cryptography refuses the zero result
+        raise HPKEError(f"X25519 exchange failed: {exc}") from None
     return _shared_secret(dh, enc, pk_r), enc
+
+
+def usable_public_key(pk: bytes) -> bool:
+    """Whether `pk` is an X25519 key an encapsulation can use: 32 bytes, and not of low
+    order (whose shared secret is all zeros for every sender key, 7.1.4)."""
+    try:
+        encap(pk, _PROBE_KEY)
+    except HPKEError:
+        return False
+    return True
 
 
 def decap(enc: bytes, sk_r: X25519PrivateKey) -> bytes:

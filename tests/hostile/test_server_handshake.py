@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tlskit import TLSError
@@ -448,6 +450,31 @@ def test_second_client_hello_with_unsolicited_cookie_is_illegal_parameter():
         ch.extensions[E.cookie] = ext.encode_cookie(b"made up")
     _c, s, data = second_hello(add)
     expect_alert(s, data, AD.illegal_parameter)
+
+
+@pytest.mark.parametrize("grease", [False, True], ids=["added", "removed"])
+def test_second_client_hello_adding_or_dropping_ech_is_illegal_parameter(grease):
+    """RFC 9849 6.1.5 lets encrypted_client_hello's body change in the second hello (a
+    new payload, no enc), so even a server without ECH lets it differ; RFC 8446 4.1.2
+    still forbids adding or removing it."""
+    from tlskit.handshake.ech import grease_extension
+
+    def change(ch):
+        if grease:
+            ch.extensions.pop(E.encrypted_client_hello)
+        else:
+            ch.extensions[E.encrypted_client_hello] = grease_extension(os.urandom)
+    count = [0]
+
+    def hook(raw):
+        if raw[0] == 1:
+            count[0] += 1
+            if count[0] == 2:
+                return edit(m.ClientHello, change)(raw)
+        return raw
+    c, s, hrr = hrr_pair(hook, ech_grease=grease)
+    c.receive_data(hrr)
+    expect_alert(s, c.data_to_send(), AD.illegal_parameter)
 
 
 @pytest.mark.parametrize("configured", [False, True])

@@ -42,12 +42,13 @@ def test_accepted_inner_hello_carries_the_real_name_outer_the_public_one() -> No
     outer, _ = parse_hello(_hello(flight)[4:])
     exts = dict(outer["exts"])
     assert b"public.example" in exts[0] and b"localhost" not in _hello(flight)
-    assert 16 in exts  # (ALPN goes in both, as BoringSSL's client does)
+    assert 16 not in exts  # ALPN: in the inner hello only
     server, opened = accepting_server(flight, key, {"alpn_protocols": ["h2"]})
     inner, _ = parse_hello(opened.inner[4:])
     inner_exts = dict(inner["exts"])
     assert b"localhost" in inner_exts[0] and inner_exts[ECH_EXT] == ech.INNER_BODY
     assert inner_exts[43] == b"\x02\x03\x04"  # supported_versions: TLS 1.3 alone
+    assert inner_exts[16] == b"\x00\x03\x02h2"
     assert inner_exts[51] == exts[51]  # key_share: compressed, expanded from the outer
     assert inner["random"] != outer["random"] and inner["sid"] == outer["sid"]
     assert opened.encoded_length % 32 == 0 and opened.padding  # 6.1.3
@@ -68,6 +69,20 @@ def test_padding_hides_the_name_length_up_to_maximum_name_length() -> None:
         opened = open_outer(_hello(client.data_to_send()), key)
         sizes.add(opened.encoded_length)
     assert len(sizes) == 1
+
+
+def test_outer_hello_is_padded_as_a_plain_or_grease_one_is() -> None:
+    """RFC 7685: a hello of 256..511 bytes is padded to 512, as tlskit does for a plain
+    or GREASE hello; an unpadded ECH outer hello stood out by its size (and met the
+    middleboxes the padding is for). The padding is inside the AAD: still accepted."""
+    key = EchKey.make(max_name=0)
+    client = ech_client(key, server_name="a.localhost")
+    flight = client.data_to_send()
+    hello = _hello(flight)
+    assert len(hello) == 512 and 21 in dict(parse_hello(hello[4:])[0]["exts"])
+    grease = ClientConnection(client_config(ech_grease=True), server_name="a.localhost")
+    assert len(_hello(grease.data_to_send())) >= 512
+    assert open_outer(hello, key).inner
 
 
 def test_rejected_by_a_server_without_ech_authenticates_the_public_name() -> None:
@@ -93,6 +108,24 @@ def test_rejection_with_a_public_name_the_certificate_lacks_is_a_certificate_err
         exchange(client, ServerConnection(server_config()))
     assert not isinstance(info.value, EchRejected)
     assert info.value.alert == AD.bad_certificate
+
+
+@pytest.mark.parametrize("versions", [["TLSv1.3"], ["TLSv1.2"]], ids=["tls13", "tls12"])
+def test_public_name_is_checked_even_with_check_hostname_off(versions: list[str]) -> None:
+    """check_hostname=False is about the real name; after a rejection the retry configs
+    are only as good as the public name's authentication (RFC 9849 6.1.6), so a
+    certificate without it is bad_certificate, not EchRejected (as Go checks it even
+    with InsecureSkipVerify)."""
+    server_kw = {"versions": versions}
+    client = ech_client(EchKey.make(public_name=b"public.example"), check_hostname=False)
+    with pytest.raises(TLSError) as info:
+        exchange(client, ServerConnection(server_config(**server_kw)))
+    assert not isinstance(info.value, EchRejected)
+    assert info.value.alert == AD.bad_certificate
+    client = ech_client(EchKey.make(public_name=b"localhost"), server_name="x.example",
+                        check_hostname=False)
+    with pytest.raises(EchRejected):
+        exchange(client, ServerConnection(server_config(**server_kw)))
 
 
 def _accepted_flight(key: EchKey, client: ClientConnection, **kw: Any
@@ -207,7 +240,8 @@ def test_server_hello_disagreeing_with_the_hrr_is_illegal_parameter(hrr_accepts:
     assert "HelloRetryRequest" in str(info.value)
 
 
-def _with_ee_extension(flight: bytes, log: KeyLog, body: bytes) -> bytes:
+def _with_ee_extension(flight: bytes, log: KeyLog, body: bytes, etype: int = ECH_EXT
+                       ) -> bytes:
     """The server's flight with an encrypted_client_hello extension added to its
     EncryptedExtensions, re-protected under the server's handshake key (from its key
     log); the transcript no longer matches, but the client checks EE first."""
@@ -219,7 +253,7 @@ def _with_ee_extension(flight: bytes, log: KeyLog, body: bytes) -> bytes:
     content, ctype = plain.rstrip(b"\x00")[:-1], plain.rstrip(b"\x00")[-1]
     n = int.from_bytes(content[1:4], "big")
     ee, rest = content[4:4 + n], content[4 + n:]
-    block = ee[2:] + ECH_EXT.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body
+    block = ee[2:] + etype.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body
     new_ee = _hs(8, len(block).to_bytes(2, "big") + block)
     sealed = Keys(suite, secret).seal_content(ctype, new_ee + rest)
     return b"".join(records[:at]) + sealed + b"".join(records[at + 1:])
@@ -233,6 +267,20 @@ def test_retry_configs_after_acceptance_are_unsupported_extension() -> None:
     _, flight = _accepted_flight(key, client, server_kw={"keylog": log})
     with pytest.raises(TLSError) as info:
         client.receive_data(_with_ee_extension(flight, log, key.config_list))
+    assert info.value.alert == AD.unsupported_extension
+
+
+def test_alpn_from_a_rejecting_server_is_unsupported_extension() -> None:
+    """The outer hello carries no ALPN, so a server answering it (a rejection) cannot
+    select one: unsupported_extension at once, not a transcript failure later."""
+    key = EchKey.make(public_name=b"localhost")
+    client = ech_client(key, alpn_protocols=["h2"])
+    log = KeyLog()
+    server = ServerConnection(server_config(keylog=log, alpn_protocols=["h2"]))
+    server.receive_data(client.data_to_send())
+    flight = server.data_to_send()
+    with pytest.raises(TLSError) as info:
+        client.receive_data(_with_ee_extension(flight, log, b"\x00\x03\x02h2", etype=16))
     assert info.value.alert == AD.unsupported_extension
 
 
@@ -271,6 +319,20 @@ def test_config_checks() -> None:
         client_config(ech_config_list=b"\x00\x01")
     with pytest.raises(TypeError, match="base64"):
         client_config(ech_config_list="AEX+DQ==")
+
+
+def test_a_config_with_a_low_order_key_is_skipped() -> None:
+    """A config whose X25519 key has low order cannot be encapsulated to (RFC 9180
+    7.1.4): the client skips it (or refuses the list) at configuration, instead of a
+    ValueError from cryptography at connect time."""
+    low = bytes.fromhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800")
+    good = EchKey.make(config_id=2)
+    bad = ech.ECHConfig.build(1, 0x20, low, [ech.CipherSuite(1, 1)], b"public.example")
+    with pytest.raises(ValueError, match="no ECH config tlskit can use"):
+        client_config(ech_config_list=ech.encode_config_list([bad]))
+    client = ClientConnection(client_config(
+        ech_config_list=ech.encode_config_list([bad, good.config])), server_name=NAME)
+    assert open_outer(_hello(client.data_to_send()), good).inner
 
 
 def test_tls12_server_is_a_rejection() -> None:

@@ -44,8 +44,20 @@ def test_grease_looks_like_an_outer_extension() -> None:
     (hello,) = _hellos(grease_client().data_to_send())
     offer = ech.decode_client_hello_ext(_ech_ext(hello))
     assert offer is not None and offer.cipher_suite == ech.CipherSuite(1, 1)
-    assert len(offer.enc) == 32 and len(offer.payload) in (160, 192, 224, 256)
+    assert len(offer.enc) == 32 and len(offer.payload) in (144, 176, 208, 240)
     assert b"localhost" in hello  # GREASE hides nothing: the real name is the SNI
+
+
+def test_grease_payload_sizes_are_those_of_a_padded_inner_hello() -> None:
+    """6.1.3 pads EncodedClientHelloInner to a multiple of 32, so a real payload is 16
+    (the AEAD tag) more than one; GREASE's must be too, or its length tells it apart."""
+    sizes = set()
+    for _ in range(64):
+        offer = ech.decode_client_hello_ext(_ech_ext(_hellos(
+            grease_client().data_to_send())[0]))
+        assert offer is not None
+        sizes.add(len(offer.payload))
+    assert all((n - 16) % 32 == 0 for n in sizes) and len(sizes) > 1
 
 
 def test_off_by_default_and_never_beside_a_real_config() -> None:

@@ -118,6 +118,9 @@ def test_public_name_rules() -> None:
     assert valid_public_name(b"example.0x1g")  # not hex: a name
     for bad in (b"", b"a.", b"exa mple", b"\xc3\xa9.example", b"a" * 64, b"10.0.0.1"):
         assert not valid_public_name(bad), bad
+    # RFC 5890 2.3.1: an LDH label neither starts nor ends with a hyphen
+    for bad in (b"-public.example", b"public-.example", b"public.-example"):
+        assert not valid_public_name(bad), bad
 
 
 def test_client_hello_extension() -> None:

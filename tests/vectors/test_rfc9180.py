@@ -97,6 +97,20 @@ def test_unsupported_suite_and_bad_enc() -> None:
         hpke.setup_base_r(bytes(32), sk, b"", 1, 1)
 
 
+# An X25519 point of order 8: every sender key's shared secret with it is all zeros.
+LOW_ORDER = bytes.fromhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800")
+
+
+@pytest.mark.parametrize("pk", [bytes(32), LOW_ORDER], ids=["zero", "order-8"])
+def test_sender_refuses_a_low_order_recipient_key(pk: bytes) -> None:
+    """7.1.4: encapsulating to a low-order key is an HPKEError, not cryptography's
+    ValueError escaping."""
+    with pytest.raises(hpke.HPKEError, match="X25519"):
+        hpke.setup_base_s(pk, b"", 1, 1)
+    assert not hpke.usable_public_key(pk)
+    assert hpke.usable_public_key(X25519PrivateKey.generate().public_key().public_bytes_raw())
+
+
 # --- cryptography's single-shot HPKE agrees with this context (empty AAD, seq 0) ---------
 
 def _crypto_suite() -> Any:

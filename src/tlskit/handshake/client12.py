@@ -324,7 +324,8 @@ class ClientHandshake12(Handshake12):
         """RSA key transport: the premaster goes to the certificate's key, so that
         certificate is checked before anything is encrypted to it (the staple, if any,
         has arrived), and its key must be able to receive it."""
-        verify_server_chain(self, self.auth, self.server_name)
+        verify_server_chain(self, self.auth, self.server_name,
+                            ech_public_name=self.ech_rejected)
         leaf = self.auth.chain[0]
         problem = key_transport_problem(leaf)
         if problem is not None:
@@ -342,7 +343,8 @@ class ClientHandshake12(Handshake12):
             self._accept_key_transport()
 
     def on_server_key_exchange(self, ske: m12.ServerKeyExchangeECDHE, raw: bytes) -> State:
-        verify_server_chain(self, self.auth, self.server_name)
+        verify_server_chain(self, self.auth, self.server_name,
+                            ech_public_name=self.ech_rejected)
         cfg = self.config
         if ske.group not in cfg._groups or ske.group not in crypto.GROUPS12:
             raise IllegalParameter(f"server chose group {ske.group:#06x}, not offered")

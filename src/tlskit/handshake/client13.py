@@ -390,8 +390,11 @@ class ClientHandshake13(Handshake13):
             if share is None:
                 raise IllegalParameter(f"server key share for {NamedGroup(group).name}, "
                                        "which has no client share")
-        if self.ech is not None and self.ech.check_server_hello(suite, raw, sh.random):
-            self._ech_accepted(self.ech)
+        if self.ech is not None:
+            if self.ech.check_server_hello(suite, raw, sh.random):
+                self._ech_accepted(self.ech)
+            else:  # the server answers the outer hello, which offered no ALPN
+                self.offer.extensions.discard(_E.application_layer_protocol_negotiation)
         if not self.offer.retried:
             self.transcript.start(suite.hash_name)
         else:
@@ -446,6 +449,7 @@ class ClientHandshake13(Handshake13):
         ech = self.ech
         if ech is not None:  # RFC 9849 6.1.6: TLS 1.2 is a rejection; authenticate the
             ech.accepted = False  # public name, then end with ech_required
+            self.offer.extensions.discard(_E.application_layer_protocol_negotiation)
         successor = ClientHandshake12(Handover12(
             config=self.config, out=self.out, transcript=self.transcript,
             client_random=self.client_random,
@@ -677,8 +681,10 @@ class ClientHandshake13(Handshake13):
                        ocsp_response=auth.ocsp_response)
         ech = self.ech
         # RFC 9849 6.1.6: after a rejection the certificate must be the public name's.
-        verify_server_chain(self, auth, self.server_name if ech is None or ech.accepted
-                            else ech.public_name)
+        if ech is None or ech.accepted:
+            verify_server_chain(self, auth, self.server_name)
+        else:  # (checked even with check_hostname off: the retry configs are its word)
+            verify_server_chain(self, auth, ech.public_name, ech_public_name=True)
         return _S.WAIT_CERTIFICATE_VERIFY
 
     def on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> State:

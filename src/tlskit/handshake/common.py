@@ -559,12 +559,15 @@ def validation_moment(config: Any) -> datetime:
     return datetime.fromtimestamp(math.floor(config.clock()), UTC)
 
 
-def verify_server_chain(hs: Handshake, auth: PeerAuth, server_name: str | None) -> None:
+def verify_server_chain(hs: Handshake, auth: PeerAuth, server_name: str | None, *,
+                        ech_public_name: bool = False) -> None:
     """Check the server's chain with the configured verifier; with verify_mode="report"
-    a failure is kept in `auth.verification_error` instead of ending the handshake."""
+    a failure is kept in `auth.verification_error` instead of ending the handshake.
+    `ech_public_name`: `server_name` is a rejected ECH config's public_name, checked even
+    with check_hostname off (RFC 9849 6.1.6: the retry configs must come from it)."""
     cfg = hs.config
     at = validation_moment(cfg)
-    name = server_name if cfg.check_hostname else None
+    name = server_name if cfg.check_hostname or ech_public_name else None
     verifier = cfg.get_verifier()
     if hs.suite is not None and hs.suite.code in crypto.RSA_KX_SUITES12:
         # The key decrypts rather than signs: keyEncipherment is the usage it needs.

@@ -46,8 +46,9 @@ _TLS13_ONLY_VERSIONS = ext.encode_versions_client([ProtocolVersion.TLSv1_3])
 # --- choosing a config (RFC 9849 4, 6.1) -----------------------------------------------------
 
 def valid_public_name(name: bytes) -> bool:
-    """4: a dot-separated sequence of LDH labels, no leading or trailing dot, whose last
-    label is not all digits nor 0x-hex (an IPv4 address in disguise)."""
+    """4: a dot-separated sequence of LDH labels (no hyphen first or last), no leading or
+    trailing dot, whose last label is not all digits nor 0x-hex (an IPv4 address in
+    disguise)."""
     try:
         text = name.decode("ascii")
     except UnicodeDecodeError:
@@ -55,6 +56,8 @@ def valid_public_name(name: bytes) -> bool:
     labels = text.split(".")
     for label in labels:
         if not 1 <= len(label) <= 63 or not all(c.isalnum() or c == "-" for c in label):
+            return False
+        if label[0] == "-" or label[-1] == "-":  # (RFC 5890 2.3.1's LDH label)
             return False
     last = labels[-1].lower()
     return not (last.isdigit() or (last.startswith("0x") and all(
@@ -64,11 +67,12 @@ def valid_public_name(name: bytes) -> bool:
 def choose_config(configs: list[ech.ECHConfig]) -> tuple[ech.ECHConfig, ech.CipherSuite] | None:
     """The first config this client can use, with its first HPKE suite tlskit implements;
     None when there is none. Skipped (4, 6.1): other versions, unsupported KEMs or
-    suites, any mandatory extension (tlskit understands none), an invalid public_name."""
+    suites, a low-order X25519 public key, any mandatory extension (tlskit understands
+    none), an invalid public_name."""
     for config in configs:
         if not config.known_version or config.kem_id not in hpke.SUPPORTED_KEMS:
             continue
-        if len(config.public_key) != hpke.X25519_KEY_LENGTH:
+        if not hpke.usable_public_key(config.public_key):  # (a length or low order)
             continue
         if any(e.mandatory for e in config.extensions):
             continue
@@ -143,9 +147,13 @@ class EchOffer:
         return head, compressed
 
     def outer_extensions(self, exts: m.Extensions) -> m.Extensions:
-        """The ClientHelloOuter extensions: the handshake's, with public_name as SNI."""
+        """The ClientHelloOuter extensions: the handshake's, with public_name as SNI and
+        without ALPN (an application's protocol list can name the service as well as
+        SNI does: RFC 9849 10.5 has such context-specific values left out; only a
+        rejecting server answers the outer hello, and that connection ends anyway)."""
         outer = m.Extensions(exts)
         outer[_E.server_name] = ext.encode_server_name(self.public_name)
+        outer.pop(_E.application_layer_protocol_negotiation, None)
         return outer
 
     def encoded_inner(self, inner: m.ClientHello, compressed: list[int]) -> bytes:
@@ -176,6 +184,11 @@ class EchOffer:
                                      bytes(len(encoded_inner) + hpke.TAG_LENGTH))
         outer.extensions[_E.encrypted_client_hello] = placeholder.encode()
         aad = outer.encode()[4:]
+        if 256 <= len(aad) + 4 < 512:  # RFC 7685, as a plain (or GREASE) hello is padded:
+            # middleboxes choke on 256..511 bytes, and an unpadded size would tell ECH
+            # from GREASE. (Inside the AAD: the server sees the same bytes.)
+            outer.extensions[_E.padding] = bytes(max(512 - len(aad) - 4 - 4, 1))
+            aad = outer.encode()[4:]
         payload = self.context.seal(aad, encoded_inner)
         outer.extensions[_E.encrypted_client_hello] = ech.OuterHello(
             self.suite, self.config.config_id, enc, payload).encode()
@@ -224,9 +237,10 @@ class EchOffer:
 def grease_extension(rng: Callable[[int], bytes]) -> bytes:
     """RFC 9849 6.2: a GREASE encrypted_client_hello body: HKDF-SHA256 with AES-128-GCM,
     a random config_id, a random 32-byte enc (an X25519 key's size) and a random payload
-    of 144..240 bytes plus the tag, the sizes a padded inner hello takes."""
+    of 128..224 bytes plus the tag: a padded inner hello's sizes (6.1.3 makes those a
+    multiple of 32, so any other length would tell GREASE from ECH)."""
     head = rng(2)
-    payload = rng(144 + 32 * (head[1] % 4) + hpke.TAG_LENGTH)
+    payload = rng(128 + 32 * (head[1] % 4) + hpke.TAG_LENGTH)
     return ech.OuterHello(ech.CipherSuite(1, 1), head[0], rng(hpke.X25519_KEY_LENGTH),
                           payload).encode()
 

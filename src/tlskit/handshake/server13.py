@@ -600,7 +600,12 @@ class ServerHandshake13(ServerView, Handshake13):
             raise IllegalParameter("second ClientHello adds a pre_shared_key (4.1.2: one "
                                    "offered before may be updated, none added)")
         # (RFC 9849 6.1.5: the second ClientHelloOuter's encrypted_client_hello has an
-        # empty enc and a new payload, whether or not this server does ECH)
+        # empty enc and a new payload, whether or not this server does ECH; but it may
+        # not come or go, RFC 8446 4.1.2)
+        if (_E.encrypted_client_hello in exts) != (_E.encrypted_client_hello in
+                                                   first.extensions):
+            raise IllegalParameter("second ClientHello adds or drops encrypted_client_hello "
+                                   "(4.1.2)")
         may_change = {_E.key_share, _E.cookie, _E.early_data, _E.padding, _E.pre_shared_key,
                       _E.encrypted_client_hello}
         before = [(t, b) for t, b in first.extensions.items() if t not in may_change]
