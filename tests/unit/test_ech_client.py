@@ -240,8 +240,7 @@ def test_server_hello_disagreeing_with_the_hrr_is_illegal_parameter(hrr_accepts:
     assert "HelloRetryRequest" in str(info.value)
 
 
-def _with_ee_extension(flight: bytes, log: KeyLog, body: bytes, etype: int = ECH_EXT
-                       ) -> bytes:
+def _with_ee_extension(flight: bytes, log: KeyLog, body: bytes) -> bytes:
     """The server's flight with an encrypted_client_hello extension added to its
     EncryptedExtensions, re-protected under the server's handshake key (from its key
     log); the transcript no longer matches, but the client checks EE first."""
@@ -253,7 +252,7 @@ def _with_ee_extension(flight: bytes, log: KeyLog, body: bytes, etype: int = ECH
     content, ctype = plain.rstrip(b"\x00")[:-1], plain.rstrip(b"\x00")[-1]
     n = int.from_bytes(content[1:4], "big")
     ee, rest = content[4:4 + n], content[4 + n:]
-    block = ee[2:] + etype.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body
+    block = ee[2:] + ECH_EXT.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body
     new_ee = _hs(8, len(block).to_bytes(2, "big") + block)
     sealed = Keys(suite, secret).seal_content(ctype, new_ee + rest)
     return b"".join(records[:at]) + sealed + b"".join(records[at + 1:])
@@ -267,20 +266,6 @@ def test_retry_configs_after_acceptance_are_unsupported_extension() -> None:
     _, flight = _accepted_flight(key, client, server_kw={"keylog": log})
     with pytest.raises(TLSError) as info:
         client.receive_data(_with_ee_extension(flight, log, key.config_list))
-    assert info.value.alert == AD.unsupported_extension
-
-
-def test_alpn_from_a_rejecting_server_is_unsupported_extension() -> None:
-    """The outer hello carries no ALPN, so a server answering it (a rejection) cannot
-    select one: unsupported_extension at once, not a transcript failure later."""
-    key = EchKey.make(public_name=b"localhost")
-    client = ech_client(key, alpn_protocols=["h2"])
-    log = KeyLog()
-    server = ServerConnection(server_config(keylog=log, alpn_protocols=["h2"]))
-    server.receive_data(client.data_to_send())
-    flight = server.data_to_send()
-    with pytest.raises(TLSError) as info:
-        client.receive_data(_with_ee_extension(flight, log, b"\x00\x03\x02h2", etype=16))
     assert info.value.alert == AD.unsupported_extension
 
 

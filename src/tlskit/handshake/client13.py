@@ -390,11 +390,8 @@ class ClientHandshake13(Handshake13):
             if share is None:
                 raise IllegalParameter(f"server key share for {NamedGroup(group).name}, "
                                        "which has no client share")
-        if self.ech is not None:
-            if self.ech.check_server_hello(suite, raw, sh.random):
-                self._ech_accepted(self.ech)
-            else:  # the server answers the outer hello, which offered no ALPN
-                self.offer.extensions.discard(_E.application_layer_protocol_negotiation)
+        if self.ech is not None and self.ech.check_server_hello(suite, raw, sh.random):
+            self._ech_accepted(self.ech)
         if not self.offer.retried:
             self.transcript.start(suite.hash_name)
         else:
@@ -449,7 +446,6 @@ class ClientHandshake13(Handshake13):
         ech = self.ech
         if ech is not None:  # RFC 9849 6.1.6: TLS 1.2 is a rejection; authenticate the
             ech.accepted = False  # public name, then end with ech_required
-            self.offer.extensions.discard(_E.application_layer_protocol_negotiation)
         successor = ClientHandshake12(Handover12(
             config=self.config, out=self.out, transcript=self.transcript,
             client_random=self.client_random,
