@@ -42,13 +42,12 @@ def test_accepted_inner_hello_carries_the_real_name_outer_the_public_one() -> No
     outer, _ = parse_hello(_hello(flight)[4:])
     exts = dict(outer["exts"])
     assert b"public.example" in exts[0] and b"localhost" not in _hello(flight)
-    assert 16 not in exts  # ALPN: in the inner hello only
+    assert 16 in exts  # (ALPN goes in both, as BoringSSL's client does)
     server, opened = accepting_server(flight, key, {"alpn_protocols": ["h2"]})
     inner, _ = parse_hello(opened.inner[4:])
     inner_exts = dict(inner["exts"])
     assert b"localhost" in inner_exts[0] and inner_exts[ECH_EXT] == ech.INNER_BODY
     assert inner_exts[43] == b"\x02\x03\x04"  # supported_versions: TLS 1.3 alone
-    assert inner_exts[16] == b"\x00\x03\x02h2"
     assert inner_exts[51] == exts[51]  # key_share: compressed, expanded from the outer
     assert inner["random"] != outer["random"] and inner["sid"] == outer["sid"]
     assert opened.encoded_length % 32 == 0 and opened.padding  # 6.1.3

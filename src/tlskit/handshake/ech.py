@@ -147,13 +147,9 @@ class EchOffer:
         return head, compressed
 
     def outer_extensions(self, exts: m.Extensions) -> m.Extensions:
-        """The ClientHelloOuter extensions: the handshake's, with public_name as SNI and
-        without ALPN (an application's protocol list can name the service as well as
-        SNI does: RFC 9849 10.5 has such context-specific values left out; only a
-        rejecting server answers the outer hello, and that connection ends anyway)."""
+        """The ClientHelloOuter extensions: the handshake's, with public_name as SNI."""
         outer = m.Extensions(exts)
         outer[_E.server_name] = ext.encode_server_name(self.public_name)
-        outer.pop(_E.application_layer_protocol_negotiation, None)
         return outer
 
     def encoded_inner(self, inner: m.ClientHello, compressed: list[int]) -> bytes:
