@@ -48,6 +48,7 @@ def test_accepted_inner_hello_carries_the_real_name_outer_the_public_one() -> No
     inner_exts = dict(inner["exts"])
     assert b"localhost" in inner_exts[0] and inner_exts[ECH_EXT] == ech.INNER_BODY
     assert inner_exts[43] == b"\x02\x03\x04"  # supported_versions: TLS 1.3 alone
+    assert inner_exts[16] == exts[16] == b"\x00\x03\x02h2"  # ALPN: the same in both
     assert inner_exts[51] == exts[51]  # key_share: compressed, expanded from the outer
     assert inner["random"] != outer["random"] and inner["sid"] == outer["sid"]
     assert opened.encoded_length % 32 == 0 and opened.padding  # 6.1.3
