@@ -404,7 +404,7 @@ def hrr_pair(hook=None, *, server_kw=None, **client_kw):
     return c, s, hrr
 
 
-def second_hello(fn, **server_kw):
+def second_hello(fn, *, client_kw=None, **server_kw):
     """Run the HRR exchange with `fn` applied to the client's second ClientHello."""
     count = [0]
 
@@ -414,7 +414,7 @@ def second_hello(fn, **server_kw):
             if count[0] == 2:
                 return edit(m.ClientHello, fn)(raw)
         return raw
-    c, s, hrr = hrr_pair(hook, server_kw=server_kw)
+    c, s, hrr = hrr_pair(hook, server_kw=server_kw, **(client_kw or {}))
     c.receive_data(hrr)
     return c, s, c.data_to_send()
 
@@ -464,17 +464,8 @@ def test_second_client_hello_adding_or_dropping_ech_is_illegal_parameter(grease)
             ch.extensions.pop(E.encrypted_client_hello)
         else:
             ch.extensions[E.encrypted_client_hello] = grease_extension(os.urandom)
-    count = [0]
-
-    def hook(raw):
-        if raw[0] == 1:
-            count[0] += 1
-            if count[0] == 2:
-                return edit(m.ClientHello, change)(raw)
-        return raw
-    c, s, hrr = hrr_pair(hook, ech_grease=grease)
-    c.receive_data(hrr)
-    expect_alert(s, c.data_to_send(), AD.illegal_parameter)
+    _c, s, data = second_hello(change, client_kw={"ech_grease": grease})
+    expect_alert(s, data, AD.illegal_parameter)
 
 
 @pytest.mark.parametrize("configured", [False, True])

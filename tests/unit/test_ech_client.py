@@ -271,7 +271,11 @@ def test_retry_configs_after_acceptance_are_unsupported_extension() -> None:
 
 def test_malformed_retry_configs_are_decode_error() -> None:
     key = EchKey.make(public_name=b"localhost")
-    client = ech_client(key)
+    assert_malformed_retry_configs_are_decode_error(ech_client(key))
+
+
+def assert_malformed_retry_configs_are_decode_error(client: ClientConnection) -> None:
+    """EncryptedExtensions carrying a truncated ECHConfigList as retry_configs."""
     log = KeyLog()
     server = ServerConnection(server_config(keylog=log))
     server.receive_data(client.data_to_send())

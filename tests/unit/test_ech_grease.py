@@ -17,8 +17,11 @@ from tlskit.wire import ech
 from ..support.ech import ECH_EXT, EchKey, parse_hello
 from ..support.pki import client_config, server_config
 from ..support.pump import exchange
-from ..support.records import HS, KeyLog, record, split_records
-from .test_ech_client import _hrr, _with_ee_extension
+from ..support.records import HS, record, split_records
+from .test_ech_client import (
+    _hrr,
+    assert_malformed_retry_configs_are_decode_error,
+)
 
 NAME = "localhost"
 
@@ -111,11 +114,4 @@ def test_an_hrr_confirmation_of_the_right_length_is_ignored() -> None:
 
 
 def test_malformed_retry_configs_are_decode_error() -> None:
-    client = grease_client()
-    log = KeyLog()
-    server = ServerConnection(server_config(keylog=log))
-    server.receive_data(client.data_to_send())
-    flight = server.data_to_send()
-    with pytest.raises(TLSError) as info:
-        client.receive_data(_with_ee_extension(flight, log, b"\x00\x05\xfe\x0d"))
-    assert info.value.alert == AD.decode_error
+    assert_malformed_retry_configs_are_decode_error(grease_client())
