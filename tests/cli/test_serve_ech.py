@@ -14,10 +14,12 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tlskit import generate_ech_key
+import tlskit
+from tlskit import ClientConfig, generate_ech_key, load_pem_chain
 from tlskit.wire import ech
 
 from ..support.peers import require_binary
@@ -186,3 +188,34 @@ def _dns_names(pem: Path) -> list[str]:
     cert = x509.load_pem_x509_certificates(pem.read_bytes())[0]
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     return san.get_values_for_type(x509.DNSName)
+
+
+def page_verdict(port: int, root: Path, **config: Any) -> dict[str, Any]:
+    """The visitor page's ECH verdict for a tlskit client with ``config``."""
+    anchors = load_pem_chain(root)
+    with tlskit.connect("127.0.0.1", port, ClientConfig(trust_anchors=anchors, **config),
+                        server_name="localhost", timeout=30) as tls:
+        tls.sendall(b"GET /json HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        response = b""
+        while data := tls.recv(1 << 16):
+            response += data
+    body = json.loads(response.partition(b"\r\n\r\n")[2])
+    (check,) = [c for c in body["verdict"] if c["id"] == "ech"]
+    return check
+
+
+def test_the_visitor_page_tells_whether_ech_was_used(serve: Callable[..., Serve],
+                                                     tmp_path: Path) -> None:
+    """Before, the page said "this server publishes no ECH key" whatever serve ran with."""
+    server = serve("--ech", "public.example")
+    config_list = printed_config_list(server)
+    root = local_root(tmp_path)
+    used = page_verdict(server.port, root, ech_config_list=config_list)
+    assert used["ok"] is True and used["title"] == "Encrypted Client Hello: accepted"
+    assert "public.example" in used["detail"] and "(localhost)" in used["detail"]
+    plain = page_verdict(server.port, root)
+    assert plain["ok"] is False and plain["title"] == "Encrypted Client Hello: not used"
+    assert "public name public.example" in plain["detail"]
+    grease = page_verdict(server.port, root, ech_grease=True)
+    assert grease["ok"] is None
+    assert grease["title"] == "Encrypted Client Hello: offered, not for this key"

@@ -52,6 +52,10 @@ class Visit:
     hrr_group: str | None = None
     tickets_sent: int = 0
     diagram_url: str | None = None
+    # The ECH public name when this server has an ECH key (`serve --ech`), else None;
+    # then whether this connection's ClientHello was decrypted with it.
+    ech_public_name: str | None = None
+    ech_accepted: bool = False
 
 
 # --------------------------------------------------------------------------- the data
@@ -207,6 +211,21 @@ def _resumption(v: Visit, hello: Hello | None) -> dict[str, Any]:
 
 def _ech(v: Visit, hello: Hello | None) -> dict[str, Any]:
     ech = hello is not None and hello.ext(0xFE0D) is not None
+    if v.ech_accepted:
+        return _check(
+            "ech", True, "Encrypted Client Hello: accepted",
+            f"your client encrypted its ClientHello to this server's ECH key: only the "
+            f"public name {v.ech_public_name} went in the clear, not the name you asked "
+            f"for ({v.server_name}), nor your ALPN or other inner extensions' values.")
+    if v.ech_public_name is not None:
+        return _check(
+            "ech", None if ech else False,
+            f"Encrypted Client Hello: {'offered, not for this key' if ech else 'not used'}",
+            ("your client sent encrypted_client_hello, but not sealed to this server's "
+             "key (GREASE, a decoy that keeps the extension usable)" if ech else
+             "this server publishes an ECH key (public name "
+             f"{v.ech_public_name}) and your client did not use it") +
+            "; the name you asked for went in the clear.")
     return _check(
         "ech", True if ech else None,
         f"Encrypted Client Hello: {'offered' if ech else 'not offered'}",

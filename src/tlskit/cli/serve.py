@@ -575,7 +575,9 @@ class Server:
                                 if complete.peer_certificates else None),
             hrr_group=hrr_group,
             tickets_sent=sum(1 for s in steps if s.step == "new_session_ticket"),
-            diagram_url=f"/diagram/{token}.svg")
+            diagram_url=f"/diagram/{token}.svg",
+            ech_public_name=self.ech.public_name if self.ech is not None else None,
+            ech_accepted=bool(complete.ech_accepted))
 
     def _diagram(self, token: str) -> list[diagram.Item] | None:
         with self._lock:
