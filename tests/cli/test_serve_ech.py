@@ -149,6 +149,9 @@ def run_serve(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
      "cannot read --ech-key missing.key: No such file or directory"),
     (["--ech-key", "key", "--ech-config", "garbage"],
      "cannot use --ech-config garbage with --ech-key key: not one ECHConfig"),
+    (["--ech-key", "key", "--ech-config", "list"],
+     "cannot use --ech-config list with --ech-key key: that file is an ECHConfigList (what "
+     "--ech-config-list-out writes and clients take); --ech-config takes the one ECHConfig"),
     (["--ech-key", "garbage", "--ech-config", "config"],
      "cannot use --ech-config config with --ech-key garbage: the private key must be 32 "
      "raw X25519 bytes"),

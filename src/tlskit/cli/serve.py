@@ -232,8 +232,23 @@ def _ech_key(a: argparse.Namespace) -> EchKey | None:
         return EchKey.load(files[0], files[1])
     except ValueError as exc:
         message = str(exc).removeprefix("ech_keys[0]: ")
+        if _is_config_list(files[0]):
+            message = ("that file is an ECHConfigList (what --ech-config-list-out writes "
+                       "and clients take); --ech-config takes the one ECHConfig (bssl-tool "
+                       "generate-ech -out-ech-config, or EchKey.config)")
         raise ServeError(f"cannot use --ech-config {a.ech_config} with --ech-key "
                          f"{a.ech_key}: {message}") from exc
+
+
+def _is_config_list(data: bytes) -> bool:
+    """Whether ``data`` is an ECHConfigList (a two-byte length, then configs): the file
+    a newcomer most likely passed as --ech-config by mistake."""
+    from ..handshake.ech import parse_config_list
+    try:
+        parse_config_list(data)
+    except ValueError:
+        return False
+    return True
 
 
 def _write_config_list(path: str, config_list: bytes) -> None:
