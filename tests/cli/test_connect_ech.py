@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tlskit import generate_ech_key
+
 from ..support.peers import require_binary
 from ..support.ports import listening_port
 from .test_connect import PKI, SServer, as_json, one_error_line, tlskit
@@ -93,7 +95,8 @@ def test_server_without_ech_is_one_line(server: SServer, pki: PKI,
 
 
 @pytest.mark.parametrize("content, words", [
-    (b"garbage\n", "is not an ECHConfigList"),
+    (b"garbage\n", "neither an ECHConfigList nor base64 of one (truncated"),
+    (b"garbage\n", "give the list `tlskit serve --ech` prints"),
     (b"\x00\x08\xfe\x0c\x00\x04abcd", "no ECH config tlskit can use"),
 ])
 def test_a_bad_file_is_one_line(tmp_path: Path, content: bytes, words: str) -> None:
@@ -102,6 +105,15 @@ def test_a_bad_file_is_one_line(tmp_path: Path, content: bytes, words: str) -> N
     line = one_error_line(tlskit("127.0.0.1:1", "--ech-config-list", str(path)))
     assert line.startswith(f"tlskit connect: cannot use --ech-config-list {path}: ")
     assert words in line
+
+
+def test_tls12_only_with_a_list_names_the_options(tmp_path: Path) -> None:
+    """The CLI's words, not ClientConfig's parameter name: what to drop."""
+    path = tmp_path / "list"
+    path.write_bytes(generate_ech_key("public.example").config_list)
+    line = one_error_line(tlskit("127.0.0.1:1", "--ech-config-list", str(path), "--tls1.2"))
+    assert line == ("tlskit connect: --ech-config-list needs TLS 1.3 (Encrypted Client "
+                    "Hello does not exist in TLS 1.2): drop --tls1.2")
 
 
 def test_a_missing_file_is_one_line(tmp_path: Path) -> None:

@@ -53,6 +53,17 @@ FIRST_BYTES = 80  # what a server that does not speak TLS said, kept to tell the
 _BASE64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 
 
+
+def _ech_list_advice(message: str) -> str:
+    """parse_config_list's complaint in the CLI's terms: bytes that do not decode get
+    what the option expects instead of the Python parameter's name and a byte count."""
+    prefix = "ech_config_list is not an ECHConfigList: "
+    if not message.startswith(prefix):
+        return message.removeprefix("ech_config_list ")
+    return (f"neither an ECHConfigList nor base64 of one ({message.removeprefix(prefix)}): "
+            "give the list `tlskit serve --ech` prints or writes with "
+            "--ech-config-list-out, or a DNS HTTPS record's ech= value")
+
 class ConnectError(Exception):
     """A failure already phrased for the user; ``code`` is the exit status."""
 
@@ -245,7 +256,11 @@ class _Connect:
         try:
             parse_config_list(data)
         except ValueError as exc:
-            raise ConnectError(f"cannot use --ech-config-list {path}: {exc}", 2) from exc
+            raise ConnectError(f"cannot use --ech-config-list {path}: "
+                               f"{_ech_list_advice(str(exc))}", 2) from exc
+        if self.args.tls12:
+            raise ConnectError("--ech-config-list needs TLS 1.3 (Encrypted Client Hello "
+                               "does not exist in TLS 1.2): drop --tls1.2", 2)
         return data
 
     def _keylog(self, label: str, client_random: bytes, secret: bytes) -> None:
