@@ -33,7 +33,8 @@ BODY = b"hello from the README lab\n"
 
 # Pages whose code runs as tests, like the README's. (compat.md's and http-clients.md's
 # blocks run against nginx in tests/compat/test_docs.py; uvicorn.md's needs an app module
-# and uvicorn's port, and tests/compat covers serving uvicorn with a tlskit context.)
+# and uvicorn's port, and tests/compat covers serving uvicorn with a tlskit context;
+# ech.md's run against `tlskit serve --ech` in tests/cli/test_ech_doc.py.)
 DOC_PAGES = [ROOT / "docs" / name for name in ("index.md", "debug.md", "certificates.md")]
 
 
