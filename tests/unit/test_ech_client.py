@@ -334,3 +334,17 @@ def test_tls12_server_is_a_rejection() -> None:
         exchange(client, server)
     assert info.value.retry_configs is None and "TLS 1.2" in str(info.value)
     assert server.receive_data(client.data_to_send()) == [ConnectionClosed(AD.ech_required)]
+
+
+def test_an_unusable_list_says_why_each_config_was_skipped() -> None:
+    """The ValueError names each config's problem (it said "versions seen: 0xfe0d" for
+    a config of the right version with an IP address as public name)."""
+    good = EchKey.make(config_id=7)
+    ip_named = ech.ECHConfig.build(7, 0x20, good.config.public_key,
+                                   [ech.CipherSuite(1, 1)], b"192.0.2.1")
+    other_kem = ech.ECHConfig.build(8, 0x10, good.config.public_key,
+                                    [ech.CipherSuite(1, 1)], b"public.example")
+    with pytest.raises(ValueError) as raised:
+        client_config(ech_config_list=ech.encode_config_list([ip_named, other_kem]))
+    assert str(raised.value).endswith(
+        ": config 7 has public_name '192.0.2.1', not a DNS name; config 8 uses KEM 0x0010")

@@ -94,12 +94,30 @@ def parse_config_list(data: bytes) -> tuple[ech.ECHConfig, ech.CipherSuite]:
         raise ValueError(f"ech_config_list is not an ECHConfigList: {exc}") from None
     chosen = choose_config(configs)
     if chosen is None:
-        versions = ", ".join(f"{c.version:#06x}" for c in configs)
+        seen = "; ".join(_why_unusable(c) for c in configs) or "the list is empty"
         raise ValueError(
             "ech_config_list holds no ECH config tlskit can use (version 0xfe0d, "
             f"DHKEM(X25519) with HKDF-SHA256/384/512 and AES-GCM or ChaCha20-Poly1305, no "
-            f"mandatory extension, a valid public_name); versions seen: {versions}")
+            f"mandatory extension, a valid public_name): {seen}")
     return chosen
+
+
+def _why_unusable(config: ech.ECHConfig) -> str:
+    """Why choose_config skips ``config``, in its order, for the error message: "versions
+    seen: 0xfe0d" said nothing when the version was fine and the public name was not."""
+    if not config.known_version:
+        return f"a config of version {config.version:#06x}"
+    what = f"config {config.config_id}"
+    if config.kem_id not in hpke.SUPPORTED_KEMS:
+        return f"{what} uses KEM {config.kem_id:#06x}"
+    if not hpke.usable_public_key(config.public_key):
+        return f"{what} has an unusable X25519 public key"
+    if any(e.mandatory for e in config.extensions):
+        return f"{what} has a mandatory extension"
+    if not valid_public_name(config.public_name):
+        return (f"{what} has public_name {config.public_name.decode('ascii', 'replace')!r}, "
+                "not a DNS name")
+    return f"{what} offers no HPKE suite tlskit implements"
 
 
 # --- the offer ------------------------------------------------------------------------------
