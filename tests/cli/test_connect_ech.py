@@ -116,6 +116,16 @@ def test_tls12_only_with_a_list_names_the_options(tmp_path: Path) -> None:
                     "Hello does not exist in TLS 1.2): drop --tls1.2")
 
 
+@pytest.mark.parametrize("other", [["--tls1.2"], ["--ech-config-list", "list"]])
+def test_grease_with_an_option_that_cancels_it_is_one_line(tmp_path: Path,
+                                                           other: list[str]) -> None:
+    """It was silently not sent: the flag did nothing and said nothing."""
+    (tmp_path / "list").write_bytes(generate_ech_key("public.example").config_list)
+    line = one_error_line(tlskit("127.0.0.1:1", "--ech-grease", *other, cwd=tmp_path))
+    assert line.startswith("tlskit connect: --ech-grease is for TLS 1.3 connections "
+                           "without --ech-config-list"), line
+
+
 def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
     line = one_error_line(tlskit("127.0.0.1:1", "--ech-config-list", str(tmp_path / "no")))
     assert "cannot read --ech-config-list" in line and "No such file" in line

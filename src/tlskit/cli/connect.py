@@ -212,6 +212,10 @@ class _Connect:
             except OSError as exc:
                 raise self._read_file_error("--keylog", a.keylog, exc,
                                             "append to") from exc
+        if a.ech_grease and (a.ech_config_list or a.tls12):
+            raise ConnectError("--ech-grease is for TLS 1.3 connections without "
+                               "--ech-config-list (a real ECH offer, or a TLS 1.2 "
+                               "hello, has no room for it): drop one of them", 2)
         ech = self._ech_config_list(a.ech_config_list) if a.ech_config_list else None
         try:
             base = ClientConfig(trust_anchors=anchors)
