@@ -974,8 +974,10 @@ def connect(host: str, port: int, config: ClientConfig | None = None, *,
     """Open TCP to ``host:port``, run the TLS handshake (1.3 or 1.2, as ``config``
     allows) and return the `TLSSocket`.
 
-    ``timeout`` is the socket timeout afterwards (idle reads/writes); ``handshake_timeout``
-    bounds the TCP connect and, separately, the whole handshake. ``server_name`` (default
+    ``timeout`` is the socket timeout afterwards: it bounds each ``recv``/``send`` call
+    as a whole, as `ssl`'s does (a record trickled in a byte at a time does not restart
+    it), not the idle time between bytes; ``handshake_timeout`` bounds the TCP connect
+    and, separately, the whole handshake. ``server_name`` (default
     ``host``) is sent as SNI and checked against the certificate. With
     ``suppress_ragged_eofs`` (the default, as in `ssl`) a close without close_notify
     after the handshake reads as end of stream and sets `TLSSocket.truncated`.
