@@ -93,6 +93,11 @@ def test_a_stale_config_is_rejected_with_retry_configs_for_the_public_name(
     message = json.loads(proc.stdout)["error"]["message"]
     assert "did not accept Encrypted Client Hello" in message, message
     assert base64.b64encode(current).decode() in message
+    assert server.stop() == 0
+    log = "".join(server.stderr_lines)
+    assert "closed by the client: alert ech_required (its ECH config was not this " \
+           "server's, stale or another key: it was sent this server's list as retry " \
+           "configs)" in log, log
 
 
 def test_bssl_client_with_the_written_list(serve: Callable[..., Serve],

@@ -240,6 +240,13 @@ def _ech_key(a: argparse.Namespace) -> EchKey | None:
                          f"{a.ech_key}: {message}") from exc
 
 
+# What a client's closing alert means for the person watching serve's log.
+_ALERT_NOTES = {
+    "ech_required": " (its ECH config was not this server's, stale or another key: it "
+                    "was sent this server's list as retry configs)",
+}
+
+
 def _is_config_list(data: bytes) -> bool:
     """Whether ``data`` is an ECHConfigList (a two-byte length, then configs): the file
     a newcomer most likely passed as --ech-config by mistake."""
@@ -463,7 +470,8 @@ class Server:
                 self._http(tls, seen)
             _close_lingering(tls, 2.0)
         except AlertReceived as exc:
-            self.log(f"{who} closed by the client: alert {exc.alert.name}")
+            self.log(f"{who} closed by the client: alert {exc.alert.name}"
+                     + _ALERT_NOTES.get(exc.alert.name, ""))
         except TruncatedConnection:
             self.log(f"{who} closed the connection during the handshake")
         except TLSError as exc:
