@@ -4,8 +4,10 @@ public.example. The names the page leaves to the reader are supplied before each
 ``host``, ``name`` and a ``config`` whose ECH list is stale for the retry block (so it
 can only print True by going through EchRejected and ``exc.retry_configs``), ``chain``
 and ``key`` for the server block. The client block's 127.0.0.1:443 is routed to serve's
-port (tests/package/readme.py's sitecustomize). The page's sh blocks are what
-test_serve_ech.py and test_connect_ech.py run, with real ports and files."""
+port (tests/package/readme.py's sitecustomize). The serve-then-connect sh block runs
+line by line too (serve on a free port, the connect line's localhost:8443 routed to
+it); the first sh block needs a CDN's host: test_connect_ech.py runs its options
+against BoringSSL."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from .test_serve_ech import announcement, printed_config_list
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "ech.md"
 BLOCKS = re.findall(r"^```python\n(.*?)^```", DOC.read_text(), flags=re.S | re.M)
+SH_BLOCKS = re.findall(r"^```sh\n(.*?)^```", DOC.read_text(), flags=re.S | re.M)
 
 CHECKS = [
     # the client block: ECH accepted with the list serve wrote
@@ -89,3 +92,30 @@ def test_block_runs(lab: tuple[Serve, Path], index: int) -> None:
                           text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == EXPECTED[index], proc.stdout
+
+
+def test_serve_then_connect_block_runs(serve: Callable[..., Serve], tmp_path: Path) -> None:
+    """Each command line in order in one directory: serve's (started with --port 0 and
+    left running), then the others through bash with the doc's port routed to serve's."""
+    [block] = [b for b in SH_BLOCKS if b.startswith("tlskit serve --ech")]
+    lines = [x for x in block.splitlines() if x.strip() and not x.startswith("#")]
+    assert len(lines) == 3, lines
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    # (serve runs in the test's directory: the file it writes goes to tmp_path instead)
+    server = serve(*(str(tmp_path / a) if a == "ech.bin" else a
+                     for a in lines[0].split()[2:]))
+    announced = announcement(server)
+    assert any(x.startswith("ech: public name public.example, config id ") for x in announced)
+    env = {**os.environ, "TLSKIT_STATE_DIR": str(tmp_path / "state"),
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+           "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"),
+                                          os.environ.get("PYTHONPATH", "")]),
+           "README_LAB_ROUTES": json.dumps({"localhost:8443": server.port})}
+    env.pop("SSLKEYLOGFILE", None)
+    env.pop("XDG_STATE_HOME", None)
+    for line in lines[1:]:
+        proc = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, (line, proc.stdout, proc.stderr)
+    assert "ECH" in proc.stdout and "accepted" in proc.stdout, proc.stdout
