@@ -20,10 +20,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
-from cryptography.hazmat.primitives.hmac import HMAC
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 from .enums import HpkeAeadId, HpkeKdfId, HpkeKemId
+from .keyschedule import hkdf_extract
 
 _VERSION_LABEL = b"HPKE-v1"
 _MODE_BASE = 0
@@ -42,6 +42,8 @@ class HPKEError(Exception):
 _HASHES: dict[int, Callable[[], hashes.HashAlgorithm]] = {
     KdfId.HKDF_SHA256: hashes.SHA256, KdfId.HKDF_SHA384: hashes.SHA384,
     KdfId.HKDF_SHA512: hashes.SHA512}
+_HASH_NAMES: dict[int, str] = {KdfId.HKDF_SHA256: "sha256", KdfId.HKDF_SHA384: "sha384",
+               KdfId.HKDF_SHA512: "sha512"}  # (the key schedule's names for them)
 # AEAD id -> (key length Nk, AEAD class); every supported one has Nn 12 and Nt 16.
 _AEADS: dict[int, tuple[int, type[AESGCM] | type[ChaCha20Poly1305]]] = {
     AeadId.AES_128_GCM: (16, AESGCM), AeadId.AES_256_GCM: (32, AESGCM),
@@ -74,10 +76,9 @@ class _Kdf:
         return self._hash().digest_size
 
     def extract(self, salt: bytes, label: bytes, ikm: bytes) -> bytes:
-        algorithm = self._hash()
-        mac = HMAC(salt or bytes(algorithm.digest_size), algorithm)
-        mac.update(_VERSION_LABEL + self.suite_id + label + ikm)
-        return mac.finalize()
+        """HKDF-Extract (the key schedule's) over the labeled input keying material."""
+        return hkdf_extract(_HASH_NAMES[self.kdf_id], salt or bytes(self.nh),
+                            _VERSION_LABEL + self.suite_id + label + ikm)
 
     def expand(self, prk: bytes, label: bytes, info: bytes, length: int) -> bytes:
         labeled = struct.pack(">H", length) + _VERSION_LABEL + self.suite_id + label + info
