@@ -70,6 +70,7 @@ from .common import (
     agreed_fragment_length,
     check_placement,
     members,
+    pad_client_hello,
     parse_chain,
     rule,
     verify_server_chain,
@@ -309,15 +310,9 @@ class ClientHandshake13(Handshake13):
                               offer.outer_extensions(hello.extensions))
         self.offer.extensions |= {_E.encrypted_client_hello}
         raw = offer.seal(outer, encoded, first=not self.offer.retried)
-        self.out.set_hello_record_version(0x0301 if not self.offer.retried else 0x0303)
-        self.send(raw)
-        self.flush()
-        self.out.set_hello_record_version(0x0303)
-        if self.config.tracer is not None:
-            self.trace(T.CLIENT_HELLO, message=outer, raw=raw, shares={
-                NamedGroup(g).name: s.public for g, s in self.offer.shares.items()},
-                ech="offered", ech_public_name=offer.public_name,
-                ech_config_id=offer.config.config_id, inner_server_name=self.server_name)
+        self._emit_hello(outer, raw, ech="offered", ech_public_name=offer.public_name,
+                         ech_config_id=offer.config.config_id,
+                         inner_server_name=self.server_name)
 
     def _send_hello(self, hello: m.ClientHello) -> None:
         session = self.session
@@ -329,19 +324,17 @@ class ClientHandshake13(Handshake13):
             placeholder = [bytes(session.suite.hash_length)]
             exts[_E.pre_shared_key] = ext.encode_pre_shared_key_client(identity, placeholder)
             self.offer.extensions.add(_E.pre_shared_key)
-        raw = hello.encode()
-        if 256 <= len(raw) < 512:
-            # RFC 7685: some middleboxes choke on ClientHellos of 256..511 bytes; pad to 512.
-            psk = exts.pop(_E.pre_shared_key, None)
-            exts[_E.padding] = bytes(max(512 - len(raw) - 4, 1))
-            if psk is not None:
-                exts[_E.pre_shared_key] = psk
-            raw = hello.encode()
+        raw = pad_client_hello(hello, hello.encode())
         if session is not None:
             cut = len(raw) - ext.binders_length(placeholder)
             binder = self.psk_binder(session.suite, session.psk, self.transcript, raw[:cut])
             exts[_E.pre_shared_key] = ext.encode_pre_shared_key_client(identity, [binder])
             raw = hello.encode()
+        self._emit_hello(hello, raw)
+
+    def _emit_hello(self, hello: m.ClientHello, raw: bytes, **traced: object) -> None:
+        """Send the ClientHello (`hello`, encoded as `raw`) in its own flight, and trace
+        it with the ``traced`` fields besides the shares."""
         # 5.1: the first ClientHello may carry 0x0301 as its record version.
         self.out.set_hello_record_version(0x0301 if not self.offer.retried else 0x0303)
         self.send(raw)
@@ -349,7 +342,7 @@ class ClientHandshake13(Handshake13):
         self.out.set_hello_record_version(0x0303)
         if self.config.tracer is not None:  # (naming the shares costs: only when traced)
             self.trace(T.CLIENT_HELLO, message=hello, raw=raw, shares={
-                NamedGroup(g).name: s.public for g, s in self.offer.shares.items()})
+                NamedGroup(g).name: s.public for g, s in self.offer.shares.items()}, **traced)
 
     # -- ServerHello / HelloRetryRequest (4.1.3, 4.1.4) -------------------------------
 

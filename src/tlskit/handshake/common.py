@@ -559,6 +559,20 @@ def validation_moment(config: Any) -> datetime:
     return datetime.fromtimestamp(math.floor(config.clock()), UTC)
 
 
+def pad_client_hello(hello: m.ClientHello, raw: bytes) -> bytes:
+    """RFC 7685: some middleboxes choke on ClientHellos of 256..511 bytes, so one of that
+    size gets a padding extension to reach 512 (before pre_shared_key, which stays last:
+    RFC 8446 4.2.11). `raw` is the hello's encoding; the hello's bytes are returned."""
+    if not 256 <= len(raw) < 512:
+        return raw
+    exts = hello.extensions
+    psk = exts.pop(_E.pre_shared_key, None)
+    exts[_E.padding] = bytes(max(512 - len(raw) - 4, 1))
+    if psk is not None:
+        exts[_E.pre_shared_key] = psk
+    return hello.encode()
+
+
 def verify_server_chain(hs: Handshake, auth: PeerAuth, server_name: str | None, *,
                         ech_public_name: bool = False) -> None:
     """Check the server's chain with the configured verifier; with verify_mode="report"

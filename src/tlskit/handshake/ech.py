@@ -26,7 +26,7 @@ from ..keyschedule import hkdf_expand_label, hkdf_extract
 from ..wire import ech
 from ..wire import extensions as ext
 from ..wire import messages as m
-from .common import Transcript
+from .common import Transcript, pad_client_hello
 
 _E = ExtensionType
 INFO_PREFIX = b"tls ech\x00"  # RFC 9849 6.1: "tls ech" || 0x00 || ECHConfig
@@ -197,12 +197,9 @@ class EchOffer:
         placeholder = ech.OuterHello(self.suite, self.config.config_id, enc,
                                      bytes(len(encoded_inner) + hpke.TAG_LENGTH))
         outer.extensions[_E.encrypted_client_hello] = placeholder.encode()
-        aad = outer.encode()[4:]
-        if 256 <= len(aad) + 4 < 512:  # RFC 7685, as a plain (or GREASE) hello is padded:
-            # middleboxes choke on 256..511 bytes, and an unpadded size would tell ECH
-            # from GREASE. (Inside the AAD: the server sees the same bytes.)
-            outer.extensions[_E.padding] = bytes(max(512 - len(aad) - 4 - 4, 1))
-            aad = outer.encode()[4:]
+        # Padded as a plain (or GREASE) hello is (an unpadded size would tell ECH from
+        # GREASE), inside the AAD: the server sees the same bytes.
+        aad = pad_client_hello(outer, outer.encode())[4:]
         payload = self.context.seal(aad, encoded_inner)
         outer.extensions[_E.encrypted_client_hello] = ech.OuterHello(
             self.suite, self.config.config_id, enc, payload).encode()
