@@ -42,7 +42,7 @@ class Trickle:
     in one record (with `close`, its close_notify instead), ``step`` bytes at a time
     with ``pace`` seconds between them, until the record is out or `stop` is set; then
     the rest at once, and it reads until the client closes. `sent` counts the record's
-    bytes sent so far."""
+    bytes handed to the socket so far (each piece counted just before it is sent)."""
 
     def __init__(self, config: ServerConfig, plain: bytes = PLAIN, *, step: int = 1,
                  pace: float = PACE, close: bool = False) -> None:
@@ -63,11 +63,15 @@ class Trickle:
             conn.send_data(self.plain)
         record = conn.data_to_send()
         self.record_size = len(record)
+        # `sent` is counted before each send: a client that has read the last byte must
+        # find it counted (counted after, the test thread could look in between).
         while self.sent < len(record) and not self.stop.wait(self.pace):
-            sock.sendall(record[self.sent:self.sent + self.step])
-            self.sent += len(record[self.sent:self.sent + self.step])
-        sock.sendall(record[self.sent:])
+            piece = record[self.sent:self.sent + self.step]
+            self.sent += len(piece)
+            sock.sendall(piece)
+        rest = record[self.sent:]
         self.sent = len(record)
+        sock.sendall(rest)
         sock.settimeout(WAIT)
         # (ssl's close after a timed-out unwrap leaves the rest unread: a reset)
         with contextlib.suppress(ConnectionResetError):
