@@ -561,6 +561,9 @@ class ClientConfig(_Common):
                   else self.post_handshake_auth)
         self._set("external_psks", check_client_psks(self.external_psks, self._suites,
                                                      self._versions))
+        if self.external_psks and self._ech is not None:
+            raise ValueError("external_psks cannot go with ech_config_list: tlskit sends "
+                             "no PSK in an ECH ClientHello (as no resumption ticket either)")
         if self.max_fragment_length not in (None, 512, 1024, 2048, 4096):
             raise ValueError("max_fragment_length must be 512, 1024, 2048 or 4096 "
                              f"(RFC 6066 4), not {self.max_fragment_length!r}")

@@ -281,6 +281,10 @@ def test_config_checks() -> None:
         ClientConfig(external_psks=[(b"id", bytes(32))])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="at least one certificate and key"):
         ServerConfig()
+    from tlskit import generate_ech_key
+    with pytest.raises(ValueError, match="cannot go with ech_config_list"):
+        ClientConfig(external_psks=[KEY],
+                     ech_config_list=generate_ech_key("public.example").config_list)
 
 
 def test_psk_only_server_speaks_tls13_alone() -> None:

@@ -499,8 +499,8 @@ class ClientHandshake13(Handshake13):
         offers = self.psk_offers
         assert offers  # otherwise check_extensions rejected it
         if selected >= len(offers):
-            raise IllegalParameter(f"server selected PSK identity {selected}; "
-                                   f"{len(offers)} were offered")
+            raise IllegalParameter(f"server selected PSK identity {selected}, but only "
+                                   f"identities 0..{len(offers) - 1} were offered")
         chosen = offers[selected]
         if self.suite_or_fail().hash_name != chosen.suite.hash_name:
             raise IllegalParameter("server selected a PSK with a suite whose hash differs "

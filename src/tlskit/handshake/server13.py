@@ -156,39 +156,13 @@ class ServerHandshake13(ServerView, Handshake13):
     config: ServerConfig
     STATES = State
     TABLE = TABLE
-    __slots__ = (
-        "_ccs_sent",
-        "_client_ap",
-        "_client_hs",
-        "_client_ticket_age",
-        "_compression",
-        "_early_limit",
-        "_ech",
-        "_ech_hrr_transcript",
-        "_ech_rejected",
-        "_external",
-        "_held",
-        "_master",
-        "_offer_view",
-        "_pha_chain",
-        "_pha_context",
-        "_psk",
-        "_psk_index",
-        "_psk_ke",
-        "_ticket",
-        "_ticket_identity",
-        "alpn",
-        "auth",
-        "certified",
-        "client_offered_pha",
-        "cookie",
-        "early_data_accepted",
-        "first_hello",
-        "group",
-        "hrr_sent",
-        "scheme",
-        "server_name",
-    )  # (see Handshake13)
+    __slots__ = ("_ccs_sent", "_client_ap", "_client_hs", "_client_ticket_age", "_compression",
+                 "_early_limit", "_ech", "_ech_hrr_transcript", "_ech_rejected", "_external",
+                 "_held", "_master", "_offer_view", "_pha_chain",
+                 "_pha_context", "_psk", "_psk_index", "_psk_ke", "_ticket", "_ticket_identity",
+                 "alpn", "auth", "certified", "client_offered_pha", "cookie",
+                 "early_data_accepted", "first_hello", "group", "hrr_sent", "scheme",
+                 "server_name")  # (see Handshake13)
 
     @property
     def complete(self) -> bool:
