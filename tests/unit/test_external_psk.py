@@ -297,3 +297,20 @@ def test_lookup_returning_something_else_fails_loudly() -> None:
     server = ServerConnection(ServerConfig(external_psks=lambda i: KEY.secret))  # type: ignore[arg-type,return-value]
     with pytest.raises(Exception, match="not ExternalPsk"):
         server.receive_data(client.data_to_send())
+
+
+def test_unnamed_client_refuses_a_tls12_certificate_too() -> None:
+    exc, _ = failure(ClientConfig(external_psks=[KEY]), server_config(versions=["TLSv1.2"]),
+                     name=None)
+    assert isinstance(exc, HandshakeFailure) and "server_name" in str(exc)
+
+
+def test_after_a_retry_only_keys_of_its_suites_hash_are_offered_again() -> None:
+    """4.1.4 / 4.2.11: the HelloRetryRequest names the SHA-384 suite of the key the
+    server chose; the second hello drops the SHA-256 key."""
+    client, server = connect(ClientConfig(external_psks=[KEY, KEY384], groups=["x25519",
+                                                                              "secp256r1"]),
+                             psk_only(KEY384, groups=["secp256r1"]), name=None)
+    assert [o.identity for o in client._hs.psk_offers] == [b"device-384"]
+    assert client.handshake_complete.cipher_suite == CipherSuite.TLS_AES_256_GCM_SHA384
+    assert server.handshake_complete.external_psk_identity == b"device-384"
