@@ -73,6 +73,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
         connect,
         wrap_server_socket,
     )
+    from .psk import ExternalPsk
     from .session import Session, SessionCache
     from .verifier import CertificateVerifier
     from .x509 import CertificateVerificationError
@@ -133,6 +134,7 @@ _LAZY = {
     "HandshakeComplete": "tlskit.events",
     "KeyUpdated": "tlskit.events",
     "SessionTicketReceived": "tlskit.events",
+    "ExternalPsk": "tlskit.psk",
     "Session": "tlskit.session",
     "SessionCache": "tlskit.session",
     "CertificateVerifier": "tlskit.verifier",
@@ -170,6 +172,7 @@ __all__ = [
     "EchKey",
     "EchRejected",
     "Event",
+    "ExternalPsk",
     "HandshakeComplete",
     "HandshakeFailure",
     "IllegalParameter",

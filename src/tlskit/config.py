@@ -36,6 +36,7 @@ from .enums import (
     SignatureScheme,
 )
 from .iana import parse_cipher_suite, parse_group, parse_signature_scheme
+from .psk import ExternalPsk, PskLookup, check_client_psks, server_lookup
 from .session import MAX_TICKET_LIFETIME, SessionCache, TicketSealer
 from .sessionstore import GuardedStore, MemoryStore, SessionStore
 from .verifier import CertificateVerifier
@@ -446,6 +447,10 @@ class ClientConfig(_Common):
         (RFC 9849 6.2: random, the shape of a real one), as Chrome does, so that ECH
         stays deployable through middleboxes (default False: ~250 bytes more per
         ClientHello, and no privacy gain for the connection itself).
+    :param external_psks: `tlskit.ExternalPsk` keys to offer (TLS 1.3, RFC 8446 2.2), in
+        preference order after a resumption ticket; key exchange per ``psk_modes``. A
+        server that accepts one is authenticated by it (no certificate); one that takes
+        none is checked by its certificate as usual. No early data with them.
 
     Fields both configs share:
 
@@ -507,6 +512,9 @@ class ClientConfig(_Common):
     ech_config_list: bytes | None = None
     # RFC 9849 6.2: a GREASE ECH extension when no config is set (TLS 1.3 only).
     ech_grease: bool = False
+    # RFC 8446 2.2: external PSKs offered in this order (after a resumption ticket, if
+    # any); a server that takes one authenticates by it instead of a certificate.
+    external_psks: Sequence[ExternalPsk] = ()
 
     _share_groups: list[int] = field(init=False, repr=False)
     _cert_schemes: list[int] | None = field(init=False, repr=False)
@@ -551,6 +559,11 @@ class ClientConfig(_Common):
         self._set("_psk_modes", [int(modes[m]) for m in dict.fromkeys(self.psk_modes)])
         self._set("_pha", self.certificate is not None if self.post_handshake_auth is None
                   else self.post_handshake_auth)
+        self._set("external_psks", check_client_psks(self.external_psks, self._suites,
+                                                     self._versions))
+        if self.external_psks and self._ech is not None:
+            raise ValueError("external_psks cannot go with ech_config_list: tlskit sends "
+                             "no PSK in an ECH ClientHello (as no resumption ticket either)")
         if self.max_fragment_length not in (None, 512, 1024, 2048, 4096):
             raise ValueError("max_fragment_length must be 512, 1024, 2048 or 4096 "
                              f"(RFC 6066 4), not {self.max_fragment_length!r}")
@@ -674,6 +687,13 @@ class ServerConfig(_Common):
         inner ClientHello is decrypted with the config it names; one that does not
         decrypt gets the handshake with its outer hello and these configs as
         retry_configs (default: none, no ECH).
+    :param external_psks: TLS 1.3 external PSKs (RFC 8446 2.2): a list of
+        `tlskit.ExternalPsk`, or a callable ``lookup(identity: bytes) -> ExternalPsk |
+        None`` for servers with many clients (default: none). A client whose binder
+        verifies with one is authenticated by it: no Certificate, no CertificateRequest.
+        With no certificate configured the server is PSK-only (TLS 1.3 alone; a client
+        whose PSK matches none fails with handshake_failure). psk_ke only with
+        ``allow_psk_ke``; no early data with external PSKs.
 
     Fields both configs share, as a server reads them (`ClientConfig` has the client's
     side of each):
@@ -745,8 +765,11 @@ class ServerConfig(_Common):
     allow_psk_ke: bool = False
     # RFC 9849: the ECH configs this server decrypts ClientHellos for, with their keys.
     ech_keys: Sequence[tuple[bytes, bytes]] = field(default=(), repr=False)
+    # RFC 8446 2.2: external PSKs, a list or lookup(identity) -> ExternalPsk | None.
+    external_psks: Sequence[ExternalPsk] | PskLookup = ()
 
     _certs: list[CertifiedKey] = field(init=False, repr=False)
+    _psk_lookup: PskLookup | None = field(init=False, repr=False)
     _ech_keys: Any = field(init=False, repr=False)  # a handshake.ech_server.EchKeys or None
     _client_verifier: CertificateVerifier | None = field(init=False, repr=False)
     _cookie_key: bytes | None = field(init=False, repr=False)
@@ -777,9 +800,8 @@ class ServerConfig(_Common):
         if self.certificate_chain:
             certs.insert(0, CertifiedKey(list(self.certificate_chain), self.private_key,
                                          self.ocsp_response))
-        if not certs:
-            raise ValueError("a server needs at least one certificate and key")
         self._set("_certs", certs)
+        self._set_external_psks()
         client_verifier = self.client_verifier
         if client_verifier is None and (self.client_auth != "none"
                                         or self.client_trust_anchors is not None):
@@ -802,6 +824,21 @@ class ServerConfig(_Common):
         if not 0 <= self.session_tickets <= 256:  # 4.6.1: one-byte nonces, unique per connection
             raise ValueError("session_tickets must be within 0..256")
         self._warn_on_validity()
+
+    def _set_external_psks(self) -> None:
+        """The PSK lookup; a server without a certificate is PSK-only, so TLS 1.3 alone
+        (tlskit's TLS 1.2 needs a certificate)."""
+        if not callable(self.external_psks):
+            self._set("external_psks", tuple(self.external_psks))
+        lookup = server_lookup(self.external_psks, self._suites, self._versions)
+        self._set("_psk_lookup", lookup)
+        if self._certs:
+            return
+        if lookup is None:
+            raise ValueError("a server needs at least one certificate and key (or "
+                             "external_psks, for a PSK-only TLS 1.3 server)")
+        self._set("_versions", ["TLSv1.3"])
+        self._set("_suites12", [])
 
     def _default_groups(self) -> list[NamedGroup]:
         """Every group tlskit implements, fast and common ones first: a client that

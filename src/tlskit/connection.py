@@ -608,7 +608,9 @@ class ClientConnection(Connection):
         self.config = ClientConfig() if config is None else config
         require_config(self.config, ClientConfig, "ClientConnection")
         if server_name is None and self.config.check_hostname and \
-                self.config.verify_mode == "required":
+                self.config.verify_mode == "required" and not self.config.external_psks:
+            # (with external PSKs the handshake refuses a certificate it cannot check:
+            # `ClientHandshake13.refuse_unnamed_certificate`)
             # Secure by default: without a name the certificate proves nothing about
             # which server this is (the ssl module refuses this too).
             raise UsageError("server_name is required to check the server's certificate; "

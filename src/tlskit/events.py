@@ -39,6 +39,10 @@ class HandshakeComplete(Event):
     # of the hello went encrypted (client: a rejection raises EchRejected instead;
     # server: it decrypted the inner hello with one of its ech_keys).
     ech_accepted: bool = False
+    # The identity of the external PSK (RFC 8446 2.2) that authenticated the peer, in
+    # place of a certificate (None: no external PSK; ``peer_certificates`` is then
+    # empty and ``signature_scheme`` None when set).
+    external_psk_identity: bytes | None = None
 
 
 @dataclass(slots=True)

@@ -84,3 +84,26 @@ def test_no_secret_in_any_repr() -> None:
     for secret in secrets:
         for form in forms(secret):
             assert form not in text, f"a secret ({len(secret)} bytes) shows in a repr"
+
+
+def test_no_external_psk_secret_in_any_repr() -> None:
+    """RFC 8446 2.2: an external PSK's secret shows in no config, key, event, handshake
+    or error text (the identity may: it is sent in the clear)."""
+    from tlskit import ClientConfig, ExternalPsk, ServerConfig
+
+    secret = bytes(range(60, 92))
+    key = ExternalPsk(b"device-7", secret)
+    ccfg, scfg = ClientConfig(external_psks=[key]), ServerConfig(external_psks=[key])
+    client, server = ClientConnection(ccfg, None), ServerConnection(scfg)
+    objects: list[Any] = [key, ccfg, scfg, client, server, client._hs.psk_offers]
+    objects += pump(client, server)
+    assert client.handshake_complete.external_psk_identity == b"device-7"
+    bad = ClientConnection(ClientConfig(external_psks=[ExternalPsk(b"device-7", bytes(32))]),
+                           None)
+    with pytest.raises(TLSError) as info:
+        ServerConnection(scfg).receive_data(bad.data_to_send())
+    objects.append(info.value)
+    text = "\n".join(t for obj in objects for t in rendered(obj))
+    assert "device-7" in text
+    for form in forms(secret):
+        assert form not in text

@@ -36,6 +36,7 @@ from ..errors import AlertReceived, BadCertificate, EchRejected, TLSError, not_t
 from ..io.blocking import RECV_SIZE, TLSSocket, TruncatedConnection
 from ..io.tap import tap_socket
 from ..keylog import KeyLogFile
+from ..psk import ExternalPsk
 from . import diagram
 from .options import DEFAULT_PORT
 from .render import make_console, render_connect, render_trace
@@ -150,6 +151,29 @@ def unescape(text: str) -> str:
     return re.sub(r"\\(x[0-9a-fA-F]{2}|.)", sub, text)
 
 
+def psk_option(identity: str | None, key_hex: str | None) -> list[ExternalPsk]:
+    """--psk-identity / --psk (for connect and serve): the key they name; ValueError,
+    worded for the command line, when they are not both given or not a usable key."""
+    if identity is None and key_hex is None:
+        return []
+    if identity is None or key_hex is None:
+        raise ValueError("--psk-identity and --psk go together")
+    try:
+        secret = bytes.fromhex(key_hex.removeprefix("0x"))
+    except ValueError:
+        raise ValueError("--psk takes the key in hex (as openssl's -psk), e.g. "
+                         "--psk $(openssl rand -hex 32)") from None
+    try:
+        return [ExternalPsk(identity.encode("utf-8"), secret)]
+    except ValueError as exc:
+        raise ValueError(f"--psk-identity/--psk: {exc}") from None
+
+
+def psk_text(identity: bytes) -> str:
+    """An identity as the summary and the log show it: quoted, readable if it is text."""
+    return repr(identity.decode("utf-8", "replace"))
+
+
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -217,6 +241,7 @@ class _Connect:
                                "--ech-config-list (a real ECH offer, or a TLS 1.2 "
                                "hello, has no room for it): drop one of them", 2)
         ech = self._ech_config_list(a.ech_config_list) if a.ech_config_list else None
+        psks = self._external_psks()
         try:
             base = ClientConfig(trust_anchors=anchors)
             self.verifier = ExplainingVerifier(base.get_verifier())
@@ -234,7 +259,14 @@ class _Connect:
                 keylog=self._keylog,
                 ech_config_list=ech,
                 ech_grease=a.ech_grease,
+                external_psks=psks,
             )
+        except ValueError as exc:
+            raise ConnectError(str(exc), 2) from exc
+
+    def _external_psks(self) -> list[ExternalPsk]:
+        try:
+            return psk_option(self.args.psk_identity, self.args.psk)
         except ValueError as exc:
             raise ConnectError(str(exc), 2) from exc
 
@@ -462,15 +494,17 @@ class _Connect:
         chain = [cert_info(c) for c in complete.peer_certificates]
         path = [cert_info(c) for c in report.chain] if report is not None else []
         anchor = path[-1] if error is None and path else None
+        psk = complete.external_psk_identity
         verification: dict[str, Any] = {
             "ok": error is None,
             "reason": None if error is None else str(error),
             "code": None if error is None else str(getattr(error, "reason", error.alert.name)),
-            "detail": (f"chain to {anchor['common_name']}, valid for {server_name}"
+            "detail": (f"authenticated by external PSK {psk_text(psk)}" if psk is not None
+                       else f"chain to {anchor['common_name']}, valid for {server_name}"
                        if error is None and anchor else None),
             "checks": report_checks(report),
             "path": path if error is None else [],
-            "ocsp_staple": self.staple_status(complete, report),
+            "ocsp_staple": None if psk is not None else self.staple_status(complete, report),
         }
         client_cert = self.recorder.find("client_certificate")
         client_subject = None
@@ -489,6 +523,7 @@ class _Connect:
             "ech": self._ech_summary(complete),
             "record_limit": record_limit,  # plaintext bytes per record we send
             "resumed": complete.resumed,
+            "external_psk": None if psk is None else psk.decode("utf-8", "replace"),
             "peer_certificates": [{"subject": c["subject"], "issuer": c["issuer"],
                                    "not_before": c["not_before"], "not_after": c["not_after"],
                                    "names": c["names"]} for c in chain],

@@ -35,6 +35,15 @@ def _version_options(parser: argparse.ArgumentParser, verb: str, tls12_note: str
                          help=f"{verb} TLS 1.2 only{tls12_note}")
 
 
+def _psk_options(parser: argparse.ArgumentParser, verb: str) -> None:
+    """--psk-identity / --psk, as openssl s_client/s_server's -psk_identity / -psk."""
+    parser.add_argument("--psk-identity", dest="psk_identity", metavar="ID",
+                        help=f"{verb} the TLS 1.3 external PSK with this identity (with --psk)")
+    parser.add_argument("--psk", metavar="HEX",
+                        help="the external PSK's key in hex, at least 16 bytes (SHA-256, as "
+                             "openssl's -psk and gnutls' --pskkey)")
+
+
 def connect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="HOST[:PORT]",
                         help=f"server to connect to (port {DEFAULT_PORT} by default; "
@@ -69,6 +78,7 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ech-grease", action="store_true",
                         help="without --ech-config-list, send a GREASE (random) Encrypted "
                              "Client Hello extension, as Chrome does")
+    _psk_options(parser, "offer")
     parser.add_argument("--request", metavar="TEXT",
                         help=r"send TEXT after the handshake (\r \n \t \\ are unescaped) "
                              "and print the answer until the server closes")
@@ -151,6 +161,7 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alpn", metavar="LIST",
                         help="ALPN protocols to accept, in preference order "
                              "(default: http/1.1; none with --echo)")
+    _psk_options(parser, "accept")
     parser.add_argument("--echo", action="store_true",
                         help="echo what the client sends instead of answering HTTP")
     parser.add_argument("--client-ca", metavar="FILE",

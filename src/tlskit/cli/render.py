@@ -193,6 +193,8 @@ def render_connect(summary: Mapping[str, Any], console: Console) -> None:
     if kx is None and str(summary.get("cipher_suite")).startswith("TLS_RSA_WITH_"):
         kx = "RSA key transport (no forward secrecy)"
         signature = "none (the server proves its key by decrypting the premaster)"
+    if summary.get("external_psk") is not None:
+        signature = "none (authenticated by external PSK)"
     head.add_row("key exchange", escape(str(kx)))
     head.add_row("signature", escape(str(signature)))
     head.add_row("ALPN", escape(str(summary.get("alpn") or "(none)")))

@@ -55,6 +55,7 @@ from ..io.tap import TappedSocket, tap_socket
 from ..keylog import KeyLogFile
 from ..x509.names import match_hostname
 from . import diagram
+from .connect import psk_option, psk_text
 from .conventions import listen_error
 from .trace import Recorder, Wire, quiet_library_logs
 
@@ -390,6 +391,7 @@ class Server:
             session_tickets=a.tickets,
             tracer=self._trace,
             ech_keys=[self.ech.pair] if self.ech else (),
+            external_psks=psk_option(a.psk_identity, a.psk),
         )
 
     def announce(self) -> None:
@@ -463,6 +465,8 @@ class Server:
                      + (f" client={_subject(complete.peer_certificates[0])}"
                         if complete.peer_certificates else "")
                      + (" resumed" if complete.resumed else "")
+                     + (f" psk={psk_text(complete.external_psk_identity)}"
+                        if complete.external_psk_identity is not None else "")
                      + (" ech=accepted" if getattr(complete, "ech_accepted", False) else ""))
             if self.args.echo:
                 self._echo(tls)

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from .. import crypto
 from ..config import CertifiedKey, ClientConfig, ServerConfig
 from ..keylog import KeyLogFile
+from ..psk import ExternalPsk
 from ..verifier import CertificateVerifier, Usage
 from ..x509 import TrustStore, Verifier
 from ..x509.parsed import describe_parse_error
@@ -177,6 +178,31 @@ class _LeafCRLVerifier:
         return chain
 
 
+PskClientCallback = Callable[[str | None], tuple[str | None, bytes]]
+PskServerCallback = Callable[[str | None], bytes]
+
+
+def _client_psks(callback: PskClientCallback) -> list[ExternalPsk]:
+    """What ssl's client callback says to offer (nothing for an empty key)."""
+    identity, psk = callback(None)
+    if not psk:
+        return []
+    return [ExternalPsk((identity or "").encode("utf-8"), bytes(psk))]
+
+
+def _psk_lookup(callback: PskServerCallback) -> Callable[[bytes], ExternalPsk | None]:
+    """ssl's server callback as a `ServerConfig.external_psks` lookup: identities that
+    are not UTF-8, and empty keys, are unknown."""
+    def lookup(identity: bytes) -> ExternalPsk | None:
+        try:
+            name = identity.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        psk = callback(name)
+        return ExternalPsk(identity, bytes(psk)) if psk else None
+    return lookup
+
+
 class SSLContext(ssl.SSLContext):
     """A drop-in `ssl.SSLContext` (``PROTOCOL_TLS_CLIENT`` or ``PROTOCOL_TLS_SERVER``)
     whose sockets and objects are tlskit connections."""
@@ -204,6 +230,8 @@ class SSLContext(ssl.SSLContext):
         self._keylog_filename: str | None = None
         self._keylog: KeyLogFile | None = None
         self._sni_callback: Callable[..., int | None] | None = None
+        self._psk_client_callback: PskClientCallback | None = None
+        self._psk_server_callback: PskServerCallback | None = None
         self._num_tickets = 2
         self._pha = False
         self._anchors: list[x509.Certificate] = []
@@ -584,6 +612,33 @@ class SSLContext(ssl.SSLContext):
     def set_servername_callback(self, server_name_callback: Any) -> None:
         self.sni_callback = server_name_callback
 
+    # -- external PSKs (Python 3.13's ssl) ----------------------------------------------
+
+    def set_psk_client_callback(self, callback: PskClientCallback | None) -> None:
+        """Python 3.13: ``callback(hint) -> (identity, psk)``, asked for each connection
+        (hint is None: TLS 1.3 has none); an empty psk offers none. The key is a
+        tlskit `ExternalPsk` (SHA-256, TLS 1.3, at least 16 bytes)."""
+        if not self._client:
+            raise ValueError("Cannot add PSK client callback to a PROTOCOL_TLS_SERVER context")
+        if callback is not None and not callable(callback):
+            raise TypeError("callback must be callable")
+        self._psk_client_callback = callback
+
+    def set_psk_server_callback(self, callback: PskServerCallback | None,
+                                identity_hint: str | None = None) -> None:
+        """Python 3.13: ``callback(identity) -> psk`` (b"": unknown), asked with each
+        identity a client offers. ``identity_hint`` is TLS 1.2's, which tlskit does not
+        do PSKs for: accepted and not sent (TLS 1.3 has no hint). A server with this
+        callback needs no certificate."""
+        if self._client:
+            raise ValueError("Cannot add PSK server callback to a PROTOCOL_TLS_CLIENT context")
+        if callback is not None and not callable(callback):
+            raise TypeError("callback must be callable")
+        if identity_hint is not None and not isinstance(identity_hint, str):
+            raise TypeError("identity_hint must be a str or None")
+        self._psk_server_callback = callback
+        self._changed("external_psks")
+
     def session_stats(self) -> dict[str, int]:
         return dict(self._stats)
 
@@ -633,6 +688,8 @@ class SSLContext(ssl.SSLContext):
         }
         if auth != "none":
             fields["client_verifier"] = self._get_verifier()
+        if self._psk_server_callback is not None:
+            fields["external_psks"] = _psk_lookup(self._psk_server_callback)
         return fields
 
     def _build(self) -> ClientConfig | ServerConfig:
@@ -642,7 +699,8 @@ class SSLContext(ssl.SSLContext):
                     self._config = ClientConfig(**{**self._client_fields(), **self._overrides})
                 else:
                     if not self._certs and "certificates" not in self._overrides \
-                            and "certificate_chain" not in self._overrides:
+                            and "certificate_chain" not in self._overrides \
+                            and self._psk_server_callback is None:
                         raise ssl.SSLError(1, "[SSL: NO_CERTIFICATE_SET] a server context "
                                               "needs load_cert_chain() before use")
                     self._config = ServerConfig(**{**self._server_fields(), **self._overrides})
@@ -655,6 +713,8 @@ class SSLContext(ssl.SSLContext):
             raise ValueError("this is a PROTOCOL_TLS_SERVER context: see tlskit_server_config")
         cfg = self._build()
         assert isinstance(cfg, ClientConfig)
+        if self._psk_client_callback is not None:  # asked per connection, as ssl does
+            cfg = cfg.replace(external_psks=_client_psks(self._psk_client_callback))
         return cfg
 
     @property

@@ -44,6 +44,7 @@ from ..errors import (
 )
 from ..events import HandshakeComplete, SessionTicketReceived
 from ..keyschedule import EarlySecret, HandshakeSecret, finished_verify_data, resumption_psk
+from ..psk import ExternalPsk, suites_for
 from ..session import Session
 from ..trace import TraceStep as T
 from ..wire import certcompress
@@ -143,6 +144,17 @@ class Offer:
     grease_ech: bytes = b""  # RFC 9849 6.2: the GREASE extension, sent again after a retry
 
 
+@dataclass(slots=True)
+class PskOffer:
+    """One identity of our pre_shared_key (4.2.11) and what keys its binder."""
+
+    identity: bytes
+    obfuscated_age: int
+    suite: crypto.Suite  # for a ticket its own; for an external PSK one of its hash
+    secret: bytes = field(repr=False)
+    external: ExternalPsk | None = None
+
+
 class ClientHandshake13(Handshake13):
     side = "client"
     config: ClientConfig
@@ -150,8 +162,9 @@ class ClientHandshake13(Handshake13):
     TABLE = TABLE
     __slots__ = ("_ccs_sent", "_client_hs_secret", "_early_write_pending", "_pha_contexts",
                  "_server_hs_secret", "alpn", "auth", "certificate_request", "early_data",
-                 "early_data_accepted", "early_data_sent", "ech", "group", "handshake_secret",
-                 "offer", "resumed", "server_name", "session")  # (see Handshake13)
+                 "early_data_accepted", "early_data_sent", "ech", "external_psk", "group",
+                 "handshake_secret", "offer", "psk_offers", "resumed", "server_name",
+                 "session")  # (see Handshake13)
 
     def __init__(self, config: ClientConfig, out: Output, server_name: str | None,
                  session: Session | None = None, early_data: bytes = b"") -> None:
@@ -164,6 +177,8 @@ class ClientHandshake13(Handshake13):
             session = _session_to_offer(config, session, server_name)
         self.session = session
         self.resumed = False
+        self.external_psk: ExternalPsk | None = None  # the one the server accepted (2.2)
+        self.psk_offers: list[PskOffer] = []  # pre_shared_key's identities, in order
         self.offer = Offer()
         self.group: NamedGroup | None = None
         self.handshake_secret: HandshakeSecret | None = None
@@ -315,22 +330,46 @@ class ClientHandshake13(Handshake13):
                          inner_server_name=self.server_name)
 
     def _send_hello(self, hello: m.ClientHello) -> None:
-        session = self.session
+        offers = self.psk_offers = self._offer_psks()
         exts = hello.extensions
-        if session is not None and session.tls12:
-            session = None  # offered through legacy_session_id / session_ticket instead
-        if session is not None:  # 4.2.11: offer the ticket; pre_shared_key goes last
-            identity = [(session.ticket, session.obfuscated_age(self.config.clock()))]
-            placeholder = [bytes(session.suite.hash_length)]
-            exts[_E.pre_shared_key] = ext.encode_pre_shared_key_client(identity, placeholder)
+        if offers:  # 4.2.11: the ticket, then external PSKs; pre_shared_key goes last
+            identities = [(o.identity, o.obfuscated_age) for o in offers]
+            placeholder = [bytes(o.suite.hash_length) for o in offers]
+            exts[_E.pre_shared_key] = ext.encode_pre_shared_key_client(identities, placeholder)
             self.offer.extensions.add(_E.pre_shared_key)
         raw = pad_client_hello(hello, hello.encode())
-        if session is not None:
+        if offers:
             cut = len(raw) - ext.binders_length(placeholder)
-            binder = self.psk_binder(session.suite, session.psk, self.transcript, raw[:cut])
-            exts[_E.pre_shared_key] = ext.encode_pre_shared_key_client(identity, [binder])
+            binders = [self.psk_binder(o.suite, o.secret, self.transcript, raw[:cut],
+                                       external=o.external is not None) for o in offers]
+            exts[_E.pre_shared_key] = ext.encode_pre_shared_key_client(identities, binders)
             raw = hello.encode()
         self._emit_hello(hello, raw)
+
+    def _offer_psks(self) -> list[PskOffer]:
+        """The PSKs this hello offers: the session's ticket (first: 0-RTT may only use
+        the first identity, 4.2.10), then the external PSKs of a suite we offer (after a
+        HelloRetryRequest, of its suite's hash only, 4.1.4)."""
+        offers = []
+        session = self.session
+        if session is not None and not session.tls12:  # (TLS 1.2: by ID / session_ticket)
+            offers.append(PskOffer(session.ticket, session.obfuscated_age(self.config.clock()),
+                                   session.suite, session.psk))
+        if "TLSv1.3" not in self.config._versions:
+            return offers
+        for psk in self.config.external_psks:  # 4.2.11: obfuscated_ticket_age 0
+            suite = self._external_suite(psk)
+            if suite is not None:
+                offers.append(PskOffer(psk.identity, 0, suite, psk.secret, psk))
+        return offers
+
+    def _external_suite(self, psk: ExternalPsk) -> crypto.Suite | None:
+        """A suite of the PSK's hash to key its binder (the hash is all it uses)."""
+        if self.offer.retried:
+            suite = self.suite_or_fail()
+            return suite if suite.hash_name == psk.hash else None
+        codes = suites_for(psk, self.config._suites)
+        return SUITES[codes[0]] if codes else None
 
     def _emit_hello(self, hello: m.ClientHello, raw: bytes, **traced: object) -> None:
         """Send the ClientHello (`hello`, encoded as `raw`) in its own flight, and trace
@@ -436,6 +475,7 @@ class ClientHandshake13(Handshake13):
 
     def _hand_over(self, sh: m.ServerHello, raw: bytes) -> State:
         """A TLS 1.2 ServerHello: `ClientHandshake12` continues from what was sent."""
+        self.refuse_unnamed_certificate()
         ech = self.ech
         if ech is not None:  # RFC 9849 6.1.6: TLS 1.2 is a rejection; authenticate the
             ech.accepted = False  # public name, then end with ech_required
@@ -451,18 +491,25 @@ class ClientHandshake13(Handshake13):
         return _S.HANDED_OVER
 
     def _accepted_psk(self, answer: ServerHelloView) -> bytes | None:
-        """4.2.11: the server may pick our one ticket; the suite's hash must match it."""
+        """4.2.11: the server may pick one identity we offered; the suite's hash must be
+        the PSK's."""
         selected = answer.selected_identity
         if selected is None:
             return None
-        session = self.session
-        assert session is not None  # otherwise check_extensions rejected it
-        if selected != 0:
-            raise IllegalParameter(f"server selected PSK identity {selected}; one was offered")
-        if self.suite_or_fail().hash_name != session.suite.hash_name:
-            raise IllegalParameter("server resumed with a suite whose hash differs from the PSK's")
-        self.resumed = True
-        return session.psk
+        offers = self.psk_offers
+        assert offers  # otherwise check_extensions rejected it
+        if selected >= len(offers):
+            raise IllegalParameter(f"server selected PSK identity {selected}, but only "
+                                   f"identities 0..{len(offers) - 1} were offered")
+        chosen = offers[selected]
+        if self.suite_or_fail().hash_name != chosen.suite.hash_name:
+            raise IllegalParameter("server selected a PSK with a suite whose hash differs "
+                                   "from the PSK's (4.2.11)")
+        if chosen.external is not None:
+            self.external_psk = chosen.external
+        else:
+            self.resumed = True
+        return chosen.secret
 
     def ccs_allowed(self) -> bool:
         """D.4: the compatibility CCS only exists when TLS 1.3 is on offer."""
@@ -594,7 +641,19 @@ class ClientHandshake13(Handshake13):
             self.auth.ocsp_response = self.session.ocsp_response
             self.auth.authenticated = True  # _may_resume re-validated the session's chain
             return _S.WAIT_FINISHED
+        if self.external_psk is not None:  # 2.2: so does an external PSK (a Certificate
+            return _S.WAIT_FINISHED  # now is unexpected_message, 4.3.2)
+        self.refuse_unnamed_certificate()
         return _S.WAIT_CERTIFICATE_OR_REQUEST
+
+    def refuse_unnamed_certificate(self) -> None:
+        """A client dialling no name may only be authenticated by its external PSKs: a
+        certificate could not be checked against a name (handshake_failure)."""
+        cfg = self.config
+        if self.server_name is None and cfg.external_psks and cfg.check_hostname \
+                and cfg.verify_mode == "required":
+            raise HandshakeFailure("the server took none of our external PSKs, and without "
+                                   "a server_name its certificate cannot be checked")
 
     def _ech_retry_configs(self, body: bytes) -> None:
         """RFC 9849 5, 6.1.4: retry_configs come only with a rejection (6.2: after
@@ -803,7 +862,9 @@ class ClientHandshake13(Handshake13):
                                    alpn=self.alpn, resumed=self.resumed,
                                    server_name=self.server_name,
                                    early_data_accepted=self.early_data_accepted,
-                                   ech_accepted=self.ech is not None and bool(self.ech.accepted))
+                                   ech_accepted=self.ech is not None and bool(self.ech.accepted),
+                                   psk_identity=None if self.external_psk is None
+                                   else self.external_psk.identity)
 
     # -- post-handshake messages (4.6) ---------------------------------------------------
 

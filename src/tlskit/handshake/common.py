@@ -528,7 +528,8 @@ class Handshake:
     def complete_event(self, auth: PeerAuth, *, group: Any, scheme: Any, alpn: str | None,
                        resumed: bool, server_name: str | None,
                        early_data_accepted: bool = False,
-                       ech_accepted: bool = False) -> HandshakeComplete:
+                       ech_accepted: bool = False,
+                       psk_identity: bytes | None = None) -> HandshakeComplete:
         """The one place a `HandshakeComplete` is built (both versions, both sides)."""
         assert self.suite is not None
         # (a negotiated group or scheme is usually its enum member already)
@@ -547,7 +548,8 @@ class Handshake:
             server_name,
             auth.ocsp_response,
             early_data_accepted,
-            ech_accepted)
+            ech_accepted,
+            psk_identity)  # external_psk_identity
 
 
 # -- helpers both versions use (composition, not inheritance) ------------------------------
@@ -870,11 +872,13 @@ class Handshake13(Handshake):
                                       context if context is not None else b"", length)
 
     @staticmethod
-    def psk_binder(suite: Suite, psk: bytes, before: Transcript, truncated_hello: bytes) -> bytes:
-        """4.2.11.2: HMAC over the transcript up to the binders, keyed from the PSK."""
+    def psk_binder(suite: Suite, psk: bytes, before: Transcript, truncated_hello: bytes,
+                   external: bool = False) -> bytes:
+        """4.2.11.2: HMAC over the transcript up to the binders, keyed from the PSK
+        ("ext binder" for an external PSK, 7.1: the two kinds cannot be swapped)."""
         early = EarlySecret.start(suite, psk)
         th = before.hash_with(suite.hash_name, truncated_hello)
-        return finished_verify_data(suite, early.binder_key(), th)
+        return finished_verify_data(suite, early.binder_key(external), th)
 
     # (the module function itself: no frame around it)
     check_extensions = staticmethod(check_extensions)

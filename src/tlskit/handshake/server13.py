@@ -49,6 +49,7 @@ from ..keyschedule import (
     finished_verify_data,
     resumption_psk,
 )
+from ..psk import ExternalPsk
 from ..randpool import server_rng
 from ..session import TicketState, encode_state
 from ..trace import TraceStep as T
@@ -156,8 +157,8 @@ class ServerHandshake13(ServerView, Handshake13):
     STATES = State
     TABLE = TABLE
     __slots__ = ("_ccs_sent", "_client_ap", "_client_hs", "_client_ticket_age", "_compression",
-                 "_early_limit", "_ech", "_ech_hrr_transcript", "_ech_rejected", "_held",
-                 "_master", "_offer_view", "_pha_chain",
+                 "_early_limit", "_ech", "_ech_hrr_transcript", "_ech_rejected", "_external",
+                 "_held", "_master", "_offer_view", "_pha_chain",
                  "_pha_context", "_psk", "_psk_index", "_psk_ke", "_ticket", "_ticket_identity",
                  "alpn", "auth", "certified", "client_offered_pha", "cookie",
                  "early_data_accepted", "first_hello", "group", "hrr_sent", "scheme",
@@ -191,6 +192,7 @@ class ServerHandshake13(ServerView, Handshake13):
         self._ticket_identity = b""
         self._client_ticket_age = 0     # ms, as the client saw it (8.3)
         self._psk_ke = False            # resuming without (EC)DHE (4.2.9 psk_ke)
+        self._external: ExternalPsk | None = None  # the external PSK accepted (2.2)
         self.early_data_accepted = False
         self._early_limit = 0           # bytes of 0-RTT data still allowed
         self._held: list[bytes] = []    # 0-RTT data the application deferred
@@ -250,7 +252,10 @@ class ServerHandshake13(ServerView, Handshake13):
                 "no key exchange group in common with the client (we accept "
                 f"{', '.join(NamedGroup(g).name for g in cfg._groups)})")
         self.group = group_of(group)
+        self._external = None
         self._psk = self._accept_ticket(offer, raw)
+        if self._psk is None and cfg._psk_lookup is not None:
+            self._psk = self._accept_external(offer, raw)
         if self._psk is None:
             self._certify(offer)
         self.alpn = choose_alpn(cfg.alpn_protocols, offer.alpn)
@@ -435,6 +440,51 @@ class ServerHandshake13(ServerView, Handshake13):
             return state.psk
         return None
 
+    def _accept_external(self, offer: ClientHelloView, raw: bytes) -> bytes | None:
+        """2.2, 4.2.11: the first offered identity the lookup knows, whose hash one of
+        our suites (and, after a retry, the retry's suite) has, in a mode we allow; its
+        binder must verify ("ext binder", checked in constant time: decrypt_error)."""
+        self._external, self._psk_index = None, 0  # (a retry's second hello decides anew)
+        if offer.psk is None:
+            return None
+        psk_ke = _psk_ke_mode(offer, self.config.allow_psk_ke)
+        if psk_ke is None:
+            return None
+        identities, binders = offer.psk
+        lookup = self.config._psk_lookup
+        assert lookup is not None
+        for index, (identity, _age) in enumerate(identities):  # 4.2.11: age ignored
+            psk = lookup(identity)
+            if psk is None:
+                continue
+            if not isinstance(psk, ExternalPsk):
+                raise TypeError(f"external_psks lookup returned {type(psk).__name__}, "
+                                "not ExternalPsk or None")
+            suite = self._external_suite(psk, offer)
+            if suite is None:
+                continue
+            cut = len(raw) - ext.binders_length(binders)
+            before = self.before_hello if self.before_hello is not None else Transcript()
+            expected = self.psk_binder(suite, psk.secret, before, raw[:cut], external=True)
+            if not hmac.compare_digest(expected, binders[index]):
+                raise DecryptError("external PSK binder does not verify (4.2.11.2)")
+            self.suite, self._psk_index, self._psk_ke, self._external = \
+                suite, index, psk_ke, psk
+            self.trace(T.PSK_ACCEPTED, identity_index=index, external_identity=identity)
+            return psk.secret
+        return None
+
+    def _external_suite(self, psk: ExternalPsk, offer: ClientHelloView) -> crypto.Suite | None:
+        """Our first suite the client offers whose hash is the PSK's (after a
+        HelloRetryRequest, only the suite it named)."""
+        if self.hrr_sent:
+            suite = self.suite
+            return suite if suite is not None and suite.hash_name == psk.hash else None
+        for code in self.config._suites:
+            if code in offer.hello.cipher_suites and crypto.SUITES[code].hash_name == psk.hash:
+                return crypto.SUITES[code]
+        return None
+
     def _accept_early_data(self, *, retry: bool) -> bool:
         """4.2.10, 8: take 0-RTT data only on the first ticket, accepted for resumption
         here, issued with early data, under its suite and ALPN, at the age the client
@@ -496,6 +546,9 @@ class ServerHandshake13(ServerView, Handshake13):
         """A full handshake: a certificate the client's schemes can verify (4.2.3: which
         it must have named, also in a hello whose PSK we did not take)."""
         schemes, cert_schemes = offer.schemes, offer.cert_schemes
+        if not self.config._certs:  # PSK-only: OpenSSL's -nocert sends handshake_failure
+            raise HandshakeFailure("no external PSK of this server matches the client's, "
+                                   "and it has no certificate (PSK-only)")
         if schemes is None:
             raise MissingExtension("ClientHello lacks signature_algorithms, which a "
                                    "handshake without its PSK needs (4.2.3)")
@@ -840,11 +893,13 @@ class ServerHandshake13(ServerView, Handshake13):
         if self.config.tracer is not None:
             self.trace(T.CLIENT_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
         self._send_tickets()
-        resumed = self._psk is not None
+        external = self._external
+        resumed = self._psk is not None and external is None
         self.out.emit(self.complete_event(
-            self.auth, group=self.group, scheme=None if resumed else self.scheme,
+            self.auth, group=self.group, scheme=None if self._psk is not None else self.scheme,
             alpn=self.alpn, resumed=resumed, server_name=self.server_name,
-            early_data_accepted=self.early_data_accepted, ech_accepted=self._ech is not None))
+            early_data_accepted=self.early_data_accepted, ech_accepted=self._ech is not None,
+            psk_identity=None if external is None else external.identity))
         if self._held:  # deferred 0-RTT data: the handshake is now known not to be a replay
             self.out.emit(DataReceived(b"".join(self._held)))
             self._held = []
@@ -945,6 +1000,18 @@ class ServerHandshake13(ServerView, Handshake13):
                 self.trace(T.NEW_SESSION_TICKET, message=m.NewSessionTicket(
                     cfg.ticket_lifetime, age_add, nonce, ticket, nst_exts))
         self.flush()
+
+
+def _psk_ke_mode(offer: ClientHelloView, allow_psk_ke: bool) -> bool | None:
+    """4.2.9: psk_dhe_ke when offered (False), psk_ke only where the config allows it
+    (True), else None: the PSK is not usable."""
+    modes = offer.psk_modes
+    assert modes is not None  # `_check_shape` required it beside pre_shared_key
+    if PskKeyExchangeMode.psk_dhe_ke in modes:
+        return False
+    if allow_psk_ke and PskKeyExchangeMode.psk_ke in modes:
+        return True
+    return None
 
 
 _NST_HEAD = struct.Struct(">BBHIIB")  # type, length (uint24 as u8 + u16), lifetime, age_add
