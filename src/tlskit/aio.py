@@ -186,14 +186,14 @@ class TLSProtocol(asyncio.BufferedProtocol):
         except TLSError as exc:
             self._fatal(exc)
             return
-        if self._idle_timer is not None:
-            self._touch()
         held = self._holds_tickets()
         if not held:
             self._flush()
         for ev in events:
             if isinstance(ev, DataReceived):
                 if self._app_connected:
+                    if self._idle_timer is not None and ev.data:
+                        self._touch()  # application data arrived: not idle
                     self._app.data_received(ev.data)
                 elif self._early is None:
                     self._early = [ev.data]
@@ -326,7 +326,11 @@ class TLSProtocol(asyncio.BufferedProtocol):
     # -- idle timeout (off unless configured) ------------------------------------------------
 
     def _touch(self) -> None:
-        """Restart the idle clock: called on every read and write after the handshake."""
+        """Restart the idle clock: called when application data is received or written
+        after the handshake. Bytes that complete no record (a record trickled in a byte
+        at a time), empty records and post-handshake messages do not restart it, as they
+        do not end a blocking `TLSSocket.recv` (whose deadline bounds the whole call):
+        otherwise a peer could hold the connection for ever with a byte a second."""
         if self._idle_timeout is None or self._tcp is None:
             return
         self._cancel_idle_timer()
@@ -580,7 +584,10 @@ async def start_server(client_connected_cb: ClientConnectedCallback, host: Any, 
     """`asyncio.start_server` over TLS: ``client_connected_cb(reader, writer)`` runs
     once a connection's handshake has completed. ``handshake_timeout`` bounds the whole
     handshake, however slowly the client's bytes arrive. ``idle_timeout`` (off by default,
-    like ssl) closes a connection on which nothing was read or written for that long; the
+    like ssl) closes, with close_notify, a connection on which no application data was
+    received or written for that long: a record trickled in a byte at a time, which
+    delivers nothing until it is whole, does not restart it (as with `TLSServer`, whose
+    socket deadline bounds each recv as a whole); each record of data does. The
     handler sees end of stream, and one waiting in ``drain()`` on a client that stopped
     reading gets an error once the close gave up (`CLOSE_TIMEOUT`). TLS 1.3 session
     tickets leave with the callback's first write (one send for both) or, if it reads

@@ -446,7 +446,8 @@ class ClientConfig(_Common):
     :param ech_grease: without ``ech_config_list``, send a GREASE encrypted_client_hello
         (RFC 9849 6.2: random, the shape of a real one), as Chrome does, so that ECH
         stays deployable through middleboxes (default False: ~250 bytes more per
-        ClientHello, and no privacy gain for the connection itself).
+        ClientHello, and no privacy gain for the connection itself). Needs TLS 1.3 in
+        ``versions``.
     :param external_psks: `tlskit.ExternalPsk` keys to offer (TLS 1.3, RFC 8446 2.2), in
         preference order after a resumption ticket; key exchange per ``psk_modes``. A
         server that accepts one is authenticated by it (no certificate); one that takes
@@ -574,6 +575,10 @@ class ClientConfig(_Common):
     def _ech_choice(self) -> Any:
         """The ECH config and HPKE suite to use, chosen once (None: no ECH)."""
         data = self.ech_config_list
+        if self.ech_grease and "TLSv1.3" not in self._versions:
+            raise ValueError("ech_grease needs TLS 1.3 (RFC 9849 6.2: a TLS 1.2 ClientHello "
+                             "has no encrypted_client_hello to GREASE): add \"TLSv1.3\" to "
+                             "versions or drop ech_grease")
         if data is None:
             return None
         if not isinstance(data, bytes | bytearray):
@@ -581,7 +586,8 @@ class ClientConfig(_Common):
                             f"{type(data).__name__} (decode base64 first)")
         if "TLSv1.3" not in self._versions:
             raise ValueError("ech_config_list needs TLS 1.3 (RFC 9849: ECH does not exist "
-                             "in TLS 1.2)")
+                             "in TLS 1.2): add \"TLSv1.3\" to versions or drop "
+                             "ech_config_list")
         from .handshake.ech import parse_config_list
         self._set("ech_config_list", bytes(data))
         return parse_config_list(bytes(data))

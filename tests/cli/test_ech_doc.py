@@ -6,7 +6,8 @@ can only print True by going through EchRejected and ``exc.retry_configs``), ``c
 and ``key`` for the server block. The client block's 127.0.0.1:443 is routed to serve's
 port (tests/package/readme.py's sitecustomize). The serve-then-connect sh block runs
 line by line too (serve on a free port, the connect line's localhost:8443 routed to
-it); the first sh block needs a CDN's host: test_connect_ech.py runs its options
+it), then the restart block (serve again, the same key, the same ech.bin); the first sh
+block needs a CDN's host: test_connect_ech.py runs its options
 against BoringSSL."""
 
 from __future__ import annotations
@@ -94,28 +95,60 @@ def test_block_runs(lab: tuple[Serve, Path], index: int) -> None:
     assert proc.stdout.strip() == EXPECTED[index], proc.stdout
 
 
+def _serve_block(first_line: str) -> tuple[list[str], str]:
+    """The sh block that starts with ``first_line``: its command lines, and the ``ech:``
+    line its comments show serve printing."""
+    [block] = [b for b in SH_BLOCKS if b.startswith(first_line + "\n")]
+    lines = [x for x in block.splitlines() if x.strip() and not x.startswith("#")]
+    [shown] = [x.removeprefix("# ") for x in block.splitlines() if x.startswith("# ech: ")]
+    return lines, shown
+
+
+def _assert_as_shown(announced: list[str], shown: str, state: Path) -> None:
+    """serve's ``ech:`` line is the doc's, but for the config id (random) and the state
+    folder (the test's, where the doc has the default ~/.local/state)."""
+    [line] = [x.rstrip("\n") for x in announced if x.startswith("ech: public name ")]
+    pattern = re.escape(shown).replace(re.escape("config id 205"), r"config id \d+")
+    pattern = pattern.replace(re.escape("~/.local/state"), re.escape(str(state)))
+    assert re.fullmatch(pattern, line), (line, shown)
+
+
 def test_serve_then_connect_block_runs(serve: Callable[..., Serve], tmp_path: Path) -> None:
     """Each command line in order in one directory: serve's (started with --port 0 and
-    left running), then the others through bash with the doc's port routed to serve's."""
-    [block] = [b for b in SH_BLOCKS if b.startswith("tlskit serve --ech")]
-    lines = [x for x in block.splitlines() if x.strip() and not x.startswith("#")]
+    left running), then the others through bash with the doc's port routed to serve's.
+    Then the restart block: serve stopped and started again, and the ech.bin the first
+    block wrote still connects with ECH accepted."""
+    lines, shown = _serve_block("tlskit serve --ech public.example --ech-config-list-out "
+                                "ech.bin")
     assert len(lines) == 3, lines
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE)
     # (serve runs in the test's directory: the file it writes goes to tmp_path instead)
     server = serve(*(str(tmp_path / a) if a == "ech.bin" else a
                      for a in lines[0].split()[2:]))
-    announced = announcement(server)
-    assert any(x.startswith("ech: public name public.example, config id ") for x in announced)
-    env = {**os.environ, "TLSKIT_STATE_DIR": str(tmp_path / "state"),
+    _assert_as_shown(announcement(server), shown, tmp_path / "state")
+    _run_lines(lines[1:], server, tmp_path)
+    assert server.stop() == 0
+
+    lines, shown = _serve_block("tlskit serve --ech public.example")
+    assert len(lines) == 2, lines
+    server = serve(*lines[0].split()[2:])
+    _assert_as_shown(announcement(server), shown, tmp_path / "state")
+    _run_lines(lines[1:], server, tmp_path)
+
+
+def _run_lines(lines: list[str], server: Serve, directory: Path) -> None:
+    """The doc's command lines through bash in ``directory``, the doc's localhost:8443
+    routed to ``server``; the last one must report ECH accepted."""
+    env = {**os.environ, "TLSKIT_STATE_DIR": str(directory / "state"),
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
-           "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"),
+           "PYTHONPATH": os.pathsep.join([str(directory / "site"),
                                           os.environ.get("PYTHONPATH", "")]),
            "README_LAB_ROUTES": json.dumps({"localhost:8443": server.port})}
     env.pop("SSLKEYLOGFILE", None)
     env.pop("XDG_STATE_HOME", None)
-    for line in lines[1:]:
-        proc = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=env,
+    for line in lines:
+        proc = subprocess.run(["bash", "-c", line], cwd=directory, env=env,
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, (line, proc.stdout, proc.stderr)
     assert "ECH" in proc.stdout and "accepted" in proc.stdout, proc.stdout

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import queue
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,6 +22,7 @@ import pytest
 
 import tlskit
 from tlskit import ClientConfig, generate_ech_key, load_pem_chain
+from tlskit.cli.ech_keep import ech_paths, kept_ech_key
 from tlskit.wire import ech
 
 from ..support.peers import require_binary
@@ -139,8 +142,12 @@ def test_a_cert_without_the_public_name_is_warned_about(serve: Callable[..., Ser
 
 
 def run_serve(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """serve in ``cwd``, its state (an --ech key it keeps) in ``cwd``/state, not the
+    user's."""
+    env = {**os.environ, "TLSKIT_STATE_DIR": str(cwd / "state")}
+    env.pop("XDG_STATE_HOME", None)
     return subprocess.run([sys.executable, "-m", "tlskit", "serve", "--port", "0", *args],
-                          capture_output=True, text=True, timeout=60, cwd=cwd)
+                          capture_output=True, text=True, timeout=60, cwd=cwd, env=env)
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -164,6 +171,8 @@ def run_serve(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     (["--ech", "public.example", "--ech-key", "key", "--ech-config", "config"],
      "give one or the other"),
     (["--ech-config-list-out", "x.bin"], "--ech-config-list-out needs --ech or --ech-key"),
+    (["--ech-new-key"], "--ech-new-key needs --ech PUBLIC_NAME (it replaces the key kept "
+                        "for that name)"),
     (["--ech", "public.example", "--tls1.2"], "Encrypted Client Hello needs TLS 1.3"),
     (["--ech", "localhost", "--ech-config-list-out", "no/such/dir/x.bin"],
      "cannot write --ech-config-list-out no/such/dir/x.bin: No such file or directory"),
@@ -227,3 +236,76 @@ def test_the_visitor_page_tells_whether_ech_was_used(serve: Callable[..., Serve]
     grease = page_verdict(server.port, root, ech_grease=True)
     assert grease["ok"] is None
     assert grease["title"] == "Encrypted Client Hello: offered, not for this key"
+
+
+def ech_line(lines: list[str]) -> str:
+    (line,) = [x for x in lines if x.startswith("ech: public name ")]
+    return line.rstrip("\n")
+
+
+def run_once(serve: Callable[..., Serve], *args: str) -> tuple[str, bytes]:
+    """Start serve, read its ech line and printed list, stop it."""
+    server = serve(*args)
+    lines = announcement(server)
+    config_list = printed_config_list(server, lines)
+    assert server.stop() == 0, server.stderr_lines
+    return ech_line(lines), config_list
+
+
+def test_the_ech_key_is_kept_across_runs(serve: Callable[..., Serve], tmp_path: Path) -> None:
+    """What a user published after the first run (a DNS HTTPS record's ech=, a client's
+    --ech-config-list) still works after a restart; the line says whether the key is new."""
+    folder = tmp_path / "state" / "tlskit" / "serve"
+    key_path, config_path = ech_paths(folder, "public.example")
+    first_line, first = run_once(serve, "--ech", "public.example")
+    assert first_line.endswith(f"(a new key, kept in {key_path} for later runs)"), first_line
+    assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+    assert ech.encode_config_list(ech.decode_config_list(first)) == first
+    assert [c.encode() for c in ech.decode_config_list(first)] == [config_path.read_bytes()]
+
+    server = serve("--ech", "public.example")
+    lines = announcement(server)
+    assert printed_config_list(server, lines) == first
+    assert ech_line(lines).endswith(f"(the key kept in {key_path}, reused: the same config "
+                                    "list as the last run)"), lines
+    published = tmp_path / "published.bin"
+    published.write_bytes(first)
+    proc = connect_json(server.port, local_root(tmp_path), published)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["ech"]["accepted"] is True
+
+
+def test_another_public_name_has_a_key_of_its_own(serve: Callable[..., Serve]) -> None:
+    _, public = run_once(serve, "--ech", "public.example")
+    line, other = run_once(serve, "--ech", "other.example")
+    assert other != public and "(a new key, kept in " in line
+    assert [c.public_name for c in ech.decode_config_list(other)] == [b"other.example"]
+    assert run_once(serve, "--ech", "public.example")[1] == public
+
+
+def test_ech_new_key_replaces_the_kept_one(serve: Callable[..., Serve]) -> None:
+    _, old = run_once(serve, "--ech", "public.example")
+    line, new = run_once(serve, "--ech", "public.example", "--ech-new-key")
+    assert new != old and "(a new key as --ech-new-key asked, kept in " in line, line
+    assert run_once(serve, "--ech", "public.example")[1] == new
+
+
+def test_a_kept_key_that_cannot_be_used_is_replaced_and_said_so(tmp_path: Path) -> None:
+    first = kept_ech_key(tmp_path, "public.example")
+    key_path, config_path = ech_paths(tmp_path, "public.example")
+    config_path.write_bytes(b"not an ECHConfig")
+    again = kept_ech_key(tmp_path, "public.example")
+    assert again.key.config_list != first.key.config_list
+    assert again.how.startswith(f"a new key, kept in {key_path} for later runs; the key "
+                                "kept before could not be used: not one ECHConfig"), again.how
+    assert kept_ech_key(tmp_path, "public.example").key == again.key
+
+
+def test_a_folder_that_cannot_be_written_still_serves_a_key(tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_bytes(b"")
+    kept = kept_ech_key(blocked / "serve", "public.example")
+    assert kept.key_path is None
+    assert kept.key.public_name == "public.example"
+    assert kept.how.startswith(f"a new key, not kept (cannot write {blocked / 'serve'}: ")
+    assert kept.how.endswith("clients need the new list after each restart"), kept.how

@@ -201,6 +201,113 @@ def test_asyncio_server_idle_timeout_closes_a_silent_client(
     assert ended == [b""]
 
 
+class _RawClient:
+    """A TLS client driven by hand over plain asyncio streams, so a test can send the
+    bytes of a record one at a time."""
+
+    def __init__(self, config: Any, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.conn = tlskit.ClientConnection(config, server_name="localhost")
+        self.reader, self.writer = reader, writer
+        self.received: list[bytes] = []
+        self.closed_by_server = asyncio.Event()
+
+    @classmethod
+    async def connect(cls, config: Any, port: int) -> _RawClient:
+        client = cls(config, *await asyncio.open_connection("127.0.0.1", port))
+        client.writer.write(client.conn.data_to_send())
+        while client.conn.handshake_complete is None:
+            client._feed(await client.reader.read(1 << 16))
+        asyncio.get_running_loop().create_task(client._read_until_closed())
+        return client
+
+    def _feed(self, data: bytes) -> None:
+        if not data:
+            self.closed_by_server.set()
+            return
+        for event in self.conn.receive_data(data):
+            if isinstance(event, tlskit.events.DataReceived):
+                self.received.append(event.data)
+            elif isinstance(event, tlskit.events.ConnectionClosed):
+                self.closed_by_server.set()
+        self.writer.write(self.conn.data_to_send())
+
+    async def _read_until_closed(self) -> None:
+        while not self.closed_by_server.is_set():
+            self._feed(await self.reader.read(1 << 16))
+
+    def record(self, data: bytes) -> bytes:
+        """``data`` as the bytes of one application data record (not sent yet)."""
+        self.conn.send_data(data)
+        return self.conn.data_to_send()
+
+
+async def _idle_server(config: ServerConfig, seen: list[bytes],
+                       idle_timeout: float) -> asyncio.Server:
+    """An asyncio server whose handler keeps what it reads until end of stream."""
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(1 << 16):
+            seen.append(data)
+        seen.append(b"<eof>")
+        writer.close()
+
+    return await tlskit.aio.start_server(handler, "127.0.0.1", 0, config,
+                                         idle_timeout=idle_timeout)
+
+
+def test_asyncio_idle_timeout_is_not_restarted_by_a_trickled_record(
+        server_config: ServerConfig, client_config: Any) -> None:
+    """A peer sending one byte of a record every 0.05 s delivers no data for as long as
+    the record is unfinished: the 0.3 s idle timer still fires (as a blocking TLSServer's
+    recv deadline does), with close_notify, before the 62-byte record is complete."""
+    seen: list[bytes] = []
+
+    async def main() -> tuple[int, int]:
+        server = await _idle_server(server_config, seen, idle_timeout=0.3)
+        client = await _RawClient.connect(client_config, server.sockets[0].getsockname()[1])
+        record = client.record(b"x" * 40)
+        sent = 0
+        for byte in record:  # ~3 s for the whole record; the server ends it at 0.3 s
+            if client.closed_by_server.is_set():
+                break
+            client.writer.write(bytes([byte]))
+            sent += 1
+            await asyncio.sleep(0.05)
+        await asyncio.wait_for(client.closed_by_server.wait(), 10)
+        client.writer.close()
+        server.close()
+        await server.wait_closed()
+        return sent, len(record)
+
+    sent, whole = asyncio.run(main())
+    assert seen == [b"<eof>"]  # the handler read nothing, then end of stream
+    assert sent < whole  # closed before the record was complete
+
+
+def test_asyncio_idle_timeout_is_restarted_by_each_record(
+        server_config: ServerConfig, client_config: Any) -> None:
+    """Whole records 0.05 s apart, 0.6 s in all, against a 0.5 s idle timeout: each one
+    is data, so the connection stays until the client goes quiet."""
+    seen: list[bytes] = []
+
+    async def main() -> bool:
+        server = await _idle_server(server_config, seen, idle_timeout=0.5)
+        client = await _RawClient.connect(client_config, server.sockets[0].getsockname()[1])
+        for n in range(12):
+            client.writer.write(client.record(b"%x" % n))
+            await asyncio.sleep(0.05)
+        closed_early = client.closed_by_server.is_set()
+        await asyncio.wait_for(client.closed_by_server.wait(), 10)  # quiet: the timer ends it
+        client.writer.close()
+        server.close()
+        await server.wait_closed()
+        return closed_early
+
+    closed_early = asyncio.run(main())
+    assert not closed_early
+    assert b"".join(seen) == b"0123456789ab<eof>"
+
+
 # --- faults leave nothing behind ----------------------------------------------------------
 
 FAULTS: dict[str, Callable[[int], None]] = {}

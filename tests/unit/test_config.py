@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from tlskit import (
     parse_signature_scheme,
 )
 from tlskit.ca import LocalCA
-from tlskit.config import CertifiedKey
+from tlskit.config import CertifiedKey, generate_ech_key
 
 
 @pytest.fixture(scope="module")
@@ -300,3 +301,23 @@ def test_tls12_only_with_no_ecdhe_group_is_refused(groups: list[str]) -> None:
         ClientConfig(groups=groups, cipher_suites=["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"])
     ClientConfig(versions=["TLSv1.2"], groups=[*groups, "x25519"])
     ClientConfig(groups=groups)  # TLS 1.3 can use them
+
+
+@pytest.mark.parametrize("versions", [["TLSv1.2"], ("TLSv1.2",)])
+def test_ech_grease_without_tls13_is_refused(versions: Sequence[str]) -> None:
+    """TLS 1.2 has no encrypted_client_hello to GREASE: a config that asks for it with
+    TLS 1.2 only would silently send none (the CLI refuses --ech-grease --tls1.2 too)."""
+    with pytest.raises(ValueError, match=r'^ech_grease needs TLS 1\.3 \(RFC 9849 6\.2: .*\): '
+                       r'add "TLSv1\.3" to versions or drop ech_grease$'):
+        ClientConfig(ech_grease=True, versions=versions)
+    assert ClientConfig(ech_grease=True).ech_grease
+    assert ClientConfig(ech_grease=True, versions=["TLSv1.3"]).ech_grease
+    assert not ClientConfig(versions=versions).ech_grease
+
+
+def test_ech_config_list_without_tls13_is_refused() -> None:
+    config_list = generate_ech_key("public.example").config_list
+    with pytest.raises(ValueError, match=r'^ech_config_list needs TLS 1\.3 \(RFC 9849: .*\): '
+                       r'add "TLSv1\.3" to versions or drop ech_config_list$'):
+        ClientConfig(ech_config_list=config_list, versions=["TLSv1.2"])
+    assert ClientConfig(ech_config_list=config_list, versions=["TLSv1.3"])._ech is not None

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -310,6 +310,32 @@ def build_crl(
     for extension, critical in extensions:
         builder = builder.add_extension(extension, critical=critical)
     return builder.sign(signing_key, hashes.SHA256())
+
+
+def without_next_update(
+    crl: x509.CertificateRevocationList, signing_key: PrivateKey
+) -> x509.CertificateRevocationList:
+    """``crl`` with its nextUpdate taken out of the TBSCertList and signed again with
+    ``signing_key`` (which signed it, with SHA-256): cryptography's builder requires a
+    nextUpdate, and ``openssl ca -gencrl`` always writes one."""
+    from .pki import _der, der_body, der_elements
+
+    outer = der_elements(der_body(crl.public_bytes(serialization.Encoding.DER)))
+    items = der_elements(der_body(outer[0]))
+    # version, signature, issuer, thisUpdate, nextUpdate, [revokedCertificates], [0] extensions
+    assert items[4][0] in (0x17, 0x18), "the CRL must have a nextUpdate to remove"
+    tbs = _der(0x30, b"".join(items[:4] + items[5:]))
+    signature = _sign(signing_key, tbs)
+    der = _der(0x30, tbs + outer[1] + _der(0x03, b"\x00" + signature))
+    stripped = x509.load_der_x509_crl(der)
+    assert stripped.next_update_utc is None
+    return stripped
+
+
+def _sign(key: PrivateKey, data: bytes) -> bytes:
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    return key.sign(data, ec.ECDSA(hashes.SHA256()))
 
 
 def build_ocsp_response(

@@ -63,3 +63,68 @@ def test_openssl_chain_validates(openssl_chain: dict[str, x509.Certificate]) -> 
     with pytest.raises(CertificateVerificationError) as err:
         v.verify(c["leaf"], [c["inter"]], server_name=HOST, at=later)
     assert err.value.reason is Reason.expired
+
+
+@pytest.mark.interop
+def test_crl_without_next_update_gets_openssls_verdicts(tmp_path: Path) -> None:
+    """A CRL with no nextUpdate (RFC 5280 5.1.2.5 asks issuers for one), its thisUpdate
+    400 days old: the real ``openssl verify -crl_check`` uses it (the unlisted leaf is OK,
+    the listed one revoked, neither "CRL has expired"), and so does tlskit by default, in
+    the library and in ``tlskit verify --crl``; profile "cabf" refuses it."""
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    from tlskit.cli import main as cli_main
+
+    from . import pki
+    from .revocation_pki import without_next_update
+
+    chain = pki.simple_chain("crl.example.org")
+    bad = pki.leaf("crl.example.org", chain.inter)
+    crl = without_next_update(
+        x509.CertificateRevocationListBuilder().issuer_name(chain.inter.subject)
+        .last_update(pki.NOW - 400 * pki.DAY).next_update(pki.NOW - 300 * pki.DAY)
+        .add_revoked_certificate(x509.RevokedCertificateBuilder()
+                                 .serial_number(bad.cert.serial_number)
+                                 .revocation_date(pki.NOW - 2 * pki.DAY).build())
+        .add_extension(x509.CRLNumber(1), critical=False)
+        .sign(chain.inter.key, hashes.SHA256()),
+        chain.inter.key)
+    files = {"root": chain.root.pem, "inter": chain.inter.pem, "good": chain.leaf.pem,
+             "bad": bad.pem, "crl": crl.public_bytes(serialization.Encoding.PEM)}
+    for name, data in files.items():
+        (tmp_path / f"{name}.pem").write_bytes(data)
+
+    def openssl_verify(leaf: str) -> str:
+        done = subprocess.run(
+            ["openssl", "verify", "-attime", str(int(pki.NOW.timestamp())), "-crl_check",
+             "-CRLfile", "crl.pem", "-CAfile", "root.pem", "-untrusted", "inter.pem",
+             f"{leaf}.pem"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        return done.stdout + done.stderr
+
+    assert openssl_verify("good").strip() == "good.pem: OK"
+    revoked = openssl_verify("bad")
+    assert "certificate revoked" in revoked and "CRL has expired" not in revoked
+
+    def tlskit_verify(leaf: pki.Issued, **profile: str) -> None:
+        Verifier(TrustStore([chain.root.cert]), revocation="soft-fail", crls=[crl],
+                 fetch_crls=False, ocsp=False, **profile).verify(  # type: ignore[arg-type]
+            leaf.cert, [chain.inter.cert], server_name="crl.example.org", at=pki.NOW)
+
+    tlskit_verify(chain.leaf)
+    with pytest.raises(CertificateVerificationError) as err:
+        tlskit_verify(bad)
+    assert err.value.reason is Reason.revoked
+
+    base = ["verify", "--cafile", str(tmp_path / "root.pem"), "--chain",
+            str(tmp_path / "inter.pem"), "--crl", str(tmp_path / "crl.pem"),
+            "--host", "crl.example.org", "--at", pki.NOW.strftime("%Y-%m-%dT%H:%M:%SZ")]
+    assert cli_main.main([*base, str(tmp_path / "good.pem")]) == 0
+    assert cli_main.main([*base, str(tmp_path / "bad.pem")]) == 1
+
+    # The strict profile: the leaf's revocation cannot be determined from this CRL.
+    report = Verifier(TrustStore([chain.root.cert]), revocation="hard-fail", crls=[crl],
+                      fetch_crls=False, ocsp=False, profile="cabf").explain(
+        chain.leaf.cert, [chain.inter.cert], server_name="crl.example.org", at=pki.NOW)
+    assert report.error is not None
+    assert report.error.reason is Reason.revocation_unknown
+    assert "has no nextUpdate, which profile \"cabf\" requires" in str(report.error)

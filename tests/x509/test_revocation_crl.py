@@ -26,6 +26,7 @@ from .revocation_pki import (
     new_key,
     now,
     open_lab,
+    without_next_update,
 )
 
 REVOKED_AT = now() - dt.timedelta(days=1)
@@ -404,6 +405,62 @@ def test_stale_configured_crl_alone_is_reported(env: CrlLab) -> None:
         crls=[env.short_crl],
         at=now() + dt.timedelta(hours=3),
     )
+
+
+def _crl_without_next_update(env: CrlLab, **kw: object) -> x509.CertificateRevocationList:
+    return without_next_update(_crl(env, **kw), env.issuer.key)
+
+
+def test_configured_crl_without_next_update_is_current(env: CrlLab) -> None:
+    """OpenSSL's ``verify -crl_check`` uses a CRL with no nextUpdate, however old its
+    thisUpdate (test_openssl_interop runs the binary): by default so does tlskit."""
+    old = now() - dt.timedelta(days=400)
+    serial = env.lab.leaves["revoked"].cert.serial_number
+    crl = _crl_without_next_update(env, this_update=old,
+                                   revoked=[(serial, REVOKED_AT, x509.ReasonFlags.key_compromise)])
+    status = env.check("nodp", crls=[crl], fetch_crls=False, ocsp=False)
+    assert (status.status, status.source) == ("good", "crl")
+    assert "no nextUpdate" in status.detail
+    assert old.strftime("%Y-%m-%d %H:%M:%S") in status.detail
+    env.fails("revoked", Reason.revoked, "keyCompromise", "configured CRL",
+              crls=[crl], fetch_crls=False, ocsp=False)
+
+
+def test_cabf_profile_refuses_configured_crl_without_next_update(env: CrlLab) -> None:
+    crl = _crl_without_next_update(env)
+    message = env.fails("nodp", Reason.revocation_unknown, "configured CRL from",
+                        "has no nextUpdate, which profile \"cabf\" requires",
+                        "ask its issuer for a CRL with a nextUpdate, or use the default profile",
+                        crls=[crl], fetch_crls=False, ocsp=False, profile="cabf")
+    assert "RFC 5280 section 5.1.2.5" in message
+    status = env.check("nodp", "soft-fail", crls=[crl], fetch_crls=False, ocsp=False,
+                       profile="cabf")
+    assert status.status == "unknown"
+    assert "has no nextUpdate" in status.detail
+
+
+def test_fetched_crl_without_next_update_is_used_and_fetched_again(env: CrlLab) -> None:
+    """Used as OpenSSL uses it, but never cached: with no nextUpdate there is no time to
+    keep it until, so each check takes the distribution point's current CRL."""
+    env.serve(_crl_without_next_update(env))
+    checker = RevocationChecker("hard-fail", ocsp=False)
+    before = env.lab.http.hits["/crl"]
+    for _ in range(2):
+        status = checker.check(env.lab.leaves["good"].cert, env.issuer.cert, now())
+        assert (status.status, status.source) == ("good", "crl")
+        assert "no nextUpdate" in status.detail
+    assert env.lab.http.hits["/crl"] == before + 2
+    serial = env.lab.leaves["good"].cert.serial_number
+    env.serve(_crl_without_next_update(env, revoked=[(serial, REVOKED_AT, None)]))
+    with pytest.raises(CertificateVerificationError) as err:
+        checker.check(env.lab.leaves["good"].cert, env.issuer.cert, now())
+    assert err.value.reason is Reason.revoked
+
+
+def test_cabf_profile_refuses_fetched_crl_without_next_update(env: CrlLab) -> None:
+    env.serve(_crl_without_next_update(env))
+    env.fails("good", Reason.revocation_unknown, f"CRL {env.url} has no nextUpdate",
+              "or use the default profile", profile="cabf", ocsp=False)
 
 
 def test_configured_crl_with_bad_signature(env: CrlLab) -> None:

@@ -71,7 +71,8 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
               ("tlskit serve --client-ca root.pem --client-auth optional",
                "ask for a client certificate; let clients without one in"),
               ("tlskit serve --ech public.example --ech-config-list-out ech.bin",
-               "Encrypted Client Hello with a fresh key; connect --ech-config-list ech.bin")],
+               "Encrypted Client Hello, its key kept across runs; connect "
+               "--ech-config-list ech.bin")],
     "verify": [("tlskit verify site.pem --host example.com", "validate against the system "
                 "store and explain every check"),
                ("tlskit verify leaf.pem --chain inter.pem --cafile root.pem --json",

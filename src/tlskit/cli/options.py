@@ -195,10 +195,15 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keylog", metavar="FILE",
                         help="append session secrets to FILE (NSS key log format)")
     parser.add_argument("--ech", metavar="PUBLIC_NAME",
-                        help="Encrypted Client Hello with a fresh key made at start-up, whose "
-                             "config names PUBLIC_NAME (a DNS name the certificate covers: "
-                             "without --cert it is added to the local CA's certificate); "
-                             "its ECHConfigList is printed in base64 for clients")
+                        help="Encrypted Client Hello with serve's own key for PUBLIC_NAME, "
+                             "made on first use and kept beside the local CA, so the "
+                             "ECHConfigList printed in base64 for clients stays the same "
+                             "across restarts (PUBLIC_NAME is a DNS name the certificate "
+                             "covers: without --cert it is added to the local CA's "
+                             "certificate)")
+    parser.add_argument("--ech-new-key", action="store_true",
+                        help="with --ech: make a new key for PUBLIC_NAME and keep it in "
+                             "place of the old one (clients then need the new list)")
     parser.add_argument("--ech-key", metavar="FILE",
                         help="Encrypted Client Hello with an existing key: its raw 32-byte "
                              "X25519 private key (bssl-tool generate-ech -out-private-key), "

@@ -6,7 +6,9 @@ JA3/JA4, the chain, HelloRetryRequest, a sequence diagram); ``/json`` has the sa
 ``/diagram/TOKEN.svg`` the diagram of the handshake that asked for the page. ``--echo``
 echoes bytes back instead. Without ``--cert``/``--key`` it uses a certificate
 for localhost, 127.0.0.1 and ::1 from the user's local CA (`LocalCA.default()`), made on
-first use and kept next to it, and says where the root is so it can be trusted.
+first use and kept next to it, and says where the root is so it can be trusted. ``--ech
+PUBLIC_NAME`` keeps its ECH key there too (`tlskit.cli.ech_keep`), so the ECHConfigList it
+prints stays valid across restarts.
 
 The first line on stdout is always ``listening on https://HOST:PORT/`` (flushed), so
 scripts can start it with ``--port 0`` and read the port. Each connection runs on a thread
@@ -43,7 +45,6 @@ from ..config import (
     CertifiedKey,
     EchKey,
     ServerConfig,
-    generate_ech_key,
     load_pem_chain,
 )
 from ..errors import AlertReceived, TLSError
@@ -57,6 +58,7 @@ from ..x509.names import match_hostname
 from . import diagram
 from .connect import psk_option, psk_text
 from .conventions import listen_error
+from .ech_keep import kept_ech_key
 from .trace import Recorder, Wire, quiet_library_logs
 
 PROG = "tlskit serve"
@@ -184,7 +186,7 @@ def default_certificate(extra_names: Sequence[str] = ()
         raise ServeError(f"cannot open the local CA in {default_directory()}: {exc} "
                          "(or pass --cert and --key)", 1) from exc
     root = ca.directory / "root.pem" if ca.directory is not None else None
-    folder = default_directory().parent / "serve"
+    folder = serve_directory()
     cert_path, key_path = folder / "localhost.pem", folder / "localhost-key.pem"
     with contextlib.suppress(OSError, ValueError, TypeError):
         chain = load_pem_chain(cert_path)
@@ -204,12 +206,24 @@ def default_certificate(extra_names: Sequence[str] = ()
     return CertifiedKey(issued.chain, issued.private_key), root, saved
 
 
-def _ech_key(a: argparse.Namespace) -> EchKey | None:
-    """--ech (a fresh key) or --ech-key/--ech-config (existing files), checked here so a
-    bad name or file is one line before anything listens."""
+def serve_directory() -> Path:
+    """Where serve keeps its state (its localhost certificate, its ECH keys): beside the
+    local CA, ``<state>/tlskit/serve``."""
+    from ..ca import default_directory
+
+    return default_directory().parent / "serve"
+
+
+def _ech_key(a: argparse.Namespace) -> tuple[EchKey, str] | None:
+    """(key, how it came, for the announcement): --ech (serve's own key for that public
+    name, kept between runs) or --ech-key/--ech-config (existing files), checked here so
+    a bad name or file is one line before anything listens."""
     if a.ech and (a.ech_key or a.ech_config):
-        raise ServeError("--ech makes a fresh key; --ech-key and --ech-config serve an "
-                         "existing one: give one or the other")
+        raise ServeError("--ech makes (or reuses) serve's own key; --ech-key and "
+                         "--ech-config serve an existing one: give one or the other")
+    if a.ech_new_key and not a.ech:
+        raise ServeError("--ech-new-key needs --ech PUBLIC_NAME (it replaces the key kept "
+                         "for that name)")
     if bool(a.ech_key) != bool(a.ech_config):
         raise ServeError("--ech-key and --ech-config go together")
     if a.ech_config_list_out and not (a.ech or a.ech_key):
@@ -218,9 +232,10 @@ def _ech_key(a: argparse.Namespace) -> EchKey | None:
         raise ServeError("Encrypted Client Hello needs TLS 1.3 (RFC 9849): drop --tls1.2")
     if a.ech:
         try:
-            return generate_ech_key(a.ech)
+            kept = kept_ech_key(serve_directory(), a.ech, new=a.ech_new_key)
         except ValueError as exc:
             raise ServeError(f"--ech {a.ech}: {exc}") from exc
+        return kept.key, kept.how
     if not a.ech_key:
         return None
     files = []
@@ -230,7 +245,7 @@ def _ech_key(a: argparse.Namespace) -> EchKey | None:
         except OSError as exc:
             raise ServeError(f"cannot read {option} {path}: {exc.strerror or exc}") from exc
     try:
-        return EchKey.load(files[0], files[1])
+        return EchKey.load(files[0], files[1]), f"key from {a.ech_key}"
     except ValueError as exc:
         message = str(exc).removeprefix("ech_keys[0]: ")
         if _is_config_list(files[0]):
@@ -288,6 +303,7 @@ class Server:
         self.keylog: KeyLogFile | None = None
         self.certified: CertifiedKey | None = None
         self.ech: EchKey | None = None
+        self.ech_how = ""  # whether the ECH key is new, reused or from --ech-key
         self._lock = threading.Lock()  # before _config, whose warnings go through log()
         self.config = self._config()
         try:
@@ -304,7 +320,9 @@ class Server:
             raise ServeError("--cert and --key go together")
         if a.chain and not a.cert:
             raise ServeError("--chain needs --cert and --key")
-        self.ech = _ech_key(a)
+        ech = _ech_key(a)
+        if ech is not None:
+            self.ech, self.ech_how = ech
         public_names = [self.ech.public_name] if self.ech else []
         try:
             if a.cert:
@@ -406,10 +424,8 @@ class Server:
             print(f"trust the local CA root to open it without warnings: {self.root}")
             print(f"  e.g. curl --cacert {self.root} https://localhost:{self.port}/")
         if self.ech is not None:
-            made = ("a fresh key, gone when this server stops" if a.ech
-                    else f"key from {a.ech_key}")
             print(f"ech: public name {self.ech.public_name}, config id {self.ech.config_id} "
-                  f"({made})")
+                  f"({self.ech_how})")
             print("ech config list (base64, for a DNS HTTPS record's ech= or "
                   f"tlskit connect --ech-config-list): "
                   f"{base64.b64encode(self.ech.config_list).decode()}")

@@ -4,22 +4,29 @@ looking a certificate up in it.
 `_trust_crl` accepts a CRL only as a complete, authentic, current list from the issuer:
 issued by it under a key allowed to sign CRLs (cRLSign), correctly signed, no critical
 extension we cannot process on the CRL or on any of its entries (RFC 5280 section 5.3),
-within its window (with `CLOCK_SKEW`), with a nextUpdate (RFC 5280 section 5.1.2.5 requires
-one: without it an old CRL would never go stale). A missing or critical cRLNumber (RFC 5280
-5.2.3 asks issuers for a non-critical one) does not void it: the number orders CRLs and
-delta CRLs, which this module does not use; OpenSSL uses such a CRL (`openssl ca -gencrl`
-without a crlnumber file makes one), and refusing an authentic CRL would let a certificate
-it revokes pass under soft-fail. Anything else is not evidence: the
-soft-fail / hard-fail policy decides what happens without it. Delta CRLs,
-indirect CRLs and CRLs partitioned by reason are not supported and are reported as unusable,
-never silently treated as complete. `_crl_status` then looks the certificate up, after
-checking that the CRL's issuing distribution point covers it. Where CRLs come from is
-`RevocationChecker`'s business (in `revocation`).
+within its window (with `CLOCK_SKEW`).
+
+A CRL without nextUpdate is current by default, as OpenSSL's ``verify -crl_check`` takes it
+(it has no date to expire at); RFC 5280 section 5.1.2.5 and the CA/B Forum Baseline
+Requirements require issuers to include one, so profile "cabf" refuses it. Such a CRL is
+never cached (`RevocationChecker` fetches it again each time), so a fetched one is as fresh
+as its distribution point.
+
+A missing or critical cRLNumber (RFC 5280 5.2.3 asks issuers for a non-critical one) does
+not void a CRL: the number orders CRLs and delta CRLs, which this module does not use;
+OpenSSL uses such a CRL (`openssl ca -gencrl` without a crlnumber file makes one), and
+refusing an authentic CRL would let a certificate it revokes pass under soft-fail. Anything
+else is not evidence: the soft-fail / hard-fail policy decides what happens without it.
+Delta CRLs, indirect CRLs and CRLs partitioned by reason are not supported and are reported
+as unusable, never silently treated as complete. `_crl_status` then looks the certificate
+up, after checking that the CRL's issuing distribution point covers it. Where CRLs come from
+is `RevocationChecker`'s business (in `revocation`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
@@ -38,6 +45,16 @@ from .evidence import (
     _unreadable,
     _when,
     _who,
+)
+
+if TYPE_CHECKING:
+    from .checks import Profile
+
+#: What profile "cabf" says about a CRL without nextUpdate: what is wrong, and what to do.
+NO_NEXT_UPDATE = (
+    "has no nextUpdate, which profile \"cabf\" requires (RFC 5280 section 5.1.2.5, CA/B "
+    "Forum Baseline Requirements 7.2): ask its issuer for a CRL with a nextUpdate, or use "
+    "the default profile, which takes such a CRL as current as OpenSSL does"
 )
 
 
@@ -60,9 +77,12 @@ _IGNORABLE_CRL_EXTENSIONS = {
 
 
 def _trust_crl(
-    crl: x509.CertificateRevocationList, issuer: x509.Certificate, at: datetime
-) -> tuple[datetime, datetime]:
-    """Is this a complete, authentic, current CRL from ``issuer``? Returns its window."""
+    crl: x509.CertificateRevocationList, issuer: x509.Certificate, at: datetime,
+    profile: Profile = "default",
+) -> tuple[datetime, datetime | None]:
+    """Is this a complete, authentic, current CRL from ``issuer``? Returns its window
+    (thisUpdate, nextUpdate); nextUpdate is None when the CRL has none (``profile="cabf"``
+    refuses that)."""
     try:
         crl_issuer = crl.issuer
         usage = _extension(issuer.extensions, x509.KeyUsage)
@@ -77,7 +97,7 @@ def _trust_crl(
     _check_crl_signature(crl, issuer)
     _check_crl_extensions(crl)
     _check_entry_extensions(crl)
-    return _crl_freshness(crl, at)
+    return _crl_freshness(crl, at, profile)
 
 
 def _check_crl_signature(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> None:
@@ -151,12 +171,18 @@ def _check_idp_kind(idp: x509.IssuingDistributionPoint) -> None:
         raise EvidenceError("names its distribution point relatively, which is not supported")
 
 
-def _crl_freshness(crl: x509.CertificateRevocationList, at: datetime) -> tuple[datetime, datetime]:
+def _crl_freshness(
+    crl: x509.CertificateRevocationList, at: datetime, profile: Profile
+) -> tuple[datetime, datetime | None]:
+    """thisUpdate not in the future; nextUpdate, if any, not in the past. Without one the CRL
+    cannot expire (OpenSSL 3's ``verify -crl_check`` uses it whatever its thisUpdate)."""
     with _malformed("timestamps"):
         this_update, next_update = crl.last_update_utc, crl.next_update_utc
     _check_this_update(this_update, at)
     if next_update is None:
-        raise EvidenceError("has no nextUpdate (required by RFC 5280 section 5.1.2.5)")
+        if profile == "cabf":
+            raise EvidenceError(NO_NEXT_UPDATE)
+        return this_update, None
     _check_next_update(next_update, at)
     return this_update, next_update
 
@@ -198,8 +224,7 @@ def _crl_status(
             return RevocationStatus(
                 "good",
                 "crl",
-                f"not listed in {label} "
-                f"(nextUpdate {_when(crl.next_update_utc or crl.last_update_utc)})",
+                f"not listed in {label} ({_crl_window(crl)})",
             )
         entry_extensions = list(entry.extensions)
         revoked_at = entry.revocation_date_utc
@@ -212,6 +237,13 @@ def _crl_status(
     if reason == x509.ReasonFlags.remove_from_crl.value:
         return RevocationStatus("good", "crl", f"removed from hold in {label}")
     return RevocationStatus("revoked", "crl", _revoked_detail(revoked_at, reason, label))
+
+
+def _crl_window(crl: x509.CertificateRevocationList) -> str:
+    """How long a CRL's answer stands, in words: its nextUpdate, or that it has none."""
+    if crl.next_update_utc is None:
+        return f"thisUpdate {_when(crl.last_update_utc)}, no nextUpdate"
+    return f"nextUpdate {_when(crl.next_update_utc)}"
 
 
 def _crl_issuer_is(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:

@@ -24,8 +24,10 @@ Decisions worth knowing (RFC 5280 section 6.3, RFC 6960, RFC 6066 section 8):
   nextUpdate, and for cached evidence.
 * An OCSP response without nextUpdate (RFC 6960 section 4.2.2.1: "newer information is always
   available") is accepted for `DEFAULT_OCSP_VALIDITY` (1 hour) after its thisUpdate and is never
-  cached, so the next check asks the responder again. A CRL without nextUpdate is rejected:
-  RFC 5280 section 5.1.2.5 requires conforming issuers to include it.
+  cached, so the next check asks the responder again. A CRL without nextUpdate is current, as
+  OpenSSL's ``verify -crl_check`` takes it, and is never cached either (a fetched one is
+  fetched again on each check); profile "cabf" refuses it (RFC 5280 section 5.1.2.5 and the
+  CA/B Forum Baseline Requirements require issuers to include one).
 * Delta CRLs, indirect CRLs and CRLs partitioned by reason are not supported; such CRLs are
   reported as unusable (not silently treated as complete).
 * An RSASSA-PSS signed OCSP response is verified by trying SHA-256, SHA-384 and SHA-512 with a
@@ -247,7 +249,8 @@ class RevocationChecker:
     OCSP responders. ``timeout`` bounds each fetch; ``cache`` may be shared between checkers
     (a private one is made otherwise); ``rng`` makes OCSP nonces (tests inject it).
     ``profile`` is the `Verifier`'s: "cabf" also refuses a delegated OCSP responder whose
-    keyUsage lacks digitalSignature (its answers are cached apart from the default's).
+    keyUsage lacks digitalSignature (its answers are cached apart from the default's) and a
+    CRL without nextUpdate (such a CRL is never cached).
     """
 
     def __init__(
@@ -334,7 +337,7 @@ class RevocationChecker:
         for crl in mine:
             try:
                 with _malformed():
-                    _trust_crl(crl, q.issuer, q.at)
+                    _trust_crl(crl, q.issuer, q.at, self.profile)
                     answers.append(_crl_status(crl, q.cert, label))
             except EvidenceError as exc:
                 q.notes.append(f"configured CRL from '{_name(q.issuer.subject)}' {exc}")
@@ -403,8 +406,9 @@ class RevocationChecker:
         if isinstance(cached, x509.CertificateRevocationList):
             return cached
         crl = load_crl(self._fetch(url, None))
-        this_update, next_update = _trust_crl(crl, issuer, at)
-        self.cache.put(key, crl, this_update, next_update)
+        this_update, next_update = _trust_crl(crl, issuer, at, self.profile)
+        if next_update is not None:  # one without nextUpdate is fetched again next time
+            self.cache.put(key, crl, this_update, next_update)
         return crl
 
     def _fetch(self, url: str, ocsp_request: bytes | None) -> bytes:
