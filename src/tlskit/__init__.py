@@ -73,6 +73,15 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
         connect,
         wrap_server_socket,
     )
+    from .quic import (
+        EncryptionLevel,
+        QuicClientConnection,
+        QuicConnection,
+        QuicProtocolViolation,
+        QuicServerConnection,
+        SecretInstalled,
+        TransportParametersReceived,
+    )
     from .session import Session, SessionCache
     from .verifier import CertificateVerifier
     from .x509 import CertificateVerificationError
@@ -133,6 +142,13 @@ _LAZY = {
     "HandshakeComplete": "tlskit.events",
     "KeyUpdated": "tlskit.events",
     "SessionTicketReceived": "tlskit.events",
+    "EncryptionLevel": "tlskit.quic",
+    "QuicClientConnection": "tlskit.quic",
+    "QuicConnection": "tlskit.quic",
+    "QuicProtocolViolation": "tlskit.quic",
+    "QuicServerConnection": "tlskit.quic",
+    "SecretInstalled": "tlskit.quic",
+    "TransportParametersReceived": "tlskit.quic",
     "Session": "tlskit.session",
     "SessionCache": "tlskit.session",
     "CertificateVerifier": "tlskit.verifier",
@@ -169,6 +185,7 @@ __all__ = [
     "EarlyDataReceived",
     "EchKey",
     "EchRejected",
+    "EncryptionLevel",
     "Event",
     "HandshakeComplete",
     "HandshakeFailure",
@@ -180,7 +197,12 @@ __all__ = [
     "NamedGroup",
     "NoApplicationProtocol",
     "ProtocolVersionError",
+    "QuicClientConnection",
+    "QuicConnection",
+    "QuicProtocolViolation",
+    "QuicServerConnection",
     "RecordOverflow",
+    "SecretInstalled",
     "ServerConfig",
     "ServerConnection",
     "Session",
@@ -191,6 +213,7 @@ __all__ = [
     "TLSListener",
     "TLSServer",
     "TLSSocket",
+    "TransportParametersReceived",
     "TruncatedConnection",
     "UnexpectedMessage",
     "UnrecognizedName",

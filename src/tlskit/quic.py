@@ -281,21 +281,21 @@ class QuicServerHandshake(ServerHandshake13):
 # (8.3) and post-handshake authentication (4.4) never appear; nor does a CCS, which QUIC
 # cannot carry (its bytes would read as a Finished at the Initial level).
 _HT = HandshakeType
-_FROM_SERVER = {
+_FROM_SERVER: dict[EncryptionLevel, frozenset[int]] = {
     EncryptionLevel.INITIAL: frozenset({_HT.server_hello}),
     EncryptionLevel.HANDSHAKE: frozenset({
         _HT.encrypted_extensions, _HT.certificate_request, _HT.certificate,
         _HT.compressed_certificate, _HT.certificate_verify, _HT.finished}),
     EncryptionLevel.APPLICATION: frozenset({_HT.new_session_ticket}),
 }
-_FROM_CLIENT = {
+_FROM_CLIENT: dict[EncryptionLevel, frozenset[int]] = {
     EncryptionLevel.INITIAL: frozenset({_HT.client_hello}),
     EncryptionLevel.HANDSHAKE: frozenset({
         _HT.certificate, _HT.compressed_certificate, _HT.certificate_verify,
         _HT.finished}),
     EncryptionLevel.APPLICATION: frozenset(),
 }
-_NEVER = {_HT.key_update: "KeyUpdate is not used in QUIC (RFC 9001 6)",
+_NEVER: dict[int, str] = {_HT.key_update: "KeyUpdate is not used in QUIC (RFC 9001 6)",
           _HT.end_of_early_data: "EndOfEarlyData is not used in QUIC (RFC 9001 8.3)"}
 
 # The QUIC variant of each config (TLS 1.3 only, no compatibility mode, no 0-RTT, no
