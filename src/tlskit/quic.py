@@ -447,6 +447,8 @@ class QuicClientConnection(QuicConnection):
         if server_name is None and config.check_hostname and config.verify_mode == "required":
             raise UsageError("server_name is required to check the server's certificate; "
                              "pass ClientConfig(check_hostname=False) to skip the name check")
+        if server_name == "":
+            raise UsageError("server_name is empty: give the host name being dialled, or None")
         self.config = _quic_config(config)
         self._expected = _FROM_SERVER
         self._hs = hs = QuicClientHandshake(self.config, self._out, server_name, session,

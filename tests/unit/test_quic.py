@@ -347,6 +347,9 @@ def test_configs_quic_cannot_use(pki: tuple[LocalCA, Any]) -> None:
         client(pki, alpn_protocols=())
     with pytest.raises(UsageError, match="ALPN"):
         server(pki, alpn_protocols=())
+    with pytest.raises(UsageError, match="empty"):
+        QuicClientConnection(ClientConfig(trust_anchors=[pki[0].root], alpn_protocols=["h3"]),
+                             "", transport_parameters=b"")
 
 
 def test_a_plain_server_sends_no_transport_parameters(pki: tuple[LocalCA, Any]) -> None:
