@@ -275,6 +275,33 @@ def test_resumption_aioquic_client(files: Files, peers: Any, tmp_path: Path) -> 
     assert peer.of("state")[-1]["resumed"] is True
 
 
+def test_aioquic_client_offering_0rtt_is_declined(files: Files, peers: Any,
+                                                  tmp_path: Path) -> None:
+    """0-RTT is off: aioquic, given a ticket that claims to allow early data, offers it
+    (and installs its 0-RTT write key); tlskit resumes without accepting it."""
+    saved = tmp_path / "ticket.json"
+    config = server_config(files, session_tickets=1, max_early_data_size=1 << 14)
+    args = aq_client(files, "--alpn", "h3", "--transport-parameters", AQ_PARAMS.hex(),
+                     "--save-ticket", str(saved))
+    pump(QuicServerConnection(config, transport_parameters=TK_PARAMS), peers(*args))
+    ticket = json.loads(saved.read_text())
+    assert ticket["max_early_data_size"] is None  # tlskit's QUIC tickets allow no 0-RTT
+    saved.write_text(json.dumps({**ticket, "max_early_data_size": 0xFFFFFFFF}))
+    peer = peers(*args, "--ticket", str(saved))
+    assert [(s["level"], s["direction"]) for s in peer.of("secret")] == [(1, "write")]
+    conn = QuicServerConnection(config, transport_parameters=TK_PARAMS)
+    events = pump(conn, peer)
+    assert conn.handshake_complete is not None and conn.handshake_complete.resumed
+    assert not conn.handshake_complete.early_data_accepted
+    assert peer.of("state")[-1]["early_data_accepted"] is False
+    assert peer.of("state")[-1]["resumed"] is True
+    theirs = peer.secrets()
+    del theirs[(1, "read")]  # its 0-RTT key, which tlskit never installs
+    assert tk_secrets(events) == theirs
+    assert all(e.level != EncryptionLevel.EARLY for e in events
+               if isinstance(e, SecretInstalled))
+
+
 def test_client_certificate_tlskit_client(files: Files, peers: Any) -> None:
     peer = peers(*aq_server(files, "--alpn", "h3", "--transport-parameters", AQ_PARAMS.hex(),
                             "--request-client-certificate"))

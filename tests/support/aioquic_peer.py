@@ -11,7 +11,8 @@ per line both ways:
          {"type": "transport_parameters", "data": HEX}        the peer's
          {"type": "alpn", "protocol": P}                      once negotiated
          {"type": "ticket", ...}                              a ticket received (client)
-         {"type": "state", "state": NAME, "resumed": B}       after each step
+         {"type": "state", "state": NAME, "resumed": B,
+          "early_data_accepted": B}                           after each step
          {"type": "error", "alert": N, "message": TEXT}       an aioquic Alert (then exit)
          {"type": "idle"}                                     the step is done
 
@@ -124,7 +125,8 @@ def step(ctx: tls.Context, data: bytes, reported: dict[str, Any]) -> None:
     if ctx.alpn_negotiated is not None and "alpn" not in reported:
         reported["alpn"] = True
         emit({"type": "alpn", "protocol": ctx.alpn_negotiated})
-    emit({"type": "state", "state": ctx.state.name, "resumed": ctx.session_resumed})
+    emit({"type": "state", "state": ctx.state.name, "resumed": ctx.session_resumed,
+          "early_data_accepted": ctx.early_data_accepted})
 
 
 def main() -> None:
