@@ -17,9 +17,11 @@ packet keys from (`packet_keys`, `next_secret`, `initial_secrets` below).
 What differs from TLS over TCP: TLS 1.3 only; no middlebox compatibility mode (an empty
 legacy_session_id, no change_cipher_spec); quic_transport_parameters in the ClientHello
 and EncryptedExtensions, required from the peer; ALPN required; no KeyUpdate (QUIC
-updates keys itself, "quic ku"); no EndOfEarlyData. 0-RTT is not implemented: no ticket
-or hello carries early_data. A failure raises the usual `TLSError` (nothing is sent:
-the QUIC stack closes with `exc.quic_error_code`, 0x100 + alert, RFC 9001 4.8).
+updates keys itself, "quic ku"); no EndOfEarlyData. 0-RTT (4.6): tickets allow it with
+max_early_data_size 0xffffffff; the 0-RTT secrets are reported at the EARLY level and
+the QUIC stack sends and reads the early data itself. A failure raises the usual
+`TLSError` (nothing is sent: the QUIC stack closes with `exc.quic_error_code`, 0x100 +
+alert, RFC 9001 4.8).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from .events import Event, HandshakeComplete
 from .handshake.client13 import ClientHandshake13
 from .handshake.hello import ClientHelloView
 from .handshake.server13 import ServerHandshake13
+from .handshake.server13 import State as _ServerState
 from .keyschedule import hkdf_expand_label, hkdf_extract
 from .session import Session
 from .wire import messages as m
@@ -66,6 +69,8 @@ __all__ = [
     "packet_keys",
 ]
 
+# RFC 9001 4.6.1: the only early_data limit a QUIC ticket may carry.
+QUIC_MAX_EARLY_DATA = 0xFFFFFFFF
 # RFC 9001 5.2: the QUIC version 1 salt for the Initial secrets.
 INITIAL_SALT_V1 = bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a")
 PROTOCOL_VIOLATION = 0x0A  # RFC 9000 20.1
@@ -75,7 +80,7 @@ class EncryptionLevel(enum.IntEnum):
     """QUIC's encryption levels (RFC 9001 2.1), in the order a handshake reaches them."""
 
     INITIAL = 0
-    EARLY = 1  # 0-RTT: never carries handshake data (and tlskit does not do 0-RTT)
+    EARLY = 1  # 0-RTT: secrets only; CRYPTO frames never travel at this level
     HANDSHAKE = 2
     APPLICATION = 3  # 1-RTT
 
@@ -162,24 +167,46 @@ class QuicOutput:
     What only records have (CCS, alerts, TLS 1.2 keys, KeyUpdate, record limits) is never
     asked for by the QUIC handshakes; if it were, that is a bug (internal_error)."""
 
-    __slots__ = ("_events", "outgoing", "read_level", "write_level")
+    __slots__ = ("_events", "early_read", "early_write", "outgoing", "read_level",
+                 "write_level")
 
     def __init__(self, events: list[Event]) -> None:
         self._events = events
         self.read_level = EncryptionLevel.INITIAL
         self.write_level = EncryptionLevel.INITIAL
         self.outgoing: list[tuple[EncryptionLevel, bytes]] = []
+        # The next secret installed that way is the 0-RTT one (set by the handshake
+        # subclasses): reported at the EARLY level, where no handshake data goes.
+        self.early_read = False
+        self.early_write = False
 
     def send_handshake(self, data: bytes) -> None:
         self.outgoing.append((self.write_level, data))
 
     def install_read(self, suite: Suite, secret: bytes) -> None:
-        self.read_level = _NEXT_LEVEL[self.read_level]
-        self._events.append(SecretInstalled(self.read_level, "read", suite.code, secret))
+        if self.early_read:
+            self.early_read = False
+            level = EncryptionLevel.EARLY
+        else:
+            level = self.read_level = _NEXT_LEVEL[self.read_level]
+        self._events.append(SecretInstalled(level, "read", suite.code, secret))
 
     def install_write(self, suite: Suite, secret: bytes) -> None:
-        self.write_level = _NEXT_LEVEL[self.write_level]
-        self._events.append(SecretInstalled(self.write_level, "write", suite.code, secret))
+        if self.early_write:
+            self.early_write = False
+            level = EncryptionLevel.EARLY
+        else:
+            level = self.write_level = _NEXT_LEVEL[self.write_level]
+        self._events.append(SecretInstalled(level, "write", suite.code, secret))
+
+    def clear_write(self) -> None:
+        """The 0-RTT write key is dropped (a HelloRetryRequest): handshake data stayed
+        at the Initial level; the stack learns from HandshakeComplete.early_data_accepted."""
+
+    def send_application_data(self, data: bytes) -> None:
+        """QUIC sends 0-RTT data itself: the handshake has none to send (b"")."""
+        if data:
+            self._not_in_quic()
 
     def emit(self, event: Event) -> None:
         self._events.append(event)
@@ -201,19 +228,29 @@ class QuicOutput:
         raise InternalError("a QUIC handshake asked for a record-layer action")
 
     send_change_cipher_spec = send_warning = next_read_generation = _not_in_quic
-    next_write_generation = clear_write = send_application_data = _not_in_quic
-    install_read12 = install_write12 = expect_tls12 = _not_in_quic
+    next_write_generation = install_read12 = install_write12 = expect_tls12 = _not_in_quic
 
 
 # -- the RFC 9001 additions to the TLS 1.3 handshakes ------------------------------------
 
 class QuicClientHandshake(ClientHandshake13):
-    """The TLS 1.3 client plus 8.1 (ALPN required) and 8.2 (transport parameters)."""
+    """The TLS 1.3 client plus 8.1 (ALPN required), 8.2 (transport parameters) and 4.6
+    (0-RTT without EndOfEarlyData)."""
+
+    out: QuicOutput
 
     def __init__(self, config: ClientConfig, out: QuicOutput, server_name: str | None,
-                 session: Session | None, transport_parameters: bytes) -> None:
-        super().__init__(config, out, server_name, session)
+                 session: Session | None, transport_parameters: bytes,
+                 early_data: bool) -> None:
+        super().__init__(config, out, server_name, session)  # type: ignore[arg-type]
         self.local_parameters = transport_parameters
+        # 4.6.1: 0-RTT on a ticket that allows it (0xffffffff); the stack sends the data.
+        self.early_data_sent = early_data and self.session is not None \
+            and not self.session.tls12 and self.session.max_early_data == QUIC_MAX_EARLY_DATA
+
+    def _send_early_data(self) -> None:
+        self.out.early_write = True  # the early traffic secret, reported at EARLY
+        super()._send_early_data()
 
     def _hello_extensions(self) -> m.Extensions:
         exts = super()._hello_extensions()
@@ -229,6 +266,9 @@ class QuicClientHandshake(ClientHandshake13):
             raise MissingExtension("EncryptedExtensions lacks quic_transport_parameters "
                                    "(RFC 9001 8.2)")
         nxt = super().on_encrypted_extensions(ee, raw)
+        if self._early_write_pending:  # accepted: no EndOfEarlyData in QUIC (8.3), so the
+            self._early_write_pending = False  # handshake key is for our Finished now
+            self.set_write(self._client_hs_secret)
         if self.alpn is None:
             raise NoApplicationProtocol("the server selected no ALPN protocol, which QUIC "
                                         "requires (RFC 9001 8.1)")
@@ -236,12 +276,11 @@ class QuicClientHandshake(ClientHandshake13):
         return nxt
 
     def on_new_session_ticket(self, nst: m.NewSessionTicket, raw: bytes) -> Any:
-        body = nst.extensions.pop(ExtensionType.early_data, None)
-        if body is not None and body != b"\xff\xff\xff\xff":
+        body = nst.extensions.get(ExtensionType.early_data)
+        if body is not None and body != QUIC_MAX_EARLY_DATA.to_bytes(4, "big"):
             # 4.6.1: a QUIC ticket allows 0-RTT with the limit 0xffffffff or not at all.
             raise QuicProtocolViolation("NewSessionTicket early_data limit is not "
                                         "0xffffffff (RFC 9001 4.6.1)")
-        # (tlskit does not do 0-RTT over QUIC: the ticket is kept without the allowance)
         return super().on_new_session_ticket(nst, raw)
 
 
@@ -249,10 +288,26 @@ class QuicServerHandshake(ServerHandshake13):
     """The TLS 1.3 server plus 8.1 (ALPN required), 8.2 (transport parameters) and 8.4
     (no middlebox compatibility mode)."""
 
+    out: QuicOutput
+
     def __init__(self, config: ServerConfig, out: QuicOutput,
                  transport_parameters: bytes) -> None:
         super().__init__(config, out)  # type: ignore[arg-type]
         self.quic_transport_parameters = transport_parameters
+
+    def _accept_early_data(self, *, retry: bool) -> bool:
+        accepted = super()._accept_early_data(retry=retry)
+        self.out.early_read = accepted  # the next read secret is the 0-RTT one
+        return accepted
+
+    def _respond(self, offer: ClientHelloView, client_share: bytes | None) -> Any:
+        nxt = super()._respond(offer, client_share)
+        if nxt is _WAIT_END_OF_EARLY_DATA:
+            # 8.3: no EndOfEarlyData in QUIC: 0-RTT packets go on at their own level
+            # while the client's handshake data comes at the Handshake level.
+            self.set_read(self._client_hs)
+            return _WAIT_FINISHED
+        return nxt
 
     def _check_shape(self, offer: ClientHelloView) -> None:
         super()._check_shape(offer)
@@ -281,6 +336,8 @@ class QuicServerHandshake(ServerHandshake13):
 # (8.3) and post-handshake authentication (4.4) never appear; nor does a CCS, which QUIC
 # cannot carry (its bytes would read as a Finished at the Initial level).
 _HT = HandshakeType
+_WAIT_END_OF_EARLY_DATA = _ServerState.WAIT_END_OF_EARLY_DATA
+_WAIT_FINISHED = _ServerState.WAIT_FINISHED
 _FROM_SERVER: dict[EncryptionLevel, frozenset[int]] = {
     EncryptionLevel.INITIAL: frozenset({_HT.server_hello}),
     EncryptionLevel.HANDSHAKE: frozenset({
@@ -298,8 +355,8 @@ _FROM_CLIENT: dict[EncryptionLevel, frozenset[int]] = {
 _NEVER: dict[int, str] = {_HT.key_update: "KeyUpdate is not used in QUIC (RFC 9001 6)",
           _HT.end_of_early_data: "EndOfEarlyData is not used in QUIC (RFC 9001 8.3)"}
 
-# The QUIC variant of each config (TLS 1.3 only, no compatibility mode, no 0-RTT, no
-# record size limit), made once per config.
+# The QUIC variant of each config (TLS 1.3 only, no compatibility mode, no record size
+# limit, tickets allowing 0-RTT with 0xffffffff or not at all), made once per config.
 _VARIANTS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
@@ -314,7 +371,8 @@ def _quic_config(config: Any) -> Any:
         if isinstance(config, ClientConfig):
             changes.update(middlebox_compat=False, post_handshake_auth=False)
         else:
-            changes.update(max_early_data_size=0)
+            changes.update(max_early_data_size=QUIC_MAX_EARLY_DATA
+                           if config.max_early_data_size > 0 else 0)
         variant = _VARIANTS[config] = config.replace(**changes)
     return variant
 
@@ -354,6 +412,13 @@ class QuicConnection:
                 self.handshake_complete = ev
             elif isinstance(ev, TransportParametersReceived):
                 self.peer_transport_parameters = ev.data
+        return events
+
+    def take_events(self) -> list[Event]:
+        """Events not yet returned: a client's 0-RTT write secret, reported when it is
+        created (otherwise they lead the next `receive_data`'s events)."""
+        events = self._events[:]
+        self._events.clear()
         return events
 
     def _receive(self, level: EncryptionLevel, data: bytes) -> None:
@@ -438,10 +503,15 @@ class QuicConnection:
 class QuicClientConnection(QuicConnection):
     """A QUIC client's TLS (RFC 9001): the ClientHello waits in `data_to_send()` as soon
     as it is created. ``transport_parameters``: our encoded QUIC transport parameters;
-    ``session``: a `Session` from an earlier `SessionTicketReceived` to resume."""
+    ``session``: a `Session` from an earlier `SessionTicketReceived` to resume.
+    ``early_data``: offer 0-RTT when the session's ticket allows it (`early_data_offered`
+    says whether it was; the 0-RTT write secret is then in `take_events()`); the stack
+    sends the early data itself, and `HandshakeComplete.early_data_accepted` says
+    whether the server took it (if not, send it again at the 1-RTT level)."""
 
     def __init__(self, config: ClientConfig, server_name: str | None, *,
-                 transport_parameters: bytes, session: Session | None = None) -> None:
+                 transport_parameters: bytes, session: Session | None = None,
+                 early_data: bool = False) -> None:
         super().__init__()
         require_config(config, ClientConfig, "QuicClientConnection")
         if server_name is None and config.check_hostname and config.verify_mode == "required":
@@ -452,18 +522,27 @@ class QuicClientConnection(QuicConnection):
         self.config = _quic_config(config)
         self._expected = _FROM_SERVER
         self._hs = hs = QuicClientHandshake(self.config, self._out, server_name, session,
-                                            bytes(transport_parameters))
+                                            bytes(transport_parameters), early_data)
         try:
             hs.start()
         except TLSError as exc:
             self._fail(exc)
             raise
 
+    @property
+    def early_data_offered(self) -> bool:
+        """Whether the ClientHello offered 0-RTT (see the class docstring)."""
+        return bool(getattr(self._hs, "early_data_sent", False))
+
 
 class QuicServerConnection(QuicConnection):
     """A QUIC server's TLS (RFC 9001): waits for the ClientHello at the Initial level.
     ``transport_parameters``: our encoded QUIC transport parameters (sent in
-    EncryptedExtensions)."""
+    EncryptedExtensions). 0-RTT: with ``max_early_data_size`` > 0 in the config, tickets
+    allow it (as 0xffffffff, RFC 9001 4.6.1) and a resumption may accept it under TLS's
+    rules (first ticket, suite and ALPN, age, the replay cache); the 0-RTT read secret is
+    then reported at the EARLY level. The stack must only enable this when it would
+    accept 0-RTT under the transport parameters it remembers (RFC 9001 4.6.1)."""
 
     def __init__(self, config: ServerConfig, *, transport_parameters: bytes) -> None:
         super().__init__()

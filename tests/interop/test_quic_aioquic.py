@@ -277,15 +277,16 @@ def test_resumption_aioquic_client(files: Files, peers: Any, tmp_path: Path) -> 
 
 def test_aioquic_client_offering_0rtt_is_declined(files: Files, peers: Any,
                                                   tmp_path: Path) -> None:
-    """0-RTT is off: aioquic, given a ticket that claims to allow early data, offers it
-    (and installs its 0-RTT write key); tlskit resumes without accepting it."""
+    """0-RTT off on the server (no max_early_data_size): aioquic, given a ticket that
+    claims to allow early data, offers it (and installs its 0-RTT write key); tlskit
+    resumes without accepting it."""
     saved = tmp_path / "ticket.json"
-    config = server_config(files, session_tickets=1, max_early_data_size=1 << 14)
+    config = server_config(files, session_tickets=1)
     args = aq_client(files, "--alpn", "h3", "--transport-parameters", AQ_PARAMS.hex(),
                      "--save-ticket", str(saved))
     pump(QuicServerConnection(config, transport_parameters=TK_PARAMS), peers(*args))
     ticket = json.loads(saved.read_text())
-    assert ticket["max_early_data_size"] is None  # tlskit's QUIC tickets allow no 0-RTT
+    assert ticket["max_early_data_size"] is None  # this server's tickets allow no 0-RTT
     saved.write_text(json.dumps({**ticket, "max_early_data_size": 0xFFFFFFFF}))
     peer = peers(*args, "--ticket", str(saved))
     assert [(s["level"], s["direction"]) for s in peer.of("secret")] == [(1, "write")]
@@ -300,6 +301,51 @@ def test_aioquic_client_offering_0rtt_is_declined(files: Files, peers: Any,
     assert tk_secrets(events) == theirs
     assert all(e.level != EncryptionLevel.EARLY for e in events
                if isinstance(e, SecretInstalled))
+
+
+def test_0rtt_aioquic_client(files: Files, peers: Any, tmp_path: Path) -> None:
+    """tlskit's tickets allow 0-RTT as 0xffffffff; aioquic offers it and tlskit takes it:
+    its EARLY read secret is the one aioquic writes 0-RTT packets with."""
+    saved = tmp_path / "ticket.json"
+    config = server_config(files, session_tickets=1, max_early_data_size=1000)
+    args = aq_client(files, "--alpn", "h3", "--transport-parameters", AQ_PARAMS.hex(),
+                     "--save-ticket", str(saved))
+    pump(QuicServerConnection(config, transport_parameters=TK_PARAMS), peers(*args))
+    assert json.loads(saved.read_text())["max_early_data_size"] == 0xFFFFFFFF
+    peer = peers(*args, "--ticket", str(saved))
+    conn = QuicServerConnection(config, transport_parameters=TK_PARAMS)
+    events = pump(conn, peer)
+    assert conn.handshake_complete is not None
+    assert conn.handshake_complete.resumed and conn.handshake_complete.early_data_accepted
+    assert peer.of("state")[-1]["early_data_accepted"] is True
+    mine = tk_secrets(events)
+    assert (1, "read") in mine and mine == peer.secrets()
+    assert len(mine) == 5
+
+
+def test_0rtt_tlskit_client(files: Files, peers: Any, tmp_path: Path) -> None:
+    """aioquic's tickets with max_early_data 0xffffffff; tlskit offers 0-RTT on the next
+    connection and aioquic accepts it: the EARLY secrets agree."""
+    store = str(tmp_path / "tickets.json")
+    args = aq_server(files, "--alpn", "h3", "--transport-parameters", AQ_PARAMS.hex(),
+                     "--ticket-store", store, "--max-early-data", str(0xFFFFFFFF))
+    first = QuicClientConnection(client_config(files), "localhost",
+                                 transport_parameters=TK_PARAMS)
+    events = pump(first, peers(*args))
+    session = next(e for e in events if isinstance(e, SessionTicketReceived)).session
+    assert session is not None and session.max_early_data == 0xFFFFFFFF
+    second = QuicClientConnection(client_config(files), "localhost",
+                                  transport_parameters=TK_PARAMS, session=session,
+                                  early_data=True)
+    assert second.early_data_offered
+    early = second.take_events()
+    peer = peers(*args)
+    events = early + pump(second, peer)
+    assert second.handshake_complete is not None
+    assert second.handshake_complete.resumed and second.handshake_complete.early_data_accepted
+    mine = tk_secrets(events)
+    assert (1, "write") in mine and mine == peer.secrets()
+    assert len(mine) == 5
 
 
 def test_client_certificate_tlskit_client(files: Files, peers: Any) -> None:
@@ -406,8 +452,7 @@ def test_aioquic_server_ticket_with_other_early_data_limit(files: Files, peers: 
 
 def test_aioquic_server_ticket_with_quic_early_data_limit(files: Files, peers: Any,
                                                           tmp_path: Path) -> None:
-    """4.6.1's one value, 0xffffffff, is taken; the session is kept without the 0-RTT
-    allowance (tlskit does not do 0-RTT over QUIC)."""
+    """4.6.1's one value, 0xffffffff, is taken and kept with the session."""
     peer = peers(*aq_server(files, "--alpn", "h3", "--transport-parameters",
                             AQ_PARAMS.hex(), "--ticket-store", str(tmp_path / "t.json"),
                             "--max-early-data", str(0xFFFFFFFF)))
@@ -416,4 +461,4 @@ def test_aioquic_server_ticket_with_quic_early_data_limit(files: Files, peers: A
     events = pump(conn, peer)
     tickets = [e for e in events if isinstance(e, SessionTicketReceived)]
     assert len(tickets) == 1 and tickets[0].session is not None
-    assert tickets[0].session.max_early_data == 0
+    assert tickets[0].session.max_early_data == 0xFFFFFFFF

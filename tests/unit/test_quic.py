@@ -77,9 +77,11 @@ def pki() -> tuple[LocalCA, Any]:
 
 def client(pki: tuple[LocalCA, Any], **kw: Any) -> QuicClientConnection:
     session = kw.pop("session", None)
+    early_data = kw.pop("early_data", False)
     kw.setdefault("alpn_protocols", ["h3"])
     return QuicClientConnection(ClientConfig(trust_anchors=[pki[0].root], **kw), "localhost",
-                                transport_parameters=C_PARAMS, session=session)
+                                transport_parameters=C_PARAMS, session=session,
+                                early_data=early_data)
 
 
 def server_config(pki: tuple[LocalCA, Any], **kw: Any) -> ServerConfig:
@@ -181,17 +183,103 @@ def test_resumption(pki: tuple[LocalCA, Any]) -> None:
     assert secrets(c_events) == mirrored(s_events)
 
 
-def test_no_early_data_in_hello_or_ticket(pki: tuple[LocalCA, Any]) -> None:
-    """0-RTT is off in QUIC mode: a server configured for it issues tickets without
-    early_data, and the client offers none."""
-    config = server_config(pki, session_tickets=1, max_early_data_size=1 << 14)
+def test_no_0rtt_unless_the_server_allows_it(pki: tuple[LocalCA, Any]) -> None:
+    """A server without max_early_data_size issues tickets without early_data; a client
+    asked for 0-RTT then offers none."""
+    config = server_config(pki, session_tickets=1)
     c = client(pki)
     c_events, _ = handshake(c, QuicServerConnection(config, transport_parameters=S_PARAMS))
     ticket = next(e for e in c_events if isinstance(e, SessionTicketReceived))
     assert ticket.session is not None and ticket.session.max_early_data == 0
-    again = client(pki, session=ticket.session)
+    again = client(pki, session=ticket.session, early_data=True)
+    assert not again.early_data_offered and again.take_events() == []
     hello = again.data_to_send()[0][1]
-    assert b"\x00\x2a\x00\x00" not in hello[hello.index(b"\x00\x39"):]  # no early_data
+    assert b"\x00\x2a\x00\x00" not in hello  # no empty early_data extension
+
+
+def zero_rtt_session(pki: tuple[LocalCA, Any], config: ServerConfig) -> Any:
+    c = client(pki)
+    c_events, _ = handshake(c, QuicServerConnection(config, transport_parameters=S_PARAMS))
+    ticket = next(e for e in c_events if isinstance(e, SessionTicketReceived))
+    assert ticket.session is not None
+    assert ticket.session.max_early_data == 0xFFFFFFFF  # 4.6.1, whatever the config says
+    return ticket.session
+
+
+def test_0rtt_accepted(pki: tuple[LocalCA, Any]) -> None:
+    """The client's 0-RTT write secret is reported when it is created, the server's read
+    secret when it takes the hello; both at EARLY, equal; no EndOfEarlyData: the
+    client's Handshake-level flight is its Finished alone."""
+    config = server_config(pki, session_tickets=1, max_early_data_size=1000)
+    session = zero_rtt_session(pki, config)
+    c = client(pki, session=session, early_data=True)
+    assert c.early_data_offered
+    [early_write] = c.take_events()
+    assert (early_write.level, early_write.direction) == (EncryptionLevel.EARLY, "write")
+    s = QuicServerConnection(config, transport_parameters=S_PARAMS)
+    _, s_events = flight(c, s)
+    early_read = [e for e in s_events if isinstance(e, SecretInstalled)
+                  and e.level is EncryptionLevel.EARLY]
+    assert [(e.direction, e.secret) for e in early_read] == [("read", early_write.secret)]
+    _, c_events = flight(s, c)
+    sent, more = flight(c, s)
+    s_events += more
+    assert [(lvl, d[0], len(d)) for lvl, d in sent] == [(H, 20, 4 + 32)]  # Finished only
+    more_c, more_s = handshake(c, s)
+    c_events += more_c
+    s_events += more_s
+    for conn in (c, s):
+        assert conn.handshake_complete is not None
+        assert conn.handshake_complete.resumed and conn.handshake_complete.early_data_accepted
+    assert secrets([early_write, *c_events]) == mirrored(s_events)
+    assert len(secrets(c_events)) == 4
+
+
+def test_0rtt_replayed_ticket_is_declined(pki: tuple[LocalCA, Any]) -> None:
+    """8.1 of RFC 8446 through the replay cache: a ticket's second 0-RTT is declined; the
+    handshake resumes without it and no EARLY read secret is installed."""
+    config = server_config(pki, session_tickets=1, max_early_data_size=1000)
+    session = zero_rtt_session(pki, config)
+    first = client(pki, session=session, early_data=True)
+    handshake(first, QuicServerConnection(config, transport_parameters=S_PARAMS))
+    assert first.handshake_complete is not None
+    assert first.handshake_complete.early_data_accepted
+    again = client(pki, session=session, early_data=True)
+    assert again.early_data_offered
+    assert [(e.level, e.direction) for e in again.take_events()] == [
+        (EncryptionLevel.EARLY, "write")]
+    s = QuicServerConnection(config, transport_parameters=S_PARAMS)
+    c_events, s_events = handshake(again, s)
+    assert again.handshake_complete is not None and s.handshake_complete is not None
+    assert again.handshake_complete.resumed
+    assert not again.handshake_complete.early_data_accepted
+    assert not s.handshake_complete.early_data_accepted
+    assert all(e.level is not EncryptionLevel.EARLY for e in s_events
+               if isinstance(e, SecretInstalled))
+    assert secrets(c_events) == mirrored(s_events)
+
+
+def test_0rtt_after_hello_retry_request_is_declined(pki: tuple[LocalCA, Any]) -> None:
+    """4.2.10 of RFC 8446: a retry declines 0-RTT; the second hello goes at the Initial
+    level and offers no early data."""
+    config = server_config(pki, session_tickets=1, max_early_data_size=1000,
+                           groups=["x25519", "secp256r1"])
+    session = zero_rtt_session(pki, config)
+    c = client(pki, session=session, early_data=True, groups=["secp256r1", "x25519"],
+               key_share_groups=["secp256r1"])
+    c.take_events()
+    s = QuicServerConnection(server_config(pki, session_tickets=1, max_early_data_size=1000,
+                                           groups=["x25519"]),
+                             transport_parameters=S_PARAMS)
+    flight(c, s)
+    sent, _ = flight(s, c)
+    assert [lvl for lvl, _ in sent] == [INI]  # the HelloRetryRequest
+    sent, _ = flight(c, s)
+    assert [lvl for lvl, _ in sent] == [INI]
+    assert b"\x00\x2a\x00\x00" not in sent[0][1]
+    handshake(c, s)
+    assert c.handshake_complete is not None
+    assert not c.handshake_complete.early_data_accepted
 
 
 # -- failures -----------------------------------------------------------------------------
