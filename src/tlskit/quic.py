@@ -55,6 +55,8 @@ from .wire import messages as m
 from .wire.extensions import QUIC_TRANSPORT_PARAMETERS
 
 __all__ = [
+    "QUIC_V1",
+    "QUIC_V2",
     "EncryptionLevel",
     "PacketKeys",
     "QuicClientConnection",
@@ -71,8 +73,13 @@ __all__ = [
 
 # RFC 9001 4.6.1: the only early_data limit a QUIC ticket may carry.
 QUIC_MAX_EARLY_DATA = 0xFFFFFFFF
-# RFC 9001 5.2: the QUIC version 1 salt for the Initial secrets.
+# The versions whose packet keys are derived here, with each one's Initial salt (RFC 9001
+# 5.2; RFC 9369 3.3.1) and the prefix of its HKDF labels ("quic key", "quicv2 key", ...).
+QUIC_V1 = 0x00000001
+QUIC_V2 = 0x6B3343CF  # RFC 9369
 INITIAL_SALT_V1 = bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a")
+INITIAL_SALT_V2 = bytes.fromhex("0dede3def700a6db819381be6e269dcbf9bd2ed9")
+_VERSIONS = {QUIC_V1: (INITIAL_SALT_V1, b"quic "), QUIC_V2: (INITIAL_SALT_V2, b"quicv2 ")}
 PROTOCOL_VIOLATION = 0x0A  # RFC 9000 20.1
 
 
@@ -131,26 +138,40 @@ def _suite(cipher_suite: int | Suite) -> Suite:
     return cipher_suite if isinstance(cipher_suite, Suite) else SUITES[cipher_suite]
 
 
-def packet_keys(cipher_suite: int | Suite, secret: bytes) -> PacketKeys:
+def _version(version: int) -> tuple[bytes, bytes]:
+    found = _VERSIONS.get(version)
+    if found is None:
+        raise ValueError(f"QUIC version {version:#010x} is not one tlskit derives keys for "
+                         "(QUIC_V1, QUIC_V2)")
+    return found
+
+
+def packet_keys(cipher_suite: int | Suite, secret: bytes,
+                version: int = QUIC_V1) -> PacketKeys:
     """5.1: "quic key", "quic iv" and "quic hp" from a traffic secret, with the suite's
-    hash (the header protection key is as long as the AEAD key)."""
+    hash (the header protection key is as long as the AEAD key); QUIC_V2's labels are
+    "quicv2 key" and so on (RFC 9369 3.3.2)."""
     suite = _suite(cipher_suite)
     h = suite.hash_name
-    return PacketKeys(hkdf_expand_label(h, secret, b"quic key", b"", suite.key_length),
-                      hkdf_expand_label(h, secret, b"quic iv", b"", 12),
-                      hkdf_expand_label(h, secret, b"quic hp", b"", suite.key_length))
+    prefix = _version(version)[1]
+    return PacketKeys(hkdf_expand_label(h, secret, prefix + b"key", b"", suite.key_length),
+                      hkdf_expand_label(h, secret, prefix + b"iv", b"", 12),
+                      hkdf_expand_label(h, secret, prefix + b"hp", b"", suite.key_length))
 
 
-def next_secret(cipher_suite: int | Suite, secret: bytes) -> bytes:
-    """6.1: the secret of the next key phase ("quic ku"); the hp key does not change."""
+def next_secret(cipher_suite: int | Suite, secret: bytes, version: int = QUIC_V1) -> bytes:
+    """6.1: the secret of the next key phase ("quic ku"; "quicv2 ku"); the hp key does
+    not change."""
     suite = _suite(cipher_suite)
-    return hkdf_expand_label(suite.hash_name, secret, b"quic ku", b"", suite.hash_length)
+    label = _version(version)[1] + b"ku"
+    return hkdf_expand_label(suite.hash_name, secret, label, b"", suite.hash_length)
 
 
-def initial_secrets(destination_cid: bytes,
-                    salt: bytes = INITIAL_SALT_V1) -> tuple[bytes, bytes]:
+def initial_secrets(destination_cid: bytes, version: int = QUIC_V1) -> tuple[bytes, bytes]:
     """5.2: the client's and server's Initial secrets from the client's first Destination
-    Connection ID (protect them with TLS_AES_128_GCM_SHA256's `packet_keys`)."""
+    Connection ID and the version's salt (protect them with TLS_AES_128_GCM_SHA256's
+    `packet_keys`, for the same version)."""
+    salt = _version(version)[0]
     initial = hkdf_extract("sha256", salt, destination_cid)
     return (hkdf_expand_label("sha256", initial, b"client in", b"", 32),
             hkdf_expand_label("sha256", initial, b"server in", b"", 32))

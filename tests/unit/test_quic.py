@@ -23,6 +23,7 @@ from tlskit.ca import LocalCA
 from tlskit.crypto import SUITES
 from tlskit.enums import CipherSuite
 from tlskit.quic import (
+    QUIC_V2,
     EncryptionLevel,
     QuicClientConnection,
     QuicConnection,
@@ -54,6 +55,25 @@ def test_initial_secrets_and_keys_rfc9001_a1() -> None:
         bytes.fromhex("cf3a5331653c364c88f0f379b6067e37"),
         bytes.fromhex("0ac1493ca1905853b0bba03e"),
         bytes.fromhex("c206b8d9b9f0f37644430b490eeaa314"))
+
+
+def test_initial_keys_quic_v2_rfc9369_a1() -> None:
+    """QUIC version 2: another salt, "quicv2 " labels (RFC 9369 Appendix A.1)."""
+    client, server = initial_secrets(bytes.fromhex("8394c8f03e515708"), QUIC_V2)
+    assert client.hex() == "14ec9d6eb9fd7af83bf5a668bc17a7e283766aade7ecd0891f70f9ff7f4bf47b"
+    assert server.hex() == "0263db1782731bf4588e7e4d93b7463907cb8cd8200b5da55a8bd488eafc37c1"
+    suite = CipherSuite.TLS_AES_128_GCM_SHA256
+    assert packet_keys(suite, client, QUIC_V2) == (
+        bytes.fromhex("8b1a0bc121284290a29e0971b5cd045d"),
+        bytes.fromhex("91f73e2351d8fa91660e909f"),
+        bytes.fromhex("45b95e15235d6f45a6b19cbcb0294ba9"))
+    assert packet_keys(suite, server, QUIC_V2) == (
+        bytes.fromhex("82db637861d55e1d011f19ea71d5d2a7"),
+        bytes.fromhex("dd13c276499c0249d3310652"),
+        bytes.fromhex("edf6d05c83121201b436e16877593c3a"))
+    assert next_secret(suite, client, QUIC_V2) != next_secret(suite, client)
+    with pytest.raises(ValueError, match="0xff00001d"):
+        initial_secrets(b"\x00" * 8, 0xFF00001D)
 
 
 def test_chacha20_keys_and_key_update_rfc9001_a5() -> None:
