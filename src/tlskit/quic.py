@@ -76,7 +76,9 @@ QUIC_MAX_EARLY_DATA = 0xFFFFFFFF
 # The versions whose packet keys are derived here, with each one's Initial salt (RFC 9001
 # 5.2; RFC 9369 3.3.1) and the prefix of its HKDF labels ("quic key", "quicv2 key", ...).
 QUIC_V1 = 0x00000001
-QUIC_V2 = 0x6B3343CF  # RFC 9369
+"""QUIC version 1 (RFC 9000): the default of the key helpers' ``version``."""
+QUIC_V2 = 0x6B3343CF
+"""QUIC version 2 (RFC 9369): its own Initial salt and "quicv2 " labels."""
 INITIAL_SALT_V1 = bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a")
 INITIAL_SALT_V2 = bytes.fromhex("0dede3def700a6db819381be6e269dcbf9bd2ed9")
 _VERSIONS = {QUIC_V1: (INITIAL_SALT_V1, b"quic "), QUIC_V2: (INITIAL_SALT_V2, b"quicv2 ")}
