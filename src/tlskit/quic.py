@@ -179,9 +179,6 @@ def initial_secrets(destination_cid: bytes, version: int = QUIC_V1) -> tuple[byt
             hkdf_expand_label("sha256", initial, b"server in", b"", 32))
 
 
-INITIAL_SUITE = SUITES[CipherSuite.TLS_AES_128_GCM_SHA256]
-
-
 # -- the Output a QUIC connection gives its handshake -------------------------------------
 
 class QuicOutput:
