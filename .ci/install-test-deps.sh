@@ -15,7 +15,8 @@
 # rustls peer of tests/interop/rustls is built offline against them), with cargo and a C
 # compiler (ring's build) when missing, the TLS scanners tests/interop/test_scanners.py
 # runs (testssl.sh, sslscan, and sslyze from PyPI in a venv of its own, .venv-sslyze, since
-# it pins cryptography<47), erlang-ssl (escript, with erlang-base, erlang-crypto and
+# it pins cryptography<47; and aioquic, the QUIC-TLS peer, in .venv-aioquic, since it pins a
+# pyOpenSSL that holds cryptography back), erlang-ssl (escript, with erlang-base, erlang-crypto and
 # erlang-public-key as its dependencies: Erlang/OTP's ssl as a peer, run from
 # tests/interop/erlang/peer.escript), and tlskit with its test
 # extra in a virtual
@@ -104,4 +105,12 @@ if ! .venv-sslyze/bin/sslyze --help >/dev/null 2>&1; then
   rm -rf .venv-sslyze
   "$PYTHON" -m venv .venv-sslyze
   PIP_DISABLE_PIP_VERSION_CHECK=1 .venv-sslyze/bin/python -m pip install -q 'sslyze>=6,<7'
+fi
+# aioquic (the QUIC-TLS peer of tests/interop/test_quic_aioquic.py, driven by
+# tests/support/aioquic_peer.py) in its own venv too: it pins a pyOpenSSL that holds
+# cryptography below what tlskit is tested with.
+if ! .venv-aioquic/bin/python -c 'import aioquic.tls' >/dev/null 2>&1; then
+  rm -rf .venv-aioquic
+  "$PYTHON" -m venv .venv-aioquic
+  PIP_DISABLE_PIP_VERSION_CHECK=1 .venv-aioquic/bin/python -m pip install -q 'aioquic>=1.2,<2'
 fi

@@ -74,6 +74,15 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
         wrap_server_socket,
     )
     from .psk import ExternalPsk
+    from .quic import (
+        EncryptionLevel,
+        QuicClientConnection,
+        QuicConnection,
+        QuicProtocolViolation,
+        QuicServerConnection,
+        SecretInstalled,
+        TransportParametersReceived,
+    )
     from .session import Session, SessionCache
     from .verifier import CertificateVerifier
     from .x509 import CertificateVerificationError
@@ -135,6 +144,13 @@ _LAZY = {
     "KeyUpdated": "tlskit.events",
     "SessionTicketReceived": "tlskit.events",
     "ExternalPsk": "tlskit.psk",
+    "EncryptionLevel": "tlskit.quic",
+    "QuicClientConnection": "tlskit.quic",
+    "QuicConnection": "tlskit.quic",
+    "QuicProtocolViolation": "tlskit.quic",
+    "QuicServerConnection": "tlskit.quic",
+    "SecretInstalled": "tlskit.quic",
+    "TransportParametersReceived": "tlskit.quic",
     "Session": "tlskit.session",
     "SessionCache": "tlskit.session",
     "CertificateVerifier": "tlskit.verifier",
@@ -171,6 +187,7 @@ __all__ = [
     "EarlyDataReceived",
     "EchKey",
     "EchRejected",
+    "EncryptionLevel",
     "Event",
     "ExternalPsk",
     "HandshakeComplete",
@@ -183,7 +200,12 @@ __all__ = [
     "NamedGroup",
     "NoApplicationProtocol",
     "ProtocolVersionError",
+    "QuicClientConnection",
+    "QuicConnection",
+    "QuicProtocolViolation",
+    "QuicServerConnection",
     "RecordOverflow",
+    "SecretInstalled",
     "ServerConfig",
     "ServerConnection",
     "Session",
@@ -194,6 +216,7 @@ __all__ = [
     "TLSListener",
     "TLSServer",
     "TLSSocket",
+    "TransportParametersReceived",
     "TruncatedConnection",
     "UnexpectedMessage",
     "UnrecognizedName",

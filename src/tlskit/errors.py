@@ -19,6 +19,12 @@ class TLSError(Exception):
         """The alert's name (``bad_certificate``), as OpenSSL and Go print it."""
         return self.alert.name
 
+    @property
+    def quic_error_code(self) -> int:
+        """The QUIC transport error code for this failure: CRYPTO_ERROR, 0x100 plus the
+        alert (RFC 9001 4.8)."""
+        return 0x100 + int(self.alert)
+
 
 class DecodeError(TLSError):
     """A message or record that does not parse: wrong lengths, truncation, trailing bytes."""

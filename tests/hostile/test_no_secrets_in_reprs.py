@@ -93,9 +93,11 @@ def test_no_external_psk_secret_in_any_repr() -> None:
 
     secret = bytes(range(60, 92))
     key = ExternalPsk(b"device-7", secret)
-    ccfg, scfg = ClientConfig(external_psks=[key]), ServerConfig(external_psks=[key])
+    traced: list[Any] = []
+    ccfg = ClientConfig(external_psks=[key], tracer=lambda step, f: traced.append(f))
+    scfg = ServerConfig(external_psks=[key], tracer=lambda step, f: traced.append(f))
     client, server = ClientConnection(ccfg, None), ServerConnection(scfg)
-    objects: list[Any] = [key, ccfg, scfg, client, server, client._hs.psk_offers]
+    objects: list[Any] = [key, ccfg, scfg, client, server, traced]
     objects += pump(client, server)
     assert client.handshake_complete.external_psk_identity == b"device-7"
     bad = ClientConnection(ClientConfig(external_psks=[ExternalPsk(b"device-7", bytes(32))]),

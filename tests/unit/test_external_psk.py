@@ -23,9 +23,11 @@ from tlskit import (
     UnexpectedMessage,
 )
 from tlskit.crypto import SUITES
-from tlskit.enums import CipherSuite
+from tlskit.enums import CipherSuite, ExtensionType
 from tlskit.handshake.server13 import ServerHandshake13
 from tlskit.session import SessionCache
+from tlskit.trace import TraceStep
+from tlskit.wire.extensions import decode_pre_shared_key_client
 
 from ..support.pki import client_config, server_config
 from ..support.pump import pump
@@ -308,9 +310,14 @@ def test_unnamed_client_refuses_a_tls12_certificate_too() -> None:
 def test_after_a_retry_only_keys_of_its_suites_hash_are_offered_again() -> None:
     """4.1.4 / 4.2.11: the HelloRetryRequest names the SHA-384 suite of the key the
     server chose; the second hello drops the SHA-256 key."""
-    client, server = connect(ClientConfig(external_psks=[KEY, KEY384], groups=["x25519",
-                                                                              "secp256r1"]),
-                             psk_only(KEY384, groups=["secp256r1"]), name=None)
-    assert [o.identity for o in client._hs.psk_offers] == [b"device-384"]
+    hellos: list[Any] = []
+    client, server = connect(
+        ClientConfig(external_psks=[KEY, KEY384], groups=["x25519", "secp256r1"],
+                     tracer=lambda step, f: hellos.append(f["message"])
+                     if step is TraceStep.CLIENT_HELLO else None),
+        psk_only(KEY384, groups=["secp256r1"]), name=None)
+    offered = [[identity for identity, _ in decode_pre_shared_key_client(
+        h.extensions[ExtensionType.pre_shared_key])[0]] for h in hellos]
+    assert offered == [[b"device-1", b"device-384"], [b"device-384"]]
     assert client.handshake_complete.cipher_suite == CipherSuite.TLS_AES_256_GCM_SHA384
     assert server.handshake_complete.external_psk_identity == b"device-384"

@@ -164,6 +164,10 @@ class ServerHandshake13(ServerView, Handshake13):
                  "early_data_accepted", "first_hello", "group", "hrr_sent", "scheme",
                  "server_name")  # (see Handshake13)
 
+    # A QUIC server's own transport parameters, sent in EncryptedExtensions (set by
+    # `tlskit.quic`'s subclass; None in TLS: one attribute test per handshake).
+    quic_transport_parameters: bytes | None = None
+
     @property
     def complete(self) -> bool:
         """Connected, also while a post-handshake authentication is under way."""
@@ -782,6 +786,8 @@ class ServerHandshake13(ServerView, Handshake13):
             exts[_E.early_data] = b""
         if self._ech_rejected:  # RFC 9849 7.1: the configs to retry with
             exts[_E.encrypted_client_hello] = self.config._ech_keys.retry_configs
+        if self.quic_transport_parameters is not None:  # RFC 9001 8.2 (`tlskit.quic`)
+            exts[ext.QUIC_TRANSPORT_PARAMETERS] = self.quic_transport_parameters
         raw = m.frame(_HT.encrypted_extensions, exts.block())  # (the message's encode)
         self.send(raw)
         if cfg.tracer is not None:

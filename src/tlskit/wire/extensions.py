@@ -20,6 +20,11 @@ def _done(r: Reader, what: str) -> None:
 
 # --- server_name (RFC 6066 3) ---------------------------------------------------------
 
+# RFC 9001 8.2: quic_transport_parameters. Not an `ExtensionType` member: TLS treats it
+# as any extension it does not know; only `tlskit.quic` sends or reads it (its body is
+# QUIC's transport parameters, opaque to TLS).
+QUIC_TRANSPORT_PARAMETERS = 0x39
+
 _SNI_HEAD = struct.Struct(">HBH")  # server_name_list length, name_type, HostName length
 
 

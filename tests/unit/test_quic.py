@@ -1,0 +1,496 @@
+"""tlskit.quic (RFC 9001) in memory: packet-key vectors (Appendix A), tlskit client <->
+tlskit server per level, HelloRetryRequest, resumption, and the failures a conforming peer
+never causes (forged bytes), each with its alert and QUIC error code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tlskit import (
+    AlertDescription,
+    ClientConfig,
+    ClientConnection,
+    HandshakeComplete,
+    ServerConfig,
+    ServerConnection,
+    SessionTicketReceived,
+    TLSError,
+    UsageError,
+)
+from tlskit.ca import LocalCA
+from tlskit.crypto import SUITES
+from tlskit.enums import CipherSuite
+from tlskit.quic import (
+    QUIC_V2,
+    EncryptionLevel,
+    QuicClientConnection,
+    QuicConnection,
+    QuicServerConnection,
+    SecretInstalled,
+    TransportParametersReceived,
+    error_code,
+    initial_secrets,
+    next_secret,
+    packet_keys,
+)
+
+INI, H, A = EncryptionLevel.INITIAL, EncryptionLevel.HANDSHAKE, EncryptionLevel.APPLICATION
+C_PARAMS, S_PARAMS = b"\x01\x02client", b"\x01\x02server"
+
+
+# -- RFC 9001 Appendix A ------------------------------------------------------------------
+
+def test_initial_secrets_and_keys_rfc9001_a1() -> None:
+    client, server = initial_secrets(bytes.fromhex("8394c8f03e515708"))
+    assert client.hex() == "c00cf151ca5be075ed0ebfb5c80323c42d6b7db67881289af4008f1f6c357aea"
+    assert server.hex() == "3c199828fd139efd216c155ad844cc81fb82fa8d7446fa7d78be803acdda951b"
+    suite = CipherSuite.TLS_AES_128_GCM_SHA256
+    assert packet_keys(suite, client) == (
+        bytes.fromhex("1f369613dd76d5467730efcbe3b1a22d"),
+        bytes.fromhex("fa044b2f42a3fd3b46fb255c"),
+        bytes.fromhex("9f50449e04a0e810283a1e9933adedd2"))
+    assert packet_keys(suite, server) == (
+        bytes.fromhex("cf3a5331653c364c88f0f379b6067e37"),
+        bytes.fromhex("0ac1493ca1905853b0bba03e"),
+        bytes.fromhex("c206b8d9b9f0f37644430b490eeaa314"))
+
+
+def test_initial_keys_quic_v2_rfc9369_a1() -> None:
+    """QUIC version 2: another salt, "quicv2 " labels (RFC 9369 Appendix A.1)."""
+    client, server = initial_secrets(bytes.fromhex("8394c8f03e515708"), QUIC_V2)
+    assert client.hex() == "14ec9d6eb9fd7af83bf5a668bc17a7e283766aade7ecd0891f70f9ff7f4bf47b"
+    assert server.hex() == "0263db1782731bf4588e7e4d93b7463907cb8cd8200b5da55a8bd488eafc37c1"
+    suite = CipherSuite.TLS_AES_128_GCM_SHA256
+    assert packet_keys(suite, client, QUIC_V2) == (
+        bytes.fromhex("8b1a0bc121284290a29e0971b5cd045d"),
+        bytes.fromhex("91f73e2351d8fa91660e909f"),
+        bytes.fromhex("45b95e15235d6f45a6b19cbcb0294ba9"))
+    assert packet_keys(suite, server, QUIC_V2) == (
+        bytes.fromhex("82db637861d55e1d011f19ea71d5d2a7"),
+        bytes.fromhex("dd13c276499c0249d3310652"),
+        bytes.fromhex("edf6d05c83121201b436e16877593c3a"))
+    assert next_secret(suite, client, QUIC_V2) != next_secret(suite, client)
+    with pytest.raises(ValueError, match="0xff00001d"):
+        initial_secrets(b"\x00" * 8, 0xFF00001D)
+
+
+def test_chacha20_keys_and_key_update_rfc9001_a5() -> None:
+    suite = SUITES[CipherSuite.TLS_CHACHA20_POLY1305_SHA256]
+    secret = bytes.fromhex("9ac312a7f877468ebe69422748ad00a15443f18203a07d6060f688f30f21632b")
+    keys = packet_keys(suite, secret)
+    assert keys.key.hex() == "c6d98ff3441c3fe1b2182094f69caa2ed4b716b65488960a7a984979fb23e1c8"
+    assert keys.iv.hex() == "e0459b3474bdd0e44a41c144"
+    assert keys.hp.hex() == "25a282b9e82f06f21f488917a4fc8f1b73573685608597d0efcb076b0ab7a7a4"
+    assert next_secret(suite, secret).hex() == \
+        "1223504755036d556342ee9361d253421a826c9ecdf3c7148684b36b714881f9"
+
+
+# -- in memory --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pki() -> tuple[LocalCA, Any]:
+    ca = LocalCA.create(directory=None)
+    return ca, ca.issue_server(["localhost"], key_type="ec256")
+
+
+def client(pki: tuple[LocalCA, Any], **kw: Any) -> QuicClientConnection:
+    session = kw.pop("session", None)
+    early_data = kw.pop("early_data", False)
+    kw.setdefault("alpn_protocols", ["h3"])
+    return QuicClientConnection(ClientConfig(trust_anchors=[pki[0].root], **kw), "localhost",
+                                transport_parameters=C_PARAMS, session=session,
+                                early_data=early_data)
+
+
+def server_config(pki: tuple[LocalCA, Any], **kw: Any) -> ServerConfig:
+    kw.setdefault("alpn_protocols", ["h3"])
+    return ServerConfig(certificate_chain=pki[1].chain, private_key=pki[1].private_key, **kw)
+
+
+def server(pki: tuple[LocalCA, Any], **kw: Any) -> QuicServerConnection:
+    return QuicServerConnection(server_config(pki, **kw), transport_parameters=S_PARAMS)
+
+
+def flight(sender: QuicConnection, receiver: QuicConnection) -> tuple[list[Any], list[Any]]:
+    """One flight: what `sender` had queued (by level) and the events it caused."""
+    sent = sender.data_to_send()
+    events: list[Any] = []
+    for level, data in sent:
+        events += receiver.receive_data(level, data)
+    return sent, events
+
+
+def handshake(c: QuicConnection, s: QuicConnection) -> tuple[list[Any], list[Any]]:
+    c_events: list[Any] = []
+    s_events: list[Any] = []
+    for _ in range(6):
+        _, got = flight(c, s)
+        s_events += got
+        _, got = flight(s, c)
+        c_events += got
+    return c_events, s_events
+
+
+def secrets(events: list[Any]) -> dict[tuple[EncryptionLevel, str], bytes]:
+    return {(e.level, e.direction): e.secret for e in events if isinstance(e, SecretInstalled)}
+
+
+def mirrored(events: list[Any]) -> dict[tuple[EncryptionLevel, str], bytes]:
+    flip = {"read": "write", "write": "read"}
+    return {(level, flip[d]): s for (level, d), s in secrets(events).items()}
+
+
+def test_levels_secrets_and_parameters(pki: tuple[LocalCA, Any]) -> None:
+    c, s = client(pki), server(pki)
+    sent, s_events = flight(c, s)
+    assert [(lvl, d[0]) for lvl, d in sent] == [(INI, 1)]  # ClientHello
+    ch = sent[0][1]
+    assert ch[4 + 2 + 32] == 0  # legacy_session_id is empty (8.4)
+    assert s_events[0] == TransportParametersReceived(C_PARAMS)
+    sent, c_events = flight(s, c)
+    assert [(lvl, d[0]) for lvl, d in sent] == [(INI, 2), (H, 8)]  # SH; EE ... Finished
+    assert TransportParametersReceived(S_PARAMS) in c_events
+    assert c.peer_transport_parameters == S_PARAMS
+    assert s.peer_transport_parameters == C_PARAMS
+    assert s.write_level is A and s.read_level is H
+    sent, more = flight(c, s)
+    s_events += more
+    assert [(lvl, d[0]) for lvl, d in sent] == [(H, 20)]  # the client Finished
+    sent, more = flight(s, c)
+    c_events += more
+    assert [(lvl, d[0]) for lvl, d in sent] == [(A, 4), ]  # the tickets, at 1-RTT
+    for conn in (c, s):
+        assert conn.read_level is A and conn.write_level is A
+        assert conn.alpn_protocol == "h3"
+    assert sorted(secrets(c_events)) == [(H, "read"), (H, "write"), (A, "read"), (A, "write")]
+    assert secrets(c_events) == mirrored(s_events)
+    assert {e.cipher_suite for e in c_events if isinstance(e, SecretInstalled)} == {
+        CipherSuite.TLS_AES_128_GCM_SHA256}
+    assert c.handshake_complete is not None and s.handshake_complete is not None
+    assert c.export_keying_material(b"x", b"", 16) == s.export_keying_material(b"x", b"", 16)
+    assert len([e for e in c_events if isinstance(e, SessionTicketReceived)]) == 2
+
+
+def test_hello_retry_request(pki: tuple[LocalCA, Any]) -> None:
+    """The client shares x25519 only; the server takes secp256r1 alone: a retry, at the
+    Initial level, before any secret."""
+    c = client(pki, groups=["x25519", "secp256r1"], key_share_groups=["x25519"])
+    s = server(pki, groups=["secp256r1"])
+    flight(c, s)
+    sent, c_events = flight(s, c)
+    assert [lvl for lvl, _ in sent] == [INI] and c_events == []
+    assert sent[0][1][6:38] == bytes.fromhex(
+        "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")  # HRR random
+    c_events, s_events = handshake(c, s)
+    assert c.handshake_complete is not None and c.handshake_complete.group.name == "secp256r1"
+    assert secrets(c_events) == mirrored(s_events)
+    assert len(secrets(c_events)) == 4
+
+
+def test_resumption(pki: tuple[LocalCA, Any]) -> None:
+    config = server_config(pki, session_tickets=1)
+    c = client(pki)
+    c_events, _ = handshake(c, QuicServerConnection(config, transport_parameters=S_PARAMS))
+    ticket = next(e for e in c_events if isinstance(e, SessionTicketReceived))
+    assert ticket.session is not None and ticket.session.max_early_data == 0
+    again = client(pki, session=ticket.session)
+    s = QuicServerConnection(config, transport_parameters=S_PARAMS)
+    c_events, s_events = handshake(again, s)
+    for conn in (again, s):
+        assert conn.handshake_complete is not None and conn.handshake_complete.resumed
+    assert secrets(c_events) == mirrored(s_events)
+
+
+def test_no_0rtt_unless_the_server_allows_it(pki: tuple[LocalCA, Any]) -> None:
+    """A server without max_early_data_size issues tickets without early_data; a client
+    asked for 0-RTT then offers none."""
+    config = server_config(pki, session_tickets=1)
+    c = client(pki)
+    c_events, _ = handshake(c, QuicServerConnection(config, transport_parameters=S_PARAMS))
+    ticket = next(e for e in c_events if isinstance(e, SessionTicketReceived))
+    assert ticket.session is not None and ticket.session.max_early_data == 0
+    again = client(pki, session=ticket.session, early_data=True)
+    assert not again.early_data_offered and again.take_events() == []
+    hello = again.data_to_send()[0][1]
+    assert b"\x00\x2a\x00\x00" not in hello  # no empty early_data extension
+
+
+def zero_rtt_session(pki: tuple[LocalCA, Any], config: ServerConfig) -> Any:
+    c = client(pki)
+    c_events, _ = handshake(c, QuicServerConnection(config, transport_parameters=S_PARAMS))
+    ticket = next(e for e in c_events if isinstance(e, SessionTicketReceived))
+    assert ticket.session is not None
+    assert ticket.session.max_early_data == 0xFFFFFFFF  # 4.6.1, whatever the config says
+    return ticket.session
+
+
+def test_0rtt_accepted(pki: tuple[LocalCA, Any]) -> None:
+    """The client's 0-RTT write secret is reported when it is created, the server's read
+    secret when it takes the hello; both at EARLY, equal; no EndOfEarlyData: the
+    client's Handshake-level flight is its Finished alone."""
+    config = server_config(pki, session_tickets=1, max_early_data_size=1000)
+    session = zero_rtt_session(pki, config)
+    c = client(pki, session=session, early_data=True)
+    assert c.early_data_offered
+    [early_write] = c.take_events()
+    assert (early_write.level, early_write.direction) == (EncryptionLevel.EARLY, "write")
+    s = QuicServerConnection(config, transport_parameters=S_PARAMS)
+    _, s_events = flight(c, s)
+    early_read = [e for e in s_events if isinstance(e, SecretInstalled)
+                  and e.level is EncryptionLevel.EARLY]
+    assert [(e.direction, e.secret) for e in early_read] == [("read", early_write.secret)]
+    _, c_events = flight(s, c)
+    sent, more = flight(c, s)
+    s_events += more
+    assert [(lvl, d[0], len(d)) for lvl, d in sent] == [(H, 20, 4 + 32)]  # Finished only
+    more_c, more_s = handshake(c, s)
+    c_events += more_c
+    s_events += more_s
+    for conn in (c, s):
+        assert conn.handshake_complete is not None
+        assert conn.handshake_complete.resumed and conn.handshake_complete.early_data_accepted
+    assert secrets([early_write, *c_events]) == mirrored(s_events)
+    assert len(secrets(c_events)) == 4
+
+
+def test_0rtt_replayed_ticket_is_declined(pki: tuple[LocalCA, Any]) -> None:
+    """8.1 of RFC 8446 through the replay cache: a ticket's second 0-RTT is declined; the
+    handshake resumes without it and no EARLY read secret is installed."""
+    config = server_config(pki, session_tickets=1, max_early_data_size=1000)
+    session = zero_rtt_session(pki, config)
+    first = client(pki, session=session, early_data=True)
+    handshake(first, QuicServerConnection(config, transport_parameters=S_PARAMS))
+    assert first.handshake_complete is not None
+    assert first.handshake_complete.early_data_accepted
+    again = client(pki, session=session, early_data=True)
+    assert again.early_data_offered
+    assert [(e.level, e.direction) for e in again.take_events()] == [
+        (EncryptionLevel.EARLY, "write")]
+    s = QuicServerConnection(config, transport_parameters=S_PARAMS)
+    c_events, s_events = handshake(again, s)
+    assert again.handshake_complete is not None and s.handshake_complete is not None
+    assert again.handshake_complete.resumed
+    assert not again.handshake_complete.early_data_accepted
+    assert not s.handshake_complete.early_data_accepted
+    assert all(e.level is not EncryptionLevel.EARLY for e in s_events
+               if isinstance(e, SecretInstalled))
+    assert secrets(c_events) == mirrored(s_events)
+
+
+def test_0rtt_after_hello_retry_request_is_declined(pki: tuple[LocalCA, Any]) -> None:
+    """4.2.10 of RFC 8446: a retry declines 0-RTT; the second hello goes at the Initial
+    level and offers no early data."""
+    config = server_config(pki, session_tickets=1, max_early_data_size=1000,
+                           groups=["x25519", "secp256r1"])
+    session = zero_rtt_session(pki, config)
+    c = client(pki, session=session, early_data=True, groups=["secp256r1", "x25519"],
+               key_share_groups=["secp256r1"])
+    c.take_events()
+    s = QuicServerConnection(server_config(pki, session_tickets=1, max_early_data_size=1000,
+                                           groups=["x25519"]),
+                             transport_parameters=S_PARAMS)
+    flight(c, s)
+    sent, _ = flight(s, c)
+    assert [lvl for lvl, _ in sent] == [INI]  # the HelloRetryRequest
+    sent, _ = flight(c, s)
+    assert [lvl for lvl, _ in sent] == [INI]
+    assert b"\x00\x2a\x00\x00" not in sent[0][1]
+    handshake(c, s)
+    assert c.handshake_complete is not None
+    assert not c.handshake_complete.early_data_accepted
+
+
+# -- failures -----------------------------------------------------------------------------
+
+def raises(conn: QuicConnection, level: EncryptionLevel, data: bytes,
+           alert: AlertDescription, words: str = "") -> TLSError:
+    with pytest.raises(TLSError) as info:
+        conn.receive_data(level, data)
+    exc = info.value
+    assert exc.alert == alert
+    assert exc.quic_error_code == 0x100 + alert == error_code(exc)
+    assert words in str(exc)
+    assert conn.data_to_send() == []
+    with pytest.raises(TLSError) as again:  # the connection stays failed
+        conn.receive_data(level, b"")
+    assert again.value is exc
+    return exc
+
+
+def established(pki: tuple[LocalCA, Any]) -> tuple[QuicClientConnection,
+                                                     QuicServerConnection]:
+    c, s = client(pki), server(pki)
+    handshake(c, s)
+    assert c.handshake_complete is not None and s.handshake_complete is not None
+    return c, s
+
+
+KEY_UPDATE = b"\x18\x00\x00\x01\x00"
+END_OF_EARLY_DATA = b"\x05\x00\x00\x00"
+CCS_RECORD = b"\x14\x03\x03\x00\x01\x01"  # what a TCP peer sends as change_cipher_spec
+
+
+def test_key_update_is_unexpected(pki: tuple[LocalCA, Any]) -> None:
+    c, s = established(pki)
+    raises(c, A, KEY_UPDATE, AlertDescription.unexpected_message, "RFC 9001 6")
+    raises(s, A, KEY_UPDATE, AlertDescription.unexpected_message, "RFC 9001 6")
+
+
+def test_end_of_early_data_is_unexpected(pki: tuple[LocalCA, Any]) -> None:
+    c, s = client(pki), server(pki)
+    flight(c, s)
+    flight(s, c)
+    raises(s, H, END_OF_EARLY_DATA, AlertDescription.unexpected_message, "EndOfEarlyData")
+
+
+@pytest.mark.parametrize("side", ["client", "server"])
+def test_change_cipher_spec_is_unexpected(pki: tuple[LocalCA, Any], side: str) -> None:
+    c, s = client(pki), server(pki)
+    if side == "client":
+        flight(c, s)
+        raises(c, INI, CCS_RECORD, AlertDescription.unexpected_message, "finished")
+    else:
+        raises(s, INI, CCS_RECORD, AlertDescription.unexpected_message, "finished")
+
+
+def test_data_at_the_wrong_level(pki: tuple[LocalCA, Any]) -> None:
+    c, s = client(pki), server(pki)
+    hello = c.data_to_send()[0][1]
+    raises(s, H, hello, AlertDescription.unexpected_message, "HANDSHAKE level")
+    s = server(pki)
+    s.receive_data(INI, hello)
+    _, (_, rest) = s.data_to_send()
+    raises(c, INI, rest, AlertDescription.unexpected_message,
+           "encrypted_extensions is not expected at the INITIAL level")
+    c = client(pki)
+    raises(c, A, b"", AlertDescription.unexpected_message, "APPLICATION level")
+    raises(client(pki), EncryptionLevel.EARLY, b"", AlertDescription.unexpected_message)
+
+
+def test_data_left_at_a_level_after_its_keys_changed(pki: tuple[LocalCA, Any]) -> None:
+    """A second message type the level allows, after the ServerHello moved reading on."""
+    c, s = client(pki), server(pki)
+    s.receive_data(INI, c.data_to_send()[0][1])
+    (_, sh), _ = s.data_to_send()
+    raises(c, INI, sh + sh[:3], AlertDescription.unexpected_message, "left at the INITIAL")
+
+
+def test_data_at_a_level_is_bounded(pki: tuple[LocalCA, Any]) -> None:
+    s = QuicServerConnection(server_config(pki, max_handshake_message=4096),
+                             transport_parameters=S_PARAMS)
+    s.receive_data(INI, b"\x01\x00\x10")  # an incomplete header is kept
+    raises(s, INI, b"\x01", AlertDescription.decode_error, "exceeds the 4096-byte limit")
+
+
+def test_tls12_server_is_protocol_version(pki: tuple[LocalCA, Any]) -> None:
+    """A TLS 1.2 ServerHello (from a TLS 1.2-only tlskit server) to a QUIC client."""
+    plain_c = ClientConnection(ClientConfig(trust_anchors=[pki[0].root],
+                                            versions=["TLSv1.2"]), "localhost")
+    plain_s = ServerConnection(server_config(pki, versions=["TLSv1.2"]))
+    plain_s.receive_data(plain_c.data_to_send())
+    out = plain_s.data_to_send()
+    server_hello = out[5:5 + int.from_bytes(out[3:5], "big")]  # one record per message
+    assert server_hello[0] == 2
+    c = client(pki)
+    c.data_to_send()
+    raises(c, INI, server_hello, AlertDescription.protocol_version, "TLSv1.2")
+
+
+def test_tls12_client_is_protocol_version(pki: tuple[LocalCA, Any]) -> None:
+    hello = handshake_messages(ClientConnection(
+        ClientConfig(trust_anchors=[pki[0].root], versions=["TLSv1.2"], alpn_protocols=["h3"]),
+        "localhost").data_to_send())
+    raises(server(pki), INI, hello, AlertDescription.protocol_version, "TLSv1.2")
+
+
+def handshake_messages(records: bytes) -> bytes:
+    """The handshake bytes of plaintext records."""
+    out, pos = b"", 0
+    while pos < len(records):
+        length = int.from_bytes(records[pos + 3:pos + 5], "big")
+        if records[pos] == 22:
+            out += records[pos + 5:pos + 5 + length]
+        pos += 5 + length
+    return out
+
+
+def tcp_hello(pki: tuple[LocalCA, Any], **kw: Any) -> bytes:
+    kw.setdefault("alpn_protocols", ["h3"])
+    return handshake_messages(ClientConnection(ClientConfig(
+        trust_anchors=[pki[0].root], versions=["TLSv1.3"], **kw), "localhost").data_to_send())
+
+
+def test_legacy_session_id_is_a_protocol_violation(pki: tuple[LocalCA, Any]) -> None:
+    """8.4: a TCP client in middlebox compatibility mode (a 32-byte session ID)."""
+    with pytest.raises(TLSError) as info:
+        server(pki).receive_data(INI, tcp_hello(pki, middlebox_compat=True))
+    assert info.value.alert == AlertDescription.illegal_parameter
+    assert info.value.quic_error_code == 0x0A
+
+
+def test_client_hello_without_transport_parameters(pki: tuple[LocalCA, Any]) -> None:
+    raises(server(pki), INI, tcp_hello(pki, middlebox_compat=False),
+           AlertDescription.missing_extension, "quic_transport_parameters")
+
+
+def test_client_hello_without_alpn(pki: tuple[LocalCA, Any]) -> None:
+    hello = client(pki).data_to_send()[0][1]
+    # The QUIC client's hello with its ALPN extension renamed to an unknown type:
+    alpn = hello.index(b"\x00\x10\x00\x05\x00\x03\x02h3")
+    renamed = hello[:alpn] + b"\xfa\xfa" + hello[alpn + 2:]
+    raises(server(pki), INI, renamed, AlertDescription.no_application_protocol, "RFC 9001 8.1")
+
+
+def test_no_common_alpn(pki: tuple[LocalCA, Any]) -> None:
+    c, s = client(pki), server(pki, alpn_protocols=["hq-interop"])
+    raises(s, INI, c.data_to_send()[0][1], AlertDescription.no_application_protocol)
+
+
+def test_configs_quic_cannot_use(pki: tuple[LocalCA, Any]) -> None:
+    with pytest.raises(UsageError, match=r"TLS 1\.3"):
+        client(pki, versions=["TLSv1.2"])
+    with pytest.raises(UsageError, match="ALPN"):
+        client(pki, alpn_protocols=())
+    with pytest.raises(UsageError, match="ALPN"):
+        server(pki, alpn_protocols=())
+    with pytest.raises(UsageError, match="empty"):
+        QuicClientConnection(ClientConfig(trust_anchors=[pki[0].root], alpn_protocols=["h3"]),
+                             "", transport_parameters=b"")
+
+
+def test_a_plain_server_sends_no_transport_parameters(pki: tuple[LocalCA, Any]) -> None:
+    """The server hook is off in TLS: its EncryptedExtensions carry no 0x39."""
+    from tlskit.trace import TraceStep
+    seen: list[Any] = []
+    s = ServerConnection(server_config(pki, tracer=lambda step, f: seen.append((step, f))))
+    c = ClientConnection(ClientConfig(trust_anchors=[pki[0].root], alpn_protocols=["h3"]),
+                         "localhost")
+    s.receive_data(c.data_to_send())
+    ee = next(f["message"] for step, f in seen if step is TraceStep.ENCRYPTED_EXTENSIONS)
+    assert 0x39 not in ee.extensions and 16 in ee.extensions
+
+
+def test_a_finished_quic_connection_is_freed_by_reference_counting(
+        pki: tuple[LocalCA, Any]) -> None:
+    import gc
+    import weakref
+    gc.collect()
+    gc.disable()
+    try:
+        c, s = established(pki)
+        refs = [weakref.ref(c), weakref.ref(s), weakref.ref(c._hs), weakref.ref(s._hs)]
+        del c, s
+        assert [r() for r in refs] == [None] * 4
+    finally:
+        gc.enable()
+
+
+def test_handshake_complete_is_the_tls_event(pki: tuple[LocalCA, Any]) -> None:
+    c, s = client(pki), server(pki)
+    c_events, _ = handshake(c, s)
+    done = [e for e in c_events if isinstance(e, HandshakeComplete)]
+    assert done == [c.handshake_complete]
+    assert done[0].version == "TLSv1.3" and done[0].alpn_protocol == "h3"
+    assert not done[0].early_data_accepted
