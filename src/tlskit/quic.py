@@ -27,6 +27,7 @@ alert, RFC 9001 4.8).
 from __future__ import annotations
 
 import enum
+import hashlib
 import weakref
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -94,6 +95,7 @@ class EncryptionLevel(enum.IntEnum):
     APPLICATION = 3  # 1-RTT
 
 
+_LEVELS = frozenset(int(lvl) for lvl in EncryptionLevel)
 _NEXT_LEVEL = {EncryptionLevel.INITIAL: EncryptionLevel.HANDSHAKE,
                EncryptionLevel.HANDSHAKE: EncryptionLevel.APPLICATION}
 
@@ -278,6 +280,15 @@ class QuicClientHandshake(ClientHandshake13):
         self.offer.extensions.add(QUIC_TRANSPORT_PARAMETERS)
         return exts
 
+    def on_server_hello(self, sh: m.ServerHello, raw: bytes) -> Any:
+        if QUIC_TRANSPORT_PARAMETERS in sh.extensions:
+            # 8.2: it belongs in ClientHello and EncryptedExtensions only; recognised and
+            # misplaced is illegal_parameter (RFC 8446 4.2), not unsupported_extension.
+            what = "HelloRetryRequest" if sh.is_hello_retry_request else "ServerHello"
+            raise IllegalParameter(f"quic_transport_parameters is not allowed in {what} "
+                                   "(RFC 9001 8.2: EncryptedExtensions carries it)")
+        return super().on_server_hello(sh, raw)
+
     def on_encrypted_extensions(self, ee: m.EncryptedExtensions, raw: bytes) -> Any:
         # The extension TLS does not know is taken out (it is in the transcript already);
         # the TLS checks then run on the rest.
@@ -393,7 +404,15 @@ def _quic_config(config: Any) -> Any:
         else:
             changes.update(max_early_data_size=QUIC_MAX_EARLY_DATA
                            if config.max_early_data_size > 0 else 0)
-        variant = _VARIANTS[config] = config.replace(**changes)
+        variant = config.replace(**changes)
+        if isinstance(config, ServerConfig):
+            # A ticket remembers its protocol: a TLS ticket carries no QUIC state (its
+            # 0-RTT limit counts TLS bytes, no transport parameters were remembered with
+            # it, RFC 9001 4.6.1-4.6.2) and a QUIC one allows 0xffffffff bytes; so the two
+            # never resume each other, even under a shared session_store or ticket_key.
+            variant._set("_session_context", hashlib.sha256(
+                b"tlskit quic\0" + config._session_context).digest())
+        _VARIANTS[config] = variant
     return variant
 
 
@@ -416,6 +435,9 @@ class QuicConnection:
         they complete. Raises `TLSError` (then every later call raises it too)."""
         if self._error is not None:
             raise self._error
+        if level not in _LEVELS:  # the caller's mistake, not the peer's: nothing fails
+            raise UsageError(f"receive_data: level {level!r} is not an EncryptionLevel "
+                             "(INITIAL, HANDSHAKE or APPLICATION carry CRYPTO frames)")
         try:
             self._receive(EncryptionLevel(level), bytes(data))
         except TLSError as exc:

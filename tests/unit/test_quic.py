@@ -494,3 +494,87 @@ def test_handshake_complete_is_the_tls_event(pki: tuple[LocalCA, Any]) -> None:
     assert done == [c.handshake_complete]
     assert done[0].version == "TLSv1.3" and done[0].alpn_protocol == "h3"
     assert not done[0].early_data_accepted
+
+
+# -- review fixes ---------------------------------------------------------------------------
+
+def with_extension(hello: bytes, extension: bytes) -> bytes:
+    """A ServerHello (or HelloRetryRequest) with `extension` appended to its extensions."""
+    body = bytearray(hello[4:])
+    at = 2 + 32 + 1 + body[2 + 32] + 2 + 1  # version, random, session ID, suite, method
+    length = int.from_bytes(body[at:at + 2], "big") + len(extension)
+    body[at:at + 2] = length.to_bytes(2, "big")
+    body += extension
+    return hello[:1] + len(body).to_bytes(3, "big") + bytes(body)
+
+
+@pytest.mark.parametrize("retry", [False, True])
+def test_transport_parameters_in_server_hello_are_illegal(pki: tuple[LocalCA, Any],
+                                                          retry: bool) -> None:
+    """8.2: quic_transport_parameters goes in EncryptedExtensions; in a ServerHello or a
+    HelloRetryRequest a QUIC client recognises it as misplaced: illegal_parameter (RFC
+    8446 4.2), QUIC error 0x12f."""
+    if retry:
+        c = client(pki, groups=["x25519", "secp256r1"], key_share_groups=["x25519"])
+        s = server(pki, groups=["secp256r1"])
+    else:
+        c, s = client(pki), server(pki)
+    flight(c, s)
+    hello = s.data_to_send()[0][1]
+    exc = raises(c, INI, with_extension(hello, b"\x00\x39\x00\x02\x01\x00"),
+                 AlertDescription.illegal_parameter,
+                 "HelloRetryRequest" if retry else "ServerHello")
+    assert exc.quic_error_code == 0x12F
+
+
+def test_receive_data_at_no_level_is_a_usage_error(pki: tuple[LocalCA, Any]) -> None:
+    """A level that is not an EncryptionLevel is the caller's mistake: UsageError, not an
+    internal_error, and the connection goes on."""
+    c, s = client(pki), server(pki)
+    with pytest.raises(UsageError, match="not an EncryptionLevel"):
+        s.receive_data(7, c.data_to_send()[0][1])
+    c2 = client(pki)
+    s.receive_data(INI, c2.data_to_send()[0][1])
+    handshake(c2, s)
+    assert s.handshake_complete is not None
+
+
+def tls_ticket(pki: tuple[LocalCA, Any], config: ServerConfig) -> Any:
+    """A session from a TLS-over-TCP handshake with `config`."""
+    c = ClientConnection(ClientConfig(trust_anchors=[pki[0].root], alpn_protocols=["h3"]),
+                         "localhost")
+    s = ServerConnection(config)
+    session = None
+    for _ in range(4):
+        s.receive_data(c.data_to_send())
+        for event in c.receive_data(s.data_to_send()):
+            if isinstance(event, SessionTicketReceived):
+                session = event.session
+    assert session is not None
+    return session
+
+
+def test_tls_and_quic_tickets_do_not_cross(pki: tuple[LocalCA, Any]) -> None:
+    """One ServerConfig (one ticket key) serving TCP and QUIC: a TLS ticket carries no
+    QUIC state (no transport parameters remembered, a 0-RTT limit in TLS bytes; RFC 9001
+    4.6.1-4.6.2) and a QUIC ticket allows 0xffffffff bytes of 0-RTT; neither resumes the
+    other (a full handshake), while each still resumes its own protocol."""
+    config = server_config(pki, session_tickets=1, ticket_key=bytes(range(32)),
+                           max_early_data_size=1000)
+    session = tls_ticket(pki, config)
+    c = client(pki, session=session)
+    s = QuicServerConnection(config, transport_parameters=S_PARAMS)
+    handshake(c, s)
+    assert s.handshake_complete is not None and not s.handshake_complete.resumed
+    quic_session = zero_rtt_session(pki, config)
+    tc = ClientConnection(ClientConfig(trust_anchors=[pki[0].root], alpn_protocols=["h3"]),
+                          "localhost", session=quic_session)
+    ts = ServerConnection(config)
+    for _ in range(4):
+        ts.receive_data(tc.data_to_send())
+        tc.receive_data(ts.data_to_send())
+    assert ts.handshake_complete is not None and not ts.handshake_complete.resumed
+    again = client(pki, session=quic_session)
+    s = QuicServerConnection(config, transport_parameters=S_PARAMS)
+    handshake(again, s)
+    assert s.handshake_complete is not None and s.handshake_complete.resumed
