@@ -416,6 +416,14 @@ def _quic_config(config: Any) -> Any:
     return variant
 
 
+def _transport_parameters(value: Any) -> bytes:
+    """The encoded parameters as bytes; `bytes(5)` would quietly make five zero bytes."""
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise TypeError("transport_parameters takes your encoded QUIC transport parameters "
+                        f"(RFC 9000 18) as bytes, not {type(value).__name__}")
+    return bytes(value)
+
+
 class QuicConnection:
     """Shared machinery; use `QuicClientConnection` or `QuicServerConnection`."""
 
@@ -564,7 +572,8 @@ class QuicClientConnection(QuicConnection):
         self.config = _quic_config(config)
         self._expected = _FROM_SERVER
         self._hs = hs = QuicClientHandshake(self.config, self._out, server_name, session,
-                                            bytes(transport_parameters), early_data)
+                                            _transport_parameters(transport_parameters),
+                                            early_data)
         try:
             hs.start()
         except TLSError as exc:
@@ -591,7 +600,8 @@ class QuicServerConnection(QuicConnection):
         require_config(config, ServerConfig, "QuicServerConnection")
         self.config = _quic_config(config)
         self._expected = _FROM_CLIENT
-        self._hs = QuicServerHandshake(self.config, self._out, bytes(transport_parameters))
+        self._hs = QuicServerHandshake(self.config, self._out,
+                                    _transport_parameters(transport_parameters))
 
 
 def error_code(exc: TLSError) -> int:

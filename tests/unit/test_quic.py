@@ -578,3 +578,15 @@ def test_tls_and_quic_tickets_do_not_cross(pki: tuple[LocalCA, Any]) -> None:
     s = QuicServerConnection(config, transport_parameters=S_PARAMS)
     handshake(again, s)
     assert s.handshake_complete is not None and s.handshake_complete.resumed
+
+
+@pytest.mark.parametrize("params", [5, None, "\x01\x02"])
+def test_transport_parameters_must_be_bytes(pki: tuple[LocalCA, Any], params: Any) -> None:
+    """bytes(5) is five zero bytes: an int (a length? a count?) would have gone out as
+    transport parameters; each wrong type says what is wanted instead."""
+    with pytest.raises(TypeError, match="encoded QUIC transport parameters"):
+        QuicClientConnection(ClientConfig(trust_anchors=[pki[0].root], alpn_protocols=["h3"]),
+                             "localhost", transport_parameters=params)
+    with pytest.raises(TypeError, match="encoded QUIC transport parameters"):
+        QuicServerConnection(server_config(pki), transport_parameters=params)
+    assert QuicServerConnection(server_config(pki), transport_parameters=bytearray(b"\x01"))
