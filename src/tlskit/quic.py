@@ -564,7 +564,9 @@ class QuicClientConnection(QuicConnection):
                  early_data: bool = False) -> None:
         super().__init__()
         require_config(config, ClientConfig, "QuicClientConnection")
-        if server_name is None and config.check_hostname and config.verify_mode == "required":
+        if server_name is None and config.check_hostname and config.verify_mode == "required" \
+                and not config.external_psks:  # (as ClientConnection: the handshake then
+            # refuses a certificate it cannot check, `refuse_unnamed_certificate`)
             raise UsageError("server_name is required to check the server's certificate; "
                              "pass ClientConfig(check_hostname=False) to skip the name check")
         if server_name == "":

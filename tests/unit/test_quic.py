@@ -590,3 +590,20 @@ def test_transport_parameters_must_be_bytes(pki: tuple[LocalCA, Any], params: An
     with pytest.raises(TypeError, match="encoded QUIC transport parameters"):
         QuicServerConnection(server_config(pki), transport_parameters=params)
     assert QuicServerConnection(server_config(pki), transport_parameters=bytearray(b"\x01"))
+
+
+def test_external_psk_without_a_server_name() -> None:
+    """As `ClientConnection`: a client with external PSKs may dial no name (a certificate
+    it could not check is refused by the handshake); the PSK authenticates both sides."""
+    from tlskit import ExternalPsk
+    psk = ExternalPsk(b"sensor-7", bytes(range(32)))
+    c = QuicClientConnection(ClientConfig(external_psks=[psk], alpn_protocols=["h3"]), None,
+                             transport_parameters=C_PARAMS)
+    s = QuicServerConnection(ServerConfig(external_psks=[psk], alpn_protocols=["h3"]),
+                             transport_parameters=S_PARAMS)
+    c_events, s_events = handshake(c, s)
+    for conn in (c, s):
+        assert conn.handshake_complete is not None
+        assert conn.handshake_complete.external_psk_identity == b"sensor-7"
+    assert secrets(c_events) == mirrored(s_events)
+    assert c.peer_transport_parameters == S_PARAMS and s.peer_transport_parameters == C_PARAMS
