@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import hmac
 import weakref
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -322,12 +323,22 @@ class QuicServerHandshake(ServerHandshake13):
     out: QuicOutput
 
     def __init__(self, config: ServerConfig, out: QuicOutput,
-                 transport_parameters: bytes) -> None:
+                 transport_parameters: bytes, early_data_context: bytes) -> None:
         super().__init__(config, out)  # type: ignore[arg-type]
         self.quic_transport_parameters = transport_parameters
+        # 4.6.2: what 0-RTT depends on besides TLS (the transport parameters it limits,
+        # the application's settings), as a digest sealed into our tickets; 0-RTT on a
+        # ticket is taken only when the ticket's is the same.
+        self.early_data_context = hashlib.sha256(
+            b"tlskit quic 0-RTT\0" + early_data_context).digest()
 
     def _accept_early_data(self, *, retry: bool) -> bool:
-        accepted = super()._accept_early_data(retry=retry)
+        ticket = self._ticket
+        if ticket is not None and not hmac.compare_digest(ticket.early_data_context,
+                                                          self.early_data_context):
+            accepted = False  # (declined before the replay cache spends the ticket's 0-RTT)
+        else:
+            accepted = super()._accept_early_data(retry=retry)
         self.out.early_read = accepted  # the next read secret is the 0-RTT one
         return accepted
 
@@ -594,16 +605,26 @@ class QuicServerConnection(QuicConnection):
     EncryptedExtensions). 0-RTT: with ``max_early_data_size`` > 0 in the config, tickets
     allow it (as 0xffffffff, RFC 9001 4.6.1) and a resumption may accept it under TLS's
     rules (first ticket, suite and ALPN, age, the replay cache); the 0-RTT read secret is
-    then reported at the EARLY level. The stack must only enable this when it would
-    accept 0-RTT under the transport parameters it remembers (RFC 9001 4.6.1)."""
+    then reported at the EARLY level. ``early_data_context``: what else 0-RTT depends
+    on (RFC 9001 4.6.2, RFC 9000 7.4.1: the transport parameters that limit it, such as
+    initial_max_data and the stream limits, and the application's settings, such as
+    HTTP/3's SETTINGS), encoded by the stack: its digest goes into this connection's
+    tickets, and 0-RTT is declined on a ticket whose digest differs (resumption still
+    goes ahead). Leave out per-connection values (connection IDs, the stateless reset
+    token), or 0-RTT is never accepted."""
 
-    def __init__(self, config: ServerConfig, *, transport_parameters: bytes) -> None:
+    def __init__(self, config: ServerConfig, *, transport_parameters: bytes,
+                 early_data_context: bytes = b"") -> None:
         super().__init__()
         require_config(config, ServerConfig, "QuicServerConnection")
         self.config = _quic_config(config)
         self._expected = _FROM_CLIENT
+        if not isinstance(early_data_context, (bytes, bytearray, memoryview)):
+            raise TypeError("early_data_context takes bytes (what 0-RTT depends on, "
+                            f"encoded), not {type(early_data_context).__name__}")
         self._hs = QuicServerHandshake(self.config, self._out,
-                                    _transport_parameters(transport_parameters))
+                                    _transport_parameters(transport_parameters),
+                                    bytes(early_data_context))
 
 
 def error_code(exc: TLSError) -> int:

@@ -145,6 +145,9 @@ class TicketState:
     age_add: int = field(default=0, repr=False)
     tls12: bool = False
     extended_master_secret: bool = True  # TLS 1.2: only such sessions ever resume
+    # QUIC (RFC 9001 4.6.2): a digest of what the issuing server's 0-RTT depended on
+    # (`QuicServerConnection`'s early_data_context); b"" when none was given.
+    early_data_context: bytes = b""
 
 
 class TicketSealer:
@@ -220,6 +223,8 @@ def encode_state(state: TicketState) -> bytes:
     for der in chain:
         parts += (len(der).to_bytes(3, "big"), der)
     parts.append(_EARLY.pack(state.max_early_data, state.age_add))
+    if state.early_data_context:  # (optional and last: tickets without it are unchanged)
+        parts += (len(state.early_data_context).to_bytes(1, "big"), state.early_data_context)
     return b"".join(parts)
 
 
@@ -242,13 +247,16 @@ def decode_state(plain: bytes) -> TicketState | None:
         context = reader.take(1)
         chain = [reader.take(3) for _ in range(reader.take_count())]
         max_early, age_add = _EARLY.unpack_from(plain, reader.pos)
+        reader.pos = end_early = reader.pos + _EARLY.size
+        early_context = reader.take(1) if reader.pos < len(plain) else b""
     except (_Malformed, UnicodeDecodeError, struct.error):
         return None
-    if reader.pos + _EARLY.size != len(plain):
-        return None
+    if reader.pos != len(plain) or (reader.pos > end_early and not early_context):
+        return None  # (an early_data_context is never written empty)
     return TicketState(suite, psk, issued_ms, lifetime, alpn or None, sni or None,
                        context, chain, max_early_data=max_early, age_add=age_add,
-                       tls12=tls12, extended_master_secret=bool(flags & _EMS))
+                       tls12=tls12, extended_master_secret=bool(flags & _EMS),
+                       early_data_context=early_context)
 
 
 class _Malformed(Exception):

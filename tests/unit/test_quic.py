@@ -607,3 +607,53 @@ def test_external_psk_without_a_server_name() -> None:
         assert conn.handshake_complete.external_psk_identity == b"sensor-7"
     assert secrets(c_events) == mirrored(s_events)
     assert c.peer_transport_parameters == S_PARAMS and s.peer_transport_parameters == C_PARAMS
+
+
+def test_early_data_context_decides_0rtt(pki: tuple[LocalCA, Any]) -> None:
+    """RFC 9001 4.6.2 / RFC 9000 7.4.1: the server's tickets carry a digest of its
+    early_data_context (say, the 0-RTT limits of its transport parameters); a later
+    connection with another context declines 0-RTT but resumes, and the decline does
+    not spend the ticket's one 0-RTT: with the first context again it is accepted."""
+    config = server_config(pki, session_tickets=1, max_early_data_size=1000)
+    c = client(pki)
+    c_events, _ = handshake(c, QuicServerConnection(config, transport_parameters=S_PARAMS,
+                                                    early_data_context=b"max_data=1M"))
+    session = next(e.session for e in c_events if isinstance(e, SessionTicketReceived))
+
+    def resume(context: bytes) -> tuple[Any, Any]:
+        again = client(pki, session=session, early_data=True)
+        assert again.early_data_offered
+        s = QuicServerConnection(config, transport_parameters=S_PARAMS,
+                                 early_data_context=context)
+        _, s_events = handshake(again, s)
+        assert s.handshake_complete is not None and s.handshake_complete.resumed
+        early = [e for e in s_events if isinstance(e, SecretInstalled)
+                 and e.level is EncryptionLevel.EARLY]
+        return s.handshake_complete.early_data_accepted, early
+
+    assert resume(b"max_data=64K") == (False, [])  # limits lowered since: declined
+    assert resume(b"") == (False, [])
+    accepted, early = resume(b"max_data=1M")
+    assert accepted and len(early) == 1
+    with pytest.raises(TypeError, match="early_data_context takes bytes"):
+        QuicServerConnection(config, transport_parameters=S_PARAMS,
+                             early_data_context="max_data=1M")  # type: ignore[arg-type]
+
+
+def test_a_ticket_without_early_data_context_reads_as_before() -> None:
+    """The context is an optional last field: tickets without it are byte for byte what
+    they were (so those already issued still decode), one with it round-trips, and an
+    explicitly empty one is refused (never written)."""
+    from tlskit.session import TicketState, decode_state, encode_state
+    state = TicketState(SUITES[CipherSuite.TLS_AES_128_GCM_SHA256], b"k" * 32, 5, 60, "h3",
+                        "a.test", bytes(32), [], max_early_data=0xFFFFFFFF, age_add=7)
+    plain = encode_state(state)
+    assert plain.endswith((0xFFFFFFFF).to_bytes(4, "big") + (7).to_bytes(4, "big"))
+    assert decode_state(plain) == state
+    with_context = TicketState(*[getattr(state, f) for f in (
+        "suite", "psk", "issued_ms", "lifetime", "alpn_protocol", "server_name", "context",
+        "client_chain")], max_early_data=0xFFFFFFFF, age_add=7, early_data_context=b"d" * 32)
+    assert encode_state(with_context) == plain + b"\x20" + b"d" * 32
+    assert decode_state(encode_state(with_context)) == with_context
+    assert decode_state(plain + b"\x00") is None
+    assert decode_state(plain + b"\x20" + b"d" * 31) is None
