@@ -36,7 +36,7 @@ from .enums import (
     SignatureScheme,
 )
 from .iana import parse_cipher_suite, parse_group, parse_signature_scheme
-from .psk import ExternalPsk, PskLookup, check_client_psks, server_lookup
+from .psk import MAX_OFFERED, ExternalPsk, PskLookup, check_client_psks, server_lookup
 from .session import MAX_TICKET_LIFETIME, SessionCache, TicketSealer
 from .sessionstore import GuardedStore, MemoryStore, SessionStore
 from .verifier import CertificateVerifier
@@ -451,7 +451,8 @@ class ClientConfig(_Common):
     :param external_psks: `tlskit.ExternalPsk` keys to offer (TLS 1.3, RFC 8446 2.2), in
         preference order after a resumption ticket; key exchange per ``psk_modes``. A
         server that accepts one is authenticated by it (no certificate); one that takes
-        none is checked by its certificate as usual. No early data with them.
+        none is checked by its certificate as usual. No early data with them; at most 8
+        (`tlskit.psk.MAX_OFFERED`).
 
     Fields both configs share:
 
@@ -562,6 +563,10 @@ class ClientConfig(_Common):
                   else self.post_handshake_auth)
         self._set("external_psks", check_client_psks(self.external_psks, self._suites,
                                                      self._versions))
+        if len(self.external_psks) > MAX_OFFERED:
+            raise ValueError(f"external_psks offers at most {MAX_OFFERED} keys, not "
+                             f"{len(self.external_psks)} (servers look up only so many "
+                             f"identities of a ClientHello: tlskit 16, GnuTLS one)")
         if self.external_psks and self._ech is not None:
             raise ValueError("external_psks cannot go with ech_config_list: tlskit sends "
                              "no PSK in an ECH ClientHello (as no resumption ticket either)")
@@ -698,8 +703,10 @@ class ServerConfig(_Common):
         None`` for servers with many clients (default: none). A client whose binder
         verifies with one is authenticated by it: no Certificate, no CertificateRequest.
         With no certificate configured the server is PSK-only (TLS 1.3 alone; a client
-        whose PSK matches none fails with handshake_failure). psk_ke only with
-        ``allow_psk_ke``; no early data with external PSKs.
+        whose PSK matches none fails with handshake_failure; no ``ech_keys``). psk_ke
+        only with ``allow_psk_ke``; no early data with external PSKs. The lookup is asked
+        about at most 16 identities per ClientHello (`tlskit.psk.MAX_PSK_LOOKUPS`), and
+        again, with the identity a session's ticket carries, before that session resumes.
 
     Fields both configs share, as a server reads them (`ClientConfig` has the client's
     side of each):
@@ -843,6 +850,11 @@ class ServerConfig(_Common):
         if lookup is None:
             raise ValueError("a server needs at least one certificate and key (or "
                              "external_psks, for a PSK-only TLS 1.3 server)")
+        if self.ech_keys:
+            raise ValueError("ech_keys need a certificate for their public name: a server "
+                             "that cannot decrypt a ClientHello answers its outer hello as "
+                             "the public name, with the retry configs (RFC 9849 6.1.6, "
+                             "7.1); a PSK-only server cannot")
         self._set("_versions", ["TLSv1.3"])
         self._set("_suites12", [])
 

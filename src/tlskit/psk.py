@@ -10,6 +10,7 @@ never stand in for each other.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -20,6 +21,13 @@ from . import crypto
 # a low-entropy one (a password) falls to an offline dictionary attack on the binder.
 MIN_SECRET_BYTES = 16
 HASHES = ("sha256", "sha384")
+# A server asks its lookup about at most this many identities per ClientHello: the
+# identities are the client's to choose (a 64 KB hello holds over a thousand), the lookup
+# may be a database query. GnuTLS looks up one external identity per hello; OpenSSL
+# asks its callback about every identity (see docs/psk.md).
+MAX_PSK_LOOKUPS = 16
+# ... so a client offers at most this many (with a ticket in front, all are looked up).
+MAX_OFFERED = 8
 
 PskLookup = Callable[[bytes], "ExternalPsk | None"]
 
@@ -52,6 +60,23 @@ class ExternalPsk:
                 f"offline guessing attack on the binder; got {len(self.secret)}")
         if self.hash not in HASHES:
             raise ValueError(f"ExternalPsk.hash must be 'sha256' or 'sha384', not {self.hash!r}")
+
+
+def fingerprint(psk: ExternalPsk) -> bytes:
+    """16 bytes naming the key (hash and secret) in the tickets of the sessions it
+    authenticated, so that a session outlives neither its key's removal nor a new secret
+    for its identity. One-way: a ticket does not carry the secret."""
+    return hashlib.sha256(b"tlskit external psk\0" + psk.hash.encode() + b"\0"
+                          + psk.secret).digest()[:16]
+
+
+def checked_answer(answer: object) -> ExternalPsk | None:
+    """A lookup's answer, which must be an `ExternalPsk` or None (anything else is a bug
+    in the lookup: TypeError, which the connection reports as internal_error)."""
+    if answer is None or isinstance(answer, ExternalPsk):
+        return answer
+    raise TypeError(f"external_psks lookup returned {type(answer).__name__}, not "
+                    "ExternalPsk or None")
 
 
 def suites_for(psk: ExternalPsk, suites: Sequence[int]) -> list[int]:

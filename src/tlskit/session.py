@@ -19,7 +19,9 @@ was authenticated and is never used where a full handshake would have been refus
 * Server: a ticket seals the client's certificate chain (if it sent one) and the
   config's *session context*, a digest of its client-authentication policy and trust
   (like OpenSSL's session-ID context). A ticket resumes only under the same context and
-  only if its client chain still validates; otherwise the handshake is a full one.
+  only if its client chain still validates; otherwise the handshake is a full one. A
+  session an external PSK authenticated carries that PSK's identity and a fingerprint of
+  its key instead, and resumes only while the server's lookup still has that key.
 * TLS 1.2 follows the same rules, and a session made without the extended master secret
   is never made resumable, nor resumed by a hello without it (RFC 7627 5.3).
 """
@@ -121,7 +123,7 @@ class SessionCache:
 _STATE = struct.Struct(">BBHQI")  # format version, flags, suite, issued at (ms), lifetime
 _VERSION = 3
 _AAD = b"tlskit ticket v3"
-_TLS12, _EMS = 1, 2  # flags
+_TLS12, _EMS, _EXTERNAL, _EARLY_CONTEXT = 1, 2, 4, 8  # flags
 _NONCE = 12
 _EARLY = struct.Struct(">II")  # max_early_data, age_add
 
@@ -145,6 +147,10 @@ class TicketState:
     age_add: int = field(default=0, repr=False)
     tls12: bool = False
     extended_master_secret: bool = True  # TLS 1.2: only such sessions ever resume
+    # RFC 8446 2.2, 4.6.1: a session an external PSK authenticated inherits that identity;
+    # the fingerprint (`tlskit.psk.fingerprint`) tells whether the key is still the same.
+    external_identity: bytes | None = None
+    external_fingerprint: bytes = field(default=b"", repr=False)
     # QUIC (RFC 9001 4.6.2): a digest of what the issuing server's 0-RTT depended on
     # (`QuicServerConnection`'s early_data_context); b"" when none was given.
     early_data_context: bytes = b""
@@ -211,8 +217,14 @@ class TicketSealer:
 def encode_state(state: TicketState) -> bytes:
     """The fixed header, then psk, ALPN, server name and context each after its length
     (1, 1, 2, 1 bytes), the client chain (a count, then each DER after a 3-byte
-    length), and the 0-RTT fields: one join (a server encodes one per session)."""
+    length), the 0-RTT fields, and for an external PSK's session its identity and key
+    fingerprint (2 and 1 bytes of length): one join (a server encodes one per session)."""
     flags = (_TLS12 if state.tls12 else 0) | (_EMS if state.extended_master_secret else 0)
+    external = state.external_identity
+    if external is not None:
+        flags |= _EXTERNAL
+    if state.early_data_context:
+        flags |= _EARLY_CONTEXT
     psk, context, chain = state.psk, state.context, state.client_chain
     alpn = (state.alpn_protocol or "").encode()
     sni = (state.server_name or "").encode()
@@ -223,7 +235,11 @@ def encode_state(state: TicketState) -> bytes:
     for der in chain:
         parts += (len(der).to_bytes(3, "big"), der)
     parts.append(_EARLY.pack(state.max_early_data, state.age_add))
-    if state.early_data_context:  # (optional and last: tickets without it are unchanged)
+    if external is not None:
+        fingerprint = state.external_fingerprint
+        parts += (len(external).to_bytes(2, "big"), external,
+                  len(fingerprint).to_bytes(1, "big"), fingerprint)
+    if state.early_data_context:
         parts += (len(state.early_data_context).to_bytes(1, "big"), state.early_data_context)
     return b"".join(parts)
 
@@ -247,15 +263,19 @@ def decode_state(plain: bytes) -> TicketState | None:
         context = reader.take(1)
         chain = [reader.take(3) for _ in range(reader.take_count())]
         max_early, age_add = _EARLY.unpack_from(plain, reader.pos)
-        reader.pos = end_early = reader.pos + _EARLY.size
-        early_context = reader.take(1) if reader.pos < len(plain) else b""
+        reader.pos += _EARLY.size
+        external, fingerprint = None, b""
+        if flags & _EXTERNAL:
+            external, fingerprint = reader.take(2), reader.take(1)
+        early_context = reader.take(1) if flags & _EARLY_CONTEXT else b""
     except (_Malformed, UnicodeDecodeError, struct.error):
         return None
-    if reader.pos != len(plain) or (reader.pos > end_early and not early_context):
+    if reader.pos != len(plain) or (flags & _EARLY_CONTEXT and not early_context):
         return None  # (an early_data_context is never written empty)
     return TicketState(suite, psk, issued_ms, lifetime, alpn or None, sni or None,
                        context, chain, max_early_data=max_early, age_add=age_add,
                        tls12=tls12, extended_master_secret=bool(flags & _EMS),
+                       external_identity=external, external_fingerprint=fingerprint,
                        early_data_context=early_context)
 
 

@@ -5,6 +5,7 @@ options' usage errors (exit 2, one line)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable
 
@@ -75,3 +76,20 @@ def test_serve_page_answers_s_client_psk(serve: Callable[..., Serve]) -> None:  
     assert proc.returncode == 0, proc.stderr
     assert "no peer certificate available" in proc.stdout
     assert "HTTP/1.1 200" in proc.stdout
+
+
+def test_serve_takes_and_logs_an_identity_that_is_not_utf8(
+        serve: Callable[..., Serve]) -> None:  # noqa: F811
+    """As openssl's -psk_identity, the argument's bytes as they are (b"dev\\xff"), and the
+    log escapes them: ``psk=b'dev\\xff'``, never a replacement character that another
+    identity (b"dev\\xfe") would show too."""
+    identity = b"dev\xff"
+    server = serve("--echo", "--psk-identity", os.fsdecode(identity), "--psk", KEY)
+    config = tlskit_api.ClientConfig(external_psks=[
+        tlskit_api.ExternalPsk(identity, bytes.fromhex(KEY))])
+    with tlskit_api.connect("127.0.0.1", server.port, config, timeout=10) as sock:
+        sock.sendall(b"ping")
+        assert sock.recv(10) == b"ping"
+    assert server.stop() == 0
+    assert any("psk=b'dev\\xff'" in line for line in server.stderr_lines), \
+        server.stderr_lines

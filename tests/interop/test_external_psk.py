@@ -19,6 +19,7 @@ from tlskit import (
     ClientConfig,
     DecryptError,
     ExternalPsk,
+    HandshakeComplete,
     HandshakeFailure,
     ServerConfig,
 )
@@ -141,6 +142,57 @@ def test_s_client_with_unknown_identity_gets_handshake_failure(peers: Peers) -> 
         server.join()
     client.wait()
     assert "alert handshake failure" in client.stderr + client.stdout
+
+
+def test_binders_after_a_hello_retry_request_both_ways(peers: Peers) -> None:
+    """4.2.11.2: after a HelloRetryRequest the binder covers message_hash, the retry
+    request and the second hello: s_server (P-256 only) asks tlskit (one x25519 share)
+    for a retry, and tlskit (P-256 only) asks s_client (one X25519 share)."""
+    proc, port = s_server_psk(peers, "-groups", "P-256")
+    hc, _ = both_ways_with_s_server(
+        ClientConfig(external_psks=[KEY], groups=["x25519", "secp256r1"]), port, proc)
+    assert hc.external_psk_identity == b"sensor-17" and hc.group.name == "secp256r1"
+    seen: list[HandshakeComplete] = []
+
+    def body(pump: Pump) -> int:
+        echoed = down_then_echo(pump)
+        assert pump.conn.handshake_complete is not None
+        seen.append(pump.conn.handshake_complete)
+        return echoed
+
+    server = peers.thread(tlskit_server(
+        ServerConfig(external_psks=[KEY], groups=["secp256r1"]), body))
+    client = s_client_psk(peers, server.port, SECRET, "-groups", "X25519:P-256")
+    both_ways_with_s_client(client, server, 5000, 3000)
+    [hc] = seen
+    assert hc.external_psk_identity == b"sensor-17" and hc.group.name == "secp256r1"
+
+
+def test_s_client_resumes_its_psk_session_under_the_psk_identity(peers: Peers,
+                                                                 tmp_path: Path) -> None:
+    """4.6.1: s_client keeps the ticket of its external-PSK session (-sess_out) and
+    resumes with it (-sess_in); the resumed session is still the PSK's, and tlskit names
+    its identity (it said None before)."""
+    seen: list[HandshakeComplete] = []
+
+    def body(pump: Pump) -> int:
+        echoed = down_then_echo(pump)
+        assert pump.conn.handshake_complete is not None
+        seen.append(pump.conn.handshake_complete)
+        return echoed
+
+    server = peers.thread(tlskit_server(ServerConfig(external_psks=[KEY]), body, count=2))
+    session = tmp_path / "session.pem"
+    for flag in ("-sess_out", "-sess_in"):
+        client = s_client_psk(peers, server.port, SECRET, flag, str(session))
+        client.wait_for(b"d" * 5000 + b"\n")
+        client.write(b"up\n")
+        client.wait_for(b"up\n")
+        client.close_stdin()
+        assert client.wait() == 0, client.describe()
+    assert server.join() == [3, 3]
+    assert [(hc.resumed, hc.external_psk_identity) for hc in seen] == [
+        (False, b"sensor-17"), (True, b"sensor-17")]
 
 
 # -- GnuTLS ----------------------------------------------------------------------------

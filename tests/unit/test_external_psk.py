@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+import tlskit.config
+import tlskit.handshake.client13
 from tlskit import (
     AlertDescription,
     ClientConfig,
@@ -17,15 +19,18 @@ from tlskit import (
     ExternalPsk,
     HandshakeFailure,
     IllegalParameter,
+    InternalError,
     ServerConfig,
     ServerConnection,
+    Session,
     SessionTicketReceived,
     UnexpectedMessage,
 )
 from tlskit.crypto import SUITES
 from tlskit.enums import CipherSuite, ExtensionType
 from tlskit.handshake.server13 import ServerHandshake13
-from tlskit.session import SessionCache
+from tlskit.psk import MAX_PSK_LOOKUPS
+from tlskit.session import SessionCache, TicketState, decode_state, encode_state
 from tlskit.trace import TraceStep
 from tlskit.wire.extensions import decode_pre_shared_key_client
 
@@ -321,3 +326,126 @@ def test_after_a_retry_only_keys_of_its_suites_hash_are_offered_again() -> None:
     assert offered == [[b"device-1", b"device-384"], [b"device-384"]]
     assert client.handshake_complete.cipher_suite == CipherSuite.TLS_AES_256_GCM_SHA384
     assert server.handshake_complete.external_psk_identity == b"device-384"
+
+
+# -- sessions an external PSK authenticated (RFC 8446 4.6.1) -------------------------------
+
+def _psk_session(scfg: ServerConfig) -> Session:
+    """A ticket from an external-PSK handshake with ``scfg``."""
+    events = pump(ClientConnection(ClientConfig(external_psks=[KEY]), None),
+                  ServerConnection(scfg))
+    return next(e.session for e in events if isinstance(e, SessionTicketReceived))
+
+
+def _resume(monkeypatch: pytest.MonkeyPatch, session: Session, scfg: ServerConfig,
+            **client: Any) -> tuple[ClientConnection, ServerConnection, list[Any]]:
+    """Offer ``session`` as a client that keeps such tickets does (OpenSSL's: a tlskit
+    client never offers one, it has no certificate to re-check). Returns the server's
+    trace steps (with their reasons) and then the handshake's events."""
+    monkeypatch.setattr(tlskit.handshake.client13, "_may_resume", lambda *a: True)
+    steps: list[Any] = []
+    client.setdefault("external_psks", [KEY])  # (the ticket goes first, then the key)
+    client_conn = ClientConnection(ClientConfig(**client), None, session=session)
+    server = ServerConnection(scfg.replace(tracer=lambda step, fields: steps.append(
+        (step, fields.get("reason")))))
+    steps += pump(client_conn, server)
+    return client_conn, server, steps
+
+
+@pytest.mark.parametrize("client_auth", ["none", "required"])
+def test_a_resumed_session_keeps_the_identity_its_external_psk_gave_it(
+        monkeypatch: pytest.MonkeyPatch, client_auth: str) -> None:
+    """2.2, 4.6.1: the session is the PSK's, so its resumption names the PSK's identity,
+    and resumes where client certificates are required (its handshake had none: the PSK
+    stood for one)."""
+    anchors = {} if client_auth == "none" else {
+        "client_auth": client_auth, "client_trust_anchors": [client_config().trust_anchors[0]]}
+    scfg = server_config(external_psks=[KEY], ticket_key=bytes(32), **anchors)
+    session = _psk_session(scfg)
+    client, server, seen = _resume(monkeypatch, session, scfg)
+    hc = server.handshake_complete
+    assert hc.resumed and client.handshake_complete.resumed
+    assert hc.external_psk_identity == b"device-1" and hc.peer_certificates == []
+    # ... and so do the tickets of the resumed session
+    again = next(e.session for e in seen if isinstance(e, SessionTicketReceived))
+    _client, server, _ = _resume(monkeypatch, again, scfg)
+    assert server.handshake_complete.resumed
+    assert server.handshake_complete.external_psk_identity == b"device-1"
+
+
+@pytest.mark.parametrize("later", [
+    psk_only(OTHER, ticket_key=bytes(32)),                                        # removed
+    psk_only(OTHER, ExternalPsk(KEY.identity, bytes(32)), ticket_key=bytes(32)),  # new secret
+    psk_only(OTHER, ExternalPsk(KEY.identity, KEY.secret, "sha384"), ticket_key=bytes(32)),
+], ids=["removed", "new-secret", "other-hash"])
+def test_a_session_ends_with_its_external_psk(monkeypatch: pytest.MonkeyPatch,
+                                             later: ServerConfig) -> None:
+    """A key taken out of the lookup, or given a new secret, ends the sessions it made
+    (as a revoked client certificate does): their tickets mean a full handshake."""
+    session = _psk_session(psk_only(ticket_key=bytes(32)))
+    _client, server, steps = _resume(monkeypatch, session, later, external_psks=[OTHER])
+    assert not server.handshake_complete.resumed
+    assert server.handshake_complete.external_psk_identity == b"device-2"
+    assert ("psk_declined", "its external PSK is no longer configured") in steps
+
+
+def test_ticket_state_round_trips_its_external_identity() -> None:
+    suite = SUITES[CipherSuite.TLS_AES_128_GCM_SHA256]
+    state = TicketState(suite, bytes(32), 5, 7200, None, "localhost",
+                        external_identity=b"\xffdevice", external_fingerprint=bytes(range(16)))
+    assert decode_state(encode_state(state)) == state
+    plain = TicketState(suite, bytes(32), 5, 7200, None, None)
+    assert decode_state(encode_state(plain)) == plain  # (the format without it: unchanged)
+    assert decode_state(encode_state(state)[:-1]) is None
+
+
+# -- bounded work and callbacks that fail ----------------------------------------------------
+
+def test_the_lookup_is_asked_about_a_bounded_number_of_identities(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ClientHello with 300 identities (~15 KB) costs MAX_PSK_LOOKUPS lookups, not 300:
+    the identities after them are not looked up (the last one here is the server's key)."""
+    monkeypatch.setattr(tlskit.config, "MAX_OFFERED", 1000)
+    asked: list[bytes] = []
+
+    def lookup(identity: bytes) -> ExternalPsk | None:
+        asked.append(identity)
+        return KEY if identity == KEY.identity else None
+
+    keys = [ExternalPsk(b"unknown-%03d" % n, bytes(32)) for n in range(299)] + [KEY]
+    exc, other = failure(ClientConfig(external_psks=keys), ServerConfig(external_psks=lookup),
+                         name=None)
+    assert len(asked) == MAX_PSK_LOOKUPS == 16
+    assert isinstance(exc, HandshakeFailure) and other == AlertDescription.handshake_failure
+
+
+def test_a_client_offers_a_bounded_number_of_keys() -> None:
+    keys = [ExternalPsk(b"key-%d" % n, bytes(32)) for n in range(9)]
+    with pytest.raises(ValueError, match="at most 8 keys"):
+        ClientConfig(external_psks=keys)
+    assert len(ClientConfig(external_psks=keys[:8]).external_psks) == 8
+
+
+@pytest.mark.parametrize("answer", [RuntimeError("database down"), KEY.secret])
+def test_a_lookup_that_fails_is_internal_error(answer: object) -> None:
+    """As for OpenSSL's find-session callback: the handshake ends with internal_error
+    (an exception from the lookup is not the client's doing, and never escapes raw)."""
+    def lookup(identity: bytes) -> Any:
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    exc, other = failure(ClientConfig(external_psks=[KEY]), ServerConfig(external_psks=lookup),
+                         name=None)
+    assert isinstance(exc, InternalError)
+    assert other == AlertDescription.internal_error
+
+
+def test_ech_keys_need_a_certificate() -> None:
+    """RFC 9849 6.1.6, 7.1: an ECH server answers a hello it cannot decrypt as the public
+    name, with a certificate; a PSK-only server would fail every such client."""
+    from tlskit import generate_ech_key
+    key = generate_ech_key("public.example")
+    with pytest.raises(ValueError, match="ech_keys need a certificate"):
+        psk_only(ech_keys=[(key.config, key.private_key)])
+    assert server_config(external_psks=[KEY], ech_keys=[(key.config, key.private_key)])

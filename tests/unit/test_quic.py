@@ -641,9 +641,9 @@ def test_early_data_context_decides_0rtt(pki: tuple[LocalCA, Any]) -> None:
 
 
 def test_a_ticket_without_early_data_context_reads_as_before() -> None:
-    """The context is an optional last field: tickets without it are byte for byte what
-    they were (so those already issued still decode), one with it round-trips, and an
-    explicitly empty one is refused (never written)."""
+    """The context is an optional last field under its own flag bit: tickets without it
+    are byte for byte what they were (so those already issued still decode), one with it
+    round-trips, and an explicitly empty one is refused (never written)."""
     from tlskit.session import TicketState, decode_state, encode_state
     state = TicketState(SUITES[CipherSuite.TLS_AES_128_GCM_SHA256], b"k" * 32, 5, 60, "h3",
                         "a.test", bytes(32), [], max_early_data=0xFFFFFFFF, age_add=7)
@@ -653,7 +653,9 @@ def test_a_ticket_without_early_data_context_reads_as_before() -> None:
     with_context = TicketState(*[getattr(state, f) for f in (
         "suite", "psk", "issued_ms", "lifetime", "alpn_protocol", "server_name", "context",
         "client_chain")], max_early_data=0xFFFFFFFF, age_add=7, early_data_context=b"d" * 32)
-    assert encode_state(with_context) == plain + b"\x20" + b"d" * 32
+    flagged = plain[:1] + bytes([plain[1] | 8]) + plain[2:]  # (byte 1: the flags)
+    assert encode_state(with_context) == flagged + b"\x20" + b"d" * 32
     assert decode_state(encode_state(with_context)) == with_context
-    assert decode_state(plain + b"\x00") is None
-    assert decode_state(plain + b"\x20" + b"d" * 31) is None
+    assert decode_state(plain + b"\x20" + b"d" * 32) is None  # no flag: trailing bytes
+    assert decode_state(flagged + b"\x00") is None
+    assert decode_state(flagged + b"\x20" + b"d" * 31) is None

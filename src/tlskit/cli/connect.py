@@ -163,15 +163,20 @@ def psk_option(identity: str | None, key_hex: str | None) -> list[ExternalPsk]:
     except ValueError:
         raise ValueError("--psk takes the key in hex (as openssl's -psk), e.g. "
                          "--psk $(openssl rand -hex 32)") from None
-    try:
-        return [ExternalPsk(identity.encode("utf-8"), secret)]
+    try:  # (the identity's bytes as given: one that is not UTF-8 too, as openssl's)
+        return [ExternalPsk(os.fsencode(identity), secret)]
     except ValueError as exc:
         raise ValueError(f"--psk-identity/--psk: {exc}") from None
 
 
 def psk_text(identity: bytes) -> str:
-    """An identity as the summary and the log show it: quoted, readable if it is text."""
-    return repr(identity.decode("utf-8", "replace"))
+    """An identity as the summary and the log show it: quoted text (control characters
+    escaped), or as bytes (``b'\\xff'``) when it is not UTF-8, so that two identities
+    never look alike."""
+    try:
+        return repr(identity.decode("utf-8"))
+    except UnicodeDecodeError:
+        return repr(identity)
 
 
 def _is_ip(host: str) -> bool:
@@ -523,7 +528,7 @@ class _Connect:
             "ech": self._ech_summary(complete),
             "record_limit": record_limit,  # plaintext bytes per record we send
             "resumed": complete.resumed,
-            "external_psk": None if psk is None else psk.decode("utf-8", "replace"),
+            "external_psk": None if psk is None else psk.decode("utf-8", "backslashreplace"),
             "peer_certificates": [{"subject": c["subject"], "issuer": c["issuer"],
                                    "not_before": c["not_before"], "not_after": c["not_after"],
                                    "names": c["names"]} for c in chain],

@@ -49,7 +49,7 @@ from ..keyschedule import (
     finished_verify_data,
     resumption_psk,
 )
-from ..psk import ExternalPsk
+from ..psk import MAX_PSK_LOOKUPS, ExternalPsk, checked_answer, fingerprint
 from ..randpool import server_rng
 from ..session import TicketState, encode_state
 from ..trace import TraceStep as T
@@ -158,7 +158,7 @@ class ServerHandshake13(ServerView, Handshake13):
     TABLE = TABLE
     __slots__ = ("_ccs_sent", "_client_ap", "_client_hs", "_client_ticket_age", "_compression",
                  "_early_limit", "_ech", "_ech_hrr_transcript", "_ech_rejected", "_external",
-                 "_held", "_master", "_offer_view", "_pha_chain",
+                 "_held", "_lookups_left", "_master", "_offer_view", "_pha_chain",
                  "_pha_context", "_psk", "_psk_index", "_psk_ke", "_ticket", "_ticket_identity",
                  "alpn", "auth", "certified", "client_offered_pha", "cookie",
                  "early_data_accepted", "first_hello", "group", "hrr_sent", "scheme",
@@ -199,6 +199,7 @@ class ServerHandshake13(ServerView, Handshake13):
         self._client_ticket_age = 0     # ms, as the client saw it (8.3)
         self._psk_ke = False            # resuming without (EC)DHE (4.2.9 psk_ke)
         self._external: ExternalPsk | None = None  # the external PSK accepted (2.2)
+        self._lookups_left = MAX_PSK_LOOKUPS  # external_psks lookups this hello may make
         self.early_data_accepted = False
         self._early_limit = 0           # bytes of 0-RTT data still allowed
         self._held: list[bytes] = []    # 0-RTT data the application deferred
@@ -258,7 +259,7 @@ class ServerHandshake13(ServerView, Handshake13):
                 "no key exchange group in common with the client (we accept "
                 f"{', '.join(NamedGroup(g).name for g in cfg._groups)})")
         self.group = group_of(group)
-        self._external = None
+        self._external, self._lookups_left = None, MAX_PSK_LOOKUPS
         self._psk = self._accept_ticket(offer, raw)
         if self._psk is None and cfg._psk_lookup is not None:
             self._psk = self._accept_external(offer, raw)
@@ -427,7 +428,10 @@ class ServerHandshake13(ServerView, Handshake13):
                 continue  # 4.1.4: the HelloRetryRequest named the suite
             if state.server_name != self.server_name:
                 continue
-            client_chain = resumable_client_chain(self.config, state, self.trace)
+            if state.external_identity is not None:  # 2.2: the PSK authenticated it
+                client_chain = self._resumable_external(state)
+            else:
+                client_chain = resumable_client_chain(self.config, state, self.trace)
             if client_chain is None:
                 continue
             self.suite = state.suite
@@ -446,6 +450,34 @@ class ServerHandshake13(ServerView, Handshake13):
             return state.psk
         return None
 
+    def _resumable_external(self, state: TicketState) -> list[x509.Certificate] | None:
+        """A ticket of a session an external PSK authenticated resumes (with no client
+        chain: the PSK stood for it, also where client_auth is "required") only while
+        the lookup still has that key: a key removed, or given a new secret, ends the
+        sessions it made, as a revoked certificate ends its own. None: a full handshake."""
+        cfg = self.config
+        if not hmac.compare_digest(state.context, cfg._session_context):
+            self.trace(T.PSK_DECLINED, reason="issued under another session context")
+            return None
+        identity = state.external_identity
+        assert identity is not None
+        psk = self._lookup(identity)
+        if psk is None or not hmac.compare_digest(fingerprint(psk),
+                                                  state.external_fingerprint):
+            self.trace(T.PSK_DECLINED, reason="its external PSK is no longer configured")
+            return None
+        return []
+
+    def _lookup(self, identity: bytes) -> ExternalPsk | None:
+        """``external_psks``' answer for ``identity``; None, without asking, once this
+        ClientHello has had `MAX_PSK_LOOKUPS` answers (the identities are the client's
+        to choose, the lookup may be costly)."""
+        lookup = self.config._psk_lookup
+        if lookup is None or self._lookups_left <= 0:
+            return None
+        self._lookups_left -= 1
+        return checked_answer(lookup(identity))
+
     def _accept_external(self, offer: ClientHelloView, raw: bytes) -> bytes | None:
         """2.2, 4.2.11: the first offered identity the lookup knows, whose hash one of
         our suites (and, after a retry, the retry's suite) has, in a mode we allow; its
@@ -457,15 +489,12 @@ class ServerHandshake13(ServerView, Handshake13):
         if psk_ke is None:
             return None
         identities, binders = offer.psk
-        lookup = self.config._psk_lookup
-        assert lookup is not None
         for index, (identity, _age) in enumerate(identities):  # 4.2.11: age ignored
-            psk = lookup(identity)
+            if self._lookups_left <= 0:
+                break
+            psk = self._lookup(identity)
             if psk is None:
                 continue
-            if not isinstance(psk, ExternalPsk):
-                raise TypeError(f"external_psks lookup returned {type(psk).__name__}, "
-                                "not ExternalPsk or None")
             suite = self._external_suite(psk, offer)
             if suite is None:
                 continue
@@ -900,14 +929,14 @@ class ServerHandshake13(ServerView, Handshake13):
         self._client_hs = self._client_ap = b""
         if self.config.tracer is not None:
             self.trace(T.CLIENT_FINISHED, message=fin, raw=raw, verify_data=fin.verify_data)
-        self._send_tickets()
-        external = self._external
-        resumed = self._psk is not None and external is None
+        psk_identity, psk_fingerprint = self._psk_authentication()
+        self._send_tickets(psk_identity, psk_fingerprint)
+        resumed = self._psk is not None and self._external is None
         self.out.emit(self.complete_event(
             self.auth, group=self.group, scheme=None if self._psk is not None else self.scheme,
             alpn=self.alpn, resumed=resumed, server_name=self.server_name,
             early_data_accepted=self.early_data_accepted, ech_accepted=self._ech is not None,
-            psk_identity=None if external is None else external.identity))
+            psk_identity=psk_identity))
         if self._held:  # deferred 0-RTT data: the handshake is now known not to be a replay
             self.out.emit(DataReceived(b"".join(self._held)))
             self._held = []
@@ -965,10 +994,21 @@ class ServerHandshake13(ServerView, Handshake13):
         self._pha_context = b""
         return _S.CONNECTED
 
-    def _send_tickets(self) -> None:
-        """4.6.1: tickets to resume with, each sealing its own PSK. The store's ticket
-        key is looked up once for all of them and the rng asked once (16 bytes each:
-        the seal nonce and age_add)."""
+    def _psk_authentication(self) -> tuple[bytes | None, bytes]:
+        """The identity and key fingerprint of the external PSK that authenticated the
+        client: the one accepted now, or the one its resumed session inherited (4.6.1)."""
+        external, ticket = self._external, self._ticket
+        if external is not None:
+            return external.identity, fingerprint(external)
+        if ticket is not None and self._psk is not None:
+            return ticket.external_identity, ticket.external_fingerprint
+        return None, b""
+
+    def _send_tickets(self, psk_identity: bytes | None, psk_fingerprint: bytes) -> None:
+        """4.6.1: tickets to resume with, each sealing its own PSK (and the external PSK
+        identity that authenticated this session, if any). The store's ticket key is
+        looked up once for all of them and the rng asked once (16 bytes each: the seal
+        nonce and age_add)."""
         cfg = self.config
         assert self.suite is not None
         count = cfg.session_tickets
@@ -991,6 +1031,8 @@ class ServerHandshake13(ServerView, Handshake13):
                                 issued_ms, cfg.ticket_lifetime, self.alpn, self.server_name,
                                 cfg._session_context, client_chain,
                                 max_early_data=cfg.max_early_data_size, age_add=age_add,
+                                external_identity=psk_identity,
+                                external_fingerprint=psk_fingerprint,
                                 early_data_context=self.early_data_context)
             nonces.append(nonce)
             age_adds.append(age_add)
