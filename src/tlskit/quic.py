@@ -27,6 +27,8 @@ alert, RFC 9001 4.8).
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 import weakref
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -94,6 +96,7 @@ class EncryptionLevel(enum.IntEnum):
     APPLICATION = 3  # 1-RTT
 
 
+_LEVELS = frozenset(int(lvl) for lvl in EncryptionLevel)
 _NEXT_LEVEL = {EncryptionLevel.INITIAL: EncryptionLevel.HANDSHAKE,
                EncryptionLevel.HANDSHAKE: EncryptionLevel.APPLICATION}
 
@@ -278,6 +281,15 @@ class QuicClientHandshake(ClientHandshake13):
         self.offer.extensions.add(QUIC_TRANSPORT_PARAMETERS)
         return exts
 
+    def on_server_hello(self, sh: m.ServerHello, raw: bytes) -> Any:
+        if QUIC_TRANSPORT_PARAMETERS in sh.extensions:
+            # 8.2: it belongs in ClientHello and EncryptedExtensions only; recognised and
+            # misplaced is illegal_parameter (RFC 8446 4.2), not unsupported_extension.
+            what = "HelloRetryRequest" if sh.is_hello_retry_request else "ServerHello"
+            raise IllegalParameter(f"quic_transport_parameters is not allowed in {what} "
+                                   "(RFC 9001 8.2: EncryptedExtensions carries it)")
+        return super().on_server_hello(sh, raw)
+
     def on_encrypted_extensions(self, ee: m.EncryptedExtensions, raw: bytes) -> Any:
         # The extension TLS does not know is taken out (it is in the transcript already);
         # the TLS checks then run on the rest.
@@ -311,12 +323,22 @@ class QuicServerHandshake(ServerHandshake13):
     out: QuicOutput
 
     def __init__(self, config: ServerConfig, out: QuicOutput,
-                 transport_parameters: bytes) -> None:
+                 transport_parameters: bytes, early_data_context: bytes) -> None:
         super().__init__(config, out)  # type: ignore[arg-type]
         self.quic_transport_parameters = transport_parameters
+        # 4.6.2: what 0-RTT depends on besides TLS (the transport parameters it limits,
+        # the application's settings), as a digest sealed into our tickets; 0-RTT on a
+        # ticket is taken only when the ticket's is the same.
+        self.early_data_context = hashlib.sha256(
+            b"tlskit quic 0-RTT\0" + early_data_context).digest()
 
     def _accept_early_data(self, *, retry: bool) -> bool:
-        accepted = super()._accept_early_data(retry=retry)
+        ticket = self._ticket
+        if ticket is not None and not hmac.compare_digest(ticket.early_data_context,
+                                                          self.early_data_context):
+            accepted = False  # (declined before the replay cache spends the ticket's 0-RTT)
+        else:
+            accepted = super()._accept_early_data(retry=retry)
         self.out.early_read = accepted  # the next read secret is the 0-RTT one
         return accepted
 
@@ -393,8 +415,24 @@ def _quic_config(config: Any) -> Any:
         else:
             changes.update(max_early_data_size=QUIC_MAX_EARLY_DATA
                            if config.max_early_data_size > 0 else 0)
-        variant = _VARIANTS[config] = config.replace(**changes)
+        variant = config.replace(**changes)
+        if isinstance(config, ServerConfig):
+            # A ticket remembers its protocol: a TLS ticket carries no QUIC state (its
+            # 0-RTT limit counts TLS bytes, no transport parameters were remembered with
+            # it, RFC 9001 4.6.1-4.6.2) and a QUIC one allows 0xffffffff bytes; so the two
+            # never resume each other, even under a shared session_store or ticket_key.
+            variant._set("_session_context", hashlib.sha256(
+                b"tlskit quic\0" + config._session_context).digest())
+        _VARIANTS[config] = variant
     return variant
+
+
+def _transport_parameters(value: Any) -> bytes:
+    """The encoded parameters as bytes; `bytes(5)` would quietly make five zero bytes."""
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise TypeError("transport_parameters takes your encoded QUIC transport parameters "
+                        f"(RFC 9000 18) as bytes, not {type(value).__name__}")
+    return bytes(value)
 
 
 class QuicConnection:
@@ -416,6 +454,9 @@ class QuicConnection:
         they complete. Raises `TLSError` (then every later call raises it too)."""
         if self._error is not None:
             raise self._error
+        if level not in _LEVELS:  # the caller's mistake, not the peer's: nothing fails
+            raise UsageError(f"receive_data: level {level!r} is not an EncryptionLevel "
+                             "(INITIAL, HANDSHAKE or APPLICATION carry CRYPTO frames)")
         try:
             self._receive(EncryptionLevel(level), bytes(data))
         except TLSError as exc:
@@ -534,7 +575,9 @@ class QuicClientConnection(QuicConnection):
                  early_data: bool = False) -> None:
         super().__init__()
         require_config(config, ClientConfig, "QuicClientConnection")
-        if server_name is None and config.check_hostname and config.verify_mode == "required":
+        if server_name is None and config.check_hostname and config.verify_mode == "required" \
+                and not config.external_psks:  # (as ClientConnection: the handshake then
+            # refuses a certificate it cannot check, `refuse_unnamed_certificate`)
             raise UsageError("server_name is required to check the server's certificate; "
                              "pass ClientConfig(check_hostname=False) to skip the name check")
         if server_name == "":
@@ -542,7 +585,8 @@ class QuicClientConnection(QuicConnection):
         self.config = _quic_config(config)
         self._expected = _FROM_SERVER
         self._hs = hs = QuicClientHandshake(self.config, self._out, server_name, session,
-                                            bytes(transport_parameters), early_data)
+                                            _transport_parameters(transport_parameters),
+                                            early_data)
         try:
             hs.start()
         except TLSError as exc:
@@ -561,15 +605,26 @@ class QuicServerConnection(QuicConnection):
     EncryptedExtensions). 0-RTT: with ``max_early_data_size`` > 0 in the config, tickets
     allow it (as 0xffffffff, RFC 9001 4.6.1) and a resumption may accept it under TLS's
     rules (first ticket, suite and ALPN, age, the replay cache); the 0-RTT read secret is
-    then reported at the EARLY level. The stack must only enable this when it would
-    accept 0-RTT under the transport parameters it remembers (RFC 9001 4.6.1)."""
+    then reported at the EARLY level. ``early_data_context``: what else 0-RTT depends
+    on (RFC 9001 4.6.2, RFC 9000 7.4.1: the transport parameters that limit it, such as
+    initial_max_data and the stream limits, and the application's settings, such as
+    HTTP/3's SETTINGS), encoded by the stack: its digest goes into this connection's
+    tickets, and 0-RTT is declined on a ticket whose digest differs (resumption still
+    goes ahead). Leave out per-connection values (connection IDs, the stateless reset
+    token), or 0-RTT is never accepted."""
 
-    def __init__(self, config: ServerConfig, *, transport_parameters: bytes) -> None:
+    def __init__(self, config: ServerConfig, *, transport_parameters: bytes,
+                 early_data_context: bytes = b"") -> None:
         super().__init__()
         require_config(config, ServerConfig, "QuicServerConnection")
         self.config = _quic_config(config)
         self._expected = _FROM_CLIENT
-        self._hs = QuicServerHandshake(self.config, self._out, bytes(transport_parameters))
+        if not isinstance(early_data_context, (bytes, bytearray, memoryview)):
+            raise TypeError("early_data_context takes bytes (what 0-RTT depends on, "
+                            f"encoded), not {type(early_data_context).__name__}")
+        self._hs = QuicServerHandshake(self.config, self._out,
+                                    _transport_parameters(transport_parameters),
+                                    bytes(early_data_context))
 
 
 def error_code(exc: TLSError) -> int:

@@ -123,7 +123,7 @@ class SessionCache:
 _STATE = struct.Struct(">BBHQI")  # format version, flags, suite, issued at (ms), lifetime
 _VERSION = 3
 _AAD = b"tlskit ticket v3"
-_TLS12, _EMS, _EXTERNAL = 1, 2, 4  # flags
+_TLS12, _EMS, _EXTERNAL, _EARLY_CONTEXT = 1, 2, 4, 8  # flags
 _NONCE = 12
 _EARLY = struct.Struct(">II")  # max_early_data, age_add
 
@@ -151,6 +151,9 @@ class TicketState:
     # the fingerprint (`tlskit.psk.fingerprint`) tells whether the key is still the same.
     external_identity: bytes | None = None
     external_fingerprint: bytes = field(default=b"", repr=False)
+    # QUIC (RFC 9001 4.6.2): a digest of what the issuing server's 0-RTT depended on
+    # (`QuicServerConnection`'s early_data_context); b"" when none was given.
+    early_data_context: bytes = b""
 
 
 class TicketSealer:
@@ -220,6 +223,8 @@ def encode_state(state: TicketState) -> bytes:
     external = state.external_identity
     if external is not None:
         flags |= _EXTERNAL
+    if state.early_data_context:
+        flags |= _EARLY_CONTEXT
     psk, context, chain = state.psk, state.context, state.client_chain
     alpn = (state.alpn_protocol or "").encode()
     sni = (state.server_name or "").encode()
@@ -234,6 +239,8 @@ def encode_state(state: TicketState) -> bytes:
         fingerprint = state.external_fingerprint
         parts += (len(external).to_bytes(2, "big"), external,
                   len(fingerprint).to_bytes(1, "big"), fingerprint)
+    if state.early_data_context:
+        parts += (len(state.early_data_context).to_bytes(1, "big"), state.early_data_context)
     return b"".join(parts)
 
 
@@ -260,14 +267,16 @@ def decode_state(plain: bytes) -> TicketState | None:
         external, fingerprint = None, b""
         if flags & _EXTERNAL:
             external, fingerprint = reader.take(2), reader.take(1)
+        early_context = reader.take(1) if flags & _EARLY_CONTEXT else b""
     except (_Malformed, UnicodeDecodeError, struct.error):
         return None
-    if reader.pos != len(plain):
-        return None
+    if reader.pos != len(plain) or (flags & _EARLY_CONTEXT and not early_context):
+        return None  # (an early_data_context is never written empty)
     return TicketState(suite, psk, issued_ms, lifetime, alpn or None, sni or None,
                        context, chain, max_early_data=max_early, age_add=age_add,
                        tls12=tls12, extended_master_secret=bool(flags & _EMS),
-                       external_identity=external, external_fingerprint=fingerprint)
+                       external_identity=external, external_fingerprint=fingerprint,
+                       early_data_context=early_context)
 
 
 class _Malformed(Exception):

@@ -494,3 +494,168 @@ def test_handshake_complete_is_the_tls_event(pki: tuple[LocalCA, Any]) -> None:
     assert done == [c.handshake_complete]
     assert done[0].version == "TLSv1.3" and done[0].alpn_protocol == "h3"
     assert not done[0].early_data_accepted
+
+
+# -- review fixes ---------------------------------------------------------------------------
+
+def with_extension(hello: bytes, extension: bytes) -> bytes:
+    """A ServerHello (or HelloRetryRequest) with `extension` appended to its extensions."""
+    body = bytearray(hello[4:])
+    at = 2 + 32 + 1 + body[2 + 32] + 2 + 1  # version, random, session ID, suite, method
+    length = int.from_bytes(body[at:at + 2], "big") + len(extension)
+    body[at:at + 2] = length.to_bytes(2, "big")
+    body += extension
+    return hello[:1] + len(body).to_bytes(3, "big") + bytes(body)
+
+
+@pytest.mark.parametrize("retry", [False, True])
+def test_transport_parameters_in_server_hello_are_illegal(pki: tuple[LocalCA, Any],
+                                                          retry: bool) -> None:
+    """8.2: quic_transport_parameters goes in EncryptedExtensions; in a ServerHello or a
+    HelloRetryRequest a QUIC client recognises it as misplaced: illegal_parameter (RFC
+    8446 4.2), QUIC error 0x12f."""
+    if retry:
+        c = client(pki, groups=["x25519", "secp256r1"], key_share_groups=["x25519"])
+        s = server(pki, groups=["secp256r1"])
+    else:
+        c, s = client(pki), server(pki)
+    flight(c, s)
+    hello = s.data_to_send()[0][1]
+    exc = raises(c, INI, with_extension(hello, b"\x00\x39\x00\x02\x01\x00"),
+                 AlertDescription.illegal_parameter,
+                 "HelloRetryRequest" if retry else "ServerHello")
+    assert exc.quic_error_code == 0x12F
+
+
+def test_receive_data_at_no_level_is_a_usage_error(pki: tuple[LocalCA, Any]) -> None:
+    """A level that is not an EncryptionLevel is the caller's mistake: UsageError, not an
+    internal_error, and the connection goes on."""
+    c, s = client(pki), server(pki)
+    with pytest.raises(UsageError, match="not an EncryptionLevel"):
+        s.receive_data(7, c.data_to_send()[0][1])
+    c2 = client(pki)
+    s.receive_data(INI, c2.data_to_send()[0][1])
+    handshake(c2, s)
+    assert s.handshake_complete is not None
+
+
+def tls_ticket(pki: tuple[LocalCA, Any], config: ServerConfig) -> Any:
+    """A session from a TLS-over-TCP handshake with `config`."""
+    c = ClientConnection(ClientConfig(trust_anchors=[pki[0].root], alpn_protocols=["h3"]),
+                         "localhost")
+    s = ServerConnection(config)
+    session = None
+    for _ in range(4):
+        s.receive_data(c.data_to_send())
+        for event in c.receive_data(s.data_to_send()):
+            if isinstance(event, SessionTicketReceived):
+                session = event.session
+    assert session is not None
+    return session
+
+
+def test_tls_and_quic_tickets_do_not_cross(pki: tuple[LocalCA, Any]) -> None:
+    """One ServerConfig (one ticket key) serving TCP and QUIC: a TLS ticket carries no
+    QUIC state (no transport parameters remembered, a 0-RTT limit in TLS bytes; RFC 9001
+    4.6.1-4.6.2) and a QUIC ticket allows 0xffffffff bytes of 0-RTT; neither resumes the
+    other (a full handshake), while each still resumes its own protocol."""
+    config = server_config(pki, session_tickets=1, ticket_key=bytes(range(32)),
+                           max_early_data_size=1000)
+    session = tls_ticket(pki, config)
+    c = client(pki, session=session)
+    s = QuicServerConnection(config, transport_parameters=S_PARAMS)
+    handshake(c, s)
+    assert s.handshake_complete is not None and not s.handshake_complete.resumed
+    quic_session = zero_rtt_session(pki, config)
+    tc = ClientConnection(ClientConfig(trust_anchors=[pki[0].root], alpn_protocols=["h3"]),
+                          "localhost", session=quic_session)
+    ts = ServerConnection(config)
+    for _ in range(4):
+        ts.receive_data(tc.data_to_send())
+        tc.receive_data(ts.data_to_send())
+    assert ts.handshake_complete is not None and not ts.handshake_complete.resumed
+    again = client(pki, session=quic_session)
+    s = QuicServerConnection(config, transport_parameters=S_PARAMS)
+    handshake(again, s)
+    assert s.handshake_complete is not None and s.handshake_complete.resumed
+
+
+@pytest.mark.parametrize("params", [5, None, "\x01\x02"])
+def test_transport_parameters_must_be_bytes(pki: tuple[LocalCA, Any], params: Any) -> None:
+    """bytes(5) is five zero bytes: an int (a length? a count?) would have gone out as
+    transport parameters; each wrong type says what is wanted instead."""
+    with pytest.raises(TypeError, match="encoded QUIC transport parameters"):
+        QuicClientConnection(ClientConfig(trust_anchors=[pki[0].root], alpn_protocols=["h3"]),
+                             "localhost", transport_parameters=params)
+    with pytest.raises(TypeError, match="encoded QUIC transport parameters"):
+        QuicServerConnection(server_config(pki), transport_parameters=params)
+    assert QuicServerConnection(server_config(pki), transport_parameters=bytearray(b"\x01"))
+
+
+def test_external_psk_without_a_server_name() -> None:
+    """As `ClientConnection`: a client with external PSKs may dial no name (a certificate
+    it could not check is refused by the handshake); the PSK authenticates both sides."""
+    from tlskit import ExternalPsk
+    psk = ExternalPsk(b"sensor-7", bytes(range(32)))
+    c = QuicClientConnection(ClientConfig(external_psks=[psk], alpn_protocols=["h3"]), None,
+                             transport_parameters=C_PARAMS)
+    s = QuicServerConnection(ServerConfig(external_psks=[psk], alpn_protocols=["h3"]),
+                             transport_parameters=S_PARAMS)
+    c_events, s_events = handshake(c, s)
+    for conn in (c, s):
+        assert conn.handshake_complete is not None
+        assert conn.handshake_complete.external_psk_identity == b"sensor-7"
+    assert secrets(c_events) == mirrored(s_events)
+    assert c.peer_transport_parameters == S_PARAMS and s.peer_transport_parameters == C_PARAMS
+
+
+def test_early_data_context_decides_0rtt(pki: tuple[LocalCA, Any]) -> None:
+    """RFC 9001 4.6.2 / RFC 9000 7.4.1: the server's tickets carry a digest of its
+    early_data_context (say, the 0-RTT limits of its transport parameters); a later
+    connection with another context declines 0-RTT but resumes, and the decline does
+    not spend the ticket's one 0-RTT: with the first context again it is accepted."""
+    config = server_config(pki, session_tickets=1, max_early_data_size=1000)
+    c = client(pki)
+    c_events, _ = handshake(c, QuicServerConnection(config, transport_parameters=S_PARAMS,
+                                                    early_data_context=b"max_data=1M"))
+    session = next(e.session for e in c_events if isinstance(e, SessionTicketReceived))
+
+    def resume(context: bytes) -> tuple[Any, Any]:
+        again = client(pki, session=session, early_data=True)
+        assert again.early_data_offered
+        s = QuicServerConnection(config, transport_parameters=S_PARAMS,
+                                 early_data_context=context)
+        _, s_events = handshake(again, s)
+        assert s.handshake_complete is not None and s.handshake_complete.resumed
+        early = [e for e in s_events if isinstance(e, SecretInstalled)
+                 and e.level is EncryptionLevel.EARLY]
+        return s.handshake_complete.early_data_accepted, early
+
+    assert resume(b"max_data=64K") == (False, [])  # limits lowered since: declined
+    assert resume(b"") == (False, [])
+    accepted, early = resume(b"max_data=1M")
+    assert accepted and len(early) == 1
+    with pytest.raises(TypeError, match="early_data_context takes bytes"):
+        QuicServerConnection(config, transport_parameters=S_PARAMS,
+                             early_data_context="max_data=1M")  # type: ignore[arg-type]
+
+
+def test_a_ticket_without_early_data_context_reads_as_before() -> None:
+    """The context is an optional last field under its own flag bit: tickets without it
+    are byte for byte what they were (so those already issued still decode), one with it
+    round-trips, and an explicitly empty one is refused (never written)."""
+    from tlskit.session import TicketState, decode_state, encode_state
+    state = TicketState(SUITES[CipherSuite.TLS_AES_128_GCM_SHA256], b"k" * 32, 5, 60, "h3",
+                        "a.test", bytes(32), [], max_early_data=0xFFFFFFFF, age_add=7)
+    plain = encode_state(state)
+    assert plain.endswith((0xFFFFFFFF).to_bytes(4, "big") + (7).to_bytes(4, "big"))
+    assert decode_state(plain) == state
+    with_context = TicketState(*[getattr(state, f) for f in (
+        "suite", "psk", "issued_ms", "lifetime", "alpn_protocol", "server_name", "context",
+        "client_chain")], max_early_data=0xFFFFFFFF, age_add=7, early_data_context=b"d" * 32)
+    flagged = plain[:1] + bytes([plain[1] | 8]) + plain[2:]  # (byte 1: the flags)
+    assert encode_state(with_context) == flagged + b"\x20" + b"d" * 32
+    assert decode_state(encode_state(with_context)) == with_context
+    assert decode_state(plain + b"\x20" + b"d" * 32) is None  # no flag: trailing bytes
+    assert decode_state(flagged + b"\x00") is None
+    assert decode_state(flagged + b"\x20" + b"d" * 31) is None

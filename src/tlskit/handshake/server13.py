@@ -167,6 +167,8 @@ class ServerHandshake13(ServerView, Handshake13):
     # A QUIC server's own transport parameters, sent in EncryptedExtensions (set by
     # `tlskit.quic`'s subclass; None in TLS: one attribute test per handshake).
     quic_transport_parameters: bytes | None = None
+    # ... and the digest of its early_data_context, sealed into its tickets (RFC 9001 4.6.2).
+    early_data_context: bytes = b""
 
     @property
     def complete(self) -> bool:
@@ -1030,7 +1032,8 @@ class ServerHandshake13(ServerView, Handshake13):
                                 cfg._session_context, client_chain,
                                 max_early_data=cfg.max_early_data_size, age_add=age_add,
                                 external_identity=psk_identity,
-                                external_fingerprint=psk_fingerprint)
+                                external_fingerprint=psk_fingerprint,
+                                early_data_context=self.early_data_context)
             nonces.append(nonce)
             age_adds.append(age_add)
             bodies.append(encode_state(state))
