@@ -559,6 +559,7 @@ class ClientConfig(_Common):
         if unknown_modes or not self.psk_modes:
             raise ValueError(f"psk_modes must be psk_dhe_ke and/or psk_ke, not {unknown_modes}")
         self._set("_psk_modes", [int(modes[m]) for m in dict.fromkeys(self.psk_modes)])
+        _check_certified(self.certificate, "certificate")
         self._set("_pha", self.certificate is not None if self.post_handshake_auth is None
                   else self.post_handshake_auth)
         self._set("external_psks", check_client_psks(self.external_psks, self._suites,
@@ -804,6 +805,8 @@ class ServerConfig(_Common):
         for name in ("certificate_chain", "client_trust_anchors"):
             self._set(name, _certificates(getattr(self, name), name))
         self._set("certificates", tuple(self.certificates))
+        for item in self.certificates:
+            _check_certified(item, "each of certificates")
         if not 0 <= self.max_early_data_size <= 0xFFFFFFFF:
             raise ValueError("max_early_data_size must be within 0..2**32-1")
         if self.replay_cache is not None and not callable(
@@ -1035,3 +1038,12 @@ def _ech_public_name(public_name: str) -> str:
                          "separated labels of letters, digits and hyphens, 1-63 "
                          "characters each, the last not all digits; no trailing dot)")
     return name
+
+
+def _check_certified(value: object, what: str) -> None:
+    """A chain and key must arrive as a `CertifiedKey`: anything else (the local CA's
+    `Issued`, a tuple) would only fail in the middle of a handshake, as internal_error."""
+    if value is not None and not isinstance(value, CertifiedKey):
+        raise TypeError(
+            f"{what} must be a tlskit.CertifiedKey, not {type(value).__name__}: "
+            "CertifiedKey(chain, private_key) or CertifiedKey.from_files(cert, key)")

@@ -321,3 +321,19 @@ def test_ech_config_list_without_tls13_is_refused() -> None:
                        r'add "TLSv1\.3" to versions or drop ech_config_list$'):
         ClientConfig(ech_config_list=config_list, versions=["TLSv1.2"])
     assert ClientConfig(ech_config_list=config_list, versions=["TLSv1.3"])._ech is not None
+
+
+def test_a_certificate_that_is_not_a_certified_key_is_refused_when_built() -> None:
+    """The local CA's `Issued` has a chain and a key but is not a `CertifiedKey`: given as
+    a client certificate it used to be accepted and then fail mid-handshake with
+    internal_error. Now the config says what to pass."""
+    ca = LocalCA.create(directory=None)
+    issued = ca.issue_server(["localhost"])
+    with pytest.raises(TypeError, match=r"certificate must be a tlskit.CertifiedKey, not "
+                                        r"Issued: CertifiedKey\(chain, private_key\)"):
+        ClientConfig(trust_anchors=[ca.root], certificate=issued)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"each of certificates must be a tlskit\.CertifiedKey"):
+        ServerConfig(certificates=[issued])  # type: ignore[list-item]
+    good = CertifiedKey(list(issued.chain), issued.private_key)
+    assert ClientConfig(trust_anchors=[ca.root], certificate=good).certificate is good
+    assert ServerConfig(certificates=[good]).certificates == (good,)
