@@ -9,6 +9,7 @@ key is checked to fail against them as a wrong key does (its binder differs).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,16 @@ def down_then_echo(pump: Pump) -> int:
     pump.handshake()
     pump.send(b"d" * 5000 + b"\n")
     return echo_until_close(pump)
+
+
+def recording(seen: list[HandshakeComplete]) -> Callable[[Pump], int]:
+    """`down_then_echo`, keeping each connection's HandshakeComplete in ``seen``."""
+    def body(pump: Pump) -> int:
+        echoed = down_then_echo(pump)
+        assert pump.conn.handshake_complete is not None
+        seen.append(pump.conn.handshake_complete)
+        return echoed
+    return body
 
 
 def psk_server(peers: Peers, config: ServerConfig | None = None) -> ServerThread:
@@ -110,20 +121,14 @@ def test_s_client_psk_to_tlskit_server(peers: Peers) -> None:
 
 
 def test_s_client_psk_ke_to_tlskit_server_allowing_it(peers: Peers) -> None:
-    seen: list[object] = []
-
-    def body(pump: Pump) -> int:
-        echoed = down_then_echo(pump)
-        seen.append(pump.conn.handshake_complete)
-        return echoed
-
+    seen: list[HandshakeComplete] = []
     server = peers.thread(tlskit_server(
-        ServerConfig(external_psks=[KEY], allow_psk_ke=True), body))
+        ServerConfig(external_psks=[KEY], allow_psk_ke=True), recording(seen)))
     # -allow_no_dhe_kex offers psk_ke beside psk_dhe_ke: psk_dhe_ke is still preferred.
     client = s_client_psk(peers, server.port, SECRET, "-allow_no_dhe_kex")
     both_ways_with_s_client(client, server, 5000, 3000)
     [hc] = seen
-    assert hc.external_psk_identity == b"sensor-17" and hc.group is not None  # type: ignore[attr-defined]
+    assert hc.external_psk_identity == b"sensor-17" and hc.group is not None
 
 
 def test_s_client_with_unknown_identity_gets_handshake_failure(peers: Peers) -> None:
@@ -144,15 +149,8 @@ def test_binders_after_a_hello_retry_request_both_ways(peers: Peers) -> None:
         ClientConfig(external_psks=[KEY], groups=["x25519", "secp256r1"]), port, proc)
     assert hc.external_psk_identity == b"sensor-17" and hc.group.name == "secp256r1"
     seen: list[HandshakeComplete] = []
-
-    def body(pump: Pump) -> int:
-        echoed = down_then_echo(pump)
-        assert pump.conn.handshake_complete is not None
-        seen.append(pump.conn.handshake_complete)
-        return echoed
-
     server = peers.thread(tlskit_server(
-        ServerConfig(external_psks=[KEY], groups=["secp256r1"]), body))
+        ServerConfig(external_psks=[KEY], groups=["secp256r1"]), recording(seen)))
     client = s_client_psk(peers, server.port, SECRET, "-groups", "X25519:P-256")
     both_ways_with_s_client(client, server, 5000, 3000)
     [hc] = seen
@@ -165,14 +163,8 @@ def test_s_client_resumes_its_psk_session_under_the_psk_identity(peers: Peers,
     resumes with it (-sess_in); the resumed session is still the PSK's, and tlskit names
     its identity (it said None before)."""
     seen: list[HandshakeComplete] = []
-
-    def body(pump: Pump) -> int:
-        echoed = down_then_echo(pump)
-        assert pump.conn.handshake_complete is not None
-        seen.append(pump.conn.handshake_complete)
-        return echoed
-
-    server = peers.thread(tlskit_server(ServerConfig(external_psks=[KEY]), body, count=2))
+    server = peers.thread(tlskit_server(ServerConfig(external_psks=[KEY]), recording(seen),
+                                        count=2))
     session = tmp_path / "session.pem"
     for flag in ("-sess_out", "-sess_in"):
         client = s_client_psk(peers, server.port, SECRET, flag, str(session))
