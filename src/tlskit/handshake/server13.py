@@ -49,7 +49,7 @@ from ..keyschedule import (
     finished_verify_data,
     resumption_psk,
 )
-from ..psk import MAX_PSK_LOOKUPS, ExternalPsk, checked_answer, fingerprint
+from ..psk import MAX_PSK_LOOKUPS, ExternalPsk, checked_answer, fingerprint, suites_for
 from ..randpool import server_rng
 from ..session import TicketState, encode_state
 from ..trace import TraceStep as T
@@ -515,10 +515,9 @@ class ServerHandshake13(ServerView, Handshake13):
         if self.hrr_sent:
             suite = self.suite
             return suite if suite is not None and suite.hash_name == psk.hash else None
-        for code in self.config._suites:
-            if code in offer.hello.cipher_suites and crypto.SUITES[code].hash_name == psk.hash:
-                return crypto.SUITES[code]
-        return None
+        offered = offer.hello.cipher_suites
+        return next((crypto.SUITES[code] for code in suites_for(psk, self.config._suites)
+                     if code in offered), None)
 
     def _accept_early_data(self, *, retry: bool) -> bool:
         """4.2.10, 8: take 0-RTT data only on the first ticket, accepted for resumption
