@@ -10,12 +10,15 @@ but every handshake still validates the chain; negotiated values are named throu
 from __future__ import annotations
 
 import struct
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -182,6 +185,37 @@ def test_the_same_der_gives_the_same_certificate_and_its_bytes() -> None:
     assert parsed.der_of(first) == der
     other = x509.load_der_x509_certificate(der)
     assert other is not first and parsed.der_of(other) == der  # encoded when not seen
+
+
+def test_the_parsed_certificates_kept_are_the_recently_used_ones(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the bound the least recently used certificate goes, not all of them: a client
+    meeting one server again among many others keeps its parsed leaf."""
+    monkeypatch.setattr(parsed, "MAX_ENTRIES", 4)
+    monkeypatch.setattr(parsed, "_BY_DER", {})
+    monkeypatch.setattr(parsed, "_DER_BY_ID", {})
+    ders = [_self_signed(f"n{i}.example") for i in range(6)]
+    first = parsed.load_der(ders[0])
+    for der in ders[1:4]:
+        parsed.load_der(der)
+    assert parsed.load_der(ders[0]) is first  # used again: now the most recent
+    second = parsed.load_der(ders[1])
+    parsed.load_der(ders[4])  # full: the least recently used (ders[2]) goes
+    parsed.load_der(ders[5])  # and then ders[3]
+    assert parsed.load_der(ders[0]) is first and parsed.load_der(ders[1]) is second
+    assert len(parsed._BY_DER) == 4 and ders[2] not in parsed._BY_DER
+    assert parsed.der_of(first) == ders[0]
+    assert all(id(cert) in parsed._DER_BY_ID for cert in parsed._BY_DER.values())
+
+
+def _self_signed(host: str) -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+            .not_valid_after(now + timedelta(days=1)).sign(key, hashes.SHA256()))
+    return cert.public_bytes(Encoding.DER)
 
 
 def test_an_unparseable_certificate_is_still_bad_certificate() -> None:

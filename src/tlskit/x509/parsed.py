@@ -5,8 +5,11 @@ through `load_der` gets the same objects back on each handshake: cryptography ke
 public keys and extensions once loaded (loading an EC key validates the point, which
 costs more than the parse). `der_of` hands the analysis in `certinfo` the received bytes
 instead of re-encoding the certificate. Only parsing is shared: every validation still
-runs every check. Both maps are bounded and cleared together (each `clear()` is atomic,
-so concurrent handshakes at worst parse or encode once more).
+runs every check. Both maps are bounded: past `MAX_ENTRIES` the least recently used
+certificate leaves both (a client that talks to many servers keeps the ones it meets
+again, where clearing everything made it parse each of them anew). The maps are plain
+dicts in insertion order, moved to the end on use; each dict operation is atomic, so
+concurrent handshakes at worst parse or encode once more.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import re
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-MAX_ENTRIES = 128
+MAX_ENTRIES = 1024
 _BY_DER: dict[bytes, x509.Certificate] = {}
 # id -> (certificate, DER); the entry holds the certificate, so its id is not reused
 # while the entry exists, and the identity is checked on lookup all the same.
@@ -28,15 +31,26 @@ def load_der(der: bytes) -> x509.Certificate:
     (raises what cryptography raises for bytes it cannot parse)."""
     if type(der) is not bytes:  # a view or bytearray: hashable, immutable bytes as the key
         der = bytes(der)
-    cert = _BY_DER.get(der)
+    cert = _BY_DER.pop(der, None)
     if cert is None:
         cert = x509.load_der_x509_certificate(der)
         if len(_BY_DER) >= MAX_ENTRIES:
-            _BY_DER.clear()
+            _evict_oldest()
+        if len(_DER_BY_ID) >= 2 * MAX_ENTRIES:  # (only racing parses leave extra entries)
             _DER_BY_ID.clear()
-        _BY_DER[der] = cert
         _DER_BY_ID[id(cert)] = (cert, der)
+    _BY_DER[der] = cert  # (re)inserted last: the most recently used
     return cert
+
+
+def _evict_oldest() -> None:
+    """Drop the least recently used certificate from both maps."""
+    try:
+        der = next(iter(_BY_DER))
+        cert = _BY_DER.pop(der)
+    except (StopIteration, KeyError, RuntimeError):  # emptied or changed by another thread
+        return
+    _DER_BY_ID.pop(id(cert), None)
 
 
 def der_of(cert: x509.Certificate) -> bytes:
