@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
     from . import aio as aio
+    from .clienthello import ClientHelloInfo
     from .config import (
         CertificateValidityWarning,
         CertifiedKey,
@@ -106,6 +107,7 @@ _LAZY = {
     "parse_cipher_suite": "tlskit.config",
     "parse_group": "tlskit.config",
     "parse_signature_scheme": "tlskit.config",
+    "ClientHelloInfo": "tlskit.clienthello",
     "ClientConnection": "tlskit.connection",
     "Connection": "tlskit.connection",
     "ServerConnection": "tlskit.connection",
@@ -178,6 +180,7 @@ __all__ = [
     "ClientCertificateReceived",
     "ClientConfig",
     "ClientConnection",
+    "ClientHelloInfo",
     "Connection",
     "ConnectionClosed",
     "ConnectionClosedError",
