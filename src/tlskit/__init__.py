@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
     from . import aio as aio
+    from .acceptor import Acceptor
     from .clienthello import ClientHelloInfo
     from .config import (
         CertificateValidityWarning,
@@ -107,6 +108,7 @@ _LAZY = {
     "parse_cipher_suite": "tlskit.config",
     "parse_group": "tlskit.config",
     "parse_signature_scheme": "tlskit.config",
+    "Acceptor": "tlskit.acceptor",
     "ClientHelloInfo": "tlskit.clienthello",
     "ClientConnection": "tlskit.connection",
     "Connection": "tlskit.connection",
@@ -167,6 +169,7 @@ _LAZY = {
 _SUBMODULES = ("aio", "io", "x509")
 
 __all__ = [
+    "Acceptor",
     "AlertDescription",
     "AlertReceived",
     "BadCertificate",
