@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
     from . import aio as aio
     from .acceptor import Acceptor
-    from .clienthello import ClientHelloInfo
     from .config import (
         CertificateValidityWarning,
         CertifiedKey,
@@ -67,6 +66,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
         KeyUpdated,
         SessionTicketReceived,
     )
+    from .helloinfo import ClientHelloInfo
     from .io import (
         TLSListener,
         TLSServer,
@@ -109,7 +109,7 @@ _LAZY = {
     "parse_group": "tlskit.config",
     "parse_signature_scheme": "tlskit.config",
     "Acceptor": "tlskit.acceptor",
-    "ClientHelloInfo": "tlskit.clienthello",
+    "ClientHelloInfo": "tlskit.helloinfo",
     "ClientConnection": "tlskit.connection",
     "Connection": "tlskit.connection",
     "ServerConnection": "tlskit.connection",

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from .clienthello import ClientHelloInfo, client_hello_info
+from .helloinfo import ClientHelloInfo, client_hello_info
 from .config import MAX_CLIENT_HELLO, ServerConfig
 from .connection import Connection, ServerConnection
 from .enums import AlertDescription, AlertLevel, ContentType

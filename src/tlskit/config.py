@@ -44,7 +44,7 @@ from .x509.der import DERError, split_certificate
 from .x509.parsed import describe_parse_error, pem_labels
 
 if TYPE_CHECKING:
-    from .clienthello import ClientHelloInfo
+    from .helloinfo import ClientHelloInfo
 
 KeyLogCallback = Callable[[str, bytes, bytes], None]  # label, client_random, secret
 Tracer = Callable[[str, dict[str, Any]], None]          # step name, fields

@@ -36,7 +36,7 @@ def test_every_export_is_in_the_api_reference(site: Path) -> None:
     html = _api_html(site)
     modules = ("config.", "connection.", "events.", "errors.", "enums.", "session.",
                "verifier.", "iana.", "io.blocking.", "io.server.", "x509.errors.",
-               "quic.", "psk.", "clienthello.", "acceptor.")
+               "quic.", "psk.", "helloinfo.", "acceptor.")
     missing = [name for name in tlskit.__all__
                if not any(f'id="tlskit.{mod}{name}"' in html for mod in modules)]
     assert missing == []

@@ -45,12 +45,10 @@ from ..errors import (
     BadCertificate,
     DecodeError,
     DecryptError,
-    HandshakeFailure,
     IllegalParameter,
     InternalError,
     TLSError,
     UnexpectedMessage,
-    UnrecognizedName,
     UnsupportedCertificate,
     UnsupportedExtension,
 )
@@ -654,37 +652,6 @@ def by_server_name(certs: list[Any], server_name: str | None) -> list[Any]:
     wanted = server_name.lower()
     named = [c for c in certs if any(dns_match(p, wanted) for p in c.dns_names())]
     return named + [c for c in certs if c not in named]
-
-
-def resolve_certificates(config: Any, offer: Any, server_name: str | None,
-                         ech_accepted: bool = False) -> list[Any]:
-    """The chains to choose from with `ServerConfig.certificate_resolver` set: the one it
-    returns, else the configured ones (SNI order). Whatever it raises ends the handshake:
-    a `TLSError` with its own alert, anything else as internal_error (Go's alert for a
-    failing GetCertificate); nothing else escapes."""
-    from ..clienthello import client_hello_info
-    from ..config import CertifiedKey
-
-    info = client_hello_info(offer, server_name, ech_accepted)
-    try:
-        chosen = config.certificate_resolver(info)
-    except TLSError:
-        raise
-    except Exception as exc:
-        raise InternalError(f"certificate_resolver raised {type(exc).__name__}: "
-                            f"{exc}") from exc
-    if isinstance(chosen, CertifiedKey):
-        return [chosen]
-    if chosen is not None:
-        raise InternalError(f"certificate_resolver returned a {type(chosen).__name__}, "
-                            "not a tlskit.CertifiedKey or None")
-    if config._certs:
-        return by_server_name(config._certs, server_name)
-    if server_name is not None:
-        raise UnrecognizedName(f"certificate_resolver has no certificate for "
-                               f"{server_name!r}, and none is configured")
-    raise HandshakeFailure("certificate_resolver has no certificate for this client "
-                           "(it sent no server name), and none is configured")
 
 
 def no_common_scheme(version: str, client: Sequence[int], ours: Sequence[int]) -> str:

@@ -59,7 +59,6 @@ from .common import (
     no_common_scheme,
     parse_chain,
     public_key_of,
-    resolve_certificates,
     resumable_client_chain,
     rule,
     verify_client_chain,
@@ -71,6 +70,7 @@ from .common12 import (
     key_transport_problem,
 )
 from .hello import ClientHelloView
+from .resolve import resolve_certificates
 
 _E = members(ExtensionType)  # (plain attribute reads: see `members`)
 _HT = members(HandshakeType)

@@ -74,13 +74,13 @@ from .common import (
     members,
     no_common_scheme,
     parse_chain,
-    resolve_certificates,
     resumable_client_chain,
     rule,
     verify_client_chain,
 )
 from .common12 import Handover12
 from .hello import ClientHelloView, decode_client_hello
+from .resolve import resolve_certificates
 from .server12 import ServerHandshake12
 
 if TYPE_CHECKING:  # (ECH's modules load with the first ClientHello that offers ECH)
