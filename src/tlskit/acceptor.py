@@ -13,21 +13,25 @@ and alert a `ServerConnection` gives for the same bytes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from .helloinfo import ClientHelloInfo, client_hello_info
-from .config import MAX_CLIENT_HELLO, ServerConfig
+from .config import MAX_CLIENT_HELLO, ServerConfig, require_config
 from .connection import Connection, ServerConnection
 from .enums import AlertDescription, AlertLevel, ContentType
-from .errors import AlertReceived, ConnectionClosedError, TLSError, UsageError
+from .errors import AlertReceived, ConnectionClosedError, InternalError, TLSError, UsageError
 from .events import ConnectionClosed
 from .handshake.common import Output
 from .handshake.hello import ClientHelloView
 from .handshake.server13 import ServerHandshake13, State
+from .helloinfo import ClientHelloInfo, client_hello_info
 from .wire import messages as m
 
-__all__ = ["Acceptor"]
+__all__ = ["Acceptor", "ConfigChooser"]
+
+# What the server adapters take in place of a config: the ClientHello's info -> the config.
+ConfigChooser = Callable[[ClientHelloInfo], ServerConfig]
 
 # What may arrive after the ClientHello before `accept` (0-RTT data, a CCS): kept for the
 # connection, up to this much.
@@ -191,3 +195,85 @@ class Acceptor:
                       if self._handed_over else "hello complete" if self._info is not None
                       else "reading")
         return f"<Acceptor {state}>"
+
+
+# -- a connection that chooses its config (the server adapters' ``config`` callable) ----
+
+
+def choose_config(choose: ConfigChooser, info: ClientHelloInfo) -> ServerConfig:
+    """``choose(info)``, checked: a `TLSError` it raises keeps its alert, anything else
+    (or an answer that is not a `ServerConfig`) is an internal_error."""
+    try:
+        config = choose(info)
+    except TLSError:
+        raise
+    except Exception as exc:
+        raise InternalError(f"the config chooser raised {type(exc).__name__}: {exc}") from exc
+    if not isinstance(config, ServerConfig):
+        raise InternalError(f"the config chooser returned a {type(config).__name__}, not a "
+                            "tlskit.ServerConfig")
+    return config
+
+
+class _ChoosingReader(_HelloReader):
+    """Reads the ClientHello, asks for the config, then hands the hello (and everything
+    after it) to a TLS 1.3 server made with it, as its successor."""
+
+    __slots__ = ("choose", "chosen")
+
+    def __init__(self, choose: ConfigChooser, out: Output) -> None:
+        super().__init__(MAX_CLIENT_HELLO, out)
+        self.choose = choose
+        self.chosen: ServerConfig | None = None
+
+    def on_client_hello(self, ch: m.ClientHello, raw: bytes) -> State:
+        offer = ClientHelloView(ch)
+        config = self.chosen = choose_config(self.choose, client_hello_info(
+            offer, offer.server_name))
+        self.successor = server = ServerHandshake13(config, self.out)
+        server.receive_record(raw)  # the hello again, read by the chosen server
+        return State.HANDED_OVER
+
+
+class _ChosenConnection(ServerConnection):
+    """A `ServerConnection` whose config ``choose(info)`` picks when its ClientHello
+    arrives (``config`` raises `UsageError` before that)."""
+
+    def __init__(self, choose: ConfigChooser) -> None:
+        self._reply: bool | None = None  # an adapter's close_reply, else the config's
+        Connection.__init__(self)
+        self._hs = self._reader = _ChoosingReader(choose, self._out)
+
+    @property
+    def config(self) -> ServerConfig:  # type: ignore[override]
+        chosen = self._reader.chosen
+        if chosen is None:
+            raise UsageError("no config was chosen yet: the ClientHello has not arrived")
+        return chosen
+
+    @property
+    def close_reply(self) -> bool:  # type: ignore[override]
+        chosen = self._reader.chosen
+        if self._reply is not None or chosen is None:
+            return self._reply is not False
+        return chosen.close_reply
+
+    @close_reply.setter
+    def close_reply(self, value: bool) -> None:
+        self._reply = value if hasattr(self, "_reader") else None
+
+
+def server_connection(config: ServerConfig | ConfigChooser, user: str) -> ServerConnection:
+    """A `ServerConnection` with ``config``, or one whose config the callable ``config``
+    chooses from the ClientHello (what the server adapters do); TypeError for anything
+    else, naming ``user``."""
+    if isinstance(config, ServerConfig):
+        return ServerConnection(config)
+    check_server_config(config, user)
+    return _ChosenConnection(config)
+
+
+def check_server_config(config: object, user: str) -> None:
+    """A `ServerConfig` or a callable choosing one, else the config TypeError."""
+    if not callable(config) or isinstance(config, type):
+        require_config(config, ServerConfig, user)
