@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import re
 import socket
-import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +20,7 @@ from cryptography.x509.oid import NameOID
 
 from tlskit import Acceptor, CertifiedKey, ClientHelloInfo, ServerConfig
 
+from ..support.pki import ssl_client_context
 from ..support.ports import HOST, TIMEOUT
 from ..support.pump import Pump, ServerThread, tlskit_server
 from .conftest import PKI, Peers, openssl_field
@@ -103,10 +103,7 @@ def test_python_ssl_through_the_acceptor(peers: Peers, pki: PKI,
                for name, ck in sites.items()}
     server = peers.thread(acceptor_server(lambda info: configs[info.server_name or ""],
                                           count=len(NAMES)))
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(cafile=str(pki.root_pem))
-    ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion[version.replace(".", "_")]
-    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    ctx = ssl_client_context(pki.root_pem, version, ["h2", "http/1.1"])
     seen = []
     for name in NAMES:
         with socket.create_connection((HOST, server.port), timeout=TIMEOUT) as raw, \

@@ -19,6 +19,7 @@ import tlskit.aio
 from tlskit import ClientHelloInfo, InternalError, ServerConfig
 from tlskit.io import TLSServer, wrap_server_socket
 
+from ..support.pki import ssl_client_context
 from .conftest import PKI, start_tls_server
 
 NAMES = ("a.test", "b.test")
@@ -49,10 +50,7 @@ class Recorder:
 def ssl_client(pki: PKI, port: int, name: str, version: str) -> tuple[str, str, str | None]:
     """A Python ssl handshake to ``name``: the leaf's CN, the version, the ALPN chosen;
     the server's first line is read and echoed back before a clean close."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(cafile=str(pki.root_pem))
-    ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion[version.replace(".", "_")]
-    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    ctx = ssl_client_context(pki.root_pem, version, ["h2", "http/1.1"])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
             ctx.wrap_socket(raw, server_hostname=name) as tls:
         subject = dict(x[0] for x in tls.getpeercert()["subject"])
