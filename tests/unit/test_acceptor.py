@@ -23,8 +23,9 @@ from tlskit import (
     TLSError,
     UsageError,
 )
+from tlskit.acceptor import server_connection
 from tlskit.enums import AlertDescription as AD
-from tlskit.enums import CipherSuite
+from tlskit.enums import CipherSuite, NamedGroup
 
 from ..support.pki import client_config, server_config
 from ..support.pump import completed, exchange
@@ -231,3 +232,20 @@ def test_a_client_that_ends_first(data: bytes, error: type, reply: bytes) -> Non
     with pytest.raises(error):
         acceptor.receive_data(data)
     assert acceptor.data_to_send() == reply
+
+
+@pytest.mark.parametrize("versions", [["TLSv1.3"], ["TLSv1.2"]])
+def test_a_chosen_config_carries_the_handshake_through_a_retry(versions: list[str]) -> None:
+    """What the io and aio servers build from a config chooser: the chosen server takes
+    the hello over, and asks again for a share (TLS 1.3) or hands over to TLS 1.2."""
+    config = server_config(groups=["secp256r1"], close_reply=False)
+    seen: list[ClientHelloInfo] = []
+    server = server_connection(lambda info: seen.append(info) or config, "test")
+    with pytest.raises(UsageError, match="no config was chosen yet"):
+        server.config  # noqa: B018
+    client = ClientConnection(client_config(groups=["x25519", "secp256r1"],
+                                            versions=versions), server_name=NAME)
+    client_events, _ = exchange(client, server)
+    hc = completed(client_events)
+    assert (hc.version, hc.group) == (versions[0], NamedGroup.secp256r1)
+    assert server.config is config and not server.close_reply and len(seen) == 1
