@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
     from . import aio as aio
+    from .acceptor import Acceptor
     from .config import (
         CertificateValidityWarning,
         CertifiedKey,
@@ -65,6 +66,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
         KeyUpdated,
         SessionTicketReceived,
     )
+    from .helloinfo import ClientHelloInfo
     from .io import (
         TLSListener,
         TLSServer,
@@ -106,6 +108,8 @@ _LAZY = {
     "parse_cipher_suite": "tlskit.config",
     "parse_group": "tlskit.config",
     "parse_signature_scheme": "tlskit.config",
+    "Acceptor": "tlskit.acceptor",
+    "ClientHelloInfo": "tlskit.helloinfo",
     "ClientConnection": "tlskit.connection",
     "Connection": "tlskit.connection",
     "ServerConnection": "tlskit.connection",
@@ -165,6 +169,7 @@ _LAZY = {
 _SUBMODULES = ("aio", "io", "x509")
 
 __all__ = [
+    "Acceptor",
     "AlertDescription",
     "AlertReceived",
     "BadCertificate",
@@ -178,6 +183,7 @@ __all__ = [
     "ClientCertificateReceived",
     "ClientConfig",
     "ClientConnection",
+    "ClientHelloInfo",
     "Connection",
     "ConnectionClosed",
     "ConnectionClosedError",

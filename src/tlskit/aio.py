@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .acceptor import Acceptor, check_server_config, server_connection
 from .config import ClientConfig, ServerConfig, require_config
 from .connection import ClientConnection, Connection, ServerConnection
 from .errors import AlertReceived, TLSError, UsageError
 from .events import ConnectionClosed, DataReceived, HandshakeComplete
+from .helloinfo import ClientHelloInfo
 from .io.blocking import TruncatedConnection, default_client_config, handshake_eof
 from .io.info import ConnectionInfo
 from .io.server import listen_backlog
@@ -138,6 +141,18 @@ class TLSProtocol(asyncio.BufferedProtocol):
         self._dropped_writes = 0
         self._corked = 0                 # plaintext written since the last flush
         self._flush_scheduled = False
+        self._choice: _AsyncChoice | None = None  # an async config chooser at work
+
+    @classmethod
+    def choosing(cls, choose: AsyncConfigChooser, app_protocol: asyncio.BaseProtocol,
+                 **kw: Any) -> TLSProtocol:
+        """A server protocol whose config ``choose(info)`` (sync or async) picks from the
+        ClientHello; the bytes wait (reading paused) until it has answered."""
+        choice = _AsyncChoice(choose)
+        proto = cls(server_connection(choice.config, "tlskit.aio.start_server"),
+                    app_protocol, server_side=True, **kw)
+        proto._choice = choice
+        return proto
 
     @property
     def app_transport(self) -> _TLSTransport:
@@ -180,6 +195,8 @@ class TLSProtocol(asyncio.BufferedProtocol):
 
     def data_received(self, data: bytes | memoryview) -> None:  # type: ignore[override]
         if self._error is not None or self._peer_closed:
+            return
+        if self._choice is not None and not self._choice.hold(self, data):
             return
         try:
             events = self._conn.receive_data(data)
@@ -577,9 +594,83 @@ async def open_connection(host: str, port: int, config: ClientConfig | None = No
     return reader, writer
 
 
+AsyncConfigChooser = Callable[["ClientHelloInfo"], "ServerConfig | Awaitable[ServerConfig]"]
+
+
+class _AsyncChoice:
+    """An async config chooser's answer for one connection: the ClientHello's bytes are
+    held (read by an `Acceptor`) until it is in, then fed to the connection, whose own
+    (synchronous) chooser is `config`. Bytes that are no ClientHello go to the
+    connection at once: it fails on them as it would have."""
+
+    __slots__ = ("acceptor", "answer", "choose", "error", "held", "task")
+
+    def __init__(self, choose: AsyncConfigChooser) -> None:
+        self.choose = choose
+        self.acceptor: Acceptor | None = Acceptor()
+        self.held = bytearray()
+        self.answer: ServerConfig | None = None
+        self.error: BaseException | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def config(self, info: ClientHelloInfo) -> ServerConfig:
+        """The connection's chooser: what the async one answered (or raised)."""
+        if self.error is not None:
+            raise self.error
+        assert self.answer is not None
+        return self.answer
+
+    def hold(self, proto: TLSProtocol, data: bytes | memoryview) -> bool:
+        """Keep ``data`` while the chooser works; True: feed it to the connection now."""
+        if self.acceptor is None:
+            return True  # (an answer came: `proto._choice` is cleared with it)
+        self.held += data
+        if self.task is not None:
+            return False
+        try:
+            info = self.acceptor.receive_data(data)
+        except TLSError:
+            info = None
+            self.acceptor = None  # no ClientHello: the connection says why
+            proto._choice = None
+            proto.data_received(self._take())
+            return False
+        if info is not None:
+            if proto._tcp is not None:
+                proto._tcp.pause_reading()
+            self.task = proto._loop.create_task(self._run(proto, info))
+        return False
+
+    def _take(self) -> bytes:
+        data, self.held = bytes(self.held), bytearray()
+        return data
+
+    async def _run(self, proto: TLSProtocol, info: ClientHelloInfo) -> None:
+        try:
+            answer = self.choose(info)
+            self.answer = await answer if inspect.isawaitable(answer) else answer
+        except Exception as exc:  # the connection's chooser raises it: internal_error
+            self.error = exc
+        self.acceptor = None
+        proto._choice = None
+        if proto._tcp is not None and not proto._tcp.is_closing():
+            proto._tcp.resume_reading()
+        proto.data_received(self._take())
+
+
+def _keyed_async(choose: AsyncConfigChooser) -> AsyncConfigChooser:
+    """``choose``'s answers logging keys to $SSLKEYLOGFILE when it is set."""
+    async def keyed_choice(info: ClientHelloInfo) -> ServerConfig:
+        answer = choose(info)
+        config = await answer if inspect.isawaitable(answer) else answer
+        return with_keylog(config) if isinstance(config, ServerConfig) else config
+    return keyed_choice
+
+
 async def start_server(client_connected_cb: ClientConnectedCallback, host: Any, port: int | None,
-                       config: ServerConfig, *, handshake_timeout: float | None = 30.0,
-                       idle_timeout: float | None = None, suppress_ragged_eofs: bool = True,
+                       config: ServerConfig | AsyncConfigChooser, *,
+                       handshake_timeout: float | None = 30.0, idle_timeout: float | None = None,
+                       suppress_ragged_eofs: bool = True,
                        limit: int = 2 ** 16, **kwargs: Any) -> asyncio.Server:
     """`asyncio.start_server` over TLS: ``client_connected_cb(reader, writer)`` runs
     once a connection's handshake has completed. ``handshake_timeout`` bounds the whole
@@ -592,17 +683,30 @@ async def start_server(client_connected_cb: ClientConnectedCallback, host: Any, 
     reading gets an error once the close gave up (`CLOSE_TIMEOUT`). TLS 1.3 session
     tickets leave with the callback's first write (one send for both) or, if it reads
     first, right after its first step. Extra keyword arguments go to `loop.create_server`
-    (the listen ``backlog`` defaults to the system maximum)."""
+    (the listen ``backlog`` defaults to the system maximum).
+
+    ``config`` may instead be a callable ``choose(info: tlskit.ClientHelloInfo)`` that
+    returns the connection's `ServerConfig`, or an awaitable of it (a coroutine
+    function): called once the ClientHello has arrived, its reading paused meanwhile,
+    within ``handshake_timeout``. A `TLSError` it raises ends the handshake with its
+    alert, any other exception with internal_error."""
     loop = asyncio.get_running_loop()
-    require_config(config, ServerConfig, "tlskit.aio.start_server")
-    cfg = with_keylog(config)
+    check_server_config(config, "tlskit.aio.start_server")
+
+    kw: dict[str, Any] = dict(handshake_timeout=handshake_timeout, idle_timeout=idle_timeout,
+                              suppress_ragged_eofs=suppress_ragged_eofs)
+    make: Callable[[asyncio.BaseProtocol], TLSProtocol]
+    if isinstance(config, ServerConfig):
+        cfg = with_keylog(config)
+        make = lambda app: TLSProtocol(ServerConnection(cfg), app,  # noqa: E731
+                                       server_side=True, **kw)
+    else:
+        chooser = _keyed_async(config)
+        make = lambda app: TLSProtocol.choosing(chooser, app, **kw)  # noqa: E731
 
     def factory() -> TLSProtocol:
         reader = asyncio.StreamReader(limit=limit, loop=loop)
-        app = asyncio.StreamReaderProtocol(reader, client_connected_cb, loop=loop)
-        return TLSProtocol(ServerConnection(cfg), app, server_side=True,
-                           handshake_timeout=handshake_timeout, idle_timeout=idle_timeout,
-                           suppress_ragged_eofs=suppress_ragged_eofs)
+        return make(asyncio.StreamReaderProtocol(reader, client_connected_cb, loop=loop))
 
     kwargs.setdefault("backlog", listen_backlog())
     return await loop.create_server(factory, host, port, **kwargs)

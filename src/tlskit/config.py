@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -43,10 +43,16 @@ from .verifier import CertificateVerifier
 from .x509.der import DERError, split_certificate
 from .x509.parsed import describe_parse_error, pem_labels
 
+if TYPE_CHECKING:
+    from .helloinfo import ClientHelloInfo
+
 KeyLogCallback = Callable[[str, bytes, bytes], None]  # label, client_random, secret
 Tracer = Callable[[str, dict[str, Any]], None]          # step name, fields
+# ServerConfig.certificate_resolver: the ClientHello's info -> the certificate, or None.
+CertificateResolver = Callable[["ClientHelloInfo"], "CertifiedKey | None"]
 
 __all__ = [
+    "CertificateResolver",
     "CertifiedKey",
     "ClientConfig",
     "EchKey",
@@ -708,6 +714,17 @@ class ServerConfig(_Common):
         only with ``allow_psk_ke``; no early data with external PSKs. The lookup is asked
         about at most 16 identities per ClientHello (`tlskit.psk.MAX_PSK_LOOKUPS`), and
         again, with the identity a session's ticket carries, before that session resumes.
+    :param certificate_resolver: ``resolver(info: tlskit.ClientHelloInfo) -> CertifiedKey |
+        None``, Go's ``GetCertificate``: called once per full handshake (TLS 1.3 and 1.2;
+        not when a session or external PSK is resumed), after Encrypted Client Hello was
+        decrypted, so ``info.server_name`` is the real name. A `CertifiedKey` is served
+        (a client with no signature scheme for it fails as with a configured one:
+        handshake_failure); None falls back to the configured certificates, and with none
+        configured ends the handshake (unrecognized_name when the client sent a name,
+        else handshake_failure). A resolver may raise a `tlskit.TLSError` to end the
+        handshake with that error's alert (e.g. `tlskit.UnrecognizedName`); any other
+        exception becomes an `tlskit.InternalError` (internal_error, as Go sends). With a
+        resolver no certificate needs configuring (default None).
 
     Fields both configs share, as a server reads them (`ClientConfig` has the client's
     side of each):
@@ -781,6 +798,9 @@ class ServerConfig(_Common):
     ech_keys: Sequence[tuple[bytes, bytes]] = field(default=(), repr=False)
     # RFC 8446 2.2: external PSKs, a list or lookup(identity) -> ExternalPsk | None.
     external_psks: Sequence[ExternalPsk] | PskLookup = ()
+    # Chooses the certificate from the ClientHello (once per full handshake, both
+    # versions); None from it: the configured certificates.
+    certificate_resolver: CertificateResolver | None = None
 
     _certs: list[CertifiedKey] = field(init=False, repr=False)
     _psk_lookup: PskLookup | None = field(init=False, repr=False)
@@ -848,11 +868,16 @@ class ServerConfig(_Common):
             self._set("external_psks", tuple(self.external_psks))
         lookup = server_lookup(self.external_psks, self._suites, self._versions)
         self._set("_psk_lookup", lookup)
-        if self._certs:
-            return
+        if self.certificate_resolver is not None and not callable(self.certificate_resolver):
+            raise TypeError("certificate_resolver must be a callable taking a "
+                            "tlskit.ClientHelloInfo, not "
+                            f"{type(self.certificate_resolver).__name__}")
+        if self._certs or self.certificate_resolver is not None:
+            return  # (a resolver serves certificates: both versions, ECH's public name too)
         if lookup is None:
-            raise ValueError("a server needs at least one certificate and key (or "
-                             "external_psks, for a PSK-only TLS 1.3 server)")
+            raise ValueError("a server needs at least one certificate and key (or a "
+                             "certificate_resolver, or external_psks for a PSK-only "
+                             "TLS 1.3 server)")
         if self.ech_keys:
             raise ValueError("ech_keys need a certificate for their public name: a server "
                              "that cannot decrypt a ClientHello answers its outer hello as "

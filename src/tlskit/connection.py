@@ -362,6 +362,11 @@ class Connection:
         events.clear()
         return written, result
 
+    def receive_held(self, data: bytes) -> None:
+        """`receive_data` for bytes an `tlskit.Acceptor` read before this connection
+        existed: its events wait for the next receive call (which returns them first)."""
+        self._events += self.receive_data(data)
+
     def _adopt_successor(self) -> Handshake:
         """The one place the connection moves to the TLS 1.2 handshake that took over
         (also when that handshake failed at once, so the alert and state are its own)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -113,3 +114,15 @@ class CertFiles:
         files.leaf.write_bytes(issued.chain[0].public_bytes(Encoding.PEM))
         files.chain.write_bytes(issued.chain[1].public_bytes(Encoding.PEM))
         return files
+
+
+def ssl_client_context(root_pem: Path | str, version: str,
+                       alpn: list[str] | None = None) -> ssl.SSLContext:
+    """A CPython `ssl` client context trusting ``root_pem``, pinned to ``version``
+    ("TLSv1.3" or "TLSv1.2"), offering ``alpn`` if given."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies the chain and the name
+    ctx.load_verify_locations(cafile=str(root_pem))
+    ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion[version.replace(".", "_")]
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    return ctx

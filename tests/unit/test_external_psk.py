@@ -217,7 +217,7 @@ def test_certificate_after_accepted_psk_is_unexpected_message(
 
     def with_certificate(self: ServerHandshake13, offer: Any) -> None:
         original(self, offer)
-        self._choose_certificate(offer.schemes, offer.schemes)
+        self._choose_certificate(self.config._certs, offer.schemes, offer.schemes)
         self._send_certificate(offer)
 
     _patched(monkeypatch, "_send_encrypted_extensions", with_certificate)

@@ -12,66 +12,46 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ..acceptor import Acceptor, alert_record
 from ..config import MAX_CLIENT_HELLO
 from ..connection import ServerConnection
-from ..enums import AlertDescription, ContentType, ExtensionType, HandshakeType
+from ..enums import AlertDescription
 from ..errors import TLSError
-from ..wire.extensions import decode_server_name
-from ..wire.messages import ClientHello
 
-__all__ = ["HelloBuffer", "start_server_connection"]
+__all__ = ["HelloBuffer", "alert_record", "start_server_connection"]
 
 log = logging.getLogger("tlskit.compat")
 MAX_HELLO = MAX_CLIENT_HELLO
 
 
 class HelloBuffer:
-    """Bytes received until the ClientHello is complete."""
+    """Bytes received until the ClientHello is complete, read by a `tlskit.Acceptor`
+    (the server's own record layer and hello decoder); the engine is then fed ``data``."""
 
     def __init__(self) -> None:
         self.data = bytearray()
+        self._acceptor = Acceptor()
+        self._done = False
+        self._name: str | None = None
 
     def add(self, data: bytes) -> bool:
         """Append; True once the ClientHello (or something that is not one) is complete."""
         self.data += data
-        return self.complete()
+        if not self._done:
+            try:
+                info = self._acceptor.receive_data(data)
+            except TLSError:
+                self._done = True  # not a ClientHello: the engine answers with its alert
+            else:
+                if info is not None:
+                    self._done, self._name = True, info.server_name
+        return self._done
 
     def complete(self) -> bool:
-        buf, pos, hs = self.data, 0, bytearray()
-        while pos + 5 <= len(buf):
-            if buf[pos] != ContentType.handshake:
-                return True  # not a ClientHello: let the engine answer with its alert
-            length = int.from_bytes(buf[pos + 3:pos + 5], "big")
-            if pos + 5 + length > len(buf):
-                break
-            hs += buf[pos + 5:pos + 5 + length]
-            pos += 5 + length
-            if len(hs) >= 4:
-                need = int.from_bytes(hs[1:4], "big")
-                if hs[0] != HandshakeType.client_hello or need > MAX_HELLO:
-                    return True
-                if len(hs) >= 4 + need:
-                    return True
-        return len(buf) > MAX_HELLO + 1024
+        return self._done
 
     def server_name(self) -> str | None:
-        buf, pos, hs = self.data, 0, bytearray()
-        while pos + 5 <= len(buf) and buf[pos] == ContentType.handshake:
-            length = int.from_bytes(buf[pos + 3:pos + 5], "big")
-            hs += buf[pos + 5:pos + 5 + length]
-            pos += 5 + length
-        if len(hs) < 4 or hs[0] != HandshakeType.client_hello:
-            return None
-        try:
-            hello = ClientHello.decode(bytes(hs[4:4 + int.from_bytes(hs[1:4], "big")]))
-            body = hello.extensions.get(ExtensionType.server_name)
-            return decode_server_name(body) if body is not None else None
-        except TLSError:
-            return None  # the engine will find the same fault and send the alert
-
-
-def alert_record(alert: int) -> bytes:
-    return bytes((ContentType.alert, 3, 3, 0, 2, 2, alert))
+        return self._name
 
 
 def start_server_connection(owner: Any, hello: HelloBuffer | None) -> ServerConnection:

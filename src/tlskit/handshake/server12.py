@@ -70,6 +70,7 @@ from .common12 import (
     key_transport_problem,
 )
 from .hello import ClientHelloView
+from .resolve import resolve_certificates
 
 _E = members(ExtensionType)  # (plain attribute reads: see `members`)
 _HT = members(HandshakeType)
@@ -389,7 +390,9 @@ class ServerHandshake12(ServerView, Handshake12):
             if group in client_groups and group in crypto.GROUPS12:  # no list: no frame)
                 self.group = group_of(group)
                 break
-        certs = by_server_name(cfg._certs, self.server_name)
+        certs = (by_server_name(cfg._certs, self.server_name)
+                 if cfg.certificate_resolver is None  # (the plain handshake's one test)
+                 else resolve_certificates(cfg, self._offer_view, self.server_name))
         for code in cfg._suites12:
             if code not in ch.cipher_suites:
                 continue

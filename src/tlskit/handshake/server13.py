@@ -80,6 +80,7 @@ from .common import (
 )
 from .common12 import Handover12
 from .hello import ClientHelloView, decode_client_hello
+from .resolve import resolve_certificates
 from .server12 import ServerHandshake12
 
 if TYPE_CHECKING:  # (ECH's modules load with the first ClientHello that offers ECH)
@@ -580,29 +581,43 @@ class ServerHandshake13(ServerView, Handshake13):
         """A full handshake: a certificate the client's schemes can verify (4.2.3: which
         it must have named, also in a hello whose PSK we did not take)."""
         schemes, cert_schemes = offer.schemes, offer.cert_schemes
-        if not self.config._certs:  # PSK-only: OpenSSL's -nocert sends handshake_failure
+        cfg = self.config
+        resolver = cfg.certificate_resolver  # (the plain handshake's one attribute read)
+        if resolver is None and not cfg._certs:
+            # PSK-only: OpenSSL's -nocert sends handshake_failure
             raise HandshakeFailure("no external PSK of this server matches the client's, "
                                    "and it has no certificate (PSK-only)")
         if schemes is None:
             raise MissingExtension("ClientHello lacks signature_algorithms, which a "
                                    "handshake without its PSK needs (4.2.3)")
-        self._choose_certificate(schemes, schemes if cert_schemes is None else cert_schemes)
+        certs = (by_server_name(cfg._certs, self.server_name) if resolver is None
+                 else self._resolved(offer))
+        self._choose_certificate(certs, schemes,
+                                 schemes if cert_schemes is None else cert_schemes)
 
-    def _choose_certificate(self, schemes: list[int], cert_schemes: list[int]) -> None:
-        """Pick the chain for the SNI name and the scheme the client can verify,
-        preferring one whose certificate signatures the client accepts (4.2.3; else any
-        signable chain, as the RFC lets the server do)."""
+    def _resolved(self, offer: ClientHelloView) -> list[CertifiedKey]:
+        """`ServerConfig.certificate_resolver`'s chain: asked once per handshake (the
+        hello after a HelloRetryRequest repeats what it chose by, 4.1.2)."""
+        if self.hrr_sent and self.certified is not None:
+            return [self.certified]
+        return resolve_certificates(self.config, offer, self.server_name,
+                                    self._ech is not None)
+
+    def _choose_certificate(self, certs: list[CertifiedKey], schemes: list[int],
+                            cert_schemes: list[int]) -> None:
+        """Pick the chain (``certs``: SNI matches first) and the scheme the client can
+        verify, preferring one whose certificate signatures the client accepts (4.2.3;
+        else any signable chain, as the RFC lets the server do)."""
         ours = self.config._schemes  # ServerConfig.signature_schemes bounds ours too
         signable = []  # (chain, our first scheme the client accepts), as loops: no frames
-        for ck in by_server_name(self.config._certs, self.server_name):
+        for ck in certs:
             for scheme in ck.schemes:
                 if scheme in schemes and scheme in ours:
                     signable.append((ck, scheme))
                     break
         if not signable:
             raise HandshakeFailure(no_common_scheme("TLS 1.3", schemes, [
-                s for ck in by_server_name(self.config._certs, self.server_name)
-                for s in ck.schemes if s in ours]))
+                s for ck in certs for s in ck.schemes if s in ours]))
         for ck, scheme in signable:
             for sigs in ck.chain_signatures:
                 if sigs.isdisjoint(cert_schemes):  # (no set built, none intersected)

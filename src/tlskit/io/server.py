@@ -1,5 +1,10 @@
 """Blocking servers: `wrap_server_socket` (a TLS listener) and `TLSServer` (socketserver).
 
+Each takes a `ServerConfig`, or a callable ``choose(info) -> ServerConfig`` called with
+each connection's `tlskit.ClientHelloInfo` in the connection's handshake (Go's
+``GetConfigForClient``): a `TLSError` it raises ends the handshake with its alert, any
+other exception with internal_error.
+
 Accepting never shakes hands: each accepted `TLSSocket` runs its handshake lazily in the
 thread that first reads or writes it (bounded by ``handshake_timeout``), so a slow or
 silent client cannot stall the accept loop.
@@ -16,12 +21,17 @@ import sys
 import time
 from typing import Any
 
-from ..config import ServerConfig, require_config
-from ..connection import ServerConnection
+from ..acceptor import ConfigChooser, check_server_config, server_connection
+from ..config import ServerConfig
 from ..errors import TLSError
+from ..helloinfo import ClientHelloInfo
 from ..keylog import with_keylog
 from .blocking import TLSSocket
 from .workers import WorkerPool
+
+# A server's config, or a callable choosing it from the ClientHello
+# (``choose(info: tlskit.ClientHelloInfo) -> ServerConfig``, Go's GetConfigForClient).
+AnyConfig = ServerConfig | ConfigChooser
 
 __all__ = ["TLSListener", "TLSServer", "listen_backlog", "wrap_server_socket"]
 
@@ -51,12 +61,12 @@ def _peer_label(addr: Any) -> str:
 class TLSListener:
     """A listening TCP socket whose `accept` returns server-side `TLSSocket`s."""
 
-    def __init__(self, sock: socket.socket, config: ServerConfig, *,
+    def __init__(self, sock: socket.socket, config: AnyConfig, *,
                  handshake_timeout: float | None = 30.0, idle_timeout: float | None = None,
                  suppress_ragged_eofs: bool = True) -> None:
         self.socket = sock
-        require_config(config, ServerConfig, "TLSListener")
-        self.config = with_keylog(config)
+        check_server_config(config, "TLSListener")
+        self.config = _keyed(config)
         self.handshake_timeout = handshake_timeout
         self.idle_timeout = idle_timeout
         self.suppress_ragged_eofs = suppress_ragged_eofs
@@ -102,7 +112,20 @@ class TLSListener:
         return f"<tlskit.TLSListener {where}>"
 
 
-def _server_socket(sock: socket.socket, addr: Any, config: ServerConfig,
+def _keyed(config: AnyConfig) -> AnyConfig:
+    """``config`` logging keys to $SSLKEYLOGFILE when it is set (`with_keylog`), also
+    each config a chooser picks (an answer of another type is left for the check)."""
+    if isinstance(config, ServerConfig):
+        return with_keylog(config)
+
+    def keyed_choice(info: ClientHelloInfo) -> ServerConfig:
+        chosen = config(info)
+        return with_keylog(chosen) if isinstance(chosen, ServerConfig) else chosen
+
+    return keyed_choice
+
+
+def _server_socket(sock: socket.socket, addr: Any, config: AnyConfig,
                    handshake_timeout: float | None, idle_timeout: float | None,
                    suppress_ragged_eofs: bool) -> TLSSocket:
     """An accepted socket as a server-side `TLSSocket` (the handshake runs on first use);
@@ -110,7 +133,7 @@ def _server_socket(sock: socket.socket, addr: Any, config: ServerConfig,
     try:
         if sock.gettimeout() != idle_timeout:  # (settimeout is an ioctl even when equal)
             sock.settimeout(idle_timeout)
-        conn = ServerConnection(config)
+        conn = server_connection(config, "TLSListener")
     except BaseException:
         sock.close()
         raise
@@ -119,17 +142,21 @@ def _server_socket(sock: socket.socket, addr: Any, config: ServerConfig,
                      coalesce_tickets=True)
 
 
-def wrap_server_socket(listening_sock: socket.socket, config: ServerConfig, *,
+def wrap_server_socket(listening_sock: socket.socket, config: AnyConfig, *,
                        handshake_timeout: float | None = 30.0,
                        idle_timeout: float | None = None,
                        suppress_ragged_eofs: bool = True) -> TLSListener:
-    """Wrap a bound, listening socket: ``accept()`` yields ``(TLSSocket, address)``."""
+    """Wrap a bound, listening socket: ``accept()`` yields ``(TLSSocket, address)``.
+    ``config``: a `ServerConfig`, or ``choose(info) -> ServerConfig`` (see the module)."""
     return TLSListener(listening_sock, config, handshake_timeout=handshake_timeout,
                        idle_timeout=idle_timeout, suppress_ragged_eofs=suppress_ragged_eofs)
 
 
 class TLSServer(socketserver.ThreadingTCPServer):
     """`socketserver.ThreadingTCPServer` speaking TLS 1.3 and 1.2, a thread for each connection.
+
+    ``config`` is a `ServerConfig`, or ``choose(info) -> ServerConfig`` called in each
+    connection's handshake with its `tlskit.ClientHelloInfo`.
 
     Works with `socketserver.StreamRequestHandler` and `http.server`'s handlers. The
     handshake runs in the connection's thread before the handler is created; a failure is
@@ -159,12 +186,12 @@ class TLSServer(socketserver.ThreadingTCPServer):
     accept_retry_delay = 0.1
 
     def __init__(self, server_address: Any, RequestHandlerClass: Any,
-                 config: ServerConfig, bind_and_activate: bool = True, *,
+                 config: AnyConfig, bind_and_activate: bool = True, *,
                  handshake_timeout: float | None = 30.0, idle_timeout: float | None = None,
                  backlog: int | None = None, suppress_ragged_eofs: bool = True,
                  worker_idle_timeout: float | None = 1.0) -> None:
-        require_config(config, ServerConfig, "TLSServer")
-        self.tls_config = with_keylog(config)
+        check_server_config(config, "TLSServer")
+        self.tls_config = _keyed(config)
         self.worker_idle_timeout = worker_idle_timeout
         self._workers: WorkerPool | None = None
         self._exhausted = False  # accept() is failing for want of descriptors or memory

@@ -1,0 +1,38 @@
+"""`ServerConfig.certificate_resolver`, asked by both servers (TLS 1.3 and 1.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import CertifiedKey
+from ..errors import HandshakeFailure, InternalError, TLSError, UnrecognizedName
+from ..helloinfo import client_hello_info
+from .common import by_server_name
+
+
+def resolve_certificates(config: Any, offer: Any, server_name: str | None,
+                         ech_accepted: bool = False) -> list[Any]:
+    """The chains to choose from with `ServerConfig.certificate_resolver` set: the one it
+    returns, else the configured ones (SNI order). Whatever it raises ends the handshake:
+    a `TLSError` with its own alert, anything else as internal_error (Go's alert for a
+    failing GetCertificate); nothing else escapes."""
+    info = client_hello_info(offer, server_name, ech_accepted)
+    try:
+        chosen = config.certificate_resolver(info)
+    except TLSError:
+        raise
+    except Exception as exc:
+        raise InternalError(f"certificate_resolver raised {type(exc).__name__}: "
+                            f"{exc}") from exc
+    if isinstance(chosen, CertifiedKey):
+        return [chosen]
+    if chosen is not None:
+        raise InternalError(f"certificate_resolver returned a {type(chosen).__name__}, "
+                            "not a tlskit.CertifiedKey or None")
+    if config._certs:
+        return by_server_name(config._certs, server_name)
+    if server_name is not None:
+        raise UnrecognizedName(f"certificate_resolver has no certificate for "
+                               f"{server_name!r}, and none is configured")
+    raise HandshakeFailure("certificate_resolver has no certificate for this client "
+                           "(it sent no server name), and none is configured")

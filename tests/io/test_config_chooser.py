@@ -1,0 +1,229 @@
+"""The blocking and asyncio servers given a callable that chooses each connection's
+`ServerConfig` from its ClientHello (Go's GetConfigForClient), against CPython's `ssl`
+(OpenSSL 3.0) over real sockets: the config per name, in TLS 1.3 and 1.2, and a chooser
+that fails ending the handshake with internal_error."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import socketserver
+import ssl
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import tlskit.aio
+from tlskit import ClientHelloInfo, InternalError, ServerConfig
+from tlskit.io import TLSServer, wrap_server_socket
+
+from ..support.pki import ssl_client_context
+from .conftest import PKI, start_tls_server
+
+NAMES = ("a.test", "b.test")
+VERSIONS = ["TLSv1.3", "TLSv1.2"]
+
+
+@pytest.fixture(scope="module")
+def configs(pki: PKI) -> dict[str, ServerConfig]:
+    """A config per name, each with its own leaf and ALPN protocol."""
+    out = {}
+    for name, proto in zip(NAMES, ("h2", "http/1.1"), strict=True):
+        issued = pki.ca.issue_server([name])
+        out[name] = ServerConfig(certificate_chain=issued.chain,
+                                 private_key=issued.private_key, alpn_protocols=[proto])
+    return out
+
+
+class Recorder:
+    def __init__(self, configs: dict[str, ServerConfig]) -> None:
+        self.configs = configs
+        self.seen: list[str | None] = []
+
+    def __call__(self, info: ClientHelloInfo) -> ServerConfig:
+        self.seen.append(info.server_name)
+        return self.configs[info.server_name or ""]
+
+
+def ssl_client(pki: PKI, port: int, name: str, version: str) -> tuple[str, str, str | None]:
+    """A Python ssl handshake to ``name``: the leaf's CN, the version, the ALPN chosen;
+    the server's first line is read and echoed back before a clean close."""
+    ctx = ssl_client_context(pki.root_pem, version, ["h2", "http/1.1"])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
+            ctx.wrap_socket(raw, server_hostname=name) as tls:
+        subject = dict(x[0] for x in tls.getpeercert()["subject"])
+        tls.sendall(b"ping\n")
+        assert tls.recv(5) == b"ping\n"
+        return subject["commonName"], tls.version() or "", tls.selected_alpn_protocol()
+
+
+class EchoLine(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        self.wfile.write(self.rfile.readline())
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_tls_server_chooses_the_config_per_client(pki: PKI, configs: dict[str, ServerConfig],
+                                                  version: str) -> None:
+    chooser = Recorder(configs)
+    srv = TLSServer(("127.0.0.1", 0), EchoLine, chooser)
+    start_tls_server(srv)
+    try:
+        got = [ssl_client(pki, srv.server_address[1], name, version) for name in NAMES]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert got == [("a.test", version, "h2"), ("b.test", version, "http/1.1")]
+    assert chooser.seen == list(NAMES)
+
+
+def test_wrap_server_socket_chooses_too(pki: PKI, configs: dict[str, ServerConfig]) -> None:
+    listener = wrap_server_socket(socket.create_server(("127.0.0.1", 0)), Recorder(configs))
+    port = listener.getsockname()[1]
+    result: list[Any] = []
+
+    def serve_one() -> None:
+        tls, _ = listener.accept()
+        with tls:
+            tls.sendall(tls.recv(5))
+            result.append(tls.version())
+
+    thread = threading.Thread(target=serve_one, daemon=True)
+    thread.start()
+    with listener:
+        assert ssl_client(pki, port, "b.test", "TLSv1.3") == ("b.test", "TLSv1.3", "http/1.1")
+        thread.join(10)
+    assert result == ["TLSv1.3"]
+
+
+@pytest.mark.parametrize(("fails_how", "message"), [
+    ("raises", "the config chooser raised LookupError: no tenant for a.test"),
+    ("not-a-config", "the config chooser returned a str, not a tlskit.ServerConfig")])
+def test_a_chooser_that_fails_ends_the_handshake_with_internal_error(
+        pki: PKI, fails_how: str, message: str) -> None:
+    failures: list[BaseException] = []
+
+    class Server(TLSServer):
+        def handshake_failed(self, request: Any, client_address: Any,
+                             exc: BaseException) -> None:
+            failures.append(exc)
+
+    def broken(info: ClientHelloInfo) -> Any:
+        if fails_how == "raises":
+            raise LookupError(f"no tenant for {info.server_name}")
+        return "a.test.pem"
+
+    srv = Server(("127.0.0.1", 0), EchoLine, broken)
+    start_tls_server(srv)
+    try:
+        with pytest.raises(ssl.SSLError, match="TLSV1_ALERT_INTERNAL_ERROR"):
+            ssl_client(pki, srv.server_address[1], "a.test", "TLSv1.3")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    [exc] = failures
+    assert type(exc) is InternalError
+    assert str(exc) == message
+
+
+def test_anything_else_than_a_config_or_a_callable_is_refused() -> None:
+    with pytest.raises(TypeError, match="TLSServer needs a ServerConfig"):
+        TLSServer(("127.0.0.1", 0), EchoLine, "server.pem")  # type: ignore[arg-type]
+
+
+async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(await reader.readline())
+    await writer.drain()
+    writer.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_aio_start_server_chooses_the_config_per_client(
+        pki: PKI, configs: dict[str, ServerConfig], version: str) -> None:
+    chooser = Recorder(configs)
+
+    async def main() -> list[tuple[str, str, str | None]]:
+        server = await tlskit.aio.start_server(_echo, "127.0.0.1", 0, chooser)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            return [await asyncio.to_thread(ssl_client, pki, port, name, version)
+                    for name in NAMES]
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    got = asyncio.run(asyncio.wait_for(main(), 30))
+    assert got == [("a.test", version, "h2"), ("b.test", version, "http/1.1")]
+    assert chooser.seen == list(NAMES)
+
+
+
+def _serve_aio(chooser: Any, calls: Callable[[int], list[Any]]) -> list[Any]:
+    """Run ``calls(port)`` (blocking ssl clients, in a thread) against a tlskit.aio
+    echo server choosing with ``chooser``."""
+    async def main() -> list[Any]:
+        server = await tlskit.aio.start_server(_echo, "127.0.0.1", 0, chooser)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            return await asyncio.to_thread(calls, port)
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    return asyncio.run(asyncio.wait_for(main(), 30))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_aio_takes_an_async_chooser(pki: PKI, configs: dict[str, ServerConfig],
+                                    version: str) -> None:
+    """The chooser awaits (a database, say) while the client's bytes wait."""
+    seen: list[str | None] = []
+
+    async def lookup(info: ClientHelloInfo) -> ServerConfig:
+        await asyncio.sleep(0.05)
+        seen.append(info.server_name)
+        return configs[info.server_name or ""]
+
+    got = _serve_aio(lookup, lambda port: [ssl_client(pki, port, name, version)
+                                           for name in NAMES])
+    assert got == [("a.test", version, "h2"), ("b.test", version, "http/1.1")]
+    assert seen == list(NAMES)
+
+
+@pytest.mark.parametrize("fails_how", ["raises", "not-a-config"])
+def test_aio_async_chooser_failing_ends_in_internal_error(
+        pki: PKI, fails_how: str) -> None:
+    async def broken(info: ClientHelloInfo) -> Any:
+        await asyncio.sleep(0)
+        if fails_how == "raises":
+            raise LookupError("no tenant")
+        return "a.test.pem"
+
+    def attempt(port: int) -> list[str]:
+        with pytest.raises(ssl.SSLError) as info:
+            ssl_client(pki, port, "a.test", "TLSv1.3")
+        return [str(info.value)]
+
+    [message] = _serve_aio(broken, attempt)
+    assert "TLSV1_ALERT_INTERNAL_ERROR" in message
+
+
+def test_aio_garbage_before_an_async_chooser_fails_as_without_one(
+        configs: dict[str, ServerConfig]) -> None:
+    """A plain HTTP request never reaches the chooser: the connection answers it with
+    its decode_error alert, as a server with a fixed config does."""
+    async def never(info: ClientHelloInfo) -> ServerConfig:
+        raise AssertionError("asked about garbage")
+
+    def attempt(port: int) -> list[bytes]:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(100):
+                answer += chunk
+        return [answer]
+
+    fixed = _serve_aio(configs["a.test"], attempt)
+    assert _serve_aio(never, attempt) == fixed == [b"\x15\x03\x03\x00\x02\x02\x32"]
