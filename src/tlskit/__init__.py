@@ -80,6 +80,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
         QuicConnection,
         QuicProtocolViolation,
         QuicServerConnection,
+        QuicTransportParameterError,
         SecretInstalled,
         TransportParametersReceived,
     )
@@ -149,6 +150,7 @@ _LAZY = {
     "QuicConnection": "tlskit.quic",
     "QuicProtocolViolation": "tlskit.quic",
     "QuicServerConnection": "tlskit.quic",
+    "QuicTransportParameterError": "tlskit.quic",
     "SecretInstalled": "tlskit.quic",
     "TransportParametersReceived": "tlskit.quic",
     "Session": "tlskit.session",
@@ -204,6 +206,7 @@ __all__ = [
     "QuicConnection",
     "QuicProtocolViolation",
     "QuicServerConnection",
+    "QuicTransportParameterError",
     "RecordOverflow",
     "SecretInstalled",
     "ServerConfig",

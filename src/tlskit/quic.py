@@ -30,6 +30,7 @@ import enum
 import hashlib
 import hmac
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -61,10 +62,12 @@ __all__ = [
     "QUIC_V2",
     "EncryptionLevel",
     "PacketKeys",
+    "ParametersChooser",
     "QuicClientConnection",
     "QuicConnection",
     "QuicProtocolViolation",
     "QuicServerConnection",
+    "QuicTransportParameterError",
     "SecretInstalled",
     "TransportParametersReceived",
     "error_code",
@@ -85,6 +88,7 @@ INITIAL_SALT_V1 = bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a")
 INITIAL_SALT_V2 = bytes.fromhex("0dede3def700a6db819381be6e269dcbf9bd2ed9")
 _VERSIONS = {QUIC_V1: (INITIAL_SALT_V1, b"quic "), QUIC_V2: (INITIAL_SALT_V2, b"quicv2 ")}
 PROTOCOL_VIOLATION = 0x0A  # RFC 9000 20.1
+TRANSPORT_PARAMETER_ERROR = 0x08  # RFC 9000 20.1
 
 
 class EncryptionLevel(enum.IntEnum):
@@ -127,6 +131,22 @@ class QuicProtocolViolation(IllegalParameter):
     @property
     def quic_error_code(self) -> int:
         return PROTOCOL_VIOLATION
+
+
+ParametersChooser = Callable[[bytes], bytes]
+"""A server's ``transport_parameters`` made per client: given the client's encoded
+transport parameters, returns the server's."""
+
+
+class QuicTransportParameterError(IllegalParameter):
+    """A server's ``transport_parameters`` callable refused the client's parameters
+    (it raised): the QUIC error code is TRANSPORT_PARAMETER_ERROR (0x08, RFC 9000 7.4,
+    20.1: parameters badly formatted, of an invalid value or otherwise in error), the
+    alert illegal_parameter; ``__cause__`` is what the callable raised."""
+
+    @property
+    def quic_error_code(self) -> int:
+        return TRANSPORT_PARAMETER_ERROR
 
 
 # -- packet protection keys (RFC 9001 5) ---------------------------------------------------
@@ -323,9 +343,16 @@ class QuicServerHandshake(ServerHandshake13):
     out: QuicOutput
 
     def __init__(self, config: ServerConfig, out: QuicOutput,
-                 transport_parameters: bytes, early_data_context: bytes) -> None:
+                 transport_parameters: bytes | ParametersChooser,
+                 early_data_context: bytes) -> None:
         super().__init__(config, out)  # type: ignore[arg-type]
-        self.quic_transport_parameters = transport_parameters
+        # Ours, or the application's callable that makes them from the client's (called
+        # once, just before EncryptedExtensions: `_send_encrypted_extensions`).
+        self.choose_parameters: ParametersChooser | None = None
+        if callable(transport_parameters):
+            self.choose_parameters = transport_parameters
+        else:
+            self.quic_transport_parameters = transport_parameters
         # 4.6.2: what 0-RTT depends on besides TLS (the transport parameters it limits,
         # the application's settings), as a digest sealed into our tickets; 0-RTT on a
         # ticket is taken only when the ticket's is the same.
@@ -368,6 +395,35 @@ class QuicServerHandshake(ServerHandshake13):
                                         "QUIC requires (RFC 9001 8.1)")
         if not self.hrr_sent:  # (a second hello repeats the first's, 4.1.2)
             self.out.emit(TransportParametersReceived(params))
+
+    def _send_encrypted_extensions(self, offer: ClientHelloView) -> None:
+        choose = self.choose_parameters
+        if choose is not None:
+            self.choose_parameters = None
+            self.quic_transport_parameters = _chosen_parameters(
+                choose, offer.extensions[QUIC_TRANSPORT_PARAMETERS])
+        super()._send_encrypted_extensions(offer)
+
+
+def _chosen_parameters(choose: ParametersChooser, client_parameters: bytes) -> bytes:
+    """What the server's callable makes of the client's parameters. A `TLSError` it
+    raises ends the handshake as it is; anything else it raises is its refusal of the
+    client's parameters (TRANSPORT_PARAMETER_ERROR); a result that is not bytes is the
+    application's bug (internal_error, from a TypeError)."""
+    try:
+        chosen = choose(client_parameters)
+    except TLSError:
+        raise
+    except Exception as exc:
+        raise QuicTransportParameterError(
+            "the transport_parameters callable refused the client's transport parameters: "
+            f"{type(exc).__name__}: {exc}") from exc
+    try:
+        return _transport_parameters(chosen)
+    except TypeError as exc:
+        raise InternalError(f"the transport_parameters callable returned "
+                            f"{type(chosen).__name__}, not bytes (the server's encoded "
+                            "transport parameters)") from exc
 
 
 
@@ -602,9 +658,17 @@ class QuicClientConnection(QuicConnection):
 class QuicServerConnection(QuicConnection):
     """A QUIC server's TLS (RFC 9001): waits for the ClientHello at the Initial level.
     ``transport_parameters``: our encoded QUIC transport parameters (sent in
-    EncryptedExtensions). 0-RTT: with ``max_early_data_size`` > 0 in the config, tickets
-    allow it (as 0xffffffff, RFC 9001 4.6.1) and a resumption may accept it under TLS's
-    rules (first ticket, suite and ALPN, age, the replay cache); the 0-RTT read secret is
+    EncryptedExtensions), or a callable that makes them from the client's (as Go's
+    QUICTransportParametersRequired: to echo or check connection IDs, or set limits
+    per client): called once, with the client's encoded parameters, after any
+    HelloRetryRequest and the 0-RTT decision, just before EncryptedExtensions. What it
+    raises ends the handshake: a `TLSError` as it is, anything else as a
+    `QuicTransportParameterError` (TRANSPORT_PARAMETER_ERROR, 0x08); a result that is
+    not bytes is an `InternalError` (0x150) caused by a TypeError.
+
+    0-RTT: with ``max_early_data_size`` > 0 in the config, tickets allow it (as
+    0xffffffff, RFC 9001 4.6.1) and a resumption may accept it under TLS's rules
+    (first ticket, suite and ALPN, age, the replay cache); the 0-RTT read secret is
     then reported at the EARLY level. ``early_data_context``: what else 0-RTT depends
     on (RFC 9001 4.6.2, RFC 9000 7.4.1: the transport parameters that limit it, such as
     initial_max_data and the stream limits, and the application's settings, such as
@@ -613,7 +677,8 @@ class QuicServerConnection(QuicConnection):
     goes ahead). Leave out per-connection values (connection IDs, the stateless reset
     token), or 0-RTT is never accepted."""
 
-    def __init__(self, config: ServerConfig, *, transport_parameters: bytes,
+    def __init__(self, config: ServerConfig, *,
+                 transport_parameters: bytes | ParametersChooser,
                  early_data_context: bytes = b"") -> None:
         super().__init__()
         require_config(config, ServerConfig, "QuicServerConnection")
@@ -622,9 +687,10 @@ class QuicServerConnection(QuicConnection):
         if not isinstance(early_data_context, (bytes, bytearray, memoryview)):
             raise TypeError("early_data_context takes bytes (what 0-RTT depends on, "
                             f"encoded), not {type(early_data_context).__name__}")
-        self._hs = QuicServerHandshake(self.config, self._out,
-                                    _transport_parameters(transport_parameters),
-                                    bytes(early_data_context))
+        if not callable(transport_parameters):
+            transport_parameters = _transport_parameters(transport_parameters)
+        self._hs = QuicServerHandshake(self.config, self._out, transport_parameters,
+                                       bytes(early_data_context))
 
 
 def error_code(exc: TLSError) -> int:

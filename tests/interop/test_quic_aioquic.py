@@ -32,6 +32,7 @@ from tlskit.quic import (
     QuicClientConnection,
     QuicConnection,
     QuicServerConnection,
+    QuicTransportParameterError,
     SecretInstalled,
     TransportParametersReceived,
 )
@@ -462,3 +463,42 @@ def test_aioquic_server_ticket_with_quic_early_data_limit(files: Files, peers: A
     tickets = [e for e in events if isinstance(e, SessionTicketReceived)]
     assert len(tickets) == 1 and tickets[0].session is not None
     assert tickets[0].session.max_early_data == 0xFFFFFFFF
+
+
+# -- what a QUIC stack needs beyond the handshake ---------------------------------------------
+
+def test_transport_parameters_chosen_per_aioquic_client(files: Files, peers: Any) -> None:
+    """The server makes its parameters from the client's (here it echoes aioquic's
+    initial_source_connection_id back as original_destination_connection_id, 0x00):
+    the callable sees aioquic's bytes once, and aioquic receives what it returned."""
+    seen: list[bytes] = []
+
+    def choose(client_params: bytes) -> bytes:
+        seen.append(client_params)
+        assert client_params[:2] == b"\x0f\x04"
+        return TK_PARAMS + b"\x00\x04" + client_params[2:6]
+
+    peer = peers(*aq_client(files, "--alpn", "h3", "--transport-parameters", AQ_PARAMS.hex()))
+    conn = QuicServerConnection(server_config(files), transport_parameters=choose)
+    events = pump(conn, peer)
+    assert seen == [AQ_PARAMS]
+    assert [bytes.fromhex(x["data"]) for x in peer.of("transport_parameters")] == [
+        TK_PARAMS + bytes.fromhex("000411223344")]
+    assert peer.state == "CLIENT_POST_HANDSHAKE"
+    assert tk_secrets(events) == peer.secrets()
+
+
+def test_transport_parameters_refused_for_aioquic_client(files: Files, peers: Any) -> None:
+    """The callable raises: TRANSPORT_PARAMETER_ERROR (0x08) to close with, and aioquic
+    is sent nothing (no ServerHello)."""
+    def choose(client_params: bytes) -> bytes:
+        raise ValueError("no initial_max_streams_bidi")
+
+    peer = peers(*aq_client(files, "--alpn", "h3", "--transport-parameters", AQ_PARAMS.hex()))
+    conn = QuicServerConnection(server_config(files), transport_parameters=choose)
+    with pytest.raises(QuicTransportParameterError) as info:
+        pump(conn, peer)
+    assert info.value.quic_error_code == 0x08
+    assert "ValueError: no initial_max_streams_bidi" in str(info.value)
+    assert conn.data_to_send() == []
+    assert peer.state == "CLIENT_EXPECT_SERVER_HELLO"  # it never saw a ServerHello

@@ -27,7 +27,9 @@ from tlskit.quic import (
     EncryptionLevel,
     QuicClientConnection,
     QuicConnection,
+    QuicProtocolViolation,
     QuicServerConnection,
+    QuicTransportParameterError,
     SecretInstalled,
     TransportParametersReceived,
     error_code,
@@ -659,3 +661,82 @@ def test_a_ticket_without_early_data_context_reads_as_before() -> None:
     assert decode_state(plain + b"\x20" + b"d" * 32) is None  # no flag: trailing bytes
     assert decode_state(flagged + b"\x00") is None
     assert decode_state(flagged + b"\x20" + b"d" * 31) is None
+
+
+# -- transport parameters chosen per client ---------------------------------------------------
+
+def test_server_chooses_transport_parameters_per_client(pki: tuple[LocalCA, Any]) -> None:
+    """Go's QUICTransportParametersRequired: the callable sees the client's parameters
+    (those of the second hello, after a HelloRetryRequest), once, and what it returns is
+    what the client receives."""
+    seen: list[bytes] = []
+
+    def choose(client_params: bytes) -> bytes:
+        seen.append(client_params)
+        return S_PARAMS + b"\x0f" + bytes([len(client_params)]) + client_params
+
+    c = client(pki, groups=["x25519", "secp256r1"], key_share_groups=["x25519"])
+    s = QuicServerConnection(server_config(pki, groups=["secp256r1"]),
+                             transport_parameters=choose)
+    flight(c, s)
+    sent, _ = flight(s, c)
+    assert [lvl for lvl, _ in sent] == [INI] and seen == []  # a retry: nothing chosen yet
+    c_events, s_events = handshake(c, s)
+    assert seen == [C_PARAMS]
+    chosen = S_PARAMS + b"\x0f\x08" + C_PARAMS
+    assert c.peer_transport_parameters == chosen
+    assert [e.data for e in c_events if isinstance(e, TransportParametersReceived)] == [chosen]
+    assert s.peer_transport_parameters == C_PARAMS
+    assert secrets(c_events) == mirrored(s_events)
+
+
+def refused_by(pki: tuple[LocalCA, Any], choose: Any) -> TLSError:
+    """The server's failure when its callable is `choose`; nothing goes to the client."""
+    c = client(pki)
+    s = QuicServerConnection(server_config(pki), transport_parameters=choose)
+    with pytest.raises(TLSError) as info:
+        s.receive_data(INI, c.data_to_send()[0][1])
+    assert s.data_to_send() == []
+    with pytest.raises(TLSError) as again:
+        s.receive_data(INI, b"")
+    assert again.value is info.value
+    return info.value
+
+
+def test_a_callable_that_raises_is_a_transport_parameter_error(
+        pki: tuple[LocalCA, Any]) -> None:
+    """RFC 9000 7.4: parameters refused are TRANSPORT_PARAMETER_ERROR (0x08), not a
+    TLS alert's CRYPTO_ERROR; what the callable raised is the cause."""
+    def choose(client_params: bytes) -> bytes:
+        raise ValueError("original_destination_connection_id from a client")
+
+    exc = refused_by(pki, choose)
+    assert isinstance(exc, QuicTransportParameterError)
+    assert exc.quic_error_code == 0x08 == error_code(exc)
+    assert exc.alert == AlertDescription.illegal_parameter
+    assert str(exc) == ("the transport_parameters callable refused the client's transport "
+                        "parameters: ValueError: original_destination_connection_id from "
+                        "a client")
+    assert isinstance(exc.__cause__, ValueError)
+
+
+def test_a_tls_error_from_the_callable_goes_through(pki: tuple[LocalCA, Any]) -> None:
+    refusal = QuicProtocolViolation("initial_source_connection_id missing")
+
+    def choose(client_params: bytes) -> bytes:
+        raise refusal
+
+    exc = refused_by(pki, choose)
+    assert exc is refusal and exc.quic_error_code == 0x0A
+
+
+@pytest.mark.parametrize("result", [None, "\x01\x02", 5])
+def test_a_callable_returning_no_bytes_is_an_internal_error(pki: tuple[LocalCA, Any],
+                                                            result: Any) -> None:
+    """The application's bug, not the client's: internal_error (0x150), from a
+    TypeError naming what came back."""
+    exc = refused_by(pki, lambda client_params: result)
+    assert exc.alert == AlertDescription.internal_error and exc.quic_error_code == 0x150
+    assert isinstance(exc.__cause__, TypeError)
+    assert str(exc) == (f"the transport_parameters callable returned {type(result).__name__}"
+                        ", not bytes (the server's encoded transport parameters)")
