@@ -344,8 +344,13 @@ class QuicServerHandshake(ServerHandshake13):
 
     def __init__(self, config: ServerConfig, out: QuicOutput,
                  transport_parameters: bytes | ParametersChooser,
-                 early_data_context: bytes) -> None:
+                 early_data_context: bytes, automatic_tickets: bool) -> None:
         super().__init__(config, out)  # type: ignore[arg-type]
+        # Tickets: the config's count when the handshake ends, or only when asked
+        # (`send_tickets`); each connection's nonces are 0, 1, ... (4.6.1: unique).
+        self.automatic_tickets = automatic_tickets
+        self.tickets_sent = 0
+        self._ticket_auth: tuple[bytes | None, bytes] = (None, b"")
         # Ours, or the application's callable that makes them from the client's (called
         # once, just before EncryptedExtensions: `_send_encrypted_extensions`).
         self.choose_parameters: ParametersChooser | None = None
@@ -395,6 +400,20 @@ class QuicServerHandshake(ServerHandshake13):
                                         "QUIC requires (RFC 9001 8.1)")
         if not self.hrr_sent:  # (a second hello repeats the first's, 4.1.2)
             self.out.emit(TransportParametersReceived(params))
+
+    def _send_tickets(self, psk_identity: bytes | None, psk_fingerprint: bytes,
+                      count: int | None = None, max_early_data: int | None = None,
+                      first_nonce: int = 0) -> None:
+        """The handshake's end: remember how the client was authenticated, for the
+        tickets sent on demand; send the config's now unless those are all there is."""
+        self._ticket_auth = (psk_identity, psk_fingerprint)
+        if self.automatic_tickets:
+            cfg = self.config
+            self.send_tickets(cfg.session_tickets, cfg.max_early_data_size)
+
+    def send_tickets(self, count: int, max_early_data: int) -> None:
+        super()._send_tickets(*self._ticket_auth, count, max_early_data, self.tickets_sent)
+        self.tickets_sent += count
 
     def _send_encrypted_extensions(self, offer: ClientHelloView) -> None:
         choose = self.choose_parameters
@@ -675,11 +694,18 @@ class QuicServerConnection(QuicConnection):
     HTTP/3's SETTINGS), encoded by the stack: its digest goes into this connection's
     tickets, and 0-RTT is declined on a ticket whose digest differs (resumption still
     goes ahead). Leave out per-connection values (connection IDs, the stateless reset
-    token), or 0-RTT is never accepted."""
+    token), or 0-RTT is never accepted.
+
+    Tickets (with ``session_tickets`` > 0 in the config): ``automatic_tickets`` (the
+    default) sends the config's count when the handshake ends; False sends none until
+    `send_session_ticket()` asks for one (as Go's QUIC server). Either way they are
+    QUIC tickets: a TLS-over-TCP connection does not resume them, nor they it."""
+
+    _hs: QuicServerHandshake
 
     def __init__(self, config: ServerConfig, *,
                  transport_parameters: bytes | ParametersChooser,
-                 early_data_context: bytes = b"") -> None:
+                 early_data_context: bytes = b"", automatic_tickets: bool = True) -> None:
         super().__init__()
         require_config(config, ServerConfig, "QuicServerConnection")
         self.config = _quic_config(config)
@@ -690,7 +716,36 @@ class QuicServerConnection(QuicConnection):
         if not callable(transport_parameters):
             transport_parameters = _transport_parameters(transport_parameters)
         self._hs = QuicServerHandshake(self.config, self._out, transport_parameters,
-                                       bytes(early_data_context))
+                                       bytes(early_data_context), automatic_tickets)
+
+    def send_session_ticket(self, early_data: bool | None = None) -> None:
+        """Queue one NewSessionTicket at the 1-RTT level (`data_to_send()`), after the
+        handshake (as Go's QUICConn.SendSessionTicket): for a stack that sends tickets
+        when it chooses, e.g. once the handshake is confirmed, or with
+        ``automatic_tickets=False`` only so. ``early_data``: whether the ticket allows
+        0-RTT (its early_data 0xffffffff, RFC 9001 4.6.1); None (the default) as the
+        config (``max_early_data_size`` > 0), True only if the config has 0-RTT on.
+        Refused (`UsageError`) before the handshake completes, with
+        ``session_tickets=0`` (the server would resume no ticket) and past 256 tickets
+        on one connection; after a failure it raises that failure again. A session
+        store that cannot be reached queues no ticket (as at the handshake's end)."""
+        if self._error is not None:
+            raise self._error
+        hs, cfg = self._hs, self.config
+        if not hs.complete:
+            raise UsageError("send_session_ticket: the handshake is not complete (tickets "
+                             "go at the 1-RTT level, after the client's Finished)")
+        if cfg.session_tickets <= 0:
+            raise UsageError("send_session_ticket: the ServerConfig has session_tickets=0, "
+                             "so this server resumes no ticket; set it > 0 (and "
+                             "automatic_tickets=False to send tickets only on demand)")
+        if early_data and cfg.max_early_data_size <= 0:
+            raise UsageError("send_session_ticket(early_data=True): the ServerConfig has "
+                             "max_early_data_size=0, so this server accepts no 0-RTT")
+        if hs.tickets_sent >= 256:
+            raise UsageError("send_session_ticket: 256 tickets were sent on this "
+                             "connection, as many as its one-byte ticket nonces allow")
+        hs.send_tickets(1, 0 if early_data is False else cfg.max_early_data_size)
 
 
 def error_code(exc: TLSError) -> int:

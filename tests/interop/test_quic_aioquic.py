@@ -502,3 +502,35 @@ def test_transport_parameters_refused_for_aioquic_client(files: Files, peers: An
     assert "ValueError: no initial_max_streams_bidi" in str(info.value)
     assert conn.data_to_send() == []
     assert peer.state == "CLIENT_EXPECT_SERVER_HELLO"  # it never saw a ServerHello
+
+
+@pytest.mark.parametrize("early_data", [True, False])
+def test_tickets_on_demand_to_aioquic(files: Files, peers: Any, tmp_path: Path,
+                                      early_data: bool) -> None:
+    """automatic_tickets=False: aioquic gets no ticket from the handshake; the one
+    send_session_ticket() queues (at the 1-RTT level) it takes, allowing 0-RTT as asked,
+    and resumes with on the next connection, its 0-RTT accepted when allowed."""
+    saved = tmp_path / "ticket.json"
+    config = server_config(files, session_tickets=1, max_early_data_size=1000)
+    args = aq_client(files, "--alpn", "h3", "--transport-parameters", AQ_PARAMS.hex(),
+                     "--save-ticket", str(saved))
+    peer = peers(*args)
+    conn = QuicServerConnection(config, transport_parameters=TK_PARAMS,
+                                automatic_tickets=False)
+    pump(conn, peer)
+    assert peer.state == "CLIENT_POST_HANDSHAKE" and peer.of("ticket") == []
+    conn.send_session_ticket(early_data=early_data)
+    [(level, data)] = conn.data_to_send()
+    assert level is A
+    peer.feed(level, data)
+    [ticket] = peer.of("ticket")
+    assert ticket["max_early_data_size"] == (0xFFFFFFFF if early_data else None)
+    peer = peers(*args, "--ticket", str(saved))
+    conn = QuicServerConnection(config, transport_parameters=TK_PARAMS,
+                                automatic_tickets=False)
+    events = pump(conn, peer)
+    assert conn.handshake_complete is not None and conn.handshake_complete.resumed
+    assert conn.handshake_complete.early_data_accepted is early_data
+    assert peer.of("state")[-1]["resumed"] is True
+    assert peer.of("state")[-1]["early_data_accepted"] is early_data
+    assert tk_secrets(events) == peer.secrets()

@@ -556,6 +556,18 @@ def tls_ticket(pki: tuple[LocalCA, Any], config: ServerConfig) -> Any:
     return session
 
 
+def tls_resumption(pki: tuple[LocalCA, Any], config: ServerConfig, session: Any) -> bool:
+    """Whether a TLS-over-TCP handshake with `config` resumed, offered `session`."""
+    tc = ClientConnection(ClientConfig(trust_anchors=[pki[0].root], alpn_protocols=["h3"]),
+                          "localhost", session=session)
+    ts = ServerConnection(config)
+    for _ in range(4):
+        ts.receive_data(tc.data_to_send())
+        tc.receive_data(ts.data_to_send())
+    assert ts.handshake_complete is not None
+    return ts.handshake_complete.resumed
+
+
 def test_tls_and_quic_tickets_do_not_cross(pki: tuple[LocalCA, Any]) -> None:
     """One ServerConfig (one ticket key) serving TCP and QUIC: a TLS ticket carries no
     QUIC state (no transport parameters remembered, a 0-RTT limit in TLS bytes; RFC 9001
@@ -569,13 +581,7 @@ def test_tls_and_quic_tickets_do_not_cross(pki: tuple[LocalCA, Any]) -> None:
     handshake(c, s)
     assert s.handshake_complete is not None and not s.handshake_complete.resumed
     quic_session = zero_rtt_session(pki, config)
-    tc = ClientConnection(ClientConfig(trust_anchors=[pki[0].root], alpn_protocols=["h3"]),
-                          "localhost", session=quic_session)
-    ts = ServerConnection(config)
-    for _ in range(4):
-        ts.receive_data(tc.data_to_send())
-        tc.receive_data(ts.data_to_send())
-    assert ts.handshake_complete is not None and not ts.handshake_complete.resumed
+    assert tls_resumption(pki, config, quic_session) is False
     again = client(pki, session=quic_session)
     s = QuicServerConnection(config, transport_parameters=S_PARAMS)
     handshake(again, s)
@@ -740,3 +746,80 @@ def test_a_callable_returning_no_bytes_is_an_internal_error(pki: tuple[LocalCA, 
     assert isinstance(exc.__cause__, TypeError)
     assert str(exc) == (f"the transport_parameters callable returned {type(result).__name__}"
                         ", not bytes (the server's encoded transport parameters)")
+
+
+# -- tickets on demand ---------------------------------------------------------------------
+
+def test_tickets_on_demand(pki: tuple[LocalCA, Any]) -> None:
+    """automatic_tickets=False: none when the handshake ends; each send_session_ticket()
+    queues one at the 1-RTT level, allowing 0-RTT (0xffffffff) or not as asked, with
+    its own nonce (so its own PSK); the one that allows 0-RTT resumes with it."""
+    config = server_config(pki, session_tickets=1, max_early_data_size=1000)
+    c = client(pki)
+    s = QuicServerConnection(config, transport_parameters=S_PARAMS, automatic_tickets=False)
+    with pytest.raises(UsageError, match="the handshake is not complete"):
+        s.send_session_ticket()
+    c_events, _ = handshake(c, s)
+    assert s.handshake_complete is not None and s.data_to_send() == []
+    assert not any(isinstance(e, SessionTicketReceived) for e in c_events)
+    s.send_session_ticket()
+    s.send_session_ticket(early_data=False)
+    s.send_session_ticket(early_data=True)
+    sent, c_events = flight(s, c)
+    assert [(lvl, d[0]) for lvl, d in sent] == [(A, 4)]
+    sessions = [e.session for e in c_events if isinstance(e, SessionTicketReceived)]
+    assert [x.max_early_data for x in sessions] == [0xFFFFFFFF, 0, 0xFFFFFFFF]
+    assert len({x.psk for x in sessions}) == 3
+    assert not client(pki, session=sessions[1], early_data=True).early_data_offered
+    again = client(pki, session=sessions[2], early_data=True)
+    assert again.early_data_offered
+    s2 = QuicServerConnection(config, transport_parameters=S_PARAMS, automatic_tickets=False)
+    handshake(again, s2)
+    assert s2.handshake_complete is not None and s2.handshake_complete.resumed
+    assert s2.handshake_complete.early_data_accepted
+    assert s2.data_to_send() == []
+
+
+def test_tickets_on_demand_after_the_automatic_ones(pki: tuple[LocalCA, Any]) -> None:
+    """The nonces go on from the automatic tickets' (RFC 8446 4.6.1: unique on the
+    connection), so no two tickets share a PSK; a server without 0-RTT sends tickets
+    without early_data by default."""
+    c, s = client(pki), server(pki)
+    c_events, _ = handshake(c, s)
+    s.send_session_ticket()
+    _, more = flight(s, c)
+    sessions = [e.session for e in c_events + more if isinstance(e, SessionTicketReceived)]
+    assert len(sessions) == 3 and len({x.psk for x in sessions}) == 3
+    assert [x.max_early_data for x in sessions] == [0, 0, 0]
+
+
+def test_send_session_ticket_refusals(pki: tuple[LocalCA, Any]) -> None:
+    c = client(pki)
+    s = QuicServerConnection(server_config(pki, session_tickets=0),
+                             transport_parameters=S_PARAMS)
+    handshake(c, s)
+    with pytest.raises(UsageError, match="session_tickets=0"):
+        s.send_session_ticket()
+    c, s = established(pki)
+    with pytest.raises(UsageError, match="max_early_data_size=0"):
+        s.send_session_ticket(early_data=True)
+    for _ in range(254):  # (two were sent when the handshake ended)
+        s.send_session_ticket()
+    with pytest.raises(UsageError, match="256 tickets"):
+        s.send_session_ticket()
+    exc = raises(s, A, KEY_UPDATE, AlertDescription.unexpected_message)
+    with pytest.raises(TLSError) as again:
+        s.send_session_ticket()
+    assert again.value is exc
+
+
+def test_a_ticket_on_demand_is_a_quic_ticket(pki: tuple[LocalCA, Any]) -> None:
+    """Sent on demand or not, a QUIC ticket does not resume TLS over TCP."""
+    config = server_config(pki, session_tickets=1, ticket_key=bytes(range(32)))
+    c = client(pki)
+    s = QuicServerConnection(config, transport_parameters=S_PARAMS, automatic_tickets=False)
+    handshake(c, s)
+    s.send_session_ticket()
+    _, c_events = flight(s, c)
+    [session] = [e.session for e in c_events if isinstance(e, SessionTicketReceived)]
+    assert tls_resumption(pki, config, session) is False
