@@ -281,6 +281,7 @@ class QuicClientHandshake(ClientHandshake13):
     (0-RTT without EndOfEarlyData)."""
 
     out: QuicOutput
+    quic = True
 
     def __init__(self, config: ClientConfig, out: QuicOutput, server_name: str | None,
                  session: Session | None, transport_parameters: bytes,

@@ -69,6 +69,9 @@ class Session:
     # `Suite12`; `ticket` is empty when the server only gave a session ID.
     tls12: bool = False
     session_id: bytes = field(default=b"", repr=False)
+    # From a QUIC connection (RFC 9001 4.6): resumed only by QUIC, as a TLS-over-TCP
+    # session only by TLS over TCP (their tickets carry other 0-RTT limits and state).
+    quic: bool = False
 
     def valid_at(self, now: float) -> bool:
         """Still usable at ``now``: within the ticket's lifetime, and never past seven

@@ -534,3 +534,30 @@ def test_tickets_on_demand_to_aioquic(files: Files, peers: Any, tmp_path: Path,
     assert peer.of("state")[-1]["resumed"] is True
     assert peer.of("state")[-1]["early_data_accepted"] is early_data
     assert tk_secrets(events) == peer.secrets()
+
+
+def test_session_cache_resumes_with_aioquic(files: Files, peers: Any, tmp_path: Path) -> None:
+    """A QUIC client with ClientConfig.session_cache keeps aioquic's ticket and offers it
+    on its own next time to the same name, with 0-RTT when asked; the cache marks it as
+    a QUIC session (a TLS-over-TCP client sharing the cache would leave it alone)."""
+    from tlskit import SessionCache
+    cache = SessionCache()
+    config = client_config(files, session_cache=cache)
+    args = aq_server(files, "--alpn", "h3", "--transport-parameters", AQ_PARAMS.hex(),
+                     "--ticket-store", str(tmp_path / "tickets.json"),
+                     "--max-early-data", str(0xFFFFFFFF))
+    first = QuicClientConnection(config, "localhost", transport_parameters=TK_PARAMS)
+    pump(first, peers(*args))
+    assert first.handshake_complete is not None and not first.handshake_complete.resumed
+    second = QuicClientConnection(config, "localhost", transport_parameters=TK_PARAMS,
+                                  early_data=True)
+    assert second.early_data_offered
+    peer = peers(*args)
+    events = second.take_events() + pump(second, peer)
+    assert second.handshake_complete is not None
+    assert second.handshake_complete.resumed and second.handshake_complete.early_data_accepted
+    assert peer.of("state")[-1]["resumed"] is True
+    assert tk_secrets(events) == peer.secrets()
+    [session] = [e.session for e in events if isinstance(e, SessionTicketReceived)]
+    assert session is not None and session.quic
+    assert cache.take("localhost", session.received_at) is session  # filed for next time

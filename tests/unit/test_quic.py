@@ -556,10 +556,12 @@ def tls_ticket(pki: tuple[LocalCA, Any], config: ServerConfig) -> Any:
     return session
 
 
-def tls_resumption(pki: tuple[LocalCA, Any], config: ServerConfig, session: Any) -> bool:
-    """Whether a TLS-over-TCP handshake with `config` resumed, offered `session`."""
-    tc = ClientConnection(ClientConfig(trust_anchors=[pki[0].root], alpn_protocols=["h3"]),
-                          "localhost", session=session)
+def tls_resumption(pki: tuple[LocalCA, Any], config: ServerConfig, session: Any,
+                   client_config: ClientConfig | None = None) -> bool:
+    """Whether a TLS-over-TCP handshake with `config` resumed, given `session`."""
+    if client_config is None:
+        client_config = ClientConfig(trust_anchors=[pki[0].root], alpn_protocols=["h3"])
+    tc = ClientConnection(client_config, "localhost", session=session)
     ts = ServerConnection(config)
     for _ in range(4):
         ts.receive_data(tc.data_to_send())
@@ -823,3 +825,47 @@ def test_a_ticket_on_demand_is_a_quic_ticket(pki: tuple[LocalCA, Any]) -> None:
     _, c_events = flight(s, c)
     [session] = [e.session for e in c_events if isinstance(e, SessionTicketReceived)]
     assert tls_resumption(pki, config, session) is False
+
+
+# -- resumption from a session cache --------------------------------------------------------
+
+def test_a_shared_session_cache_keeps_quic_and_tls_apart(pki: tuple[LocalCA, Any]) -> None:
+    """One SessionCache for a QUIC client and a TLS-over-TCP one dialling one name: each
+    offers only sessions of its own kind (the server would refuse the other kind, and
+    the single-use ticket would be spent on a full handshake), so each resumes its own."""
+    from tlskit import SessionCache
+    from tlskit.trace import TraceStep
+    cache = SessionCache()
+    config = server_config(pki, session_tickets=1, ticket_key=bytes(range(32)),
+                           max_early_data_size=1000)
+    offered: list[bool] = []
+
+    def tracer(step: TraceStep, fields: dict[str, Any]) -> None:
+        if step is TraceStep.CLIENT_HELLO:
+            offered.append(0x29 in fields["message"].extensions)  # pre_shared_key
+
+    client_config = ClientConfig(trust_anchors=[pki[0].root], alpn_protocols=["h3"],
+                                 session_cache=cache, tracer=tracer)
+
+    def quic(session: Any = None) -> tuple[bool, bool]:
+        c = QuicClientConnection(client_config, "localhost", transport_parameters=C_PARAMS,
+                                 session=session)
+        s = QuicServerConnection(config, transport_parameters=S_PARAMS)
+        handshake(c, s)
+        assert s.handshake_complete is not None
+        return offered.pop(), s.handshake_complete.resumed
+
+    def tls(session: Any = None) -> tuple[bool, bool]:
+        resumed = tls_resumption(pki, config, session, client_config)
+        return offered.pop(), resumed
+
+    assert quic() == (False, False)
+    assert tls() == (False, False)  # the QUIC session stays in the cache
+    assert quic() == (True, True)   # ... for QUIC
+    assert tls() == (True, True)    # and the TLS one for TLS
+    quic_session = zero_rtt_session(pki, config)
+    assert quic_session.quic
+    assert tls(quic_session) == (False, False)  # given explicitly: not offered either
+    tls_session = tls_ticket(pki, config)
+    assert not tls_session.quic
+    assert quic(tls_session) == (False, False)
