@@ -75,6 +75,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
     )
     from .psk import ExternalPsk
     from .quic import (
+        EarlyDataRejected,
         EncryptionLevel,
         QuicClientConnection,
         QuicConnection,
@@ -145,6 +146,7 @@ _LAZY = {
     "KeyUpdated": "tlskit.events",
     "SessionTicketReceived": "tlskit.events",
     "ExternalPsk": "tlskit.psk",
+    "EarlyDataRejected": "tlskit.quic",
     "EncryptionLevel": "tlskit.quic",
     "QuicClientConnection": "tlskit.quic",
     "QuicConnection": "tlskit.quic",
@@ -187,6 +189,7 @@ __all__ = [
     "DecodeError",
     "DecryptError",
     "EarlyDataReceived",
+    "EarlyDataRejected",
     "EchKey",
     "EchRejected",
     "EncryptionLevel",

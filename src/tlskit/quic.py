@@ -12,7 +12,8 @@ packet keys from (`packet_keys`, `next_secret`, `initial_secrets` below).
     conn.data_to_send()                      # [(EncryptionLevel.INITIAL, ClientHello)]
     events = conn.receive_data(level, data)  # CRYPTO frame data received at `level`
     # SecretInstalled(level, "read"/"write", cipher_suite, secret),
-    # TransportParametersReceived(data), HandshakeComplete, SessionTicketReceived
+    # TransportParametersReceived(data), HandshakeComplete, SessionTicketReceived,
+    # EarlyDataRejected (a client's 0-RTT declined)
 
 What differs from TLS over TCP: TLS 1.3 only; no middlebox compatibility mode (an empty
 legacy_session_id, no change_cipher_spec); quic_transport_parameters in the ClientHello
@@ -60,6 +61,7 @@ from .wire.extensions import QUIC_TRANSPORT_PARAMETERS
 __all__ = [
     "QUIC_V1",
     "QUIC_V2",
+    "EarlyDataRejected",
     "EncryptionLevel",
     "PacketKeys",
     "ParametersChooser",
@@ -121,6 +123,16 @@ class TransportParametersReceived(Event):
     """The peer's quic_transport_parameters (RFC 9000 18), opaque to TLS."""
 
     data: bytes
+
+
+@dataclass(slots=True)
+class EarlyDataRejected(Event):
+    """The client's 0-RTT was declined (RFC 9001 4.6.2): by a HelloRetryRequest, or by
+    EncryptedExtensions without early_data. Reported as soon as the client knows, before
+    the 1-RTT secrets (as Go's QUICRejectedEarlyData): drop the 0-RTT keys, stop
+    sending 0-RTT packets, reset what the 0-RTT data assumed (streams, the
+    application's state) and send it again at 1-RTT. ``HandshakeComplete.
+    early_data_accepted`` says the same once the handshake is done."""
 
 
 class QuicProtocolViolation(IllegalParameter):
@@ -244,7 +256,7 @@ class QuicOutput:
 
     def clear_write(self) -> None:
         """The 0-RTT write key is dropped (a HelloRetryRequest): handshake data stayed
-        at the Initial level; the stack learns from HandshakeComplete.early_data_accepted."""
+        at the Initial level; the stack learns from `EarlyDataRejected`."""
 
     def send_application_data(self, data: bytes) -> None:
         """QUIC sends 0-RTT data itself: the handshake has none to send (b"")."""
@@ -309,7 +321,10 @@ class QuicClientHandshake(ClientHandshake13):
             what = "HelloRetryRequest" if sh.is_hello_retry_request else "ServerHello"
             raise IllegalParameter(f"quic_transport_parameters is not allowed in {what} "
                                    "(RFC 9001 8.2: EncryptedExtensions carries it)")
-        return super().on_server_hello(sh, raw)
+        nxt = super().on_server_hello(sh, raw)
+        if sh.is_hello_retry_request and self.early_data_sent:  # a retry declines 0-RTT
+            self.out.emit(EarlyDataRejected())
+        return nxt
 
     def on_encrypted_extensions(self, ee: m.EncryptedExtensions, raw: bytes) -> Any:
         # The extension TLS does not know is taken out (it is in the transcript already);
@@ -326,6 +341,9 @@ class QuicClientHandshake(ClientHandshake13):
             raise NoApplicationProtocol("the server selected no ALPN protocol, which QUIC "
                                         "requires (RFC 9001 8.1)")
         self.out.emit(TransportParametersReceived(params))
+        if self.early_data_sent and not self.early_data_accepted \
+                and not self.offer.retried:  # (after a retry: reported with it)
+            self.out.emit(EarlyDataRejected())
         return nxt
 
     def on_new_session_ticket(self, nst: m.NewSessionTicket, raw: bytes) -> Any:

@@ -561,3 +561,35 @@ def test_session_cache_resumes_with_aioquic(files: Files, peers: Any, tmp_path: 
     [session] = [e.session for e in events if isinstance(e, SessionTicketReceived)]
     assert session is not None and session.quic
     assert cache.take("localhost", session.received_at) is session  # filed for next time
+
+
+def test_0rtt_rejected_by_aioquic_is_reported(files: Files, peers: Any,
+                                              tmp_path: Path) -> None:
+    """aioquic declines tlskit's 0-RTT by not knowing its ticket (a server with another
+    ticket store: EncryptedExtensions without early_data): tlskit reports
+    EarlyDataRejected once, before the 1-RTT secrets. (aioquic's server sends no
+    HelloRetryRequest, the other way to decline: tests/unit/test_quic.py has it.)"""
+    args = aq_server(files, "--alpn", "h3", "--transport-parameters", AQ_PARAMS.hex(),
+                     "--ticket-store", str(tmp_path / "tickets.json"),
+                     "--max-early-data", str(0xFFFFFFFF))
+    first = QuicClientConnection(client_config(files), "localhost",
+                                 transport_parameters=TK_PARAMS)
+    events = pump(first, peers(*args))
+    session = next(e for e in events if isinstance(e, SessionTicketReceived)).session
+    second = QuicClientConnection(client_config(files), "localhost",
+                                  transport_parameters=TK_PARAMS, session=session,
+                                  early_data=True)
+    assert second.early_data_offered
+    second.take_events()
+    peer = peers(*aq_server(files, "--alpn", "h3", "--transport-parameters",
+                            AQ_PARAMS.hex(), "--ticket-store", str(tmp_path / "other.json")))
+    events = pump(second, peer)
+    kinds = [type(e).__name__ if not isinstance(e, SecretInstalled) else e.level.name
+             for e in events]
+    assert kinds.count("EarlyDataRejected") == 1
+    assert kinds.index("EarlyDataRejected") < kinds.index("APPLICATION")
+    assert second.handshake_complete is not None
+    assert not second.handshake_complete.early_data_accepted
+    assert not second.handshake_complete.resumed
+    assert peer.of("state")[-1]["early_data_accepted"] is False
+    assert tk_secrets(events) == peer.secrets()

@@ -24,6 +24,7 @@ from tlskit.crypto import SUITES
 from tlskit.enums import CipherSuite
 from tlskit.quic import (
     QUIC_V2,
+    EarlyDataRejected,
     EncryptionLevel,
     QuicClientConnection,
     QuicConnection,
@@ -255,6 +256,7 @@ def test_0rtt_accepted(pki: tuple[LocalCA, Any]) -> None:
         assert conn.handshake_complete.resumed and conn.handshake_complete.early_data_accepted
     assert secrets([early_write, *c_events]) == mirrored(s_events)
     assert len(secrets(c_events)) == 4
+    assert not any(isinstance(e, EarlyDataRejected) for e in c_events)
 
 
 def test_0rtt_replayed_ticket_is_declined(pki: tuple[LocalCA, Any]) -> None:
@@ -279,6 +281,11 @@ def test_0rtt_replayed_ticket_is_declined(pki: tuple[LocalCA, Any]) -> None:
     assert all(e.level is not EncryptionLevel.EARLY for e in s_events
                if isinstance(e, SecretInstalled))
     assert secrets(c_events) == mirrored(s_events)
+    # The client is told once, before its 1-RTT secrets (Go's QUICRejectedEarlyData):
+    kinds = [type(e).__name__ if not isinstance(e, SecretInstalled) else e.level.name
+             for e in c_events]
+    assert kinds.count("EarlyDataRejected") == 1
+    assert kinds.index("EarlyDataRejected") < kinds.index("APPLICATION")
 
 
 def test_0rtt_after_hello_retry_request_is_declined(pki: tuple[LocalCA, Any]) -> None:
@@ -294,14 +301,16 @@ def test_0rtt_after_hello_retry_request_is_declined(pki: tuple[LocalCA, Any]) ->
                                            groups=["x25519"]),
                              transport_parameters=S_PARAMS)
     flight(c, s)
-    sent, _ = flight(s, c)
+    sent, c_events = flight(s, c)
     assert [lvl for lvl, _ in sent] == [INI]  # the HelloRetryRequest
+    assert c_events == [EarlyDataRejected()]  # known now: stop sending 0-RTT
     sent, _ = flight(c, s)
     assert [lvl for lvl, _ in sent] == [INI]
     assert b"\x00\x2a\x00\x00" not in sent[0][1]
-    handshake(c, s)
+    c_events, _ = handshake(c, s)
     assert c.handshake_complete is not None
     assert not c.handshake_complete.early_data_accepted
+    assert not any(isinstance(e, EarlyDataRejected) for e in c_events)  # (told once)
 
 
 # -- failures -----------------------------------------------------------------------------
