@@ -73,9 +73,11 @@ __all__ = [
     "SecretInstalled",
     "TransportParametersReceived",
     "error_code",
+    "header_protection_mask",
     "initial_secrets",
     "next_secret",
     "packet_keys",
+    "retry_integrity_tag",
 ]
 
 # RFC 9001 4.6.1: the only early_data limit a QUIC ticket may carry.
@@ -89,6 +91,14 @@ QUIC_V2 = 0x6B3343CF
 INITIAL_SALT_V1 = bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a")
 INITIAL_SALT_V2 = bytes.fromhex("0dede3def700a6db819381be6e269dcbf9bd2ed9")
 _VERSIONS = {QUIC_V1: (INITIAL_SALT_V1, b"quic "), QUIC_V2: (INITIAL_SALT_V2, b"quicv2 ")}
+# Each version's fixed AES-128-GCM key and nonce for Retry integrity (RFC 9001 5.8;
+# RFC 9369 3.3.3).
+_RETRY_KEYS = {
+    QUIC_V1: (bytes.fromhex("be0c690b9f66575a1d766b54e368c84e"),
+              bytes.fromhex("461599d35d632bf2239825bb")),
+    QUIC_V2: (bytes.fromhex("8fb4b01b56ac48e260fbcbcead7ccc92"),
+              bytes.fromhex("d86969bc2d7c6d9990efb04a")),
+}
 PROTOCOL_VIOLATION = 0x0A  # RFC 9000 20.1
 TRANSPORT_PARAMETER_ERROR = 0x08  # RFC 9000 20.1
 
@@ -202,6 +212,36 @@ def next_secret(cipher_suite: int | Suite, secret: bytes, version: int = QUIC_V1
     suite = _suite(cipher_suite)
     label = _version(version)[1] + b"ku"
     return hkdf_expand_label(suite.hash_name, secret, label, b"", suite.hash_length)
+
+
+def header_protection_mask(cipher_suite: int | Suite, hp_key: bytes, sample: bytes) -> bytes:
+    """5.4: the 5-byte mask for a packet's first byte and packet number, from the 16-byte
+    ciphertext sample and the hp key of `packet_keys`: AES-ECB of the sample for the
+    AES suites (5.4.3); for ChaCha20 (5.4.4) the keystream at the counter and nonce the
+    sample holds (its first 4 bytes, little-endian, then 12)."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    if len(sample) != 16:
+        raise ValueError(f"the header protection sample is 16 bytes, not {len(sample)}")
+    if _suite(cipher_suite).code == CipherSuite.TLS_CHACHA20_POLY1305_SHA256:
+        cipher = Cipher(algorithms.ChaCha20(hp_key, sample), mode=None)
+        return cipher.encryptor().update(bytes(5))
+    return Cipher(algorithms.AES(hp_key), modes.ECB()).encryptor().update(sample)[:5]
+
+
+def retry_integrity_tag(original_destination_cid: bytes, retry_packet: bytes,
+                        version: int = QUIC_V1) -> bytes:
+    """5.8: the 16-byte Retry Integrity Tag for a Retry packet (`retry_packet`, all of
+    it but the tag) answering a client whose first Destination Connection ID was
+    `original_destination_cid`. A server appends it; a client compares it to the
+    packet's last 16 bytes with `hmac.compare_digest` and drops the packet if they
+    differ."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    _version(version)
+    if len(original_destination_cid) > 20:  # RFC 9000 17.2: one length byte, at most 20
+        raise ValueError("a connection ID is at most 20 bytes")
+    key, nonce = _RETRY_KEYS[version]
+    pseudo = bytes((len(original_destination_cid),)) + original_destination_cid + retry_packet
+    return AESGCM(key).encrypt(nonce, b"", pseudo)
 
 
 def initial_secrets(destination_cid: bytes, version: int = QUIC_V1) -> tuple[bytes, bytes]:

@@ -23,6 +23,7 @@ from tlskit.ca import LocalCA
 from tlskit.crypto import SUITES
 from tlskit.enums import CipherSuite
 from tlskit.quic import (
+    QUIC_V1,
     QUIC_V2,
     EarlyDataRejected,
     EncryptionLevel,
@@ -34,9 +35,11 @@ from tlskit.quic import (
     SecretInstalled,
     TransportParametersReceived,
     error_code,
+    header_protection_mask,
     initial_secrets,
     next_secret,
     packet_keys,
+    retry_integrity_tag,
 )
 
 INI, H, A = EncryptionLevel.INITIAL, EncryptionLevel.HANDSHAKE, EncryptionLevel.APPLICATION
@@ -88,6 +91,43 @@ def test_chacha20_keys_and_key_update_rfc9001_a5() -> None:
     assert keys.hp.hex() == "25a282b9e82f06f21f488917a4fc8f1b73573685608597d0efcb076b0ab7a7a4"
     assert next_secret(suite, secret).hex() == \
         "1223504755036d556342ee9361d253421a826c9ecdf3c7148684b36b714881f9"
+
+
+@pytest.mark.parametrize(("suite", "hp", "sample", "mask"), [
+    # RFC 9001 A.2 (the client Initial), A.3 (the server Initial), A.5 (ChaCha20)
+    (CipherSuite.TLS_AES_128_GCM_SHA256, "9f50449e04a0e810283a1e9933adedd2",
+     "d1b1c98dd7689fb8ec11d242b123dc9b", "437b9aec36"),
+    (CipherSuite.TLS_AES_128_GCM_SHA256, "c206b8d9b9f0f37644430b490eeaa314",
+     "2cd0991cd25b0aac406a5816b6394100", "2ec0d8356a"),
+    (CipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+     "25a282b9e82f06f21f488917a4fc8f1b73573685608597d0efcb076b0ab7a7a4",
+     "5e5cd55c41f69080575d7999c25a5bfb", "aefefe7d03"),
+])
+def test_header_protection_mask_rfc9001(suite: CipherSuite, hp: str, sample: str,
+                                        mask: str) -> None:
+    got = header_protection_mask(suite, bytes.fromhex(hp), bytes.fromhex(sample))
+    assert got.hex() == mask
+
+
+def test_header_protection_sample_is_16_bytes() -> None:
+    with pytest.raises(ValueError, match="16 bytes, not 15"):
+        header_protection_mask(CipherSuite.TLS_AES_128_GCM_SHA256, bytes(16), bytes(15))
+
+
+@pytest.mark.parametrize(("version", "packet"), [
+    # RFC 9001 A.4 and RFC 9369 A.4: a Retry answering DCID 8394c8f03e515708
+    (QUIC_V1, "ff000000010008f067a5502a4262b5746f6b656e04a265ba2eff4d829058fb3f0f2496ba"),
+    (QUIC_V2, "cf6b3343cf0008f067a5502a4262b5746f6b656ec8646ce8bfe33952d955543665dcc7b6"),
+])
+def test_retry_integrity_tag(version: int, packet: str) -> None:
+    retry = bytes.fromhex(packet)
+    odcid = bytes.fromhex("8394c8f03e515708")
+    assert retry_integrity_tag(odcid, retry[:-16], version) == retry[-16:]
+    assert retry_integrity_tag(odcid[:-1], retry[:-16], version) != retry[-16:]
+    with pytest.raises(ValueError, match="at most 20 bytes"):
+        retry_integrity_tag(bytes(21), retry[:-16], version)
+    with pytest.raises(ValueError, match="0x00000002"):
+        retry_integrity_tag(odcid, retry[:-16], 2)
 
 
 # -- in memory --------------------------------------------------------------------------------
