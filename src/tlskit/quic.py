@@ -380,6 +380,7 @@ class QuicClientHandshake(ClientHandshake13):
         if self.alpn is None:
             raise NoApplicationProtocol("the server selected no ALPN protocol, which QUIC "
                                         "requires (RFC 9001 8.1)")
+        self.peer_transport_parameters = params  # (kept with the tickets' sessions)
         self.out.emit(TransportParametersReceived(params))
         if self.early_data_sent and not self.early_data_accepted \
                 and not self.offer.retried:  # (after a retry: reported with it)
@@ -698,11 +699,16 @@ class QuicConnection:
 class QuicClientConnection(QuicConnection):
     """A QUIC client's TLS (RFC 9001): the ClientHello waits in `data_to_send()` as soon
     as it is created. ``transport_parameters``: our encoded QUIC transport parameters;
-    ``session``: a `Session` from an earlier `SessionTicketReceived` to resume.
-    ``early_data``: offer 0-RTT when the session's ticket allows it (`early_data_offered`
-    says whether it was; the 0-RTT write secret is then in `take_events()`); the stack
-    sends the early data itself, and `HandshakeComplete.early_data_accepted` says
-    whether the server took it (if not, send it again at the 1-RTT level)."""
+    ``session``: a `Session` from an earlier `SessionTicketReceived` to resume (or, with
+    none, the newest QUIC session ``config.session_cache`` holds for the name; TLS
+    sessions are never offered). ``early_data``: offer 0-RTT when the session's ticket
+    allows it (`early_data_offered` says whether it was; the 0-RTT write secret is then
+    in `take_events()`, and `remembered_transport_parameters` the server's limits it
+    must keep to); the stack sends the early data itself. A declined 0-RTT is reported
+    by `EarlyDataRejected` as soon as it is known (send the data again at the 1-RTT
+    level), and `HandshakeComplete.early_data_accepted` says the same at the end."""
+
+    _hs: QuicClientHandshake
 
     def __init__(self, config: ClientConfig, server_name: str | None, *,
                  transport_parameters: bytes, session: Session | None = None,
@@ -730,7 +736,16 @@ class QuicClientConnection(QuicConnection):
     @property
     def early_data_offered(self) -> bool:
         """Whether the ClientHello offered 0-RTT (see the class docstring)."""
-        return bool(getattr(self._hs, "early_data_sent", False))
+        return self._hs.early_data_sent
+
+    @property
+    def remembered_transport_parameters(self) -> bytes | None:
+        """The server's transport parameters from the connection that issued the
+        session this client offers (given or from the session cache), None when it
+        offers none: the limits its 0-RTT data must keep to (RFC 9000 7.4.1), known
+        before the server's own arrive (rustls' quic_transport_parameters, the same)."""
+        session = self._hs.session
+        return None if session is None else session.quic_transport_parameters
 
 
 class QuicServerConnection(QuicConnection):

@@ -538,8 +538,9 @@ def test_tickets_on_demand_to_aioquic(files: Files, peers: Any, tmp_path: Path,
 
 def test_session_cache_resumes_with_aioquic(files: Files, peers: Any, tmp_path: Path) -> None:
     """A QUIC client with ClientConfig.session_cache keeps aioquic's ticket and offers it
-    on its own next time to the same name, with 0-RTT when asked; the cache marks it as
-    a QUIC session (a TLS-over-TCP client sharing the cache would leave it alone)."""
+    on its own next time to the same name, with 0-RTT when asked and aioquic's transport
+    parameters remembered; the cache marks it as a QUIC session (a TLS-over-TCP client
+    sharing the cache would leave it alone)."""
     from tlskit import SessionCache
     cache = SessionCache()
     config = client_config(files, session_cache=cache)
@@ -552,6 +553,7 @@ def test_session_cache_resumes_with_aioquic(files: Files, peers: Any, tmp_path: 
     second = QuicClientConnection(config, "localhost", transport_parameters=TK_PARAMS,
                                   early_data=True)
     assert second.early_data_offered
+    assert second.remembered_transport_parameters == AQ_PARAMS  # its 0-RTT limits
     peer = peers(*args)
     events = second.take_events() + pump(second, peer)
     assert second.handshake_complete is not None

@@ -918,3 +918,31 @@ def test_a_shared_session_cache_keeps_quic_and_tls_apart(pki: tuple[LocalCA, Any
     tls_session = tls_ticket(pki, config)
     assert not tls_session.quic
     assert quic(tls_session) == (False, False)
+
+
+def test_sessions_remember_the_servers_transport_parameters(pki: tuple[LocalCA, Any]) -> None:
+    """RFC 9000 7.4.1: 0-RTT keeps to the limits the server set last time; the client
+    offering a session (given or from its cache) has them before the server's new
+    ones arrive, as rustls' quic_transport_parameters."""
+    from tlskit import SessionCache
+    config = server_config(pki, session_tickets=1, max_early_data_size=1000)
+    cache = SessionCache()
+    client_config = ClientConfig(trust_anchors=[pki[0].root], alpn_protocols=["h3"],
+                                 session_cache=cache)
+    first = QuicClientConnection(client_config, "localhost", transport_parameters=C_PARAMS)
+    assert first.remembered_transport_parameters is None
+    c_events, _ = handshake(first, QuicServerConnection(
+        config, transport_parameters=b"\x04\x04\x80\x10\x00\x00"))  # initial_max_data 1M
+    [session] = [e.session for e in c_events if isinstance(e, SessionTicketReceived)]
+    assert session.quic_transport_parameters == b"\x04\x04\x80\x10\x00\x00"
+    assert session.quic
+    again = QuicClientConnection(client_config, "localhost", transport_parameters=C_PARAMS,
+                                 early_data=True)
+    assert again.early_data_offered
+    assert again.remembered_transport_parameters == b"\x04\x04\x80\x10\x00\x00"
+    s = QuicServerConnection(config, transport_parameters=S_PARAMS)
+    handshake(again, s)
+    assert again.handshake_complete is not None and again.handshake_complete.resumed
+    assert again.peer_transport_parameters == S_PARAMS
+    assert again.remembered_transport_parameters == b"\x04\x04\x80\x10\x00\x00"
+    assert tls_ticket(pki, config).quic_transport_parameters is None

@@ -166,9 +166,11 @@ class ClientHandshake13(Handshake13):
                  "handshake_secret", "offer", "psk_offers", "resumed", "server_name",
                  "session")  # (see Handshake13)
 
-    # Whether this is a QUIC client (`tlskit.quic`): its sessions are marked so, and only
-    # sessions of its own kind are offered.
+    # Whether this is a QUIC client (`tlskit.quic`): only sessions of its own kind are
+    # offered, and its sessions keep the server's transport parameters (set by the QUIC
+    # subclass; None in TLS), which mark them as QUIC ones.
     quic = False
+    peer_transport_parameters: bytes | None = None
 
     def __init__(self, config: ClientConfig, out: Output, server_name: str | None,
                  session: Session | None = None, early_data: bytes = b"") -> None:
@@ -891,7 +893,8 @@ class ClientHandshake13(Handshake13):
             group=self.group.name if self.group else None,
             authenticated=auth.authenticated and auth.verification_error is None,
             hostname_checked=self.config.check_hostname, ocsp_response=auth.ocsp_response,
-            max_early_data=max_early, quic=self.quic)
+            max_early_data=max_early,
+            quic_transport_parameters=self.peer_transport_parameters)
         cache = self.config.session_cache
         if cache is not None and nst.lifetime > 0 and session.authenticated:
             cache.put(session)
