@@ -33,7 +33,8 @@ import hmac
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from types import TracebackType
+from typing import Any, NamedTuple, NoReturn
 
 from .config import ClientConfig, ServerConfig, require_config
 from .crypto import SUITES, Suite
@@ -581,6 +582,7 @@ class QuicConnection:
         self._out = QuicOutput(self._events)
         self._buf = bytearray()  # an incomplete message at the current read level
         self._error: TLSError | None = None
+        self._error_tb: TracebackType | None = None  # its traceback when first raised
         self.handshake_complete: HandshakeComplete | None = None
         self.peer_transport_parameters: bytes | None = None
 
@@ -588,7 +590,7 @@ class QuicConnection:
         """Handshake bytes from CRYPTO frames at `level`, in order; returns the events
         they complete. Raises `TLSError` (then every later call raises it too)."""
         if self._error is not None:
-            raise self._error
+            self._raise_failure()
         if level not in _LEVELS:  # the caller's mistake, not the peer's: nothing fails
             raise UsageError(f"receive_data: level {level!r} is not an EncryptionLevel "
                              "(INITIAL, HANDSHAKE or APPLICATION carry CRYPTO frames)")
@@ -648,6 +650,16 @@ class QuicConnection:
                     raise UnexpectedMessage(f"handshake data left at the {level.name} "
                                             "level after its keys changed")
                 return
+
+    def _raise_failure(self) -> NoReturn:
+        """The failure again, with the traceback it first had: re-raising one exception
+        object would otherwise grow its traceback by a few frames per call, for as long
+        as late packets keep coming."""
+        err = self._error
+        assert err is not None
+        if self._error_tb is None:
+            self._error_tb = err.__traceback__
+        raise err.with_traceback(self._error_tb)
 
     def _fail(self, exc: TLSError) -> None:
         self._error = exc
@@ -804,7 +816,7 @@ class QuicServerConnection(QuicConnection):
         on one connection; after a failure it raises that failure again. A session
         store that cannot be reached queues no ticket (as at the handshake's end)."""
         if self._error is not None:
-            raise self._error
+            self._raise_failure()
         hs, cfg = self._hs, self.config
         if not hs.complete:
             raise UsageError("send_session_ticket: the handshake is not complete (tickets "

@@ -420,6 +420,28 @@ def test_data_at_the_wrong_level(pki: tuple[LocalCA, Any]) -> None:
     raises(client(pki), EncryptionLevel.EARLY, b"", AlertDescription.unexpected_message)
 
 
+def test_a_failed_connection_raises_the_same_error_without_growing_it(
+        pki: tuple[LocalCA, Any]) -> None:
+    """Late packets keep coming after a failure: each receive_data raises the first
+    error again, and its traceback stays as long as it was (a re-raised exception object
+    otherwise gains frames on every raise)."""
+    c, _ = established(pki)
+    exc = raises(c, A, KEY_UPDATE, AlertDescription.unexpected_message)
+
+    def depth() -> int:
+        with pytest.raises(TLSError) as info:
+            c.receive_data(A, b"\x04")
+        assert info.value is exc
+        tb, n = info.value.__traceback__, 0
+        while tb is not None:
+            tb, n = tb.tb_next, n + 1
+        return n
+
+    first = depth()
+    for _ in range(20):
+        assert depth() == first
+
+
 def test_data_left_at_a_level_after_its_keys_changed(pki: tuple[LocalCA, Any]) -> None:
     """A second message type the level allows, after the ServerHello moved reading on."""
     c, s = client(pki), server(pki)
