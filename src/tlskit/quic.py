@@ -465,14 +465,17 @@ class QuicServerHandshake(ServerHandshake13):
     def _send_tickets(self, psk_identity: bytes | None, psk_fingerprint: bytes,
                       count: int | None = None, max_early_data: int | None = None,
                       first_nonce: int = 0) -> None:
-        """The handshake's end: remember how the client was authenticated, for the
-        tickets sent on demand; send the config's now unless those are all there is."""
+        """The handshake's end: remember how the client was authenticated, for tickets
+        sent on demand later; send the config's count now, unless tickets go only on
+        demand (``automatic_tickets=False``)."""
         self._ticket_auth = (psk_identity, psk_fingerprint)
         if self.automatic_tickets:
             cfg = self.config
             self.send_tickets(cfg.session_tickets, cfg.max_early_data_size)
 
     def send_tickets(self, count: int, max_early_data: int) -> None:
+        """`count` tickets allowing `max_early_data` bytes of 0-RTT (0: none), on the
+        nonces this connection has not used yet."""
         super()._send_tickets(*self._ticket_auth, count, max_early_data, self.tickets_sent)
         self.tickets_sent += count
 
