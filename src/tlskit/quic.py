@@ -754,6 +754,14 @@ class QuicClientConnection(QuicConnection):
         return self._hs.early_data_sent
 
     @property
+    def offered_session(self) -> Session | None:
+        """The session the ClientHello offers (the one given, or the one taken from the
+        session cache), None if none: what 0-RTT was set up under (its
+        ``alpn_protocol``, ``quic_transport_parameters``), and the key to whatever the
+        application kept for it (HTTP/3's SETTINGS, RFC 9114 7.2.4.2)."""
+        return self._hs.session
+
+    @property
     def remembered_transport_parameters(self) -> bytes | None:
         """The server's transport parameters from the connection that issued the
         session this client offers (given or from the session cache), None when it

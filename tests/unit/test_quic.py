@@ -961,6 +961,8 @@ def test_sessions_remember_the_servers_transport_parameters(pki: tuple[LocalCA, 
     again = QuicClientConnection(client_config, "localhost", transport_parameters=C_PARAMS,
                                  early_data=True)
     assert again.early_data_offered
+    assert again.offered_session is session  # (taken from the cache)
+    assert first.offered_session is None
     assert again.remembered_transport_parameters == b"\x04\x04\x80\x10\x00\x00"
     s = QuicServerConnection(config, transport_parameters=S_PARAMS)
     handshake(again, s)
