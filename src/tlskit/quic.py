@@ -815,7 +815,7 @@ class QuicServerConnection(QuicConnection):
         self._hs = QuicServerHandshake(self.config, self._out, transport_parameters,
                                        bytes(early_data_context), automatic_tickets)
 
-    def send_session_ticket(self, early_data: bool | None = None) -> None:
+    def send_session_ticket(self, early_data: bool | None = None) -> bool:
         """Queue one NewSessionTicket at the 1-RTT level (`data_to_send()`), after the
         handshake (as Go's QUICConn.SendSessionTicket): for a stack that sends tickets
         when it chooses, e.g. once the handshake is confirmed, or with
@@ -824,8 +824,9 @@ class QuicServerConnection(QuicConnection):
         config (``max_early_data_size`` > 0), True only if the config has 0-RTT on.
         Refused (`UsageError`) before the handshake completes, with
         ``session_tickets=0`` (the server would resume no ticket) and past 256 tickets
-        on one connection; after a failure it raises that failure again. A session
-        store that cannot be reached queues no ticket (as at the handshake's end)."""
+        on one connection; after a failure it raises that failure again. Returns
+        whether a ticket was queued: False when the session store cannot be reached
+        (as at the handshake's end, the connection goes on without one)."""
         if self._error is not None:
             self._raise_failure()
         hs, cfg = self._hs, self.config
@@ -842,7 +843,9 @@ class QuicServerConnection(QuicConnection):
         if hs.tickets_sent >= 256:
             raise UsageError("send_session_ticket: 256 tickets were sent on this "
                              "connection, as many as its one-byte ticket nonces allow")
+        pending = len(self._out.outgoing)
         hs.send_tickets(1, 0 if early_data is False else cfg.max_early_data_size)
+        return len(self._out.outgoing) > pending
 
 
 def error_code(exc: TLSError) -> int:

@@ -835,9 +835,9 @@ def test_tickets_on_demand(pki: tuple[LocalCA, Any]) -> None:
     c_events, _ = handshake(c, s)
     assert s.handshake_complete is not None and s.data_to_send() == []
     assert not any(isinstance(e, SessionTicketReceived) for e in c_events)
-    s.send_session_ticket()
-    s.send_session_ticket(early_data=False)
-    s.send_session_ticket(early_data=True)
+    assert s.send_session_ticket() is True
+    assert s.send_session_ticket(early_data=False) is True
+    assert s.send_session_ticket(early_data=True) is True
     sent, c_events = flight(s, c)
     assert [(lvl, d[0]) for lvl, d in sent] == [(A, 4)]
     sessions = [e.session for e in c_events if isinstance(e, SessionTicketReceived)]
@@ -970,3 +970,22 @@ def test_sessions_remember_the_servers_transport_parameters(pki: tuple[LocalCA, 
     assert again.peer_transport_parameters == S_PARAMS
     assert again.remembered_transport_parameters == b"\x04\x04\x80\x10\x00\x00"
     assert tls_ticket(pki, config).quic_transport_parameters is None
+
+
+def test_a_ticket_on_demand_without_the_session_store(pki: tuple[LocalCA, Any]) -> None:
+    """The store's ticket keys cannot be had: send_session_ticket says no ticket went
+    out (False) and the connection goes on, as when tickets fail at a handshake's end."""
+    from tlskit.sessionstore import MemoryStore
+
+    class StoreDown(MemoryStore):
+        def ticket_keys(self, now: float) -> Any:
+            raise ConnectionError("store down")
+
+    c = client(pki)
+    s = QuicServerConnection(server_config(pki, session_store=StoreDown()),
+                             transport_parameters=S_PARAMS, automatic_tickets=False)
+    handshake(c, s)
+    assert s.handshake_complete is not None
+    assert s.send_session_ticket() is False
+    assert s.data_to_send() == []
+    assert s.export_keying_material(b"x", b"", 8) == c.export_keying_material(b"x", b"", 8)
