@@ -23,6 +23,13 @@ max_early_data_size 0xffffffff; the 0-RTT secrets are reported at the EARLY leve
 the QUIC stack sends and reads the early data itself. A failure raises the usual
 `TLSError` (nothing is sent: the QUIC stack closes with `exc.quic_error_code`, 0x100 +
 alert, RFC 9001 4.8).
+
+What a stack gets besides, as from Go's QUICConn or rustls' quic module: a server may
+make its transport parameters from the client's (a callable) and send tickets when it
+chooses (`QuicServerConnection.send_session_ticket`); a client resumes from
+`ClientConfig.session_cache` (QUIC sessions only, with the server's transport parameters
+remembered) and learns of declined 0-RTT at once (`EarlyDataRejected`); and
+`header_protection_mask` and `retry_integrity_tag` finish the packet-level derivations.
 """
 
 from __future__ import annotations
