@@ -77,11 +77,13 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
     )
     from .psk import ExternalPsk
     from .quic import (
+        EarlyDataRejected,
         EncryptionLevel,
         QuicClientConnection,
         QuicConnection,
         QuicProtocolViolation,
         QuicServerConnection,
+        QuicTransportParameterError,
         SecretInstalled,
         TransportParametersReceived,
     )
@@ -148,11 +150,13 @@ _LAZY = {
     "KeyUpdated": "tlskit.events",
     "SessionTicketReceived": "tlskit.events",
     "ExternalPsk": "tlskit.psk",
+    "EarlyDataRejected": "tlskit.quic",
     "EncryptionLevel": "tlskit.quic",
     "QuicClientConnection": "tlskit.quic",
     "QuicConnection": "tlskit.quic",
     "QuicProtocolViolation": "tlskit.quic",
     "QuicServerConnection": "tlskit.quic",
+    "QuicTransportParameterError": "tlskit.quic",
     "SecretInstalled": "tlskit.quic",
     "TransportParametersReceived": "tlskit.quic",
     "Session": "tlskit.session",
@@ -191,6 +195,7 @@ __all__ = [
     "DecodeError",
     "DecryptError",
     "EarlyDataReceived",
+    "EarlyDataRejected",
     "EchKey",
     "EchRejected",
     "EncryptionLevel",
@@ -210,6 +215,7 @@ __all__ = [
     "QuicConnection",
     "QuicProtocolViolation",
     "QuicServerConnection",
+    "QuicTransportParameterError",
     "RecordOverflow",
     "SecretInstalled",
     "ServerConfig",

@@ -12,7 +12,8 @@ packet keys from (`packet_keys`, `next_secret`, `initial_secrets` below).
     conn.data_to_send()                      # [(EncryptionLevel.INITIAL, ClientHello)]
     events = conn.receive_data(level, data)  # CRYPTO frame data received at `level`
     # SecretInstalled(level, "read"/"write", cipher_suite, secret),
-    # TransportParametersReceived(data), HandshakeComplete, SessionTicketReceived
+    # TransportParametersReceived(data), HandshakeComplete, SessionTicketReceived,
+    # EarlyDataRejected (a client's 0-RTT declined)
 
 What differs from TLS over TCP: TLS 1.3 only; no middlebox compatibility mode (an empty
 legacy_session_id, no change_cipher_spec); quic_transport_parameters in the ClientHello
@@ -22,6 +23,13 @@ max_early_data_size 0xffffffff; the 0-RTT secrets are reported at the EARLY leve
 the QUIC stack sends and reads the early data itself. A failure raises the usual
 `TLSError` (nothing is sent: the QUIC stack closes with `exc.quic_error_code`, 0x100 +
 alert, RFC 9001 4.8).
+
+What a stack gets besides, as from Go's QUICConn or rustls' quic module: a server may
+make its transport parameters from the client's (a callable) and send tickets when it
+chooses (`QuicServerConnection.send_session_ticket`); a client resumes from
+`ClientConfig.session_cache` (QUIC sessions only, with the server's transport parameters
+remembered) and learns of declined 0-RTT at once (`EarlyDataRejected`); and
+`header_protection_mask` and `retry_integrity_tag` finish the packet-level derivations.
 """
 
 from __future__ import annotations
@@ -30,8 +38,10 @@ import enum
 import hashlib
 import hmac
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from types import TracebackType
+from typing import Any, NamedTuple, NoReturn
 
 from .config import ClientConfig, ServerConfig, require_config
 from .crypto import SUITES, Suite
@@ -59,18 +69,23 @@ from .wire.extensions import QUIC_TRANSPORT_PARAMETERS
 __all__ = [
     "QUIC_V1",
     "QUIC_V2",
+    "EarlyDataRejected",
     "EncryptionLevel",
     "PacketKeys",
+    "ParametersChooser",
     "QuicClientConnection",
     "QuicConnection",
     "QuicProtocolViolation",
     "QuicServerConnection",
+    "QuicTransportParameterError",
     "SecretInstalled",
     "TransportParametersReceived",
     "error_code",
+    "header_protection_mask",
     "initial_secrets",
     "next_secret",
     "packet_keys",
+    "retry_integrity_tag",
 ]
 
 # RFC 9001 4.6.1: the only early_data limit a QUIC ticket may carry.
@@ -84,7 +99,16 @@ QUIC_V2 = 0x6B3343CF
 INITIAL_SALT_V1 = bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a")
 INITIAL_SALT_V2 = bytes.fromhex("0dede3def700a6db819381be6e269dcbf9bd2ed9")
 _VERSIONS = {QUIC_V1: (INITIAL_SALT_V1, b"quic "), QUIC_V2: (INITIAL_SALT_V2, b"quicv2 ")}
+# Each version's fixed AES-128-GCM key and nonce for Retry integrity (RFC 9001 5.8;
+# RFC 9369 3.3.3).
+_RETRY_KEYS = {
+    QUIC_V1: (bytes.fromhex("be0c690b9f66575a1d766b54e368c84e"),
+              bytes.fromhex("461599d35d632bf2239825bb")),
+    QUIC_V2: (bytes.fromhex("8fb4b01b56ac48e260fbcbcead7ccc92"),
+              bytes.fromhex("d86969bc2d7c6d9990efb04a")),
+}
 PROTOCOL_VIOLATION = 0x0A  # RFC 9000 20.1
+TRANSPORT_PARAMETER_ERROR = 0x08  # RFC 9000 20.1
 
 
 class EncryptionLevel(enum.IntEnum):
@@ -119,6 +143,16 @@ class TransportParametersReceived(Event):
     data: bytes
 
 
+@dataclass(slots=True)
+class EarlyDataRejected(Event):
+    """The client's 0-RTT was declined (RFC 9001 4.6.2): by a HelloRetryRequest, or by
+    EncryptedExtensions without early_data. Reported as soon as the client knows, before
+    the 1-RTT secrets (as Go's QUICRejectedEarlyData): drop the 0-RTT keys, stop
+    sending 0-RTT packets, reset what the 0-RTT data assumed (streams, the
+    application's state) and send it again at 1-RTT. ``HandshakeComplete.
+    early_data_accepted`` says the same once the handshake is done."""
+
+
 class QuicProtocolViolation(IllegalParameter):
     """What RFC 9001 calls a PROTOCOL_VIOLATION (a ClientHello asking for middlebox
     compatibility mode, a ticket's early_data limit other than 0xffffffff): the QUIC
@@ -127,6 +161,22 @@ class QuicProtocolViolation(IllegalParameter):
     @property
     def quic_error_code(self) -> int:
         return PROTOCOL_VIOLATION
+
+
+ParametersChooser = Callable[[bytes], bytes]
+"""A server's ``transport_parameters`` made per client: given the client's encoded
+transport parameters, returns the server's."""
+
+
+class QuicTransportParameterError(IllegalParameter):
+    """A server's ``transport_parameters`` callable refused the client's parameters
+    (it raised): the QUIC error code is TRANSPORT_PARAMETER_ERROR (0x08, RFC 9000 7.4,
+    20.1: parameters badly formatted, of an invalid value or otherwise in error), the
+    alert illegal_parameter; ``__cause__`` is what the callable raised."""
+
+    @property
+    def quic_error_code(self) -> int:
+        return TRANSPORT_PARAMETER_ERROR
 
 
 # -- packet protection keys (RFC 9001 5) ---------------------------------------------------
@@ -170,6 +220,36 @@ def next_secret(cipher_suite: int | Suite, secret: bytes, version: int = QUIC_V1
     suite = _suite(cipher_suite)
     label = _version(version)[1] + b"ku"
     return hkdf_expand_label(suite.hash_name, secret, label, b"", suite.hash_length)
+
+
+def header_protection_mask(cipher_suite: int | Suite, hp_key: bytes, sample: bytes) -> bytes:
+    """5.4: the 5-byte mask for a packet's first byte and packet number, from the 16-byte
+    ciphertext sample and the hp key of `packet_keys`: AES-ECB of the sample for the
+    AES suites (5.4.3); for ChaCha20 (5.4.4) the keystream at the counter and nonce the
+    sample holds (its first 4 bytes, little-endian, then 12)."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    if len(sample) != 16:
+        raise ValueError(f"the header protection sample is 16 bytes, not {len(sample)}")
+    if _suite(cipher_suite).code == CipherSuite.TLS_CHACHA20_POLY1305_SHA256:
+        cipher = Cipher(algorithms.ChaCha20(hp_key, sample), mode=None)
+        return cipher.encryptor().update(bytes(5))
+    return Cipher(algorithms.AES(hp_key), modes.ECB()).encryptor().update(sample)[:5]
+
+
+def retry_integrity_tag(original_destination_cid: bytes, retry_packet: bytes,
+                        version: int = QUIC_V1) -> bytes:
+    """5.8: the 16-byte Retry Integrity Tag for a Retry packet (`retry_packet`, all of
+    it but the tag) answering a client whose first Destination Connection ID was
+    `original_destination_cid`. A server appends it; a client compares it to the
+    packet's last 16 bytes with `hmac.compare_digest` and drops the packet if they
+    differ."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    _version(version)
+    if len(original_destination_cid) > 20:  # RFC 9000 17.2: one length byte, at most 20
+        raise ValueError("a connection ID is at most 20 bytes")
+    key, nonce = _RETRY_KEYS[version]
+    pseudo = bytes((len(original_destination_cid),)) + original_destination_cid + retry_packet
+    return AESGCM(key).encrypt(nonce, b"", pseudo)
 
 
 def initial_secrets(destination_cid: bytes, version: int = QUIC_V1) -> tuple[bytes, bytes]:
@@ -224,7 +304,7 @@ class QuicOutput:
 
     def clear_write(self) -> None:
         """The 0-RTT write key is dropped (a HelloRetryRequest): handshake data stayed
-        at the Initial level; the stack learns from HandshakeComplete.early_data_accepted."""
+        at the Initial level; the stack learns from `EarlyDataRejected`."""
 
     def send_application_data(self, data: bytes) -> None:
         """QUIC sends 0-RTT data itself: the handshake has none to send (b"")."""
@@ -261,6 +341,7 @@ class QuicClientHandshake(ClientHandshake13):
     (0-RTT without EndOfEarlyData)."""
 
     out: QuicOutput
+    quic = True
 
     def __init__(self, config: ClientConfig, out: QuicOutput, server_name: str | None,
                  session: Session | None, transport_parameters: bytes,
@@ -288,7 +369,10 @@ class QuicClientHandshake(ClientHandshake13):
             what = "HelloRetryRequest" if sh.is_hello_retry_request else "ServerHello"
             raise IllegalParameter(f"quic_transport_parameters is not allowed in {what} "
                                    "(RFC 9001 8.2: EncryptedExtensions carries it)")
-        return super().on_server_hello(sh, raw)
+        nxt = super().on_server_hello(sh, raw)
+        if sh.is_hello_retry_request and self.early_data_sent:  # a retry declines 0-RTT
+            self.out.emit(EarlyDataRejected())
+        return nxt
 
     def on_encrypted_extensions(self, ee: m.EncryptedExtensions, raw: bytes) -> Any:
         # The extension TLS does not know is taken out (it is in the transcript already);
@@ -304,7 +388,11 @@ class QuicClientHandshake(ClientHandshake13):
         if self.alpn is None:
             raise NoApplicationProtocol("the server selected no ALPN protocol, which QUIC "
                                         "requires (RFC 9001 8.1)")
+        self.peer_transport_parameters = params  # (kept with the tickets' sessions)
         self.out.emit(TransportParametersReceived(params))
+        if self.early_data_sent and not self.early_data_accepted \
+                and not self.offer.retried:  # (after a retry: reported with it)
+            self.out.emit(EarlyDataRejected())
         return nxt
 
     def on_new_session_ticket(self, nst: m.NewSessionTicket, raw: bytes) -> Any:
@@ -323,9 +411,21 @@ class QuicServerHandshake(ServerHandshake13):
     out: QuicOutput
 
     def __init__(self, config: ServerConfig, out: QuicOutput,
-                 transport_parameters: bytes, early_data_context: bytes) -> None:
+                 transport_parameters: bytes | ParametersChooser,
+                 early_data_context: bytes, automatic_tickets: bool) -> None:
         super().__init__(config, out)  # type: ignore[arg-type]
-        self.quic_transport_parameters = transport_parameters
+        # Tickets: the config's count when the handshake ends, or only when asked
+        # (`send_tickets`); each connection's nonces are 0, 1, ... (4.6.1: unique).
+        self.automatic_tickets = automatic_tickets
+        self.tickets_sent = 0
+        self._ticket_auth: tuple[bytes | None, bytes] = (None, b"")
+        # Ours, or the application's callable that makes them from the client's (called
+        # once, just before EncryptedExtensions: `_send_encrypted_extensions`).
+        self.choose_parameters: ParametersChooser | None = None
+        if callable(transport_parameters):
+            self.choose_parameters = transport_parameters
+        else:
+            self.quic_transport_parameters = transport_parameters
         # 4.6.2: what 0-RTT depends on besides TLS (the transport parameters it limits,
         # the application's settings), as a digest sealed into our tickets; 0-RTT on a
         # ticket is taken only when the ticket's is the same.
@@ -368,6 +468,52 @@ class QuicServerHandshake(ServerHandshake13):
                                         "QUIC requires (RFC 9001 8.1)")
         if not self.hrr_sent:  # (a second hello repeats the first's, 4.1.2)
             self.out.emit(TransportParametersReceived(params))
+
+    def _send_tickets(self, psk_identity: bytes | None, psk_fingerprint: bytes,
+                      count: int | None = None, max_early_data: int | None = None,
+                      first_nonce: int = 0) -> None:
+        """The handshake's end: remember how the client was authenticated, for tickets
+        sent on demand later; send the config's count now, unless tickets go only on
+        demand (``automatic_tickets=False``)."""
+        self._ticket_auth = (psk_identity, psk_fingerprint)
+        if self.automatic_tickets:
+            cfg = self.config
+            self.send_tickets(cfg.session_tickets, cfg.max_early_data_size)
+
+    def send_tickets(self, count: int, max_early_data: int) -> None:
+        """`count` tickets allowing `max_early_data` bytes of 0-RTT (0: none), on the
+        nonces this connection has not used yet."""
+        super()._send_tickets(*self._ticket_auth, count, max_early_data, self.tickets_sent)
+        self.tickets_sent += count
+
+    def _send_encrypted_extensions(self, offer: ClientHelloView) -> None:
+        choose = self.choose_parameters
+        if choose is not None:
+            self.choose_parameters = None
+            self.quic_transport_parameters = _chosen_parameters(
+                choose, offer.extensions[QUIC_TRANSPORT_PARAMETERS])
+        super()._send_encrypted_extensions(offer)
+
+
+def _chosen_parameters(choose: ParametersChooser, client_parameters: bytes) -> bytes:
+    """What the server's callable makes of the client's parameters. A `TLSError` it
+    raises ends the handshake as it is; anything else it raises is its refusal of the
+    client's parameters (TRANSPORT_PARAMETER_ERROR); a result that is not bytes is the
+    application's bug (internal_error, from a TypeError)."""
+    try:
+        chosen = choose(client_parameters)
+    except TLSError:
+        raise
+    except Exception as exc:
+        raise QuicTransportParameterError(
+            "the transport_parameters callable refused the client's transport parameters: "
+            f"{type(exc).__name__}: {exc}") from exc
+    try:
+        return _transport_parameters(chosen)
+    except TypeError as exc:
+        raise InternalError(f"the transport_parameters callable returned "
+                            f"{type(chosen).__name__}, not bytes (the server's encoded "
+                            "transport parameters)") from exc
 
 
 
@@ -446,6 +592,7 @@ class QuicConnection:
         self._out = QuicOutput(self._events)
         self._buf = bytearray()  # an incomplete message at the current read level
         self._error: TLSError | None = None
+        self._error_tb: TracebackType | None = None  # its traceback when first raised
         self.handshake_complete: HandshakeComplete | None = None
         self.peer_transport_parameters: bytes | None = None
 
@@ -453,7 +600,7 @@ class QuicConnection:
         """Handshake bytes from CRYPTO frames at `level`, in order; returns the events
         they complete. Raises `TLSError` (then every later call raises it too)."""
         if self._error is not None:
-            raise self._error
+            self._raise_failure()
         if level not in _LEVELS:  # the caller's mistake, not the peer's: nothing fails
             raise UsageError(f"receive_data: level {level!r} is not an EncryptionLevel "
                              "(INITIAL, HANDSHAKE or APPLICATION carry CRYPTO frames)")
@@ -514,6 +661,16 @@ class QuicConnection:
                                             "level after its keys changed")
                 return
 
+    def _raise_failure(self) -> NoReturn:
+        """The failure again, with the traceback it first had: re-raising one exception
+        object would otherwise grow its traceback by a few frames per call, for as long
+        as late packets keep coming."""
+        err = self._error
+        assert err is not None
+        if self._error_tb is None:
+            self._error_tb = err.__traceback__
+        raise err.with_traceback(self._error_tb)
+
     def _fail(self, exc: TLSError) -> None:
         self._error = exc
         self._events.clear()
@@ -564,11 +721,16 @@ class QuicConnection:
 class QuicClientConnection(QuicConnection):
     """A QUIC client's TLS (RFC 9001): the ClientHello waits in `data_to_send()` as soon
     as it is created. ``transport_parameters``: our encoded QUIC transport parameters;
-    ``session``: a `Session` from an earlier `SessionTicketReceived` to resume.
-    ``early_data``: offer 0-RTT when the session's ticket allows it (`early_data_offered`
-    says whether it was; the 0-RTT write secret is then in `take_events()`); the stack
-    sends the early data itself, and `HandshakeComplete.early_data_accepted` says
-    whether the server took it (if not, send it again at the 1-RTT level)."""
+    ``session``: a `Session` from an earlier `SessionTicketReceived` to resume (or, with
+    none, the newest QUIC session ``config.session_cache`` holds for the name; TLS
+    sessions are never offered). ``early_data``: offer 0-RTT when the session's ticket
+    allows it (`early_data_offered` says whether it was; the 0-RTT write secret is then
+    in `take_events()`, and `remembered_transport_parameters` the server's limits it
+    must keep to); the stack sends the early data itself. A declined 0-RTT is reported
+    by `EarlyDataRejected` as soon as it is known (send the data again at the 1-RTT
+    level), and `HandshakeComplete.early_data_accepted` says the same at the end."""
+
+    _hs: QuicClientHandshake
 
     def __init__(self, config: ClientConfig, server_name: str | None, *,
                  transport_parameters: bytes, session: Session | None = None,
@@ -596,25 +758,58 @@ class QuicClientConnection(QuicConnection):
     @property
     def early_data_offered(self) -> bool:
         """Whether the ClientHello offered 0-RTT (see the class docstring)."""
-        return bool(getattr(self._hs, "early_data_sent", False))
+        return self._hs.early_data_sent
+
+    @property
+    def offered_session(self) -> Session | None:
+        """The session the ClientHello offers (the one given, or the one taken from the
+        session cache), None if none: what 0-RTT was set up under (its
+        ``alpn_protocol``, ``quic_transport_parameters``), and the key to whatever the
+        application kept for it (HTTP/3's SETTINGS, RFC 9114 7.2.4.2)."""
+        return self._hs.session
+
+    @property
+    def remembered_transport_parameters(self) -> bytes | None:
+        """The server's transport parameters from the connection that issued the
+        session this client offers (given or from the session cache), None when it
+        offers none: the limits its 0-RTT data must keep to (RFC 9000 7.4.1), known
+        before the server's own arrive (rustls' quic_transport_parameters, the same)."""
+        session = self._hs.session
+        return None if session is None else session.quic_transport_parameters
 
 
 class QuicServerConnection(QuicConnection):
     """A QUIC server's TLS (RFC 9001): waits for the ClientHello at the Initial level.
     ``transport_parameters``: our encoded QUIC transport parameters (sent in
-    EncryptedExtensions). 0-RTT: with ``max_early_data_size`` > 0 in the config, tickets
-    allow it (as 0xffffffff, RFC 9001 4.6.1) and a resumption may accept it under TLS's
-    rules (first ticket, suite and ALPN, age, the replay cache); the 0-RTT read secret is
+    EncryptedExtensions), or a callable that makes them from the client's (as Go's
+    QUICTransportParametersRequired: to echo or check connection IDs, or set limits
+    per client): called once, with the client's encoded parameters, after any
+    HelloRetryRequest and the 0-RTT decision, just before EncryptedExtensions. What it
+    raises ends the handshake: a `TLSError` as it is, anything else as a
+    `QuicTransportParameterError` (TRANSPORT_PARAMETER_ERROR, 0x08); a result that is
+    not bytes is an `InternalError` (0x150) caused by a TypeError.
+
+    0-RTT: with ``max_early_data_size`` > 0 in the config, tickets allow it (as
+    0xffffffff, RFC 9001 4.6.1) and a resumption may accept it under TLS's rules
+    (first ticket, suite and ALPN, age, the replay cache); the 0-RTT read secret is
     then reported at the EARLY level. ``early_data_context``: what else 0-RTT depends
     on (RFC 9001 4.6.2, RFC 9000 7.4.1: the transport parameters that limit it, such as
     initial_max_data and the stream limits, and the application's settings, such as
     HTTP/3's SETTINGS), encoded by the stack: its digest goes into this connection's
     tickets, and 0-RTT is declined on a ticket whose digest differs (resumption still
     goes ahead). Leave out per-connection values (connection IDs, the stateless reset
-    token), or 0-RTT is never accepted."""
+    token), or 0-RTT is never accepted.
 
-    def __init__(self, config: ServerConfig, *, transport_parameters: bytes,
-                 early_data_context: bytes = b"") -> None:
+    Tickets (with ``session_tickets`` > 0 in the config): ``automatic_tickets`` (the
+    default) sends the config's count when the handshake ends; False sends none until
+    `send_session_ticket()` asks for one (as Go's QUIC server). Either way they are
+    QUIC tickets: a TLS-over-TCP connection does not resume them, nor they it."""
+
+    _hs: QuicServerHandshake
+
+    def __init__(self, config: ServerConfig, *,
+                 transport_parameters: bytes | ParametersChooser,
+                 early_data_context: bytes = b"", automatic_tickets: bool = True) -> None:
         super().__init__()
         require_config(config, ServerConfig, "QuicServerConnection")
         self.config = _quic_config(config)
@@ -622,9 +817,42 @@ class QuicServerConnection(QuicConnection):
         if not isinstance(early_data_context, (bytes, bytearray, memoryview)):
             raise TypeError("early_data_context takes bytes (what 0-RTT depends on, "
                             f"encoded), not {type(early_data_context).__name__}")
-        self._hs = QuicServerHandshake(self.config, self._out,
-                                    _transport_parameters(transport_parameters),
-                                    bytes(early_data_context))
+        if not callable(transport_parameters):
+            transport_parameters = _transport_parameters(transport_parameters)
+        self._hs = QuicServerHandshake(self.config, self._out, transport_parameters,
+                                       bytes(early_data_context), automatic_tickets)
+
+    def send_session_ticket(self, early_data: bool | None = None) -> bool:
+        """Queue one NewSessionTicket at the 1-RTT level (`data_to_send()`), after the
+        handshake (as Go's QUICConn.SendSessionTicket): for a stack that sends tickets
+        when it chooses, e.g. once the handshake is confirmed, or with
+        ``automatic_tickets=False`` only so. ``early_data``: whether the ticket allows
+        0-RTT (its early_data 0xffffffff, RFC 9001 4.6.1); None (the default) as the
+        config (``max_early_data_size`` > 0), True only if the config has 0-RTT on.
+        Refused (`UsageError`) before the handshake completes, with
+        ``session_tickets=0`` (the server would resume no ticket) and past 256 tickets
+        on one connection; after a failure it raises that failure again. Returns
+        whether a ticket was queued: False when the session store cannot be reached
+        (as at the handshake's end, the connection goes on without one)."""
+        if self._error is not None:
+            self._raise_failure()
+        hs, cfg = self._hs, self.config
+        if not hs.complete:
+            raise UsageError("send_session_ticket: the handshake is not complete (tickets "
+                             "go at the 1-RTT level, after the client's Finished)")
+        if cfg.session_tickets <= 0:
+            raise UsageError("send_session_ticket: the ServerConfig has session_tickets=0, "
+                             "so this server resumes no ticket; set it > 0 (and "
+                             "automatic_tickets=False to send tickets only on demand)")
+        if early_data and cfg.max_early_data_size <= 0:
+            raise UsageError("send_session_ticket(early_data=True): the ServerConfig has "
+                             "max_early_data_size=0, so this server accepts no 0-RTT")
+        if hs.tickets_sent >= 256:
+            raise UsageError("send_session_ticket: 256 tickets were sent on this "
+                             "connection, as many as its one-byte ticket nonces allow")
+        pending = len(self._out.outgoing)
+        hs.send_tickets(1, 0 if early_data is False else cfg.max_early_data_size)
+        return len(self._out.outgoing) > pending
 
 
 def error_code(exc: TLSError) -> int:

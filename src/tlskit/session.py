@@ -69,6 +69,16 @@ class Session:
     # `Suite12`; `ticket` is empty when the server only gave a session ID.
     tls12: bool = False
     session_id: bytes = field(default=b"", repr=False)
+    # A QUIC session (RFC 9001 4.6) keeps the server's transport parameters, which
+    # 0-RTT on it must respect (RFC 9000 7.4.1); None for TLS over TCP. Either kind is
+    # resumed only by its own protocol (their tickets carry other 0-RTT limits, state).
+    quic_transport_parameters: bytes | None = field(default=None, repr=False)
+
+    @property
+    def quic(self) -> bool:
+        """From a QUIC connection: offered only by QUIC clients (and the others only by
+        TLS-over-TCP ones)."""
+        return self.quic_transport_parameters is not None
 
     def valid_at(self, now: float) -> bool:
         """Still usable at ``now``: within the ticket's lifetime, and never past seven

@@ -19,6 +19,15 @@ per line both ways:
 A client writes its ClientHello (and an idle line) at once. Tickets: the client saves
 each one to --save-ticket and offers --ticket; the server keeps those it issues in
 --ticket-store and resumes from them.
+
+The role `protect` is aioquic's packet protection instead (aioquic.quic.crypto and
+.packet), one JSON object per line:
+
+    in:  {"suite": N, "secret": HEX, "version": V, "key_updates": K, "header": HEX,
+          "payload": HEX, "pn": P}     a packet protected under `secret` after K updates
+    out: {"packet": HEX}
+    in:  {"odcid": HEX, "retry": HEX, "version": V}     a Retry packet without its tag
+    out: {"tag": HEX}
 """
 
 from __future__ import annotations
@@ -129,9 +138,27 @@ def step(ctx: tls.Context, data: bytes, reported: dict[str, Any]) -> None:
           "early_data_accepted": ctx.early_data_accepted})
 
 
+def protect(request: dict[str, Any]) -> dict[str, str]:
+    """What aioquic makes of one `protect` request (see the module docstring)."""
+    from aioquic.quic.crypto import CryptoContext, next_key_phase
+    from aioquic.quic.packet import get_retry_integrity_tag
+    if "retry" in request:
+        return {"tag": get_retry_integrity_tag(bytes.fromhex(request["retry"]),
+                                               bytes.fromhex(request["odcid"]),
+                                               request["version"]).hex()}
+    crypto = CryptoContext()
+    crypto.setup(cipher_suite=tls.CipherSuite(request["suite"]),
+                 secret=bytes.fromhex(request["secret"]), version=request["version"])
+    for _ in range(request["key_updates"]):
+        crypto = next_key_phase(crypto)
+    packet = crypto.encrypt_packet(bytes.fromhex(request["header"]),
+                                   bytes.fromhex(request["payload"]), request["pn"])
+    return {"packet": packet.hex()}
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("role", choices=("client", "server"))
+    p.add_argument("role", choices=("client", "server", "protect"))
     p.add_argument("--cafile")
     p.add_argument("--cert")
     p.add_argument("--key")
@@ -147,6 +174,10 @@ def main() -> None:
     p.add_argument("--save-ticket", help="client: save the tickets received here")
     p.add_argument("--ticket-store", help="server: issue and resume tickets from here")
     args = p.parse_args()
+    if args.role == "protect":
+        for line in sys.stdin:
+            emit(protect(json.loads(line)))
+        return
     ctx = build(args)
     reported: dict[str, Any] = {}
     try:

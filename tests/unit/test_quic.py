@@ -23,17 +23,23 @@ from tlskit.ca import LocalCA
 from tlskit.crypto import SUITES
 from tlskit.enums import CipherSuite
 from tlskit.quic import (
+    QUIC_V1,
     QUIC_V2,
+    EarlyDataRejected,
     EncryptionLevel,
     QuicClientConnection,
     QuicConnection,
+    QuicProtocolViolation,
     QuicServerConnection,
+    QuicTransportParameterError,
     SecretInstalled,
     TransportParametersReceived,
     error_code,
+    header_protection_mask,
     initial_secrets,
     next_secret,
     packet_keys,
+    retry_integrity_tag,
 )
 
 INI, H, A = EncryptionLevel.INITIAL, EncryptionLevel.HANDSHAKE, EncryptionLevel.APPLICATION
@@ -85,6 +91,43 @@ def test_chacha20_keys_and_key_update_rfc9001_a5() -> None:
     assert keys.hp.hex() == "25a282b9e82f06f21f488917a4fc8f1b73573685608597d0efcb076b0ab7a7a4"
     assert next_secret(suite, secret).hex() == \
         "1223504755036d556342ee9361d253421a826c9ecdf3c7148684b36b714881f9"
+
+
+@pytest.mark.parametrize(("suite", "hp", "sample", "mask"), [
+    # RFC 9001 A.2 (the client Initial), A.3 (the server Initial), A.5 (ChaCha20)
+    (CipherSuite.TLS_AES_128_GCM_SHA256, "9f50449e04a0e810283a1e9933adedd2",
+     "d1b1c98dd7689fb8ec11d242b123dc9b", "437b9aec36"),
+    (CipherSuite.TLS_AES_128_GCM_SHA256, "c206b8d9b9f0f37644430b490eeaa314",
+     "2cd0991cd25b0aac406a5816b6394100", "2ec0d8356a"),
+    (CipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+     "25a282b9e82f06f21f488917a4fc8f1b73573685608597d0efcb076b0ab7a7a4",
+     "5e5cd55c41f69080575d7999c25a5bfb", "aefefe7d03"),
+])
+def test_header_protection_mask_rfc9001(suite: CipherSuite, hp: str, sample: str,
+                                        mask: str) -> None:
+    got = header_protection_mask(suite, bytes.fromhex(hp), bytes.fromhex(sample))
+    assert got.hex() == mask
+
+
+def test_header_protection_sample_is_16_bytes() -> None:
+    with pytest.raises(ValueError, match="16 bytes, not 15"):
+        header_protection_mask(CipherSuite.TLS_AES_128_GCM_SHA256, bytes(16), bytes(15))
+
+
+@pytest.mark.parametrize(("version", "packet"), [
+    # RFC 9001 A.4 and RFC 9369 A.4: a Retry answering DCID 8394c8f03e515708
+    (QUIC_V1, "ff000000010008f067a5502a4262b5746f6b656e04a265ba2eff4d829058fb3f0f2496ba"),
+    (QUIC_V2, "cf6b3343cf0008f067a5502a4262b5746f6b656ec8646ce8bfe33952d955543665dcc7b6"),
+])
+def test_retry_integrity_tag(version: int, packet: str) -> None:
+    retry = bytes.fromhex(packet)
+    odcid = bytes.fromhex("8394c8f03e515708")
+    assert retry_integrity_tag(odcid, retry[:-16], version) == retry[-16:]
+    assert retry_integrity_tag(odcid[:-1], retry[:-16], version) != retry[-16:]
+    with pytest.raises(ValueError, match="at most 20 bytes"):
+        retry_integrity_tag(bytes(21), retry[:-16], version)
+    with pytest.raises(ValueError, match="0x00000002"):
+        retry_integrity_tag(odcid, retry[:-16], 2)
 
 
 # -- in memory --------------------------------------------------------------------------------
@@ -253,6 +296,7 @@ def test_0rtt_accepted(pki: tuple[LocalCA, Any]) -> None:
         assert conn.handshake_complete.resumed and conn.handshake_complete.early_data_accepted
     assert secrets([early_write, *c_events]) == mirrored(s_events)
     assert len(secrets(c_events)) == 4
+    assert not any(isinstance(e, EarlyDataRejected) for e in c_events)
 
 
 def test_0rtt_replayed_ticket_is_declined(pki: tuple[LocalCA, Any]) -> None:
@@ -277,6 +321,11 @@ def test_0rtt_replayed_ticket_is_declined(pki: tuple[LocalCA, Any]) -> None:
     assert all(e.level is not EncryptionLevel.EARLY for e in s_events
                if isinstance(e, SecretInstalled))
     assert secrets(c_events) == mirrored(s_events)
+    # The client is told once, before its 1-RTT secrets (Go's QUICRejectedEarlyData):
+    kinds = [type(e).__name__ if not isinstance(e, SecretInstalled) else e.level.name
+             for e in c_events]
+    assert kinds.count("EarlyDataRejected") == 1
+    assert kinds.index("EarlyDataRejected") < kinds.index("APPLICATION")
 
 
 def test_0rtt_after_hello_retry_request_is_declined(pki: tuple[LocalCA, Any]) -> None:
@@ -292,14 +341,16 @@ def test_0rtt_after_hello_retry_request_is_declined(pki: tuple[LocalCA, Any]) ->
                                            groups=["x25519"]),
                              transport_parameters=S_PARAMS)
     flight(c, s)
-    sent, _ = flight(s, c)
+    sent, c_events = flight(s, c)
     assert [lvl for lvl, _ in sent] == [INI]  # the HelloRetryRequest
+    assert c_events == [EarlyDataRejected()]  # known now: stop sending 0-RTT
     sent, _ = flight(c, s)
     assert [lvl for lvl, _ in sent] == [INI]
     assert b"\x00\x2a\x00\x00" not in sent[0][1]
-    handshake(c, s)
+    c_events, _ = handshake(c, s)
     assert c.handshake_complete is not None
     assert not c.handshake_complete.early_data_accepted
+    assert not any(isinstance(e, EarlyDataRejected) for e in c_events)  # (told once)
 
 
 # -- failures -----------------------------------------------------------------------------
@@ -367,6 +418,28 @@ def test_data_at_the_wrong_level(pki: tuple[LocalCA, Any]) -> None:
     c = client(pki)
     raises(c, A, b"", AlertDescription.unexpected_message, "APPLICATION level")
     raises(client(pki), EncryptionLevel.EARLY, b"", AlertDescription.unexpected_message)
+
+
+def test_a_failed_connection_raises_the_same_error_without_growing_it(
+        pki: tuple[LocalCA, Any]) -> None:
+    """Late packets keep coming after a failure: each receive_data raises the first
+    error again, and its traceback stays as long as it was (a re-raised exception object
+    otherwise gains frames on every raise)."""
+    c, _ = established(pki)
+    exc = raises(c, A, KEY_UPDATE, AlertDescription.unexpected_message)
+
+    def depth() -> int:
+        with pytest.raises(TLSError) as info:
+            c.receive_data(A, b"\x04")
+        assert info.value is exc
+        tb, n = info.value.__traceback__, 0
+        while tb is not None:
+            tb, n = tb.tb_next, n + 1
+        return n
+
+    first = depth()
+    for _ in range(20):
+        assert depth() == first
 
 
 def test_data_left_at_a_level_after_its_keys_changed(pki: tuple[LocalCA, Any]) -> None:
@@ -554,6 +627,20 @@ def tls_ticket(pki: tuple[LocalCA, Any], config: ServerConfig) -> Any:
     return session
 
 
+def tls_resumption(pki: tuple[LocalCA, Any], config: ServerConfig, session: Any,
+                   client_config: ClientConfig | None = None) -> bool:
+    """Whether a TLS-over-TCP handshake with `config` resumed, given `session`."""
+    if client_config is None:
+        client_config = ClientConfig(trust_anchors=[pki[0].root], alpn_protocols=["h3"])
+    tc = ClientConnection(client_config, "localhost", session=session)
+    ts = ServerConnection(config)
+    for _ in range(4):
+        ts.receive_data(tc.data_to_send())
+        tc.receive_data(ts.data_to_send())
+    assert ts.handshake_complete is not None
+    return ts.handshake_complete.resumed
+
+
 def test_tls_and_quic_tickets_do_not_cross(pki: tuple[LocalCA, Any]) -> None:
     """One ServerConfig (one ticket key) serving TCP and QUIC: a TLS ticket carries no
     QUIC state (no transport parameters remembered, a 0-RTT limit in TLS bytes; RFC 9001
@@ -567,13 +654,7 @@ def test_tls_and_quic_tickets_do_not_cross(pki: tuple[LocalCA, Any]) -> None:
     handshake(c, s)
     assert s.handshake_complete is not None and not s.handshake_complete.resumed
     quic_session = zero_rtt_session(pki, config)
-    tc = ClientConnection(ClientConfig(trust_anchors=[pki[0].root], alpn_protocols=["h3"]),
-                          "localhost", session=quic_session)
-    ts = ServerConnection(config)
-    for _ in range(4):
-        ts.receive_data(tc.data_to_send())
-        tc.receive_data(ts.data_to_send())
-    assert ts.handshake_complete is not None and not ts.handshake_complete.resumed
+    assert tls_resumption(pki, config, quic_session) is False
     again = client(pki, session=quic_session)
     s = QuicServerConnection(config, transport_parameters=S_PARAMS)
     handshake(again, s)
@@ -659,3 +740,252 @@ def test_a_ticket_without_early_data_context_reads_as_before() -> None:
     assert decode_state(plain + b"\x20" + b"d" * 32) is None  # no flag: trailing bytes
     assert decode_state(flagged + b"\x00") is None
     assert decode_state(flagged + b"\x20" + b"d" * 31) is None
+
+
+# -- transport parameters chosen per client ---------------------------------------------------
+
+def test_server_chooses_transport_parameters_per_client(pki: tuple[LocalCA, Any]) -> None:
+    """Go's QUICTransportParametersRequired: the callable sees the client's parameters
+    (those of the second hello, after a HelloRetryRequest), once, and what it returns is
+    what the client receives."""
+    seen: list[bytes] = []
+
+    def choose(client_params: bytes) -> bytes:
+        seen.append(client_params)
+        return S_PARAMS + b"\x0f" + bytes([len(client_params)]) + client_params
+
+    c = client(pki, groups=["x25519", "secp256r1"], key_share_groups=["x25519"])
+    s = QuicServerConnection(server_config(pki, groups=["secp256r1"]),
+                             transport_parameters=choose)
+    flight(c, s)
+    sent, _ = flight(s, c)
+    assert [lvl for lvl, _ in sent] == [INI] and seen == []  # a retry: nothing chosen yet
+    c_events, s_events = handshake(c, s)
+    assert seen == [C_PARAMS]
+    chosen = S_PARAMS + b"\x0f\x08" + C_PARAMS
+    assert c.peer_transport_parameters == chosen
+    assert [e.data for e in c_events if isinstance(e, TransportParametersReceived)] == [chosen]
+    assert s.peer_transport_parameters == C_PARAMS
+    assert secrets(c_events) == mirrored(s_events)
+
+
+def refused_by(pki: tuple[LocalCA, Any], choose: Any) -> TLSError:
+    """The server's failure when its callable is `choose`; nothing goes to the client."""
+    c = client(pki)
+    s = QuicServerConnection(server_config(pki), transport_parameters=choose)
+    with pytest.raises(TLSError) as info:
+        s.receive_data(INI, c.data_to_send()[0][1])
+    assert s.data_to_send() == []
+    with pytest.raises(TLSError) as again:
+        s.receive_data(INI, b"")
+    assert again.value is info.value
+    return info.value
+
+
+def test_a_callable_that_raises_is_a_transport_parameter_error(
+        pki: tuple[LocalCA, Any]) -> None:
+    """RFC 9000 7.4: parameters refused are TRANSPORT_PARAMETER_ERROR (0x08), not a
+    TLS alert's CRYPTO_ERROR; what the callable raised is the cause."""
+    def choose(client_params: bytes) -> bytes:
+        raise ValueError("original_destination_connection_id from a client")
+
+    exc = refused_by(pki, choose)
+    assert isinstance(exc, QuicTransportParameterError)
+    assert exc.quic_error_code == 0x08 == error_code(exc)
+    assert exc.alert == AlertDescription.illegal_parameter
+    assert str(exc) == ("the transport_parameters callable refused the client's transport "
+                        "parameters: ValueError: original_destination_connection_id from "
+                        "a client")
+    assert isinstance(exc.__cause__, ValueError)
+
+
+def test_a_tls_error_from_the_callable_goes_through(pki: tuple[LocalCA, Any]) -> None:
+    refusal = QuicProtocolViolation("initial_source_connection_id missing")
+
+    def choose(client_params: bytes) -> bytes:
+        raise refusal
+
+    exc = refused_by(pki, choose)
+    assert exc is refusal and exc.quic_error_code == 0x0A
+
+
+@pytest.mark.parametrize("result", [None, "\x01\x02", 5])
+def test_a_callable_returning_no_bytes_is_an_internal_error(pki: tuple[LocalCA, Any],
+                                                            result: Any) -> None:
+    """The application's bug, not the client's: internal_error (0x150), from a
+    TypeError naming what came back."""
+    exc = refused_by(pki, lambda client_params: result)
+    assert exc.alert == AlertDescription.internal_error and exc.quic_error_code == 0x150
+    assert isinstance(exc.__cause__, TypeError)
+    assert str(exc) == (f"the transport_parameters callable returned {type(result).__name__}"
+                        ", not bytes (the server's encoded transport parameters)")
+
+
+# -- tickets on demand ---------------------------------------------------------------------
+
+def test_tickets_on_demand(pki: tuple[LocalCA, Any]) -> None:
+    """automatic_tickets=False: none when the handshake ends; each send_session_ticket()
+    queues one at the 1-RTT level, allowing 0-RTT (0xffffffff) or not as asked, with
+    its own nonce (so its own PSK); the one that allows 0-RTT resumes with it."""
+    config = server_config(pki, session_tickets=1, max_early_data_size=1000)
+    c = client(pki)
+    s = QuicServerConnection(config, transport_parameters=S_PARAMS, automatic_tickets=False)
+    with pytest.raises(UsageError, match="the handshake is not complete"):
+        s.send_session_ticket()
+    c_events, _ = handshake(c, s)
+    assert s.handshake_complete is not None and s.data_to_send() == []
+    assert not any(isinstance(e, SessionTicketReceived) for e in c_events)
+    assert s.send_session_ticket() is True
+    assert s.send_session_ticket(early_data=False) is True
+    assert s.send_session_ticket(early_data=True) is True
+    sent, c_events = flight(s, c)
+    assert [(lvl, d[0]) for lvl, d in sent] == [(A, 4)]
+    sessions = [e.session for e in c_events if isinstance(e, SessionTicketReceived)]
+    assert [x.max_early_data for x in sessions] == [0xFFFFFFFF, 0, 0xFFFFFFFF]
+    assert len({x.psk for x in sessions}) == 3
+    assert not client(pki, session=sessions[1], early_data=True).early_data_offered
+    again = client(pki, session=sessions[2], early_data=True)
+    assert again.early_data_offered
+    s2 = QuicServerConnection(config, transport_parameters=S_PARAMS, automatic_tickets=False)
+    handshake(again, s2)
+    assert s2.handshake_complete is not None and s2.handshake_complete.resumed
+    assert s2.handshake_complete.early_data_accepted
+    assert s2.data_to_send() == []
+
+
+def test_tickets_on_demand_after_the_automatic_ones(pki: tuple[LocalCA, Any]) -> None:
+    """The nonces go on from the automatic tickets' (RFC 8446 4.6.1: unique on the
+    connection), so no two tickets share a PSK; a server without 0-RTT sends tickets
+    without early_data by default."""
+    c, s = client(pki), server(pki)
+    c_events, _ = handshake(c, s)
+    s.send_session_ticket()
+    _, more = flight(s, c)
+    sessions = [e.session for e in c_events + more if isinstance(e, SessionTicketReceived)]
+    assert len(sessions) == 3 and len({x.psk for x in sessions}) == 3
+    assert [x.max_early_data for x in sessions] == [0, 0, 0]
+
+
+def test_send_session_ticket_refusals(pki: tuple[LocalCA, Any]) -> None:
+    c = client(pki)
+    s = QuicServerConnection(server_config(pki, session_tickets=0),
+                             transport_parameters=S_PARAMS)
+    handshake(c, s)
+    with pytest.raises(UsageError, match="session_tickets=0"):
+        s.send_session_ticket()
+    c, s = established(pki)
+    with pytest.raises(UsageError, match="max_early_data_size=0"):
+        s.send_session_ticket(early_data=True)
+    for _ in range(254):  # (two were sent when the handshake ended)
+        s.send_session_ticket()
+    with pytest.raises(UsageError, match="256 tickets"):
+        s.send_session_ticket()
+    exc = raises(s, A, KEY_UPDATE, AlertDescription.unexpected_message)
+    with pytest.raises(TLSError) as again:
+        s.send_session_ticket()
+    assert again.value is exc
+
+
+def test_a_ticket_on_demand_is_a_quic_ticket(pki: tuple[LocalCA, Any]) -> None:
+    """Sent on demand or not, a QUIC ticket does not resume TLS over TCP."""
+    config = server_config(pki, session_tickets=1, ticket_key=bytes(range(32)))
+    c = client(pki)
+    s = QuicServerConnection(config, transport_parameters=S_PARAMS, automatic_tickets=False)
+    handshake(c, s)
+    s.send_session_ticket()
+    _, c_events = flight(s, c)
+    [session] = [e.session for e in c_events if isinstance(e, SessionTicketReceived)]
+    assert tls_resumption(pki, config, session) is False
+
+
+# -- resumption from a session cache --------------------------------------------------------
+
+def test_a_shared_session_cache_keeps_quic_and_tls_apart(pki: tuple[LocalCA, Any]) -> None:
+    """One SessionCache for a QUIC client and a TLS-over-TCP one dialling one name: each
+    offers only sessions of its own kind (the server would refuse the other kind, and
+    the single-use ticket would be spent on a full handshake), so each resumes its own."""
+    from tlskit import SessionCache
+    from tlskit.trace import TraceStep
+    cache = SessionCache()
+    config = server_config(pki, session_tickets=1, ticket_key=bytes(range(32)),
+                           max_early_data_size=1000)
+    offered: list[bool] = []
+
+    def tracer(step: TraceStep, fields: dict[str, Any]) -> None:
+        if step is TraceStep.CLIENT_HELLO:
+            offered.append(0x29 in fields["message"].extensions)  # pre_shared_key
+
+    client_config = ClientConfig(trust_anchors=[pki[0].root], alpn_protocols=["h3"],
+                                 session_cache=cache, tracer=tracer)
+
+    def quic(session: Any = None) -> tuple[bool, bool]:
+        c = QuicClientConnection(client_config, "localhost", transport_parameters=C_PARAMS,
+                                 session=session)
+        s = QuicServerConnection(config, transport_parameters=S_PARAMS)
+        handshake(c, s)
+        assert s.handshake_complete is not None
+        return offered.pop(), s.handshake_complete.resumed
+
+    def tls(session: Any = None) -> tuple[bool, bool]:
+        resumed = tls_resumption(pki, config, session, client_config)
+        return offered.pop(), resumed
+
+    assert quic() == (False, False)
+    assert tls() == (False, False)  # the QUIC session stays in the cache
+    assert quic() == (True, True)   # ... for QUIC
+    assert tls() == (True, True)    # and the TLS one for TLS
+    quic_session = zero_rtt_session(pki, config)
+    assert quic_session.quic
+    assert tls(quic_session) == (False, False)  # given explicitly: not offered either
+    tls_session = tls_ticket(pki, config)
+    assert not tls_session.quic
+    assert quic(tls_session) == (False, False)
+
+
+def test_sessions_remember_the_servers_transport_parameters(pki: tuple[LocalCA, Any]) -> None:
+    """RFC 9000 7.4.1: 0-RTT keeps to the limits the server set last time; the client
+    offering a session (given or from its cache) has them before the server's new
+    ones arrive, as rustls' quic_transport_parameters."""
+    from tlskit import SessionCache
+    config = server_config(pki, session_tickets=1, max_early_data_size=1000)
+    cache = SessionCache()
+    client_config = ClientConfig(trust_anchors=[pki[0].root], alpn_protocols=["h3"],
+                                 session_cache=cache)
+    first = QuicClientConnection(client_config, "localhost", transport_parameters=C_PARAMS)
+    assert first.remembered_transport_parameters is None
+    c_events, _ = handshake(first, QuicServerConnection(
+        config, transport_parameters=b"\x04\x04\x80\x10\x00\x00"))  # initial_max_data 1M
+    [session] = [e.session for e in c_events if isinstance(e, SessionTicketReceived)]
+    assert session.quic_transport_parameters == b"\x04\x04\x80\x10\x00\x00"
+    assert session.quic
+    again = QuicClientConnection(client_config, "localhost", transport_parameters=C_PARAMS,
+                                 early_data=True)
+    assert again.early_data_offered
+    assert again.offered_session is session  # (taken from the cache)
+    assert first.offered_session is None
+    assert again.remembered_transport_parameters == b"\x04\x04\x80\x10\x00\x00"
+    s = QuicServerConnection(config, transport_parameters=S_PARAMS)
+    handshake(again, s)
+    assert again.handshake_complete is not None and again.handshake_complete.resumed
+    assert again.peer_transport_parameters == S_PARAMS
+    assert again.remembered_transport_parameters == b"\x04\x04\x80\x10\x00\x00"
+    assert tls_ticket(pki, config).quic_transport_parameters is None
+
+
+def test_a_ticket_on_demand_without_the_session_store(pki: tuple[LocalCA, Any]) -> None:
+    """The store's ticket keys cannot be had: send_session_ticket says no ticket went
+    out (False) and the connection goes on, as when tickets fail at a handshake's end."""
+    from tlskit.sessionstore import MemoryStore
+
+    class StoreDown(MemoryStore):
+        def ticket_keys(self, now: float) -> Any:
+            raise ConnectionError("store down")
+
+    c = client(pki)
+    s = QuicServerConnection(server_config(pki, session_store=StoreDown()),
+                             transport_parameters=S_PARAMS, automatic_tickets=False)
+    handshake(c, s)
+    assert s.handshake_complete is not None
+    assert s.send_session_ticket() is False
+    assert s.data_to_send() == []
+    assert s.export_keying_material(b"x", b"", 8) == c.export_keying_material(b"x", b"", 8)

@@ -166,6 +166,12 @@ class ClientHandshake13(Handshake13):
                  "handshake_secret", "offer", "psk_offers", "resumed", "server_name",
                  "session")  # (see Handshake13)
 
+    # Whether this is a QUIC client (`tlskit.quic`): only sessions of its own kind are
+    # offered, and its sessions keep the server's transport parameters (set by the QUIC
+    # subclass; None in TLS), which mark them as QUIC ones.
+    quic = False
+    peer_transport_parameters: bytes | None = None
+
     def __init__(self, config: ClientConfig, out: Output, server_name: str | None,
                  session: Session | None = None, early_data: bytes = b"") -> None:
         super().__init__(config, out, _S.START)
@@ -174,7 +180,7 @@ class ClientHandshake13(Handshake13):
         if config._ech is not None:  # RFC 9849 6.1: no ticket in either hello (see docs)
             session = None
         elif session is not None or config.session_cache is not None:
-            session = _session_to_offer(config, session, server_name)
+            session = _session_to_offer(config, session, server_name, self.quic)
         self.session = session
         self.resumed = False
         self.external_psk: ExternalPsk | None = None  # the one the server accepted (2.2)
@@ -887,7 +893,8 @@ class ClientHandshake13(Handshake13):
             group=self.group.name if self.group else None,
             authenticated=auth.authenticated and auth.verification_error is None,
             hostname_checked=self.config.check_hostname, ocsp_response=auth.ocsp_response,
-            max_early_data=max_early)
+            max_early_data=max_early,
+            quic_transport_parameters=self.peer_transport_parameters)
         cache = self.config.session_cache
         if cache is not None and nst.lifetime > 0 and session.authenticated:
             cache.put(session)
@@ -897,14 +904,16 @@ class ClientHandshake13(Handshake13):
 
 
 def _session_to_offer(config: ClientConfig, session: Session | None,
-                      server_name: str | None) -> Session | None:
+                      server_name: str | None, quic: bool) -> Session | None:
     """The session a new handshake offers: the one given if this client may resume it,
     else one the config's cache holds for the name. Only called when there is a session
-    or a cache (a client without either reads no clock and builds no closure)."""
+    or a cache (a client without either reads no clock and builds no closure). A QUIC
+    client offers only QUIC sessions, any other client only others (a cache shared by
+    both keeps each kind for its own)."""
     now = config.clock()
 
     def acceptable(candidate: Session) -> bool:
-        return _may_resume(config, candidate, server_name, now)
+        return candidate.quic == quic and _may_resume(config, candidate, server_name, now)
 
     if session is None and config.session_cache is not None:
         return config.session_cache.take(server_name, now, acceptable)

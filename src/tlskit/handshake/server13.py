@@ -1018,14 +1018,21 @@ class ServerHandshake13(ServerView, Handshake13):
             return ticket.external_identity, ticket.external_fingerprint
         return None, b""
 
-    def _send_tickets(self, psk_identity: bytes | None, psk_fingerprint: bytes) -> None:
+    def _send_tickets(self, psk_identity: bytes | None, psk_fingerprint: bytes,
+                      count: int | None = None, max_early_data: int | None = None,
+                      first_nonce: int = 0) -> None:
         """4.6.1: tickets to resume with, each sealing its own PSK (and the external PSK
         identity that authenticated this session, if any). The store's ticket key is
         looked up once for all of them and the rng asked once (16 bytes each: the seal
-        nonce and age_add)."""
+        nonce and age_add). By default the config's count and 0-RTT limit; a QUIC
+        server sending tickets on demand gives its own, and the nonces it has not used
+        (one byte each: at most 256 tickets per connection)."""
         cfg = self.config
         assert self.suite is not None
-        count = cfg.session_tickets
+        if count is None:
+            count = cfg.session_tickets
+        if max_early_data is None:
+            max_early_data = cfg.max_early_data_size
         if count <= 0:
             return
         # The client's identity travels in the ticket, so a resumed session reports (and
@@ -1033,18 +1040,18 @@ class ServerHandshake13(ServerView, Handshake13):
         client_chain = [c.public_bytes(Encoding.DER) for c in self.auth.chain]
         issued_ms = int(cfg.clock() * 1000)
         nst_exts = m.Extensions()
-        if cfg.max_early_data_size > 0:  # 4.6.1: this ticket may carry 0-RTT data
-            nst_exts[_E.early_data] = cfg.max_early_data_size.to_bytes(4, "big")
+        if max_early_data > 0:  # 4.6.1: this ticket may carry 0-RTT data
+            nst_exts[_E.early_data] = max_early_data.to_bytes(4, "big")
         random = server_rng(cfg.rng)(16 * count)
         nonces, age_adds, bodies = [], [], []
         for i in range(count):
-            nonce = bytes((i,))
+            nonce = bytes((first_nonce + i,))
             age_add = int.from_bytes(random[16 * i + 12:16 * i + 16], "big")
             state = TicketState(self.suite, resumption_psk(self.suite, self.resumption_master,
                                                            nonce),
                                 issued_ms, cfg.ticket_lifetime, self.alpn, self.server_name,
                                 cfg._session_context, client_chain,
-                                max_early_data=cfg.max_early_data_size, age_add=age_add,
+                                max_early_data=max_early_data, age_add=age_add,
                                 external_identity=psk_identity,
                                 external_fingerprint=psk_fingerprint,
                                 early_data_context=self.early_data_context)
