@@ -289,7 +289,7 @@ class Connection:
         records = self._records
         events = self._events
         if self._error is not None:
-            raise self._error
+            self._error.raise_again()
         if self._received_close:
             return 0, []
         hs = self._hs
@@ -484,7 +484,7 @@ class Connection:
             return  # the bulk case: one record sealed by the write protector
         _bytes_like(data, "send_data")
         if self._error is not None:
-            raise self._error
+            self._error.raise_again()
         if self._sent_close:  # (in TLS 1.2 also once the peer closed: it is answered)
             raise UsageError("the connection is closed for sending")
         if not self._hs.complete:
@@ -658,7 +658,7 @@ class ServerConnection(Connection):
         (empty if the client declined); a chain that fails validation ends the connection
         with the matching alert, as in the handshake."""
         if self._error is not None:
-            raise self._error
+            self._error.raise_again()
         if self._sent_close or self._hs.protocol is not _TLS13:
             raise UsageError("post-handshake authentication needs an open TLS 1.3 connection")
         request = getattr(self._hs, "request_client_certificate", None)

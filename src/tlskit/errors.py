@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from .enums import AlertDescription as AD
 
 
@@ -24,6 +26,14 @@ class TLSError(Exception):
         """The QUIC transport error code for this failure: CRYPTO_ERROR, 0x100 plus the
         alert (RFC 9001 4.8)."""
         return 0x100 + int(self.alert)
+
+    def raise_again(self) -> NoReturn:
+        """Raise this (sticky) failure again with the traceback of its first raise: a
+        connection that failed answers every later call with the same exception, and
+        re-raising one object appends the new frames to its traceback each time, which
+        then keeps them (and their locals) alive for as long as calls keep coming."""
+        first = self.__dict__.setdefault("_first_traceback", self.__traceback__)
+        raise self.with_traceback(first)
 
 
 class DecodeError(TLSError):

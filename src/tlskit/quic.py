@@ -40,7 +40,6 @@ import hmac
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, NamedTuple, NoReturn
 
 from .config import ClientConfig, ServerConfig, require_config
@@ -592,7 +591,6 @@ class QuicConnection:
         self._out = QuicOutput(self._events)
         self._buf = bytearray()  # an incomplete message at the current read level
         self._error: TLSError | None = None
-        self._error_tb: TracebackType | None = None  # its traceback when first raised
         self.handshake_complete: HandshakeComplete | None = None
         self.peer_transport_parameters: bytes | None = None
 
@@ -662,14 +660,9 @@ class QuicConnection:
                 return
 
     def _raise_failure(self) -> NoReturn:
-        """The failure again, with the traceback it first had: re-raising one exception
-        object would otherwise grow its traceback by a few frames per call, for as long
-        as late packets keep coming."""
-        err = self._error
-        assert err is not None
-        if self._error_tb is None:
-            self._error_tb = err.__traceback__
-        raise err.with_traceback(self._error_tb)
+        """The failure again, with the traceback it first had (`TLSError.raise_again`)."""
+        assert self._error is not None
+        self._error.raise_again()
 
     def _fail(self, exc: TLSError) -> None:
         self._error = exc

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from tlskit import ClientConnection, ConnectionClosed, DataReceived, ServerConnection, UsageError
+from tlskit import (
+    ClientConnection,
+    ConnectionClosed,
+    DataReceived,
+    ServerConnection,
+    TLSError,
+    UsageError,
+)
 
 from ..support.pki import client_config, server_config
 from ..support.pump import pump
@@ -73,3 +80,28 @@ def test_post_handshake_authentication_needs_tls13() -> None:
     pump(client, server)
     _refused(server.request_client_certificate,
              "post-handshake authentication needs an open TLS 1.3 connection")
+
+
+def _traceback_depth(exc: BaseException) -> int:
+    tb, n = exc.__traceback__, 0
+    while tb is not None:
+        tb, n = tb.tb_next, n + 1
+    return n
+
+
+def test_a_failed_connection_raises_its_error_again_without_growing_it() -> None:
+    """After a failure every call raises the first error again; its traceback keeps the
+    length it had (re-raising one exception object otherwise appends frames each time,
+    and the traceback holds them, with their locals, for as long as calls keep coming)."""
+    client = ClientConnection(client_config(), "localhost")
+    client.data_to_send()
+    with pytest.raises(TLSError) as first:
+        client.receive_data(b"\x17\x03\x03\x00\x01\x00")  # data before any keys
+    for call in (lambda: client.receive_data(b"\x00"), lambda: client.send_data(b"x")):
+        depths = set()
+        for _ in range(10):
+            with pytest.raises(TLSError) as again:
+                call()
+            assert again.value is first.value
+            depths.add(_traceback_depth(again.value))
+        assert len(depths) == 1, depths
