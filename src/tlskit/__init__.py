@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
     from . import aio as aio
+    from .certselect import CertificateRequestInfo
     from .config import (
         CertificateValidityWarning,
         CertifiedKey,
@@ -106,6 +107,7 @@ _LAZY = {
     "parse_cipher_suite": "tlskit.config",
     "parse_group": "tlskit.config",
     "parse_signature_scheme": "tlskit.config",
+    "CertificateRequestInfo": "tlskit.certselect",
     "ClientConnection": "tlskit.connection",
     "Connection": "tlskit.connection",
     "ServerConnection": "tlskit.connection",
@@ -169,6 +171,7 @@ __all__ = [
     "AlertReceived",
     "BadCertificate",
     "BadRecordMac",
+    "CertificateRequestInfo",
     "CertificateRequired",
     "CertificateValidityWarning",
     "CertificateVerificationError",
