@@ -16,11 +16,12 @@ import ssl
 
 import pytest
 
+from tlskit import CertifiedKey
 from tlskit.ca import LocalCA
 
 from ..support.ports import HOST, TIMEOUT
 from ..support.pump import Pump, echo_until_close, tlskit_server
-from .conftest import PKI, Peers
+from .conftest import PKI, Peers, openssl_field
 
 pytestmark = pytest.mark.interop
 
@@ -108,3 +109,57 @@ def test_python_ssl_client_authenticates_to_a_server_naming_its_cas(
         tls.unwrap()
     [subjects] = server.join()
     assert subjects[0] == "CN=dave"
+
+
+# --------------------------------------------------------------- a tlskit client choosing
+
+
+def _two_identities(pki: PKI, second_ca: LocalCA) -> list[CertifiedKey]:
+    """alice from the session PKI's CA, zed from the second CA, in that order."""
+    alice, _files = pki.client_cert("alice")
+    zed = second_ca.issue_client("zed")
+    return [CertifiedKey(i.chain, i.private_key) for i in (alice, zed)]
+
+
+def _root_pem(pki: PKI, second_ca: LocalCA, which: str) -> str:
+    return str(pki.root_pem if which == "first" else second_ca.directory / "root.pem")
+
+
+def _say_hello(pki: PKI, port: int, version: str, certificates: list[CertifiedKey]) -> None:
+    pump = Pump.connect(pki.client_config(versions=[version], certificates=certificates),
+                        port)
+    try:
+        assert pump.handshake().version == version
+        pump.send(b"chosen\n")
+    finally:
+        pump.dispose()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize(("which", "subject"), [("first", "alice"), ("second", "zed")])
+def test_tlskit_presents_the_certificate_s_server_names(
+        peers: Peers, pki: PKI, second_ca: LocalCA, version: str, which: str,
+        subject: str) -> None:
+    """s_server -Verify with -CAfile sends that file's subjects (OpenSSL 3.0 has no
+    -client_CAfile; -no_ca_names would turn them off) and refuses any other issuer."""
+    proc, port = peers.openssl_server(pki, "ec256", "-Verify", "1", "-CAfile",
+                                      _root_pem(pki, second_ca, which), "-verify_return_error",
+                                      version=VERSIONS[version])
+    _say_hello(pki, port, version, _two_identities(pki, second_ca))
+    proc.wait_for("chosen")
+    assert openssl_field(proc.stdout, r"subject=CN ?= ?(\w+)") == subject
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize(("which", "subject"), [("first", "alice"), ("second", "zed")])
+def test_tlskit_presents_the_certificate_gnutls_serv_names(
+        peers: Peers, pki: PKI, second_ca: LocalCA, version: str, which: str,
+        subject: str) -> None:
+    """gnutls-serv --require-client-cert names the CAs of its --x509cafile."""
+    priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3" if version == "TLSv1.3" else \
+        "NORMAL:-VERS-ALL:+VERS-TLS1.2"
+    proc, port = peers.gnutls_server(pki, "ec256", "--require-client-cert", "--x509cafile",
+                                     _root_pem(pki, second_ca, which), "--priority", priority,
+                                     "--echo")
+    _say_hello(pki, port, version, _two_identities(pki, second_ca))
+    proc.wait_for(rf"CN={subject}\b")
