@@ -683,6 +683,7 @@ class SSLContext(ssl.SSLContext):
             "verifier": self._get_verifier(),
             "verify_mode": "report" if self._verify_mode == ssl.CERT_NONE else "required",
             "check_hostname": self._check_hostname,
+            "certificate": self._certs[-1] if self._certs else None,
             "certificate_resolver": _Always(self._certs[-1]) if self._certs else None,
             "middlebox_compat": bool(self._options & _O.OP_ENABLE_MIDDLEBOX_COMPAT),
             "post_handshake_auth": self._pha,
