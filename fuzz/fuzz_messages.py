@@ -19,7 +19,11 @@ from collections.abc import Callable
 from typing import Any
 
 from _harness import extension_roundtrip, main, seeded
+from cryptography import x509
+from cryptography.x509.name import _ASN1Type
+from cryptography.x509.oid import NameOID
 
+from tlskit.certselect import decode_certificate_authorities, encode_certificate_authorities
 from tlskit.enums import AlertDescription as AD
 from tlskit.errors import TLSError
 from tlskit.wire import extensions as ext
@@ -47,6 +51,9 @@ EXTENSIONS: list[tuple[str, Callable[[bytes], Any], Callable[[Any], bytes] | Non
     ("pre_shared_key", ext.decode_pre_shared_key_client,
      lambda v: ext.encode_pre_shared_key_client(*v)),
     ("selected_identity", ext.decode_selected_identity, lambda v: v.to_bytes(2, "big")),
+    # (the names are DER Names, read into x509.Name objects: they must encode back alike)
+    ("certificate_authorities", decode_certificate_authorities,
+     encode_certificate_authorities),
 ]
 MESSAGE_TYPES = sorted(m.DECODERS)
 CHOICES = len(MESSAGE_TYPES) + len(EXTENSIONS)
@@ -77,6 +84,11 @@ def TestOneInput(data: bytes) -> None:
         raise AssertionError("message type 99 decoded")
 
 
+def _name(common_name: str, bmp: bool = False) -> x509.Name:
+    kind = _ASN1Type.BMPString if bmp else _ASN1Type.UTF8String
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name, kind)])
+
+
 # --- standalone driver --------------------------------------------------------------------
 
 def seeds() -> list[bytes]:
@@ -105,6 +117,7 @@ def seeds() -> list[bytes]:
         ext.encode_alpn(["h2", "http/1.1"]), b"\x40\x01", ext.encode_cookie(b"c" * 20),
         b"\x01\x01", ext.encode_status_request_ocsp(), ext.encode_ocsp_status(b"\x30\x00"),
         ext.encode_pre_shared_key_client([(b"id", 5)], [bytes(32)]), b"\x00\x00",
+        encode_certificate_authorities([_name("root A"), _name("b \u00e9", bmp=True)]),
     ]
     for i, body in enumerate(ext_bodies):
         out.append(bytes((len(MESSAGE_TYPES) + i,)) + body)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
     from . import aio as aio
     from .acceptor import Acceptor
+    from .certselect import CertificateRequestInfo
     from .config import (
         CertificateValidityWarning,
         CertifiedKey,
@@ -111,6 +112,7 @@ _LAZY = {
     "parse_group": "tlskit.config",
     "parse_signature_scheme": "tlskit.config",
     "Acceptor": "tlskit.acceptor",
+    "CertificateRequestInfo": "tlskit.certselect",
     "ClientHelloInfo": "tlskit.helloinfo",
     "ClientConnection": "tlskit.connection",
     "Connection": "tlskit.connection",
@@ -178,6 +180,7 @@ __all__ = [
     "AlertReceived",
     "BadCertificate",
     "BadRecordMac",
+    "CertificateRequestInfo",
     "CertificateRequired",
     "CertificateValidityWarning",
     "CertificateVerificationError",

@@ -40,6 +40,9 @@ from .psk import MAX_OFFERED, ExternalPsk, PskLookup, check_client_psks, server_
 from .session import MAX_TICKET_LIFETIME, SessionCache, TicketSealer
 from .sessionstore import GuardedStore, MemoryStore, SessionStore
 from .verifier import CertificateVerifier
+
+if TYPE_CHECKING:
+    from .certselect import CertificateRequestInfo
 from .x509.der import DERError, split_certificate
 from .x509.parsed import describe_parse_error, pem_labels
 
@@ -206,15 +209,28 @@ def _subject(cert: x509.Certificate) -> str:
         return "(a subject cryptography cannot read)"
 
 
-def _self_issued(der: bytes) -> bool:
-    """Subject and issuer encoded alike, compared as DER: cryptography cannot read every
-    name a certificate may carry, and serving a certificate does not need to (its peer
-    judges the names)."""
+def _names(der: bytes) -> tuple[bytes, bytes] | None:
+    """(subject, issuer) as encoded: cryptography cannot read every name a certificate
+    may carry, and serving a certificate does not need to (its peer judges the names)."""
     try:
         pieces = split_certificate(der)
     except DERError:
-        return False
-    return pieces.subject == pieces.issuer
+        return None
+    return pieces.subject, pieces.issuer
+
+
+def _subject_ders(certificates: Sequence[x509.Certificate] | None) -> list[bytes]:
+    """The subjects of ``certificates`` as encoded in them, once each, in order; none
+    when they add up to more than the vector may carry (see ``MAX_CA_NAMES_LENGTH``)."""
+    from .wire.extensions import MAX_CA_NAMES_LENGTH
+    subjects: dict[bytes, None] = {}
+    for cert in certificates or ():
+        names = _names(cert.public_bytes(serialization.Encoding.DER))
+        if names is not None:
+            subjects[names[0]] = None
+    if sum(2 + len(s) for s in subjects) > MAX_CA_NAMES_LENGTH:
+        return []
+    return list(subjects)
 
 
 def _check_key_matches(leaf: x509.Certificate, private_key: Any) -> None:
@@ -257,10 +273,13 @@ class CertifiedKey:
             raise ValueError("the private key's type cannot sign TLS 1.3 handshakes")
         _check_key_matches(self.chain[0], self.private_key)
         self._dns_names = self._read_dns_names()
+        names = [_names(der) for der in self.cert_der]
+        # The chain's issuers, to match a CertificateRequest's certificate_authorities.
+        self.issuer_ders = frozenset(n[1] for n in names if n is not None)
         # 4.2.3: the schemes of the signatures the chain carries (the anchor's own aside).
         self.chain_signatures = [crypto.certificate_signature_schemes(c)
-                                 for c, der in zip(self.chain, self.cert_der, strict=True)
-                                 if not _self_issued(der)]
+                                 for c, n in zip(self.chain, names, strict=True)
+                                 if n is None or n[0] != n[1]]
 
     cert_der: list[bytes] = field(init=False, default_factory=list)
     schemes: list[SignatureScheme] = field(init=False, default_factory=list)
@@ -269,6 +288,7 @@ class CertifiedKey:
     curve12: int | None = field(init=False, default=None, repr=False)
     _dns_names: list[str] = field(init=False, default_factory=list, repr=False)
     chain_signatures: list[set[int]] = field(init=False, default_factory=list, repr=False)
+    issuer_ders: frozenset[bytes] = field(init=False, default=frozenset(), repr=False)
     # Compressed Certificate messages by (algorithm, staple): built once, sent many times.
     _compressed: dict[tuple[int, bytes | None], bytes] = field(
         init=False, default_factory=dict, repr=False)
@@ -428,7 +448,17 @@ class ClientConfig(_Common):
     :param check_hostname: check the certificate against the server name (default True).
     :param key_share_groups: the groups sent key shares for, each one in ``groups``
         (default: the first group, plus x25519 when that is X25519MLKEM768).
-    :param certificate: a `CertifiedKey` to present when a server asks for one.
+    :param certificate: a `CertifiedKey` to present when a server asks for one (the
+        first of ``certificates``, in effect).
+    :param certificates: `CertifiedKey` objects to choose from when a server asks (after
+        ``certificate``): the first whose key can sign with a scheme the server offers
+        and, when the server names CAs (certificate_authorities), whose chain has a
+        certificate issued by one of them; none (an empty Certificate) when none fits.
+    :param certificate_resolver: ``resolver(info) -> CertifiedKey | None``, called with
+        a `tlskit.CertificateRequestInfo` for each CertificateRequest instead of the
+        rule above. None sends an empty Certificate; so does a key that can sign with
+        none of the server's schemes. A resolver that raises ends the handshake with
+        `tlskit.InternalError` (alert internal_error).
     :param middlebox_compat: RFC 8446 D.4 compatibility mode (default True).
     :param ocsp_stapling: ask for a stapled OCSP response and check it (default False).
     :param legacy_session_ticket: TLS 1.2: ask for an RFC 5077 ticket (also asked for
@@ -440,7 +470,7 @@ class ClientConfig(_Common):
     :param psk_modes: resumption key exchange offered (default ``("psk_dhe_ke",)``;
         "psk_ke", without forward secrecy, only when listed).
     :param post_handshake_auth: offer TLS 1.3 post-handshake authentication (None, the
-        default: when ``certificate`` is set).
+        default: when a certificate or a ``certificate_resolver`` is set).
     :param max_fragment_length: ask for RFC 6066 records of at most 512, 1024, 2048 or
         4096 bytes (default None: not asked).
     :param ech_config_list: an ECHConfigList (RFC 9849 4, the bytes of a DNS HTTPS
@@ -499,6 +529,10 @@ class ClientConfig(_Common):
     # x25519 beside a leading X25519MLKEM768).
     key_share_groups: Sequence[str | int] | None = None
     certificate: CertifiedKey | None = None
+    # Client certificate selection (see `tlskit.certselect`): more certificates to choose
+    # from, after ``certificate``, and a resolver that chooses instead.
+    certificates: Sequence[CertifiedKey] = ()
+    certificate_resolver: Callable[[CertificateRequestInfo], CertifiedKey | None] | None = None
     middlebox_compat: bool = True
     ocsp_stapling: bool = False
     # TLS 1.2 (RFC 5077): ask for a ticket. Also asked for whenever a session_cache is set
@@ -510,7 +544,8 @@ class ClientConfig(_Common):
     # Resumption key exchange modes offered (4.2.9). "psk_ke" (a resumption without a new
     # (EC)DHE exchange: no forward secrecy for that connection) only when listed.
     psk_modes: Sequence[str] = ("psk_dhe_ke",)
-    # RFC 8446 4.6.2: offer post_handshake_auth. None: offer it when `certificate` is set.
+    # RFC 8446 4.6.2: offer post_handshake_auth. None: offer it when a certificate (or a
+    # certificate_resolver) is set.
     post_handshake_auth: bool | None = None
     # RFC 6066 4: ask the server to send records of at most 512, 1024, 2048 or 4096
     # plaintext bytes (for peers without record_size_limit, such as OpenSSL; a server
@@ -529,6 +564,7 @@ class ClientConfig(_Common):
     _verifier: CertificateVerifier | None = field(init=False, repr=False)
     _psk_modes: list[int] = field(init=False, repr=False)
     _pha: bool = field(init=False, repr=False)
+    _client_certs: tuple[CertifiedKey, ...] = field(init=False, repr=False)
     _hello_bodies: dict[int, bytes] = field(init=False, repr=False)
     _ech: Any = field(init=False, repr=False)  # (ECHConfig, CipherSuite) or None
 
@@ -565,8 +601,8 @@ class ClientConfig(_Common):
         if unknown_modes or not self.psk_modes:
             raise ValueError(f"psk_modes must be psk_dhe_ke and/or psk_ke, not {unknown_modes}")
         self._set("_psk_modes", [int(modes[m]) for m in dict.fromkeys(self.psk_modes)])
-        _check_certified(self.certificate, "certificate")
-        self._set("_pha", self.certificate is not None if self.post_handshake_auth is None
+        self._set_client_certificates()
+        self._set("_pha", self.has_client_certificate() if self.post_handshake_auth is None
                   else self.post_handshake_auth)
         self._set("external_psks", check_client_psks(self.external_psks, self._suites,
                                                      self._versions))
@@ -583,6 +619,25 @@ class ClientConfig(_Common):
         if self._versions == ["TLSv1.2"] and not any(g in crypto.GROUPS12 for g in self._groups):
             self._without_ecdhe()
         self._set("_hello_bodies", self._encode_hello_bodies())
+
+    def _set_client_certificates(self) -> None:
+        """``certificate`` then ``certificates``: the candidates, in preference order."""
+        _check_certified(self.certificate, "certificate")
+        if isinstance(self.certificates, CertifiedKey):
+            raise TypeError("certificates takes a list of CertifiedKey, not one (or use "
+                            "certificate=)")
+        self._set("certificates", tuple(self.certificates))
+        for item in self.certificates:
+            _check_certified(item, "each of certificates")
+        if self.certificate_resolver is not None and not callable(self.certificate_resolver):
+            raise TypeError("certificate_resolver must be a callable taking a "
+                            "CertificateRequestInfo")
+        first = () if self.certificate is None else (self.certificate,)
+        self._set("_client_certs", (*first, *self.certificates))
+
+    def has_client_certificate(self) -> bool:
+        """A certificate to present may exist: one is configured, or a resolver is."""
+        return bool(self._client_certs) or self.certificate_resolver is not None
 
     def _ech_choice(self) -> Any:
         """The ECH config and HPKE suite to use, chosen once (None: no ECH)."""
@@ -725,6 +780,13 @@ class ServerConfig(_Common):
         handshake with that error's alert (e.g. `tlskit.UnrecognizedName`); any other
         exception becomes an `tlskit.InternalError` (internal_error, as Go sends). With a
         resolver no certificate needs configuring (default None).
+    :param send_client_ca_names: name the subjects of ``client_trust_anchors`` in every
+        CertificateRequest (RFC 8446 4.2.4's certificate_authorities, RFC 5246 7.4.4's
+        list), as Go sends its ClientCAs and OpenSSL its client CA list, so that a client
+        holding several certificates presents one of theirs (default True). Nothing is
+        sent without ``client_trust_anchors``, nor when the names add up to more than
+        ``MAX_CA_NAMES_LENGTH`` bytes (63 KiB: a longer list would not
+        fit the message); a client then chooses by key type alone.
 
     Fields both configs share, as a server reads them (`ClientConfig` has the client's
     side of each):
@@ -801,8 +863,13 @@ class ServerConfig(_Common):
     # Chooses the certificate from the ClientHello (once per full handshake, both
     # versions); None from it: the configured certificates.
     certificate_resolver: CertificateResolver | None = None
+    # RFC 8446 4.2.4, RFC 5246 7.4.4: name the client_trust_anchors' subjects in each
+    # CertificateRequest, so clients holding several certificates pick one they issued.
+    send_client_ca_names: bool = True
 
     _certs: list[CertifiedKey] = field(init=False, repr=False)
+    _ca_names: list[bytes] = field(init=False, repr=False)  # DER subjects, to send
+    _ca_names_ext: bytes = field(init=False, repr=False)  # TLS 1.3's extension body
     _psk_lookup: PskLookup | None = field(init=False, repr=False)
     _ech_keys: Any = field(init=False, repr=False)  # a handshake.ech_server.EchKeys or None
     _client_verifier: CertificateVerifier | None = field(init=False, repr=False)
@@ -847,6 +914,7 @@ class ServerConfig(_Common):
             from .x509 import TrustStore, Verifier
             client_verifier = Verifier(TrustStore(list(self.client_trust_anchors)))
         self._set("_client_verifier", client_verifier)
+        self._set_ca_names()
         self._set("_session_context",
                   self._derive_session_context(self.client_verifier is not None))
         self._set("_cookie_key", self.cookie_key)
@@ -885,6 +953,15 @@ class ServerConfig(_Common):
                              "7.1); a PSK-only server cannot")
         self._set("_versions", ["TLSv1.3"])
         self._set("_suites12", [])
+
+    def _set_ca_names(self) -> None:
+        """The CA names CertificateRequests carry, encoded once (none when switched off,
+        without client_trust_anchors, or too many to send: see
+        `tlskit.wire.extensions.MAX_CA_NAMES_LENGTH`)."""
+        from .wire.extensions import encode_ca_names
+        names = _subject_ders(self.client_trust_anchors) if self.send_client_ca_names else []
+        self._set("_ca_names", names)
+        self._set("_ca_names_ext", encode_ca_names(names) if names else b"")
 
     def _default_groups(self) -> list[NamedGroup]:
         """Every group tlskit implements, fast and common ones first: a client that

@@ -485,6 +485,38 @@ def test_client_certificate_required_says_so(pki: PKI, tls: str, alert: str) -> 
                          "pass --cert FILE --key FILE")
 
 
+@pytest.mark.parametrize("tls", ["-tls1_3", "-tls1_2"])
+def test_several_client_certificates_the_one_the_server_names_is_presented(
+        pki: PKI, tmp_path: Path, tls: str) -> None:
+    """Two --cert/--key pairs from two CAs: s_server names the first one's CA (its
+    -CAfile), so that certificate is presented, not the last one given, and --json says
+    whose."""
+    other = LocalCA.create(tmp_path / "other-ca", name="other client CA")
+    alice = pki.ca_for_rsa.issue_client("alice").write(cert_path=tmp_path / "alice.pem",
+                                                       key_path=tmp_path / "alice-key.pem")
+    zed = other.issue_client("zed").write(cert_path=tmp_path / "zed.pem",
+                                          key_path=tmp_path / "zed-key.pem")
+    strict = SServer("-cert", str(pki.cert), "-cert_chain", str(pki.chain), "-key",
+                     str(pki.key), "-Verify", "1", "-CAfile", str(tmp_path / "other-ca" /
+                                                                  "root.pem"),
+                     "-verify_return_error", tls=tls)
+    try:
+        proc = tlskit(f"localhost:{strict.port}", "--cafile", str(pki.root), "--json",
+                      "--cert", str(zed[0]), "--key", str(zed[1]),
+                      "--cert", str(alice[0]), "--key", str(alice[1]))
+    finally:
+        strict.close()
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["client_certificate"] == "CN=zed"
+
+
+def test_cert_and_key_pair_up(pki: PKI) -> None:
+    line = one_error_line(tlskit("localhost:1", "--cert", "a.pem", "--key", "a-key.pem",
+                                 "--cert", "b.pem"))
+    assert line == ("tlskit connect: --cert and --key go together (one --key per --cert, "
+                    "in order)")
+
+
 # --------------------------------------------------------------------------- units
 
 

@@ -406,6 +406,25 @@ def test_client_certificate_untrusted(pki: PKI, server_ctx: tc.SSLContext,
     assert "neither a trust anchor" in srv.error.verify_message
 
 
+@pytest.mark.parametrize("version", ["TLSv1_3", "TLSv1_2"])
+def test_client_certificate_sent_whatever_ca_names_are_listed(
+        pki: PKI, client_ctx: tc.SSLContext, tmp_path: Path, version: str) -> None:
+    """As ssl (OpenSSL) does: the loaded certificate goes to a server that names other
+    CAs (s_server names its -CAfile's root), which refuses it with unknown_ca; tlskit's
+    own ClientConfig.certificate would be held back (certificate_required)."""
+    stranger = LocalCA.create().issue_client("mallory")
+    stranger.write(cert_path=tmp_path / "c.pem", key_path=tmp_path / "k.pem")
+    client_ctx.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+    client_ctx.minimum_version = client_ctx.maximum_version = ssl.TLSVersion[version]
+    server = OpenSSLWWW(pki.good, "-Verify", "1", "-CAfile", str(pki.root),
+                        "-verify_return_error")
+    with contextlib.closing(server), pytest.raises(ssl.SSLError, match="UNKNOWN_CA"), \
+            socket.create_connection(("127.0.0.1", server.port), timeout=30) as raw, \
+            client_ctx.wrap_socket(raw, server_hostname="localhost") as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        sock.recv(100)
+
+
 def test_load_cert_chain_errors(pki: PKI) -> None:
     ctx = tc.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     with pytest.raises(ssl.SSLError, match="KEY_VALUES_MISMATCH"):

@@ -377,6 +377,7 @@ EXTENSION_DECODERS = {
     "renegotiation_info": ext.decode_renegotiation_info,
     "ec_point_formats": ext.decode_ec_point_formats,
     "compress_certificate": certcompress.decode_extension,
+    "ca_names": ext.decode_ca_names,
 }
 
 

@@ -185,6 +185,20 @@ def test_certificate_request_with_an_extension_defined_elsewhere_is_illegal_para
                AD.illegal_parameter)
 
 
+@pytest.mark.parametrize("body", [
+    b"\x00\x00",                          # no name (4.2.4: at least one)
+    b"\x00\x02\x00\x00",                  # an empty DistinguishedName
+    b"\x00\x04\x00\x02\x04\x00",          # not a SEQUENCE
+    b"\x00\x06\x00\x04\x30\x02\x31\x00",  # an empty RelativeDistinguishedName
+    b"\x00\x04\x00\x02\x30\x00\x00",      # trailing bytes
+], ids=["no-name", "empty-name", "not-sequence", "empty-rdn", "trailing"])
+def test_certificate_request_with_malformed_ca_names_is_decode_error(body):
+    # 4.2.4: the client reads the names strictly, holding a certificate or not.
+    against_cr(edit(m.CertificateRequest,
+                    lambda cr: cr.extensions.__setitem__(E.certificate_authorities, body)),
+               AD.decode_error)
+
+
 def test_certificate_request_with_every_extension_defined_for_it_completes():
     # 4.2's CR column (and RFC 8879 3's compress_certificate): all accepted together,
     # each with a well-formed body (4.4.2.1 and RFC 6962 3.3.1: the two requests are empty).

@@ -1263,6 +1263,43 @@ def test_client_sends_its_certificate_when_its_type_is_requested(types: bytes) -
     assert run.server.handshake_complete.peer_certificates[0] == pki().client.certificate  # type: ignore[union-attr]
 
 
+def _authorities(names: bytes) -> Any:
+    """The server's CertificateRequest with its certificate_authorities replaced."""
+    def swap(hs: Any, raw: bytes) -> bytes:
+        schemes_at = 5 + raw[4]
+        end = schemes_at + 2 + int.from_bytes(raw[schemes_at:schemes_at + 2], "big")
+        return message(CERTIFICATE_REQUEST, raw[4:end] + names)
+    return on_msg(CERTIFICATE_REQUEST, swap)
+
+
+@pytest.mark.parametrize("names", [
+    b"\x00\x02\x00\x00",                  # an empty DistinguishedName
+    b"\x00\x04\x00\x02\x04\x00",          # not a SEQUENCE
+    b"\x00\x06\x00\x04\x30\x02\x31\x00",  # an empty RelativeDistinguishedName
+    b"\x00\x05\x00\x03\x30\x01\x31",      # a Name running past its end
+], ids=["empty-name", "not-sequence", "empty-rdn", "overrun"])
+def test_client_refuses_malformed_ca_names_with_decode_error(names: bytes) -> None:
+    """RFC 5246 7.4.4: each DistinguishedName is a DER Name, read strictly."""
+    run = run12(_alice(), client_auth_kw())
+    with rewriting(ServerHandshake12, _authorities(names)):
+        run.to_server_flight()
+    expect_alert12(run.client, run.server_flight, AD.decode_error)
+
+
+def test_client_holds_back_a_certificate_the_named_cas_did_not_issue() -> None:
+    """The server names only another CA: alice's certificate is not sent (an empty
+    Certificate, then the server's handshake_failure), as Go's client does."""
+    run = run12(_alice(), client_auth_kw())
+    other = other_pki().ca.root.subject.public_bytes()
+    with rewriting(ServerHandshake12, _authorities(
+            (len(other) + 2).to_bytes(2, "big") + len(other).to_bytes(2, "big") + other)):
+        run.to_server_flight()
+    run.client.receive_data(run.server_flight)
+    run.client_flight = run.client.data_to_send()
+    assert messages_of(run.client_flight)[0] == m12.Certificate12([]).encode()
+    expect_alert12(run.server, run.client_flight, AD.handshake_failure)
+
+
 def test_server_requiring_client_auth_rejects_empty_certificate() -> None:
     """RFC 5246 7.4.6: "If the client does not send any certificates, the server MAY at
     its discretion either continue the handshake without client authentication, or
@@ -1306,7 +1343,7 @@ def test_server_rejects_client_certificate_from_unknown_ca() -> None:
     stranger = other_pki().client
     run = _client_flight(None, _alice(certificate=CertifiedKey(stranger.chain,
                                                                stranger.private_key)),
-                         client_auth_kw())
+                         client_auth_kw(send_client_ca_names=False))  # (else none sent)
     exc = expect_alert12(run.server, run.client_flight, AD.unknown_ca)
     assert isinstance(exc, TLSError)
 

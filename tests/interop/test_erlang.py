@@ -60,7 +60,7 @@ from cryptography.hazmat.primitives import hashes
 from tlskit.ca import LocalCA
 from tlskit.config import CertifiedKey, ClientConfig
 from tlskit.enums import AlertDescription, ExtensionType
-from tlskit.errors import AlertReceived, DecryptError, TLSError
+from tlskit.errors import AlertReceived, CertificateRequired, DecryptError, TLSError
 from tlskit.events import ConnectionClosed, HandshakeComplete
 from tlskit.io.blocking import TruncatedConnection, connect
 from tlskit.session import SessionCache
@@ -527,8 +527,10 @@ def test_erlang_server_rejects_untrusted_client_certificate(
     stranger = LocalCA.create(directory=None).issue_client("stranger")
     server = erlang.server("ec256", "--ca", str(pki.root_pem),
                            "--versions", VERSION_FLAG[version])
-    config = pki.client_config(versions=[version], certificate=CertifiedKey(
-        stranger.chain, stranger.private_key))
+    # (Sent by a resolver: Erlang names the CA it trusts, and tlskit would otherwise hold
+    # back a certificate that CA did not issue.)
+    forced = CertifiedKey(stranger.chain, stranger.private_key)
+    config = pki.client_config(versions=[version], certificate_resolver=lambda info: forced)
     if version == "TLSv1.3":
         alert = helpers.alert_after_handshake(config, server.port).alert
     else:
@@ -965,15 +967,29 @@ def test_tlskit_server_rejects_untrusted_erlang_certificate(
         erlang: Erlang, peers: Peers, pki: PKI, stranger_files: CertFiles) -> None:
     """Erlang's client certificate comes from a CA tlskit's server does not trust:
     unknown_issuer, sent as unknown_ca, which Erlang reports (in TLS 1.3 from its recv,
-    its handshake having completed first)."""
+    its handshake having completed first). (The server names no CA here: see below.)"""
     server = peers.thread(tlskit_server(
-        pki.server_config_requiring_a_client(), Pump.handshake_error))
+        pki.server_config_requiring_a_client(send_client_ca_names=False),
+        Pump.handshake_error))
     out = erlang.client(server.port, "--cert", str(stranger_files.fullchain), "--key",
                         str(stranger_files.key), status=1)
     (err,) = server.join()
     assert isinstance(err, CertificateVerificationError)
     assert err.reason == Reason.unknown_issuer and err.alert == AlertDescription.unknown_ca
     assert any(line.startswith("ERROR {tls_alert,{unknown_ca,") for line in out), out
+
+
+def test_erlang_holds_back_a_certificate_the_named_ca_did_not_issue(
+        erlang: Erlang, peers: Peers, pki: PKI, stranger_files: CertFiles) -> None:
+    """tlskit's server names its client CA (certificate_authorities): Erlang's ssl reads
+    it and, holding no certificate that CA issued, sends none; certificate_required."""
+    server = peers.thread(tlskit_server(
+        pki.server_config_requiring_a_client(), Pump.handshake_error))
+    out = erlang.client(server.port, "--cert", str(stranger_files.fullchain), "--key",
+                        str(stranger_files.key), status=1)
+    (err,) = server.join()
+    assert isinstance(err, CertificateRequired)
+    assert any(line.startswith("ERROR {tls_alert,{certificate_required,") for line in out), out
 
 
 def test_erlang_client_rejects_tlskit_server_with_wrong_name(

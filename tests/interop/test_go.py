@@ -262,6 +262,27 @@ def test_go_client_certificate_to_tlskit_server(peers: Peers, go_peer: Path,
     assert hc.peer_certificates[0].subject.rfc4514_string().endswith("go-side")
 
 
+@pytest.mark.parametrize("version", ["1.3", "1.2"])
+def test_go_client_holds_back_a_certificate_the_named_cas_did_not_issue(
+        peers: Peers, go_peer: Path, pki: PKI, version: str) -> None:
+    """Go reads tlskit's certificate_authorities (TLS 1.3) / CA list (TLS 1.2): the server
+    names only another CA, so Go's client (SupportsCertificate) sends no certificate and
+    tlskit's server says so (certificate_required, or TLS 1.2's handshake_failure)."""
+    _, files = pki.client_cert("go-side")
+    other = LocalCA.create(directory=None, name="another client CA")
+    config = pki.server_config("ec256", client_auth="required",
+                               client_trust_anchors=[other.root])
+    server = peers.thread(tlskit_server(config, Pump.handshake_error))
+    _run_go_client(go_peer, pki, server.port, ("-cert", str(files.fullchain), "-key",
+                                               str(files.key), "-min", version, "-max",
+                                               version),
+                   0 if version == "1.3" else 1)  # (a 1.3 client finishes first)
+    (err,) = server.join()
+    assert err.alert == (AlertDescription.certificate_required if version == "1.3"
+                         else AlertDescription.handshake_failure)
+    assert "the client sent no certificate" in str(err)
+
+
 def test_go_client_rejects_a_name_mismatch(peers: Peers, go_peer: Path, pki: PKI) -> None:
     """Go checks the name against tlskit's certificate: a wrong name fails in Go with its
     verifier's words, and tlskit's server reports Go's bad_certificate alert."""

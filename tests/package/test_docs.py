@@ -36,13 +36,14 @@ def test_every_export_is_in_the_api_reference(site: Path) -> None:
     html = _api_html(site)
     modules = ("config.", "connection.", "events.", "errors.", "enums.", "session.",
                "verifier.", "iana.", "io.blocking.", "io.server.", "x509.errors.",
-               "quic.", "psk.", "helloinfo.", "acceptor.")
+               "quic.", "psk.", "helloinfo.", "acceptor.", "certselect.")
     missing = [name for name in tlskit.__all__
                if not any(f'id="tlskit.{mod}{name}"' in html for mod in modules)]
     assert missing == []
 
 
-PUBLIC_MODULES = ("tlskit.aio", "tlskit.ca", "tlskit.compat", "tlskit.io", "tlskit.keylog",
+PUBLIC_MODULES = ("tlskit.aio", "tlskit.ca", "tlskit.certselect", "tlskit.compat", "tlskit.io",
+                  "tlskit.keylog",
                   "tlskit.quic", "tlskit.sessionstore", "tlskit.trace", "tlskit.x509")
 
 

@@ -214,8 +214,9 @@ class _Connect:
 
     def config(self) -> ClientConfig:
         a = self.args
-        if bool(a.cert) != bool(a.key):
-            raise ConnectError("--cert and --key go together", 2)
+        if len(a.cert or ()) != len(a.key or ()):
+            raise ConnectError("--cert and --key go together (one --key per --cert, in "
+                               "order)", 2)
         # Names are read by the config (tlskit.iana), like ClientConfig(groups=...) in code.
         groups = split_list(a.groups)
         suites = split_list(a.ciphers)
@@ -228,12 +229,12 @@ class _Connect:
                 anchors = load_anchors(a.cafile)
             except InputError as exc:
                 raise ConnectError(str(exc), 2) from exc
-        certificate = None
-        if a.cert:
+        certificates = []
+        for cert, key in zip(a.cert or (), a.key or (), strict=True):
             try:
-                certificate = CertifiedKey.from_files(a.cert, a.key)
+                certificates.append(CertifiedKey.from_files(cert, key))
             except (OSError, ValueError, TypeError) as exc:
-                raise self._read_file_error("--cert/--key", f"{a.cert}, {a.key}", exc) from exc
+                raise self._read_file_error("--cert/--key", f"{cert}, {key}", exc) from exc
         if a.keylog:
             try:
                 self.keylog = KeyLogFile(Path(a.keylog).expanduser())
@@ -257,7 +258,7 @@ class _Connect:
                 legacy_rsa_key_exchange=a.legacy_rsa_kx,
                 versions=(["TLSv1.2"] if a.tls12 else ["TLSv1.3"] if a.tls13
                           else ["TLSv1.3", "TLSv1.2"]),
-                certificate=certificate,
+                certificates=certificates,
                 ocsp_stapling=a.ocsp_stapling,
                 max_fragment_length=a.max_fragment_length,
                 tracer=self.recorder.tracer,

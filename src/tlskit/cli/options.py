@@ -68,8 +68,13 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--legacy-rsa-kx", dest="legacy_rsa_kx", action="store_true",
                         help="also offer TLS 1.2 RSA key transport (AES128-GCM-SHA256, "
                              "AES256-GCM-SHA384), for old servers: no forward secrecy")
-    parser.add_argument("--cert", metavar="FILE", help="client certificate chain (PEM)")
-    parser.add_argument("--key", metavar="FILE", help="private key for --cert (PEM)")
+    parser.add_argument("--cert", metavar="FILE", action="append",
+                        help="client certificate chain (PEM); repeat --cert/--key pairs to "
+                             "hold several: the first one the server's CertificateRequest "
+                             "supports (its key, and an issuer among the CAs it names) is "
+                             "presented")
+    parser.add_argument("--key", metavar="FILE", action="append",
+                        help="private key for --cert (PEM), one per --cert, in order")
     parser.add_argument("--ech-config-list", metavar="FILE|BASE64",
                         help="Encrypted Client Hello: the server's ECHConfigList (a file, "
                              "binary or base64, or the base64 itself as in a DNS HTTPS "

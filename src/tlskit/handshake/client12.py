@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import crypto
+from ..certselect import CertificateRequestInfo, choose, schemes_for_types
 from ..enums import (
     AlertDescription,
     ExtensionType,
@@ -161,7 +162,7 @@ class ClientHandshake12(Handshake12):
         self.auth = PeerAuth()
         self.group: NamedGroup | None = None
         self.alpn: str | None = None
-        self.cert_request: m12.CertificateRequest12 | None = None
+        self.cert_request: CertificateRequestInfo | None = None
         self.premaster = b""
         self.session: Session | None = handover.session
         self.offered_session_id = handover.session_id
@@ -177,7 +178,7 @@ class ClientHandshake12(Handshake12):
     def keeps_messages(self, config: Any) -> bool:
         """Only a client with a certificate to offer ever signs a CertificateVerify (one
         without answers a CertificateRequest with an empty Certificate alone)."""
-        return config.certificate is not None
+        return bool(config.has_client_certificate())
 
     @property
     def verification_error(self) -> TLSError | None:
@@ -376,9 +377,15 @@ class ClientHandshake12(Handshake12):
         return _S.WAIT_CERTIFICATE_REQUEST_OR_DONE
 
     def on_certificate_request(self, msg: m12.CertificateRequest12, raw: bytes) -> State:
+        """RFC 5246 7.4.4: read strictly, CA names included, whether or not we answer
+        with a certificate."""
         self._ensure_key_transport()
-        self.cert_request = msg
-        self.trace(T.CERTIFICATE_REQUEST, message=msg, raw=raw)
+        self.cert_request = CertificateRequestInfo.received(
+            msg.authorities, schemes_for_types(msg.schemes, msg.certificate_types), "TLSv1.2",
+            self.server_name)
+        if self.config.tracer is not None:
+            self.trace(T.CERTIFICATE_REQUEST, message=msg, raw=raw,
+                       certificate_authorities=self.cert_request.names())
         return _S.WAIT_SERVER_HELLO_DONE
 
     # -- the client's flight ---------------------------------------------------------
@@ -438,19 +445,20 @@ class ClientHandshake12(Handshake12):
                    premaster_secret=self.premaster, encrypted_premaster=encrypted)
 
     def _send_certificate(self) -> tuple[Any, int] | None:
-        """Our chain if its key fits the request: one of its certificate_types (RFC 5246
-        7.4.6, RFC 8422 5.5) and one of its signature algorithms; else an empty
-        Certificate, and the server decides whether to go on (as Go's client does)."""
+        """The chain chosen for the request: its key of one of the certificate_types
+        (RFC 5246 7.4.6, RFC 8422 5.5) with one of its signature algorithms; else an
+        empty Certificate, and the server decides whether to go on (as Go's client does)."""
         req = self.cert_request
         assert req is not None
-        ck = None if self.ech_rejected else self.config.certificate  # (RFC 9849 6.1.6)
-        scheme = None
-        if ck is not None and m12.CERTIFICATE_TYPE[ck.auth12] in req.certificate_types:
-            scheme = next((s for s in ck.schemes12 if s in req.schemes), None)
-        if ck is None or scheme is None:
+        cfg = self.config
+        chosen = None
+        if not self.ech_rejected:  # (RFC 9849 6.1.6: no certificate then)
+            chosen = choose(req, cfg._client_certs, cfg.certificate_resolver)
+        if chosen is None:
             self.send(m12.Certificate12([]).encode())
             self.trace(T.CLIENT_CERTIFICATE, chain=[])
             return None
+        ck, scheme = chosen
         self.send(m12.Certificate12(list(ck.cert_der)).encode())
         self.trace(T.CLIENT_CERTIFICATE, chain=ck.chain, scheme=SignatureScheme(scheme).name)
         return ck.private_key, scheme

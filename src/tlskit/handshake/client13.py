@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from .. import crypto
+from ..certselect import CertificateRequestInfo, choose
 from ..config import ClientConfig
 from ..crypto import SUITES, KeyShare
 from ..enums import (
@@ -190,7 +191,7 @@ class ClientHandshake13(Handshake13):
         self.handshake_secret: HandshakeSecret | None = None
         self.auth = PeerAuth()
         self.alpn: str | None = None
-        self.certificate_request: m.CertificateRequest | None = None
+        self.certificate_request: CertificateRequestInfo | None = None
         self._client_hs_secret = b""
         self._server_hs_secret = b""
         self._ccs_sent = False
@@ -690,13 +691,24 @@ class ClientHandshake13(Handshake13):
     def on_certificate_request(self, cr: m.CertificateRequest, raw: bytes) -> State:
         if cr.request_context:
             raise IllegalParameter("CertificateRequest context must be empty in the handshake")
+        self.certificate_request = self._read_request(cr, raw)
+        return _S.WAIT_CERTIFICATE
+
+    def _read_request(self, cr: m.CertificateRequest, raw: bytes) -> CertificateRequestInfo:
+        """4.3.2: what a CertificateRequest asks for; its CA names are read strictly
+        (4.2.4), whether or not a certificate is chosen by them."""
         check_placement(cr.extensions, ALLOWED_IN_CR, "CertificateRequest")
         if _E.signature_algorithms not in cr.extensions:
             raise MissingExtension("CertificateRequest without signature_algorithms")
-        ext.decode_u16_list(cr.extensions[_E.signature_algorithms], "signature_algorithms")
-        self.certificate_request = cr
-        self.trace(T.CERTIFICATE_REQUEST, message=cr, raw=raw)
-        return _S.WAIT_CERTIFICATE
+        schemes = ext.decode_u16_list(cr.extensions[_E.signature_algorithms],
+                                      "signature_algorithms")
+        body = cr.extensions.get(_E.certificate_authorities)
+        ders = ext.decode_ca_names(body) if body is not None else []
+        info = CertificateRequestInfo.received(ders, schemes, "TLSv1.3", self.server_name)
+        if self.config.tracer is not None:
+            self.trace(T.CERTIFICATE_REQUEST, message=cr, raw=raw,
+                       certificate_authorities=info.names())
+        return info
 
     # -- Certificate, CertificateVerify (4.4.2, 4.4.3) --------------------------------
 
@@ -811,20 +823,17 @@ class ClientHandshake13(Handshake13):
             raise self.auth.verification_error
         raise EchRejected(ech.public_name, ech.retry_configs)
 
-    def _send_client_certificate(self, cr: m.CertificateRequest) -> None:
-        """4.4.2: answer a CertificateRequest (an empty Certificate if we have none),
-        echoing its context."""
-        context = cr.request_context
-        offered = ext.decode_u16_list(cr.extensions[_E.signature_algorithms],
-                                      "signature_algorithms")
-        ck = self.config.certificate
-        scheme = None
-        if ck is not None:
-            scheme = next((s for s in ck.schemes if s in offered), None)
-        if ck is None or scheme is None:
+    def _send_client_certificate(self, info: CertificateRequestInfo,
+                                 context: bytes = b"") -> None:
+        """4.4.2: answer a CertificateRequest with the certificate chosen for it (an
+        empty Certificate if none), echoing its context."""
+        cfg = self.config
+        chosen = choose(info, cfg._client_certs, cfg.certificate_resolver)
+        if chosen is None:
             self.send(m.Certificate(context, []).encode())
             self.trace(T.CLIENT_CERTIFICATE, chain=[])
             return
+        ck, scheme = chosen
         self.send(m.Certificate(context, [m.CertificateEntry(d) for d in ck.cert_der]).encode())
         self.trace(T.CLIENT_CERTIFICATE, chain=ck.chain, scheme=SignatureScheme(scheme).name)
         signature = crypto.sign(ck.private_key, scheme, CV_CLIENT + self.transcript.digest())
@@ -850,13 +859,9 @@ class ClientHandshake13(Handshake13):
             raise IllegalParameter("post-handshake CertificateRequest needs a context")
         if cr.request_context in self._pha_contexts:
             raise IllegalParameter("CertificateRequest context repeated (4.3.2: unique)")
-        check_placement(cr.extensions, ALLOWED_IN_CR, "CertificateRequest")
-        if _E.signature_algorithms not in cr.extensions:
-            raise MissingExtension("CertificateRequest without signature_algorithms")
-        ext.decode_u16_list(cr.extensions[_E.signature_algorithms], "signature_algorithms")
+        info = self._read_request(cr, raw)
         self._pha_contexts.add(cr.request_context)
-        self.trace(T.CERTIFICATE_REQUEST, message=cr, raw=raw)
-        self._send_client_certificate(cr)
+        self._send_client_certificate(info, cr.request_context)
         fin = m.Finished(self.finished_for(self.client_ap, self.transcript.digest()))
         self.send(fin.encode())
         self.flush()

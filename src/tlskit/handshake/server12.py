@@ -507,7 +507,7 @@ class ServerHandshake12(ServerView, Handshake12):
             self._send_server_key_exchange(ck)
         if cfg.client_auth != "none":
             self._send_traced(T.CERTIFICATE_REQUEST, m12.CertificateRequest12(
-                b"\x01\x40", self._client_schemes(), []))  # rsa_sign, ecdsa_sign
+                b"\x01\x40", self._client_schemes(), cfg._ca_names))  # rsa_sign, ecdsa_sign
             self.flush()
         self.send(m12.SERVER_HELLO_DONE)
         self.flush()

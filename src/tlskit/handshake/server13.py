@@ -771,8 +771,7 @@ class ServerHandshake13(ServerView, Handshake13):
         self._client_hs = c_hs
         self._send_encrypted_extensions(offer)
         if cfg.client_auth != "none" and self._psk is None:
-            cr = m.CertificateRequest(b"", m.Extensions({
-                _E.signature_algorithms: ext.encode_u16_list(self._client_schemes())}))
+            cr = m.CertificateRequest(b"", self._request_extensions(self._client_schemes()))
             self.send(cr.encode())
             self.trace(T.CERTIFICATE_REQUEST, message=cr)
         if self._psk is None:
@@ -958,6 +957,14 @@ class ServerHandshake13(ServerView, Handshake13):
 
     # -- post-handshake client authentication (4.6.2) -----------------------------------
 
+    def _request_extensions(self, schemes: list[int]) -> m.Extensions:
+        """A CertificateRequest's extensions: the schemes, and the client CA names
+        (4.2.4) when the config has them."""
+        exts = m.Extensions({_E.signature_algorithms: ext.encode_u16_list(schemes)})
+        if self.config._ca_names_ext:
+            exts[_E.certificate_authorities] = self.config._ca_names_ext
+        return exts
+
     def request_client_certificate(self) -> None:
         """Send a CertificateRequest on the open connection; the answer is reported as
         `ClientCertificateReceived` (after its Finished verifies)."""
@@ -973,8 +980,8 @@ class ServerHandshake13(ServerView, Handshake13):
         self.start_post_handshake_transcript()
         self._pha_context = server_rng(self.config.rng)(32)
         self._pha_chain = []
-        cr = m.CertificateRequest(self._pha_context, m.Extensions({
-            _E.signature_algorithms: ext.encode_u16_list(list(crypto.HANDSHAKE_SCHEMES))}))
+        cr = m.CertificateRequest(self._pha_context,
+                                  self._request_extensions(list(crypto.HANDSHAKE_SCHEMES)))
         self.send(cr.encode())
         self.flush()
         self.trace(T.CERTIFICATE_REQUEST, message=cr)

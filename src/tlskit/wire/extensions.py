@@ -397,3 +397,34 @@ def decode_ec_point_formats(body: bytes) -> bytes:
     formats = r.bytes8(1, "ec_point_format_list")
     _done(r, "ec_point_formats")
     return formats
+
+
+# --- certificate_authorities (RFC 8446 4.2.4; RFC 5246 7.4.4's list is the same vector) --
+
+# The most bytes of DistinguishedNames (each with its 2-byte length) a server sends: both
+# vectors allow 2^16-1, and 1 KiB is left for the rest of a TLS 1.3 CertificateRequest's
+# extensions, so the whole message stays under 64 KiB (Go's clients refuse larger
+# handshake messages). A longer list is not sent at all: a cut one would steer clients
+# away from the CAs left out, where no list lets them choose freely.
+MAX_CA_NAMES_LENGTH = 0xFFFF - 0x400
+
+
+def encode_ca_names(ders: list[bytes]) -> bytes:
+    """The vector of DistinguishedNames (each a DER Name) behind its 2-byte length."""
+    w = Writer()
+    with w.prefixed(2):
+        for der in ders:
+            w.bytes16(der)
+    return bytes(w.buf)
+
+
+def decode_ca_names(body: bytes | memoryview) -> list[bytes]:
+    """The DistinguishedNames of a TLS 1.3 certificate_authorities extension: at least
+    one, none empty (their DER is read by `tlskit.certselect.decode_name`)."""
+    r = Reader(body)
+    names = r.vec16(3, "certificate_authorities")
+    _done(r, "certificate_authorities")
+    ders = []
+    while names.remaining:
+        ders.append(names.bytes16(1, "DistinguishedName"))
+    return ders

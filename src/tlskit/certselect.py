@@ -1,0 +1,210 @@
+"""Client certificate selection: what a server's CertificateRequest asks for
+(`CertificateRequestInfo`), which of a client's certificates answers it, and the
+certificate_authorities list a server names its client CAs with.
+
+A server lists the subjects of the CAs it accepts (RFC 8446 4.2.4, RFC 5246 7.4.4); a
+client holding several certificates sends the first one issued under a named CA whose key
+can sign with a scheme the server offered (the rule Go's ``SupportsCertificate`` applies),
+or asks its ``certificate_resolver``. The names are advice: the server's verifier decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from cryptography import x509
+from cryptography.x509.name import _ASN1Type
+
+from ._ocsp_der import decode_oid
+from .config import CertifiedKey
+from .enums import SignatureScheme
+from .errors import DecodeError, InternalError
+from .wire.extensions import decode_ca_names, encode_ca_names
+from .x509.der import DERError, read_tlv
+
+__all__ = ["CertificateRequestInfo", "CertificateResolver", "decode_certificate_authorities",
+           "decode_name", "encode_certificate_authorities"]
+
+# DER string tags (X.680) an attribute value may carry: codec and cryptography's type.
+_STRINGS: dict[int, tuple[str, _ASN1Type]] = {
+    0x0C: ("utf-8", _ASN1Type.UTF8String),
+    0x12: ("ascii", _ASN1Type.NumericString),
+    0x13: ("ascii", _ASN1Type.PrintableString),
+    0x14: ("latin-1", _ASN1Type.T61String),
+    0x16: ("ascii", _ASN1Type.IA5String),
+    0x1A: ("ascii", _ASN1Type.VisibleString),
+    0x1C: ("utf-32-be", _ASN1Type.UniversalString),
+    0x1E: ("utf-16-be", _ASN1Type.BMPString),
+}
+
+
+def _attribute(der: bytes, start: int, end: int) -> x509.NameAttribute[Any]:
+    """One AttributeTypeAndValue (RFC 5280 4.1.2.4): an OID, then one string."""
+    tag, oid, oid_end = read_tlv(der, start, end)
+    if tag != 0x06:
+        raise DERError("an attribute type is not an OBJECT IDENTIFIER")
+    tag, value, value_end = read_tlv(der, oid_end, end)
+    if value_end != end:
+        raise DERError("trailing data in an attribute")
+    kind = _STRINGS.get(tag)
+    if kind is None:
+        raise DERError(f"an attribute value of tag {tag:#04x}, not a directory string")
+    codec, asn1 = kind
+    text = der[value:value_end].decode(codec)
+    # (_validate off: lengths such as a two-letter country are the CA's business, and a
+    # name must compare as sent; the structure is checked here)
+    return x509.NameAttribute(x509.ObjectIdentifier(decode_oid(der[oid:oid_end])), text,
+                              asn1, _validate=False)
+
+
+def decode_name(der: bytes) -> x509.Name:
+    """An encoded Name (a SEQUENCE of non-empty SETs of attributes), read strictly:
+    DecodeError for anything else, trailing bytes included."""
+    try:
+        tag, pos, end = read_tlv(der, 0, len(der))
+        if tag != 0x30 or end != len(der):
+            raise DERError("not one SEQUENCE")
+        rdns = []
+        while pos < end:
+            tag, rdn, pos = read_tlv(der, pos, end)
+            if tag != 0x31 or rdn == pos:
+                raise DERError("an empty or mistagged RelativeDistinguishedName")
+            attributes = []
+            while rdn < pos:
+                tag, attr, rdn = read_tlv(der, rdn, pos)
+                if tag != 0x30:
+                    raise DERError("a mistagged attribute")
+                attributes.append(_attribute(der, attr, rdn))
+            rdns.append(x509.RelativeDistinguishedName(attributes))
+        return x509.Name(rdns)
+    except (ValueError, TypeError) as exc:  # DERError, UnicodeDecodeError, bad OIDs
+        raise DecodeError(f"certificate_authorities: a DistinguishedName that is not a "
+                          f"DER Name ({exc})") from exc
+
+
+def decode_certificate_authorities(body: bytes | memoryview) -> list[x509.Name]:
+    """The names of a TLS 1.3 certificate_authorities extension (RFC 8446 4.2.4: at
+    least one), read strictly: DecodeError (decode_error) for a malformed list or name.
+    (TLS 1.2's CertificateRequest splits its list itself; `decode_name` reads each.)"""
+    return [decode_name(der) for der in decode_ca_names(body)]
+
+
+def encode_certificate_authorities(names: Sequence[x509.Name | bytes]) -> bytes:
+    """The certificate_authorities vector (the TLS 1.3 extension's body) of ``names``:
+    `x509.Name` objects or their DER."""
+    return encode_ca_names([n if isinstance(n, bytes) else n.public_bytes() for n in names])
+
+
+# The key family of each TLS 1.2 signature scheme: RSA (PKCS#1 and PSS) or EC (ECDSA
+# and EdDSA, which RFC 8422 5.5 files under ecdsa_sign). Others are not ours to sign.
+_RSA_SCHEMES = frozenset({0x0201, 0x0401, 0x0501, 0x0601, 0x0804, 0x0805, 0x0806, 0x0809,
+                          0x080A, 0x080B})
+_EC_SCHEMES = frozenset({0x0203, 0x0403, 0x0503, 0x0603, 0x0807, 0x0808, 0x081A, 0x081B,
+                         0x081C})
+
+
+def schemes_for_types(schemes: Sequence[int], certificate_types: bytes) -> list[int]:
+    """TLS 1.2: the offered schemes whose key family the request's certificate_types
+    allow (rsa_sign 1: RSA; ecdsa_sign 64: ECDSA and EdDSA, RFC 8422 5.5), as Go reads
+    them."""
+    allowed = (_RSA_SCHEMES if 1 in certificate_types else frozenset()) \
+        | (_EC_SCHEMES if 64 in certificate_types else frozenset())
+    return [s for s in schemes if s in allowed]
+
+
+def _scheme(value: int) -> int:
+    try:
+        return SignatureScheme(value)
+    except ValueError:
+        return value
+
+
+@dataclass(frozen=True)
+class CertificateRequestInfo:
+    """What a server's CertificateRequest asks of a client certificate, as handed to
+    `ClientConfig.certificate_resolver`.
+
+    :param certificate_authorities: the CAs the server names (their subjects), in its
+        order; empty when it names none (any issuer may do).
+    :param signature_schemes: the schemes the certificate's key may sign the
+        CertificateVerify with (TLS 1.2: only those of the key types the request's
+        certificate_types allow).
+    :param version: "TLSv1.3" or "TLSv1.2".
+    :param server_name: the name the client sent in SNI (None: none sent).
+    """
+
+    certificate_authorities: tuple[x509.Name, ...] = ()
+    signature_schemes: tuple[int, ...] = ()
+    version: Literal["TLSv1.3", "TLSv1.2"] = "TLSv1.3"
+    server_name: str | None = None
+    # The names' DER as the server sent them (`received`), compared with issuers byte
+    # for byte; None for an info built by hand (then encoded from the names).
+    _authority_ders: tuple[bytes, ...] | None = field(default=None, init=False, repr=False,
+                                                      compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "certificate_authorities", tuple(self.certificate_authorities))
+        object.__setattr__(self, "signature_schemes",
+                           tuple(_scheme(s) for s in self.signature_schemes))
+
+    @classmethod
+    def received(cls, ders: Sequence[bytes], schemes: Sequence[int],
+                 version: Literal["TLSv1.3", "TLSv1.2"], server_name: str | None
+                 ) -> CertificateRequestInfo:
+        """The info of a CertificateRequest naming the CAs ``ders`` (DER Names, each read
+        strictly: DecodeError for a malformed one)."""
+        info = cls(tuple(decode_name(der) for der in ders), tuple(schemes), version,
+                   server_name)
+        object.__setattr__(info, "_authority_ders", tuple(ders))
+        return info
+
+    def names(self) -> list[str]:
+        """The named CAs as RFC 4514 strings (for traces and messages)."""
+        return [n.rfc4514_string() for n in self.certificate_authorities]
+
+    def signing_scheme(self, certified_key: CertifiedKey) -> int | None:
+        """The first scheme of the key's own order the server accepts, or None."""
+        mine = certified_key.schemes if self.version == "TLSv1.3" else certified_key.schemes12
+        offered = self.signature_schemes
+        return next((s for s in mine if s in offered), None)
+
+    def supports(self, certified_key: CertifiedKey) -> bool:
+        """Would the server accept this certificate? Its key signs with a scheme offered,
+        and, when CAs are named, one of its chain's certificates is issued by one of them
+        (their issuer names compared as encoded: Go's ``SupportsCertificate`` rule)."""
+        if self.signing_scheme(certified_key) is None:
+            return False
+        named = self._authority_ders
+        if named is None:
+            named = tuple(n.public_bytes() for n in self.certificate_authorities)
+        return not named or any(issuer in named for issuer in certified_key.issuer_ders)
+
+
+CertificateResolver = Callable[[CertificateRequestInfo], CertifiedKey | None]
+"""What `ClientConfig.certificate_resolver` takes: ``resolver(info)`` returns the
+`CertifiedKey` to present, or None to present none (an empty Certificate message)."""
+
+
+def choose(info: CertificateRequestInfo, certificates: Sequence[CertifiedKey],
+           resolver: CertificateResolver | None) -> tuple[CertifiedKey, int] | None:
+    """The certificate to answer ``info`` with and its scheme, or None for an empty
+    Certificate: the resolver's answer when one is set, else the first certificate the
+    request supports. A resolved certificate no offered scheme can sign for is treated
+    as none (the server then decides, as for a client without one)."""
+    if resolver is None:
+        ck = next((c for c in certificates if info.supports(c)), None)
+    else:
+        try:
+            ck = resolver(info)
+        except Exception as exc:
+            raise InternalError(f"certificate_resolver raised {type(exc).__name__}: "
+                                f"{exc}") from exc
+        if ck is not None and not isinstance(ck, CertifiedKey):
+            raise InternalError(f"certificate_resolver returned {type(ck).__name__}, not "
+                                "a tlskit.CertifiedKey or None")
+    if ck is None:
+        return None
+    scheme = info.signing_scheme(ck)
+    return None if scheme is None else (ck, scheme)
