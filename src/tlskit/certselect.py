@@ -191,10 +191,16 @@ def choose(info: CertificateRequestInfo, certificates: Sequence[CertifiedKey],
            resolver: CertificateResolver | None) -> tuple[CertifiedKey, int] | None:
     """The certificate to answer ``info`` with and its scheme, or None for an empty
     Certificate: the resolver's answer when one is set, else the first certificate the
-    request supports. A resolved certificate no offered scheme can sign for is treated
-    as none (the server then decides, as for a client without one)."""
+    request supports. A client with one certificate sends it whatever CAs the server
+    names, as OpenSSL, rustls and curl do (the server decides: it may accept more than
+    it names, e.g. by pinning); the named CAs choose among several, as in Go. A
+    certificate no offered scheme can sign for is treated as none (the server then
+    decides, as for a client without one)."""
     if resolver is None:
-        ck = next((c for c in certificates if info.supports(c)), None)
+        if len(certificates) == 1:
+            ck: CertifiedKey | None = certificates[0]
+        else:
+            ck = next((c for c in certificates if info.supports(c)), None)
     else:
         try:
             ck = resolver(info)

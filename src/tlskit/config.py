@@ -454,6 +454,8 @@ class ClientConfig(_Common):
         ``certificate``): the first whose key can sign with a scheme the server offers
         and, when the server names CAs (certificate_authorities), whose chain has a
         certificate issued by one of them; none (an empty Certificate) when none fits.
+        A client with a single certificate (either field) sends it whatever CAs are
+        named, as OpenSSL, rustls and curl do: the server decides.
     :param certificate_resolver: ``resolver(info) -> CertifiedKey | None``, called with
         a `tlskit.CertificateRequestInfo` for each CertificateRequest instead of the
         rule above. None sends an empty Certificate; so does a key that can sign with

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from tlskit import (
     CertificateRequestInfo,
     CertificateRequired,
+    CertificateVerificationError,
     CertifiedKey,
     ClientCertificateReceived,
     ClientConnection,
@@ -136,15 +137,33 @@ def test_without_ca_names_the_first_whose_key_fits_is_presented(version: str) ->
                       certificates=[rsa_bob(), alice()]) == "CN=rsa-bob"
 
 
+@cache
+def mallory_rsa() -> CertifiedKey:
+    """Also issued under other_pki()'s CA."""
+    return _key(other_pki().ca.issue_client("mallory-rsa", key_type="rsa2048"))
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_none_supported_sends_an_empty_certificate(version: str) -> None:
-    client, server = _failure(version, certificates=[mallory()])
+    client, server = _failure(version, certificates=[mallory(), mallory_rsa()])
     if version == "TLSv1.3":
         assert isinstance(server, CertificateRequired)
         assert server.alert == AD.certificate_required
     else:  # (RFC 5246 7.4.6)
         assert isinstance(server, HandshakeFailure) and server.alert == AD.handshake_failure
     assert isinstance(client, ConnectionClosed) and client.alert == server.alert
+
+
+@pytest.mark.parametrize("field", ["certificate", "certificates"])
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_single_certificate_is_sent_whatever_cas_are_named(version: str, field: str) -> None:
+    """One certificate goes whatever the server names (OpenSSL, rustls and curl send it:
+    servers may accept more than they name); this server then refuses it as unknown."""
+    value = mallory() if field == "certificate" else [mallory()]
+    client, server = _failure(version, **{field: value})
+    assert isinstance(server, CertificateVerificationError)
+    assert server.alert == AD.unknown_ca and "stranger CA" in str(server)
+    assert isinstance(client, ConnectionClosed) and client.alert == AD.unknown_ca
 
 
 def test_a_post_handshake_request_is_answered_by_the_same_rule() -> None:

@@ -203,18 +203,6 @@ def _psk_lookup(callback: PskServerCallback) -> Callable[[bytes], ExternalPsk | 
     return lookup
 
 
-@dataclasses.dataclass(frozen=True)
-class _Always:
-    """ssl's client certificate rule (OpenSSL's): the one loaded is sent whatever CA names
-    the server lists, where a `ClientConfig.certificate` is held back from a server that
-    names none of its issuers (Go's rule, tlskit's default)."""
-
-    certified: CertifiedKey
-
-    def __call__(self, info: Any) -> CertifiedKey:
-        return self.certified
-
-
 class SSLContext(ssl.SSLContext):
     """A drop-in `ssl.SSLContext` (``PROTOCOL_TLS_CLIENT`` or ``PROTOCOL_TLS_SERVER``)
     whose sockets and objects are tlskit connections."""
@@ -684,7 +672,6 @@ class SSLContext(ssl.SSLContext):
             "verify_mode": "report" if self._verify_mode == ssl.CERT_NONE else "required",
             "check_hostname": self._check_hostname,
             "certificate": self._certs[-1] if self._certs else None,
-            "certificate_resolver": _Always(self._certs[-1]) if self._certs else None,
             "middlebox_compat": bool(self._options & _O.OP_ENABLE_MIDDLEBOX_COMPAT),
             "post_handshake_auth": self._pha,
         }
