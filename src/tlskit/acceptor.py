@@ -101,6 +101,7 @@ class Acceptor:
         self._info: ClientHelloInfo | None = None
         self._error: TLSError | None = None
         self._handed_over = False
+        self._overflowed = False  # bytes after the hello were dropped: no connection now
 
     @property
     def client_hello(self) -> ClientHelloInfo | None:
@@ -116,10 +117,12 @@ class Acceptor:
         if self._handed_over:
             raise UsageError("accept() or refuse() was called: feed the connection instead")
         if self._info is not None:
-            if len(self._received) + len(data) > \
+            if self._overflowed or len(self._received) + len(data) > \
                     self._reader.reader.config.max_handshake_message + MAX_AFTER_HELLO:
+                self._overflowed = True  # (kept: a connection would read past a hole)
                 raise UsageError("too much data after the ClientHello: call accept() or "
-                                 "refuse()")
+                                 "refuse() first; the bytes over the bound were dropped, "
+                                 "so only refuse() remains")
             self._received += data
             return self._info
         reader = self._reader
@@ -159,9 +162,9 @@ class Acceptor:
         the hello are returned by its next ``receive_data`` call (``b""`` will do).
         Raises the connection's `TLSError` if it fails on them (the alert is then in this
         acceptor's `data_to_send`)."""
-        if self._info is None or self._handed_over:
-            raise UsageError("accept() needs a complete ClientHello, once"
-                             if self._error is None else f"the ClientHello failed: {self._error}")
+        problem = self._cannot_accept()
+        if problem is not None:
+            raise UsageError(problem)
         self._handed_over = True
         conn = ServerConnection(config)
         data = bytes(self._received)
@@ -174,15 +177,27 @@ class Acceptor:
             raise
         return conn
 
+    def _cannot_accept(self) -> str | None:
+        """Why `accept` may not make a connection now; None when it may."""
+        if self._error is not None:
+            return f"the ClientHello failed: {self._error}"
+        if self._info is None or self._handed_over:
+            return "accept() needs a complete ClientHello, once"
+        if self._overflowed:
+            return "too much data after the ClientHello was fed: refuse() it"
+        return None
+
     def refuse(self, alert: AlertDescription = AlertDescription.handshake_failure) -> None:
         """Turn the client away: a fatal ``alert`` (handshake_failure by default;
         unrecognized_name for a name this server does not serve, access_denied for a
-        client it will not serve) is queued in `data_to_send`, then close the socket."""
+        client it will not serve) is queued in `data_to_send`, then close the socket.
+        After a failure nothing more is queued: the failure's alert was the answer."""
         if self._handed_over:
             raise UsageError("this acceptor's connection was already accepted or refused")
         self._handed_over = True
         self._received.clear()
-        self._output += alert_record(AlertDescription.of(int(alert)))
+        if self._error is None:  # (after a failure, its alert is the client's answer)
+            self._output += alert_record(AlertDescription.of(int(alert)))
 
     def data_to_send(self) -> bytes:
         """What the client should get from the acceptor itself: a failure's or

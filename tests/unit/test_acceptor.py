@@ -153,6 +153,37 @@ def test_data_after_the_hello_is_bounded() -> None:
         acceptor.receive_data(bytes(1 << 17))
 
 
+def test_data_over_the_bound_leaves_no_gap_for_the_connection() -> None:
+    """The bytes that overflowed were not kept: a connection made now would read the
+    stream with a hole in it, so the acceptor stays over its bound (refuse() remains)."""
+    acceptor = Acceptor(max_handshake_message=2000)
+    acceptor.receive_data(HELLOS["tls13"])
+    with pytest.raises(UsageError, match="call accept"):
+        acceptor.receive_data(bytes(1 << 17))
+    with pytest.raises(UsageError, match="too much data"):
+        acceptor.receive_data(b"")
+    with pytest.raises(UsageError, match="too much data"):
+        acceptor.accept(server_config())
+    acceptor.refuse()
+    assert acceptor.data_to_send() == plain_alert(AD.handshake_failure)
+
+
+@pytest.mark.parametrize("then", ["refuse", "receive"])
+def test_after_a_failure_the_client_gets_one_alert(then: str) -> None:
+    """The failure's alert is the client's answer: a later refuse() adds no second one,
+    and the failure stays (each call raises it, with nothing new to send)."""
+    acceptor = Acceptor()
+    with pytest.raises(DecodeError):
+        acceptor.receive_data(b"GET / HTTP/1.1\r\n\r\n")
+    assert acceptor.data_to_send() == plain_alert(AD.decode_error)
+    if then == "refuse":
+        acceptor.refuse(AD.unrecognized_name)
+    else:
+        with pytest.raises(DecodeError):
+            acceptor.receive_data(HELLOS["tls13"])
+    assert acceptor.data_to_send() == b""
+
+
 def _alpn_corrupted() -> bytes:
     """A real hello whose ALPN list claims one byte more than it holds."""
     data = HELLOS["tls13"]
