@@ -10,6 +10,8 @@ from functools import cache
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tlskit import (
     CertifiedKey,
@@ -25,7 +27,7 @@ from tlskit import (
     UnrecognizedName,
 )
 from tlskit.enums import AlertDescription as AD
-from tlskit.enums import NamedGroup, SignatureScheme
+from tlskit.enums import CipherSuite, NamedGroup, SignatureScheme
 
 from ..support.ech import EchKey
 from ..support.pki import client_config, pki, server_config
@@ -216,7 +218,73 @@ def test_supports_follows_the_clients_schemes_and_curves() -> None:
     assert not only_pss.supports(leaf("a.test"))
     p384_only = ClientHelloInfo("a.test", supported_groups=(NamedGroup.secp384r1,),
                                 signature_schemes=(SignatureScheme.ecdsa_secp256r1_sha256,),
-                                supported_versions=("TLSv1.2",))
+                                supported_versions=("TLSv1.2",), cipher_suites=(
+                                    CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,))
     assert not p384_only.supports(leaf("a.test"))  # RFC 8422 5.1: a P-256 key
     assert p384_only.supports(leaf("a.test", "ec384"))  # (1.2 schemes name no curve)
     assert ClientHelloInfo(None).supports(leaf("a.test")) is False  # nothing offered
+
+
+SCHEMES = ["ecdsa_secp256r1_sha256", "ecdsa_secp384r1_sha384", "ecdsa_secp521r1_sha512",
+           "ed25519", "rsa_pss_rsae_sha256", "rsa_pss_rsae_sha384", "rsa_pkcs1_sha256",
+           "rsa_pkcs1_sha384"]
+SUITES12 = ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]
+GROUPS = ["x25519", "secp256r1", "secp384r1"]
+
+
+def supports_then_shakes(ck: CertifiedKey, server: dict[str, Any],
+                         **client: Any) -> tuple[bool, bool]:
+    """What ``info.supports(ck)`` said in the resolver, and whether the handshake that
+    served ``ck`` then completed."""
+    said: list[bool] = []
+
+    def resolver(info: ClientHelloInfo) -> CertifiedKey:
+        said.append(info.supports(ck))
+        return ck
+
+    config = ServerConfig(certificate_resolver=resolver, groups=GROUPS, **server)
+    hello = ClientConnection(client_config(groups=client.pop("groups", GROUPS), **client),
+                             server_name="a.test")
+    try:
+        exchange(hello, ServerConnection(config))
+    except HandshakeFailure:
+        pass
+    [supported] = said
+    return supported, hello.handshake_complete is not None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(key_type=st.sampled_from(["ec256", "ec384", "rsa2048", "ed25519"]),
+       schemes=st.lists(st.sampled_from(SCHEMES), min_size=1, unique=True),
+       versions=st.sampled_from([["TLSv1.3"], ["TLSv1.2"], ["TLSv1.3", "TLSv1.2"]]),
+       groups=st.lists(st.sampled_from(GROUPS), min_size=1, unique=True),
+       suites12=st.lists(st.sampled_from(SUITES12), min_size=1, unique=True),
+       server_versions=st.sampled_from([None, ["TLSv1.2"]]))
+def test_supports_agrees_with_the_handshake(key_type: str, schemes: list[str],
+                                            versions: list[str], groups: list[str],
+                                            suites12: list[str],
+                                            server_versions: list[str] | None) -> None:
+    """Go's SupportsCertificate promise: True exactly when serving the key completes the
+    handshake (the client's schemes, its curves, its TLS 1.2 suites, in the version the
+    server speaks with it)."""
+    if server_versions is not None and "TLSv1.2" not in versions:
+        server_versions = None  # (no version in common: the resolver is never asked)
+    server = {} if server_versions is None else {"versions": server_versions}
+    said, shook = supports_then_shakes(
+        leaf("a.test", key_type), server, signature_schemes=schemes, versions=versions,
+        groups=groups, cipher_suites=["TLS_AES_128_GCM_SHA256", *suites12])
+    assert said == shook
+
+
+def test_supports_judges_the_version_the_server_speaks() -> None:
+    """A client offering both versions but only PKCS#1 RSA signatures (none of them TLS 1.3
+    handshake schemes): a TLS 1.3 server cannot serve it an RSA key, a TLS 1.2 one can,
+    and the resolver's info says which version it is asked for."""
+    rsa = leaf("a.test", "rsa2048")
+    client = {"signature_schemes": ["rsa_pkcs1_sha256"], "versions": ["TLSv1.3", "TLSv1.2"]}
+    assert supports_then_shakes(rsa, {}, **client) == (False, False)
+    assert supports_then_shakes(rsa, {"versions": ["TLSv1.2"]}, **client) == (True, True)
+    seen = Recorder(lambda info: rsa)
+    exchange(ClientConnection(client_config(**client), server_name="a.test"),
+             ServerConnection(ServerConfig(certificate_resolver=seen, versions=["TLSv1.2"])))
+    assert [info.version for info in seen.seen] == ["TLSv1.2"]
