@@ -30,8 +30,9 @@ class ClientHelloInfo:
     an unknown one as its code point, "0x7a7a").
     A list is empty when the client left its extension out.
 
-    :param server_name: the SNI name as the client sent it, None when it sent none. With
-        Encrypted Client Hello accepted, the inner (real) name.
+    :param server_name: the SNI name the client sent, lower-cased (DNS names are
+        case-insensitive: a lookup by it needs no folding, as rustls has it), None when it
+        sent none. With Encrypted Client Hello accepted, the inner (real) name.
     :param alpn_protocols: the ALPN protocols offered, in the client's order.
     :param cipher_suites: the cipher suites offered.
     :param supported_groups: the key exchange groups offered (supported_groups).
@@ -103,7 +104,7 @@ def client_hello_info(offer: ClientHelloView, server_name: str | None,
     shares = tuple(NamedGroup.of(g) for g, _ in offer.shares or ())
     schemes = tuple(map(SignatureScheme.of, offer.schemes or ()))
     return ClientHelloInfo(
-        server_name, tuple(offer.alpn or ()),
+        server_name and server_name.lower(), tuple(offer.alpn or ()),
         tuple(map(CipherSuite.of, offer.hello.cipher_suites)), groups, shares, schemes,
         versions, tuple(offer.extensions), ech_accepted, version)
 

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tlskit import (
+    Acceptor,
     CertifiedKey,
     ClientConnection,
     ClientHelloInfo,
@@ -91,6 +92,24 @@ def test_the_resolver_chooses_by_name_with_no_certificate_configured(version: st
     assert NamedGroup.x25519 in info.supported_groups
     assert SignatureScheme.ecdsa_secp256r1_sha256 in info.signature_schemes
     assert info.supports(leaf("b.test")) and info.supports(leaf("b.test", "rsa2048"))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_name_is_lower_cased_as_certificate_selection_compares_it(version: str) -> None:
+    """DNS names are case-insensitive (RFC 4343), and other clients send the name as
+    typed (tlskit's own lower-cases it): a resolver keyed by lower-case names (a dict, as
+    in the guide) serves "B.Test" b.test's certificate, as configured certificates are
+    chosen; the Acceptor's info says the same."""
+    hello = client("b.test", versions=[version]).data_to_send()
+    assert hello.count(b"b.test") == 1
+    hello = hello.replace(b"b.test", b"B.Test")  # (no PSK binder covers it)
+    resolver = Recorder(by_name)
+    server = ServerConnection(ServerConfig(certificate_resolver=resolver))
+    server.receive_data(hello)  # (no UnrecognizedName: b.test's leaf was found)
+    assert [i.server_name for i in resolver.seen] == ["b.test"]
+    acceptor = Acceptor()
+    info = acceptor.receive_data(hello)
+    assert info is not None and info.server_name == "b.test"
 
 
 @pytest.mark.parametrize("version", VERSIONS)
