@@ -25,7 +25,7 @@ from .events import ConnectionClosed
 from .handshake.common import Output
 from .handshake.hello import ClientHelloView
 from .handshake.server13 import ServerHandshake13, State
-from .helloinfo import ClientHelloInfo, client_hello_info
+from .helloinfo import ClientHelloInfo, client_hello_info, offered_server_name
 from .wire import messages as m
 
 __all__ = ["Acceptor", "ConfigChooser"]
@@ -85,7 +85,9 @@ class Acceptor:
     record, another message, one over ``max_handshake_message`` bytes, a hello that does
     not parse) fail as a `ServerConnection` fails on them; a client that ends the
     connection first (a fatal alert: `AlertReceived`, close_notify:
-    `ConnectionClosedError`) fails too. Without a config, an
+    `ConnectionClosedError`) fails too. An extension whose contents do not decode is
+    left out of the info and judged by the connection `accept` makes (whether and when
+    a server reads it depends on its config). Without a config, an
     Encrypted Client Hello is not decrypted here: the info is the outer hello's; the
     config given to `accept` decrypts it, and its ``certificate_resolver`` sees the
     real name.
@@ -143,18 +145,10 @@ class Acceptor:
             self._info = self._describe(hello)
         return self._info
 
-    def _describe(self, hello: m.ClientHello) -> ClientHelloInfo:
+    @staticmethod
+    def _describe(hello: m.ClientHello) -> ClientHelloInfo:
         offer = ClientHelloView(hello)
-        try:
-            return client_hello_info(offer, offer.server_name)
-        except TLSError as exc:  # an extension that does not parse, as the server reads it
-            self._fail(exc)
-            raise
-
-    def _fail(self, exc: TLSError) -> None:
-        self._error = exc
-        self._output = alert_record(exc.alert)
-        self._received.clear()
+        return client_hello_info(offer, offered_server_name(offer))
 
     def accept(self, config: ServerConfig) -> ServerConnection:
         """A `ServerConnection` with ``config`` that has consumed every byte received: its
@@ -244,7 +238,7 @@ class _ChoosingReader(_HelloReader):
     def on_client_hello(self, ch: m.ClientHello, raw: bytes) -> State:
         offer = ClientHelloView(ch)
         config = self.chosen = choose_config(self.choose, client_hello_info(
-            offer, offer.server_name))
+            offer, offered_server_name(offer)))
         self.successor = server = ServerHandshake13(config, self.out)
         server.receive_record(raw)  # the hello again, read by the chosen server
         return State.HANDED_OVER

@@ -9,9 +9,10 @@ first ClientHello by `tlskit.Acceptor`. It is Go's ``tls.ClientHelloInfo``, rust
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .enums import CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme
+from .errors import TLSError
 
 if TYPE_CHECKING:
     from .config import CertifiedKey
@@ -96,17 +97,33 @@ class ClientHelloInfo:
 def client_hello_info(offer: ClientHelloView, server_name: str | None,
                       ech_accepted: bool = False, version: str | None = None
                       ) -> ClientHelloInfo:
-    """The info for one hello's view. Decoding an extension may raise its DecodeError,
-    as the handshake raises when it reads that extension."""
-    # (decoded in the order the TLS 1.3 server reads them, so the first fault is its)
-    versions = tuple(_version_name(v) for v in offer.offered_versions)
-    groups = tuple(map(NamedGroup.of, offer.groups or ()))
-    shares = tuple(NamedGroup.of(g) for g, _ in offer.shares or ())
-    schemes = tuple(map(SignatureScheme.of, offer.schemes or ()))
+    """The info for one hello's view. An extension that does not decode is shown as
+    absent, never raised: whether (and when) it is a fault is the handshake's to say
+    where it reads it (a TLS 1.2 server never reads key_share), so a resolver or an
+    `Acceptor` changes no outcome."""
+    versions = _read(offer, "offered_versions") or [offer.hello.legacy_version]
     return ClientHelloInfo(
-        server_name and server_name.lower(), tuple(offer.alpn or ()),
-        tuple(map(CipherSuite.of, offer.hello.cipher_suites)), groups, shares, schemes,
-        versions, tuple(offer.extensions), ech_accepted, version)
+        server_name and server_name.lower(), tuple(_read(offer, "alpn") or ()),
+        tuple(map(CipherSuite.of, offer.hello.cipher_suites)),
+        tuple(map(NamedGroup.of, _read(offer, "groups") or ())),
+        tuple(NamedGroup.of(g) for g, _ in _read(offer, "shares") or ()),
+        tuple(map(SignatureScheme.of, _read(offer, "schemes") or ())),
+        tuple(map(_version_name, versions)), tuple(offer.extensions), ech_accepted, version)
+
+
+def offered_server_name(offer: ClientHelloView) -> str | None:
+    """The hello's SNI name for an info made before any handshake read it: None when it
+    does not decode (the connection then says why)."""
+    name: str | None = _read(offer, "server_name")
+    return name
+
+
+def _read(offer: ClientHelloView, field: str) -> Any:
+    """``offer.field``, or None when its extension does not decode."""
+    try:
+        return getattr(offer, field)
+    except TLSError:
+        return None
 
 
 def _version_name(code: int) -> str:

@@ -26,6 +26,7 @@ from tlskit import (
 from tlskit.acceptor import server_connection
 from tlskit.enums import AlertDescription as AD
 from tlskit.enums import CipherSuite, NamedGroup
+from tlskit.wire import messages as m
 
 from ..support.pki import client_config, server_config
 from ..support.pump import completed, exchange
@@ -204,7 +205,6 @@ GARBAGE = {
     "record-too-large": b"\x16\x03\x01\x48\x01" + bytes(100),
     "empty-record": record(HS, b""),
     "bad-alert": record(ALERT, b"\x02"),
-    "alpn-malformed": _alpn_corrupted(),
     "hello-then-junk-record": record(HS, HELLOS["tls13"][5:] + b"\x14\x00\x00\x00"),
 }
 
@@ -232,6 +232,59 @@ def test_garbage_fails_as_the_server_fails(name: str, step: int) -> None:
     assert acceptor.data_to_send() == alert == plain_alert(expected.alert)
     with pytest.raises(type(expected)):  # and it stays failed
         acceptor.receive_data(b"")
+
+
+def with_extension(flight: bytes, code: int, body: bytes) -> bytes:
+    """A one-record ClientHello flight with extension ``code`` set to ``body``."""
+    ch = m.ClientHello.decode(flight[9:])
+    ch.extensions[code] = body
+    return record(HS, ch.encode())
+
+
+# Hellos that parse, with an extension whose contents a server judges when it reads it
+# (in an order, or not at all, that depends on the version its config speaks).
+ODD_EXTENSIONS = {
+    "alpn-malformed": _alpn_corrupted(),
+    "tls12-junk-key-share": with_extension(HELLOS["tls12"], 51, b"\x00\x00junk"),
+    "tls12-junk-versions": with_extension(HELLOS["tls12"], 43, b"\x05\x03"),
+    "tls13-junk-groups": with_extension(HELLOS["tls13"], 10, b"\x00\x03\x00\x1d\x00"),
+    "trailing-dot-name": HELLOS["tls13"].replace(b"\x00\x09localhost", b"\x00\x09localhos."),
+}
+
+
+def outcome(make: Any) -> tuple[Any, ...]:
+    """``make()``'s connection's first flight's record type, or its error."""
+    try:
+        conn = make()
+        return ("ok", conn.data_to_send()[:1])
+    except TLSError as exc:
+        return (type(exc), exc.alert, str(exc))
+
+
+@pytest.mark.parametrize("name", ODD_EXTENSIONS)
+@pytest.mark.parametrize("versions", [["TLSv1.3", "TLSv1.2"], ["TLSv1.2"]])
+def test_an_odd_extension_is_judged_by_the_accepting_connection(name: str,
+                                                                versions: list[str]) -> None:
+    """The acceptor has no config, so it cannot know whether (or in which order) the
+    server reads an extension: it shows what it could read, and the connection made
+    with the config succeeds or fails exactly as a `ServerConnection` fed the bytes
+    (and so does one whose config a chooser picks)."""
+    data = ODD_EXTENSIONS[name]
+    config = server_config(versions=versions)
+
+    def direct() -> ServerConnection:
+        conn = ServerConnection(config)
+        conn.receive_data(data)
+        return conn
+
+    def chosen() -> ServerConnection:  # (the server adapters' chooser: the same)
+        conn = server_connection(lambda info: config, "test")
+        conn.receive_data(data)
+        return conn
+
+    acceptor = Acceptor()
+    assert acceptor.receive_data(data) is not None
+    assert outcome(lambda: acceptor.accept(config)) == outcome(direct) == outcome(chosen)
 
 
 def test_what_follows_the_hello_is_left_to_the_connection() -> None:
