@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tlskit import (
+    ConnectionClosed,
     Acceptor,
     AlertReceived,
     ClientConnection,
@@ -285,6 +286,33 @@ def test_an_odd_extension_is_judged_by_the_accepting_connection(name: str,
     acceptor = Acceptor()
     assert acceptor.receive_data(data) is not None
     assert outcome(lambda: acceptor.accept(config)) == outcome(direct) == outcome(chosen)
+
+
+def receive_twice(conn: ServerConnection) -> list[Any]:
+    """Two ``receive_data(b"")`` calls: each one's events, or its error's type."""
+    out: list[Any] = []
+    for _ in range(2):
+        try:
+            out.append(conn.receive_data(b""))
+        except TLSError as exc:
+            out.append(type(exc))
+    return out
+
+
+@pytest.mark.parametrize("name", ["tls13", "tls12"])
+def test_a_client_that_ends_right_after_its_hello_is_told_by_the_connection(
+        name: str) -> None:
+    """The held events include the client's fatal alert: the connection's next receive
+    returns it (as a `ServerConnection` fed the same bytes returned it), then behaves as
+    one that ended."""
+    data = HELLOS[name] + plain_alert(AD.handshake_failure)
+    direct = ServerConnection(server_config())
+    first = direct.receive_data(data)
+    acceptor = Acceptor()
+    acceptor.receive_data(data)
+    conn = acceptor.accept(server_config())
+    assert receive_twice(conn) == [first, *receive_twice(direct)[:1]]
+    assert first and isinstance(first[-1], ConnectionClosed)
 
 
 def test_what_follows_the_hello_is_left_to_the_connection() -> None:
