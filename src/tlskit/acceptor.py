@@ -104,6 +104,7 @@ class Acceptor:
         self._error: TLSError | None = None
         self._handed_over = False
         self._overflowed = False  # bytes after the hello were dropped: no connection now
+        self._sent_name: str | None = None  # the SNI name as spelled (the info lower-cases)
 
     @property
     def client_hello(self) -> ClientHelloInfo | None:
@@ -145,10 +146,10 @@ class Acceptor:
             self._info = self._describe(hello)
         return self._info
 
-    @staticmethod
-    def _describe(hello: m.ClientHello) -> ClientHelloInfo:
+    def _describe(self, hello: m.ClientHello) -> ClientHelloInfo:
         offer = ClientHelloView(hello)
-        return client_hello_info(offer, offered_server_name(offer))
+        self._sent_name = offered_server_name(offer)
+        return client_hello_info(offer, self._sent_name)
 
     def accept(self, config: ServerConfig) -> ServerConnection:
         """A `ServerConnection` with ``config`` that has consumed every byte received: its
@@ -204,6 +205,12 @@ class Acceptor:
                       if self._handed_over else "hello complete" if self._info is not None
                       else "reading")
         return f"<Acceptor {state}>"
+
+
+def sent_server_name(acceptor: Acceptor) -> str | None:
+    """The SNI name as the client spelled it (compat's sni_callback gets it so, as the
+    ssl module's does); `ClientHelloInfo.server_name` is lower-cased."""
+    return acceptor._sent_name
 
 
 # -- a connection that chooses its config (the server adapters' ``config`` callable) ----
