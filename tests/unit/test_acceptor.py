@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tlskit import (
-    ConnectionClosed,
     Acceptor,
     AlertReceived,
     ClientConnection,
     ClientHelloInfo,
+    ConnectionClosed,
     ConnectionClosedError,
     DecodeError,
     EarlyDataReceived,
