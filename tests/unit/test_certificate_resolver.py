@@ -21,6 +21,7 @@ from tlskit import (
     ClientHelloInfo,
     ConnectionClosed,
     HandshakeFailure,
+    IllegalParameter,
     InternalError,
     ServerConfig,
     ServerConnection,
@@ -129,6 +130,22 @@ def test_asked_once_through_a_hello_retry_request() -> None:
     assert completed(events).group is NamedGroup.secp256r1  # (the retry happened)
     assert subject(events) == "CN=a.test" and len(resolver.seen) == 1
     assert resolver.seen[0].key_share_groups == (NamedGroup.x25519,)
+
+
+def test_a_second_hello_may_not_change_the_name_the_first_was_answered_for() -> None:
+    """The retry reuses the first hello's certificate (4.1.2: the second hello repeats
+    the first): one naming another site is refused, not served a.test's chain."""
+    resolver = Recorder(by_name)
+    server = ServerConnection(ServerConfig(certificate_resolver=resolver,
+                                           groups=["secp256r1"]))
+    hello = client(groups=["x25519", "secp256r1"])
+    server.receive_data(hello.data_to_send())
+    hello.receive_data(server.data_to_send())  # the HelloRetryRequest
+    second = hello.data_to_send()
+    assert second.count(b"a.test") == 1
+    with pytest.raises(IllegalParameter, match="changed extensions"):
+        server.receive_data(second.replace(b"a.test", b"b.test"))
+    assert [i.server_name for i in resolver.seen] == ["a.test"]
 
 
 @pytest.mark.parametrize("version", VERSIONS)
