@@ -34,7 +34,7 @@ __all__ = ["Acceptor", "ConfigChooser"]
 ConfigChooser = Callable[[ClientHelloInfo], ServerConfig]
 
 # What may arrive after the ClientHello before `accept` (0-RTT data, a CCS): kept for the
-# connection, up to this much.
+# connection, up to this much fed after the call that completed the hello.
 MAX_AFTER_HELLO = 1 << 16
 
 
@@ -104,6 +104,7 @@ class Acceptor:
         self._error: TLSError | None = None
         self._handed_over = False
         self._overflowed = False  # bytes after the hello were dropped: no connection now
+        self._hello_end = 0
         self._sent_name: str | None = None  # the SNI name as spelled (the info lower-cases)
 
     @property
@@ -120,8 +121,8 @@ class Acceptor:
         if self._handed_over:
             raise UsageError("accept() or refuse() was called: feed the connection instead")
         if self._info is not None:
-            if self._overflowed or len(self._received) + len(data) > \
-                    self._reader.reader.config.max_handshake_message + MAX_AFTER_HELLO:
+            if self._overflowed or \
+                    len(self._received) - self._hello_end + len(data) > MAX_AFTER_HELLO:
                 self._overflowed = True  # (kept: a connection would read past a hole)
                 raise UsageError("too much data after the ClientHello: call accept() or "
                                  "refuse() first; the bytes over the bound were dropped, "
@@ -144,6 +145,7 @@ class Acceptor:
         hello = reader.reader.hello
         if hello is not None:
             self._info = self._describe(hello)
+            self._hello_end = len(self._received)  # (MAX_AFTER_HELLO counts from here)
         return self._info
 
     def _describe(self, hello: m.ClientHello) -> ClientHelloInfo:

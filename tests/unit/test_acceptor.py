@@ -24,7 +24,7 @@ from tlskit import (
     TLSError,
     UsageError,
 )
-from tlskit.acceptor import server_connection
+from tlskit.acceptor import MAX_AFTER_HELLO, server_connection
 from tlskit.enums import AlertDescription as AD
 from tlskit.enums import CipherSuite, NamedGroup
 from tlskit.wire import messages as m
@@ -153,6 +153,18 @@ def test_data_after_the_hello_is_bounded() -> None:
     acceptor.receive_data(record(APPDATA, bytes(1000)))
     with pytest.raises(UsageError, match="call accept"):
         acceptor.receive_data(bytes(1 << 17))
+
+
+@pytest.mark.parametrize("cut", [0, 1], ids=["whole-records", "1-byte-records"])
+def test_the_bound_after_the_hello_is_64_kib_whatever_the_hello(cut: int) -> None:
+    """What the guide says: 64 KiB may follow the hello (counted from the call that
+    completed it), not more, however large or finely cut the hello was."""
+    data = fragmented(HELLOS["tls13"], 1) if cut else HELLOS["tls13"]
+    acceptor = Acceptor()
+    assert acceptor.receive_data(data) is not None
+    acceptor.receive_data(bytes(MAX_AFTER_HELLO))
+    with pytest.raises(UsageError, match="too much data"):
+        acceptor.receive_data(b"x")
 
 
 def test_data_over_the_bound_leaves_no_gap_for_the_connection() -> None:
