@@ -9,7 +9,8 @@ The contract under test: `receive_data` returns a `ClientHelloInfo` or None, or 
 `TLSError` (never internal_error) whose alert is what `data_to_send` holds (nothing for
 the client's own fatal alert); the outcome does not depend on how the bytes were cut
 into reads (byte 0 picks the read size); once the hello is complete it stays so; and
-`accept` with a real config returns a connection or raises a `TLSError`.
+`accept` with a real config returns a connection or raises a `TLSError`, exactly when a
+`ServerConnection` with that config fed the same bytes succeeds or fails (same alert).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tlskit import (
     ClientConnection,
     ClientHelloInfo,
     ServerConfig,
+    ServerConnection,
     TLSError,
 )
 
@@ -69,9 +71,22 @@ def TestOneInput(data: bytes) -> None:
         assert acceptor.receive_data(b"") == whole
         try:
             acceptor.accept(config())
+            accepted: object = "ok"
         except TLSError as exc:
             assert exc.alert != AlertDescription.internal_error, repr(exc)
             assert acceptor.data_to_send(), "no alert for the client"
+            accepted = (type(exc), exc.alert)
+        assert accepted == served(body), (accepted, served(body))
+
+
+def served(data: bytes) -> object:
+    """What a `ServerConnection` with the same config makes of ``data``: the acceptor
+    plus `accept` must end the same way (no extension judged early, none differently)."""
+    try:
+        ServerConnection(config()).receive_data(data)
+    except TLSError as exc:
+        return (type(exc), exc.alert)
+    return "ok"
 
 
 @cache
