@@ -97,6 +97,12 @@ class Acceptor:
     """
 
     def __init__(self, max_handshake_message: int = MAX_CLIENT_HELLO) -> None:
+        if type(max_handshake_message) is not int:  # (bool is no size either)
+            raise TypeError("max_handshake_message must be an int, not "
+                            f"{type(max_handshake_message).__name__}")
+        if max_handshake_message < 1:
+            raise ValueError(f"max_handshake_message must be at least 1, not "
+                             f"{max_handshake_message}")
         self._reader = _HelloConnection(max_handshake_message)
         self._received = bytearray()
         self._output = b""

@@ -127,6 +127,13 @@ def test_refuse_sends_the_alert_and_ends_the_acceptor() -> None:
         acceptor.accept(server_config())
 
 
+@pytest.mark.parametrize("limit", [0, -1, "64k", None, 1.5, True])
+def test_a_limit_that_is_no_size_is_refused_at_once(limit: Any) -> None:
+    """Not with the first client, as an internal_error alert sent to it."""
+    with pytest.raises((TypeError, ValueError), match="max_handshake_message"):
+        Acceptor(limit)
+
+
 def test_accept_needs_a_complete_hello_once() -> None:
     acceptor = Acceptor()
     assert acceptor.receive_data(HELLOS["tls13"][:20]) is None
