@@ -32,8 +32,9 @@ class ClientHelloInfo:
     A list is empty when the client left its extension out.
 
     :param server_name: the SNI name the client sent, lower-cased (DNS names are
-        case-insensitive: a lookup by it needs no folding, as rustls has it), None when it
-        sent none. With Encrypted Client Hello accepted, the inner (real) name.
+        case-insensitive: a lookup by it needs no folding, as rustls has it;
+        ``HandshakeComplete.server_name`` keeps the client's spelling), None when it sent
+        none. With Encrypted Client Hello accepted, the inner (real) name.
     :param alpn_protocols: the ALPN protocols offered, in the client's order.
     :param cipher_suites: the cipher suites offered.
     :param supported_groups: the key exchange groups offered (supported_groups).
