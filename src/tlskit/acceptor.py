@@ -25,7 +25,7 @@ from .events import ConnectionClosed
 from .handshake.common import Output
 from .handshake.hello import ClientHelloView
 from .handshake.server13 import ServerHandshake13, State
-from .helloinfo import ClientHelloInfo, client_hello_info
+from .helloinfo import ClientHelloInfo, client_hello_info, offered_server_name
 from .wire import messages as m
 
 __all__ = ["Acceptor", "ConfigChooser"]
@@ -34,7 +34,7 @@ __all__ = ["Acceptor", "ConfigChooser"]
 ConfigChooser = Callable[[ClientHelloInfo], ServerConfig]
 
 # What may arrive after the ClientHello before `accept` (0-RTT data, a CCS): kept for the
-# connection, up to this much.
+# connection, up to this much fed after the call that completed the hello.
 MAX_AFTER_HELLO = 1 << 16
 
 
@@ -85,7 +85,9 @@ class Acceptor:
     record, another message, one over ``max_handshake_message`` bytes, a hello that does
     not parse) fail as a `ServerConnection` fails on them; a client that ends the
     connection first (a fatal alert: `AlertReceived`, close_notify:
-    `ConnectionClosedError`) fails too. Without a config, an
+    `ConnectionClosedError`) fails too. An extension whose contents do not decode is
+    left out of the info and judged by the connection `accept` makes (whether and when
+    a server reads it depends on its config). Without a config, an
     Encrypted Client Hello is not decrypted here: the info is the outer hello's; the
     config given to `accept` decrypts it, and its ``certificate_resolver`` sees the
     real name.
@@ -95,12 +97,21 @@ class Acceptor:
     """
 
     def __init__(self, max_handshake_message: int = MAX_CLIENT_HELLO) -> None:
+        if type(max_handshake_message) is not int:  # (bool is no size either)
+            raise TypeError("max_handshake_message must be an int, not "
+                            f"{type(max_handshake_message).__name__}")
+        if max_handshake_message < 1:
+            raise ValueError(f"max_handshake_message must be at least 1, not "
+                             f"{max_handshake_message}")
         self._reader = _HelloConnection(max_handshake_message)
         self._received = bytearray()
         self._output = b""
         self._info: ClientHelloInfo | None = None
         self._error: TLSError | None = None
         self._handed_over = False
+        self._overflowed = False  # bytes after the hello were dropped: no connection now
+        self._hello_end = 0
+        self._sent_name: str | None = None  # the SNI name as spelled (the info lower-cases)
 
     @property
     def client_hello(self) -> ClientHelloInfo | None:
@@ -116,10 +127,12 @@ class Acceptor:
         if self._handed_over:
             raise UsageError("accept() or refuse() was called: feed the connection instead")
         if self._info is not None:
-            if len(self._received) + len(data) > \
-                    self._reader.reader.config.max_handshake_message + MAX_AFTER_HELLO:
+            if self._overflowed or \
+                    len(self._received) - self._hello_end + len(data) > MAX_AFTER_HELLO:
+                self._overflowed = True  # (kept: a connection would read past a hole)
                 raise UsageError("too much data after the ClientHello: call accept() or "
-                                 "refuse()")
+                                 "refuse() first; the bytes over the bound were dropped, "
+                                 "so only refuse() remains")
             self._received += data
             return self._info
         reader = self._reader
@@ -138,20 +151,13 @@ class Acceptor:
         hello = reader.reader.hello
         if hello is not None:
             self._info = self._describe(hello)
+            self._hello_end = len(self._received)  # (MAX_AFTER_HELLO counts from here)
         return self._info
 
     def _describe(self, hello: m.ClientHello) -> ClientHelloInfo:
         offer = ClientHelloView(hello)
-        try:
-            return client_hello_info(offer, offer.server_name)
-        except TLSError as exc:  # an extension that does not parse, as the server reads it
-            self._fail(exc)
-            raise
-
-    def _fail(self, exc: TLSError) -> None:
-        self._error = exc
-        self._output = alert_record(exc.alert)
-        self._received.clear()
+        self._sent_name = offered_server_name(offer)
+        return client_hello_info(offer, self._sent_name)
 
     def accept(self, config: ServerConfig) -> ServerConnection:
         """A `ServerConnection` with ``config`` that has consumed every byte received: its
@@ -159,9 +165,9 @@ class Acceptor:
         the hello are returned by its next ``receive_data`` call (``b""`` will do).
         Raises the connection's `TLSError` if it fails on them (the alert is then in this
         acceptor's `data_to_send`)."""
-        if self._info is None or self._handed_over:
-            raise UsageError("accept() needs a complete ClientHello, once"
-                             if self._error is None else f"the ClientHello failed: {self._error}")
+        problem = self._cannot_accept()
+        if problem is not None:
+            raise UsageError(problem)
         self._handed_over = True
         conn = ServerConnection(config)
         data = bytes(self._received)
@@ -174,15 +180,27 @@ class Acceptor:
             raise
         return conn
 
+    def _cannot_accept(self) -> str | None:
+        """Why `accept` may not make a connection now; None when it may."""
+        if self._error is not None:
+            return f"the ClientHello failed: {self._error}"
+        if self._info is None or self._handed_over:
+            return "accept() needs a complete ClientHello, once"
+        if self._overflowed:
+            return "too much data after the ClientHello was fed: refuse() it"
+        return None
+
     def refuse(self, alert: AlertDescription = AlertDescription.handshake_failure) -> None:
         """Turn the client away: a fatal ``alert`` (handshake_failure by default;
         unrecognized_name for a name this server does not serve, access_denied for a
-        client it will not serve) is queued in `data_to_send`, then close the socket."""
+        client it will not serve) is queued in `data_to_send`, then close the socket.
+        After a failure nothing more is queued: the failure's alert was the answer."""
         if self._handed_over:
             raise UsageError("this acceptor's connection was already accepted or refused")
         self._handed_over = True
         self._received.clear()
-        self._output += alert_record(AlertDescription.of(int(alert)))
+        if self._error is None:  # (after a failure, its alert is the client's answer)
+            self._output += alert_record(AlertDescription.of(int(alert)))
 
     def data_to_send(self) -> bytes:
         """What the client should get from the acceptor itself: a failure's or
@@ -195,6 +213,12 @@ class Acceptor:
                       if self._handed_over else "hello complete" if self._info is not None
                       else "reading")
         return f"<Acceptor {state}>"
+
+
+def sent_server_name(acceptor: Acceptor) -> str | None:
+    """The SNI name as the client spelled it (compat's sni_callback gets it so, as the
+    ssl module's does); `ClientHelloInfo.server_name` is lower-cased."""
+    return acceptor._sent_name
 
 
 # -- a connection that chooses its config (the server adapters' ``config`` callable) ----
@@ -229,7 +253,7 @@ class _ChoosingReader(_HelloReader):
     def on_client_hello(self, ch: m.ClientHello, raw: bytes) -> State:
         offer = ClientHelloView(ch)
         config = self.chosen = choose_config(self.choose, client_hello_info(
-            offer, offer.server_name))
+            offer, offered_server_name(offer)))
         self.successor = server = ServerHandshake13(config, self.out)
         server.receive_record(raw)  # the hello again, read by the chosen server
         return State.HANDED_OVER

@@ -256,6 +256,8 @@ class TLSProtocol(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timer()
+        if self._choice is not None:  # an async chooser still at work: no one will listen
+            self._choice.cancel()
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
@@ -640,6 +642,12 @@ class _AsyncChoice:
                 proto._tcp.pause_reading()
             self.task = proto._loop.create_task(self._run(proto, info))
         return False
+
+    def cancel(self) -> None:
+        """The connection is gone (the handshake timed out, say): stop the chooser."""
+        self.held = bytearray()
+        if self.task is not None:
+            self.task.cancel()
 
     def _take(self) -> bytes:
         data, self.held = bytes(self.held), bytearray()

@@ -288,9 +288,13 @@ class Connection:
         _bytes_like(data, "receive_data")
         records = self._records
         events = self._events
-        if self._error is not None:
-            self._error.raise_again()
-        if self._received_close:
+        if self._error is not None or self._received_close:
+            if events:  # held by `receive_held` (the end among them): they come first
+                result = events[:]
+                events.clear()
+                return written, result
+            if self._error is not None:
+                self._error.raise_again()
             return 0, []
         hs = self._hs
         records.feed(data)

@@ -9,9 +9,10 @@ first ClientHello by `tlskit.Acceptor`. It is Go's ``tls.ClientHelloInfo``, rust
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .enums import CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme
+from .errors import TLSError
 
 if TYPE_CHECKING:
     from .config import CertifiedKey
@@ -30,8 +31,10 @@ class ClientHelloInfo:
     an unknown one as its code point, "0x7a7a").
     A list is empty when the client left its extension out.
 
-    :param server_name: the SNI name as the client sent it, None when it sent none. With
-        Encrypted Client Hello accepted, the inner (real) name.
+    :param server_name: the SNI name the client sent, lower-cased (DNS names are
+        case-insensitive: a lookup by it needs no folding, as rustls has it;
+        ``HandshakeComplete.server_name`` keeps the client's spelling), None when it sent
+        none. With Encrypted Client Hello accepted, the inner (real) name.
     :param alpn_protocols: the ALPN protocols offered, in the client's order.
     :param cipher_suites: the cipher suites offered.
     :param supported_groups: the key exchange groups offered (supported_groups).
@@ -46,6 +49,9 @@ class ClientHelloInfo:
         ``server_name`` and the rest are the inner hello's (always False from
         `tlskit.Acceptor`, which sees the outer hello: the keys are in the config it
         hands the connection).
+    :param version: the version the handshake speaks, when the server has chosen it:
+        "TLSv1.3" or "TLSv1.2" for a ``certificate_resolver``; None for `tlskit.Acceptor`
+        and the config choosers, whose config has still to choose.
     """
 
     server_name: str | None
@@ -57,37 +63,68 @@ class ClientHelloInfo:
     supported_versions: tuple[str, ...] = ()
     extensions: tuple[int, ...] = ()
     ech_accepted: bool = False
+    version: str | None = None
 
     def supports(self, certified: CertifiedKey) -> bool:
-        """Whether this client can verify a handshake signed with ``certified``'s key, as
-        Go's ``SupportsCertificate``: in TLS 1.3 a signature scheme of the key the client
-        accepts; in TLS 1.2 one too, and for an ECDSA key its curve among the client's
-        groups. It does not look at names (a resolver chose by name already), nor at the
-        server's own ``signature_schemes`` limit."""
+        """Whether a handshake serving ``certified`` completes with this client, as Go's
+        ``SupportsCertificate``, judged in ``version`` (when None, the best version the
+        client offers: a server speaking both answers TLS 1.3 with TLS 1.3). In TLS 1.3:
+        a signature scheme of the key the client accepts. In TLS 1.2: one too, an ECDHE
+        suite of the key's kind (ECDSA, which carries EdDSA, or RSA) among the client's
+        suites and an elliptic-curve group in common, and for an ECDSA key its curve
+        among the client's groups (RSA key transport, off by default, is not counted).
+        It does not look at names (a resolver chose by name already), nor at the
+        server's own limits (``signature_schemes``, ``groups``, ``cipher_suites``)."""
+        version = self.version or next(
+            (v for v in ("TLSv1.3", "TLSv1.2") if v in self.supported_versions), None)
         offered = set(self.signature_schemes)
-        if "TLSv1.3" in self.supported_versions and not offered.isdisjoint(certified.schemes):
-            return True
-        if "TLSv1.2" not in self.supported_versions:
-            return False
+        if version == "TLSv1.3":
+            return not offered.isdisjoint(certified.schemes)
+        return version == "TLSv1.2" and not offered.isdisjoint(certified.schemes12) \
+            and self._suits12(certified)
+
+    def _suits12(self, certified: CertifiedKey) -> bool:
+        """TLS 1.2's other conditions: an ECDHE suite and group, the key's curve (RFC 8422
+        4, 5.1: a client without supported_groups is taken to support P-256)."""
+        from .crypto import GROUPS12, SUITES12
+        groups = self.supported_groups or (NamedGroup.secp256r1,)
         curve = certified.curve12
-        groups = self.supported_groups or (NamedGroup.secp256r1,)  # RFC 8422 4
-        return (curve is None or curve in groups) and not offered.isdisjoint(
-            certified.schemes12)
+        suites = (SUITES12.get(code) for code in self.cipher_suites)
+        return ((curve is None or curve in groups) and any(g in GROUPS12 for g in groups)
+                and any(s is not None and s.kx == "ECDHE" and s.auth == certified.auth12
+                        for s in suites))
 
 
 def client_hello_info(offer: ClientHelloView, server_name: str | None,
-                      ech_accepted: bool = False) -> ClientHelloInfo:
-    """The info for one hello's view. Decoding an extension may raise its DecodeError,
-    as the handshake raises when it reads that extension."""
-    # (decoded in the order the TLS 1.3 server reads them, so the first fault is its)
-    versions = tuple(_version_name(v) for v in offer.offered_versions)
-    groups = tuple(map(NamedGroup.of, offer.groups or ()))
-    shares = tuple(NamedGroup.of(g) for g, _ in offer.shares or ())
-    schemes = tuple(map(SignatureScheme.of, offer.schemes or ()))
+                      ech_accepted: bool = False, version: str | None = None
+                      ) -> ClientHelloInfo:
+    """The info for one hello's view. An extension that does not decode is shown as
+    absent, never raised: whether (and when) it is a fault is the handshake's to say
+    where it reads it (a TLS 1.2 server never reads key_share), so a resolver or an
+    `Acceptor` changes no outcome."""
+    versions = _read(offer, "offered_versions") or [offer.hello.legacy_version]
     return ClientHelloInfo(
-        server_name, tuple(offer.alpn or ()),
-        tuple(map(CipherSuite.of, offer.hello.cipher_suites)), groups, shares, schemes,
-        versions, tuple(offer.extensions), ech_accepted)
+        server_name and server_name.lower(), tuple(_read(offer, "alpn") or ()),
+        tuple(map(CipherSuite.of, offer.hello.cipher_suites)),
+        tuple(map(NamedGroup.of, _read(offer, "groups") or ())),
+        tuple(NamedGroup.of(g) for g, _ in _read(offer, "shares") or ()),
+        tuple(map(SignatureScheme.of, _read(offer, "schemes") or ())),
+        tuple(map(_version_name, versions)), tuple(offer.extensions), ech_accepted, version)
+
+
+def offered_server_name(offer: ClientHelloView) -> str | None:
+    """The hello's SNI name for an info made before any handshake read it: None when it
+    does not decode (the connection then says why)."""
+    name: str | None = _read(offer, "server_name")
+    return name
+
+
+def _read(offer: ClientHelloView, field: str) -> Any:
+    """``offer.field``, or None when its extension does not decode."""
+    try:
+        return getattr(offer, field)
+    except TLSError:
+        return None
 
 
 def _version_name(code: int) -> str:

@@ -4,6 +4,7 @@ and the blocking socket's ragged-EOF handling against a tlskit peer."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 from typing import Any
@@ -190,6 +191,19 @@ def test_sni_callback_on_objects(pki: PKI, server_ctx: tc.SSLContext) -> None:
     pair.handshake()
     assert seen == [(tc.SSLObject, "wrong.example")]
     assert pair.client.getpeercert()["subjectAltName"] == (("DNS", "wrong.example"),)
+
+
+def test_sni_callback_gets_the_name_as_ssl_gives_it(pki: PKI,
+                                                    server_ctx: tc.SSLContext) -> None:
+    """The ssl module hands sni_callback the name as the client spelled it (case kept):
+    the look-alike does too."""
+    names: list[Any] = []
+    for ctx in (stdlib_server(pki), server_ctx):
+        ctx.sni_callback = lambda obj, name, ctx: names.append(name)
+        pair = Pair(stdlib_client(pki), ctx, host="Good.Example")
+        with contextlib.suppress(ssl.SSLError):  # (a certificate for another name)
+            pair.handshake()
+    assert names == ["Good.Example", "Good.Example"]
 
 
 # -- the blocking socket at a TCP EOF without close_notify -----------------------------------------

@@ -71,6 +71,19 @@ def test_s_client_gets_the_resolvers_certificate_for_each_name(
     assert [hc.server_name for hc in server.join()] == list(NAMES)
 
 
+def test_s_client_typing_the_name_in_capitals_gets_that_sites_certificate(
+        peers: Peers, pki: PKI, sites: dict[str, CertifiedKey]) -> None:
+    """s_client sends the name as typed; a resolver keyed by lower-case names (the
+    guide's dict) still finds the site: the info's name is lower-cased."""
+    server = peers.thread(tlskit_server(ServerConfig(certificate_resolver=by_name(sites)),
+                                        Pump.handshake_and_close, count=1))
+    out = s_client(peers, pki, server.port, "B.Test", "-verify_hostname", "b.test",
+                   "-verify_return_error")
+    assert openssl_field(out, r"(?m)^subject=(.*)$") == "CN = b.test"
+    assert openssl_field(out, r"Verify return code: (\d+)") == "0"
+    assert [hc.server_name for hc in server.join()] == ["B.Test"]  # (as the client sent it)
+
+
 # --------------------------------------------------------------------------- Acceptor
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import tlskit.aio
-from tlskit import ClientHelloInfo, InternalError, ServerConfig
+from tlskit import ClientConfig, ClientConnection, ClientHelloInfo, InternalError, ServerConfig
 from tlskit.io import TLSServer, wrap_server_socket
 
 from ..support.pki import ssl_client_context
@@ -227,3 +227,42 @@ def test_aio_garbage_before_an_async_chooser_fails_as_without_one(
 
     fixed = _serve_aio(configs["a.test"], attempt)
     assert _serve_aio(never, attempt) == fixed == [b"\x15\x03\x03\x00\x02\x02\x32"]
+
+
+def test_aio_a_chooser_that_never_answers_is_cancelled_with_the_handshake() -> None:
+    """``handshake_timeout`` bounds a hanging async chooser: the connection is closed,
+    and the chooser's task is cancelled with it, not left waiting (with the connection's
+    bytes) for an answer no one will read."""
+    async def main() -> tuple[bytes, bool]:
+        cancelled = asyncio.Event()
+
+        async def hangs(info: ClientHelloInfo) -> ServerConfig:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+            raise AssertionError("unreachable")
+
+        server = await tlskit.aio.start_server(_echo, "127.0.0.1", 0, hangs,
+                                               handshake_timeout=0.3)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(ClientConnection(ClientConfig(), server_name="a.test")
+                         .data_to_send())
+            try:
+                answer = await reader.read()
+            except ConnectionResetError:  # (the timeout aborts: a reset, or plain EOF)
+                answer = b""
+            writer.close()
+            try:
+                await asyncio.wait_for(cancelled.wait(), 5)
+            except TimeoutError:
+                return answer, False
+            return answer, True
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    assert asyncio.run(asyncio.wait_for(main(), 30)) == (b"", True)

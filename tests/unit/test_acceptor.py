@@ -15,6 +15,7 @@ from tlskit import (
     AlertReceived,
     ClientConnection,
     ClientHelloInfo,
+    ConnectionClosed,
     ConnectionClosedError,
     DecodeError,
     EarlyDataReceived,
@@ -23,9 +24,10 @@ from tlskit import (
     TLSError,
     UsageError,
 )
-from tlskit.acceptor import server_connection
+from tlskit.acceptor import MAX_AFTER_HELLO, server_connection
 from tlskit.enums import AlertDescription as AD
 from tlskit.enums import CipherSuite, NamedGroup
+from tlskit.wire import messages as m
 
 from ..support.pki import client_config, server_config
 from ..support.pump import completed, exchange
@@ -125,6 +127,13 @@ def test_refuse_sends_the_alert_and_ends_the_acceptor() -> None:
         acceptor.accept(server_config())
 
 
+@pytest.mark.parametrize("limit", [0, -1, "64k", None, 1.5, True])
+def test_a_limit_that_is_no_size_is_refused_at_once(limit: Any) -> None:
+    """Not with the first client, as an internal_error alert sent to it."""
+    with pytest.raises((TypeError, ValueError), match="max_handshake_message"):
+        Acceptor(limit)
+
+
 def test_accept_needs_a_complete_hello_once() -> None:
     acceptor = Acceptor()
     assert acceptor.receive_data(HELLOS["tls13"][:20]) is None
@@ -153,6 +162,49 @@ def test_data_after_the_hello_is_bounded() -> None:
         acceptor.receive_data(bytes(1 << 17))
 
 
+@pytest.mark.parametrize("cut", [0, 1], ids=["whole-records", "1-byte-records"])
+def test_the_bound_after_the_hello_is_64_kib_whatever_the_hello(cut: int) -> None:
+    """What the guide says: 64 KiB may follow the hello (counted from the call that
+    completed it), not more, however large or finely cut the hello was."""
+    data = fragmented(HELLOS["tls13"], 1) if cut else HELLOS["tls13"]
+    acceptor = Acceptor()
+    assert acceptor.receive_data(data) is not None
+    acceptor.receive_data(bytes(MAX_AFTER_HELLO))
+    with pytest.raises(UsageError, match="too much data"):
+        acceptor.receive_data(b"x")
+
+
+def test_data_over_the_bound_leaves_no_gap_for_the_connection() -> None:
+    """The bytes that overflowed were not kept: a connection made now would read the
+    stream with a hole in it, so the acceptor stays over its bound (refuse() remains)."""
+    acceptor = Acceptor(max_handshake_message=2000)
+    acceptor.receive_data(HELLOS["tls13"])
+    with pytest.raises(UsageError, match="call accept"):
+        acceptor.receive_data(bytes(1 << 17))
+    with pytest.raises(UsageError, match="too much data"):
+        acceptor.receive_data(b"")
+    with pytest.raises(UsageError, match="too much data"):
+        acceptor.accept(server_config())
+    acceptor.refuse()
+    assert acceptor.data_to_send() == plain_alert(AD.handshake_failure)
+
+
+@pytest.mark.parametrize("then", ["refuse", "receive"])
+def test_after_a_failure_the_client_gets_one_alert(then: str) -> None:
+    """The failure's alert is the client's answer: a later refuse() adds no second one,
+    and the failure stays (each call raises it, with nothing new to send)."""
+    acceptor = Acceptor()
+    with pytest.raises(DecodeError):
+        acceptor.receive_data(b"GET / HTTP/1.1\r\n\r\n")
+    assert acceptor.data_to_send() == plain_alert(AD.decode_error)
+    if then == "refuse":
+        acceptor.refuse(AD.unrecognized_name)
+    else:
+        with pytest.raises(DecodeError):
+            acceptor.receive_data(HELLOS["tls13"])
+    assert acceptor.data_to_send() == b""
+
+
 def _alpn_corrupted() -> bytes:
     """A real hello whose ALPN list claims one byte more than it holds."""
     data = HELLOS["tls13"]
@@ -173,7 +225,6 @@ GARBAGE = {
     "record-too-large": b"\x16\x03\x01\x48\x01" + bytes(100),
     "empty-record": record(HS, b""),
     "bad-alert": record(ALERT, b"\x02"),
-    "alpn-malformed": _alpn_corrupted(),
     "hello-then-junk-record": record(HS, HELLOS["tls13"][5:] + b"\x14\x00\x00\x00"),
 }
 
@@ -201,6 +252,86 @@ def test_garbage_fails_as_the_server_fails(name: str, step: int) -> None:
     assert acceptor.data_to_send() == alert == plain_alert(expected.alert)
     with pytest.raises(type(expected)):  # and it stays failed
         acceptor.receive_data(b"")
+
+
+def with_extension(flight: bytes, code: int, body: bytes) -> bytes:
+    """A one-record ClientHello flight with extension ``code`` set to ``body``."""
+    ch = m.ClientHello.decode(flight[9:])
+    ch.extensions[code] = body
+    return record(HS, ch.encode())
+
+
+# Hellos that parse, with an extension whose contents a server judges when it reads it
+# (in an order, or not at all, that depends on the version its config speaks).
+ODD_EXTENSIONS = {
+    "alpn-malformed": _alpn_corrupted(),
+    "tls12-junk-key-share": with_extension(HELLOS["tls12"], 51, b"\x00\x00junk"),
+    "tls12-junk-versions": with_extension(HELLOS["tls12"], 43, b"\x05\x03"),
+    "tls13-junk-groups": with_extension(HELLOS["tls13"], 10, b"\x00\x03\x00\x1d\x00"),
+    "trailing-dot-name": HELLOS["tls13"].replace(b"\x00\x09localhost", b"\x00\x09localhos."),
+}
+
+
+def outcome(make: Any) -> tuple[Any, ...]:
+    """``make()``'s connection's first flight's record type, or its error."""
+    try:
+        conn = make()
+        return ("ok", conn.data_to_send()[:1])
+    except TLSError as exc:
+        return (type(exc), exc.alert, str(exc))
+
+
+@pytest.mark.parametrize("name", ODD_EXTENSIONS)
+@pytest.mark.parametrize("versions", [["TLSv1.3", "TLSv1.2"], ["TLSv1.2"]])
+def test_an_odd_extension_is_judged_by_the_accepting_connection(name: str,
+                                                                versions: list[str]) -> None:
+    """The acceptor has no config, so it cannot know whether (or in which order) the
+    server reads an extension: it shows what it could read, and the connection made
+    with the config succeeds or fails exactly as a `ServerConnection` fed the bytes
+    (and so does one whose config a chooser picks)."""
+    data = ODD_EXTENSIONS[name]
+    config = server_config(versions=versions)
+
+    def direct() -> ServerConnection:
+        conn = ServerConnection(config)
+        conn.receive_data(data)
+        return conn
+
+    def chosen() -> ServerConnection:  # (the server adapters' chooser: the same)
+        conn = server_connection(lambda info: config, "test")
+        conn.receive_data(data)
+        return conn
+
+    acceptor = Acceptor()
+    assert acceptor.receive_data(data) is not None
+    assert outcome(lambda: acceptor.accept(config)) == outcome(direct) == outcome(chosen)
+
+
+def receive_twice(conn: ServerConnection) -> list[Any]:
+    """Two ``receive_data(b"")`` calls: each one's events, or its error's type."""
+    out: list[Any] = []
+    for _ in range(2):
+        try:
+            out.append(conn.receive_data(b""))
+        except TLSError as exc:
+            out.append(type(exc))
+    return out
+
+
+@pytest.mark.parametrize("name", ["tls13", "tls12"])
+def test_a_client_that_ends_right_after_its_hello_is_told_by_the_connection(
+        name: str) -> None:
+    """The held events include the client's fatal alert: the connection's next receive
+    returns it (as a `ServerConnection` fed the same bytes returned it), then behaves as
+    one that ended."""
+    data = HELLOS[name] + plain_alert(AD.handshake_failure)
+    direct = ServerConnection(server_config())
+    first = direct.receive_data(data)
+    acceptor = Acceptor()
+    acceptor.receive_data(data)
+    conn = acceptor.accept(server_config())
+    assert receive_twice(conn) == [first, *receive_twice(direct)[:1]]
+    assert first and isinstance(first[-1], ConnectionClosed)
 
 
 def test_what_follows_the_hello_is_left_to_the_connection() -> None:

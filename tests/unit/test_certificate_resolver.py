@@ -5,18 +5,23 @@ with its exact alert on both sides."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tlskit import (
+    Acceptor,
     CertifiedKey,
     ClientConnection,
     ClientHelloInfo,
     ConnectionClosed,
     HandshakeFailure,
+    IllegalParameter,
     InternalError,
     ServerConfig,
     ServerConnection,
@@ -25,11 +30,13 @@ from tlskit import (
     UnrecognizedName,
 )
 from tlskit.enums import AlertDescription as AD
-from tlskit.enums import NamedGroup, SignatureScheme
+from tlskit.enums import CipherSuite, NamedGroup, SignatureScheme
+from tlskit.wire import messages as m
 
 from ..support.ech import EchKey
 from ..support.pki import client_config, pki, server_config
 from ..support.pump import completed, exchange
+from ..support.records import HS, record
 
 VERSIONS = ["TLSv1.3", "TLSv1.2"]
 
@@ -92,6 +99,24 @@ def test_the_resolver_chooses_by_name_with_no_certificate_configured(version: st
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+def test_the_name_is_lower_cased_as_certificate_selection_compares_it(version: str) -> None:
+    """DNS names are case-insensitive (RFC 4343), and other clients send the name as
+    typed (tlskit's own lower-cases it): a resolver keyed by lower-case names (a dict, as
+    in the guide) serves "B.Test" b.test's certificate, as configured certificates are
+    chosen; the Acceptor's info says the same."""
+    hello = client("b.test", versions=[version]).data_to_send()
+    assert hello.count(b"b.test") == 1
+    hello = hello.replace(b"b.test", b"B.Test")  # (no PSK binder covers it)
+    resolver = Recorder(by_name)
+    server = ServerConnection(ServerConfig(certificate_resolver=resolver))
+    server.receive_data(hello)  # (no UnrecognizedName: b.test's leaf was found)
+    assert [i.server_name for i in resolver.seen] == ["b.test"]
+    acceptor = Acceptor()
+    info = acceptor.receive_data(hello)
+    assert info is not None and info.server_name == "b.test"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 def test_none_falls_back_to_the_configured_certificates(version: str) -> None:
     config = server_config(certificate_resolver=lambda info: None)
     events, _ = exchange(client("localhost", versions=[version]), ServerConnection(config))
@@ -105,6 +130,22 @@ def test_asked_once_through_a_hello_retry_request() -> None:
     assert completed(events).group is NamedGroup.secp256r1  # (the retry happened)
     assert subject(events) == "CN=a.test" and len(resolver.seen) == 1
     assert resolver.seen[0].key_share_groups == (NamedGroup.x25519,)
+
+
+def test_a_second_hello_may_not_change_the_name_the_first_was_answered_for() -> None:
+    """The retry reuses the first hello's certificate (4.1.2: the second hello repeats
+    the first): one naming another site is refused, not served a.test's chain."""
+    resolver = Recorder(by_name)
+    server = ServerConnection(ServerConfig(certificate_resolver=resolver,
+                                           groups=["secp256r1"]))
+    hello = client(groups=["x25519", "secp256r1"])
+    server.receive_data(hello.data_to_send())
+    hello.receive_data(server.data_to_send())  # the HelloRetryRequest
+    second = hello.data_to_send()
+    assert second.count(b"a.test") == 1
+    with pytest.raises(IllegalParameter, match="changed extensions"):
+        server.receive_data(second.replace(b"a.test", b"b.test"))
+    assert [i.server_name for i in resolver.seen] == ["a.test"]
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -204,6 +245,23 @@ def test_with_ech_rejected_the_resolver_sees_the_public_name() -> None:
     assert info.server_name == "public.test" and not info.ech_accepted
 
 
+def test_an_extension_the_handshake_ignores_stays_ignored_with_a_resolver() -> None:
+    """A TLS 1.2 hello whose key_share (a TLS 1.3 extension that TLS 1.2 never reads)
+    does not parse: a server with a resolver answers it as one without does, the
+    info leaving out what it could not read."""
+    flight = client("a.test", versions=["TLSv1.2"]).data_to_send()
+    ch = m.ClientHello.decode(flight[9:])
+    ch.extensions[51] = b"\x00\x00junk"
+    hello = record(HS, ch.encode())
+    resolver = Recorder(lambda info: None)
+    for config in (server_config(), server_config(certificate_resolver=resolver)):
+        server = ServerConnection(config)
+        server.receive_data(hello)
+        assert server.data_to_send()[:1] == bytes([HS])
+    [info] = resolver.seen
+    assert info.key_share_groups == () and info.server_name == "a.test"
+
+
 def test_a_resolver_must_be_callable() -> None:
     with pytest.raises(TypeError, match="certificate_resolver must be a callable"):
         ServerConfig(certificate_resolver=leaf("a.test"))  # type: ignore[arg-type]
@@ -216,7 +274,71 @@ def test_supports_follows_the_clients_schemes_and_curves() -> None:
     assert not only_pss.supports(leaf("a.test"))
     p384_only = ClientHelloInfo("a.test", supported_groups=(NamedGroup.secp384r1,),
                                 signature_schemes=(SignatureScheme.ecdsa_secp256r1_sha256,),
-                                supported_versions=("TLSv1.2",))
+                                supported_versions=("TLSv1.2",), cipher_suites=(
+                                    CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,))
     assert not p384_only.supports(leaf("a.test"))  # RFC 8422 5.1: a P-256 key
     assert p384_only.supports(leaf("a.test", "ec384"))  # (1.2 schemes name no curve)
     assert ClientHelloInfo(None).supports(leaf("a.test")) is False  # nothing offered
+
+
+SCHEMES = ["ecdsa_secp256r1_sha256", "ecdsa_secp384r1_sha384", "ecdsa_secp521r1_sha512",
+           "ed25519", "rsa_pss_rsae_sha256", "rsa_pss_rsae_sha384", "rsa_pkcs1_sha256",
+           "rsa_pkcs1_sha384"]
+SUITES12 = ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]
+GROUPS = ["x25519", "secp256r1", "secp384r1"]
+
+
+def supports_then_shakes(ck: CertifiedKey, server: dict[str, Any],
+                         **client: Any) -> tuple[bool, bool]:
+    """What ``info.supports(ck)`` said in the resolver, and whether the handshake that
+    served ``ck`` then completed."""
+    said: list[bool] = []
+
+    def resolver(info: ClientHelloInfo) -> CertifiedKey:
+        said.append(info.supports(ck))
+        return ck
+
+    config = ServerConfig(certificate_resolver=resolver, groups=GROUPS, **server)
+    hello = ClientConnection(client_config(groups=client.pop("groups", GROUPS), **client),
+                             server_name="a.test")
+    with contextlib.suppress(HandshakeFailure):
+        exchange(hello, ServerConnection(config))
+    [supported] = said
+    return supported, hello.handshake_complete is not None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(key_type=st.sampled_from(["ec256", "ec384", "rsa2048", "ed25519"]),
+       schemes=st.lists(st.sampled_from(SCHEMES), min_size=1, unique=True),
+       versions=st.sampled_from([["TLSv1.3"], ["TLSv1.2"], ["TLSv1.3", "TLSv1.2"]]),
+       groups=st.lists(st.sampled_from(GROUPS), min_size=1, unique=True),
+       suites12=st.lists(st.sampled_from(SUITES12), min_size=1, unique=True),
+       server_versions=st.sampled_from([None, ["TLSv1.2"]]))
+def test_supports_agrees_with_the_handshake(key_type: str, schemes: list[str],
+                                            versions: list[str], groups: list[str],
+                                            suites12: list[str],
+                                            server_versions: list[str] | None) -> None:
+    """Go's SupportsCertificate promise: True exactly when serving the key completes the
+    handshake (the client's schemes, its curves, its TLS 1.2 suites, in the version the
+    server speaks with it)."""
+    if server_versions is not None and "TLSv1.2" not in versions:
+        server_versions = None  # (no version in common: the resolver is never asked)
+    server = {} if server_versions is None else {"versions": server_versions}
+    said, shook = supports_then_shakes(
+        leaf("a.test", key_type), server, signature_schemes=schemes, versions=versions,
+        groups=groups, cipher_suites=["TLS_AES_128_GCM_SHA256", *suites12])
+    assert said == shook
+
+
+def test_supports_judges_the_version_the_server_speaks() -> None:
+    """A client offering both versions but only PKCS#1 RSA signatures (none of them TLS 1.3
+    handshake schemes): a TLS 1.3 server cannot serve it an RSA key, a TLS 1.2 one can,
+    and the resolver's info says which version it is asked for."""
+    rsa = leaf("a.test", "rsa2048")
+    client = {"signature_schemes": ["rsa_pkcs1_sha256"], "versions": ["TLSv1.3", "TLSv1.2"]}
+    assert supports_then_shakes(rsa, {}, **client) == (False, False)
+    assert supports_then_shakes(rsa, {"versions": ["TLSv1.2"]}, **client) == (True, True)
+    seen = Recorder(lambda info: rsa)
+    exchange(ClientConnection(client_config(**client), server_name="a.test"),
+             ServerConnection(ServerConfig(certificate_resolver=seen, versions=["TLSv1.2"])))
+    assert [info.version for info in seen.seen] == ["TLSv1.2"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..acceptor import Acceptor, alert_record
+from ..acceptor import Acceptor, alert_record, sent_server_name
 from ..config import MAX_CLIENT_HELLO
 from ..connection import ServerConnection
 from ..enums import AlertDescription
@@ -44,7 +44,7 @@ class HelloBuffer:
                 self._done = True  # not a ClientHello: the engine answers with its alert
             else:
                 if info is not None:
-                    self._done, self._name = True, info.server_name
+                    self._done, self._name = True, sent_server_name(self._acceptor)
         return self._done
 
     def complete(self) -> bool:

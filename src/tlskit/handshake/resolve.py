@@ -10,13 +10,13 @@ from ..helloinfo import client_hello_info
 from .common import by_server_name
 
 
-def resolve_certificates(config: Any, offer: Any, server_name: str | None,
+def resolve_certificates(config: Any, offer: Any, server_name: str | None, version: str,
                          ech_accepted: bool = False) -> list[Any]:
     """The chains to choose from with `ServerConfig.certificate_resolver` set: the one it
-    returns, else the configured ones (SNI order). Whatever it raises ends the handshake:
-    a `TLSError` with its own alert, anything else as internal_error (Go's alert for a
-    failing GetCertificate); nothing else escapes."""
-    info = client_hello_info(offer, server_name, ech_accepted)
+    returns, else the configured ones (SNI order); ``version``: the one being spoken.
+    Whatever it raises ends the handshake: a `TLSError` with its own alert, anything else
+    as internal_error (Go's alert for a failing GetCertificate); nothing else escapes."""
+    info = client_hello_info(offer, server_name, ech_accepted, version)
     try:
         chosen = config.certificate_resolver(info)
     except TLSError:

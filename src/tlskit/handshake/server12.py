@@ -392,7 +392,8 @@ class ServerHandshake12(ServerView, Handshake12):
                 break
         certs = (by_server_name(cfg._certs, self.server_name)
                  if cfg.certificate_resolver is None  # (the plain handshake's one test)
-                 else resolve_certificates(cfg, self._offer_view, self.server_name))
+                 else resolve_certificates(cfg, self._offer_view, self.server_name,
+                                           "TLSv1.2"))
         for code in cfg._suites12:
             if code not in ch.cipher_suites:
                 continue

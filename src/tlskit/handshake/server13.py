@@ -600,7 +600,7 @@ class ServerHandshake13(ServerView, Handshake13):
         hello after a HelloRetryRequest repeats what it chose by, 4.1.2)."""
         if self.hrr_sent and self.certified is not None:
             return [self.certified]
-        return resolve_certificates(self.config, offer, self.server_name,
+        return resolve_certificates(self.config, offer, self.server_name, "TLSv1.3",
                                     self._ech is not None)
 
     def _choose_certificate(self, certs: list[CertifiedKey], schemes: list[int],
