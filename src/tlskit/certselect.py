@@ -40,11 +40,19 @@ _STRINGS: dict[int, tuple[str, _ASN1Type]] = {
 }
 
 
+# The longest OBJECT IDENTIFIER contents cryptography takes (rust-asn1's limit): checked
+# before the arcs are read, which costs time quadratic in the length of one long arc.
+_MAX_OID_LENGTH = 63
+
+
 def _attribute(der: bytes, start: int, end: int) -> x509.NameAttribute[Any]:
     """One AttributeTypeAndValue (RFC 5280 4.1.2.4): an OID, then one string."""
     tag, oid, oid_end = read_tlv(der, start, end)
     if tag != 0x06:
         raise DERError("an attribute type is not an OBJECT IDENTIFIER")
+    if oid_end - oid > _MAX_OID_LENGTH:
+        raise DERError(f"an attribute type of {oid_end - oid} bytes (at most "
+                       f"{_MAX_OID_LENGTH})")
     tag, value, value_end = read_tlv(der, oid_end, end)
     if value_end != end:
         raise DERError("trailing data in an attribute")
@@ -61,7 +69,9 @@ def _attribute(der: bytes, start: int, end: int) -> x509.NameAttribute[Any]:
 
 def decode_name(der: bytes) -> x509.Name:
     """An encoded Name (a SEQUENCE of non-empty SETs of attributes), read strictly:
-    DecodeError for anything else, trailing bytes included."""
+    DecodeError for anything else, trailing bytes included. (A length in a longer form
+    than DER's shortest is taken, as OpenSSL takes it: such a name matches no issuer,
+    which are compared as encoded.)"""
     try:
         tag, pos, end = read_tlv(der, 0, len(der))
         if tag != 0x30 or end != len(der):

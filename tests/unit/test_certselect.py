@@ -360,3 +360,26 @@ def test_a_mutated_name_decodes_or_is_decode_error(name: x509.Name, data: st.Dat
 def test_malformed_lists_are_decode_error(body: bytes) -> None:
     with pytest.raises(DecodeError):
         decode_certificate_authorities(body)
+
+
+def _one_attribute_name(oid_body: bytes) -> bytes:
+    """A Name of one RDN of one attribute: the OID contents given, a UTF8String "a"."""
+    def tlv(tag: int, body: bytes) -> bytes:
+        length = len(body)
+        size = b"" if length < 0x80 else length.to_bytes((length.bit_length() + 7) // 8, "big")
+        return bytes((tag, 0x80 | len(size) if size else length)) + size + body
+
+    return tlv(0x30, tlv(0x31, tlv(0x30, tlv(0x06, oid_body) + tlv(0x0C, b"a"))))
+
+
+def test_a_long_attribute_type_is_refused_before_its_arcs_are_read() -> None:
+    """A server's name with one 60 KB OID arc: decode_error, without the quadratic work
+    of reading the arc (about half a second a name) before cryptography's 63-byte OID
+    limit refuses it anyway; 63 bytes still decode."""
+    longest = b"\x2a" + b"\x01" * 62
+    assert decode_name(_one_attribute_name(longest)).rdns[0].get_attributes_for_oid(
+        x509.ObjectIdentifier("1.2" + ".1" * 62))
+    with pytest.raises(DecodeError, match=r"an attribute type of 64 bytes \(at most 63\)"):
+        decode_name(_one_attribute_name(longest + b"\x01"))
+    with pytest.raises(DecodeError, match=r"an attribute type of 60002 bytes \(at most 63\)"):
+        decode_name(_one_attribute_name(b"\x2a" + b"\xff" * 60000 + b"\x01"))
