@@ -189,7 +189,14 @@ class PacketKeys(NamedTuple):
 
 
 def _suite(cipher_suite: int | Suite) -> Suite:
-    return cipher_suite if isinstance(cipher_suite, Suite) else SUITES[cipher_suite]
+    """The TLS 1.3 suite named (ValueError, as for a bad version, for any other code)."""
+    if isinstance(cipher_suite, Suite):
+        return cipher_suite
+    found = SUITES.get(cipher_suite)
+    if found is None:
+        raise ValueError(f"cipher suite {cipher_suite!r} is not a TLS 1.3 suite tlskit "
+                         "derives QUIC keys for")
+    return found
 
 
 def _version(version: int) -> tuple[bytes, bytes]:
@@ -497,8 +504,9 @@ class QuicServerHandshake(ServerHandshake13):
 def _chosen_parameters(choose: ParametersChooser, client_parameters: bytes) -> bytes:
     """What the server's callable makes of the client's parameters. A `TLSError` it
     raises ends the handshake as it is; anything else it raises is its refusal of the
-    client's parameters (TRANSPORT_PARAMETER_ERROR); a result that is not bytes is the
-    application's bug (internal_error, from a TypeError)."""
+    client's parameters (TRANSPORT_PARAMETER_ERROR); a result that is not bytes, or too
+    long for the extension, is the application's bug (internal_error, from the TypeError
+    or ValueError `_transport_parameters` raises)."""
     try:
         chosen = choose(client_parameters)
     except TLSError:
@@ -513,6 +521,8 @@ def _chosen_parameters(choose: ParametersChooser, client_parameters: bytes) -> b
         raise InternalError(f"the transport_parameters callable returned "
                             f"{type(chosen).__name__}, not bytes (the server's encoded "
                             "transport parameters)") from exc
+    except ValueError as exc:
+        raise InternalError(f"the transport_parameters callable returned {exc}") from exc
 
 
 
@@ -573,11 +583,16 @@ def _quic_config(config: Any) -> Any:
 
 
 def _transport_parameters(value: Any) -> bytes:
-    """The encoded parameters as bytes; `bytes(5)` would quietly make five zero bytes."""
+    """The encoded parameters as bytes (`bytes(5)` would quietly make five zero bytes),
+    no longer than the extension that carries them may be (RFC 8446 4.2: 2^16-1)."""
     if not isinstance(value, (bytes, bytearray, memoryview)):
         raise TypeError("transport_parameters takes your encoded QUIC transport parameters "
                         f"(RFC 9000 18) as bytes, not {type(value).__name__}")
-    return bytes(value)
+    data = bytes(value)
+    if len(data) > 0xFFFF:
+        raise ValueError(f"{len(data)} bytes of transport parameters, more than the "
+                         "quic_transport_parameters extension holds (65535)")
+    return data
 
 
 class QuicConnection:
