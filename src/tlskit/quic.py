@@ -232,11 +232,17 @@ def header_protection_mask(cipher_suite: int | Suite, hp_key: bytes, sample: byt
     """5.4: the 5-byte mask for a packet's first byte and packet number, from the 16-byte
     ciphertext sample and the hp key of `packet_keys`: AES-ECB of the sample for the
     AES suites (5.4.3); for ChaCha20 (5.4.4) the keystream at the counter and nonce the
-    sample holds (its first 4 bytes, little-endian, then 12)."""
+    sample holds (its first 4 bytes, little-endian, then 12). The hp key must be the
+    suite's key length: AES would take a 16-byte key for an AES-256 suite and give
+    another mask than the peer's."""
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     if len(sample) != 16:
         raise ValueError(f"the header protection sample is 16 bytes, not {len(sample)}")
-    if _suite(cipher_suite).code == CipherSuite.TLS_CHACHA20_POLY1305_SHA256:
+    suite = _suite(cipher_suite)
+    if len(hp_key) != suite.key_length:
+        raise ValueError(f"the header protection key of {suite.name} is {suite.key_length} "
+                         f"bytes, not {len(hp_key)}")
+    if suite.code == CipherSuite.TLS_CHACHA20_POLY1305_SHA256:
         cipher = Cipher(algorithms.ChaCha20(hp_key, sample), mode=None)
         return cipher.encryptor().update(bytes(5))
     return Cipher(algorithms.AES(hp_key), modes.ECB()).encryptor().update(sample)[:5]

@@ -114,6 +114,20 @@ def test_header_protection_sample_is_16_bytes() -> None:
         header_protection_mask(CipherSuite.TLS_AES_128_GCM_SHA256, bytes(16), bytes(15))
 
 
+def test_header_protection_key_is_the_suites_length() -> None:
+    """AES-256-GCM's hp key is 32 bytes: a 16-byte one (AES-128's) would give a mask the
+    peer never computes, so it is refused, as is a short ChaCha20 key, by name."""
+    with pytest.raises(ValueError, match="of TLS_AES_256_GCM_SHA384 is 32 bytes, not 16"):
+        header_protection_mask(CipherSuite.TLS_AES_256_GCM_SHA384, bytes(16), bytes(16))
+    with pytest.raises(ValueError, match="of TLS_AES_128_GCM_SHA256 is 16 bytes, not 32"):
+        header_protection_mask(CipherSuite.TLS_AES_128_GCM_SHA256, bytes(32), bytes(16))
+    with pytest.raises(ValueError, match="of TLS_CHACHA20_POLY1305_SHA256 is 32 bytes, not 16"):
+        header_protection_mask(CipherSuite.TLS_CHACHA20_POLY1305_SHA256, bytes(16), bytes(16))
+    keys = packet_keys(CipherSuite.TLS_AES_256_GCM_SHA384, bytes(48))
+    assert len(header_protection_mask(CipherSuite.TLS_AES_256_GCM_SHA384, keys.hp,
+                                      bytes(16))) == 5
+
+
 def test_an_unknown_suite_is_a_value_error() -> None:
     """A TLS 1.2 suite (or any code not TLS 1.3's) is the caller's mistake, said as for a
     bad version: ValueError naming it, not a KeyError from a lookup table."""
