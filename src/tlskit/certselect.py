@@ -103,8 +103,16 @@ def decode_certificate_authorities(body: bytes | memoryview) -> list[x509.Name]:
 
 def encode_certificate_authorities(names: Sequence[x509.Name | bytes]) -> bytes:
     """The certificate_authorities vector (the TLS 1.3 extension's body) of ``names``:
-    `x509.Name` objects or their DER."""
-    return encode_ca_names([n if isinstance(n, bytes) else n.public_bytes() for n in names])
+    `x509.Name` objects or their DER. ValueError for what the extension cannot carry
+    (RFC 8446 4.2.4: one name at least, none empty, 2^16-1 bytes in all), which
+    `decode_certificate_authorities` would refuse."""
+    ders = [n if isinstance(n, bytes) else n.public_bytes() for n in names]
+    if not ders or not all(ders):
+        raise ValueError("certificate_authorities carries at least one name, none empty")
+    total = sum(2 + len(d) for d in ders)
+    if total > 0xFFFF:
+        raise ValueError(f"certificate_authorities of {total} bytes: at most 65535")
+    return encode_ca_names(ders)
 
 
 # The key family of each TLS 1.2 signature scheme: RSA (PKCS#1 and PSS) or EC (ECDSA

@@ -346,6 +346,21 @@ def test_a_mutated_name_decodes_or_is_decode_error(name: x509.Name, data: st.Dat
             assert exc.alert == AD.decode_error
 
 
+@pytest.mark.parametrize(("names", "message"), [
+    ([], "at least one name"),
+    ([pki().ca.root.subject, b""], "none empty"),
+    ([b"\x30\x00"] * 16384, "of 65536 bytes: at most 65535"),
+    ([b"\x30\x82\xff\xff" + bytes(0xFFFF)], "of 65541 bytes: at most 65535"),
+], ids=["none", "an-empty-name", "too-many", "one-too-long"])
+def test_the_encoder_refuses_what_the_decoder_would(names: list[Any], message: str) -> None:
+    """The public encoder makes nothing its decoder refuses (an empty list or name), nor
+    raises struct.error for a name longer than a 2-byte length: ValueError saying why."""
+    with pytest.raises(ValueError, match=message):
+        encode_certificate_authorities(names)
+    assert decode_certificate_authorities(encode_certificate_authorities(
+        [b"\x30\x00"] * 16383)) == [x509.Name([])] * 16383
+
+
 @pytest.mark.parametrize("body", [
     b"\x00\x00",                          # an empty list (4.2.4: at least one name)
     b"\x00\x02\x00\x00",                  # an empty DistinguishedName
