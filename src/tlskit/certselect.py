@@ -27,17 +27,25 @@ from .x509.der import DERError, read_tlv
 __all__ = ["CertificateRequestInfo", "CertificateResolver", "decode_certificate_authorities",
            "decode_name", "encode_certificate_authorities"]
 
-# DER string tags (X.680) an attribute value may carry: codec and cryptography's type.
-_STRINGS: dict[int, tuple[str, _ASN1Type]] = {
-    0x0C: ("utf-8", _ASN1Type.UTF8String),
-    0x12: ("ascii", _ASN1Type.NumericString),
-    0x13: ("ascii", _ASN1Type.PrintableString),
-    0x14: ("latin-1", _ASN1Type.T61String),
-    0x16: ("ascii", _ASN1Type.IA5String),
-    0x1A: ("ascii", _ASN1Type.VisibleString),
-    0x1C: ("utf-32-be", _ASN1Type.UniversalString),
-    0x1E: ("utf-16-be", _ASN1Type.BMPString),
-}
+# The value tags cryptography reads in a Name (its _ASN1Type), and how it reads them: a
+# BIT STRING (x500UniqueIdentifier) as its raw contents, BMP and Universal strings in
+# their encodings, every other tag as UTF-8. Read alike, a name from the wire equals the
+# one cryptography reads from the CA's certificate (so a tlskit server can name any CA
+# it loads); a T61String that is not UTF-8 is read as Latin-1 rather than refused.
+_VALUE_TAGS: dict[int, _ASN1Type] = {int(t.value): t for t in _ASN1Type}
+_CODECS = {0x1C: "utf-32-be", 0x1E: "utf-16-be"}
+
+
+def _value(raw: bytes, tag: int) -> str | bytes:
+    """An attribute value as cryptography holds it (see ``_VALUE_TAGS``)."""
+    if tag == 0x03:
+        return raw
+    try:
+        return raw.decode(_CODECS.get(tag, "utf-8"))
+    except UnicodeDecodeError:
+        if tag != 0x14:
+            raise
+        return raw.decode("latin-1")
 
 
 # The longest OBJECT IDENTIFIER contents cryptography takes (rust-asn1's limit): checked
@@ -56,22 +64,22 @@ def _attribute(der: bytes, start: int, end: int) -> x509.NameAttribute[Any]:
     tag, value, value_end = read_tlv(der, oid_end, end)
     if value_end != end:
         raise DERError("trailing data in an attribute")
-    kind = _STRINGS.get(tag)
-    if kind is None:
-        raise DERError(f"an attribute value of tag {tag:#04x}, not a directory string")
-    codec, asn1 = kind
-    text = der[value:value_end].decode(codec)
+    asn1 = _VALUE_TAGS.get(tag)
+    if asn1 is None:
+        raise DERError(f"an attribute value of tag {tag:#04x}, not one a Name holds")
     # (_validate off: lengths such as a two-letter country are the CA's business, and a
-    # name must compare as sent; the structure is checked here)
-    return x509.NameAttribute(x509.ObjectIdentifier(decode_oid(der[oid:oid_end])), text,
-                              asn1, _validate=False)
+    # name must compare as sent; the structure is checked here. A BIT STRING of another
+    # type than x500UniqueIdentifier is a TypeError there.)
+    return x509.NameAttribute(x509.ObjectIdentifier(decode_oid(der[oid:oid_end])),
+                              _value(der[value:value_end], tag), asn1, _validate=False)
 
 
 def decode_name(der: bytes) -> x509.Name:
     """An encoded Name (a SEQUENCE of non-empty SETs of attributes), read strictly:
-    DecodeError for anything else, trailing bytes included. (A length in a longer form
-    than DER's shortest is taken, as OpenSSL takes it: such a name matches no issuer,
-    which are compared as encoded.)"""
+    DecodeError for anything else, trailing bytes included. Attribute values are read
+    as cryptography reads a certificate's names, so the Name equals the CA's subject.
+    (A length in a longer form than DER's shortest is taken, as OpenSSL takes it: such
+    a name matches no issuer, which are compared as encoded.)"""
     try:
         tag, pos, end = read_tlv(der, 0, len(der))
         if tag != 0x30 or end != len(der):
