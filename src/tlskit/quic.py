@@ -801,7 +801,8 @@ class QuicServerConnection(QuicConnection):
     HelloRetryRequest and the 0-RTT decision, just before EncryptedExtensions. What it
     raises ends the handshake: a `TLSError` as it is, anything else as a
     `QuicTransportParameterError` (TRANSPORT_PARAMETER_ERROR, 0x08); a result that is
-    not bytes is an `InternalError` (0x150) caused by a TypeError.
+    not bytes is an `InternalError` (0x150) caused by a TypeError, and so is one longer
+    than the extension holds (65535 bytes; given as bytes, that is a ValueError).
 
     0-RTT: with ``max_early_data_size`` > 0 in the config, tickets allow it (as
     0xffffffff, RFC 9001 4.6.1) and a resumption may accept it under TLS's rules
