@@ -27,17 +27,30 @@ from .x509.der import DERError, read_tlv
 __all__ = ["CertificateRequestInfo", "CertificateResolver", "decode_certificate_authorities",
            "decode_name", "encode_certificate_authorities"]
 
-# DER string tags (X.680) an attribute value may carry: codec and cryptography's type.
-_STRINGS: dict[int, tuple[str, _ASN1Type]] = {
-    0x0C: ("utf-8", _ASN1Type.UTF8String),
-    0x12: ("ascii", _ASN1Type.NumericString),
-    0x13: ("ascii", _ASN1Type.PrintableString),
-    0x14: ("latin-1", _ASN1Type.T61String),
-    0x16: ("ascii", _ASN1Type.IA5String),
-    0x1A: ("ascii", _ASN1Type.VisibleString),
-    0x1C: ("utf-32-be", _ASN1Type.UniversalString),
-    0x1E: ("utf-16-be", _ASN1Type.BMPString),
-}
+# The value tags cryptography reads in a Name (its _ASN1Type), and how it reads them: a
+# BIT STRING (x500UniqueIdentifier) as its raw contents, BMP and Universal strings in
+# their encodings, every other tag as UTF-8. Read alike, a name from the wire equals the
+# one cryptography reads from the CA's certificate (so a tlskit server can name any CA
+# it loads); a T61String that is not UTF-8 is read as Latin-1 rather than refused.
+_VALUE_TAGS: dict[int, _ASN1Type] = {int(t.value): t for t in _ASN1Type}
+_CODECS = {0x1C: "utf-32-be", 0x1E: "utf-16-be"}
+
+
+def _value(raw: bytes, tag: int) -> str | bytes:
+    """An attribute value as cryptography holds it (see ``_VALUE_TAGS``)."""
+    if tag == 0x03:
+        return raw
+    try:
+        return raw.decode(_CODECS.get(tag, "utf-8"))
+    except UnicodeDecodeError:
+        if tag != 0x14:
+            raise
+        return raw.decode("latin-1")
+
+
+# The longest OBJECT IDENTIFIER contents cryptography takes (rust-asn1's limit): checked
+# before the arcs are read, which costs time quadratic in the length of one long arc.
+_MAX_OID_LENGTH = 63
 
 
 def _attribute(der: bytes, start: int, end: int) -> x509.NameAttribute[Any]:
@@ -45,23 +58,28 @@ def _attribute(der: bytes, start: int, end: int) -> x509.NameAttribute[Any]:
     tag, oid, oid_end = read_tlv(der, start, end)
     if tag != 0x06:
         raise DERError("an attribute type is not an OBJECT IDENTIFIER")
+    if oid_end - oid > _MAX_OID_LENGTH:
+        raise DERError(f"an attribute type of {oid_end - oid} bytes (at most "
+                       f"{_MAX_OID_LENGTH})")
     tag, value, value_end = read_tlv(der, oid_end, end)
     if value_end != end:
         raise DERError("trailing data in an attribute")
-    kind = _STRINGS.get(tag)
-    if kind is None:
-        raise DERError(f"an attribute value of tag {tag:#04x}, not a directory string")
-    codec, asn1 = kind
-    text = der[value:value_end].decode(codec)
+    asn1 = _VALUE_TAGS.get(tag)
+    if asn1 is None:
+        raise DERError(f"an attribute value of tag {tag:#04x}, not one a Name holds")
     # (_validate off: lengths such as a two-letter country are the CA's business, and a
-    # name must compare as sent; the structure is checked here)
-    return x509.NameAttribute(x509.ObjectIdentifier(decode_oid(der[oid:oid_end])), text,
-                              asn1, _validate=False)
+    # name must compare as sent; the structure is checked here. A BIT STRING of another
+    # type than x500UniqueIdentifier is a TypeError there.)
+    return x509.NameAttribute(x509.ObjectIdentifier(decode_oid(der[oid:oid_end])),
+                              _value(der[value:value_end], tag), asn1, _validate=False)
 
 
 def decode_name(der: bytes) -> x509.Name:
     """An encoded Name (a SEQUENCE of non-empty SETs of attributes), read strictly:
-    DecodeError for anything else, trailing bytes included."""
+    DecodeError for anything else, trailing bytes included. Attribute values are read
+    as cryptography reads a certificate's names, so the Name equals the CA's subject.
+    (A length in a longer form than DER's shortest is taken, as OpenSSL takes it: such
+    a name matches no issuer, which are compared as encoded.)"""
     try:
         tag, pos, end = read_tlv(der, 0, len(der))
         if tag != 0x30 or end != len(der):
@@ -93,8 +111,16 @@ def decode_certificate_authorities(body: bytes | memoryview) -> list[x509.Name]:
 
 def encode_certificate_authorities(names: Sequence[x509.Name | bytes]) -> bytes:
     """The certificate_authorities vector (the TLS 1.3 extension's body) of ``names``:
-    `x509.Name` objects or their DER."""
-    return encode_ca_names([n if isinstance(n, bytes) else n.public_bytes() for n in names])
+    `x509.Name` objects or their DER. ValueError for what the extension cannot carry
+    (RFC 8446 4.2.4: one name at least, none empty, 2^16-1 bytes in all), which
+    `decode_certificate_authorities` would refuse."""
+    ders = [n if isinstance(n, bytes) else n.public_bytes() for n in names]
+    if not ders or not all(ders):
+        raise ValueError("certificate_authorities carries at least one name, none empty")
+    total = sum(2 + len(d) for d in ders)
+    if total > 0xFFFF:
+        raise ValueError(f"certificate_authorities of {total} bytes: at most 65535")
+    return encode_ca_names(ders)
 
 
 # The key family of each TLS 1.2 signature scheme: RSA (PKCS#1 and PSS) or EC (ECDSA
@@ -114,11 +140,14 @@ def schemes_for_types(schemes: Sequence[int], certificate_types: bytes) -> list[
     return [s for s in schemes if s in allowed]
 
 
+# Known scheme values to their members: a server may list ~32000 schemes, and an Enum
+# call that fails costs an exception each (0.07 s for such a request, not 2 ms).
+_KNOWN_SCHEMES: dict[int, SignatureScheme] = {int(s): s for s in SignatureScheme}
+
+
 def _scheme(value: int) -> int:
-    try:
-        return SignatureScheme(value)
-    except ValueError:
-        return value
+    """A scheme as its `SignatureScheme` member when it has one, else the number."""
+    return _KNOWN_SCHEMES.get(value, value)
 
 
 @dataclass(frozen=True)

@@ -189,7 +189,14 @@ class PacketKeys(NamedTuple):
 
 
 def _suite(cipher_suite: int | Suite) -> Suite:
-    return cipher_suite if isinstance(cipher_suite, Suite) else SUITES[cipher_suite]
+    """The TLS 1.3 suite named (ValueError, as for a bad version, for any other code)."""
+    if isinstance(cipher_suite, Suite):
+        return cipher_suite
+    found = SUITES.get(cipher_suite)
+    if found is None:
+        raise ValueError(f"cipher suite {cipher_suite!r} is not a TLS 1.3 suite tlskit "
+                         "derives QUIC keys for")
+    return found
 
 
 def _version(version: int) -> tuple[bytes, bytes]:
@@ -225,11 +232,17 @@ def header_protection_mask(cipher_suite: int | Suite, hp_key: bytes, sample: byt
     """5.4: the 5-byte mask for a packet's first byte and packet number, from the 16-byte
     ciphertext sample and the hp key of `packet_keys`: AES-ECB of the sample for the
     AES suites (5.4.3); for ChaCha20 (5.4.4) the keystream at the counter and nonce the
-    sample holds (its first 4 bytes, little-endian, then 12)."""
+    sample holds (its first 4 bytes, little-endian, then 12). The hp key must be the
+    suite's key length: AES would take a 16-byte key for an AES-256 suite and give
+    another mask than the peer's."""
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     if len(sample) != 16:
         raise ValueError(f"the header protection sample is 16 bytes, not {len(sample)}")
-    if _suite(cipher_suite).code == CipherSuite.TLS_CHACHA20_POLY1305_SHA256:
+    suite = _suite(cipher_suite)
+    if len(hp_key) != suite.key_length:
+        raise ValueError(f"the header protection key of {suite.name} is {suite.key_length} "
+                         f"bytes, not {len(hp_key)}")
+    if suite.code == CipherSuite.TLS_CHACHA20_POLY1305_SHA256:
         cipher = Cipher(algorithms.ChaCha20(hp_key, sample), mode=None)
         return cipher.encryptor().update(bytes(5))
     return Cipher(algorithms.AES(hp_key), modes.ECB()).encryptor().update(sample)[:5]
@@ -497,8 +510,9 @@ class QuicServerHandshake(ServerHandshake13):
 def _chosen_parameters(choose: ParametersChooser, client_parameters: bytes) -> bytes:
     """What the server's callable makes of the client's parameters. A `TLSError` it
     raises ends the handshake as it is; anything else it raises is its refusal of the
-    client's parameters (TRANSPORT_PARAMETER_ERROR); a result that is not bytes is the
-    application's bug (internal_error, from a TypeError)."""
+    client's parameters (TRANSPORT_PARAMETER_ERROR); a result that is not bytes, or too
+    long for the extension, is the application's bug (internal_error, from the TypeError
+    or ValueError `_transport_parameters` raises)."""
     try:
         chosen = choose(client_parameters)
     except TLSError:
@@ -513,6 +527,8 @@ def _chosen_parameters(choose: ParametersChooser, client_parameters: bytes) -> b
         raise InternalError(f"the transport_parameters callable returned "
                             f"{type(chosen).__name__}, not bytes (the server's encoded "
                             "transport parameters)") from exc
+    except ValueError as exc:
+        raise InternalError(f"the transport_parameters callable returned {exc}") from exc
 
 
 
@@ -573,11 +589,16 @@ def _quic_config(config: Any) -> Any:
 
 
 def _transport_parameters(value: Any) -> bytes:
-    """The encoded parameters as bytes; `bytes(5)` would quietly make five zero bytes."""
+    """The encoded parameters as bytes (`bytes(5)` would quietly make five zero bytes),
+    no longer than the extension that carries them may be (RFC 8446 4.2: 2^16-1)."""
     if not isinstance(value, (bytes, bytearray, memoryview)):
         raise TypeError("transport_parameters takes your encoded QUIC transport parameters "
                         f"(RFC 9000 18) as bytes, not {type(value).__name__}")
-    return bytes(value)
+    data = bytes(value)
+    if len(data) > 0xFFFF:
+        raise ValueError(f"{len(data)} bytes of transport parameters, more than the "
+                         "quic_transport_parameters extension holds (65535)")
+    return data
 
 
 class QuicConnection:
@@ -780,7 +801,8 @@ class QuicServerConnection(QuicConnection):
     HelloRetryRequest and the 0-RTT decision, just before EncryptedExtensions. What it
     raises ends the handshake: a `TLSError` as it is, anything else as a
     `QuicTransportParameterError` (TRANSPORT_PARAMETER_ERROR, 0x08); a result that is
-    not bytes is an `InternalError` (0x150) caused by a TypeError.
+    not bytes is an `InternalError` (0x150) caused by a TypeError, and so is one longer
+    than the extension holds (65535 bytes; given as bytes, that is a ValueError).
 
     0-RTT: with ``max_early_data_size`` > 0 in the config, tickets allow it (as
     0xffffffff, RFC 9001 4.6.1) and a resumption may accept it under TLS's rules

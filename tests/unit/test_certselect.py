@@ -6,11 +6,15 @@ certificate_authorities codec, by hypothesis."""
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cache
 from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
@@ -346,6 +350,21 @@ def test_a_mutated_name_decodes_or_is_decode_error(name: x509.Name, data: st.Dat
             assert exc.alert == AD.decode_error
 
 
+@pytest.mark.parametrize(("names", "message"), [
+    ([], "at least one name"),
+    ([pki().ca.root.subject, b""], "none empty"),
+    ([b"\x30\x00"] * 16384, "of 65536 bytes: at most 65535"),
+    ([b"\x30\x82\xff\xff" + bytes(0xFFFF)], "of 65541 bytes: at most 65535"),
+], ids=["none", "an-empty-name", "too-many", "one-too-long"])
+def test_the_encoder_refuses_what_the_decoder_would(names: list[Any], message: str) -> None:
+    """The public encoder makes nothing its decoder refuses (an empty list or name), nor
+    raises struct.error for a name longer than a 2-byte length: ValueError saying why."""
+    with pytest.raises(ValueError, match=message):
+        encode_certificate_authorities(names)
+    assert decode_certificate_authorities(encode_certificate_authorities(
+        [b"\x30\x00"] * 16383)) == [x509.Name([])] * 16383
+
+
 @pytest.mark.parametrize("body", [
     b"\x00\x00",                          # an empty list (4.2.4: at least one name)
     b"\x00\x02\x00\x00",                  # an empty DistinguishedName
@@ -360,3 +379,97 @@ def test_a_mutated_name_decodes_or_is_decode_error(name: x509.Name, data: st.Dat
 def test_malformed_lists_are_decode_error(body: bytes) -> None:
     with pytest.raises(DecodeError):
         decode_certificate_authorities(body)
+
+
+def _one_attribute_name(oid_body: bytes) -> bytes:
+    """A Name of one RDN of one attribute: the OID contents given, a UTF8String "a"."""
+    def tlv(tag: int, body: bytes) -> bytes:
+        length = len(body)
+        size = b"" if length < 0x80 else length.to_bytes((length.bit_length() + 7) // 8, "big")
+        return bytes((tag, 0x80 | len(size) if size else length)) + size + body
+
+    return tlv(0x30, tlv(0x31, tlv(0x30, tlv(0x06, oid_body) + tlv(0x0C, b"a"))))
+
+
+def test_a_long_attribute_type_is_refused_before_its_arcs_are_read() -> None:
+    """A server's name with one 60 KB OID arc: decode_error, without the quadratic work
+    of reading the arc (about half a second a name) before cryptography's 63-byte OID
+    limit refuses it anyway; 63 bytes still decode."""
+    longest = b"\x2a" + b"\x01" * 62
+    assert decode_name(_one_attribute_name(longest)).rdns[0].get_attributes_for_oid(
+        x509.ObjectIdentifier("1.2" + ".1" * 62))
+    with pytest.raises(DecodeError, match=r"an attribute type of 64 bytes \(at most 63\)"):
+        decode_name(_one_attribute_name(longest + b"\x01"))
+    with pytest.raises(DecodeError, match=r"an attribute type of 60002 bytes \(at most 63\)"):
+        decode_name(_one_attribute_name(b"\x2a" + b"\xff" * 60000 + b"\x01"))
+
+
+# --- names as cryptography reads them -------------------------------------------------
+
+_SUBJECT_VALUES = [  # (type, oid, value): every value type cryptography keeps in a Name
+    (_ASN1Type.BitString, NameOID.X500_UNIQUE_IDENTIFIER, b"\x00\x5a\x17"),
+    (_ASN1Type.OctetString, NameOID.ORGANIZATIONAL_UNIT_NAME, "octets"),
+    (_ASN1Type.UTCTime, NameOID.ORGANIZATIONAL_UNIT_NAME, "250101000000Z"),
+    (_ASN1Type.GeneralizedTime, NameOID.ORGANIZATIONAL_UNIT_NAME, "20250101000000Z"),
+    (_ASN1Type.T61String, NameOID.ORGANIZATIONAL_UNIT_NAME, "caf\u00e9"),
+    (_ASN1Type.PrintableString, NameOID.ORGANIZATIONAL_UNIT_NAME, "plain"),
+    (_ASN1Type.UniversalString, NameOID.ORGANIZATIONAL_UNIT_NAME, "\U0001f512"),
+    (_ASN1Type.BMPString, NameOID.ORGANIZATIONAL_UNIT_NAME, "\u00e9t\u00e9"),
+]
+
+
+def _issue(subject: x509.Name, issuer: x509.Name, key: Any, signer: Any,
+           ca: bool) -> x509.Certificate:
+    now = dt.datetime.now(dt.UTC)
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - dt.timedelta(hours=1))
+               .not_valid_after(now + dt.timedelta(days=1))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), True))
+    if ca:
+        builder = builder.add_extension(x509.KeyUsage(
+            False, False, False, False, False, True, True, False, False), True)
+    else:
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+    return builder.sign(signer, hashes.SHA256())
+
+
+@cache
+def _unusual_ca() -> tuple[x509.Certificate, CertifiedKey]:
+    """A root whose subject holds every value type of ``_SUBJECT_VALUES``, and a client
+    certificate it issued."""
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "unusual root"),
+                         *(x509.NameAttribute(oid, value, kind)
+                           for kind, oid, value in _SUBJECT_VALUES)])
+    root_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), \
+        ec.generate_private_key(ec.SECP256R1())
+    root = _issue(subject, subject, root_key, root_key, ca=True)
+    leaf = _issue(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "unusual client")]),
+                  subject, leaf_key, root_key, ca=False)
+    return root, CertifiedKey([leaf, root], leaf_key)
+
+
+@pytest.mark.parametrize(("kind", "oid", "value"), _SUBJECT_VALUES,
+                         ids=[k.name for k, _, _ in _SUBJECT_VALUES])
+def test_a_name_reads_as_cryptography_reads_it_from_a_certificate(
+        kind: _ASN1Type, oid: x509.ObjectIdentifier, value: Any) -> None:
+    """A CA name from the wire equals its certificate's subject as cryptography loads it
+    (a BIT STRING x500UniqueIdentifier, OCTET STRING and time values were decode_error,
+    a T61String was read as Latin-1 where cryptography reads UTF-8)."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ca"),
+                      x509.NameAttribute(oid, value, kind)])
+    key = ec.generate_private_key(ec.SECP256R1())
+    loaded = x509.load_der_x509_certificate(
+        _issue(name, name, key, key, ca=True).public_bytes(Encoding.DER)).subject
+    assert decode_name(loaded.public_bytes()) == loaded == name
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_tlskit_server_can_name_any_ca_it_loads(version: str) -> None:
+    """The server names a root whose subject has every value type cryptography reads;
+    the client reads the request and presents the certificate that root issued (it
+    ended the handshake with decode_error)."""
+    root, client_key = _unusual_ca()
+    assert _presented(version, [root], certificates=[alice(), client_key]) == \
+        "CN=unusual client"

@@ -114,6 +114,29 @@ def test_header_protection_sample_is_16_bytes() -> None:
         header_protection_mask(CipherSuite.TLS_AES_128_GCM_SHA256, bytes(16), bytes(15))
 
 
+def test_header_protection_key_is_the_suites_length() -> None:
+    """AES-256-GCM's hp key is 32 bytes: a 16-byte one (AES-128's) would give a mask the
+    peer never computes, so it is refused, as is a short ChaCha20 key, by name."""
+    with pytest.raises(ValueError, match="of TLS_AES_256_GCM_SHA384 is 32 bytes, not 16"):
+        header_protection_mask(CipherSuite.TLS_AES_256_GCM_SHA384, bytes(16), bytes(16))
+    with pytest.raises(ValueError, match="of TLS_AES_128_GCM_SHA256 is 16 bytes, not 32"):
+        header_protection_mask(CipherSuite.TLS_AES_128_GCM_SHA256, bytes(32), bytes(16))
+    with pytest.raises(ValueError, match="of TLS_CHACHA20_POLY1305_SHA256 is 32 bytes, not 16"):
+        header_protection_mask(CipherSuite.TLS_CHACHA20_POLY1305_SHA256, bytes(16), bytes(16))
+    keys = packet_keys(CipherSuite.TLS_AES_256_GCM_SHA384, bytes(48))
+    assert len(header_protection_mask(CipherSuite.TLS_AES_256_GCM_SHA384, keys.hp,
+                                      bytes(16))) == 5
+
+
+def test_an_unknown_suite_is_a_value_error() -> None:
+    """A TLS 1.2 suite (or any code not TLS 1.3's) is the caller's mistake, said as for a
+    bad version: ValueError naming it, not a KeyError from a lookup table."""
+    for derive in (lambda: header_protection_mask(0xC02F, bytes(16), bytes(16)),
+                   lambda: packet_keys(0xC02F, bytes(32)), lambda: next_secret(0x9999, bytes(32))):
+        with pytest.raises(ValueError, match=r"is not a TLS 1\.3 suite tlskit derives QUIC keys"):
+            derive()
+
+
 @pytest.mark.parametrize(("version", "packet"), [
     # RFC 9001 A.4 and RFC 9369 A.4: a Retry answering DCID 8394c8f03e515708
     (QUIC_V1, "ff000000010008f067a5502a4262b5746f6b656e04a265ba2eff4d829058fb3f0f2496ba"),
@@ -671,6 +694,24 @@ def test_transport_parameters_must_be_bytes(pki: tuple[LocalCA, Any], params: An
     with pytest.raises(TypeError, match="encoded QUIC transport parameters"):
         QuicServerConnection(server_config(pki), transport_parameters=params)
     assert QuicServerConnection(server_config(pki), transport_parameters=bytearray(b"\x01"))
+
+
+def test_transport_parameters_longer_than_their_extension(pki: tuple[LocalCA, Any]) -> None:
+    """quic_transport_parameters is one extension (at most 65535 bytes): more is refused
+    where it is given (ValueError), or, made by the server's callable, is the
+    application's bug (internal_error), not a struct.error from the encoder."""
+    huge = bytes(0x10000)
+    with pytest.raises(ValueError, match="65536 bytes of transport parameters, more than"):
+        QuicClientConnection(ClientConfig(trust_anchors=[pki[0].root], alpn_protocols=["h3"]),
+                             "localhost", transport_parameters=huge)
+    with pytest.raises(ValueError, match="65536 bytes of transport parameters, more than"):
+        QuicServerConnection(server_config(pki), transport_parameters=huge)
+    exc = refused_by(pki, lambda client_params: huge)
+    assert exc.alert == AlertDescription.internal_error and exc.quic_error_code == 0x150
+    assert isinstance(exc.__cause__, ValueError)
+    assert str(exc) == ("the transport_parameters callable returned 65536 bytes of transport "
+                        "parameters, more than the quic_transport_parameters extension holds "
+                        "(65535)")
 
 
 def test_external_psk_without_a_server_name() -> None:
