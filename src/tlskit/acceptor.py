@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from .config import MAX_CLIENT_HELLO, ServerConfig, require_config
+from .config import MAX_CLIENT_HELLO, ServerConfig, _check_size, require_config
 from .connection import Connection, ServerConnection
 from .enums import AlertDescription, AlertLevel, ContentType
 from .errors import AlertReceived, ConnectionClosedError, InternalError, TLSError, UsageError
@@ -97,12 +97,7 @@ class Acceptor:
     """
 
     def __init__(self, max_handshake_message: int = MAX_CLIENT_HELLO) -> None:
-        if type(max_handshake_message) is not int:  # (bool is no size either)
-            raise TypeError("max_handshake_message must be an int, not "
-                            f"{type(max_handshake_message).__name__}")
-        if max_handshake_message < 1:
-            raise ValueError(f"max_handshake_message must be at least 1, not "
-                             f"{max_handshake_message}")
+        _check_size(max_handshake_message, "max_handshake_message")
         self._reader = _HelloConnection(max_handshake_message)
         self._received = bytearray()
         self._output = b""

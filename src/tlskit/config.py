@@ -429,6 +429,16 @@ class _Common:
                 raise ValueError(f"ALPN protocol {p!r} must be 1..255 bytes")
         if self.record_size_limit is not None and not 64 <= self.record_size_limit <= 16385:
             raise ValueError("record_size_limit must be within 64..16385")
+        _check_size(self.max_handshake_message, "max_handshake_message")
+
+
+def _check_size(value: object, name: str) -> None:
+    """A byte bound must be a whole number of at least one: anything else failed only
+    when the first peer arrived, as an internal_error (what `tlskit.Acceptor` checks too)."""
+    if type(value) is not int:  # (bool is no size either)
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, not {value}")
 
 
 @dataclass(frozen=True, eq=False)
