@@ -20,7 +20,14 @@ from typing import Any, cast
 from .config import MAX_CLIENT_HELLO, ServerConfig, _check_size, require_config
 from .connection import Connection, ServerConnection
 from .enums import AlertDescription, AlertLevel, ContentType
-from .errors import AlertReceived, ConnectionClosedError, InternalError, TLSError, UsageError
+from .errors import (
+    AlertReceived,
+    ConnectionClosedError,
+    InternalError,
+    TLSError,
+    UsageError,
+    call_hook,
+)
 from .events import ConnectionClosed
 from .handshake.common import Output
 from .handshake.hello import ClientHelloView
@@ -222,12 +229,7 @@ def sent_server_name(acceptor: Acceptor) -> str | None:
 def choose_config(choose: ConfigChooser, info: ClientHelloInfo) -> ServerConfig:
     """``choose(info)``, checked: a `TLSError` it raises keeps its alert, anything else
     (or an answer that is not a `ServerConfig`) is an internal_error."""
-    try:
-        config = choose(info)
-    except TLSError:
-        raise
-    except Exception as exc:
-        raise InternalError(f"the config chooser raised {type(exc).__name__}: {exc}") from exc
+    config = call_hook(choose, info, "the config chooser")
     if not isinstance(config, ServerConfig):
         raise InternalError(f"the config chooser returned a {type(config).__name__}, not a "
                             "tlskit.ServerConfig")

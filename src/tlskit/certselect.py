@@ -20,7 +20,7 @@ from cryptography.x509.name import _ASN1Type
 from ._ocsp_der import decode_oid
 from .config import CertifiedKey
 from .enums import SignatureScheme
-from .errors import DecodeError, InternalError
+from .errors import DecodeError, InternalError, call_hook
 from .wire.extensions import decode_ca_names, encode_ca_names
 from .x509.der import DERError, read_tlv
 
@@ -231,11 +231,7 @@ def choose(info: CertificateRequestInfo, certificates: Sequence[CertifiedKey],
         else:
             ck = next((c for c in certificates if info.supports(c)), None)
     else:
-        try:
-            ck = resolver(info)
-        except Exception as exc:
-            raise InternalError(f"certificate_resolver raised {type(exc).__name__}: "
-                                f"{exc}") from exc
+        ck = call_hook(resolver, info, "certificate_resolver", keep_tls_errors=False)
         if ck is not None and not isinstance(ck, CertifiedKey):
             raise InternalError(f"certificate_resolver returned {type(ck).__name__}, not "
                                 "a tlskit.CertifiedKey or None")

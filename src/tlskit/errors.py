@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from .enums import AlertDescription as AD
 
@@ -268,3 +269,18 @@ class ConnectionClosedError(TLSError):
 
 class UsageError(ValueError):
     """Local misuse of the API (sending before the handshake, after close). Sends nothing."""
+
+
+def call_hook(hook: Callable[[Any], Any], arg: Any, name: str, *,
+              keep_tls_errors: bool = True) -> Any:
+    """``hook(arg)`` for an application callable run inside a handshake (a certificate
+    resolver, a config chooser): a `TLSError` it raises ends the handshake with its own
+    alert (unless ``keep_tls_errors`` is False), anything else as an `InternalError`
+    (internal_error, the alert Go sends for a failing GetCertificate) caused by it, so
+    nothing but a `TLSError` leaves the connection."""
+    try:
+        return hook(arg)
+    except Exception as exc:
+        if keep_tls_errors and isinstance(exc, TLSError):
+            raise
+        raise InternalError(f"{name} raised {type(exc).__name__}: {exc}") from exc

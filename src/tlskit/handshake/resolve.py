@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import CertifiedKey
-from ..errors import HandshakeFailure, InternalError, TLSError, UnrecognizedName
+from ..errors import HandshakeFailure, InternalError, UnrecognizedName, call_hook
 from ..helloinfo import client_hello_info
 from .common import by_server_name
 
@@ -17,13 +17,7 @@ def resolve_certificates(config: Any, offer: Any, server_name: str | None, versi
     Whatever it raises ends the handshake: a `TLSError` with its own alert, anything else
     as internal_error (Go's alert for a failing GetCertificate); nothing else escapes."""
     info = client_hello_info(offer, server_name, ech_accepted, version)
-    try:
-        chosen = config.certificate_resolver(info)
-    except TLSError:
-        raise
-    except Exception as exc:
-        raise InternalError(f"certificate_resolver raised {type(exc).__name__}: "
-                            f"{exc}") from exc
+    chosen = call_hook(config.certificate_resolver, info, "certificate_resolver")
     if isinstance(chosen, CertifiedKey):
         return [chosen]
     if chosen is not None:
