@@ -983,6 +983,31 @@ def test_a_shared_session_cache_keeps_quic_and_tls_apart(pki: tuple[LocalCA, Any
     assert quic(tls_session) == (False, False)
 
 
+@pytest.mark.parametrize("flood", ["tls", "quic"])
+def test_one_kind_of_session_does_not_evict_the_other_from_a_shared_cache(
+        pki: tuple[LocalCA, Any], flood: str) -> None:
+    """Four tickets are kept per name and kind: more TLS tickets than that (a busy HTTP/2
+    client sharing the cache with an HTTP/3 one) leave the QUIC ticket for the name, and
+    the other way round; the flood keeps its own newest four."""
+    from tlskit import SessionCache
+    config = server_config(pki, session_tickets=1, ticket_key=bytes(range(32)),
+                           max_early_data_size=1000)
+    cache = SessionCache()
+    keep = zero_rtt_session(pki, config) if flood == "tls" else tls_ticket(pki, config)
+    cache.put(keep)
+    floods = [tls_ticket(pki, config) if flood == "tls" else zero_rtt_session(pki, config)
+              for _ in range(6)]
+    for session in floods:
+        cache.put(session)
+    now = floods[-1].received_at
+    kept = cache.take("localhost", now, lambda s: s.quic == keep.quic)
+    assert kept is keep
+    left = []
+    while (got := cache.take("localhost", now)) is not None:
+        left.append(got)
+    assert left == floods[:1:-1]  # the newest four of the flood, newest first
+
+
 def test_sessions_remember_the_servers_transport_parameters(pki: tuple[LocalCA, Any]) -> None:
     """RFC 9000 7.4.1: 0-RTT keeps to the limits the server set last time; the client
     offering a session (given or from its cache) has them before the server's new
