@@ -440,7 +440,28 @@ def test_data_at_the_wrong_level(pki: tuple[LocalCA, Any]) -> None:
            "encrypted_extensions is not expected at the INITIAL level")
     c = client(pki)
     raises(c, A, b"", AlertDescription.unexpected_message, "APPLICATION level")
-    raises(client(pki), EncryptionLevel.EARLY, b"", AlertDescription.unexpected_message)
+
+
+@pytest.mark.parametrize("side", ["client", "server"])
+@pytest.mark.parametrize("when", ["first", "after the hello"])
+def test_handshake_data_at_the_early_level_is_a_protocol_violation(
+        pki: tuple[LocalCA, Any], side: str, when: str) -> None:
+    """RFC 9001 8.3, RFC 9000 12.5: CRYPTO frames never travel in 0-RTT packets, so
+    handshake bytes handed over at EARLY are PROTOCOL_VIOLATION (0x0a), not a
+    CRYPTO_ERROR; the connection stays failed."""
+    c, s = client(pki), server(pki)
+    hello = c.data_to_send()[0][1]
+    if when != "first":
+        s.receive_data(INI, hello)
+        c.receive_data(INI, s.data_to_send()[0][1])
+    conn = c if side == "client" else s
+    with pytest.raises(QuicProtocolViolation, match="0-RTT packet") as info:
+        conn.receive_data(EncryptionLevel.EARLY, hello if when == "first" else b"")
+    assert info.value.quic_error_code == 0x0A == error_code(info.value)
+    assert conn.data_to_send() == []
+    with pytest.raises(QuicProtocolViolation) as again:
+        conn.receive_data(INI, b"")
+    assert again.value is info.value
 
 
 def test_a_failed_connection_raises_the_same_error_without_growing_it(
