@@ -5,8 +5,8 @@ With atheris installed:   python fuzz/fuzz_record.py -atheris_runs=100000
 Without it (standalone):  python fuzz/fuzz_record.py [ITERATIONS] [SEED]
 
 The contract under test: `RecordLayer.next_record` either returns None (incomplete),
-a (content type, content) pair that respects every limit (or, once keys are set, a
-two-byte alert in the clear marked UNPROTECTED_ALERT for the connection), or raises a
+a (content type, content) pair that respects every limit (once keys are set, a
+two-byte alert in the clear until the first record opens: RFC 8446 6), or raises a
 `TLSError` that carries one of the record-layer alerts -- never anything else, and it
 never holds more than one record of unprocessed input after returning None.
 
@@ -29,7 +29,7 @@ from tlskit.crypto import SUITES
 from tlskit.enums import AlertDescription as AD
 from tlskit.enums import CipherSuite
 from tlskit.errors import TLSError
-from tlskit.record import MAX_CIPHERTEXT, MAX_PLAINTEXT, UNPROTECTED_ALERT, RecordLayer
+from tlskit.record import MAX_CIPHERTEXT, MAX_PLAINTEXT, RecordLayer
 
 SUITE = SUITES[CipherSuite.TLS_AES_128_GCM_SHA256]
 KEY, IV = bytes(range(16)), bytes(range(16, 28))
@@ -73,9 +73,6 @@ def TestOneInput(data: bytes) -> None:
                 if rec is None:
                     break
                 ctype, content = rec
-                if ctype == UNPROTECTED_ALERT:  # a cleartext alert after keys: marked
-                    assert mode and len(content) == 2, (mode, content)
-                    continue
                 assert ctype in (20, 21, 22, 23), ctype
                 if ctype == 20:   # the compatibility CCS stays plaintext, even after keys
                     assert 0 < len(content) <= MAX_CIPHERTEXT

@@ -223,6 +223,16 @@ def sent_server_name(acceptor: Acceptor) -> str | None:
     return acceptor._sent_name
 
 
+def take_received(acceptor: Acceptor) -> bytearray:
+    """Every byte fed to ``acceptor`` (the hello and what came after it), handed to an
+    adapter that feeds a connection of its own (`tlskit.aio`'s async chooser): the
+    acceptor's buffer is the only copy the adapter needs, and afterwards it holds
+    nothing and accepts nothing."""
+    data, acceptor._received = acceptor._received, bytearray()
+    acceptor._handed_over = True
+    return data
+
+
 # -- a connection that chooses its config (the server adapters' ``config`` callable) ----
 
 

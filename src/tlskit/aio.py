@@ -25,7 +25,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .acceptor import Acceptor, check_server_config, server_connection
+from .acceptor import Acceptor, check_server_config, server_connection, take_received
 from .config import ClientConfig, ServerConfig, require_config
 from .connection import ClientConnection, Connection, ServerConnection
 from .errors import AlertReceived, TLSError, UsageError
@@ -601,16 +601,17 @@ AsyncConfigChooser = Callable[["ClientHelloInfo"], "ServerConfig | Awaitable[Ser
 
 class _AsyncChoice:
     """An async config chooser's answer for one connection: the ClientHello's bytes are
-    held (read by an `Acceptor`) until it is in, then fed to the connection, whose own
-    (synchronous) chooser is `config`. Bytes that are no ClientHello go to the
-    connection at once: it fails on them as it would have."""
+    held by an `Acceptor` (which reads them; its buffer is their only copy here) until
+    the answer is in, then fed to the connection, whose own (synchronous) chooser is
+    `config`. Bytes that are no ClientHello go to the connection at once: it fails on
+    them as it would have."""
 
-    __slots__ = ("acceptor", "answer", "choose", "error", "held", "task")
+    __slots__ = ("acceptor", "answer", "choose", "error", "late", "task")
 
     def __init__(self, choose: AsyncConfigChooser) -> None:
         self.choose = choose
         self.acceptor: Acceptor | None = Acceptor()
-        self.held = bytearray()
+        self.late = bytearray()  # read while the chooser works (reading is paused)
         self.answer: ServerConfig | None = None
         self.error: BaseException | None = None
         self.task: asyncio.Task[None] | None = None
@@ -624,18 +625,20 @@ class _AsyncChoice:
 
     def hold(self, proto: TLSProtocol, data: bytes | memoryview) -> bool:
         """Keep ``data`` while the chooser works; True: feed it to the connection now."""
-        if self.acceptor is None:
+        acceptor = self.acceptor
+        if acceptor is None:
             return True  # (an answer came: `proto._choice` is cleared with it)
-        self.held += data
         if self.task is not None:
+            self.late += data
             return False
         try:
-            info = self.acceptor.receive_data(data)
+            info = acceptor.receive_data(data)
         except TLSError:
-            info = None
             self.acceptor = None  # no ClientHello: the connection says why
             proto._choice = None
-            proto.data_received(self._take())
+            held = take_received(acceptor)
+            del acceptor  # (its reader's buffers go before the connection reads)
+            _feed(proto, held, data)
             return False
         if info is not None:
             if proto._tcp is not None:
@@ -645,13 +648,10 @@ class _AsyncChoice:
 
     def cancel(self) -> None:
         """The connection is gone (the handshake timed out, say): stop the chooser."""
-        self.held = bytearray()
+        self.acceptor = None
+        self.late = bytearray()
         if self.task is not None:
             self.task.cancel()
-
-    def _take(self) -> bytes:
-        data, self.held = bytes(self.held), bytearray()
-        return data
 
     async def _run(self, proto: TLSProtocol, info: ClientHelloInfo) -> None:
         try:
@@ -659,11 +659,29 @@ class _AsyncChoice:
             self.answer = await answer if inspect.isawaitable(answer) else answer
         except Exception as exc:  # the connection's chooser raises it: internal_error
             self.error = exc
-        self.acceptor = None
+        acceptor, late = self.acceptor, self.late
+        self.acceptor, self.late = None, bytearray()
         proto._choice = None
         if proto._tcp is not None and not proto._tcp.is_closing():
             proto._tcp.resume_reading()
-        proto.data_received(self._take())
+        if acceptor is not None:
+            held = take_received(acceptor)
+            del acceptor  # (its reader's buffers go before the connection reads)
+            _feed(proto, held, late)
+
+
+# Held bytes go to the connection in pieces of this size, as reads would have brought
+# them: its record layer then copies one piece at a time, not all of them again (a
+# hello cut into 1-byte records is six times its size, up to ~790 KB).
+_FEED_SIZE = 1 << 16
+
+
+def _feed(proto: TLSProtocol, *pieces: bytes | bytearray | memoryview) -> None:
+    """Held bytes to the connection, `_FEED_SIZE` at a time."""
+    for piece in pieces:
+        view = memoryview(piece)
+        for start in range(0, len(view), _FEED_SIZE):
+            proto.data_received(view[start:start + _FEED_SIZE])
 
 
 def _keyed_async(choose: AsyncConfigChooser) -> AsyncConfigChooser:

@@ -231,7 +231,7 @@ def choose(info: CertificateRequestInfo, certificates: Sequence[CertifiedKey],
         else:
             ck = next((c for c in certificates if info.supports(c)), None)
     else:
-        ck = call_hook(resolver, info, "certificate_resolver", keep_tls_errors=False)
+        ck = call_hook(resolver, info, "certificate_resolver")
         if ck is not None and not isinstance(ck, CertifiedKey):
             raise InternalError(f"certificate_resolver returned {type(ck).__name__}, not "
                                 "a tlskit.CertifiedKey or None")

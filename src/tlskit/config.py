@@ -469,8 +469,10 @@ class ClientConfig(_Common):
     :param certificate_resolver: ``resolver(info) -> CertifiedKey | None``, called with
         a `tlskit.CertificateRequestInfo` for each CertificateRequest instead of the
         rule above. None sends an empty Certificate; so does a key that can sign with
-        none of the server's schemes. A resolver that raises ends the handshake with
-        `tlskit.InternalError` (alert internal_error).
+        none of the server's schemes. A resolver may raise a `tlskit.TLSError` to end
+        the handshake with that error's alert (e.g. `tlskit.HandshakeFailure`); any
+        other exception becomes a `tlskit.InternalError` (internal_error), as a server's
+        resolver does.
     :param middlebox_compat: RFC 8446 D.4 compatibility mode (default True).
     :param ocsp_stapling: ask for a stapled OCSP response and check it (default False).
     :param legacy_session_ticket: TLS 1.2: ask for an RFC 5077 ticket (also asked for

@@ -40,7 +40,6 @@ from .record import (
     KEY_UPDATE_ROOM,
     MAX_PLAINTEXT,
     RECORD_OVERHEAD,
-    UNPROTECTED_ALERT,
     Opener13,
     RecordLayer,
     Sealer13,
@@ -340,9 +339,6 @@ class Connection:
                     self._receive_alert(payload)
                     if self._received_close:
                         break  # nothing after a close_notify or a fatal alert counts
-                elif ctype == UNPROTECTED_ALERT:
-                    self._receive_unprotected_alert(payload)
-                    break
                 else:
                     hs.receive_ccs(payload)
         except TLSError as exc:
@@ -443,21 +439,6 @@ class Connection:
         settled, alerts are read as TLS 1.2 reads them (OpenSSL, BoringSSL and Go too)."""
         hs = self._hs
         return hs.protocol is _TLS13 and hs.suite is not None
-
-    def _receive_unprotected_alert(self, payload: bytes) -> None:
-        """An alert in the clear after the peer's keys were installed (RFC 8446 5).
-
-        Anyone on the path can write one, so it can never close the connection cleanly
-        or pass as a warning. A fatal alert is reported as the failure it names (OpenSSL's
-        client sends one when it rejects our flight before switching keys); anything else
-        is unexpected_message."""
-        if len(payload) == 2 and payload[0] == AlertLevel.fatal and payload[1] not in (
-                AlertDescription.close_notify, AlertDescription.user_canceled):
-            self._receive_alert(payload)
-            return
-        name = (AlertDescription(payload[1]).name if len(payload) == 2
-                and payload[1] in AlertDescription._value2member_map_ else "alert")
-        raise UnexpectedMessage(f"unprotected {name} after encryption started (RFC 8446 5)")
 
     def _fail(self, exc: TLSError) -> None:
         self._error = exc

@@ -271,16 +271,15 @@ class UsageError(ValueError):
     """Local misuse of the API (sending before the handshake, after close). Sends nothing."""
 
 
-def call_hook(hook: Callable[[Any], Any], arg: Any, name: str, *,
-              keep_tls_errors: bool = True) -> Any:
+def call_hook(hook: Callable[[Any], Any], arg: Any, name: str) -> Any:
     """``hook(arg)`` for an application callable run inside a handshake (a certificate
-    resolver, a config chooser): a `TLSError` it raises ends the handshake with its own
-    alert (unless ``keep_tls_errors`` is False), anything else as an `InternalError`
-    (internal_error, the alert Go sends for a failing GetCertificate) caused by it, so
-    nothing but a `TLSError` leaves the connection."""
+    resolver of either side, a config chooser): a `TLSError` it raises ends the handshake
+    with its own alert, anything else as an `InternalError` (internal_error, the alert Go
+    sends for a failing GetCertificate) caused by it, so nothing but a `TLSError` leaves
+    the connection."""
     try:
         return hook(arg)
+    except TLSError:
+        raise
     except Exception as exc:
-        if keep_tls_errors and isinstance(exc, TLSError):
-            raise
         raise InternalError(f"{name} raised {type(exc).__name__}: {exc}") from exc

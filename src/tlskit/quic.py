@@ -154,8 +154,10 @@ class EarlyDataRejected(Event):
 
 class QuicProtocolViolation(IllegalParameter):
     """What RFC 9001 calls a PROTOCOL_VIOLATION (a ClientHello asking for middlebox
-    compatibility mode, a ticket's early_data limit other than 0xffffffff): the QUIC
-    error code is PROTOCOL_VIOLATION (0x0a), the alert illegal_parameter (as Go sends)."""
+    compatibility mode, a ticket's early_data limit other than 0xffffffff, handshake
+    data given at the EARLY level, i.e. a CRYPTO frame in a 0-RTT packet): the QUIC
+    error code is PROTOCOL_VIOLATION (0x0a), the alert illegal_parameter (as Go sends
+    for the first two; QUIC sends no alert, only the code)."""
 
     @property
     def quic_error_code(self) -> int:
@@ -650,6 +652,13 @@ class QuicConnection:
 
     def _receive(self, level: EncryptionLevel, data: bytes) -> None:
         out = self._out
+        if level is EncryptionLevel.EARLY:
+            # RFC 9001 8.3, RFC 9000 12.4-12.5: a CRYPTO frame in a 0-RTT packet is a
+            # PROTOCOL_VIOLATION. Handshake bytes at this level can only have come so,
+            # and this call is where a stack that hands them on learns what to close with.
+            raise QuicProtocolViolation("handshake data (a CRYPTO frame) in a 0-RTT "
+                                        "packet: none may travel at the EARLY level "
+                                        "(RFC 9001 8.3)")
         if level is not out.read_level:
             raise UnexpectedMessage(f"handshake data at the {level.name} level while "
                                     f"reading at {out.read_level.name} (RFC 9001 4.1.3)")

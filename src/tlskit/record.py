@@ -78,10 +78,6 @@ HELD = -2
 # is never empty (the fast paths take only records with a type byte), and once a
 # connection is established a failed tag is always fatal (no early data is skipped).
 FORGED = b""
-# The pseudo content type of an alert that arrived in the clear after the peer's keys were
-# installed: never a clean close, only a failure (RFC 8446 5: once protection is engaged,
-# only the compatibility change_cipher_spec may be unprotected).
-UNPROTECTED_ALERT = 0x100 | ContentType.alert
 
 # RFC 8446 5.5: rekey well before the AEAD confidentiality limits (2^24.5 for AES-GCM).
 KEY_UPDATE_AFTER_RECORDS = 1 << 24
@@ -1147,10 +1143,13 @@ class RecordLayer:
         if isinstance(read, Opener13):
             if ctype != _CT_APP:
                 if ctype == _CT_ALERT and not self._peer_protected and length == 2:
-                    # A peer that failed on our flight may alert before it switched its
-                    # own write side (OpenSSL's client does). Marked, so the connection can
-                    # report it as the failure it names but never as a clean close.
-                    return UNPROTECTED_ALERT, bytes(buf[pos + 5:end])
+                    # RFC 8446 6: alerts go under the sender's *current* keys, and until
+                    # the peer's first protected record we cannot tell whether it has
+                    # switched: a client that gives up before reading our ServerHello, or
+                    # that rejects our flight before its second one (OpenSSL's client),
+                    # alerts in the clear. Read as the alert it is, close_notify included
+                    # (OpenSSL's server and rustls do the same); nothing else may be plain.
+                    return _CT_ALERT, bytes(buf[pos + 5:end])
                 raise UnexpectedMessage(
                     f"unprotected {ContentType(ctype).name} record after encryption started")
         elif buf[pos + 2] != 3:  # TLS 1.2 (`expect_tls12`; the major byte is checked)

@@ -92,21 +92,47 @@ class Session:
         return (age_ms + self.age_add) & 0xFFFFFFFF
 
 
+# Tickets kept per server name and kind (RFC 8446 C.4: one per connection attempt; a
+# few spare ones cover parallel connections).
+TICKETS_PER_NAME = 4
+
+
+@dataclass(slots=True)
+class _Shelf:
+    """One server name's sessions, newest last: QUIC and TLS apart, since neither is
+    ever offered in place of the other and one kind's traffic must not evict the other."""
+
+    tls: list[Session] = field(default_factory=list)
+    quic: list[Session] = field(default_factory=list)
+
+    def newest_first(self) -> list[tuple[list[Session], Session]]:
+        """Every session with its bucket, the most recently received first."""
+        both = [(self.tls, s) for s in self.tls] + [(self.quic, s) for s in self.quic]
+        both.sort(key=lambda pair: pair[1].received_at)  # stable: ties stay in order
+        both.reverse()
+        return both
+
+
 class SessionCache:
-    """A small thread-safe LRU of sessions keyed by server name; each ticket used once."""
+    """A small thread-safe LRU of sessions keyed by server name; each ticket used once.
+    ``capacity`` counts server names; each keeps its newest four TLS and, apart, its
+    newest four QUIC sessions, so a cache shared by both loses neither to the other."""
 
     def __init__(self, capacity: int = 256) -> None:
         self.capacity = capacity
         self._lock = threading.Lock()
-        self._items: OrderedDict[str, list[Session]] = OrderedDict()
+        self._items: OrderedDict[str, _Shelf] = OrderedDict()
 
     def put(self, session: Session) -> None:
-        """File a ticket under its server name, keeping the newest four per server."""
+        """File a ticket under its server name and kind, keeping the newest four."""
         key = session.server_name or ""
         with self._lock:
-            bucket = self._items.setdefault(key, [])
+            shelf = self._items.get(key)
+            if shelf is None:
+                shelf = self._items[key] = _Shelf()
+            bucket = shelf.quic if session.quic else shelf.tls
             bucket.append(session)
-            del bucket[:-4]  # keep the newest few tickets per server
+            del bucket[:-TICKETS_PER_NAME]
             self._items.move_to_end(key)
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
@@ -115,17 +141,27 @@ class SessionCache:
              accept: Callable[[Session], bool] | None = None) -> Session | None:
         """The newest valid session for this server that `accept` approves, removed
         (tickets are single-use). Expired sessions are dropped; ones `accept` refuses
-        stay, since a cache may be shared by configs that trust differently."""
+        stay, since a cache may be shared by configs that trust differently (and by QUIC
+        and TLS clients, each accepting only its own kind)."""
         with self._lock:
-            bucket = self._items.get(server_name or "", [])
-            for i in range(len(bucket) - 1, -1, -1):
-                session = bucket[i]
+            shelf = self._items.get(server_name or "")
+            if shelf is None:
+                return None
+            for bucket, session in shelf.newest_first():
                 if not session.valid_at(now):
-                    del bucket[i]
+                    _remove(bucket, session)
                 elif accept is None or accept(session):
-                    del bucket[i]
+                    _remove(bucket, session)
                     return session
         return None
+
+
+def _remove(bucket: list[Session], session: Session) -> None:
+    """Drop this very session (by identity: two sessions may compare equal)."""
+    for i, held in enumerate(bucket):
+        if held is session:
+            del bucket[i]
+            return
 
 
 # --- server side: sealed ticket state -----------------------------------------------------

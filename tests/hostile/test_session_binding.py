@@ -32,7 +32,7 @@ from tlskit.x509 import CertificateVerificationError
 from ..support.mitm import client_endpoint, server_endpoint
 from ..support.pki import CLASSIC_GROUPS, other_pki, pki
 from ..support.pump import pump
-from ..support.records import HS, plain_alert, split_records
+from ..support.records import HS, plain_alert, record, split_records
 from .helpers import AD, expect_alert
 from .helpers12 import Run12
 
@@ -302,6 +302,11 @@ def test_mutual_tls_ticket_is_refused_once_the_client_certificate_expired() -> N
 
 
 # --- 4. plaintext alerts after the keys are installed ------------------------------------
+# RFC 8446 6: an alert goes under the sender's current keys, and until the peer's first
+# protected record we cannot know it has switched (a client that gives up before reading
+# the ServerHello has no keys): a plaintext alert is read as the alert it is, as OpenSSL's
+# server and rustls read it. From the first protected record on, nothing is plain but the
+# compatibility change_cipher_spec, and no plaintext handshake or data is ever taken.
 
 def _client_after_server_hello() -> tuple[ClientConnection, ServerConnection]:
     client = client_endpoint(client_cfg(), server_name="localhost")
@@ -312,15 +317,34 @@ def _client_after_server_hello() -> tuple[ClientConnection, ServerConnection]:
     return client, server
 
 
+def _server_after_its_flight() -> tuple[ClientConnection, ServerConnection]:
+    client = client_endpoint(client_cfg(), server_name="localhost")
+    server = server_endpoint(server_for("localhost"))
+    server.receive_data(client.data_to_send())
+    server.data_to_send()
+    return client, server
+
+
+def _closed_cleanly(conn: ClientConnection | ServerConnection, events: list[Any]) -> None:
+    """The peer ended the handshake: no HandshakeComplete, our close_notify (protected:
+    ours are the current keys) is the reply, and later reads see nothing more."""
+    assert events == [ConnectionClosed(None)]
+    assert conn.handshake_complete is None
+    out = [r for r in split_records(conn.data_to_send()) if r[0] != 20]  # (a compat CCS)
+    assert [r[0] for r in out] == [23]
+    assert conn.receive_data(b"") == []
+
+
 @pytest.mark.parametrize("level", [1, 2])
-def test_plaintext_close_notify_after_server_hello_is_unexpected_message(level: int) -> None:
+def test_plaintext_close_notify_after_server_hello_ends_the_handshake(level: int) -> None:
     client, _ = _client_after_server_hello()
-    expect_alert(client, plain_alert(AD.close_notify, level), AD.unexpected_message)
+    _closed_cleanly(client, client.receive_data(plain_alert(AD.close_notify, level)))
 
 
-def test_plaintext_user_canceled_after_server_hello_is_unexpected_message() -> None:
+def test_plaintext_user_canceled_then_close_notify_after_server_hello() -> None:
     client, _ = _client_after_server_hello()
-    expect_alert(client, plain_alert(AD.user_canceled, 1), AD.unexpected_message)
+    assert client.receive_data(plain_alert(AD.user_canceled, 1)) == []
+    _closed_cleanly(client, client.receive_data(plain_alert(AD.close_notify, 1)))
 
 
 def test_plaintext_fatal_alert_after_server_hello_is_a_failure_not_a_close() -> None:
@@ -331,11 +355,63 @@ def test_plaintext_fatal_alert_after_server_hello_is_a_failure_not_a_close() -> 
         client.send_data(b"x")
 
 
-def test_plaintext_close_notify_to_server_after_its_flight_is_unexpected_message() -> None:
+@pytest.mark.parametrize("level", [1, 2])
+def test_plaintext_close_notify_to_server_after_its_flight_ends_the_handshake(
+        level: int) -> None:
+    _, server = _server_after_its_flight()
+    _closed_cleanly(server, server.receive_data(plain_alert(AD.close_notify, level)))
+
+
+def test_client_hello_and_close_notify_in_one_read() -> None:
+    """A client that gives up at once: both records arrive together."""
+    client = client_endpoint(client_cfg(), server_name="localhost")
+    server = server_endpoint(server_for("localhost"))
+    events = server.receive_data(client.data_to_send() + plain_alert(AD.close_notify, 1))
+    assert events == [ConnectionClosed(None)]
+    assert server.handshake_complete is None
+
+
+def test_tls12_client_hello_and_close_notify_in_one_read() -> None:
+    """TLS 1.2 reads in the clear until the peer's change_cipher_spec: the same answer."""
+    client = client_endpoint(client_cfg(versions=["TLSv1.2"]), server_name="localhost")
+    server = server_endpoint(server_for("localhost", versions=["TLSv1.2"]))
+    events = server.receive_data(client.data_to_send() + plain_alert(AD.close_notify, 1))
+    assert events == [ConnectionClosed(None)]
+    assert server.handshake_complete is None
+
+
+def test_plaintext_warning_level_error_alert_is_still_fatal_in_tls13() -> None:
+    _, server = _server_after_its_flight()
+    events = server.receive_data(plain_alert(AD.bad_certificate, 1))
+    assert events == [ConnectionClosed(AD.bad_certificate)]
+    with pytest.raises(AlertReceived):
+        server.receive_data(b"")
+
+
+def test_a_plaintext_handshake_record_after_the_keys_is_unexpected_message() -> None:
+    """(Plaintext data cannot even be told apart: type 23 is what protected records say
+    outside, so it is opened and fails as bad_record_mac.)"""
+    _, server = _server_after_its_flight()
+    expect_alert(server, record(HS, b"\x14\x00\x00\x00"), AD.unexpected_message)
+
+
+def test_plaintext_close_notify_after_the_first_protected_record_is_unexpected_message() -> None:
+    """The server's first protected record read: it has shown it switched, and a
+    plaintext close_notify after it is anyone's forgery."""
     client = client_endpoint(client_cfg(), server_name="localhost")
     server = server_endpoint(server_for("localhost"))
     server.receive_data(client.data_to_send())
-    server.data_to_send()
+    records = [r for r in split_records(server.data_to_send()) if r[0] != 20]
+    client.receive_data(records[0] + records[1])  # the ServerHello, a protected record
+    client.data_to_send()
+    expect_alert(client, plain_alert(AD.close_notify, 1), AD.unexpected_message)
+
+
+def test_plaintext_close_notify_to_server_after_the_client_finished() -> None:
+    client = client_endpoint(client_cfg(), server_name="localhost")
+    server = server_endpoint(server_for("localhost"))
+    pump(client, server)
+    assert server.handshake_complete is not None
     expect_alert(server, plain_alert(AD.close_notify, 1), AD.unexpected_message)
 
 

@@ -231,6 +231,19 @@ def test_a_resolver_that_raises_ends_the_handshake_with_internal_error(version: 
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize(("error", "alert"), [
+    (HandshakeFailure("no smart card"), AD.handshake_failure),
+    (CertificateRequired("the user declined"), AD.certificate_required)])
+def test_a_resolver_raising_a_tls_error_ends_the_handshake_with_its_alert(
+        version: str, error: TLSError, alert: AD) -> None:
+    """The server's resolver rule: a `TLSError` keeps its alert (the application chose
+    it), anything else is internal_error."""
+    client, server = _failure(version, certificate_resolver=Recorder(error))
+    assert client is error and client.alert == alert
+    assert isinstance(server, ConnectionClosed) and server.alert == alert
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 def test_a_resolver_returning_something_else_is_internal_error(version: str) -> None:
     client, server = _failure(version, certificate_resolver=Recorder(pki().client))
     assert type(client) is InternalError

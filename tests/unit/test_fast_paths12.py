@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import struct
+import time
 from typing import Any
 
 import pytest
@@ -309,8 +310,10 @@ def test_tls12_server_draws_from_the_pool_once(monkeypatch: pytest.MonkeyPatch) 
     cache = SessionCache()
     _tls12_pair(ServerConnection(server_cfg), session_cache=cache)
     assert draws == [32 + 32 + 32 + 12] and pool._pos == 108
-    (session,) = cache._items["localhost"]
+    session = cache.take("localhost", time.time())
+    assert session is not None and cache.take("localhost", time.time()) is None  # one
     assert session.session_id and session.tls12
+    cache.put(session)
     again = _tls12_pair(ServerConnection(server_cfg), session_cache=cache)
     assert again.handshake_complete is not None and again.handshake_complete.resumed
 

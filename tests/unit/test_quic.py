@@ -440,7 +440,28 @@ def test_data_at_the_wrong_level(pki: tuple[LocalCA, Any]) -> None:
            "encrypted_extensions is not expected at the INITIAL level")
     c = client(pki)
     raises(c, A, b"", AlertDescription.unexpected_message, "APPLICATION level")
-    raises(client(pki), EncryptionLevel.EARLY, b"", AlertDescription.unexpected_message)
+
+
+@pytest.mark.parametrize("side", ["client", "server"])
+@pytest.mark.parametrize("when", ["first", "after the hello"])
+def test_handshake_data_at_the_early_level_is_a_protocol_violation(
+        pki: tuple[LocalCA, Any], side: str, when: str) -> None:
+    """RFC 9001 8.3, RFC 9000 12.5: CRYPTO frames never travel in 0-RTT packets, so
+    handshake bytes handed over at EARLY are PROTOCOL_VIOLATION (0x0a), not a
+    CRYPTO_ERROR; the connection stays failed."""
+    c, s = client(pki), server(pki)
+    hello = c.data_to_send()[0][1]
+    if when != "first":
+        s.receive_data(INI, hello)
+        c.receive_data(INI, s.data_to_send()[0][1])
+    conn = c if side == "client" else s
+    with pytest.raises(QuicProtocolViolation, match="0-RTT packet") as info:
+        conn.receive_data(EncryptionLevel.EARLY, hello if when == "first" else b"")
+    assert info.value.quic_error_code == 0x0A == error_code(info.value)
+    assert conn.data_to_send() == []
+    with pytest.raises(QuicProtocolViolation) as again:
+        conn.receive_data(INI, b"")
+    assert again.value is info.value
 
 
 def test_a_failed_connection_raises_the_same_error_without_growing_it(
@@ -981,6 +1002,31 @@ def test_a_shared_session_cache_keeps_quic_and_tls_apart(pki: tuple[LocalCA, Any
     tls_session = tls_ticket(pki, config)
     assert not tls_session.quic
     assert quic(tls_session) == (False, False)
+
+
+@pytest.mark.parametrize("flood", ["tls", "quic"])
+def test_one_kind_of_session_does_not_evict_the_other_from_a_shared_cache(
+        pki: tuple[LocalCA, Any], flood: str) -> None:
+    """Four tickets are kept per name and kind: more TLS tickets than that (a busy HTTP/2
+    client sharing the cache with an HTTP/3 one) leave the QUIC ticket for the name, and
+    the other way round; the flood keeps its own newest four."""
+    from tlskit import SessionCache
+    config = server_config(pki, session_tickets=1, ticket_key=bytes(range(32)),
+                           max_early_data_size=1000)
+    cache = SessionCache()
+    keep = zero_rtt_session(pki, config) if flood == "tls" else tls_ticket(pki, config)
+    cache.put(keep)
+    floods = [tls_ticket(pki, config) if flood == "tls" else zero_rtt_session(pki, config)
+              for _ in range(6)]
+    for session in floods:
+        cache.put(session)
+    now = floods[-1].received_at
+    kept = cache.take("localhost", now, lambda s: s.quic == keep.quic)
+    assert kept is keep
+    left = []
+    while (got := cache.take("localhost", now)) is not None:
+        left.append(got)
+    assert left == floods[:1:-1]  # the newest four of the flood, newest first
 
 
 def test_sessions_remember_the_servers_transport_parameters(pki: tuple[LocalCA, Any]) -> None:
