@@ -670,6 +670,32 @@ class ServerConnection(Connection):
             raise UsageError("post-handshake authentication needs a TLS 1.3 server")
         request()
 
+    def send_session_ticket(self, early_data: bool | None = None) -> bool:
+        """Queue one more TLS 1.3 NewSessionTicket (RFC 8446 4.6.1) for `data_to_send()`,
+        as OpenSSL's SSL_new_session_ticket: e.g. once the application has authenticated
+        the user, or after `request_client_certificate`, so that the ticket carries the
+        client certificate then verified (a session resumed from it reports that chain).
+        With ``ServerConfig.automatic_tickets=False`` these are the only tickets sent.
+        ``early_data``: whether the ticket allows 0-RTT; None (the default) as the config
+        (``max_early_data_size`` > 0), True only if the config has 0-RTT on. Nonces go on
+        after the automatic tickets' (unique per connection, one byte: 256 tickets at
+        most). Refused (`UsageError`) for TLS 1.2, before the handshake completes, after
+        close, with ``session_tickets=0`` (the server resumes no ticket) and past 256
+        tickets; after a failure it raises that failure again. Returns whether a ticket
+        was queued: False when the session store cannot be reached."""
+        if self._error is not None:
+            self._error.raise_again()
+        if self._sent_close:
+            raise UsageError("send_session_ticket: the connection is closed (close() was "
+                             "called, so nothing more is sent)")
+        hs = self._hs
+        if hs.protocol is not _TLS13:  # (set when the hello chose 1.2: `successor`)
+            raise UsageError("send_session_ticket: this connection is TLS 1.2, whose "
+                             "server sends its one ticket in the handshake (RFC 5077 3.3); "
+                             "on-demand tickets are TLS 1.3's (RFC 8446 4.6.1)")
+        queued: bool = hs.send_session_ticket(early_data)  # type: ignore[attr-defined]
+        return queued
+
     @property
     def client_offer(self) -> dict[str, object]:
         """What the client offered in its ClientHello (suites, groups, extensions...)."""
