@@ -18,6 +18,9 @@ import contextlib
 import weakref
 from typing import TYPE_CHECKING, cast
 
+from cryptography import x509
+
+from .channelbinding import EXPORTER_LABEL, EXPORTER_LENGTH, check_type, tls_server_end_point
 from .config import ClientConfig, ServerConfig, require_config
 from .crypto import Suite
 from .enums import AlertDescription, AlertLevel, ContentType, ProtocolVersion
@@ -580,6 +583,66 @@ class Connection:
         and for TLS 1.2 without the extended master secret, where it can be made the same
         on two connections (RFC 7627 1), which `ssl` would still report."""
         return self._hs.tls_unique()
+
+    def channel_binding(self, cb_type: str = "tls-exporter") -> bytes:
+        """The channel binding of this connection (`tlskit.channelbinding`): "tls-exporter"
+        (RFC 9266, the default: TLS 1.3, or TLS 1.2 with the extended master secret),
+        "tls-server-end-point" (RFC 5929 4.1: a hash of the server's certificate; the
+        client hashes the one it received, the server its own) or "tls-unique" (RFC 5929
+        3.1: TLS 1.2 with the extended master secret only). An unknown type is a
+        ValueError naming the known ones; a binding this connection does not define (no
+        handshake yet, the wrong version, no EMS, no certificate, a certificate algorithm
+        without a single hash) is a `UsageError` saying why: never a value that would
+        bind nothing."""
+        check_type(cb_type)
+        hs = self._hs
+        if not hs.complete or hs.suite is None:
+            raise UsageError(f"{cb_type}: channel bindings need a completed handshake")
+        tls12 = hs.protocol is not _TLS13
+        if cb_type == "tls-exporter":
+            # RFC 9266 4.2 (RFC 7627 1): in TLS 1.2 only with the extended master secret.
+            if tls12 and not getattr(hs, "ems", False):
+                raise UsageError("tls-exporter: this TLS 1.2 connection did not negotiate "
+                                 "the extended master secret, without which RFC 9266 4.2 "
+                                 "does not allow it (two connections could share the value, "
+                                 "RFC 7627 1); require_extended_master_secret=True avoids it")
+            # RFC 9266 2: a zero-length context. TLS 1.3 makes no context and an empty
+            # one the same (RFC 8446 7.5); in TLS 1.2 RFC 5705 tells them apart, and the
+            # mainstream exports with none (OpenSSL's s_client -keymatexport, Go's
+            # ExportKeyingMaterial(label, nil, 32), Erlang's no_context): so do we.
+            return hs.export(EXPORTER_LABEL, None, EXPORTER_LENGTH)
+        if cb_type == "tls-unique":
+            value = hs.tls_unique()
+            if value is None:
+                raise UsageError(
+                    "tls-unique is undefined here: TLS 1.3 has none (RFC 9266 1; use "
+                    "tls-exporter)" if not tls12 else
+                    "tls-unique: this TLS 1.2 connection did not negotiate the extended "
+                    "master secret, without which two connections can share it (RFC 7627 "
+                    "1); use require_extended_master_secret=True")
+            return value
+        return tls_server_end_point(self._server_leaf())
+
+    def _server_leaf(self) -> x509.Certificate:
+        """The server's end-entity certificate for tls-server-end-point (RFC 5929 4.1)."""
+        hc = self.handshake_complete
+        if isinstance(self, ClientConnection):
+            if hc is None or not hc.peer_certificates:
+                raise UsageError("tls-server-end-point: the server authenticated with no "
+                                 "certificate (a PSK); use tls-exporter (RFC 9266)")
+            return hc.peer_certificates[0]
+        certified = getattr(self._hs, "certified", None)
+        if certified is None:  # resumed: our certificate, when the config has one alone
+            cfg = self.config
+            assert isinstance(cfg, ServerConfig)
+            certs = cfg._certs
+            if len(certs) != 1 or cfg.certificate_resolver is not None:
+                raise UsageError("tls-server-end-point: this connection sent no certificate "
+                                 "(resumed, or authenticated with a PSK) and the config has "
+                                 "no single one of its own; use tls-exporter (RFC 9266)")
+            certified = certs[0]
+        leaf: x509.Certificate = certified.chain[0]
+        return leaf
 
     @property
     def version(self) -> str | None:
