@@ -624,25 +624,9 @@ class Connection:
         return tls_server_end_point(self._server_leaf())
 
     def _server_leaf(self) -> x509.Certificate:
-        """The server's end-entity certificate for tls-server-end-point (RFC 5929 4.1)."""
-        hc = self.handshake_complete
-        if isinstance(self, ClientConnection):
-            if hc is None or not hc.peer_certificates:
-                raise UsageError("tls-server-end-point: the server authenticated with no "
-                                 "certificate (a PSK); use tls-exporter (RFC 9266)")
-            return hc.peer_certificates[0]
-        certified = getattr(self._hs, "certified", None)
-        if certified is None:  # resumed: our certificate, when the config has one alone
-            cfg = self.config
-            assert isinstance(cfg, ServerConfig)
-            certs = cfg._certs
-            if len(certs) != 1 or cfg.certificate_resolver is not None:
-                raise UsageError("tls-server-end-point: this connection sent no certificate "
-                                 "(resumed, or authenticated with a PSK) and the config has "
-                                 "no single one of its own; use tls-exporter (RFC 9266)")
-            certified = certs[0]
-        leaf: x509.Certificate = certified.chain[0]
-        return leaf
+        """The server's end-entity certificate for tls-server-end-point (RFC 5929 4.1):
+        each side says which (`ClientConnection`, `ServerConnection`)."""
+        raise NotImplementedError
 
     @property
     def version(self) -> str | None:
@@ -695,6 +679,13 @@ class ClientConnection(Connection):
                                           bytes(early_data))
         hs.start()
         self._early_data_sent = hs.early_data_sent
+
+    def _server_leaf(self) -> x509.Certificate:
+        hc = self.handshake_complete  # (a resumed session's: the one it remembered)
+        if hc is None or not hc.peer_certificates:
+            raise UsageError("tls-server-end-point: the server authenticated with no "
+                             "certificate (a PSK); use tls-exporter (RFC 9266)")
+        return hc.peer_certificates[0]
 
     @property
     def early_data_sent(self) -> bool:
@@ -758,6 +749,23 @@ class ServerConnection(Connection):
                              "on-demand tickets are TLS 1.3's (RFC 8446 4.6.1)")
         queued: bool = hs.send_session_ticket(early_data)  # type: ignore[attr-defined]
         return queued
+
+    def _server_leaf(self) -> x509.Certificate:
+        """Our own leaf: the one this handshake sent or, on a resumed connection (which
+        sends none), the config's when it has one alone (as PostgreSQL binds its own
+        certificate whatever the session)."""
+        certified = getattr(self._hs, "certified", None)
+        hc = self.handshake_complete
+        if certified is None:
+            cfg = self.config
+            if (hc is not None and hc.external_psk_identity is not None) or \
+                    len(cfg._certs) != 1 or cfg.certificate_resolver is not None:
+                raise UsageError("tls-server-end-point: this connection sent no certificate "
+                                 "(resumed, or authenticated with a PSK) and the config has "
+                                 "no single one of its own; use tls-exporter (RFC 9266)")
+            certified = cfg._certs[0]
+        leaf: x509.Certificate = certified.chain[0]
+        return leaf
 
     @property
     def client_offer(self) -> dict[str, object]:

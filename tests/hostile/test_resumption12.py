@@ -628,11 +628,11 @@ def test_channel_bindings_without_the_extended_master_secret() -> None:
         pump(client, server)
     assert client.handshake_complete is not None
     for conn in (client, server):
-        with pytest.raises(UsageError, match="tls-exporter: this TLS 1.2 connection did not "
-                                             "negotiate the extended master secret"):
+        with pytest.raises(UsageError, match=r"tls-exporter: this TLS 1\.2 connection did "
+                                             r"not negotiate the extended master secret"):
             conn.channel_binding("tls-exporter")
-        with pytest.raises(UsageError, match="tls-unique: this TLS 1.2 connection did not "
-                                             "negotiate the extended master secret"):
+        with pytest.raises(UsageError, match=r"tls-unique: this TLS 1\.2 connection did not "
+                                             r"negotiate the extended master secret"):
             conn.channel_binding("tls-unique")
         assert len(conn.channel_binding("tls-server-end-point")) == 32
         assert len(conn.export_keying_material(b"EXPORTER-other", b"", 32)) == 32

@@ -113,9 +113,9 @@ def test_blocking_client_cannot_send_a_ticket(tls_server_factory, pki: PKI,
                                               client_config: ClientConfig) -> None:
     srv = tls_server_factory()
     with tlskit.connect("127.0.0.1", srv.server_address[1], client_config,
-                        server_name="localhost", timeout=10) as sock:
-        with pytest.raises(UsageError, match="only a server sends session tickets"):
-            sock.send_session_ticket()
+                        server_name="localhost", timeout=10) as sock, \
+            pytest.raises(UsageError, match="only a server sends session tickets"):
+        sock.send_session_ticket()
 
 
 def test_aio_ticket_on_demand_and_bindings(pki: PKI) -> None:

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from tlskit import (
     ClientConfig,
     ClientConnection,
+    ExternalPsk,
     ServerConfig,
     ServerConnection,
     SessionTicketReceived,
@@ -82,7 +83,7 @@ def test_tls_server_end_point_after_resumption() -> None:
     """A resumed TLS 1.3 connection sends no certificate: the client binds to the one it
     remembered, the server to its (only) certificate; they agree."""
     cfg = server_config()
-    c, s, events = connected(server=cfg)
+    _, _, events = connected(server=cfg)
     session = next(e.session for e in events if isinstance(e, SessionTicketReceived))
     again = ClientConnection(client_config(), "localhost", session=session)
     s2 = ServerConnection(cfg)
@@ -98,7 +99,7 @@ def test_tls_unique_only_in_tls12() -> None:
     assert c.channel_binding("tls-unique") == s.channel_binding("tls-unique") == c.tls_unique
     c, s, _ = connected("TLSv1.3")
     for conn in (c, s):
-        with pytest.raises(UsageError, match="tls-unique is undefined here: TLS 1.3 has none"):
+        with pytest.raises(UsageError, match=r"tls-unique is undefined here: TLS 1\.3 has none"):
             conn.channel_binding("tls-unique")
 
 
@@ -197,3 +198,19 @@ def test_rsa_pss_with_two_hash_functions_is_refused() -> None:
     with pytest.raises(UsageError, match="RSA-PSS signature hashes with sha384 and masks "
                                          "with MGF1-sha256, two hash functions"):
         tls_server_end_point(cert)
+
+
+def test_an_external_psk_connection_has_no_server_end_point() -> None:
+    """Authenticated by an external PSK, the server sent no certificate: neither side
+    gives tls-server-end-point (the server does not fall back to its configured one);
+    tls-exporter binds the connection."""
+    key = ExternalPsk(b"device-1", bytes(range(32)))
+    c, s, _ = connected(server=server_config(external_psks=[key]),
+                        client=client_config(external_psks=[key], versions=["TLSv1.3"]))
+    assert s.handshake_complete is not None
+    assert s.handshake_complete.external_psk_identity == b"device-1"
+    with pytest.raises(UsageError, match="the server authenticated with no certificate"):
+        c.channel_binding("tls-server-end-point")
+    with pytest.raises(UsageError, match="this connection sent no certificate"):
+        s.channel_binding("tls-server-end-point")
+    assert c.channel_binding("tls-exporter") == s.channel_binding("tls-exporter")

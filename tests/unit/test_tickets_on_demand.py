@@ -106,7 +106,7 @@ def test_refused_after_close() -> None:
 def test_refused_for_tls12() -> None:
     _, s, _ = pair(client_kw={"versions": ("TLSv1.2",)})
     assert s.version == "TLSv1.2"
-    with pytest.raises(UsageError, match="this connection is TLS 1.2"):
+    with pytest.raises(UsageError, match=r"this connection is TLS 1\.2"):
         s.send_session_ticket()
 
 
