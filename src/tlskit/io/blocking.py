@@ -792,10 +792,10 @@ class TLSSocket(ConnectionInfo):
     def send_session_ticket(self, early_data: bool | None = None) -> bool:
         """A server's TLS 1.3 ticket sent now (`ServerConnection.send_session_ticket`):
         e.g. once the user is authenticated. True if one was sent."""
+        self._ensure_handshake()
         conn = self._conn
         if not isinstance(conn, ServerConnection):
             raise UsageError("send_session_ticket: only a server sends session tickets")
-        self._ensure_handshake()
         with self._wlock:
             with self._state:
                 queued = conn.send_session_ticket(early_data)
