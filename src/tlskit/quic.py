@@ -479,9 +479,6 @@ class QuicServerHandshake(ServerHandshake13):
         if not self.hrr_sent:  # (a second hello repeats the first's, 4.1.2)
             self.out.emit(TransportParametersReceived(params))
 
-    def _automatic_tickets(self) -> bool:
-        return self.automatic_tickets and super()._automatic_tickets()
-
     def _send_encrypted_extensions(self, offer: ClientHelloView) -> None:
         choose = self.choose_parameters
         if choose is not None:

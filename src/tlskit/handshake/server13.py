@@ -173,6 +173,9 @@ class ServerHandshake13(ServerView, Handshake13):
     quic_transport_parameters: bytes | None = None
     # ... and the digest of its early_data_context, sealed into its tickets (RFC 9001 4.6.2).
     early_data_context: bytes = b""
+    # False: no tickets when the handshake ends (a QUIC connection's own choice; TLS
+    # connections follow ServerConfig.automatic_tickets, also read in `_send_tickets`).
+    automatic_tickets: bool = True
 
     @property
     def complete(self) -> bool:
@@ -1034,14 +1037,13 @@ class ServerHandshake13(ServerView, Handshake13):
         """The handshake's end: remember how the client was authenticated (for tickets
         sent on demand later, `send_session_ticket`) and send the config's count, unless
         tickets go only on demand (``automatic_tickets=False``)."""
+        cfg = self.config
+        if cfg.session_tickets <= 0:
+            return  # tickets off: `send_session_ticket` refuses, nothing to remember
         self._ticket_auth = (psk_identity, psk_fingerprint)
         self.tickets_sent = 0
-        if self._automatic_tickets():
-            cfg = self.config
+        if self.automatic_tickets and cfg.automatic_tickets:
             self._issue_tickets(cfg.session_tickets, cfg.max_early_data_size)
-
-    def _automatic_tickets(self) -> bool:
-        return self.config.automatic_tickets
 
     def send_session_ticket(self, early_data: bool | None) -> bool:
         """One more ticket on the open connection (as OpenSSL's SSL_new_session_ticket):
