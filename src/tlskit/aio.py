@@ -92,6 +92,11 @@ class TLSInfo(ConnectionInfo):
     def export_keying_material(self, label: bytes, context: bytes, length: int) -> bytes:
         return self._conn.export_keying_material(label, context, length)
 
+    def channel_binding(self, cb_type: str = "tls-exporter") -> bytes:
+        """`Connection.channel_binding`: RFC 9266 tls-exporter (the default), RFC 5929
+        tls-server-end-point or tls-unique."""
+        return self._conn.channel_binding(cb_type)
+
 
 class TLSProtocol(asyncio.BufferedProtocol):
     """TLS over a TCP transport, delivering plaintext to ``app_protocol``.
@@ -286,6 +291,17 @@ class TLSProtocol(asyncio.BufferedProtocol):
         self._tcp_paused_writing = False
         if self._app_connected and not self._app_lost:
             self._app.resume_writing()
+
+    def send_session_ticket(self, early_data: bool | None = None) -> bool:
+        """A server's TLS 1.3 ticket, written now (`ServerConnection.send_session_ticket`;
+        from a stream handler: ``writer.transport.send_session_ticket()``). True if one
+        was sent."""
+        conn = self._conn
+        if not isinstance(conn, ServerConnection):
+            raise UsageError("send_session_ticket: only a server sends session tickets")
+        queued = conn.send_session_ticket(early_data)
+        self._flush()
+        return queued
 
     # -- internals ------------------------------------------------------------------------
 
@@ -525,6 +541,10 @@ class _TLSTransport(asyncio.Transport):
 
     def can_write_eof(self) -> bool:
         return True
+
+    def send_session_ticket(self, early_data: bool | None = None) -> bool:
+        """`TLSProtocol.send_session_ticket`: a server's TLS 1.3 ticket, written now."""
+        return self._proto.send_session_ticket(early_data)
 
     def write_eof(self) -> None:
         """Half-close: send our close_notify and keep reading until the peer's (RFC 8446

@@ -752,7 +752,11 @@ class ServerConfig(_Common):
     :param hrr_cookie: ``hrr_cookie(transcript_hash) -> cookie`` of your own (implies
         ``send_hrr_cookie``).
     :param send_hrr_cookie: put a cookie in HelloRetryRequest (default False).
-    :param session_tickets: tickets sent after each handshake (default 2; 0: none).
+    :param session_tickets: tickets sent after each handshake (default 2; 0: none, and
+        no ticket is resumed).
+    :param automatic_tickets: False sends no ticket when the handshake ends: only
+        ``ServerConnection.send_session_ticket()`` does (``session_tickets`` must still
+        be > 0: it turns resumption on). Default True.
     :param ticket_lifetime: ticket lifetime in seconds (default 7200).
     :param ticket_key: one fixed ticket key (default: the session store's rotating ones).
     :param session_context: who this server accepts, sealed into tickets (default:
@@ -844,6 +848,9 @@ class ServerConfig(_Common):
     # return routability in front of the server; implied by hrr_cookie.
     send_hrr_cookie: bool = False
     session_tickets: int = 2
+    # False: no tickets when the handshake ends, only those send_session_ticket() asks
+    # for (e.g. once the application has authenticated the user).
+    automatic_tickets: bool = True
     ticket_lifetime: int = 7200
     ticket_key: bytes | None = field(default=None, repr=False)
     # Names who this server accepts, for tickets (like OpenSSL's session-ID context): a
@@ -941,6 +948,9 @@ class ServerConfig(_Common):
             raise ValueError("ticket_lifetime must be within 1..604800 seconds")
         if not 0 <= self.session_tickets <= 256:  # 4.6.1: one-byte nonces, unique per connection
             raise ValueError("session_tickets must be within 0..256")
+        if not isinstance(self.automatic_tickets, bool):
+            raise TypeError("automatic_tickets takes True or False, not "
+                            f"{type(self.automatic_tickets).__name__}")
         self._warn_on_validity()
 
     def _set_external_psks(self) -> None:

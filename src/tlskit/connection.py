@@ -18,6 +18,9 @@ import contextlib
 import weakref
 from typing import TYPE_CHECKING, cast
 
+from cryptography import x509
+
+from .channelbinding import EXPORTER_LABEL, EXPORTER_LENGTH, check_type, tls_server_end_point
 from .config import ClientConfig, ServerConfig, require_config
 from .crypto import Suite
 from .enums import AlertDescription, AlertLevel, ContentType, ProtocolVersion
@@ -562,6 +565,50 @@ class Connection:
         on two connections (RFC 7627 1), which `ssl` would still report."""
         return self._hs.tls_unique()
 
+    def channel_binding(self, cb_type: str = "tls-exporter") -> bytes:
+        """The channel binding of this connection (`tlskit.channelbinding`): "tls-exporter"
+        (RFC 9266, the default: TLS 1.3, or TLS 1.2 with the extended master secret),
+        "tls-server-end-point" (RFC 5929 4.1: a hash of the server's certificate; the
+        client hashes the one it received, the server its own) or "tls-unique" (RFC 5929
+        3.1: TLS 1.2 with the extended master secret only). An unknown type is a
+        ValueError naming the known ones; a binding this connection does not define (no
+        handshake yet, the wrong version, no EMS, no certificate, a certificate algorithm
+        without a single hash) is a `UsageError` saying why: never a value that would
+        bind nothing."""
+        check_type(cb_type)
+        hs = self._hs
+        if not hs.complete or hs.suite is None:
+            raise UsageError(f"{cb_type}: channel bindings need a completed handshake")
+        tls12 = hs.protocol is not _TLS13
+        if cb_type == "tls-exporter":
+            # RFC 9266 4.2 (RFC 7627 1): in TLS 1.2 only with the extended master secret.
+            if tls12 and not getattr(hs, "ems", False):
+                raise UsageError("tls-exporter: this TLS 1.2 connection did not negotiate "
+                                 "the extended master secret, without which RFC 9266 4.2 "
+                                 "does not allow it (two connections could share the value, "
+                                 "RFC 7627 1); require_extended_master_secret=True avoids it")
+            # RFC 9266 2: a zero-length context. TLS 1.3 makes no context and an empty
+            # one the same (RFC 8446 7.5); in TLS 1.2 RFC 5705 tells them apart, and the
+            # mainstream exports with none (OpenSSL's s_client -keymatexport, Go's
+            # ExportKeyingMaterial(label, nil, 32), Erlang's no_context): so do we.
+            return hs.export(EXPORTER_LABEL, None, EXPORTER_LENGTH)
+        if cb_type == "tls-unique":
+            value = hs.tls_unique()
+            if value is None:
+                raise UsageError(
+                    "tls-unique is undefined here: TLS 1.3 has none (RFC 9266 1; use "
+                    "tls-exporter)" if not tls12 else
+                    "tls-unique: this TLS 1.2 connection did not negotiate the extended "
+                    "master secret, without which two connections can share it (RFC 7627 "
+                    "1); use require_extended_master_secret=True")
+            return value
+        return tls_server_end_point(self._server_leaf())
+
+    def _server_leaf(self) -> x509.Certificate:
+        """The server's end-entity certificate for tls-server-end-point (RFC 5929 4.1):
+        each side says which (`ClientConnection`, `ServerConnection`)."""
+        raise NotImplementedError
+
     @property
     def version(self) -> str | None:
         """"TLSv1.3" or "TLSv1.2" once the ServerHello settled it."""
@@ -614,6 +661,13 @@ class ClientConnection(Connection):
         hs.start()
         self._early_data_sent = hs.early_data_sent
 
+    def _server_leaf(self) -> x509.Certificate:
+        hc = self.handshake_complete  # (a resumed session's: the one it remembered)
+        if hc is None or not hc.peer_certificates:
+            raise UsageError("tls-server-end-point: the server authenticated with no "
+                             "certificate (a PSK); use tls-exporter (RFC 9266)")
+        return hc.peer_certificates[0]
+
     @property
     def early_data_sent(self) -> bool:
         """Whether `early_data` went out as 0-RTT data (see the class docstring)."""
@@ -650,6 +704,49 @@ class ServerConnection(Connection):
         if request is None:
             raise UsageError("post-handshake authentication needs a TLS 1.3 server")
         request()
+
+    def send_session_ticket(self, early_data: bool | None = None) -> bool:
+        """Queue one more TLS 1.3 NewSessionTicket (RFC 8446 4.6.1) for `data_to_send()`,
+        as OpenSSL's SSL_new_session_ticket: e.g. once the application has authenticated
+        the user, or after `request_client_certificate`, so that the ticket carries the
+        client certificate then verified (a session resumed from it reports that chain).
+        With ``ServerConfig.automatic_tickets=False`` these are the only tickets sent.
+        ``early_data``: whether the ticket allows 0-RTT; None (the default) as the config
+        (``max_early_data_size`` > 0), True only if the config has 0-RTT on. Nonces go on
+        after the automatic tickets' (unique per connection, one byte: 256 tickets at
+        most). Refused (`UsageError`) for TLS 1.2, before the handshake completes, after
+        close, with ``session_tickets=0`` (the server resumes no ticket) and past 256
+        tickets; after a failure it raises that failure again. Returns whether a ticket
+        was queued: False when the session store cannot be reached."""
+        if self._error is not None:
+            self._error.raise_again()
+        if self._sent_close:
+            raise UsageError("send_session_ticket: the connection is closed (close() was "
+                             "called, so nothing more is sent)")
+        hs = self._hs
+        if hs.protocol is not _TLS13:  # (set when the hello chose 1.2: `successor`)
+            raise UsageError("send_session_ticket: this connection is TLS 1.2, whose "
+                             "server sends its one ticket in the handshake (RFC 5077 3.3); "
+                             "on-demand tickets are TLS 1.3's (RFC 8446 4.6.1)")
+        queued: bool = hs.send_session_ticket(early_data)  # type: ignore[attr-defined]
+        return queued
+
+    def _server_leaf(self) -> x509.Certificate:
+        """Our own leaf: the one this handshake sent or, on a resumed connection (which
+        sends none), the config's when it has one alone (as PostgreSQL binds its own
+        certificate whatever the session)."""
+        certified = getattr(self._hs, "certified", None)
+        hc = self.handshake_complete
+        if certified is None:
+            cfg = self.config
+            if (hc is not None and hc.external_psk_identity is not None) or \
+                    len(cfg._certs) != 1 or cfg.certificate_resolver is not None:
+                raise UsageError("tls-server-end-point: this connection sent no certificate "
+                                 "(resumed, or authenticated with a PSK) and the config has "
+                                 "no single one of its own; use tls-exporter (RFC 9266)")
+            certified = cfg._certs[0]
+        leaf: x509.Certificate = certified.chain[0]
+        return leaf
 
     @property
     def client_offer(self) -> dict[str, object]:

@@ -429,10 +429,8 @@ class QuicServerHandshake(ServerHandshake13):
                  early_data_context: bytes, automatic_tickets: bool) -> None:
         super().__init__(config, out)  # type: ignore[arg-type]
         # Tickets: the config's count when the handshake ends, or only when asked
-        # (`send_tickets`); each connection's nonces are 0, 1, ... (4.6.1: unique).
+        # (`send_session_ticket`, shared with TLS: `ServerHandshake13`).
         self.automatic_tickets = automatic_tickets
-        self.tickets_sent = 0
-        self._ticket_auth: tuple[bytes | None, bytes] = (None, b"")
         # Ours, or the application's callable that makes them from the client's (called
         # once, just before EncryptedExtensions: `_send_encrypted_extensions`).
         self.choose_parameters: ParametersChooser | None = None
@@ -482,23 +480,6 @@ class QuicServerHandshake(ServerHandshake13):
                                         "QUIC requires (RFC 9001 8.1)")
         if not self.hrr_sent:  # (a second hello repeats the first's, 4.1.2)
             self.out.emit(TransportParametersReceived(params))
-
-    def _send_tickets(self, psk_identity: bytes | None, psk_fingerprint: bytes,
-                      count: int | None = None, max_early_data: int | None = None,
-                      first_nonce: int = 0) -> None:
-        """The handshake's end: remember how the client was authenticated, for tickets
-        sent on demand later; send the config's count now, unless tickets go only on
-        demand (``automatic_tickets=False``)."""
-        self._ticket_auth = (psk_identity, psk_fingerprint)
-        if self.automatic_tickets:
-            cfg = self.config
-            self.send_tickets(cfg.session_tickets, cfg.max_early_data_size)
-
-    def send_tickets(self, count: int, max_early_data: int) -> None:
-        """`count` tickets allowing `max_early_data` bytes of 0-RTT (0: none), on the
-        nonces this connection has not used yet."""
-        super()._send_tickets(*self._ticket_auth, count, max_early_data, self.tickets_sent)
-        self.tickets_sent += count
 
     def _send_encrypted_extensions(self, offer: ClientHelloView) -> None:
         choose = self.choose_parameters
@@ -825,7 +806,8 @@ class QuicServerConnection(QuicConnection):
     token), or 0-RTT is never accepted.
 
     Tickets (with ``session_tickets`` > 0 in the config): ``automatic_tickets`` (the
-    default) sends the config's count when the handshake ends; False sends none until
+    default, unless the config's ``automatic_tickets`` is False) sends the config's count
+    when the handshake ends; False sends none until
     `send_session_ticket()` asks for one (as Go's QUIC server). Either way they are
     QUIC tickets: a TLS-over-TCP connection does not resume them, nor they it."""
 
@@ -860,23 +842,7 @@ class QuicServerConnection(QuicConnection):
         (as at the handshake's end, the connection goes on without one)."""
         if self._error is not None:
             self._raise_failure()
-        hs, cfg = self._hs, self.config
-        if not hs.complete:
-            raise UsageError("send_session_ticket: the handshake is not complete (tickets "
-                             "go at the 1-RTT level, after the client's Finished)")
-        if cfg.session_tickets <= 0:
-            raise UsageError("send_session_ticket: the ServerConfig has session_tickets=0, "
-                             "so this server resumes no ticket; set it > 0 (and "
-                             "automatic_tickets=False to send tickets only on demand)")
-        if early_data and cfg.max_early_data_size <= 0:
-            raise UsageError("send_session_ticket(early_data=True): the ServerConfig has "
-                             "max_early_data_size=0, so this server accepts no 0-RTT")
-        if hs.tickets_sent >= 256:
-            raise UsageError("send_session_ticket: 256 tickets were sent on this "
-                             "connection, as many as its one-byte ticket nonces allow")
-        pending = len(self._out.outgoing)
-        hs.send_tickets(1, 0 if early_data is False else cfg.max_early_data_size)
-        return len(self._out.outgoing) > pending
+        return self._hs.send_session_ticket(early_data)
 
 
 def error_code(exc: TLSError) -> int:

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from tlskit import ClientConfig, ClientConnection, ServerConfig
 from tlskit.enums import AlertDescription as AD
 from tlskit.enums import HandshakeType as HT
-from tlskit.errors import IllegalParameter
+from tlskit.errors import IllegalParameter, UsageError
 from tlskit.events import SessionTicketReceived
 from tlskit.handshake.client12 import ClientHandshake12
 from tlskit.handshake.client13 import ClientHandshake13
@@ -616,6 +616,26 @@ def test_tls_unique_is_withheld_without_the_extended_master_secret() -> None:
         pump(client, server)
     assert client.handshake_complete is not None  # on the classic master secret
     assert client.tls_unique is None and server.tls_unique is None
+
+
+def test_channel_bindings_without_the_extended_master_secret() -> None:
+    """RFC 9266 4.2: tls-exporter is not used in TLS 1.2 without EMS (RFC 7627 1: a man
+    in the middle can give two connections one master secret), nor is tls-unique: both
+    sides refuse them; tls-server-end-point binds the certificate and is still given."""
+    with _clients_without_ems():
+        client = client_endpoint(_client_config(), "localhost")
+        server = server_endpoint(_server_config())
+        pump(client, server)
+    assert client.handshake_complete is not None
+    for conn in (client, server):
+        with pytest.raises(UsageError, match=r"tls-exporter: this TLS 1\.2 connection did "
+                                             r"not negotiate the extended master secret"):
+            conn.channel_binding("tls-exporter")
+        with pytest.raises(UsageError, match=r"tls-unique: this TLS 1\.2 connection did not "
+                                             r"negotiate the extended master secret"):
+            conn.channel_binding("tls-unique")
+        assert len(conn.channel_binding("tls-server-end-point")) == 32
+        assert len(conn.export_keying_material(b"EXPORTER-other", b"", 32)) == 32
 
 
 def test_tls13_has_no_tls_unique() -> None:

@@ -928,6 +928,19 @@ def test_tickets_on_demand_after_the_automatic_ones(pki: tuple[LocalCA, Any]) ->
     assert [x.max_early_data for x in sessions] == [0, 0, 0]
 
 
+def test_the_configs_automatic_tickets_false_holds_for_quic(pki: tuple[LocalCA, Any]) -> None:
+    """ServerConfig(automatic_tickets=False) is the same choice as the connection's
+    argument: no ticket when the handshake ends, one per send_session_ticket()."""
+    c = client(pki)
+    s = QuicServerConnection(server_config(pki, automatic_tickets=False),
+                             transport_parameters=S_PARAMS)
+    c_events, _ = handshake(c, s)
+    assert not any(isinstance(e, SessionTicketReceived) for e in c_events)
+    assert s.send_session_ticket() is True
+    _, more = flight(s, c)
+    assert len([e for e in more if isinstance(e, SessionTicketReceived)]) == 1
+
+
 def test_send_session_ticket_refusals(pki: tuple[LocalCA, Any]) -> None:
     c = client(pki)
     s = QuicServerConnection(server_config(pki, session_tickets=0),

@@ -148,6 +148,9 @@ TABLE: Table = {
 }
 
 
+# 4.6.1: ticket nonces are unique per connection; ours are one byte (0, 1, ...).
+MAX_TICKETS_PER_CONNECTION = 256
+
 _OPEN = frozenset({_S.CONNECTED, _S.PHA_WAIT_CERTIFICATE, _S.PHA_WAIT_CERTIFICATE_VERIFY,
                    _S.PHA_WAIT_FINISHED})
 
@@ -160,16 +163,19 @@ class ServerHandshake13(ServerView, Handshake13):
     __slots__ = ("_ccs_sent", "_client_ap", "_client_hs", "_client_ticket_age", "_compression",
                  "_early_limit", "_ech", "_ech_hrr_transcript", "_ech_rejected", "_external",
                  "_held", "_lookups_left", "_master", "_offer_view", "_pha_chain",
-                 "_pha_context", "_psk", "_psk_index", "_psk_ke", "_ticket", "_ticket_identity",
-                 "alpn", "auth", "certified", "client_offered_pha", "cookie",
+                 "_pha_context", "_psk", "_psk_index", "_psk_ke", "_ticket", "_ticket_auth",
+                 "_ticket_identity", "alpn", "auth", "certified", "client_offered_pha", "cookie",
                  "early_data_accepted", "first_hello", "group", "hrr_sent", "scheme",
-                 "server_name")  # (see Handshake13)
+                 "server_name", "tickets_sent")  # (see Handshake13)
 
     # A QUIC server's own transport parameters, sent in EncryptedExtensions (set by
     # `tlskit.quic`'s subclass; None in TLS: one attribute test per handshake).
     quic_transport_parameters: bytes | None = None
     # ... and the digest of its early_data_context, sealed into its tickets (RFC 9001 4.6.2).
     early_data_context: bytes = b""
+    # False: no tickets when the handshake ends (a QUIC connection's own choice; TLS
+    # connections follow ServerConfig.automatic_tickets, also read in `_send_tickets`).
+    automatic_tickets: bool = True
 
     @property
     def complete(self) -> bool:
@@ -1025,23 +1031,59 @@ class ServerHandshake13(ServerView, Handshake13):
             return ticket.external_identity, ticket.external_fingerprint
         return None, b""
 
-    def _send_tickets(self, psk_identity: bytes | None, psk_fingerprint: bytes,
-                      count: int | None = None, max_early_data: int | None = None,
-                      first_nonce: int = 0) -> None:
-        """4.6.1: tickets to resume with, each sealing its own PSK (and the external PSK
-        identity that authenticated this session, if any). The store's ticket key is
-        looked up once for all of them and the rng asked once (16 bytes each: the seal
-        nonce and age_add). By default the config's count and 0-RTT limit; a QUIC
-        server sending tickets on demand gives its own, and the nonces it has not used
-        (one byte each: at most 256 tickets per connection)."""
+    # -- session tickets (4.6.1) ------------------------------------------------------
+
+    def _send_tickets(self, psk_identity: bytes | None, psk_fingerprint: bytes) -> None:
+        """The handshake's end: remember how the client was authenticated (for tickets
+        sent on demand later, `send_session_ticket`) and send the config's count, unless
+        tickets go only on demand (``automatic_tickets=False``)."""
+        cfg = self.config
+        if cfg.session_tickets <= 0:
+            return  # tickets off: `send_session_ticket` refuses, nothing to remember
+        self._ticket_auth = (psk_identity, psk_fingerprint)
+        self.tickets_sent = 0
+        if self.automatic_tickets and cfg.automatic_tickets:
+            self._issue_tickets(cfg.session_tickets, cfg.max_early_data_size)
+
+    def send_session_ticket(self, early_data: bool | None) -> bool:
+        """One more ticket on the open connection (as OpenSSL's SSL_new_session_ticket):
+        it carries the client identity known now (after a post-handshake authentication,
+        that chain). ``early_data`` None: 0-RTT as the config allows; False: none; True:
+        the config's limit, refused when it allows none. The TLS and QUIC connections
+        both call this; it returns whether a ticket was queued (False: the session store
+        could not be reached)."""
+        from ..errors import UsageError
+        cfg = self.config
+        if not self.complete:
+            raise UsageError("send_session_ticket: the handshake is not complete (a "
+                             "ticket follows the client's Finished, RFC 8446 4.6.1)")
+        if cfg.session_tickets <= 0:
+            raise UsageError("send_session_ticket: the ServerConfig has session_tickets=0, "
+                             "so this server resumes no ticket; set it > 0 (and "
+                             "automatic_tickets=False to send tickets only on demand)")
+        if early_data and cfg.max_early_data_size <= 0:
+            raise UsageError("send_session_ticket(early_data=True): the ServerConfig has "
+                             "max_early_data_size=0, so this server accepts no 0-RTT")
+        if self.tickets_sent >= MAX_TICKETS_PER_CONNECTION:
+            raise UsageError(f"send_session_ticket: {MAX_TICKETS_PER_CONNECTION} tickets "
+                             "were sent on this connection, as many as its one-byte ticket "
+                             "nonces allow (RFC 8446 4.6.1: unique per connection)")
+        return self._issue_tickets(1, 0 if early_data is False else cfg.max_early_data_size)
+
+    def _issue_tickets(self, count: int, max_early_data: int) -> bool:
+        """4.6.1: `count` tickets to resume with, each sealing its own PSK (and the
+        external PSK identity that authenticated this session, if any), allowing
+        `max_early_data` bytes of 0-RTT (0: none). Nonces go on from the last one this
+        connection used (one byte each, unique per connection: at most 256 tickets). The
+        store's ticket key is looked up once for all of them and the rng asked once (16
+        bytes each: the seal nonce and age_add). False when the store is unreachable."""
         cfg = self.config
         assert self.suite is not None
-        if count is None:
-            count = cfg.session_tickets
-        if max_early_data is None:
-            max_early_data = cfg.max_early_data_size
         if count <= 0:
-            return
+            return False
+        first_nonce = self.tickets_sent
+        self.tickets_sent += count
+        psk_identity, psk_fingerprint = self._ticket_auth
         # The client's identity travels in the ticket, so a resumed session reports (and
         # re-validates) the certificate the full handshake verified.
         client_chain = [c.public_bytes(Encoding.DER) for c in self.auth.chain]
@@ -1068,7 +1110,7 @@ class ServerHandshake13(ServerView, Handshake13):
         tickets = cfg.get_ticket_sealer().seal_many(
             bodies, [random[16 * i:16 * i + 12] for i in range(count)])
         if tickets is None:
-            return  # the session store is unreachable: no tickets this time
+            return False  # the session store is unreachable: no tickets this time
         block = Writer()
         nst_exts.encode(block)
         tail = bytes(block.buf)
@@ -1079,6 +1121,7 @@ class ServerHandshake13(ServerView, Handshake13):
                 self.trace(T.NEW_SESSION_TICKET, message=m.NewSessionTicket(
                     cfg.ticket_lifetime, age_add, nonce, ticket, nst_exts))
         self.flush()
+        return True
 
 
 def _psk_ke_mode(offer: ClientHelloView, allow_psk_ke: bool) -> bool | None:

@@ -26,7 +26,7 @@ import time
 from typing import Any, TypeAlias
 
 from ..config import ClientConfig, require_config
-from ..connection import ClientConnection, Connection
+from ..connection import ClientConnection, Connection, ServerConnection
 from ..errors import AlertReceived, ConnectionClosedError, TLSError, UsageError
 from ..events import ConnectionClosed, DataReceived, Event
 from ..keylog import with_keylog
@@ -789,6 +789,20 @@ class TLSSocket(ConnectionInfo):
             self._write_out()
         self._end_write()
 
+    def send_session_ticket(self, early_data: bool | None = None) -> bool:
+        """A server's TLS 1.3 ticket sent now (`ServerConnection.send_session_ticket`):
+        e.g. once the user is authenticated. True if one was sent."""
+        self._ensure_handshake()
+        conn = self._conn
+        if not isinstance(conn, ServerConnection):
+            raise UsageError("send_session_ticket: only a server sends session tickets")
+        with self._wlock:
+            with self._state:
+                queued = conn.send_session_ticket(early_data)
+            self._write_out()
+        self._end_write()
+        return queued
+
     # -- closing ----------------------------------------------------------------------------
 
     def _send_close_notify(self) -> None:
@@ -956,6 +970,12 @@ class TLSSocket(ConnectionInfo):
     def export_keying_material(self, label: bytes, context: bytes, length: int) -> bytes:
         with self._state:
             return self._conn.export_keying_material(label, context, length)
+
+    def channel_binding(self, cb_type: str = "tls-exporter") -> bytes:
+        """`Connection.channel_binding`: RFC 9266 tls-exporter (the default), RFC 5929
+        tls-server-end-point or tls-unique."""
+        with self._state:
+            return self._conn.channel_binding(cb_type)
 
     def __repr__(self) -> str:
         side = "server" if self.server_side else "client"

@@ -1,0 +1,216 @@
+"""Channel bindings (`Connection.channel_binding`) in memory between two tlskit
+connections: RFC 9266 tls-exporter, RFC 5929 tls-server-end-point and tls-unique. The
+certificate hashes are computed here independently (hashlib over the DER); the exporter
+values are checked against OpenSSL in tests/interop/test_openssl_channel_binding.py."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from tlskit import (
+    ClientConfig,
+    ClientConnection,
+    ExternalPsk,
+    ServerConfig,
+    ServerConnection,
+    SessionTicketReceived,
+    UsageError,
+)
+from tlskit.channelbinding import CHANNEL_BINDING_TYPES, tls_server_end_point
+
+from ..support.pki import client_config, pki, server_config
+from ..support.pump import pump
+from ..x509.pki import SERVER_AUTH, Issued, make, root
+
+NOW = datetime.now(UTC)
+WINDOW = {"not_before": NOW - timedelta(days=1), "not_after": NOW + timedelta(days=30)}
+
+
+def connected(version: str = "TLSv1.3", server: ServerConfig | None = None,
+              client: ClientConfig | None = None,
+              ) -> tuple[ClientConnection, ServerConnection, list[Any]]:
+    c = ClientConnection(client or client_config(versions=[version]), "localhost")
+    s = ServerConnection(server or server_config())
+    events = pump(c, s)
+    assert c.handshake_complete is not None and s.handshake_complete is not None
+    assert c.version == version
+    return c, s, events
+
+
+def der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(Encoding.DER)
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_tls_exporter_is_32_bytes_both_sides_agree(version: str) -> None:
+    """RFC 9266 2: 32 bytes, the same on both sides, new for each connection; the
+    default type."""
+    c, s, _ = connected(version)
+    value = c.channel_binding("tls-exporter")
+    assert len(value) == 32 and value == s.channel_binding("tls-exporter")
+    assert c.channel_binding() == value
+    c2, _, _ = connected(version)
+    assert c2.channel_binding("tls-exporter") != value
+
+
+def test_tls13_exporter_is_the_rfc9266_exporter() -> None:
+    """TLS 1.3 has no difference between no context and an empty one (RFC 8446 7.5): the
+    value is the exporter with RFC 9266's label, an empty context and 32 bytes."""
+    c, s, _ = connected()
+    assert c.channel_binding("tls-exporter") == \
+        s.export_keying_material(b"EXPORTER-Channel-Binding", b"", 32)
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_tls_server_end_point_is_the_hash_of_the_servers_der(version: str) -> None:
+    """RFC 5929 4.1: the leaf's DER under its signature's hash (the test CA signs with
+    ECDSA-SHA256): the client hashes what it received, the server its own."""
+    c, s, _ = connected(version)
+    want = hashlib.sha256(der(pki().server.chain[0])).digest()
+    assert c.channel_binding("tls-server-end-point") == want
+    assert s.channel_binding("tls-server-end-point") == want
+
+
+def test_tls_server_end_point_after_resumption() -> None:
+    """A resumed TLS 1.3 connection sends no certificate: the client binds to the one it
+    remembered, the server to its (only) certificate; they agree."""
+    cfg = server_config()
+    _, _, events = connected(server=cfg)
+    session = next(e.session for e in events if isinstance(e, SessionTicketReceived))
+    again = ClientConnection(client_config(), "localhost", session=session)
+    s2 = ServerConnection(cfg)
+    pump(again, s2)
+    assert s2.handshake_complete is not None and s2.handshake_complete.resumed
+    want = hashlib.sha256(der(pki().server.chain[0])).digest()
+    assert again.channel_binding("tls-server-end-point") == want
+    assert s2.channel_binding("tls-server-end-point") == want
+
+
+def test_tls_unique_only_in_tls12() -> None:
+    c, s, _ = connected("TLSv1.2")
+    assert c.channel_binding("tls-unique") == s.channel_binding("tls-unique") == c.tls_unique
+    c, s, _ = connected("TLSv1.3")
+    for conn in (c, s):
+        with pytest.raises(UsageError, match=r"tls-unique is undefined here: TLS 1\.3 has none"):
+            conn.channel_binding("tls-unique")
+
+
+def test_unknown_type_names_the_known_ones() -> None:
+    c, _, _ = connected()
+    with pytest.raises(ValueError, match=r"unknown channel binding type 'tls-foo': tlskit "
+                                         r"knows 'tls-exporter', 'tls-server-end-point', "
+                                         r"'tls-unique'") as err:
+        c.channel_binding("tls-foo")
+    assert not isinstance(err.value, UsageError)
+    assert CHANNEL_BINDING_TYPES == ("tls-exporter", "tls-server-end-point", "tls-unique")
+
+
+@pytest.mark.parametrize("cb_type", CHANNEL_BINDING_TYPES)
+def test_refused_before_the_handshake(cb_type: str) -> None:
+    for conn in (ClientConnection(client_config(), "localhost"),
+                 ServerConnection(server_config())):
+        with pytest.raises(UsageError, match="channel bindings need a completed handshake"):
+            conn.channel_binding(cb_type)
+
+
+# -- tls-server-end-point by the leaf's signature algorithm (RFC 5929 4.1) -----------------
+
+def issued(ca_kind: str, hash_name: str | None = None, pss: bool = False) -> tuple[Issued, Issued]:
+    """A root of ``ca_kind`` and a localhost leaf (P-256) it signs as asked."""
+    ca = root(f"cb root {ca_kind} {hash_name} {pss}", key_kind=ca_kind, **WINDOW)
+    leaf = make("localhost", ca, sans=["localhost"], eku=[SERVER_AUTH], hash_name=hash_name,
+                pss=pss, **WINDOW)
+    return ca, leaf
+
+
+def over(ca: Issued, leaf: Issued) -> tuple[ClientConnection, ServerConnection]:
+    c, s, _ = connected(server=ServerConfig(certificate_chain=[leaf.cert],
+                                            private_key=leaf.key),
+                        client=ClientConfig(trust_anchors=[ca.cert]))
+    return c, s
+
+
+@pytest.mark.parametrize(("ca_kind", "hash_name", "pss", "digest"), [
+    pytest.param("ec384", "sha384", False, hashlib.sha384, id="ecdsa-sha384"),
+    pytest.param("rsa2048", "sha384", True, hashlib.sha384, id="rsa-pss-sha384"),
+    pytest.param("rsa2048", "sha512", False, hashlib.sha512, id="rsa-sha512"),
+])
+def test_the_signatures_hash(ca_kind: str, hash_name: str, pss: bool, digest: Any) -> None:
+    """ECDSA-SHA384 and RSA-PSS with SHA-384 (MGF1-SHA384, one hash function) hash the
+    DER with SHA-384; RSA-SHA512 with SHA-512: both sides agree."""
+    ca, leaf = issued(ca_kind, hash_name, pss)
+    c, s = over(ca, leaf)
+    want = digest(der(leaf.cert)).digest()
+    assert c.channel_binding("tls-server-end-point") == want
+    assert s.channel_binding("tls-server-end-point") == want
+
+
+def test_ed25519_signed_leaf_is_refused() -> None:
+    """Ed25519 uses no single hash function: RFC 5929 4.1 leaves the binding undefined,
+    so both sides refuse (as PostgreSQL does) rather than invent one."""
+    ca, leaf = issued("ed25519")
+    c, s = over(ca, leaf)
+    for conn in (c, s):
+        with pytest.raises(UsageError, match=r"undefined for this certificate: its signature "
+                                             r"algorithm \(ed25519\) uses no single hash"):
+            conn.channel_binding("tls-server-end-point")
+        assert len(conn.channel_binding("tls-exporter")) == 32  # the way out
+
+
+# sha256WithRSAEncryption's OID as DER, and the same for MD5 and SHA-1 (RFC 8017 A.2.4).
+RSA_SHA256_OID = bytes.fromhex("06092a864886f70d01010b")
+WEAK_OIDS = {"md5": bytes.fromhex("06092a864886f70d010104"),
+             "sha1": bytes.fromhex("06092a864886f70d010105")}
+
+
+@pytest.mark.parametrize("hash_name", ["sha1", "md5"])
+def test_md5_and_sha1_become_sha256(hash_name: str) -> None:
+    """RFC 5929 4.1: a certificate signed with MD5 or SHA-1 is hashed with SHA-256.
+    `cryptography` no longer signs with them, so an RSA-SHA256 certificate has its
+    algorithm identifiers rewritten (the binding never checks the signature; such a leaf
+    would not validate, so the rule is checked on the certificate alone)."""
+    _, leaf = issued("rsa2048", "sha256")
+    raw = der(leaf.cert)
+    assert raw.count(RSA_SHA256_OID) == 2  # in tbsCertificate and in the outer SEQUENCE
+    weak = x509.load_der_x509_certificate(raw.replace(RSA_SHA256_OID, WEAK_OIDS[hash_name]))
+    assert weak.signature_hash_algorithm is not None
+    assert weak.signature_hash_algorithm.name == hash_name
+    assert tls_server_end_point(weak) == hashlib.sha256(der(weak)).digest()
+
+
+def test_rsa_pss_with_two_hash_functions_is_refused() -> None:
+    """RSA-PSS hashing with SHA-384 but masking with MGF1-SHA256 uses two hash functions:
+    undefined (RFC 5929 4.1)."""
+    ca = root("cb root mixed pss", key_kind="rsa2048", **WINDOW)
+    builder = (x509.CertificateBuilder().subject_name(ca.subject).issuer_name(ca.subject)
+               .public_key(ca.key.public_key()).serial_number(7)
+               .not_valid_before(WINDOW["not_before"]).not_valid_after(WINDOW["not_after"]))
+    cert = builder.sign(ca.key, hashes.SHA384(),
+                        rsa_padding=padding.PSS(padding.MGF1(hashes.SHA256()), 32))
+    with pytest.raises(UsageError, match="RSA-PSS signature hashes with sha384 and masks "
+                                         "with MGF1-sha256, two hash functions"):
+        tls_server_end_point(cert)
+
+
+def test_an_external_psk_connection_has_no_server_end_point() -> None:
+    """Authenticated by an external PSK, the server sent no certificate: neither side
+    gives tls-server-end-point (the server does not fall back to its configured one);
+    tls-exporter binds the connection."""
+    key = ExternalPsk(b"device-1", bytes(range(32)))
+    c, s, _ = connected(server=server_config(external_psks=[key]),
+                        client=client_config(external_psks=[key], versions=["TLSv1.3"]))
+    assert s.handshake_complete is not None
+    assert s.handshake_complete.external_psk_identity == b"device-1"
+    with pytest.raises(UsageError, match="the server authenticated with no certificate"):
+        c.channel_binding("tls-server-end-point")
+    with pytest.raises(UsageError, match="this connection sent no certificate"):
+        s.channel_binding("tls-server-end-point")
+    assert c.channel_binding("tls-exporter") == s.channel_binding("tls-exporter")
