@@ -45,6 +45,7 @@ from ..errors import (
     BadCertificate,
     DecodeError,
     DecryptError,
+    HandshakeFailure,
     IllegalParameter,
     InternalError,
     TLSError,
@@ -78,7 +79,7 @@ _TLS13 = PV.TLSv1_3  # (a module global: Enum class attributes are slow reads, s
 ALLOWED_IN_EE = frozenset({
     _E.server_name, _E.max_fragment_length, _E.supported_groups, _E.use_srtp, _E.heartbeat,
     _E.application_layer_protocol_negotiation, _E.record_size_limit, _E.early_data,
-    19, 20,  # client/server_certificate_type
+    _E.client_certificate_type, _E.server_certificate_type,  # RFC 7250 4.2
     _E.encrypted_client_hello,  # RFC 9849 5: retry_configs, when ECH was rejected
 })
 ALLOWED_IN_SH = frozenset({_E.key_share, _E.supported_versions, _E.pre_shared_key})
@@ -291,6 +292,149 @@ class PeerAuth:
     ocsp_response: bytes | None = None
     verification_error: TLSError | None = None
     authenticated: bool = False  # the chain (or the resumed session's) validated
+    # RFC 7250: RawPublicKey was negotiated for the peer's certificate (its Certificate
+    # carries one SubjectPublicKeyInfo), and the key it carried once checked.
+    raw_expected: bool = False
+    raw_key: RawKeyLeaf | None = None
+
+
+RAW_PUBLIC_KEY = 2  # RFC 7250 certificate types (`wire.extensions.CERT_TYPE_*`)
+X509 = 0
+_RSASSA_PSS_OID = x509.ObjectIdentifier("1.2.840.113549.1.1.10")
+_RSA_OID = x509.ObjectIdentifier("1.2.840.113549.1.1.1")
+# The DER of the RSASSA-PSS OID, as it opens an SPKI's AlgorithmIdentifier.
+_PSS_OID_DER = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0a"
+
+
+@dataclass(frozen=True, slots=True)
+class RawKeyLeaf:
+    """A peer's raw public key (RFC 7250) where a signature check reads a leaf
+    certificate: the key and its algorithm OID (RSA schemes depend on it, 4.2.3)."""
+
+    spki: bytes
+    key: Any
+    public_key_algorithm_oid: x509.ObjectIdentifier
+
+    def public_key(self) -> Any:
+        return self.key
+
+
+def read_raw_key(blobs: Sequence[bytes], pins: AbstractSet[bytes], whose: str,
+                 pin_field: str) -> RawKeyLeaf:
+    """RFC 8446 4.4.2 / RFC 7250 3: a RawPublicKey Certificate holds exactly one entry,
+    a DER SubjectPublicKeyInfo; it must be byte for byte one of our pins. Anything else
+    is bad_certificate (as for a certificate that does not parse or is not trusted)."""
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+    if len(blobs) != 1:
+        raise BadCertificate(f"the {whose} sent {len(blobs)} entries in a RawPublicKey "
+                             "Certificate, which holds exactly one (RFC 8446 4.4.2)")
+    spki = bytes(blobs[0])
+    try:
+        key = load_der_public_key(spki)
+    except Exception as exc:  # ValueError, UnsupportedAlgorithm, ...
+        raise BadCertificate(f"the {whose}'s raw public key is not a usable "
+                             f"SubjectPublicKeyInfo: {describe_parse_error(exc)}") from exc
+    if spki not in pins:
+        fp = hashlib.sha256(spki).hexdigest()
+        raise BadCertificate(f"the {whose}'s raw public key (SHA-256 of its SPKI {fp}) is "
+                             f"not one of {pin_field}: add it there if you trust this "
+                             "key, or check that you reached the right peer")
+    oid = _RSASSA_PSS_OID if _PSS_OID_DER in spki[:24] else _RSA_OID
+    return RawKeyLeaf(spki, key, oid)
+
+
+def choose_cert_type(offered: Sequence[int], have: Sequence[int], what: str) -> int | None:
+    """RFC 7250 4.2: the client's most preferred type that we have; None: no overlap."""
+    for t in offered:
+        if t in have:
+            return t
+    return None
+
+
+@dataclass(slots=True)
+class CertTypes:
+    """What a server answers to the client's RFC 7250 lists (one full handshake)."""
+
+    answer: dict[int, bytes] = field(default_factory=dict)  # extension -> body
+    server_raw: tuple[Any, Any] | None = None  # (RawPublicKey, scheme) when it is served
+    client_raw: bool = False  # the client's Certificate will be a raw public key
+
+
+def negotiate_cert_types(cfg: Any, offer: Any, schemes: Sequence[int] | None,
+                         version: str) -> CertTypes:
+    """RFC 7250 4.2, server side: the client's most preferred type we have for each
+    list. No overlap for our own certificate is unsupported_certificate; for the
+    client's, too when client_auth is "required" (with "optional" the extension is
+    left out: the client sends an X.509 certificate or none). Only called when the
+    client sent one of the extensions; every list sent is decoded (decode_error)."""
+    exts = offer.extensions
+    out = CertTypes()
+    body = exts.get(_E.server_certificate_type)
+    if body is not None:
+        offered = ext.decode_cert_types(body, "server_certificate_type")
+        rpk = cfg.raw_public_key
+        have = ([RAW_PUBLIC_KEY] if rpk is not None else []) + (
+            [X509] if cfg._certs or cfg.certificate_resolver is not None else [])
+        chosen = choose_cert_type(offered, have, "server")
+        if chosen is None:
+            raise UnsupportedCertificate(
+                f"the client accepts server certificate types {cert_type_names(offered)}; "
+                f"this server has {cert_type_names(have)} (RFC 7250 4.2)")
+        out.answer[_E.server_certificate_type] = ext.encode_cert_type(chosen)
+        if chosen == RAW_PUBLIC_KEY:
+            out.server_raw = _raw_key_scheme(cfg, rpk, schemes, version)
+    body = exts.get(_E.client_certificate_type)
+    if body is not None:
+        offered = ext.decode_cert_types(body, "client_certificate_type")
+        if cfg.client_auth != "none":
+            have = ([RAW_PUBLIC_KEY] if cfg._client_pins else []) + (
+                [X509] if cfg.get_client_verifier() is not None else [])
+            chosen = choose_cert_type(offered, have, "client")
+            if chosen is not None:
+                out.answer[_E.client_certificate_type] = ext.encode_cert_type(chosen)
+                out.client_raw = chosen == RAW_PUBLIC_KEY
+            elif cfg.client_auth == "required":
+                raise UnsupportedCertificate(
+                    f"the client can present {cert_type_names(offered)}; this server "
+                    f"accepts {cert_type_names(have)} (RFC 7250 4.2)")
+    return out
+
+
+def _raw_key_scheme(cfg: Any, rpk: Any, schemes: Sequence[int] | None,
+                    version: str) -> tuple[Any, Any]:
+    """Our first scheme for the raw key that the client accepts (as for a chain)."""
+    if schemes is None:
+        from ..errors import MissingExtension
+        raise MissingExtension("ClientHello lacks signature_algorithms, which a "
+                               "handshake without its PSK needs (4.2.3)")
+    mine = rpk.schemes if version == "TLSv1.3" else rpk.schemes12
+    ours = cfg._schemes
+    for scheme in mine:
+        if scheme in schemes and scheme in ours:
+            return rpk, scheme_of(scheme)
+    raise HandshakeFailure(no_common_scheme(version, schemes,
+                                            [s for s in mine if s in ours]))
+
+
+def resumable_client_raw_key(cfg: Any, state: TicketState, auth: PeerAuth,
+                             trace: Callable[..., None]) -> list[x509.Certificate] | None:
+    """A ticket (1.3) or session (1.2) whose client presented a raw public key resumes
+    under the same session context (which covers pinned_client_keys) while the key is
+    still pinned; `auth.raw_key` is set then. None: a full handshake."""
+    if not hmac.compare_digest(state.context, cfg._session_context):
+        trace(T.PSK_DECLINED, reason="issued under another session context")
+        return None
+    try:
+        auth.raw_key = read_raw_key(state.client_chain, cfg._client_pins, "client",
+                                    "pinned_client_keys")
+    except TLSError as exc:
+        trace(T.PSK_DECLINED, reason=f"client raw public key no longer accepted: {exc}")
+        return None
+    return []
+
+
+def cert_type_names(types: Sequence[int]) -> str:
+    return ", ".join(ext.CERT_TYPE_NAMES.get(t, str(t)) for t in types) or "none"
 
 
 class Handshake:
@@ -549,7 +693,8 @@ class Handshake:
             auth.ocsp_response,
             early_data_accepted,
             ech_accepted,
-            psk_identity)  # external_psk_identity
+            psk_identity,  # external_psk_identity
+            None if auth.raw_key is None else auth.raw_key.spki)  # peer_raw_public_key
 
 
 # -- helpers both versions use (composition, not inheritance) ------------------------------
@@ -607,7 +752,11 @@ def verify_server_chain(hs: Handshake, auth: PeerAuth, server_name: str | None, 
 def verify_client_chain(config: Any, chain: list[x509.Certificate]) -> None:
     at = validation_moment(config)
     verifier = config.get_client_verifier()
-    assert verifier is not None  # client_auth is on: the config built one
+    if verifier is None:  # client_auth with pinned_client_keys alone (RFC 7250)
+        raise UnsupportedCertificate("the client sent an X.509 certificate, but this server "
+                                     "accepts only the raw public keys of "
+                                     "pinned_client_keys (set client_trust_anchors to "
+                                     "accept certificates too)")
     verifier.verify(chain[0], chain[1:], server_name=None, at=at, usage="client")
 
 

@@ -74,7 +74,10 @@ from .common import (
     members,
     no_common_scheme,
     parse_chain,
+    negotiate_cert_types,
+    read_raw_key,
     resumable_client_chain,
+    resumable_client_raw_key,
     rule,
     verify_client_chain,
 )
@@ -161,7 +164,7 @@ class ServerHandshake13(ServerView, Handshake13):
                  "_early_limit", "_ech", "_ech_hrr_transcript", "_ech_rejected", "_external",
                  "_held", "_lookups_left", "_master", "_offer_view", "_pha_chain",
                  "_pha_context", "_psk", "_psk_index", "_psk_ke", "_ticket", "_ticket_identity",
-                 "alpn", "auth", "certified", "client_offered_pha", "cookie",
+                 "alpn", "auth", "cert_types", "certified", "client_offered_pha", "cookie",
                  "early_data_accepted", "first_hello", "group", "hrr_sent", "scheme",
                  "server_name")  # (see Handshake13)
 
@@ -183,6 +186,8 @@ class ServerHandshake13(ServerView, Handshake13):
         self.group: NamedGroup | None = None
         self.scheme: SignatureScheme | None = None
         self.certified: CertifiedKey | None = None
+        # RFC 7250 4.2: the certificate type answers for EncryptedExtensions (None: none)
+        self.cert_types: dict[int, bytes] | None = None
         self.server_name: str | None = None
         self.alpn: str | None = None
         self.cookie = b""
@@ -405,6 +410,7 @@ class ServerHandshake13(ServerView, Handshake13):
         cfg = self.config
         if self._ticket is not None:  # one the first ClientHello resumed, before a retry
             self._ticket, self.auth.chain, self._psk_index = None, [], 0
+            self.auth.raw_key = None
         if offer.psk is None or cfg.session_tickets <= 0:
             return None
         identities, binders = offer.psk
@@ -431,6 +437,8 @@ class ServerHandshake13(ServerView, Handshake13):
                 continue
             if state.external_identity is not None:  # 2.2: the PSK authenticated it
                 client_chain = self._resumable_external(state)
+            elif state.client_raw_key:  # RFC 7250: while the key is still pinned
+                client_chain = resumable_client_raw_key(cfg, state, self.auth, self.trace)
             else:
                 client_chain = resumable_client_chain(self.config, state, self.trace)
             if client_chain is None:
@@ -583,7 +591,15 @@ class ServerHandshake13(ServerView, Handshake13):
         schemes, cert_schemes = offer.schemes, offer.cert_schemes
         cfg = self.config
         resolver = cfg.certificate_resolver  # (the plain handshake's one attribute read)
+        exts = offer.extensions
+        if _E.server_certificate_type in exts or _E.client_certificate_type in exts:
+            if self._certificate_types(offer, schemes):
+                return  # RFC 7250: our raw public key is served
         if resolver is None and not cfg._certs:
+            if cfg.raw_public_key is not None:
+                raise HandshakeFailure(
+                    "this server has only a raw public key, and the client does not "
+                    "accept one (no RawPublicKey in server_certificate_type, RFC 7250)")
             # PSK-only: OpenSSL's -nocert sends handshake_failure
             raise HandshakeFailure("no external PSK of this server matches the client's, "
                                    "and it has no certificate (PSK-only)")
@@ -594,6 +610,16 @@ class ServerHandshake13(ServerView, Handshake13):
                  else self._resolved(offer))
         self._choose_certificate(certs, schemes,
                                  schemes if cert_schemes is None else cert_schemes)
+
+    def _certificate_types(self, offer: ClientHelloView, schemes: list[int] | None) -> bool:
+        """RFC 7250 4.2: answer the client's certificate type lists; True when our raw
+        public key is chosen (certified and scheme set)."""
+        types = negotiate_cert_types(self.config, offer, schemes, "TLSv1.3")
+        self.cert_types, self.auth.raw_expected = types.answer, types.client_raw
+        if types.server_raw is None:
+            return False
+        self.certified, self.scheme = types.server_raw
+        return True
 
     def _resolved(self, offer: ClientHelloView) -> list[CertifiedKey]:
         """`ServerConfig.certificate_resolver`'s chain: asked once per handshake (the
@@ -830,6 +856,8 @@ class ServerHandshake13(ServerView, Handshake13):
             exts[_E.early_data] = b""
         if self._ech_rejected:  # RFC 9849 7.1: the configs to retry with
             exts[_E.encrypted_client_hello] = self.config._ech_keys.retry_configs
+        if self.cert_types is not None:  # RFC 7250 4.2
+            exts.update(self.cert_types)
         if self.quic_transport_parameters is not None:  # RFC 9001 8.2 (`tlskit.quic`)
             exts[ext.QUIC_TRANSPORT_PARAMETERS] = self.quic_transport_parameters
         raw = m.frame(_HT.encrypted_extensions, exts.block())  # (the message's encode)
@@ -913,6 +941,13 @@ class ServerHandshake13(ServerView, Handshake13):
             if self.config.client_auth == "required":
                 raise CertificateRequired("the client sent no certificate")
             return _S.WAIT_FINISHED
+        if self.auth.raw_expected:  # RFC 7250: one SPKI, pinned
+            self.auth.raw_key = read_raw_key([e.cert_data for e in cert.entries],
+                                             self.config._client_pins, "client",
+                                             "pinned_client_keys")
+            self.trace(T.CLIENT_CERTIFICATE, chain=[], certificate_type="RawPublicKey",
+                       raw_public_key=self.auth.raw_key.spki)
+            return _S.WAIT_CERTIFICATE_VERIFY
         chain = parse_chain([e.cert_data for e in cert.entries], "client")
         verify_client_chain(self.config, chain)
         self.auth.chain = chain
@@ -920,7 +955,9 @@ class ServerHandshake13(ServerView, Handshake13):
         return _S.WAIT_CERTIFICATE_VERIFY
 
     def on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> State:
-        self.check_certificate_verify(cv, self.auth.chain[0], self._client_schemes(),
+        auth = self.auth
+        self.check_certificate_verify(cv, auth.chain[0] if auth.raw_key is None
+                                      else auth.raw_key, self._client_schemes(),
                                       CV_CLIENT, self.hash_before)
         self.auth.scheme = SignatureScheme(cv.algorithm)
         self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, raw=raw,
@@ -1044,7 +1081,9 @@ class ServerHandshake13(ServerView, Handshake13):
             return
         # The client's identity travels in the ticket, so a resumed session reports (and
         # re-validates) the certificate the full handshake verified.
-        client_chain = [c.public_bytes(Encoding.DER) for c in self.auth.chain]
+        raw_key = self.auth.raw_key
+        client_chain = [c.public_bytes(Encoding.DER) for c in self.auth.chain] \
+            if raw_key is None else [raw_key.spki]
         issued_ms = int(cfg.clock() * 1000)
         nst_exts = m.Extensions()
         if max_early_data > 0:  # 4.6.1: this ticket may carry 0-RTT data
@@ -1061,7 +1100,8 @@ class ServerHandshake13(ServerView, Handshake13):
                                 max_early_data=max_early_data, age_add=age_add,
                                 external_identity=psk_identity,
                                 external_fingerprint=psk_fingerprint,
-                                early_data_context=self.early_data_context)
+                                early_data_context=self.early_data_context,
+                                client_raw_key=raw_key is not None)
             nonces.append(nonce)
             age_adds.append(age_add)
             bodies.append(encode_state(state))
