@@ -41,7 +41,6 @@ from ..errors import (
     ProtocolVersionError,
     TLSError,
     UnexpectedMessage,
-    UnsupportedCertificate,
     UnsupportedExtension,
 )
 from ..events import HandshakeComplete, SessionTicketReceived
@@ -68,16 +67,14 @@ from .common import (
     Handshake13,
     HandshakeState,
     Output,
-    RAW_PUBLIC_KEY,
-    X509,
     PeerAuth,
     Table,
     agreed_fragment_length,
-    cert_type_names,
     check_placement,
     members,
     pad_client_hello,
     parse_chain,
+    read_cert_type_answers,
     read_raw_key,
     rule,
     verify_server_chain,
@@ -652,7 +649,7 @@ class ClientHandshake13(Handshake13):
             self._early_write_pending = False
             self.set_write(self._client_hs_secret)
         if self.config._rpk_offer:  # RFC 7250 4.2: the certificate types chosen
-            self._certificate_types(exts)
+            self.own_raw = read_cert_type_answers(self.config, exts, self.auth)
         if self.config.tracer is not None:
             self.trace(T.ENCRYPTED_EXTENSIONS, message=ee, raw=raw, alpn=self.alpn)
         if self.resumed:  # 2.2: the PSK authenticates the server; Finished comes next
@@ -669,36 +666,6 @@ class ClientHandshake13(Handshake13):
             return _S.WAIT_FINISHED  # now is unexpected_message, 4.3.2)
         self.refuse_unnamed_certificate()
         return _S.WAIT_CERTIFICATE_OR_REQUEST
-
-    def _certificate_types(self, exts: m.Extensions) -> None:
-        """RFC 7250 4.2: the server's answers to our certificate type lists. A type we
-        did not offer is illegal_parameter; no answer means X.509, which a client that
-        offered RawPublicKey alone cannot check (unsupported_certificate)."""
-        cfg = self.config
-        body = exts.get(_E.server_certificate_type)
-        if cfg._server_cert_types is not None:
-            chosen = X509 if body is None else ext.decode_cert_type(
-                body, "server_certificate_type")
-            if chosen not in cfg._server_cert_types:
-                if body is None:
-                    raise UnsupportedCertificate(
-                        "the server will send an X.509 certificate (no "
-                        "server_certificate_type in its answer), but this client only "
-                        "accepts the raw public keys of pinned_server_keys (give "
-                        "trust_anchors to accept certificates too)")
-                raise IllegalParameter(
-                    f"server chose certificate type {cert_type_names([chosen])}, which was "
-                    f"not offered (we offered {cert_type_names(cfg._server_cert_types)})")
-            self.auth.raw_expected = chosen == RAW_PUBLIC_KEY
-        body = exts.get(_E.client_certificate_type)
-        if body is not None:
-            assert cfg._client_cert_types is not None  # (else check_extensions refused it)
-            chosen = ext.decode_cert_type(body, "client_certificate_type")
-            if chosen not in cfg._client_cert_types:
-                raise IllegalParameter(
-                    f"server asked for a client certificate of type "
-                    f"{cert_type_names([chosen])}, which was not offered (RFC 7250 4.2)")
-            self.own_raw = chosen == RAW_PUBLIC_KEY
 
     def refuse_unnamed_certificate(self) -> None:
         """A client dialling no name may only be authenticated by its external PSKs: a

@@ -433,6 +433,39 @@ def resumable_client_raw_key(cfg: Any, state: TicketState, auth: PeerAuth,
     return []
 
 
+def read_cert_type_answers(cfg: Any, exts: Mapping[int, bytes], auth: PeerAuth) -> bool:
+    """RFC 7250 4.2, client side (TLS 1.3 EncryptedExtensions, TLS 1.2 ServerHello):
+    sets `auth.raw_expected` from server_certificate_type; True when the server asks
+    for our raw public key (client_certificate_type). A type we did not offer is
+    illegal_parameter; no server_certificate_type means X.509, which a client that
+    offered RawPublicKey alone cannot check (unsupported_certificate)."""
+    body = exts.get(_E.server_certificate_type)
+    offered = cfg._server_cert_types
+    if offered is not None:
+        chosen = X509 if body is None else ext.decode_cert_type(body, "server_certificate_type")
+        if chosen not in offered:
+            if body is None:
+                raise UnsupportedCertificate(
+                    "the server will send an X.509 certificate (no server_certificate_type "
+                    "in its answer), but this client only accepts the raw public keys of "
+                    "pinned_server_keys (give trust_anchors to accept certificates too)")
+            raise IllegalParameter(
+                f"server chose certificate type {cert_type_names([chosen])}, which was not "
+                f"offered (we offered {cert_type_names(offered)}; RFC 7250 4.2)")
+        auth.raw_expected = chosen == RAW_PUBLIC_KEY
+    body = exts.get(_E.client_certificate_type)
+    if body is None:
+        return False
+    assert cfg._client_cert_types is not None  # (else refused as not offered)
+    chosen = ext.decode_cert_type(body, "client_certificate_type")
+    if chosen not in cfg._client_cert_types:
+        raise IllegalParameter(
+            f"server asked for a client certificate of type {cert_type_names([chosen])}, "
+            f"which was not offered (we offered {cert_type_names(cfg._client_cert_types)}; "
+            "RFC 7250 4.2)")
+    return chosen == RAW_PUBLIC_KEY
+
+
 def cert_type_names(types: Sequence[int]) -> str:
     return ", ".join(ext.CERT_TYPE_NAMES.get(t, str(t)) for t in types) or "none"
 

@@ -72,9 +72,9 @@ from .common import (
     check_extensions,
     choose_alpn,
     members,
+    negotiate_cert_types,
     no_common_scheme,
     parse_chain,
-    negotiate_cert_types,
     read_raw_key,
     resumable_client_chain,
     resumable_client_raw_key,
@@ -592,9 +592,9 @@ class ServerHandshake13(ServerView, Handshake13):
         cfg = self.config
         resolver = cfg.certificate_resolver  # (the plain handshake's one attribute read)
         exts = offer.extensions
-        if _E.server_certificate_type in exts or _E.client_certificate_type in exts:
-            if self._certificate_types(offer, schemes):
-                return  # RFC 7250: our raw public key is served
+        if (_E.server_certificate_type in exts or _E.client_certificate_type in exts) \
+                and self._certificate_types(offer, schemes):
+            return  # RFC 7250: our raw public key is served
         if resolver is None and not cfg._certs:
             if cfg.raw_public_key is not None:
                 raise HandshakeFailure(
