@@ -601,6 +601,16 @@ class ClientConfig(_Common):
         server that accepts one is authenticated by it (no certificate); one that takes
         none is checked by its certificate as usual. No early data with them; at most 8
         (`tlskit.psk.MAX_OFFERED`).
+    :param pinned_server_keys: RFC 7250 raw public keys to accept from the server:
+        `cryptography` public keys or their DER SubjectPublicKeyInfo bytes. With pins the
+        client offers RawPublicKey in server_certificate_type, and X.509 after it only
+        when ``trust_anchors`` or ``verifier`` is also given (a pinning client never falls
+        back to the system store). The key received must equal a pin byte for byte
+        (else bad_certificate naming its SHA-256); no host name is checked against it
+        (a raw key names nobody: the pin is the identity). Default: none.
+    :param raw_public_key: a `tlskit.RawPublicKey` to present when a server asks for
+        a client certificate and accepts raw public keys (client_certificate_type;
+        offered before X.509 when a certificate is configured too). Default None.
 
     Fields both configs share:
 
@@ -934,6 +944,16 @@ class ServerConfig(_Common):
         sent without ``client_trust_anchors``, nor when the names add up to more than
         ``MAX_CA_NAMES_LENGTH`` bytes (63 KiB: a longer list would not
         fit the message); a client then chooses by key type alone.
+    :param raw_public_key: a `tlskit.RawPublicKey` served (RFC 7250) to clients that
+        list RawPublicKey in server_certificate_type before any type we lack; with a
+        certificate too, whichever of the two the client prefers. Signatures are made as
+        with a certificate. A client that accepts no type we have gets
+        unsupported_certificate (RFC 7250 4.2). Default None.
+    :param pinned_client_keys: RFC 7250 raw public keys accepted from clients
+        (`cryptography` public keys or DER SubjectPublicKeyInfo bytes): with
+        ``client_auth`` on, a client offering RawPublicKey in client_certificate_type is
+        asked for one and must present a pinned key (bad_certificate otherwise); they are
+        enough for ``client_auth`` without ``client_trust_anchors``. Default: none.
 
     Fields both configs share, as a server reads them (`ClientConfig` has the client's
     side of each):
