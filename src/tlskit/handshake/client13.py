@@ -648,8 +648,6 @@ class ClientHandshake13(Handshake13):
         elif self._early_write_pending:
             self._early_write_pending = False
             self.set_write(self._client_hs_secret)
-        if self.config._rpk_offer:  # RFC 7250 4.2: the certificate types chosen
-            self.own_raw = read_cert_type_answers(self.config, exts, self.auth)
         if self.config.tracer is not None:
             self.trace(T.ENCRYPTED_EXTENSIONS, message=ee, raw=raw, alpn=self.alpn)
         if self.resumed:  # 2.2: the PSK authenticates the server; Finished comes next
@@ -664,6 +662,8 @@ class ClientHandshake13(Handshake13):
             return _S.WAIT_FINISHED
         if self.external_psk is not None:  # 2.2: so does an external PSK (a Certificate
             return _S.WAIT_FINISHED  # now is unexpected_message, 4.3.2)
+        if self.config._rpk_offer:  # RFC 7250 4.2: the certificate types chosen
+            self.own_raw = read_cert_type_answers(self.config, exts, self.auth)
         self.refuse_unnamed_certificate()
         return _S.WAIT_CERTIFICATE_OR_REQUEST
 
