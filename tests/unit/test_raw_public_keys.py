@@ -95,7 +95,7 @@ def test_client_raw_key_both_ways(versions: list[str], kind: str) -> None:
     key = (ed25519.Ed25519PrivateKey.generate() if kind == "ed25519"
            else rsa.generate_private_key(65537, 2048))
     mine = RawPublicKey(key)
-    c, s = connect(
+    _c, s = connect(
         ClientConfig(pinned_server_keys=[SERVER_KEY.private_key.public_key()],
                      raw_public_key=mine, versions=versions),
         ServerConfig(raw_public_key=SERVER_KEY, client_auth="required",
@@ -190,13 +190,13 @@ def test_raw_key_only_server_refuses_a_plain_client(versions: list[str]) -> None
 @pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
 def test_client_raw_key_to_a_server_taking_certificates_only(versions: list[str]) -> None:
     # client_auth "required" with roots only: no type in common (RFC 7250 4.2).
-    exc, alert, who = failure(
+    _exc, alert, who = failure(
         client_config(raw_public_key=CLIENT_KEY, versions=versions),
         server_config(client_auth="required", client_trust_anchors=[pki().ca.root],
                       versions=versions))
     assert (who, alert) == ("server", AD.unsupported_certificate)
     # "optional": the extension is left out; the client sends no certificate.
-    c, s = connect(client_config(raw_public_key=CLIENT_KEY, versions=versions),
+    _c, s = connect(client_config(raw_public_key=CLIENT_KEY, versions=versions),
                    server_config(client_auth="optional",
                                  client_trust_anchors=[pki().ca.root], versions=versions))
     assert s.handshake_complete is not None
@@ -248,7 +248,7 @@ def test_server_resumes_a_client_key_only_while_pinned(versions: list[str]) -> N
     c.send_data(b"x")
     pump(c, s)
     repinned = server.replace(pinned_client_keys=[CLIENT_KEY.spki, STRANGER.spki])
-    c2, s2 = connect(client, repinned)
+    _c2, s2 = connect(client, repinned)
     assert s2.handshake_complete is not None and not s2.handshake_complete.resumed
     assert s2.handshake_complete.peer_raw_public_key == CLIENT_KEY.spki
 

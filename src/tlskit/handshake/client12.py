@@ -66,6 +66,7 @@ from .common import (
 )
 from .common12 import (
     MAX_REFUSED_RENEGOTIATIONS,
+    RAW_KEY_DECODERS12,
     Handover12,
     Handshake12,
     key_transport_problem,
@@ -253,6 +254,8 @@ class ClientHandshake12(Handshake12):
             self.out.set_record_limits(send=size, receive=size)
         if cfg._rpk_offer and not resuming:  # RFC 7250 4.2: the certificate types chosen
             self.own_raw = read_cert_type_answers(cfg, exts, self.auth)
+            if self.auth.raw_expected:
+                self.decoders = RAW_KEY_DECODERS12  # type: ignore[misc]  # (this instance only)
         self.suite12 = suite
         self.suite = suite
         self.server_random = sh.random
@@ -310,19 +313,10 @@ class ClientHandshake12(Handshake12):
         return _S.CONNECTED
 
     def on_certificate(self, cert: m12.Certificate12, raw: bytes) -> State:
+        if self.auth.raw_expected:  # RFC 7250 3: one SPKI, pinned
+            return self._on_raw_key(cert, raw)  # type: ignore[arg-type]
         if not cert.certificates:
             raise HandshakeFailure("server sent no certificate")
-        if self.auth.raw_expected:  # RFC 7250 3: one SPKI, pinned
-            if self.rsa_kx:
-                raise UnsupportedCertificate("the server chose RSA key transport with a raw "
-                                             "public key, which tlskit does not do")
-            self.auth.raw_key = key = read_raw_key(cert.certificates, self.config._server_pins,
-                                                   "server", "pinned_server_keys")
-            self.auth.authenticated = True
-            self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=[],
-                       certificate_type="RawPublicKey", raw_public_key=key.spki)
-            return (_S.WAIT_CERTIFICATE_STATUS if self._stapling
-                    else _S.WAIT_SERVER_KEY_EXCHANGE)
         self.auth.chain = parse_chain(cert.certificates, "server")
         if self.config.tracer is not None:
             self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=self.auth.chain)
@@ -333,6 +327,20 @@ class ClientHandshake12(Handshake12):
             return _S.RSA_WAIT_CERTIFICATE_STATUS
         self._accept_key_transport()
         return _S.WAIT_CERTIFICATE_REQUEST_OR_DONE
+
+    def _on_raw_key(self, cert: m12.RawKeyCertificate12, raw: bytes) -> State:
+        if not cert.spki:
+            raise DecodeError("server sent an empty raw public key (RFC 7250 3: 1..2^24-1 "
+                              "bytes)")
+        if self.rsa_kx:
+            raise UnsupportedCertificate("the server chose RSA key transport with a raw "
+                                         "public key, which tlskit does not do")
+        self.auth.raw_key = key = read_raw_key([cert.spki], self.config._server_pins,
+                                               "server", "pinned_server_keys")
+        self.auth.authenticated = True
+        self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=[],
+                   certificate_type="RawPublicKey", raw_public_key=key.spki)
+        return _S.WAIT_CERTIFICATE_STATUS if self._stapling else _S.WAIT_SERVER_KEY_EXCHANGE
 
     def on_certificate_status(self, msg: m12.CertificateStatus, raw: bytes) -> State:
         self.auth.ocsp_response = msg.response
@@ -478,7 +486,7 @@ class ClientHandshake12(Handshake12):
             rpk = cfg.raw_public_key
             scheme = req.signing_scheme(rpk)
             if scheme is not None:
-                self.send(m12.Certificate12([rpk.spki]).encode())
+                self.send(m12.RawKeyCertificate12(rpk.spki).encode())
                 self.trace(T.CLIENT_CERTIFICATE, chain=[], certificate_type="RawPublicKey",
                            raw_public_key=rpk.spki, scheme=SignatureScheme(scheme).name)
                 return rpk.private_key, scheme

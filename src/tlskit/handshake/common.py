@@ -123,7 +123,7 @@ def parse_chain(blobs: list[bytes], whose: str) -> list[x509.Certificate]:
     return chain
 
 
-def public_key_of(cert: x509.Certificate) -> Any:
+def public_key_of(cert: x509.Certificate | RawKeyLeaf) -> Any:
     """The certificate's key; a key type cryptography cannot use is unsupported_certificate."""
     try:
         return cert.public_key()

@@ -68,6 +68,7 @@ from .common import (
 )
 from .common12 import (
     MAX_REFUSED_RENEGOTIATIONS,
+    RAW_KEY_DECODERS12,
     Handover12,
     Handshake12,
     key_transport_problem,
@@ -410,6 +411,8 @@ class ServerHandshake12(ServerView, Handshake12):
         if _E.server_certificate_type in exts or _E.client_certificate_type in exts:
             types = negotiate_cert_types(cfg, self._offer_view, schemes, "TLSv1.2")
             self.cert_types, self.auth.raw_expected = types.answer, types.client_raw
+            if types.client_raw:  # RFC 7250 3: the client's Certificate is one SPKI
+                self.decoders = RAW_KEY_DECODERS12  # type: ignore[misc]  # (this instance only)
             if types.server_raw is not None:  # RFC 7250: the raw key is the one candidate
                 self._choose_among(ch, schemes, client_groups, [cfg.raw_public_key])
                 return
@@ -578,21 +581,31 @@ class ServerHandshake12(ServerView, Handshake12):
     # -- the client's flight -----------------------------------------------------------
 
     def on_certificate(self, cert: m12.Certificate12, raw: bytes) -> State:
+        if self.auth.raw_expected:  # RFC 7250 3: one SPKI, pinned (or none)
+            return self._on_raw_key(cert, raw)  # type: ignore[arg-type]
         if not cert.certificates:
             if self.config.client_auth == "required":  # RFC 5246 7.4.6
                 raise HandshakeFailure("the client sent no certificate")
-        elif self.auth.raw_expected:  # RFC 7250 3: one SPKI, pinned
-            self.auth.raw_key = key = read_raw_key(cert.certificates, self.config._client_pins,
-                                                   "client", "pinned_client_keys")
-            self.trace(T.CLIENT_CERTIFICATE, raw=raw, chain=[], certificate_type="RawPublicKey",
-                       raw_public_key=key.spki)
-            return _S.WAIT_CLIENT_KEY_EXCHANGE
         else:
             chain = parse_chain(cert.certificates, "client")
             public_key_of(chain[0])
             verify_client_chain(self.config, chain)
             self.auth.chain = chain
         self.trace(T.CLIENT_CERTIFICATE, raw=raw, chain=self.auth.chain)
+        return _S.WAIT_CLIENT_KEY_EXCHANGE
+
+    def _on_raw_key(self, cert: m12.RawKeyCertificate12, raw: bytes) -> State:
+        """The client's raw key; an empty answer (00 00 00, the X.509 form every client
+        sends for "none") declines, as an empty certificate_list does."""
+        if not cert.spki:
+            if self.config.client_auth == "required":  # RFC 5246 7.4.6
+                raise HandshakeFailure("the client sent no raw public key")
+            self.trace(T.CLIENT_CERTIFICATE, raw=raw, chain=[])
+            return _S.WAIT_CLIENT_KEY_EXCHANGE
+        self.auth.raw_key = key = read_raw_key([cert.spki], self.config._client_pins,
+                                               "client", "pinned_client_keys")
+        self.trace(T.CLIENT_CERTIFICATE, raw=raw, chain=[], certificate_type="RawPublicKey",
+                   raw_public_key=key.spki)
         return _S.WAIT_CLIENT_KEY_EXCHANGE
 
     def on_client_key_exchange(self, cke: m12.ClientKeyExchangeECDHE | m12.ClientKeyExchangeRSA,
@@ -685,7 +698,8 @@ def _can_receive_premaster(ck: CertifiedKey) -> bool:
 
 def _encode_certificate12(ck: CertifiedKey) -> bytes:
     """RFC 5246 7.4.2: the chain as a Certificate message, encoded once per CertifiedKey."""
-    ck._certificate12 = m12.Certificate12(list(ck.cert_der)).encode()
+    ck._certificate12 = (m12.Certificate12(list(ck.cert_der)) if ck.chain  # (RFC 7250 3:)
+                         else m12.RawKeyCertificate12(ck.cert_der[0])).encode()
     return ck._certificate12
 
 
