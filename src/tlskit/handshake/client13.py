@@ -775,9 +775,9 @@ class ClientHandshake13(Handshake13):
         itself says which server it is (the application chose the pins for the peer
         it dials)."""
         for entry in cert.entries:
-            if entry.extensions:  # 4.2: nothing asked for a raw key's entry
-                self.check_extensions(entry.extensions, frozenset(), self.offer.extensions,
-                                      "CertificateEntry")
+            if entry.extensions:  # 4.2: as for a certificate's entry (a staple is ignored)
+                self.check_extensions(entry.extensions, ALLOWED_IN_CERT_ENTRY,
+                                      self.offer.extensions, "CertificateEntry")
         auth = self.auth
         auth.raw_key = read_raw_key([e.cert_data for e in cert.entries],
                                     self.config._server_pins, "server", "pinned_server_keys")
