@@ -538,7 +538,8 @@ class ServerHandshake12(ServerView, Handshake12):
         self.flush()
         if traced:
             self.trace(T.CERTIFICATE, message=m12.Certificate12(list(ck.cert_der)), raw=raw,
-                       chain=ck.chain)
+                       chain=ck.chain, certificate_type="X.509" if ck.chain else "RawPublicKey",
+                       raw_public_key=None if ck.chain else ck.cert_der[0])
         if staple:
             self._send_traced(T.CERTIFICATE_STATUS, m12.CertificateStatus(staple),
                               ocsp_response=staple)

@@ -890,7 +890,9 @@ class ServerHandshake13(ServerView, Handshake13):
             self.send(raw)
         if self.config.tracer is not None:
             self.trace(T.CERTIFICATE, message=_certificate_message(ck, staple), raw=raw,
-                       chain=ck.chain, ocsp_response=staple, compressed=self._compression)
+                       chain=ck.chain, ocsp_response=staple, compressed=self._compression,
+                       certificate_type="X.509" if ck.chain else "RawPublicKey",
+                       raw_public_key=None if ck.chain else ck.cert_der[0])
         signature = crypto.sign(ck.private_key, scheme, CV_SERVER + self.transcript.digest())
         cv = m.CertificateVerify(scheme, signature)
         raw = cv.encode()
