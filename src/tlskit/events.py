@@ -68,6 +68,9 @@ class ClientCertificateReceived(Event):
     4.6.2); ``peer_certificates`` is its verified chain, empty if it declined."""
 
     peer_certificates: list[x509.Certificate] = field(default_factory=list)
+    # RFC 7250: the client's pinned raw public key, when raw keys were negotiated for
+    # its certificate in the handshake (``peer_certificates`` is then empty).
+    peer_raw_public_key: bytes | None = None
 
 
 @dataclass(slots=True)

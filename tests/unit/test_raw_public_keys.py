@@ -280,3 +280,17 @@ def test_raw_public_key_files(tmp_path: Any) -> None:
     loaded = RawPublicKey.from_file(path)
     assert loaded.spki == SERVER_KEY.spki
     assert spki(load_pem_public_key(loaded.public_pem())) == SERVER_KEY.spki
+
+
+def test_post_handshake_authentication_with_a_raw_key() -> None:
+    """RFC 8446 4.6.2 after RFC 7250 negotiated the client's type: the later Certificate
+    is the raw key too, checked against the pins and reported."""
+    from tlskit import ClientCertificateReceived
+    c, s = connect(ClientConfig(pinned_server_keys=[SERVER_KEY.spki],
+                                raw_public_key=CLIENT_KEY, post_handshake_auth=True),
+                   ServerConfig(raw_public_key=SERVER_KEY, client_auth="optional",
+                                pinned_client_keys=[CLIENT_KEY.spki]))
+    s.request_client_certificate()
+    events = pump(s, c)
+    [got] = [e for e in events if isinstance(e, ClientCertificateReceived)]
+    assert got.peer_raw_public_key == CLIENT_KEY.spki and got.peer_certificates == []

@@ -65,6 +65,7 @@ from .common import (
     HandshakeState,
     Output,
     PeerAuth,
+    RawKeyLeaf,
     ServerView,
     Table,
     Transcript,
@@ -163,7 +164,8 @@ class ServerHandshake13(ServerView, Handshake13):
     __slots__ = ("_ccs_sent", "_client_ap", "_client_hs", "_client_ticket_age", "_compression",
                  "_early_limit", "_ech", "_ech_hrr_transcript", "_ech_rejected", "_external",
                  "_held", "_lookups_left", "_master", "_offer_view", "_pha_chain",
-                 "_pha_context", "_psk", "_psk_index", "_psk_ke", "_ticket", "_ticket_identity",
+                 "_pha_context", "_pha_raw", "_psk", "_psk_index", "_psk_ke", "_ticket",
+                 "_ticket_identity",
                  "alpn", "auth", "cert_types", "certified", "client_offered_pha", "cookie",
                  "early_data_accepted", "first_hello", "group", "hrr_sent", "scheme",
                  "server_name")  # (see Handshake13)
@@ -212,6 +214,7 @@ class ServerHandshake13(ServerView, Handshake13):
         self.client_offered_pha = False
         self._pha_context = b""
         self._pha_chain: list[x509.Certificate] = []
+        self._pha_raw: RawKeyLeaf | None = None  # RFC 7250: a post-handshake raw key
         self._ech: EchAccepted | None = None  # RFC 9849: the inner hello decrypted
         self._ech_rejected = False  # ECH offered, not decrypted: send retry_configs
         self._ech_hrr_transcript: Transcript | None = None
@@ -1013,12 +1016,12 @@ class ServerHandshake13(ServerView, Handshake13):
                              "connection, one request at a time")
         if not self.client_offered_pha:
             raise UsageError("the client did not offer post_handshake_auth (RFC 8446 4.6.2)")
-        if self.config.get_client_verifier() is None:
+        if self.config.get_client_verifier() is None and not self.auth.raw_expected:
             raise UsageError("set ServerConfig.client_trust_anchors (or client_verifier) "
                              "to check a client certificate")
         self.start_post_handshake_transcript()
         self._pha_context = server_rng(self.config.rng)(32)
-        self._pha_chain = []
+        self._pha_chain, self._pha_raw = [], None
         cr = m.CertificateRequest(self._pha_context,
                                   self._request_extensions(list(crypto.HANDSHAKE_SCHEMES)))
         self.send(cr.encode())
@@ -1032,6 +1035,13 @@ class ServerHandshake13(ServerView, Handshake13):
         _check_entries(cert)
         if not cert.entries:  # declined: reported once its Finished verifies
             return _S.PHA_WAIT_FINISHED
+        if self.auth.raw_expected:  # RFC 7250: the type the handshake negotiated
+            self._pha_raw = read_raw_key([e.cert_data for e in cert.entries],
+                                         self.config._client_pins, "client",
+                                         "pinned_client_keys")
+            self.trace(T.CLIENT_CERTIFICATE, chain=[], certificate_type="RawPublicKey",
+                       raw_public_key=self._pha_raw.spki)
+            return _S.PHA_WAIT_CERTIFICATE_VERIFY
         chain = parse_chain([e.cert_data for e in cert.entries], "client")
         verify_client_chain(self.config, chain)
         self._pha_chain = chain
@@ -1039,7 +1049,8 @@ class ServerHandshake13(ServerView, Handshake13):
         return _S.PHA_WAIT_CERTIFICATE_VERIFY
 
     def on_pha_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> State:
-        self.check_certificate_verify(cv, self._pha_chain[0], self._client_schemes(),
+        self.check_certificate_verify(cv, self._pha_chain[0] if self._pha_raw is None
+                                      else self._pha_raw, self._client_schemes(),
                                       CV_CLIENT, self.hash_before)
         self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, raw=raw,
                    scheme=SignatureScheme(cv.algorithm).name)
@@ -1047,10 +1058,14 @@ class ServerHandshake13(ServerView, Handshake13):
 
     def on_pha_finished(self, fin: m.Finished, raw: bytes) -> State:
         self.check_finished(fin, self.finished_for(self.client_ap, self.hash_before))
+        key = self._pha_raw
         if self._pha_chain:
             self.auth.chain = self._pha_chain
-        self.out.emit(ClientCertificateReceived(list(self._pha_chain)))
-        self._pha_chain = []
+        elif key is not None:
+            self.auth.raw_key = key
+        self.out.emit(ClientCertificateReceived(list(self._pha_chain),
+                                                None if key is None else key.spki))
+        self._pha_chain, self._pha_raw = [], None
         self._pha_context = b""
         return _S.CONNECTED
 
