@@ -12,13 +12,22 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from tlskit import ClientConfig, RawPublicKey, ServerConfig
 from tlskit.enums import ExtensionType as E
 from tlskit.enums import HandshakeType as HT
+from tlskit.handshake.client12 import ClientHandshake12
 from tlskit.handshake.server12 import ServerHandshake12
 from tlskit.wire import messages as m
 from tlskit.wire import messages12 as m12
 
 from ..support.pki import CLASSIC_GROUPS, client_config, pki, server_config
 from .helpers import AD, edit, expect_alert, make_client, make_server, on_type
-from .helpers12 import Run12, client12, edit_server_hello, expect_alert12, on_msg, rewriting
+from .helpers12 import (
+    Run12,
+    client12,
+    edit_client_hello,
+    edit_server_hello,
+    expect_alert12,
+    on_msg,
+    rewriting,
+)
 from .helpers12 import server12 as server12_endpoint
 
 KEY = RawPublicKey(ec.generate_private_key(ec.SECP256R1()))
@@ -185,3 +194,31 @@ def test_tls12_bad_raw_key_certificate(body: bytes, alert: AD) -> None:
                                              lambda hs, raw: m.frame(HT.certificate, body))):
         run.to_server_flight()
     expect_alert12(run.client, run.server_flight, alert)
+
+
+@pytest.mark.parametrize("body", [b"", b"\x00", b"\x02\x02"], ids=["empty", "empty-list", "short"])
+def test_tls12_server_reads_a_malformed_list_as_decode_error(body: bytes) -> None:
+    client = client12()
+    hello = edit_client_hello(lambda ch: ch.extensions.__setitem__(
+        E.server_certificate_type, body))(client.data_to_send())
+    expect_alert12(server12_endpoint(raw_public_key=KEY), hello, AD.decode_error)
+
+
+def test_tls12_server_with_no_type_in_common_is_unsupported_certificate() -> None:
+    client = client12(pinned_server_keys=[KEY.spki], trust_anchors=None)
+    expect_alert12(server12_endpoint(), client.data_to_send(), AD.unsupported_certificate)
+
+
+@pytest.mark.parametrize(("body", "alert"), [
+    (len(GARBAGE_SPKI).to_bytes(3, "big") + GARBAGE_SPKI, AD.bad_certificate),
+    (b"\x00\x00\x07" + CLIENT_KEY.spki, AD.decode_error),
+    (len(KEY.spki).to_bytes(3, "big") + KEY.spki, AD.bad_certificate),  # not pinned
+], ids=["garbage-spki", "short-length", "unpinned"])
+def test_tls12_bad_client_raw_key(body: bytes, alert: AD) -> None:
+    run = run_raw12({"raw_public_key": CLIENT_KEY},
+                    {"client_auth": "required", "pinned_client_keys": [CLIENT_KEY.spki]})
+    run.to_server_flight()
+    with rewriting(ClientHandshake12, on_msg(HT.certificate,
+                                             lambda hs, raw: m.frame(HT.certificate, body))):
+        run.client.receive_data(run.server_flight)
+    expect_alert12(run.server, run.client.data_to_send(), alert)
