@@ -302,7 +302,10 @@ RAW_PUBLIC_KEY = 2  # RFC 7250 certificate types (`wire.extensions.CERT_TYPE_*`)
 X509 = 0
 _RSASSA_PSS_OID = x509.ObjectIdentifier("1.2.840.113549.1.1.10")
 _RSA_OID = x509.ObjectIdentifier("1.2.840.113549.1.1.1")
-# The DER of the RSASSA-PSS OID, as it opens an SPKI's AlgorithmIdentifier.
+_EC_OID = x509.ObjectIdentifier("1.2.840.10045.2.1")
+_OTHER_OID = x509.ObjectIdentifier("1.3.101.112")  # Ed25519; (only RSA keys' OID is read)
+# The DER of the RSASSA-PSS OID, as it opens an RSASSA-PSS SPKI's AlgorithmIdentifier
+# (SEQUENCE, SEQUENCE, then the OID: within its first 24 bytes).
 _PSS_OID_DER = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0a"
 
 
@@ -339,11 +342,19 @@ def read_raw_key(blobs: Sequence[bytes], pins: AbstractSet[bytes], whose: str,
         raise BadCertificate(f"the {whose}'s raw public key (SHA-256 of its SPKI {fp}) is "
                              f"not one of {pin_field}: add it there if you trust this "
                              "key, or check that you reached the right peer")
-    oid = _RSASSA_PSS_OID if _PSS_OID_DER in spki[:24] else _RSA_OID
-    return RawKeyLeaf(spki, key, oid)
+    return RawKeyLeaf(spki, key, _key_oid(key, spki))
 
 
-def choose_cert_type(offered: Sequence[int], have: Sequence[int], what: str) -> int | None:
+def _key_oid(key: Any, spki: bytes) -> x509.ObjectIdentifier:
+    """The SPKI's algorithm OID, as far as signature checks read it: RSA keys are
+    rsaEncryption or RSASSA-PSS (4.2.3 ties rsa_pss_pss_* to the latter)."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    if isinstance(key, rsa.RSAPublicKey):
+        return _RSASSA_PSS_OID if _PSS_OID_DER in spki[:24] else _RSA_OID
+    return _EC_OID if isinstance(key, ec.EllipticCurvePublicKey) else _OTHER_OID
+
+
+def choose_cert_type(offered: Sequence[int], have: Sequence[int]) -> int | None:
     """RFC 7250 4.2: the client's most preferred type that we have; None: no overlap."""
     for t in offered:
         if t in have:
@@ -375,7 +386,7 @@ def negotiate_cert_types(cfg: Any, offer: Any, schemes: Sequence[int] | None,
         rpk = cfg.raw_public_key
         have = ([RAW_PUBLIC_KEY] if rpk is not None else []) + (
             [X509] if cfg._certs or cfg.certificate_resolver is not None else [])
-        chosen = choose_cert_type(offered, have, "server")
+        chosen = choose_cert_type(offered, have)
         if chosen is None:
             raise UnsupportedCertificate(
                 f"the client accepts server certificate types {cert_type_names(offered)}; "
@@ -389,7 +400,7 @@ def negotiate_cert_types(cfg: Any, offer: Any, schemes: Sequence[int] | None,
         if cfg.client_auth != "none":
             have = ([RAW_PUBLIC_KEY] if cfg._client_pins else []) + (
                 [X509] if cfg.get_client_verifier() is not None else [])
-            chosen = choose_cert_type(offered, have, "client")
+            chosen = choose_cert_type(offered, have)
             if chosen is not None:
                 out.answer[_E.client_certificate_type] = ext.encode_cert_type(chosen)
                 out.client_raw = chosen == RAW_PUBLIC_KEY
