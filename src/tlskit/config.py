@@ -60,6 +60,7 @@ __all__ = [
     "ClientConfig",
     "EchKey",
     "KeyLogCallback",
+    "RawPublicKey",
     "ServerConfig",
     "Tracer",
     "generate_ech_key",
@@ -318,6 +319,105 @@ class CertifiedKey:
         return [n.lower() for n in san.value.get_values_for_type(x509.DNSName)]
 
 
+def spki_der(key: Any, what: str) -> bytes:
+    """A public key as its DER SubjectPublicKeyInfo (RFC 7250 3's ASN.1_subjectPublicKeyInfo):
+    a `cryptography` public key, or the DER bytes themselves (checked: they must parse as
+    a key `cryptography` can use)."""
+    if isinstance(key, bytes | bytearray | memoryview):
+        der = bytes(key)
+        try:
+            serialization.load_der_public_key(der)
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise ValueError(f"{what}: not a DER SubjectPublicKeyInfo of a usable key "
+                             f"({describe_parse_error(exc)}); pass "
+                             "key.public_bytes(Encoding.DER, "
+                             "PublicFormat.SubjectPublicKeyInfo) or the key itself") from None
+        return der
+    try:
+        return bytes(key.public_bytes(serialization.Encoding.DER,
+                                      serialization.PublicFormat.SubjectPublicKeyInfo))
+    except (AttributeError, TypeError, ValueError):
+        raise TypeError(f"{what} takes public keys (cryptography objects) or their DER "
+                        f"SubjectPublicKeyInfo bytes, not {type(key).__name__}") from None
+
+
+def spki_fingerprint(spki: bytes) -> str:
+    """SHA-256 of a SubjectPublicKeyInfo, hex: how errors and logs name a raw key (the
+    form DANE's 3 1 1 records and ``openssl pkey -pubout -outform DER | sha256sum``
+    give)."""
+    return hashlib.sha256(spki).hexdigest()
+
+
+def _pins(keys: Sequence[Any], what: str) -> frozenset[bytes]:
+    if isinstance(keys, bytes | bytearray) or not isinstance(keys, Sequence | set | frozenset):
+        raise TypeError(f"{what} takes a list of public keys or SPKI DER bytes")
+    return frozenset(spki_der(k, f"each of {what}") for k in keys)
+
+
+_RSA_OID = "1.2.840.113549.1.1.1"
+
+
+@dataclass(slots=True)
+class RawPublicKey:
+    """A private key presented without a certificate (RFC 7250 raw public key): the
+    peer pins its public key (``pinned_server_keys`` / ``pinned_client_keys``) instead
+    of validating a chain. `spki` is the DER SubjectPublicKeyInfo sent in the
+    Certificate message; the handshakes serve it where they would serve a `CertifiedKey`
+    (it has the same signing attributes), with an empty `chain`."""
+
+    private_key: Any
+
+    def __post_init__(self) -> None:
+        try:
+            public = self.private_key.public_key()
+        except AttributeError:
+            raise TypeError("RawPublicKey takes a private key (cryptography object), not "
+                            f"{type(self.private_key).__name__}") from None
+        self.spki = spki_der(public, "RawPublicKey")
+        self.cert_der = [self.spki]
+        self.schemes = crypto.schemes_for_key(self.private_key, _RSA_OID)
+        self.schemes12 = crypto.schemes_for_key12(self.private_key, _RSA_OID)
+        self.auth12 = crypto.key_auth_kind(self.private_key)
+        self.curve12 = crypto.ec_key_group(self.private_key)
+        if not self.schemes:
+            raise ValueError("the private key's type cannot sign TLS 1.3 handshakes")
+
+    spki: bytes = field(init=False, default=b"", repr=False)
+    cert_der: list[bytes] = field(init=False, default_factory=list, repr=False)
+    schemes: list[SignatureScheme] = field(init=False, default_factory=list)
+    schemes12: list[SignatureScheme] = field(init=False, default_factory=list, repr=False)
+    auth12: str = field(init=False, default="", repr=False)
+    curve12: int | None = field(init=False, default=None, repr=False)
+    # What the handshakes read of a `CertifiedKey`, constant here: no chain, no staple.
+    chain: list[x509.Certificate] = field(init=False, default_factory=list, repr=False)
+    chain_signatures: list[set[int]] = field(init=False, default_factory=list, repr=False)
+    issuer_ders: frozenset[bytes] = field(init=False, default=frozenset(), repr=False)
+    ocsp_response: None = field(init=False, default=None, repr=False)
+    _compressed: dict[tuple[int, bytes | None], bytes] = field(
+        init=False, default_factory=dict, repr=False)
+    _certificate13: bytes = field(init=False, default=b"", repr=False)
+    _certificate12: bytes = field(init=False, default=b"", repr=False)
+
+    @classmethod
+    def from_file(cls, key_file: str | Path, password: bytes | None = None) -> RawPublicKey:
+        """Load an unencrypted (or ``password``-protected) PEM private key."""
+        return cls(load_pem_private_key(key_file, password))
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of `spki`, hex (what a peer's pin list names)."""
+        return spki_fingerprint(self.spki)
+
+    def public_pem(self) -> bytes:
+        """The public key as PEM (``-----BEGIN PUBLIC KEY-----``), for the peer's pins
+        (GnuTLS's --rawpkfile reads this form)."""
+        return bytes(self.private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+    def dns_names(self) -> list[str]:
+        return []
+
+
 @dataclass(frozen=True, eq=False)
 class _Common:
     groups: Sequence[str | int] | None = None
@@ -503,6 +603,16 @@ class ClientConfig(_Common):
         server that accepts one is authenticated by it (no certificate); one that takes
         none is checked by its certificate as usual. No early data with them; at most 8
         (`tlskit.psk.MAX_OFFERED`).
+    :param pinned_server_keys: RFC 7250 raw public keys to accept from the server:
+        `cryptography` public keys or their DER SubjectPublicKeyInfo bytes. With pins the
+        client offers RawPublicKey in server_certificate_type, and X.509 after it only
+        when ``trust_anchors`` or ``verifier`` is also given (a pinning client never falls
+        back to the system store). The key received must equal a pin byte for byte
+        (else bad_certificate naming its SHA-256); no host name is checked against it
+        (a raw key names nobody: the pin is the identity). Default: none.
+    :param raw_public_key: a `tlskit.RawPublicKey` to present when a server asks for
+        a client certificate and accepts raw public keys (client_certificate_type;
+        offered before X.509 when a certificate is configured too). Default None.
 
     Fields both configs share:
 
@@ -572,8 +682,14 @@ class ClientConfig(_Common):
     # RFC 8446 2.2: external PSKs offered in this order (after a resumption ticket, if
     # any); a server that takes one authenticates by it instead of a certificate.
     external_psks: Sequence[ExternalPsk] = ()
+    pinned_server_keys: Sequence[Any] = ()
+    raw_public_key: RawPublicKey | None = None
 
     _share_groups: list[int] = field(init=False, repr=False)
+    _server_pins: frozenset[bytes] = field(init=False, repr=False)
+    _server_cert_types: list[int] | None = field(init=False, repr=False)
+    _client_cert_types: list[int] | None = field(init=False, repr=False)
+    _rpk_offer: bool = field(init=False, repr=False)  # either RFC 7250 extension is sent
     _cert_schemes: list[int] | None = field(init=False, repr=False)
     _verifier: CertificateVerifier | None = field(init=False, repr=False)
     _psk_modes: list[int] = field(init=False, repr=False)
@@ -616,6 +732,7 @@ class ClientConfig(_Common):
             raise ValueError(f"psk_modes must be psk_dhe_ke and/or psk_ke, not {unknown_modes}")
         self._set("_psk_modes", [int(modes[m]) for m in dict.fromkeys(self.psk_modes)])
         self._set_client_certificates()
+        self._set_raw_public_keys()
         self._set("_pha", self.has_client_certificate() if self.post_handshake_auth is None
                   else self.post_handshake_auth)
         self._set("external_psks", check_client_psks(self.external_psks, self._suites,
@@ -648,6 +765,30 @@ class ClientConfig(_Common):
                             "CertificateRequestInfo")
         first = () if self.certificate is None else (self.certificate,)
         self._set("_client_certs", (*first, *self.certificates))
+
+    def _set_raw_public_keys(self) -> None:
+        """RFC 7250: with pins the client offers RawPublicKey for the server, and X.509
+        after it only where it was also told how to check certificates (trust_anchors or
+        a verifier): a pinning client that names no roots must not fall back to the
+        system store's web PKI. ``raw_public_key`` offers RawPublicKey for our own
+        certificate, before X.509 when a certificate is configured too."""
+        self._set("pinned_server_keys", tuple(self.pinned_server_keys))
+        pins = _pins(self.pinned_server_keys, "pinned_server_keys")
+        self._set("_server_pins", pins)
+        server_types = None
+        if pins:
+            server_types = [2] + ([0] if self.trust_anchors is not None
+                                  or self.verifier is not None else [])
+        self._set("_server_cert_types", server_types)
+        rpk = self.raw_public_key
+        if rpk is not None and not isinstance(rpk, RawPublicKey):
+            raise TypeError("raw_public_key must be a tlskit.RawPublicKey, not "
+                            f"{type(rpk).__name__}")
+        client_types = None
+        if rpk is not None:
+            client_types = [2] + ([0] if self.has_client_certificate() else [])
+        self._set("_client_cert_types", client_types)
+        self._set("_rpk_offer", server_types is not None or client_types is not None)
 
     def has_client_certificate(self) -> bool:
         """A certificate to present may exist: one is configured, or a resolver is."""
@@ -716,6 +857,10 @@ class ClientConfig(_Common):
         if self._cert_compression:
             bodies[E.compress_certificate] = certcompress.encode_extension(
                 self._cert_compression)
+        if self._server_cert_types is not None:  # RFC 7250 4.1
+            bodies[E.server_certificate_type] = ext.encode_cert_types(self._server_cert_types)
+        if self._client_cert_types is not None:
+            bodies[E.client_certificate_type] = ext.encode_cert_types(self._client_cert_types)
         return bodies
 
     def get_verifier(self) -> CertificateVerifier:
@@ -805,6 +950,16 @@ class ServerConfig(_Common):
         sent without ``client_trust_anchors``, nor when the names add up to more than
         ``MAX_CA_NAMES_LENGTH`` bytes (63 KiB: a longer list would not
         fit the message); a client then chooses by key type alone.
+    :param raw_public_key: a `tlskit.RawPublicKey` served (RFC 7250) to clients that
+        list RawPublicKey in server_certificate_type before any type we lack; with a
+        certificate too, whichever of the two the client prefers. Signatures are made as
+        with a certificate. A client that accepts no type we have gets
+        unsupported_certificate (RFC 7250 4.2). Default None.
+    :param pinned_client_keys: RFC 7250 raw public keys accepted from clients
+        (`cryptography` public keys or DER SubjectPublicKeyInfo bytes): with
+        ``client_auth`` on, a client offering RawPublicKey in client_certificate_type is
+        asked for one and must present a pinned key (bad_certificate otherwise); they are
+        enough for ``client_auth`` without ``client_trust_anchors``. Default: none.
 
     Fields both configs share, as a server reads them (`ClientConfig` has the client's
     side of each):
@@ -887,8 +1042,12 @@ class ServerConfig(_Common):
     # RFC 8446 4.2.4, RFC 5246 7.4.4: name the client_trust_anchors' subjects in each
     # CertificateRequest, so clients holding several certificates pick one they issued.
     send_client_ca_names: bool = True
+    raw_public_key: RawPublicKey | None = None
+    pinned_client_keys: Sequence[Any] = ()
 
     _certs: list[CertifiedKey] = field(init=False, repr=False)
+    _client_pins: frozenset[bytes] = field(init=False, repr=False)
+    _rpk: bool = field(init=False, repr=False)  # a raw key served or client keys pinned
     _ca_names: list[bytes] = field(init=False, repr=False)  # DER subjects, to send
     _ca_names_ext: bytes = field(init=False, repr=False)  # TLS 1.3's extension body
     _psk_lookup: PskLookup | None = field(init=False, repr=False)
@@ -925,13 +1084,21 @@ class ServerConfig(_Common):
             certs.insert(0, CertifiedKey(list(self.certificate_chain), self.private_key,
                                          self.ocsp_response))
         self._set("_certs", certs)
+        if self.raw_public_key is not None and not isinstance(self.raw_public_key,
+                                                              RawPublicKey):
+            raise TypeError("raw_public_key must be a tlskit.RawPublicKey, not "
+                            f"{type(self.raw_public_key).__name__}")
+        self._set("pinned_client_keys", tuple(self.pinned_client_keys))
+        self._set("_client_pins", _pins(self.pinned_client_keys, "pinned_client_keys"))
+        self._set("_rpk", self.raw_public_key is not None or bool(self._client_pins))
         self._set_external_psks()
         client_verifier = self.client_verifier
-        if client_verifier is None and (self.client_auth != "none"
-                                        or self.client_trust_anchors is not None):
+        if client_verifier is None and (self.client_trust_anchors is not None or (
+                self.client_auth != "none" and not self._client_pins)):
             # (client_trust_anchors alone: for post-handshake client authentication)
             if self.client_trust_anchors is None:
-                raise ValueError("client_auth needs client_trust_anchors or client_verifier")
+                raise ValueError("client_auth needs client_trust_anchors or client_verifier "
+                                 "(or pinned_client_keys for raw public keys)")
             from .x509 import TrustStore, Verifier
             client_verifier = Verifier(TrustStore(list(self.client_trust_anchors)))
         self._set("_client_verifier", client_verifier)
@@ -964,7 +1131,8 @@ class ServerConfig(_Common):
             raise TypeError("certificate_resolver must be a callable taking a "
                             "tlskit.ClientHelloInfo, not "
                             f"{type(self.certificate_resolver).__name__}")
-        if self._certs or self.certificate_resolver is not None:
+        if self._certs or self.certificate_resolver is not None \
+                or self.raw_public_key is not None:
             return  # (a resolver serves certificates: both versions, ECH's public name too)
         if lookup is None:
             raise ValueError("a server needs at least one certificate and key (or a "
@@ -1023,6 +1191,10 @@ class ServerConfig(_Common):
             for der in sorted(c.public_bytes(serialization.Encoding.DER)
                               for c in self.client_trust_anchors or ()):
                 h.update(hashlib.sha256(der).digest())
+            if self._client_pins:  # RFC 7250: the client keys this server accepts
+                h.update(b"pins\0")
+                for spki in sorted(self._client_pins):
+                    h.update(hashlib.sha256(spki).digest())
         return h.digest()
 
     def get_ticket_sealer(self) -> TicketSealer:

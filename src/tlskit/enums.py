@@ -124,6 +124,8 @@ class ExtensionType(_OpenEnum):
     heartbeat = 15
     application_layer_protocol_negotiation = 16
     signed_certificate_timestamp = 18
+    client_certificate_type = 19  # RFC 7250 (raw public keys)
+    server_certificate_type = 20
     padding = 21
     encrypt_then_mac = 22
     extended_master_secret = 23

@@ -43,6 +43,10 @@ class HandshakeComplete(Event):
     # place of a certificate (None: no external PSK; ``peer_certificates`` is then
     # empty and ``signature_scheme`` None when set).
     external_psk_identity: bytes | None = None
+    # RFC 7250: the peer's raw public key (DER SubjectPublicKeyInfo) when it presented
+    # one instead of a certificate, checked against the pins (``peer_certificates`` is
+    # then empty); None otherwise.
+    peer_raw_public_key: bytes | None = None
 
 
 @dataclass(slots=True)
@@ -64,6 +68,9 @@ class ClientCertificateReceived(Event):
     4.6.2); ``peer_certificates`` is its verified chain, empty if it declined."""
 
     peer_certificates: list[x509.Certificate] = field(default_factory=list)
+    # RFC 7250: the client's pinned raw public key, when raw keys were negotiated for
+    # its certificate in the handshake (``peer_certificates`` is then empty).
+    peer_raw_public_key: bytes | None = None
 
 
 @dataclass(slots=True)

@@ -73,6 +73,9 @@ class Session:
     # 0-RTT on it must respect (RFC 9000 7.4.1); None for TLS over TCP. Either kind is
     # resumed only by its own protocol (their tickets carry other 0-RTT limits, state).
     quic_transport_parameters: bytes | None = field(default=None, repr=False)
+    # RFC 7250: the server's raw public key (DER SubjectPublicKeyInfo) when it was
+    # authenticated by a pin instead of a certificate; resumed only while still pinned.
+    peer_raw_public_key: bytes | None = field(default=None, repr=False)
 
     @property
     def quic(self) -> bool:
@@ -169,7 +172,7 @@ def _remove(bucket: list[Session], session: Session) -> None:
 _STATE = struct.Struct(">BBHQI")  # format version, flags, suite, issued at (ms), lifetime
 _VERSION = 3
 _AAD = b"tlskit ticket v3"
-_TLS12, _EMS, _EXTERNAL, _EARLY_CONTEXT = 1, 2, 4, 8  # flags
+_TLS12, _EMS, _EXTERNAL, _EARLY_CONTEXT, _RAW_KEY = 1, 2, 4, 8, 16  # flags
 _NONCE = 12
 _EARLY = struct.Struct(">II")  # max_early_data, age_add
 
@@ -200,6 +203,8 @@ class TicketState:
     # QUIC (RFC 9001 4.6.2): a digest of what the issuing server's 0-RTT depended on
     # (`QuicServerConnection`'s early_data_context); b"" when none was given.
     early_data_context: bytes = b""
+    # RFC 7250: `client_chain` holds the client's raw public key (one SPKI), not a chain.
+    client_raw_key: bool = False
 
 
 class TicketSealer:
@@ -271,6 +276,8 @@ def encode_state(state: TicketState) -> bytes:
         flags |= _EXTERNAL
     if state.early_data_context:
         flags |= _EARLY_CONTEXT
+    if state.client_raw_key:
+        flags |= _RAW_KEY
     psk, context, chain = state.psk, state.context, state.client_chain
     alpn = (state.alpn_protocol or "").encode()
     sni = (state.server_name or "").encode()
@@ -322,7 +329,8 @@ def decode_state(plain: bytes) -> TicketState | None:
                        context, chain, max_early_data=max_early, age_add=age_add,
                        tls12=tls12, extended_master_secret=bool(flags & _EMS),
                        external_identity=external, external_fingerprint=fingerprint,
-                       early_data_context=early_context)
+                       early_data_context=early_context,
+                       client_raw_key=bool(flags & _RAW_KEY) and len(chain) == 1)
 
 
 class _Malformed(Exception):

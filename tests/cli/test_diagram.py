@@ -134,3 +134,30 @@ def test_long_labels_are_shortened() -> None:
     assert len(details) == 2
     assert all(len(t) <= 70 for t in details)
     assert details[0].endswith("\u2026") and "+46 more" in details[1]
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_a_raw_public_key_is_named_as_such(version: str) -> None:
+    """RFC 7250: the certificate step names the type and the key's SHA-256, not a chain."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tlskit import RawPublicKey
+    key = RawPublicKey(ec.generate_private_key(ec.SECP256R1()))
+    rec = Recorder("client")
+    c = ClientConnection(ClientConfig(pinned_server_keys=[key.spki], tracer=rec.tracer,
+                                      versions=[version]), server_name="localhost")
+    s = ServerConnection(ServerConfig(raw_public_key=key, versions=[version]))
+    for _ in range(6):
+        for a, b in ((c, s), (s, c)):
+            data = a.data_to_send()
+            if data:
+                b.receive_data(data)
+    assert c.handshake_complete is not None
+    step = rec.find("certificate")
+    assert step is not None
+    assert step.fields["certificate_type"] == "RawPublicKey"
+    assert step.fields["raw_public_key"] == f"SHA-256 {key.fingerprint}"
+    [arrow] = [i for i in items_from_steps(rec.steps) if isinstance(i, Arrow)
+               and i.name == "Certificate"]
+    [detail] = arrow.details  # (cut to the diagram's label width)
+    assert detail.startswith(f"raw public key, SHA-256 {key.fingerprint[:32]}")

@@ -378,6 +378,8 @@ EXTENSION_DECODERS = {
     "ec_point_formats": ext.decode_ec_point_formats,
     "compress_certificate": certcompress.decode_extension,
     "ca_names": ext.decode_ca_names,
+    "cert_types": lambda b: ext.decode_cert_types(b, "server_certificate_type"),
+    "cert_type": lambda b: ext.decode_cert_type(b, "server_certificate_type"),
 }
 
 
@@ -398,6 +400,42 @@ def test_any_bytes_to_an_extension_decoder_decode_or_are_refused(name: str) -> N
         except TLSError as exc:
             assert exc.alert in ALLOWED, exc
     check()
+
+
+# --- RFC 7250: the certificate type lists and a TLS 1.2 raw key Certificate
+
+
+@FAST
+@given(st.binary(max_size=300))
+def test_any_cert_type_list_decodes_exactly_or_is_decode_error(body: bytes) -> None:
+    """The client's list: 1..255 types filling the body, re-encoded to the same bytes;
+    the server's answer: exactly one byte."""
+    try:
+        types = ext.decode_cert_types(body, "client_certificate_type")
+    except TLSError as exc:
+        assert exc.alert == AD.decode_error, exc
+        assert not (len(body) >= 2 and body[0] == len(body) - 1)
+    else:
+        assert 1 <= len(types) <= 255 and ext.encode_cert_types(types) == body
+    try:
+        chosen = ext.decode_cert_type(body, "server_certificate_type")
+    except TLSError as exc:
+        assert exc.alert == AD.decode_error and len(body) != 1
+    else:
+        assert ext.encode_cert_type(chosen) == body
+
+
+@FAST
+@given(st.binary(max_size=300))
+def test_any_raw_key_certificate12_decodes_exactly_or_is_decode_error(body: bytes) -> None:
+    try:
+        cert = m12.RawKeyCertificate12.decode(body)
+    except TLSError as exc:
+        assert exc.alert == AD.decode_error, exc
+        return
+    assert len(cert.spki) == len(body) - 3
+    if cert.spki:
+        assert cert.encode()[4:] == body
 
 
 # --- PEM and DER files: tlskit.config and the compat SSLContext

@@ -365,3 +365,17 @@ def test_session_resumption_through_the_adapter(
             assert sock.recv(10) == b"ping\n"  # the tickets arrived before the echo
             resumed.append(sock.handshake_info.resumed)
     assert resumed == [False, True]
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_peer_raw_public_key(tls_server_factory, version: str) -> None:
+    """RFC 7250 over a real socket: the pinned key is what the socket reports."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    key = tlskit.RawPublicKey(ec.generate_private_key(ec.SECP256R1()))
+    srv = tls_server_factory(EchoHandler, ServerConfig(raw_public_key=key, versions=[version]))
+    cfg = ClientConfig(pinned_server_keys=[key.spki], versions=[version])
+    with tlskit.connect("127.0.0.1", _port(srv), cfg, server_name="localhost") as sock:
+        sock.sendall(b"pinned\n")
+        assert sock.recv(100) == b"pinned\n"
+        assert sock.peer_raw_public_key == key.spki
+        assert sock.peer_certificates == [] and sock.getpeercert() is None

@@ -15,6 +15,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 # page: (the comments that give printed lines, the lines the example must print)
 PAGES = {
     "psk.md": (r"# (b'sensor-17'|\[\])$", ["b'sensor-17'", "[]"]),
+    "raw-public-keys.md": (r"# (True|\[\])$", ["True", "True", "[]"]),
     "server-choice.md": (r"# (b\.example \(.*\)|CN=b\.example)$",
                          ["b.example ('TLSv1.3', 'TLSv1.2')", "CN=b.example"]),
 }

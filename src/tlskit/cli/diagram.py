@@ -119,7 +119,9 @@ def _details(step: Step) -> list[str]:
         out.append(f"schemes: {_list(f.get('signature_schemes', []), 3)}")
     elif name in ("certificate", "client_certificate"):
         chain = f.get("chain") or []
-        if chain:
+        if f.get("certificate_type") == "RawPublicKey":  # RFC 7250: a key, no chain
+            out.append(f"raw public key, {f.get('raw_public_key')}")
+        elif chain:
             leaf = chain[0]
             out.append(f"subject: {leaf.get('subject')}")
             out.append(f"issuer: {leaf.get('issuer')}" + (

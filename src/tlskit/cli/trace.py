@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -319,6 +320,9 @@ def _summarize(step: str, values: dict[str, Any]) -> tuple[dict[str, Any], dict[
         reason = getattr(error, "reason", None)
         fields["reason"] = str(reason) if reason is not None else None
         fields["alert"] = getattr(getattr(error, "alert", None), "name", None)
+    raw_key = values.get("raw_public_key")
+    if isinstance(raw_key, bytes):  # RFC 7250: named as pins are, by SPKI digest
+        fields["raw_public_key"] = "SHA-256 " + hashlib.sha256(raw_key).hexdigest()
     if step == "certificate" and "ocsp_response" in values:
         staple = values["ocsp_response"]
         fields["ocsp_response"] = None if staple is None else f"{len(staple)} bytes"

@@ -59,11 +59,14 @@ from .common import (
     members,
     parse_chain,
     public_key_of,
+    read_cert_type_answers,
+    read_raw_key,
     rule,
     verify_server_chain,
 )
 from .common12 import (
     MAX_REFUSED_RENEGOTIATIONS,
+    RAW_KEY_DECODERS12,
     Handover12,
     Handshake12,
     key_transport_problem,
@@ -74,7 +77,8 @@ _HT = members(HandshakeType)
 ALLOWED_IN_SH12 = frozenset({
     _E.renegotiation_info, _E.extended_master_secret, _E.ec_point_formats,
     _E.application_layer_protocol_negotiation, _E.server_name, _E.status_request,
-    _E.session_ticket, _E.record_size_limit, _E.max_fragment_length})
+    _E.session_ticket, _E.record_size_limit, _E.max_fragment_length,
+    _E.server_certificate_type, _E.client_certificate_type})  # (RFC 7250 4.2)
 _HELLO_REQUEST = int(_HT.hello_request)
 CLIENT_HELLO_VERSION = 0x0303  # our ClientHello's legacy_version, always (RFC 8446 4.1.2)
 
@@ -150,8 +154,8 @@ class ClientHandshake12(Handshake12):
     CCS_NEXT = CCS_NEXT
     __slots__ = ("_client_keys", "_client_public", "_hello_requests", "_server_rsa_key",
                  "_stapling", "_ticket", "_ticket_announced", "alpn", "auth", "cert_request",
-                 "ech_rejected", "group", "offered", "offered_session_id", "premaster",
-                 "session", "session_id")  # (see Handshake12)
+                 "ech_rejected", "group", "offered", "offered_session_id", "own_raw",
+                 "premaster", "session", "session_id")  # (see Handshake12)
 
     def __init__(self, handover: Handover12) -> None:
         super().__init__(handover, _S.WAIT_SERVER_HELLO)
@@ -174,11 +178,12 @@ class ClientHandshake12(Handshake12):
         self._client_public = b""
         self._hello_requests = 0
         self._server_rsa_key: Any = None  # RSA key transport: where the premaster goes
+        self.own_raw = False  # RFC 7250: our raw public key answers a CertificateRequest
 
     def keeps_messages(self, config: Any) -> bool:
         """Only a client with a certificate to offer ever signs a CertificateVerify (one
         without answers a CertificateRequest with an empty Certificate alone)."""
-        return bool(config.has_client_certificate())
+        return bool(config.has_client_certificate()) or config.raw_public_key is not None
 
     @property
     def verification_error(self) -> TLSError | None:
@@ -247,6 +252,10 @@ class ClientHandshake12(Handshake12):
         if _E.max_fragment_length in exts:  # RFC 6066 4: both ways, from the next record
             size = agreed_fragment_length(exts, cfg)
             self.out.set_record_limits(send=size, receive=size)
+        if cfg._rpk_offer and not resuming:  # RFC 7250 4.2: the certificate types chosen
+            self.own_raw = read_cert_type_answers(cfg, exts, self.auth)
+            if self.auth.raw_expected:
+                self.decoders = RAW_KEY_DECODERS12  # type: ignore[misc]  # (this instance only)
         self.suite12 = suite
         self.suite = suite
         self.server_random = sh.random
@@ -272,6 +281,10 @@ class ClientHandshake12(Handshake12):
             raise IllegalParameter("server resumed the session with another cipher suite")
         self._stapling = False  # no CertificateStatus in an abbreviated handshake
         self.resumed = True
+        if session.peer_raw_public_key is not None:  # (re-pinned by _may_resume)
+            self.auth.raw_key = read_raw_key([session.peer_raw_public_key],
+                                             self.config._server_pins, "server",
+                                             "pinned_server_keys")
         self.auth.chain = list(session.peer_certificates)
         self.auth.ocsp_response = session.ocsp_response
         self.auth.authenticated = True  # _may_resume re-validated the session's chain
@@ -300,6 +313,8 @@ class ClientHandshake12(Handshake12):
         return _S.CONNECTED
 
     def on_certificate(self, cert: m12.Certificate12, raw: bytes) -> State:
+        if self.auth.raw_expected:  # RFC 7250 3: one SPKI, pinned
+            return self._on_raw_key(cert, raw)  # type: ignore[arg-type]
         if not cert.certificates:
             raise HandshakeFailure("server sent no certificate")
         self.auth.chain = parse_chain(cert.certificates, "server")
@@ -312,6 +327,20 @@ class ClientHandshake12(Handshake12):
             return _S.RSA_WAIT_CERTIFICATE_STATUS
         self._accept_key_transport()
         return _S.WAIT_CERTIFICATE_REQUEST_OR_DONE
+
+    def _on_raw_key(self, cert: m12.RawKeyCertificate12, raw: bytes) -> State:
+        if not cert.spki:
+            raise DecodeError("server sent an empty raw public key (RFC 7250 3: 1..2^24-1 "
+                              "bytes)")
+        if self.rsa_kx:
+            raise UnsupportedCertificate("the server chose RSA key transport with a raw "
+                                         "public key, which tlskit does not do")
+        self.auth.raw_key = key = read_raw_key([cert.spki], self.config._server_pins,
+                                               "server", "pinned_server_keys")
+        self.auth.authenticated = True
+        self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=[],
+                   certificate_type="RawPublicKey", raw_public_key=key.spki)
+        return _S.WAIT_CERTIFICATE_STATUS if self._stapling else _S.WAIT_SERVER_KEY_EXCHANGE
 
     def on_certificate_status(self, msg: m12.CertificateStatus, raw: bytes) -> State:
         self.auth.ocsp_response = msg.response
@@ -344,14 +373,16 @@ class ClientHandshake12(Handshake12):
             self._accept_key_transport()
 
     def on_server_key_exchange(self, ske: m12.ServerKeyExchangeECDHE, raw: bytes) -> State:
-        verify_server_chain(self, self.auth, self.server_name,
-                            ech_public_name=self.ech_rejected)
+        auth = self.auth
+        if auth.raw_key is None:
+            verify_server_chain(self, auth, self.server_name,
+                                ech_public_name=self.ech_rejected)
         cfg = self.config
         if ske.group not in cfg._groups or ske.group not in crypto.GROUPS12:
             raise IllegalParameter(f"server chose group {ske.group:#06x}, not offered")
         if ske.scheme not in cfg._schemes or ske.scheme not in crypto.SCHEMES:
             raise IllegalParameter(f"ServerKeyExchange scheme {ske.scheme:#06x} not offered")
-        leaf = self.auth.chain[0]
+        leaf = auth.chain[0] if auth.raw_key is None else auth.raw_key
         leaf_key = public_key_of(leaf)
         suite = self.suite12
         assert suite is not None
@@ -451,8 +482,16 @@ class ClientHandshake12(Handshake12):
         req = self.cert_request
         assert req is not None
         cfg = self.config
+        if self.own_raw:  # RFC 7250 3: our SPKI alone, signed for as a certificate
+            rpk = cfg.raw_public_key
+            scheme = req.signing_scheme(rpk)
+            if scheme is not None:
+                self.send(m12.RawKeyCertificate12(rpk.spki).encode())
+                self.trace(T.CLIENT_CERTIFICATE, chain=[], certificate_type="RawPublicKey",
+                           raw_public_key=rpk.spki, scheme=SignatureScheme(scheme).name)
+                return rpk.private_key, scheme
         chosen = None
-        if not self.ech_rejected:  # (RFC 9849 6.1.6: no certificate then)
+        if not self.ech_rejected and not self.own_raw:  # (RFC 9849 6.1.6: none then)
             chosen = choose(req, cfg._client_certs, cfg.certificate_resolver)
         if chosen is None:
             self.send(m12.Certificate12([]).encode())
@@ -502,6 +541,8 @@ class ClientHandshake12(Handshake12):
             0,  # max_early_data
             True,  # tls12
             b"" if ticket else self.session_id)  # session_id
+        if self.auth.raw_key is not None:  # RFC 7250: resumed only while still pinned
+            session.peer_raw_public_key = self.auth.raw_key.spki
         if cfg.session_cache is not None:
             cfg.session_cache.put(session)
         self.out.emit(SessionTicketReceived(session.lifetime, ticket, session))

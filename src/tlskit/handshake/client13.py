@@ -74,6 +74,8 @@ from .common import (
     members,
     pad_client_hello,
     parse_chain,
+    read_cert_type_answers,
+    read_raw_key,
     rule,
     verify_server_chain,
 )
@@ -164,8 +166,8 @@ class ClientHandshake13(Handshake13):
     __slots__ = ("_ccs_sent", "_client_hs_secret", "_early_write_pending", "_pha_contexts",
                  "_server_hs_secret", "alpn", "auth", "certificate_request", "early_data",
                  "early_data_accepted", "early_data_sent", "ech", "external_psk", "group",
-                 "handshake_secret", "offer", "psk_offers", "resumed", "server_name",
-                 "session")  # (see Handshake13)
+                 "handshake_secret", "offer", "own_raw", "psk_offers", "resumed",
+                 "server_name", "session")  # (see Handshake13)
 
     # Whether this is a QUIC client (`tlskit.quic`): only sessions of its own kind are
     # offered, and its sessions keep the server's transport parameters (set by the QUIC
@@ -204,6 +206,7 @@ class ClientHandshake13(Handshake13):
         self.early_data_accepted = False
         self._early_write_pending = False  # still writing under the early traffic key
         self._pha_contexts: set[bytes] = set()  # post-handshake request contexts answered
+        self.own_raw = False  # RFC 7250: we present our raw public key, not a certificate
 
     @property
     def verification_error(self) -> TLSError | None:
@@ -303,6 +306,11 @@ class ClientHandshake13(Handshake13):
             exts[_E.status_request] = bodies[_E.status_request]
         if tls13 and cfg._cert_compression:
             exts[_E.compress_certificate] = bodies[_E.compress_certificate]
+        if cfg._rpk_offer:  # RFC 7250 4.1: the certificate types we take and present
+            if cfg._server_cert_types is not None:
+                exts[_E.server_certificate_type] = bodies[_E.server_certificate_type]
+            if cfg._client_cert_types is not None:
+                exts[_E.client_certificate_type] = bodies[_E.client_certificate_type]
         if tls13 and cfg._pha:  # 4.2.6: we will answer a CertificateRequest after the handshake
             exts[_E.post_handshake_auth] = b""
         if tls13 and cfg.ech_grease and cfg._ech is None:
@@ -644,12 +652,18 @@ class ClientHandshake13(Handshake13):
             self.trace(T.ENCRYPTED_EXTENSIONS, message=ee, raw=raw, alpn=self.alpn)
         if self.resumed:  # 2.2: the PSK authenticates the server; Finished comes next
             assert self.session is not None
+            if self.session.peer_raw_public_key is not None:  # (re-pinned by _may_resume)
+                self.auth.raw_key = read_raw_key([self.session.peer_raw_public_key],
+                                                 self.config._server_pins, "server",
+                                                 "pinned_server_keys")
             self.auth.chain = list(self.session.peer_certificates)
             self.auth.ocsp_response = self.session.ocsp_response
             self.auth.authenticated = True  # _may_resume re-validated the session's chain
             return _S.WAIT_FINISHED
         if self.external_psk is not None:  # 2.2: so does an external PSK (a Certificate
             return _S.WAIT_FINISHED  # now is unexpected_message, 4.3.2)
+        if self.config._rpk_offer:  # RFC 7250 4.2: the certificate types chosen
+            self.own_raw = read_cert_type_answers(self.config, exts, self.auth)
         self.refuse_unnamed_certificate()
         return _S.WAIT_CERTIFICATE_OR_REQUEST
 
@@ -730,6 +744,8 @@ class ClientHandshake13(Handshake13):
         if not cert.entries:
             raise DecodeError("server sent an empty Certificate message (4.4.2.4)")
         auth = self.auth
+        if auth.raw_expected:  # RFC 7250
+            return self._on_raw_key(cert, raw)
         for i, entry in enumerate(cert.entries):
             if not entry.extensions:
                 continue  # (most entries: nothing to check)
@@ -753,8 +769,27 @@ class ClientHandshake13(Handshake13):
             verify_server_chain(self, auth, ech.public_name, ech_public_name=True)
         return _S.WAIT_CERTIFICATE_VERIFY
 
+    def _on_raw_key(self, cert: m.Certificate, raw: bytes) -> State:
+        """RFC 7250 3, RFC 8446 4.4.2: one entry, the server's SubjectPublicKeyInfo,
+        which must be pinned. No name is checked: a raw key carries none, and the pin
+        itself says which server it is (the application chose the pins for the peer
+        it dials)."""
+        for entry in cert.entries:
+            if entry.extensions:  # 4.2: as for a certificate's entry (a staple is ignored)
+                self.check_extensions(entry.extensions, ALLOWED_IN_CERT_ENTRY,
+                                      self.offer.extensions, "CertificateEntry")
+        auth = self.auth
+        auth.raw_key = read_raw_key([e.cert_data for e in cert.entries],
+                                    self.config._server_pins, "server", "pinned_server_keys")
+        auth.authenticated = True
+        self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=[],
+                   certificate_type="RawPublicKey", raw_public_key=auth.raw_key.spki)
+        return _S.WAIT_CERTIFICATE_VERIFY
+
     def on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> State:
-        self.check_certificate_verify(cv, self.auth.chain[0], self.config._schemes,
+        auth = self.auth
+        self.check_certificate_verify(cv, auth.chain[0] if auth.raw_key is None
+                                      else auth.raw_key, self.config._schemes,
                                       CV_SERVER, self.hash_before)
         self.auth.scheme = scheme_of(cv.algorithm)
         if self.config.tracer is not None:
@@ -828,6 +863,8 @@ class ClientHandshake13(Handshake13):
         """4.4.2: answer a CertificateRequest with the certificate chosen for it (an
         empty Certificate if none), echoing its context."""
         cfg = self.config
+        if self.own_raw:  # RFC 7250: our raw public key, signed for as a certificate
+            return self._send_raw_key(info, context)
         chosen = choose(info, cfg._client_certs, cfg.certificate_resolver)
         if chosen is None:
             self.send(m.Certificate(context, []).encode())
@@ -837,6 +874,24 @@ class ClientHandshake13(Handshake13):
         self.send(m.Certificate(context, [m.CertificateEntry(d) for d in ck.cert_der]).encode())
         self.trace(T.CLIENT_CERTIFICATE, chain=ck.chain, scheme=SignatureScheme(scheme).name)
         signature = crypto.sign(ck.private_key, scheme, CV_CLIENT + self.transcript.digest())
+        cv = m.CertificateVerify(scheme, signature)
+        self.send(cv.encode())
+        self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, scheme=SignatureScheme(scheme).name)
+
+    def _send_raw_key(self, info: CertificateRequestInfo, context: bytes) -> None:
+        """RFC 7250 3: one entry, our SPKI; an empty Certificate when our key can sign
+        with none of the request's schemes (the server then decides)."""
+        rpk = self.config.raw_public_key
+        assert rpk is not None  # (own_raw is set only when it was offered)
+        scheme = info.signing_scheme(rpk)  # type: ignore[arg-type]
+        if scheme is None:
+            self.send(m.Certificate(context, []).encode())
+            self.trace(T.CLIENT_CERTIFICATE, chain=[])
+            return
+        self.send(m.Certificate(context, [m.CertificateEntry(rpk.spki)]).encode())
+        self.trace(T.CLIENT_CERTIFICATE, chain=[], certificate_type="RawPublicKey",
+                   raw_public_key=rpk.spki, scheme=SignatureScheme(scheme).name)
+        signature = crypto.sign(rpk.private_key, scheme, CV_CLIENT + self.transcript.digest())
         cv = m.CertificateVerify(scheme, signature)
         self.send(cv.encode())
         self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, scheme=SignatureScheme(scheme).name)
@@ -899,7 +954,8 @@ class ClientHandshake13(Handshake13):
             authenticated=auth.authenticated and auth.verification_error is None,
             hostname_checked=self.config.check_hostname, ocsp_response=auth.ocsp_response,
             max_early_data=max_early,
-            quic_transport_parameters=self.peer_transport_parameters)
+            quic_transport_parameters=self.peer_transport_parameters,
+            peer_raw_public_key=None if auth.raw_key is None else auth.raw_key.spki)
         cache = self.config.session_cache
         if cache is not None and nst.lifetime > 0 and session.authenticated:
             cache.put(session)
@@ -940,7 +996,12 @@ def _may_resume(config: ClientConfig, session: Session, server_name: str | None,
     suites = config._suites12 if session.tls12 else config._suites
     if not session.valid_at(now) or session.suite.code not in suites:
         return False
-    if not session.authenticated or not session.peer_certificates:
+    if not session.authenticated:
+        return False
+    if session.peer_raw_public_key is not None:  # RFC 7250: only while still pinned
+        return session.peer_raw_public_key in config._server_pins \
+            and session.server_name == server_name
+    if not session.peer_certificates:
         return False
     if config.check_hostname:
         if server_name is None or not session.hostname_checked:

@@ -45,6 +45,7 @@ from ..errors import (
     BadCertificate,
     DecodeError,
     DecryptError,
+    HandshakeFailure,
     IllegalParameter,
     InternalError,
     TLSError,
@@ -78,7 +79,7 @@ _TLS13 = PV.TLSv1_3  # (a module global: Enum class attributes are slow reads, s
 ALLOWED_IN_EE = frozenset({
     _E.server_name, _E.max_fragment_length, _E.supported_groups, _E.use_srtp, _E.heartbeat,
     _E.application_layer_protocol_negotiation, _E.record_size_limit, _E.early_data,
-    19, 20,  # client/server_certificate_type
+    _E.client_certificate_type, _E.server_certificate_type,  # RFC 7250 4.2
     _E.encrypted_client_hello,  # RFC 9849 5: retry_configs, when ECH was rejected
 })
 ALLOWED_IN_SH = frozenset({_E.key_share, _E.supported_versions, _E.pre_shared_key})
@@ -122,7 +123,7 @@ def parse_chain(blobs: list[bytes], whose: str) -> list[x509.Certificate]:
     return chain
 
 
-def public_key_of(cert: x509.Certificate) -> Any:
+def public_key_of(cert: x509.Certificate | RawKeyLeaf) -> Any:
     """The certificate's key; a key type cryptography cannot use is unsupported_certificate."""
     try:
         return cert.public_key()
@@ -291,6 +292,193 @@ class PeerAuth:
     ocsp_response: bytes | None = None
     verification_error: TLSError | None = None
     authenticated: bool = False  # the chain (or the resumed session's) validated
+    # RFC 7250: RawPublicKey was negotiated for the peer's certificate (its Certificate
+    # carries one SubjectPublicKeyInfo), and the key it carried once checked.
+    raw_expected: bool = False
+    raw_key: RawKeyLeaf | None = None
+
+
+RAW_PUBLIC_KEY = 2  # RFC 7250 certificate types (`wire.extensions.CERT_TYPE_*`)
+X509 = 0
+_RSASSA_PSS_OID = x509.ObjectIdentifier("1.2.840.113549.1.1.10")
+_RSA_OID = x509.ObjectIdentifier("1.2.840.113549.1.1.1")
+_EC_OID = x509.ObjectIdentifier("1.2.840.10045.2.1")
+_OTHER_OID = x509.ObjectIdentifier("1.3.101.112")  # Ed25519; (only RSA keys' OID is read)
+# The DER of the RSASSA-PSS OID, as it opens an RSASSA-PSS SPKI's AlgorithmIdentifier
+# (SEQUENCE, SEQUENCE, then the OID: within its first 24 bytes).
+_PSS_OID_DER = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0a"
+
+
+@dataclass(frozen=True, slots=True)
+class RawKeyLeaf:
+    """A peer's raw public key (RFC 7250) where a signature check reads a leaf
+    certificate: the key and its algorithm OID (RSA schemes depend on it, 4.2.3)."""
+
+    spki: bytes
+    key: Any
+    public_key_algorithm_oid: x509.ObjectIdentifier
+
+    def public_key(self) -> Any:
+        return self.key
+
+
+def read_raw_key(blobs: Sequence[bytes], pins: AbstractSet[bytes], whose: str,
+                 pin_field: str) -> RawKeyLeaf:
+    """RFC 8446 4.4.2 / RFC 7250 3: a RawPublicKey Certificate holds exactly one entry,
+    a DER SubjectPublicKeyInfo; it must be byte for byte one of our pins. Anything else
+    is bad_certificate (as for a certificate that does not parse or is not trusted)."""
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+    if len(blobs) != 1:
+        raise BadCertificate(f"the {whose} sent {len(blobs)} entries in a RawPublicKey "
+                             "Certificate, which holds exactly one (RFC 8446 4.4.2)")
+    spki = bytes(blobs[0])
+    try:
+        key = load_der_public_key(spki)
+    except Exception as exc:  # ValueError, UnsupportedAlgorithm, ...
+        raise BadCertificate(f"the {whose}'s raw public key is not a usable "
+                             f"SubjectPublicKeyInfo: {describe_parse_error(exc)}") from exc
+    if spki not in pins:
+        fp = hashlib.sha256(spki).hexdigest()
+        raise BadCertificate(f"the {whose}'s raw public key (SHA-256 of its SPKI {fp}) is "
+                             f"not one of {pin_field}: add it there if you trust this "
+                             "key, or check that you reached the right peer")
+    return RawKeyLeaf(spki, key, _key_oid(key, spki))
+
+
+def _key_oid(key: Any, spki: bytes) -> x509.ObjectIdentifier:
+    """The SPKI's algorithm OID, as far as signature checks read it: RSA keys are
+    rsaEncryption or RSASSA-PSS (4.2.3 ties rsa_pss_pss_* to the latter)."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    if isinstance(key, rsa.RSAPublicKey):
+        return _RSASSA_PSS_OID if _PSS_OID_DER in spki[:24] else _RSA_OID
+    return _EC_OID if isinstance(key, ec.EllipticCurvePublicKey) else _OTHER_OID
+
+
+def choose_cert_type(offered: Sequence[int], have: Sequence[int]) -> int | None:
+    """RFC 7250 4.2: the client's most preferred type that we have; None: no overlap."""
+    for t in offered:
+        if t in have:
+            return t
+    return None
+
+
+@dataclass(slots=True)
+class CertTypes:
+    """What a server answers to the client's RFC 7250 lists (one full handshake)."""
+
+    answer: dict[int, bytes] = field(default_factory=dict)  # extension -> body
+    server_raw: tuple[Any, Any] | None = None  # (RawPublicKey, scheme) when it is served
+    client_raw: bool = False  # the client's Certificate will be a raw public key
+
+
+def negotiate_cert_types(cfg: Any, offer: Any, schemes: Sequence[int] | None,
+                         version: str) -> CertTypes:
+    """RFC 7250 4.2, server side: the client's most preferred type we have for each
+    list. No overlap for our own certificate is unsupported_certificate; for the
+    client's, too when client_auth is "required" (with "optional" the extension is
+    left out: the client sends an X.509 certificate or none). Only called when the
+    client sent one of the extensions; every list sent is decoded (decode_error)."""
+    exts = offer.extensions
+    out = CertTypes()
+    body = exts.get(_E.server_certificate_type)
+    if body is not None:
+        offered = ext.decode_cert_types(body, "server_certificate_type")
+        rpk = cfg.raw_public_key
+        have = ([RAW_PUBLIC_KEY] if rpk is not None else []) + (
+            [X509] if cfg._certs or cfg.certificate_resolver is not None else [])
+        chosen = choose_cert_type(offered, have)
+        if chosen is None:
+            raise UnsupportedCertificate(
+                f"the client accepts server certificate types {cert_type_names(offered)}; "
+                f"this server has {cert_type_names(have)} (RFC 7250 4.2)")
+        out.answer[_E.server_certificate_type] = ext.encode_cert_type(chosen)
+        if chosen == RAW_PUBLIC_KEY:
+            out.server_raw = _raw_key_scheme(cfg, rpk, schemes, version)
+    body = exts.get(_E.client_certificate_type)
+    if body is not None:
+        offered = ext.decode_cert_types(body, "client_certificate_type")
+        if cfg.client_auth != "none":
+            have = ([RAW_PUBLIC_KEY] if cfg._client_pins else []) + (
+                [X509] if cfg.get_client_verifier() is not None else [])
+            chosen = choose_cert_type(offered, have)
+            if chosen is not None:
+                out.answer[_E.client_certificate_type] = ext.encode_cert_type(chosen)
+                out.client_raw = chosen == RAW_PUBLIC_KEY
+            elif cfg.client_auth == "required":
+                raise UnsupportedCertificate(
+                    f"the client can present {cert_type_names(offered)}; this server "
+                    f"accepts {cert_type_names(have)} (RFC 7250 4.2)")
+    return out
+
+
+def _raw_key_scheme(cfg: Any, rpk: Any, schemes: Sequence[int] | None,
+                    version: str) -> tuple[Any, Any]:
+    """Our first scheme for the raw key that the client accepts (as for a chain)."""
+    if schemes is None:
+        from ..errors import MissingExtension
+        raise MissingExtension("ClientHello lacks signature_algorithms, which a "
+                               "handshake without its PSK needs (4.2.3)")
+    mine = rpk.schemes if version == "TLSv1.3" else rpk.schemes12
+    ours = cfg._schemes
+    for scheme in mine:
+        if scheme in schemes and scheme in ours:
+            return rpk, scheme_of(scheme)
+    raise HandshakeFailure(no_common_scheme(version, schemes,
+                                            [s for s in mine if s in ours]))
+
+
+def resumable_client_raw_key(cfg: Any, state: TicketState, auth: PeerAuth,
+                             trace: Callable[..., None]) -> list[x509.Certificate] | None:
+    """A ticket (1.3) or session (1.2) whose client presented a raw public key resumes
+    under the same session context (which covers pinned_client_keys) while the key is
+    still pinned; `auth.raw_key` is set then. None: a full handshake."""
+    if not hmac.compare_digest(state.context, cfg._session_context):
+        trace(T.PSK_DECLINED, reason="issued under another session context")
+        return None
+    try:
+        auth.raw_key = read_raw_key(state.client_chain, cfg._client_pins, "client",
+                                    "pinned_client_keys")
+    except TLSError as exc:
+        trace(T.PSK_DECLINED, reason=f"client raw public key no longer accepted: {exc}")
+        return None
+    return []
+
+
+def read_cert_type_answers(cfg: Any, exts: Mapping[int, bytes], auth: PeerAuth) -> bool:
+    """RFC 7250 4.2, client side (TLS 1.3 EncryptedExtensions, TLS 1.2 ServerHello):
+    sets `auth.raw_expected` from server_certificate_type; True when the server asks
+    for our raw public key (client_certificate_type). A type we did not offer is
+    illegal_parameter; no server_certificate_type means X.509, which a client that
+    offered RawPublicKey alone cannot check (unsupported_certificate)."""
+    body = exts.get(_E.server_certificate_type)
+    offered = cfg._server_cert_types
+    if offered is not None:
+        chosen = X509 if body is None else ext.decode_cert_type(body, "server_certificate_type")
+        if chosen not in offered:
+            if body is None:
+                raise UnsupportedCertificate(
+                    "the server will send an X.509 certificate (no server_certificate_type "
+                    "in its answer), but this client only accepts the raw public keys of "
+                    "pinned_server_keys (give trust_anchors to accept certificates too)")
+            raise IllegalParameter(
+                f"server chose certificate type {cert_type_names([chosen])}, which was not "
+                f"offered (we offered {cert_type_names(offered)}; RFC 7250 4.2)")
+        auth.raw_expected = chosen == RAW_PUBLIC_KEY
+    body = exts.get(_E.client_certificate_type)
+    if body is None:
+        return False
+    assert cfg._client_cert_types is not None  # (else refused as not offered)
+    chosen = ext.decode_cert_type(body, "client_certificate_type")
+    if chosen not in cfg._client_cert_types:
+        raise IllegalParameter(
+            f"server asked for a client certificate of type {cert_type_names([chosen])}, "
+            f"which was not offered (we offered {cert_type_names(cfg._client_cert_types)}; "
+            "RFC 7250 4.2)")
+    return chosen == RAW_PUBLIC_KEY
+
+
+def cert_type_names(types: Sequence[int]) -> str:
+    return ", ".join(ext.CERT_TYPE_NAMES.get(t, str(t)) for t in types) or "none"
 
 
 class Handshake:
@@ -549,7 +737,8 @@ class Handshake:
             auth.ocsp_response,
             early_data_accepted,
             ech_accepted,
-            psk_identity)  # external_psk_identity
+            psk_identity,  # external_psk_identity
+            None if auth.raw_key is None else auth.raw_key.spki)  # peer_raw_public_key
 
 
 # -- helpers both versions use (composition, not inheritance) ------------------------------
@@ -607,7 +796,11 @@ def verify_server_chain(hs: Handshake, auth: PeerAuth, server_name: str | None, 
 def verify_client_chain(config: Any, chain: list[x509.Certificate]) -> None:
     at = validation_moment(config)
     verifier = config.get_client_verifier()
-    assert verifier is not None  # client_auth is on: the config built one
+    if verifier is None:  # client_auth with pinned_client_keys alone (RFC 7250)
+        raise UnsupportedCertificate("the client sent an X.509 certificate, but this server "
+                                     "accepts only the raw public keys of "
+                                     "pinned_client_keys (set client_trust_anchors to "
+                                     "accept certificates too)")
     verifier.verify(chain[0], chain[1:], server_name=None, at=at, usage="client")
 
 

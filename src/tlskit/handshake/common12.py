@@ -49,6 +49,10 @@ _CKE = int(_HT.client_key_exchange)
 # to call directly; ClientKeyExchange (ECDHE or RSA key transport) and the types TLS 1.2
 # does not have go through `Handshake12.decode_message`.
 BODY_DECODERS12: dict[int, Any] = {t: cls.decode for t, cls in DECODERS12.items() if t != _CKE}
+# RFC 7250 3: once RawPublicKey is negotiated for the peer's certificate, its Certificate
+# is one SubjectPublicKeyInfo, not a list (the side sets these as its own `decoders`).
+RAW_KEY_DECODERS12: dict[int, Any] = {**BODY_DECODERS12,
+                                      _HT.certificate: m12.RawKeyCertificate12.decode}
 # `hooked_types` of a side that keeps no messages: `before_transcript` is never called.
 _NO_HOOK: frozenset[int] = frozenset()
 # Renegotiation requests (a HelloRequest to a client, a ClientHello to a server after the

@@ -56,15 +56,19 @@ from .common import (
     by_server_name,
     choose_alpn,
     members,
+    negotiate_cert_types,
     no_common_scheme,
     parse_chain,
     public_key_of,
+    read_raw_key,
     resumable_client_chain,
+    resumable_client_raw_key,
     rule,
     verify_client_chain,
 )
 from .common12 import (
     MAX_REFUSED_RENEGOTIATIONS,
+    RAW_KEY_DECODERS12,
     Handover12,
     Handshake12,
     key_transport_problem,
@@ -133,13 +137,15 @@ class ServerHandshake12(ServerView, Handshake12):
     CCS_NEXT = CCS_NEXT
     __slots__ = ("_client_keys", "_cv_messages", "_issue_ticket", "_offer_view",
                  "_peer_fragment_length", "_peer_record_limit", "_renegotiation_hellos",
-                 "_rng", "_server_keys", "_share", "_spare", "alpn", "auth", "certified",
+                 "_rng", "_server_keys", "_share", "_spare", "alpn", "auth", "cert_types",
+                 "certified",
                  "client_version", "group", "scheme", "session_id")  # (see Handshake12)
 
     def __init__(self, handover: Handover12) -> None:
         super().__init__(handover, _S.WAIT_CLIENT_HELLO)
         self._offer_view: ClientHelloView | None = handover.hello
         self.certified: CertifiedKey | None = None
+        self.cert_types: dict[int, bytes] | None = None  # RFC 7250 4.2 answers, if any
         self.scheme: SignatureScheme | None = None
         self.group: NamedGroup | None = None
         self.alpn: str | None = None
@@ -246,7 +252,10 @@ class ServerHandshake12(ServerView, Handshake12):
                 or state.server_name != self.server_name:
             self.trace(T.PSK_DECLINED, reason=f"{how} not resumable here")
             return None
-        chain = resumable_client_chain(cfg, state, self.trace, carrier="session")
+        if state.client_raw_key:  # RFC 7250: while the key is still pinned
+            chain = resumable_client_raw_key(cfg, state, self.auth, self.trace)
+        else:
+            chain = resumable_client_chain(cfg, state, self.trace, carrier="session")
         if chain is None:
             return None
         # A session we would resume, offered wrongly (as OpenSSL and Go decide: a session
@@ -265,7 +274,7 @@ class ServerHandshake12(ServerView, Handshake12):
                 f"the client offers a session ({how}) but not its cipher suite "
                 f"{state.suite.name} (RFC 5246 7.4.1.2)")
         self.auth.chain = chain
-        self.auth.authenticated = bool(chain)
+        self.auth.authenticated = bool(chain) or self.auth.raw_key is not None
         self.trace(T.PSK_ACCEPTED, identity_index=0, how=how)
         return state
 
@@ -289,13 +298,21 @@ class ServerHandshake12(ServerView, Handshake12):
         return spare[:n]
 
     def _session_state(self) -> TicketState:
+        chain = self.auth.chain  # (usually none: no list built for it then)
+        if self.auth.raw_key is not None:  # RFC 7250: the client's key, resumed if pinned
+            state = self._session_state_for([self.auth.raw_key.spki])
+            state.client_raw_key = True
+            return state
+        return self._session_state_for(
+            [c.public_bytes(Encoding.DER) for c in chain] if chain else [])
+
+    def _session_state_for(self, client_chain: list[bytes]) -> TicketState:
         cfg = self.config
         assert self.suite12 is not None
-        chain = self.auth.chain  # (usually none: no list built for it then)
         return TicketState(  # by position: keywords cost more than the rest
             self.suite12, self.master_secret, int(cfg.clock() * 1000), cfg.ticket_lifetime,
             self.alpn, self.server_name, cfg._session_context,
-            [c.public_bytes(Encoding.DER) for c in chain] if chain else [],
+            client_chain,
             0,  # max_early_data: none in TLS 1.2
             0,  # age_add
             True,  # tls12
@@ -390,10 +407,29 @@ class ServerHandshake12(ServerView, Handshake12):
             if group in client_groups and group in crypto.GROUPS12:  # no list: no frame)
                 self.group = group_of(group)
                 break
+        exts = ch.extensions
+        if _E.server_certificate_type in exts or _E.client_certificate_type in exts:
+            types = negotiate_cert_types(cfg, self._offer_view, schemes, "TLSv1.2")
+            self.cert_types, self.auth.raw_expected = types.answer, types.client_raw
+            if types.client_raw:  # RFC 7250 3: the client's Certificate is one SPKI
+                self.decoders = RAW_KEY_DECODERS12  # type: ignore[misc]  # (this instance only)
+            if types.server_raw is not None:  # RFC 7250: the raw key is the one candidate
+                self._choose_among(ch, schemes, client_groups, [cfg.raw_public_key])
+                return
+        if cfg.raw_public_key is not None and not cfg._certs \
+                and cfg.certificate_resolver is None:
+            raise HandshakeFailure(
+                "this server has only a raw public key, and the client does not accept "
+                "one (no RawPublicKey in server_certificate_type, RFC 7250)")
         certs = (by_server_name(cfg._certs, self.server_name)
                  if cfg.certificate_resolver is None  # (the plain handshake's one test)
                  else resolve_certificates(cfg, self._offer_view, self.server_name,
                                            "TLSv1.2"))
+        self._choose_among(ch, schemes, client_groups, certs)
+
+    def _choose_among(self, ch: m.ClientHello, schemes: list[int], client_groups: list[int],
+                      certs: list[CertifiedKey]) -> None:
+        cfg = self.config
         for code in cfg._suites12:
             if code not in ch.cipher_suites:
                 continue
@@ -472,6 +508,9 @@ class ServerHandshake12(ServerView, Handshake12):
         if self.alpn is not None:
             sh_exts.append(m12.extension_entry(_E.application_layer_protocol_negotiation,
                                                ext.encode_alpn([self.alpn])))
+        if self.cert_types is not None:  # RFC 7250 4.2
+            for etype, body in self.cert_types.items():
+                sh_exts.append(m12.extension_entry(etype, body))
         staple = None
         if _E.status_request in exts and ck.ocsp_response is not None:
             staple = ck.ocsp_response() if callable(ck.ocsp_response) else ck.ocsp_response
@@ -499,7 +538,8 @@ class ServerHandshake12(ServerView, Handshake12):
         self.flush()
         if traced:
             self.trace(T.CERTIFICATE, message=m12.Certificate12(list(ck.cert_der)), raw=raw,
-                       chain=ck.chain)
+                       chain=ck.chain, certificate_type="X.509" if ck.chain else "RawPublicKey",
+                       raw_public_key=None if ck.chain else ck.cert_der[0])
         if staple:
             self._send_traced(T.CERTIFICATE_STATUS, m12.CertificateStatus(staple),
                               ocsp_response=staple)
@@ -542,6 +582,8 @@ class ServerHandshake12(ServerView, Handshake12):
     # -- the client's flight -----------------------------------------------------------
 
     def on_certificate(self, cert: m12.Certificate12, raw: bytes) -> State:
+        if self.auth.raw_expected:  # RFC 7250 3: one SPKI, pinned (or none)
+            return self._on_raw_key(cert, raw)  # type: ignore[arg-type]
         if not cert.certificates:
             if self.config.client_auth == "required":  # RFC 5246 7.4.6
                 raise HandshakeFailure("the client sent no certificate")
@@ -551,6 +593,20 @@ class ServerHandshake12(ServerView, Handshake12):
             verify_client_chain(self.config, chain)
             self.auth.chain = chain
         self.trace(T.CLIENT_CERTIFICATE, raw=raw, chain=self.auth.chain)
+        return _S.WAIT_CLIENT_KEY_EXCHANGE
+
+    def _on_raw_key(self, cert: m12.RawKeyCertificate12, raw: bytes) -> State:
+        """The client's raw key; an empty answer (00 00 00, the X.509 form every client
+        sends for "none") declines, as an empty certificate_list does."""
+        if not cert.spki:
+            if self.config.client_auth == "required":  # RFC 5246 7.4.6
+                raise HandshakeFailure("the client sent no raw public key")
+            self.trace(T.CLIENT_CERTIFICATE, raw=raw, chain=[])
+            return _S.WAIT_CLIENT_KEY_EXCHANGE
+        self.auth.raw_key = key = read_raw_key([cert.spki], self.config._client_pins,
+                                               "client", "pinned_client_keys")
+        self.trace(T.CLIENT_CERTIFICATE, raw=raw, chain=[], certificate_type="RawPublicKey",
+                   raw_public_key=key.spki)
         return _S.WAIT_CLIENT_KEY_EXCHANGE
 
     def on_client_key_exchange(self, cke: m12.ClientKeyExchangeECDHE | m12.ClientKeyExchangeRSA,
@@ -571,7 +627,7 @@ class ServerHandshake12(ServerView, Handshake12):
         self._server_keys = (s_key, s_iv)
         if self._keep:
             self._cv_messages = bytes(self.messages)
-        if self.auth.chain:
+        if self.auth.chain or self.auth.raw_key is not None:
             # RFC 5246 7.4.8: a client certificate must be proven; no CCS until it is.
             return _S.WAIT_CERTIFICATE_VERIFY
         self.pending_read = self._client_keys
@@ -595,7 +651,8 @@ class ServerHandshake12(ServerView, Handshake12):
     def on_certificate_verify(self, cv: m12.CertificateVerify12, raw: bytes) -> State:
         if cv.scheme not in self._client_schemes():  # 7.4.8: one the CertificateRequest lists
             raise IllegalParameter(f"CertificateVerify scheme {cv.scheme:#06x} not offered")
-        leaf = self.auth.chain[0]
+        auth = self.auth
+        leaf = auth.chain[0] if auth.raw_key is None else auth.raw_key
         crypto.verify(public_key_of(leaf), cv.scheme, cv.signature, self._cv_messages,
                       curve_bound=False, key_oid=leaf.public_key_algorithm_oid.dotted_string)
         self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, raw=raw,
@@ -637,12 +694,13 @@ class ServerHandshake12(ServerView, Handshake12):
 
 def _can_receive_premaster(ck: CertifiedKey) -> bool:
     """An RSA-encryption key whose certificate allows keyEncipherment (RFC 5246 7.4.2)."""
-    return key_transport_problem(ck.chain[0]) is None
+    return bool(ck.chain) and key_transport_problem(ck.chain[0]) is None
 
 
 def _encode_certificate12(ck: CertifiedKey) -> bytes:
     """RFC 5246 7.4.2: the chain as a Certificate message, encoded once per CertifiedKey."""
-    ck._certificate12 = m12.Certificate12(list(ck.cert_der)).encode()
+    ck._certificate12 = (m12.Certificate12(list(ck.cert_der)) if ck.chain  # (RFC 7250 3:)
+                         else m12.RawKeyCertificate12(ck.cert_der[0])).encode()
     return ck._certificate12
 
 

@@ -65,6 +65,7 @@ from .common import (
     HandshakeState,
     Output,
     PeerAuth,
+    RawKeyLeaf,
     ServerView,
     Table,
     Transcript,
@@ -72,9 +73,12 @@ from .common import (
     check_extensions,
     choose_alpn,
     members,
+    negotiate_cert_types,
     no_common_scheme,
     parse_chain,
+    read_raw_key,
     resumable_client_chain,
+    resumable_client_raw_key,
     rule,
     verify_client_chain,
 )
@@ -163,8 +167,9 @@ class ServerHandshake13(ServerView, Handshake13):
     __slots__ = ("_ccs_sent", "_client_ap", "_client_hs", "_client_ticket_age", "_compression",
                  "_early_limit", "_ech", "_ech_hrr_transcript", "_ech_rejected", "_external",
                  "_held", "_lookups_left", "_master", "_offer_view", "_pha_chain",
-                 "_pha_context", "_psk", "_psk_index", "_psk_ke", "_ticket", "_ticket_auth",
-                 "_ticket_identity", "alpn", "auth", "certified", "client_offered_pha", "cookie",
+                 "_pha_context", "_pha_raw", "_psk", "_psk_index", "_psk_ke", "_ticket",
+                 "_ticket_auth", "_ticket_identity", "alpn", "auth", "cert_types", "certified",
+                 "client_offered_pha", "cookie",
                  "early_data_accepted", "first_hello", "group", "hrr_sent", "scheme",
                  "server_name", "tickets_sent")  # (see Handshake13)
 
@@ -189,6 +194,8 @@ class ServerHandshake13(ServerView, Handshake13):
         self.group: NamedGroup | None = None
         self.scheme: SignatureScheme | None = None
         self.certified: CertifiedKey | None = None
+        # RFC 7250 4.2: the certificate type answers for EncryptedExtensions (None: none)
+        self.cert_types: dict[int, bytes] | None = None
         self.server_name: str | None = None
         self.alpn: str | None = None
         self.cookie = b""
@@ -213,6 +220,7 @@ class ServerHandshake13(ServerView, Handshake13):
         self.client_offered_pha = False
         self._pha_context = b""
         self._pha_chain: list[x509.Certificate] = []
+        self._pha_raw: RawKeyLeaf | None = None  # RFC 7250: a post-handshake raw key
         self._ech: EchAccepted | None = None  # RFC 9849: the inner hello decrypted
         self._ech_rejected = False  # ECH offered, not decrypted: send retry_configs
         self._ech_hrr_transcript: Transcript | None = None
@@ -411,6 +419,7 @@ class ServerHandshake13(ServerView, Handshake13):
         cfg = self.config
         if self._ticket is not None:  # one the first ClientHello resumed, before a retry
             self._ticket, self.auth.chain, self._psk_index = None, [], 0
+            self.auth.raw_key = None
         if offer.psk is None or cfg.session_tickets <= 0:
             return None
         identities, binders = offer.psk
@@ -437,6 +446,8 @@ class ServerHandshake13(ServerView, Handshake13):
                 continue
             if state.external_identity is not None:  # 2.2: the PSK authenticated it
                 client_chain = self._resumable_external(state)
+            elif state.client_raw_key:  # RFC 7250: while the key is still pinned
+                client_chain = resumable_client_raw_key(cfg, state, self.auth, self.trace)
             else:
                 client_chain = resumable_client_chain(self.config, state, self.trace)
             if client_chain is None:
@@ -589,7 +600,15 @@ class ServerHandshake13(ServerView, Handshake13):
         schemes, cert_schemes = offer.schemes, offer.cert_schemes
         cfg = self.config
         resolver = cfg.certificate_resolver  # (the plain handshake's one attribute read)
+        exts = offer.extensions
+        if (_E.server_certificate_type in exts or _E.client_certificate_type in exts) \
+                and self._certificate_types(offer, schemes):
+            return  # RFC 7250: our raw public key is served
         if resolver is None and not cfg._certs:
+            if cfg.raw_public_key is not None:
+                raise HandshakeFailure(
+                    "this server has only a raw public key, and the client does not "
+                    "accept one (no RawPublicKey in server_certificate_type, RFC 7250)")
             # PSK-only: OpenSSL's -nocert sends handshake_failure
             raise HandshakeFailure("no external PSK of this server matches the client's, "
                                    "and it has no certificate (PSK-only)")
@@ -600,6 +619,16 @@ class ServerHandshake13(ServerView, Handshake13):
                  else self._resolved(offer))
         self._choose_certificate(certs, schemes,
                                  schemes if cert_schemes is None else cert_schemes)
+
+    def _certificate_types(self, offer: ClientHelloView, schemes: list[int] | None) -> bool:
+        """RFC 7250 4.2: answer the client's certificate type lists; True when our raw
+        public key is chosen (certified and scheme set)."""
+        types = negotiate_cert_types(self.config, offer, schemes, "TLSv1.3")
+        self.cert_types, self.auth.raw_expected = types.answer, types.client_raw
+        if types.server_raw is None:
+            return False
+        self.certified, self.scheme = types.server_raw
+        return True
 
     def _resolved(self, offer: ClientHelloView) -> list[CertifiedKey]:
         """`ServerConfig.certificate_resolver`'s chain: asked once per handshake (the
@@ -836,6 +865,8 @@ class ServerHandshake13(ServerView, Handshake13):
             exts[_E.early_data] = b""
         if self._ech_rejected:  # RFC 9849 7.1: the configs to retry with
             exts[_E.encrypted_client_hello] = self.config._ech_keys.retry_configs
+        if self.cert_types is not None:  # RFC 7250 4.2
+            exts.update(self.cert_types)
         if self.quic_transport_parameters is not None:  # RFC 9001 8.2 (`tlskit.quic`)
             exts[ext.QUIC_TRANSPORT_PARAMETERS] = self.quic_transport_parameters
         raw = m.frame(_HT.encrypted_extensions, exts.block())  # (the message's encode)
@@ -868,7 +899,9 @@ class ServerHandshake13(ServerView, Handshake13):
             self.send(raw)
         if self.config.tracer is not None:
             self.trace(T.CERTIFICATE, message=_certificate_message(ck, staple), raw=raw,
-                       chain=ck.chain, ocsp_response=staple, compressed=self._compression)
+                       chain=ck.chain, ocsp_response=staple, compressed=self._compression,
+                       certificate_type="X.509" if ck.chain else "RawPublicKey",
+                       raw_public_key=None if ck.chain else ck.cert_der[0])
         signature = crypto.sign(ck.private_key, scheme, CV_SERVER + self.transcript.digest())
         cv = m.CertificateVerify(scheme, signature)
         raw = cv.encode()
@@ -919,6 +952,13 @@ class ServerHandshake13(ServerView, Handshake13):
             if self.config.client_auth == "required":
                 raise CertificateRequired("the client sent no certificate")
             return _S.WAIT_FINISHED
+        if self.auth.raw_expected:  # RFC 7250: one SPKI, pinned
+            self.auth.raw_key = read_raw_key([e.cert_data for e in cert.entries],
+                                             self.config._client_pins, "client",
+                                             "pinned_client_keys")
+            self.trace(T.CLIENT_CERTIFICATE, chain=[], certificate_type="RawPublicKey",
+                       raw_public_key=self.auth.raw_key.spki)
+            return _S.WAIT_CERTIFICATE_VERIFY
         chain = parse_chain([e.cert_data for e in cert.entries], "client")
         verify_client_chain(self.config, chain)
         self.auth.chain = chain
@@ -926,7 +966,9 @@ class ServerHandshake13(ServerView, Handshake13):
         return _S.WAIT_CERTIFICATE_VERIFY
 
     def on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> State:
-        self.check_certificate_verify(cv, self.auth.chain[0], self._client_schemes(),
+        auth = self.auth
+        self.check_certificate_verify(cv, auth.chain[0] if auth.raw_key is None
+                                      else auth.raw_key, self._client_schemes(),
                                       CV_CLIENT, self.hash_before)
         self.auth.scheme = SignatureScheme(cv.algorithm)
         self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, raw=raw,
@@ -980,12 +1022,12 @@ class ServerHandshake13(ServerView, Handshake13):
                              "connection, one request at a time")
         if not self.client_offered_pha:
             raise UsageError("the client did not offer post_handshake_auth (RFC 8446 4.6.2)")
-        if self.config.get_client_verifier() is None:
+        if self.config.get_client_verifier() is None and not self.auth.raw_expected:
             raise UsageError("set ServerConfig.client_trust_anchors (or client_verifier) "
                              "to check a client certificate")
         self.start_post_handshake_transcript()
         self._pha_context = server_rng(self.config.rng)(32)
-        self._pha_chain = []
+        self._pha_chain, self._pha_raw = [], None
         cr = m.CertificateRequest(self._pha_context,
                                   self._request_extensions(list(crypto.HANDSHAKE_SCHEMES)))
         self.send(cr.encode())
@@ -999,6 +1041,13 @@ class ServerHandshake13(ServerView, Handshake13):
         _check_entries(cert)
         if not cert.entries:  # declined: reported once its Finished verifies
             return _S.PHA_WAIT_FINISHED
+        if self.auth.raw_expected:  # RFC 7250: the type the handshake negotiated
+            self._pha_raw = read_raw_key([e.cert_data for e in cert.entries],
+                                         self.config._client_pins, "client",
+                                         "pinned_client_keys")
+            self.trace(T.CLIENT_CERTIFICATE, chain=[], certificate_type="RawPublicKey",
+                       raw_public_key=self._pha_raw.spki)
+            return _S.PHA_WAIT_CERTIFICATE_VERIFY
         chain = parse_chain([e.cert_data for e in cert.entries], "client")
         verify_client_chain(self.config, chain)
         self._pha_chain = chain
@@ -1006,7 +1055,8 @@ class ServerHandshake13(ServerView, Handshake13):
         return _S.PHA_WAIT_CERTIFICATE_VERIFY
 
     def on_pha_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> State:
-        self.check_certificate_verify(cv, self._pha_chain[0], self._client_schemes(),
+        self.check_certificate_verify(cv, self._pha_chain[0] if self._pha_raw is None
+                                      else self._pha_raw, self._client_schemes(),
                                       CV_CLIENT, self.hash_before)
         self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, raw=raw,
                    scheme=SignatureScheme(cv.algorithm).name)
@@ -1014,10 +1064,14 @@ class ServerHandshake13(ServerView, Handshake13):
 
     def on_pha_finished(self, fin: m.Finished, raw: bytes) -> State:
         self.check_finished(fin, self.finished_for(self.client_ap, self.hash_before))
+        key = self._pha_raw
         if self._pha_chain:
             self.auth.chain = self._pha_chain
-        self.out.emit(ClientCertificateReceived(list(self._pha_chain)))
-        self._pha_chain = []
+        elif key is not None:
+            self.auth.raw_key = key
+        self.out.emit(ClientCertificateReceived(list(self._pha_chain),
+                                                None if key is None else key.spki))
+        self._pha_chain, self._pha_raw = [], None
         self._pha_context = b""
         return _S.CONNECTED
 
@@ -1086,7 +1140,9 @@ class ServerHandshake13(ServerView, Handshake13):
         psk_identity, psk_fingerprint = self._ticket_auth
         # The client's identity travels in the ticket, so a resumed session reports (and
         # re-validates) the certificate the full handshake verified.
-        client_chain = [c.public_bytes(Encoding.DER) for c in self.auth.chain]
+        raw_key = self.auth.raw_key
+        client_chain = [c.public_bytes(Encoding.DER) for c in self.auth.chain] \
+            if raw_key is None else [raw_key.spki]
         issued_ms = int(cfg.clock() * 1000)
         nst_exts = m.Extensions()
         if max_early_data > 0:  # 4.6.1: this ticket may carry 0-RTT data
@@ -1103,7 +1159,8 @@ class ServerHandshake13(ServerView, Handshake13):
                                 max_early_data=max_early_data, age_add=age_add,
                                 external_identity=psk_identity,
                                 external_fingerprint=psk_fingerprint,
-                                early_data_context=self.early_data_context)
+                                early_data_context=self.early_data_context,
+                                client_raw_key=raw_key is not None)
             nonces.append(nonce)
             age_adds.append(age_add)
             bodies.append(encode_state(state))

@@ -29,6 +29,13 @@ class ConnectionInfo:
         hc = self._conn.handshake_complete
         return list(hc.peer_certificates) if hc is not None else []
 
+    @property
+    def peer_raw_public_key(self) -> bytes | None:
+        """RFC 7250: the peer's pinned raw public key (DER SubjectPublicKeyInfo) when it
+        presented one instead of a certificate (`getpeercert` is then None)."""
+        hc = self._conn.handshake_complete
+        return hc.peer_raw_public_key if hc is not None else None
+
     def getpeercert(self, binary_form: bool = False) -> Any:
         """The peer's leaf as DER bytes or an `ssl`-style dict; None if it sent none."""
         hc = self._conn.handshake_complete

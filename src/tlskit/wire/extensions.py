@@ -428,3 +428,41 @@ def decode_ca_names(body: bytes | memoryview) -> list[bytes]:
     while names.remaining:
         ders.append(names.bytes16(1, "DistinguishedName"))
     return ders
+
+
+# --- client_certificate_type, server_certificate_type (RFC 7250 3, 4.1, 4.2) ----------
+
+CERT_TYPE_X509 = 0  # RFC 6091 / 7250: the certificate types of the IANA registry
+CERT_TYPE_RAW_PUBLIC_KEY = 2
+CERT_TYPE_NAMES = {CERT_TYPE_X509: "X.509", CERT_TYPE_RAW_PUBLIC_KEY: "RawPublicKey"}
+
+
+def encode_cert_types(types: list[int]) -> bytes:
+    """A ClientHello's list form (RFC 7250 3): 1-byte length, then one byte per type,
+    in preference order."""
+    if not 1 <= len(types) <= 255 or any(not 0 <= t <= 255 for t in types):
+        raise ValueError(f"certificate types must be 1..255 bytes, not {types!r}")
+    return bytes((len(types), *types))
+
+
+def decode_cert_types(body: bytes, what: str) -> list[int]:
+    """The client's list (RFC 7250 3: ``CertificateType <1..2^8-1>``): a length that
+    is not the body's, or an empty list, is decode_error. Unknown types are kept (a
+    server picks only among those it has)."""
+    if len(body) < 2 or body[0] != len(body) - 1:
+        raise DecodeError(f"{what}: the list must hold 1..255 types and fill the "
+                          f"extension (got {len(body)} bytes)")
+    return list(body[1:])
+
+
+def encode_cert_type(cert_type: int) -> bytes:
+    """The server's answer (RFC 7250 3): one type, no length."""
+    return bytes((cert_type,))
+
+
+def decode_cert_type(body: bytes, what: str) -> int:
+    """The server's single-byte form: anything but exactly one byte is decode_error."""
+    if len(body) != 1:
+        raise DecodeError(f"{what}: a server's answer is one certificate type byte, "
+                          f"not {len(body)} bytes (RFC 7250 3)")
+    return body[0]

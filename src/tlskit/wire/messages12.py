@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..enums import HandshakeType
-from ..errors import IllegalParameter
+from ..errors import DecodeError, IllegalParameter
 from .codec import Reader, Writer
 from .layout import Struct, opaque16, opaque_list, u16, u32
 from .messages import frame
@@ -64,6 +64,31 @@ def encode_server_hello12(random: bytes, session_id: bytes, suite: int,
     return b"".join((
         _HEADER.pack(_SH_TYPE | body_length), b"\x03\x03", random,
         bytes((len(session_id),)), session_id, _SH_TAIL.pack(suite, 0, len(block)), block))
+
+
+@dataclass(slots=True)
+class RawKeyCertificate12:
+    """RFC 7250 3: a TLS 1.2 Certificate once RawPublicKey was negotiated is one
+    ``opaque ASN.1_subjectPublicKeyInfo<1..2^24-1>``, not a list (GnuTLS and OpenSSL
+    send it so). `spki` is empty only for the client's empty answer, which keeps the
+    X.509 form (an empty certificate_list, 00 00 00) as every client sends it."""
+
+    spki: bytes
+
+    @classmethod
+    def decode(cls, body: bytes | memoryview) -> RawKeyCertificate12:
+        n = len(body)
+        if n < 3 or (body[0] << 16) | (body[1] << 8) | body[2] != n - 3:
+            raise DecodeError(f"a RawPublicKey Certificate is one SubjectPublicKeyInfo "
+                              f"behind a 3-byte length (RFC 7250 3); this one has "
+                              f"{n} bytes that do not match it")
+        return cls(bytes(body[3:]))
+
+    def encode(self) -> bytes:
+        n = len(self.spki)
+        if not 0 < n < 1 << 24:
+            raise ValueError("a raw public key must be 1..2^24-1 bytes")
+        return frame(HandshakeType.certificate, n.to_bytes(3, "big") + self.spki)
 
 
 @dataclass(slots=True)

@@ -1,0 +1,180 @@
+"""RFC 7250 raw public keys against GnuTLS (`gnutls-serv` / `gnutls-cli` with
+``--rawpkkeyfile``/``--rawpkfile``), TLS 1.3 and TLS 1.2, both directions, the client's
+key too.
+
+GnuTLS negotiates raw keys only when its priority string enables them: CTYPE-SRV-RAWPK
+for the server's certificate, CTYPE-CLI-RAWPK for the client's. Its one-line session
+description names the types ("(TLS1.3-Raw Public Key-Raw Public Key)" reads: client's
+type, then server's), and it prints "Certificate type: Raw Public Key" for a peer key.
+gnutls-cli has no pinning of a server's raw key: it runs with --no-ca-verification, and
+what is checked here is tlskit's side. Ports come from the OS (see `Peers.gnutls_serv`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+from tlskit import ClientConfig, ConnectionClosed, RawPublicKey, ServerConfig, TLSError
+
+from ..support.pump import Pump, echo_until_close, tlskit_server
+from .conftest import PKI, Peers
+
+pytestmark = pytest.mark.interop
+
+VERSIONS = {"tls13": "+VERS-TLS1.3", "tls12": "+VERS-TLS1.2"}
+TLS = {"tls13": "TLSv1.3", "tls12": "TLSv1.2"}
+BOTH_RAW = "+CTYPE-SRV-RAWPK:+CTYPE-CLI-RAWPK"
+
+
+def priority(version: str, types: str) -> str:
+    return f"NORMAL:-VERS-ALL:{VERSIONS[version]}:{types}"
+
+
+def key_files(directory: Path, name: str, key: RawPublicKey) -> tuple[Path, Path]:
+    """The private key (PKCS #8 PEM) and the public key (SPKI PEM) GnuTLS reads."""
+    private, public = directory / f"{name}.key", directory / f"{name}.pub"
+    private.write_bytes(key.private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8,
+                                                      NoEncryption()))
+    public.write_bytes(key.public_pem())
+    return private, public
+
+
+@pytest.fixture(scope="module")
+def keys() -> dict[str, RawPublicKey]:
+    return {"server": RawPublicKey(ec.generate_private_key(ec.SECP256R1())),
+            "client": RawPublicKey(ed25519.Ed25519PrivateKey.generate()),
+            "stranger": RawPublicKey(ec.generate_private_key(ec.SECP256R1()))}
+
+
+def gnutls_rawpk_server(peers: Peers, tmp_path: Path, key: RawPublicKey, *args: str):
+    private, public = key_files(tmp_path, "server", key)
+    return peers.gnutls_serv("--echo", "--rawpkkeyfile", private, "--rawpkfile", public,
+                             *args)
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+def test_tlskit_client_pins_gnutls_serv_raw_key(peers: Peers, tmp_path: Path,
+                                                keys: dict[str, RawPublicKey],
+                                                version: str) -> None:
+    _proc, port = gnutls_rawpk_server(peers, tmp_path, keys["server"], "--priority",
+                                     priority(version, "+CTYPE-SRV-RAWPK"))
+    config = ClientConfig(pinned_server_keys=[keys["server"].spki], versions=[TLS[version]])
+    pump = Pump.connect(config, port)
+    try:
+        hc = pump.handshake()
+        assert pump.echo_roundtrip(b"pinned gnutls\n") == b"pinned gnutls\n"
+        pump.close()
+        assert pump.wait_closed() == ConnectionClosed(None)
+    finally:
+        pump.dispose()
+    assert hc.version == TLS[version]
+    assert hc.peer_raw_public_key == keys["server"].spki and hc.peer_certificates == []
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+def test_tlskit_client_refuses_an_unpinned_gnutls_key(peers: Peers, tmp_path: Path,
+                                                      keys: dict[str, RawPublicKey],
+                                                      version: str) -> None:
+    _, port = gnutls_rawpk_server(peers, tmp_path, keys["server"], "--priority",
+                                  priority(version, "+CTYPE-SRV-RAWPK"))
+    config = ClientConfig(pinned_server_keys=[keys["stranger"].spki], versions=[TLS[version]])
+    pump = Pump.connect(config, port)
+    try:
+        exc = pump.handshake_error()
+    finally:
+        pump.dispose()
+    assert isinstance(exc, TLSError) and exc.alert.name == "bad_certificate"
+    assert keys["server"].fingerprint in str(exc)
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+def test_tlskit_client_raw_key_to_gnutls_serv(peers: Peers, tmp_path: Path,
+                                              keys: dict[str, RawPublicKey],
+                                              version: str) -> None:
+    """Client authentication with our raw key: gnutls-serv requires a certificate and
+    reports the raw key it got."""
+    proc, port = gnutls_rawpk_server(peers, tmp_path, keys["server"], "--require-client-cert",
+                                     "--priority",
+                                     priority(version, BOTH_RAW))
+    config = ClientConfig(pinned_server_keys=[keys["server"].spki],
+                          raw_public_key=keys["client"], versions=[TLS[version]])
+    pump = Pump.connect(config, port)
+    try:
+        pump.handshake()
+        assert pump.echo_roundtrip(b"my key\n") == b"my key\n"
+        pump.close()
+        pump.wait_closed()
+    finally:
+        pump.dispose()
+    proc.wait_for(r"Description: \(TLS1\.[23]-Raw Public Key\)-")
+    proc.wait_for("Certificate type: Raw Public Key")
+    proc.wait_for("Got 1 Raw public-key")
+    proc.wait_for("PK algo: EdDSA")  # our Ed25519 key
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+def test_gnutls_cli_raw_keys_to_tlskit_server(peers: Peers, tmp_path: Path,
+                                              keys: dict[str, RawPublicKey],
+                                              version: str) -> None:
+    """gnutls-cli takes our raw key and presents its own, which we pin."""
+    def body(pump: Pump) -> tuple[object, int]:
+        echoed = echo_until_close(pump)
+        return pump.conn.handshake_complete, echoed
+
+    server = peers.thread(tlskit_server(ServerConfig(
+        raw_public_key=keys["server"], client_auth="required",
+        pinned_client_keys=[keys["client"].spki], versions=[TLS[version]]), body))
+    private, public = key_files(tmp_path, "client", keys["client"])
+    client = peers.start(["gnutls-cli", "-p", str(server.port), "--no-ca-verification",
+                          "--rawpkkeyfile", private, "--rawpkfile", public,
+                          "--priority", priority(version, BOTH_RAW), "127.0.0.1"])
+    client.wait_for("Handshake was completed")
+    client.write(b"hello raw tlskit\n")
+    client.wait_for("hello raw tlskit\n")
+    client.close_stdin()
+    [(hc, echoed)] = server.join()
+    assert client.wait() == 0, client.describe()
+    assert hc.version == TLS[version] and echoed == len(b"hello raw tlskit\n")
+    assert hc.peer_raw_public_key == keys["client"].spki
+    assert "Certificate type: Raw Public Key" in client.stdout
+    # (one type named: both certificates were raw keys)
+    assert re.search(r"Description: \(TLS1\.[23]-Raw Public Key\)-", client.stdout)
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+def test_gnutls_cli_raw_only_gets_unsupported_certificate(peers: Peers, pki: PKI,
+                                                         version: str) -> None:
+    """A GnuTLS client that takes raw keys only (CTYPE-SRV-RAWPK alone) against a tlskit
+    server with a certificate and no raw key: RFC 7250 4.2's unsupported_certificate."""
+    def body(pump: Pump) -> TLSError:
+        return pump.handshake_error()
+
+    server = peers.thread(tlskit_server(pki.server_config(versions=[TLS[version]]), body))
+    client = peers.start(["gnutls-cli", "-p", str(server.port), "--no-ca-verification",
+                          "--priority", f"{priority(version, '')}-CTYPE-SRV-ALL:"
+                          "+CTYPE-SRV-RAWPK", "127.0.0.1"])
+    [exc] = server.join()
+    client.wait()
+    assert exc.alert.name == "unsupported_certificate"
+    assert "Received alert [43]" in client.stdout
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+def test_pinning_client_with_roots_takes_gnutls_certificate(peers: Peers, pki: PKI,
+                                                            keys: dict[str, RawPublicKey],
+                                                            version: str) -> None:
+    """A client offering RawPublicKey then X.509 to a GnuTLS server with a certificate
+    (raw keys not enabled: GnuTLS leaves server_certificate_type out): X.509, validated
+    as ever."""
+    _, port = peers.gnutls_server(pki, "ec256", "--echo", "--priority",
+                                  priority(version, "+CTYPE-SRV-X509"))
+    config = pki.client_config(pinned_server_keys=[keys["server"].spki],
+                               versions=[TLS[version]])
+    hc = Pump.handshake_once(config, port)
+    assert hc.peer_raw_public_key is None
+    assert hc.peer_certificates[0] == pki.issued["ec256"].chain[0]

@@ -1,0 +1,296 @@
+"""RFC 7250 raw public keys between two tlskit connections, TLS 1.3 and TLS 1.2: the
+server's key, the client's key, the type negotiation, every refusal with its alert, and
+resumption remembering the key."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from tlskit import (
+    AlertDescription,
+    AlertReceived,
+    CertifiedKey,
+    ClientConfig,
+    ClientConnection,
+    ConnectionClosed,
+    DataReceived,
+    RawPublicKey,
+    ServerConfig,
+    ServerConnection,
+    SessionCache,
+    TLSError,
+)
+from tlskit.enums import ExtensionType as E
+from tlskit.wire import messages as m
+
+from ..support.pki import client_config, pki, server_config
+from ..support.pump import pump
+
+AD = AlertDescription
+VERSIONS = [["TLSv1.3"], ["TLSv1.2"]]
+IDS = ["tls13", "tls12"]
+SERVER_KEY = RawPublicKey(ec.generate_private_key(ec.SECP256R1()))
+CLIENT_KEY = RawPublicKey(ed25519.Ed25519PrivateKey.generate())
+STRANGER = RawPublicKey(ec.generate_private_key(ec.SECP256R1()))
+
+
+def spki(key: Any) -> bytes:
+    return bytes(key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
+
+
+def connect(client: ClientConfig, server: ServerConfig, name: str | None = "localhost"
+            ) -> tuple[ClientConnection, ServerConnection]:
+    c = ClientConnection(client, name)
+    s = ServerConnection(server)
+    pump(c, s)
+    assert c.handshake_complete is not None and s.handshake_complete is not None
+    return c, s
+
+
+def failure(client: ClientConfig, server: ServerConfig) -> tuple[TLSError, AlertDescription,
+                                                                 str]:
+    """Run the pair until one side fails: (its error, the alert the other side read,
+    "client" or "server" for the side that failed)."""
+    c = ClientConnection(client, "localhost")
+    s = ServerConnection(server)
+    sides: list[tuple[Any, Any, str]] = [(c, s, "client"), (s, c, "server")]
+    for _ in range(10):
+        for me, peer, who in sides:
+            data = me.data_to_send()
+            if not data:
+                continue
+            try:
+                peer.receive_data(data)
+            except AlertReceived as got:
+                raise AssertionError(f"{who}'s peer got an alert first: {got}") from None
+            except TLSError as exc:
+                [closed] = me.receive_data(peer.data_to_send())
+                assert isinstance(closed, ConnectionClosed)
+                assert closed.alert is not None
+                return exc, closed.alert, "server" if who == "client" else "client"
+    raise AssertionError("no side failed")
+
+
+@pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
+def test_server_raw_key_pinned_by_the_client(versions: list[str]) -> None:
+    c, s = connect(ClientConfig(pinned_server_keys=[SERVER_KEY.spki], versions=versions),
+                   ServerConfig(raw_public_key=SERVER_KEY, versions=versions))
+    hc = c.handshake_complete
+    assert hc is not None and hc.version == versions[0]
+    assert hc.peer_raw_public_key == SERVER_KEY.spki and hc.peer_certificates == []
+    assert hc.signature_scheme is not None
+    assert s.handshake_complete is not None and s.handshake_complete.peer_raw_public_key is None
+    c.send_data(b"over a pinned key")
+    assert DataReceived(b"over a pinned key") in s.receive_data(c.data_to_send())
+
+
+@pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
+@pytest.mark.parametrize("kind", ["ed25519", "rsa"])
+def test_client_raw_key_both_ways(versions: list[str], kind: str) -> None:
+    key = (ed25519.Ed25519PrivateKey.generate() if kind == "ed25519"
+           else rsa.generate_private_key(65537, 2048))
+    mine = RawPublicKey(key)
+    _c, s = connect(
+        ClientConfig(pinned_server_keys=[SERVER_KEY.private_key.public_key()],
+                     raw_public_key=mine, versions=versions),
+        ServerConfig(raw_public_key=SERVER_KEY, client_auth="required",
+                     pinned_client_keys=[key.public_key()], versions=versions))
+    assert s.handshake_complete is not None
+    assert s.handshake_complete.peer_raw_public_key == mine.spki
+    assert s.handshake_complete.peer_certificates == []
+
+
+def hello_types(config: ClientConfig) -> tuple[bytes | None, bytes | None]:
+    c = ClientConnection(config, "localhost")
+    ch = m.ClientHello.decode(memoryview(c.data_to_send())[9:])
+    return (ch.extensions.get(E.server_certificate_type),
+            ch.extensions.get(E.client_certificate_type))
+
+
+def test_what_the_client_offers() -> None:
+    assert hello_types(ClientConfig()) == (None, None)  # a plain client: nothing
+    # Pins alone: RawPublicKey only (no fallback to the system store's web PKI).
+    assert hello_types(ClientConfig(pinned_server_keys=[SERVER_KEY.spki])) == (b"\x01\x02",
+                                                                                None)
+    # Pins and roots: RawPublicKey first, X.509 after it.
+    assert hello_types(client_config(pinned_server_keys=[SERVER_KEY.spki])) == (
+        b"\x02\x02\x00", None)
+    assert hello_types(client_config(raw_public_key=CLIENT_KEY)) == (None, b"\x01\x02")
+    both = client_config(raw_public_key=CLIENT_KEY, certificate=CertifiedKey(
+        pki().client.chain, pki().client.private_key))
+    assert hello_types(both) == (None, b"\x02\x02\x00")
+
+
+@pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
+def test_server_with_both_serves_what_the_client_prefers(versions: list[str]) -> None:
+    server = server_config(raw_public_key=SERVER_KEY, versions=versions)
+    c, _ = connect(client_config(pinned_server_keys=[SERVER_KEY.spki], versions=versions),
+                   server)
+    assert c.handshake_complete is not None
+    assert c.handshake_complete.peer_raw_public_key == SERVER_KEY.spki
+    c, _ = connect(client_config(versions=versions), server)  # no pins: X.509
+    assert c.handshake_complete is not None
+    assert c.handshake_complete.peer_raw_public_key is None
+    assert c.handshake_complete.peer_certificates[0] == pki().server.chain[0]
+
+
+@pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
+def test_client_with_pins_and_roots_takes_a_certificate(versions: list[str]) -> None:
+    # The server has no raw key: X.509, validated with the host name as ever.
+    c, _ = connect(client_config(pinned_server_keys=[SERVER_KEY.spki], versions=versions),
+                   server_config(versions=versions))
+    assert c.handshake_complete is not None and c.handshake_complete.peer_certificates
+
+
+@pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
+def test_only_raw_keys_offered_to_a_server_without_one(versions: list[str]) -> None:
+    exc, alert, who = failure(ClientConfig(pinned_server_keys=[SERVER_KEY.spki],
+                                           versions=versions),
+                              server_config(versions=versions))
+    assert (who, alert, exc.alert) == ("server", AD.unsupported_certificate,
+                                       AD.unsupported_certificate)
+    assert "RFC 7250" in str(exc) and "RawPublicKey" in str(exc)
+
+
+@pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
+def test_unpinned_server_key_is_bad_certificate_naming_it(versions: list[str]) -> None:
+    exc, alert, who = failure(ClientConfig(pinned_server_keys=[STRANGER.spki],
+                                           versions=versions),
+                              ServerConfig(raw_public_key=SERVER_KEY, versions=versions))
+    assert (who, alert) == ("client", AD.bad_certificate)
+    fingerprint = hashlib.sha256(SERVER_KEY.spki).hexdigest()
+    assert fingerprint in str(exc) and "pinned_server_keys" in str(exc)
+    assert SERVER_KEY.fingerprint == fingerprint
+
+
+@pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
+def test_unpinned_client_key_is_bad_certificate(versions: list[str]) -> None:
+    exc, alert, who = failure(
+        ClientConfig(pinned_server_keys=[SERVER_KEY.spki], raw_public_key=CLIENT_KEY,
+                     versions=versions),
+        ServerConfig(raw_public_key=SERVER_KEY, client_auth="required",
+                     pinned_client_keys=[STRANGER.spki], versions=versions))
+    assert (who, alert) == ("server", AD.bad_certificate)
+    assert CLIENT_KEY.fingerprint in str(exc) and "pinned_client_keys" in str(exc)
+
+
+@pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
+def test_raw_key_only_server_refuses_a_plain_client(versions: list[str]) -> None:
+    exc, alert, who = failure(client_config(versions=versions),
+                              ServerConfig(raw_public_key=SERVER_KEY, versions=versions))
+    assert (who, alert) == ("server", AD.handshake_failure)
+    assert "only a raw public key" in str(exc)
+
+
+@pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
+def test_client_raw_key_to_a_server_taking_certificates_only(versions: list[str]) -> None:
+    # client_auth "required" with roots only: no type in common (RFC 7250 4.2).
+    _exc, alert, who = failure(
+        client_config(raw_public_key=CLIENT_KEY, versions=versions),
+        server_config(client_auth="required", client_trust_anchors=[pki().ca.root],
+                      versions=versions))
+    assert (who, alert) == ("server", AD.unsupported_certificate)
+    # "optional": the extension is left out; the client sends no certificate.
+    _c, s = connect(client_config(raw_public_key=CLIENT_KEY, versions=versions),
+                   server_config(client_auth="optional",
+                                 client_trust_anchors=[pki().ca.root], versions=versions))
+    assert s.handshake_complete is not None
+    assert s.handshake_complete.peer_raw_public_key is None
+
+
+@pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
+def test_pins_only_server_refuses_an_x509_client_certificate(versions: list[str]) -> None:
+    alice = CertifiedKey(pki().client.chain, pki().client.private_key)
+    exc, alert, who = failure(
+        client_config(certificate=alice, versions=versions),
+        server_config(client_auth="required", pinned_client_keys=[CLIENT_KEY.spki],
+                      versions=versions))
+    assert (who, alert) == ("server", AD.unsupported_certificate)
+    assert "pinned_client_keys" in str(exc)
+
+
+@pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
+def test_resumption_remembers_the_raw_keys(versions: list[str]) -> None:
+    cache = SessionCache()
+    client = ClientConfig(pinned_server_keys=[SERVER_KEY.spki], raw_public_key=CLIENT_KEY,
+                          session_cache=cache, versions=versions)
+    server = ServerConfig(raw_public_key=SERVER_KEY, client_auth="required",
+                          pinned_client_keys=[CLIENT_KEY.spki], versions=versions)
+    c, s = connect(client, server)
+    c.send_data(b"x")  # (TLS 1.3 tickets arrive after the handshake)
+    pump(c, s)
+    c2, s2 = connect(client, server)
+    assert c2.handshake_complete is not None and s2.handshake_complete is not None
+    assert c2.handshake_complete.resumed and s2.handshake_complete.resumed
+    assert c2.handshake_complete.peer_raw_public_key == SERVER_KEY.spki
+    assert s2.handshake_complete.peer_raw_public_key == CLIENT_KEY.spki
+    # A client whose pins changed does not resume the session of another key.
+    other = ClientConfig(pinned_server_keys=[STRANGER.spki], session_cache=cache,
+                         versions=versions)
+    with pytest.raises(TLSError):
+        connect(other, ServerConfig(raw_public_key=SERVER_KEY, versions=versions))
+
+
+@pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
+def test_server_resumes_a_client_key_only_while_pinned(versions: list[str]) -> None:
+    cache = SessionCache()
+    client = ClientConfig(pinned_server_keys=[SERVER_KEY.spki], raw_public_key=CLIENT_KEY,
+                          session_cache=cache, versions=versions)
+    server = ServerConfig(raw_public_key=SERVER_KEY, client_auth="required",
+                          pinned_client_keys=[CLIENT_KEY.spki], versions=versions,
+                          ticket_key=bytes(32))
+    c, s = connect(client, server)
+    c.send_data(b"x")
+    pump(c, s)
+    repinned = server.replace(pinned_client_keys=[CLIENT_KEY.spki, STRANGER.spki])
+    _c2, s2 = connect(client, repinned)
+    assert s2.handshake_complete is not None and not s2.handshake_complete.resumed
+    assert s2.handshake_complete.peer_raw_public_key == CLIENT_KEY.spki
+
+
+def test_config_refusals() -> None:
+    with pytest.raises(ValueError, match="not a DER SubjectPublicKeyInfo"):
+        ClientConfig(pinned_server_keys=[b"\x30\x03\x02\x01\x00"])
+    with pytest.raises(TypeError, match="pinned_server_keys takes"):
+        ClientConfig(pinned_server_keys=SERVER_KEY.spki)  # one key, not a list
+    with pytest.raises(TypeError, match="public keys"):
+        ServerConfig(raw_public_key=SERVER_KEY, pinned_client_keys=["a pem string"])
+    with pytest.raises(TypeError, match="RawPublicKey"):
+        ServerConfig(raw_public_key=SERVER_KEY.private_key)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="private key"):
+        RawPublicKey(SERVER_KEY.spki)
+    # A server with a raw key alone is a server (no certificate needed).
+    assert ServerConfig(raw_public_key=SERVER_KEY).raw_public_key is SERVER_KEY
+
+
+def test_raw_public_key_files(tmp_path: Any) -> None:
+    from cryptography.hazmat.primitives.serialization import (
+        NoEncryption,
+        PrivateFormat,
+        load_pem_public_key,
+    )
+    path = tmp_path / "k.pem"
+    path.write_bytes(SERVER_KEY.private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8,
+                                                          NoEncryption()))
+    loaded = RawPublicKey.from_file(path)
+    assert loaded.spki == SERVER_KEY.spki
+    assert spki(load_pem_public_key(loaded.public_pem())) == SERVER_KEY.spki
+
+
+def test_post_handshake_authentication_with_a_raw_key() -> None:
+    """RFC 8446 4.6.2 after RFC 7250 negotiated the client's type: the later Certificate
+    is the raw key too, checked against the pins and reported."""
+    from tlskit import ClientCertificateReceived
+    c, s = connect(ClientConfig(pinned_server_keys=[SERVER_KEY.spki],
+                                raw_public_key=CLIENT_KEY, post_handshake_auth=True),
+                   ServerConfig(raw_public_key=SERVER_KEY, client_auth="optional",
+                                pinned_client_keys=[CLIENT_KEY.spki]))
+    s.request_client_certificate()
+    events = pump(s, c)
+    [got] = [e for e in events if isinstance(e, ClientCertificateReceived)]
+    assert got.peer_raw_public_key == CLIENT_KEY.spki and got.peer_certificates == []
