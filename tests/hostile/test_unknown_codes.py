@@ -101,7 +101,11 @@ def test_resolver_info_of_32000_unknown_codes_is_bounded(where: str) -> None:
     seen: list[ClientHelloInfo] = []
     issued = pki().server
     key = CertifiedKey(issued.chain, issued.private_key)
-    cfg = server_config(certificate_resolver=lambda info: seen.append(info) or key)
+
+    def resolve(info: ClientHelloInfo) -> CertifiedKey:
+        seen.append(info)
+        return key
+    cfg = server_config(certificate_resolver=resolve)
 
     def feed() -> ServerConnection:
         seen.clear()
