@@ -12,7 +12,12 @@ from typing import Any, Self, TypeVar
 
 
 class _OpenEnum(IntEnum):
-    """An IntEnum whose unknown members are created on demand (named ``UNKNOWN_0x....``)."""
+    """An IntEnum whose unknown members are created on demand (named ``UNKNOWN_0x....``).
+
+    Each lookup of an unknown code makes a new pseudo-member (~300 bytes; Enum keeps
+    none), so a peer's list of codes is never turned into members wholesale: the views
+    keep an unknown code as its int (`ClientHelloInfo`, `CertificateRequestInfo`) and
+    `names_of` names a list without members."""
 
     @classmethod
     def _missing_(cls, value: object) -> Any:
