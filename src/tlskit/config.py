@@ -901,7 +901,9 @@ class ServerConfig(_Common):
         no ticket is resumed).
     :param automatic_tickets: False sends no ticket when the handshake ends: only
         ``ServerConnection.send_session_ticket()`` does (``session_tickets`` must still
-        be > 0: it turns resumption on). Default True.
+        be > 0: it turns resumption on). A TLS 1.2 handshake then leaves no session to
+        resume, neither ticket nor session ID: TLS 1.2 gives them only in the
+        handshake, before the application could decide. Default True.
     :param ticket_lifetime: ticket lifetime in seconds (default 7200).
     :param ticket_key: one fixed ticket key (default: the session store's rotating ones).
     :param session_context: who this server accepts, sealed into tickets (default:

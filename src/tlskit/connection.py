@@ -587,11 +587,12 @@ class Connection:
                                  "the extended master secret, without which RFC 9266 4.2 "
                                  "does not allow it (two connections could share the value, "
                                  "RFC 7627 1); require_extended_master_secret=True avoids it")
-            # RFC 9266 2: a zero-length context. TLS 1.3 makes no context and an empty
-            # one the same (RFC 8446 7.5); in TLS 1.2 RFC 5705 tells them apart, and the
-            # mainstream exports with none (OpenSSL's s_client -keymatexport, Go's
-            # ExportKeyingMaterial(label, nil, 32), Erlang's no_context): so do we.
-            return hs.export(EXPORTER_LABEL, None, EXPORTER_LENGTH)
+            # RFC 9266 2: the context is the zero-length string, a context given (in TLS
+            # 1.2, RFC 5705 4 then hashes its length, 0, into the seed; TLS 1.3 makes
+            # none and an empty one the same, RFC 8446 7.5). The stacks that name this
+            # binding do so: GnuTLS (gnutls_session_channel_binding), Bouncy Castle
+            # (ExportChannelBinding), Prosody and Ruby over OpenSSL (context "").
+            return hs.export(EXPORTER_LABEL, b"", EXPORTER_LENGTH)
         if cb_type == "tls-unique":
             value = hs.tls_unique()
             if value is None:

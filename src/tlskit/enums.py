@@ -6,20 +6,25 @@ acceptable is decided by the state machine, never by the decoder.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import IntEnum
 from typing import Any, Self, TypeVar
 
 
 class _OpenEnum(IntEnum):
-    """An IntEnum whose unknown members are created on demand (named ``UNKNOWN_0x....``)."""
+    """An IntEnum whose unknown members are created on demand (named ``UNKNOWN_0x....``).
+
+    Each lookup of an unknown code makes a new pseudo-member (~300 bytes; Enum keeps
+    none), so a peer's list of codes is never turned into members wholesale: the views
+    keep an unknown code as its int (`ClientHelloInfo`, `CertificateRequestInfo`) and
+    `names_of` names a list without members."""
 
     @classmethod
     def _missing_(cls, value: object) -> Any:
         if not isinstance(value, int):
             return None
         member = int.__new__(cls, value)
-        member._name_ = f"UNKNOWN_0x{value:04x}"
+        member._name_ = unknown_name(value)
         member._value_ = value
         return member
 
@@ -29,6 +34,19 @@ class _OpenEnum(IntEnum):
         lookup; the handshake converts a dozen negotiated values per connection)."""
         member = cls._value2member_map_.get(value)
         return member if member is not None else cls(value)  # type: ignore[return-value]
+
+
+def unknown_name(value: int) -> str:
+    """The name of a code no member has: ``UNKNOWN_0x....``."""
+    return f"UNKNOWN_0x{value:04x}"
+
+
+def names_of(cls: type[_OpenEnum], codes: Iterable[int]) -> list[str]:
+    """Each code's name, as ``cls(code).name`` gives it, without the pseudo-member
+    `_OpenEnum._missing_` makes per unknown code (~300 bytes and 2 us each: a peer's list
+    may hold 32,000 of them)."""
+    known = cls._value2member_map_
+    return [known[c].name if c in known else unknown_name(c) for c in codes]
 
 
 class ContentType(_OpenEnum):

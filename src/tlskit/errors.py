@@ -276,9 +276,16 @@ def call_hook(hook: Callable[[Any], Any], arg: Any, name: str) -> Any:
     resolver of either side, a config chooser): a `TLSError` it raises ends the handshake
     with its own alert, anything else as an `InternalError` (internal_error, the alert Go
     sends for a failing GetCertificate) caused by it, so nothing but a `TLSError` leaves
-    the connection."""
+    the connection. A `TLSError` that reports what a peer did (`AlertReceived`,
+    `ConnectionClosedError`) cannot be this connection's peer's (the hook read nothing
+    from it: it leaked from another connection it used), so it is an `InternalError`
+    too: kept, this connection would report the other peer's alert as its own peer's
+    and, sending no alert, leave its peer waiting."""
     try:
         return hook(arg)
+    except (AlertReceived, ConnectionClosedError) as exc:
+        raise InternalError(f"{name} raised {type(exc).__name__}: {exc} (from another "
+                            "connection: this one's peer sent nothing)") from exc
     except TLSError:
         raise
     except Exception as exc:

@@ -3,13 +3,16 @@
 `ClientHelloInfo` is built from the ClientHello the handshake answers (the inner one when
 Encrypted Client Hello was accepted) for `ServerConfig.certificate_resolver`, and from the
 first ClientHello by `tlskit.Acceptor`. It is Go's ``tls.ClientHelloInfo``, rustls'
-``ClientHello``: the offer by the same enums the rest of the API uses, nothing to decode.
+``ClientHello``: the offer by the same enums the rest of the API uses (a code tlskit
+does not know stays an int), nothing to decode.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .enums import CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme
 from .errors import TLSError
@@ -20,15 +23,21 @@ if TYPE_CHECKING:
 
 __all__ = ["ClientHelloInfo"]
 
+_E = TypeVar("_E", bound=IntEnum)
+
 
 @dataclass(frozen=True, slots=True)
 class ClientHelloInfo:
     """The client's offer, as a server chooses by it.
 
-    Algorithms are the exported enums in the client's order (``.name`` is the IANA name;
-    values tlskit does not know, GREASE among them, appear as ``UNKNOWN_0x....``
-    members); versions are spelled as ``HandshakeComplete.version`` is ("TLSv1.3";
-    an unknown one as its code point, "0x7a7a").
+    Algorithms are in the client's order, each the exported enum's member when tlskit
+    knows the code (``.name`` is the IANA name) and the plain ``int`` when it does not
+    (GREASE among them), as `CertificateRequestInfo.signature_schemes` has them: an
+    unknown member would be a new object per code, so a hello listing 32,000 unknown
+    suites would make an info of ~11 MB; ``member == code`` either way, and
+    ``CipherSuite(code).name`` names any code (``UNKNOWN_0x....``). Versions are
+    spelled as ``HandshakeComplete.version`` is ("TLSv1.3"; an unknown one as its code
+    point, "0x7a7a").
     A list is empty when the client left its extension out.
 
     :param server_name: the SNI name the client sent, lower-cased (DNS names are
@@ -56,10 +65,10 @@ class ClientHelloInfo:
 
     server_name: str | None
     alpn_protocols: tuple[str, ...] = ()
-    cipher_suites: tuple[CipherSuite, ...] = ()
-    supported_groups: tuple[NamedGroup, ...] = ()
-    key_share_groups: tuple[NamedGroup, ...] = ()
-    signature_schemes: tuple[SignatureScheme, ...] = ()
+    cipher_suites: tuple[CipherSuite | int, ...] = ()
+    supported_groups: tuple[NamedGroup | int, ...] = ()
+    key_share_groups: tuple[NamedGroup | int, ...] = ()
+    signature_schemes: tuple[SignatureScheme | int, ...] = ()
     supported_versions: tuple[str, ...] = ()
     extensions: tuple[int, ...] = ()
     ech_accepted: bool = False
@@ -105,10 +114,10 @@ def client_hello_info(offer: ClientHelloView, server_name: str | None,
     versions = _read(offer, "offered_versions") or [offer.hello.legacy_version]
     return ClientHelloInfo(
         server_name and server_name.lower(), tuple(_read(offer, "alpn") or ()),
-        tuple(map(CipherSuite.of, offer.hello.cipher_suites)),
-        tuple(map(NamedGroup.of, _read(offer, "groups") or ())),
-        tuple(NamedGroup.of(g) for g, _ in _read(offer, "shares") or ()),
-        tuple(map(SignatureScheme.of, _read(offer, "schemes") or ())),
+        _known(CipherSuite, offer.hello.cipher_suites),
+        _known(NamedGroup, _read(offer, "groups") or ()),
+        _known(NamedGroup, [g for g, _ in _read(offer, "shares") or ()]),
+        _known(SignatureScheme, _read(offer, "schemes") or ()),
         tuple(map(_version_name, versions)), tuple(offer.extensions), ech_accepted, version)
 
 
@@ -125,6 +134,14 @@ def _read(offer: ClientHelloView, field: str) -> Any:
         return getattr(offer, field)
     except TLSError:
         return None
+
+
+def _known(cls: type[_E], codes: Sequence[int]) -> tuple[_E | int, ...]:
+    """Each code as its member of ``cls`` when tlskit knows it, else the int itself: an
+    unknown member would be a new object of ~300 bytes per code (`_OpenEnum._missing_`),
+    150 times the two bytes a hostile hello spends on it."""
+    get = cls._value2member_map_.get
+    return tuple(map(get, codes, codes))  # type: ignore[arg-type]
 
 
 def _version_name(code: int) -> str:

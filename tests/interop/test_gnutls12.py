@@ -221,6 +221,11 @@ def test_tlskit_client_to_gnutls_serv(pki12: Files, tmp_path: Path, kind: str, c
             # the extended master secret): gnutls-serv logs its own value.
             ours = pump.conn.export_keying_material(b"EXPORTER-Channel-Binding", b"", 32)
             assert logged_exporter(log) == ours.hex()
+            # ... which is what channel_binding() gives: GnuTLS's own tls-exporter
+            # binding (gnutls_session_channel_binding) in TLS 1.2 too.
+            assert pump.conn.channel_binding("tls-exporter") == ours
+            end_point = pump.conn.channel_binding("tls-server-end-point").hex()
+            assert f"'tls-server-end-point': {end_point}".encode() in log.read_bytes()
             # RFC 5929 tls-unique (the first Finished; safe with EMS): gnutls logs it too.
             unique = pump.conn.tls_unique
             assert unique is not None

@@ -1,8 +1,10 @@
 """Channel bindings against `openssl`: RFC 9266 tls-exporter is OpenSSL's exporter with
 the label "EXPORTER-Channel-Binding" and 32 bytes (`-keymatexport`, printed by s_client
-and s_server), both ways, in TLS 1.3 and in TLS 1.2 with the extended master secret
-(OpenSSL 3's default); tls-server-end-point is the SHA-256 of the leaf's DER (the test
-CA signs with ECDSA-SHA256), computed here with hashlib."""
+and s_server), both ways, in TLS 1.3. In TLS 1.2 (with the extended master secret,
+OpenSSL 3's default) the CLI exports with no context, not RFC 9266's zero-length one,
+so there only tls-server-end-point is compared (tests/interop/test_gnutls12.py checks
+the 1.2 tls-exporter against GnuTLS's own binding). tls-server-end-point is the SHA-256
+of the leaf's DER (the test CA signs with ECDSA-SHA256), computed here with hashlib."""
 
 from __future__ import annotations
 
@@ -56,7 +58,8 @@ def test_s_client_exporter_matches_tlskit_server(peers: Peers, pki: PKI, version
     assert client.wait() == 0, client.describe()
     [got] = server.join()
     assert got["version"] == ("TLSv1.3" if version == "-tls1_3" else "TLSv1.2")
-    assert got["exporter"] == _keying_material(client.stdout)
+    if version == "-tls1_3":  # (in 1.2 the CLI's value has no context: see above)
+        assert got["exporter"] == _keying_material(client.stdout)
     assert got["end-point"] == _leaf_hash(pki)
 
 
@@ -69,5 +72,6 @@ def test_tlskit_client_exporter_matches_s_server(peers: Peers, pki: PKI, version
         end_point = tls.channel_binding("tls-server-end-point")
         tls.sendall(b"done\n")
         proc.wait_for("done")
-    assert exporter == _keying_material(proc.stdout)
+    if version == "-tls1_3":
+        assert exporter == _keying_material(proc.stdout)
     assert end_point == _leaf_hash(pki)

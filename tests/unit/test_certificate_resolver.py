@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from tlskit import (
     Acceptor,
+    AlertReceived,
     CertifiedKey,
     ClientConnection,
     ClientHelloInfo,
@@ -180,6 +181,21 @@ def test_a_resolver_may_refuse_with_its_own_alert() -> None:
     error, alert = refused(client(), ServerConnection(server_config(certificate_resolver=refuse)))
     assert type(error) is UnrecognizedName and alert is AD.unrecognized_name
     assert str(error) == "no site a.test"
+
+
+def test_a_peer_alert_leaking_from_another_connection_is_an_internal_error() -> None:
+    """A resolver whose own tlskit connection (to a key store, say) failed with
+    AlertReceived: the client sent no alert, so it gets internal_error rather than no
+    alert at all, and the server reports an InternalError caused by it, not
+    AlertReceived as though the client had alerted."""
+    leaked = AlertReceived(AD.decrypt_error)
+
+    def resolve(info: ClientHelloInfo) -> CertifiedKey:
+        raise leaked
+
+    error, alert = refused(client(), ServerConnection(server_config(certificate_resolver=resolve)))
+    assert type(error) is InternalError and alert is AD.internal_error
+    assert error.__cause__ is leaked
 
 
 def test_a_resolver_returning_something_else_is_an_internal_error() -> None:

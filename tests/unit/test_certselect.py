@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tlskit import (
+    AlertReceived,
     CertificateRequestInfo,
     CertificateRequired,
     CertificateVerificationError,
@@ -28,6 +29,7 @@ from tlskit import (
     ClientCertificateReceived,
     ClientConnection,
     ConnectionClosed,
+    ConnectionClosedError,
     DecodeError,
     HandshakeFailure,
     InternalError,
@@ -241,6 +243,22 @@ def test_a_resolver_raising_a_tls_error_ends_the_handshake_with_its_alert(
     client, server = _failure(version, certificate_resolver=Recorder(error))
     assert client is error and client.alert == alert
     assert isinstance(server, ConnectionClosed) and server.alert == alert
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("error", [AlertReceived(AD.bad_record_mac),
+                                   ConnectionClosedError("the key server closed")])
+def test_a_peer_event_from_another_connection_is_internal_error(version: str,
+                                                                error: TLSError) -> None:
+    """A resolver that fetched its key over another tlskit connection and let that one's
+    AlertReceived (or ConnectionClosedError) escape: this connection's peer sent
+    nothing, so it gets internal_error, and this side reports an InternalError caused
+    by it (before: AlertReceived(bad_record_mac) as if the server had sent it, and no
+    alert, the server left waiting)."""
+    client, server = _failure(version, certificate_resolver=Recorder(error))
+    assert type(client) is InternalError and client.alert == AD.internal_error
+    assert client.__cause__ is error and "from another connection" in str(client)
+    assert isinstance(server, ConnectionClosed) and server.alert == AD.internal_error
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -110,6 +110,19 @@ def test_refused_for_tls12() -> None:
         s.send_session_ticket()
 
 
+@pytest.mark.parametrize("asks_ticket", [True, False])
+def test_tls12_gets_no_session_when_tickets_are_on_demand(asks_ticket: bool) -> None:
+    """automatic_tickets=False: a TLS 1.2 handshake gives no ticket (nor, to a client that
+    asks for none, a session ID), since TLS 1.2 can give them only in the handshake,
+    before the application decided; the same config gives TLS 1.2 a session when
+    tickets are automatic."""
+    client_kw = {"versions": ("TLSv1.2",), "legacy_session_ticket": asks_ticket}
+    _, s, events = pair({"session_tickets": 1, "automatic_tickets": False}, client_kw)
+    assert s.version == "TLSv1.2" and tickets(events) == []
+    _, s, events = pair({"session_tickets": 1}, client_kw)
+    assert s.version == "TLSv1.2" and len(tickets(events)) == 1
+
+
 def test_refused_without_tickets_or_0rtt() -> None:
     _, s, _ = pair({"session_tickets": 0})
     with pytest.raises(UsageError, match="session_tickets=0"):

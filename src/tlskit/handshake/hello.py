@@ -14,7 +14,14 @@ import struct
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from ..enums import CipherSuite, ExtensionType, NamedGroup, ProtocolVersion, SignatureScheme
+from ..enums import (
+    CipherSuite,
+    ExtensionType,
+    NamedGroup,
+    ProtocolVersion,
+    SignatureScheme,
+    names_of,
+)
 from ..errors import DecodeError
 from ..wire import certcompress
 from ..wire import extensions as ext
@@ -152,11 +159,11 @@ class ClientHelloView(_HelloView[m.ClientHello]):
         """What the client offered, by IANA name (for logs and `tlskit serve`'s page)."""
         return {
             "versions": [ProtocolVersion(v).label for v in self.offered_versions],
-            "cipher_suites": [CipherSuite(s).name for s in self.hello.cipher_suites],
-            "groups": [NamedGroup(g).name for g in self.groups or []],
-            "key_shares": [NamedGroup(g).name for g, _ in self.shares or []],
-            "signature_schemes": [SignatureScheme(s).name for s in self.schemes or []],
-            "extensions": [ExtensionType(e).name for e in self.extensions],
+            "cipher_suites": names_of(CipherSuite, self.hello.cipher_suites),
+            "groups": names_of(NamedGroup, self.groups or []),
+            "key_shares": names_of(NamedGroup, [g for g, _ in self.shares or []]),
+            "signature_schemes": names_of(SignatureScheme, self.schemes or []),
+            "extensions": names_of(ExtensionType, self.extensions),
             "server_name": self.server_name,
             "alpn": self.alpn or [],
         }

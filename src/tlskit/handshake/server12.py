@@ -283,6 +283,10 @@ class ServerHandshake12(ServerView, Handshake12):
         cfg = self.config
         if not self.ems:
             return  # RFC 7627 5.3: such a session is never resumed, so none is made
+        if not cfg.automatic_tickets:
+            # Sessions only on demand: TLS 1.2 gives its ticket (RFC 5077 3.3) or session
+            # ID in the handshake, before the application could decide, and never later.
+            return
         if _E.session_ticket in ch.extensions and cfg.session_tickets > 0:
             self._issue_ticket = True  # no session ID: the ticket is the session
         elif cfg.session_ids:
