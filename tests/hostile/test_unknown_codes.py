@@ -8,7 +8,6 @@ bytes for two bytes of hello, `_OpenEnum._missing_`): the info was 150 times the
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 from typing import Any
 
@@ -21,6 +20,7 @@ from tlskit import (
     ClientConnection,
     ClientHelloInfo,
     ServerConnection,
+    enums,
 )
 from tlskit.enums import CipherSuite, ExtensionType, NamedGroup, SignatureScheme
 
@@ -128,29 +128,26 @@ def test_an_unknown_code_is_still_named_by_its_enum() -> None:
     assert CipherSuite.TLS_AES_128_GCM_SHA256 in info.cipher_suites
 
 
-def _offer_seconds(wire: bytes) -> float:
-    """The fastest of three `ServerConnection.client_offer` namings of ``wire``'s hello."""
-    cfg = server_config()
-    best = float("inf")
-    for _ in range(3):
-        conn = ServerConnection(cfg)
-        conn.receive_data(wire)
-        start = time.perf_counter()
-        offer = conn.client_offer
-        best = min(best, time.perf_counter() - start)
-    assert len(offer["cipher_suites"]) > len(UNKNOWN)  # type: ignore[arg-type]
-    return best
-
-
-def test_client_offer_names_unknown_codes_as_fast_as_known_ones() -> None:
+def test_client_offer_names_unknown_codes_without_enum_members(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """`client_offer` (logs, `tlskit serve`'s page) names every code; an unknown one
-    went through the enum's pseudo-member (~2 us each: 72 ms for the hostile hello, 30
-    handshakes' worth), now about as cheap as a known one: ~1.4x a hello of as many
-    known codes repeated (before: ~3.8x, the known ones by the enum call too)."""
-    unknown = _offer_seconds(_hostile_hello("suites"))
-    known = _offer_seconds(_hostile_hello("suites", [CipherSuite.TLS_AES_128_GCM_SHA256]
-                                          * len(UNKNOWN)))
-    assert unknown < 2.5 * known, (unknown, known)
+    went through the enum's pseudo-member (`_OpenEnum._missing_`: ~300 bytes and ~2 us
+    each, 72 ms for the hostile hello, 30 handshakes' worth). Counted, not timed: naming
+    the hostile hello's 32,000 unknown suites makes no pseudo-member (before: one each)."""
+    conn = ServerConnection(server_config())
+    conn.receive_data(_hostile_hello("suites"))
+    made: list[int] = []
+    original = enums._OpenEnum._missing_.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type, value: object) -> object:
+        made.append(1)
+        return original(cls, value)
+    monkeypatch.setattr(enums._OpenEnum, "_missing_", classmethod(counting))
+    assert CipherSuite(0x1001).name == "UNKNOWN_0x1001" and made == [1]  # (the count works)
+    made.clear()
+    names = conn.client_offer["cipher_suites"]
+    assert len(names) > len(UNKNOWN)  # type: ignore[arg-type]
+    assert made == []
     offer = ServerConnection(server_config())
     offer.receive_data(_hostile_hello("suites"))
     names = offer.client_offer["cipher_suites"]
