@@ -722,8 +722,9 @@ class ServerConnection(Connection):
         if self._error is not None:
             self._error.raise_again()
         if self._sent_close:
-            raise UsageError("send_session_ticket: the connection is closed (close() was "
-                             "called, so nothing more is sent)")
+            raise UsageError("send_session_ticket: the connection is closed (our "
+                             "close_notify is out: close() was called or the peer's "
+                             "close_notify answered), so nothing more is sent")
         hs = self._hs
         if hs.protocol is not _TLS13:  # (set when the hello chose 1.2: `successor`)
             raise UsageError("send_session_ticket: this connection is TLS 1.2, whose "

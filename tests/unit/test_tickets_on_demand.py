@@ -103,6 +103,15 @@ def test_refused_after_close() -> None:
         s.send_session_ticket()
 
 
+def test_refused_after_answering_the_peers_close_notify() -> None:
+    """The message names both ways our close_notify went out, not only close()."""
+    c, s, _ = pair()
+    c.close()
+    s.receive_data(c.data_to_send())  # the server answers with its own close_notify
+    with pytest.raises(UsageError, match="the peer's close_notify answered"):
+        s.send_session_ticket()
+
+
 def test_refused_for_tls12() -> None:
     _, s, _ = pair(client_kw={"versions": ("TLSv1.2",)})
     assert s.version == "TLSv1.2"
