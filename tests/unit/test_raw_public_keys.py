@@ -294,3 +294,58 @@ def test_post_handshake_authentication_with_a_raw_key() -> None:
     events = pump(s, c)
     [got] = [e for e in events if isinstance(e, ClientCertificateReceived)]
     assert got.peer_raw_public_key == CLIENT_KEY.spki and got.peer_certificates == []
+
+
+# A client that trusts the "system" store (a root given through SSL_CERT_FILE, in a
+# subprocess: the store is loaded once per process) and a pinning client share a
+# SessionCache; the server holds a certificate from that root, not the pinned key.
+_SHARED_CACHE = """
+import os, sys
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from tlskit import (ClientConfig, ClientConnection, RawPublicKey, ServerConfig,
+                    ServerConnection, SessionCache, TLSError)
+from tlskit.ca import LocalCA
+ca = LocalCA.create(directory=None)
+leaf = ca.issue_server(["localhost"])
+with open(sys.argv[1], "wb") as f:
+    f.write(ca.root.public_bytes(Encoding.PEM))
+os.environ["SSL_CERT_FILE"] = sys.argv[1]
+versions = [sys.argv[2]]
+server = ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key,
+                      versions=versions)
+cache = SessionCache()
+pinned = RawPublicKey(ec.generate_private_key(ec.SECP256R1())).spki
+
+def run(config):
+    c, s = ClientConnection(config, "localhost"), ServerConnection(server)
+    for _ in range(4):
+        s.receive_data(c.data_to_send())
+        c.receive_data(s.data_to_send())
+    return c.handshake_complete
+
+web = run(ClientConfig(session_cache=cache, versions=versions))
+assert web is not None and not web.resumed
+try:
+    hc = run(ClientConfig(pinned_server_keys=[pinned], session_cache=cache,
+                          versions=versions))
+except TLSError as exc:
+    print(exc.alert.name)
+else:
+    print("resumed" if hc is not None and hc.resumed else "completed")
+"""
+
+
+@pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
+def test_pinning_client_never_resumes_a_session_a_certificate_made(
+        versions: list[str], tmp_path: Any) -> None:
+    """A client with pins and no trust anchors takes no X.509 certificate in a full
+    handshake (unsupported_certificate), so it must not take one through a session either:
+    an X.509 session of a web-PKI client sharing its SessionCache would stand in for the
+    pinned key (before: resumed, the pin never checked)."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-c", _SHARED_CACHE, str(tmp_path / "root.pem"),
+                           versions[0]], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "unsupported_certificate"

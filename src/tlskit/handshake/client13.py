@@ -64,6 +64,7 @@ from .common import (
     CV_SERVER,
     DOWNGRADE_TLS11,
     DOWNGRADE_TLS12,
+    X509,
     Handshake13,
     HandshakeState,
     Output,
@@ -1003,6 +1004,8 @@ def _may_resume(config: ClientConfig, session: Session, server_name: str | None,
             and session.server_name == server_name
     if not session.peer_certificates:
         return False
+    if config._server_cert_types is not None and X509 not in config._server_cert_types:
+        return False  # RFC 7250: a pinning client without roots takes no certificate
     if config.check_hostname:
         if server_name is None or not session.hostname_checked:
             return False
