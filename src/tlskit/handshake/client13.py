@@ -993,7 +993,9 @@ def _may_resume(config: ClientConfig, session: Session, server_name: str | None,
     it came with) for the name dialled now, at the current time: so a session made under
     other trust anchors, for another name, without a host-name check, or whose
     certificate has since expired is never offered. A client that skips host-name checks
-    resumes only under the exact server name the session was made for."""
+    resumes only under the exact server name the session was made for. A raw public
+    key's session resumes while the key is pinned; a certificate's never resumes on a
+    client that offers RawPublicKey alone (RFC 7250: pins, no roots)."""
     suites = config._suites12 if session.tls12 else config._suites
     if not session.valid_at(now) or session.suite.code not in suites:
         return False
