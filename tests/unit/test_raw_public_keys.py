@@ -168,6 +168,19 @@ def test_unpinned_server_key_is_bad_certificate_naming_it(versions: list[str]) -
     assert SERVER_KEY.fingerprint == fingerprint
 
 
+
+@pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
+def test_unpinned_key_is_fatal_even_with_verify_mode_report(versions: list[str]) -> None:
+    """verify_mode="report" turns a certificate's validation failure into
+    `verification_error`; a key that is not pinned stays fatal: a pin is the config's own
+    statement of the one key it takes (nothing else decides whether to trust it), and the
+    error already names the key's SHA-256 for diagnostics."""
+    exc, alert, who = failure(ClientConfig(pinned_server_keys=[STRANGER.spki],
+                                           verify_mode="report", versions=versions),
+                              ServerConfig(raw_public_key=SERVER_KEY, versions=versions))
+    assert (who, alert) == ("client", AD.bad_certificate)
+    assert SERVER_KEY.fingerprint in str(exc)
+
 @pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
 def test_unpinned_client_key_is_bad_certificate(versions: list[str]) -> None:
     exc, alert, who = failure(
