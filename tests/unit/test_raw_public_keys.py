@@ -266,6 +266,19 @@ def test_server_resumes_a_client_key_only_while_pinned(versions: list[str]) -> N
     assert s2.handshake_complete.peer_raw_public_key == CLIENT_KEY.spki
 
 
+
+def test_unnamed_client_with_psks_takes_a_pinned_key() -> None:
+    """A client dialling no name (an address) with external PSKs refuses a certificate
+    when the server takes none of them (it could not check one against a name); a raw
+    key needs no name: the pin authenticates it (before: handshake_failure)."""
+    from tlskit import ExternalPsk
+    c, _s = connect(ClientConfig(pinned_server_keys=[SERVER_KEY.spki],
+                                 external_psks=[ExternalPsk(b"device-1", bytes(32))]),
+                    ServerConfig(raw_public_key=SERVER_KEY), name=None)
+    hc = c.handshake_complete
+    assert hc is not None and hc.peer_raw_public_key == SERVER_KEY.spki
+    assert hc.external_psk_identity is None
+
 def test_config_refusals() -> None:
     with pytest.raises(ValueError, match="not a DER SubjectPublicKeyInfo"):
         ClientConfig(pinned_server_keys=[b"\x30\x03\x02\x01\x00"])

@@ -670,10 +670,11 @@ class ClientHandshake13(Handshake13):
 
     def refuse_unnamed_certificate(self) -> None:
         """A client dialling no name may only be authenticated by its external PSKs: a
-        certificate could not be checked against a name (handshake_failure)."""
+        certificate could not be checked against a name (handshake_failure). A pinned
+        raw public key (RFC 7250) needs no name."""
         cfg = self.config
         if self.server_name is None and cfg.external_psks and cfg.check_hostname \
-                and cfg.verify_mode == "required":
+                and cfg.verify_mode == "required" and not self.auth.raw_expected:
             raise HandshakeFailure("the server took none of our external PSKs, and without "
                                    "a server_name its certificate cannot be checked")
 
