@@ -126,6 +126,18 @@ def test_what_the_client_offers() -> None:
     assert hello_types(both) == (None, b"\x02\x02\x00")
 
 
+
+def test_compat_context_with_pins_offers_x509_too_unless_told() -> None:
+    """docs/raw-public-keys.md: a compat SSLContext has a verifier (its CA store), so pins
+    set through tlskit_configure come with X.509 after them; verifier=None leaves the
+    pins alone."""
+    from tlskit import compat
+    ctx = compat.create_default_context()
+    ctx.tlskit_configure(pinned_server_keys=[SERVER_KEY.spki])
+    assert hello_types(ctx.tlskit_client_config) == (b"\x02\x02\x00", None)
+    ctx.tlskit_configure(pinned_server_keys=[SERVER_KEY.spki], verifier=None)
+    assert hello_types(ctx.tlskit_client_config) == (b"\x01\x02", None)
+
 @pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
 def test_server_with_both_serves_what_the_client_prefers(versions: list[str]) -> None:
     server = server_config(raw_public_key=SERVER_KEY, versions=versions)
