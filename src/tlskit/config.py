@@ -608,8 +608,10 @@ class ClientConfig(_Common):
         client offers RawPublicKey in server_certificate_type, and X.509 after it only
         when ``trust_anchors`` or ``verifier`` is also given (a pinning client never falls
         back to the system store). The key received must equal a pin byte for byte
-        (else bad_certificate naming its SHA-256); no host name is checked against it
-        (a raw key names nobody: the pin is the identity). Default: none.
+        (else bad_certificate naming its SHA-256, also with ``verify_mode="report"``);
+        no host name is checked against it (a raw key names nobody: the pin is the
+        identity). Pin an RSASSA-PSS key by its SPKI bytes (a key object is written as
+        rsaEncryption). Default: none.
     :param raw_public_key: a `tlskit.RawPublicKey` to present when a server asks for
         a client certificate and accepts raw public keys (client_certificate_type;
         offered before X.509 when a certificate is configured too). Default None.

@@ -129,6 +129,24 @@ def test_bad_raw_key_certificate_is_bad_certificate(blobs: list[bytes]) -> None:
     against(on_type(HT.certificate, certificate_entries(blobs)), AD.bad_certificate)
 
 
+
+def test_unpinned_key_is_refused_before_it_is_parsed() -> None:
+    """The peer's SPKI is compared with the pins first: an unpinned key is never handed
+    to `cryptography` (here a DSA key, whose parsing warns that DSA is deprecated: a
+    warning any peer could raise in the application's log; before: it did)."""
+    import warnings
+
+    from cryptography.hazmat.primitives.asymmetric import dsa
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dsa_spki = dsa.generate_private_key(1024).public_key().public_bytes(
+            Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        against(on_type(HT.certificate, certificate_entries([dsa_spki])), AD.bad_certificate)
+    assert [str(w.message) for w in seen] == []
+
 def test_server_raw_key_with_a_certificate_entry_extension() -> None:
     def add_status(cert: m.Certificate) -> None:
         cert.entries[0].extensions[E.status_request] = b"\x01\x00\x00\x01\x00"

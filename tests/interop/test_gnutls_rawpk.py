@@ -178,3 +178,68 @@ def test_pinning_client_with_roots_takes_gnutls_certificate(peers: Peers, pki: P
     hc = Pump.handshake_once(config, port)
     assert hc.peer_raw_public_key is None
     assert hc.peer_certificates[0] == pki.issued["ec256"].chain[0]
+
+
+# Each key type GnuTLS signs handshakes with, as its raw public key: the scheme its
+# signature must use, per version. RSA-PSS is an id-RSASSA-PSS SPKI (what GnuTLS writes
+# for such a key): rsa_pss_pss_* only (RFC 8446 4.2.3), pinned by its SPKI bytes.
+KINDS = {
+    "rsa-pss": (["-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048"],
+                {"tls13": "rsa_pss_pss_sha256", "tls12": "rsa_pss_pss_sha256"}),
+    "ed25519": (["-algorithm", "ed25519"], {"tls13": "ed25519", "tls12": "ed25519"}),
+    "p384": (["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
+             {"tls13": "ecdsa_secp384r1_sha384", "tls12": "ecdsa_secp256r1_sha256"}),
+}
+
+
+def openssl_key(directory: Path, kind: str) -> tuple[Path, Path, bytes]:
+    """A private key of `kind` made by openssl, its public PEM, and its SPKI DER."""
+    import subprocess
+
+    from ..support.peers import require_binary
+    openssl = require_binary("openssl")
+    private, public = directory / f"{kind}.key", directory / f"{kind}.pub"
+    subprocess.run([openssl, "genpkey", *KINDS[kind][0], "-out", str(private)], check=True,
+                   capture_output=True)
+    subprocess.run([openssl, "pkey", "-in", str(private), "-pubout", "-out", str(public)],
+                   check=True, capture_output=True)
+    der = subprocess.run([openssl, "pkey", "-in", str(private), "-pubout", "-outform", "DER"],
+                         check=True, capture_output=True).stdout
+    return private, public, der
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_gnutls_raw_key_types_both_ways(peers: Peers, tmp_path: Path,
+                                        keys: dict[str, RawPublicKey], kind: str,
+                                        version: str) -> None:
+    """gnutls-serv's RSA-PSS, Ed25519 and P-384 raw keys, pinned by a tlskit client that
+    checks the scheme each signs with; then gnutls-cli presents the same key as its own,
+    pinned by a tlskit server (which reads its CertificateVerify)."""
+    private, public, der = openssl_key(tmp_path, kind)
+    _proc, port = peers.gnutls_serv("--echo", "--rawpkkeyfile", private, "--rawpkfile",
+                                    public, "--priority",
+                                    priority(version, "+CTYPE-SRV-RAWPK"))
+    hc = Pump.handshake_once(ClientConfig(pinned_server_keys=[der], versions=[TLS[version]]),
+                             port)
+    assert hc.peer_raw_public_key == der and hc.peer_certificates == []
+    assert hc.signature_scheme is not None
+    assert hc.signature_scheme.name == KINDS[kind][1][version]
+
+    def body(pump: Pump) -> tuple[object, int]:
+        echoed = echo_until_close(pump)
+        return pump.conn.handshake_complete, echoed
+
+    server = peers.thread(tlskit_server(ServerConfig(
+        raw_public_key=keys["server"], client_auth="required", pinned_client_keys=[der],
+        versions=[TLS[version]]), body))
+    client = peers.start(["gnutls-cli", "-p", str(server.port), "--no-ca-verification",
+                          "--rawpkkeyfile", private, "--rawpkfile", public,
+                          "--priority", priority(version, BOTH_RAW), "127.0.0.1"])
+    client.wait_for("Handshake was completed")
+    client.write(b"my own key\n")
+    client.wait_for("my own key\n")
+    client.close_stdin()
+    [(server_hc, _echoed)] = server.join()
+    assert client.wait() == 0, client.describe()
+    assert server_hc.peer_raw_public_key == der

@@ -126,6 +126,18 @@ def test_what_the_client_offers() -> None:
     assert hello_types(both) == (None, b"\x02\x02\x00")
 
 
+
+def test_compat_context_with_pins_offers_x509_too_unless_told() -> None:
+    """docs/raw-public-keys.md: a compat SSLContext has a verifier (its CA store), so pins
+    set through tlskit_configure come with X.509 after them; verifier=None leaves the
+    pins alone."""
+    from tlskit import compat
+    ctx = compat.create_default_context()
+    ctx.tlskit_configure(pinned_server_keys=[SERVER_KEY.spki])
+    assert hello_types(ctx.tlskit_client_config) == (b"\x02\x02\x00", None)
+    ctx.tlskit_configure(pinned_server_keys=[SERVER_KEY.spki], verifier=None)
+    assert hello_types(ctx.tlskit_client_config) == (b"\x01\x02", None)
+
 @pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
 def test_server_with_both_serves_what_the_client_prefers(versions: list[str]) -> None:
     server = server_config(raw_public_key=SERVER_KEY, versions=versions)
@@ -167,6 +179,19 @@ def test_unpinned_server_key_is_bad_certificate_naming_it(versions: list[str]) -
     assert fingerprint in str(exc) and "pinned_server_keys" in str(exc)
     assert SERVER_KEY.fingerprint == fingerprint
 
+
+
+@pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
+def test_unpinned_key_is_fatal_even_with_verify_mode_report(versions: list[str]) -> None:
+    """verify_mode="report" turns a certificate's validation failure into
+    `verification_error`; a key that is not pinned stays fatal: a pin is the config's own
+    statement of the one key it takes (nothing else decides whether to trust it), and the
+    error already names the key's SHA-256 for diagnostics."""
+    exc, alert, who = failure(ClientConfig(pinned_server_keys=[STRANGER.spki],
+                                           verify_mode="report", versions=versions),
+                              ServerConfig(raw_public_key=SERVER_KEY, versions=versions))
+    assert (who, alert) == ("client", AD.bad_certificate)
+    assert SERVER_KEY.fingerprint in str(exc)
 
 @pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
 def test_unpinned_client_key_is_bad_certificate(versions: list[str]) -> None:
@@ -253,6 +278,19 @@ def test_server_resumes_a_client_key_only_while_pinned(versions: list[str]) -> N
     assert s2.handshake_complete.peer_raw_public_key == CLIENT_KEY.spki
 
 
+
+def test_unnamed_client_with_psks_takes_a_pinned_key() -> None:
+    """A client dialling no name (an address) with external PSKs refuses a certificate
+    when the server takes none of them (it could not check one against a name); a raw
+    key needs no name: the pin authenticates it (before: handshake_failure)."""
+    from tlskit import ExternalPsk
+    c, _s = connect(ClientConfig(pinned_server_keys=[SERVER_KEY.spki],
+                                 external_psks=[ExternalPsk(b"device-1", bytes(32))]),
+                    ServerConfig(raw_public_key=SERVER_KEY), name=None)
+    hc = c.handshake_complete
+    assert hc is not None and hc.peer_raw_public_key == SERVER_KEY.spki
+    assert hc.external_psk_identity is None
+
 def test_config_refusals() -> None:
     with pytest.raises(ValueError, match="not a DER SubjectPublicKeyInfo"):
         ClientConfig(pinned_server_keys=[b"\x30\x03\x02\x01\x00"])
@@ -294,3 +332,58 @@ def test_post_handshake_authentication_with_a_raw_key() -> None:
     events = pump(s, c)
     [got] = [e for e in events if isinstance(e, ClientCertificateReceived)]
     assert got.peer_raw_public_key == CLIENT_KEY.spki and got.peer_certificates == []
+
+
+# A client that trusts the "system" store (a root given through SSL_CERT_FILE, in a
+# subprocess: the store is loaded once per process) and a pinning client share a
+# SessionCache; the server holds a certificate from that root, not the pinned key.
+_SHARED_CACHE = """
+import os, sys
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from tlskit import (ClientConfig, ClientConnection, RawPublicKey, ServerConfig,
+                    ServerConnection, SessionCache, TLSError)
+from tlskit.ca import LocalCA
+ca = LocalCA.create(directory=None)
+leaf = ca.issue_server(["localhost"])
+with open(sys.argv[1], "wb") as f:
+    f.write(ca.root.public_bytes(Encoding.PEM))
+os.environ["SSL_CERT_FILE"] = sys.argv[1]
+versions = [sys.argv[2]]
+server = ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key,
+                      versions=versions)
+cache = SessionCache()
+pinned = RawPublicKey(ec.generate_private_key(ec.SECP256R1())).spki
+
+def run(config):
+    c, s = ClientConnection(config, "localhost"), ServerConnection(server)
+    for _ in range(4):
+        s.receive_data(c.data_to_send())
+        c.receive_data(s.data_to_send())
+    return c.handshake_complete
+
+web = run(ClientConfig(session_cache=cache, versions=versions))
+assert web is not None and not web.resumed
+try:
+    hc = run(ClientConfig(pinned_server_keys=[pinned], session_cache=cache,
+                          versions=versions))
+except TLSError as exc:
+    print(exc.alert.name)
+else:
+    print("resumed" if hc is not None and hc.resumed else "completed")
+"""
+
+
+@pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
+def test_pinning_client_never_resumes_a_session_a_certificate_made(
+        versions: list[str], tmp_path: Any) -> None:
+    """A client with pins and no trust anchors takes no X.509 certificate in a full
+    handshake (unsupported_certificate), so it must not take one through a session either:
+    an X.509 session of a web-PKI client sharing its SessionCache would stand in for the
+    pinned key (before: resumed, the pin never checked)."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-c", _SHARED_CACHE, str(tmp_path / "root.pem"),
+                           versions[0]], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "unsupported_certificate"

@@ -64,6 +64,7 @@ from .common import (
     CV_SERVER,
     DOWNGRADE_TLS11,
     DOWNGRADE_TLS12,
+    X509,
     Handshake13,
     HandshakeState,
     Output,
@@ -669,10 +670,11 @@ class ClientHandshake13(Handshake13):
 
     def refuse_unnamed_certificate(self) -> None:
         """A client dialling no name may only be authenticated by its external PSKs: a
-        certificate could not be checked against a name (handshake_failure)."""
+        certificate could not be checked against a name (handshake_failure). A pinned
+        raw public key (RFC 7250) needs no name."""
         cfg = self.config
         if self.server_name is None and cfg.external_psks and cfg.check_hostname \
-                and cfg.verify_mode == "required":
+                and cfg.verify_mode == "required" and not self.auth.raw_expected:
             raise HandshakeFailure("the server took none of our external PSKs, and without "
                                    "a server_name its certificate cannot be checked")
 
@@ -992,7 +994,9 @@ def _may_resume(config: ClientConfig, session: Session, server_name: str | None,
     it came with) for the name dialled now, at the current time: so a session made under
     other trust anchors, for another name, without a host-name check, or whose
     certificate has since expired is never offered. A client that skips host-name checks
-    resumes only under the exact server name the session was made for."""
+    resumes only under the exact server name the session was made for. A raw public
+    key's session resumes while the key is pinned; a certificate's never resumes on a
+    client that offers RawPublicKey alone (RFC 7250: pins, no roots)."""
     suites = config._suites12 if session.tls12 else config._suites
     if not session.valid_at(now) or session.suite.code not in suites:
         return False
@@ -1003,6 +1007,8 @@ def _may_resume(config: ClientConfig, session: Session, server_name: str | None,
             and session.server_name == server_name
     if not session.peer_certificates:
         return False
+    if config._server_cert_types is not None and X509 not in config._server_cert_types:
+        return False  # RFC 7250: a pinning client without roots takes no certificate
     if config.check_hostname:
         if server_name is None or not session.hostname_checked:
             return False

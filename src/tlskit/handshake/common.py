@@ -326,22 +326,24 @@ def read_raw_key(blobs: Sequence[bytes], pins: AbstractSet[bytes], whose: str,
                  pin_field: str) -> RawKeyLeaf:
     """RFC 8446 4.4.2 / RFC 7250 3: a RawPublicKey Certificate holds exactly one entry,
     a DER SubjectPublicKeyInfo; it must be byte for byte one of our pins. Anything else
-    is bad_certificate (as for a certificate that does not parse or is not trusted)."""
+    is bad_certificate (as for a certificate that does not parse or is not trusted).
+    The pins are compared first: only a pinned key (one the config parsed already) is
+    parsed, never whatever a peer sends (no work, no library warning, on its behalf)."""
     from cryptography.hazmat.primitives.serialization import load_der_public_key
     if len(blobs) != 1:
         raise BadCertificate(f"the {whose} sent {len(blobs)} entries in a RawPublicKey "
                              "Certificate, which holds exactly one (RFC 8446 4.4.2)")
     spki = bytes(blobs[0])
-    try:
-        key = load_der_public_key(spki)
-    except Exception as exc:  # ValueError, UnsupportedAlgorithm, ...
-        raise BadCertificate(f"the {whose}'s raw public key is not a usable "
-                             f"SubjectPublicKeyInfo: {describe_parse_error(exc)}") from exc
     if spki not in pins:
         fp = hashlib.sha256(spki).hexdigest()
         raise BadCertificate(f"the {whose}'s raw public key (SHA-256 of its SPKI {fp}) is "
                              f"not one of {pin_field}: add it there if you trust this "
                              "key, or check that you reached the right peer")
+    try:
+        key = load_der_public_key(spki)
+    except Exception as exc:  # (the config loaded it: only a library change gets here)
+        raise BadCertificate(f"the {whose}'s raw public key is not a usable "
+                             f"SubjectPublicKeyInfo: {describe_parse_error(exc)}") from exc
     return RawKeyLeaf(spki, key, _key_oid(key, spki))
 
 
