@@ -319,3 +319,20 @@ def test_serve_key_option_errors(serve: Callable[..., Serve], tmp_path: Path,  #
 def _load_private(path: Path) -> object:
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
     return load_pem_private_key(path.read_bytes(), None)
+
+
+def test_the_doc_commands_parse() -> None:
+    """docs/raw-public-keys.md's command-line section uses the options as they are."""
+    import shlex
+
+    from tlskit.cli.main import build_parser
+
+    doc = (Path(__file__).parents[2] / "docs" / "raw-public-keys.md").read_text()
+    section = doc.split("## On the command line", 1)[1].split("\n## ", 1)[0]
+    commands = [line.strip() for line in section.splitlines()
+                if line.strip().startswith("tlskit ")]
+    assert len(commands) == 2, commands
+    for command in commands:
+        args = build_parser().parse_args(shlex.split(command)[1:])
+        assert args.raw_key is not None and (getattr(args, "pin_key", None)
+                                             or getattr(args, "pin_client_key", None))
