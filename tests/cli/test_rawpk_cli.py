@@ -336,3 +336,36 @@ def test_the_doc_commands_parse() -> None:
         args = build_parser().parse_args(shlex.split(command)[1:])
         assert args.raw_key is not None and (getattr(args, "pin_key", None)
                                              or getattr(args, "pin_client_key", None))
+
+
+def test_connect_hints_against_a_raw_key_only_serve(serve: Callable[..., Serve],  # noqa: F811
+                                                    keys: dict[str, KeyFiles]) -> None:
+    """serve --raw-key FILE (no certificate) requiring a pinned client key, in its page
+    mode: each thing a client can get wrong is one line saying what to pass; a client
+    that gets everything right gets the page."""
+    server_key, client, stranger = keys["server"], keys["client"], keys["stranger"]
+    server = serve("--raw-key", str(server_key.key), "--pin-client-key", str(client.der))
+    where = f"127.0.0.1:{server.port}"
+    refused = tlskit(where, "--pin-key", str(server_key.pub), "--raw-key", str(stranger.key))
+    assert f"it refused our raw public key (--raw-key, SHA-256 of SPKI {stranger.sha256}): " \
+           "the server must pin it (e.g. tlskit serve --pin-client-key PUB.pem)" \
+        in one_error_line(refused)
+    missing = tlskit(where, "--pin-key", str(server_key.pub))
+    assert one_error_line(missing).endswith(
+        "sent alert certificate_required (116); the server requires a client certificate: "
+        "pass --raw-key FILE if it pins client keys, else --cert FILE --key FILE")
+    unpinned = tlskit(where)
+    assert "a server with only a raw public key needs --pin-key" in one_error_line(unpinned)
+    page = tlskit(where, "--pin-key", str(server_key.pub), "--raw-key", str(client.key),
+                  "--request", r"GET /json HTTP/1.0\r\n\r\n", "--json")
+    assert page.returncode == 0, page.stderr
+    answer = json.loads(page.stdout)["response"]
+    assert answer.startswith("HTTP/1.1 200 OK")
+    visit = json.loads(answer.split("\r\n\r\n", 1)[1])
+    assert visit["certificate_chain"]["certificates"] == []
+    assert visit["negotiated"]["client_certificate"] == \
+        f"raw public key, SHA-256 of SPKI {client.sha256}"
+    assert server.stop() == 0
+    announced = server.rest_of_stdout()
+    assert "(no certificate: clients must take raw public keys)" in announced
+    assert not announced.startswith("certificate:")

@@ -410,7 +410,10 @@ class Server:
             except OSError as exc:
                 raise ServeError(f"cannot open --keylog {a.keylog}: {exc.strerror}") from exc
         if a.ocsp_response:
-            if certified is None or len(certified.chain) < 2:
+            if certified is None:
+                raise ServeError("--ocsp-response staples a certificate's status: it needs "
+                                 "--cert (a raw public key has no status to staple)")
+            if len(certified.chain) < 2:
                 raise ServeError("--ocsp-response needs the issuer: give the chain with --cert "
                                  "or --chain")
             from ..x509.stapling import OcspStapler
