@@ -277,6 +277,9 @@ def test_connect_against_serve_with_raw_keys_both_ways(serve: Callable[..., Serv
     assert traced.returncode == 0, traced.stderr
     text = " ".join(traced.stdout.replace("│", " ").split())
     assert "certificate_type RawPublicKey" in text
+    # the offer (ClientHello) and the answer (EncryptedExtensions), by name
+    assert text.count("server_certificate_type RawPublicKey") == 2, text
+    assert text.count("client_certificate_type RawPublicKey") == 2, text
     assert f"raw_public_key SHA-256 {leaf.sha256}" in text
     assert f"client raw key sent, SHA-256 of SPKI {client.sha256}" in text
     assert authenticated_by(leaf) in text
