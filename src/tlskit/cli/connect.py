@@ -455,10 +455,11 @@ class _Connect:
             desc = exc.alert
             when = "the handshake failed" if self.phase.startswith("during") else \
                 "the server closed the connection"
-            hint = ""
             asked = self.recorder.find("certificate_request") is not None
-            if self.args.pin_key or self.args.raw_key:
-                hint = self._raw_key_alert_hint(desc)
+            hint = self._raw_key_alert_hint(desc) if self.args.pin_key or \
+                self.args.raw_key else ""
+            if hint:
+                pass
             elif desc == AlertDescription.certificate_required or (
                     asked and desc == AlertDescription.handshake_failure and not self.args.cert):
                 hint = ("; the server requires a client certificate: pass --cert FILE "
