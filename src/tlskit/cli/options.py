@@ -185,8 +185,8 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
                         action="append",
                         help="RFC 7250: ask clients for a raw public key and accept this "
                              "one (repeatable); FILE as connect --pin-key takes it (PEM or "
-                             "DER public key, or a PEM private key). Required unless "
-                             "--client-auth optional")
+                             "DER public key, or a PEM private key); clients must present one "
+                             "unless --client-auth optional")
     parser.add_argument("--alpn", metavar="LIST",
                         help="ALPN protocols to accept, in preference order "
                              "(default: http/1.1; none with --echo)")
