@@ -306,7 +306,8 @@ def test_client_auth_without_client_ca_is_a_usage_error(pki: PKI) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip() == ("tlskit serve: --client-auth needs --client-ca (the CAs "
-                                   "client certificates must come from)")
+                                   "client certificates must come from) or --pin-client-key "
+                                   "(raw public keys)")
 
 
 @pytest.mark.parametrize(("cert_text", "key_text", "message"), [

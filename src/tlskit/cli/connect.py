@@ -18,6 +18,7 @@ import argparse
 import base64
 import binascii
 import contextlib
+import hashlib
 import ipaddress
 import json
 import os
@@ -29,7 +30,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..config import CertifiedKey, ClientConfig
+from ..config import CertifiedKey, ClientConfig, RawPublicKey
 from ..connection import ClientConnection
 from ..enums import AlertDescription
 from ..errors import AlertReceived, BadCertificate, EchRejected, TLSError, not_tls_hint
@@ -39,6 +40,7 @@ from ..keylog import KeyLogFile
 from ..psk import ExternalPsk
 from . import diagram
 from .options import DEFAULT_PORT
+from .rawkeys import key_kind, spki_text
 from .render import make_console, render_connect, render_trace
 from .trace import (
     ExplainingVerifier,
@@ -64,6 +66,13 @@ def _ech_list_advice(message: str) -> str:
     return (f"neither an ECHConfigList nor base64 of one ({message.removeprefix(prefix)}): "
             "give the list `tlskit serve --ech` prints or writes with "
             "--ech-config-list-out, or a DNS HTTPS record's ech= value")
+
+# What to do when a server does not serve a raw public key that --pin-key expects.
+ENABLE_RPK = ("Enable them on the server (gnutls-serv --rawpkfile/--rawpkkeyfile with "
+              "--priority NORMAL:+CTYPE-SRV-RAWPK; openssl s_server -enable_server_rpk, "
+              "OpenSSL 3.2+; tlskit serve --raw-key), or add --cafile to accept a "
+              "certificate from that CA instead")
+
 
 class ConnectError(Exception):
     """A failure already phrased for the user; ``code`` is the exit status."""
@@ -198,6 +207,7 @@ class _Connect:
         self.keylog: KeyLogFile | None = None
         self.verifier: ExplainingVerifier | None = None
         self.first_bytes = bytearray()  # the start of what the server sent
+        self._raw_key_sent: str | None = None  # SHA-256 of --raw-key's SPKI
 
     def _watch(self, outgoing: bool, data: bytes) -> None:
         """Keep the first bytes the server sends: when they are not TLS, the error
@@ -248,11 +258,19 @@ class _Connect:
                                "hello, has no room for it): drop one of them", 2)
         ech = self._ech_config_list(a.ech_config_list) if a.ech_config_list else None
         psks = self._external_psks()
+        pins, raw_key = self._raw_keys()
+        if raw_key is not None:
+            self._raw_key_sent = raw_key.fingerprint
         try:
-            base = ClientConfig(trust_anchors=anchors)
-            self.verifier = ExplainingVerifier(base.get_verifier())
+            if anchors is not None or not pins:
+                # (a pinning client without --cafile takes raw keys alone: RFC 7250
+                # pinning never falls back to the system store's web PKI)
+                base = ClientConfig(trust_anchors=anchors)
+                self.verifier = ExplainingVerifier(base.get_verifier())
             return ClientConfig(
                 verifier=self.verifier,
+                pinned_server_keys=pins,
+                raw_public_key=raw_key,
                 verify_mode="report" if a.insecure else "required",
                 groups=groups, cipher_suites=suites, alpn_protocols=alpn or (),
                 legacy_rsa_key_exchange=a.legacy_rsa_kx,
@@ -269,6 +287,17 @@ class _Connect:
             )
         except ValueError as exc:
             raise ConnectError(str(exc), 2) from exc
+
+    def _raw_keys(self) -> tuple[list[bytes], RawPublicKey | None]:
+        """--pin-key (the server keys accepted, as DER SPKI) and --raw-key (ours)."""
+        from .rawkeys import load_pin, load_raw_key
+        a = self.args
+        try:
+            pins = [load_pin("--pin-key", path) for path in a.pin_key or ()]
+            raw_key = load_raw_key("--raw-key", a.raw_key) if a.raw_key else None
+        except ValueError as exc:
+            raise ConnectError(str(exc), 2) from exc
+        return pins, raw_key
 
     def _external_psks(self) -> list[ExternalPsk]:
         try:
@@ -426,9 +455,12 @@ class _Connect:
             desc = exc.alert
             when = "the handshake failed" if self.phase.startswith("during") else \
                 "the server closed the connection"
-            hint = ""
             asked = self.recorder.find("certificate_request") is not None
-            if desc == AlertDescription.certificate_required or (
+            hint = self._raw_key_alert_hint(desc) if self.args.pin_key or \
+                self.args.raw_key else ""
+            if hint:
+                pass
+            elif desc == AlertDescription.certificate_required or (
                     asked and desc == AlertDescription.handshake_failure and not self.args.cert):
                 hint = ("; the server requires a client certificate: pass --cert FILE "
                         "--key FILE" if not self.args.cert else
@@ -437,8 +469,8 @@ class _Connect:
             elif desc == AlertDescription.handshake_failure:
                 hint = ("; usually no cipher suite, group or signature scheme in common "
                         "(see --trace for what was offered; a server limited to RSA key "
-                        "transport needs --legacy-rsa-kx, and CBC-only servers are not "
-                        "supported)")
+                        "transport needs --legacy-rsa-kx, a server with only a raw public "
+                        "key needs --pin-key, and CBC-only servers are not supported)")
             if desc == AlertDescription.protocol_version:
                 hint = self._version_hint()
             if desc == AlertDescription.no_application_protocol and self.args.alpn:
@@ -446,6 +478,9 @@ class _Connect:
                         f"{self.args.alpn}: offer one it speaks (e.g. http/1.1), or leave "
                         f"--alpn out")
             return f"{when}: {where} sent alert {desc.name} ({int(desc)}){hint}"
+        pinned = self._pin_failure(exc)
+        if pinned is not None:
+            return pinned
         if isinstance(exc, BadCertificate) and getattr(exc, "reason", None) == "revoked":
             return f"certificate revoked, refusing the connection: {exc}"
         if isinstance(exc, BadCertificate):
@@ -466,6 +501,48 @@ class _Connect:
         if isinstance(exc, OSError):
             return f"cannot connect to {where}: {exc.strerror or exc}"
         return f"{type(exc).__name__}: {exc}"
+
+    def _pin_failure(self, exc: BaseException) -> str | None:
+        """RFC 7250 failures of our own, in the CLI's terms: a server key none of the
+        --pin-key keys, or a server that answered with a certificate."""
+        if not self.args.pin_key or not isinstance(exc, TLSError):
+            return None
+        found = re.search(r"server's raw public key \(SHA-256 of its SPKI ([0-9a-f]{64})\) "
+                          r"is not one of", str(exc))
+        if found:
+            return (f"the raw public key of {self.where} (SHA-256 of SPKI {found[1]}) is "
+                    "not one of the --pin-key keys: if you know it is that server's key "
+                    "(its admin can run openssl pkey -pubout -outform DER | sha256sum), "
+                    "pin it with another --pin-key; otherwise this is another server or "
+                    "its key changed")
+        if exc.alert == AlertDescription.unsupported_certificate and not self.args.cafile \
+                and "no server_certificate_type" in str(exc):
+            return (f"{self.where} answered with an X.509 certificate: it does "
+                    f"not serve raw public keys (RFC 7250). {ENABLE_RPK}")
+        return None
+
+    def _raw_key_alert_hint(self, desc: AlertDescription) -> str:
+        """What a server's alert means when we offered raw public keys."""
+        a = self.args
+        if desc == AlertDescription.unsupported_certificate and a.pin_key:
+            return ("; it has no certificate type in common with us (RFC 7250 4.2): "
+                    f"it serves no raw public key, as --pin-key needs. {ENABLE_RPK}")
+        if desc == AlertDescription.unsupported_certificate:
+            return ("; it takes no client raw public key (RFC 7250 4.2), as --raw-key "
+                    "offers; present a certificate (--cert/--key) instead")
+        if desc in (AlertDescription.bad_certificate, AlertDescription.certificate_unknown) \
+                and a.raw_key:
+            return (f"; it refused our raw public key (--raw-key, SHA-256 of SPKI "
+                    f"{self._raw_key_sent}): the server must pin it (e.g. tlskit serve "
+                    "--pin-client-key PUB.pem)")
+        if desc == AlertDescription.certificate_required:
+            return ("; the server requires a client certificate: pass --raw-key FILE if it "
+                    "pins client keys, else --cert FILE --key FILE")
+        if desc == AlertDescription.handshake_failure and a.pin_key:
+            return ("; a server holding only a certificate may refuse a ClientHello that "
+                    "takes raw public keys alone: --trace shows the offer; add --cafile "
+                    "to accept certificates too")
+        return ""
 
     def _version_hint(self) -> str:
         """Why a server refused the versions offered: --tls1.2/--tls1.3 left its version
@@ -501,21 +578,28 @@ class _Connect:
         path = [cert_info(c) for c in report.chain] if report is not None else []
         anchor = path[-1] if error is None and path else None
         psk = complete.external_psk_identity
+        raw = complete.peer_raw_public_key  # RFC 7250: the pin is the identity
         verification: dict[str, Any] = {
             "ok": error is None,
             "reason": None if error is None else str(error),
             "code": None if error is None else str(getattr(error, "reason", error.alert.name)),
             "detail": (f"authenticated by external PSK {psk_text(psk)}" if psk is not None
+                       else f"authenticated by raw public key ({spki_text(raw)})"
+                       if raw is not None
                        else f"chain to {anchor['common_name']}, valid for {server_name}"
                        if error is None and anchor else None),
             "checks": report_checks(report),
             "path": path if error is None else [],
-            "ocsp_staple": None if psk is not None else self.staple_status(complete, report),
+            "ocsp_staple": None if psk is not None or raw is not None
+            else self.staple_status(complete, report),
         }
         client_cert = self.recorder.find("client_certificate")
-        client_subject = None
+        client_subject = client_raw = None
         if client_cert is not None and client_cert.fields.get("chain"):
             client_subject = client_cert.fields["chain"][0].get("subject")
+        if client_cert is not None and \
+                client_cert.fields.get("certificate_type") == "RawPublicKey":
+            client_raw = self._raw_key_sent
         return {
             "host": host,
             "port": port,
@@ -534,8 +618,11 @@ class _Connect:
                                    "not_before": c["not_before"], "not_after": c["not_after"],
                                    "names": c["names"]} for c in chain],
             "peer_certificates_full": chain,
+            "peer_raw_public_key": None if raw is None else {
+                "sha256": hashlib.sha256(raw).hexdigest(), "type": key_kind(raw)},
             "verification": verification,
             "client_certificate": client_subject,
+            "client_raw_public_key": client_raw,  # SHA-256 of our SPKI, when sent
             "timings": {"connect_ms": round(connect_ms, 3),
                         "handshake_ms": round(handshake_ms, 3)},
             "response": None if response is None else response.decode("utf-8", "replace"),

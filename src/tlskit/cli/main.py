@@ -61,7 +61,10 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
                 ("tlskit connect example.com --json | jq .cipher_suite",
                  "JSON (also on failure: an object with an 'error' key)"),
                 ("tlskit connect example.com --groups X25519MLKEM768 --tls1.3",
-                 "force the post-quantum hybrid group")],
+                 "force the post-quantum hybrid group"),
+                ("tlskit connect device.local:5684 --pin-key server-pub.pem",
+                 "RFC 7250: the server is authenticated by this raw public key alone, "
+                 "no certificate")],
     "serve": [("tlskit serve", "https://127.0.0.1:8443/ with a certificate from the local CA"),
               ("tlskit serve --port 0 --cert site.pem --key site-key.pem",
                "any free port (printed on the first line), your certificate"),
@@ -72,7 +75,10 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
                "ask for a client certificate; let clients without one in"),
               ("tlskit serve --ech public.example --ech-config-list-out ech.bin",
                "Encrypted Client Hello, its key kept across runs; connect "
-               "--ech-config-list ech.bin")],
+               "--ech-config-list ech.bin"),
+              ("tlskit serve --echo --key key.pem --raw-key --pin-client-key device-pub.pem",
+               "RFC 7250 raw public keys both ways, no certificate; connect --pin-key "
+               "key.pem --raw-key device-key.pem")],
     "verify": [("tlskit verify site.pem --host example.com", "validate against the system "
                 "store and explain every check"),
                ("tlskit verify leaf.pem --chain inter.pem --cafile root.pem --json",

@@ -75,6 +75,18 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
                              "presented")
     parser.add_argument("--key", metavar="FILE", action="append",
                         help="private key for --cert (PEM), one per --cert, in order")
+    parser.add_argument("--pin-key", dest="pin_key", metavar="FILE", action="append",
+                        help="RFC 7250 raw public key: accept the server's key if it is "
+                             "this one (repeatable, any one of them). FILE: a public key, "
+                             "PEM or DER SubjectPublicKeyInfo (openssl pkey -pubout, "
+                             "GnuTLS's --rawpkfile), or a PEM private key, whose public "
+                             "half is pinned. Only raw keys are then accepted (add --cafile "
+                             "to accept certificates from that CA too); no host name is "
+                             "checked, and a key not pinned always fails, --insecure or not")
+    parser.add_argument("--raw-key", dest="raw_key", metavar="FILE",
+                        help="RFC 7250: present this PEM private key as a raw public key "
+                             "to a server that asks for a client certificate and pins "
+                             "client keys (GnuTLS's --rawpkkeyfile)")
     parser.add_argument("--ech-config-list", metavar="FILE|BASE64",
                         help="Encrypted Client Hello: the server's ECHConfigList (a file, "
                              "binary or base64, or the base64 itself as in a DNS HTTPS "
@@ -161,8 +173,20 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="port (default: 8443; 0: any free port, printed on the first line)")
     parser.add_argument("--cert", metavar="FILE",
                         help="certificate chain (PEM, leaf first, then intermediates)")
-    parser.add_argument("--key", metavar="FILE", help="private key for --cert (PEM)")
+    parser.add_argument("--key", metavar="FILE", help="private key for --cert (PEM); alone, "
+                        "with --raw-key, the raw public key's")
     parser.add_argument("--chain", metavar="FILE", help="more intermediates to send (PEM)")
+    parser.add_argument("--raw-key", dest="raw_key", metavar="FILE", nargs="?", const="",
+                        help="RFC 7250: also serve a raw public key to clients that prefer "
+                             "one: FILE's PEM private key, or --key's without FILE. With "
+                             "--cert too, each client gets what it asks for first "
+                             "(RFC 7250 4.2); without --cert, raw-key clients only")
+    parser.add_argument("--pin-client-key", dest="pin_client_key", metavar="FILE",
+                        action="append",
+                        help="RFC 7250: ask clients for a raw public key and accept this "
+                             "one (repeatable); FILE as connect --pin-key takes it (PEM or "
+                             "DER public key, or a PEM private key); clients must present one "
+                             "unless --client-auth optional")
     parser.add_argument("--alpn", metavar="LIST",
                         help="ALPN protocols to accept, in preference order "
                              "(default: http/1.1; none with --echo)")
@@ -174,7 +198,8 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
                              "DER, or a directory of .pem/.crt/.cer/.der files, as connect "
                              "--cafile)")
     parser.add_argument("--client-auth", choices=["required", "optional"], default=None,
-                        help="with --client-ca: refuse clients without a certificate "
+                        help="with --client-ca or --pin-client-key: refuse clients "
+                             "without a certificate or pinned key "
                              "(required, the default) or let them in unauthenticated "
                              "(optional; a certificate sent is still checked)")
     parser.add_argument("--groups", metavar="LIST", help="key exchange groups to accept, in "

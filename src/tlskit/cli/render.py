@@ -207,6 +207,9 @@ def render_connect(summary: Mapping[str, Any], console: Console) -> None:
         head.add_row("record limit", f"{limit} bytes of plaintext per record")
     if summary.get("client_certificate"):
         head.add_row("client certificate", escape(str(summary["client_certificate"])))
+    if summary.get("client_raw_public_key"):  # RFC 7250: ours, named as the server pins it
+        head.add_row("client raw key", "sent, SHA-256 of SPKI "
+                     + escape(str(summary["client_raw_public_key"])))
     timings = summary.get("timings", {})
     if timings:
         head.add_row("timings", f"TCP {timings.get('connect_ms', 0):.1f} ms, handshake "

@@ -44,8 +44,10 @@ from ..config import (
     CertificateValidityWarning,
     CertifiedKey,
     EchKey,
+    RawPublicKey,
     ServerConfig,
     load_pem_chain,
+    spki_fingerprint,
 )
 from ..errors import AlertReceived, TLSError
 from ..events import HandshakeComplete
@@ -59,6 +61,7 @@ from . import diagram
 from .connect import psk_option, psk_text
 from .conventions import listen_error
 from .ech_keep import kept_ech_key
+from .rawkeys import key_kind, load_pin, load_raw_key, spki_text
 from .trace import Recorder, Wire, quiet_library_logs
 
 PROG = "tlskit serve"
@@ -263,6 +266,34 @@ _ALERT_NOTES = {
 }
 
 
+def _cli_terms(message: str) -> str:
+    """An engine error in serve's terms: the option, not the config field, to pin with."""
+    return message.replace("is not one of pinned_client_keys: add it there if you trust "
+                           "this key", "is not pinned: add --pin-client-key with it if you "
+                           "trust this client's key")
+
+
+def _raw_key(a: argparse.Namespace) -> RawPublicKey | None:
+    """--raw-key FILE, or --raw-key alone: --key's private key (RFC 7250)."""
+    if a.raw_key is None:
+        return None
+    if a.raw_key == "" and not a.key:
+        raise ServeError("--raw-key without FILE serves --key's key: give --key FILE, or "
+                         "--raw-key FILE")
+    try:
+        return load_raw_key(*(("--raw-key", a.raw_key) if a.raw_key else ("--key", a.key)))
+    except ValueError as exc:
+        raise ServeError(str(exc)) from exc
+
+
+def _client_pins(a: argparse.Namespace) -> list[bytes]:
+    """--pin-client-key: the client raw public keys accepted, as DER SPKI."""
+    try:
+        return [load_pin("--pin-client-key", path) for path in a.pin_client_key or ()]
+    except ValueError as exc:
+        raise ServeError(str(exc)) from exc
+
+
 def _is_config_list(data: bytes) -> bool:
     """Whether ``data`` is an ECHConfigList (a two-byte length, then configs): the file
     a newcomer most likely passed as --ech-config by mistake."""
@@ -302,6 +333,8 @@ class Server:
         self.cert_path: Path | None = None
         self.keylog: KeyLogFile | None = None
         self.certified: CertifiedKey | None = None
+        self.raw_key: RawPublicKey | None = None  # --raw-key (RFC 7250)
+        self.client_pins: list[bytes] = []  # --pin-client-key, DER SPKI
         self.ech: EchKey | None = None
         self.ech_how = ""  # whether the ECH key is new, reused or from --ech-key
         self._lock = threading.Lock()  # before _config, whose warnings go through log()
@@ -316,18 +349,28 @@ class Server:
         a = self.args
         if not 0 <= a.tickets <= 16:  # before any file is read or warned about
             raise ServeError(f"--tickets must be within 0..16, not {a.tickets}")
-        if bool(a.cert) != bool(a.key):
+        if a.cert and not a.key:
             raise ServeError("--cert and --key go together")
+        if a.key and not a.cert and a.raw_key != "":
+            raise ServeError("--key goes with --cert (or with --raw-key alone, to serve "
+                             "it as a raw public key)")
         if a.chain and not a.cert:
             raise ServeError("--chain needs --cert and --key")
+        self.raw_key = _raw_key(a)
+        self.client_pins = _client_pins(a)
         ech = _ech_key(a)
         if ech is not None:
             self.ech, self.ech_how = ech
+        if self.ech and self.raw_key is not None and not a.cert:
+            raise ServeError("Encrypted Client Hello needs a certificate for its public "
+                             "name (a client whose ECH is refused checks it): add --cert "
+                             "and --key beside --raw-key")
         public_names = [self.ech.public_name] if self.ech else []
+        certified: CertifiedKey | None = None
         try:
             if a.cert:
                 certified = CertifiedKey.from_files(a.cert, a.key, a.chain)
-            else:
+            elif self.raw_key is None:
                 certified, self.root, self.cert_path = default_certificate(public_names)
             self.certified = certified
         except OSError as exc:
@@ -336,16 +379,19 @@ class Server:
                              f"{where}{exc.strerror or exc}") from exc
         except (ValueError, TypeError) as exc:
             raise ServeError(f"cannot load the certificate or key: {exc}") from exc
-        if self.ech and not match_hostname(certified.chain[0], self.ech.public_name):
+        if self.ech and certified is not None and \
+                not match_hostname(certified.chain[0], self.ech.public_name):
             self.log(f"{PROG}: warning: the certificate does not cover the ECH public name "
                      f"{self.ech.public_name}: a client whose ECH this server cannot "
                      "decrypt (a stale config) checks the certificate against that name, "
                      "so it will fail instead of retrying with the new config")
         client_auth: Any = "none"
         client_anchors = None
-        if a.client_auth and not a.client_ca:
+        if a.client_auth and not a.client_ca and not self.client_pins:
             raise ServeError("--client-auth needs --client-ca (the CAs client certificates "
-                             "must come from)")
+                             "must come from) or --pin-client-key (raw public keys)")
+        if self.client_pins:  # RFC 7250: pinned client keys alone can authenticate
+            client_auth = a.client_auth or "required"
         if a.client_ca:
             from .verify import InputError, load_anchors  # as connect reads --cafile
 
@@ -364,6 +410,9 @@ class Server:
             except OSError as exc:
                 raise ServeError(f"cannot open --keylog {a.keylog}: {exc.strerror}") from exc
         if a.ocsp_response:
+            if certified is None:
+                raise ServeError("--ocsp-response staples a certificate's status: it needs "
+                                 "--cert (a raw public key has no status to staple)")
             if len(certified.chain) < 2:
                 raise ServeError("--ocsp-response needs the issuer: give the chain with --cert "
                                  "or --chain")
@@ -390,12 +439,14 @@ class Server:
             self.log(f"{PROG}: warning: {warning.message}")
         return config
 
-    def _build_config(self, certified: CertifiedKey, versions: list[str], alpn: list[str],
+    def _build_config(self, certified: CertifiedKey | None, versions: list[str], alpn: list[str],
                       client_auth: Any, client_anchors: Any, store: Any) -> ServerConfig:
         a = self.args
         return ServerConfig(
             session_store=store,
-            certificates=[certified],
+            certificates=[certified] if certified is not None else [],
+            raw_public_key=self.raw_key,
+            pinned_client_keys=self.client_pins,
             versions=versions,
             certificate_compression=_split(a.compress_cert) or (),
             # Read by the config (tlskit.iana), like ServerConfig(groups=...) in code.
@@ -415,11 +466,18 @@ class Server:
     def announce(self) -> None:
         a = self.args
         print(f"listening on https://{_url_host(a.host)}:{self.port}/", flush=True)
-        assert self.certified is not None
-        leaf = self.certified.chain[0]
-        print(f"certificate: {_subject(leaf)} (expires "
-              f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC)"
-              + (f", {self.cert_path}" if self.cert_path else ""))
+        if self.certified is not None:
+            leaf = self.certified.chain[0]
+            print(f"certificate: {_subject(leaf)} (expires "
+                  f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC)"
+                  + (f", {self.cert_path}" if self.cert_path else ""))
+        if self.raw_key is not None:
+            print(f"raw public key: {key_kind(self.raw_key.spki)}, "
+                  f"{spki_text(self.raw_key.spki)}"
+                  + ("" if self.certified is not None else " (no certificate: clients "
+                     "must take raw public keys)")
+                  + "; clients pin it: tlskit connect --pin-key PUB.pem (openssl pkey -in "
+                  "KEY.pem -pubout -out PUB.pem)")
         if self.root is not None:
             print(f"trust the local CA root to open it without warnings: {self.root}")
             print(f"  e.g. curl --cacert {self.root} https://localhost:{self.port}/")
@@ -434,7 +492,9 @@ class Server:
         mode = "echo" if a.echo else "HTTP/1.1 page showing each visitor's handshake"
         print(f"mode: {mode}"
               + (f"; client certificates {a.client_auth or 'required'} (CAs in "
-                 f"{a.client_ca})" if a.client_ca else ""))
+                 f"{a.client_ca})" if a.client_ca else "")
+              + (f"; client raw public keys {a.client_auth or 'required'} "
+                 f"({len(self.client_pins)} pinned)" if self.client_pins else ""))
         print("Ctrl-C to stop.", flush=True)
 
     def serve_forever(self) -> None:
@@ -480,6 +540,8 @@ class Server:
                      f"sni={complete.server_name or '-'} alpn={complete.alpn_protocol or '-'}"
                      + (f" client={_subject(complete.peer_certificates[0])}"
                         if complete.peer_certificates else "")
+                     + (f" client-key=SHA-256:{spki_fingerprint(complete.peer_raw_public_key)}"
+                        if complete.peer_raw_public_key is not None else "")
                      + (" resumed" if complete.resumed else "")
                      + (f" psk={psk_text(complete.external_psk_identity)}"
                         if complete.external_psk_identity is not None else "")
@@ -496,7 +558,7 @@ class Server:
             self.log(f"{who} closed the connection during the handshake")
         except TLSError as exc:
             what = "TLS error" if conn.handshake_complete else "handshake failed"
-            self.log(f"{who} {what}: {exc} (sent alert {exc.alert.name})")
+            self.log(f"{who} {what}: {_cli_terms(str(exc))} (sent alert {exc.alert.name})")
         except TimeoutError:
             self.log(f"{who} timed out")
         except OSError as exc:
@@ -607,15 +669,20 @@ class Server:
         hellos = client_hellos(seen.client_bytes)
         hrr_group = (str(hrr.fields.get("group")) if hrr is not None
                      else "(unknown)" if len(hellos) > 1 else None)
-        assert self.certified is not None
+        served = next((s for s in steps if s.step == "certificate"), None)
+        raw_served = served is not None and \
+            served.fields.get("certificate_type") == "RawPublicKey"
+        client = (_subject(complete.peer_certificates[0]) if complete.peer_certificates
+                  else f"raw public key, {spki_text(complete.peer_raw_public_key)}"
+                  if complete.peer_raw_public_key is not None else None)
         return page.Visit(
             address=seen.who, user_agent=user_agent, version=complete.version,
             cipher_suite=complete.cipher_suite.name, group=_name(complete.group),
             signature_scheme=_name(complete.signature_scheme), alpn=complete.alpn_protocol,
             server_name=complete.server_name, resumed=complete.resumed, hellos=hellos,
-            chain=list(self.certified.chain),
-            client_certificate=(_subject(complete.peer_certificates[0])
-                                if complete.peer_certificates else None),
+            chain=(list(self.certified.chain) if self.certified is not None
+                   and not raw_served else []),
+            client_certificate=client,
             hrr_group=hrr_group,
             tickets_sent=sum(1 for s in steps if s.step == "new_session_ticket"),
             diagram_url=f"/diagram/{token}.svg",

@@ -258,6 +258,27 @@ def _client_hello_fields(msg: Any) -> dict[str, Any]:
             out[key] = value
     if _E.status_request in exts:
         out["ocsp_stapling"] = True
+    out.update(_cert_types(exts, ext.decode_cert_types))
+    return out
+
+
+def _cert_types(exts: Any, decode: Callable[[bytes, str], Any]) -> dict[str, Any]:
+    """RFC 7250's server/client_certificate_type: the types a ClientHello offers (a list)
+    or the one a server chose, by name (X509, RawPublicKey)."""
+    out: dict[str, Any] = {}
+    for code, key in ((_E.server_certificate_type, "server_certificate_type"),
+                      (_E.client_certificate_type, "client_certificate_type")):
+        body = exts.get(code)
+        if body is None:
+            continue
+        try:
+            found = decode(bytes(body), key)
+        except Exception as exc:  # show what arrived, even if it does not parse
+            out[key] = f"(undecodable: {exc})"
+            continue
+        names = [ext.CERT_TYPE_NAMES.get(t, str(t))
+                 for t in (found if isinstance(found, list) else [found])]
+        out[key] = names if isinstance(found, list) else names[0]
     return out
 
 
@@ -267,6 +288,7 @@ def _server_hello_fields(msg: Any) -> dict[str, Any]:
         "session_id": msg.session_id.hex(),
         "cipher_suite": name_of(CipherSuite, msg.cipher_suite),
         "extensions": _ext_names(msg.extensions),
+        **_cert_types(msg.extensions, ext.decode_cert_type),  # TLS 1.2's answer is here
     }
 
 
@@ -290,6 +312,7 @@ def _summarize(step: str, values: dict[str, Any]) -> tuple[dict[str, Any], dict[
         fields = {**_server_hello_fields(msg), **fields}
     elif step == "encrypted_extensions" and msg is not None:
         fields["extensions"] = _ext_names(msg.extensions)
+        fields.update(_cert_types(msg.extensions, ext.decode_cert_type))
     elif step == "certificate_request" and msg is not None:
         if hasattr(msg, "schemes"):  # TLS 1.2: the schemes are a field of the message
             fields["signature_schemes"] = _names(SignatureScheme, msg.schemes)
