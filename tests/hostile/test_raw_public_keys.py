@@ -240,3 +240,55 @@ def test_tls12_bad_client_raw_key(body: bytes, alert: AD) -> None:
                                              lambda hs, raw: m.frame(HT.certificate, body))):
         run.client.receive_data(run.server_flight)
     expect_alert12(run.server, run.client.data_to_send(), alert)
+
+
+# --- TLS 1.3: a HelloRetryRequest between a declined and an accepted PSK ----------------
+
+def _garble_first_identity(ch: m.ClientHello) -> None:
+    """The first PSK identity (a ticket) with one byte changed: the server cannot open
+    it, so it declines the PSK (before any binder is checked)."""
+    body = bytearray(ch.extensions[E.pre_shared_key])
+    body[4] ^= 0xFF  # identities<7..2^16-1>, then the first identity<1..2^16-1>
+    ch.extensions[E.pre_shared_key] = bytes(body)
+
+
+def test_retry_that_resumes_forgets_the_first_hellos_certificate_types() -> None:
+    """A client whose first ClientHello's ticket is declined (a full handshake would
+    follow: the server works out the RFC 7250 types, RawPublicKey for the client's
+    key) and whose second, after the HelloRetryRequest, resumes: the resumed handshake
+    answers no certificate type, and a post-handshake request takes the client's
+    certificate as X.509 (before: the first hello's answers were sent and kept, and the
+    request read the certificate as a raw key: bad_certificate)."""
+    from tlskit import CertifiedKey, ClientCertificateReceived, SessionCache
+
+    from ..support.pump import pump
+    groups = ["x25519", "secp256r1"]
+    scfg = raw_server(ticket_key=bytes(32), groups=groups, client_auth="optional",
+                      pinned_client_keys=[CLIENT_KEY.spki],
+                      client_trust_anchors=[pki().ca.root])
+    cache = SessionCache()
+    pump(make_client(pinning_client(session_cache=cache)), make_server(scfg))
+    seen: list[m.EncryptedExtensions] = []
+
+    def tracer(step: str, fields: dict[str, Any]) -> None:
+        if step == "encrypted_extensions":
+            seen.append(fields["message"])
+
+    leaf = CertifiedKey(pki().client.chain, pki().client.private_key)
+    c = make_client(pinning_client(session_cache=cache, raw_public_key=CLIENT_KEY,
+                                   certificate=leaf, post_handshake_auth=True,
+                                   groups=groups, key_share_groups=["secp256r1"],
+                                   tracer=tracer),
+                    hook=on_type(HT.client_hello, edit(m.ClientHello, _garble_first_identity),
+                                 once=True))
+    s = make_server(scfg)
+    pump(c, s)
+    assert c.handshake_complete is not None and c.handshake_complete.resumed
+    assert s.handshake_complete is not None and s.handshake_complete.resumed
+    [ee] = seen
+    assert E.server_certificate_type not in ee.extensions
+    assert E.client_certificate_type not in ee.extensions
+    s.request_client_certificate()
+    [got] = [e for e in pump(s, c) if isinstance(e, ClientCertificateReceived)]
+    assert got.peer_raw_public_key is None
+    assert got.peer_certificates[0] == pki().client.chain[0]

@@ -280,6 +280,11 @@ class ServerHandshake13(ServerView, Handshake13):
             self._psk = self._accept_external(offer, raw)
         if self._psk is None:
             self._certify(offer)
+        elif self.cert_types is not None:
+            # RFC 7250 4.2 answers belong to a full handshake: the first hello's, whose PSK
+            # was declined, must not reach this resumed one's EncryptedExtensions, nor
+            # make a post-handshake request expect a raw key.
+            self.cert_types, self.auth.raw_expected = None, False
         self.alpn = choose_alpn(cfg.alpn_protocols, offer.alpn)
         self._compression = None
         if cfg._cert_compression and self._psk is None:
