@@ -152,6 +152,28 @@ def test_server_with_both_serves_what_the_client_prefers(versions: list[str]) ->
 
 
 @pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
+def test_raw_key_the_client_cannot_verify_falls_back_to_the_certificate(
+        versions: list[str]) -> None:
+    """A server with an Ed25519 raw key and a P-256 certificate, a client preferring
+    RawPublicKey, taking X.509 too, but not Ed25519 signatures: the raw key cannot serve
+    it, the certificate can, so the certificate is served (before: handshake_failure).
+    A client taking RawPublicKey alone still gets handshake_failure, naming the schemes."""
+    ed_key = RawPublicKey(ed25519.Ed25519PrivateKey.generate())
+    server = server_config(raw_public_key=ed_key, versions=versions)
+    schemes = ["ecdsa_secp256r1_sha256", "rsa_pss_rsae_sha256"]
+    c, _ = connect(client_config(pinned_server_keys=[ed_key.spki], versions=versions,
+                                 signature_schemes=schemes), server)
+    hc = c.handshake_complete
+    assert hc is not None and hc.peer_raw_public_key is None
+    assert hc.peer_certificates[0] == pki().server.chain[0]
+    exc, alert, who = failure(ClientConfig(pinned_server_keys=[ed_key.spki],
+                                           versions=versions, signature_schemes=schemes),
+                              server)
+    assert (who, alert) == ("server", AD.handshake_failure)
+    assert "ed25519" in str(exc)
+
+
+@pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
 def test_client_with_pins_and_roots_takes_a_certificate(versions: list[str]) -> None:
     # The server has no raw key: X.509, validated with the host name as ever.
     c, _ = connect(client_config(pinned_server_keys=[SERVER_KEY.spki], versions=versions),

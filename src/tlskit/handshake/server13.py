@@ -628,7 +628,10 @@ class ServerHandshake13(ServerView, Handshake13):
     def _certificate_types(self, offer: ClientHelloView, schemes: list[int] | None) -> bool:
         """RFC 7250 4.2: answer the client's certificate type lists; True when our raw
         public key is chosen (certified and scheme set)."""
-        types = negotiate_cert_types(self.config, offer, schemes, "TLSv1.3")
+        ours = self.config._schemes
+        types = negotiate_cert_types(
+            self.config, offer, schemes, "TLSv1.3", lambda rpk: schemes is not None and any(
+                s in schemes and s in ours for s in rpk.schemes))
         self.cert_types, self.auth.raw_expected = types.answer, types.client_raw
         if types.server_raw is None:
             return False
