@@ -409,3 +409,62 @@ def test_pinning_client_never_resumes_a_session_a_certificate_made(
                            versions[0]], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "unsupported_certificate"
+
+
+def _rsassa_pss_spki(key: Any) -> bytes:
+    """``key``'s SPKI under the id-RSASSA-PSS OID (no parameters), as GnuTLS and
+    ``openssl genpkey -algorithm RSA-PSS`` write such keys."""
+    der = spki(key)
+    assert der[4:19] == bytes.fromhex("300d06092a864886f70d0101010500")  # rsaEncryption
+    body = bytes.fromhex("300b06092a864886f70d01010a") + der[19:]
+    return b"\x30\x82" + len(body).to_bytes(2, "big") + body
+
+
+def _unusable_keys() -> list[tuple[str, Any]]:
+    import warnings
+
+    from cryptography.hazmat.primitives.asymmetric import dh, dsa, x448, x25519
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (DSA is deprecated)
+        dsa_key = dsa.generate_private_key(1024)
+        dh_key = dh.generate_parameters(2, 512).generate_private_key()  # (FFDH deprecated)
+    return [("X25519", x25519.X25519PrivateKey.generate()),
+            ("X448", x448.X448PrivateKey.generate()),
+            ("DH", dh_key),
+            ("DSA", dsa_key),
+            ("EC secp256k1", ec.generate_private_key(ec.SECP256K1())),
+            ("EC brainpoolP256r1", ec.generate_private_key(ec.BrainpoolP256R1()))]
+
+
+@pytest.mark.filterwarnings("ignore:Diffie-Hellman")  # (a DH pin parsed to refuse it)
+def test_pins_and_raw_keys_that_cannot_sign_are_refused() -> None:
+    """A key no TLS signature scheme uses could never authenticate: refused when the
+    config is made, naming its type and what is supported (before: pins were taken and
+    every handshake failed; RawPublicKey said only that it "cannot sign")."""
+    for kind, private in _unusable_keys():
+        public = private.public_key()
+        der = spki(public)
+        for pin in (public, der):
+            with pytest.raises(ValueError, match=f"pinned_server_keys: the key type {kind} "
+                                                 "cannot sign TLS handshakes.*Ed25519"):
+                ClientConfig(pinned_server_keys=[pin])
+            with pytest.raises(ValueError, match=f"pinned_client_keys: the key type {kind} "):
+                ServerConfig(raw_public_key=SERVER_KEY, pinned_client_keys=[pin])
+        with pytest.raises(ValueError, match=f"RawPublicKey: the key type {kind} cannot"):
+            RawPublicKey(private)
+    # Every key type tlskit verifies is still taken, as an object and as SPKI bytes,
+    # and so is an RSASSA-PSS SPKI.
+    from cryptography.hazmat.primitives.asymmetric import ed448
+    rsa_key = rsa.generate_private_key(65537, 2048)
+    signers = [ec.generate_private_key(c) for c in (ec.SECP256R1(), ec.SECP384R1(),
+                                                    ec.SECP521R1())]
+    signers += [ed25519.Ed25519PrivateKey.generate(), ed448.Ed448PrivateKey.generate(),
+                rsa_key]
+    for private in signers:
+        RawPublicKey(private)
+        for pin in (private.public_key(), spki(private.public_key())):
+            ClientConfig(pinned_server_keys=[pin])
+            ServerConfig(raw_public_key=SERVER_KEY, pinned_client_keys=[pin])
+    pss = _rsassa_pss_spki(rsa_key.public_key())
+    assert ClientConfig(pinned_server_keys=[pss]).pinned_server_keys == (pss,)
+    assert pss in ServerConfig(raw_public_key=SERVER_KEY, pinned_client_keys=[pss])._client_pins
