@@ -117,6 +117,31 @@ def test_client_certificate_type_not_offered_is_illegal_parameter() -> None:
         AD.illegal_parameter, client=client, server=server)
 
 
+def test_client_certificate_type_answer_without_a_request_is_taken() -> None:
+    """RFC 7250 4.2 has a TLS 1.2 server leave client_certificate_type out when it sends
+    no CertificateRequest; in TLS 1.3 GnuTLS answers it in EncryptedExtensions whether or
+    not it asks (a post-handshake request may follow), and neither GnuTLS's nor OpenSSL's
+    client checks for a request. tlskit takes the answer too: it only says which form our
+    certificate would take if one is asked for, and none is asked for here."""
+    from tlskit.handshake.server13 import ServerHandshake13
+
+    from ..support.pump import pump
+    from .helpers import sender_side
+    c = make_client(pinning_client(raw_public_key=CLIENT_KEY))
+    s = make_server(raw_server())  # client_auth="none": no answer of its own
+    answer = set_ext(m.EncryptedExtensions, E.client_certificate_type, b"\x02")
+    sent: list[bytes] = []
+    with sender_side(ServerHandshake13, on_type(HT.encrypted_extensions,
+                                                lambda raw: sent.append(answer(raw))
+                                                or sent[-1])):
+        s.receive_data(c.data_to_send())
+    assert len(sent) == 1 and E.client_certificate_type in m.EncryptedExtensions.decode(
+        memoryview(sent[0])[4:]).extensions
+    pump(c, s)
+    assert c.handshake_complete is not None and s.handshake_complete is not None
+    assert s.handshake_complete.peer_raw_public_key is None
+
+
 def certificate_entries(blobs: list[bytes]) -> Any:
     return edit(m.Certificate, lambda cert: setattr(
         cert, "entries", [m.CertificateEntry(b) for b in blobs]))
