@@ -468,3 +468,59 @@ def test_pins_and_raw_keys_that_cannot_sign_are_refused() -> None:
     pss = _rsassa_pss_spki(rsa_key.public_key())
     assert ClientConfig(pinned_server_keys=[pss]).pinned_server_keys == (pss,)
     assert pss in ServerConfig(raw_public_key=SERVER_KEY, pinned_client_keys=[pss])._client_pins
+
+
+def _info(config: ClientConfig, edit_hello: Any = None) -> Any:
+    """The ClientHelloInfo an Acceptor makes of ``config``'s ClientHello."""
+    from tlskit import Acceptor
+    hello = ClientConnection(config, "localhost").data_to_send()
+    if edit_hello is not None:
+        ch = m.ClientHello.decode(memoryview(hello)[9:])
+        edit_hello(ch)
+        msg = ch.encode()
+        hello = b"\x16\x03\x01" + len(msg).to_bytes(2, "big") + msg
+    info = Acceptor().receive_data(hello)
+    assert info is not None
+    return info
+
+
+def test_client_hello_info_shows_the_certificate_types() -> None:
+    """RFC 7250 lists in ClientHelloInfo (before: not shown, so a chooser could not tell
+    whether the client takes a raw key), and `supports` judges the type as well."""
+    from tlskit.enums import CertificateType as CT
+    alice = CertifiedKey(pki().client.chain, pki().client.private_key)
+    server_ck = CertifiedKey(pki().server.chain, pki().server.private_key)
+    plain = _info(client_config())
+    assert (plain.server_certificate_types, plain.client_certificate_types) == ((), ())
+    pins_only = _info(ClientConfig(pinned_server_keys=[SERVER_KEY.spki],
+                                   raw_public_key=CLIENT_KEY, certificate=alice))
+    assert pins_only.server_certificate_types == (CT.RawPublicKey,)
+    assert pins_only.client_certificate_types == (CT.RawPublicKey, CT.X509)
+    assert all(type(t) is CT for t in pins_only.client_certificate_types)
+    both = _info(client_config(pinned_server_keys=[SERVER_KEY.spki]))
+    assert both.server_certificate_types == (CT.RawPublicKey, CT.X509)
+    assert both.server_certificate_types == (2, 0)  # (ints compare equal)
+    # supports: a raw key only for a client taking one, a certificate only for one
+    # taking X.509 (no list at all means X.509).
+    assert pins_only.supports(SERVER_KEY) and both.supports(SERVER_KEY)
+    assert not plain.supports(SERVER_KEY)
+    assert not pins_only.supports(server_ck)
+    assert both.supports(server_ck) and plain.supports(server_ck)
+    # An unknown type stays an int; a malformed list is shown as absent.
+    odd = _info(client_config(), lambda ch: ch.extensions.__setitem__(
+        E.server_certificate_type, b"\x02\x03\x02"))
+    assert odd.server_certificate_types == (3, CT.RawPublicKey)
+    assert type(odd.server_certificate_types[0]) is int
+    bad = _info(client_config(), lambda ch: ch.extensions.__setitem__(
+        E.server_certificate_type, b"\x05\x02"))
+    assert bad.server_certificate_types == ()
+
+
+def test_certificate_resolver_returning_a_raw_key_is_refused_saying_what_to_do() -> None:
+    """A resolver serves certificates: the RFC 7250 type is answered from the config
+    before it runs, so a RawPublicKey from it is internal_error, with a message naming
+    ServerConfig.raw_public_key and the per-client config choosers."""
+    server = ServerConfig(certificate_resolver=lambda info: SERVER_KEY)  # type: ignore[arg-type,return-value]
+    exc, alert, who = failure(client_config(), server)
+    assert (who, alert) == ("server", AD.internal_error)
+    assert "returned a RawPublicKey" in str(exc) and "raw_public_key" in str(exc)
