@@ -317,3 +317,24 @@ def test_retry_that_resumes_forgets_the_first_hellos_certificate_types() -> None
     [got] = [e for e in pump(s, c) if isinstance(e, ClientCertificateReceived)]
     assert got.peer_raw_public_key is None
     assert got.peer_certificates[0] == pki().client.chain[0]
+
+
+@pytest.mark.parametrize("versions", [["TLSv1.3"], ["TLSv1.2"]], ids=["tls13", "tls12"])
+def test_certificate_the_client_cannot_verify_gives_way_to_the_raw_key(
+        versions: list[str]) -> None:
+    """A client preferring X.509 to RawPublicKey (its list edited to X.509, RawPublicKey:
+    tlskit's own client puts the raw key first), accepting no Ed25519 signature, and a
+    server whose certificate is Ed25519 and whose raw key is P-256: the certificate
+    cannot serve this client, the raw key can, so the raw key is served (before:
+    handshake_failure)."""
+    from ..support.pump import pump
+    c = make_client(client_config(pinned_server_keys=[KEY.spki], versions=versions,
+                                  signature_schemes=["ecdsa_secp256r1_sha256",
+                                                     "rsa_pss_rsae_sha256"]),
+                    hook=on_type(HT.client_hello, set_ext(
+                        m.ClientHello, E.server_certificate_type, b"\x02\x00\x02"), once=True))
+    s = make_server(server_config(ed25519=True, raw_public_key=KEY, versions=versions))
+    pump(c, s)
+    hc = c.handshake_complete
+    assert hc is not None and hc.version == versions[0]
+    assert hc.peer_raw_public_key == KEY.spki and hc.peer_certificates == []

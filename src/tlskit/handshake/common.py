@@ -374,31 +374,37 @@ class CertTypes:
 
 
 def negotiate_cert_types(cfg: Any, offer: Any, schemes: Sequence[int] | None,
-                         version: str, raw_fits: Callable[[Any], bool]) -> CertTypes:
+                         version: str, fits: Callable[[Any], bool]) -> CertTypes:
     """RFC 7250 4.2, server side: the client's most preferred type we have for each
     list. No overlap for our own certificate is unsupported_certificate; for the
     client's, too when client_auth is "required" (with "optional" the extension is
     left out: the client sends an X.509 certificate or none). Only called when the
     client sent one of the extensions; every list sent is decoded (decode_error).
-    ``raw_fits(rpk)``: whether our raw key can serve this client (a signature scheme it
-    accepts; in TLS 1.2 a suite and curve too); when it cannot, and the client also
-    takes X.509, which we have, the certificate is served instead (as a server with two
-    certificates serves the one the client can verify)."""
+    ``fits(key)``: whether a key (the raw key, a configured certificate) can serve this
+    client (a signature scheme it accepts; in TLS 1.2 a suite and curve too). A server
+    with both kinds serves the client's preferred kind among those that fit (as a
+    server with two certificates serves the one the client can verify); a resolver's
+    certificates count as fitting (it is asked only once X.509 is chosen)."""
     exts = offer.extensions
     out = CertTypes()
     body = exts.get(_E.server_certificate_type)
     if body is not None:
         offered = ext.decode_cert_types(body, "server_certificate_type")
         rpk = cfg.raw_public_key
-        x509 = [X509] if cfg._certs or cfg.certificate_resolver is not None else []
-        have = ([RAW_PUBLIC_KEY] if rpk is not None else []) + x509
+        have = ([RAW_PUBLIC_KEY] if rpk is not None else []) + (
+            [X509] if cfg._certs or cfg.certificate_resolver is not None else [])
         chosen = choose_cert_type(offered, have)
         if chosen is None:
             raise UnsupportedCertificate(
                 f"the client accepts server certificate types {cert_type_names(offered)}; "
                 f"this server has {cert_type_names(have)} (RFC 7250 4.2)")
-        if chosen == RAW_PUBLIC_KEY and x509 and X509 in offered and not raw_fits(rpk):
-            chosen = X509  # (else the raw key's scheme error below says why)
+        if len(have) == 2:  # both kinds: only one that can serve this client
+            usable = ([RAW_PUBLIC_KEY] if fits(rpk) else []) + (
+                [X509] if cfg.certificate_resolver is not None or any(map(fits, cfg._certs))
+                else [])
+            better = choose_cert_type(offered, usable)
+            if better is not None:  # (else the chosen kind's error below says why)
+                chosen = better
         out.answer[_E.server_certificate_type] = ext.encode_cert_type(chosen)
         if chosen == RAW_PUBLIC_KEY:
             out.server_raw = _raw_key_scheme(cfg, rpk, schemes, version)

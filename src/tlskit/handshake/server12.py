@@ -414,8 +414,8 @@ class ServerHandshake12(ServerView, Handshake12):
         exts = ch.extensions
         if _E.server_certificate_type in exts or _E.client_certificate_type in exts:
             types = negotiate_cert_types(cfg, self._offer_view, schemes, "TLSv1.2",
-                                         lambda rpk: self._fits(ch, schemes, client_groups,
-                                                                rpk))
+                                         lambda ck: self._fits(ch, schemes, client_groups,
+                                                               ck))
             self.cert_types, self.auth.raw_expected = types.answer, types.client_raw
             if types.client_raw:  # RFC 7250 3: the client's Certificate is one SPKI
                 self.decoders = RAW_KEY_DECODERS12  # type: ignore[misc]  # (this instance only)
@@ -437,7 +437,7 @@ class ServerHandshake12(ServerView, Handshake12):
               ck: Any) -> bool:
         """Whether `_choose_among` would find an ECDHE suite for ``ck`` alone: one of
         its kind we both have, its curve among the client's groups, a scheme in common
-        (RFC 7250 asks whether the raw key can serve before choosing its type)."""
+        (RFC 7250: which kinds of key can serve, before the type is chosen)."""
         cfg = self.config
         if self.group is None or (ck.curve12 is not None and ck.curve12 not in client_groups):
             return False

@@ -630,8 +630,8 @@ class ServerHandshake13(ServerView, Handshake13):
         public key is chosen (certified and scheme set)."""
         ours = self.config._schemes
         types = negotiate_cert_types(
-            self.config, offer, schemes, "TLSv1.3", lambda rpk: schemes is not None and any(
-                s in schemes and s in ours for s in rpk.schemes))
+            self.config, offer, schemes, "TLSv1.3", lambda ck: schemes is not None and any(
+                s in schemes and s in ours for s in ck.schemes))
         self.cert_types, self.auth.raw_expected = types.answer, types.client_raw
         if types.server_raw is None:
             return False
