@@ -326,19 +326,46 @@ def spki_der(key: Any, what: str) -> bytes:
     if isinstance(key, bytes | bytearray | memoryview):
         der = bytes(key)
         try:
-            serialization.load_der_public_key(der)
+            public = serialization.load_der_public_key(der)
         except (ValueError, UnsupportedAlgorithm) as exc:
             raise ValueError(f"{what}: not a DER SubjectPublicKeyInfo of a usable key "
                              f"({describe_parse_error(exc)}); pass "
                              "key.public_bytes(Encoding.DER, "
                              "PublicFormat.SubjectPublicKeyInfo) or the key itself") from None
+        _check_signing_key(public, what)
         return der
     try:
-        return bytes(key.public_bytes(serialization.Encoding.DER,
-                                      serialization.PublicFormat.SubjectPublicKeyInfo))
+        der = bytes(key.public_bytes(serialization.Encoding.DER,
+                                     serialization.PublicFormat.SubjectPublicKeyInfo))
     except (AttributeError, TypeError, ValueError):
         raise TypeError(f"{what} takes public keys (cryptography objects) or their DER "
                         f"SubjectPublicKeyInfo bytes, not {type(key).__name__}") from None
+    _check_signing_key(key, what)
+    return der
+
+
+# The keys a TLS handshake signature can come from (RFC 8446 4.2.3): what a raw public
+# key (RFC 7250) must be to authenticate anyone.
+SIGNING_KEY_TYPES = "ECDSA P-256, P-384 or P-521, Ed25519, Ed448 or RSA"
+_SIGNING_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
+
+
+def _check_signing_key(public: Any, what: str) -> None:
+    """A raw key that no TLS signature scheme uses (X25519, X448, DH, DSA, an EC key on
+    a curve without a TLS 1.3 scheme such as secp256k1) could never authenticate: refused
+    here rather than failing every handshake."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+    if isinstance(public, rsa.RSAPublicKey | ed25519.Ed25519PublicKey
+                  | ed448.Ed448PublicKey):
+        return
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        if public.curve.name in _SIGNING_CURVES:
+            return
+        kind = f"EC {public.curve.name}"
+    else:
+        kind = type(public).__name__.removesuffix("PublicKey").lstrip("_")
+    raise ValueError(f"{what}: the key type {kind} cannot sign TLS handshakes, so it "
+                     f"could never authenticate; use an {SIGNING_KEY_TYPES} key")
 
 
 def spki_fingerprint(spki: bytes) -> str:

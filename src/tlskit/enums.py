@@ -233,6 +233,13 @@ class PskKeyExchangeMode(_OpenEnum):
     psk_dhe_ke = 1
 
 
+class CertificateType(_OpenEnum):
+    """RFC 7250 3 certificate types (server_certificate_type, client_certificate_type)."""
+
+    X509 = 0
+    RawPublicKey = 2
+
+
 class CertificateStatusType(_OpenEnum):
     ocsp = 1
 

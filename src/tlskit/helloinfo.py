@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .enums import CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme
+from .enums import CertificateType, CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme
+from .enums import ExtensionType as _ExtensionType
 from .errors import TLSError
 
 if TYPE_CHECKING:
-    from .config import CertifiedKey
+    from .config import CertifiedKey, RawPublicKey
     from .handshake.hello import ClientHelloView
 
 __all__ = ["ClientHelloInfo"]
@@ -61,6 +62,11 @@ class ClientHelloInfo:
     :param version: the version the handshake speaks, when the server has chosen it:
         "TLSv1.3" or "TLSv1.2" for a ``certificate_resolver``; None for `tlskit.Acceptor`
         and the config choosers, whose config has still to choose.
+    :param server_certificate_types: RFC 7250 server_certificate_type, the forms the
+        client takes the server's key in, its preferred first (`CertificateType` members:
+        ``X509``, ``RawPublicKey``); empty when it sent none, which means X.509 only.
+    :param client_certificate_types: RFC 7250 client_certificate_type, the forms the
+        client can present its own key in; empty when it sent none (X.509 only).
     """
 
     server_name: str | None
@@ -73,8 +79,10 @@ class ClientHelloInfo:
     extensions: tuple[int, ...] = ()
     ech_accepted: bool = False
     version: str | None = None
+    server_certificate_types: tuple[CertificateType | int, ...] = ()
+    client_certificate_types: tuple[CertificateType | int, ...] = ()
 
-    def supports(self, certified: CertifiedKey) -> bool:
+    def supports(self, certified: CertifiedKey | RawPublicKey) -> bool:
         """Whether a handshake serving ``certified`` completes with this client, as Go's
         ``SupportsCertificate``, judged in ``version`` (when None, the best version the
         client offers: a server speaking both answers TLS 1.3 with TLS 1.3). In TLS 1.3:
@@ -83,7 +91,16 @@ class ClientHelloInfo:
         suites and an elliptic-curve group in common, and for an ECDSA key its curve
         among the client's groups (RSA key transport, off by default, is not counted).
         It does not look at names (a resolver chose by name already), nor at the
-        server's own limits (``signature_schemes``, ``groups``, ``cipher_suites``)."""
+        server's own limits (``signature_schemes``, ``groups``, ``cipher_suites``).
+        ``certified`` may be a `tlskit.RawPublicKey` (a config chooser weighing a config
+        with ``raw_public_key``): it needs RawPublicKey in ``server_certificate_types``;
+        a certificate needs X.509 there, or no such list (RFC 7250 4.2)."""
+        types = self.server_certificate_types
+        if not certified.chain:  # a RawPublicKey (a CertifiedKey always has a leaf)
+            if CertificateType.RawPublicKey not in types:
+                return False
+        elif types and CertificateType.X509 not in types:
+            return False
         version = self.version or next(
             (v for v in ("TLSv1.3", "TLSv1.2") if v in self.supported_versions), None)
         offered = set(self.signature_schemes)
@@ -92,7 +109,7 @@ class ClientHelloInfo:
         return version == "TLSv1.2" and not offered.isdisjoint(certified.schemes12) \
             and self._suits12(certified)
 
-    def _suits12(self, certified: CertifiedKey) -> bool:
+    def _suits12(self, certified: CertifiedKey | RawPublicKey) -> bool:
         """TLS 1.2's other conditions: an ECDHE suite and group, the key's curve (RFC 8422
         4, 5.1: a client without supported_groups is taken to support P-256)."""
         from .crypto import GROUPS12, SUITES12
@@ -118,7 +135,22 @@ def client_hello_info(offer: ClientHelloView, server_name: str | None,
         _known(NamedGroup, _read(offer, "groups") or ()),
         _known(NamedGroup, [g for g, _ in _read(offer, "shares") or ()]),
         _known(SignatureScheme, _read(offer, "schemes") or ()),
-        tuple(map(_version_name, versions)), tuple(offer.extensions), ech_accepted, version)
+        tuple(map(_version_name, versions)), tuple(offer.extensions), ech_accepted, version,
+        _cert_types(offer, _ExtensionType.server_certificate_type),
+        _cert_types(offer, _ExtensionType.client_certificate_type))
+
+
+def _cert_types(offer: ClientHelloView, etype: int) -> tuple[CertificateType | int, ...]:
+    """An RFC 7250 list, as `_known` codes; empty when absent or malformed (the
+    handshake that reads it says why)."""
+    from .wire.extensions import decode_cert_types
+    body = offer.extensions.get(etype)
+    if body is None:
+        return ()
+    try:
+        return _known(CertificateType, decode_cert_types(body, "certificate types"))
+    except TLSError:
+        return ()
 
 
 def offered_server_name(offer: ClientHelloView) -> str | None:

@@ -117,6 +117,31 @@ def test_client_certificate_type_not_offered_is_illegal_parameter() -> None:
         AD.illegal_parameter, client=client, server=server)
 
 
+def test_client_certificate_type_answer_without_a_request_is_taken() -> None:
+    """RFC 7250 4.2 has a TLS 1.2 server leave client_certificate_type out when it sends
+    no CertificateRequest; in TLS 1.3 GnuTLS answers it in EncryptedExtensions whether or
+    not it asks (a post-handshake request may follow), and neither GnuTLS's nor OpenSSL's
+    client checks for a request. tlskit takes the answer too: it only says which form our
+    certificate would take if one is asked for, and none is asked for here."""
+    from tlskit.handshake.server13 import ServerHandshake13
+
+    from ..support.pump import pump
+    from .helpers import sender_side
+    c = make_client(pinning_client(raw_public_key=CLIENT_KEY))
+    s = make_server(raw_server())  # client_auth="none": no answer of its own
+    answer = set_ext(m.EncryptedExtensions, E.client_certificate_type, b"\x02")
+    sent: list[bytes] = []
+    with sender_side(ServerHandshake13, on_type(HT.encrypted_extensions,
+                                                lambda raw: sent.append(answer(raw))
+                                                or sent[-1])):
+        s.receive_data(c.data_to_send())
+    assert len(sent) == 1 and E.client_certificate_type in m.EncryptedExtensions.decode(
+        memoryview(sent[0])[4:]).extensions
+    pump(c, s)
+    assert c.handshake_complete is not None and s.handshake_complete is not None
+    assert s.handshake_complete.peer_raw_public_key is None
+
+
 def certificate_entries(blobs: list[bytes]) -> Any:
     return edit(m.Certificate, lambda cert: setattr(
         cert, "entries", [m.CertificateEntry(b) for b in blobs]))
@@ -240,3 +265,76 @@ def test_tls12_bad_client_raw_key(body: bytes, alert: AD) -> None:
                                              lambda hs, raw: m.frame(HT.certificate, body))):
         run.client.receive_data(run.server_flight)
     expect_alert12(run.server, run.client.data_to_send(), alert)
+
+
+# --- TLS 1.3: a HelloRetryRequest between a declined and an accepted PSK ----------------
+
+def _garble_first_identity(ch: m.ClientHello) -> None:
+    """The first PSK identity (a ticket) with one byte changed: the server cannot open
+    it, so it declines the PSK (before any binder is checked)."""
+    body = bytearray(ch.extensions[E.pre_shared_key])
+    body[4] ^= 0xFF  # identities<7..2^16-1>, then the first identity<1..2^16-1>
+    ch.extensions[E.pre_shared_key] = bytes(body)
+
+
+def test_retry_that_resumes_forgets_the_first_hellos_certificate_types() -> None:
+    """A client whose first ClientHello's ticket is declined (a full handshake would
+    follow: the server works out the RFC 7250 types, RawPublicKey for the client's
+    key) and whose second, after the HelloRetryRequest, resumes: the resumed handshake
+    answers no certificate type, and a post-handshake request takes the client's
+    certificate as X.509 (before: the first hello's answers were sent and kept, and the
+    request read the certificate as a raw key: bad_certificate)."""
+    from tlskit import CertifiedKey, ClientCertificateReceived, SessionCache
+
+    from ..support.pump import pump
+    groups = ["x25519", "secp256r1"]
+    scfg = raw_server(ticket_key=bytes(32), groups=groups, client_auth="optional",
+                      pinned_client_keys=[CLIENT_KEY.spki],
+                      client_trust_anchors=[pki().ca.root])
+    cache = SessionCache()
+    pump(make_client(pinning_client(session_cache=cache)), make_server(scfg))
+    seen: list[m.EncryptedExtensions] = []
+
+    def tracer(step: str, fields: dict[str, Any]) -> None:
+        if step == "encrypted_extensions":
+            seen.append(fields["message"])
+
+    leaf = CertifiedKey(pki().client.chain, pki().client.private_key)
+    c = make_client(pinning_client(session_cache=cache, raw_public_key=CLIENT_KEY,
+                                   certificate=leaf, post_handshake_auth=True,
+                                   groups=groups, key_share_groups=["secp256r1"],
+                                   tracer=tracer),
+                    hook=on_type(HT.client_hello, edit(m.ClientHello, _garble_first_identity),
+                                 once=True))
+    s = make_server(scfg)
+    pump(c, s)
+    assert c.handshake_complete is not None and c.handshake_complete.resumed
+    assert s.handshake_complete is not None and s.handshake_complete.resumed
+    [ee] = seen
+    assert E.server_certificate_type not in ee.extensions
+    assert E.client_certificate_type not in ee.extensions
+    s.request_client_certificate()
+    [got] = [e for e in pump(s, c) if isinstance(e, ClientCertificateReceived)]
+    assert got.peer_raw_public_key is None
+    assert got.peer_certificates[0] == pki().client.chain[0]
+
+
+@pytest.mark.parametrize("versions", [["TLSv1.3"], ["TLSv1.2"]], ids=["tls13", "tls12"])
+def test_certificate_the_client_cannot_verify_gives_way_to_the_raw_key(
+        versions: list[str]) -> None:
+    """A client preferring X.509 to RawPublicKey (its list edited to X.509, RawPublicKey:
+    tlskit's own client puts the raw key first), accepting no Ed25519 signature, and a
+    server whose certificate is Ed25519 and whose raw key is P-256: the certificate
+    cannot serve this client, the raw key can, so the raw key is served (before:
+    handshake_failure)."""
+    from ..support.pump import pump
+    c = make_client(client_config(pinned_server_keys=[KEY.spki], versions=versions,
+                                  signature_schemes=["ecdsa_secp256r1_sha256",
+                                                     "rsa_pss_rsae_sha256"]),
+                    hook=on_type(HT.client_hello, set_ext(
+                        m.ClientHello, E.server_certificate_type, b"\x02\x00\x02"), once=True))
+    s = make_server(server_config(ed25519=True, raw_public_key=KEY, versions=versions))
+    pump(c, s)
+    hc = c.handshake_complete
+    assert hc is not None and hc.version == versions[0]
+    assert hc.peer_raw_public_key == KEY.spki and hc.peer_certificates == []

@@ -152,6 +152,28 @@ def test_server_with_both_serves_what_the_client_prefers(versions: list[str]) ->
 
 
 @pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
+def test_raw_key_the_client_cannot_verify_falls_back_to_the_certificate(
+        versions: list[str]) -> None:
+    """A server with an Ed25519 raw key and a P-256 certificate, a client preferring
+    RawPublicKey, taking X.509 too, but not Ed25519 signatures: the raw key cannot serve
+    it, the certificate can, so the certificate is served (before: handshake_failure).
+    A client taking RawPublicKey alone still gets handshake_failure, naming the schemes."""
+    ed_key = RawPublicKey(ed25519.Ed25519PrivateKey.generate())
+    server = server_config(raw_public_key=ed_key, versions=versions)
+    schemes = ["ecdsa_secp256r1_sha256", "rsa_pss_rsae_sha256"]
+    c, _ = connect(client_config(pinned_server_keys=[ed_key.spki], versions=versions,
+                                 signature_schemes=schemes), server)
+    hc = c.handshake_complete
+    assert hc is not None and hc.peer_raw_public_key is None
+    assert hc.peer_certificates[0] == pki().server.chain[0]
+    exc, alert, who = failure(ClientConfig(pinned_server_keys=[ed_key.spki],
+                                           versions=versions, signature_schemes=schemes),
+                              server)
+    assert (who, alert) == ("server", AD.handshake_failure)
+    assert "ed25519" in str(exc)
+
+
+@pytest.mark.parametrize("versions", VERSIONS, ids=IDS)
 def test_client_with_pins_and_roots_takes_a_certificate(versions: list[str]) -> None:
     # The server has no raw key: X.509, validated with the host name as ever.
     c, _ = connect(client_config(pinned_server_keys=[SERVER_KEY.spki], versions=versions),
@@ -387,3 +409,118 @@ def test_pinning_client_never_resumes_a_session_a_certificate_made(
                            versions[0]], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "unsupported_certificate"
+
+
+def _rsassa_pss_spki(key: Any) -> bytes:
+    """``key``'s SPKI under the id-RSASSA-PSS OID (no parameters), as GnuTLS and
+    ``openssl genpkey -algorithm RSA-PSS`` write such keys."""
+    der = spki(key)
+    assert der[4:19] == bytes.fromhex("300d06092a864886f70d0101010500")  # rsaEncryption
+    body = bytes.fromhex("300b06092a864886f70d01010a") + der[19:]
+    return b"\x30\x82" + len(body).to_bytes(2, "big") + body
+
+
+def _unusable_keys() -> list[tuple[str, Any]]:
+    import warnings
+
+    from cryptography.hazmat.primitives.asymmetric import dh, dsa, x448, x25519
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (DSA is deprecated)
+        dsa_key = dsa.generate_private_key(1024)
+        dh_key = dh.generate_parameters(2, 512).generate_private_key()  # (FFDH deprecated)
+    return [("X25519", x25519.X25519PrivateKey.generate()),
+            ("X448", x448.X448PrivateKey.generate()),
+            ("DH", dh_key),
+            ("DSA", dsa_key),
+            ("EC secp256k1", ec.generate_private_key(ec.SECP256K1())),
+            ("EC brainpoolP256r1", ec.generate_private_key(ec.BrainpoolP256R1()))]
+
+
+@pytest.mark.filterwarnings("ignore:Diffie-Hellman")  # (a DH pin parsed to refuse it)
+def test_pins_and_raw_keys_that_cannot_sign_are_refused() -> None:
+    """A key no TLS signature scheme uses could never authenticate: refused when the
+    config is made, naming its type and what is supported (before: pins were taken and
+    every handshake failed; RawPublicKey said only that it "cannot sign")."""
+    for kind, private in _unusable_keys():
+        public = private.public_key()
+        der = spki(public)
+        for pin in (public, der):
+            with pytest.raises(ValueError, match=f"pinned_server_keys: the key type {kind} "
+                                                 "cannot sign TLS handshakes.*Ed25519"):
+                ClientConfig(pinned_server_keys=[pin])
+            with pytest.raises(ValueError, match=f"pinned_client_keys: the key type {kind} "):
+                ServerConfig(raw_public_key=SERVER_KEY, pinned_client_keys=[pin])
+        with pytest.raises(ValueError, match=f"RawPublicKey: the key type {kind} cannot"):
+            RawPublicKey(private)
+    # Every key type tlskit verifies is still taken, as an object and as SPKI bytes,
+    # and so is an RSASSA-PSS SPKI.
+    from cryptography.hazmat.primitives.asymmetric import ed448
+    rsa_key = rsa.generate_private_key(65537, 2048)
+    signers = [ec.generate_private_key(c) for c in (ec.SECP256R1(), ec.SECP384R1(),
+                                                    ec.SECP521R1())]
+    signers += [ed25519.Ed25519PrivateKey.generate(), ed448.Ed448PrivateKey.generate(),
+                rsa_key]
+    for private in signers:
+        RawPublicKey(private)
+        for pin in (private.public_key(), spki(private.public_key())):
+            ClientConfig(pinned_server_keys=[pin])
+            ServerConfig(raw_public_key=SERVER_KEY, pinned_client_keys=[pin])
+    pss = _rsassa_pss_spki(rsa_key.public_key())
+    assert ClientConfig(pinned_server_keys=[pss]).pinned_server_keys == (pss,)
+    assert pss in ServerConfig(raw_public_key=SERVER_KEY, pinned_client_keys=[pss])._client_pins
+
+
+def _info(config: ClientConfig, edit_hello: Any = None) -> Any:
+    """The ClientHelloInfo an Acceptor makes of ``config``'s ClientHello."""
+    from tlskit import Acceptor
+    hello = ClientConnection(config, "localhost").data_to_send()
+    if edit_hello is not None:
+        ch = m.ClientHello.decode(memoryview(hello)[9:])
+        edit_hello(ch)
+        msg = ch.encode()
+        hello = b"\x16\x03\x01" + len(msg).to_bytes(2, "big") + msg
+    info = Acceptor().receive_data(hello)
+    assert info is not None
+    return info
+
+
+def test_client_hello_info_shows_the_certificate_types() -> None:
+    """RFC 7250 lists in ClientHelloInfo (before: not shown, so a chooser could not tell
+    whether the client takes a raw key), and `supports` judges the type as well."""
+    from tlskit.enums import CertificateType as CT
+    alice = CertifiedKey(pki().client.chain, pki().client.private_key)
+    server_ck = CertifiedKey(pki().server.chain, pki().server.private_key)
+    plain = _info(client_config())
+    assert (plain.server_certificate_types, plain.client_certificate_types) == ((), ())
+    pins_only = _info(ClientConfig(pinned_server_keys=[SERVER_KEY.spki],
+                                   raw_public_key=CLIENT_KEY, certificate=alice))
+    assert pins_only.server_certificate_types == (CT.RawPublicKey,)
+    assert pins_only.client_certificate_types == (CT.RawPublicKey, CT.X509)
+    assert all(type(t) is CT for t in pins_only.client_certificate_types)
+    both = _info(client_config(pinned_server_keys=[SERVER_KEY.spki]))
+    assert both.server_certificate_types == (CT.RawPublicKey, CT.X509)
+    assert both.server_certificate_types == (2, 0)  # (ints compare equal)
+    # supports: a raw key only for a client taking one, a certificate only for one
+    # taking X.509 (no list at all means X.509).
+    assert pins_only.supports(SERVER_KEY) and both.supports(SERVER_KEY)
+    assert not plain.supports(SERVER_KEY)
+    assert not pins_only.supports(server_ck)
+    assert both.supports(server_ck) and plain.supports(server_ck)
+    # An unknown type stays an int; a malformed list is shown as absent.
+    odd = _info(client_config(), lambda ch: ch.extensions.__setitem__(
+        E.server_certificate_type, b"\x02\x03\x02"))
+    assert odd.server_certificate_types == (3, CT.RawPublicKey)
+    assert type(odd.server_certificate_types[0]) is int
+    bad = _info(client_config(), lambda ch: ch.extensions.__setitem__(
+        E.server_certificate_type, b"\x05\x02"))
+    assert bad.server_certificate_types == ()
+
+
+def test_certificate_resolver_returning_a_raw_key_is_refused_saying_what_to_do() -> None:
+    """A resolver serves certificates: the RFC 7250 type is answered from the config
+    before it runs, so a RawPublicKey from it is internal_error, with a message naming
+    ServerConfig.raw_public_key and the per-client config choosers."""
+    server = ServerConfig(certificate_resolver=lambda info: SERVER_KEY)  # type: ignore[arg-type,return-value]
+    exc, alert, who = failure(client_config(), server)
+    assert (who, alert) == ("server", AD.internal_error)
+    assert "returned a RawPublicKey" in str(exc) and "raw_public_key" in str(exc)

@@ -374,12 +374,17 @@ class CertTypes:
 
 
 def negotiate_cert_types(cfg: Any, offer: Any, schemes: Sequence[int] | None,
-                         version: str) -> CertTypes:
+                         version: str, fits: Callable[[Any], bool]) -> CertTypes:
     """RFC 7250 4.2, server side: the client's most preferred type we have for each
     list. No overlap for our own certificate is unsupported_certificate; for the
     client's, too when client_auth is "required" (with "optional" the extension is
     left out: the client sends an X.509 certificate or none). Only called when the
-    client sent one of the extensions; every list sent is decoded (decode_error)."""
+    client sent one of the extensions; every list sent is decoded (decode_error).
+    ``fits(key)``: whether a key (the raw key, a configured certificate) can serve this
+    client (a signature scheme it accepts; in TLS 1.2 a suite and curve too). A server
+    with both kinds serves the client's preferred kind among those that fit (as a
+    server with two certificates serves the one the client can verify); a resolver's
+    certificates count as fitting (it is asked only once X.509 is chosen)."""
     exts = offer.extensions
     out = CertTypes()
     body = exts.get(_E.server_certificate_type)
@@ -393,6 +398,13 @@ def negotiate_cert_types(cfg: Any, offer: Any, schemes: Sequence[int] | None,
             raise UnsupportedCertificate(
                 f"the client accepts server certificate types {cert_type_names(offered)}; "
                 f"this server has {cert_type_names(have)} (RFC 7250 4.2)")
+        if len(have) == 2:  # both kinds: only one that can serve this client
+            usable = ([RAW_PUBLIC_KEY] if fits(rpk) else []) + (
+                [X509] if cfg.certificate_resolver is not None or any(map(fits, cfg._certs))
+                else [])
+            better = choose_cert_type(offered, usable)
+            if better is not None:  # (else the chosen kind's error below says why)
+                chosen = better
         out.answer[_E.server_certificate_type] = ext.encode_cert_type(chosen)
         if chosen == RAW_PUBLIC_KEY:
             out.server_raw = _raw_key_scheme(cfg, rpk, schemes, version)

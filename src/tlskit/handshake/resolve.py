@@ -20,6 +20,14 @@ def resolve_certificates(config: Any, offer: Any, server_name: str | None, versi
     chosen = call_hook(config.certificate_resolver, info, "certificate_resolver")
     if isinstance(chosen, CertifiedKey):
         return [chosen]
+    if chosen is not None and not getattr(chosen, "chain", True):  # a RawPublicKey
+        # RFC 7250: the certificate type was answered from the config before the
+        # resolver ran (a resolver serves X.509); a raw key per client is a config per
+        # client (an Acceptor, a config chooser), whose info has the client's types.
+        raise InternalError("certificate_resolver returned a RawPublicKey; a resolver "
+                            "serves certificates: set ServerConfig.raw_public_key, or "
+                            "choose a config per client (tlskit.Acceptor, a config "
+                            "chooser) by info.server_certificate_types")
     if chosen is not None:
         raise InternalError(f"certificate_resolver returned a {type(chosen).__name__}, "
                             "not a tlskit.CertifiedKey or None")

@@ -413,7 +413,9 @@ class ServerHandshake12(ServerView, Handshake12):
                 break
         exts = ch.extensions
         if _E.server_certificate_type in exts or _E.client_certificate_type in exts:
-            types = negotiate_cert_types(cfg, self._offer_view, schemes, "TLSv1.2")
+            types = negotiate_cert_types(cfg, self._offer_view, schemes, "TLSv1.2",
+                                         lambda ck: self._fits(ch, schemes, client_groups,
+                                                               ck))
             self.cert_types, self.auth.raw_expected = types.answer, types.client_raw
             if types.client_raw:  # RFC 7250 3: the client's Certificate is one SPKI
                 self.decoders = RAW_KEY_DECODERS12  # type: ignore[misc]  # (this instance only)
@@ -430,6 +432,19 @@ class ServerHandshake12(ServerView, Handshake12):
                  else resolve_certificates(cfg, self._offer_view, self.server_name,
                                            "TLSv1.2"))
         self._choose_among(ch, schemes, client_groups, certs)
+
+    def _fits(self, ch: m.ClientHello, schemes: list[int], client_groups: list[int],
+              ck: Any) -> bool:
+        """Whether `_choose_among` would find an ECDHE suite for ``ck`` alone: one of
+        its kind we both have, its curve among the client's groups, a scheme in common
+        (RFC 7250: which kinds of key can serve, before the type is chosen)."""
+        cfg = self.config
+        if self.group is None or (ck.curve12 is not None and ck.curve12 not in client_groups):
+            return False
+        if not any(s in schemes and s in cfg._schemes for s in ck.schemes12):
+            return False
+        return any(code in ch.cipher_suites and crypto.SUITES12[code].kx != "RSA"
+                   and crypto.SUITES12[code].auth == ck.auth12 for code in cfg._suites12)
 
     def _choose_among(self, ch: m.ClientHello, schemes: list[int], client_groups: list[int],
                       certs: list[CertifiedKey]) -> None:

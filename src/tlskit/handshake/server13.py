@@ -280,6 +280,11 @@ class ServerHandshake13(ServerView, Handshake13):
             self._psk = self._accept_external(offer, raw)
         if self._psk is None:
             self._certify(offer)
+        elif self.cert_types is not None:
+            # RFC 7250 4.2 answers belong to a full handshake: the first hello's, whose PSK
+            # was declined, must not reach this resumed one's EncryptedExtensions, nor
+            # make a post-handshake request expect a raw key.
+            self.cert_types, self.auth.raw_expected = None, False
         self.alpn = choose_alpn(cfg.alpn_protocols, offer.alpn)
         self._compression = None
         if cfg._cert_compression and self._psk is None:
@@ -623,7 +628,10 @@ class ServerHandshake13(ServerView, Handshake13):
     def _certificate_types(self, offer: ClientHelloView, schemes: list[int] | None) -> bool:
         """RFC 7250 4.2: answer the client's certificate type lists; True when our raw
         public key is chosen (certified and scheme set)."""
-        types = negotiate_cert_types(self.config, offer, schemes, "TLSv1.3")
+        ours = self.config._schemes
+        types = negotiate_cert_types(
+            self.config, offer, schemes, "TLSv1.3", lambda ck: schemes is not None and any(
+                s in schemes and s in ours for s in ck.schemes))
         self.cert_types, self.auth.raw_expected = types.answer, types.client_raw
         if types.server_raw is None:
             return False
