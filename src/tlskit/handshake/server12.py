@@ -19,7 +19,7 @@ the same session context, and with its client chain still valid (see `tlskit.ses
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -73,7 +73,7 @@ from .common12 import (
     Handshake12,
     key_transport_problem,
 )
-from .hello import ClientHelloView
+from .hello import AnsweredHello, ClientHelloView
 from .resolve import resolve_certificates
 
 _E = members(ExtensionType)  # (plain attribute reads: see `members`)
@@ -143,7 +143,7 @@ class ServerHandshake12(ServerView, Handshake12):
 
     def __init__(self, handover: Handover12) -> None:
         super().__init__(handover, _S.WAIT_CLIENT_HELLO)
-        self._offer_view: ClientHelloView | None = handover.hello
+        self._offer_view: ClientHelloView | AnsweredHello | None = handover.hello
         self.certified: CertifiedKey | None = None
         self.cert_types: dict[int, bytes] | None = None  # RFC 7250 4.2 answers, if any
         self.scheme: SignatureScheme | None = None
@@ -175,8 +175,8 @@ class ServerHandshake12(ServerView, Handshake12):
         cfg = self.config
         exts = ch.extensions
         offer = self._offer_view
-        if offer is None or offer.hello is not ch:  # (no view handed over for this hello)
-            offer = self._offer_view = ClientHelloView(ch)
+        if not isinstance(offer, ClientHelloView) or offer.hello is not ch:
+            offer = self._offer_view = ClientHelloView(ch)  # (none handed over for this hello)
         if ch.compression_methods != b"\x00" and 0 not in ch.compression_methods:
             raise IllegalParameter("the client offers no null compression")
         if FALLBACK_SCSV in ch.cipher_suites and "TLSv1.3" in cfg._versions:
@@ -207,6 +207,9 @@ class ServerHandshake12(ServerView, Handshake12):
                 else [int(NamedGroup.secp256r1)]
             self._choose(ch, offer.schemes or [], client_groups)
         self.alpn = choose_alpn(cfg.alpn_protocols, offer.alpn)
+        # Answered from here on: the connection keeps the hello's bytes, not its decoded
+        # lists (for `client_offer`; see `AnsweredHello`).
+        self._offer_view = AnsweredHello(raw)
         self.client_random = ch.random
         self.client_version = ch.legacy_version  # RFC 5246 7.4.7.1: inside the premaster
         # RFC 8446 4.1.3: a server able to speak 1.3 marks a 1.2 answer in its random.
@@ -413,7 +416,9 @@ class ServerHandshake12(ServerView, Handshake12):
                 break
         exts = ch.extensions
         if _E.server_certificate_type in exts or _E.client_certificate_type in exts:
-            types = negotiate_cert_types(cfg, self._offer_view, schemes, "TLSv1.2")
+            offer = self._offer_view
+            assert isinstance(offer, ClientHelloView)  # (the hello being answered)
+            types = negotiate_cert_types(cfg, offer, schemes, "TLSv1.2")
             self.cert_types, self.auth.raw_expected = types.answer, types.client_raw
             if types.client_raw:  # RFC 7250 3: the client's Certificate is one SPKI
                 self.decoders = RAW_KEY_DECODERS12  # type: ignore[misc]  # (this instance only)
@@ -427,8 +432,8 @@ class ServerHandshake12(ServerView, Handshake12):
                 "one (no RawPublicKey in server_certificate_type, RFC 7250)")
         certs = (by_server_name(cfg._certs, self.server_name)
                  if cfg.certificate_resolver is None  # (the plain handshake's one test)
-                 else resolve_certificates(cfg, self._offer_view, self.server_name,
-                                           "TLSv1.2"))
+                 else resolve_certificates(cfg, cast(ClientHelloView, self._offer_view),
+                                           self.server_name, "TLSv1.2"))
         self._choose_among(ch, schemes, client_groups, certs)
 
     def _choose_among(self, ch: m.ClientHello, schemes: list[int], client_groups: list[int],
