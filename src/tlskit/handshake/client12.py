@@ -429,6 +429,7 @@ class ClientHandshake12(Handshake12):
         signer = None
         if self.cert_request is not None:
             signer = self._send_certificate()
+            self.cert_request = None  # answered: not kept for the connection's life
         self._send_client_key_exchange()
         # RFC 5246 7.4.9: our Finished covers the messages up to it; with no
         # CertificateVerify in between, those the EMS session hash covered (RFC 7627 3).
