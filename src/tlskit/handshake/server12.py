@@ -634,8 +634,13 @@ class ServerHandshake12(ServerView, Handshake12):
         c_key, s_key, c_iv, s_iv = self.key_block()
         self._client_keys = (c_key, c_iv)
         self._server_keys = (s_key, s_iv)
+        # What a CertificateVerify signs (kept only until it is checked: the messages
+        # a peer can make ~64 KB each stay no longer than the handshake needs them).
         if self._keep:
-            self._cv_messages = bytes(self.messages)
+            self._keep = False
+            if self.auth.chain or self.auth.raw_key is not None:
+                self._cv_messages = bytes(self.messages)
+            self.messages = bytearray()
         if self.auth.chain or self.auth.raw_key is not None:
             # RFC 5246 7.4.8: a client certificate must be proven; no CCS until it is.
             return _S.WAIT_CERTIFICATE_VERIFY
@@ -664,6 +669,7 @@ class ServerHandshake12(ServerView, Handshake12):
         leaf = auth.chain[0] if auth.raw_key is None else auth.raw_key
         crypto.verify(public_key_of(leaf), cv.scheme, cv.signature, self._cv_messages,
                       curve_bound=False, key_oid=leaf.public_key_algorithm_oid.dotted_string)
+        self._cv_messages = b""
         self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, raw=raw,
                    scheme=SignatureScheme(cv.scheme).name)
         self.pending_read = self._client_keys
