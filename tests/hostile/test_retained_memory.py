@@ -24,7 +24,7 @@ from tlskit import (
     ClientConnection,
     ServerConnection,
 )
-from tlskit.enums import CipherSuite, ExtensionType, NamedGroup, SignatureScheme
+from tlskit.enums import CipherSuite, ExtensionType, HandshakeType, NamedGroup, SignatureScheme
 from tlskit.handshake.client13 import ClientHandshake13
 from tlskit.handshake.server12 import ServerHandshake12
 from tlskit.handshake.server13 import ServerHandshake13
@@ -127,7 +127,7 @@ def _complete_with(where: str, version: str,
     sizes: list[int] = []
 
     def lengthen(raw: bytes) -> bytes:
-        if raw[0] != m.HandshakeType.client_hello:
+        if raw[0] != HandshakeType.client_hello:
             return raw
         msg = _lengthen(where, raw)
         sizes.append(len(msg))
@@ -148,7 +148,7 @@ def _complete_with(where: str, version: str,
 @pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
 def test_server_keeps_the_hello_at_its_size_for_the_connections_life(where: str,
                                                                      version: str) -> None:
-    held, (server, size) = _held_after(_complete_with(where, version))
+    held, (_, size) = _held_after(_complete_with(where, version))
     assert held < BOUND * size, (held, size, held / size)
 
 
@@ -174,7 +174,7 @@ def test_server_waiting_for_the_second_hello_keeps_the_first_at_its_size() -> No
 
     def make() -> tuple[ServerConnection, ClientConnection, bytes]:
         def lengthen(raw: bytes) -> bytes:
-            if raw[0] != m.HandshakeType.client_hello:
+            if raw[0] != HandshakeType.client_hello:
                 return raw
             msg = _lengthen("suites", raw)
             sizes.append(len(msg))
@@ -203,7 +203,7 @@ NAMES = b"".join(_vec16(EMPTY_NAME) for _ in range(N_NAMES))
 
 
 def _cr13_with_names(raw: bytes) -> bytes:
-    if raw[0] != m.HandshakeType.certificate_request:
+    if raw[0] != HandshakeType.certificate_request:
         return raw
     cr = m.CertificateRequest.decode(memoryview(raw)[4:])
     cr.extensions[ExtensionType.certificate_authorities] = _vec16(NAMES)
@@ -211,11 +211,11 @@ def _cr13_with_names(raw: bytes) -> bytes:
 
 
 def _cr12_with_names(raw: bytes) -> bytes:
-    if raw[0] != m.HandshakeType.certificate_request:
+    if raw[0] != HandshakeType.certificate_request:
         return raw
     schemes_at = 5 + raw[4]
     end = schemes_at + 2 + int.from_bytes(raw[schemes_at:schemes_at + 2], "big")
-    return m.frame(m.HandshakeType.certificate_request, raw[4:end] + _vec16(NAMES))
+    return m.frame(HandshakeType.certificate_request, raw[4:end] + _vec16(NAMES))
 
 
 def test_certificate_request_info_keeps_the_names_at_their_size() -> None:

@@ -190,10 +190,11 @@ class ServerHelloView(_HelloView[m.ServerHello]):
 class AnsweredHello:
     """What a server keeps of a ClientHello once it has answered it, for the rest of the
     connection: the message's bytes and the two limits the TLS 1.3 server reads after its
-    answer (at EndOfEarlyData; None where nothing reads them), not the decoded view. A view holds each listed code as a Python int
-    (~36 bytes for 2 on the wire: a hello listing 32,000 suites is ~1.2 MB kept per
-    connection, where OpenSSL keeps 2-8 bytes per code); these bytes are the hello's own
-    size. `named` and `hello()` decode them again, on demand."""
+    answer (at EndOfEarlyData; None where nothing reads them), not the decoded view. A
+    view holds each listed code as a Python int (~36 bytes for 2 on the wire: a hello
+    listing 32,000 suites was ~1.2 MB kept per connection, where OpenSSL keeps 2-8 bytes
+    per code); these bytes are the hello's own size. `named` and `hello()` decode them
+    again, on demand."""
 
     __slots__ = ("max_fragment_length", "raw", "record_size_limit")
 
