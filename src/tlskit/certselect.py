@@ -189,7 +189,11 @@ class CertificateRequestInfo:
     `ClientConfig.certificate_resolver`.
 
     :param certificate_authorities: the CAs the server names (their subjects), in its
-        order; empty when it names none (any issuer may do).
+        order; empty when it names none (any issuer may do). An info from a
+        CertificateRequest keeps the names as the server sent them (each read strictly
+        when it arrived) and decodes this tuple on first access: a server may name
+        ~16,000 CAs, ~40 times their bytes as `x509.Name` objects. The client lets the
+        info go once it has answered the request.
     :param signature_schemes: the schemes the certificate's key may sign the
         CertificateVerify with (TLS 1.2: only those of the key types the request's
         certificate_types allow).
