@@ -19,9 +19,11 @@ import pytest
 from cryptography import x509
 
 from tlskit import (
+    Acceptor,
     CertificateRequestInfo,
     CertifiedKey,
     ClientConnection,
+    ClientHelloInfo,
     ServerConnection,
 )
 from tlskit.enums import CipherSuite, ExtensionType, HandshakeType, NamedGroup, SignatureScheme
@@ -260,3 +262,25 @@ def test_client_keeps_nothing_of_the_request_once_it_answered(version: str) -> N
     assert seen == [N_NAMES, N_NAMES]
     assert client.handshake_complete is not None
     assert held < len(NAMES) // 4, (held, len(NAMES))
+
+
+def test_acceptor_waiting_for_the_application_lets_the_decoded_hello_go() -> None:
+    """Between the info and `accept` the application may take its time: the acceptor
+    keeps the bytes and the info (a tuple slot per code: 4x, the codes being known
+    members), not the decoded hello beside them (~18x). The connection still answers."""
+    repeated = b"\x13\x01" * 31000  # TLS_AES_128_GCM_SHA256, over and over: legal
+
+    def make() -> tuple[Acceptor, ClientHelloInfo, int]:
+        hello = ClientConnection(client_config(), "localhost").data_to_send()[5:]
+        fields, _ = parse_hello(hello[4:])
+        fields["suites"] = repeated + fields["suites"]
+        msg = build_hello(fields)
+        acceptor = Acceptor()
+        info = acceptor.receive_data(_records(msg))
+        assert info is not None
+        return acceptor, info, len(msg)
+    held, (acceptor, info, size) = _held_after(make)
+    assert held < 8 * size, (held, size, held / size)
+    assert info.cipher_suites[:31000] == (CipherSuite.TLS_AES_128_GCM_SHA256,) * 31000
+    server = acceptor.accept(server_config())
+    assert server.data_to_send()
