@@ -154,6 +154,10 @@ class Acceptor:
         if hello is not None:
             self._info = self._describe(hello)
             self._hello_end = len(self._received)  # (MAX_AFTER_HELLO counts from here)
+            # Described: the decoded hello goes (its lists hold a Python int per code,
+            # ~18x the hello, while the application takes its time); `accept` feeds
+            # the connection the bytes, and later calls return before the reader.
+            reader.reader.hello = None
         return self._info
 
     def _describe(self, hello: m.ClientHello) -> ClientHelloInfo:

@@ -10,7 +10,7 @@ or asks its ``certificate_resolver``. The names are advice: the server's verifie
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -150,13 +150,50 @@ def _scheme(value: int) -> int:
     return _KNOWN_SCHEMES.get(value, value)
 
 
+def _entries(vector: bytes) -> Iterator[bytes]:
+    """The DERs of a vector of DistinguishedNames, each behind its 2-byte length (as
+    `encode_ca_names` writes them, so well formed)."""
+    at, n = 0, len(vector)
+    while at < n:
+        end = at + 2 + ((vector[at] << 8) | vector[at + 1])
+        yield vector[at + 2:end]
+        at = end
+
+
+class _Authorities:
+    """`CertificateRequestInfo.certificate_authorities`: a tuple of `x509.Name`, decoded
+    from the names' bytes on first access when the info came from a CertificateRequest.
+    Until then an info keeps only those bytes (each name was read once, strictly, when
+    the request arrived): a server may name ~16,000 minimal CAs, which as `x509.Name`
+    objects are ~40 times their bytes, kept while the client waits for its Finished."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = name
+
+    def __get__(self, obj: Any, owner: Any = None) -> tuple[x509.Name, ...]:
+        if obj is None:
+            return ()  # (the dataclass field's default)
+        value = obj.__dict__[self.key]
+        if isinstance(value, bytes):  # received: decoded now, and kept
+            value = tuple(map(decode_name, _entries(value)))
+            obj.__dict__[self.key] = value
+        return value  # type: ignore[no-any-return]
+
+    def __set__(self, obj: Any, value: Sequence[x509.Name]) -> None:
+        obj.__dict__[self.key] = tuple(value)
+
+
 @dataclass(frozen=True)
 class CertificateRequestInfo:
     """What a server's CertificateRequest asks of a client certificate, as handed to
     `ClientConfig.certificate_resolver`.
 
     :param certificate_authorities: the CAs the server names (their subjects), in its
-        order; empty when it names none (any issuer may do).
+        order; empty when it names none (any issuer may do). An info from a
+        CertificateRequest keeps the names as the server sent them (each read strictly
+        when it arrived) and decodes this tuple on first access: a server may name
+        ~16,000 CAs, ~40 times their bytes as `x509.Name` objects. The client lets the
+        info go once it has answered the request.
     :param signature_schemes: the schemes the certificate's key may sign the
         CertificateVerify with (TLS 1.2: only those of the key types the request's
         certificate_types allow).
@@ -164,17 +201,17 @@ class CertificateRequestInfo:
     :param server_name: the name the client sent in SNI (None: none sent).
     """
 
-    certificate_authorities: tuple[x509.Name, ...] = ()
+    certificate_authorities: _Authorities = _Authorities()  # tuple[x509.Name, ...]
     signature_schemes: tuple[int, ...] = ()
     version: Literal["TLSv1.3", "TLSv1.2"] = "TLSv1.3"
     server_name: str | None = None
-    # The names' DER as the server sent them (`received`), compared with issuers byte
-    # for byte; None for an info built by hand (then encoded from the names).
-    _authority_ders: tuple[bytes, ...] | None = field(default=None, init=False, repr=False,
-                                                      compare=False)
+    # The names as the server sent them (`received`: each DER behind its 2-byte length),
+    # compared with issuers byte for byte; None for an info built by hand (then encoded
+    # from the names).
+    _authority_ders: bytes | None = field(default=None, init=False, repr=False,
+                                          compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "certificate_authorities", tuple(self.certificate_authorities))
         object.__setattr__(self, "signature_schemes",
                            tuple(_scheme(s) for s in self.signature_schemes))
 
@@ -184,9 +221,12 @@ class CertificateRequestInfo:
                  ) -> CertificateRequestInfo:
         """The info of a CertificateRequest naming the CAs ``ders`` (DER Names, each read
         strictly: DecodeError for a malformed one)."""
-        info = cls(tuple(decode_name(der) for der in ders), tuple(schemes), version,
-                   server_name)
-        object.__setattr__(info, "_authority_ders", tuple(ders))
+        for der in ders:  # (read now, strictly; kept as bytes, decoded again on access)
+            decode_name(der)
+        vector = b"".join([b for der in ders for b in (len(der).to_bytes(2, "big"), der)])
+        info = cls((), tuple(schemes), version, server_name)
+        info.__dict__["certificate_authorities"] = vector  # (decoded on first access)
+        object.__setattr__(info, "_authority_ders", vector)
         return info
 
     def names(self) -> list[str]:
@@ -205,9 +245,9 @@ class CertificateRequestInfo:
         (their issuer names compared as encoded: Go's ``SupportsCertificate`` rule)."""
         if self.signing_scheme(certified_key) is None:
             return False
-        named = self._authority_ders
-        if named is None:
-            named = tuple(n.public_bytes() for n in self.certificate_authorities)
+        vector = self._authority_ders
+        named = set(_entries(vector)) if vector is not None else \
+            {n.public_bytes() for n in self.certificate_authorities}
         return not named or any(issuer in named for issuer in certified_key.issuer_ders)
 
 

@@ -752,6 +752,10 @@ class ServerConnection(Connection):
 
     @property
     def client_offer(self) -> dict[str, object]:
-        """What the client offered in its ClientHello (suites, groups, extensions...)."""
+        """What the client offered in its ClientHello (suites, groups, extensions...), by
+        IANA name, a new dict at each call. Once the hello is answered the connection
+        keeps only its bytes (a hello may list ~32,000 codes, each a Python int of ~36
+        bytes decoded), and each call names them again: keep the dict if you need it
+        more than once."""
         offer: dict[str, object] = getattr(self._hs, "client_offer", {})
         return offer

@@ -429,6 +429,7 @@ class ClientHandshake12(Handshake12):
         signer = None
         if self.cert_request is not None:
             signer = self._send_certificate()
+            self.cert_request = None  # answered: not kept for the connection's life
         self._send_client_key_exchange()
         # RFC 5246 7.4.9: our Finished covers the messages up to it; with no
         # CertificateVerify in between, those the EMS session hash covered (RFC 7627 3).
@@ -442,6 +443,9 @@ class ClientHandshake12(Handshake12):
             self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv,
                        scheme=SignatureScheme(scheme).name)
             finished_hash = b""  # (the transcript has grown)
+        if self._keep:  # signed (or not asked for): kept no longer (a CertificateRequest
+            self._keep = False  # alone may be ~64 KB)
+            self.messages = bytearray()
         c_key, s_key, c_iv, s_iv = self.key_block()
         self.install_write12(c_key, c_iv)
         verify_data = self.finished_data(True, finished_hash or self.transcript.digest())

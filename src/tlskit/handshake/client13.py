@@ -827,6 +827,7 @@ class ClientHandshake13(Handshake13):
             th = b""
         if self.certificate_request is not None:
             self._send_client_certificate(self.certificate_request)
+            self.certificate_request = None  # answered: not kept for the connection's life
             th = b""
         # The client Finished covers what we sent since (EndOfEarlyData, our certificate):
         # without either, the hash the application secrets used (one digest less).

@@ -185,3 +185,31 @@ class ServerHelloView(_HelloView[m.ServerHello]):
     selected_identity = extension[int](
         _E.pre_shared_key, "decode_selected_identity",
         doc="pre_shared_key: the index of the PSK identity the server chose.")
+
+
+class AnsweredHello:
+    """What a server keeps of a ClientHello once it has answered it, for the rest of the
+    connection: the message's bytes and the two limits the TLS 1.3 server reads after its
+    answer (at EndOfEarlyData; None where nothing reads them), not the decoded view. A
+    view holds each listed code as a Python int (~36 bytes for 2 on the wire: a hello
+    listing 32,000 suites was ~1.2 MB kept per connection, where OpenSSL keeps 2-8 bytes
+    per code); these bytes are the hello's own size. `named` and `hello()` decode them
+    again, on demand."""
+
+    __slots__ = ("max_fragment_length", "raw", "record_size_limit")
+
+    def __init__(self, raw: bytes, record_size_limit: int | None = None,
+                 max_fragment_length: int | None = None) -> None:
+        self.raw = raw  # the whole message, header included (what the transcript took)
+        self.record_size_limit = record_size_limit
+        self.max_fragment_length = max_fragment_length
+
+    def hello(self) -> m.ClientHello:
+        """The hello, decoded again (it decoded before, so it does again)."""
+        return decode_client_hello(memoryview(self.raw)[4:])
+
+    @property
+    def named(self) -> dict[str, object]:
+        """`ClientHelloView.describe`, named again at each call and not kept: a hostile
+        hello's names are ~35 times its size."""
+        return ClientHelloView(self.hello()).describe()

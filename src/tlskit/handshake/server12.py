@@ -19,7 +19,7 @@ the same session context, and with its client chain still valid (see `tlskit.ses
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -73,7 +73,7 @@ from .common12 import (
     Handshake12,
     key_transport_problem,
 )
-from .hello import ClientHelloView
+from .hello import AnsweredHello, ClientHelloView
 from .resolve import resolve_certificates
 
 _E = members(ExtensionType)  # (plain attribute reads: see `members`)
@@ -143,7 +143,7 @@ class ServerHandshake12(ServerView, Handshake12):
 
     def __init__(self, handover: Handover12) -> None:
         super().__init__(handover, _S.WAIT_CLIENT_HELLO)
-        self._offer_view: ClientHelloView | None = handover.hello
+        self._offer_view: ClientHelloView | AnsweredHello | None = handover.hello
         self.certified: CertifiedKey | None = None
         self.cert_types: dict[int, bytes] | None = None  # RFC 7250 4.2 answers, if any
         self.scheme: SignatureScheme | None = None
@@ -175,8 +175,8 @@ class ServerHandshake12(ServerView, Handshake12):
         cfg = self.config
         exts = ch.extensions
         offer = self._offer_view
-        if offer is None or offer.hello is not ch:  # (no view handed over for this hello)
-            offer = self._offer_view = ClientHelloView(ch)
+        if not isinstance(offer, ClientHelloView) or offer.hello is not ch:
+            offer = self._offer_view = ClientHelloView(ch)  # (none handed over for this hello)
         if ch.compression_methods != b"\x00" and 0 not in ch.compression_methods:
             raise IllegalParameter("the client offers no null compression")
         if FALLBACK_SCSV in ch.cipher_suites and "TLSv1.3" in cfg._versions:
@@ -207,6 +207,9 @@ class ServerHandshake12(ServerView, Handshake12):
                 else [int(NamedGroup.secp256r1)]
             self._choose(ch, offer.schemes or [], client_groups)
         self.alpn = choose_alpn(cfg.alpn_protocols, offer.alpn)
+        # Answered from here on: the connection keeps the hello's bytes, not its decoded
+        # lists (for `client_offer`; see `AnsweredHello`).
+        self._offer_view = AnsweredHello(raw)
         self.client_random = ch.random
         self.client_version = ch.legacy_version  # RFC 5246 7.4.7.1: inside the premaster
         # RFC 8446 4.1.3: a server able to speak 1.3 marks a 1.2 answer in its random.
@@ -413,7 +416,9 @@ class ServerHandshake12(ServerView, Handshake12):
                 break
         exts = ch.extensions
         if _E.server_certificate_type in exts or _E.client_certificate_type in exts:
-            types = negotiate_cert_types(cfg, self._offer_view, schemes, "TLSv1.2",
+            offer = self._offer_view
+            assert isinstance(offer, ClientHelloView)  # (the hello being answered)
+            types = negotiate_cert_types(cfg, offer, schemes, "TLSv1.2",
                                          lambda ck: self._fits(ch, schemes, client_groups,
                                                                ck))
             self.cert_types, self.auth.raw_expected = types.answer, types.client_raw
@@ -429,8 +434,8 @@ class ServerHandshake12(ServerView, Handshake12):
                 "one (no RawPublicKey in server_certificate_type, RFC 7250)")
         certs = (by_server_name(cfg._certs, self.server_name)
                  if cfg.certificate_resolver is None  # (the plain handshake's one test)
-                 else resolve_certificates(cfg, self._offer_view, self.server_name,
-                                           "TLSv1.2"))
+                 else resolve_certificates(cfg, cast(ClientHelloView, self._offer_view),
+                                           self.server_name, "TLSv1.2"))
         self._choose_among(ch, schemes, client_groups, certs)
 
     def _fits(self, ch: m.ClientHello, schemes: list[int], client_groups: list[int],
@@ -644,8 +649,13 @@ class ServerHandshake12(ServerView, Handshake12):
         c_key, s_key, c_iv, s_iv = self.key_block()
         self._client_keys = (c_key, c_iv)
         self._server_keys = (s_key, s_iv)
+        # What a CertificateVerify signs (kept only until it is checked: the messages
+        # a peer can make ~64 KB each stay no longer than the handshake needs them).
         if self._keep:
-            self._cv_messages = bytes(self.messages)
+            self._keep = False
+            if self.auth.chain or self.auth.raw_key is not None:
+                self._cv_messages = bytes(self.messages)
+            self.messages = bytearray()
         if self.auth.chain or self.auth.raw_key is not None:
             # RFC 5246 7.4.8: a client certificate must be proven; no CCS until it is.
             return _S.WAIT_CERTIFICATE_VERIFY
@@ -674,6 +684,7 @@ class ServerHandshake12(ServerView, Handshake12):
         leaf = auth.chain[0] if auth.raw_key is None else auth.raw_key
         crypto.verify(public_key_of(leaf), cv.scheme, cv.signature, self._cv_messages,
                       curve_bound=False, key_oid=leaf.public_key_algorithm_oid.dotted_string)
+        self._cv_messages = b""
         self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, raw=raw,
                    scheme=SignatureScheme(cv.scheme).name)
         self.pending_read = self._client_keys

@@ -83,7 +83,7 @@ from .common import (
     verify_client_chain,
 )
 from .common12 import Handover12
-from .hello import ClientHelloView, decode_client_hello
+from .hello import AnsweredHello, ClientHelloView, decode_client_hello
 from .resolve import resolve_certificates
 from .server12 import ServerHandshake12
 
@@ -190,7 +190,8 @@ class ServerHandshake13(ServerView, Handshake13):
     def __init__(self, config: ServerConfig, out: Output) -> None:
         super().__init__(config, out, _S.WAIT_CLIENT_HELLO)
         self.hrr_sent = False
-        self.first_hello: m.ClientHello | None = None
+        # The hello answered (the first, after a HelloRetryRequest), as its bytes.
+        self.first_hello: AnsweredHello | None = None
         self.group: NamedGroup | None = None
         self.scheme: SignatureScheme | None = None
         self.certified: CertifiedKey | None = None
@@ -200,7 +201,8 @@ class ServerHandshake13(ServerView, Handshake13):
         self.alpn: str | None = None
         self.cookie = b""
         self.auth = PeerAuth()
-        self._offer_view: ClientHelloView | None = None
+        # The hello being answered; once answered, only its bytes (`AnsweredHello`).
+        self._offer_view: ClientHelloView | AnsweredHello | None = None
         self._client_hs = b""
         self._client_ap = b""
         self._master: MasterSecret | None = None
@@ -305,10 +307,15 @@ class ServerHandshake13(ServerView, Handshake13):
                 self.out.skip_early_data(_early_data_skip_budget(cfg.max_early_data_size))
         if client_share is None and not self._psk_ke:
             self._send_hello_retry_request(ch)
+            # (kept as bytes: the second hello is checked against it, decoded again)
+            self._offer_view = self.first_hello = AnsweredHello(raw)
             return _S.WAIT_SECOND_CLIENT_HELLO
-        if self.first_hello is None:
-            self.first_hello = ch
-        return self._respond(offer, client_share)
+        state = self._respond(offer, client_share)
+        # Answered: the connection keeps the hello's bytes, not its decoded lists (for
+        # `client_offer`, and the limits EndOfEarlyData applies, decoded by `_respond`).
+        self._offer_view = self.first_hello = AnsweredHello(
+            raw, offer.record_size_limit, offer.max_fragment_length)
+        return state
 
     def _ech_inner(self, outer: m.ClientHello, raw: bytes) -> tuple[m.ClientHello, bytes]:
         """RFC 9849 7.1: the ClientHelloInner to answer and its bytes (PSK binders and
@@ -682,7 +689,6 @@ class ServerHandshake13(ServerView, Handshake13):
             raise IllegalParameter("second ClientHello still lacks the requested key share")
         assert self.suite is not None and self.group is not None
         self.hrr_sent = True
-        self.first_hello = ch
         self.transcript.restart_after_hrr(self.suite.hash_name)
         exts = m.Extensions({_E.key_share: ext.encode_key_share_hrr(self.group)})
         # 4.2.2: a cookie is for servers that keep no state across the retry; tlskit keeps
@@ -719,8 +725,8 @@ class ServerHandshake13(ServerView, Handshake13):
     def _check_second_hello(self, offer: ClientHelloView) -> None:
         """4.1.2: the second ClientHello repeats the first but for the listed changes."""
         ch = offer.hello
-        first = self.first_hello
-        assert first is not None and self.group is not None
+        assert self.first_hello is not None and self.group is not None
+        first = self.first_hello.hello()
         for attr, name in (("random", "random"), ("session_id", "legacy_session_id"),
                            ("legacy_version", "legacy_version")):
             if getattr(ch, attr) != getattr(first, attr):
