@@ -96,18 +96,11 @@ def _reason(exc: Exception) -> str:
 
 
 def key_kind(spki: bytes) -> str:
-    """The key's type in a few words (``EC secp256r1``, ``Ed25519``, ``RSA 2048``)."""
-    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+    """The key's type in a few words (``EC secp256r1``, ``Ed25519``, ``RSA 2048 bits``),
+    as the trace names a certificate's key."""
+    from .trace import public_key_description
     try:
         key = serialization.load_der_public_key(spki)
     except (ValueError, UnsupportedAlgorithm):
         return "unknown"
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return f"EC {key.curve.name}"
-    if isinstance(key, rsa.RSAPublicKey):
-        return f"RSA {key.key_size}"
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "Ed25519"
-    if isinstance(key, ed448.Ed448PublicKey):
-        return "Ed448"
-    return type(key).__name__
+    return public_key_description(key)

@@ -107,6 +107,12 @@ def _key_description(cert: x509.Certificate) -> str:
         key = cert.public_key()
     except Exception:  # an unsupported algorithm is still a certificate worth showing
         return cert.public_key_algorithm_oid.dotted_string
+    return public_key_description(key)
+
+
+def public_key_description(key: Any) -> str:
+    """A public key's type in a few words (``EC secp256r1``, ``RSA 2048 bits``,
+    ``Ed25519``): certificates in traces, raw public keys in summaries."""
     if isinstance(key, ec.EllipticCurvePublicKey):
         return f"EC {key.curve.name}"
     if isinstance(key, rsa.RSAPublicKey):
