@@ -31,6 +31,7 @@ from .. import crypto
 from ..crypto import Suite
 from ..enums import (
     AlertDescription,
+    CertificateType,
     ExtensionType,
     HandshakeType,
     KeyUpdateRequest,
@@ -298,8 +299,8 @@ class PeerAuth:
     raw_key: RawKeyLeaf | None = None
 
 
-RAW_PUBLIC_KEY = 2  # RFC 7250 certificate types (`wire.extensions.CERT_TYPE_*`)
-X509 = 0
+RAW_PUBLIC_KEY = CertificateType.RawPublicKey  # RFC 7250 3 (module globals: see `members`)
+X509 = CertificateType.X509
 _RSASSA_PSS_OID = x509.ObjectIdentifier("1.2.840.113549.1.1.10")
 _RSA_OID = x509.ObjectIdentifier("1.2.840.113549.1.1.1")
 _EC_OID = x509.ObjectIdentifier("1.2.840.10045.2.1")

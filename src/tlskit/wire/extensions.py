@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 from functools import partial
 
+from ..enums import CertificateType
 from ..errors import DecodeError, IllegalParameter
 from .codec import Reader, Writer
 
@@ -432,9 +433,10 @@ def decode_ca_names(body: bytes | memoryview) -> list[bytes]:
 
 # --- client_certificate_type, server_certificate_type (RFC 7250 3, 4.1, 4.2) ----------
 
-CERT_TYPE_X509 = 0  # RFC 6091 / 7250: the certificate types of the IANA registry
-CERT_TYPE_RAW_PUBLIC_KEY = 2
-CERT_TYPE_NAMES = {CERT_TYPE_X509: "X.509", CERT_TYPE_RAW_PUBLIC_KEY: "RawPublicKey"}
+# The registry's certificate types are `tlskit.enums.CertificateType`; their names as
+# errors and traces print them:
+CERT_TYPE_NAMES: dict[int, str] = {CertificateType.X509: "X.509",
+                                   CertificateType.RawPublicKey: "RawPublicKey"}
 
 
 def encode_cert_types(types: list[int]) -> bytes:
