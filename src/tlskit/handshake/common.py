@@ -60,6 +60,7 @@ from ..session import TicketState
 from ..trace import TraceStep as T
 from ..wire import extensions as ext
 from ..wire import messages as m
+from ..x509.der import spki_algorithm_oid
 from ..x509.parsed import describe_parse_error, load_der
 
 # RFC 8446 4.4.3: the CertificateVerify signature covers 64 spaces, a context string,
@@ -305,9 +306,7 @@ _RSASSA_PSS_OID = x509.ObjectIdentifier("1.2.840.113549.1.1.10")
 _RSA_OID = x509.ObjectIdentifier("1.2.840.113549.1.1.1")
 _EC_OID = x509.ObjectIdentifier("1.2.840.10045.2.1")
 _OTHER_OID = x509.ObjectIdentifier("1.3.101.112")  # Ed25519; (only RSA keys' OID is read)
-# The DER of the RSASSA-PSS OID, as it opens an RSASSA-PSS SPKI's AlgorithmIdentifier
-# (SEQUENCE, SEQUENCE, then the OID: within its first 24 bytes).
-_PSS_OID_DER = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0a"
+_PSS_OID_CONTENT = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0a"  # 1.2.840.113549.1.1.10
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,7 +352,7 @@ def _key_oid(key: Any, spki: bytes) -> x509.ObjectIdentifier:
     rsaEncryption or RSASSA-PSS (4.2.3 ties rsa_pss_pss_* to the latter)."""
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
     if isinstance(key, rsa.RSAPublicKey):
-        return _RSASSA_PSS_OID if _PSS_OID_DER in spki[:24] else _RSA_OID
+        return _RSASSA_PSS_OID if spki_algorithm_oid(spki) == _PSS_OID_CONTENT else _RSA_OID
     return _EC_OID if isinstance(key, ec.EllipticCurvePublicKey) else _OTHER_OID
 
 

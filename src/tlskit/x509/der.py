@@ -40,6 +40,17 @@ def read_tlv(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
     return tag, pos, pos + length
 
 
+def spki_algorithm_oid(spki: bytes) -> bytes:
+    """The content octets of a SubjectPublicKeyInfo's algorithm OID (RFC 5280 4.1.2.7:
+    SEQUENCE { AlgorithmIdentifier SEQUENCE { OID, ... }, BIT STRING })."""
+    _, pos, end = read_tlv(spki, 0, len(spki))
+    _, pos, alg_end = read_tlv(spki, pos, end)
+    tag, start, stop = read_tlv(spki, pos, alg_end)
+    if tag != 0x06:
+        raise DERError("the key's algorithm is not an OBJECT IDENTIFIER")
+    return spki[start:stop]
+
+
 @dataclass(slots=True)
 class CertificateDER:
     """The raw pieces of a certificate: whole TLVs, except ``serial`` (INTEGER contents)."""
