@@ -61,6 +61,7 @@ from .common import (
     public_key_of,
     read_cert_type_answers,
     read_raw_key,
+    resume_server_auth,
     rule,
     verify_server_chain,
 )
@@ -281,13 +282,7 @@ class ClientHandshake12(Handshake12):
             raise IllegalParameter("server resumed the session with another cipher suite")
         self._stapling = False  # no CertificateStatus in an abbreviated handshake
         self.resumed = True
-        if session.peer_raw_public_key is not None:  # (re-pinned by _may_resume)
-            self.auth.raw_key = read_raw_key([session.peer_raw_public_key],
-                                             self.config._server_pins, "server",
-                                             "pinned_server_keys")
-        self.auth.chain = list(session.peer_certificates)
-        self.auth.ocsp_response = session.ocsp_response
-        self.auth.authenticated = True  # _may_resume re-validated the session's chain
+        resume_server_auth(self.auth, session, self.config)
         self.trace(T.PSK_ACCEPTED, identity_index=0)
         self.use_resumed_master(session.psk)
         c_key, s_key, c_iv, s_iv = self.key_block()

@@ -77,6 +77,7 @@ from .common import (
     parse_chain,
     read_cert_type_answers,
     read_raw_key,
+    resume_server_auth,
     rule,
     verify_server_chain,
 )
@@ -653,13 +654,7 @@ class ClientHandshake13(Handshake13):
             self.trace(T.ENCRYPTED_EXTENSIONS, message=ee, raw=raw, alpn=self.alpn)
         if self.resumed:  # 2.2: the PSK authenticates the server; Finished comes next
             assert self.session is not None
-            if self.session.peer_raw_public_key is not None:  # (re-pinned by _may_resume)
-                self.auth.raw_key = read_raw_key([self.session.peer_raw_public_key],
-                                                 self.config._server_pins, "server",
-                                                 "pinned_server_keys")
-            self.auth.chain = list(self.session.peer_certificates)
-            self.auth.ocsp_response = self.session.ocsp_response
-            self.auth.authenticated = True  # _may_resume re-validated the session's chain
+            resume_server_auth(self.auth, self.session, self.config)
             return _S.WAIT_FINISHED
         if self.external_psk is not None:  # 2.2: so does an external PSK (a Certificate
             return _S.WAIT_FINISHED  # now is unexpected_message, 4.3.2)

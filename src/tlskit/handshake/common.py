@@ -458,6 +458,18 @@ def resumable_client_raw_key(cfg: Any, state: TicketState, auth: PeerAuth,
     return []
 
 
+def resume_server_auth(auth: PeerAuth, session: Any, config: Any) -> None:
+    """A resumed session authenticates the server as its full handshake did: the chain
+    (re-validated by the client's `_may_resume` before it was offered) or the raw public
+    key (offered only while still pinned), and the staple it came with."""
+    if session.peer_raw_public_key is not None:
+        auth.raw_key = read_raw_key([session.peer_raw_public_key], config._server_pins,
+                                    "server", "pinned_server_keys")
+    auth.chain = list(session.peer_certificates)
+    auth.ocsp_response = session.ocsp_response
+    auth.authenticated = True
+
+
 def read_cert_type_answers(cfg: Any, exts: Mapping[int, bytes], auth: PeerAuth) -> bool:
     """RFC 7250 4.2, client side (TLS 1.3 EncryptedExtensions, TLS 1.2 ServerHello):
     sets `auth.raw_expected` from server_certificate_type; True when the server asks
