@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 
 from . import crypto
 from .enums import (
+    CertificateType,
     CipherSuite,
     ExtensionType,
     NamedGroup,
@@ -382,6 +383,15 @@ def _pins(keys: Sequence[Any], what: str) -> frozenset[bytes]:
 
 
 _RSA_OID = "1.2.840.113549.1.1.1"
+_RPK, _X509 = CertificateType.RawPublicKey, CertificateType.X509  # RFC 7250 3
+
+
+def _checked_raw_key(rpk: object) -> RawPublicKey | None:
+    """``raw_public_key`` (client or server config): a `RawPublicKey` or None."""
+    if rpk is not None and not isinstance(rpk, RawPublicKey):
+        raise TypeError(f"raw_public_key must be a tlskit.RawPublicKey, not "
+                        f"{type(rpk).__name__}")
+    return rpk
 
 
 @dataclass(slots=True)
@@ -806,16 +816,13 @@ class ClientConfig(_Common):
         self._set("_server_pins", pins)
         server_types = None
         if pins:
-            server_types = [2] + ([0] if self.trust_anchors is not None
-                                  or self.verifier is not None else [])
+            server_types = [_RPK] + ([_X509] if self.trust_anchors is not None
+                                     or self.verifier is not None else [])
         self._set("_server_cert_types", server_types)
-        rpk = self.raw_public_key
-        if rpk is not None and not isinstance(rpk, RawPublicKey):
-            raise TypeError("raw_public_key must be a tlskit.RawPublicKey, not "
-                            f"{type(rpk).__name__}")
+        rpk = _checked_raw_key(self.raw_public_key)
         client_types = None
         if rpk is not None:
-            client_types = [2] + ([0] if self.has_client_certificate() else [])
+            client_types = [_RPK] + ([_X509] if self.has_client_certificate() else [])
         self._set("_client_cert_types", client_types)
         self._set("_rpk_offer", server_types is not None or client_types is not None)
 
@@ -1115,10 +1122,7 @@ class ServerConfig(_Common):
             certs.insert(0, CertifiedKey(list(self.certificate_chain), self.private_key,
                                          self.ocsp_response))
         self._set("_certs", certs)
-        if self.raw_public_key is not None and not isinstance(self.raw_public_key,
-                                                              RawPublicKey):
-            raise TypeError("raw_public_key must be a tlskit.RawPublicKey, not "
-                            f"{type(self.raw_public_key).__name__}")
+        _checked_raw_key(self.raw_public_key)
         self._set("pinned_client_keys", tuple(self.pinned_client_keys))
         self._set("_client_pins", _pins(self.pinned_client_keys, "pinned_client_keys"))
         self._set("_rpk", self.raw_public_key is not None or bool(self._client_pins))
