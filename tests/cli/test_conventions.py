@@ -5,6 +5,7 @@ the exit codes in every `--help`, exit status 0/1/2, a JSON error object under `
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import pty
@@ -384,3 +385,39 @@ def test_ctrl_c_stops_a_server_cleanly(argv: list[str], hold: bytes | None, last
     code, out, err = _interrupt(argv, tmp_path, hold)
     assert (code, err) == (0, ""), (out, err)
     assert out.splitlines()[-1] == last
+
+
+class _Writes(io.RawIOBase):
+    """A stdout's raw end that keeps each write it is given: each is one write(2)."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        self.chunks.append(bytes(b))
+        return len(b)
+
+
+def test_serve_startup_lines_leave_in_one_write(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C may come while `tlskit serve` prints its startup lines (the test above sends
+    it after the first line). Written in pieces, "stopped" was once glued to a half-printed
+    line ("...root.pemstopped"); written whole, the interrupt lands before or after them."""
+    from tlskit.cli.serve import Server
+
+    monkeypatch.setenv("TLSKIT_STATE_DIR", str(tmp_path / "state"))
+    raw = _Writes()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BufferedWriter(raw),
+                                                        encoding="utf-8"))
+    server = Server(build_parser().parse_args(["serve", "--port", "0"]))
+    try:
+        server.announce()
+    finally:
+        server.close()
+    assert len(raw.chunks) == 1, raw.chunks
+    text = raw.chunks[0].decode()
+    assert text.startswith(f"listening on https://127.0.0.1:{server.port}/\n"), text
+    assert "trust the local CA root" in text and text.endswith("Ctrl-C to stop.\n"), text

@@ -464,38 +464,44 @@ class Server:
         )
 
     def announce(self) -> None:
+        """Print the startup lines in one write: a Ctrl-C while they are printed then stops
+        the server before or after them, never between a line and its newline."""
         a = self.args
-        print(f"listening on https://{_url_host(a.host)}:{self.port}/", flush=True)
+        lines: list[str] = []
+        say = lines.append
+        say(f"listening on https://{_url_host(a.host)}:{self.port}/")
         if self.certified is not None:
             leaf = self.certified.chain[0]
-            print(f"certificate: {_subject(leaf)} (expires "
+            say(f"certificate: {_subject(leaf)} (expires "
                   f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC)"
                   + (f", {self.cert_path}" if self.cert_path else ""))
         if self.raw_key is not None:
-            print(f"raw public key: {key_kind(self.raw_key.spki)}, "
+            say(f"raw public key: {key_kind(self.raw_key.spki)}, "
                   f"{spki_text(self.raw_key.spki)}"
                   + ("" if self.certified is not None else " (no certificate: clients "
                      "must take raw public keys)")
                   + "; clients pin it: tlskit connect --pin-key PUB.pem (openssl pkey -in "
                   "KEY.pem -pubout -out PUB.pem)")
         if self.root is not None:
-            print(f"trust the local CA root to open it without warnings: {self.root}")
-            print(f"  e.g. curl --cacert {self.root} https://localhost:{self.port}/")
+            say(f"trust the local CA root to open it without warnings: {self.root}")
+            say(f"  e.g. curl --cacert {self.root} https://localhost:{self.port}/")
         if self.ech is not None:
-            print(f"ech: public name {self.ech.public_name}, config id {self.ech.config_id} "
+            say(f"ech: public name {self.ech.public_name}, config id {self.ech.config_id} "
                   f"({self.ech_how})")
-            print("ech config list (base64, for a DNS HTTPS record's ech= or "
+            say("ech config list (base64, for a DNS HTTPS record's ech= or "
                   f"tlskit connect --ech-config-list): "
                   f"{base64.b64encode(self.ech.config_list).decode()}")
             if a.ech_config_list_out:
-                print(f"ech config list written to {a.ech_config_list_out} (binary)")
+                say(f"ech config list written to {a.ech_config_list_out} (binary)")
         mode = "echo" if a.echo else "HTTP/1.1 page showing each visitor's handshake"
-        print(f"mode: {mode}"
+        say(f"mode: {mode}"
               + (f"; client certificates {a.client_auth or 'required'} (CAs in "
                  f"{a.client_ca})" if a.client_ca else "")
               + (f"; client raw public keys {a.client_auth or 'required'} "
                  f"({len(self.client_pins)} pinned)" if self.client_pins else ""))
-        print("Ctrl-C to stop.", flush=True)
+        say("Ctrl-C to stop.")
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
 
     def serve_forever(self) -> None:
         self.listener.serve_forever()
