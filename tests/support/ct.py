@@ -31,7 +31,7 @@ def now_ms() -> int:
 
 
 @dataclass
-class TestLog:
+class SigningLog:
     """A log key; ``sct(...)`` returns one serialized v1 SCT."""
 
     name: str = "tlskit test log"
@@ -93,7 +93,7 @@ def sct_list(*scts: bytes) -> bytes:
     return struct.pack(">H", len(body)) + body
 
 
-def with_embedded_scts(issued: Issued, issuer_key: Any, logs: list[TestLog], *,
+def with_embedded_scts(issued: Issued, issuer_key: Any, logs: list[SigningLog], *,
                        timestamp: int | None = None) -> x509.Certificate:
     """``issued``'s leaf issued again by ``issuer_key`` with SCTs from ``logs`` embedded:
     each signed over the TBSCertificate without the extension (the precertificate's),

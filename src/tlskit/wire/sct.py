@@ -29,29 +29,34 @@ def encode_sct_list(scts: Sequence[bytes]) -> bytes:
     if not scts:
         raise ValueError("a SignedCertificateTimestampList holds at least one SCT "
                          "(RFC 6962 3.3)")
-    w = Writer()
-    with w.prefixed(2):
-        for sct in scts:
-            if not 0 < len(sct) <= MAX_SCT_LIST:
-                raise ValueError(f"a serialized SCT is 1..65535 bytes (RFC 6962 3.3), "
-                                 f"not {len(sct)}")
-            w.bytes16(bytes(sct))
-    body = w.getvalue()
-    if len(body) - 2 > MAX_SCT_LIST:
-        raise ValueError(f"the SCTs add up to {len(body) - 2} bytes; a "
+    for sct in scts:
+        if not 0 < len(sct) <= MAX_SCT_LIST:
+            raise ValueError(f"a serialized SCT is 1..65535 bytes (RFC 6962 3.3), "
+                             f"not {len(sct)}")
+    total = sum(2 + len(sct) for sct in scts)
+    if total > MAX_SCT_LIST:
+        raise ValueError(f"the SCTs add up to {total} bytes; a "
                          "SignedCertificateTimestampList holds at most 65535 (RFC 6962 3.3)")
-    return body
+    w = Writer()
+    w.u16(total)
+    for sct in scts:
+        w.bytes16(bytes(sct))
+    return w.getvalue()
 
 
 def decode_sct_list(body: bytes) -> tuple[bytes, ...]:
     """The serialized SCTs of a SignedCertificateTimestampList, in order (RFC 6962 3.3:
     sct_list<1..2^16-1> of SerializedSCT<1..2^16-1>, nothing after it)."""
-    r = Reader(body)
-    items = r.vec16(1, "sct_list")
-    r.end("signed_certificate_timestamp extension")
-    scts = []
-    while items.remaining:
-        scts.append(items.bytes16(1, "SerializedSCT"))
+    try:
+        r = Reader(body)
+        items = r.vec16(1, "sct_list")
+        r.end("signed_certificate_timestamp extension")
+        scts = []
+        while items.remaining:
+            scts.append(items.bytes16(1, "SerializedSCT"))
+    except DecodeError as exc:
+        raise DecodeError(f"malformed signed_certificate_timestamp list: {exc} (RFC 6962 "
+                          "3.3: 1..65535 bytes of SCTs, each of 1..65535 bytes)") from None
     return tuple(scts)
 
 
@@ -86,15 +91,18 @@ def decode_sct(data: bytes) -> SignedCertificateTimestamp:
     """A serialized version 1 SCT (RFC 6962 3.2); DecodeError for another version, a
     short or long structure."""
     r = Reader(data)
-    version = r.u8()
-    if version != SCT_V1:
-        raise DecodeError(f"SCT version {version} is not v1 (0), the one RFC 6962 defines")
-    log_id = r.raw(LOG_ID_LENGTH)
-    timestamp = (r.u32() << 32) | r.u32()
-    extensions = r.bytes16(0, "CtExtensions")
-    hash_algorithm = r.u8()
-    signature_algorithm = r.u8()
-    signature = r.bytes16(0, "SCT signature")
-    r.end("SCT")
+    try:
+        version = r.u8()
+        if version != SCT_V1:
+            raise DecodeError(f"version {version} is not v1 (0), the one RFC 6962 defines")
+        log_id = r.raw(LOG_ID_LENGTH)
+        timestamp = (r.u32() << 32) | r.u32()
+        extensions = r.bytes16(0, "CtExtensions")
+        hash_algorithm = r.u8()
+        signature_algorithm = r.u8()
+        signature = r.bytes16(0, "SCT signature")
+        r.end("SCT")
+    except DecodeError as exc:
+        raise DecodeError(f"malformed SCT: {exc} (RFC 6962 3.2)") from None
     return SignedCertificateTimestamp(version, log_id, timestamp, extensions,
                                       hash_algorithm, signature_algorithm, signature)
