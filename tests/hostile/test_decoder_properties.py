@@ -37,11 +37,10 @@ from tlskit.errors import BadCertificate, TLSError
 from tlskit.handshake.common12 import DECODERS12
 from tlskit.session import _STATE, TicketSealer, TicketState, decode_state, encode_state
 from tlskit.sessionstore import GuardedStore, MemoryStore
-from tlskit.wire import certcompress
+from tlskit.wire import certcompress, sct
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 from tlskit.wire import messages12 as m12
-from tlskit.wire import sct
 from tlskit.wire.messages import CompressedCertificate
 from tlskit.x509.crl import load_crl
 from tlskit.x509.evidence import EvidenceError

@@ -95,10 +95,10 @@ def test_no_scts_configured_sends_none(version: str) -> None:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_per_certificate_scts_follow_the_chosen_certificate(version: str) -> None:
-    ec_leaf, rsa_leaf = pki().server, pki().ca.issue_server(["other.test"])
-    ec_sct, other_sct = leaf_sct(), LOG.sct(rsa_leaf.chain[0])
+    other_leaf = pki().ca.issue_server(["other.test"])
+    ec_sct, other_sct = leaf_sct(), LOG.sct(other_leaf.chain[0])
     cfg = server_config(versions=[version], certificates=[
-        CertifiedKey(rsa_leaf.chain, rsa_leaf.private_key, scts=[other_sct])], scts=[ec_sct])
+        CertifiedKey(other_leaf.chain, other_leaf.private_key, scts=[other_sct])], scts=[ec_sct])
     client = ClientConnection(client_config(versions=[version], request_scts=True),
                               server_name="other.test")
     pump(client, ServerConnection(cfg))
@@ -130,7 +130,7 @@ def test_resumption_keeps_the_original_scts(version: str) -> None:
 
 def test_server_refuses_bad_sct_lists() -> None:
     leaf = pki().server
-    with pytest.raises(ValueError, match="1..65535"):
+    with pytest.raises(ValueError, match=r"1\.\.65535"):
         CertifiedKey(leaf.chain, leaf.private_key, scts=[b""])
     with pytest.raises(TypeError, match="list of serialized SCTs"):
         CertifiedKey(leaf.chain, leaf.private_key, scts=b"\x00" * 10)  # type: ignore[arg-type]
