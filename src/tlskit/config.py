@@ -255,7 +255,12 @@ def _check_key_matches(leaf: x509.Certificate, private_key: Any) -> None:
 
 @dataclass(slots=True)
 class CertifiedKey:
-    """A certificate chain (leaf first) and the private key of its leaf."""
+    """A certificate chain (leaf first) and the private key of its leaf.
+
+    ``ocsp_response`` is stapled to clients that ask (a DER response, or a callable
+    returning the current one); ``scts`` are serialized Certificate Transparency SCTs
+    (RFC 6962 3.2) for the leaf, sent to clients that ask (TLS 1.3: on the leaf's
+    CertificateEntry; TLS 1.2: in ServerHello)."""
 
     chain: list[x509.Certificate]
     private_key: Any
