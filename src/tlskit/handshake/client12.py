@@ -49,7 +49,6 @@ from ..trace import TraceStep as T
 from ..wire import extensions as ext
 from ..wire import messages as m
 from ..wire import messages12 as m12
-from ..wire.sct import decode_sct_list
 from .common import (
     DOWNGRADE_TLS11,
     DOWNGRADE_TLS12,
@@ -242,6 +241,7 @@ class ClientHandshake12(Handshake12):
         if exts.get(_E.status_request):
             raise DecodeError("status_request in ServerHello must be empty (RFC 6066 8)")
         if cfg.request_scts and _E.signed_certificate_timestamp in exts:  # RFC 6962 3.3.1:
+            from ..wire.sct import decode_sct_list  # (only for clients that asked)
             scts = decode_sct_list(exts[_E.signed_certificate_timestamp])
             if not resuming:  # (a resumption keeps the session's)
                 self.auth.scts = scts

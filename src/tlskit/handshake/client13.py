@@ -51,7 +51,6 @@ from ..trace import TraceStep as T
 from ..wire import certcompress
 from ..wire import extensions as ext
 from ..wire import messages as m
-from ..wire.sct import decode_sct_list
 from ..x509.names import InvalidHostname, may_be_ip_literal, parse_server_name
 from .client12 import ClientHandshake12
 from .common import (
@@ -760,6 +759,7 @@ class ClientHandshake13(Handshake13):
             if _E.signed_certificate_timestamp in entry.extensions:
                 # 4.4.2.1, RFC 6962 3.3: SCTs for the certificate of their entry; the
                 # leaf's are kept, every list must parse (decode_error otherwise).
+                from ..wire.sct import decode_sct_list  # (only for clients that asked)
                 scts = decode_sct_list(entry.extensions[_E.signed_certificate_timestamp])
                 if i == 0:
                     auth.scts = scts
