@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtensionOID
@@ -205,7 +205,13 @@ def check_scts(logs: Sequence[CTLog], leaf: x509.Certificate, issuer: x509.Certi
         out.append(_check(raw, "tls", X509_ENTRY, entry, by_id, now_ms))
     embedded = embedded_scts(leaf)
     if embedded:
-        pre = precert_entry(leaf, issuer) if issuer is not None else None
+        pre = None
+        if issuer is not None:
+            try:
+                pre = precert_entry(leaf, issuer)
+            except (ValueError, UnsupportedAlgorithm):  # no precertificate to rebuild
+                return out + [SCTCheck("certificate", None, None, SCTStatus.malformed)
+                              for _ in embedded]
         for raw in embedded:
             if pre is None:
                 out.append(_check(raw, "certificate", PRECERT_ENTRY, b"", {}, now_ms))
