@@ -272,6 +272,8 @@ class CertifiedKey:
         if not self.chain:
             raise ValueError("a certificate chain needs at least the leaf")
         self.scts, self._sct_list = _sct_list(self.scts)
+        if self._sct_list is not None and isinstance(self.ocsp_response, bytes | bytearray):
+            _check_leaf_entry_fits(bytes(self.ocsp_response), self._sct_list)
         self.chain = list(_certificates(self.chain, "a certificate chain") or ())
         self.cert_der = [c.public_bytes(serialization.Encoding.DER) for c in self.chain]
         oid = self.chain[0].public_key_algorithm_oid.dotted_string
@@ -332,16 +334,47 @@ class CertifiedKey:
         return [n.lower() for n in san.value.get_values_for_type(x509.DNSName)]
 
 
+# The served SignedCertificateTimestampList shares an extensions block of at most 65535
+# bytes (RFC 5246 7.4.1.2 ServerHello, RFC 8446 4.4.2 CertificateEntry) with the server's
+# other extensions: in a ServerHello they take under 400 bytes, so 1 KiB is kept free.
+MAX_SERVED_SCT_LIST = 0xFFFF - 1024
+
+
 def _sct_list(scts: Sequence[bytes]) -> tuple[tuple[bytes, ...], bytes | None]:
     """The SCTs as a tuple and their SignedCertificateTimestampList body, encoded once
-    (RFC 6962 3.3: none empty, the list at most 65535 bytes)."""
+    (RFC 6962 3.3: none empty), small enough to fit in a ServerHello or CertificateEntry
+    next to the other extensions (`MAX_SERVED_SCT_LIST`)."""
     if isinstance(scts, bytes | bytearray):
         raise TypeError("scts takes a list of serialized SCTs, not one bytes object")
     items = tuple(bytes(s) for s in scts)
     if not items:
         return (), None
     from .wire.sct import encode_sct_list
-    return items, encode_sct_list(items)
+    body = encode_sct_list(items)
+    if len(body) > MAX_SERVED_SCT_LIST:
+        raise ValueError(f"the SCTs make a {len(body)}-byte signed_certificate_timestamp "
+                         f"extension; a server sends at most {MAX_SERVED_SCT_LIST} (the "
+                         "ServerHello or the leaf's CertificateEntry holds 65535 bytes of "
+                         "extensions in all): serve fewer SCTs")
+    return items, body
+
+
+def leaf_entry_overflow(staple: bytes | None, sct_list: bytes | None) -> str | None:
+    """Why the leaf's TLS 1.3 CertificateEntry cannot carry this OCSP staple and SCT list
+    (RFC 8446 4.4.2: its extensions<0..2^16-1>), or None when they fit."""
+    size = (8 + len(staple) if staple else 0) + (4 + len(sct_list) if sct_list else 0)
+    if size <= 0xFFFF:
+        return None
+    return (f"the OCSP staple ({len(staple or b'')} bytes) and the SCT list "
+            f"({len(sct_list or b'')} bytes) make {size} bytes of CertificateEntry "
+            "extensions, over the 65535 TLS 1.3 allows (RFC 8446 4.4.2): staple a smaller "
+            "OCSP response or serve fewer SCTs")
+
+
+def _check_leaf_entry_fits(staple: bytes, sct_list: bytes) -> None:
+    problem = leaf_entry_overflow(staple, sct_list)
+    if problem is not None:
+        raise ValueError(problem)
 
 
 def spki_der(key: Any, what: str) -> bytes:

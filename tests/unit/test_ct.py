@@ -17,7 +17,7 @@ from tlskit import (
     SessionCache,
     TLSError,
 )
-from tlskit.config import CertifiedKey
+from tlskit.config import MAX_SERVED_SCT_LIST, CertifiedKey
 from tlskit.enums import ExtensionType as E
 from tlskit.wire import messages as m
 from tlskit.wire.sct import decode_sct, decode_sct_list, encode_sct_list
@@ -288,3 +288,51 @@ def test_sct_list_roundtrip_and_framing() -> None:
     assert decode_sct_list(b"\x00\x07\x00\x01a\x00\x02bc") == (b"a", b"bc")
     with pytest.raises(ValueError):
         encode_sct_list([])
+
+
+# --- sizes the server can carry ------------------------------------------------------------
+
+def _scts_of_list_size(size: int) -> list[bytes]:
+    """SCTs whose SignedCertificateTimestampList (with its own length) is ``size`` bytes."""
+    return [b"\x00" * (size - 4)]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_largest_servable_sct_list_fits_every_message(version: str) -> None:
+    # ServerHello (TLS 1.2) or the leaf's CertificateEntry (TLS 1.3) holds 65535 bytes of
+    # extensions: the largest list a config takes is sent, with ALPN and the rest beside it.
+    scts = _scts_of_list_size(MAX_SERVED_SCT_LIST)
+    hc = complete(connect({"request_scts": True, "alpn_protocols": ["x" * 255]},
+                          {"scts": scts, "alpn_protocols": ["x" * 255]}, version))
+    assert hc.signed_certificate_timestamps == tuple(scts)
+
+
+@pytest.mark.parametrize("size", [MAX_SERVED_SCT_LIST + 1, 0xFFFF, 0xFFFF + 2])
+def test_sct_lists_no_message_can_carry_are_refused_at_configuration(size: int) -> None:
+    # (0xFFFF + 2: a list RFC 6962 3.3 allows, which no extension_data<0..2^16-1> holds)
+    leaf = pki().server
+    with pytest.raises(ValueError, match="serve fewer SCTs"):
+        CertifiedKey(leaf.chain, leaf.private_key, scts=_scts_of_list_size(size))
+    with pytest.raises(ValueError, match="serve fewer SCTs"):
+        server_config(scts=_scts_of_list_size(size))
+
+
+def test_a_staple_and_scts_too_large_together_are_refused_at_configuration() -> None:
+    leaf = pki().server
+    scts = _scts_of_list_size(40000)
+    CertifiedKey(leaf.chain, leaf.private_key, ocsp_response=b"s" * 25000, scts=scts)
+    with pytest.raises(ValueError, match="CertificateEntry extensions"):
+        CertifiedKey(leaf.chain, leaf.private_key, ocsp_response=b"s" * 26000, scts=scts)
+
+
+def test_a_refreshed_staple_too_large_beside_the_scts_is_a_clear_server_error() -> None:
+    # A callable's staple is only known at handshake time: a one-line internal_error.
+    cfg = server_config(versions=["TLSv1.3"], scts=_scts_of_list_size(40000),
+                        ocsp_response=lambda: b"s" * 26000)
+    client = ClientConnection(client_config(versions=["TLSv1.3"], request_scts=True,
+                                            ocsp_stapling=True), server_name="localhost")
+    server = ServerConnection(cfg)
+    with pytest.raises(TLSError) as caught:
+        pump(client, server)
+    assert caught.value.alert == AlertDescription.internal_error
+    assert "CertificateEntry extensions" in str(caught.value), caught.value

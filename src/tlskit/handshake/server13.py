@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from .. import crypto
-from ..config import CertifiedKey, ServerConfig
+from ..config import CertifiedKey, ServerConfig, leaf_entry_overflow
 from ..enums import (
     ExtensionType,
     HandshakeType,
@@ -37,6 +37,7 @@ from ..errors import (
     DecryptError,
     HandshakeFailure,
     IllegalParameter,
+    InternalError,
     MissingExtension,
     ProtocolVersionError,
     UnexpectedMessage,
@@ -899,6 +900,9 @@ class ServerHandshake13(ServerView, Handshake13):
         scts = ck._sct_list if ck._sct_list is not None \
             and _E.signed_certificate_timestamp in offer.extensions else None
         if staple or scts:
+            problem = leaf_entry_overflow(staple, scts)  # (a callable's staple: unchecked)
+            if problem is not None:
+                raise InternalError(problem)
             cert = _certificate_message(ck, staple, scts)
             raw = cert.encode()
         else:  # the same bytes for every client: encoded once per certificate
