@@ -21,7 +21,14 @@ from tlskit.config import MAX_SERVED_SCT_LIST, CertifiedKey
 from tlskit.enums import ExtensionType as E
 from tlskit.wire import messages as m
 from tlskit.wire.sct import decode_sct, decode_sct_list, encode_sct_list
-from tlskit.x509.ct import CTLog, CTPolicy, CTPolicyError, SCTStatus, check_scts
+from tlskit.x509.ct import (
+    MAX_ATTEMPTS_PER_LOG,
+    CTLog,
+    CTPolicy,
+    CTPolicyError,
+    SCTStatus,
+    check_scts,
+)
 
 from ..support.ct import SigningLog, now_ms, with_embedded_scts
 from ..support.pki import client_config, pki, server_config
@@ -235,7 +242,7 @@ def test_policy_counts_distinct_logs(version: str) -> None:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_policy_rejects_a_malformed_sct_in_a_wellformed_list(version: str) -> None:
-    exc = expect_policy_failure({"ct_policy": policy(LOG)}, {"scts": [b"\x01junk"]},
+    exc = expect_policy_failure({"ct_policy": policy(LOG)}, {"scts": [b"\x00junk"]},
                                 version, "malformed")
     assert exc.checks[0].sct is None
 
@@ -336,3 +343,48 @@ def test_a_refreshed_staple_too_large_beside_the_scts_is_a_clear_server_error() 
         pump(client, server)
     assert caught.value.alert == AlertDescription.internal_error
     assert "CertificateEntry extensions" in str(caught.value), caught.value
+
+
+# --- hostile SCT lists: bounded work, unknown versions ignored ------------------------------
+
+def test_many_sct_from_a_known_log_cost_a_bounded_number_of_verifications() -> None:
+    # 64 KiB of SCTs naming a known log with bad signatures: two are verified, the rest
+    # are reported unchecked (a log counts once, so they could not change the outcome).
+    bad = bytearray(leaf_sct())
+    bad[-1] ^= 1
+    scts = [bytes(bad)] * (0xFFFF // (len(bad) + 2))
+    checks = check_scts([LOG.ct_log()], pki().server.chain[0], None, scts, now_ms())
+    statuses = [c.status for c in checks]
+    assert statuses[:MAX_ATTEMPTS_PER_LOG] == [SCTStatus.invalid_signature] * 2
+    assert set(statuses[MAX_ATTEMPTS_PER_LOG:]) == {SCTStatus.not_checked}
+    assert len(checks) == len(scts) > 500
+
+
+def test_a_log_that_vouched_has_its_other_scts_skipped() -> None:
+    leaf = pki().server
+    cert = with_embedded_scts(leaf, pki().ca.intermediate_key, [LOG])
+    sct = LOG.sct(cert)
+    checks = check_scts([LOG.ct_log()], cert, leaf.chain[1], [sct, sct], now_ms())
+    assert [(c.source, c.status) for c in checks] == [
+        ("tls", SCTStatus.valid), ("tls", SCTStatus.duplicate),
+        ("certificate", SCTStatus.duplicate)]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_an_sct_of_an_unknown_version_is_ignored(version: str) -> None:
+    # RFC 6962 3.3: a client ignores versions it does not know (OpenSSL: "unknown
+    # version"); a v1 SCT beside it still satisfies the policy.
+    future = b"\x01" + leaf_sct()[1:]
+    hc = complete(connect({"ct_policy": policy(LOG)}, {"scts": [future, leaf_sct()]},
+                          version))
+    assert len(hc.signed_certificate_timestamps) == 2
+    checks = check_scts([LOG.ct_log()], pki().server.chain[0], None, [future, b"\x02"],
+                        now_ms())
+    assert [c.status for c in checks] == [SCTStatus.unknown_version] * 2
+    assert [c.status for c in check_scts([], pki().server.chain[0], None, [b""], now_ms())] \
+        == [SCTStatus.malformed]
+
+
+def test_policy_counts_a_log_given_twice_once() -> None:
+    with pytest.raises(ValueError, match="than the 1 given"):
+        CTPolicy([LOG.ct_log(), LOG.ct_log()], min_scts=2)

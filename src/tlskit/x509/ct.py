@@ -49,6 +49,10 @@ _SHA256 = 4  # RFC 5246 7.4.1.4.1 HashAlgorithm
 _RSA, _ECDSA = 1, 3  # SignatureAlgorithm
 _HEAD = struct.Struct(">BBQH")  # sct_version, signature_type, timestamp, entry_type
 _SPKI = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+# A server's SCT list holds up to 64 KiB: hundreds of SCTs naming a known log, each a
+# signature to verify. A log counts once, so its SCTs stop being verified once one is
+# valid, and after this many that were not.
+MAX_ATTEMPTS_PER_LOG = 2
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,10 @@ class SCTStatus(StrEnum):
     invalid_signature = "invalid signature"
     future_timestamp = "timestamp in the future"
     malformed = "malformed"
+    # RFC 6962 3.2 / 3.3: a version this client does not know is ignored, not an error.
+    unknown_version = "unknown version"
+    duplicate = "not checked (its log already vouched)"
+    not_checked = "not checked (too many SCTs from its log)"
 
 
 @dataclass(frozen=True)
@@ -197,12 +205,14 @@ def check_scts(logs: Sequence[CTLog], leaf: x509.Certificate, issuer: x509.Certi
     """Every SCT the server gave for ``leaf``: those from TLS over its x509_entry, those
     embedded in it over its precert_entry (which needs the ``issuer``; without one they
     cannot be checked and count as unknown). An SCT whose timestamp is after ``now_ms``
-    (milliseconds since the epoch) is not valid: a log cannot have seen it yet."""
-    by_id = {log.log_id: log for log in logs}
+    (milliseconds since the epoch) is not valid: a log cannot have seen it yet. Once a
+    log has a valid SCT its others are not verified (duplicate), nor any after
+    `MAX_ATTEMPTS_PER_LOG` that were not (not_checked)."""
+    checker = _Checker({log.log_id: log for log in logs}, now_ms)
     out: list[SCTCheck] = []
     entry = x509_entry(leaf)
     for raw in tls_scts:
-        out.append(_check(raw, "tls", X509_ENTRY, entry, by_id, now_ms))
+        out.append(checker.check(raw, "tls", X509_ENTRY, entry))
     embedded = embedded_scts(leaf)
     if embedded:
         pre = None
@@ -212,28 +222,45 @@ def check_scts(logs: Sequence[CTLog], leaf: x509.Certificate, issuer: x509.Certi
             except (ValueError, UnsupportedAlgorithm):  # no precertificate to rebuild
                 return out + [SCTCheck("certificate", None, None, SCTStatus.malformed)
                               for _ in embedded]
+        if pre is None:
+            checker.by_id = {}
         for raw in embedded:
-            if pre is None:
-                out.append(_check(raw, "certificate", PRECERT_ENTRY, b"", {}, now_ms))
-            else:
-                out.append(_check(raw, "certificate", PRECERT_ENTRY, pre, by_id, now_ms))
+            out.append(checker.check(raw, "certificate", PRECERT_ENTRY, pre or b""))
     return out
 
 
-def _check(raw: bytes, source: str, entry_type: int, entry: bytes,
-           by_id: dict[bytes, CTLog], now_ms: int) -> SCTCheck:
-    try:
-        sct = decode_sct(raw)
-    except DecodeError:
-        return SCTCheck(source, None, None, SCTStatus.malformed)
-    log = by_id.get(sct.log_id)
-    if log is None:
-        return SCTCheck(source, sct, None, SCTStatus.unknown_log)
-    if not log.verify(sct, signed_data(sct, entry_type, entry)):
-        return SCTCheck(source, sct, log, SCTStatus.invalid_signature)
-    if sct.timestamp > now_ms:
-        return SCTCheck(source, sct, log, SCTStatus.future_timestamp)
-    return SCTCheck(source, sct, log, SCTStatus.valid)
+@dataclass
+class _Checker:
+    """Checks SCTs one by one, verifying each log's signatures only while they can still
+    count (`MAX_ATTEMPTS_PER_LOG`): the verifications stay bounded by the known logs."""
+
+    by_id: dict[bytes, CTLog]
+    now_ms: int
+    vouched: set[bytes] = field(default_factory=set)
+    attempts: dict[bytes, int] = field(default_factory=dict)
+
+    def check(self, raw: bytes, source: str, entry_type: int, entry: bytes) -> SCTCheck:
+        if raw and raw[0] != 0:  # RFC 6962 3.3: another version than v1 (0) is ignored
+            return SCTCheck(source, None, None, SCTStatus.unknown_version)
+        try:
+            sct = decode_sct(raw)
+        except DecodeError:
+            return SCTCheck(source, None, None, SCTStatus.malformed)
+        log = self.by_id.get(sct.log_id)
+        if log is None:
+            return SCTCheck(source, sct, None, SCTStatus.unknown_log)
+        if sct.log_id in self.vouched:
+            return SCTCheck(source, sct, log, SCTStatus.duplicate)
+        tried = self.attempts.get(sct.log_id, 0)
+        if tried >= MAX_ATTEMPTS_PER_LOG:
+            return SCTCheck(source, sct, log, SCTStatus.not_checked)
+        self.attempts[sct.log_id] = tried + 1
+        if not log.verify(sct, signed_data(sct, entry_type, entry)):
+            return SCTCheck(source, sct, log, SCTStatus.invalid_signature)
+        if sct.timestamp > self.now_ms:
+            return SCTCheck(source, sct, log, SCTStatus.future_timestamp)
+        self.vouched.add(sct.log_id)
+        return SCTCheck(source, sct, log, SCTStatus.valid)
 
 
 class CTPolicyError(BadCertificate):
@@ -262,9 +289,10 @@ class CTPolicy:
         if type(self.min_scts) is not int or self.min_scts < 1:
             raise ValueError(f"min_scts must be a whole number of at least 1, not "
                              f"{self.min_scts!r}")
-        if self.min_scts > len(self.logs):
+        distinct = len({log.log_id for log in self.logs})  # (a key given twice counts once)
+        if self.min_scts > distinct:
             raise ValueError(f"min_scts={self.min_scts} asks for more distinct logs than "
-                             f"the {len(self.logs)} given: no server could pass")
+                             f"the {distinct} given: no server could pass")
 
     def enforce(self, chain: Sequence[x509.Certificate], tls_scts: Sequence[bytes],
                 now: float) -> list[SCTCheck]:
