@@ -4,14 +4,16 @@ signed_certificate_timestamp extension (`wire.sct.decode_sct_list`), one v1 SCT
 (`wire.sct.decode_sct`) and the policy check over SCTs a server delivered
 (`x509.ct.check_scts`, which decodes each SCT and verifies its signature), and the SCT
 list extension of a certificate (`x509.ct.embedded_scts`, selector 3: the input is the
-extension's value, DER and all).
+extension's value, DER and all), the same input read as a stapled OCSP response
+(`x509.ct.stapled_scts`).
 
 With atheris installed:   python fuzz/fuzz_sct.py -max_total_time=60 CORPUS_DIR
 Without it (standalone):  python fuzz/fuzz_sct.py [ITERATIONS] [SEED]
 
 The contract under test: the decoders raise only decode_error, and what they return
 encodes back to the input; `check_scts` never raises and calls no SCT valid unless it
-is the one a known log signed; `embedded_scts` returns a tuple of non-empty SCTs.
+is the one a known log signed; `embedded_scts` and `stapled_scts` return a tuple of
+non-empty SCTs.
 
 Input layout: byte 0 selects the reader (modulo 4); the rest is its input.
 """
@@ -33,7 +35,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 from tlskit.enums import AlertDescription as AD
 from tlskit.errors import TLSError
 from tlskit.wire.sct import decode_sct, decode_sct_list, encode_sct_list
-from tlskit.x509.ct import CTLog, SCTStatus, check_scts, embedded_scts
+from tlskit.x509.ct import CTLog, SCTStatus, check_scts, embedded_scts, stapled_scts
 
 _LOG_KEY = ec.derive_private_key(0xC7, ec.SECP256R1())
 _LEAF_KEY = ec.derive_private_key(0x1EAF, ec.SECP256R1())
@@ -79,6 +81,8 @@ def TestOneInput(data: bytes) -> None:
     if which == 3:
         scts = embedded_scts(_with_extension(body[:2000]))
         assert isinstance(scts, tuple) and all(scts)
+        stapled = stapled_scts(body)
+        assert isinstance(stapled, tuple) and all(stapled)
         return
     if which == 2:
         try:

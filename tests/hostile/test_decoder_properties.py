@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import functools
 import json
 import ssl
 from pathlib import Path
@@ -481,6 +482,28 @@ def test_any_bytes_to_sct_decode_exactly_or_are_decode_error(body: bytes, junk: 
             assert exc.alert == AD.decode_error, exc
             continue
         assert one.version == 0 and one.encode() == data
+
+
+@functools.cache
+def _sct_staple() -> bytes:
+    from ..support.ct import SigningLog, staple_with_scts
+    from ..support.pki import pki
+    return staple_with_scts(pki().server, pki().ca.intermediate_key,
+                            [SigningLog().sct(pki().server.chain[0])])
+
+
+@FAST
+@given(st.binary(max_size=300), st.integers(0, 2000), st.binary(min_size=1, max_size=8))
+def test_any_bytes_as_an_ocsp_staple_give_scts_or_none(raw: bytes, at: int,
+                                                      junk: bytes) -> None:
+    """x509.ct.stapled_scts never raises: a tuple of non-empty SCTs, or empty."""
+    from tlskit.x509.ct import stapled_scts
+    staple = _sct_staple()
+    at %= len(staple)
+    for data in (raw, staple[:at] + junk + staple[at + len(junk):], staple[:at]):
+        scts = stapled_scts(data)
+        assert isinstance(scts, tuple) and all(scts)
+    assert len(stapled_scts(staple)) == 1
 
 
 # --- PEM and DER files: tlskit.config and the compat SSLContext

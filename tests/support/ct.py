@@ -131,3 +131,40 @@ def _der_length(n: int) -> bytes:
 
 def utc(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+
+
+SCT_OCSP_OID = "1.3.6.1.4.1.11129.2.4.5"  # RFC 6962 3.3: SCTs in an OCSP singleExtension
+
+
+def staple_with_scts(issued: Issued, issuer_key: Any, scts: list[bytes]) -> bytes:
+    """A "good" OCSP response for ``issued``'s leaf, signed by its issuer, whose answer
+    carries ``scts`` in the singleExtensions (which cryptography's builder cannot add)."""
+    from cryptography.x509 import ocsp
+
+    from tlskit._ocsp_der import (
+        SingleResponse,
+        algorithm_identifier,
+        encode_oid,
+        parse_request,
+        successful_response,
+        tlv,
+    )
+    leaf, issuer = issued.chain[0], issued.chain[1]
+    request = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, hashes.SHA1()).build()
+    cert_id = parse_request(request.public_bytes(DER)).cert_ids[0]
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    single = SingleResponse(cert_id, "good", now - dt.timedelta(hours=1),
+                            now + dt.timedelta(days=1)).encode()
+    head = 2 if single[1] < 0x80 else 2 + (single[1] & 0x7F)
+    ext = tlv(0x30, encode_oid(SCT_OCSP_OID) + tlv(0x04, tlv(0x04, sct_list(*scts))))
+    single = tlv(0x30, single[head:] + tlv(0xA1, tlv(0x30, ext)))
+    key_hash = x509.SubjectKeyIdentifier.from_public_key(issuer.public_key()).digest
+    produced = tlv(0x18, now.strftime("%Y%m%d%H%M%SZ").encode())
+    tbs = tlv(0x30, tlv(0xA2, tlv(0x04, key_hash)) + produced + tlv(0x30, single))
+    if isinstance(issuer_key, ec.EllipticCurvePrivateKey):
+        signature = issuer_key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+        algorithm = algorithm_identifier("1.2.840.10045.4.3.2", False)
+    else:
+        signature = issuer_key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
+        algorithm = algorithm_identifier("1.2.840.113549.1.1.11", True)
+    return successful_response(tbs, algorithm, signature, [])

@@ -28,9 +28,10 @@ from tlskit.x509.ct import (
     CTPolicyError,
     SCTStatus,
     check_scts,
+    stapled_scts,
 )
 
-from ..support.ct import SigningLog, now_ms, with_embedded_scts
+from ..support.ct import SigningLog, now_ms, staple_with_scts, with_embedded_scts
 from ..support.pki import client_config, pki, server_config
 from ..support.pump import pump
 
@@ -388,3 +389,35 @@ def test_an_sct_of_an_unknown_version_is_ignored(version: str) -> None:
 def test_policy_counts_a_log_given_twice_once() -> None:
     with pytest.raises(ValueError, match="than the 1 given"):
         CTPolicy([LOG.ct_log(), LOG.ct_log()], min_scts=2)
+
+
+# --- SCTs in a stapled OCSP response (RFC 6962 3.3) ------------------------------------------
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_policy_accepts_scts_in_the_ocsp_staple(version: str) -> None:
+    # OpenSSL (SCT_SOURCE_OCSP_STAPLED_RESPONSE) and Chrome count them: over the leaf's
+    # x509_entry, in the answer's singleExtensions.
+    staple = staple_with_scts(pki().server, pki().ca.intermediate_key, [leaf_sct()])
+    hc = complete(connect({"ct_policy": policy(LOG), "ocsp_stapling": True},
+                          {"ocsp_response": staple}, version))
+    assert hc.ocsp_response == staple and hc.signed_certificate_timestamps == ()
+    checks = check_scts([LOG.ct_log()], pki().server.chain[0], None, (), now_ms(), staple)
+    assert [(c.source, c.status) for c in checks] == [("ocsp", SCTStatus.valid)]
+
+
+def test_stapled_scts_over_another_certificate_do_not_count() -> None:
+    staple = staple_with_scts(pki().server, pki().ca.intermediate_key,
+                              [LOG.sct(pki().server_ed.chain[0])])
+    checks = check_scts([LOG.ct_log()], pki().server.chain[0], None, (), now_ms(), staple)
+    assert [c.status for c in checks] == [SCTStatus.invalid_signature]
+    assert stapled_scts(b"\x30\x03\x0a\x01\x01") == stapled_scts(b"junk") == ()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_resumption_rechecks_the_stapled_scts(version: str) -> None:
+    staple = staple_with_scts(pki().server, pki().ca.intermediate_key, [leaf_sct()])
+    cache = SessionCache()
+    cfg = server_config(versions=[version], ocsp_response=staple)
+    kw = {"ct_policy": policy(LOG), "ocsp_stapling": True, "session_cache": cache}
+    assert not complete(connect(kw, {}, version, cfg)).resumed
+    assert complete(connect(kw, {}, version, cfg)).resumed

@@ -610,7 +610,7 @@ class _Connect:
             certs = list(report.chain) if report is not None and report.chain \
                 else list(complete.peer_certificates)
             scts = sct_summary(self.ct_logs, certs, complete.signed_certificate_timestamps,
-                               time.time())
+                               time.time(), complete.ocsp_response)
         client_cert = self.recorder.find("client_certificate")
         client_subject = client_raw = None
         if client_cert is not None and client_cert.fields.get("chain"):

@@ -64,14 +64,16 @@ def _when(ms: int) -> str:
 
 
 def sct_summary(logs: Sequence[CTLog], chain: Sequence[x509.Certificate],
-                tls_scts: Sequence[bytes], now: float) -> list[dict[str, Any]]:
-    """Each SCT for the leaf (from TLS, and embedded in it) as a dict for the summary:
+                tls_scts: Sequence[bytes], now: float,
+                ocsp_response: bytes | None = None) -> list[dict[str, Any]]:
+    """Each SCT for the leaf (from TLS, its OCSP staple, and embedded in it) as a dict for
+    the summary:
     where it came from, the log (ID and, when known, name), the time, and the outcome
     ("not checked" without logs)."""
     if not chain:
         return []
     checks = check_scts(logs, chain[0], chain[1] if len(chain) > 1 else None, tls_scts,
-                        int(now * 1000))
+                        int(now * 1000), ocsp_response)
     return [_row(c, bool(logs)) for c in checks]
 
 

@@ -1028,7 +1028,7 @@ def _may_resume(config: ClientConfig, session: Session, server_name: str | None,
             ocsp_response=session.ocsp_response)
         if config.ct_policy is not None:  # as a full handshake would check it now
             config.ct_policy.enforce(verified or chain, session.signed_certificate_timestamps,
-                                     now)
+                                     now, session.ocsp_response)
     except TLSError:
         return False
     return True

@@ -812,7 +812,8 @@ def verify_server_chain(hs: Handshake, auth: PeerAuth, server_name: str | None, 
             auth.chain[0], auth.chain[1:], server_name=name, at=at,
             usage="server", ocsp_response=auth.ocsp_response)
         if cfg.ct_policy is not None:  # RFC 6962: SCTs for the leaf, from known logs
-            cfg.ct_policy.enforce(verified or auth.chain, auth.scts, cfg.clock())
+            cfg.ct_policy.enforce(verified or auth.chain, auth.scts, cfg.clock(),
+                                  auth.ocsp_response)
         if cfg.tracer is not None:
             hs.trace(T.CERTIFICATE_VERIFIED, chain=verified, server_name=name, at=at,
                      ocsp_response=auth.ocsp_response)

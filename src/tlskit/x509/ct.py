@@ -25,6 +25,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtensionOID
 
 from ..errors import BadCertificate, DecodeError
@@ -39,6 +40,7 @@ __all__ = [
     "check_scts",
     "embedded_scts",
     "signed_data",
+    "stapled_scts",
 ]
 
 # RFC 6962 3.1 / 3.2
@@ -154,6 +156,33 @@ def embedded_scts(cert: x509.Certificate) -> tuple[bytes, ...]:
         return ()
 
 
+def stapled_scts(ocsp_response: bytes | None) -> tuple[bytes, ...]:
+    """The serialized SCTs a stapled OCSP response carries in the singleExtensions of its
+    answer (OID 1.3.6.1.4.1.11129.2.4.5, RFC 6962 3.3's third way, read by OpenSSL and
+    Chrome); empty when there is none, several answers, or it does not parse. They are
+    signed over the certificate itself (x509_entry), so which answer holds them does not
+    matter: an SCT for another certificate does not verify."""
+    if not ocsp_response:
+        return ()
+    try:
+        response = ocsp.load_der_ocsp_response(ocsp_response)
+        if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+            return ()
+        ext = response.single_extensions.get_extension_for_oid(
+            ExtensionOID.SIGNED_CERTIFICATE_TIMESTAMPS)
+    except (ValueError, x509.ExtensionNotFound):
+        return ()
+    value = ext.value
+    der = value.value if isinstance(value, x509.UnrecognizedExtension) else value.public_bytes()
+    inner = _octet_string(der)
+    if inner is None:
+        return ()
+    try:
+        return decode_sct_list(inner)
+    except DecodeError:
+        return ()
+
+
 def _octet_string(der: bytes) -> bytes | None:
     """The contents of a DER OCTET STRING (the extension's SignedCertificateTimestampList
     is wrapped in one), or None."""
@@ -201,10 +230,12 @@ class SCTCheck:
 
 
 def check_scts(logs: Sequence[CTLog], leaf: x509.Certificate, issuer: x509.Certificate | None,
-               tls_scts: Sequence[bytes], now_ms: int) -> list[SCTCheck]:
-    """Every SCT the server gave for ``leaf``: those from TLS over its x509_entry, those
-    embedded in it over its precert_entry (which needs the ``issuer``; without one they
-    cannot be checked and count as unknown). An SCT whose timestamp is after ``now_ms``
+               tls_scts: Sequence[bytes], now_ms: int,
+               ocsp_response: bytes | None = None) -> list[SCTCheck]:
+    """Every SCT the server gave for ``leaf``: those from TLS and those in its stapled
+    ``ocsp_response`` (source "ocsp") over its x509_entry, those embedded in it over its
+    precert_entry (which needs the ``issuer``; without one they cannot be checked and
+    count as unknown). An SCT whose timestamp is after ``now_ms``
     (milliseconds since the epoch) is not valid: a log cannot have seen it yet. Once a
     log has a valid SCT its others are not verified (duplicate), nor any after
     `MAX_ATTEMPTS_PER_LOG` that were not (not_checked)."""
@@ -213,6 +244,8 @@ def check_scts(logs: Sequence[CTLog], leaf: x509.Certificate, issuer: x509.Certi
     entry = x509_entry(leaf)
     for raw in tls_scts:
         out.append(checker.check(raw, "tls", X509_ENTRY, entry))
+    for raw in stapled_scts(ocsp_response):
+        out.append(checker.check(raw, "ocsp", X509_ENTRY, entry))
     embedded = embedded_scts(leaf)
     if embedded:
         pre = None
@@ -295,12 +328,14 @@ class CTPolicy:
                              f"the {distinct} given: no server could pass")
 
     def enforce(self, chain: Sequence[x509.Certificate], tls_scts: Sequence[bytes],
-                now: float) -> list[SCTCheck]:
+                now: float, ocsp_response: bytes | None = None) -> list[SCTCheck]:
         """Check the SCTs for ``chain[0]`` (issued by ``chain[1]``, when there is one) at
-        ``now`` (Unix seconds); raise `CTPolicyError` when too few logs vouch for it."""
+        ``now`` (Unix seconds), also those of its stapled ``ocsp_response``; raise
+        `CTPolicyError` when too few logs vouch for it."""
         leaf = chain[0]
         issuer = chain[1] if len(chain) > 1 else None
-        checks = check_scts(self.logs, leaf, issuer, tls_scts, int(now * 1000))
+        checks = check_scts(self.logs, leaf, issuer, tls_scts, int(now * 1000),
+                            ocsp_response)
         vouching = {c.log.log_id: c.log for c in checks
                     if c.status is SCTStatus.valid and c.log is not None}
         if len(vouching) >= self.min_scts:
