@@ -9,7 +9,10 @@ and 1.2, with a test CT log (an ECDSA P-256 key generated here, tests/support/ct
   TLS 1.2 ServerHello, TLS 1.3 Certificate); the tlskit client receives the exact bytes
   and its `CTPolicy` verifies them (or refuses them, bad_certificate, for a log it does
   not know). A version 1 SERVERINFO block is TLS 1.2 only: over TLS 1.3 s_server sends
-  nothing, and the policy fails for want of SCTs.
+  nothing, and the policy fails for want of SCTs;
+- SCTs in a stapled OCSP response's singleExtensions: ``s_client -ct`` validates those in
+  a tlskit server's staple, and the tlskit client's policy counts those in the staple
+  ``s_server -status_file`` sends.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import pytest
 from tlskit import AlertDescription, ConnectionClosed
 from tlskit.x509.ct import CTPolicy, CTPolicyError
 
-from ..support.ct import SigningLog, sct_list
+from ..support.ct import SigningLog, sct_list, staple_with_scts
 from ..support.pump import Pump, tlskit_server
 from .conftest import PKI, Peers
 
@@ -155,3 +158,47 @@ def test_serverinfo_v1_is_tls12_only(peers: Peers, pki: PKI, tmp_path: Path) -> 
     assert Pump.handshake_once(config, port).signed_certificate_timestamps == (sct,)
     config13 = pki.client_config(versions=["TLSv1.3"], request_scts=True)
     assert Pump.handshake_once(config13, port).signed_certificate_timestamps == ()
+
+
+# --- SCTs in the stapled OCSP response (RFC 6962 3.3), both ways -------------------------------
+
+def staple(pki: PKI, scts: list[bytes]) -> bytes:
+    return staple_with_scts(pki.issued["ec256"], pki.ca.intermediate_key, scts)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_s_client_validates_scts_in_tlskit_staple(peers: Peers, pki: PKI, version: str,
+                                                  tmp_path: Path) -> None:
+    # s_client -ct asks for a staple too, and reads its SCTs (SCT_SOURCE_OCSP_STAPLED_
+    # RESPONSE): a check, by OpenSSL, of how support/ct.py builds them.
+    log_file = LOG.openssl_log_file(tmp_path / "ctlogs.cnf")
+
+    def body(pump: Pump) -> ConnectionClosed:
+        pump.handshake()
+        return pump.wait_closed()
+
+    config = pki.server_config(ocsp_response=staple(pki, [leaf_sct(pki)]))
+    server = peers.thread(tlskit_server(config, body))
+    client = peers.openssl_client(pki, server.port, "-ct", "-ctlogfile", str(log_file),
+                                  version=VERSIONS[version])
+    client.wait_for(rb"SCT validation status: [^\n]*\n[\s\S]*?\n---")
+    client.close_stdin()
+    assert client.wait() == 0, client.describe()
+    server.join()
+    assert "SCTs present (1)" in client.stdout, client.stdout
+    assert statuses(client.stdout) == ["valid"], client.stdout
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_tlskit_client_counts_scts_in_s_server_staple(peers: Peers, pki: PKI, version: str,
+                                                      tmp_path: Path) -> None:
+    der = staple(pki, [leaf_sct(pki)])
+    status = tmp_path / "ocsp.der"
+    status.write_bytes(der)
+    files = pki.files["ec256"]
+    _, port = peers.openssl_s_server("-cert", files.leaf, "-cert_chain", files.chain,
+                                     "-key", files.key, "-status_file", status)
+    config = pki.client_config(versions=[version], ocsp_stapling=True,
+                               ct_policy=CTPolicy([LOG.ct_log()]))
+    hc = Pump.handshake_once(config, port)
+    assert hc.ocsp_response == der and hc.signed_certificate_timestamps == ()
