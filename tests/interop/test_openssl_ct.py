@@ -10,6 +10,8 @@ and 1.2, with a test CT log (an ECDSA P-256 key generated here, tests/support/ct
   and its `CTPolicy` verifies them (or refuses them, bad_certificate, for a log it does
   not know). A version 1 SERVERINFO block is TLS 1.2 only: over TLS 1.3 s_server sends
   nothing, and the policy fails for want of SCTs;
+- SCTs embedded in a tlskit server's certificate (precert_entry): ``s_client -ct``
+  validates them as tlskit's policy does;
 - SCTs in a stapled OCSP response's singleExtensions: ``s_client -ct`` validates those in
   a tlskit server's staple, and the tlskit client's policy counts those in the staple
   ``s_server -status_file`` sends.
@@ -20,14 +22,15 @@ from __future__ import annotations
 import base64
 import re
 import struct
+import time
 from pathlib import Path
 
 import pytest
 
-from tlskit import AlertDescription, ConnectionClosed
+from tlskit import AlertDescription, ConnectionClosed, ServerConfig
 from tlskit.x509.ct import CTPolicy, CTPolicyError
 
-from ..support.ct import SigningLog, sct_list, staple_with_scts
+from ..support.ct import SigningLog, sct_list, staple_with_scts, with_embedded_scts
 from ..support.pump import Pump, tlskit_server
 from .conftest import PKI, Peers
 
@@ -202,3 +205,30 @@ def test_tlskit_client_counts_scts_in_s_server_staple(peers: Peers, pki: PKI, ve
                                ct_policy=CTPolicy([LOG.ct_log()]))
     hc = Pump.handshake_once(config, port)
     assert hc.ocsp_response == der and hc.signed_certificate_timestamps == ()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_s_client_validates_scts_embedded_in_tlskit_certificate(
+        peers: Peers, pki: PKI, version: str, tmp_path: Path) -> None:
+    # The precert_entry (issuer key hash + TBSCertificate without the SCT extension) as
+    # OpenSSL rebuilds it: the same certificate passes tlskit's policy (tests/unit).
+    issued = pki.issued["ec256"]
+    leaf = with_embedded_scts(issued, pki.ca.intermediate_key, [LOG])
+    log_file = LOG.openssl_log_file(tmp_path / "ctlogs.cnf")
+
+    def body(pump: Pump) -> ConnectionClosed:
+        pump.handshake()
+        return pump.wait_closed()
+
+    config = ServerConfig(certificate_chain=[leaf, *issued.chain[1:]],
+                          private_key=issued.private_key)
+    server = peers.thread(tlskit_server(config, body))
+    client = peers.openssl_client(pki, server.port, "-ct", "-ctlogfile", str(log_file),
+                                  version=VERSIONS[version])
+    client.wait_for(rb"SCT validation status: [^\n]*\n[\s\S]*?\n---")
+    client.close_stdin()
+    assert client.wait() == 0, client.describe()
+    server.join()
+    assert statuses(client.stdout) == ["valid"], client.stdout
+    checks = CTPolicy([LOG.ct_log()]).enforce([leaf, *issued.chain[1:]], (), time.time())
+    assert [(c.source, str(c.status)) for c in checks] == [("certificate", "valid")]
