@@ -116,10 +116,12 @@ def test_bad_ct_log_file_is_one_line(files: Files, tmp_path: Path) -> None:
     assert proc.returncode == 2
 
 
-@pytest.mark.parametrize("content", [None, b"\x00short"], ids=["missing", "not-an-sct"])
-def test_bad_sct_file_is_one_line(files: Files, tmp_path: Path, content: bytes | None) -> None:
-    path = tmp_path / "x.sct"
-    if content is not None:
+@pytest.mark.parametrize("content", [None, b"\x00short", bytes(70000), "/dev/zero"],
+                         ids=["missing", "not-an-sct", "huge", "device"])
+def test_bad_sct_file_is_one_line(files: Files, tmp_path: Path,
+                                  content: bytes | str | None) -> None:
+    path = Path(content) if isinstance(content, str) else tmp_path / "x.sct"
+    if isinstance(content, bytes):
         path.write_bytes(content)
     proc = subprocess.run(
         [sys.executable, "-m", "tlskit", "serve", "--port", "0", "--cert", str(files.cert),
@@ -130,4 +132,6 @@ def test_bad_sct_file_is_one_line(files: Files, tmp_path: Path, content: bytes |
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert f"--sct {path}: " in lines[0], lines[0]
-    assert ("cannot read it" if content is None else "not a serialized SCT") in lines[0]
+    expected = "cannot read it" if content is None else "not a serialized SCT" \
+        if content == b"\x00short" else "larger than any SCT"
+    assert expected in lines[0], lines[0]

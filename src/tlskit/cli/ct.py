@@ -19,11 +19,21 @@ from ..wire.sct import decode_sct
 from ..x509.ct import CTLog, SCTCheck, SCTStatus, check_scts
 
 
+# An SCT is at most 65535 bytes (RFC 6962 3.3) and a log key far less: reading stops
+# there, so a wrong path (a device, a pipe, a huge file) is an error, not a hang.
+_MAX_FILE = 0xFFFF
+
+
 def _read(option: str, path: str) -> bytes:
     try:
-        return Path(path).read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(_MAX_FILE + 1)
     except OSError as exc:
         raise ValueError(f"{option} {path}: cannot read it ({exc.strerror or exc})") from None
+    if len(data) > _MAX_FILE:
+        raise ValueError(f"{option} {path}: over {_MAX_FILE} bytes, larger than any SCT or "
+                         "CT log key: give the right file")
+    return data
 
 
 def load_ct_log(option: str, path: str) -> CTLog:
