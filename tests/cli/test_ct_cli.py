@@ -57,7 +57,12 @@ class Serve:
         lines: queue.Queue[str] = queue.Queue()
         assert self.proc.stdout is not None
         out = self.proc.stdout
-        threading.Thread(target=lambda: [lines.put(line) for line in out], daemon=True).start()
+
+        def read() -> None:
+            for line in out:
+                lines.put(line)
+
+        threading.Thread(target=read, daemon=True).start()
         first = lines.get(timeout=30)
         match = re.search(r":(\d+)/$", first.strip())
         assert match, first

@@ -18,7 +18,6 @@ from ..errors import DecodeError
 from ..wire.sct import decode_sct
 from ..x509.ct import CTLog, SCTCheck, SCTStatus, check_scts
 
-
 # An SCT is at most 65535 bytes (RFC 6962 3.3) and a log key far less: reading stops
 # there, so a wrong path (a device, a pipe, a huge file) is an error, not a hang.
 _MAX_FILE = 0xFFFF
