@@ -421,3 +421,13 @@ def test_resumption_rechecks_the_stapled_scts(version: str) -> None:
     kw = {"ct_policy": policy(LOG), "ocsp_stapling": True, "session_cache": cache}
     assert not complete(connect(kw, {}, version, cfg)).resumed
     assert complete(connect(kw, {}, version, cfg)).resumed
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_policy_failure_over_hundreds_of_scts_stays_one_short_line(version: str) -> None:
+    one = leaf_sct(LOG_B)
+    scts = [one] * ((MAX_SERVED_SCT_LIST - 2) // (len(one) + 2))
+    exc = expect_policy_failure({"ct_policy": policy(LOG)}, {"scts": scts}, version,
+                                f"and {len(scts) - 8} more")
+    assert len(str(exc)) < 1500 and "\n" not in str(exc)
+    assert len(exc.checks) == len(scts)

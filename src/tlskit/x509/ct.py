@@ -55,6 +55,7 @@ _SPKI = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKey
 # signature to verify. A log counts once, so its SCTs stop being verified once one is
 # valid, and after this many that were not.
 MAX_ATTEMPTS_PER_LOG = 2
+_DESCRIBED = 8  # SCTs told in a CTPolicyError's message (all are in its ``checks``)
 
 
 @dataclass(frozen=True)
@@ -340,7 +341,9 @@ class CTPolicy:
                     if c.status is SCTStatus.valid and c.log is not None}
         if len(vouching) >= self.min_scts:
             return checks
-        found = "; ".join(c.describe() for c in checks) or "none received"
+        found = "; ".join(c.describe() for c in checks[:_DESCRIBED]) or "none received"
+        if len(checks) > _DESCRIBED:  # (a hostile list holds hundreds: see `checks`)
+            found += f"; and {len(checks) - _DESCRIBED} more"
         logs = ", ".join(log.label() for log in vouching.values())
         raise CTPolicyError(
             f"certificate {leaf.subject.rfc4514_string()!r} has valid SCTs from "
