@@ -4,9 +4,10 @@ A Signed Certificate Timestamp is a log's signed promise to publish a certificat
 server delivers SCTs in the TLS handshake (the signed_certificate_timestamp extension:
 signed over the certificate itself, RFC 6962 3.2 x509_entry) or its CA embeds them in
 the certificate (signed over the precertificate: the TBSCertificate without the SCT
-extension and the issuer's key hash, precert_entry). `CTPolicy` asks for a number of
-valid SCTs from distinct known logs and is checked after the chain validated; a
-shortfall is a `CTPolicyError` (bad_certificate).
+extension and the issuer's key hash, precert_entry), or its OCSP responder puts them in
+the stapled response (over the certificate, like those from TLS). `CTPolicy` asks for
+a number of valid SCTs from distinct known logs and is checked after the chain
+validated; a shortfall is a `CTPolicyError` (bad_certificate).
 
     policy = CTPolicy([CTLog(log_key, name="test log")], min_scts=1)
     ClientConfig(ct_policy=policy)   # requests SCTs and enforces the policy
@@ -309,7 +310,8 @@ class CTPolicyError(BadCertificate):
 @dataclass(frozen=True)
 class CTPolicy:
     """Require ``min_scts`` valid SCTs, each from a different one of ``logs``, for the
-    server's leaf certificate (delivered in TLS or embedded in the certificate)."""
+    server's leaf certificate (delivered in TLS, in its OCSP staple, or embedded in the
+    certificate)."""
 
     logs: Sequence[CTLog]
     min_scts: int = 1
