@@ -676,7 +676,8 @@ class ClientConfig(_Common):
         ``HandshakeComplete.signed_certificate_timestamps`` (default False).
     :param ct_policy: a `tlskit.x509.ct.CTPolicy`: after the chain validates, the leaf
         needs that many valid SCTs (from TLS, embedded in it, or in the OCSP staple
-        when ``ocsp_stapling`` asks for one) from distinct known logs, else the handshake fails with bad_certificate (`CTPolicyError`). Implies
+        when ``ocsp_stapling`` asks for one) from distinct known logs, else the
+        handshake fails with bad_certificate (`CTPolicyError`). Implies
         ``request_scts`` (default None: SCTs are not checked).
     :param legacy_session_ticket: TLS 1.2: ask for an RFC 5077 ticket (also asked for
         whenever ``session_cache`` is set).
