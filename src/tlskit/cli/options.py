@@ -112,7 +112,7 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scts", action="store_true",
                         help="ask for the server's Certificate Transparency SCTs (RFC 6962 "
                              "signed_certificate_timestamp) and list them, with those "
-                             "embedded in its certificate")
+                             "embedded in its certificate or its OCSP staple")
     parser.add_argument("--ct-log", dest="ct_log", metavar="FILE", action="append",
                         help="a CT log's public key (PEM or DER): SCTs from it are verified "
                              "(implies --scts; repeat for more logs)")
