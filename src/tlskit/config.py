@@ -49,6 +49,7 @@ from .x509.parsed import describe_parse_error, pem_labels
 
 if TYPE_CHECKING:
     from .helloinfo import ClientHelloInfo
+    from .x509.ct import CTPolicy
 
 KeyLogCallback = Callable[[str, bytes, bytes], None]  # label, client_random, secret
 Tracer = Callable[[str, dict[str, Any]], None]          # step name, fields
@@ -254,15 +255,25 @@ def _check_key_matches(leaf: x509.Certificate, private_key: Any) -> None:
 
 @dataclass(slots=True)
 class CertifiedKey:
-    """A certificate chain (leaf first) and the private key of its leaf."""
+    """A certificate chain (leaf first) and the private key of its leaf.
+
+    ``ocsp_response`` is stapled to clients that ask (a DER response, or a callable
+    returning the current one); ``scts`` are serialized Certificate Transparency SCTs
+    (RFC 6962 3.2) for the leaf, sent to clients that ask (TLS 1.3: on the leaf's
+    CertificateEntry; TLS 1.2: in ServerHello)."""
 
     chain: list[x509.Certificate]
     private_key: Any
     ocsp_response: bytes | Callable[[], bytes | None] | None = None
+    # RFC 6962 3.3: serialized SCTs for the leaf, sent to clients that ask for them.
+    scts: Sequence[bytes] = ()
 
     def __post_init__(self) -> None:
         if not self.chain:
             raise ValueError("a certificate chain needs at least the leaf")
+        self.scts, self._sct_list = _sct_list(self.scts)
+        if self._sct_list is not None and isinstance(self.ocsp_response, bytes | bytearray):
+            _check_leaf_entry_fits(bytes(self.ocsp_response), self._sct_list)
         self.chain = list(_certificates(self.chain, "a certificate chain") or ())
         self.cert_der = [c.public_bytes(serialization.Encoding.DER) for c in self.chain]
         oid = self.chain[0].public_key_algorithm_oid.dotted_string
@@ -291,12 +302,15 @@ class CertifiedKey:
     _dns_names: list[str] = field(init=False, default_factory=list, repr=False)
     chain_signatures: list[set[int]] = field(init=False, default_factory=list, repr=False)
     issuer_ders: frozenset[bytes] = field(init=False, default=frozenset(), repr=False)
-    # Compressed Certificate messages by (algorithm, staple): built once, sent many times.
-    _compressed: dict[tuple[int, bytes | None], bytes] = field(
+    # Compressed Certificate messages by (algorithm, staple, SCTs sent): built once, sent
+    # many times.
+    _compressed: dict[tuple[int, bytes | None, bool], bytes] = field(
         init=False, default_factory=dict, repr=False)
     # The Certificate messages (TLS 1.3 without a staple, TLS 1.2): the same for every client.
     _certificate13: bytes = field(init=False, default=b"", repr=False)
     _certificate12: bytes = field(init=False, default=b"", repr=False)
+    # The SignedCertificateTimestampList body of `scts` (None: no SCTs to send).
+    _sct_list: bytes | None = field(init=False, default=None, repr=False)
 
     @classmethod
     def from_files(cls, cert_file: str | Path, key_file: str | Path,
@@ -318,6 +332,49 @@ class CertifiedKey:
         except x509.ExtensionNotFound:
             return []
         return [n.lower() for n in san.value.get_values_for_type(x509.DNSName)]
+
+
+# The served SignedCertificateTimestampList shares an extensions block of at most 65535
+# bytes (RFC 5246 7.4.1.2 ServerHello, RFC 8446 4.4.2 CertificateEntry) with the server's
+# other extensions: in a ServerHello they take under 400 bytes, so 1 KiB is kept free.
+MAX_SERVED_SCT_LIST = 0xFFFF - 1024
+
+
+def _sct_list(scts: Sequence[bytes]) -> tuple[tuple[bytes, ...], bytes | None]:
+    """The SCTs as a tuple and their SignedCertificateTimestampList body, encoded once
+    (RFC 6962 3.3: none empty), small enough to fit in a ServerHello or CertificateEntry
+    next to the other extensions (`MAX_SERVED_SCT_LIST`)."""
+    if isinstance(scts, bytes | bytearray):
+        raise TypeError("scts takes a list of serialized SCTs, not one bytes object")
+    items = tuple(bytes(s) for s in scts)
+    if not items:
+        return (), None
+    from .wire.sct import encode_sct_list
+    body = encode_sct_list(items)
+    if len(body) > MAX_SERVED_SCT_LIST:
+        raise ValueError(f"the SCTs make a {len(body)}-byte signed_certificate_timestamp "
+                         f"extension; a server sends at most {MAX_SERVED_SCT_LIST} (the "
+                         "ServerHello or the leaf's CertificateEntry holds 65535 bytes of "
+                         "extensions in all): serve fewer SCTs")
+    return items, body
+
+
+def leaf_entry_overflow(staple: bytes | None, sct_list: bytes | None) -> str | None:
+    """Why the leaf's TLS 1.3 CertificateEntry cannot carry this OCSP staple and SCT list
+    (RFC 8446 4.4.2: its extensions<0..2^16-1>), or None when they fit."""
+    size = (8 + len(staple) if staple else 0) + (4 + len(sct_list) if sct_list else 0)
+    if size <= 0xFFFF:
+        return None
+    return (f"the OCSP staple ({len(staple or b'')} bytes) and the SCT list "
+            f"({len(sct_list or b'')} bytes) make {size} bytes of CertificateEntry "
+            "extensions, over the 65535 TLS 1.3 allows (RFC 8446 4.4.2): staple a smaller "
+            "OCSP response or serve fewer SCTs")
+
+
+def _check_leaf_entry_fits(staple: bytes, sct_list: bytes) -> None:
+    problem = leaf_entry_overflow(staple, sct_list)
+    if problem is not None:
+        raise ValueError(problem)
 
 
 def spki_der(key: Any, what: str) -> bytes:
@@ -430,7 +487,9 @@ class RawPublicKey:
     chain_signatures: list[set[int]] = field(init=False, default_factory=list, repr=False)
     issuer_ders: frozenset[bytes] = field(init=False, default=frozenset(), repr=False)
     ocsp_response: None = field(init=False, default=None, repr=False)
-    _compressed: dict[tuple[int, bytes | None], bytes] = field(
+    scts: tuple[bytes, ...] = field(init=False, default=(), repr=False)
+    _sct_list: None = field(init=False, default=None, repr=False)
+    _compressed: dict[tuple[int, bytes | None, bool], bytes] = field(
         init=False, default_factory=dict, repr=False)
     _certificate13: bytes = field(init=False, default=b"", repr=False)
     _certificate12: bytes = field(init=False, default=b"", repr=False)
@@ -612,6 +671,14 @@ class ClientConfig(_Common):
         resolver does.
     :param middlebox_compat: RFC 8446 D.4 compatibility mode (default True).
     :param ocsp_stapling: ask for a stapled OCSP response and check it (default False).
+    :param request_scts: ask for the server's Certificate Transparency SCTs (RFC 6962
+        3.3: an empty signed_certificate_timestamp extension); those received are in
+        ``HandshakeComplete.signed_certificate_timestamps`` (default False).
+    :param ct_policy: a `tlskit.x509.ct.CTPolicy`: after the chain validates, the leaf
+        needs that many valid SCTs (from TLS, embedded in it, or in the OCSP staple
+        when ``ocsp_stapling`` asks for one) from distinct known logs, else the
+        handshake fails with bad_certificate (`CTPolicyError`). Implies
+        ``request_scts`` (default None: SCTs are not checked).
     :param legacy_session_ticket: TLS 1.2: ask for an RFC 5077 ticket (also asked for
         whenever ``session_cache`` is set).
     :param signature_schemes_cert: schemes accepted in certificates, sent as
@@ -698,6 +765,10 @@ class ClientConfig(_Common):
     certificate_resolver: Callable[[CertificateRequestInfo], CertifiedKey | None] | None = None
     middlebox_compat: bool = True
     ocsp_stapling: bool = False
+    # RFC 6962 3.3: ask for SCTs; with a policy, check them (off by default, so today's
+    # ClientHello is unchanged).
+    request_scts: bool = False
+    ct_policy: CTPolicy | None = None
     # TLS 1.2 (RFC 5077): ask for a ticket. Also asked for whenever a session_cache is set
     # and TLS 1.2 is enabled; a held TLS 1.2 session is offered by ticket or session ID.
     legacy_session_ticket: bool = False
@@ -788,6 +859,12 @@ class ClientConfig(_Common):
                              f"(RFC 6066 4), not {self.max_fragment_length!r}")
         if self._versions == ["TLSv1.2"] and not any(g in crypto.GROUPS12 for g in self._groups):
             self._without_ecdhe()
+        if self.ct_policy is not None:
+            from .x509.ct import CTPolicy
+            if not isinstance(self.ct_policy, CTPolicy):
+                raise TypeError("ct_policy takes a tlskit.x509.ct.CTPolicy, not "
+                                f"{type(self.ct_policy).__name__}")
+            self._set("request_scts", True)
         self._set("_hello_bodies", self._encode_hello_bodies())
 
     def _set_client_certificates(self) -> None:
@@ -928,6 +1005,9 @@ class ServerConfig(_Common):
     :param client_trust_anchors: the roots client certificates must chain to.
     :param ocsp_response: a DER OCSP response to staple, or a callable returning the
         current one (or None).
+    :param scts: serialized SCTs (RFC 6962 3.2) for ``certificate_chain``'s leaf, sent to
+        clients that ask for them (TLS 1.3: in the leaf's CertificateEntry; TLS 1.2: in
+        ServerHello). Each `CertifiedKey` of ``certificates`` has its own ``scts``.
     :param send_supported_groups: list our groups in EncryptedExtensions (default False).
     :param cookie_key: the HMAC key for HelloRetryRequest cookies (default: random).
     :param hrr_cookie: ``hrr_cookie(transcript_hash) -> cookie`` of your own (implies
@@ -1034,6 +1114,7 @@ class ServerConfig(_Common):
     client_verifier: CertificateVerifier | None = None
     client_trust_anchors: Sequence[x509.Certificate] | None = None
     ocsp_response: bytes | Callable[[], bytes | None] | None = None
+    scts: Sequence[bytes] = ()
     send_supported_groups: bool = False
     cookie_key: bytes | None = field(default=None, repr=False)
     hrr_cookie: Callable[[bytes], bytes] | None = None
@@ -1118,9 +1199,12 @@ class ServerConfig(_Common):
                 getattr(self.replay_cache, "check_replay", None)):
             raise ValueError("replay_cache needs a check_replay(token, ttl) method")
         certs = list(self.certificates)
+        if self.scts and not self.certificate_chain:
+            raise ValueError("scts are for certificate_chain's leaf: give certificate_chain "
+                             "too, or set scts on each CertifiedKey of certificates")
         if self.certificate_chain:
             certs.insert(0, CertifiedKey(list(self.certificate_chain), self.private_key,
-                                         self.ocsp_response))
+                                         self.ocsp_response, self.scts))
         self._set("_certs", certs)
         _checked_raw_key(self.raw_public_key)
         self._set("pinned_client_keys", tuple(self.pinned_client_keys))

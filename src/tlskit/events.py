@@ -47,6 +47,10 @@ class HandshakeComplete(Event):
     # one instead of a certificate, checked against the pins (``peer_certificates`` is
     # then empty); None otherwise.
     peer_raw_public_key: bytes | None = None
+    # RFC 6962 3.3: the serialized SCTs the server delivered in TLS for its certificate
+    # (client side, when ``request_scts`` asked for them; a resumption keeps the
+    # original ones). Empty otherwise; SCTs embedded in the certificate are not here.
+    signed_certificate_timestamps: tuple[bytes, ...] = ()
 
 
 @dataclass(slots=True)

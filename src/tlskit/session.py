@@ -76,6 +76,9 @@ class Session:
     # RFC 7250: the server's raw public key (DER SubjectPublicKeyInfo) when it was
     # authenticated by a pin instead of a certificate; resumed only while still pinned.
     peer_raw_public_key: bytes | None = field(default=None, repr=False)
+    # RFC 6962 3.3.1: the SCTs the server delivered in the full handshake, which a
+    # resumption keeps (the server sends none then).
+    signed_certificate_timestamps: tuple[bytes, ...] = field(default=(), repr=False)
 
     @property
     def quic(self) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import functools
 import json
 import ssl
 from pathlib import Path
@@ -37,7 +38,7 @@ from tlskit.errors import BadCertificate, TLSError
 from tlskit.handshake.common12 import DECODERS12
 from tlskit.session import _STATE, TicketSealer, TicketState, decode_state, encode_state
 from tlskit.sessionstore import GuardedStore, MemoryStore
-from tlskit.wire import certcompress
+from tlskit.wire import certcompress, sct
 from tlskit.wire import extensions as ext
 from tlskit.wire import messages as m
 from tlskit.wire import messages12 as m12
@@ -436,6 +437,73 @@ def test_any_raw_key_certificate12_decodes_exactly_or_is_decode_error(body: byte
     assert len(cert.spki) == len(body) - 3
     if cert.spki:
         assert cert.encode()[4:] == body
+
+
+# --- Certificate Transparency (RFC 6962 3.2, 3.3): tlskit.wire.sct
+
+_SCT_ITEM = st.binary(min_size=1, max_size=80)
+
+
+@FAST
+@given(st.lists(_SCT_ITEM, min_size=1, max_size=6))
+def test_sct_lists_roundtrip(scts: list[bytes]) -> None:
+    assert sct.decode_sct_list(sct.encode_sct_list(scts)) == tuple(scts)
+
+
+@FAST
+@given(st.binary(max_size=300))
+def test_any_bytes_to_sct_list_decode_exactly_or_are_decode_error(body: bytes) -> None:
+    """1..65535 bytes of SCTs, none empty, nothing after: re-encoded to the same bytes."""
+    try:
+        scts = sct.decode_sct_list(body)
+    except TLSError as exc:
+        assert exc.alert == AD.decode_error, exc
+        return
+    assert scts and all(scts) and sct.encode_sct_list(scts) == body
+
+
+@FAST
+@given(st.integers(0, 2**64 - 1), st.binary(min_size=32, max_size=32), st.binary(max_size=40),
+       st.integers(0, 255), st.integers(0, 255), st.binary(max_size=80))
+def test_scts_roundtrip(timestamp: int, log_id: bytes, extensions: bytes, hash_alg: int,
+                        sig_alg: int, signature: bytes) -> None:
+    one = sct.SignedCertificateTimestamp(0, log_id, timestamp, extensions, hash_alg, sig_alg,
+                                         signature)
+    assert sct.decode_sct(one.encode()) == one
+
+
+@FAST
+@given(st.binary(max_size=200), st.binary(max_size=8))
+def test_any_bytes_to_sct_decode_exactly_or_are_decode_error(body: bytes, junk: bytes) -> None:
+    for data in (body, b"\x00" + bytes(32) + body, b"\x00" + bytes(40) + junk):
+        try:
+            one = sct.decode_sct(data)
+        except TLSError as exc:
+            assert exc.alert == AD.decode_error, exc
+            continue
+        assert one.version == 0 and one.encode() == data
+
+
+@functools.cache
+def _sct_staple() -> bytes:
+    from ..support.ct import SigningLog, staple_with_scts
+    from ..support.pki import pki
+    return staple_with_scts(pki().server, pki().ca.intermediate_key,
+                            [SigningLog().sct(pki().server.chain[0])])
+
+
+@FAST
+@given(st.binary(max_size=300), st.integers(0, 2000), st.binary(min_size=1, max_size=8))
+def test_any_bytes_as_an_ocsp_staple_give_scts_or_none(raw: bytes, at: int,
+                                                      junk: bytes) -> None:
+    """x509.ct.stapled_scts never raises: a tuple of non-empty SCTs, or empty."""
+    from tlskit.x509.ct import stapled_scts
+    staple = _sct_staple()
+    at %= len(staple)
+    for data in (raw, staple[:at] + junk + staple[at + len(junk):], staple[:at]):
+        scts = stapled_scts(data)
+        assert isinstance(scts, tuple) and all(scts)
+    assert len(stapled_scts(staple)) == 1
 
 
 # --- PEM and DER files: tlskit.config and the compat SSLContext

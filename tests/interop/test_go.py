@@ -10,6 +10,7 @@ payload and reads it back.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ from tlskit import (
 from tlskit.ca import LocalCA
 from tlskit.enums import ExtensionType
 from tlskit.session import SessionCache
+from tlskit.x509.ct import CTPolicy
 
+from ..support.ct import SigningLog
 from ..support.golang import build_go
 from ..support.peers import PeerProcess
 from ..support.pump import Pump, tlskit_server
@@ -291,3 +294,36 @@ def test_go_client_rejects_a_name_mismatch(peers: Peers, go_peer: Path, pki: PKI
     assert "certificate is valid for" in out and "not not-localhost.example" in out
     (err,) = server.join()
     assert getattr(err, "alert", None) == AlertDescription.bad_certificate
+
+
+# ------------------------------------------------------------------ Certificate Transparency
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_scts_from_go_server_reach_the_tlskit_client(peers: Peers, go_peer: Path, pki: PKI,
+                                                    version: str) -> None:
+    """RFC 6962 3.3: Go serves Certificate.SignedCertificateTimestamps (TLS 1.3: on the
+    leaf's CertificateEntry; TLS 1.2: in ServerHello); tlskit receives the same bytes and
+    its CTPolicy verifies them."""
+    log = SigningLog("go test log")
+    scts = [log.sct(pki.issued["ec256"].chain[0]), log.sct(pki.issued["ec256"].chain[0])]
+    max_v = "1.3" if version == "TLSv1.3" else "1.2"
+    _, port = go_server(peers, go_peer, pki, "ec256", "-max", max_v, "-min", max_v,
+                        "-scts", ",".join(base64.b64encode(s).decode() for s in scts))
+    hc, go = talk(pki.client_config(ct_policy=CTPolicy([log.ct_log()])), port)
+    assert hc.version == go["version"] == version
+    assert hc.signed_certificate_timestamps == tuple(scts)
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_go_client_receives_tlskit_scts(peers: Peers, go_peer: Path, pki: PKI,
+                                        version: str) -> None:
+    """Go's client always asks for SCTs (ConnectionState.SignedCertificateTimestamps):
+    it reads tlskit's exactly, in both versions."""
+    scts = [SigningLog().sct(pki.issued["ec256"].chain[0])]
+    server = peers.thread(tlskit_server(pki.server_config(versions=[version], scts=scts),
+                                        handshake_and_echo))
+    max_v = "1.3" if version == "TLSv1.3" else "1.2"
+    (line,) = go_client(go_peer, pki, server.port, "-max", max_v, "-send", str(PAYLOAD))
+    (hc,) = server.join()
+    assert line["version"] == hc.version == version
+    assert [base64.b64decode(s) for s in line["scts"]] == scts

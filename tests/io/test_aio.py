@@ -473,3 +473,27 @@ def test_reads_reuse_one_buffer_and_connections_do_not_mix(
     peak = run(main())
     assert peak < 1 << 17, f"{peak} bytes allocated at once: a new buffer per read?"
     assert issubclass(tlskit.aio.TLSProtocol, asyncio.BufferedProtocol)
+
+
+def test_signed_certificate_timestamps_in_extra_info(pki: PKI) -> None:
+    from ..support.ct import SigningLog
+    sct = SigningLog().sct(pki.issued.certificate)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    async def main() -> None:
+        cfg = ServerConfig(certificate_chain=pki.issued.chain,
+                           private_key=pki.issued.private_key, scts=[sct])
+        server, port = await serve(handler, cfg)
+        reader, writer = await tlskit.aio.open_connection(
+            "127.0.0.1", port, ClientConfig(trust_anchors=[pki.ca.root], request_scts=True),
+            server_name="localhost")
+        assert writer.get_extra_info("tlskit").signed_certificate_timestamps == (sct,)
+        assert writer.get_extra_info("ssl_object").signed_certificate_timestamps == (sct,)
+        assert await reader.read() == b""
+        writer.close()
+        await writer.wait_closed()
+        await stop(server)
+
+    run(main())

@@ -379,3 +379,21 @@ def test_peer_raw_public_key(tls_server_factory, version: str) -> None:
         assert sock.recv(100) == b"pinned\n"
         assert sock.peer_raw_public_key == key.spki
         assert sock.peer_certificates == [] and sock.getpeercert() is None
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_signed_certificate_timestamps(tls_server_factory, pki: PKI, version: str) -> None:
+    """RFC 6962 3.3 over a real socket: the SCTs the server holds are what the socket
+    reports, when the client asked for them."""
+    from ..support.ct import SigningLog
+    sct = SigningLog().sct(pki.issued.certificate)
+    srv = tls_server_factory(EchoHandler, ServerConfig(
+        certificate_chain=pki.issued.chain, private_key=pki.issued.private_key,
+        scts=[sct], versions=[version]))
+    for asked, expected in ((True, (sct,)), (False, ())):
+        cfg = ClientConfig(trust_anchors=[pki.ca.root], versions=[version],
+                           request_scts=asked)
+        with tlskit.connect("127.0.0.1", _port(srv), cfg, server_name="localhost") as sock:
+            sock.sendall(b"ct\n")
+            assert sock.recv(100) == b"ct\n"
+            assert sock.signed_certificate_timestamps == expected

@@ -24,6 +24,7 @@ from tlskit import ServerConfig
 from tlskit.ca import LocalCA
 from tlskit.io import TLSServer
 
+from ..support.ct import SigningLog
 from ..support.pump import serving
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,6 +165,10 @@ def start_lab(directory: Path) -> Iterator[Lab]:
             (directory / name).write_bytes(chain_pem)
         (directory / "k.pem").write_bytes(issued.private_key.private_bytes(
             pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        log = SigningLog("lab log")  # docs/certificates.md: an SCT for cert.pem's leaf
+        (directory / "cert.sct").write_bytes(log.sct(issued.certificate))
+        (directory / "ct-log.pem").write_bytes(log.key.public_key().public_bytes(
+            pem, serialization.PublicFormat.SubjectPublicKeyInfo))
         (directory / "site").mkdir()
         (directory / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE)
         server = TLSServer(("127.0.0.1", 0), _Page, ServerConfig(

@@ -208,6 +208,7 @@ class _Connect:
         self.verifier: ExplainingVerifier | None = None
         self.first_bytes = bytearray()  # the start of what the server sent
         self._raw_key_sent: str | None = None  # SHA-256 of --raw-key's SPKI
+        self.ct_logs: list[Any] = []  # --ct-log: the CTLog objects SCTs are checked with
 
     def _watch(self, outgoing: bool, data: bytes) -> None:
         """Keep the first bytes the server sends: when they are not TLS, the error
@@ -259,6 +260,7 @@ class _Connect:
         ech = self._ech_config_list(a.ech_config_list) if a.ech_config_list else None
         psks = self._external_psks()
         pins, raw_key = self._raw_keys()
+        self.ct_logs = self._ct_logs()
         if raw_key is not None:
             self._raw_key_sent = raw_key.fingerprint
         try:
@@ -278,6 +280,7 @@ class _Connect:
                           else ["TLSv1.3", "TLSv1.2"]),
                 certificates=certificates,
                 ocsp_stapling=a.ocsp_stapling,
+                request_scts=a.scts or bool(self.ct_logs),
                 max_fragment_length=a.max_fragment_length,
                 tracer=self.recorder.tracer,
                 keylog=self._keylog,
@@ -298,6 +301,14 @@ class _Connect:
         except ValueError as exc:
             raise ConnectError(str(exc), 2) from exc
         return pins, raw_key
+
+    def _ct_logs(self) -> list[Any]:
+        """--ct-log: the CT logs whose SCTs are checked (and printed as verified)."""
+        from .ct import load_ct_log
+        try:
+            return [load_ct_log("--ct-log", path) for path in self.args.ct_log or ()]
+        except ValueError as exc:
+            raise ConnectError(str(exc), 2) from exc
 
     def _external_psks(self) -> list[ExternalPsk]:
         try:
@@ -593,6 +604,13 @@ class _Connect:
             "ocsp_staple": None if psk is not None or raw is not None
             else self.staple_status(complete, report),
         }
+        scts = None
+        if self.args.scts or self.ct_logs:  # RFC 6962: what the server gave, checked
+            from .ct import sct_summary
+            certs = list(report.chain) if report is not None and report.chain \
+                else list(complete.peer_certificates)
+            scts = sct_summary(self.ct_logs, certs, complete.signed_certificate_timestamps,
+                               time.time(), complete.ocsp_response)
         client_cert = self.recorder.find("client_certificate")
         client_subject = client_raw = None
         if client_cert is not None and client_cert.fields.get("chain"):
@@ -623,6 +641,7 @@ class _Connect:
             "verification": verification,
             "client_certificate": client_subject,
             "client_raw_public_key": client_raw,  # SHA-256 of our SPKI, when sent
+            "scts": scts,  # None unless --scts or --ct-log
             "timings": {"connect_ms": round(connect_ms, 3),
                         "handshake_ms": round(handshake_ms, 3)},
             "response": None if response is None else response.decode("utf-8", "replace"),

@@ -109,6 +109,13 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not ask the server for a stapled OCSP response (by default "
                              "one is asked for and checked: a missing staple is fine, one "
                              "saying the certificate is revoked fails the connection)")
+    parser.add_argument("--scts", action="store_true",
+                        help="ask for the server's Certificate Transparency SCTs (RFC 6962 "
+                             "signed_certificate_timestamp) and list them, with those "
+                             "embedded in its certificate or its OCSP staple")
+    parser.add_argument("--ct-log", dest="ct_log", metavar="FILE", action="append",
+                        help="a CT log's public key (PEM or DER): SCTs from it are verified "
+                             "(implies --scts; repeat for more logs)")
     parser.add_argument("--insecure", action="store_true",
                         help="report a certificate verification failure but carry on")
     parser.add_argument("--max-fragment-length", dest="max_fragment_length", type=int,
@@ -216,6 +223,10 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ocsp-response", metavar="FILE",
                         help="staple this DER OCSP response (re-read when it is refreshed "
                              "on disk) to clients that ask for one")
+    parser.add_argument("--sct", metavar="FILE", action="append",
+                        help="a Certificate Transparency SCT for the certificate (one binary "
+                             "serialized SCT per file, repeat for more), sent to clients "
+                             "that ask (RFC 6962 signed_certificate_timestamp)")
     parser.add_argument("--compress-cert", metavar="LIST",
                         help="compress the certificate for clients that accept it "
                              "(RFC 8879), e.g. zlib")

@@ -177,6 +177,20 @@ def render_trace(steps: Sequence[Step], console: Console, *, show_secrets: bool 
 # --------------------------------------------------------------------------- connect
 
 
+def _sct_lines(scts: Sequence[Mapping[str, Any]]) -> str:
+    """One line per SCT: where from, which log, when, and what became of it."""
+    if not scts:
+        return "none (the server sent no SCT, and its certificate embeds none)"
+    lines = []
+    for s in scts:
+        if s.get("log_id") is None:
+            lines.append(f"{s['source']}: {s['status']}")
+            continue
+        log = f"log {s['log_id']}" + (f" ({s['log']})" if s.get("log") else "")
+        lines.append(f"{s['source']}: {log}, {s.get('timestamp')}: {s['status']}")
+    return "\n".join(lines)
+
+
 def render_connect(summary: Mapping[str, Any], console: Console) -> None:
     """The human summary of `tlskit connect`."""
     verification = summary.get("verification", {})
@@ -221,6 +235,9 @@ def render_connect(summary: Mapping[str, Any], console: Console) -> None:
                                      "[/red] [yellow](continuing: --insecure)[/yellow]")
     if verification.get("ocsp_staple"):
         head.add_row("OCSP staple", escape(str(verification["ocsp_staple"])))
+    scts = summary.get("scts")
+    if scts is not None:
+        head.add_row("SCTs", escape(_sct_lines(scts)))
     console.print(Panel(head, title="[bold]TLS connection[/bold]", expand=False))
     path = verification.get("path") or []
     chain = summary.get("peer_certificates_full") or []

@@ -424,6 +424,8 @@ class Server:
                          f"file is read again when a client asks, at most once a minute)")
             certified = CertifiedKey(certified.chain, certified.private_key, stapler.current)
             self.certified = certified
+        if a.sct:
+            certified = self._with_scts(certified, a.sct)
         versions = ["TLSv1.2"] if a.tls12 else ["TLSv1.3"] if a.tls13 else ["TLSv1.3", "TLSv1.2"]
         store = _session_store(a.session_store)
         try:
@@ -438,6 +440,22 @@ class Server:
         for warning in caught:
             self.log(f"{PROG}: warning: {warning.message}")
         return config
+
+    def _with_scts(self, certified: CertifiedKey | None, paths: list[str]) -> CertifiedKey:
+        """--sct: SCTs (one binary serialized SCT per file) sent, for the certificate, to
+        clients that ask (RFC 6962 3.3)."""
+        from .ct import load_sct_file
+        if certified is None:
+            raise ServeError("--sct is for a certificate's SCTs, and --raw-key alone "
+                             "serves none: add --cert and --key")
+        try:
+            scts = [load_sct_file("--sct", path) for path in paths]
+            ck = CertifiedKey(certified.chain, certified.private_key,
+                              certified.ocsp_response, scts)
+        except ValueError as exc:
+            raise ServeError(str(exc)) from exc
+        self.certified = ck
+        return ck
 
     def _build_config(self, certified: CertifiedKey | None, versions: list[str], alpn: list[str],
                       client_auth: Any, client_anchors: Any, store: Any) -> ServerConfig:

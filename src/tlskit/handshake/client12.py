@@ -79,7 +79,8 @@ ALLOWED_IN_SH12 = frozenset({
     _E.renegotiation_info, _E.extended_master_secret, _E.ec_point_formats,
     _E.application_layer_protocol_negotiation, _E.server_name, _E.status_request,
     _E.session_ticket, _E.record_size_limit, _E.max_fragment_length,
-    _E.server_certificate_type, _E.client_certificate_type})  # (RFC 7250 4.2)
+    _E.server_certificate_type, _E.client_certificate_type,  # (RFC 7250 4.2)
+    _E.signed_certificate_timestamp})  # (RFC 6962 3.3.1, only when requested)
 _HELLO_REQUEST = int(_HT.hello_request)
 CLIENT_HELLO_VERSION = 0x0303  # our ClientHello's legacy_version, always (RFC 8446 4.1.2)
 
@@ -239,6 +240,11 @@ class ClientHandshake12(Handshake12):
             raise DecodeError("session_ticket in ServerHello must be empty (RFC 5077 3.2)")
         if exts.get(_E.status_request):
             raise DecodeError("status_request in ServerHello must be empty (RFC 6066 8)")
+        if cfg.request_scts and _E.signed_certificate_timestamp in exts:  # RFC 6962 3.3.1:
+            from ..wire.sct import decode_sct_list  # (only for clients that asked)
+            scts = decode_sct_list(exts[_E.signed_certificate_timestamp])
+            if not resuming:  # (a resumption keeps the session's)
+                self.auth.scts = scts
         alpn = exts.get(_E.application_layer_protocol_negotiation)
         if alpn is not None:
             chosen = ext.decode_alpn(alpn)
@@ -542,6 +548,8 @@ class ClientHandshake12(Handshake12):
             b"" if ticket else self.session_id)  # session_id
         if self.auth.raw_key is not None:  # RFC 7250: resumed only while still pinned
             session.peer_raw_public_key = self.auth.raw_key.spki
+        if self.auth.scts:  # RFC 6962 3.3.1: kept for resumptions
+            session.signed_certificate_timestamps = self.auth.scts
         if cfg.session_cache is not None:
             cfg.session_cache.put(session)
         self.out.emit(SessionTicketReceived(session.lifetime, ticket, session))

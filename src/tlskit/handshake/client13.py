@@ -306,6 +306,8 @@ class ClientHandshake13(Handshake13):
                 _E.application_layer_protocol_negotiation]
         if cfg.ocsp_stapling:
             exts[_E.status_request] = bodies[_E.status_request]
+        if cfg.request_scts:  # RFC 6962 3.3.1: empty in the ClientHello
+            exts[_E.signed_certificate_timestamp] = b""
         if tls13 and cfg._cert_compression:
             exts[_E.compress_certificate] = bodies[_E.compress_certificate]
         if cfg._rpk_offer:  # RFC 7250 4.1: the certificate types we take and present
@@ -746,7 +748,7 @@ class ClientHandshake13(Handshake13):
         for i, entry in enumerate(cert.entries):
             if not entry.extensions:
                 continue  # (most entries: nothing to check)
-            # 4.2: a response to what we asked for (we never ask for SCTs, RFC 6962 3.3)
+            # 4.2: a response to what we asked for (SCTs only with request_scts)
             self.check_extensions(entry.extensions, ALLOWED_IN_CERT_ENTRY,
                                   self.offer.extensions, "CertificateEntry")
             if _E.status_request in entry.extensions:
@@ -754,6 +756,13 @@ class ClientHandshake13(Handshake13):
                 status = ext.decode_ocsp_status(entry.extensions[_E.status_request])
                 if i == 0:
                     auth.ocsp_response = status
+            if _E.signed_certificate_timestamp in entry.extensions:
+                # 4.4.2.1, RFC 6962 3.3: SCTs for the certificate of their entry; the
+                # leaf's are kept, every list must parse (decode_error otherwise).
+                from ..wire.sct import decode_sct_list  # (only for clients that asked)
+                scts = decode_sct_list(entry.extensions[_E.signed_certificate_timestamp])
+                if i == 0:
+                    auth.scts = scts
         auth.chain = parse_chain([e.cert_data for e in cert.entries], "server")
         if self.config.tracer is not None:
             self.trace(T.CERTIFICATE, message=cert, raw=raw, chain=auth.chain,
@@ -953,7 +962,8 @@ class ClientHandshake13(Handshake13):
             hostname_checked=self.config.check_hostname, ocsp_response=auth.ocsp_response,
             max_early_data=max_early,
             quic_transport_parameters=self.peer_transport_parameters,
-            peer_raw_public_key=None if auth.raw_key is None else auth.raw_key.spki)
+            peer_raw_public_key=None if auth.raw_key is None else auth.raw_key.spki,
+            signed_certificate_timestamps=auth.scts)
         cache = self.config.session_cache
         if cache is not None and nst.lifetime > 0 and session.authenticated:
             cache.put(session)
@@ -1012,10 +1022,13 @@ def _may_resume(config: ClientConfig, session: Session, server_name: str | None,
         return False
     chain = session.peer_certificates
     try:
-        config.get_verifier().verify(
+        verified = config.get_verifier().verify(
             chain[0], chain[1:], server_name=server_name if config.check_hostname else None,
             at=datetime.fromtimestamp(now, UTC), usage="server",
             ocsp_response=session.ocsp_response)
+        if config.ct_policy is not None:  # as a full handshake would check it now
+            config.ct_policy.enforce(verified or chain, session.signed_certificate_timestamps,
+                                     now, session.ocsp_response)
     except TLSError:
         return False
     return True

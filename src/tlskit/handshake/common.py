@@ -292,6 +292,7 @@ class PeerAuth:
     chain: list[x509.Certificate] = field(default_factory=list)
     scheme: Any = None  # SignatureScheme of its CertificateVerify / ServerKeyExchange
     ocsp_response: bytes | None = None
+    scts: tuple[bytes, ...] = ()  # RFC 6962 3.3: the serialized SCTs the server sent
     verification_error: TLSError | None = None
     authenticated: bool = False  # the chain (or the resumed session's) validated
     # RFC 7250: RawPublicKey was negotiated for the peer's certificate (its Certificate
@@ -467,6 +468,7 @@ def resume_server_auth(auth: PeerAuth, session: Any, config: Any) -> None:
                                     "server", "pinned_server_keys")
     auth.chain = list(session.peer_certificates)
     auth.ocsp_response = session.ocsp_response
+    auth.scts = session.signed_certificate_timestamps  # RFC 6962 3.3.1: the original ones
     auth.authenticated = True
 
 
@@ -764,7 +766,8 @@ class Handshake:
             early_data_accepted,
             ech_accepted,
             psk_identity,  # external_psk_identity
-            None if auth.raw_key is None else auth.raw_key.spki)  # peer_raw_public_key
+            None if auth.raw_key is None else auth.raw_key.spki,  # peer_raw_public_key
+            auth.scts)  # signed_certificate_timestamps
 
 
 # -- helpers both versions use (composition, not inheritance) ------------------------------
@@ -808,6 +811,9 @@ def verify_server_chain(hs: Handshake, auth: PeerAuth, server_name: str | None, 
         verified = verifier.verify(
             auth.chain[0], auth.chain[1:], server_name=name, at=at,
             usage="server", ocsp_response=auth.ocsp_response)
+        if cfg.ct_policy is not None:  # RFC 6962: SCTs for the leaf, from known logs
+            cfg.ct_policy.enforce(verified or auth.chain, auth.scts, cfg.clock(),
+                                  auth.ocsp_response)
         if cfg.tracer is not None:
             hs.trace(T.CERTIFICATE_VERIFIED, chain=verified, server_name=name, at=at,
                      ocsp_response=auth.ocsp_response)

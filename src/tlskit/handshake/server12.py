@@ -540,6 +540,9 @@ class ServerHandshake12(ServerView, Handshake12):
             staple = ck.ocsp_response() if callable(ck.ocsp_response) else ck.ocsp_response
             if staple:
                 sh_exts.append(_EMPTY_STATUS_REQUEST)
+        if ck._sct_list is not None and _E.signed_certificate_timestamp in exts:
+            sh_exts.append(m12.extension_entry(  # RFC 6962 3.3.1: only when asked
+                _E.signed_certificate_timestamp, ck._sct_list))
         if self._issue_ticket:
             sh_exts.append(_EMPTY_SESSION_TICKET)
         limit = self._record_size_limit()

@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from .. import crypto
-from ..config import CertifiedKey, ServerConfig
+from ..config import CertifiedKey, ServerConfig, leaf_entry_overflow
 from ..enums import (
     ExtensionType,
     HandshakeType,
@@ -37,6 +37,7 @@ from ..errors import (
     DecryptError,
     HandshakeFailure,
     IllegalParameter,
+    InternalError,
     MissingExtension,
     ProtocolVersionError,
     UnexpectedMessage,
@@ -895,13 +896,19 @@ class ServerHandshake13(ServerView, Handshake13):
         staple = None
         if _E.status_request in offer.extensions and ck.ocsp_response is not None:
             staple = ck.ocsp_response() if callable(ck.ocsp_response) else ck.ocsp_response
-        if staple:
-            cert = _certificate_message(ck, staple)
+        # RFC 6962 3.3.1: SCTs only to a client that asked (on the leaf's entry, 4.4.2.1)
+        scts = ck._sct_list if ck._sct_list is not None \
+            and _E.signed_certificate_timestamp in offer.extensions else None
+        if staple or scts:
+            problem = leaf_entry_overflow(staple, scts)  # (a callable's staple: unchecked)
+            if problem is not None:
+                raise InternalError(problem)
+            cert = _certificate_message(ck, staple, scts)
             raw = cert.encode()
         else:  # the same bytes for every client: encoded once per certificate
             raw = ck._certificate13 or _encode_once(ck)
         if self._compression is not None:  # RFC 8879: the same message, compressed
-            key = (self._compression, staple)
+            key = (self._compression, staple, scts is not None)
             packed = ck._compressed.get(key)
             if packed is None:
                 if len(ck._compressed) >= 8:  # staples change over time: keep it small
@@ -912,7 +919,7 @@ class ServerHandshake13(ServerView, Handshake13):
         else:
             self.send(raw)
         if self.config.tracer is not None:
-            self.trace(T.CERTIFICATE, message=_certificate_message(ck, staple), raw=raw,
+            self.trace(T.CERTIFICATE, message=_certificate_message(ck, staple, scts), raw=raw,
                        chain=ck.chain, ocsp_response=staple, compressed=self._compression,
                        certificate_type="X.509" if ck.chain else "RawPublicKey",
                        raw_public_key=None if ck.chain else ck.cert_der[0])
@@ -1240,11 +1247,15 @@ def _check_entries(cert: m.Certificate) -> None:
                              "a client CertificateEntry")
 
 
-def _certificate_message(ck: CertifiedKey, staple: bytes | None) -> m.Certificate:
-    """4.4.2: the chain, with the OCSP staple (if any) on the leaf's entry (4.4.2.1)."""
+def _certificate_message(ck: CertifiedKey, staple: bytes | None,
+                         scts: bytes | None = None) -> m.Certificate:
+    """4.4.2: the chain, with the OCSP staple and the SCT list (RFC 6962 3.3), if any,
+    on the leaf's entry (4.4.2.1)."""
     entries = [m.CertificateEntry(d) for d in ck.cert_der]
     if staple:
         entries[0].extensions[_E.status_request] = ext.encode_ocsp_status(staple)
+    if scts is not None:
+        entries[0].extensions[_E.signed_certificate_timestamp] = scts
     return m.Certificate(b"", entries)
 
 

@@ -36,6 +36,13 @@ class ConnectionInfo:
         hc = self._conn.handshake_complete
         return hc.peer_raw_public_key if hc is not None else None
 
+    @property
+    def signed_certificate_timestamps(self) -> tuple[bytes, ...]:
+        """RFC 6962 3.3: the serialized SCTs the server delivered in TLS (client side,
+        with ``request_scts``); empty before the handshake or when none came."""
+        hc = self._conn.handshake_complete
+        return hc.signed_certificate_timestamps if hc is not None else ()
+
     def getpeercert(self, binary_form: bool = False) -> Any:
         """The peer's leaf as DER bytes or an `ssl`-style dict; None if it sent none."""
         hc = self._conn.handshake_complete

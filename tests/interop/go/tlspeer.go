@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -29,6 +30,7 @@ type state struct {
 	ALPN         string   `json:"alpn"`
 	ServerName   string   `json:"server_name"`
 	PeerSubjects []string `json:"peer_subjects"`
+	SCTs         []string `json:"scts"` // base64, the SCTs the server delivered in TLS
 }
 
 var versions = map[string]uint16{"1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
@@ -53,6 +55,9 @@ func describe(cs tls.ConnectionState) state {
 	}
 	for _, c := range cs.PeerCertificates {
 		s.PeerSubjects = append(s.PeerSubjects, c.Subject.String())
+	}
+	for _, sct := range cs.SignedCertificateTimestamps {
+		s.SCTs = append(s.SCTs, base64.StdEncoding.EncodeToString(sct))
 	}
 	return s
 }
@@ -97,6 +102,7 @@ func main() {
 	count := flag.Int("n", 1, "connections to make or serve")
 	send := flag.Int("send", 0, "client: bytes to send and read back per connection")
 	noTickets := flag.Bool("no-tickets", false, "server: issue no session tickets")
+	scts := flag.String("scts", "", "server: SCTs for the certificate, base64, comma separated")
 	flag.Parse()
 
 	cfg := &tls.Config{
@@ -116,6 +122,13 @@ func main() {
 		pair, err := tls.LoadX509KeyPair(*certFile, *keyFile)
 		if err != nil {
 			fail("loading %s: %v", *certFile, err)
+		}
+		for _, b64 := range list(*scts) {
+			sct, err := base64.StdEncoding.DecodeString(b64)
+			if err != nil {
+				fail("-scts: %v", err)
+			}
+			pair.SignedCertificateTimestamps = append(pair.SignedCertificateTimestamps, sct)
 		}
 		cfg.Certificates = []tls.Certificate{pair}
 	}
