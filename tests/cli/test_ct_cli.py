@@ -117,7 +117,9 @@ def test_bad_ct_log_file_is_one_line(files: Files, tmp_path: Path) -> None:
     bad.write_text("not a key")
     proc = tlskit("localhost:1", "--ct-log", str(bad))
     line = one_error_line(proc)
-    assert line.startswith(f"tlskit connect: --ct-log {bad}: not a CT log public key"), line
+    assert line == (f"tlskit connect: --ct-log {bad}: not a CT log public key (no public "
+                    "key could be read from it); give the log's key as PEM 'BEGIN PUBLIC KEY' "
+                    "or DER SubjectPublicKeyInfo, ECDSA P-256 or RSA"), line
     assert proc.returncode == 2
 
 

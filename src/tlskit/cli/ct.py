@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from ..errors import DecodeError
@@ -44,12 +45,20 @@ def load_ct_log(option: str, path: str) -> CTLog:
             key = serialization.load_pem_public_key(data)
         else:
             key = serialization.load_der_public_key(data)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        # (cryptography's own text is a paragraph about encodings; ours says what to give)
+        raise ValueError(_not_a_log_key(option, path, "no public key could be read from it")
+                         ) from None
+    try:
         return CTLog(key, Path(path).stem)
     except (ValueError, TypeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValueError(f"{option} {path}: not a CT log public key ({reason}); give the "
-                         "log's key as PEM 'BEGIN PUBLIC KEY' or DER SubjectPublicKeyInfo, "
-                         "ECDSA P-256 or RSA") from None
+        raise ValueError(_not_a_log_key(option, path, reason)) from None
+
+
+def _not_a_log_key(option: str, path: str, reason: str) -> str:
+    return (f"{option} {path}: not a CT log public key ({reason}); give the log's key as "
+            "PEM 'BEGIN PUBLIC KEY' or DER SubjectPublicKeyInfo, ECDSA P-256 or RSA")
 
 
 def load_sct_file(option: str, path: str) -> bytes:
