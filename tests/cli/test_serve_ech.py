@@ -96,6 +96,7 @@ def test_a_stale_config_is_rejected_with_retry_configs_for_the_public_name(
     message = json.loads(proc.stdout)["error"]["message"]
     assert "did not accept Encrypted Client Hello" in message, message
     assert base64.b64encode(current).decode() in message
+    server.wait_for_log("alert ech_required")  # logged once the client's alert is read
     assert server.stop() == 0
     log = "".join(server.stderr_lines)
     assert "closed by the client: alert ech_required (its ECH config was not this " \
