@@ -421,3 +421,28 @@ def test_serve_startup_lines_leave_in_one_write(tmp_path: Path,
     text = raw.chunks[0].decode()
     assert text.startswith(f"listening on https://127.0.0.1:{server.port}/\n"), text
     assert "trust the local CA root" in text and text.endswith("Ctrl-C to stop.\n"), text
+
+
+def test_ca_ocsp_startup_lines_leave_in_one_write(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`tlskit ca ocsp` gets Ctrl-C after its first line too. Its prints left together only
+    while stdout was buffered: unbuffered (``python -u``, PYTHONUNBUFFERED, modelled here
+    by a write-through stdout over the raw end) each print was a write for the text and
+    one for the newline, and "Stopped." could follow half a line, as serve's once did."""
+    from tlskit.ca import LocalCA
+    from tlskit.cli import ca as ca_cli
+    from tlskit.cli import main as cli_main
+
+    LocalCA.create(tmp_path / "ca")
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ca_cli, "wait_for_interrupt", interrupt)
+    raw = _Writes()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="utf-8",
+                                                        write_through=True))
+    assert cli_main.main(["ca", "ocsp", "--port", "0", "--dir", str(tmp_path / "ca")]) == 0
+    banner = raw.chunks[0].decode()
+    assert banner.startswith("OCSP responder for "), raw.chunks
+    assert banner.endswith("Ctrl-C to stop.\n"), raw.chunks

@@ -298,22 +298,30 @@ def _ocsp(args: argparse.Namespace) -> int:
             if from_url else ""
         raise CAError(listen_error(host, port, exc) + where) from exc
     try:
-        print(f"OCSP responder for {_common_name(ca.intermediate)} and "
-              f"{_common_name(ca.root)} at {responder.url}")
-        print(f"CRLs at {responder.url}{INTERMEDIATE_CRL_PATH} and "
-              f"{responder.url}{ROOT_CRL_PATH}")
-        if ca.url is None:
-            print("This CA's certificates name no responder; new ones can with: "
-                  f"tlskit ca issue NAME --ocsp-url {responder.url}")
-        elif ca.url != responder.url:
-            print(f"Note: this CA's certificates point at {ca.url}, not at this address")
-        print("Ctrl-C to stop.", flush=True)
+        _announce(ca, responder.url)
         wait_for_interrupt()
     except KeyboardInterrupt:
         print("Stopped.")
     finally:
         responder.close()
     return 0
+
+
+def _announce(ca: LocalCA, url: str) -> None:
+    """The startup lines in one write: a Ctrl-C while they are printed (an unbuffered
+    stdout, ``python -u``, wrote each print's text and newline apart) then stops the
+    responder before or after them, never between a line and its newline."""
+    lines = [f"OCSP responder for {_common_name(ca.intermediate)} and "
+             f"{_common_name(ca.root)} at {url}",
+             f"CRLs at {url}{INTERMEDIATE_CRL_PATH} and {url}{ROOT_CRL_PATH}"]
+    if ca.url is None:
+        lines.append("This CA's certificates name no responder; new ones can with: "
+                     f"tlskit ca issue NAME --ocsp-url {url}")
+    elif ca.url != url:
+        lines.append(f"Note: this CA's certificates point at {ca.url}, not at this address")
+    lines.append("Ctrl-C to stop.")
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
 
 
 def log_line(line: str) -> None:
