@@ -387,6 +387,36 @@ def test_ctrl_c_stops_a_server_cleanly(argv: list[str], hold: bytes | None, last
     assert out.splitlines()[-1] == last
 
 
+@pytest.mark.parametrize("argv", [["serve", "--port", "0"], ["ca", "ocsp", "--port", "0"]],
+                         ids=["serve", "ca-ocsp"])
+def test_ctrl_c_once_nobody_reads_stdout_stops_cleanly(argv: list[str],
+                                                       tmp_path: Path) -> None:
+    """`tlskit serve | head -1`: head has exited when Ctrl-C comes, and "stopped" went
+    into the closed pipe: a broken pipe error and exit 1. (`tlskit ca ocsp` escaped that
+    only when a request's log line had met the closed pipe first, which redirected
+    stdout: test_ocsp_keeps_answering_quietly_once_its_log_pipe_is_closed raced it.)"""
+    import signal
+
+    env = dict(os.environ, TLSKIT_STATE_DIR=str(tmp_path / "state"))
+    if argv[0] == "ca":
+        assert tlskit_run("ca", "init", env=env).returncode == 0
+    proc = subprocess.Popen([sys.executable, "-m", "tlskit", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        for line in proc.stdout:
+            if line.startswith("Ctrl-C"):
+                break
+        proc.stdout.close()  # the reader goes away
+        proc.send_signal(signal.SIGINT)
+        assert (proc.wait(timeout=30), proc.stderr.read()) == (0, "")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 class _Writes(io.RawIOBase):
     """A stdout's raw end that keeps each write it is given: each is one write(2)."""
 

@@ -35,7 +35,7 @@ from ..ca import (
     format_serial,
 )
 from . import options
-from .conventions import listen_error
+from .conventions import listen_error, write_line
 
 KEY_TYPES = [k.value for k in KeyType]
 
@@ -301,7 +301,7 @@ def _ocsp(args: argparse.Namespace) -> int:
         _announce(ca, responder.url)
         wait_for_interrupt()
     except KeyboardInterrupt:
-        print("Stopped.")
+        write_line("Stopped.")  # (stdout may be a pipe nobody reads any more)
     finally:
         responder.close()
     return 0
@@ -320,23 +320,13 @@ def _announce(ca: LocalCA, url: str) -> None:
     elif ca.url != url:
         lines.append(f"Note: this CA's certificates point at {ca.url}, not at this address")
     lines.append("Ctrl-C to stop.")
-    sys.stdout.write("\n".join(lines) + "\n")
-    sys.stdout.flush()
+    write_line("\n".join(lines))
 
 
 def log_line(line: str) -> None:
-    """One responder log line, written whole: the responder's threads log concurrently, and
-    `print` writes the text and the newline separately, so lines ran into each other.
-    Once nobody reads the log (``tlskit ca ocsp | head`` ended), the responder goes on
-    answering, quietly: stdout is pointed at the null device, so neither this call nor
-    the exit's flush writes into the closed pipe again (a traceback per request before)."""
-    try:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+    """One responder log line, written whole (the responder's threads log concurrently),
+    and quietly nowhere once nobody reads stdout: the responder goes on answering."""
+    write_line(line)
 
 
 def _listen_address(args: argparse.Namespace, url: str | None) -> tuple[str, int, bool]:

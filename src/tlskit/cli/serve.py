@@ -59,7 +59,7 @@ from ..keylog import KeyLogFile
 from ..x509.names import match_hostname
 from . import diagram
 from .connect import psk_option, psk_text
-from .conventions import listen_error
+from .conventions import listen_error, write_line
 from .ech_keep import kept_ech_key
 from .rawkeys import key_kind, load_pin, load_raw_key, spki_text
 from .trace import Recorder, Wire, quiet_library_logs
@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         pass
     finally:
         server.close()
-    print("stopped", flush=True)
+    write_line("stopped")  # (stdout may be a pipe nobody reads any more)
     return 0
 
 
@@ -500,8 +500,7 @@ class Server:
               + (f"; client raw public keys {a.client_auth or 'required'} "
                  f"({len(self.client_pins)} pinned)" if self.client_pins else ""))
         say("Ctrl-C to stop.")
-        sys.stdout.write("\n".join(lines) + "\n")
-        sys.stdout.flush()
+        write_line("\n".join(lines))
 
     def serve_forever(self) -> None:
         self.listener.serve_forever()
