@@ -79,6 +79,7 @@ def test_tlskit_connect_with_the_printed_base64(serve: Callable[..., Serve],
                            base64.b64encode(config_list).decode())
     assert human.returncode == 0, human.stderr
     assert "ECH" in human.stdout and "accepted" in human.stdout
+    server.wait_for_log("ech=accepted")  # (logged after the handshake: maybe after the exit)
     assert server.stop() == 0
     assert any("ech=accepted" in line for line in server.stderr_lines), server.stderr_lines
 
