@@ -476,3 +476,18 @@ def test_ca_ocsp_startup_lines_leave_in_one_write(tmp_path: Path,
     banner = raw.chunks[0].decode()
     assert banner.startswith("OCSP responder for "), raw.chunks
     assert banner.endswith("Ctrl-C to stop.\n"), raw.chunks
+
+
+def test_serve_logs_nothing_once_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A connection ending while `tlskit serve` stops was logged from its (daemon) thread
+    after "stopped", or while the interpreter exited: a thread stopped there holding
+    stderr's lock makes the exit's flush a fatal error. Closed, the server logs no more."""
+    from tlskit.cli.serve import Server
+
+    monkeypatch.setenv("TLSKIT_STATE_DIR", str(tmp_path / "state"))
+    server = Server(build_parser().parse_args(["serve", "--port", "0"]))
+    server.log("127.0.0.1:1 before the stop")
+    server.close()
+    server.log("127.0.0.1:2 after the stop")
+    assert capsys.readouterr().err == "127.0.0.1:1 before the stop\n"

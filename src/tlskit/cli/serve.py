@@ -506,7 +506,8 @@ class Server:
         self.listener.serve_forever()
 
     def close(self) -> None:
-        self.stopping.set()
+        with self._lock:  # a line being logged ends first, and none starts after (`log`)
+            self.stopping.set()
         with contextlib.suppress(OSError):
             self.listener.server_close()
         if self.keylog is not None:
@@ -514,8 +515,12 @@ class Server:
                 self.keylog.close()
 
     def log(self, line: str) -> None:
+        """One line on stderr, whole. Once the server is closing, handler threads log no
+        more: "stopped" ends the output, and no thread is left writing to stderr while the
+        interpreter exits (one caught holding stderr's lock then aborts the exit)."""
         with self._lock, contextlib.suppress(OSError, ValueError):
-            print(line, file=sys.stderr, flush=True)
+            if not self.stopping.is_set():
+                print(line, file=sys.stderr, flush=True)
 
     # -- one connection -----------------------------------------------------------------
 
