@@ -10,6 +10,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -260,6 +261,12 @@ def test_ocsp_serves_until_interrupted(
         post = urllib.request.Request(url, data=request, method="POST")
         with urllib.request.urlopen(post, timeout=10) as reply:
             answers.append(ocsp.load_der_ocsp_response(reply.read()))
+        # The handler thread logs the request after its answer: wait for that line, or it
+        # may come after this test, into the next one's stdout.
+        deadline = time.monotonic() + 30
+        while ": good" not in (printed := printed + capsys.readouterr().out):
+            assert time.monotonic() < deadline, printed
+            time.sleep(0.01)  # a poll interval
         raise KeyboardInterrupt
 
     monkeypatch.setattr(ca_cli, "wait_for_interrupt", query_then_interrupt)

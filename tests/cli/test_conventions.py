@@ -387,6 +387,36 @@ def test_ctrl_c_stops_a_server_cleanly(argv: list[str], hold: bytes | None, last
     assert out.splitlines()[-1] == last
 
 
+@pytest.mark.parametrize("argv", [["serve", "--port", "0"], ["ca", "ocsp", "--port", "0"]],
+                         ids=["serve", "ca-ocsp"])
+def test_ctrl_c_once_nobody_reads_stdout_stops_cleanly(argv: list[str],
+                                                       tmp_path: Path) -> None:
+    """`tlskit serve | head -1`: head has exited when Ctrl-C comes, and "stopped" went
+    into the closed pipe: a broken pipe error and exit 1. (`tlskit ca ocsp` escaped that
+    only when a request's log line had met the closed pipe first, which redirected
+    stdout: test_ocsp_keeps_answering_quietly_once_its_log_pipe_is_closed raced it.)"""
+    import signal
+
+    env = dict(os.environ, TLSKIT_STATE_DIR=str(tmp_path / "state"))
+    if argv[0] == "ca":
+        assert tlskit_run("ca", "init", env=env).returncode == 0
+    proc = subprocess.Popen([sys.executable, "-m", "tlskit", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        for line in proc.stdout:
+            if line.startswith("Ctrl-C"):
+                break
+        proc.stdout.close()  # the reader goes away
+        proc.send_signal(signal.SIGINT)
+        assert (proc.wait(timeout=30), proc.stderr.read()) == (0, "")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 class _Writes(io.RawIOBase):
     """A stdout's raw end that keeps each write it is given: each is one write(2)."""
 
@@ -421,3 +451,43 @@ def test_serve_startup_lines_leave_in_one_write(tmp_path: Path,
     text = raw.chunks[0].decode()
     assert text.startswith(f"listening on https://127.0.0.1:{server.port}/\n"), text
     assert "trust the local CA root" in text and text.endswith("Ctrl-C to stop.\n"), text
+
+
+def test_ca_ocsp_startup_lines_leave_in_one_write(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`tlskit ca ocsp` gets Ctrl-C after its first line too. Its prints left together only
+    while stdout was buffered: unbuffered (``python -u``, PYTHONUNBUFFERED, modelled here
+    by a write-through stdout over the raw end) each print was a write for the text and
+    one for the newline, and "Stopped." could follow half a line, as serve's once did."""
+    from tlskit.ca import LocalCA
+    from tlskit.cli import ca as ca_cli
+    from tlskit.cli import main as cli_main
+
+    LocalCA.create(tmp_path / "ca")
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ca_cli, "wait_for_interrupt", interrupt)
+    raw = _Writes()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="utf-8",
+                                                        write_through=True))
+    assert cli_main.main(["ca", "ocsp", "--port", "0", "--dir", str(tmp_path / "ca")]) == 0
+    banner = raw.chunks[0].decode()
+    assert banner.startswith("OCSP responder for "), raw.chunks
+    assert banner.endswith("Ctrl-C to stop.\n"), raw.chunks
+
+
+def test_serve_logs_nothing_once_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A connection ending while `tlskit serve` stops was logged from its (daemon) thread
+    after "stopped", or while the interpreter exited: a thread stopped there holding
+    stderr's lock makes the exit's flush a fatal error. Closed, the server logs no more."""
+    from tlskit.cli.serve import Server
+
+    monkeypatch.setenv("TLSKIT_STATE_DIR", str(tmp_path / "state"))
+    server = Server(build_parser().parse_args(["serve", "--port", "0"]))
+    server.log("127.0.0.1:1 before the stop")
+    server.close()
+    server.log("127.0.0.1:2 after the stop")
+    assert capsys.readouterr().err == "127.0.0.1:1 before the stop\n"

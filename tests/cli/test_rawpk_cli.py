@@ -254,6 +254,7 @@ def test_serve_names_a_client_key_it_does_not_pin(serve: Callable[..., Serve],  
                           "--priority", priority("tls13", BOTH_RAW), "127.0.0.1"])
     gnutls.close_stdin()
     gnutls.wait()
+    server.wait_for_log("handshake failed")  # logged after the alert gnutls-cli exits on
     assert server.stop() == 0
     assert log_has(server, rf"handshake failed: the client's raw public key \(SHA-256 of its "
                            rf"SPKI {stranger.sha256}\) is not pinned: add --pin-client-key "

@@ -80,14 +80,34 @@ class Serve:
         match = re.fullmatch(r"listening on https://127\.0\.0\.1:(\d+)/\n", self.first_line)
         assert match, self.first_line
         self.port = int(match.group(1))
+        self._banner_done = False
 
     @staticmethod
     def _pump(stream: object, sink: Callable[[str], None]) -> None:
         for line in stream:  # type: ignore[attr-defined]
             sink(line)
 
+    def wait_for_log(self, pattern: str) -> None:
+        """Wait until the server has logged a line matching ``pattern``. A line the server
+        writes once the client is gone (an alert it received, a handshake it failed) may
+        still be unwritten when the client has exited: stopping the server then loses it."""
+        deadline = time.monotonic() + 30
+        while not any(re.search(pattern, line) for line in self.stderr_lines):
+            assert self.proc.poll() is None, self.stderr_lines
+            assert time.monotonic() < deadline, (pattern, self.stderr_lines)
+            time.sleep(0.01)  # a poll interval
+
     def rest_of_stdout(self) -> str:
-        lines = []
+        """The stdout lines after the first: the whole banner (up to "Ctrl-C to stop.",
+        waited for: the pump thread may not have queued it yet when the first line is
+        taken), then whatever else has come."""
+        lines: list[str] = []
+        while not self._banner_done:
+            try:
+                lines.append(self.stdout.get(timeout=30))
+            except queue.Empty:
+                pytest.fail(f"the banner stopped at {lines}: {self.stderr_lines}")
+            self._banner_done = lines[-1].startswith("Ctrl-C to stop.")
         while not self.stdout.empty():
             lines.append(self.stdout.get_nowait())
         return "".join(lines)

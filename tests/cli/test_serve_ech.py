@@ -79,6 +79,7 @@ def test_tlskit_connect_with_the_printed_base64(serve: Callable[..., Serve],
                            base64.b64encode(config_list).decode())
     assert human.returncode == 0, human.stderr
     assert "ECH" in human.stdout and "accepted" in human.stdout
+    server.wait_for_log("ech=accepted")  # (logged after the handshake: maybe after the exit)
     assert server.stop() == 0
     assert any("ech=accepted" in line for line in server.stderr_lines), server.stderr_lines
 
@@ -96,6 +97,7 @@ def test_a_stale_config_is_rejected_with_retry_configs_for_the_public_name(
     message = json.loads(proc.stdout)["error"]["message"]
     assert "did not accept Encrypted Client Hello" in message, message
     assert base64.b64encode(current).decode() in message
+    server.wait_for_log("alert ech_required")  # logged once the client's alert is read
     assert server.stop() == 0
     log = "".join(server.stderr_lines)
     assert "closed by the client: alert ech_required (its ECH config was not this " \

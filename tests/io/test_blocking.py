@@ -23,6 +23,7 @@ from .helpers import (
     handshake_raw_client,
     handshake_raw_server,
     partial_then_tcp_close,
+    wait_for,
 )
 
 
@@ -296,6 +297,9 @@ def test_untrusted_server_fails_and_server_keeps_serving(
                                 server_name="localhost", timeout=10) as sock:
                 sock.sendall(b"still here\n")
                 assert sock.recv(100) == b"still here\n"
+            # the server reads the client's alert, then logs and calls the hook, in the
+            # first connection's thread: the second connection does not wait for that
+            wait_for(lambda: bool(failures), "the failed handshake's hook")
         assert len(failures) == 1 and isinstance(failures[0], TLSError)
         assert "TLS handshake with 127.0.0.1" in caplog.text
     finally:

@@ -22,6 +22,7 @@ from tlskit.io import TLSServer, wrap_server_socket
 
 from ..support.pki import ssl_client_context
 from .conftest import PKI, start_tls_server
+from .helpers import wait_for
 
 NAMES = ("a.test", "b.test")
 VERSIONS = ["TLSv1.3", "TLSv1.2"]
@@ -121,6 +122,8 @@ def test_a_chooser_that_fails_ends_the_handshake_with_internal_error(
     try:
         with pytest.raises(ssl.SSLError, match="TLSV1_ALERT_INTERNAL_ERROR"):
             ssl_client(pki, srv.server_address[1], "a.test", "TLSv1.3")
+        # the connection's thread calls the hook after sending the alert the client saw
+        wait_for(lambda: bool(failures), "the failed handshake's hook")
     finally:
         srv.shutdown()
         srv.server_close()

@@ -52,7 +52,9 @@ def test_idle_recv_timeout(tls_server_factory, client_config: ClientConfig) -> N
     with tlskit.connect("127.0.0.1", srv.server_address[1], client_config,
                         server_name="localhost", timeout=0.2) as sock:
         assert sock.gettimeout() == 0.2
+        sock.settimeout(10)  # "hi" comes once the server's thread has its turn
         assert sock.recv(10) == b"hi"
+        sock.settimeout(0.2)
         with pytest.raises(TimeoutError, match=r"recv from .* timed out after 0\.2 s"):
             sock.recv(10)
         release.set()

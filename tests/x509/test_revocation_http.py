@@ -178,7 +178,8 @@ def test_silent_server_times_out(serve: Callable[[Script], RawServer]) -> None:
             http.get(server.url, timeout=0.3)
     finally:
         release.set()
-    assert time.monotonic() - started < 2
+    # without the timeout the server's 5 s hold would end it; the slack is for a loaded machine
+    assert time.monotonic() - started < 4
 
 
 def test_trickling_server_is_bounded_by_one_deadline(
@@ -196,7 +197,7 @@ def test_trickling_server_is_bounded_by_one_deadline(
     started = time.monotonic()
     with pytest.raises(HttpError, match=r"timed out after 0\.5 s"):
         http.get(server.url, timeout=0.5)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 4  # the whole trickle takes 5 s
 
 
 def test_connection_refused() -> None:

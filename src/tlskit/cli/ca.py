@@ -35,7 +35,7 @@ from ..ca import (
     format_serial,
 )
 from . import options
-from .conventions import listen_error
+from .conventions import listen_error, write_line
 
 KEY_TYPES = [k.value for k in KeyType]
 
@@ -298,37 +298,35 @@ def _ocsp(args: argparse.Namespace) -> int:
             if from_url else ""
         raise CAError(listen_error(host, port, exc) + where) from exc
     try:
-        print(f"OCSP responder for {_common_name(ca.intermediate)} and "
-              f"{_common_name(ca.root)} at {responder.url}")
-        print(f"CRLs at {responder.url}{INTERMEDIATE_CRL_PATH} and "
-              f"{responder.url}{ROOT_CRL_PATH}")
-        if ca.url is None:
-            print("This CA's certificates name no responder; new ones can with: "
-                  f"tlskit ca issue NAME --ocsp-url {responder.url}")
-        elif ca.url != responder.url:
-            print(f"Note: this CA's certificates point at {ca.url}, not at this address")
-        print("Ctrl-C to stop.", flush=True)
+        _announce(ca, responder.url)
         wait_for_interrupt()
     except KeyboardInterrupt:
-        print("Stopped.")
+        write_line("Stopped.")  # (stdout may be a pipe nobody reads any more)
     finally:
         responder.close()
     return 0
 
 
+def _announce(ca: LocalCA, url: str) -> None:
+    """The startup lines in one write: a Ctrl-C while they are printed (an unbuffered
+    stdout, ``python -u``, wrote each print's text and newline apart) then stops the
+    responder before or after them, never between a line and its newline."""
+    lines = [f"OCSP responder for {_common_name(ca.intermediate)} and "
+             f"{_common_name(ca.root)} at {url}",
+             f"CRLs at {url}{INTERMEDIATE_CRL_PATH} and {url}{ROOT_CRL_PATH}"]
+    if ca.url is None:
+        lines.append("This CA's certificates name no responder; new ones can with: "
+                     f"tlskit ca issue NAME --ocsp-url {url}")
+    elif ca.url != url:
+        lines.append(f"Note: this CA's certificates point at {ca.url}, not at this address")
+    lines.append("Ctrl-C to stop.")
+    write_line("\n".join(lines))
+
+
 def log_line(line: str) -> None:
-    """One responder log line, written whole: the responder's threads log concurrently, and
-    `print` writes the text and the newline separately, so lines ran into each other.
-    Once nobody reads the log (``tlskit ca ocsp | head`` ended), the responder goes on
-    answering, quietly: stdout is pointed at the null device, so neither this call nor
-    the exit's flush writes into the closed pipe again (a traceback per request before)."""
-    try:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+    """One responder log line, written whole (the responder's threads log concurrently),
+    and quietly nowhere once nobody reads stdout: the responder goes on answering."""
+    write_line(line)
 
 
 def _listen_address(args: argparse.Namespace, url: str | None) -> tuple[str, int, bool]:

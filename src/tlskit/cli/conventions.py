@@ -100,3 +100,19 @@ def listen_error(host: str, port: int, exc: OSError) -> str:
         errno.EADDRNOTAVAIL: f"{host} is not an address of this machine",
     }.get(exc.errno or 0)
     return f"cannot listen on {where}: {reason}" + (f"; {hint}" if hint else "")
+
+
+def write_line(line: str) -> None:
+    """``line`` (its lines, when it holds several) and a newline, in one write, flushed:
+    `print` writes the text and the newline apart, so another thread's line or a Ctrl-C
+    could come between them. Once nobody reads stdout (``tlskit ca ocsp | head`` ended),
+    stdout is pointed at the null device, so neither this call nor a later one (a
+    server's "stopped", its log) nor the exit's flush writes into the closed pipe again:
+    a broken pipe is not the command's failure."""
+    try:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)

@@ -59,7 +59,7 @@ from ..keylog import KeyLogFile
 from ..x509.names import match_hostname
 from . import diagram
 from .connect import psk_option, psk_text
-from .conventions import listen_error
+from .conventions import listen_error, write_line
 from .ech_keep import kept_ech_key
 from .rawkeys import key_kind, load_pin, load_raw_key, spki_text
 from .trace import Recorder, Wire, quiet_library_logs
@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         pass
     finally:
         server.close()
-    print("stopped", flush=True)
+    write_line("stopped")  # (stdout may be a pipe nobody reads any more)
     return 0
 
 
@@ -518,14 +518,14 @@ class Server:
               + (f"; client raw public keys {a.client_auth or 'required'} "
                  f"({len(self.client_pins)} pinned)" if self.client_pins else ""))
         say("Ctrl-C to stop.")
-        sys.stdout.write("\n".join(lines) + "\n")
-        sys.stdout.flush()
+        write_line("\n".join(lines))
 
     def serve_forever(self) -> None:
         self.listener.serve_forever()
 
     def close(self) -> None:
-        self.stopping.set()
+        with self._lock:  # a line being logged ends first, and none starts after (`log`)
+            self.stopping.set()
         with contextlib.suppress(OSError):
             self.listener.server_close()
         if self.keylog is not None:
@@ -533,8 +533,12 @@ class Server:
                 self.keylog.close()
 
     def log(self, line: str) -> None:
+        """One line on stderr, whole. Once the server is closing, handler threads log no
+        more: "stopped" ends the output, and no thread is left writing to stderr while the
+        interpreter exits (one caught holding stderr's lock then aborts the exit)."""
         with self._lock, contextlib.suppress(OSError, ValueError):
-            print(line, file=sys.stderr, flush=True)
+            if not self.stopping.is_set():
+                print(line, file=sys.stderr, flush=True)
 
     # -- one connection -----------------------------------------------------------------
 

@@ -110,8 +110,9 @@ class OcspStapler:
         self._next_attempt = now + self.retry_interval  # one attempt per interval
 
         def work() -> None:
+            fetched = self._fetch(now)  # without the lock: current() answers meanwhile
             with self._lock:
-                self._attempt(now)
+                self._adopt(fetched)
 
         self._worker = threading.Thread(target=work, name="tlskit-ocsp-stapler", daemon=True)
         self._worker.start()
@@ -134,12 +135,23 @@ class OcspStapler:
     def _attempt(self, now: datetime) -> bool:
         """Load a candidate and adopt it if it is valid and newer than what we hold."""
         self._next_attempt = now + self.retry_interval
+        return self._adopt(self._fetch(now))
+
+    def _fetch(self, now: datetime) -> tuple[bytes, OcspEvidence] | str:
+        """A candidate response with its evaluation, or why there is none. It touches no
+        state, so the background refresh runs it without holding the lock."""
         try:
             der = self._load()
-            evidence = evaluate_ocsp_response(der, self.leaf, self.issuer, now)
+            return der, evaluate_ocsp_response(der, self.leaf, self.issuer, now)
         except (EvidenceError, http.HttpError, OSError) as exc:
-            self.last_error = f"{self._source_label()} {exc}"
+            return f"{self._source_label()} {exc}"
+
+    def _adopt(self, fetched: tuple[bytes, OcspEvidence] | str) -> bool:
+        """Take a fetched response if it is usable and newer (the lock held); True if so."""
+        if isinstance(fetched, str):
+            self.last_error = fetched
             return False
+        der, evidence = fetched
         if evidence.status == "unknown":
             self.last_error = f"{self._source_label()} says the certificate is unknown"
             return False
