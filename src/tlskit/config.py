@@ -27,6 +27,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from . import crypto
+from .channelbinding import tls_server_end_point
 from .enums import (
     CertificateType,
     CipherSuite,
@@ -36,6 +37,7 @@ from .enums import (
     PskKeyExchangeMode,
     SignatureScheme,
 )
+from .errors import UsageError
 from .iana import parse_cipher_suite, parse_group, parse_signature_scheme
 from .psk import MAX_OFFERED, ExternalPsk, PskLookup, check_client_psks, server_lookup
 from .session import MAX_TICKET_LIFETIME, SessionCache, TicketSealer
@@ -282,6 +284,7 @@ class CertifiedKey:
         self.chain_signatures = [crypto.certificate_signature_schemes(c)
                                  for c, n in zip(self.chain, names, strict=True)
                                  if n is None or n[0] != n[1]]
+        self._end_point = _end_point(self.chain[0])
 
     cert_der: list[bytes] = field(init=False, default_factory=list)
     schemes: list[SignatureScheme] = field(init=False, default_factory=list)
@@ -297,6 +300,10 @@ class CertifiedKey:
     # The Certificate messages (TLS 1.3 without a staple, TLS 1.2): the same for every client.
     _certificate13: bytes = field(init=False, default=b"", repr=False)
     _certificate12: bytes = field(init=False, default=b"", repr=False)
+    # RFC 5929 4.1's tls-server-end-point of the leaf (b"": undefined for its signature
+    # algorithm), sealed into the sessions this key serves: a resumed connection binds
+    # to the certificate of its original handshake, whatever the config serves now.
+    _end_point: bytes = field(init=False, default=b"", repr=False)
 
     @classmethod
     def from_files(cls, cert_file: str | Path, key_file: str | Path,
@@ -318,6 +325,14 @@ class CertifiedKey:
         except x509.ExtensionNotFound:
             return []
         return [n.lower() for n in san.value.get_values_for_type(x509.DNSName)]
+
+
+def _end_point(leaf: x509.Certificate) -> bytes:
+    """The leaf's tls-server-end-point, b"" where RFC 5929 defines none (EdDSA...)."""
+    try:
+        return tls_server_end_point(leaf)
+    except UsageError:
+        return b""
 
 
 def spki_der(key: Any, what: str) -> bytes:
@@ -434,6 +449,7 @@ class RawPublicKey:
         init=False, default_factory=dict, repr=False)
     _certificate13: bytes = field(init=False, default=b"", repr=False)
     _certificate12: bytes = field(init=False, default=b"", repr=False)
+    _end_point: bytes = field(init=False, default=b"", repr=False)  # (no certificate)
 
     @classmethod
     def from_file(cls, key_file: str | Path, password: bytes | None = None) -> RawPublicKey:

@@ -21,6 +21,7 @@ from tlskit import (
     ExternalPsk,
     ServerConfig,
     ServerConnection,
+    SessionCache,
     SessionTicketReceived,
     UsageError,
 )
@@ -84,7 +85,7 @@ def test_tls_server_end_point_is_the_hash_of_the_servers_der(version: str) -> No
 
 def test_tls_server_end_point_after_resumption() -> None:
     """A resumed TLS 1.3 connection sends no certificate: the client binds to the one it
-    remembered, the server to its (only) certificate; they agree."""
+    remembered, the server to the one its session recorded; they agree."""
     cfg = server_config()
     _, _, events = connected(server=cfg)
     session = next(e.session for e in events if isinstance(e, SessionTicketReceived))
@@ -95,6 +96,105 @@ def test_tls_server_end_point_after_resumption() -> None:
     want = hashlib.sha256(der(pki().server.chain[0])).digest()
     assert again.channel_binding("tls-server-end-point") == want
     assert s2.channel_binding("tls-server-end-point") == want
+
+
+@pytest.mark.parametrize(("version", "ticket"), [
+    pytest.param("TLSv1.3", True, id="tls13-ticket"),
+    pytest.param("TLSv1.2", True, id="tls12-ticket"),
+    pytest.param("TLSv1.2", False, id="tls12-session-id"),
+])
+def test_server_end_point_after_a_certificate_rotation(version: str, ticket: bool) -> None:
+    """RFC 5929 4.1 names the certificate of the handshake: a session made with
+    certificate A and resumed after the server moved to certificate B binds to A on both
+    sides (before: the server hashed B, the client A, so SCRAM-*-PLUS failed after every
+    rotation). A full handshake afterwards binds to B. The store (ticket keys, session
+    IDs) is shared by the two configs, as by a server reloading its certificate."""
+    from tlskit.sessionstore import MemoryStore
+    store = MemoryStore()
+    a, b = pki().server, pki().ca.issue_server(["localhost"], key_type="ec384")
+    before = server_config(session_store=store, versions=[version])
+    after = server_config(session_store=store, versions=[version],
+                          certificate_chain=b.chain, private_key=b.private_key)
+    client = client_config(versions=[version], legacy_session_ticket=ticket)
+    _, _, events = connected(version, server=before, client=client)
+    first = next(e.session for e in events if isinstance(e, SessionTicketReceived))
+    assert bool(first.ticket) == ticket  # (TLS 1.2 without one: a session ID)
+    again = ClientConnection(client, "localhost", session=first)
+    s2 = ServerConnection(after)
+    pump(again, s2)
+    assert s2.handshake_complete is not None and s2.handshake_complete.resumed
+    assert again.handshake_complete is not None
+    assert again.handshake_complete.peer_certificates[0] == a.chain[0]
+    want = hashlib.sha256(der(a.chain[0])).digest()
+    assert again.channel_binding("tls-server-end-point") == want
+    assert s2.channel_binding("tls-server-end-point") == want
+    fresh, s3, _ = connected(version, server=after,
+                             client=client_config(versions=[version]))
+    assert not fresh.handshake_complete.resumed  # type: ignore[union-attr]
+    want_b = hashlib.sha256(der(b.chain[0])).digest()  # (the CA signs with ECDSA-SHA256)
+    assert fresh.channel_binding("tls-server-end-point") == want_b
+    assert s3.channel_binding("tls-server-end-point") == want_b
+
+
+def test_tickets_from_a_resumed_connection_keep_the_original_certificate() -> None:
+    """TLS 1.3: the tickets a resumed connection issues seal the session's binding (not
+    the rotated config's certificate, nor none), so a second resumption binds to A too."""
+    from tlskit.sessionstore import MemoryStore
+    store = MemoryStore()
+    a, b = pki().server, pki().ca.issue_server(["localhost"], key_type="ec384")
+    after = server_config(session_store=store, certificate_chain=b.chain,
+                          private_key=b.private_key)
+    cache = SessionCache()
+    client = client_config(session_cache=cache)
+    connected(server=server_config(session_store=store), client=client)
+    for _ in range(2):
+        c = ClientConnection(client, "localhost")
+        s = ServerConnection(after)
+        pump(c, s)
+        assert s.handshake_complete is not None and s.handshake_complete.resumed
+        want = hashlib.sha256(der(a.chain[0])).digest()
+        assert c.channel_binding("tls-server-end-point") == want
+        assert s.channel_binding("tls-server-end-point") == want
+
+
+def test_a_raw_public_key_server_has_no_server_end_point() -> None:
+    """A server that authenticated with an RFC 7250 raw key sent no certificate: a
+    UsageError saying so on both sides (before: the server raised IndexError)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tlskit import RawPublicKey
+    key = RawPublicKey(ec.generate_private_key(ec.SECP256R1()))
+    c, s, _ = connected(server=ServerConfig(raw_public_key=key),
+                        client=ClientConfig(pinned_server_keys=[key.spki]))
+    with pytest.raises(UsageError, match="raw public key"):
+        c.channel_binding("tls-server-end-point")
+    with pytest.raises(UsageError, match="raw public key"):
+        s.channel_binding("tls-server-end-point")
+
+
+def test_an_old_ticket_without_the_binding_gives_none() -> None:
+    """A ticket sealed before sessions recorded the binding still resumes, but the
+    server cannot know which certificate it was made with: a UsageError, never the
+    current certificate's value (which may not be the client's)."""
+    from tlskit.session import TicketSealer, decode_state, encode_state
+    from tlskit.sessionstore import GuardedStore, MemoryStore
+    store = MemoryStore(fixed_key=bytes(32))
+    cfg = server_config(session_store=store)
+    _, _, events = connected(server=cfg)
+    session = next(e.session for e in events if isinstance(e, SessionTicketReceived))
+    sealer = TicketSealer(GuardedStore(store), cfg.clock)
+    state = sealer.open(session.ticket)
+    assert state is not None and state.server_end_point  # recorded now
+    state.server_end_point = b""  # as a ticket of the earlier format
+    [old] = sealer.seal_many([encode_state(state)], [bytes(12)])  # type: ignore[misc]
+    assert decode_state(encode_state(state)) == state
+    session.ticket = old
+    again = ClientConnection(client_config(), "localhost", session=session)
+    s2 = ServerConnection(cfg)
+    pump(again, s2)
+    assert s2.handshake_complete is not None and s2.handshake_complete.resumed
+    with pytest.raises(UsageError, match="resumed no session that recorded one"):
+        s2.channel_binding("tls-server-end-point")
 
 
 def test_tls_unique_only_in_tls12() -> None:

@@ -138,8 +138,8 @@ class ServerHandshake12(ServerView, Handshake12):
     __slots__ = ("_client_keys", "_cv_messages", "_issue_ticket", "_offer_view",
                  "_peer_fragment_length", "_peer_record_limit", "_renegotiation_hellos",
                  "_rng", "_server_keys", "_share", "_spare", "alpn", "auth", "cert_types",
-                 "certified",
-                 "client_version", "group", "scheme", "session_id")  # (see Handshake12)
+                 "certified", "client_version", "group", "scheme", "session_end_point",
+                 "session_id")  # (see Handshake12)
 
     def __init__(self, handover: Handover12) -> None:
         super().__init__(handover, _S.WAIT_CLIENT_HELLO)
@@ -315,7 +315,7 @@ class ServerHandshake12(ServerView, Handshake12):
 
     def _session_state_for(self, client_chain: list[bytes]) -> TicketState:
         cfg = self.config
-        assert self.suite12 is not None
+        assert self.suite12 is not None and self.certified is not None
         return TicketState(  # by position: keywords cost more than the rest
             self.suite12, self.master_secret, int(cfg.clock() * 1000), cfg.ticket_lifetime,
             self.alpn, self.server_name, cfg._session_context,
@@ -323,7 +323,9 @@ class ServerHandshake12(ServerView, Handshake12):
             0,  # max_early_data: none in TLS 1.2
             0,  # age_add
             True,  # tls12
-            self.ems)  # extended_master_secret
+            self.ems,  # extended_master_secret
+            None, b"", b"", False,  # external PSK identity, fingerprint; QUIC; raw key
+            self.certified._end_point)  # server_end_point (RFC 5929 4.1)
 
     def _leave_session(self) -> None:
         """After the client's Finished: the ticket (sent before our CCS), or the cache entry."""
@@ -363,6 +365,9 @@ class ServerHandshake12(ServerView, Handshake12):
         self.suite12 = self.suite = suite
         self.session_id = ch.session_id
         self.resumed = True
+        # RFC 5929 4.1: the certificate of the session's handshake, not today's (set on
+        # resumption only: `ServerConnection` reads it with a default)
+        self.session_end_point = state.server_end_point
         exts = ch.extensions
         sh_exts = m.Extensions()
         if _E.renegotiation_info in exts or SCSV in ch.cipher_suites:
