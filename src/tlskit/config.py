@@ -46,7 +46,15 @@ from .verifier import CertificateVerifier
 
 if TYPE_CHECKING:
     from .certselect import CertificateRequestInfo
-from .x509.der import DERError, split_certificate
+from .x509.der import (
+    RSASSA_PSS,
+    DERError,
+    PssParams,
+    read_tlv,
+    spki_algorithm_oid,
+    spki_pss_params,
+    split_certificate,
+)
 from .x509.parsed import describe_parse_error, pem_labels
 
 if TYPE_CHECKING:
@@ -268,13 +276,15 @@ class CertifiedKey:
         self.chain = list(_certificates(self.chain, "a certificate chain") or ())
         self.cert_der = [c.public_bytes(serialization.Encoding.DER) for c in self.chain]
         oid = self.chain[0].public_key_algorithm_oid.dotted_string
-        self.schemes = crypto.schemes_for_key(self.private_key, oid)
-        self.schemes12 = crypto.schemes_for_key12(self.private_key, oid)
+        pss = None if oid != crypto.RSASSA_PSS_OID else _pss_params(
+            split_certificate(self.cert_der[0]).spki, "the leaf certificate's key")
+        self.schemes = crypto.schemes_for_key(self.private_key, oid, pss)
+        self.schemes12 = crypto.schemes_for_key12(self.private_key, oid, pss)
         # TLS 1.2 suite choice, per handshake: the suite family the key serves and its curve.
         self.auth12 = crypto.key_auth_kind(self.private_key)
         self.curve12 = crypto.ec_key_group(self.private_key)
         if not self.schemes:
-            raise ValueError("the private key's type cannot sign TLS 1.3 handshakes")
+            raise ValueError(_no_scheme(pss, "the leaf certificate's key"))
         _check_key_matches(self.chain[0], self.private_key)
         self._dns_names = self._read_dns_names()
         names = [_names(der) for der in self.cert_der]
@@ -327,6 +337,65 @@ class CertifiedKey:
         return [n.lower() for n in san.value.get_values_for_type(x509.DNSName)]
 
 
+def _pss_params(spki: bytes, what: str) -> PssParams | None:
+    """The RFC 4055 parameters an RSASSA-PSS key's SPKI restricts it with (None: none).
+    One reading for certificates and raw keys, on both sides (`x509.der`)."""
+    try:
+        return spki_pss_params(spki)
+    except DERError as exc:
+        raise ValueError(f"{what} is an RSASSA-PSS key whose parameters do not parse "
+                         f"({exc}; RFC 4055 3.1)") from None
+
+
+def _no_scheme(pss: PssParams | None, what: str) -> str:
+    """Why a key signs no TLS handshake: its type, or its RSASSA-PSS parameters."""
+    if pss is None:
+        return "the private key's type cannot sign TLS 1.3 handshakes"
+    reasons = "; ".join(dict.fromkeys(str(crypto.pss_problem(pss, s))
+                                      for s in crypto.PSS_PSS_SCHEMES))
+    return (f"{what} is an RSASSA-PSS key whose parameters allow no TLS signature scheme "
+            f"(rsa_pss_pss_sha256/384/512: {reasons}; RFC 8446 4.2.3, RFC 4055 3.1)")
+
+
+def pss_spki_from_pem(data: bytes, private_key: Any) -> bytes:
+    """An unencrypted PKCS #8 PEM private key of type RSASSA-PSS (what ``openssl genpkey
+    -algorithm RSA-PSS`` and GnuTLS's ``certtool --key-type rsa-pss`` write): its public
+    key as the SPKI such a key has, under the same AlgorithmIdentifier (its RFC 4055
+    parameters included), which `cryptography` drops (it writes every RSA key as
+    rsaEncryption). b"" for any other key or form."""
+    import base64
+    import binascii
+    begin, end = b"-----BEGIN PRIVATE KEY-----", b"-----END PRIVATE KEY-----"
+    start = data.find(begin)
+    stop = data.find(end, start + 1)
+    if start < 0 or stop < 0:
+        return b""
+    try:
+        der = base64.b64decode(b"".join(data[start + len(begin):stop].split()), validate=True)
+        _, pos, stop = read_tlv(der, 0, len(der))  # PrivateKeyInfo (RFC 5208 5)
+        _, _, pos = read_tlv(der, pos, stop)  # version
+        _, alg_body, alg_end = read_tlv(der, pos, stop)  # privateKeyAlgorithm
+        tag, oid, oid_end = read_tlv(der, alg_body, alg_end)
+    except (DERError, binascii.Error, ValueError):
+        return b""
+    if tag != 0x06 or der[oid:oid_end] != RSASSA_PSS:
+        return b""
+    rsa_spki = spki_der(private_key.public_key(), "RawPublicKey")
+    _, body, _ = read_tlv(rsa_spki, 0, len(rsa_spki))
+    _, _, bits_start = read_tlv(rsa_spki, body, len(rsa_spki))  # (past rsaEncryption)
+    inner = der[pos:alg_end] + rsa_spki[bits_start:]
+    return _der_sequence(inner)
+
+
+def _der_sequence(body: bytes) -> bytes:
+    """A DER SEQUENCE around ``body``."""
+    n = len(body)
+    if n < 0x80:
+        return b"\x30" + bytes([n]) + body
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return b"\x30" + bytes([0x80 | len(size)]) + size + body
+
+
 def _end_point(leaf: x509.Certificate) -> bytes:
     """The leaf's tls-server-end-point, b"" where RFC 5929 defines none (EdDSA...)."""
     try:
@@ -349,6 +418,11 @@ def spki_der(key: Any, what: str) -> bytes:
                              "key.public_bytes(Encoding.DER, "
                              "PublicFormat.SubjectPublicKeyInfo) or the key itself") from None
         _check_signing_key(public, what)
+        if spki_algorithm_oid(der) == RSASSA_PSS:  # RFC 4055: parameters that parse and
+            pss = _pss_params(der, what)           # allow a TLS scheme (RFC 8446 4.2.3)
+            if pss is not None and all(crypto.pss_problem(pss, code) is not None
+                                       for code in crypto.PSS_PSS_SCHEMES):
+                raise ValueError(_no_scheme(pss, what))
         return der
     try:
         der = bytes(key.public_bytes(serialization.Encoding.DER,
@@ -401,6 +475,18 @@ _RSA_OID = "1.2.840.113549.1.1.1"
 _RPK, _X509 = CertificateType.RawPublicKey, CertificateType.X509  # RFC 7250 3
 
 
+def _same_key_spki(spki: object, own: bytes) -> bytes:
+    """``RawPublicKey(key, spki=...)``: DER SPKI bytes of the private key's own public
+    key, for a form `cryptography` does not write (an RSASSA-PSS key, RFC 4055)."""
+    if not isinstance(spki, bytes | bytearray):
+        raise TypeError(f"RawPublicKey's spki takes DER bytes, not {type(spki).__name__}")
+    der = spki_der(bytes(spki), "RawPublicKey's spki")
+    if serialization.load_der_public_key(der).public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) != own:
+        raise ValueError("RawPublicKey's spki is not the public key of its private_key")
+    return der
+
+
 def _checked_raw_key(rpk: object) -> RawPublicKey | None:
     """``raw_public_key`` (client or server config): a `RawPublicKey` or None."""
     if rpk is not None and not isinstance(rpk, RawPublicKey):
@@ -418,6 +504,7 @@ class RawPublicKey:
     (it has the same signing attributes), with an empty `chain`."""
 
     private_key: Any
+    spki: bytes = field(default=b"", repr=False)
 
     def __post_init__(self) -> None:
         try:
@@ -425,16 +512,19 @@ class RawPublicKey:
         except AttributeError:
             raise TypeError("RawPublicKey takes a private key (cryptography object), not "
                             f"{type(self.private_key).__name__}") from None
-        self.spki = spki_der(public, "RawPublicKey")
+        own = spki_der(public, "RawPublicKey")
+        self.spki = own if not self.spki else _same_key_spki(self.spki, own)
         self.cert_der = [self.spki]
-        self.schemes = crypto.schemes_for_key(self.private_key, _RSA_OID)
-        self.schemes12 = crypto.schemes_for_key12(self.private_key, _RSA_OID)
+        oid, pss = _RSA_OID, None
+        if self.spki is not own and spki_algorithm_oid(self.spki) == RSASSA_PSS:
+            oid, pss = crypto.RSASSA_PSS_OID, _pss_params(self.spki, "the raw public key")
+        self.schemes = crypto.schemes_for_key(self.private_key, oid, pss)
+        self.schemes12 = crypto.schemes_for_key12(self.private_key, oid, pss)
         self.auth12 = crypto.key_auth_kind(self.private_key)
         self.curve12 = crypto.ec_key_group(self.private_key)
         if not self.schemes:
-            raise ValueError("the private key's type cannot sign TLS 1.3 handshakes")
+            raise ValueError(_no_scheme(pss, "the raw public key"))
 
-    spki: bytes = field(init=False, default=b"", repr=False)
     cert_der: list[bytes] = field(init=False, default_factory=list, repr=False)
     schemes: list[SignatureScheme] = field(init=False, default_factory=list)
     schemes12: list[SignatureScheme] = field(init=False, default_factory=list, repr=False)
@@ -453,8 +543,11 @@ class RawPublicKey:
 
     @classmethod
     def from_file(cls, key_file: str | Path, password: bytes | None = None) -> RawPublicKey:
-        """Load an unencrypted (or ``password``-protected) PEM private key."""
-        return cls(load_pem_private_key(key_file, password))
+        """Load an unencrypted (or ``password``-protected) PEM private key. An
+        unencrypted RSASSA-PSS key keeps its SPKI (`pss_spki_from_pem`), parameters
+        and all: it signs only as they allow, and its peer pins that SPKI."""
+        key = load_pem_private_key(key_file, password)
+        return cls(key, pss_spki_from_pem(Path(key_file).read_bytes(), key))
 
     @property
     def fingerprint(self) -> str:
@@ -464,8 +557,11 @@ class RawPublicKey:
     def public_pem(self) -> bytes:
         """The public key as PEM (``-----BEGIN PUBLIC KEY-----``), for the peer's pins
         (GnuTLS's --rawpkfile reads this form)."""
-        return bytes(self.private_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        import base64
+        body = base64.encodebytes(self.spki).replace(b"\n", b"")  # (`spki`: an RSASSA-PSS
+        lines = [body[i:i + 64] for i in range(0, len(body), 64)]  # key's too, RFC 4055)
+        return b"\n".join([b"-----BEGIN PUBLIC KEY-----", *lines,
+                           b"-----END PUBLIC KEY-----", b""])
 
     def dns_names(self) -> list[str]:
         return []

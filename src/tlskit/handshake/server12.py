@@ -54,6 +54,7 @@ from .common import (
     ServerView,
     Table,
     by_server_name,
+    check_pss_key,
     choose_alpn,
     members,
     negotiate_cert_types,
@@ -687,8 +688,11 @@ class ServerHandshake12(ServerView, Handshake12):
             raise IllegalParameter(f"CertificateVerify scheme {cv.scheme:#06x} not offered")
         auth = self.auth
         leaf = auth.chain[0] if auth.raw_key is None else auth.raw_key
+        key_oid = leaf.public_key_algorithm_oid.dotted_string
+        if key_oid == crypto.RSASSA_PSS_OID:  # RFC 4055 parameters may restrict the key
+            check_pss_key(leaf, cv.scheme, "client")
         crypto.verify(public_key_of(leaf), cv.scheme, cv.signature, self._cv_messages,
-                      curve_bound=False, key_oid=leaf.public_key_algorithm_oid.dotted_string)
+                      curve_bound=False, key_oid=key_oid)
         self._cv_messages = b""
         self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, raw=raw,
                    scheme=SignatureScheme(cv.scheme).name)
