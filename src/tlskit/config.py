@@ -501,7 +501,15 @@ class RawPublicKey:
     peer pins its public key (``pinned_server_keys`` / ``pinned_client_keys``) instead
     of validating a chain. `spki` is the DER SubjectPublicKeyInfo sent in the
     Certificate message; the handshakes serve it where they would serve a `CertifiedKey`
-    (it has the same signing attributes), with an empty `chain`."""
+    (it has the same signing attributes), with an empty `chain`.
+
+    ``spki`` (optional) gives those bytes for a key `cryptography` writes otherwise: an
+    RSASSA-PSS key (RFC 4055, what ``openssl genpkey -algorithm RSA-PSS`` and GnuTLS's
+    ``certtool --key-type rsa-pss`` make) is written as rsaEncryption, so pass its own
+    SPKI (``openssl pkey -pubout -outform DER``); it must hold ``private_key``'s public
+    key. Its RSASSA-PSS parameters, if any, then restrict the key to the rsa_pss_pss_*
+    scheme they allow (ValueError when they allow none). `from_file` does this for an
+    unencrypted PKCS #8 RSASSA-PSS key file."""
 
     private_key: Any
     spki: bytes = field(default=b"", repr=False)

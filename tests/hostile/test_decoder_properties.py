@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import functools
 import json
 import ssl
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -454,6 +456,75 @@ def test_any_raw_key_certificate12_decodes_exactly_or_is_decode_error(body: byte
     assert len(cert.spki) == len(body) - 3
     if cert.spki:
         assert cert.encode()[4:] == body
+
+
+# RFC 4055 3.1: an RSASSA-PSS SPKI's algorithm (restricted to SHA-384), then the key.
+_PSS_ALGORITHM = bytes.fromhex(
+    "303d06092a864886f70d01010a3030a00d300b0609608648016503040202a11a301806092a864886f7"
+    "0d010108300b0609608648016503040202a203020130")
+
+
+def _pss_spki(algorithm: bytes, key: bytes = b"\x03\x03\x00\x30\x00") -> bytes:
+    body = algorithm + key
+    return bytes([0x30, 0x81, len(body)]) + body if len(body) > 127 else \
+        bytes([0x30, len(body)]) + body
+
+
+def _pss_params_or_der_error(spki: bytes) -> Any:
+    from tlskit.x509.der import DERError, PssParams, spki_pss_params
+    try:
+        params = spki_pss_params(spki)
+    except DERError:
+        return DERError
+    assert params is None or isinstance(params, PssParams)
+    return params
+
+
+def test_the_pss_parameters_of_a_good_spki() -> None:
+    from tlskit.x509.der import PssParams
+    assert _pss_params_or_der_error(_pss_spki(_PSS_ALGORITHM)) == PssParams(
+        "sha384", "sha384", 48, 1)
+    no_params = bytes([0x30, 11]) + _PSS_ALGORITHM[2:13]  # the OID alone
+    assert _pss_params_or_der_error(_pss_spki(no_params)) is None
+
+
+@FAST
+@given(st.binary(max_size=200))
+def test_any_spki_has_pss_parameters_none_or_der_error(spki: bytes) -> None:
+    """`x509.der.spki_pss_params` (raw keys and certificates): parameters, None, or a
+    DERError; never another exception."""
+    _pss_params_or_der_error(spki)
+
+
+@FAST
+@given(st.integers(0, 62), st.binary(max_size=12), st.integers(15, 63))
+def test_edited_pss_parameters_read_or_are_der_error(at: int, insert: bytes, cut: int) -> None:
+    """The good algorithm with bytes put in or cut off inside its parameters (the SEQUENCE
+    lengths fixed up), so the reader meets every malformed field."""
+    body = _PSS_ALGORITHM[2:]
+    edited = body[:at] + insert + body[at:] if insert else body[:cut]
+    _pss_params_or_der_error(_pss_spki(bytes([0x30, len(edited)]) + edited))
+
+
+@FAST
+@given(st.binary(max_size=200))
+def test_any_pem_body_gives_a_pss_spki_or_nothing(body: bytes) -> None:
+    """`config.pss_spki_from_pem` (`RawPublicKey.from_file`) on any private key body:
+    bytes (b"" for what is not an RSASSA-PSS PKCS #8 key), never an exception."""
+    from tlskit.config import pss_spki_from_pem
+    key = _pss_rsa_key()
+    pem = b"-----BEGIN PRIVATE KEY-----\n" + base64.encodebytes(body) + \
+        b"-----END PRIVATE KEY-----\n"
+    assert isinstance(pss_spki_from_pem(pem, key), bytes)
+    pem = b"-----BEGIN PRIVATE KEY-----\n" + base64.encodebytes(
+        b"\x30\x50\x02\x01\x00" + _PSS_ALGORITHM + body) + b"-----END PRIVATE KEY-----\n"
+    assert isinstance(pss_spki_from_pem(pem, key), bytes)
+
+
+@functools.cache
+def _pss_rsa_key() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    return rsa.generate_private_key(65537, 2048)
 
 
 # --- PEM and DER files: tlskit.config and the compat SSLContext
