@@ -306,3 +306,36 @@ def test_gnutls_rsa_pss_keys_restricted_to_sha384_both_ways(peers: Peers, tmp_pa
     assert server_hc.peer_raw_public_key == client_der
     # (the session description names the server's signature: ours)
     assert "-(RSA-PSS-SHA384)-" in client.stdout, client.stdout
+
+
+@pytest.mark.parametrize(("curves", "served"), [
+    ("+GROUP-SECP256R1:+GROUP-X25519", "Raw Public Key"),
+    ("+GROUP-SECP384R1:+GROUP-X25519", "X.509"),
+], ids=["p384-left-out", "p256-left-out"])
+def test_tls12_server_serves_the_kind_whose_curve_gnutls_lists(peers: Peers, pki: PKI,
+                                                                curves: str,
+                                                                served: str) -> None:
+    """TLS 1.2 (RFC 8422 5.1): a tlskit server with a P-384 certificate and a P-256 raw
+    key, gnutls-cli preferring X.509 then RawPublicKey: its supported_groups decide.
+    Without P-384 the certificate cannot serve it and the raw key is served; without
+    P-256 the certificate is, as the client prefers anyway."""
+    p384 = pki.ca.issue_server(["localhost"], key_type="ec384")
+    raw = RawPublicKey(ec.generate_private_key(ec.SECP256R1()))
+
+    def body(pump: Pump) -> object:
+        echo_until_close(pump)
+        return pump.conn.handshake_complete
+
+    server = peers.thread(tlskit_server(ServerConfig(
+        certificate_chain=p384.chain, private_key=p384.private_key, raw_public_key=raw,
+        versions=["TLSv1.2"]), body))
+    client = peers.start(["gnutls-cli", "-p", str(server.port), "--no-ca-verification",
+                          "--priority", f"{priority('tls12', '')}-CTYPE-SRV-ALL:"
+                          f"+CTYPE-SRV-X509:+CTYPE-SRV-RAWPK:-GROUP-ALL:{curves}",
+                          "127.0.0.1"])
+    client.wait_for("Handshake was completed")
+    client.close_stdin()
+    [hc] = server.join()
+    client.wait()
+    assert hc.version == "TLSv1.2"
+    assert f"- Certificate type: {served}\n" in client.stdout, client.stdout

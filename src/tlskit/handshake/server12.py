@@ -19,6 +19,7 @@ the same session context, and with its client chain still valid (see `tlskit.ses
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, cast
 
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -744,13 +745,20 @@ def _encode_certificate12(ck: CertifiedKey) -> bytes:
 
 
 def _curve_not_offered(certs: list[CertifiedKey], client_groups: list[int]) -> str:
-    """Why ECDSA certificates that fit the suites were passed over: RFC 8422 5.1 lets a
-    server use only curves the client's supported_groups list, its certificate's too
-    (a client listing x25519 alone cannot be served a P-256 certificate)."""
+    """Why ECDSA certificates (or the RFC 7250 raw key) that fit the suites were passed
+    over: RFC 8422 5.1 lets a server use only curves the client's supported_groups list,
+    its certificate's key's too (a client listing x25519 alone cannot be served a P-256
+    certificate)."""
     curves = ", ".join(dict.fromkeys(group_of(ck.curve12).name for ck in certs
                                      if ck.curve12 is not None))
     listed = ", ".join(group_of(g).name for g in client_groups
                        if g in NamedGroup._value2member_map_) or "none we know"
+    if not certs[0].chain:  # RFC 7250: the raw key was the one candidate (same rule)
+        fingerprint = hashlib.sha256(certs[0].cert_der[0]).hexdigest()
+        return (f"our raw public key (SHA-256 of SPKI {fingerprint}) is on "
+                f"{curves}, which the client's supported_groups ({listed}) leave out (RFC "
+                "8422 5.1); serve a raw key on a curve the client lists, or a certificate "
+                "the client takes")
     return (f"our ECDSA certificate's key is on {curves}, which the client's "
             f"supported_groups ({listed}) leave out (RFC 8422 5.1); serve a certificate on "
             "a curve the client lists, or an RSA one")
