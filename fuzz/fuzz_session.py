@@ -59,10 +59,11 @@ def seeds() -> list[bytes]:
         TicketState(next(iter(SUITES12.values())), bytes(48), 5, 60, None, "example.com",
                     tls12=True,
                     server_end_point=b"\xe0" * 32),  # (RFC 5929 4.1's binding)
+        TicketState(suite, bytes(32), 5, 60, None, None, server_end_point=b""),  # (none)
     ]
     out = [b"\x00" + encode_state(s) for s in states]
     sealed = SEALER.seal_many([encode_state(s) for s in states],
-                              [NONCE, b"\x01" * 12, b"\x02" * 12])
+                              [NONCE, b"\x01" * 12, b"\x02" * 12, b"\x03" * 12])
     assert sealed is not None
     return out + [b"\x01" + t for t in sealed]
 

@@ -745,15 +745,20 @@ class ServerConnection(Connection):
                                  "tls-exporter (RFC 9266)")
             return tls_server_end_point(certified.chain[0])
         hc = self.handshake_complete
-        end_point = b""
+        end_point: bytes | None = b""
         if hc is not None and hc.resumed and hc.external_psk_identity is None:
             end_point = getattr(self._hs, "session_end_point", b"")
+        if end_point is None:
+            raise UsageError("tls-server-end-point: this connection resumed a session "
+                             "sealed by a tlskit from before sessions recorded their "
+                             "certificate, and the config has several certificates, so "
+                             "which one it was made with is not known; use tls-exporter "
+                             "(RFC 9266)")
         if not end_point:
             raise UsageError("tls-server-end-point: this connection sent no certificate "
-                             "and resumed no session that recorded one (an external PSK, "
-                             "a raw public key, a certificate whose signature algorithm "
-                             "RFC 5929 gives no hash, or a session from before tlskit "
-                             "recorded it); use tls-exporter (RFC 9266)")
+                             "and resumed no session made with one (an external PSK, a "
+                             "raw public key, or a certificate whose signature algorithm "
+                             "RFC 5929 gives no hash); use tls-exporter (RFC 9266)")
         return end_point
 
     @property

@@ -206,10 +206,11 @@ class TicketState:
     # RFC 7250: `client_chain` holds the client's raw public key (one SPKI), not a chain.
     client_raw_key: bool = False
     # RFC 5929 4.1: the tls-server-end-point of the certificate this session was made
-    # with (a hash of 32 to 64 bytes, not the certificate), which a resumed connection
+    # with (a hash, 28 to 64 bytes, not the certificate), which a resumed connection
     # binds to whatever the server serves now; b"": none (a raw key, a PSK, a signature
-    # algorithm RFC 5929 gives no hash, or a ticket sealed before it was recorded).
-    server_end_point: bytes = b""
+    # algorithm RFC 5929 gives no hash); None: not recorded (a state sealed by a tlskit
+    # from before it was, `handshake.common.resumed_end_point`).
+    server_end_point: bytes | None = None
 
 
 class TicketSealer:
@@ -275,10 +276,11 @@ def encode_state(state: TicketState) -> bytes:
     (1, 1, 2, 1 bytes), the client chain (a count, then each DER after a 3-byte
     length), the 0-RTT fields, for an external PSK's session its identity and key
     fingerprint (2 and 1 bytes of length), then (each behind its flag and a 1-byte
-    length) the QUIC early_data_context and the server's tls-server-end-point: one join
-    (a server encodes one per session). A state without the last (sealed before it was
-    recorded) still opens; a server that does not know its flag refuses the ticket (its
-    reader ends before the state does), which means a full handshake."""
+    length) the QUIC early_data_context and the server's tls-server-end-point (empty:
+    none; no flag: not recorded): one join (a server encodes one per session). A state
+    without the last (sealed before it was recorded) still opens; a server that does not
+    know its flag refuses the ticket (its reader ends before the state does), which
+    means a full handshake."""
     flags = (_TLS12 if state.tls12 else 0) | (_EMS if state.extended_master_secret else 0)
     external = state.external_identity
     if external is not None:
@@ -288,7 +290,7 @@ def encode_state(state: TicketState) -> bytes:
     if state.client_raw_key:
         flags |= _RAW_KEY
     end_point = state.server_end_point
-    if end_point:
+    if end_point is not None:
         flags |= _END_POINT
     psk, context, chain = state.psk, state.context, state.client_chain
     alpn = (state.alpn_protocol or "").encode()
@@ -306,7 +308,7 @@ def encode_state(state: TicketState) -> bytes:
                   len(fingerprint).to_bytes(1, "big"), fingerprint)
     if state.early_data_context:
         parts += (len(state.early_data_context).to_bytes(1, "big"), state.early_data_context)
-    if end_point:
+    if end_point is not None:
         parts += (len(end_point).to_bytes(1, "big"), end_point)
     return b"".join(parts)
 
@@ -335,12 +337,11 @@ def decode_state(plain: bytes) -> TicketState | None:
         if flags & _EXTERNAL:
             external, fingerprint = reader.take(2), reader.take(1)
         early_context = reader.take(1) if flags & _EARLY_CONTEXT else b""
-        end_point = reader.take(1) if flags & _END_POINT else b""
+        end_point = reader.take(1) if flags & _END_POINT else None
     except (_Malformed, UnicodeDecodeError, struct.error):
         return None
-    if reader.pos != len(plain) or (flags & _EARLY_CONTEXT and not early_context) \
-            or (flags & _END_POINT and not end_point):
-        return None  # (an early_data_context or end point is never written empty)
+    if reader.pos != len(plain) or (flags & _EARLY_CONTEXT and not early_context):
+        return None  # (an early_data_context is never written empty)
     return TicketState(suite, psk, issued_ms, lifetime, alpn or None, sni or None,
                        context, chain, max_early_data=max_early, age_add=age_add,
                        tls12=tls12, extended_master_secret=bool(flags & _EMS),

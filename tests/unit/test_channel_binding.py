@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from tlskit import (
+    CertifiedKey,
     ClientConfig,
     ClientConnection,
     ExternalPsk,
@@ -172,28 +173,130 @@ def test_a_raw_public_key_server_has_no_server_end_point() -> None:
         s.channel_binding("tls-server-end-point")
 
 
-def test_an_old_ticket_without_the_binding_gives_none() -> None:
-    """A ticket sealed before sessions recorded the binding still resumes, but the
-    server cannot know which certificate it was made with: a UsageError, never the
-    current certificate's value (which may not be the client's)."""
-    from tlskit.session import TicketSealer, decode_state, encode_state
-    from tlskit.sessionstore import GuardedStore, MemoryStore
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_a_resumed_raw_key_session_has_no_server_end_point(version: str) -> None:
+    """A session the server's raw key authenticated records "none" (not "unknown"): on
+    its resumption the server refuses the binding like the client, though its config
+    also has one certificate, the one an unrecorded session would bind to."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tlskit import RawPublicKey
+    from tlskit.sessionstore import MemoryStore
+    key = RawPublicKey(ec.generate_private_key(ec.SECP256R1()))
+    cfg = server_config(raw_public_key=key, session_store=MemoryStore(),
+                        versions=[version])
+    client = ClientConfig(pinned_server_keys=[key.spki], versions=[version],
+                          legacy_session_ticket=True)
+    _, _, events = connected(version, server=cfg, client=client)
+    session = next(e.session for e in events if isinstance(e, SessionTicketReceived))
+    again = ClientConnection(client, "localhost", session=session)
+    s2 = ServerConnection(cfg)
+    pump(again, s2)
+    assert s2.handshake_complete is not None and s2.handshake_complete.resumed
+    with pytest.raises(UsageError, match="raw public key"):
+        again.channel_binding("tls-server-end-point")
+    with pytest.raises(UsageError, match="resumed no session made with one"):
+        s2.channel_binding("tls-server-end-point")
+
+
+def _as_previous_release(cfg: ServerConfig, store: Any, session: Any) -> None:
+    """Re-seal ``session``'s ticket (or TLS 1.2 session-ID entry) as the previous tlskit
+    wrote it: the same layout without the binding's flag (32) and the length and bytes
+    that end the state now."""
+    from tlskit.session import TicketSealer, encode_state
+    from tlskit.sessionstore import GuardedStore
+    sealer = TicketSealer(GuardedStore(store), cfg.clock)
+    sealed = session.ticket or store.get_session(session.session_id)
+    state = sealer.open(sealed)
+    assert state is not None and state.server_end_point  # recorded now
+    body = bytearray(encode_state(state))
+    assert body[1] & 32 and body[-1 - len(state.server_end_point)] == 32
+    body[1] &= ~32
+    del body[-1 - len(state.server_end_point):]
+    [old] = sealer.seal_many([bytes(body)], [bytes(12)])  # type: ignore[misc]
+    if session.ticket:
+        session.ticket = old
+    else:
+        store.put_session(session.session_id, old, 60)
+
+
+def test_a_previous_release_ticket_binds_as_that_release_did() -> None:
+    """A ticket sealed before sessions recorded the binding resumes, and its server
+    binds as the previous release did: to its one configured certificate (the client's,
+    unless it rotated since). The tickets that connection issues record that binding,
+    so a client that keeps resuming keeps it after a rotation (before: the server
+    refused the binding on such a connection and on every resumption that followed)."""
+    from tlskit.sessionstore import MemoryStore
     store = MemoryStore(fixed_key=bytes(32))
     cfg = server_config(session_store=store)
     _, _, events = connected(server=cfg)
     session = next(e.session for e in events if isinstance(e, SessionTicketReceived))
-    sealer = TicketSealer(GuardedStore(store), cfg.clock)
-    state = sealer.open(session.ticket)
-    assert state is not None and state.server_end_point  # recorded now
-    state.server_end_point = b""  # as a ticket of the earlier format
-    [old] = sealer.seal_many([encode_state(state)], [bytes(12)])  # type: ignore[misc]
-    assert decode_state(encode_state(state)) == state
-    session.ticket = old
+    _as_previous_release(cfg, store, session)
+    again = ClientConnection(client_config(), "localhost", session=session)
+    s2 = ServerConnection(cfg)
+    events = pump(again, s2)
+    assert s2.handshake_complete is not None and s2.handshake_complete.resumed
+    want = hashlib.sha256(der(pki().server.chain[0])).digest()
+    assert again.channel_binding("tls-server-end-point") == want
+    assert s2.channel_binding("tls-server-end-point") == want
+    b = pki().ca.issue_server(["localhost"], key_type="ec384")
+    rotated = server_config(session_store=store, certificate_chain=b.chain,
+                            private_key=b.private_key)
+    later = next(e.session for e in events if isinstance(e, SessionTicketReceived))
+    third = ClientConnection(client_config(), "localhost", session=later)
+    s3 = ServerConnection(rotated)
+    pump(third, s3)
+    assert s3.handshake_complete is not None and s3.handshake_complete.resumed
+    assert third.channel_binding("tls-server-end-point") == want
+    assert s3.channel_binding("tls-server-end-point") == want
+
+
+@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
+def test_a_previous_release_tls12_session_binds_as_that_release_did(ticket: bool) -> None:
+    """The same for a TLS 1.2 ticket (the ticket renewed on resumption records the
+    binding) and a TLS 1.2 session-ID entry."""
+    from tlskit.sessionstore import MemoryStore
+    store = MemoryStore(fixed_key=bytes(32))
+    cfg = server_config(session_store=store, versions=["TLSv1.2"])
+    client = client_config(versions=["TLSv1.2"], legacy_session_ticket=ticket)
+    _, _, events = connected("TLSv1.2", server=cfg, client=client)
+    session = next(e.session for e in events if isinstance(e, SessionTicketReceived))
+    _as_previous_release(cfg, store, session)
+    again = ClientConnection(client, "localhost", session=session)
+    s2 = ServerConnection(cfg)
+    events = pump(again, s2)
+    assert s2.handshake_complete is not None and s2.handshake_complete.resumed
+    want = hashlib.sha256(der(pki().server.chain[0])).digest()
+    assert again.channel_binding("tls-server-end-point") == want
+    assert s2.channel_binding("tls-server-end-point") == want
+    if not ticket:
+        return  # (a session ID names the same entry: nothing renewed)
+    renewed = next(e.session for e in events if isinstance(e, SessionTicketReceived))
+    b = pki().ca.issue_server(["localhost"], key_type="ec384")
+    third = ClientConnection(client, "localhost", session=renewed)
+    s3 = ServerConnection(server_config(session_store=store, versions=["TLSv1.2"],
+                                        certificate_chain=b.chain, private_key=b.private_key))
+    pump(third, s3)
+    assert s3.handshake_complete is not None and s3.handshake_complete.resumed
+    assert s3.channel_binding("tls-server-end-point") == want
+
+
+def test_a_previous_release_ticket_with_no_single_certificate_gives_none() -> None:
+    """With several certificates the server cannot tell which one an unrecorded
+    session was made with: a UsageError, never a guess among them."""
+    from tlskit.sessionstore import MemoryStore
+    store = MemoryStore(fixed_key=bytes(32))
+    b = pki().ca.issue_server(["localhost"], key_type="ec384")
+    cfg = server_config(session_store=store,
+                        certificates=[CertifiedKey(b.chain, b.private_key)])
+    _, _, events = connected(server=cfg)
+    session = next(e.session for e in events if isinstance(e, SessionTicketReceived))
+    _as_previous_release(cfg, store, session)
     again = ClientConnection(client_config(), "localhost", session=session)
     s2 = ServerConnection(cfg)
     pump(again, s2)
     assert s2.handshake_complete is not None and s2.handshake_complete.resumed
-    with pytest.raises(UsageError, match="resumed no session that recorded one"):
+    with pytest.raises(UsageError, match="several certificates"):
         s2.channel_binding("tls-server-end-point")
 
 

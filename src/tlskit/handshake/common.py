@@ -473,6 +473,23 @@ def _raw_key_scheme(cfg: Any, rpk: Any, schemes: Sequence[int] | None,
                                             [s for s in mine if s in ours]))
 
 
+def resumed_end_point(cfg: Any, state: TicketState) -> bytes | None:
+    """RFC 5929 4.1 on a resumed session: the server's tls-server-end-point its state
+    recorded (b"": none). A state sealed by a tlskit from before it was recorded binds
+    as that release did, to the config's certificate when it has exactly one (the
+    client's, unless it rotated since), and the tickets sent on such a connection record
+    that; with several, None: not known. A session an external PSK authenticated
+    had no certificate."""
+    end_point = state.server_end_point
+    if end_point is not None:
+        return end_point
+    if state.external_identity is not None:
+        return b""
+    certs = cfg._certs
+    return certs[0]._end_point if len(certs) == 1 and cfg.certificate_resolver is None \
+        else None
+
+
 def resumable_client_raw_key(cfg: Any, state: TicketState, auth: PeerAuth,
                              trace: Callable[..., None]) -> list[x509.Certificate] | None:
     """A ticket (1.3) or session (1.2) whose client presented a raw public key resumes

@@ -65,6 +65,7 @@ from .common import (
     read_raw_key,
     resumable_client_chain,
     resumable_client_raw_key,
+    resumed_end_point,
     rule,
     verify_client_chain,
 )
@@ -368,8 +369,10 @@ class ServerHandshake12(ServerView, Handshake12):
         self.session_id = ch.session_id
         self.resumed = True
         # RFC 5929 4.1: the certificate of the session's handshake, not today's (set on
-        # resumption only: `ServerConnection` reads it with a default)
-        self.session_end_point = state.server_end_point
+        # resumption only: `ServerConnection` reads it with a default); a renewed
+        # ticket records it (`resumed_end_point`: a state from before it was recorded)
+        self.session_end_point = state.server_end_point = resumed_end_point(self.config,
+                                                                             state)
         exts = ch.extensions
         sh_exts = m.Extensions()
         if _E.renegotiation_info in exts or SCSV in ch.cipher_suites:

@@ -79,6 +79,7 @@ from .common import (
     read_raw_key,
     resumable_client_chain,
     resumable_client_raw_key,
+    resumed_end_point,
     rule,
     verify_client_chain,
 )
@@ -228,10 +229,11 @@ class ServerHandshake13(ServerView, Handshake13):
         self._ech_hrr_transcript: Transcript | None = None
 
     @property
-    def session_end_point(self) -> bytes:
+    def session_end_point(self) -> bytes | None:
         """RFC 5929 4.1 on a resumed connection: the tls-server-end-point of the
-        certificate the session's handshake sent (b"": none recorded)."""
-        return b"" if self._ticket is None else self._ticket.server_end_point
+        certificate the session's handshake sent (b"": none; None: not known,
+        `resumed_end_point`)."""
+        return b"" if self._ticket is None else resumed_end_point(self.config, self._ticket)
 
     def ccs_allowed(self) -> bool:
         return self.first_hello is not None
