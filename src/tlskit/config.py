@@ -351,10 +351,27 @@ def _no_scheme(pss: PssParams | None, what: str) -> str:
     """Why a key signs no TLS handshake: its type, or its RSASSA-PSS parameters."""
     if pss is None:
         return "the private key's type cannot sign TLS 1.3 handshakes"
-    reasons = "; ".join(dict.fromkeys(str(crypto.pss_problem(pss, s))
-                                      for s in crypto.PSS_PSS_SCHEMES))
+    # The reason against the scheme of the key's own hash (else the first): the others
+    # only add "and it is not that hash".
+    own = next((code for code in crypto.PSS_PSS_SCHEMES
+                if crypto.SCHEMES[code].hash_name == pss.hash), crypto.PSS_PSS_SCHEMES[0])
     return (f"{what} is an RSASSA-PSS key whose parameters allow no TLS signature scheme "
-            f"(rsa_pss_pss_sha256/384/512: {reasons}; RFC 8446 4.2.3, RFC 4055 3.1)")
+            f"({crypto.pss_problem(pss, own)}; each rsa_pss_pss_* scheme hashes the "
+            "message and MGF1 with one of SHA-256/384/512 and a salt of its length, RFC "
+            f"8446 4.2.3, RFC 4055 3.1); {_pss_remedy(pss)}")
+
+
+def _pss_remedy(pss: PssParams) -> str:
+    """What makes an RSASSA-PSS key that TLS can use, for a key whose parameters fit no
+    scheme (OpenSSL 3.0's ``rsa_pss_keygen_md`` alone leaves MGF1 at SHA-1)."""
+    size = {"sha256": 32, "sha384": 48, "sha512": 64}.get(pss.hash)
+    name = pss.hash if size is not None else "sha256"
+    options = (f"openssl genpkey -algorithm RSA-PSS -pkeyopt rsa_pss_keygen_md:{name} "
+               f"-pkeyopt rsa_pss_keygen_mgf1_md:{name}")
+    if size is not None and pss.mgf1_hash == pss.hash and pss.salt_length > size:
+        options += f" -pkeyopt rsa_pss_keygen_saltlen:{size}"
+    return (f"a key TLS can use has one hash for both and a salt no longer than it ({options}; "
+            f"certtool --key-type rsa-pss --hash {name}), or no parameters")
 
 
 def pss_spki_from_pem(data: bytes, private_key: Any) -> bytes:

@@ -522,7 +522,8 @@ def pss_problem(params: PssParams, scheme: int) -> str | None:
     if params.hash != name or params.mgf1_hash != name:
         hashes_ = (params.hash if params.mgf1_hash == params.hash
                    else f"{params.hash} with MGF1-{params.mgf1_hash}")
-        return f"the key is restricted to {hashes_}, {SignatureScheme(scheme).name} uses {name}"
+        return (f"the key is restricted to {hashes_}, {SignatureScheme(scheme).name} uses "
+                f"{name} for both")
     if params.salt_length > _DIGEST_SIZES[name]:
         return (f"the key requires a salt of at least {params.salt_length} bytes, "
                 f"{SignatureScheme(scheme).name} uses {_DIGEST_SIZES[name]}")

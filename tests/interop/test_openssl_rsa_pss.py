@@ -165,3 +165,40 @@ def test_a_key_whose_salt_fits_no_scheme(restricted: Path) -> None:
     with pytest.raises(IllegalParameter, match="requires a salt of at least 40 bytes, "
                                                "rsa_pss_pss_sha256 uses 32"):
         check_pss_key(leaf, SignatureScheme.rsa_pss_pss_sha256, "server")
+
+
+def test_openssls_md_only_key_is_refused_saying_what_to_run(peers: Peers, pss: Path) -> None:
+    """``-pkeyopt rsa_pss_keygen_md:sha256`` alone: OpenSSL 3.0 writes the hash and
+    leaves MGF1 at its SHA-1 default (RFC 4055), a key no rsa_pss_pss_* scheme fits
+    (OpenSSL serves it anyway, signing with MGF1-SHA-1, which only OpenSSL takes). As
+    our certificate: a ValueError, once (not per scheme), naming the parameters and the
+    options that make a usable key (before: three repeated reasons, no remedy). From
+    s_server: illegal_parameter naming MGF1-sha1 (before the parameters were read:
+    decrypt_error, "does not verify")."""
+    from tlskit import AlertDescription, TLSError
+
+    _openssl("genpkey", "-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048",
+             "-pkeyopt", "rsa_pss_keygen_md:sha256", "-out", "mdonly.key", cwd=pss)
+    _openssl("req", "-new", "-key", "mdonly.key", "-subj", "/CN=localhost", "-out",
+             "mdonly.csr", cwd=pss)
+    _openssl("x509", "-req", "-in", "mdonly.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+             "-CAcreateserial", "-days", "5", "-sha256", "-extfile", "ext.cnf",
+             "-out", "mdonly.pem", cwd=pss)
+    with pytest.raises(ValueError) as err:
+        CertifiedKey.from_files(pss / "mdonly.pem", pss / "mdonly.key")
+    message = str(err.value)
+    assert "allow no TLS signature scheme" in message
+    assert message.count("restricted to sha256 with MGF1-sha1") == 1
+    assert "rsa_pss_keygen_mgf1_md:sha256" in message
+    proc = peers.start(["openssl", "s_server", "-tls1_3", "-accept", "127.0.0.1:0",
+                        "-cert", str(pss / "mdonly.pem"), "-key", str(pss / "mdonly.key"),
+                        "-www"])
+    port = int(proc.wait_for(r"ACCEPT 127\.0\.0\.1:(\d+)").group(1))
+    pump = Pump.connect(ClientConfig(trust_anchors=load_pem_chain(pss / "ca.pem")), port)
+    try:
+        with pytest.raises(TLSError) as failed:
+            pump.handshake()
+    finally:
+        pump.dispose()
+    assert failed.value.alert == AlertDescription.illegal_parameter
+    assert "restricted to sha256 with MGF1-sha1" in str(failed.value)
