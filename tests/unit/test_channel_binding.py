@@ -137,6 +137,49 @@ def test_server_end_point_after_a_certificate_rotation(version: str, ticket: boo
     assert s3.channel_binding("tls-server-end-point") == want_b
 
 
+@pytest.mark.parametrize("case", ["hello-retry", "0-rtt", "client-certificate"])
+def test_server_end_point_after_a_rotation_with(case: str) -> None:
+    """The resumed TLS 1.3 handshake's variants bind to certificate A on both sides
+    after the server moved to B: resumed after a HelloRetryRequest (the client's first
+    key share is not the server's group), with 0-RTT accepted, and for a session the
+    client authenticated with its certificate."""
+    from tlskit.sessionstore import MemoryStore
+    store = MemoryStore()
+    a, b = pki().server, pki().ca.issue_server(["localhost"], key_type="ec384")
+    alice = pki().client
+    extra: dict[str, Any] = {
+        "hello-retry": {"groups": ["secp384r1"]},
+        "0-rtt": {"max_early_data_size": 1024},
+        "client-certificate": {"client_auth": "required",
+                               "client_trust_anchors": [pki().ca.root]},
+    }[case]
+    client = client_config(
+        groups=["x25519", "secp384r1"],
+        certificates=[CertifiedKey(alice.chain, alice.private_key)]
+        if case == "client-certificate" else ())
+    _, _, events = connected(server=server_config(session_store=store, **extra),
+                             client=client)
+    session = next(e.session for e in events if isinstance(e, SessionTicketReceived))
+    again = ClientConnection(client, "localhost", session=session,
+                             early_data=b"early" if case == "0-rtt" else b"")
+    steps: list[Any] = []
+    s2 = ServerConnection(server_config(session_store=store, certificate_chain=b.chain,
+                                        private_key=b.private_key,
+                                        tracer=lambda step, _: steps.append(step), **extra))
+    pump(again, s2)
+    hc = s2.handshake_complete
+    assert hc is not None and hc.resumed
+    if case == "hello-retry":
+        assert "hello_retry_request" in steps
+    if case == "0-rtt":
+        assert again.early_data_sent and hc.early_data_accepted
+    if case == "client-certificate":
+        assert hc.peer_certificates[0] == alice.chain[0]
+    want = hashlib.sha256(der(a.chain[0])).digest()
+    assert again.channel_binding("tls-server-end-point") == want
+    assert s2.channel_binding("tls-server-end-point") == want
+
+
 def test_tickets_from_a_resumed_connection_keep_the_original_certificate() -> None:
     """TLS 1.3: the tickets a resumed connection issues seal the session's binding (not
     the rotated config's certificate, nor none), so a second resumption binds to A too."""
