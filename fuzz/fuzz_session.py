@@ -21,7 +21,7 @@ import sys
 
 from _harness import main, seeded
 
-from tlskit.crypto import SUITES
+from tlskit.crypto import SUITES, SUITES12
 from tlskit.session import TicketSealer, TicketState, decode_state, encode_state
 from tlskit.sessionstore import GuardedStore, MemoryStore
 
@@ -56,9 +56,14 @@ def seeds() -> list[bytes]:
         TicketState(suite, bytes(32), 1_700_000_000_000, 7200, "h2", "example.com"),
         TicketState(suite, b"p" * 48, 5, 1, None, None, bytes(32), [b"\x30\x03\x02\x01\x01"],
                     max_early_data=16384, age_add=0xDEADBEEF),
+        TicketState(next(iter(SUITES12.values())), bytes(48), 5, 60, None, "example.com",
+                    tls12=True,
+                    server_end_point=b"\xe0" * 32),  # (RFC 5929 4.1's binding)
+        TicketState(suite, bytes(32), 5, 60, None, None, server_end_point=b""),  # (none)
     ]
     out = [b"\x00" + encode_state(s) for s in states]
-    sealed = SEALER.seal_many([encode_state(s) for s in states], [NONCE, b"\x01" * 12])
+    sealed = SEALER.seal_many([encode_state(s) for s in states],
+                              [NONCE, b"\x01" * 12, b"\x02" * 12, b"\x03" * 12])
     assert sealed is not None
     return out + [b"\x01" + t for t in sealed]
 

@@ -27,6 +27,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from . import crypto
+from .channelbinding import tls_server_end_point
 from .enums import (
     CertificateType,
     CipherSuite,
@@ -36,6 +37,7 @@ from .enums import (
     PskKeyExchangeMode,
     SignatureScheme,
 )
+from .errors import UsageError
 from .iana import parse_cipher_suite, parse_group, parse_signature_scheme
 from .psk import MAX_OFFERED, ExternalPsk, PskLookup, check_client_psks, server_lookup
 from .session import MAX_TICKET_LIFETIME, SessionCache, TicketSealer
@@ -44,7 +46,15 @@ from .verifier import CertificateVerifier
 
 if TYPE_CHECKING:
     from .certselect import CertificateRequestInfo
-from .x509.der import DERError, split_certificate
+from .x509.der import (
+    RSASSA_PSS,
+    DERError,
+    PssParams,
+    read_tlv,
+    spki_algorithm_oid,
+    spki_pss_params,
+    split_certificate,
+)
 from .x509.parsed import describe_parse_error, pem_labels
 
 if TYPE_CHECKING:
@@ -277,13 +287,15 @@ class CertifiedKey:
         self.chain = list(_certificates(self.chain, "a certificate chain") or ())
         self.cert_der = [c.public_bytes(serialization.Encoding.DER) for c in self.chain]
         oid = self.chain[0].public_key_algorithm_oid.dotted_string
-        self.schemes = crypto.schemes_for_key(self.private_key, oid)
-        self.schemes12 = crypto.schemes_for_key12(self.private_key, oid)
+        pss = None if oid != crypto.RSASSA_PSS_OID else _pss_params(
+            split_certificate(self.cert_der[0]).spki, "the leaf certificate's key")
+        self.schemes = crypto.schemes_for_key(self.private_key, oid, pss)
+        self.schemes12 = crypto.schemes_for_key12(self.private_key, oid, pss)
         # TLS 1.2 suite choice, per handshake: the suite family the key serves and its curve.
         self.auth12 = crypto.key_auth_kind(self.private_key)
         self.curve12 = crypto.ec_key_group(self.private_key)
         if not self.schemes:
-            raise ValueError("the private key's type cannot sign TLS 1.3 handshakes")
+            raise ValueError(_no_scheme(pss, "the leaf certificate's key"))
         _check_key_matches(self.chain[0], self.private_key)
         self._dns_names = self._read_dns_names()
         names = [_names(der) for der in self.cert_der]
@@ -293,6 +305,7 @@ class CertifiedKey:
         self.chain_signatures = [crypto.certificate_signature_schemes(c)
                                  for c, n in zip(self.chain, names, strict=True)
                                  if n is None or n[0] != n[1]]
+        self._end_point = _end_point(self.chain[0])
 
     cert_der: list[bytes] = field(init=False, default_factory=list)
     schemes: list[SignatureScheme] = field(init=False, default_factory=list)
@@ -311,6 +324,10 @@ class CertifiedKey:
     _certificate12: bytes = field(init=False, default=b"", repr=False)
     # The SignedCertificateTimestampList body of `scts` (None: no SCTs to send).
     _sct_list: bytes | None = field(init=False, default=None, repr=False)
+    # RFC 5929 4.1's tls-server-end-point of the leaf (b"": undefined for its signature
+    # algorithm), sealed into the sessions this key serves: a resumed connection binds
+    # to the certificate of its original handshake, whatever the config serves now.
+    _end_point: bytes = field(init=False, default=b"", repr=False)
 
     @classmethod
     def from_files(cls, cert_file: str | Path, key_file: str | Path,
@@ -377,6 +394,90 @@ def _check_leaf_entry_fits(staple: bytes, sct_list: bytes) -> None:
         raise ValueError(problem)
 
 
+def _pss_params(spki: bytes, what: str) -> PssParams | None:
+    """The RFC 4055 parameters an RSASSA-PSS key's SPKI restricts it with (None: none).
+    One reading for certificates and raw keys, on both sides (`x509.der`)."""
+    try:
+        return spki_pss_params(spki)
+    except DERError as exc:
+        raise ValueError(f"{what} is an RSASSA-PSS key whose parameters do not parse "
+                         f"({exc}; RFC 4055 3.1)") from None
+
+
+def _no_scheme(pss: PssParams | None, what: str) -> str:
+    """Why a key signs no TLS handshake: its type, or its RSASSA-PSS parameters."""
+    if pss is None:
+        return "the private key's type cannot sign TLS 1.3 handshakes"
+    # The reason against the scheme of the key's own hash (else the first): the others
+    # only add "and it is not that hash".
+    own = next((code for code in crypto.PSS_PSS_SCHEMES
+                if crypto.SCHEMES[code].hash_name == pss.hash), crypto.PSS_PSS_SCHEMES[0])
+    return (f"{what} is an RSASSA-PSS key whose parameters allow no TLS signature scheme "
+            f"({crypto.pss_problem(pss, own)}; each rsa_pss_pss_* scheme hashes the "
+            "message and MGF1 with one of SHA-256/384/512 and a salt of its length, RFC "
+            f"8446 4.2.3, RFC 4055 3.1); {_pss_remedy(pss)}")
+
+
+def _pss_remedy(pss: PssParams) -> str:
+    """What makes an RSASSA-PSS key that TLS can use, for a key whose parameters fit no
+    scheme (OpenSSL 3.0's ``rsa_pss_keygen_md`` alone leaves MGF1 at SHA-1)."""
+    size = {"sha256": 32, "sha384": 48, "sha512": 64}.get(pss.hash)
+    name = pss.hash if size is not None else "sha256"
+    options = (f"openssl genpkey -algorithm RSA-PSS -pkeyopt rsa_pss_keygen_md:{name} "
+               f"-pkeyopt rsa_pss_keygen_mgf1_md:{name}")
+    if size is not None and pss.mgf1_hash == pss.hash and pss.salt_length > size:
+        options += f" -pkeyopt rsa_pss_keygen_saltlen:{size}"
+    return (f"a key TLS can use has one hash for both and a salt no longer than it ({options}; "
+            f"certtool --key-type rsa-pss --hash {name}), or no parameters")
+
+
+def pss_spki_from_pem(data: bytes, private_key: Any) -> bytes:
+    """An unencrypted PKCS #8 PEM private key of type RSASSA-PSS (what ``openssl genpkey
+    -algorithm RSA-PSS`` and GnuTLS's ``certtool --key-type rsa-pss`` write): its public
+    key as the SPKI such a key has, under the same AlgorithmIdentifier (its RFC 4055
+    parameters included), which `cryptography` drops (it writes every RSA key as
+    rsaEncryption). b"" for any other key or form."""
+    import base64
+    import binascii
+    begin, end = b"-----BEGIN PRIVATE KEY-----", b"-----END PRIVATE KEY-----"
+    start = data.find(begin)
+    stop = data.find(end, start + 1)
+    if start < 0 or stop < 0:
+        return b""
+    try:
+        der = base64.b64decode(b"".join(data[start + len(begin):stop].split()), validate=True)
+        _, pos, stop = read_tlv(der, 0, len(der))  # PrivateKeyInfo (RFC 5208 5)
+        _, _, pos = read_tlv(der, pos, stop)  # version
+        _, alg_body, alg_end = read_tlv(der, pos, stop)  # privateKeyAlgorithm
+        tag, oid, oid_end = read_tlv(der, alg_body, alg_end)
+    except (DERError, binascii.Error, ValueError):
+        return b""
+    if tag != 0x06 or der[oid:oid_end] != RSASSA_PSS:
+        return b""
+    rsa_spki = spki_der(private_key.public_key(), "RawPublicKey")
+    _, body, _ = read_tlv(rsa_spki, 0, len(rsa_spki))
+    _, _, bits_start = read_tlv(rsa_spki, body, len(rsa_spki))  # (past rsaEncryption)
+    inner = der[pos:alg_end] + rsa_spki[bits_start:]
+    return _der_sequence(inner)
+
+
+def _der_sequence(body: bytes) -> bytes:
+    """A DER SEQUENCE around ``body``."""
+    n = len(body)
+    if n < 0x80:
+        return b"\x30" + bytes([n]) + body
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return b"\x30" + bytes([0x80 | len(size)]) + size + body
+
+
+def _end_point(leaf: x509.Certificate) -> bytes:
+    """The leaf's tls-server-end-point, b"" where RFC 5929 defines none (EdDSA...)."""
+    try:
+        return tls_server_end_point(leaf)
+    except UsageError:
+        return b""
+
+
 def spki_der(key: Any, what: str) -> bytes:
     """A public key as its DER SubjectPublicKeyInfo (RFC 7250 3's ASN.1_subjectPublicKeyInfo):
     a `cryptography` public key, or the DER bytes themselves (checked: they must parse as
@@ -391,6 +492,11 @@ def spki_der(key: Any, what: str) -> bytes:
                              "key.public_bytes(Encoding.DER, "
                              "PublicFormat.SubjectPublicKeyInfo) or the key itself") from None
         _check_signing_key(public, what)
+        if spki_algorithm_oid(der) == RSASSA_PSS:  # RFC 4055: parameters that parse and
+            pss = _pss_params(der, what)           # allow a TLS scheme (RFC 8446 4.2.3)
+            if pss is not None and all(crypto.pss_problem(pss, code) is not None
+                                       for code in crypto.PSS_PSS_SCHEMES):
+                raise ValueError(_no_scheme(pss, what))
         return der
     try:
         der = bytes(key.public_bytes(serialization.Encoding.DER,
@@ -443,6 +549,18 @@ _RSA_OID = "1.2.840.113549.1.1.1"
 _RPK, _X509 = CertificateType.RawPublicKey, CertificateType.X509  # RFC 7250 3
 
 
+def _same_key_spki(spki: object, own: bytes) -> bytes:
+    """``RawPublicKey(key, spki=...)``: DER SPKI bytes of the private key's own public
+    key, for a form `cryptography` does not write (an RSASSA-PSS key, RFC 4055)."""
+    if not isinstance(spki, bytes | bytearray):
+        raise TypeError(f"RawPublicKey's spki takes DER bytes, not {type(spki).__name__}")
+    der = spki_der(bytes(spki), "RawPublicKey's spki")
+    if serialization.load_der_public_key(der).public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) != own:
+        raise ValueError("RawPublicKey's spki is not the public key of its private_key")
+    return der
+
+
 def _checked_raw_key(rpk: object) -> RawPublicKey | None:
     """``raw_public_key`` (client or server config): a `RawPublicKey` or None."""
     if rpk is not None and not isinstance(rpk, RawPublicKey):
@@ -457,9 +575,18 @@ class RawPublicKey:
     peer pins its public key (``pinned_server_keys`` / ``pinned_client_keys``) instead
     of validating a chain. `spki` is the DER SubjectPublicKeyInfo sent in the
     Certificate message; the handshakes serve it where they would serve a `CertifiedKey`
-    (it has the same signing attributes), with an empty `chain`."""
+    (it has the same signing attributes), with an empty `chain`.
+
+    ``spki`` (optional) gives those bytes for a key `cryptography` writes otherwise: an
+    RSASSA-PSS key (RFC 4055, what ``openssl genpkey -algorithm RSA-PSS`` and GnuTLS's
+    ``certtool --key-type rsa-pss`` make) is written as rsaEncryption, so pass its own
+    SPKI (``openssl pkey -pubout -outform DER``); it must hold ``private_key``'s public
+    key. Its RSASSA-PSS parameters, if any, then restrict the key to the rsa_pss_pss_*
+    scheme they allow (ValueError when they allow none). `from_file` does this for an
+    unencrypted PKCS #8 RSASSA-PSS key file."""
 
     private_key: Any
+    spki: bytes = field(default=b"", repr=False)
 
     def __post_init__(self) -> None:
         try:
@@ -467,16 +594,19 @@ class RawPublicKey:
         except AttributeError:
             raise TypeError("RawPublicKey takes a private key (cryptography object), not "
                             f"{type(self.private_key).__name__}") from None
-        self.spki = spki_der(public, "RawPublicKey")
+        own = spki_der(public, "RawPublicKey")
+        self.spki = own if not self.spki else _same_key_spki(self.spki, own)
         self.cert_der = [self.spki]
-        self.schemes = crypto.schemes_for_key(self.private_key, _RSA_OID)
-        self.schemes12 = crypto.schemes_for_key12(self.private_key, _RSA_OID)
+        oid, pss = _RSA_OID, None
+        if self.spki is not own and spki_algorithm_oid(self.spki) == RSASSA_PSS:
+            oid, pss = crypto.RSASSA_PSS_OID, _pss_params(self.spki, "the raw public key")
+        self.schemes = crypto.schemes_for_key(self.private_key, oid, pss)
+        self.schemes12 = crypto.schemes_for_key12(self.private_key, oid, pss)
         self.auth12 = crypto.key_auth_kind(self.private_key)
         self.curve12 = crypto.ec_key_group(self.private_key)
         if not self.schemes:
-            raise ValueError("the private key's type cannot sign TLS 1.3 handshakes")
+            raise ValueError(_no_scheme(pss, "the raw public key"))
 
-    spki: bytes = field(init=False, default=b"", repr=False)
     cert_der: list[bytes] = field(init=False, default_factory=list, repr=False)
     schemes: list[SignatureScheme] = field(init=False, default_factory=list)
     schemes12: list[SignatureScheme] = field(init=False, default_factory=list, repr=False)
@@ -493,11 +623,15 @@ class RawPublicKey:
         init=False, default_factory=dict, repr=False)
     _certificate13: bytes = field(init=False, default=b"", repr=False)
     _certificate12: bytes = field(init=False, default=b"", repr=False)
+    _end_point: bytes = field(init=False, default=b"", repr=False)  # (no certificate)
 
     @classmethod
     def from_file(cls, key_file: str | Path, password: bytes | None = None) -> RawPublicKey:
-        """Load an unencrypted (or ``password``-protected) PEM private key."""
-        return cls(load_pem_private_key(key_file, password))
+        """Load an unencrypted (or ``password``-protected) PEM private key. An
+        unencrypted RSASSA-PSS key keeps its SPKI (`pss_spki_from_pem`), parameters
+        and all: it signs only as they allow, and its peer pins that SPKI."""
+        key = load_pem_private_key(key_file, password)
+        return cls(key, pss_spki_from_pem(Path(key_file).read_bytes(), key))
 
     @property
     def fingerprint(self) -> str:
@@ -507,8 +641,11 @@ class RawPublicKey:
     def public_pem(self) -> bytes:
         """The public key as PEM (``-----BEGIN PUBLIC KEY-----``), for the peer's pins
         (GnuTLS's --rawpkfile reads this form)."""
-        return bytes(self.private_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        import base64
+        body = base64.encodebytes(self.spki).replace(b"\n", b"")  # (`spki`: an RSASSA-PSS
+        lines = [body[i:i + 64] for i in range(0, len(body), 64)]  # key's too, RFC 4055)
+        return b"\n".join([b"-----BEGIN PUBLIC KEY-----", *lines,
+                           b"-----END PUBLIC KEY-----", b""])
 
     def dns_names(self) -> list[str]:
         return []

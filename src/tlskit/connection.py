@@ -18,8 +18,6 @@ import contextlib
 import weakref
 from typing import TYPE_CHECKING, cast
 
-from cryptography import x509
-
 from .channelbinding import EXPORTER_LABEL, EXPORTER_LENGTH, check_type, tls_server_end_point
 from .config import ClientConfig, ServerConfig, require_config
 from .crypto import Suite
@@ -603,11 +601,11 @@ class Connection:
                     "master secret, without which two connections can share it (RFC 7627 "
                     "1); use require_extended_master_secret=True")
             return value
-        return tls_server_end_point(self._server_leaf())
+        return self._server_end_point()
 
-    def _server_leaf(self) -> x509.Certificate:
-        """The server's end-entity certificate for tls-server-end-point (RFC 5929 4.1):
-        each side says which (`ClientConnection`, `ServerConnection`)."""
+    def _server_end_point(self) -> bytes:
+        """tls-server-end-point (RFC 5929 4.1): each side says of which certificate
+        (`ClientConnection`, `ServerConnection`)."""
         raise NotImplementedError
 
     @property
@@ -662,12 +660,13 @@ class ClientConnection(Connection):
         hs.start()
         self._early_data_sent = hs.early_data_sent
 
-    def _server_leaf(self) -> x509.Certificate:
+    def _server_end_point(self) -> bytes:
         hc = self.handshake_complete  # (a resumed session's: the one it remembered)
         if hc is None or not hc.peer_certificates:
             raise UsageError("tls-server-end-point: the server authenticated with no "
-                             "certificate (a PSK); use tls-exporter (RFC 9266)")
-        return hc.peer_certificates[0]
+                             "certificate (a PSK or a raw public key); use tls-exporter "
+                             "(RFC 9266)")
+        return tls_server_end_point(hc.peer_certificates[0])
 
     @property
     def early_data_sent(self) -> bool:
@@ -733,22 +732,34 @@ class ServerConnection(Connection):
         queued: bool = hs.send_session_ticket(early_data)  # type: ignore[attr-defined]
         return queued
 
-    def _server_leaf(self) -> x509.Certificate:
-        """Our own leaf: the one this handshake sent or, on a resumed connection (which
-        sends none), the config's when it has one alone (as PostgreSQL binds its own
-        certificate whatever the session)."""
+    def _server_end_point(self) -> bytes:
+        """Of our own leaf: the one this handshake sent or, on a resumed connection
+        (which sends none), the one the session's handshake sent, as the session
+        recorded it; a rotated certificate does not change a session's binding, which
+        is the one its client remembered (RFC 5929 4.1)."""
         certified = getattr(self._hs, "certified", None)
+        if certified is not None:
+            if not certified.chain:
+                raise UsageError("tls-server-end-point: this connection authenticated us "
+                                 "with a raw public key (RFC 7250), no certificate; use "
+                                 "tls-exporter (RFC 9266)")
+            return tls_server_end_point(certified.chain[0])
         hc = self.handshake_complete
-        if certified is None:
-            cfg = self.config
-            if (hc is not None and hc.external_psk_identity is not None) or \
-                    len(cfg._certs) != 1 or cfg.certificate_resolver is not None:
-                raise UsageError("tls-server-end-point: this connection sent no certificate "
-                                 "(resumed, or authenticated with a PSK) and the config has "
-                                 "no single one of its own; use tls-exporter (RFC 9266)")
-            certified = cfg._certs[0]
-        leaf: x509.Certificate = certified.chain[0]
-        return leaf
+        end_point: bytes | None = b""
+        if hc is not None and hc.resumed and hc.external_psk_identity is None:
+            end_point = getattr(self._hs, "session_end_point", b"")
+        if end_point is None:
+            raise UsageError("tls-server-end-point: this connection resumed a session "
+                             "sealed by a tlskit from before sessions recorded their "
+                             "certificate, and the config has several certificates, so "
+                             "which one it was made with is not known; use tls-exporter "
+                             "(RFC 9266)")
+        if not end_point:
+            raise UsageError("tls-server-end-point: this connection sent no certificate "
+                             "and resumed no session made with one (an external PSK, a "
+                             "raw public key, or a certificate whose signature algorithm "
+                             "RFC 5929 gives no hash); use tls-exporter (RFC 9266)")
+        return end_point
 
     @property
     def client_offer(self) -> dict[str, object]:

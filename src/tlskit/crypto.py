@@ -13,7 +13,7 @@ import hmac
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -34,6 +34,9 @@ from cryptography.utils import CryptographyDeprecationWarning
 
 from .enums import CipherSuite, NamedGroup, SignatureScheme, group_of
 from .errors import DecryptError, HandshakeFailure, IllegalParameter
+
+if TYPE_CHECKING:
+    from .x509.der import PssParams
 
 RNG = Callable[[int], bytes]
 
@@ -470,8 +473,10 @@ PrivateKey = Any  # a cryptography private key of any supported type
 PublicKey = Any
 
 
-def schemes_for_key(key: PrivateKey, certificate_oid: str | None = None) -> list[SignatureScheme]:
-    """The TLS 1.3 CertificateVerify schemes this private key can produce, best first."""
+def schemes_for_key(key: PrivateKey, certificate_oid: str | None = None,
+                    pss: PssParams | None = None) -> list[SignatureScheme]:
+    """The TLS 1.3 CertificateVerify schemes this private key can produce, best first
+    (an RSASSA-PSS key with ``pss`` parameters: those they allow, `pss_problem`)."""
     if isinstance(key, ec.EllipticCurvePrivateKey):
         code = {"secp256r1": _S.ecdsa_secp256r1_sha256, "secp384r1": _S.ecdsa_secp384r1_sha384,
                 "secp521r1": _S.ecdsa_secp521r1_sha512}.get(key.curve.name)
@@ -482,24 +487,49 @@ def schemes_for_key(key: PrivateKey, certificate_oid: str | None = None) -> list
         return [_S.ed448]
     if isinstance(key, rsa.RSAPrivateKey):
         if certificate_oid == "1.2.840.113549.1.1.10":  # an RSASSA-PSS certificate key
-            return [_S.rsa_pss_pss_sha256, _S.rsa_pss_pss_sha384, _S.rsa_pss_pss_sha512]
+            return [code for code in PSS_PSS_SCHEMES
+                    if pss is None or pss_problem(pss, code) is None]
         return [_S.rsa_pss_rsae_sha256, _S.rsa_pss_rsae_sha384, _S.rsa_pss_rsae_sha512]
     return []
 
 
-def schemes_for_key12(key: PrivateKey, certificate_oid: str | None = None
-                      ) -> list[SignatureScheme]:
+def schemes_for_key12(key: PrivateKey, certificate_oid: str | None = None,
+                      pss: PssParams | None = None) -> list[SignatureScheme]:
     """TLS 1.2 signing schemes: ECDSA is not bound to a curve there, RSA may use PKCS#1.
     An RSASSA-PSS certificate key signs with rsa_pss_pss_* only (RFC 8446 4.2.3, which
     applies to TLS 1.2 too)."""
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return [_S.ecdsa_secp256r1_sha256, _S.ecdsa_secp384r1_sha384, _S.ecdsa_secp521r1_sha512]
     if isinstance(key, rsa.RSAPrivateKey) and certificate_oid == RSASSA_PSS_OID:
-        return schemes_for_key(key, certificate_oid)
+        return schemes_for_key(key, certificate_oid, pss)
     if isinstance(key, rsa.RSAPrivateKey):
         return [_S.rsa_pss_rsae_sha256, _S.rsa_pss_rsae_sha384, _S.rsa_pss_rsae_sha512,
                 _S.rsa_pkcs1_sha256, _S.rsa_pkcs1_sha384, _S.rsa_pkcs1_sha512]
     return schemes_for_key(key)
+
+
+PSS_PSS_SCHEMES = (_S.rsa_pss_pss_sha256, _S.rsa_pss_pss_sha384, _S.rsa_pss_pss_sha512)
+_DIGEST_SIZES = {"sha256": 32, "sha384": 48, "sha512": 64}
+
+
+def pss_problem(params: PssParams, scheme: int) -> str | None:
+    """Why an rsa_pss_pss_* scheme does not fit an RSASSA-PSS key whose SPKI carries
+    RFC 4055 parameters, or None if it does. The scheme hashes the message and MGF1 with
+    one function H, with a salt as long as H's digest and trailer 1 (RFC 8446 4.2.3);
+    the key allows only its hash, its MGF1 hash and salts at least its saltLength (RFC
+    4055 3.1, RFC 8017 A.2.3), so H must be both of its hashes and long enough."""
+    name = SCHEMES[scheme].hash_name
+    if params.hash != name or params.mgf1_hash != name:
+        hashes_ = (params.hash if params.mgf1_hash == params.hash
+                   else f"{params.hash} with MGF1-{params.mgf1_hash}")
+        return (f"the key is restricted to {hashes_}, {SignatureScheme(scheme).name} uses "
+                f"{name} for both")
+    if params.salt_length > _DIGEST_SIZES[name]:
+        return (f"the key requires a salt of at least {params.salt_length} bytes, "
+                f"{SignatureScheme(scheme).name} uses {_DIGEST_SIZES[name]}")
+    if params.trailer != 1:
+        return f"the key's trailer field is {params.trailer}, not 1 (RFC 4055 3.1)"
+    return None
 
 
 _CERT_SIGNATURES = {

@@ -175,7 +175,7 @@ def _remove(bucket: list[Session], session: Session) -> None:
 _STATE = struct.Struct(">BBHQI")  # format version, flags, suite, issued at (ms), lifetime
 _VERSION = 3
 _AAD = b"tlskit ticket v3"
-_TLS12, _EMS, _EXTERNAL, _EARLY_CONTEXT, _RAW_KEY = 1, 2, 4, 8, 16  # flags
+_TLS12, _EMS, _EXTERNAL, _EARLY_CONTEXT, _RAW_KEY, _END_POINT = 1, 2, 4, 8, 16, 32  # flags
 _NONCE = 12
 _EARLY = struct.Struct(">II")  # max_early_data, age_add
 
@@ -208,6 +208,12 @@ class TicketState:
     early_data_context: bytes = b""
     # RFC 7250: `client_chain` holds the client's raw public key (one SPKI), not a chain.
     client_raw_key: bool = False
+    # RFC 5929 4.1: the tls-server-end-point of the certificate this session was made
+    # with (a hash, 28 to 64 bytes, not the certificate), which a resumed connection
+    # binds to whatever the server serves now; b"": none (a raw key, a PSK, a signature
+    # algorithm RFC 5929 gives no hash); None: not recorded (a state sealed by a tlskit
+    # from before it was, `handshake.common.resumed_end_point`).
+    server_end_point: bytes | None = None
 
 
 class TicketSealer:
@@ -271,8 +277,13 @@ class TicketSealer:
 def encode_state(state: TicketState) -> bytes:
     """The fixed header, then psk, ALPN, server name and context each after its length
     (1, 1, 2, 1 bytes), the client chain (a count, then each DER after a 3-byte
-    length), the 0-RTT fields, and for an external PSK's session its identity and key
-    fingerprint (2 and 1 bytes of length): one join (a server encodes one per session)."""
+    length), the 0-RTT fields, for an external PSK's session its identity and key
+    fingerprint (2 and 1 bytes of length), then (each behind its flag and a 1-byte
+    length) the QUIC early_data_context and the server's tls-server-end-point (empty:
+    none; no flag: not recorded): one join (a server encodes one per session). A state
+    without the last (sealed before it was recorded) still opens; a server that does not
+    know its flag refuses the ticket (its reader ends before the state does), which
+    means a full handshake."""
     flags = (_TLS12 if state.tls12 else 0) | (_EMS if state.extended_master_secret else 0)
     external = state.external_identity
     if external is not None:
@@ -281,6 +292,9 @@ def encode_state(state: TicketState) -> bytes:
         flags |= _EARLY_CONTEXT
     if state.client_raw_key:
         flags |= _RAW_KEY
+    end_point = state.server_end_point
+    if end_point is not None:
+        flags |= _END_POINT
     psk, context, chain = state.psk, state.context, state.client_chain
     alpn = (state.alpn_protocol or "").encode()
     sni = (state.server_name or "").encode()
@@ -297,6 +311,8 @@ def encode_state(state: TicketState) -> bytes:
                   len(fingerprint).to_bytes(1, "big"), fingerprint)
     if state.early_data_context:
         parts += (len(state.early_data_context).to_bytes(1, "big"), state.early_data_context)
+    if end_point is not None:
+        parts += (len(end_point).to_bytes(1, "big"), end_point)
     return b"".join(parts)
 
 
@@ -324,6 +340,7 @@ def decode_state(plain: bytes) -> TicketState | None:
         if flags & _EXTERNAL:
             external, fingerprint = reader.take(2), reader.take(1)
         early_context = reader.take(1) if flags & _EARLY_CONTEXT else b""
+        end_point = reader.take(1) if flags & _END_POINT else None
     except (_Malformed, UnicodeDecodeError, struct.error):
         return None
     if reader.pos != len(plain) or (flags & _EARLY_CONTEXT and not early_context):
@@ -333,7 +350,8 @@ def decode_state(plain: bytes) -> TicketState | None:
                        tls12=tls12, extended_master_secret=bool(flags & _EMS),
                        external_identity=external, external_fingerprint=fingerprint,
                        early_data_context=early_context,
-                       client_raw_key=bool(flags & _RAW_KEY) and len(chain) == 1)
+                       client_raw_key=bool(flags & _RAW_KEY) and len(chain) == 1,
+                       server_end_point=end_point)
 
 
 class _Malformed(Exception):

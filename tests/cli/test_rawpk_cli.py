@@ -373,3 +373,25 @@ def test_connect_hints_against_a_raw_key_only_serve(serve: Callable[..., Serve],
     announced = server.rest_of_stdout()
     assert "(no certificate: clients must take raw public keys)" in announced
     assert not announced.startswith("certificate:")
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+def test_serve_raw_key_from_a_gnutls_rsa_pss_key(serve: Callable[..., Serve],  # noqa: F811
+                                                 peers: Peers, tmp_path: Path,
+                                                 version: str) -> None:
+    """serve --raw-key with certtool's RSASSA-PSS key restricted to SHA-384 serves that
+    key's own SPKI (its RFC 4055 parameters kept; before: rewritten as rsaEncryption,
+    which no pin of it matches) and signs with rsa_pss_pss_sha384, as gnutls-cli
+    reports."""
+    from ..interop.test_gnutls_rawpk import certtool_pss_key
+    private, _public, der = certtool_pss_key(tmp_path, "sha384")
+    server = serve("--echo", "--key", str(private), "--raw-key",
+                   "--tls1.3" if version == "tls13" else "--tls1.2")
+    gnutls = peers.start(["gnutls-cli", "-p", str(server.port), "--no-ca-verification",
+                          "--priority", priority(version, "+CTYPE-SRV-RAWPK"), "127.0.0.1"])
+    gnutls.wait_for("Handshake was completed")
+    gnutls.close_stdin()
+    assert gnutls.wait() == 0, gnutls.describe()
+    assert "-(RSA-PSS-SHA384)-" in gnutls.stdout, gnutls.stdout
+    assert server.stop() == 0
+    assert f"SHA-256 of SPKI {hashlib.sha256(der).hexdigest()}" in server.rest_of_stdout()

@@ -16,6 +16,7 @@ import functools
 import json
 import ssl
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -97,6 +98,31 @@ def test_a_malformed_state_is_no_state(tail: bytes) -> None:
     meaning "no resumption, full handshake"."""
     header = encode_state(_state())[:_STATE.size]
     assert decode_state(header + tail) is None
+
+
+@FAST
+@given(st.binary(max_size=255), st.binary(max_size=80))
+def test_a_state_with_the_server_end_point_roundtrips(end_point: bytes, tail: bytes) -> None:
+    """The tls-server-end-point (RFC 5929 4.1) a session records, empty ("none") too:
+    read back as written; cut short or followed by anything, a state or none (never an
+    exception)."""
+    state = _state(server_end_point=end_point, client_chain=[b"\x30\x00"])
+    good = encode_state(state)
+    assert decode_state(good) == state
+    _roundtrips(decode_state(good[:-1] + tail))
+
+
+def test_an_empty_end_point_is_not_an_unrecorded_one() -> None:
+    """Recorded as none (a raw key's session: flag, length 0) reads back as b"", which
+    the server refuses to bind; no flag (a state of the earlier layout) as None, which
+    it resolves from its config (`resumed_end_point`); the flag with no length byte is
+    not our writing."""
+    assert decode_state(encode_state(_state())) == _state()
+    assert _state().server_end_point is None
+    plain, none = encode_state(_state()), encode_state(_state(server_end_point=b""))
+    assert none[1] == plain[1] | 32 and none[2:] == plain[2:] + b"\x00"
+    assert decode_state(none) == _state(server_end_point=b"")
+    assert decode_state(none[:-1]) is None
 
 
 def test_trailing_bytes_after_a_state_are_no_state() -> None:
@@ -504,6 +530,75 @@ def test_any_bytes_as_an_ocsp_staple_give_scts_or_none(raw: bytes, at: int,
         scts = stapled_scts(data)
         assert isinstance(scts, tuple) and all(scts)
     assert len(stapled_scts(staple)) == 1
+
+
+# RFC 4055 3.1: an RSASSA-PSS SPKI's algorithm (restricted to SHA-384), then the key.
+_PSS_ALGORITHM = bytes.fromhex(
+    "303d06092a864886f70d01010a3030a00d300b0609608648016503040202a11a301806092a864886f7"
+    "0d010108300b0609608648016503040202a203020130")
+
+
+def _pss_spki(algorithm: bytes, key: bytes = b"\x03\x03\x00\x30\x00") -> bytes:
+    body = algorithm + key
+    return bytes([0x30, 0x81, len(body)]) + body if len(body) > 127 else \
+        bytes([0x30, len(body)]) + body
+
+
+def _pss_params_or_der_error(spki: bytes) -> Any:
+    from tlskit.x509.der import DERError, PssParams, spki_pss_params
+    try:
+        params = spki_pss_params(spki)
+    except DERError:
+        return DERError
+    assert params is None or isinstance(params, PssParams)
+    return params
+
+
+def test_the_pss_parameters_of_a_good_spki() -> None:
+    from tlskit.x509.der import PssParams
+    assert _pss_params_or_der_error(_pss_spki(_PSS_ALGORITHM)) == PssParams(
+        "sha384", "sha384", 48, 1)
+    no_params = bytes([0x30, 11]) + _PSS_ALGORITHM[2:13]  # the OID alone
+    assert _pss_params_or_der_error(_pss_spki(no_params)) is None
+
+
+@FAST
+@given(st.binary(max_size=200))
+def test_any_spki_has_pss_parameters_none_or_der_error(spki: bytes) -> None:
+    """`x509.der.spki_pss_params` (raw keys and certificates): parameters, None, or a
+    DERError; never another exception."""
+    _pss_params_or_der_error(spki)
+
+
+@FAST
+@given(st.integers(0, 62), st.binary(max_size=12), st.integers(15, 63))
+def test_edited_pss_parameters_read_or_are_der_error(at: int, insert: bytes, cut: int) -> None:
+    """The good algorithm with bytes put in or cut off inside its parameters (the SEQUENCE
+    lengths fixed up), so the reader meets every malformed field."""
+    body = _PSS_ALGORITHM[2:]
+    edited = body[:at] + insert + body[at:] if insert else body[:cut]
+    _pss_params_or_der_error(_pss_spki(bytes([0x30, len(edited)]) + edited))
+
+
+@FAST
+@given(st.binary(max_size=200))
+def test_any_pem_body_gives_a_pss_spki_or_nothing(body: bytes) -> None:
+    """`config.pss_spki_from_pem` (`RawPublicKey.from_file`) on any private key body:
+    bytes (b"" for what is not an RSASSA-PSS PKCS #8 key), never an exception."""
+    from tlskit.config import pss_spki_from_pem
+    key = _pss_rsa_key()
+    pem = b"-----BEGIN PRIVATE KEY-----\n" + base64.encodebytes(body) + \
+        b"-----END PRIVATE KEY-----\n"
+    assert isinstance(pss_spki_from_pem(pem, key), bytes)
+    pem = b"-----BEGIN PRIVATE KEY-----\n" + base64.encodebytes(
+        b"\x30\x50\x02\x01\x00" + _PSS_ALGORITHM + body) + b"-----END PRIVATE KEY-----\n"
+    assert isinstance(pss_spki_from_pem(pem, key), bytes)
+
+
+@functools.cache
+def _pss_rsa_key() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    return rsa.generate_private_key(65537, 2048)
 
 
 # --- PEM and DER files: tlskit.config and the compat SSLContext

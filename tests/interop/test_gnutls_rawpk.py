@@ -243,3 +243,99 @@ def test_gnutls_raw_key_types_both_ways(peers: Peers, tmp_path: Path,
     [(server_hc, _echoed)] = server.join()
     assert client.wait() == 0, client.describe()
     assert server_hc.peer_raw_public_key == der
+
+
+def certtool_pss_key(directory: Path, hash_name: str) -> tuple[Path, Path, bytes]:
+    """An RSASSA-PSS key restricted to ``hash_name`` (RFC 4055 parameters in its
+    AlgorithmIdentifier), made by GnuTLS's certtool; its public PEM and SPKI DER as
+    certtool writes them (hash AlgorithmIdentifiers without NULL: OpenSSL's ``pkey
+    -pubout`` adds them, another SPKI byte for byte)."""
+    import subprocess
+
+    from ..support.peers import require_binary
+    certtool = require_binary("certtool")
+    private, public = directory / f"pss-{hash_name}.key", directory / f"pss-{hash_name}.pub"
+    subprocess.run([certtool, "--generate-privkey", "--key-type", "rsa-pss", "--hash",
+                    hash_name, "--bits", "2048", "--no-text", "--outfile", str(private)],
+                   check=True, capture_output=True)
+    subprocess.run([certtool, "--load-privkey", str(private), "--pubkey-info", "--no-text",
+                    "--outfile", str(public)], check=True, capture_output=True)
+    der = subprocess.run([certtool, "--load-privkey", str(private), "--pubkey-info",
+                          "--outder"], check=True, capture_output=True).stdout
+    return private, public, der
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+def test_gnutls_rsa_pss_keys_restricted_to_sha384_both_ways(peers: Peers, tmp_path: Path,
+                                                            version: str) -> None:
+    """certtool's ``--key-type rsa-pss --hash sha384`` keys (RFC 4055 parameters: SHA-384,
+    MGF1-SHA-384, salt 48): gnutls-serv signs with rsa_pss_pss_sha384, which a tlskit
+    client pinning its SPKI takes; a tlskit server and client loading such keys with
+    `RawPublicKey.from_file` sign with rsa_pss_pss_sha384 too (before: sha256, against
+    the key's parameters), which gnutls-cli checks and reports."""
+    private, public, der = certtool_pss_key(tmp_path, "sha384")
+    _proc, port = peers.gnutls_serv("--echo", "--rawpkkeyfile", private, "--rawpkfile",
+                                    public, "--priority",
+                                    priority(version, "+CTYPE-SRV-RAWPK"))
+    hc = Pump.handshake_once(ClientConfig(pinned_server_keys=[der], versions=[TLS[version]]),
+                             port)
+    assert hc.peer_raw_public_key == der
+    assert hc.signature_scheme is not None
+    assert hc.signature_scheme.name == "rsa_pss_pss_sha384"
+
+    mine = RawPublicKey.from_file(private)
+    assert mine.spki == der  # (the file's AlgorithmIdentifier, as certtool writes it)
+    client_private, client_public, client_der = certtool_pss_key(tmp_path, "sha512")
+
+    def body(pump: Pump) -> tuple[object, int]:
+        echoed = echo_until_close(pump)
+        return pump.conn.handshake_complete, echoed
+
+    server = peers.thread(tlskit_server(ServerConfig(
+        raw_public_key=mine, client_auth="required", pinned_client_keys=[client_der],
+        versions=[TLS[version]]), body))
+    client = peers.start(["gnutls-cli", "-p", str(server.port), "--no-ca-verification",
+                          "--rawpkkeyfile", client_private, "--rawpkfile", client_public,
+                          "--priority", priority(version, BOTH_RAW), "127.0.0.1"])
+    client.wait_for("Handshake was completed")
+    client.write(b"pss keys\n")
+    client.wait_for("pss keys\n")
+    client.close_stdin()
+    [(server_hc, _echoed)] = server.join()
+    assert client.wait() == 0, client.describe()
+    assert server_hc.peer_raw_public_key == client_der
+    # (the session description names the server's signature: ours)
+    assert "-(RSA-PSS-SHA384)-" in client.stdout, client.stdout
+
+
+@pytest.mark.parametrize(("curves", "served"), [
+    ("+GROUP-SECP256R1:+GROUP-X25519", "Raw Public Key"),
+    ("+GROUP-SECP384R1:+GROUP-X25519", "X.509"),
+], ids=["p384-left-out", "p256-left-out"])
+def test_tls12_server_serves_the_kind_whose_curve_gnutls_lists(peers: Peers, pki: PKI,
+                                                                curves: str,
+                                                                served: str) -> None:
+    """TLS 1.2 (RFC 8422 5.1): a tlskit server with a P-384 certificate and a P-256 raw
+    key, gnutls-cli preferring X.509 then RawPublicKey: its supported_groups decide.
+    Without P-384 the certificate cannot serve it and the raw key is served; without
+    P-256 the certificate is, as the client prefers anyway."""
+    p384 = pki.ca.issue_server(["localhost"], key_type="ec384")
+    raw = RawPublicKey(ec.generate_private_key(ec.SECP256R1()))
+
+    def body(pump: Pump) -> object:
+        echo_until_close(pump)
+        return pump.conn.handshake_complete
+
+    server = peers.thread(tlskit_server(ServerConfig(
+        certificate_chain=p384.chain, private_key=p384.private_key, raw_public_key=raw,
+        versions=["TLSv1.2"]), body))
+    client = peers.start(["gnutls-cli", "-p", str(server.port), "--no-ca-verification",
+                          "--priority", f"{priority('tls12', '')}-CTYPE-SRV-ALL:"
+                          f"+CTYPE-SRV-X509:+CTYPE-SRV-RAWPK:-GROUP-ALL:{curves}",
+                          "127.0.0.1"])
+    client.wait_for("Handshake was completed")
+    client.close_stdin()
+    [hc] = server.join()
+    client.wait()
+    assert hc.version == "TLSv1.2"
+    assert f"- Certificate type: {served}\n" in client.stdout, client.stdout

@@ -16,11 +16,13 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from tlskit import (
+    CertifiedKey,
     ClientConfig,
     ClientConnection,
     ExternalPsk,
     ServerConfig,
     ServerConnection,
+    SessionCache,
     SessionTicketReceived,
     UsageError,
 )
@@ -84,7 +86,7 @@ def test_tls_server_end_point_is_the_hash_of_the_servers_der(version: str) -> No
 
 def test_tls_server_end_point_after_resumption() -> None:
     """A resumed TLS 1.3 connection sends no certificate: the client binds to the one it
-    remembered, the server to its (only) certificate; they agree."""
+    remembered, the server to the one its session recorded; they agree."""
     cfg = server_config()
     _, _, events = connected(server=cfg)
     session = next(e.session for e in events if isinstance(e, SessionTicketReceived))
@@ -95,6 +97,250 @@ def test_tls_server_end_point_after_resumption() -> None:
     want = hashlib.sha256(der(pki().server.chain[0])).digest()
     assert again.channel_binding("tls-server-end-point") == want
     assert s2.channel_binding("tls-server-end-point") == want
+
+
+@pytest.mark.parametrize(("version", "ticket"), [
+    pytest.param("TLSv1.3", True, id="tls13-ticket"),
+    pytest.param("TLSv1.2", True, id="tls12-ticket"),
+    pytest.param("TLSv1.2", False, id="tls12-session-id"),
+])
+def test_server_end_point_after_a_certificate_rotation(version: str, ticket: bool) -> None:
+    """RFC 5929 4.1 names the certificate of the handshake: a session made with
+    certificate A and resumed after the server moved to certificate B binds to A on both
+    sides (before: the server hashed B, the client A, so SCRAM-*-PLUS failed after every
+    rotation). A full handshake afterwards binds to B. The store (ticket keys, session
+    IDs) is shared by the two configs, as by a server reloading its certificate."""
+    from tlskit.sessionstore import MemoryStore
+    store = MemoryStore()
+    a, b = pki().server, pki().ca.issue_server(["localhost"], key_type="ec384")
+    before = server_config(session_store=store, versions=[version])
+    after = server_config(session_store=store, versions=[version],
+                          certificate_chain=b.chain, private_key=b.private_key)
+    client = client_config(versions=[version], legacy_session_ticket=ticket)
+    _, _, events = connected(version, server=before, client=client)
+    first = next(e.session for e in events if isinstance(e, SessionTicketReceived))
+    assert bool(first.ticket) == ticket  # (TLS 1.2 without one: a session ID)
+    again = ClientConnection(client, "localhost", session=first)
+    s2 = ServerConnection(after)
+    pump(again, s2)
+    assert s2.handshake_complete is not None and s2.handshake_complete.resumed
+    assert again.handshake_complete is not None
+    assert again.handshake_complete.peer_certificates[0] == a.chain[0]
+    want = hashlib.sha256(der(a.chain[0])).digest()
+    assert again.channel_binding("tls-server-end-point") == want
+    assert s2.channel_binding("tls-server-end-point") == want
+    fresh, s3, _ = connected(version, server=after,
+                             client=client_config(versions=[version]))
+    assert not fresh.handshake_complete.resumed  # type: ignore[union-attr]
+    want_b = hashlib.sha256(der(b.chain[0])).digest()  # (the CA signs with ECDSA-SHA256)
+    assert fresh.channel_binding("tls-server-end-point") == want_b
+    assert s3.channel_binding("tls-server-end-point") == want_b
+
+
+@pytest.mark.parametrize("case", ["hello-retry", "0-rtt", "client-certificate"])
+def test_server_end_point_after_a_rotation_with(case: str) -> None:
+    """The resumed TLS 1.3 handshake's variants bind to certificate A on both sides
+    after the server moved to B: resumed after a HelloRetryRequest (the client's first
+    key share is not the server's group), with 0-RTT accepted, and for a session the
+    client authenticated with its certificate."""
+    from tlskit.sessionstore import MemoryStore
+    store = MemoryStore()
+    a, b = pki().server, pki().ca.issue_server(["localhost"], key_type="ec384")
+    alice = pki().client
+    extra: dict[str, Any] = {
+        "hello-retry": {"groups": ["secp384r1"]},
+        "0-rtt": {"max_early_data_size": 1024},
+        "client-certificate": {"client_auth": "required",
+                               "client_trust_anchors": [pki().ca.root]},
+    }[case]
+    client = client_config(
+        groups=["x25519", "secp384r1"],
+        certificates=[CertifiedKey(alice.chain, alice.private_key)]
+        if case == "client-certificate" else ())
+    _, _, events = connected(server=server_config(session_store=store, **extra),
+                             client=client)
+    session = next(e.session for e in events if isinstance(e, SessionTicketReceived))
+    again = ClientConnection(client, "localhost", session=session,
+                             early_data=b"early" if case == "0-rtt" else b"")
+    steps: list[Any] = []
+    s2 = ServerConnection(server_config(session_store=store, certificate_chain=b.chain,
+                                        private_key=b.private_key,
+                                        tracer=lambda step, _: steps.append(step), **extra))
+    pump(again, s2)
+    hc = s2.handshake_complete
+    assert hc is not None and hc.resumed
+    if case == "hello-retry":
+        assert "hello_retry_request" in steps
+    if case == "0-rtt":
+        assert again.early_data_sent and hc.early_data_accepted
+    if case == "client-certificate":
+        assert hc.peer_certificates[0] == alice.chain[0]
+    want = hashlib.sha256(der(a.chain[0])).digest()
+    assert again.channel_binding("tls-server-end-point") == want
+    assert s2.channel_binding("tls-server-end-point") == want
+
+
+def test_tickets_from_a_resumed_connection_keep_the_original_certificate() -> None:
+    """TLS 1.3: the tickets a resumed connection issues seal the session's binding (not
+    the rotated config's certificate, nor none), so a second resumption binds to A too."""
+    from tlskit.sessionstore import MemoryStore
+    store = MemoryStore()
+    a, b = pki().server, pki().ca.issue_server(["localhost"], key_type="ec384")
+    after = server_config(session_store=store, certificate_chain=b.chain,
+                          private_key=b.private_key)
+    cache = SessionCache()
+    client = client_config(session_cache=cache)
+    connected(server=server_config(session_store=store), client=client)
+    for _ in range(2):
+        c = ClientConnection(client, "localhost")
+        s = ServerConnection(after)
+        pump(c, s)
+        assert s.handshake_complete is not None and s.handshake_complete.resumed
+        want = hashlib.sha256(der(a.chain[0])).digest()
+        assert c.channel_binding("tls-server-end-point") == want
+        assert s.channel_binding("tls-server-end-point") == want
+
+
+def test_a_raw_public_key_server_has_no_server_end_point() -> None:
+    """A server that authenticated with an RFC 7250 raw key sent no certificate: a
+    UsageError saying so on both sides (before: the server raised IndexError)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tlskit import RawPublicKey
+    key = RawPublicKey(ec.generate_private_key(ec.SECP256R1()))
+    c, s, _ = connected(server=ServerConfig(raw_public_key=key),
+                        client=ClientConfig(pinned_server_keys=[key.spki]))
+    with pytest.raises(UsageError, match="raw public key"):
+        c.channel_binding("tls-server-end-point")
+    with pytest.raises(UsageError, match="raw public key"):
+        s.channel_binding("tls-server-end-point")
+
+
+@pytest.mark.parametrize("version", ["TLSv1.3", "TLSv1.2"])
+def test_a_resumed_raw_key_session_has_no_server_end_point(version: str) -> None:
+    """A session the server's raw key authenticated records "none" (not "unknown"): on
+    its resumption the server refuses the binding like the client, though its config
+    also has one certificate, the one an unrecorded session would bind to."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tlskit import RawPublicKey
+    from tlskit.sessionstore import MemoryStore
+    key = RawPublicKey(ec.generate_private_key(ec.SECP256R1()))
+    cfg = server_config(raw_public_key=key, session_store=MemoryStore(),
+                        versions=[version])
+    client = ClientConfig(pinned_server_keys=[key.spki], versions=[version],
+                          legacy_session_ticket=True)
+    _, _, events = connected(version, server=cfg, client=client)
+    session = next(e.session for e in events if isinstance(e, SessionTicketReceived))
+    again = ClientConnection(client, "localhost", session=session)
+    s2 = ServerConnection(cfg)
+    pump(again, s2)
+    assert s2.handshake_complete is not None and s2.handshake_complete.resumed
+    with pytest.raises(UsageError, match="raw public key"):
+        again.channel_binding("tls-server-end-point")
+    with pytest.raises(UsageError, match="resumed no session made with one"):
+        s2.channel_binding("tls-server-end-point")
+
+
+def _as_previous_release(cfg: ServerConfig, store: Any, session: Any) -> None:
+    """Re-seal ``session``'s ticket (or TLS 1.2 session-ID entry) as the previous tlskit
+    wrote it: the same layout without the binding's flag (32) and the length and bytes
+    that end the state now."""
+    from tlskit.session import TicketSealer, encode_state
+    from tlskit.sessionstore import GuardedStore
+    sealer = TicketSealer(GuardedStore(store), cfg.clock)
+    sealed = session.ticket or store.get_session(session.session_id)
+    state = sealer.open(sealed)
+    assert state is not None and state.server_end_point  # recorded now
+    body = bytearray(encode_state(state))
+    assert body[1] & 32 and body[-1 - len(state.server_end_point)] == 32
+    body[1] &= ~32
+    del body[-1 - len(state.server_end_point):]
+    [old] = sealer.seal_many([bytes(body)], [bytes(12)])  # type: ignore[misc]
+    if session.ticket:
+        session.ticket = old
+    else:
+        store.put_session(session.session_id, old, 60)
+
+
+def test_a_previous_release_ticket_binds_as_that_release_did() -> None:
+    """A ticket sealed before sessions recorded the binding resumes, and its server
+    binds as the previous release did: to its one configured certificate (the client's,
+    unless it rotated since). The tickets that connection issues record that binding,
+    so a client that keeps resuming keeps it after a rotation (before: the server
+    refused the binding on such a connection and on every resumption that followed)."""
+    from tlskit.sessionstore import MemoryStore
+    store = MemoryStore(fixed_key=bytes(32))
+    cfg = server_config(session_store=store)
+    _, _, events = connected(server=cfg)
+    session = next(e.session for e in events if isinstance(e, SessionTicketReceived))
+    _as_previous_release(cfg, store, session)
+    again = ClientConnection(client_config(), "localhost", session=session)
+    s2 = ServerConnection(cfg)
+    events = pump(again, s2)
+    assert s2.handshake_complete is not None and s2.handshake_complete.resumed
+    want = hashlib.sha256(der(pki().server.chain[0])).digest()
+    assert again.channel_binding("tls-server-end-point") == want
+    assert s2.channel_binding("tls-server-end-point") == want
+    b = pki().ca.issue_server(["localhost"], key_type="ec384")
+    rotated = server_config(session_store=store, certificate_chain=b.chain,
+                            private_key=b.private_key)
+    later = next(e.session for e in events if isinstance(e, SessionTicketReceived))
+    third = ClientConnection(client_config(), "localhost", session=later)
+    s3 = ServerConnection(rotated)
+    pump(third, s3)
+    assert s3.handshake_complete is not None and s3.handshake_complete.resumed
+    assert third.channel_binding("tls-server-end-point") == want
+    assert s3.channel_binding("tls-server-end-point") == want
+
+
+@pytest.mark.parametrize("ticket", [True, False], ids=["ticket", "session-id"])
+def test_a_previous_release_tls12_session_binds_as_that_release_did(ticket: bool) -> None:
+    """The same for a TLS 1.2 ticket (the ticket renewed on resumption records the
+    binding) and a TLS 1.2 session-ID entry."""
+    from tlskit.sessionstore import MemoryStore
+    store = MemoryStore(fixed_key=bytes(32))
+    cfg = server_config(session_store=store, versions=["TLSv1.2"])
+    client = client_config(versions=["TLSv1.2"], legacy_session_ticket=ticket)
+    _, _, events = connected("TLSv1.2", server=cfg, client=client)
+    session = next(e.session for e in events if isinstance(e, SessionTicketReceived))
+    _as_previous_release(cfg, store, session)
+    again = ClientConnection(client, "localhost", session=session)
+    s2 = ServerConnection(cfg)
+    events = pump(again, s2)
+    assert s2.handshake_complete is not None and s2.handshake_complete.resumed
+    want = hashlib.sha256(der(pki().server.chain[0])).digest()
+    assert again.channel_binding("tls-server-end-point") == want
+    assert s2.channel_binding("tls-server-end-point") == want
+    if not ticket:
+        return  # (a session ID names the same entry: nothing renewed)
+    renewed = next(e.session for e in events if isinstance(e, SessionTicketReceived))
+    b = pki().ca.issue_server(["localhost"], key_type="ec384")
+    third = ClientConnection(client, "localhost", session=renewed)
+    s3 = ServerConnection(server_config(session_store=store, versions=["TLSv1.2"],
+                                        certificate_chain=b.chain, private_key=b.private_key))
+    pump(third, s3)
+    assert s3.handshake_complete is not None and s3.handshake_complete.resumed
+    assert s3.channel_binding("tls-server-end-point") == want
+
+
+def test_a_previous_release_ticket_with_no_single_certificate_gives_none() -> None:
+    """With several certificates the server cannot tell which one an unrecorded
+    session was made with: a UsageError, never a guess among them."""
+    from tlskit.sessionstore import MemoryStore
+    store = MemoryStore(fixed_key=bytes(32))
+    b = pki().ca.issue_server(["localhost"], key_type="ec384")
+    cfg = server_config(session_store=store,
+                        certificates=[CertifiedKey(b.chain, b.private_key)])
+    _, _, events = connected(server=cfg)
+    session = next(e.session for e in events if isinstance(e, SessionTicketReceived))
+    _as_previous_release(cfg, store, session)
+    again = ClientConnection(client_config(), "localhost", session=session)
+    s2 = ServerConnection(cfg)
+    pump(again, s2)
+    assert s2.handshake_complete is not None and s2.handshake_complete.resumed
+    with pytest.raises(UsageError, match="several certificates"):
+        s2.channel_binding("tls-server-end-point")
 
 
 def test_tls_unique_only_in_tls12() -> None:

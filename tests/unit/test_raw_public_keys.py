@@ -23,6 +23,7 @@ from tlskit import (
     ServerConfig,
     ServerConnection,
     SessionCache,
+    SignatureScheme,
     TLSError,
 )
 from tlskit.enums import ExtensionType as E
@@ -524,3 +525,70 @@ def test_certificate_resolver_returning_a_raw_key_is_refused_saying_what_to_do()
     exc, alert, who = failure(client_config(), server)
     assert (who, alert) == ("server", AD.internal_error)
     assert "returned a RawPublicKey" in str(exc) and "raw_public_key" in str(exc)
+
+
+# -- the raw key's curve (RFC 8422 5.1 in TLS 1.2; the scheme in TLS 1.3) -----------------
+
+P384_KEY = RawPublicKey(ec.generate_private_key(ec.SECP384R1()))
+NO_P384 = ["x25519", "secp256r1"]
+
+
+def test_tls12_raw_key_on_a_curve_the_client_lacks_gives_way_to_the_certificate() -> None:
+    """TLS 1.2: the server's P-384 raw key, a client whose supported_groups leave P-384
+    out (RFC 8422 5.1: the server's ECDSA key must be on a curve the client lists, as
+    for a certificate). A client taking X.509 too gets the P-256 certificate; one taking
+    raw keys alone gets handshake_failure, whose message names the raw key and its
+    curve (before: it spoke of "our ECDSA certificate's key")."""
+    server = server_config(raw_public_key=P384_KEY, versions=["TLSv1.2"])
+    c, _ = connect(client_config(pinned_server_keys=[P384_KEY.spki], versions=["TLSv1.2"],
+                                 groups=NO_P384), server)
+    hc = c.handshake_complete
+    assert hc is not None and hc.peer_raw_public_key is None
+    assert hc.peer_certificates[0] == pki().server.chain[0]
+    exc, alert, who = failure(ClientConfig(pinned_server_keys=[P384_KEY.spki],
+                                           versions=["TLSv1.2"], groups=NO_P384), server)
+    assert (who, alert, exc.alert) == ("server", AD.handshake_failure, AD.handshake_failure)
+    assert f"our raw public key (SHA-256 of SPKI {P384_KEY.fingerprint}) is on " \
+           "secp384r1, which the client's supported_groups (x25519, secp256r1) leave out " \
+           "(RFC 8422 5.1)" in str(exc)
+    # With P-384 listed, the raw key serves (ECDSA with SHA-256, on any curve, in 1.2).
+    c, _ = connect(client_config(pinned_server_keys=[P384_KEY.spki], versions=["TLSv1.2"],
+                                 groups=[*NO_P384, "secp384r1"]), server)
+    assert c.handshake_complete is not None
+    assert c.handshake_complete.peer_raw_public_key == P384_KEY.spki
+
+
+def test_tls13_curve_is_the_schemes_not_supported_groups() -> None:
+    """TLS 1.3: supported_groups are key exchange groups only; the raw key's curve is
+    bound by its scheme (ecdsa_secp384r1_sha384), which the client must accept."""
+    server = ServerConfig(raw_public_key=P384_KEY, versions=["TLSv1.3"])
+    c, _ = connect(ClientConfig(pinned_server_keys=[P384_KEY.spki], groups=["x25519"],
+                                versions=["TLSv1.3"]), server)
+    assert c.handshake_complete is not None
+    assert c.handshake_complete.signature_scheme == SignatureScheme.ecdsa_secp384r1_sha384
+    exc, alert, who = failure(ClientConfig(pinned_server_keys=[P384_KEY.spki],
+                                           versions=["TLSv1.3"],
+                                           signature_schemes=["ecdsa_secp256r1_sha256"]),
+                              server)
+    assert (who, alert) == ("server", AD.handshake_failure)
+    assert "ecdsa_secp384r1_sha384" in str(exc)
+
+
+@pytest.mark.parametrize("side", ["server", "client"])
+def test_tls13_signature_with_another_curves_scheme_is_refused(side: str) -> None:
+    """A P-384 raw key signing its TLS 1.3 CertificateVerify under ecdsa_secp256r1_sha256
+    (a peer ignoring the curve binding, its scheme list set by hand here):
+    illegal_parameter (RFC 8446 4.2.3: the scheme names the curve)."""
+    rogue = RawPublicKey(ec.generate_private_key(ec.SECP384R1()))
+    rogue.schemes = [SignatureScheme.ecdsa_secp256r1_sha256]
+    if side == "server":
+        client = ClientConfig(pinned_server_keys=[rogue.spki], versions=["TLSv1.3"])
+        server = ServerConfig(raw_public_key=rogue, versions=["TLSv1.3"])
+    else:
+        client = ClientConfig(pinned_server_keys=[SERVER_KEY.spki], raw_public_key=rogue,
+                              versions=["TLSv1.3"])
+        server = ServerConfig(raw_public_key=SERVER_KEY, client_auth="required",
+                              pinned_client_keys=[rogue.spki], versions=["TLSv1.3"])
+    exc, alert, who = failure(client, server)
+    assert (who, alert) == ("client" if side == "server" else "server", AD.illegal_parameter)
+    assert "ecdsa_secp256r1_sha256 does not match" in str(exc)

@@ -15,7 +15,7 @@ from typing import Any
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from ..config import RawPublicKey
+from ..config import RawPublicKey, pss_spki_from_pem
 
 # What to run to get the public key from a private key or a certificate.
 PUBOUT = "openssl pkey -in KEY.pem -pubout -out pub.pem"
@@ -73,8 +73,8 @@ def load_raw_key(option: str, path: str) -> RawPublicKey:
         raise ValueError(f"{option} {path} is {what}; it takes the PEM private key "
                          "whose public half the peer pins (as GnuTLS's --rawpkkeyfile)")
     key = _private_key(option, path, data)
-    try:
-        return RawPublicKey(key)
+    try:  # (an RSASSA-PSS key keeps its SPKI, RFC 4055 parameters and all)
+        return RawPublicKey(key, pss_spki_from_pem(data, key))
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{option} {path}: {exc}") from None
 

@@ -56,6 +56,7 @@ from .common import (
     PeerAuth,
     Table,
     agreed_fragment_length,
+    check_pss_key,
     members,
     parse_chain,
     public_key_of,
@@ -394,9 +395,11 @@ class ClientHandshake12(Handshake12):
                   + m12.ServerKeyExchangeECDHE.signed_params(raw))
         # The key's algorithm OID tells RSA keys apart (rsaEncryption or RSASSA-PSS); an
         # ECDSA suite's key was just found to be an EC key, for which it says nothing.
+        key_oid = None if suite.auth == "ECDSA" else leaf.public_key_algorithm_oid.dotted_string
+        if key_oid == crypto.RSASSA_PSS_OID:  # RFC 4055 parameters may restrict the key
+            check_pss_key(leaf, ske.scheme, "server")
         crypto.verify(leaf_key, ske.scheme, ske.signature, signed, curve_bound=False,
-                      key_oid=None if suite.auth == "ECDSA"
-                      else leaf.public_key_algorithm_oid.dotted_string)
+                      key_oid=key_oid)
         share = crypto.new_key_share(ske.group, cfg.rng)
         self.premaster = share.exchange(ske.public)
         self.group = group_of(ske.group)

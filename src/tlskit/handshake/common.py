@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar, cast
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from .. import crypto
 from ..crypto import Suite
@@ -60,7 +61,7 @@ from ..session import TicketState
 from ..trace import TraceStep as T
 from ..wire import extensions as ext
 from ..wire import messages as m
-from ..x509.der import spki_algorithm_oid
+from ..x509.der import DERError, PssParams, spki_algorithm_oid, spki_pss_params, split_certificate
 from ..x509.parsed import describe_parse_error, load_der
 
 # RFC 8446 4.4.3: the CertificateVerify signature covers 64 spaces, a context string,
@@ -318,9 +319,37 @@ class RawKeyLeaf:
     spki: bytes
     key: Any
     public_key_algorithm_oid: x509.ObjectIdentifier
+    pss: PssParams | None = None  # an RSASSA-PSS key's RFC 4055 parameters, if any
 
     def public_key(self) -> Any:
         return self.key
+
+
+def check_pss_key(leaf: Any, scheme: int, whose: str) -> None:
+    """RFC 8446 4.2.3 with RFC 4055 3.1: a signature by an RSASSA-PSS key (a raw key or
+    a certificate's, whose SPKI OID said so) with an rsa_pss_pss_* scheme its parameters
+    do not allow (another hash, a shorter salt) is illegal_parameter, as a scheme of the
+    wrong key type is. Only such keys come here (one OID comparison in the caller);
+    the parameters come from the one reader `x509.der.spki_pss_params`. (Another kind
+    of scheme is refused by `crypto.verify`: not made by such a key at all.)"""
+    if crypto.SCHEMES[scheme].kind != "rsa_pss_pss":
+        return
+    if isinstance(leaf, RawKeyLeaf):
+        params, name = leaf.pss, (f"raw public key (SHA-256 of its SPKI "
+                                  f"{hashlib.sha256(leaf.spki).hexdigest()})")
+    else:
+        name = f"certificate {leaf.subject.rfc4514_string()!r}"
+        try:
+            params = spki_pss_params(split_certificate(leaf.public_bytes(Encoding.DER)).spki)
+        except DERError as exc:
+            raise BadCertificate(f"the {whose}'s {name} has an RSASSA-PSS key whose "
+                                 f"parameters do not parse ({exc}; RFC 4055 3.1)") from exc
+    problem = None if params is None else crypto.pss_problem(params, scheme)
+    if problem is not None:
+        raise IllegalParameter(
+            f"the {whose} signed with {crypto.SCHEMES[scheme].code.name}, which the "
+            f"RSASSA-PSS parameters of its {name} do not allow: {problem} (RFC 8446 "
+            "4.2.3, RFC 4055 3.1)")
 
 
 def read_raw_key(blobs: Sequence[bytes], pins: AbstractSet[bytes], whose: str,
@@ -345,7 +374,10 @@ def read_raw_key(blobs: Sequence[bytes], pins: AbstractSet[bytes], whose: str,
     except Exception as exc:  # (the config loaded it: only a library change gets here)
         raise BadCertificate(f"the {whose}'s raw public key is not a usable "
                              f"SubjectPublicKeyInfo: {describe_parse_error(exc)}") from exc
-    return RawKeyLeaf(spki, key, _key_oid(key, spki))
+    oid = _key_oid(key, spki)
+    if oid is not _RSASSA_PSS_OID:
+        return RawKeyLeaf(spki, key, oid)
+    return RawKeyLeaf(spki, key, oid, spki_pss_params(spki))  # (the config read it: parses)
 
 
 def _key_oid(key: Any, spki: bytes) -> x509.ObjectIdentifier:
@@ -440,6 +472,23 @@ def _raw_key_scheme(cfg: Any, rpk: Any, schemes: Sequence[int] | None,
             return rpk, scheme_of(scheme)
     raise HandshakeFailure(no_common_scheme(version, schemes,
                                             [s for s in mine if s in ours]))
+
+
+def resumed_end_point(cfg: Any, state: TicketState) -> bytes | None:
+    """RFC 5929 4.1 on a resumed session: the server's tls-server-end-point its state
+    recorded (b"": none). A state sealed by a tlskit from before it was recorded binds
+    as that release did, to the config's certificate when it has exactly one (the
+    client's, unless it rotated since), and the tickets sent on such a connection record
+    that; with several, None: not known. A session an external PSK authenticated
+    had no certificate."""
+    end_point = state.server_end_point
+    if end_point is not None:
+        return end_point
+    if state.external_identity is not None:
+        return b""
+    certs = cfg._certs
+    return certs[0]._end_point if len(certs) == 1 and cfg.certificate_resolver is None \
+        else None
 
 
 def resumable_client_raw_key(cfg: Any, state: TicketState, auth: PeerAuth,
@@ -1045,6 +1094,8 @@ class Handshake13(Handshake):
         # string per handshake).
         key_oid = None if crypto.SCHEMES[msg.algorithm].kind in _OID_BLIND_KINDS \
             else leaf.public_key_algorithm_oid.dotted_string
+        if key_oid == crypto.RSASSA_PSS_OID:  # RFC 4055 parameters may restrict the key
+            check_pss_key(leaf, msg.algorithm, "client" if self.side == "server" else "server")
         crypto.verify(public_key_of(leaf), msg.algorithm, msg.signature,
                       context + transcript_hash, key_oid=key_oid)
 

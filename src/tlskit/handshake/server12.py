@@ -19,6 +19,7 @@ the same session context, and with its client chain still valid (see `tlskit.ses
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, cast
 
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -54,6 +55,7 @@ from .common import (
     ServerView,
     Table,
     by_server_name,
+    check_pss_key,
     choose_alpn,
     members,
     negotiate_cert_types,
@@ -63,6 +65,7 @@ from .common import (
     read_raw_key,
     resumable_client_chain,
     resumable_client_raw_key,
+    resumed_end_point,
     rule,
     verify_client_chain,
 )
@@ -138,8 +141,8 @@ class ServerHandshake12(ServerView, Handshake12):
     __slots__ = ("_client_keys", "_cv_messages", "_issue_ticket", "_offer_view",
                  "_peer_fragment_length", "_peer_record_limit", "_renegotiation_hellos",
                  "_rng", "_server_keys", "_share", "_spare", "alpn", "auth", "cert_types",
-                 "certified",
-                 "client_version", "group", "scheme", "session_id")  # (see Handshake12)
+                 "certified", "client_version", "group", "scheme", "session_end_point",
+                 "session_id")  # (see Handshake12)
 
     def __init__(self, handover: Handover12) -> None:
         super().__init__(handover, _S.WAIT_CLIENT_HELLO)
@@ -315,7 +318,7 @@ class ServerHandshake12(ServerView, Handshake12):
 
     def _session_state_for(self, client_chain: list[bytes]) -> TicketState:
         cfg = self.config
-        assert self.suite12 is not None
+        assert self.suite12 is not None and self.certified is not None
         return TicketState(  # by position: keywords cost more than the rest
             self.suite12, self.master_secret, int(cfg.clock() * 1000), cfg.ticket_lifetime,
             self.alpn, self.server_name, cfg._session_context,
@@ -323,7 +326,9 @@ class ServerHandshake12(ServerView, Handshake12):
             0,  # max_early_data: none in TLS 1.2
             0,  # age_add
             True,  # tls12
-            self.ems)  # extended_master_secret
+            self.ems,  # extended_master_secret
+            None, b"", b"", False,  # external PSK identity, fingerprint; QUIC; raw key
+            self.certified._end_point)  # server_end_point (RFC 5929 4.1)
 
     def _leave_session(self) -> None:
         """After the client's Finished: the ticket (sent before our CCS), or the cache entry."""
@@ -363,6 +368,11 @@ class ServerHandshake12(ServerView, Handshake12):
         self.suite12 = self.suite = suite
         self.session_id = ch.session_id
         self.resumed = True
+        # RFC 5929 4.1: the certificate of the session's handshake, not today's (set on
+        # resumption only: `ServerConnection` reads it with a default); a renewed
+        # ticket records it (`resumed_end_point`: a state from before it was recorded)
+        self.session_end_point = state.server_end_point = resumed_end_point(self.config,
+                                                                             state)
         exts = ch.extensions
         sh_exts = m.Extensions()
         if _E.renegotiation_info in exts or SCSV in ch.cipher_suites:
@@ -685,8 +695,11 @@ class ServerHandshake12(ServerView, Handshake12):
             raise IllegalParameter(f"CertificateVerify scheme {cv.scheme:#06x} not offered")
         auth = self.auth
         leaf = auth.chain[0] if auth.raw_key is None else auth.raw_key
+        key_oid = leaf.public_key_algorithm_oid.dotted_string
+        if key_oid == crypto.RSASSA_PSS_OID:  # RFC 4055 parameters may restrict the key
+            check_pss_key(leaf, cv.scheme, "client")
         crypto.verify(public_key_of(leaf), cv.scheme, cv.signature, self._cv_messages,
-                      curve_bound=False, key_oid=leaf.public_key_algorithm_oid.dotted_string)
+                      curve_bound=False, key_oid=key_oid)
         self._cv_messages = b""
         self.trace(T.CLIENT_CERTIFICATE_VERIFY, message=cv, raw=raw,
                    scheme=SignatureScheme(cv.scheme).name)
@@ -738,13 +751,20 @@ def _encode_certificate12(ck: CertifiedKey) -> bytes:
 
 
 def _curve_not_offered(certs: list[CertifiedKey], client_groups: list[int]) -> str:
-    """Why ECDSA certificates that fit the suites were passed over: RFC 8422 5.1 lets a
-    server use only curves the client's supported_groups list, its certificate's too
-    (a client listing x25519 alone cannot be served a P-256 certificate)."""
+    """Why ECDSA certificates (or the RFC 7250 raw key) that fit the suites were passed
+    over: RFC 8422 5.1 lets a server use only curves the client's supported_groups list,
+    its certificate's key's too (a client listing x25519 alone cannot be served a P-256
+    certificate)."""
     curves = ", ".join(dict.fromkeys(group_of(ck.curve12).name for ck in certs
                                      if ck.curve12 is not None))
     listed = ", ".join(group_of(g).name for g in client_groups
                        if g in NamedGroup._value2member_map_) or "none we know"
+    if not certs[0].chain:  # RFC 7250: the raw key was the one candidate (same rule)
+        fingerprint = hashlib.sha256(certs[0].cert_der[0]).hexdigest()
+        return (f"our raw public key (SHA-256 of SPKI {fingerprint}) is on "
+                f"{curves}, which the client's supported_groups ({listed}) leave out (RFC "
+                "8422 5.1); serve a raw key on a curve the client lists, or a certificate "
+                "the client takes")
     return (f"our ECDSA certificate's key is on {curves}, which the client's "
             f"supported_groups ({listed}) leave out (RFC 8422 5.1); serve a certificate on "
             "a curve the client lists, or an RSA one")

@@ -80,6 +80,7 @@ from .common import (
     read_raw_key,
     resumable_client_chain,
     resumable_client_raw_key,
+    resumed_end_point,
     rule,
     verify_client_chain,
 )
@@ -227,6 +228,13 @@ class ServerHandshake13(ServerView, Handshake13):
         self._ech: EchAccepted | None = None  # RFC 9849: the inner hello decrypted
         self._ech_rejected = False  # ECH offered, not decrypted: send retry_configs
         self._ech_hrr_transcript: Transcript | None = None
+
+    @property
+    def session_end_point(self) -> bytes | None:
+        """RFC 5929 4.1 on a resumed connection: the tls-server-end-point of the
+        certificate the session's handshake sent (b"": none; None: not known,
+        `resumed_end_point`)."""
+        return b"" if self._ticket is None else resumed_end_point(self.config, self._ticket)
 
     def ccs_allowed(self) -> bool:
         return self.first_hello is not None
@@ -1164,6 +1172,8 @@ class ServerHandshake13(ServerView, Handshake13):
         raw_key = self.auth.raw_key
         client_chain = [c.public_bytes(Encoding.DER) for c in self.auth.chain] \
             if raw_key is None else [raw_key.spki]
+        end_point = self.session_end_point if self.certified is None \
+            else self.certified._end_point  # RFC 5929 4.1: the certificate it was made with
         issued_ms = int(cfg.clock() * 1000)
         nst_exts = m.Extensions()
         if max_early_data > 0:  # 4.6.1: this ticket may carry 0-RTT data
@@ -1181,7 +1191,8 @@ class ServerHandshake13(ServerView, Handshake13):
                                 external_identity=psk_identity,
                                 external_fingerprint=psk_fingerprint,
                                 early_data_context=self.early_data_context,
-                                client_raw_key=raw_key is not None)
+                                client_raw_key=raw_key is not None,
+                                server_end_point=end_point)
             nonces.append(nonce)
             age_adds.append(age_add)
             bodies.append(encode_state(state))

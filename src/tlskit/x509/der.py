@@ -51,6 +51,97 @@ def spki_algorithm_oid(spki: bytes) -> bytes:
     return spki[start:stop]
 
 
+# RFC 4055 3.1: id-RSASSA-PSS, id-mgf1, and the hash OIDs a PSS key may name.
+RSASSA_PSS = bytes.fromhex("2a864886f70d01010a")  # 1.2.840.113549.1.1.10
+_MGF1 = bytes.fromhex("2a864886f70d010108")  # 1.2.840.113549.1.1.8
+_HASH_NAMES = {bytes.fromhex("2b0e03021a"): "sha1",
+               bytes.fromhex("608648016503040204"): "sha224",
+               bytes.fromhex("608648016503040201"): "sha256",
+               bytes.fromhex("608648016503040202"): "sha384",
+               bytes.fromhex("608648016503040203"): "sha512"}
+
+
+@dataclass(frozen=True, slots=True)
+class PssParams:
+    """The RSASSA-PSS-params an id-RSASSA-PSS key carries (RFC 4055 3.1), which restrict
+    the signatures it makes: the message hash, MGF1's hash, the least salt length, the
+    trailer field. A hash is its hashlib name, or the OID's dotted form if another."""
+
+    hash: str = "sha1"  # (RFC 4055's defaults, for fields left out)
+    mgf1_hash: str = "sha1"
+    salt_length: int = 20
+    trailer: int = 1
+
+
+def spki_pss_params(spki: bytes) -> PssParams | None:
+    """The RSASSA-PSS-params of an id-RSASSA-PSS SubjectPublicKeyInfo; None when it has
+    none (RFC 4055 3.1: the key may then sign with any), or when the key is not an
+    RSASSA-PSS one. DERError for parameters that are not RFC 4055's syntax."""
+    _, pos, end = read_tlv(spki, 0, len(spki))
+    _, pos, alg_end = read_tlv(spki, pos, end)
+    tag, start, after = read_tlv(spki, pos, alg_end)
+    if tag != 0x06 or spki[start:after] != RSASSA_PSS or after == alg_end:
+        return None
+    tag, pos, params_end = read_tlv(spki, after, alg_end)
+    if tag != 0x30 or params_end != alg_end:
+        raise DERError("RSASSA-PSS parameters that are not one RSASSA-PSS-params SEQUENCE")
+    fields: dict[str, str | int] = {}
+    last = -1
+    while pos < params_end:
+        tag, body, pos = read_tlv(spki, pos, params_end)
+        number = tag - 0xA0
+        if not 0 <= number <= 3 or number <= last:
+            raise DERError(f"an RSASSA-PSS-params field tagged {tag:#04x} out of place")
+        last = number
+        if number == 0:
+            fields["hash"] = _hash_name(spki, body, pos)
+        elif number == 1:
+            fields["mgf1_hash"] = _mgf1_hash(spki, body, pos)
+        else:
+            fields["salt_length" if number == 2 else "trailer"] = _integer(spki, body, pos)
+    return PssParams(**fields)  # type: ignore[arg-type]
+
+
+def _hash_name(der: bytes, pos: int, end: int) -> str:
+    """A HashAlgorithm (an AlgorithmIdentifier: OID, NULL or nothing) filling [pos:end]."""
+    tag, body, seq_end = read_tlv(der, pos, end)
+    if tag != 0x30 or seq_end != end:
+        raise DERError("an RSASSA-PSS hash that is not an AlgorithmIdentifier")
+    tag, start, after = read_tlv(der, body, seq_end)
+    if tag != 0x06:
+        raise DERError("an RSASSA-PSS hash without its OID")
+    if after != seq_end and der[after:seq_end] != b"\x05\x00":
+        raise DERError("an RSASSA-PSS hash with parameters other than NULL")
+    oid = der[start:after]
+    name = _HASH_NAMES.get(oid)
+    if name is None:
+        from .._ocsp_der import decode_oid
+        try:
+            name = decode_oid(oid)
+        except ValueError as exc:
+            raise DERError(f"an RSASSA-PSS hash OID that does not decode: {exc}") from exc
+    return name
+
+
+def _mgf1_hash(der: bytes, pos: int, end: int) -> str:
+    """A MaskGenAlgorithm filling [pos:end]: id-mgf1 and its HashAlgorithm."""
+    tag, body, seq_end = read_tlv(der, pos, end)
+    if tag != 0x30 or seq_end != end:
+        raise DERError("an RSASSA-PSS mask generation that is not an AlgorithmIdentifier")
+    tag, start, after = read_tlv(der, body, seq_end)
+    if tag != 0x06 or der[start:after] != _MGF1 or after == seq_end:
+        raise DERError("an RSASSA-PSS mask generation other than MGF1 with its hash")
+    return _hash_name(der, after, seq_end)
+
+
+def _integer(der: bytes, pos: int, end: int) -> int:
+    """A small non-negative INTEGER filling [pos:end] (a salt length, a trailer)."""
+    tag, body, int_end = read_tlv(der, pos, end)
+    if tag != 0x02 or int_end != end or not 1 <= int_end - body <= 4 or der[body] & 0x80:
+        raise DERError("an RSASSA-PSS salt length or trailer that is no small INTEGER")
+    return int.from_bytes(der[body:int_end], "big")
+
+
 @dataclass(slots=True)
 class CertificateDER:
     """The raw pieces of a certificate: whole TLVs, except ``serial`` (INTEGER contents)."""
