@@ -5,12 +5,8 @@ response signed by the `LocalCA` intermediate for a revoked, then a good, certif
 from __future__ import annotations
 
 import json
-import os
-import queue
 import re
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +16,8 @@ from cryptography.x509 import ocsp
 
 from tests.cli.test_connect import SServer, one_error_line, tlskit
 from tlskit.ca import Issued, LocalCA
+
+from ..support.tlskit_cli import ServeProcess
 
 
 class Staples:
@@ -83,28 +81,12 @@ def s_server(staples: Staples, leaf: tuple[Issued, Path, Path], status_file: Pat
                    str(staples.intermediate), "-status_file", str(status_file), tls=tls)
 
 
-class TlskitServe:
-    """`tlskit serve --ocsp-response FILE` on an OS-chosen port, stopped by terminate()."""
+class TlskitServe(ServeProcess):
+    """`tlskit serve --ocsp-response FILE` on an OS-chosen port, stopped by close()."""
 
     def __init__(self, cert: Path, key: Path, response: Path, state: Path) -> None:
-        env = {**os.environ, "TLSKIT_STATE_DIR": str(state)}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tlskit", "serve", "--port", "0", "--cert", str(cert),
-             "--key", str(key), "--ocsp-response", str(response)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True, env=env)
-        lines: queue.Queue[str] = queue.Queue()
-        assert self.proc.stdout is not None
-        out = self.proc.stdout
-        threading.Thread(target=lambda: [lines.put(line) for line in out], daemon=True).start()
-        first = lines.get(timeout=30)
-        match = re.search(r":(\d+)/$", first.strip())
-        assert match, first
-        self.port = int(match.group(1))
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(15)
+        super().__init__("--cert", str(cert), "--key", str(key), "--ocsp-response",
+                         str(response), state=state)
 
 
 @pytest.fixture

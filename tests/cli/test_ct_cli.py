@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from tests.cli.test_connect import one_error_line, tlskit
 from tlskit.ca import LocalCA
 
 from ..support.ct import SigningLog
+from ..support.tlskit_cli import ServeProcess
 
 LOG = SigningLog("cli test log")
 
@@ -45,44 +44,16 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Files:
     return Files(tmp_path_factory.mktemp("ct"))
 
 
-class Serve:
-    """`tlskit serve` on an OS-chosen port, stopped by close()."""
-
-    def __init__(self, *args: str, state: Path) -> None:
-        env = {**os.environ, "TLSKIT_STATE_DIR": str(state)}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tlskit", "serve", "--port", "0", *args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True, env=env)
-        lines: queue.Queue[str] = queue.Queue()
-        assert self.proc.stdout is not None
-        out = self.proc.stdout
-
-        def read() -> None:
-            for line in out:
-                lines.put(line)
-
-        threading.Thread(target=read, daemon=True).start()
-        first = lines.get(timeout=30)
-        match = re.search(r":(\d+)/$", first.strip())
-        assert match, first
-        self.port = int(match.group(1))
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(15)
-
-
 @pytest.fixture
-def serve(files: Files, tmp_path: Path) -> Iterator[Serve]:
-    server = Serve("--cert", str(files.cert), "--key", str(files.key), "--sct",
+def serve(files: Files, tmp_path: Path) -> Iterator[ServeProcess]:
+    server = ServeProcess("--cert", str(files.cert), "--key", str(files.key), "--sct",
                    str(files.sct), state=tmp_path)
     yield server
     server.close()
 
 
 @pytest.mark.parametrize("version", ["--tls1.3", "--tls1.2"])
-def test_connect_lists_and_verifies_served_scts(serve: Serve, files: Files,
+def test_connect_lists_and_verifies_served_scts(serve: ServeProcess, files: Files,
                                                 version: str) -> None:
     proc = tlskit(f"localhost:{serve.port}", "--cafile", str(files.root), version,
                   "--ct-log", str(files.log_key), "--json")
@@ -96,12 +67,12 @@ def test_connect_lists_and_verifies_served_scts(serve: Serve, files: Files,
                      human.stdout), human.stdout
 
 
-def test_connect_without_scts_flag_shows_none(serve: Serve, files: Files) -> None:
+def test_connect_without_scts_flag_shows_none(serve: ServeProcess, files: Files) -> None:
     proc = tlskit(f"localhost:{serve.port}", "--cafile", str(files.root), "--json")
     assert json.loads(proc.stdout)["scts"] is None
 
 
-def test_connect_reports_scts_of_an_unlisted_log(serve: Serve, files: Files,
+def test_connect_reports_scts_of_an_unlisted_log(serve: ServeProcess, files: Files,
                                                  tmp_path: Path) -> None:
     other = tmp_path / "other.pem"
     other.write_bytes(SigningLog().key.public_key().public_bytes(

@@ -147,15 +147,7 @@ def embedded_scts(cert: x509.Certificate) -> tuple[bytes, ...]:
             ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS)
     except (x509.ExtensionNotFound, ValueError):
         return ()
-    value = ext.value
-    der = value.value if isinstance(value, x509.UnrecognizedExtension) else value.public_bytes()
-    inner = _octet_string(der)
-    if inner is None:
-        return ()
-    try:
-        return decode_sct_list(inner)
-    except DecodeError:
-        return ()
+    return _listed_scts(ext)
 
 
 def stapled_scts(ocsp_response: bytes | None) -> tuple[bytes, ...]:
@@ -174,6 +166,13 @@ def stapled_scts(ocsp_response: bytes | None) -> tuple[bytes, ...]:
             ExtensionOID.SIGNED_CERTIFICATE_TIMESTAMPS)
     except (ValueError, x509.ExtensionNotFound):
         return ()
+    return _listed_scts(ext)
+
+
+def _listed_scts(ext: x509.Extension[Any]) -> tuple[bytes, ...]:
+    """The SCTs of a certificate's or an OCSP answer's SCT list extension (an OCTET STRING
+    around a SignedCertificateTimestampList, whichever form `cryptography` decoded it to);
+    empty when it is malformed."""
     value = ext.value
     der = value.value if isinstance(value, x509.UnrecognizedExtension) else value.public_bytes()
     inner = _octet_string(der)
