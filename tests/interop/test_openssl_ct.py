@@ -66,16 +66,19 @@ def serverinfo_file(path: Path, scts: list[bytes], *, v2: bool = True) -> Path:
 # --- tlskit server -> s_client -ct ------------------------------------------------------------
 
 def s_client_scts(peers: Peers, pki: PKI, version: str, scts: list[bytes],
-                  log_file: Path, *, exit_code: int = 0) -> str:
-    """s_client -ct against a tlskit server holding ``scts``; its output. (s_client
-    exits 1 when an SCT's signature failed, though the handshake went on.)"""
+                  log_file: Path, *, exit_code: int = 0,
+                  config: ServerConfig | None = None) -> str:
+    """s_client -ct against a tlskit server holding ``scts`` (or serving ``config``);
+    its output. (s_client exits 1 when an SCT's signature failed, though the handshake
+    went on.)"""
 
     def body(pump: Pump) -> ConnectionClosed:
         hc = pump.handshake()
         assert hc.version == version
         return pump.wait_closed()
 
-    server = peers.thread(tlskit_server(pki.server_config(scts=scts), body))
+    config = config or pki.server_config(scts=scts)
+    server = peers.thread(tlskit_server(config, body))
     client = peers.openssl_client(pki, server.port, "-ct", "-ctlogfile", str(log_file),
                                   version=VERSIONS[version])
     client.wait_for(rb"SCT validation status: [^\n]*\n[\s\S]*?\n---")
@@ -176,20 +179,10 @@ def test_s_client_validates_scts_in_tlskit_staple(peers: Peers, pki: PKI, versio
     # RESPONSE): a check, by OpenSSL, of how support/ct.py builds them.
     log_file = LOG.openssl_log_file(tmp_path / "ctlogs.cnf")
 
-    def body(pump: Pump) -> ConnectionClosed:
-        pump.handshake()
-        return pump.wait_closed()
-
     config = pki.server_config(ocsp_response=staple(pki, [leaf_sct(pki)]))
-    server = peers.thread(tlskit_server(config, body))
-    client = peers.openssl_client(pki, server.port, "-ct", "-ctlogfile", str(log_file),
-                                  version=VERSIONS[version])
-    client.wait_for(rb"SCT validation status: [^\n]*\n[\s\S]*?\n---")
-    client.close_stdin()
-    assert client.wait() == 0, client.describe()
-    server.join()
-    assert "SCTs present (1)" in client.stdout, client.stdout
-    assert statuses(client.stdout) == ["valid"], client.stdout
+    out = s_client_scts(peers, pki, version, [], log_file, config=config)
+    assert "SCTs present (1)" in out, out
+    assert statuses(out) == ["valid"], out
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -216,19 +209,9 @@ def test_s_client_validates_scts_embedded_in_tlskit_certificate(
     leaf = with_embedded_scts(issued, pki.ca.intermediate_key, [LOG])
     log_file = LOG.openssl_log_file(tmp_path / "ctlogs.cnf")
 
-    def body(pump: Pump) -> ConnectionClosed:
-        pump.handshake()
-        return pump.wait_closed()
-
     config = ServerConfig(certificate_chain=[leaf, *issued.chain[1:]],
                           private_key=issued.private_key)
-    server = peers.thread(tlskit_server(config, body))
-    client = peers.openssl_client(pki, server.port, "-ct", "-ctlogfile", str(log_file),
-                                  version=VERSIONS[version])
-    client.wait_for(rb"SCT validation status: [^\n]*\n[\s\S]*?\n---")
-    client.close_stdin()
-    assert client.wait() == 0, client.describe()
-    server.join()
-    assert statuses(client.stdout) == ["valid"], client.stdout
+    out = s_client_scts(peers, pki, version, [], log_file, config=config)
+    assert statuses(out) == ["valid"], out
     checks = CTPolicy([LOG.ct_log()]).enforce([leaf, *issued.chain[1:]], (), time.time())
     assert [(c.source, str(c.status)) for c in checks] == [("certificate", "valid")]
