@@ -458,16 +458,8 @@ def pss_spki_from_pem(data: bytes, private_key: Any) -> bytes:
     _, body, _ = read_tlv(rsa_spki, 0, len(rsa_spki))
     _, _, bits_start = read_tlv(rsa_spki, body, len(rsa_spki))  # (past rsaEncryption)
     inner = der[pos:alg_end] + rsa_spki[bits_start:]
-    return _der_sequence(inner)
-
-
-def _der_sequence(body: bytes) -> bytes:
-    """A DER SEQUENCE around ``body``."""
-    n = len(body)
-    if n < 0x80:
-        return b"\x30" + bytes([n]) + body
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return b"\x30" + bytes([0x80 | len(size)]) + size + body
+    from ._ocsp_der import tlv
+    return tlv(0x30, inner)  # (a SEQUENCE)
 
 
 def _end_point(leaf: x509.Certificate) -> bytes:

@@ -31,6 +31,7 @@ from cryptography.x509.oid import ExtensionOID
 
 from ..errors import BadCertificate, DecodeError
 from ..wire.sct import SignedCertificateTimestamp, decode_sct, decode_sct_list
+from .der import DERError, read_tlv
 
 __all__ = [
     "CTLog",
@@ -187,15 +188,11 @@ def _listed_scts(ext: x509.Extension[Any]) -> tuple[bytes, ...]:
 def _octet_string(der: bytes) -> bytes | None:
     """The contents of a DER OCTET STRING (the extension's SignedCertificateTimestampList
     is wrapped in one), or None."""
-    if len(der) < 2 or der[0] != 0x04:
+    try:
+        tag, body, stop = read_tlv(der, 0, len(der))
+    except DERError:
         return None
-    n, pos = der[1], 2
-    if n & 0x80:
-        width = n & 0x7F
-        if width == 0 or width > 3 or len(der) < 2 + width:
-            return None
-        n, pos = int.from_bytes(der[2:2 + width], "big"), 2 + width
-    return der[pos:] if len(der) - pos == n else None
+    return der[body:stop] if tag == 0x04 and stop == len(der) else None
 
 
 class SCTStatus(StrEnum):

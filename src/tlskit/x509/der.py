@@ -43,12 +43,19 @@ def read_tlv(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
 def spki_algorithm_oid(spki: bytes) -> bytes:
     """The content octets of a SubjectPublicKeyInfo's algorithm OID (RFC 5280 4.1.2.7:
     SEQUENCE { AlgorithmIdentifier SEQUENCE { OID, ... }, BIT STRING })."""
+    start, stop, _ = _spki_algorithm(spki)
+    return spki[start:stop]
+
+
+def _spki_algorithm(spki: bytes) -> tuple[int, int, int]:
+    """Where a SubjectPublicKeyInfo's algorithm OID's content octets start and stop, and
+    where its AlgorithmIdentifier (the parameters after the OID) ends."""
     _, pos, end = read_tlv(spki, 0, len(spki))
     _, pos, alg_end = read_tlv(spki, pos, end)
     tag, start, stop = read_tlv(spki, pos, alg_end)
     if tag != 0x06:
         raise DERError("the key's algorithm is not an OBJECT IDENTIFIER")
-    return spki[start:stop]
+    return start, stop, alg_end
 
 
 # RFC 4055 3.1: id-RSASSA-PSS, id-mgf1, and the hash OIDs a PSS key may name.
@@ -77,10 +84,8 @@ def spki_pss_params(spki: bytes) -> PssParams | None:
     """The RSASSA-PSS-params of an id-RSASSA-PSS SubjectPublicKeyInfo; None when it has
     none (RFC 4055 3.1: the key may then sign with any), or when the key is not an
     RSASSA-PSS one. DERError for parameters that are not RFC 4055's syntax."""
-    _, pos, end = read_tlv(spki, 0, len(spki))
-    _, pos, alg_end = read_tlv(spki, pos, end)
-    tag, start, after = read_tlv(spki, pos, alg_end)
-    if tag != 0x06 or spki[start:after] != RSASSA_PSS or after == alg_end:
+    start, after, alg_end = _spki_algorithm(spki)
+    if spki[start:after] != RSASSA_PSS or after == alg_end:
         return None
     tag, pos, params_end = read_tlv(spki, after, alg_end)
     if tag != 0x30 or params_end != alg_end:
