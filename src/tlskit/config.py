@@ -800,6 +800,11 @@ class ClientConfig(_Common):
         resolver does.
     :param middlebox_compat: RFC 8446 D.4 compatibility mode (default True).
     :param ocsp_stapling: ask for a stapled OCSP response and check it (default False).
+    :param enforce_must_staple: honour OCSP Must-Staple (RFC 7633): when the server's leaf
+        has a TLS Feature extension listing status_request, the handshake needs a valid
+        OCSP response stapled for it, else it fails with bad_certificate_status_response
+        (`CertificateVerificationError`, reason ``tls_feature_missing``), as Firefox
+        does. Implies ``ocsp_stapling``. Default False, as OpenSSL, Go and Chrome.
     :param request_scts: ask for the server's Certificate Transparency SCTs (RFC 6962
         3.3: an empty signed_certificate_timestamp extension); those received are in
         ``HandshakeComplete.signed_certificate_timestamps`` (default False).
@@ -894,6 +899,9 @@ class ClientConfig(_Common):
     certificate_resolver: Callable[[CertificateRequestInfo], CertifiedKey | None] | None = None
     middlebox_compat: bool = True
     ocsp_stapling: bool = False
+    # RFC 7633: a must-staple leaf needs a valid staple (off by default, as OpenSSL, Go and
+    # Chrome; Firefox enforces it). Turns ocsp_stapling on.
+    enforce_must_staple: bool = False
     # RFC 6962 3.3: ask for SCTs; with a policy, check them (off by default, so today's
     # ClientHello is unchanged).
     request_scts: bool = False
@@ -994,6 +1002,8 @@ class ClientConfig(_Common):
                 raise TypeError("ct_policy takes a tlskit.x509.ct.CTPolicy, not "
                                 f"{type(self.ct_policy).__name__}")
             self._set("request_scts", True)
+        if self.enforce_must_staple:  # a staple it may require is one it must ask for
+            self._set("ocsp_stapling", True)
         self._set("_hello_bodies", self._encode_hello_bodies())
 
     def _set_client_certificates(self) -> None:

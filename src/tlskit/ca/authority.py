@@ -258,15 +258,18 @@ class LocalCA:
         crl_url: str | None = None,
         not_before: dt.datetime | None = None,
         not_after: dt.datetime | None = None,
+        must_staple: bool = False,
     ) -> Issued:
         """A serverAuth leaf for host names and IP addresses (the first one is also the CN).
 
         Valid from an hour ago for ``days``, or exactly from ``not_before`` to ``not_after``
         (either may be in the past or the future: an expired or not-yet-valid certificate
         for tests). ``ocsp_url``/``crl_url`` default to the CA's own (see `create`); pass
-        ``""`` to leave them out."""
+        ``""`` to leave them out. ``must_staple`` adds OCSP Must-Staple (RFC 7633's TLS
+        Feature status_request): Firefox then refuses the server unless it staples a
+        valid OCSP response (it needs an OCSP URL to fetch one from)."""
         window = self._validity(days, not_before, not_after)
-        return self._issue("server", names, key_type, window, ocsp_url, crl_url)
+        return self._issue("server", names, key_type, window, ocsp_url, crl_url, must_staple)
 
     def issue_client(
         self,
@@ -323,6 +326,7 @@ class LocalCA:
         window: tuple[dt.datetime, dt.datetime],
         ocsp_url: str | None,
         crl_url: str | None,
+        must_staple: bool = False,
     ) -> Issued:
         names = [n.strip() for n in ([names] if isinstance(names, str) else names)]
         if not names or not all(names):
@@ -331,10 +335,14 @@ class LocalCA:
         common_name = build.name_text(general_names[0])
         key = KeyType.parse(key_type).generate()
         urls = self._default_urls(ocsp_url, crl_url)
+        if must_staple and not urls[0]:
+            raise CAError("a must-staple certificate needs an OCSP URL for its server to "
+                          "fetch staples from: give ocsp_url (--ocsp-url) or a CA URL")
         with self._updating():
             serial = build.new_serial(lambda s: s in self._records)
             cert = build.leaf_certificate(kind, common_name, general_names, key, serial, window,
-                                          urls, (self.intermediate, self.intermediate_key))
+                                          urls, (self.intermediate, self.intermediate_key),
+                                          must_staple)
             self._records[serial] = Record(kind=kind, names=names, not_after=window[1])
         return Issued(certificate=cert, private_key=key, chain=[cert, self.intermediate])
 

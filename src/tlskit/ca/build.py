@@ -158,9 +158,11 @@ def leaf_certificate(
     window: tuple[dt.datetime, dt.datetime],
     urls: tuple[str, str],
     issuer: tuple[x509.Certificate, PrivateKey],
+    must_staple: bool = False,
 ) -> x509.Certificate:
     """A serverAuth or clientAuth leaf signed by ``issuer`` (certificate, key), valid for
-    ``window``, naming the (OCSP, CRL) ``urls`` that are not empty."""
+    ``window``, naming the (OCSP, CRL) ``urls`` that are not empty; ``must_staple`` adds
+    the TLS Feature extension asking for OCSP stapling (RFC 7633)."""
     # A CN longer than 64 characters is not allowed; then the subject is empty and
     # RFC 5280 4.2.1.6 requires the SAN extension to be critical.
     subject = x509.Name([cn(common_name)]) if len(common_name) <= 64 else x509.Name([])
@@ -184,6 +186,9 @@ def leaf_certificate(
         .add_extension(_aki(ski(issuer_cert)), critical=False)
     )
     builder = _with_revocation_urls(builder, *urls)
+    if must_staple:  # RFC 7633 4.1: TLS Feature status_request; not critical, as CAs issue it
+        builder = builder.add_extension(
+            x509.TLSFeature([x509.TLSFeatureType.status_request]), critical=False)
     return builder.sign(issuer_key, sign_hash(issuer_key))
 
 

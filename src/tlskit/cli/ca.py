@@ -63,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--crl-url", metavar="URL",
                    help="CRL distribution point to put in the cert (default: the CA's "
                         "URL + /crl/intermediate.crl; '' for none)")
+    p.add_argument("--must-staple", action="store_true",
+                   help="add OCSP Must-Staple (RFC 7633 TLS Feature): Firefox refuses the "
+                        "server unless it staples a valid OCSP response (tlskit serve --ocsp)")
     p.add_argument("--force", action="store_true",
                    help="overwrite NAME.pem / NAME-key.pem if they already exist")
     _dir_option(p)
@@ -230,9 +233,12 @@ def _issue(args: argparse.Namespace) -> int:
     if args.client:
         if len(args.names) != 1:
             raise CAError("--client takes exactly one NAME")
+        if args.must_staple:
+            raise CAError("--must-staple is for server certificates (servers staple OCSP "
+                          "responses), not with --client")
         issued = ca.issue_client(args.names[0], **options)
     else:
-        issued = ca.issue_server(args.names, **options)
+        issued = ca.issue_server(args.names, must_staple=args.must_staple, **options)
     issued.write(cert_path=cert_path, key_path=key_path)
     kind = "client" if args.client else "server"
     print(f"Issued a {kind} certificate for {', '.join(args.names)}")

@@ -1026,6 +1026,10 @@ def _may_resume(config: ClientConfig, session: Session, server_name: str | None,
             chain[0], chain[1:], server_name=server_name if config.check_hostname else None,
             at=datetime.fromtimestamp(now, UTC), usage="server",
             ocsp_response=session.ocsp_response)
+        if config.enforce_must_staple:  # RFC 7633, as a full handshake would check it now
+            from ..x509.muststaple import check_must_staple
+            check_must_staple(verified or chain, session.ocsp_response,
+                              datetime.fromtimestamp(now, UTC))
         if config.ct_policy is not None:  # as a full handshake would check it now
             config.ct_policy.enforce(verified or chain, session.signed_certificate_timestamps,
                                      now, session.ocsp_response)

@@ -860,6 +860,9 @@ def verify_server_chain(hs: Handshake, auth: PeerAuth, server_name: str | None, 
         verified = verifier.verify(
             auth.chain[0], auth.chain[1:], server_name=name, at=at,
             usage="server", ocsp_response=auth.ocsp_response)
+        if cfg.enforce_must_staple:  # RFC 7633: a must-staple leaf needs a valid staple
+            from ..x509.muststaple import check_must_staple
+            check_must_staple(verified or auth.chain, auth.ocsp_response, at)
         if cfg.ct_policy is not None:  # RFC 6962: SCTs for the leaf, from known logs
             cfg.ct_policy.enforce(verified or auth.chain, auth.scts, cfg.clock(),
                                   auth.ocsp_response)

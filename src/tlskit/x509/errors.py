@@ -34,6 +34,8 @@ class Reason(StrEnum):
     path_too_long = "path_too_long"
     no_certificate = "no_certificate"
     too_complex = "too_complex"  # a work budget ran out: rejected, never accepted
+    # RFC 7633: the leaf requires an OCSP staple (must-staple) and none valid came.
+    tls_feature_missing = "tls_feature_missing"
 
 
 # RFC 8446 section 6.2: the alert that best describes each failure.
@@ -50,6 +52,8 @@ _ALERTS: dict[Reason, AD] = {
     Reason.malformed: AD.bad_certificate,
     Reason.unhandled_critical_extension: AD.unsupported_certificate,
     Reason.no_certificate: AD.certificate_required,
+    # RFC 8446 6.2 / RFC 6066 8: the status response is missing or unacceptable.
+    Reason.tls_feature_missing: AD.bad_certificate_status_response,
 }
 
 

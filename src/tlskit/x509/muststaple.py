@@ -1,0 +1,70 @@
+"""OCSP Must-Staple: the TLS Feature extension (RFC 7633, id-pe-tlsfeature) asking for
+status_request.
+
+A certificate that carries it promises that its server always staples an OCSP response,
+so a client may treat a missing staple as an attack (an attacker who blocks the CA's
+responder and strips the staple otherwise wins a soft-fail client). Firefox enforces it
+(MOZILLA_PKIX_ERROR_REQUIRED_TLS_FEATURE_MISSING); OpenSSL, Go and Chrome ignore it, which
+is tlskit's default too: `tlskit.ClientConfig` ``enforce_must_staple`` turns it on.
+
+Only the leaf's extension is enforced, as Firefox does: status_request (RFC 6066) carries
+one response, for the leaf, so a CA certificate's TLS Feature cannot be met through it
+(RFC 7633 4.2.2 reads one in a CA certificate as a rule for the certificates it issues,
+which is the CA's business). status_request_v2 (RFC 6961, deprecated for TLS 1.3 by RFC
+8446 4.4.2.1) is not offered by tlskit, so a certificate naming it is not held to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from cryptography import x509
+
+from .errors import CertificateVerificationError, Reason, describe
+
+__all__ = ["check_must_staple", "must_staple"]
+
+
+def must_staple(cert: x509.Certificate) -> bool:
+    """True when ``cert`` has a TLS Feature extension listing status_request (RFC 7633 4.1).
+    A malformed extension is a `CertificateVerificationError` (malformed)."""
+    try:
+        feature = cert.extensions.get_extension_for_class(x509.TLSFeature).value
+    except x509.ExtensionNotFound:
+        return False
+    except ValueError as exc:  # cryptography's parse of a bad extension
+        raise CertificateVerificationError(
+            Reason.malformed, f"certificate {describe(cert)} has extensions that do not "
+            f"parse ({exc}): it cannot be checked for must-staple (RFC 7633)", cert) from None
+    return x509.TLSFeatureType.status_request in feature
+
+
+def check_must_staple(chain: Sequence[x509.Certificate], staple: bytes | None,
+                      at: datetime) -> None:
+    """RFC 7633 4.2.3: a leaf that is must-staple needs a valid stapled OCSP response for
+    it. ``chain`` is the validated chain, leaf first. Raises `CertificateVerificationError`
+    with `Reason.tls_feature_missing` (alert bad_certificate_status_response) when the staple
+    is missing or no usable evidence, and with `Reason.revoked` when it says revoked."""
+    leaf = chain[0]
+    if not must_staple(leaf):
+        return
+    advice = ("the server must staple a current OCSP response for it (e.g. `tlskit serve "
+              "--ocsp`, nginx ssl_stapling on), or turn off enforce_must_staple")
+    if staple is None:
+        raise CertificateVerificationError(
+            Reason.tls_feature_missing,
+            f"certificate {describe(leaf)} is must-staple (RFC 7633 TLS Feature "
+            f"status_request) but the server stapled no OCSP response: {advice}", leaf)
+    from .ocsp import validate_stapled_response
+    issuer = chain[1] if len(chain) > 1 else leaf
+    try:
+        validate_stapled_response(staple, leaf, issuer, at)
+    except CertificateVerificationError as exc:
+        if exc.reason is not Reason.revocation_unknown:
+            raise  # revoked: certificate_revoked says more than a missing feature
+        raise CertificateVerificationError(
+            Reason.tls_feature_missing,
+            f"certificate {describe(leaf)} is must-staple (RFC 7633 TLS Feature "
+            f"status_request) but the stapled OCSP response is not valid for it ({exc}): "
+            f"{advice}", leaf) from None
