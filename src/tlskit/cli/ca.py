@@ -246,6 +246,9 @@ def _issue(args: argparse.Namespace) -> int:
     print(f"  certificate:  {cert_path}  (leaf + intermediate)")
     print(f"  key:          {key_path}")
     print(f"  expires:      {issued.certificate.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC")
+    if args.must_staple:
+        print("  must-staple:  yes (serve it with a stapled OCSP response: tlskit serve "
+              "--ocsp-response FILE)")
     return 0
 
 

@@ -280,6 +280,7 @@ class _Connect:
                           else ["TLSv1.3", "TLSv1.2"]),
                 certificates=certificates,
                 ocsp_stapling=a.ocsp_stapling,
+                enforce_must_staple=a.must_staple,
                 request_scts=a.scts or bool(self.ct_logs),
                 max_fragment_length=a.max_fragment_length,
                 tracer=self.recorder.tracer,
@@ -657,12 +658,18 @@ class _Connect:
 
     def staple_status(self, complete: Any, report: Any) -> str:
         """What became of the stapled OCSP response, in words, for the summary."""
-        if not self.args.ocsp_stapling:
-            return "not requested (--no-ocsp-stapling)"
+        leaf = complete.peer_certificates[0] if complete.peer_certificates else None
+        from ..x509.muststaple import shows_must_staple
+        strict = leaf is not None and shows_must_staple(leaf)
+        if not self.args.ocsp_stapling and not self.args.must_staple:
+            return "not requested (--no-ocsp-stapling)" + (
+                "; the certificate is must-staple (RFC 7633)" if strict else "")
         if getattr(complete, "ocsp_response", None) is None:
+            if strict:  # Firefox refuses exactly this server (REQUIRED_TLS_FEATURE_MISSING)
+                return ("none, but the certificate is must-staple (RFC 7633): Firefox and "
+                        "--must-staple refuse this server; revocation not checked")
             return "none (the server stapled no OCSP response; revocation not checked)"
         checks = report.checks if report is not None else []
-        leaf = complete.peer_certificates[0] if complete.peer_certificates else None
         for check in checks:
             if check.check == "revocation" and check.certificate == leaf:
                 return str(check.detail)

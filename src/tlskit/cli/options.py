@@ -109,6 +109,10 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not ask the server for a stapled OCSP response (by default "
                              "one is asked for and checked: a missing staple is fine, one "
                              "saying the certificate is revoked fails the connection)")
+    parser.add_argument("--must-staple", dest="must_staple", action="store_true",
+                        help="honour OCSP Must-Staple (RFC 7633), as Firefox does: a "
+                             "certificate that asks for it needs a valid stapled OCSP "
+                             "response, else the connection fails")
     parser.add_argument("--scts", action="store_true",
                         help="ask for the server's Certificate Transparency SCTs (RFC 6962 "
                              "signed_certificate_timestamp) and list them, with those "

@@ -118,6 +118,9 @@ def cert_tree(chain: Sequence[Mapping[str, Any]], *, title: str = "certificate c
                  f"{escape(str(info.get('signature_algorithm')))}")
         if info.get("names"):
             node.add(f"names     {escape(', '.join(info['names']))}")
+        if info.get("must_staple"):
+            node.add("features  must-staple (RFC 7633: the server must staple an OCSP "
+                     "response)")
         parent = node
     return tree
 

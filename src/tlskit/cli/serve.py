@@ -424,6 +424,11 @@ class Server:
                          f"file is read again when a client asks, at most once a minute)")
             certified = CertifiedKey(certified.chain, certified.private_key, stapler.current)
             self.certified = certified
+        elif certified is not None and _must_staple(certified.chain[0]):
+            self.log(f"{PROG}: warning: the certificate is must-staple (RFC 7633) but no "
+                     "--ocsp-response is given: Firefox (and tlskit clients with "
+                     "enforce_must_staple) will refuse it; staple a response with "
+                     "--ocsp-response FILE")
         if a.sct:
             certified = self._with_scts(certified, a.sct)
         versions = ["TLSv1.2"] if a.tls12 else ["TLSv1.3"] if a.tls13 else ["TLSv1.3", "TLSv1.2"]
@@ -792,3 +797,8 @@ class _Seen:
         self.complete = complete
         self.recorder = recorder
         self.client_bytes = client_bytes
+
+
+def _must_staple(leaf: Any) -> bool:
+    from ..x509.muststaple import shows_must_staple
+    return shows_must_staple(leaf)

@@ -157,7 +157,15 @@ def cert_info(cert: x509.Certificate) -> dict[str, Any]:
         "public_key": _key_description(cert),
         "signature_algorithm": sig,
         "sha256": cert.fingerprint(hashes.SHA256()).hex(),
+        "must_staple": _must_staple(cert),
     }
+
+
+
+def _must_staple(cert: x509.Certificate) -> bool:
+    """RFC 7633 TLS Feature status_request: its server must staple an OCSP response."""
+    from ..x509.muststaple import shows_must_staple
+    return shows_must_staple(cert)
 
 
 def _jsonable(value: Any) -> Any:

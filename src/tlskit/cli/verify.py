@@ -27,6 +27,7 @@ from cryptography import x509
 from ..x509 import Report, TrustStore, Verifier
 from ..x509.errors import TO_TRUST_ANCHORS
 from ..x509.lint import Finding
+from ..x509.muststaple import shows_must_staple
 from ..x509.parsed import describe_parse_error, pem_labels
 
 NOT_CHECKED = "not checked"
@@ -262,6 +263,7 @@ def _cert_json(report: Report, cert: x509.Certificate, policy: str) -> dict[str,
         "not_before": _iso(cert.not_valid_before_utc),
         "not_after": _iso(cert.not_valid_after_utc),
         "revocation": revocation_status(report, cert, policy),
+        "must_staple": shows_must_staple(cert),
         "checks": [{"check": c.check, "ok": c.ok, "detail": c.detail} for c in checks],
     }
 
@@ -338,6 +340,9 @@ def render(report: Report, host: str | None, policy: str = NOT_CHECKED) -> None:
             child.add(f"{mark} {escape(check.check)}: {escape(with_flag_hint(check.detail))}")
         if policy == NOT_CHECKED and not _is_anchor(report, cert):
             child.add(f"[yellow]?[/] revocation: {NOT_CHECKED} ({HOW_TO_CHECK})")
+        if shows_must_staple(cert):
+            child.add("[cyan]![/] must-staple (RFC 7633): its server must staple an OCSP "
+                      "response; Firefox refuses it without one")
         node = child
     if tree is not None:
         console.print(tree)

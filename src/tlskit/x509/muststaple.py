@@ -23,7 +23,7 @@ from cryptography import x509
 
 from .errors import CertificateVerificationError, Reason, describe
 
-__all__ = ["check_must_staple", "must_staple"]
+__all__ = ["check_must_staple", "must_staple", "shows_must_staple"]
 
 
 def must_staple(cert: x509.Certificate) -> bool:
@@ -38,6 +38,15 @@ def must_staple(cert: x509.Certificate) -> bool:
             Reason.malformed, f"certificate {describe(cert)} has extensions that do not "
             f"parse ({exc}): it cannot be checked for must-staple (RFC 7633)", cert) from None
     return x509.TLSFeatureType.status_request in feature
+
+
+def shows_must_staple(cert: x509.Certificate) -> bool:
+    """`must_staple` for display (the CLI, warnings): a malformed extension is False here,
+    the verifier's to report."""
+    try:
+        return must_staple(cert)
+    except CertificateVerificationError:
+        return False
 
 
 def check_must_staple(chain: Sequence[x509.Certificate], staple: bytes | None,
