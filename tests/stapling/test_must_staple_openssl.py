@@ -1,0 +1,155 @@
+"""OCSP Must-Staple (RFC 7633) between the tlskit client and ``openssl s_server``.
+
+The must-staple leaf is made twice: by `tlskit.ca.LocalCA` (``must_staple=True``) and by
+OpenSSL itself (``openssl req -addext tlsfeature=status_request``, signed by the same
+intermediate with ``openssl x509 -req -copy_extensions copy``). s_server serves each with
+and without ``-status_file``; the tlskit client connects with ``enforce_must_staple`` off
+(it connects either way, as OpenSSL's and Go's clients do) and on (no staple: refused with
+bad_certificate_status_response, which s_server reads as alert 113).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509 import ocsp
+
+from tlskit import AlertDescription, ClientConfig
+from tlskit.ca import Issued
+from tlskit.x509.errors import Reason
+from tlskit.x509.muststaple import must_staple
+
+from ..support.peers import PeerProcess, require_binary
+from .conftest import VERSIONS, Leaf, Peers, StaplePKI, now, pem
+from .test_client_vs_s_server import connect, rejected
+
+pytestmark = pytest.mark.interop
+
+MAKERS = ["localca", "openssl"]
+
+
+def _openssl_leaf(pki: StaplePKI, out: Path) -> Leaf:
+    """A must-staple localhost leaf made by the openssl command line, under our intermediate."""
+    openssl = require_binary("openssl")
+    out.mkdir()
+    key, csr, cert = out / "key.pem", out / "leaf.csr", out / "leaf.pem"
+    subprocess.run(
+        [openssl, "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost",
+         "-addext", "extendedKeyUsage=serverAuth",
+         "-addext", "keyUsage=critical,digitalSignature",
+         "-addext", "basicConstraints=critical,CA:FALSE",
+         "-addext", "tlsfeature=status_request"],
+        check=True, capture_output=True, timeout=30)
+    subprocess.run(
+        [openssl, "x509", "-req", "-in", str(csr), "-CA", str(pki.intermediate_pem), "-CAkey",
+         str(pki.directory / "ca" / "intermediate-key.pem"), "-copy_extensions", "copy",
+         "-days", "2", "-out", str(cert)],
+        check=True, capture_output=True, timeout=30)
+    certificate = x509.load_pem_x509_certificate(cert.read_bytes())
+    private_key = serialization.load_pem_private_key(key.read_bytes(), None)
+    chain = out / "chain.pem"
+    chain.write_bytes(pem(pki.intermediate))
+    issued = Issued(certificate=certificate, private_key=private_key,  # type: ignore[arg-type]
+                    chain=[certificate, pki.intermediate])
+    return Leaf(issued, cert, chain, key)
+
+
+def _localca_leaf(pki: StaplePKI, out: Path) -> Leaf:
+    out.mkdir()
+    issued = pki.ca.issue_server(["localhost"], ocsp_url="http://127.0.0.1:9",
+                                 must_staple=True)
+    cert, chain, key = out / "leaf.pem", out / "chain.pem", out / "key.pem"
+    issued.write(out, cert_path=out / "fullchain.pem", key_path=key)
+    cert.write_bytes(pem(issued.certificate))
+    chain.write_bytes(pem(pki.intermediate))
+    return Leaf(issued, cert, chain, key)
+
+
+class MustStapleLeaves:
+    def __init__(self, pki: StaplePKI, base: Path) -> None:
+        self.leaves = {"localca": _localca_leaf(pki, base / "localca"),
+                       "openssl": _openssl_leaf(pki, base / "openssl")}
+        self.staples: dict[str, Path] = {}
+        for maker, leaf in self.leaves.items():
+            t0 = now() - dt.timedelta(minutes=1)
+            data = pki.crafted(leaf.cert, status=ocsp.OCSPCertStatus.GOOD,
+                               signer=pki.intermediate, key=pki.ca.intermediate_key, start=t0,
+                               end=t0 + dt.timedelta(days=1))
+            self.staples[maker] = base / f"{maker}.der"
+            self.staples[maker].write_bytes(data)
+
+
+@pytest.fixture(scope="module")
+def strict(pki: StaplePKI, tmp_path_factory: pytest.TempPathFactory) -> MustStapleLeaves:
+    return MustStapleLeaves(pki, tmp_path_factory.mktemp("must-staple"))
+
+
+@pytest.fixture(scope="module")
+def servers(strict: MustStapleLeaves) -> Iterator[dict[tuple[str, bool, str],
+                                                       tuple[PeerProcess, int]]]:
+    """s_server per (maker, stapling?, version), started on first use."""
+    peers = Peers()
+    running: dict[tuple[str, bool, str], tuple[PeerProcess, int]] = {}
+
+    class Lazy(dict):  # type: ignore[type-arg]
+        def __missing__(self, key: tuple[str, bool, str]) -> tuple[PeerProcess, int]:
+            maker, stapled, version = key
+            staple = strict.staples[maker] if stapled else None
+            self[key] = peers.s_server(strict.leaves[maker], version, staple)
+            return self[key]
+
+    try:
+        yield Lazy(running)
+    finally:
+        peers.close()
+
+
+def client(pki: StaplePKI, version: str, **kw: object) -> ClientConfig:
+    return ClientConfig(trust_anchors=[pki.root], versions=[version], **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("maker", MAKERS)
+def test_both_makers_write_must_staple(strict: MustStapleLeaves, maker: str) -> None:
+    assert must_staple(strict.leaves[maker].cert)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("maker", MAKERS)
+def test_no_staple_refused_when_enforced(pki: StaplePKI, servers: dict, maker: str,
+                                         version: str) -> None:
+    proc, port = servers[(maker, False, version)]
+    error = rejected(client(pki, version, enforce_must_staple=True), proc, port)
+    assert error.reason is Reason.tls_feature_missing
+    assert error.alert is AlertDescription.bad_certificate_status_response
+    assert "stapled no OCSP response" in str(error)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("maker", MAKERS)
+def test_no_staple_accepted_by_default(pki: StaplePKI, servers: dict, maker: str,
+                                       version: str) -> None:
+    _proc, port = servers[(maker, False, version)]
+    hc = connect(client(pki, version, ocsp_stapling=True), port)
+    assert hc.ocsp_response is None
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("maker", MAKERS)
+@pytest.mark.parametrize("enforce", [True, False])
+def test_staple_accepted(pki: StaplePKI, strict: MustStapleLeaves, servers: dict, maker: str,
+                         version: str, enforce: bool) -> None:
+    proc, port = servers[(maker, True, version)]
+    mark = proc.mark("stderr")
+    config = client(pki, version, enforce_must_staple=True) if enforce else \
+        client(pki, version, ocsp_stapling=True)
+    hc = connect(config, port)
+    assert hc.ocsp_response == strict.staples[maker].read_bytes()
+    proc.wait_for("cert_status: ocsp response sent:", stream="stderr", since=mark)
