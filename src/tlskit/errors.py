@@ -228,6 +228,10 @@ _ALERT_HINTS: dict[AD, str] = {
     AD.bad_certificate: (
         "the peer rejected this side's certificate (its name, usage, signature or form); "
         "the peer's own error says which check"),
+    AD.bad_certificate_status_response: (
+        "the peer found the OCSP response stapled for this side's certificate missing or "
+        "unacceptable (stale, about another certificate, badly signed): a must-staple "
+        "certificate (RFC 7633) needs a current staple, e.g. from an OcspStapler"),
     AD.ech_required: (
         "the client offered Encrypted Client Hello and the server did not accept it: "
         "the client gave up after authenticating the server's public name; if the "

@@ -115,6 +115,9 @@ def test_must_staple_without_staple_is_refused(msca: MustStapleCA, version: str)
     message = str(err)
     assert "is must-staple (RFC 7633" in message and "stapled no OCSP response" in message
     assert "enforce_must_staple" in message and "CN=localhost" in message
+    # The server's side of it: the alert, with what to do about it.
+    assert "a must-staple certificate (RFC 7633) needs a current staple" in \
+        str(out.server_error)
 
 
 @pytest.mark.parametrize("version", VERSIONS)
