@@ -147,6 +147,8 @@ def test_connect_must_staple_without_staple(files: Files, servers: dict[str, Ser
                            "'CN=localhost' "), line
     assert "is must-staple (RFC 7633 TLS Feature status_request) but the server stapled " \
            "no OCSP response" in line
+    assert line.endswith("(tlskit serve --ocsp-response FILE, nginx ssl_stapling on), or "
+                         "leave out --must-staple"), line
 
 
 def test_connect_must_staple_with_staple(files: Files,

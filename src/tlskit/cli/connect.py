@@ -496,8 +496,10 @@ class _Connect:
         if isinstance(exc, BadCertificate) and getattr(exc, "reason", None) == "revoked":
             return f"certificate revoked, refusing the connection: {exc}"
         if isinstance(exc, BadCertificate):
+            from ..x509.muststaple import NOT_ENFORCED
             from .verify import with_flag_hint
-            return f"certificate verify failed: {with_flag_hint(str(exc))}"
+            text = with_flag_hint(str(exc)).replace(NOT_ENFORCED, "leave out --must-staple")
+            return f"certificate verify failed: {text}"
         if isinstance(exc, EchRejected):
             retry = ("; its retry configs (base64, for --ech-config-list): "
                      + base64.b64encode(exc.retry_configs).decode()) if exc.retry_configs \

@@ -23,6 +23,9 @@ from cryptography import x509
 
 from .errors import CertificateVerificationError, Reason, describe
 
+# How a message says "or stop requiring it": the CLI names its flag after these words.
+NOT_ENFORCED = "turn off enforce_must_staple"
+
 __all__ = ["check_must_staple", "must_staple", "shows_must_staple"]
 
 
@@ -58,8 +61,8 @@ def check_must_staple(chain: Sequence[x509.Certificate], staple: bytes | None,
     leaf = chain[0]
     if not must_staple(leaf):
         return
-    advice = ("the server must staple a current OCSP response for it (e.g. `tlskit serve "
-              "--ocsp`, nginx ssl_stapling on), or turn off enforce_must_staple")
+    advice = ("the server must staple a current OCSP response for it (tlskit serve "
+              f"--ocsp-response FILE, nginx ssl_stapling on), or {NOT_ENFORCED}")
     if staple is None:
         raise CertificateVerificationError(
             Reason.tls_feature_missing,
