@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
-from tlskit import AlertDescription, AlertReceived, ClientConfig, ServerConfig, TLSError
+from tlskit import AlertDescription, AlertReceived, ClientConfig, ServerConfig
 from tlskit.ca import CAError, Issued, LocalCA
 from tlskit.session import SessionCache
 from tlskit.x509.errors import CertificateVerificationError, Reason
@@ -71,7 +71,8 @@ def msca() -> MustStapleCA:
     return MustStapleCA()
 
 
-def expect_refused(out: Any, reason: Reason, alert: AlertDescription) -> TLSError:
+def expect_refused(out: Any, reason: Reason,
+                   alert: AlertDescription) -> CertificateVerificationError:
     err = out.client_error
     assert isinstance(err, CertificateVerificationError), err
     assert err.reason is reason and err.alert is alert

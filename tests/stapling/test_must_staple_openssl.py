@@ -92,22 +92,29 @@ def strict(pki: StaplePKI, tmp_path_factory: pytest.TempPathFactory) -> MustStap
     return MustStapleLeaves(pki, tmp_path_factory.mktemp("must-staple"))
 
 
-@pytest.fixture(scope="module")
-def servers(strict: MustStapleLeaves) -> Iterator[dict[tuple[str, bool, str],
-                                                       tuple[PeerProcess, int]]]:
+ServerKey = tuple[str, bool, str]  # (maker, stapling?, version)
+
+
+class Servers(dict[ServerKey, tuple[PeerProcess, int]]):
     """s_server per (maker, stapling?, version), started on first use."""
+
+    def __init__(self, strict: MustStapleLeaves, peers: Peers) -> None:
+        super().__init__()
+        self.strict, self.peers = strict, peers
+
+    def __missing__(self, key: ServerKey) -> tuple[PeerProcess, int]:
+        maker, stapled, version = key
+        staple = self.strict.staples[maker] if stapled else None
+        started = self.peers.s_server(self.strict.leaves[maker], version, staple)
+        self[key] = started
+        return started
+
+
+@pytest.fixture(scope="module")
+def servers(strict: MustStapleLeaves) -> Iterator[Servers]:
     peers = Peers()
-    running: dict[tuple[str, bool, str], tuple[PeerProcess, int]] = {}
-
-    class Lazy(dict):  # type: ignore[type-arg]
-        def __missing__(self, key: tuple[str, bool, str]) -> tuple[PeerProcess, int]:
-            maker, stapled, version = key
-            staple = strict.staples[maker] if stapled else None
-            self[key] = peers.s_server(strict.leaves[maker], version, staple)
-            return self[key]
-
     try:
-        yield Lazy(running)
+        yield Servers(strict, peers)
     finally:
         peers.close()
 
@@ -123,7 +130,7 @@ def test_both_makers_write_must_staple(strict: MustStapleLeaves, maker: str) -> 
 
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("maker", MAKERS)
-def test_no_staple_refused_when_enforced(pki: StaplePKI, servers: dict, maker: str,
+def test_no_staple_refused_when_enforced(pki: StaplePKI, servers: Servers, maker: str,
                                          version: str) -> None:
     proc, port = servers[(maker, False, version)]
     error = rejected(client(pki, version, enforce_must_staple=True), proc, port)
@@ -134,7 +141,7 @@ def test_no_staple_refused_when_enforced(pki: StaplePKI, servers: dict, maker: s
 
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("maker", MAKERS)
-def test_no_staple_accepted_by_default(pki: StaplePKI, servers: dict, maker: str,
+def test_no_staple_accepted_by_default(pki: StaplePKI, servers: Servers, maker: str,
                                        version: str) -> None:
     _proc, port = servers[(maker, False, version)]
     hc = connect(client(pki, version, ocsp_stapling=True), port)
@@ -144,7 +151,7 @@ def test_no_staple_accepted_by_default(pki: StaplePKI, servers: dict, maker: str
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("maker", MAKERS)
 @pytest.mark.parametrize("enforce", [True, False])
-def test_staple_accepted(pki: StaplePKI, strict: MustStapleLeaves, servers: dict, maker: str,
+def test_staple_accepted(pki: StaplePKI, strict: MustStapleLeaves, servers: Servers, maker: str,
                          version: str, enforce: bool) -> None:
     proc, port = servers[(maker, True, version)]
     mark = proc.mark("stderr")
