@@ -195,3 +195,41 @@ def test_resumption_checks_the_kept_staple(msca: MustStapleCA) -> None:
     late = handshake(client, server)  # (the same ticket key; it staples the stale staple)
     expect_refused(late, Reason.tls_feature_missing,
                    AlertDescription.bad_certificate_status_response)
+
+
+# --------------------------------------------------------------------------- odd extensions
+
+
+def _leaf_with(msca: MustStapleCA, extension: x509.ExtensionType,
+               critical: bool = False) -> Issued:
+    """A localhost leaf under the CA's intermediate carrying ``extension``."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    key = ec.generate_private_key(ec.SECP256R1())
+    start = now() - dt.timedelta(hours=1)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(msca.ca.intermediate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]),
+                       critical=False)
+        .add_extension(extension, critical=critical)
+        .sign(msca.ca.intermediate_key, hashes.SHA256()))
+    return Issued(certificate=cert, private_key=key, chain=[cert, msca.ca.intermediate])
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_status_request_v2_alone_is_not_enforced(msca: MustStapleCA, version: str) -> None:
+    """RFC 6961's status_request_v2 is not offered by tlskit (deprecated in TLS 1.3): a
+    certificate that lists only it asks for nothing this client could get."""
+    issued = _leaf_with(msca, x509.TLSFeature([x509.TLSFeatureType.status_request_v2]))
+    assert not must_staple(issued.certificate)
+    out = handshake(msca.client(version, enforce_must_staple=True),
+                    msca.server(issued, None, version))
+    assert out.complete.ocsp_response is None
+

@@ -160,3 +160,51 @@ def test_staple_accepted(pki: StaplePKI, strict: MustStapleLeaves, servers: Serv
     hc = connect(config, port)
     assert hc.ocsp_response == strict.staples[maker].read_bytes()
     proc.wait_for("cert_status: ocsp response sent:", stream="stderr", since=mark)
+
+
+def _malformed_leaf(pki: StaplePKI, out: Path) -> Leaf:
+    """A localhost leaf whose TLS Feature extension is an OCTET STRING, not a SEQUENCE OF
+    INTEGER (tlskit's own ServerConfig cannot load it, s_server serves it)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    out.mkdir()
+    key = ec.generate_private_key(ec.SECP256R1())
+    start = now() - dt.timedelta(hours=1)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(pki.intermediate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]),
+                       critical=False)
+        .add_extension(x509.UnrecognizedExtension(
+            x509.ObjectIdentifier("1.3.6.1.5.5.7.1.24"), b"\x04\x01\x05"), critical=False)
+        .sign(pki.ca.intermediate_key, hashes.SHA256()))
+    paths = out / "leaf.pem", out / "chain.pem", out / "key.pem"
+    paths[0].write_bytes(pem(cert))
+    paths[1].write_bytes(pem(pki.intermediate))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    issued = Issued(certificate=cert, private_key=key, chain=[cert, pki.intermediate])
+    return Leaf(issued, *paths)
+
+
+@pytest.mark.parametrize("enforce", [True, False])
+def test_malformed_tls_feature_is_bad_certificate(pki: StaplePKI, tmp_path: Path,
+                                                  enforce: bool) -> None:
+    """Malformed, whether or not must-staple is enforced: bad_certificate, as any
+    extension that does not parse."""
+    peers = Peers()
+    try:
+        proc, port = peers.s_server(_malformed_leaf(pki, tmp_path / "bad"), "TLSv1.3")
+        error = rejected(client(pki, "TLSv1.3", enforce_must_staple=enforce), proc, port)
+        assert error.reason is Reason.malformed
+        assert error.alert is AlertDescription.bad_certificate
+    finally:
+        peers.close()
