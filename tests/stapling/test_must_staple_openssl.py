@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 
-from tlskit import AlertDescription, ClientConfig
+from tlskit import AlertDescription, ClientConfig, ServerConfig
 from tlskit.ca import Issued
 from tlskit.x509.errors import Reason
 from tlskit.x509.muststaple import must_staple
@@ -208,3 +208,21 @@ def test_malformed_tls_feature_is_bad_certificate(pki: StaplePKI, tmp_path: Path
         assert error.alert is AlertDescription.bad_certificate
     finally:
         peers.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_openssl_client_ignores_must_staple(pki: StaplePKI, strict: MustStapleLeaves,
+                                            version: str) -> None:
+    """The other way round: a tlskit server serves a must-staple leaf without a staple
+    (the library does not refuse to, as nginx and OpenSSL do not), and ``openssl s_client
+    -status -verify_return_error`` connects: OpenSSL does not enforce must-staple."""
+    from .test_server_vs_s_client import NO_STAPLE, s_client_run
+    issued = strict.leaves["localca"].issued
+    config = ServerConfig(certificate_chain=issued.chain, private_key=issued.private_key,
+                          versions=[version])
+    peers = Peers()
+    try:
+        hc, out = s_client_run(peers, pki, config, version)
+    finally:
+        peers.close()
+    assert hc.peer_certificates == [] and NO_STAPLE in out
