@@ -99,7 +99,7 @@ def test_invalid_chain_json(files: dict[str, Path], capsys: pytest.CaptureFixtur
         f"CN={HOST}", "CN=Intermediate ec256", "CN=Root ec256"]
     leaf = doc["chain"][0]
     assert set(leaf) == {"subject", "issuer", "serial", "not_before", "not_after", "revocation",
-                         "checks"}
+                         "must_staple", "checks"}
     validity = [c for c in leaf["checks"] if c["check"] == "validity"]
     assert validity and validity[0]["ok"] is False
 

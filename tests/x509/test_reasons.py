@@ -555,6 +555,24 @@ def test_path_too_long(chain: pki.Chain) -> None:
     assert "CN=Deep 0" in str(err) and "depth" in str(err)
 
 
+def test_must_staple_without_staple() -> None:
+    """RFC 7633: raised by the handshake's must-staple rule (ClientConfig
+    enforce_must_staple; tests/stapling/test_must_staple.py drives it over TLS), not by
+    the Verifier: a validated chain whose leaf is must-staple, and no staple."""
+    from tlskit.ca import LocalCA
+    from tlskit.x509.muststaple import check_must_staple
+
+    ca = LocalCA.create(url="http://127.0.0.1:9")
+    issued = ca.issue_server(["localhost"], must_staple=True)
+    with pytest.raises(CertificateVerificationError) as info:
+        check_must_staple([issued.certificate, ca.intermediate, ca.root], None,
+                          issued.certificate.not_valid_before_utc)
+    assert info.value.reason is Reason.tls_feature_missing
+    assert info.value.alert is AlertDescription.bad_certificate_status_response
+    assert info.value.certificate == issued.certificate
+    assert "CN=localhost" in str(info.value)
+
+
 def test_every_reason_is_exercised() -> None:
     """Keep this file honest: a new Reason needs a test above (no_certificate belongs to
     the handshake, which raises it when the peer sends an empty Certificate message)."""
