@@ -186,7 +186,7 @@ def leaf_certificate(
         .add_extension(_aki(ski(issuer_cert)), critical=False)
     )
     builder = _with_revocation_urls(builder, *urls)
-    if must_staple:  # RFC 7633 4.1: TLS Feature status_request; not critical, as CAs issue it
+    if must_staple:  # RFC 7633: TLS Feature status_request; not critical, as CAs issue it
         builder = builder.add_extension(
             x509.TLSFeature([x509.TLSFeatureType.status_request]), critical=False)
     return builder.sign(issuer_key, sign_hash(issuer_key))

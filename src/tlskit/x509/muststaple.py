@@ -9,7 +9,7 @@ is tlskit's default too: `tlskit.ClientConfig` ``enforce_must_staple`` turns it 
 
 Only the leaf's extension is enforced, as Firefox does: status_request (RFC 6066) carries
 one response, for the leaf, so a CA certificate's TLS Feature cannot be met through it
-(RFC 7633 4.2.2 reads one in a CA certificate as a rule for the certificates it issues,
+(RFC 7633 reads one in a CA certificate as a rule for the certificates it issues,
 which is the CA's business). status_request_v2 (RFC 6961, deprecated for TLS 1.3 by RFC
 8446 4.4.2.1) is not offered by tlskit, so a certificate naming it is not held to it.
 """
@@ -30,7 +30,7 @@ __all__ = ["check_must_staple", "must_staple", "shows_must_staple"]
 
 
 def must_staple(cert: x509.Certificate) -> bool:
-    """True when ``cert`` has a TLS Feature extension listing status_request (RFC 7633 4.1).
+    """True when ``cert`` has a TLS Feature extension listing status_request (RFC 7633).
     A malformed extension is a `CertificateVerificationError` (malformed)."""
     try:
         feature = cert.extensions.get_extension_for_class(x509.TLSFeature).value
@@ -54,7 +54,7 @@ def shows_must_staple(cert: x509.Certificate) -> bool:
 
 def check_must_staple(chain: Sequence[x509.Certificate], staple: bytes | None,
                       at: datetime) -> None:
-    """RFC 7633 4.2.3: a leaf that is must-staple needs a valid stapled OCSP response for
+    """RFC 7633: a leaf that is must-staple needs a valid stapled OCSP response for
     it. ``chain`` is the validated chain, leaf first. Raises `CertificateVerificationError`
     with `Reason.tls_feature_missing` (alert bad_certificate_status_response) when the staple
     is missing or no usable evidence, and with `Reason.revoked` when it says revoked."""
