@@ -7,7 +7,7 @@ responder and strips the staple otherwise wins a soft-fail client). Firefox enfo
 (MOZILLA_PKIX_ERROR_REQUIRED_TLS_FEATURE_MISSING); OpenSSL, Go and Chrome ignore it, which
 is tlskit's default too: `tlskit.ClientConfig` ``enforce_must_staple`` turns it on.
 
-Only the leaf's extension is enforced, as Firefox does: status_request (RFC 6066) carries
+Only the leaf's extension is enforced: status_request (RFC 6066) carries
 one response, for the leaf, so a CA certificate's TLS Feature cannot be met through it
 (RFC 7633 reads one in a CA certificate as a rule for the certificates it issues,
 which is the CA's business). status_request_v2 (RFC 6961, deprecated for TLS 1.3 by RFC
