@@ -806,8 +806,9 @@ class ClientConfig(_Common):
     :param ct_policy: a `tlskit.x509.ct.CTPolicy`: after the chain validates, the leaf
         needs that many valid SCTs (from TLS, embedded in it, or in the OCSP staple
         when ``ocsp_stapling`` asks for one) from distinct known logs, else the
-        handshake fails with bad_certificate (`CTPolicyError`). Implies
-        ``request_scts`` (default None: SCTs are not checked).
+        handshake fails with bad_certificate (`CTPolicyError`). The client then asks
+        for SCTs whatever ``request_scts`` says (the field itself is left as given, so
+        ``replace(ct_policy=None)`` stops asking) (default None: SCTs are not checked).
     :param legacy_session_ticket: TLS 1.2: ask for an RFC 5077 ticket (also asked for
         whenever ``session_cache`` is set).
     :param signature_schemes_cert: schemes accepted in certificates, sent as
@@ -932,6 +933,7 @@ class ClientConfig(_Common):
     _cert_schemes: list[int] | None = field(init=False, repr=False)
     _verifier: CertificateVerifier | None = field(init=False, repr=False)
     _psk_modes: list[int] = field(init=False, repr=False)
+    _asks_scts: bool = field(init=False, repr=False)  # request_scts, or a ct_policy needs them
     _pha: bool = field(init=False, repr=False)
     _client_certs: tuple[CertifiedKey, ...] = field(init=False, repr=False)
     _hello_bodies: dict[int, bytes] = field(init=False, repr=False)
@@ -993,7 +995,9 @@ class ClientConfig(_Common):
             if not isinstance(self.ct_policy, CTPolicy):
                 raise TypeError("ct_policy takes a tlskit.x509.ct.CTPolicy, not "
                                 f"{type(self.ct_policy).__name__}")
-            self._set("request_scts", True)
+        # Derived, not written back into request_scts: replace(ct_policy=None) must stop
+        # asking unless the caller asked for SCTs too.
+        self._set("_asks_scts", self.request_scts or self.ct_policy is not None)
         self._set("_hello_bodies", self._encode_hello_bodies())
 
     def _set_client_certificates(self) -> None:
