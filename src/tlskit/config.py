@@ -804,15 +804,17 @@ class ClientConfig(_Common):
         has a TLS Feature extension listing status_request, the handshake needs a valid
         OCSP response stapled for it, else it fails with bad_certificate_status_response
         (`CertificateVerificationError`, reason ``tls_feature_missing``), as Firefox
-        does. Implies ``ocsp_stapling``. Default False, as OpenSSL, Go and Chrome.
+        does. The client then asks for a staple whatever ``ocsp_stapling`` says (the
+        field is left as given). Default False, as OpenSSL, Go and Chrome.
     :param request_scts: ask for the server's Certificate Transparency SCTs (RFC 6962
         3.3: an empty signed_certificate_timestamp extension); those received are in
         ``HandshakeComplete.signed_certificate_timestamps`` (default False).
     :param ct_policy: a `tlskit.x509.ct.CTPolicy`: after the chain validates, the leaf
         needs that many valid SCTs (from TLS, embedded in it, or in the OCSP staple
         when ``ocsp_stapling`` asks for one) from distinct known logs, else the
-        handshake fails with bad_certificate (`CTPolicyError`). Implies
-        ``request_scts`` (default None: SCTs are not checked).
+        handshake fails with bad_certificate (`CTPolicyError`). The client then asks
+        for SCTs whatever ``request_scts`` says (the field itself is left as given, so
+        ``replace(ct_policy=None)`` stops asking) (default None: SCTs are not checked).
     :param legacy_session_ticket: TLS 1.2: ask for an RFC 5077 ticket (also asked for
         whenever ``session_cache`` is set).
     :param signature_schemes_cert: schemes accepted in certificates, sent as
@@ -900,7 +902,7 @@ class ClientConfig(_Common):
     middlebox_compat: bool = True
     ocsp_stapling: bool = False
     # RFC 7633: a must-staple leaf needs a valid staple (off by default, as OpenSSL, Go and
-    # Chrome; Firefox enforces it). Turns ocsp_stapling on.
+    # Chrome; Firefox enforces it). Asks for a staple too (_asks_ocsp).
     enforce_must_staple: bool = False
     # RFC 6962 3.3: ask for SCTs; with a policy, check them (off by default, so today's
     # ClientHello is unchanged).
@@ -940,6 +942,8 @@ class ClientConfig(_Common):
     _cert_schemes: list[int] | None = field(init=False, repr=False)
     _verifier: CertificateVerifier | None = field(init=False, repr=False)
     _psk_modes: list[int] = field(init=False, repr=False)
+    _asks_scts: bool = field(init=False, repr=False)  # request_scts, or a ct_policy needs them
+    _asks_ocsp: bool = field(init=False, repr=False)  # ocsp_stapling, or enforce_must_staple
     _pha: bool = field(init=False, repr=False)
     _client_certs: tuple[CertifiedKey, ...] = field(init=False, repr=False)
     _hello_bodies: dict[int, bytes] = field(init=False, repr=False)
@@ -1001,9 +1005,11 @@ class ClientConfig(_Common):
             if not isinstance(self.ct_policy, CTPolicy):
                 raise TypeError("ct_policy takes a tlskit.x509.ct.CTPolicy, not "
                                 f"{type(self.ct_policy).__name__}")
-            self._set("request_scts", True)
-        if self.enforce_must_staple:  # a staple it may require is one it must ask for
-            self._set("ocsp_stapling", True)
+        # Derived, not written back into request_scts: replace(ct_policy=None) must stop
+        # asking unless the caller asked for SCTs too.
+        self._set("_asks_scts", self.request_scts or self.ct_policy is not None)
+        # A staple must-staple may require is one it must ask for (derived, as above).
+        self._set("_asks_ocsp", self.ocsp_stapling or self.enforce_must_staple)
         self._set("_hello_bodies", self._encode_hello_bodies())
 
     def _set_client_certificates(self) -> None:

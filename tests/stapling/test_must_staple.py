@@ -17,9 +17,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
-from tlskit import AlertDescription, AlertReceived, ClientConfig, ServerConfig
+from tlskit import AlertDescription, AlertReceived, ClientConfig, ClientConnection, ServerConfig
 from tlskit.ca import CAError, Issued, LocalCA
+from tlskit.enums import ExtensionType
 from tlskit.session import SessionCache
+from tlskit.wire.messages import ClientHello
 from tlskit.x509.errors import CertificateVerificationError, Reason
 from tlskit.x509.muststaple import must_staple
 from tlskit.x509.revocation import build_ocsp_request
@@ -98,9 +100,19 @@ def test_must_staple_needs_an_ocsp_url() -> None:
         ca.issue_server(["localhost"], must_staple=True)
 
 
+def _asks_for_a_staple(config: ClientConfig) -> bool:
+    hello = ClientConnection(config, server_name="localhost").data_to_send()
+    return ExtensionType.status_request in ClientHello.decode(memoryview(hello)[9:]).extensions
+
+
 def test_enforcing_asks_for_staples() -> None:
-    assert ClientConfig(enforce_must_staple=True).ocsp_stapling is True
-    assert ClientConfig().ocsp_stapling is False
+    """Enforcing implies asking, without writing into ``ocsp_stapling``: a copy made with
+    the switch off asks only if the caller asked for staples themselves."""
+    enforcing = ClientConfig(enforce_must_staple=True)
+    assert _asks_for_a_staple(enforcing) and enforcing.ocsp_stapling is False
+    assert not _asks_for_a_staple(ClientConfig())
+    assert not _asks_for_a_staple(enforcing.replace(enforce_must_staple=False))
+    assert _asks_for_a_staple(enforcing.replace(enforce_must_staple=False, ocsp_stapling=True))
 
 
 # --------------------------------------------------------------------------- the client

@@ -81,6 +81,21 @@ def test_client_asks_only_with_request_scts() -> None:
     assert E.signed_certificate_timestamp in hello_extensions({"ct_policy": policy})
 
 
+def test_dropping_the_policy_stops_asking() -> None:
+    """The policy implies the request without writing it into ``request_scts``: a copy
+    made without the policy asks only if the caller asked for SCTs themselves."""
+    with_policy = client_config(ct_policy=CTPolicy([LOG.ct_log()]))
+    assert with_policy.request_scts is False
+    without = with_policy.replace(ct_policy=None)
+    client = ClientConnection(without, server_name="localhost")
+    hello = m.ClientHello.decode(memoryview(client.data_to_send())[9:])
+    assert E.signed_certificate_timestamp not in hello.extensions
+    asked = with_policy.replace(ct_policy=None, request_scts=True)
+    client = ClientConnection(asked, server_name="localhost")
+    hello = m.ClientHello.decode(memoryview(client.data_to_send())[9:])
+    assert E.signed_certificate_timestamp in hello.extensions
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_requested_scts_arrive_exactly(version: str) -> None:
     scts = [leaf_sct(), leaf_sct(LOG_B)]
@@ -155,7 +170,6 @@ def test_policy_configuration_checks() -> None:
         CTPolicy([LOG.spki])  # type: ignore[list-item]
     with pytest.raises(TypeError, match="CTPolicy"):
         client_config(ct_policy=[LOG.ct_log()])
-    assert client_config(ct_policy=CTPolicy([LOG.ct_log()])).request_scts
 
 
 def test_log_id_is_the_sha256_of_the_spki() -> None:

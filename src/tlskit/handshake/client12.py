@@ -241,7 +241,7 @@ class ClientHandshake12(Handshake12):
             raise DecodeError("session_ticket in ServerHello must be empty (RFC 5077 3.2)")
         if exts.get(_E.status_request):
             raise DecodeError("status_request in ServerHello must be empty (RFC 6066 8)")
-        if cfg.request_scts and _E.signed_certificate_timestamp in exts:  # RFC 6962 3.3.1:
+        if cfg._asks_scts and _E.signed_certificate_timestamp in exts:  # RFC 6962 3.3.1:
             from ..wire.sct import decode_sct_list  # (only for clients that asked)
             scts = decode_sct_list(exts[_E.signed_certificate_timestamp])
             if not resuming:  # (a resumption keeps the session's)

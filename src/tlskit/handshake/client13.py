@@ -304,9 +304,9 @@ class ClientHandshake13(Handshake13):
         if cfg.alpn_protocols:
             exts[_E.application_layer_protocol_negotiation] = bodies[
                 _E.application_layer_protocol_negotiation]
-        if cfg.ocsp_stapling:
+        if cfg._asks_ocsp:
             exts[_E.status_request] = bodies[_E.status_request]
-        if cfg.request_scts:  # RFC 6962 3.3.1: empty in the ClientHello
+        if cfg._asks_scts:  # RFC 6962 3.3.1: empty in the ClientHello
             exts[_E.signed_certificate_timestamp] = b""
         if tls13 and cfg._cert_compression:
             exts[_E.compress_certificate] = bodies[_E.compress_certificate]
