@@ -263,6 +263,8 @@ class _Connect:
         self.ct_logs = self._ct_logs()
         if raw_key is not None:
             self._raw_key_sent = raw_key.fingerprint
+        compression = ({} if a.compress_cert is None
+                       else {"certificate_compression": split_list(a.compress_cert)})
         try:
             if anchors is not None or not pins:
                 # (a pinning client without --cafile takes raw keys alone: RFC 7250
@@ -287,6 +289,7 @@ class _Connect:
                 ech_config_list=ech,
                 ech_grease=a.ech_grease,
                 external_psks=psks,
+                **compression,
             )
         except ValueError as exc:
             raise ConnectError(str(exc), 2) from exc
