@@ -22,8 +22,9 @@ from .messages import CompressedCertificate
 
 ZLIB, BROTLI, ZSTD = 1, 2, 3  # RFC 8879 7.3
 NAMES = {ZLIB: "zlib", BROTLI: "brotli", ZSTD: "zstd"}
-# What to install for each algorithm beyond zlib (the pip extra and the package it brings).
-EXTRAS = {BROTLI: ("brotli", "brotli>=1.2"), ZSTD: ("zstd", "zstandard")}
+# What to install for each algorithm beyond zlib: the pip extra, and what it brings.
+EXTRAS = {BROTLI: ("brotli", "the brotli package, 1.2 or newer"),
+          ZSTD: ("zstd", "the zstandard package")}
 
 Compressor = Callable[[bytes], bytes]
 Decompressor = Callable[[bytes, int], bytes]
@@ -100,7 +101,7 @@ def _zstd(zstandard: Any) -> Algorithm:
 def _available() -> dict[int, Algorithm]:
     algorithms = {ZLIB: Algorithm(lambda b: zlib.compress(b, 9), _zlib_decompress)}
     try:
-        import brotli  # type: ignore[import-not-found]
+        import brotli  # type: ignore[import-not-found,import-untyped]
     except ImportError:
         pass
     else:
@@ -108,7 +109,7 @@ def _available() -> dict[int, Algorithm]:
         if found is not None:
             algorithms[BROTLI] = found
     try:
-        import zstandard  # type: ignore[import-not-found]
+        import zstandard  # type: ignore[import-not-found,import-untyped]
     except ImportError:
         pass
     else:
@@ -125,9 +126,9 @@ def algorithm_code(name: str) -> int:
     for code, known in NAMES.items():
         if known == name:
             if code not in ALGORITHMS:
-                extra, package = EXTRAS[code]
-                raise ValueError(f"certificate compression {name!r} needs the {package} "
-                                 f"package: pip install 'tlskit[{extra}]'")
+                extra, what = EXTRAS[code]
+                raise ValueError(f"certificate compression {name!r} needs {what}: "
+                                 f"pip install 'tlskit[{extra}]'")
             return code
     raise ValueError(f"unknown certificate compression algorithm {name!r} "
                      f"(known: {', '.join(NAMES.values())})")
