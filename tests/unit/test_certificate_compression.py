@@ -314,3 +314,13 @@ def test_brotli_without_an_output_limit_is_not_used() -> None:
                   "from tlskit.wire import certcompress\n"
                   "print(sorted(certcompress.ALGORITHMS))\n")
     assert proc.stdout.strip() == "[1, 3]", proc.stderr
+
+
+def test_the_extras_named_in_errors_exist_and_the_test_extra_has_them() -> None:
+    import tomllib
+    project = tomllib.loads((Path(SRC).parent / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    assert extras["brotli"] == ["brotli>=1.2"] and extras["zstd"] == ["zstandard>=0.23"]
+    for code, (extra, _) in certcompress.EXTRAS.items():
+        assert extra in extras, certcompress.NAMES[code]
+        assert set(extras[extra]) <= set(extras["test"])
