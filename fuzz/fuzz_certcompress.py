@@ -8,7 +8,9 @@ Without it (standalone):  python fuzz/fuzz_certcompress.py [ITERATIONS] [SEED]
 The contract under test: `decompress` returns exactly `uncompressed_length` bytes or
 raises `BadCertificate`, never more than the limit; what it returns compresses back to
 something that decompresses to the same bytes. `decode_extension` raises only
-decode_error.
+decode_error. Every algorithm installed is fuzzed: zlib always, brotli and zstd with the
+test extra (`tlskit[brotli]`, `tlskit[zstd]`); the seeds include a bomb for each (1 MiB
+of zeros announced as 4 KiB) and a zstd frame naming a window over the cap.
 
 Input layout: byte 0 picks the algorithm (an index into the supported ones, or the raw
 byte as an unknown code when past them) and, odd, the extension decoder instead; bytes
@@ -17,6 +19,7 @@ byte as an unknown code when past them) and, odd, the extension decoder instead;
 
 from __future__ import annotations
 
+import functools
 import sys
 
 from _harness import main, seeded
@@ -53,19 +56,27 @@ def TestOneInput(data: bytes) -> None:
     assert certcompress.decompress(certcompress.compress(algorithm, body), LIMIT) == body
 
 
+@functools.cache  # the harness asks for them for every input; the bombs take a while
 def seeds() -> list[bytes]:
     body = b"\x00\x00\x00\x08\x00\x00\x03\x30\x01\x00\x00\x00" * 8
     out = []
     for i, code in enumerate(CODES):
         msg = certcompress.compress(code, body)
         out.append(bytes((i,)) + len(body).to_bytes(3, "big") + msg.compressed)
+    zeros = bytes(1 << 20)
+    for i, code in enumerate(CODES):
+        packed = certcompress.ALGORITHMS[code].compress(zeros)
+        out.append(bytes((i,)) + (4096).to_bytes(3, "big") + packed)
+    if certcompress.ZSTD in CODES:  # frame header: no content size, window 2^(10+13)
+        out.append(bytes((CODES.index(certcompress.ZSTD),)) + b"\x00\x10\x00"
+                   + b"\x28\xb5\x2f\xfd\x00\x68" + b"\x01\x00\x00" * 2)
     out.append(b"\x80" + certcompress.encode_extension(CODES) + b"\x00\x00")
     out.append(b"\x7f\x00\x00\x10" + b"\x00" * 16)
     return out
 
 
 random_input = seeded(seeds, raw_max=120, keep=1, rounds=3,
-                      interesting=(0, 1, 0x78, 0x9C, 0xFF))
+                      interesting=(0, 1, 2, 0x78, 0x9C, 0x28, 0xB5, 0x2F, 0xFD, 0xFF))
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv, TestOneInput, random_input))

@@ -662,8 +662,10 @@ class _Common:
     # Answer the peer's close_notify at once. False allows a TLS 1.3 half-close: keep
     # sending after the peer closed its side, then call close() yourself (RFC 8446 6.1).
     close_reply: bool = True
-    # RFC 8879, TLS 1.3: what a client accepts / a server sends, in preference order.
-    # Servers compress only when configured (certificate_compression=("zlib",)).
+    # RFC 8879, TLS 1.3: what a client accepts / a server sends, in preference order
+    # (the server's order decides). Servers compress only when configured, e.g.
+    # ("brotli", "zlib"): brotli is all Chromium accepts. A name whose package is
+    # missing is a ValueError naming the extra to install.
     certificate_compression: Sequence[str] = ()
     # TLS 1.2 (RFC 7627): the extended master secret is always offered and preferred.
     # A peer without it still gets a full handshake (as OpenSSL, Go and browsers do),
@@ -878,8 +880,10 @@ class ClientConfig(_Common):
     :param versions: "TLSv1.3" and/or "TLSv1.2" (default both).
     :param close_reply: answer the peer's close_notify at once (default); False allows a
         TLS 1.3 half-close (keep sending, then call ``close()``).
-    :param certificate_compression: RFC 8879 algorithms (client default ``("zlib",)``:
-        accepted; server default none: compresses only when configured).
+    :param certificate_compression: RFC 8879 algorithms: "zlib", "brotli" (needs
+        ``tlskit[brotli]``), "zstd" (``tlskit[zstd]``). Client default ``("zlib",)``
+        whatever is installed, so the ClientHello does not change with the environment;
+        server default none: compresses only when configured.
     :param require_extended_master_secret: TLS 1.2: refuse peers without RFC 7627's
         extended master secret (default False: a full handshake, never resumed).
     :param legacy_rsa_key_exchange: TLS 1.2 RSA key transport suites, which have no
@@ -1244,8 +1248,9 @@ class ServerConfig(_Common):
     :param versions: "TLSv1.3" and/or "TLSv1.2" (default both).
     :param close_reply: answer close_notify at once (default), or allow a TLS 1.3
         half-close.
-    :param certificate_compression: RFC 8879 algorithms to compress the chain with when
-        the client offers one (default none).
+    :param certificate_compression: RFC 8879 algorithms to compress the chain with, in
+        preference order, when the client offers one (default none): "zlib", "brotli"
+        (``tlskit[brotli]``; the only one Chromium accepts), "zstd" (``tlskit[zstd]``).
     :param require_extended_master_secret: TLS 1.2: refuse clients without RFC 7627's
         extended master secret (default False: a full handshake, never resumed).
     :param legacy_rsa_key_exchange: accept TLS 1.2 RSA key transport suites (no forward

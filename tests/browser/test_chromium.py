@@ -75,7 +75,7 @@ def load(browsers: list[Browser], server: Serve, home: Path, *flags: str,
     page = Page.parse(run.stdout)
     addr = re.escape(page.address)
     server.wait_for(rf"^{addr} {page.version} {page.suite} {page.group} sni=localhost "
-                    r"alpn=http/1\.1$")
+                    r"alpn=http/1\.1( cert-compression=\w+)?$")
     server.wait_for(rf"^{addr} GET / .*{UA}")
     assert page.diagram is not None
     server.wait_for(rf" GET {re.escape(page.diagram)} .*{UA}")
@@ -228,3 +228,15 @@ def test_chacha20_only(pki: PKI, serve: ServeFactory, browsers: list[Browser],
     server = serve(*leaf.serve_args, "--ciphers", "TLS_CHACHA20_POLY1305_SHA256")
     page = load(browsers, server, tmp_path / "home", pinned(leaf))
     assert page.suite == "TLS_CHACHA20_POLY1305_SHA256"
+
+
+def test_brotli_compressed_certificate(pki: PKI, serve: ServeFactory, browsers: list[Browser],
+                                       tmp_path: Path) -> None:
+    """Chromium offers brotli alone for RFC 8879 certificate compression: a server that
+    prefers zstd and zlib still sends it a brotli-compressed (RSA, so large) chain, and
+    the page loads over that connection."""
+    leaf = pki.leaves["rsa2048"]
+    server = serve(*leaf.serve_args, "--compress-cert", "zstd,zlib,brotli")
+    page = load(browsers, server, tmp_path / "home", pinned(leaf))
+    assert page.version == "TLSv1.3"
+    server.wait_for(rf"^{re.escape(page.address)} TLSv1\.3 .* cert-compression=brotli$")

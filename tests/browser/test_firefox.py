@@ -125,6 +125,24 @@ def test_trusts_local_ca(pki: PKI, serve: ServeFactory, browsers: list[Browser],
     assert_clean(server.settle())
 
 
+@pytest.mark.parametrize("algorithm", ["zstd", "brotli"])
+def test_compressed_certificate(pki: PKI, serve: ServeFactory, browsers: list[Browser],
+                                tmp_path: Path, algorithm: str) -> None:
+    """Firefox offers zlib, brotli and zstd for RFC 8879 certificate compression: a server
+    that prefers `algorithm` sends the (RSA, so large) chain compressed with it, Firefox
+    decompresses and verifies it, and asks for the page on that connection."""
+    leaf = pki.leaves["rsa2048"]
+    server = serve(*leaf.serve_args, "--compress-cert", f"{algorithm},zlib")
+    prof = profile(tmp_path / "profile", pki.root)
+    run = firefox(browsers, tmp_path / "home", prof, server.url, tmp_path / "page.png").wait()
+    assert run.returncode == 0, (f"firefox exit {run.returncode}:\n{run.tail()}\n"
+                                 f"--- tlskit serve:\n{server.log()}")
+    get = server.wait_for(rf"^(\S+) GET / .*{UA}")
+    server.wait_for(rf"^{re.escape(get.group(1))} TLSv1\.3 \S+ \S+ sni=localhost "
+                    rf"alpn=http/1\.1 cert-compression={algorithm}$")
+    assert_clean(server.settle())
+
+
 def test_untrusted_root_is_refused(pki: PKI, serve: ServeFactory, browsers: list[Browser],
                                    tmp_path: Path) -> None:
     """The control: an empty NSS database. Firefox aborts the handshake with an alert (and

@@ -486,6 +486,42 @@ def test_certificate_compression(pki: PKI, serve: Callable[..., Serve]) -> None:
     assert "compressed_certificate" in steps
 
 
+@pytest.mark.parametrize(("served", "accepted", "expected"), [
+    ("zstd,brotli,zlib", "brotli", "brotli"),  # what Chromium accepts
+    ("zstd,brotli", "zlib,brotli,zstd", "zstd"),  # the server's order
+])
+def test_compress_cert_names_read_by_serve_and_connect(
+        serve: Callable[..., Serve], pki: PKI, served: str, accepted: str,
+        expected: str) -> None:
+    # RFC 8879: the serve log names the algorithm the Certificate went out with.
+    server = serve("--cert", str(pki.cert), "--key", str(pki.key), "--compress-cert", served)
+    proc = tlskit_connect(f"localhost:{server.port}", "--cafile", str(pki.root), "--json",
+                          "--compress-cert", accepted)
+    assert proc.returncode == 0, proc.stderr
+    server.wait_for_log(rf" TLSv1\.3 .* cert-compression={expected}$")
+
+
+@pytest.mark.parametrize(("command", "module", "name", "extra"), [
+    ("serve", "brotli", "brotli", "brotli"), ("connect", "zstandard", "zstd", "zstd")])
+def test_compress_cert_without_its_package_is_one_line(
+        pki: PKI, tmp_path: Path, command: str, module: str, name: str, extra: str) -> None:
+    """The package blocked in a fresh interpreter stands in for one never installed."""
+    args = (["--port", "0", "--cert", str(pki.cert), "--key", str(pki.key)]
+            if command == "serve" else ["localhost:1", "--cafile", str(pki.root)])
+    code = (f"import sys; sys.modules[{module!r}] = None\n"
+            "from tlskit.cli.main import main\n"
+            "sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.run(
+        [sys.executable, "-c", code, command, *args, "--compress-cert", f"zlib,{name}"],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "TLSKIT_STATE_DIR": str(tmp_path / "state")})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"tlskit {command}: certificate compression {name!r} needs the "
+        f"{'zstandard package' if name == 'zstd' else 'brotli package, 1.2 or newer'}: "
+        f"pip install 'tlskit[{extra}]'"], proc.stderr
+
+
 @pytest.mark.parametrize(("serve_groups", "connect_groups", "expected"), [
     ("P-256,x25519", "p-256", "secp256r1"),
     ("prime256v1", "SECP256R1", "secp256r1"),

@@ -495,6 +495,23 @@ def test_compressed_certificate_without_the_offer_is_unexpected_message():
         client_kw={"certificate_compression": ()})
 
 
+@pytest.mark.parametrize("algorithm", ["zlib", "brotli", "zstd"])
+def test_compressed_certificate_bomb_is_bad_certificate(algorithm):
+    # RFC 8879 4: a CompressedCertificate that does not decompress to exactly the announced
+    # length is bad_certificate; this one announces the real size but would inflate to
+    # 12 MiB (zlib) or 256 MiB of zeros: refused after producing at most the announced
+    # length (+ one block).
+    from tlskit.wire import certcompress
+
+    from ..unit.test_certificate_compression import bomb
+    code = certcompress.algorithm_code(algorithm)
+
+    def bombed(raw):
+        return m.CompressedCertificate(code, len(raw) - 4, bomb(algorithm)).encode()
+    against(replace(HT.certificate, bombed), AD.bad_certificate,
+            client_kw={"certificate_compression": (algorithm,)})
+
+
 @pytest.mark.parametrize("fn", [truncate_body(1), extend_body(b"\x00"), truncate_body(200)],
                          ids=["cut1", "extra", "cut200"])
 def test_certificate_bad_lengths_are_decode_error(fn):

@@ -275,6 +275,38 @@ def test_compression_round_trips_and_a_changed_length_is_refused(
         certcompress.decompress(CompressedCertificate(algorithm, wrong, msg.compressed), 1 << 16)
 
 
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # RFC 8878 3.1.1: past it, random bytes reach the frame
+
+
+@FAST
+@given(st.sampled_from(sorted(certcompress.ALGORITHMS)), st.binary(min_size=1, max_size=600),
+       st.sampled_from(["flip", "cut", "append", "frame"]), st.data())
+def test_a_damaged_stream_decompresses_exactly_or_is_bad_certificate(
+        algorithm: int, body: bytes, damage: str, data: st.DataObject) -> None:
+    """Every algorithm (brotli and zstd too: the test extra installs them), fed a real
+    stream with one byte changed, cut short, with bytes after it, or (zstd) random bytes
+    behind the frame magic, under an announced length near the real one or anywhere:
+    exactly that many bytes back or bad_certificate, never another exception."""
+    packed = bytearray(certcompress.compress(algorithm, body).compressed)
+    at = data.draw(st.integers(0, len(packed) - 1))
+    if damage == "flip":
+        packed[at] ^= data.draw(st.integers(1, 255))
+    elif damage == "cut":
+        del packed[at:]
+    elif damage == "append":
+        packed += data.draw(st.binary(min_size=1, max_size=8))
+    else:
+        packed = bytearray(ZSTD_MAGIC + data.draw(st.binary(max_size=300)))
+    length = data.draw(st.one_of(st.integers(len(body) - 2, len(body) + 2),
+                                 st.integers(0, 1 << 17)))
+    try:
+        out = certcompress.decompress(CompressedCertificate(algorithm, length, bytes(packed)),
+                                      1 << 16)
+    except BadCertificate:
+        return
+    assert len(out) == length <= 1 << 16
+
+
 @FAST
 @given(st.binary(max_size=40))
 def test_any_compress_certificate_extension_decodes_or_is_decode_error(body: bytes) -> None:

@@ -3,7 +3,14 @@ it decompresses."""
 
 from __future__ import annotations
 
+import functools
+import os
+import subprocess
+import sys
+import time
+import tracemalloc
 import zlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +21,8 @@ from tlskit.enums import AlertDescription, HandshakeType
 from tlskit.errors import TLSError
 from tlskit.wire import certcompress
 from tlskit.wire import messages as m
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +151,176 @@ def test_round_trip_helpers() -> None:
     again = m.CompressedCertificate.decode(cc.encode()[4:])
     assert certcompress.decompress(again, 1 << 17) == body
     assert cc.encode()[0] == HandshakeType.compressed_certificate
+
+
+# --- brotli and zstd (the test extra installs both: these never skip) ----------------------
+
+ALL = ("zlib", "brotli", "zstd")
+# What each bomb would inflate to, in MiB: zlib cannot beat about 1:1000, so its bomb
+# fits one record (16 KiB) with 12 MiB; the others reach 256 MiB in a few KiB.
+BOMB_MIB = {"zlib": 12, "brotli": 256, "zstd": 256}
+
+
+@functools.cache
+def bomb(name: str) -> bytes:
+    """At most 16 KiB that inflate to `BOMB_MIB` of zeros, made by streaming 1 MiB at a
+    time (the zeros are never held here either). zstd's frame names a 512 KiB window and
+    no content size: it gets past the window cap and reaches the bounded read."""
+    chunk, n = bytes(1 << 20), BOMB_MIB[name]
+    if name == "zlib":
+        z = zlib.compressobj(9)
+        return b"".join(z.compress(chunk) for _ in range(n)) + z.flush()
+    if name == "brotli":
+        import brotli
+        b = brotli.Compressor(quality=5)
+        return b"".join(b.process(chunk) for _ in range(n)) + b.finish()
+    import zstandard
+    zs = zstandard.ZstdCompressor(level=1).compressobj()
+    return b"".join(zs.compress(chunk) for _ in range(n)) + zs.flush()
+
+
+def test_all_three_algorithms_are_here() -> None:
+    # The suite runs every algorithm: a test extra without brotli or zstandard fails here
+    # rather than quietly testing zlib alone.
+    assert sorted(certcompress.ALGORITHMS) == [certcompress.ZLIB, certcompress.BROTLI,
+                                               certcompress.ZSTD]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_bomb_stays_bounded_and_is_bad_certificate(name: str) -> None:
+    """RFC 8879 4 via the decoder itself: a message announcing 100,000 bytes (under the
+    default limit) whose data would inflate to 12 or 256 MiB costs well under a mebibyte
+    and a fraction of a second, and ends in bad_certificate."""
+    data = bomb(name)
+    assert len(data) < 16 << 10
+    msg = m.CompressedCertificate(certcompress.algorithm_code(name), 100_000, data)
+    tracemalloc.start()
+    cpu = time.process_time()
+    try:
+        with pytest.raises(TLSError) as err:
+            certcompress.decompress(msg, 1 << 17)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert err.value.alert == AlertDescription.bad_certificate
+    assert peak < 1 << 20, peak
+    assert time.process_time() - cpu < 0.5
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_each_algorithm_end_to_end(ca: LocalCA, name: str) -> None:
+    trace: list[dict[str, Any]] = []
+    ccfg, scfg = configs(ca, certificate_compression=(name,))
+    ccfg = ccfg.replace(certificate_compression=ALL,
+                        tracer=lambda step, f: trace.append({"step": step, **f}))
+    events, _ = run(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
+    assert any(isinstance(e, HandshakeComplete) for e in events)
+    [cc] = [t for t in trace if t["step"] == "compressed_certificate"]
+    assert cc["algorithm"] == name and cc["compressed"] < cc["uncompressed"]
+
+
+def test_the_server_order_wins(ca: LocalCA) -> None:
+    trace: list[dict[str, Any]] = []
+    ccfg, scfg = configs(ca, certificate_compression=("zstd", "brotli"))
+    ccfg = ccfg.replace(certificate_compression=("brotli", "zlib", "zstd"),
+                        tracer=lambda step, f: trace.append({"step": step, **f}))
+    run(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
+    assert [t["algorithm"] for t in trace if t["step"] == "compressed_certificate"] == ["zstd"]
+
+
+def test_client_default_is_zlib_whatever_is_installed() -> None:
+    """(A server compresses only when configured: ServerConfig's default is none.)"""
+    # A ClientHello does not change with what happens to be installed (fingerprints,
+    # the RFC 8448 vectors): brotli and zstd are opted into by name.
+    assert ClientConfig().certificate_compression == ("zlib",)
+
+
+def _zstd_frame(body: bytes, window_log: int | None = None) -> bytes:
+    """One zstd frame; with `window_log`, streamed: no content size, that window named."""
+    import zstandard
+    if window_log is None:
+        return bytes(zstandard.ZstdCompressor().compress(body))
+    params = zstandard.ZstdCompressionParameters(window_log=window_log, compression_level=3)
+    z = zstandard.ZstdCompressor(compression_params=params).compressobj()
+    frame = z.compress(body) + z.flush()
+    assert zstandard.get_frame_parameters(frame).window_size == 1 << window_log
+    return frame
+
+
+BODY = bytes(range(256)) * 16
+
+
+@pytest.mark.parametrize(("name", "data", "length"), [
+    ("brotli trailing bytes", lambda: certcompress.compress(2, BODY).compressed + b"\0", 4096),
+    ("brotli truncated", lambda: certcompress.compress(2, BODY).compressed[:-3], 4096),
+    ("brotli short by one", lambda: certcompress.compress(2, BODY).compressed, 4095),
+    ("brotli long by one", lambda: certcompress.compress(2, BODY).compressed, 4097),
+    ("zstd trailing bytes", lambda: _zstd_frame(BODY) + b"\0", 4096),
+    ("zstd two frames", lambda: _zstd_frame(BODY[:2048]) + _zstd_frame(BODY[2048:]), 4096),
+    ("zstd truncated", lambda: _zstd_frame(BODY)[:-3], 4096),
+    ("zstd short by one", lambda: _zstd_frame(BODY), 4095),
+    ("zstd long by one", lambda: _zstd_frame(BODY), 4097),
+    ("zstd skippable frame", lambda: b"\x50\x2a\x4d\x18\x00\x00\x00\x00" + _zstd_frame(BODY),
+     4096),
+    # An 8 MiB window named before any output: the decoder would allocate it first.
+    ("zstd window over the cap", lambda: _zstd_frame(BODY, window_log=23), 4096),
+])
+def test_malformed_stream_is_bad_certificate(name: str, data: Any, length: int) -> None:
+    code = certcompress.BROTLI if name.startswith("brotli") else certcompress.ZSTD
+    blob = data()
+    with pytest.raises(TLSError) as err:
+        certcompress.decompress(m.CompressedCertificate(code, length, blob), 1 << 17)
+    assert err.value.alert == AlertDescription.bad_certificate, name
+
+
+def test_unknown_name_is_one_clear_value_error() -> None:
+    with pytest.raises(ValueError, match=r"unknown certificate compression algorithm "
+                                         r"'lzma' \(known: zlib, brotli, zstd\)"):
+        ServerConfig(certificate_compression=("lzma",))
+
+
+def _fresh(code: str) -> subprocess.CompletedProcess[str]:
+    """`code` in a fresh interpreter on this tree (and whatever else PYTHONPATH has)."""
+    path = os.pathsep.join([SRC, *filter(None, [os.environ.get("PYTHONPATH")])])
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": path})
+
+
+@pytest.mark.parametrize(("name", "module", "extra", "what"), [
+    ("brotli", "brotli", "brotli", "brotli package, 1.2 or newer"),
+    ("zstd", "zstandard", "zstd", "zstandard package")])
+def test_missing_package_names_the_extra(name: str, module: str, extra: str,
+                                         what: str) -> None:
+    proc = _fresh(f"import sys; sys.modules[{module!r}] = None\n"
+                  "from tlskit import ClientConfig\n"
+                  "try:\n"
+                  f"    ClientConfig(certificate_compression=({name!r},))\n"
+                  "except ValueError as exc:\n"
+                  "    print(exc)\n")
+    assert proc.stdout.strip() == (f"certificate compression {name!r} needs the {what}: "
+                                   f"pip install 'tlskit[{extra}]'"), proc.stderr
+
+
+def test_brotli_without_an_output_limit_is_not_used() -> None:
+    """brotli before 1.2 can only inflate everything at once: refused as unavailable
+    rather than run unbounded (a module of that shape stands in for the old release)."""
+    proc = _fresh("import sys, types\n"
+                  "old = types.ModuleType('brotli')\n"
+                  "class Decompressor:\n"
+                  "    def process(self, data):\n"
+                  "        return b''\n"
+                  "old.Decompressor = Decompressor\n"
+                  "sys.modules['brotli'] = old\n"
+                  "from tlskit.wire import certcompress\n"
+                  "print(sorted(certcompress.ALGORITHMS))\n")
+    assert proc.stdout.strip() == "[1, 3]", proc.stderr
+
+
+def test_the_extras_named_in_errors_exist_and_the_test_extra_has_them() -> None:
+    import tomllib
+    project = tomllib.loads((Path(SRC).parent / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    assert extras["brotli"] == ["brotli>=1.2"] and extras["zstd"] == ["zstandard>=0.23"]
+    for code, (extra, _) in certcompress.EXTRAS.items():
+        assert extra in extras, certcompress.NAMES[code]
+        assert set(extras[extra]) <= set(extras["test"])

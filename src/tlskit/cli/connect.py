@@ -263,13 +263,15 @@ class _Connect:
         self.ct_logs = self._ct_logs()
         if raw_key is not None:
             self._raw_key_sent = raw_key.fingerprint
+        # --compress-cert: what to accept instead of the config's default (zlib)
+        compression = split_list(a.compress_cert)
         try:
             if anchors is not None or not pins:
                 # (a pinning client without --cafile takes raw keys alone: RFC 7250
                 # pinning never falls back to the system store's web PKI)
                 base = ClientConfig(trust_anchors=anchors)
                 self.verifier = ExplainingVerifier(base.get_verifier())
-            return ClientConfig(
+            config = ClientConfig(
                 verifier=self.verifier,
                 pinned_server_keys=pins,
                 raw_public_key=raw_key,
@@ -289,6 +291,8 @@ class _Connect:
                 ech_grease=a.ech_grease,
                 external_psks=psks,
             )
+            return config if compression is None else config.replace(
+                certificate_compression=compression)
         except ValueError as exc:
             raise ConnectError(str(exc), 2) from exc
 

@@ -122,6 +122,10 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
                              "(implies --scts; repeat for more logs)")
     parser.add_argument("--insecure", action="store_true",
                         help="report a certificate verification failure but carry on")
+    parser.add_argument("--compress-cert", metavar="LIST",
+                        help="certificate compression to accept (RFC 8879), in preference "
+                             "order: zlib, brotli (tlskit[brotli]), zstd (tlskit[zstd]); "
+                             "default zlib")
     parser.add_argument("--max-fragment-length", dest="max_fragment_length", type=int,
                         choices=(512, 1024, 2048, 4096), metavar="{512,1024,2048,4096}",
                         help="ask the server for records of at most this many bytes "
@@ -233,7 +237,8 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
                              "that ask (RFC 6962 signed_certificate_timestamp)")
     parser.add_argument("--compress-cert", metavar="LIST",
                         help="compress the certificate for clients that accept it "
-                             "(RFC 8879), e.g. zlib")
+                             "(RFC 8879), in preference order: zlib, brotli (what Chromium "
+                             "takes; tlskit[brotli]), zstd (tlskit[zstd])")
     parser.add_argument("--tickets", metavar="N", type=int, default=2,
                         help="session tickets sent after each handshake (default 2; 0 turns "
                         "resumption off)")

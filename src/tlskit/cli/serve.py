@@ -58,6 +58,7 @@ from ..io.tap import TappedSocket, tap_socket
 from ..keylog import KeyLogFile
 from ..x509.names import match_hostname
 from . import diagram
+from .codepoints import CERT_COMPRESSION
 from .connect import psk_option, psk_text
 from .conventions import listen_error, write_line
 from .ech_keep import kept_ech_key
@@ -160,6 +161,16 @@ def _stop_on_sigterm() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _compression_note(recorder: Recorder) -> str:
+    """" cert-compression=NAME" when this connection's Certificate went out compressed
+    (RFC 8879), read from its trace; "" otherwise, and in --echo mode (no trace)."""
+    for step in recorder.steps:
+        if step.step == "certificate":
+            code = step.values.get("compressed")
+            return "" if code is None else f" cert-compression={CERT_COMPRESSION.get(code, code)}"
+    return ""
 
 
 def _split(text: str | None) -> list[str] | None:
@@ -578,7 +589,8 @@ class Server:
                      + (" resumed" if complete.resumed else "")
                      + (f" psk={psk_text(complete.external_psk_identity)}"
                         if complete.external_psk_identity is not None else "")
-                     + (" ech=accepted" if getattr(complete, "ech_accepted", False) else ""))
+                     + (" ech=accepted" if getattr(complete, "ech_accepted", False) else "")
+                     + _compression_note(recorder))
             if self.args.echo:
                 self._echo(tls)
             else:
