@@ -324,3 +324,15 @@ def test_the_extras_named_in_errors_exist_and_the_test_extra_has_them() -> None:
     for code, (extra, _) in certcompress.EXTRAS.items():
         assert extra in extras, certcompress.NAMES[code]
         assert set(extras[extra]) <= set(extras["test"])
+
+
+def test_compression_libraries_load_only_when_used() -> None:
+    """A default client (zlib offered) and a handshake that compresses nothing never
+    import brotli or zstandard (~2.5 ms); the first brotli config does."""
+    proc = _fresh("import sys\n"
+                  "from tlskit import ClientConfig, ClientConnection\n"
+                  "ClientConnection(ClientConfig(), server_name='x').data_to_send()\n"
+                  "print(sorted(m for m in ('brotli', 'zstandard') if m in sys.modules))\n"
+                  "ClientConfig(certificate_compression=('brotli',))\n"
+                  "print(sorted(m for m in ('brotli', 'zstandard') if m in sys.modules))\n")
+    assert proc.stdout.split() == ["[]", "['brotli',", "'zstandard']"], proc.stderr

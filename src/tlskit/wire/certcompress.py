@@ -11,6 +11,7 @@ bad_certificate (RFC 8879 4).
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -98,8 +99,11 @@ def _zstd(zstandard: Any) -> Algorithm:
                      decompress)
 
 
-def _available() -> dict[int, Algorithm]:
-    algorithms = {ZLIB: Algorithm(lambda b: zlib.compress(b, 9), _zlib_decompress)}
+@functools.cache
+def algorithms() -> dict[int, Algorithm]:
+    """The algorithms this process can run, found on first use: importing brotli and
+    zstandard costs ~2.5 ms, which a process that never compresses should not pay."""
+    algorithms = {ZLIB: _ZLIB}
     try:
         import brotli  # type: ignore[import-not-found,import-untyped]
     except ImportError:
@@ -117,7 +121,13 @@ def _available() -> dict[int, Algorithm]:
     return algorithms
 
 
-ALGORITHMS = _available()
+_ZLIB = Algorithm(lambda b: zlib.compress(b, 9), _zlib_decompress)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ALGORITHMS":  # the table, for tests and fuzzers: `algorithms()`
+        return algorithms()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def algorithm_code(name: str) -> int:
@@ -125,7 +135,7 @@ def algorithm_code(name: str) -> int:
     but its package is missing."""
     for code, known in NAMES.items():
         if known == name:
-            if code not in ALGORITHMS:
+            if code != ZLIB and code not in algorithms():
                 extra, what = EXTRAS[code]
                 raise ValueError(f"certificate compression {name!r} needs {what}: "
                                  f"pip install 'tlskit[{extra}]'")
@@ -144,13 +154,13 @@ def decode_extension(body: bytes) -> list[int]:
 
 def compress(algorithm: int, certificate_body: bytes) -> CompressedCertificate:
     return CompressedCertificate(algorithm, len(certificate_body),
-                                 ALGORITHMS[algorithm].compress(certificate_body))
+                                 algorithms()[algorithm].compress(certificate_body))
 
 
 def decompress(msg: CompressedCertificate, limit: int) -> bytes:
     """The Certificate message body; bad_certificate unless it decompresses to exactly the
     announced length (RFC 8879 4)."""
-    algorithm = ALGORITHMS.get(msg.algorithm)
+    algorithm = algorithms().get(msg.algorithm)
     if algorithm is None:
         raise BadCertificate(f"certificate compressed with unsupported algorithm {msg.algorithm}")
     if not 0 < msg.uncompressed_length <= limit:
