@@ -58,15 +58,20 @@ class _Lines:
     sock: socket.socket
     peer: str
     deadline: float
+    timeout: float
     buffer: bytearray = field(default_factory=bytearray)
     total: int = 0
 
     def _recv(self) -> bytes:
         left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"{self.peer} did not finish the STARTTLS exchange in time")
-        self.sock.settimeout(left)
-        data = self.sock.recv(MAX_LINE)
+        try:
+            if left <= 0:
+                raise TimeoutError
+            self.sock.settimeout(left)
+            data = self.sock.recv(MAX_LINE)
+        except TimeoutError:
+            raise TimeoutError(f"{self.peer} did not finish the STARTTLS exchange within "
+                               f"{self.timeout:g} s") from None
         self.total += len(data)
         if self.total > MAX_TOTAL:
             raise StartTLSError(f"{self.peer} sent more than {MAX_TOTAL} bytes of plaintext "
@@ -118,9 +123,9 @@ def _run(sock: socket.socket, timeout: float | None,
          body: Callable[[_Lines], None], peer: str) -> None:
     """Run ``body`` with a line reader, restoring the socket's own timeout after."""
     saved = sock.gettimeout()
-    deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
+    limit = timeout if timeout is not None else 1e9
     try:
-        body(_Lines(sock, peer, deadline))
+        body(_Lines(sock, peer, time.monotonic() + limit, limit))
     finally:
         sock.settimeout(saved)
 
@@ -182,7 +187,7 @@ def _reply(lines: _Lines) -> tuple[str, list[bytes]]:
     first = lines.line()
     code = first[:3].decode("latin-1")
     got = [first]
-    if not (len(first) >= 4 and code.isdigit()):
+    if not (len(first) >= 4 and code.isascii() and code.isdigit()):
         raise StartTLSError(f"{lines.peer} answered {_quote(first)}, which is not an "
                             f"SMTP/FTP reply", _quote(first))
     if first[3:4] == b"-":
