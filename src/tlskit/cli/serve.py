@@ -504,7 +504,8 @@ class Server:
                   "KEY.pem -pubout -out PUB.pem)")
         if self.root is not None:
             say(f"trust the local CA root to open it without warnings: {self.root}")
-            say(f"  e.g. curl --cacert {self.root} https://localhost:{self.port}/")
+            if not a.starttls:
+                say(f"  e.g. curl --cacert {self.root} https://localhost:{self.port}/")
         if self.ech is not None:
             say(f"ech: public name {self.ech.public_name}, config id {self.ech.config_id} "
                   f"({self.ech_how})")
