@@ -71,7 +71,8 @@ def test_the_reference_is_made_from_the_docstrings(site: Path) -> None:
 
 
 @pytest.mark.parametrize("page", ["http-clients", "uvicorn", "debug", "certificates",
-                                  "compat", "ech", "quic", "server-choice"])
+                                  "compat", "ech", "quic", "server-choice",
+                                  "starttls"])
 def test_task_pages_are_built_and_linked_from_the_index(site: Path, page: str) -> None:
     assert (site / page / "index.html").is_file()
     assert f'href="{page}/"' in (site / "index.html").read_text()
