@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fuzz the STARTTLS plaintext exchanges (`tlskit.io.starttls`), both sides.
+"""Fuzz the STARTTLS plaintext exchanges (`tlskit.io.preamble`), both sides.
 
 With atheris installed:   python fuzz/fuzz_starttls.py -atheris_runs=100000
 Without it (standalone):  python fuzz/fuzz_starttls.py [ITERATIONS] [SEED]
@@ -17,7 +17,7 @@ import sys
 
 from _harness import main
 
-from tlskit.io.starttls import STARTTLS_PROTOCOLS, StartTLSError, starttls, starttls_accept
+from tlskit.io.preamble import STARTTLS_PROTOCOLS, StartTLSError, starttls, starttls_accept
 
 _CHOICES = [(p, side) for p in STARTTLS_PROTOCOLS for side in ("client", "server")]
 

@@ -75,6 +75,6 @@ def test_the_raw_key_examples_parse(command: str) -> None:
 
 
 def test_starttls_protocols_in_help_are_the_library_ones() -> None:
-    from tlskit.io.starttls import STARTTLS_PROTOCOLS
+    from tlskit.io.preamble import STARTTLS_PROTOCOLS
 
     assert options.STARTTLS_PROTOCOLS == STARTTLS_PROTOCOLS

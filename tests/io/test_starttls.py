@@ -16,11 +16,11 @@ from contextlib import contextmanager
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tlskit.io.starttls import MAX_LINE, MAX_TOTAL
 
 import tlskit
 from tlskit import StartTLSError
 from tlskit.io import STARTTLS_PROTOCOLS, TLSListener
-from tlskit.io.starttls import MAX_LINE, MAX_TOTAL
 
 from ..support.pki import client_config, server_config
 
@@ -115,12 +115,14 @@ def test_client_and_server_switch_to_tls(protocol: str) -> None:
         with tls:
             tls.sendall(tls.recv(100).upper())
 
-    with raw_server(serve) as (port, errors):
-        with tlskit.connect("127.0.0.1", port, client_config(), server_name="localhost",
-                            starttls=protocol, timeout=20) as tls:
-            tls.sendall(b"over tls")
-            assert tls.recv(100) == b"OVER TLS"
-            assert tls.version() in ("TLSv1.3", "TLSv1.2")
+    with (
+        raw_server(serve) as (port, errors),
+        tlskit.connect("127.0.0.1", port, client_config(), server_name="localhost",
+            starttls=protocol, timeout=20) as tls,
+    ):
+        tls.sendall(b"over tls")
+        assert tls.recv(100) == b"OVER TLS"
+        assert tls.version() in ("TLSv1.3", "TLSv1.2")
     tls_listener.socket.close()
     assert errors == []
 
@@ -135,10 +137,12 @@ def test_client_follows_a_real_dialogue(protocol: str) -> None:
         play(conn, DIALOGUES[protocol])
         seen.append(conn.recv(5))
 
-    with raw_server(script) as (port, errors):
-        with socket.create_connection(("127.0.0.1", port)) as sock:
-            tlskit.starttls(sock, protocol)
-            sock.sendall(b"\x16\x03\x01\x00\x00")  # what the caller's TLS would send next
+    with (
+        raw_server(script) as (port, errors),
+        socket.create_connection(("127.0.0.1", port)) as sock,
+    ):
+        tlskit.starttls(sock, protocol)
+        sock.sendall(b"\x16\x03\x01\x00\x00")  # what the caller's TLS would send next
     assert errors == []
     assert seen == [b"\x16\x03\x01\x00\x00"]
 
@@ -157,10 +161,9 @@ def test_client_refuses_plaintext_after_the_go_ahead(protocol: str) -> None:
         play(conn, DIALOGUES[protocol], b"250 injected\r\n")
         after.append(read_all(conn))
 
-    with raw_server(script) as (port, errors):
-        with pytest.raises(StartTLSError) as caught:
-            tlskit.connect("127.0.0.1", port, client_config(), server_name="localhost",
-                           starttls=protocol, timeout=20)
+    with raw_server(script) as (port, errors), pytest.raises(StartTLSError) as caught:
+        tlskit.connect("127.0.0.1", port, client_config(), server_name="localhost",
+                       starttls=protocol, timeout=20)
     assert str(caught.value) == (
         f"127.0.0.1:{port} sent 14 byte(s) of plaintext after agreeing to start TLS "
         f"('250 injected'): they would have been read as if TLS protected them (STARTTLS "
@@ -171,11 +174,13 @@ def test_client_refuses_plaintext_after_the_go_ahead(protocol: str) -> None:
 
 def test_postgres_client_refuses_bytes_after_s() -> None:
     """CVE-2021-23222 (libpq): bytes after the 'S' answer to SSLRequest."""
-    with raw_server(lambda conn: play_postgres(conn, b"SE\x00\x00\x00\x05x")) as (port, _):
-        with pytest.raises(StartTLSError, match=r"sent 6 byte\(s\) of plaintext after "
-                                                r"agreeing to start TLS"):
-            tlskit.connect("127.0.0.1", port, client_config(), server_name="localhost",
-                           starttls="postgres", timeout=20)
+    with (
+        raw_server(lambda conn: play_postgres(conn, b"SE\x00\x00\x00\x05x")) as (port, _),
+        pytest.raises(StartTLSError, match=r"sent 6 byte\(s\) of plaintext after "
+            r"agreeing to start TLS"),
+    ):
+        tlskit.connect("127.0.0.1", port, client_config(), server_name="localhost",
+                       starttls="postgres", timeout=20)
 
 
 # -- servers that do not offer TLS -----------------------------------------------------
@@ -213,17 +218,21 @@ REFUSALS = [
 @pytest.mark.parametrize(("protocol", "dialogue", "told"), REFUSALS)
 def test_server_without_tls_is_named(protocol: str, dialogue: list[tuple[bytes | None, bytes]],
                                      told: str) -> None:
-    with raw_server(lambda conn: (play(conn, dialogue), read_all(conn))) as (port, errors):
-        with pytest.raises(StartTLSError) as caught:
-            tlskit.connect("127.0.0.1", port, client_config(), starttls=protocol, timeout=20)
+    with (
+        raw_server(lambda conn: (play(conn, dialogue), read_all(conn))) as (port, errors),
+        pytest.raises(StartTLSError) as caught,
+    ):
+        tlskit.connect("127.0.0.1", port, client_config(), starttls=protocol, timeout=20)
     assert str(caught.value) == told.format(peer=f"127.0.0.1:{port}")
     assert errors == []
 
 
 def test_postgres_server_without_ssl_is_named() -> None:
-    with raw_server(lambda conn: play_postgres(conn, b"N")) as (port, _):
-        with pytest.raises(StartTLSError) as caught:
-            tlskit.connect("127.0.0.1", port, client_config(), starttls="postgres")
+    with (
+        raw_server(lambda conn: play_postgres(conn, b"N")) as (port, _),
+        pytest.raises(StartTLSError) as caught,
+    ):
+        tlskit.connect("127.0.0.1", port, client_config(), starttls="postgres")
     assert str(caught.value) == (f"127.0.0.1:{port} refused SSL (answered 'N' to "
                                  f"SSLRequest): the server has ssl = off")
 
@@ -232,11 +241,13 @@ def test_postgres_server_without_ssl_is_named() -> None:
 
 
 def test_overlong_line_is_refused() -> None:
-    with raw_server(lambda conn: (conn.sendall(b"220 " + b"x" * (2 * MAX_LINE)),
-                                  read_all(conn))) as (port, _):
-        with socket.create_connection(("127.0.0.1", port)) as sock:
-            with pytest.raises(StartTLSError, match=f"a line longer than {MAX_LINE} bytes"):
-                tlskit.starttls(sock, "smtp")
+    with (
+        raw_server(lambda conn: (conn.sendall(b"220 " + b"x" * (2 * MAX_LINE)),
+                                 read_all(conn))) as (port, _),
+        socket.create_connection(("127.0.0.1", port)) as sock,
+        pytest.raises(StartTLSError, match=f"a line longer than {MAX_LINE} bytes"),
+    ):
+        tlskit.starttls(sock, "smtp")
 
 
 def test_endless_reply_is_refused() -> None:
@@ -248,11 +259,12 @@ def test_endless_reply_is_refused() -> None:
         except OSError:  # the client gave up and closed
             pass
 
-    with raw_server(flood) as (port, _):
-        with socket.create_connection(("127.0.0.1", port)) as sock:
-            with pytest.raises(StartTLSError, match=f"more than {MAX_TOTAL} bytes of "
-                                                    "plaintext before TLS"):
-                tlskit.starttls(sock, "smtp")
+    with (
+        raw_server(flood) as (port, _), socket.create_connection(("127.0.0.1", port)) as sock,
+        pytest.raises(StartTLSError, match=f"more than {MAX_TOTAL} bytes of "
+            "plaintext before TLS"),
+    ):
+        tlskit.starttls(sock, "smtp")
 
 
 def test_silent_server_times_out_in_total() -> None:
@@ -308,14 +320,16 @@ def test_server_refuses_commands_pipelined_after_starttls(
     """The client's bytes after its STARTTLS command came in plaintext: the server
     refuses (its error reply, then a close) instead of answering them after the
     handshake as if they had been protected."""
-    with raw_server(lambda conn: tlskit.starttls_accept(conn, protocol)) as (port, errors):
-        with socket.create_connection(("127.0.0.1", port)) as sock:
-            sock.settimeout(20)
-            client_port = sock.getsockname()[1]
-            greeting = sock.recv(4096)
-            sock.sendall(first)
-            sock.sendall(pipelined)  # the STARTTLS command and more, in one segment
-            answers = read_all(sock)
+    with (
+        raw_server(lambda conn: tlskit.starttls_accept(conn, protocol)) as (port, errors),
+        socket.create_connection(("127.0.0.1", port)) as sock,
+    ):
+        sock.settimeout(20)
+        client_port = sock.getsockname()[1]
+        greeting = sock.recv(4096)
+        sock.sendall(first)
+        sock.sendall(pipelined)  # the STARTTLS command and more, in one segment
+        answers = read_all(sock)
     assert greeting
     assert answers.endswith(refusal)
     assert b"Ready to start TLS" not in answers and b" OK Begin" not in answers
@@ -329,33 +343,39 @@ def test_server_refuses_commands_pipelined_after_starttls(
 def test_postgres_server_refuses_bytes_after_ssl_request() -> None:
     """CVE-2021-23214 (PostgreSQL server): a startup packet sent with the SSLRequest,
     before the handshake, is refused: no 'S', the connection closes."""
-    with raw_server(lambda conn: tlskit.starttls_accept(conn, "postgres")) as (port, errors):
-        with socket.create_connection(("127.0.0.1", port)) as sock:
-            sock.settimeout(20)
-            sock.sendall(SSL_REQUEST + b"\x00\x00\x00\x09user")
-            assert read_all(sock) == b""
+    with (
+        raw_server(lambda conn: tlskit.starttls_accept(conn, "postgres")) as (port, errors),
+        socket.create_connection(("127.0.0.1", port)) as sock,
+    ):
+        sock.settimeout(20)
+        sock.sendall(SSL_REQUEST + b"\x00\x00\x00\x09user")
+        assert read_all(sock) == b""
     assert len(errors) == 1 and isinstance(errors[0], StartTLSError)
     assert "sent 8 byte(s) after 'SSLRequest' before the TLS handshake" in str(errors[0])
 
 
 def test_postgres_server_answers_gssenc_with_n() -> None:
     """libpq tries GSSAPI encryption first (gssencmode=prefer): 'N', then SSLRequest."""
-    with raw_server(lambda conn: tlskit.starttls_accept(conn, "postgres")) as (port, errors):
-        with socket.create_connection(("127.0.0.1", port)) as sock:
-            sock.settimeout(20)
-            sock.sendall(struct.pack("!II", 8, 80877104))
-            assert sock.recv(1) == b"N"
-            sock.sendall(SSL_REQUEST)
-            assert sock.recv(1) == b"S"
+    with (
+        raw_server(lambda conn: tlskit.starttls_accept(conn, "postgres")) as (port, errors),
+        socket.create_connection(("127.0.0.1", port)) as sock,
+    ):
+        sock.settimeout(20)
+        sock.sendall(struct.pack("!II", 8, 80877104))
+        assert sock.recv(1) == b"N"
+        sock.sendall(SSL_REQUEST)
+        assert sock.recv(1) == b"S"
     assert errors == []
 
 
 def test_server_answers_commands_before_starttls_and_quits() -> None:
-    with raw_server(lambda conn: tlskit.starttls_accept(conn, "smtp")) as (port, errors):
-        with socket.create_connection(("127.0.0.1", port)) as sock:
-            sock.settimeout(20)
-            sock.sendall(b"MAIL FROM:<a@b>\r\nQUIT\r\n")
-            answers = read_all(sock)
+    with (
+        raw_server(lambda conn: tlskit.starttls_accept(conn, "smtp")) as (port, errors),
+        socket.create_connection(("127.0.0.1", port)) as sock,
+    ):
+        sock.settimeout(20)
+        sock.sendall(b"MAIL FROM:<a@b>\r\nQUIT\r\n")
+        answers = read_all(sock)
     assert answers == (b"220 localhost ESMTP tlskit\r\n"
                        b"530 5.7.0 Must issue a STARTTLS command first\r\n"
                        b"221 2.0.0 Bye\r\n")

@@ -35,7 +35,7 @@ def _api_html(site: Path) -> str:
 def test_every_export_is_in_the_api_reference(site: Path) -> None:
     html = _api_html(site)
     modules = ("config.", "connection.", "events.", "errors.", "enums.", "session.",
-               "verifier.", "iana.", "io.blocking.", "io.server.", "x509.errors.",
+               "verifier.", "iana.", "io.blocking.", "io.server.", "io.preamble.", "x509.errors.",
                "quic.", "psk.", "helloinfo.", "acceptor.", "certselect.")
     missing = [name for name in tlskit.__all__
                if not any(f'id="tlskit.{mod}{name}"' in html for mod in modules)]

@@ -35,7 +35,7 @@ from ..connection import ClientConnection
 from ..enums import AlertDescription
 from ..errors import AlertReceived, BadCertificate, EchRejected, TLSError, not_tls_hint
 from ..io.blocking import RECV_SIZE, TLSSocket, TruncatedConnection
-from ..io.starttls import StartTLSError, starttls
+from ..io.preamble import StartTLSError, starttls
 from ..io.tap import tap_socket
 from ..keylog import KeyLogFile
 from ..psk import ExternalPsk

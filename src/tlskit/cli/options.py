@@ -22,7 +22,7 @@ SUITES12 = ("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_1
             "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
             "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
             "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256")
-# tlskit.io.starttls.STARTTLS_PROTOCOLS, spelled out for the same reason (a test keeps
+# tlskit.io.preamble.STARTTLS_PROTOCOLS, spelled out for the same reason (a test keeps
 # them equal).
 STARTTLS_PROTOCOLS = ("smtp", "imap", "pop3", "ftp", "postgres")
 SUITES_HELP = (f"(default: for TLS 1.3 {', '.join(SUITES13)}; for TLS 1.2 "

@@ -53,8 +53,8 @@ from ..errors import AlertReceived, TLSError
 from ..events import HandshakeComplete
 from ..fingerprint import client_hellos
 from ..io.blocking import RECV_SIZE, TLSSocket, TruncatedConnection
+from ..io.preamble import StartTLSError, StartTLSServer, starttls_accept
 from ..io.server import TLSServer
-from ..io.starttls import StartTLSError, StartTLSServer, starttls_accept
 from ..io.tap import TappedSocket, tap_socket
 from ..keylog import KeyLogFile
 from ..x509.names import match_hostname

@@ -9,8 +9,8 @@ The asyncio counterpart is `tlskit.aio`.
 """
 
 from .blocking import TLSSocket, TruncatedConnection, connect, peercert_dict
+from .preamble import STARTTLS_PROTOCOLS, StartTLSError, starttls, starttls_accept
 from .server import TLSListener, TLSServer, listen_backlog, wrap_server_socket
-from .starttls import STARTTLS_PROTOCOLS, StartTLSError, starttls, starttls_accept
 
 __all__ = [
     "STARTTLS_PROTOCOLS",

@@ -1021,7 +1021,7 @@ def connect(host: str, port: int, config: ClientConfig | None = None, *,
         ) from None
     try:
         if starttls is not None:
-            from .starttls import starttls as play_starttls
+            from .preamble import starttls as play_starttls
             play_starttls(sock, starttls, timeout=handshake_timeout)
         sock.settimeout(timeout)
         conn = ClientConnection(cfg, server_name=name)

@@ -28,6 +28,7 @@ __all__ = ["STARTTLS_PROTOCOLS", "StartTLSError", "StartTLSServer", "starttls",
            "starttls_accept"]
 
 STARTTLS_PROTOCOLS = ("smtp", "imap", "pop3", "ftp", "postgres")
+"""The protocols `starttls` and `starttls_accept` speak."""
 MAX_LINE = 4096          # one reply or command line (RFC 5321 4.5.3.1.5 asks for 512)
 MAX_TOTAL = 64 * 1024    # the whole plaintext exchange, each way
 MAX_COMMANDS = 32        # commands a server answers before it gives up on a client
@@ -158,9 +159,9 @@ def starttls(sock: socket.socket, protocol: str, *, client_name: str | None = No
     the connected ``sock``; on return the server waits for our ClientHello.
 
     ``client_name`` is the name this client gives itself where the protocol asks (SMTP's
-    EHLO; by default our address as an RFC 5321 4.1.3 address literal). Raises `StartTLSError` when the server does not offer
-    TLS, refuses it, or sends bytes after its go-ahead (those were unprotected);
-    ``timeout`` bounds the whole exchange."""
+    EHLO; by default our address as an RFC 5321 4.1.3 address literal). Raises
+    `StartTLSError` when the server does not offer TLS, refuses it, or sends bytes after
+    its go-ahead (those were unprotected); ``timeout`` bounds the whole exchange."""
     steps = _CLIENT.get(protocol)
     if steps is None:
         raise ValueError(f"unknown STARTTLS protocol {protocol!r}; one of: "
@@ -278,7 +279,7 @@ def _pop3_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -> No
     sock.sendall(b"CAPA\r\n")
     answer = lines.line()
     if answer.startswith(b"+OK"):
-        capabilities = []
+        capabilities: list[bytes] = []
         while (line := lines.line().rstrip(b"\r\n")) != b".":
             if len(capabilities) > 1000:
                 raise StartTLSError(f"{peer} sent more than 1000 CAPA lines")
@@ -294,7 +295,8 @@ def _pop3_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -> No
 
 
 def _postgres_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -> None:
-    # PostgreSQL protocol docs, "SSL Session Encryption": SSLRequest, answered by one byte 'S' or 'N'.
+    # PostgreSQL's protocol docs, "SSL Session Encryption": SSLRequest, answered by one
+    # byte, 'S' or 'N'.
     sock.sendall(struct.pack("!II", 8, PG_SSL_REQUEST))
     answer = lines.exactly(1)
     if answer == b"N":
@@ -336,7 +338,8 @@ class StartTLSServer:
     def answer(self, line: bytes) -> tuple[bytes, bool]:
         """The reply to one command line, and whether it is the go-ahead for TLS."""
         text = line.rstrip(b"\r\n").decode("latin-1")
-        return getattr(self, f"_{self.protocol}")(text)
+        answer: Callable[[str], tuple[bytes, bool]] = getattr(self, f"_{self.protocol}")
+        return answer(text)
 
     def _smtp(self, text: str) -> tuple[bytes, bool]:
         verb = text.split(" ", 1)[0].upper()
@@ -471,7 +474,8 @@ def _refuse_pipelined(sock: socket.socket, lines: _Lines, peer: str, command: by
 
 
 def _postgres_server(sock: socket.socket, lines: _Lines, peer: str) -> None:
-    # PostgreSQL protocol docs (SSL/GSSAPI Session Encryption): GSSENCRequest gets 'N', SSLRequest 'S'; bytes after
+    # PostgreSQL's protocol docs (SSL and GSSAPI Session Encryption): GSSENCRequest gets
+    # 'N', SSLRequest 'S'; bytes after
     # the SSLRequest are refused (CVE-2021-23214).
     for _ in range(2):
         length, code = struct.unpack("!II", lines.exactly(8))
