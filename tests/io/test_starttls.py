@@ -16,11 +16,11 @@ from contextlib import contextmanager
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tlskit.io.starttls import MAX_LINE, MAX_TOTAL
 
 import tlskit
 from tlskit import StartTLSError
 from tlskit.io import STARTTLS_PROTOCOLS, TLSListener
+from tlskit.io.preamble import MAX_LINE, MAX_TOTAL
 
 from ..support.pki import client_config, server_config
 
