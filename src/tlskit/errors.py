@@ -67,10 +67,8 @@ def not_tls_hint(data: bytes, exc: BaseException) -> str:
     return _not_tls_words(data, getattr(exc, "reason", None) or str(exc))
 
 
-def _starttls_protocol(data: bytes, text: str) -> str | None:
-    """The STARTTLS protocol whose plaintext greeting (or error) this is, if any."""
-    if data[:1] == b"E" and b"SFATAL" in data[5:16]:
-        return "postgres"  # an ErrorResponse to a ClientHello taken for a startup packet
+def _starttls_protocol(text: str) -> str | None:
+    """The STARTTLS protocol whose plaintext greeting this is, if any."""
     if text.startswith(("220 ", "220-")):
         return "ftp" if "FTP" in text.upper() else "smtp"
     if text.upper().startswith("* OK"):
@@ -82,10 +80,6 @@ def _starttls_protocol(data: bytes, text: str) -> str | None:
 
 def _not_tls_words(data: bytes, reason: str | None) -> str:
     line = data.split(b"\n", 1)[0].rstrip(b"\r")
-    if _starttls_protocol(data, "") == "postgres":
-        return ("it answered like a PostgreSQL server, which starts in plain text: use "
-                "STARTTLS (tlskit connect --starttls postgres; starttls=\"postgres\" in "
-                "tlskit.connect)")
     if not line or not all(32 <= b < 127 or b == 9 for b in line):
         said = f" ({reason})" if reason else ""
         return f"it sent bytes that are not a TLS record{said}; is this its TLS port?"
@@ -98,7 +92,7 @@ def _not_tls_words(data: bytes, reason: str | None) -> str:
     if text.startswith(("HTTP/", "<")):
         return (f"it answered in plain HTTP ({text!r}); use http://, or the port "
                 f"that serves HTTPS")
-    proto = _starttls_protocol(data, text)
+    proto = _starttls_protocol(text)
     if proto is not None:
         return (f"it sent a plain-text {proto.upper()} greeting ({text!r}); this port "
                 f"switches to TLS with STARTTLS: tlskit connect --starttls {proto} "
