@@ -163,6 +163,20 @@ def test_connect_starttls_errors_are_one_line(answers: list[bytes], told: str) -
     assert line == "tlskit connect: " + told.format(port=port)
 
 
+def test_connect_starttls_json_error_has_no_alert() -> None:
+    """TLS never started: the JSON error object names no alert."""
+    port, thread, listener = plaintext_server([b"554 5.7.1 go away\r\n"])
+    with listener:
+        proc = tlskit(f"127.0.0.1:{port}", "--starttls", "smtp", "--json")
+        thread.join(30)
+    assert proc.returncode == 1
+    error = json.loads(proc.stdout)["error"]
+    assert error["message"] == (f"STARTTLS (smtp) failed: 127.0.0.1:{port} answered the "
+                                "connection (its greeting) with '554 5.7.1 go away' (not "
+                                "220): is this an SMTP server?")
+    assert "alert" not in error
+
+
 def test_connect_starttls_timeout_names_the_exchange() -> None:
     with socket.create_server(("127.0.0.1", 0)) as listener:  # accepts, never greets
         port = listener.getsockname()[1]

@@ -42,6 +42,7 @@ class StartTLSError(TLSError):
     alert is sent: TLS never started. ``said``: the peer's last line, when there was one."""
 
     default_alert = AD.unexpected_message
+    alert_sent = False  # (``alert`` is what a TLS stack would send; none was)
 
     def __init__(self, message: str, said: str = "") -> None:
         super().__init__(message)
@@ -113,11 +114,14 @@ class _Lines:
         the kernel's (a non-blocking peek; at most one line's worth is quoted)."""
         if self.buffer:
             return bytes(self.buffer)
+        saved = self.sock.gettimeout()
         self.sock.setblocking(False)  # (with a timeout, recv would wait for bytes)
         try:
             return self.sock.recv(MAX_LINE, socket.MSG_PEEK)
         except (BlockingIOError, InterruptedError):
             return b""
+        finally:
+            self.sock.settimeout(saved)
 
 
 def _run(sock: socket.socket, timeout: float | None,
@@ -319,10 +323,10 @@ _CLIENT: dict[str, _ClientSteps] = {
 
 @dataclass
 class StartTLSServer:
-    """A minimal server of a STARTTLS protocol's commands: the greeting, capabilities,
-    the STARTTLS command, and after the handshake (``secured``) NOOP and QUIT/LOGOUT, so
-    that real clients can be tested against it. ``send``/``recv`` are the plaintext
-    socket's, then the TLS socket's."""
+    """A minimal server of a STARTTLS protocol's commands, with no I/O of its own: the
+    greeting, capabilities, the STARTTLS command, and after the handshake (``secured``)
+    NOOP and QUIT/LOGOUT, so that real clients can be tested against it (`tlskit serve
+    --starttls` feeds it lines read from the socket, then from the TLS socket)."""
 
     protocol: str
     hostname: str = "localhost"
