@@ -56,6 +56,11 @@ def seeds() -> list[bytes]:
         pick("pop3", "server") + b"CAPA\r\nSTLS\r\n",
         pick("ftp", "server") + b"FEAT\r\nAUTH TLS\r\n",
         pick("postgres", "server") + b"\x00\x00\x00\x08\x04\xd2\x16\x30",
+        pick("xmpp", "client") + b"<stream:stream version='1.0'><stream:features><starttls "
+                                 b"xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:features>"
+                                 b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
+        pick("xmpp", "server") + b"<stream:stream to='x'><starttls "
+                                 b"xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
         pick("postgres", "server") + b"\x00\x00\x00\x08\x04\xd2\x16\x2f\x00\x00\x00\x08"
                                      b"\x04\xd2\x16\x2f",
     ]

@@ -183,6 +183,78 @@ def test_postgres_client_refuses_bytes_after_s() -> None:
                        starttls="postgres", timeout=20)
 
 
+XMPP_FEATURES = (b"<?xml version='1.0'?><stream:stream from='x' id='1' version='1.0' "
+                 b"xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
+                 b"<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'>"
+                 b"<required/></starttls></stream:features>")
+
+
+def read_until(conn: socket.socket, end: bytes) -> bytes:
+    got = b""
+    while not got.endswith(end):
+        byte = conn.recv(1)
+        if not byte:
+            raise ConnectionError(f"client closed after {got!r}")
+        got += byte
+    return got
+
+
+def test_xmpp_client_refuses_stanza_after_proceed() -> None:
+    after: list[bytes] = []
+
+    def script(conn: socket.socket) -> None:
+        header = read_until(conn, b">")  # (the XML declaration)
+        header += read_until(conn, b">")
+        assert b"to='localhost'" in header
+        conn.sendall(XMPP_FEATURES)
+        assert read_until(conn, b"/>") == b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
+        conn.sendall(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/><message>hi</message>")
+        after.append(read_all(conn))
+
+    with (
+        raw_server(script) as (port, errors),
+        pytest.raises(StartTLSError) as caught,
+    ):
+        tlskit.connect("127.0.0.1", port, client_config(), server_name="localhost",
+                       starttls="xmpp", timeout=20)
+    assert str(caught.value).startswith(f"127.0.0.1:{port} sent 21 byte(s) of plaintext after "
+                                        "agreeing to start TLS ('<message>hi</message>')")
+    assert errors == []
+    assert after == [b""]
+
+
+def test_xmpp_server_refuses_stanza_pipelined_after_starttls() -> None:
+    with raw_server(lambda conn: tlskit.starttls_accept(conn, "xmpp")) as (port, errors), \
+            socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.settimeout(20)
+        sock.sendall(b"<stream:stream to='localhost' version='1.0' xmlns='jabber:client' "
+                     b"xmlns:stream='http://etherx.jabber.org/streams'>")
+        assert read_until(sock, b"</stream:features>").endswith(
+            b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"
+            b"</stream:features>")
+        sock.sendall(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/><iq type='set'/>")
+        answer = read_all(sock)
+    assert answer == b"<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>"
+    assert len(errors) == 1
+    assert "sent 16 byte(s) after '<starttls/>' before the TLS handshake" in str(errors[0])
+
+
+def test_xmpp_server_without_starttls_is_named() -> None:
+    def script(conn: socket.socket) -> None:
+        read_until(conn, b">")
+        read_until(conn, b">")
+        conn.sendall(b"<stream:stream version='1.0'><stream:features><mechanisms/>"
+                     b"</stream:features>")
+        read_all(conn)
+
+    with raw_server(script) as (port, errors), pytest.raises(StartTLSError) as caught:
+        tlskit.connect("127.0.0.1", port, client_config(), starttls="xmpp", timeout=20)
+    assert str(caught.value) == (f"127.0.0.1:{port} does not offer STARTTLS (its stream "
+                                 f"features list no <starttls/>); try its direct-TLS port "
+                                 f"(5223)")
+    assert errors == []
+
+
 # -- servers that do not offer TLS -----------------------------------------------------
 
 
@@ -291,7 +363,7 @@ def test_silent_server_times_out_in_total() -> None:
 def test_unknown_protocol_is_a_value_error() -> None:
     a, b = socket.socketpair()
     with a, b, pytest.raises(ValueError, match="unknown STARTTLS protocol 'ldap'; one of: "
-                                               "smtp, imap, pop3, ftp, postgres"):
+                                               "smtp, imap, pop3, ftp, postgres, xmpp"):
         tlskit.starttls(a, "ldap")
 
 

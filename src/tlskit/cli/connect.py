@@ -396,7 +396,7 @@ class _Connect:
         if a.starttls:
             self.phase = f"during the {a.starttls} STARTTLS exchange with"
             try:
-                starttls(sock, a.starttls, timeout=a.timeout)
+                starttls(sock, a.starttls, server_name=server_name, timeout=a.timeout)
             except BaseException:
                 sock.close()
                 raise

@@ -67,7 +67,7 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
                  "no certificate"),
                 ("tlskit connect mail.example:587 --starttls smtp",
                  "EHLO and STARTTLS first, as openssl s_client -starttls (also imap, pop3, "
-                 "ftp, postgres)")],
+                 "ftp, postgres, xmpp)")],
     "serve": [("tlskit serve", "https://127.0.0.1:8443/ with a certificate from the local CA"),
               ("tlskit serve --port 0 --cert site.pem --key site-key.pem",
                "any free port (printed on the first line), your certificate"),

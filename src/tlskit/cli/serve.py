@@ -620,8 +620,9 @@ class Server:
 
     def _after_starttls(self, tls: TLSSocket) -> None:
         """After the handshake, the protocol's NOOP and QUIT (LOGOUT) over TLS, so clients
-        that say goodbye get an answer; postgres ends here (no database behind it)."""
-        if self.args.starttls == "postgres":
+        that say goodbye get an answer; postgres and xmpp end here (no database, no XMPP
+        session behind them)."""
+        if self.args.starttls in ("postgres", "xmpp"):
             return
         dialog = StartTLSServer(self.args.starttls, secured=True)
         buffer = b""

@@ -1001,7 +1001,8 @@ def connect(host: str, port: int, config: ClientConfig | None = None, *,
     ``host``) is sent as SNI and checked against the certificate. With
     ``suppress_ragged_eofs`` (the default, as in `ssl`) a close without close_notify
     after the handshake reads as end of stream and sets `TLSSocket.truncated`.
-    ``starttls`` (``"smtp"``, ``"imap"``, ``"pop3"``, ``"ftp"``, ``"postgres"``) first
+    ``starttls`` (``"smtp"``, ``"imap"``, ``"pop3"``, ``"ftp"``, ``"postgres"``,
+    ``"xmpp"``) first
     plays that protocol's plaintext part (`tlskit.starttls`, bounded by
     ``handshake_timeout``) and raises `StartTLSError` when the server does not offer TLS.
     """
@@ -1022,7 +1023,7 @@ def connect(host: str, port: int, config: ClientConfig | None = None, *,
     try:
         if starttls is not None:
             from .preamble import starttls as play_starttls
-            play_starttls(sock, starttls, timeout=handshake_timeout)
+            play_starttls(sock, starttls, server_name=name, timeout=handshake_timeout)
         sock.settimeout(timeout)
         conn = ClientConnection(cfg, server_name=name)
         tls = TLSSocket(sock, conn, server_side=False, handshake_timeout=handshake_timeout,

@@ -1,8 +1,11 @@
-"""STARTTLS: the plaintext part of protocols that switch to TLS on the same connection.
+"""STARTTLS: the plaintext part of protocols that switch to TLS on the same connection
+(SMTP, IMAP, POP3, FTP, PostgreSQL, XMPP).
 
+    tls = tlskit.connect("mail.example", 587, starttls="smtp")  # all of it, or by hand:
     sock = socket.create_connection(("mail.example", 587))
-    tlskit.starttls(sock, "smtp", server_name="mail.example")   # EHLO, STARTTLS, 220
-    tls = tlskit.wrap_client_socket(...)  # or simply: tlskit.connect(..., starttls="smtp")
+    tlskit.starttls(sock, "smtp")                                # EHLO, STARTTLS, 220
+    tls = tlskit.TLSSocket(sock, tlskit.ClientConnection(config, server_name="mail.example"),
+                           server_side=False, server_hostname="mail.example")
 
 `starttls` (client side) and `starttls_accept` (server side) take a connected socket and
 return once the next bytes on it are the TLS handshake's. Reads are bounded: a line is at
@@ -15,6 +18,7 @@ sent before any protection, so it must never be read as if TLS had protected it.
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 import time
@@ -27,7 +31,7 @@ from ..errors import TLSError
 __all__ = ["STARTTLS_PROTOCOLS", "StartTLSError", "StartTLSServer", "starttls",
            "starttls_accept"]
 
-STARTTLS_PROTOCOLS = ("smtp", "imap", "pop3", "ftp", "postgres")
+STARTTLS_PROTOCOLS = ("smtp", "imap", "pop3", "ftp", "postgres", "xmpp")
 """The protocols `starttls` and `starttls_accept` speak."""
 MAX_LINE = 4096          # one reply or command line (RFC 5321 4.5.3.1.5 asks for 512)
 MAX_TOTAL = 64 * 1024    # the whole plaintext exchange, each way
@@ -98,6 +102,20 @@ class _Lines:
                                     f"exchange{said}")
             self.buffer += data
 
+    def until(self, pattern: re.Pattern[bytes], what: str) -> tuple[bytes, bytes]:
+        """Read until ``pattern`` matches the buffer (XMPP is not line based); consume
+        through the match's end, keep what follows. Returns what was consumed and the
+        matched part."""
+        while not (found := pattern.search(self.buffer)):
+            data = self._recv()
+            if not data:
+                raise StartTLSError(f"{self.peer} closed the connection before sending "
+                                    f"{what}")
+            self.buffer += data
+        consumed, matched = bytes(self.buffer[:found.end()]), found.group(0)
+        del self.buffer[:found.end()]
+        return consumed, bytes(matched)
+
     def exactly(self, n: int) -> bytes:
         while len(self.buffer) < n:
             data = self._recv()
@@ -158,12 +176,14 @@ def _address_literal(sock: socket.socket) -> str:
 
 
 def starttls(sock: socket.socket, protocol: str, *, client_name: str | None = None,
-             timeout: float | None = 30.0) -> None:
+             server_name: str | None = None, timeout: float | None = 30.0) -> None:
     """Play the client's plaintext part of ``protocol`` (one of `STARTTLS_PROTOCOLS`) on
     the connected ``sock``; on return the server waits for our ClientHello.
 
     ``client_name`` is the name this client gives itself where the protocol asks (SMTP's
-    EHLO; by default our address as an RFC 5321 4.1.3 address literal). Raises
+    EHLO; by default our address as an RFC 5321 4.1.3 address literal); ``server_name``
+    the server's domain where the protocol names it (XMPP's stream ``to``; by default the
+    address connected to). Raises
     `StartTLSError` when the server does not offer TLS, refuses it, or sends bytes after
     its go-ahead (those were unprotected); ``timeout`` bounds the whole exchange."""
     steps = _CLIENT.get(protocol)
@@ -171,10 +191,12 @@ def starttls(sock: socket.socket, protocol: str, *, client_name: str | None = No
         raise ValueError(f"unknown STARTTLS protocol {protocol!r}; one of: "
                          f"{', '.join(STARTTLS_PROTOCOLS)}")
     peer = _peer(sock)
-    ehlo_name = client_name or _address_literal(sock)
+    name = client_name or _address_literal(sock)
+    if protocol == "xmpp":
+        name = server_name or peer.rsplit(":", 1)[0].strip("[]")
 
     def body(lines: _Lines) -> None:
-        steps(sock, lines, peer, ehlo_name)
+        steps(sock, lines, peer, name)
         extra = lines.pending()
         if extra:
             # RFC 3207 4.2 / RFC 2595 3.1: nothing may follow the go-ahead in plaintext.
@@ -311,10 +333,43 @@ def _postgres_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -
                             f"'N': is this a PostgreSQL server?", repr(answer))
 
 
+# RFC 6120 5.4.2: the stream header, features offering <starttls/>, <proceed/>.
+XMPP_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
+_STREAM_HEADER = re.compile(rb"<stream:stream\b[^>]*>")
+_FEATURES = re.compile(rb"</stream:features>|<stream:features\s*/>|</stream:stream>|"
+                       rb"<stream:error\b.*?</stream:error>", re.S)
+_OFFERS_TLS = re.compile(rb"<starttls\s+xmlns=['\"]" + XMPP_TLS.encode() + rb"['\"]")
+_PROCEED = re.compile(rb"<(proceed|failure)\s+xmlns=['\"]" + XMPP_TLS.encode()
+                      + rb"['\"]\s*(/>|>\s*</\1>)|</stream:stream>")
+_STARTTLS_COMMAND = re.compile(rb"<starttls\b[^>]*?(/>|>\s*</starttls>)")
+
+
+def _xmpp_client(sock: socket.socket, lines: _Lines, peer: str, domain: str) -> None:
+    sock.sendall(f"<?xml version='1.0'?><stream:stream to='{_xml_attr(domain)}' version='1.0' "
+                 f"xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
+                 .encode())
+    lines.until(_STREAM_HEADER, "its stream header: is this an XMPP server?")
+    features, end = lines.until(_FEATURES, "its stream features")
+    if not end.startswith(b"</stream:features") or not _OFFERS_TLS.search(features):
+        said = _quote(end[:200]) if end.startswith(b"<stream:error") \
+            else "its stream features list no <starttls/>"
+        raise StartTLSError(f"{peer} does not offer STARTTLS ({said}); try its "
+                            f"direct-TLS port (5223)", said)
+    sock.sendall(f"<starttls xmlns='{XMPP_TLS}'/>".encode())
+    _, answer = lines.until(_PROCEED, "<proceed/>")
+    if not answer.startswith(b"<proceed"):
+        raise StartTLSError(f"{peer} refused STARTTLS: {_quote(answer)}", _quote(answer))
+
+
+def _xml_attr(text: str) -> str:
+    return (text.replace("&", "&amp;").replace("'", "&apos;").replace("<", "&lt;")
+            .replace(">", "&gt;"))
+
+
 _ClientSteps = Callable[[socket.socket, _Lines, str, str], None]
 _CLIENT: dict[str, _ClientSteps] = {
     "smtp": _smtp_client, "imap": _imap_client, "pop3": _pop3_client, "ftp": _ftp_client,
-    "postgres": _postgres_client,
+    "postgres": _postgres_client, "xmpp": _xmpp_client,
 }
 
 
@@ -435,6 +490,9 @@ def starttls_accept(sock: socket.socket, protocol: str, *, hostname: str = "loca
     if protocol == "postgres":
         _run(sock, timeout, lambda lines: _postgres_server(sock, lines, peer), peer)
         return
+    if protocol == "xmpp":
+        _run(sock, timeout, lambda lines: _xmpp_server(sock, lines, peer, hostname), peer)
+        return
     dialog = StartTLSServer(protocol, hostname)
 
     def body(lines: _Lines) -> None:
@@ -459,7 +517,8 @@ def starttls_accept(sock: socket.socket, protocol: str, *, hostname: str = "loca
 _PIPELINED = {"smtp": b"554 5.5.1 Error: commands pipelined after STARTTLS; closing\r\n",
               "imap": b"* BYE commands pipelined after STARTTLS; closing\r\n",
               "pop3": b"-ERR commands pipelined after STLS; closing\r\n",
-              "ftp": b"421 commands pipelined after AUTH TLS; closing\r\n"}
+              "ftp": b"421 commands pipelined after AUTH TLS; closing\r\n",
+              "xmpp": f"<failure xmlns='{XMPP_TLS}'/></stream:stream>".encode()}
 
 
 def _refuse_pipelined(sock: socket.socket, lines: _Lines, peer: str, command: bytes,
@@ -475,6 +534,19 @@ def _refuse_pipelined(sock: socket.socket, lines: _Lines, peer: str, command: by
         f"{peer} sent {len(extra)} byte(s) after {_quote(command)} before the TLS "
         f"handshake ({_quote(extra[:80])}): they were not protected by TLS (STARTTLS "
         f"injection, CVE-2011-0411); refused, closing the connection", _quote(extra[:80]))
+
+
+def _xmpp_server(sock: socket.socket, lines: _Lines, peer: str, hostname: str) -> None:
+    # RFC 6120 5.4.2: features that require TLS, then <proceed/> to the client's <starttls/>.
+    lines.until(_STREAM_HEADER, "a stream header: is it an XMPP client?")
+    sock.sendall(f"<?xml version='1.0'?><stream:stream from='{_xml_attr(hostname)}' "
+                 f"id='tlskit' version='1.0' xmlns='jabber:client' "
+                 f"xmlns:stream='http://etherx.jabber.org/streams'><stream:features>"
+                 f"<starttls xmlns='{XMPP_TLS}'><required/></starttls></stream:features>"
+                 .encode())
+    lines.until(_STARTTLS_COMMAND, "<starttls/>")
+    _refuse_pipelined(sock, lines, peer, b"<starttls/>", "xmpp")
+    sock.sendall(f"<proceed xmlns='{XMPP_TLS}'/>".encode())
 
 
 def _postgres_server(sock: socket.socket, lines: _Lines, peer: str) -> None:
