@@ -18,7 +18,8 @@
 # it pins cryptography<47; and aioquic, the QUIC-TLS peer, in .venv-aioquic, since it pins a
 # pyOpenSSL that holds cryptography back), erlang-ssl (escript, with erlang-base, erlang-crypto and
 # erlang-public-key as its dependencies: Erlang/OTP's ssl as a peer, run from
-# tests/interop/erlang/peer.escript), and tlskit with its test
+# tests/interop/erlang/peer.escript), postgresql (a real server for STARTTLS-style
+# SSLRequest), and tlskit with its test
 # extra in a virtual
 # environment, .venv at the top of the repository: Debian's own python3 is "externally
 # managed" (PEP 668) and refuses a plain `pip install`, and a venv works the same on it,
@@ -72,6 +73,9 @@ for mod in wolfssl mbedtls; do
   [ -f "/usr/lib/lighttpd/mod_$mod.so" ] || mods+=("lighttpd-mod-$mod")
 done
 [ ${#mods[@]} -eq 0 ] || apt_install "${mods[@]}"
+# PostgreSQL (tests/interop/test_starttls_postgres.py: a real server behind its SSLRequest
+# preamble); Debian keeps its server binaries off PATH, under /usr/lib/postgresql/N/bin.
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || apt_install postgresql
 # Crate sources are files too (under /usr/share/cargo/registry), and so is Erlang's ssl
 # application (under /usr/lib/erlang/lib: escript may come without it).
 crates=()

@@ -70,11 +70,14 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
     )
     from .helloinfo import ClientHelloInfo
     from .io import (
+        StartTLSError,
         TLSListener,
         TLSServer,
         TLSSocket,
         TruncatedConnection,
         connect,
+        starttls,
+        starttls_accept,
         wrap_server_socket,
     )
     from .psk import ExternalPsk
@@ -172,6 +175,9 @@ _LAZY = {
     "TLSSocket": "tlskit.io",
     "TruncatedConnection": "tlskit.io",
     "wrap_server_socket": "tlskit.io",
+    "StartTLSError": "tlskit.io",
+    "starttls": "tlskit.io",
+    "starttls_accept": "tlskit.io",
     "CertificateVerificationError": "tlskit.x509",
 }
 _SUBMODULES = ("aio", "io", "x509")
@@ -230,6 +236,7 @@ __all__ = [
     "SessionCache",
     "SessionTicketReceived",
     "SignatureScheme",
+    "StartTLSError",
     "TLSError",
     "TLSListener",
     "TLSServer",
@@ -248,6 +255,8 @@ __all__ = [
     "parse_cipher_suite",
     "parse_group",
     "parse_signature_scheme",
+    "starttls",
+    "starttls_accept",
     "wrap_server_socket",
 ]
 

@@ -67,6 +67,17 @@ def not_tls_hint(data: bytes, exc: BaseException) -> str:
     return _not_tls_words(data, getattr(exc, "reason", None) or str(exc))
 
 
+def _starttls_protocol(text: str) -> str | None:
+    """The STARTTLS protocol whose plaintext greeting this is, if any."""
+    if text.startswith(("220 ", "220-")):
+        return "ftp" if "FTP" in text.upper() else "smtp"
+    if text.upper().startswith("* OK"):
+        return "imap"
+    if text.startswith("+OK"):
+        return "pop3"
+    return None
+
+
 def _not_tls_words(data: bytes, reason: str | None) -> str:
     line = data.split(b"\n", 1)[0].rstrip(b"\r")
     if not line or not all(32 <= b < 127 or b == 9 for b in line):
@@ -81,8 +92,12 @@ def _not_tls_words(data: bytes, reason: str | None) -> str:
     if text.startswith(("HTTP/", "<")):
         return (f"it answered in plain HTTP ({text!r}); use http://, or the port "
                 f"that serves HTTPS")
-    return (f"it sent plain text ({text!r}); is this its TLS port? (a protocol that "
-            f"starts in plain text and switches with STARTTLS is not supported)")
+    proto = _starttls_protocol(text)
+    if proto is not None:
+        return (f"it sent a plain-text {proto.upper()} greeting ({text!r}); this port "
+                f"switches to TLS with STARTTLS: tlskit connect --starttls {proto} "
+                f"(starttls=\"{proto}\" in tlskit.connect), or use its TLS port")
+    return f"it sent plain text ({text!r}); is this its TLS port?"
 
 
 class IllegalParameter(TLSError):

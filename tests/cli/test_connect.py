@@ -431,8 +431,23 @@ def test_not_a_tls_server() -> None:
 
 @pytest.mark.parametrize(("sent", "told"), [
     (b"220 mail.example ESMTP ready\r\n",
-     "it sent plain text ('220 mail.example ESMTP ready'); is this its TLS port? (a protocol "
-     "that starts in plain text and switches with STARTTLS is not supported)"),
+     "it sent a plain-text SMTP greeting ('220 mail.example ESMTP ready'); this port switches "
+     "to TLS with STARTTLS: tlskit connect --starttls smtp (starttls=\"smtp\" in "
+     "tlskit.connect), or use its TLS port"),
+    (b"220 ProFTPD Server (Debian) [::ffff:127.0.0.1]\r\n",
+     "it sent a plain-text FTP greeting ('220 ProFTPD Server (Debian) [::ffff:127.0.0.1]'); "
+     "this port switches to TLS with STARTTLS: tlskit connect --starttls ftp "
+     "(starttls=\"ftp\" in tlskit.connect), or use its TLS port"),
+    (b"* OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot ready.\r\n",
+     "it sent a plain-text IMAP greeting ('* OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot "
+     "ready.'); this port switches to TLS with STARTTLS: tlskit connect --starttls imap "
+     "(starttls=\"imap\" in tlskit.connect), or use its TLS port"),
+    (b"+OK Dovecot ready.\r\n",
+     "it sent a plain-text POP3 greeting ('+OK Dovecot ready.'); this port switches to TLS "
+     "with STARTTLS: tlskit connect --starttls pop3 (starttls=\"pop3\" in tlskit.connect), "
+     "or use its TLS port"),
+    (b"SSH-2.0-OpenSSH_9.6\r\n",
+     "it sent plain text ('SSH-2.0-OpenSSH_9.6'); is this its TLS port?"),
     (b"\x00\x01\x02\x03\x04\x05\x06",
      "it sent bytes that are not a TLS record (record version 0x0102 is not TLS); is this "
      "its TLS port?"),

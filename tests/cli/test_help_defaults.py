@@ -72,3 +72,9 @@ def test_the_raw_key_examples_parse(command: str) -> None:
     args = parser.parse_args(example.split()[2:])
     assert args.pin_key if command == "connect" else (args.pin_client_key
                                                       and args.raw_key == "")
+
+
+def test_starttls_protocols_in_help_are_the_library_ones() -> None:
+    from tlskit.io.preamble import STARTTLS_PROTOCOLS
+
+    assert options.STARTTLS_PROTOCOLS == STARTTLS_PROTOCOLS

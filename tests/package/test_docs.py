@@ -35,7 +35,7 @@ def _api_html(site: Path) -> str:
 def test_every_export_is_in_the_api_reference(site: Path) -> None:
     html = _api_html(site)
     modules = ("config.", "connection.", "events.", "errors.", "enums.", "session.",
-               "verifier.", "iana.", "io.blocking.", "io.server.", "x509.errors.",
+               "verifier.", "iana.", "io.blocking.", "io.server.", "io.preamble.", "x509.errors.",
                "quic.", "psk.", "helloinfo.", "acceptor.", "certselect.")
     missing = [name for name in tlskit.__all__
                if not any(f'id="tlskit.{mod}{name}"' in html for mod in modules)]
@@ -71,7 +71,8 @@ def test_the_reference_is_made_from_the_docstrings(site: Path) -> None:
 
 
 @pytest.mark.parametrize("page", ["http-clients", "uvicorn", "debug", "certificates",
-                                  "compat", "ech", "quic", "server-choice"])
+                                  "compat", "ech", "quic", "server-choice",
+                                  "starttls"])
 def test_task_pages_are_built_and_linked_from_the_index(site: Path, page: str) -> None:
     assert (site / page / "index.html").is_file()
     assert f'href="{page}/"' in (site / "index.html").read_text()

@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -27,6 +28,20 @@ def require_binary(name: str) -> str:
     if path is None:
         pytest.fail(f"{name} is not installed (run .ci/install-test-deps.sh)", pytrace=False)
     return path
+
+
+def require_postgres(name: str) -> str:
+    """A PostgreSQL server program (postgres, initdb): on PATH, or where Debian keeps it,
+    /usr/lib/postgresql/N/bin (newest N), which no PATH of a clean `env -i` run names."""
+    found = shutil.which(name)
+    if found is not None:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"),
+                        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    if not candidates:
+        pytest.fail(f"{name} is not installed (run .ci/install-test-deps.sh: it installs "
+                    "postgresql)", pytrace=False)
+    return str(candidates[-1])
 
 
 class PeerProcess:

@@ -35,6 +35,7 @@ from ..connection import ClientConnection
 from ..enums import AlertDescription
 from ..errors import AlertReceived, BadCertificate, EchRejected, TLSError, not_tls_hint
 from ..io.blocking import RECV_SIZE, TLSSocket, TruncatedConnection
+from ..io.preamble import StartTLSError, starttls
 from ..io.tap import tap_socket
 from ..keylog import KeyLogFile
 from ..psk import ExternalPsk
@@ -397,6 +398,13 @@ class _Connect:
         sock = socket.create_connection((host, port), timeout=a.timeout)
         connect_ms = (time.perf_counter() - t0) * 1000
         address = sock.getpeername()[0]
+        if a.starttls:
+            self.phase = f"during the {a.starttls} STARTTLS exchange with"
+            try:
+                starttls(sock, a.starttls, server_name=server_name, timeout=a.timeout)
+            except BaseException:
+                sock.close()
+                raise
         sock = tap_socket(sock, self._watch)
         try:
             self.phase = "during the handshake with"
@@ -494,6 +502,8 @@ class _Connect:
                         f"{self.args.alpn}: offer one it speaks (e.g. http/1.1), or leave "
                         f"--alpn out")
             return f"{when}: {where} sent alert {desc.name} ({int(desc)}){hint}"
+        if isinstance(exc, StartTLSError):
+            return f"STARTTLS ({self.args.starttls}) failed: {exc}"
         pinned = self._pin_failure(exc)
         if pinned is not None:
             return pinned
@@ -629,6 +639,7 @@ class _Connect:
             "host": host,
             "port": port,
             "address": address,
+            "starttls": self.args.starttls,  # the protocol spoken before TLS, or None
             "server_name": None if _is_ip(server_name) else server_name,
             "version": complete.version,
             "cipher_suite": complete.cipher_suite.name,

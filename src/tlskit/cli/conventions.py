@@ -47,6 +47,8 @@ def error_object(prog: str, message: str, code: int,
         if reason is not None and "reason" not in error:
             error["reason"] = getattr(reason, "value", None) or str(reason)
         alert = getattr(cause, "alert", None)
+        if getattr(cause, "alert_sent", True) is False:  # (StartTLSError: TLS never began)
+            alert = None
         if alert is not None and "alert" not in error:
             error["alert"] = getattr(alert, "name", None) or str(alert)
         cause = cause.__cause__ or cause.__context__

@@ -64,13 +64,19 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
                  "force the post-quantum hybrid group"),
                 ("tlskit connect device.local:5684 --pin-key server-pub.pem",
                  "RFC 7250: the server is authenticated by this raw public key alone, "
-                 "no certificate")],
+                 "no certificate"),
+                ("tlskit connect mail.example:587 --starttls smtp",
+                 "EHLO and STARTTLS first, as openssl s_client -starttls (also imap, pop3, "
+                 "ftp, postgres, xmpp)")],
     "serve": [("tlskit serve", "https://127.0.0.1:8443/ with a certificate from the local CA"),
               ("tlskit serve --port 0 --cert site.pem --key site-key.pem",
                "any free port (printed on the first line), your certificate"),
               ("curl --cacert root.pem https://localhost:8443/json",
                "the page's data as JSON (root.pem: from tlskit ca export-root)"),
               ("tlskit serve --echo --alpn ''", "echo bytes back instead of HTTP"),
+              ("tlskit serve --port 2525 --starttls smtp",
+               "an SMTP greeting and STARTTLS before the handshake, for openssl s_client "
+               "-starttls smtp, smtplib and other mail clients"),
               ("tlskit serve --client-ca root.pem --client-auth optional",
                "ask for a client certificate; let clients without one in"),
               ("tlskit serve --ech public.example --ech-config-list-out ech.bin",

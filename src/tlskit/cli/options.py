@@ -22,6 +22,9 @@ SUITES12 = ("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_1
             "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
             "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
             "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256")
+# tlskit.io.preamble.STARTTLS_PROTOCOLS, spelled out for the same reason (a test keeps
+# them equal).
+STARTTLS_PROTOCOLS = ("smtp", "imap", "pop3", "ftp", "postgres", "xmpp")
 SUITES_HELP = (f"(default: for TLS 1.3 {', '.join(SUITES13)}; for TLS 1.2 "
                f"{', '.join(SUITES12)}; plus the RSA key transport ones with --legacy-rsa-kx)")
 
@@ -96,6 +99,11 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
                         help="without --ech-config-list, send a GREASE (random) Encrypted "
                              "Client Hello extension, as Chrome does")
     _psk_options(parser, "offer")
+    parser.add_argument("--starttls", metavar="PROTO", choices=STARTTLS_PROTOCOLS,
+                        help="speak PROTO's plain text first and switch to TLS, as openssl "
+                             "s_client -starttls: smtp (EHLO, STARTTLS), imap, pop3 (STLS), "
+                             "ftp (AUTH TLS), postgres (SSLRequest) or xmpp; e.g. "
+                             "tlskit connect mail.example:587 --starttls smtp")
     parser.add_argument("--request", metavar="TEXT",
                         help=r"send TEXT after the handshake (\r \n \t \\ are unescaped) "
                              "and print the answer until the server closes")
@@ -208,6 +216,12 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
     _psk_options(parser, "accept")
     parser.add_argument("--echo", action="store_true",
                         help="echo what the client sends instead of answering HTTP")
+    parser.add_argument("--starttls", metavar="PROTO", choices=STARTTLS_PROTOCOLS,
+                        help="serve PROTO's plain text first (greeting, capabilities) and "
+                             "switch to TLS on its STARTTLS command, to test clients such "
+                             "as openssl s_client -starttls: smtp, imap, pop3, ftp, "
+                             "postgres or xmpp; after the handshake NOOP and QUIT/LOGOUT "
+                             "are answered (postgres, xmpp: the connection is closed)")
     parser.add_argument("--client-ca", metavar="FILE",
                         help="require a client certificate issued by a CA in FILE (PEM or "
                              "DER, or a directory of .pem/.crt/.cer/.der files, as connect "

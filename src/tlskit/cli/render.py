@@ -203,6 +203,9 @@ def render_connect(summary: Mapping[str, Any], console: Console) -> None:
     head.add_column(overflow="fold")
     head.add_row("connected to", escape(f"{summary['host']}:{summary['port']}"
                                         f" ({summary.get('address', '?')})"))
+    if summary.get("starttls"):
+        head.add_row("STARTTLS", escape(f"{summary['starttls']}: switched to TLS after the "
+                                        f"plain-text exchange"))
     head.add_row("server name", escape(str(summary.get("server_name") or "(none sent)")))
     head.add_row("version", escape(str(summary.get("version"))))
     head.add_row("cipher suite", escape(str(summary.get("cipher_suite"))))

@@ -53,6 +53,7 @@ from ..errors import AlertReceived, TLSError
 from ..events import HandshakeComplete
 from ..fingerprint import client_hellos
 from ..io.blocking import RECV_SIZE, TLSSocket, TruncatedConnection
+from ..io.preamble import StartTLSError, StartTLSServer, starttls_accept
 from ..io.server import TLSServer
 from ..io.tap import TappedSocket, tap_socket
 from ..keylog import KeyLogFile
@@ -413,7 +414,7 @@ class Server:
             client_auth = a.client_auth or "required"
         alpn = _split(a.alpn)
         if alpn is None:
-            alpn = [] if a.echo else ["http/1.1"]
+            alpn = [] if a.echo or a.starttls else ["http/1.1"]
         if a.keylog:
             try:
                 self.keylog = KeyLogFile(Path(a.keylog).expanduser())
@@ -503,7 +504,8 @@ class Server:
         a = self.args
         lines: list[str] = []
         say = lines.append
-        say(f"listening on https://{_url_host(a.host)}:{self.port}/")
+        scheme = a.starttls or "https"
+        say(f"listening on {scheme}://{_url_host(a.host)}:{self.port}/")
         if self.certified is not None:
             leaf = self.certified.chain[0]
             say(f"certificate: {_subject(leaf)} (expires "
@@ -518,7 +520,8 @@ class Server:
                   "KEY.pem -pubout -out PUB.pem)")
         if self.root is not None:
             say(f"trust the local CA root to open it without warnings: {self.root}")
-            say(f"  e.g. curl --cacert {self.root} https://localhost:{self.port}/")
+            if not a.starttls:
+                say(f"  e.g. curl --cacert {self.root} https://localhost:{self.port}/")
         if self.ech is not None:
             say(f"ech: public name {self.ech.public_name}, config id {self.ech.config_id} "
                   f"({self.ech_how})")
@@ -527,7 +530,10 @@ class Server:
                   f"{base64.b64encode(self.ech.config_list).decode()}")
             if a.ech_config_list_out:
                 say(f"ech config list written to {a.ech_config_list_out} (binary)")
-        mode = "echo" if a.echo else "HTTP/1.1 page showing each visitor's handshake"
+        mode = ("echo" if a.echo else "HTTP/1.1 page showing each visitor's handshake")
+        if a.starttls:
+            mode = (f"{a.starttls} with STARTTLS (plain-text greeting, then TLS; e.g. openssl "
+                    f"s_client -starttls {a.starttls} -connect {_url_host(a.host)}:{self.port})")
         say(f"mode: {mode}"
               + (f"; client certificates {a.client_auth or 'required'} (CAs in "
                  f"{a.client_ca})" if a.client_ca else "")
@@ -565,12 +571,15 @@ class Server:
         # For the page: the server's trace (its diagram) and the bytes the client sent until
         # the handshake ended (its ClientHellos as sent). Echo mode needs neither.
         recorder = Recorder("server")
-        self._local.recorder = None if self.args.echo else recorder
+        plain = self.args.echo or self.args.starttls
+        self._local.recorder = None if plain else recorder
         wire = Wire()
         tapped = tls.socket
-        if isinstance(tapped, TappedSocket) and not self.args.echo:
+        if isinstance(tapped, TappedSocket) and not plain:
             tapped.tap = wire.tap("server")
         try:
+            if self.args.starttls and tapped is not None:
+                starttls_accept(tapped, self.args.starttls, timeout=HANDSHAKE_TIMEOUT)
             tls.do_handshake()
             if isinstance(tapped, TappedSocket):
                 tapped.tap = None
@@ -591,11 +600,15 @@ class Server:
                         if complete.external_psk_identity is not None else "")
                      + (" ech=accepted" if getattr(complete, "ech_accepted", False) else "")
                      + _compression_note(recorder))
-            if self.args.echo:
+            if self.args.starttls:
+                self._after_starttls(tls)
+            elif self.args.echo:
                 self._echo(tls)
             else:
                 self._http(tls, seen)
             _close_lingering(tls, 2.0)
+        except StartTLSError as exc:
+            self.log(f"{who} STARTTLS failed: {exc}")
         except AlertReceived as exc:
             self.log(f"{who} closed by the client: alert {exc.alert.name}"
                      + _ALERT_NOTES.get(exc.alert.name, ""))
@@ -621,6 +634,27 @@ class Server:
         recorder = getattr(self._local, "recorder", None)
         if recorder is not None and len(recorder.steps) < MAX_TRACED_STEPS:
             recorder.tracer(step, values)
+
+    def _after_starttls(self, tls: TLSSocket) -> None:
+        """After the handshake, the protocol's NOOP and QUIT (LOGOUT) over TLS, so clients
+        that say goodbye get an answer; postgres and xmpp end here (no database, no XMPP
+        session behind them)."""
+        if self.args.starttls in ("postgres", "xmpp"):
+            return
+        dialog = StartTLSServer(self.args.starttls, secured=True)
+        buffer = b""
+        tls.settimeout(IDLE_TIMEOUT)
+        while not dialog.done:
+            while b"\n" not in buffer:
+                if len(buffer) > MAX_REQUEST_HEAD:
+                    return
+                data = tls.recv(RECV_SIZE)
+                if not data:
+                    return
+                buffer += data
+            line, _, buffer = buffer.partition(b"\n")
+            reply, _ = dialog.answer(line)
+            tls.sendall(reply)
 
     def _echo(self, tls: TLSSocket) -> None:
         while True:

@@ -990,7 +990,7 @@ def connect(host: str, port: int, config: ClientConfig | None = None, *,
             server_name: str | None = None, timeout: float | None = None,
             handshake_timeout: float | None = 30.0,
             source_address: tuple[str, int] | None = None,
-            suppress_ragged_eofs: bool = True) -> TLSSocket:
+            suppress_ragged_eofs: bool = True, starttls: str | None = None) -> TLSSocket:
     """Open TCP to ``host:port``, run the TLS handshake (1.3 or 1.2, as ``config``
     allows) and return the `TLSSocket`.
 
@@ -1001,6 +1001,10 @@ def connect(host: str, port: int, config: ClientConfig | None = None, *,
     ``host``) is sent as SNI and checked against the certificate. With
     ``suppress_ragged_eofs`` (the default, as in `ssl`) a close without close_notify
     after the handshake reads as end of stream and sets `TLSSocket.truncated`.
+    ``starttls`` (``"smtp"``, ``"imap"``, ``"pop3"``, ``"ftp"``, ``"postgres"``,
+    ``"xmpp"``) first
+    plays that protocol's plaintext part (`tlskit.starttls`, bounded by
+    ``handshake_timeout``) and raises `StartTLSError` when the server does not offer TLS.
     """
     cfg = config if config is not None else default_client_config()
     require_config(cfg, ClientConfig, "tlskit.connect")
@@ -1017,6 +1021,9 @@ def connect(host: str, port: int, config: ClientConfig | None = None, *,
             f"TCP connect to {peer} timed out after {_fmt_seconds(connect_timeout)} s"
         ) from None
     try:
+        if starttls is not None:
+            from .preamble import starttls as play_starttls
+            play_starttls(sock, starttls, server_name=name, timeout=handshake_timeout)
         sock.settimeout(timeout)
         conn = ClientConnection(cfg, server_name=name)
         tls = TLSSocket(sock, conn, server_side=False, handshake_timeout=handshake_timeout,

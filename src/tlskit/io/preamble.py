@@ -1,0 +1,568 @@
+"""STARTTLS: the plaintext part of protocols that switch to TLS on the same connection
+(SMTP, IMAP, POP3, FTP, PostgreSQL, XMPP).
+
+    tls = tlskit.connect("mail.example", 587, starttls="smtp")  # all of it, or by hand:
+    sock = socket.create_connection(("mail.example", 587))
+    tlskit.starttls(sock, "smtp")                                # EHLO, STARTTLS, 220
+    tls = tlskit.TLSSocket(sock, tlskit.ClientConnection(config, server_name="mail.example"),
+                           server_side=False, server_hostname="mail.example")
+
+`starttls` (client side) and `starttls_accept` (server side) take a connected socket and
+return once the next bytes on it are the TLS handshake's. Reads are bounded: a line is at
+most ``MAX_LINE`` bytes, the whole exchange ``MAX_TOTAL`` bytes and ``timeout`` seconds.
+
+Plaintext that arrives after the go-ahead and before the handshake is refused on both
+sides (CVE-2011-0411, "STARTTLS command injection"; the 2021 "NO STARTTLS" study): it was
+sent before any protection, so it must never be read as if TLS had protected it.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..enums import AlertDescription as AD
+from ..errors import TLSError
+
+__all__ = ["STARTTLS_PROTOCOLS", "StartTLSError", "StartTLSServer", "starttls",
+           "starttls_accept"]
+
+STARTTLS_PROTOCOLS = ("smtp", "imap", "pop3", "ftp", "postgres", "xmpp")
+"""The protocols `starttls` and `starttls_accept` speak."""
+MAX_LINE = 4096          # one reply or command line (RFC 5321 4.5.3.1.5 asks for 512)
+MAX_TOTAL = 64 * 1024    # the whole plaintext exchange, each way
+MAX_COMMANDS = 32        # commands a server answers before it gives up on a client
+PG_SSL_REQUEST = 80877103  # PostgreSQL's SSLRequest code (1234 << 16 | 5679)
+PG_GSSENC_REQUEST = 80877104
+
+
+class StartTLSError(TLSError):
+    """The plaintext part of a STARTTLS protocol failed: the peer does not offer TLS,
+    refused it, said something else, or sent bytes after the go-ahead (injection). No TLS
+    alert is sent: TLS never started. ``said``: the peer's last line, when there was one."""
+
+    default_alert = AD.unexpected_message
+    alert_sent = False  # (``alert`` is what a TLS stack would send; none was)
+
+    def __init__(self, message: str, said: str = "") -> None:
+        super().__init__(message)
+        self.said = said
+
+
+def _quote(line: bytes) -> str:
+    return repr(line.rstrip(b"\r\n").decode("latin-1")[:200])
+
+
+@dataclass
+class _Lines:
+    """Line reader over a socket: bounded line length, bounded total, one deadline."""
+
+    sock: socket.socket
+    peer: str
+    deadline: float
+    timeout: float
+    buffer: bytearray = field(default_factory=bytearray)
+    total: int = 0
+
+    def _recv(self) -> bytes:
+        left = self.deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError
+            self.sock.settimeout(left)
+            data = self.sock.recv(MAX_LINE)
+        except TimeoutError:
+            raise TimeoutError(f"{self.peer} did not finish the STARTTLS exchange within "
+                               f"{self.timeout:g} s") from None
+        self.total += len(data)
+        if self.total > MAX_TOTAL:
+            raise StartTLSError(f"{self.peer} sent more than {MAX_TOTAL} bytes of plaintext "
+                                f"before TLS; refusing")
+        return data
+
+    def line(self) -> bytes:
+        """The next line with its end; StartTLSError on a close or an overlong line."""
+        while True:
+            end = self.buffer.find(b"\n")
+            if end >= 0:
+                line = bytes(self.buffer[:end + 1])
+                del self.buffer[:end + 1]
+                return line
+            if len(self.buffer) > MAX_LINE:
+                raise StartTLSError(f"{self.peer} sent a line longer than {MAX_LINE} bytes "
+                                    f"before TLS; refusing")
+            data = self._recv()
+            if not data:
+                said = f" after {_quote(bytes(self.buffer))}" if self.buffer else ""
+                raise StartTLSError(f"{self.peer} closed the connection during the STARTTLS "
+                                    f"exchange{said}")
+            self.buffer += data
+
+    def until(self, pattern: re.Pattern[bytes], what: str) -> tuple[bytes, bytes]:
+        """Read until ``pattern`` matches the buffer (XMPP is not line based); consume
+        through the match's end, keep what follows. Returns what was consumed and the
+        matched part."""
+        while not (found := pattern.search(self.buffer)):
+            data = self._recv()
+            if not data:
+                raise StartTLSError(f"{self.peer} closed the connection before sending "
+                                    f"{what}")
+            self.buffer += data
+        consumed, matched = bytes(self.buffer[:found.end()]), found.group(0)
+        del self.buffer[:found.end()]
+        return consumed, bytes(matched)
+
+    def exactly(self, n: int) -> bytes:
+        while len(self.buffer) < n:
+            data = self._recv()
+            if not data:
+                raise StartTLSError(f"{self.peer} closed the connection during the STARTTLS "
+                                    f"exchange")
+            self.buffer += data
+        out = bytes(self.buffer[:n])
+        del self.buffer[:n]
+        return out
+
+    def pending(self) -> bytes:
+        """What the peer sent beyond what was read: in our buffer, or already waiting in
+        the kernel's (a non-blocking peek; at most one line's worth is quoted)."""
+        if self.buffer:
+            return bytes(self.buffer)
+        saved = self.sock.gettimeout()
+        self.sock.setblocking(False)  # (with a timeout, recv would wait for bytes)
+        try:
+            return self.sock.recv(MAX_LINE, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError):
+            return b""
+        finally:
+            self.sock.settimeout(saved)
+
+
+def _run(sock: socket.socket, timeout: float | None,
+         body: Callable[[_Lines], None], peer: str) -> None:
+    """Run ``body`` with a line reader, restoring the socket's own timeout after."""
+    saved = sock.gettimeout()
+    limit = timeout if timeout is not None else 1e9
+    try:
+        body(_Lines(sock, peer, time.monotonic() + limit, limit))
+    finally:
+        sock.settimeout(saved)
+
+
+def _peer(sock: socket.socket) -> str:
+    try:
+        name = sock.getpeername()
+    except OSError:
+        return "the peer"
+    if isinstance(name, tuple) and len(name) >= 2:
+        return f"{name[0]}:{name[1]}" if ":" not in str(name[0]) else f"[{name[0]}]:{name[1]}"
+    return str(name) or "the peer"
+
+
+# --------------------------------------------------------------------------- client side
+
+
+def _address_literal(sock: socket.socket) -> str:
+    """Our own address as RFC 5321 4.1.3 writes it in EHLO: [192.0.2.1], [IPv6:...]."""
+    try:
+        address = str(sock.getsockname()[0])
+    except (OSError, IndexError, TypeError):
+        return "localhost"
+    return f"[IPv6:{address}]" if ":" in address else f"[{address}]"
+
+
+def starttls(sock: socket.socket, protocol: str, *, client_name: str | None = None,
+             server_name: str | None = None, timeout: float | None = 30.0) -> None:
+    """Play the client's plaintext part of ``protocol`` (one of `STARTTLS_PROTOCOLS`) on
+    the connected ``sock``; on return the server waits for our ClientHello.
+
+    ``client_name`` is the name this client gives itself where the protocol asks (SMTP's
+    EHLO; by default our address as an RFC 5321 4.1.3 address literal); ``server_name``
+    the server's domain where the protocol names it (XMPP's stream ``to``; by default the
+    address connected to). Raises
+    `StartTLSError` when the server does not offer TLS, refuses it, or sends bytes after
+    its go-ahead (those were unprotected); ``timeout`` bounds the whole exchange."""
+    steps = _CLIENT.get(protocol)
+    if steps is None:
+        raise ValueError(f"unknown STARTTLS protocol {protocol!r}; one of: "
+                         f"{', '.join(STARTTLS_PROTOCOLS)}")
+    peer = _peer(sock)
+    name = client_name or _address_literal(sock)
+    if protocol == "xmpp":
+        name = server_name or peer.rsplit(":", 1)[0].strip("[]")
+
+    def body(lines: _Lines) -> None:
+        steps(sock, lines, peer, name)
+        extra = lines.pending()
+        if extra:
+            # RFC 3207 4.2 / RFC 2595 3.1: nothing may follow the go-ahead in plaintext.
+            raise StartTLSError(
+                f"{peer} sent {len(extra)} byte(s) of plaintext after agreeing to start TLS "
+                f"({_quote(extra[:80])}): they would have been read as if TLS protected "
+                f"them (STARTTLS injection, CVE-2011-0411); refusing the connection",
+                _quote(extra[:80]))
+
+    _run(sock, timeout, body, peer)
+
+
+def _reply(lines: _Lines) -> tuple[str, list[bytes]]:
+    """One SMTP/FTP reply: its code and its lines (multi-line "ddd-" ... "ddd ")."""
+    first = lines.line()
+    code = first[:3].decode("latin-1")
+    got = [first]
+    if not (len(first) >= 4 and code.isascii() and code.isdigit()):
+        raise StartTLSError(f"{lines.peer} answered {_quote(first)}, which is not an "
+                            f"SMTP/FTP reply", _quote(first))
+    if first[3:4] == b"-":
+        end = code.encode() + b" "
+        while True:
+            line = lines.line()
+            got.append(line)
+            if line.startswith(end) or line.rstrip(b"\r\n") == code.encode():
+                break
+            if len(got) > 1000:
+                raise StartTLSError(f"{lines.peer} sent a reply of more than 1000 lines")
+    return code, got
+
+
+def _expect(lines: _Lines, want: str, what: str, advice: str) -> list[bytes]:
+    code, got = _reply(lines)
+    if code != want:
+        raise StartTLSError(f"{lines.peer} answered {what} with {_quote(got[-1])} (not "
+                            f"{want}){advice}", _quote(got[-1]))
+    return got
+
+
+def _smtp_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -> None:
+    # RFC 5321 4.2 replies; RFC 3207 4: EHLO, the STARTTLS keyword, STARTTLS, 220.
+    _expect(lines, "220", "the connection (its greeting)", ": is this an SMTP server?")
+    sock.sendall(f"EHLO {name}\r\n".encode("ascii", "replace"))
+    got = _expect(lines, "250", "EHLO", "")
+    keywords = [line[4:].strip().split(b" ")[0].upper() for line in got[1:]]
+    if b"STARTTLS" not in keywords:
+        listed = ", ".join(k.decode("latin-1") for k in keywords if k) or "nothing"
+        raise StartTLSError(f"{peer} does not offer STARTTLS (its EHLO reply lists: {listed}); "
+                            f"it cannot be reached over TLS on this port (try its TLS port, "
+                            f"465 for submission)", listed)
+    sock.sendall(b"STARTTLS\r\n")
+    _expect(lines, "220", "STARTTLS", "")
+
+
+def _ftp_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -> None:
+    # RFC 4217 4: AUTH TLS, answered 234 (RFC 2228).
+    _expect(lines, "220", "the connection (its greeting)", ": is this an FTP server?")
+    sock.sendall(b"AUTH TLS\r\n")
+    _expect(lines, "234", "AUTH TLS", ": it does not offer FTP over TLS (RFC 4217)")
+
+
+def _imap_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -> None:
+    # RFC 3501 6.2.1 (and 9051): CAPABILITY lists STARTTLS; the tagged OK is the go-ahead.
+    greeting = lines.line()
+    if not greeting.upper().startswith(b"* OK"):
+        hint = (" (PREAUTH: the session is already authenticated in plaintext, STARTTLS "
+                "is not allowed)" if greeting.upper().startswith(b"* PREAUTH") else
+                ": is this an IMAP server?")
+        raise StartTLSError(f"{peer} greeted with {_quote(greeting)}{hint}", _quote(greeting))
+    sock.sendall(b"a1 CAPABILITY\r\n")
+    capabilities: list[bytes] = []
+    for line in _imap_until(lines, b"a1", "CAPABILITY"):
+        if line.upper().startswith(b"* CAPABILITY "):
+            capabilities += line[13:].upper().split()
+    if b"STARTTLS" not in capabilities:
+        listed = " ".join(c.decode("latin-1") for c in capabilities) or "nothing"
+        raise StartTLSError(f"{peer} does not offer STARTTLS (its CAPABILITY lists: "
+                            f"{listed}); try its TLS port (993)", listed)
+    sock.sendall(b"a2 STARTTLS\r\n")
+    _imap_until(lines, b"a2", "STARTTLS")
+
+
+def _imap_until(lines: _Lines, tag: bytes, command: str) -> list[bytes]:
+    """The untagged lines before ``tag``'s completion, which must be OK."""
+    untagged: list[bytes] = []
+    while True:
+        line = lines.line()
+        if line.startswith(tag + b" "):
+            if line[len(tag) + 1:].upper().startswith(b"OK"):
+                return untagged
+            raise StartTLSError(f"{lines.peer} refused {command}: {_quote(line)}",
+                                _quote(line))
+        if len(untagged) > 1000:
+            raise StartTLSError(f"{lines.peer} sent more than 1000 lines before "
+                                f"completing {command}")
+        untagged.append(line.rstrip(b"\r\n"))
+
+
+def _pop3_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -> None:
+    # RFC 2595 4: STLS, announced in CAPA (RFC 2449), answered +OK.
+    greeting = lines.line()
+    if not greeting.startswith(b"+OK"):
+        raise StartTLSError(f"{peer} greeted with {_quote(greeting)}: is this a POP3 "
+                            f"server?", _quote(greeting))
+    sock.sendall(b"CAPA\r\n")
+    answer = lines.line()
+    if answer.startswith(b"+OK"):
+        capabilities: list[bytes] = []
+        while (line := lines.line().rstrip(b"\r\n")) != b".":
+            if len(capabilities) > 1000:
+                raise StartTLSError(f"{peer} sent more than 1000 CAPA lines")
+            capabilities.append(line.split(b" ")[0].upper())
+        if b"STLS" not in capabilities:
+            listed = " ".join(c.decode("latin-1") for c in capabilities) or "nothing"
+            raise StartTLSError(f"{peer} does not offer STLS (its CAPA lists: {listed}); "
+                                f"try its TLS port (995)", listed)
+    sock.sendall(b"STLS\r\n")
+    answer = lines.line()
+    if not answer.startswith(b"+OK"):
+        raise StartTLSError(f"{peer} refused STLS: {_quote(answer)}", _quote(answer))
+
+
+def _postgres_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -> None:
+    # PostgreSQL's protocol docs, "SSL Session Encryption": SSLRequest, answered by one
+    # byte, 'S' or 'N'.
+    sock.sendall(struct.pack("!II", 8, PG_SSL_REQUEST))
+    answer = lines.exactly(1)
+    if answer == b"N":
+        raise StartTLSError(f"{peer} refused SSL (answered 'N' to SSLRequest): the "
+                            f"server has ssl = off", "N")
+    if answer != b"S":
+        raise StartTLSError(f"{peer} answered SSLRequest with {answer!r}, not 'S' or "
+                            f"'N': is this a PostgreSQL server?", repr(answer))
+
+
+# RFC 6120 5.4.2: the stream header, features offering <starttls/>, <proceed/>.
+XMPP_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
+_STREAM_HEADER = re.compile(rb"<stream:stream\b[^>]*>")
+_FEATURES = re.compile(rb"</stream:features>|<stream:features\s*/>|</stream:stream>|"
+                       rb"<stream:error\b.*?</stream:error>", re.S)
+_OFFERS_TLS = re.compile(rb"<starttls\s+xmlns=['\"]" + XMPP_TLS.encode() + rb"['\"]")
+_PROCEED = re.compile(rb"<(proceed|failure)\s+xmlns=['\"]" + XMPP_TLS.encode()
+                      + rb"['\"]\s*(/>|>\s*</\1>)|</stream:stream>")
+_STARTTLS_COMMAND = re.compile(rb"<starttls\b[^>]*?(/>|>\s*</starttls>)")
+
+
+def _xmpp_client(sock: socket.socket, lines: _Lines, peer: str, domain: str) -> None:
+    sock.sendall(f"<?xml version='1.0'?><stream:stream to='{_xml_attr(domain)}' version='1.0' "
+                 f"xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
+                 .encode())
+    lines.until(_STREAM_HEADER, "its stream header: is this an XMPP server?")
+    features, end = lines.until(_FEATURES, "its stream features")
+    if not end.startswith(b"</stream:features") or not _OFFERS_TLS.search(features):
+        said = _quote(end[:200]) if end.startswith(b"<stream:error") \
+            else "its stream features list no <starttls/>"
+        raise StartTLSError(f"{peer} does not offer STARTTLS ({said}); try its "
+                            f"direct-TLS port (5223)", said)
+    sock.sendall(f"<starttls xmlns='{XMPP_TLS}'/>".encode())
+    _, answer = lines.until(_PROCEED, "<proceed/>")
+    if not answer.startswith(b"<proceed"):
+        raise StartTLSError(f"{peer} refused STARTTLS: {_quote(answer)}", _quote(answer))
+
+
+def _xml_attr(text: str) -> str:
+    return (text.replace("&", "&amp;").replace("'", "&apos;").replace("<", "&lt;")
+            .replace(">", "&gt;"))
+
+
+_ClientSteps = Callable[[socket.socket, _Lines, str, str], None]
+_CLIENT: dict[str, _ClientSteps] = {
+    "smtp": _smtp_client, "imap": _imap_client, "pop3": _pop3_client, "ftp": _ftp_client,
+    "postgres": _postgres_client, "xmpp": _xmpp_client,
+}
+
+
+# --------------------------------------------------------------------------- server side
+
+
+@dataclass
+class StartTLSServer:
+    """A minimal server of a STARTTLS protocol's commands, with no I/O of its own: the
+    greeting, capabilities, the STARTTLS command, and after the handshake (``secured``)
+    NOOP and QUIT/LOGOUT, so that real clients can be tested against it (`tlskit serve
+    --starttls` feeds it lines read from the socket, then from the TLS socket)."""
+
+    protocol: str
+    hostname: str = "localhost"
+    secured: bool = False
+    done: bool = False  # the client said goodbye
+
+    def greeting(self) -> bytes:
+        return {"smtp": f"220 {self.hostname} ESMTP tlskit\r\n",
+                "imap": "* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] tlskit ready\r\n",
+                "pop3": "+OK tlskit ready\r\n",
+                "ftp": "220 tlskit FTP ready\r\n"}[self.protocol].encode()
+
+    def answer(self, line: bytes) -> tuple[bytes, bool]:
+        """The reply to one command line, and whether it is the go-ahead for TLS."""
+        text = line.rstrip(b"\r\n").decode("latin-1")
+        answer: Callable[[str], tuple[bytes, bool]] = getattr(self, f"_{self.protocol}")
+        return answer(text)
+
+    def _smtp(self, text: str) -> tuple[bytes, bool]:
+        verb = text.split(" ", 1)[0].upper()
+        if verb == "EHLO":
+            offer = "" if self.secured else "250-STARTTLS\r\n"
+            return (f"250-{self.hostname}\r\n{offer}250-8BITMIME\r\n"
+                    f"250 ENHANCEDSTATUSCODES\r\n").encode(), False
+        if verb == "HELO":
+            return f"250 {self.hostname}\r\n".encode(), False
+        if verb in ("NOOP", "RSET"):
+            return b"250 2.0.0 OK\r\n", False
+        if verb == "QUIT":
+            self.done = True
+            return b"221 2.0.0 Bye\r\n", False
+        if verb == "STARTTLS":
+            if self.secured:
+                return b"503 5.5.1 TLS already active\r\n", False
+            return b"220 2.0.0 Ready to start TLS\r\n", True
+        if self.secured:
+            return b"502 5.5.1 tlskit serve accepts no mail\r\n", False
+        return b"530 5.7.0 Must issue a STARTTLS command first\r\n", False
+
+    def _imap(self, text: str) -> tuple[bytes, bool]:
+        tag, _, rest = text.partition(" ")
+        verb = rest.split(" ", 1)[0].upper()
+        if not tag or not verb:
+            return b"* BAD expected a tag and a command\r\n", False
+        if verb == "CAPABILITY":
+            caps = "IMAP4rev1 AUTH=PLAIN" if self.secured else \
+                "IMAP4rev1 STARTTLS LOGINDISABLED"
+            return f"* CAPABILITY {caps}\r\n{tag} OK CAPABILITY completed\r\n".encode(), False
+        if verb == "NOOP":
+            return f"{tag} OK NOOP completed\r\n".encode(), False
+        if verb == "LOGOUT":
+            self.done = True
+            return f"* BYE tlskit logging out\r\n{tag} OK LOGOUT completed\r\n".encode(), False
+        if verb == "STARTTLS" and not self.secured:
+            return f"{tag} OK Begin TLS negotiation now\r\n".encode(), True
+        if self.secured:
+            return f"{tag} NO tlskit serve has no mailboxes\r\n".encode(), False
+        return f"{tag} BAD STARTTLS first\r\n".encode(), False
+
+    def _pop3(self, text: str) -> tuple[bytes, bool]:
+        verb = text.split(" ", 1)[0].upper()
+        if verb == "CAPA":
+            return (b"+OK Capability list follows\r\n"
+                    + (b"USER\r\n" if self.secured else b"STLS\r\n") + b".\r\n"), False
+        if verb == "NOOP":
+            return b"+OK\r\n", False
+        if verb == "QUIT":
+            self.done = True
+            return b"+OK Bye\r\n", False
+        if verb == "STLS" and not self.secured:
+            return b"+OK Begin TLS negotiation\r\n", True
+        return (b"-ERR tlskit serve has no mailbox\r\n" if self.secured
+                else b"-ERR STLS first\r\n"), False
+
+    def _ftp(self, text: str) -> tuple[bytes, bool]:
+        verb, _, arg = text.partition(" ")
+        verb = verb.upper()
+        if verb == "AUTH" and arg.strip().upper() in ("TLS", "TLS-C", "SSL") \
+                and not self.secured:
+            return b"234 AUTH TLS successful\r\n", True
+        if verb == "FEAT":
+            return b"211-Features:\r\n AUTH TLS\r\n PBSZ\r\n PROT\r\n211 End\r\n", False
+        if verb == "NOOP":
+            return b"200 NOOP ok\r\n", False
+        if verb == "QUIT":
+            self.done = True
+            return b"221 Goodbye\r\n", False
+        if verb in ("PBSZ", "PROT") and self.secured:
+            return f"200 {verb} ok\r\n".encode(), False
+        if self.secured:
+            return b"530 tlskit serve takes no login\r\n", False
+        return b"530 AUTH TLS first\r\n", False
+
+
+def starttls_accept(sock: socket.socket, protocol: str, *, hostname: str = "localhost",
+                    timeout: float | None = 30.0) -> None:
+    """Play the server's plaintext part of ``protocol`` on the accepted ``sock``: greet,
+    answer capability queries, and on the STARTTLS command give the go-ahead; on return
+    the client's ClientHello is next. Raises `StartTLSError` when the client leaves,
+    never asks for TLS, or pipelines bytes after its STARTTLS command (those would be
+    unprotected: the command is refused and nothing they say is answered)."""
+    if protocol not in STARTTLS_PROTOCOLS:
+        raise ValueError(f"unknown STARTTLS protocol {protocol!r}; one of: "
+                         f"{', '.join(STARTTLS_PROTOCOLS)}")
+    peer = _peer(sock)
+    if protocol == "postgres":
+        _run(sock, timeout, lambda lines: _postgres_server(sock, lines, peer), peer)
+        return
+    if protocol == "xmpp":
+        _run(sock, timeout, lambda lines: _xmpp_server(sock, lines, peer, hostname), peer)
+        return
+    dialog = StartTLSServer(protocol, hostname)
+
+    def body(lines: _Lines) -> None:
+        sock.sendall(dialog.greeting())
+        for _ in range(MAX_COMMANDS):
+            line = lines.line()
+            reply, go = dialog.answer(line)
+            if go:
+                _refuse_pipelined(sock, lines, peer, line, protocol)
+            sock.sendall(reply)
+            if go:
+                return
+            if dialog.done:
+                raise StartTLSError(f"{peer} left without starting TLS ({_quote(line)})",
+                                    _quote(line))
+        raise StartTLSError(f"{peer} sent {MAX_COMMANDS} commands without starting TLS; "
+                            f"closing")
+
+    _run(sock, timeout, body, peer)
+
+
+_PIPELINED = {"smtp": b"554 5.5.1 Error: commands pipelined after STARTTLS; closing\r\n",
+              "imap": b"* BYE commands pipelined after STARTTLS; closing\r\n",
+              "pop3": b"-ERR commands pipelined after STLS; closing\r\n",
+              "ftp": b"421 commands pipelined after AUTH TLS; closing\r\n",
+              "xmpp": f"<failure xmlns='{XMPP_TLS}'/></stream:stream>".encode()}
+
+
+def _refuse_pipelined(sock: socket.socket, lines: _Lines, peer: str, command: bytes,
+                      protocol: str) -> None:
+    """RFC 3207 4.2, RFC 2595 3.1: bytes after the STARTTLS command came in plaintext;
+    answering them after the handshake would take them for protected (CVE-2011-0411)."""
+    extra = lines.pending()
+    if not extra:
+        return
+    if protocol in _PIPELINED:
+        sock.sendall(_PIPELINED[protocol])
+    raise StartTLSError(
+        f"{peer} sent {len(extra)} byte(s) after {_quote(command)} before the TLS "
+        f"handshake ({_quote(extra[:80])}): they were not protected by TLS (STARTTLS "
+        f"injection, CVE-2011-0411); refused, closing the connection", _quote(extra[:80]))
+
+
+def _xmpp_server(sock: socket.socket, lines: _Lines, peer: str, hostname: str) -> None:
+    # RFC 6120 5.4.2: features that require TLS, then <proceed/> to the client's <starttls/>.
+    lines.until(_STREAM_HEADER, "a stream header: is it an XMPP client?")
+    sock.sendall(f"<?xml version='1.0'?><stream:stream from='{_xml_attr(hostname)}' "
+                 f"id='tlskit' version='1.0' xmlns='jabber:client' "
+                 f"xmlns:stream='http://etherx.jabber.org/streams'><stream:features>"
+                 f"<starttls xmlns='{XMPP_TLS}'><required/></starttls></stream:features>"
+                 .encode())
+    lines.until(_STARTTLS_COMMAND, "<starttls/>")
+    _refuse_pipelined(sock, lines, peer, b"<starttls/>", "xmpp")
+    sock.sendall(f"<proceed xmlns='{XMPP_TLS}'/>".encode())
+
+
+def _postgres_server(sock: socket.socket, lines: _Lines, peer: str) -> None:
+    # PostgreSQL's protocol docs (SSL and GSSAPI Session Encryption): GSSENCRequest gets
+    # 'N', SSLRequest 'S'; bytes after
+    # the SSLRequest are refused (CVE-2021-23214).
+    for _ in range(2):
+        length, code = struct.unpack("!II", lines.exactly(8))
+        if length == 8 and code == PG_GSSENC_REQUEST:
+            sock.sendall(b"N")
+            continue
+        if length != 8 or code != PG_SSL_REQUEST:
+            raise StartTLSError(f"{peer} sent a PostgreSQL startup packet without "
+                                f"SSLRequest (length {length}, code {code}); this server "
+                                f"takes TLS only (sslmode=require)")
+        _refuse_pipelined(sock, lines, peer, b"SSLRequest", "postgres")
+        sock.sendall(b"S")
+        return
+    raise StartTLSError(f"{peer} sent GSSENCRequest twice")
