@@ -344,10 +344,17 @@ class CertifiedKey:
         return self._dns_names
 
     def _read_dns_names(self) -> list[str]:
+        leaf = self.chain[0]
         try:
-            san = self.chain[0].extensions.get_extension_for_class(x509.SubjectAlternativeName)
+            san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
         except x509.ExtensionNotFound:
             return []
+        except (ValueError, TypeError) as exc:  # cryptography parses every extension on
+            # first access (TypeError: an empty TLS Feature list, RFC 7633)
+            raise ValueError(
+                f"the leaf certificate {_subject(leaf)!r} has extensions that do not parse "
+                f"({exc}): clients that read them refuse it (tlskit with bad_certificate); "
+                "reissue the certificate with well-formed extensions") from None
         return [n.lower() for n in san.value.get_values_for_type(x509.DNSName)]
 
 

@@ -36,7 +36,8 @@ def must_staple(cert: x509.Certificate) -> bool:
         feature = cert.extensions.get_extension_for_class(x509.TLSFeature).value
     except x509.ExtensionNotFound:
         return False
-    except ValueError as exc:  # cryptography's parse of a bad extension
+    except (ValueError, TypeError) as exc:  # cryptography's parse of a bad extension
+        # (TypeError: an empty TLS Feature list, which cryptography refuses to build)
         raise CertificateVerificationError(
             Reason.malformed, f"certificate {describe(cert)} has extensions that do not "
             f"parse ({exc}): it cannot be checked for must-staple (RFC 7633)", cert) from None

@@ -1,0 +1,133 @@
+"""OCSP Must-Staple (RFC 7633) under attack: a staple that is not a valid one for THIS leaf
+never satisfies ``enforce_must_staple``, and odd TLS Feature extensions end in the right
+alert. In memory against a tlskit server (the staple is whatever the server is given)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp
+
+from tlskit import AlertDescription, CertifiedKey, ServerConfig
+from tlskit.x509.errors import CertificateVerificationError, Reason
+from tlskit.x509.muststaple import must_staple, shows_must_staple
+
+from .conftest import VERSIONS, now
+from .test_in_memory import handshake
+from .test_must_staple import MustStapleCA, _leaf_with, expect_refused
+
+STATUS = AlertDescription.bad_certificate_status_response
+FEATURE_OID = x509.ObjectIdentifier("1.3.6.1.5.5.7.1.24")  # id-pe-tlsfeature (RFC 7633)
+
+
+@pytest.fixture(scope="module")
+def msca() -> MustStapleCA:
+    return MustStapleCA()
+
+
+def _staple(msca: MustStapleCA, cert: x509.Certificate, *,
+            status: ocsp.OCSPCertStatus = ocsp.OCSPCertStatus.GOOD,
+            signer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None,
+            start: dt.timedelta = dt.timedelta(minutes=-5)) -> bytes:
+    """A staple about ``cert``, signed by ``signer`` (default the issuing intermediate)."""
+    t0 = now() + start
+    who, key = signer or (msca.ca.intermediate, msca.ca.intermediate_key)
+    revoked = status == ocsp.OCSPCertStatus.REVOKED
+    response = (
+        ocsp.OCSPResponseBuilder()
+        .add_response(cert=cert, issuer=msca.ca.intermediate, algorithm=hashes.SHA1(),
+                      cert_status=status, this_update=t0,
+                      next_update=t0 + dt.timedelta(days=1),
+                      revocation_time=t0 if revoked else None, revocation_reason=None)
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, who)
+        .sign(key, hashes.SHA256()))  # type: ignore[arg-type]
+    return response.public_bytes(serialization.Encoding.DER)
+
+
+def _refused(msca: MustStapleCA, staple: bytes, version: str) -> str:
+    out = handshake(msca.client(version, enforce_must_staple=True),
+                    msca.server(msca.strict, staple, version))
+    err = expect_refused(out, Reason.tls_feature_missing, STATUS)
+    text = str(err)
+    assert "must-staple" in text and "localhost" in text and "enforce_must_staple" in text
+    return text
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_staple_for_a_sibling_certificate(msca: MustStapleCA, version: str) -> None:
+    """Authentic and good, but about another leaf of the same issuer."""
+    text = _refused(msca, _staple(msca, msca.plain.certificate), version)
+    assert "not valid for it" in text
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_staple_from_an_unauthorised_responder(msca: MustStapleCA, version: str) -> None:
+    """Signed by a key the issuer never delegated to (here the leaf's own key, which is
+    exactly what a thief of a revoked must-staple certificate holds)."""
+    signer = (msca.strict.certificate, msca.strict.private_key)
+    _refused(msca, _staple(msca, msca.strict.certificate, signer=signer), version)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_staple_not_yet_valid(msca: MustStapleCA, version: str) -> None:
+    _refused(msca, _staple(msca, msca.strict.certificate, start=dt.timedelta(hours=2)),
+             version)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_staple_saying_unknown(msca: MustStapleCA, version: str) -> None:
+    text = _refused(msca, _staple(msca, msca.strict.certificate,
+                                  status=ocsp.OCSPCertStatus.UNKNOWN), version)
+    assert "unknown" in text
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_staple_not_ocsp(msca: MustStapleCA, version: str) -> None:
+    _refused(msca, b"\x30\x03\x0a\x01\x00", version)  # (an OCSPResponse, but successful
+    # with no body, which is malformed)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_feature_listed_twice(msca: MustStapleCA, version: str) -> None:
+    feature = x509.UnrecognizedExtension(FEATURE_OID, b"\x30\x06\x02\x01\x05\x02\x01\x05")
+    issued = _leaf_with(msca, feature)
+    out = handshake(msca.client(version, enforce_must_staple=True),
+                    msca.server(issued, None, version))
+    expect_refused(out, Reason.tls_feature_missing, STATUS)
+    good = handshake(msca.client(version, enforce_must_staple=True),
+                     msca.server(issued, _staple(msca, issued.certificate), version))
+    assert good.complete.ocsp_response is not None
+
+
+UNPARSEABLE = {"octets": b"\x04\x01\x05", "empty": b"\x30\x00",
+               "unknown-feature": b"\x30\x06\x02\x01\x05\x02\x01\x63"}
+
+
+@pytest.mark.parametrize("body", UNPARSEABLE.values(), ids=UNPARSEABLE.keys())
+def test_must_staple_of_an_unparseable_feature(msca: MustStapleCA, body: bytes) -> None:
+    """An empty TLS Feature list makes cryptography raise TypeError (not ValueError) on any
+    read of the extensions: still a malformed certificate, and False for display."""
+    cert = _leaf_with(msca, x509.UnrecognizedExtension(FEATURE_OID, body)).certificate
+    with pytest.raises(CertificateVerificationError) as info:
+        must_staple(cert)
+    assert info.value.reason is Reason.malformed
+    assert info.value.alert is AlertDescription.bad_certificate
+    assert "CN=localhost" in str(info.value) and "must-staple" in str(info.value)
+    assert shows_must_staple(cert) is False
+
+
+@pytest.mark.parametrize("body", UNPARSEABLE.values(), ids=UNPARSEABLE.keys())
+def test_server_config_unparseable_extensions(msca: MustStapleCA, body: bytes) -> None:
+    """A certificate whose extensions do not parse: one tlskit ValueError naming the
+    certificate and what to do, not cryptography's own (a ValueError about ASN.1, or a
+    TypeError for an empty TLS Feature)."""
+    issued = _leaf_with(msca, x509.UnrecognizedExtension(FEATURE_OID, body))
+    with pytest.raises(ValueError) as info:
+        ServerConfig(certificates=[CertifiedKey(issued.chain, issued.private_key)])
+    text = str(info.value)
+    assert "'CN=localhost'" in text and "extensions that do not parse" in text
+    assert "reissue" in text and "\n" not in text
