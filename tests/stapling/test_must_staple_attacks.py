@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 
 from tlskit import AlertDescription, CertifiedKey, ServerConfig
+from tlskit.trace import TraceStep
 from tlskit.x509.errors import CertificateVerificationError, Reason
 from tlskit.x509.muststaple import must_staple, shows_must_staple
 
@@ -131,3 +132,40 @@ def test_server_config_unparseable_extensions(msca: MustStapleCA, body: bytes) -
     text = str(info.value)
     assert "'CN=localhost'" in text and "extensions that do not parse" in text
     assert "reissue" in text and "\n" not in text
+
+
+@pytest.mark.parametrize("tickets", [True, False], ids=["rfc5077-ticket", "session-id"])
+def test_tls12_resumption_checks_the_kept_staple(msca: MustStapleCA, tickets: bool) -> None:
+    """TLS 1.2 sessions (an RFC 5077 ticket or a session ID) are offered again only while
+    the staple of the first handshake still satisfies the leaf: after its nextUpdate a full
+    handshake runs and the server, still stapling the old response, is refused."""
+    from tlskit.session import SessionCache
+    cache = SessionCache()
+    clock = [dt.datetime.now(dt.UTC).timestamp()]
+    client = msca.client("TLSv1.2", enforce_must_staple=True, session_cache=cache,
+                         clock=lambda: clock[0])
+    staple = msca.stale_staple(msca.strict, dt.timedelta(minutes=-1), dt.timedelta(minutes=10))
+    server = msca.server(msca.strict, staple, "TLSv1.2", clock=lambda: clock[0],
+                         **({} if tickets else {"session_tickets": 0}))
+    first = handshake(client, server)
+    assert not first.complete.resumed
+    again = handshake(client, server)
+    assert again.complete.resumed
+    clock[0] += 20 * 60
+    late = handshake(client, server)
+    expect_refused(late, Reason.tls_feature_missing, STATUS)
+
+
+def test_after_hello_retry_request(msca: MustStapleCA) -> None:
+    """The second ClientHello (after HelloRetryRequest) still asks for a staple, and the
+    leaf is still held to it."""
+    steps: list[str] = []
+    client = msca.client("TLSv1.3", enforce_must_staple=True, groups=["x25519", "secp256r1"],
+                         key_share_groups=["x25519"], tracer=lambda step, _: steps.append(step))
+    server = msca.server(msca.strict, None, "TLSv1.3", groups=["secp256r1"])
+    out = handshake(client, server)
+    expect_refused(out, Reason.tls_feature_missing, STATUS)
+    assert TraceStep.HELLO_RETRY_REQUEST in steps
+    stapled = handshake(client, msca.server(msca.strict, msca.staple(msca.strict), "TLSv1.3",
+                                            groups=["secp256r1"]))
+    assert stapled.complete.ocsp_response is not None
