@@ -13,7 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 
 from tlskit import AlertDescription, CertifiedKey, ServerConfig
+from tlskit.enums import ExtensionType, HandshakeType
 from tlskit.trace import TraceStep
+from tlskit.wire import messages as m
 from tlskit.x509.errors import CertificateVerificationError, Reason
 from tlskit.x509.muststaple import must_staple, shows_must_staple
 
@@ -169,3 +171,27 @@ def test_after_hello_retry_request(msca: MustStapleCA) -> None:
     stapled = handshake(client, msca.server(msca.strict, msca.staple(msca.strict), "TLSv1.3",
                                             groups=["secp256r1"]))
     assert stapled.complete.ocsp_response is not None
+
+
+def _move_staple(raw: bytes) -> bytes:
+    """The server's TLS 1.3 Certificate with the leaf's status_request moved onto the
+    intermediate's CertificateEntry (RFC 8446 4.4.2.1 lets any entry carry one)."""
+    cert = m.Certificate.decode(memoryview(raw)[4:])
+    leaf, intermediate = cert.entries[0], cert.entries[1]
+    intermediate.extensions[ExtensionType.status_request] = leaf.extensions.pop(
+        ExtensionType.status_request)
+    return cert.encode()
+
+
+def test_tls13_staple_on_a_non_leaf_entry(msca: MustStapleCA) -> None:
+    """A valid staple for the leaf, carried on the intermediate's entry: not the leaf's
+    staple (tlskit reads the leaf's entry only), so the must-staple leaf is refused."""
+    from ..hostile.helpers import make_client, make_server, on_type
+    from ..support.pump import pump
+    client = make_client(msca.client("TLSv1.3", enforce_must_staple=True))
+    server = make_server(msca.server(msca.strict, msca.staple(msca.strict), "TLSv1.3"),
+                         on_type(HandshakeType.certificate, _move_staple))
+    with pytest.raises(CertificateVerificationError) as info:
+        pump(client, server)
+    assert info.value.reason is Reason.tls_feature_missing and info.value.alert is STATUS
+    assert "stapled no OCSP response" in str(info.value)
