@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 
-from tlskit import AlertDescription, CertifiedKey, ServerConfig
+from tlskit import AlertDescription, CertifiedKey, ClientConfig, ServerConfig
+from tlskit.ca import Issued
 from tlskit.enums import ExtensionType, HandshakeType
 from tlskit.trace import TraceStep
 from tlskit.wire import messages as m
@@ -195,3 +196,39 @@ def test_tls13_staple_on_a_non_leaf_entry(msca: MustStapleCA) -> None:
         pump(client, server)
     assert info.value.reason is Reason.tls_feature_missing and info.value.alert is STATUS
     assert "stapled no OCSP response" in str(info.value)
+
+
+def _self_signed_claim(issued: Issued) -> bytes:
+    """A "good" staple for ``issued`` that names the leaf as its own issuer (CertID and
+    responder) and is signed with the leaf's key: what a thief of that key can make."""
+    t0 = now() - dt.timedelta(minutes=5)
+    response = (
+        ocsp.OCSPResponseBuilder()
+        .add_response(cert=issued.certificate, issuer=issued.certificate,
+                      algorithm=hashes.SHA1(), cert_status=ocsp.OCSPCertStatus.GOOD,
+                      this_update=t0, next_update=t0 + dt.timedelta(days=1),
+                      revocation_time=None, revocation_reason=None)
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, issued.certificate)
+        .sign(issued.private_key, hashes.SHA256()))  # type: ignore[arg-type]
+    return response.public_bytes(serialization.Encoding.DER)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_pinned_leaf_needs_its_real_issuer(msca: MustStapleCA, version: str) -> None:
+    """A must-staple leaf trusted as an anchor itself (pinned): the validated chain is the
+    leaf alone, so the staple's issuer is found among the certificates the server sent
+    (the one that verifiably signed the leaf). A staple signed with the leaf's own key is
+    refused; the CA's genuine staple is accepted; without the intermediate, none can be
+    checked."""
+    client = ClientConfig(trust_anchors=[msca.strict.certificate], versions=[version],
+                          enforce_must_staple=True)
+    forged = handshake(client, msca.server(msca.strict, _self_signed_claim(msca.strict),
+                                           version))
+    expect_refused(forged, Reason.tls_feature_missing, STATUS)
+    genuine = handshake(client, msca.server(msca.strict, msca.staple(msca.strict), version))
+    assert genuine.complete.ocsp_response is not None
+    alone = ServerConfig(certificate_chain=[msca.strict.certificate],
+                         private_key=msca.strict.private_key,
+                         ocsp_response=msca.staple(msca.strict), versions=[version])
+    err = expect_refused(handshake(client, alone), Reason.tls_feature_missing, STATUS)
+    assert "sent no certificate that issued it" in str(err)
