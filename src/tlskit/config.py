@@ -812,7 +812,9 @@ class ClientConfig(_Common):
         OCSP response stapled for it, else it fails with bad_certificate_status_response
         (`CertificateVerificationError`, reason ``tls_feature_missing``), as Firefox
         does. The client then asks for a staple whatever ``ocsp_stapling`` says (the
-        field is left as given). Default False, as OpenSSL, Go and Chrome.
+        field is left as given), and its verifier handles a critical must-staple TLS
+        Feature (a ``verifier`` of your own: `tlskit.x509.Verifier` with
+        ``handles_must_staple=True``). Default False, as OpenSSL, Go and Chrome.
     :param request_scts: ask for the server's Certificate Transparency SCTs (RFC 6962
         3.3: an empty signed_certificate_timestamp extension); those received are in
         ``HandshakeComplete.signed_certificate_timestamps`` (default False).
@@ -1134,7 +1136,9 @@ class ClientConfig(_Common):
             from .x509 import TrustStore, Verifier
             store = (TrustStore(list(self.trust_anchors)) if self.trust_anchors is not None
                      else TrustStore.default())
-            self._set("_verifier", Verifier(store))
+            # RFC 7633: an enforcing client handles a critical must-staple TLS Feature.
+            self._set("_verifier", Verifier(store,
+                                            handles_must_staple=self.enforce_must_staple))
         assert self._verifier is not None
         return self._verifier
 

@@ -232,3 +232,30 @@ def test_pinned_leaf_needs_its_real_issuer(msca: MustStapleCA, version: str) -> 
                          ocsp_response=msca.staple(msca.strict), versions=[version])
     err = expect_refused(handshake(client, alone), Reason.tls_feature_missing, STATUS)
     assert "sent no certificate that issued it" in str(err)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_critical_feature(msca: MustStapleCA, version: str) -> None:
+    """RFC 7633 asks for a non-critical TLS Feature, but a critical one is what an
+    enforcing client handles (as Firefox does): with a valid staple it connects, without
+    one it is tls_feature_missing. A client that does not enforce it does not handle it:
+    unhandled critical extension (unsupported_certificate), as Go and rustls refuse it."""
+    issued = _leaf_with(msca, x509.TLSFeature([x509.TLSFeatureType.status_request]),
+                        critical=True)
+    enforcing = msca.client(version, enforce_must_staple=True)
+    good = handshake(enforcing, msca.server(issued, _staple(msca, issued.certificate),
+                                            version))
+    assert good.complete.ocsp_response is not None
+    bare = handshake(enforcing, msca.server(issued, None, version))
+    expect_refused(bare, Reason.tls_feature_missing, STATUS)
+    plain = handshake(msca.client(version, ocsp_stapling=True),
+                      msca.server(issued, _staple(msca, issued.certificate), version))
+    expect_refused(plain, Reason.unhandled_critical_extension,
+                   AlertDescription.unsupported_certificate)
+    # A critical TLS Feature naming another feature too is not handled, enforcing or not.
+    both = _leaf_with(msca, x509.TLSFeature([x509.TLSFeatureType.status_request,
+                                             x509.TLSFeatureType.status_request_v2]),
+                      critical=True)
+    other = handshake(enforcing, msca.server(both, _staple(msca, both.certificate), version))
+    expect_refused(other, Reason.unhandled_critical_extension,
+                   AlertDescription.unsupported_certificate)

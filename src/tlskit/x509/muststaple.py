@@ -29,6 +29,9 @@ NOT_ENFORCED = "turn off enforce_must_staple"
 
 __all__ = ["check_must_staple", "must_staple", "shows_must_staple"]
 
+# How the verifier names the extension in its list of unhandled critical ones.
+TLS_FEATURE_NAME = "TLSFeature"
+
 
 def must_staple(cert: x509.Certificate) -> bool:
     """True when ``cert`` has a TLS Feature extension listing status_request (RFC 7633).
@@ -43,6 +46,16 @@ def must_staple(cert: x509.Certificate) -> bool:
             Reason.malformed, f"certificate {describe(cert)} has extensions that do not "
             f"parse ({exc}): it cannot be checked for must-staple (RFC 7633)", cert) from None
     return x509.TLSFeatureType.status_request in feature
+
+
+def only_status_request(cert: x509.Certificate) -> bool:
+    """True when ``cert``'s TLS Feature lists status_request and nothing else (RFC 7633:
+    a client that enforces must-staple handles exactly that, critical or not)."""
+    try:
+        feature = cert.extensions.get_extension_for_class(x509.TLSFeature).value
+    except (x509.ExtensionNotFound, ValueError, TypeError):
+        return False
+    return set(feature) == {x509.TLSFeatureType.status_request}
 
 
 def shows_must_staple(cert: x509.Certificate) -> bool:
