@@ -165,7 +165,8 @@ def test_staple_accepted(pki: StaplePKI, strict: MustStapleLeaves, servers: Serv
 EMPTY_FEATURES = b"\x30\x00"  # (cryptography refuses it with a TypeError, not a ValueError)
 
 
-def _malformed_leaf(pki: StaplePKI, out: Path, body: bytes = b"\x04\x01\x05") -> Leaf:
+def _malformed_leaf(pki: StaplePKI, out: Path, body: bytes = b"\x04\x01\x05",
+                    critical: bool = False) -> Leaf:
     """A localhost leaf whose TLS Feature extension is ``body``: by default an OCTET STRING,
     not a SEQUENCE OF INTEGER (tlskit's own ServerConfig cannot load it, s_server serves
     it)."""
@@ -187,7 +188,7 @@ def _malformed_leaf(pki: StaplePKI, out: Path, body: bytes = b"\x04\x01\x05") ->
         .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]),
                        critical=False)
         .add_extension(x509.UnrecognizedExtension(
-            x509.ObjectIdentifier("1.3.6.1.5.5.7.1.24"), body), critical=False)
+            x509.ObjectIdentifier("1.3.6.1.5.5.7.1.24"), body), critical=critical)
         .sign(pki.ca.intermediate_key, hashes.SHA256()))
     paths = out / "leaf.pem", out / "chain.pem", out / "key.pem"
     paths[0].write_bytes(pem(cert))
@@ -255,5 +256,29 @@ def test_connect_insecure_shows_an_empty_tls_feature(pki: StaplePKI, tmp_path: P
             failed = [c for c in summary["verification"]["checks"] if not c["ok"]]
             assert failed[0]["name"] == "well-formed", failed  # (then hostname: no SAN reads)
             assert "must-staple" not in summary["verification"]["ocsp_staple"]
+    finally:
+        peers.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_critical_must_staple_from_s_server(pki: StaplePKI, tmp_path: Path,
+                                            version: str) -> None:
+    """A critical TLS Feature (status_request) served by s_server with -status_file: an
+    enforcing client connects; one that does not enforce it refuses the unhandled
+    critical extension (unsupported_certificate)."""
+    leaf = _malformed_leaf(pki, tmp_path / "critical", b"\x30\x03\x02\x01\x05", critical=True)
+    t0 = now() - dt.timedelta(minutes=1)
+    staple = tmp_path / "critical.der"
+    staple.write_bytes(pki.crafted(leaf.cert, status=ocsp.OCSPCertStatus.GOOD,
+                                   signer=pki.intermediate, key=pki.ca.intermediate_key,
+                                   start=t0, end=t0 + dt.timedelta(days=1)))
+    peers = Peers()
+    try:
+        proc, port = peers.s_server(leaf, version, staple)
+        hc = connect(client(pki, version, enforce_must_staple=True), port)
+        assert hc.ocsp_response == staple.read_bytes()
+        error = rejected(client(pki, version), proc, port)
+        assert error.reason is Reason.unhandled_critical_extension
+        assert error.alert is AlertDescription.unsupported_certificate
     finally:
         peers.close()
