@@ -344,10 +344,17 @@ class CertifiedKey:
         return self._dns_names
 
     def _read_dns_names(self) -> list[str]:
+        leaf = self.chain[0]
         try:
-            san = self.chain[0].extensions.get_extension_for_class(x509.SubjectAlternativeName)
+            san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
         except x509.ExtensionNotFound:
             return []
+        except (ValueError, TypeError) as exc:  # cryptography parses every extension on
+            # first access (TypeError: an empty TLS Feature list, RFC 7633)
+            raise ValueError(
+                f"the leaf certificate {_subject(leaf)!r} has extensions that do not parse "
+                f"({exc}): clients that read them refuse it (tlskit with bad_certificate); "
+                "reissue the certificate with well-formed extensions") from None
         return [n.lower() for n in san.value.get_values_for_type(x509.DNSName)]
 
 
@@ -807,7 +814,9 @@ class ClientConfig(_Common):
         OCSP response stapled for it, else it fails with bad_certificate_status_response
         (`CertificateVerificationError`, reason ``tls_feature_missing``), as Firefox
         does. The client then asks for a staple whatever ``ocsp_stapling`` says (the
-        field is left as given). Default False, as OpenSSL, Go and Chrome.
+        field is left as given), and its verifier handles a critical must-staple TLS
+        Feature (a ``verifier`` of your own: `tlskit.x509.Verifier` with
+        ``handles_must_staple=True``). Default False, as OpenSSL, Go and Chrome.
     :param request_scts: ask for the server's Certificate Transparency SCTs (RFC 6962
         3.3: an empty signed_certificate_timestamp extension); those received are in
         ``HandshakeComplete.signed_certificate_timestamps`` (default False).
@@ -1131,7 +1140,9 @@ class ClientConfig(_Common):
             from .x509 import TrustStore, Verifier
             store = (TrustStore(list(self.trust_anchors)) if self.trust_anchors is not None
                      else TrustStore.default())
-            self._set("_verifier", Verifier(store))
+            # RFC 7633: an enforcing client handles a critical must-staple TLS Feature.
+            self._set("_verifier", Verifier(store,
+                                            handles_must_staple=self.enforce_must_staple))
         assert self._verifier is not None
         return self._verifier
 

@@ -162,9 +162,14 @@ def test_staple_accepted(pki: StaplePKI, strict: MustStapleLeaves, servers: Serv
     proc.wait_for("cert_status: ocsp response sent:", stream="stderr", since=mark)
 
 
-def _malformed_leaf(pki: StaplePKI, out: Path) -> Leaf:
-    """A localhost leaf whose TLS Feature extension is an OCTET STRING, not a SEQUENCE OF
-    INTEGER (tlskit's own ServerConfig cannot load it, s_server serves it)."""
+EMPTY_FEATURES = b"\x30\x00"  # (cryptography refuses it with a TypeError, not a ValueError)
+
+
+def _malformed_leaf(pki: StaplePKI, out: Path, body: bytes = b"\x04\x01\x05",
+                    critical: bool = False) -> Leaf:
+    """A localhost leaf whose TLS Feature extension is ``body``: by default an OCTET STRING,
+    not a SEQUENCE OF INTEGER (tlskit's own ServerConfig cannot load it, s_server serves
+    it)."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     out.mkdir()
@@ -183,7 +188,7 @@ def _malformed_leaf(pki: StaplePKI, out: Path) -> Leaf:
         .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]),
                        critical=False)
         .add_extension(x509.UnrecognizedExtension(
-            x509.ObjectIdentifier("1.3.6.1.5.5.7.1.24"), b"\x04\x01\x05"), critical=False)
+            x509.ObjectIdentifier("1.3.6.1.5.5.7.1.24"), body), critical=critical)
         .sign(pki.ca.intermediate_key, hashes.SHA256()))
     paths = out / "leaf.pem", out / "chain.pem", out / "key.pem"
     paths[0].write_bytes(pem(cert))
@@ -195,14 +200,15 @@ def _malformed_leaf(pki: StaplePKI, out: Path) -> Leaf:
     return Leaf(issued, *paths)
 
 
+@pytest.mark.parametrize("body", [b"\x04\x01\x05", EMPTY_FEATURES], ids=["octets", "empty"])
 @pytest.mark.parametrize("enforce", [True, False])
 def test_malformed_tls_feature_is_bad_certificate(pki: StaplePKI, tmp_path: Path,
-                                                  enforce: bool) -> None:
+                                                  enforce: bool, body: bytes) -> None:
     """Malformed, whether or not must-staple is enforced: bad_certificate, as any
     extension that does not parse."""
     peers = Peers()
     try:
-        proc, port = peers.s_server(_malformed_leaf(pki, tmp_path / "bad"), "TLSv1.3")
+        proc, port = peers.s_server(_malformed_leaf(pki, tmp_path / "bad", body), "TLSv1.3")
         error = rejected(client(pki, "TLSv1.3", enforce_must_staple=enforce), proc, port)
         assert error.reason is Reason.malformed
         assert error.alert is AlertDescription.bad_certificate
@@ -226,3 +232,53 @@ def test_openssl_client_ignores_must_staple(pki: StaplePKI, strict: MustStapleLe
     finally:
         peers.close()
     assert hc.peer_certificates == [] and NO_STAPLE in out
+
+
+def test_connect_insecure_shows_an_empty_tls_feature(pki: StaplePKI, tmp_path: Path) -> None:
+    """``tlskit connect --insecure`` against a leaf whose TLS Feature is an empty list (which
+    cryptography refuses with a TypeError on any read of the extensions): the chain is
+    shown, the leaf not must-staple, the failed check named; no crash."""
+    import json
+    import subprocess
+    import sys
+    peers = Peers()
+    try:
+        _, port = peers.s_server(_malformed_leaf(pki, tmp_path / "empty", EMPTY_FEATURES),
+                                 "TLSv1.3")
+        for extra in ([], ["--must-staple"]):
+            proc = subprocess.run(
+                [sys.executable, "-m", "tlskit", "connect", f"127.0.0.1:{port}", "--insecure",
+                 "--json", "--cafile", str(pki.root_pem), *extra],
+                capture_output=True, text=True, timeout=60)
+            assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stdout
+            summary = json.loads(proc.stdout)
+            assert summary["peer_certificates"][0]["subject"] == "CN=localhost"
+            failed = [c for c in summary["verification"]["checks"] if not c["ok"]]
+            assert failed[0]["name"] == "well-formed", failed  # (then hostname: no SAN reads)
+            assert "must-staple" not in summary["verification"]["ocsp_staple"]
+    finally:
+        peers.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_critical_must_staple_from_s_server(pki: StaplePKI, tmp_path: Path,
+                                            version: str) -> None:
+    """A critical TLS Feature (status_request) served by s_server with -status_file: an
+    enforcing client connects; one that does not enforce it refuses the unhandled
+    critical extension (unsupported_certificate)."""
+    leaf = _malformed_leaf(pki, tmp_path / "critical", b"\x30\x03\x02\x01\x05", critical=True)
+    t0 = now() - dt.timedelta(minutes=1)
+    staple = tmp_path / "critical.der"
+    staple.write_bytes(pki.crafted(leaf.cert, status=ocsp.OCSPCertStatus.GOOD,
+                                   signer=pki.intermediate, key=pki.ca.intermediate_key,
+                                   start=t0, end=t0 + dt.timedelta(days=1)))
+    peers = Peers()
+    try:
+        proc, port = peers.s_server(leaf, version, staple)
+        hc = connect(client(pki, version, enforce_must_staple=True), port)
+        assert hc.ocsp_response == staple.read_bytes()
+        error = rejected(client(pki, version), proc, port)
+        assert error.reason is Reason.unhandled_critical_extension
+        assert error.alert is AlertDescription.unsupported_certificate
+    finally:
+        peers.close()

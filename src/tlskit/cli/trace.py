@@ -129,8 +129,8 @@ def public_key_description(key: Any) -> str:
 def _sans(cert: x509.Certificate) -> list[str]:
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, ValueError):
-        return []
+    except (x509.ExtensionNotFound, ValueError, TypeError):  # (TypeError: cryptography's
+        return []  # refusal of an empty TLS Feature, RFC 7633, on any extension read)
     out: list[str] = [str(n) for n in san.get_values_for_type(x509.DNSName)]
     out += [str(n) for n in san.get_values_for_type(x509.IPAddress)]
     return out

@@ -1029,7 +1029,7 @@ def _may_resume(config: ClientConfig, session: Session, server_name: str | None,
         if config.enforce_must_staple:  # RFC 7633, as a full handshake would check it now
             from ..x509.muststaple import check_must_staple
             check_must_staple(verified or chain, session.ocsp_response,
-                              datetime.fromtimestamp(now, UTC))
+                              datetime.fromtimestamp(now, UTC), chain)
         if config.ct_policy is not None:  # as a full handshake would check it now
             config.ct_policy.enforce(verified or chain, session.signed_certificate_timestamps,
                                      now, session.ocsp_response)

@@ -862,7 +862,7 @@ def verify_server_chain(hs: Handshake, auth: PeerAuth, server_name: str | None, 
             usage="server", ocsp_response=auth.ocsp_response)
         if cfg.enforce_must_staple:  # RFC 7633: a must-staple leaf needs a valid staple
             from ..x509.muststaple import check_must_staple
-            check_must_staple(verified or auth.chain, auth.ocsp_response, at)
+            check_must_staple(verified or auth.chain, auth.ocsp_response, at, auth.chain)
         if cfg.ct_policy is not None:  # RFC 6962: SCTs for the leaf, from known logs
             cfg.ct_policy.enforce(verified or auth.chain, auth.scts, cfg.clock(),
                                   auth.ocsp_response)

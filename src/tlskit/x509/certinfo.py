@@ -146,8 +146,8 @@ class CertInfo:
     _issuer: x509.Name | None = None
     _common_names: list[str] | None = None
     # Timeless check verdicts by (role, usage, require_digital_signature, profile,
-    # curated store); see cert_failure.
-    verdicts: dict[tuple[str, str, bool, str, bool], Outcome | None] = field(
+    # curated store, handles must-staple); see cert_failure.
+    verdicts: dict[tuple[str, str, bool, str, bool, bool], Outcome | None] = field(
         default_factory=dict)
 
     @property

@@ -67,6 +67,9 @@ class Context:
     profile: Profile = "default"  # "cabf" also fails the issuance rules of `lint`
     max_name_checks: int = 65536  # name-constraint comparisons per validation
     name_checks: int = 0  # spent so far in this validation
+    # RFC 7633: the caller enforces must-staple, so a leaf's critical TLS Feature (listing
+    # only status_request, see `_critical_extensions`) is an extension it handles.
+    handles_must_staple: bool = False
 
     def spend_name_checks(self, count: int) -> None:
         """Charge ``count`` name-constraint comparisons before making them; over budget,
@@ -127,10 +130,23 @@ def _well_formed(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
 
 
 def _critical_extensions(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
-    if info.unhandled_critical:
+    unhandled = info.unhandled_critical
+    if unhandled and ctx.handles_must_staple and _is_leaf(role):
+        unhandled = _without_must_staple(info, unhandled)
+    if unhandled:
         return (Reason.unhandled_critical_extension,
-                f"has an unhandled critical extension: {', '.join(info.unhandled_critical)}")
+                f"has an unhandled critical extension: {', '.join(unhandled)}")
     return None
+
+
+def _without_must_staple(info: CertInfo, unhandled: tuple[str, ...]) -> tuple[str, ...]:
+    """``unhandled`` less a TLS Feature that lists status_request alone (RFC 7633
+    must-staple, which the caller enforces); one naming any other feature stays
+    unhandled, as tlskit offers none of them."""
+    from .muststaple import TLS_FEATURE_NAME, only_status_request
+    if TLS_FEATURE_NAME in unhandled and only_status_request(info.cert):
+        return tuple(n for n in unhandled if n != TLS_FEATURE_NAME)
+    return unhandled
 
 
 def _public_key(info: CertInfo, role: Role, ctx: Context) -> Verdict | None:
@@ -398,7 +414,8 @@ def cert_failure(info: CertInfo, role: Role, ctx: Context) -> Outcome | None:
     and a renewed certificate usually fixes whatever else was wrong with it."""
     if not info.unparseable and not info.not_before <= ctx.at <= info.not_after:
         return _check_validity(info, ctx, role)
-    key = (role, ctx.usage, ctx.require_digital_signature, ctx.profile, ctx.curated_anchors)
+    key = (role, ctx.usage, ctx.require_digital_signature, ctx.profile, ctx.curated_anchors,
+           ctx.handles_must_staple)
     verdict = info.verdicts.get(key, _UNKNOWN)
     if verdict is _UNKNOWN:
         # A leaf that surely passes is judged in one function, anything else by each check.

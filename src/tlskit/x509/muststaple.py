@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
 from .errors import CertificateVerificationError, Reason, describe
 
@@ -27,6 +28,9 @@ from .errors import CertificateVerificationError, Reason, describe
 NOT_ENFORCED = "turn off enforce_must_staple"
 
 __all__ = ["check_must_staple", "must_staple", "shows_must_staple"]
+
+# How the verifier names the extension in its list of unhandled critical ones.
+TLS_FEATURE_NAME = "TLSFeature"
 
 
 def must_staple(cert: x509.Certificate) -> bool:
@@ -36,11 +40,22 @@ def must_staple(cert: x509.Certificate) -> bool:
         feature = cert.extensions.get_extension_for_class(x509.TLSFeature).value
     except x509.ExtensionNotFound:
         return False
-    except ValueError as exc:  # cryptography's parse of a bad extension
+    except (ValueError, TypeError) as exc:  # cryptography's parse of a bad extension
+        # (TypeError: an empty TLS Feature list, which cryptography refuses to build)
         raise CertificateVerificationError(
             Reason.malformed, f"certificate {describe(cert)} has extensions that do not "
             f"parse ({exc}): it cannot be checked for must-staple (RFC 7633)", cert) from None
     return x509.TLSFeatureType.status_request in feature
+
+
+def only_status_request(cert: x509.Certificate) -> bool:
+    """True when ``cert``'s TLS Feature lists status_request and nothing else (RFC 7633:
+    a client that enforces must-staple handles exactly that, critical or not)."""
+    try:
+        feature = cert.extensions.get_extension_for_class(x509.TLSFeature).value
+    except (x509.ExtensionNotFound, ValueError, TypeError):
+        return False
+    return set(feature) == {x509.TLSFeatureType.status_request}
 
 
 def shows_must_staple(cert: x509.Certificate) -> bool:
@@ -53,11 +68,13 @@ def shows_must_staple(cert: x509.Certificate) -> bool:
 
 
 def check_must_staple(chain: Sequence[x509.Certificate], staple: bytes | None,
-                      at: datetime) -> None:
+                      at: datetime, presented: Sequence[x509.Certificate] = ()) -> None:
     """RFC 7633: a leaf that is must-staple needs a valid stapled OCSP response for
-    it. ``chain`` is the validated chain, leaf first. Raises `CertificateVerificationError`
-    with `Reason.tls_feature_missing` (alert bad_certificate_status_response) when the staple
-    is missing or no usable evidence, and with `Reason.revoked` when it says revoked."""
+    it. ``chain`` is the validated chain, leaf first; ``presented`` the certificates the
+    server sent (where the leaf's issuer is looked for when ``chain`` ends at the leaf).
+    Raises `CertificateVerificationError` with `Reason.tls_feature_missing` (alert
+    bad_certificate_status_response) when the staple is missing or no usable evidence, and
+    with `Reason.revoked` when it says revoked."""
     leaf = chain[0]
     if not must_staple(leaf):
         return
@@ -69,7 +86,15 @@ def check_must_staple(chain: Sequence[x509.Certificate], staple: bytes | None,
             f"certificate {describe(leaf)} is must-staple (RFC 7633 TLS Feature "
             f"status_request) but the server stapled no OCSP response: {advice}", leaf)
     from .ocsp import validate_stapled_response
-    issuer = chain[1] if len(chain) > 1 else leaf
+    issuer = chain[1] if len(chain) > 1 else _issuer_of(leaf, presented)
+    if issuer is None:
+        raise CertificateVerificationError(
+            Reason.tls_feature_missing,
+            f"certificate {describe(leaf)} is must-staple (RFC 7633 TLS Feature "
+            "status_request) and trusted as an anchor itself, but the server sent no "
+            "certificate that issued it, so its staple cannot be checked (RFC 6960 4.2.2.2: "
+            "the issuer signs, or delegates): have the server send its intermediate, trust "
+            f"the issuing CA instead of the leaf, or {NOT_ENFORCED}", leaf)
     try:
         validate_stapled_response(staple, leaf, issuer, at)
     except CertificateVerificationError as exc:
@@ -80,3 +105,18 @@ def check_must_staple(chain: Sequence[x509.Certificate], staple: bytes | None,
             f"certificate {describe(leaf)} is must-staple (RFC 7633 TLS Feature "
             f"status_request) but the stapled OCSP response is not valid for it ({exc}): "
             f"{advice}", leaf) from None
+
+
+def _issuer_of(leaf: x509.Certificate,
+               presented: Sequence[x509.Certificate]) -> x509.Certificate | None:
+    """The certificate whose key signed ``leaf`` when the validated chain is the leaf alone
+    (a leaf pinned as a trust anchor): one the server sent that verifiably issued it, or the
+    leaf itself if self-signed; None if neither. Never the leaf on its word alone: then a
+    thief of its key could sign a "good" staple for it with that key."""
+    for cert in (*presented[1:], leaf):
+        try:
+            leaf.verify_directly_issued_by(cert)
+        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+            continue
+        return cert
+    return None

@@ -135,7 +135,10 @@ class Verifier:
     ``require_digital_signature=False`` also accepts an RSA leaf whose keyUsage allows
     keyEncipherment but not digitalSignature (usable only for TLS 1.2 RSA key transport).
     ``cache_size`` bounds the certificate and signature caches; ``max_depth`` the path
-    length."""
+    length. ``handles_must_staple=True`` says the caller enforces OCSP Must-Staple (RFC
+    7633, as `tlskit.ClientConfig` ``enforce_must_staple`` does): a leaf's critical TLS
+    Feature listing only status_request is then a handled extension, not an unhandled
+    critical one."""
 
     def __init__(
         self,
@@ -154,6 +157,7 @@ class Verifier:
         profile: Profile = "default",
         max_name_checks: int = 65536,
         max_intermediates: int = 256,
+        handles_must_staple: bool = False,
     ) -> None:
         if revocation not in ("off", "soft-fail", "hard-fail"):
             raise ValueError(f"revocation must be off, soft-fail or hard-fail, not {revocation!r}")
@@ -162,6 +166,7 @@ class Verifier:
         self.profile: Profile = profile
         self.max_name_checks = max_name_checks
         self.max_intermediates = max_intermediates
+        self.handles_must_staple = handles_must_staple
         self.store = store if store is not None else TrustStore.default()
         self.revocation: RevocationPolicy = revocation
         self.crls = list(crls)
@@ -317,6 +322,8 @@ class Verifier:
             getattr(self.store, "curated", False),  # curated_anchors
             self.profile,
             self.max_name_checks,
+            0,  # name_checks
+            self.handles_must_staple,
         )
 
     def _run(
