@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from tlskit import ClientConfig, ClientConnection, HandshakeComplete, ServerConfig, ServerConnection
 from tlskit.ca import LocalCA
@@ -336,3 +337,91 @@ def test_compression_libraries_load_only_when_used() -> None:
                   "ClientConfig(certificate_compression=('brotli',))\n"
                   "print(sorted(m for m in ('brotli', 'zstandard') if m in sys.modules))\n")
     assert proc.stdout.split() == ["[]", "['brotli',", "'zstandard']"], proc.stderr
+
+
+# --- the server's cache of compressed chains ------------------------------------------------
+
+
+def _staple(ca: LocalCA, leaf: Any) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509 import ocsp
+    request = ocsp.OCSPRequestBuilder().add_certificate(
+        leaf.chain[0], ca.intermediate, hashes.SHA1()).build()
+    return ca.ocsp_response(request.public_bytes(serialization.Encoding.DER))
+
+
+@pytest.fixture
+def compressions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Which algorithm each compression the process runs used (decompression untouched)."""
+    made: list[int] = []
+    table = certcompress.algorithms()
+    for code, alg in list(table.items()):
+        def counted(body: bytes, code: int = code, run: Any = alg.compress) -> bytes:
+            made.append(code)
+            return bytes(run(body))
+        monkeypatch.setitem(table, code, certcompress.Algorithm(counted, alg.decompress))
+    return made
+
+
+def _flight(ccfg: ClientConfig, scfg: ServerConfig) -> bytes:
+    client = ClientConnection(ccfg, "localhost")
+    server = ServerConnection(scfg)
+    server.receive_data(client.data_to_send())
+    flight = server.data_to_send()
+    assert flight
+    return flight
+
+
+def test_no_mix_of_client_offers_makes_the_server_compress_again(
+        ca: LocalCA, compressions: list[int]) -> None:
+    """Every way a client can shape the compressed message (3 algorithms x staple asked or
+    not x SCTs asked or not: 12) is compressed once: a second round compresses nothing.
+    (A bounded cache evicting on a 9th shape let clients cycling through 12 make each
+    handshake pay a brotli compression, up to 100 ms for a big chain.)"""
+    leaf = ca.issue_server(["localhost"], key_type="rsa2048")
+    scfg = ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key,
+                        certificate_compression=ALL, ocsp_response=_staple(ca, leaf),
+                        scts=[bytes(41)])
+    shapes = [ClientConfig(trust_anchors=[ca.root], certificate_compression=(name,),
+                           ocsp_stapling=staple, request_scts=scts)
+              for name in ALL for staple in (False, True) for scts in (False, True)]
+    for ccfg in shapes:
+        _flight(ccfg, scfg)
+    assert len(compressions) == 12
+    for ccfg in shapes:
+        _flight(ccfg, scfg)
+    assert len(compressions) == 12
+
+
+def test_a_new_staple_is_compressed_and_served(ca: LocalCA, compressions: list[int]) -> None:
+    """The staple callable's new response replaces the compressed message: the client
+    receives the new one, never a stale compressed copy of the old."""
+    leaf = ca.issue_server(["localhost"], key_type="rsa2048")
+    staples = [_staple(ca, leaf), _staple(ca, leaf)]
+    assert staples[0] != staples[1]
+    current = [staples[0]]
+    scfg = ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key,
+                        certificate_compression=("zlib",), ocsp_response=lambda: current[0])
+    ccfg = ClientConfig(trust_anchors=[ca.root], ocsp_stapling=True)
+    received = []
+    for staple in (staples[0], staples[0], staples[1], staples[1]):
+        current[0] = staple
+        events, _ = run(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
+        [done] = [e for e in events if isinstance(e, HandshakeComplete)]
+        received.append(done.ocsp_response)
+    assert received == [staples[0], staples[0], staples[1], staples[1]]
+    assert len(compressions) == 2
+
+
+def test_a_bytearray_staple_is_compressed(ca: LocalCA) -> None:
+    """A staple given as a bytearray (accepted uncompressed) is served compressed too; it
+    once failed the handshake with internal_error (unhashable cache key)."""
+    leaf = ca.issue_server(["localhost"], key_type="rsa2048")
+    staple = _staple(ca, leaf)
+    scfg = ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key,
+                        certificate_compression=("zlib",), ocsp_response=bytearray(staple))
+    ccfg = ClientConfig(trust_anchors=[ca.root], ocsp_stapling=True)
+    for _ in range(2):
+        events, _ = run(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
+        [done] = [e for e in events if isinstance(e, HandshakeComplete)]
+        assert done.ocsp_response == staple
