@@ -425,3 +425,33 @@ def test_a_bytearray_staple_is_compressed(ca: LocalCA) -> None:
         events, _ = run(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
         [done] = [e for e in events if isinstance(e, HandshakeComplete)]
         assert done.ocsp_response == staple
+
+
+def _zstd_with_dictionary() -> tuple[bytes, int]:
+    import zstandard
+    samples = [bytes([i]) * 20 + b"a common certificate prefix" * 8 for i in range(200)]
+    shared = zstandard.train_dictionary(1024, samples)
+    frame = zstandard.ZstdCompressor(dict_data=shared).compress(BODY)
+    return frame, zstandard.get_frame_parameters(frame).dict_id
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("dictionary", "zstd certificate frame needs dictionary {dict_id}; RFC 8879 "
+                   "certificates are compressed without one"),
+    ("window", "zstd certificate frame asks for a 8388608-byte window, over the "
+               "1048576-byte limit for its length"),
+])
+def test_zstd_frame_header_refusals_say_what_the_frame_asks(name: str, message: str) -> None:
+    """A frame naming a dictionary, or a window over the cap, is bad_certificate with a
+    line saying which (not the library's "Dictionary mismatch")."""
+    if name == "dictionary":
+        frame, dict_id = _zstd_with_dictionary()
+        assert dict_id
+        message = message.format(dict_id=dict_id)
+    else:
+        frame = _zstd_frame(BODY, window_log=23)
+    with pytest.raises(TLSError) as err:
+        certcompress.decompress(m.CompressedCertificate(certcompress.ZSTD, len(BODY), frame),
+                                1 << 17)
+    assert err.value.alert == AlertDescription.bad_certificate
+    assert str(err.value).endswith(message), err.value
