@@ -455,3 +455,28 @@ def test_zstd_frame_header_refusals_say_what_the_frame_asks(name: str, message: 
                                 1 << 17)
     assert err.value.alert == AlertDescription.bad_certificate
     assert str(err.value).endswith(message), err.value
+
+
+@pytest.mark.parametrize(("offer", "chosen"), [
+    ([0x0A0A, 0x7777], None),                        # GREASE and unknown only: plain
+    ([0x0A0A, 0x7777, 2, 2, 1], "brotli"),           # duplicates, GREASE: the server's order
+    ([1, 0xFAFA], "zlib"),
+])
+def test_server_choice_among_unknown_grease_and_duplicate_codes(
+        ca: LocalCA, offer: list[int], chosen: str | None) -> None:
+    """RFC 8879 3: the server compresses with one of the client's codes it has, in its own
+    order; codes it does not know (GREASE among them) and repeats are passed over."""
+    steps: list[dict[str, Any]] = []
+    _, scfg = configs(ca, certificate_compression=("brotli", "zlib"),
+                      tracer=lambda step, f: steps.append({"step": step, **f}))
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root]), "localhost")
+    hello = client.data_to_send()
+    ch = m.ClientHello.decode(hello[9:])
+    ch.extensions[27] = certcompress.encode_extension(offer)
+    body = ch.encode()
+    server = ServerConnection(scfg)
+    server.receive_data(hello[:3] + len(body).to_bytes(2, "big") + body)
+    assert server.data_to_send()
+    [cert] = [s for s in steps if s["step"] == "certificate"]
+    assert cert["compressed"] == (None if chosen is None
+                                  else certcompress.algorithm_code(chosen))
