@@ -725,8 +725,14 @@ class _Common:
         if unknown or not versions:
             raise ValueError(f"versions must be TLSv1.3 and/or TLSv1.2, not {sorted(unknown)}")
         from .wire.certcompress import algorithm_code
-        self._set("_cert_compression",
-                  [algorithm_code(a) for a in self.certificate_compression])
+        codes = [algorithm_code(a) for a in self.certificate_compression]
+        if len(set(codes)) != len(codes):  # BoringSSL refuses a repeat: decode_error
+            twice = next(a for i, a in enumerate(self.certificate_compression)
+                         if a in self.certificate_compression[:i])
+            raise ValueError(f"certificate_compression lists {twice!r} twice: name each "
+                             "algorithm once (BoringSSL servers refuse a ClientHello "
+                             "that repeats one)")
+        self._set("_cert_compression", codes)
         self._set("_groups", _codes(groups, self._default_groups(),
                                     crypto.IMPLEMENTED_GROUPS, "group"))
         both = [*crypto.DEFAULT_SUITES, *crypto.DEFAULT_SUITES12]

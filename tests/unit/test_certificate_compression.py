@@ -480,3 +480,12 @@ def test_server_choice_among_unknown_grease_and_duplicate_codes(
     [cert] = [s for s in steps if s["step"] == "certificate"]
     assert cert["compressed"] == (None if chosen is None
                                   else certcompress.algorithm_code(chosen))
+
+
+@pytest.mark.parametrize("config", [ClientConfig, ServerConfig])
+def test_an_algorithm_named_twice_is_one_clear_value_error(config: Any) -> None:
+    """A ClientHello listing an algorithm twice is refused by BoringSSL servers (its
+    compress_certificate parser rejects repeats): the configuration says so at once."""
+    with pytest.raises(ValueError, match=r"^certificate_compression lists 'zlib' twice: "
+                                         r"name each algorithm once"):
+        config(certificate_compression=("zlib", "brotli", "zlib"))
