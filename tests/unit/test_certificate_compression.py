@@ -489,3 +489,29 @@ def test_an_algorithm_named_twice_is_one_clear_value_error(config: Any) -> None:
     with pytest.raises(ValueError, match=r"^certificate_compression lists 'zlib' twice: "
                                          r"name each algorithm once"):
         config(certificate_compression=("zlib", "brotli", "zlib"))
+
+
+def test_a_rotated_certificate_is_served_compressed_never_the_old_one(ca: LocalCA) -> None:
+    """Rotation is a new `CertifiedKey` (from a resolver, or a new config): its chain is
+    compressed afresh; the old key's compressed copy is never served for it, in any
+    algorithm."""
+    from tlskit import CertifiedKey
+    old, new = (ca.issue_server(["localhost"], key_type=k) for k in ("rsa2048", "ec256"))
+    was, now = (CertifiedKey(i.chain, i.private_key) for i in (old, new))
+    keys = [was, was, now, now]  # each served twice: the second from its cache
+    serving = iter(keys * len(ALL))
+    scfg = ServerConfig(certificate_resolver=lambda info: next(serving),
+                        certificate_compression=ALL)
+    for name in ALL:
+        trace: list[str | None] = []
+        ccfg = ClientConfig(trust_anchors=[ca.root], certificate_compression=(name,),
+                            tracer=lambda step, f, trace=trace: trace.append(
+                                f.get("algorithm")) if step == "compressed_certificate"
+                            else None)
+        seen = []
+        for _ in keys:
+            events, _ = run(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
+            [done] = [e for e in events if isinstance(e, HandshakeComplete)]
+            seen.append(done.peer_certificates[0])
+        assert seen == [old.chain[0], old.chain[0], new.chain[0], new.chain[0]], name
+        assert trace == [name] * 4
