@@ -515,3 +515,25 @@ def test_a_rotated_certificate_is_served_compressed_never_the_old_one(ca: LocalC
             seen.append(done.peer_certificates[0])
         assert seen == [old.chain[0], old.chain[0], new.chain[0], new.chain[0]], name
         assert trace == [name] * 4
+
+
+def test_zstd_bomb_frame_after_an_exact_first_frame_stays_bounded() -> None:
+    """The zstd decoder reads twice (bounded, then to find the frame's end): a first frame
+    of exactly the announced length followed by a 256 MiB bomb frame (or a skippable
+    frame and the bomb) is refused without inflating the bomb in either pass."""
+    first = _zstd_frame(BODY)
+    skippable = b"\x50\x2a\x4d\x18\x04\x00\x00\x00abcd"
+    for data in (first + bomb("zstd"), first + skippable + bomb("zstd")):
+        tracemalloc.start()
+        cpu = time.process_time()
+        try:
+            with pytest.raises(TLSError) as err:
+                certcompress.decompress(
+                    m.CompressedCertificate(certcompress.ZSTD, len(BODY), data), 1 << 17)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert err.value.alert == AlertDescription.bad_certificate
+        assert "not exactly one complete frame" in str(err.value)
+        assert peak < 1 << 20, peak
+        assert time.process_time() - cpu < 0.5
