@@ -139,6 +139,11 @@ def _swap_compressed(flight_tamper: Any, ca: LocalCA) -> TLSError:
      AlertDescription.bad_certificate),
     ("over the message limit", lambda cc: m.CompressedCertificate(1, 1 << 23, cc.compressed),
      AlertDescription.bad_certificate),
+    ("zero announced", lambda cc: m.CompressedCertificate(1, 0, zlib.compress(b"")),
+     AlertDescription.bad_certificate),
+    ("zstd, not offered", lambda cc: m.CompressedCertificate(3, cc.uncompressed_length,
+                                                             cc.compressed),
+     AlertDescription.illegal_parameter),
 ])
 def test_bad_compressed_certificate(ca: LocalCA, name: str, tamper: Any,
                                     alert: AlertDescription) -> None:
