@@ -84,6 +84,24 @@ def test_certificate_in_a_resumed_handshake_is_unexpected_message(resumable):
     expect_alert(c, s.data_to_send(), AD.unexpected_message)
 
 
+def test_compressed_certificate_in_a_resumed_handshake_is_unexpected_message(resumable):
+    # RFC 8879 4 puts CompressedCertificate where a Certificate goes: a resumed handshake
+    # has none, whatever the client offered.
+    from tlskit.wire import certcompress
+    scfg, cache = resumable
+    leaf = pki().server
+
+    def add_compressed(raw):
+        if raw[0] == HT.encrypted_extensions:
+            cert = m.Certificate(b"", [m.CertificateEntry(d) for d in
+                                       CertifiedKey(leaf.chain, leaf.private_key).cert_der])
+            return [raw, certcompress.compress(certcompress.ZLIB, cert.encode()[4:]).encode()]
+        return raw
+    c, s = resume(scfg, cache, server_hook=add_compressed)
+    s.receive_data(c.data_to_send())
+    expect_alert(c, s.data_to_send(), AD.unexpected_message)
+
+
 def test_tampered_binder_is_decrypt_error(resumable):
     scfg, cache = resumable
 
