@@ -70,6 +70,9 @@ def seeds() -> list[bytes]:
     if certcompress.ZSTD in CODES:  # frame header: no content size, window 2^(10+13)
         out.append(bytes((CODES.index(certcompress.ZSTD),)) + b"\x00\x10\x00"
                    + b"\x28\xb5\x2f\xfd\x00\x68" + b"\x01\x00\x00" * 2)
+        # single segment, 16 bytes, dictionary 7: refused from its header
+        out.append(bytes((CODES.index(certcompress.ZSTD),)) + b"\x00\x00\x10"
+                   + b"\x28\xb5\x2f\xfd\x21\x07\x10" + b"\x81\x00\x00" + bytes(16))
     out.append(b"\x80" + certcompress.encode_extension(CODES) + b"\x00\x00")
     out.append(b"\x7f\x00\x00\x10" + b"\x00" * 16)
     return out

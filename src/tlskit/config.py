@@ -315,9 +315,9 @@ class CertifiedKey:
     _dns_names: list[str] = field(init=False, default_factory=list, repr=False)
     chain_signatures: list[set[int]] = field(init=False, default_factory=list, repr=False)
     issuer_ders: frozenset[bytes] = field(init=False, default=frozenset(), repr=False)
-    # Compressed Certificate messages by (algorithm, staple, SCTs sent): built once, sent
-    # many times.
-    _compressed: dict[tuple[int, bytes | None, bool], bytes] = field(
+    # Compressed Certificate messages by (algorithm, stapled, SCTs sent), each with the
+    # staple it carries: built once, sent many times (server13._compressed_once).
+    _compressed: dict[tuple[int, bool, bool], tuple[bytes | None, bytes]] = field(
         init=False, default_factory=dict, repr=False)
     # The Certificate messages (TLS 1.3 without a staple, TLS 1.2): the same for every client.
     _certificate13: bytes = field(init=False, default=b"", repr=False)
@@ -618,7 +618,7 @@ class RawPublicKey:
     ocsp_response: None = field(init=False, default=None, repr=False)
     scts: tuple[bytes, ...] = field(init=False, default=(), repr=False)
     _sct_list: None = field(init=False, default=None, repr=False)
-    _compressed: dict[tuple[int, bytes | None, bool], bytes] = field(
+    _compressed: dict[tuple[int, bool, bool], tuple[bytes | None, bytes]] = field(
         init=False, default_factory=dict, repr=False)
     _certificate13: bytes = field(init=False, default=b"", repr=False)
     _certificate12: bytes = field(init=False, default=b"", repr=False)
@@ -732,8 +732,14 @@ class _Common:
         if unknown or not versions:
             raise ValueError(f"versions must be TLSv1.3 and/or TLSv1.2, not {sorted(unknown)}")
         from .wire.certcompress import algorithm_code
-        self._set("_cert_compression",
-                  [algorithm_code(a) for a in self.certificate_compression])
+        codes = [algorithm_code(a) for a in self.certificate_compression]
+        if len(set(codes)) != len(codes):  # BoringSSL refuses a repeat: decode_error
+            twice = next(a for i, a in enumerate(self.certificate_compression)
+                         if a in self.certificate_compression[:i])
+            raise ValueError(f"certificate_compression lists {twice!r} twice: name each "
+                             "algorithm once (BoringSSL servers refuse a ClientHello "
+                             "that repeats one)")
+        self._set("_cert_compression", codes)
         self._set("_groups", _codes(groups, self._default_groups(),
                                     crypto.IMPLEMENTED_GROUPS, "group"))
         both = [*crypto.DEFAULT_SUITES, *crypto.DEFAULT_SUITES12]

@@ -368,3 +368,22 @@ def test_nonempty_post_handshake_auth_in_client_hello_is_decode_error():
         return ch.encode()
     c = make_client(hook=on_type(m.HandshakeType.client_hello, nonempty, once=True))
     expect_alert(make_server(), c.data_to_send(), AD.decode_error)
+
+
+def test_post_handshake_compressed_certificate_is_unexpected_message():
+    # RFC 8879 4: the server's post-handshake CertificateRequest offers no compression,
+    # so the client's answer compressed (its certificate, or a zlib bomb) is refused
+    # before anything is decompressed.
+    import zlib
+
+    from tlskit.wire import certcompress
+
+    def compress(raw):
+        return certcompress.compress(certcompress.ZLIB, bytes(raw[4:])).encode()
+    c, s, answer = _answer_through(m.HandshakeType.certificate, compress)
+    expect_alert(s, answer, AD.unexpected_message, peer=c)
+    c, s = _pha_pair()
+    s.request_client_certificate()
+    s.data_to_send()
+    bomb = m.CompressedCertificate(certcompress.ZLIB, 60_000, zlib.compress(bytes(1 << 22)))
+    expect_alert(s, forge_content(c, HS, bomb.encode()), AD.unexpected_message)

@@ -84,6 +84,24 @@ def test_certificate_in_a_resumed_handshake_is_unexpected_message(resumable):
     expect_alert(c, s.data_to_send(), AD.unexpected_message)
 
 
+def test_compressed_certificate_in_a_resumed_handshake_is_unexpected_message(resumable):
+    # RFC 8879 4 puts CompressedCertificate where a Certificate goes: a resumed handshake
+    # has none, whatever the client offered.
+    from tlskit.wire import certcompress
+    scfg, cache = resumable
+    leaf = pki().server
+
+    def add_compressed(raw):
+        if raw[0] == HT.encrypted_extensions:
+            cert = m.Certificate(b"", [m.CertificateEntry(d) for d in
+                                       CertifiedKey(leaf.chain, leaf.private_key).cert_der])
+            return [raw, certcompress.compress(certcompress.ZLIB, cert.encode()[4:]).encode()]
+        return raw
+    c, s = resume(scfg, cache, server_hook=add_compressed)
+    s.receive_data(c.data_to_send())
+    expect_alert(c, s.data_to_send(), AD.unexpected_message)
+
+
 def test_tampered_binder_is_decrypt_error(resumable):
     scfg, cache = resumable
 
@@ -300,3 +318,29 @@ def test_client_identity_of_a_ticket_not_resumed_after_a_retry_is_not_reported()
     pump(c, s)
     assert not s.handshake_complete.resumed
     assert s.handshake_complete.peer_certificates == []
+
+
+@pytest.mark.parametrize("payload", ["compressed", "bomb"])
+def test_client_compressed_certificate_is_unexpected_message(payload):
+    # RFC 8879 4: a CompressedCertificate only answers a compress_certificate offer, and
+    # tlskit's CertificateRequest makes none: the server never decompresses a client's
+    # chain, a bomb included.
+    import zlib
+
+    from tlskit.wire import certcompress
+
+    def compress(raw: bytes) -> bytes:
+        if payload == "bomb":
+            return m.CompressedCertificate(certcompress.ZLIB, 60_000,
+                                           zlib.compress(bytes(1 << 22), 9)).encode()
+        return certcompress.compress(certcompress.ZLIB, raw[4:]).encode()
+
+    leaf = pki().client
+    c = make_client(client_config(certificate=CertifiedKey(leaf.chain, leaf.private_key)),
+                    hook=on_type(HT.certificate, compress))
+    s = make_server(server_config(client_auth="required",
+                                  client_trust_anchors=[pki().ca.root],
+                                  certificate_compression=("zlib",)))
+    s.receive_data(c.data_to_send())
+    c.receive_data(s.data_to_send())
+    expect_alert(s, c.data_to_send(), AD.unexpected_message, peer=c)

@@ -1667,3 +1667,26 @@ def test_fuzz_tls12_runs_standalone() -> None:
     out = subprocess.run([sys.executable, str(FUZZ / "fuzz_tls12.py"), "60", "3"],
                          capture_output=True, text=True, timeout=120, check=True)
     assert "60 inputs, no failures" in out.stdout
+
+
+@pytest.mark.parametrize("side", ["server", "client"])
+def test_compressed_certificate_in_tls12_is_unexpected_message(side: str) -> None:
+    # RFC 8879 3: the extension is TLS 1.3 only; a 1.2 peer's CompressedCertificate in
+    # place of its Certificate is unexpected_message, the data never decompressed, even
+    # from a server to a client that offered compress_certificate (for 1.3).
+    from tlskit.wire import certcompress
+
+    def compress(_hs: Any, raw: bytes) -> bytes:
+        return certcompress.compress(certcompress.ZLIB, bytes(raw[4:])).encode()
+    if side == "server":
+        run = run12({"versions": ["TLSv1.3", "TLSv1.2"]}, {"versions": ["TLSv1.2"]})
+        with rewriting(ServerHandshake12, on_msg(11, compress)):
+            run.to_server_flight()
+        expect_alert12(run.client, run.server_flight, AD.unexpected_message)
+    else:
+        run = run12({"certificate": CertifiedKey(pki().client.chain,
+                                                 pki().client.private_key)},
+                    client_auth_kw(certificate_compression=("zlib",)))
+        with rewriting(ClientHandshake12, on_msg(11, compress)):
+            run.to_client_flight()
+        expect_alert12(run.server, run.client_flight, AD.unexpected_message)

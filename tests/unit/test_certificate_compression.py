@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from tlskit import ClientConfig, ClientConnection, HandshakeComplete, ServerConfig, ServerConnection
 from tlskit.ca import LocalCA
@@ -138,11 +139,19 @@ def _swap_compressed(flight_tamper: Any, ca: LocalCA) -> TLSError:
      AlertDescription.bad_certificate),
     ("over the message limit", lambda cc: m.CompressedCertificate(1, 1 << 23, cc.compressed),
      AlertDescription.bad_certificate),
+    ("zero announced", lambda cc: m.CompressedCertificate(1, 0, zlib.compress(b"")),
+     AlertDescription.bad_certificate),
+    ("zstd, not offered", lambda cc: m.CompressedCertificate(3, cc.uncompressed_length,
+                                                             cc.compressed),
+     AlertDescription.illegal_parameter),
 ])
 def test_bad_compressed_certificate(ca: LocalCA, name: str, tamper: Any,
                                     alert: AlertDescription) -> None:
     err = _swap_compressed(tamper, ca)
     assert err.alert == alert, (name, err)
+    if name == "unoffered algorithm":
+        assert str(err).endswith("server compressed its certificate with brotli (2), which "
+                                 "the ClientHello did not offer (offered: zlib; RFC 8879 4)")
 
 
 def test_round_trip_helpers() -> None:
@@ -336,3 +345,203 @@ def test_compression_libraries_load_only_when_used() -> None:
                   "ClientConfig(certificate_compression=('brotli',))\n"
                   "print(sorted(m for m in ('brotli', 'zstandard') if m in sys.modules))\n")
     assert proc.stdout.split() == ["[]", "['brotli',", "'zstandard']"], proc.stderr
+
+
+# --- the server's cache of compressed chains ------------------------------------------------
+
+
+def _staple(ca: LocalCA, leaf: Any) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509 import ocsp
+    request = ocsp.OCSPRequestBuilder().add_certificate(
+        leaf.chain[0], ca.intermediate, hashes.SHA1()).build()
+    return ca.ocsp_response(request.public_bytes(serialization.Encoding.DER))
+
+
+@pytest.fixture
+def compressions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Which algorithm each compression the process runs used (decompression untouched)."""
+    made: list[int] = []
+    table = certcompress.algorithms()
+    for code, alg in list(table.items()):
+        def counted(body: bytes, code: int = code, run: Any = alg.compress) -> bytes:
+            made.append(code)
+            return bytes(run(body))
+        monkeypatch.setitem(table, code, certcompress.Algorithm(counted, alg.decompress))
+    return made
+
+
+def _flight(ccfg: ClientConfig, scfg: ServerConfig) -> bytes:
+    client = ClientConnection(ccfg, "localhost")
+    server = ServerConnection(scfg)
+    server.receive_data(client.data_to_send())
+    flight = server.data_to_send()
+    assert flight
+    return flight
+
+
+def test_no_mix_of_client_offers_makes_the_server_compress_again(
+        ca: LocalCA, compressions: list[int]) -> None:
+    """Every way a client can shape the compressed message (3 algorithms x staple asked or
+    not x SCTs asked or not: 12) is compressed once: a second round compresses nothing.
+    (A bounded cache evicting on a 9th shape let clients cycling through 12 make each
+    handshake pay a brotli compression, up to 100 ms for a big chain.)"""
+    leaf = ca.issue_server(["localhost"], key_type="rsa2048")
+    scfg = ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key,
+                        certificate_compression=ALL, ocsp_response=_staple(ca, leaf),
+                        scts=[bytes(41)])
+    shapes = [ClientConfig(trust_anchors=[ca.root], certificate_compression=(name,),
+                           ocsp_stapling=staple, request_scts=scts)
+              for name in ALL for staple in (False, True) for scts in (False, True)]
+    for ccfg in shapes:
+        _flight(ccfg, scfg)
+    assert len(compressions) == 12
+    for ccfg in shapes:
+        _flight(ccfg, scfg)
+    assert len(compressions) == 12
+
+
+def test_a_new_staple_is_compressed_and_served(ca: LocalCA, compressions: list[int]) -> None:
+    """The staple callable's new response replaces the compressed message: the client
+    receives the new one, never a stale compressed copy of the old."""
+    leaf = ca.issue_server(["localhost"], key_type="rsa2048")
+    staples = [_staple(ca, leaf), _staple(ca, leaf)]
+    assert staples[0] != staples[1]
+    current = [staples[0]]
+    scfg = ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key,
+                        certificate_compression=("zlib",), ocsp_response=lambda: current[0])
+    ccfg = ClientConfig(trust_anchors=[ca.root], ocsp_stapling=True)
+    received = []
+    for staple in (staples[0], staples[0], staples[1], staples[1]):
+        current[0] = staple
+        events, _ = run(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
+        [done] = [e for e in events if isinstance(e, HandshakeComplete)]
+        received.append(done.ocsp_response)
+    assert received == [staples[0], staples[0], staples[1], staples[1]]
+    assert len(compressions) == 2
+
+
+def test_a_bytearray_staple_is_compressed(ca: LocalCA) -> None:
+    """A staple given as a bytearray (accepted uncompressed) is served compressed too; it
+    once failed the handshake with internal_error (unhashable cache key)."""
+    leaf = ca.issue_server(["localhost"], key_type="rsa2048")
+    staple = _staple(ca, leaf)
+    scfg = ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key,
+                        certificate_compression=("zlib",), ocsp_response=bytearray(staple))
+    ccfg = ClientConfig(trust_anchors=[ca.root], ocsp_stapling=True)
+    for _ in range(2):
+        events, _ = run(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
+        [done] = [e for e in events if isinstance(e, HandshakeComplete)]
+        assert done.ocsp_response == staple
+
+
+def _zstd_with_dictionary() -> tuple[bytes, int]:
+    import zstandard
+    samples = [bytes([i]) * 20 + b"a common certificate prefix" * 8 for i in range(200)]
+    shared = zstandard.train_dictionary(1024, samples)
+    frame = zstandard.ZstdCompressor(dict_data=shared).compress(BODY)
+    return frame, zstandard.get_frame_parameters(frame).dict_id
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("dictionary", "zstd certificate frame needs dictionary {dict_id}; RFC 8879 "
+                   "certificates are compressed without one"),
+    ("window", "zstd certificate frame asks for a 8388608-byte window, over the "
+               "1048576-byte limit for its length"),
+])
+def test_zstd_frame_header_refusals_say_what_the_frame_asks(name: str, message: str) -> None:
+    """A frame naming a dictionary, or a window over the cap, is bad_certificate with a
+    line saying which (not the library's "Dictionary mismatch")."""
+    if name == "dictionary":
+        frame, dict_id = _zstd_with_dictionary()
+        assert dict_id
+        message = message.format(dict_id=dict_id)
+    else:
+        frame = _zstd_frame(BODY, window_log=23)
+    with pytest.raises(TLSError) as err:
+        certcompress.decompress(m.CompressedCertificate(certcompress.ZSTD, len(BODY), frame),
+                                1 << 17)
+    assert err.value.alert == AlertDescription.bad_certificate
+    assert str(err.value).endswith(message), err.value
+
+
+@pytest.mark.parametrize(("offer", "chosen"), [
+    ([0x0A0A, 0x7777], None),                        # GREASE and unknown only: plain
+    ([0x0A0A, 0x7777, 2, 2, 1], "brotli"),           # duplicates, GREASE: the server's order
+    ([1, 0xFAFA], "zlib"),
+])
+def test_server_choice_among_unknown_grease_and_duplicate_codes(
+        ca: LocalCA, offer: list[int], chosen: str | None) -> None:
+    """RFC 8879 3: the server compresses with one of the client's codes it has, in its own
+    order; codes it does not know (GREASE among them) and repeats are passed over."""
+    steps: list[dict[str, Any]] = []
+    _, scfg = configs(ca, certificate_compression=("brotli", "zlib"),
+                      tracer=lambda step, f: steps.append({"step": step, **f}))
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.root]), "localhost")
+    hello = client.data_to_send()
+    ch = m.ClientHello.decode(hello[9:])
+    ch.extensions[27] = certcompress.encode_extension(offer)
+    body = ch.encode()
+    server = ServerConnection(scfg)
+    server.receive_data(hello[:3] + len(body).to_bytes(2, "big") + body)
+    assert server.data_to_send()
+    [cert] = [s for s in steps if s["step"] == "certificate"]
+    assert cert["compressed"] == (None if chosen is None
+                                  else certcompress.algorithm_code(chosen))
+
+
+@pytest.mark.parametrize("config", [ClientConfig, ServerConfig])
+def test_an_algorithm_named_twice_is_one_clear_value_error(config: Any) -> None:
+    """A ClientHello listing an algorithm twice is refused by BoringSSL servers (its
+    compress_certificate parser rejects repeats): the configuration says so at once."""
+    with pytest.raises(ValueError, match=r"^certificate_compression lists 'zlib' twice: "
+                                         r"name each algorithm once"):
+        config(certificate_compression=("zlib", "brotli", "zlib"))
+
+
+def test_a_rotated_certificate_is_served_compressed_never_the_old_one(ca: LocalCA) -> None:
+    """Rotation is a new `CertifiedKey` (from a resolver, or a new config): its chain is
+    compressed afresh; the old key's compressed copy is never served for it, in any
+    algorithm."""
+    from tlskit import CertifiedKey
+    old, new = (ca.issue_server(["localhost"], key_type=k) for k in ("rsa2048", "ec256"))
+    was, now = (CertifiedKey(i.chain, i.private_key) for i in (old, new))
+    keys = [was, was, now, now]  # each served twice: the second from its cache
+    serving = iter(keys * len(ALL))
+    scfg = ServerConfig(certificate_resolver=lambda info: next(serving),
+                        certificate_compression=ALL)
+    for name in ALL:
+        trace: list[str | None] = []
+        ccfg = ClientConfig(trust_anchors=[ca.root], certificate_compression=(name,),
+                            tracer=lambda step, f, trace=trace: trace.append(
+                                f.get("algorithm")) if step == "compressed_certificate"
+                            else None)
+        seen = []
+        for _ in keys:
+            events, _ = run(ClientConnection(ccfg, "localhost"), ServerConnection(scfg))
+            [done] = [e for e in events if isinstance(e, HandshakeComplete)]
+            seen.append(done.peer_certificates[0])
+        assert seen == [old.chain[0], old.chain[0], new.chain[0], new.chain[0]], name
+        assert trace == [name] * 4
+
+
+def test_zstd_bomb_frame_after_an_exact_first_frame_stays_bounded() -> None:
+    """The zstd decoder reads twice (bounded, then to find the frame's end): a first frame
+    of exactly the announced length followed by a 256 MiB bomb frame (or a skippable
+    frame and the bomb) is refused without inflating the bomb in either pass."""
+    first = _zstd_frame(BODY)
+    skippable = b"\x50\x2a\x4d\x18\x04\x00\x00\x00abcd"
+    for data in (first + bomb("zstd"), first + skippable + bomb("zstd")):
+        tracemalloc.start()
+        cpu = time.process_time()
+        try:
+            with pytest.raises(TLSError) as err:
+                certcompress.decompress(
+                    m.CompressedCertificate(certcompress.ZSTD, len(BODY), data), 1 << 17)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert err.value.alert == AlertDescription.bad_certificate
+        assert "not exactly one complete frame" in str(err.value)
+        assert peak < 1 << 20, peak
+        assert time.process_time() - cpu < 0.5

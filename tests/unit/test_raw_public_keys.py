@@ -592,3 +592,19 @@ def test_tls13_signature_with_another_curves_scheme_is_refused(side: str) -> Non
     exc, alert, who = failure(client, server)
     assert (who, alert) == ("client" if side == "server" else "server", AD.illegal_parameter)
     assert "ecdsa_secp256r1_sha256 does not match" in str(exc)
+
+
+@pytest.mark.parametrize("algorithm", ["zlib", "brotli", "zstd"])
+def test_raw_key_certificate_message_compressed(algorithm: str) -> None:
+    """RFC 8879 4: with RFC 7250's altered Certificate message, the altered message is what
+    is compressed; the client decompresses it and pins the key as usual."""
+    steps: list[dict[str, Any]] = []
+    c, _ = connect(ClientConfig(pinned_server_keys=[SERVER_KEY.spki],
+                                certificate_compression=(algorithm,),
+                                tracer=lambda step, f: steps.append({"step": step, **f})),
+                   ServerConfig(raw_public_key=SERVER_KEY,
+                                certificate_compression=(algorithm,)))
+    assert c.handshake_complete is not None
+    assert c.handshake_complete.peer_raw_public_key == SERVER_KEY.spki
+    assert [s["algorithm"] for s in steps if s["step"] == "compressed_certificate"] == [
+        algorithm]

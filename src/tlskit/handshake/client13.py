@@ -730,8 +730,12 @@ class ClientHandshake13(Handshake13):
         if _E.compress_certificate not in self.offer.extensions:  # 4: no such message then
             raise UnexpectedMessage("CompressedCertificate, but our ClientHello offered no "
                                     "compress_certificate (RFC 8879 3)")
-        if cc.algorithm not in self.config._cert_compression:
-            raise IllegalParameter(f"certificate compressed with {cc.algorithm}, not offered")
+        if cc.algorithm not in self.config._cert_compression:  # 4: one of those offered
+            offered = ", ".join(certcompress.NAMES[a] for a in self.config._cert_compression)
+            raise IllegalParameter(
+                f"server compressed its certificate with "
+                f"{certcompress.NAMES.get(cc.algorithm, 'unknown')} ({cc.algorithm}), which "
+                f"the ClientHello did not offer (offered: {offered}; RFC 8879 4)")
         body = certcompress.decompress(cc, self.config.max_handshake_message)
         self.trace(T.COMPRESSED_CERTIFICATE, algorithm=certcompress.NAMES.get(cc.algorithm),
                    compressed=len(cc.compressed), uncompressed=len(body))

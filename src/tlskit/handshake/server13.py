@@ -916,14 +916,7 @@ class ServerHandshake13(ServerView, Handshake13):
         else:  # the same bytes for every client: encoded once per certificate
             raw = ck._certificate13 or _encode_once(ck)
         if self._compression is not None:  # RFC 8879: the same message, compressed
-            key = (self._compression, staple, scts is not None)
-            packed = ck._compressed.get(key)
-            if packed is None:
-                if len(ck._compressed) >= 8:  # staples change over time: keep it small
-                    ck._compressed.clear()
-                packed = ck._compressed[key] = certcompress.compress(
-                    self._compression, raw[4:]).encode()
-            self.send(packed)
+            self.send(_compressed_once(ck, self._compression, staple, scts is not None, raw))
         else:
             self.send(raw)
         if self.config.tracer is not None:
@@ -1268,6 +1261,21 @@ def _certificate_message(ck: CertifiedKey, staple: bytes | None,
     if scts is not None:
         entries[0].extensions[_E.signed_certificate_timestamp] = scts
     return m.Certificate(b"", entries)
+
+
+def _compressed_once(ck: CertifiedKey, algorithm: int, staple: bytes | None, scts: bool,
+                     raw: bytes) -> bytes:
+    """The CompressedCertificate for `raw`, made once per slot of `ck`: a slot per
+    (algorithm, stapled, SCTs sent), so at most 3 x 2 x 2 whatever clients offer, and
+    no client's choice evicts another's (a brotli miss costs up to 100 ms); a new staple
+    replaces its slot's message (compared by value: the callable may return a copy)."""
+    slot = (algorithm, staple is not None, scts)
+    cached = ck._compressed.get(slot)
+    if cached is not None and cached[0] == staple:
+        return cached[1]
+    packed = certcompress.compress(algorithm, raw[4:]).encode()
+    ck._compressed[slot] = (None if staple is None else bytes(staple), packed)
+    return packed
 
 
 def _encode_once(ck: CertifiedKey) -> bytes:

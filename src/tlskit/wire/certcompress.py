@@ -81,6 +81,7 @@ def _brotli(brotli: Any) -> Algorithm | None:
 def _zstd(zstandard: Any) -> Algorithm:
     def decompress(data: bytes, size: int) -> bytes:
         window = max(_ZSTD_MIN_WINDOW, size)
+        _check_zstd_header(zstandard.get_frame_parameters(data), window)
         # A bounded read first: at most size + 1 bytes, whatever the frame holds...
         dctx = zstandard.ZstdDecompressor(max_window_size=window)
         with dctx.stream_reader(data, read_across_frames=False) as reader:
@@ -97,6 +98,17 @@ def _zstd(zstandard: Any) -> Algorithm:
 
     return Algorithm(lambda b: bytes(zstandard.ZstdCompressor(level=19).compress(b)),
                      decompress)
+
+
+def _check_zstd_header(params: Any, window: int) -> None:
+    """What the frame header asks for, refused in one clear line before decoding: a
+    dictionary (RFC 8879 7.3 names plain zstd: none is shared) or a window over `window`."""
+    if params.dict_id:
+        raise BadCertificate(f"zstd certificate frame needs dictionary {params.dict_id}; "
+                             "RFC 8879 certificates are compressed without one")
+    if params.window_size > window:
+        raise BadCertificate(f"zstd certificate frame asks for a {params.window_size}-byte "
+                             f"window, over the {window}-byte limit for its length")
 
 
 @functools.cache
