@@ -63,6 +63,28 @@ def cert_status(der_response: bytes) -> str:
 # --------------------------------------------------------------------------- the PKI
 
 
+def localhost_leaf_with(ca: LocalCA, extension: x509.ExtensionType,
+                        critical: bool = False) -> Issued:
+    """A one-day localhost server leaf under ``ca``'s intermediate carrying ``extension``
+    (e.g. a TLS Feature no `LocalCA` option makes: critical, or not parseable)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    start = now() - dt.timedelta(hours=1)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca.intermediate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(extension, critical=critical)
+        .sign(ca.intermediate_key, hashes.SHA256()))
+    return Issued(certificate=cert, private_key=key, chain=[cert, ca.intermediate])
+
+
 @dataclass
 class Leaf:
     """A server leaf issued by the LocalCA intermediate, and its files for openssl."""

@@ -26,7 +26,7 @@ from tlskit.x509.errors import CertificateVerificationError, Reason
 from tlskit.x509.muststaple import must_staple
 from tlskit.x509.revocation import build_ocsp_request
 
-from .conftest import VERSIONS, now
+from .conftest import VERSIONS, localhost_leaf_with, now
 from .test_in_memory import handshake
 
 UTC = dt.UTC
@@ -215,24 +215,7 @@ def test_resumption_checks_the_kept_staple(msca: MustStapleCA) -> None:
 def _leaf_with(msca: MustStapleCA, extension: x509.ExtensionType,
                critical: bool = False) -> Issued:
     """A localhost leaf under the CA's intermediate carrying ``extension``."""
-    from cryptography.hazmat.primitives.asymmetric import ec
-    key = ec.generate_private_key(ec.SECP256R1())
-    start = now() - dt.timedelta(hours=1)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(msca.ca.intermediate.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]),
-                       critical=False)
-        .add_extension(extension, critical=critical)
-        .sign(msca.ca.intermediate_key, hashes.SHA256()))
-    return Issued(certificate=cert, private_key=key, chain=[cert, msca.ca.intermediate])
+    return localhost_leaf_with(msca.ca, extension, critical)
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -26,7 +26,7 @@ from tlskit.x509.errors import Reason
 from tlskit.x509.muststaple import must_staple
 
 from ..support.peers import PeerProcess, require_binary
-from .conftest import VERSIONS, Leaf, Peers, StaplePKI, now, pem
+from .conftest import VERSIONS, Leaf, Peers, StaplePKI, localhost_leaf_with, now, pem
 from .test_client_vs_s_server import connect, rejected
 
 pytestmark = pytest.mark.interop
@@ -170,33 +170,16 @@ def _malformed_leaf(pki: StaplePKI, out: Path, body: bytes = b"\x04\x01\x05",
     """A localhost leaf whose TLS Feature extension is ``body``: by default an OCTET STRING,
     not a SEQUENCE OF INTEGER (tlskit's own ServerConfig cannot load it, s_server serves
     it)."""
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
     out.mkdir()
-    key = ec.generate_private_key(ec.SECP256R1())
-    start = now() - dt.timedelta(hours=1)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(pki.intermediate.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]),
-                       critical=False)
-        .add_extension(x509.UnrecognizedExtension(
-            x509.ObjectIdentifier("1.3.6.1.5.5.7.1.24"), body), critical=critical)
-        .sign(pki.ca.intermediate_key, hashes.SHA256()))
+    issued = localhost_leaf_with(pki.ca, x509.UnrecognizedExtension(
+        x509.ObjectIdentifier("1.3.6.1.5.5.7.1.24"), body), critical)
+    cert, key = issued.certificate, issued.private_key
     paths = out / "leaf.pem", out / "chain.pem", out / "key.pem"
     paths[0].write_bytes(pem(cert))
     paths[1].write_bytes(pem(pki.intermediate))
     paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
                                            serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
-    issued = Issued(certificate=cert, private_key=key, chain=[cert, pki.intermediate])
     return Leaf(issued, *paths)
 
 
