@@ -6,6 +6,7 @@ that do not offer TLS, and the bounds on what is read."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -475,3 +476,44 @@ def test_any_server_bytes_end_in_a_starttls_error(protocol: str, data: bytes) ->
             tlskit.starttls(a, protocol, timeout=5)
         except StartTLSError as exc:
             assert str(exc)
+
+
+# -- XMPP: no regular expression rescans what a hostile peer sends ---------------------
+
+
+@pytest.mark.parametrize("start, unit", [(b"", b"<starttls "), (b"", b"<stream:stream "),
+                                         (b"<a b='", b"x>")])
+def test_xmpp_server_reads_unclosed_tags_in_linear_time(start: bytes, unit: bytes) -> None:
+    """60 KB of tags that never close (or a quote that never does), sent in one go: refused
+    at once (an overlong tag) instead of a regular expression's rescan of the whole buffer
+    per read (seconds of CPU per client, the GIL held)."""
+    flood = b"<stream:stream to='x'>" + start + unit * (60_000 // len(unit))
+    with raw_server(lambda conn: tlskit.starttls_accept(conn, "xmpp")) as (port, errors), \
+            socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.settimeout(20)
+        started = time.monotonic()
+        with contextlib.suppress(OSError):
+            sock.sendall(flood)
+        with contextlib.suppress(OSError):
+            read_all(sock)
+        took = time.monotonic() - started
+    assert len(errors) == 1 and isinstance(errors[0], StartTLSError)
+    assert "longer than 4096 bytes" in str(errors[0])
+    assert took < 2.0
+
+
+def test_xmpp_client_reads_unclosed_stream_error_in_linear_time() -> None:
+    def script(conn: socket.socket) -> None:
+        read_until(conn, b">")
+        read_until(conn, b">")
+        conn.sendall(b"<stream:stream version='1.0'>"
+                     + b"<stream:error><x/>" * 3500)
+        with contextlib.suppress(OSError):  # (the client closes with this unread)
+            read_all(conn)
+
+    started = time.monotonic()
+    with raw_server(script) as (port, errors), pytest.raises(StartTLSError) as caught:
+        tlskit.connect("127.0.0.1", port, client_config(), starttls="xmpp", timeout=20)
+    assert time.monotonic() - started < 2.0
+    assert "stream error '<x/>'" in str(caught.value)
+    assert errors == []

@@ -102,19 +102,31 @@ class _Lines:
                                     f"exchange{said}")
             self.buffer += data
 
-    def until(self, pattern: re.Pattern[bytes], what: str) -> tuple[bytes, bytes]:
-        """Read until ``pattern`` matches the buffer (XMPP is not line based); consume
-        through the match's end, keep what follows. Returns what was consumed and the
-        matched part."""
-        while not (found := pattern.search(self.buffer)):
+    def tag(self, what: str) -> bytes:
+        """The next XML tag, ``<...>`` (XMPP is not line based; the text between tags is
+        skipped). Each tag is at most ``MAX_LINE`` bytes and is matched from its ``<``
+        only, so a peer that never closes a tag costs linear time, not a regular
+        expression's rescan of everything it sent (quadratic: seconds of CPU per peer)."""
+        while True:
+            start = self.buffer.find(b"<")
+            if start < 0:
+                self.buffer.clear()
+            elif start:
+                del self.buffer[:start]
+            if self.buffer and b">" in self.buffer:
+                found = _TAG.match(self.buffer)
+                if found:
+                    tag = bytes(found.group(0))  # (before the buffer it views changes)
+                    del self.buffer[:found.end()]
+                    return tag
+            if len(self.buffer) > MAX_LINE:
+                raise StartTLSError(f"{self.peer} sent an XML tag longer than {MAX_LINE} "
+                                    f"bytes before TLS; refusing")
             data = self._recv()
             if not data:
                 raise StartTLSError(f"{self.peer} closed the connection before sending "
                                     f"{what}")
             self.buffer += data
-        consumed, matched = bytes(self.buffer[:found.end()]), found.group(0)
-        del self.buffer[:found.end()]
-        return consumed, bytes(matched)
 
     def exactly(self, n: int) -> bytes:
         while len(self.buffer) < n:
@@ -333,32 +345,63 @@ def _postgres_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -
                             f"'N': is this a PostgreSQL server?", repr(answer))
 
 
-# RFC 6120 5.4.2: the stream header, features offering <starttls/>, <proceed/>.
+# RFC 6120 5.4.2: the stream header, features offering <starttls/>, <proceed/>. No XML
+# parser: tags are cut out one at a time (quotes respected) and only their names and the
+# xmlns attribute are looked at, so entities, DTDs and nesting cost nothing (RFC 6120
+# 11.1 forbids DTDs and entity declarations anyway).
 XMPP_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
-_STREAM_HEADER = re.compile(rb"<stream:stream\b[^>]*>")
-_FEATURES = re.compile(rb"</stream:features>|<stream:features\s*/>|</stream:stream>|"
-                       rb"<stream:error\b.*?</stream:error>", re.S)
-_OFFERS_TLS = re.compile(rb"<starttls\s+xmlns=['\"]" + XMPP_TLS.encode() + rb"['\"]")
-_PROCEED = re.compile(rb"<(proceed|failure)\s+xmlns=['\"]" + XMPP_TLS.encode()
-                      + rb"['\"]\s*(/>|>\s*</\1>)|</stream:stream>")
-_STARTTLS_COMMAND = re.compile(rb"<starttls\b[^>]*?(/>|>\s*</starttls>)")
+_TAG = re.compile(rb"<(?:[^>'\"]++|'[^']*+'|\"[^\"]*+\")*+>")
+_TAG_NAME = re.compile(rb"<\s*(/?)\s*([^\s/>]*)")
+_TLS_XMLNS = re.compile(rb"\sxmlns\s*=\s*(['\"])" + XMPP_TLS.encode() + rb"\1")
+
+
+def _tag_name(tag: bytes) -> bytes:
+    """``stream:stream``, ``/stream:features``, ``starttls``...: a closing tag's name
+    starts with ``/``."""
+    found = _TAG_NAME.match(tag)
+    return (found.group(1) + found.group(2)) if found else b""
+
+
+def _empty(tag: bytes) -> bool:
+    """``<name .../>``: an element with no content and no closing tag."""
+    return tag.rstrip(b"> \t\r\n").endswith(b"/")
+
+
+def _next_tag(lines: _Lines, names: tuple[bytes, ...], what: str) -> bytes:
+    """Skip tags until one named in ``names``; return it."""
+    while _tag_name(tag := lines.tag(what)) not in names:
+        pass
+    return tag
 
 
 def _xmpp_client(sock: socket.socket, lines: _Lines, peer: str, domain: str) -> None:
     sock.sendall(f"<?xml version='1.0'?><stream:stream to='{_xml_attr(domain)}' version='1.0' "
                  f"xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
                  .encode())
-    lines.until(_STREAM_HEADER, "its stream header: is this an XMPP server?")
-    features, end = lines.until(_FEATURES, "its stream features")
-    if not end.startswith(b"</stream:features") or not _OFFERS_TLS.search(features):
-        said = _quote(end[:200]) if end.startswith(b"<stream:error") \
-            else "its stream features list no <starttls/>"
+    _next_tag(lines, (b"stream:stream",), "its stream header: is this an XMPP server?")
+    offered, said = False, "its stream features list no <starttls/>"
+    while True:
+        tag = lines.tag("its stream features")
+        name = _tag_name(tag)
+        if name == b"starttls" and _TLS_XMLNS.search(tag):
+            offered = True
+        elif name in (b"/stream:features", b"/stream:stream") or (
+                name == b"stream:features" and _empty(tag)):
+            break
+        elif name == b"stream:error":
+            condition = lines.tag("its stream error")
+            offered, said = False, f"stream error {_quote(condition[:200])}"
+            break
+    if not offered:
         raise StartTLSError(f"{peer} does not offer STARTTLS ({said}); try its "
                             f"direct-TLS port (5223)", said)
     sock.sendall(f"<starttls xmlns='{XMPP_TLS}'/>".encode())
-    _, answer = lines.until(_PROCEED, "<proceed/>")
-    if not answer.startswith(b"<proceed"):
+    answer = _next_tag(lines, (b"proceed", b"failure", b"stream:error", b"/stream:stream"),
+                       "<proceed/>")
+    if not (_tag_name(answer) == b"proceed" and _TLS_XMLNS.search(answer)):
         raise StartTLSError(f"{peer} refused STARTTLS: {_quote(answer)}", _quote(answer))
+    if not _empty(answer):
+        _next_tag(lines, (b"/proceed",), "</proceed>")
 
 
 def _xml_attr(text: str) -> str:
@@ -538,13 +581,17 @@ def _refuse_pipelined(sock: socket.socket, lines: _Lines, peer: str, command: by
 
 def _xmpp_server(sock: socket.socket, lines: _Lines, peer: str, hostname: str) -> None:
     # RFC 6120 5.4.2: features that require TLS, then <proceed/> to the client's <starttls/>.
-    lines.until(_STREAM_HEADER, "a stream header: is it an XMPP client?")
+    _next_tag(lines, (b"stream:stream",), "a stream header: is it an XMPP client?")
     sock.sendall(f"<?xml version='1.0'?><stream:stream from='{_xml_attr(hostname)}' "
                  f"id='tlskit' version='1.0' xmlns='jabber:client' "
                  f"xmlns:stream='http://etherx.jabber.org/streams'><stream:features>"
                  f"<starttls xmlns='{XMPP_TLS}'><required/></starttls></stream:features>"
                  .encode())
-    lines.until(_STARTTLS_COMMAND, "<starttls/>")
+    command = _next_tag(lines, (b"starttls", b"/stream:stream"), "<starttls/>")
+    if _tag_name(command) != b"starttls":
+        raise StartTLSError(f"{peer} closed its stream without asking for TLS")
+    if not _empty(command):
+        _next_tag(lines, (b"/starttls",), "</starttls>")
     _refuse_pipelined(sock, lines, peer, b"<starttls/>", "xmpp")
     sock.sendall(f"<proceed xmlns='{XMPP_TLS}'/>".encode())
 
