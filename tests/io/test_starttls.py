@@ -310,6 +310,34 @@ def test_postgres_server_without_ssl_is_named() -> None:
                                  f"SSLRequest): the server has ssl = off")
 
 
+def test_postgres_error_response_is_not_shown() -> None:
+    """A server too old for SSL answers SSLRequest with an ErrorResponse: named as such,
+    and its (unauthenticated, possibly forged) text is not repeated (CVE-2024-10977)."""
+    forged = b"EFATAL please log in at http://evil.example/\x00"
+    with (
+        raw_server(lambda conn: play_postgres(conn, forged)) as (port, _),
+        pytest.raises(StartTLSError) as caught,
+    ):
+        tlskit.connect("127.0.0.1", port, client_config(), starttls="postgres")
+    assert str(caught.value) == (f"127.0.0.1:{port} answered SSLRequest with an error message "
+                                 f"('E', not shown: it is unauthenticated): the server does "
+                                 f"not support SSL (PostgreSQL before 7.1, or not PostgreSQL)")
+    assert "evil" not in str(caught.value)
+
+
+def test_ftp_greeting_may_start_with_120() -> None:
+    """RFC 959 5.4: "120 ready in nnn minutes" may come before the 220 greeting."""
+    dialogue = [(None, b"120 ready in 1 minute\r\n220 ready\r\n"),
+                (b"AUTH TLS\r\n", b"234 go ahead\r\n")]
+    with (
+        raw_server(lambda conn: (play(conn, dialogue), read_all(conn))) as (port, errors),
+        socket.create_connection(("127.0.0.1", port)) as sock,
+    ):
+        tlskit.starttls(sock, "ftp", timeout=20)
+        sock.close()
+    assert errors == []
+
+
 # -- bounds ----------------------------------------------------------------------------
 
 

@@ -265,8 +265,16 @@ def _smtp_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -> No
 
 
 def _ftp_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -> None:
-    # RFC 4217 4: AUTH TLS, answered 234 (RFC 2228).
-    _expect(lines, "220", "the connection (its greeting)", ": is this an FTP server?")
+    # RFC 4217 4: AUTH TLS, answered 234 (RFC 2228). RFC 959 5.4: a server may first say
+    # 120 ("ready in nnn minutes"), then 220; ftplib and curl wait for the 220 too.
+    for _ in range(8):
+        code, got = _reply(lines)
+        if not code.startswith("1"):
+            break
+    if code != "220":
+        raise StartTLSError(f"{peer} answered the connection (its greeting) with "
+                            f"{_quote(got[-1])} (not 220): is this an FTP server?",
+                            _quote(got[-1]))
     sock.sendall(b"AUTH TLS\r\n")
     _expect(lines, "234", "AUTH TLS", ": it does not offer FTP over TLS (RFC 4217)")
 
@@ -340,6 +348,12 @@ def _postgres_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -
     if answer == b"N":
         raise StartTLSError(f"{peer} refused SSL (answered 'N' to SSLRequest): the "
                             f"server has ssl = off", "N")
+    if answer == b"E":
+        # The protocol docs: a server too old for SSL answers with an ErrorResponse; its
+        # text is not shown (unauthenticated, and a MITM's to choose: CVE-2024-10977).
+        raise StartTLSError(f"{peer} answered SSLRequest with an error message ('E', not "
+                            f"shown: it is unauthenticated): the server does not support "
+                            f"SSL (PostgreSQL before 7.1, or not PostgreSQL)", "E")
     if answer != b"S":
         raise StartTLSError(f"{peer} answered SSLRequest with {answer!r}, not 'S' or "
                             f"'N': is this a PostgreSQL server?", repr(answer))
