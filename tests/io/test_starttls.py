@@ -338,6 +338,17 @@ def test_ftp_greeting_may_start_with_120() -> None:
     assert errors == []
 
 
+def test_postgres_server_names_direct_ssl() -> None:
+    """A ClientHello where SSLRequest should be (PostgreSQL 17's sslnegotiation=direct):
+    the error says so, not "length 369295617"."""
+    with raw_server(lambda conn: tlskit.starttls_accept(conn, "postgres")) as (port, errors), \
+            pytest.raises((tlskit.TLSError, OSError)):
+        tlskit.connect("127.0.0.1", port, client_config().replace(alpn_protocols=["postgresql"]),
+                       server_name="localhost", timeout=20)
+    assert len(errors) == 1
+    assert "sent a TLS ClientHello without SSLRequest (direct SSL" in str(errors[0])
+
+
 # -- bounds ----------------------------------------------------------------------------
 
 

@@ -38,6 +38,7 @@ MAX_TOTAL = 64 * 1024    # the whole plaintext exchange, each way
 MAX_COMMANDS = 32        # commands a server answers before it gives up on a client
 PG_SSL_REQUEST = 80877103  # PostgreSQL's SSLRequest code (1234 << 16 | 5679)
 PG_GSSENC_REQUEST = 80877104
+PG_PROTOCOL_3 = 196608     # a StartupMessage's protocol version, 3.0
 
 
 class StartTLSError(TLSError):
@@ -620,10 +621,27 @@ def _postgres_server(sock: socket.socket, lines: _Lines, peer: str) -> None:
             sock.sendall(b"N")
             continue
         if length != 8 or code != PG_SSL_REQUEST:
-            raise StartTLSError(f"{peer} sent a PostgreSQL startup packet without "
-                                f"SSLRequest (length {length}, code {code}); this server "
-                                f"takes TLS only (sslmode=require)")
+            _postgres_refuse(sock, peer, length, code)
         _refuse_pipelined(sock, lines, peer, b"SSLRequest", "postgres")
         sock.sendall(b"S")
         return
     raise StartTLSError(f"{peer} sent GSSENCRequest twice")
+
+
+def _postgres_refuse(sock: socket.socket, peer: str, length: int, code: int) -> None:
+    """A first packet that is not SSLRequest: a TLS record (PostgreSQL 17's direct SSL,
+    ``sslnegotiation=direct``), or a plaintext StartupMessage, which gets an ErrorResponse
+    (as a server whose pg_hba.conf has hostssl lines only) so that the client says why."""
+    if length >> 16 == 0x1603:  # a handshake record, TLS 1.x: a ClientHello
+        raise StartTLSError(f"{peer} sent a TLS ClientHello without SSLRequest (direct SSL, "
+                            f"sslnegotiation=direct): this server speaks PostgreSQL's "
+                            f"SSLRequest only; serve direct SSL without --starttls, with "
+                            f"--alpn postgresql")
+    if code == PG_PROTOCOL_3 and 8 < length <= MAX_LINE:
+        text = ("tlskit serve takes encrypted connections only: connect with "
+                "sslmode=require")
+        fields = b"SFATAL\0VFATAL\0C28000\0M" + text.encode() + b"\0\0"
+        sock.sendall(b"E" + struct.pack("!I", 4 + len(fields)) + fields)
+    raise StartTLSError(f"{peer} sent a PostgreSQL startup packet without SSLRequest "
+                        f"(length {length}, code {code}); this server takes TLS only "
+                        f"(sslmode=require)")
