@@ -349,6 +349,26 @@ def test_postgres_server_names_direct_ssl() -> None:
     assert "sent a TLS ClientHello without SSLRequest (direct SSL" in str(errors[0])
 
 
+def test_smtp_reply_with_a_foreign_line_is_refused_at_once() -> None:
+    """A greeting "220-" followed by a "554 " line is no SMTP reply (RFC 5321 4.2.1): named
+    at once, not waited on until the deadline for a "220 " that never comes."""
+    dialogue: list[tuple[bytes | None, bytes]] = [(None, b"220-mx\r\n554 go away\r\n")]
+    started = time.monotonic()
+    with (
+        raw_server(lambda conn: (play(conn, dialogue), read_all(conn))) as (port, _),
+        socket.create_connection(("127.0.0.1", port)) as sock,
+        pytest.raises(StartTLSError) as caught,
+    ):
+        try:
+            tlskit.starttls(sock, "smtp", timeout=10)
+        finally:
+            sock.close()
+    assert time.monotonic() - started < 5
+    assert str(caught.value) == (f"127.0.0.1:{port} sent '554 go away' within a 220 reply: "
+                                 f"every line of an SMTP reply starts with its code (RFC "
+                                 f"5321 4.2.1)")
+
+
 # -- bounds ----------------------------------------------------------------------------
 
 

@@ -222,8 +222,13 @@ def starttls(sock: socket.socket, protocol: str, *, client_name: str | None = No
     _run(sock, timeout, body, peer)
 
 
-def _reply(lines: _Lines) -> tuple[str, list[bytes]]:
-    """One SMTP/FTP reply: its code and its lines (multi-line "ddd-" ... "ddd ")."""
+_SMTP_LINE = re.compile(rb"\d{3}[ -]|\d{3}\r?\n")
+
+
+def _reply(lines: _Lines, smtp: bool = False) -> tuple[str, list[bytes]]:
+    """One SMTP/FTP reply: its code and its lines (multi-line "ddd-" ... "ddd "). In SMTP
+    every line starts with the same code (RFC 5321 4.2.1); an FTP reply's inner lines are
+    free text (RFC 959 4.2)."""
     first = lines.line()
     code = first[:3].decode("latin-1")
     got = [first]
@@ -237,13 +242,18 @@ def _reply(lines: _Lines) -> tuple[str, list[bytes]]:
             got.append(line)
             if line.startswith(end) or line.rstrip(b"\r\n") == code.encode():
                 break
+            if smtp and not (_SMTP_LINE.match(line) and line.startswith(code.encode())):
+                raise StartTLSError(f"{lines.peer} sent {_quote(line)} within a {code} "
+                                    f"reply: every line of an SMTP reply starts with its "
+                                    f"code (RFC 5321 4.2.1)", _quote(line))
             if len(got) > 1000:
                 raise StartTLSError(f"{lines.peer} sent a reply of more than 1000 lines")
     return code, got
 
 
-def _expect(lines: _Lines, want: str, what: str, advice: str) -> list[bytes]:
-    code, got = _reply(lines)
+def _expect(lines: _Lines, want: str, what: str, advice: str,
+            smtp: bool = False) -> list[bytes]:
+    code, got = _reply(lines, smtp)
     if code != want:
         raise StartTLSError(f"{lines.peer} answered {what} with {_quote(got[-1])} (not "
                             f"{want}){advice}", _quote(got[-1]))
@@ -252,9 +262,10 @@ def _expect(lines: _Lines, want: str, what: str, advice: str) -> list[bytes]:
 
 def _smtp_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -> None:
     # RFC 5321 4.2 replies; RFC 3207 4: EHLO, the STARTTLS keyword, STARTTLS, 220.
-    _expect(lines, "220", "the connection (its greeting)", ": is this an SMTP server?")
+    _expect(lines, "220", "the connection (its greeting)", ": is this an SMTP server?",
+            smtp=True)
     sock.sendall(f"EHLO {name}\r\n".encode("ascii", "replace"))
-    got = _expect(lines, "250", "EHLO", "")
+    got = _expect(lines, "250", "EHLO", "", smtp=True)
     keywords = [line[4:].strip().split(b" ")[0].upper() for line in got[1:]]
     if b"STARTTLS" not in keywords:
         listed = ", ".join(k.decode("latin-1") for k in keywords if k) or "nothing"
@@ -262,7 +273,7 @@ def _smtp_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -> No
                             f"it cannot be reached over TLS on this port (try its TLS port, "
                             f"465 for submission)", listed)
     sock.sendall(b"STARTTLS\r\n")
-    _expect(lines, "220", "STARTTLS", "")
+    _expect(lines, "220", "STARTTLS", "", smtp=True)
 
 
 def _ftp_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -> None:
