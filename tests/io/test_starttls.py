@@ -576,3 +576,48 @@ def test_xmpp_client_reads_unclosed_stream_error_in_linear_time() -> None:
     assert time.monotonic() - started < 2.0
     assert "stream error '<x/>'" in str(caught.value)
     assert errors == []
+
+
+# -- the deadline is for the whole exchange; the socket's own timeout comes back ----------
+
+
+def test_slow_server_meets_one_deadline_for_the_whole_exchange() -> None:
+    """A server that sends a byte every 0.1 s (each read succeeds) still meets the deadline
+    of the whole exchange, and the socket's own timeout is restored after."""
+    stop = threading.Event()
+
+    def drip(conn: socket.socket) -> None:
+        conn.sendall(b"220-")
+        while not stop.wait(0.1):
+            try:
+                conn.sendall(b"x")
+            except OSError:
+                return
+
+    with raw_server(drip) as (port, errors), \
+            socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.settimeout(7.5)
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match="did not finish the STARTTLS exchange within "
+                                               "1 s"):
+            tlskit.starttls(sock, "smtp", timeout=1)
+        took = time.monotonic() - started
+        stop.set()
+        assert sock.gettimeout() == 7.5
+    assert 0.9 < took < 3
+    assert errors == []
+
+
+@pytest.mark.parametrize("last_extra", [b"", b"250 injected\r\n"])
+def test_socket_timeout_is_restored(last_extra: bytes) -> None:
+    with raw_server(lambda conn: (play(conn, DIALOGUES["smtp"], last_extra),
+                                  read_all(conn))) as (port, _), \
+            socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.settimeout(None)
+        if last_extra:
+            with pytest.raises(StartTLSError):
+                tlskit.starttls(sock, "smtp", timeout=10)
+        else:
+            tlskit.starttls(sock, "smtp", timeout=10)
+        assert sock.gettimeout() is None
+        sock.close()
