@@ -621,3 +621,26 @@ def test_socket_timeout_is_restored(last_extra: bytes) -> None:
             tlskit.starttls(sock, "smtp", timeout=10)
         assert sock.gettimeout() is None
         sock.close()
+
+
+def test_server_names_a_clienthello_pipelined_after_starttls() -> None:
+    """STARTTLS and a real ClientHello in one segment (the client did not wait for 220):
+    refused like any pipelined bytes, and said in words, not as 80 quoted binary bytes."""
+    client = tlskit.ClientConnection(client_config(), server_name="localhost")
+    hello = client.data_to_send()
+    assert hello[:2] == b"\x16\x03"
+    with (
+        raw_server(lambda conn: tlskit.starttls_accept(conn, "smtp")) as (port, errors),
+        socket.create_connection(("127.0.0.1", port)) as sock,
+    ):
+        sock.settimeout(20)
+        client_port = sock.getsockname()[1]
+        sock.recv(4096)
+        sock.sendall(b"STARTTLS\r\n" + hello)
+        answers = read_all(sock)
+    assert answers == b"554 5.5.1 Error: commands pipelined after STARTTLS; closing\r\n"
+    assert len(errors) == 1
+    assert str(errors[0]) == (
+        f"127.0.0.1:{client_port} sent its TLS ClientHello right after 'STARTTLS', without "
+        f"waiting for the go-ahead (RFC 3207 4.2: a client must wait for it); refused, "
+        f"closing the connection")

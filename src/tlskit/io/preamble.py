@@ -599,6 +599,11 @@ def _refuse_pipelined(sock: socket.socket, lines: _Lines, peer: str, command: by
         return
     if protocol in _PIPELINED:
         sock.sendall(_PIPELINED[protocol])
+    if extra[:2] == b"\x16\x03":  # a handshake record: quoting its bytes would help no one
+        raise StartTLSError(
+            f"{peer} sent its TLS ClientHello right after {_quote(command)}, without "
+            f"waiting for the go-ahead (RFC 3207 4.2: a client must wait for it); "
+            f"refused, closing the connection", "ClientHello")
     raise StartTLSError(
         f"{peer} sent {len(extra)} byte(s) after {_quote(command)} before the TLS "
         f"handshake ({_quote(extra[:80])}): they were not protected by TLS (STARTTLS "
