@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import tlskit
 from tlskit import StartTLSError
 from tlskit.io import STARTTLS_PROTOCOLS, TLSListener
-from tlskit.io.preamble import MAX_LINE, MAX_TOTAL
+from tlskit.io.preamble import MAX_COMMANDS, MAX_LINE, MAX_TOTAL
 
 from ..support.pki import client_config, server_config
 
@@ -644,3 +644,44 @@ def test_server_names_a_clienthello_pipelined_after_starttls() -> None:
         f"127.0.0.1:{client_port} sent its TLS ClientHello right after 'STARTTLS', without "
         f"waiting for the go-ahead (RFC 3207 4.2: a client must wait for it); refused, "
         f"closing the connection")
+
+
+GOODBYES = [
+    ("smtp", b"NOOP\r\n" * (MAX_COMMANDS + 1),
+     b"421 4.7.0 too many commands without STARTTLS; closing\r\n"),
+    ("imap", b"a NOOP\r\n" * (MAX_COMMANDS + 1),
+     b"* BYE too many commands without STARTTLS; closing\r\n"),
+    ("pop3", b"NOOP\r\n" * (MAX_COMMANDS + 1),
+     b"-ERR too many commands without STARTTLS; closing\r\n"),
+    ("ftp", b"X" * (2 * MAX_LINE + 10), b"421 line too long; closing\r\n"),
+    ("smtp", b"X" * (2 * MAX_LINE + 10), b"421 4.7.0 line too long; closing\r\n"),
+]
+
+
+@pytest.mark.parametrize(("protocol", "flood", "goodbye"), GOODBYES)
+def test_server_says_why_it_closes(protocol: str, flood: bytes, goodbye: bytes) -> None:
+    """A client that never asks for TLS, or sends an overlong line, is told why before the
+    close (Postfix: "421 4.7.0 Error: too many errors"), not just cut off."""
+    with (
+        raw_server(lambda conn: tlskit.starttls_accept(conn, protocol)) as (port, errors),
+        socket.create_connection(("127.0.0.1", port)) as sock,
+    ):
+        sock.settimeout(20)
+        with contextlib.suppress(OSError):
+            sock.sendall(flood)
+        with contextlib.suppress(OSError):
+            answers = read_all(sock)
+    assert answers.endswith(goodbye)
+    assert len(errors) == 1 and isinstance(errors[0], StartTLSError)
+
+
+def test_server_sends_no_goodbye_after_quit() -> None:
+    with (
+        raw_server(lambda conn: tlskit.starttls_accept(conn, "smtp")) as (port, errors),
+        socket.create_connection(("127.0.0.1", port)) as sock,
+    ):
+        sock.settimeout(20)
+        sock.sendall(b"QUIT\r\n")
+        answers = read_all(sock)
+    assert answers.endswith(b"221 2.0.0 Bye\r\n")
+    assert "left without starting TLS" in str(errors[0])

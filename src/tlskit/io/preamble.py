@@ -18,6 +18,7 @@ sent before any protection, so it must never be read as if TLS had protected it.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import struct
@@ -52,6 +53,7 @@ class StartTLSError(TLSError):
     def __init__(self, message: str, said: str = "") -> None:
         super().__init__(message)
         self.said = said
+        self.answered = False  # (server side: the peer was told why already)
 
 
 def _quote(line: bytes) -> str:
@@ -68,6 +70,7 @@ class _Lines:
     timeout: float
     buffer: bytearray = field(default_factory=bytearray)
     total: int = 0
+    eof: bool = False  # the peer closed its side
 
     def _recv(self) -> bytes:
         left = self.deadline - time.monotonic()
@@ -80,6 +83,7 @@ class _Lines:
             raise TimeoutError(f"{self.peer} did not finish the STARTTLS exchange within "
                                f"{self.timeout:g} s") from None
         self.total += len(data)
+        self.eof = not data
         if self.total > MAX_TOTAL:
             raise StartTLSError(f"{self.peer} sent more than {MAX_TOTAL} bytes of plaintext "
                                 f"before TLS; refusing")
@@ -565,6 +569,14 @@ def starttls_accept(sock: socket.socket, protocol: str, *, hostname: str = "loca
     dialog = StartTLSServer(protocol, hostname)
 
     def body(lines: _Lines) -> None:
+        try:
+            converse(lines)
+        except (StartTLSError, TimeoutError) as exc:
+            if not lines.eof and not getattr(exc, "answered", False):
+                _goodbye(sock, protocol, exc)
+            raise
+
+    def converse(lines: _Lines) -> None:
         sock.sendall(dialog.greeting())
         for _ in range(MAX_COMMANDS):
             line = lines.line()
@@ -575,8 +587,10 @@ def starttls_accept(sock: socket.socket, protocol: str, *, hostname: str = "loca
             if go:
                 return
             if dialog.done:
-                raise StartTLSError(f"{peer} left without starting TLS ({_quote(line)})",
-                                    _quote(line))
+                left = StartTLSError(f"{peer} left without starting TLS ({_quote(line)})",
+                                     _quote(line))
+                left.answered = True  # (the goodbye was the answer to its QUIT)
+                raise left
         raise StartTLSError(f"{peer} sent {MAX_COMMANDS} commands without starting TLS; "
                             f"closing")
 
@@ -599,6 +613,14 @@ def _refuse_pipelined(sock: socket.socket, lines: _Lines, peer: str, command: by
         return
     if protocol in _PIPELINED:
         sock.sendall(_PIPELINED[protocol])
+    try:
+        _refuse_extra(peer, command, extra)
+    except StartTLSError as exc:
+        exc.answered = True  # (the refusal above was the goodbye)
+        raise
+
+
+def _refuse_extra(peer: str, command: bytes, extra: bytes) -> None:
     if extra[:2] == b"\x16\x03":  # a handshake record: quoting its bytes would help no one
         raise StartTLSError(
             f"{peer} sent its TLS ClientHello right after {_quote(command)}, without "
@@ -608,6 +630,33 @@ def _refuse_pipelined(sock: socket.socket, lines: _Lines, peer: str, command: by
         f"{peer} sent {len(extra)} byte(s) after {_quote(command)} before the TLS "
         f"handshake ({_quote(extra[:80])}): they were not protected by TLS (STARTTLS "
         f"injection, CVE-2011-0411); refused, closing the connection", _quote(extra[:80]))
+
+
+_GOODBYE = {"smtp": "421 4.7.0 {}; closing\r\n", "imap": "* BYE {}; closing\r\n",
+            "pop3": "-ERR {}; closing\r\n", "ftp": "421 {}; closing\r\n"}
+
+
+def _goodbye(sock: socket.socket, protocol: str, exc: Exception) -> None:
+    """Tell a client why it is being closed, as servers do (Postfix: "421 4.7.0 Error:
+    too many errors"), instead of a silent close; best effort."""
+    text = str(exc)
+    reason = ("line too long" if "longer than" in text else
+              "timeout exceeded" if isinstance(exc, TimeoutError) else
+              "too many commands without STARTTLS" if "commands without" in text else
+              "too much plaintext before TLS" if "more than" in text else "error")
+    with contextlib.suppress(OSError):
+        sock.settimeout(1.0)
+        sock.sendall(_GOODBYE[protocol].format(reason).encode())
+        # Unread bytes at close make the kernel send a reset, which may destroy the reply
+        # before the client reads it: stop sending, then drain briefly (bounded).
+        sock.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + 1.0
+        drained = 0
+        while drained < MAX_TOTAL and time.monotonic() < deadline:
+            data = sock.recv(MAX_LINE)
+            if not data:
+                break
+            drained += len(data)
 
 
 def _xmpp_server(sock: socket.socket, lines: _Lines, peer: str, hostname: str) -> None:
