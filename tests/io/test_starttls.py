@@ -685,3 +685,29 @@ def test_server_sends_no_goodbye_after_quit() -> None:
         answers = read_all(sock)
     assert answers.endswith(b"221 2.0.0 Bye\r\n")
     assert "left without starting TLS" in str(errors[0])
+
+
+ESCAPES = [
+    ("smtp", [(None, b"220 mx\r\n"),
+              (b"EHLO [127.0.0.1]\r\n", b"250-mx\r\n250 \x1b]0;pwned\x07\x1b[2J\r\n")],
+     "its EHLO reply lists: \\x1b]0;PWNED\\x07\\x1b[2J)"),
+    ("imap", [(None, b"* OK ready\r\n"),
+              (b"a1 CAPABILITY\r\n", b"* CAPABILITY IMAP4rev1 \x1b[2J\xff\r\na1 OK\r\n")],
+     "its CAPABILITY lists: IMAP4REV1 \\x1b[2J\\xff)"),
+    ("pop3", [(None, b"+OK\r\n"), (b"CAPA\r\n", b"+OK\r\n\x1b[31mUSER\r\n.\r\n")],
+     "its CAPA lists: \\x1b[31MUSER)"),
+]
+
+
+@pytest.mark.parametrize(("protocol", "dialogue", "told"), ESCAPES)
+def test_capabilities_in_errors_carry_no_control_characters(
+        protocol: str, dialogue: list[tuple[bytes | None, bytes]], told: str) -> None:
+    """A hostile server's capability words go into the error (and the terminal of whoever
+    runs tlskit connect): control characters are escaped, not sent to the screen."""
+    with (
+        raw_server(lambda conn: (play(conn, dialogue), read_all(conn))) as (port, _),
+        pytest.raises(StartTLSError) as caught,
+    ):
+        tlskit.connect("127.0.0.1", port, client_config(), starttls=protocol, timeout=20)
+    assert told in str(caught.value)
+    assert all(c.isprintable() for c in str(caught.value))

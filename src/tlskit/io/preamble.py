@@ -56,6 +56,16 @@ class StartTLSError(TLSError):
         self.answered = False  # (server side: the peer was told why already)
 
 
+def _listed(words: list[bytes], sep: str) -> str:
+    """A peer's keywords for a message: printable ASCII only (the rest escaped, so that a
+    hostile server cannot send terminal control sequences to the user's screen), at most
+    200 characters."""
+    text = sep.join(w.decode("latin-1") for w in words if w)
+    safe = "".join(c if c.isascii() and c.isprintable() else f"\\x{ord(c):02x}"
+                   for c in text[:200])
+    return (safe + ("..." if len(text) > 200 else "")) or "nothing"
+
+
 def _quote(line: bytes) -> str:
     return repr(line.rstrip(b"\r\n").decode("latin-1")[:200])
 
@@ -272,7 +282,7 @@ def _smtp_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -> No
     got = _expect(lines, "250", "EHLO", "", smtp=True)
     keywords = [line[4:].strip().split(b" ")[0].upper() for line in got[1:]]
     if b"STARTTLS" not in keywords:
-        listed = ", ".join(k.decode("latin-1") for k in keywords if k) or "nothing"
+        listed = _listed(keywords, ", ")
         raise StartTLSError(f"{peer} does not offer STARTTLS (its EHLO reply lists: {listed}); "
                             f"it cannot be reached over TLS on this port (try its TLS port, "
                             f"465 for submission)", listed)
@@ -309,7 +319,7 @@ def _imap_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -> No
         if line.upper().startswith(b"* CAPABILITY "):
             capabilities += line[13:].upper().split()
     if b"STARTTLS" not in capabilities:
-        listed = " ".join(c.decode("latin-1") for c in capabilities) or "nothing"
+        listed = _listed(capabilities, " ")
         raise StartTLSError(f"{peer} does not offer STARTTLS (its CAPABILITY lists: "
                             f"{listed}); try its TLS port (993)", listed)
     sock.sendall(b"a2 STARTTLS\r\n")
@@ -347,7 +357,7 @@ def _pop3_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -> No
                 raise StartTLSError(f"{peer} sent more than 1000 CAPA lines")
             capabilities.append(line.split(b" ")[0].upper())
         if b"STLS" not in capabilities:
-            listed = " ".join(c.decode("latin-1") for c in capabilities) or "nothing"
+            listed = _listed(capabilities, " ")
             raise StartTLSError(f"{peer} does not offer STLS (its CAPA lists: {listed}); "
                                 f"try its TLS port (995)", listed)
     sock.sendall(b"STLS\r\n")
