@@ -524,7 +524,13 @@ def test_server_answers_commands_before_starttls_and_quits() -> None:
                       st.lists(st.sampled_from([b"220 ", b"220-", b"250-STARTTLS", b"250 ",
                                                 b"* OK", b"+OK", b"a1 OK", b"a2 NO", b".",
                                                 b"* CAPABILITY STARTTLS", b"STLS", b"234",
-                                                b"S", b"N", b"\r\n", b"\n", b"\xff"]),
+                                                b"S", b"N", b"\r\n", b"\n", b"\xff",
+                                                b"<stream:stream>", b"<stream:features>",
+                                                b"</stream:features>", b"<stream:error>",
+                                                b"<starttls xmlns='urn:ietf:params:xml:ns:"
+                                                b"xmpp-tls'>", b"<proceed xmlns='urn:ietf:"
+                                                b"params:xml:ns:xmpp-tls'>", b"'", b"\"",
+                                                b"<", b">", b"/>", b"</proceed>"]),
                                max_size=30).map(b"".join)))
 def test_any_server_bytes_end_in_a_starttls_error(protocol: str, data: bytes) -> None:
     a, b = socket.socketpair()
@@ -533,6 +539,24 @@ def test_any_server_bytes_end_in_a_starttls_error(protocol: str, data: bytes) ->
         b.shutdown(socket.SHUT_WR)
         try:
             tlskit.starttls(a, protocol, timeout=5)
+        except StartTLSError as exc:
+            assert str(exc)
+
+
+@given(protocol=st.sampled_from(STARTTLS_PROTOCOLS),
+       data=st.lists(st.sampled_from([b"EHLO x", b"STARTTLS", b"a STARTTLS", b"CAPA", b"STLS",
+                                      b"AUTH TLS", b"QUIT", b"<stream:stream>", b"<starttls",
+                                      b" xmlns='urn:ietf:params:xml:ns:xmpp-tls'", b"/>",
+                                      b"</starttls>", b"'", b"<", b">", b"\r\n", b"\xff",
+                                      SSL_REQUEST, b"\x16\x03\x01"]),
+                     max_size=30).map(b"".join))
+def test_any_client_bytes_end_in_a_starttls_error(protocol: str, data: bytes) -> None:
+    a, b = socket.socketpair()
+    with a, b:
+        b.sendall(data)
+        b.shutdown(socket.SHUT_WR)
+        try:
+            tlskit.starttls_accept(a, protocol, timeout=5)
         except StartTLSError as exc:
             assert str(exc)
 
