@@ -63,6 +63,12 @@ def seeds() -> list[bytes]:
                                  b"xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
         pick("postgres", "server") + b"\x00\x00\x00\x08\x04\xd2\x16\x2f\x00\x00\x00\x08"
                                      b"\x04\xd2\x16\x2f",
+        pick("xmpp", "client") + b"<stream:stream a='>'><stream:error><host-unknown/>",
+        pick("xmpp", "server") + b"<stream:stream to='x'><starttls a='>' "
+                                 b"xmlns='urn:ietf:params:xml:ns:xmpp-tls'></starttls>",
+        pick("postgres", "server") + b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+        pick("smtp", "client") + b"220-mx\r\n554 no\r\n",
+        pick("ftp", "client") + b"120 wait\r\n220 ok\r\n234 go\r\n",
     ]
 
 

@@ -96,3 +96,37 @@ def test_library_starttls_postgres_then_startup_over_tls(postgres: int, pki: PKI
         tls.sendall((len(startup) + 4).to_bytes(4, "big") + startup)
         answer = tls.recv(9)
     assert answer[:1] == b"R" and answer[5:9] == b"\x00\x00\x00\x00"  # AuthenticationOk
+
+
+def test_psql_without_ssl_is_told_why() -> None:
+    """psql with sslmode=disable against starttls_accept: an ErrorResponse (as a server with
+    hostssl-only pg_hba.conf), so psql says why instead of "server closed the connection
+    unexpectedly"."""
+    import socket
+    import threading
+
+    psql = require_postgres("psql")
+    errors: list[Exception] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                try:
+                    tlskit.starttls_accept(conn, "postgres", timeout=20)
+                except tlskit.StartTLSError as exc:
+                    errors.append(exc)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        run = subprocess.run([psql, f"host=127.0.0.1 port={port} sslmode=disable user=x "
+                                    "dbname=x", "-c", "select 1"],
+                             capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "PGCONNECT_TIMEOUT": "20"})
+        thread.join(20)
+    assert run.returncode == 2
+    assert ("FATAL:  tlskit serve takes encrypted connections only: connect with "
+            "sslmode=require") in run.stderr
+    assert len(errors) == 1
+    assert "startup packet without SSLRequest" in str(errors[0])

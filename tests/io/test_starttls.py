@@ -6,6 +6,7 @@ that do not offer TLS, and the bounds on what is read."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 import tlskit
 from tlskit import StartTLSError
 from tlskit.io import STARTTLS_PROTOCOLS, TLSListener
-from tlskit.io.preamble import MAX_LINE, MAX_TOTAL
+from tlskit.io.preamble import MAX_COMMANDS, MAX_LINE, MAX_TOTAL
 
 from ..support.pki import client_config, server_config
 
@@ -309,6 +310,65 @@ def test_postgres_server_without_ssl_is_named() -> None:
                                  f"SSLRequest): the server has ssl = off")
 
 
+def test_postgres_error_response_is_not_shown() -> None:
+    """A server too old for SSL answers SSLRequest with an ErrorResponse: named as such,
+    and its (unauthenticated, possibly forged) text is not repeated (CVE-2024-10977)."""
+    forged = b"EFATAL please log in at http://evil.example/\x00"
+    with (
+        raw_server(lambda conn: play_postgres(conn, forged)) as (port, _),
+        pytest.raises(StartTLSError) as caught,
+    ):
+        tlskit.connect("127.0.0.1", port, client_config(), starttls="postgres")
+    assert str(caught.value) == (f"127.0.0.1:{port} answered SSLRequest with an error message "
+                                 f"('E', not shown: it is unauthenticated): the server does "
+                                 f"not support SSL (PostgreSQL before 7.1, or not PostgreSQL)")
+    assert "evil" not in str(caught.value)
+
+
+def test_ftp_greeting_may_start_with_120() -> None:
+    """RFC 959 5.4: "120 ready in nnn minutes" may come before the 220 greeting."""
+    dialogue = [(None, b"120 ready in 1 minute\r\n220 ready\r\n"),
+                (b"AUTH TLS\r\n", b"234 go ahead\r\n")]
+    with (
+        raw_server(lambda conn: (play(conn, dialogue), read_all(conn))) as (port, errors),
+        socket.create_connection(("127.0.0.1", port)) as sock,
+    ):
+        tlskit.starttls(sock, "ftp", timeout=20)
+        sock.close()
+    assert errors == []
+
+
+def test_postgres_server_names_direct_ssl() -> None:
+    """A ClientHello where SSLRequest should be (PostgreSQL 17's sslnegotiation=direct):
+    the error says so, not "length 369295617"."""
+    with raw_server(lambda conn: tlskit.starttls_accept(conn, "postgres")) as (port, errors), \
+            pytest.raises((tlskit.TLSError, OSError)):
+        tlskit.connect("127.0.0.1", port, client_config().replace(alpn_protocols=["postgresql"]),
+                       server_name="localhost", timeout=20)
+    assert len(errors) == 1
+    assert "sent a TLS ClientHello without SSLRequest (direct SSL" in str(errors[0])
+
+
+def test_smtp_reply_with_a_foreign_line_is_refused_at_once() -> None:
+    """A greeting "220-" followed by a "554 " line is no SMTP reply (RFC 5321 4.2.1): named
+    at once, not waited on until the deadline for a "220 " that never comes."""
+    dialogue: list[tuple[bytes | None, bytes]] = [(None, b"220-mx\r\n554 go away\r\n")]
+    started = time.monotonic()
+    with (
+        raw_server(lambda conn: (play(conn, dialogue), read_all(conn))) as (port, _),
+        socket.create_connection(("127.0.0.1", port)) as sock,
+        pytest.raises(StartTLSError) as caught,
+    ):
+        try:
+            tlskit.starttls(sock, "smtp", timeout=10)
+        finally:
+            sock.close()
+    assert time.monotonic() - started < 5
+    assert str(caught.value) == (f"127.0.0.1:{port} sent '554 go away' within a 220 reply: "
+                                 f"every line of an SMTP reply starts with its code (RFC "
+                                 f"5321 4.2.1)")
+
+
 # -- bounds ----------------------------------------------------------------------------
 
 
@@ -464,7 +524,13 @@ def test_server_answers_commands_before_starttls_and_quits() -> None:
                       st.lists(st.sampled_from([b"220 ", b"220-", b"250-STARTTLS", b"250 ",
                                                 b"* OK", b"+OK", b"a1 OK", b"a2 NO", b".",
                                                 b"* CAPABILITY STARTTLS", b"STLS", b"234",
-                                                b"S", b"N", b"\r\n", b"\n", b"\xff"]),
+                                                b"S", b"N", b"\r\n", b"\n", b"\xff",
+                                                b"<stream:stream>", b"<stream:features>",
+                                                b"</stream:features>", b"<stream:error>",
+                                                b"<starttls xmlns='urn:ietf:params:xml:ns:"
+                                                b"xmpp-tls'>", b"<proceed xmlns='urn:ietf:"
+                                                b"params:xml:ns:xmpp-tls'>", b"'", b"\"",
+                                                b"<", b">", b"/>", b"</proceed>"]),
                                max_size=30).map(b"".join)))
 def test_any_server_bytes_end_in_a_starttls_error(protocol: str, data: bytes) -> None:
     a, b = socket.socketpair()
@@ -475,3 +541,197 @@ def test_any_server_bytes_end_in_a_starttls_error(protocol: str, data: bytes) ->
             tlskit.starttls(a, protocol, timeout=5)
         except StartTLSError as exc:
             assert str(exc)
+
+
+@given(protocol=st.sampled_from(STARTTLS_PROTOCOLS),
+       data=st.lists(st.sampled_from([b"EHLO x", b"STARTTLS", b"a STARTTLS", b"CAPA", b"STLS",
+                                      b"AUTH TLS", b"QUIT", b"<stream:stream>", b"<starttls",
+                                      b" xmlns='urn:ietf:params:xml:ns:xmpp-tls'", b"/>",
+                                      b"</starttls>", b"'", b"<", b">", b"\r\n", b"\xff",
+                                      SSL_REQUEST, b"\x16\x03\x01"]),
+                     max_size=30).map(b"".join))
+def test_any_client_bytes_end_in_a_starttls_error(protocol: str, data: bytes) -> None:
+    a, b = socket.socketpair()
+    with a, b:
+        b.sendall(data)
+        b.shutdown(socket.SHUT_WR)
+        try:
+            tlskit.starttls_accept(a, protocol, timeout=5)
+        except StartTLSError as exc:
+            assert str(exc)
+
+
+# -- XMPP: no regular expression rescans what a hostile peer sends ---------------------
+
+
+@pytest.mark.parametrize("start, unit", [(b"", b"<starttls "), (b"", b"<stream:stream "),
+                                         (b"<a b='", b"x>")])
+def test_xmpp_server_reads_unclosed_tags_in_linear_time(start: bytes, unit: bytes) -> None:
+    """60 KB of tags that never close (or a quote that never does), sent in one go: refused
+    at once (an overlong tag) instead of a regular expression's rescan of the whole buffer
+    per read (seconds of CPU per client, the GIL held)."""
+    flood = b"<stream:stream to='x'>" + start + unit * (60_000 // len(unit))
+    with raw_server(lambda conn: tlskit.starttls_accept(conn, "xmpp")) as (port, errors), \
+            socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.settimeout(20)
+        started = time.monotonic()
+        with contextlib.suppress(OSError):
+            sock.sendall(flood)
+        with contextlib.suppress(OSError):
+            read_all(sock)
+        took = time.monotonic() - started
+    assert len(errors) == 1 and isinstance(errors[0], StartTLSError)
+    assert "longer than 4096 bytes" in str(errors[0])
+    assert took < 2.0
+
+
+def test_xmpp_client_reads_unclosed_stream_error_in_linear_time() -> None:
+    def script(conn: socket.socket) -> None:
+        read_until(conn, b">")
+        read_until(conn, b">")
+        conn.sendall(b"<stream:stream version='1.0'>"
+                     + b"<stream:error><x/>" * 3500)
+        with contextlib.suppress(OSError):  # (the client closes with this unread)
+            read_all(conn)
+
+    started = time.monotonic()
+    with raw_server(script) as (port, errors), pytest.raises(StartTLSError) as caught:
+        tlskit.connect("127.0.0.1", port, client_config(), starttls="xmpp", timeout=20)
+    assert time.monotonic() - started < 2.0
+    assert "stream error '<x/>'" in str(caught.value)
+    assert errors == []
+
+
+# -- the deadline is for the whole exchange; the socket's own timeout comes back ----------
+
+
+def test_slow_server_meets_one_deadline_for_the_whole_exchange() -> None:
+    """A server that sends a byte every 0.1 s (each read succeeds) still meets the deadline
+    of the whole exchange, and the socket's own timeout is restored after."""
+    stop = threading.Event()
+
+    def drip(conn: socket.socket) -> None:
+        conn.sendall(b"220-")
+        while not stop.wait(0.1):
+            try:
+                conn.sendall(b"x")
+            except OSError:
+                return
+
+    with raw_server(drip) as (port, errors), \
+            socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.settimeout(7.5)
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match="did not finish the STARTTLS exchange within "
+                                               "1 s"):
+            tlskit.starttls(sock, "smtp", timeout=1)
+        took = time.monotonic() - started
+        stop.set()
+        assert sock.gettimeout() == 7.5
+    assert 0.9 < took < 3
+    assert errors == []
+
+
+@pytest.mark.parametrize("last_extra", [b"", b"250 injected\r\n"])
+def test_socket_timeout_is_restored(last_extra: bytes) -> None:
+    with raw_server(lambda conn: (play(conn, DIALOGUES["smtp"], last_extra),
+                                  read_all(conn))) as (port, _), \
+            socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.settimeout(None)
+        if last_extra:
+            with pytest.raises(StartTLSError):
+                tlskit.starttls(sock, "smtp", timeout=10)
+        else:
+            tlskit.starttls(sock, "smtp", timeout=10)
+        assert sock.gettimeout() is None
+        sock.close()
+
+
+def test_server_names_a_clienthello_pipelined_after_starttls() -> None:
+    """STARTTLS and a real ClientHello in one segment (the client did not wait for 220):
+    refused like any pipelined bytes, and said in words, not as 80 quoted binary bytes."""
+    client = tlskit.ClientConnection(client_config(), server_name="localhost")
+    hello = client.data_to_send()
+    assert hello[:2] == b"\x16\x03"
+    with (
+        raw_server(lambda conn: tlskit.starttls_accept(conn, "smtp")) as (port, errors),
+        socket.create_connection(("127.0.0.1", port)) as sock,
+    ):
+        sock.settimeout(20)
+        client_port = sock.getsockname()[1]
+        sock.recv(4096)
+        sock.sendall(b"STARTTLS\r\n" + hello)
+        answers = read_all(sock)
+    assert answers == b"554 5.5.1 Error: commands pipelined after STARTTLS; closing\r\n"
+    assert len(errors) == 1
+    assert str(errors[0]) == (
+        f"127.0.0.1:{client_port} sent its TLS ClientHello right after 'STARTTLS', without "
+        f"waiting for the go-ahead (RFC 3207 4.2: a client must wait for it); refused, "
+        f"closing the connection")
+
+
+GOODBYES = [
+    ("smtp", b"NOOP\r\n" * (MAX_COMMANDS + 1),
+     b"421 4.7.0 too many commands without STARTTLS; closing\r\n"),
+    ("imap", b"a NOOP\r\n" * (MAX_COMMANDS + 1),
+     b"* BYE too many commands without STARTTLS; closing\r\n"),
+    ("pop3", b"NOOP\r\n" * (MAX_COMMANDS + 1),
+     b"-ERR too many commands without STARTTLS; closing\r\n"),
+    ("ftp", b"X" * (2 * MAX_LINE + 10), b"421 line too long; closing\r\n"),
+    ("smtp", b"X" * (2 * MAX_LINE + 10), b"421 4.7.0 line too long; closing\r\n"),
+]
+
+
+@pytest.mark.parametrize(("protocol", "flood", "goodbye"), GOODBYES)
+def test_server_says_why_it_closes(protocol: str, flood: bytes, goodbye: bytes) -> None:
+    """A client that never asks for TLS, or sends an overlong line, is told why before the
+    close (Postfix: "421 4.7.0 Error: too many errors"), not just cut off."""
+    with (
+        raw_server(lambda conn: tlskit.starttls_accept(conn, protocol)) as (port, errors),
+        socket.create_connection(("127.0.0.1", port)) as sock,
+    ):
+        sock.settimeout(20)
+        with contextlib.suppress(OSError):
+            sock.sendall(flood)
+        with contextlib.suppress(OSError):
+            answers = read_all(sock)
+    assert answers.endswith(goodbye)
+    assert len(errors) == 1 and isinstance(errors[0], StartTLSError)
+
+
+def test_server_sends_no_goodbye_after_quit() -> None:
+    with (
+        raw_server(lambda conn: tlskit.starttls_accept(conn, "smtp")) as (port, errors),
+        socket.create_connection(("127.0.0.1", port)) as sock,
+    ):
+        sock.settimeout(20)
+        sock.sendall(b"QUIT\r\n")
+        answers = read_all(sock)
+    assert answers.endswith(b"221 2.0.0 Bye\r\n")
+    assert "left without starting TLS" in str(errors[0])
+
+
+ESCAPES = [
+    ("smtp", [(None, b"220 mx\r\n"),
+              (b"EHLO [127.0.0.1]\r\n", b"250-mx\r\n250 \x1b]0;pwned\x07\x1b[2J\r\n")],
+     "its EHLO reply lists: \\x1b]0;PWNED\\x07\\x1b[2J)"),
+    ("imap", [(None, b"* OK ready\r\n"),
+              (b"a1 CAPABILITY\r\n", b"* CAPABILITY IMAP4rev1 \x1b[2J\xff\r\na1 OK\r\n")],
+     "its CAPABILITY lists: IMAP4REV1 \\x1b[2J\\xff)"),
+    ("pop3", [(None, b"+OK\r\n"), (b"CAPA\r\n", b"+OK\r\n\x1b[31mUSER\r\n.\r\n")],
+     "its CAPA lists: \\x1b[31MUSER)"),
+]
+
+
+@pytest.mark.parametrize(("protocol", "dialogue", "told"), ESCAPES)
+def test_capabilities_in_errors_carry_no_control_characters(
+        protocol: str, dialogue: list[tuple[bytes | None, bytes]], told: str) -> None:
+    """A hostile server's capability words go into the error (and the terminal of whoever
+    runs tlskit connect): control characters are escaped, not sent to the screen."""
+    with (
+        raw_server(lambda conn: (play(conn, dialogue), read_all(conn))) as (port, _),
+        pytest.raises(StartTLSError) as caught,
+    ):
+        tlskit.connect("127.0.0.1", port, client_config(), starttls=protocol, timeout=20)
+    assert told in str(caught.value)
+    assert all(c.isprintable() for c in str(caught.value))

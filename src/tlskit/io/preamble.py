@@ -18,6 +18,7 @@ sent before any protection, so it must never be read as if TLS had protected it.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import struct
@@ -38,6 +39,7 @@ MAX_TOTAL = 64 * 1024    # the whole plaintext exchange, each way
 MAX_COMMANDS = 32        # commands a server answers before it gives up on a client
 PG_SSL_REQUEST = 80877103  # PostgreSQL's SSLRequest code (1234 << 16 | 5679)
 PG_GSSENC_REQUEST = 80877104
+PG_PROTOCOL_3 = 196608     # a StartupMessage's protocol version, 3.0
 
 
 class StartTLSError(TLSError):
@@ -51,6 +53,17 @@ class StartTLSError(TLSError):
     def __init__(self, message: str, said: str = "") -> None:
         super().__init__(message)
         self.said = said
+        self.answered = False  # (server side: the peer was told why already)
+
+
+def _listed(words: list[bytes], sep: str) -> str:
+    """A peer's keywords for a message: printable ASCII only (the rest escaped, so that a
+    hostile server cannot send terminal control sequences to the user's screen), at most
+    200 characters."""
+    text = sep.join(w.decode("latin-1") for w in words if w)
+    safe = "".join(c if c.isascii() and c.isprintable() else f"\\x{ord(c):02x}"
+                   for c in text[:200])
+    return (safe + ("..." if len(text) > 200 else "")) or "nothing"
 
 
 def _quote(line: bytes) -> str:
@@ -67,6 +80,7 @@ class _Lines:
     timeout: float
     buffer: bytearray = field(default_factory=bytearray)
     total: int = 0
+    eof: bool = False  # the peer closed its side
 
     def _recv(self) -> bytes:
         left = self.deadline - time.monotonic()
@@ -79,6 +93,7 @@ class _Lines:
             raise TimeoutError(f"{self.peer} did not finish the STARTTLS exchange within "
                                f"{self.timeout:g} s") from None
         self.total += len(data)
+        self.eof = not data
         if self.total > MAX_TOTAL:
             raise StartTLSError(f"{self.peer} sent more than {MAX_TOTAL} bytes of plaintext "
                                 f"before TLS; refusing")
@@ -102,19 +117,31 @@ class _Lines:
                                     f"exchange{said}")
             self.buffer += data
 
-    def until(self, pattern: re.Pattern[bytes], what: str) -> tuple[bytes, bytes]:
-        """Read until ``pattern`` matches the buffer (XMPP is not line based); consume
-        through the match's end, keep what follows. Returns what was consumed and the
-        matched part."""
-        while not (found := pattern.search(self.buffer)):
+    def tag(self, what: str) -> bytes:
+        """The next XML tag, ``<...>`` (XMPP is not line based; the text between tags is
+        skipped). Each tag is at most ``MAX_LINE`` bytes and is matched from its ``<``
+        only, so a peer that never closes a tag costs linear time, not a regular
+        expression's rescan of everything it sent (quadratic: seconds of CPU per peer)."""
+        while True:
+            start = self.buffer.find(b"<")
+            if start < 0:
+                self.buffer.clear()
+            elif start:
+                del self.buffer[:start]
+            if self.buffer and b">" in self.buffer:
+                found = _TAG.match(self.buffer)
+                if found:
+                    tag = bytes(found.group(0))  # (before the buffer it views changes)
+                    del self.buffer[:found.end()]
+                    return tag
+            if len(self.buffer) > MAX_LINE:
+                raise StartTLSError(f"{self.peer} sent an XML tag longer than {MAX_LINE} "
+                                    f"bytes before TLS; refusing")
             data = self._recv()
             if not data:
                 raise StartTLSError(f"{self.peer} closed the connection before sending "
                                     f"{what}")
             self.buffer += data
-        consumed, matched = bytes(self.buffer[:found.end()]), found.group(0)
-        del self.buffer[:found.end()]
-        return consumed, bytes(matched)
 
     def exactly(self, n: int) -> bytes:
         while len(self.buffer) < n:
@@ -209,8 +236,13 @@ def starttls(sock: socket.socket, protocol: str, *, client_name: str | None = No
     _run(sock, timeout, body, peer)
 
 
-def _reply(lines: _Lines) -> tuple[str, list[bytes]]:
-    """One SMTP/FTP reply: its code and its lines (multi-line "ddd-" ... "ddd ")."""
+_SMTP_LINE = re.compile(rb"\d{3}[ -]|\d{3}\r?\n")
+
+
+def _reply(lines: _Lines, smtp: bool = False) -> tuple[str, list[bytes]]:
+    """One SMTP/FTP reply: its code and its lines (multi-line "ddd-" ... "ddd "). In SMTP
+    every line starts with the same code (RFC 5321 4.2.1); an FTP reply's inner lines are
+    free text (RFC 959 4.2)."""
     first = lines.line()
     code = first[:3].decode("latin-1")
     got = [first]
@@ -224,13 +256,18 @@ def _reply(lines: _Lines) -> tuple[str, list[bytes]]:
             got.append(line)
             if line.startswith(end) or line.rstrip(b"\r\n") == code.encode():
                 break
+            if smtp and not (_SMTP_LINE.match(line) and line.startswith(code.encode())):
+                raise StartTLSError(f"{lines.peer} sent {_quote(line)} within a {code} "
+                                    f"reply: every line of an SMTP reply starts with its "
+                                    f"code (RFC 5321 4.2.1)", _quote(line))
             if len(got) > 1000:
                 raise StartTLSError(f"{lines.peer} sent a reply of more than 1000 lines")
     return code, got
 
 
-def _expect(lines: _Lines, want: str, what: str, advice: str) -> list[bytes]:
-    code, got = _reply(lines)
+def _expect(lines: _Lines, want: str, what: str, advice: str,
+            smtp: bool = False) -> list[bytes]:
+    code, got = _reply(lines, smtp)
     if code != want:
         raise StartTLSError(f"{lines.peer} answered {what} with {_quote(got[-1])} (not "
                             f"{want}){advice}", _quote(got[-1]))
@@ -239,22 +276,31 @@ def _expect(lines: _Lines, want: str, what: str, advice: str) -> list[bytes]:
 
 def _smtp_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -> None:
     # RFC 5321 4.2 replies; RFC 3207 4: EHLO, the STARTTLS keyword, STARTTLS, 220.
-    _expect(lines, "220", "the connection (its greeting)", ": is this an SMTP server?")
+    _expect(lines, "220", "the connection (its greeting)", ": is this an SMTP server?",
+            smtp=True)
     sock.sendall(f"EHLO {name}\r\n".encode("ascii", "replace"))
-    got = _expect(lines, "250", "EHLO", "")
+    got = _expect(lines, "250", "EHLO", "", smtp=True)
     keywords = [line[4:].strip().split(b" ")[0].upper() for line in got[1:]]
     if b"STARTTLS" not in keywords:
-        listed = ", ".join(k.decode("latin-1") for k in keywords if k) or "nothing"
+        listed = _listed(keywords, ", ")
         raise StartTLSError(f"{peer} does not offer STARTTLS (its EHLO reply lists: {listed}); "
                             f"it cannot be reached over TLS on this port (try its TLS port, "
                             f"465 for submission)", listed)
     sock.sendall(b"STARTTLS\r\n")
-    _expect(lines, "220", "STARTTLS", "")
+    _expect(lines, "220", "STARTTLS", "", smtp=True)
 
 
 def _ftp_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -> None:
-    # RFC 4217 4: AUTH TLS, answered 234 (RFC 2228).
-    _expect(lines, "220", "the connection (its greeting)", ": is this an FTP server?")
+    # RFC 4217 4: AUTH TLS, answered 234 (RFC 2228). RFC 959 5.4: a server may first say
+    # 120 ("ready in nnn minutes"), then 220; ftplib and curl wait for the 220 too.
+    for _ in range(8):
+        code, got = _reply(lines)
+        if not code.startswith("1"):
+            break
+    if code != "220":
+        raise StartTLSError(f"{peer} answered the connection (its greeting) with "
+                            f"{_quote(got[-1])} (not 220): is this an FTP server?",
+                            _quote(got[-1]))
     sock.sendall(b"AUTH TLS\r\n")
     _expect(lines, "234", "AUTH TLS", ": it does not offer FTP over TLS (RFC 4217)")
 
@@ -273,7 +319,7 @@ def _imap_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -> No
         if line.upper().startswith(b"* CAPABILITY "):
             capabilities += line[13:].upper().split()
     if b"STARTTLS" not in capabilities:
-        listed = " ".join(c.decode("latin-1") for c in capabilities) or "nothing"
+        listed = _listed(capabilities, " ")
         raise StartTLSError(f"{peer} does not offer STARTTLS (its CAPABILITY lists: "
                             f"{listed}); try its TLS port (993)", listed)
     sock.sendall(b"a2 STARTTLS\r\n")
@@ -311,7 +357,7 @@ def _pop3_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -> No
                 raise StartTLSError(f"{peer} sent more than 1000 CAPA lines")
             capabilities.append(line.split(b" ")[0].upper())
         if b"STLS" not in capabilities:
-            listed = " ".join(c.decode("latin-1") for c in capabilities) or "nothing"
+            listed = _listed(capabilities, " ")
             raise StartTLSError(f"{peer} does not offer STLS (its CAPA lists: {listed}); "
                                 f"try its TLS port (995)", listed)
     sock.sendall(b"STLS\r\n")
@@ -328,37 +374,74 @@ def _postgres_client(sock: socket.socket, lines: _Lines, peer: str, name: str) -
     if answer == b"N":
         raise StartTLSError(f"{peer} refused SSL (answered 'N' to SSLRequest): the "
                             f"server has ssl = off", "N")
+    if answer == b"E":
+        # The protocol docs: a server too old for SSL answers with an ErrorResponse; its
+        # text is not shown (unauthenticated, and a MITM's to choose: CVE-2024-10977).
+        raise StartTLSError(f"{peer} answered SSLRequest with an error message ('E', not "
+                            f"shown: it is unauthenticated): the server does not support "
+                            f"SSL (PostgreSQL before 7.1, or not PostgreSQL)", "E")
     if answer != b"S":
         raise StartTLSError(f"{peer} answered SSLRequest with {answer!r}, not 'S' or "
                             f"'N': is this a PostgreSQL server?", repr(answer))
 
 
-# RFC 6120 5.4.2: the stream header, features offering <starttls/>, <proceed/>.
+# RFC 6120 5.4.2: the stream header, features offering <starttls/>, <proceed/>. No XML
+# parser: tags are cut out one at a time (quotes respected) and only their names and the
+# xmlns attribute are looked at, so entities, DTDs and nesting cost nothing (RFC 6120
+# 11.1 forbids DTDs and entity declarations anyway).
 XMPP_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
-_STREAM_HEADER = re.compile(rb"<stream:stream\b[^>]*>")
-_FEATURES = re.compile(rb"</stream:features>|<stream:features\s*/>|</stream:stream>|"
-                       rb"<stream:error\b.*?</stream:error>", re.S)
-_OFFERS_TLS = re.compile(rb"<starttls\s+xmlns=['\"]" + XMPP_TLS.encode() + rb"['\"]")
-_PROCEED = re.compile(rb"<(proceed|failure)\s+xmlns=['\"]" + XMPP_TLS.encode()
-                      + rb"['\"]\s*(/>|>\s*</\1>)|</stream:stream>")
-_STARTTLS_COMMAND = re.compile(rb"<starttls\b[^>]*?(/>|>\s*</starttls>)")
+_TAG = re.compile(rb"<(?:[^>'\"]++|'[^']*+'|\"[^\"]*+\")*+>")
+_TAG_NAME = re.compile(rb"<\s*(/?)\s*([^\s/>]*)")
+_TLS_XMLNS = re.compile(rb"\sxmlns\s*=\s*(['\"])" + XMPP_TLS.encode() + rb"\1")
+
+
+def _tag_name(tag: bytes) -> bytes:
+    """``stream:stream``, ``/stream:features``, ``starttls``...: a closing tag's name
+    starts with ``/``."""
+    found = _TAG_NAME.match(tag)
+    return (found.group(1) + found.group(2)) if found else b""
+
+
+def _empty(tag: bytes) -> bool:
+    """``<name .../>``: an element with no content and no closing tag."""
+    return tag.rstrip(b"> \t\r\n").endswith(b"/")
+
+
+def _next_tag(lines: _Lines, names: tuple[bytes, ...], what: str) -> bytes:
+    """Skip tags until one named in ``names``; return it."""
+    while _tag_name(tag := lines.tag(what)) not in names:
+        pass
+    return tag
 
 
 def _xmpp_client(sock: socket.socket, lines: _Lines, peer: str, domain: str) -> None:
     sock.sendall(f"<?xml version='1.0'?><stream:stream to='{_xml_attr(domain)}' version='1.0' "
                  f"xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
                  .encode())
-    lines.until(_STREAM_HEADER, "its stream header: is this an XMPP server?")
-    features, end = lines.until(_FEATURES, "its stream features")
-    if not end.startswith(b"</stream:features") or not _OFFERS_TLS.search(features):
-        said = _quote(end[:200]) if end.startswith(b"<stream:error") \
-            else "its stream features list no <starttls/>"
+    _next_tag(lines, (b"stream:stream",), "its stream header: is this an XMPP server?")
+    offered, said = False, "its stream features list no <starttls/>"
+    while True:
+        tag = lines.tag("its stream features")
+        name = _tag_name(tag)
+        if name == b"starttls" and _TLS_XMLNS.search(tag):
+            offered = True
+        elif name in (b"/stream:features", b"/stream:stream") or (
+                name == b"stream:features" and _empty(tag)):
+            break
+        elif name == b"stream:error":
+            condition = lines.tag("its stream error")
+            offered, said = False, f"stream error {_quote(condition[:200])}"
+            break
+    if not offered:
         raise StartTLSError(f"{peer} does not offer STARTTLS ({said}); try its "
                             f"direct-TLS port (5223)", said)
     sock.sendall(f"<starttls xmlns='{XMPP_TLS}'/>".encode())
-    _, answer = lines.until(_PROCEED, "<proceed/>")
-    if not answer.startswith(b"<proceed"):
+    answer = _next_tag(lines, (b"proceed", b"failure", b"stream:error", b"/stream:stream"),
+                       "<proceed/>")
+    if not (_tag_name(answer) == b"proceed" and _TLS_XMLNS.search(answer)):
         raise StartTLSError(f"{peer} refused STARTTLS: {_quote(answer)}", _quote(answer))
+    if not _empty(answer):
+        _next_tag(lines, (b"/proceed",), "</proceed>")
 
 
 def _xml_attr(text: str) -> str:
@@ -496,6 +579,14 @@ def starttls_accept(sock: socket.socket, protocol: str, *, hostname: str = "loca
     dialog = StartTLSServer(protocol, hostname)
 
     def body(lines: _Lines) -> None:
+        try:
+            converse(lines)
+        except (StartTLSError, TimeoutError) as exc:
+            if not lines.eof and not getattr(exc, "answered", False):
+                _goodbye(sock, protocol, exc)
+            raise
+
+    def converse(lines: _Lines) -> None:
         sock.sendall(dialog.greeting())
         for _ in range(MAX_COMMANDS):
             line = lines.line()
@@ -506,8 +597,10 @@ def starttls_accept(sock: socket.socket, protocol: str, *, hostname: str = "loca
             if go:
                 return
             if dialog.done:
-                raise StartTLSError(f"{peer} left without starting TLS ({_quote(line)})",
-                                    _quote(line))
+                left = StartTLSError(f"{peer} left without starting TLS ({_quote(line)})",
+                                     _quote(line))
+                left.answered = True  # (the goodbye was the answer to its QUIT)
+                raise left
         raise StartTLSError(f"{peer} sent {MAX_COMMANDS} commands without starting TLS; "
                             f"closing")
 
@@ -530,21 +623,65 @@ def _refuse_pipelined(sock: socket.socket, lines: _Lines, peer: str, command: by
         return
     if protocol in _PIPELINED:
         sock.sendall(_PIPELINED[protocol])
+    try:
+        _refuse_extra(peer, command, extra)
+    except StartTLSError as exc:
+        exc.answered = True  # (the refusal above was the goodbye)
+        raise
+
+
+def _refuse_extra(peer: str, command: bytes, extra: bytes) -> None:
+    if extra[:2] == b"\x16\x03":  # a handshake record: quoting its bytes would help no one
+        raise StartTLSError(
+            f"{peer} sent its TLS ClientHello right after {_quote(command)}, without "
+            f"waiting for the go-ahead (RFC 3207 4.2: a client must wait for it); "
+            f"refused, closing the connection", "ClientHello")
     raise StartTLSError(
         f"{peer} sent {len(extra)} byte(s) after {_quote(command)} before the TLS "
         f"handshake ({_quote(extra[:80])}): they were not protected by TLS (STARTTLS "
         f"injection, CVE-2011-0411); refused, closing the connection", _quote(extra[:80]))
 
 
+_GOODBYE = {"smtp": "421 4.7.0 {}; closing\r\n", "imap": "* BYE {}; closing\r\n",
+            "pop3": "-ERR {}; closing\r\n", "ftp": "421 {}; closing\r\n"}
+
+
+def _goodbye(sock: socket.socket, protocol: str, exc: Exception) -> None:
+    """Tell a client why it is being closed, as servers do (Postfix: "421 4.7.0 Error:
+    too many errors"), instead of a silent close; best effort."""
+    text = str(exc)
+    reason = ("line too long" if "longer than" in text else
+              "timeout exceeded" if isinstance(exc, TimeoutError) else
+              "too many commands without STARTTLS" if "commands without" in text else
+              "too much plaintext before TLS" if "more than" in text else "error")
+    with contextlib.suppress(OSError):
+        sock.settimeout(1.0)
+        sock.sendall(_GOODBYE[protocol].format(reason).encode())
+        # Unread bytes at close make the kernel send a reset, which may destroy the reply
+        # before the client reads it: stop sending, then drain briefly (bounded).
+        sock.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + 1.0
+        drained = 0
+        while drained < MAX_TOTAL and time.monotonic() < deadline:
+            data = sock.recv(MAX_LINE)
+            if not data:
+                break
+            drained += len(data)
+
+
 def _xmpp_server(sock: socket.socket, lines: _Lines, peer: str, hostname: str) -> None:
     # RFC 6120 5.4.2: features that require TLS, then <proceed/> to the client's <starttls/>.
-    lines.until(_STREAM_HEADER, "a stream header: is it an XMPP client?")
+    _next_tag(lines, (b"stream:stream",), "a stream header: is it an XMPP client?")
     sock.sendall(f"<?xml version='1.0'?><stream:stream from='{_xml_attr(hostname)}' "
                  f"id='tlskit' version='1.0' xmlns='jabber:client' "
                  f"xmlns:stream='http://etherx.jabber.org/streams'><stream:features>"
                  f"<starttls xmlns='{XMPP_TLS}'><required/></starttls></stream:features>"
                  .encode())
-    lines.until(_STARTTLS_COMMAND, "<starttls/>")
+    command = _next_tag(lines, (b"starttls", b"/stream:stream"), "<starttls/>")
+    if _tag_name(command) != b"starttls":
+        raise StartTLSError(f"{peer} closed its stream without asking for TLS")
+    if not _empty(command):
+        _next_tag(lines, (b"/starttls",), "</starttls>")
     _refuse_pipelined(sock, lines, peer, b"<starttls/>", "xmpp")
     sock.sendall(f"<proceed xmlns='{XMPP_TLS}'/>".encode())
 
@@ -559,10 +696,27 @@ def _postgres_server(sock: socket.socket, lines: _Lines, peer: str) -> None:
             sock.sendall(b"N")
             continue
         if length != 8 or code != PG_SSL_REQUEST:
-            raise StartTLSError(f"{peer} sent a PostgreSQL startup packet without "
-                                f"SSLRequest (length {length}, code {code}); this server "
-                                f"takes TLS only (sslmode=require)")
+            _postgres_refuse(sock, peer, length, code)
         _refuse_pipelined(sock, lines, peer, b"SSLRequest", "postgres")
         sock.sendall(b"S")
         return
     raise StartTLSError(f"{peer} sent GSSENCRequest twice")
+
+
+def _postgres_refuse(sock: socket.socket, peer: str, length: int, code: int) -> None:
+    """A first packet that is not SSLRequest: a TLS record (PostgreSQL 17's direct SSL,
+    ``sslnegotiation=direct``), or a plaintext StartupMessage, which gets an ErrorResponse
+    (as a server whose pg_hba.conf has hostssl lines only) so that the client says why."""
+    if length >> 16 == 0x1603:  # a handshake record, TLS 1.x: a ClientHello
+        raise StartTLSError(f"{peer} sent a TLS ClientHello without SSLRequest (direct SSL, "
+                            f"sslnegotiation=direct): this server speaks PostgreSQL's "
+                            f"SSLRequest only; serve direct SSL without --starttls, with "
+                            f"--alpn postgresql")
+    if code == PG_PROTOCOL_3 and 8 < length <= MAX_LINE:
+        text = ("tlskit serve takes encrypted connections only: connect with "
+                "sslmode=require")
+        fields = b"SFATAL\0VFATAL\0C28000\0M" + text.encode() + b"\0\0"
+        sock.sendall(b"E" + struct.pack("!I", 4 + len(fields)) + fields)
+    raise StartTLSError(f"{peer} sent a PostgreSQL startup packet without SSLRequest "
+                        f"(length {length}, code {code}); this server takes TLS only "
+                        f"(sslmode=require)")
