@@ -102,7 +102,33 @@ def test_summary_and_banner_name_starttls(serve: Callable[[str], StartTLSServe],
     proc = tlskit(f"127.0.0.1:{server.port}", "--starttls", "smtp", "--cafile",
                   str(pki.root), "--servername", "localhost")
     assert proc.returncode == 0, proc.stderr
-    assert "STARTTLS      smtp: switched to TLS after the plain-text exchange" in proc.stdout
+    assert re.search(r"STARTTLS      smtp: switched to TLS after the plain-text exchange *│",
+                     proc.stdout)
+    assert json.loads(tlskit(f"127.0.0.1:{server.port}", "--starttls", "smtp", "--cafile",
+                             str(pki.root), "--servername", "localhost", "--json").stdout
+                      )["port_chosen"] is False
+
+
+def test_summary_says_the_port_starttls_chose(serve: Callable[[str], StartTLSServe],
+                                              pki: LocalhostPKI) -> None:
+    """The summary of a connection whose port --starttls chose says so (rendered from a
+    real connection's JSON: the registered ports cannot be bound for a test)."""
+    import io
+
+    from rich.console import Console
+
+    from tlskit.cli.render import render_connect
+
+    server = serve("imap")
+    proc = tlskit(f"127.0.0.1:{server.port}", "--starttls", "imap", "--cafile",
+                  str(pki.root), "--servername", "localhost", "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    summary["port_chosen"] = True
+    out = io.StringIO()
+    render_connect(summary, Console(file=out, width=300, no_color=True))
+    assert (f"imap: switched to TLS after the plain-text exchange (port {server.port}: "
+            "imap's port, as HOST gave none)") in out.getvalue()
 
 
 def test_serve_refuses_commands_pipelined_after_starttls(
@@ -190,3 +216,22 @@ def test_unknown_starttls_protocol_is_a_usage_error() -> None:
     proc = tlskit("127.0.0.1:25", "--starttls", "ldap")
     assert proc.returncode == 2
     assert "argument --starttls: invalid choice: 'ldap'" in proc.stderr
+
+
+@pytest.mark.parametrize(("protocol", "port"), [
+    ("smtp", 25), ("imap", 143), ("pop3", 110), ("ftp", 21), ("postgres", 5432),
+    ("xmpp", 5222)])
+def test_connect_starttls_without_port_dials_the_protocols_port(protocol: str,
+                                                                 port: int) -> None:
+    """HOST without a port and --starttls PROTO dials PROTO's registered port, not 443,
+    and says so (nothing listens on these ports on 127.0.0.1 here: the refusal names it)."""
+    line = one_error_line(tlskit("127.0.0.1", "--starttls", protocol, "--timeout", "5"))
+    assert line == (f"tlskit connect: connection refused by 127.0.0.1:{port} ({protocol}'s "
+                    "port, as HOST gave none)")
+
+
+def test_connect_starttls_with_port_keeps_it_and_says_nothing_more() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+    line = one_error_line(tlskit(f"127.0.0.1:{port}", "--starttls", "smtp"))
+    assert line == f"tlskit connect: connection refused by 127.0.0.1:{port}"

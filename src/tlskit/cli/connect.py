@@ -40,7 +40,7 @@ from ..io.tap import tap_socket
 from ..keylog import KeyLogFile
 from ..psk import ExternalPsk
 from . import diagram
-from .options import DEFAULT_PORT
+from .options import DEFAULT_PORT, STARTTLS_PORTS
 from .rawkeys import key_kind, spki_text
 from .render import make_console, render_connect, render_trace
 from .trace import (
@@ -103,8 +103,9 @@ def run(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parsing
 
 
-def parse_target(target: str) -> tuple[str, int]:
-    """``host``, ``host:port``, ``[v6]``, ``[v6]:port``, or a bare IPv6 address."""
+def parse_target(target: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
+    """``host``, ``host:port``, ``[v6]``, ``[v6]:port``, or a bare IPv6 address;
+    ``default_port`` when it names none (443, or the --starttls protocol's port)."""
     text = target.strip()
     if "://" in text:  # a URL pasted from a browser: say what to type instead
         from urllib.parse import urlsplit
@@ -130,7 +131,7 @@ def parse_target(target: str) -> tuple[str, int]:
     if not host:
         raise ConnectError(f"bad address {target!r}: no host", 2)
     if not port_text:
-        return host, DEFAULT_PORT
+        return host, default_port
     try:
         port = int(port_text)
     except ValueError:
@@ -205,6 +206,7 @@ class _Connect:
         self.args = args
         self.recorder = Recorder("client", on_step=None)
         self.phase = "connecting to"
+        self.port_note = ""  # set when --starttls chose the port
         self.keylog: KeyLogFile | None = None
         self.verifier: ExplainingVerifier | None = None
         self.first_bytes = bytearray()  # the start of what the server sent
@@ -362,7 +364,7 @@ class _Connect:
         a = self.args
         if a.timeout is not None and a.timeout <= 0:
             raise ConnectError("--timeout must be positive", 2)
-        host, port = parse_target(a.target)
+        host, port = self.target()
         self.where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         config = self.config()
         server_name = a.servername or host
@@ -389,6 +391,19 @@ class _Connect:
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 1
         return 0
+
+    def target(self) -> tuple[str, int]:
+        """HOST[:PORT]; without a port, --starttls PROTO's registered port (an SMTP, IMAP
+        server does not take STARTTLS on 443), else 443. Which one is said in the summary
+        and in a refusal, so a user who meant 587 sees that 25 was dialled."""
+        a = self.args
+        host, port = parse_target(a.target, 0)
+        if port:
+            return host, port
+        if a.starttls:
+            self.port_note = f" ({a.starttls}'s port, as HOST gave none)"
+            return host, STARTTLS_PORTS[a.starttls]
+        return host, DEFAULT_PORT
 
     def _run(self, config: ClientConfig, host: str, port: int,
              server_name: str) -> tuple[dict[str, Any], bytes | None]:
@@ -465,7 +480,7 @@ class _Connect:
     def describe(self, exc: BaseException) -> str:
         where = self.where
         if isinstance(exc, ConnectionRefusedError):
-            return f"connection refused by {where}"
+            return f"connection refused by {where}{self.port_note}"
         if isinstance(exc, socket.gaierror):
             return f"cannot resolve {where.rsplit(':', 1)[0]}: {exc.strerror or exc}"
         if isinstance(exc, TimeoutError):
@@ -640,6 +655,7 @@ class _Connect:
             "port": port,
             "address": address,
             "starttls": self.args.starttls,  # the protocol spoken before TLS, or None
+            "port_chosen": bool(self.port_note),  # --starttls without a port: its port
             "server_name": None if _is_ip(server_name) else server_name,
             "version": complete.version,
             "cipher_suite": complete.cipher_suite.name,

@@ -204,8 +204,11 @@ def render_connect(summary: Mapping[str, Any], console: Console) -> None:
     head.add_row("connected to", escape(f"{summary['host']}:{summary['port']}"
                                         f" ({summary.get('address', '?')})"))
     if summary.get("starttls"):
-        head.add_row("STARTTLS", escape(f"{summary['starttls']}: switched to TLS after the "
-                                        f"plain-text exchange"))
+        proto = summary["starttls"]
+        chosen = (f" (port {summary['port']}: {proto}'s port, as HOST gave none)"
+                  if summary.get("port_chosen") else "")
+        head.add_row("STARTTLS", escape(f"{proto}: switched to TLS after the plain-text "
+                                        f"exchange{chosen}"))
     head.add_row("server name", escape(str(summary.get("server_name") or "(none sent)")))
     head.add_row("version", escape(str(summary.get("version"))))
     head.add_row("cipher suite", escape(str(summary.get("cipher_suite"))))
