@@ -93,14 +93,40 @@ def test_ca_issue_must_staple_refusals(tmp_path: Path) -> None:
     assert cli("ca", "init", "--dir", str(ca_dir)).returncode == 0
     proc = cli("ca", "issue", "localhost", "--dir", str(ca_dir), "--out", str(tmp_path),
                "--ocsp-url", "", "--must-staple")
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # a usage error: options that cannot go together
     assert proc.stderr.strip() == (
-        "tlskit ca: error: a must-staple certificate needs an OCSP URL for its server to "
-        "fetch staples from: give ocsp_url (--ocsp-url) or a CA URL")
+        "tlskit ca: error: --must-staple needs an OCSP responder URL in the certificate, "
+        "where its server fetches staples, and --ocsp-url '' gives none: add --ocsp-url URL "
+        "(e.g. http://127.0.0.1:8888, where tlskit ca ocsp answers)")
     proc = cli("ca", "issue", "alice", "--client", "--dir", str(ca_dir), "--out",
                str(tmp_path), "--ocsp-url", "http://127.0.0.1:8888", "--must-staple")
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "--must-staple is for server certificates" in proc.stderr
+    assert not list(tmp_path.glob("*.pem"))  # nothing issued
+
+
+def test_ca_issue_must_staple_from_a_ca_without_url(tmp_path: Path) -> None:
+    """A CA made with --no-url names no responder: the refusal says so and what to add
+    (the CLI's words, not the library's ocsp_url argument)."""
+    ca_dir = tmp_path / "ca"
+    assert cli("ca", "init", "--dir", str(ca_dir), "--no-url").returncode == 0
+    proc = cli("ca", "issue", "localhost", "--dir", str(ca_dir), "--out", str(tmp_path),
+               "--must-staple")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "tlskit ca: error: --must-staple needs an OCSP responder URL in the certificate, "
+        f"where its server fetches staples, and the CA in {ca_dir} (made with --no-url) "
+        "gives none: add --ocsp-url URL (e.g. http://127.0.0.1:8888, where tlskit ca ocsp "
+        "answers)")
+    proc = cli("ca", "issue", "localhost", "--dir", str(ca_dir), "--out", str(tmp_path),
+               "--must-staple", "--ocsp-url", "http://127.0.0.1:8888")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_ca_issue_help_names_the_serve_option() -> None:
+    """--must-staple's help names the serve option that exists (--ocsp-response)."""
+    proc = cli("ca", "issue", "--help")
+    assert "(tlskit serve --ocsp-response FILE)" in " ".join(proc.stdout.split())
 
 
 # --------------------------------------------------------------------------- serve
