@@ -25,20 +25,22 @@ from .test_connect import one_error_line, tlskit
 
 
 class StartTLSServe:
-    """`tlskit serve --starttls PROTO --port 0`, its stderr (the connection log) in a file."""
+    """`tlskit serve --starttls PROTO --port 0`, its stderr (the connection log) in a file;
+    PROTO "" is a plain TLS server (`--echo`), TLS from the first byte."""
 
     def __init__(self, protocol: str, pki: LocalhostPKI, tmp_path: Path) -> None:
         env = {**os.environ, "TLSKIT_STATE_DIR": str(tmp_path / "state")}
-        self.log = tmp_path / f"serve-{protocol}.log"
+        self.log = tmp_path / f"serve-{protocol or 'tls'}.log"
         self._err = self.log.open("w")
+        mode = ["--starttls", protocol] if protocol else ["--echo"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tlskit", "serve", "--port", "0", "--starttls", protocol,
+            [sys.executable, "-m", "tlskit", "serve", "--port", "0", *mode,
              "--cert", str(pki.cert), "--key", str(pki.key)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._err, text=True,
             env=env)
         assert self.proc.stdout is not None
         self.first_line = self.proc.stdout.readline()
-        match = re.fullmatch(rf"listening on {protocol}://127\.0\.0\.1:(\d+)/\n",
+        match = re.fullmatch(rf"listening on {protocol or 'https'}://127\.0\.0\.1:(\d+)/\n",
                              self.first_line)
         assert match, (self.first_line, self.log.read_text())
         self.port = int(match.group(1))
@@ -209,7 +211,33 @@ def test_connect_starttls_timeout_names_the_exchange() -> None:
         line = one_error_line(tlskit(f"127.0.0.1:{port}", "--starttls", "imap",
                                      "--timeout", "0.5"))
     assert line == (f"tlskit connect: timed out during the imap STARTTLS exchange with "
-                    f"127.0.0.1:{port} (after 0.5 s)")
+                    f"127.0.0.1:{port} (after 0.5 s); a port that speaks TLS from the start "
+                    "sends no greeting: if this is one, leave out --starttls")
+
+
+@pytest.mark.parametrize(("served", "asked", "told"), [
+    ("imap", "smtp", "STARTTLS (smtp) failed: 127.0.0.1:{port} answered '* OK [CAPABILITY "
+     "IMAP4rev1 STARTTLS LOGINDISABLED] tlskit ready', which is not an SMTP/FTP reply; that "
+     "is IMAP's greeting: try --starttls imap"),
+    ("smtp", "pop3", "STARTTLS (pop3) failed: 127.0.0.1:{port} greeted with '220 localhost "
+     "ESMTP tlskit': is this a POP3 server? That is SMTP's greeting: try --starttls smtp"),
+    ("pop3", "imap", "STARTTLS (imap) failed: 127.0.0.1:{port} greeted with '+OK tlskit "
+     "ready': is this an IMAP server? That is POP3's greeting: try --starttls pop3"),
+    ("", "postgres", "STARTTLS (postgres) failed: 127.0.0.1:{port} answered SSLRequest with "
+     "b'\\x15', not 'S' or 'N': is this a PostgreSQL server? That byte starts a TLS record: "
+     "this port speaks TLS, leave out --starttls"),
+    ("", "smtp", "timed out during the smtp STARTTLS exchange with 127.0.0.1:{port} (after "
+     "1 s); a port that speaks TLS from the start sends no greeting: if this is one, leave "
+     "out --starttls"),
+])
+def test_connect_starttls_wrong_protocol_names_the_right_one(
+        serve: Callable[[str], StartTLSServe], served: str, asked: str, told: str) -> None:
+    """--starttls naming another protocol than the server's, or given for a TLS port: the
+    one line says what to type instead."""
+    server = serve(served)
+    line = one_error_line(tlskit(f"127.0.0.1:{server.port}", "--starttls", asked,
+                                 "--timeout", "1"))
+    assert line == "tlskit connect: " + told.format(port=server.port)
 
 
 def test_unknown_starttls_protocol_is_a_usage_error() -> None:

@@ -33,7 +33,14 @@ from typing import Any
 from ..config import CertifiedKey, ClientConfig, RawPublicKey
 from ..connection import ClientConnection
 from ..enums import AlertDescription
-from ..errors import AlertReceived, BadCertificate, EchRejected, TLSError, not_tls_hint
+from ..errors import (
+    AlertReceived,
+    BadCertificate,
+    EchRejected,
+    TLSError,
+    _starttls_protocol,
+    not_tls_hint,
+)
 from ..io.blocking import RECV_SIZE, TLSSocket, TruncatedConnection
 from ..io.preamble import StartTLSError, starttls
 from ..io.tap import tap_socket
@@ -52,6 +59,8 @@ from .trace import (
 )
 
 PROG = "tlskit connect"
+# STARTTLS protocols whose server speaks first (a greeting), as a TLS port never does.
+SERVER_FIRST = ("smtp", "imap", "pop3", "ftp")
 MAX_RESPONSE = 16 * 1024 * 1024
 FIRST_BYTES = 80  # what a server that does not speak TLS said, kept to tell the user
 _BASE64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
@@ -477,6 +486,34 @@ class _Connect:
 
     # -- errors ------------------------------------------------------------------------
 
+    def _starttls_hint(self, exc: StartTLSError) -> str:
+        """What the peer's words suggest instead: another protocol's greeting names its
+        --starttls; a TLS record's first byte (PostgreSQL's SSLRequest answered with an
+        alert) means the port speaks TLS from the start."""
+        hint = self._starttls_words(exc.said)
+        if not hint:
+            return ""
+        return f" {hint[0].upper()}{hint[1:]}" if str(exc).endswith("?") else f"; {hint}"
+
+    def _starttls_words(self, said: str) -> str:
+        if said[:1] in ("'", '"'):
+            said = said[1:-1]  # StartTLSError quotes the line
+        if said in ("b'\\x15'", "b'\\x16'"):  # RFC 8446 5.1: alert, handshake records
+            return "that byte starts a TLS record: this port speaks TLS, leave out --starttls"
+        guess = _starttls_protocol(said)
+        if guess is not None and guess != self.args.starttls:
+            return f"that is {guess.upper()}'s greeting: try --starttls {guess}"
+        return ""
+
+    def _starttls_timeout_hint(self) -> str:
+        """A TLS port waits silently for the ClientHello, so a server-speaks-first
+        protocol's client waits for a greeting that never comes: say which to try."""
+        if self.phase.startswith(f"during the {self.args.starttls} STARTTLS") \
+                and self.args.starttls in SERVER_FIRST:
+            return ("; a port that speaks TLS from the start sends no greeting: if this is "
+                    "one, leave out --starttls")
+        return ""
+
     def describe(self, exc: BaseException) -> str:
         where = self.where
         if isinstance(exc, ConnectionRefusedError):
@@ -484,7 +521,8 @@ class _Connect:
         if isinstance(exc, socket.gaierror):
             return f"cannot resolve {where.rsplit(':', 1)[0]}: {exc.strerror or exc}"
         if isinstance(exc, TimeoutError):
-            return f"timed out {self.phase} {where} (after {self.args.timeout:g} s)"
+            return (f"timed out {self.phase} {where} (after {self.args.timeout:g} s)"
+                    f"{self._starttls_timeout_hint()}")
         if isinstance(exc, TruncatedConnection):
             return f"{where} closed the connection during the handshake{self._silent_hint()}"
         if isinstance(exc, ConnectionResetError):
@@ -518,7 +556,7 @@ class _Connect:
                         f"--alpn out")
             return f"{when}: {where} sent alert {desc.name} ({int(desc)}){hint}"
         if isinstance(exc, StartTLSError):
-            return f"STARTTLS ({self.args.starttls}) failed: {exc}"
+            return f"STARTTLS ({self.args.starttls}) failed: {exc}{self._starttls_hint(exc)}"
         pinned = self._pin_failure(exc)
         if pinned is not None:
             return pinned
