@@ -694,6 +694,7 @@ class _Connect:
             "address": address,
             "starttls": self.args.starttls,  # the protocol spoken before TLS, or None
             "port_chosen": bool(self.port_note),  # --starttls without a port: its port
+            "certificate_compression": self._compression(),
             "server_name": None if _is_ip(server_name) else server_name,
             "version": complete.version,
             "cipher_suite": complete.cipher_suite.name,
@@ -726,6 +727,14 @@ class _Connect:
             return None
         return {"accepted": True, "public_name": hello.fields.get("ech_public_name"),
                 "config_id": hello.fields.get("ech_config_id")}
+
+    def _compression(self) -> dict[str, Any] | None:
+        """How the server's Certificate came, when compressed (RFC 8879): the algorithm
+        and both sizes, so --compress-cert shows whether it took effect."""
+        step = self.recorder.find("compressed_certificate")
+        if step is None:
+            return None
+        return {key: step.fields.get(key) for key in ("algorithm", "compressed", "uncompressed")}
 
     def staple_status(self, complete: Any, report: Any) -> str:
         """What became of the stapled OCSP response, in words, for the summary."""

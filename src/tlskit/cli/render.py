@@ -228,6 +228,11 @@ def render_connect(summary: Mapping[str, Any], console: Console) -> None:
     limit = summary.get("record_limit")
     if limit is not None and limit < 16384:  # only worth a line when the peers agreed one
         head.add_row("record limit", f"{limit} bytes of plaintext per record")
+    compression = summary.get("certificate_compression")
+    if compression:  # RFC 8879: whether --compress-cert took effect
+        head.add_row("certificate", escape(f"sent compressed with {compression['algorithm']}: "
+                                           f"{compression['compressed']} bytes for "
+                                           f"{compression['uncompressed']}"))
     if summary.get("client_certificate"):
         head.add_row("client certificate", escape(str(summary["client_certificate"])))
     if summary.get("client_raw_public_key"):  # RFC 7250: ours, named as the server pins it
