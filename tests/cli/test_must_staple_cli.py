@@ -5,6 +5,7 @@ one, `tlskit serve` warns when it serves one without a staple, `tlskit connect` 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from cryptography import x509
 from tlskit.ca import Issued, LocalCA
 from tlskit.x509.revocation import build_ocsp_request
 
+from ..support.peers import require_binary
 from ..support.tlskit_cli import ServeProcess
 from .test_connect import one_error_line, tlskit
 from .test_serve import _serve_briefly
@@ -211,3 +213,39 @@ def test_verify_shows_must_staple(files: Files) -> None:
     assert "must-staple (RFC 7633): its server must staple an OCSP response" in human.stdout
     _, plain, _ = files.plain
     assert "must-staple" not in cli("verify", str(plain), "--cafile", str(files.root)).stdout
+
+
+def test_docs_recipe_staples_a_response_from_the_local_ca(tmp_path: Path) -> None:
+    """docs/certificates.md's recipe: `tlskit ca ocsp`, `openssl ocsp ... -respout`, and
+    `tlskit serve --ocsp-response` satisfy `tlskit connect --must-staple`."""
+    openssl = require_binary("openssl")
+    ca_dir = tmp_path / "ca"
+    assert cli("ca", "init", "--dir", str(ca_dir)).returncode == 0
+    assert cli("ca", "issue", "localhost", "127.0.0.1", "--must-staple", "--dir",
+               str(ca_dir), "--out", str(tmp_path)).returncode == 0
+    responder = subprocess.Popen(
+        [sys.executable, "-m", "tlskit", "ca", "ocsp", "--port", "0", "--dir", str(ca_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert responder.stdout is not None
+        url = next(w for w in responder.stdout.readline().split() if w.startswith("http://"))
+        fetched = subprocess.run(
+            [openssl, "ocsp", "-issuer", str(ca_dir / "intermediate.pem"), "-cert",
+             str(tmp_path / "localhost.pem"), "-url", url, "-respout",
+             str(tmp_path / "staple.der"), "-CAfile", str(ca_dir / "root.pem")],
+            capture_output=True, text=True, timeout=60)
+        assert "localhost.pem: good" in fetched.stdout, fetched.stdout + fetched.stderr
+    finally:
+        responder.terminate()
+        responder.wait(30)
+    server = ServeProcess("--cert", str(tmp_path / "localhost.pem"), "--key",
+                          str(tmp_path / "localhost-key.pem"), "--ocsp-response",
+                          str(tmp_path / "staple.der"), state=tmp_path / "state")
+    try:
+        proc = tlskit(f"localhost:{server.port}", "--cafile", str(ca_dir / "root.pem"),
+                      "--must-staple")
+        assert proc.returncode == 0, proc.stderr
+        assert "OCSP staple   good" in proc.stdout
+    finally:
+        server.close()
