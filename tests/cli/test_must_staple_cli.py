@@ -179,6 +179,18 @@ def test_connect_must_staple_without_staple(files: Files, servers: dict[str, Ser
                          "leave out --must-staple"), line
 
 
+def test_connect_must_staple_insecure_reports_in_the_commands_words(
+        files: Files, servers: dict[str, ServeProcess]) -> None:
+    """--insecure carries on and reports the failure: its advice names the option to leave
+    out, not the library's enforce_must_staple."""
+    proc = tlskit(f"localhost:{servers['bare'].port}", "--cafile", str(files.root),
+                  "--must-staple", "--insecure", "--json")
+    assert proc.returncode == 0, proc.stderr
+    reason = json.loads(proc.stdout)["verification"]["reason"]
+    assert reason.endswith("nginx ssl_stapling on), or leave out --must-staple"), reason
+    assert "enforce_must_staple" not in proc.stdout
+
+
 def test_connect_must_staple_with_staple(files: Files,
                                          servers: dict[str, ServeProcess]) -> None:
     port = servers["stapled"].port

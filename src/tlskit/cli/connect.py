@@ -151,6 +151,13 @@ def parse_target(target: str, default_port: int = DEFAULT_PORT) -> tuple[str, in
     return host, port
 
 
+def _flag_words(text: str) -> str:
+    """A library message's advice in this command's words: the must-staple rule is
+    turned off by leaving out --must-staple (--insecure reports it in the summary)."""
+    from ..x509.muststaple import NOT_ENFORCED
+    return text.replace(NOT_ENFORCED, "leave out --must-staple")
+
+
 def split_list(text: str | None) -> list[str] | None:
     if text is None:
         return None
@@ -662,7 +669,7 @@ class _Connect:
         raw = complete.peer_raw_public_key  # RFC 7250: the pin is the identity
         verification: dict[str, Any] = {
             "ok": error is None,
-            "reason": None if error is None else str(error),
+            "reason": None if error is None else _flag_words(str(error)),
             "code": None if error is None else str(getattr(error, "reason", error.alert.name)),
             "detail": (f"authenticated by external PSK {psk_text(psk)}" if psk is not None
                        else f"authenticated by raw public key ({spki_text(raw)})"
