@@ -140,8 +140,9 @@ def test_serve_warns_about_must_staple_without_staple(files: Files) -> None:
     assert first.startswith("listening on https://127.0.0.1:") and code == 0
     assert errors == [
         "tlskit serve: warning: the certificate is must-staple (RFC 7633) but no "
-        "--ocsp-response is given: Firefox (and tlskit clients with enforce_must_staple) "
-        "will refuse it; staple a response with --ocsp-response FILE\n"]
+        "--ocsp-response is given: Firefox (and tlskit connect --must-staple) will refuse "
+        "it; staple a response from its OCSP responder with --ocsp-response FILE (e.g. saved "
+        "by openssl ocsp -respout FILE)\n"]
 
 
 @pytest.mark.parametrize("which", ["stapled", "plain"])

@@ -438,9 +438,9 @@ class Server:
             self.certified = certified
         elif certified is not None and _must_staple(certified.chain[0]):
             self.log(f"{PROG}: warning: the certificate is must-staple (RFC 7633) but no "
-                     "--ocsp-response is given: Firefox (and tlskit clients with "
-                     "enforce_must_staple) will refuse it; staple a response with "
-                     "--ocsp-response FILE")
+                     "--ocsp-response is given: Firefox (and tlskit connect --must-staple) "
+                     "will refuse it; staple a response from its OCSP responder with "
+                     "--ocsp-response FILE (e.g. saved by openssl ocsp -respout FILE)")
         if a.sct:
             certified = self._with_scts(certified, a.sct)
         versions = ["TLSv1.2"] if a.tls12 else ["TLSv1.3"] if a.tls13 else ["TLSv1.3", "TLSv1.2"]
