@@ -263,3 +263,17 @@ def test_connect_starttls_with_port_keeps_it_and_says_nothing_more() -> None:
         port = listener.getsockname()[1]
     line = one_error_line(tlskit(f"127.0.0.1:{port}", "--starttls", "smtp"))
     assert line == f"tlskit connect: connection refused by 127.0.0.1:{port}"
+
+
+def test_serve_starttls_with_echo_is_a_usage_error() -> None:
+    """--echo was silently ignored under --starttls (the protocol's dialog follows the
+    handshake): one line, exit status 2, before anything listens."""
+    proc = subprocess.run([sys.executable, "-m", "tlskit", "serve", "--port", "0",
+                           "--starttls", "smtp", "--echo"], capture_output=True, text=True,
+                          timeout=20, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr == (
+        "tlskit serve: --echo and --starttls smtp both say what follows the handshake (an "
+        "echo, or smtp's own dialog): give one or the other\n")
+

@@ -368,6 +368,10 @@ class Server:
                              "it as a raw public key)")
         if a.chain and not a.cert:
             raise ServeError("--chain needs --cert and --key")
+        if a.echo and a.starttls:  # each decides what follows the handshake
+            raise ServeError(f"--echo and --starttls {a.starttls} both say what follows the "
+                             f"handshake (an echo, or {a.starttls}'s own dialog): give one "
+                             "or the other")
         self.raw_key = _raw_key(a)
         self.client_pins = _client_pins(a)
         ech = _ech_key(a)
