@@ -5,6 +5,7 @@ one, `tlskit serve` warns when it serves one without a staple, `tlskit connect` 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from cryptography import x509
 from tlskit.ca import Issued, LocalCA
 from tlskit.x509.revocation import build_ocsp_request
 
+from ..support.peers import require_binary
 from ..support.tlskit_cli import ServeProcess
 from .test_connect import one_error_line, tlskit
 from .test_serve import _serve_briefly
@@ -93,14 +95,40 @@ def test_ca_issue_must_staple_refusals(tmp_path: Path) -> None:
     assert cli("ca", "init", "--dir", str(ca_dir)).returncode == 0
     proc = cli("ca", "issue", "localhost", "--dir", str(ca_dir), "--out", str(tmp_path),
                "--ocsp-url", "", "--must-staple")
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # a usage error: options that cannot go together
     assert proc.stderr.strip() == (
-        "tlskit ca: error: a must-staple certificate needs an OCSP URL for its server to "
-        "fetch staples from: give ocsp_url (--ocsp-url) or a CA URL")
+        "tlskit ca: error: --must-staple needs an OCSP responder URL in the certificate, "
+        "where its server fetches staples, and --ocsp-url '' gives none: add --ocsp-url URL "
+        "(e.g. http://127.0.0.1:8888, where tlskit ca ocsp answers)")
     proc = cli("ca", "issue", "alice", "--client", "--dir", str(ca_dir), "--out",
                str(tmp_path), "--ocsp-url", "http://127.0.0.1:8888", "--must-staple")
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "--must-staple is for server certificates" in proc.stderr
+    assert not list(tmp_path.glob("*.pem"))  # nothing issued
+
+
+def test_ca_issue_must_staple_from_a_ca_without_url(tmp_path: Path) -> None:
+    """A CA made with --no-url names no responder: the refusal says so and what to add
+    (the CLI's words, not the library's ocsp_url argument)."""
+    ca_dir = tmp_path / "ca"
+    assert cli("ca", "init", "--dir", str(ca_dir), "--no-url").returncode == 0
+    proc = cli("ca", "issue", "localhost", "--dir", str(ca_dir), "--out", str(tmp_path),
+               "--must-staple")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "tlskit ca: error: --must-staple needs an OCSP responder URL in the certificate, "
+        f"where its server fetches staples, and the CA in {ca_dir} (made with --no-url) "
+        "gives none: add --ocsp-url URL (e.g. http://127.0.0.1:8888, where tlskit ca ocsp "
+        "answers)")
+    proc = cli("ca", "issue", "localhost", "--dir", str(ca_dir), "--out", str(tmp_path),
+               "--must-staple", "--ocsp-url", "http://127.0.0.1:8888")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_ca_issue_help_names_the_serve_option() -> None:
+    """--must-staple's help names the serve option that exists (--ocsp-response)."""
+    proc = cli("ca", "issue", "--help")
+    assert "(tlskit serve --ocsp-response FILE)" in " ".join(proc.stdout.split())
 
 
 # --------------------------------------------------------------------------- serve
@@ -112,8 +140,9 @@ def test_serve_warns_about_must_staple_without_staple(files: Files) -> None:
     assert first.startswith("listening on https://127.0.0.1:") and code == 0
     assert errors == [
         "tlskit serve: warning: the certificate is must-staple (RFC 7633) but no "
-        "--ocsp-response is given: Firefox (and tlskit clients with enforce_must_staple) "
-        "will refuse it; staple a response with --ocsp-response FILE\n"]
+        "--ocsp-response is given: Firefox (and tlskit connect --must-staple) will refuse "
+        "it; staple a response from its OCSP responder with --ocsp-response FILE (e.g. saved "
+        "by openssl ocsp -respout FILE)\n"]
 
 
 @pytest.mark.parametrize("which", ["stapled", "plain"])
@@ -151,6 +180,18 @@ def test_connect_must_staple_without_staple(files: Files, servers: dict[str, Ser
                          "leave out --must-staple"), line
 
 
+def test_connect_must_staple_insecure_reports_in_the_commands_words(
+        files: Files, servers: dict[str, ServeProcess]) -> None:
+    """--insecure carries on and reports the failure: its advice names the option to leave
+    out, not the library's enforce_must_staple."""
+    proc = tlskit(f"localhost:{servers['bare'].port}", "--cafile", str(files.root),
+                  "--must-staple", "--insecure", "--json")
+    assert proc.returncode == 0, proc.stderr
+    reason = json.loads(proc.stdout)["verification"]["reason"]
+    assert reason.endswith("nginx ssl_stapling on), or leave out --must-staple"), reason
+    assert "enforce_must_staple" not in proc.stdout
+
+
 def test_connect_must_staple_with_staple(files: Files,
                                          servers: dict[str, ServeProcess]) -> None:
     port = servers["stapled"].port
@@ -185,3 +226,39 @@ def test_verify_shows_must_staple(files: Files) -> None:
     assert "must-staple (RFC 7633): its server must staple an OCSP response" in human.stdout
     _, plain, _ = files.plain
     assert "must-staple" not in cli("verify", str(plain), "--cafile", str(files.root)).stdout
+
+
+def test_docs_recipe_staples_a_response_from_the_local_ca(tmp_path: Path) -> None:
+    """docs/certificates.md's recipe: `tlskit ca ocsp`, `openssl ocsp ... -respout`, and
+    `tlskit serve --ocsp-response` satisfy `tlskit connect --must-staple`."""
+    openssl = require_binary("openssl")
+    ca_dir = tmp_path / "ca"
+    assert cli("ca", "init", "--dir", str(ca_dir)).returncode == 0
+    assert cli("ca", "issue", "localhost", "127.0.0.1", "--must-staple", "--dir",
+               str(ca_dir), "--out", str(tmp_path)).returncode == 0
+    responder = subprocess.Popen(
+        [sys.executable, "-m", "tlskit", "ca", "ocsp", "--port", "0", "--dir", str(ca_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert responder.stdout is not None
+        url = next(w for w in responder.stdout.readline().split() if w.startswith("http://"))
+        fetched = subprocess.run(
+            [openssl, "ocsp", "-issuer", str(ca_dir / "intermediate.pem"), "-cert",
+             str(tmp_path / "localhost.pem"), "-url", url, "-respout",
+             str(tmp_path / "staple.der"), "-CAfile", str(ca_dir / "root.pem")],
+            capture_output=True, text=True, timeout=60)
+        assert "localhost.pem: good" in fetched.stdout, fetched.stdout + fetched.stderr
+    finally:
+        responder.terminate()
+        responder.wait(30)
+    server = ServeProcess("--cert", str(tmp_path / "localhost.pem"), "--key",
+                          str(tmp_path / "localhost-key.pem"), "--ocsp-response",
+                          str(tmp_path / "staple.der"), state=tmp_path / "state")
+    try:
+        proc = tlskit(f"localhost:{server.port}", "--cafile", str(ca_dir / "root.pem"),
+                      "--must-staple")
+        assert proc.returncode == 0, proc.stderr
+        assert "OCSP staple   good" in proc.stdout
+    finally:
+        server.close()

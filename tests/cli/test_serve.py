@@ -499,6 +499,25 @@ def test_compress_cert_names_read_by_serve_and_connect(
                           "--compress-cert", accepted)
     assert proc.returncode == 0, proc.stderr
     server.wait_for_log(rf" TLSv1\.3 .* cert-compression={expected}$")
+    # connect's summary says so too: the algorithm and both sizes
+    taken = json.loads(proc.stdout)["certificate_compression"]
+    assert taken["algorithm"] == expected
+    assert 0 < taken["compressed"] < taken["uncompressed"]
+
+
+def test_connect_summary_says_how_the_certificate_came(serve: Callable[..., Serve],
+                                                       pki: PKI) -> None:
+    """`tlskit connect --compress-cert` shows whether it took effect: a row when the
+    Certificate came compressed, none (and null in JSON) when it came plain."""
+    server = serve("--cert", str(pki.cert), "--key", str(pki.key), "--compress-cert", "zlib")
+    proc = tlskit_connect(f"localhost:{server.port}", "--cafile", str(pki.root))
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"certificate +sent compressed with zlib: \d+ bytes for \d+ ",
+                     proc.stdout), proc.stdout
+    plain = tlskit_connect(f"localhost:{server.port}", "--cafile", str(pki.root), "--json",
+                           "--tls1.2")
+    assert plain.returncode == 0, plain.stderr
+    assert json.loads(plain.stdout)["certificate_compression"] is None
 
 
 @pytest.mark.parametrize(("command", "module", "name", "extra"), [

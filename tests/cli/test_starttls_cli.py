@@ -25,20 +25,22 @@ from .test_connect import one_error_line, tlskit
 
 
 class StartTLSServe:
-    """`tlskit serve --starttls PROTO --port 0`, its stderr (the connection log) in a file."""
+    """`tlskit serve --starttls PROTO --port 0`, its stderr (the connection log) in a file;
+    PROTO "" is a plain TLS server (`--echo`), TLS from the first byte."""
 
     def __init__(self, protocol: str, pki: LocalhostPKI, tmp_path: Path) -> None:
         env = {**os.environ, "TLSKIT_STATE_DIR": str(tmp_path / "state")}
-        self.log = tmp_path / f"serve-{protocol}.log"
+        self.log = tmp_path / f"serve-{protocol or 'tls'}.log"
         self._err = self.log.open("w")
+        mode = ["--starttls", protocol] if protocol else ["--echo"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tlskit", "serve", "--port", "0", "--starttls", protocol,
+            [sys.executable, "-m", "tlskit", "serve", "--port", "0", *mode,
              "--cert", str(pki.cert), "--key", str(pki.key)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._err, text=True,
             env=env)
         assert self.proc.stdout is not None
         self.first_line = self.proc.stdout.readline()
-        match = re.fullmatch(rf"listening on {protocol}://127\.0\.0\.1:(\d+)/\n",
+        match = re.fullmatch(rf"listening on {protocol or 'https'}://127\.0\.0\.1:(\d+)/\n",
                              self.first_line)
         assert match, (self.first_line, self.log.read_text())
         self.port = int(match.group(1))
@@ -102,7 +104,33 @@ def test_summary_and_banner_name_starttls(serve: Callable[[str], StartTLSServe],
     proc = tlskit(f"127.0.0.1:{server.port}", "--starttls", "smtp", "--cafile",
                   str(pki.root), "--servername", "localhost")
     assert proc.returncode == 0, proc.stderr
-    assert "STARTTLS      smtp: switched to TLS after the plain-text exchange" in proc.stdout
+    assert re.search(r"STARTTLS      smtp: switched to TLS after the plain-text exchange *│",
+                     proc.stdout)
+    assert json.loads(tlskit(f"127.0.0.1:{server.port}", "--starttls", "smtp", "--cafile",
+                             str(pki.root), "--servername", "localhost", "--json").stdout
+                      )["port_chosen"] is False
+
+
+def test_summary_says_the_port_starttls_chose(serve: Callable[[str], StartTLSServe],
+                                              pki: LocalhostPKI) -> None:
+    """The summary of a connection whose port --starttls chose says so (rendered from a
+    real connection's JSON: the registered ports cannot be bound for a test)."""
+    import io
+
+    from rich.console import Console
+
+    from tlskit.cli.render import render_connect
+
+    server = serve("imap")
+    proc = tlskit(f"127.0.0.1:{server.port}", "--starttls", "imap", "--cafile",
+                  str(pki.root), "--servername", "localhost", "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    summary["port_chosen"] = True
+    out = io.StringIO()
+    render_connect(summary, Console(file=out, width=300, no_color=True))
+    assert (f"imap: switched to TLS after the plain-text exchange (port {server.port}: "
+            "imap's port, as HOST gave none)") in out.getvalue()
 
 
 def test_serve_refuses_commands_pipelined_after_starttls(
@@ -183,10 +211,69 @@ def test_connect_starttls_timeout_names_the_exchange() -> None:
         line = one_error_line(tlskit(f"127.0.0.1:{port}", "--starttls", "imap",
                                      "--timeout", "0.5"))
     assert line == (f"tlskit connect: timed out during the imap STARTTLS exchange with "
-                    f"127.0.0.1:{port} (after 0.5 s)")
+                    f"127.0.0.1:{port} (after 0.5 s); a port that speaks TLS from the start "
+                    "sends no greeting: if this is one, leave out --starttls")
+
+
+@pytest.mark.parametrize(("served", "asked", "told"), [
+    ("imap", "smtp", "STARTTLS (smtp) failed: 127.0.0.1:{port} answered '* OK [CAPABILITY "
+     "IMAP4rev1 STARTTLS LOGINDISABLED] tlskit ready', which is not an SMTP/FTP reply; that "
+     "is IMAP's greeting: try --starttls imap"),
+    ("smtp", "pop3", "STARTTLS (pop3) failed: 127.0.0.1:{port} greeted with '220 localhost "
+     "ESMTP tlskit': is this a POP3 server? That is SMTP's greeting: try --starttls smtp"),
+    ("pop3", "imap", "STARTTLS (imap) failed: 127.0.0.1:{port} greeted with '+OK tlskit "
+     "ready': is this an IMAP server? That is POP3's greeting: try --starttls pop3"),
+    ("", "postgres", "STARTTLS (postgres) failed: 127.0.0.1:{port} answered SSLRequest with "
+     "b'\\x15', not 'S' or 'N': is this a PostgreSQL server? That byte starts a TLS record: "
+     "this port speaks TLS, leave out --starttls"),
+    ("", "smtp", "timed out during the smtp STARTTLS exchange with 127.0.0.1:{port} (after "
+     "1 s); a port that speaks TLS from the start sends no greeting: if this is one, leave "
+     "out --starttls"),
+])
+def test_connect_starttls_wrong_protocol_names_the_right_one(
+        serve: Callable[[str], StartTLSServe], served: str, asked: str, told: str) -> None:
+    """--starttls naming another protocol than the server's, or given for a TLS port: the
+    one line says what to type instead."""
+    server = serve(served)
+    line = one_error_line(tlskit(f"127.0.0.1:{server.port}", "--starttls", asked,
+                                 "--timeout", "1"))
+    assert line == "tlskit connect: " + told.format(port=server.port)
 
 
 def test_unknown_starttls_protocol_is_a_usage_error() -> None:
     proc = tlskit("127.0.0.1:25", "--starttls", "ldap")
     assert proc.returncode == 2
     assert "argument --starttls: invalid choice: 'ldap'" in proc.stderr
+
+
+@pytest.mark.parametrize(("protocol", "port"), [
+    ("smtp", 25), ("imap", 143), ("pop3", 110), ("ftp", 21), ("postgres", 5432),
+    ("xmpp", 5222)])
+def test_connect_starttls_without_port_dials_the_protocols_port(protocol: str,
+                                                                 port: int) -> None:
+    """HOST without a port and --starttls PROTO dials PROTO's registered port, not 443,
+    and says so (nothing listens on these ports on 127.0.0.1 here: the refusal names it)."""
+    line = one_error_line(tlskit("127.0.0.1", "--starttls", protocol, "--timeout", "5"))
+    assert line == (f"tlskit connect: connection refused by 127.0.0.1:{port} ({protocol}'s "
+                    "port, as HOST gave none)")
+
+
+def test_connect_starttls_with_port_keeps_it_and_says_nothing_more() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+    line = one_error_line(tlskit(f"127.0.0.1:{port}", "--starttls", "smtp"))
+    assert line == f"tlskit connect: connection refused by 127.0.0.1:{port}"
+
+
+def test_serve_starttls_with_echo_is_a_usage_error() -> None:
+    """--echo was silently ignored under --starttls (the protocol's dialog follows the
+    handshake): one line, exit status 2, before anything listens."""
+    proc = subprocess.run([sys.executable, "-m", "tlskit", "serve", "--port", "0",
+                           "--starttls", "smtp", "--echo"], capture_output=True, text=True,
+                          timeout=20, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr == (
+        "tlskit serve: --echo and --starttls smtp both say what follows the handshake (an "
+        "echo, or smtp's own dialog): give one or the other\n")
+

@@ -35,9 +35,15 @@ from ..ca import (
     format_serial,
 )
 from . import options
-from .conventions import listen_error, write_line
+from .conventions import EXIT_USAGE, listen_error, write_line
 
 KEY_TYPES = [k.value for k in KeyType]
+
+
+class CAUsageError(CAError):
+    """Options that cannot go together: exit status 2, as other usage errors."""
+
+    exit_code = EXIT_USAGE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "URL + /crl/intermediate.crl; '' for none)")
     p.add_argument("--must-staple", action="store_true",
                    help="add OCSP Must-Staple (RFC 7633 TLS Feature): Firefox refuses the "
-                        "server unless it staples a valid OCSP response (tlskit serve --ocsp)")
+                        "server unless it staples a valid OCSP response (tlskit serve "
+                        "--ocsp-response FILE)")
     p.add_argument("--force", action="store_true",
                    help="overwrite NAME.pem / NAME-key.pem if they already exist")
     _dir_option(p)
@@ -234,10 +241,18 @@ def _issue(args: argparse.Namespace) -> int:
         if len(args.names) != 1:
             raise CAError("--client takes exactly one NAME")
         if args.must_staple:
-            raise CAError("--must-staple is for server certificates (servers staple OCSP "
-                          "responses), not with --client")
+            raise CAUsageError("--must-staple is for server certificates (servers staple "
+                               "OCSP responses), not with --client")
         issued = ca.issue_client(args.names[0], **options)
     else:
+        if args.must_staple and not (ca.url if args.ocsp_url is None else args.ocsp_url):
+            # RFC 7633: the server fetches its staples from the leaf's OCSP responder
+            where = "--ocsp-url ''" if args.ocsp_url == "" else \
+                f"the CA in {ca.directory} (made with --no-url)"
+            raise CAUsageError(
+                f"--must-staple needs an OCSP responder URL in the certificate, where its "
+                f"server fetches staples, and {where} gives none: add --ocsp-url URL "
+                f"(e.g. {DEFAULT_URL}, where tlskit ca ocsp answers)")
         issued = ca.issue_server(args.names, must_staple=args.must_staple, **options)
     issued.write(cert_path=cert_path, key_path=key_path)
     kind = "client" if args.client else "server"

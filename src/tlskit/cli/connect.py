@@ -33,14 +33,21 @@ from typing import Any
 from ..config import CertifiedKey, ClientConfig, RawPublicKey
 from ..connection import ClientConnection
 from ..enums import AlertDescription
-from ..errors import AlertReceived, BadCertificate, EchRejected, TLSError, not_tls_hint
+from ..errors import (
+    AlertReceived,
+    BadCertificate,
+    EchRejected,
+    TLSError,
+    _starttls_protocol,
+    not_tls_hint,
+)
 from ..io.blocking import RECV_SIZE, TLSSocket, TruncatedConnection
 from ..io.preamble import StartTLSError, starttls
 from ..io.tap import tap_socket
 from ..keylog import KeyLogFile
 from ..psk import ExternalPsk
 from . import diagram
-from .options import DEFAULT_PORT
+from .options import DEFAULT_PORT, STARTTLS_PORTS
 from .rawkeys import key_kind, spki_text
 from .render import make_console, render_connect, render_trace
 from .trace import (
@@ -52,6 +59,8 @@ from .trace import (
 )
 
 PROG = "tlskit connect"
+# STARTTLS protocols whose server speaks first (a greeting), as a TLS port never does.
+SERVER_FIRST = ("smtp", "imap", "pop3", "ftp")
 MAX_RESPONSE = 16 * 1024 * 1024
 FIRST_BYTES = 80  # what a server that does not speak TLS said, kept to tell the user
 _BASE64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
@@ -103,8 +112,9 @@ def run(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parsing
 
 
-def parse_target(target: str) -> tuple[str, int]:
-    """``host``, ``host:port``, ``[v6]``, ``[v6]:port``, or a bare IPv6 address."""
+def parse_target(target: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
+    """``host``, ``host:port``, ``[v6]``, ``[v6]:port``, or a bare IPv6 address;
+    ``default_port`` when it names none (443, or the --starttls protocol's port)."""
     text = target.strip()
     if "://" in text:  # a URL pasted from a browser: say what to type instead
         from urllib.parse import urlsplit
@@ -130,7 +140,7 @@ def parse_target(target: str) -> tuple[str, int]:
     if not host:
         raise ConnectError(f"bad address {target!r}: no host", 2)
     if not port_text:
-        return host, DEFAULT_PORT
+        return host, default_port
     try:
         port = int(port_text)
     except ValueError:
@@ -139,6 +149,13 @@ def parse_target(target: str) -> tuple[str, int]:
     if not 0 < port < 65536:
         raise ConnectError(f"HOST[:PORT] {target}: port {port} is out of range (1-65535)", 2)
     return host, port
+
+
+def _flag_words(text: str) -> str:
+    """A library message's advice in this command's words: the must-staple rule is
+    turned off by leaving out --must-staple (--insecure reports it in the summary)."""
+    from ..x509.muststaple import NOT_ENFORCED
+    return text.replace(NOT_ENFORCED, "leave out --must-staple")
 
 
 def split_list(text: str | None) -> list[str] | None:
@@ -205,6 +222,7 @@ class _Connect:
         self.args = args
         self.recorder = Recorder("client", on_step=None)
         self.phase = "connecting to"
+        self.port_note = ""  # set when --starttls chose the port
         self.keylog: KeyLogFile | None = None
         self.verifier: ExplainingVerifier | None = None
         self.first_bytes = bytearray()  # the start of what the server sent
@@ -362,7 +380,7 @@ class _Connect:
         a = self.args
         if a.timeout is not None and a.timeout <= 0:
             raise ConnectError("--timeout must be positive", 2)
-        host, port = parse_target(a.target)
+        host, port = self.target()
         self.where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         config = self.config()
         server_name = a.servername or host
@@ -389,6 +407,19 @@ class _Connect:
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 1
         return 0
+
+    def target(self) -> tuple[str, int]:
+        """HOST[:PORT]; without a port, --starttls PROTO's registered port (an SMTP, IMAP
+        server does not take STARTTLS on 443), else 443. Which one is said in the summary
+        and in a refusal, so a user who meant 587 sees that 25 was dialled."""
+        a = self.args
+        host, port = parse_target(a.target, 0)
+        if port:
+            return host, port
+        if a.starttls:
+            self.port_note = f" ({a.starttls}'s port, as HOST gave none)"
+            return host, STARTTLS_PORTS[a.starttls]
+        return host, DEFAULT_PORT
 
     def _run(self, config: ClientConfig, host: str, port: int,
              server_name: str) -> tuple[dict[str, Any], bytes | None]:
@@ -462,14 +493,43 @@ class _Connect:
 
     # -- errors ------------------------------------------------------------------------
 
+    def _starttls_hint(self, exc: StartTLSError) -> str:
+        """What the peer's words suggest instead: another protocol's greeting names its
+        --starttls; a TLS record's first byte (PostgreSQL's SSLRequest answered with an
+        alert) means the port speaks TLS from the start."""
+        hint = self._starttls_words(exc.said)
+        if not hint:
+            return ""
+        return f" {hint[0].upper()}{hint[1:]}" if str(exc).endswith("?") else f"; {hint}"
+
+    def _starttls_words(self, said: str) -> str:
+        if said[:1] in ("'", '"'):
+            said = said[1:-1]  # StartTLSError quotes the line
+        if said in ("b'\\x15'", "b'\\x16'"):  # RFC 8446 5.1: alert, handshake records
+            return "that byte starts a TLS record: this port speaks TLS, leave out --starttls"
+        guess = _starttls_protocol(said)
+        if guess is not None and guess != self.args.starttls:
+            return f"that is {guess.upper()}'s greeting: try --starttls {guess}"
+        return ""
+
+    def _starttls_timeout_hint(self) -> str:
+        """A TLS port waits silently for the ClientHello, so a server-speaks-first
+        protocol's client waits for a greeting that never comes: say which to try."""
+        if self.phase.startswith(f"during the {self.args.starttls} STARTTLS") \
+                and self.args.starttls in SERVER_FIRST:
+            return ("; a port that speaks TLS from the start sends no greeting: if this is "
+                    "one, leave out --starttls")
+        return ""
+
     def describe(self, exc: BaseException) -> str:
         where = self.where
         if isinstance(exc, ConnectionRefusedError):
-            return f"connection refused by {where}"
+            return f"connection refused by {where}{self.port_note}"
         if isinstance(exc, socket.gaierror):
             return f"cannot resolve {where.rsplit(':', 1)[0]}: {exc.strerror or exc}"
         if isinstance(exc, TimeoutError):
-            return f"timed out {self.phase} {where} (after {self.args.timeout:g} s)"
+            return (f"timed out {self.phase} {where} (after {self.args.timeout:g} s)"
+                    f"{self._starttls_timeout_hint()}")
         if isinstance(exc, TruncatedConnection):
             return f"{where} closed the connection during the handshake{self._silent_hint()}"
         if isinstance(exc, ConnectionResetError):
@@ -503,7 +563,7 @@ class _Connect:
                         f"--alpn out")
             return f"{when}: {where} sent alert {desc.name} ({int(desc)}){hint}"
         if isinstance(exc, StartTLSError):
-            return f"STARTTLS ({self.args.starttls}) failed: {exc}"
+            return f"STARTTLS ({self.args.starttls}) failed: {exc}{self._starttls_hint(exc)}"
         pinned = self._pin_failure(exc)
         if pinned is not None:
             return pinned
@@ -609,7 +669,7 @@ class _Connect:
         raw = complete.peer_raw_public_key  # RFC 7250: the pin is the identity
         verification: dict[str, Any] = {
             "ok": error is None,
-            "reason": None if error is None else str(error),
+            "reason": None if error is None else _flag_words(str(error)),
             "code": None if error is None else str(getattr(error, "reason", error.alert.name)),
             "detail": (f"authenticated by external PSK {psk_text(psk)}" if psk is not None
                        else f"authenticated by raw public key ({spki_text(raw)})"
@@ -640,6 +700,8 @@ class _Connect:
             "port": port,
             "address": address,
             "starttls": self.args.starttls,  # the protocol spoken before TLS, or None
+            "port_chosen": bool(self.port_note),  # --starttls without a port: its port
+            "certificate_compression": self._compression(),
             "server_name": None if _is_ip(server_name) else server_name,
             "version": complete.version,
             "cipher_suite": complete.cipher_suite.name,
@@ -672,6 +734,14 @@ class _Connect:
             return None
         return {"accepted": True, "public_name": hello.fields.get("ech_public_name"),
                 "config_id": hello.fields.get("ech_config_id")}
+
+    def _compression(self) -> dict[str, Any] | None:
+        """How the server's Certificate came, when compressed (RFC 8879): the algorithm
+        and both sizes, so --compress-cert shows whether it took effect."""
+        step = self.recorder.find("compressed_certificate")
+        if step is None:
+            return None
+        return {key: step.fields.get(key) for key in ("algorithm", "compressed", "uncompressed")}
 
     def staple_status(self, complete: Any, report: Any) -> str:
         """What became of the stapled OCSP response, in words, for the summary."""

@@ -25,6 +25,12 @@ SUITES12 = ("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_1
 # tlskit.io.preamble.STARTTLS_PROTOCOLS, spelled out for the same reason (a test keeps
 # them equal).
 STARTTLS_PROTOCOLS = ("smtp", "imap", "pop3", "ftp", "postgres", "xmpp")
+# The port `tlskit connect HOST --starttls PROTO` dials when HOST has none: each
+# protocol's IANA-registered plain-text port, where STARTTLS is offered. SMTP is 25 (RFC
+# 3207's relay port, as curl's smtp://, smtplib and swaks default to), not 587
+# submission: give :587 to reach a submission server.
+STARTTLS_PORTS = {"smtp": 25, "imap": 143, "pop3": 110, "ftp": 21, "postgres": 5432,
+                  "xmpp": 5222}
 SUITES_HELP = (f"(default: for TLS 1.3 {', '.join(SUITES13)}; for TLS 1.2 "
                f"{', '.join(SUITES12)}; plus the RSA key transport ones with --legacy-rsa-kx)")
 
@@ -49,8 +55,10 @@ def _psk_options(parser: argparse.ArgumentParser, verb: str) -> None:
 
 def connect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="HOST[:PORT]",
-                        help=f"server to connect to (port {DEFAULT_PORT} by default; "
-                             "IPv6 as [addr]:port)")
+                        help=f"server to connect to (port {DEFAULT_PORT} by default, or "
+                             "with --starttls its protocol's port: "
+                             + ", ".join(f"{k} {v}" for k, v in STARTTLS_PORTS.items())
+                             + "; IPv6 as [addr]:port)")
     parser.add_argument("--cafile", metavar="FILE",
                         help="trust the CA certificates in FILE (PEM or DER, or a directory "
                              "of .pem/.crt/.cer/.der files) instead of the system's")
@@ -102,7 +110,8 @@ def connect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--starttls", metavar="PROTO", choices=STARTTLS_PROTOCOLS,
                         help="speak PROTO's plain text first and switch to TLS, as openssl "
                              "s_client -starttls: smtp (EHLO, STARTTLS), imap, pop3 (STLS), "
-                             "ftp (AUTH TLS), postgres (SSLRequest) or xmpp; e.g. "
+                             "ftp (AUTH TLS), postgres (SSLRequest) or xmpp; without a "
+                             "port in HOST, PROTO's port (smtp 25, imap 143, ...); e.g. "
                              "tlskit connect mail.example:587 --starttls smtp")
     parser.add_argument("--request", metavar="TEXT",
                         help=r"send TEXT after the handshake (\r \n \t \\ are unescaped) "

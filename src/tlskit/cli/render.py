@@ -204,8 +204,11 @@ def render_connect(summary: Mapping[str, Any], console: Console) -> None:
     head.add_row("connected to", escape(f"{summary['host']}:{summary['port']}"
                                         f" ({summary.get('address', '?')})"))
     if summary.get("starttls"):
-        head.add_row("STARTTLS", escape(f"{summary['starttls']}: switched to TLS after the "
-                                        f"plain-text exchange"))
+        proto = summary["starttls"]
+        chosen = (f" (port {summary['port']}: {proto}'s port, as HOST gave none)"
+                  if summary.get("port_chosen") else "")
+        head.add_row("STARTTLS", escape(f"{proto}: switched to TLS after the plain-text "
+                                        f"exchange{chosen}"))
     head.add_row("server name", escape(str(summary.get("server_name") or "(none sent)")))
     head.add_row("version", escape(str(summary.get("version"))))
     head.add_row("cipher suite", escape(str(summary.get("cipher_suite"))))
@@ -225,6 +228,11 @@ def render_connect(summary: Mapping[str, Any], console: Console) -> None:
     limit = summary.get("record_limit")
     if limit is not None and limit < 16384:  # only worth a line when the peers agreed one
         head.add_row("record limit", f"{limit} bytes of plaintext per record")
+    compression = summary.get("certificate_compression")
+    if compression:  # RFC 8879: whether --compress-cert took effect
+        head.add_row("certificate", escape(f"sent compressed with {compression['algorithm']}: "
+                                           f"{compression['compressed']} bytes for "
+                                           f"{compression['uncompressed']}"))
     if summary.get("client_certificate"):
         head.add_row("client certificate", escape(str(summary["client_certificate"])))
     if summary.get("client_raw_public_key"):  # RFC 7250: ours, named as the server pins it

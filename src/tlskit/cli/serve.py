@@ -368,6 +368,10 @@ class Server:
                              "it as a raw public key)")
         if a.chain and not a.cert:
             raise ServeError("--chain needs --cert and --key")
+        if a.echo and a.starttls:  # each decides what follows the handshake
+            raise ServeError(f"--echo and --starttls {a.starttls} both say what follows the "
+                             f"handshake (an echo, or {a.starttls}'s own dialog): give one "
+                             "or the other")
         self.raw_key = _raw_key(a)
         self.client_pins = _client_pins(a)
         ech = _ech_key(a)
@@ -438,9 +442,9 @@ class Server:
             self.certified = certified
         elif certified is not None and _must_staple(certified.chain[0]):
             self.log(f"{PROG}: warning: the certificate is must-staple (RFC 7633) but no "
-                     "--ocsp-response is given: Firefox (and tlskit clients with "
-                     "enforce_must_staple) will refuse it; staple a response with "
-                     "--ocsp-response FILE")
+                     "--ocsp-response is given: Firefox (and tlskit connect --must-staple) "
+                     "will refuse it; staple a response from its OCSP responder with "
+                     "--ocsp-response FILE (e.g. saved by openssl ocsp -respout FILE)")
         if a.sct:
             certified = self._with_scts(certified, a.sct)
         versions = ["TLSv1.2"] if a.tls12 else ["TLSv1.3"] if a.tls13 else ["TLSv1.3", "TLSv1.2"]
