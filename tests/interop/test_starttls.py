@@ -8,13 +8,10 @@ from __future__ import annotations
 import asyncio
 import ftplib
 import imaplib
-import json
-import os
 import poplib
 import smtplib
 import ssl
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +23,7 @@ import tlskit
 from tlskit.io import STARTTLS_PROTOCOLS
 
 from ..support.peers import require_binary
-from ..support.tlskit_cli import ServeProcess
+from ..support.tlskit_cli import ServeProcess, connect_starttls_json
 from .conftest import PKI
 
 pytestmark = pytest.mark.interop
@@ -168,13 +165,7 @@ def aiosmtpd_server(pki: PKI) -> Iterator[int]:
 
 
 def test_tlskit_connect_starttls_smtp_against_aiosmtpd(aiosmtpd_server: int, pki: PKI) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "SSLKEYLOGFILE"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "tlskit", "connect", f"127.0.0.1:{aiosmtpd_server}",
-         "--starttls", "smtp", "--cafile", str(pki.root_pem), "--servername", "localhost",
-         "--json"], capture_output=True, text=True, timeout=60, env=env)
-    assert proc.returncode == 0, proc.stderr
-    summary = json.loads(proc.stdout)
+    summary = connect_starttls_json(aiosmtpd_server, "smtp", pki.root_pem)
     assert summary["starttls"] == "smtp"
     assert summary["verification"]["ok"] is True
     assert summary["version"] == "TLSv1.3"

@@ -4,12 +4,10 @@ real PostgreSQL server (ssl = on, the test PKI's leaf), run as the postgres user
 
 from __future__ import annotations
 
-import json
 import os
 import pwd
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ import tlskit
 
 from ..support.peers import require_postgres
 from ..support.ports import PortTaken, listening_port, start_on_free_port
+from ..support.tlskit_cli import connect_starttls_json
 from .conftest import PKI
 
 pytestmark = pytest.mark.interop
@@ -75,13 +74,7 @@ def postgres(pki: PKI) -> Iterator[int]:
 
 
 def test_tlskit_connect_starttls_postgres(postgres: int, pki: PKI) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "SSLKEYLOGFILE"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "tlskit", "connect", f"127.0.0.1:{postgres}", "--starttls",
-         "postgres", "--cafile", str(pki.root_pem), "--servername", "localhost", "--json"],
-        capture_output=True, text=True, timeout=60, env=env)
-    assert proc.returncode == 0, proc.stderr
-    summary = json.loads(proc.stdout)
+    summary = connect_starttls_json(postgres, "postgres", pki.root_pem)
     assert summary["starttls"] == "postgres"
     assert summary["verification"]["ok"] is True
     assert summary["version"] == "TLSv1.3"

@@ -1,7 +1,9 @@
-"""`tlskit serve` as a child process, for tests that talk to the command itself."""
+"""`tlskit serve` as a child process, and `tlskit connect --starttls` run to its JSON
+summary, for tests that talk to the commands themselves."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -9,6 +11,21 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
+
+
+def connect_starttls_json(port: int, protocol: str, cafile: Path) -> dict[str, Any]:
+    """`tlskit connect 127.0.0.1:PORT --starttls PROTOCOL --json` (as localhost, trusting
+    ``cafile``), which must succeed; its summary. No SSLKEYLOGFILE from the caller's
+    environment: the command would write to it."""
+    env = {k: v for k, v in os.environ.items() if k != "SSLKEYLOGFILE"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tlskit", "connect", f"127.0.0.1:{port}", "--starttls",
+         protocol, "--cafile", str(cafile), "--servername", "localhost", "--json"],
+        capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    summary: dict[str, Any] = json.loads(proc.stdout)
+    return summary
 
 
 class ServeProcess:
