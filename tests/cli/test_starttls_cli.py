@@ -133,6 +133,32 @@ def test_summary_says_the_port_starttls_chose(serve: Callable[[str], StartTLSSer
             "imap's port, as HOST gave none)") in out.getvalue()
 
 
+def test_an_ipv6_host_is_written_in_brackets(serve: Callable[[str], StartTLSServe],
+                                            pki: LocalhostPKI) -> None:
+    """``::1:25`` reads as an address with no port; the summary, like the error lines,
+    writes ``[::1]:25`` (a real connection's JSON, its host then made an IPv6 one: the
+    test machine may have no IPv6 loopback)."""
+    import errno
+    import io
+
+    from rich.console import Console
+
+    from tlskit.cli.conventions import listen_error
+    from tlskit.cli.render import render_connect
+
+    server = serve("smtp")
+    proc = tlskit(f"127.0.0.1:{server.port}", "--starttls", "smtp", "--cafile",
+                  str(pki.root), "--servername", "localhost", "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    summary["host"] = "::1"
+    out = io.StringIO()
+    render_connect(summary, Console(file=out, width=300, no_color=True))
+    assert f"[::1]:{server.port} (" in out.getvalue()
+    assert listen_error("::1", 25, OSError(errno.EADDRINUSE, "in use")).startswith(
+        "cannot listen on [::1]:25")
+
+
 def test_serve_refuses_commands_pipelined_after_starttls(
         serve: Callable[[str], StartTLSServe]) -> None:
     server = serve("smtp")

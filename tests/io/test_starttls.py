@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import tlskit
 from tlskit import StartTLSError
 from tlskit.io import STARTTLS_PROTOCOLS, TLSListener
-from tlskit.io.preamble import MAX_COMMANDS, MAX_LINE, MAX_TOTAL
+from tlskit.io.preamble import MAX_COMMANDS, MAX_LINE, MAX_TOTAL, StartTLSServer
 
 from ..support.pki import client_config, server_config
 
@@ -735,3 +735,19 @@ def test_capabilities_in_errors_carry_no_control_characters(
         tlskit.connect("127.0.0.1", port, client_config(), starttls=protocol, timeout=20)
     assert told in str(caught.value)
     assert all(c.isprintable() for c in str(caught.value))
+
+
+@pytest.mark.parametrize(("protocol", "command", "refusal"), [
+    ("smtp", b"STARTTLS now\r\n", b"501 5.5.4 Syntax error (no parameters allowed)\r\n"),
+    ("imap", b"a1 STARTTLS x\r\n", b"a1 BAD STARTTLS takes no arguments\r\n"),
+    ("pop3", b"STLS x\r\n", b"-ERR STLS takes no arguments\r\n")])
+def test_server_refuses_starttls_with_arguments(protocol: str, command: bytes,
+                                                refusal: bytes) -> None:
+    """RFC 3207 4, RFC 3501 6.2.1, RFC 2595 4: the command takes no arguments; one with
+    them is a syntax error (as Postfix answers 501), not the go-ahead. The bare command,
+    in any case, still is."""
+    server = StartTLSServer(protocol)
+    assert server.answer(command) == (refusal, False)
+    bare = command.split(b" x")[0].split(b" now")[0].rstrip(b"\r\n").lower() + b"\r\n"
+    reply, go_ahead = server.answer(bare)
+    assert go_ahead and reply[:1] in (b"2", b"a", b"+"), reply

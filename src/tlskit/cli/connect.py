@@ -47,6 +47,7 @@ from ..io.tap import tap_socket
 from ..keylog import KeyLogFile
 from ..psk import ExternalPsk
 from . import diagram
+from .conventions import host_port
 from .options import DEFAULT_PORT, STARTTLS_PORTS
 from .rawkeys import key_kind, spki_text
 from .render import make_console, render_connect, render_trace
@@ -381,7 +382,7 @@ class _Connect:
         if a.timeout is not None and a.timeout <= 0:
             raise ConnectError("--timeout must be positive", 2)
         host, port = self.target()
-        self.where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.where = host_port(host, port)
         config = self.config()
         server_name = a.servername or host
         try:
@@ -787,7 +788,8 @@ class _Connect:
     def _write_diagram(self, host: str, port: int) -> None:
         try:
             diagram.write_svg(self.args.diagram, diagram.items_from_steps(self.recorder.steps),
-                              title=f"TLS handshake with {host}:{port}",
-                              client_label="tlskit connect", server_label=f"{host}:{port}")
+                              title=f"TLS handshake with {host_port(host, port)}",
+                              client_label="tlskit connect",
+                              server_label=host_port(host, port))
         except diagram.DiagramError as exc:
             print(f"{PROG}: {exc}", file=sys.stderr)

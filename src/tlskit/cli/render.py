@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from .conventions import host_port
 from .trace import Step
 
 __all__ = [
@@ -201,8 +202,8 @@ def render_connect(summary: Mapping[str, Any], console: Console) -> None:
     head = Table.grid(padding=(0, 2))
     head.add_column(style="cyan", no_wrap=True)
     head.add_column(overflow="fold")
-    head.add_row("connected to", escape(f"{summary['host']}:{summary['port']}"
-                                        f" ({summary.get('address', '?')})"))
+    head.add_row("connected to", escape(host_port(summary["host"], summary["port"])
+                                        + f" ({summary.get('address', '?')})"))
     if summary.get("starttls"):
         proto = summary["starttls"]
         chosen = (f" (port {summary['port']}: {proto}'s port, as HOST gave none)"

@@ -499,6 +499,8 @@ class StartTLSServer:
         if verb == "STARTTLS":
             if self.secured:
                 return b"503 5.5.1 TLS already active\r\n", False
+            if text.strip().upper() != "STARTTLS":  # RFC 3207 4: no parameters
+                return b"501 5.5.4 Syntax error (no parameters allowed)\r\n", False
             return b"220 2.0.0 Ready to start TLS\r\n", True
         if self.secured:
             return b"502 5.5.1 tlskit serve accepts no mail\r\n", False
@@ -519,6 +521,8 @@ class StartTLSServer:
             self.done = True
             return f"* BYE tlskit logging out\r\n{tag} OK LOGOUT completed\r\n".encode(), False
         if verb == "STARTTLS" and not self.secured:
+            if rest.strip().upper() != "STARTTLS":  # RFC 3501 6.2.1: no arguments
+                return f"{tag} BAD STARTTLS takes no arguments\r\n".encode(), False
             return f"{tag} OK Begin TLS negotiation now\r\n".encode(), True
         if self.secured:
             return f"{tag} NO tlskit serve has no mailboxes\r\n".encode(), False
@@ -535,6 +539,8 @@ class StartTLSServer:
             self.done = True
             return b"+OK Bye\r\n", False
         if verb == "STLS" and not self.secured:
+            if text.strip().upper() != "STLS":  # RFC 2595 4: no arguments
+                return b"-ERR STLS takes no arguments\r\n", False
             return b"+OK Begin TLS negotiation\r\n", True
         return (b"-ERR tlskit serve has no mailbox\r\n" if self.secured
                 else b"-ERR STLS first\r\n"), False
