@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -55,6 +56,39 @@ def gnutls_rawpk_server(peers: Peers, tmp_path: Path, key: RawPublicKey, *args: 
     private, public = key_files(tmp_path, "server", key)
     return peers.gnutls_serv("--echo", "--rawpkkeyfile", private, "--rawpkfile", public,
                              *args)
+
+
+def pin_gnutls_serv(peers: Peers, version: str, private: Path, public: Path,
+                    der: bytes) -> Any:
+    """A tlskit client pinning ``der`` against gnutls-serv serving the raw key in
+    ``private``/``public``: its HandshakeComplete."""
+    _proc, port = peers.gnutls_serv("--echo", "--rawpkkeyfile", private, "--rawpkfile",
+                                    public, "--priority",
+                                    priority(version, "+CTYPE-SRV-RAWPK"))
+    return Pump.handshake_once(ClientConfig(pinned_server_keys=[der],
+                                            versions=[TLS[version]]), port)
+
+
+def gnutls_cli_to_tlskit(peers: Peers, server_config: ServerConfig, version: str,
+                         private: Path, public: Path, line: bytes) -> tuple[Any, int, str]:
+    """gnutls-cli with the raw key in ``private``/``public`` against a tlskit server echoing
+    with ``server_config``: one ``line`` echoed back, then a clean close. The server's
+    HandshakeComplete, the bytes it echoed, and gnutls-cli's output."""
+    def body(pump: Pump) -> tuple[object, int]:
+        echoed = echo_until_close(pump)
+        return pump.conn.handshake_complete, echoed
+
+    server = peers.thread(tlskit_server(server_config, body))
+    client = peers.start(["gnutls-cli", "-p", str(server.port), "--no-ca-verification",
+                          "--rawpkkeyfile", private, "--rawpkfile", public,
+                          "--priority", priority(version, BOTH_RAW), "127.0.0.1"])
+    client.wait_for("Handshake was completed")
+    client.write(line)
+    client.wait_for(line.decode())
+    client.close_stdin()
+    [(hc, echoed)] = server.join()
+    assert client.wait() == 0, client.describe()
+    return hc, echoed, client.stdout
 
 
 @pytest.mark.parametrize("version", list(VERSIONS))
@@ -122,28 +156,16 @@ def test_gnutls_cli_raw_keys_to_tlskit_server(peers: Peers, tmp_path: Path,
                                               keys: dict[str, RawPublicKey],
                                               version: str) -> None:
     """gnutls-cli takes our raw key and presents its own, which we pin."""
-    def body(pump: Pump) -> tuple[object, int]:
-        echoed = echo_until_close(pump)
-        return pump.conn.handshake_complete, echoed
-
-    server = peers.thread(tlskit_server(ServerConfig(
-        raw_public_key=keys["server"], client_auth="required",
-        pinned_client_keys=[keys["client"].spki], versions=[TLS[version]]), body))
     private, public = key_files(tmp_path, "client", keys["client"])
-    client = peers.start(["gnutls-cli", "-p", str(server.port), "--no-ca-verification",
-                          "--rawpkkeyfile", private, "--rawpkfile", public,
-                          "--priority", priority(version, BOTH_RAW), "127.0.0.1"])
-    client.wait_for("Handshake was completed")
-    client.write(b"hello raw tlskit\n")
-    client.wait_for("hello raw tlskit\n")
-    client.close_stdin()
-    [(hc, echoed)] = server.join()
-    assert client.wait() == 0, client.describe()
+    hc, echoed, out = gnutls_cli_to_tlskit(peers, ServerConfig(
+        raw_public_key=keys["server"], client_auth="required",
+        pinned_client_keys=[keys["client"].spki], versions=[TLS[version]]), version,
+        private, public, b"hello raw tlskit\n")
     assert hc.version == TLS[version] and echoed == len(b"hello raw tlskit\n")
     assert hc.peer_raw_public_key == keys["client"].spki
-    assert "Certificate type: Raw Public Key" in client.stdout
+    assert "Certificate type: Raw Public Key" in out
     # (one type named: both certificates were raw keys)
-    assert re.search(r"Description: \(TLS1\.[23]-Raw Public Key\)-", client.stdout)
+    assert re.search(r"Description: \(TLS1\.[23]-Raw Public Key\)-", out)
 
 
 @pytest.mark.parametrize("version", list(VERSIONS))
@@ -217,31 +239,14 @@ def test_gnutls_raw_key_types_both_ways(peers: Peers, tmp_path: Path,
     checks the scheme each signs with; then gnutls-cli presents the same key as its own,
     pinned by a tlskit server (which reads its CertificateVerify)."""
     private, public, der = openssl_key(tmp_path, kind)
-    _proc, port = peers.gnutls_serv("--echo", "--rawpkkeyfile", private, "--rawpkfile",
-                                    public, "--priority",
-                                    priority(version, "+CTYPE-SRV-RAWPK"))
-    hc = Pump.handshake_once(ClientConfig(pinned_server_keys=[der], versions=[TLS[version]]),
-                             port)
+    hc = pin_gnutls_serv(peers, version, private, public, der)
     assert hc.peer_raw_public_key == der and hc.peer_certificates == []
     assert hc.signature_scheme is not None
     assert hc.signature_scheme.name == KINDS[kind][1][version]
 
-    def body(pump: Pump) -> tuple[object, int]:
-        echoed = echo_until_close(pump)
-        return pump.conn.handshake_complete, echoed
-
-    server = peers.thread(tlskit_server(ServerConfig(
+    server_hc, _echoed, _out = gnutls_cli_to_tlskit(peers, ServerConfig(
         raw_public_key=keys["server"], client_auth="required", pinned_client_keys=[der],
-        versions=[TLS[version]]), body))
-    client = peers.start(["gnutls-cli", "-p", str(server.port), "--no-ca-verification",
-                          "--rawpkkeyfile", private, "--rawpkfile", public,
-                          "--priority", priority(version, BOTH_RAW), "127.0.0.1"])
-    client.wait_for("Handshake was completed")
-    client.write(b"my own key\n")
-    client.wait_for("my own key\n")
-    client.close_stdin()
-    [(server_hc, _echoed)] = server.join()
-    assert client.wait() == 0, client.describe()
+        versions=[TLS[version]]), version, private, public, b"my own key\n")
     assert server_hc.peer_raw_public_key == der
 
 
@@ -274,11 +279,7 @@ def test_gnutls_rsa_pss_keys_restricted_to_sha384_both_ways(peers: Peers, tmp_pa
     `RawPublicKey.from_file` sign with rsa_pss_pss_sha384 too (before: sha256, against
     the key's parameters), which gnutls-cli checks and reports."""
     private, public, der = certtool_pss_key(tmp_path, "sha384")
-    _proc, port = peers.gnutls_serv("--echo", "--rawpkkeyfile", private, "--rawpkfile",
-                                    public, "--priority",
-                                    priority(version, "+CTYPE-SRV-RAWPK"))
-    hc = Pump.handshake_once(ClientConfig(pinned_server_keys=[der], versions=[TLS[version]]),
-                             port)
+    hc = pin_gnutls_serv(peers, version, private, public, der)
     assert hc.peer_raw_public_key == der
     assert hc.signature_scheme is not None
     assert hc.signature_scheme.name == "rsa_pss_pss_sha384"
@@ -287,25 +288,12 @@ def test_gnutls_rsa_pss_keys_restricted_to_sha384_both_ways(peers: Peers, tmp_pa
     assert mine.spki == der  # (the file's AlgorithmIdentifier, as certtool writes it)
     client_private, client_public, client_der = certtool_pss_key(tmp_path, "sha512")
 
-    def body(pump: Pump) -> tuple[object, int]:
-        echoed = echo_until_close(pump)
-        return pump.conn.handshake_complete, echoed
-
-    server = peers.thread(tlskit_server(ServerConfig(
+    server_hc, _echoed, out = gnutls_cli_to_tlskit(peers, ServerConfig(
         raw_public_key=mine, client_auth="required", pinned_client_keys=[client_der],
-        versions=[TLS[version]]), body))
-    client = peers.start(["gnutls-cli", "-p", str(server.port), "--no-ca-verification",
-                          "--rawpkkeyfile", client_private, "--rawpkfile", client_public,
-                          "--priority", priority(version, BOTH_RAW), "127.0.0.1"])
-    client.wait_for("Handshake was completed")
-    client.write(b"pss keys\n")
-    client.wait_for("pss keys\n")
-    client.close_stdin()
-    [(server_hc, _echoed)] = server.join()
-    assert client.wait() == 0, client.describe()
+        versions=[TLS[version]]), version, client_private, client_public, b"pss keys\n")
     assert server_hc.peer_raw_public_key == client_der
     # (the session description names the server's signature: ours)
-    assert "-(RSA-PSS-SHA384)-" in client.stdout, client.stdout
+    assert "-(RSA-PSS-SHA384)-" in out, out
 
 
 @pytest.mark.parametrize(("curves", "served"), [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,17 +56,25 @@ def test_tlskit_client_verifies_rsa_pss_pss_from_s_server(peers: Peers, pss: Pat
     assert hc.signature_scheme.name == "rsa_pss_pss_sha256"
 
 
-def test_s_client_verifies_rsa_pss_pss_from_tlskit(peers: Peers, pss: Path) -> None:
-    key = CertifiedKey.from_files(pss / "leaf.pem", pss / "leaf.key")
-    assert key.schemes[0].name == "rsa_pss_pss_sha256"
+def s_client_to_tlskit(peers: Peers, key: CertifiedKey, version: str,
+                       cafile: Path) -> tuple[Any, str]:
+    """openssl s_client (``version``: -tls1_3 or -tls1_2), verifying against ``cafile``,
+    to a tlskit server with ``key``: the server's HandshakeComplete and s_client's output."""
     server = peers.thread(tlskit_server(ServerConfig(certificates=[key]), Pump.handshake_and_close))
-    client = peers.start(["openssl", "s_client", "-tls1_3", "-connect",
-                          f"127.0.0.1:{server.port}", "-CAfile", str(pss / "ca.pem"),
+    client = peers.start(["openssl", "s_client", version, "-connect",
+                          f"127.0.0.1:{server.port}", "-CAfile", str(cafile),
                           "-servername", "localhost", "-verify_return_error"])
     [hc] = server.join()
     client.wait()
+    return hc, client.stdout
+
+
+def test_s_client_verifies_rsa_pss_pss_from_tlskit(peers: Peers, pss: Path) -> None:
+    key = CertifiedKey.from_files(pss / "leaf.pem", pss / "leaf.key")
+    assert key.schemes[0].name == "rsa_pss_pss_sha256"
+    hc, out = s_client_to_tlskit(peers, key, "-tls1_3", pss / "ca.pem")
     assert hc.signature_scheme.name == "rsa_pss_pss_sha256"
-    assert "Verify return code: 0 (ok)" in client.stdout
+    assert "Verify return code: 0 (ok)" in out
 
 
 # RSASSA-PSS keys whose SPKI carries RFC 4055 parameters: restricted to SHA-384 (its
@@ -101,15 +110,10 @@ def test_a_sha384_restricted_certificate_key_signs_with_sha384(peers: Peers, res
     which OpenSSL's client then refused)."""
     key = CertifiedKey.from_files(restricted / "sha384.pem", restricted / "sha384.key")
     assert [s.name for s in key.schemes] == ["rsa_pss_pss_sha384"]
-    server = peers.thread(tlskit_server(ServerConfig(certificates=[key]), Pump.handshake_and_close))
-    client = peers.start(["openssl", "s_client", version, "-connect",
-                          f"127.0.0.1:{server.port}", "-CAfile", str(restricted / "ca.pem"),
-                          "-servername", "localhost", "-verify_return_error"])
-    [hc] = server.join()
-    client.wait()
+    hc, out = s_client_to_tlskit(peers, key, version, restricted / "ca.pem")
     assert hc.signature_scheme.name == "rsa_pss_pss_sha384"
-    assert "Verify return code: 0 (ok)" in client.stdout
-    assert "Peer signing digest: SHA384" in client.stdout
+    assert "Verify return code: 0 (ok)" in out
+    assert "Peer signing digest: SHA384" in out
 
 
 def test_tlskit_client_takes_s_servers_sha384_restricted_key(peers: Peers,

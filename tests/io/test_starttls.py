@@ -533,12 +533,18 @@ def test_server_answers_commands_before_starttls_and_quits() -> None:
                                                 b"<", b">", b"/>", b"</proceed>"]),
                                max_size=30).map(b"".join)))
 def test_any_server_bytes_end_in_a_starttls_error(protocol: str, data: bytes) -> None:
+    _peer_sends(data, lambda sock: tlskit.starttls(sock, protocol, timeout=5))
+
+
+def _peer_sends(data: bytes, play: Callable[[socket.socket], None]) -> None:
+    """``play`` on one end of a socket pair whose other end sends ``data`` and stops:
+    it returns, or raises a `StartTLSError` with a message, nothing else."""
     a, b = socket.socketpair()
     with a, b:
         b.sendall(data)
         b.shutdown(socket.SHUT_WR)
         try:
-            tlskit.starttls(a, protocol, timeout=5)
+            play(a)
         except StartTLSError as exc:
             assert str(exc)
 
@@ -551,14 +557,7 @@ def test_any_server_bytes_end_in_a_starttls_error(protocol: str, data: bytes) ->
                                       SSL_REQUEST, b"\x16\x03\x01"]),
                      max_size=30).map(b"".join))
 def test_any_client_bytes_end_in_a_starttls_error(protocol: str, data: bytes) -> None:
-    a, b = socket.socketpair()
-    with a, b:
-        b.sendall(data)
-        b.shutdown(socket.SHUT_WR)
-        try:
-            tlskit.starttls_accept(a, protocol, timeout=5)
-        except StartTLSError as exc:
-            assert str(exc)
+    _peer_sends(data, lambda sock: tlskit.starttls_accept(sock, protocol, timeout=5))
 
 
 # -- XMPP: no regular expression rescans what a hostile peer sends ---------------------
