@@ -31,6 +31,7 @@ from .connection import ClientConnection, Connection, ServerConnection
 from .errors import AlertReceived, TLSError, UsageError
 from .events import ConnectionClosed, DataReceived, HandshakeComplete
 from .helloinfo import ClientHelloInfo
+from .io.address import address_label
 from .io.blocking import TruncatedConnection, default_client_config, handshake_eof
 from .io.info import ConnectionInfo
 from .io.server import listen_backlog
@@ -70,12 +71,6 @@ def _read_buffer() -> memoryview:
 
 ClientConnectedCallback = Callable[[asyncio.StreamReader, asyncio.StreamWriter],
                                    Awaitable[None] | None]
-
-
-def _label(addr: Any) -> str:
-    if isinstance(addr, tuple) and len(addr) >= 2:
-        return f"{addr[0]}:{addr[1]}"
-    return str(addr) if addr else "peer"
 
 
 class TLSInfo(ConnectionInfo):
@@ -184,7 +179,7 @@ class TLSProtocol(asyncio.BufferedProtocol):
         # (get_running_loop is a getpid() system call each time: asked once)
         self._loop = loop = asyncio.get_running_loop()
         if self._peer is None:
-            self._peer = _label(transport.get_extra_info("peername"))
+            self._peer = address_label(transport.get_extra_info("peername"))
         if self._handshake_timeout is not None:
             self._timer = loop.call_later(self._handshake_timeout, self._handshake_timed_out)
         self._rbuf = _read_buffer()

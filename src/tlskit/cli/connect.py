@@ -41,13 +41,13 @@ from ..errors import (
     _starttls_protocol,
     not_tls_hint,
 )
+from ..io.address import host_port
 from ..io.blocking import RECV_SIZE, TLSSocket, TruncatedConnection
 from ..io.preamble import StartTLSError, starttls
 from ..io.tap import tap_socket
 from ..keylog import KeyLogFile
 from ..psk import ExternalPsk
 from . import diagram
-from .conventions import host_port
 from .options import DEFAULT_PORT, STARTTLS_PORTS
 from .rawkeys import key_kind, spki_text
 from .render import make_console, render_connect, render_trace

@@ -88,13 +88,9 @@ def no_color() -> bool:
     return bool(os.environ.get("NO_COLOR"))
 
 
-def host_port(host: str, port: int) -> str:
-    """HOST:PORT as people type it back: an IPv6 address in brackets (RFC 3986 3.2.2)."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 def listen_error(host: str, port: int, exc: OSError) -> str:
     """Why a server could not listen, with the usual way out."""
+    from ..io.address import host_port  # (tlskit.io loads cryptography: not for --help)
     where = host_port(host, port)
     reason = exc.strerror or str(exc)
     if isinstance(exc, socket.gaierror):

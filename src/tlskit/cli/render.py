@@ -18,7 +18,6 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from .conventions import host_port
 from .trace import Step
 
 __all__ = [
@@ -197,6 +196,7 @@ def _sct_lines(scts: Sequence[Mapping[str, Any]]) -> str:
 
 def render_connect(summary: Mapping[str, Any], console: Console) -> None:
     """The human summary of `tlskit connect`."""
+    from ..io.address import host_port  # (tlskit.io loads cryptography: not for --help)
     verification = summary.get("verification", {})
     ok = verification.get("ok")
     head = Table.grid(padding=(0, 2))

@@ -31,6 +31,7 @@ from ..errors import AlertReceived, ConnectionClosedError, TLSError, UsageError
 from ..events import ConnectionClosed, DataReceived, Event
 from ..keylog import with_keylog
 from ..record import HELD, MAX_CIPHERTEXT, MAX_PLAINTEXT
+from .address import address_label
 from .info import ConnectionInfo, peercert_dict
 
 __all__ = ["TLSSocket", "TruncatedConnection", "connect", "peercert_dict"]
@@ -169,17 +170,11 @@ def _send_now(sock: socket.socket, data: bytes) -> int:
 
 
 def _peer_label(sock: socket.socket) -> str:
-    """The peer as messages name it: host:port, a Unix socket's path, or "peer" (a
-    socketpair's end has no name)."""
+    """The peer as messages name it (`address_label`)."""
     try:
-        name = sock.getpeername()
+        return address_label(sock.getpeername())
     except OSError:
         return "peer"
-    if isinstance(name, tuple) and len(name) >= 2:
-        return f"{name[0]}:{name[1]}"
-    if isinstance(name, bytes):
-        name = name.decode(errors="replace")
-    return str(name) if name else "peer"
 
 
 class TLSSocket(ConnectionInfo):

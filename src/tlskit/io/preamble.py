@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from ..enums import AlertDescription as AD
 from ..errors import TLSError
+from .address import address_label
 
 __all__ = ["STARTTLS_PROTOCOLS", "StartTLSError", "StartTLSServer", "starttls",
            "starttls_accept"]
@@ -182,12 +183,9 @@ def _run(sock: socket.socket, timeout: float | None,
 
 def _peer(sock: socket.socket) -> str:
     try:
-        name = sock.getpeername()
+        return address_label(sock.getpeername(), "the peer")
     except OSError:
         return "the peer"
-    if isinstance(name, tuple) and len(name) >= 2:
-        return f"{name[0]}:{name[1]}" if ":" not in str(name[0]) else f"[{name[0]}]:{name[1]}"
-    return str(name) or "the peer"
 
 
 # --------------------------------------------------------------------------- client side

@@ -26,6 +26,7 @@ from ..config import ServerConfig
 from ..errors import TLSError
 from ..helloinfo import ClientHelloInfo
 from ..keylog import with_keylog
+from .address import address_label
 from .blocking import TLSSocket
 from .workers import WorkerPool
 
@@ -50,12 +51,6 @@ def listen_backlog() -> int:
             return max(int(f.read()), 1)
     except (OSError, ValueError):
         return socket.SOMAXCONN
-
-
-def _peer_label(addr: Any) -> str:
-    if isinstance(addr, tuple) and len(addr) >= 2:
-        return f"{addr[0]}:{addr[1]}"
-    return str(addr)
 
 
 class TLSListener:
@@ -106,7 +101,7 @@ class TLSListener:
 
     def __repr__(self) -> str:
         try:
-            where = _peer_label(self.socket.getsockname())
+            where = address_label(self.socket.getsockname())
         except OSError:
             where = "closed"
         return f"<tlskit.TLSListener {where}>"
@@ -138,7 +133,7 @@ def _server_socket(sock: socket.socket, addr: Any, config: AnyConfig,
         sock.close()
         raise
     return TLSSocket(sock, conn, server_side=True, handshake_timeout=handshake_timeout,
-                     peer=_peer_label(addr), suppress_ragged_eofs=suppress_ragged_eofs,
+                     peer=address_label(addr), suppress_ragged_eofs=suppress_ragged_eofs,
                      coalesce_tickets=True)
 
 
@@ -263,7 +258,7 @@ class TLSServer(socketserver.ThreadingTCPServer):
             self._threadless = True
             log.warning("cannot start a thread for new connections: %s; closing them "
                         "until threads end", exc)
-        log.info("connection with %s closed: no thread to run it", _peer_label(client_address))
+        log.info("connection with %s closed: no thread to run it", address_label(client_address))
         self.shutdown_request(request)
 
     @property
@@ -282,7 +277,7 @@ class TLSServer(socketserver.ThreadingTCPServer):
         try:
             request.do_handshake()
         except (TLSError, OSError) as exc:  # OSError covers TimeoutError and resets
-            log.info("TLS handshake with %s failed: %s: %s", _peer_label(client_address),
+            log.info("TLS handshake with %s failed: %s: %s", address_label(client_address),
                      type(exc).__name__, exc)
             self.handshake_failed(request, client_address, exc)
             return
@@ -298,7 +293,7 @@ class TLSServer(socketserver.ThreadingTCPServer):
         else (a bug in the handler) still gets the traceback."""
         exc = sys.exception()
         if isinstance(exc, TLSError | ConnectionError | TimeoutError):
-            log.info("connection with %s ended: %s: %s", _peer_label(client_address),
+            log.info("connection with %s ended: %s: %s", address_label(client_address),
                      type(exc).__name__, exc)
             return
         super().handle_error(request, client_address)
